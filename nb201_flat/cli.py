@@ -1,0 +1,61 @@
+"""The ``nb201-flat`` command line (also ``python -m nb201_flat``).
+
+Each command group lives in its own ``cli_*`` module with a ``register(subparsers)`` function.
+Errors the package raises on purpose (:class:`~nb201_flat.errors.Nb201FlatError`) become one
+line on stderr and exit code 2; anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from nb201_flat import __version__
+from nb201_flat.errors import Nb201FlatError
+
+_COMMAND_MODULES = (
+    "nb201_flat.cli_table",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="nb201-flat",
+        description="Flat minima in NAS-Bench-201 architecture space.",
+    )
+    parser.add_argument("--version", action="version", version=f"nb201-flat {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in _COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.WARNING - 10 * min(args.verbose, 2),
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        code: int = args.func(args)
+    except Nb201FlatError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # e.g. `nb201-flat info | head`
+        return 0
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

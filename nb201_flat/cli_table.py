@@ -1,0 +1,143 @@
+"""CLI commands on tables: ``import``, ``info``, ``query``."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+from typing import Any
+
+from nb201_flat.cli_common import (
+    add_json_arg,
+    add_key_args,
+    add_table_arg,
+    emit_json,
+    open_table,
+    parse_seed,
+)
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from nb201_flat.importers import FORMATS
+
+    p = sub.add_parser(
+        "import",
+        help="import a benchmark file into a native table",
+        description="Import SOURCE (a file or folder, or the word `analognas` for the embedded "
+        "default) into the native table folder OUT.",
+    )
+    p.add_argument("source", help="file or folder to import, or `analognas`")
+    p.add_argument("--out", required=True, help="table folder to write (atomically)")
+    p.add_argument("--format", choices=FORMATS, help="skip auto-detection")
+    p.add_argument(
+        "--allow-unsafe-pickle",
+        action="store_true",
+        help="fully unpickle a trusted file whose format needs it (never for untrusted files)",
+    )
+    p.add_argument("--force", action="store_true", help="replace an existing table at --out")
+    p.add_argument("--progress", action="store_true", help="show a progress bar")
+    add_json_arg(p)
+    p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser("info", help="what a table holds")
+    add_table_arg(p)
+    add_json_arg(p)
+    p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("query", help="one architecture's value")
+    p.add_argument("arch", help="official NB201 string or index")
+    add_key_args(p)
+    p.add_argument(
+        "--seed",
+        type=parse_seed,
+        default="mean",
+        help="mean (default), random (needs --rng-seed) or a stored seed position",
+    )
+    p.add_argument("--rng-seed", type=int, default=None, help="generator seed for --seed random")
+    add_table_arg(p)
+    add_json_arg(p)
+    p.set_defaults(func=cmd_query)
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from nb201_flat.errors import TableFileError
+    from nb201_flat.importers import detect_format, import_table
+    from nb201_flat.storage import save_table
+
+    out = Path(args.out)
+    if out.exists() and not args.force:
+        raise TableFileError(f"{out} exists; pass --force to replace it")
+    fmt = args.format or detect_format(args.source)
+    t0 = time.perf_counter()
+    table = import_table(
+        args.source,
+        format=fmt,
+        allow_unsafe_pickle=args.allow_unsafe_pickle,
+        progress=args.progress,
+    )
+    src = args.source if args.source == "analognas" else str(Path(args.source).resolve())
+    table.meta["import_command"] = f"nb201-flat import {src} --format {fmt} --out {out} --force"
+    save_table(table, out)
+    took = time.perf_counter() - t0
+    summary = {
+        "out": str(out),
+        "format": fmt,
+        "source": table.source,
+        "archs": table.space.size,
+        "vectors": len(table.data),
+        "seconds": round(took, 3),
+    }
+    if args.json:
+        emit_json(summary)
+    else:
+        print(f"imported {fmt} ({table.source}): {len(table.data)} vectors over "
+              f"{table.space.size} archs -> {out} in {took:.2f} s")
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    table = open_table(args)
+    info = table.info()
+    payload: dict[str, Any] = {
+        "source": table.source,
+        "path": table.meta.get("path"),
+        "sha256": table.meta.get("sha256"),
+        "archs": table.space.size,
+        "space": table.space.spec(),
+        "keys": info.to_dict(orient="records"),
+    }
+    if args.json:
+        emit_json(payload)
+        return 0
+    print(f"table   {payload['path']}")
+    print(f"source  {table.source}")
+    print(f"sha256  {payload['sha256']}")
+    print(f"space   {table.space.size} archs, {len(table.space.ops)} ops, "
+          f"{table.space.n_nodes} nodes")
+    print(info.to_string(index=False))
+    return 0
+
+
+def cmd_query(args: argparse.Namespace) -> int:
+    table = open_table(args)
+    arch = table.space.resolve(args.arch)
+    value = table.query(
+        arch, args.dataset, args.split, args.epochs, args.metric, seed=args.seed, rng=args.rng_seed
+    )
+    payload = {
+        "index": arch.index,
+        "arch": arch.to_str(),
+        "dataset": args.dataset,
+        "split": args.split,
+        "epochs": args.epochs,
+        "metric": args.metric,
+        "seed": args.seed,
+        "value": value,
+        "source": table.source,
+    }
+    if args.json:
+        emit_json(payload)
+    else:
+        print(f"{arch.index}  {arch}  {args.dataset}/{args.split}@{args.epochs} "
+              f"{args.metric} [{args.seed}] = {value:.4f}")
+    return 0

@@ -1,0 +1,102 @@
+"""Importers: every supported source becomes a :class:`~nb201_flat.table.Table`.
+
+=================  ===========================================================================
+format             source
+=================  ===========================================================================
+``tidy``           the long format of ``../shared/data/nb201/README.md`` (.csv, .csv.gz, .parquet)
+``nb201-pth``      official NAS-Bench-201 ``NAS-Bench-201-v1_0-e61699.pth`` / ``-v1_1-096897.pth``
+``nats-tss``       NATS-Bench topology ``NATS-tss-v1_0-3ffb9-simple/`` (or its ``.pickle.pbz2``)
+``analognas``      AnalogNAS-Bench from the installed ``analog-nasbench`` package (or a data.anb)
+``results-db``     a retraining results database (``results.sqlite``) written by ``nb201-flat train``
+=================  ===========================================================================
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from nb201_flat.errors import FormatError, TableFileError
+from nb201_flat.table import Table
+
+FORMATS = ("tidy", "nb201-pth", "nats-tss", "analognas", "results-db")
+
+
+def _is_sqlite(path: Path) -> bool:
+    if not path.is_file():
+        return False
+    with path.open("rb") as f:
+        return f.read(16) == b"SQLite format 3\x00"
+
+
+def _is_anb(path: Path) -> bool:
+    return path.is_file() and path.suffix == ".anb"
+
+
+def detect_format(source: str | os.PathLike[str]) -> str:
+    """Name the format of ``source`` (see the module table) or raise :class:`FormatError`."""
+    if str(source) == "analognas":
+        return "analognas"
+    path = Path(source)
+    if not path.exists():
+        raise TableFileError(
+            f"no such file or folder: {path} (the word `analognas` imports the embedded default)"
+        )
+    from nb201_flat.importers.tidy import looks_like_tidy
+
+    checks: list[tuple[str, Callable[[Path], bool]]] = [
+        ("tidy", looks_like_tidy),
+        ("results-db", _is_sqlite),
+        ("analognas", _is_anb),
+    ]
+    try:
+        from nb201_flat.importers.nats import looks_like_nats_tss
+        from nb201_flat.importers.official import looks_like_nb201_pth
+
+        checks += [("nb201-pth", looks_like_nb201_pth), ("nats-tss", looks_like_nats_tss)]
+    except ImportError:  # converters not present in this build
+        pass
+    for name, check in checks:
+        if check(path):
+            return name
+    raise FormatError(
+        f"cannot tell the format of {path}; pass --format with one of {', '.join(FORMATS)}"
+    )
+
+
+def import_table(
+    source: str | os.PathLike[str],
+    *,
+    format: str | None = None,
+    allow_unsafe_pickle: bool = False,
+    progress: bool = False,
+) -> Table:
+    """Read any supported source into a table (format auto-detected unless given)."""
+    fmt = format or detect_format(source)
+    if fmt not in FORMATS:
+        raise FormatError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    path = Path(source)
+    if fmt == "analognas":
+        from nb201_flat.importers.analognas import read_analognas
+
+        return read_analognas(None if str(source) == "analognas" else path)
+    if fmt != "analognas" and not path.exists():
+        raise TableFileError(f"no such file or folder: {path}")
+    if fmt == "tidy":
+        from nb201_flat.importers.tidy import read_tidy
+
+        return read_tidy(path)
+    if fmt == "nb201-pth":
+        from nb201_flat.importers.official import read_nb201_pth
+
+        df = read_nb201_pth(path, allow_unsafe_pickle=allow_unsafe_pickle, progress=progress)
+        return Table.from_tidy(df, source=f"NAS-Bench-201 {path.name}", meta={"file": str(path)})
+    if fmt == "nats-tss":
+        from nb201_flat.importers.nats import read_nats_tss
+
+        df = read_nats_tss(path, allow_unsafe_pickle=allow_unsafe_pickle, progress=progress)
+        return Table.from_tidy(df, source=f"NATS-Bench tss {path.name}", meta={"file": str(path)})
+    from nb201_flat.importers.results_db import read_results_db
+
+    return read_results_db(path)

@@ -1,0 +1,141 @@
+"""AnalogNAS-Bench, the embedded default table (read from the ``analog-nasbench`` wheel).
+
+AnalogNAS-Bench trained all 15,625 NB201 cells on CIFAR-10 with its own recipe (200 epochs) and
+measured baseline, post-training-quantised (PTQ), quantisation-aware-trained (QAT), analog
+(noisy, no hardware-aware training) and hardware-aware-trained (HWT) accuracies, plus accuracy
+after conductance drift (60 s, 1 h, 1 day, 30 days) with its uncertainty. These are *not*
+NAS-Bench-201 numbers.
+
+We never import the package's module (it imports the removed ``pkg_resources``): we locate
+``analognasbench/data.anb`` through package metadata and unpickle it with an unpickler that
+admits only the package's two record classes, mapped onto inert stand-ins. Its keys are NASLib
+op indices (NASLib op and edge order), converted to NB201 cells by op name.
+
+Metric names in the table (dataset ``cifar10``, split ``ori-test``, 200 epochs):
+
+=============================  ==========================================================
+``accuracy``                   baseline (digital) test accuracy, %
+``ptq_accuracy``               after post-training quantisation
+``qat_accuracy``               after quantisation-aware training
+``analog_accuracy``            on simulated analog hardware, no hardware-aware training
+``hwt_accuracy``               on analog hardware after hardware-aware training
+``drift_{60s,1h,1d,30d}``      baseline model on analog hardware after drift (``_std``: +-)
+``hwt_drift_{60s,1h,1d,30d}``  hardware-aware model after drift (``_std``: +-)
+=============================  ==========================================================
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import importlib.util
+import io
+import os
+import pickle
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nb201_flat.errors import FormatError, MissingDependencyError
+from nb201_flat.space import NB201, from_naslib
+from nb201_flat.table import MetricKey, Table
+
+PACKAGE = "analog-nasbench"
+_DRIFTS = {"60": "60s", "3600": "1h", "86400": "1d", "2592000": "30d"}
+_SCALARS = {
+    "baseline_accuracy": "accuracy",
+    "ptq_accuracy": "ptq_accuracy",
+    "qat_accuracy": "qat_accuracy",
+    "noisy_accuracy": "analog_accuracy",
+    "analog_accuracy": "hwt_accuracy",
+}
+
+
+class _Record:
+    """Inert stand-in for the package's classes: keeps the pickled attributes, runs nothing."""
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        if not isinstance(state, dict):
+            raise FormatError("unexpected record state in AnalogNAS-Bench data file")
+        self.__dict__.update(state)
+
+
+class _AnalogUnpickler(pickle.Unpickler):
+    _allowed = {("analognasbench.data", "Architecture"), ("analognasbench.data", "DriftMeasurement")}
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) in self._allowed:
+            return _Record
+        raise FormatError(
+            f"refusing to unpickle {module}.{name} from the AnalogNAS-Bench file: only its two "
+            "record classes are allowed (is this really data.anb from analog-nasbench 0.1.3?)"
+        )
+
+
+def data_file() -> Path:
+    """Locate ``analognasbench/data.anb`` of the installed package without importing it."""
+    spec = importlib.util.find_spec("analognasbench")  # a top-level find does not execute it
+    if spec is not None and spec.submodule_search_locations:
+        for loc in spec.submodule_search_locations:
+            candidate = Path(loc) / "data.anb"
+            if candidate.exists():
+                return candidate
+    try:
+        for f in importlib.metadata.files(PACKAGE) or []:
+            if f.name == "data.anb":
+                return Path(str(f.locate()))
+    except importlib.metadata.PackageNotFoundError:
+        pass
+    raise MissingDependencyError(
+        "the embedded default table needs the PyPI package analog-nasbench; install it with "
+        "`pip install analog-nasbench==0.1.3` (or pass --table / set NB201_FLAT_TABLE)"
+    )
+
+
+def read_analognas(path: str | os.PathLike[str] | None = None) -> Table:
+    """Read AnalogNAS-Bench into a :class:`~nb201_flat.table.Table` over :data:`NB201`.
+
+    Parameters
+    ----------
+    path
+        A ``data.anb`` file; default: the one inside the installed ``analog-nasbench``.
+    """
+    file = Path(path) if path is not None else data_file()
+    raw = file.read_bytes()
+    try:
+        records = _AnalogUnpickler(io.BytesIO(raw)).load()
+    except FormatError:
+        raise
+    except Exception as exc:  # any unpickling failure means a damaged or foreign file
+        raise FormatError(
+            f"{file} is not a readable AnalogNAS-Bench data file ({exc.__class__.__name__}: "
+            f"{exc}); reinstall with `pip install --force-reinstall analog-nasbench==0.1.3`"
+        ) from None
+    if not isinstance(records, dict) or not records:
+        raise FormatError(f"{file} does not hold AnalogNAS-Bench records")
+    names = list(_SCALARS.values())
+    for d in _DRIFTS.values():
+        names += [f"drift_{d}", f"drift_{d}_std", f"hwt_drift_{d}", f"hwt_drift_{d}_std"]
+    vectors = {n: np.full(NB201.size, np.nan) for n in names}
+    for key, rec in records.items():
+        i = from_naslib(key).index
+        for attr, metric in _SCALARS.items():
+            vectors[metric][i] = float(getattr(rec, attr))
+        for seconds, label in _DRIFTS.items():
+            for prefix, out in (("baseline", "drift"), ("analog", "hwt_drift")):
+                drift = getattr(rec, f"{prefix}_drift_{seconds}")
+                vectors[f"{out}_{label}"][i] = float(drift.value)
+                vectors[f"{out}_{label}_std"][i] = float(drift.uncertainty)
+    data = {(MetricKey("cifar10", "ori-test", 200, n), None): v for n, v in vectors.items()}
+    meta = {
+        "file": str(file),
+        "file_sha256": hashlib.sha256(raw).hexdigest(),
+        "note": "AnalogNAS-Bench's own CIFAR-10 training of the NB201 cells; not NB201 numbers",
+        "archs_in_file": len(records),
+    }
+    try:
+        meta["package_version"] = importlib.metadata.version(PACKAGE)
+    except importlib.metadata.PackageNotFoundError:
+        pass
+    return Table(NB201, data, source="AnalogNAS-Bench (analog-nasbench 0.1.3, CIFAR-10)", meta=meta)

@@ -1,0 +1,599 @@
+"""The cell search space: architectures as immutable values, Hamming neighbourhoods as arrays.
+
+A cell is a DAG on ``n_nodes`` nodes; every edge ``i -> j`` (``i < j``) carries one op from
+``ops``. Edges are ordered as in the NAS-Bench-201 string, by target node and then by source:
+``(0,1), (0,2), (1,2), (0,3), (1,3), (2,3)`` for four nodes. :data:`NB201` is the default
+instance (five ops, four nodes, 15,625 cells).
+
+Every architecture has a position ``index`` in its space. For NB201 it is the *official* index
+(the order of the official files), which is not the base-5 number of the op codes: NB201
+enumerated all cells in lexicographic order of ``ops`` and then shuffled the list with Python's
+``random.seed(88)``; we rebuild that permutation (checked against the real data in the tests).
+Other spaces use the lexicographic order (first edge most significant).
+
+Everything that touches the whole space is a numpy array indexed by ``index``:
+``space.codes`` (size x edges op codes), ``space.connected``, ``space.neighbours(r)``.
+
+Examples
+--------
+>>> from nb201_flat.space import NB201
+>>> a = NB201.parse("|nor_conv_3x3~0|+|none~0|nor_conv_3x3~1|+|skip_connect~0|none~1|skip_connect~2|")
+>>> a.index  # the ResNet-like cell
+11472
+>>> NB201.arch(11472) == a
+True
+>>> NB201.neighbours(1).width, NB201.neighbours(2).width
+(24, 240)
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import random
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from nb201_flat.errors import InvalidArchError
+
+NB201_OPS: tuple[str, ...] = (
+    "none",
+    "skip_connect",
+    "nor_conv_1x1",
+    "nor_conv_3x3",
+    "avg_pool_3x3",
+)
+_NB201_SHUFFLE_SEED = 88  # NAS-Bench-201's own seed for the order of its files
+
+IndexOrder = Literal["official", "lexicographic"]
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+
+
+@dataclass(frozen=True, slots=True)
+class Arch:
+    """One cell of a :class:`Space`: an immutable, hashable value.
+
+    Build it with :meth:`Space.parse`, :meth:`Space.arch` or :meth:`Space.from_ops`, not
+    directly. ``codes[e]`` is the position in ``space.ops`` of the op on edge ``space.edges[e]``.
+    """
+
+    space: Space
+    codes: tuple[int, ...]
+
+    @property
+    def ops(self) -> tuple[str, ...]:
+        """Op names per edge, in ``space.edges`` order."""
+        return tuple(self.space.ops[c] for c in self.codes)
+
+    @property
+    def index(self) -> int:
+        """Position of this cell in its space (the official index for NB201)."""
+        return self.space.index_of_codes(self.codes)
+
+    @property
+    def is_connected(self) -> bool:
+        """True when the input reaches the output through edges whose op is not ``none``."""
+        return bool(self.space.connected[self.index])
+
+    def to_str(self) -> str:
+        """The NAS-Bench-201 string, e.g. ``|nor_conv_3x3~0|+|none~0|none~1|+|...|``."""
+        return self.space.to_str(self.codes)
+
+    def __str__(self) -> str:
+        return self.to_str()
+
+    def __repr__(self) -> str:
+        return f"Arch({self.to_str()!r})"
+
+    def hamming(self, other: Arch) -> int:
+        """Number of edges whose op differs."""
+        if other.space != self.space:
+            raise InvalidArchError("cannot compare architectures of different spaces")
+        return sum(a != b for a, b in zip(self.codes, other.codes, strict=True))
+
+    def with_op(self, edge: int | tuple[int, int], op: str) -> Arch:
+        """This cell with one edge's op replaced; ``edge`` is a position or an ``(i, j)`` pair."""
+        e = self.space.edge_position(edge)
+        codes = list(self.codes)
+        codes[e] = self.space.op_code(op)
+        return Arch(self.space, tuple(codes))
+
+    def isomorphism_key(self, *, merge_disconnected: bool = True) -> str:
+        """See :meth:`Space.isomorphism_key`."""
+        return self.space.isomorphism_key(self.codes, merge_disconnected=merge_disconnected)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Neighbourhood:
+    """Neighbour indices of every architecture of a space, as a padded matrix.
+
+    ``indices[i, :counts[i]]`` are the neighbours of architecture ``i`` (ascending by the
+    enumeration order: edges changed, then new ops); the rest of the row is ``-1``. Without
+    filters every row is full and ``counts`` is constant.
+    """
+
+    indices: npt.NDArray[np.int32]
+    counts: npt.NDArray[np.int32]
+    radius: int
+    exact: bool
+    no_none: bool
+    connected_only: bool
+
+    @property
+    def width(self) -> int:
+        """Row length of ``indices`` (the largest neighbourhood)."""
+        return int(self.indices.shape[1])
+
+    @property
+    def mask(self) -> BoolArray:
+        """True where ``indices`` holds a neighbour (False on padding)."""
+        return self.indices >= 0
+
+    def of(self, index: int) -> npt.NDArray[np.int32]:
+        """Neighbours of one architecture."""
+        return self.indices[index, : self.counts[index]]
+
+    def to_csr(self) -> tuple[IntArray, npt.NDArray[np.int32]]:
+        """``(indptr, flat)`` with the neighbours of ``i`` in ``flat[indptr[i]:indptr[i+1]]``."""
+        indptr = np.zeros(len(self.counts) + 1, dtype=np.int64)
+        np.cumsum(self.counts, out=indptr[1:])
+        return indptr, self.indices[self.mask]
+
+    def gather(self, values: npt.ArrayLike) -> npt.NDArray[np.float64]:
+        """``values`` of each neighbour, shape ``indices.shape``; NaN on padding."""
+        v = np.asarray(values, dtype=np.float64)
+        out = v[np.where(self.mask, self.indices, 0)]
+        out[~self.mask] = np.nan
+        return out
+
+
+class Space:
+    """A cell search space: ``ops`` on the edges of a DAG with ``n_nodes`` nodes.
+
+    Parameters
+    ----------
+    ops
+        Op names; ``"none"`` (if present) is the zero op that cuts an edge.
+    n_nodes
+        Nodes of the cell, input and output included (NB201: 4).
+    index_order
+        ``"official"`` (only for the NB201 op list and 4 nodes: the official file order) or
+        ``"lexicographic"`` (base-``len(ops)`` number of the codes, first edge most significant).
+        Default: official for NB201, lexicographic otherwise.
+    """
+
+    def __init__(
+        self,
+        ops: Iterable[str] = NB201_OPS,
+        n_nodes: int = 4,
+        *,
+        index_order: IndexOrder | None = None,
+    ) -> None:
+        self.ops: tuple[str, ...] = tuple(ops)
+        if len(self.ops) < 2 or len(set(self.ops)) != len(self.ops):
+            raise InvalidArchError(f"a space needs at least two distinct ops, got {self.ops}")
+        for op in self.ops:
+            if not op or any(ch in op for ch in "|~+ "):
+                raise InvalidArchError(f"op name {op!r} may not be empty or contain '|~+ '")
+        if n_nodes < 2:
+            raise InvalidArchError(f"a cell needs at least 2 nodes, got n_nodes={n_nodes}")
+        self.n_nodes = int(n_nodes)
+        is_nb201 = self.ops == NB201_OPS and self.n_nodes == 4
+        if index_order is None:
+            index_order = "official" if is_nb201 else "lexicographic"
+        if index_order == "official" and not is_nb201:
+            raise InvalidArchError(
+                "index_order='official' exists only for the NB201 ops on 4 nodes; "
+                "use index_order='lexicographic'"
+            )
+        self.index_order: IndexOrder = index_order
+        self.edges: tuple[tuple[int, int], ...] = tuple(
+            (i, j) for j in range(1, self.n_nodes) for i in range(j)
+        )
+        self.n_edges = len(self.edges)
+        self.n_ops = len(self.ops)
+        self.size = self.n_ops**self.n_edges
+        self._op_code = {op: c for c, op in enumerate(self.ops)}
+        self._edge_pos = {e: p for p, e in enumerate(self.edges)}
+        self._weights = np.array(
+            [self.n_ops ** (self.n_edges - 1 - e) for e in range(self.n_edges)], dtype=np.int64
+        )
+        self._cache: dict[Any, Any] = {}
+
+    # -- identity -----------------------------------------------------------------------
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, Space)
+            and self.ops == other.ops
+            and self.n_nodes == other.n_nodes
+            and self.index_order == other.index_order
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.ops, self.n_nodes, self.index_order))
+
+    def __repr__(self) -> str:
+        return f"Space(ops={self.ops}, n_nodes={self.n_nodes}, index_order={self.index_order!r})"
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __iter__(self) -> Iterator[Arch]:
+        for i in range(self.size):
+            yield self.arch(i)
+
+    def spec(self) -> dict[str, Any]:
+        """JSON-able description (stored in table manifests)."""
+        return {"ops": list(self.ops), "n_nodes": self.n_nodes, "index_order": self.index_order}
+
+    @classmethod
+    def from_spec(cls, spec: dict[str, Any]) -> Space:
+        """Inverse of :meth:`spec`; returns the shared :data:`NB201` object when it matches."""
+        space = cls(spec["ops"], int(spec["n_nodes"]), index_order=spec.get("index_order"))
+        return NB201 if space == NB201 else space
+
+    # -- ops and edges ------------------------------------------------------------------
+    def op_code(self, op: str) -> int:
+        """Code of an op name; a clear error lists the valid names."""
+        try:
+            return self._op_code[op]
+        except KeyError:
+            raise InvalidArchError(
+                f"unknown op {op!r}; this space's ops are {', '.join(self.ops)}"
+            ) from None
+
+    def edge_position(self, edge: int | tuple[int, int]) -> int:
+        """Position of an edge given as a position or an ``(i, j)`` node pair."""
+        if isinstance(edge, tuple):
+            if edge not in self._edge_pos:
+                raise InvalidArchError(f"no edge {edge}; edges are {list(self.edges)}")
+            return self._edge_pos[edge]
+        if not 0 <= int(edge) < self.n_edges:
+            raise InvalidArchError(f"edge position {edge} out of range 0..{self.n_edges - 1}")
+        return int(edge)
+
+    # -- index <-> codes ----------------------------------------------------------------
+    @property
+    def _lex_of_index(self) -> IntArray:
+        """Lexicographic number (base-n_ops code) of each index."""
+        key = "lex_of_index"
+        if key not in self._cache:
+            if self.index_order == "official":
+                perm = list(range(self.size))
+                random.Random(_NB201_SHUFFLE_SEED).shuffle(perm)
+                arr = np.asarray(perm, dtype=np.int64)
+            else:
+                arr = np.arange(self.size, dtype=np.int64)
+            arr.setflags(write=False)
+            self._cache[key] = arr
+        out: IntArray = self._cache[key]
+        return out
+
+    @property
+    def _index_of_lex(self) -> IntArray:
+        key = "index_of_lex"
+        if key not in self._cache:
+            inv = np.empty(self.size, dtype=np.int64)
+            inv[self._lex_of_index] = np.arange(self.size, dtype=np.int64)
+            inv.setflags(write=False)
+            self._cache[key] = inv
+        out: IntArray = self._cache[key]
+        return out
+
+    @property
+    def codes(self) -> npt.NDArray[np.uint8]:
+        """Op codes of every architecture, shape ``(size, n_edges)``, row = index (read-only)."""
+        key = "codes"
+        if key not in self._cache:
+            arr = self._digits(self._lex_of_index).astype(np.uint8)
+            arr.setflags(write=False)
+            self._cache[key] = arr
+        out: npt.NDArray[np.uint8] = self._cache[key]
+        return out
+
+    def _digits(self, lex: IntArray) -> IntArray:
+        return (lex[:, None] // self._weights[None, :]) % self.n_ops
+
+    def index_of_codes(self, codes: Iterable[int]) -> int:
+        """Index of the cell with these op codes."""
+        c = tuple(codes)
+        if len(c) != self.n_edges or any(not 0 <= x < self.n_ops for x in c):
+            raise InvalidArchError(
+                f"op codes {c} do not fit this space ({self.n_edges} edges, codes 0..{self.n_ops - 1})"
+            )
+        lex = sum(x * int(w) for x, w in zip(c, self._weights, strict=True))
+        return int(self._index_of_lex[lex])
+
+    def indices_of_codes(self, codes: npt.ArrayLike) -> IntArray:
+        """Vectorised :meth:`index_of_codes` for an ``(n, n_edges)`` array."""
+        c = np.asarray(codes, dtype=np.int64)
+        if c.ndim != 2 or c.shape[1] != self.n_edges or c.min(initial=0) < 0:
+            raise InvalidArchError(f"expected an (n, {self.n_edges}) array of op codes")
+        if c.size and c.max() >= self.n_ops:
+            raise InvalidArchError(f"op codes must lie in 0..{self.n_ops - 1}")
+        out: IntArray = self._index_of_lex[c @ self._weights]
+        return out
+
+    def arch(self, index: int) -> Arch:
+        """The architecture at ``index``."""
+        i = int(index)
+        if not 0 <= i < self.size:
+            raise InvalidArchError(f"index {index} out of range 0..{self.size - 1}")
+        return Arch(self, tuple(int(x) for x in self.codes[i]))
+
+    def from_ops(self, ops: Iterable[str]) -> Arch:
+        """Architecture from op names per edge (``space.edges`` order)."""
+        names = list(ops)
+        if len(names) != self.n_edges:
+            raise InvalidArchError(f"expected {self.n_edges} ops (one per edge), got {len(names)}")
+        return Arch(self, tuple(self.op_code(op) for op in names))
+
+    def to_str(self, codes: Iterable[int]) -> str:
+        """NAS-Bench-201 string of op codes."""
+        c = tuple(codes)
+        nodes = []
+        for j in range(1, self.n_nodes):
+            parts = [f"{self.ops[c[self._edge_pos[(i, j)]]]}~{i}" for i in range(j)]
+            nodes.append("|" + "|".join(parts) + "|")
+        return "+".join(nodes)
+
+    def parse(self, text: str) -> Arch:
+        """Parse a NAS-Bench-201 string such as ``|nor_conv_3x3~0|+|none~0|none~1|+|...|``."""
+        if not isinstance(text, str):
+            raise InvalidArchError(f"expected an architecture string, got {type(text).__name__}")
+        s = text.strip()
+        hint = f"expected {self.n_nodes - 1} node groups like '|op~0|+|op~0|op~1|' separated by '+'"
+        groups = s.split("+")
+        if len(groups) != self.n_nodes - 1:
+            raise InvalidArchError(
+                f"malformed architecture {text!r}: {len(groups)} node groups; {hint}"
+            )
+        codes = [0] * self.n_edges
+        for j, group in enumerate(groups, start=1):
+            if not (group.startswith("|") and group.endswith("|")) or len(group) < 2:
+                raise InvalidArchError(
+                    f"malformed architecture {text!r}: node group {group!r} must start and end with '|'"
+                )
+            tokens = group[1:-1].split("|")
+            if len(tokens) != j:
+                raise InvalidArchError(
+                    f"malformed architecture {text!r}: node {j} has {len(tokens)} inputs, "
+                    f"expected {j} (one from each earlier node)"
+                )
+            for i, token in enumerate(tokens):
+                op, sep, src = token.rpartition("~")
+                if not sep:
+                    raise InvalidArchError(
+                        f"malformed architecture {text!r}: {token!r} is not of the form 'op~node'"
+                    )
+                if src != str(i):
+                    raise InvalidArchError(
+                        f"malformed architecture {text!r}: edge {token!r} into node {j} "
+                        f"should come from node {i} (inputs are listed 0..{j - 1} in order)"
+                    )
+                codes[self._edge_pos[(i, j)]] = self.op_code(op)
+        return Arch(self, tuple(codes))
+
+    def resolve(self, arch: Arch | str | int) -> Arch:
+        """Accept an :class:`Arch`, an official string or an index (int or digit string)."""
+        if isinstance(arch, Arch):
+            if arch.space != self:
+                raise InvalidArchError("the architecture belongs to another space")
+            return arch
+        if isinstance(arch, bool):
+            raise InvalidArchError("expected an architecture string or index, got a bool")
+        if isinstance(arch, int | np.integer):
+            return self.arch(int(arch))
+        if isinstance(arch, str) and arch.strip().lstrip("-").isdigit():
+            return self.arch(int(arch))
+        return self.parse(arch)
+
+    def strings(self) -> list[str]:
+        """Official strings of every index (computed; a few ms)."""
+        return [self.to_str(row) for row in self.codes.tolist()]
+
+    # -- whole-space properties ---------------------------------------------------------
+    @property
+    def connected(self) -> BoolArray:
+        """Per index: does the input reach the output through non-``none`` edges?"""
+        key = "connected"
+        if key not in self._cache:
+            arr = self.connected_codes(self.codes)
+            arr.setflags(write=False)
+            self._cache[key] = arr
+        out: BoolArray = self._cache[key]
+        return out
+
+    def connected_codes(self, codes: npt.ArrayLike) -> BoolArray:
+        """Connectivity of an ``(n, n_edges)`` array of op codes."""
+        c = np.atleast_2d(np.asarray(codes))
+        live = np.ones_like(c, dtype=bool)
+        if "none" in self._op_code:
+            live = c != self._op_code["none"]
+        reach = [np.ones(len(c), dtype=bool)]
+        for j in range(1, self.n_nodes):
+            r = np.zeros(len(c), dtype=bool)
+            for i in range(j):
+                r |= reach[i] & live[:, self._edge_pos[(i, j)]]
+            reach.append(r)
+        return reach[-1]
+
+    def distances_from(self, arch: Arch | str | int) -> npt.NDArray[np.int8]:
+        """Hamming distance from one architecture to every index."""
+        a = np.asarray(self.resolve(arch).codes, dtype=np.uint8)
+        return (self.codes != a[None, :]).sum(axis=1).astype(np.int8)
+
+    def hamming(self, a: Arch | str | int, b: Arch | str | int) -> int:
+        """Hamming distance (edges whose op differs) between two architectures."""
+        return self.resolve(a).hamming(self.resolve(b))
+
+    # -- neighbourhoods -----------------------------------------------------------------
+    def neighbourhood_size(self, radius: int, *, exact: bool = True) -> int:
+        """Unfiltered neighbourhood size: ``C(E, r) (k-1)^r`` (summed over 1..r if not exact)."""
+        radii = [radius] if exact else range(1, radius + 1)
+        return sum(math.comb(self.n_edges, r) * (self.n_ops - 1) ** r for r in radii)
+
+    def neighbours(
+        self,
+        radius: int = 1,
+        *,
+        exact: bool = True,
+        no_none: bool = False,
+        connected_only: bool = False,
+    ) -> Neighbourhood:
+        """Neighbour index arrays of every architecture at Hamming distance ``radius``.
+
+        Parameters
+        ----------
+        radius
+            Hamming distance, 1..n_edges.
+        exact
+            True: distance exactly ``radius``; False: distance 1..``radius``.
+        no_none
+            Drop neighbours reached by substituting ``none`` on any changed edge.
+        connected_only
+            Drop neighbours whose input does not reach the output.
+
+        The result is cached on the space (``space.clear_cache()`` frees it).
+        """
+        if not 1 <= int(radius) <= self.n_edges:
+            raise InvalidArchError(f"radius must lie in 1..{self.n_edges}, got {radius}")
+        radius = int(radius)
+        key = ("nbhd", radius, exact, no_none, connected_only)
+        if key in self._cache:
+            cached: Neighbourhood = self._cache[key]
+            return cached
+        radii = [radius] if exact else list(range(1, radius + 1))
+        blocks = [self._exact_neighbours(r) for r in radii]
+        idx = blocks[0][0] if len(blocks) == 1 else np.concatenate([b[0] for b in blocks], axis=1)
+        keep = np.ones(idx.shape, dtype=bool)
+        if no_none:
+            keep &= ~np.concatenate([b[1] for b in blocks], axis=1)
+        del blocks
+        if connected_only:
+            keep &= self.connected[idx]
+        if keep.all():
+            counts = np.full(self.size, idx.shape[1], dtype=np.int32)
+        else:
+            counts = keep.sum(axis=1).astype(np.int32)
+            width = int(counts.max(initial=0))
+            # a stable sort puts the kept entries first, in their original order
+            order = np.argsort(~keep, axis=1, kind="stable")[:, :width]
+            idx = np.take_along_axis(idx, order, axis=1)
+            idx[np.arange(width)[None, :] >= counts[:, None]] = -1
+        idx.setflags(write=False)
+        counts.setflags(write=False)
+        nb = Neighbourhood(idx, counts, radius, exact, no_none, connected_only)
+        self._cache[key] = nb
+        return nb
+
+    def _exact_neighbours(self, r: int) -> tuple[npt.NDArray[np.int32], BoolArray]:
+        """Neighbour indices at distance exactly r, and whether a changed edge became none.
+
+        Works on lexicographic numbers (changing edge e from op a to b adds (b - a) k^(E-1-e))
+        and maps them to indices at the end; rows are already in index order.
+        """
+        k = self.n_ops
+        dtype = np.int32 if self.size < 2**31 else np.int64
+        none_code = self._op_code.get("none", -1)
+        digits = self.codes.astype(dtype)
+        base = self._lex_of_index.astype(dtype)
+        weights = self._weights.astype(dtype)
+        offsets = np.array(list(itertools.product(range(1, k), repeat=r)), dtype=dtype)
+        subsets = list(itertools.combinations(range(self.n_edges), r))
+        m = len(offsets)
+        lex = np.empty((self.size, len(subsets) * m), dtype=dtype)
+        to_none = np.zeros(lex.shape, dtype=bool)
+        for s, subset in enumerate(subsets):
+            block = lex[:, s * m : (s + 1) * m]
+            block[:] = base[:, None]
+            nones = to_none[:, s * m : (s + 1) * m]
+            for p, e in enumerate(subset):
+                new = digits[:, e, None] + offsets[None, :, p]
+                new[new >= k] -= k  # cheaper than %
+                block += (new - digits[:, e, None]) * weights[e]
+                nones |= new == none_code
+        idx = self._index_of_lex.astype(np.int32)[lex]
+        return idx, to_none
+
+    def clear_cache(self) -> None:
+        """Drop cached arrays (neighbourhoods can be large at radius >= 4)."""
+        self._cache.clear()
+
+    # -- isomorphism ----------------------------------------------------------------------
+    def isomorphism_key(self, codes: Iterable[int], *, merge_disconnected: bool = True) -> str:
+        """A string equal for cells that compute the same function up to op-symmetric wiring.
+
+        This is NATS-Bench's key (``to_unique_str(consider_zero=True)``): each node is the
+        sorted sum of its inputs, ``skip_connect`` passes its input through, ``none`` (or a
+        zero input) gives ``#``, any other op wraps its input as ``(x)@op``. On NB201 it gives
+        6,466 classes: 6,461 for connected cells plus 5 strings for the 341 disconnected ones,
+        which all compute zero. With ``merge_disconnected=True`` (default) every disconnected
+        cell gets the key ``"#"``, giving 6,462 classes.
+        """
+        c = tuple(codes)
+        if merge_disconnected and not bool(self.connected_codes([c])[0]):
+            return "#"
+        names = [self.ops[x] for x in c]
+        node_str = {0: "0"}
+        for j in range(1, self.n_nodes):
+            terms = []
+            for i in range(j):
+                op = names[self._edge_pos[(i, j)]]
+                src = node_str[i]
+                if op == "none" or src == "#":
+                    terms.append("#")
+                elif op == "skip_connect":
+                    terms.append(src)
+                else:
+                    terms.append(f"({src})@{op}")
+            node_str[j] = "+".join(sorted(terms))
+        return node_str[self.n_nodes - 1]
+
+    def isomorphism_classes(self, *, merge_disconnected: bool = True) -> IntArray:
+        """Class id per index (ids numbered by first appearance in index order)."""
+        key = ("iso", merge_disconnected)
+        if key not in self._cache:
+            ids: dict[str, int] = {}
+            out = np.empty(self.size, dtype=np.int64)
+            for i, row in enumerate(self.codes.tolist()):
+                k = self.isomorphism_key(row, merge_disconnected=merge_disconnected)
+                out[i] = ids.setdefault(k, len(ids))
+            out.setflags(write=False)
+            self._cache[key] = out
+        arr: IntArray = self._cache[key]
+        return arr
+
+
+NB201 = Space()
+"""The NAS-Bench-201 cell space: 5 ops on the 6 edges of a 4-node cell, official index order."""
+
+# NASLib and AnalogNAS-Bench encode NB201 cells with another op order and edge order.
+NASLIB_OPS: tuple[str, ...] = (
+    "skip_connect",
+    "none",
+    "nor_conv_3x3",
+    "nor_conv_1x1",
+    "avg_pool_3x3",
+)
+NASLIB_EDGES: tuple[tuple[int, int], ...] = ((0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3))
+
+
+def from_naslib(op_indices: Iterable[int], space: Space = NB201) -> Arch:
+    """Convert NASLib ``op_indices`` (its op and edge order) by name into an NB201 cell."""
+    idx = [int(x) for x in op_indices]
+    if len(idx) != len(NASLIB_EDGES) or any(not 0 <= x < len(NASLIB_OPS) for x in idx):
+        raise InvalidArchError(f"NASLib op indices must be 6 integers in 0..4, got {idx}")
+    by_edge = {edge: NASLIB_OPS[x] for edge, x in zip(NASLIB_EDGES, idx, strict=True)}
+    return space.from_ops(by_edge[e] for e in space.edges)
+
+
+def to_naslib(arch: Arch) -> tuple[int, ...]:
+    """Inverse of :func:`from_naslib`."""
+    by_edge = dict(zip(arch.space.edges, arch.ops, strict=True))
+    return tuple(NASLIB_OPS.index(by_edge[e]) for e in NASLIB_EDGES)

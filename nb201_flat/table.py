@@ -1,0 +1,428 @@
+"""Benchmark tables: dense metric vectors over a space, keyed by what was measured.
+
+A :class:`Table` maps a :class:`MetricKey` ``(dataset, split, epochs, metric)`` and a seed
+(``None`` for the mean over seeds, else the 0-based position of a stored seed) to a float
+vector over every architecture of its space, NaN where nothing was measured. Reading always
+names a seed policy (:data:`SeedPolicy`): ``"mean"``, a stored seed ``int``, or ``"random"``
+(one stored seed per architecture, drawn from an explicit generator), never a hidden default.
+
+Tables are built from the tidy long format (:meth:`Table.from_tidy`, the interchange form of
+every importer) and stored natively by :mod:`nb201_flat.storage`.
+
+Examples
+--------
+>>> import pandas as pd
+>>> from nb201_flat.space import NB201
+>>> df = pd.DataFrame({"index": [0, 1], "dataset": "cifar10", "split": "ori-test",
+...                    "epochs": 200, "seed": pd.NA, "metric": "accuracy", "value": [90.0, 91.5]})
+>>> t = Table.from_tidy(df, source="example")
+>>> t.vector("cifar10", "ori-test", 200)[:3]
+array([90. , 91.5,  nan])
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypeAlias
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from nb201_flat.errors import FormatError, InvalidArchError, UnknownKeyError
+from nb201_flat.space import NB201, Arch, Space
+
+FloatArray: TypeAlias = npt.NDArray[np.float64]
+SeedPolicy: TypeAlias = Literal["mean", "random"] | int
+Seed: TypeAlias = int | np.random.Generator | None
+
+TIDY_COLUMNS = ("index", "arch", "dataset", "split", "epochs", "seed", "metric", "value")
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class MetricKey:
+    """What was measured: ``dataset`` (NB201 names), ``split``, ``epochs`` (schedule), ``metric``."""
+
+    dataset: str
+    split: str
+    epochs: int
+    metric: str = "accuracy"
+
+    def __str__(self) -> str:
+        return f"{self.dataset}/{self.split}@{self.epochs}ep:{self.metric}"
+
+
+def as_generator(seed: Seed) -> np.random.Generator:
+    """An explicit generator from an int, a generator (returned as is) or None (fresh entropy)."""
+    if isinstance(seed, np.random.Generator):
+        return seed
+    return np.random.default_rng(seed)
+
+
+@dataclass(slots=True, eq=False)
+class Table:
+    """Metric vectors over the architectures of ``space``.
+
+    Attributes
+    ----------
+    space
+        The space whose indices the vectors follow.
+    data
+        ``{(key, seed): vector}``; ``seed`` is None for the mean over seeds.
+    source
+        Where the numbers come from (shown by ``info``; kept in the manifest).
+    meta
+        Free-form provenance (file checksums, importer options).
+    """
+
+    space: Space
+    data: dict[tuple[MetricKey, int | None], FloatArray]
+    source: str = "unknown"
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for (key, _seed), vec in self.data.items():
+            if vec.shape != (self.space.size,):
+                raise FormatError(
+                    f"vector for {key} has shape {vec.shape}, expected ({self.space.size},)"
+                )
+            vec.setflags(write=False)
+
+    # -- what is present ----------------------------------------------------------------
+    def keys(self) -> list[MetricKey]:
+        """Every (dataset, split, epochs, metric) present, sorted."""
+        return sorted({k for k, _ in self.data})
+
+    def seeds(self, key: MetricKey) -> list[int]:
+        """Stored seed positions for ``key`` (empty when only the mean is stored)."""
+        return sorted(s for k, s in self.data if k == key and s is not None)
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, MetricKey) and any(k == key for k, _ in self.data)
+
+    def __len__(self) -> int:
+        return self.space.size
+
+    def __iter__(self) -> Iterator[MetricKey]:
+        return iter(self.keys())
+
+    @property
+    def datasets(self) -> list[str]:
+        return sorted({k.dataset for k in self.keys()})
+
+    def info(self) -> pd.DataFrame:
+        """One row per key: archs measured (non-NaN mean or any seed), seeds stored."""
+        rows = []
+        for key in self.keys():
+            seeds = self.seeds(key)
+            measured = np.zeros(self.space.size, dtype=bool)
+            for s in [None, *seeds]:
+                if (key, s) in self.data:
+                    measured |= ~np.isnan(self.data[(key, s)])
+            rows.append(
+                {
+                    "dataset": key.dataset,
+                    "split": key.split,
+                    "epochs": key.epochs,
+                    "metric": key.metric,
+                    "archs": int(measured.sum()),
+                    "mean": (key, None) in self.data,
+                    "seeds": ",".join(map(str, seeds)),
+                }
+            )
+        return pd.DataFrame(
+            rows, columns=["dataset", "split", "epochs", "metric", "archs", "mean", "seeds"]
+        )
+
+    # -- reading --------------------------------------------------------------------------
+    def key(self, dataset: str, split: str, epochs: int, metric: str = "accuracy") -> MetricKey:
+        """Validate a key; an unknown part raises :class:`UnknownKeyError` listing what exists."""
+        present = self.keys()
+        levels: list[tuple[str, Any]] = [
+            ("dataset", dataset),
+            ("split", split),
+            ("epochs", int(epochs) if _is_int(epochs) else epochs),
+            ("metric", metric),
+        ]
+        candidates = present
+        chosen: list[str] = []
+        for name, value in levels:
+            options = sorted({getattr(k, name) for k in candidates}, key=str)
+            if value not in options:
+                where = f" for {', '.join(chosen)}" if chosen else ""
+                close = difflib.get_close_matches(str(value), [str(o) for o in options], n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise UnknownKeyError(
+                    f"unknown {name} {value!r}{where}{hint}; this table has "
+                    f"{', '.join(map(str, options))} (see `nb201-flat info`)"
+                )
+            candidates = [k for k in candidates if getattr(k, name) == value]
+            chosen.append(f"{name}={value}")
+        return candidates[0]
+
+    def vector(
+        self,
+        dataset: str,
+        split: str,
+        epochs: int,
+        metric: str = "accuracy",
+        *,
+        seed: SeedPolicy = "mean",
+        rng: Seed = None,
+    ) -> FloatArray:
+        """The metric over every architecture (read-only array, NaN where missing).
+
+        Parameters
+        ----------
+        seed
+            ``"mean"``: the stored mean over seeds (or the mean of the stored seeds when the
+            table has no mean row); ``int``: that stored seed; ``"random"``: for each
+            architecture one of its stored seeds, uniformly, drawn from ``rng``.
+        rng
+            Generator (or int seed) for ``seed="random"``; required there, so that draws are
+            reproducible.
+        """
+        key = self.key(dataset, split, epochs, metric)
+        return self.vector_for(key, seed=seed, rng=rng)
+
+    def vector_for(
+        self, key: MetricKey, *, seed: SeedPolicy = "mean", rng: Seed = None
+    ) -> FloatArray:
+        """:meth:`vector` for a validated :class:`MetricKey`."""
+        seeds = self.seeds(key)
+        if seed == "mean":
+            if (key, None) in self.data:
+                return self.data[(key, None)]
+            stack = np.stack([self.data[(key, s)] for s in seeds])
+            with np.errstate(all="ignore"), _quiet_nanmean():
+                out = np.nanmean(stack, axis=0)
+            out.setflags(write=False)
+            return out
+        if seed == "random":
+            if rng is None:
+                raise UnknownKeyError(
+                    "seed='random' needs rng= (an int or numpy Generator) so the draw is reproducible"
+                )
+            if not seeds:
+                raise UnknownKeyError(
+                    f"{key} has no per-seed values, so seed='random' is impossible; use seed='mean'"
+                )
+            stack = np.stack([self.data[(key, s)] for s in seeds])
+            present = ~np.isnan(stack)
+            counts = present.sum(axis=0)
+            gen = as_generator(rng)
+            pick = np.floor(gen.random(self.space.size) * np.maximum(counts, 1)).astype(np.int64)
+            # the pick-th present seed of each architecture
+            rank = np.cumsum(present, axis=0) - 1
+            hit = present & (rank == pick[None, :])
+            out = np.full(self.space.size, np.nan)
+            cols = np.nonzero(hit.any(axis=0))[0]
+            out[cols] = stack[hit.argmax(axis=0)[cols], cols]
+            out.setflags(write=False)
+            return out
+        if _is_int(seed):
+            s = int(seed)
+            if (key, s) not in self.data:
+                raise UnknownKeyError(
+                    f"seed {s} is not stored for {key}; stored seeds: "
+                    f"{seeds or 'none (only the mean)'}; use seed='mean'"
+                )
+            return self.data[(key, s)]
+        raise UnknownKeyError(f"seed policy must be 'mean', 'random' or an int, got {seed!r}")
+
+    def query(
+        self,
+        arch: Arch | str | int,
+        dataset: str,
+        split: str,
+        epochs: int,
+        metric: str = "accuracy",
+        *,
+        seed: SeedPolicy = "mean",
+        rng: Seed = None,
+    ) -> float:
+        """One value (NaN if not measured). For whole-space work use :meth:`vector`."""
+        a = self.space.resolve(arch)
+        key = self.key(dataset, split, epochs, metric)
+        if seed == "random":
+            seeds = [s for s in self.seeds(key) if not np.isnan(self.data[(key, s)][a.index])]
+            if not seeds:
+                return float("nan")
+            if rng is None:
+                raise UnknownKeyError("seed='random' needs rng= (an int or numpy Generator)")
+            s = seeds[int(as_generator(rng).integers(len(seeds)))]
+            return float(self.data[(key, s)][a.index])
+        return float(self.vector_for(key, seed=seed, rng=rng)[a.index])
+
+    def record(self, arch: Arch | str | int) -> dict[str, Any]:
+        """Every mean value of one architecture as a flat record (like ``get_more_info``)."""
+        a = self.space.resolve(arch)
+        out: dict[str, Any] = {"index": a.index, "arch": a.to_str()}
+        for key in self.keys():
+            v = self.vector_for(key, seed="mean")[a.index]
+            out[f"{key.dataset}/{key.split}/{key.epochs}/{key.metric}"] = float(v)
+        return out
+
+    def frame(self, keys: Iterable[MetricKey] | None = None, *, seed: SeedPolicy = "mean") -> pd.DataFrame:
+        """Wide DataFrame, one row per architecture, one column per key (mean by default)."""
+        chosen = list(keys) if keys is not None else self.keys()
+        cols = {str(k): self.vector_for(k, seed=seed) for k in chosen}
+        df = pd.DataFrame(cols, index=pd.RangeIndex(self.space.size, name="index"))
+        df.insert(0, "arch", self.space.strings())
+        return df
+
+    # -- tidy interchange -------------------------------------------------------------------
+    def to_tidy(self, *, dropna: bool = True) -> pd.DataFrame:
+        """The long format of ``../shared/data/nb201/README.md`` (one row per value)."""
+        strings = np.asarray(self.space.strings(), dtype=object)
+        parts = []
+        for (key, s), vec in sorted(self.data.items(), key=lambda kv: (kv[0][0], kv[0][1] or -1)):
+            idx = np.nonzero(~np.isnan(vec))[0] if dropna else np.arange(self.space.size)
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "index": idx.astype(np.int64),
+                        "arch": strings[idx],
+                        "dataset": key.dataset,
+                        "split": key.split,
+                        "epochs": np.int64(key.epochs),
+                        "seed": pd.array([s] * len(idx), dtype="Int64"),
+                        "metric": key.metric,
+                        "value": vec[idx],
+                    }
+                )
+            )
+        if not parts:
+            return pd.DataFrame({c: [] for c in TIDY_COLUMNS})
+        return pd.concat(parts, ignore_index=True)
+
+    @classmethod
+    def from_tidy(
+        cls,
+        df: pd.DataFrame,
+        *,
+        space: Space = NB201,
+        source: str = "tidy",
+        meta: Mapping[str, Any] | None = None,
+        check_arch: bool = True,
+    ) -> Table:
+        """Build a table from the tidy long format.
+
+        ``index`` locates each row; an ``arch`` column, when present and ``check_arch`` is
+        True, must name the same cell as ``index`` (catches files indexed in another order).
+        Without ``index``, rows are located by ``arch``. Duplicate rows for one
+        (key, seed, arch) are an error, not silently averaged.
+        """
+        missing = [c for c in ("dataset", "split", "epochs", "metric", "value") if c not in df]
+        if missing or ("index" not in df and "arch" not in df):
+            raise FormatError(
+                f"tidy table lacks column(s) {missing or ['index or arch']}; expected columns "
+                f"{', '.join(TIDY_COLUMNS)} (see data/README.md)"
+            )
+        if "index" in df:
+            idx = pd.to_numeric(df["index"], errors="coerce")
+            if idx.isna().any() or (idx < 0).any() or (idx >= space.size).any():
+                raise FormatError(
+                    f"tidy table has index values outside 0..{space.size - 1} or not integers"
+                )
+            index = idx.to_numpy(dtype=np.int64)
+            if check_arch and "arch" in df:
+                _check_arch_column(df["arch"], index, space)
+        else:
+            index = _indices_of_strings(df["arch"], space)
+        seed_col = (
+            pd.to_numeric(df["seed"], errors="coerce").astype("Int64")
+            if "seed" in df
+            else pd.Series(pd.NA, index=df.index, dtype="Int64")
+        )
+        try:
+            epochs = pd.to_numeric(df["epochs"], errors="raise").astype(np.int64)
+            values = pd.to_numeric(df["value"], errors="raise").astype(np.float64)
+        except (ValueError, TypeError) as exc:
+            raise FormatError(f"tidy table has non-numeric epochs or value: {exc}") from None
+        work = pd.DataFrame(
+            {
+                "i": index,
+                "dataset": df["dataset"].astype(str).to_numpy(),
+                "split": df["split"].astype(str).to_numpy(),
+                "epochs": epochs.to_numpy(),
+                "metric": df["metric"].astype(str).to_numpy(),
+                "seed": seed_col.fillna(-1).to_numpy(dtype=np.int64),
+                "value": values.to_numpy(),
+            }
+        )
+        data: dict[tuple[MetricKey, int | None], FloatArray] = {}
+        group_cols = ["dataset", "split", "epochs", "metric", "seed"]
+        for (ds, sp, ep, me, sd), g in work.groupby(group_cols, sort=True):
+            ii = g["i"].to_numpy()
+            if len(np.unique(ii)) != len(ii):
+                dup = int(pd.Series(ii).value_counts().index[0])
+                raise FormatError(
+                    f"tidy table has several values for index {dup} at "
+                    f"{ds}/{sp}/{ep}/{me} seed={'mean' if sd < 0 else sd}; keep one row each"
+                )
+            vec = np.full(space.size, np.nan)
+            vec[ii] = g["value"].to_numpy()
+            key = MetricKey(str(ds), str(sp), int(ep), str(me))
+            data[(key, None if sd < 0 else int(sd))] = vec
+        return cls(space, data, source=source, meta=dict(meta or {}))
+
+    def with_vector(
+        self, key: MetricKey, values: npt.ArrayLike, *, seed: int | None = None
+    ) -> Table:
+        """A new table with one more (or one replaced) vector; this one is unchanged."""
+        vec = np.array(values, dtype=np.float64)
+        data = dict(self.data)
+        data[(key, seed)] = vec
+        return Table(self.space, data, source=self.source, meta=dict(self.meta))
+
+    def __repr__(self) -> str:
+        keys = self.keys()
+        return (
+            f"<Table {self.source!r}: {self.space.size} archs, {len(keys)} keys over "
+            f"{', '.join(self.datasets) or 'no datasets'}>"
+        )
+
+
+def _is_int(x: object) -> bool:
+    return isinstance(x, int | np.integer) and not isinstance(x, bool)
+
+
+class _quiet_nanmean:
+    """Silence 'Mean of empty slice' (all-NaN columns legitimately give NaN)."""
+
+    def __enter__(self) -> None:
+        import warnings
+
+        self._ctx = warnings.catch_warnings()
+        self._ctx.__enter__()
+        warnings.simplefilter("ignore", category=RuntimeWarning)
+
+    def __exit__(self, *exc: object) -> None:
+        self._ctx.__exit__(None, None, None)
+
+
+def _indices_of_strings(strings: pd.Series, space: Space) -> npt.NDArray[np.int64]:
+    uniq, inverse = np.unique(strings.astype(str).to_numpy(), return_inverse=True)
+    try:
+        idx = np.array([space.parse(s).index for s in uniq], dtype=np.int64)
+    except InvalidArchError as exc:
+        raise FormatError(f"tidy table has a malformed arch string: {exc}") from None
+    out: npt.NDArray[np.int64] = idx[inverse]
+    return out
+
+
+def _check_arch_column(strings: pd.Series, index: npt.NDArray[np.int64], space: Space) -> None:
+    # comparing unique (index, arch) pairs keeps this cheap on 500k-row files
+    pairs = pd.DataFrame({"i": index, "a": strings.astype(str).to_numpy()}).drop_duplicates()
+    expected = np.asarray(space.strings(), dtype=object)[pairs["i"].to_numpy()]
+    bad = pairs["a"].to_numpy() != expected
+    if bad.any():
+        row = pairs[bad].iloc[0]
+        raise FormatError(
+            f"tidy table row with index {row['i']} names arch {row['a']!r}, but index "
+            f"{row['i']} of {space!r} is {expected[bad][0]!r}: the file is not in the official "
+            "index order; drop the index column to locate rows by arch"
+        )

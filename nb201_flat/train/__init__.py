@@ -1,0 +1,29 @@
+"""Retraining backend: the NAS-Bench-201 network, data, recipe, trainer, results DB, executors.
+
+Nothing here imports torch at package import time: torch is loaded by :mod:`.model` and
+:mod:`.trainer` when they are used, and a missing torch raises
+:class:`~nb201_flat.errors.MissingDependencyError` naming the ``train`` extra. The cost formulas
+(:mod:`.costs`), the data readers (:mod:`.data`), the recipe (:mod:`.recipe`) and the results
+database (:mod:`.results_db`) need only numpy, pandas and the standard library.
+
+Modules
+-------
+costs
+    Parameter counts (MB, as NB201 counts them) and FLOPs (M) from the op list, no torch.
+model
+    The NB201 network (``Network``) for any cell space, C and N; extensible op registry.
+data
+    CIFAR-10/100 and ImageNet16-120 readers (restricted unpickler), NB201 splits, download.
+recipe
+    The NB201 training recipe as a frozen value; the 200- and 12-epoch schedules.
+trainer
+    One training run, device-resident data, checkpoint/resume, results into the database.
+results_db
+    SQLite results store safe for many writers; ``load_results`` returns the tidy frame.
+executors
+    ``LocalExecutor``, ``DaskExecutor``, ``SlurmExecutor`` sharing ``Executor.map(jobs)``.
+jobs
+    ``TrainJob`` (what to train) and ``JobResult`` (what came out), plain picklable values.
+"""
+
+from __future__ import annotations

@@ -1,0 +1,249 @@
+"""Parameter counts and FLOPs of the NB201 network, computed from the op list (no torch).
+
+The network (see :mod:`nb201_flat.train.model`) is a stem, three stages of ``N`` cells at
+``C``, ``2C`` and ``4C`` channels, two residual reduction blocks between the stages, a final
+BN + ReLU, global average pooling and a linear classifier. Inside a cell every op maps ``C``
+channels to ``C`` channels at stride 1, so each op's cost depends only on ``C`` and the
+feature-map size, and a network's cost is a fixed part plus a sum over edges and stages. That
+makes the count for all 15,625 NB201 cells one numpy gather (:func:`params_mb_of_codes`).
+
+Conventions are NB201's own (``count_parameters_in_MB`` and ``get_model_infos``):
+
+* parameters: every parameter of the network, classifier included, divided by ``1e6``;
+* FLOPs: multiply-accumulates of ``Conv2d`` (plus bias when present) and ``Linear`` (plus bias)
+  for one input image, divided by ``1e6``. NB201's counter installs hooks on pooling layers but
+  leaves them out of the total, and ignores BN, ReLU and additions; so do we. With these rules
+  the NB201 cells range from 7.78 to 220.12 MFLOPs on CIFAR-10, the range NB201 reports.
+
+Examples
+--------
+>>> round(params_mb(["nor_conv_3x3"] * 6, n_nodes=4, num_classes=10), 6)
+1.531546
+>>> round(flops_m(["none"] * 6, n_nodes=4, num_classes=10, image_size=32), 2)
+7.78
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from nb201_flat.errors import InvalidArchError
+
+N_STAGES = 3  # NB201 has three stages; the two reductions halve the maps and double C
+
+
+@dataclass(frozen=True, slots=True)
+class OpCost:
+    """Cost of one cell op with ``c`` input and output channels at stride 1.
+
+    Attributes
+    ----------
+    params
+        ``params(c)``: number of parameters.
+    flops
+        ``flops(c, hw)``: FLOPs in NB201's convention on a map of ``hw`` pixels.
+    """
+
+    params: Callable[[int], int]
+    flops: Callable[[int, int], int]
+
+
+def _relu_conv_bn(k: int) -> OpCost:
+    # conv without bias (BN follows) + BN weight and bias
+    return OpCost(params=lambda c: k * k * c * c + 2 * c, flops=lambda c, hw: k * k * c * c * hw)
+
+
+def _sep_conv(k: int, repeats: int) -> OpCost:
+    # depthwise k x k + pointwise 1 x 1 + BN, ``repeats`` times (NB201's DualSepConv has two)
+    return OpCost(
+        params=lambda c: repeats * (k * k * c + c * c + 2 * c),
+        flops=lambda c, hw: repeats * (k * k * c + c * c) * hw,
+    )
+
+
+_FREE = OpCost(params=lambda c: 0, flops=lambda c, hw: 0)
+
+OP_COSTS: dict[str, OpCost] = {
+    "none": _FREE,
+    "skip_connect": _FREE,
+    "nor_conv_1x1": _relu_conv_bn(1),
+    "nor_conv_3x3": _relu_conv_bn(3),
+    "avg_pool_3x3": _FREE,  # pools have no parameters and NB201 does not count their FLOPs
+    "max_pool_3x3": _FREE,
+    "sep_conv_3x3": _sep_conv(3, repeats=2),
+    "dil_conv_3x3": _sep_conv(3, repeats=1),
+}
+"""Costs of the known cell ops; :func:`nb201_flat.train.model.register_op` adds to it."""
+
+
+def known_ops() -> tuple[str, ...]:
+    """Names of the ops that have a cost formula (and, in :mod:`.model`, a builder)."""
+    return tuple(OP_COSTS)
+
+
+def check_ops(ops: Sequence[str], n_nodes: int) -> tuple[str, ...]:
+    """Validate an op list for a cell of ``n_nodes`` nodes; return it as a tuple.
+
+    Raises
+    ------
+    InvalidArchError
+        Wrong number of ops or an op without a registered cost/builder.
+    """
+    ops = tuple(ops)
+    n_edges = n_nodes * (n_nodes - 1) // 2
+    if n_nodes < 2 or len(ops) != n_edges:
+        raise InvalidArchError(
+            f"a cell with {n_nodes} nodes has {n_edges} edges, but {len(ops)} ops were given"
+        )
+    _check_names(ops)
+    return ops
+
+
+def _check_names(op_names: Sequence[str]) -> None:
+    unknown = sorted({op for op in op_names if op not in OP_COSTS})
+    if unknown:
+        raise InvalidArchError(
+            f"unknown op(s) {', '.join(map(repr, unknown))}; known ops are {', '.join(OP_COSTS)} "
+            "(add one with nb201_flat.train.model.register_op)"
+        )
+
+
+def cell_edges(n_nodes: int) -> tuple[tuple[int, int], ...]:
+    """Edges ``(i, j)`` of a cell in NB201 string order (by target node, then source)."""
+    return tuple((i, j) for j in range(1, n_nodes) for i in range(j))
+
+
+def _stage_shapes(c: int, image_size: int) -> list[tuple[int, int]]:
+    if image_size % (2 ** (N_STAGES - 1)) != 0:
+        raise InvalidArchError(
+            f"image size {image_size} must be divisible by {2 ** (N_STAGES - 1)} "
+            "(two stride-2 reductions with an AvgPool2d(2) shortcut)"
+        )
+    return [(c * 2**s, (image_size // 2**s) ** 2) for s in range(N_STAGES)]
+
+
+def _fixed_params(c: int, num_classes: int) -> int:
+    """Parameters outside the cells: stem, reduction blocks, last BN, classifier."""
+    total = 3 * 9 * c + 2 * c  # stem conv 3x3 (no bias) + BN
+    for s in range(N_STAGES - 1):
+        a, b = c * 2**s, c * 2 ** (s + 1)
+        # ResNetBasicblock: ReLUConvBN(a->b, s2) + ReLUConvBN(b->b) + 1x1 shortcut without BN
+        total += 9 * a * b + 2 * b + 9 * b * b + 2 * b + a * b
+    c_last = c * 2 ** (N_STAGES - 1)
+    return total + 2 * c_last + c_last * num_classes + num_classes
+
+
+def _fixed_flops(c: int, num_classes: int, image_size: int) -> int:
+    shapes = _stage_shapes(c, image_size)
+    total = 3 * 9 * c * shapes[0][1]
+    for s in range(N_STAGES - 1):
+        a = shapes[s][0]
+        b, hw = shapes[s + 1]
+        total += 9 * a * b * hw + 9 * b * b * hw + a * b * hw  # the shortcut's pool is not counted
+    c_last = shapes[-1][0]
+    return total + c_last * num_classes + num_classes
+
+
+def count_params(ops: Sequence[str], *, n_nodes: int, c: int = 16, n: int = 5, num_classes: int = 10) -> int:
+    """Number of parameters of the network with this cell (classifier included).
+
+    Parameters
+    ----------
+    ops
+        Op name per edge, in :func:`cell_edges` order.
+    n_nodes
+        Nodes of the cell (NB201: 4).
+    c, n
+        Channels of the first stage and cells per stage (NB201: 16 and 5).
+    num_classes
+        Classifier outputs (10, 100 or 120 for the NB201 datasets).
+    """
+    ops = check_ops(ops, n_nodes)
+    cells = sum(OP_COSTS[op].params(c * 2**s) for s in range(N_STAGES) for op in ops)
+    return _fixed_params(c, num_classes) + n * cells
+
+
+def params_mb(ops: Sequence[str], *, n_nodes: int, c: int = 16, n: int = 5, num_classes: int = 10) -> float:
+    """:func:`count_params` divided by 1e6: NB201's "params (MB)"."""
+    return count_params(ops, n_nodes=n_nodes, c=c, n=n, num_classes=num_classes) / 1e6
+
+
+def count_flops(
+    ops: Sequence[str],
+    *,
+    n_nodes: int,
+    c: int = 16,
+    n: int = 5,
+    num_classes: int = 10,
+    image_size: int = 32,
+) -> int:
+    """FLOPs for one ``image_size`` x ``image_size`` input, in NB201's convention."""
+    ops = check_ops(ops, n_nodes)
+    shapes = _stage_shapes(c, image_size)
+    cells = sum(OP_COSTS[op].flops(cs, hw) for cs, hw in shapes for op in ops)
+    return _fixed_flops(c, num_classes, image_size) + n * cells
+
+
+def flops_m(
+    ops: Sequence[str],
+    *,
+    n_nodes: int,
+    c: int = 16,
+    n: int = 5,
+    num_classes: int = 10,
+    image_size: int = 32,
+) -> float:
+    """:func:`count_flops` divided by 1e6: NB201's "FLOPs (M)"."""
+    return (
+        count_flops(
+            ops, n_nodes=n_nodes, c=c, n=n, num_classes=num_classes, image_size=image_size
+        )
+        / 1e6
+    )
+
+
+def params_mb_of_codes(
+    codes: npt.ArrayLike,
+    op_names: Sequence[str],
+    *,
+    c: int = 16,
+    n: int = 5,
+    num_classes: int = 10,
+) -> npt.NDArray[np.float64]:
+    """Vectorised :func:`params_mb` for an ``(archs, edges)`` array of op codes.
+
+    ``op_names[k]`` is the op of code ``k`` (``space.ops``). All 15,625 NB201 cells take about
+    a millisecond.
+    """
+    arr = np.asarray(codes, dtype=np.int64)
+    _check_names(op_names)
+    per_op = np.array(
+        [sum(OP_COSTS[op].params(c * 2**s) for s in range(N_STAGES)) for op in op_names],
+        dtype=np.int64,
+    )
+    total = _fixed_params(c, num_classes) + n * per_op[arr].sum(axis=1)
+    return np.asarray(total / 1e6, dtype=np.float64)
+
+
+def flops_m_of_codes(
+    codes: npt.ArrayLike,
+    op_names: Sequence[str],
+    *,
+    c: int = 16,
+    n: int = 5,
+    num_classes: int = 10,
+    image_size: int = 32,
+) -> npt.NDArray[np.float64]:
+    """Vectorised :func:`flops_m` for an ``(archs, edges)`` array of op codes."""
+    arr = np.asarray(codes, dtype=np.int64)
+    _check_names(op_names)
+    shapes = _stage_shapes(c, image_size)
+    per_op = np.array(
+        [sum(OP_COSTS[op].flops(cs, hw) for cs, hw in shapes) for op in op_names], dtype=np.int64
+    )
+    total = _fixed_flops(c, num_classes, image_size) + n * per_op[arr].sum(axis=1)
+    return np.asarray(total / 1e6, dtype=np.float64)

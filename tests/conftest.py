@@ -1,0 +1,89 @@
+"""Shared fixtures: the real NB201 data (skipped when absent) and small synthetic tables."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nb201_flat.space import NB201, Space
+from nb201_flat.table import MetricKey, Table
+
+SHARED_ENV = "NB201_FLAT_SHARED_DATA"
+_DEFAULT_SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "nb201"
+
+
+def shared_data_dir() -> Path:
+    """``$NB201_FLAT_SHARED_DATA``, else ``../shared/data/nb201`` beside the checkout."""
+    return Path(os.environ.get(SHARED_ENV, _DEFAULT_SHARED)).resolve()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # keep the embedded default out of the user's cache during tests
+    os.environ.setdefault("NB201_FLAT_CACHE", str(Path(config.rootpath) / ".pytest_cache" / "nb201_flat"))
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    path = shared_data_dir()
+    if not (path / "nb201_tidy.csv.gz").exists():
+        pytest.skip(
+            f"real NB201 data not found at {path} (set {SHARED_ENV} to the folder holding "
+            "nb201_tidy.csv.gz)"
+        )
+    return path
+
+
+@pytest.fixture(scope="session")
+def real_table(shared_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Table:
+    """The real NB201 tidy data, imported once per session through the public path."""
+    from nb201_flat.importers.tidy import read_tidy
+    from nb201_flat.storage import load_saved_table, save_table
+
+    out = tmp_path_factory.mktemp("real") / "nb201.nb201"
+    save_table(read_tidy(shared_dir / "nb201_tidy.csv.gz"), out)
+    return load_saved_table(out)
+
+
+@pytest.fixture(scope="session")
+def default_table() -> Table:
+    """The embedded default (AnalogNAS-Bench)."""
+    from nb201_flat.storage import load_table
+
+    return load_table()
+
+
+SyntheticFactory = Callable[..., Table]
+
+
+def synthetic_table(
+    values: np.ndarray | Callable[[np.ndarray], np.ndarray],
+    *,
+    space: Space = NB201,
+    key: MetricKey = MetricKey("synthetic", "x-valid", 200),
+    extra: dict[MetricKey, np.ndarray | Callable[[np.ndarray], np.ndarray]] | None = None,
+) -> Table:
+    """A table whose vectors are given arrays or functions of ``space.codes`` (size x edges)."""
+
+    def vec(v: np.ndarray | Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+        out = v(space.codes.astype(np.int64)) if callable(v) else np.asarray(v, dtype=float)
+        return np.asarray(out, dtype=np.float64).copy()
+
+    data = {(key, None): vec(values)}
+    for k, v in (extra or {}).items():
+        data[(k, None)] = vec(v)
+    return Table(space, data, source="synthetic")
+
+
+@pytest.fixture
+def make_table() -> SyntheticFactory:
+    return synthetic_table
+
+
+@pytest.fixture(scope="session")
+def tiny_space() -> Space:
+    """3 ops on 3 nodes: 27 cells, small enough for brute force."""
+    return Space(("none", "skip_connect", "conv"), 3)
