@@ -16,9 +16,7 @@ from collections.abc import Sequence
 from nb201_flat import __version__
 from nb201_flat.errors import Nb201FlatError
 
-_COMMAND_MODULES = (
-    "nb201_flat.cli_table",
-)
+_COMMAND_MODULES = ("nb201_flat.cli_table",)
 
 
 def build_parser() -> argparse.ArgumentParser:

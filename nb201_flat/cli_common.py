@@ -29,7 +29,9 @@ def add_json_arg(parser: argparse.ArgumentParser) -> None:
 
 def add_key_args(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
     """``--dataset --split --epochs --metric`` naming one metric vector."""
-    parser.add_argument("--dataset", required=required, help="e.g. cifar10, cifar100, ImageNet16-120")
+    parser.add_argument(
+        "--dataset", required=required, help="e.g. cifar10, cifar100, ImageNet16-120"
+    )
     parser.add_argument("--split", required=required, help="e.g. x-valid, x-test, ori-test")
     parser.add_argument("--epochs", type=int, required=required, help="schedule: 200 or 12")
     parser.add_argument("--metric", default="accuracy", help="default: accuracy")

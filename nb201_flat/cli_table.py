@@ -90,8 +90,10 @@ def cmd_import(args: argparse.Namespace) -> int:
     if args.json:
         emit_json(summary)
     else:
-        print(f"imported {fmt} ({table.source}): {len(table.data)} vectors over "
-              f"{table.space.size} archs -> {out} in {took:.2f} s")
+        print(
+            f"imported {fmt} ({table.source}): {len(table.data)} vectors over "
+            f"{table.space.size} archs -> {out} in {took:.2f} s"
+        )
     return 0
 
 
@@ -112,8 +114,9 @@ def cmd_info(args: argparse.Namespace) -> int:
     print(f"table   {payload['path']}")
     print(f"source  {table.source}")
     print(f"sha256  {payload['sha256']}")
-    print(f"space   {table.space.size} archs, {len(table.space.ops)} ops, "
-          f"{table.space.n_nodes} nodes")
+    print(
+        f"space   {table.space.size} archs, {len(table.space.ops)} ops, {table.space.n_nodes} nodes"
+    )
     print(info.to_string(index=False))
     return 0
 
@@ -138,6 +141,8 @@ def cmd_query(args: argparse.Namespace) -> int:
     if args.json:
         emit_json(payload)
     else:
-        print(f"{arch.index}  {arch}  {args.dataset}/{args.split}@{args.epochs} "
-              f"{args.metric} [{args.seed}] = {value:.4f}")
+        print(
+            f"{arch.index}  {arch}  {args.dataset}/{args.split}@{args.epochs} "
+            f"{args.metric} [{args.seed}] = {value:.4f}"
+        )
     return 0

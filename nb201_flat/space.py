@@ -197,7 +197,7 @@ class Space:
         )
         self.n_edges = len(self.edges)
         self.n_ops = len(self.ops)
-        self.size = self.n_ops**self.n_edges
+        self.size: int = int(self.n_ops**self.n_edges)
         self._op_code = {op: c for c, op in enumerate(self.ops)}
         self._edge_pos = {e: p for p, e in enumerate(self.edges)}
         self._weights = np.array(
@@ -307,6 +307,8 @@ class Space:
                 f"op codes {c} do not fit this space ({self.n_edges} edges, codes 0..{self.n_ops - 1})"
             )
         lex = sum(x * int(w) for x, w in zip(c, self._weights, strict=True))
+        if self.index_order == "lexicographic":  # identity: skip the whole-space arrays
+            return int(lex)
         return int(self._index_of_lex[lex])
 
     def indices_of_codes(self, codes: npt.ArrayLike) -> IntArray:
@@ -324,6 +326,8 @@ class Space:
         i = int(index)
         if not 0 <= i < self.size:
             raise InvalidArchError(f"index {index} out of range 0..{self.size - 1}")
+        if self.index_order == "lexicographic":  # no need to build the whole-space array
+            return Arch(self, tuple(int(x) for x in (i // self._weights) % self.n_ops))
         return Arch(self, tuple(int(x) for x in self.codes[i]))
 
     def from_ops(self, ops: Iterable[str]) -> Arch:
@@ -426,7 +430,8 @@ class Space:
     def distances_from(self, arch: Arch | str | int) -> npt.NDArray[np.int8]:
         """Hamming distance from one architecture to every index."""
         a = np.asarray(self.resolve(arch).codes, dtype=np.uint8)
-        return (self.codes != a[None, :]).sum(axis=1).astype(np.int8)
+        out: npt.NDArray[np.int8] = (self.codes != a[None, :]).sum(axis=1).astype(np.int8)
+        return out
 
     def hamming(self, a: Arch | str | int, b: Arch | str | int) -> int:
         """Hamming distance (edges whose op differs) between two architectures."""
@@ -501,13 +506,15 @@ class Space:
         k = self.n_ops
         dtype = np.int32 if self.size < 2**31 else np.int64
         none_code = self._op_code.get("none", -1)
-        digits = self.codes.astype(dtype)
-        base = self._lex_of_index.astype(dtype)
-        weights = self._weights.astype(dtype)
-        offsets = np.array(list(itertools.product(range(1, k), repeat=r)), dtype=dtype)
+        digits: npt.NDArray[np.int64] = self.codes.astype(dtype)
+        base: npt.NDArray[np.int64] = self._lex_of_index.astype(dtype)
+        weights: npt.NDArray[np.int64] = self._weights.astype(dtype)
+        offsets: npt.NDArray[np.int64] = np.array(
+            list(itertools.product(range(1, k), repeat=r)), dtype=dtype
+        )
         subsets = list(itertools.combinations(range(self.n_edges), r))
         m = len(offsets)
-        lex = np.empty((self.size, len(subsets) * m), dtype=dtype)
+        lex: npt.NDArray[np.int64] = np.empty((self.size, len(subsets) * m), dtype=dtype)
         to_none = np.zeros(lex.shape, dtype=bool)
         for s, subset in enumerate(subsets):
             block = lex[:, s * m : (s + 1) * m]

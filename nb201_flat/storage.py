@@ -77,9 +77,13 @@ def save_table(table: Table, path: str | os.PathLike[str], *, overwrite: bool = 
             "choose another --out path"
         )
     target.parent.mkdir(parents=True, exist_ok=True)
-    items = sorted(table.data.items(), key=lambda kv: (kv[0][0], -1 if kv[0][1] is None else kv[0][1]))
+    items = sorted(
+        table.data.items(), key=lambda kv: (kv[0][0], -1 if kv[0][1] is None else kv[0][1])
+    )
     names = [f"c{i}" for i in range(len(items))]
-    arrow = pa.table({n: pa.array(vec, type=pa.float64()) for n, (_, vec) in zip(names, items, strict=True)})
+    arrow = pa.table(
+        {n: pa.array(vec, type=pa.float64()) for n, (_, vec) in zip(names, items, strict=True)}
+    )
     columns = [
         {
             "name": n,
@@ -150,7 +154,9 @@ def read_manifest(path: str | os.PathLike[str]) -> dict[str, Any]:
         )
     mpath = folder / MANIFEST
     if not mpath.exists():
-        raise TableFileError(f"{folder} has no {MANIFEST}: not a complete table; {_reimport_hint(folder)}")
+        raise TableFileError(
+            f"{folder} has no {MANIFEST}: not a complete table; {_reimport_hint(folder)}"
+        )
     try:
         manifest: dict[str, Any] = json.loads(mpath.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:

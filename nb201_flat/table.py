@@ -23,9 +23,10 @@ array([90. , 91.5,  nan])
 from __future__ import annotations
 
 import difflib
+import warnings
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeAlias
+from typing import Any, Literal, TypeAlias, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -152,6 +153,12 @@ class Table:
             options = sorted({getattr(k, name) for k in candidates}, key=str)
             if value not in options:
                 where = f" for {', '.join(chosen)}" if chosen else ""
+                if name == "split" and dataset == "cifar10" and value in ("x-valid", "valid"):
+                    raise UnknownKeyError(
+                        "dataset 'cifar10' (trained on all 50k images) has no validation split; "
+                        "search on dataset 'cifar10-valid' split 'x-valid' and report 'cifar10' "
+                        "'ori-test'"
+                    )
                 close = difflib.get_close_matches(str(value), [str(o) for o in options], n=1)
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
                 raise UnknownKeyError(
@@ -196,8 +203,9 @@ class Table:
             if (key, None) in self.data:
                 return self.data[(key, None)]
             stack = np.stack([self.data[(key, s)] for s in seeds])
-            with np.errstate(all="ignore"), _quiet_nanmean():
-                out = np.nanmean(stack, axis=0)
+            with warnings.catch_warnings():  # all-NaN columns legitimately give NaN
+                warnings.simplefilter("ignore", RuntimeWarning)
+                out: FloatArray = np.nanmean(stack, axis=0)
             out.setflags(write=False)
             return out
         if seed == "random":
@@ -265,7 +273,9 @@ class Table:
             out[f"{key.dataset}/{key.split}/{key.epochs}/{key.metric}"] = float(v)
         return out
 
-    def frame(self, keys: Iterable[MetricKey] | None = None, *, seed: SeedPolicy = "mean") -> pd.DataFrame:
+    def frame(
+        self, keys: Iterable[MetricKey] | None = None, *, seed: SeedPolicy = "mean"
+    ) -> pd.DataFrame:
         """Wide DataFrame, one row per architecture, one column per key (mean by default)."""
         chosen = list(keys) if keys is not None else self.keys()
         cols = {str(k): self.vector_for(k, seed=seed) for k in chosen}
@@ -355,7 +365,9 @@ class Table:
         )
         data: dict[tuple[MetricKey, int | None], FloatArray] = {}
         group_cols = ["dataset", "split", "epochs", "metric", "seed"]
-        for (ds, sp, ep, me, sd), g in work.groupby(group_cols, sort=True):
+        for group, g in work.groupby(group_cols, sort=True):
+            ds, sp, ep, me = (str(x) for x in group[:4])
+            sd = int(cast(int, group[4]))
             ii = g["i"].to_numpy()
             if len(np.unique(ii)) != len(ii):
                 dup = int(pd.Series(ii).value_counts().index[0])
@@ -365,7 +377,7 @@ class Table:
                 )
             vec = np.full(space.size, np.nan)
             vec[ii] = g["value"].to_numpy()
-            key = MetricKey(str(ds), str(sp), int(ep), str(me))
+            key = MetricKey(ds, sp, int(ep), me)
             data[(key, None if sd < 0 else int(sd))] = vec
         return cls(space, data, source=source, meta=dict(meta or {}))
 
@@ -388,20 +400,6 @@ class Table:
 
 def _is_int(x: object) -> bool:
     return isinstance(x, int | np.integer) and not isinstance(x, bool)
-
-
-class _quiet_nanmean:
-    """Silence 'Mean of empty slice' (all-NaN columns legitimately give NaN)."""
-
-    def __enter__(self) -> None:
-        import warnings
-
-        self._ctx = warnings.catch_warnings()
-        self._ctx.__enter__()
-        warnings.simplefilter("ignore", category=RuntimeWarning)
-
-    def __exit__(self, *exc: object) -> None:
-        self._ctx.__exit__(None, None, None)
 
 
 def _indices_of_strings(strings: pd.Series, space: Space) -> npt.NDArray[np.int64]:

@@ -23,7 +23,9 @@ def shared_data_dir() -> Path:
 
 def pytest_configure(config: pytest.Config) -> None:
     # keep the embedded default out of the user's cache during tests
-    os.environ.setdefault("NB201_FLAT_CACHE", str(Path(config.rootpath) / ".pytest_cache" / "nb201_flat"))
+    os.environ.setdefault(
+        "NB201_FLAT_CACHE", str(Path(config.rootpath) / ".pytest_cache" / "nb201_flat")
+    )
 
 
 @pytest.fixture(scope="session")

@@ -26,6 +26,7 @@ Metric names in the table (dataset ``cifar10``, split ``ori-test``, 200 epochs):
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.metadata
 import importlib.util
@@ -33,13 +34,13 @@ import io
 import os
 import pickle
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from nb201_flat.errors import FormatError, MissingDependencyError
 from nb201_flat.space import NB201, from_naslib
-from nb201_flat.table import MetricKey, Table
+from nb201_flat.table import FloatArray, MetricKey, Table
 
 PACKAGE = "analog-nasbench"
 _DRIFTS = {"60": "60s", "3600": "1h", "86400": "1d", "2592000": "30d"}
@@ -62,7 +63,10 @@ class _Record:
 
 
 class _AnalogUnpickler(pickle.Unpickler):
-    _allowed = {("analognasbench.data", "Architecture"), ("analognasbench.data", "DriftMeasurement")}
+    _allowed = {
+        ("analognasbench.data", "Architecture"),
+        ("analognasbench.data", "DriftMeasurement"),
+    }
 
     def find_class(self, module: str, name: str) -> Any:
         if (module, name) in self._allowed:
@@ -127,15 +131,15 @@ def read_analognas(path: str | os.PathLike[str] | None = None) -> Table:
                 drift = getattr(rec, f"{prefix}_drift_{seconds}")
                 vectors[f"{out}_{label}"][i] = float(drift.value)
                 vectors[f"{out}_{label}_std"][i] = float(drift.uncertainty)
-    data = {(MetricKey("cifar10", "ori-test", 200, n), None): v for n, v in vectors.items()}
+    data: dict[tuple[MetricKey, int | None], FloatArray] = {
+        (MetricKey("cifar10", "ori-test", 200, n), None): v for n, v in vectors.items()
+    }
     meta = {
         "file": str(file),
         "file_sha256": hashlib.sha256(raw).hexdigest(),
         "note": "AnalogNAS-Bench's own CIFAR-10 training of the NB201 cells; not NB201 numbers",
         "archs_in_file": len(records),
     }
-    try:
+    with contextlib.suppress(importlib.metadata.PackageNotFoundError):
         meta["package_version"] = importlib.metadata.version(PACKAGE)
-    except importlib.metadata.PackageNotFoundError:
-        pass
     return Table(NB201, data, source="AnalogNAS-Bench (analog-nasbench 0.1.3, CIFAR-10)", meta=meta)

@@ -14,9 +14,8 @@ turns the persistent ids torch uses for tensor storages into ``None``.
 Examples
 --------
 >>> import io, pickle
->>> from collections import OrderedDict
->>> safe_load(io.BytesIO(pickle.dumps(OrderedDict(a={1, 2}))))
-OrderedDict({'a': {1, 2}})
+>>> safe_load(io.BytesIO(pickle.dumps({"a": {1, 2}}, protocol=2)))
+{'a': {1, 2}}
 >>> import os
 >>> safe_load(io.BytesIO(pickle.dumps(os.getcwd)))  # doctest: +ELLIPSIS
 Traceback (most recent call last):
@@ -27,7 +26,7 @@ nb201_flat.errors.FormatError: refused to unpickle ...getcwd...
 from __future__ import annotations
 
 import pickle
-from typing import IO, Any, Final
+from typing import Any, Final, Protocol
 
 from nb201_flat.errors import FormatError, Nb201FlatError, TableFileError
 
@@ -35,6 +34,7 @@ __all__ = [
     "DEFAULT_ALLOWED",
     "UNSAFE_OPT_IN",
     "Discarded",
+    "ReadableBinary",
     "safe_load",
 ]
 
@@ -59,10 +59,15 @@ _BUILTINS: Final = frozenset(
 )
 
 _NUMPY: Final = frozenset(
-    (module, name)
-    # numpy < 2 pickles name ``numpy.core``; numpy >= 2 names ``numpy._core``.
-    for module in ("numpy.core.multiarray", "numpy._core.multiarray")
-    for name in ("scalar", "_reconstruct")
+    (f"numpy.{core}.{module}", name)
+    # numpy < 2 pickles name ``numpy.core``, numpy >= 2 ``numpy._core``; protocol 5 rebuilds
+    # arrays with ``_frombuffer`` (a view of the pickled bytes), older ones with _reconstruct.
+    for core in ("core", "_core")
+    for module, name in (
+        ("multiarray", "scalar"),
+        ("multiarray", "_reconstruct"),
+        ("numeric", "_frombuffer"),
+    )
 ) | frozenset({("numpy", "dtype"), ("numpy", "ndarray")})
 
 #: The globals :func:`safe_load` resolves by default.
@@ -97,6 +102,14 @@ _STREAM_ERRORS: Final = (
 )
 
 
+class ReadableBinary(Protocol):
+    """What the unpickler reads from: a binary file, a ``bz2``/``zip`` member, a wrapper."""
+
+    def read(self, n: int = -1, /) -> bytes: ...
+
+    def readline(self, size: int = -1, /) -> bytes: ...
+
+
 class Discarded:
     """Inert stand-in for an object a file holds but no importer reads (e.g. trained weights).
 
@@ -116,11 +129,11 @@ class Discarded:
 
 
 class _RestrictedUnpickler(pickle.Unpickler):
-    """The C unpickler with an allow-list in ``find_class`` (keeps C speed: only globals call in)."""
+    """The C unpickler with an allow-list in ``find_class`` (only globals call back into Python)."""
 
     def __init__(
         self,
-        file: IO[bytes],
+        file: ReadableBinary,
         *,
         allowed: frozenset[tuple[str, str]],
         discard_modules: frozenset[str],
@@ -157,7 +170,7 @@ class _RestrictedUnpickler(pickle.Unpickler):
 
 
 def safe_load(
-    fileobj: IO[bytes],
+    fileobj: ReadableBinary,
     allowed: frozenset[tuple[str, str]] = DEFAULT_ALLOWED,
     *,
     discard_modules: frozenset[str] = frozenset(),

@@ -29,7 +29,7 @@ def read_tidy_frame(path: str | os.PathLike[str]) -> pd.DataFrame:
             return pd.read_parquet(p)
         if name.endswith((".csv", ".csv.gz", ".csv.bz2", ".csv.xz", ".tsv")):
             sep = "\t" if name.endswith(".tsv") else ","
-            return pd.read_csv(p, sep=sep, dtype=_DTYPES | {"seed": "Int64"})  # type: ignore[arg-type]
+            return pd.read_csv(p, sep=sep, dtype=_DTYPES | {"seed": "Int64"})
     except (ValueError, OSError, EOFError, pd.errors.ParserError) as exc:
         raise FormatError(
             f"{p} could not be read as a tidy table ({exc.__class__.__name__}: {exc}); "

@@ -118,22 +118,22 @@ def cell_edges(n_nodes: int) -> tuple[tuple[int, int], ...]:
 
 
 def _stage_shapes(c: int, image_size: int) -> list[tuple[int, int]]:
-    if image_size % (2 ** (N_STAGES - 1)) != 0:
+    if image_size % (1 << (N_STAGES - 1)) != 0:
         raise InvalidArchError(
-            f"image size {image_size} must be divisible by {2 ** (N_STAGES - 1)} "
+            f"image size {image_size} must be divisible by {1 << (N_STAGES - 1)} "
             "(two stride-2 reductions with an AvgPool2d(2) shortcut)"
         )
-    return [(c * 2**s, (image_size // 2**s) ** 2) for s in range(N_STAGES)]
+    return [((c << s), (image_size >> s) ** 2) for s in range(N_STAGES)]
 
 
 def _fixed_params(c: int, num_classes: int) -> int:
     """Parameters outside the cells: stem, reduction blocks, last BN, classifier."""
     total = 3 * 9 * c + 2 * c  # stem conv 3x3 (no bias) + BN
     for s in range(N_STAGES - 1):
-        a, b = c * 2**s, c * 2 ** (s + 1)
+        a, b = c << s, c << (s + 1)
         # ResNetBasicblock: ReLUConvBN(a->b, s2) + ReLUConvBN(b->b) + 1x1 shortcut without BN
         total += 9 * a * b + 2 * b + 9 * b * b + 2 * b + a * b
-    c_last = c * 2 ** (N_STAGES - 1)
+    c_last = c << (N_STAGES - 1)
     return total + 2 * c_last + c_last * num_classes + num_classes
 
 
@@ -148,7 +148,9 @@ def _fixed_flops(c: int, num_classes: int, image_size: int) -> int:
     return total + c_last * num_classes + num_classes
 
 
-def count_params(ops: Sequence[str], *, n_nodes: int, c: int = 16, n: int = 5, num_classes: int = 10) -> int:
+def count_params(
+    ops: Sequence[str], *, n_nodes: int, c: int = 16, n: int = 5, num_classes: int = 10
+) -> int:
     """Number of parameters of the network with this cell (classifier included).
 
     Parameters
@@ -163,11 +165,13 @@ def count_params(ops: Sequence[str], *, n_nodes: int, c: int = 16, n: int = 5, n
         Classifier outputs (10, 100 or 120 for the NB201 datasets).
     """
     ops = check_ops(ops, n_nodes)
-    cells = sum(OP_COSTS[op].params(c * 2**s) for s in range(N_STAGES) for op in ops)
+    cells = sum(OP_COSTS[op].params(c << s) for s in range(N_STAGES) for op in ops)
     return _fixed_params(c, num_classes) + n * cells
 
 
-def params_mb(ops: Sequence[str], *, n_nodes: int, c: int = 16, n: int = 5, num_classes: int = 10) -> float:
+def params_mb(
+    ops: Sequence[str], *, n_nodes: int, c: int = 16, n: int = 5, num_classes: int = 10
+) -> float:
     """:func:`count_params` divided by 1e6: NB201's "params (MB)"."""
     return count_params(ops, n_nodes=n_nodes, c=c, n=n, num_classes=num_classes) / 1e6
 
@@ -199,9 +203,7 @@ def flops_m(
 ) -> float:
     """:func:`count_flops` divided by 1e6: NB201's "FLOPs (M)"."""
     return (
-        count_flops(
-            ops, n_nodes=n_nodes, c=c, n=n, num_classes=num_classes, image_size=image_size
-        )
+        count_flops(ops, n_nodes=n_nodes, c=c, n=n, num_classes=num_classes, image_size=image_size)
         / 1e6
     )
 
@@ -222,7 +224,7 @@ def params_mb_of_codes(
     arr = np.asarray(codes, dtype=np.int64)
     _check_names(op_names)
     per_op = np.array(
-        [sum(OP_COSTS[op].params(c * 2**s) for s in range(N_STAGES)) for op in op_names],
+        [sum(OP_COSTS[op].params(c << s) for s in range(N_STAGES)) for op in op_names],
         dtype=np.int64,
     )
     total = _fixed_params(c, num_classes) + n * per_op[arr].sum(axis=1)

@@ -1,0 +1,30 @@
+# Two commands do everything on a fresh machine (Python >= 3.11 with venv and pip):
+#   make demo   set up .venv, then run the main job on the embedded default table
+#   make test   set up .venv, then lint, type-check and run the whole test suite
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: setup demo test lint bench figures reproduce clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/nb201-flat demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check nb201_flat tests benchmarks
+	$(BIN)/ruff format --check nb201_flat tests benchmarks
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/pytest
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

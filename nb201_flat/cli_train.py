@@ -1,0 +1,150 @@
+"""CLI commands of the retraining backend: ``model`` (size of a network) and ``train``.
+
+Registering them imports neither torch nor the trainer: ``model`` needs only the analytic cost
+formulas, and ``train`` loads the trainer in the worker that runs a job.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+from typing import Any
+
+from nb201_flat.cli_common import add_json_arg, emit_json
+
+log = logging.getLogger(__name__)
+
+_DATASETS = ("cifar10-valid", "cifar10", "cifar100", "ImageNet16-120")
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``model`` and ``train`` subcommands."""
+    p = sub.add_parser(
+        "model",
+        help="parameters (MB, as NB201 counts them) and FLOPs (M) of a cell's network",
+        description="Size of the NB201 network of ARCH: parameters / 1e6 (classifier "
+        "included) and FLOPs / 1e6 for one image of the dataset's size, NB201's conventions.",
+    )
+    p.add_argument("arch", help="official NB201 string or NB201 index")
+    p.add_argument("--dataset", default="cifar10", choices=_DATASETS, help="default: cifar10")
+    p.add_argument("--C", dest="c", type=int, default=16, help="first-stage channels (16)")
+    p.add_argument("--N", dest="n", type=int, default=5, help="cells per stage (5)")
+    add_json_arg(p)
+    p.set_defaults(func=cmd_model)
+
+    p = sub.add_parser(
+        "train",
+        help="retrain architectures with the NB201 recipe",
+        description="Train each ARCH for each seed with NB201's recipe; results go to the "
+        "SQLite file --db (runs already there are skipped; interrupted runs resume).",
+    )
+    p.add_argument("archs", nargs="+", metavar="ARCH", help="official NB201 strings or indices")
+    p.add_argument("--dataset", required=True, choices=_DATASETS)
+    p.add_argument("--epochs", type=int, default=200, help="schedule length: 200, 12 or any N")
+    p.add_argument("--seeds", type=int, nargs="+", default=[777], help="default: 777")
+    p.add_argument("--data-root", required=True, help="folder holding the dataset folders")
+    p.add_argument("--split-dir", help="folder of NB201's split files (default: --data-root)")
+    p.add_argument("--db", required=True, help="SQLite results file (created if missing)")
+    p.add_argument("--ckpt-dir", help="checkpoint folder (default: <db>.ckpt)")
+    p.add_argument(
+        "--device", default="auto", help="cuda, cuda:N or cpu (default: cuda when available)"
+    )
+    p.add_argument(
+        "--executor",
+        default="local",
+        help="local (worker processes, default), inline (this process), dask://HOST:PORT, slurm",
+    )
+    p.add_argument("--jobs-per-device", type=int, default=1, help="concurrent jobs per device")
+    p.add_argument("--retries", type=int, default=1, help="extra attempts per failed job")
+    p.add_argument("--compile", action="store_true", help="wrap the network in torch.compile")
+    p.add_argument("--C", dest="c", type=int, default=16, help="first-stage channels (16)")
+    p.add_argument("--N", dest="n", type=int, default=5, help="cells per stage (5)")
+    p.add_argument("--progress", action="store_true", help="progress bar (inline executor)")
+    add_json_arg(p)
+    p.set_defaults(func=cmd_train)
+
+
+def cmd_model(args: argparse.Namespace) -> int:
+    from nb201_flat.space import NB201
+    from nb201_flat.train import costs
+    from nb201_flat.train.data import dataset_info
+
+    arch = NB201.resolve(args.arch)
+    info = dataset_info(args.dataset)
+    kw: dict[str, Any] = {"n_nodes": NB201.n_nodes, "c": args.c, "n": args.n}
+    params = costs.params_mb(arch.ops, num_classes=info.num_classes, **kw)
+    flops = costs.flops_m(
+        arch.ops, num_classes=info.num_classes, image_size=info.image_size, **kw
+    )
+    record = {
+        "index": arch.index,
+        "arch": str(arch),
+        "dataset": args.dataset,
+        "params_mb": params,
+        "flops_m": flops,
+        "input": [3, info.image_size, info.image_size],
+        "num_classes": info.num_classes,
+    }
+    if args.json:
+        emit_json(record)
+    else:
+        print(f"{arch}  (index {arch.index})")
+        print(f"{args.dataset}: {params:.6f} MB params, {flops:.4f} M FLOPs")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from nb201_flat.train.executors import executor_from_spec
+    from nb201_flat.train.jobs import make_jobs
+
+    jobs = make_jobs(
+        args.archs,
+        dataset=args.dataset,
+        epochs=args.epochs,
+        seeds=args.seeds,
+        data_root=args.data_root,
+        db_path=args.db,
+        ckpt_dir=args.ckpt_dir,
+        split_dir=args.split_dir,
+        device=args.device,
+        c=args.c,
+        n=args.n,
+        compile=args.compile,
+    )
+    devices = None if args.device == "auto" else [args.device]
+    if args.executor == "inline" and args.progress:
+        from nb201_flat.train.trainer import train
+
+        results = [train(j, progress=True) for j in jobs]
+    else:
+        ex = executor_from_spec(
+            args.executor,
+            devices=devices,
+            jobs_per_device=args.jobs_per_device,
+            retries=args.retries,
+            slurm_folder=os.path.join(os.path.dirname(os.path.abspath(args.db)), "submitit"),
+        )
+        results = ex.map(jobs)
+    records = [
+        {
+            "index": r.job.index,
+            "arch": r.job.arch,
+            "dataset": r.job.dataset,
+            "epochs": r.job.epochs,
+            "seed": r.job.seed,
+            "status": r.status,
+            "train_time_s": r.train_time_s,
+            "metrics": r.metrics,
+            "error": r.error,
+        }
+        for r in results
+    ]
+    if args.json:
+        emit_json({"db": args.db, "runs": records})
+    else:
+        for rec in records:
+            accs = ", ".join(f"{s} {m['accuracy']:.2f}%" for s, m in rec["metrics"].items())
+            detail = rec["error"] if rec["status"] == "failed" else accs
+            print(f"{rec['index']:>6} seed {rec['seed']:<5} {rec['status']:<8} {detail}")
+    return 0 if all(r.ok for r in results) else 1

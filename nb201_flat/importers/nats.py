@@ -1,0 +1,236 @@
+"""Import NATS-Bench topology-space files (NATS-tss-v1_0-3ffb9).
+
+:func:`read_nats_tss` returns the same tidy long frame as
+:func:`~nb201_flat.importers.official.read_nb201_pth`, with the numbers NATS-Bench's own API
+(``nats_bench.create(path, "tss", ...)``, ``get_more_info(index, dataset, hp=..., is_random=...)``
+and ``get_cost_info``) returns, final epoch only.
+
+Layouts (written by ``exps/NATS-Bench/tss-collect.py`` in D-X-Y/AutoDL-Projects, read by
+``nats_bench/api_topology.py``), all bz2-compressed pickles (``pickle_save`` in
+``nats_bench/api_utils.py``, protocol 4):
+
+- the folder ``NATS-tss-v1_0-3ffb9-simple/`` (what ``fast_mode=True`` reads), and
+  ``-full/`` (the same with trained weights): ``meta.pickle.pbz2`` =
+  ``{"meta_archs": [...], "total_archs": 15625, "arch2infos": None, "evaluated_indexes": set()}``
+  plus one ``{index:06d}.pickle.pbz2`` per architecture =
+  ``{"12": ArchResults.state_dict(), "200": ArchResults.state_dict()}``;
+- the single file ``NATS-tss-v1_0-3ffb9.pickle.pbz2`` (``fast_mode=False``):
+  ``{"meta_archs": [...], "total_archs": ..., "arch2infos": {index: {"12": ..., "200": ...}},
+  "evaluated_indexes": {...}}``.
+
+The ``ArchResults``/``ResultsCount`` state dicts are NAS-Bench-201's (see
+:mod:`nb201_flat.importers.official`), with one semantic difference mirrored here: NATS's
+``get_compute_costs`` takes seed 888's ``params``/``flops`` for the mean when the seeds'
+stored values disagree (a legacy weight-migration issue fixed in nats_bench 1.6), so the mean
+row of ``params_mb``/``flops_m`` is not always the mean of the per-seed rows.
+"""
+
+from __future__ import annotations
+
+import bz2
+import logging
+import os
+import pickle
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Final
+
+import pandas as pd
+
+from nb201_flat.errors import FormatError, MissingDependencyError, Nb201FlatError, TableFileError
+from nb201_flat.importers.official import (
+    TidyRows,
+    byte_progress,
+    check_meta_archs,
+    frame_from_benchmark,
+    iter_progress,
+)
+from nb201_flat.importers.safe_pickle import safe_load
+
+__all__ = ["NATS_HP_EPOCHS", "looks_like_nats_tss", "read_nats_tss"]
+
+logger = logging.getLogger(__name__)
+
+#: NATS hp keys and their schedules.
+NATS_HP_EPOCHS: Final[Mapping[str, int]] = {"200": 200, "12": 12}
+
+PICKLE_EXT: Final = ".pickle.pbz2"
+META_NAME: Final = "meta" + PICKLE_EXT
+_BZ2_MAGIC: Final = b"BZh"
+# One bz2 block holds up to 900 kB of input; its compressed size bounds what the sniffer reads.
+_SNIFF_COMPRESSED: Final = 2 * 1024 * 1024
+_SNIFF_OUTPUT: Final = 4096
+
+
+def _bz2_head(path: Path) -> bytes:
+    """The first few KiB of a bz2 file's content (b"" if it is not bz2)."""
+    try:
+        with path.open("rb") as f:
+            if f.read(3) != _BZ2_MAGIC:
+                return b""
+            f.seek(0)
+            decomp = bz2.BZ2Decompressor()
+            read = 0
+            while read < _SNIFF_COMPRESSED and not decomp.eof:
+                chunk = f.read(64 * 1024)
+                if not chunk:
+                    break
+                read += len(chunk)
+                out = decomp.decompress(chunk, max_length=_SNIFF_OUTPUT)
+                if out:
+                    return out
+    except (OSError, EOFError, ValueError):
+        pass
+    return b""
+
+
+def looks_like_nats_tss(path: str | os.PathLike[str]) -> bool:
+    """True for a NATS-tss folder (with ``meta.pickle.pbz2``) or single-file benchmark.
+
+    Cheap: decompresses only the first block of one file and looks for ``meta_archs`` and a
+    topology string (the size space, NATS-sss, has channel strings such as ``64:32:...``).
+    """
+    p = Path(path)
+    if p.is_dir():
+        p = p / META_NAME
+    if not p.is_file():
+        return False
+    head = _bz2_head(p)
+    return b"meta_archs" in head and b"~0|" in head
+
+
+def _load(path: Path, *, allow_unsafe_pickle: bool, progress: bool = False) -> Any:
+    """Unpickle one ``.pickle.pbz2`` file."""
+    source = str(path)
+    try:
+        with (
+            path.open("rb") as raw,
+            byte_progress(raw, path.stat().st_size, progress, path.name) as counted,
+            bz2.BZ2File(counted) as f,
+        ):
+            if not allow_unsafe_pickle:
+                # Trained weights (the "-full" folder) are plain-pickled torch tensors: skipped.
+                return safe_load(f, discard_modules=frozenset({"torch"}), source=source)
+            return pickle.load(f)
+    except Nb201FlatError:
+        raise
+    except ModuleNotFoundError as exc:
+        raise MissingDependencyError(
+            f"{source} needs module {exc.name!r} to unpickle in full; install it with "
+            "`pip install 'nb201-flat[official]'`"
+        ) from None
+    except Exception as exc:  # full unpickling can raise anything; name it in one line
+        raise TableFileError(
+            f"{source} is truncated or corrupt ({exc.__class__.__name__}: {str(exc)[:100]}); "
+            "re-download it and compare its checksum"
+        ) from None
+
+
+def _check_bz2(path: Path) -> None:
+    with path.open("rb") as f:
+        head = f.read(4)
+    if not head.startswith(_BZ2_MAGIC):
+        hint = (
+            " (it looks like a torch .pth: use read_nb201_pth)"
+            if head.startswith((b"PK\x03\x04", b"\x80\x02\x8a\x0a"))
+            else ""
+        )
+        raise FormatError(
+            f"{path} is not a NATS-Bench .pickle.pbz2 file{hint}; expected the "
+            "NATS-tss-v1_0-3ffb9-simple folder or a NATS-tss-*.pickle.pbz2 file"
+        )
+
+
+def _read_folder(folder: Path, *, allow_unsafe_pickle: bool, progress: bool) -> pd.DataFrame:
+    meta_path = folder / META_NAME
+    if not meta_path.is_file():
+        raise FormatError(
+            f"{folder} has no {META_NAME}; expected the NATS-tss-v1_0-3ffb9-simple folder"
+        )
+    _check_bz2(meta_path)
+    meta = _load(meta_path, allow_unsafe_pickle=allow_unsafe_pickle)
+    if not isinstance(meta, Mapping) or "meta_archs" not in meta:
+        raise FormatError(f"{meta_path} lacks 'meta_archs'; it is not a NATS-Bench meta file")
+    archs = check_meta_archs(meta["meta_archs"], str(meta_path))
+    names = {entry.name for entry in os.scandir(folder)}
+    rows = TidyRows(source=str(folder), nats_cost_fix=True)
+    found = 0
+    for index in iter_progress(range(len(archs)), progress, desc="architectures"):
+        # NATS's reload() tries the zero-padded name first, then the plain one.
+        for name in (f"{index:06d}{PICKLE_EXT}", f"{index:d}{PICKLE_EXT}"):
+            if name in names:
+                break
+        else:
+            continue
+        found += 1
+        arch_file = folder / name
+        _check_bz2(arch_file)
+        rows.add_arch(
+            index,
+            archs[index],
+            _load(arch_file, allow_unsafe_pickle=allow_unsafe_pickle),
+            NATS_HP_EPOCHS,
+        )
+    if found == 0:
+        raise FormatError(
+            f"{folder} has {META_NAME} but no per-architecture files (000000{PICKLE_EXT}, ...); "
+            "was the archive fully extracted?"
+        )
+    if found < len(archs):
+        logger.warning(
+            "%s: %d of %d architectures have no file; they are left out",
+            folder,
+            len(archs) - found,
+            len(archs),
+        )
+    return rows.frame()
+
+
+def read_nats_tss(
+    path: str | os.PathLike[str],
+    *,
+    allow_unsafe_pickle: bool = False,
+    progress: bool = False,
+) -> pd.DataFrame:
+    """Read NATS-Bench topology results into the tidy long frame.
+
+    Parameters
+    ----------
+    path
+        The folder ``NATS-tss-v1_0-3ffb9-simple/`` (or ``-full/``), or a single-file
+        benchmark ``NATS-tss-v1_0-3ffb9.pickle.pbz2``.
+    allow_unsafe_pickle
+        Unpickle in full (runs any code the files name). Only for trusted files the
+        restricted reader refuses.
+    progress
+        Show a progress bar (architectures for a folder, bytes for a single file).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The columns of :func:`~nb201_flat.importers.official.read_nb201_pth`; ``epochs`` is
+        200 for hp ``"200"`` and 12 for hp ``"12"``.
+
+    Raises
+    ------
+    FormatError
+        Not a NATS-tss file or folder (a NATS-sss one included), or it holds objects the
+        restricted reader refuses.
+    TableFileError
+        Missing, truncated or corrupt file.
+    """
+    p = Path(path)
+    if p.is_dir():
+        return _read_folder(p, allow_unsafe_pickle=allow_unsafe_pickle, progress=progress)
+    if not p.is_file():
+        raise TableFileError(f"no such file or folder: {p}")
+    _check_bz2(p)
+    data = _load(p, allow_unsafe_pickle=allow_unsafe_pickle, progress=progress)
+    if isinstance(data, Mapping) and "meta_archs" not in data and set(data) <= {"12", "200"}:
+        raise FormatError(
+            f"{p} holds the results of one architecture; pass the folder that holds it "
+            f"(with {META_NAME}) instead"
+        )
+    return frame_from_benchmark(
+        data, hp_epochs=NATS_HP_EPOCHS, source=str(p), nats_cost_fix=True, progress=progress
+    )

@@ -1,0 +1,575 @@
+"""Import the official NAS-Bench-201 files (``NAS-Bench-201-v1_0-e61699.pth``, ``-v1_1-...``).
+
+:func:`read_nb201_pth` turns such a file into the tidy long frame (columns ``index, arch,
+dataset, split, epochs, seed, metric, value``) that ``Table.from_tidy`` reads, with the numbers
+the official API's ``get_more_info(index, dataset, hp=..., is_random=False)`` (the mean rows)
+and ``is_random=<seed>`` (the per-seed rows) return, final epoch only.
+
+The file layout (``exps/NAS-Bench-201/statistics.py`` in D-X-Y/AutoDL-Projects wrote it,
+``nas_201_api/api_201.py`` reads it) is one pickled dict::
+
+    {"meta_archs": [arch string, ...],         # position = official index
+     "total_archs": 15625,
+     "arch2infos": {index: {"full": ArchResults.state_dict(),    # 200 epochs ("hp='200'")
+                            "less": ArchResults.state_dict()}},  # 12 epochs ("hp='12'")
+     "evaluated_indexes": [index, ...]}
+
+An ``ArchResults`` state dict holds ``dataset_seed`` ``{dataset: [seed, ...]}`` and
+``all_results`` ``{(dataset, seed): ResultsCount.__dict__}``; a ``ResultsCount`` holds
+``epochs``, per-epoch ``train_acc1es``/``train_losses``/``train_times`` (indexable by epoch),
+``eval_acc1es``/``eval_losses`` keyed ``"<split>@<epoch>"``, ``params`` (MB) and ``flop`` (M).
+Everything is plain containers and numbers (the trained weights, when present, are torch
+tensors, which are skipped), so a restricted unpickler reads it; see
+:mod:`nb201_flat.importers.safe_pickle`.
+
+Semantics mirrored from the official API (``ArchResults.get_metrics``, ``ResultsCount.get_train``
+and ``get_eval`` with ``iepoch=None``):
+
+- the value of a run is the one at its last epoch (``epochs - 1``);
+- ``time_s`` (split ``train``) is the sum of the per-epoch training times over the whole
+  schedule (``train-all-time``); runs without ``train_times`` (part of v1_0) have none;
+- the mean row (``seed`` NA) is the plain mean over the stored seeds, present only when every
+  seed has the value (the API fails otherwise); ``seed`` ``k`` is the k-th stored seed id in
+  ascending order (777 < 888 < 999);
+- ``params_mb``/``flops_m`` (split ``model``) are ``get_cost_info``'s ``params``/``flops``.
+
+Splits per dataset (as in the data README): ``cifar10-valid``: train, x-valid, ori-test;
+``cifar10``: train, ori-test; ``cifar100`` and ``ImageNet16-120``: train, x-valid, x-test,
+ori-test.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import re
+import struct
+import zipfile
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO, Final, TypeVar
+
+import numpy as np
+import pandas as pd
+
+from nb201_flat.errors import FormatError, MissingDependencyError, Nb201FlatError, TableFileError
+from nb201_flat.importers.safe_pickle import ReadableBinary, safe_load
+
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
+
+__all__ = [
+    "DATASETS",
+    "EVAL_SPLITS",
+    "TIDY_COLUMNS",
+    "TidyRows",
+    "looks_like_nb201_pth",
+    "read_nb201_pth",
+]
+
+logger = logging.getLogger(__name__)
+
+TIDY_COLUMNS: Final = ("index", "arch", "dataset", "split", "epochs", "seed", "metric", "value")
+
+#: NB201 dataset names, in output order.
+DATASETS: Final = ("cifar10-valid", "cifar10", "cifar100", "ImageNet16-120")
+
+#: Evaluation splits each dataset has (``train`` comes from the training curves).
+EVAL_SPLITS: Final[Mapping[str, tuple[str, ...]]] = {
+    "cifar10-valid": ("x-valid", "ori-test"),
+    "cifar10": ("ori-test",),
+    "cifar100": ("x-valid", "x-test", "ori-test"),
+    "ImageNet16-120": ("x-valid", "x-test", "ori-test"),
+}
+
+#: The hp keys of the NB201 .pth and their schedules (``api_201.py``: less -> '12', full -> '200').
+NB201_HP_EPOCHS: Final[Mapping[str, int]] = {"full": 200, "less": 12}
+
+# An NB201 cell string: 3 nodes, inputs ~0 | ~0 ~1 | ~0 ~1 ~2. A NATS size-space file
+# ("64:32:...") or another benchmark fails this, which tells the user what they passed.
+_ARCH_RE: Final = re.compile(
+    r"\|\w+~0\|\+\|\w+~0\|\w+~1\|\+\|\w+~0\|\w+~1\|\w+~2\|",
+)
+
+# torch.save's legacy (pre-1.6, non-zip) format opens with pickle(protocol 2) of this long.
+_LEGACY_MAGIC: Final = b"\x80\x02\x8a\x0a" + (0x1950A86A20F9469CFC6C).to_bytes(10, "little")
+_LEGACY_PROTOCOL_VERSION: Final = 1001
+_ZIP_MAGIC: Final = b"PK\x03\x04"
+# The top-level dict is pickled in insertion order and "meta_archs" is its first key, so it
+# shows within the first bytes of the object pickle.
+_SNIFF_BYTES: Final = 4096
+
+_T = TypeVar("_T")
+
+
+# -- the tidy frame shared with the NATS importer ----------------------------------------------
+class TidyRows:
+    """Collects tidy rows from ``ArchResults`` state dicts (NB201 and NATS share the layout).
+
+    Parameters
+    ----------
+    source
+        How messages name the file.
+    nats_cost_fix
+        Mirror NATS-Bench's ``get_compute_costs`` legacy fix: when the stored ``params`` (or
+        ``flop``) of the seeds disagree (to 5 decimals), the mean row takes seed 888's value.
+        NAS-Bench-201's API takes the plain mean.
+    """
+
+    def __init__(self, *, source: str, nats_cost_fix: bool = False) -> None:
+        self.source = source
+        self.nats_cost_fix = nats_cost_fix
+        self._index: list[int] = []
+        self._arch: list[str] = []
+        self._dataset: list[str] = []
+        self._split: list[str] = []
+        self._epochs: list[int] = []
+        self._seed: list[int | None] = []
+        self._metric: list[str] = []
+        self._value: list[float] = []
+        self._unknown: set[str] = set()
+
+    def __len__(self) -> int:
+        return len(self._value)
+
+    def add_arch(self, index: int, arch: str, hp_map: object, hp_epochs: Mapping[str, int]) -> None:
+        """Add every schedule of one architecture: ``hp_map`` is ``{hp key: ArchResults state}``."""
+        hp_map = _mapping(hp_map, f"the results of architecture {index}", self.source)
+        for key in hp_map:
+            if str(key) not in hp_epochs and str(key) not in self._unknown:
+                self._unknown.add(str(key))
+                logger.warning("%s: skipping unknown schedule key %r", self.source, key)
+        for hp, epochs in hp_epochs.items():
+            if hp in hp_map:
+                self._add_results(index, arch, epochs, hp_map[hp])
+
+    def _add_results(self, index: int, arch: str, epochs: int, state: object) -> None:
+        where = f"architecture {index} ({epochs} epochs)"
+        state = _mapping(state, where, self.source)
+        stored_arch = state.get("arch_str")
+        if isinstance(stored_arch, str) and stored_arch != arch:
+            raise FormatError(
+                f"{self.source}: {where} stores {stored_arch!r} but meta_archs says {arch!r}; "
+                "the file is inconsistent, re-download it"
+            )
+        dataset_seed = _mapping(state.get("dataset_seed"), f"{where} dataset_seed", self.source)
+        all_results = _mapping(state.get("all_results"), f"{where} all_results", self.source)
+        for dataset in dataset_seed:
+            if dataset not in EVAL_SPLITS and dataset not in self._unknown:
+                self._unknown.add(str(dataset))
+                logger.warning("%s: skipping unknown dataset %r", self.source, dataset)
+        for dataset in DATASETS:
+            if dataset not in dataset_seed:
+                continue
+            try:
+                seeds = sorted(dataset_seed[dataset])
+                runs = [all_results[(dataset, seed)] for seed in seeds]
+            except (KeyError, TypeError) as exc:
+                raise FormatError(
+                    f"{self.source}: {where} lists seeds {dataset_seed[dataset]!r} on {dataset} "
+                    f"but lacks the results of {exc}; the file is damaged, re-download it"
+                ) from None
+            per_run = [
+                _run_values(run, dataset, f"{where} {dataset} seed {seed}", self.source)
+                for run, seed in zip(runs, seeds, strict=True)
+            ]
+            keys: dict[tuple[str, str], None] = {}
+            for values in per_run:
+                keys.update(dict.fromkeys(values))
+            for key in keys:
+                column = [values.get(key) for values in per_run]
+                present = [v for v in column if v is not None]
+                if len(present) == len(column):
+                    mean = self._mean(present, seeds, key[0] == "model")
+                    self._append(index, arch, dataset, key, epochs, None, mean)
+                for pos, value in enumerate(column):
+                    if value is not None:
+                        self._append(index, arch, dataset, key, epochs, pos, value)
+
+    def _mean(self, values: list[float], seeds: list[Any], is_cost: bool) -> float:
+        # sum/len (not fsum) reproduces the APIs' np.mean / sum()/len() to the last bit.
+        if (
+            is_cost
+            and self.nats_cost_fix
+            and 888 in seeds
+            and len({f"{v:.5f}" for v in values}) > 1
+        ):
+            return values[seeds.index(888)]
+        return sum(values) / len(values)
+
+    def _append(
+        self,
+        index: int,
+        arch: str,
+        dataset: str,
+        key: tuple[str, str],
+        epochs: int,
+        seed: int | None,
+        value: float,
+    ) -> None:
+        self._index.append(index)
+        self._arch.append(arch)
+        self._dataset.append(dataset)
+        self._split.append(key[0])
+        self._epochs.append(epochs)
+        self._seed.append(seed)
+        self._metric.append(key[1])
+        self._value.append(value)
+
+    def frame(self) -> pd.DataFrame:
+        """The rows as a tidy DataFrame with the contract's dtypes."""
+        return pd.DataFrame(
+            {
+                "index": np.asarray(self._index, dtype=np.int64),
+                "arch": self._arch,
+                "dataset": self._dataset,
+                "split": self._split,
+                "epochs": np.asarray(self._epochs, dtype=np.int64),
+                "seed": pd.array(self._seed, dtype="Int64"),
+                "metric": self._metric,
+                "value": np.asarray(self._value, dtype=np.float64),
+            },
+            columns=list(TIDY_COLUMNS),
+        )
+
+
+def _run_values(run: object, dataset: str, where: str, source: str) -> dict[tuple[str, str], float]:
+    """Final-epoch numbers of one ``ResultsCount`` state, keyed ``(split, metric)``."""
+    run = _mapping(run, where, source)
+    try:
+        last = int(run["epochs"]) - 1
+        out: dict[tuple[str, str], float] = {
+            ("train", "accuracy"): _number(run["train_acc1es"][last]),
+            ("train", "loss"): _number(run["train_losses"][last]),
+        }
+        times = run.get("train_times")
+        if times is not None:
+            # get_train's all_time: the sum over epochs 0..last, not per-epoch x epochs (the
+            # same number for the pseudo times of v1_1/NATS, not for measured ones).
+            out["train", "time_s"] = sum(_number(times[i]) for i in range(last + 1))
+        accs = _mapping(run.get("eval_acc1es", {}), f"{where} eval_acc1es", source)
+        losses = _mapping(run.get("eval_losses", {}), f"{where} eval_losses", source)
+        for split in EVAL_SPLITS[dataset]:
+            name = f"{split}@{last}"
+            if name in accs:
+                out[split, "accuracy"] = _number(accs[name])
+            if name in losses:
+                out[split, "loss"] = _number(losses[name])
+        for attr, metric in (("params", "params_mb"), ("flop", "flops_m")):
+            if run.get(attr) is not None:
+                out["model", metric] = _number(run[attr])
+    except (KeyError, IndexError, TypeError, ValueError) as exc:
+        raise FormatError(
+            f"{source}: {where} is not a NAS-Bench-201 result record "
+            f"({exc.__class__.__name__}: {str(exc)[:80]}); is this the official file?"
+        ) from None
+    return out
+
+
+def _number(value: object) -> float:
+    if isinstance(value, bool | str | bytes) or value is None:
+        raise TypeError(f"expected a number, got {type(value).__name__}")
+    return float(value)  # type: ignore[arg-type]  # numpy/torch scalars convert too
+
+
+def _mapping(obj: object, what: str, source: str) -> Mapping[Any, Any]:
+    if not isinstance(obj, Mapping):
+        raise FormatError(
+            f"{source}: expected a dict for {what}, found {type(obj).__name__}; "
+            "is this the official file?"
+        )
+    return obj
+
+
+def check_meta_archs(obj: object, source: str) -> list[str]:
+    """Validate ``meta_archs`` (NB201 cell strings, position = official index)."""
+    if not isinstance(obj, list | tuple) or not obj:
+        raise FormatError(f"{source}: 'meta_archs' is not a non-empty list of strings")
+    archs = list(obj)
+    for i, arch in enumerate(archs):
+        if not isinstance(arch, str) or _ARCH_RE.fullmatch(arch) is None:
+            raise FormatError(
+                f"{source}: meta_archs[{i}] = {str(arch)[:60]!r} is not a NAS-Bench-201 cell "
+                "string; only the topology space (NB201 / NATS tss) is supported"
+            )
+    return archs
+
+
+def check_index(key: object, n_archs: int, source: str) -> int:
+    """An ``arch2infos`` key as an index into ``meta_archs``."""
+    if isinstance(key, bool) or not isinstance(key, int | np.integer):
+        raise FormatError(f"{source}: arch2infos key {key!r} is not an integer index")
+    if not 0 <= int(key) < n_archs:
+        raise FormatError(f"{source}: arch2infos index {key} is outside 0..{n_archs - 1}")
+    return int(key)
+
+
+def frame_from_benchmark(
+    data: object,
+    *,
+    hp_epochs: Mapping[str, int],
+    source: str,
+    nats_cost_fix: bool = False,
+    progress: bool = False,
+) -> pd.DataFrame:
+    """Tidy frame of a whole-benchmark dict (``meta_archs``, ``arch2infos``, ...)."""
+    data = _mapping(data, "the file's top level", source)
+    missing = [k for k in ("meta_archs", "arch2infos") if k not in data]
+    if missing:
+        raise FormatError(
+            f"{source} lacks {' and '.join(map(repr, missing))}; it is not a NAS-Bench-201 / "
+            "NATS-Bench benchmark file"
+        )
+    archs = check_meta_archs(data["meta_archs"], source)
+    arch2infos = _mapping(data["arch2infos"], "arch2infos", source)
+    indexes = sorted(check_index(k, len(archs), source) for k in arch2infos)
+    rows = TidyRows(source=source, nats_cost_fix=nats_cost_fix)
+    for index in iter_progress(indexes, progress, desc="architectures"):
+        rows.add_arch(index, archs[index], arch2infos[index], hp_epochs)
+    logger.info("%s: %d rows from %d architectures", source, len(rows), len(indexes))
+    return rows.frame()
+
+
+def iter_progress(items: Iterable[_T], progress: bool, *, desc: str) -> Iterator[_T]:
+    """``items``, with a tqdm bar when ``progress``."""
+    if not progress:
+        yield from items
+        return
+    from tqdm.auto import tqdm
+
+    yield from tqdm(items, desc=desc)
+
+
+class _CountingRaw(io.RawIOBase):
+    """Feeds a progress bar with the bytes read from ``raw`` (the load is the slow part).
+
+    Used under an ``io.BufferedReader``, so the unpickler's many small reads stay in C and the
+    bar is updated once per buffer fill.
+    """
+
+    def __init__(self, raw: ReadableBinary, update: Callable[[int], object]) -> None:
+        super().__init__()
+        self._raw = raw
+        self._update = update
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: WriteableBuffer, /) -> int:
+        view = memoryview(buffer).cast("B")
+        data = self._raw.read(len(view))
+        view[: len(data)] = data
+        self._update(len(data))
+        return len(data)
+
+
+@contextmanager
+def byte_progress(
+    raw: BinaryIO, total: int | None, progress: bool, desc: str
+) -> Iterator[BinaryIO]:
+    """``raw``, wrapped to drive a bytes progress bar when ``progress``."""
+    if not progress:
+        yield raw
+        return
+    from tqdm.auto import tqdm
+
+    with tqdm(total=total, unit="B", unit_scale=True, desc=desc) as bar:
+        yield io.BufferedReader(_CountingRaw(raw, bar.update), buffer_size=1 << 20)
+
+
+# -- torch's two container formats -------------------------------------------------------------
+def _pth_container(path: Path) -> str | None:
+    """``"zip"`` or ``"legacy"`` for a torch.save file, else None (reads 14 bytes)."""
+    try:
+        with path.open("rb") as f:
+            head = f.read(len(_LEGACY_MAGIC))
+    except OSError:
+        return None
+    if head.startswith(_ZIP_MAGIC):
+        return "zip"
+    if head == _LEGACY_MAGIC:
+        return "legacy"
+    return None
+
+
+def _zip_data_member(zf: zipfile.ZipFile) -> zipfile.ZipInfo | None:
+    # torch names the folder after the file ("archive/" since torch 1.x); data.pkl sits in it.
+    for info in zf.infolist():
+        parts = info.filename.split("/")
+        if len(parts) == 2 and parts[1] == "data.pkl":
+            return info
+    return None
+
+
+def _open_zip_member(path: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> BinaryIO:
+    """A file positioned at the member's data: torch stores data.pkl uncompressed, and the
+    unpickler's many small reads are several times faster on a plain file than on ZipExtFile.
+    """
+    if info.compress_type != zipfile.ZIP_STORED:
+        return zf.open(info)  # type: ignore[return-value]  # a readable binary stream too
+    f = path.open("rb")
+    try:
+        f.seek(info.header_offset)
+        header = f.read(30)
+        if len(header) < 30 or not header.startswith(_ZIP_MAGIC):
+            raise zipfile.BadZipFile("bad local file header")
+        name_len, extra_len = struct.unpack("<HH", header[26:30])
+        f.seek(info.header_offset + 30 + name_len + extra_len)
+    except BaseException:
+        f.close()
+        raise
+    return f
+
+
+def looks_like_nb201_pth(path: str | os.PathLike[str]) -> bool:
+    """True for a torch.save file whose top-level dict starts with ``meta_archs``.
+
+    Cheap: reads the container header and the first few KiB of the object pickle, never the
+    whole file. Both torch containers are recognised: zip (torch >= 1.6) and the legacy
+    stream of pickles the 2020 releases were written with.
+    """
+    p = Path(path)
+    if not p.is_file():
+        return False
+    kind = _pth_container(p)
+    try:
+        if kind == "zip":
+            with zipfile.ZipFile(p) as zf:
+                info = _zip_data_member(zf)
+                if info is None:
+                    return False
+                with zf.open(info) as f:
+                    head = f.read(_SNIFF_BYTES)
+        elif kind == "legacy":
+            with p.open("rb") as f:
+                head = f.read(_SNIFF_BYTES)
+        else:
+            return False
+    except (OSError, zipfile.BadZipFile, EOFError, RuntimeError):
+        return False
+    return b"meta_archs" in head
+
+
+def _load_legacy(f: ReadableBinary, source: str) -> Any:
+    kwargs: dict[str, Any] = {
+        "discard_modules": frozenset({"torch"}),
+        "discard_persistent": True,
+        "source": source,
+    }
+    magic = safe_load(f, **kwargs)
+    version = safe_load(f, **kwargs)
+    if magic != int.from_bytes(_LEGACY_MAGIC[4:], "little") or (
+        version != _LEGACY_PROTOCOL_VERSION
+    ):
+        raise FormatError(f"{source} is not a torch.save file (bad magic number or version)")
+    safe_load(f, **kwargs)  # sys_info: endianness and type sizes, not needed
+    return safe_load(f, **kwargs)
+
+
+def _load_pth_safely(path: Path, progress: bool) -> Any:
+    source = str(path)
+    kind = _pth_container(path)
+    if kind is None:
+        raise FormatError(
+            f"{source} is not a torch .pth file; expected NAS-Bench-201-v1_0-e61699.pth or "
+            "NAS-Bench-201-v1_1-096897.pth (use read_nats_tss for NATS-Bench files)"
+        )
+    # Trained weights (torch tensors and their storages) are skipped, never built: no importer
+    # reads them and building them would run torch code the file names.
+    try:
+        if kind == "zip":
+            with zipfile.ZipFile(path) as zf:
+                info = _zip_data_member(zf)
+                if info is None:
+                    raise FormatError(f"{source} is a zip file but not one torch.save wrote")
+                with (
+                    _open_zip_member(path, zf, info) as raw,
+                    byte_progress(raw, info.file_size, progress, path.name) as f,
+                ):
+                    return safe_load(
+                        f,
+                        discard_modules=frozenset({"torch"}),
+                        discard_persistent=True,
+                        source=source,
+                    )
+        with (
+            path.open("rb") as raw_file,
+            byte_progress(raw_file, path.stat().st_size, progress, path.name) as f,
+        ):
+            return _load_legacy(f, source)
+    except Nb201FlatError:
+        raise
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise TableFileError(
+            f"{source} is truncated or corrupt ({exc.__class__.__name__}: {str(exc)[:100]}); "
+            "re-download it and compare its checksum"
+        ) from None
+
+
+def _load_pth_unsafely(path: Path) -> Any:
+    try:
+        import torch
+    except ImportError:
+        raise MissingDependencyError(
+            "allow_unsafe_pickle=True reads .pth files with torch, which is not installed; "
+            "install it with `pip install 'nb201-flat[official]'`"
+        ) from None
+    try:
+        return torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:  # torch raises RuntimeError/UnpicklingError/EOFError/...
+        raise TableFileError(
+            f"{path} could not be loaded ({exc.__class__.__name__}: {str(exc)[:100]}); "
+            "is it truncated? Re-download it and compare its checksum"
+        ) from None
+
+
+def read_nb201_pth(
+    path: str | os.PathLike[str],
+    *,
+    allow_unsafe_pickle: bool = False,
+    progress: bool = False,
+) -> pd.DataFrame:
+    """Read an official NAS-Bench-201 ``.pth`` file into the tidy long frame.
+
+    Parameters
+    ----------
+    path
+        ``NAS-Bench-201-v1_0-e61699.pth`` or ``NAS-Bench-201-v1_1-096897.pth`` (or a file in
+        their layout).
+    allow_unsafe_pickle
+        Load with ``torch.load(weights_only=False)``, which runs any code the file names.
+        Only for trusted files the restricted reader refuses; needs torch (extra ``official``).
+    progress
+        Show progress bars (bytes read, then architectures converted).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``index`` (int64), ``arch``, ``dataset``, ``split``, ``epochs`` (int64: 200 for
+        ``full``, 12 for ``less``), ``seed`` (Int64, NA = mean over seeds), ``metric``,
+        ``value`` (float64); one row per final-epoch number (see the module docstring).
+
+    Raises
+    ------
+    FormatError
+        Not a NAS-Bench-201 ``.pth``, or it holds objects the restricted reader refuses.
+    TableFileError
+        Missing, truncated or corrupt file.
+    MissingDependencyError
+        ``allow_unsafe_pickle=True`` without torch installed.
+
+    Notes
+    -----
+    The restricted reader parses torch's containers itself (zip or legacy) with the C
+    unpickler, so torch is not needed, and it is about 15 times faster than
+    ``torch.load(weights_only=True)``, whose unpickler is written in Python.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise TableFileError(f"no such file: {p}")
+    data = _load_pth_unsafely(p) if allow_unsafe_pickle else _load_pth_safely(p, progress)
+    return frame_from_benchmark(
+        data, hp_epochs=NB201_HP_EPOCHS, source=str(p), nats_cost_fix=False, progress=progress
+    )

@@ -1,0 +1,1 @@
+"""Landscape layer (work in progress)."""

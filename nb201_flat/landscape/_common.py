@@ -1,0 +1,91 @@
+"""Shared validation for the landscape layer: metric vectors, NaN policies, seeds, errors."""
+
+from __future__ import annotations
+
+from typing import Literal, TypeAlias
+
+import numpy as np
+import numpy.typing as npt
+
+from nb201_flat.errors import Nb201FlatError
+from nb201_flat.space import Arch, Space
+
+FloatArray: TypeAlias = npt.NDArray[np.float64]
+IntArray: TypeAlias = npt.NDArray[np.int64]
+BoolArray: TypeAlias = npt.NDArray[np.bool_]
+NanPolicy: TypeAlias = Literal["omit", "propagate", "raise"]
+ArchLike: TypeAlias = Arch | str | int
+Seed: TypeAlias = int | np.random.Generator
+
+NAN_POLICIES: tuple[str, ...] = ("omit", "propagate", "raise")
+
+
+class LandscapeArgumentError(Nb201FlatError, ValueError):
+    """A landscape function got an argument it cannot use (wrong shape, name or range)."""
+
+
+class MissingValueError(Nb201FlatError, ValueError):
+    """NaN values met under ``nan_policy="raise"``, or a query about an unmeasured arch."""
+
+
+class NoPathError(Nb201FlatError, LookupError):
+    """No path joins two architectures (filters or missing values cut them apart)."""
+
+    def __str__(self) -> str:  # LookupError would repr() the message
+        return str(self.args[0]) if self.args else ""
+
+
+def as_values(space: Space, values: npt.ArrayLike) -> FloatArray:
+    """``values`` as a float64 vector over ``space``; a clear error for a wrong shape."""
+    v = np.asarray(values, dtype=np.float64)
+    if v.shape != (space.size,):
+        raise LandscapeArgumentError(
+            f"values must be a vector over the {space.size} architectures of the space, got "
+            f"shape {v.shape}; pass e.g. table.vector(dataset, split, epochs)"
+        )
+    return v
+
+
+def check_nan_policy(nan_policy: str) -> None:
+    if nan_policy not in NAN_POLICIES:
+        raise LandscapeArgumentError(
+            f"nan_policy must be one of {', '.join(NAN_POLICIES)}, got {nan_policy!r}"
+        )
+
+
+def raise_on_nan(values: FloatArray, what: str = "values") -> None:
+    """The ``nan_policy="raise"`` check: name how many are missing and the way out."""
+    n = int(np.isnan(values).sum())
+    if n:
+        raise MissingValueError(
+            f"{what} hold {n} NaN entr{'y' if n == 1 else 'ies'} (unmeasured architectures); "
+            "use nan_policy='omit' to skip them or 'propagate' to get NaN results"
+        )
+
+
+def check_quantile(q: float) -> float:
+    qf = float(q)
+    if not 0.0 <= qf <= 1.0:
+        raise LandscapeArgumentError(f"quantile must lie in [0, 1], got {q}")
+    return qf
+
+
+def resolve_index(space: Space, arch: ArchLike) -> int:
+    """Index of an :class:`Arch`, official string or index (errors from the space layer)."""
+    return space.resolve(arch).index
+
+
+def as_rng(seed: Seed) -> np.random.Generator:
+    """An explicit generator; ``None`` is refused so that every result is reproducible."""
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
+        raise LandscapeArgumentError(
+            f"seed must be an int or a numpy Generator, got {type(seed).__name__}"
+        )
+    return np.random.default_rng(int(seed))
+
+
+def oriented(values: FloatArray, higher_is_better: bool) -> FloatArray:
+    """Values turned so that larger is better (loss -> -loss); NaN stays NaN."""
+    return values if higher_is_better else -values

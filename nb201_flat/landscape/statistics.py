@@ -1,0 +1,476 @@
+"""Landscape statistics: distance to the optimum, ruggedness, local optima, A²M distributions.
+
+Every function takes ``(space, values)`` with ``values`` one metric over all architectures and
+``higher_is_better`` saying which way is up (accuracy: True; loss: False). Missing values
+(NaN) are never averaged in: they are left out of correlations and distributions, are never
+local optima and never lie on a hill-climbing path (a NaN neighbour counts as worse than
+anything).
+
+Examples
+--------
+>>> import numpy as np
+>>> from nb201_flat.space import Space
+>>> space = Space(("none", "skip", "conv"), 3)
+>>> f = (space.codes == 2).sum(axis=1).astype(float)      # f = number of conv edges
+>>> int(local_optima(space, f).sum())                      # one peak: all-conv
+1
+>>> round(fitness_distance_correlation(space, f), 6)       # f = 3 - distance: perfectly correlated
+-1.0
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from nb201_flat.landscape._common import (
+    ArchLike,
+    BoolArray,
+    FloatArray,
+    IntArray,
+    LandscapeArgumentError,
+    Seed,
+    as_rng,
+    as_values,
+    oriented,
+    resolve_index,
+)
+from nb201_flat.space import Space
+
+# A²M's accuracy bands (test accuracy, %, both ends included), "Models A/B/C" of its
+# neighbourhood-distribution figures; read from its published profile_nasbench.py.
+A2M_BANDS: dict[str, dict[str, tuple[float, float]]] = {
+    "cifar10": {"A": (92.3, 93.7), "B": (84.3, 85.7), "C": (74.3, 75.7)},
+    "cifar100": {"A": (69.3, 70.7), "B": (64.3, 65.7), "C": (54.3, 55.7)},
+    "ImageNet16-120": {"A": (45.9, 47.3), "B": (34.3, 35.7), "C": (24.3, 25.7)},
+}
+
+
+# -- distance to the optimum ----------------------------------------------------------------
+def global_optima(space: Space, values: npt.ArrayLike, *, higher_is_better: bool = True) -> IntArray:
+    """Indices of every architecture attaining the best value (ties included), ascending."""
+    v = oriented(as_values(space, values), higher_is_better)
+    if np.isnan(v).all():
+        raise LandscapeArgumentError("values are all NaN: there is no optimum")
+    best = np.nanmax(v)
+    return np.nonzero(v == best)[0].astype(np.int64)
+
+
+def distance_profile(
+    space: Space,
+    values: npt.ArrayLike,
+    optimum: ArchLike | Sequence[ArchLike] | None = None,
+    *,
+    higher_is_better: bool = True,
+    dropna: bool = True,
+) -> pd.DataFrame:
+    """Value against Hamming distance from the optimum, one row per architecture (tidy).
+
+    Parameters
+    ----------
+    optimum
+        The reference architecture(s); default: every global optimum (ties included). The
+        distance of an architecture is to its nearest reference.
+    dropna
+        Drop architectures whose value is NaN.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``index, distance, value``; ready for ``seaborn.boxplot(x="distance", y="value")``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from nb201_flat.space import Space
+    >>> space = Space(("a", "b"), 3)
+    >>> df = distance_profile(space, np.arange(8.0))
+    >>> df.groupby("distance")["value"].mean().tolist()
+    [7.0, 4.666666666666667, 2.3333333333333335, 0.0]
+    """
+    v = as_values(space, values)
+    refs = _references(space, v, optimum, higher_is_better)
+    dist = _distance_to_nearest(space, refs)
+    df = pd.DataFrame({"index": np.arange(space.size, dtype=np.int64), "distance": dist, "value": v})
+    if dropna:
+        df = df[~np.isnan(v)].reset_index(drop=True)
+    df.attrs["optima"] = refs.tolist()
+    return df
+
+
+def fitness_distance_correlation(
+    space: Space,
+    values: npt.ArrayLike,
+    optimum: ArchLike | Sequence[ArchLike] | None = None,
+    *,
+    higher_is_better: bool = True,
+    method: Literal["pearson", "spearman"] = "pearson",
+) -> float:
+    """Correlation between the value and the Hamming distance to the nearest optimum.
+
+    Jones & Forrest's FDC over every measured architecture (NaN values left out). For
+    accuracy an easy landscape gives a strongly negative value (closer is better).
+    """
+    if method not in ("pearson", "spearman"):
+        raise LandscapeArgumentError(f"method must be 'pearson' or 'spearman', got {method!r}")
+    df = distance_profile(space, values, optimum, higher_is_better=higher_is_better)
+    if len(df) < 2 or df["distance"].nunique() < 2 or df["value"].nunique() < 2:
+        return float("nan")
+    return float(df["value"].corr(df["distance"].astype(np.float64), method=method))
+
+
+def _references(
+    space: Space,
+    v: FloatArray,
+    optimum: ArchLike | Sequence[ArchLike] | None,
+    higher_is_better: bool,
+) -> IntArray:
+    if optimum is None:
+        return global_optima(space, v, higher_is_better=higher_is_better)
+    items: Iterable[ArchLike]
+    if isinstance(optimum, str | int | np.integer) or not isinstance(optimum, Iterable):
+        items = [optimum]  # type: ignore[list-item]
+    else:
+        items = optimum
+    refs = sorted({resolve_index(space, a) for a in items})
+    if not refs:
+        raise LandscapeArgumentError("optimum is an empty sequence")
+    return np.asarray(refs, dtype=np.int64)
+
+
+def _distance_to_nearest(space: Space, refs: IntArray) -> npt.NDArray[np.int64]:
+    codes = space.codes
+    dist = np.full(space.size, space.n_edges, dtype=np.int64)
+    for r in refs:
+        np.minimum(dist, (codes != codes[r][None, :]).sum(axis=1), out=dist)
+    return dist
+
+
+# -- random walks ---------------------------------------------------------------------------
+def random_walk(
+    space: Space,
+    length: int,
+    *,
+    seed: Seed,
+    start: ArchLike | None = None,
+    no_none: bool = False,
+    connected_only: bool = False,
+) -> IntArray:
+    """Indices visited by a random walk on the radius-1 graph (``length`` steps + the start).
+
+    Each step moves to a uniformly drawn neighbour (with the space layer's filters); a cell
+    with no neighbour left by the filters stays put. The start is drawn uniformly (among
+    connected cells when ``connected_only``) unless given.
+    """
+    if length < 0:
+        raise LandscapeArgumentError(f"length must be >= 0, got {length}")
+    rng = as_rng(seed)
+    nb = space.neighbours(1, no_none=no_none, connected_only=connected_only)
+    if start is None:
+        pool = np.nonzero(space.connected)[0] if connected_only else np.arange(space.size)
+        cur = int(pool[rng.integers(len(pool))])
+    else:
+        cur = resolve_index(space, start)
+    # one uniform draw per step, scaled by the current count: vectorised draws, scalar walk
+    u = rng.random(length)
+    walk = np.empty(length + 1, dtype=np.int64)
+    walk[0] = cur
+    counts = nb.counts
+    indices = nb.indices
+    for t in range(length):
+        c = int(counts[cur])
+        if c:
+            cur = int(indices[cur, int(u[t] * c)])
+        walk[t + 1] = cur
+    return walk
+
+
+def autocorrelation(
+    space: Space,
+    values: npt.ArrayLike,
+    *,
+    seed: Seed,
+    length: int = 10_000,
+    max_lag: int = 10,
+    n_walks: int = 1,
+    no_none: bool = False,
+    connected_only: bool = False,
+) -> pd.DataFrame:
+    """Random-walk autocorrelation r(k) of the values, k = 1..max_lag (Weinberger).
+
+    ``r(k) = mean[(f_t - m)(f_{t+k} - m)] / var`` with the mean ``m`` and variance of the walk's
+    values; pairs with a NaN end are left out. ``n_walks`` independent walks are pooled.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``lag, autocorrelation, pairs``.
+    """
+    if max_lag < 1 or max_lag > length:
+        raise LandscapeArgumentError(f"max_lag must lie in 1..length, got {max_lag}")
+    if n_walks < 1:
+        raise LandscapeArgumentError(f"n_walks must be >= 1, got {n_walks}")
+    v = as_values(space, values)
+    rng = as_rng(seed)
+    series = [
+        v[random_walk(space, length, seed=rng, no_none=no_none, connected_only=connected_only)]
+        for _ in range(n_walks)
+    ]
+    pooled = np.concatenate(series)
+    ok = ~np.isnan(pooled)
+    if ok.sum() < 2:
+        raise LandscapeArgumentError("the walk met fewer than two measured architectures")
+    m = pooled[ok].mean()
+    var = pooled[ok].var()
+    rows = []
+    for k in range(1, max_lag + 1):
+        prods = []
+        for f in series:
+            a, b = f[:-k] - m, f[k:] - m
+            keep = ~(np.isnan(a) | np.isnan(b))
+            prods.append((a * b)[keep])
+        p = np.concatenate(prods)
+        r = float(p.mean() / var) if len(p) and var > 0 else float("nan")
+        rows.append({"lag": k, "autocorrelation": r, "pairs": len(p)})
+    return pd.DataFrame(rows, columns=["lag", "autocorrelation", "pairs"])
+
+
+def correlation_length(
+    space: Space,
+    values: npt.ArrayLike,
+    *,
+    seed: Seed,
+    length: int = 10_000,
+    n_walks: int = 1,
+    no_none: bool = False,
+    connected_only: bool = False,
+) -> float:
+    """Correlation length ``-1 / ln r(1)`` of a random walk (NaN when r(1) <= 0).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from nb201_flat.space import NB201
+    >>> f = (NB201.codes == 3).sum(axis=1).astype(float)   # smooth: count of 3x3 convs
+    >>> round(correlation_length(NB201, f, seed=0), 1)   # theory: -1 / ln(1 - 5/24) = 4.3
+    4.1
+    """
+    ac = autocorrelation(
+        space,
+        values,
+        seed=seed,
+        length=length,
+        max_lag=1,
+        n_walks=n_walks,
+        no_none=no_none,
+        connected_only=connected_only,
+    )
+    r1 = float(ac["autocorrelation"].iloc[0])
+    if not r1 > 0:
+        return float("nan")
+    if r1 >= 1:
+        return float("inf")
+    return float(-1.0 / np.log(r1))
+
+
+# -- local optima and basins -----------------------------------------------------------------
+def _best_neighbour(
+    space: Space, w: FloatArray, no_none: bool, connected_only: bool
+) -> tuple[FloatArray, IntArray]:
+    """Best oriented neighbour value and its index (lowest index among ties; -1 if none)."""
+    nb = space.neighbours(1, no_none=no_none, connected_only=connected_only)
+    g = nb.gather(w)
+    g[np.isnan(g)] = -np.inf  # padding and unmeasured neighbours are worse than anything
+    best = g.max(axis=1)
+    big = np.iinfo(np.int64).max
+    idx = nb.indices.astype(np.int64)
+    tie = (g == best[:, None]) & (idx >= 0)
+    arg = np.where(tie, idx, big).min(axis=1)
+    arg[arg == big] = -1
+    return best, arg
+
+
+def local_optima(
+    space: Space,
+    values: npt.ArrayLike,
+    *,
+    higher_is_better: bool = True,
+    no_none: bool = False,
+    connected_only: bool = False,
+) -> BoolArray:
+    """True for architectures with no strictly better neighbour at radius 1.
+
+    Non-strict: on a plateau every cell is a local optimum. NaN cells are never optima; NaN
+    neighbours are ignored. With ``connected_only`` the disconnected cells are not optima
+    either (they are outside the filtered landscape).
+    """
+    w = oriented(as_values(space, values), higher_is_better)
+    best, _ = _best_neighbour(space, w, no_none, connected_only)
+    out = ~np.isnan(w) & (w >= best)
+    if connected_only:
+        out &= space.connected
+    return out
+
+
+def hill_climb(
+    space: Space,
+    values: npt.ArrayLike,
+    *,
+    higher_is_better: bool = True,
+    no_none: bool = False,
+    connected_only: bool = False,
+) -> IntArray:
+    """The local optimum reached from every architecture by best-improvement hill climbing.
+
+    Each step moves to the best radius-1 neighbour if it is strictly better (the lowest index
+    among equally good ones), and stops otherwise. Returns the index reached (-1 for NaN
+    cells and, with ``connected_only``, for disconnected ones).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from nb201_flat.space import Space
+    >>> space = Space(("a", "b"), 3)                 # lexicographic: index = binary number
+    >>> hill_climb(space, [5.0, 0, 0, 0, 0, 0, 0, 9.0]).tolist()
+    [0, 0, 0, 7, 0, 7, 7, 7]
+    """
+    w = oriented(as_values(space, values), higher_is_better)
+    best, arg = _best_neighbour(space, w, no_none, connected_only)
+    nxt = np.arange(space.size, dtype=np.int64)
+    move = ~np.isnan(w) & (best > w)
+    nxt[move] = arg[move]
+    # pointer jumping: log2(longest climb) rounds instead of one step at a time
+    while True:
+        jumped = nxt[nxt]
+        if np.array_equal(jumped, nxt):
+            break
+        nxt = jumped
+    nxt[np.isnan(w)] = -1
+    if connected_only:
+        nxt[~space.connected] = -1
+    return nxt
+
+
+def basins(
+    space: Space,
+    values: npt.ArrayLike,
+    *,
+    higher_is_better: bool = True,
+    no_none: bool = False,
+    connected_only: bool = False,
+) -> pd.DataFrame:
+    """Local optima with their basin sizes under best-improvement hill climbing, best first.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``index, value, basin_size, is_global``; ``len(df)`` is the number of local
+        optima. Ties in value are ordered by index.
+    """
+    v = as_values(space, values)
+    attractor = hill_climb(
+        space, v, higher_is_better=higher_is_better, no_none=no_none, connected_only=connected_only
+    )
+    opt = np.nonzero(local_optima(
+        space, v, higher_is_better=higher_is_better, no_none=no_none, connected_only=connected_only
+    ))[0]
+    sizes = np.bincount(attractor[attractor >= 0], minlength=space.size)
+    w = oriented(v, higher_is_better)
+    order = np.lexsort((opt, -w[opt]))
+    opt = opt[order]
+    best = np.nanmax(w) if not np.isnan(w).all() else np.nan
+    return pd.DataFrame(
+        {
+            "index": opt.astype(np.int64),
+            "value": v[opt],
+            "basin_size": sizes[opt].astype(np.int64),
+            "is_global": w[opt] == best,
+        }
+    )
+
+
+# -- A²M neighbour-accuracy distributions ------------------------------------------------------
+def a2m_bands(dataset: str) -> dict[str, tuple[float, float]]:
+    """A²M's three accuracy bands (A, B, C) for ``cifar10``, ``cifar100``, ``ImageNet16-120``."""
+    key = "cifar10" if dataset == "cifar10-valid" else dataset
+    if key not in A2M_BANDS:
+        raise LandscapeArgumentError(
+            f"A²M defines bands for {', '.join(A2M_BANDS)}, not {dataset!r}; pass your own "
+            "bands={'name': (lo, hi), ...}"
+        )
+    return dict(A2M_BANDS[key])
+
+
+def neighbour_distributions(
+    space: Space,
+    values: npt.ArrayLike,
+    bands: Mapping[str, tuple[float, float]] | str,
+    radii: Iterable[int] = (1, 2, 3),
+    *,
+    exact: bool = True,
+    no_none: bool = False,
+    connected_only: bool = False,
+    dropna: bool = True,
+) -> pd.DataFrame:
+    """Neighbour values of the architectures in each accuracy band, per radius (tidy).
+
+    A²M's figure: take every architecture whose value lies in a band ``[lo, hi]`` (both ends
+    included, as its code does), and pool the values of all their neighbours at distance
+    ``r`` (``exact=True``, as A²M) for each radius.
+
+    Parameters
+    ----------
+    bands
+        ``{name: (lo, hi)}``, or a dataset name for A²M's bands (:data:`A2M_BANDS`).
+    dropna
+        Drop neighbours whose value is NaN.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``band`` (categorical, in the given order), ``radius``, ``center`` (the
+        in-band architecture), ``neighbour``, ``value``; e.g.
+        ``seaborn.histplot(df, x="value", hue="band", col="radius", stat="density")``.
+    """
+    v = as_values(space, values)
+    chosen = a2m_bands(bands) if isinstance(bands, str) else dict(bands)
+    for name, band in chosen.items():
+        lo, hi = (float(x) for x in band)
+        if not lo <= hi:
+            raise LandscapeArgumentError(f"band {name!r} has lo > hi: {band}")
+    parts = []
+    radii = [int(r) for r in radii]
+    for code, (lo, hi) in enumerate(chosen.values()):
+        centers = np.nonzero((v >= lo) & (v <= hi))[0]
+        for r in radii:
+            nb = space.neighbours(r, exact=exact, no_none=no_none, connected_only=connected_only)
+            idx = nb.indices[centers]
+            keep = idx >= 0
+            nbr = idx[keep].astype(np.int64)
+            ctr = np.repeat(centers, keep.sum(axis=1))
+            val = v[nbr]
+            if dropna:
+                ok = ~np.isnan(val)
+                nbr, ctr, val = nbr[ok], ctr[ok], val[ok]
+            parts.append((np.full(len(val), code, dtype=np.int16), r, ctr, nbr, val))
+    # the band column is built from integer codes: millions of rows at radius 3
+    codes = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, dtype=np.int16)
+    df = pd.DataFrame(
+        {
+            "band": pd.Categorical.from_codes(codes, categories=list(chosen)),
+            "radius": np.concatenate(
+                [np.full(len(p[4]), p[1], dtype=np.int64) for p in parts]
+            ) if parts else np.zeros(0, dtype=np.int64),
+            "center": np.concatenate([p[2] for p in parts]).astype(np.int64)
+            if parts
+            else np.zeros(0, dtype=np.int64),
+            "neighbour": np.concatenate([p[3] for p in parts]) if parts else np.zeros(0, np.int64),
+            "value": np.concatenate([p[4] for p in parts]) if parts else np.zeros(0),
+        }
+    )
+    df.attrs["bands"] = {k: (float(a), float(b)) for k, (a, b) in chosen.items()}
+    return df

@@ -1,0 +1,351 @@
+"""The budgeted oracle a search queries, and the evaluator that reads test metrics afterwards.
+
+A search sees the benchmark only through an :class:`Oracle`: the *validation* metric of the
+search dataset at one schedule, under one seed policy, charged at the simulated training time
+of that schedule. The oracle holds exactly two kinds of arrays, the validation values (one row
+per stored seed, or one row) and the cost vector; it holds no table and no test vector, and any
+attribute outside its public surface raises :class:`~nb201_flat.errors.SearchBudgetError`.
+Test metrics live in an :class:`Evaluator`, which the runner applies to the incumbent only after
+``search()`` has returned (and which never travels to worker processes).
+
+Budget rule (NB201's ``R_EA.py``: ``if total_time_cost + time_cost > time_budget: return``):
+a charged query whose cost would take the simulated time (or the query count) past the budget
+is *refused*: it is not counted, its value is not revealed, and no further charged query is
+answered (:class:`BudgetExhausted`). So the counted seconds never exceed the budget. Later
+NATS-Bench scripts count the crossing query; the difference is at most one query per run.
+
+Repeated queries of one architecture (``repeats``): ``"charge"`` (default, as NB201's random
+search and REA, which re-sample with replacement and re-train) charges again and, under the
+``"random"`` seed policy, draws a fresh seed; ``"cache"`` returns the first answer at no cost.
+Free (uncharged) look-ups, used by neighbourhood-aware searches when neighbour queries are not
+charged, are counted separately and stay available after the budget is spent.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal, NoReturn, TypeAlias
+
+import numpy as np
+import numpy.typing as npt
+
+from nb201_flat.errors import InvalidArchError, SearchBudgetError
+from nb201_flat.space import Space
+from nb201_flat.table import MetricKey
+
+log = logging.getLogger(__name__)
+
+FloatArray: TypeAlias = npt.NDArray[np.float64]
+IntArray: TypeAlias = npt.NDArray[np.int64]
+Repeats: TypeAlias = Literal["charge", "cache"]
+
+
+class SearchEnded(SearchBudgetError):
+    """The search may not continue (budget spent, or it stalled); the runner catches it."""
+
+
+class BudgetExhausted(SearchEnded):
+    """A charged query would exceed the budget; it was refused and the search is over."""
+
+
+class SearchStalled(SearchEnded):
+    """A search kept revisiting what it already knew without spending budget."""
+
+
+class HiddenDataError(SearchBudgetError, AttributeError):
+    """A search reached for something the oracle does not expose (a table, test metrics)."""
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class OracleData:
+    """Read-only arrays shared by every run of one protocol (built by the protocol).
+
+    Attributes
+    ----------
+    space
+        The search space (structure only: neighbour arrays, op codes).
+    key
+        The validation metric answered (for messages and notes).
+    values
+        Shape ``(rows, size)``: one row per stored seed (``random`` policy) or a single row.
+    order, counts
+        For the ``random`` policy: ``order[k, i]`` is the row of the k-th stored seed of
+        architecture ``i`` and ``counts[i]`` how many it has; None for a single row.
+    costs
+        Simulated training seconds per architecture, or None (no time budget).
+    budget_seconds, budget_queries
+        Limits of one run (at least one is set).
+    repeats
+        ``"charge"`` or ``"cache"`` (see the module docstring).
+    candidates
+        Indices random sampling draws from (uniform), or None for the whole space.
+    """
+
+    space: Space
+    key: MetricKey
+    values: FloatArray
+    order: IntArray | None
+    counts: IntArray | None
+    costs: FloatArray | None
+    budget_seconds: float | None
+    budget_queries: int | None
+    repeats: Repeats = "charge"
+    candidates: IntArray | None = None
+
+    def __post_init__(self) -> None:
+        size = self.space.size
+        if self.values.ndim != 2 or self.values.shape[1] != size:
+            raise SearchBudgetError(f"oracle values must have shape (rows, {size})")
+        if self.costs is not None and self.costs.shape != (size,):
+            raise SearchBudgetError(f"oracle costs must have shape ({size},)")
+        if self.budget_seconds is None and self.budget_queries is None:
+            raise SearchBudgetError("an oracle needs budget_seconds or budget_queries")
+        if self.budget_seconds is not None and self.costs is None:
+            raise SearchBudgetError("a time budget needs a cost vector")
+        if self.repeats not in ("charge", "cache"):
+            raise SearchBudgetError(f"repeats must be 'charge' or 'cache', got {self.repeats!r}")
+        for arr in (self.values, self.order, self.counts, self.costs, self.candidates):
+            if arr is not None:
+                arr.setflags(write=False)
+
+
+_PUBLIC = frozenset(
+    {
+        "space",
+        "size",
+        "key",
+        "query",
+        "query_free",
+        "sample",
+        "queries",
+        "seconds",
+        "free_queries",
+        "cache_hits",
+        "budget_seconds",
+        "budget_queries",
+        "used_fraction",
+        "exhausted",
+    }
+)
+
+
+class Oracle:
+    """One run's budgeted access to the validation metric.
+
+    Parameters
+    ----------
+    data
+        The protocol's shared arrays.
+    rng
+        The generator for per-query seed draws (``random`` policy); the run's own stream,
+        separate from the algorithm's.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from nb201_flat.space import Space
+    >>> from nb201_flat.table import MetricKey
+    >>> s = Space(("none", "skip_connect", "conv"), 3)
+    >>> data = OracleData(s, MetricKey("toy", "x-valid", 12), np.arange(27.0)[None, :],
+    ...                   None, None, np.full(27, 10.0), 25.0, None)
+    >>> o = Oracle(data, np.random.default_rng(0))
+    >>> o.query(5), o.query(7), o.seconds
+    (5.0, 7.0, 20.0)
+    >>> o.query(3)
+    Traceback (most recent call last):
+    ...
+    nb201_flat.search.oracle.BudgetExhausted: budget spent: ...
+    """
+
+    __slots__ = ("_cache", "_closed", "_data", "_free", "_hits", "_queries", "_rng", "_seconds")
+
+    def __init__(self, data: OracleData, rng: np.random.Generator) -> None:
+        self._data = data
+        self._rng = rng
+        self._queries = 0
+        self._seconds = 0.0
+        self._free = 0
+        self._hits = 0
+        self._closed = False
+        self._cache: dict[int, float] = {}
+
+    def __getattr__(self, name: str) -> NoReturn:
+        # only reached for names the class does not define; an AttributeError subclass so
+        # that hasattr() and introspection keep working
+        if name.startswith("__") or name == "_data":
+            raise AttributeError(name)
+        raise HiddenDataError(
+            f"the oracle has no {name!r}: a search sees only the validation metric "
+            f"({self._data.key}) through query()/query_free(); test metrics are read by the "
+            f"Evaluator after the search ends. Public surface: {', '.join(sorted(_PUBLIC))}"
+        )
+
+    def __reduce__(self) -> NoReturn:
+        raise SearchBudgetError("an Oracle is one run's state and cannot be pickled")
+
+    # -- what a search may know ------------------------------------------------------------
+    @property
+    def space(self) -> Space:
+        """The search space (op codes, neighbour arrays): structure, no metric."""
+        return self._data.space
+
+    @property
+    def size(self) -> int:
+        return self._data.space.size
+
+    @property
+    def key(self) -> MetricKey:
+        """The validation metric this oracle answers."""
+        return self._data.key
+
+    @property
+    def queries(self) -> int:
+        """Charged queries so far."""
+        return self._queries
+
+    @property
+    def seconds(self) -> float:
+        """Simulated training seconds charged so far (0 without a cost vector)."""
+        return self._seconds
+
+    @property
+    def free_queries(self) -> int:
+        """Architectures looked up without charge (neighbour values, when not charged)."""
+        return self._free
+
+    @property
+    def cache_hits(self) -> int:
+        """Repeated queries answered from the cache (``repeats="cache"``)."""
+        return self._hits
+
+    @property
+    def budget_seconds(self) -> float | None:
+        return self._data.budget_seconds
+
+    @property
+    def budget_queries(self) -> int | None:
+        return self._data.budget_queries
+
+    @property
+    def used_fraction(self) -> float:
+        """The larger of seconds/budget_seconds and queries/budget_queries."""
+        d = self._data
+        parts = []
+        if d.budget_seconds is not None:
+            parts.append(self._seconds / d.budget_seconds if d.budget_seconds > 0 else 1.0)
+        if d.budget_queries is not None:
+            parts.append(self._queries / d.budget_queries if d.budget_queries > 0 else 1.0)
+        return max(parts)
+
+    @property
+    def exhausted(self) -> bool:
+        """True once a charged query has been refused."""
+        return self._closed
+
+    # -- queries ---------------------------------------------------------------------------
+    def sample(self, rng: np.random.Generator) -> int:
+        """One index drawn uniformly from the protocol's sampling domain."""
+        cand = self._data.candidates
+        if cand is None:
+            return int(rng.integers(self._data.space.size))
+        return int(cand[int(rng.integers(len(cand)))])
+
+    def query(self, index: int) -> float:
+        """Train (simulated) one architecture: charge its cost and return its validation value.
+
+        Raises
+        ------
+        BudgetExhausted
+            When the query would take the run past its budget (then and for every later call).
+        """
+        if self._closed:
+            raise BudgetExhausted("budget spent: the search has ended and may not train more")
+        i = self._check(index)
+        d = self._data
+        if d.repeats == "cache" and i in self._cache:
+            self._hits += 1
+            return self._cache[i]
+        cost = 0.0 if d.costs is None else float(d.costs[i])
+        if (d.budget_queries is not None and self._queries + 1 > d.budget_queries) or (
+            d.budget_seconds is not None and self._seconds + cost > d.budget_seconds
+        ):
+            self._closed = True
+            raise BudgetExhausted(
+                f"budget spent: {self._queries} queries, {self._seconds:.1f} s of "
+                f"{d.budget_seconds} s / {d.budget_queries} queries"
+            )
+        self._queries += 1
+        self._seconds += cost
+        value = self._draw(i)
+        if d.repeats == "cache":
+            self._cache[i] = value
+        return value
+
+    def query_free(self, indices: npt.ArrayLike) -> FloatArray:
+        """Validation values of several architectures without charge (counted as free).
+
+        Allowed after the budget is spent: the runner reads the incumbent only when
+        ``search()`` returns, so a search may still re-rank what it holds.
+        """
+        idx = np.asarray(indices, dtype=np.int64).ravel()
+        if idx.size and (idx.min() < 0 or idx.max() >= self._data.space.size):
+            raise InvalidArchError(f"indices must lie in 0..{self._data.space.size - 1}")
+        self._free += int(idx.size)
+        d = self._data
+        if d.order is None or d.counts is None:
+            out: FloatArray = d.values[0, idx].copy()
+            return out
+        counts = d.counts[idx]
+        pick = np.floor(self._rng.random(idx.size) * np.maximum(counts, 1)).astype(np.int64)
+        rows = d.order[pick, idx]
+        res: FloatArray = d.values[rows, idx]
+        return res
+
+    def _check(self, index: int) -> int:
+        i = int(index)
+        if not 0 <= i < self._data.space.size:
+            raise InvalidArchError(f"index {index} out of range 0..{self._data.space.size - 1}")
+        return i
+
+    def _draw(self, i: int) -> float:
+        d = self._data
+        if d.order is None or d.counts is None:
+            return float(d.values[0, i])
+        n = int(d.counts[i])
+        k = int(self._rng.integers(n)) if n > 1 else 0
+        return float(d.values[d.order[k, i], i])
+
+
+def seed_rows(stack: FloatArray) -> tuple[IntArray, IntArray]:
+    """``(order, counts)`` for a ``(rows, size)`` stack with NaN where a seed is missing."""
+    present = ~np.isnan(stack)
+    order = np.argsort(~present, axis=0, kind="stable").astype(np.int64)
+    counts = present.sum(axis=0).astype(np.int64)
+    return order, counts
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Evaluator:
+    """Test metrics, applied to the incumbent after a search has ended.
+
+    Attributes
+    ----------
+    keys
+        What is reported (e.g. ``cifar10/ori-test@200ep:accuracy``).
+    vectors
+        One read-only vector per key (mean over seeds).
+    """
+
+    keys: tuple[MetricKey, ...]
+    vectors: tuple[FloatArray, ...]
+
+    def values(self, indices: Sequence[int] | IntArray) -> FloatArray:
+        """Shape ``(len(keys), len(indices))``; NaN where an index is ``-1`` (no incumbent)."""
+        idx = np.asarray(indices, dtype=np.int64)
+        out = np.full((len(self.keys), idx.size), np.nan)
+        ok = idx >= 0
+        for r, vec in enumerate(self.vectors):
+            out[r, ok] = vec[idx[ok]]
+        return out

@@ -1,0 +1,404 @@
+"""Search protocols: what a search sees, what it pays, when it stops, what is reported.
+
+A :class:`Protocol` is a frozen value: the validation key the oracle answers, its seed policy,
+the cost key and budget, and the test keys read after the search. Three families are built in:
+
+``nb201``
+    The NAS-Bench-201 paper's random-search protocol: search ``cifar10-valid`` ``x-valid`` at
+    12 epochs with a random seed, 12,000 simulated seconds, report the 200-epoch test accuracy
+    on CIFAR-10 (``cifar10`` ``ori-test``), CIFAR-100 and ImageNet16-120 (``x-test``).
+``per-dataset``
+    NATS-Bench's: search each dataset's own ``x-valid`` (``cifar10-valid``, ``cifar100``,
+    ``ImageNet16-120``) with 20,000 / 40,000 / 120,000 s and report that dataset's test.
+``fixed-n``
+    N charged queries, no time.
+
+Costs: the tables store the training time of the whole 200-epoch schedule (``train``
+``time_s`` at 200 epochs) only, so a 12-epoch query is charged ``time_200 * 12 / 200``
+(:attr:`Protocol.cost_scale`), a linear approximation of NB201's own 12-epoch times, and the
+evaluation time NB201 adds (``valid-per-time``) is not stored and not charged.
+
+Seed policy ``random`` needs per-seed values; where a key stores a single value (every
+12-epoch key of the NB201 release here) the oracle answers that value and the protocol's notes
+say so (``seed_fallback=False`` makes it an error instead).
+
+Examples
+--------
+>>> p = nb201_protocol()
+>>> str(p.search), p.budget_seconds, p.cost_scale
+('cifar10-valid/x-valid@12ep:accuracy', 12000.0, 0.06)
+>>> [k.dataset for k in p.report]
+['cifar10', 'cifar100', 'ImageNet16-120']
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from dataclasses import dataclass
+from typing import Literal, TypeAlias
+
+import numpy as np
+
+from nb201_flat.errors import Nb201FlatError, UnknownKeyError
+from nb201_flat.search.oracle import Evaluator, OracleData, Repeats, seed_rows
+from nb201_flat.table import MetricKey, SeedPolicy, Table
+
+log = logging.getLogger(__name__)
+
+Sampling: TypeAlias = Literal["uniform", "connected"]
+
+PROTOCOL_NAMES: tuple[str, ...] = ("nb201", "per-dataset", "fixed-n")
+
+# dataset searched -> (split reported, dataset reported, NATS-Bench time budget in seconds)
+_PER_DATASET: dict[str, tuple[str, str, float]] = {
+    "cifar10-valid": ("cifar10", "ori-test", 20_000.0),
+    "cifar100": ("cifar100", "x-test", 40_000.0),
+    "ImageNet16-120": ("ImageNet16-120", "x-test", 120_000.0),
+}
+_TEST_SPLITS = ("ori-test", "x-test")
+
+
+class ProtocolError(Nb201FlatError, ValueError):
+    """A protocol that is malformed or that the table cannot serve."""
+
+
+@dataclass(frozen=True, slots=True)
+class Protocol:
+    """One search setting.
+
+    Attributes
+    ----------
+    name
+        A label for reports (e.g. ``"nb201"``, ``"per-dataset:cifar100"``).
+    search
+        The validation metric the oracle answers.
+    report
+        Test metrics read after the search (mean over seeds).
+    seed
+        Seed policy of the oracle: ``"random"`` (one stored seed per query, drawn from the
+        run's generator), ``"mean"`` or a stored seed position.
+    budget_seconds
+        Simulated-time budget, or None.
+    budget_queries
+        Budget in charged queries, or None. At least one budget is set.
+    cost
+        The time key charged (``train`` ``time_s`` at 200 epochs); scaled by
+        :attr:`cost_scale`. Required with ``budget_seconds``; optional otherwise.
+    repeats
+        ``"charge"`` (NB201: a repeated query re-trains and pays) or ``"cache"``.
+    sampling
+        ``"uniform"`` over all cells (NB201: each edge uniform over the ops, no validity
+        filter) or ``"connected"`` (only cells whose input reaches the output).
+    seed_fallback
+        With ``seed="random"`` on a key storing a single value: use it (True, noted) or raise.
+    """
+
+    name: str
+    search: MetricKey
+    report: tuple[MetricKey, ...]
+    seed: SeedPolicy = "mean"
+    budget_seconds: float | None = None
+    budget_queries: int | None = None
+    cost: MetricKey | None = None
+    repeats: Repeats = "charge"
+    sampling: Sampling = "uniform"
+    seed_fallback: bool = True
+
+    def __post_init__(self) -> None:
+        if self.budget_seconds is None and self.budget_queries is None:
+            raise ProtocolError(
+                f"protocol {self.name!r} needs a budget: budget_seconds or budget_queries"
+            )
+        if self.budget_seconds is not None:
+            if not np.isfinite(self.budget_seconds) or self.budget_seconds <= 0:
+                raise ProtocolError(f"budget_seconds must be > 0, got {self.budget_seconds}")
+            if self.cost is None:
+                raise ProtocolError(
+                    f"protocol {self.name!r} has a time budget but no cost key "
+                    "(e.g. MetricKey('cifar10-valid', 'train', 200, 'time_s'))"
+                )
+        if self.budget_queries is not None and (
+            isinstance(self.budget_queries, bool) or int(self.budget_queries) < 1
+        ):
+            raise ProtocolError(f"budget_queries must be >= 1, got {self.budget_queries}")
+        if not self.report:
+            raise ProtocolError(f"protocol {self.name!r} reports nothing: give report keys")
+        if self.seed not in ("mean", "random") and not (
+            isinstance(self.seed, int | np.integer) and not isinstance(self.seed, bool)
+        ):
+            raise ProtocolError(f"seed must be 'mean', 'random' or an int, got {self.seed!r}")
+        if self.repeats not in ("charge", "cache"):
+            raise ProtocolError(f"repeats must be 'charge' or 'cache', got {self.repeats!r}")
+        if self.sampling not in ("uniform", "connected"):
+            raise ProtocolError(
+                f"sampling must be 'uniform' or 'connected', got {self.sampling!r}"
+            )
+
+    @property
+    def cost_scale(self) -> float:
+        """Search epochs / cost epochs (12/200 when 12-epoch queries are charged from 200)."""
+        if self.cost is None:
+            return 0.0
+        return self.search.epochs / self.cost.epochs
+
+    @property
+    def optimistic(self) -> bool:
+        """True when the search metric overlaps a reported one ("search metric = report
+        metric"): the same split, a test split, or a split containing the search split."""
+        return any(_overlap(self.search, r) for r in self.report) or (
+            self.search.split in _TEST_SPLITS
+        )
+
+    def replace(self, **changes: object) -> Protocol:
+        """A copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+    def describe(self) -> str:
+        """One line for reports."""
+        budget = []
+        if self.budget_seconds is not None:
+            budget.append(f"{self.budget_seconds:g} s")
+        if self.budget_queries is not None:
+            budget.append(f"{self.budget_queries} queries")
+        report = ", ".join(str(k) for k in self.report)
+        return (
+            f"{self.name}: search {self.search} (seed={self.seed}), budget {' / '.join(budget)}, "
+            f"report {report}" + ("  [OPTIMISTIC: search metric = report metric]"
+                                  if self.optimistic else "")
+        )
+
+    # -- against a table -----------------------------------------------------------------
+    def check(self, table: Table) -> list[str]:
+        """Raise :class:`ProtocolError` naming every key the table lacks; return notes."""
+        needed: list[tuple[str, MetricKey]] = [("search metric", self.search)]
+        if self.cost is not None:
+            needed.append(("cost (training time)", self.cost))
+        needed += [("report metric", k) for k in self.report]
+        missing = [f"{what} {k}" for what, k in needed if k not in table]
+        if missing:
+            raise ProtocolError(
+                f"protocol {self.name!r} cannot run on table {table.source!r}: it lacks "
+                f"{'; '.join(missing)}. The table has: "
+                f"{', '.join(str(k) for k in table.keys())} (see `nb201-flat info`)"
+            )
+        if table.space.size == 0:
+            raise ProtocolError("the table's space is empty")
+        notes: list[str] = []
+        if self.cost is not None and self.cost_scale != 1.0:
+            notes.append(
+                f"{self.name}: cost of a {self.search.epochs}-epoch query = {self.cost} x "
+                f"{self.search.epochs}/{self.cost.epochs} (only the full-schedule time is stored)"
+            )
+        if self.seed == "random" and not table.seeds(self.search):
+            msg = (
+                f"{self.name}: seed='random' asked, but {self.search} stores one value per "
+                "architecture (no per-seed values), so every query returns that value"
+            )
+            if not self.seed_fallback:
+                raise ProtocolError(msg + "; use seed='mean' or seed_fallback=True")
+            notes.append(msg)
+        if self.optimistic:
+            notes.append(
+                f"{self.name}: OPTIMISTIC — search metric = report metric ({self.search} "
+                "overlaps what is reported): the result is an upper bound, not a fair test"
+            )
+        return notes
+
+    def oracle_data(self, table: Table) -> OracleData:
+        """The arrays of this protocol's oracle (no test vector among them)."""
+        self.check(table)
+        key = self.search
+        if self.seed == "random" and table.seeds(key):
+            stack = np.stack([table.vector_for(key, seed=s) for s in table.seeds(key)])
+            order, counts = seed_rows(stack)
+            values = np.array(stack, dtype=np.float64)
+        else:
+            policy: SeedPolicy = "mean" if self.seed == "random" else self.seed
+            try:
+                vec = table.vector_for(key, seed=policy)
+            except UnknownKeyError as exc:
+                raise ProtocolError(f"protocol {self.name!r}: {exc}") from None
+            values = np.array(vec, dtype=np.float64)[None, :]
+            order = counts = None
+        costs = None
+        if self.cost is not None:
+            costs = np.array(table.vector_for(self.cost, seed="mean"), dtype=np.float64)
+            costs *= self.cost_scale
+            bad = ~np.isfinite(costs) | (costs < 0)
+            if bad.any():
+                raise ProtocolError(
+                    f"protocol {self.name!r}: {int(bad.sum())} architectures have no valid "
+                    f"cost in {self.cost}; use a fixed-n protocol (budget in queries)"
+                )
+        candidates = None
+        if self.sampling == "connected":
+            candidates = np.flatnonzero(table.space.connected).astype(np.int64)
+        return OracleData(
+            space=table.space,
+            key=key,
+            values=values,
+            order=order,
+            counts=counts,
+            costs=costs,
+            budget_seconds=self.budget_seconds,
+            budget_queries=self.budget_queries,
+            repeats=self.repeats,
+            candidates=candidates,
+        )
+
+    def evaluator(self, table: Table) -> Evaluator:
+        """Test metrics of this protocol (read after searches end)."""
+        self.check(table)
+        vecs = tuple(
+            np.array(table.vector_for(k, seed="mean"), dtype=np.float64) for k in self.report
+        )
+        return Evaluator(self.report, vecs)
+
+
+def _overlap(search: MetricKey, report: MetricKey) -> bool:
+    if search.dataset != report.dataset:
+        return False
+    if search.split == report.split:
+        return True
+    # ori-test is the union of x-valid and x-test for cifar100 and ImageNet16-120
+    return "ori-test" in (search.split, report.split) and search.dataset != "cifar10-valid"
+
+
+# -- built-in protocols ------------------------------------------------------------------
+def nb201_protocol(
+    *,
+    epochs: int = 12,
+    seed: SeedPolicy = "random",
+    budget_seconds: float = 12_000.0,
+    repeats: Repeats = "charge",
+) -> Protocol:
+    """The NAS-Bench-201 paper's random-search protocol (see the module docstring)."""
+    return Protocol(
+        name="nb201" if epochs == 12 else f"nb201@{epochs}ep",
+        search=MetricKey("cifar10-valid", "x-valid", epochs),
+        report=(
+            MetricKey("cifar10", "ori-test", 200),
+            MetricKey("cifar100", "x-test", 200),
+            MetricKey("ImageNet16-120", "x-test", 200),
+        ),
+        seed=seed,
+        budget_seconds=float(budget_seconds),
+        cost=MetricKey("cifar10-valid", "train", 200, "time_s"),
+        repeats=repeats,
+    )
+
+
+def per_dataset_protocols(
+    *,
+    epochs: int = 12,
+    seed: SeedPolicy = "random",
+    budget_scale: float = 1.0,
+    datasets: tuple[str, ...] = tuple(_PER_DATASET),
+    repeats: Repeats = "charge",
+) -> tuple[Protocol, ...]:
+    """NATS-Bench's per-dataset protocols; budgets 20,000 / 40,000 / 120,000 s x scale."""
+    out = []
+    for ds in datasets:
+        if ds not in _PER_DATASET:
+            raise ProtocolError(
+                f"per-dataset protocol: unknown dataset {ds!r}; choose from {', '.join(_PER_DATASET)}"
+            )
+        rep_ds, rep_split, budget = _PER_DATASET[ds]
+        suffix = "" if epochs == 12 else f"@{epochs}ep"
+        out.append(
+            Protocol(
+                name=f"per-dataset:{ds}{suffix}",
+                search=MetricKey(ds, "x-valid", epochs),
+                report=(MetricKey(rep_ds, rep_split, 200),),
+                seed=seed,
+                budget_seconds=budget * budget_scale,
+                cost=MetricKey(ds, "train", 200, "time_s"),
+                repeats=repeats,
+            )
+        )
+    return tuple(out)
+
+
+def fixed_n_protocols(
+    table: Table,
+    n: int = 100,
+    *,
+    epochs: int = 12,
+    seed: SeedPolicy = "mean",
+    repeats: Repeats = "charge",
+) -> tuple[Protocol, ...]:
+    """N charged queries per run on each dataset the table can search.
+
+    Uses the per-dataset keys (``x-valid`` at ``epochs``) present in the table; a table with
+    no validation split (the embedded AnalogNAS-Bench default) falls back to searching and
+    reporting its first 200-epoch ``accuracy`` key, which is flagged OPTIMISTIC.
+    """
+    out = []
+    for ds, (rep_ds, rep_split, _) in _PER_DATASET.items():
+        s, r = MetricKey(ds, "x-valid", epochs), MetricKey(rep_ds, rep_split, 200)
+        if s in table and r in table:
+            out.append(
+                Protocol(
+                    name=f"fixed-n:{ds}" + ("" if epochs == 12 else f"@{epochs}ep"),
+                    search=s,
+                    report=(r,),
+                    seed=seed,
+                    budget_queries=n,
+                    repeats=repeats,
+                )
+            )
+    if out:
+        return tuple(out)
+    acc = [k for k in table.keys() if k.metric == "accuracy" and k.epochs == 200]
+    if not acc:
+        raise ProtocolError(
+            f"fixed-n: table {table.source!r} has no 200-epoch accuracy to search; it has "
+            f"{', '.join(str(k) for k in table.keys())}"
+        )
+    key = acc[0]
+    log.warning("fixed-n on %s: search metric = report metric (%s); optimistic", table.source, key)
+    return (
+        Protocol(
+            name=f"fixed-n:{key.dataset}",
+            search=key,
+            report=(key,),
+            seed=seed,
+            budget_queries=n,
+            repeats=repeats,
+        ),
+    )
+
+
+def protocols_by_name(
+    name: str,
+    table: Table,
+    *,
+    epochs: int = 12,
+    seed: SeedPolicy | None = None,
+    n: int = 100,
+    budget_scale: float = 1.0,
+    repeats: Repeats = "charge",
+) -> tuple[Protocol, ...]:
+    """The built-in protocol family ``name`` (``nb201``, ``per-dataset``, ``fixed-n``)."""
+    if name == "nb201":
+        return (
+            nb201_protocol(
+                epochs=epochs,
+                seed="random" if seed is None else seed,
+                budget_seconds=12_000.0 * budget_scale,
+                repeats=repeats,
+            ),
+        )
+    if name == "per-dataset":
+        return per_dataset_protocols(
+            epochs=epochs,
+            seed="random" if seed is None else seed,
+            budget_scale=budget_scale,
+            repeats=repeats,
+        )
+    if name == "fixed-n":
+        return fixed_n_protocols(
+            table, n, epochs=epochs, seed="mean" if seed is None else seed, repeats=repeats
+        )
+    raise ProtocolError(f"unknown protocol {name!r}; choose from {', '.join(PROTOCOL_NAMES)}")

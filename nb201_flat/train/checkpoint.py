@@ -1,0 +1,118 @@
+"""Per-epoch checkpoints that survive ``kill -9`` at any moment.
+
+Each save writes ``epoch-NNNN.pt`` through a temporary file in the same folder, fsyncs it and
+renames it into place (``os.replace`` is atomic), so a file with the final name is always
+complete. The newest ``keep`` checkpoints are kept. Loading tries the newest first; an
+unreadable one is renamed ``*.corrupt`` (kept for inspection, never reused), a warning names the
+fallback, and the previous one is tried.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from nb201_flat.errors import require
+
+log = logging.getLogger(__name__)
+
+_NAME = re.compile(r"^epoch-(\d{4,})\.pt$")
+
+
+def _fsync_dir(folder: Path) -> None:
+    # make the rename itself durable; not all platforms can open a folder
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+class Checkpointer:
+    """Atomic save / fallback load of a run's checkpoints in ``folder``.
+
+    Parameters
+    ----------
+    folder
+        Created on first save.
+    keep
+        How many newest checkpoints to keep (at least 2, so there is a fallback).
+    """
+
+    def __init__(self, folder: str | os.PathLike[str], *, keep: int = 2) -> None:
+        require("torch", "train")
+        self.folder = Path(folder)
+        self.keep = max(2, int(keep))
+
+    def files(self) -> list[tuple[int, Path]]:
+        """``(epoch, path)`` of the complete checkpoints, newest first."""
+        if not self.folder.is_dir():
+            return []
+        out = []
+        for p in self.folder.iterdir():
+            m = _NAME.match(p.name)
+            if m:
+                out.append((int(m.group(1)), p))
+        return sorted(out, reverse=True)
+
+    def save(self, epoch: int, state: dict[str, Any]) -> Path:
+        """Write ``state`` as the checkpoint of ``epoch`` (completed epochs) atomically."""
+        import torch
+
+        self.folder.mkdir(parents=True, exist_ok=True)
+        final = self.folder / f"epoch-{epoch:04d}.pt"
+        tmp = self.folder / f".{final.name}.tmp-{os.getpid()}"
+        try:
+            with tmp.open("wb") as f:
+                torch.save(state, f)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, final)
+        finally:
+            tmp.unlink(missing_ok=True)
+        _fsync_dir(self.folder)
+        for _, old in self.files()[self.keep :]:
+            old.unlink(missing_ok=True)
+        return final
+
+    def load_latest(self) -> tuple[int, dict[str, Any]] | None:
+        """The newest readable checkpoint as ``(epoch, state)``, or ``None`` if there is none.
+
+        Leftover temporary files of killed writers are removed.
+        """
+        import torch
+
+        if self.folder.is_dir():
+            for p in self.folder.glob(".epoch-*.pt.tmp-*"):
+                p.unlink(missing_ok=True)
+        files = self.files()
+        for pos, (epoch, path) in enumerate(files):
+            try:
+                state = torch.load(path, map_location="cpu", weights_only=True)
+                if not isinstance(state, dict) or state.get("epoch") != epoch:
+                    raise ValueError("not a checkpoint of this trainer")
+            except Exception as exc:  # any unreadable file: torch, zip and pickle errors differ
+                nxt = files[pos + 1][1].name if pos + 1 < len(files) else "a fresh start"
+                bad = path.with_name(path.name + ".corrupt")
+                os.replace(path, bad)
+                log.warning(
+                    "checkpoint %s is corrupt (%s: %s); kept as %s, falling back to %s",
+                    path,
+                    type(exc).__name__,
+                    exc,
+                    bad.name,
+                    nxt,
+                )
+                continue
+            return epoch, state
+        return None
+
+    def prune_to_last(self) -> None:
+        """After a finished run keep only the final checkpoint (the trained weights)."""
+        for _, old in self.files()[1:]:
+            old.unlink(missing_ok=True)

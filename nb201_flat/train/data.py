@@ -1,0 +1,552 @@
+"""Datasets of NAS-Bench-201: readers, NB201 splits and CIFAR download (numpy only, no torch).
+
+On-disk layouts under one ``root`` folder (the ones the datasets ship in):
+
+* CIFAR-10: ``cifar-10-batches-py/data_batch_1`` .. ``data_batch_5``, ``test_batch``: pickled
+  dicts with ``data`` (N, 3072) uint8 (1024 R, 1024 G, 1024 B values per image) and ``labels``;
+* CIFAR-100: ``cifar-100-python/train``, ``test``: the same with ``fine_labels``;
+* ImageNet16-120 (NB201's down-sampled ImageNet): ``ImageNet16/train_data_batch_1`` .. ``_10``
+  and ``val_data``: dicts with ``data`` (N, 768) uint8 and 1-based ``labels``; only classes
+  1..120 are kept (shifted to 0..119).
+
+Pickles are read by a restricted unpickler that only rebuilds numpy arrays and plain
+containers, so a malicious file cannot run code.
+
+NB201 splits (dataset names as in NB201):
+
+======================  ======================  ======================================
+dataset                 trained on              evaluated splits
+======================  ======================  ======================================
+``cifar10-valid``       25k of the train set    ``x-valid`` (other 25k), ``ori-test``
+``cifar10``             the 50k train set       ``ori-test``
+``cifar100``            the 50k train set       ``x-valid``, ``x-test`` (halves), ``ori-test``
+``ImageNet16-120``      the train set           ``x-valid``, ``x-test`` (halves), ``ori-test``
+======================  ======================  ======================================
+
+The halves come from NB201's split files (``cifar-split.txt``, ``cifar100-test-split.txt``,
+``imagenet-16-120-test-split.txt``; JSON dicts whose values are ``["int", [indices]]``), looked
+up in ``split_dir`` (default: ``root``). Without them a documented deterministic split is used
+(sorted halves of ``numpy.random.default_rng(201).permutation(n)``) and a warning says the
+numbers are then not exactly comparable with NB201's.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import io
+import json
+import logging
+import os
+import pickle
+import tarfile
+import tempfile
+import urllib.request
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from nb201_flat.errors import FormatError, Nb201FlatError, UnknownKeyError
+
+log = logging.getLogger(__name__)
+
+U8 = npt.NDArray[np.uint8]
+I64 = npt.NDArray[np.int64]
+
+
+class DatasetNotFoundError(Nb201FlatError, FileNotFoundError):
+    """The dataset folder is missing; the message says how to get it."""
+
+
+class DownloadError(Nb201FlatError, OSError):
+    """A download failed or its checksum did not match; nothing was left behind."""
+
+
+@dataclass(frozen=True, slots=True)
+class DatasetInfo:
+    """Static facts about one NB201 dataset.
+
+    Attributes
+    ----------
+    name
+        NB201 name (``cifar10-valid``, ``cifar10``, ``cifar100``, ``ImageNet16-120``).
+    source
+        Files it reads (``cifar10``, ``cifar100``, ``imagenet16``).
+    num_classes, image_size
+        Classifier outputs and input side length.
+    mean, std
+        Per-channel normalisation on the 0..1 scale (NB201's values).
+    pad
+        Zero padding of the random crop (4 for 32 px CIFAR, 2 for 16 px ImageNet16 as NB201).
+    splits
+        Evaluated splits besides ``train``.
+    """
+
+    name: str
+    source: str
+    num_classes: int
+    image_size: int
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    pad: int
+    splits: tuple[str, ...]
+
+
+def _scale(v: tuple[float, float, float]) -> tuple[float, float, float]:
+    return (v[0] / 255, v[1] / 255, v[2] / 255)
+
+
+_C10_MEAN, _C10_STD = _scale((125.3, 123.0, 113.9)), _scale((63.0, 62.1, 66.7))
+_C100_MEAN, _C100_STD = _scale((129.3, 124.1, 112.4)), _scale((68.2, 65.4, 70.4))
+_IN16_MEAN, _IN16_STD = _scale((122.68, 116.66, 104.01)), _scale((63.22, 61.26, 65.09))
+
+DATASETS: dict[str, DatasetInfo] = {
+    "cifar10-valid": DatasetInfo(
+        "cifar10-valid", "cifar10", 10, 32, _C10_MEAN, _C10_STD, 4, ("x-valid", "ori-test")
+    ),
+    "cifar10": DatasetInfo("cifar10", "cifar10", 10, 32, _C10_MEAN, _C10_STD, 4, ("ori-test",)),
+    "cifar100": DatasetInfo(
+        "cifar100", "cifar100", 100, 32, _C100_MEAN, _C100_STD, 4, ("x-valid", "x-test", "ori-test")
+    ),
+    "ImageNet16-120": DatasetInfo(
+        "ImageNet16-120",
+        "imagenet16",
+        120,
+        16,
+        _IN16_MEAN,
+        _IN16_STD,
+        2,
+        ("x-valid", "x-test", "ori-test"),
+    ),
+}
+"""The four NB201 datasets, by NB201 name."""
+
+SPLIT_FILES = {
+    "cifar10-valid": ("cifar-split.txt", "train", "valid"),
+    "cifar100": ("cifar100-test-split.txt", "xvalid", "xtest"),
+    "ImageNet16-120": ("imagenet-16-120-test-split.txt", "xvalid", "xtest"),
+}
+"""NB201 split file name and its two keys, per dataset that has one."""
+
+FALLBACK_SPLIT_SEED = 201
+
+_FOLDERS = {
+    "cifar10": "cifar-10-batches-py",
+    "cifar100": "cifar-100-python",
+    "imagenet16": "ImageNet16",
+}
+
+
+def dataset_info(name: str) -> DatasetInfo:
+    """:class:`DatasetInfo` of an NB201 dataset name; a clear error lists the names."""
+    try:
+        return DATASETS[name]
+    except KeyError:
+        raise UnknownKeyError(
+            f"unknown dataset {name!r}; NB201 datasets are {', '.join(DATASETS)}"
+        ) from None
+
+
+# -- restricted unpickling ------------------------------------------------------------------
+_ALLOWED_GLOBALS = {
+    ("numpy.core.multiarray", "_reconstruct"): ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy._core.multiarray", "_reconstruct"): ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy.core.multiarray", "scalar"): ("numpy._core.multiarray", "scalar"),
+    ("numpy._core.multiarray", "scalar"): ("numpy._core.multiarray", "scalar"),
+    ("numpy.core.numeric", "_frombuffer"): ("numpy._core.numeric", "_frombuffer"),
+    ("numpy._core.numeric", "_frombuffer"): ("numpy._core.numeric", "_frombuffer"),
+    ("numpy", "ndarray"): ("numpy", "ndarray"),
+    ("numpy", "dtype"): ("numpy", "dtype"),
+    # protocol-2 pickles written by Python 3 store bytes as _codecs.encode(str, "latin1")
+    ("_codecs", "encode"): ("_codecs", "encode"),
+}
+
+
+class _SafeUnpickler(pickle.Unpickler):
+    """Rebuilds only numpy arrays, dtypes and builtin containers; refuses any other global."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        target = _ALLOWED_GLOBALS.get((module, name))
+        if target is None:
+            raise pickle.UnpicklingError(f"global {module}.{name} is not allowed in a data file")
+        import importlib
+
+        try:
+            mod = importlib.import_module(target[0])
+        except ImportError:  # numpy < 2 has no numpy._core
+            mod = importlib.import_module(target[0].replace("numpy._core", "numpy.core"))
+        return getattr(mod, target[1])
+
+
+def safe_load_pickle(path: str | os.PathLike[str]) -> Any:
+    """Load a data pickle (py2 or py3) allowing only numpy arrays and builtin containers.
+
+    Dict keys stored as bytes (Python 2 pickles) are decoded to ``str``.
+
+    Raises
+    ------
+    FormatError
+        The file is not a pickle, is truncated, or needs a global other than numpy's.
+    """
+    p = Path(path)
+    try:
+        with p.open("rb") as f:
+            obj = _SafeUnpickler(f, encoding="bytes").load()
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError) as exc:
+        raise FormatError(f"{p} is not a readable data pickle: {exc}") from exc
+    if isinstance(obj, dict):
+        obj = {(k.decode("latin1") if isinstance(k, bytes) else k): v for k, v in obj.items()}
+    return obj
+
+
+def _read_batch(path: Path, label_key: str, side: int) -> tuple[U8, I64]:
+    if not path.is_file():
+        raise FormatError(
+            f"missing file {path}: the folder does not have the expected layout "
+            "(see nb201_flat.train.data for the file names)"
+        )
+    obj = safe_load_pickle(path)
+    if not isinstance(obj, dict) or "data" not in obj or label_key not in obj:
+        keys = sorted(obj) if isinstance(obj, dict) else type(obj).__name__
+        raise FormatError(f"{path}: expected a dict with 'data' and {label_key!r}, got {keys}")
+    data = np.asarray(obj["data"])
+    labels = np.asarray(obj[label_key], dtype=np.int64).reshape(-1)
+    n_values = 3 * side * side
+    if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != n_values:
+        raise FormatError(
+            f"{path}: 'data' must be uint8 of shape (N, {n_values}), got {data.dtype} {data.shape}"
+        )
+    if len(labels) != len(data):
+        raise FormatError(f"{path}: {len(data)} images but {len(labels)} labels")
+    return data.reshape(-1, 3, side, side), labels
+
+
+def _folder(root: Path, source: str) -> Path:
+    folder = root / _FOLDERS[source]
+    if not folder.is_dir():
+        how = (
+            f"download it with nb201_flat.train.data.download({source!r}, {str(root)!r})"
+            if source in CIFAR_ARCHIVES
+            else "get NB201's ImageNet16 (down-sampled ImageNet, 16x16) and unpack it there"
+        )
+        raise DatasetNotFoundError(f"dataset folder {folder} not found; {how}")
+    return folder
+
+
+def read_cifar10(root: str | os.PathLike[str]) -> tuple[U8, I64, U8, I64]:
+    """``(train_x, train_y, test_x, test_y)`` of CIFAR-10; images ``(N, 3, 32, 32)`` uint8."""
+    folder = _folder(Path(root), "cifar10")
+    parts = [_read_batch(folder / f"data_batch_{i}", "labels", 32) for i in range(1, 6)]
+    test_x, test_y = _read_batch(folder / "test_batch", "labels", 32)
+    train_x = np.concatenate([p[0] for p in parts])
+    train_y = np.concatenate([p[1] for p in parts])
+    return train_x, train_y, test_x, test_y
+
+
+def read_cifar100(root: str | os.PathLike[str]) -> tuple[U8, I64, U8, I64]:
+    """``(train_x, train_y, test_x, test_y)`` of CIFAR-100 (fine labels)."""
+    folder = _folder(Path(root), "cifar100")
+    train_x, train_y = _read_batch(folder / "train", "fine_labels", 32)
+    test_x, test_y = _read_batch(folder / "test", "fine_labels", 32)
+    return train_x, train_y, test_x, test_y
+
+
+def read_imagenet16(
+    root: str | os.PathLike[str], num_classes: int = 120
+) -> tuple[U8, I64, U8, I64]:
+    """``(train_x, train_y, test_x, test_y)`` of ImageNet16, classes ``1..num_classes`` only.
+
+    Labels are shifted to start at 0, as NB201 does.
+    """
+    folder = _folder(Path(root), "imagenet16")
+    out: list[tuple[U8, I64]] = []
+    for names in ([f"train_data_batch_{i}" for i in range(1, 11)], ["val_data"]):
+        xs, ys = [], []
+        for name in names:
+            x, y = _read_batch(folder / name, "labels", 16)
+            if len(y) and y.min() < 1:
+                raise FormatError(
+                    f"{folder / name}: ImageNet16 labels are 1-based, found {y.min()}"
+                )
+            keep = y <= num_classes
+            xs.append(x[keep])
+            ys.append(y[keep] - 1)
+        out.append((np.concatenate(xs), np.concatenate(ys)))
+    return out[0][0], out[0][1], out[1][0], out[1][1]
+
+
+# -- splits ---------------------------------------------------------------------------------
+def read_split_file(path: str | os.PathLike[str], keys: tuple[str, str]) -> tuple[I64, I64]:
+    """Read an NB201 split file: two index lists under ``keys``.
+
+    Values may be NB201's ``["int", [..]]`` pairs or plain lists; the file is JSON (a Python
+    literal is accepted too, parsed without evaluation).
+    """
+    p = Path(path)
+    text = p.read_text()
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError:
+        try:
+            obj = ast.literal_eval(text)
+        except (ValueError, SyntaxError) as exc:
+            raise FormatError(f"{p}: neither JSON nor a Python literal: {exc}") from exc
+    if not isinstance(obj, dict) or any(k not in obj for k in keys):
+        raise FormatError(f"{p}: expected a dict with keys {keys}")
+    out = []
+    for k in keys:
+        v = obj[k]
+        if isinstance(v, list | tuple) and len(v) == 2 and isinstance(v[0], str):
+            v = v[1]  # NB201's load_config form: [type name, value]
+        try:
+            out.append(np.asarray([int(i) for i in v], dtype=np.int64))
+        except (TypeError, ValueError) as exc:
+            raise FormatError(f"{p}: {k!r} is not a list of integers") from exc
+    return out[0], out[1]
+
+
+def fallback_split(n: int) -> tuple[I64, I64]:
+    """Deterministic halves of ``range(n)`` used when NB201's split file is absent.
+
+    Sorted first and second halves of ``numpy.random.default_rng(201).permutation(n)``.
+
+    >>> a, b = fallback_split(6)
+    >>> sorted(np.concatenate([a, b]).tolist()) == list(range(6))
+    True
+    """
+    perm = np.random.default_rng(FALLBACK_SPLIT_SEED).permutation(n)
+    half = n // 2
+    return np.sort(perm[:half]), np.sort(perm[half:])
+
+
+def nb201_split(dataset: str, n: int, split_dir: str | os.PathLike[str] | None) -> tuple[I64, I64]:
+    """The two halves NB201 uses for ``dataset`` over ``n`` items (train/valid or xvalid/xtest)."""
+    fname, k1, k2 = SPLIT_FILES[dataset]
+    path = Path(split_dir) / fname if split_dir is not None else None
+    if path is None or not path.is_file():
+        log.warning(
+            "NB201 split file %s not found; using the deterministic fallback split "
+            "(numbers will not be exactly comparable with NB201's)",
+            path if path is not None else fname,
+        )
+        return fallback_split(n)
+    a, b = read_split_file(path, (k1, k2))
+    both = np.concatenate([a, b])
+    if len(both) and (both.min() < 0 or both.max() >= n):
+        raise FormatError(f"{path}: indices must lie in 0..{n - 1} (the dataset has {n} items)")
+    if len(np.unique(both)) != len(both):
+        raise FormatError(f"{path}: {k1!r} and {k2!r} overlap or repeat indices")
+    return a, b
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class DataSplits:
+    """Arrays of one NB201 dataset, ready for training.
+
+    Attributes
+    ----------
+    info
+        The dataset's :class:`DatasetInfo`.
+    train_x, train_y
+        Training images ``(N, 3, H, W)`` uint8 and labels int64.
+    sources
+        Arrays that evaluation splits index into (``"train"`` and/or ``"test"``).
+    splits
+        Evaluated split name -> ``(source name, indices)``; one pass over each source serves
+        every split that indexes it.
+    """
+
+    info: DatasetInfo
+    train_x: U8
+    train_y: I64
+    sources: Mapping[str, tuple[U8, I64]]
+    splits: Mapping[str, tuple[str, I64]] = field(default_factory=dict)
+
+
+def load_dataset(
+    name: str,
+    root: str | os.PathLike[str],
+    *,
+    split_dir: str | os.PathLike[str] | None = None,
+) -> DataSplits:
+    """Read an NB201 dataset from ``root`` and apply NB201's splits.
+
+    Parameters
+    ----------
+    name
+        ``cifar10-valid``, ``cifar10``, ``cifar100`` or ``ImageNet16-120``.
+    root
+        Folder holding ``cifar-10-batches-py``, ``cifar-100-python`` or ``ImageNet16``.
+    split_dir
+        Folder of NB201's split files; default ``root``.
+
+    Raises
+    ------
+    DatasetNotFoundError
+        The dataset folder is missing.
+    FormatError
+        A file is missing or not in the expected layout.
+    """
+    info = dataset_info(name)
+    root = Path(root)
+    if not root.is_dir():
+        raise DatasetNotFoundError(f"data root {root} does not exist; pass --data-root DIR")
+    split_dir = root if split_dir is None else Path(split_dir)
+    readers: dict[str, Callable[[Path], tuple[U8, I64, U8, I64]]] = {
+        "cifar10": read_cifar10,
+        "cifar100": read_cifar100,
+        "imagenet16": lambda r: read_imagenet16(r, info.num_classes),
+    }
+    train_x, train_y, test_x, test_y = readers[info.source](root)
+    n_test = len(test_y)
+    test_all = np.arange(n_test, dtype=np.int64)
+    if name == "cifar10-valid":
+        tr, va = nb201_split(name, len(train_y), split_dir)
+        return DataSplits(
+            info,
+            train_x[tr],
+            train_y[tr],
+            {"train": (train_x, train_y), "test": (test_x, test_y)},
+            {"x-valid": ("train", va), "ori-test": ("test", test_all)},
+        )
+    if name == "cifar10":
+        return DataSplits(
+            info, train_x, train_y, {"test": (test_x, test_y)}, {"ori-test": ("test", test_all)}
+        )
+    xv, xt = nb201_split(name, n_test, split_dir)
+    return DataSplits(
+        info,
+        train_x,
+        train_y,
+        {"test": (test_x, test_y)},
+        {"x-valid": ("test", xv), "x-test": ("test", xt), "ori-test": ("test", test_all)},
+    )
+
+
+# -- download -------------------------------------------------------------------------------
+CIFAR_ARCHIVES: dict[str, tuple[str, str]] = {
+    "cifar10": (
+        "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
+        "c58f30108f718f92721af3b95e74349a",
+    ),
+    "cifar100": (
+        "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz",
+        "eb9058c3a382ffc7106e4002c42a8d85",
+    ),
+}
+"""Official CIFAR python archives and their MD5 checksums (as torchvision lists them)."""
+
+
+def _copy_with_md5(src: IO[bytes], dst: IO[bytes]) -> str:
+    digest = hashlib.md5(usedforsecurity=False)
+    while chunk := src.read(1 << 20):
+        digest.update(chunk)
+        dst.write(chunk)
+    return digest.hexdigest()
+
+
+def download(
+    source: str,
+    root: str | os.PathLike[str],
+    *,
+    url: str | None = None,
+    md5: str | None = None,
+    opener: Callable[[str], IO[bytes]] | None = None,
+) -> Path:
+    """Download and unpack CIFAR-10 or CIFAR-100 into ``root``; return the dataset folder.
+
+    The archive is streamed to a temporary file, its MD5 checked, and unpacked into a
+    temporary folder that is renamed into place, so an interrupted or corrupt download leaves
+    nothing behind. An existing folder is kept as is.
+
+    Parameters
+    ----------
+    source
+        ``"cifar10"`` or ``"cifar100"`` (NB201's ``cifar10-valid`` uses ``cifar10``).
+    root
+        Destination folder (created if needed).
+    url, md5
+        Override the official URL and checksum (mirrors, tests with ``file://``).
+    opener
+        ``opener(url)`` returns a binary stream; default :func:`urllib.request.urlopen`.
+
+    Raises
+    ------
+    DownloadError
+        Network failure, checksum mismatch or a bad archive.
+    """
+    if source == "cifar10-valid":
+        source = "cifar10"
+    if source not in CIFAR_ARCHIVES:
+        raise UnknownKeyError(
+            f"cannot download {source!r}; downloadable: {', '.join(CIFAR_ARCHIVES)} "
+            "(ImageNet16-120 must be fetched by hand, see NB201's instructions)"
+        )
+    root = Path(root)
+    target = root / _FOLDERS[source]
+    if target.is_dir():
+        log.info("%s already present; not downloading", target)
+        return target
+    url = url or CIFAR_ARCHIVES[source][0]
+    md5 = md5 or CIFAR_ARCHIVES[source][1]
+    root.mkdir(parents=True, exist_ok=True)
+    open_url = opener or (lambda u: urllib.request.urlopen(u, timeout=60))
+    with tempfile.TemporaryDirectory(dir=root, prefix=".download-") as tmp:
+        archive = Path(tmp) / "archive.tar.gz"
+        try:
+            with open_url(url) as src, archive.open("wb") as dst:
+                got = _copy_with_md5(src, dst)
+        except OSError as exc:
+            raise DownloadError(f"downloading {url} failed: {exc}") from exc
+        if got != md5:
+            raise DownloadError(
+                f"checksum mismatch for {url}: md5 {got}, expected {md5}; nothing was kept"
+            )
+        unpacked = Path(tmp) / "unpacked"
+        try:
+            with tarfile.open(archive, "r:gz") as tar:
+                tar.extractall(unpacked, filter="data")
+        except (tarfile.TarError, OSError, EOFError) as exc:
+            raise DownloadError(f"{url} is not a valid .tar.gz archive: {exc}") from exc
+        inner = unpacked / _FOLDERS[source]
+        if not inner.is_dir():
+            raise DownloadError(f"{url} does not contain the folder {_FOLDERS[source]}")
+        try:
+            os.replace(inner, target)
+        except OSError:  # another process won the race; its folder is as good as ours
+            if not target.is_dir():
+                raise
+    log.info("downloaded %s to %s", source, target)
+    return target
+
+
+def write_batch(path: str | os.PathLike[str], data: U8, labels: Any, label_key: str) -> None:
+    """Write one batch file in the datasets' own pickle layout (for tests and tiny datasets)."""
+    buf = io.BytesIO()
+    pickle.dump({label_key: list(map(int, labels)), "data": np.ascontiguousarray(data)}, buf, 2)
+    Path(path).write_bytes(buf.getvalue())
+
+
+__all__ = [
+    "CIFAR_ARCHIVES",
+    "DATASETS",
+    "DataSplits",
+    "DatasetInfo",
+    "DatasetNotFoundError",
+    "DownloadError",
+    "dataset_info",
+    "download",
+    "fallback_split",
+    "load_dataset",
+    "nb201_split",
+    "read_cifar10",
+    "read_cifar100",
+    "read_imagenet16",
+    "read_split_file",
+    "safe_load_pickle",
+    "write_batch",
+]

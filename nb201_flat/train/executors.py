@@ -1,0 +1,383 @@
+"""Run many training jobs: one process per device slot, a dask cluster, or Slurm.
+
+Every executor has the same contract, :meth:`Executor.map`: it takes :class:`TrainJob`\\ s and
+returns one :class:`JobResult` per job, in order. Jobs whose run is already ``done`` in their
+results database are not started again (their stored numbers come back with status
+``skipped``), a failing job is retried up to ``retries`` more times, and a job that still fails
+comes back with status ``failed`` and its error, without stopping the others. Because each
+epoch is checkpointed, a retry (or a re-run after the whole executor died) resumes where the
+job stopped.
+
+* :class:`LocalExecutor`: worker processes (``spawn``) on this machine, ``jobs_per_device``
+  per device, so several small networks can train at once on one GPU; ``processes=False``
+  runs jobs one after another in this process (debugging, tests).
+* :class:`DaskExecutor`: a ``dask.distributed`` scheduler address (``"tcp://host:8786"``) or a
+  ``Client``; workers need this package and the data at the same path.
+* :class:`SlurmExecutor`: one Slurm job per training job through submitit; the ``submitit``
+  import and the executor are created only when :meth:`~SlurmExecutor.map` runs.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import logging
+import multiprocessing as mp
+import os
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from nb201_flat.errors import Nb201FlatError, require
+from nb201_flat.train.jobs import JobResult, TrainJob
+from nb201_flat.train.results_db import ResultsDB
+
+log = logging.getLogger(__name__)
+
+RunFn = Callable[[TrainJob], JobResult]
+
+
+class ExecutorSpecError(Nb201FlatError, ValueError):
+    """An ``--executor`` value that names no executor."""
+
+
+def _default_run(job: TrainJob) -> JobResult:
+    from nb201_flat.train.trainer import run_job
+
+    return run_job(job)
+
+
+class Executor(Protocol):
+    """Runs training jobs; see the module docstring for the contract."""
+
+    def map(self, jobs: Sequence[TrainJob]) -> list[JobResult]:
+        """One result per job, in the order of ``jobs``."""
+        ...
+
+
+def split_done(jobs: Sequence[TrainJob]) -> tuple[dict[int, JobResult], list[int]]:
+    """Results of jobs already done in their databases, and positions of those to run.
+
+    One query per distinct database file (and none when the file does not exist yet).
+    """
+    done: dict[int, JobResult] = {}
+    todo: list[int] = []
+    by_db: dict[str, list[int]] = {}
+    for pos, job in enumerate(jobs):
+        by_db.setdefault(job.db_path, []).append(pos)
+    for path, positions in by_db.items():
+        if not Path(path).is_file():
+            todo.extend(positions)
+            continue
+        db = ResultsDB(path)
+        try:
+            keys = db.done_keys()
+            for pos in positions:
+                job = jobs[pos]
+                if tuple(job.key) in keys:
+                    metrics, t = db.final_metrics(job.key)
+                    done[pos] = JobResult(job, "skipped", metrics, t, attempts=0)
+                else:
+                    todo.append(pos)
+        finally:
+            db.close()
+    return done, sorted(todo)
+
+
+def _failed(job: TrainJob, exc: BaseException, attempts: int) -> JobResult:
+    msg = f"{type(exc).__name__}: {exc}"
+    log.error("%s failed after %d attempt(s): %s", job.name, attempts, msg)
+    return JobResult(job, "failed", error=msg, attempts=attempts)
+
+
+def _with_device(job: TrainJob, device: str) -> TrainJob:
+    from dataclasses import replace
+
+    return replace(job, device=device) if job.device == "auto" else job
+
+
+# -- local ------------------------------------------------------------------------------------
+_SLOT: dict[str, Any] = {}
+
+
+def _init_worker(slots: Any, threads: int | None) -> None:
+    # each worker process takes one slot (a device) for its whole life
+    _SLOT["device"] = slots.get()
+    if threads is not None:
+        os.environ["OMP_NUM_THREADS"] = str(threads)
+        _SLOT["threads"] = threads
+
+
+def _run_in_worker(job: TrainJob, run: RunFn) -> JobResult:
+    from dataclasses import replace
+
+    job = _with_device(job, _SLOT["device"])
+    if job.threads is None and "threads" in _SLOT:
+        job = replace(job, threads=_SLOT["threads"])
+    return run(job)
+
+
+def _detect_devices() -> list[str]:
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            return [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+    except ImportError:
+        pass
+    return ["cpu"]
+
+
+@dataclass
+class LocalExecutor:
+    """Worker processes on this machine.
+
+    Parameters
+    ----------
+    devices
+        Devices to use (``["cuda:0", "cuda:1"]``, ``["cpu"]``); default: every GPU, else the CPU.
+    jobs_per_device
+        Concurrent jobs per device (several small networks share a GPU well).
+    threads
+        torch CPU threads per worker; default: CPU count / workers for CPU devices.
+    retries
+        Extra attempts for a failed job.
+    processes
+        False: run in this process, one job after another (for debugging and tests).
+    run
+        The function that runs one job (default: :func:`nb201_flat.train.trainer.run_job`).
+    """
+
+    devices: Sequence[str] | None = None
+    jobs_per_device: int = 1
+    threads: int | None = None
+    retries: int = 1
+    processes: bool = True
+    run: RunFn = field(default=_default_run)
+
+    def map(self, jobs: Sequence[TrainJob]) -> list[JobResult]:
+        """See :class:`Executor`."""
+        results, todo = split_done(jobs)
+        if todo:
+            run = self._run_inline if not self.processes else self._run_pool
+            results.update(run([jobs[p] for p in todo], todo))
+        return [results[p] for p in range(len(jobs))]
+
+    def _slots(self) -> list[str]:
+        devices = list(self.devices) if self.devices else _detect_devices()
+        return [d for d in devices for _ in range(max(1, self.jobs_per_device))]
+
+    def _run_inline(self, jobs: list[TrainJob], positions: list[int]) -> dict[int, JobResult]:
+        device = self._slots()[0]
+        out = {}
+        for pos, job in zip(positions, jobs, strict=True):
+            job = _with_device(job, device)
+            for attempt in range(1, self.retries + 2):
+                try:
+                    res = self.run(job)
+                    out[pos] = JobResult(
+                        res.job, res.status, res.metrics, res.train_time_s, attempts=attempt
+                    )
+                    break
+                except Exception as exc:
+                    log.warning("%s attempt %d failed: %s", job.name, attempt, exc)
+                    log.debug("%s", traceback.format_exc())
+                    if attempt > self.retries:
+                        out[pos] = _failed(job, exc, attempt)
+        return out
+
+    def _run_pool(self, jobs: list[TrainJob], positions: list[int]) -> dict[int, JobResult]:
+        slots = self._slots()
+        threads = self.threads
+        if threads is None and all(s == "cpu" for s in slots):
+            threads = max(1, (os.cpu_count() or 1) // len(slots))
+        ctx = mp.get_context("spawn")  # CUDA and fork do not mix; spawn is safe everywhere
+        attempts = dict.fromkeys(positions, 0)
+        pending = dict(zip(positions, jobs, strict=True))
+        out: dict[int, JobResult] = {}
+        while pending:  # one pool per round; a round retries what failed in the previous one
+            queue = ctx.Queue()
+            for s in slots:
+                queue.put(s)
+            with cf.ProcessPoolExecutor(
+                max_workers=len(slots),
+                mp_context=ctx,
+                initializer=_init_worker,
+                initargs=(queue, threads),
+            ) as pool:
+                futures = {
+                    pool.submit(_run_in_worker, job, self.run): p for p, job in pending.items()
+                }
+                for fut in cf.as_completed(futures):
+                    pos = futures[fut]
+                    attempts[pos] += 1
+                    try:
+                        res = fut.result()
+                    except Exception as exc:  # BrokenProcessPool too: the next round rebuilds it
+                        err: BaseException = exc
+                    else:
+                        out[pos] = JobResult(
+                            res.job,
+                            res.status,
+                            res.metrics,
+                            res.train_time_s,
+                            attempts=attempts[pos],
+                        )
+                        del pending[pos]
+                        continue
+                    log.warning("%s attempt %d failed: %s", pending[pos].name, attempts[pos], err)
+                    if attempts[pos] > self.retries:
+                        out[pos] = _failed(pending.pop(pos), err, attempts[pos])
+        return out
+
+
+# -- dask -------------------------------------------------------------------------------------
+@dataclass
+class DaskExecutor:
+    """Jobs as tasks on a ``dask.distributed`` cluster.
+
+    Parameters
+    ----------
+    address
+        Scheduler address (``"tcp://host:8786"``) or an existing ``distributed.Client``.
+    retries
+        Extra attempts for a failed task (dask's own task retries).
+    run
+        The function that runs one job; it must be importable on the workers.
+    resources
+        Worker resources each task needs, e.g. ``{"GPU": 1}`` for workers started with
+        ``--resources GPU=1``, so one GPU gets one job at a time.
+    """
+
+    address: Any
+    retries: int = 1
+    run: RunFn = field(default=_default_run)
+    resources: dict[str, float] | None = None
+
+    def map(self, jobs: Sequence[TrainJob]) -> list[JobResult]:
+        """See :class:`Executor`."""
+        require("distributed", "cluster")
+        from distributed import Client, as_completed
+
+        results, todo = split_done(jobs)
+        if not todo:
+            return [results[p] for p in range(len(jobs))]
+        own = not isinstance(self.address, Client)
+        client = Client(self.address) if own else self.address  # type: ignore[no-untyped-call]
+        try:
+            futures = {
+                client.submit(
+                    self.run,
+                    jobs[p],
+                    key=f"nb201-train-{jobs[p].name}-{p}",
+                    retries=self.retries,
+                    pure=False,
+                    resources=self.resources,
+                ): p
+                for p in todo
+            }
+            for fut in as_completed(list(futures)):  # type: ignore[no-untyped-call]
+                pos = futures[fut]
+                if fut.status == "finished":
+                    res = fut.result()
+                    results[pos] = res
+                else:
+                    exc = fut.exception()
+                    results[pos] = _failed(jobs[pos], exc, self.retries + 1)
+        finally:
+            if own:
+                client.close()
+        return [results[p] for p in range(len(jobs))]
+
+
+# -- slurm ------------------------------------------------------------------------------------
+@dataclass
+class SlurmExecutor:
+    """One Slurm job per training job, through submitit.
+
+    Parameters
+    ----------
+    folder
+        submitit's log and pickle folder (on a shared file system).
+    retries
+        Extra submissions of a failed job; each resumes from its checkpoint.
+    slurm
+        Options for ``executor.update_parameters`` (``slurm_partition``, ``timeout_min``,
+        ``gpus_per_node``, ``cpus_per_task``, ``mem_gb``...).
+    cluster
+        submitit cluster: ``None`` (auto: Slurm when available), ``"slurm"``, ``"local"``,
+        ``"debug"`` (in-process, for tests).
+    run
+        The function that runs one job.
+    """
+
+    folder: str | os.PathLike[str] = "submitit_logs"
+    retries: int = 1
+    slurm: dict[str, Any] = field(
+        default_factory=lambda: {"timeout_min": 24 * 60, "gpus_per_node": 1, "cpus_per_task": 4}
+    )
+    cluster: str | None = None
+    run: RunFn = field(default=_default_run)
+
+    def build(self) -> Any:
+        """The configured ``submitit.AutoExecutor`` (imported here, not at module import)."""
+        require("submitit", "cluster")
+        import submitit
+
+        ex = submitit.AutoExecutor(folder=os.fspath(self.folder), cluster=self.cluster)
+        params = dict(self.slurm)
+        params.setdefault("name", "nb201-train")
+        ex.update_parameters(**params)
+        return ex
+
+    def map(self, jobs: Sequence[TrainJob]) -> list[JobResult]:
+        """See :class:`Executor`."""
+        results, todo = split_done(jobs)
+        if not todo:
+            return [results[p] for p in range(len(jobs))]
+        ex = self.build()
+        attempts = dict.fromkeys(todo, 0)
+        pending = list(todo)
+        while pending:
+            submitted = [(p, ex.submit(self.run, jobs[p])) for p in pending]
+            pending = []
+            for pos, sjob in submitted:
+                attempts[pos] += 1
+                try:
+                    res = sjob.result()
+                except Exception as exc:  # submitit wraps remote errors in its own types
+                    log.warning("%s attempt %d failed: %s", jobs[pos].name, attempts[pos], exc)
+                    if attempts[pos] > self.retries:
+                        results[pos] = _failed(jobs[pos], exc, attempts[pos])
+                    else:
+                        pending.append(pos)
+                else:
+                    results[pos] = JobResult(
+                        res.job, res.status, res.metrics, res.train_time_s, attempts=attempts[pos]
+                    )
+        return [results[p] for p in range(len(jobs))]
+
+
+def executor_from_spec(
+    spec: str,
+    *,
+    devices: Sequence[str] | None = None,
+    jobs_per_device: int = 1,
+    retries: int = 1,
+    slurm_folder: str | os.PathLike[str] = "submitit_logs",
+) -> Executor:
+    """Executor from a CLI value: ``local``, ``inline``, ``dask://HOST:PORT`` or ``slurm``."""
+    if spec == "local":
+        return LocalExecutor(devices=devices, jobs_per_device=jobs_per_device, retries=retries)
+    if spec == "inline":
+        return LocalExecutor(devices=devices, retries=retries, processes=False)
+    if spec.startswith("dask://"):
+        return DaskExecutor("tcp://" + spec.removeprefix("dask://"), retries=retries)
+    if spec.startswith(("tcp://", "tls://")):
+        return DaskExecutor(spec, retries=retries)
+    if spec == "slurm":
+        return SlurmExecutor(folder=slurm_folder, retries=retries)
+    raise ExecutorSpecError(
+        f"unknown executor {spec!r}; use local, inline, dask://HOST:PORT or slurm"
+    )

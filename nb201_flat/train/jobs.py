@@ -1,0 +1,226 @@
+"""What to train (:class:`TrainJob`) and what came out (:class:`JobResult`); no torch.
+
+Both are frozen, picklable values, so executors can ship them to worker processes, dask
+workers or Slurm jobs unchanged. A job carries the cell as its op list, so a worker needs
+neither the space object nor any table to build the network.
+
+Examples
+--------
+>>> from nb201_flat.space import NB201
+>>> jobs = make_jobs([11472], dataset="cifar10", epochs=12, seeds=[777, 888],
+...                  data_root="data", db_path="r.sqlite")
+>>> [(j.index, j.seed, j.epochs, j.space) for j in jobs]
+[(11472, 777, 12, 'nb201'), (11472, 888, 12, 'nb201')]
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, NamedTuple
+
+from nb201_flat.space import NB201, Arch, Space
+from nb201_flat.train.costs import check_ops
+from nb201_flat.train.data import dataset_info
+from nb201_flat.train.recipe import Recipe, recipe_for
+
+
+class RunKey(NamedTuple):
+    """Identity of one training run in the results database."""
+
+    space: str
+    arch: str
+    dataset: str
+    epochs: int
+    seed: int
+
+
+def space_key(space: Space, *, c: int = 16, n: int = 5) -> str:
+    """Short name of a space (and of a non-default network size) for the results database.
+
+    ``"nb201"`` for NB201 at C=16, N=5; otherwise ops, nodes and size are spelled out so
+    rows of different networks never mix.
+
+    >>> space_key(NB201), space_key(NB201, c=4, n=1)
+    ('nb201', 'nb201@C4N1')
+    """
+    base = (
+        "nb201"
+        if space == NB201
+        else f"{space.n_nodes}nodes:{','.join(space.ops)}:{space.index_order}"
+    )
+    return base if (c, n) == (16, 5) else f"{base}@C{c}N{n}"
+
+
+@dataclass(frozen=True, slots=True)
+class TrainJob:
+    """One training run: a cell, a dataset, a schedule, a seed, and where things go.
+
+    Attributes
+    ----------
+    arch, index, ops, n_nodes, space
+        The cell: its string, index in its space, op per edge, nodes, and :func:`space_key`.
+    dataset
+        NB201 dataset name.
+    seed
+        Seeds weight init, data order and augmentation.
+    recipe
+        Hyper-parameters; ``recipe.epochs`` is the schedule length.
+    data_root, split_dir
+        Dataset folder and NB201 split files folder (default ``data_root``).
+    db_path
+        SQLite results database.
+    ckpt_dir
+        Checkpoint folder; default ``<db_path>.ckpt/``.
+    device
+        ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``, ``"cuda:1"``...
+    c, n
+        Network width and cells per stage (NB201: 16 and 5).
+    compile, channels_last, amp
+        ``torch.compile``; channels-last layout and bf16 autocast (``None``: on for CUDA).
+    threads
+        CPU threads for torch (``None``: leave torch's default).
+    """
+
+    arch: str
+    index: int
+    ops: tuple[str, ...]
+    n_nodes: int
+    space: str
+    dataset: str
+    seed: int
+    recipe: Recipe
+    data_root: str
+    db_path: str
+    ckpt_dir: str | None = None
+    split_dir: str | None = None
+    device: str = "auto"
+    c: int = 16
+    n: int = 5
+    compile: bool = False
+    channels_last: bool | None = None
+    amp: bool | None = None
+    threads: int | None = None
+
+    def __post_init__(self) -> None:
+        check_ops(self.ops, self.n_nodes)
+        dataset_info(self.dataset)
+
+    @property
+    def epochs(self) -> int:
+        """Schedule length."""
+        return self.recipe.epochs
+
+    @property
+    def key(self) -> RunKey:
+        """Identity in the results database."""
+        return RunKey(self.space, self.arch, self.dataset, self.epochs, self.seed)
+
+    @property
+    def name(self) -> str:
+        """File-system-safe run name (checkpoint sub-folder)."""
+        raw = f"{self.space}-{self.index}-{self.dataset}-e{self.epochs}-s{self.seed}"
+        return re.sub(r"[^A-Za-z0-9_.@-]+", "_", raw)
+
+    @property
+    def checkpoint_folder(self) -> Path:
+        """Folder of this run's checkpoints."""
+        base = Path(self.ckpt_dir) if self.ckpt_dir else Path(f"{self.db_path}.ckpt")
+        return base / self.name
+
+
+def make_jobs(
+    archs: Iterable[Arch | str | int],
+    *,
+    dataset: str,
+    epochs: int,
+    seeds: Iterable[int],
+    data_root: str | os.PathLike[str],
+    db_path: str | os.PathLike[str],
+    space: Space = NB201,
+    recipe: Recipe | None = None,
+    c: int = 16,
+    n: int = 5,
+    device: str = "auto",
+    ckpt_dir: str | os.PathLike[str] | None = None,
+    split_dir: str | os.PathLike[str] | None = None,
+    compile: bool = False,
+    channels_last: bool | None = None,
+    amp: bool | None = None,
+    threads: int | None = None,
+) -> list[TrainJob]:
+    """Jobs for every (arch, seed) pair, archs given as :class:`Arch`, string or index.
+
+    ``recipe`` defaults to NB201's with ``epochs`` epochs; the other keywords are the
+    :class:`TrainJob` fields of the same name.
+    """
+    rec = recipe.with_epochs(epochs) if recipe is not None else recipe_for(epochs)
+    skey = space_key(space, c=c, n=n)
+    seeds = [int(s) for s in seeds]
+    jobs = []
+    for a in archs:
+        arch = space.resolve(a)
+        for seed in seeds:
+            jobs.append(
+                TrainJob(
+                    arch=str(arch),
+                    index=arch.index,
+                    ops=arch.ops,
+                    n_nodes=space.n_nodes,
+                    space=skey,
+                    dataset=dataset,
+                    seed=seed,
+                    recipe=rec,
+                    data_root=os.fspath(data_root),
+                    db_path=os.fspath(db_path),
+                    ckpt_dir=None if ckpt_dir is None else os.fspath(ckpt_dir),
+                    split_dir=None if split_dir is None else os.fspath(split_dir),
+                    device=device,
+                    c=c,
+                    n=n,
+                    compile=compile,
+                    channels_last=channels_last,
+                    amp=amp,
+                    threads=threads,
+                )
+            )
+    return jobs
+
+
+Status = Literal["done", "skipped", "failed"]
+
+
+@dataclass(frozen=True, slots=True)
+class JobResult:
+    """Outcome of one :class:`TrainJob`.
+
+    Attributes
+    ----------
+    job
+        The job.
+    status
+        ``"done"`` (trained now), ``"skipped"`` (already in the database), ``"failed"``.
+    metrics
+        Final-epoch ``{split: {"loss": ..., "accuracy": ...}}`` (empty when failed).
+    train_time_s
+        Training time of the whole schedule (excluding evaluation), seconds.
+    error
+        Last error message when failed.
+    attempts
+        How many times it ran.
+    """
+
+    job: TrainJob
+    status: Status
+    metrics: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    train_time_s: float = float("nan")
+    error: str | None = None
+    attempts: int = 1
+
+    @property
+    def ok(self) -> bool:
+        """True unless failed."""
+        return self.status != "failed"

@@ -1,0 +1,99 @@
+"""The NAS-Bench-201 training recipe as an immutable value (no torch).
+
+NB201 trains every cell with SGD (momentum 0.9, Nesterov), learning rate 0.1 annealed with a
+cosine to 0 over the whole schedule (updated every iteration), weight decay 5e-4 on all
+parameters, batch 256, random crop (zero padding 4 for CIFAR, 2 for the 16-pixel ImageNet16)
+and horizontal flip, cross-entropy loss; the benchmark has 200-epoch and 12-epoch schedules.
+
+Examples
+--------
+>>> r = recipe_for(12)
+>>> r.epochs, r.lr, r.batch_size
+(12, 0.1, 256)
+>>> r.lr_at(0, 100), r.lr_at(100, 100)
+(0.1, 0.0)
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+from nb201_flat.errors import Nb201FlatError
+
+
+class RecipeError(Nb201FlatError, ValueError):
+    """A recipe value out of its valid range."""
+
+
+@dataclass(frozen=True, slots=True)
+class Recipe:
+    """Hyper-parameters of one training schedule.
+
+    Attributes
+    ----------
+    epochs
+        Schedule length (the cosine reaches ``min_lr`` at its end).
+    lr, min_lr
+        Initial and final learning rate.
+    momentum, nesterov, weight_decay
+        SGD settings.
+    batch_size, eval_batch_size
+        Training batch (the last, smaller batch of an epoch is kept, as NB201's loader does)
+        and evaluation batch (does not change results).
+    crop_pad
+        Zero padding of the random crop; ``None`` uses the dataset's (4 CIFAR, 2 ImageNet16).
+    flip
+        Random horizontal flip.
+    """
+
+    epochs: int = 200
+    lr: float = 0.1
+    min_lr: float = 0.0
+    momentum: float = 0.9
+    nesterov: bool = True
+    weight_decay: float = 5e-4
+    batch_size: int = 256
+    eval_batch_size: int = 1024
+    crop_pad: int | None = None
+    flip: bool = True
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1:
+            raise RecipeError(f"epochs must be >= 1, got {self.epochs}")
+        if self.batch_size < 1 or self.eval_batch_size < 1:
+            raise RecipeError("batch sizes must be >= 1")
+        if self.lr <= 0 or self.min_lr < 0 or self.weight_decay < 0:
+            raise RecipeError("lr must be > 0; min_lr and weight_decay >= 0")
+        if self.crop_pad is not None and self.crop_pad < 0:
+            raise RecipeError(f"crop_pad must be >= 0, got {self.crop_pad}")
+
+    def steps_per_epoch(self, n_train: int) -> int:
+        """Optimiser steps per epoch for ``n_train`` images (last partial batch included)."""
+        return math.ceil(n_train / self.batch_size)
+
+    def lr_factor(self, step: int, total_steps: int) -> float:
+        """``lr_at(step) / lr``: the cosine factor, ``min_lr / lr`` at and after the end."""
+        t = min(step, total_steps) / max(total_steps, 1)
+        lo = self.min_lr / self.lr
+        return lo + (1.0 - lo) * 0.5 * (1.0 + math.cos(math.pi * t))
+
+    def lr_at(self, step: int, total_steps: int) -> float:
+        """Learning rate of optimiser step ``step`` (0-based) out of ``total_steps``."""
+        return self.lr * self.lr_factor(step, total_steps)
+
+    def with_epochs(self, epochs: int) -> Recipe:
+        """The same recipe with another schedule length."""
+        return replace(self, epochs=epochs)
+
+
+RECIPE_200 = Recipe(epochs=200)
+"""NB201's main schedule."""
+
+RECIPE_12 = Recipe(epochs=12)
+"""NB201's short schedule (NAS-Bench-201 v1_1 ``hp='12'``): the same cosine over 12 epochs."""
+
+
+def recipe_for(epochs: int) -> Recipe:
+    """The NB201 recipe with a schedule of ``epochs`` epochs (200, 12 or any other)."""
+    return RECIPE_200.with_epochs(int(epochs))

@@ -1,0 +1,339 @@
+"""Training results in SQLite, safe for many writer processes at once (no torch).
+
+One row per (space, arch, dataset, split, schedule, seed, epoch) with loss, accuracy and time,
+plus one row per run (its status and size). The database runs in WAL mode with a busy timeout,
+and every write is a short ``BEGIN IMMEDIATE`` transaction retried on contention, so workers on
+one machine (or on a file system with working POSIX locks) can write concurrently. Rows are
+upserted: a resumed run that repeats an epoch overwrites it with identical numbers.
+
+Columns of ``epochs``: ``loss`` and ``accuracy`` (%) per split; ``time_s`` is, for ``train``,
+the cumulative training time up to that epoch (so at the last epoch: the schedule's training
+time, NB201's ``time_s``), and for evaluated splits the time of that epoch's evaluation.
+
+Examples
+--------
+>>> import tempfile, os
+>>> path = os.path.join(tempfile.mkdtemp(), "r.sqlite")
+>>> db = ResultsDB(path)
+>>> key = ("nb201", "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|", "cifar10", 1, 777)
+>>> db.write_epoch(key, 5, 1, {"train": (2.3, 10.0, 1.5), "ori-test": (2.3, 10.0, 0.2)})
+>>> db.mark_run(key, 5, "done")
+>>> load_results(path)[["split", "metric", "value"]].values.tolist()[:3]
+[['ori-test', 'accuracy', 10.0], ['ori-test', 'loss', 2.3], ['train', 'accuracy', 10.0]]
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import socket
+import sqlite3
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TypeVar
+
+import pandas as pd
+
+from nb201_flat.errors import FormatError, Nb201FlatError
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+Key = tuple[str, str, str, int, int]  # (space, arch, dataset, schedule epochs, seed)
+T = TypeVar("T")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS epochs (
+    space TEXT NOT NULL, arch TEXT NOT NULL, arch_index INTEGER NOT NULL,
+    dataset TEXT NOT NULL, split TEXT NOT NULL, schedule INTEGER NOT NULL,
+    seed INTEGER NOT NULL, epoch INTEGER NOT NULL,
+    loss REAL, accuracy REAL, time_s REAL,
+    PRIMARY KEY (space, arch, dataset, split, schedule, seed, epoch)
+);
+CREATE TABLE IF NOT EXISTS runs (
+    space TEXT NOT NULL, arch TEXT NOT NULL, arch_index INTEGER NOT NULL,
+    dataset TEXT NOT NULL, schedule INTEGER NOT NULL, seed INTEGER NOT NULL,
+    status TEXT NOT NULL, params_mb REAL, flops_m REAL, train_time_s REAL,
+    host TEXT, updated_at REAL,
+    PRIMARY KEY (space, arch, dataset, schedule, seed)
+);
+"""
+
+TIDY_COLUMNS = ["index", "arch", "dataset", "split", "epochs", "seed", "metric", "value"]
+
+
+class ResultsDBError(Nb201FlatError, OSError):
+    """The results database cannot be opened or written."""
+
+
+class ResultsDB:
+    """A results database file; one instance per process (connections are not shared).
+
+    Parameters
+    ----------
+    path
+        SQLite file (created with its folder when missing).
+    timeout_s
+        How long a write waits for other writers before giving up.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, timeout_s: float = 120.0) -> None:
+        self.path = Path(path)
+        self.timeout_s = timeout_s
+        self._conn: sqlite3.Connection | None = None
+        self._pid = -1
+
+    def __reduce__(self) -> tuple[object, tuple[str, float]]:
+        # ship the path, never the connection, to other processes
+        return (_reopen, (os.fspath(self.path), self.timeout_s))
+
+    # -- connection -----------------------------------------------------------------------
+    def _connect(self) -> sqlite3.Connection:
+        # a connection must not cross fork(); reopen in a child process
+        if self._conn is not None and self._pid == os.getpid():
+            return self._conn
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(
+                self.path, timeout=self.timeout_s, isolation_level=None, check_same_thread=False
+            )
+        except (sqlite3.Error, OSError) as exc:
+            raise ResultsDBError(f"cannot open results database {self.path}: {exc}") from exc
+        conn.execute(f"PRAGMA busy_timeout = {int(self.timeout_s * 1000)}")
+        self._retry(lambda: conn.execute("PRAGMA journal_mode = WAL").fetchone())
+        conn.execute("PRAGMA synchronous = NORMAL")  # WAL + NORMAL is durable across app crashes
+        self._retry(lambda: conn.executescript(_SCHEMA))
+        self._retry(
+            lambda: conn.execute(
+                "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+            )
+        )
+        version = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        if version is None or int(version[0]) != SCHEMA_VERSION:
+            raise FormatError(
+                f"{self.path} has results schema {version}, this version reads {SCHEMA_VERSION}"
+            )
+        self._conn, self._pid = conn, os.getpid()
+        return conn
+
+    def close(self) -> None:
+        """Close the connection (reopened on next use)."""
+        if self._conn is not None and self._pid == os.getpid():
+            self._conn.close()
+        self._conn = None
+
+    def _retry(self, fn: Callable[[], T]) -> T:
+        """Run ``fn``, retrying on 'database is locked/busy' until ``timeout_s`` has passed."""
+        deadline = time.monotonic() + self.timeout_s
+        delay = 0.01
+        while True:
+            try:
+                return fn()
+            except sqlite3.OperationalError as exc:
+                msg = str(exc).lower()
+                if ("locked" not in msg and "busy" not in msg) or time.monotonic() > deadline:
+                    raise ResultsDBError(f"results database {self.path}: {exc}") from exc
+                time.sleep(delay * (1 + random.random()))  # jitter: writers must not lock-step
+                delay = min(delay * 2, 0.5)
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        conn = self._connect()
+        self._retry(lambda: conn.execute("BEGIN IMMEDIATE"))
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        else:
+            self._retry(lambda: conn.execute("COMMIT"))
+
+    # -- writing --------------------------------------------------------------------------
+    def write_epoch(
+        self,
+        key: Sequence[object],
+        index: int,
+        epoch: int,
+        rows: Mapping[str, tuple[float, float, float]],
+    ) -> None:
+        """Upsert one epoch: ``rows[split] = (loss, accuracy %, time_s)``; run marked running."""
+        space, arch, dataset, schedule, seed = key
+        values = [
+            (space, arch, index, dataset, split, schedule, seed, epoch, *map(float, v))
+            for split, v in rows.items()
+        ]
+        with self._write() as conn:
+            conn.executemany(
+                "INSERT OR REPLACE INTO epochs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", values
+            )
+            conn.execute(
+                "INSERT INTO runs (space, arch, arch_index, dataset, schedule, seed, status, "
+                "host, updated_at) VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?) "
+                "ON CONFLICT DO UPDATE SET status = 'running', host = excluded.host, "
+                "updated_at = excluded.updated_at",
+                (space, arch, index, dataset, schedule, seed, socket.gethostname(), time.time()),
+            )
+
+    def mark_run(
+        self,
+        key: Sequence[object],
+        index: int,
+        status: str,
+        *,
+        params_mb: float | None = None,
+        flops_m: float | None = None,
+        train_time_s: float | None = None,
+    ) -> None:
+        """Set a run's status (``running``, ``done``, ``failed``) and its sizes."""
+        space, arch, dataset, schedule, seed = key
+        with self._write() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    space,
+                    arch,
+                    index,
+                    dataset,
+                    schedule,
+                    seed,
+                    status,
+                    params_mb,
+                    flops_m,
+                    train_time_s,
+                    socket.gethostname(),
+                    time.time(),
+                ),
+            )
+
+    # -- reading --------------------------------------------------------------------------
+    def status(self, key: Sequence[object]) -> str | None:
+        """The run's status, or ``None`` when it never started."""
+        conn = self._connect()
+        row = conn.execute(
+            "SELECT status FROM runs WHERE space=? AND arch=? AND dataset=? AND schedule=? "
+            "AND seed=?",
+            tuple(key),
+        ).fetchone()
+        return None if row is None else str(row[0])
+
+    def is_done(self, key: Sequence[object]) -> bool:
+        """True when the run finished (its final epoch is stored)."""
+        return self.status(key) == "done"
+
+    def done_keys(self) -> set[Key]:
+        """Keys of all finished runs (one query; executors use it to skip work)."""
+        conn = self._connect()
+        rows = conn.execute(
+            "SELECT space, arch, dataset, schedule, seed FROM runs WHERE status = 'done'"
+        ).fetchall()
+        return {(str(a), str(b), str(c), int(d), int(e)) for a, b, c, d, e in rows}
+
+    def final_metrics(self, key: Sequence[object]) -> tuple[dict[str, dict[str, float]], float]:
+        """``({split: {"loss", "accuracy"}}, train_time_s)`` at the schedule's last epoch."""
+        conn = self._connect()
+        rows = conn.execute(
+            "SELECT split, loss, accuracy, time_s FROM epochs WHERE space=? AND arch=? "
+            "AND dataset=? AND schedule=? AND seed=? AND epoch = schedule",
+            tuple(key),
+        ).fetchall()
+        metrics = {str(s): {"loss": float(lo), "accuracy": float(acc)} for s, lo, acc, _ in rows}
+        train_time = next((float(t) for s, _, _, t in rows if s == "train"), float("nan"))
+        return metrics, train_time
+
+    def epochs_frame(self) -> pd.DataFrame:
+        """All epoch rows joined with their run status, as a wide DataFrame."""
+        conn = self._connect()
+        return pd.read_sql_query(
+            "SELECT e.*, r.status FROM epochs e JOIN runs r "
+            "USING (space, arch, dataset, schedule, seed)",
+            conn,
+        )
+
+    def runs_frame(self) -> pd.DataFrame:
+        """The ``runs`` table (status, params_mb, flops_m, train time, host)."""
+        return pd.read_sql_query("SELECT * FROM runs", self._connect())
+
+
+def _reopen(path: str, timeout_s: float) -> ResultsDB:
+    return ResultsDB(path, timeout_s=timeout_s)
+
+
+def _tidy(wide: pd.DataFrame, *, keep_epoch: bool) -> pd.DataFrame:
+    id_cols = ["arch_index", "arch", "dataset", "split", "schedule", "seed"]
+    if keep_epoch:
+        id_cols.append("epoch")
+    long = wide.melt(
+        id_vars=id_cols,
+        value_vars=["accuracy", "loss", "time_s"],
+        var_name="metric",
+        value_name="value",
+    )
+    if not keep_epoch:
+        # NB201's time_s is the training time of the schedule; evaluation timings stay in curves
+        long = long[(long["metric"] != "time_s") | (long["split"] == "train")]
+    long = long.dropna(subset=["value"]).rename(
+        columns={"arch_index": "index", "schedule": "epochs"}
+    )
+    long["index"] = long["index"].astype("int64")
+    long["epochs"] = long["epochs"].astype("int64")
+    long["seed"] = long["seed"].astype("Int64")
+    long["value"] = long["value"].astype("float64")
+    cols = [*TIDY_COLUMNS[:6], *(["epoch"] if keep_epoch else []), "metric", "value"]
+    sort = [c for c in cols if c != "value"]
+    return long[cols].sort_values(sort, kind="stable").reset_index(drop=True)
+
+
+def _select_space(wide: pd.DataFrame, space: str | None, path: Path) -> pd.DataFrame:
+    spaces = sorted(wide["space"].unique())
+    if space is None:
+        if len(spaces) > 1:
+            raise FormatError(
+                f"{path} holds results of several spaces ({', '.join(spaces)}); pass space="
+            )
+        return wide
+    return wide[wide["space"] == space]
+
+
+def _open_existing(path: str | os.PathLike[str]) -> ResultsDB:
+    p = Path(path)
+    if not p.is_file():
+        raise ResultsDBError(f"results database {p} does not exist; train something first")
+    return ResultsDB(p)
+
+
+def load_results(path: str | os.PathLike[str], *, space: str | None = None) -> pd.DataFrame:
+    """Final-epoch results of finished runs as the tidy long interchange frame.
+
+    Columns ``index, arch, dataset, split, epochs, seed, metric, value`` (``epochs`` is the
+    schedule length, ``seed`` a nullable Int64): ``accuracy`` (%) and ``loss`` for every split,
+    ``time_s`` (training time of the whole schedule) for ``train``.
+
+    Parameters
+    ----------
+    path
+        The SQLite file.
+    space
+        Space key (``"nb201"``...); needed only when the file holds several.
+    """
+    db = _open_existing(path)
+    try:
+        wide = db.epochs_frame()
+    finally:
+        db.close()
+    wide = _select_space(wide, space, Path(path))
+    wide = wide[(wide["status"] == "done") & (wide["epoch"] == wide["schedule"])]
+    return _tidy(wide, keep_epoch=False)
+
+
+def load_curves(path: str | os.PathLike[str], *, space: str | None = None) -> pd.DataFrame:
+    """Per-epoch learning curves (runs in progress included): the tidy frame plus ``epoch``."""
+    db = _open_existing(path)
+    try:
+        wide = db.epochs_frame()
+    finally:
+        db.close()
+    return _tidy(_select_space(wide, space, Path(path)), keep_epoch=True)

@@ -1,0 +1,340 @@
+"""Train one NB201 network with the NB201 recipe; checkpoint, resume, store results.
+
+Data and augmentation live on the training device: the uint8 images are copied there once,
+and each batch is cropped (zero padding), flipped and normalised with tensor ops, so a GPU never
+waits for a CPU data loader. All random numbers (data order, crop offsets, flips) come from one
+CPU ``torch.Generator`` seeded by the job's seed, whose state is checkpointed with the model,
+optimiser and scheduler: a run killed at any moment (``kill -9``) resumes from its last
+checkpoint to the same final numbers (bitwise on CPU with the same thread count; on CUDA up to
+the non-determinism of its kernels). Weight init uses the seed through a forked global RNG, so
+the caller's RNG state is left untouched.
+
+After each epoch the results are upserted into the database, then the checkpoint is written;
+a crash in between repeats that epoch with identical numbers. On CUDA the network runs in
+channels-last layout under bf16 autocast unless the job says otherwise; ``compile=True`` wraps
+it in ``torch.compile``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+
+from nb201_flat.errors import Nb201FlatError, require
+
+require("torch", "train")
+
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+from nb201_flat.train import costs  # noqa: E402
+from nb201_flat.train.checkpoint import Checkpointer  # noqa: E402
+from nb201_flat.train.data import DatasetInfo, DataSplits, load_dataset  # noqa: E402
+from nb201_flat.train.jobs import JobResult, TrainJob  # noqa: E402
+from nb201_flat.train.model import Network  # noqa: E402
+from nb201_flat.train.results_db import ResultsDB  # noqa: E402
+
+log = logging.getLogger(__name__)
+
+EpochCallback = Callable[[int, Mapping[str, tuple[float, float, float]]], None]
+"""``callback(epoch, rows)`` after each stored epoch; ``rows[split] = (loss, acc, time_s)``."""
+
+
+class CheckpointMismatchError(Nb201FlatError, ValueError):
+    """A checkpoint folder belongs to another run."""
+
+
+def resolve_device(device: str) -> torch.device:
+    """``"auto"`` -> CUDA when available, else CPU; other strings as torch reads them."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise Nb201FlatError(f"device {device!r} requested but CUDA is not available; use cpu")
+    return dev
+
+
+class DeviceData:
+    """One dataset resident on a device, with on-device augmentation.
+
+    Parameters
+    ----------
+    data
+        Arrays from :func:`~nb201_flat.train.data.load_dataset`.
+    device
+        Where tensors live.
+    """
+
+    def __init__(self, data: DataSplits, device: torch.device) -> None:
+        self.info: DatasetInfo = data.info
+        self.device = device
+        self.train_x = torch.from_numpy(np.ascontiguousarray(data.train_x)).to(device)
+        self.train_y = torch.from_numpy(data.train_y).to(device)
+        self.sources = {
+            name: (
+                torch.from_numpy(np.ascontiguousarray(x)).to(device),
+                torch.from_numpy(y).to(device),
+            )
+            for name, (x, y) in data.sources.items()
+        }
+        self.splits = {
+            name: (src, torch.from_numpy(idx).to(device))
+            for name, (src, idx) in data.splits.items()
+        }
+        shape = (1, 3, 1, 1)
+        self.mean = torch.tensor(self.info.mean, device=device).view(shape)
+        self.std = torch.tensor(self.info.std, device=device).view(shape)
+
+    def normalise(self, x_u8: torch.Tensor) -> torch.Tensor:
+        """uint8 images -> float, ``(x / 255 - mean) / std`` (torchvision's ToTensor+Normalize)."""
+        return (x_u8.float().div_(255.0) - self.mean) / self.std
+
+    def augment(
+        self, x_u8: torch.Tensor, pad: int, flip: bool, gen: torch.Generator
+    ) -> torch.Tensor:
+        """Random crop with zero padding ``pad`` and random horizontal flip, then normalise.
+
+        Padding is applied to the raw image (value 0, as torchvision's RandomCrop on a PIL
+        image) before normalisation. Offsets and flips are drawn on the CPU generator ``gen``
+        (a few numbers per image) so the random stream does not depend on the device.
+        """
+        b, c, h, w = x_u8.shape
+        x = x_u8.float().div_(255.0)
+        if pad > 0:
+            x = F.pad(x, (pad, pad, pad, pad))
+        oy = torch.randint(0, 2 * pad + 1, (b,), generator=gen)
+        ox = torch.randint(0, 2 * pad + 1, (b,), generator=gen)
+        flips = torch.rand(b, generator=gen) < 0.5 if flip else torch.zeros(b, dtype=torch.bool)
+        oy, ox, flips = oy.to(self.device), ox.to(self.device), flips.to(self.device)
+        ar_h = torch.arange(h, device=self.device)
+        ar_w = torch.arange(w, device=self.device)
+        rows = oy[:, None] + ar_h[None, :]  # (b, h)
+        cols = ox[:, None] + torch.where(flips[:, None], (w - 1) - ar_w[None, :], ar_w[None, :])
+        x = x.gather(2, rows[:, None, :, None].expand(b, c, h, x.shape[3]))
+        x = x.gather(3, cols[:, None, None, :].expand(b, c, h, w))
+        return (x - self.mean) / self.std
+
+
+def _job_state_id(job: TrainJob) -> list[Any]:
+    # what must match for a checkpoint to belong to this run
+    return [*job.key, job.c, job.n, list(job.ops), job.recipe.batch_size, job.recipe.lr]
+
+
+def train(
+    job: TrainJob,
+    *,
+    progress: bool = False,
+    on_epoch_end: EpochCallback | None = None,
+) -> JobResult:
+    """Run (or resume, or skip) one training job and return its final numbers.
+
+    Parameters
+    ----------
+    job
+        What to train and where results go.
+    progress
+        Show a tqdm progress bar over epochs.
+    on_epoch_end
+        Called after each epoch is stored (monitoring, tests).
+
+    Returns
+    -------
+    JobResult
+        ``status="skipped"`` with the stored numbers when the database already has the run.
+    """
+    db = ResultsDB(job.db_path)
+    try:
+        if db.is_done(job.key):
+            metrics, t = db.final_metrics(job.key)
+            log.info("%s already in %s; skipped", job.name, job.db_path)
+            return JobResult(job, "skipped", metrics, t)
+        return _train(job, db, progress=progress, on_epoch_end=on_epoch_end)
+    finally:
+        db.close()
+
+
+def _train(
+    job: TrainJob, db: ResultsDB, *, progress: bool, on_epoch_end: EpochCallback | None
+) -> JobResult:
+    from tqdm.auto import tqdm
+
+    device = resolve_device(job.device)
+    if job.threads is not None:
+        torch.set_num_threads(job.threads)
+    on_cuda = device.type == "cuda"
+    amp = on_cuda if job.amp is None else job.amp
+    channels_last = on_cuda if job.channels_last is None else job.channels_last
+    recipe = job.recipe
+    data = DeviceData(load_dataset(job.dataset, job.data_root, split_dir=job.split_dir), device)
+    info = data.info
+    pad = info.pad if recipe.crop_pad is None else recipe.crop_pad
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(job.seed)
+        model = Network(job.ops, job.n_nodes, c=job.c, n=job.n, num_classes=info.num_classes)
+    model = model.to(device)
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+    n_train = len(data.train_y)
+    steps = recipe.steps_per_epoch(n_train)
+    total_steps = steps * recipe.epochs
+    opt = torch.optim.SGD(
+        model.parameters(),
+        lr=recipe.lr,
+        momentum=recipe.momentum,
+        nesterov=recipe.nesterov,
+        weight_decay=recipe.weight_decay,
+    )
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: recipe.lr_factor(int(s), total_steps))
+    gen = torch.Generator().manual_seed(job.seed)
+
+    ckpt = Checkpointer(job.checkpoint_folder)
+    start, train_time = 0, 0.0
+    loaded = ckpt.load_latest()
+    if loaded is not None:
+        start, state = loaded
+        if state.get("run") != _job_state_id(job):
+            raise CheckpointMismatchError(
+                f"checkpoints in {ckpt.folder} belong to another run ({state.get('run')}); "
+                "move them away or use another --ckpt-dir"
+            )
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["scheduler"])
+        gen.set_state(state["generator"])
+        train_time = float(state["train_time_s"])
+        log.info("%s: resuming after epoch %d", job.name, start)
+
+    fwd = torch.compile(model) if job.compile else model
+    params_mb = model.params_mb()
+    flops = costs.flops_m(
+        job.ops,
+        n_nodes=job.n_nodes,
+        c=job.c,
+        n=job.n,
+        num_classes=info.num_classes,
+        image_size=info.image_size,
+    )
+
+    def autocast() -> torch.autocast:
+        return torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp)
+
+    def prep(x: torch.Tensor) -> torch.Tensor:
+        return x.contiguous(memory_format=torch.channels_last) if channels_last else x
+
+    rows: dict[str, tuple[float, float, float]] = {}
+    bar = tqdm(
+        range(start, recipe.epochs),
+        initial=start,
+        total=recipe.epochs,
+        disable=not progress,
+        desc=job.name,
+        leave=False,
+    )
+    for epoch in bar:
+        # -- train one epoch --
+        model.train()
+        t0 = time.perf_counter()
+        perm = torch.randperm(n_train, generator=gen).to(device)
+        loss_sum = torch.zeros((), dtype=torch.float64, device=device)
+        correct = torch.zeros((), dtype=torch.int64, device=device)
+        for b in range(steps):
+            idx = perm[b * recipe.batch_size : (b + 1) * recipe.batch_size]
+            x = prep(data.augment(data.train_x[idx], pad, recipe.flip, gen))
+            y = data.train_y[idx]
+            with autocast():
+                logits = fwd(x)
+                loss = F.cross_entropy(logits, y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()  # type: ignore[no-untyped-call]
+            opt.step()
+            sched.step()
+            loss_sum += loss.detach().double() * len(idx)
+            correct += (logits.detach().argmax(1) == y).sum()
+        if on_cuda:
+            torch.cuda.synchronize(device)
+        train_time += time.perf_counter() - t0
+        train_loss = float(loss_sum) / n_train
+        if not math.isfinite(train_loss):
+            raise Nb201FlatError(
+                f"{job.name}: training loss became {train_loss} at epoch {epoch + 1}"
+            )
+        rows = {"train": (train_loss, 100.0 * float(correct) / n_train, train_time)}
+        rows.update(_evaluate(fwd, model, data, recipe.eval_batch_size, autocast, prep))
+
+        done = epoch + 1
+        db.write_epoch(job.key, job.index, done, rows)
+        ckpt.save(
+            done,
+            {
+                "epoch": done,
+                "run": _job_state_id(job),
+                "model": model.state_dict(),
+                "optimizer": opt.state_dict(),
+                "scheduler": sched.state_dict(),
+                "generator": gen.get_state(),
+                "train_time_s": train_time,
+            },
+        )
+        if on_epoch_end is not None:
+            on_epoch_end(done, rows)
+        bar.set_postfix(loss=f"{train_loss:.3f}", acc=f"{rows['train'][1]:.1f}")
+    bar.close()
+
+    if start >= recipe.epochs:  # everything was done before a crash that hit mark_run
+        metrics, train_time = db.final_metrics(job.key)
+    else:
+        metrics = {s: {"loss": v[0], "accuracy": v[1]} for s, v in rows.items()}
+    db.mark_run(
+        job.key, job.index, "done", params_mb=params_mb, flops_m=flops, train_time_s=train_time
+    )
+    ckpt.prune_to_last()
+    return JobResult(job, "done", metrics, train_time)
+
+
+def _evaluate(
+    fwd: Callable[[torch.Tensor], torch.Tensor],
+    model: torch.nn.Module,
+    data: DeviceData,
+    batch_size: int,
+    autocast: Callable[[], torch.autocast],
+    prep: Callable[[torch.Tensor], torch.Tensor],
+) -> dict[str, tuple[float, float, float]]:
+    """Loss and accuracy on every evaluated split; one pass per source array."""
+    if not data.splits:
+        return {}
+    model.eval()  # fwd may be a torch.compile wrapper of model; the mode lives on model
+    t0 = time.perf_counter()
+    out: dict[str, tuple[float, float, float]] = {}
+    with torch.no_grad():
+        for src, (x_all, y_all) in data.sources.items():
+            names = [s for s, (source, _) in data.splits.items() if source == src]
+            if not names:
+                continue
+            needed = torch.unique(torch.cat([data.splits[s][1] for s in names]))
+            losses = torch.zeros(len(y_all), dtype=torch.float64, device=data.device)
+            hits = torch.zeros(len(y_all), dtype=torch.bool, device=data.device)
+            for b in range(0, len(needed), batch_size):
+                idx = needed[b : b + batch_size]
+                with autocast():
+                    logits = fwd(prep(data.normalise(x_all[idx])))
+                y = y_all[idx]
+                losses[idx] = F.cross_entropy(logits.float(), y, reduction="none").double()
+                hits[idx] = logits.argmax(1) == y
+            for s in names:
+                idx = data.splits[s][1]
+                out[s] = (float(losses[idx].mean()), 100.0 * float(hits[idx].double().mean()), 0.0)
+    if data.device.type == "cuda":
+        torch.cuda.synchronize(data.device)
+    elapsed = time.perf_counter() - t0
+    return {s: (lo, acc, elapsed) for s, (lo, acc, _) in out.items()}
+
+
+def run_job(job: TrainJob) -> JobResult:
+    """Picklable entry point for executors: :func:`train` without progress bar."""
+    return train(job, progress=False)

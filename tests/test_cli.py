@@ -1,0 +1,205 @@
+"""The command line: JSON output, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from nb201_flat.cli import main
+from nb201_flat.space import NB201
+from nb201_flat.storage import save_table
+from nb201_flat.table import MetricKey, Table
+
+
+@pytest.fixture
+def table_path(tmp_path: Path) -> Path:
+    v = np.linspace(10, 90, NB201.size)
+    t = Table(
+        NB201,
+        {
+            (MetricKey("cifar100", "x-valid", 200), None): v,
+            (MetricKey("cifar100", "x-valid", 200), 0): v + 1,
+        },
+        source="cli-test",
+    )
+    return save_table(t, tmp_path / "t.nb201")
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_query_json(capsys: pytest.CaptureFixture[str], table_path: Path) -> None:
+    code, out, _ = run(
+        capsys,
+        "query",
+        "11472",
+        "--dataset",
+        "cifar100",
+        "--split",
+        "x-valid",
+        "--epochs",
+        "200",
+        "--seed",
+        "0",
+        "--table",
+        str(table_path),
+        "--json",
+    )
+    assert code == 0
+    payload = json.loads(out)
+    assert payload["index"] == 11472 and payload["arch"] == NB201.arch(11472).to_str()
+    assert payload["value"] == pytest.approx(np.linspace(10, 90, NB201.size)[11472] + 1)
+
+
+def test_query_by_string(capsys: pytest.CaptureFixture[str], table_path: Path) -> None:
+    code, out, _ = run(
+        capsys,
+        "query",
+        NB201.arch(3).to_str(),
+        "--dataset",
+        "cifar100",
+        "--split",
+        "x-valid",
+        "--epochs",
+        "200",
+        "--table",
+        str(table_path),
+        "--json",
+    )
+    assert code == 0 and json.loads(out)["index"] == 3
+
+
+def test_info_json(capsys: pytest.CaptureFixture[str], table_path: Path) -> None:
+    code, out, _ = run(capsys, "info", "--table", str(table_path), "--json")
+    payload = json.loads(out)
+    assert code == 0 and payload["source"] == "cli-test" and payload["archs"] == 15625
+    assert payload["keys"][0]["seeds"] == "0" and len(payload["sha256"]) == 64
+
+
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [
+        (["query", "|bad~0|+|none~0|none~1|+|none~0|none~1|none~2|"], "unknown op 'bad'"),
+        (["query", "|none~0|+|none~0|none~1|"], "node groups"),
+        (["query", "99999"], "out of range"),
+        (["query", "1", "--dataset", "cifar10"], "unknown dataset 'cifar10'"),
+        (["query", "1", "--split", "x-test"], "unknown split 'x-test'"),
+        (["query", "1", "--epochs", "12"], "unknown epochs 12"),
+        (["query", "1", "--metric", "loss"], "unknown metric 'loss'"),
+        (["query", "1", "--seed", "4"], "seed 4 is not stored"),
+    ],
+)
+def test_bad_input_one_line_exit_2(
+    capsys: pytest.CaptureFixture[str], table_path: Path, argv: list[str], fragment: str
+) -> None:
+    defaults = {"--dataset": "cifar100", "--split": "x-valid", "--epochs": "200"}
+    for flag, value in defaults.items():
+        if flag not in argv:
+            argv = [*argv, flag, value]
+    code, out, err = run(capsys, *argv, "--table", str(table_path))
+    assert code == 2 and out == ""
+    assert err.startswith("error: ") and fragment in err and err.count("\n") == 1
+
+
+def test_missing_and_corrupt_table(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, table_path: Path
+) -> None:
+    code, _, err = run(capsys, "info", "--table", str(tmp_path / "none"))
+    assert code == 2 and "nb201-flat import SOURCE --out" in err
+    (table_path / "table.parquet").write_bytes(b"x" * 10)
+    code, _, err = run(capsys, "info", "--table", str(table_path))
+    assert code == 2 and "checksum" in err
+
+
+def test_import_tidy_and_refuse_overwrite(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    df = pd.DataFrame(
+        {
+            "index": [0, 1],
+            "dataset": "cifar10",
+            "split": "ori-test",
+            "epochs": 200,
+            "metric": "accuracy",
+            "value": [1.0, 2.0],
+        }
+    )
+    src = tmp_path / "t.csv"
+    df.to_csv(src, index=False)
+    out_dir = tmp_path / "out.nb201"
+    code, out, _ = run(capsys, "import", str(src), "--out", str(out_dir), "--json")
+    assert code == 0 and json.loads(out)["format"] == "tidy"
+    code, _, err = run(capsys, "import", str(src), "--out", str(out_dir))
+    assert code == 2 and "--force" in err
+    code, out, _ = run(
+        capsys,
+        "query",
+        "1",
+        "--dataset",
+        "cifar10",
+        "--split",
+        "ori-test",
+        "--epochs",
+        "200",
+        "--table",
+        str(out_dir),
+        "--json",
+    )
+    assert json.loads(out)["value"] == 2.0
+    manifest = json.loads((out_dir / "manifest.json").read_text())
+    assert "--format tidy" in manifest["meta"]["import_command"]
+
+
+def test_import_wrong_format(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    src = tmp_path / "notes.txt"
+    src.write_text("hello")
+    code, _, err = run(capsys, "import", str(src), "--out", str(tmp_path / "o"))
+    assert code == 2 and "--format" in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_subprocess_entry_points(table_path: Path) -> None:
+    """The console script and `python -m` give exit code 2 and no traceback on bad input."""
+    for cmd in (["-m", "nb201_flat"],):
+        res = subprocess.run(
+            [
+                sys.executable,
+                *cmd,
+                "query",
+                "|x~0|",
+                "--dataset",
+                "d",
+                "--split",
+                "s",
+                "--epochs",
+                "1",
+                "--table",
+                str(table_path),
+            ],
+            capture_output=True,
+            text=True,
+        )
+        assert (
+            res.returncode == 2
+            and "Traceback" not in res.stderr
+            and res.stderr.startswith("error:")
+        )
+    res = subprocess.run(
+        [sys.executable, "-m", "nb201_flat", "--help"], capture_output=True, text=True
+    )
+    assert res.returncode == 0 and "import" in res.stdout
+
+
+def test_help_does_not_import_torch() -> None:
+    code = "import sys, nb201_flat.cli as c; c.build_parser(); print('torch' in sys.modules)"
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert res.stdout.strip() == "False"

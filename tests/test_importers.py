@@ -1,0 +1,126 @@
+"""Importers of the tidy format and of AnalogNAS-Bench; format detection."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from nb201_flat.errors import FormatError, TableFileError
+from nb201_flat.importers import detect_format, import_table
+from nb201_flat.importers.analognas import data_file, read_analognas
+from nb201_flat.importers.tidy import read_tidy
+from nb201_flat.space import NB201, from_naslib
+from nb201_flat.table import Table
+
+
+def tidy_frame() -> pd.DataFrame:
+    rows = []
+    for i in (0, 7, 11472):
+        for seed in (None, 0, 1):
+            rows.append(
+                {
+                    "index": i,
+                    "arch": NB201.arch(i).to_str(),
+                    "dataset": "cifar100",
+                    "split": "x-valid",
+                    "epochs": 200,
+                    "seed": seed,
+                    "metric": "accuracy",
+                    "value": i / 1000 + (0 if seed is None else seed + 1),
+                }
+            )
+    return pd.DataFrame(rows).astype({"seed": "Int64"})
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".csv.gz", ".parquet"])
+def test_tidy_formats_identical(tmp_path: Path, suffix: str) -> None:
+    df = tidy_frame()
+    path = tmp_path / f"t{suffix}"
+    if suffix == ".parquet":
+        df.to_parquet(path)
+    else:
+        df.to_csv(path, index=False)
+    assert detect_format(path) == "tidy"
+    t = import_table(path)
+    ref = Table.from_tidy(df)
+    for k, v in ref.data.items():
+        np.testing.assert_array_equal(t.data[k], v)
+    assert t.query(11472, "cifar100", "x-valid", 200, seed=1) == pytest.approx(11.472 + 2)
+
+
+def test_truncated_tidy_csv(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv.gz"
+    tidy_frame().to_csv(path, index=False)
+    path.write_bytes(path.read_bytes()[:60])
+    with pytest.raises(FormatError, match="truncated"):
+        read_tidy(path)
+
+
+def test_detect_unknown_and_missing(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.bin"
+    junk.write_bytes(b"\x00\x01hello")
+    with pytest.raises(FormatError, match="--format"):
+        detect_format(junk)
+    with pytest.raises(TableFileError, match="no such file"):
+        detect_format(tmp_path / "missing.csv")
+    with pytest.raises(FormatError, match="unknown format"):
+        import_table(junk, format="xml")
+
+
+def test_analognas_embedded_matches_its_records() -> None:
+    t = read_analognas()
+    assert t.space is NB201 and "AnalogNAS" in t.source
+    acc = t.vector("cifar10", "ori-test", 200)
+    assert not np.isnan(acc).any()
+    # read the raw records independently (restricted to plain attribute bags) and compare by name
+    from nb201_flat.importers.analognas import _AnalogUnpickler
+
+    with data_file().open("rb") as f:
+        records = _AnalogUnpickler(f).load()
+    for key in [(0, 0, 0, 0, 0, 0), (2, 1, 0, 2, 1, 0), (4, 3, 2, 1, 0, 4)]:
+        i = from_naslib(key).index
+        assert acc[i] == records[key].baseline_accuracy
+        assert (
+            t.query(i, "cifar10", "ori-test", 200, "hwt_drift_30d")
+            == records[key].analog_drift_2592000.value
+        )
+    # disconnected cells cannot learn: chance accuracy
+    assert np.allclose(acc[~NB201.connected], 10.0, atol=0.5)
+
+
+def test_analognas_refuses_foreign_pickle(tmp_path: Path) -> None:
+    evil = tmp_path / "data.anb"
+    evil.write_bytes(pickle.dumps({(0,) * 6: pd.Timestamp(0)}))
+    with pytest.raises(FormatError, match="refusing to unpickle"):
+        read_analognas(evil)
+    evil.write_bytes(b"not a pickle")
+    with pytest.raises(FormatError, match="not a readable"):
+        read_analognas(evil)
+
+
+@pytest.mark.realdata
+def test_analognas_matches_shared_csv(shared_dir: Path) -> None:
+    df = pd.read_csv(shared_dir / "derived" / "analognasbench_cifar10_owntraining.csv").set_index(
+        "index"
+    )
+    t = read_analognas()
+    # the derived CSV keeps the pickle's attribute names
+    mapping = {
+        "baseline_accuracy": "accuracy",
+        "ptq_accuracy": "ptq_accuracy",
+        "qat_accuracy": "qat_accuracy",
+        "noisy_accuracy": "analog_accuracy",
+        "analog_accuracy": "hwt_accuracy",
+        "baseline_drift_60": "drift_60s",
+        "baseline_drift_2592000_unc": "drift_30d_std",
+        "analog_drift_86400": "hwt_drift_1d",
+    }
+    for col, metric in mapping.items():
+        expected = df[col].reindex(range(NB201.size)).to_numpy()
+        np.testing.assert_allclose(
+            t.vector("cifar10", "ori-test", 200, metric), expected, atol=1e-9
+        )

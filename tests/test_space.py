@@ -1,0 +1,213 @@
+"""The cell space: encodings, connectivity, isomorphism, neighbourhoods."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from nb201_flat.errors import InvalidArchError
+from nb201_flat.graphs import cell_graph, space_graph
+from nb201_flat.space import NB201, NB201_OPS, Space, from_naslib, to_naslib
+
+RESNET = "|nor_conv_3x3~0|+|none~0|nor_conv_3x3~1|+|skip_connect~0|none~1|skip_connect~2|"
+codes_nb201 = st.lists(st.integers(0, 4), min_size=6, max_size=6).map(tuple)
+
+
+def test_official_index_of_known_cells() -> None:
+    # anchors stated in NB201's own code and in the shared data README
+    assert NB201.parse(RESNET).index == 11472
+    assert (
+        NB201.arch(0).to_str()
+        == "|avg_pool_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|nor_conv_1x1~0|skip_connect~1|skip_connect~2|"
+    )
+    assert (
+        NB201.arch(9).to_str()
+        == "|avg_pool_3x3~0|+|none~0|none~1|+|skip_connect~0|none~1|nor_conv_3x3~2|"
+    )
+    assert NB201.arch(1651).ops == ("none",) * 6
+    assert NB201.arch(1835).ops == ("skip_connect",) * 6
+
+
+def test_round_trip_all_archs() -> None:
+    strings = NB201.strings()
+    assert len(set(strings)) == NB201.size == 15625
+    for i in range(0, NB201.size, 1):
+        a = NB201.parse(strings[i])
+        assert a.index == i
+        assert NB201.index_of_codes(a.codes) == i
+    np.testing.assert_array_equal(NB201.indices_of_codes(NB201.codes), np.arange(NB201.size))
+
+
+@given(codes_nb201)
+def test_codes_string_round_trip(codes: tuple[int, ...]) -> None:
+    a = NB201.arch(NB201.index_of_codes(codes))
+    assert a.codes == codes
+    assert NB201.parse(str(a)) == a
+    assert NB201.from_ops(a.ops) == a
+    assert from_naslib(to_naslib(a)) == a
+    assert hash(NB201.parse(str(a))) == hash(a)
+
+
+def test_naslib_conversion_by_name() -> None:
+    # NASLib order: 0=skip, 1=none, 2=conv3x3, 3=conv1x1, 4=pool; edges (0,1),(0,2),(0,3),(1,2),(1,3),(2,3)
+    a = from_naslib((2, 1, 0, 2, 1, 0))
+    assert a.to_str() == RESNET
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("|conv~0|+|none~0|none~1|+|none~0|none~1|none~2|", "unknown op 'conv'"),
+        ("|none~0|+|none~0|none~1|", "2 node groups"),
+        ("|none~0|+|none~0|+|none~0|none~1|none~2|", "node 2 has 1 inputs"),
+        ("|none~0|+|none~0|none~2|+|none~0|none~1|none~2|", "should come from node 1"),
+        ("|none0|+|none~0|none~1|+|none~0|none~1|none~2|", "not of the form 'op~node'"),
+        ("none~0+|none~0|none~1|+|none~0|none~1|none~2|", "must start and end with '|'"),
+    ],
+)
+def test_malformed_strings(text: str, fragment: str) -> None:
+    with pytest.raises(InvalidArchError, match=fragment):
+        NB201.parse(text)
+
+
+def test_resolve_and_bad_indices() -> None:
+    assert NB201.resolve("11472").to_str() == RESNET
+    assert NB201.resolve(np.int64(11472)).to_str() == RESNET
+    for bad in (-1, 15625):
+        with pytest.raises(InvalidArchError, match="out of range"):
+            NB201.resolve(bad)
+    with pytest.raises(InvalidArchError):
+        NB201.resolve(True)  # type: ignore[arg-type]
+    with pytest.raises(InvalidArchError, match="codes"):
+        NB201.index_of_codes((0, 0, 0))
+
+
+def test_connectivity_counts_341_disconnected() -> None:
+    assert int((~NB201.connected).sum()) == 341
+    # brute force against a graph search on a sample
+    import networkx as nx
+
+    for i in range(0, NB201.size, 97):
+        g = cell_graph(NB201.arch(i), drop_none=True)
+        assert NB201.connected[i] == nx.has_path(g, 0, 3)
+
+
+def test_isomorphism_classes() -> None:
+    assert len(np.unique(NB201.isomorphism_classes(merge_disconnected=False))) == 6466
+    merged = NB201.isomorphism_classes()
+    assert len(np.unique(merged)) == 6462
+    assert len(np.unique(merged[NB201.connected])) == 6461
+
+
+@pytest.mark.parametrize(
+    ("radius", "size"), [(1, 24), (2, 240), (3, 1280), (4, 3840), (5, 6144), (6, 4096)]
+)
+def test_neighbourhood_sizes_and_distances(radius: int, size: int) -> None:
+    nb = NB201.neighbours(radius)
+    assert nb.width == size == NB201.neighbourhood_size(radius)
+    assert (nb.counts == size).all()
+    rows = np.random.default_rng(radius).choice(NB201.size, 50, replace=False)
+    for i in rows:
+        nbrs = nb.of(i)
+        assert len(np.unique(nbrs)) == size
+        np.testing.assert_array_equal(NB201.distances_from(int(i))[nbrs], radius)
+    if radius >= 4:
+        NB201.clear_cache()  # large arrays
+
+
+@pytest.mark.parametrize("radius", [1, 2, 3])
+def test_neighbourhoods_symmetric(radius: int) -> None:
+    nb = NB201.neighbours(radius)
+    rows = np.repeat(np.arange(NB201.size, dtype=np.int64), nb.width)
+    fwd = rows * NB201.size + nb.indices.ravel()
+    back = nb.indices.ravel().astype(np.int64) * NB201.size + rows
+    np.testing.assert_array_equal(np.sort(fwd), np.sort(back))
+
+
+def test_radius_at_most_is_union() -> None:
+    nb = NB201.neighbours(2, exact=False)
+    assert nb.width == 24 + 240
+    d = NB201.distances_from(5)
+    assert set(nb.of(5).tolist()) == set(np.flatnonzero((d >= 1) & (d <= 2)).tolist())
+
+
+def test_neighbour_filters() -> None:
+    none = NB201.op_code("none")
+    nb = NB201.neighbours(1, no_none=True)
+    for i in (0, 11472, 1651):
+        a = NB201.arch(i)
+        expected = [
+            NB201.index_of_codes((*a.codes[:e], c, *a.codes[e + 1 :]))
+            for e in range(6)
+            for c in range(5)
+            if c not in (a.codes[e], none)
+        ]
+        assert sorted(nb.of(i).tolist()) == sorted(expected)
+    nbc = NB201.neighbours(2, connected_only=True)
+    assert NB201.connected[nbc.of(11472)].all()
+    full = NB201.neighbours(2).of(11472)
+    assert nbc.counts[11472] == NB201.connected[full].sum()
+    assert (nbc.indices[11472, nbc.counts[11472] :] == -1).all()
+    vals = nbc.gather(np.arange(NB201.size, dtype=float))
+    assert np.isnan(vals[~nbc.mask]).all()
+
+
+def test_generic_space_neighbours_brute_force() -> None:
+    space = Space(("none", "skip_connect", "conv"), 4)
+    assert space.size == 3**6 and space.index_order == "lexicographic"
+    for r in (1, 2):
+        nb = space.neighbours(r, connected_only=True)
+        for i in range(space.size):
+            a = np.array(space.arch(i).codes)  # per-arch path, independent of space.codes
+            dist = (
+                np.array(
+                    [
+                        sum(x != y for x, y in zip(a, space.arch(j).codes, strict=True))
+                        for j in range(space.size)
+                    ]
+                )
+                if i < 5
+                else (space.codes != a).sum(axis=1)
+            )
+            expected = np.flatnonzero((dist == r) & space.connected).tolist()
+            assert sorted(nb.of(i).tolist()) == expected
+
+
+def test_generic_space_strings_and_errors() -> None:
+    space = Space((*NB201_OPS, "sep_conv_3x3"), 5)
+    assert space.n_edges == 10 and space.size == 6**10
+    a = space.arch(12345)
+    assert space.parse(a.to_str()) == a
+    with pytest.raises(InvalidArchError, match="official"):
+        Space(("a", "b"), 3, index_order="official")
+    with pytest.raises(InvalidArchError, match="distinct"):
+        Space(("a", "a"), 3)
+
+
+@settings(max_examples=50)
+@given(codes_nb201, codes_nb201)
+def test_hamming_properties(a: tuple[int, ...], b: tuple[int, ...]) -> None:
+    x, y = NB201.arch(NB201.index_of_codes(a)), NB201.arch(NB201.index_of_codes(b))
+    d = x.hamming(y)
+    assert d == y.hamming(x) == sum(p != q for p, q in zip(a, b, strict=True))
+    assert NB201.distances_from(x)[y.index] == d
+    assert (d == 0) == (x == y)
+
+
+def test_with_op_and_edges() -> None:
+    a = NB201.parse(RESNET).with_op((1, 3), "nor_conv_1x1")
+    assert a.ops[4] == "nor_conv_1x1"
+    with pytest.raises(InvalidArchError, match="no edge"):
+        NB201.arch(0).with_op((2, 1), "none")
+
+
+def test_space_graph_matches_arrays() -> None:
+    g = space_graph(NB201)
+    assert g.number_of_edges() == NB201.size * 24 // 2
+    assert sorted(g.neighbors(11472)) == sorted(NB201.neighbours(1).of(11472).tolist())
+    small = space_graph(Space(("none", "conv"), 3), labels=True, values=np.arange(8.0))
+    assert small.nodes[3]["value"] == 3.0
+    assert all(small.degree(n) == 3 for n in small.nodes)
+    assert next(iter(small.nodes(data="arch")))[1] == "|none~0|+|none~0|none~1|"

@@ -1,0 +1,153 @@
+"""The native table folder: round trip, atomic writes, every failure named with its fix."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nb201_flat import storage
+from nb201_flat.errors import TableFileError
+from nb201_flat.space import NB201, Space
+from nb201_flat.storage import load_saved_table, load_table, save_table
+from nb201_flat.table import MetricKey, Table
+
+KEY = MetricKey("cifar10", "ori-test", 200)
+
+
+def small_table(offset: float = 0.0) -> Table:
+    v = np.arange(NB201.size, dtype=float) + offset
+    v[5] = np.nan
+    return Table(NB201, {(KEY, None): v, (KEY, 0): v * 2}, source="unit", meta={"k": 1})
+
+
+def test_round_trip(tmp_path: Path) -> None:
+    out = save_table(small_table(), tmp_path / "t.nb201")
+    t = load_saved_table(out)
+    assert t.source == "unit" and t.meta["k"] == 1 and t.space is NB201
+    np.testing.assert_array_equal(
+        t.vector("cifar10", "ori-test", 200), small_table().data[(KEY, None)]
+    )
+    assert t.seeds(KEY) == [0]
+    assert len(t.meta["sha256"]) == 64
+
+
+def test_round_trip_other_space(tmp_path: Path) -> None:
+    space = Space(("none", "a", "b"), 3)
+    t = Table(space, {(KEY, None): np.arange(27.0)})
+    back = load_saved_table(save_table(t, tmp_path / "s"))
+    assert back.space == space and back.query(26, "cifar10", "ori-test", 200) == 26.0
+
+
+def test_overwrite_is_atomic_and_keeps_old_on_failure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "t.nb201"
+    save_table(small_table(), out)
+
+    def boom(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt  # an import interrupted midway
+
+    import pyarrow.parquet as pq
+
+    monkeypatch.setattr(pq, "write_table", boom)
+    with pytest.raises(KeyboardInterrupt):
+        save_table(small_table(offset=1.0), out)
+    # the old table is intact and no temporary folder is left behind
+    assert load_saved_table(out).query(0, "cifar10", "ori-test", 200) == 0.0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["t.nb201"]
+
+
+def test_interrupted_first_write_leaves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def boom(path: Path) -> str:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(storage, "_sha256", boom)
+    with pytest.raises(OSError, match="disk full"):
+        save_table(small_table(), tmp_path / "new.nb201")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_refuses_to_clobber_foreign_folder(tmp_path: Path) -> None:
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "precious.txt").write_text("x")
+    with pytest.raises(TableFileError, match="not an nb201_flat table"):
+        save_table(small_table(), tmp_path / "data")
+    assert (tmp_path / "data" / "precious.txt").read_text() == "x"
+    with pytest.raises(TableFileError, match="exists"):
+        save_table(small_table(), save_table(small_table(), tmp_path / "t"), overwrite=False)
+
+
+def test_missing_table_names_import_command(tmp_path: Path) -> None:
+    with pytest.raises(TableFileError, match="nb201-flat import SOURCE --out"):
+        load_saved_table(tmp_path / "nope")
+
+
+def test_file_instead_of_folder(tmp_path: Path) -> None:
+    f = tmp_path / "x.csv"
+    f.write_text("a,b\n")
+    with pytest.raises(TableFileError, match="import it first"):
+        load_saved_table(f)
+
+
+def test_truncated_parquet_detected(tmp_path: Path) -> None:
+    out = save_table(small_table(), tmp_path / "t")
+    t = small_table()
+    t.meta["import_command"] = "nb201-flat import SRC --out t"
+    out = save_table(t, tmp_path / "t")
+    p = out / "table.parquet"
+    p.write_bytes(p.read_bytes()[:100])
+    with pytest.raises(TableFileError, match=r"checksum.*`nb201-flat import SRC --out t`"):
+        load_saved_table(out)
+    with pytest.raises(TableFileError, match="could not be read"):
+        load_saved_table(out, verify=False)
+
+
+def test_corrupted_manifest(tmp_path: Path) -> None:
+    out = save_table(small_table(), tmp_path / "t")
+    (out / "manifest.json").write_text("{not json")
+    with pytest.raises(TableFileError, match="corrupted"):
+        load_saved_table(out)
+    (out / "manifest.json").unlink()
+    with pytest.raises(TableFileError, match="no manifest.json"):
+        load_saved_table(out)
+
+
+def test_other_schema_version(tmp_path: Path) -> None:
+    out = save_table(small_table(), tmp_path / "t")
+    m = json.loads((out / "manifest.json").read_text())
+    m["schema_version"] = 99
+    (out / "manifest.json").write_text(json.dumps(m))
+    with pytest.raises(TableFileError, match="schema version 99.*reads version 1"):
+        load_saved_table(out)
+
+
+def test_load_table_resolution(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    a = save_table(small_table(0.0), tmp_path / "a")
+    b = save_table(small_table(100.0), tmp_path / "b")
+    monkeypatch.setenv("NB201_FLAT_TABLE", str(b))
+    assert load_table().query(0, "cifar10", "ori-test", 200) == 100.0
+    assert load_table(a).query(0, "cifar10", "ori-test", 200) == 0.0
+    monkeypatch.setenv("NB201_FLAT_TABLE", str(tmp_path / "missing"))
+    with pytest.raises(TableFileError, match="no table at"):
+        load_table()
+
+
+def test_embedded_default_imported_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NB201_FLAT_TABLE", raising=False)
+    monkeypatch.setenv("NB201_FLAT_CACHE", str(tmp_path / "cache"))
+    t = load_table()
+    assert "AnalogNAS" in t.source
+    path = tmp_path / "cache" / storage.DEFAULT_TABLE_NAME
+    assert (path / "manifest.json").exists()
+    stamp = (path / "table.parquet").stat().st_mtime_ns
+    load_table()
+    assert (path / "table.parquet").stat().st_mtime_ns == stamp  # not re-imported
+    # a damaged cache names the command that rebuilds it
+    (path / "table.parquet").write_bytes(b"garbage")
+    with pytest.raises(TableFileError, match="nb201-flat import analognas --out"):
+        load_table()

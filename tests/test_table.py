@@ -1,0 +1,167 @@
+"""Tables: keys, seed policies, tidy round trips, errors."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from nb201_flat.errors import FormatError, UnknownKeyError
+from nb201_flat.space import NB201, Space
+from nb201_flat.table import MetricKey, Table
+
+KEY = MetricKey("cifar100", "x-valid", 200)
+
+
+def seeded_table() -> Table:
+    """Three seeds; arch 0 has seeds 0,1 only, arch 1 has none at all."""
+    n = NB201.size
+    s0, s1, s2 = np.full(n, 50.0), np.full(n, 60.0), np.full(n, 70.0)
+    s2[0] = np.nan
+    for s in (s0, s1, s2):
+        s[1] = np.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # arch 1 has no seed at all
+        mean = np.nanmean(np.stack([s0, s1, s2]), axis=0)
+    data = {(KEY, None): mean, (KEY, 0): s0, (KEY, 1): s1, (KEY, 2): s2}
+    data[(MetricKey("cifar100", "x-test", 200), None)] = np.arange(n, dtype=float)
+    return Table(NB201, data, source="test")
+
+
+def test_keys_seeds_and_info() -> None:
+    t = seeded_table()
+    assert t.keys() == [MetricKey("cifar100", "x-test", 200), KEY]
+    assert t.seeds(KEY) == [0, 1, 2]
+    info = t.info()
+    row = info[info.split == "x-valid"].iloc[0]
+    assert row.archs == NB201.size - 1 and row.seeds == "0,1,2" and bool(row["mean"])
+
+
+def test_seed_policies() -> None:
+    t = seeded_table()
+    assert t.vector("cifar100", "x-valid", 200)[2] == 60.0
+    assert t.vector("cifar100", "x-valid", 200, seed=2)[2] == 70.0
+    r1 = t.vector("cifar100", "x-valid", 200, seed="random", rng=7)
+    r2 = t.vector("cifar100", "x-valid", 200, seed="random", rng=np.random.default_rng(7))
+    np.testing.assert_array_equal(r1, r2)
+    assert np.isnan(r1[1])  # nothing stored: stays missing
+    assert r1[0] in (50.0, 60.0)  # only its present seeds are drawn
+    assert set(np.unique(r1[2:])) == {50.0, 60.0, 70.0}
+    # uniform over the present seeds
+    counts = pd.Series(r1[2:]).value_counts(normalize=True)
+    assert np.allclose(counts.values, 1 / 3, atol=0.02)
+    with pytest.raises(UnknownKeyError, match="rng="):
+        t.vector("cifar100", "x-valid", 200, seed="random")
+    with pytest.raises(UnknownKeyError, match="seed 5 is not stored"):
+        t.vector("cifar100", "x-valid", 200, seed=5)
+    with pytest.raises(UnknownKeyError, match="no per-seed values"):
+        t.vector("cifar100", "x-test", 200, seed="random", rng=0)
+
+
+def test_mean_from_seeds_when_no_mean_row() -> None:
+    t = seeded_table()
+    data = {k: v for k, v in t.data.items() if k != (KEY, None)}
+    t2 = Table(NB201, data)
+    v = t2.vector("cifar100", "x-valid", 200)
+    assert v[0] == 55.0 and v[2] == 60.0 and np.isnan(v[1])
+
+
+def test_query_and_record() -> None:
+    t = seeded_table()
+    assert t.query(11472, "cifar100", "x-test", 200) == 11472.0
+    assert t.query("0", "cifar100", "x-valid", 200, seed="random", rng=1) in (50.0, 60.0)
+    assert np.isnan(t.query(1, "cifar100", "x-valid", 200, seed="random", rng=1))
+    rec = t.record(3)
+    assert rec["index"] == 3 and rec["cifar100/x-test/200/accuracy"] == 3.0
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (("cifar10", "x-valid", 200), "unknown dataset 'cifar10'.*cifar100"),
+        (("cifar100", "valid", 200), "unknown split 'valid' for dataset=cifar100.*x-test, x-valid"),
+        (("cifar100", "x-valid", 12), "unknown epochs 12.*200"),
+        (("cifar100", "x-valid", 200, "loss"), "unknown metric 'loss'.*accuracy"),
+    ],
+)
+def test_unknown_keys_list_what_exists(args: tuple, fragment: str) -> None:
+    with pytest.raises(UnknownKeyError, match=fragment):
+        seeded_table().vector(*args)
+
+
+def test_cifar10_has_no_validation_split_hint() -> None:
+    t = Table(NB201, {(MetricKey("cifar10", "ori-test", 200), None): np.zeros(NB201.size)})
+    with pytest.raises(UnknownKeyError, match="cifar10-valid"):
+        t.vector("cifar10", "x-valid", 200)
+
+
+def test_vectors_are_read_only() -> None:
+    v = seeded_table().vector("cifar100", "x-test", 200)
+    with pytest.raises(ValueError, match="read-only"):
+        v[0] = 1.0
+
+
+def test_tidy_round_trip() -> None:
+    t = seeded_table()
+    df = t.to_tidy()
+    assert list(df.columns) == [
+        "index",
+        "arch",
+        "dataset",
+        "split",
+        "epochs",
+        "seed",
+        "metric",
+        "value",
+    ]
+    t2 = Table.from_tidy(df)
+    assert t2.keys() == t.keys()
+    for k, v in t.data.items():
+        np.testing.assert_array_equal(t2.data[k], v)
+    # rows located by arch when there is no index column
+    t3 = Table.from_tidy(df.drop(columns="index").sample(frac=1.0, random_state=0))
+    for k, v in t.data.items():
+        np.testing.assert_array_equal(t3.data[k], v)
+
+
+def test_from_tidy_errors() -> None:
+    base = pd.DataFrame(
+        {
+            "index": [0, 1],
+            "dataset": "d",
+            "split": "s",
+            "epochs": 200,
+            "metric": "accuracy",
+            "value": [1.0, 2.0],
+        }
+    )
+    with pytest.raises(FormatError, match="lacks column"):
+        Table.from_tidy(base.drop(columns="value"))
+    with pytest.raises(FormatError, match="several values for index 0"):
+        Table.from_tidy(pd.concat([base, base.iloc[:1]]))
+    with pytest.raises(FormatError, match="outside 0..15624"):
+        Table.from_tidy(base.assign(index=[0, 99999]))
+    with pytest.raises(FormatError, match="not in the official index order"):
+        Table.from_tidy(base.assign(arch=[NB201.arch(1).to_str(), NB201.arch(0).to_str()]))
+    with pytest.raises(FormatError, match="malformed arch"):
+        Table.from_tidy(base.drop(columns="index").assign(arch=["|x~0|", "|y~0|"]))
+    with pytest.raises(FormatError, match="non-numeric"):
+        Table.from_tidy(base.assign(value=["a", "b"]))
+
+
+def test_other_space_table() -> None:
+    space = Space(("none", "conv"), 3)
+    df = pd.DataFrame(
+        {
+            "index": range(8),
+            "dataset": "d",
+            "split": "s",
+            "epochs": 5,
+            "metric": "accuracy",
+            "value": np.arange(8.0),
+        }
+    )
+    t = Table.from_tidy(df, space=space)
+    assert t.query("|conv~0|+|conv~0|conv~1|", "d", "s", 5) == 7.0
