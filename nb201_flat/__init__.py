@@ -1,5 +1,55 @@
-"""nb201_flat: flat minima in NAS-Bench-201 architecture space."""
+"""nb201_flat: flat minima in NAS-Bench-201 architecture space.
+
+The layers, top to bottom of the data flow:
+
+- :mod:`nb201_flat.space` — cells as immutable values (:class:`Arch`), the space
+  (:data:`NB201` by default) with official indices, connectivity, isomorphism keys and
+  vectorised Hamming neighbourhoods; :mod:`nb201_flat.graphs` gives networkx views.
+- :mod:`nb201_flat.table` — :class:`Table`: dense metric vectors keyed by
+  (dataset, split, epochs, metric) and an explicit seed policy; :mod:`nb201_flat.importers`
+  reads the official files, NATS-Bench, the tidy format, AnalogNAS-Bench and retraining results;
+  :mod:`nb201_flat.storage` stores the native form and resolves :func:`load_table`.
+- :mod:`nb201_flat.landscape` — flatness, landscape statistics, barriers, projections.
+- :mod:`nb201_flat.search` — a budgeted oracle, RS, NA-RS and relatives, experiment runners.
+- :mod:`nb201_flat.train` — the retraining backend (needs the ``train`` extra).
+
+Quick start::
+
+    >>> from nb201_flat import load_table, NB201
+    >>> table = load_table()                       # doctest: +SKIP
+    >>> acc = table.vector("cifar10", "ori-test", 200, seed="mean")  # doctest: +SKIP
+"""
 
 from __future__ import annotations
 
+from nb201_flat.errors import (
+    FormatError,
+    InvalidArchError,
+    MissingDependencyError,
+    Nb201FlatError,
+    TableFileError,
+    UnknownKeyError,
+)
+from nb201_flat.space import NB201, Arch, Neighbourhood, Space
+from nb201_flat.storage import load_table, save_table
+from nb201_flat.table import MetricKey, Table
+
 __version__ = "0.1.0"
+
+__all__ = [
+    "NB201",
+    "Arch",
+    "FormatError",
+    "InvalidArchError",
+    "MetricKey",
+    "MissingDependencyError",
+    "Nb201FlatError",
+    "Neighbourhood",
+    "Space",
+    "Table",
+    "TableFileError",
+    "UnknownKeyError",
+    "__version__",
+    "load_table",
+    "save_table",
+]

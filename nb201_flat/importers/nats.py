@@ -28,10 +28,14 @@ row of ``params_mb``/``flops_m`` is not always the mean of the per-seed rows.
 from __future__ import annotations
 
 import bz2
+import io
+import itertools
 import logging
 import os
 import pickle
-from collections.abc import Mapping
+from collections import deque
+from collections.abc import Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Final
 
@@ -45,7 +49,7 @@ from nb201_flat.importers.official import (
     frame_from_benchmark,
     iter_progress,
 )
-from nb201_flat.importers.safe_pickle import safe_load
+from nb201_flat.importers.safe_pickle import ReadableBinary, safe_load
 
 __all__ = ["NATS_HP_EPOCHS", "looks_like_nats_tss", "read_nats_tss"]
 
@@ -99,19 +103,12 @@ def looks_like_nats_tss(path: str | os.PathLike[str]) -> bool:
     return b"meta_archs" in head and b"~0|" in head
 
 
-def _load(path: Path, *, allow_unsafe_pickle: bool, progress: bool = False) -> Any:
-    """Unpickle one ``.pickle.pbz2`` file."""
-    source = str(path)
+def _unpickle(f: ReadableBinary, source: str, allow_unsafe_pickle: bool) -> Any:
     try:
-        with (
-            path.open("rb") as raw,
-            byte_progress(raw, path.stat().st_size, progress, path.name) as counted,
-            bz2.BZ2File(counted) as f,
-        ):
-            if not allow_unsafe_pickle:
-                # Trained weights (the "-full" folder) are plain-pickled torch tensors: skipped.
-                return safe_load(f, discard_modules=frozenset({"torch"}), source=source)
-            return pickle.load(f)
+        if not allow_unsafe_pickle:
+            # Trained weights (the "-full" folder) are plain-pickled torch tensors: skipped.
+            return safe_load(f, discard_modules=frozenset({"torch"}), source=source)
+        return pickle.load(f)
     except Nb201FlatError:
         raise
     except ModuleNotFoundError as exc:
@@ -120,15 +117,64 @@ def _load(path: Path, *, allow_unsafe_pickle: bool, progress: bool = False) -> A
             "`pip install 'nb201-flat[official]'`"
         ) from None
     except Exception as exc:  # full unpickling can raise anything; name it in one line
-        raise TableFileError(
-            f"{source} is truncated or corrupt ({exc.__class__.__name__}: {str(exc)[:100]}); "
-            "re-download it and compare its checksum"
-        ) from None
+        raise _corrupt(source, exc) from None
+
+
+def _corrupt(source: str, exc: BaseException) -> TableFileError:
+    return TableFileError(
+        f"{source} is truncated or corrupt ({exc.__class__.__name__}: {str(exc)[:100]}); "
+        "re-download it and compare its checksum"
+    )
+
+
+def _load(path: Path, *, allow_unsafe_pickle: bool, progress: bool = False) -> Any:
+    """Unpickle one ``.pickle.pbz2`` file, streaming (the single-file form is large)."""
+    _check_bz2(path)
+    try:
+        with (
+            path.open("rb") as raw,
+            byte_progress(raw, path.stat().st_size, progress, path.name) as counted,
+            bz2.BZ2File(counted) as f,
+        ):
+            return _unpickle(f, str(path), allow_unsafe_pickle)
+    except OSError as exc:
+        raise _corrupt(str(path), exc) from None
+
+
+def _read_decompressed(path: Path) -> bytes:
+    _check_bz2(path)
+    try:
+        return bz2.decompress(path.read_bytes())
+    except (OSError, ValueError, EOFError) as exc:
+        raise _corrupt(str(path), exc) from None
+
+
+def _decompress_ahead(paths: list[Path]) -> Iterator[bytes]:
+    """The decompressed contents of ``paths``, in order.
+
+    bz2 decompression is most of the time for a folder and releases the GIL, so threads
+    decompress ahead of the unpickler, at most a few files in flight to bound memory.
+    """
+    workers = min(8, os.cpu_count() or 1)
+    with ThreadPoolExecutor(workers, thread_name_prefix="nats-bz2") as pool:
+        queue: deque[Future[bytes]] = deque()
+        todo = iter(paths)
+        for path in itertools.islice(todo, 2 * workers):
+            queue.append(pool.submit(_read_decompressed, path))
+        while queue:
+            future = queue.popleft()
+            following = next(todo, None)
+            if following is not None:
+                queue.append(pool.submit(_read_decompressed, following))
+            yield future.result()
 
 
 def _check_bz2(path: Path) -> None:
-    with path.open("rb") as f:
-        head = f.read(4)
+    try:
+        with path.open("rb") as f:
+            head = f.read(4)
+    except OSError as exc:
+        raise TableFileError(f"cannot read {path}: {exc.strerror or exc}") from None
     if not head.startswith(_BZ2_MAGIC):
         hint = (
             " (it looks like a torch .pth: use read_nb201_pth)"
@@ -147,42 +193,37 @@ def _read_folder(folder: Path, *, allow_unsafe_pickle: bool, progress: bool) -> 
         raise FormatError(
             f"{folder} has no {META_NAME}; expected the NATS-tss-v1_0-3ffb9-simple folder"
         )
-    _check_bz2(meta_path)
     meta = _load(meta_path, allow_unsafe_pickle=allow_unsafe_pickle)
     if not isinstance(meta, Mapping) or "meta_archs" not in meta:
         raise FormatError(f"{meta_path} lacks 'meta_archs'; it is not a NATS-Bench meta file")
     archs = check_meta_archs(meta["meta_archs"], str(meta_path))
     names = {entry.name for entry in os.scandir(folder)}
-    rows = TidyRows(source=str(folder), nats_cost_fix=True)
-    found = 0
-    for index in iter_progress(range(len(archs)), progress, desc="architectures"):
+    found: list[tuple[int, Path]] = []
+    for index in range(len(archs)):
         # NATS's reload() tries the zero-padded name first, then the plain one.
         for name in (f"{index:06d}{PICKLE_EXT}", f"{index:d}{PICKLE_EXT}"):
             if name in names:
+                found.append((index, folder / name))
                 break
-        else:
-            continue
-        found += 1
-        arch_file = folder / name
-        _check_bz2(arch_file)
-        rows.add_arch(
-            index,
-            archs[index],
-            _load(arch_file, allow_unsafe_pickle=allow_unsafe_pickle),
-            NATS_HP_EPOCHS,
-        )
-    if found == 0:
+    if not found:
         raise FormatError(
             f"{folder} has {META_NAME} but no per-architecture files (000000{PICKLE_EXT}, ...); "
             "was the archive fully extracted?"
         )
-    if found < len(archs):
+    if len(found) < len(archs):
         logger.warning(
             "%s: %d of %d architectures have no file; they are left out",
             folder,
-            len(archs) - found,
+            len(archs) - len(found),
             len(archs),
         )
+    rows = TidyRows(source=str(folder), nats_cost_fix=True)
+    contents = _decompress_ahead([path for _, path in found])
+    for (index, path), data in iter_progress(
+        zip(found, contents, strict=True), progress, desc="architectures", total=len(found)
+    ):
+        hp_map = _unpickle(io.BytesIO(data), str(path), allow_unsafe_pickle)
+        rows.add_arch(index, archs[index], hp_map, NATS_HP_EPOCHS)
     return rows.frame()
 
 
@@ -224,12 +265,14 @@ def read_nats_tss(
         return _read_folder(p, allow_unsafe_pickle=allow_unsafe_pickle, progress=progress)
     if not p.is_file():
         raise TableFileError(f"no such file or folder: {p}")
-    _check_bz2(p)
     data = _load(p, allow_unsafe_pickle=allow_unsafe_pickle, progress=progress)
-    if isinstance(data, Mapping) and "meta_archs" not in data and set(data) <= {"12", "200"}:
+    if isinstance(data, Mapping) and (
+        ("meta_archs" not in data and set(data) <= set(NATS_HP_EPOCHS))
+        or ("meta_archs" in data and data.get("arch2infos") is None)
+    ):
         raise FormatError(
-            f"{p} holds the results of one architecture; pass the folder that holds it "
-            f"(with {META_NAME}) instead"
+            f"{p} is one file of a NATS-tss folder (a per-architecture or the meta file); "
+            "pass the folder instead"
         )
     return frame_from_benchmark(
         data, hp_epochs=NATS_HP_EPOCHS, source=str(p), nats_cost_fix=True, progress=progress

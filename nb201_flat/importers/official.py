@@ -35,7 +35,7 @@ and ``get_eval`` with ``iepoch=None``):
 
 Splits per dataset (as in the data README): ``cifar10-valid``: train, x-valid, ori-test;
 ``cifar10``: train, ori-test; ``cifar100`` and ``ImageNet16-120``: train, x-valid, x-test,
-ori-test.
+ori-test. In v1_0 the 12-epoch (``less``) results cover ``cifar10-valid`` only.
 """
 
 from __future__ import annotations
@@ -56,6 +56,7 @@ import pandas as pd
 
 from nb201_flat.errors import FormatError, MissingDependencyError, Nb201FlatError, TableFileError
 from nb201_flat.importers.safe_pickle import ReadableBinary, safe_load
+from nb201_flat.table import TIDY_COLUMNS
 
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
@@ -70,8 +71,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-TIDY_COLUMNS: Final = ("index", "arch", "dataset", "split", "epochs", "seed", "metric", "value")
 
 #: NB201 dataset names, in output order.
 DATASETS: Final = ("cifar10-valid", "cifar10", "cifar100", "ImageNet16-120")
@@ -260,6 +259,8 @@ def _run_values(run: object, dataset: str, where: str, source: str) -> dict[tupl
         for attr, metric in (("params", "params_mb"), ("flop", "flops_m")):
             if run.get(attr) is not None:
                 out["model", metric] = _number(run[attr])
+    except Nb201FlatError:
+        raise
     except (KeyError, IndexError, TypeError, ValueError) as exc:
         raise FormatError(
             f"{source}: {where} is not a NAS-Bench-201 result record "
@@ -332,14 +333,16 @@ def frame_from_benchmark(
     return rows.frame()
 
 
-def iter_progress(items: Iterable[_T], progress: bool, *, desc: str) -> Iterator[_T]:
+def iter_progress(
+    items: Iterable[_T], progress: bool, *, desc: str, total: int | None = None
+) -> Iterator[_T]:
     """``items``, with a tqdm bar when ``progress``."""
     if not progress:
         yield from items
         return
     from tqdm.auto import tqdm
 
-    yield from tqdm(items, desc=desc)
+    yield from tqdm(items, desc=desc, total=total)
 
 
 class _CountingRaw(io.RawIOBase):

@@ -1,1 +1,97 @@
-"""Landscape layer (work in progress)."""
+"""The landscape layer: pure functions on (space, one metric vector).
+
+Everything is vectorised over all architectures and returns numpy arrays or tidy DataFrames.
+
+- :mod:`~nb201_flat.landscape.neighbourhood` -- flatness and the NA paper's aggregated
+  objective g(f(N(α))) for every architecture at once.
+- :mod:`~nb201_flat.landscape.statistics` -- distance to the optimum, fitness-distance
+  correlation, random-walk autocorrelation, local optima and basins, A²M's neighbour
+  distributions per accuracy band.
+- :mod:`~nb201_flat.landscape.barriers` -- A²M barriers over all shortest paths, exact
+  lowest-barrier paths over the whole space, barrier matrices, disconnectivity graphs.
+- :mod:`~nb201_flat.landscape.projection` -- 2-D grids through the relaxed architecture.
+
+Examples
+--------
+>>> from nb201_flat.space import Space
+>>> from nb201_flat import landscape
+>>> space = Space(("none", "skip", "conv"), 3)
+>>> f = (space.codes == 2).sum(axis=1).astype(float)
+>>> landscape.neighbourhood_score(space, f, 1, agg="mean")[space.from_ops(["conv"] * 3).index]
+np.float64(2.0)
+"""
+
+from __future__ import annotations
+
+from nb201_flat.landscape._common import (
+    LandscapeArgumentError,
+    MissingValueError,
+    NoPathError,
+)
+from nb201_flat.landscape.barriers import (
+    A2MBarrier,
+    BarrierPath,
+    BarrierTree,
+    a2m_barrier,
+    a2m_barriers,
+    barrier_matrix,
+    barrier_tree,
+    best_shortest_path,
+    bottleneck_matrix,
+    disconnectivity_graph,
+    lowest_barrier_path,
+    path_barrier,
+    shortest_paths,
+)
+from nb201_flat.landscape.neighbourhood import flatness, neighbourhood_score
+from nb201_flat.landscape.projection import projection_grid, random_directions, relaxed
+from nb201_flat.landscape.statistics import (
+    A2M_BANDS,
+    a2m_bands,
+    autocorrelation,
+    basins,
+    correlation_length,
+    distance_profile,
+    fitness_distance_correlation,
+    global_optima,
+    hill_climb,
+    local_optima,
+    neighbour_distributions,
+    random_walk,
+)
+
+__all__ = [
+    "A2M_BANDS",
+    "A2MBarrier",
+    "BarrierPath",
+    "BarrierTree",
+    "LandscapeArgumentError",
+    "MissingValueError",
+    "NoPathError",
+    "a2m_bands",
+    "a2m_barrier",
+    "a2m_barriers",
+    "autocorrelation",
+    "barrier_matrix",
+    "barrier_tree",
+    "basins",
+    "best_shortest_path",
+    "bottleneck_matrix",
+    "correlation_length",
+    "disconnectivity_graph",
+    "distance_profile",
+    "fitness_distance_correlation",
+    "flatness",
+    "global_optima",
+    "hill_climb",
+    "local_optima",
+    "lowest_barrier_path",
+    "neighbour_distributions",
+    "neighbourhood_score",
+    "path_barrier",
+    "projection_grid",
+    "random_directions",
+    "random_walk",
+    "relaxed",
+    "shortest_paths",
+]

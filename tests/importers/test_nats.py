@@ -109,9 +109,10 @@ def test_wrong_inputs(files: dict[str, Path], tmp_path: Path) -> None:
     with pytest.raises(FormatError) as exc:
         read_nats_tss(files["pth_zip"])
     assert "use read_nb201_pth" in _one_line(exc)
-    with pytest.raises(FormatError) as exc:
-        read_nats_tss(files["nats_dir"] / "000000.pickle.pbz2")
-    assert "pass the folder" in _one_line(exc)
+    for name in ("000000.pickle.pbz2", "meta.pickle.pbz2"):
+        with pytest.raises(FormatError) as exc:
+            read_nats_tss(files["nats_dir"] / name)
+        assert "pass the folder" in _one_line(exc)
     empty = tmp_path / "empty"
     empty.mkdir()
     with pytest.raises(FormatError) as exc:

@@ -1,76 +1,39 @@
-"""Fixtures for the training tests: tiny datasets in the real on-disk layouts."""
+"""Fixtures for the training tests."""
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
-import numpy as np
 import pytest
+from train_helpers import write_tiny_cifar10
 
-from nb201_flat.train.data import write_batch
-
-# kept small so one epoch of the C=4, N=1 network takes milliseconds on a CPU
-N_PER_BATCH = 16
-N_TEST = 24
-
-
-def _images(rng: np.random.Generator, n: int, side: int) -> np.ndarray:
-    return rng.integers(0, 256, size=(n, 3 * side * side), dtype=np.uint8)
+SHARED_ENV = "NB201_FLAT_SHARED_DATA"
+_DEFAULT_SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "nb201"
+DERIVED_MEAN = Path("derived") / "nb201_200ep_mean.csv"
 
 
-def write_tiny_cifar10(root: Path, *, seed: int = 0, n: int = N_PER_BATCH) -> Path:
-    """CIFAR-10 layout: five train batches of ``n`` images and a test batch of N_TEST."""
-    rng = np.random.default_rng(seed)
-    folder = root / "cifar-10-batches-py"
-    folder.mkdir(parents=True, exist_ok=True)
-    for i in range(1, 6):
-        write_batch(
-            folder / f"data_batch_{i}", _images(rng, n, 32), rng.integers(0, 10, n), "labels"
-        )
-    write_batch(
-        folder / "test_batch", _images(rng, N_TEST, 32), rng.integers(0, 10, N_TEST), "labels"
-    )
-    return root
-
-
-def write_tiny_cifar100(root: Path, *, seed: int = 1) -> Path:
-    rng = np.random.default_rng(seed)
-    folder = root / "cifar-100-python"
-    folder.mkdir(parents=True, exist_ok=True)
-    write_batch(folder / "train", _images(rng, 40, 32), rng.integers(0, 100, 40), "fine_labels")
-    write_batch(
-        folder / "test", _images(rng, N_TEST, 32), rng.integers(0, 100, N_TEST), "fine_labels"
-    )
-    return root
-
-
-def write_tiny_imagenet16(root: Path, *, seed: int = 2) -> Path:
-    """ImageNet16 layout; labels 1..130 so the <= 120 filter has something to drop."""
-    rng = np.random.default_rng(seed)
-    folder = root / "ImageNet16"
-    folder.mkdir(parents=True, exist_ok=True)
-    for i in range(1, 11):
-        write_batch(
-            folder / f"train_data_batch_{i}", _images(rng, 8, 16), rng.integers(1, 131, 8), "labels"
-        )
-    labels = np.r_[np.arange(1, 121)[:N_TEST], [121, 130]]
-    write_batch(folder / "val_data", _images(rng, len(labels), 16), labels, "labels")
-    return root
-
-
-def write_split_file(path: Path, keys: tuple[str, str], a: list[int], b: list[int]) -> None:
-    """NB201's split-file form: ``{key: ["int", [indices]]}``."""
-    path.write_text(json.dumps({keys[0]: ["int", a], keys[1]: ["int", b]}))
+@pytest.fixture(scope="session")
+def nb201_mean_csv() -> Path:
+    """The real per-arch NB201 CSV with stored parameter counts; skip when absent."""
+    root = Path(os.environ.get(SHARED_ENV, _DEFAULT_SHARED)).resolve()
+    path = root / DERIVED_MEAN
+    if not path.is_file():
+        pytest.skip(f"real NB201 data not found: {path} (set {SHARED_ENV} to the nb201 folder)")
+    return path
 
 
 @pytest.fixture
 def cifar10_root(tmp_path: Path) -> Path:
+    """A tiny CIFAR-10 (5 x 16 train images, 24 test images) in the official layout."""
     return write_tiny_cifar10(tmp_path / "data")
 
 
 @pytest.fixture(autouse=True)
-def _quiet_threads() -> None:
-    # the whole suite runs on 2 cores; keep torch (if loaded) from oversubscribing
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
+def _one_thread() -> None:
+    # the suite shares 2 cores with other work; OpenMP spinning threads slow tiny nets 10x
+    try:
+        import torch
+    except ImportError:
+        return
+    torch.set_num_threads(1)

@@ -1,0 +1,63 @@
+"""Retraining results (the SQLite database of ``nb201-flat train``) as a table.
+
+The database may hold several spaces (and network sizes); each is keyed by the string of
+:func:`nb201_flat.train.jobs.space_key`, e.g. ``"nb201"``, ``"nb201@C4N1"`` or
+``"5nodes:none,skip_connect,...:lexicographic"``. A table holds one space, so a database of
+several needs ``space=``. Seeds become positions in ascending order of the seed ids found
+(as in NB201, where 777, 888, 999 are seeds 0, 1, 2); ``table.meta["seed_ids"]`` keeps the ids.
+There are no mean rows: ``seed="mean"`` averages the stored seeds.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from nb201_flat.errors import FormatError
+from nb201_flat.space import NB201, Space
+from nb201_flat.table import Table
+
+
+def space_from_key(key: str) -> Space:
+    """The :class:`Space` named by a results-database space key (network size suffix ignored)."""
+    base = key.split("@", 1)[0]
+    if base == "nb201":
+        return NB201
+    try:
+        nodes, ops, order = base.split(":")
+        if not nodes.endswith("nodes"):
+            raise ValueError(nodes)
+        return Space(ops.split(","), int(nodes.removesuffix("nodes")), index_order=order)  # type: ignore[arg-type]
+    except ValueError:
+        raise FormatError(f"unrecognised space key {key!r} in the results database") from None
+
+
+def read_results_db(path: str | os.PathLike[str], *, space: str | None = None) -> Table:
+    """Final epochs of the finished runs in ``path`` as a :class:`Table`."""
+    import sqlite3
+
+    from nb201_flat.train.results_db import load_results
+
+    p = Path(path)
+    if space is None:
+        with sqlite3.connect(f"file:{p}?mode=ro", uri=True) as con:
+            try:
+                keys = [r[0] for r in con.execute("SELECT DISTINCT space FROM epochs")]
+            except sqlite3.DatabaseError as exc:
+                raise FormatError(f"{p} is not a results database ({exc})") from None
+        if len(keys) > 1:
+            raise FormatError(
+                f"{p} holds results of several spaces ({', '.join(sorted(keys))}); "
+                "import one at a time with space="
+            )
+        space = keys[0] if keys else "nb201"
+    df = load_results(p, space=space)
+    # tables number seeds by position (NB201: 777, 888, 999 -> 0, 1, 2); keep the ids in meta
+    seed_ids = sorted(int(s) for s in df["seed"].dropna().unique())
+    df["seed"] = df["seed"].map({s: i for i, s in enumerate(seed_ids)}).astype("Int64")
+    return Table.from_tidy(
+        df,
+        space=space_from_key(space),
+        source=f"retraining results {p.name} ({space})",
+        meta={"file": str(p), "space_key": space, "seed_ids": seed_ids},
+    )

@@ -1,0 +1,77 @@
+"""Query-only neural architecture search against a budgeted oracle.
+
+The pieces, in the order data flows:
+
+- :mod:`~nb201_flat.search.protocol`: what a search sees, pays and reports
+  (:class:`Protocol`; the built-in ``nb201``, ``per-dataset`` and ``fixed-n`` families).
+- :mod:`~nb201_flat.search.oracle`: the budgeted :class:`Oracle` (validation values and costs
+  only) and the :class:`Evaluator` (test values, read after a search ends).
+- :mod:`~nb201_flat.search.algorithms`: random search, NA-RS, regularised evolution, local
+  search and their neighbourhood-aware forms.
+- :mod:`~nb201_flat.search.runner`: many seeded runs, in parallel, into tidy DataFrames.
+- :mod:`~nb201_flat.search.reproduce`: the NA-paper reproduction grid and its verdicts.
+"""
+
+from __future__ import annotations
+
+from nb201_flat.search.algorithms import (
+    ALGORITHM_NAMES,
+    AlgorithmError,
+    Incumbent,
+    LocalSearch,
+    NARandomSearch,
+    NeighbourObjective,
+    RandomSearch,
+    RegularizedEvolution,
+    SearchAlgorithm,
+    make_algorithm,
+)
+from nb201_flat.search.oracle import (
+    BudgetExhausted,
+    Evaluator,
+    HiddenDataError,
+    Oracle,
+    OracleData,
+    SearchEnded,
+)
+from nb201_flat.search.protocol import (
+    PROTOCOL_NAMES,
+    Protocol,
+    ProtocolError,
+    fixed_n_protocols,
+    nb201_protocol,
+    per_dataset_protocols,
+    protocols_by_name,
+)
+from nb201_flat.search.runner import RunRecord, SearchResults, run_one, run_search, summarise
+
+__all__ = [
+    "ALGORITHM_NAMES",
+    "PROTOCOL_NAMES",
+    "AlgorithmError",
+    "BudgetExhausted",
+    "Evaluator",
+    "HiddenDataError",
+    "Incumbent",
+    "LocalSearch",
+    "NARandomSearch",
+    "NeighbourObjective",
+    "Oracle",
+    "OracleData",
+    "Protocol",
+    "ProtocolError",
+    "RandomSearch",
+    "RegularizedEvolution",
+    "RunRecord",
+    "SearchAlgorithm",
+    "SearchEnded",
+    "SearchResults",
+    "fixed_n_protocols",
+    "make_algorithm",
+    "nb201_protocol",
+    "per_dataset_protocols",
+    "protocols_by_name",
+    "run_one",
+    "run_search",
+    "summarise",
+]

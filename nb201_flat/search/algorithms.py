@@ -1,0 +1,477 @@
+"""Query-only search algorithms: random search, regularised evolution, local search, and their
+neighbourhood-aware (NA) forms.
+
+Every algorithm is a frozen dataclass with ``search(oracle, rng, incumbent)``: it queries the
+:class:`~nb201_flat.search.oracle.Oracle` until the oracle refuses (budget spent), offering each
+scored architecture to the :class:`Incumbent`, which the runner reads when ``search`` returns.
+All randomness comes from ``rng``, so a run is a function of its seed.
+
+Neighbourhood-aware objective (:class:`NeighbourObjective`): the score of a cell is an
+aggregate (mean, median, min or a quantile) of the validation values of its neighbourhood
+(Hamming radius, optionally filtered), with or without its own value, all obtained through the
+oracle: its own value is always a charged query (the cell is trained), its neighbours' values
+are charged queries when ``charge=True`` and free look-ups otherwise (the NA paper's setting
+reads them from the benchmark). NA searches remember the values they obtained in a run (a
+neighbour seen twice is not trained twice); plain random search and REA do not (NB201 re-trains
+re-sampled cells), and local search remembers (it never re-evaluates a visited cell).
+
+Examples
+--------
+>>> rs = RandomSearch()
+>>> na = NARandomSearch(NeighbourObjective(radius=1, agg="mean"))
+>>> rs.name, na.name
+('rs', 'na-rs')
+>>> na.label
+'na-rs[r1,mean,self,free]'
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal, Protocol, TypeAlias, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
+
+from nb201_flat.errors import Nb201FlatError
+from nb201_flat.search.oracle import FloatArray, Oracle, SearchEnded, SearchStalled
+from nb201_flat.space import Neighbourhood
+
+Aggregator: TypeAlias = Literal["mean", "median", "min", "quantile"]
+Mutation: TypeAlias = Literal["node-then-edge", "uniform-edge"]
+
+AGGREGATORS: tuple[str, ...] = ("mean", "median", "min", "quantile")
+ALGORITHM_NAMES: tuple[str, ...] = ("rs", "na-rs", "rea", "na-rea", "ls", "na-ls")
+
+
+class AlgorithmError(Nb201FlatError, ValueError):
+    """Bad algorithm arguments."""
+
+
+class Incumbent:
+    """The architecture a search would return now, and when it changed.
+
+    ``changes`` holds ``(seconds, queries, index)`` at each change (oracle counters then), from
+    which the runner draws anytime curves. Scores that are NaN never win; ties keep the first.
+    """
+
+    __slots__ = ("changes", "index", "oracle", "score")
+
+    def __init__(self, oracle: Oracle) -> None:
+        self.oracle = oracle
+        self.index = -1
+        self.score = -np.inf
+        self.changes: list[tuple[float, int, int]] = []
+
+    def offer(self, index: int, score: float) -> bool:
+        """Take ``index`` if its score beats the incumbent's; True when it did."""
+        if score > self.score:  # False for NaN
+            self.set(index, score)
+            return True
+        return False
+
+    def set(self, index: int, score: float) -> None:
+        """Make ``index`` the incumbent whatever its score (e.g. after re-ranking)."""
+        self.score = float(score)
+        if index != self.index:
+            self.index = int(index)
+            self.changes.append((self.oracle.seconds, self.oracle.queries, self.index))
+
+
+@runtime_checkable
+class SearchAlgorithm(Protocol):
+    """What the runner needs of an algorithm."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def label(self) -> str: ...
+
+    def search(self, oracle: Oracle, rng: np.random.Generator, incumbent: Incumbent) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class NeighbourObjective:
+    """The aggregated neighbourhood objective of NA searches.
+
+    Attributes
+    ----------
+    radius
+        Hamming radius (1..6 in NB201).
+    agg
+        ``"mean"``, ``"median"``, ``"min"`` or ``"quantile"`` (at ``quantile``).
+    quantile
+        The quantile for ``agg="quantile"``, in [0, 1].
+    include_self
+        Aggregate the cell's own value with its neighbours'.
+    exact
+        Neighbours at distance exactly ``radius`` (True) or 1..``radius`` (False, default).
+    no_none, connected_only
+        Neighbourhood filters (see :meth:`nb201_flat.space.Space.neighbours`).
+    charge
+        Neighbour queries are charged to the budget (True) or free look-ups (False).
+    """
+
+    radius: int = 1
+    agg: Aggregator = "mean"
+    quantile: float = 0.25
+    include_self: bool = True
+    exact: bool = False
+    no_none: bool = False
+    connected_only: bool = False
+    charge: bool = False
+
+    def __post_init__(self) -> None:
+        if isinstance(self.radius, bool) or not 1 <= int(self.radius) <= 6:
+            raise AlgorithmError(f"radius must lie in 1..6, got {self.radius!r}")
+        if self.agg not in AGGREGATORS:
+            raise AlgorithmError(
+                f"unknown aggregator {self.agg!r}; choose from {', '.join(AGGREGATORS)}"
+            )
+        if not 0.0 <= float(self.quantile) <= 1.0:
+            raise AlgorithmError(f"quantile must lie in [0, 1], got {self.quantile}")
+
+    @property
+    def label(self) -> str:
+        agg = f"q{self.quantile:g}" if self.agg == "quantile" else self.agg
+        parts = [f"r{self.radius}" + ("=" if self.exact and self.radius > 1 else ""), agg]
+        parts.append("self" if self.include_self else "noself")
+        if self.no_none:
+            parts.append("nonone")
+        if self.connected_only:
+            parts.append("conn")
+        parts.append("charged" if self.charge else "free")
+        return ",".join(parts)
+
+    def aggregate(self, values: FloatArray) -> float:
+        """Aggregate one neighbourhood's values (NaN ignored; NaN if none)."""
+        v = values[~np.isnan(values)]
+        if v.size == 0:
+            return float("nan")
+        if self.agg == "mean":
+            return float(v.mean())
+        if self.agg == "median":
+            return float(np.median(v))
+        if self.agg == "min":
+            return float(v.min())
+        return float(np.quantile(v, self.quantile))
+
+
+class _Memory:
+    """What one run has learnt: paid values and free look-ups, and NA scores on top."""
+
+    __slots__ = ("_free_m", "_free_v", "_nb", "_obj", "_paid_m", "_paid_v", "_stall", "oracle")
+
+    def __init__(self, oracle: Oracle, objective: NeighbourObjective | None) -> None:
+        self.oracle = oracle
+        self._obj = objective
+        n = oracle.size
+        self._paid_v = np.full(n, np.nan)
+        self._paid_m = np.zeros(n, dtype=bool)
+        self._free_v = np.full(n, np.nan)
+        self._free_m = np.zeros(n, dtype=bool)
+        self._stall = 0
+        self._nb: Neighbourhood | None = None
+        if objective is not None:
+            self._nb = oracle.space.neighbours(
+                objective.radius,
+                exact=objective.exact,
+                no_none=objective.no_none,
+                connected_only=objective.connected_only,
+            )
+
+    def own(self, index: int) -> float:
+        """The cell's value, trained (charged) once per run."""
+        if self._paid_m[index]:
+            self._stall += 1
+            if self._stall > 20 * self.oracle.size + 1000:
+                raise SearchStalled("the search only revisits cells it already knows")
+            return float(self._paid_v[index])
+        v = self.oracle.query(index)
+        self._paid_v[index] = v
+        self._paid_m[index] = True
+        self._stall = 0
+        return v
+
+    def values(self, indices: npt.NDArray[np.int32], charge: bool) -> FloatArray:
+        """Values of several cells: charged one by one, or looked up free (paid first)."""
+        if charge:
+            return np.array([self.own(j) for j in indices.tolist()], dtype=np.float64)
+        paid = self._paid_m[indices]
+        need = ~paid & ~self._free_m[indices]
+        if need.any():
+            new = np.unique(indices[need])
+            self._free_v[new] = self.oracle.query_free(new)
+            self._free_m[new] = True
+        out: FloatArray = np.where(paid, self._paid_v[indices], self._free_v[indices])
+        return out
+
+    def score(self, index: int) -> float:
+        """The objective: own value, or the NA aggregate when an objective is set."""
+        own = self.own(index)
+        if self._obj is None or self._nb is None:
+            return own
+        nb = self.values(self._nb.of(index), self._obj.charge)
+        vals = np.concatenate(([own], nb)) if self._obj.include_self else nb
+        return self._obj.aggregate(vals)
+
+
+def _na_label(base: str, objective: NeighbourObjective | None) -> str:
+    return base if objective is None else f"na-{base}[{objective.label}]"
+
+
+# -- random search ---------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class RandomSearch:
+    """NB201's random search: sample uniformly (with replacement), keep the best validation."""
+
+    name: ClassVar[str] = "rs"
+
+    @property
+    def label(self) -> str:
+        return "rs"
+
+    def search(self, oracle: Oracle, rng: np.random.Generator, incumbent: Incumbent) -> None:
+        while True:
+            i = oracle.sample(rng)
+            incumbent.offer(i, oracle.query(i))
+
+
+@dataclass(frozen=True, slots=True)
+class NARandomSearch:
+    """Neighbourhood-aware random search.
+
+    One stage (``rerank_top_k=None``): every sampled cell is scored by the NA objective and
+    the best score wins. Two stages (``rerank_top_k=k``): random search by validation, then
+    the top ``k`` distinct cells are re-ranked by the NA objective. With charged neighbours the
+    first stage stops once ``stage1_fraction`` of the budget is used, leaving the rest for the
+    re-ranking; with free neighbours it uses the whole budget.
+    """
+
+    objective: NeighbourObjective = field(default_factory=NeighbourObjective)
+    rerank_top_k: int | None = None
+    stage1_fraction: float = 0.5
+
+    name: ClassVar[str] = "na-rs"
+
+    def __post_init__(self) -> None:
+        if self.rerank_top_k is not None and (
+            isinstance(self.rerank_top_k, bool) or int(self.rerank_top_k) < 1
+        ):
+            raise AlgorithmError(f"rerank_top_k must be >= 1, got {self.rerank_top_k}")
+        if not 0.0 < float(self.stage1_fraction) <= 1.0:
+            raise AlgorithmError(f"stage1_fraction must lie in (0, 1], got {self.stage1_fraction}")
+
+    @property
+    def label(self) -> str:
+        if self.rerank_top_k is None:
+            return _na_label("rs", self.objective)
+        extra = f",top{self.rerank_top_k}"
+        if self.objective.charge:
+            extra += f",s1={self.stage1_fraction:g}"
+        return f"na-rs2[{self.objective.label}{extra}]"
+
+    def search(self, oracle: Oracle, rng: np.random.Generator, incumbent: Incumbent) -> None:
+        mem = _Memory(oracle, self.objective)
+        if self.rerank_top_k is None:
+            while True:
+                i = oracle.sample(rng)
+                incumbent.offer(i, mem.score(i))
+        seen: dict[int, float] = {}
+        try:
+            while not (self.objective.charge and oracle.used_fraction >= self.stage1_fraction):
+                i = oracle.sample(rng)
+                v = mem.own(i)
+                seen.setdefault(i, v)
+                incumbent.offer(i, v)
+        except SearchEnded:
+            if self.objective.charge:
+                raise
+        # stage 2: re-rank the top-k by validation (stable: ties keep sampling order)
+        ranked = sorted(seen, key=lambda j: -seen[j] if seen[j] == seen[j] else np.inf)
+        best_score = -np.inf
+        for j in ranked[: int(self.rerank_top_k)]:
+            s = mem.score(j)
+            if s > best_score:
+                best_score = s
+                incumbent.set(j, s)
+
+
+# -- regularised evolution ---------------------------------------------------------------------
+def mutate(
+    space_codes: npt.NDArray[np.uint8],
+    n_nodes: int,
+    n_ops: int,
+    index: int,
+    rng: np.random.Generator,
+    mutation: Mutation = "node-then-edge",
+) -> tuple[int, ...]:
+    """Op codes of a one-op mutation of cell ``index``.
+
+    ``node-then-edge`` is NB201's ``mutate_arch_func``: a node 1..n-1 uniformly, then one of its
+    input edges uniformly (so edges into early nodes are likelier), then a different op
+    uniformly. ``uniform-edge`` picks the edge uniformly.
+    """
+    codes = [int(c) for c in space_codes[index]]
+    if mutation == "node-then-edge":
+        node = int(rng.integers(1, n_nodes))
+        src = int(rng.integers(node))
+        # edges are ordered by target node, then source: (0,1),(0,2),(1,2),(0,3),...
+        e = node * (node - 1) // 2 + src
+    else:
+        e = int(rng.integers(len(codes)))
+    r = int(rng.integers(n_ops - 1))
+    codes[e] = r if r < codes[e] else r + 1
+    return tuple(codes)
+
+
+@dataclass(frozen=True, slots=True)
+class RegularizedEvolution:
+    """NB201's regularised evolution (aging tournament), or its NA form with ``objective``.
+
+    A population of ``population`` random cells; each cycle draws ``sample_size`` members with
+    replacement, mutates the fittest, adds the child and removes the oldest. The incumbent is
+    the fittest cell ever evaluated. NB201 uses population 10, sample size 3.
+    """
+
+    population: int = 10
+    sample_size: int = 3
+    mutation: Mutation = "node-then-edge"
+    objective: NeighbourObjective | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.population, bool) or int(self.population) < 1:
+            raise AlgorithmError(f"population must be >= 1, got {self.population}")
+        if isinstance(self.sample_size, bool) or int(self.sample_size) < 1:
+            raise AlgorithmError(f"sample_size must be >= 1, got {self.sample_size}")
+        if self.mutation not in ("node-then-edge", "uniform-edge"):
+            raise AlgorithmError(
+                f"mutation must be 'node-then-edge' or 'uniform-edge', got {self.mutation!r}"
+            )
+
+    @property
+    def name(self) -> str:
+        return "rea" if self.objective is None else "na-rea"
+
+    @property
+    def label(self) -> str:
+        base = _na_label("rea", self.objective)
+        if (self.population, self.sample_size) != (10, 3):
+            base += f"(p{self.population},s{self.sample_size})"
+        return base
+
+    def search(self, oracle: Oracle, rng: np.random.Generator, incumbent: Incumbent) -> None:
+        space = oracle.space
+        mem = _Memory(oracle, self.objective) if self.objective is not None else None
+
+        def fitness(i: int) -> float:
+            return oracle.query(i) if mem is None else mem.score(i)
+
+        pop: deque[tuple[int, float]] = deque()
+        while len(pop) < self.population:
+            i = oracle.sample(rng)
+            f = fitness(i)
+            pop.append((i, f))
+            incumbent.offer(i, f)
+        codes = space.codes
+        while True:
+            best_i, best_f = -1, -np.inf
+            for _ in range(self.sample_size):
+                i, f = pop[int(rng.integers(len(pop)))]
+                if best_i < 0 or f > best_f:
+                    best_i, best_f = i, f
+            child = space.index_of_codes(
+                mutate(codes, space.n_nodes, space.n_ops, best_i, rng, self.mutation)
+            )
+            f = fitness(child)
+            pop.append((child, f))
+            pop.popleft()
+            incumbent.offer(child, f)
+
+
+# -- local search ------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class LocalSearch:
+    """Hill climbing on the one-op neighbourhood, with random restarts at local optima.
+
+    From a random cell, evaluate its one-op neighbours in random order and move to the best
+    (``first_improvement=False``) or the first better one; at a local optimum restart from a
+    new random cell. With ``objective``, cells are compared by the NA objective (NA-LS). The
+    incumbent is the best-scored cell ever evaluated. Visited cells are not re-trained.
+    """
+
+    first_improvement: bool = False
+    objective: NeighbourObjective | None = None
+
+    @property
+    def name(self) -> str:
+        return "ls" if self.objective is None else "na-ls"
+
+    @property
+    def label(self) -> str:
+        return _na_label("ls", self.objective) + ("(first)" if self.first_improvement else "")
+
+    def search(self, oracle: Oracle, rng: np.random.Generator, incumbent: Incumbent) -> None:
+        mem = _Memory(oracle, self.objective)
+        one_op = oracle.space.neighbours(1)
+        while True:
+            x = oracle.sample(rng)
+            fx = mem.score(x)
+            incumbent.offer(x, fx)
+            while True:
+                nbrs = one_op.of(x)
+                best_y, best_f = -1, fx
+                for y in nbrs[rng.permutation(len(nbrs))].tolist():
+                    fy = mem.score(y)
+                    incumbent.offer(y, fy)
+                    if fy > best_f:
+                        best_y, best_f = y, fy
+                        if self.first_improvement:
+                            break
+                if best_y < 0:
+                    break
+                x, fx = best_y, best_f
+
+
+# -- construction by name ----------------------------------------------------------------------
+def make_algorithm(name: str, **options: Any) -> SearchAlgorithm:
+    """Build an algorithm from its CLI name and options.
+
+    ``rs`` takes none; ``na-rs``: the :class:`NeighbourObjective` fields plus ``rerank_top_k``,
+    ``stage1_fraction``; ``rea``/``na-rea``: ``population``, ``sample_size``, ``mutation``
+    (+ objective fields for ``na-rea``); ``ls``/``na-ls``: ``first_improvement`` (+ objective).
+    Options that do not apply raise :class:`AlgorithmError`.
+    """
+    obj_fields = {f for f in NeighbourObjective.__dataclass_fields__}
+    allowed: dict[str, set[str]] = {
+        "rs": set(),
+        "na-rs": obj_fields | {"rerank_top_k", "stage1_fraction"},
+        "rea": {"population", "sample_size", "mutation"},
+        "na-rea": obj_fields | {"population", "sample_size", "mutation"},
+        "ls": {"first_improvement"},
+        "na-ls": obj_fields | {"first_improvement"},
+    }
+    if name not in allowed:
+        raise AlgorithmError(
+            f"unknown algorithm {name!r}; choose from {', '.join(ALGORITHM_NAMES)}"
+        )
+    opts = {k: v for k, v in options.items() if v is not None}
+    extra = sorted(set(opts) - allowed[name])
+    if extra:
+        raise AlgorithmError(
+            f"option(s) {', '.join(extra)} do not apply to {name!r}; it takes "
+            f"{', '.join(sorted(allowed[name])) or 'no options'}"
+        )
+    obj = {k: v for k, v in opts.items() if k in obj_fields}
+    rest = {k: v for k, v in opts.items() if k not in obj_fields}
+    if name == "rs":
+        return RandomSearch()
+    if name == "na-rs":
+        return NARandomSearch(NeighbourObjective(**obj), **rest)
+    if name in ("rea", "na-rea"):
+        return RegularizedEvolution(
+            objective=NeighbourObjective(**obj) if name == "na-rea" else None, **rest
+        )
+    return LocalSearch(objective=NeighbourObjective(**obj) if name == "na-ls" else None, **rest)

@@ -1,0 +1,63 @@
+"""Helpers for the training tests: tiny datasets in the real on-disk layouts."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from nb201_flat.train.data import write_batch
+
+# kept small so one epoch of the C=4, N=1 network takes milliseconds on a CPU
+N_PER_BATCH = 16
+N_TEST = 24
+
+
+def images(rng: np.random.Generator, n: int, side: int) -> np.ndarray:
+    return rng.integers(0, 256, size=(n, 3 * side * side), dtype=np.uint8)
+
+
+def write_tiny_cifar10(root: Path, *, seed: int = 0, n: int = N_PER_BATCH) -> Path:
+    """CIFAR-10 layout: five train batches of ``n`` images and a test batch of N_TEST."""
+    rng = np.random.default_rng(seed)
+    folder = root / "cifar-10-batches-py"
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(1, 6):
+        write_batch(
+            folder / f"data_batch_{i}", images(rng, n, 32), rng.integers(0, 10, n), "labels"
+        )
+    write_batch(
+        folder / "test_batch", images(rng, N_TEST, 32), rng.integers(0, 10, N_TEST), "labels"
+    )
+    return root
+
+
+def write_tiny_cifar100(root: Path, *, seed: int = 1) -> Path:
+    """CIFAR-100 layout: 40 train and N_TEST test images, fine labels."""
+    rng = np.random.default_rng(seed)
+    folder = root / "cifar-100-python"
+    folder.mkdir(parents=True, exist_ok=True)
+    write_batch(folder / "train", images(rng, 40, 32), rng.integers(0, 100, 40), "fine_labels")
+    write_batch(
+        folder / "test", images(rng, N_TEST, 32), rng.integers(0, 100, N_TEST), "fine_labels"
+    )
+    return root
+
+
+def write_tiny_imagenet16(root: Path, *, seed: int = 2) -> Path:
+    """ImageNet16 layout; labels up to 130 so the <= 120 filter has something to drop."""
+    rng = np.random.default_rng(seed)
+    folder = root / "ImageNet16"
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(1, 11):
+        labels = rng.integers(1, 131, 8)
+        write_batch(folder / f"train_data_batch_{i}", images(rng, 8, 16), labels, "labels")
+    val = np.r_[np.arange(1, N_TEST + 1), [121, 130]]
+    write_batch(folder / "val_data", images(rng, len(val), 16), val, "labels")
+    return root
+
+
+def write_split_file(path: Path, keys: tuple[str, str], a: list[int], b: list[int]) -> None:
+    """NB201's split-file form: ``{key: ["int", [indices]]}``."""
+    path.write_text(json.dumps({keys[0]: ["int", a], keys[1]: ["int", b]}))
