@@ -16,7 +16,10 @@ from collections.abc import Sequence
 from nb201_flat import __version__
 from nb201_flat.errors import Nb201FlatError
 
-_COMMAND_MODULES = ("nb201_flat.cli_table",)
+_COMMAND_MODULES = (
+    "nb201_flat.cli_table",
+    "nb201_flat.cli_landscape",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -26,11 +26,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         action="store_true",
         help="neighbours at distance 1..R instead of exactly R",
     )
-    p.add_argument("--include-self", action="store_true", help="count the arch in its own neighbourhood")
+    p.add_argument(
+        "--include-self", action="store_true", help="count the arch in its own neighbourhood"
+    )
     p.add_argument("--no-none", action="store_true", help="skip neighbours that substitute `none`")
     p.add_argument("--connected-only", action="store_true", help="skip disconnected neighbours")
     p.add_argument("--arch", nargs="+", metavar="A", help="official strings or indices")
-    p.add_argument("--top", type=int, default=10, metavar="K", help="without --arch: best K (default 10)")
+    p.add_argument(
+        "--top", type=int, default=10, metavar="K", help="without --arch: best K (default 10)"
+    )
     _add_direction_arg(p)
     add_table_arg(p)
     add_json_arg(p)
@@ -49,9 +53,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_key_args(p)
     p.add_argument("--method", choices=("lowest", "shortest"), default="lowest")
     p.add_argument(
-        "--fewest-steps",
+        "--tree-path",
         action="store_true",
-        help="with --method lowest: among lowest-barrier paths, one with the fewest steps",
+        help="with --method lowest: the spanning-tree path (faster, may wander) instead of "
+        "a lowest-barrier path with the fewest steps",
     )
     p.add_argument("--connected-only", action="store_true", help="only through connected cells")
     _add_direction_arg(p)
@@ -96,20 +101,13 @@ def cmd_flatness(args: argparse.Namespace) -> int:
         key = np.where(np.isnan(key), -np.inf, key)
         chosen = np.lexsort((np.arange(space.size), -key))[: args.top].tolist()
     rows: list[dict[str, Any]] = []
-    for i in chosen:
-        r = df.loc[i]
-        rows.append(
-            {
-                "index": int(i),
-                "arch": space.arch(i).to_str(),
-                "value": float(r["value"]),
-                "n": int(r["n"]),
-                "mean": float(r["mean"]),
-                "min": float(r["min"]),
-                "std": float(r["std"]),
-                "sharpness": float(r["sharpness"]),
-            }
-        )
+    cols = ["value", "n", "mean", "min", "std", "sharpness"]
+    picked = df.loc[chosen, cols].to_numpy(dtype=np.float64)
+    for i, rec in zip(chosen, picked.tolist(), strict=True):
+        row: dict[str, Any] = {"index": int(i), "arch": space.arch(i).to_str()}
+        row.update(zip(cols, rec, strict=True))
+        row["n"] = int(row["n"])
+        rows.append(row)
     neighbourhood = {
         "radius": args.radius,
         "exact": not args.within,
@@ -132,7 +130,9 @@ def cmd_flatness(args: argparse.Namespace) -> int:
         return 0
     kind = f"{'<=' if args.within else '='}{args.radius}"
     print(f"{args.dataset}/{args.split}@{args.epochs} {args.metric}; neighbours at distance {kind}")
-    print(f"{'index':>6} {'value':>9} {'n':>5} {'mean':>9} {'min':>9} {'std':>8} {'sharp':>8}  arch")
+    print(
+        f"{'index':>6} {'value':>9} {'n':>5} {'mean':>9} {'min':>9} {'std':>8} {'sharp':>8}  arch"
+    )
     for r in rows:
         print(
             f"{r['index']:>6} {r['value']:>9.4f} {r['n']:>5} {r['mean']:>9.4f} {r['min']:>9.4f} "
@@ -168,7 +168,7 @@ def cmd_barrier(args: argparse.Namespace) -> int:
             b,
             higher_is_better=hib,
             connected_only=args.connected_only,
-            shortest=args.fewest_steps,
+            shortest=not args.tree_path,
         )
     else:
         path = best_shortest_path(space, values, a, b, higher_is_better=hib)
@@ -186,14 +186,18 @@ def cmd_barrier(args: argparse.Namespace) -> int:
     if args.json:
         emit_json(payload)
         return 0
-    print(f"{args.method} barrier {path.barrier:.4f} over {path.length} steps "
-          f"(worst value {path.bottleneck:.4f}; {args.dataset}/{args.split}@{args.epochs} "
-          f"{args.metric})")
+    print(
+        f"{args.method} barrier {path.barrier:.4f} over {path.length} steps "
+        f"(worst value {path.bottleneck:.4f}; {args.dataset}/{args.split}@{args.epochs} "
+        f"{args.metric})"
+    )
     for idx, s, v in zip(path.path, path.strings(), path.values.tolist(), strict=True):
         print(f"{idx:>6} {v:>9.4f}  {s}")
     if "a2m" in payload:
-        m = payload["a2m"]
+        m: dict[str, Any] = payload["a2m"]
         means = " ".join(f"{x:.4f}" for x in m["level_mean"])
-        print(f"A²M over {m['n_paths']} shortest paths: level means {means}; barrier "
-              f"{m['barrier']:.4f} (published code: {m['barrier_published_code']:.2f})")
+        print(
+            f"A²M over {m['n_paths']} shortest paths: level means {means}; barrier "
+            f"{m['barrier']:.4f} (published code: {m['barrier_published_code']:.2f})"
+        )
     return 0

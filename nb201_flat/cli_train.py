@@ -74,9 +74,7 @@ def cmd_model(args: argparse.Namespace) -> int:
     info = dataset_info(args.dataset)
     kw: dict[str, Any] = {"n_nodes": NB201.n_nodes, "c": args.c, "n": args.n}
     params = costs.params_mb(arch.ops, num_classes=info.num_classes, **kw)
-    flops = costs.flops_m(
-        arch.ops, num_classes=info.num_classes, image_size=info.image_size, **kw
-    )
+    flops = costs.flops_m(arch.ops, num_classes=info.num_classes, image_size=info.image_size, **kw)
     record = {
         "index": arch.index,
         "arch": str(arch),
@@ -95,9 +93,13 @@ def cmd_model(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from nb201_flat.train.data import DatasetNotFoundError
     from nb201_flat.train.executors import executor_from_spec
     from nb201_flat.train.jobs import make_jobs
 
+    if not os.path.isdir(args.data_root):
+        # fail before any worker starts: every job would fail the same way
+        raise DatasetNotFoundError(f"--data-root {args.data_root} is not a folder")
     jobs = make_jobs(
         args.archs,
         dataset=args.dataset,
@@ -126,7 +128,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             slurm_folder=os.path.join(os.path.dirname(os.path.abspath(args.db)), "submitit"),
         )
         results = ex.map(jobs)
-    records = [
+    records: list[dict[str, Any]] = [
         {
             "index": r.job.index,
             "arch": r.job.arch,

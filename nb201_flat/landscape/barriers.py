@@ -489,7 +489,7 @@ def barrier_tree(
     elevel = np.minimum(w[eu], w[ev])
     eorder = np.argsort(-elevel, kind="stable")
     eu, ev, elevel = eu[eorder], ev[eorder], elevel[eorder]
-    ncomp, labels = csgraph.connected_components(mst, directed=False)
+    _, labels = csgraph.connected_components(mst, directed=False)
     # root every tree of the forest at once: a virtual node joined to one node per tree
     _, reps = np.unique(labels, return_index=True)
     root = n
@@ -564,9 +564,7 @@ def lowest_barrier_path(
     return tree.path(a, b, shortest=shortest)
 
 
-def _check_endpoints(
-    space: Space, w: FloatArray, a: int, b: int, tree: BarrierTree | None
-) -> None:
+def _check_endpoints(space: Space, w: FloatArray, a: int, b: int, tree: BarrierTree | None) -> None:
     for x in (int(a), int(b)):
         if np.isnan(w[x]):
             why = (
@@ -783,8 +781,15 @@ def disconnectivity_graph(
     opt = opt[np.lexsort((opt, -w[opt]))][:n_optima]
     sign = 1.0 if tree.higher_is_better else -1.0
     nodes: list[dict[str, Any]] = [
-        {"node": k, "kind": "optimum", "index": int(i), "level": float(tree.values[i]),
-         "parent": -1, "n_optima": 1, "_w": float(w[i])}
+        {
+            "node": k,
+            "kind": "optimum",
+            "index": int(i),
+            "level": float(tree.values[i]),
+            "parent": -1,
+            "n_optima": 1,
+            "_w": float(w[i]),
+        }
         for k, i in enumerate(opt.tolist())
     ]
     current: dict[int, int] = {int(i): k for k, i in enumerate(opt.tolist())}
@@ -798,9 +803,15 @@ def disconnectivity_graph(
         if nx_ >= 0 and ny_ >= 0:
             new = len(nodes)
             nodes.append(
-                {"node": new, "kind": "merge", "index": -1, "level": sign * lev,
-                 "parent": -1, "n_optima": nodes[nx_]["n_optima"] + nodes[ny_]["n_optima"],
-                 "_w": lev}
+                {
+                    "node": new,
+                    "kind": "merge",
+                    "index": -1,
+                    "level": sign * lev,
+                    "parent": -1,
+                    "n_optima": nodes[nx_]["n_optima"] + nodes[ny_]["n_optima"],
+                    "_w": lev,
+                }
             )
             nodes[nx_]["parent"] = new
             nodes[ny_]["parent"] = new

@@ -213,9 +213,7 @@ def neighbourhood_score(
     np.float64(1.75)
     """
     if agg not in AGGREGATES:
-        raise LandscapeArgumentError(
-            f"agg must be one of {', '.join(AGGREGATES)}, got {agg!r}"
-        )
+        raise LandscapeArgumentError(f"agg must be one of {', '.join(AGGREGATES)}, got {agg!r}")
     v = as_values(space, values)
     check_nan_policy(nan_policy)
     q = check_quantile(quantile) if agg == "quantile" else 0.5
@@ -297,10 +295,7 @@ def _chunk_stats(
     with np.errstate(invalid="ignore", divide="ignore"):
         nf = n.astype(np.float64)
         empty = n == 0
-        if present is None:
-            total = g.sum(axis=1)
-        else:
-            total = np.where(present, g, 0.0).sum(axis=1)
+        total = g.sum(axis=1) if present is None else np.where(present, g, 0.0).sum(axis=1)
         mean = total / nf
         results: dict[str, FloatArray] = {}
         if "mean" in wanted or "std" in wanted:

@@ -126,8 +126,8 @@ def projection_grid(
     l1 = l0 if lambdas1 is None else np.asarray(lambdas1, dtype=np.float64)
     if l0.ndim != 1 or l1.ndim != 1 or not len(l0) or not len(l1):
         raise LandscapeArgumentError("lambdas must be non-empty 1-D sequences")
-    g0, g1 = np.meshgrid(l0, l1, indexing="ij")
-    g0, g1 = g0.ravel(), g1.ravel()
+    m0, m1 = np.meshgrid(l0, l1, indexing="ij")
+    g0, g1 = m0.ravel(), m1.ravel()
     points = alpha[None] + g0[:, None, None] * d[0][None] + g1[:, None, None] * d[1][None]
     codes = points.argmax(axis=2)  # first maximum: the lowest op code wins a tie
     idx = space.indices_of_codes(codes)

@@ -51,7 +51,9 @@ A2M_BANDS: dict[str, dict[str, tuple[float, float]]] = {
 
 
 # -- distance to the optimum ----------------------------------------------------------------
-def global_optima(space: Space, values: npt.ArrayLike, *, higher_is_better: bool = True) -> IntArray:
+def global_optima(
+    space: Space, values: npt.ArrayLike, *, higher_is_better: bool = True
+) -> IntArray:
     """Indices of every architecture attaining the best value (ties included), ascending."""
     v = oriented(as_values(space, values), higher_is_better)
     if np.isnan(v).all():
@@ -95,7 +97,9 @@ def distance_profile(
     v = as_values(space, values)
     refs = _references(space, v, optimum, higher_is_better)
     dist = _distance_to_nearest(space, refs)
-    df = pd.DataFrame({"index": np.arange(space.size, dtype=np.int64), "distance": dist, "value": v})
+    df = pd.DataFrame(
+        {"index": np.arange(space.size, dtype=np.int64), "distance": dist, "value": v}
+    )
     if dropna:
         df = df[~np.isnan(v)].reset_index(drop=True)
     df.attrs["optima"] = refs.tolist()
@@ -133,7 +137,7 @@ def _references(
         return global_optima(space, v, higher_is_better=higher_is_better)
     items: Iterable[ArchLike]
     if isinstance(optimum, str | int | np.integer) or not isinstance(optimum, Iterable):
-        items = [optimum]  # type: ignore[list-item]
+        items = [optimum]
     else:
         items = optimum
     refs = sorted({resolve_index(space, a) for a in items})
@@ -375,9 +379,15 @@ def basins(
     attractor = hill_climb(
         space, v, higher_is_better=higher_is_better, no_none=no_none, connected_only=connected_only
     )
-    opt = np.nonzero(local_optima(
-        space, v, higher_is_better=higher_is_better, no_none=no_none, connected_only=connected_only
-    ))[0]
+    opt = np.nonzero(
+        local_optima(
+            space,
+            v,
+            higher_is_better=higher_is_better,
+            no_none=no_none,
+            connected_only=connected_only,
+        )
+    )[0]
     sizes = np.bincount(attractor[attractor >= 0], minlength=space.size)
     w = oriented(v, higher_is_better)
     order = np.lexsort((opt, -w[opt]))
@@ -461,10 +471,10 @@ def neighbour_distributions(
     codes = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, dtype=np.int16)
     df = pd.DataFrame(
         {
-            "band": pd.Categorical.from_codes(codes, categories=list(chosen)),
-            "radius": np.concatenate(
-                [np.full(len(p[4]), p[1], dtype=np.int64) for p in parts]
-            ) if parts else np.zeros(0, dtype=np.int64),
+            "band": pd.Categorical.from_codes(codes, categories=pd.Index(list(chosen))),
+            "radius": np.concatenate([np.full(len(p[4]), p[1], dtype=np.int64) for p in parts])
+            if parts
+            else np.zeros(0, dtype=np.int64),
             "center": np.concatenate([p[2] for p in parts]).astype(np.int64)
             if parts
             else np.zeros(0, dtype=np.int64),

@@ -147,7 +147,8 @@ class NeighbourObjective:
 
     def aggregate(self, values: FloatArray) -> float:
         """Aggregate one neighbourhood's values (NaN ignored; NaN if none)."""
-        v = values[~np.isnan(values)]
+        nan = np.isnan(values)
+        v = values[~nan] if nan.any() else values
         if v.size == 0:
             return float("nan")
         if self.agg == "mean":
@@ -202,7 +203,7 @@ class _Memory:
         paid = self._paid_m[indices]
         need = ~paid & ~self._free_m[indices]
         if need.any():
-            new = np.unique(indices[need])
+            new = indices[need]  # a neighbourhood lists each cell once
             self._free_v[new] = self.oracle.query_free(new)
             self._free_m[new] = True
         out: FloatArray = np.where(paid, self._paid_v[indices], self._free_v[indices])

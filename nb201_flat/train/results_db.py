@@ -103,6 +103,21 @@ class ResultsDB:
             )
         except (sqlite3.Error, OSError) as exc:
             raise ResultsDBError(f"cannot open results database {self.path}: {exc}") from exc
+        try:
+            self._setup(conn)
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise ResultsDBError(
+                f"{self.path} is not a readable results database ({exc}); "
+                "pass another --db or move the file away"
+            ) from exc
+        except BaseException:
+            conn.close()
+            raise
+        self._conn, self._pid = conn, os.getpid()
+        return conn
+
+    def _setup(self, conn: sqlite3.Connection) -> None:
         conn.execute(f"PRAGMA busy_timeout = {int(self.timeout_s * 1000)}")
         self._retry(lambda: conn.execute("PRAGMA journal_mode = WAL").fetchone())
         conn.execute("PRAGMA synchronous = NORMAL")  # WAL + NORMAL is durable across app crashes
@@ -117,8 +132,6 @@ class ResultsDB:
             raise FormatError(
                 f"{self.path} has results schema {version}, this version reads {SCHEMA_VERSION}"
             )
-        self._conn, self._pid = conn, os.getpid()
-        return conn
 
     def close(self) -> None:
         """Close the connection (reopened on next use)."""

@@ -37,6 +37,7 @@ from nb201_flat.train.checkpoint import Checkpointer  # noqa: E402
 from nb201_flat.train.data import DatasetInfo, DataSplits, load_dataset  # noqa: E402
 from nb201_flat.train.jobs import JobResult, TrainJob  # noqa: E402
 from nb201_flat.train.model import Network  # noqa: E402
+from nb201_flat.train.recipe import Recipe  # noqa: E402
 from nb201_flat.train.results_db import ResultsDB  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -158,6 +159,125 @@ def train(
         db.close()
 
 
+class Session:
+    """A network, its optimiser and schedule, and its device-resident data: one training state.
+
+    Parameters
+    ----------
+    data
+        The dataset on its device.
+    ops, n_nodes, c, n
+        The cell and network size.
+    seed
+        Seeds weight init (through a forked global RNG) and the data/augmentation generator.
+    recipe
+        Hyper-parameters; the cosine runs over ``recipe.epochs`` epochs.
+    compile, amp, channels_last
+        ``torch.compile``; bf16 autocast and channels-last layout (``None``: on for CUDA).
+    """
+
+    def __init__(
+        self,
+        data: DeviceData,
+        ops: tuple[str, ...],
+        n_nodes: int,
+        *,
+        c: int,
+        n: int,
+        seed: int,
+        recipe: Recipe,
+        compile: bool = False,
+        amp: bool | None = None,
+        channels_last: bool | None = None,
+    ) -> None:
+        self.data, self.recipe, self.device = data, recipe, data.device
+        on_cuda = self.device.type == "cuda"
+        self.amp = on_cuda if amp is None else amp
+        self.channels_last = on_cuda if channels_last is None else channels_last
+        self.pad = data.info.pad if recipe.crop_pad is None else recipe.crop_pad
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            model = Network(ops, n_nodes, c=c, n=n, num_classes=data.info.num_classes)
+        model = model.to(self.device)
+        if self.channels_last:
+            model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+        self.model: Network = model
+        self.n_train = len(data.train_y)
+        self.steps = recipe.steps_per_epoch(self.n_train)
+        total_steps = self.steps * recipe.epochs
+        self.opt = torch.optim.SGD(
+            model.parameters(),
+            lr=recipe.lr,
+            momentum=recipe.momentum,
+            nesterov=recipe.nesterov,
+            weight_decay=recipe.weight_decay,
+        )
+        self.sched = torch.optim.lr_scheduler.LambdaLR(
+            self.opt, lambda s: recipe.lr_factor(int(s), total_steps)
+        )
+        self.gen = torch.Generator().manual_seed(seed)
+        self.fwd: Callable[[torch.Tensor], torch.Tensor] = (
+            torch.compile(model) if compile else model
+        )
+
+    def autocast(self) -> torch.autocast:
+        """bf16 autocast when enabled (a no-op context otherwise)."""
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp)
+
+    def prep(self, x: torch.Tensor) -> torch.Tensor:
+        """Input layout the network runs in."""
+        return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
+
+    def state(self) -> dict[str, Any]:
+        """Everything a resume needs besides the epoch counter."""
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.opt.state_dict(),
+            "scheduler": self.sched.state_dict(),
+            "generator": self.gen.get_state(),
+        }
+
+    def load_state(self, state: Mapping[str, Any]) -> None:
+        """Inverse of :meth:`state`."""
+        self.model.load_state_dict(state["model"])
+        self.opt.load_state_dict(state["optimizer"])
+        self.sched.load_state_dict(state["scheduler"])
+        self.gen.set_state(state["generator"])
+
+    def train_epoch(self, max_steps: int | None = None) -> tuple[float, float, int]:
+        """One epoch (or its first ``max_steps`` steps): ``(mean loss, accuracy %, images)``."""
+        data, recipe, device = self.data, self.recipe, self.device
+        self.model.train()
+        perm = torch.randperm(self.n_train, generator=self.gen).to(device)
+        loss_sum = torch.zeros((), dtype=torch.float64, device=device)
+        correct = torch.zeros((), dtype=torch.int64, device=device)
+        seen = 0
+        steps = self.steps if max_steps is None else min(self.steps, max_steps)
+        for b in range(steps):
+            idx = perm[b * recipe.batch_size : (b + 1) * recipe.batch_size]
+            x = self.prep(data.augment(data.train_x[idx], self.pad, recipe.flip, self.gen))
+            y = data.train_y[idx]
+            with self.autocast():
+                logits = self.fwd(x)
+                loss = F.cross_entropy(logits, y)
+            self.opt.zero_grad(set_to_none=True)
+            loss.backward()  # type: ignore[no-untyped-call]
+            self.opt.step()
+            self.sched.step()
+            loss_sum += loss.detach().double() * len(idx)
+            correct += (logits.detach().argmax(1) == y).sum()
+            seen += len(idx)
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        return float(loss_sum) / seen, 100.0 * float(correct) / seen, seen
+
+    def evaluate(self) -> dict[str, tuple[float, float, float]]:
+        """``{split: (loss, accuracy %, seconds)}`` on every evaluated split."""
+        return _evaluate(
+            self.fwd, self.model, self.data, self.recipe.eval_batch_size, self.autocast, self.prep
+        )
+
+
 def _train(
     job: TrainJob, db: ResultsDB, *, progress: bool, on_epoch_end: EpochCallback | None
 ) -> JobResult:
@@ -166,32 +286,21 @@ def _train(
     device = resolve_device(job.device)
     if job.threads is not None:
         torch.set_num_threads(job.threads)
-    on_cuda = device.type == "cuda"
-    amp = on_cuda if job.amp is None else job.amp
-    channels_last = on_cuda if job.channels_last is None else job.channels_last
     recipe = job.recipe
     data = DeviceData(load_dataset(job.dataset, job.data_root, split_dir=job.split_dir), device)
     info = data.info
-    pad = info.pad if recipe.crop_pad is None else recipe.crop_pad
-
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(job.seed)
-        model = Network(job.ops, job.n_nodes, c=job.c, n=job.n, num_classes=info.num_classes)
-    model = model.to(device)
-    if channels_last:
-        model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
-    n_train = len(data.train_y)
-    steps = recipe.steps_per_epoch(n_train)
-    total_steps = steps * recipe.epochs
-    opt = torch.optim.SGD(
-        model.parameters(),
-        lr=recipe.lr,
-        momentum=recipe.momentum,
-        nesterov=recipe.nesterov,
-        weight_decay=recipe.weight_decay,
+    sess = Session(
+        data,
+        job.ops,
+        job.n_nodes,
+        c=job.c,
+        n=job.n,
+        seed=job.seed,
+        recipe=recipe,
+        compile=job.compile,
+        amp=job.amp,
+        channels_last=job.channels_last,
     )
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: recipe.lr_factor(int(s), total_steps))
-    gen = torch.Generator().manual_seed(job.seed)
 
     ckpt = Checkpointer(job.checkpoint_folder)
     start, train_time = 0, 0.0
@@ -203,15 +312,11 @@ def _train(
                 f"checkpoints in {ckpt.folder} belong to another run ({state.get('run')}); "
                 "move them away or use another --ckpt-dir"
             )
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        sched.load_state_dict(state["scheduler"])
-        gen.set_state(state["generator"])
+        sess.load_state(state)
         train_time = float(state["train_time_s"])
         log.info("%s: resuming after epoch %d", job.name, start)
 
-    fwd = torch.compile(model) if job.compile else model
-    params_mb = model.params_mb()
+    params_mb = sess.model.params_mb()
     flops = costs.flops_m(
         job.ops,
         n_nodes=job.n_nodes,
@@ -220,13 +325,6 @@ def _train(
         num_classes=info.num_classes,
         image_size=info.image_size,
     )
-
-    def autocast() -> torch.autocast:
-        return torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp)
-
-    def prep(x: torch.Tensor) -> torch.Tensor:
-        return x.contiguous(memory_format=torch.channels_last) if channels_last else x
-
     rows: dict[str, tuple[float, float, float]] = {}
     bar = tqdm(
         range(start, recipe.epochs),
@@ -237,53 +335,22 @@ def _train(
         leave=False,
     )
     for epoch in bar:
-        # -- train one epoch --
-        model.train()
         t0 = time.perf_counter()
-        perm = torch.randperm(n_train, generator=gen).to(device)
-        loss_sum = torch.zeros((), dtype=torch.float64, device=device)
-        correct = torch.zeros((), dtype=torch.int64, device=device)
-        for b in range(steps):
-            idx = perm[b * recipe.batch_size : (b + 1) * recipe.batch_size]
-            x = prep(data.augment(data.train_x[idx], pad, recipe.flip, gen))
-            y = data.train_y[idx]
-            with autocast():
-                logits = fwd(x)
-                loss = F.cross_entropy(logits, y)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()  # type: ignore[no-untyped-call]
-            opt.step()
-            sched.step()
-            loss_sum += loss.detach().double() * len(idx)
-            correct += (logits.detach().argmax(1) == y).sum()
-        if on_cuda:
-            torch.cuda.synchronize(device)
+        train_loss, train_acc, _ = sess.train_epoch()
         train_time += time.perf_counter() - t0
-        train_loss = float(loss_sum) / n_train
         if not math.isfinite(train_loss):
             raise Nb201FlatError(
                 f"{job.name}: training loss became {train_loss} at epoch {epoch + 1}"
             )
-        rows = {"train": (train_loss, 100.0 * float(correct) / n_train, train_time)}
-        rows.update(_evaluate(fwd, model, data, recipe.eval_batch_size, autocast, prep))
-
+        rows = {"train": (train_loss, train_acc, train_time)}
+        rows.update(sess.evaluate())
         done = epoch + 1
         db.write_epoch(job.key, job.index, done, rows)
-        ckpt.save(
-            done,
-            {
-                "epoch": done,
-                "run": _job_state_id(job),
-                "model": model.state_dict(),
-                "optimizer": opt.state_dict(),
-                "scheduler": sched.state_dict(),
-                "generator": gen.get_state(),
-                "train_time_s": train_time,
-            },
-        )
+        state = {"epoch": done, "run": _job_state_id(job), "train_time_s": train_time}
+        ckpt.save(done, {**state, **sess.state()})
         if on_epoch_end is not None:
             on_epoch_end(done, rows)
-        bar.set_postfix(loss=f"{train_loss:.3f}", acc=f"{rows['train'][1]:.1f}")
+        bar.set_postfix(loss=f"{train_loss:.3f}", acc=f"{train_acc:.1f}")
     bar.close()
 
     if start >= recipe.epochs:  # everything was done before a crash that hit mark_run

@@ -27,7 +27,7 @@ from nb201_flat.train import data as D
 
 # -- layouts ------------------------------------------------------------------------------------
 def test_cifar10_roundtrip(cifar10_root: Path) -> None:
-    x, y, tx, ty = D.read_cifar10(cifar10_root)
+    x, y, tx, _ty = D.read_cifar10(cifar10_root)
     assert x.shape == (5 * N_PER_BATCH, 3, 32, 32) and x.dtype == np.uint8
     assert tx.shape == (N_TEST, 3, 32, 32) and y.dtype == np.int64
     # the first image's red plane is the first 1024 values of the first row of data_batch_1
@@ -38,10 +38,10 @@ def test_cifar10_roundtrip(cifar10_root: Path) -> None:
 
 def test_cifar100_and_imagenet16(tmp_path: Path) -> None:
     write_tiny_cifar100(tmp_path)
-    x, y, tx, ty = D.read_cifar100(tmp_path)
+    x, _y, _tx, ty = D.read_cifar100(tmp_path)
     assert x.shape == (40, 3, 32, 32) and ty.max() < 100
     write_tiny_imagenet16(tmp_path)
-    x, y, tx, ty = D.read_imagenet16(tmp_path)
+    x, y, _tx, ty = D.read_imagenet16(tmp_path)
     assert x.shape[1:] == (3, 16, 16)
     assert y.min() >= 0 and y.max() <= 119  # 1-based labels shifted, > 120 dropped
     assert len(ty) == N_TEST and ty.tolist() == list(range(N_TEST))
@@ -97,7 +97,9 @@ def test_split_files_are_used(tmp_path: Path) -> None:
     write_tiny_cifar10(tmp_path)
     n = 5 * N_PER_BATCH
     train_idx = list(range(0, n, 2))
-    write_split_file(tmp_path / "cifar-split.txt", ("train", "valid"), train_idx, list(range(1, n, 2)))
+    write_split_file(
+        tmp_path / "cifar-split.txt", ("train", "valid"), train_idx, list(range(1, n, 2))
+    )
     ds = D.load_dataset("cifar10-valid", tmp_path)
     x, _, _, _ = D.read_cifar10(tmp_path)
     assert np.array_equal(ds.train_x, x[train_idx])

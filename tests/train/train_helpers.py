@@ -61,3 +61,41 @@ def write_tiny_imagenet16(root: Path, *, seed: int = 2) -> Path:
 def write_split_file(path: Path, keys: tuple[str, str], a: list[int], b: list[int]) -> None:
     """NB201's split-file form: ``{key: ["int", [indices]]}``."""
     path.write_text(json.dumps({keys[0]: ["int", a], keys[1]: ["int", b]}))
+
+
+def write_many(args: tuple[str, int, int]) -> int:
+    """Worker for the concurrent-writer test: ``n`` epochs of run ``worker`` into ``path``."""
+    from nb201_flat.train.results_db import ResultsDB
+
+    path, worker, n = args
+    db = ResultsDB(path, timeout_s=60)
+    key = ("nb201", f"arch-{worker}", "cifar10", n, 777)
+    shared = ("nb201", "shared", "cifar10", n, 777)
+    for epoch in range(1, n + 1):
+        rows = {"train": (1.0 / epoch, float(epoch), 0.1 * epoch), "ori-test": (2.0, 50.0, 0.01)}
+        db.write_epoch(key, worker, epoch, rows)
+        db.write_epoch(shared, 99, epoch, rows)  # every worker also upserts the same run
+    db.mark_run(key, worker, "done", params_mb=0.1, flops_m=1.0, train_time_s=0.1 * n)
+    db.close()
+    return worker
+
+
+def flaky_run(job: object) -> object:
+    """Fails the first attempt of every job whose seed is odd, then trains normally.
+
+    Attempts are counted in a file beside the job's database, so the count survives the fresh
+    worker process of a retry.
+    """
+    from nb201_flat.train.trainer import run_job
+
+    name = job.name  # type: ignore[attr-defined]
+    marker = Path(job.db_path).parent / f"{name}.attempts"  # type: ignore[attr-defined]
+    with marker.open("a") as f:
+        f.write("x")
+    if job.seed % 2 and len(marker.read_text()) == 1:  # type: ignore[attr-defined]
+        raise RuntimeError(f"transient failure of {name}")
+    return run_job(job)  # type: ignore[arg-type]
+
+
+def always_fail(job: object) -> object:
+    raise RuntimeError("this job always fails")

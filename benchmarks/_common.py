@@ -1,0 +1,241 @@
+"""Shared helpers: paths, timing, peak memory, child processes, result rows, machine info."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+CACHE_DIR = REPO_ROOT / "benchmarks" / ".cache"
+SHARED_ENV = "NB201_FLAT_SHARED_DATA"
+TIDY_NAME = "nb201_tidy.csv.gz"
+MB = 1024.0 * 1024.0
+
+
+def shared_data_dir() -> Path:
+    """``$NB201_FLAT_SHARED_DATA``, else ``../shared/data/nb201`` beside the checkout."""
+    default = REPO_ROOT / ".." / "shared" / "data" / "nb201"
+    return Path(os.environ.get(SHARED_ENV, default)).resolve()
+
+
+def tidy_path() -> Path | None:
+    """The real tidy file, or None when this machine does not have it."""
+    p = shared_data_dir() / TIDY_NAME
+    return p if p.is_file() else None
+
+
+def missing_data_note() -> str:
+    return (
+        f"skipped: real NB201 data not found at {shared_data_dir()} "
+        f"(set {SHARED_ENV} to the folder holding {TIDY_NAME})"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Timing:
+    """Wall-clock seconds of repeated runs after a warm-up."""
+
+    runs: tuple[float, ...]
+
+    @property
+    def median(self) -> float:
+        return float(statistics.median(self.runs))
+
+    @property
+    def min(self) -> float:
+        return float(min(self.runs))
+
+
+def measure(fn: Callable[[], object], *, repeats: int = 5, warmup: int = 1) -> Timing:
+    """Time ``fn`` ``repeats`` times after ``warmup`` untimed calls."""
+    for _ in range(warmup):
+        fn()
+    runs = []
+    for _ in range(max(1, repeats)):
+        t0 = time.perf_counter()
+        fn()
+        runs.append(time.perf_counter() - t0)
+    return Timing(tuple(runs))
+
+
+def traced_peak_mb(fn: Callable[[], object]) -> float:
+    """Peak memory (MB) allocated while ``fn`` runs, by tracemalloc.
+
+    Run separately from the timed runs: tracing slows Python code several-fold. numpy
+    reports its buffers to tracemalloc, so arrays are counted too.
+    """
+    was = tracemalloc.is_tracing()
+    if not was:
+        tracemalloc.start()
+    tracemalloc.reset_peak()
+    base = tracemalloc.get_traced_memory()[0]
+    try:
+        fn()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        if not was:
+            tracemalloc.stop()
+    return max(0.0, (peak - base) / MB)
+
+
+def run_child(args: Sequence[str], *, timeout: float | None = None) -> dict[str, Any]:
+    """Run ``python -m benchmarks._child ARGS`` and return the JSON it writes.
+
+    A fresh process gives an honest peak resident memory (``ru_maxrss``) for one operation.
+    """
+    with tempfile.TemporaryDirectory(prefix="nb201-bench-") as tmp:
+        out = Path(tmp) / "result.json"
+        env = dict(os.environ)
+        # the child must import `benchmarks` from this checkout whatever the cwd is
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
+        proc = subprocess.run(
+            [sys.executable, "-m", "benchmarks._child", "--out", str(out), *args],
+            cwd=REPO_ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        if proc.returncode != 0 or not out.exists():
+            tail = (proc.stderr or proc.stdout)[-2000:]
+            raise RuntimeError(f"child {' '.join(args)} failed (rc={proc.returncode}): {tail}")
+        result: dict[str, Any] = json.loads(out.read_text())
+        return result
+
+
+@dataclass(slots=True)
+class Row:
+    """One operation: our time against a baseline's, peak memories and the target."""
+
+    group: str
+    name: str
+    ours_s: float | None = None
+    baseline_s: float | None = None
+    ours_peak_mb: float | None = None
+    baseline_peak_mb: float | None = None
+    target_ratio: float | None = None  # time ratio the issue asks for (baseline / ours)
+    target: str = ""
+    same_result: bool | None = None  # did the baseline compute the same numbers as ours?
+    status: str = "ok"  # ok | skipped | pending | error
+    note: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ratio(self) -> float | None:
+        if self.ours_s is None or self.baseline_s is None or self.ours_s <= 0:
+            return None
+        return self.baseline_s / self.ours_s
+
+    @property
+    def met(self) -> bool | None:
+        if self.target_ratio is None or self.ratio is None:
+            return None
+        return self.ratio >= self.target_ratio
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["ratio"] = self.ratio
+        d["met"] = self.met
+        return d
+
+
+def rss_mb() -> float:
+    """Current resident memory of this process (MB), from /proc where available."""
+    try:
+        with open("/proc/self/statm") as f:
+            pages = int(f.read().split()[1])
+        return pages * os.sysconf("SC_PAGE_SIZE") / MB
+    except (OSError, ValueError):
+        return float("nan")
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far (MB)."""
+    import resource
+
+    kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return kb / 1024.0 if sys.platform != "darwin" else kb / MB
+
+
+def machine_info() -> dict[str, Any]:
+    """What the numbers were measured on: CPU, cores, RAM, versions, git commit."""
+    import numpy as np
+    import pandas as pd
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    ram_gb = float("nan")
+    try:
+        ram_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1024**3
+    except (ValueError, OSError, AttributeError):
+        pass
+    info: dict[str, Any] = {
+        "cpu": cpu,
+        "logical_cores": os.cpu_count(),
+        "usable_cores": len(os.sched_getaffinity(0))
+        if hasattr(os, "sched_getaffinity")
+        else os.cpu_count(),
+        "ram_gb": round(ram_gb, 1),
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "pandas": pd.__version__,
+    }
+    for mod in ("pyarrow", "networkx", "scipy", "torch", "nas_201_api"):
+        info[mod] = _version_of(mod)
+    info["git_commit"] = _git(["rev-parse", "HEAD"])
+    dirty = _git(["status", "--porcelain"])
+    info["git_dirty"] = bool(dirty) if dirty is not None else None
+    return info
+
+
+def _version_of(module: str) -> str | None:
+    from importlib import metadata
+
+    dist = {"nas_201_api": "nas-bench-201"}.get(module, module)
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def _git(args: list[str]) -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, check=True, timeout=10
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip()
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and ``os.replace``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,23 @@
+"""The examples in the landscape docstrings run."""
+
+from __future__ import annotations
+
+import doctest
+import importlib
+
+import pytest
+
+MODULES = [
+    "nb201_flat.landscape",
+    "nb201_flat.landscape.neighbourhood",
+    "nb201_flat.landscape.statistics",
+    "nb201_flat.landscape.barriers",
+    "nb201_flat.landscape.projection",
+]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_doctests(name: str) -> None:
+    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
+    assert result.failed == 0
+    assert result.attempted > 0

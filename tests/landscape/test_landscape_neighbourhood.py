@@ -1,0 +1,232 @@
+"""Neighbourhood flatness: closed forms, brute force, NaN policies, errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from nb201_flat.errors import InvalidArchError, Nb201FlatError
+from nb201_flat.landscape import (
+    LandscapeArgumentError,
+    MissingValueError,
+    flatness,
+    neighbourhood_score,
+)
+from nb201_flat.space import NB201, Space
+
+TINY = Space(("none", "skip", "conv"), 3)  # the tiny_space fixture, at module level for hypothesis
+CONV = 2
+
+
+def conv_count(space: Space) -> np.ndarray:
+    return (space.codes == CONV).sum(axis=1).astype(float)
+
+
+def brute_members(
+    space: Space,
+    i: int,
+    radius: int,
+    *,
+    exact: bool = True,
+    include_self: bool = False,
+    no_none: bool = False,
+    connected_only: bool = False,
+) -> list[int]:
+    """Neighbourhood by definition: loop over every cell."""
+    codes = space.codes.astype(int)
+    none = space.ops.index("none") if "none" in space.ops else -1
+    out = [i] if include_self else []
+    for j in range(space.size):
+        changed = codes[i] != codes[j]
+        d = int(changed.sum())
+        if not (d == radius if exact else 1 <= d <= radius):
+            continue
+        if no_none and (codes[j][changed] == none).any():
+            continue
+        if connected_only and not space.connected[j]:
+            continue
+        out.append(j)
+    return out
+
+
+def test_conv_count_closed_form() -> None:
+    # an arch with c convs has 2c neighbours at c-1, (3-c) at c and (3-c) at c+1
+    df = flatness(TINY, conv_count(TINY), radius=1, quantile=0.25, delta=0.5)
+    for i, c in enumerate(conv_count(TINY).astype(int)):
+        vals = [c - 1] * (2 * c) + [c] * (3 - c) + [c + 1] * (3 - c)
+        row = df.loc[i]
+        assert row["value"] == c
+        assert row["n"] == 6
+        assert row["mean"] == pytest.approx((2 * c * (c - 1) + (3 - c) * (2 * c + 1)) / 6)
+        assert row["min"] == (c - 1 if c > 0 else 0)
+        assert row["max"] == (c + 1 if c < 3 else 2)
+        assert row["median"] == pytest.approx(np.median(vals))
+        assert row["quantile"] == pytest.approx(np.quantile(vals, 0.25))
+        assert row["std"] == pytest.approx(np.std(vals))
+        assert row["sharpness"] == pytest.approx(c - np.mean(vals))
+        assert row["share_within_delta"] == pytest.approx((3 - c) / 6)
+
+
+def test_plateau_is_flat_and_isolated_peak_is_sharp() -> None:
+    f = np.full(TINY.size, 70.0)
+    peak = 13
+    f[peak] = 95.0
+    df = flatness(TINY, f, radius=1, delta=1.0)
+    peak_nbrs = set(TINY.neighbours(1).of(peak).tolist())
+    plateau = [i for i in range(TINY.size) if i != peak and i not in peak_nbrs]
+    assert df.loc[peak, "sharpness"] == 25.0
+    assert df.loc[peak, "std"] == 0.0
+    assert df.loc[peak, "share_within_delta"] == 0.0
+    assert (df.loc[plateau, "sharpness"] == 0).all()
+    assert (df.loc[plateau, "std"] == 0).all()
+    assert (df.loc[plateau, "share_within_delta"] == 1).all()
+    # a neighbour of the peak sees it once among its 6 neighbours
+    j = next(iter(peak_nbrs))
+    assert df.loc[j, "mean"] == pytest.approx(70 + 25 / 6)
+    assert df.loc[j, "max"] == 95.0
+
+
+def test_ties_in_quantiles_and_include_self() -> None:
+    f = np.zeros(TINY.size)
+    df = flatness(TINY, f, radius=2, include_self=True, quantile=0.9)
+    assert (df["n"] == 1 + 12).all()
+    assert (df[["mean", "median", "min", "max", "quantile", "std", "sharpness"]] == 0).all().all()
+
+
+@pytest.mark.parametrize("radius", [1, 2, 3])
+@pytest.mark.parametrize("exact", [True, False])
+@pytest.mark.parametrize(
+    ("no_none", "connected_only"), [(False, False), (True, False), (False, True)]
+)
+def test_matches_brute_force(radius: int, exact: bool, no_none: bool, connected_only: bool) -> None:
+    rng = np.random.default_rng(radius)
+    f = rng.normal(size=TINY.size).round(1)  # rounding makes ties
+    for include_self in (False, True):
+        df = flatness(
+            TINY,
+            f,
+            radius,
+            exact=exact,
+            include_self=include_self,
+            no_none=no_none,
+            connected_only=connected_only,
+            quantile=0.3,
+            delta=0.4,
+        )
+        for i in range(TINY.size):
+            m = brute_members(
+                TINY,
+                i,
+                radius,
+                exact=exact,
+                include_self=include_self,
+                no_none=no_none,
+                connected_only=connected_only,
+            )
+            vals = f[m]
+            row = df.loc[i]
+            assert row["n"] == len(m)
+            if not m:
+                assert np.isnan(row["mean"])
+                continue
+            assert row["mean"] == pytest.approx(vals.mean())
+            assert row["median"] == pytest.approx(np.median(vals))
+            assert row["quantile"] == pytest.approx(np.quantile(vals, 0.3))
+            assert row["min"] == vals.min()
+            assert row["max"] == vals.max()
+            assert row["std"] == pytest.approx(vals.std(), abs=1e-12)
+            assert row["share_within_delta"] == pytest.approx(np.mean(np.abs(vals - f[i]) <= 0.4))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    data=st.lists(
+        st.one_of(st.integers(0, 5).map(float), st.just(float("nan"))),
+        min_size=TINY.size,
+        max_size=TINY.size,
+    ),
+    radius=st.integers(1, 3),
+    include_self=st.booleans(),
+    q=st.floats(0, 1),
+)
+def test_nan_policies_property(
+    data: list[float], radius: int, include_self: bool, q: float
+) -> None:
+    f = np.array(data)
+    omit = flatness(TINY, f, radius, include_self=include_self, quantile=q, nan_policy="omit")
+    prop = flatness(TINY, f, radius, include_self=include_self, quantile=q, nan_policy="propagate")
+    for i in range(TINY.size):
+        m = brute_members(TINY, i, radius, include_self=include_self)
+        vals = f[m]
+        ok = vals[~np.isnan(vals)]
+        r = omit.loc[i]
+        assert r["n"] == len(ok)
+        if len(ok):
+            assert r["mean"] == pytest.approx(ok.mean())
+            assert r["quantile"] == pytest.approx(np.quantile(ok, q))
+            assert r["median"] == pytest.approx(np.median(ok))
+            assert r["min"] == ok.min() and r["max"] == ok.max()
+        else:
+            assert np.isnan(r[["mean", "median", "min", "max", "std", "quantile"]]).all()
+        if np.isnan(f[i]):
+            assert np.isnan(r["value"]) and np.isnan(r["sharpness"])
+            assert np.isnan(r["share_within_delta"])
+        p = prop.loc[i]
+        assert p["n"] == len(m)
+        if np.isnan(vals).any():
+            assert np.isnan(p[["mean", "median", "min", "max", "std", "quantile"]]).all()
+        else:
+            assert p["mean"] == pytest.approx(vals.mean())
+    for agg in ("mean", "median", "min", "max", "quantile", "std"):
+        col = "quantile" if agg == "quantile" else agg
+        s = neighbourhood_score(TINY, f, radius, agg=agg, quantile=q, include_self=include_self)
+        np.testing.assert_allclose(s, omit[col].to_numpy(), rtol=1e-12, atol=1e-12)
+
+
+def test_nan_hand_computed() -> None:
+    f = conv_count(TINY)
+    i = TINY.from_ops(["conv", "conv", "conv"]).index
+    nbrs = TINY.neighbours(1).of(i)
+    f[nbrs[0]] = np.nan  # one of the six neighbours at value 2 goes missing
+    omit = flatness(TINY, f, 1).loc[i]
+    assert omit["n"] == 5 and omit["mean"] == 2.0 and omit["sharpness"] == 1.0
+    prop = flatness(TINY, f, 1, nan_policy="propagate").loc[i]
+    assert prop["n"] == 6 and np.isnan(prop["mean"]) and np.isnan(prop["sharpness"])
+    with pytest.raises(MissingValueError, match="1 NaN entry"):
+        flatness(TINY, f, 1, nan_policy="raise")
+    with pytest.raises(MissingValueError):
+        neighbourhood_score(TINY, f, 1, nan_policy="raise")
+
+
+def test_bad_arguments() -> None:
+    f = conv_count(TINY)
+    with pytest.raises(LandscapeArgumentError, match="vector over the 27"):
+        flatness(TINY, f[:-1])
+    with pytest.raises(LandscapeArgumentError, match="agg must be one of"):
+        neighbourhood_score(TINY, f, agg="average")  # type: ignore[arg-type]
+    with pytest.raises(LandscapeArgumentError, match="nan_policy"):
+        flatness(TINY, f, nan_policy="ignore")  # type: ignore[arg-type]
+    with pytest.raises(LandscapeArgumentError, match="quantile"):
+        flatness(TINY, f, quantile=1.5)
+    with pytest.raises(LandscapeArgumentError, match="delta"):
+        flatness(TINY, f, delta=-1)
+    with pytest.raises(InvalidArchError, match="radius"):
+        flatness(TINY, f, radius=4)
+    with pytest.raises(Nb201FlatError):
+        neighbourhood_score(TINY, f, radius=0)
+
+
+def test_nb201_sizes_and_fast_path() -> None:
+    f = conv_count(NB201)
+    for r, size in [(1, 24), (2, 240)]:
+        df = flatness(NB201, f, r)
+        assert (df["n"] == size).all()
+    within = flatness(NB201, f, 2, exact=False)
+    assert (within["n"] == 264).all()
+    conn = flatness(NB201, f, 1, connected_only=True)
+    assert conn["n"].max() <= 24 and conn["n"].min() < 24
+    # mean through the fast path equals the gathered mean
+    g = NB201.neighbours(2).gather(f)
+    np.testing.assert_allclose(neighbourhood_score(NB201, f, 2), g.mean(axis=1))

@@ -1,0 +1,187 @@
+"""Landscape statistics: FDC, walks, local optima and basins, A²M distributions."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from nb201_flat.landscape import (
+    A2M_BANDS,
+    LandscapeArgumentError,
+    a2m_bands,
+    autocorrelation,
+    basins,
+    correlation_length,
+    distance_profile,
+    fitness_distance_correlation,
+    global_optima,
+    hill_climb,
+    local_optima,
+    neighbour_distributions,
+    random_walk,
+)
+from nb201_flat.space import NB201, Space
+
+TINY = Space(("none", "skip", "conv"), 3)
+CUBE = Space(("a", "b"), 3)  # lexicographic: index = binary number of the codes
+
+
+def conv_count(space: Space, code: int = 2) -> np.ndarray:
+    return (space.codes == code).sum(axis=1).astype(float)
+
+
+def test_distance_profile_and_fdc_closed_form() -> None:
+    f = conv_count(TINY)
+    top = TINY.from_ops(["conv"] * 3).index
+    df = distance_profile(TINY, f)
+    assert df.attrs["optima"] == [top]
+    assert (df["value"] == 3 - df["distance"]).all()
+    assert fitness_distance_correlation(TINY, f) == pytest.approx(-1.0)
+    assert fitness_distance_correlation(TINY, f, method="spearman") == pytest.approx(-1.0)
+    # loss orientation: the optimum is the minimum
+    assert distance_profile(TINY, -f, higher_is_better=False).attrs["optima"] == [top]
+
+
+def test_distance_to_tied_optima_and_nan() -> None:
+    f = np.zeros(CUBE.size)
+    f[[0, 7]] = 5.0
+    f[3] = np.nan
+    assert global_optima(CUBE, f).tolist() == [0, 7]
+    df = distance_profile(CUBE, f)
+    assert 3 not in df["index"].tolist()
+    # every other cell of the cube is 1 step from 000 or from 111
+    assert dict(zip(df["index"], df["distance"], strict=True)) == {
+        0: 0,
+        1: 1,
+        2: 1,
+        4: 1,
+        5: 1,
+        6: 1,
+        7: 0,
+    }
+    assert len(distance_profile(CUBE, f, dropna=False)) == 8
+    assert distance_profile(CUBE, f, optimum=[1]).set_index("index").loc[6, "distance"] == 3
+    with pytest.raises(LandscapeArgumentError, match="all NaN"):
+        global_optima(CUBE, np.full(8, np.nan))
+
+
+def test_local_optima_and_basins_hand_computed() -> None:
+    f = np.array([5.0, 0, 0, 0, 0, 0, 0, 9.0])
+    assert np.nonzero(local_optima(CUBE, f))[0].tolist() == [0, 7]
+    # 1, 2, 4 see 000 (5) and a 0 or a 0; 3, 5, 6 see 111 (9)
+    assert hill_climb(CUBE, f).tolist() == [0, 0, 0, 7, 0, 7, 7, 7]
+    b = basins(CUBE, f)
+    assert b.to_dict("list") == {
+        "index": [7, 0],
+        "value": [9.0, 5.0],
+        "basin_size": [4, 4],
+        "is_global": [True, False],
+    }
+    # a loss: mirror image
+    assert hill_climb(CUBE, -f, higher_is_better=False).tolist() == hill_climb(CUBE, f).tolist()
+
+
+def test_plateau_and_ties() -> None:
+    f = np.ones(CUBE.size)
+    assert local_optima(CUBE, f).all()  # non-strict: nothing is strictly better
+    assert hill_climb(CUBE, f).tolist() == list(range(8))
+    # tie between two better neighbours: the lowest index wins
+    g = np.array([0.0, 1, 1, 0, 0, 0, 0, 0])
+    assert hill_climb(CUBE, g)[0] == 1
+
+
+def test_nan_cells_are_never_optima() -> None:
+    f = np.array([np.nan, 0, 0, 0, 0, 0, 0, 1.0])
+    assert not local_optima(CUBE, f)[0]
+    climb = hill_climb(CUBE, f)
+    assert climb[0] == -1
+    assert climb[1] != 0  # a NaN neighbour is never a step target
+    assert basins(CUBE, f)["basin_size"].sum() == 7
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.integers(0, 6).map(float), min_size=TINY.size, max_size=TINY.size))
+def test_hill_climb_matches_step_by_step(data: list[float]) -> None:
+    f = np.array(data)
+    nb = TINY.neighbours(1)
+    climb = hill_climb(TINY, f)
+    opt = local_optima(TINY, f)
+    for start in range(TINY.size):
+        cur = start
+        while True:
+            nbrs = sorted(nb.of(cur).tolist())
+            best = max(f[j] for j in nbrs)
+            if best <= f[cur]:
+                break
+            cur = min(j for j in nbrs if f[j] == best)
+        assert climb[start] == cur
+        assert opt[cur]
+    b = basins(TINY, f)
+    assert b["basin_size"].sum() == TINY.size
+    assert len(b) == int(opt.sum())
+
+
+def test_random_walk_is_seeded_and_moves_to_neighbours() -> None:
+    w1 = random_walk(NB201, 500, seed=3)
+    w2 = random_walk(NB201, 500, seed=np.random.default_rng(3))
+    assert w1.tolist() == w2.tolist()
+    assert len(w1) == 501
+    d = (NB201.codes[w1[1:]] != NB201.codes[w1[:-1]]).sum(axis=1)
+    assert (d == 1).all()
+    conn = random_walk(NB201, 300, seed=1, connected_only=True)
+    assert NB201.connected[conn].all()
+    assert random_walk(NB201, 0, seed=1, start=11472).tolist() == [11472]
+    with pytest.raises(LandscapeArgumentError, match="seed"):
+        random_walk(NB201, 10, seed=None)  # type: ignore[arg-type]
+
+
+def test_autocorrelation_of_an_additive_function() -> None:
+    # f = number of 3x3 convs: r(k) = (1 - (1/E) k/(k-1))^k for a uniform single-edge walk
+    f = conv_count(NB201, 3)
+    ac = autocorrelation(NB201, f, seed=0, length=20_000, max_lag=3)
+    theory = (1 - 5 / 24) ** np.arange(1, 4)
+    np.testing.assert_allclose(ac["autocorrelation"], theory, atol=0.03)
+    assert ac["pairs"].tolist() == [20_000, 19_999, 19_998]
+    ell = correlation_length(NB201, f, seed=0, length=20_000)
+    assert ell == pytest.approx(-1 / np.log(1 - 5 / 24), rel=0.1)
+    assert correlation_length(NB201, f, seed=5) == correlation_length(NB201, f, seed=5)
+    with pytest.raises(LandscapeArgumentError, match="max_lag"):
+        autocorrelation(NB201, f, seed=0, length=5, max_lag=6)
+
+
+def test_autocorrelation_skips_nan_pairs() -> None:
+    f = conv_count(NB201, 3)
+    f[::2] = np.nan
+    ac = autocorrelation(NB201, f, seed=0, length=2000, max_lag=1)
+    assert 0 < ac["pairs"].iloc[0] < 2000
+    assert np.isfinite(ac["autocorrelation"].iloc[0])
+
+
+def test_neighbour_distributions() -> None:
+    f = conv_count(TINY)
+    bands = {"top": (3.0, 3.0), "mid": (1.0, 2.0)}
+    df = neighbour_distributions(TINY, f, bands, radii=(1, 2))
+    assert list(df.columns) == ["band", "radius", "center", "neighbour", "value"]
+    assert list(df["band"].cat.categories) == ["top", "mid"]
+    top = df[(df["band"] == "top") & (df["radius"] == 1)]
+    assert len(top) == 6 and (top["value"] == 2).all()
+    n_mid = int(((f >= 1) & (f <= 2)).sum())  # both ends included
+    assert len(df[(df["band"] == "mid") & (df["radius"] == 2)]) == n_mid * 12
+    g = f.copy()
+    g[0] = np.nan
+    assert len(neighbour_distributions(TINY, g, bands, radii=[1])) < len(
+        neighbour_distributions(TINY, g, bands, radii=[1], dropna=False)
+    )
+
+
+def test_a2m_bands() -> None:
+    assert a2m_bands("cifar10") == {"A": (92.3, 93.7), "B": (84.3, 85.7), "C": (74.3, 75.7)}
+    assert a2m_bands("cifar10-valid") == A2M_BANDS["cifar10"]
+    assert a2m_bands("cifar100")["C"] == (54.3, 55.7)
+    assert a2m_bands("ImageNet16-120")["A"] == (45.9, 47.3)
+    with pytest.raises(LandscapeArgumentError, match="bands="):
+        a2m_bands("mnist")
+    with pytest.raises(LandscapeArgumentError, match="lo > hi"):
+        neighbour_distributions(TINY, conv_count(TINY), {"x": (2.0, 1.0)})

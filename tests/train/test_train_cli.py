@@ -1,0 +1,133 @@
+"""The ``model`` and ``train`` subcommands, and lazy torch imports."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from nb201_flat.cli_train import register
+from nb201_flat.errors import InvalidArchError, MissingDependencyError, Nb201FlatError
+from nb201_flat.train.data import DatasetNotFoundError
+
+RESNET = "|nor_conv_3x3~0|+|none~0|nor_conv_3x3~1|+|skip_connect~0|none~1|skip_connect~2|"
+
+
+def run_cli(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="nb201-flat")
+    register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(argv)
+    code: int = args.func(args)
+    return code
+
+
+def test_model_json(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_cli(["model", RESNET, "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["index"] == 11472 and out["params_mb"] == pytest.approx(0.559386)
+    assert out["flops_m"] == pytest.approx(7.78305 + 2 * 35.38944)  # base + two 3x3 convs
+    assert run_cli(["model", "11472", "--dataset", "ImageNet16-120", "--json"]) == 0
+    out16 = json.loads(capsys.readouterr().out)
+    assert out16["params_mb"] == pytest.approx(0.559386 + 64 * 110 / 1e6 + 110 / 1e6)
+    assert out16["input"] == [3, 16, 16]
+    assert run_cli(["model", "0"]) == 0
+    assert "MB params" in capsys.readouterr().out
+
+
+def test_bad_arch_is_a_domain_error() -> None:
+    with pytest.raises(InvalidArchError, match="unknown op"):
+        run_cli(["model", "|conv_9x9~0|+|none~0|none~1|+|none~0|none~1|none~2|"])
+    with pytest.raises(InvalidArchError, match="out of range"):
+        run_cli(["model", "99999"])
+
+
+def test_train_inline_then_skip(
+    cifar10_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("torch")
+    db = tmp_path / "r.sqlite"
+    argv = [
+        "train",
+        "11472",
+        "--dataset",
+        "cifar10",
+        "--epochs",
+        "1",
+        "--seeds",
+        "1",
+        "2",
+        "--data-root",
+        str(cifar10_root),
+        "--db",
+        str(db),
+        "--device",
+        "cpu",
+        "--executor",
+        "inline",
+        "--C",
+        "4",
+        "--N",
+        "1",
+        "--json",
+    ]
+    assert run_cli(argv) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert [r["status"] for r in out["runs"]] == ["done", "done"]
+    assert set(out["runs"][0]["metrics"]) == {"train", "ori-test"}
+    assert run_cli(argv[:-1]) == 0
+    assert capsys.readouterr().out.count("skipped") == 2
+
+
+def test_train_missing_data_root(tmp_path: Path) -> None:
+    with pytest.raises(DatasetNotFoundError, match="--data-root"):
+        run_cli(
+            [
+                "train",
+                "1",
+                "--dataset",
+                "cifar10",
+                "--data-root",
+                str(tmp_path / "x"),
+                "--db",
+                str(tmp_path / "r.sqlite"),
+            ]
+        )
+    assert issubclass(DatasetNotFoundError, Nb201FlatError)
+
+
+LAZY = """
+import sys
+import nb201_flat, nb201_flat.cli_train, nb201_flat.train
+import nb201_flat.train.costs, nb201_flat.train.data, nb201_flat.train.jobs
+import nb201_flat.train.recipe, nb201_flat.train.results_db, nb201_flat.train.executors
+import argparse
+p = argparse.ArgumentParser()
+nb201_flat.cli_train.register(p.add_subparsers())
+assert "torch" not in sys.modules, "torch was imported"
+"""
+
+NO_TORCH = """
+import sys
+sys.modules["torch"] = None  # as if torch were not installed
+from nb201_flat.errors import MissingDependencyError
+for mod in ("nb201_flat.train.model", "nb201_flat.train.trainer"):
+    try:
+        __import__(mod)
+    except MissingDependencyError as exc:
+        assert "nb201-flat[train]" in str(exc), exc
+    else:
+        raise AssertionError(mod + " imported without torch")
+"""
+
+
+def test_torch_is_imported_lazily() -> None:
+    subprocess.run([sys.executable, "-c", LAZY], check=True)
+
+
+def test_missing_torch_names_the_extra() -> None:
+    subprocess.run([sys.executable, "-c", NO_TORCH], check=True)
+    assert issubclass(MissingDependencyError, ImportError)

@@ -1,0 +1,111 @@
+"""Executors: inline with retries, a process pool, dask on a LocalCluster, submitit (debug)."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+from train_helpers import always_fail, flaky_run
+
+from nb201_flat.train.executors import (
+    DaskExecutor,
+    ExecutorSpecError,
+    LocalExecutor,
+    SlurmExecutor,
+    executor_from_spec,
+)
+from nb201_flat.train.jobs import TrainJob, make_jobs
+from nb201_flat.train.recipe import Recipe
+from nb201_flat.train.results_db import load_results
+
+pytest.importorskip("torch")
+
+
+def jobs_for(
+    root: Path, out: Path, seeds: list[int], archs: list[int] | None = None
+) -> list[TrainJob]:
+    return make_jobs(
+        archs or [11472],
+        dataset="cifar10",
+        epochs=2,
+        seeds=seeds,
+        data_root=root,
+        db_path=out / "r.sqlite",
+        recipe=Recipe(epochs=2, batch_size=40),
+        c=4,
+        n=1,
+        device="cpu",
+        threads=1,
+    )
+
+
+def test_inline_retries_and_skips(cifar10_root: Path, tmp_path: Path) -> None:
+    jobs = jobs_for(cifar10_root, tmp_path, [1, 2])
+    ex = LocalExecutor(processes=False, retries=1, run=flaky_run)
+    res = ex.map(jobs)
+    assert [r.status for r in res] == ["done", "done"]
+    assert [r.attempts for r in res] == [2, 1]  # seed 1 failed once, then succeeded
+    assert len(load_results(tmp_path / "r.sqlite")) == 2 * 5  # train: 3 metrics, ori-test: 2
+    # a re-run finds everything in the database: nothing is trained or lost
+    again = LocalExecutor(processes=False, run=always_fail).map(jobs)
+    assert [r.status for r in again] == ["skipped", "skipped"]
+    assert again[0].metrics == res[0].metrics
+
+
+def test_failures_do_not_stop_others(cifar10_root: Path, tmp_path: Path) -> None:
+    jobs = jobs_for(cifar10_root, tmp_path, [1])
+    bad = dataclasses.replace(jobs[0], data_root=str(tmp_path / "missing"), seed=5)
+    res = LocalExecutor(processes=False, retries=2).map([bad, *jobs])
+    assert res[0].status == "failed" and res[0].attempts == 3
+    assert "DatasetNotFoundError" in (res[0].error or "")
+    assert res[1].status == "done"
+
+
+def test_process_pool(cifar10_root: Path, tmp_path: Path) -> None:
+    # two worker processes on one device; spawning them (torch import) dominates the time
+    jobs = jobs_for(cifar10_root, tmp_path, [1, 2])
+    res = LocalExecutor(devices=["cpu"], jobs_per_device=2, threads=1).map(jobs)
+    assert [r.status for r in res] == ["done", "done"]
+    inline = jobs_for(cifar10_root, tmp_path / "inline", [1, 2])
+    ref = LocalExecutor(processes=False).map(inline)
+    assert [r.metrics for r in res] == [r.metrics for r in ref]  # same numbers in a worker
+
+
+def test_dask_local_cluster(cifar10_root: Path, tmp_path: Path) -> None:
+    distributed = pytest.importorskip("distributed")
+    jobs = jobs_for(cifar10_root, tmp_path, [1, 2, 3])
+    with (
+        distributed.LocalCluster(
+            n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        res = DaskExecutor(client, retries=1, run=flaky_run).map(jobs)
+        assert [r.status for r in res] == ["done", "done", "done"]
+        res2 = DaskExecutor(client, retries=0, run=always_fail).map(
+            [*jobs, *jobs_for(cifar10_root, tmp_path, [4])]
+        )
+    assert [r.status for r in res2] == ["skipped"] * 3 + ["failed"]
+    assert "always fails" in (res2[3].error or "")
+    assert load_results(tmp_path / "r.sqlite")["seed"].nunique() == 3
+
+
+def test_submitit_debug_executor(cifar10_root: Path, tmp_path: Path) -> None:
+    pytest.importorskip("submitit")
+    jobs = jobs_for(cifar10_root, tmp_path, [7])
+    ex = SlurmExecutor(folder=tmp_path / "logs", cluster="debug", slurm={"timeout_min": 5})
+    built = ex.build()
+    assert type(built).__name__ == "AutoExecutor"
+    res = ex.map(jobs)
+    assert res[0].status == "done" and res[0].attempts == 1
+
+
+def test_executor_specs() -> None:
+    assert isinstance(executor_from_spec("local"), LocalExecutor)
+    assert executor_from_spec("inline").processes is False  # type: ignore[attr-defined]
+    dask = executor_from_spec("dask://scheduler:8786")
+    assert isinstance(dask, DaskExecutor) and dask.address == "tcp://scheduler:8786"
+    assert isinstance(executor_from_spec("slurm"), SlurmExecutor)
+    with pytest.raises(ExecutorSpecError, match="dask://HOST:PORT"):
+        executor_from_spec("kubernetes")

@@ -1,0 +1,78 @@
+"""Results database: many writer processes, tidy output, bad files."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import sqlite3
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from train_helpers import write_many
+
+from nb201_flat.errors import FormatError
+from nb201_flat.train.results_db import (
+    TIDY_COLUMNS,
+    ResultsDB,
+    ResultsDBError,
+    load_curves,
+    load_results,
+)
+
+N_WORKERS, N_EPOCHS = 4, 25
+
+
+def test_concurrent_writer_processes(tmp_path: Path) -> None:
+    path = str(tmp_path / "r.sqlite")
+    ctx = mp.get_context("spawn")
+    with ctx.Pool(N_WORKERS) as pool:
+        assert sorted(
+            pool.map(write_many, [(path, w, N_EPOCHS) for w in range(N_WORKERS)])
+        ) == list(range(N_WORKERS))
+    con = sqlite3.connect(path)
+    assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    n_rows = con.execute("SELECT COUNT(*) FROM epochs").fetchone()[0]
+    con.close()
+    assert n_rows == (N_WORKERS + 1) * N_EPOCHS * 2  # nothing lost, the shared run not doubled
+    df = load_results(path)
+    assert list(df.columns) == TIDY_COLUMNS
+    assert sorted(df["index"].unique()) == list(range(N_WORKERS))  # "shared" never finished
+    train_acc = df[(df["split"] == "train") & (df["metric"] == "accuracy")]
+    assert (train_acc["value"] == float(N_EPOCHS)).all()
+    assert (df["epochs"] == N_EPOCHS).all()
+    curves = load_curves(path)
+    assert set(curves["epoch"]) == set(range(1, N_EPOCHS + 1))
+    assert "shared" in set(curves["arch"])
+    runs = ResultsDB(path).runs_frame()
+    assert set(runs["status"]) == {"done", "running"}
+
+
+def test_pickled_db_reopens_in_new_process(tmp_path: Path) -> None:
+    import pickle
+
+    db = ResultsDB(tmp_path / "r.sqlite")
+    db.mark_run(("s", "a", "d", 1, 0), 0, "failed")
+    clone = pickle.loads(pickle.dumps(db))
+    assert clone.status(("s", "a", "d", 1, 0)) == "failed"
+    assert clone.status(("s", "b", "d", 1, 0)) is None
+
+
+def test_missing_or_bad_files(tmp_path: Path) -> None:
+    with pytest.raises(ResultsDBError, match="does not exist"):
+        load_results(tmp_path / "none.sqlite")
+    bad = tmp_path / "bad.sqlite"
+    bad.write_bytes(b"this is not a database at all" * 100)
+    with pytest.raises(ResultsDBError, match="bad.sqlite"):
+        load_results(bad)
+
+
+def test_several_spaces_need_a_choice(tmp_path: Path) -> None:
+    db = ResultsDB(tmp_path / "r.sqlite")
+    for space in ("nb201", "nb201@C4N1"):
+        key = (space, "a", "cifar10", 1, 1)
+        db.write_epoch(key, 3, 1, {"train": (1.0, 2.0, 3.0)})
+        db.mark_run(key, 3, "done")
+    with pytest.raises(FormatError, match="several spaces"):
+        load_results(db.path)
+    df = load_results(db.path, space="nb201")
+    assert len(df) == 3 and isinstance(df, pd.DataFrame)

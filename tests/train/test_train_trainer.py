@@ -1,0 +1,280 @@
+"""Trainer: on-device augmentation, results, kill -9 and resume, corrupt checkpoints."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from train_helpers import write_split_file, write_tiny_cifar10, write_tiny_imagenet16
+
+from nb201_flat.train.jobs import TrainJob, make_jobs
+from nb201_flat.train.recipe import Recipe
+from nb201_flat.train.results_db import ResultsDB, load_curves, load_results
+
+torch = pytest.importorskip("torch")
+from nb201_flat.train.data import load_dataset  # noqa: E402
+from nb201_flat.train.trainer import CheckpointMismatchError, DeviceData, train  # noqa: E402
+
+ARCH = "|nor_conv_3x3~0|+|skip_connect~0|nor_conv_1x1~1|+|avg_pool_3x3~0|none~1|nor_conv_3x3~2|"
+EPOCHS = 5
+RECIPE = Recipe(epochs=EPOCHS, batch_size=16)  # 3 steps per epoch on the tiny data
+
+
+def tiny_job(root: Path, out: Path, **kw: object) -> TrainJob:
+    job = make_jobs(
+        [ARCH],
+        dataset="cifar10-valid",
+        epochs=EPOCHS,
+        seeds=[777],
+        data_root=root,
+        db_path=out / "r.sqlite",
+        recipe=RECIPE,
+        c=4,
+        n=1,
+        device="cpu",
+        threads=1,
+    )[0]
+    return dataclasses.replace(job, **kw)  # type: ignore[arg-type]
+
+
+def curves(db: Path) -> pd.DataFrame:
+    df = load_curves(db)
+    return df[df["metric"] != "time_s"].reset_index(drop=True)
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, pd.DataFrame, dict]:
+    """An uninterrupted run: its data root, learning curves and final weights."""
+    base = tmp_path_factory.mktemp("ref")
+    root = write_tiny_cifar10(base / "data")
+    torch.set_num_threads(1)
+    job = tiny_job(root, base)
+    result = train(job)
+    assert result.status == "done"
+    final = torch.load(job.checkpoint_folder / f"epoch-{EPOCHS:04d}.pt", weights_only=True)
+    return root, curves(base / "r.sqlite"), final["model"]
+
+
+def same_weights(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+# -- augmentation -------------------------------------------------------------------------------
+def test_augment_is_crop_and_flip_of_padded_image(cifar10_root: Path) -> None:
+    data = DeviceData(load_dataset("cifar10", cifar10_root), torch.device("cpu"))
+    x = data.train_x[:6]
+    gen = torch.Generator().manual_seed(0)
+    assert torch.equal(data.augment(x, 0, False, gen), data.normalise(x))
+    gen = torch.Generator().manual_seed(1)
+    state = gen.get_state()
+    out = data.augment(x, 4, True, gen)
+    gen.set_state(state)  # replay the same draws to build the expected crops by slicing
+    oy = torch.randint(0, 9, (6,), generator=gen)
+    ox = torch.randint(0, 9, (6,), generator=gen)
+    flips = torch.rand(6, generator=gen) < 0.5
+    padded = torch.nn.functional.pad(x.float() / 255, (4, 4, 4, 4))
+    for i in range(6):
+        crop = padded[i, :, oy[i] : oy[i] + 32, ox[i] : ox[i] + 32]
+        if flips[i]:
+            crop = crop.flip(-1)
+        expected = (crop - data.mean[0]) / data.std[0]
+        assert torch.allclose(out[i], expected)
+
+
+# -- a full run ----------------------------------------------------------------------------------
+def test_results_schema_and_skip(reference: tuple, tmp_path: Path) -> None:
+    root, ref_curves, _ = reference
+    job = tiny_job(root, tmp_path)
+    first = train(job)
+    assert first.status == "done"
+    df = load_results(job.db_path)
+    assert list(df.columns) == [
+        "index",
+        "arch",
+        "dataset",
+        "split",
+        "epochs",
+        "seed",
+        "metric",
+        "value",
+    ]
+    assert str(df["seed"].dtype) == "Int64" and set(df["epochs"]) == {EPOCHS}
+    assert set(df["split"]) == {"train", "x-valid", "ori-test"}
+    assert set(df.loc[df["split"] == "train", "metric"]) == {"accuracy", "loss", "time_s"}
+    assert set(df.loc[df["split"] != "train", "metric"]) == {"accuracy", "loss"}
+    assert df["index"].nunique() == 1
+    # the same seed gives the same numbers, run to run
+    pd.testing.assert_frame_equal(curves(Path(job.db_path)), ref_curves)
+    # already done: skipped, nothing trained again
+    calls = []
+    again = train(job, on_epoch_end=lambda e, r: calls.append(e))
+    assert again.status == "skipped" and calls == []
+    assert again.metrics == first.metrics
+    # only the final checkpoint is kept
+    assert [p.name for p in job.checkpoint_folder.iterdir()] == [f"epoch-{EPOCHS:04d}.pt"]
+
+
+def test_other_seed_differs(reference: tuple, tmp_path: Path) -> None:
+    root, ref_curves, _ = reference
+    job = dataclasses.replace(tiny_job(root, tmp_path), seed=888)
+    train(job)
+    assert not curves(Path(job.db_path))["value"].equals(ref_curves["value"])
+
+
+def test_imagenet16_run_has_all_splits(tmp_path: Path) -> None:
+    root = write_tiny_imagenet16(tmp_path / "data")
+    write_split_file(
+        root / "imagenet-16-120-test-split.txt",
+        ("xvalid", "xtest"),
+        list(range(0, 24, 2)),
+        list(range(1, 24, 2)),
+    )
+    job = make_jobs(
+        [0],
+        dataset="ImageNet16-120",
+        epochs=1,
+        seeds=[1],
+        data_root=root,
+        db_path=tmp_path / "r.sqlite",
+        c=4,
+        n=1,
+        device="cpu",
+        threads=1,
+    )[0]
+    res = train(job)
+    assert set(res.metrics) == {"train", "x-valid", "x-test", "ori-test"}
+    m = res.metrics
+    # equal halves: the whole test set's loss is the mean of the halves' losses
+    assert m["ori-test"]["loss"] == pytest.approx((m["x-valid"]["loss"] + m["x-test"]["loss"]) / 2)
+
+
+# -- kill -9 and resume -----------------------------------------------------------------------
+CHILD = textwrap.dedent(
+    """
+    import sys, time
+    import torch
+    from nb201_flat.train.jobs import make_jobs
+    from nb201_flat.train.recipe import Recipe
+    from nb201_flat.train.trainer import train
+
+    torch.set_num_threads(1)
+    root, out = sys.argv[1], sys.argv[2]
+    job = make_jobs([{arch!r}], dataset="cifar10-valid", epochs={epochs}, seeds=[777],
+                    data_root=root, db_path=out + "/r.sqlite",
+                    recipe=Recipe(epochs={epochs}, batch_size=16), c=4, n=1, device="cpu",
+                    threads=1)[0]
+
+    def slow(epoch, rows):
+        print(epoch, flush=True)
+        time.sleep(0.3)  # leave the parent time to kill us in the middle of the run
+
+    train(job, on_epoch_end=slow)
+    print("finished", flush=True)
+    """
+)
+
+
+def test_kill_9_then_resume_gives_identical_numbers(reference: tuple, tmp_path: Path) -> None:
+    root, ref_curves, ref_weights = reference
+    script = tmp_path / "child.py"
+    script.write_text(CHILD.format(arch=ARCH, epochs=EPOCHS))
+    proc = subprocess.Popen(
+        [sys.executable, str(script), str(root), str(tmp_path)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+    assert proc.stdout is not None
+    seen = []
+    for line in proc.stdout:
+        seen.append(line.strip())
+        if line.strip() == "2":
+            # kill somewhere in epoch 3: during the sleep, training, the DB write or the save
+            time.sleep(float(np.random.default_rng().uniform(0.0, 0.4)))
+            os.kill(proc.pid, signal.SIGKILL)
+            break
+    proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL, seen
+    job = tiny_job(root, tmp_path)
+    db = ResultsDB(job.db_path)
+    assert db.status(job.key) == "running"
+    db.close()
+
+    resumed_from = []
+    result = train(job, on_epoch_end=lambda e, r: resumed_from.append(e))
+    assert result.status == "done"
+    assert resumed_from and resumed_from[0] >= 3  # it did not start over
+    pd.testing.assert_frame_equal(curves(Path(job.db_path)), ref_curves)
+    final = torch.load(job.checkpoint_folder / f"epoch-{EPOCHS:04d}.pt", weights_only=True)
+    assert same_weights(final["model"], ref_weights)
+
+
+# -- corrupt checkpoints ----------------------------------------------------------------------
+class Crash(RuntimeError):
+    pass
+
+
+def crash_after(n: int) -> Callable[[int, object], None]:
+    def cb(epoch: int, rows: object) -> None:
+        if epoch == n:
+            raise Crash
+
+    return cb
+
+
+def test_corrupt_checkpoint_falls_back_to_previous(
+    reference: tuple, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    root, ref_curves, _ref_weights = reference
+    job = tiny_job(root, tmp_path)
+    with pytest.raises(Crash):
+        train(job, on_epoch_end=crash_after(3))
+    latest = job.checkpoint_folder / "epoch-0003.pt"
+    latest.write_bytes(latest.read_bytes()[:100])  # truncated, as by a failing disk
+    started = []
+    with caplog.at_level(logging.WARNING):
+        train(job, on_epoch_end=lambda e, r: started.append(e))
+    assert (
+        "epoch-0003.pt is corrupt" in caplog.text and "falling back to epoch-0002.pt" in caplog.text
+    )
+    assert started[0] == 3  # epoch 3 was trained again from the epoch-2 checkpoint
+    assert (job.checkpoint_folder / "epoch-0003.pt.corrupt").exists()  # kept, not deleted
+    pd.testing.assert_frame_equal(curves(Path(job.db_path)), ref_curves)
+
+
+def test_all_checkpoints_corrupt_starts_over(
+    reference: tuple, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    root, ref_curves, _ = reference
+    job = tiny_job(root, tmp_path)
+    with pytest.raises(Crash):
+        train(job, on_epoch_end=crash_after(2))
+    for p in job.checkpoint_folder.glob("epoch-*.pt"):
+        p.write_bytes(b"\x00" * 64)
+    (job.checkpoint_folder / ".epoch-0003.pt.tmp-123").write_bytes(b"half")  # killed writer
+    with caplog.at_level(logging.WARNING):
+        train(job)
+    assert "falling back to a fresh start" in caplog.text
+    assert not list(job.checkpoint_folder.glob(".*tmp*"))
+    pd.testing.assert_frame_equal(curves(Path(job.db_path)), ref_curves)
+
+
+def test_checkpoint_of_another_run_is_refused(reference: tuple, tmp_path: Path) -> None:
+    root, _, _ = reference
+    job = tiny_job(root, tmp_path)
+    with pytest.raises(Crash):
+        train(job, on_epoch_end=crash_after(1))
+    other = dataclasses.replace(job, recipe=dataclasses.replace(RECIPE, batch_size=8))
+    with pytest.raises(CheckpointMismatchError, match="another run"):
+        train(other)
