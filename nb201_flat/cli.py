@@ -18,6 +18,7 @@ from nb201_flat.errors import Nb201FlatError
 
 _COMMAND_MODULES = (
     "nb201_flat.cli_table",
+    "nb201_flat.cli_demo",
     "nb201_flat.cli_landscape",
 )
 
