@@ -32,7 +32,9 @@ API_FIELDS = (
 )
 
 
-def api_load(path: str, *, fast_unpickler: bool, sweep: bool, limit_gb: float | None) -> dict[str, Any]:
+def api_load(
+    path: str, *, fast_unpickler: bool, sweep: bool, limit_gb: float | None
+) -> dict[str, Any]:
     """Construct ``NASBench201API`` from ``path``; optionally sweep ``get_more_info``."""
     if limit_gb:
         _limit_memory(limit_gb)
@@ -98,7 +100,9 @@ def table_load(path: str, *, repeats: int) -> dict[str, Any]:
     }
 
 
-def scaling(n_ops: int, n_nodes: int, radii: list[int], barrier: bool, limit_gb: float | None) -> dict[str, Any]:
+def scaling(
+    n_ops: int, n_nodes: int, radii: list[int], barrier: bool, limit_gb: float | None
+) -> dict[str, Any]:
     """Cold cost of neighbourhood aggregates (and the barrier forest) on a synthetic space."""
     if limit_gb:
         _limit_memory(limit_gb)
@@ -143,6 +147,25 @@ def scaling(n_ops: int, n_nodes: int, radii: list[int], barrier: bool, limit_gb:
     return out
 
 
+def run_timed(cmd: list[str]) -> dict[str, Any]:
+    """Run ``cmd`` to completion: wall seconds, exit status and the command's peak RSS."""
+    import resource
+    import subprocess
+
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - t0
+    # the command is this small process's only child: the max RSS over its waited-for
+    # descendants is the command's largest single process (workers included)
+    kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return {
+        "wall_s": wall,
+        "returncode": proc.returncode,
+        "peak_rss_mb": kb / 1024.0,
+        "output_tail": (proc.stdout + proc.stderr)[-3000:],
+    }
+
+
 def _limit_memory(gb: float) -> None:
     # a guard for a shared machine: fail with MemoryError rather than push others into swap
     import resource
@@ -169,6 +192,8 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--radii", type=int, nargs="*", default=[1])
     s.add_argument("--barrier", action="store_true")
     s.add_argument("--limit-gb", type=float)
+    r = sub.add_parser("run-timed")
+    r.add_argument("command", nargs=argparse.REMAINDER)
     args = p.parse_args(argv)
     if args.cmd == "api-load":
         result = api_load(
@@ -176,6 +201,9 @@ def main(argv: list[str] | None = None) -> int:
         )
     elif args.cmd == "table-load":
         result = table_load(args.path, repeats=args.repeats)
+    elif args.cmd == "run-timed":
+        cmd = args.command[1:] if args.command[:1] == ["--"] else args.command
+        result = run_timed(cmd)
     else:
         result = scaling(args.n_ops, args.n_nodes, args.radii, args.barrier, args.limit_gb)
     Path(args.out).write_text(json.dumps(result))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -21,6 +22,15 @@ CACHE_DIR = REPO_ROOT / "benchmarks" / ".cache"
 SHARED_ENV = "NB201_FLAT_SHARED_DATA"
 TIDY_NAME = "nb201_tidy.csv.gz"
 MB = 1024.0 * 1024.0
+
+
+def ensure_cache_dir(path: Path = CACHE_DIR) -> Path:
+    """Create the cache folder, which ignores itself in git (generated files, gigabytes)."""
+    path.mkdir(parents=True, exist_ok=True)
+    ignore = path / ".gitignore"
+    if not ignore.exists():
+        ignore.write_text("*\n")
+    return path
 
 
 def shared_data_dir() -> Path:
@@ -162,7 +172,19 @@ def rss_mb() -> float:
 
 
 def peak_rss_mb() -> float:
-    """Peak resident memory of this process so far (MB)."""
+    """Peak resident memory of this process so far (MB).
+
+    Reads ``VmHWM`` (the high-water mark of this process's own address space) where /proc
+    exists: ``ru_maxrss`` survives ``exec`` on Linux, so a child forked from a large parent
+    would report the parent's size.
+    """
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except (OSError, ValueError):
+        pass
     import resource
 
     kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -184,10 +206,8 @@ def machine_info() -> dict[str, Any]:
     except OSError:
         pass
     ram_gb = float("nan")
-    try:
+    with contextlib.suppress(ValueError, OSError, AttributeError):
         ram_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1024**3
-    except (ValueError, OSError, AttributeError):
-        pass
     info: dict[str, Any] = {
         "cpu": cpu,
         "logical_cores": os.cpu_count(),

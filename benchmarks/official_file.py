@@ -30,10 +30,12 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+import pickle
+import sys
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import numpy.typing as npt
@@ -55,6 +57,7 @@ CLASSES = {"cifar10-valid": 10, "cifar10": 10, "cifar100": 100, "ImageNet16-120"
 # cifar10 has no per-seed or size data of its own: it was trained in the same runs as
 # cifar10-valid, so it borrows that dataset's seed count and parameter count.
 _SEED_SOURCE = {"cifar10": "cifar10-valid"}
+_PROTOCOL = 2  # torch.save's default pickle protocol
 FORMAT_VERSION = 1  # bump when the generated layout changes, to invalidate cached files
 
 
@@ -188,30 +191,80 @@ def official_dict(table: Table, indices: Iterable[int]) -> dict[str, Any]:
     }
 
 
-def write_official_file(table: Table, indices: Iterable[int], path: Path) -> Path:
-    """Build and ``torch.save`` the v1_0-layout file atomically; return ``path``."""
-    import torch
+def _body(obj: object) -> bytes:
+    """Pickle opcodes of ``obj`` (protocol 2) without the PROTO header and the STOP opcode."""
+    data = pickle.dumps(obj, protocol=_PROTOCOL)
+    return data[2:-1]
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
+
+def write_official_files(table: Table, paths: Mapping[int, Path], *, seed: int = 0) -> None:
+    """Write v1_0-layout files of the first ``n`` archs of one random order, for each ``n``.
+
+    The files are what ``torch.save(obj, f, _use_new_zipfile_serialization=False)`` writes
+    (torch's legacy format: magic number, protocol version, system info, the pickled object,
+    the list of tensor storages), but the object is streamed one architecture at a time,
+    so writing a file for half the space does not need the ~13 GB that holding it takes.
+    Each architecture is pickled separately; the unpickler's memo is a table that a later
+    PUT overwrites, and each architecture only reads back its own entries, so the stream
+    loads exactly as the one-piece pickle. Smaller counts are prefixes of the same order, so
+    one pass over the largest writes them all.
+    """
+    import torch.serialization as ts
+
+    if table.space != NB201:
+        raise ValueError("the official layout exists only for the NB201 space")
+    counts = sorted(paths)
+    order = sample_order(seed)
+    strings = NB201.strings()
+    vals = _Values(table)
+    header = b"".join(
+        pickle.dumps(x, protocol=_PROTOCOL)
+        for x in (
+            ts.MAGIC_NUMBER,
+            ts.PROTOCOL_VERSION,
+            {
+                "protocol_version": ts.PROTOCOL_VERSION,
+                "little_endian": sys.byteorder == "little",
+                "type_sizes": {"short": ts.SHORT_SIZE, "int": ts.INT_SIZE, "long": ts.LONG_SIZE},
+            },
+        )
+    )
+    files: dict[int, BinaryIO] = {}
+    tmps: dict[int, Path] = {}
     try:
-        obj = official_dict(table, indices)
-        # legacy serialisation streams the pickle to disk instead of buffering it in memory
-        torch.save(obj, tmp, _use_new_zipfile_serialization=False)
-        del obj
-        os.replace(tmp, path)
+        for n in counts:
+            paths[n].parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{paths[n].name}.", dir=paths[n].parent)
+            tmps[n] = Path(tmp)
+            f = files[n] = os.fdopen(fd, "wb")
+            f.write(header)
+            f.write(b"\x80\x02}(")  # PROTO 2, EMPTY_DICT, MARK
+            f.write(_body("meta_archs") + _body(strings))
+            f.write(_body("total_archs") + _body(NB201.size))
+            f.write(_body("arch2infos") + b"}(")
+        for pos, i in enumerate(order[: counts[-1]].tolist()):
+            chunk = _body(i) + _body(arch_state(vals, i, strings[i]))
+            for n in counts:
+                if pos < n:
+                    files[n].write(chunk)
+        for n in counts:
+            f = files[n]
+            f.write(b"u")  # SETITEMS: arch2infos
+            f.write(_body("evaluated_indexes") + _body(sorted(order[:n].tolist())))
+            f.write(b"u.")  # SETITEMS: the outer dict; STOP
+            f.write(pickle.dumps([], protocol=_PROTOCOL))  # no tensor storages
+            f.close()
+            os.replace(tmps[n], paths[n])
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        for n, f in files.items():
+            f.close()
+            tmps[n].unlink(missing_ok=True)
         raise
-    return path
 
 
-def sample_indices(n: int, *, seed: int = 0) -> list[int]:
-    """``n`` official indices drawn uniformly without replacement (sorted)."""
-    n = min(max(1, int(n)), NB201.size)
-    rng = np.random.default_rng(seed)
-    out: list[int] = np.sort(rng.choice(NB201.size, size=n, replace=False)).tolist()
+def sample_order(seed: int = 0) -> npt.NDArray[np.int64]:
+    """A random order of all official indices; a sample of n archs is its first n."""
+    out: npt.NDArray[np.int64] = np.random.default_rng(seed).permutation(NB201.size)
     return out
 
 
@@ -224,9 +277,16 @@ def table_fingerprint(table: Table) -> str:
     return h.hexdigest()[:12]
 
 
-def cached_official_file(table: Table, n_archs: int, cache_dir: Path, *, seed: int = 0) -> Path:
-    """The v1_0-layout file for ``n_archs`` sampled archs, generated once into ``cache_dir``."""
-    path = cache_dir / f"nb201-v1_0-layout-{table_fingerprint(table)}-{n_archs}-s{seed}.pth"
-    if not path.exists():
-        write_official_file(table, sample_indices(n_archs, seed=seed), path)
-    return path
+def official_file_path(table: Table, n_archs: int, cache_dir: Path, *, seed: int = 0) -> Path:
+    return cache_dir / f"nb201-v1_0-layout-{table_fingerprint(table)}-s{seed}-n{n_archs}.pth"
+
+
+def cached_official_files(
+    table: Table, counts: Iterable[int], cache_dir: Path, *, seed: int = 0
+) -> dict[int, Path]:
+    """v1_0-layout files of ``n`` sampled archs for each count, generating the missing ones."""
+    paths = {int(n): official_file_path(table, int(n), cache_dir, seed=seed) for n in counts}
+    missing = {n: p for n, p in paths.items() if not p.exists()}
+    if missing:
+        write_official_files(table, missing, seed=seed)
+    return paths

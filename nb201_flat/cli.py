@@ -20,6 +20,7 @@ _COMMAND_MODULES = (
     "nb201_flat.cli_table",
     "nb201_flat.cli_demo",
     "nb201_flat.cli_landscape",
+    "nb201_flat.cli_search",
 )
 
 

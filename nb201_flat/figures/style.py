@@ -31,7 +31,9 @@ def save_figure(fig: Any, path: str | os.PathLike[str], *, formats: tuple[str, .
     """Save ``fig`` as ``path`` with each suffix in ``formats``; identical bytes on every run.
 
     Dates and software versions are left out of the metadata (the reason PDFs usually differ
-    between runs), and each file is written to a temporary name and renamed into place.
+    between runs), and each file is written to a temporary name and renamed into place. The
+    package style is applied while saving, since ``savefig.*``, ``pdf.fonttype`` and
+    ``svg.hashsalt`` are read at save time, not when the figure is drawn.
     """
     base = Path(path)
     base.parent.mkdir(parents=True, exist_ok=True)
@@ -50,7 +52,8 @@ def save_figure(fig: Any, path: str | os.PathLike[str], *, formats: tuple[str, .
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
         os.close(fd)
         try:
-            fig.savefig(tmp, format=fmt, metadata=metadata)
+            with figure_style():
+                fig.savefig(tmp, format=fmt, metadata=metadata)
             os.replace(tmp, target)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)

@@ -41,7 +41,7 @@ from typing import Literal, TypeAlias
 import numpy as np
 
 from nb201_flat.errors import Nb201FlatError, UnknownKeyError
-from nb201_flat.search.oracle import Evaluator, OracleData, Repeats, seed_rows
+from nb201_flat.search.oracle import Evaluator, IntArray, OracleData, Repeats, seed_rows
 from nb201_flat.table import MetricKey, SeedPolicy, Table
 
 log = logging.getLogger(__name__)
@@ -131,9 +131,7 @@ class Protocol:
         if self.repeats not in ("charge", "cache"):
             raise ProtocolError(f"repeats must be 'charge' or 'cache', got {self.repeats!r}")
         if self.sampling not in ("uniform", "connected"):
-            raise ProtocolError(
-                f"sampling must be 'uniform' or 'connected', got {self.sampling!r}"
-            )
+            raise ProtocolError(f"sampling must be 'uniform' or 'connected', got {self.sampling!r}")
 
     @property
     def cost_scale(self) -> float:
@@ -164,8 +162,8 @@ class Protocol:
         report = ", ".join(str(k) for k in self.report)
         return (
             f"{self.name}: search {self.search} (seed={self.seed}), budget {' / '.join(budget)}, "
-            f"report {report}" + ("  [OPTIMISTIC: search metric = report metric]"
-                                  if self.optimistic else "")
+            f"report {report}"
+            + ("  [OPTIMISTIC: search metric = report metric]" if self.optimistic else "")
         )
 
     # -- against a table -----------------------------------------------------------------
@@ -179,8 +177,8 @@ class Protocol:
         if missing:
             raise ProtocolError(
                 f"protocol {self.name!r} cannot run on table {table.source!r}: it lacks "
-                f"{'; '.join(missing)}. The table has: "
-                f"{', '.join(str(k) for k in table.keys())} (see `nb201-flat info`)"
+                f"{'; '.join(missing)}. The table has: {_key_list(table)} "
+                "(see `nb201-flat info`; a fixed-n protocol needs no time)"
             )
         if table.space.size == 0:
             raise ProtocolError("the table's space is empty")
@@ -209,6 +207,8 @@ class Protocol:
         """The arrays of this protocol's oracle (no test vector among them)."""
         self.check(table)
         key = self.search
+        order: IntArray | None = None
+        counts: IntArray | None = None
         if self.seed == "random" and table.seeds(key):
             stack = np.stack([table.vector_for(key, seed=s) for s in table.seeds(key)])
             order, counts = seed_rows(stack)
@@ -220,7 +220,6 @@ class Protocol:
             except UnknownKeyError as exc:
                 raise ProtocolError(f"protocol {self.name!r}: {exc}") from None
             values = np.array(vec, dtype=np.float64)[None, :]
-            order = counts = None
         costs = None
         if self.cost is not None:
             costs = np.array(table.vector_for(self.cost, seed="mean"), dtype=np.float64)
@@ -254,6 +253,12 @@ class Protocol:
             np.array(table.vector_for(k, seed="mean"), dtype=np.float64) for k in self.report
         )
         return Evaluator(self.report, vecs)
+
+
+def _key_list(table: Table, limit: int = 8) -> str:
+    keys = [str(k) for k in table]
+    more = f", ... ({len(keys) - limit} more)" if len(keys) > limit else ""
+    return ", ".join(keys[:limit]) + more
 
 
 def _overlap(search: MetricKey, report: MetricKey) -> bool:
@@ -350,11 +355,11 @@ def fixed_n_protocols(
             )
     if out:
         return tuple(out)
-    acc = [k for k in table.keys() if k.metric == "accuracy" and k.epochs == 200]
+    acc = [k for k in table if k.metric == "accuracy" and k.epochs == 200]
     if not acc:
         raise ProtocolError(
             f"fixed-n: table {table.source!r} has no 200-epoch accuracy to search; it has "
-            f"{', '.join(str(k) for k in table.keys())}"
+            f"{_key_list(table)}"
         )
     key = acc[0]
     log.warning("fixed-n on %s: search metric = report metric (%s); optimistic", table.source, key)

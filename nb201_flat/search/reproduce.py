@@ -431,8 +431,12 @@ def reproduce(
     cfg = config or ReproduceConfig()
     protocols = cfg.protocol_list(table)
     algorithms = cfg.algorithms()
-    log.info("reproduce: %d protocols x %d algorithms x %d runs", len(protocols),
-             len(algorithms), cfg.runs)
+    log.info(
+        "reproduce: %d protocols x %d algorithms x %d runs",
+        len(protocols),
+        len(algorithms),
+        cfg.runs,
+    )
     res = run_search(
         table, protocols, algorithms, runs=cfg.runs, seed=cfg.seed, jobs=jobs, progress=progress
     )
@@ -536,8 +540,22 @@ def render_markdown(result: ReproduceResult, *, seconds: float | None = None) ->
             for v, s, ci in zip(a["ours"], a["ours_std"].astype(float), a["ours_ci"], strict=True)
         ]
         a = a.rename(columns={"delta": "ours − published"})
-        out.append(markdown_table(a[["source", "quantity", "protocol", "dataset", "published",
-                                     "ours", "ours − published", "n"]]))
+        out.append(
+            markdown_table(
+                a[
+                    [
+                        "source",
+                        "quantity",
+                        "protocol",
+                        "dataset",
+                        "published",
+                        "ours",
+                        "ours − published",
+                        "n",
+                    ]
+                ]
+            )
+        )
     out += ["", "## Paired differences (NA − base) and verdicts", ""]
     p = result.paired
     if not p.empty:
@@ -546,21 +564,46 @@ def render_markdown(result: ReproduceResult, *, seconds: float | None = None) ->
             f"{d:+.2f} [{lo:+.2f}, {hi:+.2f}]"
             for d, lo, hi in zip(q["diff"], q["ci_lo"], q["ci_hi"], strict=True)
         ]
-        q["claim"] = [f"{c:+.2f}" if c is not None and np.isfinite(c) else ">0"
-                      for c in q["claim"].astype(float)]
-        out.append(markdown_table(q[["protocol", "dataset", "algorithm", "base", "na_mean",
-                                     "base_mean", "diff [CI]", "claim", "verdict"]]))
+        q["claim"] = [
+            f"{c:+.2f}" if c is not None and np.isfinite(c) else ">0"
+            for c in q["claim"].astype(float)
+        ]
+        out.append(
+            markdown_table(
+                q[
+                    [
+                        "protocol",
+                        "dataset",
+                        "algorithm",
+                        "base",
+                        "na_mean",
+                        "base_mean",
+                        "diff [CI]",
+                        "claim",
+                        "verdict",
+                    ]
+                ]
+            )
+        )
         counts = p.groupby(["verdict"]).size().to_dict()
         out += ["", "Verdict counts: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))]
     out += ["", "## Final test accuracy (mean ± std over runs)", ""]
     s = result.summary.copy()
     s["test"] = [_pm(m, sd) for m, sd in zip(s["mean"], s["std"], strict=True)]
-    out.append(markdown_table(s[["protocol", "dataset", "algorithm", "test", "n", "queries",
-                                 "free_queries"]], floatfmt=".1f"))
+    out.append(
+        markdown_table(
+            s[["protocol", "dataset", "algorithm", "test", "n", "queries", "free_queries"]],
+            floatfmt=".1f",
+        )
+    )
     out += ["", "## Notes", ""]
     out += [f"- {n}" for n in result.notes]
-    out += ["", "Anytime curves: `curves.csv` (incumbent test accuracy on a grid over the "
-            "budget, mean/std/n over runs). Every run: `runs.csv.gz`.", ""]
+    out += [
+        "",
+        "Anytime curves: `curves.csv` (incumbent test accuracy on a grid over the "
+        "budget, mean/std/n over runs). Every run: `runs.csv.gz`.",
+        "",
+    ]
     return "\n".join(out)
 
 

@@ -6,9 +6,9 @@ draws, whatever the algorithm, protocol, chunking or number of processes. So res
 identical bit for bit with ``jobs=1`` and ``jobs>1``, and two algorithms run with one seed are
 *paired*: run ``r`` of random search and run ``r`` of NA-RS start from the same random stream.
 
-Worker processes receive only the oracles' arrays (validation values and costs) and the
-algorithms; test vectors stay in the parent, which reads them for each run's incumbent after
-the search has returned.
+Worker processes are handed only the oracles' arrays (validation values and costs) and the
+algorithms; the evaluator (test vectors) stays in the parent, which reads each run's
+incumbent after the search has returned.
 
 Examples
 --------
@@ -19,6 +19,7 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import multiprocessing as mp
@@ -65,10 +66,8 @@ def run_one(data: OracleData, algorithm: SearchAlgorithm, seed: int, run: int) -
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(run, 0)))
     oracle = Oracle(data, np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(run, 1))))
     incumbent = Incumbent(oracle)
-    try:
+    with contextlib.suppress(SearchEnded):
         algorithm.search(oracle, rng, incumbent)
-    except SearchEnded:
-        pass
     return RunRecord(
         run=run,
         best=incumbent.index,
@@ -148,10 +147,19 @@ def _unpack(d: dict[str, Any]) -> OracleData:
     return OracleData(**{**d, "space": Space.from_spec(d["space"])})
 
 
-def _init_worker(packed: list[dict[str, Any]], algorithms: list[SearchAlgorithm], seed: int) -> None:
+def _init_worker(
+    packed: list[dict[str, Any]], algorithms: list[SearchAlgorithm], seed: int
+) -> None:
     _WORKER["data"] = [_unpack(d) for d in packed]
     _WORKER["algorithms"] = algorithms
     _WORKER["seed"] = seed
+
+
+def _context() -> mp.context.BaseContext:
+    # fork where the platform has it: no `if __name__ == "__main__"` guard needed in scripts
+    # and notebooks, and no re-import per worker; spawn elsewhere
+    method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
+    return mp.get_context(method)
 
 
 def _run_chunk(p: int, a: int, start: int, stop: int) -> tuple[int, int, list[RunRecord]]:
@@ -256,7 +264,7 @@ def run_search(
             ]
             with ProcessPoolExecutor(
                 max_workers=jobs,
-                mp_context=mp.get_context("spawn"),
+                mp_context=_context(),
                 initializer=_init_worker,
                 initargs=([_pack(d) for d in datas], algos, seed),
             ) as ex:

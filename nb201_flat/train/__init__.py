@@ -18,6 +18,8 @@ recipe
     The NB201 training recipe as a frozen value; the 200- and 12-epoch schedules.
 trainer
     One training run, device-resident data, checkpoint/resume, results into the database.
+checkpoint
+    Atomic per-epoch checkpoints with fallback to the previous one when the newest is corrupt.
 results_db
     SQLite results store safe for many writers; ``load_results`` returns the tidy frame.
 executors

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -171,8 +173,8 @@ def test_register_op_extends_model_and_costs() -> None:
 
 # -- real data ----------------------------------------------------------------------------------
 @pytest.mark.realdata
-def test_params_equal_stored_except_150(nb201_mean_csv: object) -> None:
-    df = pd.read_csv(nb201_mean_csv).sort_values("index").reset_index(drop=True)  # type: ignore[call-overload]
+def test_params_equal_stored_except_150(nb201_mean_csv: Path) -> None:
+    df = pd.read_csv(nb201_mean_csv).sort_values("index").reset_index(drop=True)
     assert len(df) == NB201.size
     assert (df["arch_str"] == NB201.strings()).all()
     bad = {}

@@ -1,0 +1,294 @@
+"""CLI commands for search: ``search`` (one algorithm, one protocol) and ``reproduce``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from typing import Any
+
+from nb201_flat.cli_common import add_json_arg, add_table_arg, emit_json, open_table, parse_seed
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from nb201_flat.search.algorithms import AGGREGATORS, ALGORITHM_NAMES
+    from nb201_flat.search.protocol import PROTOCOL_NAMES
+
+    p = sub.add_parser(
+        "search",
+        help="run one search algorithm under one protocol, many seeded runs",
+        description="Run ALGO under PROTOCOL --runs times and report the final test accuracy "
+        "(mean, std, n) of each reported dataset. The search sees only the validation metric "
+        "through a budgeted oracle; test values are read after each run ends.",
+    )
+    p.add_argument("--algo", required=True, choices=ALGORITHM_NAMES, help="search algorithm")
+    p.add_argument("--protocol", default="nb201", choices=PROTOCOL_NAMES, help="default: nb201")
+    _add_run_args(p, runs=100)
+    p.add_argument(
+        "--epochs", type=int, choices=(12, 200), default=12, help="schedule searched (default 12)"
+    )
+    p.add_argument(
+        "--seed-policy",
+        type=parse_seed,
+        default=None,
+        help="oracle seed policy: random, mean or a stored seed "
+        "(default: random for nb201/per-dataset, mean for fixed-n)",
+    )
+    p.add_argument(
+        "--budget-scale",
+        type=float,
+        default=1.0,
+        help="multiply the protocol's time budget (default 1)",
+    )
+    p.add_argument("--n", type=int, default=100, help="queries per run for fixed-n (default 100)")
+    p.add_argument(
+        "--repeats",
+        choices=("charge", "cache"),
+        default="charge",
+        help="a repeated query re-trains and pays (charge, NB201) or is cached",
+    )
+    na = p.add_argument_group("neighbourhood-aware options (na-rs, na-rea, na-ls)")
+    na.add_argument("--radius", type=int, help="Hamming radius (default 1)")
+    na.add_argument("--agg", choices=AGGREGATORS, help="aggregator (default mean)")
+    na.add_argument("--quantile", type=float, help="quantile for --agg quantile (default 0.25)")
+    na.add_argument(
+        "--no-self",
+        dest="include_self",
+        action="store_const",
+        const=False,
+        help="leave the cell's own value out of its neighbourhood score",
+    )
+    na.add_argument(
+        "--exact",
+        action="store_const",
+        const=True,
+        help="neighbours at distance exactly --radius (default: 1..radius)",
+    )
+    na.add_argument(
+        "--no-none",
+        action="store_const",
+        const=True,
+        help="drop neighbours reached by substituting none",
+    )
+    na.add_argument(
+        "--connected-only", action="store_const", const=True, help="drop disconnected neighbours"
+    )
+    na.add_argument(
+        "--charge-neighbours",
+        dest="charge",
+        action="store_const",
+        const=True,
+        help="neighbour queries are charged to the budget (default: free)",
+    )
+    na.add_argument(
+        "--rerank-top-k",
+        type=int,
+        help="na-rs two-stage: random search, then re-rank the top K by NA score",
+    )
+    na.add_argument(
+        "--stage1-fraction",
+        type=float,
+        help="two-stage with charged neighbours: budget share of stage 1 (0.5)",
+    )
+    ev = p.add_argument_group("evolution / local search options")
+    ev.add_argument("--population", type=int, help="REA population (default 10)")
+    ev.add_argument("--sample-size", type=int, help="REA tournament sample (default 3)")
+    ev.add_argument(
+        "--mutation",
+        choices=("node-then-edge", "uniform-edge"),
+        help="REA mutation (default node-then-edge, as NB201)",
+    )
+    ev.add_argument(
+        "--first-improvement",
+        action="store_const",
+        const=True,
+        help="local search moves to the first better neighbour",
+    )
+    add_table_arg(p)
+    add_json_arg(p)
+    p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser(
+        "reproduce",
+        help="reproduce the NA paper's NA-RS vs RS claim over a grid of protocols",
+        description="Run RS, NA-RS (and relatives) over the grid of protocol choices, write "
+        "summary/paired/anchors/curves CSVs and report.md to --out (atomically), with a "
+        "verdict per row: reproduced, contradicted or inconclusive.",
+    )
+    p.add_argument("--out", required=True, help="folder for the CSVs and report.md")
+    p.add_argument("--quick", action="store_true", help="a tiny grid (seconds), for smoke tests")
+    p.add_argument(
+        "--design",
+        choices=("one-at-a-time", "full"),
+        default=None,
+        help="vary one NA choice at a time (default) or every combination",
+    )
+    p.add_argument(
+        "--protocols", default=None, help="comma-separated families (default nb201,per-dataset)"
+    )
+    p.add_argument("--search-epochs", default=None, help="comma-separated, e.g. 12,200")
+    _add_run_args(p, runs=None)
+    add_table_arg(p)
+    add_json_arg(p)
+    p.set_defaults(func=cmd_reproduce)
+
+
+def _add_run_args(p: argparse.ArgumentParser, *, runs: int | None) -> None:
+    p.add_argument(
+        "--runs",
+        type=int,
+        default=runs,
+        help=f"runs per cell (default {runs if runs else '500; 20 with --quick'})",
+    )
+    p.add_argument("--seed", type=int, default=0, help="master seed (default 0)")
+    p.add_argument(
+        "--jobs", type=int, default=None, help="worker processes (default: the CPU count)"
+    )
+    p.add_argument("--progress", action="store_true", help="show a progress bar")
+
+
+def _jobs(args: argparse.Namespace) -> int:
+    return int(args.jobs) if args.jobs is not None else max(1, os.cpu_count() or 1)
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from nb201_flat.search import make_algorithm, protocols_by_name, run_search
+
+    options = {
+        k: getattr(args, k)
+        for k in (
+            "radius",
+            "agg",
+            "quantile",
+            "include_self",
+            "exact",
+            "no_none",
+            "connected_only",
+            "charge",
+            "rerank_top_k",
+            "stage1_fraction",
+            "population",
+            "sample_size",
+            "mutation",
+            "first_improvement",
+        )
+    }
+    algo = make_algorithm(args.algo, **options)
+    table = open_table(args)
+    protocols = protocols_by_name(
+        args.protocol,
+        table,
+        epochs=args.epochs,
+        seed=args.seed_policy,
+        n=args.n,
+        budget_scale=args.budget_scale,
+        repeats=args.repeats,
+    )
+    t0 = time.perf_counter()
+    res = run_search(
+        table,
+        protocols,
+        algo,
+        runs=args.runs,
+        seed=args.seed,
+        jobs=_jobs(args),
+        progress=args.progress,
+    )
+    took = time.perf_counter() - t0
+    summary = res.summary()
+    searched = {p.name: str(p.search) for p in protocols}
+    optimistic = {p.name: p.optimistic for p in protocols}
+    rows: list[dict[str, Any]] = [
+        {
+            "protocol": r["protocol"],
+            "search": searched[r["protocol"]],
+            "dataset": r["dataset"],
+            "split": r["split"],
+            "mean": r["mean"],
+            "std": r["std"],
+            "n": int(r["n"]),
+            "queries": r["queries"],
+            "seconds": r["seconds"],
+            "optimistic": optimistic[r["protocol"]],
+        }
+        for r in summary.to_dict(orient="records")
+    ]
+    payload = {
+        "algorithm": algo.label,
+        "protocol": args.protocol,
+        "protocols": [p.describe() for p in protocols],
+        "runs": args.runs,
+        "seed": args.seed,
+        "results": rows,
+        "notes": list(res.notes),
+        "table": table.source,
+        "seconds": round(took, 3),
+    }
+    if args.json:
+        emit_json(payload)
+        return 0
+    print(
+        f"{algo.label} under {args.protocol}: {args.runs} runs, seed {args.seed}, "
+        f"{took:.1f} s ({table.source})"
+    )
+    for r in rows:
+        flag = "  [OPTIMISTIC: search metric = report metric]" if r["optimistic"] else ""
+        print(
+            f"  {r['protocol']:<34} {r['dataset']}/{r['split']:<9} "
+            f"{r['mean']:.2f} ± {r['std']:.2f} (n={r['n']}, {r['queries']:.0f} queries)"
+            f"{flag}"
+        )
+    for n in res.notes:
+        print(f"note: {n}")
+    return 0
+
+
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from nb201_flat.search.reproduce import (
+        ReproduceConfig,
+        claim_rows,
+        reproduce,
+        write_report,
+    )
+
+    cfg = ReproduceConfig.quick() if args.quick else ReproduceConfig()
+    changes: dict[str, Any] = {"seed": args.seed}
+    if args.runs is not None:
+        changes["runs"] = args.runs
+    if args.design is not None:
+        changes["design"] = args.design
+    if args.protocols:
+        changes["protocols"] = tuple(s.strip() for s in args.protocols.split(",") if s.strip())
+    if args.search_epochs:
+        changes["search_epochs"] = tuple(int(s) for s in args.search_epochs.split(","))
+    cfg = replace(cfg, **changes)
+    table = open_table(args)
+    t0 = time.perf_counter()
+    result = reproduce(table, cfg, jobs=_jobs(args), progress=args.progress)
+    took = time.perf_counter() - t0
+    files = write_report(result, args.out, seconds=took)
+    claims = claim_rows(result.paired)
+    if args.json:
+        emit_json(
+            {
+                "out": str(args.out),
+                "files": [str(f) for f in files],
+                "seconds": round(took, 3),
+                "claims": claims.to_dict(orient="records"),
+                "verdicts": result.paired["verdict"].value_counts().to_dict(),
+            }
+        )
+        return 0
+    print(
+        f"reproduce: {len(result.summary)} summary rows, {len(result.paired)} paired rows "
+        f"in {took:.1f} s -> {args.out}"
+    )
+    for r in claims.to_dict(orient="records"):
+        print(
+            f"  {r['protocol']:<34} {r['dataset']:<15} {r['algorithm']:<40} "
+            f"{r['diff']:+.2f} [{r['ci_lo']:+.2f}, {r['ci_hi']:+.2f}] vs "
+            f"{r['claim']:+.2f}: {r['verdict']}"
+        )
+    return 0

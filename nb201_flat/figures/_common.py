@@ -1,0 +1,248 @@
+"""Shared pieces of the figure modules: metric keys, skipping, notes, axes, binned statistics."""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from nb201_flat.errors import Nb201FlatError
+from nb201_flat.figures.style import figure_style
+from nb201_flat.table import MetricKey, Table
+
+FloatArray = npt.NDArray[np.float64]
+
+DATASET_LABELS: dict[str, str] = {
+    "cifar10": "CIFAR-10",
+    "cifar10-valid": "CIFAR-10",
+    "cifar100": "CIFAR-100",
+    "ImageNet16-120": "ImageNet16-120",
+}
+
+# The 200-epoch test accuracy each paper reports per dataset (NB201 names and splits).
+TEST_KEYS: dict[str, MetricKey] = {
+    "cifar10": MetricKey("cifar10", "ori-test", 200),
+    "cifar100": MetricKey("cifar100", "x-test", 200),
+    "ImageNet16-120": MetricKey("ImageNet16-120", "x-test", 200),
+}
+
+# What a search may see for the same dataset: its validation split (cifar10 has none, so
+# "searching CIFAR-10" means cifar10-valid x-valid).
+VALID_KEYS: dict[str, MetricKey] = {
+    "cifar10": MetricKey("cifar10-valid", "x-valid", 200),
+    "cifar100": MetricKey("cifar100", "x-valid", 200),
+    "ImageNet16-120": MetricKey("ImageNet16-120", "x-valid", 200),
+}
+
+SPLIT_LABELS: dict[str, str] = {
+    "ori-test": "test",
+    "x-test": "test",
+    "x-valid": "validation",
+    "train": "train",
+}
+
+
+class FigureSkipped(Nb201FlatError):
+    """A figure cannot be drawn from this table; the message names what it needs.
+
+    Attributes
+    ----------
+    figure
+        The figure's registry name.
+    needs
+        The metric keys (or other requirements, as text) the table lacks.
+    """
+
+    def __init__(self, figure: str, needs: Sequence[MetricKey | str], why: str = "") -> None:
+        self.figure = figure
+        self.needs = tuple(key_label(k) if isinstance(k, MetricKey) else k for k in needs)
+        text = f"needs {', '.join(self.needs)}" if self.needs else "cannot be drawn"
+        super().__init__(text + (f" ({why})" if why else ""))
+
+
+def key_label(key: MetricKey) -> str:
+    """Short form for messages: ``cifar100/x-test@200 accuracy``.
+
+    >>> key_label(MetricKey("cifar100", "x-test", 200))
+    'cifar100/x-test@200 accuracy'
+    """
+    return f"{key.dataset}/{key.split}@{key.epochs} {key.metric}"
+
+
+def signed(x: float, digits: int = 2) -> str:
+    """``+0.30`` / ``−0.62`` with a typographic minus.
+
+    >>> signed(-0.617)
+    '−0.62'
+    """
+    return f"{x:+.{digits}f}".replace("-", "−")
+
+
+def dataset_label(dataset: str) -> str:
+    """Display name of an NB201 dataset (``cifar100`` -> ``CIFAR-100``)."""
+    return DATASET_LABELS.get(dataset, dataset)
+
+
+def axis_label(key: MetricKey) -> str:
+    """Axis label with units, e.g. ``CIFAR-100 test accuracy (%)``.
+
+    >>> axis_label(MetricKey("cifar10-valid", "x-valid", 12))
+    'CIFAR-10 validation accuracy, 12 epochs (%)'
+    """
+    split = SPLIT_LABELS.get(key.split, key.split)
+    metric = key.metric.replace("_", " ")
+    unit = " (%)" if key.metric.endswith("accuracy") else ""
+    epochs = "" if key.epochs == 200 else f", {key.epochs} epochs"
+    return f"{dataset_label(key.dataset)} {split} {metric}{epochs}{unit}"
+
+
+def missing_keys(table: Table, keys: Iterable[MetricKey]) -> list[MetricKey]:
+    """The keys of ``keys`` that ``table`` does not hold, in order."""
+    return [k for k in keys if k not in table]
+
+
+def require(table: Table, figure: str, keys: Iterable[MetricKey], why: str = "") -> None:
+    """Raise :class:`FigureSkipped` naming every key of ``keys`` the table lacks."""
+    lacking = missing_keys(table, keys)
+    if lacking:
+        raise FigureSkipped(figure, lacking, why)
+
+
+def present(table: Table, keys: Mapping[str, MetricKey]) -> dict[str, MetricKey]:
+    """The entries of ``keys`` whose key the table holds (order kept)."""
+    return {name: k for name, k in keys.items() if k in table}
+
+
+def primary_key(table: Table, figure: str) -> MetricKey:
+    """The metric single-panel figures default to: CIFAR-10 200-epoch test accuracy if the table
+    has it, else its first 200-epoch accuracy, else its first accuracy of any schedule."""
+    if TEST_KEYS["cifar10"] in table:
+        return TEST_KEYS["cifar10"]
+    acc = [k for k in table.keys() if k.metric == "accuracy"]
+    if not acc:
+        raise FigureSkipped(figure, ["an 'accuracy' metric"], f"table {table.source!r} has none")
+    full = [k for k in acc if k.epochs == 200]
+    return (full or acc)[0]
+
+
+# -- notes attached to a figure (partial renderings, protocol caveats) -----------------------
+_NOTES: weakref.WeakKeyDictionary[Figure, list[str]] = weakref.WeakKeyDictionary()
+
+
+def add_note(fig: Figure, text: str) -> None:
+    """Attach a note to ``fig`` (the CLI prints and records it; nothing is drawn)."""
+    _NOTES.setdefault(fig, []).append(text)
+
+
+def figure_notes(fig: Figure) -> list[str]:
+    """Notes attached by the maker (e.g. which datasets were left out, and why)."""
+    return list(_NOTES.get(fig, []))
+
+
+def note_missing(fig: Figure, wanted: Mapping[str, MetricKey], got: Mapping[str, Any]) -> None:
+    """Record the datasets of ``wanted`` that were left out of ``fig``."""
+    left = [key_label(k) for name, k in wanted.items() if name not in got]
+    if left:
+        drawn = ", ".join(dataset_label(d) for d in got)
+        add_note(fig, f"drawn for {drawn} only; the table lacks {', '.join(left)}")
+
+
+# -- figures and axes --------------------------------------------------------------------------
+def new_figure(
+    nrows: int = 1,
+    ncols: int = 1,
+    *,
+    figsize: tuple[float, float] | None = None,
+    **subplot_kw: Any,
+) -> tuple[Figure, npt.NDArray[Any]]:
+    """A figure in the package style (constrained layout) and its axes as a 2-D array.
+
+    Built without pyplot, so nothing is registered globally and nothing is shown.
+    """
+    with figure_style():
+        fig = Figure(figsize=figsize, layout="constrained")
+        axes = fig.subplots(nrows, ncols, squeeze=False, **subplot_kw)
+    return fig, np.asarray(axes)
+
+
+def axes_or_new(ax: Axes | None, figsize: tuple[float, float] | None = None) -> Axes:
+    """``ax``, or the single axes of a new styled figure."""
+    if ax is not None:
+        return ax
+    _, axes = new_figure(figsize=figsize)
+    out: Axes = axes[0, 0]
+    return out
+
+
+def panel_letter(ax: Axes, letter: str) -> None:
+    """Bold panel letter in the top-left corner, outside the data area."""
+    ax.text(
+        -0.02,
+        1.02,
+        letter,
+        transform=ax.transAxes,
+        fontweight="bold",
+        fontsize=10,
+        ha="right",
+        va="bottom",
+    )
+
+
+# -- statistics ------------------------------------------------------------------------------
+def mean_ci(values: npt.ArrayLike, confidence: float = 0.95) -> tuple[float, float, float, int]:
+    """Mean and Student-t confidence interval of the mean: ``(mean, lo, hi, n)``.
+
+    >>> m, lo, hi, n = mean_ci([1.0, 2.0, 3.0])
+    >>> m, n, round(hi - m, 4)
+    (2.0, 3, 2.4841)
+    """
+    from scipy import stats
+
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    n = int(v.size)
+    if n == 0:
+        return float("nan"), float("nan"), float("nan"), 0
+    m = float(v.mean())
+    if n < 2:
+        return m, float("nan"), float("nan"), n
+    half = float(stats.t.ppf(0.5 + confidence / 2, n - 1) * v.std(ddof=1) / np.sqrt(n))
+    return m, m - half, m + half, n
+
+
+def binned_means(
+    x: npt.ArrayLike, y: npt.ArrayLike, *, bins: int = 10, confidence: float = 0.95
+) -> pd.DataFrame:
+    """Mean of ``y`` in equal-count bins of ``x``, with a t confidence interval per bin.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``x`` (mean of x in the bin), ``x_lo``, ``x_hi`` (bin edges), ``mean``,
+        ``lo``, ``hi`` (CI of the mean of y), ``n``.
+
+    Examples
+    --------
+    >>> df = binned_means(np.arange(100.0), np.arange(100.0) * 2, bins=4)
+    >>> df["mean"].tolist(), df["n"].tolist()
+    ([49.0, 149.0, 249.0, 349.0], [25, 25, 25, 25])
+    """
+    xv, yv = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    ok = np.isfinite(xv) & np.isfinite(yv)
+    xv, yv = xv[ok], yv[ok]
+    cols = ["x", "x_lo", "x_hi", "mean", "lo", "hi", "n"]
+    if xv.size == 0:
+        return pd.DataFrame(columns=cols)
+    # equal-count bins by rank: ties of x never leave a bin empty
+    order = np.argsort(xv, kind="stable")
+    rows = []
+    for part in np.array_split(order, min(bins, xv.size)):
+        m, lo, hi, n = mean_ci(yv[part], confidence)
+        rows.append((xv[part].mean(), xv[part].min(), xv[part].max(), m, lo, hi, n))
+    return pd.DataFrame(rows, columns=cols)

@@ -1,0 +1,137 @@
+"""A²M: neighbour-accuracy distributions of good, middling and poor architectures.
+
+For each dataset (rows) and Hamming radius 1, 2, 3 (columns): the test accuracies of every
+neighbour at exactly that distance of the architectures in A²M's accuracy bands A, B, C
+(:data:`nb201_flat.landscape.A2M_BANDS`), as densities over the same bins as the whole-space
+distribution (grey). Good architectures (band A) keep more of their accuracy in their
+neighbourhood: the landscape around them is flatter.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from nb201_flat.figures._common import (
+    TEST_KEYS,
+    FigureSkipped,
+    axes_or_new,
+    axis_label,
+    dataset_label,
+    new_figure,
+    note_missing,
+    present,
+)
+from nb201_flat.figures.style import figure_style
+from nb201_flat.landscape import a2m_bands, neighbour_distributions
+from nb201_flat.table import Table
+
+NAME = "a2m_distributions"
+RADII = (1, 2, 3)
+# band colours: one hue per band, consistent across panels (colour-blind-safe palette)
+BAND_COLOURS = ("#0072B2", "#E69F00", "#D55E00")
+
+
+def _bins(values: npt.NDArray[np.float64], width: float = 1.0) -> npt.NDArray[np.float64]:
+    lo, hi = np.floor(np.nanmin(values)), np.ceil(np.nanmax(values))
+    return np.arange(lo, hi + width, width)
+
+
+def plot_neighbour_distributions(
+    dist: pd.DataFrame,
+    whole: npt.ArrayLike,
+    radius: int,
+    ax: Axes | None = None,
+    *,
+    bins: npt.ArrayLike | None = None,
+    legend: bool = True,
+) -> Axes:
+    """Densities of neighbour values per band at one radius over the whole-space density.
+
+    Parameters
+    ----------
+    dist
+        Output of :func:`~nb201_flat.landscape.neighbour_distributions` (``band``, ``radius``,
+        ``value`` columns; ``attrs["bands"]`` for the legend).
+    whole
+        The metric over every architecture (NaN ignored): the grey background.
+    radius
+        Which radius of ``dist`` to draw.
+    bins
+        Histogram bin edges (default: 1-point bins over the whole-space range).
+    """
+    ax = axes_or_new(ax)
+    w = np.asarray(whole, dtype=np.float64)
+    w = w[np.isfinite(w)]
+    edges = _bins(w) if bins is None else np.asarray(bins, dtype=np.float64)
+    bands: dict[str, tuple[float, float]] = dist.attrs.get("bands", {})
+    with figure_style():
+        ax.hist(w, bins=edges, density=True, color="0.8", label="all architectures")
+        sub = dist[dist["radius"] == radius]
+        for k, name in enumerate(dist["band"].cat.categories):
+            vals = sub.loc[sub["band"] == name, "value"].to_numpy(dtype=np.float64)
+            if not vals.size:
+                continue
+            lo, hi = bands.get(str(name), (np.nan, np.nan))
+            dens, _ = np.histogram(vals, bins=edges, density=True)
+            colour = BAND_COLOURS[k % len(BAND_COLOURS)]
+            # the band itself, faintly: where its own members lie
+            ax.axvspan(lo, hi, color=colour, alpha=0.12, lw=0)
+            ax.stairs(
+                dens,
+                edges,
+                color=colour,
+                lw=1.2,
+                label=f"band {name}: {lo:g}–{hi:g} %",
+            )
+        ax.set_ylabel("density (1/point)")
+        if legend:
+            ax.legend(loc="upper left")
+    return ax
+
+
+def make_a2m_distributions(table: Table, *, radii: tuple[int, ...] = RADII) -> Figure:
+    """A²M's neighbour distributions per band, radius and dataset (datasets the table has)."""
+    keys = present(table, TEST_KEYS)
+    if not keys:
+        raise FigureSkipped(NAME, list(TEST_KEYS.values()), "A²M's bands are defined for these")
+    fig, axes = new_figure(
+        len(keys), len(radii), figsize=(2.4 * len(radii) + 0.6, 2.2 * len(keys) + 0.6)
+    )
+    connected = table.space.connected
+    for row, (ds, key) in enumerate(keys.items()):
+        values = np.asarray(table.vector_for(key), dtype=np.float64)
+        dist = neighbour_distributions(table.space, values, a2m_bands(ds), radii)
+        edges = _bins(values[np.isfinite(values)])
+        # disconnected cells sit at chance level far to the left: start the axis at the 1st
+        # percentile of connected cells so the bands' differences are visible (the caption
+        # says so; the densities still count every value)
+        left = float(np.nanpercentile(values[connected], 1))
+        right = float(edges[-1])
+        for col, r in enumerate(radii):
+            ax = axes[row, col]
+            plot_neighbour_distributions(dist, values, r, ax, bins=edges, legend=col == 0)
+            with figure_style():
+                ax.set_xlim(left, right)
+                if row == 0:
+                    ax.set_title(f"neighbours at distance {r}", fontsize=9)
+                ax.set_xlabel(axis_label(key))
+                ax.set_ylabel(f"{dataset_label(ds)}\ndensity (1/point)" if col == 0 else "")
+    with figure_style():
+        fig.text(
+            0.5,
+            -0.005,
+            "Grey: all architectures. Shaded: the bands. Lines: test accuracy of every neighbour at exactly the "
+            "given Hamming distance of the architectures in A²M's bands A, B, C. x axes start "
+            "at the 1st percentile of connected cells; disconnected cells (chance accuracy) "
+            "lie further left.",
+            ha="center",
+            va="top",
+            fontsize=6.5,
+            wrap=True,
+        )
+    note_missing(fig, TEST_KEYS, keys)
+    return fig

@@ -1,0 +1,302 @@
+"""NA paper, Figure 1: the 2-D architecture landscape around a sharp and a flat pick.
+
+The architecture picked by random search (RS) and the one picked by neighbourhood-aware random
+search (NA-RS) are each relaxed to one-hot ``alpha`` and projected on a plane spanned by two
+random directions (the same seeded directions for both); every grid point is discretised by
+argmax and looked up in the reported test metric (:func:`nb201_flat.landscape.projection_grid`).
+Both panels share one colour scale.
+
+The picks come from the search layer: one seeded run of RS and of NA-RS (radius 1, mean,
+including the cell itself, free neighbour look-ups) under NATS-Bench's per-dataset protocol on
+the figure's dataset. A table without a validation split and training times (the embedded
+default) is searched on its test metric with a fixed number of queries, which the figure flags
+as optimistic. With ``pick="value"`` the picks are instead the best arch by value and the best
+by radius-1 neighbourhood mean, labelled as such.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from nb201_flat.figures._common import (
+    TEST_KEYS,
+    FigureSkipped,
+    add_note,
+    axes_or_new,
+    axis_label,
+    dataset_label,
+    new_figure,
+    primary_key,
+)
+from nb201_flat.figures.style import figure_style
+from nb201_flat.landscape import flatness, projection_grid, random_directions
+from nb201_flat.table import MetricKey, Table
+
+NAME = "na_projection"
+PickMethod = Literal["search", "value"]
+
+
+@dataclass(frozen=True, slots=True)
+class Pick:
+    """One architecture to draw the landscape around.
+
+    Attributes
+    ----------
+    label
+        Short name for the panel (``RS pick``, ``NA-RS pick``, ...).
+    index
+        Architecture index.
+    value
+        Its value on the figure's metric.
+    neighbourhood_mean
+        Mean of its radius-1 neighbours on the figure's metric.
+    """
+
+    label: str
+    index: int
+    value: float
+    neighbourhood_mean: float
+
+    @property
+    def sharpness(self) -> float:
+        """Value minus radius-1 neighbourhood mean (accuracy points)."""
+        return self.value - self.neighbourhood_mean
+
+
+@dataclass(frozen=True, slots=True)
+class Picks:
+    """The two picks, the metric shown and how they were chosen (for the caption)."""
+
+    sharp: Pick
+    flat: Pick
+    key: MetricKey
+    how: str
+    optimistic: bool
+
+
+def _figure_key(table: Table, dataset: str | None) -> MetricKey:
+    if dataset is not None:
+        if dataset not in TEST_KEYS:
+            raise FigureSkipped(NAME, [f"a dataset among {', '.join(TEST_KEYS)}"])
+        if TEST_KEYS[dataset] not in table:
+            raise FigureSkipped(NAME, [TEST_KEYS[dataset]])
+        return TEST_KEYS[dataset]
+    # CIFAR-100 first: the NA paper's claim is sized there (and on ImageNet16-120)
+    for ds in ("cifar100", "ImageNet16-120", "cifar10"):
+        if TEST_KEYS[ds] in table:
+            return TEST_KEYS[ds]
+    return primary_key(table, NAME)
+
+
+def pick_architectures(
+    table: Table,
+    *,
+    dataset: str | None = None,
+    pick: PickMethod = "search",
+    seed: int = 0,
+    queries: int = 100,
+    max_runs: int = 20,
+) -> Picks:
+    """Choose the sharp (RS) and the flat (NA-RS) architecture of the figure.
+
+    Parameters
+    ----------
+    dataset
+        ``cifar10``, ``cifar100`` or ``ImageNet16-120`` (default: the first of CIFAR-100,
+        ImageNet16-120, CIFAR-10 the table has, else its first accuracy).
+    pick
+        ``"search"``: run 0 of RS and of NA-RS with master ``seed`` (see the module docstring);
+        ``"value"``: the best arch by value vs the best by radius-1 neighbourhood mean.
+    seed
+        Master seed of the searches.
+    max_runs
+        Runs tried; the first run whose RS and NA-RS picks differ is used (run 0 if none).
+    queries
+        Queries per run when the table forces the fixed-n fallback.
+    """
+    key = _figure_key(table, dataset)
+    values = table.vector_for(key)
+    flat = flatness(table.space, values, 1)
+    means = flat["mean"].to_numpy(dtype=np.float64)
+
+    def make(label: str, index: int) -> Pick:
+        return Pick(label, int(index), float(values[index]), float(means[index]))
+
+    if pick == "value":
+        best = int(np.nanargmax(values))
+        best_nb = int(np.nanargmax(np.where(np.isnan(values), np.nan, means)))
+        return Picks(
+            make("best by value", best),
+            make("best by neighbourhood mean", best_nb),
+            key,
+            f"best {key_short(key)} vs best radius-1 neighbourhood mean (no search)",
+            optimistic=True,
+        )
+    if pick != "search":
+        raise FigureSkipped(NAME, [], f"pick must be 'search' or 'value', got {pick!r}")
+
+    from nb201_flat.search import (
+        NARandomSearch,
+        NeighbourObjective,
+        Protocol,
+        ProtocolError,
+        RandomSearch,
+        fixed_n_protocols,
+        per_dataset_protocols,
+        run_search,
+    )
+
+    search_ds = "cifar10-valid" if key.dataset == "cifar10" else key.dataset
+    protocol: Protocol | None = None
+    try:
+        protocol = per_dataset_protocols(datasets=(search_ds,))[0]
+        protocol.check(table)
+    except ProtocolError:
+        protocol = None
+    if protocol is None or protocol.report[0] != key:
+        fallback = [p for p in fixed_n_protocols(table, queries) if p.report[0] == key]
+        if not fallback:
+            raise FigureSkipped(
+                NAME,
+                [MetricKey(search_ds, "x-valid", 12), MetricKey(search_ds, "train", 200, "time_s")],
+                "to search for the RS and NA-RS picks; or use pick='value'",
+            )
+        protocol = fallback[0]
+    algorithms = {"rs": RandomSearch(), "na-rs": NARandomSearch(NeighbourObjective())}
+    res = run_search(table, protocol, algorithms, runs=max_runs, seed=seed)
+    runs = res.runs.drop_duplicates(["algorithm", "run"])
+    best = runs.pivot(index="run", columns="algorithm", values="best")
+    # the first run whose picks differ: two panels of one architecture would show nothing
+    differ = best.index[best["rs"] != best["na-rs"]]
+    run = int(differ[0]) if len(differ) else 0
+    budget = (
+        f"{protocol.budget_seconds:,.0f} s"
+        if protocol.budget_seconds is not None
+        else f"{protocol.budget_queries} queries"
+    )
+    how = (
+        f"run {run} (master seed {seed}; the first run whose picks differ) of RS and NA-RS "
+        "(r=1, mean, incl. self, free neighbours); "
+        f"protocol {protocol.name}: search {key_short(protocol.search)}, budget {budget}"
+    )
+    return Picks(
+        make("RS pick", int(best.loc[run, "rs"])),
+        make("NA-RS pick", int(best.loc[run, "na-rs"])),
+        key,
+        how,
+        optimistic=protocol.optimistic,
+    )
+
+
+def key_short(key: MetricKey) -> str:
+    """``cifar100 x-valid@12`` style label for captions."""
+    return f"{key.dataset} {key.split}@{key.epochs}"
+
+
+def plot_projection(
+    grid: pd.DataFrame,
+    ax: Axes | None = None,
+    *,
+    vmin: float | None = None,
+    vmax: float | None = None,
+    cmap: str = "viridis",
+    title: str | None = None,
+) -> Axes:
+    """Draw one projection grid (from :func:`~nb201_flat.landscape.projection_grid`).
+
+    Each grid cell is coloured by the value of the architecture it discretises to; the
+    centre (lambda = 0, 0) is marked with a star. Values below ``vmin`` take the colour map's
+    "under" colour (the caller says so on the colour bar with ``extend="min"``).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes; its first ``QuadMesh`` (``ax.collections[0]``) feeds a colour bar.
+    """
+    ax = axes_or_new(ax)
+    with figure_style():
+        table = grid.pivot(index="lambda1", columns="lambda0", values="value")
+        l0 = table.columns.to_numpy(dtype=np.float64)
+        l1 = table.index.to_numpy(dtype=np.float64)
+        ax.pcolormesh(
+            l0,
+            l1,
+            table.to_numpy(dtype=np.float64),
+            shading="nearest",
+            cmap=cmap,
+            vmin=vmin,
+            vmax=vmax,
+            rasterized=True,
+        )
+        ax.plot([0.0], [0.0], marker="*", ms=11, mfc="white", mec="black", mew=0.8, ls="none")
+        ax.set_xlabel("direction 1 coefficient $\\lambda_1$")
+        ax.set_ylabel("direction 2 coefficient $\\lambda_2$")
+        ax.set_aspect("equal")
+        ax.grid(False)
+        if title:
+            ax.set_title(title, fontsize=8.5)
+    return ax
+
+
+def make_na_projection(
+    table: Table,
+    *,
+    dataset: str | None = None,
+    pick: PickMethod = "search",
+    seed: int = 0,
+    span: float = 1.5,
+    points: int = 61,
+) -> Figure:
+    """NA Figure 1 on ``table``: landscapes around the RS pick (left) and NA-RS pick (right).
+
+    Parameters
+    ----------
+    dataset, pick, seed
+        See :func:`pick_architectures`; ``seed`` also seeds the random directions.
+    span, points
+        The grid: ``points`` values of each lambda in ``[-span, span]``.
+    """
+    picks = pick_architectures(table, dataset=dataset, pick=pick, seed=seed)
+    values = table.vector_for(picks.key)
+    lambdas = np.linspace(-span, span, points)
+    # one pair of directions for both panels: the planes differ only by their centres
+    directions = random_directions(table.space, picks.sharp.index, seed=seed)
+    grids = [
+        projection_grid(table.space, values, p.index, directions=directions, lambdas=lambdas)
+        for p in (picks.sharp, picks.flat)
+    ]
+    both = np.concatenate([g["value"].to_numpy(dtype=np.float64) for g in grids])
+    # a few disconnected cells (10 % on CIFAR-10) would squash the scale: clip at the 2nd
+    # percentile and say so with the colour bar's arrow
+    vmin = float(np.nanpercentile(both, 2))
+    vmax = float(np.nanmax(both))
+    fig, axes = new_figure(1, 2, figsize=(7.0, 3.6))
+    for k, (ax, p, g) in enumerate(zip(axes[0], (picks.sharp, picks.flat), grids, strict=True)):
+        title = (
+            f"({'ab'[k]}) {p.label}: arch {p.index}, {p.value:.2f} %\n"
+            f"radius-1 neighbours {p.neighbourhood_mean:.2f} %, sharpness {p.sharpness:+.2f}"
+        )
+        plot_projection(g, ax, vmin=vmin, vmax=vmax, title=title)
+        if k:
+            ax.set_ylabel("")
+    with figure_style():
+        cbar = fig.colorbar(
+            axes[0, 1].collections[0], ax=list(axes[0]), extend="min", shrink=0.85, pad=0.02
+        )
+        cbar.set_label(axis_label(picks.key))
+        caption = f"Picks: {picks.how}."
+        if picks.optimistic:
+            caption += " OPTIMISTIC: searched on the metric shown."
+        fig.text(0.5, -0.01, caption, ha="center", va="top", fontsize=6.5, wrap=True)
+    if picks.sharp.index == picks.flat.index:
+        add_note(fig, f"RS and NA-RS picked the same architecture ({picks.sharp.index})")
+    add_note(fig, f"{dataset_label(picks.key.dataset)}; {picks.how}")
+    if picks.optimistic:
+        add_note(fig, "optimistic: the picks were searched on the metric shown")
+    return fig

@@ -1,0 +1,192 @@
+"""The budgeted oracle: budget rule, repeats, seed draws, and that test data stays out of reach."""
+
+from __future__ import annotations
+
+import gc
+import pickle
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from nb201_flat.errors import InvalidArchError, SearchBudgetError
+from nb201_flat.search import (
+    BudgetExhausted,
+    HiddenDataError,
+    Incumbent,
+    Oracle,
+    OracleData,
+    Protocol,
+    RandomSearch,
+    nb201_protocol,
+    run_search,
+)
+from nb201_flat.search.oracle import seed_rows
+from nb201_flat.space import Space
+from nb201_flat.table import MetricKey, Table
+
+TINY = Space(("none", "skip_connect", "conv"), 3)
+KEY = MetricKey("toy", "x-valid", 12)
+
+
+def _data(costs: np.ndarray, budget_s: float | None, budget_q: int | None = None, **kw: object):
+    values = np.arange(TINY.size, dtype=float)[None, :]
+    return OracleData(TINY, KEY, values, None, None, costs, budget_s, budget_q, **kw)  # type: ignore[arg-type]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    costs=st.lists(st.floats(0.5, 50.0), min_size=27, max_size=27),
+    budget=st.floats(1.0, 400.0),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_counted_time_never_exceeds_budget_and_crossing_query_is_refused(
+    costs: list[float], budget: float, seed: int
+) -> None:
+    c = np.array(costs)
+    oracle = Oracle(_data(c, budget), np.random.default_rng(0))
+    rng = np.random.default_rng(seed)
+    answered: list[int] = []
+    refused = None
+    for _ in range(10_000):
+        i = int(rng.integers(TINY.size))
+        try:
+            oracle.query(i)
+        except BudgetExhausted:
+            refused = i
+            break
+        answered.append(i)
+    assert refused is not None
+    assert oracle.seconds <= budget
+    assert oracle.seconds == pytest.approx(c[answered].sum())
+    assert oracle.seconds + c[refused] > budget  # refused only because it would cross
+    assert oracle.queries == len(answered)
+    with pytest.raises(BudgetExhausted):  # and nothing is answered afterwards
+        oracle.query(int(np.argmin(c)))
+
+
+def test_query_budget_and_free_lookups_after_the_end() -> None:
+    oracle = Oracle(_data(np.zeros(27), None, 3), np.random.default_rng(0))
+    assert [oracle.query(i) for i in (1, 2, 3)] == [1.0, 2.0, 3.0]
+    with pytest.raises(BudgetExhausted):
+        oracle.query(4)
+    assert oracle.exhausted and oracle.queries == 3 and oracle.used_fraction == 1.0
+    np.testing.assert_array_equal(oracle.query_free([5, 6]), [5.0, 6.0])
+    assert oracle.free_queries == 2
+    with pytest.raises(InvalidArchError):
+        oracle.query_free([27])
+
+
+def test_repeats_charge_again_by_default_and_cache_when_asked() -> None:
+    charge = Oracle(_data(np.full(27, 10.0), 100.0), np.random.default_rng(0))
+    for _ in range(3):
+        charge.query(4)
+    assert (charge.queries, charge.seconds, charge.cache_hits) == (3, 30.0, 0)
+    cache = Oracle(_data(np.full(27, 10.0), 100.0, repeats="cache"), np.random.default_rng(0))
+    for _ in range(3):
+        cache.query(4)
+    assert (cache.queries, cache.seconds, cache.cache_hits) == (1, 10.0, 2)
+
+
+def test_random_seed_policy_draws_only_stored_seeds() -> None:
+    stack = np.array([[1.0, 10.0, np.nan], [2.0, np.nan, np.nan], [3.0, 30.0, 300.0]])
+    stack = np.pad(stack, ((0, 0), (0, 24)), constant_values=5.0)
+    order, counts = seed_rows(stack)
+    assert counts[:3].tolist() == [3, 2, 1]
+    data = OracleData(TINY, KEY, stack, order, counts, None, None, 10_000)
+    oracle = Oracle(data, np.random.default_rng(1))
+    draws0 = {oracle.query(0) for _ in range(200)}
+    draws1 = {oracle.query(1) for _ in range(200)}
+    assert draws0 == {1.0, 2.0, 3.0}
+    assert draws1 == {10.0, 30.0}
+    assert {oracle.query(2) for _ in range(20)} == {300.0}
+    assert set(oracle.query_free(np.ones(300, dtype=int)).tolist()) == {10.0, 30.0}
+
+
+def test_oracle_rejects_bad_index_and_pickling() -> None:
+    oracle = Oracle(_data(np.ones(27), 10.0), np.random.default_rng(0))
+    with pytest.raises(InvalidArchError):
+        oracle.query(27)
+    with pytest.raises(SearchBudgetError):
+        pickle.dumps(oracle)
+
+
+# -- test data out of reach -------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Cheater:
+    """An algorithm that tries to read test metrics through the oracle."""
+
+    attr: str
+    name: ClassVar[str] = "cheater"
+
+    @property
+    def label(self) -> str:
+        return f"cheater-{self.attr}"
+
+    def search(self, oracle: Oracle, rng: np.random.Generator, incumbent: Incumbent) -> None:
+        getattr(oracle, self.attr)
+
+
+@pytest.mark.parametrize("attr", ["table", "evaluator", "test", "report", "vectors", "data"])
+def test_an_algorithm_reaching_for_test_data_gets_an_error(nb201_like: Table, attr: str) -> None:
+    with pytest.raises(HiddenDataError, match="test metrics are read by the Evaluator"):
+        run_search(nb201_like, nb201_protocol(), Cheater(attr), runs=1)
+
+
+def _reachable_arrays(root: object, limit: int = 10_000) -> list[np.ndarray]:
+    """Every ndarray reachable from ``root`` (skipping modules, classes and functions)."""
+    seen: set[int] = set()
+    stack, arrays = [root], []
+    while stack and len(seen) < limit:
+        obj = stack.pop()
+        if id(obj) in seen or isinstance(obj, type | type(np) | type(len)):
+            continue
+        seen.add(id(obj))
+        if isinstance(obj, np.ndarray):
+            arrays.append(obj)
+            if obj.base is not None:
+                stack.append(obj.base)
+            continue
+        stack.extend(gc.get_referents(obj))
+    return arrays
+
+
+def test_the_oracle_holds_no_reference_to_test_vectors(nb201_like: Table) -> None:
+    protocol = nb201_protocol()
+    data = protocol.oracle_data(nb201_like)
+    oracle = Oracle(data, np.random.default_rng(0))
+    oracle.query(0)
+    arrays = _reachable_arrays(oracle)
+    assert arrays, "the walk should find the validation and cost arrays"
+    for key in protocol.report:
+        test = nb201_like.vector_for(key)
+        for arr in arrays:
+            assert not np.shares_memory(arr, test)
+            if arr.shape == test.shape:
+                assert not np.array_equal(arr, test, equal_nan=True)
+    # and the protocol's oracle arrays are validation and cost only
+    val = nb201_like.vector_for(protocol.search)
+    np.testing.assert_array_equal(data.values[0], val)
+
+
+def test_protocol_requires_a_budget_and_cost() -> None:
+    from nb201_flat.search import ProtocolError
+
+    with pytest.raises(ProtocolError, match="needs a budget"):
+        Protocol("p", KEY, (KEY,))
+    with pytest.raises(ProtocolError, match="no cost key"):
+        Protocol("p", KEY, (KEY,), budget_seconds=10.0)
+    with pytest.raises(ProtocolError, match="budget_queries"):
+        Protocol("p", KEY, (KEY,), budget_queries=0)
+    with pytest.raises(ProtocolError, match="seed"):
+        Protocol("p", KEY, (KEY,), budget_queries=3, seed="first")  # type: ignore[arg-type]
+
+
+def test_rs_uses_exactly_its_query_budget(make_table) -> None:  # type: ignore[no-untyped-def]
+    t = make_table(np.arange(27.0), space=TINY, key=KEY)
+    p = Protocol("fixed", KEY, (KEY,), budget_queries=7)
+    res = run_search(t, p, RandomSearch(), runs=5)
+    assert (res.runs["queries"] == 7).all()
