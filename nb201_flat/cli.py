@@ -21,6 +21,7 @@ _COMMAND_MODULES = (
     "nb201_flat.cli_demo",
     "nb201_flat.cli_landscape",
     "nb201_flat.cli_search",
+    "nb201_flat.cli_train",
 )
 
 

@@ -124,3 +124,32 @@ def test_analognas_matches_shared_csv(shared_dir: Path) -> None:
         np.testing.assert_allclose(
             t.vector("cifar10", "ori-test", 200, metric), expected, atol=1e-9
         )
+
+
+def test_results_db_import_through_cli(tmp_path: Path) -> None:
+    """A results database written by the training backend becomes a table."""
+    from nb201_flat.importers.results_db import read_results_db
+    from nb201_flat.train.results_db import ResultsDB
+
+    path = tmp_path / "results.sqlite"
+    db = ResultsDB(path)
+    arch = NB201.arch(11472).to_str()
+    for seed, acc in ((888, 91.0), (777, 90.0)):
+        key = ("nb201", arch, "cifar10", 2, seed)
+        for epoch in (1, 2):
+            db.write_epoch(
+                key,
+                11472,
+                epoch,
+                {"train": (0.5, acc - 5, 10.0 * epoch), "ori-test": (0.4, acc, 1.0)},
+            )
+        db.mark_run(key, 11472, "done")
+    db.close()
+    assert detect_format(path) == "results-db"
+    t = import_table(path)
+    assert t.meta["seed_ids"] == [777, 888]
+    assert t.query(11472, "cifar10", "ori-test", 2, seed=0) == 90.0  # seed 777 is position 0
+    assert t.query(11472, "cifar10", "ori-test", 2) == 90.5  # mean of the stored seeds
+    assert t.query(11472, "cifar10", "train", 2, "time_s", seed=1) == 20.0
+    assert np.isnan(t.query(0, "cifar10", "ori-test", 2))
+    assert read_results_db(path).keys() == t.keys()

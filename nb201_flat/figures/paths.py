@@ -53,7 +53,7 @@ def plot_barrier_paths(
             f["mean"],
             marker="o",
             ms=3.5,
-            label=f"A²M: {a2m.n_paths} shortest paths, barrier {a2m.barrier:.2f}",
+            label="A²M: mean ± std over all shortest paths",
         )
         ax.fill_between(
             f["level"],
@@ -69,12 +69,12 @@ def plot_barrier_paths(
             marker="s",
             ms=3,
             ls="--",
-            label=f"lowest barrier: {lowest.length} steps, barrier {lowest.barrier:.2f}",
+            label="lowest-barrier path over the whole space",
         )
         ax.set_xlabel("step from a (one op changed per step)")
         ax.xaxis.get_major_locator().set_params(integer=True)  # type: ignore[call-arg]
         if legend:
-            ax.legend(loc="lower left", fontsize=6.5)
+            ax.legend(loc="best", fontsize=6.5)
     return ax
 
 
@@ -92,13 +92,20 @@ def make_a2m_paths(table: Table) -> Figure:
             ax = axes[row, col]
             res = a2m_barrier(table.space, values, a, b)
             low = tree.path(a, b, shortest=True)
-            plot_barrier_paths(res, low, ax)
+            plot_barrier_paths(res, low, ax, legend=False)
             with figure_style():
-                ax.set_title(f"{dataset_label(ds)}: {a} → {b} (d = {res.distance})", fontsize=9)
+                ax.set_title(
+                    f"{dataset_label(ds)}: {a} → {b} (d = {res.distance})\n"
+                    f"barrier: A²M {res.barrier:.2f}, lowest {low.barrier:.2f} "
+                    f"({low.length} steps)",
+                    fontsize=8.5,
+                )
                 ax.set_ylabel(axis_label(key) if col == 0 else "")
                 if row != len(keys) - 1:
                     ax.set_xlabel("")
     with figure_style():
+        handles, labels = axes[0, 0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="outside upper center", ncols=2)
         fig.text(
             0.5,
             -0.005,
