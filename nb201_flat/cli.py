@@ -22,6 +22,7 @@ _COMMAND_MODULES = (
     "nb201_flat.cli_landscape",
     "nb201_flat.cli_search",
     "nb201_flat.cli_train",
+    "nb201_flat.cli_figures",
 )
 
 

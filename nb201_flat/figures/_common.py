@@ -124,7 +124,7 @@ def primary_key(table: Table, figure: str) -> MetricKey:
     has it, else its first 200-epoch accuracy, else its first accuracy of any schedule."""
     if TEST_KEYS["cifar10"] in table:
         return TEST_KEYS["cifar10"]
-    acc = [k for k in table.keys() if k.metric == "accuracy"]
+    acc = [k for k in table if k.metric == "accuracy"]
     if not acc:
         raise FigureSkipped(figure, ["an 'accuracy' metric"], f"table {table.source!r} has none")
     full = [k for k in acc if k.epochs == 200]

@@ -69,7 +69,7 @@ def plot_neighbour_distributions(
     edges = _bins(w) if bins is None else np.asarray(bins, dtype=np.float64)
     bands: dict[str, tuple[float, float]] = dist.attrs.get("bands", {})
     with figure_style():
-        ax.hist(w, bins=edges, density=True, color="0.8", label="all architectures")
+        ax.hist(w, bins=edges.tolist(), density=True, color="0.8", label="all architectures")
         sub = dist[dist["radius"] == radius]
         for k, name in enumerate(dist["band"].cat.categories):
             vals = sub.loc[sub["band"] == name, "value"].to_numpy(dtype=np.float64)

@@ -20,6 +20,7 @@ confidence band, and Spearman's rho over all points in the legend.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -43,6 +44,7 @@ from nb201_flat.landscape import flatness
 from nb201_flat.table import MetricKey, Table
 
 NAME = "flat_vs_sharp"
+LegendLoc = Literal["best", "upper left", "upper right", "lower left", "lower right"]
 GAP_DATASETS = ("cifar100", "ImageNet16-120")
 TRANSFER_SOURCE = "cifar10"
 TRANSFER_TARGETS = ("cifar100", "ImageNet16-120")
@@ -68,9 +70,7 @@ def _top_connected(table: Table, valid: np.ndarray, top: float) -> np.ndarray:
     return np.nonzero(ok & (valid >= cut))[0]
 
 
-def gap_data(
-    table: Table, dataset: str, *, top: float = 0.2, radius: int = 1
-) -> pd.DataFrame:
+def gap_data(table: Table, dataset: str, *, top: float = 0.2, radius: int = 1) -> pd.DataFrame:
     """Per good architecture: ``index, sharpness, valid, test, gap`` (accuracy points).
 
     ``valid``/``test`` are the dataset's 200-epoch validation and test accuracy; sharpness
@@ -92,9 +92,7 @@ def gap_data(
     )
 
 
-def transfer_data(
-    table: Table, target: str, *, top: float = 0.2, radius: int = 1
-) -> pd.DataFrame:
+def transfer_data(table: Table, target: str, *, top: float = 0.2, radius: int = 1) -> pd.DataFrame:
     """Per good CIFAR-10 architecture: ``index, sharpness, source_pct, target_pct, transfer``.
 
     Percentiles are over all connected architectures; ``transfer = target_pct - source_pct``.
@@ -128,7 +126,7 @@ def plot_binned(
     y: str = "gap",
     bins: int = 10,
     confidence: float = 0.95,
-    legend_loc: str = "best",
+    legend_loc: LegendLoc = "best",
 ) -> Axes:
     """Binned means of ``y`` against ``x`` with a confidence band, one curve per series.
 
@@ -169,9 +167,7 @@ def make_flat_vs_sharp(table: Table, *, top: float = 0.2, radius: int = 1) -> Fi
     """
     if not 0 < top <= 1:
         raise FigureSkipped(NAME, [], f"top must lie in (0, 1], got {top}")
-    gaps = [
-        ds for ds in GAP_DATASETS if VALID_KEYS[ds] in table and TEST_KEYS[ds] in table
-    ]
+    gaps = [ds for ds in GAP_DATASETS if VALID_KEYS[ds] in table and TEST_KEYS[ds] in table]
     source_ok = VALID_KEYS[TRANSFER_SOURCE] in table
     targets = [ds for ds in TRANSFER_TARGETS if source_ok and TEST_KEYS[ds] in table]
     if not gaps and not targets:

@@ -147,6 +147,7 @@ def pick_architectures(
         Protocol,
         ProtocolError,
         RandomSearch,
+        SearchAlgorithm,
         fixed_n_protocols,
         per_dataset_protocols,
         run_search,
@@ -168,13 +169,19 @@ def pick_architectures(
                 "to search for the RS and NA-RS picks; or use pick='value'",
             )
         protocol = fallback[0]
-    algorithms = {"rs": RandomSearch(), "na-rs": NARandomSearch(NeighbourObjective())}
+    algorithms: dict[str, SearchAlgorithm] = {
+        "rs": RandomSearch(),
+        "na-rs": NARandomSearch(NeighbourObjective()),
+    }
     res = run_search(table, protocol, algorithms, runs=max_runs, seed=seed)
     runs = res.runs.drop_duplicates(["algorithm", "run"])
-    best = runs.pivot(index="run", columns="algorithm", values="best")
+    picked = runs.pivot(index="run", columns="algorithm", values="best").sort_index()
+    rs_best = picked["rs"].to_numpy(dtype=np.int64)
+    na_best = picked["na-rs"].to_numpy(dtype=np.int64)
     # the first run whose picks differ: two panels of one architecture would show nothing
-    differ = best.index[best["rs"] != best["na-rs"]]
-    run = int(differ[0]) if len(differ) else 0
+    differ = np.nonzero(rs_best != na_best)[0]
+    pos = int(differ[0]) if differ.size else 0
+    run = int(picked.index.to_numpy()[pos])
     budget = (
         f"{protocol.budget_seconds:,.0f} s"
         if protocol.budget_seconds is not None
@@ -186,8 +193,8 @@ def pick_architectures(
         f"protocol {protocol.name}: search {key_short(protocol.search)}, budget {budget}"
     )
     return Picks(
-        make("RS pick", int(best.loc[run, "rs"])),
-        make("NA-RS pick", int(best.loc[run, "na-rs"])),
+        make("RS pick", int(rs_best[pos])),
+        make("NA-RS pick", int(na_best[pos])),
         key,
         how,
         optimistic=protocol.optimistic,
@@ -206,20 +213,24 @@ def plot_projection(
     vmin: float | None = None,
     vmax: float | None = None,
     cmap: str = "viridis",
+    under: str = "0.6",
     title: str | None = None,
 ) -> Axes:
     """Draw one projection grid (from :func:`~nb201_flat.landscape.projection_grid`).
 
     Each grid cell is coloured by the value of the architecture it discretises to; the
-    centre (lambda = 0, 0) is marked with a star. Values below ``vmin`` take the colour map's
-    "under" colour (the caller says so on the colour bar with ``extend="min"``).
+    centre (lambda = 0, 0) is marked with a star. Values below ``vmin`` are drawn in ``under``
+    (grey; the caller says so on the colour bar with ``extend="min"``).
 
     Returns
     -------
     matplotlib.axes.Axes
         The axes; its first ``QuadMesh`` (``ax.collections[0]``) feeds a colour bar.
     """
+    import matplotlib as mpl
+
     ax = axes_or_new(ax)
+    colours = mpl.colormaps[cmap].with_extremes(under=under)
     with figure_style():
         table = grid.pivot(index="lambda1", columns="lambda0", values="value")
         l0 = table.columns.to_numpy(dtype=np.float64)
@@ -229,7 +240,7 @@ def plot_projection(
             l1,
             table.to_numpy(dtype=np.float64),
             shading="nearest",
-            cmap=cmap,
+            cmap=colours,
             vmin=vmin,
             vmax=vmax,
             rasterized=True,
@@ -272,9 +283,11 @@ def make_na_projection(
         for p in (picks.sharp, picks.flat)
     ]
     both = np.concatenate([g["value"].to_numpy(dtype=np.float64) for g in grids])
-    # a few disconnected cells (10 % on CIFAR-10) would squash the scale: clip at the 2nd
-    # percentile and say so with the colour bar's arrow
-    vmin = float(np.nanpercentile(both, 2))
+    connected = np.concatenate([table.space.connected[g["index"].to_numpy()] for g in grids])
+    # disconnected cells (chance accuracy) and the odd very poor cell would squash the scale:
+    # start it at the 2nd percentile of connected cells; lower values are grey (the colour
+    # bar's arrow and the caption say so)
+    vmin = float(np.nanpercentile(both[connected], 2)) if connected.any() else None
     vmax = float(np.nanmax(both))
     fig, axes = new_figure(1, 2, figsize=(7.0, 3.6))
     for k, (ax, p, g) in enumerate(zip(axes[0], (picks.sharp, picks.flat), grids, strict=True)):
@@ -290,7 +303,7 @@ def make_na_projection(
             axes[0, 1].collections[0], ax=list(axes[0]), extend="min", shrink=0.85, pad=0.02
         )
         cbar.set_label(axis_label(picks.key))
-        caption = f"Picks: {picks.how}."
+        caption = f"Grey: below the colour scale (e.g. disconnected cells). Picks: {picks.how}."
         if picks.optimistic:
             caption += " OPTIMISTIC: searched on the metric shown."
         fig.text(0.5, -0.01, caption, ha="center", va="top", fontsize=6.5, wrap=True)

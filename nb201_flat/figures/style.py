@@ -27,7 +27,15 @@ def figure_style() -> Iterator[None]:
         yield
 
 
-def save_figure(fig: Any, path: str | os.PathLike[str], *, formats: tuple[str, ...] = ("png", "pdf")) -> list[Path]:
+def _umask() -> int:
+    mask = os.umask(0o022)  # reading the umask means setting it; put it straight back
+    os.umask(mask)
+    return mask
+
+
+def save_figure(
+    fig: Any, path: str | os.PathLike[str], *, formats: tuple[str, ...] = ("png", "pdf")
+) -> list[Path]:
     """Save ``fig`` as ``path`` with each suffix in ``formats``; identical bytes on every run.
 
     Dates and software versions are left out of the metadata (the reason PDFs usually differ
@@ -51,6 +59,8 @@ def save_figure(fig: Any, path: str | os.PathLike[str], *, formats: tuple[str, .
             metadata = {}
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
         os.close(fd)
+        # mkstemp makes the file private (0600); a figure is for sharing: honour the umask
+        os.chmod(tmp, 0o666 & ~_umask())
         try:
             with figure_style():
                 fig.savefig(tmp, format=fmt, metadata=metadata)

@@ -249,6 +249,10 @@ class NARandomSearch:
     the top ``k`` distinct cells are re-ranked by the NA objective. With charged neighbours the
     first stage stops once ``stage1_fraction`` of the budget is used, leaving the rest for the
     re-ranking; with free neighbours it uses the whole budget.
+
+    With charged neighbours, a cell whose neighbourhood cannot be completed within the budget
+    is never scored (its partial values are discarded); the incumbent is the best cell whose
+    score was completed.
     """
 
     objective: NeighbourObjective = field(default_factory=NeighbourObjective)

@@ -65,7 +65,6 @@ NA_CLAIMS: dict[str, float] = {"cifar100": 1.48, "ImageNet16-120": 1.58}
 ANCHORS: tuple[tuple[str, str, str, str, float, float | None], ...] = (
     # (source, quantity, protocol, dataset, value, std)
     ("NB201 paper, Table 5", "RS test accuracy", "nb201", "cifar10", 93.70, 0.36),
-    ("NB201 paper, Table 5", "RS test accuracy", "nb201", "cifar100", 71.04, 1.07),
     ("NB201 paper, Table 5", "RS test accuracy", "nb201", "ImageNet16-120", 44.57, 1.25),
     ("NA paper, abstract", "NA-RS − RS", "?", "cifar100", 1.48, None),
     ("NA paper, abstract", "NA-RS − RS", "?", "ImageNet16-120", 1.58, None),

@@ -174,18 +174,16 @@ def _as_algorithms(
     algorithms: SearchAlgorithm | Sequence[SearchAlgorithm] | Mapping[str, SearchAlgorithm],
 ) -> tuple[list[str], list[SearchAlgorithm]]:
     if isinstance(algorithms, Mapping):
-        labels, algos = list(algorithms), list(algorithms.values())
-    elif isinstance(algorithms, SearchAlgorithm):
-        algos = [algorithms]
-        labels = [algorithms.label]
+        labels, algos = [str(k) for k in algorithms], list(algorithms.values())
     else:
-        algos = list(algorithms)
-        labels = [a.label for a in algos]
+        algos = [algorithms] if isinstance(algorithms, SearchAlgorithm) else list(algorithms)
+        labels = []
     if not algos:
         raise AlgorithmError("no algorithm given")
     for a in algos:
         if not isinstance(a, SearchAlgorithm):
             raise AlgorithmError(f"{a!r} is not a search algorithm (needs name, label, search())")
+    labels = labels or [a.label for a in algos]
     if len(set(labels)) != len(labels):
         raise AlgorithmError(f"algorithm labels must be unique, got {labels}; pass a mapping")
     return labels, algos

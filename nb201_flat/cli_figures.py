@@ -1,0 +1,109 @@
+"""CLI command ``figures``: regenerate the paper figures as PNG and PDF.
+
+A figure the table cannot support is skipped with the reason (``skipped a2m_paths: needs
+...``) and the command still exits 0; ``--json`` lists what was written and what was skipped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+from typing import Any
+
+from nb201_flat.cli_common import add_json_arg, add_table_arg, emit_json, open_table
+from nb201_flat.figures.registry import FIGURE_NAMES, FIGURES
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    listing = "; ".join(f"{s.name}: {s.summary}" for s in FIGURES.values())
+    p = sub.add_parser(
+        "figures",
+        help="regenerate the paper figures (PNG and PDF)",
+        description="Render the figures of the NA and A²M papers on a table, each as "
+        "OUT/NAME.png and OUT/NAME.pdf (identical bytes on every run). Figures the table "
+        f"cannot support are skipped with the reason. Figures: {listing}.",
+    )
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder (created)")
+    p.add_argument(
+        "--only",
+        nargs="+",
+        metavar="NAME",
+        choices=FIGURE_NAMES,
+        help=f"render only these ({', '.join(FIGURE_NAMES)})",
+    )
+    p.add_argument(
+        "--formats",
+        nargs="+",
+        default=["png", "pdf"],
+        choices=("png", "pdf", "svg"),
+        help="file formats (default: png pdf)",
+    )
+    p.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        metavar="N",
+        help="worker processes for the searches of search_curves (default 1; results are "
+        "identical for any N)",
+    )
+    add_table_arg(p)
+    add_json_arg(p)
+    p.set_defaults(func=cmd_figures)
+
+
+def cmd_figures(args: argparse.Namespace) -> int:
+    # a file-only backend before anything imports pyplot: no display, same bytes everywhere
+    import matplotlib
+
+    matplotlib.use("Agg")
+
+    from nb201_flat.figures._common import FigureSkipped
+    from nb201_flat.figures.registry import render
+
+    if args.jobs < 1:
+        raise FigureSkipped("figures", [], f"--jobs must be >= 1, got {args.jobs}")
+    table = open_table(args)
+    names = list(dict.fromkeys(args.only)) if args.only else list(FIGURE_NAMES)
+    out = Path(args.out)
+    options: dict[str, dict[str, Any]] = {"search_curves": {"jobs": args.jobs}}
+    made: list[dict[str, Any]] = []
+    skipped: list[dict[str, str]] = []
+    t0 = time.perf_counter()
+    for name in names:
+        try:
+            r = render(name, table, out, formats=tuple(args.formats), options=options.get(name))
+        except FigureSkipped as exc:
+            skipped.append({"name": name, "reason": str(exc)})
+            if not args.json:
+                print(f"skipped {name}: {exc}", flush=True)
+            continue
+        made.append(
+            {
+                "name": r.name,
+                "files": [str(f) for f in r.files],
+                "seconds": round(r.seconds, 2),
+                "notes": list(r.notes),
+            }
+        )
+        if not args.json:
+            print(
+                f"{name:<18} {', '.join(str(f) for f in r.files)}  ({r.seconds:.1f} s)", flush=True
+            )
+            for note in r.notes:
+                print(f"{'':<18} note: {note}", flush=True)
+    total = time.perf_counter() - t0
+    if args.json:
+        emit_json(
+            {
+                "table": table.source,
+                "table_path": args.table,
+                "out": str(out),
+                "figures": made,
+                "skipped": skipped,
+                "seconds": round(total, 2),
+            }
+        )
+    else:
+        print(f"{len(made)} figures written to {out}, {len(skipped)} skipped, {total:.1f} s")
+    return 0

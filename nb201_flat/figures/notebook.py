@@ -1,0 +1,75 @@
+"""The table a notebook should use: the real NB201 data when it is at hand, else the default.
+
+The real data (``nb201_tidy.csv.gz``, see ``../shared/data/nb201/README.md``) is never part of
+the package: it is looked for in ``$NB201_FLAT_SHARED_DATA``, else in ``../shared/data/nb201``
+beside the repository. When found it is imported once into the cache folder (keyed by the
+file's checksum, so a changed file is re-imported) and loaded from there in milliseconds;
+otherwise the embedded default table (:func:`nb201_flat.storage.load_table`) is used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from pathlib import Path
+
+from nb201_flat.table import Table
+
+log = logging.getLogger(__name__)
+
+SHARED_ENV = "NB201_FLAT_SHARED_DATA"
+TIDY_NAME = "nb201_tidy.csv.gz"
+
+
+def shared_data_dir() -> Path:
+    """``$NB201_FLAT_SHARED_DATA``, else ``../shared/data/nb201`` beside the repository."""
+    env = os.environ.get(SHARED_ENV)
+    if env:
+        return Path(env).expanduser().resolve()
+    repo = Path(__file__).resolve().parents[2]
+    return (repo.parent / "shared" / "data" / "nb201").resolve()
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def real_table(folder: str | os.PathLike[str] | None = None) -> Table | None:
+    """The real NB201 table imported from ``folder/nb201_tidy.csv.gz`` (cached), or None."""
+    from nb201_flat.storage import cache_dir, load_saved_table, save_table
+
+    src = Path(folder) if folder is not None else shared_data_dir()
+    tidy = src / TIDY_NAME
+    if not tidy.is_file():
+        return None
+    cached = cache_dir() / f"nb201-tidy-{_sha256(tidy)[:16]}.nb201"
+    if not (cached / "manifest.json").is_file():
+        from nb201_flat.importers.tidy import read_tidy
+
+        log.info("importing %s into %s", tidy, cached)
+        save_table(read_tidy(tidy), cached)
+    return load_saved_table(cached)
+
+
+def notebook_table(*, prefer_real: bool = True) -> tuple[Table, str]:
+    """The table a notebook runs on and a sentence saying which it is.
+
+    Returns the real NB201 data (imported from the shared folder, cached) when
+    ``prefer_real`` and it is present, else the embedded default table.
+    """
+    from nb201_flat.storage import load_table
+
+    if prefer_real:
+        table = real_table()
+        if table is not None:
+            return table, f"real NB201 data imported from {shared_data_dir() / TIDY_NAME}"
+    table = load_table()
+    return table, (
+        f"the embedded default table ({table.source}); the real NB201 data was not found at "
+        f"{shared_data_dir() / TIDY_NAME} (set ${SHARED_ENV})"
+    )

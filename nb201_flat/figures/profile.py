@@ -1,0 +1,107 @@
+"""Accuracy against Hamming distance from the optimum (the fitness-distance picture).
+
+One panel per dataset: the distribution of test accuracy of every architecture at each Hamming
+distance (number of edges whose op differs) from the best architecture (all of them when tied;
+the distance is to the nearest), as violins with the mean marked, and the fitness-distance
+correlation (Pearson, over every measured architecture) in the corner.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from nb201_flat.figures._common import (
+    TEST_KEYS,
+    FigureSkipped,
+    axes_or_new,
+    axis_label,
+    dataset_label,
+    new_figure,
+    note_missing,
+    present,
+    signed,
+)
+from nb201_flat.figures.style import figure_style
+from nb201_flat.landscape import distance_profile, fitness_distance_correlation
+from nb201_flat.table import Table
+
+NAME = "distance_profile"
+
+
+def plot_distance_profile(
+    profile: pd.DataFrame,
+    ax: Axes | None = None,
+    *,
+    fdc: float | None = None,
+    colour: str = "#0072B2",
+) -> Axes:
+    """Violins of ``value`` per ``distance`` (from :func:`~nb201_flat.landscape.distance_profile`)
+    with the mean per distance; distances with fewer than 5 architectures are drawn as points."""
+    ax = axes_or_new(ax)
+    with figure_style():
+        dists = sorted(int(d) for d in profile["distance"].unique())
+        groups = {
+            d: profile.loc[profile["distance"] == d, "value"].to_numpy(dtype=np.float64)
+            for d in dists
+        }
+        big = [d for d in dists if groups[d].size >= 5]
+        if big:
+            parts = ax.violinplot(
+                [groups[d] for d in big],
+                positions=big,
+                widths=0.8,
+                showextrema=False,
+                bw_method=0.15,
+            )
+            for body in parts["bodies"]:  # type: ignore[attr-defined]
+                body.set_facecolor(colour)
+                body.set_edgecolor("none")
+                body.set_alpha(0.35)
+        for d in dists:
+            if groups[d].size < 5:
+                ax.plot(np.full(groups[d].size, d), groups[d], "o", color=colour, ms=4)
+        means = [groups[d].mean() for d in dists]
+        label = "mean" if fdc is None else f"mean (FDC = {signed(fdc)})"
+        ax.plot(dists, means, "-o", color="black", ms=3.5, lw=1.0, label=label)
+        counts = [groups[d].size for d in dists]
+        # the count under each distance: how much each violin stands for
+        ax.set_xticks(dists, [f"{d}\n{n}" for d, n in zip(dists, counts, strict=True)])
+        ax.tick_params(axis="x", labelsize=6.5)
+        ax.set_xlabel("distance from the optimum (edges changed)")
+        ax.legend(loc="lower left")
+    return ax
+
+
+def make_distance_profile(table: Table) -> Figure:
+    """Accuracy against distance from the optimum, one panel per dataset the table has."""
+    keys = present(table, TEST_KEYS)
+    if not keys:
+        raise FigureSkipped(NAME, list(TEST_KEYS.values()))
+    fig, axes = new_figure(1, len(keys), figsize=(3.3 * len(keys) + 0.3, 3.4))
+    for k, (ds, key) in enumerate(keys.items()):
+        values = table.vector_for(key)
+        prof = distance_profile(table.space, values)
+        fdc = fitness_distance_correlation(table.space, values)
+        ax = axes[0, k]
+        plot_distance_profile(prof, ax, fdc=fdc)
+        optima = ", ".join(str(i) for i in prof.attrs.get("optima", []))
+        with figure_style():
+            ax.set_title(f"({'abc'[k % 3]}) {dataset_label(ds)}: optimum {optima}", fontsize=9)
+            ax.set_ylabel(axis_label(key))
+    with figure_style():
+        fig.text(
+            0.5,
+            -0.01,
+            "Violins: test accuracy of all architectures at each distance from the best one "
+            "(nearest, when tied), their number under each distance; line: mean; FDC: Pearson "
+            "correlation of accuracy and distance. Disconnected cells form the low tails.",
+            ha="center",
+            va="top",
+            fontsize=6.5,
+            wrap=True,
+        )
+    note_missing(fig, TEST_KEYS, keys)
+    return fig

@@ -1,0 +1,263 @@
+"""Anytime curves of RS, NA-RS and their relatives: incumbent test accuracy against time.
+
+Each curve is the mean over seeded runs of the test accuracy of the architecture a search
+would return at that moment (its incumbent by validation), against the simulated training
+time spent, with a 95 % Student-t confidence band of the mean. Runs come from
+:func:`nb201_flat.search.run_search`; the curves are its ``curves`` frame (also the
+``curves`` of :func:`nb201_flat.search.reproduce.reproduce`).
+
+Default protocol ``per-dataset`` (NATS-Bench's): each dataset searched on its own 12-epoch
+``x-valid`` accuracy (a random stored seed where there are several), 12-epoch cost derived
+from the 200-epoch training time, budgets 20,000 / 40,000 / 120,000 s, reported on its
+200-epoch test accuracy. ``nb201``: search ``cifar10-valid`` for 12,000 s and report all three.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
+
+from nb201_flat.figures._common import (
+    FigureSkipped,
+    add_note,
+    axes_or_new,
+    dataset_label,
+    new_figure,
+)
+from nb201_flat.figures.style import figure_style
+from nb201_flat.table import MetricKey, Table
+
+NAME = "search_curves"
+ProtocolName = Literal["per-dataset", "nb201", "fixed-n"]
+
+# Display order and names; NA variants share their base's colour, dashed.
+ALGORITHM_LABELS: dict[str, str] = {
+    "rs": "RS",
+    "na-rs": "NA-RS",
+    "rea": "REA",
+    "na-rea": "NA-REA",
+    "ls": "LS",
+    "na-ls": "NA-LS",
+}
+_COLOURS = {"rs": "#0072B2", "rea": "#009E73", "ls": "#CC79A7"}
+
+
+def _style_of(algo: str) -> tuple[str, str, float]:
+    base = algo.removeprefix("na-")
+    colour = _COLOURS.get(base, "0.3")
+    if algo.startswith("na-"):
+        return colour, "-", 1.8
+    return colour, "--", 1.2
+
+
+def run_curves(
+    table: Table,
+    *,
+    protocol: ProtocolName = "per-dataset",
+    algorithms: Sequence[str] = tuple(ALGORITHM_LABELS),
+    runs: int = 200,
+    seed: int = 0,
+    jobs: int = 1,
+    curve_points: int = 121,
+    queries: int = 100,
+) -> tuple[pd.DataFrame, tuple[str, ...], str]:
+    """Run the searches and return ``(curves, notes, description)``.
+
+    ``algorithms`` are names of :data:`nb201_flat.search.ALGORITHM_NAMES`; the NA forms use the
+    default neighbourhood objective (radius 1, mean, including the cell, free look-ups).
+    ``queries`` is the budget of the ``fixed-n`` protocol.
+    """
+    from nb201_flat.search import make_algorithm, protocols_by_name, run_search
+
+    prots = protocols_by_name(protocol, table, n=queries)
+    algos = {name: make_algorithm(name) for name in algorithms}
+    res = run_search(
+        table, prots, algos, runs=runs, seed=seed, jobs=jobs, curve_points=curve_points
+    )
+    names = ", ".join(ALGORITHM_LABELS.get(a, a) for a in algorithms)
+    desc = (
+        f"protocol {protocol} ({'; '.join(p.describe() for p in prots)}); {runs} runs per "
+        f"algorithm and protocol, master seed {seed}; algorithms {names}"
+    )
+    return res.curves, res.notes, desc
+
+
+def _servable_protocol(
+    table: Table, protocol: ProtocolName | None, allow_optimistic: bool
+) -> ProtocolName:
+    """The protocol to run: the one asked for, else per-dataset, else (if allowed) fixed-n."""
+    from nb201_flat.search import ProtocolError, protocols_by_name
+
+    names: list[ProtocolName] = [protocol] if protocol else ["per-dataset", "fixed-n"]
+    why = ""
+    for name in names:
+        try:
+            prots = protocols_by_name(name, table)
+            for p in prots:
+                p.check(table)
+        except ProtocolError as exc:
+            why = str(exc)
+            continue
+        if any(p.optimistic for p in prots) and not allow_optimistic:
+            why = (
+                f"protocol {name} on this table searches the reported metric itself, which "
+                "gives optimistic curves; pass allow_optimistic=True to draw them anyway"
+            )
+            continue
+        return name
+    raise FigureSkipped(
+        NAME,
+        [
+            MetricKey("cifar10-valid", "x-valid", 12),
+            MetricKey("cifar10-valid", "train", 200, "time_s"),
+        ],
+        "a validation split and training times to search on"
+        + (f"; {why}" if protocol or "optimistic" in why else ""),
+    )
+
+
+def _caption(protocol: str, runs: int, seed: int) -> str:
+    what = {
+        "per-dataset": "protocol per-dataset (NATS-Bench): each dataset searched on its own "
+        "12-epoch validation accuracy, budgets 20k / 40k / 120k s",
+        "nb201": "protocol nb201: cifar10-valid 12-epoch validation accuracy searched for "
+        "12k s, test accuracy of all three datasets reported",
+        "fixed-n": "protocol fixed-n: a fixed number of queries",
+    }.get(protocol, f"protocol {protocol}")
+    return f"{what[0].upper()}{what[1:]}; {runs} runs per algorithm, master seed {seed}."
+
+
+def plot_anytime(
+    curves: pd.DataFrame,
+    ax: Axes | None = None,
+    *,
+    order: Sequence[str] | None = None,
+    confidence: float = 0.95,
+    complete_only: bool = True,
+    legend: bool = True,
+) -> Axes:
+    """Mean incumbent test accuracy with a confidence band, one line per algorithm.
+
+    Parameters
+    ----------
+    curves
+        One protocol and reported dataset of a ``curves`` frame (``algorithm, x, x_unit, mean,
+        std, n``).
+    order
+        Algorithms to draw, in legend order (default: as they appear).
+    complete_only
+        Start each curve where every run has an incumbent (earlier means average fewer runs
+        and are biased upwards); otherwise from the first point with any.
+    """
+    from scipy import stats
+
+    ax = axes_or_new(ax)
+    algos = list(order) if order is not None else list(dict.fromkeys(curves["algorithm"]))
+    with figure_style():
+        for algo in algos:
+            c = curves[curves["algorithm"] == algo].sort_values("x")
+            if c.empty:
+                continue
+            n = c["n"].to_numpy(dtype=np.float64)
+            keep = n >= (n.max() if complete_only else 1)
+            c = c[keep]
+            n = n[keep]
+            x = c["x"].to_numpy(dtype=np.float64)
+            mean = c["mean"].to_numpy(dtype=np.float64)
+            std = c["std"].to_numpy(dtype=np.float64)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                half = stats.t.ppf(0.5 + confidence / 2, np.maximum(n - 1, 1)) * std / np.sqrt(n)
+            colour, ls, lw = _style_of(algo)
+            ax.plot(x, mean, color=colour, ls=ls, lw=lw, label=ALGORITHM_LABELS.get(algo, algo))
+            ax.fill_between(x, mean - half, mean + half, color=colour, alpha=0.15, lw=0)
+        unit = str(curves["x_unit"].iloc[0]) if len(curves) else "seconds"
+        if unit == "seconds":
+            ax.set_xlabel("simulated search time (s)")
+            # 120000 and 100000 collide at panel width; thousands read as well
+            ax.xaxis.set_major_formatter(
+                FuncFormatter(lambda v, _pos: f"{v / 1000:g}k" if v else "0")
+            )
+        else:
+            ax.set_xlabel("queries")
+        if legend:
+            ax.legend(loc="lower right", ncols=2)
+    return ax
+
+
+def make_search_curves(
+    table: Table,
+    *,
+    protocol: ProtocolName | None = None,
+    algorithms: Sequence[str] = tuple(ALGORITHM_LABELS),
+    runs: int = 100,
+    seed: int = 0,
+    jobs: int = 1,
+    curves: pd.DataFrame | None = None,
+    description: str | None = None,
+    caption: str | None = None,
+    allow_optimistic: bool = False,
+) -> Figure:
+    """Anytime curves, one panel per reported dataset.
+
+    Parameters
+    ----------
+    protocol
+        ``per-dataset`` (default when the table can serve it), ``nb201``, or ``fixed-n``.
+    runs, seed, jobs
+        Runs per algorithm and protocol, master seed, worker processes.
+    curves, description
+        Precomputed curves (e.g. ``reproduce(...).curves``) and their full description (a
+        note); skips the searches.
+    caption
+        Short protocol text printed under the figure (default: made from the protocol).
+    allow_optimistic
+        Draw even when the only protocol the table can serve searches on the reported metric
+        (the embedded default); off by default, so such a table skips this figure.
+    """
+    notes: tuple[str, ...] = ()
+    if curves is None:
+        used = _servable_protocol(table, protocol, allow_optimistic)
+        curves, notes, description = run_curves(
+            table, protocol=used, algorithms=algorithms, runs=runs, seed=seed, jobs=jobs
+        )
+        if caption is None:
+            caption = _caption(used, runs, seed)
+    groups = list(curves.groupby(["protocol", "dataset", "split"], sort=False))
+    if not groups:
+        raise FigureSkipped(NAME, ["non-empty search curves"])
+    fig, axes = new_figure(1, len(groups), figsize=(3.2 * len(groups) + 0.4, 3.3))
+    for k, ((_protocol, ds, _split), g) in enumerate(groups):
+        ax = axes[0, k]
+        plot_anytime(
+            g, ax, order=[a for a in algorithms if a in set(g["algorithm"])], legend=k == 0
+        )
+        with figure_style():
+            # the interesting part is the end; zoom from the mean at 10 % of the budget
+            late = g[g["x"] >= 0.1 * g["x"].max()]
+            lo = float(np.nanmin(late["mean"] - late["std"] / 2))
+            hi = float(np.nanmax(g["mean"] + g["std"] / np.sqrt(g["n"].clip(lower=1))))
+            ax.set_ylim(lo, hi + 0.05 * (hi - lo))
+            ax.set_title(f"({'abcdef'[k % 6]}) {dataset_label(str(ds))}", fontsize=9)
+            ax.set_ylabel("incumbent test accuracy (%)" if k == 0 else "")
+    optimistic = any("OPTIMISTIC" in n for n in notes)
+    with figure_style():
+        text = (
+            "Mean over runs of the test accuracy of the incumbent (best by validation so far); "
+            "bands: 95 % t confidence interval of the mean; curves start once every run has an "
+            "incumbent; y axes zoomed on the last 90 % of the budget. NA forms: radius-1 mean "
+            "incl. the cell, neighbours looked up free. " + (caption or "")
+        )
+        if optimistic:
+            text += " OPTIMISTIC: searched on the reported metric."
+        fig.text(0.5, -0.01, text, ha="center", va="top", fontsize=6.5, wrap=True)
+    if description:
+        add_note(fig, description)
+    for n in notes:
+        add_note(fig, n)
+    return fig

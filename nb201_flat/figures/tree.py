@@ -1,0 +1,175 @@
+"""The barrier tree (disconnectivity graph) of the best basins.
+
+Leaves are the best local optima (no better radius-1 neighbour) among connected cells, drawn at
+their test accuracy; two groups of leaves join at the highest level from which a path between
+them never drops below it (the bottleneck of the lowest-barrier path). A leaf's vertical line
+is its barrier: how far one must descend to reach a better basin. Leaves are coloured by the
+mean accuracy of their radius-1 neighbours (flat optima are bright).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.collections import LineCollection
+from matplotlib.figure import Figure
+
+from nb201_flat.figures._common import (
+    TEST_KEYS,
+    FigureSkipped,
+    axes_or_new,
+    axis_label,
+    dataset_label,
+    new_figure,
+    note_missing,
+    present,
+)
+from nb201_flat.figures.style import figure_style
+from nb201_flat.landscape import barrier_tree, disconnectivity_graph, flatness
+from nb201_flat.table import Table
+
+NAME = "barrier_tree"
+
+
+def tree_layout(graph: pd.DataFrame) -> dict[int, float]:
+    """x position of every node: leaves 0, 1, 2, ... in depth-first order (better subtree
+    first), a merge node at the middle of its children."""
+    children: dict[int, list[int]] = {}
+    level = dict(zip(graph["node"].tolist(), graph["level"].tolist(), strict=True))
+    best: dict[int, float] = {}
+    for node, parent in zip(graph["node"].tolist(), graph["parent"].tolist(), strict=True):
+        if parent >= 0:
+            children.setdefault(int(parent), []).append(int(node))
+
+    def best_leaf(n: int) -> float:
+        if n not in best:
+            kids = children.get(n, [])
+            best[n] = max((best_leaf(k) for k in kids), default=level[n])
+        return best[n]
+
+    x: dict[int, float] = {}
+    next_leaf = 0
+
+    def place(n: int) -> float:
+        nonlocal next_leaf
+        kids = sorted(children.get(n, []), key=lambda k: (-best_leaf(k), k))
+        if not kids:
+            x[n] = float(next_leaf)
+            next_leaf += 1
+        else:
+            xs = [place(k) for k in kids]
+            x[n] = 0.5 * (min(xs) + max(xs))
+        return x[n]
+
+    roots = graph.loc[graph["parent"] < 0, "node"].tolist()
+    for r in sorted(roots, key=lambda n: (-best_leaf(int(n)), int(n))):
+        place(int(r))
+    return x
+
+
+def plot_disconnectivity(
+    graph: pd.DataFrame,
+    ax: Axes | None = None,
+    *,
+    colour_values: npt.ArrayLike | None = None,
+    vmin: float | None = None,
+    vmax: float | None = None,
+    cmap: str = "viridis",
+) -> Axes:
+    """Draw a disconnectivity graph from :func:`~nb201_flat.landscape.disconnectivity_graph`.
+
+    Parameters
+    ----------
+    colour_values
+        A value per architecture (e.g. neighbourhood mean) colouring the leaves; the leaf
+        scatter is ``ax.collections[-1]`` for a colour bar. Plain markers when None.
+    """
+    ax = axes_or_new(ax)
+    x = tree_layout(graph)
+    lv = dict(zip(graph["node"].tolist(), graph["level"].tolist(), strict=True))
+    segs = []
+    for node, parent in zip(graph["node"].tolist(), graph["parent"].tolist(), strict=True):
+        if parent >= 0:
+            segs.append([(x[node], lv[node]), (x[node], lv[parent])])  # drop to the merge
+            segs.append([(x[node], lv[parent]), (x[parent], lv[parent])])  # across to it
+    levels = graph["level"].to_numpy(dtype=np.float64)
+    span = float(levels.max() - levels.min()) or 1.0
+    for root in graph.loc[graph["parent"] < 0, "node"].tolist():
+        # a stub below each root: the tree continues into the rest of the landscape
+        segs.append([(x[root], lv[root]), (x[root], lv[root] - 0.06 * span)])
+    leaves = graph[graph["kind"] == "optimum"]
+    lx = np.array([x[n] for n in leaves["node"].tolist()])
+    with figure_style():
+        ax.add_collection(LineCollection(segs, colors="0.25", linewidths=0.9))
+        if colour_values is not None:
+            cv = np.asarray(colour_values, dtype=np.float64)[leaves["index"].to_numpy()]
+            ax.scatter(
+                lx,
+                leaves["level"],
+                c=cv,
+                cmap=cmap,
+                vmin=vmin,
+                vmax=vmax,
+                s=28,
+                edgecolors="black",
+                linewidths=0.5,
+                zorder=3,
+            )
+        else:
+            ax.scatter(lx, leaves["level"], s=20, color="black", zorder=3)
+        ax.set_xticks(lx, [str(i) for i in leaves["index"].tolist()], rotation=90, fontsize=6.5)
+        ax.set_xlim(-0.7, lx.max() + 0.7 if lx.size else 0.7)
+        ax.set_ylim(levels.min() - 0.1 * span, levels.max() + 0.05 * span)
+        ax.set_xlabel("local optimum (architecture index)")
+        ax.grid(False, axis="x")
+        ax.tick_params(axis="x", length=0)
+    return ax
+
+
+def make_barrier_tree(table: Table, *, n_optima: int = 20, connected_only: bool = True) -> Figure:
+    """Barrier trees of the ``n_optima`` best local optima, one panel per dataset the table
+    has (test accuracy at 200 epochs)."""
+    keys = present(table, TEST_KEYS)
+    if not keys:
+        # any accuracy will do for a single tree
+        raise FigureSkipped(NAME, list(TEST_KEYS.values()))
+    graphs, colours = [], []
+    for key in keys.values():
+        values = table.vector_for(key)
+        tree = barrier_tree(table.space, values, connected_only=connected_only)
+        graphs.append(disconnectivity_graph(tree, n_optima=n_optima))
+        colours.append(flatness(table.space, values, 1)["mean"].to_numpy(dtype=np.float64))
+    fig, axes = new_figure(1, len(keys), figsize=(3.4 * len(keys) + 0.6, 3.6))
+    for k, ((ds, key), g, c) in enumerate(zip(keys.items(), graphs, colours, strict=True)):
+        ax = axes[0, k]
+        leaf_c = c[g.loc[g["kind"] == "optimum", "index"].to_numpy()]
+        plot_disconnectivity(
+            g, ax, colour_values=c, vmin=float(leaf_c.min()), vmax=float(leaf_c.max())
+        )
+        with figure_style():
+            ax.set_title(f"({'abc'[k % 3]}) {dataset_label(ds)}", fontsize=9)
+            ax.set_ylabel(axis_label(key))
+            cbar = fig.colorbar(ax.collections[-1], ax=ax, shrink=0.8, pad=0.01)
+            cbar.set_label("radius-1 neighbour mean (%)", fontsize=7.5)
+            cbar.ax.tick_params(labelsize=7)
+    # fewer leaves than asked when the space has fewer strict local optima
+    counts = {int((g["kind"] == "optimum").sum()) for g in graphs}
+    shown = max(counts)
+    with figure_style():
+        fig.text(
+            0.5,
+            -0.01,
+            f"The {'' if len(counts) == 1 else 'up to '}{shown} best local optima"
+            f"{' among connected cells' if connected_only else ''}"
+            " (no better radius-1 neighbour); branches join at the level of the best path "
+            "between them (its lowest accuracy). Colour: mean test accuracy of each optimum's "
+            "radius-1 neighbours.",
+            ha="center",
+            va="top",
+            fontsize=6.5,
+            wrap=True,
+        )
+    note_missing(fig, TEST_KEYS, keys)
+    return fig

@@ -1,0 +1,310 @@
+"""Every figure renders on a synthetic table, the default table and (realdata) the real one."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from nb201_flat import landscape as ls
+from nb201_flat.figures import FIGURE_NAMES, FIGURES, render, save_figure
+from nb201_flat.figures._common import FigureSkipped, figure_notes
+from nb201_flat.table import Table
+
+# keep the searches of the tests small: a few runs, two algorithms
+FAST: dict[str, dict[str, Any]] = {
+    "search_curves": {"runs": 4, "algorithms": ("rs", "na-rs")},
+    "na_projection": {"points": 21},
+}
+
+
+def _texts(fig: Figure) -> list[str]:
+    out = [t.get_text() for t in fig.texts]
+    for ax in fig.axes:
+        out += [ax.get_title(), ax.get_xlabel(), ax.get_ylabel()]
+        out += [t.get_text() for t in ax.texts]
+        legend = ax.get_legend()
+        if legend is not None:
+            out += [t.get_text() for t in legend.get_texts()]
+    for legend in fig.legends:
+        out += [t.get_text() for t in legend.get_texts()]
+    return out
+
+
+def _check_readable(fig: Figure) -> None:
+    """Labels present, no NaN printed, accuracy axes say their unit."""
+    data_axes = [ax for ax in fig.axes if ax.get_label() != "<colorbar>"]
+    assert data_axes
+    # rows of a grid share their x label with the bottom row: at least one per column
+    columns = {round(ax.get_position().x0, 2) for ax in data_axes}
+    labelled = {round(ax.get_position().x0, 2) for ax in data_axes if ax.get_xlabel()}
+    assert labelled == columns, "a column of panels without an x label"
+    ylabels = [ax.get_ylabel() for ax in data_axes if ax.get_ylabel()]
+    assert ylabels, "no y label anywhere"
+    for label in ylabels:
+        if "accuracy" in label and "−" not in label:
+            assert "(%)" in label, label
+    for text in _texts(fig):
+        assert "nan" not in text.lower().split(), text
+
+
+@pytest.mark.parametrize("name", FIGURE_NAMES)
+def test_every_figure_renders_on_a_synthetic_table(
+    name: str, figure_table: Table, tmp_path: Path
+) -> None:
+    fig = FIGURES[name].make(figure_table, **FAST.get(name, {}))
+    assert isinstance(fig, Figure)
+    _check_readable(fig)
+    files = save_figure(fig, tmp_path / name)
+    assert [f.suffix for f in files] == [".png", ".pdf"]
+    assert all(f.stat().st_size > 5000 for f in files)
+
+
+def test_registry_render_writes_files_and_notes(figure_table: Table, tmp_path: Path) -> None:
+    r = render("distance_profile", figure_table, tmp_path, formats=("png", "svg"))
+    assert [f.name for f in r.files] == ["distance_profile.png", "distance_profile.svg"]
+    assert r.seconds > 0 and r.notes == ()
+
+
+def test_dataset_figures_draw_what_the_table_has_and_say_what_is_missing(
+    cifar10_only_table: Table,
+) -> None:
+    fig = FIGURES["distance_profile"].make(cifar10_only_table)
+    assert len([a for a in fig.axes if a.get_label() != "<colorbar>"]) == 1
+    (note,) = figure_notes(fig)
+    assert "CIFAR-10 only" in note and "cifar100/x-test@200 accuracy" in note
+
+
+@pytest.mark.parametrize("name", ["flat_vs_sharp", "search_curves"])
+def test_figures_needing_validation_splits_skip_with_the_keys(
+    name: str, cifar10_only_table: Table
+) -> None:
+    with pytest.raises(FigureSkipped, match=r"needs .*x-valid@"):
+        FIGURES[name].make(cifar10_only_table, **FAST.get(name, {}))
+
+
+def test_search_curves_optimistic_only_when_asked(cifar10_only_table: Table) -> None:
+    fig = FIGURES["search_curves"].make(
+        cifar10_only_table, allow_optimistic=True, **FAST["search_curves"]
+    )
+    assert any("OPTIMISTIC" in t for t in _texts(fig))
+    assert any("OPTIMISTIC" in n for n in figure_notes(fig))
+    # a queries axis: the fixed-n protocol has no time
+    assert fig.axes[0].get_xlabel() == "queries"
+
+
+def test_projection_value_picks_are_labelled(figure_table: Table) -> None:
+    from nb201_flat.figures.projection import pick_architectures
+
+    picks = pick_architectures(figure_table, pick="value")
+    assert picks.sharp.label == "best by value"
+    assert picks.flat.label == "best by neighbourhood mean"
+    v = figure_table.vector_for(picks.key)
+    assert picks.sharp.value == pytest.approx(np.nanmax(v))
+    fig = FIGURES["na_projection"].make(figure_table, pick="value", points=11)
+    assert "best by value" in fig.axes[0].get_title()
+
+
+def test_projection_search_picks_differ_and_are_reproducible(figure_table: Table) -> None:
+    from nb201_flat.figures.projection import pick_architectures
+
+    a = pick_architectures(figure_table, seed=3)
+    b = pick_architectures(figure_table, seed=3)
+    assert (a.sharp.index, a.flat.index) == (b.sharp.index, b.flat.index)
+    assert a.sharp.index != a.flat.index
+    assert a.key.dataset == "cifar100" and "per-dataset:cifar100" in a.how
+    assert not a.optimistic
+
+
+def test_a2m_paths_show_the_landscape_barriers(figure_table: Table) -> None:
+    from nb201_flat.figures.paths import A2M_PAIRS
+
+    fig = FIGURES["a2m_paths"].make(figure_table)
+    v = figure_table.vector("cifar10", "ori-test", 200)
+    a, b = A2M_PAIRS["cifar10"][0]
+    expected = ls.a2m_barrier(figure_table.space, v, a, b).barrier
+    assert f"A²M {expected:.2f}" in fig.axes[0].get_title()
+
+
+# -- the embedded default ---------------------------------------------------------------------
+def test_default_table_renders_or_skips_with_reasons(default_table: Table, tmp_path: Path) -> None:
+    skipped: dict[str, str] = {}
+    for name in FIGURE_NAMES:
+        try:
+            r = render(name, default_table, tmp_path, options=FAST.get(name))
+        except FigureSkipped as exc:
+            skipped[name] = str(exc)
+            continue
+        assert all(f.stat().st_size > 0 for f in r.files)
+    assert set(skipped) == {"flat_vs_sharp", "search_curves"}
+    assert "cifar100/x-valid@200 accuracy" in skipped["flat_vs_sharp"]
+    assert "optimistic" in skipped["search_curves"]
+
+
+# -- byte stability ---------------------------------------------------------------------------
+def _digests(folder: Path) -> dict[str, str]:
+    return {
+        p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())
+    }
+
+
+def test_same_bytes_twice_in_one_process(figure_table: Table, tmp_path: Path) -> None:
+    for run in ("a", "b"):
+        for name in ("barrier_tree", "a2m_paths"):
+            render(name, figure_table, tmp_path / run, formats=("png", "pdf", "svg"))
+    assert _digests(tmp_path / "a") == _digests(tmp_path / "b")
+
+
+@pytest.mark.slow
+def test_cli_gives_identical_bytes_in_separate_processes(
+    saved_figure_table: Path, tmp_path: Path
+) -> None:
+    import subprocess
+    import sys
+
+    for run in ("a", "b"):
+        cmd = [
+            sys.executable,
+            "-m",
+            "nb201_flat",
+            "figures",
+            "--out",
+            str(tmp_path / run),
+            "--table",
+            str(saved_figure_table),
+            "--only",
+            "distance_profile",
+            "na_projection",
+        ]
+        subprocess.run(cmd, check=True, capture_output=True, timeout=300)
+    first = _digests(tmp_path / "a")
+    assert len(first) == 4
+    assert first == _digests(tmp_path / "b")
+
+
+# -- the CLI ------------------------------------------------------------------------------------
+def test_cli_skips_with_a_message_and_exits_0(
+    cifar10_only_table: Table, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from nb201_flat.cli import main
+    from nb201_flat.storage import save_table
+
+    path = save_table(cifar10_only_table, tmp_path / "c10.nb201")
+    out = tmp_path / "figs"
+    argv = ["figures", "--out", str(out), "--table", str(path)]
+    assert main([*argv, "--only", "flat_vs_sharp", "distance_profile"]) == 0
+    text = capsys.readouterr().out
+    assert "skipped flat_vs_sharp: needs cifar100/x-valid@200 accuracy" in text
+    assert "distance_profile" in text and (out / "distance_profile.png").is_file()
+
+    assert main([*argv, "--only", "search_curves", "barrier_tree", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert [s["name"] for s in doc["skipped"]] == ["search_curves"]
+    assert "x-valid@12" in doc["skipped"][0]["reason"]
+    (made,) = doc["figures"]
+    assert made["name"] == "barrier_tree" and len(made["files"]) == 2
+    assert "CIFAR-10 only" in made["notes"][0]
+
+
+def test_cli_rejects_unknown_names(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    from nb201_flat.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["figures", "--out", str(tmp_path), "--only", "no_such_figure"])
+    assert "invalid choice" in capsys.readouterr().err
+
+
+# -- plot functions take ax= and return it ----------------------------------------------------
+def test_plot_functions_draw_on_the_given_axes(figure_table: Table) -> None:
+    from nb201_flat.figures import (
+        plot_barrier_paths,
+        plot_disconnectivity,
+        plot_distance_profile,
+        plot_neighbour_distributions,
+        plot_projection,
+    )
+    from nb201_flat.figures._common import new_figure
+
+    space = figure_table.space
+    v = figure_table.vector("cifar10", "ori-test", 200)
+    _, axes = new_figure(2, 3)
+    flat = [ax for row in axes for ax in row]
+    grid = ls.projection_grid(space, v, 0, seed=0, lambdas=np.linspace(-1, 1, 5))
+    assert plot_projection(grid, flat[0]) is flat[0]
+    prof = ls.distance_profile(space, v)
+    assert plot_distance_profile(prof, flat[1], fdc=-0.3) is flat[1]
+    dist = ls.neighbour_distributions(space, v, "cifar10", (1,))
+    assert plot_neighbour_distributions(dist, v, 1, flat[2]) is flat[2]
+    tree = ls.barrier_tree(space, v)
+    low = tree.path(81, 1459, shortest=True)
+    assert plot_barrier_paths(ls.a2m_barrier(space, v, 81, 1459), low, flat[3]) is flat[3]
+    graph = ls.disconnectivity_graph(tree, n_optima=5)
+    assert plot_disconnectivity(graph, flat[4], colour_values=v) is flat[4]
+    # without ax: a new styled figure
+    ax = plot_distance_profile(prof)
+    assert isinstance(ax, Axes) and ax.figure is not flat[0].figure
+
+
+def test_plot_anytime_on_precomputed_curves() -> None:
+    from nb201_flat.figures import plot_anytime
+
+    x = np.linspace(0, 100, 11)
+    curves = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "algorithm": algo,
+                    "x": x,
+                    "x_unit": "seconds",
+                    "mean": 90 + shift + x / 100,
+                    "std": 0.5,
+                    "n": np.where(x > 0, 10, 0),
+                }
+            )
+            for algo, shift in (("rs", 0.0), ("na-rs", 0.2))
+        ]
+    )
+    ax = plot_anytime(curves)
+    lines = ax.get_lines()
+    assert [ln.get_label() for ln in lines] == ["RS", "NA-RS"]
+    # the point where no run had an incumbent is left out
+    assert len(lines[0].get_xdata()) == 10
+    assert ax.get_xlabel() == "simulated search time (s)"
+
+
+def test_tree_layout_places_leaves_then_merges() -> None:
+    from nb201_flat.figures.tree import tree_layout
+
+    graph = ls.disconnectivity_graph(
+        __import__("nb201_flat.space", fromlist=["Space"]).Space(("a", "b"), 3),
+        np.array([9.0, 1, 1, 1, 1, 1, 1, 8]),
+    )
+    x = tree_layout(graph)
+    assert x == {0: 0.0, 1: 1.0, 2: 0.5}
+
+
+# -- the real data -------------------------------------------------------------------------------
+@pytest.mark.realdata
+def test_every_figure_on_the_real_data(real_table: Table, tmp_path: Path) -> None:
+    for name in FIGURE_NAMES:
+        r = render(name, real_table, tmp_path, options=FAST.get(name))
+        assert not any("lacks" in n for n in r.notes), r.notes
+    prof = ls.distance_profile(real_table.space, real_table.vector("cifar10", "ori-test", 200))
+    assert prof.attrs["optima"] == [6111, 13714]
+
+
+@pytest.mark.realdata
+def test_real_projection_picks_come_from_the_validation_search(real_table: Table) -> None:
+    from nb201_flat.figures.projection import pick_architectures
+
+    picks = pick_architectures(real_table)
+    assert picks.key.dataset == "cifar100" and not picks.optimistic
+    assert math.isfinite(picks.sharp.sharpness) and picks.sharp.index != picks.flat.index

@@ -1,0 +1,172 @@
+"""Search algorithms on synthetic tables with exactly known answers."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+
+from nb201_flat.search import (
+    AlgorithmError,
+    LocalSearch,
+    NARandomSearch,
+    NeighbourObjective,
+    Protocol,
+    RandomSearch,
+    RegularizedEvolution,
+    make_algorithm,
+    run_search,
+)
+from nb201_flat.search.algorithms import mutate
+from nb201_flat.space import NB201, Space
+from nb201_flat.table import MetricKey, Table
+
+VAL = MetricKey("synthetic", "x-valid", 200)
+TEST = MetricKey("synthetic", "x-test", 200)
+
+
+def _spike_plateau(spike_test: float, plateau_test: float) -> Table:
+    """A broad plateau (validation 80) and 625 isolated sharp spikes (validation 99).
+
+    Spikes: edge 0 is ``none`` and the op codes sum to 0 mod 5, so two spikes differ on at
+    least two edges and every neighbour of a spike is ordinary (validation 50). Plateau: edges
+    0 and 1 are ``avg_pool_3x3``; 16 of its 24 neighbours are plateau too. Under the radius-1
+    mean (self included) a plateau cell scores >= 70 and any other cell < 60, so NA-RS returns
+    a plateau cell and RS a spike as soon as each has sampled one (400 draws: both happen
+    with probability 1 - 2e-7; the seeds below are fixed anyway).
+    """
+    c = NB201.codes.astype(np.int64)
+    spike = (c[:, 0] == 0) & (c.sum(axis=1) % 5 == 0)
+    plateau = (c[:, 0] == 4) & (c[:, 1] == 4)
+    val = np.full(NB201.size, 50.0)
+    val[plateau], val[spike] = 80.0, 99.0
+    test = np.full(NB201.size, 50.0)
+    test[plateau], test[spike] = plateau_test, spike_test
+    return Table(NB201, {(VAL, None): val, (TEST, None): test}, source="spike-plateau")
+
+
+FIXED_400 = Protocol("fixed-400", VAL, (TEST,), budget_queries=400)
+NA_FREE = NARandomSearch(NeighbourObjective(radius=1, agg="mean", include_self=True))
+
+
+def test_na_rs_wins_when_the_spike_is_an_inflated_validation() -> None:
+    table = _spike_plateau(spike_test=10.0, plateau_test=80.0)
+    res = run_search(table, FIXED_400, {"rs": RandomSearch(), "na": NA_FREE}, runs=30, seed=3)
+    by = res.runs.pivot(index="run", columns="algorithm", values="test")
+    assert (by["rs"] == 10.0).all()  # RS is fooled by a spike every time
+    assert (by["na"] == 80.0).all()  # NA-RS lands on the plateau every time
+
+
+def test_na_rs_loses_when_the_sharp_spike_is_real() -> None:
+    table = _spike_plateau(spike_test=99.0, plateau_test=60.0)
+    res = run_search(table, FIXED_400, {"rs": RandomSearch(), "na": NA_FREE}, runs=30, seed=3)
+    by = res.runs.pivot(index="run", columns="algorithm", values="test")
+    assert (by["rs"] == 99.0).all()
+    assert (by["na"] == 60.0).all()
+
+
+@pytest.mark.parametrize(("charge", "budget", "stage1"), [(False, 400, 1.0), (True, 2000, 0.2)])
+def test_two_stage_na_rs_reranks_to_the_plateau(charge: bool, budget: int, stage1: float) -> None:
+    table = _spike_plateau(spike_test=10.0, plateau_test=80.0)
+    # stage 1 sees about 16 spikes and 16 plateau cells in 400 draws: the top 40 by validation
+    # reach the plateau; charged, stage 2 can afford about 60 neighbourhoods of 25
+    algo = NARandomSearch(
+        NeighbourObjective(charge=charge), rerank_top_k=40, stage1_fraction=stage1
+    )
+    p = Protocol("fixed", VAL, (TEST,), budget_queries=budget)
+    res = run_search(table, p, algo, runs=5, seed=0)
+    assert (res.runs["test"] == 80.0).all()
+    assert ((res.runs["free_queries"] > 0) != charge).all()
+
+
+def test_rs_expected_best_matches_the_closed_form(tiny_space: Space) -> None:
+    values = (np.arange(tiny_space.size) * 7 % 11).astype(float)  # ties on purpose
+    key = MetricKey("tiny", "x-valid", 12)
+    table = Table(tiny_space, {(key, None): values}, source="tiny")
+    n, runs = 5, 4000
+    res = run_search(
+        table, Protocol("n5", key, (key,), budget_queries=n), RandomSearch(), runs=runs
+    )
+    v = np.sort(values)
+    m = v.size
+    k = np.arange(1, m + 1)
+    pmf = (k / m) ** n - ((k - 1) / m) ** n  # P(the max has rank k), draws with replacement
+    expected = float((v * pmf).sum())
+    sd = float(np.sqrt((v**2 * pmf).sum() - expected**2))
+    got = float(res.runs["test"].mean())
+    assert abs(got - expected) < 4 * sd / np.sqrt(runs), (got, expected)
+
+
+def test_node_then_edge_mutation_is_nb201s() -> None:
+    rng = np.random.default_rng(0)
+    codes = NB201.codes
+    counts: Counter[int] = Counter()
+    for _ in range(18_000):
+        i = int(rng.integers(NB201.size))
+        child = mutate(codes, 4, 5, i, rng)
+        diff = np.flatnonzero(np.asarray(child) != codes[i])
+        assert diff.size == 1  # one edge, always a different op
+        counts[int(diff[0])] += 1
+    # node 1 has one input edge (p = 1/3); node 2 two (1/6 each); node 3 three (1/9 each)
+    expected = [1 / 3, 1 / 6, 1 / 6, 1 / 9, 1 / 9, 1 / 9]
+    for e, p in enumerate(expected):
+        assert counts[e] / 18_000 == pytest.approx(p, abs=0.015)
+
+
+def _onemax(codes: np.ndarray) -> np.ndarray:
+    return (codes == 3).sum(axis=1).astype(float)
+
+
+@pytest.mark.parametrize(
+    "algo",
+    [
+        LocalSearch(),
+        LocalSearch(first_improvement=True),
+        RegularizedEvolution(),
+        RegularizedEvolution(mutation="uniform-edge"),
+    ],
+)
+def test_local_search_and_rea_climb_a_unimodal_landscape(
+    algo: LocalSearch | RegularizedEvolution, make_table: Callable[..., Table]
+) -> None:
+    table = make_table(_onemax, key=VAL, extra={TEST: _onemax})
+    res = run_search(table, Protocol("p", VAL, (TEST,), budget_queries=1000), algo, runs=5)
+    assert (res.runs["test"] == 6.0).all()  # the all-3x3 cell
+
+
+def test_na_variants_run_and_respect_budgets(make_table: Callable[..., Table]) -> None:
+    table = make_table(_onemax, key=VAL, extra={TEST: _onemax})
+    p = Protocol("p", VAL, (TEST,), budget_queries=120)
+    algos = {
+        "na-rea": make_algorithm("na-rea", radius=1, charge=True),
+        "na-ls": make_algorithm("na-ls", agg="min", include_self=False),
+        "na-ls-q": make_algorithm("na-ls", agg="quantile", quantile=0.5, radius=2),
+        "na-rs-conn": make_algorithm("na-rs", no_none=True, connected_only=True, exact=True),
+    }
+    res = run_search(table, p, algos, runs=3)
+    assert (res.runs["queries"] <= 120).all()
+    assert res.runs["test"].notna().all()
+
+
+def test_make_algorithm_names_and_errors() -> None:
+    assert make_algorithm("rs").label == "rs"
+    assert make_algorithm("na-rs", radius=2, agg="median").label == "na-rs[r2,median,self,free]"
+    assert make_algorithm("rea").label == "rea"
+    with pytest.raises(AlgorithmError, match="unknown algorithm 'bo'"):
+        make_algorithm("bo")
+    with pytest.raises(AlgorithmError, match="do not apply to 'rs'"):
+        make_algorithm("rs", radius=2)
+    with pytest.raises(AlgorithmError, match="population"):
+        make_algorithm("ls", population=3)
+    with pytest.raises(AlgorithmError, match="aggregator"):
+        make_algorithm("na-rs", agg="max")
+    with pytest.raises(AlgorithmError, match="radius"):
+        NeighbourObjective(radius=0)
+    with pytest.raises(AlgorithmError, match="quantile"):
+        NeighbourObjective(agg="quantile", quantile=1.5)
+    with pytest.raises(AlgorithmError, match="rerank_top_k"):
+        NARandomSearch(rerank_top_k=0)
+    with pytest.raises(AlgorithmError, match="sample_size"):
+        RegularizedEvolution(sample_size=0)

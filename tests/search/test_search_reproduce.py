@@ -1,0 +1,167 @@
+"""The reproduction grid, its verdict rule, its files, and the two CLI commands."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from nb201_flat.cli import main
+from nb201_flat.search import ProtocolError
+from nb201_flat.search.reproduce import (
+    ReproduceConfig,
+    bootstrap_ci,
+    reproduce,
+    verdict,
+    write_report,
+)
+from nb201_flat.table import Table
+
+
+@pytest.mark.parametrize(
+    ("lo", "hi", "claim", "expected"),
+    [
+        (0.9, 2.1, 1.48, "reproduced"),  # CI > 0 and covers the claim
+        (2.5, 3.5, 1.48, "reproduced"),  # larger than claimed still reproduces it
+        (0.2, 0.8, 1.48, "reproduced"),  # reaches half the claim
+        (0.1, 0.5, 1.48, "contradicted"),  # real but far smaller than claimed
+        (-0.4, 0.3, 1.48, "contradicted"),  # around 0, upper end well below the claim
+        (-2.0, -1.0, 1.58, "contradicted"),  # opposite sign
+        (-0.2, 1.9, 1.48, "inconclusive"),  # contains 0 and the claim
+        (0.1, 0.4, None, "reproduced"),  # sign-only rows
+        (-0.5, -0.1, None, "contradicted"),
+        (-0.5, 0.5, None, "inconclusive"),
+        (-2.1, -0.9, -1.48, "reproduced"),  # a negative claim, mirrored
+        (np.nan, np.nan, 1.48, "inconclusive"),
+    ],
+)
+def test_verdict_rule(lo: float, hi: float, claim: float | None, expected: str) -> None:
+    assert verdict(lo, hi, claim) == expected
+
+
+def test_bootstrap_ci_is_seeded_and_covers_the_mean() -> None:
+    d = np.random.default_rng(0).normal(1.0, 2.0, 400)
+    lo, hi = bootstrap_ci(d, seed=3)
+    assert (lo, hi) == bootstrap_ci(d, seed=3)
+    assert lo < d.mean() < hi
+    assert hi - lo == pytest.approx(2 * 1.96 * 2.0 / 20, rel=0.25)
+    assert np.isnan(bootstrap_ci(np.array([1.0]))[0])
+
+
+def test_quick_grid_on_an_nb201_shaped_table(nb201_like: Table, tmp_path: Path) -> None:
+    cfg = ReproduceConfig.quick(runs=8, n_boot=200)
+    res = reproduce(nb201_like, cfg)
+    assert set(res.summary["algorithm"]) >= {"rs", "na-rs[r1,mean,self,free]", "rea", "ls"}
+    assert set(res.paired["verdict"]) <= {"reproduced", "contradicted", "inconclusive"}
+    claims = res.paired[res.paired["claim"].notna()]
+    assert set(claims["dataset"]) == {"cifar100", "ImageNet16-120"}
+    assert set(res.paired["base"]) == {"rs", "rea", "ls"}
+    rs_rows = res.anchors[res.anchors["quantity"] == "RS test accuracy"]
+    assert list(rs_rows["dataset"]) == ["cifar10", "ImageNet16-120"]
+    na_rows = res.anchors[res.anchors["quantity"].str.startswith("NA-RS")]
+    assert set(na_rows["dataset"]) == {"cifar100", "ImageNet16-120"}
+    files = write_report(res, tmp_path / "out", seconds=1.0)
+    names = {f.name for f in files}
+    assert names == {
+        "summary.csv",
+        "paired.csv",
+        "anchors.csv",
+        "curves.csv",
+        "runs.csv.gz",
+        "report.md",
+    }
+    assert not [p for p in (tmp_path / "out").iterdir() if p.name.startswith(".")]  # no temp
+    md = (tmp_path / "out" / "report.md").read_text()
+    assert "Verdict rule" in md and "93.70 ± 0.36" in md and "12/200" in md
+    paired = pd.read_csv(tmp_path / "out" / "paired.csv")
+    assert {"diff", "ci_lo", "ci_hi", "verdict", "radius", "charge"} <= set(paired.columns)
+
+
+def test_full_design_and_grid_parameters(nb201_like: Table) -> None:
+    cfg = ReproduceConfig.quick(
+        design="full",
+        radii=(1, 2),
+        aggregators=("mean", "min"),
+        include_self=(True, False),
+        charge=(False,),
+        rerank_top_k=(),
+        relatives=False,
+    )
+    labels = list(cfg.algorithms())
+    assert labels[0] == "rs" and len(labels) == 1 + 2 * 2 * 2
+    prots = ReproduceConfig.quick(
+        protocols=("nb201", "per-dataset"), search_epochs=(12, 200)
+    ).protocol_list(nb201_like)
+    assert len(prots) == 8
+    p200 = next(p for p in prots if p.name == "nb201@200ep")
+    assert p200.budget_seconds == pytest.approx(200_000.0)
+    with pytest.raises(ProtocolError, match="12 or 200"):
+        ReproduceConfig(search_epochs=(50,))
+
+
+def test_reproduce_on_a_table_that_cannot_serve_it(default_table: Table) -> None:
+    with pytest.raises(ProtocolError, match="lacks"):
+        reproduce(default_table, ReproduceConfig.quick())
+
+
+# -- CLI --------------------------------------------------------------------------------------
+def test_cli_search_json(nb201_like_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["search", "--algo", "na-rs", "--radius", "1", "--agg", "median", "--runs", "4"]
+    argv += ["--table", str(nb201_like_path), "--jobs", "1", "--json"]
+    assert main(argv) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["algorithm"] == "na-rs[r1,median,self,free]"
+    assert [r["dataset"] for r in out["results"]] == ["cifar10", "cifar100", "ImageNet16-120"]
+    assert all(r["n"] == 4 and r["mean"] is not None and "std" in r for r in out["results"])
+
+
+def test_cli_search_text_and_errors(
+    nb201_like_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    table = ["--table", str(nb201_like_path), "--jobs", "1"]
+    assert main(["search", "--algo", "rs", "--protocol", "per-dataset", "--runs", "3", *table]) == 0
+    assert "per-dataset:cifar100" in capsys.readouterr().out
+    assert main(["search", "--algo", "rs", "--radius", "2", "--runs", "2", *table]) == 2
+    assert "do not apply to 'rs'" in capsys.readouterr().err
+    assert main(["search", "--algo", "na-rs", "--quantile", "2", "--runs", "2", *table]) == 2
+    assert "quantile" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["search", "--algo", "bogus"])
+    with pytest.raises(SystemExit):
+        main(["search", "--algo", "rs", "--protocol", "nb202"])
+
+
+def test_cli_search_flags_optimistic_default_table(capsys: pytest.CaptureFixture[str]) -> None:
+    assert (
+        main(
+            [
+                "search",
+                "--algo",
+                "rs",
+                "--protocol",
+                "fixed-n",
+                "--n",
+                "10",
+                "--runs",
+                "2",
+                "--jobs",
+                "1",
+            ]
+        )
+        == 0
+    )
+    assert "OPTIMISTIC: search metric = report metric" in capsys.readouterr().out
+
+
+def test_cli_reproduce_quick(
+    nb201_like_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "repro"
+    argv = ["reproduce", "--quick", "--runs", "6", "--out", str(out), "--jobs", "1"]
+    assert main([*argv, "--table", str(nb201_like_path), "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert {c["dataset"] for c in payload["claims"]} == {"cifar100", "ImageNet16-120"}
+    assert (out / "report.md").exists() and (out / "curves.csv").exists()

@@ -1,0 +1,129 @@
+"""Runner and protocols: determinism (also across processes), budgets, errors, curves."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from nb201_flat.search import (
+    AlgorithmError,
+    LocalSearch,
+    NARandomSearch,
+    NeighbourObjective,
+    Protocol,
+    ProtocolError,
+    RandomSearch,
+    RegularizedEvolution,
+    fixed_n_protocols,
+    nb201_protocol,
+    per_dataset_protocols,
+    protocols_by_name,
+    run_search,
+)
+from nb201_flat.table import MetricKey, Table
+
+ALGOS = {
+    "rs": RandomSearch(),
+    "na-rs": NARandomSearch(NeighbourObjective(radius=1)),
+    "na-rs-charged": NARandomSearch(NeighbourObjective(charge=True)),
+    "rea": RegularizedEvolution(),
+    "ls": LocalSearch(),
+}
+
+
+def test_same_seed_same_output_bit_for_bit_also_with_two_jobs(nb201_like: Table) -> None:
+    # per-dataset at 200 epochs: the 'random' seed policy draws among stored seeds
+    prots = (nb201_protocol(), *per_dataset_protocols(epochs=200, budget_scale=200 / 12))
+    a = run_search(nb201_like, prots, ALGOS, runs=6, seed=11, jobs=1)
+    b = run_search(nb201_like, prots, ALGOS, runs=6, seed=11, jobs=1)
+    c = run_search(nb201_like, prots, ALGOS, runs=6, seed=11, jobs=2)
+    pd.testing.assert_frame_equal(a.runs, b.runs, check_exact=True)
+    pd.testing.assert_frame_equal(a.runs, c.runs, check_exact=True)
+    pd.testing.assert_frame_equal(a.curves, c.curves, check_exact=True)
+    d = run_search(nb201_like, prots, ALGOS, runs=6, seed=12, jobs=1)
+    assert not a.runs["best"].equals(d.runs["best"])
+
+
+def test_runs_are_paired_and_independent_of_the_other_runs(nb201_like: Table) -> None:
+    p = nb201_protocol()
+    full = run_search(nb201_like, p, RandomSearch(), runs=8, seed=5).runs
+    part = run_search(nb201_like, p, RandomSearch(), runs=3, seed=5).runs
+    cols = ["run", "dataset", "best", "test", "queries", "seconds"]
+    pd.testing.assert_frame_equal(full[full["run"] < 3][cols].reset_index(drop=True), part[cols])
+
+
+def test_time_budgets_are_respected_to_the_second(nb201_like: Table) -> None:
+    prots = (nb201_protocol(), *per_dataset_protocols())
+    res = run_search(nb201_like, prots, ALGOS, runs=4)
+    budget = {p.name: p.budget_seconds for p in prots}
+    assert (res.runs["seconds"] <= res.runs["protocol"].map(budget)).all()
+    # each run is stopped by the budget: the next query (>= the cheapest cost) would not fit
+    data = nb201_protocol().oracle_data(nb201_like)
+    assert data.costs is not None
+    nb = res.runs[res.runs["protocol"] == "nb201"]
+    assert (nb["seconds"] > 12_000 - data.costs.max()).all()
+
+
+def test_protocol_checks_name_what_the_table_lacks(default_table: Table) -> None:
+    with pytest.raises(ProtocolError, match=r"lacks search metric cifar10-valid/x-valid@12ep"):
+        run_search(default_table, nb201_protocol(), RandomSearch(), runs=1)
+    with pytest.raises(ProtocolError, match=r"time_s"):
+        nb201_protocol().check(default_table)
+    with pytest.raises(ProtocolError, match="unknown protocol 'nb-201'"):
+        protocols_by_name("nb-201", default_table)
+    with pytest.raises(ProtocolError, match="unknown dataset"):
+        per_dataset_protocols(datasets=("cifar10",))
+
+
+def test_fixed_n_on_the_default_table_is_flagged_optimistic(default_table: Table) -> None:
+    (p,) = fixed_n_protocols(default_table, 20)
+    assert p.optimistic and p.search == p.report[0]
+    res = run_search(default_table, p, RandomSearch(), runs=3)
+    assert res.runs["optimistic"].all()
+    assert any("OPTIMISTIC" in n and "search metric = report metric" in n for n in res.notes)
+
+
+def test_seed_fallback_is_noted_or_refused(nb201_like: Table) -> None:
+    notes = nb201_protocol().check(nb201_like)
+    assert any("stores one value" in n for n in notes)
+    assert any("x 12/200" in n for n in notes)
+    with pytest.raises(ProtocolError, match="seed='mean'"):
+        nb201_protocol().replace(seed_fallback=False).check(nb201_like)
+    with pytest.raises(ProtocolError, match="seed 5 is not stored"):
+        nb201_protocol(epochs=200, seed=5).oracle_data(nb201_like)
+
+
+def test_optimistic_overlap_rules() -> None:
+    rep = (MetricKey("cifar100", "ori-test", 200),)
+    p = Protocol("p", MetricKey("cifar100", "x-valid", 200), rep, budget_queries=5)
+    assert p.optimistic  # ori-test contains x-valid for cifar100
+    q = p.replace(report=(MetricKey("cifar100", "x-test", 200),))
+    assert not q.optimistic
+    assert not nb201_protocol().optimistic
+
+
+def test_bad_runner_arguments(nb201_like: Table) -> None:
+    p = nb201_protocol()
+    with pytest.raises(AlgorithmError, match="runs"):
+        run_search(nb201_like, p, RandomSearch(), runs=0)
+    with pytest.raises(AlgorithmError, match="seed"):
+        run_search(nb201_like, p, RandomSearch(), runs=1, seed=-1)
+    with pytest.raises(AlgorithmError, match="jobs"):
+        run_search(nb201_like, p, RandomSearch(), runs=1, jobs=0)
+    with pytest.raises(AlgorithmError, match="unique"):
+        run_search(nb201_like, p, [RandomSearch(), RandomSearch()], runs=1)
+    with pytest.raises(AlgorithmError, match="not a search algorithm"):
+        run_search(nb201_like, p, ["rs"], runs=1)  # type: ignore[list-item]
+    with pytest.raises(ProtocolError, match="unique"):
+        run_search(nb201_like, [p, p], RandomSearch(), runs=1)
+
+
+def test_anytime_curves_are_monotone_for_rs_in_validation(nb201_like: Table) -> None:
+    res = run_search(nb201_like, nb201_protocol(), RandomSearch(), runs=10, curve_points=11)
+    cur = res.curves[res.curves["dataset"] == "cifar10"]
+    assert cur["x"].iloc[0] == 0.0 and cur["x"].iloc[-1] == 12_000.0
+    assert cur["n"].iloc[0] == 0 and cur["n"].iloc[-1] == 10
+    final = res.runs[res.runs["dataset"] == "cifar10"]["test"].mean()
+    assert cur["mean"].iloc[-1] == pytest.approx(final)
+    assert np.isfinite(cur["mean"].iloc[1:]).all()
