@@ -63,10 +63,9 @@ class _Record:
 
 
 class _AnalogUnpickler(pickle.Unpickler):
-    _allowed = {
-        ("analognasbench.data", "Architecture"),
-        ("analognasbench.data", "DriftMeasurement"),
-    }
+    _allowed: ClassVar[frozenset[tuple[str, str]]] = frozenset(
+        {("analognasbench.data", "Architecture"), ("analognasbench.data", "DriftMeasurement")}
+    )
 
     def find_class(self, module: str, name: str) -> Any:
         if (module, name) in self._allowed:
