@@ -75,6 +75,11 @@ def run(*, quick: bool) -> dict[str, Any]:
             "exponent_time_vs_size": fit_exponent(
                 [p["size"] for p in ok], [p["total_s"] for p in ok]
             ),
+            # widths differ between spaces: growth per (arch x neighbour) entry is the fair one
+            "exponent_time_vs_entries": fit_exponent(
+                [p["size"] * p["width"] for p in ok if p.get("width")],
+                [p["total_s"] for p in ok if p.get("width")],
+            ),
             "largest_size": max((p["size"] for p in ok), default=None),
         }
     return summary
@@ -102,7 +107,7 @@ def markdown(summary: dict[str, Any]) -> str:
             )
     lines.append("")
     for what, s in summary.items():
-        e, en = s["exponent_time_vs_size"], s["exponent_time_vs_entries"]
+        e, en = s["exponent_time_vs_size"], s.get("exponent_time_vs_entries")
         if e is None or math.isnan(e):
             lines.append(f"- {what}: one point only")
             continue

@@ -166,7 +166,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             rows.append(Row(group, "(group)", status="error", note=f"{type(exc).__name__}: {exc}"))
     wall = time.perf_counter() - t0
     mode = "quick" if args.quick else "full"
-    text = render(rows, scaling, machine, mode, wall)
     payload = {
         "mode": mode,
         "wall_s": wall,
@@ -175,7 +174,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "scaling": scaling,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
+    # the measurements first: a rendering bug must not lose a quarter hour of timings
     atomic_write_text(args.out / "latest.json", json.dumps(payload, indent=1, default=str) + "\n")
+    text = render(rows, scaling, machine, mode, wall)
     atomic_write_text(args.out / "latest.md", text)
     sys.stdout.write(text)
     return 1 if any(r.status == "error" or r.same_result is False for r in rows) else 0

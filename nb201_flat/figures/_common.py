@@ -48,6 +48,13 @@ SPLIT_LABELS: dict[str, str] = {
 }
 
 
+# metric -> (words, unit) for axis labels
+METRIC_LABELS: dict[str, tuple[str, str]] = {
+    "time_s": ("training time", " (s)"),
+    "params_mb": ("parameters", " (M)"),
+}
+
+
 class FigureSkipped(Nb201FlatError):
     """A figure cannot be drawn from this table; the message names what it needs.
 
@@ -95,11 +102,14 @@ def axis_label(key: MetricKey) -> str:
     >>> axis_label(MetricKey("cifar10-valid", "x-valid", 12))
     'CIFAR-10 validation accuracy, 12 epochs (%)'
     """
-    split = SPLIT_LABELS.get(key.split, key.split)
-    metric = key.metric.replace("_", " ")
-    unit = " (%)" if key.metric.endswith("accuracy") else ""
+    # a model-level metric (time, size) belongs to no evaluation split
+    split = "" if key.metric in METRIC_LABELS else SPLIT_LABELS.get(key.split, key.split)
+    metric, unit = METRIC_LABELS.get(key.metric, (key.metric.replace("_", " "), ""))
+    if key.metric.endswith("accuracy"):
+        unit = " (%)"
     epochs = "" if key.epochs == 200 else f", {key.epochs} epochs"
-    return f"{dataset_label(key.dataset)} {split} {metric}{epochs}{unit}"
+    words = " ".join(w for w in (dataset_label(key.dataset), split, metric) if w)
+    return f"{words}{epochs}{unit}"
 
 
 def missing_keys(table: Table, keys: Iterable[MetricKey]) -> list[MetricKey]:
@@ -231,7 +241,7 @@ def binned_means(
     --------
     >>> df = binned_means(np.arange(100.0), np.arange(100.0) * 2, bins=4)
     >>> df["mean"].tolist(), df["n"].tolist()
-    ([49.0, 149.0, 249.0, 349.0], [25, 25, 25, 25])
+    ([24.0, 74.0, 124.0, 174.0], [25, 25, 25, 25])
     """
     xv, yv = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
     ok = np.isfinite(xv) & np.isfinite(yv)

@@ -181,7 +181,7 @@ def make_flat_vs_sharp(table: Table, *, top: float = 0.2, radius: int = 1) -> Fi
             "a validation split beside the test split, and a second dataset",
         )
     panels = [p for p, ok in (("gap", gaps), ("transfer", targets)) if ok]
-    fig, axes = new_figure(1, len(panels), figsize=(3.5 * len(panels) + 0.4, 3.4), sharex=False)
+    fig, axes = new_figure(1, len(panels), figsize=(3.8 * len(panels) + 0.4, 3.4), sharex=False)
     share = f"top {top:.0%} of connected cells by validation accuracy"
     for k, (ax, panel) in enumerate(zip(axes[0], panels, strict=True)):
         letter = "ab"[k]
@@ -190,14 +190,14 @@ def make_flat_vs_sharp(table: Table, *, top: float = 0.2, radius: int = 1) -> Fi
                 Series(dataset_label(ds), gap_data(table, ds, top=top, radius=radius))
                 for ds in gaps
             ]
-            plot_binned(series, ax, y="gap", legend_loc="lower right")
+            plot_binned(series, ax, y="gap", legend_loc="upper left")
             with figure_style():
                 ax.set_ylabel("validation − test accuracy (points)")
                 ax.set_title(f"({letter}) generalisation gap, same networks", fontsize=9)
         else:
             series = [
                 Series(
-                    f"CIFAR-10 → {dataset_label(ds)}",
+                    f"to {dataset_label(ds)}",
                     transfer_data(table, ds, top=top, radius=radius),
                 )
                 for ds in targets
@@ -205,10 +205,10 @@ def make_flat_vs_sharp(table: Table, *, top: float = 0.2, radius: int = 1) -> Fi
             plot_binned(series, ax, y="transfer", legend_loc="lower left")
             with figure_style():
                 ax.set_ylabel("target − source rank (percentile points)")
-                ax.set_title(f"({letter}) cross-dataset transfer", fontsize=9)
+                ax.set_title(f"({letter}) transfer from CIFAR-10", fontsize=9)
         with figure_style():
-            source = "each dataset's" if panel == "gap" else "CIFAR-10"
-            ax.set_xlabel(f"sharpness on {source} validation accuracy (points)")
+            source = "" if panel == "gap" else "CIFAR-10 "
+            ax.set_xlabel(f"{source}sharpness on validation accuracy (points)")
     with figure_style():
         fig.text(
             0.5,

@@ -40,18 +40,34 @@ ProtocolName = Literal["per-dataset", "nb201", "fixed-n"]
 ALGORITHM_LABELS: dict[str, str] = {
     "rs": "RS",
     "na-rs": "NA-RS",
+    "na-rs2": "NA-RS two-stage",
     "rea": "REA",
     "na-rea": "NA-REA",
     "ls": "LS",
     "na-ls": "NA-LS",
 }
+DEFAULT_ALGORITHMS: tuple[str, ...] = ("rs", "na-rs", "rea", "na-rea", "ls", "na-ls")
 _COLOURS = {"rs": "#0072B2", "rea": "#009E73", "ls": "#CC79A7"}
 
 
+def display_name(algo: str) -> str:
+    """Legend name of an algorithm label: ``na-rs[r1,mean,self,free]`` -> ``NA-RS [r1,...]``.
+
+    >>> display_name("na-rs[r2,median,self,free]"), display_name("rea")
+    ('NA-RS [r2,median,self,free]', 'REA')
+    """
+    name, _, rest = algo.partition("[")
+    shown = ALGORITHM_LABELS.get(name, name)
+    return f"{shown} [{rest.rstrip(']')}]" if rest else shown
+
+
 def _style_of(algo: str) -> tuple[str, str, float]:
-    base = algo.removeprefix("na-")
+    name = algo.partition("[")[0]
+    base = name.removeprefix("na-").rstrip("2")
     colour = _COLOURS.get(base, "0.3")
-    if algo.startswith("na-"):
+    if name.endswith("2"):  # two-stage NA-RS: the base's colour, dash-dotted
+        return colour, "-.", 1.5
+    if name.startswith("na-"):
         return colour, "-", 1.8
     return colour, "--", 1.2
 
@@ -60,7 +76,7 @@ def run_curves(
     table: Table,
     *,
     protocol: ProtocolName = "per-dataset",
-    algorithms: Sequence[str] = tuple(ALGORITHM_LABELS),
+    algorithms: Sequence[str] = DEFAULT_ALGORITHMS,
     runs: int = 200,
     seed: int = 0,
     jobs: int = 1,
@@ -80,7 +96,7 @@ def run_curves(
     res = run_search(
         table, prots, algos, runs=runs, seed=seed, jobs=jobs, curve_points=curve_points
     )
-    names = ", ".join(ALGORITHM_LABELS.get(a, a) for a in algorithms)
+    names = ", ".join(display_name(a) for a in algorithms)
     desc = (
         f"protocol {protocol} ({'; '.join(p.describe() for p in prots)}); {runs} runs per "
         f"algorithm and protocol, master seed {seed}; algorithms {names}"
@@ -174,7 +190,7 @@ def plot_anytime(
             with np.errstate(invalid="ignore", divide="ignore"):
                 half = stats.t.ppf(0.5 + confidence / 2, np.maximum(n - 1, 1)) * std / np.sqrt(n)
             colour, ls, lw = _style_of(algo)
-            ax.plot(x, mean, color=colour, ls=ls, lw=lw, label=ALGORITHM_LABELS.get(algo, algo))
+            ax.plot(x, mean, color=colour, ls=ls, lw=lw, label=display_name(algo))
             ax.fill_between(x, mean - half, mean + half, color=colour, alpha=0.15, lw=0)
         unit = str(curves["x_unit"].iloc[0]) if len(curves) else "seconds"
         if unit == "seconds":
@@ -194,7 +210,7 @@ def make_search_curves(
     table: Table,
     *,
     protocol: ProtocolName | None = None,
-    algorithms: Sequence[str] = tuple(ALGORITHM_LABELS),
+    algorithms: Sequence[str] | None = None,
     runs: int = 100,
     seed: int = 0,
     jobs: int = 1,
@@ -209,6 +225,9 @@ def make_search_curves(
     ----------
     protocol
         ``per-dataset`` (default when the table can serve it), ``nb201``, or ``fixed-n``.
+    algorithms
+        Names to run (default: RS, NA-RS, REA, NA-REA, LS, NA-LS); with ``curves``, the
+        labels to draw, in legend order (default: all of them).
     runs, seed, jobs
         Runs per algorithm and protocol, master seed, worker processes.
     curves, description
@@ -224,19 +243,22 @@ def make_search_curves(
     if curves is None:
         used = _servable_protocol(table, protocol, allow_optimistic)
         curves, notes, description = run_curves(
-            table, protocol=used, algorithms=algorithms, runs=runs, seed=seed, jobs=jobs
+            table,
+            protocol=used,
+            algorithms=DEFAULT_ALGORITHMS if algorithms is None else algorithms,
+            runs=runs,
+            seed=seed,
+            jobs=jobs,
         )
         if caption is None:
             caption = _caption(used, runs, seed)
     groups = list(curves.groupby(["protocol", "dataset", "split"], sort=False))
     if not groups:
         raise FigureSkipped(NAME, ["non-empty search curves"])
-    fig, axes = new_figure(1, len(groups), figsize=(3.2 * len(groups) + 0.4, 3.3))
+    fig, axes = new_figure(1, len(groups), figsize=(max(6.0, 3.2 * len(groups) + 0.4), 3.6))
     for k, ((_protocol, ds, _split), g) in enumerate(groups):
         ax = axes[0, k]
-        plot_anytime(
-            g, ax, order=[a for a in algorithms if a in set(g["algorithm"])], legend=k == 0
-        )
+        plot_anytime(g, ax, order=None if algorithms is None else list(algorithms), legend=False)
         with figure_style():
             # the interesting part is the end; zoom from the mean at 10 % of the budget
             late = g[g["x"] >= 0.1 * g["x"].max()]
@@ -247,6 +269,9 @@ def make_search_curves(
             ax.set_ylabel("incumbent test accuracy (%)" if k == 0 else "")
     optimistic = any("OPTIMISTIC" in n for n in notes)
     with figure_style():
+        # one legend above the panels: the same algorithms in every panel
+        handles, labels = axes[0, 0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="outside upper center", ncols=min(len(labels), 4))
         text = (
             "Mean over runs of the test accuracy of the incumbent (best by validation so far); "
             "bands: 95 % t confidence interval of the mean; curves start once every run has an "

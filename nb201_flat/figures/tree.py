@@ -149,19 +149,20 @@ def make_barrier_tree(table: Table, *, n_optima: int = 20, connected_only: bool 
             g, ax, colour_values=c, vmin=float(leaf_c.min()), vmax=float(leaf_c.max())
         )
         with figure_style():
-            ax.set_title(f"({'abc'[k % 3]}) {dataset_label(ds)}", fontsize=9)
+            n_leaves = int((g["kind"] == "optimum").sum())
+            ax.set_title(
+                f"({'abc'[k % 3]}) {dataset_label(ds)}: {n_leaves} best local optima", fontsize=9
+            )
             ax.set_ylabel(axis_label(key))
             cbar = fig.colorbar(ax.collections[-1], ax=ax, shrink=0.8, pad=0.01)
             cbar.set_label("radius-1 neighbour mean (%)", fontsize=7.5)
             cbar.ax.tick_params(labelsize=7)
-    # fewer leaves than asked when the space has fewer strict local optima
-    counts = {int((g["kind"] == "optimum").sum()) for g in graphs}
-    shown = max(counts)
     with figure_style():
         fig.text(
             0.5,
             -0.01,
-            f"The {'' if len(counts) == 1 else 'up to '}{shown} best local optima"
+            # fewer leaves than n_optima when the landscape has fewer local optima
+            f"Leaves: the best local optima (at most {n_optima})"
             f"{' among connected cells' if connected_only else ''}"
             " (no better radius-1 neighbour); branches join at the level of the best path "
             "between them (its lowest accuracy). Colour: mean test accuracy of each optimum's "

@@ -6,13 +6,13 @@ import matplotlib
 
 matplotlib.use("Agg")  # before anything imports pyplot: files only, identical bytes
 
-from pathlib import Path  # noqa: E402
+from pathlib import Path
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+import numpy as np
+import pytest
 
-from nb201_flat.space import NB201  # noqa: E402
-from nb201_flat.table import MetricKey, Table  # noqa: E402
+from nb201_flat.space import NB201
+from nb201_flat.table import MetricKey, Table
 
 # per op code (none, skip, conv1x1, conv3x3, pool): how much an edge helps
 _OP_WEIGHT = np.array([0.0, 0.45, 0.7, 1.0, 0.25])

@@ -139,7 +139,7 @@ def test_default_table_renders_or_skips_with_reasons(default_table: Table, tmp_p
     skipped: dict[str, str] = {}
     for name in FIGURE_NAMES:
         try:
-            r = render(name, default_table, tmp_path, options=FAST.get(name))
+            r = render(name, default_table, tmp_path, formats=("png",), options=FAST.get(name))
         except FigureSkipped as exc:
             skipped[name] = str(exc)
             continue
@@ -151,15 +151,15 @@ def test_default_table_renders_or_skips_with_reasons(default_table: Table, tmp_p
 
 # -- byte stability ---------------------------------------------------------------------------
 def _digests(folder: Path) -> dict[str, str]:
-    return {
-        p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())
-    }
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
 
 
 def test_same_bytes_twice_in_one_process(figure_table: Table, tmp_path: Path) -> None:
     for run in ("a", "b"):
-        for name in ("barrier_tree", "a2m_paths"):
-            render(name, figure_table, tmp_path / run, formats=("png", "pdf", "svg"))
+        render("barrier_tree", figure_table, tmp_path / run, formats=("png", "pdf", "svg"))
+        render(
+            "na_projection", figure_table, tmp_path / run, options={"pick": "value", "points": 21}
+        )
     assert _digests(tmp_path / "a") == _digests(tmp_path / "b")
 
 
@@ -292,6 +292,7 @@ def test_tree_layout_places_leaves_then_merges() -> None:
 
 
 # -- the real data -------------------------------------------------------------------------------
+@pytest.mark.slow
 @pytest.mark.realdata
 def test_every_figure_on_the_real_data(real_table: Table, tmp_path: Path) -> None:
     for name in FIGURE_NAMES:
