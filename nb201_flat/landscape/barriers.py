@@ -108,7 +108,7 @@ class BarrierPath:
         Endpoints' mean minus the bottleneck (mirror image for a loss); >= 0 for maximin paths.
     """
 
-    space: Space
+    space: Space = field(repr=False)
     path: tuple[int, ...]
     values: FloatArray
     bottleneck: float
