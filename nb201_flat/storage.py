@@ -51,7 +51,8 @@ def default_table_path() -> Path:
     return cache_dir() / DEFAULT_TABLE_NAME
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """sha256 hex digest of a file, read in 1 MiB chunks."""
     h = hashlib.sha256()
     with path.open("rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -105,7 +106,7 @@ def save_table(table: Table, path: str | os.PathLike[str], *, overwrite: bool = 
             "space": table.space.spec(),
             "n_archs": table.space.size,
             "columns": columns,
-            "sha256": {PARQUET: _sha256(tmp / PARQUET)},
+            "sha256": {PARQUET: file_sha256(tmp / PARQUET)},
             "meta": table.meta,
         }
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1, default=str))
@@ -186,7 +187,7 @@ def load_saved_table(path: str | os.PathLike[str], *, verify: bool = True) -> Ta
         raise TableFileError(f"{ppath} is missing; {_reimport_hint(folder, manifest)}")
     if verify:
         expected = manifest.get("sha256", {}).get(PARQUET)
-        if _sha256(ppath) != expected:
+        if file_sha256(ppath) != expected:
             raise TableFileError(
                 f"{ppath} does not match its checksum (truncated or modified); "
                 f"{_reimport_hint(folder, manifest)}"

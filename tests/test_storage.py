@@ -66,7 +66,7 @@ def test_interrupted_first_write_leaves_nothing(
     def boom(path: Path) -> str:
         raise OSError("disk full")
 
-    monkeypatch.setattr(storage, "_sha256", boom)
+    monkeypatch.setattr(storage, "file_sha256", boom)
     with pytest.raises(OSError, match="disk full"):
         save_table(small_table(), tmp_path / "new.nb201")
     assert list(tmp_path.iterdir()) == []

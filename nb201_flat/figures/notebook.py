@@ -9,7 +9,6 @@ otherwise the embedded default table (:func:`nb201_flat.storage.load_table`) is 
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 from pathlib import Path
@@ -31,23 +30,15 @@ def shared_data_dir() -> Path:
     return (repo.parent / "shared" / "data" / "nb201").resolve()
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def real_table(folder: str | os.PathLike[str] | None = None) -> Table | None:
     """The real NB201 table imported from ``folder/nb201_tidy.csv.gz`` (cached), or None."""
-    from nb201_flat.storage import cache_dir, load_saved_table, save_table
+    from nb201_flat.storage import cache_dir, file_sha256, load_saved_table, save_table
 
     src = Path(folder) if folder is not None else shared_data_dir()
     tidy = src / TIDY_NAME
     if not tidy.is_file():
         return None
-    cached = cache_dir() / f"nb201-tidy-{_sha256(tidy)[:16]}.nb201"
+    cached = cache_dir() / f"nb201-tidy-{file_sha256(tidy)[:16]}.nb201"
     if not (cached / "manifest.json").is_file():
         from nb201_flat.importers.tidy import read_tidy
 
