@@ -132,7 +132,7 @@ def scaling(
         out["rows"].append(row)
         del space
     if barrier:
-        from nb201_flat.landscape.barriers import barrier_tree
+        from nb201_flat.landscape.maximin import barrier_tree
 
         space = Space(ops, n_nodes)
         row = {"what": "barrier_tree", "size": space.size}

@@ -12,7 +12,7 @@ Baselines, written the way those tools are used:
 - **A²M** style: the same neighbours, located by a linear scan of the list of all archs.
 
 Ours: :func:`nb201_flat.landscape.neighbourhood_score` and
-:func:`nb201_flat.landscape.barriers.barrier_tree`. "warm" rows time both sides with their
+:func:`nb201_flat.landscape.maximin.barrier_tree`. "warm" rows time both sides with their
 structure built (graph vs cached index arrays); "cold" rows include building it.
 """
 
@@ -270,9 +270,9 @@ def run_networkx(*, quick: bool, repeats: int) -> list[Row]:
 
 def _barrier_rows(values: FloatArray, *, quick: bool, repeats: int) -> list[Row]:
     try:
-        from nb201_flat.landscape.barriers import barrier_tree
+        from nb201_flat.landscape.maximin import barrier_tree
     except ImportError:
-        msg = "pending: nb201_flat.landscape.barriers.barrier_tree not available"
+        msg = "pending: nb201_flat.landscape.maximin.barrier_tree not available"
         return [
             Row(GROUP_NX, "barrier_precompute", status="pending", note=msg),
             Row(GROUP_NX, "barrier_query", status="pending", note=msg),

@@ -47,15 +47,15 @@ def run(*, quick: bool, repeats: int) -> list[Row]:
                 str(table),
             ]
             how = "`nb201-flat reproduce --out DIR --table TABLE` (default grid)"
-        elif find_spec("nb201_flat.search.reproduce") is not None:
+        elif find_spec("nb201_flat.search.grid") is not None:
             jobs = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 2
             code = (
                 "from nb201_flat.storage import load_saved_table;"
-                "from nb201_flat.search.reproduce import reproduce;"
+                "from nb201_flat.search.grid import reproduce;"
                 f"reproduce(load_saved_table({str(table)!r}), jobs={jobs})"
             )
             cmd = [sys.executable, "-c", code]
-            how = f"nb201_flat.search.reproduce.reproduce(table, jobs={jobs}) (the CLI command is not wired yet)"
+            how = f"nb201_flat.search.grid.reproduce(table, jobs={jobs}) (the CLI command is not wired yet)"
         else:
             return [Row(GROUP, name, status="pending", note="pending: reproduce not available")]
         res = run_child(["run-timed", "--", *cmd], timeout=3600)

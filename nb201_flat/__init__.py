@@ -30,7 +30,8 @@ from nb201_flat.errors import (
     TableFileError,
     UnknownKeyError,
 )
-from nb201_flat.space import NB201, Arch, Neighbourhood, Space
+from nb201_flat.neighbours import Neighbourhood
+from nb201_flat.space import NB201, Arch, Space
 from nb201_flat.storage import load_table, save_table
 from nb201_flat.table import MetricKey, Table
 

@@ -34,6 +34,10 @@ class MissingDependencyError(Nb201FlatError, ImportError):
     """An optional dependency is not installed; the message names the extra to install."""
 
 
+class ArgumentError(Nb201FlatError, ValueError):
+    """A value given to a function or a command option that it cannot use; says which would do."""
+
+
 class SearchBudgetError(Nb201FlatError, RuntimeError):
     """A search asked for more than its budget or for data it may not see."""
 

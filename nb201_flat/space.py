@@ -28,17 +28,19 @@ True
 
 from __future__ import annotations
 
-import itertools
 import math
 import random
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 
 from nb201_flat.errors import InvalidArchError
+
+if TYPE_CHECKING:
+    from nb201_flat.neighbours import Neighbourhood
 
 NB201_OPS: tuple[str, ...] = (
     "none",
@@ -106,50 +108,6 @@ class Arch:
     def isomorphism_key(self, *, merge_disconnected: bool = True) -> str:
         """See :meth:`Space.isomorphism_key`."""
         return self.space.isomorphism_key(self.codes, merge_disconnected=merge_disconnected)
-
-
-@dataclass(frozen=True, slots=True, eq=False)
-class Neighbourhood:
-    """Neighbour indices of every architecture of a space, as a padded matrix.
-
-    ``indices[i, :counts[i]]`` are the neighbours of architecture ``i`` (ascending by the
-    enumeration order: edges changed, then new ops); the rest of the row is ``-1``. Without
-    filters every row is full and ``counts`` is constant.
-    """
-
-    indices: npt.NDArray[np.int32]
-    counts: npt.NDArray[np.int32]
-    radius: int
-    exact: bool
-    no_none: bool
-    connected_only: bool
-
-    @property
-    def width(self) -> int:
-        """Row length of ``indices`` (the largest neighbourhood)."""
-        return int(self.indices.shape[1])
-
-    @property
-    def mask(self) -> BoolArray:
-        """True where ``indices`` holds a neighbour (False on padding)."""
-        return self.indices >= 0
-
-    def of(self, index: int) -> npt.NDArray[np.int32]:
-        """Neighbours of one architecture."""
-        return self.indices[index, : self.counts[index]]
-
-    def to_csr(self) -> tuple[IntArray, npt.NDArray[np.int32]]:
-        """``(indptr, flat)`` with the neighbours of ``i`` in ``flat[indptr[i]:indptr[i+1]]``."""
-        indptr = np.zeros(len(self.counts) + 1, dtype=np.int64)
-        np.cumsum(self.counts, out=indptr[1:])
-        return indptr, self.indices[self.mask]
-
-    def gather(self, values: npt.ArrayLike) -> npt.NDArray[np.float64]:
-        """``values`` of each neighbour, shape ``indices.shape``; NaN on padding."""
-        v = np.asarray(values, dtype=np.float64)
-        out = v[np.where(self.mask, self.indices, 0)]
-        out[~self.mask] = np.nan
-        return out
 
 
 class Space:
@@ -451,98 +409,15 @@ class Space:
         no_none: bool = False,
         connected_only: bool = False,
     ) -> Neighbourhood:
-        """Neighbour index arrays of every architecture at Hamming distance ``radius``.
-
-        Parameters
-        ----------
-        radius
-            Hamming distance, 1..n_edges.
-        exact
-            True: distance exactly ``radius``; False: distance 1..``radius``.
-        no_none
-            Drop neighbours reached by substituting ``none`` on any changed edge.
-        connected_only
-            Drop neighbours whose input does not reach the output.
+        """Neighbour index arrays of every architecture (see :func:`~nb201_flat.neighbours.neighbour_arrays`).
 
         The result is cached on the space (``space.clear_cache()`` frees it).
         """
-        if not 1 <= int(radius) <= self.n_edges:
-            raise InvalidArchError(f"radius must lie in 1..{self.n_edges}, got {radius}")
-        radius = int(radius)
-        key = ("nbhd", radius, exact, no_none, connected_only)
-        if key in self._cache:
-            cached: Neighbourhood = self._cache[key]
-            return cached
-        radii = [radius] if exact else list(range(1, radius + 1))
-        blocks = [self._exact_neighbours(r, no_none) for r in radii]
-        idx = blocks[0][0] if len(blocks) == 1 else np.concatenate([b[0] for b in blocks], axis=1)
-        keep = np.ones(idx.shape, dtype=bool)
-        if no_none:
-            keep &= ~np.concatenate([b[1] for b in blocks], axis=1)
-        del blocks
-        if connected_only:
-            keep &= self.connected[idx]
-        if keep.all():
-            counts = np.full(self.size, idx.shape[1], dtype=np.int32)
-        else:
-            counts = keep.sum(axis=1).astype(np.int32)
-            width = int(counts.max(initial=0))
-            # a stable sort puts the kept entries first, in their original order
-            order = np.argsort(~keep, axis=1, kind="stable")[:, :width]
-            idx = np.take_along_axis(idx, order, axis=1)
-            idx[np.arange(width)[None, :] >= counts[:, None]] = -1
-        idx.setflags(write=False)
-        counts.setflags(write=False)
-        nb = Neighbourhood(idx, counts, radius, exact, no_none, connected_only)
-        self._cache[key] = nb
-        return nb
+        from nb201_flat.neighbours import neighbour_arrays
 
-    def _exact_neighbours(self, r: int, want_none: bool) -> tuple[npt.NDArray[np.int32], BoolArray]:
-        """Neighbour indices at distance exactly r, and whether a changed edge became none.
-
-        Works on lexicographic numbers: changing the ops of the edges in S adds a delta that
-        depends only on their old ops and the new ones, so for each S a small table
-        (old ops x changes) of deltas is built once and gathered per row; the neighbours'
-        numbers are mapped to indices at the end. Rows are already in index order.
-        """
-        k = self.n_ops
-        dtype = np.int32 if self.size < 2**31 else np.int64
-        none_code = self._op_code.get("none", -1)
-        # int32 halves the memory traffic; annotated int64 for the type checker only
-        base: IntArray = self._lex_of_index.astype(dtype)
-        weights: IntArray = self._weights.astype(dtype)
-        index_of_lex = self._index_of_lex.astype(np.int32)
-        offsets: IntArray = np.array(list(itertools.product(range(1, k), repeat=r)), dtype=dtype)
-        subsets = list(itertools.combinations(range(self.n_edges), r))
-        m = len(offsets)
-        out = np.empty((self.size, len(subsets) * m), dtype=np.int32)
-        to_none = np.zeros(out.shape if want_none else (0, 0), dtype=bool)
-        # old ops of the changed edges (all k^r combinations) and their new ops
-        olds: IntArray = np.array(list(itertools.product(range(k), repeat=r)), dtype=dtype)
-        news: IntArray = olds[:, None, :] + offsets[None, :, :]
-        news[news >= k] -= k
-        table_ok = news.size <= 1 << 24  # else the table would outgrow the rows themselves
-        radix: IntArray = (k ** np.arange(r - 1, -1, -1)).astype(dtype)
-        for s, subset in enumerate(subsets):
-            cols = slice(s * m, (s + 1) * m)
-            edges = list(subset)
-            digits: IntArray = self.codes[:, edges].astype(dtype)
-            if table_ok:
-                delta = ((news - olds[:, None, :]) * weights[edges]).sum(axis=2)
-                row_code = digits @ radix
-                lex = base[:, None] + delta[row_code]
-                if want_none:
-                    to_none[:, cols] = (news == none_code).any(axis=2)[row_code]
-            else:
-                lex = np.repeat(base[:, None], m, axis=1)
-                for p, e in enumerate(edges):
-                    new = digits[:, p, None] + offsets[None, :, p]
-                    new[new >= k] -= k
-                    lex += (new - digits[:, p, None]) * weights[e]
-                    if want_none:
-                        to_none[:, cols] |= new == none_code
-            out[:, cols] = index_of_lex[lex]
-        return out, to_none
+        return neighbour_arrays(
+            self, radius, exact=exact, no_none=no_none, connected_only=connected_only
+        )
 
     def clear_cache(self) -> None:
         """Drop cached arrays (neighbourhoods can be large at radius >= 4)."""
@@ -595,28 +470,3 @@ class Space:
 
 NB201 = Space()
 """The NAS-Bench-201 cell space: 5 ops on the 6 edges of a 4-node cell, official index order."""
-
-# NASLib and AnalogNAS-Bench encode NB201 cells with another op order and edge order.
-NASLIB_OPS: tuple[str, ...] = (
-    "skip_connect",
-    "none",
-    "nor_conv_3x3",
-    "nor_conv_1x1",
-    "avg_pool_3x3",
-)
-NASLIB_EDGES: tuple[tuple[int, int], ...] = ((0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3))
-
-
-def from_naslib(op_indices: Iterable[int], space: Space = NB201) -> Arch:
-    """Convert NASLib ``op_indices`` (its op and edge order) by name into an NB201 cell."""
-    idx = [int(x) for x in op_indices]
-    if len(idx) != len(NASLIB_EDGES) or any(not 0 <= x < len(NASLIB_OPS) for x in idx):
-        raise InvalidArchError(f"NASLib op indices must be 6 integers in 0..4, got {idx}")
-    by_edge = {edge: NASLIB_OPS[x] for edge, x in zip(NASLIB_EDGES, idx, strict=True)}
-    return space.from_ops(by_edge[e] for e in space.edges)
-
-
-def to_naslib(arch: Arch) -> tuple[int, ...]:
-    """Inverse of :func:`from_naslib`."""
-    by_edge = dict(zip(arch.space.edges, arch.ops, strict=True))
-    return tuple(NASLIB_OPS.index(by_edge[e]) for e in NASLIB_EDGES)

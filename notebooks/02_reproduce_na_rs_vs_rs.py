@@ -17,7 +17,7 @@
 # # Does neighbourhood-aware random search beat random search?
 #
 # The NA paper reports NA-RS − RS = +1.48 points on CIFAR-100 and +1.58 on ImageNet16-120 in
-# NAS-Bench-201, without publishing the exact protocol. `nb201_flat.search.reproduce` runs the
+# NAS-Bench-201, without publishing the exact protocol. `nb201_flat.search.grid.reproduce` runs the
 # choices as a grid and reports paired differences (runs sharing their seed) with bootstrap
 # confidence intervals and a verdict per cell. Here: a quick grid (few runs, one NA
 # objective: radius 1, mean, including the cell, free neighbour look-ups); the full grid is
@@ -30,7 +30,8 @@ import time
 
 from nb201_flat.figures import make_search_curves, notebook_table
 from nb201_flat.search import ProtocolError
-from nb201_flat.search.reproduce import ReproduceConfig, claim_rows, reproduce
+from nb201_flat.search.grid import ReproduceConfig, reproduce
+from nb201_flat.search.statistics import claim_rows
 
 table, which = notebook_table()
 print("Table:", which)

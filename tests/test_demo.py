@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from nb201_flat.cli import main
-from nb201_flat.cli_demo import demo_summary
+from nb201_flat.cli.demo import demo_summary
 from nb201_flat.table import Table
 
 

@@ -12,8 +12,9 @@ import pytest
 from nb201_flat.errors import FormatError, TableFileError
 from nb201_flat.importers import detect_format, import_table
 from nb201_flat.importers.analognas import data_file, read_analognas
+from nb201_flat.importers.naslib import from_naslib
 from nb201_flat.importers.tidy import read_tidy
-from nb201_flat.space import NB201, from_naslib
+from nb201_flat.space import NB201
 from nb201_flat.table import Table
 
 

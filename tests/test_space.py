@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 
 from nb201_flat.errors import InvalidArchError
 from nb201_flat.graphs import cell_graph, space_graph
-from nb201_flat.space import NB201, NB201_OPS, Space, from_naslib, to_naslib
+from nb201_flat.importers.naslib import from_naslib, to_naslib
+from nb201_flat.space import NB201, NB201_OPS, Space
 
 RESNET = "|nor_conv_3x3~0|+|none~0|nor_conv_3x3~1|+|skip_connect~0|none~1|skip_connect~2|"
 codes_nb201 = st.lists(st.integers(0, 4), min_size=6, max_size=6).map(tuple)

@@ -4,7 +4,7 @@ Each curve is the mean over seeded runs of the test accuracy of the architecture
 would return at that moment (its incumbent by validation), against the simulated training
 time spent, with a 95 % Student-t confidence band of the mean. Runs come from
 :func:`nb201_flat.search.run_search`; the curves are its ``curves`` frame (also the
-``curves`` of :func:`nb201_flat.search.reproduce.reproduce`).
+``curves`` of :func:`nb201_flat.search.grid.reproduce`).
 
 Default protocol ``per-dataset`` (NATS-Bench's): each dataset searched on its own 12-epoch
 ``x-valid`` accuracy (a random stored seed where there are several), 12-epoch cost derived

@@ -39,7 +39,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from nb201_flat.errors import FormatError, MissingDependencyError
-from nb201_flat.space import NB201, from_naslib
+from nb201_flat.importers.naslib import from_naslib
+from nb201_flat.space import NB201
 from nb201_flat.table import FloatArray, MetricKey, Table
 
 PACKAGE = "analog-nasbench"

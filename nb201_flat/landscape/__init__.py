@@ -7,8 +7,11 @@ Everything is vectorised over all architectures and returns numpy arrays or tidy
 - :mod:`~nb201_flat.landscape.statistics` -- distance to the optimum, fitness-distance
   correlation, random-walk autocorrelation, local optima and basins, A²M's neighbour
   distributions per accuracy band.
-- :mod:`~nb201_flat.landscape.barriers` -- A²M barriers over all shortest paths, exact
-  lowest-barrier paths over the whole space, barrier matrices, disconnectivity graphs.
+- :mod:`~nb201_flat.landscape.paths` -- a path between two architectures and its barrier.
+- :mod:`~nb201_flat.landscape.a2m` -- A²M's construction over all shortest Hamming paths.
+- :mod:`~nb201_flat.landscape.maximin` -- the exact lowest barrier over the whole space
+  (maximum spanning forest) and barrier matrices.
+- :mod:`~nb201_flat.landscape.disconnectivity` -- barrier trees of the best local optima.
 - :mod:`~nb201_flat.landscape.projection` -- 2-D grids through the relaxed architecture.
 
 Examples
@@ -28,22 +31,17 @@ from nb201_flat.landscape._common import (
     MissingValueError,
     NoPathError,
 )
-from nb201_flat.landscape.barriers import (
-    A2MBarrier,
-    BarrierPath,
+from nb201_flat.landscape.a2m import A2MBarrier, a2m_barrier, a2m_barriers, best_shortest_path
+from nb201_flat.landscape.disconnectivity import disconnectivity_graph
+from nb201_flat.landscape.maximin import (
     BarrierTree,
-    a2m_barrier,
-    a2m_barriers,
     barrier_matrix,
     barrier_tree,
-    best_shortest_path,
     bottleneck_matrix,
-    disconnectivity_graph,
     lowest_barrier_path,
-    path_barrier,
-    shortest_paths,
 )
 from nb201_flat.landscape.neighbourhood import flatness, neighbourhood_score
+from nb201_flat.landscape.paths import BarrierPath, path_barrier, shortest_paths
 from nb201_flat.landscape.projection import projection_grid, random_directions, relaxed
 from nb201_flat.landscape.statistics import (
     A2M_BANDS,

@@ -53,7 +53,8 @@ from nb201_flat.landscape._common import (
     check_quantile,
     raise_on_nan,
 )
-from nb201_flat.space import Neighbourhood, Space
+from nb201_flat.neighbours import Neighbourhood
+from nb201_flat.space import Space
 
 Agg: TypeAlias = Literal["mean", "median", "min", "max", "quantile", "std"]
 AGGREGATES: tuple[str, ...] = ("mean", "median", "min", "max", "quantile", "std")

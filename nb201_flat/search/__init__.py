@@ -9,7 +9,9 @@ The pieces, in the order data flows:
 - :mod:`~nb201_flat.search.algorithms`: random search, NA-RS, regularised evolution, local
   search and their neighbourhood-aware forms.
 - :mod:`~nb201_flat.search.runner`: many seeded runs, in parallel, into tidy DataFrames.
-- :mod:`~nb201_flat.search.reproduce`: the NA-paper reproduction grid and its verdicts.
+- :mod:`~nb201_flat.search.grid`: the NA-paper reproduction grid (:func:`reproduce`);
+  :mod:`~nb201_flat.search.statistics` its paired differences, CIs and verdicts;
+  :mod:`~nb201_flat.search.report` its CSV and Markdown report.
 """
 
 from __future__ import annotations

@@ -35,8 +35,8 @@ import numpy as np
 import numpy.typing as npt
 
 from nb201_flat.errors import Nb201FlatError
+from nb201_flat.neighbours import Neighbourhood
 from nb201_flat.search.oracle import FloatArray, Oracle, SearchEnded, SearchStalled
-from nb201_flat.space import Neighbourhood
 
 Aggregator: TypeAlias = Literal["mean", "median", "min", "quantile"]
 Mutation: TypeAlias = Literal["node-then-edge", "uniform-edge"]

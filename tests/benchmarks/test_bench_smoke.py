@@ -115,7 +115,7 @@ def test_networkx_ball_means_equal_ours(radius: int) -> None:
 
 
 def test_networkx_lowest_barrier_equals_ours() -> None:
-    from nb201_flat.landscape.barriers import barrier_tree
+    from nb201_flat.landscape.maximin import barrier_tree
 
     space = Space(("none", "a", "b"), 4)
     values = np.random.default_rng(3).random(space.size)

@@ -11,7 +11,10 @@ MODULES = [
     "nb201_flat.landscape",
     "nb201_flat.landscape.neighbourhood",
     "nb201_flat.landscape.statistics",
-    "nb201_flat.landscape.barriers",
+    "nb201_flat.landscape.paths",
+    "nb201_flat.landscape.a2m",
+    "nb201_flat.landscape.maximin",
+    "nb201_flat.landscape.disconnectivity",
     "nb201_flat.landscape.projection",
 ]
 

@@ -11,7 +11,7 @@ MODULES = [
     "nb201_flat.search.oracle",
     "nb201_flat.search.protocol",
     "nb201_flat.search.algorithms",
-    "nb201_flat.search.reproduce",
+    "nb201_flat.search.statistics",
 ]
 
 

@@ -11,13 +11,9 @@ import pytest
 
 from nb201_flat.cli import main
 from nb201_flat.search import ProtocolError
-from nb201_flat.search.reproduce import (
-    ReproduceConfig,
-    bootstrap_ci,
-    reproduce,
-    verdict,
-    write_report,
-)
+from nb201_flat.search.grid import ReproduceConfig, reproduce
+from nb201_flat.search.report import write_report
+from nb201_flat.search.statistics import bootstrap_ci, verdict
 from nb201_flat.table import Table
 
 

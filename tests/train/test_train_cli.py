@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from nb201_flat.cli_train import register
+from nb201_flat.cli.train import register
 from nb201_flat.errors import InvalidArchError, MissingDependencyError, Nb201FlatError
 from nb201_flat.train.data import DatasetNotFoundError
 
@@ -101,12 +101,12 @@ def test_train_missing_data_root(tmp_path: Path) -> None:
 
 LAZY = """
 import sys
-import nb201_flat, nb201_flat.cli_train, nb201_flat.train
+import nb201_flat, nb201_flat.cli.train, nb201_flat.train
 import nb201_flat.train.costs, nb201_flat.train.data, nb201_flat.train.jobs
 import nb201_flat.train.recipe, nb201_flat.train.results_db, nb201_flat.train.executors
 import argparse
 p = argparse.ArgumentParser()
-nb201_flat.cli_train.register(p.add_subparsers())
+nb201_flat.cli.train.register(p.add_subparsers())
 assert "torch" not in sys.modules, "torch was imported"
 """
 

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from nb201_flat.cli_common import add_json_arg, add_table_arg, emit_json, open_table
+from nb201_flat.cli.common import add_json_arg, add_table_arg, emit_json, open_table
 from nb201_flat.figures.registry import FIGURE_NAMES, FIGURES
 
 

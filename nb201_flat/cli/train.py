@@ -11,7 +11,7 @@ import logging
 import os
 from typing import Any
 
-from nb201_flat.cli_common import add_json_arg, emit_json
+from nb201_flat.cli.common import add_json_arg, emit_json
 
 log = logging.getLogger(__name__)
 

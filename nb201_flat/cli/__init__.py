@@ -1,6 +1,7 @@
 """The ``nb201-flat`` command line (also ``python -m nb201_flat``).
 
-Each command group lives in its own ``cli_*`` module with a ``register(subparsers)`` function.
+Each command group lives in its own module of this package with a ``register(subparsers)``
+function; ``common`` holds the argument groups and helpers they share.
 Errors the package raises on purpose (:class:`~nb201_flat.errors.Nb201FlatError`) become one
 line on stderr and exit code 2; anything else is a bug and keeps its traceback.
 """
@@ -17,12 +18,12 @@ from nb201_flat import __version__
 from nb201_flat.errors import Nb201FlatError
 
 _COMMAND_MODULES = (
-    "nb201_flat.cli_table",
-    "nb201_flat.cli_demo",
-    "nb201_flat.cli_landscape",
-    "nb201_flat.cli_search",
-    "nb201_flat.cli_train",
-    "nb201_flat.cli_figures",
+    "nb201_flat.cli.table",
+    "nb201_flat.cli.demo",
+    "nb201_flat.cli.landscape",
+    "nb201_flat.cli.search",
+    "nb201_flat.cli.train",
+    "nb201_flat.cli.figures",
 )
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from nb201_flat.cli_common import add_json_arg, add_table_arg, emit_json, open_table
+from nb201_flat.cli.common import add_json_arg, add_table_arg, emit_json, open_table
 from nb201_flat.errors import UnknownKeyError
 from nb201_flat.table import MetricKey, Table
 

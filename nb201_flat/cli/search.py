@@ -7,7 +7,7 @@ import os
 import time
 from typing import Any
 
-from nb201_flat.cli_common import add_json_arg, add_table_arg, emit_json, open_table, parse_seed
+from nb201_flat.cli.common import add_json_arg, add_table_arg, emit_json, open_table, parse_seed
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -246,12 +246,9 @@ def cmd_search(args: argparse.Namespace) -> int:
 def cmd_reproduce(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    from nb201_flat.search.reproduce import (
-        ReproduceConfig,
-        claim_rows,
-        reproduce,
-        write_report,
-    )
+    from nb201_flat.search.grid import ReproduceConfig, reproduce
+    from nb201_flat.search.report import write_report
+    from nb201_flat.search.statistics import claim_rows
 
     cfg = ReproduceConfig.quick() if args.quick else ReproduceConfig()
     changes: dict[str, Any] = {"seed": args.seed}

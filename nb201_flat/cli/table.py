@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from nb201_flat.cli_common import (
+from nb201_flat.cli.common import (
     add_json_arg,
     add_key_args,
     add_table_arg,

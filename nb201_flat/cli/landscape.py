@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from nb201_flat.cli_common import add_json_arg, add_key_args, add_table_arg, emit_json, open_table
+from nb201_flat.cli.common import add_json_arg, add_key_args, add_table_arg, emit_json, open_table
 from nb201_flat.landscape._common import LandscapeArgumentError
 
 

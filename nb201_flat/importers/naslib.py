@@ -1,0 +1,42 @@
+"""NASLib's encoding of NB201 cells (also used by AnalogNAS-Bench), converted by op name.
+
+NASLib orders the ops and the edges differently from the NB201 string; a position in one is
+never a position in the other, so every conversion goes through op names.
+
+>>> from nb201_flat.space import NB201
+>>> a = NB201.arch(11472)
+>>> from_naslib(to_naslib(a)) == a
+True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from nb201_flat.errors import InvalidArchError
+from nb201_flat.space import NB201, Arch, Space
+
+# NASLib and AnalogNAS-Bench encode NB201 cells with another op order and edge order.
+NASLIB_OPS: tuple[str, ...] = (
+    "skip_connect",
+    "none",
+    "nor_conv_3x3",
+    "nor_conv_1x1",
+    "avg_pool_3x3",
+)
+NASLIB_EDGES: tuple[tuple[int, int], ...] = ((0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3))
+
+
+def from_naslib(op_indices: Iterable[int], space: Space = NB201) -> Arch:
+    """Convert NASLib ``op_indices`` (its op and edge order) by name into an NB201 cell."""
+    idx = [int(x) for x in op_indices]
+    if len(idx) != len(NASLIB_EDGES) or any(not 0 <= x < len(NASLIB_OPS) for x in idx):
+        raise InvalidArchError(f"NASLib op indices must be 6 integers in 0..4, got {idx}")
+    by_edge = {edge: NASLIB_OPS[x] for edge, x in zip(NASLIB_EDGES, idx, strict=True)}
+    return space.from_ops(by_edge[e] for e in space.edges)
+
+
+def to_naslib(arch: Arch) -> tuple[int, ...]:
+    """Inverse of :func:`from_naslib`."""
+    by_edge = dict(zip(arch.space.edges, arch.ops, strict=True))
+    return tuple(NASLIB_OPS.index(by_edge[e]) for e in NASLIB_EDGES)

@@ -1,0 +1,115 @@
+"""Disconnectivity graphs (barrier trees) of the best local optima."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from nb201_flat.landscape._common import (
+    LandscapeArgumentError,
+)
+from nb201_flat.landscape.maximin import BarrierTree, UnionFind, barrier_tree
+from nb201_flat.landscape.statistics import local_optima
+from nb201_flat.space import Space
+
+
+def disconnectivity_graph(
+    space: Space | BarrierTree,
+    values: npt.ArrayLike | None = None,
+    *,
+    n_optima: int = 20,
+    higher_is_better: bool = True,
+    connected_only: bool = False,
+) -> pd.DataFrame:
+    """The barrier tree (disconnectivity graph) of the best local optima, as a tidy frame.
+
+    Leaves are the ``n_optima`` best local optima (no better radius-1 neighbour); sweeping the
+    levels from the best down, two groups of leaves merge at the bottleneck level of the best
+    path between them -- an internal node. Drawing: leaves at ``level`` (their value), each
+    node joined to its ``parent`` at the parent's level.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per node: ``node`` (id), ``kind`` (``"optimum"`` or ``"merge"``), ``index``
+        (the optimum's architecture, -1 for merges), ``level`` (metric units), ``parent``
+        (node id, -1 for a root), ``n_optima`` (leaves below), ``barrier`` (a node's level
+        minus its parent's, oriented; NaN for roots). Several roots mean parts of the space
+        that no measured path joins.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from nb201_flat.space import Space
+    >>> space = Space(("a", "b"), 3)
+    >>> f = np.array([9.0, 1, 1, 1, 1, 1, 1, 8])
+    >>> disconnectivity_graph(space, f)[["kind", "index", "level", "parent"]].values.tolist()
+    [['optimum', 0, 9.0, 2], ['optimum', 7, 8.0, 2], ['merge', -1, 1.0, -1]]
+    """
+    if isinstance(space, BarrierTree):
+        tree = space
+    else:
+        if values is None:
+            raise LandscapeArgumentError("values are needed unless a BarrierTree is passed")
+        tree = barrier_tree(
+            space, values, higher_is_better=higher_is_better, connected_only=connected_only
+        )
+    if n_optima < 1:
+        raise LandscapeArgumentError(f"n_optima must be >= 1, got {n_optima}")
+    w = tree.w
+    opt = np.nonzero(
+        local_optima(
+            tree.space,
+            tree.values,
+            higher_is_better=tree.higher_is_better,
+            connected_only=tree.connected_only,
+        )
+    )[0]
+    opt = opt[np.lexsort((opt, -w[opt]))][:n_optima]
+    sign = 1.0 if tree.higher_is_better else -1.0
+    nodes: list[dict[str, Any]] = [
+        {
+            "node": k,
+            "kind": "optimum",
+            "index": int(i),
+            "level": float(tree.values[i]),
+            "parent": -1,
+            "n_optima": 1,
+            "_w": float(w[i]),
+        }
+        for k, i in enumerate(opt.tolist())
+    ]
+    current: dict[int, int] = {int(i): k for k, i in enumerate(opt.tolist())}
+    uf = UnionFind(tree.space.size)
+    for (x, y), lev in zip(tree.edges.tolist(), tree.edge_level.tolist(), strict=True):
+        rx, ry = uf.find(x), uf.find(y)
+        if rx == ry:
+            continue
+        nx_, ny_ = current.pop(rx, -1), current.pop(ry, -1)
+        uf.parent[ry] = rx
+        if nx_ >= 0 and ny_ >= 0:
+            new = len(nodes)
+            nodes.append(
+                {
+                    "node": new,
+                    "kind": "merge",
+                    "index": -1,
+                    "level": sign * lev,
+                    "parent": -1,
+                    "n_optima": nodes[nx_]["n_optima"] + nodes[ny_]["n_optima"],
+                    "_w": lev,
+                }
+            )
+            nodes[nx_]["parent"] = new
+            nodes[ny_]["parent"] = new
+            current[rx] = new
+        elif nx_ >= 0 or ny_ >= 0:
+            current[rx] = max(nx_, ny_)
+    for nd in nodes:
+        p = nd["parent"]
+        nd["barrier"] = nd["_w"] - nodes[p]["_w"] if p >= 0 else float("nan")
+    df = pd.DataFrame(nodes).drop(columns="_w")
+    return df[["node", "kind", "index", "level", "parent", "n_optima", "barrier"]]

@@ -1,0 +1,146 @@
+"""Paths between architectures and their barriers: the shared vocabulary.
+
+The barrier of a path from a to b (A²M) is the mean of the endpoints' values minus the lowest
+value along the path; with ``higher_is_better=False`` (a loss) it is the mirror image, the
+highest value along the path minus the endpoints' mean. Paths move one edge op at a time
+(Hamming distance 1 per step). :mod:`~nb201_flat.landscape.a2m` builds A²M's shortest-path
+constructions on it, :mod:`~nb201_flat.landscape.maximin` the exact lowest barrier over the
+whole space, :mod:`~nb201_flat.landscape.disconnectivity` the barrier tree of the optima.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from nb201_flat.landscape._common import (
+    ArchLike,
+    FloatArray,
+    IntArray,
+    LandscapeArgumentError,
+    MissingValueError,
+    oriented,
+    resolve_index,
+)
+from nb201_flat.space import Space
+
+if TYPE_CHECKING:
+    from nb201_flat.landscape.maximin import BarrierTree
+
+
+def path_barrier(path_values: npt.ArrayLike, *, higher_is_better: bool = True) -> float:
+    """Barrier of one path given its values: endpoints' mean minus the path minimum.
+
+    >>> path_barrier([90.0, 80.0, 85.0, 92.0])
+    11.0
+    >>> path_barrier([0.5, 0.9, 0.7], higher_is_better=False)   # a loss: max minus mean
+    0.30000000000000004
+    """
+    p = np.asarray(path_values, dtype=np.float64)
+    if p.ndim != 1 or len(p) == 0:
+        raise LandscapeArgumentError("a path needs at least one value")
+    w = oriented(p, higher_is_better)
+    return float(0.5 * (w[0] + w[-1]) - w.min())
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class BarrierPath:
+    """One path between two architectures and its barrier.
+
+    Attributes
+    ----------
+    path
+        Architecture indices from the start to the end.
+    values
+        The metric along the path.
+    bottleneck
+        The worst value on the path (lowest accuracy / highest loss).
+    barrier
+        Endpoints' mean minus the bottleneck (mirror image for a loss); >= 0 for maximin paths.
+    """
+
+    space: Space = field(repr=False)
+    path: tuple[int, ...]
+    values: FloatArray
+    bottleneck: float
+    barrier: float
+    higher_is_better: bool = True
+
+    @property
+    def length(self) -> int:
+        """Number of steps (one op change each)."""
+        return len(self.path) - 1
+
+    def strings(self) -> list[str]:
+        """Official strings of the architectures on the path."""
+        return [self.space.arch(i).to_str() for i in self.path]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.strings(),
+            "indices": list(self.path),
+            "values": self.values.tolist(),
+            "bottleneck": self.bottleneck,
+            "barrier": self.barrier,
+            "length": self.length,
+        }
+
+
+# -- the A²M construction ------------------------------------------------------------------------
+def shortest_paths(space: Space, a: ArchLike, b: ArchLike) -> IntArray:
+    """All d! shortest Hamming paths from ``a`` to ``b``, shape ``(d!, d + 1)`` of indices.
+
+    Row p changes the differing edges in the p-th permutation order (``itertools``
+    order), each straight to its op in ``b``.
+
+    >>> from nb201_flat.space import Space
+    >>> shortest_paths(Space(("a", "b"), 3), 0, 3).tolist()   # 000 -> 011
+    [[0, 2, 3], [0, 1, 3]]
+    """
+    ia, ib = resolve_index(space, a), resolve_index(space, b)
+    ca, cb = space.codes[ia].astype(np.int64), space.codes[ib].astype(np.int64)
+    diff = np.nonzero(ca != cb)[0]
+    d = len(diff)
+    if d > 8:  # 8! = 40,320 paths; more is a mistake, not an analysis
+        raise LandscapeArgumentError(f"{d}! shortest paths is too many to enumerate (d <= 8)")
+    if d == 0:
+        return np.array([[ia]], dtype=np.int64)
+    orders = np.array(list(itertools.permutations(diff.tolist())), dtype=np.int64)
+    codes = np.repeat(ca[None, None, :], len(orders), axis=0).repeat(d + 1, axis=1)
+    for step in range(d):
+        edge = orders[:, step]
+        rows = np.arange(len(orders))
+        # from level step+1 on, this edge carries b's op
+        codes[rows, step + 1 :, edge] = cb[edge][:, None]
+    flat = space.indices_of_codes(codes.reshape(-1, space.n_edges))
+    return flat.reshape(len(orders), d + 1)
+
+
+def check_endpoints(space: Space, w: FloatArray, a: int, b: int, tree: BarrierTree | None) -> None:
+    for x in (int(a), int(b)):
+        if np.isnan(w[x]):
+            why = (
+                "is disconnected (connected_only=True)"
+                if tree is not None and tree.connected_only and not space.connected[x]
+                else "has no value (NaN) for this metric"
+            )
+            raise MissingValueError(f"architecture {x} {why}; choose a measured one")
+
+
+def make_path(
+    space: Space, v: FloatArray, w: FloatArray, route: IntArray, higher_is_better: bool
+) -> BarrierPath:
+    wp = w[route]
+    worst = float(wp.min())
+    return BarrierPath(
+        space=space,
+        path=tuple(int(i) for i in route),
+        values=v[route].copy(),
+        bottleneck=worst if higher_is_better else -worst,
+        barrier=float(0.5 * (wp[0] + wp[-1]) - worst),
+        higher_is_better=higher_is_better,
+    )

@@ -1,0 +1,171 @@
+"""Hamming neighbourhoods of every architecture of a space, as padded index arrays.
+
+The kernel behind :meth:`Space.neighbours <nb201_flat.space.Space.neighbours>`: for radius r
+(exactly r, or 1..r), optionally without substitutions to ``none`` or without disconnected
+neighbours, one row of neighbour indices per architecture.
+
+>>> from nb201_flat.space import NB201
+>>> nb = neighbour_arrays(NB201, 1)
+>>> nb.width, nb.of(11472).size
+(24, 24)
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from nb201_flat.errors import InvalidArchError
+from nb201_flat.space import BoolArray, IntArray, Space
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Neighbourhood:
+    """Neighbour indices of every architecture of a space, as a padded matrix.
+
+    ``indices[i, :counts[i]]`` are the neighbours of architecture ``i`` (ascending by the
+    enumeration order: edges changed, then new ops); the rest of the row is ``-1``. Without
+    filters every row is full and ``counts`` is constant.
+    """
+
+    indices: npt.NDArray[np.int32]
+    counts: npt.NDArray[np.int32]
+    radius: int
+    exact: bool
+    no_none: bool
+    connected_only: bool
+
+    @property
+    def width(self) -> int:
+        """Row length of ``indices`` (the largest neighbourhood)."""
+        return int(self.indices.shape[1])
+
+    @property
+    def mask(self) -> BoolArray:
+        """True where ``indices`` holds a neighbour (False on padding)."""
+        return self.indices >= 0
+
+    def of(self, index: int) -> npt.NDArray[np.int32]:
+        """Neighbours of one architecture."""
+        return self.indices[index, : self.counts[index]]
+
+    def to_csr(self) -> tuple[IntArray, npt.NDArray[np.int32]]:
+        """``(indptr, flat)`` with the neighbours of ``i`` in ``flat[indptr[i]:indptr[i+1]]``."""
+        indptr = np.zeros(len(self.counts) + 1, dtype=np.int64)
+        np.cumsum(self.counts, out=indptr[1:])
+        return indptr, self.indices[self.mask]
+
+    def gather(self, values: npt.ArrayLike) -> npt.NDArray[np.float64]:
+        """``values`` of each neighbour, shape ``indices.shape``; NaN on padding."""
+        v = np.asarray(values, dtype=np.float64)
+        out = v[np.where(self.mask, self.indices, 0)]
+        out[~self.mask] = np.nan
+        return out
+
+
+def neighbour_arrays(
+    space: Space,
+    radius: int = 1,
+    *,
+    exact: bool = True,
+    no_none: bool = False,
+    connected_only: bool = False,
+) -> Neighbourhood:
+    """Neighbour index arrays of every architecture at Hamming distance ``radius``.
+
+    Parameters
+    ----------
+    radius
+        Hamming distance, 1..n_edges.
+    exact
+        True: distance exactly ``radius``; False: distance 1..``radius``.
+    no_none
+        Drop neighbours reached by substituting ``none`` on any changed edge.
+    connected_only
+        Drop neighbours whose input does not reach the output.
+
+    The result is cached on the space (``space.clear_cache()`` frees it).
+    """
+    if not 1 <= int(radius) <= space.n_edges:
+        raise InvalidArchError(f"radius must lie in 1..{space.n_edges}, got {radius}")
+    radius = int(radius)
+    key = ("nbhd", radius, exact, no_none, connected_only)
+    if key in space._cache:
+        cached: Neighbourhood = space._cache[key]
+        return cached
+    radii = [radius] if exact else list(range(1, radius + 1))
+    blocks = [_exact_neighbours(space, r, no_none) for r in radii]
+    idx = blocks[0][0] if len(blocks) == 1 else np.concatenate([b[0] for b in blocks], axis=1)
+    keep = np.ones(idx.shape, dtype=bool)
+    if no_none:
+        keep &= ~np.concatenate([b[1] for b in blocks], axis=1)
+    del blocks
+    if connected_only:
+        keep &= space.connected[idx]
+    if keep.all():
+        counts = np.full(space.size, idx.shape[1], dtype=np.int32)
+    else:
+        counts = keep.sum(axis=1).astype(np.int32)
+        width = int(counts.max(initial=0))
+        # a stable sort puts the kept entries first, in their original order
+        order = np.argsort(~keep, axis=1, kind="stable")[:, :width]
+        idx = np.take_along_axis(idx, order, axis=1)
+        idx[np.arange(width)[None, :] >= counts[:, None]] = -1
+    idx.setflags(write=False)
+    counts.setflags(write=False)
+    nb = Neighbourhood(idx, counts, radius, exact, no_none, connected_only)
+    space._cache[key] = nb
+    return nb
+
+
+def _exact_neighbours(
+    space: Space, r: int, want_none: bool
+) -> tuple[npt.NDArray[np.int32], BoolArray]:
+    """Neighbour indices at distance exactly r, and whether a changed edge became none.
+
+    Works on lexicographic numbers: changing the ops of the edges in S adds a delta that
+    depends only on their old ops and the new ones, so for each S a small table
+    (old ops x changes) of deltas is built once and gathered per row; the neighbours'
+    numbers are mapped to indices at the end. Rows are already in index order.
+    """
+    k = space.n_ops
+    dtype = np.int32 if space.size < 2**31 else np.int64
+    none_code = space._op_code.get("none", -1)
+    # int32 halves the memory traffic; annotated int64 for the type checker only
+    base: IntArray = space._lex_of_index.astype(dtype)
+    weights: IntArray = space._weights.astype(dtype)
+    index_of_lex = space._index_of_lex.astype(np.int32)
+    offsets: IntArray = np.array(list(itertools.product(range(1, k), repeat=r)), dtype=dtype)
+    subsets = list(itertools.combinations(range(space.n_edges), r))
+    m = len(offsets)
+    out = np.empty((space.size, len(subsets) * m), dtype=np.int32)
+    to_none = np.zeros(out.shape if want_none else (0, 0), dtype=bool)
+    # old ops of the changed edges (all k^r combinations) and their new ops
+    olds: IntArray = np.array(list(itertools.product(range(k), repeat=r)), dtype=dtype)
+    news: IntArray = olds[:, None, :] + offsets[None, :, :]
+    news[news >= k] -= k
+    table_ok = news.size <= 1 << 24  # else the table would outgrow the rows themselves
+    radix: IntArray = (k ** np.arange(r - 1, -1, -1)).astype(dtype)
+    for s, subset in enumerate(subsets):
+        cols = slice(s * m, (s + 1) * m)
+        edges = list(subset)
+        digits: IntArray = space.codes[:, edges].astype(dtype)
+        if table_ok:
+            delta = ((news - olds[:, None, :]) * weights[edges]).sum(axis=2)
+            row_code = digits @ radix
+            lex = base[:, None] + delta[row_code]
+            if want_none:
+                to_none[:, cols] = (news == none_code).any(axis=2)[row_code]
+        else:
+            lex = np.repeat(base[:, None], m, axis=1)
+            for p, e in enumerate(edges):
+                new = digits[:, p, None] + offsets[None, :, p]
+                new[new >= k] -= k
+                lex += (new - digits[:, p, None]) * weights[e]
+                if want_none:
+                    to_none[:, cols] |= new == none_code
+        out[:, cols] = index_of_lex[lex]
+    return out, to_none
