@@ -178,9 +178,9 @@ def _batch(
         # charged: a cell's first visit in its run (NA memory, or the oracle's cache)
         keyed = (np.arange(n_runs)[:, None] * size + cells).ravel()
         _, first = np.unique(keyed, return_index=True)
-        ch = np.zeros(keyed.size, dtype=bool)
-        ch[first] = True
-        ch = ch.reshape(cells.shape)
+        flat = np.zeros(keyed.size, dtype=bool)
+        flat[first] = True
+        ch: BoolArray = flat.reshape(cells.shape)
     else:
         ch = np.ones(cells.shape, dtype=bool)
     cost = np.zeros(cells.shape) if data.costs is None else np.where(ch, data.costs[cells], 0.0)

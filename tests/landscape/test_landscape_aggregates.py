@@ -71,7 +71,7 @@ def test_nb201_with_nans_equals_the_gather(radius: int, flags: tuple[bool, ...])
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("radius", [3, 4, 5, 6])
+@pytest.mark.parametrize("radius", [3, 6])
 def test_nb201_large_radii_equal_the_gather(radius: int) -> None:
     v = _values(NB201, 20 + radius)
     try:
@@ -152,7 +152,7 @@ def test_neighbour_rows_match_the_cached_matrix() -> None:
     rng = np.random.default_rng(0)
     rows = rng.choice(NB201.size, 40, replace=False)
     for r, exact, nn, conn in itertools.product(
-        [1, 2, 3], [True, False], [True, False], [True, False]
+        [1, 2], [True, False], [True, False], [True, False]
     ):
         nb = NB201.neighbours(r, exact=exact, no_none=nn, connected_only=conn)
         got = ag.neighbour_rows(NB201, rows, r, exact=exact, no_none=nn, connected_only=conn)
