@@ -42,7 +42,7 @@ Examples
 [6.0, 18.0, 26.0]
 >>> st = ball_stats(space, f, 1, wanted=("mean", "min", "max"))
 >>> float(st["n"][0]), float(st["mean"][0]), float(st["min"][13]), float(st["max"][13])
-(6.0, 8.666666666666666, 4.0, 22.0)
+(6.0, 6.5, 4.0, 22.0)
 """
 
 from __future__ import annotations
@@ -490,8 +490,8 @@ def radius_profile(
     own_x = np.where(nan, 0.0, v - shift)
     if present.all() and none is None:  # every member present, no filter: known counts
         sizes = [space.neighbourhood_size(d, exact=exact) for d in range(1, r + 1)]
-        n = np.repeat(np.array(sizes, dtype=np.float64) + include_self, space.size)
-        n = n.reshape(r, space.size)
+        per_radius = np.array(sizes, dtype=np.float64)[:, None] + include_self
+        n: FloatArray = np.repeat(per_radius, space.size, axis=1)
     else:
         n = rings(present.astype(np.float64), (~nan).astype(np.float64))
     with np.errstate(invalid="ignore", divide="ignore"):

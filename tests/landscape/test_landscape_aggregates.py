@@ -210,3 +210,10 @@ def test_errors_name_the_problem() -> None:
         ag.ball_stats(space, v[:3], 1)
     with pytest.raises(InvalidArchError, match="radius"):
         ag.NeighbourRows(space, 0)
+
+
+def test_doctests() -> None:
+    import doctest
+
+    result = doctest.testmod(ag, optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0

@@ -133,3 +133,10 @@ def test_runner_uses_the_fast_path_and_matches_the_loop(
     pd.testing.assert_frame_equal(fast.runs, slow.runs, check_exact=True)
     pd.testing.assert_frame_equal(fast.curves, slow.curves, check_exact=True)
     pd.testing.assert_frame_equal(fast.runs, two.runs, check_exact=True)
+
+
+def test_doctests() -> None:
+    import doctest
+
+    result = doctest.testmod(vec, optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0
