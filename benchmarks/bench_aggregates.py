@@ -95,7 +95,8 @@ def run(*, quick: bool, repeats: int) -> list[Row]:
     # 1. every radius at once vs today's radius-3 gather (both cold)
     NB201.clear_cache()
     t_base, base = _once(lambda: _gather_mean(3, v))
-    peak_base = traced_peak_mb(lambda: _gather_mean(3, v))
+    # tracing the gather takes seconds: full mode only
+    peak_base = None if quick else traced_peak_mb(lambda: _gather_mean(3, v))
     timing = measure(lambda: _profile(NB201, v, 6), repeats=repeats, warmup=1)
     peak = traced_peak_mb(lambda: _profile(NB201, v, 6))
     prof = _profile(NB201, v, 6)
@@ -270,7 +271,7 @@ def run_vectorised(*, quick: bool, repeats: int) -> list[Row]:
     data = OracleData(
         NB201, MetricKey("cifar10-valid", "x-valid", 12), values, None, None, costs, 12_000.0, None
     )
-    runs = 100 if quick else 500
+    runs = 50 if quick else 500
     rows = []
     for name, algo in (
         ("RS", RandomSearch()),
