@@ -1,7 +1,8 @@
 """Run the benchmarks: ``python -m benchmarks.run [--quick] [--only NAME ...] [--out DIR]``.
 
 Groups: ``official`` (nas_201_api), ``networkx``, ``loops`` (NASLib / A²M style),
-``reproduce`` (the default grid end to end) and ``scaling`` (synthetic spaces). Prints a
+``reproduce`` (the default grid end to end), ``aggregates`` (neighbourhood engine), ``vectorised``
+(RS / NA-RS across runs) and ``scaling`` (synthetic spaces). Prints a
 Markdown table (ours, baseline, ratio, peak memory, target) and writes ``latest.json`` and
 ``latest.md`` into ``--out`` (default ``benchmarks/results``), each atomically.
 """
@@ -21,14 +22,16 @@ from typing import Any
 
 from benchmarks._common import REPO_ROOT, Row, atomic_write_text, machine_info
 
-GROUPS = ("official", "networkx", "loops", "reproduce", "scaling")
+GROUPS = ("official", "networkx", "loops", "reproduce", "aggregates", "vectorised", "scaling")
 log = logging.getLogger("benchmarks")
 
 
 def _runners(quick: bool, repeats: int) -> dict[str, Callable[[], list[Row]]]:
-    from benchmarks import bench_graph, bench_official, bench_reproduce
+    from benchmarks import bench_aggregates, bench_graph, bench_official, bench_reproduce
 
     return {
+        "aggregates": lambda: bench_aggregates.run(quick=quick, repeats=repeats),
+        "vectorised": lambda: bench_aggregates.run_vectorised(quick=quick, repeats=repeats),
         "official": lambda: bench_official.run(quick=quick, repeats=repeats),
         "networkx": lambda: bench_graph.run_networkx(quick=quick, repeats=repeats),
         "loops": lambda: bench_graph.run_loops(quick=quick, repeats=repeats),

@@ -53,6 +53,7 @@ from nb201_flat.landscape._common import (
     check_quantile,
     raise_on_nan,
 )
+from nb201_flat.landscape.aggregates import NeighbourRows, ball_stats, supports
 from nb201_flat.neighbours import Neighbourhood
 from nb201_flat.space import Space
 
@@ -135,8 +136,8 @@ def flatness(
         raise LandscapeArgumentError(f"delta must be a finite number >= 0, got {delta}")
     if nan_policy == "raise":
         raise_on_nan(v)
-    nb = space.neighbours(radius, exact=exact, no_none=no_none, connected_only=connected_only)
-    stats = _aggregate(
+    nb = NeighbourRows(space, radius, exact, no_none, connected_only)
+    stats = _stats(
         nb,
         v,
         include_self=include_self,
@@ -220,10 +221,10 @@ def neighbourhood_score(
     q = check_quantile(quantile) if agg == "quantile" else 0.5
     if nan_policy == "raise":
         raise_on_nan(v)
-    nb = space.neighbours(radius, exact=exact, no_none=no_none, connected_only=connected_only)
+    nb = NeighbourRows(space, radius, exact, no_none, connected_only)
     if agg == "median":
         agg, q = "quantile", 0.5
-    stats = _aggregate(
+    stats = _stats(
         nb,
         v,
         include_self=include_self,
@@ -235,8 +236,43 @@ def neighbourhood_score(
     return stats[agg]
 
 
+def _stats(
+    nb: NeighbourRows,
+    v: FloatArray,
+    *,
+    include_self: bool,
+    wanted: tuple[str, ...],
+    q: float,
+    delta: float,
+    propagate: bool,
+) -> dict[str, FloatArray]:
+    """Count/mean/std/min/max by the structure of the space (no gather: see
+    :mod:`~nb201_flat.landscape.aggregates`); what needs individual values by the gather."""
+    fast = supports(wanted, nb.radius, exact=nb.exact)
+    slow = tuple(w for w in wanted if w not in fast)
+    out: dict[str, FloatArray] = {}
+    if fast:
+        out = ball_stats(
+            nb.space,
+            v,
+            nb.radius,
+            exact=nb.exact,
+            include_self=include_self,
+            no_none=nb.no_none,
+            connected_only=nb.connected_only,
+            propagate=propagate,
+            wanted=fast,
+        )
+    if slow:
+        gathered = _aggregate(
+            nb, v, include_self=include_self, wanted=slow, q=q, delta=delta, propagate=propagate
+        )
+        out = {**gathered, **out}
+    return out
+
+
 def _aggregate(
-    nb: Neighbourhood,
+    nb: Neighbourhood | NeighbourRows,
     v: FloatArray,
     *,
     include_self: bool,
@@ -246,17 +282,17 @@ def _aggregate(
     propagate: bool,
 ) -> dict[str, FloatArray]:
     """Row statistics of ``v`` over every neighbourhood, computed in row chunks."""
-    size = len(nb.counts)
+    size = len(v)
     width = nb.width + (1 if include_self else 0)
     out = {name: np.full(size, np.nan) for name in (*wanted, "n")}
     if "median" in wanted and "quantile" not in wanted:
         out["quantile"] = np.full(size, np.nan)
     step = max(1, _CHUNK_ENTRIES // max(width, 1))
     any_nan = bool(np.isnan(v).any())
-    full = bool((nb.counts == nb.width).all())
+    full = nb.full if isinstance(nb, NeighbourRows) else bool((nb.counts == nb.width).all())
     for start in range(0, size, step):
         rows = slice(start, min(start + step, size))
-        idx = nb.indices[rows]
+        idx = nb.rows(rows) if isinstance(nb, NeighbourRows) else nb.indices[rows]
         if full:
             g = v[idx]
             pad = None

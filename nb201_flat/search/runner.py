@@ -247,8 +247,16 @@ def run_search(
     }
     total = runs * len(prots) * len(algos)
     with tqdm(total=total, disable=not progress, desc="search", unit="run") as bar:
-        if jobs == 1:
-            for (pi, ai), out in records.items():
+        # RS and free one-stage NA-RS: all runs at once with the loop's streams, same records
+        from nb201_flat.search.vectorised import run_vectorised, vectorisable
+
+        for (pi, ai), out in records.items():
+            if vectorisable(datas[pi], algos[ai]):
+                out.extend(run_vectorised(datas[pi], algos[ai], seed, range(runs)))
+                bar.update(runs)
+        pending = {key: out for key, out in records.items() if not out}
+        if jobs == 1 or not pending:
+            for (pi, ai), out in pending.items():
                 for r in range(runs):
                     out.append(run_one(datas[pi], algos[ai], seed, r))
                     bar.update(1)
@@ -257,7 +265,7 @@ def run_search(
             chunk = max(1, min(runs, math.ceil(total / (16 * jobs))))
             tasks = [
                 (pi, ai, s, min(s + chunk, runs))
-                for (pi, ai) in records
+                for (pi, ai) in pending
                 for s in range(0, runs, chunk)
             ]
             with ProcessPoolExecutor(

@@ -1,0 +1,635 @@
+"""Neighbourhood aggregates of every architecture by the structure of the space.
+
+A cell space with ``k`` ops on ``E`` edges is the product of ``E`` complete graphs ``K_k``: two
+cells are at Hamming distance ``d`` when they differ on ``d`` edges. Lay a metric out as a
+tensor with one axis per edge (the base-``k`` code of the ops, first edge most significant;
+for NB201 the official index is permuted into that order and back). Then:
+
+* **Sums by exact distance.** Let ``T_e`` be "every *other* op on edge ``e``" applied along
+  axis ``e`` (the matrix ``J - I``: sum of the axis minus the own entry). Keep one array
+  ``A[d]`` per distance ``d = 0..R``, starting from ``A[0] = x``. Processing the edges one by
+  one, ``A[d] += T_e(A[d - 1])`` (``d`` from high to low) counts every way of changing edge
+  ``e`` on top of the ``d - 1`` changes already made on earlier edges. After all edges,
+  ``A[d][a]`` is the sum of ``x`` over the cells at distance exactly ``d`` from ``a``. That is
+  ``O(E * R * N)`` time and ``O(R * N)`` memory for all radii at once, against
+  ``N * |ball|`` entries for a gather. Running it on ``x``, ``x**2`` and a 0/1 mask gives the
+  sum, sum of squares and count; masked entries (NaN values, disconnected cells) are value 0
+  with count 0. Without substitutions to ``none`` (``no_none``), ``T_e`` sums only the ops
+  other than the own one *and* other than ``none``.
+* **Min and max within a radius.** The radius-1 filter ``F(x)[a] = min(x[a], x[b] : d(a,b)=1)``
+  is the minimum over the edges of a per-axis minimum; ``r`` passes of ``F`` give the minimum
+  over the closed ball of radius ``r`` (with ``no_none``, each step may only change an edge to
+  an op other than ``none``, which reaches exactly the filtered ball). Without the cell
+  itself, every member differs on some edge ``e``: the minimum is, over ``e``, the per-axis
+  minimum over the *other* ops of ``e`` followed by ``r - 1`` passes of ``F`` on the
+  remaining axes. Minimum and maximum at an *exact* radius ``r >= 2`` cannot be composed from
+  such passes: :func:`supports` says so and the caller gathers individual values instead.
+
+Medians, quantiles and the share within ``delta`` need individual values: they stay on the
+gather of :mod:`nb201_flat.landscape.neighbourhood`, which reads neighbour rows chunk by chunk
+from :func:`neighbour_rows` at large radii instead of caching the whole index matrix.
+
+Examples
+--------
+>>> import numpy as np
+>>> from nb201_flat.space import Space
+>>> space = Space(("a", "b", "c"), 3)                  # 3 ops x 3 edges: 27 cells
+>>> sums = exact_distance_sums(space, np.ones(space.size), 3)
+>>> sums[:, 0].tolist()                                # cells at distance 0, 1, 2, 3
+[1.0, 6.0, 12.0, 8.0]
+>>> f = np.arange(27.0)
+>>> radius_profile(space, f, 3)["n"][:, 0].tolist()     # within 1, 2, 3
+[6.0, 18.0, 26.0]
+>>> st = ball_stats(space, f, 1, wanted=("mean", "min", "max"))
+>>> float(st["n"][0]), float(st["mean"][0]), float(st["min"][13]), float(st["max"][13])
+(6.0, 6.5, 4.0, 22.0)
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import numpy.typing as npt
+
+from nb201_flat.errors import InvalidArchError
+from nb201_flat.landscape._common import FloatArray, IntArray, LandscapeArgumentError
+from nb201_flat.space import Space
+
+FAST_STATS: tuple[str, ...] = ("n", "mean", "std", "min", "max")
+"""Statistics :func:`ball_stats` serves (min/max only where :func:`supports` says so)."""
+
+
+# -- layout: official index <-> base-k tensor ---------------------------------------------------
+@lru_cache(maxsize=8)
+def _lex_of_index(space: Space) -> IntArray | None:
+    """Base-k number of each index, or None when the index already is that number."""
+    if space.index_order == "lexicographic":
+        return None
+    weights = space.n_ops ** np.arange(space.n_edges - 1, -1, -1, dtype=np.int64)
+    lex: IntArray = space.codes.astype(np.int64) @ weights
+    lex.setflags(write=False)
+    return lex
+
+
+def _to_lex(space: Space, x: FloatArray) -> FloatArray:
+    lex = _lex_of_index(space)
+    if lex is None:
+        return np.array(x, dtype=np.float64, copy=True)
+    out = np.empty_like(x, dtype=np.float64)
+    out[lex] = x
+    return out
+
+
+def _from_lex(space: Space, x: FloatArray) -> FloatArray:
+    """Back to index order along the last axis."""
+    lex = _lex_of_index(space)
+    if lex is None:
+        return x
+    out: FloatArray = x[..., lex]
+    return out
+
+
+def _none_code(space: Space, no_none: bool) -> int | None:
+    if not no_none:
+        return None
+    if "none" not in space.ops:
+        raise LandscapeArgumentError(
+            "no_none=True needs an op named 'none' in the space; drop no_none for this space"
+        )
+    return space.ops.index("none")
+
+
+# -- sums by exact distance ------------------------------------------------------------------
+def hamming_sums(
+    x: FloatArray, n_ops: int, n_edges: int, radius: int, none_code: int | None = None
+) -> FloatArray:
+    """The dynamic programme itself, on any product of complete graphs ``K_k^E``.
+
+    Parameters
+    ----------
+    x
+        ``n_ops ** n_edges`` values in base-``n_ops`` order (first axis most significant).
+    radius
+        Largest distance kept.
+    none_code
+        If given, only changes to an op other than this code count (``no_none``).
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(radius + 1, x.size)``, in the order of ``x``: row ``d`` sums ``x`` over the
+        points at Hamming distance exactly ``d``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> hamming_sums(np.arange(4.0), 2, 2, 2).tolist()   # the square 00, 01, 10, 11
+    [[0.0, 1.0, 2.0, 3.0], [3.0, 3.0, 3.0, 3.0], [3.0, 2.0, 1.0, 0.0]]
+    """
+    k, radius, none = n_ops, int(radius), none_code
+    if x.shape != (k**n_edges,):
+        raise LandscapeArgumentError(f"x must have {k**n_edges} entries, got shape {x.shape}")
+    acc = np.zeros((radius + 1, x.size))
+    acc[0] = x
+    for e in range(n_edges):
+        view = acc.reshape(radius + 1, k**e, k, k ** (n_edges - 1 - e))
+        # d from high to low: A[d - 1] must still hold the sums before edge e
+        for d in range(min(radius, e + 1), 0, -1):
+            src = view[d - 1]
+            dst = view[d]
+            # slice by slice: a reduction over a short strided axis is several times slower
+            total = src[:, 0, :].copy()
+            for c in range(1, k):
+                total += src[:, c, :]
+            if none is not None:
+                total -= src[:, none, :]
+            dst -= src
+            dst += total[:, None, :]
+            if none is not None:
+                # from a cell whose op is none, none is its own op: nothing to take back
+                dst[:, none, :] += src[:, none, :]
+    return acc
+
+
+def exact_distance_sums(
+    space: Space, values: npt.ArrayLike, radius: int, *, no_none: bool = False
+) -> FloatArray:
+    """Sum of ``values`` over the cells at each exact distance ``0..radius`` of every cell.
+
+    Parameters
+    ----------
+    space
+        The space whose indices ``values`` follows.
+    values
+        One finite number per architecture (mask NaNs to 0 first, and sum a 0/1 mask for counts).
+    radius
+        Largest distance, 0..``space.n_edges``.
+    no_none
+        Only changes whose new op is not ``none``.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(radius + 1, space.size)``; row ``d`` holds the sums at distance ``d`` (row 0
+        is ``values`` itself), columns in index order.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from nb201_flat.space import NB201
+    >>> exact_distance_sums(NB201, np.ones(NB201.size), 6)[:, 0].tolist()
+    [1.0, 24.0, 240.0, 1280.0, 3840.0, 6144.0, 4096.0]
+    """
+    r = _check_radius(space, radius, allow_zero=True)
+    x = np.asarray(values, dtype=np.float64)
+    if x.shape != (space.size,):
+        raise LandscapeArgumentError(f"values must have shape ({space.size},), got {x.shape}")
+    sums = hamming_sums(
+        _to_lex(space, x), space.n_ops, space.n_edges, r, _none_code(space, no_none)
+    )
+    return _from_lex(space, sums)
+
+
+def _check_radius(space: Space, radius: int, *, allow_zero: bool = False) -> int:
+    lo = 0 if allow_zero else 1
+    if isinstance(radius, bool) or not lo <= int(radius) <= space.n_edges:
+        raise LandscapeArgumentError(f"radius must lie in {lo}..{space.n_edges}, got {radius}")
+    return int(radius)
+
+
+# -- min over balls ----------------------------------------------------------------------------
+def _line_min(
+    x: FloatArray, e: int, k: int, n_edges: int, none: int | None, self_: bool
+) -> FloatArray:
+    """Minimum along axis ``e``: over all allowed ops (``self_``) or the other allowed ops."""
+    v = x.reshape(k**e, k, k ** (n_edges - 1 - e))
+    if self_:
+        if none is None:
+            m = v.min(axis=1, keepdims=True)
+            return np.broadcast_to(m, v.shape).reshape(-1)
+        keep = [c for c in range(k) if c != none]
+        m = v[:, keep, :].min(axis=1, keepdims=True)
+        out = np.broadcast_to(m, v.shape).copy()
+        # the own op is always in reach, none included
+        out[:, none, :] = np.minimum(v[:, none, :], m[:, 0, :])
+        return out.reshape(-1)
+    t = v
+    if none is not None:
+        t = v.copy()
+        t[:, none, :] = np.inf  # never a target
+    fwd = np.minimum.accumulate(t, axis=1)
+    bwd = np.minimum.accumulate(t[:, ::-1, :], axis=1)[:, ::-1, :]
+    out = np.full(v.shape, np.inf)
+    out[:, 1:, :] = fwd[:, :-1, :]
+    np.minimum(out[:, :-1, :], bwd[:, 1:, :], out=out[:, :-1, :])
+    return out.reshape(-1)
+
+
+def _ball_pass(
+    x: FloatArray, axes: Iterable[int], k: int, n_edges: int, none: int | None
+) -> FloatArray:
+    """One radius-1 filter (the cell and its one-edge changes) over ``axes``."""
+    out = x.copy()
+    for e in axes:
+        np.minimum(out, _line_min(x, e, k, n_edges, none, True), out=out)
+    return out
+
+
+def _ball_min_lex(
+    x: FloatArray, k: int, n_edges: int, radius: int, none: int | None, include_self: bool
+) -> FloatArray:
+    every = range(n_edges)
+    if include_self:
+        for _ in range(radius):
+            x = _ball_pass(x, every, k, n_edges, none)
+        return x
+    best = np.full(x.shape, np.inf)
+    for e in every:
+        y = _line_min(x, e, k, n_edges, none, False)
+        rest = [a for a in every if a != e]
+        for _ in range(radius - 1):
+            y = _ball_pass(y, rest, k, n_edges, none)
+        np.minimum(best, y, out=best)
+    return best
+
+
+def ball_min(
+    space: Space,
+    values: npt.ArrayLike,
+    radius: int,
+    *,
+    include_self: bool = False,
+    no_none: bool = False,
+) -> FloatArray:
+    """Minimum of ``values`` over the cells within ``radius`` of every cell (NaN: ignored).
+
+    Returns ``+inf`` where no member has a value. Use ``-ball_min(space, -values, ...)`` for
+    the maximum.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from nb201_flat.space import Space
+    >>> space = Space(("a", "b"), 3)                     # a cube
+    >>> ball_min(space, np.arange(8.0), 1).tolist()
+    [1.0, 0.0, 0.0, 1.0, 0.0, 1.0, 2.0, 3.0]
+    >>> ball_min(space, np.arange(8.0), 1, include_self=True)[7]
+    np.float64(3.0)
+    """
+    r = _check_radius(space, radius)
+    x = np.asarray(values, dtype=np.float64)
+    if x.shape != (space.size,):
+        raise LandscapeArgumentError(f"values must have shape ({space.size},), got {x.shape}")
+    lx = _to_lex(space, np.where(np.isnan(x), np.inf, x))
+    out = _ball_min_lex(lx, space.n_ops, space.n_edges, r, _none_code(space, no_none), include_self)
+    return _from_lex(space, out)
+
+
+def _var_floor(x: FloatArray, n_edges: int) -> float:
+    """Variances below this are rounding noise of the one-pass formula, read as 0.
+
+    The sums of squares pass through ``n_edges`` additions and subtractions of line totals,
+    so their error is a few ``eps * max(x**2)`` per edge (``x`` centred on the mean). Without
+    the floor, one member or equal members would get the square root of that noise (about
+    1e-7 of the values' spread) instead of 0; true spreads below the floor (under about 1e-6
+    of the values' spread) read as 0 too.
+    """
+    top = float(np.max(x * x)) if x.size else 0.0
+    return 16.0 * n_edges * float(np.finfo(np.float64).eps) * top
+
+
+# -- the statistics the neighbourhood layer asks for ---------------------------------------------
+def supports(wanted: Iterable[str], radius: int, *, exact: bool) -> tuple[str, ...]:
+    """The subset of ``wanted`` that :func:`ball_stats` serves for this neighbourhood.
+
+    ``n``, ``mean`` and ``std`` always; ``min`` and ``max`` within a radius, or at exact radius 1
+    (the same set). Everything else (median, quantile, share) needs the gather.
+
+    >>> supports(("mean", "median", "min"), 2, exact=True)
+    ('mean',)
+    >>> supports(("mean", "median", "min"), 2, exact=False)
+    ('mean', 'min')
+    """
+    ok = {"n", "mean", "std"}
+    if not exact or int(radius) == 1:
+        ok |= {"min", "max"}
+    return tuple(w for w in wanted if w in ok)
+
+
+def ball_stats(
+    space: Space,
+    values: npt.ArrayLike,
+    radius: int,
+    *,
+    exact: bool = True,
+    include_self: bool = False,
+    no_none: bool = False,
+    connected_only: bool = False,
+    propagate: bool = False,
+    wanted: Iterable[str] = ("mean", "std"),
+) -> dict[str, FloatArray]:
+    """Count, mean, std, min and max over every cell's neighbourhood, without a gather.
+
+    The neighbourhood is that of :meth:`Space.neighbours` (``exact``, ``no_none``,
+    ``connected_only``), plus the cell itself with ``include_self`` (a member whatever its
+    connectivity, as in the gather). NaN values are left out (``n`` counts the members used);
+    with ``propagate=True`` a NaN member makes the row's statistics NaN and ``n`` counts all
+    members. Rows without a used member get NaN. Standard deviations are population ones, by
+    the one-pass formula on values centred on their mean: their absolute error is about 1e-7
+    of the values' spread (the gather's two-pass formula is exact to rounding), and spreads
+    below about 1e-6 of it read as 0 (see ``_var_floor``).
+
+    Parameters
+    ----------
+    wanted
+        Any of ``mean``, ``std``, ``min``, ``max`` (``n`` is always returned); see
+        :func:`supports` for min/max at an exact radius.
+
+    Returns
+    -------
+    dict
+        Name -> float64 vector in index order.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from nb201_flat.space import Space
+    >>> space = Space(("none", "skip", "conv"), 3)
+    >>> f = (space.codes == 2).sum(axis=1).astype(float)
+    >>> st = ball_stats(space, f, 2, exact=False, no_none=True, wanted=("mean", "max"))
+    >>> int(st["n"][0]), float(st["mean"][0]), float(st["max"][0])
+    (18, 0.8333333333333334, 2.0)
+    """
+    names = tuple(wanted)
+    bad = [w for w in names if w not in FAST_STATS]
+    if bad:
+        raise LandscapeArgumentError(
+            f"ball_stats serves {', '.join(FAST_STATS)}, not {', '.join(bad)}; use the gather"
+        )
+    r = _check_radius(space, radius)
+    if exact and r > 1 and ({"min", "max"} & set(names)):
+        raise LandscapeArgumentError(
+            "min/max at an exact radius >= 2 need individual values; use the gather"
+        )
+    v = np.asarray(values, dtype=np.float64)
+    if v.shape != (space.size,):
+        raise LandscapeArgumentError(f"values must have shape ({space.size},), got {v.shape}")
+    k, n_edges = space.n_ops, space.n_edges
+    none = _none_code(space, no_none)
+    nan = np.isnan(v)
+    member = space.connected if connected_only else np.ones(space.size, dtype=bool)
+    present = member & ~nan
+    # shift by the mean of the present values: sums of squares then cancel far less
+    shift = float(v[present].mean()) if present.any() else 0.0
+    x = np.where(present, v - shift, 0.0)
+    self_present = ~nan
+    self_x = np.where(self_present, v - shift, 0.0)
+
+    def ring(vec: FloatArray, own: FloatArray) -> FloatArray:
+        lx = _to_lex(space, vec)
+        sums = hamming_sums(lx, k, n_edges, r, none)
+        out = sums[r].copy() if exact else sums[1:].sum(axis=0)
+        del sums
+        back = _from_lex(space, out)
+        return back + own if include_self else back
+
+    # counts: no DP when every member is present and unfiltered (a constant)
+    if present.all() and none is None:
+        size = space.neighbourhood_size(r, exact=exact) + (1 if include_self else 0)
+        n = np.full(space.size, float(size))
+    else:
+        n = ring(present.astype(np.float64), self_present.astype(np.float64))
+    out: dict[str, FloatArray] = {}
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if "mean" in names or "std" in names:
+            s1 = ring(x, self_x)
+            mean_c = s1 / n
+            if "mean" in names:
+                out["mean"] = mean_c + shift
+            if "std" in names:
+                s2 = ring(x * x, self_x * self_x)
+                var = s2 / n - mean_c * mean_c
+                var[var <= _var_floor(x, n_edges)] = 0.0
+                out["std"] = np.sqrt(var)
+    lo_needed = "min" in names
+    hi_needed = "max" in names
+    if lo_needed or hi_needed:
+        masked = np.where(present, v, np.nan)
+        for name, sign in (("min", 1.0), ("max", -1.0)):
+            if name not in names:
+                continue
+            lx = _to_lex(space, np.where(np.isnan(masked), np.inf, sign * masked))
+            m = _from_lex(space, _ball_min_lex(lx, k, n_edges, r, none, False))
+            if include_self:
+                m = np.minimum(m, np.where(self_present, sign * v, np.inf))
+            out[name] = sign * m
+    empty = n == 0
+    if propagate and nan.any():
+        members = (
+            ring(member.astype(np.float64), np.ones(space.size))
+            if (connected_only or none is not None)
+            else np.full(space.size, float(space.neighbourhood_size(r, exact=exact) + include_self))
+        )
+        poisoned = n < members
+        for arr in out.values():
+            arr[poisoned] = np.nan
+        n = members
+    for arr in out.values():
+        arr[empty] = np.nan
+    out["n"] = n
+    return out
+
+
+def radius_profile(
+    space: Space,
+    values: npt.ArrayLike,
+    max_radius: int,
+    *,
+    exact: bool = False,
+    include_self: bool = False,
+    no_none: bool = False,
+    connected_only: bool = False,
+) -> dict[str, FloatArray]:
+    """Count, mean and std of every neighbourhood at every radius ``1..max_radius`` at once.
+
+    One dynamic programme per moment serves all radii (NaN values are left out, as
+    ``nan_policy="omit"``). Each result has shape ``(max_radius, space.size)``: row ``r - 1``
+    is radius ``r``, equal to :func:`ball_stats` at that radius.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from nb201_flat.space import NB201
+    >>> prof = radius_profile(NB201, np.ones(NB201.size), 6)
+    >>> prof["n"][:, 0].tolist()
+    [24.0, 264.0, 1544.0, 5384.0, 11528.0, 15624.0]
+    """
+    r = _check_radius(space, max_radius)
+    v = np.asarray(values, dtype=np.float64)
+    if v.shape != (space.size,):
+        raise LandscapeArgumentError(f"values must have shape ({space.size},), got {v.shape}")
+    k, n_edges = space.n_ops, space.n_edges
+    none = _none_code(space, no_none)
+    nan = np.isnan(v)
+    member = space.connected if connected_only else np.ones(space.size, dtype=bool)
+    present = member & ~nan
+    shift = float(v[present].mean()) if present.any() else 0.0
+
+    def rings(vec: FloatArray, own: FloatArray) -> FloatArray:
+        sums = hamming_sums(_to_lex(space, vec), k, n_edges, r, none)[1:]
+        if not exact:
+            np.cumsum(sums, axis=0, out=sums)
+        back = _from_lex(space, sums)
+        return back + own[None, :] if include_self else back
+
+    x = np.where(present, v - shift, 0.0)
+    own_x = np.where(nan, 0.0, v - shift)
+    if present.all() and none is None:  # every member present, no filter: known counts
+        sizes = [space.neighbourhood_size(d, exact=exact) for d in range(1, r + 1)]
+        per_radius = np.array(sizes, dtype=np.float64)[:, None] + include_self
+        n: FloatArray = np.repeat(per_radius, space.size, axis=1)
+    else:
+        n = rings(present.astype(np.float64), (~nan).astype(np.float64))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_c = rings(x, own_x) / n
+        m2 = rings(x * x, own_x * own_x) / n
+        var = m2 - mean_c * mean_c
+        var[var <= _var_floor(x, n_edges)] = 0.0
+        empty = n == 0
+        mean = mean_c + shift
+        std = np.sqrt(var)
+    mean[empty] = np.nan
+    std[empty] = np.nan
+    return {"n": n, "mean": mean, "std": std}
+
+
+# -- neighbour rows for the gather, chunk by chunk ---------------------------------------------
+def neighbour_rows(
+    space: Space,
+    rows: npt.ArrayLike,
+    radius: int,
+    *,
+    exact: bool = True,
+    no_none: bool = False,
+    connected_only: bool = False,
+) -> npt.NDArray[np.int32]:
+    """Neighbour indices of some architectures, padded with ``-1``, without the whole matrix.
+
+    The same sets as ``space.neighbours(...).indices[rows]`` (possibly in another order within a
+    row), built from the rows' op codes, so a gather at radius 6 needs memory for one chunk
+    only.
+
+    Examples
+    --------
+    >>> from nb201_flat.space import NB201
+    >>> nb = neighbour_rows(NB201, [0, 5], 2, exact=False, no_none=True)
+    >>> sorted(nb[1][nb[1] >= 0].tolist()) == sorted(
+    ...     NB201.neighbours(2, exact=False, no_none=True).of(5).tolist())
+    True
+    """
+    r = _check_radius(space, radius)
+    idx_rows = np.asarray(rows, dtype=np.int64).ravel()
+    k, n_edges = space.n_ops, space.n_edges
+    none = _none_code(space, no_none)
+    weights = k ** np.arange(n_edges - 1, -1, -1, dtype=np.int64)
+    lex_map = _lex_of_index(space)
+    if lex_map is None:
+        codes = (idx_rows[:, None] // weights[None, :]) % k
+        index_of_lex = None
+    else:
+        codes = space.codes[idx_rows].astype(np.int64)
+        index_of_lex = np.empty(space.size, dtype=np.int64)
+        index_of_lex[lex_map] = np.arange(space.size)
+    base = codes @ weights
+    blocks = []
+    for d in [r] if exact else range(1, r + 1):
+        offsets = np.array(list(itertools.product(range(1, k), repeat=d)), dtype=np.int64)
+        for subset in itertools.combinations(range(n_edges), d):
+            old = codes[:, list(subset)]  # (m, d)
+            new = (old[:, None, :] + offsets[None, :, :]) % k  # (m, o, d)
+            lex = base[:, None] + ((new - old[:, None, :]) * weights[list(subset)]).sum(axis=2)
+            if none is not None:
+                lex = np.where((new == none).any(axis=2), -1, lex)
+            blocks.append(lex)
+    lex_all = np.concatenate(blocks, axis=1) if blocks else np.empty((len(idx_rows), 0), np.int64)
+    keep = lex_all >= 0
+    idx = np.where(keep, lex_all, 0)
+    if index_of_lex is not None:
+        idx = index_of_lex[idx]
+    if connected_only:
+        keep &= space.connected[idx]
+    counts = keep.sum(axis=1)
+    width = int(counts.max(initial=0))
+    order = np.argsort(~keep, axis=1, kind="stable")[:, :width]
+    out = np.take_along_axis(np.where(keep, idx, -1), order, axis=1)
+    return out.astype(np.int32)
+
+
+# Above this many index entries (size x width; 128 MB as int32) a gather reads neighbour rows
+# chunk by chunk instead of building and caching the whole matrix on the space (radius 4 and
+# up on NB201: the radius-6 matrix alone held 2.6 GB).
+CACHE_ENTRIES_LIMIT = 1 << 25
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class NeighbourRows:
+    """A neighbourhood of every cell, read by rows: from the space's cached matrix when small,
+    else rebuilt chunk by chunk by :func:`neighbour_rows` (nothing cached).
+
+    >>> from nb201_flat.space import NB201
+    >>> nr = NeighbourRows(NB201, 6, exact=True)
+    >>> nr.cached, nr.full, nr.rows(slice(0, 3)).shape
+    (False, True, (3, 4096))
+    """
+
+    space: Space
+    radius: int
+    exact: bool = True
+    no_none: bool = False
+    connected_only: bool = False
+
+    def __post_init__(self) -> None:
+        # the same check and error as Space.neighbours
+        if isinstance(self.radius, bool) or not 1 <= int(self.radius) <= self.space.n_edges:
+            raise InvalidArchError(f"radius must lie in 1..{self.space.n_edges}, got {self.radius}")
+
+    @property
+    def size(self) -> int:
+        return self.space.size
+
+    @property
+    def width(self) -> int:
+        """Row width without filters (the largest a row can be)."""
+        return self.space.neighbourhood_size(self.radius, exact=self.exact)
+
+    @property
+    def cached(self) -> bool:
+        return self.size * self.width <= CACHE_ENTRIES_LIMIT
+
+    @property
+    def full(self) -> bool:
+        """Every row complete (no filter): no padding to mask."""
+        return not (self.no_none or self.connected_only)
+
+    def rows(self, rows: slice) -> npt.NDArray[np.int32]:
+        """Neighbour indices of ``rows``, padded with ``-1``."""
+        if self.cached:
+            nb = self.space.neighbours(
+                self.radius,
+                exact=self.exact,
+                no_none=self.no_none,
+                connected_only=self.connected_only,
+            )
+            return nb.indices[rows]
+        return neighbour_rows(
+            self.space,
+            np.arange(self.size)[rows],
+            self.radius,
+            exact=self.exact,
+            no_none=self.no_none,
+            connected_only=self.connected_only,
+        )

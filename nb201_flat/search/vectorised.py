@@ -1,0 +1,273 @@
+"""Random search and NA random search without the per-query loop, with the loop's streams.
+
+Under a fixed protocol a run of random search is a function of its draws: the cells sampled
+(the algorithm stream ``SeedSequence(seed, spawn_key=(r, 0))``), their costs and values. So a
+run can be replayed with arrays: draw a block of samples in one call (numpy's bounded integer
+draws give the same numbers one by one or as an array, the generator buffering the unused
+32-bit half either way), charge by a cumulative sum, find the first refused query (the first
+charged one whose cumulative cost or count passes the budget), and read the incumbent and its
+changes off a running maximum. The cumulative sum adds the costs in the loop's order, so the
+seconds are the same floats. Seed draws of the ``random`` seed policy come from the oracle
+stream ``(r, 1)`` in one vectorised call, again the same numbers as one call per query.
+
+Covered (:func:`vectorisable`): :class:`RandomSearch` under any protocol, and one-stage
+:class:`NARandomSearch` with free neighbours on a single-row oracle (one value per cell): its
+score of a cell is then fixed, and is computed with the objective's own ``aggregate`` on the
+same arrays as the loop. Everything else (charged neighbours, two-stage re-ranking, the
+``random`` seed policy for NA-RS, whose free look-ups interleave with seed draws, REA, LS)
+runs the loop. Results are identical to :func:`nb201_flat.search.runner.run_one`: best cell,
+score, queries, seconds, free queries, cache hits and the incumbent's change list.
+
+Examples
+--------
+>>> import numpy as np
+>>> from nb201_flat.space import Space
+>>> from nb201_flat.table import MetricKey
+>>> from nb201_flat.search.algorithms import RandomSearch
+>>> from nb201_flat.search.oracle import OracleData
+>>> from nb201_flat.search.runner import run_one
+>>> s = Space(("none", "skip_connect", "conv"), 3)
+>>> data = OracleData(s, MetricKey("toy", "x-valid", 12), np.arange(27.0)[None, :],
+...                   None, None, np.linspace(1, 3, 27), 40.0, None)
+>>> fast = run_vectorised(data, RandomSearch(), seed=0, runs=range(3))
+>>> fast == [run_one(data, RandomSearch(), 0, r) for r in range(3)]
+True
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TypeAlias
+
+import numpy as np
+import numpy.typing as npt
+
+from nb201_flat.search.algorithms import NARandomSearch, RandomSearch, SearchAlgorithm
+from nb201_flat.search.oracle import FloatArray, IntArray, OracleData
+from nb201_flat.search.runner import RunRecord, run_one
+
+BoolArray: TypeAlias = npt.NDArray[np.bool_]
+# beyond this many draws per run the loop is no slower to wait for (and a search that never
+# spends its budget, e.g. cached repeats over a small domain, never ends either way)
+_MAX_DRAWS = 1 << 24
+
+
+def vectorisable(data: OracleData, algorithm: SearchAlgorithm) -> bool:
+    """True when :func:`run_vectorised` reproduces the loop for this protocol and algorithm.
+
+    >>> from nb201_flat.search.algorithms import NARandomSearch, NeighbourObjective
+    >>> vectorisable_kind(NARandomSearch(NeighbourObjective(charge=True)))
+    False
+    """
+    if isinstance(algorithm, RandomSearch):
+        return True
+    return vectorisable_kind(algorithm) and data.order is None
+
+
+def vectorisable_kind(algorithm: SearchAlgorithm) -> bool:
+    """Whether the algorithm itself has a vectorised form (the protocol may still rule it out)."""
+    if isinstance(algorithm, RandomSearch):
+        return True
+    return (
+        isinstance(algorithm, NARandomSearch)
+        and algorithm.rerank_top_k is None
+        and not algorithm.objective.charge
+    )
+
+
+class _Scores:
+    """NA scores of cells, computed once per cell with the loop's own arithmetic."""
+
+    __slots__ = ("_algo", "_data", "_done", "_nb", "_score")
+
+    def __init__(self, data: OracleData, algo: NARandomSearch) -> None:
+        obj = algo.objective
+        self._algo = algo
+        self._data = data
+        self._nb = data.space.neighbours(
+            obj.radius, exact=obj.exact, no_none=obj.no_none, connected_only=obj.connected_only
+        )
+        self._score = np.full(data.space.size, np.nan)
+        self._done = np.zeros(data.space.size, dtype=bool)
+
+    def of(self, cells: IntArray) -> FloatArray:
+        obj = self._algo.objective
+        row = self._data.values[0]
+        for i in np.unique(cells[~self._done[cells]]).tolist():
+            own = float(row[i])
+            nb = row[self._nb.of(i)]
+            vals = np.concatenate(([own], nb)) if obj.include_self else nb
+            self._score[i] = obj.aggregate(vals)
+            self._done[i] = True
+        out: FloatArray = self._score[cells]
+        return out
+
+    def free_queries(self, firsts: IntArray) -> int:
+        """Free look-ups of a run whose newly paid cells, in order, are ``firsts``.
+
+        A neighbour is looked up free when a scored cell first needs it before the run has
+        paid for it (each cell is paid just before its own neighbours are read).
+        """
+        if firsts.size == 0:
+            return 0
+        rows = self._nb.indices[firsts]
+        need_t = np.broadcast_to(np.arange(firsts.size)[:, None], rows.shape)[rows >= 0]
+        cells = rows[rows >= 0]
+        uniq, first = np.unique(cells, return_index=True)
+        paid_t = np.full(self._data.space.size, np.iinfo(np.int64).max)
+        paid_t[firsts] = np.arange(firsts.size)
+        return int((need_t[first] < paid_t[uniq]).sum())
+
+
+def run_vectorised(
+    data: OracleData, algorithm: SearchAlgorithm, seed: int, runs: range | list[int]
+) -> list[RunRecord]:
+    """The runs ``runs`` of ``algorithm`` under ``data``, as :func:`run_one` would give them.
+
+    Raises ``ValueError`` for a combination :func:`vectorisable` refuses.
+    """
+    if not vectorisable(data, algorithm):
+        raise ValueError(f"{algorithm.label} has no vectorised form under this protocol")
+    scores = _Scores(data, algorithm) if isinstance(algorithm, NARandomSearch) else None
+    done: dict[int, RunRecord] = {}
+    todo = [int(r) for r in runs]
+    block = _first_block(data)
+    while todo:
+        if block > _MAX_DRAWS:
+            done.update({r: run_one(data, algorithm, seed, r) for r in todo})
+            break
+        done.update(_batch(data, scores, seed, todo, block))
+        todo = [r for r in todo if r not in done]
+        block *= 4
+    return [done[int(r)] for r in runs]
+
+
+def _first_block(data: OracleData) -> int:
+    """Draws likely to outlast the budget (more are drawn if not)."""
+    guesses = []
+    if data.budget_queries is not None:
+        guesses.append(data.budget_queries + 1)
+    if data.budget_seconds is not None and data.costs is not None:
+        mean = float(np.nanmean(data.costs)) if data.costs.size else 0.0
+        if mean > 0:
+            guesses.append(math.ceil(1.25 * data.budget_seconds / mean) + 64)
+    return max(16, min(guesses) if guesses else 1024)
+
+
+def _batch(
+    data: OracleData, scores: _Scores | None, seed: int, runs: list[int], block: int
+) -> dict[int, RunRecord]:
+    """Runs replayed from ``block`` draws each, all at once; those the draws do not finish
+    are left out (the caller draws more)."""
+    cand = data.candidates
+    n_dom = data.space.size if cand is None else len(cand)
+    size = data.space.size
+    # each run's own algorithm stream: the same draws the loop makes one by one
+    draws = np.stack(
+        [
+            np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(r, 0))).integers(
+                n_dom, size=block
+            )
+            for r in runs
+        ]
+    )
+    cells: IntArray = draws if cand is None else cand[draws]
+    na = scores is not None
+    n_runs = len(runs)
+    if na or data.repeats == "cache":
+        # charged: a cell's first visit in its run (NA memory, or the oracle's cache)
+        keyed = (np.arange(n_runs)[:, None] * size + cells).ravel()
+        _, first = np.unique(keyed, return_index=True)
+        flat = np.zeros(keyed.size, dtype=bool)
+        flat[first] = True
+        ch: BoolArray = flat.reshape(cells.shape)
+    else:
+        ch = np.ones(cells.shape, dtype=bool)
+    cost = np.zeros(cells.shape) if data.costs is None else np.where(ch, data.costs[cells], 0.0)
+    seconds = np.cumsum(cost, axis=1)  # sequential, in the loop's order: the same floats
+    queries = np.cumsum(ch, axis=1)
+    over = np.zeros(cells.shape, dtype=bool)
+    if data.budget_queries is not None:
+        over |= queries > data.budget_queries
+    if data.budget_seconds is not None:
+        over |= seconds > data.budget_seconds
+    over &= ch
+    pos = np.arange(block)
+    ends = np.where(over.any(axis=1), over.argmax(axis=1), block)
+    if na:
+        # the NA memory gives up after this many revisits in a row
+        limit = 20 * size + 1000
+        last = np.maximum.accumulate(np.where(ch, pos, -1), axis=1)
+        stalled = ~ch & (pos - last > limit)
+        ends = np.where(stalled.any(axis=1), np.minimum(ends, stalled.argmax(axis=1)), ends)
+    live = pos[None, :] < ends[:, None]
+    if scores is not None:
+        score = np.full(cells.shape, np.nan)
+        score[live] = scores.of(cells[live])
+    else:
+        score = _rs_values(data, cells, ch & live, runs, seed)
+    clean = np.where(live & ~np.isnan(score), score, -np.inf)
+    best_so_far = np.maximum.accumulate(clean, axis=1)
+    before = np.concatenate((np.full((n_runs, 1), -np.inf), best_so_far[:, :-1]), axis=1)
+    rows, cols = np.nonzero(clean > before)
+    improved: dict[int, list[int]] = {}
+    for a, b in zip(rows.tolist(), cols.tolist(), strict=True):
+        improved.setdefault(a, []).append(b)
+    out: dict[int, RunRecord] = {}
+    for k, run in enumerate(runs):
+        end = int(ends[k])
+        if end == block:
+            continue
+        changes: list[tuple[float, int, int]] = []
+        best, best_score = -1, -np.inf
+        for j in improved.get(k, []):
+            i = int(cells[k, j])
+            best_score = float(score[k, j])
+            if i != best:
+                best = i
+                changes.append((float(seconds[k, j]), int(queries[k, j]), i))
+        free, hits = 0, 0
+        if scores is not None:
+            free = scores.free_queries(cells[k, :end][ch[k, :end]])
+        elif data.repeats == "cache":
+            hits = int(end - queries[k, end - 1]) if end else 0
+        out[run] = RunRecord(
+            run=run,
+            best=best,
+            score=best_score,
+            queries=int(queries[k, end - 1]) if end else 0,
+            seconds=float(seconds[k, end - 1]) if end else 0.0,
+            free_queries=free,
+            cache_hits=hits,
+            changes=tuple(changes),
+        )
+    return out
+
+
+def _rs_values(
+    data: OracleData, cells: IntArray, paid: BoolArray, runs: list[int], seed: int
+) -> FloatArray:
+    """What each RS query returned (NaN after the run's end); a cache hit repeats the first
+    answer of its cell."""
+    if data.order is None or data.counts is None:
+        out: FloatArray = data.values[0, cells]
+        return out
+    order, counts = data.order, data.counts
+    res = np.full(cells.shape, np.nan)
+    for k, run in enumerate(runs):
+        row = cells[k]
+        ask = row[paid[k]]
+        n = counts[ask]
+        pick = np.zeros(ask.size, dtype=np.int64)
+        multi = n > 1
+        # the oracle stream draws a stored seed only where there is a choice, as _draw
+        o_rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(run, 1)))
+        pick[multi] = o_rng.integers(0, n[multi])
+        answers = data.values[order[pick, ask], ask]
+        if data.repeats == "cache":
+            first = np.full(data.space.size, np.nan)
+            first[ask] = answers
+            res[k] = first[row]
+        else:
+            res[k, paid[k]] = answers
+    return res

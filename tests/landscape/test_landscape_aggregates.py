@@ -1,0 +1,219 @@
+"""The structural engine (per-axis dynamic programme, min/max passes) against the gather.
+
+The gather (``neighbourhood._aggregate`` over ``Space.neighbours``) is the reference: every
+statistic the engine serves must equal it over spaces, radii, filters and NaN policies.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from nb201_flat.errors import InvalidArchError
+from nb201_flat.landscape import aggregates as ag
+from nb201_flat.landscape import neighbourhood as nbm
+from nb201_flat.landscape._common import LandscapeArgumentError
+from nb201_flat.space import NB201, Space
+
+FLAGS = list(itertools.product([True, False], repeat=5))  # exact, self, no_none, conn, propagate
+
+
+def _values(space: Space, seed: int, nan_share: float = 0.1) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    v = rng.normal(70.0, 8.0, space.size)
+    v[rng.random(space.size) < nan_share] = np.nan
+    return v
+
+
+def _compare(space: Space, v: np.ndarray, radius: int, flags: tuple[bool, ...]) -> None:
+    exact, include_self, no_none, connected_only, propagate = flags
+    nb = space.neighbours(radius, exact=exact, no_none=no_none, connected_only=connected_only)
+    wanted = ag.supports(("mean", "std", "min", "max"), radius, exact=exact)
+    ref = nbm._aggregate(
+        nb, v, include_self=include_self, wanted=wanted, q=0.5, delta=0.0, propagate=propagate
+    )
+    got = ag.ball_stats(
+        space,
+        v,
+        radius,
+        exact=exact,
+        include_self=include_self,
+        no_none=no_none,
+        connected_only=connected_only,
+        propagate=propagate,
+        wanted=wanted,
+    )
+    for name in ("n", *wanted):
+        # std: the one-pass formula is within ~1e-7 of the spread (values spread ~8 here)
+        atol = 1e-5 if name == "std" else 1e-9
+        np.testing.assert_allclose(
+            got[name], ref[name], rtol=1e-9, atol=atol, equal_nan=True, err_msg=f"{name} {flags}"
+        )
+        assert np.array_equal(np.isnan(got[name]), np.isnan(ref[name])), (name, flags)
+
+
+@pytest.mark.parametrize("radius", [1, 2, 3])
+@pytest.mark.parametrize("flags", FLAGS)
+def test_small_space_every_option_equals_the_gather(radius: int, flags: tuple[bool, ...]) -> None:
+    space = Space(("none", "a", "b"), 3)  # 3 ops x 3 edges
+    _compare(space, _values(space, radius, nan_share=0.2), radius, flags)
+
+
+@pytest.mark.parametrize("radius", [1, 2])
+@pytest.mark.parametrize("flags", FLAGS)
+def test_nb201_with_nans_equals_the_gather(radius: int, flags: tuple[bool, ...]) -> None:
+    _compare(NB201, _values(NB201, 10 + radius), radius, flags)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("radius", [3, 6])
+def test_nb201_large_radii_equal_the_gather(radius: int) -> None:
+    v = _values(NB201, 20 + radius)
+    try:
+        for flags in [(False, True, False, False, False), (True, False, True, True, True)]:
+            _compare(NB201, v, radius, flags)
+    finally:
+        NB201.clear_cache()
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    n_ops=st.integers(2, 4),
+    n_nodes=st.integers(3, 4),
+    radius=st.integers(1, 6),
+    flags=st.sampled_from(FLAGS),
+    seed=st.integers(0, 2**16),
+)
+def test_random_spaces_equal_the_gather(
+    n_ops: int, n_nodes: int, radius: int, flags: tuple[bool, ...], seed: int
+) -> None:
+    ops = ("none", "a", "b", "c")[:n_ops]
+    space = Space(ops, n_nodes)
+    _compare(space, _values(space, seed, nan_share=0.3), min(radius, space.n_edges), flags)
+
+
+def test_exact_distance_sums_count_the_hamming_spheres() -> None:
+    space = Space(("none", "a", "b", "c"), 3)
+    sums = ag.exact_distance_sums(space, np.ones(space.size), 3)
+    expected = [math.comb(3, d) * 3**d for d in range(4)]
+    assert (sums == np.array(expected, dtype=float)[:, None]).all()
+    # without substitutions to none, the counts vary and match the neighbour arrays
+    nn = ag.exact_distance_sums(space, np.ones(space.size), 3, no_none=True)
+    for d in (1, 2, 3):
+        assert (nn[d] == space.neighbours(d, no_none=True).counts).all()
+
+
+def test_official_index_is_permuted_in_and_out() -> None:
+    # a value placed on one official index shows up exactly at its neighbours' indices
+    arch = NB201.parse(
+        "|nor_conv_3x3~0|+|none~0|nor_conv_3x3~1|+|skip_connect~0|none~1|skip_connect~2|"
+    )
+    v = np.zeros(NB201.size)
+    v[arch.index] = 1.0
+    sums = ag.exact_distance_sums(NB201, v, 2)
+    assert np.flatnonzero(sums[0]).tolist() == [arch.index]
+    for d in (1, 2):
+        assert sorted(np.flatnonzero(sums[d]).tolist()) == sorted(
+            NB201.neighbours(d).of(arch.index).tolist()
+        )
+
+
+def test_radius_profile_equals_ball_stats_at_each_radius() -> None:
+    v = _values(NB201, 3)
+    prof = ag.radius_profile(NB201, v, 3, exact=False, include_self=True, connected_only=True)
+    for r in (1, 2, 3):
+        st_r = ag.ball_stats(
+            NB201, v, r, exact=False, include_self=True, connected_only=True, wanted=("mean", "std")
+        )
+        for name in ("n", "mean", "std"):
+            np.testing.assert_allclose(prof[name][r - 1], st_r[name], rtol=1e-12, equal_nan=True)
+
+
+def test_ball_min_and_max_by_passes() -> None:
+    space = Space(("none", "a", "b"), 4)  # 6 edges, 729 cells
+    v = _values(space, 5)
+    for r, self_, nn in itertools.product(range(1, 7), [True, False], [True, False]):
+        nb = space.neighbours(r, exact=False, no_none=nn)
+        ref = nbm._aggregate(
+            nb, v, include_self=self_, wanted=("min", "max"), q=0.5, delta=0.0, propagate=False
+        )
+        lo = ag.ball_min(space, v, r, include_self=self_, no_none=nn)
+        hi = -ag.ball_min(space, -v, r, include_self=self_, no_none=nn)
+        np.testing.assert_array_equal(np.where(np.isinf(lo), np.nan, lo), ref["min"])
+        np.testing.assert_array_equal(np.where(np.isinf(hi), np.nan, hi), ref["max"])
+
+
+def test_neighbour_rows_match_the_cached_matrix() -> None:
+    rng = np.random.default_rng(0)
+    rows = rng.choice(NB201.size, 40, replace=False)
+    for r, exact, nn, conn in itertools.product(
+        [1, 2], [True, False], [True, False], [True, False]
+    ):
+        nb = NB201.neighbours(r, exact=exact, no_none=nn, connected_only=conn)
+        got = ag.neighbour_rows(NB201, rows, r, exact=exact, no_none=nn, connected_only=conn)
+        for i, row in zip(rows.tolist(), got, strict=True):
+            assert sorted(row[row >= 0].tolist()) == sorted(nb.of(i).tolist())
+
+
+def test_lazy_rows_give_the_same_quantiles(monkeypatch: pytest.MonkeyPatch) -> None:
+    v = _values(NB201, 8)
+    kwargs = dict(radius=2, exact=False, no_none=True, connected_only=True, quantile=0.3)
+    cached = nbm.flatness(NB201, v, **kwargs)  # type: ignore[arg-type]
+    monkeypatch.setattr(ag, "CACHE_ENTRIES_LIMIT", 0)
+    assert not ag.NeighbourRows(NB201, 2, exact=False).cached
+    lazy = nbm.flatness(NB201, v, **kwargs)  # type: ignore[arg-type]
+    for col in ("median", "quantile", "share_within_delta", "n", "mean"):
+        np.testing.assert_array_equal(lazy[col].to_numpy(), cached[col].to_numpy())
+
+
+def test_public_functions_use_the_engine_and_agree_with_the_gather() -> None:
+    v = _values(NB201, 4)
+    df = nbm.flatness(NB201, v, 2, exact=False, include_self=True)
+    nb = NB201.neighbours(2, exact=False)
+    ref = nbm._aggregate(
+        nb,
+        v,
+        include_self=True,
+        wanted=("mean", "median", "min", "max", "std", "quantile", "share"),
+        q=0.25,
+        delta=1.0,
+        propagate=False,
+    )
+    for col, key in [("mean", "mean"), ("std", "std"), ("min", "min"), ("max", "max"), ("n", "n")]:
+        np.testing.assert_allclose(df[col].to_numpy(), ref[key], rtol=1e-9, equal_nan=True)
+    np.testing.assert_array_equal(df["median"].to_numpy(), ref["median"])
+    # exact radius 2: min/max come from the gather, mean from the engine
+    s = nbm.neighbourhood_score(NB201, v, 2, agg="min", exact=True)
+    ref2 = nbm._aggregate(
+        NB201.neighbours(2), v, include_self=False, wanted=("min",), q=0.5, delta=0, propagate=False
+    )
+    np.testing.assert_array_equal(s, ref2["min"])
+
+
+def test_errors_name_the_problem() -> None:
+    space = Space(("a", "b"), 3)
+    v = np.zeros(space.size)
+    with pytest.raises(LandscapeArgumentError, match="'none'"):
+        ag.ball_stats(space, v, 1, no_none=True)
+    with pytest.raises(LandscapeArgumentError, match="gather"):
+        ag.ball_stats(space, v, 1, wanted=("median",))
+    with pytest.raises(LandscapeArgumentError, match="exact radius"):
+        ag.ball_stats(space, v, 2, exact=True, wanted=("min",))
+    with pytest.raises(LandscapeArgumentError, match="radius"):
+        ag.ball_stats(space, v, 4)
+    with pytest.raises(LandscapeArgumentError, match="shape"):
+        ag.ball_stats(space, v[:3], 1)
+    with pytest.raises(InvalidArchError, match="radius"):
+        ag.NeighbourRows(space, 0)
+
+
+def test_doctests() -> None:
+    import doctest
+
+    result = doctest.testmod(ag, optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0
