@@ -94,7 +94,7 @@ def make_barrier_census(
         with figure_style():
             ax.set_title(
                 f"({'abc'[k % 3]}) {dataset_label(ds)}: no barrier beyond the worse\n"
-                f"endpoint for {none} of {len(census)} pairs ({none / len(census):.0%})",
+                f"endpoint for {none} of {len(census)} pairs ({none / len(census):.1%})",
                 fontsize=8.5,
             )
             if k:

@@ -83,7 +83,7 @@ def make_a2m_paths(table: Table) -> Figure:
     if not keys:
         raise FigureSkipped(NAME, list(TEST_KEYS.values()), "the pairs are A²M's NB201 pairs")
     ncols = max(len(p) for p in A2M_PAIRS.values())
-    fig, axes = new_figure(len(keys), ncols, figsize=(2.8 * ncols + 0.5, 2.7 * len(keys) + 0.5))
+    fig, axes = new_figure(len(keys), ncols, figsize=(3.1 * ncols + 0.5, 2.7 * len(keys) + 0.5))
     for row, (ds, key) in enumerate(keys.items()):
         values = table.vector_for(key)
         tree = barrier_tree(table.space, values)

@@ -374,7 +374,7 @@ def barrier_census(
 def census_summary(census: pd.DataFrame) -> pd.DataFrame:
     """Per group (and ``"all"``): the number of pairs, the fraction with no barrier beyond the
     worse endpoint, the fraction whose lowest path is no longer than the Hamming distance, and
-    the median of each barrier.
+    the median of each barrier and of its part beyond the worse endpoint.
 
     >>> import numpy as np
     >>> from nb201_flat.space import Space
@@ -397,5 +397,7 @@ def census_summary(census: pd.DataFrame) -> pd.DataFrame:
         }
         for name in names:
             row[f"median_{name}"] = float(part[name].median())
+        for name in names:
+            row[f"median_{name}_above_worse"] = float(part[f"{name}_above_worse"].median())
         out.append(row)
     return pd.DataFrame(out)
