@@ -155,7 +155,8 @@ def a2m_barrier(
 
         - ``True`` or ``"54ce096"`` (the current code, at HEAD 5a303f9): ``m`` is the minimum
           over the individual architectures of the intermediate levels 1..d-1, and the
-          minimum starts at 100 (``acc_min=10*10``) and runs on across the pairs of a dataset.
+          minimum starts at 100 (``acc_min=10*10``; on the oriented scale, so for a loss the
+          mirror image of the accuracy case) and runs on across the pairs of a dataset.
           Alone, a pair is treated as the first of its dataset; use :func:`a2m_barriers` with
           the dataset's ordered pairs for the carried value. With no intermediate level
           (d = 1) nothing lowers the start, and the code's answer is
