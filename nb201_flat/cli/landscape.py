@@ -1,4 +1,4 @@
-"""CLI commands on the landscape: ``flatness`` and ``barrier``."""
+"""CLI commands on the landscape: ``flatness``, ``barrier`` and ``census``."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from nb201_flat.cli.common import add_json_arg, add_key_args, add_table_arg, emit_json, open_table
-from nb201_flat.landscape._common import LandscapeArgumentError
+from nb201_flat.landscape._common import LandscapeArgumentError, MissingValueError
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -42,27 +42,74 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
     p = sub.add_parser(
         "barrier",
-        help="barrier between two architectures",
-        description="Barrier between A and B: the mean of their values minus the lowest value "
-        "on a path (mirror image for a loss). --method lowest (default): the exact lowest "
-        "barrier over every path in the space; --method shortest: the best of the d! shortest "
-        "Hamming paths, with A²M's level means and barrier.",
+        help="every named barrier between two architectures",
+        description="Barriers between A and B: the mean of their values minus the lowest value "
+        "on a path (mirror image for a loss), each under its own name: best shortest path (of "
+        "the d! fewest-step paths, the one whose worst value is highest), worst shortest path "
+        "(the worst of them), mean path (the level means of all shortest paths: A²M's "
+        "construction), A²M code (what its profile_nasbench.py computes, current version "
+        "54ce096 and the older 947bc3e, this pair taken alone) and lowest over the whole space "
+        "(the exact maximin path, any length); beside each path barrier, the part beyond the "
+        "worse endpoint. --method picks the path printed: lowest (default), best-shortest or "
+        "worst-shortest.",
     )
     p.add_argument("a", help="official NB201 string or index")
     p.add_argument("b", help="official NB201 string or index")
     add_key_args(p)
-    p.add_argument("--method", choices=("lowest", "shortest"), default="lowest")
+    p.add_argument(
+        "--method",
+        choices=("lowest", "best-shortest", "worst-shortest", "shortest"),
+        default="lowest",
+        help="the path to print (shortest = best-shortest)",
+    )
     p.add_argument(
         "--tree-path",
         action="store_true",
         help="with --method lowest: the spanning-tree path (faster, may wander) instead of "
         "a lowest-barrier path with the fewest steps",
     )
-    p.add_argument("--connected-only", action="store_true", help="only through connected cells")
+    p.add_argument(
+        "--connected-only",
+        action="store_true",
+        help="the lowest barrier only through connected cells",
+    )
     _add_direction_arg(p)
     add_table_arg(p)
     add_json_arg(p)
     p.set_defaults(func=cmd_barrier)
+
+    p = sub.add_parser(
+        "census",
+        help="barrier census: exact lowest barrier vs shortest-path barriers over many pairs",
+        description="For pairs drawn at random inside each of A²M's accuracy bands (A, B, C; "
+        "at Hamming distance --distance, 3 as A²M's pairs) and every pair of the top K, the "
+        "exact lowest barrier over the whole space beside the best shortest path, mean path "
+        "and worst shortest path barriers, and the fraction of pairs with no barrier beyond "
+        "the worse endpoint. Without --dataset: A²M's test keys (cifar10 ori-test, cifar100 "
+        "and ImageNet16-120 x-test, 200 epochs) the table has.",
+    )
+    add_key_args(p, required=False)
+    p.add_argument(
+        "--pairs", type=int, default=100, metavar="N", help="pairs per band (default 100)"
+    )
+    p.add_argument(
+        "--top", type=int, default=10, metavar="K", help="every pair of the top K (default 10)"
+    )
+    p.add_argument(
+        "--distance",
+        type=int,
+        default=3,
+        metavar="D",
+        help="Hamming distance of the band pairs (default 3; 0 for any)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed of the pair draw (default 0)")
+    p.add_argument(
+        "--pairs-out", metavar="CSV", help="also write one row per pair to this CSV file"
+    )
+    _add_direction_arg(p)
+    add_table_arg(p)
+    add_json_arg(p)
+    p.set_defaults(func=cmd_census)
 
 
 def _add_direction_arg(p: argparse.ArgumentParser) -> None:
@@ -141,63 +188,234 @@ def cmd_flatness(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_barrier(args: argparse.Namespace) -> int:
-    from nb201_flat.landscape import a2m_barrier, best_shortest_path, lowest_barrier_path
+_PATH_SHOWN = {
+    "lowest": "lowest",
+    "best-shortest": "best_shortest",
+    "shortest": "best_shortest",
+    "worst-shortest": "worst_shortest",
+}
 
+
+def cmd_barrier(args: argparse.Namespace) -> int:
+    from nb201_flat.landscape import (
+        a2m_barrier,
+        barrier_tree,
+        best_shortest_path,
+        shortest_paths,
+    )
+    from nb201_flat.landscape.census import BARRIER_NAMES, PATH_BARRIERS, pair_barriers
+    from nb201_flat.landscape.paths import make_path
+
+    if args.tree_path and args.method != "lowest":
+        raise LandscapeArgumentError(
+            f"--tree-path applies to --method lowest only, not {args.method}; drop it"
+        )
     table = open_table(args)
     space = table.space
     a, b = space.resolve(args.a), space.resolve(args.b)
     values = table.vector(args.dataset, args.split, args.epochs, args.metric)
     hib = _higher_is_better(args)
+    tree = barrier_tree(space, values, higher_is_better=hib, connected_only=args.connected_only)
+    shown = _PATH_SHOWN[args.method]
     payload: dict[str, Any] = {
         "a": a.to_str(),
         "b": b.to_str(),
         "distance": a.hamming(b),
-        "method": args.method,
         "dataset": args.dataset,
         "split": args.split,
         "epochs": args.epochs,
         "metric": args.metric,
         "higher_is_better": hib,
+        "value_a": float(values[a.index]),
+        "value_b": float(values[b.index]),
     }
-    if args.method == "lowest":
-        path = lowest_barrier_path(
-            space,
-            values,
-            a,
-            b,
-            higher_is_better=hib,
-            connected_only=args.connected_only,
-            shortest=not args.tree_path,
-        )
-    else:
-        path = best_shortest_path(space, values, a, b, higher_is_better=hib)
-        text = a2m_barrier(space, values, a, b, higher_is_better=hib)
-        code = a2m_barrier(space, values, a, b, higher_is_better=hib, published=True)
-        payload["a2m"] = {
-            "level_mean": text.level_mean,
-            "level_std": text.level_std,
-            "barrier": text.barrier,
-            "barrier_published_code": code.barrier,
-            "n_paths": text.n_paths,
+    barriers: dict[str, dict[str, Any]] = {}
+    unavailable: dict[str, str] = {}
+    low = tree.path(a, b, shortest=not args.tree_path)
+    try:
+        named = pair_barriers(tree, None, a, b)
+    except MissingValueError as exc:
+        # the shortest paths cross unmeasured cells: say so, and keep the lowest barrier
+        for name in BARRIER_NAMES:
+            if name != "lowest":
+                unavailable[name] = str(exc)
+        if shown == "worst_shortest":
+            raise
+        half = abs(payload["value_a"] - payload["value_b"]) / 2
+        barriers["lowest"] = {
+            "name": BARRIER_NAMES["lowest"],
+            "barrier": low.barrier,
+            "above_worse_endpoint": low.barrier - half,
+            "length": low.length,
         }
-    payload.update(path.to_dict())
+    else:
+        for name, label in BARRIER_NAMES.items():
+            entry: dict[str, Any] = {"name": label, "barrier": named.barrier(name)}
+            if name in PATH_BARRIERS:
+                entry["above_worse_endpoint"] = named.above_worse(name)
+            barriers[name] = entry
+        barriers["best_shortest"]["length"] = named.distance
+        barriers["worst_shortest"]["length"] = named.distance
+        barriers["lowest"]["length"] = named.lowest_length
+        text = a2m_barrier(space, values, a, b, higher_is_better=hib)
+        barriers["mean_path"].update(
+            {
+                "level_mean": text.level_mean,
+                "level_std": text.level_std,
+                "n_paths": text.n_paths,
+            }
+        )
+    if shown == "lowest":
+        path = low
+    elif shown == "best_shortest":
+        path = best_shortest_path(space, values, a, b, higher_is_better=hib)
+    else:
+        paths = shortest_paths(space, a, b)
+        w = values if hib else -values
+        mins = w[paths].min(axis=1)
+        pick = int(np.argmin(mins))
+        path = make_path(space, values, w, paths[pick], hib)
+    payload["barriers"] = barriers
+    if unavailable:
+        payload["unavailable"] = unavailable
+    payload["path"] = {"name": BARRIER_NAMES[shown], **path.to_dict()}
     payload["source"] = table.source
     if args.json:
         emit_json(payload)
         return 0
     print(
-        f"{args.method} barrier {path.barrier:.4f} over {path.length} steps "
-        f"(worst value {path.bottleneck:.4f}; {args.dataset}/{args.split}@{args.epochs} "
-        f"{args.metric})"
+        f"barriers from {a.index} ({payload['value_a']:.4f}) to {b.index} "
+        f"({payload['value_b']:.4f}), distance {payload['distance']}; "
+        f"{args.dataset}/{args.split}@{args.epochs} {args.metric}"
+    )
+    print(f"  {'':<30} {'barrier':>9} {'beyond worse endpoint':>22}")
+    for entry in barriers.values():
+        above = entry.get("above_worse_endpoint")
+        extra = f"{above:>22.4f}" if above is not None else f"{'-':>22}"
+        steps = f"  ({entry['length']} steps)" if "length" in entry else ""
+        print(f"  {entry['name']:<30} {entry['barrier']:>9.4f} {extra}{steps}")
+    if "a2m_code_54ce096" in barriers:
+        print(
+            "  (A²M code: this pair taken alone; its current code carries its minimum across a "
+            "dataset's pairs, see a2m_barriers)"
+        )
+    for name, why in unavailable.items():
+        print(f"  {BARRIER_NAMES[name]:<30} unavailable: {why}")
+    print(
+        f"path: {BARRIER_NAMES[shown]}, barrier {path.barrier:.4f} over {path.length} steps "
+        f"(worst value {path.bottleneck:.4f})"
     )
     for idx, s, v in zip(path.path, path.strings(), path.values.tolist(), strict=True):
         print(f"{idx:>6} {v:>9.4f}  {s}")
-    if "a2m" in payload:
-        m: dict[str, Any] = payload["a2m"]
-        means = " ".join(f"{x:.4f}" for x in m["level_mean"])
-        print(
-            f"A²M over {m['n_paths']} shortest paths: level means {means}; barrier "
-            f"{m['barrier']:.4f} (published code: {m['barrier_published_code']:.2f})"
+    if "level_mean" in barriers.get("mean_path", {}):
+        means = " ".join(f"{x:.4f}" for x in barriers["mean_path"]["level_mean"])
+        print(f"mean path over {barriers['mean_path']['n_paths']} shortest paths: levels {means}")
+    return 0
+
+
+_A2M_TEST_KEYS = (
+    ("cifar10", "ori-test", 200),
+    ("cifar100", "x-test", 200),
+    ("ImageNet16-120", "x-test", 200),
+)
+
+
+def cmd_census(args: argparse.Namespace) -> int:
+    from nb201_flat.landscape.census import barrier_census, census_summary
+    from nb201_flat.table import MetricKey
+
+    for flag, value, least in (("--pairs", args.pairs, 0), ("--top", args.top, 0)):
+        if value < least:
+            raise LandscapeArgumentError(f"{flag} must be >= {least}, got {value}")
+    given = [x is not None for x in (args.dataset, args.split, args.epochs)]
+    if any(given) and not all(given):
+        raise LandscapeArgumentError(
+            "give --dataset, --split and --epochs together, or none of them for A²M's test keys"
         )
+    table = open_table(args)
+    if all(given):
+        keys = [MetricKey(args.dataset, args.split, args.epochs, args.metric)]
+    else:
+        keys = [MetricKey(d, s, e, args.metric) for d, s, e in _A2M_TEST_KEYS]
+        keys = [k for k in keys if k in table]
+        if not keys:
+            raise LandscapeArgumentError(
+                "the table has none of A²M's test keys (cifar10/ori-test@200, "
+                "cifar100/x-test@200, ImageNet16-120/x-test@200); name one with --dataset "
+                "--split --epochs"
+            )
+    hib = _higher_is_better(args)
+    distance = args.distance or None
+    frames = []
+    results = []
+    for k, key in enumerate(keys):
+        values = table.vector(key.dataset, key.split, key.epochs, key.metric)
+        census = barrier_census(
+            table.space,
+            values,
+            key.dataset,
+            n_pairs=args.pairs,
+            top_k=args.top,
+            distance=distance,
+            seed=args.seed + k,
+            higher_is_better=hib,
+        )
+        census.insert(0, "dataset", key.dataset)
+        frames.append(census)
+        summary = census_summary(census)
+        results.append(
+            {
+                "dataset": key.dataset,
+                "split": key.split,
+                "epochs": key.epochs,
+                "metric": key.metric,
+                "seed": args.seed + k,
+                "groups": summary.to_dict(orient="records"),
+            }
+        )
+    if args.pairs_out:
+        import pandas as pd
+
+        pd.concat(frames, ignore_index=True).to_csv(args.pairs_out, index=False)
+    if args.json:
+        emit_json(
+            {
+                "pairs_per_band": args.pairs,
+                "top_k": args.top,
+                "distance": distance,
+                "higher_is_better": hib,
+                "datasets": results,
+                "source": table.source,
+            }
+        )
+        return 0
+    print(
+        f"barrier census: {args.pairs} pairs per A²M band at distance "
+        f"{distance if distance else 'any'}, every pair of the top {args.top}"
+    )
+    head = (
+        f"{'group':<7} {'pairs':>5} {'no barrier':>10} {'lowest=d':>8} {'lowest':>8} "
+        f"{'best sp':>8} {'mean p':>8} {'worst sp':>8} | beyond worse: {'mean p':>7} "
+        f"{'worst sp':>8}"
+    )
+    for res in results:
+        print(
+            f"{res['dataset']}/{res['split']}@{res['epochs']} {res['metric']} (seed {res['seed']})"
+        )
+        print(head)
+        for g in res["groups"]:
+            print(
+                f"{g['group']:<7} {g['pairs']:>5} {g['no_barrier']:>10.1%} "
+                f"{g['lowest_is_shortest']:>8.1%} {g['median_lowest']:>8.4f} "
+                f"{g['median_best_shortest']:>8.4f} {g['median_mean_path']:>8.4f} "
+                f"{g['median_worst_shortest']:>8.4f} | {'':>13} "
+                f"{g['median_mean_path_above_worse']:>7.4f} "
+                f"{g['median_worst_shortest_above_worse']:>8.4f}"
+            )
+    print(
+        "columns: medians. no barrier: the lowest barrier is half the endpoint gap (the worse endpoint "
+        "is the bottleneck); lowest=d: a lowest path no longer than the Hamming distance; best "
+        "sp / worst sp: best / worst shortest path; mean p: mean path (A²M's level means); "
+        "beyond worse: barrier minus half the endpoint gap"
+    )
     return 0

@@ -2,10 +2,12 @@
 
 For each pair (a, b) at Hamming distance d: the A²M construction -- the mean ± std of the test
 accuracy at each level of all d! shortest Hamming paths (:func:`nb201_flat.landscape.a2m_barrier`,
-the paper's definition) -- and the path over the whole space whose worst accuracy is highest
-(:func:`nb201_flat.landscape.lowest_barrier_path`, fewest steps among those). The legend gives
-each barrier: the endpoints' mean minus the lowest value on the path (for A²M, on the level
-means).
+the paper's definition on the level means: the *mean path* barrier) -- and the path over the
+whole space whose worst accuracy is highest (:func:`nb201_flat.landscape.lowest_barrier_path`,
+fewest steps among those: the *lowest* barrier). Titles name every barrier of the pair
+(:func:`nb201_flat.landscape.census.pair_barriers`): lowest over the whole space, best and worst
+shortest path, mean path, and A²M's code (current version 54ce096, the dataset's pairs in
+order, as its code carries its minimum from one to the next).
 """
 
 from __future__ import annotations
@@ -24,17 +26,14 @@ from nb201_flat.figures._common import (
     present,
 )
 from nb201_flat.figures.style import figure_style
-from nb201_flat.landscape import A2MBarrier, BarrierPath, a2m_barrier, barrier_tree
+from nb201_flat.landscape import A2MBarrier, BarrierPath, a2m_barrier, a2m_barriers, barrier_tree
+from nb201_flat.landscape.a2m import A2M_PAIRS
+from nb201_flat.landscape.census import pair_barriers
 from nb201_flat.table import Table
 
 NAME = "a2m_paths"
 
-A2M_PAIRS: dict[str, tuple[tuple[int, int], ...]] = {
-    "cifar10": ((81, 1459), (0, 163), (40, 12094)),
-    "cifar100": ((81, 11711), (31, 7680), (146, 4461)),
-    "ImageNet16-120": ((65, 2246), (17, 5845), (2, 348)),
-}
-"""A²M's endpoint pairs per dataset (official NB201 indices)."""
+__all__ = ["A2M_PAIRS", "NAME", "make_a2m_paths", "plot_barrier_paths"]
 
 
 def plot_barrier_paths(
@@ -53,7 +52,7 @@ def plot_barrier_paths(
             f["mean"],
             marker="o",
             ms=3.5,
-            label="A²M: mean ± std over all shortest paths",
+            label="mean path: mean ± std over all shortest paths (A²M)",
         )
         ax.fill_between(
             f["level"],
@@ -69,7 +68,7 @@ def plot_barrier_paths(
             marker="s",
             ms=3,
             ls="--",
-            label="lowest-barrier path over the whole space",
+            label="lowest over the whole space (fewest steps)",
         )
         ax.set_xlabel("step from a (one op changed per step)")
         ax.xaxis.get_major_locator().set_params(integer=True)  # type: ignore[call-arg]
@@ -84,21 +83,25 @@ def make_a2m_paths(table: Table) -> Figure:
     if not keys:
         raise FigureSkipped(NAME, list(TEST_KEYS.values()), "the pairs are A²M's NB201 pairs")
     ncols = max(len(p) for p in A2M_PAIRS.values())
-    fig, axes = new_figure(len(keys), ncols, figsize=(2.5 * ncols + 0.5, 2.3 * len(keys) + 0.5))
+    fig, axes = new_figure(len(keys), ncols, figsize=(3.1 * ncols + 0.5, 2.7 * len(keys) + 0.5))
     for row, (ds, key) in enumerate(keys.items()):
         values = table.vector_for(key)
         tree = barrier_tree(table.space, values)
+        code = a2m_barriers(table.space, values, A2M_PAIRS[ds], published=True)["barrier"]
         for col, (a, b) in enumerate(A2M_PAIRS[ds]):
             ax = axes[row, col]
             res = a2m_barrier(table.space, values, a, b)
             low = tree.path(a, b, shortest=True)
+            named = pair_barriers(tree, None, a, b)
             plot_barrier_paths(res, low, ax, legend=False)
             with figure_style():
                 ax.set_title(
                     f"{dataset_label(ds)}: {a} → {b} (d = {res.distance})\n"
-                    f"barrier: A²M {res.barrier:.2f}, lowest {low.barrier:.2f} "
-                    f"({low.length} steps)",
-                    fontsize=8.5,
+                    f"lowest {low.barrier:.2f} ({low.length} steps), shortest best "
+                    f"{named.best_shortest:.2f} / worst {named.worst_shortest:.2f}\n"
+                    f"mean path {named.mean_path:.2f}, A²M code (54ce096) "
+                    f"{float(code.iloc[col]):.2f}",
+                    fontsize=7.5,
                 )
                 ax.set_ylabel(axis_label(key) if col == 0 else "")
                 if row != len(keys) - 1:
@@ -109,9 +112,12 @@ def make_a2m_paths(table: Table) -> Figure:
         fig.text(
             0.5,
             -0.005,
-            "Solid: mean ± std over the level of all d! shortest Hamming paths (A²M). Dashed: "
-            "the path over the whole space with the highest worst accuracy (fewest steps among "
-            "those). Barrier = endpoints' mean − lowest value on the path.",
+            "Solid: mean ± std over the level of all d! shortest Hamming paths (A²M's "
+            "construction; its barrier is the mean path's). Dashed: the path over the whole "
+            "space with the highest worst accuracy (fewest steps among those). Barrier = "
+            "endpoints' mean − lowest value on the path; best / worst shortest: the best and "
+            "worst of the d! shortest paths; A²M code: its profile_nasbench.py at 54ce096, the "
+            "dataset's pairs in order.",
             ha="center",
             va="top",
             fontsize=6.5,

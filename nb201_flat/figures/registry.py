@@ -93,6 +93,12 @@ FIGURES: dict[str, FigureSpec] = {
             "make_distance_profile",
             "accuracy against Hamming distance from the optimum",
         ),
+        FigureSpec(
+            "barrier_census",
+            f"{_PKG}.census",
+            "make_barrier_census",
+            "barrier census: exact lowest vs shortest-path barriers over many pairs",
+        ),
     )
 }
 

@@ -2,8 +2,15 @@
 
 All d! shortest paths between two archs at distance d (change the differing edges one at a
 time, in every order); the mean and standard deviation of each level (0..d) over all paths;
-the barrier of the level means. ``published=True`` reproduces A²M's published code where it
-differs from its text (see :func:`a2m_barrier`).
+the barrier of the level means. ``published=`` reproduces what a named version of A²M's
+published code computes where it differs from its text (see :func:`a2m_barrier`):
+
+- ``"54ce096"`` (``published=True``, the default code version): ``profile_nasbench.py`` as last
+  changed in commit 54ce096 (2025-02-19), unchanged at repository HEAD 5a303f9, the version that
+  preceded the paper. Its minimum is over the *individual* intermediate architectures and is
+  carried across the A, B, C pairs of a dataset (:func:`a2m_barriers`).
+- ``"947bc3e"``: the file at commit 947bc3e (2025-01-30): the minimum over the *level means*,
+  endpoints included, per pair.
 
 Missing values: in the A²M construction a level with a NaN member gets a NaN mean under
 ``nan_policy="propagate"`` (default); ``"omit"`` averages the measured members; ``"raise"``
@@ -25,6 +32,7 @@ import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Final, Literal, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
@@ -34,6 +42,7 @@ from nb201_flat.landscape._common import (
     ArchLike,
     FloatArray,
     IntArray,
+    LandscapeArgumentError,
     NanPolicy,
     NoPathError,
     as_values,
@@ -43,6 +52,43 @@ from nb201_flat.landscape._common import (
 )
 from nb201_flat.landscape.paths import BarrierPath, check_endpoints, make_path, shortest_paths
 from nb201_flat.space import Space
+
+A2MCode: TypeAlias = Literal["54ce096", "947bc3e"]
+"""A version of A²M's ``profile_nasbench.py``, named by the commit that last changed it."""
+
+A2M_CODE_VERSIONS: Final[tuple[A2MCode, ...]] = ("54ce096", "947bc3e")
+"""The code versions :func:`a2m_barrier` reproduces; the first is what ``published=True`` means."""
+
+A2M_CODE_START: Final[float] = 100.0
+"""Where the current code's running minimum starts (``acc_min=10*10`` in 54ce096)."""
+
+A2M_PAIRS: Final[dict[str, tuple[tuple[int, int], ...]]] = {
+    "cifar10": ((81, 1459), (0, 163), (40, 12094)),
+    "cifar100": ((81, 11711), (31, 7680), (146, 4461)),
+    "ImageNet16-120": ((65, 2246), (17, 5845), (2, 348)),
+}
+"""A²M's endpoint pairs per dataset, Models A, B, C in that order (official NB201 indices;
+``get_archs`` in its ``profile_nasbench.py``). The order matters for code 54ce096, which carries
+its minimum from one pair to the next."""
+
+
+def a2m_code(published: bool | str) -> A2MCode | None:
+    """The code version a ``published=`` argument names (None: the paper's definition).
+
+    >>> a2m_code(True), a2m_code(False), a2m_code("947bc3e")
+    ('54ce096', None, '947bc3e')
+    """
+    if published is False:
+        return None
+    if published is True:
+        return A2M_CODE_VERSIONS[0]
+    for code in A2M_CODE_VERSIONS:
+        if published == code:
+            return code
+    raise LandscapeArgumentError(
+        f"published must be False (the paper's definition), True (A²M's current code) or one "
+        f"of {', '.join(A2M_CODE_VERSIONS)}, got {published!r}"
+    )
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -64,6 +110,8 @@ class A2MBarrier:
     barrier: float
     published: bool
     higher_is_better: bool = True
+    code: A2MCode | None = None
+    path_min: float = float("nan")
     paths: IntArray = field(repr=False, default_factory=lambda: np.zeros((0, 0), np.int64))
 
     def frame(self) -> pd.DataFrame:
@@ -85,7 +133,7 @@ def a2m_barrier(
     b: ArchLike,
     *,
     higher_is_better: bool = True,
-    published: bool = False,
+    published: bool | A2MCode = False,
     nan_policy: NanPolicy = "propagate",
 ) -> A2MBarrier:
     """A²M's barrier between ``a`` and ``b`` over all d! shortest Hamming paths.
@@ -95,15 +143,28 @@ def a2m_barrier(
     higher_is_better
         True for accuracy; False for a loss (the barrier becomes the mirror image).
     published
-        False (default): the paper's definition, ``(f(a) + f(b)) / 2 - min(level means)``.
-        True: what A²M's published code computes (``profile_nasbench.py``, functions
-        ``get_info_from_arch``, ``avg_test_acc``, ``path_bench_qualities`` and
-        ``compute_barrier`` in github.com/AI-Tech-Research-Lab/AsquaredM): each value is first
-        rounded to 3 decimals; the level means are taken over the rounded values; and the
-        barrier is ``round(0.5 * (L[0] + L[1]) - min(L), 2)`` where ``L`` is the list of
-        level means -- it averages the start with the *first intermediate level* instead of
-        the end point (the same in the code's DARTS script). For d = 1 both agree up to
-        rounding.
+        False (default): the paper's definition, ``(f(a) + f(b)) / 2 - min(level means)``
+        -- the *mean path* barrier.
+        Otherwise what a version of A²M's published code computes (``profile_nasbench.py`` in
+        github.com/AI-Tech-Research-Lab/AsquaredM, functions ``get_info_from_arch``,
+        ``avg_test_acc``, ``path_bench_qualities`` and ``compute_barrier``). Both versions
+        round every value to 3 decimals first (``get_info_from_arch``), take the level means
+        over the rounded values, and return ``round(0.5 * (L[0] + L[1]) - m, 2)`` where ``L``
+        is the list of level means: the start is averaged with the *first intermediate level*,
+        not with the end point. They differ in ``m``:
+
+        - ``True`` or ``"54ce096"`` (the current code, at HEAD 5a303f9): ``m`` is the minimum
+          over the individual architectures of the intermediate levels 1..d-1, and the
+          minimum starts at 100 (``acc_min=10*10``; on the oriented scale, so for a loss the
+          mirror image of the accuracy case) and runs on across the pairs of a dataset.
+          Alone, a pair is treated as the first of its dataset; use :func:`a2m_barriers` with
+          the dataset's ordered pairs for the carried value. With no intermediate level
+          (d = 1) nothing lowers the start, and the code's answer is
+          ``round(0.5 * (f(a) + f(b)) - 100, 2)``: that is what is returned.
+        - ``"947bc3e"`` (2025-01-30): ``m`` is the minimum of ``L``, endpoints included, per
+          pair. For d = 1 it agrees with the paper's definition up to rounding.
+
+        A pair of one architecture (d = 0) has barrier 0 in every mode.
     nan_policy
         ``"propagate"`` (a level with a NaN member has a NaN mean), ``"omit"`` (average the
         measured members) or ``"raise"``.
@@ -113,19 +174,36 @@ def a2m_barrier(
     >>> import numpy as np
     >>> from nb201_flat.space import Space
     >>> space = Space(("a", "b"), 3)
-    >>> f = np.array([9.0, 5, 5, 7, 5, 7, 7, 8])   # 000 -> 111 through levels 5, 7
+    >>> f = np.array([9.0, 5, 6, 7, 4, 7, 7, 8])   # 000 -> 111; level 1 = {5, 6, 4}
     >>> r = a2m_barrier(space, f, 0, 7)
-    >>> r.level_mean.tolist(), r.barrier
+    >>> r.level_mean.tolist(), r.barrier          # (9 + 8) / 2 - 5
     ([9.0, 5.0, 7.0, 8.0], 3.5)
-    >>> a2m_barrier(space, f, 0, 7, published=True).barrier   # (9 + 5) / 2 - 5
+    >>> a2m_barrier(space, f, 0, 7, published="947bc3e").barrier   # (9 + 5) / 2 - 5
     2.0
+    >>> a2m_barrier(space, f, 0, 7, published=True).barrier        # (9 + 5) / 2 - 4
+    3.0
     """
-    v = as_values(space, values)
+    code = a2m_code(published)
+    return _a2m(space, as_values(space, values), a, b, higher_is_better, code, nan_policy)
+
+
+def _a2m(
+    space: Space,
+    v: FloatArray,
+    a: ArchLike,
+    b: ArchLike,
+    higher_is_better: bool,
+    code: A2MCode | None,
+    nan_policy: NanPolicy,
+    start: float = A2M_CODE_START,
+) -> A2MBarrier:
+    """:func:`a2m_barrier` with the running minimum of code 54ce096 starting at ``start``
+    (oriented: larger is better)."""
     check_nan_policy(nan_policy)
     paths = shortest_paths(space, a, b)
     d = paths.shape[1] - 1
-    if published:
-        v = np.round(v, 3)
+    if code is not None:
+        v = np.round(v, 3)  # get_info_from_arch: np.round(test_acc, 3)
     level_vals = v[paths]  # (d!, d + 1)
     if nan_policy == "raise":
         raise_on_nan(level_vals, "values on the shortest paths")
@@ -140,12 +218,24 @@ def a2m_barrier(
             std = level_vals.std(axis=0)
     w = oriented(mean, higher_is_better)
     if d == 0:
+        worst = float(w[0])
         barrier = 0.0 if not np.isnan(w[0]) else float("nan")
-    elif published:
-        # A²M's compute_barrier(accs): 0.5 * (accs[0] + accs[1]) - min(accs), rounded
-        barrier = float(np.round(0.5 * (w[0] + w[1]) - w.min(), 2))
+    elif code is None:
+        worst = float(w.min())
+        barrier = float(0.5 * (w[0] + w[-1]) - worst)
     else:
-        barrier = float(0.5 * (w[0] + w[-1]) - w.min())
+        if code == "947bc3e":
+            # compute_barrier(path_accs): min over the list of level means, endpoints included
+            worst = float(w.min())
+        else:
+            # 54ce096: acc_min = min(min(accs), acc_min) over each intermediate level's members
+            inner = oriented(level_vals[:, 1:-1], higher_is_better)
+            if nan_policy == "omit":
+                inner = inner[~np.isnan(inner)]
+            inner_min = float(inner.min()) if inner.size else math.inf
+            worst = float(np.minimum(start, inner_min))
+        # compute_barrier(accs, ...): 0.5 * (accs[0] + accs[1]) - acc_min, rounded to 2
+        barrier = float(np.round(0.5 * (w[0] + w[1]) - worst, 2))
     level_n = np.array([math.comb(d, i) for i in range(d + 1)], dtype=np.int64)
     return A2MBarrier(
         a=int(paths[0, 0]),
@@ -156,8 +246,10 @@ def a2m_barrier(
         level_std=std,
         level_n=level_n,
         barrier=barrier,
-        published=published,
+        published=code is not None,
         higher_is_better=higher_is_better,
+        code=code,
+        path_min=worst if higher_is_better else -worst,
         paths=paths,
     )
 
@@ -168,47 +260,58 @@ def a2m_barriers(
     pairs: Sequence[tuple[ArchLike, ArchLike]],
     *,
     higher_is_better: bool = True,
-    published: bool = False,
-    carry_min: bool = False,
+    published: bool | A2MCode = False,
+    carry_min: bool | None = None,
     nan_policy: NanPolicy = "propagate",
 ) -> pd.DataFrame:
-    """A²M barriers of several pairs (e.g. its Models A, B, C), one row per pair.
+    """A²M barriers of a dataset's ordered pairs (its Models A, B, C), one row per pair.
 
-    ``carry_min=True`` lets the running minimum of the level means carry over from one pair
-    to the next instead of being reset per pair: the behaviour reported for A²M's NB201
-    script. The versions of ``profile_nasbench.py`` we could read reset it
-    (``compute_barrier(path_accs)`` takes the minimum of one path), so it is off by default
-    and independent of ``published``.
+    ``pairs`` are taken in order, as ``path_bench_qualities`` loops over ``["A", "B", "C"]``
+    (:data:`A2M_PAIRS`). With the current code (``published=True`` or ``"54ce096"``) the
+    minimum ``acc_min`` starts at 100 once per dataset and is *not* reset between pairs: the
+    barrier of pair B subtracts the lowest intermediate architecture seen on A's paths or
+    B's, and so on -- so a pair's value depends on the pairs before it. That is the default
+    (``carry_min=None`` means "as the code does"); ``carry_min=False`` resets it per pair.
+
+    With the paper's definition or code 947bc3e nothing is carried (947bc3e's
+    ``compute_barrier(path_accs)`` takes the minimum of one pair's level means);
+    ``carry_min=True`` lets the minimum of the level means run on across pairs instead.
 
     Returns
     -------
     pandas.DataFrame
         Columns ``a, b, distance, value_a, value_b, path_min, barrier`` (``path_min`` is the
-        worst level mean used for the barrier, in the metric's own units).
+        worst value the barrier subtracts, after carrying, in the metric's own units).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from nb201_flat.space import Space
+    >>> space = Space(("a", "b"), 3)
+    >>> f = np.array([9.0, 5, 6, 7, 4, 7, 7, 8])
+    >>> a2m_barriers(space, f, [(0, 7), (3, 7)], published=True)["barrier"].tolist()
+    [3.0, 3.5]
     """
+    code = a2m_code(published)
+    carry = code == "54ce096" if carry_min is None else carry_min
     v = as_values(space, values)
     rows = []
-    carried = np.inf
+    carried = A2M_CODE_START if code == "54ce096" else math.inf
     for pa, pb in pairs:
-        r = a2m_barrier(
-            space,
-            v,
-            pa,
-            pb,
-            higher_is_better=higher_is_better,
-            published=published,
-            nan_policy=nan_policy,
-        )
+        start = carried if carry else A2M_CODE_START
+        r = _a2m(space, v, pa, pb, higher_is_better, code, nan_policy, start)
         w = oriented(r.level_mean, higher_is_better)
-        worst = float(w.min())
+        worst = r.path_min if higher_is_better else -r.path_min
         barrier = r.barrier
-        if carry_min:
+        if code == "54ce096":
+            carried = worst
+        elif carry:
             carried = min(carried, worst)
             worst = carried
             if r.distance > 0:
-                end = w[1] if published else w[-1]
+                end = w[1] if code is not None else w[-1]
                 barrier = 0.5 * (w[0] + end) - worst
-                if published:
+                if code is not None:
                     barrier = float(np.round(barrier, 2))
         rows.append(
             {

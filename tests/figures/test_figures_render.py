@@ -23,6 +23,7 @@ from nb201_flat.table import Table
 FAST: dict[str, dict[str, Any]] = {
     "search_curves": {"runs": 4, "algorithms": ("rs", "na-rs")},
     "na_projection": {"points": 21},
+    "barrier_census": {"n_pairs": 15, "top_k": 5},
 }
 
 
@@ -126,12 +127,31 @@ def test_projection_search_picks_differ_and_are_reproducible(figure_table: Table
 
 def test_a2m_paths_show_the_landscape_barriers(figure_table: Table) -> None:
     from nb201_flat.figures.paths import A2M_PAIRS
+    from nb201_flat.landscape.census import pair_barriers
 
     fig = FIGURES["a2m_paths"].make(figure_table)
     v = figure_table.vector("cifar10", "ori-test", 200)
     a, b = A2M_PAIRS["cifar10"][0]
     expected = ls.a2m_barrier(figure_table.space, v, a, b).barrier
-    assert f"A²M {expected:.2f}" in fig.axes[0].get_title()
+    title = fig.axes[0].get_title()
+    assert f"mean path {expected:.2f}" in title
+    named = pair_barriers(figure_table.space, v, a, b)
+    assert f"lowest {named.lowest:.2f}" in title
+    assert f"best {named.best_shortest:.2f} / worst {named.worst_shortest:.2f}" in title
+    code = ls.a2m_barriers(figure_table.space, v, A2M_PAIRS["cifar10"], published=True)
+    assert f"A²M code (54ce096) {code['barrier'].iloc[0]:.2f}" in title
+
+
+def test_barrier_census_titles_count_the_barrier_free_pairs(figure_table: Table) -> None:
+    from nb201_flat.landscape.census import barrier_census
+
+    fig = FIGURES["barrier_census"].make(figure_table, n_pairs=15, top_k=5, seed=4)
+    for k, ds in enumerate(("cifar10", "cifar100", "ImageNet16-120")):
+        split = "ori-test" if ds == "cifar10" else "x-test"
+        v = figure_table.vector(ds, split, 200)
+        census = barrier_census(figure_table.space, v, ds, n_pairs=15, top_k=5, seed=4 + k)
+        none = int(census["no_barrier"].sum())
+        assert f"for {none} of {len(census)} pairs" in fig.axes[k].get_title()
 
 
 # -- the embedded default ---------------------------------------------------------------------

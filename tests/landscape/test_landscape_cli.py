@@ -76,17 +76,40 @@ def test_barrier_json(capsys: pytest.CaptureFixture[str], table_path: Path) -> N
         capsys, "barrier", str(a), str(b), *KEY, "--table", str(table_path), "--json"
     )
     assert code == 0
-    p = json.loads(out)
+    full = json.loads(out)
+    p = full["path"]  # the path printed: the lowest over the whole space by default
+    assert p["name"] == "lowest over the whole space"
     assert p["path"][0] == NB201.arch(a).to_str() and p["path"][-1] == NB201.arch(b).to_str()
     assert len(p["values"]) == len(p["path"])
     assert p["barrier"] == pytest.approx(
         0.5 * (p["values"][0] + p["values"][-1]) - min(p["values"])
     )
     assert len(p["path"]) == NB201.hamming(a, b) + 1  # fewest steps by default here
+    assert "barrier" not in full  # no unnamed top-level barrier
+    named = full["barriers"]
+    assert named["lowest"]["barrier"] == p["barrier"]
+    assert set(named) == {
+        "best_shortest",
+        "worst_shortest",
+        "mean_path",
+        "a2m_code_54ce096",
+        "a2m_code_947bc3e",
+        "lowest",
+    }
+    half = abs(full["value_a"] - full["value_b"]) / 2
+    for name in ("best_shortest", "worst_shortest", "mean_path", "lowest"):
+        assert named[name]["above_worse_endpoint"] == pytest.approx(named[name]["barrier"] - half)
+    assert "above_worse_endpoint" not in named["a2m_code_54ce096"]
+    assert (
+        named["lowest"]["barrier"]
+        <= named["best_shortest"]["barrier"]
+        <= named["mean_path"]["barrier"]
+        <= named["worst_shortest"]["barrier"]
+    )
     code, out, _ = run(
         capsys, "barrier", str(a), str(b), *KEY, "--tree-path", "--table", str(table_path), "--json"
     )
-    assert code == 0 and json.loads(out)["barrier"] == p["barrier"]
+    assert code == 0 and json.loads(out)["path"]["barrier"] == p["barrier"]
     code, out, _ = run(
         capsys,
         "barrier",
@@ -99,10 +122,63 @@ def test_barrier_json(capsys: pytest.CaptureFixture[str], table_path: Path) -> N
         str(table_path),
         "--json",
     )
-    s = json.loads(out)
+    full_s = json.loads(out)
+    s = full_s["path"]
     assert code == 0 and len(s["path"]) == NB201.hamming(a, b) + 1
     assert s["barrier"] >= p["barrier"]
-    assert len(s["a2m"]["level_mean"]) == NB201.hamming(a, b) + 1
+    assert s["name"] == "best shortest path"
+    assert s["barrier"] == pytest.approx(full_s["barriers"]["best_shortest"]["barrier"])
+    assert len(full_s["barriers"]["mean_path"]["level_mean"]) == NB201.hamming(a, b) + 1
+    code, out, _ = run(
+        capsys,
+        "barrier",
+        str(a),
+        str(b),
+        *KEY,
+        "--method",
+        "worst-shortest",
+        "--table",
+        str(table_path),
+        "--json",
+    )
+    w = json.loads(out)
+    assert code == 0 and w["path"]["name"] == "worst shortest path"
+    assert w["path"]["barrier"] == pytest.approx(w["barriers"]["worst_shortest"]["barrier"])
+
+
+def test_barrier_text_names_every_barrier(
+    capsys: pytest.CaptureFixture[str], table_path: Path
+) -> None:
+    code, out, _ = run(capsys, "barrier", "0", "100", *KEY, "--table", str(table_path))
+    assert code == 0
+    for label in (
+        "best shortest path",
+        "worst shortest path",
+        "mean path (level means)",
+        "A²M code, current (54ce096)",
+        "A²M code, 947bc3e",
+        "lowest over the whole space",
+        "beyond worse endpoint",
+    ):
+        assert label in out
+
+
+def test_barrier_tree_path_needs_lowest(
+    capsys: pytest.CaptureFixture[str], table_path: Path
+) -> None:
+    code, _, err = run(
+        capsys,
+        "barrier",
+        "0",
+        "100",
+        *KEY,
+        "--method",
+        "shortest",
+        "--tree-path",
+        "--table",
+        str(table_path),
+    )
+    assert code == 2 and "--tree-path" in err and err.count("\n") == 1
 
 
 def test_barrier_on_a_loss_is_mirrored(
@@ -113,7 +189,9 @@ def test_barrier_on_a_loss_is_mirrored(
     _, out_loss, _ = run(capsys, *args, "--metric", "loss")
     acc, loss = json.loads(out_acc), json.loads(out_loss)
     assert loss["higher_is_better"] is False
-    assert loss["barrier"] == pytest.approx(acc["barrier"])
+    assert loss["path"]["barrier"] == pytest.approx(acc["path"]["barrier"])
+    for name, entry in acc["barriers"].items():
+        assert loss["barriers"][name]["barrier"] == pytest.approx(entry["barrier"])
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,119 @@
+"""The barrier census: the exact lowest barrier beside each shortest-path barrier, many pairs.
+
+One panel per dataset. For pairs drawn at random (seeded) inside each of A²M's accuracy bands
+A, B, C at Hamming distance 3 (as A²M's pairs), and for every pair of the top 10, the barrier
+beyond the worse endpoint (barrier minus half the endpoint gap: what no path can avoid) of four
+constructions: the lowest over the whole space (exact maximin, any length), the best shortest
+path, the mean path (A²M's level means) and the worst shortest path
+(:func:`nb201_flat.landscape.census.barrier_census`). The title gives the fraction of pairs with
+no barrier beyond the worse endpoint.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from nb201_flat.figures._common import (
+    TEST_KEYS,
+    FigureSkipped,
+    axes_or_new,
+    dataset_label,
+    new_figure,
+    note_missing,
+    present,
+)
+from nb201_flat.figures.style import figure_style
+from nb201_flat.landscape.census import BARRIER_NAMES, barrier_census
+from nb201_flat.table import Table
+
+NAME = "barrier_census"
+
+_SHOWN = ("lowest", "best_shortest", "mean_path", "worst_shortest")
+_COLOURS = ("#009E73", "#0072B2", "#E69F00", "#D55E00")
+
+
+def plot_barrier_census(census: pd.DataFrame, ax: Axes | None = None) -> Axes:
+    """Box plots of the barrier beyond the worse endpoint per group (from
+    :func:`~nb201_flat.landscape.census.barrier_census`), four constructions side by side."""
+    ax = axes_or_new(ax)
+    with figure_style():
+        groups = list(dict.fromkeys(census["group"].tolist()))
+        width = 0.8 / len(_SHOWN)
+        for k, (name, colour) in enumerate(zip(_SHOWN, _COLOURS, strict=True)):
+            data = [
+                census.loc[census["group"] == g, f"{name}_above_worse"].to_numpy(np.float64)
+                for g in groups
+            ]
+            pos = np.arange(len(groups)) + (k - (len(_SHOWN) - 1) / 2) * width
+            parts = ax.boxplot(
+                data,
+                positions=pos,
+                widths=width * 0.85,
+                patch_artist=True,
+                showfliers=True,
+                flierprops={"markersize": 1.5, "markeredgecolor": colour},
+                medianprops={"color": "black", "linewidth": 0.8},
+                whiskerprops={"color": colour},
+                capprops={"color": colour},
+            )
+            for box in parts["boxes"]:
+                box.set_facecolor(colour)
+                box.set_edgecolor(colour)
+                box.set_alpha(0.6)
+            ax.plot([], [], "s", color=colour, alpha=0.6, label=BARRIER_NAMES[name])
+        sizes = census.groupby("group", sort=False).size()
+        ax.set_xticks(
+            np.arange(len(groups)), [f"{g}\n{int(sizes[g])} pairs" for g in groups], fontsize=7
+        )
+        ax.set_xlabel("pairs: A²M accuracy band, or the top k")
+        ax.set_yscale("symlog", linthresh=0.1)
+        ax.set_ylim(bottom=-0.01)
+        ax.set_ylabel("barrier beyond the worse endpoint (points)")
+    return ax
+
+
+def make_barrier_census(
+    table: Table, *, n_pairs: int = 100, top_k: int = 10, seed: int = 0
+) -> Figure:
+    """The census on every dataset the table has (A²M's test keys), seeded."""
+    keys = present(table, TEST_KEYS)
+    if not keys:
+        raise FigureSkipped(NAME, list(TEST_KEYS.values()), "the bands are A²M's NB201 bands")
+    fig, axes = new_figure(1, len(keys), figsize=(3.6 * len(keys) + 0.3, 3.6))
+    for k, (ds, key) in enumerate(keys.items()):
+        values = table.vector_for(key)
+        census = barrier_census(
+            table.space, values, ds, n_pairs=n_pairs, top_k=top_k, seed=seed + k
+        )
+        ax = axes[0, k]
+        plot_barrier_census(census, ax)
+        none = int(census["no_barrier"].sum())
+        with figure_style():
+            ax.set_title(
+                f"({'abc'[k % 3]}) {dataset_label(ds)}: no barrier beyond the worse\n"
+                f"endpoint for {none} of {len(census)} pairs ({none / len(census):.1%})",
+                fontsize=8.5,
+            )
+            if k:
+                ax.set_ylabel("")
+    with figure_style():
+        handles, labels = axes[0, 0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="outside upper center", ncols=4, fontsize=7)
+        fig.text(
+            0.5,
+            -0.01,
+            f"Pairs: {n_pairs} drawn per A²M accuracy band (A, B, C) at Hamming distance 3, seed "
+            f"{seed} + panel, and every pair of the top {top_k}. Barrier beyond the worse "
+            "endpoint = barrier − half the gap between the endpoints (0: the worse endpoint is "
+            "the bottleneck). Lowest: exact maximin path over the whole space; best / worst "
+            "shortest: of the d! fewest-step paths; mean path: A²M's level means.",
+            ha="center",
+            va="top",
+            fontsize=6.5,
+            wrap=True,
+        )
+    note_missing(fig, TEST_KEYS, keys)
+    return fig

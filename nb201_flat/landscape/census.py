@@ -1,0 +1,403 @@
+"""Every barrier between two architectures by its name, and a census of them over many pairs.
+
+A barrier is the mean of the endpoints' values minus the lowest value on a path (the mirror
+image for a loss). Between two architectures at Hamming distance d several barriers exist, and
+they tell different stories; :func:`pair_barriers` gives each under its own name
+(:data:`BARRIER_NAMES`):
+
+- ``best_shortest`` -- *best shortest path*: of the d! fewest-step paths, the one whose worst
+  value is highest;
+- ``worst_shortest`` -- *worst shortest path*: the paper's definition applied to every
+  shortest path, the worst of them;
+- ``mean_path`` -- *mean path*: the paper's definition applied to the mean of each level of
+  the d! paths (A²M's construction, :func:`~nb201_flat.landscape.a2m.a2m_barrier`);
+- ``a2m_code_54ce096`` / ``a2m_code_947bc3e`` -- what A²M's code computes, current version
+  and the older one (the pair taken alone; see :func:`~nb201_flat.landscape.a2m.a2m_barriers`
+  for a dataset's ordered pairs);
+- ``lowest`` -- *lowest over the whole space*: the exact maximin path, of any length
+  (:mod:`~nb201_flat.landscape.maximin`).
+
+Every path from a to b passes both endpoints, so no barrier is below half the gap between
+them; the part above it is the barrier *beyond the worse endpoint* (``*_above_worse``). When
+the lowest barrier has nothing beyond the worse endpoint, the worse endpoint itself is the
+bottleneck: the two are not separated by any valley.
+
+:func:`barrier_census` measures that over many pairs: pairs drawn at random (seeded) inside
+A²M's accuracy bands, and every pair of the top k.
+
+Examples
+--------
+>>> import numpy as np
+>>> from nb201_flat.space import Space
+>>> space = Space(("a", "b"), 3)
+>>> f = np.array([9.0, 5, 6, 7, 4, 7, 7, 8])   # 000 -> 111: level 1 holds 5, 6, 4
+>>> r = pair_barriers(space, f, 0, 7)
+>>> r.best_shortest, r.worst_shortest, r.mean_path, r.lowest
+(2.5, 4.5, 3.5, 2.5)
+>>> r.above_worse("lowest")                     # worse endpoint 8, bottleneck 6
+2.0
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from nb201_flat.landscape._common import (
+    ArchLike,
+    LandscapeArgumentError,
+    MissingValueError,
+    Seed,
+    as_rng,
+    as_values,
+    oriented,
+    resolve_index,
+)
+from nb201_flat.landscape.a2m import a2m_barrier
+from nb201_flat.landscape.maximin import BarrierTree, barrier_tree
+from nb201_flat.landscape.paths import shortest_paths
+from nb201_flat.landscape.statistics import a2m_bands
+from nb201_flat.space import Space
+
+BARRIER_NAMES: Final[dict[str, str]] = {
+    "best_shortest": "best shortest path",
+    "worst_shortest": "worst shortest path",
+    "mean_path": "mean path (level means)",
+    "a2m_code_54ce096": "A²M code, current (54ce096)",
+    "a2m_code_947bc3e": "A²M code, 947bc3e",
+    "lowest": "lowest over the whole space",
+}
+"""Key -> the name a reader sees, for every barrier :func:`pair_barriers` reports."""
+
+PATH_BARRIERS: Final[tuple[str, ...]] = ("best_shortest", "worst_shortest", "mean_path", "lowest")
+"""The barriers that are the paper's definition on some path (the A²M code versions are not:
+they average the start with the first level, not with the end)."""
+
+TIE: Final[float] = 1e-9
+"""A lowest barrier within this of half the endpoint gap counts as none beyond the worse one."""
+
+
+@dataclass(frozen=True, slots=True)
+class PairBarriers:
+    """Every named barrier between ``a`` and ``b``, in the metric's own units.
+
+    Attributes
+    ----------
+    best_shortest, worst_shortest, mean_path, a2m_code_54ce096, a2m_code_947bc3e, lowest
+        The barriers of :data:`BARRIER_NAMES`.
+    lowest_length
+        Steps of a lowest-barrier path with the fewest steps.
+    n_shortest
+        Number of shortest paths, d!.
+    """
+
+    a: int
+    b: int
+    distance: int
+    value_a: float
+    value_b: float
+    best_shortest: float
+    worst_shortest: float
+    mean_path: float
+    a2m_code_54ce096: float
+    a2m_code_947bc3e: float
+    lowest: float
+    lowest_length: int
+    n_shortest: int
+
+    @property
+    def half_gap(self) -> float:
+        """Half the gap between the endpoints: the least barrier any path can have."""
+        return abs(self.value_a - self.value_b) / 2
+
+    def barrier(self, name: str) -> float:
+        """The barrier called ``name`` (a key of :data:`BARRIER_NAMES`)."""
+        if name not in BARRIER_NAMES:
+            raise LandscapeArgumentError(
+                f"unknown barrier {name!r}; choose from {', '.join(BARRIER_NAMES)}"
+            )
+        value: float = getattr(self, name)
+        return value
+
+    def above_worse(self, name: str) -> float:
+        """Barrier ``name`` relative to the worse endpoint: worse endpoint minus path minimum.
+
+        Defined for the path barriers (:data:`PATH_BARRIERS`) only.
+        """
+        if name not in PATH_BARRIERS:
+            raise LandscapeArgumentError(
+                f"the barrier relative to the worse endpoint is defined for "
+                f"{', '.join(PATH_BARRIERS)}, not {name!r} (A²M's code does not average the "
+                "endpoints)"
+            )
+        return self.barrier(name) - self.half_gap
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain values, with ``<name>_above_worse`` beside each path barrier."""
+        out: dict[str, Any] = {
+            "a": self.a,
+            "b": self.b,
+            "distance": self.distance,
+            "value_a": self.value_a,
+            "value_b": self.value_b,
+            "half_gap": self.half_gap,
+        }
+        for name in BARRIER_NAMES:
+            out[name] = self.barrier(name)
+            if name in PATH_BARRIERS:
+                out[f"{name}_above_worse"] = self.above_worse(name)
+        out["lowest_length"] = self.lowest_length
+        out["n_shortest"] = self.n_shortest
+        return out
+
+
+def pair_barriers(
+    space: Space | BarrierTree,
+    values: npt.ArrayLike | None,
+    a: ArchLike,
+    b: ArchLike,
+    *,
+    higher_is_better: bool = True,
+    connected_only: bool = False,
+) -> PairBarriers:
+    """Every named barrier between ``a`` and ``b`` (see the module docstring).
+
+    Parameters
+    ----------
+    space
+        The space, or a prebuilt :class:`~nb201_flat.landscape.maximin.BarrierTree` (then
+        ``values``, ``higher_is_better`` and ``connected_only`` come from it): build it once
+        for many pairs.
+    connected_only
+        The lowest barrier only through connected cells (the shortest-path barriers follow
+        their fixed paths whatever they cross).
+
+    Raises
+    ------
+    MissingValueError
+        An architecture on the shortest paths has no value (the shortest-path barriers would
+        be undefined).
+    """
+    if isinstance(space, BarrierTree):
+        tree = space
+    else:
+        if values is None:
+            raise LandscapeArgumentError("values are needed unless a BarrierTree is passed")
+        tree = barrier_tree(
+            space, values, higher_is_better=higher_is_better, connected_only=connected_only
+        )
+    sp, v, hib = tree.space, tree.values, tree.higher_is_better
+    ia, ib = resolve_index(sp, a), resolve_index(sp, b)
+    paths = shortest_paths(sp, ia, ib)
+    w = oriented(v, hib)
+    on_paths = w[paths]
+    if np.isnan(on_paths).any():
+        n = int(np.isnan(w[np.unique(paths)]).sum())
+        raise MissingValueError(
+            f"{n} architecture(s) on the shortest paths from {ia} to {ib} have no value, so "
+            "the shortest-path barriers are undefined; use lowest_barrier_path for a detour"
+        )
+    ends = 0.5 * (w[ia] + w[ib])
+    path_min = on_paths.min(axis=1)
+    low = tree.path(ia, ib, shortest=True)
+    return PairBarriers(
+        a=ia,
+        b=ib,
+        distance=paths.shape[1] - 1,
+        value_a=float(v[ia]),
+        value_b=float(v[ib]),
+        best_shortest=float(ends - path_min.max()),
+        worst_shortest=float(ends - path_min.min()),
+        mean_path=a2m_barrier(sp, v, ia, ib, higher_is_better=hib).barrier,
+        a2m_code_54ce096=a2m_barrier(sp, v, ia, ib, higher_is_better=hib, published=True).barrier,
+        a2m_code_947bc3e=a2m_barrier(
+            sp, v, ia, ib, higher_is_better=hib, published="947bc3e"
+        ).barrier,
+        lowest=low.barrier,
+        lowest_length=low.length,
+        n_shortest=len(paths),
+    )
+
+
+# -- the census --------------------------------------------------------------------------------
+CENSUS_COLUMNS: Final[tuple[str, ...]] = (
+    "group",
+    "a",
+    "b",
+    "distance",
+    "value_a",
+    "value_b",
+    "half_gap",
+    "lowest",
+    "lowest_length",
+    "best_shortest",
+    "mean_path",
+    "worst_shortest",
+    "lowest_above_worse",
+    "best_shortest_above_worse",
+    "mean_path_above_worse",
+    "worst_shortest_above_worse",
+    "no_barrier",
+)
+
+
+def band_pairs(
+    space: Space,
+    values: npt.ArrayLike,
+    band: tuple[float, float],
+    n: int,
+    *,
+    distance: int | None = 3,
+    seed: Seed,
+) -> list[tuple[int, int]]:
+    """``n`` distinct unordered pairs drawn uniformly from the pairs inside ``band``.
+
+    Both endpoints' values lie in ``[lo, hi]`` (both ends included, as A²M's bands); with
+    ``distance`` (default 3, A²M's pairs) only pairs at that Hamming distance. Fewer than
+    ``n`` pairs come back when the band holds fewer; the order is the draw's.
+
+    >>> import numpy as np
+    >>> from nb201_flat.space import Space
+    >>> space = Space(("a", "b"), 3)
+    >>> band_pairs(space, np.arange(8.0), (0, 7), 3, distance=3, seed=0)   # 4 exist
+    [(2, 5), (3, 4), (1, 6)]
+    """
+    v = as_values(space, values)
+    lo, hi = band
+    inside = (v >= lo) & (v <= hi)
+    members = np.flatnonzero(inside)
+    if distance is None:
+        ii, jj = np.triu_indices(len(members), k=1)
+        left, right = members[ii], members[jj]
+    else:
+        if not 1 <= distance <= space.n_edges:
+            raise LandscapeArgumentError(
+                f"distance must lie in 1..{space.n_edges} (or None for any), got {distance}"
+            )
+        nb = space.neighbours(distance)
+        rows = nb.indices[members].astype(np.int64)
+        left = np.repeat(members, rows.shape[1])
+        right = rows.ravel()
+        keep = (right > left) & inside[np.maximum(right, 0)]
+        left, right = left[keep], right[keep]
+    rng = as_rng(seed)
+    take = rng.choice(len(left), size=min(n, len(left)), replace=False)
+    return [(int(left[t]), int(right[t])) for t in take.tolist()]
+
+
+def top_pairs(
+    space: Space, values: npt.ArrayLike, k: int, *, higher_is_better: bool = True
+) -> list[tuple[int, int]]:
+    """Every pair of the best ``k`` measured architectures (ties by index), best first.
+
+    >>> import numpy as np
+    >>> from nb201_flat.space import Space
+    >>> top_pairs(Space(("a", "b"), 3), np.arange(8.0), 3)
+    [(7, 6), (7, 5), (6, 5)]
+    """
+    w = oriented(as_values(space, values), higher_is_better)
+    key = np.where(np.isnan(w), -np.inf, w)
+    best = np.lexsort((np.arange(space.size), -key))[:k]
+    best = best[np.isfinite(key[best])]
+    return [(int(best[i]), int(best[j])) for i in range(len(best)) for j in range(i + 1, len(best))]
+
+
+def barrier_census(
+    space: Space,
+    values: npt.ArrayLike,
+    bands: Mapping[str, tuple[float, float]] | str,
+    *,
+    n_pairs: int = 100,
+    top_k: int = 10,
+    distance: int | None = 3,
+    seed: Seed,
+    higher_is_better: bool = True,
+    connected_only: bool = False,
+) -> pd.DataFrame:
+    """The exact lowest barrier beside each shortest-path barrier, over many pairs.
+
+    For each accuracy band (``bands``: a dataset name for A²M's bands, or ``{name: (lo,
+    hi)}``), ``n_pairs`` pairs drawn with :func:`band_pairs` (seeded); and every pair of the
+    top ``top_k`` (group ``"top-k"``; ``top_k=0`` for none).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per pair, columns :data:`CENSUS_COLUMNS`: the barriers of
+        :func:`pair_barriers` (the A²M code versions left out), each path barrier also
+        relative to the worse endpoint (``*_above_worse``), and ``no_barrier``: the lowest
+        barrier has nothing beyond the worse endpoint (within :data:`TIE`).
+        ``attrs["seed"]`` keeps the seed when it is an int.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from nb201_flat.space import Space
+    >>> space = Space(("a", "b"), 3)
+    >>> f = np.array([9.0, 5, 6, 7, 4, 7, 7, 8])
+    >>> df = barrier_census(space, f, {"band": (0, 10)}, n_pairs=2, top_k=2, seed=0)
+    >>> df[["group", "a", "b", "lowest", "worst_shortest", "no_barrier"]].to_numpy().tolist()
+    [['band', 2, 5, 0.5, 2.5, True], ['band', 3, 4, 1.5, 1.5, True], ['top-k', 0, 7, 2.5, 4.5, False]]
+    """
+    if n_pairs < 0 or top_k < 0:
+        raise LandscapeArgumentError(f"n_pairs and top_k must be >= 0, got {n_pairs} and {top_k}")
+    band_map = a2m_bands(bands) if isinstance(bands, str) else dict(bands)
+    v = as_values(space, values)
+    tree = barrier_tree(space, v, higher_is_better=higher_is_better, connected_only=connected_only)
+    rng = as_rng(seed)
+    groups: list[tuple[str, Sequence[tuple[int, int]]]] = [
+        (name, band_pairs(space, v, band, n_pairs, distance=distance, seed=rng))
+        for name, band in band_map.items()
+    ]
+    if top_k:
+        groups.append(("top-k", top_pairs(space, v, top_k, higher_is_better=higher_is_better)))
+    rows = []
+    for name, pairs in groups:
+        for a, b in pairs:
+            r = pair_barriers(tree, None, a, b)
+            d = r.to_dict()
+            d["group"] = name
+            d["no_barrier"] = bool(r.above_worse("lowest") <= TIE)
+            rows.append({c: d[c] for c in CENSUS_COLUMNS})
+    df = pd.DataFrame(rows, columns=list(CENSUS_COLUMNS))
+    if isinstance(seed, int):
+        df.attrs["seed"] = seed
+    df.attrs["top_k"] = top_k
+    return df
+
+
+def census_summary(census: pd.DataFrame) -> pd.DataFrame:
+    """Per group (and ``"all"``): the number of pairs, the fraction with no barrier beyond the
+    worse endpoint, the fraction whose lowest path is no longer than the Hamming distance, and
+    the median of each barrier and of its part beyond the worse endpoint.
+
+    >>> import numpy as np
+    >>> from nb201_flat.space import Space
+    >>> f = np.array([9.0, 5, 6, 7, 4, 7, 7, 8])
+    >>> df = barrier_census(Space(("a", "b"), 3), f, {"band": (0, 10)}, n_pairs=4, top_k=0, seed=0)
+    >>> census_summary(df)[["group", "pairs", "no_barrier"]].to_numpy().tolist()
+    [['band', 4, 0.75]]
+    """
+    names = ["lowest", "best_shortest", "mean_path", "worst_shortest"]
+    out = []
+    parts = [(str(g), part) for g, part in census.groupby("group", sort=False)]
+    if len(parts) > 1:
+        parts.append(("all", census))
+    for g, part in parts:
+        row: dict[str, Any] = {
+            "group": g,
+            "pairs": len(part),
+            "no_barrier": float(part["no_barrier"].mean()),
+            "lowest_is_shortest": float((part["lowest_length"] == part["distance"]).mean()),
+        }
+        for name in names:
+            row[f"median_{name}"] = float(part[name].median())
+        for name in names:
+            row[f"median_{name}_above_worse"] = float(part[f"{name}_above_worse"].median())
+        out.append(row)
+    return pd.DataFrame(out)

@@ -1,0 +1,221 @@
+"""Every barrier by its name (pair_barriers) and the barrier census, on spaces small enough to
+check by hand and by brute force."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from pathlib import Path
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+import pytest
+
+from nb201_flat.cli import main
+from nb201_flat.landscape import LandscapeArgumentError, MissingValueError, barrier_tree
+from nb201_flat.landscape.census import (
+    BARRIER_NAMES,
+    CENSUS_COLUMNS,
+    PATH_BARRIERS,
+    band_pairs,
+    barrier_census,
+    census_summary,
+    pair_barriers,
+    top_pairs,
+)
+from nb201_flat.space import NB201, Space
+from nb201_flat.storage import load_saved_table, save_table
+from nb201_flat.table import MetricKey, Table
+
+CUBE = Space(("a", "b"), 3)  # 8 cells; index = binary number of the codes
+TINY = Space(("none", "skip", "conv"), 3)  # 27 cells
+F = np.array([9.0, 5, 6, 7, 4, 7, 7, 8])
+
+
+def test_pair_barriers_hand_computed() -> None:
+    # 000 -> 111: level 1 = {1, 2, 4} = (5, 6, 4), level 2 = {3, 5, 6} = (7, 7, 7)
+    r = pair_barriers(CUBE, F, 0, 7)
+    assert (r.a, r.b, r.distance, r.n_shortest) == (0, 7, 3, 6)
+    assert r.best_shortest == 8.5 - 6  # through 2 (6)
+    assert r.worst_shortest == 8.5 - 4  # through 4 (4)
+    assert r.mean_path == 8.5 - 5  # level-1 mean
+    assert r.a2m_code_947bc3e == round(0.5 * (9 + 5) - 5, 2)
+    assert r.a2m_code_54ce096 == round(0.5 * (9 + 5) - 4, 2)
+    # every path leaves 0 through a level-1 cell: the best of them (6) is the bottleneck
+    assert r.lowest == 8.5 - 6 and r.lowest_length == 3
+    assert r.half_gap == 0.5
+    assert r.above_worse("lowest") == 2.0
+    assert r.above_worse("worst_shortest") == 4.0  # worse endpoint 8, path minimum 4
+    with pytest.raises(LandscapeArgumentError, match="worse endpoint"):
+        r.above_worse("a2m_code_54ce096")
+    with pytest.raises(LandscapeArgumentError, match="unknown barrier"):
+        r.barrier("maximin")
+    d = r.to_dict()
+    assert set(BARRIER_NAMES) <= set(d)
+    assert all(f"{n}_above_worse" in d for n in PATH_BARRIERS)
+    # 001 -> 110: every path passes the worse endpoint (5); one level-2 cell (100) holds 4
+    s = pair_barriers(CUBE, F, 1, 6)
+    assert s.lowest == 1.0 and s.above_worse("lowest") == 0.0
+    assert s.best_shortest == 1.0 and s.worst_shortest == 2.0
+    assert s.mean_path == pytest.approx(1.0)  # level means 5, 7.67, 6, 7
+
+
+def test_pair_barriers_loss_and_tree_and_missing() -> None:
+    r = pair_barriers(CUBE, F, 0, 7)
+    loss = pair_barriers(CUBE, -F, 0, 7, higher_is_better=False)
+    for name in ("best_shortest", "worst_shortest", "mean_path", "lowest"):
+        assert loss.barrier(name) == r.barrier(name)
+    tree = barrier_tree(CUBE, F)
+    assert pair_barriers(tree, None, 0, 7) == r
+    with pytest.raises(LandscapeArgumentError, match="values are needed"):
+        pair_barriers(CUBE, None, 0, 7)
+    g = F.copy()
+    g[4] = np.nan
+    with pytest.raises(MissingValueError, match="shortest paths"):
+        pair_barriers(CUBE, g, 0, 7)
+
+
+def _brute_lowest(space: Space, f: np.ndarray, a: int, b: int) -> float:
+    """The best bottleneck by definition: the highest level t at which a and b connect."""
+    best = -np.inf
+    for t in sorted(set(f.tolist())):
+        g = nx.Graph()
+        keep = [i for i in range(space.size) if f[i] >= t]
+        g.add_nodes_from(keep)
+        g.add_edges_from(
+            (i, j) for i, j in itertools.combinations(keep, 2) if space.hamming(i, j) == 1
+        )
+        if a in g and b in g and nx.has_path(g, a, b):
+            best = t
+    return float(0.5 * (f[a] + f[b]) - best)
+
+
+def test_pair_barriers_match_brute_force_on_tiny() -> None:
+    rng = np.random.default_rng(7)
+    f = rng.integers(0, 20, size=TINY.size).astype(float)
+    for a, b in [(0, 26), (5, 21), (13, 1), (8, 18)]:
+        r = pair_barriers(TINY, f, a, b)
+        assert r.lowest == pytest.approx(_brute_lowest(TINY, f, a, b))
+        assert r.lowest <= r.best_shortest <= r.worst_shortest
+        assert r.best_shortest <= r.mean_path <= r.worst_shortest
+        assert r.above_worse("lowest") >= 0
+
+
+def test_band_and_top_pairs() -> None:
+    v = np.arange(8.0)
+    all_d3 = band_pairs(CUBE, v, (0, 7), 10, distance=3, seed=0)
+    assert sorted(all_d3) == [(0, 7), (1, 6), (2, 5), (3, 4)]  # all four, no more
+    assert band_pairs(CUBE, v, (0, 7), 10, distance=3, seed=0) == all_d3  # seeded
+    assert sorted(band_pairs(CUBE, v, (4, 7), 10, distance=None, seed=1)) == [
+        (4, 5),
+        (4, 6),
+        (4, 7),
+        (5, 6),
+        (5, 7),
+        (6, 7),
+    ]
+    assert sorted(band_pairs(CUBE, v, (4, 7), 10, distance=1, seed=0)) == [
+        (4, 5),
+        (4, 6),
+        (5, 7),
+        (6, 7),
+    ]
+    two = band_pairs(CUBE, v, (0, 7), 2, distance=3, seed=3)
+    assert len(two) == 2 and set(two) <= set(all_d3)
+    with pytest.raises(LandscapeArgumentError, match="distance"):
+        band_pairs(CUBE, v, (0, 7), 2, distance=4, seed=0)
+    assert top_pairs(CUBE, v, 3) == [(7, 6), (7, 5), (6, 5)]
+    assert top_pairs(CUBE, v, 2, higher_is_better=False) == [(0, 1)]
+
+
+def test_census_known_answer() -> None:
+    # the cube, one band holding everything: the four pairs at distance 3 and their barriers
+    census = barrier_census(CUBE, F, {"band": (0, 10)}, n_pairs=10, top_k=3, seed=0)
+    assert list(census.columns) == list(CENSUS_COLUMNS)
+    band = census[census["group"] == "band"].set_index(["a", "b"]).sort_index()
+    assert band.index.tolist() == [(0, 7), (1, 6), (2, 5), (3, 4)]
+    # lowest barrier per pair, by hand: 0-7 through 6 (2.5); 1-6 bottleneck 5 = f(1) (1.0);
+    # 2-5: 6 and 7, a path 2-3-7-5 stays >= 6 (0.5); 3-4: 7 and 4, bottleneck 4 = f(4) (1.5)
+    assert band["lowest"].tolist() == [2.5, 1.0, 0.5, 1.5]
+    assert band["no_barrier"].tolist() == [False, True, True, True]
+    assert (band["lowest_above_worse"] == band["lowest"] - band["half_gap"]).all()
+    # top 3: 0 (9), 7 (8), then 3, 5, 6 tie at 7 -> 3
+    top = census[census["group"] == "top-k"]
+    assert list(zip(top["a"], top["b"], strict=True)) == [(0, 7), (0, 3), (7, 3)]
+    s = census_summary(census)
+    assert s["group"].tolist() == ["band", "top-k", "all"]
+    assert s.iloc[0]["pairs"] == 4 and s.iloc[0]["no_barrier"] == 0.75
+    assert s.iloc[-1]["pairs"] == 7
+    # deterministic under its seed; another seed draws the same four (all there are)
+    again = barrier_census(CUBE, F, {"band": (0, 10)}, n_pairs=10, top_k=3, seed=0)
+    assert again.equals(census)
+
+
+def test_census_draw_depends_on_the_seed_only() -> None:
+    rng = np.random.default_rng(3)
+    f = rng.normal(50, 10, TINY.size)
+    one = barrier_census(TINY, f, {"X": (0, 100)}, n_pairs=5, top_k=0, distance=2, seed=11)
+    two = barrier_census(TINY, f, {"X": (0, 100)}, n_pairs=5, top_k=0, distance=2, seed=11)
+    other = barrier_census(TINY, f, {"X": (0, 100)}, n_pairs=5, top_k=0, distance=2, seed=12)
+    assert one.equals(two) and len(one) == 5
+    assert (one["distance"] == 2).all()
+    assert not one[["a", "b"]].equals(other[["a", "b"]])
+    with pytest.raises(LandscapeArgumentError, match=">= 0"):
+        barrier_census(TINY, f, {"X": (0, 100)}, n_pairs=-1, seed=0)
+    with pytest.raises(LandscapeArgumentError, match="seed"):
+        barrier_census(TINY, f, {"X": (0, 100)}, seed=None)  # type: ignore[arg-type]
+
+
+# -- the `census` command ------------------------------------------------------------------------
+@pytest.fixture
+def census_table(tmp_path: Path) -> Path:
+    rng = np.random.default_rng(5)
+    v = rng.uniform(70.0, 95.0, NB201.size)  # every A²M CIFAR-10 band holds ~800 cells
+    t = Table(NB201, {(MetricKey("cifar10", "ori-test", 200), None): v}, source="census-test")
+    return save_table(t, tmp_path / "c.nb201")
+
+
+def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_census_command(
+    capsys: pytest.CaptureFixture[str], census_table: Path, tmp_path: Path
+) -> None:
+    args = ("census", "--table", str(census_table), "--pairs", "6", "--top", "3", "--seed", "2")
+    csv = tmp_path / "pairs.csv"
+    code, out, _ = _run(capsys, *args, "--json", "--pairs-out", str(csv))
+    assert code == 0
+    p = json.loads(out)
+    assert [d["dataset"] for d in p["datasets"]] == ["cifar10"]  # the A²M key the table has
+    groups = {g["group"]: g for g in p["datasets"][0]["groups"]}
+    assert [groups[g]["pairs"] for g in ("A", "B", "C", "top-k", "all")] == [6, 6, 6, 3, 21]
+    pairs = pd.read_csv(csv)
+    assert len(pairs) == 21 and (pairs[pairs["group"] != "top-k"]["distance"] == 3).all()
+    assert groups["all"]["no_barrier"] == pytest.approx(pairs["no_barrier"].mean())
+    # the same as the library on the same seed
+    v = load_saved_table(census_table).vector("cifar10", "ori-test", 200)
+    lib = barrier_census(NB201, v, "cifar10", n_pairs=6, top_k=3, seed=2)
+    assert lib[["a", "b"]].to_numpy().tolist() == pairs[["a", "b"]].to_numpy().tolist()
+    code, text, _ = _run(capsys, *args)
+    assert code == 0 and "no barrier" in text and "worst sp" in text
+    code, again, _ = _run(capsys, *args)
+    assert again == text
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (("--dataset", "cifar10"), "together"),
+        (("--pairs", "-1"), "--pairs"),
+        (("--dataset", "cifar100", "--split", "x-test", "--epochs", "200"), "unknown dataset"),
+    ],
+)
+def test_census_command_errors(
+    capsys: pytest.CaptureFixture[str], census_table: Path, extra: tuple[str, ...], message: str
+) -> None:
+    code, _, err = _run(capsys, "census", "--table", str(census_table), *extra)
+    assert code == 2 and err.startswith("error: ") and message in err and err.count("\n") == 1
