@@ -111,6 +111,7 @@ def budget_matched(
     curve_frames: list[pd.DataFrame] = []
     rows: list[dict[str, object]] = []
     done: dict[tuple[str, str, float], str] = {}  # (protocol, base, budget) -> control label
+    controls: dict[tuple[str, str, float], pd.DataFrame] = {}  # its runs, one row per run
     for p in results.protocols:
         for na, (base, algo) in pairs.items():
             sel = frame[(frame["protocol"] == p.name) & (frame["algorithm"] == na)]
@@ -143,10 +144,9 @@ def budget_matched(
                 run_frames.append(res.runs)
                 curve_frames.append(res.curves)
                 ctrl = res.runs.drop_duplicates("run")
+                controls[key] = ctrl
             else:
-                ctrl = next(
-                    f for f in run_frames if (f["algorithm"] == label).any()
-                ).drop_duplicates("run")
+                ctrl = controls[key]
             rows.append(
                 {
                     "protocol": p.name,

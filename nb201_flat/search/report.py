@@ -167,9 +167,10 @@ def _routes_section(result: ReproduceResult) -> list[str]:
     out.append(
         "The comparisons the grid allows that come closest to the claimed +1.48 (CIFAR-100) / "
         "+1.58 (ImageNet16-120), each with its CI: an NA-RS form (or RS with NA-RS's budget) "
-        "under protocol A against RS under protocol B (B = `nb201` is RS searched on "
-        "CIFAR-10-valid, as the published RS was). Paired by seed; across protocols the pairing "
-        "only shares random streams."
+        "under protocol A against RS under the same protocol or under `nb201` / `nb201@200ep` "
+        "(RS searched on CIFAR-10-valid, as the published RS was); the two closest of each "
+        "kind, nearest first. Paired by seed; across protocols the pairing only shares random "
+        "streams."
     )
     t = r.copy()
     t["diff [CI]"] = [

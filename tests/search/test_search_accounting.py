@@ -107,6 +107,10 @@ def test_every_na_gain_vanishes_once_budgets_are_matched(iid: Table) -> None:
         == m.loc[NABestEvaluatedSearch(FREE).label, "control"]
     )
     assert ctrl.runs["algorithm"].nunique() == 3
+    assert (
+        m.loc[NARandomSearch(FREE).label, "control_evaluations"]
+        == m.loc[NABestEvaluatedSearch(FREE).label, "control_evaluations"]
+    )
     # the control got the time NA-RS used, free look-ups included: ~25 times the budget,
     # and so about as many evaluations as NA-RS made
     row = m.loc[NARandomSearch(FREE).label]
