@@ -22,6 +22,13 @@ Verdict rule (:func:`verdict`), for a claim ``c`` (in the claim's direction) and
 Rows without a claimed size (CIFAR-10; REA and LS relatives) test the sign only: reproduced if
 ``lo > 0``, contradicted if ``hi < 0``, inconclusive otherwise.
 
+Accounting (issue 17): a free-neighbour NA search evaluates about 25 times more cells than its
+budget charges. The grid also runs best-evaluated NA-RS (NA-RS's evaluations, returning the
+best validation cell among all of them) and, for NA-RS, NA-REA and NA-LS, the base search given
+the simulated time its NA form actually used (:mod:`~nb201_flat.search.accounting`), and
+reports each comparison with both sides' evaluations. ``ReproduceConfig.quick()`` is a smoke
+test: its rows carry no verdict.
+
 With search epochs 200 the time budgets are multiplied by 200/12 (``budget_scale_200``), so
 that a run affords about as many queries as at 12 epochs; the 12-epoch cost is derived as
 ``time_200 * 12 / 200`` (the tables store only the full-schedule time).

@@ -172,6 +172,7 @@ def _routes_section(result: ReproduceResult) -> list[str]:
         "kind, nearest first. Paired by seed; across protocols the pairing only shares random "
         "streams."
     )
+    out.append("")
     t = r.copy()
     t["diff [CI]"] = [
         _diff_ci(d, lo, hi) for d, lo, hi in zip(t["diff"], t["ci_lo"], t["ci_hi"], strict=True)
@@ -185,10 +186,10 @@ def _routes_section(result: ReproduceResult) -> list[str]:
             t[
                 [
                     "dataset",
+                    "kind",
                     "a_protocol",
                     "a",
                     "b_protocol",
-                    "b",
                     "diff [CI]",
                     "evals A / B",
                     "claim",
@@ -298,6 +299,7 @@ def render_markdown(result: ReproduceResult, *, seconds: float | None = None) ->
                 "",
                 "Verdict counts: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())),
             ]
+        out.append("")
         out.append(
             "Two-stage rows re-rank RS's top-k by the NA objective; `same cell as one-stage` is "
             "the share of runs in which they return the cell one-stage NA-RS returns, so a "
