@@ -116,7 +116,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "verdict per row: reproduced, contradicted or inconclusive.",
     )
     p.add_argument("--out", required=True, help="folder for the CSVs and report.md")
-    p.add_argument("--quick", action="store_true", help="a tiny grid (seconds), for smoke tests")
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="a smoke test: a tiny grid (seconds), numbers without verdicts",
+    )
     p.add_argument(
         "--design",
         choices=("one-at-a-time", "full"),

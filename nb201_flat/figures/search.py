@@ -56,12 +56,28 @@ def display_name(algo: str) -> str:
     >>> display_name("na-rs[r2,median,self,free]"), display_name("rea")
     ('NA-RS [r2,median,self,free]', 'REA')
     """
+    parts = _control_parts(algo)
+    if parts is not None:
+        return f"{display_name(parts[0])}, {display_name(parts[1])}'s budget"
     name, _, rest = algo.partition("[")
     shown = ALGORITHM_LABELS.get(name, name)
     return f"{shown} [{rest.rstrip(']')}]" if rest else shown
 
 
+def _control_parts(algo: str) -> tuple[str, str] | None:
+    """``(base, na)`` of a budget-matched control label, else None."""
+    from nb201_flat.search.accounting import CONTROL_MARK, is_control
+
+    if not is_control(algo):
+        return None
+    base, _, rest = algo.partition(CONTROL_MARK)
+    return base, rest[:-1]
+
+
 def _style_of(algo: str) -> tuple[str, str, float]:
+    parts = _control_parts(algo)
+    if parts is not None:  # budget-matched control: the base's colour, dotted
+        return _COLOURS.get(parts[0], "0.3"), ":", 1.6
     name = algo.partition("[")[0]
     base = name.removeprefix("na-").rstrip("2")
     colour = _COLOURS.get(base, "0.3")
@@ -82,26 +98,43 @@ def run_curves(
     jobs: int = 1,
     curve_points: int = 121,
     queries: int = 100,
+    matched: bool = True,
 ) -> tuple[pd.DataFrame, tuple[str, ...], str]:
     """Run the searches and return ``(curves, notes, description)``.
 
     ``algorithms`` are names of :data:`nb201_flat.search.ALGORITHM_NAMES`; the NA forms use the
     default neighbourhood objective (radius 1, mean, including the cell, free look-ups).
-    ``queries`` is the budget of the ``fixed-n`` protocol.
+    ``queries`` is the budget of the ``fixed-n`` protocol. With ``matched``, each NA form whose
+    base is among ``algorithms`` also gets its budget-matched control (the base given the
+    time the NA form used, free look-ups included; :mod:`nb201_flat.search.accounting`).
     """
     from nb201_flat.search import make_algorithm, protocols_by_name, run_search
+    from nb201_flat.search.accounting import budget_matched
 
     prots = protocols_by_name(protocol, table, n=queries)
     algos = {name: make_algorithm(name) for name in algorithms}
     res = run_search(
         table, prots, algos, runs=runs, seed=seed, jobs=jobs, curve_points=curve_points
     )
+    curves, notes = res.curves, res.notes
+    pairs = {
+        na: (na.removeprefix("na-"), make_algorithm(na.removeprefix("na-")))
+        for na in algos
+        if na.startswith("na-") and na.removeprefix("na-") in algos
+    }
+    if matched and pairs:
+        ctrl = budget_matched(
+            table, res, pairs, runs=runs, seed=seed, jobs=jobs, curve_points=curve_points
+        )
+        curves = pd.concat([curves, ctrl.curves], ignore_index=True)
+        notes = (*notes, *ctrl.notes)
     names = ", ".join(display_name(a) for a in algorithms)
     desc = (
         f"protocol {protocol} ({'; '.join(p.describe() for p in prots)}); {runs} runs per "
         f"algorithm and protocol, master seed {seed}; algorithms {names}"
+        + ("; budget-matched controls of the NA forms" if matched and pairs else "")
     )
-    return res.curves, res.notes, desc
+    return curves, notes, desc
 
 
 def _servable_protocol(
@@ -149,6 +182,26 @@ def _caption(protocol: str, runs: int, seed: int) -> str:
     return f"{what[0].upper()}{what[1:]}; {runs} runs per algorithm, master seed {seed}."
 
 
+def squeeze_controls(curves: pd.DataFrame) -> pd.DataFrame:
+    """Budget-matched controls' curves rescaled onto the protocol's own budget axis.
+
+    A control runs on its own, larger budget; drawn at ``x * budget / control budget`` it has
+    spent, at every ``x``, the same share of its budget as the other curves of ``curves`` (one
+    protocol and dataset). Other rows are returned unchanged.
+    """
+    is_ctrl = np.array([_control_parts(str(a)) is not None for a in curves["algorithm"]])
+    if not is_ctrl.any() or is_ctrl.all():
+        return curves
+    end = float(curves.loc[~is_ctrl, "x"].max())
+    out = curves.copy()
+    for algo in dict.fromkeys(curves.loc[is_ctrl, "algorithm"]):
+        m = (out["algorithm"] == algo).to_numpy()
+        top = float(out.loc[m, "x"].max())
+        if top > 0:
+            out.loc[m, "x"] = out.loc[m, "x"] * (end / top)
+    return out
+
+
 def plot_anytime(
     curves: pd.DataFrame,
     ax: Axes | None = None,
@@ -175,6 +228,7 @@ def plot_anytime(
 
     ax = axes_or_new(ax)
     algos = list(order) if order is not None else list(dict.fromkeys(curves["algorithm"]))
+    curves = squeeze_controls(curves)
     with figure_style():
         for algo in algos:
             c = curves[curves["algorithm"] == algo].sort_values("x")
@@ -258,7 +312,12 @@ def make_search_curves(
     fig, axes = new_figure(1, len(groups), figsize=(max(6.0, 3.2 * len(groups) + 0.4), 3.6))
     for k, ((_protocol, ds, _split), g) in enumerate(groups):
         ax = axes[0, k]
-        plot_anytime(g, ax, order=None if algorithms is None else list(algorithms), legend=False)
+        g = squeeze_controls(g)
+        order = None
+        if algorithms is not None:
+            controls = [a for a in dict.fromkeys(g["algorithm"]) if _control_parts(str(a))]
+            order = [*algorithms, *[a for a in controls if a not in algorithms]]
+        plot_anytime(g, ax, order=order, legend=False)
         with figure_style():
             # the interesting part is the end; zoom from the mean at 10 % of the budget
             late = g[g["x"] >= 0.1 * g["x"].max()]
@@ -276,7 +335,9 @@ def make_search_curves(
             "Mean over runs of the test accuracy of the incumbent (best by validation so far); "
             "bands: 95 % t confidence interval of the mean; curves start once every run has an "
             "incumbent; y axes zoomed on the last 90 % of the budget. NA forms: radius-1 mean "
-            "incl. the cell, neighbours looked up free. " + (caption or "")
+            "incl. the cell, neighbours looked up free. Dotted: the base search given the "
+            "simulated time its NA form used, free look-ups included (budget-matched), drawn "
+            "on the same axis by its share of that budget. " + (caption or "")
         )
         if optimistic:
             text += " OPTIMISTIC: searched on the reported metric."

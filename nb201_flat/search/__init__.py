@@ -11,7 +11,8 @@ The pieces, in the order data flows:
 - :mod:`~nb201_flat.search.runner`: many seeded runs, in parallel, into tidy DataFrames.
 - :mod:`~nb201_flat.search.grid`: the NA-paper reproduction grid (:func:`reproduce`);
   :mod:`~nb201_flat.search.statistics` its paired differences, CIs and verdicts;
-  :mod:`~nb201_flat.search.report` its CSV and Markdown report.
+  :mod:`~nb201_flat.search.report` its CSV and Markdown report;
+  :mod:`~nb201_flat.search.accounting` the budget-matched controls of NA searches.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from nb201_flat.search.algorithms import (
     AlgorithmError,
     Incumbent,
     LocalSearch,
+    NABestEvaluatedSearch,
     NARandomSearch,
     NeighbourObjective,
     RandomSearch,
@@ -56,6 +58,7 @@ __all__ = [
     "HiddenDataError",
     "Incumbent",
     "LocalSearch",
+    "NABestEvaluatedSearch",
     "NARandomSearch",
     "NeighbourObjective",
     "Oracle",

@@ -304,6 +304,50 @@ class NARandomSearch:
                 incumbent.set(j, s)
 
 
+@dataclass(frozen=True, slots=True)
+class NABestEvaluatedSearch:
+    """NA-RS's evaluations, returning the best *validation* cell among all of them.
+
+    It samples centres and evaluates each centre and its neighbourhood exactly as one-stage
+    :class:`NARandomSearch` does (same stream, same cells, same charges), but its incumbent is
+    the cell with the best validation value among everything it evaluated, centres and
+    neighbours, charged or free. So it is random search over the centres' neighbourhoods:
+    what NA-RS's evaluations are worth without any neighbourhood selection, the control that
+    issue 17's accounting needs. With charged neighbours, evaluations made before the budget
+    ran out count, even inside an unfinished neighbourhood.
+
+    Examples
+    --------
+    >>> NABestEvaluatedSearch().label
+    'na-rs-best[r1,mean,self,free]'
+    """
+
+    objective: NeighbourObjective = field(default_factory=NeighbourObjective)
+
+    name: ClassVar[str] = "na-rs-best"
+
+    @property
+    def label(self) -> str:
+        return f"na-rs-best[{self.objective.label}]"
+
+    def search(self, oracle: Oracle, rng: np.random.Generator, incumbent: Incumbent) -> None:
+        mem = _Memory(oracle, self.objective)
+        # the same neighbourhood NARandomSearch scores with, built by _Memory from the objective
+        nb = mem._nb
+        assert nb is not None  # an objective is always set here
+        charge = self.objective.charge
+        while True:
+            i = oracle.sample(rng)
+            incumbent.offer(i, mem.own(i))
+            nbrs = nb.of(i)
+            if charge:
+                for j in nbrs.tolist():
+                    incumbent.offer(j, mem.own(j))
+            else:
+                for j, v in zip(nbrs.tolist(), mem.values(nbrs, False).tolist(), strict=True):
+                    incumbent.offer(j, v)
+
+
 # -- regularised evolution ---------------------------------------------------------------------
 def mutate(
     space_codes: npt.NDArray[np.uint8],

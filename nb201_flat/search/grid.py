@@ -22,6 +22,13 @@ Verdict rule (:func:`verdict`), for a claim ``c`` (in the claim's direction) and
 Rows without a claimed size (CIFAR-10; REA and LS relatives) test the sign only: reproduced if
 ``lo > 0``, contradicted if ``hi < 0``, inconclusive otherwise.
 
+Accounting (issue 17): a free-neighbour NA search evaluates about 25 times more cells than its
+budget charges. The grid also runs best-evaluated NA-RS (NA-RS's evaluations, returning the
+best validation cell among all of them) and, for NA-RS, NA-REA and NA-LS, the base search given
+the simulated time its NA form actually used (:mod:`~nb201_flat.search.accounting`), and
+reports each comparison with both sides' evaluations. ``ReproduceConfig.quick()`` is a smoke
+test: its rows carry no verdict.
+
 With search epochs 200 the time budgets are multiplied by 200/12 (``budget_scale_200``), so
 that a run affords about as many queries as at 12 epochs; the 12-epoch cost is derived as
 ``time_200 * 12 / 200`` (the tables store only the full-schedule time).
@@ -36,10 +43,12 @@ from typing import Literal
 
 import pandas as pd
 
+from nb201_flat.search.accounting import budget_matched
 from nb201_flat.search.algorithms import (
     AGGREGATORS,
     AlgorithmError,
     LocalSearch,
+    NABestEvaluatedSearch,
     NARandomSearch,
     NeighbourObjective,
     RandomSearch,
@@ -48,7 +57,14 @@ from nb201_flat.search.algorithms import (
 )
 from nb201_flat.search.protocol import Protocol, ProtocolError, protocols_by_name
 from nb201_flat.search.runner import run_search, summarise
-from nb201_flat.search.statistics import anchor_rows, paired_differences
+from nb201_flat.search.statistics import (
+    SMOKE_VERDICT,
+    accounting_rows,
+    anchor_rows,
+    claim_routes,
+    paired_differences,
+    two_stage_overlap,
+)
 from nb201_flat.table import SeedPolicy, Table
 
 log = logging.getLogger(__name__)
@@ -87,6 +103,11 @@ class ReproduceConfig:
         ``one-at-a-time`` (vary one NA choice from ``base``) or ``full`` (every combination).
     n_boot, confidence, margin
         Bootstrap resamples, CI level, and the verdict margin (see the module docstring).
+    accounting
+        Also run best-evaluated NA-RS (:class:`NABestEvaluatedSearch`, free and charged) and
+        the budget-matched controls of the base NA forms (issue 17's accounting).
+    smoke
+        A smoke test (``quick``): numbers are computed but no verdict is given.
     """
 
     runs: int = 500
@@ -107,6 +128,8 @@ class ReproduceConfig:
     n_boot: int = 2000
     confidence: float = 0.95
     margin: float = 0.5
+    accounting: bool = True
+    smoke: bool = False
 
     def __post_init__(self) -> None:
         if self.design not in ("one-at-a-time", "full"):
@@ -133,6 +156,7 @@ class ReproduceConfig:
             rerank_top_k=(10,),
             relatives=True,
             n_boot=500,
+            smoke=True,
         )
         return replace(base, **changes)  # type: ignore[arg-type]
 
@@ -174,6 +198,9 @@ class ReproduceConfig:
         for k in self.rerank_top_k:
             for c in dict.fromkeys([self.base.charge, *self.charge]):
                 algos.append(NARandomSearch(replace(self.base, charge=c), rerank_top_k=k))
+        if self.accounting:
+            for c in dict.fromkeys([self.base.charge, *self.charge]):
+                algos.append(NABestEvaluatedSearch(replace(self.base, charge=c)))
         if self.relatives:
             algos += [
                 RegularizedEvolution(),
@@ -182,6 +209,20 @@ class ReproduceConfig:
                 LocalSearch(objective=self.base),
             ]
         return {a.label: a for a in algos}
+
+    def matched_pairs(self) -> dict[str, tuple[str, SearchAlgorithm]]:
+        """NA label -> (base label, base algorithm) of every budget-matched control."""
+        if not self.accounting:
+            return {}
+        out: dict[str, tuple[str, SearchAlgorithm]] = {}
+        for c in dict.fromkeys([self.base.charge, *self.charge]):
+            obj = replace(self.base, charge=c)
+            out[NARandomSearch(obj).label] = ("rs", RandomSearch())
+            out[NABestEvaluatedSearch(obj).label] = ("rs", RandomSearch())
+        if self.relatives:
+            out[RegularizedEvolution(objective=self.base).label] = ("rea", RegularizedEvolution())
+            out[LocalSearch(objective=self.base).label] = ("ls", LocalSearch())
+        return out
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -204,6 +245,13 @@ class ReproduceResult:
         Protocol caveats (cost derivation, seed fallback, budget rule, optimistic flags).
     config
         The grid.
+    accounting
+        Per protocol and dataset: NA − base, NA − budget-matched base, best-evaluated NA-RS −
+        RS with the same evaluations, each with its CI and both sides' evaluations.
+    matched
+        What each budget-matched control was given (see :mod:`~nb201_flat.search.accounting`).
+    routes
+        "What would produce the claim": the comparisons the grid allows closest to the claim.
     """
 
     summary: pd.DataFrame
@@ -213,6 +261,9 @@ class ReproduceResult:
     runs: pd.DataFrame
     notes: tuple[str, ...]
     config: ReproduceConfig
+    accounting: pd.DataFrame = field(default_factory=pd.DataFrame)
+    matched: pd.DataFrame = field(default_factory=pd.DataFrame)
+    routes: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def reproduce(
@@ -239,7 +290,17 @@ def reproduce(
     res = run_search(
         table, protocols, algorithms, runs=cfg.runs, seed=cfg.seed, jobs=jobs, progress=progress
     )
-    summary = summarise(res.runs)
+    runs, curves = res.runs, res.curves
+    notes = [*res.notes]
+    matched = pd.DataFrame()
+    pairs = cfg.matched_pairs()
+    if pairs:
+        ctrl = budget_matched(table, res, pairs, runs=cfg.runs, seed=cfg.seed, jobs=jobs)
+        runs = pd.concat([runs, ctrl.runs], ignore_index=True)
+        curves = pd.concat([curves, ctrl.curves], ignore_index=True)
+        matched = ctrl.matched
+        notes += ctrl.notes
+    summary = summarise(runs)
     paired = paired_differences(
         res,
         algorithms,
@@ -248,7 +309,20 @@ def reproduce(
         margin=cfg.margin,
         seed=cfg.seed,
     )
-    notes = [*res.notes]
+    paired = two_stage_overlap(paired, runs, algorithms)
+    accounting = accounting_rows(
+        runs, matched, algorithms, n_boot=cfg.n_boot, confidence=cfg.confidence, seed=cfg.seed
+    )
+    routes = claim_routes(
+        runs, res.protocols, n_boot=cfg.n_boot, confidence=cfg.confidence, seed=cfg.seed
+    )
+    if cfg.smoke:
+        paired["verdict"] = SMOKE_VERDICT
+        notes.insert(
+            0,
+            f"SMOKE TEST ({cfg.runs} runs per cell, a reduced grid): it checks that the "
+            "pipeline runs; its numbers carry no verdict",
+        )
     if cfg.budget_scale_200 != 1.0 and 200 in cfg.search_epochs:
         notes.append(
             f"search at 200 epochs: time budgets x {cfg.budget_scale_200:.4g} so that a run "
@@ -263,8 +337,11 @@ def reproduce(
         summary=summary,
         paired=paired,
         anchors=anchor_rows(summary, paired),
-        curves=res.curves,
-        runs=res.runs,
+        curves=curves,
+        runs=runs,
         notes=tuple(notes),
         config=cfg,
+        accounting=accounting,
+        matched=matched,
+        routes=routes,
     )

@@ -122,6 +122,7 @@ _PUBLIC = frozenset(
         "queries",
         "seconds",
         "free_queries",
+        "free_seconds",
         "cache_hits",
         "budget_seconds",
         "budget_queries",
@@ -159,7 +160,17 @@ class Oracle:
     nb201_flat.search.oracle.BudgetExhausted: budget spent: ...
     """
 
-    __slots__ = ("_cache", "_closed", "_data", "_free", "_hits", "_queries", "_rng", "_seconds")
+    __slots__ = (
+        "_cache",
+        "_closed",
+        "_data",
+        "_free",
+        "_free_s",
+        "_hits",
+        "_queries",
+        "_rng",
+        "_seconds",
+    )
 
     def __init__(self, data: OracleData, rng: np.random.Generator) -> None:
         self._data = data
@@ -167,6 +178,7 @@ class Oracle:
         self._queries = 0
         self._seconds = 0.0
         self._free = 0
+        self._free_s = 0.0
         self._hits = 0
         self._closed = False
         self._cache: dict[int, float] = {}
@@ -214,6 +226,11 @@ class Oracle:
     def free_queries(self) -> int:
         """Architectures looked up without charge (neighbour values, when not charged)."""
         return self._free
+
+    @property
+    def free_seconds(self) -> float:
+        """Simulated training seconds the free look-ups would have cost (not charged)."""
+        return self._free_s
 
     @property
     def cache_hits(self) -> int:
@@ -294,6 +311,8 @@ class Oracle:
             raise InvalidArchError(f"indices must lie in 0..{self._data.space.size - 1}")
         self._free += int(idx.size)
         d = self._data
+        if d.costs is not None:
+            self._free_s += float(d.costs[idx].sum())
         if d.order is None or d.counts is None:
             out: FloatArray = d.values[0, idx].copy()
             return out

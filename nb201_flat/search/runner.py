@@ -59,6 +59,12 @@ class RunRecord:
     free_queries: int
     cache_hits: int
     changes: tuple[tuple[float, int, int], ...]
+    free_seconds: float = 0.0
+
+    @property
+    def evaluations(self) -> int:
+        """Every architecture evaluation the run made: charged queries plus free look-ups."""
+        return self.queries + self.free_queries
 
 
 def run_one(data: OracleData, algorithm: SearchAlgorithm, seed: int, run: int) -> RunRecord:
@@ -77,6 +83,7 @@ def run_one(data: OracleData, algorithm: SearchAlgorithm, seed: int, run: int) -
         free_queries=oracle.free_queries,
         cache_hits=oracle.cache_hits,
         changes=tuple(incumbent.changes),
+        free_seconds=oracle.free_seconds,
     )
 
 
@@ -119,6 +126,8 @@ def summarise(runs: pd.DataFrame) -> pd.DataFrame:
         queries=("queries", "mean"),
         seconds=("seconds", "mean"),
         free_queries=("free_queries", "mean"),
+        evaluations=("evaluations", "mean"),
+        total_seconds=("total_seconds", "mean"),
     ).reset_index()
     return out
 
@@ -324,6 +333,10 @@ def _runs_frame(
                     "queries": [r.queries for r in recs],
                     "seconds": [r.seconds for r in recs],
                     "free_queries": [r.free_queries for r in recs],
+                    # every evaluation, charged or not, so no comparison hides a difference
+                    "evaluations": [r.evaluations for r in recs],
+                    "free_seconds": [r.free_seconds for r in recs],
+                    "total_seconds": [r.seconds + r.free_seconds for r in recs],
                     "optimistic": protocol.optimistic,
                 }
             )

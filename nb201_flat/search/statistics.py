@@ -15,18 +15,24 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from nb201_flat.search.accounting import CONTROL_MARK, is_control
 from nb201_flat.search.algorithms import (
     LocalSearch,
+    NABestEvaluatedSearch,
     NARandomSearch,
     NeighbourObjective,
     RegularizedEvolution,
     SearchAlgorithm,
 )
+from nb201_flat.search.protocol import Protocol
 from nb201_flat.search.runner import SearchResults
 
 log = logging.getLogger(__name__)
 
 Verdict = Literal["reproduced", "contradicted", "inconclusive"]
+
+SMOKE_VERDICT = "none (smoke test)"
+"""The verdict column of a smoke-test grid (``reproduce --quick``): no verdict is given."""
 
 NA_CLAIMS: dict[str, float] = {"cifar100": 1.48, "ImageNet16-120": 1.58}
 """The NA paper's abstract: NA-RS − RS on NB201, in accuracy points."""
@@ -229,3 +235,234 @@ def _is_base_objective(row: pd.Series) -> bool:
         and row["include_self"] == True  # noqa: E712
         and row["charge"] == False  # noqa: E712
     )
+
+
+# -- accounting (issue 17) ---------------------------------------------------------------------
+def _per_run(runs: pd.DataFrame, protocol: str, label: str, dataset: str) -> pd.DataFrame:
+    sel = runs[
+        (runs["protocol"] == protocol) & (runs["algorithm"] == label) & (runs["dataset"] == dataset)
+    ]
+    return sel.set_index("run")
+
+
+def compare(
+    runs: pd.DataFrame,
+    a: tuple[str, str],
+    b: tuple[str, str],
+    dataset: str,
+    *,
+    n_boot: int = 2000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> dict[str, object] | None:
+    """Mean test of ``a`` − ``b`` (each ``(protocol, label)``) on ``dataset``, paired by run.
+
+    Runs sharing a run number share their random streams (see
+    :mod:`~nb201_flat.search.runner`), also across protocols. Returns None when either side has
+    no runs; the evaluations of both sides come with the difference.
+    """
+    ra, rb = _per_run(runs, *a, dataset), _per_run(runs, *b, dataset)
+    if ra.empty or rb.empty:
+        return None
+    ta = ra["test"]
+    tb = rb["test"].reindex(ta.index)
+    d = (ta - tb).to_numpy(dtype=np.float64)
+    lo, hi = bootstrap_ci(d, n_boot=n_boot, confidence=confidence, seed=seed)
+    return {
+        "a_mean": float(ta.mean()),
+        "b_mean": float(tb.mean()),
+        "a_evaluations": float(ra["evaluations"].mean()),
+        "b_evaluations": float(rb["evaluations"].mean()),
+        "diff": float(np.nanmean(d)) if np.isfinite(d).any() else np.nan,
+        "ci_lo": lo,
+        "ci_hi": hi,
+        "n": int(np.isfinite(d).sum()),
+    }
+
+
+_SHOWN = {"rs": "RS", "rea": "REA", "ls": "LS"}
+
+
+def _form(algo: SearchAlgorithm) -> str:
+    obj = getattr(algo, "objective", None)
+    if not isinstance(obj, NeighbourObjective):
+        return ""
+    return "charged" if obj.charge else "free"
+
+
+def accounting_rows(
+    runs: pd.DataFrame,
+    matched: pd.DataFrame,
+    algorithms: dict[str, SearchAlgorithm],
+    *,
+    n_boot: int = 2000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Issue 17's accounting, per protocol and reported dataset, each with its CI.
+
+    For NA-RS: NA-RS − RS and NA-RS − budget-matched RS; for best-evaluated NA-RS
+    (:class:`NABestEvaluatedSearch`): it − RS and it − RS with the same evaluations; for NA-REA
+    and NA-LS: NA − base and NA − budget-matched base; and each control − its base (what the
+    extra evaluations alone are worth). ``matched`` is :func:`budget_matched`'s table.
+    """
+    rows: list[dict[str, object]] = []
+    if matched.empty:
+        return pd.DataFrame(rows)
+    seen_controls: set[tuple[str, str]] = set()
+    for m in matched.itertuples(index=False):
+        pname, na, control = str(m.protocol), str(m.algorithm), str(m.control)
+        base = control.split(CONTROL_MARK)[0]
+        algo = algorithms.get(na)
+        if algo is None:
+            continue
+        base_name = _SHOWN.get(base, base)
+        if isinstance(algo, NABestEvaluatedSearch):
+            what = "best-evaluated NA-RS"
+            pairs = [
+                (f"{what} − RS", base),
+                (f"{what} − RS with the same evaluations", control),
+            ]
+        else:
+            what = f"NA-{base_name}"
+            pairs = [
+                (f"{what} − {base_name}", base),
+                (f"{what} − budget-matched {base_name}", control),
+            ]
+        claimed = isinstance(algo, NARandomSearch | NABestEvaluatedSearch)
+        datasets = runs.loc[runs["protocol"] == pname, "dataset"].drop_duplicates()
+        for ds in datasets.tolist():
+            todo = [(label, na, b) for label, b in pairs]
+            if (pname, control) not in seen_controls:
+                todo.append((f"budget-matched {base_name} − {base_name}", control, base))
+            for label, a_lab, b_lab in todo:
+                r = compare(
+                    runs,
+                    (pname, a_lab),
+                    (pname, b_lab),
+                    str(ds),
+                    n_boot=n_boot,
+                    confidence=confidence,
+                    seed=seed,
+                )
+                if r is None:
+                    continue
+                rows.append(
+                    {
+                        "protocol": pname,
+                        "dataset": ds,
+                        "comparison": label,
+                        "neighbours": _form(algo),
+                        "a": a_lab,
+                        "b": b_lab,
+                        **r,
+                        "claim": NA_CLAIMS.get(str(ds)) if claimed else None,
+                    }
+                )
+        seen_controls.add((pname, control))
+    return pd.DataFrame(rows)
+
+
+def claim_routes(
+    runs: pd.DataFrame,
+    protocols: tuple[Protocol, ...],
+    *,
+    closest: int = 2,
+    n_boot: int = 2000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """ "What would produce the claim": the comparisons closest to +1.48 / +1.58 the grid allows.
+
+    Candidates, per claimed dataset: every NA-RS form (one- and two-stage, best-evaluated,
+    free or charged) and every budget-matched RS control, under every protocol reporting the
+    dataset, against RS under the same protocol or under ``nb201`` (RS searched on CIFAR-10,
+    as the published RS was). The ``closest`` of each kind (plain, two-stage or best-evaluated
+    NA-RS, free or charged; RS with NA-RS's evaluations) per dataset are kept, nearest the
+    claim first, each with its CI, so a reader sees which choices move the difference and by
+    how much.
+    """
+    prots = {p.name: p for p in protocols}
+    rows: list[dict[str, object]] = []
+    for ds, claim in NA_CLAIMS.items():
+        sub = runs[runs["dataset"] == ds]
+        cands = sub[["protocol", "algorithm"]].drop_duplicates()
+        rs_prots = sub.loc[sub["algorithm"] == "rs", "protocol"].drop_duplicates().tolist()
+        for pa, la in cands.itertuples(index=False):
+            if not (str(la).startswith("na-rs") or (is_control(str(la)) and la.startswith("rs"))):
+                continue
+            for pb in dict.fromkeys([pa, *[p for p in rs_prots if p.startswith("nb201")]]):
+                if pb not in rs_prots:
+                    continue
+                r = compare(
+                    runs,
+                    (str(pa), str(la)),
+                    (str(pb), "rs"),
+                    ds,
+                    n_boot=n_boot,
+                    confidence=confidence,
+                    seed=seed,
+                )
+                if r is None:
+                    continue
+                rows.append(
+                    {
+                        "dataset": ds,
+                        "claim": claim,
+                        "a_protocol": pa,
+                        "a": la,
+                        "a_search": str(prots[pa].search) if pa in prots else "",
+                        "b_protocol": pb,
+                        "b": "rs",
+                        "b_search": str(prots[pb].search) if pb in prots else "",
+                        **r,
+                        "distance": abs(float(r["diff"]) - claim),  # type: ignore[arg-type]
+                    }
+                )
+    if not rows:
+        return pd.DataFrame(rows)
+    df = pd.DataFrame(rows)
+    df.insert(1, "kind", [_route_kind(str(a)) for a in df["a"]])
+    df = df.sort_values(["dataset", "distance"], kind="stable")
+    # the closest of each kind, so that every choice (neighbourhood selection, two stages,
+    # best-evaluated, more evaluations) shows how far it gets
+    df = df.groupby(["dataset", "kind"], sort=False).head(closest)
+    return df.sort_values(["dataset", "distance"], kind="stable").reset_index(drop=True)
+
+
+def _route_kind(label: str) -> str:
+    if is_control(label):
+        return "RS with NA-RS's evaluations"
+    form = "charged" if ",charged" in label else "free"
+    if label.startswith("na-rs-best"):
+        return f"best-evaluated NA-RS ({form})"
+    if label.startswith("na-rs2"):
+        return f"two-stage NA-RS ({form})"
+    return f"NA-RS ({form})"
+
+
+def two_stage_overlap(
+    paired: pd.DataFrame, runs: pd.DataFrame, algorithms: dict[str, SearchAlgorithm]
+) -> pd.DataFrame:
+    """Add ``same_cell``: the fraction of runs where two-stage NA-RS returns the cell that
+    one-stage NA-RS with the same objective returns (NaN for other rows).
+
+    Runs are paired by seed, so both stages see the same first samples; a share near 1 means
+    the two-stage row repeats the one-stage row rather than adding a result of its own.
+    """
+    out = paired.copy()
+    out["same_cell"] = np.nan
+    if out.empty:
+        return out
+    for k, row in out.iterrows():
+        algo = algorithms.get(str(row["algorithm"]))
+        if not isinstance(algo, NARandomSearch) or algo.rerank_top_k is None:
+            continue
+        one = NARandomSearch(algo.objective).label
+        a = _per_run(runs, str(row["protocol"]), str(row["algorithm"]), str(row["dataset"]))
+        b = _per_run(runs, str(row["protocol"]), one, str(row["dataset"]))
+        if a.empty or b.empty:
+            continue
+        same = a["best"] == b["best"].reindex(a.index)
+        out.loc[k, "same_cell"] = float(same.mean())
+    return out

@@ -12,6 +12,7 @@ MODULES = [
     "nb201_flat.search.protocol",
     "nb201_flat.search.algorithms",
     "nb201_flat.search.statistics",
+    "nb201_flat.search.accounting",
 ]
 
 

@@ -48,7 +48,8 @@ def test_bootstrap_ci_is_seeded_and_covers_the_mean() -> None:
 
 
 def test_quick_grid_on_an_nb201_shaped_table(nb201_like: Table, tmp_path: Path) -> None:
-    cfg = ReproduceConfig.quick(runs=8, n_boot=200)
+    # quick() is a smoke test (no verdicts); this test checks the verdicts, so it asks for them
+    cfg = ReproduceConfig.quick(runs=8, n_boot=200, smoke=False)
     res = reproduce(nb201_like, cfg)
     assert set(res.summary["algorithm"]) >= {"rs", "na-rs[r1,mean,self,free]", "rea", "ls"}
     assert set(res.paired["verdict"]) <= {"reproduced", "contradicted", "inconclusive"}
@@ -65,6 +66,9 @@ def test_quick_grid_on_an_nb201_shaped_table(nb201_like: Table, tmp_path: Path) 
         "summary.csv",
         "paired.csv",
         "anchors.csv",
+        "accounting.csv",
+        "matched.csv",
+        "routes.csv",
         "curves.csv",
         "runs.csv.gz",
         "report.md",
@@ -85,6 +89,7 @@ def test_full_design_and_grid_parameters(nb201_like: Table) -> None:
         charge=(False,),
         rerank_top_k=(),
         relatives=False,
+        accounting=False,  # the accounting's extra variants are tested in test_search_accounting
     )
     labels = list(cfg.algorithms())
     assert labels[0] == "rs" and len(labels) == 1 + 2 * 2 * 2

@@ -1,0 +1,179 @@
+"""Budget-matched controls: the base search given every evaluation its NA form made.
+
+A neighbourhood-aware (NA) search with free neighbour look-ups evaluates far more cells than
+its budget charges (radius 1 in NB201: the cell and its 24 neighbours, about 25 times as many).
+A fair control is the base search (RS for NA-RS, REA for NA-REA, LS for NA-LS) given as much
+as the NA form actually used: under a time budget, the simulated seconds of its charged
+queries *plus* what its free look-ups would have cost to train (``total_seconds``); under a
+query budget, its evaluations (charged queries plus free look-ups).
+
+Matching is on the mean over the NA form's runs under each protocol (one budget per
+protocol), so every control run has the same budget; the per-run spread is small for free
+neighbours (each centre brings its whole neighbourhood) and is reported beside it
+(``na_evaluations`` and ``control_evaluations`` of :func:`budget_matched`). Control run ``r``
+is seeded like every other run ``r`` (see :mod:`~nb201_flat.search.runner`), so it is paired
+with run ``r`` of the NA form and of the plain base search: the matched RS run ``r`` begins
+with exactly the cells plain RS run ``r`` sampled, then continues.
+
+Examples
+--------
+>>> control_label("rs", "na-rs[r1,mean,self,free]")
+'rs(budget of na-rs[r1,mean,self,free])'
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from nb201_flat.search.algorithms import AlgorithmError, SearchAlgorithm
+from nb201_flat.search.runner import SearchResults, run_search
+from nb201_flat.table import Table
+
+log = logging.getLogger(__name__)
+
+CONTROL_MARK = "(budget of "
+
+
+def control_label(base: str, na: str) -> str:
+    """The label of the budget-matched ``base`` control of NA algorithm ``na``."""
+    return f"{base}{CONTROL_MARK}{na})"
+
+
+def is_control(label: str) -> bool:
+    """True for a budget-matched control's label.
+
+    >>> is_control("rs(budget of na-rs[r1,mean,self,free])"), is_control("rs")
+    (True, False)
+    """
+    return CONTROL_MARK in label and label.endswith(")")
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class MatchedControls:
+    """The controls' runs and curves, and what was matched to what.
+
+    Attributes
+    ----------
+    runs, curves
+        As :class:`~nb201_flat.search.runner.SearchResults`, under the original protocol
+        names, algorithm = the control's label (:func:`control_label`); the curves' ``x`` runs
+        over the control's own (larger) budget.
+    matched
+        One row per (protocol, NA algorithm): the control's label, its budget (seconds or
+        queries), the NA form's mean evaluations and total seconds, the control's.
+    notes
+        How the budgets were matched.
+    """
+
+    runs: pd.DataFrame
+    curves: pd.DataFrame
+    matched: pd.DataFrame
+    notes: tuple[str, ...]
+
+
+def budget_matched(
+    table: Table,
+    results: SearchResults,
+    pairs: Mapping[str, tuple[str, SearchAlgorithm]],
+    *,
+    runs: int,
+    seed: int = 0,
+    jobs: int = 1,
+    curve_points: int = 51,
+) -> MatchedControls:
+    """Run the base search of each NA algorithm with the budget the NA form actually used.
+
+    Parameters
+    ----------
+    table
+        The benchmark the ``results`` were run on.
+    results
+        The runs of the NA algorithms (every protocol of ``results.protocols``).
+    pairs
+        NA algorithm label -> (base label, base algorithm), e.g.
+        ``{"na-rs[r1,mean,self,free]": ("rs", RandomSearch())}``.
+    runs, seed, jobs, curve_points
+        As :func:`~nb201_flat.search.runner.run_search`; ``runs`` and ``seed`` must be those
+        of ``results`` for the controls to be paired with its runs.
+
+    Raises
+    ------
+    AlgorithmError
+        When an NA label has no runs in ``results``.
+    """
+    frame = results.runs
+    run_frames: list[pd.DataFrame] = []
+    curve_frames: list[pd.DataFrame] = []
+    rows: list[dict[str, object]] = []
+    done: dict[tuple[str, str, float], str] = {}  # (protocol, base, budget) -> control label
+    controls: dict[tuple[str, str, float], pd.DataFrame] = {}  # its runs, one row per run
+    for p in results.protocols:
+        for na, (base, algo) in pairs.items():
+            sel = frame[(frame["protocol"] == p.name) & (frame["algorithm"] == na)]
+            if sel.empty:
+                raise AlgorithmError(f"no runs of {na!r} under {p.name!r} to match a budget to")
+            # one row per run: the reported datasets repeat the same run's counts
+            per_run = sel.drop_duplicates("run")
+            evals = per_run["evaluations"].to_numpy(dtype=np.float64)
+            total = per_run["total_seconds"].to_numpy(dtype=np.float64)
+            if p.budget_seconds is not None:
+                budget = float(total.mean())
+                control_p = p.replace(budget_seconds=budget, budget_queries=None)
+            else:
+                budget = float(max(1, round(float(evals.mean()))))
+                control_p = p.replace(budget_queries=int(budget))
+            key = (p.name, base, budget)
+            label = done.get(key)
+            if label is None:
+                label = control_label(base, na)
+                done[key] = label
+                res = run_search(
+                    table,
+                    control_p,
+                    {label: algo},
+                    runs=runs,
+                    seed=seed,
+                    jobs=jobs,
+                    curve_points=curve_points,
+                )
+                run_frames.append(res.runs)
+                curve_frames.append(res.curves)
+                ctrl = res.runs.drop_duplicates("run")
+                controls[key] = ctrl
+            else:
+                ctrl = controls[key]
+            rows.append(
+                {
+                    "protocol": p.name,
+                    "algorithm": na,
+                    "control": label,
+                    "unit": "seconds" if p.budget_seconds is not None else "queries",
+                    "budget": budget,
+                    "protocol_budget": p.budget_seconds
+                    if p.budget_seconds is not None
+                    else p.budget_queries,
+                    "na_evaluations": float(evals.mean()),
+                    "na_evaluations_sd": float(evals.std(ddof=1)) if evals.size > 1 else np.nan,
+                    "na_total_seconds": float(total.mean()),
+                    "control_evaluations": float(ctrl["evaluations"].mean()),
+                    "control_total_seconds": float(ctrl["total_seconds"].mean()),
+                }
+            )
+    notes = (
+        "budget-matched controls: the base search (RS / REA / LS) given, under each protocol, "
+        "the mean over runs of what its NA form used: simulated seconds of charged queries plus "
+        "what its free look-ups would have cost (time budgets), or its evaluations (query "
+        "budgets); paired by seed with the NA form's runs",
+    )
+    empty = pd.DataFrame()
+    return MatchedControls(
+        runs=pd.concat(run_frames, ignore_index=True) if run_frames else empty,
+        curves=pd.concat(curve_frames, ignore_index=True) if curve_frames else empty,
+        matched=pd.DataFrame(rows),
+        notes=notes,
+    )

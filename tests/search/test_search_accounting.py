@@ -1,0 +1,194 @@
+"""Issue 17's accounting: best-evaluated NA-RS, budget-matched controls, evaluation counts.
+
+The known answer: on a landscape where every cell's value is independent of its neighbours'
+(flatness carries no information), a neighbourhood can only help by the extra cells it makes a
+search evaluate, so every NA gain must vanish once the control gets the same evaluations.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from nb201_flat.search import (
+    LocalSearch,
+    NARandomSearch,
+    NeighbourObjective,
+    Protocol,
+    RandomSearch,
+    RegularizedEvolution,
+    run_search,
+)
+from nb201_flat.search.accounting import budget_matched, control_label, is_control
+from nb201_flat.search.algorithms import NABestEvaluatedSearch
+from nb201_flat.search.grid import ReproduceConfig, reproduce
+from nb201_flat.search.report import render_markdown
+from nb201_flat.search.statistics import SMOKE_VERDICT, accounting_rows
+from nb201_flat.space import NB201
+from nb201_flat.table import MetricKey, Table
+
+VAL = MetricKey("synthetic", "x-valid", 200)
+TEST = MetricKey("synthetic", "x-test", 200)
+COST = MetricKey("synthetic", "train", 200, "time_s")
+COST_S = 10.0
+# 20 charged queries a run
+PROTOCOL = Protocol("timed", VAL, (TEST,), budget_seconds=20 * COST_S, cost=COST)
+FREE = NeighbourObjective(radius=1, agg="mean", include_self=True, charge=False)
+CHARGED = NeighbourObjective(radius=1, agg="mean", include_self=True, charge=True)
+
+
+def _iid_table(seed: int = 0) -> Table:
+    """Validation = test, independent across cells: a neighbourhood says nothing of a cell."""
+    v = np.random.default_rng(seed).normal(50.0, 5.0, NB201.size)
+    cost = np.full(NB201.size, COST_S)
+    return Table(NB201, {(VAL, None): v, (TEST, None): v.copy(), (COST, None): cost}, "iid")
+
+
+@pytest.fixture(scope="module")
+def iid() -> Table:
+    return _iid_table()
+
+
+def test_best_evaluated_na_rs_evaluates_exactly_na_rs_cells(iid: Table) -> None:
+    algos = {
+        "rs": RandomSearch(),
+        "na": NARandomSearch(FREE),
+        "best": NABestEvaluatedSearch(FREE),
+        "na-c": NARandomSearch(CHARGED),
+        "best-c": NABestEvaluatedSearch(CHARGED),
+    }
+    res = run_search(iid, PROTOCOL, algos, runs=20, seed=3)
+    r = res.runs.set_index(["algorithm", "run"])
+    for na, best in (("na", "best"), ("na-c", "best-c")):
+        for col in ("queries", "free_queries", "evaluations", "seconds", "free_seconds"):
+            assert (r.loc[na][col] == r.loc[best][col]).all(), col
+    # its centres are RS's samples (same stream), and it returns the best validation among
+    # centres and neighbours: never below RS in validation, run by run, and above it on average
+    assert (r.loc["best"]["score"] >= r.loc["rs"]["score"]).all()
+    assert r.loc["best"]["score"].mean() > r.loc["rs"]["score"].mean() + 5.0
+    # every evaluation is in the record: free neighbours 24 per centre, priced at their cost
+    free = r.loc["na"]
+    assert (free["queries"] == 20).all()
+    assert (free["evaluations"] == free["queries"] + free["free_queries"]).all()
+    assert free["free_queries"].between(20 * 24 - 40, 20 * 24).all()
+    assert np.allclose(free["free_seconds"], COST_S * free["free_queries"])
+    assert np.allclose(free["total_seconds"], free["seconds"] + free["free_seconds"])
+    charged = r.loc["na-c"]
+    assert (charged["free_queries"] == 0).all() and (charged["evaluations"] <= 20).all()
+    assert res.summary()["evaluations"].notna().all()
+
+
+def test_every_na_gain_vanishes_once_budgets_are_matched(iid: Table) -> None:
+    algos = {
+        "rs": RandomSearch(),
+        NARandomSearch(FREE).label: NARandomSearch(FREE),
+        NABestEvaluatedSearch(FREE).label: NABestEvaluatedSearch(FREE),
+        "rea": RegularizedEvolution(),
+        RegularizedEvolution(objective=FREE).label: RegularizedEvolution(objective=FREE),
+        "ls": LocalSearch(),
+        LocalSearch(objective=FREE).label: LocalSearch(objective=FREE),
+    }
+    runs = 200
+    res = run_search(iid, PROTOCOL, algos, runs=runs, seed=0)
+    pairs = {
+        NARandomSearch(FREE).label: ("rs", RandomSearch()),
+        NABestEvaluatedSearch(FREE).label: ("rs", RandomSearch()),
+        RegularizedEvolution(objective=FREE).label: ("rea", RegularizedEvolution()),
+        LocalSearch(objective=FREE).label: ("ls", LocalSearch()),
+    }
+    ctrl = budget_matched(iid, res, pairs, runs=runs, seed=0)
+    m = ctrl.matched.set_index("algorithm")
+    # NA-RS and best-evaluated NA-RS evaluate the same cells: one control serves both
+    assert (
+        m.loc[NARandomSearch(FREE).label, "control"]
+        == m.loc[NABestEvaluatedSearch(FREE).label, "control"]
+    )
+    assert ctrl.runs["algorithm"].nunique() == 3
+    assert (
+        m.loc[NARandomSearch(FREE).label, "control_evaluations"]
+        == m.loc[NABestEvaluatedSearch(FREE).label, "control_evaluations"]
+    )
+    # the control got the time NA-RS used, free look-ups included: ~25 times the budget,
+    # and so about as many evaluations as NA-RS made
+    row = m.loc[NARandomSearch(FREE).label]
+    assert row["budget"] == pytest.approx(row["na_total_seconds"])
+    assert 20 < row["budget"] / PROTOCOL.budget_seconds <= 25
+    assert row["control_evaluations"] == pytest.approx(row["na_evaluations"], rel=0.05)
+
+    all_runs = pd.concat([res.runs, ctrl.runs], ignore_index=True)
+    acc = accounting_rows(all_runs, ctrl.matched, algos, n_boot=1000).set_index("comparison")
+    # the extra evaluations are worth a lot...
+    for c in ("budget-matched RS − RS", "best-evaluated NA-RS − RS"):
+        assert acc.loc[c, "ci_lo"] > 1.0, c
+    # ...and the neighbourhood nothing once they are counted
+    same = acc.loc["best-evaluated NA-RS − RS with the same evaluations"]
+    assert same["ci_lo"] < 0 < same["ci_hi"] and abs(same["diff"]) < 0.3
+    for c in (
+        "NA-RS − budget-matched RS",
+        "NA-REA − budget-matched REA",
+        "NA-LS − budget-matched LS",
+    ):
+        assert acc.loc[c, "ci_hi"] < 0, c
+    # both sides' evaluations are in every row
+    assert (acc["a_evaluations"] > 0).all() and (acc["b_evaluations"] > 0).all()
+    assert acc.loc["NA-RS − RS", "a_evaluations"] > 20 * acc.loc["NA-RS − RS", "b_evaluations"]
+
+
+def test_control_labels() -> None:
+    lab = control_label("rea", "na-rea[r1,mean,self,free]")
+    assert is_control(lab) and not is_control("na-rea[r1,mean,self,free]")
+    assert lab.startswith("rea(budget of ")
+
+
+def test_quick_grid_is_a_smoke_test_with_the_accounting(nb201_like: Table) -> None:
+    cfg = ReproduceConfig.quick(runs=6, n_boot=100)
+    assert cfg.smoke
+    res = reproduce(nb201_like, cfg)
+    assert set(res.paired["verdict"]) == {SMOKE_VERDICT}
+    md = render_markdown(res)
+    assert "SMOKE TEST" in md and "Verdict counts" not in md
+    for section in ("## Accounting: every evaluation counted", "## What would produce the claim"):
+        assert section in md
+    comps = set(res.accounting["comparison"])
+    assert {
+        "NA-RS − RS",
+        "NA-RS − budget-matched RS",
+        "best-evaluated NA-RS − RS with the same evaluations",
+        "NA-REA − budget-matched REA",
+        "NA-LS − budget-matched LS",
+    } <= comps
+    # two-stage rows carry their overlap with one-stage NA-RS, other rows none
+    two = res.paired["two_stage"] == True  # noqa: E712
+    assert res.paired.loc[two, "same_cell"].between(0, 1).all()
+    assert res.paired.loc[~two, "same_cell"].isna().all()
+    # routes: per claimed dataset, the closest comparisons to the claim, each with a CI
+    assert set(res.routes["dataset"]) == {"cifar100", "ImageNet16-120"}
+    assert (res.routes["ci_lo"] <= res.routes["ci_hi"]).all()
+    assert (
+        res.routes.groupby("dataset")["distance"].apply(lambda d: d.is_monotonic_increasing).all()
+    )
+
+
+def test_a_full_grid_gives_verdicts(nb201_like: Table, tmp_path: Path) -> None:
+    res = reproduce(nb201_like, ReproduceConfig.quick(runs=6, n_boot=100, smoke=False))
+    assert set(res.paired["verdict"]) <= {"reproduced", "contradicted", "inconclusive"}
+    assert "SMOKE TEST" not in render_markdown(res)
+
+
+def test_search_figure_draws_controls_on_the_protocol_axis() -> None:
+    from nb201_flat.figures.search import display_name, squeeze_controls
+
+    ctrl = control_label("rs", "na-rs")
+    curves = pd.DataFrame(
+        {
+            "algorithm": ["rs", "rs", ctrl, ctrl, ctrl],
+            "x": [0.0, 100.0, 0.0, 1250.0, 2500.0],
+            "mean": [1.0, 2.0, 1.0, 2.0, 3.0],
+        }
+    )
+    out = squeeze_controls(curves)
+    assert list(out["x"]) == [0.0, 100.0, 0.0, 50.0, 100.0]
+    assert display_name(ctrl) == "RS, NA-RS's budget"
