@@ -102,21 +102,37 @@ class _Scores:
         out: FloatArray = self._score[cells]
         return out
 
-    def free_queries(self, firsts: IntArray) -> int:
-        """Free look-ups of a run whose newly paid cells, in order, are ``firsts``.
+    def free_lookups(self, firsts: IntArray) -> tuple[int, float]:
+        """Free look-ups of a run whose newly paid cells, in order, are ``firsts``: their
+        number and the training seconds they would have cost.
 
         A neighbour is looked up free when a scored cell first needs it before the run has
-        paid for it (each cell is paid just before its own neighbours are read).
+        paid for it (each cell is paid just before its own neighbours are read). The seconds
+        are summed as the oracle does, one ``costs[batch].sum()`` per scored cell in
+        neighbour order, so they are the same floats.
         """
         if firsts.size == 0:
-            return 0
+            return 0, 0.0
         rows = self._nb.indices[firsts]
-        need_t = np.broadcast_to(np.arange(firsts.size)[:, None], rows.shape)[rows >= 0]
-        cells = rows[rows >= 0]
+        valid = rows >= 0
+        need_t = np.broadcast_to(np.arange(firsts.size)[:, None], rows.shape)[valid]
+        cells = rows[valid]
         uniq, first = np.unique(cells, return_index=True)
         paid_t = np.full(self._data.space.size, np.iinfo(np.int64).max)
         paid_t[firsts] = np.arange(firsts.size)
-        return int((need_t[first] < paid_t[uniq]).sum())
+        free = need_t[first] < paid_t[uniq]
+        n_free = int(free.sum())
+        costs = self._data.costs
+        if costs is None or n_free == 0:
+            return n_free, 0.0
+        pos = np.sort(first[free])  # time-major, neighbour order within a scored cell
+        batch_t = need_t[pos]
+        starts = np.flatnonzero(np.r_[True, batch_t[1:] != batch_t[:-1]])
+        ends = np.r_[starts[1:], pos.size]
+        seconds = 0.0
+        for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
+            seconds += float(costs[cells[pos[a:b]]].sum())
+        return n_free, seconds
 
 
 def run_vectorised(
@@ -226,9 +242,9 @@ def _batch(
             if i != best:
                 best = i
                 changes.append((float(seconds[k, j]), int(queries[k, j]), i))
-        free, hits = 0, 0
+        free, free_s, hits = 0, 0.0, 0
         if scores is not None:
-            free = scores.free_queries(cells[k, :end][ch[k, :end]])
+            free, free_s = scores.free_lookups(cells[k, :end][ch[k, :end]])
         elif data.repeats == "cache":
             hits = int(end - queries[k, end - 1]) if end else 0
         out[run] = RunRecord(
@@ -240,6 +256,7 @@ def _batch(
             free_queries=free,
             cache_hits=hits,
             changes=tuple(changes),
+            free_seconds=free_s,
         )
     return out
 
