@@ -52,7 +52,21 @@ class MetricKey:
     metric: str = "accuracy"
 
     def __str__(self) -> str:
+        """The key's text form, used wherever a key is written down (columns, files, notes).
+
+        >>> str(MetricKey("cifar10-valid", "x-valid", 12))
+        'cifar10-valid/x-valid@12ep:accuracy'
+        """
         return f"{self.dataset}/{self.split}@{self.epochs}ep:{self.metric}"
+
+    @property
+    def label(self) -> str:
+        """The key in running prose (figure notes, captions, messages of skipped figures).
+
+        >>> MetricKey("cifar100", "x-test", 200).label
+        'cifar100/x-test@200 accuracy'
+        """
+        return f"{self.dataset}/{self.split}@{self.epochs} {self.metric}"
 
 
 def as_generator(seed: Seed) -> np.random.Generator:

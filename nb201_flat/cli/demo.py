@@ -55,8 +55,10 @@ def demo_summary(table: Table, *, top: int = 5, runs: int = 200, seed: int = 0) 
         flatness,
         local_optima,
     )
+    from nb201_flat.neighbourhood import NA_PAPER
     from nb201_flat.search import (
         NARandomSearch,
+        NeighbourObjective,
         ProtocolError,
         RandomSearch,
         SearchAlgorithm,
@@ -91,7 +93,10 @@ def demo_summary(table: Table, *, top: int = 5, runs: int = 200, seed: int = 0) 
     fdc = fitness_distance_correlation(space, values)
 
     t0 = time.perf_counter()
-    algorithms: dict[str, SearchAlgorithm] = {"RS": RandomSearch(), "NA-RS": NARandomSearch()}
+    algorithms: dict[str, SearchAlgorithm] = {
+        "RS": RandomSearch(),
+        "NA-RS": NARandomSearch(NeighbourObjective(NA_PAPER)),
+    }
     try:  # the NB201 paper's protocol where the table has what it needs
         protocols = protocols_by_name("nb201", table)
         res = run_search(table, protocols, algorithms, runs=runs, seed=seed)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import weakref
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -12,7 +12,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from nb201_flat.errors import Nb201FlatError
+from nb201_flat.errors import FigureSkipped as FigureSkipped
 from nb201_flat.figures.style import figure_style
 from nb201_flat.table import MetricKey, Table
 
@@ -55,31 +55,13 @@ METRIC_LABELS: dict[str, tuple[str, str]] = {
 }
 
 
-class FigureSkipped(Nb201FlatError):
-    """A figure cannot be drawn from this table; the message names what it needs.
-
-    Attributes
-    ----------
-    figure
-        The figure's registry name.
-    needs
-        The metric keys (or other requirements, as text) the table lacks.
-    """
-
-    def __init__(self, figure: str, needs: Sequence[MetricKey | str], why: str = "") -> None:
-        self.figure = figure
-        self.needs = tuple(key_label(k) if isinstance(k, MetricKey) else k for k in needs)
-        text = f"needs {', '.join(self.needs)}" if self.needs else "cannot be drawn"
-        super().__init__(text + (f" ({why})" if why else ""))
-
-
 def key_label(key: MetricKey) -> str:
     """Short form for messages: ``cifar100/x-test@200 accuracy``.
 
     >>> key_label(MetricKey("cifar100", "x-test", 200))
     'cifar100/x-test@200 accuracy'
     """
-    return f"{key.dataset}/{key.split}@{key.epochs} {key.metric}"
+    return key.label
 
 
 def signed(x: float, digits: int = 2) -> str:

@@ -141,6 +141,7 @@ def pick_architectures(
     if pick != "search":
         raise FigureSkipped(NAME, [], f"pick must be 'search' or 'value', got {pick!r}")
 
+    from nb201_flat.neighbourhood import NA_PAPER
     from nb201_flat.search import (
         NARandomSearch,
         NeighbourObjective,
@@ -171,7 +172,7 @@ def pick_architectures(
         protocol = fallback[0]
     algorithms: dict[str, SearchAlgorithm] = {
         "rs": RandomSearch(),
-        "na-rs": NARandomSearch(NeighbourObjective()),
+        "na-rs": NARandomSearch(NeighbourObjective(NA_PAPER)),
     }
     res = run_search(table, protocol, algorithms, runs=max_runs, seed=seed)
     runs = res.runs.drop_duplicates(["algorithm", "run"])

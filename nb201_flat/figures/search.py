@@ -89,10 +89,14 @@ def run_curves(
     default neighbourhood objective (radius 1, mean, including the cell, free look-ups).
     ``queries`` is the budget of the ``fixed-n`` protocol.
     """
+    from nb201_flat.neighbourhood import NA_PAPER
     from nb201_flat.search import make_algorithm, protocols_by_name, run_search
 
     prots = protocols_by_name(protocol, table, n=queries)
-    algos = {name: make_algorithm(name) for name in algorithms}
+    algos = {
+        name: make_algorithm(name, neighbourhood=NA_PAPER if name.startswith("na-") else None)
+        for name in algorithms
+    }
     res = run_search(
         table, prots, algos, runs=runs, seed=seed, jobs=jobs, curve_points=curve_points
     )

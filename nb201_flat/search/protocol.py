@@ -40,7 +40,8 @@ from typing import Literal, TypeAlias
 
 import numpy as np
 
-from nb201_flat.errors import Nb201FlatError, UnknownKeyError
+from nb201_flat.errors import ProtocolError as ProtocolError
+from nb201_flat.errors import UnknownKeyError
 from nb201_flat.search.oracle import Evaluator, IntArray, OracleData, Repeats, seed_rows
 from nb201_flat.table import MetricKey, SeedPolicy, Table
 
@@ -57,10 +58,6 @@ _PER_DATASET: dict[str, tuple[str, str, float]] = {
     "ImageNet16-120": ("ImageNet16-120", "x-test", 120_000.0),
 }
 _TEST_SPLITS = ("ori-test", "x-test")
-
-
-class ProtocolError(Nb201FlatError, ValueError):
-    """A protocol that is malformed or that the table cannot serve."""
 
 
 @dataclass(frozen=True, slots=True)
