@@ -24,6 +24,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from nb201_flat.conventions import search_dataset
 from nb201_flat.figures._common import (
     TEST_KEYS,
     FigureSkipped,
@@ -154,7 +155,7 @@ def pick_architectures(
         run_search,
     )
 
-    search_ds = "cifar10-valid" if key.dataset == "cifar10" else key.dataset
+    search_ds = search_dataset(key.dataset)
     protocol: Protocol | None = None
     try:
         protocol = per_dataset_protocols(datasets=(search_ds,))[0]

@@ -23,6 +23,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
+from nb201_flat.conventions import cost_key, search_key
 from nb201_flat.figures._common import (
     FigureSkipped,
     add_note,
@@ -31,7 +32,7 @@ from nb201_flat.figures._common import (
     new_figure,
 )
 from nb201_flat.figures.style import figure_style
-from nb201_flat.table import MetricKey, Table
+from nb201_flat.table import Table
 
 NAME = "search_curves"
 ProtocolName = Literal["per-dataset", "nb201", "fixed-n"]
@@ -134,8 +135,8 @@ def _servable_protocol(
     raise FigureSkipped(
         NAME,
         [
-            MetricKey("cifar10-valid", "x-valid", 12),
-            MetricKey("cifar10-valid", "train", 200, "time_s"),
+            search_key("cifar10", 12),
+            cost_key("cifar10"),
         ],
         "a validation split and training times to search on"
         + (f"; {why}" if protocol or "optimistic" in why else ""),
