@@ -19,7 +19,7 @@ Quick start::
 
     >>> from nb201_flat import load_table, NB201
     >>> table = load_table()                       # doctest: +SKIP
-    >>> acc = table.vector("cifar10", "ori-test", 200, seed="mean")  # doctest: +SKIP
+    >>> acc = table.vector("cifar10", "ori-test", 200, seed_policy="mean")  # doctest: +SKIP
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from nb201_flat.search.algorithms import _Memory
 from nb201_flat.space import NB201, Space
 from nb201_flat.table import MetricKey
 
-TINY = Space(("none", "skip_connect", "conv"), 4)  # 81 cells, 8 neighbours each
+TINY = Space(("none", "skip_connect", "conv"), 4)  # 729 cells, 12 neighbours each
 KEY = MetricKey("toy", "x-valid", 12)
 
 SPECS = [
@@ -136,3 +136,25 @@ def test_old_array_class_name_is_a_deprecated_alias() -> None:
         from nb201_flat.neighbours import Neighbourhood as Old
     assert Old is NeighbourArrays
     assert any(issubclass(w.category, DeprecationWarning) for w in caught)
+
+
+def test_result_objects_have_one_line_reprs() -> None:
+    from nb201_flat.landscape import barrier_tree
+    from nb201_flat.search import Protocol, RandomSearch, run_search
+    from nb201_flat.table import Table
+
+    values = _values(3)
+    oracle = _oracle(values)
+    oracle.query(4)
+    assert repr(oracle) == "Oracle(toy/x-valid@12ep:accuracy, 1 queries of 7290, 0 free)"
+    inc = Incumbent(oracle)
+    inc.offer(4, 70.5)
+    assert repr(inc) == "Incumbent(index=4, score=70.5, changes=1)"
+    tree = barrier_tree(TINY, values)
+    assert "\n" not in repr(tree) and repr(tree).startswith("BarrierTree(")
+    assert f"{int((~np.isnan(values)).sum())} of 729 archs" in repr(tree)
+    test = MetricKey("toy", "x-test", 200)
+    table = Table(TINY, {(KEY, None): values, (test, None): values}, source="toy")
+    res = run_search(table, Protocol("p", KEY, (test,), budget_queries=5), RandomSearch(), runs=3)
+    assert repr(res).startswith("SearchResults(1 protocols, 1 algorithms, 3 runs, ")
+    assert len(repr(res)) < 120

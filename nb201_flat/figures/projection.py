@@ -25,6 +25,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from nb201_flat.conventions import search_dataset
+from nb201_flat.errors import check_choice
 from nb201_flat.figures._common import (
     TEST_KEYS,
     FigureSkipped,
@@ -121,6 +122,7 @@ def pick_architectures(
     queries
         Queries per run when the table forces the fixed-n fallback.
     """
+    check_choice("pick", pick, ("search", "value"))
     key = _figure_key(table, dataset)
     values = table.vector_for(key)
     flat = flatness(table.space, values, 1)
@@ -139,8 +141,6 @@ def pick_architectures(
             f"best {key_short(key)} vs best radius-1 neighbourhood mean (no search)",
             optimistic=True,
         )
-    if pick != "search":
-        raise FigureSkipped(NAME, [], f"pick must be 'search' or 'value', got {pick!r}")
 
     from nb201_flat.neighbourhood import NA_PAPER
     from nb201_flat.search import (

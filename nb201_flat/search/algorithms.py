@@ -67,6 +67,9 @@ class Incumbent:
         self.score = -np.inf
         self.changes: list[tuple[float, int, int]] = []
 
+    def __repr__(self) -> str:
+        return f"Incumbent(index={self.index}, score={self.score:g}, changes={len(self.changes)})"
+
     def offer(self, index: int, score: float) -> bool:
         """Take ``index`` if its score beats the incumbent's; True when it did."""
         if score > self.score:  # False for NaN

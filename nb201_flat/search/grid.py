@@ -215,6 +215,16 @@ class ReproduceResult:
     notes: tuple[str, ...]
     config: ReproduceConfig
 
+    def __repr__(self) -> str:
+        verdicts: dict[str, int] = {}
+        if "verdict" in self.paired:
+            verdicts = {str(k): int(n) for k, n in self.paired["verdict"].value_counts().items()}
+        counts = ", ".join(f"{n} {v}" for v, n in sorted(verdicts.items()))
+        return (
+            f"ReproduceResult({len(self.summary)} summary rows, {len(self.paired)} paired rows"
+            f"{': ' + counts if counts else ''}; {len(self.notes)} notes)"
+        )
+
 
 def reproduce(
     table: Table,

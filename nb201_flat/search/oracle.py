@@ -173,6 +173,15 @@ class Oracle:
     def __reduce__(self) -> NoReturn:
         raise SearchBudgetError("an Oracle is one run's state and cannot be pickled")
 
+    def __repr__(self) -> str:
+        d = self._data
+        used = [
+            f"{self._queries} queries" + (f" of {d.budget_queries}" if d.budget_queries else "")
+        ]
+        if d.budget_seconds is not None:
+            used.append(f"{self._seconds:g} s of {d.budget_seconds:g} s")
+        return f"Oracle({d.key}, {', '.join(used)}, {self._free} free)"
+
     # -- what a search may know ------------------------------------------------------------
     @property
     def space(self) -> Space:

@@ -214,19 +214,19 @@ class Protocol:
         order: IntArray | None = None
         counts: IntArray | None = None
         if self.seed == "random" and table.seeds(key):
-            stack = np.stack([table.vector_for(key, seed=s) for s in table.seeds(key)])
+            stack = np.stack([table.vector_for(key, seed_policy=s) for s in table.seeds(key)])
             order, counts = seed_rows(stack)
             values = np.array(stack, dtype=np.float64)
         else:
             policy: SeedPolicy = "mean" if self.seed == "random" else self.seed
             try:
-                vec = table.vector_for(key, seed=policy)
+                vec = table.vector_for(key, seed_policy=policy)
             except UnknownKeyError as exc:
                 raise ProtocolError(f"protocol {self.name!r}: {exc}") from None
             values = np.array(vec, dtype=np.float64)[None, :]
         costs = None
         if self.cost is not None:
-            costs = np.array(table.vector_for(self.cost, seed="mean"), dtype=np.float64)
+            costs = np.array(table.vector_for(self.cost), dtype=np.float64)
             costs *= self.cost_scale
             bad = ~np.isfinite(costs) | (costs < 0)
             if bad.any():
@@ -253,9 +253,7 @@ class Protocol:
     def evaluator(self, table: Table) -> Evaluator:
         """Test metrics of this protocol (read after searches end)."""
         self.check(table)
-        vecs = tuple(
-            np.array(table.vector_for(k, seed="mean"), dtype=np.float64) for k in self.report
-        )
+        vecs = tuple(np.array(table.vector_for(k), dtype=np.float64) for k in self.report)
         return Evaluator(self.report, vecs)
 
 
