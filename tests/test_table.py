@@ -178,3 +178,14 @@ def test_value_and_seed_policy_names_and_their_deprecated_spellings() -> None:
     np.testing.assert_array_equal(old, t.vector("cifar100", "x-valid", 200, seed_policy=0))
     with pytest.raises(ArgumentError, match="seed_policy= only"):
         t.vector("cifar100", "x-valid", 200, seed=0, seed_policy=0)
+
+
+def test_with_vector_adds_or_replaces_without_touching_the_original() -> None:
+    t = seeded_table()
+    new_key = MetricKey("cifar100", "x-test", 12)
+    t2 = t.with_vector(new_key, np.arange(NB201.size))
+    assert new_key in t2 and new_key not in t
+    assert t2.vector_for(new_key)[7] == 7.0 and t2.source == t.source
+    t3 = t2.with_vector(new_key, np.zeros(NB201.size), seed=0)
+    assert t3.seeds(new_key) == [0] and t3.vector_for(new_key, seed_policy=0)[7] == 0.0
+    assert t2.seeds(new_key) == []

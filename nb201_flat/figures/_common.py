@@ -157,20 +157,6 @@ def axes_or_new(ax: Axes | None, figsize: tuple[float, float] | None = None) -> 
     return out
 
 
-def panel_letter(ax: Axes, letter: str) -> None:
-    """Bold panel letter in the top-left corner, outside the data area."""
-    ax.text(
-        -0.02,
-        1.02,
-        letter,
-        transform=ax.transAxes,
-        fontweight="bold",
-        fontsize=10,
-        ha="right",
-        va="bottom",
-    )
-
-
 # -- statistics ------------------------------------------------------------------------------
 def mean_ci(values: npt.ArrayLike, confidence: float = 0.95) -> tuple[float, float, float, int]:
     """Mean and Student-t confidence interval of the mean: ``(mean, lo, hi, n)``.
