@@ -4,7 +4,9 @@ The layers, top to bottom of the data flow:
 
 - :mod:`nb201_flat.space` — cells as immutable values (:class:`Arch`), the space
   (:data:`NB201` by default) with official indices, connectivity, isomorphism keys and
-  vectorised Hamming neighbourhoods; :mod:`nb201_flat.graphs` gives networkx views.
+  vectorised Hamming neighbourhoods (:mod:`nb201_flat.neighbours`); :mod:`nb201_flat.graphs`
+  gives networkx views. :class:`Neighbourhood` (in :mod:`nb201_flat.neighbourhood`) says which
+  cells surround an architecture and how their values are aggregated, for every layer above.
 - :mod:`nb201_flat.table` — :class:`Table`: dense metric vectors keyed by
   (dataset, split, epochs, metric) and an explicit seed policy; :mod:`nb201_flat.importers`
   reads the official files, NATS-Bench, the tidy format, AnalogNAS-Bench and retraining results;
@@ -17,12 +19,13 @@ Quick start::
 
     >>> from nb201_flat import load_table, NB201
     >>> table = load_table()                       # doctest: +SKIP
-    >>> acc = table.vector("cifar10", "ori-test", 200, seed="mean")  # doctest: +SKIP
+    >>> acc = table.vector("cifar10", "ori-test", 200, seed_policy="mean")  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
 from nb201_flat.errors import (
+    ArgumentError,
     FormatError,
     InvalidArchError,
     MissingDependencyError,
@@ -30,27 +33,35 @@ from nb201_flat.errors import (
     TableFileError,
     UnknownKeyError,
 )
-from nb201_flat.neighbours import Neighbourhood
+from nb201_flat.neighbourhood import NA_PAPER, Neighbourhood
+from nb201_flat.neighbours import NeighbourArrays
 from nb201_flat.space import NB201, Arch, Space
 from nb201_flat.storage import load_table, save_table
 from nb201_flat.table import MetricKey, Table
 
 __version__ = "0.1.0"
 
-__all__ = [
+# Grouped by layer, in the order of the data flow, so that help(nb201_flat) reads as a manual.
+__all__ = [  # noqa: RUF022
+    # space: cells and their neighbourhoods
     "NB201",
     "Arch",
-    "FormatError",
-    "InvalidArchError",
-    "MetricKey",
-    "MissingDependencyError",
-    "Nb201FlatError",
-    "Neighbourhood",
     "Space",
+    "Neighbourhood",
+    "NA_PAPER",
+    "NeighbourArrays",
+    # table: metric vectors, stored and loaded
+    "MetricKey",
     "Table",
-    "TableFileError",
-    "UnknownKeyError",
-    "__version__",
     "load_table",
     "save_table",
+    # errors
+    "Nb201FlatError",
+    "ArgumentError",
+    "InvalidArchError",
+    "UnknownKeyError",
+    "TableFileError",
+    "FormatError",
+    "MissingDependencyError",
+    "__version__",
 ]

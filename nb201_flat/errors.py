@@ -1,10 +1,35 @@
-"""Domain exceptions. Every message says what is wrong and how to fix it.
+"""Domain exceptions, all of them, and the small checks that raise them. Every message says what
+is wrong and how to fix it.
 
 The CLI turns any :class:`Nb201FlatError` into a one-line ``error: ...`` on stderr and exit
 code 2; anything else is a bug and keeps its traceback.
+
+The tree, by what went wrong:
+
+- :class:`ArgumentError` -- a value given to a function or an option it cannot use (the
+  ``check_*`` helpers below raise it). The names ``LandscapeArgumentError``,
+  ``AlgorithmError``, ``RecipeError`` and ``ExecutorSpecError`` are aliases of it, kept
+  importable from their old modules.
+- :class:`InvalidArchError` -- a malformed architecture string, index or op code.
+- :class:`UnknownKeyError` -- a key the table does not hold; :class:`ProtocolError` -- a
+  search protocol the table cannot serve.
+- :class:`MissingValueError`, :class:`NoPathError` -- the landscape has no answer.
+- :class:`SearchBudgetError` -- the budgeted oracle: :class:`SearchEnded`
+  (:class:`BudgetExhausted`, :class:`SearchStalled`) and :class:`HiddenDataError`.
+- :class:`TableFileError`, :class:`FormatError`, :class:`ResultsDBError`,
+  :class:`DatasetNotFoundError`, :class:`DownloadError`,
+  :class:`CheckpointMismatchError` -- files and folders.
+- :class:`MissingDependencyError` -- an optional extra is not installed.
+- :class:`FigureSkipped` -- a figure this table cannot serve (not an error of the user's).
 """
 
 from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from typing import Any, TypeVar
+
+_T = TypeVar("_T")
 
 
 class Nb201FlatError(Exception):
@@ -40,6 +65,173 @@ class ArgumentError(Nb201FlatError, ValueError):
 
 class SearchBudgetError(Nb201FlatError, RuntimeError):
     """A search asked for more than its budget or for data it may not see."""
+
+
+class SearchEnded(SearchBudgetError):
+    """The search may not continue (budget spent, or it stalled); the runner catches it."""
+
+
+class BudgetExhausted(SearchEnded):
+    """A charged query would exceed the budget; it was refused and the search is over."""
+
+
+class SearchStalled(SearchEnded):
+    """A search kept revisiting what it already knew without spending budget."""
+
+
+class HiddenDataError(SearchBudgetError, AttributeError):
+    """A search reached for something the oracle does not expose (a table, test metrics)."""
+
+
+class ProtocolError(Nb201FlatError, ValueError):
+    """A protocol that is malformed or that the table cannot serve."""
+
+
+class MissingValueError(Nb201FlatError, ValueError):
+    """NaN values met under ``nan_policy="raise"``, or a query about an unmeasured arch."""
+
+
+class NoPathError(Nb201FlatError, LookupError):
+    """No path joins two architectures (filters or missing values cut them apart)."""
+
+    def __str__(self) -> str:  # LookupError would repr() the message
+        return str(self.args[0]) if self.args else ""
+
+
+class FigureSkipped(Nb201FlatError):
+    """A figure cannot be drawn from this table; the message names what it needs.
+
+    Attributes
+    ----------
+    figure
+        The figure's registry name.
+    needs
+        The metric keys (their ``label``) or other requirements, as text, the table lacks.
+    """
+
+    def __init__(self, figure: str, needs: Sequence[object], why: str = "") -> None:
+        self.figure = figure
+        self.needs = tuple(k if isinstance(k, str) else str(getattr(k, "label", k)) for k in needs)
+        text = f"needs {', '.join(self.needs)}" if self.needs else "cannot be drawn"
+        super().__init__(text + (f" ({why})" if why else ""))
+
+
+class DatasetNotFoundError(Nb201FlatError, FileNotFoundError):
+    """The dataset folder is missing; the message says how to get it."""
+
+
+class DownloadError(Nb201FlatError, OSError):
+    """A download failed or its checksum did not match; nothing was left behind."""
+
+
+class CheckpointMismatchError(Nb201FlatError, ValueError):
+    """A checkpoint folder belongs to another run."""
+
+
+class ResultsDBError(Nb201FlatError, OSError):
+    """The results database cannot be opened or written."""
+
+
+# Former per-layer names of ArgumentError, kept for code written against them.
+LandscapeArgumentError = ArgumentError
+AlgorithmError = ArgumentError
+RecipeError = ArgumentError
+ExecutorSpecError = ArgumentError
+
+
+def check_int_range(
+    name: str, value: Any, lo: int | None = None, hi: int | None = None, *, fix: str = ""
+) -> int:
+    """``value`` as an int in ``lo..hi`` (either end open when None), else :class:`ArgumentError`.
+
+    ``fix`` is appended to the message (what to pass instead), so each message names the fix.
+
+    >>> check_int_range("radius", 2, 1, 6)
+    2
+    >>> check_int_range("radius", 0, 1, 6)
+    Traceback (most recent call last):
+    ...
+    nb201_flat.errors.ArgumentError: radius must lie in 1..6, got 0
+    >>> check_int_range("--jobs", 0, 1)
+    Traceback (most recent call last):
+    ...
+    nb201_flat.errors.ArgumentError: --jobs must be >= 1, got 0
+    """
+    ok = isinstance(value, int | float) and not isinstance(value, bool)
+    if ok and isinstance(value, float):
+        ok = value.is_integer()
+    if ok:
+        iv = int(value)
+        ok = (lo is None or iv >= lo) and (hi is None or iv <= hi)
+    if not ok:
+        if lo is not None and hi is not None:
+            want = f"must lie in {lo}..{hi}"
+        elif lo is not None:
+            want = f"must be >= {lo}"
+        elif hi is not None:
+            want = f"must be <= {hi}"
+        else:
+            want = "must be an integer"
+        raise ArgumentError(f"{name} {want}, got {value!r}{'; ' + fix if fix else ''}")
+    return int(value)
+
+
+def check_float_range(
+    name: str,
+    value: Any,
+    lo: float = -math.inf,
+    hi: float = math.inf,
+    *,
+    lo_open: bool = False,
+    hi_open: bool = False,
+    fix: str = "",
+) -> float:
+    """``value`` as a finite float in ``[lo, hi]`` (``(`` / ``)`` when open), else :class:`ArgumentError`.
+
+    >>> check_float_range("quantile", 0.25, 0.0, 1.0)
+    0.25
+    >>> check_float_range("quantile", 1.5, 0.0, 1.0)
+    Traceback (most recent call last):
+    ...
+    nb201_flat.errors.ArgumentError: quantile must lie in [0, 1], got 1.5
+    """
+    try:
+        f = float(value)
+    except (TypeError, ValueError):
+        f = math.nan
+    bad = isinstance(value, bool) or math.isnan(f)
+    bad = bad or (f <= lo if lo_open else f < lo) or (f >= hi if hi_open else f > hi)
+    bad = bad or (math.isinf(f) and not (math.isinf(lo) or math.isinf(hi)))
+    if bad:
+        if math.isinf(lo) and math.isinf(hi):
+            want = "must be a finite number"
+        elif math.isinf(hi):
+            want = f"must be a finite number {'>' if lo_open else '>='} {lo:g}"
+        elif math.isinf(lo):
+            want = f"must be a finite number {'<' if hi_open else '<='} {hi:g}"
+        else:
+            want = f"must lie in {'(' if lo_open else '['}{lo:g}, {hi:g}{')' if hi_open else ']'}"
+        raise ArgumentError(f"{name} {want}, got {value!r}{'; ' + fix if fix else ''}")
+    return f
+
+
+def check_choice(name: str, value: _T, choices: Iterable[_T], *, fix: str = "") -> _T:
+    """``value`` if it is one of ``choices``, else :class:`ArgumentError` listing them.
+
+    >>> check_choice("agg", "mean", ("mean", "min"))
+    'mean'
+    >>> check_choice("agg", "average", ("mean", "min"))
+    Traceback (most recent call last):
+    ...
+    nb201_flat.errors.ArgumentError: agg must be one of mean, min, got 'average'
+    """
+    options = tuple(choices)
+    if value not in options:
+        listed = ", ".join(str(c) for c in options)
+        raise ArgumentError(
+            f"{name} must be one of {listed}, got {value!r}{'; ' + fix if fix else ''}"
+        )
+    return value
 
 
 def require(module: str, extra: str) -> None:

@@ -2,7 +2,8 @@
 
 The kernel behind :meth:`Space.neighbours <nb201_flat.space.Space.neighbours>`: for radius r
 (exactly r, or 1..r), optionally without substitutions to ``none`` or without disconnected
-neighbours, one row of neighbour indices per architecture.
+neighbours, one row of neighbour indices per architecture (:class:`NeighbourArrays`). What a neighbourhood
+*is* (radius, filters, self, aggregator) is the value :class:`nb201_flat.neighbourhood.Neighbourhood`.
 
 >>> from nb201_flat.space import NB201
 >>> nb = neighbour_arrays(NB201, 1)
@@ -13,7 +14,9 @@ neighbours, one row of neighbour indices per architecture.
 from __future__ import annotations
 
 import itertools
+import warnings
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -23,7 +26,7 @@ from nb201_flat.space import BoolArray, IntArray, Space
 
 
 @dataclass(frozen=True, slots=True, eq=False)
-class Neighbourhood:
+class NeighbourArrays:
     """Neighbour indices of every architecture of a space, as a padded matrix.
 
     ``indices[i, :counts[i]]`` are the neighbours of architecture ``i`` (ascending by the
@@ -73,7 +76,7 @@ def neighbour_arrays(
     exact: bool = True,
     no_none: bool = False,
     connected_only: bool = False,
-) -> Neighbourhood:
+) -> NeighbourArrays:
     """Neighbour index arrays of every architecture at Hamming distance ``radius``.
 
     Parameters
@@ -94,7 +97,7 @@ def neighbour_arrays(
     radius = int(radius)
     key = ("nbhd", radius, exact, no_none, connected_only)
     if key in space._cache:
-        cached: Neighbourhood = space._cache[key]
+        cached: NeighbourArrays = space._cache[key]
         return cached
     radii = [radius] if exact else list(range(1, radius + 1))
     blocks = [_exact_neighbours(space, r, no_none) for r in radii]
@@ -116,7 +119,7 @@ def neighbour_arrays(
         idx[np.arange(width)[None, :] >= counts[:, None]] = -1
     idx.setflags(write=False)
     counts.setflags(write=False)
-    nb = Neighbourhood(idx, counts, radius, exact, no_none, connected_only)
+    nb = NeighbourArrays(idx, counts, radius, exact, no_none, connected_only)
     space._cache[key] = nb
     return nb
 
@@ -169,3 +172,16 @@ def _exact_neighbours(
                     to_none[:, cols] |= new == none_code
         out[:, cols] = index_of_lex[lex]
     return out, to_none
+
+
+def __getattr__(name: str) -> Any:
+    # The arrays were called ``Neighbourhood`` until the specification took that name.
+    if name == "Neighbourhood":
+        warnings.warn(
+            "nb201_flat.neighbours.Neighbourhood is now NeighbourArrays; the name Neighbourhood "
+            "means the specification nb201_flat.neighbourhood.Neighbourhood",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return NeighbourArrays
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

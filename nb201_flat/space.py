@@ -40,7 +40,7 @@ import numpy.typing as npt
 from nb201_flat.errors import InvalidArchError
 
 if TYPE_CHECKING:
-    from nb201_flat.neighbours import Neighbourhood
+    from nb201_flat.neighbours import NeighbourArrays
 
 NB201_OPS: tuple[str, ...] = (
     "none",
@@ -408,7 +408,7 @@ class Space:
         exact: bool = True,
         no_none: bool = False,
         connected_only: bool = False,
-    ) -> Neighbourhood:
+    ) -> NeighbourArrays:
         """Neighbour index arrays of every architecture (see :func:`~nb201_flat.neighbours.neighbour_arrays`).
 
         The result is cached on the space (``space.clear_cache()`` frees it).

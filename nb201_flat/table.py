@@ -32,7 +32,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from nb201_flat.errors import FormatError, InvalidArchError, UnknownKeyError
+from nb201_flat.errors import ArgumentError, FormatError, InvalidArchError, UnknownKeyError
 from nb201_flat.space import NB201, Arch, Space
 
 FloatArray: TypeAlias = npt.NDArray[np.float64]
@@ -52,14 +52,53 @@ class MetricKey:
     metric: str = "accuracy"
 
     def __str__(self) -> str:
+        """The key's text form, used wherever a key is written down (columns, files, notes).
+
+        >>> str(MetricKey("cifar10-valid", "x-valid", 12))
+        'cifar10-valid/x-valid@12ep:accuracy'
+        """
         return f"{self.dataset}/{self.split}@{self.epochs}ep:{self.metric}"
+
+    @property
+    def label(self) -> str:
+        """The key in running prose (figure notes, captions, messages of skipped figures).
+
+        >>> MetricKey("cifar100", "x-test", 200).label
+        'cifar100/x-test@200 accuracy'
+        """
+        return f"{self.dataset}/{self.split}@{self.epochs} {self.metric}"
 
 
 def as_generator(seed: Seed) -> np.random.Generator:
-    """An explicit generator from an int, a generator (returned as is) or None (fresh entropy)."""
+    """An explicit generator from an int, a generator (returned as is) or None (fresh entropy).
+
+    The one helper that turns a ``seed=``/``rng=`` argument into randomness.
+
+    >>> as_generator(0).integers(10) == as_generator(np.random.default_rng(0)).integers(10)
+    np.True_
+    """
     if isinstance(seed, np.random.Generator):
         return seed
     return np.random.default_rng(seed)
+
+
+def seed_policy_of(seed_policy: SeedPolicy | None, seed: SeedPolicy | None = None) -> SeedPolicy:
+    """The stored-seed policy from ``seed_policy=``, or from the deprecated ``seed=`` spelling.
+
+    ``seed`` keeps working for one release with a :class:`DeprecationWarning` (it now means
+    randomness only); giving both is an error. Default ``"mean"``.
+    """
+    if seed is not None:
+        if seed_policy is not None:
+            raise ArgumentError("pass seed_policy= only (seed= is its deprecated old name)")
+        warnings.warn(
+            "seed= as a stored-seed policy is deprecated; pass seed_policy= (seed= and rng= "
+            "mean randomness only)",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+        return seed
+    return "mean" if seed_policy is None else seed_policy
 
 
 @dataclass(slots=True, eq=False)
@@ -176,15 +215,17 @@ class Table:
         epochs: int,
         metric: str = "accuracy",
         *,
-        seed: SeedPolicy = "mean",
+        seed_policy: SeedPolicy | None = None,
         rng: Seed = None,
+        seed: SeedPolicy | None = None,
     ) -> FloatArray:
         """The metric over every architecture (read-only array, NaN where missing).
 
         Parameters
         ----------
-        seed
-            ``"mean"``: the stored mean over seeds (or the mean of the stored seeds when the
+        seed_policy
+            Which stored training seed(s) to read (``seed=`` is its deprecated old name):
+            ``"mean"`` (default): the stored mean over seeds (or the mean of the stored seeds when the
             table has no mean row); ``int``: that stored seed; ``"random"``: for each
             architecture one of its stored seeds, uniformly, drawn from ``rng``.
         rng
@@ -192,12 +233,18 @@ class Table:
             reproducible.
         """
         key = self.key(dataset, split, epochs, metric)
-        return self.vector_for(key, seed=seed, rng=rng)
+        return self.vector_for(key, seed_policy=seed_policy_of(seed_policy, seed), rng=rng)
 
     def vector_for(
-        self, key: MetricKey, *, seed: SeedPolicy = "mean", rng: Seed = None
+        self,
+        key: MetricKey,
+        *,
+        seed_policy: SeedPolicy | None = None,
+        rng: Seed = None,
+        seed: SeedPolicy | None = None,
     ) -> FloatArray:
         """:meth:`vector` for a validated :class:`MetricKey`."""
+        seed = seed_policy_of(seed_policy, seed)
         seeds = self.seeds(key)
         if seed == "mean":
             if (key, None) in self.data:
@@ -240,7 +287,7 @@ class Table:
             return self.data[(key, s)]
         raise UnknownKeyError(f"seed policy must be 'mean', 'random' or an int, got {seed!r}")
 
-    def query(
+    def value(
         self,
         arch: Arch | str | int,
         dataset: str,
@@ -248,10 +295,14 @@ class Table:
         epochs: int,
         metric: str = "accuracy",
         *,
-        seed: SeedPolicy = "mean",
+        seed_policy: SeedPolicy | None = None,
         rng: Seed = None,
+        seed: SeedPolicy | None = None,
     ) -> float:
-        """One value (NaN if not measured). For whole-space work use :meth:`vector`."""
+        """One value (NaN if not measured), free of any budget. For whole-space work use
+        :meth:`vector`; a search asks the budgeted :class:`~nb201_flat.search.Oracle` instead.
+        """
+        seed = seed_policy_of(seed_policy, seed)
         a = self.space.resolve(arch)
         key = self.key(dataset, split, epochs, metric)
         if seed == "random":
@@ -262,23 +313,37 @@ class Table:
                 raise UnknownKeyError("seed='random' needs rng= (an int or numpy Generator)")
             s = seeds[int(as_generator(rng).integers(len(seeds)))]
             return float(self.data[(key, s)][a.index])
-        return float(self.vector_for(key, seed=seed, rng=rng)[a.index])
+        return float(self.vector_for(key, seed_policy=seed, rng=rng)[a.index])
+
+    def query(self, *args: Any, **kwargs: Any) -> float:
+        """Deprecated name of :meth:`value` ("query" means the budgeted oracle only)."""
+        warnings.warn(
+            "Table.query is now Table.value (query means the budgeted search oracle)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.value(*args, **kwargs)
 
     def record(self, arch: Arch | str | int) -> dict[str, Any]:
         """Every mean value of one architecture as a flat record (like ``get_more_info``)."""
         a = self.space.resolve(arch)
         out: dict[str, Any] = {"index": a.index, "arch": a.to_str()}
         for key in self.keys():
-            v = self.vector_for(key, seed="mean")[a.index]
+            v = self.vector_for(key)[a.index]
             out[f"{key.dataset}/{key.split}/{key.epochs}/{key.metric}"] = float(v)
         return out
 
     def frame(
-        self, keys: Iterable[MetricKey] | None = None, *, seed: SeedPolicy = "mean"
+        self,
+        keys: Iterable[MetricKey] | None = None,
+        *,
+        seed_policy: SeedPolicy | None = None,
+        seed: SeedPolicy | None = None,
     ) -> pd.DataFrame:
         """Wide DataFrame, one row per architecture, one column per key (mean by default)."""
+        policy = seed_policy_of(seed_policy, seed)
         chosen = list(keys) if keys is not None else self.keys()
-        cols = {str(k): self.vector_for(k, seed=seed) for k in chosen}
+        cols = {str(k): self.vector_for(k, seed_policy=policy) for k in chosen}
         df = pd.DataFrame(cols, index=pd.RangeIndex(self.space.size, name="index"))
         df.insert(0, "arch", self.space.strings())
         return df

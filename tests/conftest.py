@@ -6,11 +6,11 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-from nb201_flat.space import NB201, Space
-from nb201_flat.table import MetricKey, Table
+from nb201_flat.space import Space
+from nb201_flat.table import Table
+from nb201_flat.testing import table_from
 
 SHARED_ENV = "NB201_FLAT_SHARED_DATA"
 _DEFAULT_SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "nb201"
@@ -61,28 +61,9 @@ def default_table() -> Table:
 SyntheticFactory = Callable[..., Table]
 
 
-def synthetic_table(
-    values: np.ndarray | Callable[[np.ndarray], np.ndarray],
-    *,
-    space: Space = NB201,
-    key: MetricKey = MetricKey("synthetic", "x-valid", 200),
-    extra: dict[MetricKey, np.ndarray | Callable[[np.ndarray], np.ndarray]] | None = None,
-) -> Table:
-    """A table whose vectors are given arrays or functions of ``space.codes`` (size x edges)."""
-
-    def vec(v: np.ndarray | Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
-        out = v(space.codes.astype(np.int64)) if callable(v) else np.asarray(v, dtype=float)
-        return np.asarray(out, dtype=np.float64).copy()
-
-    data = {(key, None): vec(values)}
-    for k, v in (extra or {}).items():
-        data[(k, None)] = vec(v)
-    return Table(space, data, source="synthetic")
-
-
 @pytest.fixture
 def make_table() -> SyntheticFactory:
-    return synthetic_table
+    return table_from
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nb201_flat.errors import FormatError, UnknownKeyError
+from nb201_flat.errors import ArgumentError, FormatError, UnknownKeyError
 from nb201_flat.space import NB201, Space
 from nb201_flat.table import MetricKey, Table
 
@@ -165,3 +165,27 @@ def test_other_space_table() -> None:
     )
     t = Table.from_tidy(df, space=space)
     assert t.query("|conv~0|+|conv~0|conv~1|", "d", "s", 5) == 7.0
+
+
+def test_value_and_seed_policy_names_and_their_deprecated_spellings() -> None:
+    t = seeded_table()
+    assert t.value(11472, "cifar100", "x-test", 200) == 11472.0
+    assert t.value("0", "cifar100", "x-valid", 200, seed_policy="random", rng=1) in (50.0, 60.0)
+    with pytest.warns(DeprecationWarning, match="Table.value"):
+        assert t.query(11472, "cifar100", "x-test", 200) == 11472.0
+    with pytest.warns(DeprecationWarning, match="seed_policy"):
+        old = t.vector("cifar100", "x-valid", 200, seed=0)
+    np.testing.assert_array_equal(old, t.vector("cifar100", "x-valid", 200, seed_policy=0))
+    with pytest.raises(ArgumentError, match="seed_policy= only"):
+        t.vector("cifar100", "x-valid", 200, seed=0, seed_policy=0)
+
+
+def test_with_vector_adds_or_replaces_without_touching_the_original() -> None:
+    t = seeded_table()
+    new_key = MetricKey("cifar100", "x-test", 12)
+    t2 = t.with_vector(new_key, np.arange(NB201.size))
+    assert new_key in t2 and new_key not in t
+    assert t2.vector_for(new_key)[7] == 7.0 and t2.source == t.source
+    t3 = t2.with_vector(new_key, np.zeros(NB201.size), seed=0)
+    assert t3.seeds(new_key) == [0] and t3.vector_for(new_key, seed_policy=0)[7] == 0.0
+    assert t2.seeds(new_key) == []

@@ -1,4 +1,4 @@
-"""Shared pieces of the command-line interface: table and output options."""
+"""Shared pieces of the command-line interface: table, key, neighbourhood and output options."""
 
 from __future__ import annotations
 
@@ -6,11 +6,15 @@ import argparse
 import json
 import math
 import sys
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from nb201_flat.table import Table
+
+if TYPE_CHECKING:
+    from nb201_flat.neighbourhood import Neighbourhood
 
 
 def add_table_arg(parser: argparse.ArgumentParser) -> None:
@@ -35,6 +39,100 @@ def add_key_args(parser: argparse.ArgumentParser, *, required: bool = True) -> N
     parser.add_argument("--split", required=required, help="e.g. x-valid, x-test, ori-test")
     parser.add_argument("--epochs", type=int, required=required, help="schedule: 200 or 12")
     parser.add_argument("--metric", default="accuracy", help="default: accuracy")
+
+
+def add_neighbourhood_args(
+    parser: argparse.ArgumentParser,
+    *,
+    title: str = "neighbourhood",
+    aggregators: Sequence[str] = (),
+) -> None:
+    """One group of flags for a :class:`~nb201_flat.neighbourhood.Neighbourhood`, shared by
+    ``flatness``, ``search`` and ``reproduce``.
+
+    Every flag defaults to "not given", so the specification's own defaults apply (stated once,
+    in :mod:`nb201_flat.neighbourhood`); :func:`neighbourhood_from_args` builds the value.
+    """
+    from nb201_flat.neighbourhood import AGGREGATES, NA_PAPER
+
+    g = parser.add_argument_group(
+        title,
+        "default: distance exactly 1, the cell itself excluded, mean; the NA paper's "
+        f"neighbourhood is {NA_PAPER.label!r}: --within --include-self",
+    )
+    g.add_argument("--radius", type=int, metavar="R", help="Hamming radius (default 1)")
+    dist = g.add_mutually_exclusive_group()
+    dist.add_argument(
+        "--exact",
+        dest="exact",
+        action="store_const",
+        const=True,
+        help="neighbours at distance exactly R (default)",
+    )
+    dist.add_argument(
+        "--within",
+        dest="exact",
+        action="store_const",
+        const=False,
+        help="neighbours at distance 1..R",
+    )
+    own = g.add_mutually_exclusive_group()
+    own.add_argument(
+        "--include-self",
+        dest="include_self",
+        action="store_const",
+        const=True,
+        help="the cell is a member of its own neighbourhood",
+    )
+    own.add_argument(
+        "--no-self",
+        dest="include_self",
+        action="store_const",
+        const=False,
+        help="leave the cell out of its neighbourhood (default)",
+    )
+    g.add_argument(
+        "--no-none",
+        action="store_const",
+        const=True,
+        help="drop neighbours reached by substituting none",
+    )
+    g.add_argument(
+        "--connected-only", action="store_const", const=True, help="drop disconnected neighbours"
+    )
+    g.add_argument(
+        "--agg",
+        choices=tuple(aggregators) or AGGREGATES,
+        help="aggregator g (default mean)",
+    )
+    g.add_argument(
+        "--quantile", type=float, metavar="Q", help="level of --agg quantile (default 0.25)"
+    )
+
+
+def neighbourhood_fields(args: argparse.Namespace) -> dict[str, Any]:
+    """The neighbourhood flags as given (None where not given)."""
+    from nb201_flat.neighbourhood import FIELDS
+
+    return {k: getattr(args, k, None) for k in FIELDS}
+
+
+def neighbourhood_from_args(
+    args: argparse.Namespace, base: Neighbourhood | None = None, *, quantile_needs_agg: bool = True
+) -> Neighbourhood:
+    """The :class:`~nb201_flat.neighbourhood.Neighbourhood` the flags name, on top of ``base``.
+
+    With ``quantile_needs_agg``, ``--quantile`` without ``--agg quantile`` is an error (it would
+    change nothing).
+    """
+    from nb201_flat.errors import ArgumentError
+    from nb201_flat.neighbourhood import Neighbourhood
+
+    spec = Neighbourhood.build(base, **neighbourhood_fields(args))
+    quantile_given = getattr(args, "quantile", None) is not None
+    if quantile_needs_agg and quantile_given and spec.agg != "quantile":
+        raise ArgumentError("--quantile applies only with --agg quantile; add --agg quantile")
+    return spec
 
 
 def parse_seed(text: str) -> str | int:

@@ -15,16 +15,8 @@ from typing import Any
 import numpy as np
 
 from nb201_flat.cli.common import add_json_arg, add_table_arg, emit_json, open_table
-from nb201_flat.errors import UnknownKeyError
+from nb201_flat.conventions import default_metric
 from nb201_flat.table import MetricKey, Table
-
-# what to summarise, in order of preference: the NB201 CIFAR-10 test accuracy, else any
-# 200-epoch accuracy (the embedded AnalogNAS-Bench table has cifar10/ori-test)
-_PREFERRED = (
-    MetricKey("cifar10", "ori-test", 200),
-    MetricKey("cifar100", "x-test", 200),
-    MetricKey("ImageNet16-120", "x-test", 200),
-)
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -38,13 +30,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _summary_key(table: Table) -> MetricKey:
-    for key in _PREFERRED:
-        if key in table:
-            return key
-    for key in table:
-        if key.metric == "accuracy":
-            return key
-    raise UnknownKeyError(f"table {table.source!r} has no accuracy metric to summarise")
+    return default_metric(table)
 
 
 def demo_summary(table: Table, *, top: int = 5, runs: int = 200, seed: int = 0) -> dict[str, Any]:
@@ -55,8 +41,10 @@ def demo_summary(table: Table, *, top: int = 5, runs: int = 200, seed: int = 0) 
         flatness,
         local_optima,
     )
+    from nb201_flat.neighbourhood import NA_PAPER
     from nb201_flat.search import (
         NARandomSearch,
+        NeighbourObjective,
         ProtocolError,
         RandomSearch,
         SearchAlgorithm,
@@ -91,7 +79,10 @@ def demo_summary(table: Table, *, top: int = 5, runs: int = 200, seed: int = 0) 
     fdc = fitness_distance_correlation(space, values)
 
     t0 = time.perf_counter()
-    algorithms: dict[str, SearchAlgorithm] = {"RS": RandomSearch(), "NA-RS": NARandomSearch()}
+    algorithms: dict[str, SearchAlgorithm] = {
+        "RS": RandomSearch(),
+        "NA-RS": NARandomSearch(NeighbourObjective(NA_PAPER)),
+    }
     try:  # the NB201 paper's protocol where the table has what it needs
         protocols = protocols_by_name("nb201", table)
         res = run_search(table, protocols, algorithms, runs=runs, seed=seed)

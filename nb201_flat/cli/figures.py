@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from nb201_flat.cli.common import add_json_arg, add_table_arg, emit_json, open_table
+from nb201_flat.errors import check_int_range
 from nb201_flat.figures.registry import FIGURE_NAMES, FIGURES
 
 
@@ -61,8 +62,7 @@ def cmd_figures(args: argparse.Namespace) -> int:
     from nb201_flat.figures._common import FigureSkipped
     from nb201_flat.figures.registry import render
 
-    if args.jobs < 1:
-        raise FigureSkipped("figures", [], f"--jobs must be >= 1, got {args.jobs}")
+    check_int_range("--jobs", args.jobs, 1, fix="pass --jobs 1 to draw in this process")
     table = open_table(args)
     names = list(dict.fromkeys(args.only)) if args.only else list(FIGURE_NAMES)
     out = Path(args.out)

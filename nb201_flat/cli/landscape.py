@@ -7,7 +7,15 @@ from typing import Any
 
 import numpy as np
 
-from nb201_flat.cli.common import add_json_arg, add_key_args, add_table_arg, emit_json, open_table
+from nb201_flat.cli.common import (
+    add_json_arg,
+    add_key_args,
+    add_neighbourhood_args,
+    add_table_arg,
+    emit_json,
+    neighbourhood_from_args,
+    open_table,
+)
 from nb201_flat.landscape._common import LandscapeArgumentError, MissingValueError
 
 
@@ -17,20 +25,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="neighbourhood flatness of architectures",
         description="Per architecture: its value and the mean, min and std of its radius-R "
         "neighbourhood, and sharpness (value minus neighbourhood mean). Without --arch, the "
-        "top K architectures by value.",
+        "top K architectures by value. With --agg, also the chosen aggregate g as `score`.",
     )
     add_key_args(p)
-    p.add_argument("--radius", type=int, default=1, help="Hamming radius (default 1)")
-    p.add_argument(
-        "--within",
-        action="store_true",
-        help="neighbours at distance 1..R instead of exactly R",
-    )
-    p.add_argument(
-        "--include-self", action="store_true", help="count the arch in its own neighbourhood"
-    )
-    p.add_argument("--no-none", action="store_true", help="skip neighbours that substitute `none`")
-    p.add_argument("--connected-only", action="store_true", help="skip disconnected neighbours")
+    add_neighbourhood_args(p)
     p.add_argument("--arch", nargs="+", metavar="A", help="official strings or indices")
     p.add_argument(
         "--top", type=int, default=10, metavar="K", help="without --arch: best K (default 10)"
@@ -125,22 +123,17 @@ def _higher_is_better(args: argparse.Namespace) -> bool:
 
 
 def cmd_flatness(args: argparse.Namespace) -> int:
-    from nb201_flat.landscape import flatness
+    from nb201_flat.landscape import flatness, neighbourhood_score
 
     if args.top < 1:
         raise LandscapeArgumentError(f"--top must be >= 1, got {args.top}")
     table = open_table(args)
     space = table.space
     values = table.vector(args.dataset, args.split, args.epochs, args.metric)
-    df = flatness(
-        space,
-        values,
-        args.radius,
-        exact=not args.within,
-        include_self=args.include_self,
-        no_none=args.no_none,
-        connected_only=args.connected_only,
-    )
+    spec = neighbourhood_from_args(args)
+    df = flatness(space, values, spec)
+    if args.agg is not None:
+        df["score"] = neighbourhood_score(space, values, spec)
     if args.arch:
         chosen = [space.resolve(a).index for a in args.arch]
     else:
@@ -149,19 +142,23 @@ def cmd_flatness(args: argparse.Namespace) -> int:
         chosen = np.lexsort((np.arange(space.size), -key))[: args.top].tolist()
     rows: list[dict[str, Any]] = []
     cols = ["value", "n", "mean", "min", "std", "sharpness"]
+    if args.agg is not None:
+        cols.append("score")
     picked = df.loc[chosen, cols].to_numpy(dtype=np.float64)
     for i, rec in zip(chosen, picked.tolist(), strict=True):
         row: dict[str, Any] = {"index": int(i), "arch": space.arch(i).to_str()}
         row.update(zip(cols, rec, strict=True))
         row["n"] = int(row["n"])
         rows.append(row)
-    neighbourhood = {
-        "radius": args.radius,
-        "exact": not args.within,
-        "include_self": args.include_self,
-        "no_none": args.no_none,
-        "connected_only": args.connected_only,
+    neighbourhood: dict[str, Any] = {
+        "radius": spec.radius,
+        "exact": spec.exact,
+        "include_self": spec.include_self,
+        "no_none": spec.no_none,
+        "connected_only": spec.connected_only,
     }
+    if args.agg is not None:
+        neighbourhood.update(agg=spec.agg, quantile=spec.quantile)
     if args.json:
         emit_json(
             {
@@ -175,7 +172,7 @@ def cmd_flatness(args: argparse.Namespace) -> int:
             }
         )
         return 0
-    kind = f"{'<=' if args.within else '='}{args.radius}"
+    kind = f"{'=' if spec.exact else '<='}{spec.radius}"
     print(f"{args.dataset}/{args.split}@{args.epochs} {args.metric}; neighbours at distance {kind}")
     print(
         f"{'index':>6} {'value':>9} {'n':>5} {'mean':>9} {'min':>9} {'std':>8} {'sharp':>8}  arch"

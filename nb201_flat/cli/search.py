@@ -7,7 +7,16 @@ import os
 import time
 from typing import Any
 
-from nb201_flat.cli.common import add_json_arg, add_table_arg, emit_json, open_table, parse_seed
+from nb201_flat.cli.common import (
+    add_json_arg,
+    add_neighbourhood_args,
+    add_table_arg,
+    emit_json,
+    neighbourhood_fields,
+    neighbourhood_from_args,
+    open_table,
+    parse_seed,
+)
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -47,32 +56,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         default="charge",
         help="a repeated query re-trains and pays (charge, NB201) or is cached",
     )
-    na = p.add_argument_group("neighbourhood-aware options (na-rs, na-rea, na-ls)")
-    na.add_argument("--radius", type=int, help="Hamming radius (default 1)")
-    na.add_argument("--agg", choices=AGGREGATORS, help="aggregator (default mean)")
-    na.add_argument("--quantile", type=float, help="quantile for --agg quantile (default 0.25)")
-    na.add_argument(
-        "--no-self",
-        dest="include_self",
-        action="store_const",
-        const=False,
-        help="leave the cell's own value out of its neighbourhood score",
+    add_neighbourhood_args(
+        p, title="neighbourhood-aware options (na-rs, na-rea, na-ls)", aggregators=AGGREGATORS
     )
-    na.add_argument(
-        "--exact",
-        action="store_const",
-        const=True,
-        help="neighbours at distance exactly --radius (default: 1..radius)",
-    )
-    na.add_argument(
-        "--no-none",
-        action="store_const",
-        const=True,
-        help="drop neighbours reached by substituting none",
-    )
-    na.add_argument(
-        "--connected-only", action="store_const", const=True, help="drop disconnected neighbours"
-    )
+    na = p.add_argument_group("neighbourhood-aware search options")
     na.add_argument(
         "--charge-neighbours",
         dest="charge",
@@ -132,6 +119,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("--search-epochs", default=None, help="comma-separated, e.g. 12,200")
     _add_run_args(p, runs=None)
+    add_neighbourhood_args(
+        p,
+        title="neighbourhood of the base NA objective (the grid varies it)",
+        aggregators=AGGREGATORS,
+    )
     add_table_arg(p)
     add_json_arg(p)
     p.set_defaults(func=cmd_reproduce)
@@ -158,16 +150,10 @@ def _jobs(args: argparse.Namespace) -> int:
 def cmd_search(args: argparse.Namespace) -> int:
     from nb201_flat.search import make_algorithm, protocols_by_name, run_search
 
-    options = {
+    neighbourhood_from_args(args)  # checks the flags together, before any work
+    options = neighbourhood_fields(args) | {
         k: getattr(args, k)
         for k in (
-            "radius",
-            "agg",
-            "quantile",
-            "include_self",
-            "exact",
-            "no_none",
-            "connected_only",
             "charge",
             "rerank_top_k",
             "stage1_fraction",
@@ -264,6 +250,13 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         changes["protocols"] = tuple(s.strip() for s in args.protocols.split(",") if s.strip())
     if args.search_epochs:
         changes["search_epochs"] = tuple(int(s) for s in args.search_epochs.split(","))
+    if any(v is not None for v in neighbourhood_fields(args).values()):
+        changes["base"] = replace(
+            cfg.base,
+            neighbourhood=neighbourhood_from_args(
+                args, cfg.base.neighbourhood, quantile_needs_agg=False
+            ),
+        )
     cfg = replace(cfg, **changes)
     table = open_table(args)
     t0 = time.perf_counter()

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from nb201_flat.cli.common import (
     add_json_arg,
@@ -15,6 +16,13 @@ from nb201_flat.cli.common import (
     open_table,
     parse_seed,
 )
+from nb201_flat.errors import ArgumentError
+
+if TYPE_CHECKING:
+    from nb201_flat.table import SeedPolicy
+
+if TYPE_CHECKING:
+    pass
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -48,12 +56,17 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("arch", help="official NB201 string or index")
     add_key_args(p)
     p.add_argument(
-        "--seed",
+        "--seed-policy",
         type=parse_seed,
-        default="mean",
-        help="mean (default), random (needs --rng-seed) or a stored seed position",
+        default=None,
+        help="stored training seed: mean (default), random (needs --rng-seed) or a seed position",
     )
-    p.add_argument("--rng-seed", type=int, default=None, help="generator seed for --seed random")
+    p.add_argument(
+        "--seed", type=parse_seed, default=None, help="deprecated spelling of --seed-policy"
+    )
+    p.add_argument(
+        "--rng-seed", type=int, default=None, help="generator seed for --seed-policy random"
+    )
     add_table_arg(p)
     add_json_arg(p)
     p.set_defaults(func=cmd_query)
@@ -124,8 +137,21 @@ def cmd_info(args: argparse.Namespace) -> int:
 def cmd_query(args: argparse.Namespace) -> int:
     table = open_table(args)
     arch = table.space.resolve(args.arch)
-    value = table.query(
-        arch, args.dataset, args.split, args.epochs, args.metric, seed=args.seed, rng=args.rng_seed
+    policy = args.seed_policy
+    if args.seed is not None:
+        if policy is not None:
+            raise ArgumentError("pass --seed-policy only (--seed is its deprecated spelling)")
+        logging.getLogger(__name__).warning("--seed is deprecated here; use --seed-policy")
+        policy = args.seed
+    policy = "mean" if policy is None else policy
+    value = table.value(
+        arch,
+        args.dataset,
+        args.split,
+        args.epochs,
+        args.metric,
+        seed_policy=cast("SeedPolicy", policy),
+        rng=args.rng_seed,
     )
     payload = {
         "index": arch.index,
@@ -134,7 +160,8 @@ def cmd_query(args: argparse.Namespace) -> int:
         "split": args.split,
         "epochs": args.epochs,
         "metric": args.metric,
-        "seed": args.seed,
+        "seed": policy,
+        "seed_policy": policy,
         "value": value,
         "source": table.source,
     }
@@ -143,6 +170,6 @@ def cmd_query(args: argparse.Namespace) -> int:
     else:
         print(
             f"{arch.index}  {arch}  {args.dataset}/{args.split}@{args.epochs} "
-            f"{args.metric} [{args.seed}] = {value:.4f}"
+            f"{args.metric} [{policy}] = {value:.4f}"
         )
     return 0

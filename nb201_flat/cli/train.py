@@ -12,10 +12,11 @@ import os
 from typing import Any
 
 from nb201_flat.cli.common import add_json_arg, emit_json
+from nb201_flat.conventions import DATASETS
 
 log = logging.getLogger(__name__)
 
-_DATASETS = ("cifar10-valid", "cifar10", "cifar100", "ImageNet16-120")
+_DATASETS = DATASETS
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

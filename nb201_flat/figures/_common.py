@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import weakref
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -12,33 +12,19 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from nb201_flat.errors import Nb201FlatError
+from nb201_flat.conventions import DATASET_LABELS as DATASET_LABELS
+from nb201_flat.conventions import REPORT_DATASETS, default_metric, report_key, search_key
+from nb201_flat.errors import FigureSkipped as FigureSkipped
+from nb201_flat.errors import UnknownKeyError
 from nb201_flat.figures.style import figure_style
 from nb201_flat.table import MetricKey, Table
 
 FloatArray = npt.NDArray[np.float64]
 
-DATASET_LABELS: dict[str, str] = {
-    "cifar10": "CIFAR-10",
-    "cifar10-valid": "CIFAR-10",
-    "cifar100": "CIFAR-100",
-    "ImageNet16-120": "ImageNet16-120",
-}
-
-# The 200-epoch test accuracy each paper reports per dataset (NB201 names and splits).
-TEST_KEYS: dict[str, MetricKey] = {
-    "cifar10": MetricKey("cifar10", "ori-test", 200),
-    "cifar100": MetricKey("cifar100", "x-test", 200),
-    "ImageNet16-120": MetricKey("ImageNet16-120", "x-test", 200),
-}
-
-# What a search may see for the same dataset: its validation split (cifar10 has none, so
-# "searching CIFAR-10" means cifar10-valid x-valid).
-VALID_KEYS: dict[str, MetricKey] = {
-    "cifar10": MetricKey("cifar10-valid", "x-valid", 200),
-    "cifar100": MetricKey("cifar100", "x-valid", 200),
-    "ImageNet16-120": MetricKey("ImageNet16-120", "x-valid", 200),
-}
+# The 200-epoch test accuracy each paper reports per dataset, and what a search may see for the
+# same dataset (see nb201_flat.conventions: cifar10 has no validation split).
+TEST_KEYS: dict[str, MetricKey] = {ds: report_key(ds) for ds in REPORT_DATASETS}
+VALID_KEYS: dict[str, MetricKey] = {ds: search_key(ds) for ds in REPORT_DATASETS}
 
 SPLIT_LABELS: dict[str, str] = {
     "ori-test": "test",
@@ -55,31 +41,13 @@ METRIC_LABELS: dict[str, tuple[str, str]] = {
 }
 
 
-class FigureSkipped(Nb201FlatError):
-    """A figure cannot be drawn from this table; the message names what it needs.
-
-    Attributes
-    ----------
-    figure
-        The figure's registry name.
-    needs
-        The metric keys (or other requirements, as text) the table lacks.
-    """
-
-    def __init__(self, figure: str, needs: Sequence[MetricKey | str], why: str = "") -> None:
-        self.figure = figure
-        self.needs = tuple(key_label(k) if isinstance(k, MetricKey) else k for k in needs)
-        text = f"needs {', '.join(self.needs)}" if self.needs else "cannot be drawn"
-        super().__init__(text + (f" ({why})" if why else ""))
-
-
 def key_label(key: MetricKey) -> str:
     """Short form for messages: ``cifar100/x-test@200 accuracy``.
 
     >>> key_label(MetricKey("cifar100", "x-test", 200))
     'cifar100/x-test@200 accuracy'
     """
-    return f"{key.dataset}/{key.split}@{key.epochs} {key.metric}"
+    return key.label
 
 
 def signed(x: float, digits: int = 2) -> str:
@@ -130,15 +98,14 @@ def present(table: Table, keys: Mapping[str, MetricKey]) -> dict[str, MetricKey]
 
 
 def primary_key(table: Table, figure: str) -> MetricKey:
-    """The metric single-panel figures default to: CIFAR-10 200-epoch test accuracy if the table
-    has it, else its first 200-epoch accuracy, else its first accuracy of any schedule."""
-    if TEST_KEYS["cifar10"] in table:
-        return TEST_KEYS["cifar10"]
-    acc = [k for k in table if k.metric == "accuracy"]
-    if not acc:
-        raise FigureSkipped(figure, ["an 'accuracy' metric"], f"table {table.source!r} has none")
-    full = [k for k in acc if k.epochs == 200]
-    return (full or acc)[0]
+    """The metric single-panel figures default to: the table's default metric
+    (:func:`nb201_flat.conventions.default_metric`)."""
+    try:
+        return default_metric(table)
+    except UnknownKeyError:
+        raise FigureSkipped(
+            figure, ["an 'accuracy' metric"], f"table {table.source!r} has none"
+        ) from None
 
 
 # -- notes attached to a figure (partial renderings, protocol caveats) -----------------------
@@ -188,20 +155,6 @@ def axes_or_new(ax: Axes | None, figsize: tuple[float, float] | None = None) -> 
     _, axes = new_figure(figsize=figsize)
     out: Axes = axes[0, 0]
     return out
-
-
-def panel_letter(ax: Axes, letter: str) -> None:
-    """Bold panel letter in the top-left corner, outside the data area."""
-    ax.text(
-        -0.02,
-        1.02,
-        letter,
-        transform=ax.transAxes,
-        fontweight="bold",
-        fontsize=10,
-        ha="right",
-        va="bottom",
-    )
 
 
 # -- statistics ------------------------------------------------------------------------------

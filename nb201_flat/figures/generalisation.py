@@ -27,6 +27,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from nb201_flat.errors import check_float_range
 from nb201_flat.figures._common import (
     TEST_KEYS,
     VALID_KEYS,
@@ -165,8 +166,7 @@ def make_flat_vs_sharp(table: Table, *, top: float = 0.2, radius: int = 1) -> Fi
 
     Draws the series the table supports; skips (:class:`FigureSkipped`) when it supports none.
     """
-    if not 0 < top <= 1:
-        raise FigureSkipped(NAME, [], f"top must lie in (0, 1], got {top}")
+    check_float_range("top", top, 0.0, 1.0, lo_open=True, fix="e.g. top=0.2 for the best 20 %")
     gaps = [ds for ds in GAP_DATASETS if VALID_KEYS[ds] in table and TEST_KEYS[ds] in table]
     source_ok = VALID_KEYS[TRANSFER_SOURCE] in table
     targets = [ds for ds in TRANSFER_TARGETS if source_ok and TEST_KEYS[ds] in table]

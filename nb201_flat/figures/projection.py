@@ -24,6 +24,8 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from nb201_flat.conventions import search_dataset
+from nb201_flat.errors import check_choice
 from nb201_flat.figures._common import (
     TEST_KEYS,
     FigureSkipped,
@@ -120,6 +122,7 @@ def pick_architectures(
     queries
         Queries per run when the table forces the fixed-n fallback.
     """
+    check_choice("pick", pick, ("search", "value"))
     key = _figure_key(table, dataset)
     values = table.vector_for(key)
     flat = flatness(table.space, values, 1)
@@ -138,9 +141,8 @@ def pick_architectures(
             f"best {key_short(key)} vs best radius-1 neighbourhood mean (no search)",
             optimistic=True,
         )
-    if pick != "search":
-        raise FigureSkipped(NAME, [], f"pick must be 'search' or 'value', got {pick!r}")
 
+    from nb201_flat.neighbourhood import NA_PAPER
     from nb201_flat.search import (
         NARandomSearch,
         NeighbourObjective,
@@ -153,7 +155,7 @@ def pick_architectures(
         run_search,
     )
 
-    search_ds = "cifar10-valid" if key.dataset == "cifar10" else key.dataset
+    search_ds = search_dataset(key.dataset)
     protocol: Protocol | None = None
     try:
         protocol = per_dataset_protocols(datasets=(search_ds,))[0]
@@ -171,7 +173,7 @@ def pick_architectures(
         protocol = fallback[0]
     algorithms: dict[str, SearchAlgorithm] = {
         "rs": RandomSearch(),
-        "na-rs": NARandomSearch(NeighbourObjective()),
+        "na-rs": NARandomSearch(NeighbourObjective(NA_PAPER)),
     }
     res = run_search(table, protocol, algorithms, runs=max_runs, seed=seed)
     runs = res.runs.drop_duplicates(["algorithm", "run"])

@@ -23,6 +23,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
+from nb201_flat.conventions import cost_key, search_key
 from nb201_flat.figures._common import (
     FigureSkipped,
     add_note,
@@ -31,7 +32,7 @@ from nb201_flat.figures._common import (
     new_figure,
 )
 from nb201_flat.figures.style import figure_style
-from nb201_flat.table import MetricKey, Table
+from nb201_flat.table import Table
 
 NAME = "search_curves"
 ProtocolName = Literal["per-dataset", "nb201", "fixed-n"]
@@ -108,11 +109,15 @@ def run_curves(
     base is among ``algorithms`` also gets its budget-matched control (the base given the
     time the NA form used, free look-ups included; :mod:`nb201_flat.search.accounting`).
     """
+    from nb201_flat.neighbourhood import NA_PAPER
     from nb201_flat.search import make_algorithm, protocols_by_name, run_search
     from nb201_flat.search.accounting import budget_matched
 
     prots = protocols_by_name(protocol, table, n=queries)
-    algos = {name: make_algorithm(name) for name in algorithms}
+    algos = {
+        name: make_algorithm(name, neighbourhood=NA_PAPER if name.startswith("na-") else None)
+        for name in algorithms
+    }
     res = run_search(
         table, prots, algos, runs=runs, seed=seed, jobs=jobs, curve_points=curve_points
     )
@@ -163,8 +168,8 @@ def _servable_protocol(
     raise FigureSkipped(
         NAME,
         [
-            MetricKey("cifar10-valid", "x-valid", 12),
-            MetricKey("cifar10-valid", "train", 200, "time_s"),
+            search_key("cifar10", 12),
+            cost_key("cifar10"),
         ],
         "a validation split and training times to search on"
         + (f"; {why}" if protocol or "optimistic" in why else ""),

@@ -54,6 +54,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Final, TypeVar
 import numpy as np
 import pandas as pd
 
+from nb201_flat import conventions
 from nb201_flat.errors import FormatError, MissingDependencyError, Nb201FlatError, TableFileError
 from nb201_flat.importers.safe_pickle import ReadableBinary, safe_load
 from nb201_flat.table import TIDY_COLUMNS
@@ -73,11 +74,11 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 #: NB201 dataset names, in output order.
-DATASETS: Final = ("cifar10-valid", "cifar10", "cifar100", "ImageNet16-120")
+DATASETS: Final = conventions.DATASETS
 
 #: Evaluation splits each dataset has (``train`` comes from the training curves).
 EVAL_SPLITS: Final[Mapping[str, tuple[str, ...]]] = {
-    "cifar10-valid": ("x-valid", "ori-test"),
+    conventions.CIFAR10_VALID: ("x-valid", "ori-test"),
     "cifar10": ("ori-test",),
     "cifar100": ("x-valid", "x-test", "ori-test"),
     "ImageNet16-120": ("x-valid", "x-test", "ori-test"),

@@ -7,7 +7,10 @@ from typing import Literal, TypeAlias
 import numpy as np
 import numpy.typing as npt
 
-from nb201_flat.errors import Nb201FlatError
+# re-exported: the landscape layer's errors lived here
+from nb201_flat.errors import LandscapeArgumentError as LandscapeArgumentError
+from nb201_flat.errors import MissingValueError as MissingValueError
+from nb201_flat.errors import NoPathError as NoPathError
 from nb201_flat.space import Arch, Space
 
 FloatArray: TypeAlias = npt.NDArray[np.float64]
@@ -18,21 +21,6 @@ ArchLike: TypeAlias = Arch | str | int
 Seed: TypeAlias = int | np.random.Generator
 
 NAN_POLICIES: tuple[str, ...] = ("omit", "propagate", "raise")
-
-
-class LandscapeArgumentError(Nb201FlatError, ValueError):
-    """A landscape function got an argument it cannot use (wrong shape, name or range)."""
-
-
-class MissingValueError(Nb201FlatError, ValueError):
-    """NaN values met under ``nan_policy="raise"``, or a query about an unmeasured arch."""
-
-
-class NoPathError(Nb201FlatError, LookupError):
-    """No path joins two architectures (filters or missing values cut them apart)."""
-
-    def __str__(self) -> str:  # LookupError would repr() the message
-        return str(self.args[0]) if self.args else ""
 
 
 def as_values(space: Space, values: npt.ArrayLike) -> FloatArray:

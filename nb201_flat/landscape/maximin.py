@@ -97,6 +97,14 @@ class BarrierTree:
             route = self._shortest_above(ia, ib, float(self.w[route].min()))
         return make_path(self.space, self.values, self.w, route, self.higher_is_better)
 
+    def __repr__(self) -> str:
+        trees = int(np.unique(self.component[self.usable]).size) if self.usable.any() else 0
+        return (
+            f"BarrierTree({int(self.usable.sum())} of {self.space.size} archs, {trees} trees, "
+            f"{len(self.edge_level)} edges, higher_is_better={self.higher_is_better}, "
+            f"connected_only={self.connected_only})"
+        )
+
     def bottleneck(self, a: ArchLike, b: ArchLike) -> float:
         """The best achievable worst value on a path from ``a`` to ``b`` (metric units)."""
         p = self.path(a, b)

@@ -1,6 +1,7 @@
 """Neighbourhood flatness of every architecture at once.
 
-For each architecture α, ``N_r(α)`` is the set of cells at Hamming distance ``r`` (``exact=True``)
+For each architecture α and a :class:`~nb201_flat.neighbourhood.Neighbourhood` specification
+(whose defaults are stated in :mod:`nb201_flat.neighbourhood`), ``N_r(α)`` is the set of cells at Hamming distance ``r`` (``exact=True``)
 or ``1..r`` (``exact=False``), optionally without substitutions to ``none`` (``no_none``) or
 without disconnected cells (``connected_only``) -- the filters of
 :meth:`nb201_flat.space.Space.neighbours`, whose index arrays are cached on the space. With
@@ -37,8 +38,6 @@ array([1., 1., 2.])
 
 from __future__ import annotations
 
-from typing import Literal, TypeAlias
-
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
@@ -50,15 +49,22 @@ from nb201_flat.landscape._common import (
     NanPolicy,
     as_values,
     check_nan_policy,
-    check_quantile,
     raise_on_nan,
 )
 from nb201_flat.landscape.aggregates import NeighbourRows, ball_stats, supports
-from nb201_flat.neighbours import Neighbourhood
+from nb201_flat.neighbourhood import AGGREGATES, Agg, Neighbourhood
+from nb201_flat.neighbours import NeighbourArrays
 from nb201_flat.space import Space
 
-Agg: TypeAlias = Literal["mean", "median", "min", "max", "quantile", "std"]
-AGGREGATES: tuple[str, ...] = ("mean", "median", "min", "max", "quantile", "std")
+__all__ = [
+    "AGGREGATES",
+    "FLATNESS_COLUMNS",
+    "Agg",
+    "Neighbourhood",
+    "aggregate_members",
+    "flatness",
+    "neighbourhood_score",
+]
 FLATNESS_COLUMNS: tuple[str, ...] = (
     "value",
     "n",
@@ -80,13 +86,13 @@ _CHUNK_ENTRIES = 1 << 21
 def flatness(
     space: Space,
     values: npt.ArrayLike,
-    radius: int = 1,
+    radius: int | Neighbourhood | None = None,
     *,
-    exact: bool = True,
-    include_self: bool = False,
-    no_none: bool = False,
-    connected_only: bool = False,
-    quantile: float = 0.25,
+    exact: bool | None = None,
+    include_self: bool | None = None,
+    no_none: bool | None = None,
+    connected_only: bool | None = None,
+    quantile: float | None = None,
     delta: float = 1.0,
     nan_policy: NanPolicy = "omit",
 ) -> pd.DataFrame:
@@ -98,12 +104,13 @@ def flatness(
         The search space whose indices ``values`` follows.
     values
         One metric over every architecture (e.g. ``table.vector("cifar10", "ori-test", 200)``).
-    radius, exact, no_none, connected_only
-        The neighbourhood, as in :meth:`Space.neighbours`.
-    include_self
-        Count the architecture itself as a member of its neighbourhood.
-    quantile
-        Level of the ``quantile`` column (0.25: the lower quartile).
+    radius
+        A radius, or a whole :class:`~nb201_flat.neighbourhood.Neighbourhood` specification
+        (its ``agg`` is not used: every aggregate is a column).
+    exact, include_self, no_none, connected_only, quantile
+        Fields of the specification; None keeps the specification's value (the defaults are
+        stated in :mod:`nb201_flat.neighbourhood`). ``quantile`` is the level of the
+        ``quantile`` column.
     delta
         Tolerance of ``share_within_delta``: the share of members m with |f(m) - f(α)| <= delta.
     nan_policy
@@ -129,18 +136,26 @@ def flatness(
     >>> float(df.loc[13, "share_within_delta"]), float(df.loc[0, "share_within_delta"])
     (0.0, 1.0)
     """
+    spec = Neighbourhood.build(
+        radius,
+        exact=exact,
+        include_self=include_self,
+        no_none=no_none,
+        connected_only=connected_only,
+        quantile=quantile,
+    )
     v = as_values(space, values)
     check_nan_policy(nan_policy)
-    q = check_quantile(quantile)
+    q = spec.quantile
     if not np.isfinite(delta) or delta < 0:
         raise LandscapeArgumentError(f"delta must be a finite number >= 0, got {delta}")
     if nan_policy == "raise":
         raise_on_nan(v)
-    nb = NeighbourRows(space, radius, exact, no_none, connected_only)
+    nb = NeighbourRows(space, spec.radius, spec.exact, spec.no_none, spec.connected_only)
     stats = _stats(
         nb,
         v,
-        include_self=include_self,
+        include_self=spec.include_self,
         wanted=("mean", "median", "min", "max", "std", "quantile", "share"),
         q=q,
         delta=float(delta),
@@ -162,11 +177,11 @@ def flatness(
         index=pd.RangeIndex(space.size, name="index"),
     )
     df.attrs.update(
-        radius=int(radius),
-        exact=exact,
-        include_self=include_self,
-        no_none=no_none,
-        connected_only=connected_only,
+        radius=spec.radius,
+        exact=spec.exact,
+        include_self=spec.include_self,
+        no_none=spec.no_none,
+        connected_only=spec.connected_only,
         quantile=q,
         delta=float(delta),
         nan_policy=nan_policy,
@@ -177,24 +192,26 @@ def flatness(
 def neighbourhood_score(
     space: Space,
     values: npt.ArrayLike,
-    radius: int = 1,
+    radius: int | Neighbourhood | None = None,
     *,
-    agg: Agg = "mean",
-    quantile: float = 0.25,
-    exact: bool = True,
-    include_self: bool = False,
-    no_none: bool = False,
-    connected_only: bool = False,
+    agg: Agg | None = None,
+    quantile: float | None = None,
+    exact: bool | None = None,
+    include_self: bool | None = None,
+    no_none: bool | None = None,
+    connected_only: bool | None = None,
     nan_policy: NanPolicy = "omit",
 ) -> FloatArray:
     """The aggregated objective g(f(N(α))) of every architecture, as a vector.
 
     Parameters
     ----------
-    agg
-        g: ``"mean"``, ``"median"``, ``"min"``, ``"max"``, ``"quantile"`` (at ``quantile``) or
-        ``"std"``.
-    Other parameters
+    radius
+        A radius, or a whole :class:`~nb201_flat.neighbourhood.Neighbourhood` specification.
+    agg, quantile, exact, include_self, no_none, connected_only
+        Fields of the specification; None keeps its value. ``agg`` is g: ``"mean"``,
+        ``"median"``, ``"min"``, ``"max"``, ``"quantile"`` (at ``quantile``) or ``"std"``.
+    nan_policy
         As in :func:`flatness`.
 
     Returns
@@ -207,31 +224,70 @@ def neighbourhood_score(
     --------
     >>> import numpy as np
     >>> from nb201_flat.space import Space
+    >>> from nb201_flat.neighbourhood import Neighbourhood
     >>> space = Space(("a", "b"), 3)                     # a cube: 8 cells, 3 neighbours each
     >>> f = np.arange(8.0)
     >>> neighbourhood_score(space, f, 1, agg="max").tolist()
     [4.0, 5.0, 6.0, 7.0, 6.0, 7.0, 7.0, 6.0]
     >>> neighbourhood_score(space, f, 1, agg="mean", include_self=True)[0]
     np.float64(1.75)
+    >>> neighbourhood_score(space, f, Neighbourhood(include_self=True))[0]
+    np.float64(1.75)
     """
-    if agg not in AGGREGATES:
-        raise LandscapeArgumentError(f"agg must be one of {', '.join(AGGREGATES)}, got {agg!r}")
+    spec = Neighbourhood.build(
+        radius,
+        agg=agg,
+        quantile=quantile,
+        exact=exact,
+        include_self=include_self,
+        no_none=no_none,
+        connected_only=connected_only,
+    )
     v = as_values(space, values)
     check_nan_policy(nan_policy)
-    q = check_quantile(quantile) if agg == "quantile" else 0.5
     if nan_policy == "raise":
         raise_on_nan(v)
-    nb = NeighbourRows(space, radius, exact, no_none, connected_only)
-    if agg == "median":
-        agg, q = "quantile", 0.5
+    nb = NeighbourRows(space, spec.radius, spec.exact, spec.no_none, spec.connected_only)
+    return _score(nb, v, spec, propagate=nan_policy == "propagate")
+
+
+def aggregate_members(members: npt.ArrayLike, spec: Neighbourhood) -> float:
+    """g over one neighbourhood's member values (NaN members omitted; NaN when none is left).
+
+    The same computation as :func:`neighbourhood_score`, for a single row: the search layer
+    scores one sampled cell at a time with it. ``members`` lists the cell itself first when
+    ``spec.include_self``, then its neighbours in :meth:`NeighbourArrays.of` order.
+
+    >>> from nb201_flat.neighbourhood import Neighbourhood
+    >>> aggregate_members([3.0, float("nan"), 1.0, 2.0], Neighbourhood(agg="median"))
+    2.0
+    """
+    g = np.asarray(members, dtype=np.float64).reshape(1, -1)
+    agg, q = _agg_level(spec)
+    out: dict[str, FloatArray] = {agg: np.full(1, np.nan), "n": np.full(1, np.nan)}
+    _chunk_stats(g, None, g[:, 0], bool(np.isnan(g).any()), (agg,), q, 0.0, False, out, slice(0, 1))
+    return float(out[agg][0])
+
+
+def _agg_level(spec: Neighbourhood) -> tuple[str, float]:
+    """The internal aggregate name and quantile level of a specification's g."""
+    if spec.agg == "median":
+        return "quantile", 0.5
+    return spec.agg, spec.quantile if spec.agg == "quantile" else 0.5
+
+
+def _score(
+    nb: NeighbourRows, v: FloatArray, spec: Neighbourhood, *, propagate: bool
+) -> FloatArray:
+    agg, q = _agg_level(spec)
     stats = _stats(
         nb,
         v,
-        include_self=include_self,
+        include_self=spec.include_self,
         wanted=(agg,),
         q=q,
         delta=0.0,
-        propagate=nan_policy == "propagate",
+        propagate=propagate,
     )
     return stats[agg]
 
@@ -272,7 +328,7 @@ def _stats(
 
 
 def _aggregate(
-    nb: Neighbourhood | NeighbourRows,
+    nb: NeighbourArrays | NeighbourRows,
     v: FloatArray,
     *,
     include_self: bool,

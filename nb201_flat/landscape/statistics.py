@@ -27,6 +27,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from nb201_flat.conventions import report_dataset
 from nb201_flat.landscape._common import (
     ArchLike,
     BoolArray,
@@ -406,7 +407,7 @@ def basins(
 # -- A²M neighbour-accuracy distributions ------------------------------------------------------
 def a2m_bands(dataset: str) -> dict[str, tuple[float, float]]:
     """A²M's three accuracy bands (A, B, C) for ``cifar10``, ``cifar100``, ``ImageNet16-120``."""
-    key = "cifar10" if dataset == "cifar10-valid" else dataset
+    key = report_dataset(dataset)
     if key not in A2M_BANDS:
         raise LandscapeArgumentError(
             f"A²M defines bands for {', '.join(A2M_BANDS)}, not {dataset!r}; pass your own "

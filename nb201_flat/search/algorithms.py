@@ -6,10 +6,11 @@ Every algorithm is a frozen dataclass with ``search(oracle, rng, incumbent)``: i
 scored architecture to the :class:`Incumbent`, which the runner reads when ``search`` returns.
 All randomness comes from ``rng``, so a run is a function of its seed.
 
-Neighbourhood-aware objective (:class:`NeighbourObjective`): the score of a cell is an
-aggregate (mean, median, min or a quantile) of the validation values of its neighbourhood
-(Hamming radius, optionally filtered), with or without its own value, all obtained through the
-oracle: its own value is always a charged query (the cell is trained), its neighbours' values
+Neighbourhood-aware objective (:class:`NeighbourObjective`): the score of a cell is g(f(N(α))) for
+a :class:`~nb201_flat.neighbourhood.Neighbourhood` specification (aggregator mean, median, min or
+a quantile), computed by the landscape layer's own code
+(:func:`~nb201_flat.landscape.neighbourhood.aggregate_members`), with every value obtained through
+the oracle: its own value is always a charged query (the cell is trained), its neighbours' values
 are charged queries when ``charge=True`` and free look-ups otherwise (the NA paper's setting
 reads them from the benchmark). NA searches remember the values they obtained in a run (a
 neighbour seen twice is not trained twice); plain random search and REA do not (NB201 re-trains
@@ -18,11 +19,14 @@ re-sampled cells), and local search remembers (it never re-evaluates a visited c
 Examples
 --------
 >>> rs = RandomSearch()
->>> na = NARandomSearch(NeighbourObjective(radius=1, agg="mean"))
+>>> from nb201_flat.neighbourhood import NA_PAPER
+>>> na = NARandomSearch(NeighbourObjective(NA_PAPER))
 >>> rs.name, na.name
 ('rs', 'na-rs')
 >>> na.label
 'na-rs[r1,mean,self,free]'
+>>> NARandomSearch().label
+'na-rs[r1,mean,noself,free]'
 """
 
 from __future__ import annotations
@@ -34,8 +38,11 @@ from typing import Any, ClassVar, Literal, Protocol, TypeAlias, runtime_checkabl
 import numpy as np
 import numpy.typing as npt
 
-from nb201_flat.errors import Nb201FlatError
-from nb201_flat.neighbours import Neighbourhood
+from nb201_flat.errors import AlgorithmError as AlgorithmError
+from nb201_flat.errors import check_int_range
+from nb201_flat.landscape.neighbourhood import aggregate_members
+from nb201_flat.neighbourhood import FIELDS, Neighbourhood
+from nb201_flat.neighbours import NeighbourArrays
 from nb201_flat.search.oracle import FloatArray, Oracle, SearchEnded, SearchStalled
 
 Aggregator: TypeAlias = Literal["mean", "median", "min", "quantile"]
@@ -43,10 +50,6 @@ Mutation: TypeAlias = Literal["node-then-edge", "uniform-edge"]
 
 AGGREGATORS: tuple[str, ...] = ("mean", "median", "min", "quantile")
 ALGORITHM_NAMES: tuple[str, ...] = ("rs", "na-rs", "rea", "na-rea", "ls", "na-ls")
-
-
-class AlgorithmError(Nb201FlatError, ValueError):
-    """Bad algorithm arguments."""
 
 
 class Incumbent:
@@ -63,6 +66,9 @@ class Incumbent:
         self.index = -1
         self.score = -np.inf
         self.changes: list[tuple[float, int, int]] = []
+
+    def __repr__(self) -> str:
+        return f"Incumbent(index={self.index}, score={self.score:g}, changes={len(self.changes)})"
 
     def offer(self, index: int, score: float) -> bool:
         """Take ``index`` if its score beats the incumbent's; True when it did."""
@@ -92,72 +98,83 @@ class SearchAlgorithm(Protocol):
     def search(self, oracle: Oracle, rng: np.random.Generator, incumbent: Incumbent) -> None: ...
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class NeighbourObjective:
-    """The aggregated neighbourhood objective of NA searches.
+    """The aggregated neighbourhood objective of NA searches: a neighbourhood and who pays.
 
     Attributes
     ----------
-    radius
-        Hamming radius (1..6 in NB201).
-    agg
-        ``"mean"``, ``"median"``, ``"min"`` or ``"quantile"`` (at ``quantile``).
-    quantile
-        The quantile for ``agg="quantile"``, in [0, 1].
-    include_self
-        Aggregate the cell's own value with its neighbours'.
-    exact
-        Neighbours at distance exactly ``radius`` (True) or 1..``radius`` (False, default).
-    no_none, connected_only
-        Neighbourhood filters (see :meth:`nb201_flat.space.Space.neighbours`).
+    neighbourhood
+        The :class:`~nb201_flat.neighbourhood.Neighbourhood` specification (radius, exact,
+        include self, filters, aggregator); its defaults are stated once, in
+        :mod:`nb201_flat.neighbourhood`. NA searches accept the aggregators ``"mean"``,
+        ``"median"``, ``"min"`` and ``"quantile"``; the NA paper's own is
+        :data:`~nb201_flat.neighbourhood.NA_PAPER`.
     charge
-        Neighbour queries are charged to the budget (True) or free look-ups (False).
+        Neighbour queries are charged to the budget (True) or free look-ups (False): a
+        property of the oracle budget, not of the neighbourhood.
+
+    The specification's fields may also be given one by one, as keywords
+    (``NeighbourObjective(radius=2, agg="min")``), and read back as attributes.
     """
 
-    radius: int = 1
-    agg: Aggregator = "mean"
-    quantile: float = 0.25
-    include_self: bool = True
-    exact: bool = False
-    no_none: bool = False
-    connected_only: bool = False
-    charge: bool = False
+    neighbourhood: Neighbourhood
+    charge: bool
 
-    def __post_init__(self) -> None:
-        if isinstance(self.radius, bool) or not 1 <= int(self.radius) <= 6:
-            raise AlgorithmError(f"radius must lie in 1..6, got {self.radius!r}")
-        if self.agg not in AGGREGATORS:
+    def __init__(
+        self, neighbourhood: Neighbourhood | None = None, charge: bool = False, **fields: Any
+    ) -> None:
+        spec = Neighbourhood.build(neighbourhood, **fields)
+        check_int_range("radius", spec.radius, 1, 6, fix="NB201 cells are 6 edges apart at most")
+        if spec.agg not in AGGREGATORS:
             raise AlgorithmError(
-                f"unknown aggregator {self.agg!r}; choose from {', '.join(AGGREGATORS)}"
+                f"unknown aggregator {spec.agg!r}; choose from {', '.join(AGGREGATORS)}"
             )
-        if not 0.0 <= float(self.quantile) <= 1.0:
-            raise AlgorithmError(f"quantile must lie in [0, 1], got {self.quantile}")
+        object.__setattr__(self, "neighbourhood", spec)
+        object.__setattr__(self, "charge", bool(charge))
+
+    @property
+    def radius(self) -> int:
+        """Hamming radius."""
+        return self.neighbourhood.radius
+
+    @property
+    def agg(self) -> str:
+        """The aggregator g."""
+        return self.neighbourhood.agg
+
+    @property
+    def quantile(self) -> float:
+        """Level of ``agg="quantile"``."""
+        return self.neighbourhood.quantile
+
+    @property
+    def include_self(self) -> bool:
+        """The cell is a member of its neighbourhood."""
+        return self.neighbourhood.include_self
+
+    @property
+    def exact(self) -> bool:
+        """Neighbours at distance exactly ``radius``."""
+        return self.neighbourhood.exact
+
+    @property
+    def no_none(self) -> bool:
+        """No substitutions to ``none``."""
+        return self.neighbourhood.no_none
+
+    @property
+    def connected_only(self) -> bool:
+        """Connected neighbours only."""
+        return self.neighbourhood.connected_only
 
     @property
     def label(self) -> str:
-        agg = f"q{self.quantile:g}" if self.agg == "quantile" else self.agg
-        parts = [f"r{self.radius}" + ("=" if self.exact and self.radius > 1 else ""), agg]
-        parts.append("self" if self.include_self else "noself")
-        if self.no_none:
-            parts.append("nonone")
-        if self.connected_only:
-            parts.append("conn")
-        parts.append("charged" if self.charge else "free")
-        return ",".join(parts)
+        return f"{self.neighbourhood.label},{'charged' if self.charge else 'free'}"
 
     def aggregate(self, values: FloatArray) -> float:
-        """Aggregate one neighbourhood's values (NaN ignored; NaN if none)."""
-        nan = np.isnan(values)
-        v = values[~nan] if nan.any() else values
-        if v.size == 0:
-            return float("nan")
-        if self.agg == "mean":
-            return float(v.mean())
-        if self.agg == "median":
-            return float(np.median(v))
-        if self.agg == "min":
-            return float(v.min())
-        return float(np.quantile(v, self.quantile))
+        """Aggregate one neighbourhood's values (NaN ignored; NaN if none), as the landscape does."""
+        return aggregate_members(values, self.neighbourhood)
 
 
 class _Memory:
@@ -174,14 +191,9 @@ class _Memory:
         self._free_v = np.full(n, np.nan)
         self._free_m = np.zeros(n, dtype=bool)
         self._stall = 0
-        self._nb: Neighbourhood | None = None
+        self._nb: NeighbourArrays | None = None
         if objective is not None:
-            self._nb = oracle.space.neighbours(
-                objective.radius,
-                exact=objective.exact,
-                no_none=objective.no_none,
-                connected_only=objective.connected_only,
-            )
+            self._nb = objective.neighbourhood.arrays(oracle.space)
 
     def own(self, index: int) -> float:
         """The cell's value, trained (charged) once per run."""
@@ -488,12 +500,13 @@ class LocalSearch:
 def make_algorithm(name: str, **options: Any) -> SearchAlgorithm:
     """Build an algorithm from its CLI name and options.
 
-    ``rs`` takes none; ``na-rs``: the :class:`NeighbourObjective` fields plus ``rerank_top_k``,
+    ``rs`` takes none; ``na-rs``: the :class:`NeighbourObjective` fields (``neighbourhood``, a
+    :class:`~nb201_flat.neighbourhood.Neighbourhood`, and/or its fields one by one) plus ``rerank_top_k``,
     ``stage1_fraction``; ``rea``/``na-rea``: ``population``, ``sample_size``, ``mutation``
     (+ objective fields for ``na-rea``); ``ls``/``na-ls``: ``first_improvement`` (+ objective).
     Options that do not apply raise :class:`AlgorithmError`.
     """
-    obj_fields = {f for f in NeighbourObjective.__dataclass_fields__}
+    obj_fields = {*FIELDS, "neighbourhood", "charge"}
     allowed: dict[str, set[str]] = {
         "rs": set(),
         "na-rs": obj_fields | {"rerank_top_k", "stage1_fraction"},

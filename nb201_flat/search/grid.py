@@ -43,6 +43,7 @@ from typing import Literal
 
 import pandas as pd
 
+from nb201_flat.neighbourhood import NA_PAPER
 from nb201_flat.search.accounting import budget_matched
 from nb201_flat.search.algorithms import (
     AGGREGATORS,
@@ -117,7 +118,7 @@ class ReproduceConfig:
     seed_policy: SeedPolicy = "random"
     budget_scale_200: float = 200.0 / 12.0
     fixed_n: int = 100
-    base: NeighbourObjective = field(default_factory=NeighbourObjective)
+    base: NeighbourObjective = field(default_factory=lambda: NeighbourObjective(NA_PAPER))
     radii: tuple[int, ...] = (1, 2)
     aggregators: tuple[str, ...] = AGGREGATORS
     include_self: tuple[bool, ...] = (True, False)
@@ -181,16 +182,16 @@ class ReproduceConfig:
         objs: list[NeighbourObjective]
         if self.design == "full":
             objs = [
-                replace(self.base, radius=r, agg=a, include_self=s, charge=c)  # type: ignore[arg-type]
+                replace(self.base, radius=r, agg=a, include_self=s, charge=c)  # type: ignore[call-arg]
                 for r, a, s, c in itertools.product(
                     self.radii, self.aggregators, self.include_self, self.charge
                 )
             ]
         else:
             objs = [self.base]
-            objs += [replace(self.base, radius=r) for r in self.radii]
-            objs += [replace(self.base, agg=a) for a in self.aggregators]  # type: ignore[arg-type]
-            objs += [replace(self.base, include_self=s) for s in self.include_self]
+            objs += [replace(self.base, radius=r) for r in self.radii]  # type: ignore[call-arg]
+            objs += [replace(self.base, agg=a) for a in self.aggregators]  # type: ignore[call-arg]
+            objs += [replace(self.base, include_self=s) for s in self.include_self]  # type: ignore[call-arg]
             objs += [replace(self.base, charge=c) for c in self.charge]
         algos: list[SearchAlgorithm] = [RandomSearch()]
         for o in dict.fromkeys(objs):  # unique, in order
@@ -264,6 +265,16 @@ class ReproduceResult:
     accounting: pd.DataFrame = field(default_factory=pd.DataFrame)
     matched: pd.DataFrame = field(default_factory=pd.DataFrame)
     routes: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    def __repr__(self) -> str:
+        verdicts: dict[str, int] = {}
+        if "verdict" in self.paired:
+            verdicts = {str(k): int(n) for k, n in self.paired["verdict"].value_counts().items()}
+        counts = ", ".join(f"{n} {v}" for v, n in sorted(verdicts.items()))
+        return (
+            f"ReproduceResult({len(self.summary)} summary rows, {len(self.paired)} paired rows"
+            f"{': ' + counts if counts else ''}; {len(self.notes)} notes)"
+        )
 
 
 def reproduce(

@@ -31,7 +31,11 @@ from typing import Literal, NoReturn, TypeAlias
 import numpy as np
 import numpy.typing as npt
 
+from nb201_flat.errors import BudgetExhausted as BudgetExhausted
+from nb201_flat.errors import HiddenDataError as HiddenDataError
 from nb201_flat.errors import InvalidArchError, SearchBudgetError
+from nb201_flat.errors import SearchEnded as SearchEnded
+from nb201_flat.errors import SearchStalled as SearchStalled
 from nb201_flat.space import Space
 from nb201_flat.table import MetricKey
 
@@ -40,22 +44,6 @@ log = logging.getLogger(__name__)
 FloatArray: TypeAlias = npt.NDArray[np.float64]
 IntArray: TypeAlias = npt.NDArray[np.int64]
 Repeats: TypeAlias = Literal["charge", "cache"]
-
-
-class SearchEnded(SearchBudgetError):
-    """The search may not continue (budget spent, or it stalled); the runner catches it."""
-
-
-class BudgetExhausted(SearchEnded):
-    """A charged query would exceed the budget; it was refused and the search is over."""
-
-
-class SearchStalled(SearchEnded):
-    """A search kept revisiting what it already knew without spending budget."""
-
-
-class HiddenDataError(SearchBudgetError, AttributeError):
-    """A search reached for something the oracle does not expose (a table, test metrics)."""
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -157,7 +145,7 @@ class Oracle:
     >>> o.query(3)
     Traceback (most recent call last):
     ...
-    nb201_flat.search.oracle.BudgetExhausted: budget spent: ...
+    nb201_flat.errors.BudgetExhausted: budget spent: ...
     """
 
     __slots__ = (
@@ -196,6 +184,15 @@ class Oracle:
 
     def __reduce__(self) -> NoReturn:
         raise SearchBudgetError("an Oracle is one run's state and cannot be pickled")
+
+    def __repr__(self) -> str:
+        d = self._data
+        used = [
+            f"{self._queries} queries" + (f" of {d.budget_queries}" if d.budget_queries else "")
+        ]
+        if d.budget_seconds is not None:
+            used.append(f"{self._seconds:g} s of {d.budget_seconds:g} s")
+        return f"Oracle({d.key}, {', '.join(used)}, {self._free} free)"
 
     # -- what a search may know ------------------------------------------------------------
     @property

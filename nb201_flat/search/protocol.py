@@ -40,7 +40,16 @@ from typing import Literal, TypeAlias
 
 import numpy as np
 
-from nb201_flat.errors import Nb201FlatError, UnknownKeyError
+from nb201_flat.conventions import (
+    REPORT_DATASETS,
+    TIME_BUDGETS,
+    cost_key,
+    report_key,
+    search_key,
+    shares_data,
+)
+from nb201_flat.errors import ProtocolError as ProtocolError
+from nb201_flat.errors import UnknownKeyError
 from nb201_flat.search.oracle import Evaluator, IntArray, OracleData, Repeats, seed_rows
 from nb201_flat.table import MetricKey, SeedPolicy, Table
 
@@ -52,15 +61,10 @@ PROTOCOL_NAMES: tuple[str, ...] = ("nb201", "per-dataset", "fixed-n")
 
 # dataset searched -> (split reported, dataset reported, NATS-Bench time budget in seconds)
 _PER_DATASET: dict[str, tuple[str, str, float]] = {
-    "cifar10-valid": ("cifar10", "ori-test", 20_000.0),
-    "cifar100": ("cifar100", "x-test", 40_000.0),
-    "ImageNet16-120": ("ImageNet16-120", "x-test", 120_000.0),
+    ds: (report_key(ds).dataset, report_key(ds).split, budget)
+    for ds, budget in TIME_BUDGETS.items()
 }
 _TEST_SPLITS = ("ori-test", "x-test")
-
-
-class ProtocolError(Nb201FlatError, ValueError):
-    """A protocol that is malformed or that the table cannot serve."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +120,7 @@ class Protocol:
             if self.cost is None:
                 raise ProtocolError(
                     f"protocol {self.name!r} has a time budget but no cost key "
-                    "(e.g. MetricKey('cifar10-valid', 'train', 200, 'time_s'))"
+                    f"(e.g. {cost_key()!r})"
                 )
         if self.budget_queries is not None and (
             isinstance(self.budget_queries, bool) or int(self.budget_queries) < 1
@@ -210,19 +214,19 @@ class Protocol:
         order: IntArray | None = None
         counts: IntArray | None = None
         if self.seed == "random" and table.seeds(key):
-            stack = np.stack([table.vector_for(key, seed=s) for s in table.seeds(key)])
+            stack = np.stack([table.vector_for(key, seed_policy=s) for s in table.seeds(key)])
             order, counts = seed_rows(stack)
             values = np.array(stack, dtype=np.float64)
         else:
             policy: SeedPolicy = "mean" if self.seed == "random" else self.seed
             try:
-                vec = table.vector_for(key, seed=policy)
+                vec = table.vector_for(key, seed_policy=policy)
             except UnknownKeyError as exc:
                 raise ProtocolError(f"protocol {self.name!r}: {exc}") from None
             values = np.array(vec, dtype=np.float64)[None, :]
         costs = None
         if self.cost is not None:
-            costs = np.array(table.vector_for(self.cost, seed="mean"), dtype=np.float64)
+            costs = np.array(table.vector_for(self.cost), dtype=np.float64)
             costs *= self.cost_scale
             bad = ~np.isfinite(costs) | (costs < 0)
             if bad.any():
@@ -249,9 +253,7 @@ class Protocol:
     def evaluator(self, table: Table) -> Evaluator:
         """Test metrics of this protocol (read after searches end)."""
         self.check(table)
-        vecs = tuple(
-            np.array(table.vector_for(k, seed="mean"), dtype=np.float64) for k in self.report
-        )
+        vecs = tuple(np.array(table.vector_for(k), dtype=np.float64) for k in self.report)
         return Evaluator(self.report, vecs)
 
 
@@ -262,12 +264,7 @@ def _key_list(table: Table, limit: int = 8) -> str:
 
 
 def _overlap(search: MetricKey, report: MetricKey) -> bool:
-    if search.dataset != report.dataset:
-        return False
-    if search.split == report.split:
-        return True
-    # ori-test is the union of x-valid and x-test for cifar100 and ImageNet16-120
-    return "ori-test" in (search.split, report.split) and search.dataset != "cifar10-valid"
+    return shares_data(search, report)
 
 
 # -- built-in protocols ------------------------------------------------------------------
@@ -281,15 +278,11 @@ def nb201_protocol(
     """The NAS-Bench-201 paper's random-search protocol (see the module docstring)."""
     return Protocol(
         name="nb201" if epochs == 12 else f"nb201@{epochs}ep",
-        search=MetricKey("cifar10-valid", "x-valid", epochs),
-        report=(
-            MetricKey("cifar10", "ori-test", 200),
-            MetricKey("cifar100", "x-test", 200),
-            MetricKey("ImageNet16-120", "x-test", 200),
-        ),
+        search=search_key("cifar10", epochs),
+        report=tuple(report_key(ds) for ds in REPORT_DATASETS),
         seed=seed,
         budget_seconds=float(budget_seconds),
-        cost=MetricKey("cifar10-valid", "train", 200, "time_s"),
+        cost=cost_key("cifar10"),
         repeats=repeats,
     )
 
@@ -314,11 +307,11 @@ def per_dataset_protocols(
         out.append(
             Protocol(
                 name=f"per-dataset:{ds}{suffix}",
-                search=MetricKey(ds, "x-valid", epochs),
+                search=search_key(ds, epochs),
                 report=(MetricKey(rep_ds, rep_split, 200),),
                 seed=seed,
                 budget_seconds=budget * budget_scale,
-                cost=MetricKey(ds, "train", 200, "time_s"),
+                cost=cost_key(ds),
                 repeats=repeats,
             )
         )

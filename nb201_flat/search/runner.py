@@ -114,6 +114,14 @@ class SearchResults:
         """Mean, std (ddof=1) and n of the final test value per protocol/algorithm/dataset."""
         return summarise(self.runs)
 
+    def __repr__(self) -> str:
+        algos = self.runs["algorithm"].nunique() if "algorithm" in self.runs else 0
+        runs = len(self.runs.drop_duplicates(["protocol", "algorithm", "run"])) if algos else 0
+        return (
+            f"SearchResults({len(self.protocols)} protocols, {algos} algorithms, {runs} runs, "
+            f"{len(self.curves)} curve points, {len(self.notes)} notes)"
+        )
+
 
 def summarise(runs: pd.DataFrame) -> pd.DataFrame:
     """See :meth:`SearchResults.summary`."""

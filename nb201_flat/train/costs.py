@@ -80,11 +80,6 @@ OP_COSTS: dict[str, OpCost] = {
 """Costs of the known cell ops; :func:`nb201_flat.train.model.register_op` adds to it."""
 
 
-def known_ops() -> tuple[str, ...]:
-    """Names of the ops that have a cost formula (and, in :mod:`.model`, a builder)."""
-    return tuple(OP_COSTS)
-
-
 def check_ops(ops: Sequence[str], n_nodes: int) -> tuple[str, ...]:
     """Validate an op list for a cell of ``n_nodes`` nodes; return it as a tuple.
 

@@ -50,20 +50,17 @@ from typing import IO, Any
 import numpy as np
 import numpy.typing as npt
 
-from nb201_flat.errors import FormatError, Nb201FlatError, UnknownKeyError
+from nb201_flat.errors import (
+    DatasetNotFoundError,
+    DownloadError,
+    FormatError,
+    UnknownKeyError,
+)
 
 log = logging.getLogger(__name__)
 
 U8 = npt.NDArray[np.uint8]
 I64 = npt.NDArray[np.int64]
-
-
-class DatasetNotFoundError(Nb201FlatError, FileNotFoundError):
-    """The dataset folder is missing; the message says how to get it."""
-
-
-class DownloadError(Nb201FlatError, OSError):
-    """A download failed or its checksum did not match; nothing was left behind."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,17 +29,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from nb201_flat.errors import Nb201FlatError, require
+from nb201_flat.errors import ExecutorSpecError as ExecutorSpecError
+from nb201_flat.errors import require
 from nb201_flat.train.jobs import JobResult, TrainJob
 from nb201_flat.train.results_db import ResultsDB
 
 log = logging.getLogger(__name__)
 
 RunFn = Callable[[TrainJob], JobResult]
-
-
-class ExecutorSpecError(Nb201FlatError, ValueError):
-    """An ``--executor`` value that names no executor."""
 
 
 def _default_run(job: TrainJob) -> JobResult:

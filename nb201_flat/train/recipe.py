@@ -19,11 +19,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
-from nb201_flat.errors import Nb201FlatError
-
-
-class RecipeError(Nb201FlatError, ValueError):
-    """A recipe value out of its valid range."""
+from nb201_flat.errors import RecipeError
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,7 +37,7 @@ from typing import TypeVar
 
 import pandas as pd
 
-from nb201_flat.errors import FormatError, Nb201FlatError
+from nb201_flat.errors import FormatError, ResultsDBError
 
 log = logging.getLogger(__name__)
 
@@ -64,10 +64,6 @@ CREATE TABLE IF NOT EXISTS runs (
 """
 
 TIDY_COLUMNS = ["index", "arch", "dataset", "split", "epochs", "seed", "metric", "value"]
-
-
-class ResultsDBError(Nb201FlatError, OSError):
-    """The results database cannot be opened or written."""
 
 
 class ResultsDB:

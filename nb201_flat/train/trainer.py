@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from nb201_flat.errors import Nb201FlatError, require
+from nb201_flat.errors import CheckpointMismatchError, Nb201FlatError, require
 
 require("torch", "train")
 
@@ -44,10 +44,6 @@ log = logging.getLogger(__name__)
 
 EpochCallback = Callable[[int, Mapping[str, tuple[float, float, float]]], None]
 """``callback(epoch, rows)`` after each stored epoch; ``rows[split] = (loss, acc, time_s)``."""
-
-
-class CheckpointMismatchError(Nb201FlatError, ValueError):
-    """A checkpoint folder belongs to another run."""
 
 
 def resolve_device(device: str) -> torch.device:

@@ -152,7 +152,9 @@ def test_na_variants_run_and_respect_budgets(make_table: Callable[..., Table]) -
 
 def test_make_algorithm_names_and_errors() -> None:
     assert make_algorithm("rs").label == "rs"
-    assert make_algorithm("na-rs", radius=2, agg="median").label == "na-rs[r2,median,self,free]"
+    na = make_algorithm("na-rs", radius=2, agg="median", include_self=True, exact=False)
+    assert na.label == "na-rs[r2,median,self,free]"
+    assert make_algorithm("na-rs", radius=2, agg="median").label == "na-rs[r2=,median,noself,free]"
     assert make_algorithm("rea").label == "rea"
     with pytest.raises(AlgorithmError, match="unknown algorithm 'bo'"):
         make_algorithm("bo")

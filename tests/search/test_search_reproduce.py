@@ -111,6 +111,7 @@ def test_reproduce_on_a_table_that_cannot_serve_it(default_table: Table) -> None
 # -- CLI --------------------------------------------------------------------------------------
 def test_cli_search_json(nb201_like_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     argv = ["search", "--algo", "na-rs", "--radius", "1", "--agg", "median", "--runs", "4"]
+    argv += ["--include-self"]  # the NA paper's neighbourhood; the default leaves the cell out
     argv += ["--table", str(nb201_like_path), "--jobs", "1", "--json"]
     assert main(argv) == 0
     out = json.loads(capsys.readouterr().out)

@@ -1,0 +1,155 @@
+"""NAS-Bench-201's naming conventions, in one place.
+
+NB201 trains CIFAR-10 twice: ``cifar10-valid`` on half of the training set, with the other half
+as its validation split ``x-valid``, and ``cifar10`` on the whole set, which therefore has no
+validation split. So "searching CIFAR-10" reads ``cifar10-valid`` ``x-valid`` and "reporting
+CIFAR-10" reads ``cifar10`` ``ori-test``; CIFAR-100 and ImageNet16-120 have both ``x-valid`` and
+``x-test`` (``ori-test`` is their union). Training time, the cost a search pays, is stored under
+``train`` ``time_s``.
+
+Everything that depends on these names asks this module: the protocols of the search layer,
+the figures, the demo and the CLI.
+
+Examples
+--------
+>>> search_dataset("cifar10"), report_dataset("cifar10-valid")
+('cifar10-valid', 'cifar10')
+>>> str(search_key("cifar10", 12)), str(report_key("cifar100"))
+('cifar10-valid/x-valid@12ep:accuracy', 'cifar100/x-test@200ep:accuracy')
+>>> str(cost_key())
+'cifar10-valid/train@200ep:time_s'
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Final
+
+from nb201_flat.errors import UnknownKeyError
+from nb201_flat.table import MetricKey
+
+if TYPE_CHECKING:
+    from nb201_flat.table import Table
+
+#: The dataset a search reads for CIFAR-10 (its validation split lives there only).
+CIFAR10_VALID: Final = "cifar10-valid"
+
+#: The datasets results are reported on, in NB201's order.
+REPORT_DATASETS: Final = ("cifar10", "cifar100", "ImageNet16-120")
+
+#: Every dataset name NB201 uses (the training sets of the official files).
+DATASETS: Final = (CIFAR10_VALID, "cifar10", "cifar100", "ImageNet16-120")
+
+#: The split each reported dataset's test accuracy is read from.
+TEST_SPLIT: Final[dict[str, str]] = {
+    "cifar10": "ori-test",
+    "cifar100": "x-test",
+    "ImageNet16-120": "x-test",
+}
+
+#: Display names for figures and messages.
+DATASET_LABELS: Final[dict[str, str]] = {
+    "cifar10": "CIFAR-10",
+    CIFAR10_VALID: "CIFAR-10",
+    "cifar100": "CIFAR-100",
+    "ImageNet16-120": "ImageNet16-120",
+}
+
+#: NATS-Bench's per-dataset time budgets (seconds), by the dataset searched.
+TIME_BUDGETS: Final[dict[str, float]] = {
+    CIFAR10_VALID: 20_000.0,
+    "cifar100": 40_000.0,
+    "ImageNet16-120": 120_000.0,
+}
+
+#: NB201's own random-search budget (seconds of simulated 12-epoch training).
+NB201_TIME_BUDGET: Final = 12_000.0
+
+
+def search_dataset(dataset: str) -> str:
+    """The dataset a search reads for ``dataset``: ``cifar10`` -> ``cifar10-valid``."""
+    return CIFAR10_VALID if dataset == "cifar10" else dataset
+
+
+def report_dataset(dataset: str) -> str:
+    """The dataset results are reported on for ``dataset``: ``cifar10-valid`` -> ``cifar10``."""
+    return "cifar10" if dataset == CIFAR10_VALID else dataset
+
+
+def search_key(dataset: str, epochs: int = 200, metric: str = "accuracy") -> MetricKey:
+    """What a search may see for ``dataset``: its validation split (``cifar10`` -> cifar10-valid)."""
+    return MetricKey(search_dataset(dataset), "x-valid", epochs, metric)
+
+
+def report_key(dataset: str, epochs: int = 200, metric: str = "accuracy") -> MetricKey:
+    """What is reported for ``dataset``: its test split (``cifar10-valid`` -> cifar10 ori-test)."""
+    ds = report_dataset(dataset)
+    if ds not in TEST_SPLIT:
+        raise UnknownKeyError(
+            f"NB201 reports {', '.join(REPORT_DATASETS)}, not {dataset!r}; use one of those"
+        )
+    return MetricKey(ds, TEST_SPLIT[ds], epochs, metric)
+
+
+def cost_key(dataset: str = "cifar10") -> MetricKey:
+    """The training time a search on ``dataset`` pays (full-schedule ``train`` ``time_s``)."""
+    return MetricKey(search_dataset(dataset), "train", 200, "time_s")
+
+
+def shares_data(search: MetricKey, report: MetricKey) -> bool:
+    """True when the searched split overlaps the reported one (an optimistic protocol).
+
+    ``ori-test`` is the union of ``x-valid`` and ``x-test`` for cifar100 and ImageNet16-120,
+    but not for ``cifar10-valid``, whose ``x-valid`` comes from the training images.
+
+    >>> shares_data(search_key("cifar100"), MetricKey("cifar100", "ori-test", 200))
+    True
+    >>> shares_data(search_key("cifar10"), report_key("cifar10"))
+    False
+    """
+    if search.dataset != report.dataset:
+        return False
+    if search.split == report.split:
+        return True
+    return "ori-test" in (search.split, report.split) and search.dataset != CIFAR10_VALID
+
+
+def default_metric(table: Table) -> MetricKey:
+    """The metric a table is summarised by when none is named.
+
+    The 200-epoch test accuracy of CIFAR-10, else of CIFAR-100, else of ImageNet16-120; else the
+    table's first 200-epoch accuracy, else its first accuracy of any schedule.
+
+    >>> from nb201_flat.testing import synthetic_table
+    >>> str(default_metric(synthetic_table()))
+    'cifar10/ori-test@200ep:accuracy'
+    """
+    for ds in REPORT_DATASETS:
+        if report_key(ds) in table:
+            return report_key(ds)
+    acc = [k for k in table if k.metric == "accuracy"]
+    if not acc:
+        raise UnknownKeyError(
+            f"table {table.source!r} has no accuracy metric; name one with --dataset/--split"
+        )
+    full = [k for k in acc if k.epochs == 200]
+    return (full or acc)[0]
+
+
+def servable_protocols(table: Table, epochs: int = 12) -> tuple[str, ...]:
+    """The built-in search protocols (by name) whose keys ``table`` holds at ``epochs``.
+
+    >>> from nb201_flat.testing import synthetic_table
+    >>> servable_protocols(synthetic_table())
+    ('nb201', 'per-dataset', 'fixed-n')
+    """
+    from nb201_flat.search.protocol import PROTOCOL_NAMES, ProtocolError, protocols_by_name
+
+    out = []
+    for name in PROTOCOL_NAMES:
+        try:
+            for p in protocols_by_name(name, table, epochs=epochs):
+                p.check(table)
+        except (ProtocolError, UnknownKeyError):
+            continue
+        out.append(name)
+    return tuple(out)

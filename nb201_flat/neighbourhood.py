@@ -1,0 +1,152 @@
+"""The neighbourhood specification: which cells surround an architecture and how their values
+are aggregated. One value, one set of defaults, used by the landscape layer
+(:func:`~nb201_flat.landscape.flatness`, :func:`~nb201_flat.landscape.neighbourhood_score`), the
+search layer's neighbourhood-aware objective
+(:class:`~nb201_flat.search.NeighbourObjective`) and the CLI (``flatness``, ``search``,
+``reproduce`` share one group of flags).
+
+The defaults (the only place they are stated)
+----------------------------------------------
+``radius=1``, ``exact=True`` (cells at distance exactly ``radius``), ``include_self=False``
+(the architecture is not its own neighbour), ``no_none=False``, ``connected_only=False``,
+``agg="mean"``, ``quantile=0.25`` (the level used by ``agg="quantile"`` and by the ``quantile``
+column of :func:`~nb201_flat.landscape.flatness`). These are the landscape layer's long-standing
+defaults, which its tests pin.
+
+The NA paper's objective and this project's committed NA-RS reproduction include the cell itself
+and take every cell within the radius: that is :data:`NA_PAPER` (``include_self=True``,
+``exact=False``; at radius 1 ``exact`` makes no difference). Name it where it is meant.
+
+Examples
+--------
+>>> nb = Neighbourhood()
+>>> nb
+Neighbourhood(r=1, mean)
+>>> NA_PAPER
+Neighbourhood(r<=1, self, mean)
+>>> Neighbourhood(radius=2, agg="quantile", quantile=0.1, no_none=True).label
+'r2=,q0.1,noself,nonone'
+>>> Neighbourhood(agg="average")
+Traceback (most recent call last):
+...
+nb201_flat.errors.ArgumentError: agg must be one of mean, median, min, max, quantile, std, got 'average'
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
+
+from nb201_flat.errors import ArgumentError, check_choice, check_float_range, check_int_range
+
+if TYPE_CHECKING:
+    from nb201_flat.neighbours import NeighbourArrays
+    from nb201_flat.space import Space
+
+Agg: TypeAlias = Literal["mean", "median", "min", "max", "quantile", "std"]
+AGGREGATES: tuple[str, ...] = ("mean", "median", "min", "max", "quantile", "std")
+
+#: The field names a :class:`Neighbourhood` can be built from (e.g. keyword options).
+FIELDS: tuple[str, ...] = (
+    "radius",
+    "exact",
+    "include_self",
+    "no_none",
+    "connected_only",
+    "agg",
+    "quantile",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Neighbourhood:
+    """Which cells form an architecture's neighbourhood, and the aggregator g over their values.
+
+    Attributes
+    ----------
+    radius
+        Hamming radius, >= 1 (at most the space's number of edges, checked against a space).
+    exact
+        Cells at distance exactly ``radius`` (True) or ``1..radius`` (False).
+    include_self
+        The architecture is a member of its own neighbourhood.
+    no_none
+        Drop cells reached by substituting ``none`` on a changed edge.
+    connected_only
+        Drop cells whose input does not reach the output.
+    agg
+        g: ``"mean"``, ``"median"``, ``"min"``, ``"max"``, ``"quantile"`` (at ``quantile``)
+        or ``"std"``.
+    quantile
+        Level in [0, 1] of ``agg="quantile"`` (and of :func:`flatness`'s ``quantile`` column).
+
+    The defaults are stated once, in the module docstring.
+    """
+
+    radius: int = 1
+    exact: bool = True
+    include_self: bool = False
+    no_none: bool = False
+    connected_only: bool = False
+    agg: Agg = "mean"
+    quantile: float = 0.25
+
+    def __post_init__(self) -> None:
+        check_int_range("radius", self.radius, 1, fix="pass a Hamming radius such as 1 or 2")
+        check_choice("agg", self.agg, AGGREGATES)
+        check_float_range("quantile", self.quantile, 0.0, 1.0)
+        object.__setattr__(self, "radius", int(self.radius))
+        object.__setattr__(self, "quantile", float(self.quantile))
+        for name in ("exact", "include_self", "no_none", "connected_only"):
+            object.__setattr__(self, name, bool(getattr(self, name)))
+
+    @classmethod
+    def build(cls, base: Neighbourhood | int | None = None, /, **fields: Any) -> Neighbourhood:
+        """A specification from a base (a spec, a radius or None) and fields; None means "not given".
+
+        >>> Neighbourhood.build(2, include_self=None, agg="min")
+        Neighbourhood(r=2, min)
+        >>> Neighbourhood.build(NA_PAPER, radius=2)
+        Neighbourhood(r<=2, self, mean)
+        """
+        unknown = sorted(set(fields) - set(FIELDS))
+        if unknown:
+            raise ArgumentError(
+                f"unknown neighbourhood field(s) {', '.join(unknown)}; use {', '.join(FIELDS)}"
+            )
+        given = {k: v for k, v in fields.items() if v is not None}
+        if isinstance(base, Neighbourhood):
+            return replace(base, **given) if given else base
+        if base is not None:
+            given.setdefault("radius", base)
+        return cls(**given)
+
+    def arrays(self, space: Space) -> NeighbourArrays:
+        """The neighbour index arrays of every architecture of ``space`` (cached on the space)."""
+        return space.neighbours(
+            self.radius, exact=self.exact, no_none=self.no_none, connected_only=self.connected_only
+        )
+
+    @property
+    def label(self) -> str:
+        """A short tag: radius (``=`` when exact and > 1), aggregator, self, filters."""
+        agg = f"q{self.quantile:g}" if self.agg == "quantile" else self.agg
+        parts = [f"r{self.radius}" + ("=" if self.exact and self.radius > 1 else ""), agg]
+        parts.append("self" if self.include_self else "noself")
+        if self.no_none:
+            parts.append("nonone")
+        if self.connected_only:
+            parts.append("conn")
+        return ",".join(parts)
+
+    def __repr__(self) -> str:
+        parts = [f"r{'=' if self.exact else '<='}{self.radius}"]
+        for name in ("include_self", "no_none", "connected_only"):
+            if getattr(self, name):
+                parts.append({"include_self": "self"}.get(name, name))
+        parts.append(f"quantile({self.quantile:g})" if self.agg == "quantile" else self.agg)
+        return f"Neighbourhood({', '.join(parts)})"
+
+
+#: The NA paper's neighbourhood: every cell within radius 1 plus the cell itself, mean.
+NA_PAPER = Neighbourhood(radius=1, exact=False, include_self=True)

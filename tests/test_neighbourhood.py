@@ -1,0 +1,160 @@
+"""The neighbourhood specification: one value, one set of defaults, one implementation shared
+by the landscape layer and the NA search objective."""
+
+from __future__ import annotations
+
+import pickle
+import warnings
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from nb201_flat.errors import AlgorithmError, ArgumentError, LandscapeArgumentError, SearchEnded
+from nb201_flat.landscape import flatness, neighbourhood_score
+from nb201_flat.neighbourhood import NA_PAPER, Neighbourhood
+from nb201_flat.search import Incumbent, NARandomSearch, NeighbourObjective, Oracle, OracleData
+from nb201_flat.search.algorithms import _Memory
+from nb201_flat.space import NB201, Space
+from nb201_flat.table import MetricKey
+
+TINY = Space(("none", "skip_connect", "conv"), 4)  # 729 cells, 12 neighbours each
+KEY = MetricKey("toy", "x-valid", 12)
+
+SPECS = [
+    Neighbourhood(),
+    NA_PAPER,
+    Neighbourhood(radius=2),
+    Neighbourhood(radius=2, exact=False, include_self=True, agg="median"),
+    Neighbourhood(radius=2, agg="quantile", quantile=0.3),
+    Neighbourhood(radius=3, agg="min", include_self=True),
+    Neighbourhood(radius=1, no_none=True, agg="quantile", quantile=0.9),
+    Neighbourhood(radius=2, exact=False, connected_only=True, include_self=True),
+]
+
+
+def _values(seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    v = rng.normal(70.0, 5.0, TINY.size).round(2)
+    v[rng.random(TINY.size) < 0.15] = np.nan  # unmeasured cells are omitted by both
+    return v
+
+
+def _oracle(values: np.ndarray) -> Oracle:
+    data = OracleData(TINY, KEY, values[None, :], None, None, None, None, 10 * TINY.size)
+    return Oracle(data, np.random.default_rng(0))
+
+
+def test_defaults_are_stated_once_and_shared() -> None:
+    nb = Neighbourhood()
+    assert (nb.radius, nb.exact, nb.include_self, nb.no_none, nb.connected_only) == (
+        1,
+        True,
+        False,
+        False,
+        False,
+    )
+    assert (nb.agg, nb.quantile) == ("mean", 0.25)
+    assert NeighbourObjective().neighbourhood == nb
+    assert NeighbourObjective().charge is False
+    assert NARandomSearch().objective.neighbourhood == nb
+    # the landscape functions take the same defaults
+    f = _values(1)
+    np.testing.assert_array_equal(neighbourhood_score(TINY, f), neighbourhood_score(TINY, f, nb))
+    assert flatness(TINY, f).attrs["include_self"] is False
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=[s.label for s in SPECS])
+def test_na_objective_equals_neighbourhood_score(spec: Neighbourhood) -> None:
+    values = _values()
+    expected = neighbourhood_score(TINY, values, spec)
+    objective = NeighbourObjective(spec)
+    mem = _Memory(_oracle(values), objective)
+    got = np.array([mem.score(i) for i in range(TINY.size)])
+    if spec.no_none or spec.connected_only:
+        # filtered rows are padded in the landscape's matrix, which only regroups the float sum
+        np.testing.assert_allclose(got, expected, rtol=1e-14, atol=0)
+        assert np.array_equal(np.isnan(got), np.isnan(expected))
+    else:
+        np.testing.assert_array_equal(got, expected)
+
+
+def test_na_rs_incumbent_scores_are_the_landscape_scores() -> None:
+    values = _values(2)
+    spec = Neighbourhood(radius=2, exact=False, include_self=True, agg="quantile", quantile=0.4)
+    expected = neighbourhood_score(TINY, values, spec)
+    oracle = _oracle(values)
+    incumbent = Incumbent(oracle)
+    with pytest.raises(SearchEnded):  # budget spent, or every cell known
+        NARandomSearch(NeighbourObjective(spec)).search(oracle, np.random.default_rng(5), incumbent)
+    assert incumbent.score == expected[incumbent.index]
+    assert len(incumbent.changes) >= 1
+
+
+def test_flat_fields_and_spec_build_the_same_objective() -> None:
+    a = NeighbourObjective(radius=2, agg="min", include_self=True, charge=True)
+    b = NeighbourObjective(Neighbourhood(radius=2, agg="min", include_self=True), charge=True)
+    assert a == b and hash(a) == hash(b)
+    assert (a.radius, a.agg, a.include_self, a.exact) == (2, "min", True, True)
+    assert replace(a, radius=1).neighbourhood == Neighbourhood(agg="min", include_self=True)
+    assert replace(a, charge=False).label == "r2=,min,self,free"
+    assert pickle.loads(pickle.dumps(a)) == a
+
+
+def test_spec_errors_name_the_fix() -> None:
+    with pytest.raises(ArgumentError, match="radius must be >= 1, got 0; pass"):
+        Neighbourhood(radius=0)
+    with pytest.raises(LandscapeArgumentError, match="agg must be one of mean, median"):
+        Neighbourhood(agg="average")  # type: ignore[arg-type]
+    with pytest.raises(ArgumentError, match=r"quantile must lie in \[0, 1\], got 1.5"):
+        Neighbourhood(quantile=1.5)
+    with pytest.raises(ArgumentError, match="unknown neighbourhood field"):
+        Neighbourhood.build(None, radios=2)
+    # NA searches maximise g: only the aggregators that make sense there
+    with pytest.raises(AlgorithmError, match="unknown aggregator 'max'"):
+        NeighbourObjective(agg="max")
+    with pytest.raises(AlgorithmError, match="radius must lie in 1..6"):
+        NeighbourObjective(radius=7)
+
+
+def test_repr_label_and_arrays() -> None:
+    assert repr(Neighbourhood()) == "Neighbourhood(r=1, mean)"
+    assert repr(NA_PAPER) == "Neighbourhood(r<=1, self, mean)"
+    spec = Neighbourhood(radius=2, exact=False, no_none=True, agg="quantile", quantile=0.1)
+    assert repr(spec) == "Neighbourhood(r<=2, no_none, quantile(0.1))"
+    assert spec.label == "r2,q0.1,noself,nonone"
+    assert spec.arrays(NB201) is NB201.neighbours(2, exact=False, no_none=True)
+    assert Neighbourhood.build(3) == Neighbourhood(radius=3)
+    assert Neighbourhood.build(NA_PAPER, radius=None) is NA_PAPER
+
+
+def test_old_array_class_name_is_a_deprecated_alias() -> None:
+    from nb201_flat.neighbours import NeighbourArrays
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        from nb201_flat.neighbours import Neighbourhood as Old
+    assert Old is NeighbourArrays
+    assert any(issubclass(w.category, DeprecationWarning) for w in caught)
+
+
+def test_result_objects_have_one_line_reprs() -> None:
+    from nb201_flat.landscape import barrier_tree
+    from nb201_flat.search import Protocol, RandomSearch, run_search
+    from nb201_flat.table import Table
+
+    values = _values(3)
+    oracle = _oracle(values)
+    oracle.query(4)
+    assert repr(oracle) == "Oracle(toy/x-valid@12ep:accuracy, 1 queries of 7290, 0 free)"
+    inc = Incumbent(oracle)
+    inc.offer(4, 70.5)
+    assert repr(inc) == "Incumbent(index=4, score=70.5, changes=1)"
+    tree = barrier_tree(TINY, values)
+    assert "\n" not in repr(tree) and repr(tree).startswith("BarrierTree(")
+    assert f"{int((~np.isnan(values)).sum())} of 729 archs" in repr(tree)
+    test = MetricKey("toy", "x-test", 200)
+    table = Table(TINY, {(KEY, None): values, (test, None): values}, source="toy")
+    res = run_search(table, Protocol("p", KEY, (test,), budget_queries=5), RandomSearch(), runs=3)
+    assert repr(res).startswith("SearchResults(1 protocols, 1 algorithms, 3 runs, ")
+    assert len(repr(res)) < 120
