@@ -331,7 +331,7 @@ class NABestEvaluatedSearch:
     Examples
     --------
     >>> NABestEvaluatedSearch().label
-    'na-rs-best[r1,mean,self,free]'
+    'na-rs-best[r1,mean,noself,free]'
     """
 
     objective: NeighbourObjective = field(default_factory=NeighbourObjective)
