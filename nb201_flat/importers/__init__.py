@@ -71,8 +71,16 @@ def import_table(
     format: str | None = None,
     allow_unsafe_pickle: bool = False,
     progress: bool = False,
+    curves: bool = True,
 ) -> Table:
-    """Read any supported source into a table (format auto-detected unless given)."""
+    """Read any supported source into a table (format auto-detected unless given).
+
+    ``curves``: keep the per-epoch learning curves of the official NB201 / NATS-tss files
+    (``table.curves``); other formats store none.
+    """
+    from nb201_flat.importers.curves import CurveCollector
+
+    collector = CurveCollector() if curves else None
     fmt = format or detect_format(source)
     if fmt not in FORMATS:
         raise FormatError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
@@ -90,13 +98,27 @@ def import_table(
     if fmt == "nb201-pth":
         from nb201_flat.importers.official import read_nb201_pth
 
-        df = read_nb201_pth(path, allow_unsafe_pickle=allow_unsafe_pickle, progress=progress)
-        return Table.from_tidy(df, source=f"NAS-Bench-201 {path.name}", meta={"file": str(path)})
+        df = read_nb201_pth(
+            path, allow_unsafe_pickle=allow_unsafe_pickle, progress=progress, curves=collector
+        )
+        table = Table.from_tidy(df, source=f"NAS-Bench-201 {path.name}", meta={"file": str(path)})
+        return _with_curves(table, collector)
     if fmt == "nats-tss":
         from nb201_flat.importers.nats import read_nats_tss
 
-        df = read_nats_tss(path, allow_unsafe_pickle=allow_unsafe_pickle, progress=progress)
-        return Table.from_tidy(df, source=f"NATS-Bench tss {path.name}", meta={"file": str(path)})
+        df = read_nats_tss(
+            path, allow_unsafe_pickle=allow_unsafe_pickle, progress=progress, curves=collector
+        )
+        table = Table.from_tidy(df, source=f"NATS-Bench tss {path.name}", meta={"file": str(path)})
+        return _with_curves(table, collector)
     from nb201_flat.importers.results_db import read_results_db
 
     return read_results_db(path)
+
+
+def _with_curves(table: Table, collector: object) -> Table:
+    from nb201_flat.importers.curves import CurveCollector
+
+    if isinstance(collector, CurveCollector) and len(collector):
+        table.curves = collector.curves(table.space.size)
+    return table

@@ -55,6 +55,7 @@ import numpy as np
 import pandas as pd
 
 from nb201_flat.errors import FormatError, MissingDependencyError, Nb201FlatError, TableFileError
+from nb201_flat.importers.curves import CurveCollector
 from nb201_flat.importers.safe_pickle import ReadableBinary, safe_load
 from nb201_flat.table import TIDY_COLUMNS
 
@@ -115,11 +116,17 @@ class TidyRows:
         Mirror NATS-Bench's ``get_compute_costs`` legacy fix: when the stored ``params`` (or
         ``flop``) of the seeds disagree (to 5 decimals), the mean row takes seed 888's value.
         NAS-Bench-201's API takes the plain mean.
+    curves
+        Also collect every run's per-epoch curves into this collector
+        (:mod:`nb201_flat.importers.curves`).
     """
 
-    def __init__(self, *, source: str, nats_cost_fix: bool = False) -> None:
+    def __init__(
+        self, *, source: str, nats_cost_fix: bool = False, curves: CurveCollector | None = None
+    ) -> None:
         self.source = source
         self.nats_cost_fix = nats_cost_fix
+        self.curves = curves
         self._index: list[int] = []
         self._arch: list[str] = []
         self._dataset: list[str] = []
@@ -174,6 +181,8 @@ class TidyRows:
                 _run_values(run, dataset, f"{where} {dataset} seed {seed}", self.source)
                 for run, seed in zip(runs, seeds, strict=True)
             ]
+            if self.curves is not None:
+                self.curves.add_runs(index, dataset, epochs, EVAL_SPLITS[dataset], runs)
             keys: dict[tuple[str, str], None] = {}
             for values in per_run:
                 keys.update(dict.fromkeys(values))
@@ -314,6 +323,7 @@ def frame_from_benchmark(
     source: str,
     nats_cost_fix: bool = False,
     progress: bool = False,
+    curves: CurveCollector | None = None,
 ) -> pd.DataFrame:
     """Tidy frame of a whole-benchmark dict (``meta_archs``, ``arch2infos``, ...)."""
     data = _mapping(data, "the file's top level", source)
@@ -326,7 +336,7 @@ def frame_from_benchmark(
     archs = check_meta_archs(data["meta_archs"], source)
     arch2infos = _mapping(data["arch2infos"], "arch2infos", source)
     indexes = sorted(check_index(k, len(archs), source) for k in arch2infos)
-    rows = TidyRows(source=source, nats_cost_fix=nats_cost_fix)
+    rows = TidyRows(source=source, nats_cost_fix=nats_cost_fix, curves=curves)
     for index in iter_progress(indexes, progress, desc="architectures"):
         rows.add_arch(index, archs[index], arch2infos[index], hp_epochs)
     logger.info("%s: %d rows from %d architectures", source, len(rows), len(indexes))
@@ -533,6 +543,7 @@ def read_nb201_pth(
     *,
     allow_unsafe_pickle: bool = False,
     progress: bool = False,
+    curves: CurveCollector | None = None,
 ) -> pd.DataFrame:
     """Read an official NAS-Bench-201 ``.pth`` file into the tidy long frame.
 
@@ -546,6 +557,9 @@ def read_nb201_pth(
         Only for trusted files the restricted reader refuses; needs torch (extra ``official``).
     progress
         Show progress bars (bytes read, then architectures converted).
+    curves
+        When given, every run's per-epoch curves are collected into it as well
+        (:class:`~nb201_flat.importers.curves.CurveCollector`).
 
     Returns
     -------
@@ -574,5 +588,10 @@ def read_nb201_pth(
         raise TableFileError(f"no such file: {p}")
     data = _load_pth_unsafely(p) if allow_unsafe_pickle else _load_pth_safely(p, progress)
     return frame_from_benchmark(
-        data, hp_epochs=NB201_HP_EPOCHS, source=str(p), nats_cost_fix=False, progress=progress
+        data,
+        hp_epochs=NB201_HP_EPOCHS,
+        source=str(p),
+        nats_cost_fix=False,
+        progress=progress,
+        curves=curves,
     )
