@@ -93,6 +93,12 @@ FIGURES: dict[str, FigureSpec] = {
             "make_distance_profile",
             "accuracy against Hamming distance from the optimum",
         ),
+        FigureSpec(
+            "flatness_by_epoch",
+            f"{_PKG}.epochs",
+            "make_flatness_by_epoch",
+            "landscape sharpness and rank agreement along training (learning curves)",
+        ),
     )
 }
 

@@ -36,7 +36,7 @@ def test_doctests(name: str) -> None:
     assert result.attempted > 0
 
 
-def test_registry_lists_the_seven_figures_and_resolves_makers() -> None:
+def test_registry_lists_the_eight_figures_and_resolves_makers() -> None:
     assert FIGURE_NAMES == (
         "na_projection",
         "flat_vs_sharp",
@@ -45,6 +45,7 @@ def test_registry_lists_the_seven_figures_and_resolves_makers() -> None:
         "search_curves",
         "barrier_tree",
         "distance_profile",
+        "flatness_by_epoch",
     )
     for spec in FIGURES.values():
         assert callable(spec.make) and spec.make.__name__ == f"make_{spec.name}"
