@@ -21,18 +21,19 @@ from typing import Any
 
 from benchmarks._common import REPO_ROOT, Row, atomic_write_text, machine_info
 
-GROUPS = ("official", "networkx", "loops", "reproduce", "scaling")
+GROUPS = ("official", "networkx", "loops", "reproduce", "scaling", "curves")
 log = logging.getLogger("benchmarks")
 
 
 def _runners(quick: bool, repeats: int) -> dict[str, Callable[[], list[Row]]]:
-    from benchmarks import bench_graph, bench_official, bench_reproduce
+    from benchmarks import bench_curves, bench_graph, bench_official, bench_reproduce
 
     return {
         "official": lambda: bench_official.run(quick=quick, repeats=repeats),
         "networkx": lambda: bench_graph.run_networkx(quick=quick, repeats=repeats),
         "loops": lambda: bench_graph.run_loops(quick=quick, repeats=repeats),
         "reproduce": lambda: bench_reproduce.run(quick=quick, repeats=repeats),
+        "curves": lambda: bench_curves.run(quick=quick, repeats=repeats),
     }
 
 
