@@ -23,6 +23,7 @@ _COMMAND_MODULES = (
     "nb201_flat.cli_search",
     "nb201_flat.cli_train",
     "nb201_flat.cli_figures",
+    "nb201_flat.cli_constraints",
 )
 
 

@@ -31,7 +31,9 @@ and ``get_eval`` with ``iepoch=None``):
 - the mean row (``seed`` NA) is the plain mean over the stored seeds, present only when every
   seed has the value (the API fails otherwise); ``seed`` ``k`` is the k-th stored seed id in
   ascending order (777 < 888 < 999);
-- ``params_mb``/``flops_m`` (split ``model``) are ``get_cost_info``'s ``params``/``flops``.
+- ``params_mb``/``flops_m``/``latency_s`` (split ``model``) are ``get_cost_info``'s
+  ``params``/``flops``/``latency``; a run's latency is the mean of its stored list, and the
+  mean row averages the runs that have one (the APIs skip the others).
 
 Splits per dataset (as in the data README): ``cifar10-valid``: train, x-valid, ori-test;
 ``cifar10``: train, ori-test; ``cifar100`` and ``ImageNet16-120``: train, x-valid, x-test,
@@ -83,6 +85,9 @@ EVAL_SPLITS: Final[Mapping[str, tuple[str, ...]]] = {
     "cifar100": ("x-valid", "x-test", "ori-test"),
     "ImageNet16-120": ("x-valid", "x-test", "ori-test"),
 }
+
+#: The (split, metric) of the measured inference latency (seconds, ``get_latency``).
+LATENCY: Final = ("model", "latency_s")
 
 #: The hp keys of the NB201 .pth and their schedules (``api_201.py``: less -> '12', full -> '200').
 NB201_HP_EPOCHS: Final[Mapping[str, int]] = {"full": 200, "less": 12}
@@ -189,8 +194,9 @@ class TidyRows:
             for key in keys:
                 column = [values.get(key) for values in per_run]
                 present = [v for v in column if v is not None]
-                if len(present) == len(column):
-                    mean = self._mean(present, seeds, key[0] == "model")
+                # the APIs' latency mean skips runs without one (get_compute_costs)
+                if len(present) == len(column) or (key == LATENCY and present):
+                    mean = self._mean(present, seeds, key[0] == "model" and key != LATENCY)
                     self._append(index, arch, dataset, key, epochs, None, mean)
                 for pos, value in enumerate(column):
                     if value is not None:
@@ -268,6 +274,11 @@ def _run_values(run: object, dataset: str, where: str, source: str) -> dict[tupl
         for attr, metric in (("params", "params_mb"), ("flop", "flops_m")):
             if run.get(attr) is not None:
                 out["model", metric] = _number(run[attr])
+        latency = run.get("latency")
+        if latency:  # ResultsCount.get_latency: the mean of the stored list; <= 0: not measured
+            value = sum(_number(x) for x in latency) / len(latency)
+            if value > 0:
+                out[LATENCY] = value
     except Nb201FlatError:
         raise
     except (KeyError, IndexError, TypeError, ValueError) as exc:
