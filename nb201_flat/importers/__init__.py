@@ -8,6 +8,7 @@ format             source
 ``nats-tss``       NATS-Bench topology ``NATS-tss-v1_0-3ffb9-simple/`` (or its ``.pickle.pbz2``)
 ``analognas``      AnalogNAS-Bench from the installed ``analog-nasbench`` package (or a data.anb)
 ``results-db``     a retraining results database (``results.sqlite``) written by ``nb201-flat train``
+``naslib-zc``      NASLib's zero-cost proxy file ``zc_nasbench201.json`` (proxies, FLOPs, params)
 =================  ===========================================================================
 """
 
@@ -20,7 +21,7 @@ from pathlib import Path
 from nb201_flat.errors import FormatError, TableFileError
 from nb201_flat.table import Table
 
-FORMATS = ("tidy", "nb201-pth", "nats-tss", "analognas", "results-db")
+FORMATS = ("tidy", "nb201-pth", "nats-tss", "analognas", "results-db", "naslib-zc")
 
 
 def _is_sqlite(path: Path) -> bool:
@@ -43,9 +44,11 @@ def detect_format(source: str | os.PathLike[str]) -> str:
         raise TableFileError(
             f"no such file or folder: {path} (the word `analognas` imports the embedded default)"
         )
+    from nb201_flat.importers.naslib_zc import looks_like_naslib_zc
     from nb201_flat.importers.tidy import looks_like_tidy
 
     checks: list[tuple[str, Callable[[Path], bool]]] = [
+        ("naslib-zc", looks_like_naslib_zc),
         ("tidy", looks_like_tidy),
         ("results-db", _is_sqlite),
         ("analognas", _is_anb),
@@ -111,6 +114,11 @@ def import_table(
         )
         table = Table.from_tidy(df, source=f"NATS-Bench tss {path.name}", meta={"file": str(path)})
         return _with_curves(table, collector)
+    if fmt == "naslib-zc":
+        from nb201_flat.importers.naslib_zc import read_naslib_zc
+
+        df = read_naslib_zc(path)
+        return Table.from_tidy(df, source=f"NASLib zero-cost {path.name}", meta={"file": str(path)})
     from nb201_flat.importers.results_db import read_results_db
 
     return read_results_db(path)
