@@ -69,6 +69,8 @@ class FidelityData:
         Limits of one run (at least one is set).
     resume
         Continue earlier training of an architecture instead of re-training it.
+    candidates
+        Indices sampling draws from (uniform), or None for the whole space.
     """
 
     space: Space
@@ -78,6 +80,7 @@ class FidelityData:
     budget_seconds: float | None
     budget_queries: int | None
     resume: bool = False
+    candidates: npt.NDArray[np.int64] | None = None
 
     def __post_init__(self) -> None:
         if self.values.ndim != 3 or self.values.shape[1] != self.space.size:
@@ -90,7 +93,21 @@ class FidelityData:
             raise SearchBudgetError("a fidelity oracle needs budget_seconds or budget_queries")
         if self.budget_seconds is not None and self.epoch_costs is None:
             raise SearchBudgetError("a time budget needs per-epoch costs")
-        for arr in (self.values, self.epoch_costs):
+        if self.epoch_costs is not None:
+            rows = (
+                self.epoch_costs if self.candidates is None else self.epoch_costs[self.candidates]
+            )
+            bad = ~np.isfinite(rows) | (rows < 0)
+            if bad.any():
+                # a NaN cost would never exhaust the budget: refuse it up front
+                raise SearchBudgetError(
+                    f"{int(bad.any(axis=1).sum())} architectures have no valid per-epoch time; "
+                    "sample only measured ones (measured_only=True) or pass budget_queries "
+                    "without a time budget"
+                )
+        if self.candidates is not None and self.candidates.size == 0:
+            raise SearchBudgetError("no architecture to sample from")
+        for arr in (self.values, self.epoch_costs, self.candidates):
             if arr is not None:
                 arr.setflags(write=False)
 
@@ -110,12 +127,15 @@ def fidelity_data(
     budget_seconds: float | None = None,
     budget_queries: int | None = None,
     resume: bool = False,
+    measured_only: bool = False,
 ) -> FidelityData:
     """:class:`FidelityData` from a table's learning curves.
 
     Costs are the mean per-epoch training time of ``dataset`` (``train`` ``epoch_time_s``);
     a time budget on a table without them is an error. Tables without curves raise
-    :class:`~nb201_flat.curves.NoCurvesError`.
+    :class:`~nb201_flat.curves.NoCurvesError`. ``measured_only`` samples only architectures
+    with a curve and, under a time budget, per-epoch times (for partial tables and for the
+    v1_0 runs stored without ``train_times``).
     """
     curves = require_curves(table)
     key = curves.key(dataset, split, epochs, metric)
@@ -135,8 +155,21 @@ def fidelity_data(
             f"a time budget needs per-epoch training times, and {time_key} is not stored; "
             "pass budget_queries instead"
         )
+    candidates = None
+    if measured_only:
+        ok = ~np.isnan(values[:, :, -1]).all(axis=0)
+        if budget_seconds is not None and costs is not None:
+            ok &= np.isfinite(costs).all(axis=1)  # v1_0 runs may lack train_times
+        candidates = np.flatnonzero(ok).astype(np.int64)
     return FidelityData(
-        table.space, key, np.array(values), costs, budget_seconds, budget_queries, resume
+        table.space,
+        key,
+        np.array(values),
+        costs,
+        budget_seconds,
+        budget_queries,
+        resume,
+        candidates,
     )
 
 
@@ -244,8 +277,11 @@ class FidelityOracle:
         return self._paid.get(int(index), 0)
 
     def sample(self, rng: np.random.Generator) -> int:
-        """One index drawn uniformly from the space."""
-        return int(rng.integers(self._data.space.size))
+        """One index drawn uniformly from the sampling domain (the space, or the candidates)."""
+        cand = self._data.candidates
+        if cand is None:
+            return int(rng.integers(self._data.space.size))
+        return int(cand[int(rng.integers(len(cand)))])
 
     def query(self, index: int, epochs: int) -> float:
         """Train ``index`` for ``epochs`` epochs (1..max_epochs); charge it; return the value.

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from nb201_flat.curves import NoCurvesError, require_curves
-from nb201_flat.errors import TableFileError, UnknownKeyError
+from nb201_flat.errors import SearchBudgetError, TableFileError, UnknownKeyError
 from nb201_flat.importers import import_table
 from nb201_flat.storage import load_saved_table, save_table
 from nb201_flat.table import MetricKey, Table
@@ -162,3 +162,26 @@ def test_loading_final_values_does_not_read_curves(files: dict[str, Path], tmp_p
     assert time.perf_counter() - t0 >= 0  # loads although the curves file is gone
     with pytest.raises(TableFileError, match="missing"):
         require_curves(loaded).curve(require_curves(loaded).keys()[0])
+
+
+def test_cli_import_keeps_curves_and_hyperband_runs_on_them(
+    files: dict[str, Path], tmp_path: Path
+) -> None:
+    from nb201_flat.cli import main
+    from nb201_flat.search.fidelity import Hyperband, fidelity_data, run_fidelity
+
+    out = tmp_path / "nb201.nb201"
+    assert main(["import", str(files["pth_zip"]), "--out", str(out)]) == 0
+    table = load_saved_table(out)
+    curves = require_curves(table)
+    key = MetricKey("cifar10-valid", "x-valid", 200)
+    assert curves.n_epochs(key) == EPOCHS_STORED["full"]
+    with pytest.raises(SearchBudgetError, match="no valid per-epoch time"):
+        fidelity_data(table, budget_seconds=500.0)  # most cells have no curve, 3 no times
+    data = fidelity_data(table, budget_seconds=500.0, measured_only=True)
+    record = run_fidelity(data, Hyperband(eta=2), seed=0)
+    assert data.candidates is not None and set(data.candidates) == {0, 2, 5}
+    assert record.best in LAYOUT and 0 < record.seconds <= 500.0
+    assert record.score in set(curves.curve(key, seed=0)[record.best]) | set(
+        curves.curve(key, seed=1)[record.best]
+    ) | set(curves.curve(key, seed=2)[record.best])

@@ -145,3 +145,14 @@ def test_fidelity_data_from_a_table() -> None:
         fidelity_data(no_time, "toy", "x-valid", 12, seed="mean", budget_seconds=10.0)
     with pytest.raises(NoCurvesError):
         fidelity_data(Table(SPACE, {(KEY, None): v[:, -1]}), "toy", "x-valid", 12)
+
+
+def test_unusable_costs_are_refused_not_looped_on() -> None:
+    # a NaN cost never exhausts a time budget: the data refuses it up front
+    costs = np.ones((27, EPOCHS))
+    costs[4, 2] = np.nan
+    with pytest.raises(SearchBudgetError, match="1 architectures have no valid per-epoch time"):
+        FidelityData(SPACE, KEY, _curves()[None], costs, 100.0, None)
+    ok = FidelityData(SPACE, KEY, _curves()[None], costs, 100.0, None, candidates=np.arange(4))
+    o = FidelityOracle(ok, np.random.default_rng(0))
+    assert {o.sample(np.random.default_rng(s)) for s in range(40)} <= {0, 1, 2, 3}
