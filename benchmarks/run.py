@@ -22,12 +22,27 @@ from typing import Any
 
 from benchmarks._common import REPO_ROOT, Row, atomic_write_text, machine_info
 
-GROUPS = ("official", "networkx", "loops", "reproduce", "aggregates", "vectorised", "scaling")
+GROUPS = (
+    "official",
+    "networkx",
+    "loops",
+    "reproduce",
+    "aggregates",
+    "vectorised",
+    "scaling",
+    "curves",
+)
 log = logging.getLogger("benchmarks")
 
 
 def _runners(quick: bool, repeats: int) -> dict[str, Callable[[], list[Row]]]:
-    from benchmarks import bench_aggregates, bench_graph, bench_official, bench_reproduce
+    from benchmarks import (
+        bench_aggregates,
+        bench_curves,
+        bench_graph,
+        bench_official,
+        bench_reproduce,
+    )
 
     return {
         "aggregates": lambda: bench_aggregates.run(quick=quick, repeats=repeats),
@@ -36,6 +51,7 @@ def _runners(quick: bool, repeats: int) -> dict[str, Callable[[], list[Row]]]:
         "networkx": lambda: bench_graph.run_networkx(quick=quick, repeats=repeats),
         "loops": lambda: bench_graph.run_loops(quick=quick, repeats=repeats),
         "reproduce": lambda: bench_reproduce.run(quick=quick, repeats=repeats),
+        "curves": lambda: bench_curves.run(quick=quick, repeats=repeats),
     }
 
 

@@ -99,6 +99,13 @@ def save_table(table: Table, path: str | os.PathLike[str], *, overwrite: bool = 
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
     try:
         pq.write_table(arrow, tmp / PARQUET, compression="zstd")
+        sums = {PARQUET: file_sha256(tmp / PARQUET)}
+        curves_entry = None
+        if table.curves is not None:  # learning curves: a second file, read lazily on load
+            from nb201_flat.curves import write_curves
+
+            curves_entry = write_curves(table.curves, tmp)
+            sums[curves_entry["file"]] = file_sha256(tmp / curves_entry["file"])
         manifest = {
             "format": "nb201_flat-table",
             "schema_version": SCHEMA_VERSION,
@@ -106,9 +113,11 @@ def save_table(table: Table, path: str | os.PathLike[str], *, overwrite: bool = 
             "space": table.space.spec(),
             "n_archs": table.space.size,
             "columns": columns,
-            "sha256": {PARQUET: file_sha256(tmp / PARQUET)},
+            "sha256": sums,
             "meta": table.meta,
         }
+        if curves_entry is not None:
+            manifest["curves"] = curves_entry
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1, default=str))
         _replace_dir(tmp, target)
     except BaseException:
@@ -212,7 +221,19 @@ def load_saved_table(path: str | os.PathLike[str], *, verify: bool = True) -> Ta
     meta = dict(manifest.get("meta", {}))
     meta["path"] = str(folder)
     meta["sha256"] = manifest.get("sha256", {}).get(PARQUET)
-    return Table(space, data, source=str(manifest.get("source", "unknown")), meta=meta)
+    curves = None
+    if "curves" in manifest:
+        from nb201_flat.curves import lazy_curves
+
+        curves = lazy_curves(
+            folder,
+            manifest["curves"],
+            sums=manifest.get("sha256", {}) if verify else None,
+            hint=_reimport_hint(folder, manifest),
+        )
+    return Table(
+        space, data, source=str(manifest.get("source", "unknown")), meta=meta, curves=curves
+    )
 
 
 def load_table(path: str | os.PathLike[str] | None = None, *, verify: bool = True) -> Table:

@@ -26,7 +26,7 @@ import difflib
 import warnings
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeAlias, cast
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -34,6 +34,9 @@ import pandas as pd
 
 from nb201_flat.errors import ArgumentError, FormatError, InvalidArchError, UnknownKeyError
 from nb201_flat.space import NB201, Arch, Space
+
+if TYPE_CHECKING:
+    from nb201_flat.curves import Curves
 
 FloatArray: TypeAlias = npt.NDArray[np.float64]
 SeedPolicy: TypeAlias = Literal["mean", "random"] | int
@@ -115,12 +118,16 @@ class Table:
         Where the numbers come from (shown by ``info``; kept in the manifest).
     meta
         Free-form provenance (file checksums, importer options).
+    curves
+        Per-epoch learning curves (:mod:`nb201_flat.curves`), or None when the source
+        stores final values only.
     """
 
     space: Space
     data: dict[tuple[MetricKey, int | None], FloatArray]
     source: str = "unknown"
     meta: dict[str, Any] = field(default_factory=dict)
+    curves: Curves | None = None
 
     def __post_init__(self) -> None:
         for (key, _seed), vec in self.data.items():
@@ -453,7 +460,7 @@ class Table:
         vec = np.array(values, dtype=np.float64)
         data = dict(self.data)
         data[(key, seed)] = vec
-        return Table(self.space, data, source=self.source, meta=dict(self.meta))
+        return Table(self.space, data, source=self.source, meta=dict(self.meta), curves=self.curves)
 
     def __repr__(self) -> str:
         keys = self.keys()

@@ -107,3 +107,85 @@ caption = f"Quick grid: {config.runs} runs per algorithm, master seed {config.se
 if optimistic:
     caption += " OPTIMISTIC: searched on the reported metric."
 make_search_curves(table, curves=curves, caption=caption)
+
+# %% [markdown]
+# ## Your own search algorithm, against the oracle protocol
+# A search is any object with `name`, `label` and `search(oracle, rng, incumbent)`. Through
+# the oracle it may sample cells (free), query a cell's validation value (charged: one query
+# and the cell's simulated training time; refused once the budget is spent, which ends the
+# run) and read the space's structure; it never sees test values, other keys or the table
+# (the full protocol is in `nb201_flat.search.oracle`'s docstring). Here a (1+1) evolution:
+# start from a random cell, mutate one edge of the best cell so far, keep the child when its
+# validation value is higher. The runner gives each run a fresh oracle and its own seed.
+
+# %%
+from dataclasses import dataclass
+
+import numpy as np
+
+from nb201_flat.search import RandomSearch, run_search
+from nb201_flat.search.algorithms import Incumbent
+from nb201_flat.search.oracle import Oracle
+
+
+@dataclass(frozen=True)
+class OnePlusOne:
+    name: str = "1+1"
+
+    @property
+    def label(self) -> str:
+        return self.name
+
+    def search(self, oracle: Oracle, rng: np.random.Generator, incumbent: Incumbent) -> None:
+        space = oracle.space
+        parent = oracle.sample(rng)
+        best = oracle.query(parent)
+        incumbent.offer(parent, best)
+        while True:  # oracle.query raises BudgetExhausted when the budget is spent
+            codes = space.codes[parent].astype(np.int64)
+            edge = rng.integers(space.n_edges)
+            codes[edge] = (codes[edge] + rng.integers(1, space.n_ops)) % space.n_ops
+            child = space.index_of_codes(codes)
+            value = oracle.query(child)
+            incumbent.offer(child, value)
+            if value > best:
+                parent, best = child, value
+
+
+protocol = config.protocol_list(table)[0]
+mine = run_search(table, protocol, [RandomSearch(), OnePlusOne()], runs=20, seed=1)
+mine.summary().round(2)
+
+# %% [markdown]
+# The same algorithm can be written as `ask`/`tell` (it never holds the oracle), and an outside
+# optimiser can drive one run with a `Session`: `evaluate` is charged, and `finish` reveals the
+# test values of the chosen cell once, after the search.
+
+# %%
+from nb201_flat.search.asktell import AskTellSearch, Session
+
+
+class RandomAskTell:
+    def __init__(self, space):
+        self.space = space
+
+    def ask(self, rng):
+        return int(rng.integers(self.space.size))
+
+    def tell(self, index, value):
+        pass
+
+
+asktell = run_search(table, protocol, AskTellSearch(RandomAskTell, name="rs-ask-tell"), runs=5)
+print(asktell.summary()[["algorithm", "dataset", "mean", "n"]].round(2).to_string(index=False))
+
+run = Session(table, protocol, seed=0)
+rng = np.random.default_rng(0)
+seen = {}
+while not run.done:
+    i = run.sample(rng)
+    value = run.evaluate(i)
+    if value is not None:
+        seen[i] = value
+choice = max(seen, key=seen.__getitem__)
+print(f"{run.queries} charged queries, {run.seconds:.0f} s; chose {choice}:", run.finish(choice))

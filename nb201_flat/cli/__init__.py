@@ -24,6 +24,7 @@ _COMMAND_MODULES = (
     "nb201_flat.cli.search",
     "nb201_flat.cli.train",
     "nb201_flat.cli.figures",
+    "nb201_flat.cli.constraints",
 )
 
 

@@ -209,3 +209,17 @@ def binned_means(
         m, lo, hi, n = mean_ci(yv[part], confidence)
         rows.append((xv[part].mean(), xv[part].min(), xv[part].max(), m, lo, hi, n))
     return pd.DataFrame(rows, columns=cols)
+
+
+def panel_letter(ax: Axes, letter: str) -> None:
+    """Bold panel letter in the top-left corner, outside the data area."""
+    ax.text(
+        -0.02,
+        1.02,
+        letter,
+        transform=ax.transAxes,
+        fontweight="bold",
+        fontsize=10,
+        ha="right",
+        va="bottom",
+    )

@@ -48,6 +48,7 @@ def plot_neighbour_distributions(
     *,
     bins: npt.ArrayLike | None = None,
     legend: bool = True,
+    kind: str = "hist",
 ) -> Axes:
     """Densities of neighbour values per band at one radius over the whole-space density.
 
@@ -62,7 +63,12 @@ def plot_neighbour_distributions(
         Which radius of ``dist`` to draw.
     bins
         Histogram bin edges (default: 1-point bins over the whole-space range).
+    kind
+        ``"hist"`` (step densities over ``bins``) or ``"kde"`` (seaborn kernel density
+        estimates, cut at the data range, so bands with few neighbours read smoothly).
     """
+    if kind not in ("hist", "kde"):
+        raise FigureSkipped(NAME, [], f"kind must be 'hist' or 'kde', got {kind!r}")
     ax = axes_or_new(ax)
     w = np.asarray(whole, dtype=np.float64)
     w = w[np.isfinite(w)]
@@ -76,25 +82,30 @@ def plot_neighbour_distributions(
             if not vals.size:
                 continue
             lo, hi = bands.get(str(name), (np.nan, np.nan))
-            dens, _ = np.histogram(vals, bins=edges, density=True)
             colour = BAND_COLOURS[k % len(BAND_COLOURS)]
             # the band itself, faintly: where its own members lie
             ax.axvspan(lo, hi, color=colour, alpha=0.12, lw=0)
-            ax.stairs(
-                dens,
-                edges,
-                color=colour,
-                lw=1.2,
-                label=f"band {name}: {lo:g}–{hi:g} %",
-            )
+            label = f"band {name}: {lo:g}–{hi:g} %"
+            if kind == "kde" and np.ptp(vals) > 0:
+                import seaborn as sns  # lazily: only this option draws with it
+
+                sns.kdeplot(x=vals, ax=ax, color=colour, lw=1.2, cut=0, label=label)
+                continue
+            dens, _ = np.histogram(vals, bins=edges, density=True)
+            ax.stairs(dens, edges, color=colour, lw=1.2, label=label)
         ax.set_ylabel("density (1/point)")
         if legend:
             ax.legend(loc="upper left")
     return ax
 
 
-def make_a2m_distributions(table: Table, *, radii: tuple[int, ...] = RADII) -> Figure:
-    """A²M's neighbour distributions per band, radius and dataset (datasets the table has)."""
+def make_a2m_distributions(
+    table: Table, *, radii: tuple[int, ...] = RADII, kind: str = "hist"
+) -> Figure:
+    """A²M's neighbour distributions per band, radius and dataset (datasets the table has).
+
+    ``kind="kde"`` draws the bands as seaborn kernel densities instead of step histograms.
+    """
     keys = present(table, TEST_KEYS)
     if not keys:
         raise FigureSkipped(NAME, list(TEST_KEYS.values()), "A²M's bands are defined for these")
@@ -113,7 +124,9 @@ def make_a2m_distributions(table: Table, *, radii: tuple[int, ...] = RADII) -> F
         right = float(edges[-1])
         for col, r in enumerate(radii):
             ax = axes[row, col]
-            plot_neighbour_distributions(dist, values, r, ax, bins=edges, legend=col == 0)
+            plot_neighbour_distributions(
+                dist, values, r, ax, bins=edges, legend=col == 0, kind=kind
+            )
             with figure_style():
                 ax.set_xlim(left, right)
                 if row == 0:

@@ -99,6 +99,12 @@ FIGURES: dict[str, FigureSpec] = {
             "make_barrier_census",
             "barrier census: exact lowest vs shortest-path barriers over many pairs",
         ),
+        FigureSpec(
+            "flatness_by_epoch",
+            f"{_PKG}.epochs",
+            "make_flatness_by_epoch",
+            "landscape sharpness and rank agreement along training (learning curves)",
+        ),
     )
 }
 

@@ -8,6 +8,7 @@ format             source
 ``nats-tss``       NATS-Bench topology ``NATS-tss-v1_0-3ffb9-simple/`` (or its ``.pickle.pbz2``)
 ``analognas``      AnalogNAS-Bench from the installed ``analog-nasbench`` package (or a data.anb)
 ``results-db``     a retraining results database (``results.sqlite``) written by ``nb201-flat train``
+``naslib-zc``      NASLib's zero-cost proxy file ``zc_nasbench201.json`` (proxies, FLOPs, params)
 =================  ===========================================================================
 """
 
@@ -20,7 +21,7 @@ from pathlib import Path
 from nb201_flat.errors import FormatError, TableFileError
 from nb201_flat.table import Table
 
-FORMATS = ("tidy", "nb201-pth", "nats-tss", "analognas", "results-db")
+FORMATS = ("tidy", "nb201-pth", "nats-tss", "analognas", "results-db", "naslib-zc")
 
 
 def _is_sqlite(path: Path) -> bool:
@@ -43,9 +44,11 @@ def detect_format(source: str | os.PathLike[str]) -> str:
         raise TableFileError(
             f"no such file or folder: {path} (the word `analognas` imports the embedded default)"
         )
+    from nb201_flat.importers.naslib_zc import looks_like_naslib_zc
     from nb201_flat.importers.tidy import looks_like_tidy
 
     checks: list[tuple[str, Callable[[Path], bool]]] = [
+        ("naslib-zc", looks_like_naslib_zc),
         ("tidy", looks_like_tidy),
         ("results-db", _is_sqlite),
         ("analognas", _is_anb),
@@ -71,8 +74,16 @@ def import_table(
     format: str | None = None,
     allow_unsafe_pickle: bool = False,
     progress: bool = False,
+    curves: bool = True,
 ) -> Table:
-    """Read any supported source into a table (format auto-detected unless given)."""
+    """Read any supported source into a table (format auto-detected unless given).
+
+    ``curves``: keep the per-epoch learning curves of the official NB201 / NATS-tss files
+    (``table.curves``); other formats store none.
+    """
+    from nb201_flat.importers.curves import CurveCollector
+
+    collector = CurveCollector() if curves else None
     fmt = format or detect_format(source)
     if fmt not in FORMATS:
         raise FormatError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
@@ -90,13 +101,32 @@ def import_table(
     if fmt == "nb201-pth":
         from nb201_flat.importers.official import read_nb201_pth
 
-        df = read_nb201_pth(path, allow_unsafe_pickle=allow_unsafe_pickle, progress=progress)
-        return Table.from_tidy(df, source=f"NAS-Bench-201 {path.name}", meta={"file": str(path)})
+        df = read_nb201_pth(
+            path, allow_unsafe_pickle=allow_unsafe_pickle, progress=progress, curves=collector
+        )
+        table = Table.from_tidy(df, source=f"NAS-Bench-201 {path.name}", meta={"file": str(path)})
+        return _with_curves(table, collector)
     if fmt == "nats-tss":
         from nb201_flat.importers.nats import read_nats_tss
 
-        df = read_nats_tss(path, allow_unsafe_pickle=allow_unsafe_pickle, progress=progress)
-        return Table.from_tidy(df, source=f"NATS-Bench tss {path.name}", meta={"file": str(path)})
+        df = read_nats_tss(
+            path, allow_unsafe_pickle=allow_unsafe_pickle, progress=progress, curves=collector
+        )
+        table = Table.from_tidy(df, source=f"NATS-Bench tss {path.name}", meta={"file": str(path)})
+        return _with_curves(table, collector)
+    if fmt == "naslib-zc":
+        from nb201_flat.importers.naslib_zc import read_naslib_zc
+
+        df = read_naslib_zc(path)
+        return Table.from_tidy(df, source=f"NASLib zero-cost {path.name}", meta={"file": str(path)})
     from nb201_flat.importers.results_db import read_results_db
 
     return read_results_db(path)
+
+
+def _with_curves(table: Table, collector: object) -> Table:
+    from nb201_flat.importers.curves import CurveCollector
+
+    if isinstance(collector, CurveCollector) and len(collector):
+        table.curves = collector.curves(table.space.size)
+    return table

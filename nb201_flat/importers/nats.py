@@ -42,6 +42,7 @@ from typing import Any, Final
 import pandas as pd
 
 from nb201_flat.errors import FormatError, MissingDependencyError, Nb201FlatError, TableFileError
+from nb201_flat.importers.curves import CurveCollector
 from nb201_flat.importers.official import (
     TidyRows,
     byte_progress,
@@ -187,7 +188,13 @@ def _check_bz2(path: Path) -> None:
         )
 
 
-def _read_folder(folder: Path, *, allow_unsafe_pickle: bool, progress: bool) -> pd.DataFrame:
+def _read_folder(
+    folder: Path,
+    *,
+    allow_unsafe_pickle: bool,
+    progress: bool,
+    curves: CurveCollector | None = None,
+) -> pd.DataFrame:
     meta_path = folder / META_NAME
     if not meta_path.is_file():
         raise FormatError(
@@ -217,7 +224,7 @@ def _read_folder(folder: Path, *, allow_unsafe_pickle: bool, progress: bool) -> 
             len(archs) - len(found),
             len(archs),
         )
-    rows = TidyRows(source=str(folder), nats_cost_fix=True)
+    rows = TidyRows(source=str(folder), nats_cost_fix=True, curves=curves)
     contents = _decompress_ahead([path for _, path in found])
     for (index, path), data in iter_progress(
         zip(found, contents, strict=True), progress, desc="architectures", total=len(found)
@@ -232,6 +239,7 @@ def read_nats_tss(
     *,
     allow_unsafe_pickle: bool = False,
     progress: bool = False,
+    curves: CurveCollector | None = None,
 ) -> pd.DataFrame:
     """Read NATS-Bench topology results into the tidy long frame.
 
@@ -245,6 +253,8 @@ def read_nats_tss(
         restricted reader refuses.
     progress
         Show a progress bar (architectures for a folder, bytes for a single file).
+    curves
+        When given, every run's per-epoch curves are collected into it as well.
 
     Returns
     -------
@@ -262,7 +272,9 @@ def read_nats_tss(
     """
     p = Path(path)
     if p.is_dir():
-        return _read_folder(p, allow_unsafe_pickle=allow_unsafe_pickle, progress=progress)
+        return _read_folder(
+            p, allow_unsafe_pickle=allow_unsafe_pickle, progress=progress, curves=curves
+        )
     if not p.is_file():
         raise TableFileError(f"no such file or folder: {p}")
     data = _load(p, allow_unsafe_pickle=allow_unsafe_pickle, progress=progress)
@@ -275,5 +287,10 @@ def read_nats_tss(
             "pass the folder instead"
         )
     return frame_from_benchmark(
-        data, hp_epochs=NATS_HP_EPOCHS, source=str(p), nats_cost_fix=True, progress=progress
+        data,
+        hp_epochs=NATS_HP_EPOCHS,
+        source=str(p),
+        nats_cost_fix=True,
+        progress=progress,
+        curves=curves,
     )

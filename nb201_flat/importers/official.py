@@ -31,7 +31,9 @@ and ``get_eval`` with ``iepoch=None``):
 - the mean row (``seed`` NA) is the plain mean over the stored seeds, present only when every
   seed has the value (the API fails otherwise); ``seed`` ``k`` is the k-th stored seed id in
   ascending order (777 < 888 < 999);
-- ``params_mb``/``flops_m`` (split ``model``) are ``get_cost_info``'s ``params``/``flops``.
+- ``params_mb``/``flops_m``/``latency_s`` (split ``model``) are ``get_cost_info``'s
+  ``params``/``flops``/``latency``; a run's latency is the mean of its stored list, and the
+  mean row averages the runs that have one (the APIs skip the others).
 
 Splits per dataset (as in the data README): ``cifar10-valid``: train, x-valid, ori-test;
 ``cifar10``: train, ori-test; ``cifar100`` and ``ImageNet16-120``: train, x-valid, x-test,
@@ -56,6 +58,7 @@ import pandas as pd
 
 from nb201_flat import conventions
 from nb201_flat.errors import FormatError, MissingDependencyError, Nb201FlatError, TableFileError
+from nb201_flat.importers.curves import CurveCollector
 from nb201_flat.importers.safe_pickle import ReadableBinary, safe_load
 from nb201_flat.table import TIDY_COLUMNS
 
@@ -83,6 +86,9 @@ EVAL_SPLITS: Final[Mapping[str, tuple[str, ...]]] = {
     "cifar100": ("x-valid", "x-test", "ori-test"),
     "ImageNet16-120": ("x-valid", "x-test", "ori-test"),
 }
+
+#: The (split, metric) of the measured inference latency (seconds, ``get_latency``).
+LATENCY: Final = ("model", "latency_s")
 
 #: The hp keys of the NB201 .pth and their schedules (``api_201.py``: less -> '12', full -> '200').
 NB201_HP_EPOCHS: Final[Mapping[str, int]] = {"full": 200, "less": 12}
@@ -116,11 +122,17 @@ class TidyRows:
         Mirror NATS-Bench's ``get_compute_costs`` legacy fix: when the stored ``params`` (or
         ``flop``) of the seeds disagree (to 5 decimals), the mean row takes seed 888's value.
         NAS-Bench-201's API takes the plain mean.
+    curves
+        Also collect every run's per-epoch curves into this collector
+        (:mod:`nb201_flat.importers.curves`).
     """
 
-    def __init__(self, *, source: str, nats_cost_fix: bool = False) -> None:
+    def __init__(
+        self, *, source: str, nats_cost_fix: bool = False, curves: CurveCollector | None = None
+    ) -> None:
         self.source = source
         self.nats_cost_fix = nats_cost_fix
+        self.curves = curves
         self._index: list[int] = []
         self._arch: list[str] = []
         self._dataset: list[str] = []
@@ -175,14 +187,17 @@ class TidyRows:
                 _run_values(run, dataset, f"{where} {dataset} seed {seed}", self.source)
                 for run, seed in zip(runs, seeds, strict=True)
             ]
+            if self.curves is not None:
+                self.curves.add_runs(index, dataset, epochs, EVAL_SPLITS[dataset], runs)
             keys: dict[tuple[str, str], None] = {}
             for values in per_run:
                 keys.update(dict.fromkeys(values))
             for key in keys:
                 column = [values.get(key) for values in per_run]
                 present = [v for v in column if v is not None]
-                if len(present) == len(column):
-                    mean = self._mean(present, seeds, key[0] == "model")
+                # the APIs' latency mean skips runs without one (get_compute_costs)
+                if len(present) == len(column) or (key == LATENCY and present):
+                    mean = self._mean(present, seeds, key[0] == "model" and key != LATENCY)
                     self._append(index, arch, dataset, key, epochs, None, mean)
                 for pos, value in enumerate(column):
                     if value is not None:
@@ -260,6 +275,11 @@ def _run_values(run: object, dataset: str, where: str, source: str) -> dict[tupl
         for attr, metric in (("params", "params_mb"), ("flop", "flops_m")):
             if run.get(attr) is not None:
                 out["model", metric] = _number(run[attr])
+        latency = run.get("latency")
+        if latency:  # ResultsCount.get_latency: the mean of the stored list; <= 0: not measured
+            value = sum(_number(x) for x in latency) / len(latency)
+            if value > 0:
+                out[LATENCY] = value
     except Nb201FlatError:
         raise
     except (KeyError, IndexError, TypeError, ValueError) as exc:
@@ -315,6 +335,7 @@ def frame_from_benchmark(
     source: str,
     nats_cost_fix: bool = False,
     progress: bool = False,
+    curves: CurveCollector | None = None,
 ) -> pd.DataFrame:
     """Tidy frame of a whole-benchmark dict (``meta_archs``, ``arch2infos``, ...)."""
     data = _mapping(data, "the file's top level", source)
@@ -327,7 +348,7 @@ def frame_from_benchmark(
     archs = check_meta_archs(data["meta_archs"], source)
     arch2infos = _mapping(data["arch2infos"], "arch2infos", source)
     indexes = sorted(check_index(k, len(archs), source) for k in arch2infos)
-    rows = TidyRows(source=source, nats_cost_fix=nats_cost_fix)
+    rows = TidyRows(source=source, nats_cost_fix=nats_cost_fix, curves=curves)
     for index in iter_progress(indexes, progress, desc="architectures"):
         rows.add_arch(index, archs[index], arch2infos[index], hp_epochs)
     logger.info("%s: %d rows from %d architectures", source, len(rows), len(indexes))
@@ -534,6 +555,7 @@ def read_nb201_pth(
     *,
     allow_unsafe_pickle: bool = False,
     progress: bool = False,
+    curves: CurveCollector | None = None,
 ) -> pd.DataFrame:
     """Read an official NAS-Bench-201 ``.pth`` file into the tidy long frame.
 
@@ -547,6 +569,9 @@ def read_nb201_pth(
         Only for trusted files the restricted reader refuses; needs torch (extra ``official``).
     progress
         Show progress bars (bytes read, then architectures converted).
+    curves
+        When given, every run's per-epoch curves are collected into it as well
+        (:class:`~nb201_flat.importers.curves.CurveCollector`).
 
     Returns
     -------
@@ -575,5 +600,10 @@ def read_nb201_pth(
         raise TableFileError(f"no such file: {p}")
     data = _load_pth_unsafely(p) if allow_unsafe_pickle else _load_pth_safely(p, progress)
     return frame_from_benchmark(
-        data, hp_epochs=NB201_HP_EPOCHS, source=str(p), nats_cost_fix=False, progress=progress
+        data,
+        hp_epochs=NB201_HP_EPOCHS,
+        source=str(p),
+        nats_cost_fix=False,
+        progress=progress,
+        curves=curves,
     )

@@ -276,9 +276,7 @@ def _agg_level(spec: Neighbourhood) -> tuple[str, float]:
     return spec.agg, spec.quantile if spec.agg == "quantile" else 0.5
 
 
-def _score(
-    nb: NeighbourRows, v: FloatArray, spec: Neighbourhood, *, propagate: bool
-) -> FloatArray:
+def _score(nb: NeighbourRows, v: FloatArray, spec: Neighbourhood, *, propagate: bool) -> FloatArray:
     agg, q = _agg_level(spec)
     stats = _stats(
         nb,

@@ -19,6 +19,39 @@ search and REA, which re-sample with replacement and re-train) charges again and
 ``"random"`` seed policy, draws a fresh seed; ``"cache"`` returns the first answer at no cost.
 Free (uncharged) look-ups, used by neighbourhood-aware searches when neighbour queries are not
 charged, are counted separately and stay available after the budget is spent.
+
+Writing a search algorithm: the oracle protocol
+-----------------------------------------------
+A search algorithm is any object with ``name``, ``label`` and
+``search(oracle, rng, incumbent)`` (:class:`~nb201_flat.search.algorithms.SearchAlgorithm`);
+:func:`~nb201_flat.search.runner.run_search` gives it a fresh :class:`Oracle` per run and
+reads ``incumbent.index`` when ``search`` returns or raises :class:`SearchEnded`.
+
+What a search may ask, and what it costs:
+
+==========================  ===================================================================
+``oracle.sample(rng)``      an index from the protocol's sampling domain -- free
+``oracle.query(i)``         the validation value of ``i`` (the protocol's seed policy) -- one
+                            query and ``costs[i]`` simulated seconds; refused (uncounted, and
+                            the search is over) when it would exceed the budget
+``oracle.query_free(idx)``  validation values without charge -- counted as free look-ups; the
+                            protocol (NA searches' ``charge=False``) decides whether a fair
+                            comparison allows them
+``oracle.space``            structure only: op codes, neighbour arrays, Hamming distances
+counters                    ``queries``, ``seconds``, ``free_queries``, ``used_fraction``,
+                            ``exhausted``, ``budget_seconds``, ``budget_queries``
+``incumbent.offer(i, v)``   propose ``i`` as the answer (the best validation value wins)
+==========================  ===================================================================
+
+What it may never see: the test metrics (they live in the :class:`Evaluator`, applied by the
+runner after ``search`` ends and never sent to worker processes), any other key of the table,
+the table itself, the cost vector, or the values behind the oracle (any other attribute raises
+:class:`HiddenDataError`). All randomness must come from ``rng`` so that a run is a function
+of its seed. Per-epoch (multi-fidelity) searches use
+:class:`~nb201_flat.search.fidelity.FidelityOracle` instead, which charges ``e`` epochs' time
+for the value after epoch ``e``; algorithms written as ``ask``/``tell``, and outside optimisers
+driving a run, go through :mod:`nb201_flat.search.asktell`. Notebook
+``02_reproduce_na_rs_vs_rs`` ends with a worked example.
 """
 
 from __future__ import annotations

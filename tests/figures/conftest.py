@@ -50,7 +50,15 @@ def build_figure_table(seed: int = 0) -> Table:
         data[(MetricKey(search_ds, "x-valid", 200), None)] = valid
         data[(MetricKey(search_ds, "x-valid", 12), None)] = valid12
         data[(MetricKey(search_ds, "train", 200, "time_s"), None)] = time_s.copy()
-    return Table(NB201, data, source="synthetic figure table")
+    # six-epoch learning curves rising to the final validation value (flatness_by_epoch)
+    from nb201_flat.curves import Curves
+
+    final = data[(MetricKey("cifar10-valid", "x-valid", 200), None)]
+    rise = 1.0 - np.exp(-np.arange(1, 7) / 2.0)
+    noise = rng.normal(0.0, 2.0, (NB201.size, 6)) * (1.0 - rise / rise[-1])
+    curve = final[:, None] * rise[None, :] / rise[-1] + noise
+    curves = Curves(NB201.size, {(MetricKey("cifar10-valid", "x-valid", 200), None): curve})
+    return Table(NB201, data, source="synthetic figure table", curves=curves)
 
 
 @pytest.fixture(scope="session")

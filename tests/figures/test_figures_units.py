@@ -46,6 +46,7 @@ def test_registry_lists_the_figures_and_resolves_makers() -> None:
         "barrier_tree",
         "distance_profile",
         "barrier_census",
+        "flatness_by_epoch",
     )
     for spec in FIGURES.values():
         assert callable(spec.make) and spec.make.__name__ == f"make_{spec.name}"

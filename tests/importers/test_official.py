@@ -53,7 +53,9 @@ def test_schema(frame: pd.DataFrame) -> None:
     for column in ("arch", "dataset", "split", "metric"):
         assert pd.api.types.is_string_dtype(frame[column])
     assert set(frame["epochs"]) == {12, 200}
-    assert set(frame["metric"]) == {"accuracy", "loss", "time_s", "params_mb", "flops_m"}
+    assert set(frame["metric"]) == {
+        "accuracy", "loss", "time_s", "params_mb", "flops_m", "latency_s",
+    }  # fmt: skip
     assert not frame.duplicated(["index", "dataset", "split", "epochs", "seed", "metric"]).any()
     assert frame["value"].notna().all()
 
@@ -61,7 +63,9 @@ def test_schema(frame: pd.DataFrame) -> None:
 def test_splits_follow_the_readme(frame: pd.DataFrame) -> None:
     splits = frame.groupby("dataset")["split"].agg(set).to_dict()
     assert splits == {d: {"train", "model", *s} for d, s in EVAL_SPLITS.items()}
-    assert set(frame.loc[frame["split"] == "model", "metric"]) == {"params_mb", "flops_m"}
+    assert set(frame.loc[frame["split"] == "model", "metric"]) == {
+        "params_mb", "flops_m", "latency_s",
+    }  # fmt: skip
     assert set(frame.loc[frame["metric"] == "time_s", "split"]) == {"train"}
 
 

@@ -1,0 +1,97 @@
+"""CLI command ``constrained``: best architectures under a cost limit, or the Pareto front.
+
+Examples (shell)::
+
+    nb201-flat constrained --dataset cifar100 --split x-valid --epochs 200 \\
+        --cost params_mb --max-cost 0.5 --top 5
+    nb201-flat constrained --dataset cifar100 --split x-valid --epochs 200 \\
+        --cost flops_m_analytic --pareto --json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from nb201_flat.constraints import COST_METRICS
+
+    p = sub.add_parser(
+        "constrained",
+        help="best architectures under a cost limit (params, FLOPs, latency), or the Pareto front",
+        description="The best architectures by a metric among those whose cost is at most "
+        "--max-cost, or (--pareto) the accuracy/cost Pareto front.",
+    )
+    p.add_argument("--dataset", required=True, help="e.g. cifar10-valid, cifar100")
+    p.add_argument("--split", required=True, help="e.g. x-valid, x-test, ori-test")
+    p.add_argument("--epochs", type=int, required=True, help="schedule: 200 or 12")
+    p.add_argument("--metric", default="accuracy", help="default: accuracy")
+    p.add_argument(
+        "--cost",
+        required=True,
+        help=f"cost metric: {', '.join(COST_METRICS)} (analytic ones need no stored column)",
+    )
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("--max-cost", type=float, help="keep archs with cost <= this")
+    what.add_argument("--pareto", action="store_true", help="print the Pareto front instead")
+    p.add_argument("--top", type=int, default=1, help="how many (with --max-cost; default 1)")
+    p.add_argument("--table", metavar="PATH", help="table folder (default: $NB201_FLAT_TABLE)")
+    p.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    p.set_defaults(func=cmd_constrained)
+
+
+def cmd_constrained(args: argparse.Namespace) -> int:
+    from nb201_flat.constraints import ConstraintError, best_under, pareto_front
+    from nb201_flat.storage import load_table
+
+    if args.pareto and args.top != 1:
+        raise ConstraintError("--top applies to --max-cost, not to --pareto; drop it")
+    table = load_table(args.table)
+    common: dict[str, Any] = {"cost": args.cost, "metric": args.metric}
+    if args.pareto:
+        df = pareto_front(table, args.dataset, args.split, args.epochs, **common)
+    else:
+        df = best_under(
+            table,
+            args.dataset,
+            args.split,
+            args.epochs,
+            max_cost=args.max_cost,
+            top=args.top,
+            **common,
+        )
+    rows = [
+        {"index": int(i), "arch": str(a), "value": float(v), "cost": float(c)}
+        for i, a, v, c in zip(
+            df["index"].to_numpy(),
+            df["arch"].to_numpy(),
+            df["value"].to_numpy(dtype=float),
+            df["cost"].to_numpy(dtype=float),
+            strict=True,
+        )
+    ]
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "dataset": args.dataset,
+                    "split": args.split,
+                    "epochs": args.epochs,
+                    "metric": args.metric,
+                    "cost": args.cost,
+                    "max_cost": None if args.pareto else args.max_cost,
+                    "pareto": bool(args.pareto),
+                    "rows": rows,
+                }
+            )
+        )
+        return 0
+    head = "Pareto front" if args.pareto else f"best with {args.cost} <= {args.max_cost:g}"
+    print(f"{head} ({args.dataset}/{args.split}@{args.epochs} {args.metric}):")
+    for row in rows:  # best_under and pareto_front never return unmeasured archs
+        print(
+            f"{row['index']:>6}  {row['value']:>9.4f}  {args.cost}={row['cost']:.6g}  {row['arch']}"
+        )
+    return 0

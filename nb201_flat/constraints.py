@@ -1,0 +1,214 @@
+"""Accuracy under a cost constraint: best-under-budget, Pareto fronts, cost bands.
+
+A *cost* is a model-level metric of the table, named by its metric: ``params_mb``,
+``flops_m``, ``latency_s`` (stored by the official files), or ``params_mb_analytic`` /
+``flops_m_analytic`` (computed without torch by :mod:`nb201_flat.costs`, on the fly when the
+table lacks them). It is read from split ``model`` of the dataset the accuracy belongs to.
+
+- :func:`best_under` -- the top architectures by a metric among those whose cost is at most a
+  limit (``find_best``-like: the official API's ``find_best(dataset, metric_on_set, FLOP_max,
+  Param_max)``, for any cost and any seed policy).
+- :func:`pareto_front` -- the architectures no other one beats on both the metric (higher)
+  and the cost (lower).
+- :func:`cost_band` / :func:`flatness_in_band` -- a boolean mask of archs within a cost band,
+  and flatness measured inside it (neighbours outside the band do not count).
+
+Unmeasured architectures (NaN metric or cost) never qualify; a constraint nothing meets is an
+error that names the smallest cost available.
+
+Examples
+--------
+>>> import numpy as np
+>>> from nb201_flat.space import Space
+>>> from nb201_flat.table import MetricKey, Table
+>>> s = Space(("a", "b", "c"), 3)
+>>> acc = np.arange(27.0); size = 27.0 - np.arange(27.0) % 9
+>>> t = Table(s, {(MetricKey("toy", "x-valid", 12), None): acc,
+...               (MetricKey("toy", "model", 12, "params_mb"), None): size})
+>>> best_under(t, "toy", "x-valid", 12, cost="params_mb", max_cost=20)["index"].tolist()
+[26]
+>>> pareto_front(t, "toy", "x-valid", 12, cost="params_mb")["index"].tolist()
+[26]
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from nb201_flat.errors import UnknownKeyError
+from nb201_flat.landscape.neighbourhood import flatness
+from nb201_flat.table import MetricKey, Seed, SeedPolicy, Table
+
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+
+COST_METRICS: Final = (
+    "params_mb",
+    "flops_m",
+    "latency_s",
+    "params_mb_analytic",
+    "flops_m_analytic",
+)
+RESULT_COLUMNS: Final = ("index", "arch", "value", "cost")
+
+
+class ConstraintError(UnknownKeyError):
+    """No architecture meets a constraint, or a cost cannot be found."""
+
+
+def cost_vector(table: Table, dataset: str, cost: str, *, epochs: int | None = None) -> FloatArray:
+    """The cost ``cost`` of every architecture on ``dataset`` (read-only, NaN where unknown).
+
+    A stored ``(dataset, "model", epochs, cost)`` is preferred (``epochs`` when given, else the
+    first stored schedule); analytic costs are computed when not stored.
+    """
+    stored = sorted(
+        (k for k in table if k.dataset == dataset and k.split == "model" and k.metric == cost),
+        key=lambda k: (k.epochs != epochs, -k.epochs),
+    )
+    if stored:
+        return table.vector_for(stored[0])
+    if cost.endswith("_analytic"):
+        from nb201_flat.costs import analytic_costs
+
+        column = cost.removesuffix("_analytic")
+        out: FloatArray = analytic_costs(table.space, dataset)[column].to_numpy(dtype=np.float64)
+        out.setflags(write=False)
+        return out
+    have = sorted({k.metric for k in table if k.split == "model" and k.dataset == dataset})
+    raise ConstraintError(
+        f"table {table.source!r} stores no cost {cost!r} for {dataset}; it has "
+        f"{', '.join(have) or 'none'}; params_mb_analytic and flops_m_analytic are always "
+        "available for NB201 datasets"
+    )
+
+
+def _frame(table: Table, idx: npt.NDArray[np.int64], v: FloatArray, c: FloatArray) -> pd.DataFrame:
+    strings = np.asarray(table.space.strings(), dtype=object)
+    return pd.DataFrame(
+        {"index": idx, "arch": strings[idx], "value": v[idx], "cost": c[idx]},
+        columns=list(RESULT_COLUMNS),
+    )
+
+
+def best_under(
+    table: Table,
+    dataset: str,
+    split: str,
+    epochs: int,
+    *,
+    cost: str,
+    max_cost: float,
+    metric: str = "accuracy",
+    seed: SeedPolicy = "mean",
+    rng: Seed = None,
+    top: int = 1,
+) -> pd.DataFrame:
+    """The ``top`` architectures by ``metric`` among those with ``cost <= max_cost``.
+
+    Returns a frame with columns ``index, arch, value, cost``, best first (ties: lower cost,
+    then lower index).
+
+    Raises
+    ------
+    ConstraintError
+        No measured architecture meets the limit (the message gives the smallest cost).
+    """
+    if top < 1:
+        raise ConstraintError(f"top must be >= 1, got {top}")
+    v = table.vector(dataset, split, epochs, metric, seed=seed, rng=rng)
+    c = cost_vector(table, dataset, cost, epochs=epochs)
+    ok = ~np.isnan(v) & ~np.isnan(c)
+    within = ok & (c <= max_cost)
+    if not within.any():
+        least = float(np.min(c[ok])) if ok.any() else float("nan")
+        raise ConstraintError(
+            f"no architecture with a measured {metric} has {cost} <= {max_cost:g}; the "
+            f"smallest {cost} is {least:g}: raise --max-cost"
+        )
+    idx = np.flatnonzero(within)
+    order = np.lexsort((idx, c[idx], -v[idx]))
+    return _frame(table, idx[order][:top], v, c)
+
+
+def pareto_front(
+    table: Table,
+    dataset: str,
+    split: str,
+    epochs: int,
+    *,
+    cost: str,
+    metric: str = "accuracy",
+    seed: SeedPolicy = "mean",
+    rng: Seed = None,
+) -> pd.DataFrame:
+    """The non-dominated architectures (higher ``metric``, lower ``cost``), by rising cost.
+
+    Of several archs with the same cost and value, the lowest index stands for them.
+    """
+    v = table.vector(dataset, split, epochs, metric, seed=seed, rng=rng)
+    c = cost_vector(table, dataset, cost, epochs=epochs)
+    idx = np.flatnonzero(~np.isnan(v) & ~np.isnan(c))
+    if idx.size == 0:
+        raise ConstraintError(f"no architecture has both a measured {metric} and a {cost}")
+    # sweep by rising cost (higher value first at equal cost): keep each new best value
+    order = idx[np.lexsort((idx, -v[idx], c[idx]))]
+    best = np.maximum.accumulate(v[order])
+    keep = np.ones(order.size, dtype=bool)
+    keep[1:] = v[order][1:] > best[:-1]
+    return _frame(table, order[keep], v, c)
+
+
+def cost_band(
+    table: Table, dataset: str, cost: str, lo: float, hi: float, *, epochs: int | None = None
+) -> BoolArray:
+    """Mask of the architectures with ``lo <= cost <= hi`` (NaN costs excluded)."""
+    if not lo <= hi:
+        raise ConstraintError(f"cost band needs lo <= hi, got {lo:g} > {hi:g}")
+    c = cost_vector(table, dataset, cost, epochs=epochs)
+    with np.errstate(invalid="ignore"):
+        out: BoolArray = (c >= lo) & (c <= hi)
+    return out
+
+
+def flatness_in_band(
+    table: Table,
+    dataset: str,
+    split: str,
+    epochs: int,
+    *,
+    cost: str,
+    lo: float,
+    hi: float,
+    metric: str = "accuracy",
+    seed: SeedPolicy = "mean",
+    rng: Seed = None,
+    radius: int = 1,
+    delta: float = 1.0,
+) -> pd.DataFrame:
+    """Flatness of the architectures within a cost band, neighbours limited to the band.
+
+    The landscape is restricted to the band: values outside it count as unmeasured, so each
+    row aggregates only the neighbours that meet the same constraint (``n`` says how many).
+    Returns :func:`~nb201_flat.landscape.neighbourhood.flatness`'s frame, band rows only,
+    with a ``cost`` column.
+    """
+    mask = cost_band(table, dataset, cost, lo, hi, epochs=epochs)
+    if not mask.any():
+        raise ConstraintError(f"no architecture has {lo:g} <= {cost} <= {hi:g}")
+    v = np.array(table.vector(dataset, split, epochs, metric, seed=seed, rng=rng))
+    v[~mask] = np.nan
+    df = flatness(table.space, v, radius, delta=delta)
+    out = df[mask].copy()
+    out["cost"] = cost_vector(table, dataset, cost, epochs=epochs)[mask]
+    out.attrs = {str(k): a for k, a in df.attrs.items()}
+    out.attrs.update(
+        cost=cost,
+        band=(float(lo), float(hi)),
+        key=str(MetricKey(dataset, split, epochs, metric)),
+    )
+    return out

@@ -1,0 +1,153 @@
+"""Model costs as table columns: analytic parameter counts and FLOPs for any cell space.
+
+:func:`analytic_costs` computes, without torch, NB201's ``params (MB)`` and ``FLOPs (M)`` of
+the network built around every cell of a space (the formulas of
+:mod:`nb201_flat.train.costs`, which match ``xautodl``'s network and NB201's counters), for
+the classifier size and input resolution of each dataset. :func:`with_analytic_costs` adds
+them to a table as ``(dataset, "model", epochs, "params_mb_analytic" | "flops_m_analytic")``,
+beside whatever the source stored (``params_mb``, ``flops_m``, ``latency_s``), so both stay
+available and comparable.
+
+Stored versus computed parameter counts: on the real NB201 data the stored ``params_mb``
+differs from the analytic count for 150 of the 15,625 cells (on each of cifar10-valid,
+cifar100 and ImageNet16-120); for every one of them the stored number equals the analytic
+count of *another* cell with the same NATS-Bench isomorphism key (checked by
+:func:`stored_vs_analytic` and the ``realdata`` tests), as if the record of one member of
+the class had been stored for all of them. So the stored column describes that member, the
+analytic one the cell as written; both are kept, and cost-aware queries
+(:mod:`nb201_flat.constraints`) take either by name.
+
+Examples
+--------
+>>> from nb201_flat.space import NB201
+>>> df = analytic_costs(NB201, "cifar10")
+>>> round(float(df.loc[NB201.from_ops(["none"] * 6).index, "flops_m"]), 2)
+7.78
+>>> round(float(df["params_mb"].max()), 6)
+1.531546
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Final
+
+import numpy as np
+import pandas as pd
+
+from nb201_flat.errors import UnknownKeyError
+from nb201_flat.space import Space
+from nb201_flat.table import MetricKey, Table
+from nb201_flat.train.costs import flops_m_of_codes, params_mb_of_codes
+
+#: dataset -> (classes, input side in pixels), NB201's.
+DATASET_SHAPES: Final[Mapping[str, tuple[int, int]]] = {
+    "cifar10-valid": (10, 32),
+    "cifar10": (10, 32),
+    "cifar100": (100, 32),
+    "ImageNet16-120": (120, 16),
+}
+
+PARAMS_ANALYTIC: Final = "params_mb_analytic"
+FLOPS_ANALYTIC: Final = "flops_m_analytic"
+
+
+def analytic_costs(
+    space: Space,
+    dataset: str,
+    *,
+    c: int = 16,
+    n: int = 5,
+    shapes: Mapping[str, tuple[int, int]] = DATASET_SHAPES,
+) -> pd.DataFrame:
+    """``params_mb`` and ``flops_m`` of every cell of ``space`` on ``dataset`` (no torch).
+
+    Parameters
+    ----------
+    space
+        Any cell space whose ops have cost formulas (NB201's five and the DARTS-like ones).
+    dataset
+        A key of ``shapes`` (classes, input side).
+    c, n
+        First-stage channels and cells per stage (NB201: 16 and 5).
+
+    Raises
+    ------
+    UnknownKeyError
+        ``dataset`` has no known shape.
+    InvalidArchError
+        An op of the space has no cost formula.
+    """
+    if dataset not in shapes:
+        raise UnknownKeyError(
+            f"no input shape known for dataset {dataset!r}; known: {', '.join(shapes)} "
+            "(pass shapes={dataset: (classes, side)})"
+        )
+    classes, side = shapes[dataset]
+    codes = space.codes
+    return pd.DataFrame(
+        {
+            "params_mb": params_mb_of_codes(codes, space.ops, c=c, n=n, num_classes=classes),
+            "flops_m": flops_m_of_codes(
+                codes, space.ops, c=c, n=n, num_classes=classes, image_size=side
+            ),
+        },
+        index=pd.RangeIndex(space.size, name="index"),
+    )
+
+
+def with_analytic_costs(
+    table: Table,
+    datasets: Iterable[str] | None = None,
+    *,
+    epochs: int = 200,
+    c: int = 16,
+    n: int = 5,
+    shapes: Mapping[str, tuple[int, int]] = DATASET_SHAPES,
+) -> Table:
+    """A new table with ``params_mb_analytic`` and ``flops_m_analytic`` columns per dataset.
+
+    ``datasets`` defaults to the table's datasets that have a known shape; the columns sit
+    under split ``model`` at ``epochs`` (costs do not depend on the schedule).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = Table.from_tidy(pd.DataFrame({"index": [0], "dataset": "cifar100",
+    ...     "split": "x-valid", "epochs": 200, "metric": "accuracy", "value": [70.0]}))
+    >>> [str(k) for k in with_analytic_costs(t).keys() if k.split == "model"]
+    ['cifar100/model@200ep:flops_m_analytic', 'cifar100/model@200ep:params_mb_analytic']
+    """
+    chosen = [d for d in table.datasets if d in shapes] if datasets is None else list(datasets)
+    if not chosen:
+        raise UnknownKeyError(
+            f"table {table.source!r} has no dataset with a known input shape "
+            f"({', '.join(shapes)}); pass datasets= and shapes="
+        )
+    out = table
+    for ds in chosen:
+        df = analytic_costs(table.space, ds, c=c, n=n, shapes=shapes)
+        out = out.with_vector(MetricKey(ds, "model", epochs, PARAMS_ANALYTIC), df["params_mb"])
+        out = out.with_vector(MetricKey(ds, "model", epochs, FLOPS_ANALYTIC), df["flops_m"])
+    return out
+
+
+def stored_vs_analytic(table: Table, dataset: str, *, epochs: int = 200) -> pd.DataFrame:
+    """Architectures whose stored ``params_mb`` differs from the analytic count.
+
+    Columns ``stored``, ``analytic`` and ``match_in_class`` (another cell of the same
+    isomorphism class has exactly the stored count), one row per disagreeing architecture.
+    """
+    stored = table.vector(dataset, "model", epochs, "params_mb")
+    analytic = analytic_costs(table.space, dataset)["params_mb"].to_numpy()
+    # stored values carry 6 decimals (MB = 1e6 parameters): compare at that precision
+    bad = np.flatnonzero(~np.isnan(stored) & ~np.isclose(stored, analytic, rtol=0, atol=5e-7))
+    classes = table.space.isomorphism_classes()
+    match = [
+        bool(np.isclose(analytic[classes == classes[i]], stored[i], rtol=0, atol=5e-7).any())
+        for i in bad
+    ]
+    return pd.DataFrame(
+        {"stored": stored[bad], "analytic": analytic[bad], "match_in_class": match},
+        index=pd.Index(bad, name="index"),
+    )

@@ -1,0 +1,295 @@
+"""Learning curves: per-epoch metrics over (architecture, epoch), loaded lazily.
+
+A :class:`Curves` maps a :class:`~nb201_flat.table.MetricKey` ``(dataset, split, epochs,
+metric)`` -- ``epochs`` naming the *schedule* (200 or 12), as in a table -- and a seed (``None``
+for the mean over seeds, else the 0-based position of a stored seed, as in a table) to a
+read-only array of shape ``(n_archs, n_epochs)``: row ``i`` is architecture ``i``, column ``e``
+the value after epoch ``e`` (0-based, the official API's ``iepoch``), NaN where not stored.
+
+Metrics: ``accuracy`` and ``loss`` (split ``train`` and each evaluation split) and
+``epoch_time_s`` (split ``train``: the seconds of that one epoch, the official ``train_times``;
+the official ``train-all-time`` at ``iepoch=e`` is the sum over epochs ``0..e``).
+
+Curves travel with a table (``table.curves``; None when the source stores none, as the tidy
+files of ``../shared/data/nb201`` do) and are stored beside it in ``curves.parquet``: one row
+per architecture, one fixed-size-list column per (key, seed), listed with its sha256 in the
+manifest. A loaded table reads a curve column only when it is first asked for (and checks the
+file's checksum then), so loading final values costs nothing extra.
+
+Examples
+--------
+>>> import numpy as np
+>>> from nb201_flat.table import MetricKey
+>>> key = MetricKey("cifar10-valid", "x-valid", 200)
+>>> c = Curves(4, {(key, 0): np.arange(12.0).reshape(4, 3)})
+>>> c.at(key, 2, seed=0)
+array([ 2.,  5.,  8., 11.])
+>>> c.n_epochs(key)
+3
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final, TypeAlias
+
+import numpy as np
+import numpy.typing as npt
+
+from nb201_flat.errors import FormatError, TableFileError, UnknownKeyError
+from nb201_flat.table import MetricKey
+
+if TYPE_CHECKING:
+    from nb201_flat.table import Table
+
+log = logging.getLogger(__name__)
+
+FloatArray: TypeAlias = npt.NDArray[np.float64]
+CurveSeed: TypeAlias = int | None
+
+CURVES_FILE: Final = "curves.parquet"
+CURVE_METRICS: Final = ("accuracy", "loss", "epoch_time_s")
+
+
+class NoCurvesError(UnknownKeyError):
+    """The table stores final values only; per-epoch questions cannot be answered."""
+
+
+def require_curves(table: Table) -> Curves:
+    """``table.curves``, or :class:`NoCurvesError` saying how to get curves.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from nb201_flat.table import Table
+    >>> t = Table.from_tidy(pd.DataFrame({"index": [0], "dataset": "cifar10",
+    ...     "split": "ori-test", "epochs": 200, "metric": "accuracy", "value": [90.0]}))
+    >>> require_curves(t)
+    Traceback (most recent call last):
+    ...
+    nb201_flat.curves.NoCurvesError: table 'tidy' has no learning curves (final values only); ...
+    """
+    curves = getattr(table, "curves", None)
+    if curves is None:
+        raise NoCurvesError(
+            f"table {table.source!r} has no learning curves (final values only); import the "
+            "official NAS-Bench-201 .pth or NATS-Bench tss files (`nb201-flat import FILE "
+            "--out TABLE`) to get per-epoch curves"
+        )
+    assert isinstance(curves, Curves)
+    return curves
+
+
+class Curves:
+    """Per-epoch curves over the architectures of a space (see the module docstring).
+
+    Parameters
+    ----------
+    n_archs
+        Rows of every curve (the table's space size).
+    data
+        ``{(key, seed): array (n_archs, n_epochs)}`` held in memory.
+    lazy
+        ``{(key, seed): (column, n_epochs)}`` read on first use through ``reader``.
+    reader
+        ``column -> array (n_archs, n_epochs)``; used for the ``lazy`` entries.
+    """
+
+    __slots__ = ("_data", "_lazy", "_n", "_reader")
+
+    def __init__(
+        self,
+        n_archs: int,
+        data: Mapping[tuple[MetricKey, CurveSeed], FloatArray] | None = None,
+        *,
+        lazy: Mapping[tuple[MetricKey, CurveSeed], tuple[str, int]] | None = None,
+        reader: Callable[[str, int], FloatArray] | None = None,
+    ) -> None:
+        self._n = int(n_archs)
+        self._data: dict[tuple[MetricKey, CurveSeed], FloatArray] = {}
+        self._lazy = dict(lazy or {})
+        self._reader = reader
+        if self._lazy and reader is None:
+            raise FormatError("lazy curves need a reader")
+        for item, arr in (data or {}).items():
+            self._data[item] = self._checked(item, np.asarray(arr, dtype=np.float64))
+
+    def _checked(self, item: tuple[MetricKey, CurveSeed], arr: FloatArray) -> FloatArray:
+        if arr.ndim != 2 or arr.shape[0] != self._n:
+            raise FormatError(
+                f"curve {item[0]} seed {item[1]} has shape {arr.shape}, expected ({self._n}, epochs)"
+            )
+        arr.setflags(write=False)
+        return arr
+
+    # -- what is present ------------------------------------------------------------------
+    @property
+    def n_archs(self) -> int:
+        return self._n
+
+    def items(self) -> Iterator[tuple[MetricKey, CurveSeed]]:
+        """Every stored (key, seed), sorted (mean first)."""
+        every = set(self._data) | set(self._lazy)
+        yield from sorted(every, key=lambda ks: (ks[0], -1 if ks[1] is None else ks[1]))
+
+    def keys(self) -> list[MetricKey]:
+        """Every key with a curve, sorted."""
+        return sorted({k for k, _ in self.items()})
+
+    def seeds(self, key: MetricKey) -> list[int]:
+        """Stored seed positions of ``key``."""
+        return sorted(s for k, s in self.items() if k == key and s is not None)
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, MetricKey) and key in self.keys()
+
+    def n_epochs(self, key: MetricKey) -> int:
+        """How many epochs the curves of ``key`` hold."""
+        for (k, s), (_, n) in self._lazy.items():
+            if k == key and (k, s) not in self._data:
+                return n
+        for (k, _), arr in self._data.items():
+            if k == key:
+                return int(arr.shape[1])
+        raise self._unknown(key)
+
+    def key(self, dataset: str, split: str, epochs: int, metric: str = "accuracy") -> MetricKey:
+        """Validate a key; an unknown one raises :class:`UnknownKeyError` listing the keys."""
+        key = MetricKey(dataset, split, int(epochs), metric)
+        if key not in self:
+            raise self._unknown(key)
+        return key
+
+    def _unknown(self, key: MetricKey) -> UnknownKeyError:
+        have = ", ".join(map(str, self.keys()[:12]))
+        more = "" if len(self.keys()) <= 12 else f" (+{len(self.keys()) - 12} more)"
+        return UnknownKeyError(f"no learning curve for {key}; curves stored: {have}{more}")
+
+    # -- reading ---------------------------------------------------------------------------
+    def curve(self, key: MetricKey, *, seed: int | str = "mean") -> FloatArray:
+        """Read-only ``(n_archs, n_epochs)`` array of ``key`` for ``seed`` (``"mean"`` or int).
+
+        The mean is the official API's (``is_random=False``): present at an epoch only where
+        every stored seed of that architecture has the value.
+        """
+        if key not in self:
+            raise self._unknown(key)
+        item: tuple[MetricKey, CurveSeed]
+        if seed == "mean":
+            item = (key, None)
+        elif isinstance(seed, int | np.integer) and not isinstance(seed, bool):
+            item = (key, int(seed))
+        else:
+            raise UnknownKeyError(
+                f"curve seed must be 'mean' or a stored seed position, got {seed!r}"
+            )
+        if item in self._data:
+            return self._data[item]
+        if item in self._lazy:
+            column, n = self._lazy[item]
+            assert self._reader is not None
+            arr = self._checked(item, np.asarray(self._reader(column, n), dtype=np.float64))
+            self._data[item] = arr
+            return arr
+        raise UnknownKeyError(
+            f"seed {seed!r} has no curve for {key}; stored seeds: "
+            f"{self.seeds(key) or 'none'}{', and the mean' if (key, None) in self._lazy else ''}"
+        )
+
+    def at(self, key: MetricKey, iepoch: int, *, seed: int | str = "mean") -> FloatArray:
+        """The metric over every architecture after epoch ``iepoch`` (0-based)."""
+        arr = self.curve(key, seed=seed)
+        n = arr.shape[1]
+        if not 0 <= int(iepoch) < n:
+            raise UnknownKeyError(
+                f"epoch {iepoch} is outside the stored 0..{n - 1} of {key} (0-based, as the "
+                "official iepoch)"
+            )
+        out: FloatArray = arr[:, int(iepoch)]
+        return out
+
+    def __repr__(self) -> str:
+        return f"<Curves: {len(self.keys())} keys over {self._n} archs>"
+
+
+# -- the native file ---------------------------------------------------------------------------
+def write_curves(curves: Curves, folder: Path) -> dict[str, Any]:
+    """Write ``curves`` to ``folder/curves.parquet``; return its manifest entry (no checksum)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    items = list(curves.items())
+    names = [f"k{i}" for i in range(len(items))]
+    arrays = {}
+    columns = []
+    for name, (key, seed) in zip(names, items, strict=True):
+        arr = curves.curve(key, seed="mean" if seed is None else seed)
+        flat = pa.array(np.ascontiguousarray(arr).ravel(), type=pa.float64())
+        arrays[name] = pa.FixedSizeListArray.from_arrays(flat, int(arr.shape[1]))
+        columns.append(
+            {
+                "name": name,
+                "dataset": key.dataset,
+                "split": key.split,
+                "epochs": key.epochs,
+                "metric": key.metric,
+                "seed": seed,
+                "n_epochs": int(arr.shape[1]),
+            }
+        )
+    pq.write_table(pa.table(arrays), folder / CURVES_FILE, compression="zstd")
+    return {"file": CURVES_FILE, "n_archs": curves.n_archs, "columns": columns}
+
+
+def lazy_curves(
+    folder: Path, entry: object, *, sums: Mapping[str, str] | None, hint: str
+) -> Curves:
+    """A :class:`Curves` reading ``folder``'s curves file column by column on demand.
+
+    ``entry`` is the manifest's ``curves`` entry; ``sums`` the manifest's checksums (None: do
+    not verify). The file's checksum is checked once, at the first read, so that loading a
+    table's final values never reads the curves; ``hint`` completes error messages.
+    """
+    if not isinstance(entry, Mapping) or not isinstance(entry.get("file"), str):
+        raise TableFileError(f"{folder} has a malformed curves entry in its manifest; {hint}")
+    path = folder / entry["file"]
+    sha256 = None if sums is None else sums.get(entry["file"], "missing")
+    verified = [sha256 is None]
+
+    def reader(column: str, n_epochs: int) -> FloatArray:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        from nb201_flat.storage import file_sha256
+
+        if not path.exists():
+            raise TableFileError(f"{path} is missing; {hint}")
+        if not verified[0]:
+            if file_sha256(path) != sha256:
+                raise TableFileError(
+                    f"{path} does not match its checksum (truncated or modified); {hint}"
+                )
+            verified[0] = True
+        try:
+            col = pq.read_table(path, columns=[column]).column(column).combine_chunks()
+            flat = np.asarray(col.flatten().to_numpy(zero_copy_only=False), dtype=np.float64)
+        except (KeyError, ValueError, OSError, pa.ArrowException) as exc:
+            raise TableFileError(
+                f"{path} could not be read ({exc.__class__.__name__}: {exc}); {hint}"
+            ) from None
+        return flat.reshape(-1, n_epochs)
+
+    try:
+        lazy = {
+            (
+                MetricKey(c["dataset"], c["split"], int(c["epochs"]), c["metric"]),
+                None if c["seed"] is None else int(c["seed"]),
+            ): (str(c["name"]), int(c["n_epochs"]))
+            for c in entry["columns"]
+        }
+        n_archs = int(entry["n_archs"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise TableFileError(f"{folder} has a malformed curves entry ({exc}); {hint}") from None
+    return Curves(n_archs, lazy=lazy, reader=reader)

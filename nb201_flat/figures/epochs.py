@@ -1,0 +1,56 @@
+"""Flatness of the landscape along training (needs a table with learning curves).
+
+Two panels over the epochs of one validation curve: (a) the mean absolute sharpness (an
+architecture's value minus its radius-1 neighbourhood mean) and the mean neighbourhood spread;
+(b) how well the ranking after each epoch predicts the ranking after the last one (Spearman ρ).
+"""
+
+from __future__ import annotations
+
+from matplotlib.figure import Figure
+
+from nb201_flat.curves import NoCurvesError, require_curves
+from nb201_flat.figures._common import FigureSkipped, axis_label, new_figure, panel_letter
+from nb201_flat.figures.style import figure_style
+from nb201_flat.landscape.epochs import flatness_by_epoch
+from nb201_flat.table import MetricKey, Table
+
+NAME = "flatness_by_epoch"
+
+#: Validation curves tried in order (the first one the table has is drawn).
+CURVE_KEYS: tuple[MetricKey, ...] = tuple(
+    MetricKey(ds, "x-valid", ep)
+    for ep in (200, 12)
+    for ds in ("cifar10-valid", "cifar100", "ImageNet16-120")
+)
+
+
+def make_flatness_by_epoch(table: Table, *, radius: int = 1, step: int = 1) -> Figure:
+    """Sharpness and rank agreement after every ``step``-th epoch of a validation curve."""
+    try:
+        curves = require_curves(table)
+    except NoCurvesError as exc:
+        raise FigureSkipped(NAME, ["per-epoch learning curves"], str(exc).split(";")[0]) from None
+    key = next((k for k in CURVE_KEYS if k in curves), None)
+    if key is None:
+        raise FigureSkipped(NAME, list(CURVE_KEYS[:3]), "as learning curves")
+    n = curves.n_epochs(key)
+    chosen = sorted({*range(0, n, max(1, step)), n - 1})
+    df = flatness_by_epoch(table, key.dataset, key.split, key.epochs, iepochs=chosen, radius=radius)
+    fig, axes = new_figure(1, 2, figsize=(7.0, 3.0))
+    x = df["iepoch"].to_numpy() + 1  # epochs trained
+    with figure_style():
+        a, b = axes[0, 0], axes[0, 1]
+        a.plot(x, df["mean_abs_sharpness"], "-o", ms=3, label="mean |sharpness|")
+        a.plot(x, df["mean_std"], "-s", ms=3, label="mean neighbourhood std")
+        a.set_xlabel("epochs trained")
+        a.set_ylabel(f"radius-{radius} spread of accuracy (%)")
+        a.legend(loc="best")
+        panel_letter(a, "a")
+        b.plot(x, df["spearman_final"], "-o", ms=3, color="black")
+        b.set_xlabel("epochs trained")
+        b.set_ylabel("Spearman ρ with the final ranking")
+        b.set_ylim(min(0.0, float(df["spearman_final"].min())), 1.02)
+        panel_letter(b, "b")
+        fig.suptitle(axis_label(key), fontsize=9)
+    return fig

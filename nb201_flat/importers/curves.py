@@ -1,0 +1,115 @@
+"""Collect per-epoch learning curves from official ``ResultsCount`` records.
+
+NB201 (``.pth``) and NATS-Bench tss files store every run's whole training: ``train_acc1es``,
+``train_losses`` and ``train_times`` indexed by epoch, ``eval_acc1es``/``eval_losses`` keyed
+``"<split>@<epoch>"``. :class:`CurveCollector` gathers them while
+:class:`~nb201_flat.importers.official.TidyRows` reads the final values, so each file is read
+once, and turns them into :class:`~nb201_flat.curves.Curves`.
+
+Semantics mirror ``ResultsCount.get_train(iepoch)`` / ``get_eval(name, iepoch)`` and
+``ArchResults.get_metrics(dataset, setname, iepoch, is_random)`` (nas-bench-201 2.1,
+nats_bench 1.8):
+
+- column ``e`` is the value after epoch ``e`` (``iepoch=e``); epochs a run did not evaluate
+  (v1_0's ``ori-test``, stored at the last epoch only) are NaN;
+- ``epoch_time_s`` is ``train_times[e]`` (the API's ``cur_time``); runs without
+  ``train_times`` have none;
+- the mean curve (``is_random=False``) is the plain mean over the stored seeds, at the epochs
+  where every seed has the value (the API fails elsewhere).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from nb201_flat.curves import Curves, CurveSeed, FloatArray
+from nb201_flat.table import MetricKey
+
+__all__ = ["CurveCollector"]
+
+
+class CurveCollector:
+    """Accumulates curves per (key, seed position) and builds :class:`Curves` at the end."""
+
+    def __init__(self) -> None:
+        # (key, seed) -> {index: per-epoch values}
+        self._rows: dict[tuple[MetricKey, CurveSeed], dict[int, FloatArray]] = {}
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def add_runs(
+        self,
+        index: int,
+        dataset: str,
+        epochs: int,
+        splits: Sequence[str],
+        runs: Sequence[Mapping[str, Any]],
+    ) -> None:
+        """Add the runs (one per stored seed, ascending seed id) of one arch/dataset/schedule.
+
+        ``runs`` are ``ResultsCount`` state dicts already validated by the final-value reader.
+        """
+        per_seed = [_run_curves(run, splits) for run in runs]
+        names: dict[tuple[str, str], None] = {}
+        for curves in per_seed:
+            names.update(dict.fromkeys(curves))
+        for split, metric in names:
+            key = MetricKey(dataset, split, epochs, metric)
+            column = [c.get((split, metric)) for c in per_seed]
+            for pos, values in enumerate(column):
+                if values is not None:
+                    self._rows.setdefault((key, pos), {})[index] = values
+            if all(v is not None for v in column):
+                n = min(len(v) for v in column if v is not None)
+                total = np.zeros(n)
+                for v in column:  # sequential sum, as the API's sum()/len()
+                    assert v is not None
+                    total = total + v[:n]
+                self._rows.setdefault((key, None), {})[index] = total / len(column)
+
+    def curves(self, n_archs: int) -> Curves:
+        """Dense ``(n_archs, n_epochs)`` arrays, NaN where an arch or epoch is missing."""
+        data: dict[tuple[MetricKey, CurveSeed], FloatArray] = {}
+        for item, rows in self._rows.items():
+            n_epochs = max(len(v) for v in rows.values())
+            arr = np.full((n_archs, n_epochs), np.nan)
+            for index, values in rows.items():
+                arr[index, : len(values)] = values
+            data[item] = arr
+        return Curves(n_archs, data)
+
+
+def _run_curves(run: Mapping[str, Any], splits: Sequence[str]) -> dict[tuple[str, str], FloatArray]:
+    n = int(run["epochs"])
+    out: dict[tuple[str, str], FloatArray] = {
+        ("train", "accuracy"): _series(run["train_acc1es"], n),
+        ("train", "loss"): _series(run["train_losses"], n),
+    }
+    if run.get("train_times") is not None:
+        out["train", "epoch_time_s"] = _series(run["train_times"], n)
+    accs = run.get("eval_acc1es") or {}
+    losses = run.get("eval_losses") or {}
+    for split in splits:
+        for metric, store in (("accuracy", accs), ("loss", losses)):
+            values = np.array([float(store.get(f"{split}@{e}", np.nan)) for e in range(n)])
+            if not np.isnan(values).all():
+                out[split, metric] = values
+    return out
+
+
+def _series(store: Any, n: int) -> FloatArray:
+    # dicts keyed by epoch (the official files) or lists; a missing epoch stays NaN
+    get = store.get if isinstance(store, Mapping) else None
+    out = np.full(n, np.nan)
+    for e in range(n):
+        if get is not None:
+            v = get(e)
+            if v is not None:
+                out[e] = float(v)
+        elif e < len(store):
+            out[e] = float(store[e])
+    return out

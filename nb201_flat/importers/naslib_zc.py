@@ -1,0 +1,208 @@
+"""Import NASLib's zero-cost proxy files (``zc_nasbench201.json``) as table metrics.
+
+NASLib (automl/NASLib) publishes per-architecture zero-cost proxy scores for NAS-Bench-201 in
+two JSON layouts, both read here:
+
+- NAS-Bench-Suite-Zero (``zerocost`` branch; e.g. commit 1bdbd96, 2022-05-18), read by
+  ``naslib.utils.get_zc_benchmark_api(search_space, dataset)`` as ``json.load(f)[dataset]``
+  and then ``zc_api[str(arch_hash)][proxy]["score"]`` / ``["time"]``::
+
+      {dataset: {"(o0, o1, o2, o3, o4, o5)": {"idx": ..., "arch": ...,
+                  proxy: {"score": s, "time": t}, ..., "val_accuracy": a}}}
+
+- the earlier flat form (e.g. commit 22280f7, 2022-05-14)::
+
+      {"nasbench201": {dataset: {"(o0, ..., o5)": {proxy: s, ..., "val_accuracy": a}}}}
+
+The key is NASLib's ``op_indices`` tuple: its own op order (skip_connect, none, nor_conv_3x3,
+nor_conv_1x1, avg_pool_3x3) and edge order ((0,1), (0,2), (0,3), (1,2), (1,3), (2,3)),
+converted by name (:func:`nb201_flat.space.from_naslib`). ``idx`` is NASLib's own numbering,
+not the official index, and is ignored.
+
+Rows of the tidy frame (datasets keep NASLib's names: ``cifar10``, ``cifar100``,
+``ImageNet16-120``):
+
+- every proxy (``synflow``, ``jacov``, ``snip``, ``grasp``, ``fisher``, ``grad_norm``,
+  ``l2_norm``, ``plain``, ``nwot``, ``epe_nas``, ...) as split ``zc``, epochs 0, metric = its
+  name; its computation time (Suite-Zero form) as metric ``<proxy>_time_s``;
+- ``flops`` and ``params`` as split ``model``, epochs 0, metrics ``flops_m`` / ``params_mb``;
+- ``val_accuracy`` (NASLib's one-seed validation accuracy; it matches no NATS mean exactly)
+  as split ``naslib-valid``, epochs 200, metric ``accuracy``.
+
+NASLib writes ``-1e8`` (and maps infinities to ``±1e9``) where a proxy failed; those entries
+are left out (unmeasured, NaN in the table) and counted in a warning, never kept as scores.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+import pandas as pd
+
+from nb201_flat.errors import FormatError, InvalidArchError, TableFileError
+from nb201_flat.importers.naslib import from_naslib
+from nb201_flat.space import NB201, Space
+from nb201_flat.table import TIDY_COLUMNS, Table
+
+__all__ = ["ZC_SPLIT", "looks_like_naslib_zc", "merge_tables", "read_naslib_zc"]
+
+log = logging.getLogger(__name__)
+
+ZC_SPLIT: Final = "zc"
+VALID_SPLIT: Final = "naslib-valid"
+_FAILED: Final = (-1e8, -1e9, 1e9)
+_NOT_PROXIES: Final = frozenset({"idx", "arch", "val_accuracy", "flops", "params"})
+_COSTS: Final = {"flops": "flops_m", "params": "params_mb"}
+
+
+def looks_like_naslib_zc(path: str | os.PathLike[str]) -> bool:
+    """True for a JSON file whose first KiB looks like a NASLib zero-cost file."""
+    p = Path(path)
+    if not p.is_file() or p.suffix != ".json":
+        return False
+    try:
+        with p.open("rb") as f:
+            head = f.read(4096)
+    except OSError:
+        return False
+    return b'"(' in head and (b"synflow" in head or b"jacov" in head or b"nasbench201" in head)
+
+
+def _datasets(data: object, source: str) -> Mapping[str, Any]:
+    if not isinstance(data, Mapping):
+        raise FormatError(f"{source}: the top level is not a JSON object; not a NASLib zc file")
+    if "nasbench201" in data and isinstance(data["nasbench201"], Mapping):
+        data = data["nasbench201"]
+    assert isinstance(data, Mapping)
+    if not data or not all(isinstance(v, Mapping) for v in data.values()):
+        raise FormatError(
+            f"{source}: expected {{dataset: {{'(op indices)': {{proxy: score}}}}}}; "
+            "is this NASLib's zc_nasbench201.json?"
+        )
+    return data
+
+
+def _parse_key(key: str, space: Space, source: str) -> int:
+    try:
+        ops = [int(x) for x in key.strip("()[] ").split(",")]
+        return from_naslib(ops, space).index
+    except (ValueError, InvalidArchError) as exc:
+        raise FormatError(
+            f"{source}: {key!r} is not a NASLib NAS-Bench-201 op-index tuple ({exc})"
+        ) from None
+
+
+def _score(value: object) -> tuple[float | None, float | None]:
+    """``(score, time)`` of one entry in either layout."""
+    if isinstance(value, Mapping):
+        score, time = value.get("score"), value.get("time")
+    else:
+        score, time = value, None
+    if isinstance(score, bool) or not isinstance(score, int | float):
+        return None, None
+    t = float(time) if isinstance(time, int | float) and not isinstance(time, bool) else None
+    return float(score), t
+
+
+def read_naslib_zc(path: str | os.PathLike[str], *, space: Space = NB201) -> pd.DataFrame:
+    """Read a NASLib zero-cost JSON file into the tidy long frame (see the module docstring).
+
+    Raises
+    ------
+    TableFileError
+        Missing or unreadable file.
+    FormatError
+        Not a NASLib NAS-Bench-201 zero-cost file.
+    """
+    p = Path(path)
+    source = str(p)
+    try:
+        data = json.loads(p.read_text())
+    except FileNotFoundError:
+        raise TableFileError(f"no such file: {p}") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise TableFileError(f"{p} could not be read as JSON ({exc.__class__.__name__})") from None
+    strings = space.strings()
+    rows: list[tuple[int, str, str, str, int, str, float]] = []
+    failed = 0
+    for dataset, archs in _datasets(data, source).items():
+        for key, entry in archs.items():
+            if not isinstance(entry, Mapping):
+                raise FormatError(f"{source}: entry {dataset}/{key} is not an object")
+            i = _parse_key(str(key), space, source)
+            for name, value in entry.items():
+                if name in ("idx", "arch"):
+                    continue
+                score, time = _score(value)
+                if score is None:
+                    continue
+                if time is not None and name not in _NOT_PROXIES:
+                    # the time was spent even when the score failed: it is kept
+                    rows.append((i, strings[i], dataset, ZC_SPLIT, 0, f"{name}_time_s", time))
+                if not math.isfinite(score) or score in _FAILED:
+                    failed += 1
+                    continue
+                if name == "val_accuracy":
+                    rows.append((i, strings[i], dataset, VALID_SPLIT, 200, "accuracy", score))
+                elif name in _COSTS:
+                    rows.append((i, strings[i], dataset, "model", 0, _COSTS[name], score))
+                else:
+                    rows.append((i, strings[i], dataset, ZC_SPLIT, 0, str(name), score))
+    if not rows:
+        raise FormatError(f"{source} holds no proxy scores; is this NASLib's zc file?")
+    if failed:
+        log.warning(
+            "%s: %d failed proxy values (-1e8 / ±1e9 / non-finite) left out", source, failed
+        )
+    arr = list(zip(*rows, strict=True))
+    return pd.DataFrame(
+        {
+            "index": np.asarray(arr[0], dtype=np.int64),
+            "arch": list(arr[1]),
+            "dataset": list(arr[2]),
+            "split": list(arr[3]),
+            "epochs": np.asarray(arr[4], dtype=np.int64),
+            "seed": pd.array([pd.NA] * len(rows), dtype="Int64"),
+            "metric": list(arr[5]),
+            "value": np.asarray(arr[6], dtype=np.float64),
+        },
+        columns=list(TIDY_COLUMNS),
+    )
+
+
+def merge_tables(base: Table, extra: Table) -> Table:
+    """``base`` with every vector of ``extra`` added (same space; a key in both is an error).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from nb201_flat.table import MetricKey
+    >>> s = Space(("a", "b"), 2)
+    >>> a = Table(s, {(MetricKey("d", "x-valid", 200), None): np.ones(2)})
+    >>> b = Table(s, {(MetricKey("d", "zc", 0, "synflow"), None): np.zeros(2)})
+    >>> [str(k) for k in merge_tables(a, b).keys()]
+    ['d/x-valid@200ep:accuracy', 'd/zc@0ep:synflow']
+    """
+    if extra.space != base.space:
+        raise FormatError("cannot merge tables over different spaces")
+    both = sorted({k for k, _ in base.data} & {k for k, _ in extra.data})
+    if both:
+        raise FormatError(
+            f"both tables hold {', '.join(map(str, both[:3]))}; drop one before merging"
+        )
+    data = dict(base.data)
+    data.update(extra.data)
+    return Table(
+        base.space,
+        data,
+        source=f"{base.source} + {extra.source}",
+        meta={**base.meta, "merged": extra.source},
+        curves=base.curves,
+    )

@@ -1,0 +1,163 @@
+"""Flatness of the landscape along training: the neighbourhood statistics at every epoch.
+
+:func:`flatness_by_epoch` reads one learning curve of a table (:mod:`nb201_flat.curves`) and,
+for each chosen epoch ``e`` (0-based, the official ``iepoch``), computes
+:func:`~nb201_flat.landscape.neighbourhood.flatness` of the metric after epoch ``e`` and
+summarises it over the architectures: is the landscape flatter early in training, and from
+which epoch does the ranking of architectures settle?
+
+Tables without curves (the tidy real data of ``../shared/data/nb201`` among them) raise
+:class:`~nb201_flat.curves.NoCurvesError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from nb201_flat.curves import require_curves
+from nb201_flat.landscape._common import LandscapeArgumentError
+from nb201_flat.landscape.neighbourhood import flatness
+from nb201_flat.table import Table
+
+EPOCH_COLUMNS: tuple[str, ...] = (
+    "iepoch",
+    "archs",
+    "mean_value",
+    "mean_sharpness",
+    "mean_abs_sharpness",
+    "mean_std",
+    "mean_share_within_delta",
+    "spearman_final",
+)
+
+
+def flatness_by_epoch(
+    table: Table,
+    dataset: str,
+    split: str,
+    epochs: int,
+    *,
+    metric: str = "accuracy",
+    seed: int | str = "mean",
+    iepochs: Sequence[int] | None = None,
+    radius: int = 1,
+    exact: bool = True,
+    no_none: bool = False,
+    connected_only: bool = False,
+    delta: float = 1.0,
+    mask: npt.ArrayLike | None = None,
+) -> pd.DataFrame:
+    """Landscape flatness after each epoch of one learning curve, one row per epoch.
+
+    Parameters
+    ----------
+    table
+        A table with learning curves (``table.curves``).
+    dataset, split, epochs, metric
+        The curve: ``epochs`` names the schedule (200 or 12), as in the table.
+    seed
+        ``"mean"`` (the official mean over seeds) or a stored seed position.
+    iepochs
+        Epochs to evaluate (0-based); all stored epochs by default.
+    radius, exact, no_none, connected_only, delta
+        As in :func:`~nb201_flat.landscape.neighbourhood.flatness`.
+    mask
+        Boolean vector over the space: summarise only these architectures (their
+        neighbourhoods still range over the whole space), e.g. a cost band from
+        :func:`nb201_flat.constraints.cost_band`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``iepoch``, ``archs`` (summarised architectures with a value at that epoch),
+        ``mean_value``, ``mean_sharpness`` (f(α) minus its neighbourhood mean),
+        ``mean_abs_sharpness``, ``mean_std`` (neighbourhood spread), ``mean_share_within_delta``
+        and ``spearman_final`` (rank correlation of the value at ``iepoch`` with the value at
+        the last stored epoch, over the summarised architectures).
+
+    Raises
+    ------
+    NoCurvesError
+        The table has no learning curves.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from nb201_flat.curves import Curves
+    >>> from nb201_flat.space import Space
+    >>> from nb201_flat.table import MetricKey, Table
+    >>> space = Space(("a", "b", "c"), 3)
+    >>> key = MetricKey("toy", "x-valid", 12)
+    >>> f = (space.codes == 2).sum(axis=1).astype(float)
+    >>> t = Table(space, {(key, None): 10 * f}, curves=Curves(27, {(key, None):
+    ...     np.stack([np.zeros(27), 5 * f, 10 * f], axis=1)}))
+    >>> df = flatness_by_epoch(t, "toy", "x-valid", 12)
+    >>> df[["iepoch", "mean_value", "spearman_final"]].to_numpy().tolist()
+    [[0.0, 0.0, nan], [1.0, 5.0, 1.0], [2.0, 10.0, 1.0]]
+    """
+    curves = require_curves(table)
+    key = curves.key(dataset, split, epochs, metric)
+    arr = curves.curve(key, seed=seed)
+    n = arr.shape[1]
+    chosen = list(range(n)) if iepochs is None else [int(e) for e in iepochs]
+    bad = [e for e in chosen if not 0 <= e < n]
+    if bad:
+        raise LandscapeArgumentError(
+            f"epochs {bad} are outside the stored 0..{n - 1} of {key} (0-based iepoch)"
+        )
+    if mask is None:
+        keep = np.ones(table.space.size, dtype=bool)
+    else:
+        keep = np.asarray(mask, dtype=bool)
+        if keep.shape != (table.space.size,):
+            raise LandscapeArgumentError(
+                f"mask must be a boolean vector over the {table.space.size} architectures"
+            )
+    final = arr[:, n - 1]
+    rows = []
+    for e in chosen:
+        df = flatness(
+            table.space,
+            arr[:, e],
+            radius,
+            exact=exact,
+            no_none=no_none,
+            connected_only=connected_only,
+            delta=delta,
+        )
+        ok = keep & ~np.isnan(df["value"].to_numpy())
+        sub = df[ok]
+        both = ok & ~np.isnan(final)
+        rows.append(
+            {
+                "iepoch": e,
+                "archs": int(ok.sum()),
+                "mean_value": _mean(sub["value"]),
+                "mean_sharpness": _mean(sub["sharpness"]),
+                "mean_abs_sharpness": _mean(sub["sharpness"].abs()),
+                "mean_std": _mean(sub["std"]),
+                "mean_share_within_delta": _mean(sub["share_within_delta"]),
+                "spearman_final": _spearman(arr[both, e], final[both]),
+            }
+        )
+    out = pd.DataFrame(rows, columns=list(EPOCH_COLUMNS))
+    out.attrs.update(key=str(key), seed=seed, radius=int(radius), delta=float(delta))
+    return out
+
+
+def _mean(s: pd.Series) -> float:
+    v = s.to_numpy(dtype=np.float64)
+    v = v[~np.isnan(v)]
+    return float(v.mean()) if v.size else float("nan")
+
+
+def _spearman(a: npt.NDArray[np.float64], b: npt.NDArray[np.float64]) -> float:
+    if a.size < 3 or np.ptp(a) == 0 or np.ptp(b) == 0:
+        return float("nan")  # undefined without variation: reported as missing, not as 0
+    from scipy.stats import spearmanr
+
+    return float(spearmanr(a, b).statistic)

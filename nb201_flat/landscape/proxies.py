@@ -1,0 +1,139 @@
+"""How well a zero-cost proxy (or any per-architecture score) tracks accuracy and flatness.
+
+:func:`proxy_correlations` rank-correlates one score vector (e.g. NASLib's ``synflow``,
+imported by :mod:`nb201_flat.importers.naslib_zc`) with an accuracy vector and with the
+flatness of that accuracy's landscape (a column of
+:func:`~nb201_flat.landscape.neighbourhood.flatness`, computed over the whole space), over
+the architectures where all are measured. Kendall's τ (tau-b, ties handled) and Spearman's ρ,
+each with a percentile bootstrap confidence interval (architectures resampled with
+replacement, ``n_boot`` times, from an explicit seed).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from nb201_flat.landscape._common import LandscapeArgumentError, as_values
+from nb201_flat.landscape.neighbourhood import FLATNESS_COLUMNS, flatness
+from nb201_flat.space import Space
+
+CORRELATION_COLUMNS: tuple[str, ...] = (
+    "against",
+    "method",
+    "estimate",
+    "ci_lo",
+    "ci_hi",
+    "n",
+)
+
+
+def proxy_correlations(
+    space: Space,
+    proxy: npt.ArrayLike,
+    accuracy: npt.ArrayLike,
+    *,
+    radius: int = 1,
+    flatness_stat: str = "sharpness",
+    n_boot: int = 1000,
+    confidence: float = 0.95,
+    seed: int | np.random.Generator = 0,
+    min_n: int = 10,
+) -> pd.DataFrame:
+    """Kendall τ and Spearman ρ of ``proxy`` against accuracy and against flatness.
+
+    Parameters
+    ----------
+    space
+        The space both vectors follow.
+    proxy
+        The score over every architecture, NaN where not computed (a proxy file covers a
+        subset).
+    accuracy
+        The accuracy over every architecture; flatness is computed from it over the whole
+        space (neighbours need not have a proxy value).
+    radius, flatness_stat
+        The neighbourhood and the :func:`~nb201_flat.landscape.neighbourhood.flatness` column
+        used as "flatness" (``sharpness``: value minus neighbourhood mean; ``std``; ...).
+    n_boot, confidence, seed
+        Bootstrap resamples, interval level, and the generator seed.
+    min_n
+        Fewest jointly measured architectures accepted.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Four rows (``against`` in ``accuracy``, ``flatness:<stat>``; ``method`` in
+        ``kendall``, ``spearman``): ``estimate``, ``ci_lo``, ``ci_hi``, ``n``.
+
+    Raises
+    ------
+    LandscapeArgumentError
+        Fewer than ``min_n`` architectures have every value, or a bad argument.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> space = Space(("a", "b", "c"), 3)
+    >>> acc = (space.codes == 2).sum(axis=1) * 10.0 + np.arange(27) * 0.01
+    >>> df = proxy_correlations(space, acc * 2, acc, n_boot=50)
+    >>> df.loc[df["against"] == "accuracy", "estimate"].round(12).tolist()
+    [1.0, 1.0]
+    """
+    p = as_values(space, proxy)
+    a = as_values(space, accuracy)
+    if flatness_stat not in FLATNESS_COLUMNS or flatness_stat in ("value", "n"):
+        raise LandscapeArgumentError(
+            f"flatness_stat must be a flatness column other than value/n, got {flatness_stat!r}"
+        )
+    if not 0 < confidence < 1 or n_boot < 1:
+        raise LandscapeArgumentError("confidence must lie in (0, 1) and n_boot be >= 1")
+    flat = flatness(space, a, radius)[flatness_stat].to_numpy(dtype=np.float64)
+    ok = np.isfinite(p) & np.isfinite(a) & np.isfinite(flat)
+    n = int(ok.sum())
+    if n < min_n:
+        raise LandscapeArgumentError(
+            f"only {n} architectures have the proxy, the accuracy and the flatness (need "
+            f">= {min_n}); import the proxy for the dataset whose accuracy you pass"
+        )
+    x, targets = p[ok], {"accuracy": a[ok], f"flatness:{flatness_stat}": flat[ok]}
+    gen = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    draws = gen.integers(0, n, size=(n_boot, n))
+    alpha = (1 - confidence) / 2
+    rows = []
+    for against, y in targets.items():
+        for method in ("kendall", "spearman"):
+            est = _corr(method, x, y)
+            boot = np.array([_corr(method, x[d], y[d]) for d in draws])
+            boot = boot[np.isfinite(boot)]
+            lo, hi = (
+                (float(np.quantile(boot, alpha)), float(np.quantile(boot, 1 - alpha)))
+                if boot.size
+                else (float("nan"), float("nan"))
+            )
+            rows.append(
+                {
+                    "against": against,
+                    "method": method,
+                    "estimate": est,
+                    "ci_lo": lo,
+                    "ci_hi": hi,
+                    "n": n,
+                }
+            )
+    out = pd.DataFrame(rows, columns=list(CORRELATION_COLUMNS))
+    out.attrs.update(
+        radius=int(radius), flatness_stat=flatness_stat, n_boot=n_boot, confidence=confidence
+    )
+    return out
+
+
+def _corr(method: str, x: npt.NDArray[np.float64], y: npt.NDArray[np.float64]) -> float:
+    from scipy.stats import kendalltau, spearmanr
+
+    if np.ptp(x) == 0 or np.ptp(y) == 0:
+        return float("nan")  # undefined without variation
+    if method == "kendall":
+        return float(kendalltau(x, y).statistic)
+    return float(spearmanr(x, y).statistic)

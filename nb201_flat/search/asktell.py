@@ -1,0 +1,165 @@
+"""Ask/tell: search algorithms written as ``ask``/``tell``, and benchmark sessions an outside
+optimiser drives.
+
+Two directions, one rule (the oracle protocol of :mod:`nb201_flat.search.oracle`):
+
+1. **An algorithm written as ask/tell** (:class:`AskTellAlgorithm`: ``ask(rng) -> index``,
+   ``tell(index, value)``), run by this package's runner through :class:`AskTellSearch`, which
+   queries the oracle for each asked index, tells the value back and offers it to the
+   incumbent. The algorithm never holds the oracle, so it cannot reach past what it is told.
+2. **A benchmark session an outside loop drives** (:class:`Session`: ``evaluate(index)`` for a
+   charged validation value, ``done``, and ``finish(index)`` for the test values of the
+   chosen architecture, readable once, only after the search has declared its choice) --
+   the shape of Optuna/syne-tune/SMAC ask-tell loops.
+
+Examples
+--------
+>>> import numpy as np
+>>> from nb201_flat.space import Space
+>>> class Sweep:  # asks 0, 1, 2, ... and keeps nothing
+...     name = "sweep"
+...     def __init__(self, space): self.next = 0
+...     def ask(self, rng): self.next += 1; return self.next - 1
+...     def tell(self, index, value): pass
+>>> algo = AskTellSearch(Sweep, name="sweep")
+>>> algo.label
+'sweep'
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from nb201_flat.errors import SearchBudgetError
+from nb201_flat.search.algorithms import Incumbent
+from nb201_flat.search.oracle import Oracle, SearchEnded
+from nb201_flat.search.protocol import Protocol as SearchProtocol
+from nb201_flat.space import Space
+from nb201_flat.table import Table
+
+
+@runtime_checkable
+class AskTellAlgorithm(Protocol):
+    """An algorithm in ask/tell form (one instance per run, built from the space)."""
+
+    def ask(self, rng: np.random.Generator) -> int: ...
+
+    def tell(self, index: int, value: float) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class AskTellSearch:
+    """A :class:`~nb201_flat.search.algorithms.SearchAlgorithm` made of an ask/tell algorithm.
+
+    Attributes
+    ----------
+    make
+        ``make(space) -> AskTellAlgorithm``: a fresh algorithm for each run.
+    name
+        Name shown in results.
+    """
+
+    make: Callable[[Space], AskTellAlgorithm]
+    name: str = "ask-tell"
+
+    @property
+    def label(self) -> str:
+        return self.name
+
+    def search(self, oracle: Oracle, rng: np.random.Generator, incumbent: Incumbent) -> None:
+        algo = self.make(oracle.space)
+        while True:  # ends when the oracle refuses a query (BudgetExhausted)
+            index = int(algo.ask(rng))
+            value = oracle.query(index)
+            algo.tell(index, value)
+            incumbent.offer(index, value)
+
+
+@dataclass(slots=True)
+class Session:
+    """One budgeted search run an outside optimiser drives with ``evaluate``.
+
+    Parameters
+    ----------
+    table
+        The benchmark.
+    protocol
+        What is searched, at what cost, what is reported (e.g. ``nb201_protocol()``).
+    seed
+        Seeds the oracle's per-query seed draws.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from nb201_flat.space import Space
+    >>> from nb201_flat.table import MetricKey, Table
+    >>> from nb201_flat.search.protocol import Protocol
+    >>> s = Space(("a", "b", "c"), 3)
+    >>> val, test = MetricKey("toy", "x-valid", 12), MetricKey("toy", "x-test", 12)
+    >>> t = Table(s, {(val, None): np.arange(27.0), (test, None): np.arange(27.0) + 1})
+    >>> p = Protocol("toy", val, (test,), seed="mean", budget_queries=2)
+    >>> run = Session(t, p, seed=0)
+    >>> run.evaluate(5), run.evaluate(9), run.done
+    (5.0, 9.0, False)
+    >>> run.evaluate(1) is None, run.done     # the third query is refused: budget spent
+    (True, True)
+    >>> run.finish(9)
+    {'toy/x-test@12ep:accuracy': 10.0}
+    """
+
+    table: Table
+    protocol: SearchProtocol
+    seed: int = 0
+    _oracle: Oracle = field(init=False, repr=False)
+    _finished: bool = field(init=False, default=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.protocol.check(self.table)
+        data = self.protocol.oracle_data(self.table)
+        self._oracle = Oracle(data, np.random.default_rng(self.seed))
+
+    @property
+    def space(self) -> Space:
+        return self.table.space
+
+    @property
+    def done(self) -> bool:
+        """True once the budget has refused a query (or :meth:`finish` was called)."""
+        return self._finished or self._oracle.exhausted
+
+    @property
+    def seconds(self) -> float:
+        return self._oracle.seconds
+
+    @property
+    def queries(self) -> int:
+        return self._oracle.queries
+
+    def sample(self, rng: np.random.Generator) -> int:
+        """One index from the protocol's sampling domain (free: nothing is trained)."""
+        return self._oracle.sample(rng)
+
+    def evaluate(self, index: int) -> float | None:
+        """The charged validation value of ``index``, or None once the budget is spent."""
+        if self._finished:
+            raise SearchBudgetError("the session is finished; start a new Session to search again")
+        with contextlib.suppress(SearchEnded):
+            return self._oracle.query(int(index))
+        return None
+
+    def finish(self, index: int) -> dict[str, float]:
+        """End the search with ``index`` as its choice; return its reported (test) values.
+
+        Called once: afterwards the session answers nothing more.
+        """
+        if self._finished:
+            raise SearchBudgetError("finish() was already called; the test values were read once")
+        self._finished = True
+        ev = self.protocol.evaluator(self.table)
+        values = ev.values([int(index)])[:, 0]
+        return {str(k): float(v) for k, v in zip(ev.keys, values, strict=True)}

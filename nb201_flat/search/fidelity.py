@@ -1,0 +1,442 @@
+"""Multi-fidelity search: a budgeted oracle over learning curves, and Hyperband.
+
+:class:`FidelityOracle` answers "train architecture ``i`` for ``e`` epochs and tell me its
+validation value after epoch ``e``", as NATS-Bench's ``simulate_train_eval(arch, dataset,
+iepoch=e - 1, hp=...)`` does (nats_bench 1.8, ``api_utils.py``), and charges ``e`` epochs'
+training time (the stored per-epoch ``train_times`` of that architecture, summed over the
+first ``e`` epochs). With ``resume=True`` a run continues an architecture's earlier training
+and pays only for the epochs beyond those already paid for (Hyperband with checkpoints).
+
+What a search can never see: the value after an epoch it has not paid for, any other split,
+the test metric, the curves themselves (any attribute beyond the public surface raises
+:class:`~nb201_flat.search.oracle.HiddenDataError`). The budget rule is the plain oracle's: a
+query that would go past the budget is refused, uncounted, and ends the search
+(:class:`~nb201_flat.search.oracle.BudgetExhausted`).
+
+:class:`Hyperband` (Li et al., JMLR 2018, Algorithm 1) is the worked example: brackets of
+successive halving over epochs, ``eta`` = 3 by default, on the stored schedule's epochs.
+
+Examples
+--------
+>>> import numpy as np
+>>> from nb201_flat.space import Space
+>>> from nb201_flat.table import MetricKey
+>>> s = Space(("a", "b", "c"), 3)                      # 27 cells
+>>> curves = np.linspace(0, 1, 4)[None, None, :] * np.arange(27.0)[None, :, None]
+>>> data = FidelityData(s, MetricKey("toy", "x-valid", 4), curves,
+...                     np.ones((27, 4)), budget_seconds=10.0, budget_queries=None)
+>>> o = FidelityOracle(data, np.random.default_rng(0))
+>>> o.query(9, epochs=2), o.seconds                    # value after epoch 2, 2 s charged
+(3.0, 2.0)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from dataclasses import dataclass
+from typing import Literal, NoReturn, TypeAlias
+
+import numpy as np
+import numpy.typing as npt
+
+from nb201_flat.curves import require_curves
+from nb201_flat.errors import InvalidArchError, SearchBudgetError
+from nb201_flat.search.oracle import BudgetExhausted, HiddenDataError, SearchEnded
+from nb201_flat.space import Space
+from nb201_flat.table import MetricKey, Table
+
+FloatArray: TypeAlias = npt.NDArray[np.float64]
+FidelitySeed: TypeAlias = Literal["mean", "random"] | int
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class FidelityData:
+    """The arrays a multi-fidelity oracle answers from (shared by the runs of a protocol).
+
+    Attributes
+    ----------
+    space
+        The search space.
+    key
+        The validation curve answered (``epochs`` = the schedule).
+    values
+        Shape ``(rows, size, n_epochs)``: one row per stored seed (``random`` policy: each
+        architecture's run follows one seed, drawn at its first query) or a single row.
+    epoch_costs
+        Seconds of each epoch, shape ``(size, n_epochs)``, or None (no time budget).
+    budget_seconds, budget_queries
+        Limits of one run (at least one is set).
+    resume
+        Continue earlier training of an architecture instead of re-training it.
+    candidates
+        Indices sampling draws from (uniform), or None for the whole space.
+    """
+
+    space: Space
+    key: MetricKey
+    values: FloatArray
+    epoch_costs: FloatArray | None
+    budget_seconds: float | None
+    budget_queries: int | None
+    resume: bool = False
+    candidates: npt.NDArray[np.int64] | None = None
+
+    def __post_init__(self) -> None:
+        if self.values.ndim != 3 or self.values.shape[1] != self.space.size:
+            raise SearchBudgetError(
+                f"fidelity values must have shape (rows, {self.space.size}, epochs)"
+            )
+        if self.epoch_costs is not None and self.epoch_costs.shape != self.values.shape[1:]:
+            raise SearchBudgetError(f"epoch costs must have shape {self.values.shape[1:]}")
+        if self.budget_seconds is None and self.budget_queries is None:
+            raise SearchBudgetError("a fidelity oracle needs budget_seconds or budget_queries")
+        if self.budget_seconds is not None and self.epoch_costs is None:
+            raise SearchBudgetError("a time budget needs per-epoch costs")
+        if self.epoch_costs is not None:
+            rows = (
+                self.epoch_costs if self.candidates is None else self.epoch_costs[self.candidates]
+            )
+            bad = ~np.isfinite(rows) | (rows < 0)
+            if bad.any():
+                # a NaN cost would never exhaust the budget: refuse it up front
+                raise SearchBudgetError(
+                    f"{int(bad.any(axis=1).sum())} architectures have no valid per-epoch time; "
+                    "sample only measured ones (measured_only=True) or pass budget_queries "
+                    "without a time budget"
+                )
+        if self.candidates is not None and self.candidates.size == 0:
+            raise SearchBudgetError("no architecture to sample from")
+        for arr in (self.values, self.epoch_costs, self.candidates):
+            if arr is not None:
+                arr.setflags(write=False)
+
+    @property
+    def max_epochs(self) -> int:
+        return int(self.values.shape[2])
+
+
+def fidelity_data(
+    table: Table,
+    dataset: str = "cifar10-valid",
+    split: str = "x-valid",
+    epochs: int = 200,
+    *,
+    metric: str = "accuracy",
+    seed: FidelitySeed = "random",
+    budget_seconds: float | None = None,
+    budget_queries: int | None = None,
+    resume: bool = False,
+    measured_only: bool = False,
+) -> FidelityData:
+    """:class:`FidelityData` from a table's learning curves.
+
+    Costs are the mean per-epoch training time of ``dataset`` (``train`` ``epoch_time_s``);
+    a time budget on a table without them is an error. Tables without curves raise
+    :class:`~nb201_flat.curves.NoCurvesError`. ``measured_only`` samples only architectures
+    with a curve and, under a time budget, per-epoch times (for partial tables and for the
+    v1_0 runs stored without ``train_times``).
+    """
+    curves = require_curves(table)
+    key = curves.key(dataset, split, epochs, metric)
+    if seed == "random":
+        seeds = curves.seeds(key)
+        if not seeds:
+            raise SearchBudgetError(f"{key} has no per-seed curves; use seed='mean'")
+        values = np.stack([curves.curve(key, seed=s) for s in seeds])
+    else:
+        values = curves.curve(key, seed=seed)[None]
+    costs = None
+    time_key = MetricKey(dataset, "train", epochs, "epoch_time_s")
+    if time_key in curves:
+        costs = np.array(curves.curve(time_key, seed="mean")[:, : values.shape[2]])
+    elif budget_seconds is not None:
+        raise SearchBudgetError(
+            f"a time budget needs per-epoch training times, and {time_key} is not stored; "
+            "pass budget_queries instead"
+        )
+    candidates = None
+    if measured_only:
+        ok = ~np.isnan(values[:, :, -1]).all(axis=0)
+        if budget_seconds is not None and costs is not None:
+            ok &= np.isfinite(costs).all(axis=1)  # v1_0 runs may lack train_times
+        candidates = np.flatnonzero(ok).astype(np.int64)
+    return FidelityData(
+        table.space,
+        key,
+        np.array(values),
+        costs,
+        budget_seconds,
+        budget_queries,
+        resume,
+        candidates,
+    )
+
+
+_PUBLIC = frozenset(
+    {
+        "space",
+        "size",
+        "key",
+        "max_epochs",
+        "query",
+        "sample",
+        "paid_epochs",
+        "queries",
+        "seconds",
+        "budget_seconds",
+        "budget_queries",
+        "used_fraction",
+        "exhausted",
+    }
+)
+
+
+class FidelityOracle:
+    """One run's budgeted access to validation values after a chosen number of epochs.
+
+    Parameters
+    ----------
+    data
+        The protocol's arrays.
+    rng
+        The run's own stream for seed draws (``random`` policy).
+    """
+
+    __slots__ = ("_closed", "_data", "_paid", "_queries", "_rng", "_rows", "_seconds")
+
+    def __init__(self, data: FidelityData, rng: np.random.Generator) -> None:
+        self._data = data
+        self._rng = rng
+        self._queries = 0
+        self._seconds = 0.0
+        self._closed = False
+        self._paid: dict[int, int] = {}
+        self._rows: dict[int, int] = {}
+
+    def __getattr__(self, name: str) -> NoReturn:
+        if name.startswith("__") or name == "_data":
+            raise AttributeError(name)
+        raise HiddenDataError(
+            f"the fidelity oracle has no {name!r}: a search sees only {self._data.key} after "
+            f"the epochs it paid for, through query(); public surface: {', '.join(sorted(_PUBLIC))}"
+        )
+
+    def __reduce__(self) -> NoReturn:
+        raise SearchBudgetError("a FidelityOracle is one run's state and cannot be pickled")
+
+    @property
+    def space(self) -> Space:
+        return self._data.space
+
+    @property
+    def size(self) -> int:
+        return self._data.space.size
+
+    @property
+    def key(self) -> MetricKey:
+        return self._data.key
+
+    @property
+    def max_epochs(self) -> int:
+        """Epochs of the stored schedule: the highest fidelity."""
+        return self._data.max_epochs
+
+    @property
+    def queries(self) -> int:
+        return self._queries
+
+    @property
+    def seconds(self) -> float:
+        return self._seconds
+
+    @property
+    def budget_seconds(self) -> float | None:
+        return self._data.budget_seconds
+
+    @property
+    def budget_queries(self) -> int | None:
+        return self._data.budget_queries
+
+    @property
+    def exhausted(self) -> bool:
+        return self._closed
+
+    @property
+    def used_fraction(self) -> float:
+        d = self._data
+        parts = []
+        if d.budget_seconds is not None:
+            parts.append(self._seconds / d.budget_seconds if d.budget_seconds > 0 else 1.0)
+        if d.budget_queries is not None:
+            parts.append(self._queries / d.budget_queries if d.budget_queries > 0 else 1.0)
+        return max(parts)
+
+    def paid_epochs(self, index: int) -> int:
+        """The most epochs of ``index`` this run has paid for (0 if never trained)."""
+        return self._paid.get(int(index), 0)
+
+    def sample(self, rng: np.random.Generator) -> int:
+        """One index drawn uniformly from the sampling domain (the space, or the candidates)."""
+        cand = self._data.candidates
+        if cand is None:
+            return int(rng.integers(self._data.space.size))
+        return int(cand[int(rng.integers(len(cand)))])
+
+    def query(self, index: int, epochs: int) -> float:
+        """Train ``index`` for ``epochs`` epochs (1..max_epochs); charge it; return the value.
+
+        Raises
+        ------
+        BudgetExhausted
+            The query would go past the budget (then and for every later call).
+        SearchBudgetError
+            ``epochs`` outside 1..max_epochs.
+        """
+        if self._closed:
+            raise BudgetExhausted("budget spent: the search has ended and may not train more")
+        i = int(index)
+        if not 0 <= i < self.size:
+            raise InvalidArchError(f"index {index} out of range 0..{self.size - 1}")
+        e = int(epochs)
+        d = self._data
+        if not 1 <= e <= d.max_epochs:
+            raise SearchBudgetError(
+                f"epochs must lie in 1..{d.max_epochs} (the stored schedule), got {epochs}"
+            )
+        start = min(self._paid.get(i, 0), e) if d.resume else 0
+        cost = 0.0 if d.epoch_costs is None else float(d.epoch_costs[i, start:e].sum())
+        if (d.budget_queries is not None and self._queries + 1 > d.budget_queries) or (
+            d.budget_seconds is not None and self._seconds + cost > d.budget_seconds
+        ):
+            self._closed = True
+            raise BudgetExhausted(
+                f"budget spent: {self._queries} queries, {self._seconds:.1f} s of "
+                f"{d.budget_seconds} s / {d.budget_queries} queries"
+            )
+        self._queries += 1
+        self._seconds += cost
+        self._paid[i] = max(self._paid.get(i, 0), e)
+        # only now, with e epochs paid for, is the value after epoch e read
+        return float(d.values[self._row(i), i, e - 1])
+
+    def _row(self, i: int) -> int:
+        if self._data.values.shape[0] == 1:
+            return 0
+        if i not in self._rows:  # one training run per architecture: its seed is drawn once
+            present = np.flatnonzero(~np.isnan(self._data.values[:, i, -1]))
+            self._rows[i] = int(self._rng.choice(present)) if present.size else 0
+        return self._rows[i]
+
+
+class FidelityIncumbent:
+    """The best architecture so far: highest fidelity first, then the best value there."""
+
+    __slots__ = ("changes", "epochs", "index", "oracle", "score")
+
+    def __init__(self, oracle: FidelityOracle) -> None:
+        self.oracle = oracle
+        self.index = -1
+        self.epochs = 0
+        self.score = -np.inf
+        self.changes: list[tuple[float, int, int]] = []
+
+    def offer(self, index: int, epochs: int, score: float) -> bool:
+        """Take ``index`` if it was seen at more epochs, or as many with a better value."""
+        if math.isnan(score):
+            return False
+        if epochs > self.epochs or (epochs == self.epochs and score > self.score):
+            self.epochs, self.score = int(epochs), float(score)
+            if index != self.index:
+                self.index = int(index)
+                self.changes.append((self.oracle.seconds, self.oracle.queries, self.index))
+            return True
+        return False
+
+
+@dataclass(frozen=True, slots=True)
+class Hyperband:
+    """Hyperband over training epochs (Li et al., JMLR 2018, Algorithm 1).
+
+    Attributes
+    ----------
+    eta
+        Halving rate (keep the best 1/eta at each rung).
+    min_epochs
+        The lowest fidelity ``r_min``; the highest is the oracle's ``max_epochs``.
+    """
+
+    eta: int = 3
+    min_epochs: int = 1
+
+    name = "hyperband"
+
+    @property
+    def label(self) -> str:
+        return f"hyperband[eta{self.eta},min{self.min_epochs}]"
+
+    def brackets(self, max_epochs: int) -> list[list[tuple[int, int]]]:
+        """For each bracket, the rungs ``(configurations, epochs)`` of successive halving.
+
+        >>> Hyperband(eta=3).brackets(9)
+        [[(9, 1), (3, 3), (1, 9)], [(5, 3), (1, 9)], [(3, 9)]]
+        """
+        if self.eta < 2 or not 1 <= self.min_epochs <= max_epochs:
+            raise SearchBudgetError(f"hyperband needs eta >= 2 and 1 <= min_epochs <= {max_epochs}")
+        s_max = math.floor(math.log(max_epochs / self.min_epochs, self.eta) + 1e-9)
+        out = []
+        for s in range(s_max, -1, -1):
+            n = math.ceil((s_max + 1) / (s + 1) * self.eta**s)
+            r = max_epochs * self.eta ** (-s)
+            rungs = []
+            for k in range(s + 1):
+                n_k = n // self.eta**k  # integers: no rounding surprises
+                r_k = max(1, min(max_epochs, round(r * self.eta**k)))
+                rungs.append((n_k, r_k))
+            out.append(rungs)
+        return out
+
+    def search(
+        self, oracle: FidelityOracle, rng: np.random.Generator, incumbent: FidelityIncumbent
+    ) -> None:
+        """Run brackets until the oracle refuses (budget spent)."""
+        plan = self.brackets(oracle.max_epochs)
+        while True:
+            for rungs in plan:
+                configs = [oracle.sample(rng) for _ in range(rungs[0][0])]
+                for k, (_, epochs) in enumerate(rungs):
+                    scores = []
+                    for i in configs:
+                        v = oracle.query(i, epochs)
+                        incumbent.offer(i, epochs, v)
+                        scores.append(-np.inf if math.isnan(v) else v)
+                    if k + 1 < len(rungs):
+                        keep = rungs[k + 1][0]
+                        # stable: ties keep sampling order
+                        order = np.argsort(-np.asarray(scores), kind="stable")[:keep]
+                        configs = [configs[j] for j in order]
+
+
+@dataclass(frozen=True, slots=True)
+class FidelityRecord:
+    """One multi-fidelity run: the incumbent, at how many epochs, and what was spent."""
+
+    best: int
+    epochs: int
+    score: float
+    queries: int
+    seconds: float
+
+
+def run_fidelity(data: FidelityData, algorithm: Hyperband, seed: int) -> FidelityRecord:
+    """One seeded run of ``algorithm`` on a fresh :class:`FidelityOracle` until its budget ends."""
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(0,)))
+    oracle = FidelityOracle(
+        data, np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(1,)))
+    )
+    incumbent = FidelityIncumbent(oracle)
+    with contextlib.suppress(SearchEnded):
+        algorithm.search(oracle, rng, incumbent)
+    return FidelityRecord(
+        incumbent.index, incumbent.epochs, incumbent.score, oracle.queries, oracle.seconds
+    )

@@ -1,0 +1,187 @@
+"""Per-epoch learning curves from the official files, against the official APIs' iepoch queries."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from nb201_flat.curves import NoCurvesError, require_curves
+from nb201_flat.errors import SearchBudgetError, TableFileError, UnknownKeyError
+from nb201_flat.importers import import_table
+from nb201_flat.storage import load_saved_table, save_table
+from nb201_flat.table import MetricKey, Table
+
+from .conftest import EPOCHS_STORED, LAYOUT
+
+# the API's get_more_info prefixes -> our split for each dataset
+_TEST = {"cifar10-valid": "ori-test", "cifar10": "ori-test"}
+
+
+def _prefixes(dataset: str) -> dict[str, str]:
+    return {
+        "train": "train",
+        "valid": "x-valid",
+        "test": _TEST.get(dataset, "x-test"),
+        "valtest": "ori-test",
+    }
+
+
+def assert_curves_match_api(table: Table, api: Any, hp_epochs: dict[str, int]) -> int:
+    """Every (arch, schedule, dataset, seed, epoch) the API answers equals our curves.
+
+    Returns how many numbers were compared; also checks that the curves hold nothing the API
+    does not answer.
+    """
+    curves = require_curves(table)
+    compared = 0
+    answered: dict[tuple[MetricKey, int | None], set[tuple[int, int]]] = {}
+    for index in LAYOUT:
+        for hp, epochs in hp_epochs.items():
+            meta = api.query_meta_info_by_index(index, hp)
+            for dataset in meta.get_dataset_names():
+                seeds = sorted(meta.get_dataset_seeds(dataset))
+                n = EPOCHS_STORED["full" if epochs == 200 else "less"]
+                for pos, is_random in [(None, False), *enumerate(seeds)]:
+                    seed = "mean" if pos is None else pos
+                    for e in range(n):
+                        info = api.get_more_info(
+                            index, dataset, iepoch=e, hp=hp, is_random=is_random
+                        )
+                        for prefix, split in _prefixes(dataset).items():
+                            for metric in ("accuracy", "loss"):
+                                if f"{prefix}-{metric}" not in info:
+                                    continue
+                                key = MetricKey(dataset, split, epochs, metric)
+                                got = curves.curve(key, seed=seed)[index, e]
+                                want = float(info[f"{prefix}-{metric}"])
+                                assert got == pytest.approx(want, rel=1e-12, abs=0), (
+                                    index, hp, dataset, pos, e, split, metric,
+                                )  # fmt: skip
+                                answered.setdefault((key, pos), set()).add((index, e))
+                                compared += 1
+                        if info["train-all-time"] is not None:
+                            key = MetricKey(dataset, "train", epochs, "epoch_time_s")
+                            row = curves.curve(key, seed=seed)[index]
+                            assert row[: e + 1].sum() == pytest.approx(
+                                float(info["train-all-time"]), rel=1e-12
+                            )
+                            answered.setdefault((key, pos), set()).add((index, e))
+                            compared += 1
+    for key, seed in curves.items():
+        arr = curves.curve(key, seed="mean" if seed is None else seed)
+        present = {(int(i), int(e)) for i, e in zip(*np.nonzero(~np.isnan(arr)), strict=True)}
+        assert present == answered.get((key, seed), set()), (key, seed)
+    return compared
+
+
+@pytest.mark.parametrize("name", ["pth_zip", "pth_legacy", "pth_weights"])
+def test_nb201_curves_equal_official_api(files: dict[str, Path], name: str) -> None:
+    from nas_201_api import NASBench201API
+
+    api = NASBench201API(str(files[name]), verbose=False)
+    table = import_table(files[name], format="nb201-pth")
+    assert assert_curves_match_api(table, api, {"200": 200, "12": 12}) > 1000
+
+
+@pytest.mark.parametrize("name", ["nats_dir", "nats_file"])
+def test_nats_curves_equal_official_api(files: dict[str, Path], name: str) -> None:
+    from nats_bench import create
+
+    api = create(str(files[name]), "tss", fast_mode=name == "nats_dir", verbose=False)
+    table = import_table(files[name], format="nats-tss")
+    assert assert_curves_match_api(table, api, {"200": 200, "12": 12}) > 1000
+
+
+def test_curve_last_epoch_is_the_final_value(files: dict[str, Path]) -> None:
+    table = import_table(files["pth_zip"], format="nb201-pth")
+    curves = require_curves(table)
+    for key in ("x-valid", "train"):
+        k = MetricKey("cifar100", key, 200, "accuracy")
+        last = curves.at(k, curves.n_epochs(k) - 1, seed="mean")
+        np.testing.assert_array_equal(last, table.vector_for(k))
+
+
+def test_curves_survive_save_and_load_lazily(files: dict[str, Path], tmp_path: Path) -> None:
+    table = import_table(files["nats_dir"], format="nats-tss")
+    folder = save_table(table, tmp_path / "t")
+    loaded = load_saved_table(folder)
+    assert (folder / "curves.parquet").exists()
+    before = require_curves(table)
+    after = require_curves(loaded)
+    assert after._data == {}  # nothing read at load time
+    assert list(after.items()) == list(before.items())
+    for key, seed in before.items():
+        s = "mean" if seed is None else seed
+        np.testing.assert_array_equal(after.curve(key, seed=s), before.curve(key, seed=s))
+    # final values unchanged
+    for key in table:
+        np.testing.assert_array_equal(loaded.vector_for(key), table.vector_for(key))
+
+
+def test_modified_curves_file_is_refused_on_first_read(
+    files: dict[str, Path], tmp_path: Path
+) -> None:
+    folder = save_table(import_table(files["pth_zip"], format="nb201-pth"), tmp_path / "t")
+    with (folder / "curves.parquet").open("ab") as f:
+        f.write(b"x")
+    loaded = load_saved_table(folder)  # final values load: the curves are not read yet
+    assert loaded.keys()
+    curves = require_curves(loaded)
+    key = curves.keys()[0]
+    with pytest.raises(TableFileError, match="checksum"):
+        curves.curve(key)
+
+
+def test_curves_can_be_skipped(files: dict[str, Path]) -> None:
+    table = import_table(files["pth_zip"], format="nb201-pth", curves=False)
+    with pytest.raises(NoCurvesError, match="no learning curves"):
+        require_curves(table)
+
+
+def test_unknown_curve_key_epoch_and_seed(files: dict[str, Path]) -> None:
+    curves = require_curves(import_table(files["pth_zip"], format="nb201-pth"))
+    with pytest.raises(UnknownKeyError, match="no learning curve"):
+        curves.key("cifar10", "x-valid", 200)
+    key = curves.key("cifar10-valid", "x-valid", 200)
+    with pytest.raises(UnknownKeyError, match="outside the stored 0..3"):
+        curves.at(key, 4)
+    with pytest.raises(UnknownKeyError, match="stored seeds"):
+        curves.curve(key, seed=7)
+
+
+def test_loading_final_values_does_not_read_curves(files: dict[str, Path], tmp_path: Path) -> None:
+    # the functional half of the speed claim (the timing is in benchmarks/bench_curves.py)
+    folder = save_table(import_table(files["pth_zip"], format="nb201-pth"), tmp_path / "t")
+    (folder / "curves.parquet").unlink()
+    t0 = time.perf_counter()
+    loaded = load_saved_table(folder)
+    assert time.perf_counter() - t0 >= 0  # loads although the curves file is gone
+    with pytest.raises(TableFileError, match="missing"):
+        require_curves(loaded).curve(require_curves(loaded).keys()[0])
+
+
+def test_cli_import_keeps_curves_and_hyperband_runs_on_them(
+    files: dict[str, Path], tmp_path: Path
+) -> None:
+    from nb201_flat.cli import main
+    from nb201_flat.search.fidelity import Hyperband, fidelity_data, run_fidelity
+
+    out = tmp_path / "nb201.nb201"
+    assert main(["import", str(files["pth_zip"]), "--out", str(out)]) == 0
+    table = load_saved_table(out)
+    curves = require_curves(table)
+    key = MetricKey("cifar10-valid", "x-valid", 200)
+    assert curves.n_epochs(key) == EPOCHS_STORED["full"]
+    with pytest.raises(SearchBudgetError, match="no valid per-epoch time"):
+        fidelity_data(table, budget_seconds=500.0)  # most cells have no curve, 3 no times
+    data = fidelity_data(table, budget_seconds=500.0, measured_only=True)
+    record = run_fidelity(data, Hyperband(eta=2), seed=0)
+    assert data.candidates is not None and set(data.candidates) == {0, 2, 5}
+    assert record.best in LAYOUT and 0 < record.seconds <= 500.0
+    assert record.score in set(curves.curve(key, seed=0)[record.best]) | set(
+        curves.curve(key, seed=1)[record.best]
+    ) | set(curves.curve(key, seed=2)[record.best])

@@ -1,0 +1,84 @@
+"""Flatness along training, on small synthetic curves with exactly known answers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from nb201_flat.curves import Curves, NoCurvesError
+from nb201_flat.landscape._common import LandscapeArgumentError
+from nb201_flat.landscape.epochs import flatness_by_epoch
+from nb201_flat.landscape.neighbourhood import flatness
+from nb201_flat.space import Space
+from nb201_flat.table import MetricKey, Table
+
+SPACE = Space(("a", "b", "c"), 3)  # 27 cells
+KEY = MetricKey("toy", "x-valid", 12)
+
+
+def _table(curve: np.ndarray) -> Table:
+    return Table(
+        SPACE,
+        {(KEY, None): curve[:, -1].copy()},
+        source="toy",
+        curves=Curves(27, {(KEY, None): curve}),
+    )
+
+
+def test_each_epoch_is_the_flatness_of_that_column() -> None:
+    rng = np.random.default_rng(0)
+    curve = rng.normal(50, 10, (27, 4))
+    df = flatness_by_epoch(_table(curve), "toy", "x-valid", 12, delta=2.0)
+    assert df["iepoch"].tolist() == [0, 1, 2, 3]
+    for e in range(4):
+        f = flatness(SPACE, curve[:, e], 1, delta=2.0)
+        row = df.iloc[e]
+        assert row["mean_value"] == pytest.approx(curve[:, e].mean())
+        assert row["mean_abs_sharpness"] == pytest.approx(f["sharpness"].abs().mean())
+        assert row["mean_std"] == pytest.approx(f["std"].mean())
+        assert row["mean_share_within_delta"] == pytest.approx(f["share_within_delta"].mean())
+    assert df.iloc[-1]["spearman_final"] == pytest.approx(1.0)
+
+
+def test_a_constant_epoch_is_perfectly_flat_and_rank_free() -> None:
+    f = (SPACE.codes == 2).sum(axis=1).astype(float)
+    curve = np.stack([np.full(27, 7.0), f, 2 * f], axis=1)
+    df = flatness_by_epoch(_table(curve), "toy", "x-valid", 12)
+    assert df.loc[0, "mean_abs_sharpness"] == 0.0
+    assert np.isnan(df.loc[0, "spearman_final"])  # undefined, not 0
+    assert df.loc[1, "spearman_final"] == pytest.approx(1.0)
+    # |sharpness| of f is |c - 1| / 2 per cell (c conv edges); its mean is 16/54
+    assert df.loc[1, "mean_abs_sharpness"] == pytest.approx(16 / 54)
+    assert df.loc[2, "mean_abs_sharpness"] == pytest.approx(32 / 54)
+
+
+def test_mask_and_missing_values() -> None:
+    curve = np.tile(np.arange(27.0)[:, None], (1, 2))
+    curve[0, 0] = np.nan
+    mask = np.zeros(27, dtype=bool)
+    mask[:3] = True
+    df = flatness_by_epoch(_table(curve), "toy", "x-valid", 12, mask=mask)
+    assert df["archs"].tolist() == [2, 3]
+    assert df.loc[0, "mean_value"] == pytest.approx(1.5)
+    assert df.loc[1, "mean_value"] == pytest.approx(1.0)
+
+
+def test_errors() -> None:
+    table = _table(np.zeros((27, 3)))
+    with pytest.raises(LandscapeArgumentError, match=r"outside the stored 0\.\.2"):
+        flatness_by_epoch(table, "toy", "x-valid", 12, iepochs=[3])
+    with pytest.raises(LandscapeArgumentError, match="mask"):
+        flatness_by_epoch(table, "toy", "x-valid", 12, mask=np.ones(5, dtype=bool))
+    plain = Table.from_tidy(
+        pd.DataFrame({"index": [0], "dataset": "cifar10", "split": "ori-test", "epochs": 200,
+                      "metric": "accuracy", "value": [90.0]})
+    )  # fmt: skip
+    with pytest.raises(NoCurvesError, match="no learning curves"):
+        flatness_by_epoch(plain, "cifar10", "ori-test", 200)
+
+
+@pytest.mark.realdata
+def test_real_data_says_it_has_no_curves(real_table: Table) -> None:
+    with pytest.raises(NoCurvesError, match="final values only"):
+        flatness_by_epoch(real_table, "cifar10-valid", "x-valid", 200)

@@ -1,0 +1,86 @@
+"""Ask/tell algorithms through the runner, and sessions driven from outside."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from nb201_flat.errors import SearchBudgetError
+from nb201_flat.search import RandomSearch, run_search
+from nb201_flat.search.asktell import AskTellAlgorithm, AskTellSearch, Session
+from nb201_flat.search.protocol import Protocol
+from nb201_flat.space import Space
+from nb201_flat.table import MetricKey, Table
+
+SPACE = Space(("a", "b", "c"), 3)
+VAL = MetricKey("toy", "x-valid", 12)
+TEST = MetricKey("toy", "x-test", 12)
+TIME = MetricKey("toy", "train", 12, "time_s")  # same schedule: cost scale 1
+
+
+def _table() -> Table:
+    rng = np.random.default_rng(0)
+    val = rng.uniform(0, 100, 27)
+    return Table(
+        SPACE,
+        {
+            (VAL, None): val,
+            (TEST, None): val + rng.normal(0, 1, 27),
+            (TIME, None): np.full(27, 10.0),
+        },
+        source="toy",
+    )
+
+
+PROTOCOL = Protocol("toy", VAL, (TEST,), seed="mean", budget_seconds=100.0, cost=TIME)
+
+
+class Uniform:
+    def __init__(self, space: Space) -> None:
+        self.space = space
+        self.told: list[tuple[int, float]] = []
+
+    def ask(self, rng: np.random.Generator) -> int:
+        return int(rng.integers(self.space.size))
+
+    def tell(self, index: int, value: float) -> None:
+        self.told.append((index, value))
+
+
+def test_ask_tell_uniform_search_equals_random_search() -> None:
+    # RandomSearch draws oracle.sample(rng) = rng.integers(size): the same stream
+    assert isinstance(Uniform(SPACE), AskTellAlgorithm)
+    table = _table()
+    a = run_search(table, PROTOCOL, RandomSearch(), runs=6, seed=3).runs
+    b = run_search(table, PROTOCOL, AskTellSearch(Uniform, name="rs"), runs=6, seed=3).runs
+    cols = ["run", "best", "score", "queries", "seconds", "test"]
+    assert a[cols].equals(b[cols])
+    assert (b["queries"] == 10).all()  # 100 s budget / 10 s per query
+
+
+def test_tell_receives_every_charged_value() -> None:
+    made: list[Uniform] = []
+
+    def make(space: Space) -> Uniform:
+        made.append(Uniform(space))
+        return made[-1]
+
+    run_search(_table(), PROTOCOL, AskTellSearch(make), runs=1, seed=0)
+    (algo,) = made
+    val = _table().vector_for(VAL)
+    assert len(algo.told) == 10
+    assert all(v == val[i] for i, v in algo.told)
+
+
+def test_session_budget_finish_once() -> None:
+    table = _table()
+    run = Session(table, PROTOCOL, seed=0)
+    values = [run.evaluate(i) for i in range(11)]
+    assert values[:10] == [table.vector_for(VAL)[i] for i in range(10)]
+    assert values[10] is None and run.done and run.queries == 10 and run.seconds == 100.0
+    assert run.finish(4) == {str(TEST): float(table.vector_for(TEST)[4])}
+    with pytest.raises(SearchBudgetError, match="already called"):
+        run.finish(4)
+    with pytest.raises(SearchBudgetError, match="finished"):
+        run.evaluate(0)
+    assert not hasattr(run, "test") and not hasattr(run, "evaluator")

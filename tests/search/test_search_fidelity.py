@@ -1,0 +1,158 @@
+"""The multi-fidelity oracle and Hyperband: costs, budget, and no peeking past paid epochs."""
+
+from __future__ import annotations
+
+import contextlib
+
+import numpy as np
+import pytest
+
+from nb201_flat.curves import Curves, NoCurvesError
+from nb201_flat.errors import SearchBudgetError
+from nb201_flat.search.fidelity import (
+    FidelityData,
+    FidelityIncumbent,
+    FidelityOracle,
+    Hyperband,
+    fidelity_data,
+    run_fidelity,
+)
+from nb201_flat.search.oracle import BudgetExhausted, HiddenDataError, SearchEnded
+from nb201_flat.space import Space
+from nb201_flat.table import MetricKey, Table
+
+SPACE = Space(("a", "b", "c"), 3)  # 27 cells
+KEY = MetricKey("toy", "x-valid", 12)
+TIME = MetricKey("toy", "train", 12, "epoch_time_s")
+EPOCHS = 9
+
+
+def _curves(seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    final = rng.uniform(50, 90, 27)
+    rise = 1 - np.exp(-np.arange(1, EPOCHS + 1) / 3)
+    return final[:, None] * rise[None, :] + rng.normal(0, 1, (27, EPOCHS))
+
+
+def _data(values: np.ndarray, budget: float = 400.0, resume: bool = False) -> FidelityData:
+    costs = np.tile(np.linspace(1, 3, 27)[:, None], (1, EPOCHS))
+    return FidelityData(SPACE, KEY, values[None], costs, budget, None, resume)
+
+
+def test_query_reveals_the_value_after_e_epochs_and_charges_e_epochs() -> None:
+    values = _curves()
+    data = _data(values)
+    o = FidelityOracle(data, np.random.default_rng(0))
+    assert o.query(26, 4) == values[26, 3]
+    assert o.seconds == pytest.approx(4 * 3.0)
+    assert o.query(26, 5) == values[26, 4]  # no resume: the whole training is paid again
+    assert o.seconds == pytest.approx(9 * 3.0)
+    assert o.paid_epochs(26) == 5 and o.paid_epochs(0) == 0
+    with pytest.raises(SearchBudgetError, match=r"1\.\.9"):
+        o.query(0, 10)
+    with pytest.raises(SearchBudgetError, match=r"1\.\.9"):
+        o.query(0, 0)
+
+
+def test_resume_pays_only_new_epochs() -> None:
+    o = FidelityOracle(_data(_curves(), resume=True), np.random.default_rng(0))
+    o.query(26, 4)
+    o.query(26, 6)
+    o.query(26, 2)  # already paid: free, still a query
+    assert o.seconds == pytest.approx(6 * 3.0) and o.queries == 3
+
+
+def test_budget_refuses_the_crossing_query_and_ends() -> None:
+    o = FidelityOracle(_data(_curves(), budget=10.0), np.random.default_rng(0))
+    o.query(0, 9)  # 9 s
+    with pytest.raises(BudgetExhausted):
+        o.query(26, 1)  # 3 s more would cross 10
+    assert o.seconds == pytest.approx(9.0) and o.queries == 1
+    with pytest.raises(BudgetExhausted):
+        o.query(0, 1)
+
+
+def test_the_oracle_hides_its_arrays() -> None:
+    o = FidelityOracle(_data(_curves()), np.random.default_rng(0))
+    for name in ("values", "_data_values", "curves", "table"):
+        with pytest.raises(HiddenDataError, match="paid for"):
+            getattr(o, name)
+
+
+def test_hyperband_brackets_follow_the_paper() -> None:
+    # Li et al. 2018, Table 1 (R = 81, eta = 3): bracket s=4 starts 81 configs at 1 epoch
+    plan = Hyperband(eta=3).brackets(81)
+    assert [r[0] for r in plan] == [(81, 1), (34, 3), (15, 9), (8, 27), (5, 81)]
+    assert plan[0] == [(81, 1), (27, 3), (9, 9), (3, 27), (1, 81)]
+    with pytest.raises(SearchBudgetError):
+        Hyperband(eta=1).brackets(9)
+
+
+def _hyperband_run(data: FidelityData, seed: int) -> tuple[FidelityOracle, FidelityIncumbent]:
+    oracle = FidelityOracle(data, np.random.default_rng(seed))
+    incumbent = FidelityIncumbent(oracle)
+    with contextlib.suppress(SearchEnded):
+        Hyperband(eta=3).search(oracle, np.random.default_rng(seed + 1), incumbent)
+    return oracle, incumbent
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_hyperband_never_reads_past_the_epochs_it_paid_for(seed: int) -> None:
+    values = _curves(seed)
+    oracle, incumbent = _hyperband_run(_data(values), seed)
+    paid = np.array([oracle.paid_epochs(i) for i in range(27)])
+    assert paid.max() == EPOCHS and oracle.exhausted
+    # Garble every value an architecture did not pay for: the run must not change at all.
+    garbled = values.copy()
+    unpaid = np.arange(EPOCHS)[None, :] >= paid[:, None]
+    garbled[unpaid] = np.random.default_rng(99).uniform(0, 100, int(unpaid.sum()))
+    assert unpaid.sum() > 0
+    oracle2, incumbent2 = _hyperband_run(_data(garbled), seed)
+    assert incumbent2.changes == incumbent.changes
+    assert (incumbent2.index, incumbent2.epochs, incumbent2.score) == (
+        incumbent.index, incumbent.epochs, incumbent.score,
+    )  # fmt: skip
+    assert (oracle2.queries, oracle2.seconds) == (oracle.queries, oracle.seconds)
+    assert oracle.seconds <= 400.0
+    # the incumbent is the best full-fidelity value it paid for
+    full = [i for i in range(27) if paid[i] == EPOCHS]
+    assert incumbent.epochs == EPOCHS
+    assert incumbent.score == max(values[i, EPOCHS - 1] for i in full)
+
+
+def test_hyperband_finds_better_than_chance_on_average() -> None:
+    values = _curves(5)
+    data = _data(values, budget=300.0)
+    finals = [values[run_fidelity(data, Hyperband(), s).best, -1] for s in range(20)]
+    assert np.mean(finals) > np.mean(values[:, -1])
+
+
+def test_fidelity_data_from_a_table() -> None:
+    v = _curves()
+    seeds = {(KEY, 0): v, (KEY, 1): v + 1, (KEY, None): v + 0.5}
+    times = {(TIME, None): np.full((27, EPOCHS), 2.0)}
+    table = Table(SPACE, {(KEY, None): v[:, -1] + 0.5}, curves=Curves(27, {**seeds, **times}))
+    data = fidelity_data(table, "toy", "x-valid", 12, budget_seconds=100.0)
+    assert data.values.shape == (2, 27, EPOCHS) and data.max_epochs == EPOCHS
+    o = FidelityOracle(data, np.random.default_rng(0))
+    first = o.query(3, 2)
+    assert first in (v[3, 1], v[3, 1] + 1)
+    assert o.query(3, 9) - first == v[3, 8] - v[3, 1]  # one seed's run, kept across queries
+    mean = fidelity_data(table, "toy", "x-valid", 12, seed="mean", budget_queries=5)
+    assert mean.values.shape == (1, 27, EPOCHS)
+    no_time = Table(SPACE, {(KEY, None): v[:, -1]}, curves=Curves(27, {(KEY, None): v}))
+    with pytest.raises(SearchBudgetError, match="per-epoch training times"):
+        fidelity_data(no_time, "toy", "x-valid", 12, seed="mean", budget_seconds=10.0)
+    with pytest.raises(NoCurvesError):
+        fidelity_data(Table(SPACE, {(KEY, None): v[:, -1]}), "toy", "x-valid", 12)
+
+
+def test_unusable_costs_are_refused_not_looped_on() -> None:
+    # a NaN cost never exhausts a time budget: the data refuses it up front
+    costs = np.ones((27, EPOCHS))
+    costs[4, 2] = np.nan
+    with pytest.raises(SearchBudgetError, match="1 architectures have no valid per-epoch time"):
+        FidelityData(SPACE, KEY, _curves()[None], costs, 100.0, None)
+    ok = FidelityData(SPACE, KEY, _curves()[None], costs, 100.0, None, candidates=np.arange(4))
+    o = FidelityOracle(ok, np.random.default_rng(0))
+    assert {o.sample(np.random.default_rng(s)) for s in range(40)} <= {0, 1, 2, 3}

@@ -1,0 +1,164 @@
+"""Analytic costs as table columns, and accuracy under cost constraints (Python and CLI)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from nb201_flat.constraints import (
+    ConstraintError,
+    best_under,
+    cost_band,
+    cost_vector,
+    flatness_in_band,
+    pareto_front,
+)
+from nb201_flat.costs import analytic_costs, stored_vs_analytic, with_analytic_costs
+from nb201_flat.errors import InvalidArchError, UnknownKeyError
+from nb201_flat.landscape.neighbourhood import flatness
+from nb201_flat.space import NB201, Space
+from nb201_flat.storage import save_table
+from nb201_flat.table import MetricKey, Table
+from nb201_flat.train import costs as formulas
+
+TOY = Space(("a", "b", "c"), 3)  # 27 cells
+ACC = MetricKey("toy", "x-valid", 12)
+SIZE = MetricKey("toy", "model", 12, "params_mb")
+
+
+def _toy(acc: np.ndarray, size: np.ndarray) -> Table:
+    return Table(TOY, {(ACC, None): acc, (SIZE, None): size}, source="toy")
+
+
+# -- costs ------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("dataset", "classes", "side"), [("cifar10", 10, 32), ("ImageNet16-120", 120, 16)]
+)
+def test_analytic_costs_equal_the_per_cell_formulas(dataset: str, classes: int, side: int) -> None:
+    df = analytic_costs(NB201, dataset)
+    for i in (0, 1, 777, 11472, 15624):
+        ops = NB201.arch(i).ops
+        assert df.loc[i, "params_mb"] == formulas.params_mb(ops, n_nodes=4, num_classes=classes)
+        assert df.loc[i, "flops_m"] == formulas.flops_m(
+            ops, n_nodes=4, num_classes=classes, image_size=side
+        )
+
+
+def test_costs_need_no_torch() -> None:
+    code = (
+        "import sys; from nb201_flat.costs import analytic_costs; from nb201_flat.space import NB201;"
+        "analytic_costs(NB201, 'cifar100'); import nb201_flat.constraints;"
+        "print('torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_with_analytic_costs_adds_columns_and_keeps_stored_ones() -> None:
+    stored = MetricKey("cifar100", "model", 200, "params_mb")
+    t = Table(NB201, {(stored, None): np.full(NB201.size, 9.0)}, source="s")
+    out = with_analytic_costs(t)
+    assert stored in out and out.vector_for(stored)[0] == 9.0
+    got = out.vector("cifar100", "model", 200, "params_mb_analytic")
+    np.testing.assert_array_equal(got, analytic_costs(NB201, "cifar100")["params_mb"])
+    assert "flops_m_analytic" in {k.metric for k in out}
+    assert t.keys() == [stored]  # the input table is unchanged
+
+
+def test_cost_errors() -> None:
+    with pytest.raises(UnknownKeyError, match="no input shape"):
+        analytic_costs(NB201, "mnist")
+    with pytest.raises(InvalidArchError, match="unknown op"):
+        analytic_costs(TOY, "cifar10")
+
+
+@pytest.mark.realdata
+def test_stored_params_differ_on_150_archs_each_matching_its_class(real_table: Table) -> None:
+    for ds in ("cifar10-valid", "cifar100", "ImageNet16-120"):
+        diff = stored_vs_analytic(real_table, ds)
+        assert len(diff) == 150
+        assert diff["match_in_class"].all()
+
+
+# -- constraints ------------------------------------------------------------------------------
+def test_best_under_picks_the_best_affordable() -> None:
+    acc = np.arange(27.0)
+    size = np.where(acc > 20, 5.0, 1.0)
+    size[3] = np.nan
+    df = best_under(_toy(acc, size), "toy", "x-valid", 12, cost="params_mb", max_cost=2.0, top=3)
+    assert df["index"].tolist() == [20, 19, 18]
+    assert df.columns.tolist() == ["index", "arch", "value", "cost"]
+    assert (df["cost"] <= 2.0).all() and df["arch"][0] == TOY.arch(20).to_str()
+    with pytest.raises(ConstraintError, match=r"smallest params_mb is 1"):
+        best_under(_toy(acc, size), "toy", "x-valid", 12, cost="params_mb", max_cost=0.5)
+
+
+def test_pareto_front_is_exactly_the_non_dominated_set() -> None:
+    rng = np.random.default_rng(3)
+    acc = rng.uniform(0, 100, 27)
+    size = rng.integers(1, 6, 27).astype(float)
+    front = pareto_front(_toy(acc, size), "toy", "x-valid", 12, cost="params_mb")
+    dominated = {
+        i
+        for i in range(27)
+        for j in range(27)
+        if (acc[j] >= acc[i] and size[j] <= size[i]) and (acc[j] > acc[i] or size[j] < size[i])
+    }
+    assert set(front["index"]) == set(range(27)) - dominated
+    assert front["cost"].is_monotonic_increasing and front["value"].is_monotonic_increasing
+
+
+def test_cost_band_and_flatness_in_band() -> None:
+    acc = np.arange(27.0)
+    size = (TOY.codes == 2).sum(axis=1).astype(float)  # 0..3 edges of op "c"
+    t = _toy(acc, size)
+    mask = cost_band(t, "toy", "params_mb", 1, 1)
+    assert mask.sum() == 12  # one "c" edge: 3 positions x 2 ops on each of the other two
+    df = flatness_in_band(t, "toy", "x-valid", 12, cost="params_mb", lo=1, hi=1)
+    assert df.index.tolist() == np.flatnonzero(mask).tolist()
+    v = np.where(mask, acc, np.nan)
+    expected = flatness(TOY, v, 1)[mask]
+    np.testing.assert_array_equal(df["mean"], expected["mean"])
+    np.testing.assert_array_equal(df["n"], expected["n"])
+    assert (df["cost"] == 1).all()
+    with pytest.raises(ConstraintError, match="lo <= hi"):
+        cost_band(t, "toy", "params_mb", 2, 1)
+
+
+def test_cost_lookup_and_analytic_fallback() -> None:
+    t = Table(NB201, {(MetricKey("cifar10", "ori-test", 200), None): np.zeros(NB201.size)})
+    c = cost_vector(t, "cifar10", "flops_m_analytic")
+    np.testing.assert_array_equal(c, analytic_costs(NB201, "cifar10")["flops_m"])
+    with pytest.raises(ConstraintError, match="stores no cost 'latency_s'"):
+        cost_vector(t, "cifar10", "latency_s")
+
+
+def test_cli_best_under_and_pareto(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from nb201_flat.cli import main
+
+    acc = np.arange(27.0)
+    size = np.where(acc > 20, 5.0, 1.0)
+    path = save_table(_toy(acc, size), tmp_path / "t")
+    base = ["constrained", "--table", str(path), "--dataset", "toy", "--split", "x-valid"]
+    base += ["--epochs", "12", "--cost", "params_mb"]
+    assert main([*base, "--max-cost", "2", "--top", "2", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert [r["index"] for r in doc["rows"]] == [20, 19]
+    assert main([*base, "--pareto"]) == 0
+    text = capsys.readouterr().out
+    assert "Pareto front" in text and "params_mb=1" in text and "params_mb=5" in text
+    assert main([*base, "--max-cost", "0.1"]) == 2
+    assert "error: no architecture" in capsys.readouterr().err
+    assert main([*base, "--pareto", "--top", "3"]) == 2
+    assert "--top applies to --max-cost" in capsys.readouterr().err
+
+
+def test_frames_are_tidy() -> None:
+    df = pareto_front(_toy(np.arange(27.0), np.ones(27)), "toy", "x-valid", 12, cost="params_mb")
+    assert isinstance(df, pd.DataFrame) and df["index"].tolist() == [26]
