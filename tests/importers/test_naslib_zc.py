@@ -12,8 +12,9 @@ import pytest
 
 from nb201_flat.errors import FormatError
 from nb201_flat.importers import detect_format, import_table
+from nb201_flat.importers.naslib import to_naslib
 from nb201_flat.importers.naslib_zc import merge_tables, read_naslib_zc
-from nb201_flat.space import NB201, to_naslib
+from nb201_flat.space import NB201
 from nb201_flat.table import MetricKey, Table
 
 PROXIES = ("synflow", "jacov", "snip", "nwot")
