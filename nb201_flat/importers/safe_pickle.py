@@ -283,7 +283,7 @@ class _LoadedArray(np.ndarray[Any, Any]):
         _check_bytes(data, shp, dt)
         if version != 1 or not isinstance(fortran, bool | int):
             raise _Refused("an array state of an unknown version")
-        super().__setstate__((1, shp, dt, np.bool_(bool(fortran)), data))
+        super().__setstate__((1, shp, dt, bool(fortran), data))  # type: ignore[arg-type]
 
 
 class _NdarrayType:
