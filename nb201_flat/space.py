@@ -351,7 +351,7 @@ class Space:
             raise InvalidArchError("expected an architecture string or index, got a bool")
         if isinstance(arch, int | np.integer):
             return self.arch(int(arch))
-        if isinstance(arch, str) and arch.strip().lstrip("-").isdigit():
+        if isinstance(arch, str) and _is_index_text(arch):
             return self.arch(int(arch))
         return self.parse(arch)
 
@@ -470,3 +470,11 @@ class Space:
 
 NB201 = Space()
 """The NAS-Bench-201 cell space: 5 ops on the 6 edges of a 4-node cell, official index order."""
+
+
+def _is_index_text(text: str) -> bool:
+    """An index as text: ASCII digits with at most one leading minus (``str.isdigit`` also
+    accepts ``'²'`` and other digits that ``int`` rejects)."""
+    body = text.strip()
+    body = body[1:] if body.startswith("-") else body
+    return body.isascii() and body.isdecimal()
