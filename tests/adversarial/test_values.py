@@ -184,3 +184,15 @@ def test_ctrl_c_with_two_jobs_exits_130_at_once(table_path: Path) -> None:
     assert proc.returncode == 130, err[-500:]
     assert "interrupted" in err
     assert waited < 5.0  # 2 s asked for; headroom for a loaded test machine
+
+
+def test_arch_messages_do_not_mislead() -> None:
+    with pytest.raises(InvalidArchError) as info:
+        NB201.parse("|nor_conv_3x3~0|" * 5000)
+    assert len(str(info.value)) < 400
+    cyrillic = NB201.arch(5).to_str().replace("none", "nоne", 1)  # U+043E, looks like 'o'
+    if cyrillic != NB201.arch(5).to_str():
+        with pytest.raises(InvalidArchError, match=r"U\+043E CYRILLIC SMALL LETTER O"):
+            NB201.parse(cyrillic)
+    with pytest.raises(InvalidArchError, match=r"U\+043E"):
+        NB201.parse("|avg_pool_3x3~0|+|nоne~0|none~1|+|none~0|none~1|none~2|")
