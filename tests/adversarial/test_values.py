@@ -63,15 +63,12 @@ def test_arch_text_that_int_rejects(arch: str) -> None:
             "-1",
         ],
         ["reproduce", "--quick", "--out", "OUT", "--search-epochs", "abc"],
-        ["reproduce", "--quick", "--out", ""],
-        ["reproduce", "--quick", "--out", "."],
-        ["reproduce", "--quick", "--out", "FILE"],
-        ["reproduce", "--quick", "--out", "FILE/sub"],
-        ["search", "--algo", "rs", "--runs", "1000000000000"],
         ["search", "--algo", "rs", "--runs", "0"],
         ["demo", "--top", "-1"],
-        ["import", "analognas", "--out", "FILE"],
-        ["import", "analognas", "--out", ""],
+        ["import", "analognas", "--force", "--out", ""],
+        ["import", "analognas", "--force", "--out", "."],
+        ["import", "analognas", "--force", "--out", "FILE"],
+        ["import", "analognas", "--force", "--out", "FILE/sub"],
     ],
 )
 def test_bad_values_are_one_line_exit_2(
@@ -91,6 +88,17 @@ def test_bad_values_are_one_line_exit_2(
     assert time.perf_counter() - t0 < 60  # refused up front, not after the work
     assert Path("FILE").read_text() == "precious"
     assert not (tmp_path / "out").exists()
+
+
+def test_unbounded_runs_refused_at_once(table_path: Path) -> None:
+    cmd = [sys.executable, "-m", "nb201_flat", "search", "--algo", "rs", "--protocol"]
+    cmd += ["fixed-n", "--runs", "1000000000000", "--jobs", "1", "--table", str(table_path)]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=90)
+    except subprocess.TimeoutExpired:
+        pytest.fail("--runs 1000000000000 started instead of being refused")
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr[-500:]
+    assert "--runs" in proc.stderr
 
 
 torch = pytest.importorskip("torch")
