@@ -308,6 +308,7 @@ class Space:
         """Parse a NAS-Bench-201 string such as ``|nor_conv_3x3~0|+|none~0|none~1|+|...|``."""
         if not isinstance(text, str):
             raise InvalidArchError(f"expected an architecture string, got {type(text).__name__}")
+        _check_arch_text(text)
         s = text.strip()
         hint = f"expected {self.n_nodes - 1} node groups like '|op~0|+|op~0|op~1|' separated by '+'"
         groups = s.split("+")
@@ -351,7 +352,7 @@ class Space:
             raise InvalidArchError("expected an architecture string or index, got a bool")
         if isinstance(arch, int | np.integer):
             return self.arch(int(arch))
-        if isinstance(arch, str) and arch.strip().lstrip("-").isdigit():
+        if isinstance(arch, str) and _is_index_text(arch):
             return self.arch(int(arch))
         return self.parse(arch)
 
@@ -470,3 +471,29 @@ class Space:
 
 NB201 = Space()
 """The NAS-Bench-201 cell space: 5 ops on the 6 edges of a 4-node cell, official index order."""
+
+
+def _is_index_text(text: str) -> bool:
+    """An index as text: ASCII digits with at most one leading minus (``str.isdigit`` also
+    accepts ``'²'`` and other digits that ``int`` rejects)."""
+    body = text.strip()
+    body = body[1:] if body.startswith("-") else body
+    return body.isascii() and body.isdecimal()
+
+
+def _check_arch_text(text: str) -> None:
+    """Refuse text no message should echo whole or show as a normal-looking name."""
+    if len(text) > 500:
+        raise InvalidArchError(
+            f"architecture text of {len(text):,} characters (starts {text[:40]!r}); an NB201 "
+            "string is about 90 characters, e.g. '|nor_conv_3x3~0|+|none~0|none~1|+|...|'"
+        )
+    for pos, ch in enumerate(text):
+        if not ch.isascii() or not ch.isprintable():
+            import unicodedata
+
+            name = unicodedata.name(ch, "unnamed")
+            raise InvalidArchError(
+                f"architecture text has the non-ASCII or control character {ch!r} "
+                f"(U+{ord(ch):04X} {name}) at position {pos}; op names are plain ASCII"
+            )

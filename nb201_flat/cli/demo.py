@@ -122,6 +122,12 @@ def demo_summary(table: Table, *, top: int = 5, runs: int = 200, seed: int = 0) 
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    from nb201_flat.errors import ArgumentError
+
+    if args.top < 1 or args.runs < 1:
+        raise ArgumentError(
+            f"--top and --runs must be >= 1, got --top {args.top} --runs {args.runs}"
+        )
     t0 = time.perf_counter()
     table = open_table(args)
     load_s = time.perf_counter() - t0

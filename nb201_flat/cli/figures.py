@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from nb201_flat.atomic import replace_folder
 from nb201_flat.cli.common import add_json_arg, add_table_arg, emit_json, open_table
 from nb201_flat.errors import check_int_range
 from nb201_flat.figures.registry import FIGURE_NAMES, FIGURES
@@ -70,28 +71,31 @@ def cmd_figures(args: argparse.Namespace) -> int:
     made: list[dict[str, Any]] = []
     skipped: list[dict[str, str]] = []
     t0 = time.perf_counter()
-    for name in names:
-        try:
-            r = render(name, table, out, formats=tuple(args.formats), options=options.get(name))
-        except FigureSkipped as exc:
-            skipped.append({"name": name, "reason": str(exc)})
-            if not args.json:
-                print(f"skipped {name}: {exc}", flush=True)
-            continue
-        made.append(
-            {
-                "name": r.name,
-                "files": [str(f) for f in r.files],
-                "seconds": round(r.seconds, 2),
-                "notes": list(r.notes),
-            }
-        )
-        if not args.json:
-            print(
-                f"{name:<18} {', '.join(str(f) for f in r.files)}  ({r.seconds:.1f} s)", flush=True
+    # all or nothing: the figures are drawn into a copy of --out that is swapped in at the end
+    with replace_folder(out, keep_existing=True) as stage:
+        for name in names:
+            try:
+                r = render(
+                    name, table, stage, formats=tuple(args.formats), options=options.get(name)
+                )
+            except FigureSkipped as exc:
+                skipped.append({"name": name, "reason": str(exc)})
+                if not args.json:
+                    print(f"skipped {name}: {exc}", flush=True)
+                continue
+            files = [str(out / f.name) for f in r.files]
+            made.append(
+                {
+                    "name": r.name,
+                    "files": files,
+                    "seconds": round(r.seconds, 2),
+                    "notes": list(r.notes),
+                }
             )
-            for note in r.notes:
-                print(f"{'':<18} note: {note}", flush=True)
+            if not args.json:
+                print(f"{name:<18} {', '.join(files)}  ({r.seconds:.1f} s)", flush=True)
+                for note in r.notes:
+                    print(f"{'':<18} note: {note}", flush=True)
     total = time.perf_counter() - t0
     if args.json:
         emit_json(

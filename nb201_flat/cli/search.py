@@ -147,6 +147,9 @@ def _jobs(args: argparse.Namespace) -> int:
     return int(args.jobs) if args.jobs is not None else max(1, os.cpu_count() or 1)
 
 
+_MAX_RUNS = 1_000_000
+
+
 def cmd_search(args: argparse.Namespace) -> int:
     from nb201_flat.search import make_algorithm, protocols_by_name, run_search
 
@@ -163,6 +166,14 @@ def cmd_search(args: argparse.Namespace) -> int:
             "first_improvement",
         )
     }
+    from nb201_flat.errors import ArgumentError
+
+    if not 1 <= args.runs <= _MAX_RUNS:
+        # each run holds its record in memory: bound the request before starting it
+        raise ArgumentError(
+            f"--runs must be between 1 and {_MAX_RUNS:,} (one search's records must fit in "
+            f"memory; published comparisons use 500), got {args.runs:,}"
+        )
     algo = make_algorithm(args.algo, **options)
     table = open_table(args)
     protocols = protocols_by_name(
@@ -236,10 +247,13 @@ def cmd_search(args: argparse.Namespace) -> int:
 def cmd_reproduce(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
+    from nb201_flat.atomic import check_writable_target
+    from nb201_flat.errors import ArgumentError
     from nb201_flat.search.grid import ReproduceConfig, reproduce
     from nb201_flat.search.report import write_report
     from nb201_flat.search.statistics import claim_rows
 
+    check_writable_target(args.out)  # before the long run, not after it
     cfg = ReproduceConfig.quick() if args.quick else ReproduceConfig()
     changes: dict[str, Any] = {"seed": args.seed}
     if args.runs is not None:
@@ -249,7 +263,13 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     if args.protocols:
         changes["protocols"] = tuple(s.strip() for s in args.protocols.split(",") if s.strip())
     if args.search_epochs:
-        changes["search_epochs"] = tuple(int(s) for s in args.search_epochs.split(","))
+        parts = [s.strip() for s in args.search_epochs.split(",")]
+        if not all(s.isascii() and s.isdecimal() for s in parts):
+            raise ArgumentError(
+                f"--search-epochs takes comma-separated epochs such as 12,200, "
+                f"got {args.search_epochs[:40]!r}"
+            )
+        changes["search_epochs"] = tuple(int(s) for s in parts)
     if any(v is not None for v in neighbourhood_fields(args).values()):
         changes["base"] = replace(
             cfg.base,

@@ -73,11 +73,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
+    from nb201_flat.atomic import check_writable_target
     from nb201_flat.errors import TableFileError
     from nb201_flat.importers import detect_format, import_table
     from nb201_flat.storage import save_table
 
-    out = Path(args.out)
+    out = check_writable_target(args.out)
     if out.exists() and not args.force:
         raise TableFileError(f"{out} exists; pass --force to replace it")
     fmt = args.format or detect_format(args.source)
@@ -135,6 +136,9 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_query(args: argparse.Namespace) -> int:
+
+    if args.rng_seed is not None and args.rng_seed < 0:
+        raise ArgumentError(f"--rng-seed must be >= 0, got {args.rng_seed}")
     table = open_table(args)
     arch = table.space.resolve(args.arch)
     policy = args.seed_policy

@@ -9,10 +9,12 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
 from typing import Any
 
 from nb201_flat.cli.common import add_json_arg, emit_json
 from nb201_flat.conventions import DATASETS
+from nb201_flat.errors import ArgumentError
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +68,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(func=cmd_train)
 
 
+def _check_network(args: argparse.Namespace) -> None:
+    if args.c < 1 or args.n < 1:
+        raise ArgumentError(
+            f"--C and --N must be >= 1 (channels and cells per stage), got --C {args.c} "
+            f"--N {args.n}; NB201 uses --C 16 --N 5"
+        )
+
+
 def cmd_model(args: argparse.Namespace) -> int:
+    _check_network(args)
     from nb201_flat.space import NB201
     from nb201_flat.train import costs
     from nb201_flat.train.data import dataset_info
@@ -98,6 +109,21 @@ def cmd_train(args: argparse.Namespace) -> int:
     from nb201_flat.train.executors import executor_from_spec
     from nb201_flat.train.jobs import make_jobs
 
+    _check_network(args)
+    if args.retries < 0:
+        raise ArgumentError(f"--retries must be >= 0 (extra attempts), got {args.retries}")
+    if args.jobs_per_device < 1:
+        raise ArgumentError(f"--jobs-per-device must be >= 1, got {args.jobs_per_device}")
+    if args.epochs < 1:
+        raise ArgumentError(f"--epochs must be >= 1, got {args.epochs}")
+    if not re.fullmatch(r"auto|cpu|cuda(:[0-9]+)?|mps", args.device):
+        raise ArgumentError(f"--device must be auto, cpu, cuda or cuda:N, got {args.device!r}")
+    for name in ("ckpt_dir", "db"):
+        value = getattr(args, name)
+        if value and os.path.exists(value) and (name == "ckpt_dir") != os.path.isdir(value):
+            option = "--" + name.replace("_", "-")
+            kind = "a folder" if name == "ckpt_dir" else "a file"
+            raise ArgumentError(f"{option} {value} exists but is not {kind}; choose another path")
     if not os.path.isdir(args.data_root):
         # fail before any worker starts: every job would fail the same way
         raise DatasetNotFoundError(f"--data-root {args.data_root} is not a folder")

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
 from typing import Any
+
+from nb201_flat.atomic import write_file
 
 STYLE_NAME = "nb201_flat.mplstyle"
 
@@ -25,12 +26,6 @@ def figure_style() -> Iterator[None]:
 
     with plt.style.context(style_path()):
         yield
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)  # reading the umask means setting it; put it straight back
-    os.umask(mask)
-    return mask
 
 
 def save_figure(
@@ -57,16 +52,7 @@ def save_figure(
             metadata = {"Date": None, "Creator": None}
         else:
             metadata = {}
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-        os.close(fd)
-        # mkstemp makes the file private (0600); a figure is for sharing: honour the umask
-        os.chmod(tmp, 0o666 & ~_umask())
-        try:
-            with figure_style():
-                fig.savefig(tmp, format=fmt, metadata=metadata)
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with figure_style():
+            write_file(target, lambda f: fig.savefig(f, format=fmt, metadata=metadata))  # noqa: B023
         written.append(target)
     return written

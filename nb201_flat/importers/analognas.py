@@ -32,14 +32,14 @@ import importlib.metadata
 import importlib.util
 import io
 import os
-import pickle
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 
-from nb201_flat.errors import FormatError, MissingDependencyError
+from nb201_flat.errors import FormatError, MissingDependencyError, Nb201FlatError
 from nb201_flat.importers.naslib import from_naslib
+from nb201_flat.importers.safe_pickle import ReadableBinary, RestrictedUnpickler, safe_load
 from nb201_flat.space import NB201
 from nb201_flat.table import FloatArray, MetricKey, Table
 
@@ -63,17 +63,21 @@ class _Record:
         self.__dict__.update(state)
 
 
-class _AnalogUnpickler(pickle.Unpickler):
-    _allowed: ClassVar[frozenset[tuple[str, str]]] = frozenset(
-        {("analognasbench.data", "Architecture"), ("analognasbench.data", "DriftMeasurement")}
-    )
+_RECORD_CLASSES = {
+    ("analognasbench.data", "Architecture"): _Record,
+    ("analognasbench.data", "DriftMeasurement"): _Record,
+}
 
-    def find_class(self, module: str, name: str) -> Any:
-        if (module, name) in self._allowed:
-            return _Record
-        raise FormatError(
-            f"refusing to unpickle {module}.{name} from the AnalogNAS-Bench file: only its two "
-            "record classes are allowed (is this really data.anb from analog-nasbench 0.1.3?)"
+
+class _AnalogUnpickler(RestrictedUnpickler):
+    """The shared restricted unpickler, with the package's two record classes as attribute bags."""
+
+    def __init__(self, file: ReadableBinary, source: str = "the AnalogNAS-Bench file") -> None:
+        super().__init__(
+            file,
+            substitutes=_RECORD_CLASSES,
+            source=source,
+            opt_in="is this really data.anb from analog-nasbench 0.1.3?",
         )
 
 
@@ -108,10 +112,15 @@ def read_analognas(path: str | os.PathLike[str] | None = None) -> Table:
     file = Path(path) if path is not None else data_file()
     raw = file.read_bytes()
     try:
-        records = _AnalogUnpickler(io.BytesIO(raw)).load()
+        records = safe_load(
+            io.BytesIO(raw),
+            substitutes=_RECORD_CLASSES,
+            source=str(file),
+            opt_in="is this really data.anb from analog-nasbench 0.1.3?",
+        )
     except FormatError:
         raise
-    except Exception as exc:  # any unpickling failure means a damaged or foreign file
+    except Nb201FlatError as exc:  # a damaged or foreign file
         raise FormatError(
             f"{file} is not a readable AnalogNAS-Bench data file ({exc.__class__.__name__}: "
             f"{exc}); reinstall with `pip install --force-reinstall analog-nasbench==0.1.3`"

@@ -5,12 +5,12 @@ from __future__ import annotations
 import gzip
 import logging
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from nb201_flat import atomic
 from nb201_flat.search.grid import ReproduceResult
 
 log = logging.getLogger(__name__)
@@ -18,17 +18,7 @@ log = logging.getLogger(__name__)
 
 # -- writing ---------------------------------------------------------------------------------
 def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic.write_bytes(path, data)
 
 
 def _csv_bytes(df: pd.DataFrame) -> bytes:
@@ -341,7 +331,11 @@ def render_markdown(result: ReproduceResult, *, seconds: float | None = None) ->
 def write_report(
     result: ReproduceResult, out_dir: str | os.PathLike[str], *, seconds: float | None = None
 ) -> list[Path]:
-    """Write CSVs and ``report.md`` into ``out_dir``, each atomically (temp file + rename)."""
+    """Write CSVs and ``report.md`` into ``out_dir``, all or nothing.
+
+    The files are written into a copy of the folder beside it, which is then swapped in, so a
+    kill or a full disk never leaves a folder mixing two runs' files (other files are kept).
+    """
     out = Path(out_dir)
     files = {
         "summary.csv": _csv_bytes(result.summary),
@@ -355,7 +349,8 @@ def write_report(
         "report.md": render_markdown(result, seconds=seconds).encode(),
     }
     written = []
-    for name, data in files.items():
-        _atomic_write(out / name, data)
-        written.append(out / name)
+    with atomic.replace_folder(out, keep_existing=True) as stage:
+        for name, data in files.items():
+            _atomic_write(stage / name, data)
+            written.append(out / name)
     return written

@@ -285,17 +285,22 @@ def run_search(
                 for (pi, ai) in pending
                 for s in range(0, runs, chunk)
             ]
-            with ProcessPoolExecutor(
+            ex = ProcessPoolExecutor(
                 max_workers=jobs,
                 mp_context=_context(),
                 initializer=_init_worker,
                 initargs=([_pack(d) for d in datas], algos, seed),
-            ) as ex:
+            )
+            try:
                 futures = [ex.submit(_run_chunk, *t) for t in tasks]
                 for fut in futures:
                     pi, ai, recs = fut.result()
                     records[(pi, ai)].extend(recs)
                     bar.update(len(recs))
+            except BaseException:
+                _abandon(ex)  # Ctrl-C: stop the workers now, not after the queued work
+                raise
+            ex.shutdown()
     for recs in records.values():
         recs.sort(key=lambda rec: rec.run)
 
@@ -313,6 +318,16 @@ def run_search(
         notes=tuple(notes),
         protocols=prots,
     )
+
+
+def _abandon(ex: ProcessPoolExecutor) -> None:
+    """Terminate the pool's workers and drop its queued tasks (``shutdown`` would wait)."""
+    processes = list((getattr(ex, "_processes", None) or {}).values())
+    for proc in processes:
+        proc.terminate()
+    ex.shutdown(wait=False, cancel_futures=True)
+    for proc in processes:
+        proc.join(timeout=1.0)
 
 
 def _runs_frame(

@@ -9,13 +9,13 @@ fallback, and the previous one is tried.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import re
 from pathlib import Path
 from typing import Any
 
+from nb201_flat import atomic
 from nb201_flat.errors import require
 
 log = logging.getLogger(__name__)
@@ -24,13 +24,18 @@ _NAME = re.compile(r"^epoch-(\d{4,})\.pt$")
 
 
 def _fsync_dir(folder: Path) -> None:
-    # make the rename itself durable; not all platforms can open a folder
-    with contextlib.suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+    atomic._fsync_dir(folder)
+
+
+def _reason(exc: BaseException) -> str:
+    """The first line of ``exc``, without torch's advice to load with ``weights_only=False``
+    (which would run any code in the file: never the fix for a corrupt checkpoint)."""
+    text = str(exc)
+    lowered = text.lower()
+    if any(s in lowered for s in ("weights_only", "weights only", "weightsunpickler")):
+        return "it holds objects the safe loader does not rebuild"
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    return lines[0][:160] if lines else ""
 
 
 class Checkpointer:
@@ -64,18 +69,9 @@ class Checkpointer:
         """Write ``state`` as the checkpoint of ``epoch`` (completed epochs) atomically."""
         import torch
 
-        self.folder.mkdir(parents=True, exist_ok=True)
-        final = self.folder / f"epoch-{epoch:04d}.pt"
-        tmp = self.folder / f".{final.name}.tmp-{os.getpid()}"
-        try:
-            with tmp.open("wb") as f:
-                torch.save(state, f)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, final)
-        finally:
-            tmp.unlink(missing_ok=True)
-        _fsync_dir(self.folder)
+        final = atomic.write_file(
+            self.folder / f"epoch-{epoch:04d}.pt", lambda f: torch.save(state, f)
+        )
         for _, old in self.files()[self.keep :]:
             old.unlink(missing_ok=True)
         return final
@@ -88,8 +84,10 @@ class Checkpointer:
         import torch
 
         if self.folder.is_dir():
-            for p in self.folder.glob(".epoch-*.pt.tmp-*"):
-                p.unlink(missing_ok=True)
+            # atomic.write_file's temporaries, and those of older versions (.tmp-PID)
+            for pattern in (".epoch-*.pt.*.tmp", ".epoch-*.pt.tmp-*"):
+                for p in self.folder.glob(pattern):
+                    p.unlink(missing_ok=True)
         files = self.files()
         for pos, (epoch, path) in enumerate(files):
             try:
@@ -104,7 +102,7 @@ class Checkpointer:
                     "checkpoint %s is corrupt (%s: %s); kept as %s, falling back to %s",
                     path,
                     type(exc).__name__,
-                    exc,
+                    _reason(exc),
                     bad.name,
                     nxt,
                 )

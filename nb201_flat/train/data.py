@@ -54,6 +54,7 @@ from nb201_flat.errors import (
     DatasetNotFoundError,
     DownloadError,
     FormatError,
+    TableFileError,
     UnknownKeyError,
 )
 
@@ -149,52 +150,28 @@ def dataset_info(name: str) -> DatasetInfo:
 
 
 # -- restricted unpickling ------------------------------------------------------------------
-_ALLOWED_GLOBALS = {
-    ("numpy.core.multiarray", "_reconstruct"): ("numpy._core.multiarray", "_reconstruct"),
-    ("numpy._core.multiarray", "_reconstruct"): ("numpy._core.multiarray", "_reconstruct"),
-    ("numpy.core.multiarray", "scalar"): ("numpy._core.multiarray", "scalar"),
-    ("numpy._core.multiarray", "scalar"): ("numpy._core.multiarray", "scalar"),
-    ("numpy.core.numeric", "_frombuffer"): ("numpy._core.numeric", "_frombuffer"),
-    ("numpy._core.numeric", "_frombuffer"): ("numpy._core.numeric", "_frombuffer"),
-    ("numpy", "ndarray"): ("numpy", "ndarray"),
-    ("numpy", "dtype"): ("numpy", "dtype"),
-    # protocol-2 pickles written by Python 3 store bytes as _codecs.encode(str, "latin1")
-    ("_codecs", "encode"): ("_codecs", "encode"),
-}
-
-
-class _SafeUnpickler(pickle.Unpickler):
-    """Rebuilds only numpy arrays, dtypes and builtin containers; refuses any other global."""
-
-    def find_class(self, module: str, name: str) -> Any:
-        target = _ALLOWED_GLOBALS.get((module, name))
-        if target is None:
-            raise pickle.UnpicklingError(f"global {module}.{name} is not allowed in a data file")
-        import importlib
-
-        try:
-            mod = importlib.import_module(target[0])
-        except ImportError:  # numpy < 2 has no numpy._core
-            mod = importlib.import_module(target[0].replace("numpy._core", "numpy.core"))
-        return getattr(mod, target[1])
-
-
 def safe_load_pickle(path: str | os.PathLike[str]) -> Any:
     """Load a data pickle (py2 or py3) allowing only numpy arrays and builtin containers.
 
-    Dict keys stored as bytes (Python 2 pickles) are decoded to ``str``.
+    Uses the one restricted unpickler of :mod:`nb201_flat.importers.safe_pickle` (no object
+    dtypes, no allocation beyond the file's data). Dict keys stored as bytes (Python 2 pickles)
+    are decoded to ``str``.
 
     Raises
     ------
     FormatError
         The file is not a pickle, is truncated, or needs a global other than numpy's.
     """
+    from nb201_flat.importers.safe_pickle import safe_load
+
     p = Path(path)
     try:
         with p.open("rb") as f:
-            obj = _SafeUnpickler(f, encoding="bytes").load()
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError) as exc:
-        raise FormatError(f"{p} is not a readable data pickle: {exc}") from exc
+            obj = safe_load(f, source=str(p), opt_in=None, encoding="bytes")
+    except FormatError:
+        raise
+    except (TableFileError, OSError) as exc:
+        raise FormatError(f"{p} is not a readable data pickle: {exc}") from None
     if isinstance(obj, dict):
         obj = {(k.decode("latin1") if isinstance(k, bytes) else k): v for k, v in obj.items()}
     return obj

@@ -1,0 +1,341 @@
+"""All-or-nothing writes of files and folders: the one writer every output goes through.
+
+A file is written under a temporary name in its folder, flushed, fsynced and renamed over the
+target (:func:`write_bytes`, :func:`write_file`). A folder (a table, a report, a set of
+figures) is written whole beside the target and then swapped in (:func:`replace_folder`):
+
+- on Linux the swap is one ``renameat2(RENAME_EXCHANGE)``, so the target path always names a
+  complete folder, the old or the new one, and a reader never sees it missing;
+- a first write uses ``renameat2(RENAME_NOREPLACE)``, so of two concurrent writers exactly one
+  creates the target and the other is told it exists;
+- elsewhere (or on a filesystem without these flags) the old folder is renamed aside and the new
+  one renamed in; a crash between the two leaves the old one as ``.NAME.old-PID-*``, and
+  :func:`recover` (run before every write) puts it back or removes it.
+
+Everything written gets the modes the umask gives (0666/0777 minus the umask), not the private
+0600/0700 of :mod:`tempfile`.
+
+Examples
+--------
+>>> import tempfile, pathlib
+>>> root = pathlib.Path(tempfile.mkdtemp())
+>>> with replace_folder(root / "out") as tmp:
+...     _ = (tmp / "a.txt").write_text("one")
+>>> (root / "out" / "a.txt").read_text()
+'one'
+>>> write_bytes(root / "b.bin", b"two").read_bytes()
+b'two'
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import errno
+import logging
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO, Final
+
+from nb201_flat.errors import ArgumentError, Nb201FlatError, TableFileError
+
+__all__ = [
+    "check_writable_target",
+    "file_mode",
+    "folder_mode",
+    "recover",
+    "replace_folder",
+    "write_bytes",
+    "write_file",
+]
+
+log = logging.getLogger(__name__)
+
+_RENAME_NOREPLACE: Final = 1
+_RENAME_EXCHANGE: Final = 2
+_AT_FDCWD: Final = -100
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)  # reading the umask means setting it; put it straight back
+    os.umask(mask)
+    return mask
+
+
+def file_mode() -> int:
+    """The mode a new file gets from the umask (``0o644`` under the usual ``022``)."""
+    return 0o666 & ~_umask()
+
+
+def folder_mode() -> int:
+    """The mode a new folder gets from the umask (``0o755`` under the usual ``022``)."""
+    return 0o777 & ~_umask()
+
+
+def _renameat2() -> Callable[..., int] | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        fn = libc.renameat2
+    except (OSError, AttributeError):  # glibc < 2.28 or another libc
+        return None
+    fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    fn.restype = ctypes.c_int
+    return fn
+
+
+_RENAMEAT2: Final = _renameat2()
+
+
+def _rename2(src: Path, dst: Path, flags: int) -> bool:
+    """``renameat2(src, dst, flags)``; False where the platform or filesystem lacks it."""
+    if _RENAMEAT2 is None:
+        return False
+    if _RENAMEAT2(_AT_FDCWD, os.fsencode(src), _AT_FDCWD, os.fsencode(dst), flags) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP):
+        return False
+    raise OSError(err, os.strerror(err), str(dst))
+
+
+def _fsync_dir(folder: Path) -> None:
+    # make a rename durable; not every platform can open a folder
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _leftover_pid(name: str, prefix: str) -> int | None:
+    rest = name[len(prefix) :]
+    head = rest.split("-", 1)[0]
+    return int(head) if head.isdecimal() and head.isascii() else None
+
+
+def recover(target: str | os.PathLike[str]) -> None:
+    """Put back or remove what a killed writer of ``target`` left beside it.
+
+    A ``.NAME.old-PID-*`` folder of a dead writer is renamed back when ``target`` is missing
+    (the kill fell between the two renames), else removed; a ``.NAME.tmp-PID-*`` of a dead
+    writer is removed. Leftovers of a live process are left alone.
+    """
+    path = Path(target)
+    parent = path.parent
+    if not parent.is_dir():
+        return
+    old_prefix, tmp_prefix = f".{path.name}.old-", f".{path.name}.tmp-"
+    for entry in sorted(parent.iterdir(), key=lambda p: p.name):
+        for prefix in (old_prefix, tmp_prefix):
+            if not entry.name.startswith(prefix):
+                continue
+            pid = _leftover_pid(entry.name, prefix)
+            if pid is not None and (pid == os.getpid() or _alive(pid)):
+                continue  # a live writer's (another thread of ours included)
+            if prefix == old_prefix and not path.exists() and not path.is_symlink():
+                os.replace(entry, path)
+                log.warning("restored %s from an interrupted replacement", path)
+            else:
+                _remove(entry)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def check_writable_target(target: str | os.PathLike[str], *, what: str = "--out") -> Path:
+    """Check up front that ``target`` can be written as a folder; return it as a Path.
+
+    Raises :class:`~nb201_flat.errors.ArgumentError` for ``''``, ``.``, a path that is a file
+    or lies under a file, and a parent folder that cannot be created or written.
+    """
+    raw = os.fspath(target)
+    if raw.strip() == "":
+        raise ArgumentError(f"{what} is empty; give a folder path such as results/out")
+    path = Path(raw)
+    if path.name in ("", ".", "..") or path.resolve() == Path.cwd().resolve():
+        raise ArgumentError(
+            f"{what} {raw!r} names the current or a parent folder, which cannot be replaced; "
+            "give a new folder path such as results/out"
+        )
+    if path.exists() and not path.is_dir():
+        raise ArgumentError(f"{what} {raw} is a file, not a folder; choose another path")
+    parent = path.parent
+    for up in [parent, *parent.parents]:
+        if up.exists():
+            if not up.is_dir():
+                raise ArgumentError(f"{what} {raw} lies under the file {up}; choose another path")
+            if not os.access(up, os.W_OK | os.X_OK):
+                raise ArgumentError(
+                    f"{what} {raw}: the folder {up} is not writable (read-only filesystem or "
+                    "no permission); choose a writable path"
+                )
+            break
+    return path
+
+
+@contextlib.contextmanager
+def replace_folder(
+    target: str | os.PathLike[str],
+    *,
+    overwrite: bool = True,
+    keep_existing: bool = False,
+    what: str = "--out",
+) -> Iterator[Path]:
+    """Yield an empty folder beside ``target``; on success swap it in as ``target``.
+
+    Parameters
+    ----------
+    target
+        The folder to create or replace.
+    overwrite
+        Replace an existing ``target``; else an existing one (also one created meanwhile by
+        a concurrent writer) is an error and nothing is changed.
+    keep_existing
+        Start the new folder with (hard links to) what ``target`` holds, so files this write
+        does not produce are kept (a report or figure folder shared with other outputs).
+        Files must then be replaced (written to a new name and renamed), never edited.
+    what
+        How messages name the target (the CLI option).
+
+    Raises
+    ------
+    TableFileError
+        ``target`` exists and ``overwrite`` is false, or the disk filled up or the filesystem
+        refused a write (the target is then unchanged and nothing is left beside it).
+    """
+    path = check_writable_target(target, what=what)
+    if path.exists() and not overwrite:
+        raise TableFileError(f"{path} exists; pass --force to replace it")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        recover(path)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-{os.getpid()}-", dir=path.parent))
+        os.chmod(tmp, folder_mode())
+        if keep_existing and path.is_dir():
+            _link_contents(path, tmp)
+    except OSError as exc:
+        raise _write_error(path, exc) from None
+    try:
+        yield tmp
+        for sub in tmp.rglob("*"):
+            _fsync_file(sub)
+        _swap_in(tmp, path, overwrite=overwrite)
+    except BaseException as exc:
+        _remove(tmp)
+        if isinstance(exc, OSError) and not isinstance(exc, Nb201FlatError):
+            raise _write_error(path, exc) from None
+        raise
+    _fsync_dir(path.parent)
+
+
+def _link_one(src: str, dst: str) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:  # another filesystem, or one without hard links
+        shutil.copy2(src, dst)
+
+
+def _link_contents(src: Path, dst: Path) -> None:
+    for entry in src.iterdir():
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.copytree(entry, dst / entry.name, symlinks=True, copy_function=_link_one)
+        elif entry.is_symlink():
+            os.symlink(os.readlink(entry), dst / entry.name)
+        else:
+            _link_one(str(entry), str(dst / entry.name))
+
+
+def _fsync_file(path: Path) -> None:
+    if path.is_file():
+        with contextlib.suppress(OSError), path.open("rb") as f:
+            os.fsync(f.fileno())
+
+
+def _swap_in(new: Path, target: Path, *, overwrite: bool) -> None:
+    if not target.exists():
+        if _rename2(new, target, _RENAME_NOREPLACE):
+            return
+        if not target.exists():
+            try:
+                os.rename(new, target)  # replaces at most an empty folder created meanwhile
+            except OSError as exc:
+                if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                    raise
+            else:
+                return
+        if not overwrite:
+            raise TableFileError(f"{target} exists; pass --force to replace it")
+    elif not overwrite:
+        raise TableFileError(f"{target} exists; pass --force to replace it")
+    old = Path(f"{new.parent / ('.' + target.name)}.old-{os.getpid()}-{new.name[-8:]}")
+    if _rename2(new, target, _RENAME_EXCHANGE):
+        _remove(new)  # now holds the previous folder
+        return
+    os.replace(target, old)
+    try:
+        os.replace(new, target)
+    except BaseException:
+        os.replace(old, target)  # put the previous folder back
+        raise
+    _remove(old)
+
+
+def _write_error(path: Path, exc: OSError) -> TableFileError:
+    reason = exc.strerror or str(exc) or exc.__class__.__name__
+    if exc.errno == errno.ENOSPC:
+        fix = "free some space and run it again"
+    elif exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        fix = "choose a writable path"
+    else:
+        fix = "check the path and run it again"
+    return TableFileError(f"could not write {path} ({reason}); nothing was changed; {fix}")
+
+
+def write_file(path: str | os.PathLike[str], write: Callable[[IO[bytes]], object]) -> Path:
+    """Write one file atomically: ``write(f)`` fills a temporary file renamed over ``path``."""
+    target = Path(path)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as exc:
+        raise _write_error(target, exc) from None
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, file_mode())
+        os.replace(tmp, target)
+    except BaseException as exc:
+        Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError) and not isinstance(exc, Nb201FlatError):
+            raise _write_error(target, exc) from None
+        raise
+    _fsync_dir(target.parent)
+    return target
+
+
+def write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically (temporary file, fsync, rename)."""
+    return write_file(path, lambda f: f.write(data))

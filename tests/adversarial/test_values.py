@@ -1,0 +1,206 @@
+"""Issue 10 items 5, 7, 8, 9, 10: bad values and paths are one line and exit 2, up front;
+Ctrl-C stops a parallel search at once; messages never mislead."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nb201_flat.cli import main
+from nb201_flat.errors import InvalidArchError
+from nb201_flat.space import NB201
+from nb201_flat.storage import save_table
+from nb201_flat.table import MetricKey, Table
+
+
+@pytest.fixture
+def table_path(tmp_path: Path) -> Path:
+    v = np.linspace(10, 90, NB201.size)
+    data = {(MetricKey("cifar10", "ori-test", 200), None): v}
+    for split in ("x-valid", "x-test", "ori-test"):
+        data[(MetricKey("cifar100", split, 200), None)] = v
+        data[(MetricKey("cifar100", split, 12), None)] = v
+    return save_table(Table(NB201, data, source="values"), tmp_path / "t.nb201")
+
+
+def _one_line_exit_2(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
+    code = main(list(argv))
+    err = capsys.readouterr().err
+    assert code == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    return lines[0]
+
+
+@pytest.mark.parametrize("arch", ["²", "--5", "٣", "1²"])
+def test_arch_text_that_int_rejects(arch: str) -> None:
+    with pytest.raises(InvalidArchError):
+        NB201.resolve(arch)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["query", "²", "--dataset", "cifar10", "--split", "ori-test", "--epochs", "200"],
+        ["query", "--dataset", "cifar10", "--split", "ori-test", "--epochs", "200", "--", "--5"],
+        [
+            "query",
+            "1",
+            "--dataset",
+            "cifar10",
+            "--split",
+            "ori-test",
+            "--epochs",
+            "200",
+            "--rng-seed",
+            "-1",
+        ],
+        ["reproduce", "--quick", "--out", "OUT", "--search-epochs", "abc"],
+        ["search", "--algo", "rs", "--runs", "0"],
+        ["demo", "--top", "-1"],
+        ["import", "analognas", "--force", "--out", ""],
+        ["import", "analognas", "--force", "--out", "."],
+        ["import", "analognas", "--force", "--out", "FILE"],
+        ["import", "analognas", "--force", "--out", "FILE/sub"],
+    ],
+)
+def test_bad_values_are_one_line_exit_2(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    table_path: Path,
+    argv: list[str],
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("FILE").write_text("precious")
+    argv = [a.replace("OUT", str(tmp_path / "out")) for a in argv]
+    if argv[0] in ("query", "reproduce", "search", "demo"):
+        argv = [argv[0], "--table", str(table_path), *argv[1:]]
+    t0 = time.perf_counter()
+    _one_line_exit_2(capsys, *argv)
+    assert time.perf_counter() - t0 < 60  # refused up front, not after the work
+    assert Path("FILE").read_text() == "precious"
+    assert not (tmp_path / "out").exists()
+
+
+def test_unbounded_runs_refused_at_once(table_path: Path) -> None:
+    cmd = [sys.executable, "-m", "nb201_flat", "search", "--algo", "rs", "--protocol"]
+    cmd += ["fixed-n", "--runs", "1000000000000", "--jobs", "1", "--table", str(table_path)]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=90)
+    except subprocess.TimeoutExpired:
+        pytest.fail("--runs 1000000000000 started instead of being refused")
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr[-500:]
+    assert "--runs" in proc.stderr
+
+
+torch = pytest.importorskip("torch")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["model", "1", "--N", "-2"],
+        ["model", "1", "--C", "0"],
+        [
+            "train",
+            "1",
+            "--dataset",
+            "cifar10",
+            "--data-root",
+            "DATA",
+            "--db",
+            "DB",
+            "--retries",
+            "-1",
+        ],
+        [
+            "train",
+            "1",
+            "--dataset",
+            "cifar10",
+            "--data-root",
+            "DATA",
+            "--db",
+            "DB",
+            "--device",
+            "tpu",
+        ],
+        [
+            "train",
+            "1",
+            "--dataset",
+            "cifar10",
+            "--data-root",
+            "DATA",
+            "--db",
+            "DB",
+            "--ckpt-dir",
+            "FILE",
+        ],
+    ],
+)
+def test_bad_train_values_are_one_line_exit_2(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    argv: list[str],
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("FILE").write_text("x")
+    Path("DATA").mkdir()
+    _one_line_exit_2(capsys, *argv)
+    assert not Path("DB").exists()
+
+
+def test_ctrl_c_with_two_jobs_exits_130_at_once(table_path: Path) -> None:
+    cmd = [
+        sys.executable,
+        "-m",
+        "nb201_flat",
+        "search",
+        "--algo",
+        "rs",
+        "--protocol",
+        "fixed-n",
+        "--runs",
+        "200000",
+        "--jobs",
+        "2",
+        "--table",
+        str(table_path),
+    ]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(8)  # imports done, workers busy
+        assert proc.poll() is None, proc.communicate()[1][-500:]
+        os.kill(proc.pid, signal.SIGINT)  # what Ctrl-C sends to the main process
+        t0 = time.perf_counter()
+        _, err = proc.communicate(timeout=20)
+        waited = time.perf_counter() - t0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, err[-500:]
+    assert "interrupted" in err
+    assert waited < 5.0  # 2 s asked for; headroom for a loaded test machine
+
+
+def test_arch_messages_do_not_mislead() -> None:
+    with pytest.raises(InvalidArchError) as info:
+        NB201.parse("|nor_conv_3x3~0|" * 5000)
+    assert len(str(info.value)) < 400
+    cyrillic = NB201.arch(5).to_str().replace("none", "nоne", 1)  # U+043E, looks like 'o'
+    if cyrillic != NB201.arch(5).to_str():
+        with pytest.raises(InvalidArchError, match=r"U\+043E CYRILLIC SMALL LETTER O"):
+            NB201.parse(cyrillic)
+    with pytest.raises(InvalidArchError, match=r"U\+043E"):
+        NB201.parse("|avg_pool_3x3~0|+|nоne~0|none~1|+|none~0|none~1|none~2|")
