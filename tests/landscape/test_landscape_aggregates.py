@@ -108,6 +108,24 @@ def test_exact_distance_sums_count_the_hamming_spheres() -> None:
         assert (nn[d] == space.neighbours(d, no_none=True).counts).all()
 
 
+@pytest.mark.parametrize("none_code", [None, 0])
+def test_blocked_programme_equals_the_plain_one(
+    monkeypatch: pytest.MonkeyPatch, none_code: int | None
+) -> None:
+    # tiny cache blocks force the row-block / column-block passes on a small space; the
+    # plain pass (no blocking) is checked against the gather by the tests above
+    x = np.random.default_rng(3).normal(size=4**5)
+    plain = ag.hamming_sums(x, 4, 5, 4, none_code)
+    monkeypatch.setattr(ag, "_CACHE_BYTES", 1024)
+    blocked = ag.hamming_sums(x, 4, 5, 4, none_code)
+    np.testing.assert_allclose(blocked, plain, rtol=1e-12, atol=1e-12)
+    within = ag.hamming_sums(x, 4, 5, 4, none_code, cumulative=True)
+    np.testing.assert_allclose(within[1:], np.cumsum(plain[1:], axis=0), rtol=1e-12, atol=1e-12)
+    # the counts of the blocked programme are the Hamming sphere sizes
+    ones = ag.hamming_sums(np.ones(4**5), 4, 5, 4)
+    assert (ones[:, 0] == [math.comb(5, d) * 3**d for d in range(5)]).all()
+
+
 def test_official_index_is_permuted_in_and_out() -> None:
     # a value placed on one official index shows up exactly at its neighbours' indices
     arch = NB201.parse(
