@@ -85,6 +85,7 @@ def cmd_flatness(args: argparse.Namespace) -> int:
     table = open_table(args)
     space = table.space
     values = table.vector(args.dataset, args.split, args.epochs, args.metric)
+    cols = ["value", "n", "mean", "min", "std", "sharpness"]
     df = flatness(
         space,
         values,
@@ -93,6 +94,7 @@ def cmd_flatness(args: argparse.Namespace) -> int:
         include_self=args.include_self,
         no_none=args.no_none,
         connected_only=args.connected_only,
+        columns=cols,
     )
     if args.arch:
         chosen = [space.resolve(a).index for a in args.arch]
@@ -101,7 +103,6 @@ def cmd_flatness(args: argparse.Namespace) -> int:
         key = np.where(np.isnan(key), -np.inf, key)
         chosen = np.lexsort((np.arange(space.size), -key))[: args.top].tolist()
     rows: list[dict[str, Any]] = []
-    cols = ["value", "n", "mean", "min", "std", "sharpness"]
     picked = df.loc[chosen, cols].to_numpy(dtype=np.float64)
     for i, rec in zip(chosen, picked.tolist(), strict=True):
         row: dict[str, Any] = {"index": int(i), "arch": space.arch(i).to_str()}
