@@ -175,6 +175,28 @@ def read_manifest(path: str | os.PathLike[str]) -> dict[str, Any]:
     return manifest
 
 
+def _float_column(column: Any) -> np.ndarray:
+    """A float64 parquet column as numpy, nulls as NaN, read from the Arrow buffers.
+
+    ``to_numpy`` imports pandas inside pyarrow (half a second for a small command).
+    """
+    import pyarrow as pa
+
+    parts = []
+    for chunk in column.chunks:
+        if chunk.type != pa.float64():
+            parts.append(np.asarray(chunk.to_numpy(zero_copy_only=False), dtype=np.float64))
+            continue
+        n, off = len(chunk), chunk.offset
+        validity, data = chunk.buffers()[:2]
+        vals = np.frombuffer(data, dtype=np.float64)[off : off + n].copy()
+        if chunk.null_count:
+            bits = np.unpackbits(np.frombuffer(validity, dtype=np.uint8), bitorder="little")
+            vals[~bits[off : off + n].astype(bool)] = np.nan
+        parts.append(vals)
+    return np.concatenate(parts) if parts else np.zeros(0)
+
+
 def load_saved_table(path: str | os.PathLike[str], *, verify: bool = True) -> Table:
     """Load a table folder written by :func:`save_table`, checking schema and checksum."""
     import pyarrow as pa
@@ -194,11 +216,13 @@ def load_saved_table(path: str | os.PathLike[str], *, verify: bool = True) -> Ta
             )
     try:
         space = Space.from_spec(manifest["space"])
-        arrow = pq.read_table(ppath)
+        # one file: the plain reader (pq.read_table goes through pyarrow.dataset, which imports
+        # pandas, half a second for a small command)
+        arrow = pq.ParquetFile(ppath).read()
         data: dict[tuple[MetricKey, int | None], np.ndarray] = {}
         for col in manifest["columns"]:
             key = MetricKey(col["dataset"], col["split"], int(col["epochs"]), col["metric"])
-            vec = arrow.column(col["name"]).to_numpy()
+            vec = _float_column(arrow.column(col["name"]))
             data[(key, None if col["seed"] is None else int(col["seed"]))] = np.asarray(
                 vec, dtype=np.float64
             )

@@ -6,11 +6,12 @@ import argparse
 import json
 import math
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from nb201_flat.table import Table
+if TYPE_CHECKING:
+    from nb201_flat.table import Table
 
 
 def add_table_arg(parser: argparse.ArgumentParser) -> None:

@@ -8,7 +8,6 @@ from typing import Any
 import numpy as np
 
 from nb201_flat.cli.common import add_json_arg, add_key_args, add_table_arg, emit_json, open_table
-from nb201_flat.landscape._common import LandscapeArgumentError
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -78,7 +77,7 @@ def _higher_is_better(args: argparse.Namespace) -> bool:
 
 
 def cmd_flatness(args: argparse.Namespace) -> int:
-    from nb201_flat.landscape import flatness
+    from nb201_flat.landscape import LandscapeArgumentError, flatness
 
     if args.top < 1:
         raise LandscapeArgumentError(f"--top must be >= 1, got {args.top}")
