@@ -22,12 +22,28 @@ from typing import Any
 
 from benchmarks._common import REPO_ROOT, Row, atomic_write_text, machine_info
 
-GROUPS = ("official", "networkx", "loops", "reproduce", "aggregates", "vectorised", "scaling")
+GROUPS = (
+    "official",
+    "networkx",
+    "loops",
+    "reproduce",
+    "aggregates",
+    "vectorised",
+    "startup",
+    "figures",
+    "scaling",
+)
 log = logging.getLogger("benchmarks")
 
 
 def _runners(quick: bool, repeats: int) -> dict[str, Callable[[], list[Row]]]:
-    from benchmarks import bench_aggregates, bench_graph, bench_official, bench_reproduce
+    from benchmarks import (
+        bench_aggregates,
+        bench_graph,
+        bench_official,
+        bench_reproduce,
+        bench_startup,
+    )
 
     return {
         "aggregates": lambda: bench_aggregates.run(quick=quick, repeats=repeats),
@@ -36,6 +52,8 @@ def _runners(quick: bool, repeats: int) -> dict[str, Callable[[], list[Row]]]:
         "networkx": lambda: bench_graph.run_networkx(quick=quick, repeats=repeats),
         "loops": lambda: bench_graph.run_loops(quick=quick, repeats=repeats),
         "reproduce": lambda: bench_reproduce.run(quick=quick, repeats=repeats),
+        "startup": lambda: bench_startup.run_startup(quick=quick, repeats=repeats),
+        "figures": lambda: bench_startup.run_figures(quick=quick, repeats=repeats),
     }
 
 
