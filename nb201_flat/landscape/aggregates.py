@@ -342,6 +342,51 @@ def ball_min(
     return _from_lex(space, out)
 
 
+def _sphere_min_lex(
+    x: FloatArray, k: int, n_edges: int, radius: int, none: int | None
+) -> FloatArray:
+    """Minimum over the points at exactly ``radius``: the programme of :func:`hamming_sums`
+    with (min, other-op minimum) in place of (+, J - I); the sets it joins are disjoint."""
+    acc = np.full((radius + 1, x.size), np.inf)
+    acc[0] = x
+    for e in range(n_edges):
+        for d in range(min(radius, e + 1), 0, -1):
+            np.minimum(acc[d], _line_min(acc[d - 1], e, k, n_edges, none, False), out=acc[d])
+    return acc[radius]
+
+
+def sphere_min(
+    space: Space,
+    values: npt.ArrayLike,
+    radius: int,
+    *,
+    no_none: bool = False,
+    connected_only: bool = False,
+) -> FloatArray:
+    """Minimum of ``values`` over the cells at *exactly* ``radius`` of every cell (NaN ignored).
+
+    ``+inf`` where no member has a value; ``-sphere_min(space, -values, ...)`` is the maximum.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from nb201_flat.space import Space
+    >>> space = Space(("a", "b"), 3)                     # a cube: 3 cells at distance 2
+    >>> sphere_min(space, np.arange(8.0), 2).tolist()    # cell 0: min(f(011), f(101), f(110))
+    [3.0, 2.0, 1.0, 0.0, 1.0, 0.0, 0.0, 1.0]
+    """
+    r = _check_radius(space, radius)
+    x = np.asarray(values, dtype=np.float64)
+    if x.shape != (space.size,):
+        raise LandscapeArgumentError(f"values must have shape ({space.size},), got {x.shape}")
+    keep = ~np.isnan(x)
+    if connected_only:
+        keep &= space.connected
+    lx = _to_lex(space, np.where(keep, x, np.inf))
+    out = _sphere_min_lex(lx, space.n_ops, space.n_edges, r, _none_code(space, no_none))
+    return _from_lex(space, out)
+
+
 def _var_floor(x: FloatArray, n_edges: int) -> float:
     """Variances below this are rounding noise of the one-pass formula, read as 0.
 

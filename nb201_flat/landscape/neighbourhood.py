@@ -54,7 +54,13 @@ from nb201_flat.landscape._common import (
     check_quantile,
     raise_on_nan,
 )
-from nb201_flat.landscape.aggregates import NeighbourRows, ball_stats, supports
+from nb201_flat.landscape.aggregates import (
+    NeighbourRows,
+    ball_stats,
+    exact_distance_sums,
+    sphere_min,
+    supports,
+)
 from nb201_flat.neighbours import Neighbourhood
 from nb201_flat.space import Space
 
@@ -112,10 +118,9 @@ def flatness(
         ``"omit"``, ``"propagate"`` or ``"raise"`` (see the module docstring).
     columns
         The columns to compute, in this order (default: all of :data:`FLATNESS_COLUMNS`).
-        Only what they need is computed: count, mean, std, sharpness (and min/max within a
-        radius or at radius 1) by the structure of the space, in milliseconds even at radius
-        6; median, quantile and share (and min/max at an exact radius >= 2) by a chunked
-        gather of the individual values.
+        Only what they need is computed: count, mean, std, sharpness, min and max by the
+        structure of the space, in milliseconds even at radius 6; median, quantile and
+        share by a chunked gather of the individual values.
 
     Returns
     -------
@@ -280,8 +285,13 @@ def _stats(
     fast = supports(wanted, nb.radius, exact=nb.exact)
     slow = tuple(w for w in wanted if w not in fast)
     out: dict[str, FloatArray] = {}
+    # min/max at an exact radius >= 2: by their own (min, +) programme, not the gather
+    extremes = tuple(w for w in slow if w in ("min", "max"))
+    if extremes:
+        slow = tuple(w for w in slow if w not in extremes)
+        out.update(_sphere_extremes(nb, v, include_self, propagate, extremes))
     if fast:
-        out = ball_stats(
+        out |= ball_stats(
             nb.space,
             v,
             nb.radius,
@@ -297,6 +307,44 @@ def _stats(
             nb, v, include_self=include_self, wanted=slow, q=q, delta=delta, propagate=propagate
         )
         out = {**gathered, **out}
+    return out
+
+
+def _sphere_extremes(
+    nb: NeighbourRows, v: FloatArray, include_self: bool, propagate: bool, names: tuple[str, ...]
+) -> dict[str, FloatArray]:
+    """Min/max over the members at an exact radius, with the gather's NaN conventions."""
+    opts = {"no_none": nb.no_none, "connected_only": nb.connected_only}
+    # counts (and, under propagate, all members) as ball_stats reports them
+    n = ball_stats(
+        nb.space,
+        v,
+        nb.radius,
+        exact=True,
+        include_self=include_self,
+        propagate=propagate,
+        wanted=(),
+        **opts,
+    )["n"]
+    nan = np.isnan(v)
+    if propagate and nan.any():
+        member = nb.space.connected if nb.connected_only else np.ones(len(v), dtype=bool)
+        poisoned = exact_distance_sums(nb.space, (nan & member).astype(np.float64), nb.radius)
+        bad = poisoned[nb.radius] > 0
+        if include_self:
+            bad |= nan
+    else:
+        bad = np.zeros(len(v), dtype=bool)
+    out: dict[str, FloatArray] = {"n": n}
+    for name, sign in (("min", 1.0), ("max", -1.0)):
+        if name not in names:
+            continue
+        m = sphere_min(nb.space, sign * v, nb.radius, **opts)
+        if include_self:
+            m = np.minimum(m, np.where(nan, np.inf, sign * v))
+        res = sign * m
+        res[np.isinf(m) | bad] = np.nan
+        out[name] = res
     return out
 
 

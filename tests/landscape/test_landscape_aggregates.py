@@ -235,3 +235,21 @@ def test_doctests() -> None:
 
     result = doctest.testmod(ag, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
+
+
+@pytest.mark.parametrize("radius", [2, 3])
+@pytest.mark.parametrize("flags", list(itertools.product([False, True], repeat=4)))
+def test_min_max_at_an_exact_radius_equal_the_gather(radius: int, flags: tuple[bool, ...]) -> None:
+    include_self, no_none, connected_only, propagate = flags
+    space = Space(("none", "a", "b"), 3)
+    v = _values(space, 7 + radius, nan_share=0.05 if propagate else 0.3)
+    nb = ag.NeighbourRows(space, radius, True, no_none, connected_only)
+    opts = {"include_self": include_self, "q": 0.5, "delta": 0.0, "propagate": propagate}
+    got = nbm._stats(nb, v, wanted=("min", "max"), **opts)
+    ref = nbm._aggregate(nb, v, wanted=("min", "max"), **opts)
+    for name in ("n", "min", "max"):
+        np.testing.assert_array_equal(got[name], ref[name], err_msg=f"{name} {flags}")
+    # the (min, +) programme alone, on NB201's permuted index, against its neighbour arrays
+    w = _values(NB201, radius, nan_share=0.0)
+    members = NB201.neighbours(radius).indices
+    assert (ag.sphere_min(NB201, w, radius) == w[members].min(axis=1)).all()
