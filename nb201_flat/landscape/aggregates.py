@@ -352,7 +352,8 @@ def _sphere_min_lex(
     for e in range(n_edges):
         for d in range(min(radius, e + 1), 0, -1):
             np.minimum(acc[d], _line_min(acc[d - 1], e, k, n_edges, none, False), out=acc[d])
-    return acc[radius]
+    out: FloatArray = acc[radius]
+    return out
 
 
 def sphere_min(
