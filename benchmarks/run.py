@@ -29,6 +29,8 @@ GROUPS = (
     "reproduce",
     "aggregates",
     "vectorised",
+    "startup",
+    "figures",
     "scaling",
     "curves",
 )
@@ -42,6 +44,7 @@ def _runners(quick: bool, repeats: int) -> dict[str, Callable[[], list[Row]]]:
         bench_graph,
         bench_official,
         bench_reproduce,
+        bench_startup,
     )
 
     return {
@@ -52,6 +55,8 @@ def _runners(quick: bool, repeats: int) -> dict[str, Callable[[], list[Row]]]:
         "loops": lambda: bench_graph.run_loops(quick=quick, repeats=repeats),
         "reproduce": lambda: bench_reproduce.run(quick=quick, repeats=repeats),
         "curves": lambda: bench_curves.run(quick=quick, repeats=repeats),
+        "startup": lambda: bench_startup.run_startup(quick=quick, repeats=repeats),
+        "figures": lambda: bench_startup.run_figures(quick=quick, repeats=repeats),
     }
 
 

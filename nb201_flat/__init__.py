@@ -24,6 +24,8 @@ Quick start::
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from nb201_flat.errors import (
     ArgumentError,
     FormatError,
@@ -36,8 +38,24 @@ from nb201_flat.errors import (
 from nb201_flat.neighbourhood import NA_PAPER, Neighbourhood
 from nb201_flat.neighbours import NeighbourArrays
 from nb201_flat.space import NB201, Arch, Space
-from nb201_flat.storage import load_table, save_table
-from nb201_flat.table import MetricKey, Table
+
+if TYPE_CHECKING:
+    from nb201_flat.storage import load_table, save_table
+    from nb201_flat.table import MetricKey, Table
+
+# Imported on first use: the table layer pulls in pandas (about half a second), which small
+# commands such as `nb201-flat query` never need.
+_LAZY = {"load_table": "storage", "save_table": "storage", "MetricKey": "table", "Table": "table"}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'nb201_flat' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(f"nb201_flat.{module}"), name)
+
 
 __version__ = "0.1.0"
 

@@ -277,6 +277,28 @@ def read_manifest(path: str | os.PathLike[str]) -> dict[str, Any]:
     return _parse_manifest(folder, _read_regular(mpath, folder, _MAX_MANIFEST))
 
 
+def _float_column(column: Any) -> np.ndarray:
+    """A float64 parquet column as numpy, nulls as NaN, read from the Arrow buffers.
+
+    ``to_numpy`` imports pandas inside pyarrow (half a second for a small command).
+    """
+    import pyarrow as pa
+
+    parts = []
+    for chunk in column.chunks:
+        if chunk.type != pa.float64():
+            parts.append(np.asarray(chunk.to_numpy(zero_copy_only=False), dtype=np.float64))
+            continue
+        n, off = len(chunk), chunk.offset
+        validity, data = chunk.buffers()[:2]
+        vals = np.frombuffer(data, dtype=np.float64)[off : off + n].copy()
+        if chunk.null_count:
+            bits = np.unpackbits(np.frombuffer(validity, dtype=np.uint8), bitorder="little")
+            vals[~bits[off : off + n].astype(bool)] = np.nan
+        parts.append(vals)
+    return np.concatenate(parts) if parts else np.zeros(0)
+
+
 def _load_once(folder: Path, verify: bool) -> Table:
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -296,7 +318,8 @@ def _load_once(folder: Path, verify: bool) -> Table:
         space = Space.from_spec(manifest["space"])
         if space.size != manifest["n_archs"]:
             raise ValueError(f"n_archs {manifest['n_archs']} but the space has {space.size}")
-        arrow = pq.read_table(pa.BufferReader(raw))
+        # the plain reader (pq.read_table goes through pyarrow.dataset, which imports pandas)
+        arrow = pq.ParquetFile(pa.BufferReader(raw)).read()
         if arrow.num_rows != space.size:
             raise ValueError(f"{arrow.num_rows} rows for {space.size} architectures")
         data: dict[tuple[MetricKey, int | None], np.ndarray] = {}
@@ -305,7 +328,7 @@ def _load_once(folder: Path, verify: bool) -> Table:
             column = arrow.column(col["name"])
             if column.type != pa.float64():
                 raise ValueError(f"column {col['name']} is {column.type}, not float64")
-            data[(key, col["seed"])] = np.asarray(column.to_numpy(), dtype=np.float64)
+            data[(key, col["seed"])] = _float_column(column)
     except (KeyError, ValueError, TypeError, OSError, RecursionError, pa.ArrowException) as exc:
         raise TableFileError(
             f"{folder} could not be read ({exc.__class__.__name__}: {str(exc)[:200]}); "

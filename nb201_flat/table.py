@@ -30,12 +30,13 @@ from typing import TYPE_CHECKING, Any, Literal, TypeAlias, cast
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 
 from nb201_flat.errors import ArgumentError, FormatError, InvalidArchError, UnknownKeyError
 from nb201_flat.space import NB201, Arch, Space
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from nb201_flat.curves import Curves
 
 FloatArray: TypeAlias = npt.NDArray[np.float64]
@@ -161,6 +162,8 @@ class Table:
 
     def info(self) -> pd.DataFrame:
         """One row per key: archs measured (non-NaN mean or any seed), seeds stored."""
+        import pandas as pd
+
         rows = []
         for key in self.keys():
             seeds = self.seeds(key)
@@ -348,6 +351,8 @@ class Table:
         seed: SeedPolicy | None = None,
     ) -> pd.DataFrame:
         """Wide DataFrame, one row per architecture, one column per key (mean by default)."""
+        import pandas as pd
+
         policy = seed_policy_of(seed_policy, seed)
         chosen = list(keys) if keys is not None else self.keys()
         cols = {str(k): self.vector_for(k, seed_policy=policy) for k in chosen}
@@ -358,6 +363,8 @@ class Table:
     # -- tidy interchange -------------------------------------------------------------------
     def to_tidy(self, *, dropna: bool = True) -> pd.DataFrame:
         """The long format of ``../shared/data/nb201/README.md`` (one row per value)."""
+        import pandas as pd
+
         strings = np.asarray(self.space.strings(), dtype=object)
         parts = []
         for (key, s), vec in sorted(self.data.items(), key=lambda kv: (kv[0][0], kv[0][1] or -1)):
@@ -397,6 +404,8 @@ class Table:
         Without ``index``, rows are located by ``arch``. Duplicate rows for one
         (key, seed, arch) are an error, not silently averaged.
         """
+        import pandas as pd
+
         missing = [c for c in ("dataset", "split", "epochs", "metric", "value") if c not in df]
         if missing or ("index" not in df and "arch" not in df):
             raise FormatError(
@@ -486,6 +495,8 @@ def _indices_of_strings(strings: pd.Series, space: Space) -> npt.NDArray[np.int6
 
 def _check_arch_column(strings: pd.Series, index: npt.NDArray[np.int64], space: Space) -> None:
     # comparing unique (index, arch) pairs keeps this cheap on 500k-row files
+    import pandas as pd
+
     pairs = pd.DataFrame({"i": index, "a": strings.astype(str).to_numpy()}).drop_duplicates()
     expected = np.asarray(space.strings(), dtype=object)[pairs["i"].to_numpy()]
     bad = pairs["a"].to_numpy() != expected

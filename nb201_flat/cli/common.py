@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from nb201_flat.table import Table
+if TYPE_CHECKING:
+    from nb201_flat.table import Table
 
 if TYPE_CHECKING:
     from nb201_flat.neighbourhood import Neighbourhood

@@ -16,7 +16,7 @@ from nb201_flat.cli.common import (
     neighbourhood_from_args,
     open_table,
 )
-from nb201_flat.landscape._common import LandscapeArgumentError, MissingValueError
+from nb201_flat.errors import LandscapeArgumentError, MissingValueError
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -131,9 +131,11 @@ def cmd_flatness(args: argparse.Namespace) -> int:
     space = table.space
     values = table.vector(args.dataset, args.split, args.epochs, args.metric)
     spec = neighbourhood_from_args(args)
-    df = flatness(space, values, spec)
+    cols = ["value", "n", "mean", "min", "std", "sharpness"]
+    df = flatness(space, values, spec, columns=cols)
     if args.agg is not None:
         df["score"] = neighbourhood_score(space, values, spec)
+        cols.append("score")
     if args.arch:
         chosen = [space.resolve(a).index for a in args.arch]
     else:
@@ -141,9 +143,6 @@ def cmd_flatness(args: argparse.Namespace) -> int:
         key = np.where(np.isnan(key), -np.inf, key)
         chosen = np.lexsort((np.arange(space.size), -key))[: args.top].tolist()
     rows: list[dict[str, Any]] = []
-    cols = ["value", "n", "mean", "min", "std", "sharpness"]
-    if args.agg is not None:
-        cols.append("score")
     picked = df.loc[chosen, cols].to_numpy(dtype=np.float64)
     for i, rec in zip(chosen, picked.tolist(), strict=True):
         row: dict[str, Any] = {"index": int(i), "arch": space.arch(i).to_str()}

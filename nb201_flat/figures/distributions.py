@@ -56,7 +56,7 @@ def plot_neighbour_distributions(
     ----------
     dist
         Output of :func:`~nb201_flat.landscape.neighbour_distributions` (``band``, ``radius``,
-        ``value`` columns; ``attrs["bands"]`` for the legend).
+        ``value`` columns, ``weight`` when weighted; ``attrs["bands"]`` for the legend).
     whole
         The metric over every architecture (NaN ignored): the grey background.
     radius
@@ -78,10 +78,14 @@ def plot_neighbour_distributions(
         ax.hist(w, bins=edges.tolist(), density=True, color="0.8", label="all architectures")
         sub = dist[dist["radius"] == radius]
         for k, name in enumerate(dist["band"].cat.categories):
-            vals = sub.loc[sub["band"] == name, "value"].to_numpy(dtype=np.float64)
+            in_band = sub["band"] == name
+            vals = sub.loc[in_band, "value"].to_numpy(dtype=np.float64)
             if not vals.size:
                 continue
             lo, hi = bands.get(str(name), (np.nan, np.nan))
+            # the weighted form (one row per distinct neighbour) gives the same densities
+            wts = sub.loc[in_band, "weight"].to_numpy() if "weight" in sub else None
+            dens, _ = np.histogram(vals, bins=edges, density=True, weights=wts)
             colour = BAND_COLOURS[k % len(BAND_COLOURS)]
             # the band itself, faintly: where its own members lie
             ax.axvspan(lo, hi, color=colour, alpha=0.12, lw=0)
@@ -115,7 +119,7 @@ def make_a2m_distributions(
     connected = table.space.connected
     for row, (ds, key) in enumerate(keys.items()):
         values = np.asarray(table.vector_for(key), dtype=np.float64)
-        dist = neighbour_distributions(table.space, values, a2m_bands(ds), radii)
+        dist = neighbour_distributions(table.space, values, a2m_bands(ds), radii, weighted=True)
         edges = _bins(values[np.isfinite(values)])
         # disconnected cells sit at chance level far to the left: start the axis at the 1st
         # percentile of connected cells so the bands' differences are visible (the caption

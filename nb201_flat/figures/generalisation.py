@@ -80,7 +80,9 @@ def gap_data(table: Table, dataset: str, *, top: float = 0.2, radius: int = 1) -
     vkey, tkey = VALID_KEYS[dataset], TEST_KEYS[dataset]
     valid = np.asarray(table.vector_for(vkey), dtype=np.float64)
     test = np.asarray(table.vector_for(tkey), dtype=np.float64)
-    sharp = flatness(table.space, valid, radius)["sharpness"].to_numpy(dtype=np.float64)
+    sharp = flatness(table.space, valid, radius, columns=["sharpness"])["sharpness"].to_numpy(
+        dtype=np.float64
+    )
     idx = _top_connected(table, valid, top)
     return pd.DataFrame(
         {
@@ -101,7 +103,9 @@ def transfer_data(table: Table, target: str, *, top: float = 0.2, radius: int = 
     skey, tkey = VALID_KEYS[TRANSFER_SOURCE], TEST_KEYS[target]
     source = np.asarray(table.vector_for(skey), dtype=np.float64)
     dest = np.asarray(table.vector_for(tkey), dtype=np.float64)
-    sharp = flatness(table.space, source, radius)["sharpness"].to_numpy(dtype=np.float64)
+    sharp = flatness(table.space, source, radius, columns=["sharpness"])["sharpness"].to_numpy(
+        dtype=np.float64
+    )
     conn = np.nonzero(table.space.connected & np.isfinite(source) & np.isfinite(dest))[0]
     spct = np.full(table.space.size, np.nan)
     tpct = np.full(table.space.size, np.nan)

@@ -125,7 +125,7 @@ def pick_architectures(
     check_choice("pick", pick, ("search", "value"))
     key = _figure_key(table, dataset)
     values = table.vector_for(key)
-    flat = flatness(table.space, values, 1)
+    flat = flatness(table.space, values, 1, columns=["mean"])
     means = flat["mean"].to_numpy(dtype=np.float64)
 
     def make(label: str, index: int) -> Pick:

@@ -140,7 +140,9 @@ def make_barrier_tree(table: Table, *, n_optima: int = 20, connected_only: bool 
         values = table.vector_for(key)
         tree = barrier_tree(table.space, values, connected_only=connected_only)
         graphs.append(disconnectivity_graph(tree, n_optima=n_optima))
-        colours.append(flatness(table.space, values, 1)["mean"].to_numpy(dtype=np.float64))
+        colours.append(
+            flatness(table.space, values, 1, columns=["mean"])["mean"].to_numpy(dtype=np.float64)
+        )
     fig, axes = new_figure(1, len(keys), figsize=(3.4 * len(keys) + 0.6, 3.6))
     for k, ((ds, key), g, c) in enumerate(zip(keys.items(), graphs, colours, strict=True)):
         ax = axes[0, k]

@@ -105,7 +105,13 @@ def _none_code(space: Space, no_none: bool) -> int | None:
 
 # -- sums by exact distance ------------------------------------------------------------------
 def hamming_sums(
-    x: FloatArray, n_ops: int, n_edges: int, radius: int, none_code: int | None = None
+    x: FloatArray,
+    n_ops: int,
+    n_edges: int,
+    radius: int,
+    none_code: int | None = None,
+    *,
+    cumulative: bool = False,
 ) -> FloatArray:
     """The dynamic programme itself, on any product of complete graphs ``K_k^E``.
 
@@ -117,6 +123,9 @@ def hamming_sums(
         Largest distance kept.
     none_code
         If given, only changes to an op other than this code count (``no_none``).
+    cumulative
+        Rows ``1..radius`` hold the sums over distances ``1..d`` (within ``d``, without the
+        point itself) instead of exactly ``d``; summed block by block while in cache.
 
     Returns
     -------
@@ -135,10 +144,55 @@ def hamming_sums(
         raise LandscapeArgumentError(f"x must have {k**n_edges} entries, got shape {x.shape}")
     acc = np.zeros((radius + 1, x.size))
     acc[0] = x
-    for e in range(n_edges):
-        view = acc.reshape(radius + 1, k**e, k, k ** (n_edges - 1 - e))
+    if radius == 0 or acc.nbytes <= _CACHE_BYTES or n_edges < 2:
+        _dp_axes(acc, k, n_edges, 0, radius, none, 1)
+        if cumulative:
+            np.cumsum(acc[1:], axis=0, out=acc[1:])
+        return acc
+    # Too big for the cache: every (edge, distance) step would stream all R + 1 levels through
+    # memory. The steps of different edges commute, so the last edges run first on blocks of
+    # rows, then the first edges on blocks of columns, each block small enough to stay in
+    # cache: the levels cross memory about three times instead of once per step.
+    inner = (n_edges + 1) // 2
+    outer = n_edges - inner
+    p, q = k**outer, k**inner
+    grid = acc.reshape(radius + 1, p, q)
+    step = max(1, _CACHE_BYTES // ((radius + 1) * q * 8))
+    for p0 in range(0, p, step):
+        # a block of rows is contiguous within each level: processed where it lies
+        block = grid[:, p0 : min(p, p0 + step)]
+        _dp_axes(block, k, inner, 0, radius, none, 1)
+    step = max(1, _CACHE_BYTES // ((radius + 1) * p * 8))
+    for q0 in range(0, q, step):
+        cols = slice(q0, min(q, q0 + step))
+        buf = np.ascontiguousarray(grid[:, :, cols])
+        _dp_axes(buf, k, outer, inner, radius, none, buf.shape[2])
+        if cumulative:
+            np.cumsum(buf[1:], axis=0, out=buf[1:])
+        grid[:, :, cols] = buf
+    return acc
+
+
+# Working set of one block of the blocked programme (a share of a core's L2 cache).
+_CACHE_BYTES = 1 << 21
+
+
+def _dp_axes(
+    acc: FloatArray, k: int, n_axes: int, done: int, radius: int, none: int | None, tail: int
+) -> None:
+    """In place: the per-axis steps over ``n_axes`` axes of ``acc`` (levels x cells).
+
+    The cells of ``acc`` are laid out as (any leading block) x ``k ** n_axes`` x ``tail`` and
+    contiguous within each level; ``done`` axes were processed before, so levels above
+    ``done`` are still zero.
+    """
+    for e in range(n_axes):
+        view = acc.reshape(radius + 1, -1, k, k ** (n_axes - 1 - e) * tail)
+        # a copy here would lose the updates: the caller's block must be viewable so
+        if not np.shares_memory(view, acc):
+            raise AssertionError("per-axis step on a copy")
         # d from high to low: A[d - 1] must still hold the sums before edge e
-        for d in range(min(radius, e + 1), 0, -1):
+        for d in range(min(radius, done + e + 1), 0, -1):
             src = view[d - 1]
             dst = view[d]
             # slice by slice: a reduction over a short strided axis is several times slower
@@ -152,7 +206,6 @@ def hamming_sums(
             if none is not None:
                 # from a cell whose op is none, none is its own op: nothing to take back
                 dst[:, none, :] += src[:, none, :]
-    return acc
 
 
 def exact_distance_sums(
@@ -286,6 +339,52 @@ def ball_min(
         raise LandscapeArgumentError(f"values must have shape ({space.size},), got {x.shape}")
     lx = _to_lex(space, np.where(np.isnan(x), np.inf, x))
     out = _ball_min_lex(lx, space.n_ops, space.n_edges, r, _none_code(space, no_none), include_self)
+    return _from_lex(space, out)
+
+
+def _sphere_min_lex(
+    x: FloatArray, k: int, n_edges: int, radius: int, none: int | None
+) -> FloatArray:
+    """Minimum over the points at exactly ``radius``: the programme of :func:`hamming_sums`
+    with (min, other-op minimum) in place of (+, J - I); the sets it joins are disjoint."""
+    acc = np.full((radius + 1, x.size), np.inf)
+    acc[0] = x
+    for e in range(n_edges):
+        for d in range(min(radius, e + 1), 0, -1):
+            np.minimum(acc[d], _line_min(acc[d - 1], e, k, n_edges, none, False), out=acc[d])
+    out: FloatArray = acc[radius]
+    return out
+
+
+def sphere_min(
+    space: Space,
+    values: npt.ArrayLike,
+    radius: int,
+    *,
+    no_none: bool = False,
+    connected_only: bool = False,
+) -> FloatArray:
+    """Minimum of ``values`` over the cells at *exactly* ``radius`` of every cell (NaN ignored).
+
+    ``+inf`` where no member has a value; ``-sphere_min(space, -values, ...)`` is the maximum.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from nb201_flat.space import Space
+    >>> space = Space(("a", "b"), 3)                     # a cube: 3 cells at distance 2
+    >>> sphere_min(space, np.arange(8.0), 2).tolist()    # cell 0: min(f(011), f(101), f(110))
+    [3.0, 2.0, 1.0, 0.0, 1.0, 0.0, 0.0, 1.0]
+    """
+    r = _check_radius(space, radius)
+    x = np.asarray(values, dtype=np.float64)
+    if x.shape != (space.size,):
+        raise LandscapeArgumentError(f"values must have shape ({space.size},), got {x.shape}")
+    keep = ~np.isnan(x)
+    if connected_only:
+        keep &= space.connected
+    lx = _to_lex(space, np.where(keep, x, np.inf))
+    out = _sphere_min_lex(lx, space.n_ops, space.n_edges, r, _none_code(space, no_none))
     return _from_lex(space, out)
 
 
@@ -480,30 +579,39 @@ def radius_profile(
     shift = float(v[present].mean()) if present.any() else 0.0
 
     def rings(vec: FloatArray, own: FloatArray) -> FloatArray:
-        sums = hamming_sums(_to_lex(space, vec), k, n_edges, r, none)[1:]
-        if not exact:
-            np.cumsum(sums, axis=0, out=sums)
+        # in place throughout: on 5^10 cells each (radius x cells) array is 470 MB
+        sums = hamming_sums(_to_lex(space, vec), k, n_edges, r, none, cumulative=not exact)[1:]
         back = _from_lex(space, sums)
-        return back + own[None, :] if include_self else back
+        if include_self:
+            back += own[None, :]
+        return back
 
     x = np.where(present, v - shift, 0.0)
     own_x = np.where(nan, 0.0, v - shift)
-    if present.all() and none is None:  # every member present, no filter: known counts
+    known = present.all() and none is None  # every member present, no filter: known counts
+    if known:
         sizes = [space.neighbourhood_size(d, exact=exact) for d in range(1, r + 1)]
         per_radius = np.array(sizes, dtype=np.float64)[:, None] + include_self
-        n: FloatArray = np.repeat(per_radius, space.size, axis=1)
+        n_div: FloatArray = per_radius
     else:
-        n = rings(present.astype(np.float64), (~nan).astype(np.float64))
+        n_div = rings(present.astype(np.float64), (~nan).astype(np.float64))
+    floor = _var_floor(x, n_edges)
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean_c = rings(x, own_x) / n
-        m2 = rings(x * x, own_x * own_x) / n
-        var = m2 - mean_c * mean_c
-        var[var <= _var_floor(x, n_edges)] = 0.0
+        mean = rings(x, own_x)
+        mean /= n_div
+        var = rings(x * x, own_x * own_x)
+        del x, own_x
+        var /= n_div
+        for row in range(r):  # row by row: no second (radius x cells) temporary
+            var[row] -= mean[row] * mean[row]
+        var[var <= floor] = 0.0
+        std = np.sqrt(var, out=var)
+        mean += shift
+    n = np.repeat(n_div, space.size, axis=1) if known else n_div
+    if not known:
         empty = n == 0
-        mean = mean_c + shift
-        std = np.sqrt(var)
-    mean[empty] = np.nan
-    std[empty] = np.nan
+        mean[empty] = np.nan
+        std[empty] = np.nan
     return {"n": n, "mean": mean, "std": std}
 
 

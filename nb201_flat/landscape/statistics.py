@@ -426,6 +426,7 @@ def neighbour_distributions(
     no_none: bool = False,
     connected_only: bool = False,
     dropna: bool = True,
+    weighted: bool = False,
 ) -> pd.DataFrame:
     """Neighbour values of the architectures in each accuracy band, per radius (tidy).
 
@@ -439,6 +440,12 @@ def neighbour_distributions(
         ``{name: (lo, hi)}``, or a dataset name for A²M's bands (:data:`A2M_BANDS`).
     dropna
         Drop neighbours whose value is NaN.
+    weighted
+        One row per distinct neighbour with a ``weight``: how many in-band architectures it
+        is a neighbour of (no ``center`` column). The same pooled distribution in at most
+        ``space.size`` rows per band and radius instead of millions (a histogram with these
+        weights has bit-identical densities), counted by the structure of the space
+        (:func:`~nb201_flat.landscape.aggregates.exact_distance_sums`) without a gather.
 
     Returns
     -------
@@ -446,6 +453,24 @@ def neighbour_distributions(
         Columns ``band`` (categorical, in the given order), ``radius``, ``center`` (the
         in-band architecture), ``neighbour``, ``value``; e.g.
         ``seaborn.histplot(df, x="value", hue="band", col="radius", stat="density")``.
+        With ``weighted``: ``band``, ``radius``, ``neighbour``, ``value``, ``weight``
+        (``weights="weight"`` in seaborn, ``weights=`` in ``numpy.histogram``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from nb201_flat.space import Space
+    >>> space = Space(("a", "b", "c"), 3)
+    >>> f = np.arange(27.0)
+    >>> pooled = neighbour_distributions(space, f, {"top": (25, 26)}, radii=(1,))
+    >>> w = neighbour_distributions(space, f, {"top": (25, 26)}, radii=(1,), weighted=True)
+    >>> len(pooled), len(w), float(w["weight"].sum())   # 220 neighbours both: weight 2
+    (12, 11, 12.0)
+    >>> bins = np.arange(28.0)
+    >>> a = np.histogram(pooled["value"], bins, density=True)[0]
+    >>> b = np.histogram(w["value"], bins, weights=w["weight"], density=True)[0]
+    >>> bool((a == b).all())
+    True
     """
     v = as_values(space, values)
     chosen = a2m_bands(bands) if isinstance(bands, str) else dict(bands)
@@ -453,8 +478,19 @@ def neighbour_distributions(
         lo, hi = (float(x) for x in band)
         if not lo <= hi:
             raise LandscapeArgumentError(f"band {name!r} has lo > hi: {band}")
-    parts = []
     radii = [int(r) for r in radii]
+    if weighted:
+        return _weighted_distributions(
+            space,
+            v,
+            chosen,
+            radii,
+            exact=exact,
+            no_none=no_none,
+            connected_only=connected_only,
+            dropna=dropna,
+        )
+    parts = []
     for code, (lo, hi) in enumerate(chosen.values()):
         centers = np.nonzero((v >= lo) & (v <= hi))[0]
         for r in radii:
@@ -481,6 +517,72 @@ def neighbour_distributions(
             else np.zeros(0, dtype=np.int64),
             "neighbour": np.concatenate([p[3] for p in parts]) if parts else np.zeros(0, np.int64),
             "value": np.concatenate([p[4] for p in parts]) if parts else np.zeros(0),
+        }
+    )
+    df.attrs["bands"] = {k: (float(a), float(b)) for k, (a, b) in chosen.items()}
+    return df
+
+
+def _weighted_distributions(
+    space: Space,
+    v: FloatArray,
+    chosen: Mapping[str, tuple[float, float]],
+    radii: list[int],
+    *,
+    exact: bool,
+    no_none: bool,
+    connected_only: bool,
+    dropna: bool,
+) -> pd.DataFrame:
+    """Weighted form of :func:`neighbour_distributions`: the multiplicity of each neighbour."""
+    from nb201_flat.landscape.aggregates import NeighbourRows, exact_distance_sums
+
+    for r in radii:  # the same check and error as the pooled form (Space.neighbours)
+        NeighbourRows(space, r)
+    top = max(radii, default=0)
+    keep_value = ~np.isnan(v) if dropna else np.ones(space.size, dtype=bool)
+    if connected_only:
+        keep_value &= space.connected
+    parts = []
+    for code, (lo, hi) in enumerate(chosen.values()):
+        centers = (v >= lo) & (v <= hi)
+        if no_none:
+            # "changes to an op other than none" is not symmetric: count the members of each
+            # center's neighbourhood from the neighbour arrays instead
+            counts = {
+                r: np.bincount(
+                    (idx := space.neighbours(r, exact=exact, no_none=True).indices[centers])[
+                        idx >= 0
+                    ],
+                    minlength=space.size,
+                ).astype(np.float64)
+                for r in radii
+            }
+        else:
+            # b is at distance d of a exactly when a is at distance d of b: the number of
+            # in-band cells around each cell is the neighbour's multiplicity in the pool
+            sums = exact_distance_sums(space, centers.astype(np.float64), top) if top else None
+            counts = {}
+            for r in radii:
+                assert sums is not None
+                counts[r] = sums[r].copy() if exact else sums[1 : r + 1].sum(axis=0)
+        for r in radii:
+            w = np.where(keep_value, counts[r], 0.0)
+            nbr = np.flatnonzero(w > 0)
+            parts.append((code, r, nbr, v[nbr], w[nbr]))
+    n_rows = [len(p[2]) for p in parts]
+    df = pd.DataFrame(
+        {
+            "band": pd.Categorical.from_codes(
+                np.repeat(np.array([p[0] for p in parts], dtype=np.int16), n_rows),
+                categories=pd.Index(list(chosen)),
+            ),
+            "radius": np.repeat(np.array([p[1] for p in parts], dtype=np.int64), n_rows),
+            "neighbour": np.concatenate([p[2] for p in parts]).astype(np.int64)
+            if parts
+            else np.zeros(0, np.int64),
+            "value": np.concatenate([p[3] for p in parts]) if parts else np.zeros(0),
+            "weight": np.concatenate([p[4] for p in parts]) if parts else np.zeros(0),
         }
     )
     df.attrs["bands"] = {k: (float(a), float(b)) for k, (a, b) in chosen.items()}

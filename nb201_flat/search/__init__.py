@@ -17,6 +17,8 @@ The pieces, in the order data flows:
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from nb201_flat.search.algorithms import (
     ALGORITHM_NAMES,
     AlgorithmError,
@@ -47,7 +49,22 @@ from nb201_flat.search.protocol import (
     per_dataset_protocols,
     protocols_by_name,
 )
-from nb201_flat.search.runner import RunRecord, SearchResults, run_one, run_search, summarise
+
+if TYPE_CHECKING:
+    from nb201_flat.search.runner import RunRecord, SearchResults, run_one, run_search, summarise
+
+# The runner pulls in pandas; loaded on first use so that building the command line (which
+# reads the algorithm names) stays fast.
+_RUNNER_NAMES = ("RunRecord", "SearchResults", "run_one", "run_search", "summarise")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _RUNNER_NAMES:
+        from nb201_flat.search import runner
+
+        return getattr(runner, name)
+    raise AttributeError(f"module 'nb201_flat.search' has no attribute {name!r}")
+
 
 __all__ = [
     "ALGORITHM_NAMES",

@@ -108,6 +108,24 @@ def test_exact_distance_sums_count_the_hamming_spheres() -> None:
         assert (nn[d] == space.neighbours(d, no_none=True).counts).all()
 
 
+@pytest.mark.parametrize("none_code", [None, 0])
+def test_blocked_programme_equals_the_plain_one(
+    monkeypatch: pytest.MonkeyPatch, none_code: int | None
+) -> None:
+    # tiny cache blocks force the row-block / column-block passes on a small space; the
+    # plain pass (no blocking) is checked against the gather by the tests above
+    x = np.random.default_rng(3).normal(size=4**5)
+    plain = ag.hamming_sums(x, 4, 5, 4, none_code)
+    monkeypatch.setattr(ag, "_CACHE_BYTES", 1024)
+    blocked = ag.hamming_sums(x, 4, 5, 4, none_code)
+    np.testing.assert_allclose(blocked, plain, rtol=1e-12, atol=1e-12)
+    within = ag.hamming_sums(x, 4, 5, 4, none_code, cumulative=True)
+    np.testing.assert_allclose(within[1:], np.cumsum(plain[1:], axis=0), rtol=1e-12, atol=1e-12)
+    # the counts of the blocked programme are the Hamming sphere sizes
+    ones = ag.hamming_sums(np.ones(4**5), 4, 5, 4)
+    assert (ones[:, 0] == [math.comb(5, d) * 3**d for d in range(5)]).all()
+
+
 def test_official_index_is_permuted_in_and_out() -> None:
     # a value placed on one official index shows up exactly at its neighbours' indices
     arch = NB201.parse(
@@ -217,3 +235,21 @@ def test_doctests() -> None:
 
     result = doctest.testmod(ag, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
+
+
+@pytest.mark.parametrize("radius", [2, 3])
+@pytest.mark.parametrize("flags", list(itertools.product([False, True], repeat=4)))
+def test_min_max_at_an_exact_radius_equal_the_gather(radius: int, flags: tuple[bool, ...]) -> None:
+    include_self, no_none, connected_only, propagate = flags
+    space = Space(("none", "a", "b"), 3)
+    v = _values(space, 7 + radius, nan_share=0.05 if propagate else 0.3)
+    nb = ag.NeighbourRows(space, radius, True, no_none, connected_only)
+    opts = {"include_self": include_self, "q": 0.5, "delta": 0.0, "propagate": propagate}
+    got = nbm._stats(nb, v, wanted=("min", "max"), **opts)
+    ref = nbm._aggregate(nb, v, wanted=("min", "max"), **opts)
+    for name in ("n", "min", "max"):
+        np.testing.assert_array_equal(got[name], ref[name], err_msg=f"{name} {flags}")
+    # the (min, +) programme alone, on NB201's permuted index, against its neighbour arrays
+    w = _values(NB201, radius, nan_share=0.0)
+    members = NB201.neighbours(radius).indices
+    assert (ag.sphere_min(NB201, w, radius) == w[members].min(axis=1)).all()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -230,3 +231,28 @@ def test_nb201_sizes_and_fast_path() -> None:
     # mean through the fast path equals the gathered mean
     g = NB201.neighbours(2).gather(f)
     np.testing.assert_allclose(neighbourhood_score(NB201, f, 2), g.mean(axis=1))
+
+
+def test_flatness_computes_only_the_columns_asked_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    from nb201_flat.landscape import neighbourhood as nbm
+
+    space = Space(("none", "a", "b"), 3)
+    v = np.random.default_rng(5).normal(50.0, 5.0, space.size)
+    full = flatness(space, v, 2, exact=False, quantile=0.3, delta=2.0)
+    some = flatness(
+        space, v, 2, exact=False, quantile=0.3, delta=2.0, columns=["sharpness", "median", "n"]
+    )
+    assert some.columns.tolist() == ["sharpness", "median", "n"]
+    pd.testing.assert_frame_equal(some, full[["sharpness", "median", "n"]])
+
+    # count, mean, std and sharpness need no gather of individual values, even at radius 3
+    def no_gather(*args: object, **kwargs: object) -> None:
+        raise AssertionError("gathered")
+
+    monkeypatch.setattr(nbm, "_aggregate", no_gather)
+    fast = flatness(space, v, 3, columns=("value", "n", "mean", "std", "sharpness"))
+    assert fast["n"].tolist() == [8.0] * space.size
+    with pytest.raises(AssertionError, match="gathered"):
+        flatness(space, v, 3, columns=("median",))
+    with pytest.raises(LandscapeArgumentError, match="columns must be"):
+        flatness(space, v, 1, columns=("mean", "average"))

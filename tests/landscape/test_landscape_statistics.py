@@ -185,3 +185,31 @@ def test_a2m_bands() -> None:
         a2m_bands("mnist")
     with pytest.raises(LandscapeArgumentError, match="lo > hi"):
         neighbour_distributions(TINY, conv_count(TINY), {"x": (2.0, 1.0)})
+
+
+@pytest.mark.parametrize(
+    ("exact", "no_none", "connected_only"),
+    [(True, False, False), (False, False, True), (True, True, False)],
+)
+def test_weighted_neighbour_distributions_give_the_pooled_densities(
+    exact: bool, no_none: bool, connected_only: bool
+) -> None:
+    from nb201_flat.landscape import neighbour_distributions
+
+    v = np.random.default_rng(11).normal(70.0, 8.0, NB201.size)
+    v[::97] = np.nan
+    bands = {"A": (80.0, 100.0), "B": (60.0, 62.0)}
+    opts = {"exact": exact, "no_none": no_none, "connected_only": connected_only}
+    pooled = neighbour_distributions(NB201, v, bands, (1, 2, 3), **opts)
+    weighted = neighbour_distributions(NB201, v, bands, (1, 2, 3), weighted=True, **opts)
+    assert weighted.attrs == pooled.attrs
+    assert weighted["weight"].sum() == len(pooled)
+    bins = np.arange(30.0, 111.0)
+    for (band, r), sub in pooled.groupby(["band", "radius"], observed=True):
+        w = weighted[(weighted["band"] == band) & (weighted["radius"] == r)]
+        a = np.histogram(sub["value"], bins, density=True)[0]
+        b = np.histogram(w["value"], bins, weights=w["weight"], density=True)[0]
+        np.testing.assert_array_equal(a, b)
+        # the multiplicities are the pooled counts of each neighbour
+        counts = sub["neighbour"].value_counts().sort_index()
+        assert w.set_index("neighbour")["weight"].sort_index().to_dict() == counts.to_dict()

@@ -1,0 +1,36 @@
+"""Small commands do not pay for pandas, scipy or the search runner (loaded on first use)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from nb201_flat.space import NB201
+from nb201_flat.storage import load_saved_table, save_table
+from nb201_flat.table import MetricKey, Table
+
+
+def test_query_loads_no_pandas_and_reads_the_stored_values(tmp_path: Path) -> None:
+    vec = np.linspace(10.0, 90.0, NB201.size)
+    vec[3] = np.nan  # a null in the parquet column
+    key = MetricKey("cifar10", "ori-test", 200, "accuracy")
+    folder = save_table(Table(NB201, {(key, None): vec}), tmp_path / "t")
+    # the columns come back bit for bit, nulls as NaN, without pandas' conversion
+    back = load_saved_table(folder).vector("cifar10", "ori-test", 200, "accuracy")
+    np.testing.assert_array_equal(back, vec)
+    code = (
+        "import sys; from nb201_flat.cli import main; "
+        f"rc = main(['query', '--table', {str(folder)!r}, '--dataset', 'cifar10', "
+        "'--split', 'ori-test', '--epochs', '200', '5']); "
+        "heavy = sorted(m for m in ('pandas', 'scipy', 'nb201_flat.search.runner') "
+        "if m in sys.modules); print(heavy); sys.exit(rc)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    lines = out.stdout.strip().splitlines()
+    assert lines[-1] == "[]", out.stdout
+    assert f"{vec[5]:.4f}" in lines[0]
