@@ -153,6 +153,7 @@ def fit_line(ns: list[int], ys: list[float]) -> Fit:
 
 def imported_table(tidy: Path, cache: Path) -> Path:
     """Our native table of the shared tidy file, imported once into the cache."""
+    from nb201_flat.errors import TableFileError
     from nb201_flat.importers.tidy import read_tidy
     from nb201_flat.storage import MANIFEST, load_saved_table, save_table
 
@@ -160,7 +161,13 @@ def imported_table(tidy: Path, cache: Path) -> Path:
     path = cache / "nb201_tidy.nb201"
     stamp = f"{tidy.stat().st_size}-{int(tidy.stat().st_mtime)}"
     marker = cache / "nb201_tidy.stamp"
-    if not (path / MANIFEST).exists() or not marker.exists() or marker.read_text() != stamp:
+    fresh = (path / MANIFEST).exists() and marker.exists() and marker.read_text() == stamp
+    if fresh:
+        try:
+            load_saved_table(path)
+        except TableFileError:  # written by an older nb201_flat: the cache is ours to rebuild
+            fresh = False
+    if not fresh:
         table = read_tidy(tidy)
         table.meta["import_command"] = f"nb201-flat import {tidy} --out {path}"
         save_table(table, path)

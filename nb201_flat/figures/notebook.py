@@ -32,6 +32,7 @@ def shared_data_dir() -> Path:
 
 def real_table(folder: str | os.PathLike[str] | None = None) -> Table | None:
     """The real NB201 table imported from ``folder/nb201_tidy.csv.gz`` (cached), or None."""
+    from nb201_flat.errors import TableFileError
     from nb201_flat.storage import cache_dir, file_sha256, load_saved_table, save_table
 
     src = Path(folder) if folder is not None else shared_data_dir()
@@ -39,11 +40,15 @@ def real_table(folder: str | os.PathLike[str] | None = None) -> Table | None:
     if not tidy.is_file():
         return None
     cached = cache_dir() / f"nb201-tidy-{file_sha256(tidy)[:16]}.nb201"
-    if not (cached / "manifest.json").is_file():
-        from nb201_flat.importers.tidy import read_tidy
+    if (cached / "manifest.json").is_file():
+        try:
+            return load_saved_table(cached)
+        except TableFileError:  # written by an older nb201_flat, or damaged: ours to rebuild
+            log.info("rebuilding the cached table %s", cached)
+    from nb201_flat.importers.tidy import read_tidy
 
-        log.info("importing %s into %s", tidy, cached)
-        save_table(read_tidy(tidy), cached)
+    log.info("importing %s into %s", tidy, cached)
+    save_table(read_tidy(tidy), cached, overwrite=True)
     return load_saved_table(cached)
 
 
