@@ -67,7 +67,9 @@ CREATE TABLE IF NOT EXISTS runs (
 TIDY_COLUMNS = ["index", "arch", "dataset", "split", "epochs", "seed", "metric", "value"]
 
 
-def connect_readonly(path: str | os.PathLike[str], *, timeout_s: float = 120.0) -> sqlite3.Connection:
+def connect_readonly(
+    path: str | os.PathLike[str], *, timeout_s: float = 120.0
+) -> sqlite3.Connection:
     """A read-only connection to an existing database that leaves no file beside it.
 
     Without a ``-wal`` file no writer is connected (a WAL writer keeps one while it is open), so
@@ -178,9 +180,7 @@ class ResultsDB:
 
     def _check_version(self, conn: sqlite3.Connection) -> None:
         try:
-            version = conn.execute(
-                "SELECT value FROM meta WHERE key = 'schema_version'"
-            ).fetchone()
+            version = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
         except sqlite3.DatabaseError as exc:
             raise ResultsDBError(
                 f"{self.path} is not a results database ({exc}); "

@@ -12,9 +12,8 @@ import pytest
 from nb201_flat.cli import main
 from nb201_flat.errors import Nb201FlatError, ResultsDBError
 from nb201_flat.importers.results_db import read_results_db
+from nb201_flat.space import NB201
 from nb201_flat.train.results_db import ResultsDB, load_curves, load_results
-
-from nb201_flat.space import NB201  # noqa: E402
 
 ARCH = str(NB201.resolve(11472))
 
