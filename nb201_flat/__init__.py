@@ -24,6 +24,8 @@ Quick start::
 
 from __future__ import annotations
 
+# first: it limits OpenBLAS threads under a memory cap before anything loads numpy
+from nb201_flat import budget as _budget  # noqa: F401
 from nb201_flat.errors import (
     ArgumentError,
     FormatError,
