@@ -26,6 +26,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+# first: it limits OpenBLAS threads under a memory cap before anything loads numpy
+from nb201_flat import budget as _budget  # noqa: F401
 from nb201_flat.errors import (
     ArgumentError,
     FormatError,

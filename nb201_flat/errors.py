@@ -18,7 +18,8 @@ The tree, by what went wrong:
   (:class:`BudgetExhausted`, :class:`SearchStalled`) and :class:`HiddenDataError`.
 - :class:`TableFileError`, :class:`FormatError`, :class:`ResultsDBError`,
   :class:`DatasetNotFoundError`, :class:`DownloadError`,
-  :class:`CheckpointMismatchError` -- files and folders.
+  :class:`CheckpointMismatchError`, :class:`RunLockedError` -- files and folders.
+- :class:`ResourceLimitError` -- a request too big for this machine's memory.
 - :class:`MissingDependencyError` -- an optional extra is not installed.
 - :class:`FigureSkipped` -- a figure this table cannot serve (not an error of the user's).
 """
@@ -130,6 +131,14 @@ class CheckpointMismatchError(Nb201FlatError, ValueError):
 
 class ResultsDBError(Nb201FlatError, OSError):
     """The results database cannot be opened or written."""
+
+
+class RunLockedError(Nb201FlatError, RuntimeError):
+    """A training run is held by another live process (its lock file is taken)."""
+
+
+class ResourceLimitError(Nb201FlatError, RuntimeError):
+    """A request whose estimated memory or work does not fit; the message says what would."""
 
 
 # Former per-layer names of ArgumentError, kept for code written against them.

@@ -14,7 +14,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from nb201_flat import __version__
+from nb201_flat import __version__, budget
 from nb201_flat.errors import Nb201FlatError
 
 _COMMAND_MODULES = (
@@ -51,6 +51,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    budget.set_progress(not getattr(args, "json", False))  # bars only beside human output
     try:
         code: int = args.func(args)
     except Nb201FlatError as exc:
@@ -59,6 +60,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except MemoryError as exc:  # a cap the up-front estimates did not see: one line, not a trace
+        print(f"error: {budget.out_of_memory(args.command, exc)}", file=sys.stderr)
+        return 2
     except BrokenPipeError:  # e.g. `nb201-flat info | head`
         return 0
     return code

@@ -7,6 +7,7 @@ import os
 import time
 from typing import Any
 
+from nb201_flat import budget
 from nb201_flat.cli.common import (
     add_json_arg,
     add_neighbourhood_args,
@@ -193,7 +194,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         runs=args.runs,
         seed=args.seed,
         jobs=_jobs(args),
-        progress=args.progress,
+        progress=args.progress or budget.progress_enabled(),
     )
     took = time.perf_counter() - t0
     summary = res.summary()
@@ -280,7 +281,9 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     cfg = replace(cfg, **changes)
     table = open_table(args)
     t0 = time.perf_counter()
-    result = reproduce(table, cfg, jobs=_jobs(args), progress=args.progress)
+    result = reproduce(
+        table, cfg, jobs=_jobs(args), progress=args.progress or budget.progress_enabled()
+    )
     took = time.perf_counter() - t0
     files = write_report(result, args.out, seconds=took)
     claims = claim_rows(result.paired)

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
+from nb201_flat import budget
 from nb201_flat.cli.common import (
     add_json_arg,
     add_key_args,
@@ -87,7 +88,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         args.source,
         format=fmt,
         allow_unsafe_pickle=args.allow_unsafe_pickle,
-        progress=args.progress,
+        progress=args.progress or budget.progress_enabled(),
     )
     src = args.source if args.source == "analognas" else str(Path(args.source).resolve())
     table.meta["import_command"] = f"nb201-flat import {src} --format {fmt} --out {out} --force"

@@ -108,6 +108,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from nb201_flat.train.data import DatasetNotFoundError
     from nb201_flat.train.executors import executor_from_spec
     from nb201_flat.train.jobs import make_jobs
+    from nb201_flat.train.runlock import check_unlocked
 
     _check_network(args)
     if args.retries < 0:
@@ -141,6 +142,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         n=args.n,
         compile=args.compile,
     )
+    for job in jobs:  # one line before any worker starts, not one failed job per run
+        check_unlocked(job.checkpoint_folder, job.name)
     devices = None if args.device == "auto" else [args.device]
     if args.executor == "inline" and args.progress:
         from nb201_flat.train.trainer import train

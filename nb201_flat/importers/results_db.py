@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from nb201_flat.errors import FormatError
+from nb201_flat.errors import FormatError, ResultsDBError
 from nb201_flat.space import NB201, Space
 from nb201_flat.table import Table
 
@@ -36,15 +36,19 @@ def read_results_db(path: str | os.PathLike[str], *, space: str | None = None) -
     """Final epochs of the finished runs in ``path`` as a :class:`Table`."""
     import sqlite3
 
-    from nb201_flat.train.results_db import load_results
+    from nb201_flat.train.results_db import connect_readonly, load_results
 
     p = Path(path)
     if space is None:
-        with sqlite3.connect(f"file:{p}?mode=ro", uri=True) as con:
-            try:
-                keys = [r[0] for r in con.execute("SELECT DISTINCT space FROM epochs")]
-            except sqlite3.DatabaseError as exc:
-                raise FormatError(f"{p} is not a results database ({exc})") from None
+        con = connect_readonly(p)  # no -wal/-shm left beside a source; read-only media work
+        try:
+            keys = [r[0] for r in con.execute("SELECT DISTINCT space FROM epochs")]
+        except sqlite3.OperationalError as exc:
+            if "no such table" not in str(exc):
+                raise ResultsDBError(f"cannot read results database {p} ({exc})") from None
+            raise FormatError(f"{p} is not a results database ({exc})") from None
+        finally:
+            con.close()
         if len(keys) > 1:
             raise FormatError(
                 f"{p} holds results of several spaces ({', '.join(sorted(keys))}); "

@@ -44,6 +44,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from nb201_flat.budget import check_neighbourhood_memory, progress
 from nb201_flat.landscape._common import (
     BoolArray,
     FloatArray,
@@ -339,6 +340,7 @@ def _stats(
     :mod:`~nb201_flat.landscape.aggregates`); what needs individual values by the gather."""
     fast = supports(wanted, nb.radius, exact=nb.exact)
     slow = tuple(w for w in wanted if w not in fast)
+    check_neighbourhood_memory(nb, len(wanted) + 1, gather=bool(slow), include_self=include_self)
     out: dict[str, FloatArray] = {}
     # min/max at an exact radius >= 2: by their own (min, +) programme, not the gather
     extremes = tuple(w for w in slow if w in ("min", "max"))
@@ -422,7 +424,8 @@ def _aggregate(
     step = max(1, _CHUNK_ENTRIES // max(width, 1))
     any_nan = bool(np.isnan(v).any())
     full = nb.full if isinstance(nb, NeighbourRows) else bool((nb.counts == nb.width).all())
-    for start in range(0, size, step):
+    starts = range(0, size, step)
+    for start in progress(starts, total=len(starts), desc=f"radius-{nb.radius} neighbourhoods"):
         rows = slice(start, min(start + step, size))
         idx = nb.rows(rows) if isinstance(nb, NeighbourRows) else nb.indices[rows]
         if full:

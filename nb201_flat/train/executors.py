@@ -30,9 +30,10 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from nb201_flat.errors import ExecutorSpecError as ExecutorSpecError
-from nb201_flat.errors import require
+from nb201_flat.errors import RunLockedError, require
 from nb201_flat.train.jobs import JobResult, TrainJob
 from nb201_flat.train.results_db import ResultsDB
+from nb201_flat.train.runlock import die_with_parent
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +99,9 @@ def _with_device(job: TrainJob, device: str) -> TrainJob:
 _SLOT: dict[str, Any] = {}
 
 
-def _init_worker(slots: Any, threads: int | None) -> None:
+def _init_worker(slots: Any, threads: int | None, parent_pid: int | None = None) -> None:
+    if parent_pid is not None:  # a worker outliving a killed train would finish its runs
+        die_with_parent(parent_pid)
     # each worker process takes one slot (a device) for its whole life
     _SLOT["device"] = slots.get()
     if threads is not None:
@@ -180,8 +183,9 @@ class LocalExecutor:
                 except Exception as exc:
                     log.warning("%s attempt %d failed: %s", job.name, attempt, exc)
                     log.debug("%s", traceback.format_exc())
-                    if attempt > self.retries:
+                    if attempt > self.retries or isinstance(exc, RunLockedError):
                         out[pos] = _failed(job, exc, attempt)
+                        break
         return out
 
     def _run_pool(self, jobs: list[TrainJob], positions: list[int]) -> dict[int, JobResult]:
@@ -201,7 +205,7 @@ class LocalExecutor:
                 max_workers=len(slots),
                 mp_context=ctx,
                 initializer=_init_worker,
-                initargs=(queue, threads),
+                initargs=(queue, threads, os.getpid()),
             ) as pool:
                 futures = {
                     pool.submit(_run_in_worker, job, self.run): p for p, job in pending.items()
@@ -224,7 +228,7 @@ class LocalExecutor:
                         del pending[pos]
                         continue
                     log.warning("%s attempt %d failed: %s", pending[pos].name, attempts[pos], err)
-                    if attempts[pos] > self.retries:
+                    if attempts[pos] > self.retries or isinstance(err, RunLockedError):
                         out[pos] = _failed(pending.pop(pos), err, attempts[pos])
         return out
 

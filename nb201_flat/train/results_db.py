@@ -30,6 +30,7 @@ import random
 import socket
 import sqlite3
 import time
+import urllib.parse
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -66,6 +67,43 @@ CREATE TABLE IF NOT EXISTS runs (
 TIDY_COLUMNS = ["index", "arch", "dataset", "split", "epochs", "seed", "metric", "value"]
 
 
+def connect_readonly(
+    path: str | os.PathLike[str], *, timeout_s: float = 120.0
+) -> sqlite3.Connection:
+    """A read-only connection to an existing database that leaves no file beside it.
+
+    Without a ``-wal`` file no writer is connected (a WAL writer keeps one while it is open), so
+    the file is opened ``immutable``: no lock, no ``-wal``/``-shm`` created, and it works on
+    read-only media. With a ``-wal`` file a writer may be live (or died before its checkpoint),
+    so the file is opened ``mode=ro`` to read what the WAL holds; the files were already there.
+
+    Raises
+    ------
+    ResultsDBError
+        The file cannot be opened or read; the message says why, not "not a database".
+    """
+    p = Path(path)
+    quoted = urllib.parse.quote(os.fspath(p.resolve()))
+    live = Path(f"{p}-wal").exists()
+    uri = f"file:{quoted}?mode=ro" if live else f"file:{quoted}?immutable=1"
+    try:
+        conn = sqlite3.connect(uri, uri=True, timeout=timeout_s, isolation_level=None)
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.OperationalError as exc:
+        hint = (
+            f"its {p.name}-wal file needs a writable {p.name}-shm beside it; copy the folder to "
+            "writable storage (or let the training that owns it finish)"
+            if live
+            else "check that the file is readable"
+        )
+        raise ResultsDBError(f"cannot read results database {p} ({exc}); {hint}") from exc
+    except sqlite3.DatabaseError as exc:
+        raise ResultsDBError(
+            f"{p} is not a results database ({exc}); pass the SQLite file written by train"
+        ) from exc
+    return conn
+
+
 class ResultsDB:
     """A results database file; one instance per process (connections are not shared).
 
@@ -75,23 +113,38 @@ class ResultsDB:
         SQLite file (created with its folder when missing).
     timeout_s
         How long a write waits for other writers before giving up.
+    readonly
+        Read an existing file only (:func:`connect_readonly`): nothing is created or written,
+        no ``-wal``/``-shm`` file is left beside it, and read-only media work.
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, timeout_s: float = 120.0) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], *, timeout_s: float = 120.0, readonly: bool = False
+    ) -> None:
         self.path = Path(path)
         self.timeout_s = timeout_s
+        self.readonly = readonly
         self._conn: sqlite3.Connection | None = None
         self._pid = -1
 
-    def __reduce__(self) -> tuple[object, tuple[str, float]]:
+    def __reduce__(self) -> tuple[object, tuple[str, float, bool]]:
         # ship the path, never the connection, to other processes
-        return (_reopen, (os.fspath(self.path), self.timeout_s))
+        return (_reopen, (os.fspath(self.path), self.timeout_s, self.readonly))
 
     # -- connection -----------------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
         # a connection must not cross fork(); reopen in a child process
         if self._conn is not None and self._pid == os.getpid():
             return self._conn
+        if self.readonly:
+            conn = connect_readonly(self.path, timeout_s=self.timeout_s)
+            try:
+                self._check_version(conn)
+            except BaseException:
+                conn.close()
+                raise
+            self._conn, self._pid = conn, os.getpid()
+            return conn
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(
@@ -123,10 +176,21 @@ class ResultsDB:
                 "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
             )
         )
-        version = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        if version is None or int(version[0]) != SCHEMA_VERSION:
+        self._check_version(conn)
+
+    def _check_version(self, conn: sqlite3.Connection) -> None:
+        try:
+            version = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise ResultsDBError(
+                f"{self.path} is not a results database ({exc}); "
+                "pass the SQLite file written by train"
+            ) from exc
+        if version is None or str(version[0]) != str(SCHEMA_VERSION):
+            found = "none" if version is None else repr(version[0])[:40]
             raise FormatError(
-                f"{self.path} has results schema {version}, this version reads {SCHEMA_VERSION}"
+                f"{self.path} has results schema {found}, this version reads "
+                f"{str(SCHEMA_VERSION)!r}; read it with the version of nb201_flat that wrote it"
             )
 
     def close(self) -> None:
@@ -267,8 +331,8 @@ class ResultsDB:
         return pd.read_sql_query("SELECT * FROM runs", self._connect())
 
 
-def _reopen(path: str, timeout_s: float) -> ResultsDB:
-    return ResultsDB(path, timeout_s=timeout_s)
+def _reopen(path: str, timeout_s: float, readonly: bool = False) -> ResultsDB:
+    return ResultsDB(path, timeout_s=timeout_s, readonly=readonly)
 
 
 def _tidy(wide: pd.DataFrame, *, keep_epoch: bool) -> pd.DataFrame:
@@ -311,7 +375,7 @@ def _open_existing(path: str | os.PathLike[str]) -> ResultsDB:
     p = Path(path)
     if not p.is_file():
         raise ResultsDBError(f"results database {p} does not exist; train something first")
-    return ResultsDB(p)
+    return ResultsDB(p, readonly=True)  # a source that is read only is never written to
 
 
 def load_results(path: str | os.PathLike[str], *, space: str | None = None) -> pd.DataFrame:

@@ -39,6 +39,7 @@ from nb201_flat.train.jobs import JobResult, TrainJob  # noqa: E402
 from nb201_flat.train.model import Network  # noqa: E402
 from nb201_flat.train.recipe import Recipe  # noqa: E402
 from nb201_flat.train.results_db import ResultsDB  # noqa: E402
+from nb201_flat.train.runlock import run_lock  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -143,7 +144,20 @@ def train(
     -------
     JobResult
         ``status="skipped"`` with the stored numbers when the database already has the run.
+
+    Raises
+    ------
+    RunLockedError
+        Another live process is training the same run (see :mod:`nb201_flat.train.runlock`).
     """
+    # one process per run: a second train of the same run is refused while this one lives
+    with run_lock(job.checkpoint_folder, job.name):
+        return _train_locked(job, progress=progress, on_epoch_end=on_epoch_end)
+
+
+def _train_locked(
+    job: TrainJob, *, progress: bool, on_epoch_end: EpochCallback | None
+) -> JobResult:
     db = ResultsDB(job.db_path)
     try:
         if db.is_done(job.key):

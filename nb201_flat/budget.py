@@ -1,0 +1,289 @@
+"""Bounded work: what a request will cost, checked before it starts, and progress while it runs.
+
+* :func:`available_bytes` -- the memory this process may still use: the smallest of the
+  system's available memory, the cgroup's remaining limit and the address-space limit
+  (``ulimit -v``) less what is already mapped. ``NB201_FLAT_MAX_MEMORY`` (bytes, or with a
+  ``K``/``M``/``G`` suffix) caps it further, e.g. on a shared machine.
+* :func:`check_memory` -- raise :class:`~nb201_flat.errors.ResourceLimitError` before a
+  computation whose estimate does not fit, with a message naming what would.
+* :func:`progress` -- a ``tqdm.auto`` bar on stderr, shown only when stderr is a terminal,
+  the command does not print ``--json`` and the work lasts more than a couple of seconds.
+* :func:`limit_blas_threads` -- keep OpenBLAS from reserving a buffer per core under a memory
+  limit (it dies with a bare "OpenBLAS error" when it cannot); called before numpy loads.
+
+Examples
+--------
+>>> human(3 * 2**30), human(5 * 2**20)
+('3.0 GB', '5 MB')
+>>> check_memory(1024, "a small thing", "nothing")  # fits anywhere
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import TypeVar
+
+from nb201_flat.errors import ArgumentError, ResourceLimitError
+
+T = TypeVar("T")
+
+ENV_MAX_MEMORY = "NB201_FLAT_MAX_MEMORY"
+# Leave room for the interpreter, the table and the caller's own arrays.
+_HEADROOM = 0.8
+_show_progress = True
+
+
+def human(n: float) -> str:
+    """Bytes as text: ``'1.5 GB'``, ``'12 MB'``."""
+    if n >= 2**30:
+        return f"{n / 2**30:.1f} GB"
+    return f"{max(n, 0) / 2**20:.0f} MB"
+
+
+def _parse_bytes(text: str) -> int:
+    m = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([KMGT]?)B?\s*", text.upper())
+    if m is None:
+        raise ArgumentError(
+            f"{ENV_MAX_MEMORY}={text[:40]!r} is not a size; use bytes or a K/M/G suffix (4G)"
+        )
+    scale = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}[m.group(2)]
+    return int(float(m.group(1)) * scale)
+
+
+def _read_int(path: str) -> int | None:
+    try:
+        text = Path(path).read_text().strip()
+    except OSError:
+        return None
+    return int(text) if text.isdigit() else None
+
+
+def _meminfo_available() -> int | None:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def _cgroup_left() -> int | None:
+    for limit_file, usage_file in (
+        ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
+        (
+            "/sys/fs/cgroup/memory/memory.limit_in_bytes",
+            "/sys/fs/cgroup/memory/memory.usage_in_bytes",
+        ),
+    ):
+        limit, usage = _read_int(limit_file), _read_int(usage_file)
+        if limit is not None and usage is not None and limit < 2**60:
+            return max(limit - usage, 0)
+    return None
+
+
+def _address_space_left() -> int | None:
+    try:
+        import resource
+    except ImportError:  # not on Windows
+        return None
+    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    if soft == resource.RLIM_INFINITY:
+        return None
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmSize:"):
+                return max(soft - int(line.split()[1]) * 1024, 0)
+    except (OSError, ValueError, IndexError):
+        pass
+    return int(soft)
+
+
+def available_bytes() -> int | None:
+    """Memory this process may still allocate, or ``None`` when nothing says.
+
+    >>> n = available_bytes()
+    >>> n is None or n >= 0
+    True
+    """
+    found = [x for x in (_meminfo_available(), _cgroup_left(), _address_space_left()) if x]
+    cap = os.environ.get(ENV_MAX_MEMORY)
+    if cap:
+        found.append(_parse_bytes(cap))
+    return min(found) if found else None
+
+
+def fits(need_bytes: float) -> bool:
+    """Whether ``need_bytes`` fits in what :func:`available_bytes` reports (with headroom)."""
+    avail = available_bytes()
+    return avail is None or need_bytes <= _HEADROOM * avail
+
+
+def check_memory(need_bytes: float, what: str, fix: str) -> None:
+    """Raise :class:`ResourceLimitError` when ``what`` (estimated ``need_bytes``) cannot fit.
+
+    ``fix`` says what would fit (a smaller radius, fewer runs...); the message also names the
+    estimate, the memory available and how to raise the cap.
+    """
+    if fits(need_bytes):
+        return
+    avail = available_bytes() or 0
+    raise ResourceLimitError(
+        f"{what} needs about {human(need_bytes)} of memory and {human(_HEADROOM * avail)} is "
+        f"available; {fix} (or free memory / raise the limit{_cap_hint()})"
+    )
+
+
+def _cap_hint() -> str:
+    return f", {ENV_MAX_MEMORY}" if os.environ.get(ENV_MAX_MEMORY) else ""
+
+
+# -- neighbourhood statistics ------------------------------------------------------------------
+# Bytes per gathered entry while a chunk is reduced: the float64 block, its NaN mask, the
+# masked copies, the partition copy of a quantile and the squared deviations of std; plus the
+# int64 temporaries of building a chunk's neighbour rows when the matrix is not cached.
+_PER_ENTRY_STATS = 48
+_PER_ENTRY_ROWS = 32
+
+
+def neighbourhood_bytes(
+    size: int, width: int, n_columns: int, *, gather: bool, cached: bool, chunk_entries: int
+) -> int:
+    """Estimated peak memory of neighbourhood statistics over ``size`` cells of ``width``
+    neighbours: ``n_columns`` output vectors, and for a gather one chunk of rows (plus the
+    space's neighbour matrix and its build when it is cached).
+
+    >>> human(neighbourhood_bytes(15625, 4096, 11, gather=True, cached=False,
+    ...                           chunk_entries=2**21))
+    '163 MB'
+    """
+    need = 2 * n_columns * size * 8  # the columns, and the frame built from them
+    if not gather:
+        return need + 12 * size * 8  # the structure passes hold a dozen vectors at a time
+    entries = max(width + 1, min(chunk_entries, size * (width + 1)))
+    need += entries * _PER_ENTRY_STATS
+    if cached:
+        need += 3 * size * width * 4  # the int32 matrix and its build
+    else:
+        need += entries * _PER_ENTRY_ROWS
+    return need
+
+
+def check_neighbourhood_memory(
+    nb: object, n_columns: int, *, gather: bool, include_self: bool = False
+) -> None:
+    """:func:`check_memory` for neighbourhood statistics over ``nb`` (a
+    :class:`~nb201_flat.landscape.aggregates.NeighbourRows` or
+    :class:`~nb201_flat.neighbours.NeighbourArrays`); the message names the largest radius that
+    fits, or the statistics that need no gather."""
+    from nb201_flat.landscape import neighbourhood as _nbh
+
+    space = getattr(nb, "space", None)
+    radius = int(getattr(nb, "radius", 0))
+    exact = bool(getattr(nb, "exact", True))
+    chunk = _nbh._CHUNK_ENTRIES
+
+    def need(r: int, gathered: bool) -> int:
+        if space is None:  # precomputed arrays: already in memory, only the chunk is new
+            width = int(getattr(nb, "width", 0)) + include_self
+            return neighbourhood_bytes(
+                int(getattr(nb, "size", 0)), width, n_columns, gather=gathered, cached=False,
+                chunk_entries=chunk,
+            )  # fmt: skip
+        from nb201_flat.landscape.aggregates import CACHE_ENTRIES_LIMIT
+
+        width = space.neighbourhood_size(r, exact=exact) + include_self
+        return neighbourhood_bytes(
+            space.size, width, n_columns, gather=gathered,
+            cached=space.size * width <= CACHE_ENTRIES_LIMIT, chunk_entries=chunk,
+        )  # fmt: skip
+
+    estimate = need(radius, gather)
+    if fits(estimate):
+        return
+    smaller = [r for r in range(radius - 1, 0, -1) if fits(need(r, gather))]
+    options = []
+    if smaller:
+        options.append(f"radius {smaller[0]} or less fits")
+    if gather and fits(need(radius, False)):
+        options.append("mean, std, min and max alone need no gather and fit")
+    what = f"neighbourhood statistics at radius {radius}" + (
+        " (median, quantile or share: a gather)" if gather else ""
+    )
+    check_memory(estimate, what, "; ".join(options) or "nothing smaller fits either")
+
+
+# What to lower, per command, when memory runs out anyway (an estimate missed a cap).
+_LOWER = {
+    "figures": "render fewer figures (--only NAME) with --jobs 1",
+    "flatness": "a smaller --radius, or --agg mean/min/max/std",
+    "search": "fewer --runs or --jobs",
+    "reproduce": "fewer --runs or --jobs",
+    "import": "import on a machine with more memory",
+    "train": "fewer --jobs-per-device or a smaller --C/--N",
+}
+
+
+def out_of_memory(command: str | None, exc: BaseException) -> str:
+    """One-line message for a :class:`MemoryError` in ``command``, naming what to lower.
+
+    >>> out_of_memory("flatness", MemoryError())
+    'out of memory in flatness; a smaller --radius, or --agg mean/min/max/std, or raise the memory limit'
+    """
+    detail = str(exc).splitlines()[0][:120] if str(exc) else ""
+    name = command or "this command"
+    lower = _LOWER.get(name, "ask for less at once")
+    return f"out of memory in {name}{f' ({detail})' if detail else ''}; {lower}, or raise the memory limit"
+
+
+# -- progress ---------------------------------------------------------------------------------
+def set_progress(enabled: bool) -> None:
+    """Allow or forbid progress bars for this process (the CLI forbids them under ``--json``)."""
+    global _show_progress
+    _show_progress = bool(enabled)
+
+
+def progress_enabled() -> bool:
+    """True when a bar may be drawn: allowed, and stderr is a terminal."""
+    try:
+        return _show_progress and sys.stderr.isatty()
+    except (AttributeError, ValueError):  # replaced or closed stderr
+        return False
+
+
+def progress(
+    items: Iterable[T], *, total: int | None = None, desc: str = "", delay_s: float = 2.0
+) -> Iterator[T]:
+    """``items``, with a ``tqdm.auto`` bar on stderr after ``delay_s`` seconds when
+    :func:`progress_enabled` (nothing is drawn for quick work or off a terminal).
+
+    >>> list(progress(range(3), desc="demo"))
+    [0, 1, 2]
+    """
+    if not progress_enabled():
+        yield from items
+        return
+    from tqdm.auto import tqdm
+
+    yield from tqdm(items, total=total, desc=desc, file=sys.stderr, delay=delay_s, leave=False)
+
+
+# -- BLAS threads -------------------------------------------------------------------------------
+def limit_blas_threads() -> None:
+    """Under an address-space or cgroup memory limit, use one OpenBLAS thread unless the user
+    chose a count: each OpenBLAS thread reserves its own buffer when numpy loads, and a capped
+    process then dies with a bare "OpenBLAS error" before any of our code runs.
+
+    Only effective before numpy is first imported; a no-op when the variable is set.
+    """
+    if any(k in os.environ for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")):
+        return
+    if _address_space_left() is not None or _cgroup_left() is not None:
+        os.environ["OPENBLAS_NUM_THREADS"] = "1"
+
+
+limit_blas_threads()  # at import: nb201_flat imports this module before anything loads numpy

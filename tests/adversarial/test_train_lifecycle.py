@@ -1,0 +1,174 @@
+"""Issue 10 item 5 (train): a killed ``train`` takes its workers with it, and a run in progress
+is never trained twice (real processes, tiny CPU networks, every wait bounded)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+
+from nb201_flat.errors import RunLockedError
+from nb201_flat.train.data import write_batch
+from nb201_flat.train.executors import LocalExecutor
+from nb201_flat.train.jobs import TrainJob, make_jobs
+from nb201_flat.train.recipe import Recipe
+from nb201_flat.train.runlock import holder, run_lock
+from nb201_flat.train.trainer import train
+
+ARCH = "11472"
+# long enough that no run can finish while the test watches it (each epoch takes >= 10 ms)
+LONG = "4000"
+
+
+@pytest.fixture
+def data_root(tmp_path: Path) -> Path:
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "data" / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        x = rng.integers(0, 256, size=(8, 3 * 32 * 32), dtype=np.uint8)
+        write_batch(folder / name, x, rng.integers(0, 10, 8), "labels")
+    return tmp_path / "data"
+
+
+def _argv(root: Path, db: Path, executor: str) -> list[str]:
+    return [
+        sys.executable, "-m", "nb201_flat", "train", ARCH, "--dataset", "cifar10",
+        "--epochs", LONG, "--data-root", str(root), "--db", str(db), "--C", "4", "--N", "1",
+        "--device", "cpu", "--executor", executor,
+    ]  # fmt: skip
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+
+
+def _progress(db: Path) -> tuple[int, str | None]:
+    """(last stored epoch, run status), read-only so the reader never blocks the writer."""
+    if not db.is_file():
+        return 0, None
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as con:
+            epoch = con.execute("SELECT max(epoch) FROM epochs").fetchone()[0]
+            status = con.execute("SELECT status FROM runs").fetchone()
+    except sqlite3.OperationalError:  # tables not created yet
+        return 0, None
+    return int(epoch or 0), None if status is None else str(status[0])
+
+
+def _wait_for_epoch(proc: subprocess.Popen[str], db: Path, deadline_s: float = 120.0) -> None:
+    end = time.monotonic() + deadline_s
+    while _progress(db)[0] < 1:
+        assert proc.poll() is None, "train exited before its first epoch"
+        assert time.monotonic() < end, "no epoch stored in time"
+        time.sleep(0.2)
+
+
+def _workers(pgid: int) -> list[int]:
+    """Pids of the pool workers (spawned ``spawn_main`` processes) in process group ``pgid``."""
+    pids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            cmd = (stat.parent / "cmdline").read_bytes()
+        except (OSError, IndexError):
+            continue  # gone meanwhile
+        if int(fields[2]) == pgid and fields[0] != "Z" and b"spawn_main" in cmd:
+            pids.append(int(stat.parent.name))
+    return pids
+
+
+@pytest.fixture
+def group() -> Iterator[list[int]]:
+    """Process groups started by a test; killed whole at the end, orphans included."""
+    pgids: list[int] = []
+    yield pgids
+    for pgid in pgids:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pgid, signal.SIGKILL)
+
+
+def test_kill_9_of_train_stops_its_workers(data_root: Path, tmp_path: Path, group: list) -> None:
+    db = tmp_path / "r.sqlite"
+    proc = subprocess.Popen(
+        _argv(data_root, db, "local"), env=_env(), text=True, start_new_session=True
+    )
+    group.append(proc.pid)
+    _wait_for_epoch(proc, db)
+    assert _workers(proc.pid), "no pool worker found training the run"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=10)
+    end = time.monotonic() + 5.0  # PDEATHSIG is immediate; the watchdog polls every 0.5 s
+    while _workers(proc.pid) and time.monotonic() < end:
+        time.sleep(0.1)
+    assert not _workers(proc.pid), "pool workers outlived the killed train"
+    first, _ = _progress(db)
+    time.sleep(2.0)
+    later, status = _progress(db)
+    assert later == first, f"a worker kept training after its parent died: {first} -> {later}"
+    assert status == "running"
+    ckpt = tmp_path / "r.sqlite.ckpt"
+    folders = [p for p in ckpt.iterdir() if p.is_dir()]
+    assert len(folders) == 1 and holder(folders[0]) is None  # the dead worker's lock is gone
+
+
+def test_second_train_of_a_run_in_progress_is_refused(
+    data_root: Path, tmp_path: Path, group: list
+) -> None:
+    db = tmp_path / "r.sqlite"
+    first = subprocess.Popen(
+        _argv(data_root, db, "inline"), env=_env(), text=True, start_new_session=True
+    )
+    group.append(first.pid)
+    _wait_for_epoch(first, db)
+    second = subprocess.Popen(
+        _argv(data_root, db, "local"), env=_env(), text=True, stderr=subprocess.PIPE,
+        stdout=subprocess.PIPE, start_new_session=True,
+    )  # fmt: skip
+    group.append(second.pid)  # its workers too, should it train
+    try:
+        _, stderr = second.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        pytest.fail("the second train ran the same run instead of refusing it")
+    assert first.poll() is None  # still training: the refusal was not a finished run
+    lines = stderr.strip().splitlines()
+    assert second.returncode == 2, stderr
+    assert len(lines) == 1 and lines[0].startswith("error: "), stderr
+    assert "being trained by pid" in lines[0] and ".lock" in lines[0]
+
+
+def _job(root: Path, tmp_path: Path) -> TrainJob:
+    return make_jobs(
+        [int(ARCH)], dataset="cifar10", epochs=1, seeds=[777], data_root=root,
+        db_path=tmp_path / "r.sqlite", recipe=Recipe(epochs=1, batch_size=16), c=4, n=1,
+        device="cpu", threads=1,
+    )[0]  # fmt: skip
+
+
+def test_locked_run_is_not_trained_nor_retried(data_root: Path, tmp_path: Path) -> None:
+    job = _job(data_root, tmp_path)
+    calls = []
+
+    def counting(j: TrainJob) -> object:
+        calls.append(j.name)
+        return train(j)
+
+    with run_lock(job.checkpoint_folder, job.name):
+        with pytest.raises(RunLockedError, match="being trained by pid"):
+            train(job)
+        (res,) = LocalExecutor(processes=False, retries=3, run=counting).map([job])  # type: ignore[arg-type]
+    assert res.status == "failed" and res.attempts == 1 and len(calls) == 1
+    assert "RunLockedError" in (res.error or "")
+    assert not (tmp_path / "r.sqlite").exists() or _progress(tmp_path / "r.sqlite")[0] == 0
+    assert train(job).status == "done"  # released with the with block
