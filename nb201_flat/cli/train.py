@@ -57,6 +57,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("--jobs-per-device", type=int, default=1, help="concurrent jobs per device")
     p.add_argument("--retries", type=int, default=1, help="extra attempts per failed job")
+    p.add_argument(
+        "--mode",
+        default="faithful",
+        choices=("faithful", "fast"),
+        help="faithful: NB201's numerics (fp32, TF32 off, deterministic cuDNN, LR per epoch; "
+        "default); fast: bf16, channels-last, cudnn.benchmark, torch.compile (CUDA). "
+        "The mode is part of the results key",
+    )
     p.add_argument("--compile", action="store_true", help="wrap the network in torch.compile")
     p.add_argument("--C", dest="c", type=int, default=16, help="first-stage channels (16)")
     p.add_argument("--N", dest="n", type=int, default=5, help="cells per stage (5)")
@@ -112,7 +120,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         device=args.device,
         c=args.c,
         n=args.n,
-        compile=args.compile,
+        compile=True if args.compile else None,
+        mode=args.mode,
     )
     devices = None if args.device == "auto" else [args.device]
     if args.executor == "inline" and args.progress:
@@ -135,6 +144,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             "dataset": r.job.dataset,
             "epochs": r.job.epochs,
             "seed": r.job.seed,
+            "mode": r.job.train_mode.tag,
             "status": r.status,
             "train_time_s": r.train_time_s,
             "metrics": r.metrics,

@@ -20,7 +20,7 @@ from nb201_flat.table import Table
 
 def space_from_key(key: str) -> Space:
     """The :class:`Space` named by a results-database space key (network size suffix ignored)."""
-    base = key.split("@", 1)[0]
+    base = key.split("#", 1)[0].split("@", 1)[0]  # "#<mode tag>" since modes exist
     if base == "nb201":
         return NB201
     try:
@@ -59,5 +59,11 @@ def read_results_db(path: str | os.PathLike[str], *, space: str | None = None) -
         df,
         space=space_from_key(space),
         source=f"retraining results {p.name} ({space})",
-        meta={"file": str(p), "space_key": space, "seed_ids": seed_ids},
+        meta={
+            "file": str(p),
+            "space_key": space,
+            "seed_ids": seed_ids,
+            # training mode (faithful / fast-bf16 / ...); None for databases older than modes
+            "mode": space.partition("#")[2] or None,
+        },
     )
