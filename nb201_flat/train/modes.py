@@ -148,6 +148,43 @@ def mode_for(name: str) -> TrainMode:
         ) from None
 
 
+def compile_options(mode: TrainMode, device_type: str) -> dict[str, object] | None:
+    """Keyword arguments of ``torch.compile`` for ``mode`` on a device, or ``None`` (eager).
+
+    Shapes are static (``dynamic=False``): every full batch has one shape and the last,
+    partial batch of an epoch its own, so at most two graphs exist per network and mode.
+    Where CUDA graphs are on, ``mode="reduce-overhead"`` makes inductor capture the forward
+    and backward as CUDA graphs (one launch per step instead of hundreds of small kernels,
+    which dominate for NB201's small networks); it falls back to plain kernels for any graph
+    it cannot capture, which is what "where the step allows" means here.
+
+    >>> compile_options(FAST, "cuda")
+    {'dynamic': False, 'fullgraph': False, 'mode': 'reduce-overhead'}
+    >>> compile_options(FAST, "cpu") is None, compile_options(FAITHFUL, "cuda") is None
+    (True, True)
+    """
+    if not mode.uses_compile(device_type):
+        return None
+    return {
+        "dynamic": False,
+        "fullgraph": False,
+        "mode": "reduce-overhead" if mode.uses_cuda_graphs(device_type) else "default",
+    }
+
+
+def uses_tensor_lr(mode: TrainMode | None) -> bool:
+    """Whether the optimiser's learning rate is a 0-d tensor on the device (fast mode).
+
+    A tensor LR is updated in place by the scheduler, so a compiled or captured step reads the
+    new value without a recompile or a host copy. Faithful mode keeps a Python float, the
+    arithmetic NB201's SGD did.
+
+    >>> uses_tensor_lr(FAST), uses_tensor_lr(FAITHFUL), uses_tensor_lr(None)
+    (True, False, False)
+    """
+    return mode is not None and mode.name == "fast"
+
+
 def effective_mode(
     name: str,
     *,

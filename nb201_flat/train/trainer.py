@@ -33,12 +33,17 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 from nb201_flat.train import costs  # noqa: E402
-from nb201_flat.train.augment import draw_crops  # noqa: E402
+from nb201_flat.train.augment import draw_crops, lr_tensor  # noqa: E402
 from nb201_flat.train.checkpoint import Checkpointer  # noqa: E402
 from nb201_flat.train.data import DatasetInfo, DataSplits, load_dataset  # noqa: E402
 from nb201_flat.train.jobs import JobResult, TrainJob  # noqa: E402
 from nb201_flat.train.model import Network  # noqa: E402
-from nb201_flat.train.modes import TrainMode, apply_backend_flags  # noqa: E402
+from nb201_flat.train.modes import (  # noqa: E402
+    TrainMode,
+    apply_backend_flags,
+    compile_options,
+    uses_tensor_lr,
+)
 from nb201_flat.train.recipe import Recipe  # noqa: E402
 from nb201_flat.train.results_db import ResultsDB  # noqa: E402
 
@@ -212,7 +217,7 @@ class Session:
         total_steps = self.steps * recipe.epochs
         self.opt = torch.optim.SGD(
             model.parameters(),
-            lr=recipe.lr,
+            lr=lr_tensor(recipe.lr, self.device) if uses_tensor_lr(mode) else recipe.lr,
             momentum=recipe.momentum,
             nesterov=recipe.nesterov,
             weight_decay=recipe.weight_decay,
@@ -225,8 +230,11 @@ class Session:
         del total_steps
         # on the training device: crop offsets, flips and the data order need no host copy
         self.gen = torch.Generator(device=self.device).manual_seed(seed)
+        opts = compile_options(mode, self.device.type) if mode is not None else None
+        if opts is None and compile:
+            opts = {}
         self.fwd: Callable[[torch.Tensor], torch.Tensor] = (
-            torch.compile(model) if compile else model
+            torch.compile(model, **opts) if opts is not None else model  # type: ignore[call-overload]
         )
 
     def autocast(self) -> torch.autocast:

@@ -229,3 +229,35 @@ def test_imagenet16_counts_asserted_in_faithful_mode(tmp_path: Path) -> None:
         train(dataclasses.replace(job, mode="faithful"))
     S.check_nb201_counts("ImageNet16-120", 151_700, 6_000)
     S.check_nb201_counts("cifar10", 50_000, 10_000)
+
+
+class Crash(Exception):
+    pass
+
+
+def test_fast_mode_tensor_lr_and_exact_resume(tmp_path: Path) -> None:
+    root = write_tiny_cifar10(tmp_path / "data")
+
+    def job_in(out: Path):  # type: ignore[no-untyped-def]
+        (job,) = jobs_for(root, out, "fast")
+        return dataclasses.replace(job, recipe=Recipe(epochs=3, batch_size=32))
+
+    ref_job = job_in(tmp_path / "ref")
+    assert train(ref_job).status == "done"
+
+    def crash(epoch: int, rows: object) -> None:
+        if epoch == 1:
+            raise Crash
+
+    job = job_in(tmp_path / "crashed")
+    with pytest.raises(Crash):
+        train(job, on_epoch_end=crash)
+    assert train(job).status == "done"  # resumes after epoch 1
+    a = torch.load(ref_job.checkpoint_folder / "epoch-0003.pt", weights_only=True)
+    b = torch.load(job.checkpoint_folder / "epoch-0003.pt", weights_only=True)
+    assert a["model"].keys() == b["model"].keys()
+    assert all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])
+    assert torch.equal(a["generator"], b["generator"])
+    lr = b["optimizer"]["param_groups"][0]["lr"]
+    assert isinstance(lr, torch.Tensor)  # fast mode: LR is a tensor on the device
+    assert float(lr) == xautodl_cosine(0.1, 0.0, 3, 3) == 0.0  # stored: the next epoch's LR
