@@ -13,7 +13,7 @@ MODULES = [
     "nb201_flat.train.splits",
     "nb201_flat.train.jobs",
 ]
-TORCH_MODULES = ["nb201_flat.train.augment"]
+TORCH_MODULES = ["nb201_flat.train.augment", "nb201_flat.train.grouped"]
 
 
 @pytest.mark.parametrize("name", MODULES + TORCH_MODULES)
