@@ -44,6 +44,7 @@ from nb201_flat.train.modes import (  # noqa: E402
     compile_options,
     uses_tensor_lr,
 )
+from nb201_flat.train.pruning import prune_network  # noqa: E402
 from nb201_flat.train.recipe import Recipe  # noqa: E402
 from nb201_flat.train.results_db import ResultsDB  # noqa: E402
 
@@ -209,6 +210,8 @@ class Session:
             torch.manual_seed(seed)
             model = Network(ops, n_nodes, c=c, n=n, num_classes=data.info.num_classes)
         model = model.to(self.device)
+        if mode is not None and mode.name == "fast":
+            prune_network(model)  # same logits and updates; skips edges into dead nodes
         if self.channels_last:
             model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         self.model: Network = model

@@ -12,6 +12,7 @@ MODULES = [
     "nb201_flat.train.modes",
     "nb201_flat.train.splits",
     "nb201_flat.train.jobs",
+    "nb201_flat.train.pruning",
 ]
 TORCH_MODULES = ["nb201_flat.train.augment", "nb201_flat.train.grouped"]
 
