@@ -43,7 +43,9 @@ def reaches_output(ops: Sequence[str], n_nodes: int) -> tuple[bool, ...]:
 def useful_edges(ops: Sequence[str], n_nodes: int) -> tuple[bool, ...]:
     """Per edge: is it a non-``none`` edge whose target node reaches the output?"""
     reach = reaches_output(ops, n_nodes)
-    return tuple(op != "none" and reach[j] for op, (_, j) in zip(ops, cell_edges(n_nodes)))
+    return tuple(
+        op != "none" and reach[j] for op, (_, j) in zip(ops, cell_edges(n_nodes), strict=True)
+    )
 
 
 def prune_network(model: Any) -> int:
