@@ -39,7 +39,26 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         description="Train each ARCH for each seed with NB201's recipe; results go to the "
         "SQLite file --db (runs already there are skipped; interrupted runs resume).",
     )
-    p.add_argument("archs", nargs="+", metavar="ARCH", help="official NB201 strings or indices")
+    p.add_argument(
+        "archs", nargs="*", metavar="ARCH", help="cell strings or indices in the space (--ops)"
+    )
+    g = p.add_argument_group("cell sets (united; see nb201_flat.train.campaign)")
+    g.add_argument("--neighbours-of", metavar="ARCH", help="train the Hamming ball around ARCH")
+    g.add_argument("--radius", type=int, default=1, help="radius of --neighbours-of (1)")
+    g.add_argument("--sample", type=int, metavar="N", help="N cells drawn uniformly")
+    g.add_argument("--seed", type=int, metavar="S", help="seed of --sample")
+    g.add_argument(
+        "--unique-isomorphism",
+        action="store_true",
+        help="train one member per isomorphism class; the JSON maps the others to it",
+    )
+    g.add_argument(
+        "--train-disconnected",
+        action="store_true",
+        help="also train disconnected cells (default: not trained, chance accuracy reported)",
+    )
+    g.add_argument("--ops", nargs="+", metavar="OP", help="op set of the space (default NB201's)")
+    g.add_argument("--nodes", type=int, help="nodes per cell, input and output included (4)")
     p.add_argument("--dataset", required=True, choices=_DATASETS)
     p.add_argument("--epochs", type=int, default=200, help="schedule length: 200, 12 or any N")
     p.add_argument("--seeds", type=int, nargs="+", default=[777], help="default: 777")
@@ -108,8 +127,28 @@ def cmd_train(args: argparse.Namespace) -> int:
     if not os.path.isdir(args.data_root):
         # fail before any worker starts: every job would fail the same way
         raise DatasetNotFoundError(f"--data-root {args.data_root} is not a folder")
+    from nb201_flat.space import NB201, NB201_OPS, Space
+    from nb201_flat.train.campaign import plan_campaign
+    from nb201_flat.train.data import dataset_info
+
+    space = NB201
+    if args.ops is not None or args.nodes is not None:
+        space = Space(args.ops or NB201_OPS, args.nodes or 4)
+    plan = plan_campaign(
+        space,
+        archs=[int(a) if a.isdigit() else a for a in args.archs],
+        neighbours_of=(
+            int(args.neighbours_of) if (args.neighbours_of or "").isdigit() else args.neighbours_of
+        ),
+        radius=args.radius,
+        sample_n=args.sample,
+        sample_seed=args.seed,
+        unique_isomorphism=args.unique_isomorphism,
+        train_disconnected=args.train_disconnected,
+    )
     jobs = make_jobs(
-        args.archs,
+        plan.cells,
+        space=space,
         dataset=args.dataset,
         epochs=args.epochs,
         seeds=args.seeds,
@@ -152,11 +191,25 @@ def cmd_train(args: argparse.Namespace) -> int:
         }
         for r in results
     ]
+    not_trained = plan.chance_rows(dataset_info(args.dataset).num_classes)
     if args.json:
-        emit_json({"db": args.db, "runs": records})
+        emit_json(
+            {
+                "db": args.db,
+                "runs": records,
+                "constant_output": not_trained,
+                "isomorphism_representative": {str(k): v for k, v in plan.representative.items()},
+            }
+        )
     else:
         for rec in records:
             accs = ", ".join(f"{s} {m['accuracy']:.2f}%" for s, m in rec["metrics"].items())
             detail = rec["error"] if rec["status"] == "failed" else accs
             print(f"{rec['index']:>6} seed {rec['seed']:<5} {rec['status']:<8} {detail}")
+        for row in not_trained:
+            print(
+                f"{row['index']:>6} not trained: disconnected, chance accuracy {row['accuracy']}%"
+            )
+        for k, v in plan.representative.items():
+            print(f"{k:>6} not trained: isomorphic to {v}")
     return 0 if all(r.ok for r in results) else 1
