@@ -99,8 +99,8 @@ def test_campaign_end_to_end_in_a_space_beyond_the_table(
 
     # a barrier between two neighbours at distance 2: one path through the (measured) centre,
     # one through an unmeasured cell; "omit" averages the measured members of each level
-    a = space.from_ops(["nor_conv_1x1", "skip_connect", "sep_conv_3x3"] + list(centre.ops[3:]))
-    b = space.from_ops(["nor_conv_3x3", "none", "sep_conv_3x3"] + list(centre.ops[3:]))
+    a = space.from_ops(["nor_conv_1x1", "skip_connect", "sep_conv_3x3", *centre.ops[3:]])
+    b = space.from_ops(["nor_conv_3x3", "none", "sep_conv_3x3", *centre.ops[3:]])
     res = a2m_barrier(space, acc, a, b, nan_policy="omit")
     mid = acc[centre.index]
     ends = (acc[a.index] + acc[b.index]) / 2
