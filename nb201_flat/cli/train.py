@@ -192,6 +192,23 @@ def cmd_train(args: argparse.Namespace) -> int:
         for r in results
     ]
     not_trained = plan.chance_rows(dataset_info(args.dataset).num_classes)
+    if plan.constant_output:
+        from nb201_flat.train.campaign import record_constant_output
+
+        constant_jobs = make_jobs(
+            plan.constant_output,
+            space=space,
+            dataset=args.dataset,
+            epochs=args.epochs,
+            seeds=args.seeds,
+            data_root=args.data_root,
+            db_path=args.db,
+            c=args.c,
+            n=args.n,
+            mode=args.mode,
+        )
+        for cj in constant_jobs:
+            record_constant_output(cj)
     if args.json:
         emit_json(
             {

@@ -28,6 +28,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -135,3 +136,42 @@ def plan_campaign(
         chosen = {members[0] for members in classes.values()}
         rep = {m: members[0] for members in classes.values() for m in members[1:]}
     return CampaignPlan(tuple(sorted(chosen)), tuple(constant), rep)
+
+
+CONSTANT_STATUS = "constant"
+"""``runs.status`` of a cell recorded without training (its output is constant)."""
+
+
+def record_constant_output(job: Any) -> dict[str, tuple[float, float, float]]:
+    """Store a disconnected cell's result without training it: chance accuracy, flagged.
+
+    The input never reaches the output, so the network computes the same logits for every
+    image; on NB201's class-balanced evaluation splits its accuracy is chance,
+    ``100 / num_classes``. The loss depends on the trained classifier bias, which is not
+    computed, so it is stored as missing (NULL). The run gets status ``"constant"`` (the flag),
+    the final epoch's rows are written, and the imported table lists these cells in
+    ``table.meta["constant_output"]``.
+
+    Parameters
+    ----------
+    job
+        The :class:`~nb201_flat.train.jobs.TrainJob` of a disconnected cell.
+    """
+    from nb201_flat.space import Space
+    from nb201_flat.train.data import dataset_info
+    from nb201_flat.train.results_db import ResultsDB
+
+    probe = Space(("none", "skip_connect"), job.n_nodes)
+    codes = [0 if op == "none" else 1 for op in job.ops]
+    if bool(probe.connected_codes([codes])[0]):
+        raise ArgumentError(f"cell {job.arch} is connected; train it instead")
+    info = dataset_info(job.dataset)
+    chance = 100.0 / info.num_classes
+    rows = {s: (float("nan"), chance, 0.0) for s in ("train", *info.splits)}
+    db = ResultsDB(job.db_path)
+    try:
+        db.write_epoch(job.key, job.index, job.epochs, rows)
+        db.mark_run(job.key, job.index, CONSTANT_STATUS, train_time_s=0.0)
+    finally:
+        db.close()
+    return rows

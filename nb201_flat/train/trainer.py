@@ -3,8 +3,8 @@
 Data and augmentation live on the training device: the uint8 images are copied there once,
 and each batch is cropped (zero padding), flipped and normalised with tensor ops, so a GPU never
 waits for a CPU data loader. All random numbers (data order, crop offsets, flips) come from one
-``torch.Generator`` on the training device seeded by the job's seed, whose state is checkpointed with the model,
-optimiser and scheduler: a run killed at any moment (``kill -9``) resumes from its last
+``torch.Generator`` on the training device, seeded by the job's seed, whose state is
+checkpointed with the model, optimiser and scheduler: a run killed at any moment (``kill -9``) resumes from its last
 checkpoint to the same final numbers (bitwise on CPU with the same thread count; on CUDA up to
 the non-determinism of its kernels). Weight init uses the seed through a forked global RNG, so
 the caller's RNG state is left untouched.
@@ -217,7 +217,6 @@ class Session:
         self.model: Network = model
         self.n_train = len(data.train_y)
         self.steps = recipe.steps_per_epoch(self.n_train)
-        total_steps = self.steps * recipe.epochs
         self.opt = torch.optim.SGD(
             model.parameters(),
             lr=lr_tensor(recipe.lr, self.device) if uses_tensor_lr(mode) else recipe.lr,
@@ -230,7 +229,6 @@ class Session:
         self.sched = torch.optim.lr_scheduler.LambdaLR(
             self.opt, lambda s: recipe.step_factor(int(s), steps, lr_update)
         )
-        del total_steps
         # on the training device: crop offsets, flips and the data order need no host copy
         self.gen = torch.Generator(device=self.device).manual_seed(seed)
         opts = compile_options(mode, self.device.type) if mode is not None else None

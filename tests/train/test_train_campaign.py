@@ -106,3 +106,33 @@ def test_campaign_end_to_end_in_a_space_beyond_the_table(
     ends = (acc[a.index] + acc[b.index]) / 2
     assert res.barrier == pytest.approx(ends - min(mid, acc[a.index], acc[b.index]))
     assert np.isnan(a2m_barrier(space, acc, a, b, nan_policy="propagate").barrier)
+
+
+def test_disconnected_cells_recorded_at_chance_with_a_flag(
+    cifar10_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("torch")
+    from test_train_cli import run_cli
+
+    from nb201_flat.importers.results_db import read_results_db
+    from nb201_flat.train.campaign import record_constant_output
+    from nb201_flat.train.jobs import make_jobs
+
+    zero = NB201.from_ops(["none"] * 6).index
+    db = tmp_path / "r.sqlite"
+    argv = ["train", str(zero), "11472", "--dataset", "cifar10", "--epochs", "1",
+            "--data-root", str(cifar10_root), "--db", str(db), "--device", "cpu",
+            "--executor", "inline", "--C", "2", "--N", "1", "--json"]  # fmt: skip
+    assert run_cli(argv) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert [r["index"] for r in out["runs"]] == [11472]  # the disconnected cell is not trained
+    assert out["constant_output"] == [{"index": zero, "accuracy": 10.0, "constant_output": True}]
+    table = read_results_db(db)
+    assert table.meta["constant_output"] == [zero]
+    assert table.vector("cifar10", "ori-test", 1)[zero] == 10.0
+    assert np.isnan(table.vector("cifar10", "ori-test", 1, "loss")[zero])  # not computed
+    assert np.isfinite(table.vector("cifar10", "ori-test", 1, "loss")[11472])
+    (connected,) = make_jobs([11472], dataset="cifar10", epochs=1, seeds=[1],
+                             data_root=cifar10_root, db_path=db)  # fmt: skip
+    with pytest.raises(ArgumentError, match="connected"):
+        record_constant_output(connected)
