@@ -13,6 +13,7 @@ MODULES = [
     "nb201_flat.train.splits",
     "nb201_flat.train.jobs",
     "nb201_flat.train.pruning",
+    "nb201_flat.train.campaign",
 ]
 TORCH_MODULES = ["nb201_flat.train.augment", "nb201_flat.train.grouped"]
 
