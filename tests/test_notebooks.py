@@ -24,12 +24,13 @@ SCRIPTS = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.py"))
 CELL_TIMEOUT_S = 180
 
 
-def test_the_four_notebooks_exist() -> None:
+def test_the_five_notebooks_exist() -> None:
     assert [p.stem for p in SCRIPTS] == [
         "01_explore_flatness",
         "02_reproduce_na_rs_vs_rs",
         "03_paper_figures",
         "04_retrain_an_architecture",
+        "05_campaign_beyond_the_table",
     ]
 
 

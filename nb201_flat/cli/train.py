@@ -42,7 +42,26 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         description="Train each ARCH for each seed with NB201's recipe; results go to the "
         "SQLite file --db (runs already there are skipped; interrupted runs resume).",
     )
-    p.add_argument("archs", nargs="+", metavar="ARCH", help="official NB201 strings or indices")
+    p.add_argument(
+        "archs", nargs="*", metavar="ARCH", help="cell strings or indices in the space (--ops)"
+    )
+    g = p.add_argument_group("cell sets (united; see nb201_flat.train.campaign)")
+    g.add_argument("--neighbours-of", metavar="ARCH", help="train the Hamming ball around ARCH")
+    g.add_argument("--radius", type=int, default=1, help="radius of --neighbours-of (1)")
+    g.add_argument("--sample", type=int, metavar="N", help="N cells drawn uniformly")
+    g.add_argument("--seed", type=int, metavar="S", help="seed of --sample")
+    g.add_argument(
+        "--unique-isomorphism",
+        action="store_true",
+        help="train one member per isomorphism class; the JSON maps the others to it",
+    )
+    g.add_argument(
+        "--train-disconnected",
+        action="store_true",
+        help="also train disconnected cells (default: not trained, chance accuracy reported)",
+    )
+    g.add_argument("--ops", nargs="+", metavar="OP", help="op set of the space (default NB201's)")
+    g.add_argument("--nodes", type=int, help="nodes per cell, input and output included (4)")
     p.add_argument("--dataset", required=True, choices=_DATASETS)
     p.add_argument("--epochs", type=int, default=200, help="schedule length: 200, 12 or any N")
     p.add_argument("--seeds", type=int, nargs="+", default=[777], help="default: 777")
@@ -60,6 +79,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("--jobs-per-device", type=int, default=1, help="concurrent jobs per device")
     p.add_argument("--retries", type=int, default=1, help="extra attempts per failed job")
+    p.add_argument(
+        "--mode",
+        default="faithful",
+        choices=("faithful", "fast"),
+        help="faithful: NB201's numerics (fp32, TF32 off, deterministic cuDNN, LR per epoch; "
+        "default); fast: bf16, channels-last, cudnn.benchmark, torch.compile (CUDA). "
+        "The mode is part of the results key",
+    )
     p.add_argument("--compile", action="store_true", help="wrap the network in torch.compile")
     p.add_argument("--C", dest="c", type=int, default=16, help="first-stage channels (16)")
     p.add_argument("--N", dest="n", type=int, default=5, help="cells per stage (5)")
@@ -128,8 +155,28 @@ def cmd_train(args: argparse.Namespace) -> int:
     if not os.path.isdir(args.data_root):
         # fail before any worker starts: every job would fail the same way
         raise DatasetNotFoundError(f"--data-root {args.data_root} is not a folder")
+    from nb201_flat.space import NB201, NB201_OPS, Space
+    from nb201_flat.train.campaign import plan_campaign
+    from nb201_flat.train.data import dataset_info
+
+    space = NB201
+    if args.ops is not None or args.nodes is not None:
+        space = Space(args.ops or NB201_OPS, args.nodes or 4)
+    plan = plan_campaign(
+        space,
+        archs=[int(a) if a.isdigit() else a for a in args.archs],
+        neighbours_of=(
+            int(args.neighbours_of) if (args.neighbours_of or "").isdigit() else args.neighbours_of
+        ),
+        radius=args.radius,
+        sample_n=args.sample,
+        sample_seed=args.seed,
+        unique_isomorphism=args.unique_isomorphism,
+        train_disconnected=args.train_disconnected,
+    )
     jobs = make_jobs(
-        args.archs,
+        plan.cells,
+        space=space,
         dataset=args.dataset,
         epochs=args.epochs,
         seeds=args.seeds,
@@ -140,7 +187,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         device=args.device,
         c=args.c,
         n=args.n,
-        compile=args.compile,
+        compile=True if args.compile else None,
+        mode=args.mode,
     )
     for job in jobs:  # one line before any worker starts, not one failed job per run
         check_unlocked(job.checkpoint_folder, job.name)
@@ -165,6 +213,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             "dataset": r.job.dataset,
             "epochs": r.job.epochs,
             "seed": r.job.seed,
+            "mode": r.job.train_mode.tag,
             "status": r.status,
             "train_time_s": r.train_time_s,
             "metrics": r.metrics,
@@ -172,11 +221,42 @@ def cmd_train(args: argparse.Namespace) -> int:
         }
         for r in results
     ]
+    not_trained = plan.chance_rows(dataset_info(args.dataset).num_classes)
+    if plan.constant_output:
+        from nb201_flat.train.campaign import record_constant_output
+
+        constant_jobs = make_jobs(
+            plan.constant_output,
+            space=space,
+            dataset=args.dataset,
+            epochs=args.epochs,
+            seeds=args.seeds,
+            data_root=args.data_root,
+            db_path=args.db,
+            c=args.c,
+            n=args.n,
+            mode=args.mode,
+        )
+        for cj in constant_jobs:
+            record_constant_output(cj)
     if args.json:
-        emit_json({"db": args.db, "runs": records})
+        emit_json(
+            {
+                "db": args.db,
+                "runs": records,
+                "constant_output": not_trained,
+                "isomorphism_representative": {str(k): v for k, v in plan.representative.items()},
+            }
+        )
     else:
         for rec in records:
             accs = ", ".join(f"{s} {m['accuracy']:.2f}%" for s, m in rec["metrics"].items())
             detail = rec["error"] if rec["status"] == "failed" else accs
             print(f"{rec['index']:>6} seed {rec['seed']:<5} {rec['status']:<8} {detail}")
+        for row in not_trained:
+            print(
+                f"{row['index']:>6} not trained: disconnected, chance accuracy {row['accuracy']}%"
+            )
+        for k, v in plan.representative.items():
+            print(f"{k:>6} not trained: isomorphic to {v}")
     return 0 if all(r.ok for r in results) else 1

@@ -20,7 +20,7 @@ from nb201_flat.table import Table
 
 def space_from_key(key: str) -> Space:
     """The :class:`Space` named by a results-database space key (network size suffix ignored)."""
-    base = key.split("@", 1)[0]
+    base = key.split("#", 1)[0].split("@", 1)[0]  # "#<mode tag>" since modes exist
     if base == "nb201":
         return NB201
     try:
@@ -56,6 +56,14 @@ def read_results_db(path: str | os.PathLike[str], *, space: str | None = None) -
             )
         space = keys[0] if keys else "nb201"
     df = load_results(p, space=space)
+    with sqlite3.connect(f"file:{p}?mode=ro", uri=True) as con:
+        constant = sorted(
+            int(r[0])
+            for r in con.execute(
+                "SELECT DISTINCT arch_index FROM runs WHERE status = 'constant' AND space = ?",
+                (space,),
+            )
+        )
     # tables number seeds by position (NB201: 777, 888, 999 -> 0, 1, 2); keep the ids in meta
     seed_ids = sorted(int(s) for s in df["seed"].dropna().unique())
     df["seed"] = df["seed"].map({s: i for i, s in enumerate(seed_ids)}).astype("Int64")
@@ -63,5 +71,13 @@ def read_results_db(path: str | os.PathLike[str], *, space: str | None = None) -
         df,
         space=space_from_key(space),
         source=f"retraining results {p.name} ({space})",
-        meta={"file": str(p), "space_key": space, "seed_ids": seed_ids},
+        meta={
+            "file": str(p),
+            "space_key": space,
+            "seed_ids": seed_ids,
+            # training mode (faithful / fast-bf16 / ...); None for databases older than modes
+            "mode": space.partition("#")[2] or None,
+            # disconnected cells recorded at chance accuracy without training (flagged)
+            "constant_output": constant,
+        },
     )

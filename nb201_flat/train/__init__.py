@@ -26,6 +26,18 @@ executors
     ``LocalExecutor``, ``DaskExecutor``, ``SlurmExecutor`` sharing ``Executor.map(jobs)``.
 jobs
     ``TrainJob`` (what to train) and ``JobResult`` (what came out), plain picklable values.
+modes
+    ``faithful`` (NB201's numerics) and ``fast`` (bf16, channels-last, compile) training modes.
+splits
+    NB201's split files shipped as package data (SHA-256 checked); NB201's dataset sizes.
+augment
+    Crop/flip parameters drawn on the device; a tensor learning rate.
+grouped
+    K seeds of one cell trained as one vmapped network.
+pruning
+    Skips edges into nodes that never reach the cell output.
+campaign
+    Cell sets (Hamming balls, samples, isomorphism classes) and constant-output cells.
 """
 
 from __future__ import annotations

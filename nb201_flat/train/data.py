@@ -298,10 +298,20 @@ def fallback_split(n: int) -> tuple[I64, I64]:
 
 
 def nb201_split(dataset: str, n: int, split_dir: str | os.PathLike[str] | None) -> tuple[I64, I64]:
-    """The two halves NB201 uses for ``dataset`` over ``n`` items (train/valid or xvalid/xtest)."""
+    """The two halves NB201 uses for ``dataset`` over ``n`` items (train/valid or xvalid/xtest).
+
+    Looked up in ``split_dir`` first, then in the copies shipped with the package
+    (:mod:`.splits`, used when they cover exactly ``n`` items, i.e. on NB201's full data);
+    otherwise (a dataset of another size) the deterministic fallback, with a warning.
+    """
     fname, k1, k2 = SPLIT_FILES[dataset]
     path = Path(split_dir) / fname if split_dir is not None else None
     if path is None or not path.is_file():
+        from nb201_flat.train.splits import packaged_split
+
+        a, b = packaged_split(fname, (k1, k2))
+        if len(a) + len(b) == n and max(a.max(), b.max()) < n:
+            return a, b
         log.warning(
             "NB201 split file %s not found; using the deterministic fallback split "
             "(numbers will not be exactly comparable with NB201's)",
@@ -346,6 +356,7 @@ def load_dataset(
     root: str | os.PathLike[str],
     *,
     split_dir: str | os.PathLike[str] | None = None,
+    strict: bool = False,
 ) -> DataSplits:
     """Read an NB201 dataset from ``root`` and apply NB201's splits.
 
@@ -356,7 +367,11 @@ def load_dataset(
     root
         Folder holding ``cifar-10-batches-py``, ``cifar-100-python`` or ``ImageNet16``.
     split_dir
-        Folder of NB201's split files; default ``root``.
+        Folder of NB201's split files; default ``root`` (then the copies shipped with the
+        package, see :func:`nb201_split`).
+    strict
+        Faithful mode: ImageNet16-120 must have NB201's 151,700 train / 6,000 test images
+        (classes 1..120 of the down-sampled ImageNet), else :class:`.splits.DatasetSizeError`.
 
     Raises
     ------
@@ -377,6 +392,10 @@ def load_dataset(
     }
     train_x, train_y, test_x, test_y = readers[info.source](root)
     n_test = len(test_y)
+    if strict and name == "ImageNet16-120":
+        from nb201_flat.train.splits import check_nb201_counts
+
+        check_nb201_counts(name, len(train_y), n_test)
     test_all = np.arange(n_test, dtype=np.int64)
     if name == "cifar10-valid":
         tr, va = nb201_split(name, len(train_y), split_dir)

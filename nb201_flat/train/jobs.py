@@ -25,6 +25,7 @@ from typing import Literal, NamedTuple
 from nb201_flat.space import NB201, Arch, Space
 from nb201_flat.train.costs import check_ops
 from nb201_flat.train.data import dataset_info
+from nb201_flat.train.modes import TrainMode, effective_mode, keyed_space
 from nb201_flat.train.recipe import Recipe, recipe_for
 
 
@@ -80,9 +81,12 @@ class TrainJob:
     c, n
         Network width and cells per stage (NB201: 16 and 5).
     compile, channels_last, amp
-        ``torch.compile``; channels-last layout and bf16 autocast (``None``: on for CUDA).
+        ``torch.compile``; channels-last layout and bf16 autocast (``None``: as ``mode`` says).
     threads
         CPU threads for torch (``None``: leave torch's default).
+    mode
+        ``"faithful"`` (NB201's numerics, default) or ``"fast"``; see :mod:`.modes`. Its tag
+        (with any override above) is part of :attr:`key` and of the checkpoint identity.
     """
 
     arch: str
@@ -100,14 +104,23 @@ class TrainJob:
     device: str = "auto"
     c: int = 16
     n: int = 5
-    compile: bool = False
+    compile: bool | None = None
     channels_last: bool | None = None
     amp: bool | None = None
     threads: int | None = None
+    mode: str = "faithful"
 
     def __post_init__(self) -> None:
         check_ops(self.ops, self.n_nodes)
         dataset_info(self.dataset)
+        _ = self.train_mode  # an unknown mode or a contradicting override fails here
+
+    @property
+    def train_mode(self) -> TrainMode:
+        """The mode with this job's overrides applied."""
+        return effective_mode(
+            self.mode, amp=self.amp, channels_last=self.channels_last, compile=self.compile
+        )
 
     @property
     def epochs(self) -> int:
@@ -117,12 +130,21 @@ class TrainJob:
     @property
     def key(self) -> RunKey:
         """Identity in the results database."""
-        return RunKey(self.space, self.arch, self.dataset, self.epochs, self.seed)
+        return RunKey(
+            keyed_space(self.space, self.train_mode),
+            self.arch,
+            self.dataset,
+            self.epochs,
+            self.seed,
+        )
 
     @property
     def name(self) -> str:
         """File-system-safe run name (checkpoint sub-folder)."""
-        raw = f"{self.space}-{self.index}-{self.dataset}-e{self.epochs}-s{self.seed}"
+        raw = (
+            f"{self.space}-{self.index}-{self.dataset}-e{self.epochs}-s{self.seed}"
+            f"-{self.train_mode.tag}"
+        )
         return re.sub(r"[^A-Za-z0-9_.@-]+", "_", raw)
 
     @property
@@ -147,10 +169,11 @@ def make_jobs(
     device: str = "auto",
     ckpt_dir: str | os.PathLike[str] | None = None,
     split_dir: str | os.PathLike[str] | None = None,
-    compile: bool = False,
+    compile: bool | None = None,
     channels_last: bool | None = None,
     amp: bool | None = None,
     threads: int | None = None,
+    mode: str = "faithful",
 ) -> list[TrainJob]:
     """Jobs for every (arch, seed) pair, archs given as :class:`Arch`, string or index.
 
@@ -185,6 +208,7 @@ def make_jobs(
                     channels_last=channels_last,
                     amp=amp,
                     threads=threads,
+                    mode=mode,
                 )
             )
     return jobs

@@ -1,9 +1,19 @@
 """The NAS-Bench-201 training recipe as an immutable value (no torch).
 
 NB201 trains every cell with SGD (momentum 0.9, Nesterov), learning rate 0.1 annealed with a
-cosine to 0 over the whole schedule (updated every iteration), weight decay 5e-4 on all
+cosine to 0 over the whole schedule, weight decay 5e-4 on all
 parameters, batch 256, random crop (zero padding 4 for CIFAR, 2 for the 16-pixel ImageNet16)
 and horizontal flip, cross-entropy loss; the benchmark has 200-epoch and 12-epoch schedules.
+
+The learning rate changes once per epoch, not every iteration: xautodl's ``CosineAnnealingLR``
+(AutoDL-Projects commit f46486e21b71ae6459a700be720d7648b5429569,
+``xautodl/procedures/optimizers.py``, ``get_lr``) computes
+``eta_min + (lr - eta_min) * (1 + cos(pi * epoch / T_max)) / 2`` from the epoch counter alone;
+the per-iteration ``scheduler.update(None, i / len(loader))`` of ``funcs_nasbench.py`` only moves
+``current_iter``, which the cosine branch never reads (it is used by warm-up, which NB201's
+configs set to 0). With ``T_max = epochs`` (``configs/nas-benchmark/hyper-opts/200E.config``,
+``LESS.config``) epoch ``e`` runs at ``0.05 * (1 + cos(pi * e / E))``. :meth:`Recipe.lr_epoch`
+is that; :meth:`Recipe.lr_at` is the per-step cosine some users want (the ``lrstep`` variant).
 
 Examples
 --------
@@ -12,6 +22,8 @@ Examples
 (12, 0.1, 256)
 >>> r.lr_at(0, 100), r.lr_at(100, 100)
 (0.1, 0.0)
+>>> [round(r.lr_epoch(e), 6) for e in (0, 6, 12)]
+[0.1, 0.05, 0.0]
 """
 
 from __future__ import annotations
@@ -77,6 +89,27 @@ class Recipe:
     def lr_at(self, step: int, total_steps: int) -> float:
         """Learning rate of optimiser step ``step`` (0-based) out of ``total_steps``."""
         return self.lr * self.lr_factor(step, total_steps)
+
+    def lr_epoch_factor(self, epoch: int) -> float:
+        """``lr_epoch(epoch) / lr``: xautodl's per-epoch cosine factor, ``min_lr / lr`` at the end."""
+        return self.lr_factor(epoch, self.epochs)
+
+    def lr_epoch(self, epoch: int) -> float:
+        """Learning rate of every step of epoch ``epoch`` (0-based), as NB201 trains."""
+        return self.lr * self.lr_epoch_factor(epoch)
+
+    def step_factor(self, step: int, steps_per_epoch: int, lr_update: str) -> float:
+        """LR factor of optimiser step ``step``: per epoch (NB201) or annealed per step.
+
+        >>> r = recipe_for(2)
+        >>> [r.step_factor(s, 2, "epoch") for s in range(4)]
+        [1.0, 1.0, 0.5, 0.5]
+        """
+        if lr_update == "epoch":
+            return self.lr_epoch_factor(step // max(steps_per_epoch, 1))
+        if lr_update == "step":
+            return self.lr_factor(step, steps_per_epoch * self.epochs)
+        raise RecipeError(f"lr_update must be 'epoch' or 'step', got {lr_update!r}")
 
     def with_epochs(self, epochs: int) -> Recipe:
         """The same recipe with another schedule length."""

@@ -398,7 +398,9 @@ def load_results(path: str | os.PathLike[str], *, space: str | None = None) -> p
     finally:
         db.close()
     wide = _select_space(wide, space, Path(path))
-    wide = wide[(wide["status"] == "done") & (wide["epoch"] == wide["schedule"])]
+    # "constant": a disconnected cell recorded at chance without training (train.campaign)
+    done = wide["status"].isin(["done", "constant"])
+    wide = wide[done & (wide["epoch"] == wide["schedule"])]
     return _tidy(wide, keep_epoch=False)
 
 

@@ -3,16 +3,16 @@
 Data and augmentation live on the training device: the uint8 images are copied there once,
 and each batch is cropped (zero padding), flipped and normalised with tensor ops, so a GPU never
 waits for a CPU data loader. All random numbers (data order, crop offsets, flips) come from one
-CPU ``torch.Generator`` seeded by the job's seed, whose state is checkpointed with the model,
-optimiser and scheduler: a run killed at any moment (``kill -9``) resumes from its last
+``torch.Generator`` on the training device, seeded by the job's seed, whose state is
+checkpointed with the model, optimiser and scheduler: a run killed at any moment (``kill -9``) resumes from its last
 checkpoint to the same final numbers (bitwise on CPU with the same thread count; on CUDA up to
 the non-determinism of its kernels). Weight init uses the seed through a forked global RNG, so
 the caller's RNG state is left untouched.
 
 After each epoch the results are upserted into the database, then the checkpoint is written;
-a crash in between repeats that epoch with identical numbers. On CUDA the network runs in
-channels-last layout under bf16 autocast unless the job says otherwise; ``compile=True`` wraps
-it in ``torch.compile``.
+a crash in between repeats that epoch with identical numbers. The job's mode
+(:mod:`.modes`: ``faithful`` or ``fast``) sets precision, layout, compilation, backend flags and
+the learning-rate update (once per epoch, as NB201).
 """
 
 from __future__ import annotations
@@ -33,10 +33,18 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 from nb201_flat.train import costs  # noqa: E402
+from nb201_flat.train.augment import draw_crops, lr_tensor  # noqa: E402
 from nb201_flat.train.checkpoint import Checkpointer  # noqa: E402
 from nb201_flat.train.data import DatasetInfo, DataSplits, load_dataset  # noqa: E402
 from nb201_flat.train.jobs import JobResult, TrainJob  # noqa: E402
 from nb201_flat.train.model import Network  # noqa: E402
+from nb201_flat.train.modes import (  # noqa: E402
+    TrainMode,
+    apply_backend_flags,
+    compile_options,
+    uses_tensor_lr,
+)
+from nb201_flat.train.pruning import prune_network  # noqa: E402
 from nb201_flat.train.recipe import Recipe  # noqa: E402
 from nb201_flat.train.results_db import ResultsDB  # noqa: E402
 from nb201_flat.train.runlock import run_lock  # noqa: E402
@@ -98,17 +106,15 @@ class DeviceData:
         """Random crop with zero padding ``pad`` and random horizontal flip, then normalise.
 
         Padding is applied to the raw image (value 0, as torchvision's RandomCrop on a PIL
-        image) before normalisation. Offsets and flips are drawn on the CPU generator ``gen``
-        (a few numbers per image) so the random stream does not depend on the device.
+        image) before normalisation. Offsets and flips are drawn from ``gen`` on the device it
+        lives on (the session's generator is on the training device), so a step never waits
+        for a host-to-device copy; see :func:`~nb201_flat.train.augment.draw_crops`.
         """
         b, c, h, w = x_u8.shape
         x = x_u8.float().div_(255.0)
         if pad > 0:
             x = F.pad(x, (pad, pad, pad, pad))
-        oy = torch.randint(0, 2 * pad + 1, (b,), generator=gen)
-        ox = torch.randint(0, 2 * pad + 1, (b,), generator=gen)
-        flips = torch.rand(b, generator=gen) < 0.5 if flip else torch.zeros(b, dtype=torch.bool)
-        oy, ox, flips = oy.to(self.device), ox.to(self.device), flips.to(self.device)
+        oy, ox, flips = draw_crops(b, pad, flip, gen)
         ar_h = torch.arange(h, device=self.device)
         ar_w = torch.arange(w, device=self.device)
         rows = oy[:, None] + ar_h[None, :]  # (b, h)
@@ -199,9 +205,14 @@ class Session:
         compile: bool = False,
         amp: bool | None = None,
         channels_last: bool | None = None,
+        mode: TrainMode | None = None,
     ) -> None:
         self.data, self.recipe, self.device = data, recipe, data.device
         on_cuda = self.device.type == "cuda"
+        self.mode = mode
+        if mode is not None:  # the mode decides; see nb201_flat.train.modes
+            amp, channels_last = mode.amp, mode.uses_channels_last(self.device.type)
+            compile = mode.uses_compile(self.device.type)
         self.amp = on_cuda if amp is None else amp
         self.channels_last = on_cuda if channels_last is None else channels_last
         self.pad = data.info.pad if recipe.crop_pad is None else recipe.crop_pad
@@ -209,25 +220,32 @@ class Session:
             torch.manual_seed(seed)
             model = Network(ops, n_nodes, c=c, n=n, num_classes=data.info.num_classes)
         model = model.to(self.device)
+        if mode is not None and mode.name == "fast":
+            prune_network(model)  # same logits and updates; skips edges into dead nodes
         if self.channels_last:
             model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         self.model: Network = model
         self.n_train = len(data.train_y)
         self.steps = recipe.steps_per_epoch(self.n_train)
-        total_steps = self.steps * recipe.epochs
         self.opt = torch.optim.SGD(
             model.parameters(),
-            lr=recipe.lr,
+            lr=lr_tensor(recipe.lr, self.device) if uses_tensor_lr(mode) else recipe.lr,
             momentum=recipe.momentum,
             nesterov=recipe.nesterov,
             weight_decay=recipe.weight_decay,
         )
+        lr_update = "epoch" if mode is None else mode.lr_update
+        steps = self.steps
         self.sched = torch.optim.lr_scheduler.LambdaLR(
-            self.opt, lambda s: recipe.lr_factor(int(s), total_steps)
+            self.opt, lambda s: recipe.step_factor(int(s), steps, lr_update)
         )
-        self.gen = torch.Generator().manual_seed(seed)
+        # on the training device: crop offsets, flips and the data order need no host copy
+        self.gen = torch.Generator(device=self.device).manual_seed(seed)
+        opts = compile_options(mode, self.device.type) if mode is not None else None
+        if opts is None and compile:
+            opts = {}
         self.fwd: Callable[[torch.Tensor], torch.Tensor] = (
-            torch.compile(model) if compile else model
+            torch.compile(model, **opts) if opts is not None else model  # type: ignore[call-overload]
         )
 
     def autocast(self) -> torch.autocast:
@@ -258,7 +276,7 @@ class Session:
         """One epoch (or its first ``max_steps`` steps): ``(mean loss, accuracy %, images)``."""
         data, recipe, device = self.data, self.recipe, self.device
         self.model.train()
-        perm = torch.randperm(self.n_train, generator=self.gen).to(device)
+        perm = torch.randperm(self.n_train, generator=self.gen, device=device)
         loss_sum = torch.zeros((), dtype=torch.float64, device=device)
         correct = torch.zeros((), dtype=torch.int64, device=device)
         seen = 0
@@ -297,8 +315,12 @@ def _train(
     if job.threads is not None:
         torch.set_num_threads(job.threads)
     recipe = job.recipe
-    data = DeviceData(load_dataset(job.dataset, job.data_root, split_dir=job.split_dir), device)
+    faithful = job.train_mode.name == "faithful"
+    data = DeviceData(
+        load_dataset(job.dataset, job.data_root, split_dir=job.split_dir, strict=faithful), device
+    )
     info = data.info
+    apply_backend_flags(job.train_mode, device.type)
     sess = Session(
         data,
         job.ops,
@@ -307,9 +329,7 @@ def _train(
         n=job.n,
         seed=job.seed,
         recipe=recipe,
-        compile=job.compile,
-        amp=job.amp,
-        channels_last=job.channels_last,
+        mode=job.train_mode,
     )
 
     ckpt = Checkpointer(job.checkpoint_folder)

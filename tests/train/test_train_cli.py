@@ -11,7 +11,12 @@ from pathlib import Path
 import pytest
 
 from nb201_flat.cli.train import register
-from nb201_flat.errors import InvalidArchError, MissingDependencyError, Nb201FlatError
+from nb201_flat.errors import (
+    ArgumentError,
+    InvalidArchError,
+    MissingDependencyError,
+    Nb201FlatError,
+)
 from nb201_flat.train.data import DatasetNotFoundError
 
 RESNET = "|nor_conv_3x3~0|+|none~0|nor_conv_3x3~1|+|skip_connect~0|none~1|skip_connect~2|"
@@ -80,6 +85,24 @@ def test_train_inline_then_skip(
     assert set(out["runs"][0]["metrics"]) == {"train", "ori-test"}
     assert run_cli(argv[:-1]) == 0
     assert capsys.readouterr().out.count("skipped") == 2
+    assert {r["mode"] for r in out["runs"]} == {"faithful"}  # the default mode
+
+
+def test_train_mode_flag(
+    cifar10_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("torch")
+    base = ["train", "11472", "--dataset", "cifar10", "--epochs", "1", "--data-root",
+            str(cifar10_root), "--db", str(tmp_path / "r.sqlite"), "--device", "cpu",
+            "--executor", "inline", "--C", "2", "--N", "1", "--json"]  # fmt: skip
+    assert run_cli([*base, "--mode", "faithful"]) == 0
+    assert json.loads(capsys.readouterr().out)["runs"][0]["mode"] == "faithful"
+    # the same cell in fast mode is a different run: trained, not skipped
+    assert run_cli([*base, "--mode", "fast"]) == 0
+    run = json.loads(capsys.readouterr().out)["runs"][0]
+    assert (run["mode"], run["status"]) == ("fast-bf16", "done")
+    with pytest.raises(ArgumentError, match="--mode fast"):
+        run_cli([*base, "--mode", "faithful", "--compile"])
 
 
 def test_train_missing_data_root(tmp_path: Path) -> None:

@@ -151,6 +151,7 @@ def test_imagenet16_run_has_all_splits(tmp_path: Path) -> None:
         n=1,
         device="cpu",
         threads=1,
+        mode="fast",  # faithful mode refuses an ImageNet16-120 without NB201's 151,700 images
     )[0]
     res = train(job)
     assert set(res.metrics) == {"train", "x-valid", "x-test", "ori-test"}

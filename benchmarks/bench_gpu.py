@@ -1,0 +1,279 @@
+"""GPU training throughput in both modes, many networks per GPU, against NB201's recorded time.
+
+``make bench-gpu`` (``python -m benchmarks.bench_gpu``) writes ``benchmarks/results/gpu.json``:
+
+* images/s and seconds per cifar10-valid epoch (25,000 training images, evaluation excluded)
+  for three cells -- ResNet-like 11472, best CIFAR-10 6111 and the median-FLOPs connected
+  cell -- in ``faithful`` and ``fast`` mode, with the peak GPU memory of each measurement;
+* for each cell and mode the ratio NB201's seconds per epoch / ours, NB201's being
+  ``time_s`` (cifar10-valid, 200 epochs) from the shared table divided by 200 (``null`` when the
+  table is not on this machine -- never estimated);
+* aggregate images/s of K = 1, 4, 16, 32 networks of one cell (11472) trained as one grouped
+  network (:class:`~nb201_flat.train.grouped.GroupedSession`) in one process, and the ratio
+  to K = 1.
+
+Targets (the issue's): fast mode at least 10x NB201's recorded time per cell; aggregate
+throughput with many networks at least 4x one network's. The data are random uint8 images of
+CIFAR size resident on the GPU (throughput does not depend on pixel values); only full batches
+of 256 are timed, after warm-up steps that absorb compilation and cuDNN autotuning. A global
+time budget (default 7 minutes) stops further measurements; each one skipped is recorded as
+skipped with the reason, never filled in.
+
+Without CUDA it prints one line and exits with status 2, writing nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from benchmarks._common import atomic_write_text, machine_info, shared_data_dir
+from nb201_flat.space import NB201
+from nb201_flat.train import costs
+
+OUT = Path(__file__).resolve().parent / "results" / "gpu.json"
+NO_CUDA = (
+    "bench-gpu: no CUDA device on this machine (torch.cuda.is_available() is False); "
+    "run `make bench-gpu` where an NVIDIA GPU is present -- nothing was written"
+)
+N_TRAIN = 25_000  # cifar10-valid's training set, the dataset of NB201's time_s
+NB201_EPOCHS = 200
+KS = (1, 4, 16, 32)
+MODES = ("faithful", "fast")
+
+
+def median_cost_cell() -> int:
+    """Index of the connected NB201 cell of median FLOPs (the lowest index among ties)."""
+    codes = NB201.codes[NB201.connected]
+    idx = np.flatnonzero(NB201.connected)
+    flops = costs.flops_m_of_codes(codes, NB201.ops)
+    order = np.lexsort((idx, flops))
+    return int(idx[order[(len(order) - 1) // 2]])
+
+
+def cells() -> dict[str, int]:
+    """The three measured cells by name."""
+    return {"resnet_like": 11472, "best_cifar10": 6111, "median_cost": median_cost_cell()}
+
+
+def nb201_times(path: Path | None = None) -> dict[int, float]:
+    """NB201's recorded cifar10-valid 200-epoch training time per index, from the tidy table."""
+    path = path if path is not None else shared_data_dir() / "nb201_tidy.csv.gz"
+    if not path.is_file():
+        return {}
+    df = pd.read_csv(path)
+    sel = df[
+        (df["dataset"] == "cifar10-valid")
+        & (df["epochs"] == NB201_EPOCHS)
+        & (df["metric"] == "time_s")
+        & df["seed"].isna()
+    ]
+    return {int(i): float(v) for i, v in zip(sel["index"], sel["value"], strict=True)}
+
+
+def ratio_to_nb201(nb201_time_s: float | None, s_per_epoch: float) -> float | None:
+    """NB201's seconds per epoch over ours (> 1: faster than NB201); ``None`` without NB201's.
+
+    >>> ratio_to_nb201(2000.0, 1.0)
+    10.0
+    >>> ratio_to_nb201(None, 1.0) is None
+    True
+    """
+    if nb201_time_s is None or not math.isfinite(nb201_time_s):
+        return None
+    return (nb201_time_s / NB201_EPOCHS) / s_per_epoch
+
+
+def synthetic_data(n_train: int, device: Any, *, seed: int = 0) -> Any:
+    """Random CIFAR-size uint8 images and labels resident on ``device`` (no evaluated splits)."""
+    from nb201_flat.train.data import DATASETS, DataSplits
+    from nb201_flat.train.trainer import DeviceData
+
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, 256, size=(n_train, 3, 32, 32), dtype=np.uint8)
+    y = rng.integers(0, 10, size=n_train).astype(np.int64)
+    return DeviceData(DataSplits(DATASETS["cifar10-valid"], x, y, {}, {}), device)
+
+
+def _peak_reset(device: Any) -> None:
+    import torch
+
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+
+
+def _peak_mb(device: Any) -> float | None:
+    import torch
+
+    if device.type != "cuda":
+        return None
+    return torch.cuda.max_memory_allocated(device) / 2**20
+
+
+def measure_single(
+    data: Any, index: int, mode: str, *, c: int, n: int, batch: int, steps: int, warmup: int
+) -> dict[str, Any]:
+    """Images/s, s/epoch and peak memory of one network of cell ``index`` in ``mode``."""
+    from nb201_flat.train.modes import apply_backend_flags, mode_for
+    from nb201_flat.train.recipe import recipe_for
+    from nb201_flat.train.trainer import Session
+
+    m = mode_for(mode)
+    apply_backend_flags(m, data.device.type)
+    recipe = recipe_for(NB201_EPOCHS)
+    recipe = type(recipe)(epochs=NB201_EPOCHS, batch_size=batch)
+    sess = Session(data, NB201.arch(index).ops, 4, c=c, n=n, seed=0, recipe=recipe, mode=m)
+    _peak_reset(data.device)
+    t0 = time.perf_counter()
+    if warmup:
+        sess.train_epoch(max_steps=warmup)  # compilation, autotuning, allocator
+    t_warm = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    _, _, seen = sess.train_epoch(max_steps=steps)  # synchronises the device at its end
+    dt = time.perf_counter() - t0
+    ips = seen / dt
+    return {
+        "images_per_s": ips,
+        "s_per_epoch": N_TRAIN / ips,
+        "timed_images": seen,
+        "warmup_s": t_warm,
+        "peak_mem_mb": _peak_mb(data.device),
+        "mode_tag": m.tag,
+    }
+
+
+def measure_grouped(
+    data: Any, index: int, k: int, *, c: int, n: int, batch: int, steps: int, warmup: int
+) -> dict[str, Any]:
+    """Aggregate images/s of ``k`` networks of cell ``index`` trained as one grouped network."""
+    import torch
+
+    from nb201_flat.train.grouped import GroupedSession
+    from nb201_flat.train.recipe import Recipe
+
+    recipe = Recipe(epochs=NB201_EPOCHS, batch_size=batch)
+    sess = GroupedSession(
+        data, NB201.arch(index).ops, 4, c=c, n=n, seeds=list(range(k)), recipe=recipe
+    )
+    _peak_reset(data.device)
+    if warmup:
+        sess.train_epoch(max_steps=warmup)
+    if data.device.type == "cuda":
+        torch.cuda.synchronize(data.device)
+    t0 = time.perf_counter()
+    _, seen = sess.train_epoch(max_steps=steps)
+    if data.device.type == "cuda":
+        torch.cuda.synchronize(data.device)
+    dt = time.perf_counter() - t0
+    return {
+        "k": k,
+        "aggregate_images_per_s": k * seen / dt,
+        "peak_mem_mb": _peak_mb(data.device),
+    }
+
+
+def run(
+    device: Any,
+    *,
+    c: int = 16,
+    n: int = 5,
+    batch: int = 256,
+    steps: int = 20,
+    warmup: int = 3,
+    n_train: int = N_TRAIN,
+    ks: Sequence[int] = KS,
+    budget_s: float = 420.0,
+    times: dict[int, float] | None = None,
+) -> dict[str, Any]:
+    """All measurements on ``device`` as a JSON-ready dict (CPU works, for tests)."""
+    start = time.perf_counter()
+    times = nb201_times() if times is None else times
+    data = synthetic_data(n_train, device)
+
+    def over_budget() -> bool:
+        return time.perf_counter() - start > budget_s
+
+    out: dict[str, Any] = {
+        "settings": {
+            "device": str(device),
+            "c": c,
+            "n": n,
+            "batch": batch,
+            "timed_steps": steps,
+            "warmup_steps": warmup,
+            "budget_s": budget_s,
+            "nb201_time_source": "cifar10-valid time_s, 200 epochs, seed mean" if times else None,
+        },
+        "cells": {},
+        "grouped": {"cell": 11472, "runs": []},
+    }
+    for name, index in cells().items():
+        rec: dict[str, Any] = {"index": index, "arch": str(NB201.arch(index))}
+        rec["nb201_time_s"] = times.get(index)
+        for mode in MODES:
+            if over_budget():
+                rec[mode] = {"skipped": f"time budget of {budget_s:.0f} s spent"}
+                continue
+            r = measure_single(data, index, mode, c=c, n=n, batch=batch, steps=steps, warmup=warmup)
+            r["ratio_to_nb201"] = ratio_to_nb201(rec["nb201_time_s"], r["s_per_epoch"])
+            rec[mode] = r
+        out["cells"][name] = rec
+    base: float | None = None
+    for k in ks:
+        if over_budget():
+            out["grouped"]["runs"].append({"k": k, "skipped": "time budget spent"})
+            continue
+        r = measure_grouped(data, 11472, k, c=c, n=n, batch=batch, steps=steps, warmup=warmup)
+        if k == 1:
+            base = r["aggregate_images_per_s"]
+        r["ratio_to_k1"] = None if base is None else r["aggregate_images_per_s"] / base
+        out["grouped"]["runs"].append(r)
+    peaks = [
+        v["peak_mem_mb"]
+        for rec in out["cells"].values()
+        for v in rec.values()
+        if isinstance(v, dict) and v.get("peak_mem_mb") is not None
+    ] + [r["peak_mem_mb"] for r in out["grouped"]["runs"] if r.get("peak_mem_mb") is not None]
+    out["peak_gpu_mem_mb"] = max(peaks) if peaks else None
+    out["elapsed_s"] = time.perf_counter() - start
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", type=Path, default=OUT, help=f"JSON file (default {OUT})")
+    ap.add_argument("--steps", type=int, default=20, help="timed batches per measurement")
+    ap.add_argument("--warmup", type=int, default=3, help="untimed batches first")
+    ap.add_argument("--budget-s", type=float, default=420.0, help="stop measuring after this")
+    args = ap.parse_args(argv)
+    try:
+        import torch
+    except ImportError:
+        print(
+            "bench-gpu: torch is not installed (pip install 'nb201-flat[train]')", file=sys.stderr
+        )
+        return 2
+    if not torch.cuda.is_available():
+        print(NO_CUDA, file=sys.stderr)
+        return 2
+    device = torch.device("cuda")
+    result = run(device, steps=args.steps, warmup=args.warmup, budget_s=args.budget_s)
+    result["machine"] = machine_info()
+    result["gpu"] = torch.cuda.get_device_name(device)
+    atomic_write_text(args.out, json.dumps(result, indent=2) + "\n")
+    print(f"bench-gpu: wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

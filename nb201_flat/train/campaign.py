@@ -1,0 +1,177 @@
+"""Which cells to train: sets, not lists (no torch).
+
+A campaign is a set of cells in any space (NB201, NB201 plus more ops, cells of more nodes)
+chosen as the union of explicit cells, the radius-``r`` Hamming ball around a cell (the cell
+and its neighbours, whose flatness a user wants in a setting the table lacks) and a seeded
+uniform sample. Two reductions avoid work that cannot change an answer:
+
+* disconnected cells (the input never reaches the output: 341 of NB201's 15,625) compute a
+  constant, so they are not trained; the plan lists them with chance accuracy
+  (``100 / num_classes``) and the flag ``constant_output``;
+* with ``unique_isomorphism``, one member per isomorphism class (NATS-Bench's key,
+  :meth:`~nb201_flat.space.Space.isomorphism_key`) is trained, the smallest index, and the plan
+  maps every other member to it.
+
+Neighbourhoods are enumerated edge by edge, never through the whole space's code array, so a
+5-node space of millions of cells costs only the ball's size.
+
+Examples
+--------
+>>> from nb201_flat.space import NB201
+>>> plan = plan_campaign(NB201, neighbours_of=11472, radius=1)
+>>> len(plan.cells), 11472 in plan.cells  # the cell and its 6 x 4 neighbours
+(25, True)
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from nb201_flat.errors import ArgumentError
+from nb201_flat.space import Arch, Space
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignPlan:
+    """The cells a campaign trains, and those it answers without training.
+
+    Attributes
+    ----------
+    cells
+        Indices to train, ascending.
+    constant_output
+        Selected disconnected cells: not trained, chance accuracy.
+    representative
+        With ``unique_isomorphism``: selected index -> the trained member of its class (only
+        for members that are not trained themselves).
+    """
+
+    cells: tuple[int, ...]
+    constant_output: tuple[int, ...] = ()
+    representative: Mapping[int, int] = field(default_factory=dict)
+
+    def chance_rows(self, num_classes: int) -> list[dict[str, object]]:
+        """One record per constant-output cell: chance accuracy, flagged.
+
+        >>> CampaignPlan((), (7,)).chance_rows(10)
+        [{'index': 7, 'accuracy': 10.0, 'constant_output': True}]
+        """
+        return [
+            {"index": i, "accuracy": 100.0 / num_classes, "constant_output": True}
+            for i in self.constant_output
+        ]
+
+
+def ball(space: Space, centre: Arch | str | int, radius: int) -> list[int]:
+    """Indices within Hamming distance ``radius`` of ``centre`` (itself included), ascending.
+
+    >>> from nb201_flat.space import NB201
+    >>> len(ball(NB201, 0, 2)) == 1 + 6 * 4 + 15 * 16
+    True
+    """
+    if radius < 0:
+        raise ArgumentError(f"--radius must be >= 0, got {radius}")
+    arch = space.resolve(centre)
+    base = list(arch.codes)
+    n_ops = len(space.ops)
+    out = {arch.index}
+    for r in range(1, radius + 1):
+        for edges in itertools.combinations(range(len(base)), r):
+            choices = [[c for c in range(n_ops) if c != base[e]] for e in edges]
+            for new in itertools.product(*choices):
+                codes = list(base)
+                for e, c in zip(edges, new, strict=True):
+                    codes[e] = c
+                out.add(space.index_of_codes(codes))
+    return sorted(out)
+
+
+def sample(space: Space, n: int, seed: int) -> list[int]:
+    """``n`` distinct indices drawn uniformly with ``numpy.random.default_rng(seed)``."""
+    if not 0 < n <= space.size:
+        raise ArgumentError(f"--sample must be in 1..{space.size}, got {n}")
+    rng = np.random.default_rng(seed)
+    return sorted(int(i) for i in rng.choice(space.size, size=n, replace=False))
+
+
+def plan_campaign(
+    space: Space,
+    *,
+    archs: Iterable[Arch | str | int] = (),
+    neighbours_of: Arch | str | int | None = None,
+    radius: int = 1,
+    sample_n: int | None = None,
+    sample_seed: int | None = None,
+    unique_isomorphism: bool = False,
+    train_disconnected: bool = False,
+) -> CampaignPlan:
+    """The union of the given sets, reduced as the module docstring says."""
+    chosen = {space.resolve(a).index for a in archs}
+    if neighbours_of is not None:
+        chosen.update(ball(space, neighbours_of, radius))
+    elif radius != 1:
+        raise ArgumentError("--radius applies only with --neighbours-of")
+    if sample_n is not None:
+        if sample_seed is None:
+            raise ArgumentError("--sample needs --seed (the sample is drawn from it)")
+        chosen.update(sample(space, sample_n, sample_seed))
+    elif sample_seed is not None:
+        raise ArgumentError("--seed applies only with --sample")
+    if not chosen:
+        raise ArgumentError("no cells selected: give ARCH, --neighbours-of or --sample")
+    constant: list[int] = []
+    if not train_disconnected:
+        constant = sorted(i for i in chosen if not space.arch(i).is_connected)
+        chosen -= set(constant)
+    rep: dict[int, int] = {}
+    if unique_isomorphism:
+        classes: dict[str, list[int]] = {}
+        for i in sorted(chosen):
+            classes.setdefault(space.arch(i).isomorphism_key(), []).append(i)
+        chosen = {members[0] for members in classes.values()}
+        rep = {m: members[0] for members in classes.values() for m in members[1:]}
+    return CampaignPlan(tuple(sorted(chosen)), tuple(constant), rep)
+
+
+CONSTANT_STATUS = "constant"
+"""``runs.status`` of a cell recorded without training (its output is constant)."""
+
+
+def record_constant_output(job: Any) -> dict[str, tuple[float, float, float]]:
+    """Store a disconnected cell's result without training it: chance accuracy, flagged.
+
+    The input never reaches the output, so the network computes the same logits for every
+    image; on NB201's class-balanced evaluation splits its accuracy is chance,
+    ``100 / num_classes``. The loss depends on the trained classifier bias, which is not
+    computed, so it is stored as missing (NULL). The run gets status ``"constant"`` (the flag),
+    the final epoch's rows are written, and the imported table lists these cells in
+    ``table.meta["constant_output"]``.
+
+    Parameters
+    ----------
+    job
+        The :class:`~nb201_flat.train.jobs.TrainJob` of a disconnected cell.
+    """
+    from nb201_flat.space import Space
+    from nb201_flat.train.data import dataset_info
+    from nb201_flat.train.results_db import ResultsDB
+
+    probe = Space(("none", "skip_connect"), job.n_nodes)
+    codes = [0 if op == "none" else 1 for op in job.ops]
+    if bool(probe.connected_codes([codes])[0]):
+        raise ArgumentError(f"cell {job.arch} is connected; train it instead")
+    info = dataset_info(job.dataset)
+    chance = 100.0 / info.num_classes
+    rows = {s: (float("nan"), chance, 0.0) for s in ("train", *info.splits)}
+    db = ResultsDB(job.db_path)
+    try:
+        db.write_epoch(job.key, job.index, job.epochs, rows)
+        db.mark_run(job.key, job.index, CONSTANT_STATUS, train_time_s=0.0)
+    finally:
+        db.close()
+    return rows

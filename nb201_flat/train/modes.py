@@ -1,0 +1,268 @@
+"""Training modes: NB201-faithful numerics or the fastest the device allows, by name (no torch).
+
+A mode fixes everything besides the recipe and the seed that changes the numbers a run
+produces: the precision, the TF32 and cuDNN settings, the memory layout, compilation, CUDA
+graphs and how often the learning rate changes. Its :attr:`TrainMode.tag` is part of the
+results key and of the checkpoint identity, so an fp32 run and a bf16 run of the same cell
+never collide (the second is not skipped as "already done").
+
+``faithful``
+    NB201's training as xautodl runs it: fp32 with TF32 off, deterministic cuDNN (benchmark
+    off), the learning rate stepped once per epoch (xautodl's ``CosineAnnealingLR`` reads only
+    the epoch counter, so it is constant within an epoch), the last partial batch kept.
+``fast``
+    bf16 autocast, channels-last layout, ``cudnn.benchmark``, ``torch.compile`` with static
+    shapes and CUDA graphs where the step allows (CUDA only; on a CPU the device-independent
+    parts apply: bf16 autocast and the per-epoch learning rate stay, compilation is off).
+
+Both modes step the learning rate once per epoch, so the schedule is NB201's in either; only
+the arithmetic differs.
+
+Examples
+--------
+>>> FAITHFUL.tag, FAST.tag
+('faithful', 'fast-bf16')
+>>> mode_for("fast").precision
+'bf16'
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Literal
+
+from nb201_flat.errors import ArgumentError
+
+ModeName = Literal["faithful", "fast"]
+Precision = Literal["fp32", "bf16"]
+LrUpdate = Literal["epoch", "step"]
+
+MODE_NAMES: tuple[str, ...] = ("faithful", "fast")
+
+
+@dataclass(frozen=True, slots=True)
+class TrainMode:
+    """How a run computes: precision, backend flags, layout, compilation, LR update.
+
+    Attributes
+    ----------
+    name
+        ``"faithful"`` or ``"fast"``.
+    precision
+        ``"fp32"`` or ``"bf16"`` (autocast of forward and loss).
+    lr_update
+        ``"epoch"``: constant within an epoch (NB201); ``"step"``: annealed every step.
+    tf32
+        Allow TF32 matmuls and convolutions on CUDA.
+    deterministic
+        Deterministic cuDNN kernels (and ``cudnn.benchmark`` off).
+    cudnn_benchmark
+        Let cuDNN pick the fastest kernel per shape.
+    channels_last
+        Channels-last memory layout on CUDA.
+    compile
+        ``torch.compile`` the network on CUDA (static shapes).
+    cuda_graphs
+        Capture the training step as a CUDA graph where the step allows it.
+    """
+
+    name: ModeName
+    precision: Precision
+    lr_update: LrUpdate = "epoch"
+    tf32: bool = False
+    deterministic: bool = True
+    cudnn_benchmark: bool = False
+    channels_last: bool = False
+    compile: bool = False
+    cuda_graphs: bool = False
+
+    @property
+    def tag(self) -> str:
+        """Short identity for results keys and checkpoint folders.
+
+        >>> TrainMode("fast", "fp32", tf32=True, channels_last=True, compile=True).tag
+        'fast-fp32-tf32'
+        """
+        if self == FAITHFUL:
+            return "faithful"
+        if self == FAST:
+            return "fast-bf16"
+        parts: list[str] = [self.name, self.precision]
+        if self.tf32:
+            parts.append("tf32")
+        if self.lr_update == "step":
+            parts.append("lrstep")
+        if self.name == "fast":
+            # overrides of the fast preset change rounding, so they are spelled out
+            parts += [f"no{k}" for k in ("channels_last", "compile") if not getattr(self, k)]
+        return "-".join(parts)
+
+    @property
+    def amp(self) -> bool:
+        """bf16 autocast on."""
+        return self.precision == "bf16"
+
+    def uses_channels_last(self, device_type: str) -> bool:
+        """Channels-last layout on this device (CUDA only: on CPU it only slows convolutions)."""
+        return self.channels_last and device_type == "cuda"
+
+    def uses_compile(self, device_type: str) -> bool:
+        """``torch.compile`` on this device (CUDA only; CPU compilation costs more than it saves
+        for NB201's small networks)."""
+        return self.compile and device_type == "cuda"
+
+    def uses_cuda_graphs(self, device_type: str) -> bool:
+        """Capture CUDA graphs on this device (never off CUDA)."""
+        return self.cuda_graphs and device_type == "cuda"
+
+
+FAITHFUL = TrainMode("faithful", "fp32")
+"""NB201's numerics: fp32, TF32 off, deterministic cuDNN, LR per epoch."""
+
+FAST = TrainMode(
+    "fast",
+    "bf16",
+    tf32=True,
+    deterministic=False,
+    cudnn_benchmark=True,
+    channels_last=True,
+    compile=True,
+    cuda_graphs=True,
+)
+"""Throughput first: bf16, channels-last, cudnn.benchmark, torch.compile, CUDA graphs."""
+
+_MODES = {"faithful": FAITHFUL, "fast": FAST}
+
+
+def mode_for(name: str) -> TrainMode:
+    """The mode called ``name`` (``faithful`` or ``fast``).
+
+    >>> mode_for("faithful") is FAITHFUL
+    True
+    """
+    try:
+        return _MODES[name]
+    except KeyError:
+        raise ArgumentError(
+            f"unknown training mode {name!r}; use one of {', '.join(MODE_NAMES)}"
+        ) from None
+
+
+def compile_options(mode: TrainMode, device_type: str) -> dict[str, object] | None:
+    """Keyword arguments of ``torch.compile`` for ``mode`` on a device, or ``None`` (eager).
+
+    Shapes are static (``dynamic=False``): every full batch has one shape and the last,
+    partial batch of an epoch its own, so at most two graphs exist per network and mode.
+    Where CUDA graphs are on, ``mode="reduce-overhead"`` makes inductor capture the forward
+    and backward as CUDA graphs (one launch per step instead of hundreds of small kernels,
+    which dominate for NB201's small networks); it falls back to plain kernels for any graph
+    it cannot capture, which is what "where the step allows" means here.
+
+    >>> compile_options(FAST, "cuda")
+    {'dynamic': False, 'fullgraph': False, 'mode': 'reduce-overhead'}
+    >>> compile_options(FAST, "cpu") is None, compile_options(FAITHFUL, "cuda") is None
+    (True, True)
+    """
+    if not mode.uses_compile(device_type):
+        return None
+    return {
+        "dynamic": False,
+        "fullgraph": False,
+        "mode": "reduce-overhead" if mode.uses_cuda_graphs(device_type) else "default",
+    }
+
+
+def uses_tensor_lr(mode: TrainMode | None) -> bool:
+    """Whether the optimiser's learning rate is a 0-d tensor on the device (fast mode).
+
+    A tensor LR is updated in place by the scheduler, so a compiled or captured step reads the
+    new value without a recompile or a host copy. Faithful mode keeps a Python float, the
+    arithmetic NB201's SGD did.
+
+    >>> uses_tensor_lr(FAST), uses_tensor_lr(FAITHFUL), uses_tensor_lr(None)
+    (True, False, False)
+    """
+    return mode is not None and mode.name == "fast"
+
+
+def effective_mode(
+    name: str,
+    *,
+    amp: bool | None = None,
+    channels_last: bool | None = None,
+    compile: bool | None = None,
+) -> TrainMode:
+    """Mode ``name`` with per-job overrides (``None`` keeps the mode's own setting).
+
+    Faithful mode admits no override that changes its numerics: bf16, channels-last or
+    compilation with ``mode="faithful"`` is an error, never silently ignored.
+
+    >>> effective_mode("fast", compile=False).tag
+    'fast-bf16-tf32-nocompile'
+    >>> effective_mode("faithful", amp=True)
+    Traceback (most recent call last):
+    ...
+    nb201_flat.errors.ArgumentError: faithful mode trains in fp32 without channels_last/compile; use --mode fast for bf16, channels-last or torch.compile
+    """
+    mode = mode_for(name)
+    if mode.name == "faithful":
+        if amp or channels_last or compile:
+            raise ArgumentError(
+                "faithful mode trains in fp32 without channels_last/compile; "
+                "use --mode fast for bf16, channels-last or torch.compile"
+            )
+        return mode
+    precision: Precision = mode.precision if amp is None else ("bf16" if amp else "fp32")
+    return replace(
+        mode,
+        precision=precision,
+        channels_last=mode.channels_last if channels_last is None else channels_last,
+        compile=mode.compile if compile is None else compile,
+    )
+
+
+def keyed_space(space: str, mode: TrainMode) -> str:
+    """Results-database space key with the mode's tag: ``"<space>#<tag>"``.
+
+    >>> keyed_space("nb201", FAITHFUL), keyed_space("nb201@C4N1", FAST)
+    ('nb201#faithful', 'nb201@C4N1#fast-bf16')
+    """
+    return f"{space}#{mode.tag}"
+
+
+def split_keyed_space(key: str) -> tuple[str, str | None]:
+    """Inverse of :func:`keyed_space`; keys written before modes existed have no tag.
+
+    >>> split_keyed_space("nb201#fast-bf16"), split_keyed_space("nb201")
+    (('nb201', 'fast-bf16'), ('nb201', None))
+    """
+    base, sep, tag = key.partition("#")
+    return base, (tag if sep else None)
+
+
+def apply_backend_flags(mode: TrainMode, device_type: str) -> None:
+    """Set torch's process-wide backend flags for ``mode`` (TF32, cuDNN determinism/benchmark).
+
+    The flags are global to the process, so one process runs one mode at a time; executors
+    start a worker per job, which keeps modes apart.
+    """
+    import torch
+
+    if device_type != "cuda":
+        return
+    torch.backends.cuda.matmul.allow_tf32 = mode.tf32
+    torch.backends.cudnn.allow_tf32 = mode.tf32
+    torch.backends.cudnn.deterministic = mode.deterministic
+    torch.backends.cudnn.benchmark = mode.cudnn_benchmark and not mode.deterministic
+
+
+def backend_flags() -> dict[str, bool]:
+    """The current values of the flags :func:`apply_backend_flags` sets (for checks and logs)."""
+    import torch
+
+    return {
+        "matmul_tf32": bool(torch.backends.cuda.matmul.allow_tf32),
+        "cudnn_tf32": bool(torch.backends.cudnn.allow_tf32),
+        "cudnn_deterministic": bool(torch.backends.cudnn.deterministic),
+        "cudnn_benchmark": bool(torch.backends.cudnn.benchmark),
+    }

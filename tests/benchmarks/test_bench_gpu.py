@@ -1,0 +1,78 @@
+"""bench-gpu: its CPU-testable logic (cells, ratios, the no-CUDA exit, one tiny CPU pass)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from benchmarks import bench_gpu as B
+from nb201_flat.space import NB201
+from nb201_flat.train import costs
+
+
+def test_median_cost_cell_is_the_median_of_connected_cells() -> None:
+    idx = B.median_cost_cell()
+    assert NB201.connected[idx]
+    f = {i: costs.flops_m(NB201.arch(i).ops, n_nodes=4) for i in range(NB201.size)}
+    conn = [i for i in range(NB201.size) if NB201.arch(i).is_connected]
+    below = sum(f[i] < f[idx] for i in conn)
+    above = sum(f[i] > f[idx] for i in conn)
+    assert below <= len(conn) // 2 and above <= len(conn) // 2
+    assert set(B.cells().values()) == {11472, 6111, idx}
+
+
+def test_ratio_and_nb201_times(tmp_path: Path) -> None:
+    assert B.ratio_to_nb201(2000.0, 1.0) == 10.0
+    assert B.ratio_to_nb201(2000.0, 4.0) == 2.5
+    assert B.ratio_to_nb201(None, 1.0) is None and B.ratio_to_nb201(float("nan"), 1.0) is None
+    rows = [
+        (5, "cifar10-valid", 200, np.nan, "time_s", 3000.0),
+        (5, "cifar10-valid", 200, 0, "time_s", 1.0),  # a per-seed row: not the mean
+        (5, "cifar100", 200, np.nan, "time_s", 9.0),
+        (5, "cifar10-valid", 12, np.nan, "time_s", 7.0),
+        (6, "cifar10-valid", 200, np.nan, "accuracy", 90.0),
+    ]
+    df = pd.DataFrame(rows, columns=["index", "dataset", "epochs", "seed", "metric", "value"])
+    df.to_csv(tmp_path / "t.csv.gz", index=False)
+    assert B.nb201_times(tmp_path / "t.csv.gz") == {5: 3000.0}
+    assert B.nb201_times(tmp_path / "missing.csv.gz") == {}
+
+
+def test_no_cuda_exits_2_with_one_line_and_writes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    torch = pytest.importorskip("torch")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    out = tmp_path / "gpu.json"
+    assert B.main(["--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no CUDA" in err and "nothing was written" in err
+    assert not out.exists()
+
+
+def test_tiny_cpu_pass_exercises_every_measurement() -> None:
+    torch = pytest.importorskip("torch")
+    torch.set_num_threads(1)
+    res = B.run(
+        torch.device("cpu"), c=2, n=1, batch=8, steps=1, warmup=1, n_train=16, ks=(1, 2),
+        budget_s=600, times={11472: 2000.0},
+    )  # fmt: skip
+    assert set(res["cells"]) == {"resnet_like", "best_cifar10", "median_cost"}
+    r = res["cells"]["resnet_like"]
+    for mode in ("faithful", "fast"):
+        assert r[mode]["timed_images"] == 8 and r[mode]["images_per_s"] > 0
+        assert r[mode]["s_per_epoch"] == pytest.approx(B.N_TRAIN / r[mode]["images_per_s"])
+        assert r[mode]["ratio_to_nb201"] == pytest.approx(10.0 / r[mode]["s_per_epoch"])
+    assert r["faithful"]["mode_tag"] == "faithful" and r["fast"]["mode_tag"] == "fast-bf16"
+    assert res["cells"]["best_cifar10"]["faithful"]["ratio_to_nb201"] is None  # no NB201 time
+    runs = res["grouped"]["runs"]
+    assert [g["k"] for g in runs] == [1, 2] and runs[0]["ratio_to_k1"] == 1.0
+    assert res["peak_gpu_mem_mb"] is None  # CPU: no GPU memory to report
+    # a spent budget skips measurements and says so
+    res = B.run(torch.device("cpu"), c=2, n=1, batch=8, steps=1, warmup=0, n_train=8,
+                ks=(1,), budget_s=0.0, times={})  # fmt: skip
+    assert "skipped" in res["cells"]["resnet_like"]["fast"]
+    assert "skipped" in res["grouped"]["runs"][0]

@@ -1,0 +1,138 @@
+"""Campaigns: cell sets, and one end-to-end run in a space the table does not cover."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nb201_flat.errors import ArgumentError
+from nb201_flat.space import NB201, NB201_OPS, Space
+from nb201_flat.train.campaign import ball, plan_campaign, sample
+
+
+def test_ball_is_the_hamming_ball() -> None:
+    space = Space(("none", "skip_connect", "nor_conv_1x1"), 4)
+    for radius in (0, 1, 2):
+        want = [i for i in range(space.size) if space.hamming(5, i) <= radius]
+        assert ball(space, 5, radius) == want
+    with pytest.raises(ArgumentError, match="radius"):
+        ball(space, 5, -1)
+
+
+def test_plan_sets_disconnected_and_isomorphism() -> None:
+    zero = NB201.from_ops(["none"] * 6).index  # disconnected, and so are some neighbours
+    plan = plan_campaign(NB201, neighbours_of=zero, radius=1)
+    members = ball(NB201, zero, 1)
+    assert set(plan.cells) | set(plan.constant_output) == set(members)
+    assert all(not NB201.arch(i).is_connected for i in plan.constant_output)
+    assert all(NB201.arch(i).is_connected for i in plan.cells) and zero in plan.constant_output
+    assert plan.cells  # a single non-none edge 0->3 connects the cell
+    row = plan.chance_rows(100)[plan.constant_output.index(zero)]
+    assert row == {"index": zero, "accuracy": 1.0, "constant_output": True}
+    assert plan_campaign(NB201, archs=[zero], train_disconnected=True).cells == (zero,)
+
+    s = sample(NB201, 50, seed=3)
+    assert s == sample(NB201, 50, seed=3) and len(set(s)) == 50 and s != sample(NB201, 50, 4)
+    iso = plan_campaign(NB201, sample_n=400, sample_seed=1, unique_isomorphism=True)
+    full = plan_campaign(NB201, sample_n=400, sample_seed=1)
+    assert set(iso.cells) | set(iso.representative) == set(full.cells)
+    for member, rep in iso.representative.items():
+        assert rep in iso.cells and rep < member
+        assert NB201.arch(member).isomorphism_key() == NB201.arch(rep).isomorphism_key()
+    keys = [NB201.arch(i).isomorphism_key() for i in iso.cells]
+    assert len(keys) == len(set(keys)) and iso.representative  # 400 draws do repeat classes
+
+    for bad in (
+        {"sample_n": 3},
+        {"archs": [1], "sample_seed": 3},
+        {"archs": [1], "radius": 2},
+        {},
+    ):
+        with pytest.raises(ArgumentError):
+            plan_campaign(NB201, **bad)  # type: ignore[arg-type]
+
+
+def test_campaign_end_to_end_in_a_space_beyond_the_table(
+    cifar10_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """NB201's ops plus sep_conv_3x3: the radius-1 ball of a cell trained, imported, analysed."""
+    pytest.importorskip("torch")
+    from test_train_cli import run_cli
+
+    from nb201_flat.importers.results_db import read_results_db
+    from nb201_flat.landscape.a2m import a2m_barrier
+    from nb201_flat.landscape.neighbourhood import flatness
+
+    ops = [*NB201_OPS, "sep_conv_3x3"]
+    space = Space(ops, 4)
+    centre = space.from_ops(["nor_conv_3x3", "skip_connect", "sep_conv_3x3"] * 2)
+    db = tmp_path / "r.sqlite"
+    argv = ["train", "--neighbours-of", str(centre), "--radius", "1", "--ops", *ops,
+            "--dataset", "cifar10", "--epochs", "1", "--data-root", str(cifar10_root),
+            "--db", str(db), "--device", "cpu", "--executor", "inline", "--C", "2", "--N", "1",
+            "--json"]  # fmt: skip
+    assert run_cli(argv) == 0
+    out = json.loads(capsys.readouterr().out)
+    trained = sorted(r["index"] for r in out["runs"])
+    assert trained == ball(space, centre, 1) and len(trained) == 1 + 6 * 5
+    assert all(r["status"] == "done" and r["mode"] == "faithful" for r in out["runs"])
+
+    table = read_results_db(db)
+    assert table.space == space and table.meta["mode"] == "faithful"
+    acc = table.vector("cifar10", "ori-test", 1)
+    assert np.isfinite(acc[trained]).all() and np.isnan(acc).sum() == space.size - len(trained)
+
+    # flatness of the centre: its 30 neighbours all measured; a neighbour's own ball is mostly
+    # unmeasured, and the explicit policy decides what that means
+    fl = flatness(space, acc, radius=1, nan_policy="omit")
+    assert fl.loc[centre.index, "n"] == 30
+    want = np.mean([acc[i] for i in trained if i != centre.index])
+    assert fl.loc[centre.index, "mean"] == pytest.approx(want)
+    edge = next(i for i in trained if i != centre.index)
+    # measured among its 30 neighbours: the centre and the 4 cells with another op on the
+    # same edge (6 ops: its own, the centre's, 4 others)
+    assert fl.loc[edge, "n"] == 1 + 4
+    assert np.isnan(flatness(space, acc, radius=1, nan_policy="propagate").loc[edge, "mean"])
+
+    # a barrier between two neighbours at distance 2: one path through the (measured) centre,
+    # one through an unmeasured cell; "omit" averages the measured members of each level
+    a = space.from_ops(["nor_conv_1x1", "skip_connect", "sep_conv_3x3", *centre.ops[3:]])
+    b = space.from_ops(["nor_conv_3x3", "none", "sep_conv_3x3", *centre.ops[3:]])
+    res = a2m_barrier(space, acc, a, b, nan_policy="omit")
+    mid = acc[centre.index]
+    ends = (acc[a.index] + acc[b.index]) / 2
+    assert res.barrier == pytest.approx(ends - min(mid, acc[a.index], acc[b.index]))
+    assert np.isnan(a2m_barrier(space, acc, a, b, nan_policy="propagate").barrier)
+
+
+def test_disconnected_cells_recorded_at_chance_with_a_flag(
+    cifar10_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("torch")
+    from test_train_cli import run_cli
+
+    from nb201_flat.importers.results_db import read_results_db
+    from nb201_flat.train.campaign import record_constant_output
+    from nb201_flat.train.jobs import make_jobs
+
+    zero = NB201.from_ops(["none"] * 6).index
+    db = tmp_path / "r.sqlite"
+    argv = ["train", str(zero), "11472", "--dataset", "cifar10", "--epochs", "1",
+            "--data-root", str(cifar10_root), "--db", str(db), "--device", "cpu",
+            "--executor", "inline", "--C", "2", "--N", "1", "--json"]  # fmt: skip
+    assert run_cli(argv) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert [r["index"] for r in out["runs"]] == [11472]  # the disconnected cell is not trained
+    assert out["constant_output"] == [{"index": zero, "accuracy": 10.0, "constant_output": True}]
+    table = read_results_db(db)
+    assert table.meta["constant_output"] == [zero]
+    assert table.vector("cifar10", "ori-test", 1)[zero] == 10.0
+    assert np.isnan(table.vector("cifar10", "ori-test", 1, "loss")[zero])  # not computed
+    assert np.isfinite(table.vector("cifar10", "ori-test", 1, "loss")[11472])
+    (connected,) = make_jobs([11472], dataset="cifar10", epochs=1, seeds=[1],
+                             data_root=cifar10_root, db_path=db)  # fmt: skip
+    with pytest.raises(ArgumentError, match="connected"):
+        record_constant_output(connected)

@@ -1,0 +1,263 @@
+"""Faithful and fast modes: NB201's per-epoch LR, identities, backend flags, split files."""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import hashlib
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from train_helpers import write_tiny_cifar10, write_tiny_imagenet16
+
+from nb201_flat.errors import ArgumentError, FormatError
+from nb201_flat.train import splits as S
+from nb201_flat.train.data import nb201_split
+from nb201_flat.train.jobs import make_jobs
+from nb201_flat.train.modes import (
+    FAITHFUL,
+    FAST,
+    apply_backend_flags,
+    backend_flags,
+    effective_mode,
+    mode_for,
+    split_keyed_space,
+)
+from nb201_flat.train.recipe import Recipe, recipe_for
+
+torch = pytest.importorskip("torch")
+from nb201_flat.train.data import load_dataset  # noqa: E402
+from nb201_flat.train.trainer import DeviceData, Session, train  # noqa: E402
+
+ARCH = "|nor_conv_3x3~0|+|skip_connect~0|nor_conv_1x1~1|+|avg_pool_3x3~0|none~1|nor_conv_3x3~2|"
+
+
+def xautodl_cosine(base_lr: float, eta_min: float, epoch: int, t_max: int) -> float:
+    # xautodl CosineAnnealingLR.get_lr with warmup 0 (AutoDL-Projects f46486e2), written out
+    if epoch >= t_max:
+        return eta_min
+    return eta_min + (base_lr - eta_min) * (1 + math.cos(math.pi * epoch / t_max)) / 2
+
+
+@pytest.mark.parametrize("epochs", [12, 200])
+def test_lr_epoch_is_xautodls_cosine(epochs: int) -> None:
+    r = recipe_for(epochs)
+    for e in range(epochs + 1):
+        assert r.lr_epoch(e) == pytest.approx(xautodl_cosine(0.1, 0.0, e, epochs), abs=1e-15)
+    assert r.lr_epoch(0) == 0.1 and r.lr_epoch(epochs) == 0.0
+
+
+def test_session_lr_is_constant_within_an_epoch(tmp_path: Path) -> None:
+    root = write_tiny_cifar10(tmp_path)
+    data = DeviceData(load_dataset("cifar10", root), torch.device("cpu"))
+    recipe = Recipe(epochs=3, batch_size=32)  # 80 images: 3 steps, the last one partial
+    sess = Session(data, tuple(ARCH_OPS), 4, c=4, n=1, seed=1, recipe=recipe, mode=FAITHFUL)
+    assert sess.steps == 3
+    seen: list[float] = []
+    sess.opt.register_step_pre_hook(lambda opt, *_: seen.append(opt.param_groups[0]["lr"]))
+    for _ in range(3):
+        _, _, images = sess.train_epoch()
+        assert images == 80  # the partial last batch is kept
+    want = [xautodl_cosine(0.1, 0.0, e, 3) for e in range(3) for _ in range(3)]
+    assert seen == pytest.approx(want, abs=1e-15)
+
+
+ARCH_OPS = ["nor_conv_3x3", "skip_connect", "nor_conv_1x1", "avg_pool_3x3", "none", "nor_conv_3x3"]
+
+
+def test_step_update_is_still_available() -> None:
+    r = recipe_for(2)
+    assert r.step_factor(1, 2, "step") == pytest.approx(r.lr_factor(1, 4))
+    assert r.step_factor(1, 2, "epoch") == 1.0
+    with pytest.raises(ValueError, match="lr_update"):
+        r.step_factor(0, 2, "iteration")
+
+
+def test_modes_and_overrides() -> None:
+    assert mode_for("faithful") is FAITHFUL and mode_for("fast") is FAST
+    assert FAITHFUL.precision == "fp32" and not FAITHFUL.tf32 and FAITHFUL.deterministic
+    assert FAST.amp and FAST.cudnn_benchmark and FAST.compile and FAST.channels_last
+    with pytest.raises(ArgumentError, match="faithful, fast"):
+        mode_for("turbo")
+    for bad in ({"amp": True}, {"channels_last": True}, {"compile": True}):
+        with pytest.raises(ArgumentError, match="--mode fast"):
+            effective_mode("faithful", **bad)  # type: ignore[arg-type]
+    assert effective_mode("faithful", amp=False) is FAITHFUL
+    tags = {
+        effective_mode("faithful").tag,
+        effective_mode("fast").tag,
+        effective_mode("fast", amp=False).tag,
+        effective_mode("fast", compile=False).tag,
+        effective_mode("fast", channels_last=False).tag,
+    }
+    assert len(tags) == 5  # every numerically different setting has its own identity
+    # CPU never compiles or goes channels-last; CUDA does in fast mode
+    assert not FAST.uses_compile("cpu") and FAST.uses_compile("cuda")
+    assert not FAST.uses_channels_last("cpu") and not FAST.uses_cuda_graphs("cpu")
+
+
+def test_backend_flags_follow_the_mode() -> None:
+    before = backend_flags()
+    try:
+        apply_backend_flags(FAITHFUL, "cuda")
+        assert backend_flags() == {
+            "matmul_tf32": False,
+            "cudnn_tf32": False,
+            "cudnn_deterministic": True,
+            "cudnn_benchmark": False,
+        }
+        apply_backend_flags(FAST, "cuda")
+        assert backend_flags() == {
+            "matmul_tf32": True,
+            "cudnn_tf32": True,
+            "cudnn_deterministic": False,
+            "cudnn_benchmark": True,
+        }
+        snapshot = backend_flags()
+        apply_backend_flags(FAITHFUL, "cpu")  # no CUDA: nothing to set
+        assert backend_flags() == snapshot
+    finally:
+        torch.backends.cuda.matmul.allow_tf32 = before["matmul_tf32"]
+        torch.backends.cudnn.allow_tf32 = before["cudnn_tf32"]
+        torch.backends.cudnn.deterministic = before["cudnn_deterministic"]
+        torch.backends.cudnn.benchmark = before["cudnn_benchmark"]
+
+
+def jobs_for(root: Path, out: Path, mode: str) -> list:  # type: ignore[type-arg]
+    return make_jobs(
+        [ARCH],
+        dataset="cifar10",
+        epochs=1,
+        seeds=[777],
+        data_root=root,
+        db_path=out / "r.sqlite",
+        recipe=Recipe(epochs=1, batch_size=40),
+        c=4,
+        n=1,
+        device="cpu",
+        threads=1,
+        mode=mode,
+    )
+
+
+def test_fast_and_faithful_runs_do_not_collide(tmp_path: Path) -> None:
+    root = write_tiny_cifar10(tmp_path / "data")
+    (faithful,) = jobs_for(root, tmp_path, "faithful")
+    (fast,) = jobs_for(root, tmp_path, "fast")
+    assert faithful.key != fast.key and faithful.name != fast.name
+    assert faithful.checkpoint_folder != fast.checkpoint_folder
+    assert split_keyed_space(faithful.key.space) == ("nb201@C4N1", "faithful")
+    assert split_keyed_space(fast.key.space) == ("nb201@C4N1", "fast-bf16")
+    a = train(faithful)
+    b = train(fast)  # before modes were keyed this was "skipped" with the fp32 numbers
+    assert a.status == b.status == "done"
+    assert train(fast).status == "skipped"
+
+    from nb201_flat.importers.results_db import read_results_db
+
+    with pytest.raises(FormatError, match="several spaces"):
+        read_results_db(tmp_path / "r.sqlite")
+    table = read_results_db(tmp_path / "r.sqlite", space=fast.key.space)
+    assert table.meta["mode"] == "fast-bf16"
+
+
+def test_generator_lives_on_the_training_device(tmp_path: Path) -> None:
+    root = write_tiny_cifar10(tmp_path)
+    data = DeviceData(load_dataset("cifar10", root), torch.device("cpu"))
+    sess = Session(data, tuple(ARCH_OPS), 4, c=4, n=1, seed=3, recipe=recipe_for(1), mode=FAST)
+    assert sess.gen.device == data.device
+    assert not sess.amp or sess.mode is FAST  # fast on CPU: bf16 autocast, no compile/layout
+    assert not sess.channels_last
+
+
+# -- NB201's split files shipped with the package --------------------------------------------
+@pytest.mark.parametrize(
+    ("fname", "keys", "sizes"),
+    [
+        ("cifar-split.txt", ("train", "valid"), (25_000, 25_000)),
+        ("cifar100-test-split.txt", ("xvalid", "xtest"), (5_000, 5_000)),
+        ("imagenet-16-120-test-split.txt", ("xvalid", "xtest"), (3_000, 3_000)),
+        ("ImageNet16-120-split.txt", ("train", "valid"), (75_850, 75_850)),
+    ],
+)
+def test_packaged_split_files(fname: str, keys: tuple[str, str], sizes: tuple[int, int]) -> None:
+    a, b = S.packaged_split(fname, keys)
+    assert (len(a), len(b)) == sizes
+    both = np.concatenate([a, b])
+    assert len(np.unique(both)) == len(both) and both.min() == 0 and both.max() == len(both) - 1
+    assert hashlib.sha256(S.packaged_split_bytes(fname)).hexdigest() == S.SPLIT_SHA256[fname]
+
+
+def test_packaged_splits_serve_full_size_datasets_only(tmp_path: Path) -> None:
+    a, b = nb201_split("cifar100", 10_000, tmp_path)  # no file in split_dir: the shipped one
+    ref = S.packaged_split("cifar100-test-split.txt", ("xvalid", "xtest"))
+    assert np.array_equal(a, ref[0]) and np.array_equal(b, ref[1])
+    a, b = nb201_split("cifar100", 24, tmp_path)  # another size: the fallback split
+    assert len(a) + len(b) == 24
+
+
+def test_tampered_packaged_split_fails_its_checksum(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = S.packaged_split_bytes("cifar100-test-split.txt")
+    bad = json.dumps({"xvalid": [0], "xtest": [1]}).encode()
+    assert hashlib.sha256(bad).hexdigest() != hashlib.sha256(real).hexdigest()
+
+    class Fake:
+        def __truediv__(self, _: str) -> Fake:
+            return self
+
+        def read_bytes(self) -> bytes:
+            return gzip.compress(bad)
+
+    monkeypatch.setattr(S.resources, "files", lambda _: Fake())
+    with pytest.raises(FormatError, match="SHA-256"):
+        S.packaged_split("cifar100-test-split.txt", ("xvalid", "xtest"))
+
+
+def test_imagenet16_counts_asserted_in_faithful_mode(tmp_path: Path) -> None:
+    root = write_tiny_imagenet16(tmp_path / "data")
+    with pytest.raises(S.DatasetSizeError, match="151700 / 6000"):
+        load_dataset("ImageNet16-120", root, strict=True)
+    assert len(load_dataset("ImageNet16-120", root).train_y) > 0  # fast mode reads it
+    (job,) = make_jobs(
+        [0], dataset="ImageNet16-120", epochs=1, seeds=[1], data_root=root,
+        db_path=tmp_path / "r.sqlite", c=4, n=1, device="cpu",
+    )  # fmt: skip
+    with pytest.raises(S.DatasetSizeError):
+        train(dataclasses.replace(job, mode="faithful"))
+    S.check_nb201_counts("ImageNet16-120", 151_700, 6_000)
+    S.check_nb201_counts("cifar10", 50_000, 10_000)
+
+
+class Crash(Exception):
+    pass
+
+
+def test_fast_mode_tensor_lr_and_exact_resume(tmp_path: Path) -> None:
+    root = write_tiny_cifar10(tmp_path / "data")
+
+    def job_in(out: Path):  # type: ignore[no-untyped-def]
+        (job,) = jobs_for(root, out, "fast")
+        return dataclasses.replace(job, recipe=Recipe(epochs=3, batch_size=32))
+
+    ref_job = job_in(tmp_path / "ref")
+    assert train(ref_job).status == "done"
+
+    def crash(epoch: int, rows: object) -> None:
+        if epoch == 1:
+            raise Crash
+
+    job = job_in(tmp_path / "crashed")
+    with pytest.raises(Crash):
+        train(job, on_epoch_end=crash)
+    assert train(job).status == "done"  # resumes after epoch 1
+    a = torch.load(ref_job.checkpoint_folder / "epoch-0003.pt", weights_only=True)
+    b = torch.load(job.checkpoint_folder / "epoch-0003.pt", weights_only=True)
+    assert a["model"].keys() == b["model"].keys()
+    assert all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])
+    assert torch.equal(a["generator"], b["generator"])
+    lr = b["optimizer"]["param_groups"][0]["lr"]
+    assert isinstance(lr, torch.Tensor)  # fast mode: LR is a tensor on the device
+    assert float(lr) == xautodl_cosine(0.1, 0.0, 3, 3) == 0.0  # stored: the next epoch's LR
