@@ -46,13 +46,6 @@ from nb201_flat.table import MetricKey, Seed, SeedPolicy, Table
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 
-COST_METRICS: Final = (
-    "params_mb",
-    "flops_m",
-    "latency_s",
-    "params_mb_analytic",
-    "flops_m_analytic",
-)
 RESULT_COLUMNS: Final = ("index", "arch", "value", "cost")
 
 

@@ -30,6 +30,15 @@ from nb201_flat.table import MetricKey
 if TYPE_CHECKING:
     from nb201_flat.table import Table
 
+COST_METRICS: Final = (
+    "params_mb",
+    "flops_m",
+    "latency_s",
+    "params_mb_analytic",
+    "flops_m_analytic",
+)
+"""Metrics that measure what an architecture costs (size, compute, time), not how well it does."""
+
 #: The dataset a search reads for CIFAR-10 (its validation split lives there only).
 CIFAR10_VALID: Final = "cifar10-valid"
 

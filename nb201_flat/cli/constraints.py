@@ -16,7 +16,7 @@ from typing import Any
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from nb201_flat.constraints import COST_METRICS
+    from nb201_flat.conventions import COST_METRICS
 
     p = sub.add_parser(
         "constrained",

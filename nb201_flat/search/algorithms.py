@@ -40,7 +40,6 @@ import numpy.typing as npt
 
 from nb201_flat.errors import AlgorithmError as AlgorithmError
 from nb201_flat.errors import check_int_range
-from nb201_flat.landscape.neighbourhood import aggregate_members
 from nb201_flat.neighbourhood import FIELDS, Neighbourhood
 from nb201_flat.neighbours import NeighbourArrays
 from nb201_flat.search.oracle import FloatArray, Oracle, SearchEnded, SearchStalled
@@ -174,6 +173,10 @@ class NeighbourObjective:
 
     def aggregate(self, values: FloatArray) -> float:
         """Aggregate one neighbourhood's values (NaN ignored; NaN if none), as the landscape does."""
+        # imported here: the landscape layer loads pandas and scipy, which building the command
+        # line (it reads this module's algorithm names) must not pay for
+        from nb201_flat.landscape.neighbourhood import aggregate_members
+
         return aggregate_members(values, self.neighbourhood)
 
 
