@@ -27,7 +27,7 @@ from nb201_flat.figures._common import (
     present,
 )
 from nb201_flat.figures.style import figure_style
-from nb201_flat.landscape import barrier_tree, disconnectivity_graph, flatness
+from nb201_flat.landscape import barrier_tree, flatness
 from nb201_flat.table import Table
 
 NAME = "barrier_tree"
@@ -139,7 +139,7 @@ def make_barrier_tree(table: Table, *, n_optima: int = 20, connected_only: bool 
     for key in keys.values():
         values = table.vector_for(key)
         tree = barrier_tree(table.space, values, connected_only=connected_only)
-        graphs.append(disconnectivity_graph(tree, n_optima=n_optima))
+        graphs.append(tree.disconnectivity(n_optima))
         colours.append(flatness(table.space, values, 1)["mean"].to_numpy(dtype=np.float64))
     fig, axes = new_figure(1, len(keys), figsize=(3.4 * len(keys) + 0.6, 3.6))
     for k, ((ds, key), g, c) in enumerate(zip(keys.items(), graphs, colours, strict=True)):

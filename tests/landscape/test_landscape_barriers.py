@@ -308,7 +308,7 @@ def test_barrier_matrix_methods_agree_with_queries() -> None:
     f = rng.integers(0, 10, size=TINY.size).astype(float)
     archs = [0, 5, 13, 26, 8]
     tree = barrier_tree(TINY, f)
-    low = barrier_matrix(tree, None, archs)
+    low = tree.matrix(archs)
     assert low.index.tolist() == archs and low.columns.tolist() == archs
     assert np.allclose(low.to_numpy(), low.to_numpy().T)
     assert (np.diag(low.to_numpy()) == 0).all()
@@ -323,10 +323,10 @@ def test_barrier_matrix_methods_agree_with_queries() -> None:
         assert pub.iloc[i, j] == a2m_barrier(TINY, f, a, b, published=True).barrier
         assert short.iloc[i, j] == pytest.approx(best_shortest_path(TINY, f, a, b).barrier)
         assert low.iloc[i, j] <= short.iloc[i, j] + 1e-12
-    bn = bottleneck_matrix(tree, archs)
+    bn = tree.bottleneck_matrix(archs)
     assert bn[0, 0] == f[0]
     with pytest.raises(LandscapeArgumentError, match="method"):
-        barrier_matrix(tree, None, archs, method="widest")  # type: ignore[arg-type]
+        barrier_matrix(TINY, f, archs, method="widest")  # type: ignore[arg-type]
 
 
 def test_barrier_matrix_without_path_is_inf() -> None:
@@ -356,7 +356,7 @@ def test_disconnectivity_graph_hand_computed() -> None:
 def test_disconnectivity_merge_levels_are_bottlenecks(data: list[float]) -> None:
     f = np.array(data)
     tree = barrier_tree(TINY, f)
-    dg = disconnectivity_graph(tree, n_optima=6)
+    dg = tree.disconnectivity(6)
     leaves = dg[dg["kind"] == "optimum"]
     assert len(leaves) <= 6
     parent = dict(zip(dg["node"], dg["parent"], strict=True))
@@ -388,3 +388,21 @@ def test_tree_on_nb201_additive_function() -> None:
         assert p.bottleneck == min(f[a], f[b])
         assert is_path(NB201, p.path)
         assert tree.path(a, b, shortest=True).length == NB201.hamming(a, b)
+
+
+def test_free_functions_wrap_the_tree_methods() -> None:
+    f = np.random.default_rng(3).integers(0, 10, size=TINY.size).astype(float)
+    archs = [0, 5, 13, 26, 8]
+    tree = barrier_tree(TINY, f)
+    assert np.array_equal(bottleneck_matrix(tree, archs), tree.bottleneck_matrix(archs))
+    assert barrier_matrix(TINY, f, archs).equals(tree.matrix(archs))
+    assert disconnectivity_graph(TINY, f, n_optima=6).equals(tree.disconnectivity(6))
+    for shortest in (False, True):
+        free = lowest_barrier_path(TINY, f, 0, 26, shortest=shortest)
+        assert free.path == tree.path(0, 26, shortest=shortest).path
+    # the old form, a tree in place of the space, works for one release and says what to call
+    with pytest.warns(DeprecationWarning, match="call its methods"):
+        assert barrier_matrix(tree, None, archs).equals(tree.matrix(archs))  # type: ignore[arg-type]
+    with pytest.warns(DeprecationWarning, match="call its methods"):
+        old = disconnectivity_graph(tree, n_optima=6)  # type: ignore[arg-type]
+    assert old.equals(tree.disconnectivity(6))
