@@ -35,8 +35,8 @@ def disconnectivity_graph(
     -------
     pandas.DataFrame
         One row per node: ``node`` (id), ``kind`` (``"optimum"`` or ``"merge"``), ``index``
-        (the optimum's architecture, -1 for merges), ``level`` (metric units), ``parent``
-        (node id, -1 for a root), ``n_optima`` (leaves below), ``barrier`` (a node's level
+        (the optimum's architecture, ``<NA>`` for merges), ``level`` (metric units),
+        ``parent`` (node id, ``<NA>`` for a root); both nullable ``Int64``; ``n_optima`` (leaves below), ``barrier`` (a node's level
         minus its parent's, oriented; NaN for roots). Several roots mean parts of the space
         that no measured path joins.
 
@@ -47,7 +47,7 @@ def disconnectivity_graph(
     >>> space = Space(("a", "b"), 3)
     >>> f = np.array([9.0, 1, 1, 1, 1, 1, 1, 8])
     >>> disconnectivity_graph(space, f)[["kind", "index", "level", "parent"]].values.tolist()
-    [['optimum', 0, 9.0, 2], ['optimum', 7, 8.0, 2], ['merge', -1, 1.0, -1]]
+    [['optimum', 0, 9.0, 2], ['optimum', 7, 8.0, 2], ['merge', <NA>, 1.0, <NA>]]
     """
     tree = as_tree(space, values, higher_is_better=higher_is_better, connected_only=connected_only)
     return tree.disconnectivity(n_optima)
@@ -108,4 +108,6 @@ def graph_of_tree(tree: BarrierTree, n_optima: int) -> pd.DataFrame:
         p = nd["parent"]
         nd["barrier"] = nd["_w"] - nodes[p]["_w"] if p >= 0 else float("nan")
     df = pd.DataFrame(nodes).drop(columns="_w")
+    for col in ("index", "parent"):  # nullable: a merge has no arch, a root no parent
+        df[col] = df[col].astype("Int64").mask(df[col] < 0)
     return df[["node", "kind", "index", "level", "parent", "n_optima", "barrier"]]

@@ -7,6 +7,7 @@ import math
 
 import networkx as nx
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -340,12 +341,13 @@ def test_disconnectivity_graph_hand_computed() -> None:
     # peaks 000 (9) and 111 (8) and 011 (6)? no: 011 is next to 111 and lower -- not an optimum
     f = np.array([9.0, 1, 1, 6, 1, 1, 2, 8])
     dg = disconnectivity_graph(CUBE, f)
+    assert dg["index"].dtype == "Int64" and dg["parent"].dtype == "Int64"
     assert dg.to_dict("list") == {
         "node": [0, 1, 2],
         "kind": ["optimum", "optimum", "merge"],
-        "index": [0, 7, -1],
+        "index": [0, 7, None],  # to_dict gives None for <NA>
         "level": [9.0, 8.0, 1.0],
-        "parent": [2, 2, -1],
+        "parent": [2, 2, None],
         "n_optima": [1, 1, 2],
         "barrier": [8.0, 7.0, pytest.approx(np.nan, nan_ok=True)],
     }
@@ -364,7 +366,7 @@ def test_disconnectivity_merge_levels_are_bottlenecks(data: list[float]) -> None
 
     def ancestors(n: int) -> list[int]:
         out = [n]
-        while parent[out[-1]] >= 0:
+        while parent[out[-1]] is not pd.NA:
             out.append(parent[out[-1]])
         return out
 
