@@ -90,13 +90,8 @@ def main() -> None:
         )
 
     top = np.argsort(-np.where(np.isnan(v), -np.inf, v))[:100].tolist()
-    print(
-        f"barrier matrix, top 100 (lowest): {timed(lambda: ls.barrier_matrix(tree, None, top)):.3f} s"
-    )
-    print(
-        f"disconnectivity graph, 50 best optima: "
-        f"{timed(lambda: ls.disconnectivity_graph(tree, n_optima=50)):.3f} s"
-    )
+    print(f"barrier matrix, top 100 (lowest): {timed(lambda: tree.matrix(top)):.3f} s")
+    print(f"disconnectivity graph, 50 best optima: {timed(lambda: tree.disconnectivity(50)):.3f} s")
     print(
         f"A²M barrier (d=3, 6 paths): {1e3 * timed(lambda: ls.a2m_barrier(space, v, 81, 1459), 20):.3f} ms"
     )

@@ -41,10 +41,10 @@ import pandas as pd
 
 from nb201_flat.errors import UnknownKeyError
 from nb201_flat.landscape.neighbourhood import flatness
-from nb201_flat.table import MetricKey, Seed, SeedPolicy, Table
-
-FloatArray = npt.NDArray[np.float64]
-BoolArray = npt.NDArray[np.bool_]
+from nb201_flat.table import MetricKey, Table
+from nb201_flat.types import BoolArray as BoolArray
+from nb201_flat.types import FloatArray as FloatArray
+from nb201_flat.types import Seed, SeedPolicy
 
 RESULT_COLUMNS: Final = ("index", "arch", "value", "cost")
 
@@ -98,7 +98,7 @@ def best_under(
     max_cost: float,
     metric: str = "accuracy",
     seed: SeedPolicy = "mean",
-    rng: Seed = None,
+    rng: Seed | None = None,
     top: int = 1,
 ) -> pd.DataFrame:
     """The ``top`` architectures by ``metric`` among those with ``cost <= max_cost``.
@@ -137,7 +137,7 @@ def pareto_front(
     cost: str,
     metric: str = "accuracy",
     seed: SeedPolicy = "mean",
-    rng: Seed = None,
+    rng: Seed | None = None,
 ) -> pd.DataFrame:
     """The non-dominated architectures (higher ``metric``, lower ``cost``), by rising cost.
 
@@ -179,7 +179,7 @@ def flatness_in_band(
     hi: float,
     metric: str = "accuracy",
     seed: SeedPolicy = "mean",
-    rng: Seed = None,
+    rng: Seed | None = None,
     radius: int = 1,
     delta: float = 1.0,
 ) -> pd.DataFrame:

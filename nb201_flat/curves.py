@@ -36,17 +36,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, TypeAlias
 
 import numpy as np
-import numpy.typing as npt
 
 from nb201_flat.errors import FormatError, TableFileError, UnknownKeyError
 from nb201_flat.table import MetricKey
+from nb201_flat.types import FloatArray as FloatArray
 
 if TYPE_CHECKING:
     from nb201_flat.table import Table
 
 log = logging.getLogger(__name__)
 
-FloatArray: TypeAlias = npt.NDArray[np.float64]
 CurveSeed: TypeAlias = int | None
 
 CURVES_FILE: Final = "curves.parquet"

@@ -38,6 +38,8 @@ import numpy as np
 import numpy.typing as npt
 
 from nb201_flat.errors import InvalidArchError
+from nb201_flat.types import BoolArray as BoolArray
+from nb201_flat.types import IntArray as IntArray
 
 if TYPE_CHECKING:
     from nb201_flat.neighbours import NeighbourArrays
@@ -52,8 +54,6 @@ NB201_OPS: tuple[str, ...] = (
 _NB201_SHUFFLE_SEED = 88  # NAS-Bench-201's own seed for the order of its files
 
 IndexOrder = Literal["official", "lexicographic"]
-IntArray = npt.NDArray[np.int64]
-BoolArray = npt.NDArray[np.bool_]
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,22 +26,22 @@ import difflib
 import warnings
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, TypeAlias, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import numpy.typing as npt
 
 from nb201_flat.errors import ArgumentError, FormatError, InvalidArchError, UnknownKeyError
 from nb201_flat.space import NB201, Arch, Space
+from nb201_flat.types import FloatArray as FloatArray
+from nb201_flat.types import Seed as Seed
+from nb201_flat.types import SeedPolicy as SeedPolicy
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from nb201_flat.curves import Curves
 
-FloatArray: TypeAlias = npt.NDArray[np.float64]
-SeedPolicy: TypeAlias = Literal["mean", "random"] | int
-Seed: TypeAlias = int | np.random.Generator | None
 
 TIDY_COLUMNS = ("index", "arch", "dataset", "split", "epochs", "seed", "metric", "value")
 
@@ -73,7 +73,7 @@ class MetricKey:
         return f"{self.dataset}/{self.split}@{self.epochs} {self.metric}"
 
 
-def as_generator(seed: Seed) -> np.random.Generator:
+def as_generator(seed: Seed | None) -> np.random.Generator:
     """An explicit generator from an int, a generator (returned as is) or None (fresh entropy).
 
     The one helper that turns a ``seed=``/``rng=`` argument into randomness.
@@ -226,7 +226,7 @@ class Table:
         metric: str = "accuracy",
         *,
         seed_policy: SeedPolicy | None = None,
-        rng: Seed = None,
+        rng: Seed | None = None,
         seed: SeedPolicy | None = None,
     ) -> FloatArray:
         """The metric over every architecture (read-only array, NaN where missing).
@@ -250,7 +250,7 @@ class Table:
         key: MetricKey,
         *,
         seed_policy: SeedPolicy | None = None,
-        rng: Seed = None,
+        rng: Seed | None = None,
         seed: SeedPolicy | None = None,
     ) -> FloatArray:
         """:meth:`vector` for a validated :class:`MetricKey`."""
@@ -306,7 +306,7 @@ class Table:
         metric: str = "accuracy",
         *,
         seed_policy: SeedPolicy | None = None,
-        rng: Seed = None,
+        rng: Seed | None = None,
         seed: SeedPolicy | None = None,
     ) -> float:
         """One value (NaN if not measured), free of any budget. For whole-space work use

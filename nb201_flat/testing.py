@@ -5,6 +5,8 @@ search protocols, the figures' validation/test pairs and the demo read (validati
 200 epochs with per-seed values, training time, each dataset's test split), with accuracy that
 grows with the number of convolutions plus seeded noise. :func:`table_from` builds a table from
 given vectors (or functions of the op codes) over any space, for logic with exact answers.
+:func:`figure_table` holds every key the figures draw, with accuracies spread like NB201's
+(chance for disconnected cells) and six-epoch learning curves.
 
 Examples
 --------
@@ -30,7 +32,7 @@ from nb201_flat.conventions import REPORT_DATASETS, cost_key, report_key, search
 from nb201_flat.space import NB201, Space
 from nb201_flat.table import MetricKey, Table
 
-__all__ = ["SYNTHETIC_KEY", "VectorSpec", "synthetic_table", "table_from"]
+__all__ = ["SYNTHETIC_KEY", "VectorSpec", "figure_table", "synthetic_table", "table_from"]
 
 #: A vector, or a function of ``space.codes`` (size x edges, int64) returning one.
 VectorSpec: TypeAlias = npt.ArrayLike | Callable[[npt.NDArray[np.int64]], npt.ArrayLike]
@@ -93,3 +95,60 @@ def table_from(
     for k, v in (extra or {}).items():
         data[(k, None)] = vec(v)
     return Table(space, data, source="synthetic")
+
+
+# per op code (none, skip, conv1x1, conv3x3, pool): how much an edge helps the figure table
+_OP_WEIGHT = np.array([0.0, 0.45, 0.7, 1.0, 0.25])
+# dataset -> (chance accuracy, best accuracy), roughly NB201's
+_RANGES = {
+    "cifar10": (10.0, 94.4),
+    "cifar100": (1.0, 73.5),
+    "ImageNet16-120": (0.8, 47.3),
+}
+
+
+def _spread_accuracy(
+    score: npt.NDArray[np.float64], chance: float, best: float
+) -> npt.NDArray[np.float64]:
+    """Monotone in ``score``, chance for disconnected cells, spread over [chance, best]."""
+    rank = (np.argsort(np.argsort(score, kind="stable"), kind="stable") + 0.5) / score.size
+    acc = chance + (best - chance) * np.sqrt(rank)
+    return np.where(NB201.connected, acc, chance)
+
+
+def figure_table(seed: int = 0) -> Table:
+    """A table with every key of the figures, over the real NB201 space.
+
+    200-epoch test and validation accuracy, 12-epoch validation accuracy and training time of
+    cifar10(-valid), cifar100 and ImageNet16-120, plus six-epoch validation curves of
+    cifar10-valid rising to the final value. The figure tests' assertions read these numbers:
+    changing the draws here changes them.
+
+    Examples
+    --------
+    >>> t = figure_table()
+    >>> len(t.keys()), t.curves is not None
+    (12, True)
+    """
+    from nb201_flat.curves import Curves
+
+    rng = np.random.default_rng(seed)
+    codes = NB201.codes.astype(np.int64)
+    base = _OP_WEIGHT[codes].sum(axis=1)
+    data: dict[tuple[MetricKey, int | None], npt.NDArray[np.float64]] = {}
+    time_s = 2000.0 + 400.0 * (codes >= 2).sum(axis=1) + rng.uniform(0, 100, NB201.size)
+    for ds, (chance, best) in _RANGES.items():
+        score = base + rng.normal(0.0, 0.15, NB201.size)
+        test = _spread_accuracy(score, chance, best)
+        valid = np.where(NB201.connected, test + rng.normal(0.0, 0.3, NB201.size), chance)
+        valid12 = np.where(NB201.connected, valid - 8.0 + rng.normal(0, 1.0, NB201.size), chance)
+        data[(report_key(ds), None)] = test
+        data[(search_key(ds, 200), None)] = valid
+        data[(search_key(ds, 12), None)] = valid12
+        data[(cost_key(ds), None)] = time_s.copy()
+    final = data[(search_key("cifar10", 200), None)]
+    rise = 1.0 - np.exp(-np.arange(1, 7) / 2.0)
+    noise = rng.normal(0.0, 2.0, (NB201.size, 6)) * (1.0 - rise / rise[-1])
+    curve = final[:, None] * rise[None, :] / rise[-1] + noise
+    curves = Curves(NB201.size, {(search_key("cifar10", 200), None): curve})
+    return Table(NB201, data, source="synthetic figure table", curves=curves)

@@ -199,7 +199,7 @@ def cmd_barrier(args: argparse.Namespace) -> int:
         best_shortest_path,
         shortest_paths,
     )
-    from nb201_flat.landscape.census import BARRIER_NAMES, PATH_BARRIERS, pair_barriers
+    from nb201_flat.landscape.census import BARRIER_NAMES, PATH_BARRIERS
     from nb201_flat.landscape.paths import make_path
 
     if args.tree_path and args.method != "lowest":
@@ -229,7 +229,7 @@ def cmd_barrier(args: argparse.Namespace) -> int:
     unavailable: dict[str, str] = {}
     low = tree.path(a, b, shortest=not args.tree_path)
     try:
-        named = pair_barriers(tree, None, a, b)
+        named = tree.pair_barriers(a, b)
     except MissingValueError as exc:
         # the shortest paths cross unmeasured cells: say so, and keep the lowest barrier
         for name in BARRIER_NAMES:

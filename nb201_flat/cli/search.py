@@ -181,7 +181,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         args.protocol,
         table,
         epochs=args.epochs,
-        seed=args.seed_policy,
+        seed_policy=args.seed_policy,
         n=args.n,
         budget_scale=args.budget_scale,
         repeats=args.repeats,

@@ -18,8 +18,7 @@ from nb201_flat.errors import FigureSkipped as FigureSkipped
 from nb201_flat.errors import UnknownKeyError
 from nb201_flat.figures.style import figure_style
 from nb201_flat.table import MetricKey, Table
-
-FloatArray = npt.NDArray[np.float64]
+from nb201_flat.types import FloatArray as FloatArray
 
 # The 200-epoch test accuracy each paper reports per dataset, and what a search may see for the
 # same dataset (see nb201_flat.conventions: cifar10 has no validation split).

@@ -28,7 +28,6 @@ from nb201_flat.figures._common import (
 from nb201_flat.figures.style import figure_style
 from nb201_flat.landscape import A2MBarrier, BarrierPath, a2m_barrier, a2m_barriers, barrier_tree
 from nb201_flat.landscape.a2m import A2M_PAIRS
-from nb201_flat.landscape.census import pair_barriers
 from nb201_flat.table import Table
 
 NAME = "a2m_paths"
@@ -92,7 +91,7 @@ def make_a2m_paths(table: Table) -> Figure:
             ax = axes[row, col]
             res = a2m_barrier(table.space, values, a, b)
             low = tree.path(a, b, shortest=True)
-            named = pair_barriers(tree, None, a, b)
+            named = tree.pair_barriers(a, b)
             plot_barrier_paths(res, low, ax, legend=False)
             with figure_style():
                 ax.set_title(

@@ -27,7 +27,7 @@ from nb201_flat.figures._common import (
     present,
 )
 from nb201_flat.figures.style import figure_style
-from nb201_flat.landscape import barrier_tree, disconnectivity_graph, flatness
+from nb201_flat.landscape import barrier_tree, flatness
 from nb201_flat.table import Table
 
 NAME = "barrier_tree"
@@ -40,7 +40,7 @@ def tree_layout(graph: pd.DataFrame) -> dict[int, float]:
     level = dict(zip(graph["node"].tolist(), graph["level"].tolist(), strict=True))
     best: dict[int, float] = {}
     for node, parent in zip(graph["node"].tolist(), graph["parent"].tolist(), strict=True):
-        if parent >= 0:
+        if parent is not pd.NA:
             children.setdefault(int(parent), []).append(int(node))
 
     def best_leaf(n: int) -> float:
@@ -63,7 +63,7 @@ def tree_layout(graph: pd.DataFrame) -> dict[int, float]:
             x[n] = 0.5 * (min(xs) + max(xs))
         return x[n]
 
-    roots = graph.loc[graph["parent"] < 0, "node"].tolist()
+    roots = graph.loc[graph["parent"].isna(), "node"].tolist()
     for r in sorted(roots, key=lambda n: (-best_leaf(int(n)), int(n))):
         place(int(r))
     return x
@@ -91,12 +91,12 @@ def plot_disconnectivity(
     lv = dict(zip(graph["node"].tolist(), graph["level"].tolist(), strict=True))
     segs = []
     for node, parent in zip(graph["node"].tolist(), graph["parent"].tolist(), strict=True):
-        if parent >= 0:
+        if parent is not pd.NA:
             segs.append([(x[node], lv[node]), (x[node], lv[parent])])  # drop to the merge
             segs.append([(x[node], lv[parent]), (x[parent], lv[parent])])  # across to it
     levels = graph["level"].to_numpy(dtype=np.float64)
     span = float(levels.max() - levels.min()) or 1.0
-    for root in graph.loc[graph["parent"] < 0, "node"].tolist():
+    for root in graph.loc[graph["parent"].isna(), "node"].tolist():
         # a stub below each root: the tree continues into the rest of the landscape
         segs.append([(x[root], lv[root]), (x[root], lv[root] - 0.06 * span)])
     leaves = graph[graph["kind"] == "optimum"]
@@ -104,7 +104,9 @@ def plot_disconnectivity(
     with figure_style():
         ax.add_collection(LineCollection(segs, colors="0.25", linewidths=0.9))
         if colour_values is not None:
-            cv = np.asarray(colour_values, dtype=np.float64)[leaves["index"].to_numpy()]
+            cv = np.asarray(colour_values, dtype=np.float64)[
+                leaves["index"].to_numpy(dtype=np.int64)
+            ]
             ax.scatter(
                 lx,
                 leaves["level"],
@@ -139,14 +141,14 @@ def make_barrier_tree(table: Table, *, n_optima: int = 20, connected_only: bool 
     for key in keys.values():
         values = table.vector_for(key)
         tree = barrier_tree(table.space, values, connected_only=connected_only)
-        graphs.append(disconnectivity_graph(tree, n_optima=n_optima))
+        graphs.append(tree.disconnectivity(n_optima))
         colours.append(
             flatness(table.space, values, 1, columns=["mean"])["mean"].to_numpy(dtype=np.float64)
         )
     fig, axes = new_figure(1, len(keys), figsize=(3.4 * len(keys) + 0.6, 3.6))
     for k, ((ds, key), g, c) in enumerate(zip(keys.items(), graphs, colours, strict=True)):
         ax = axes[0, k]
-        leaf_c = c[g.loc[g["kind"] == "optimum", "index"].to_numpy()]
+        leaf_c = c[g.loc[g["kind"] == "optimum", "index"].to_numpy(dtype=np.int64)]
         plot_disconnectivity(
             g, ax, colour_values=c, vmin=float(leaf_c.min()), vmax=float(leaf_c.max())
         )

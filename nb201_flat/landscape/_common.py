@@ -7,18 +7,19 @@ from typing import Literal, TypeAlias
 import numpy as np
 import numpy.typing as npt
 
-# re-exported: the landscape layer's errors lived here
 from nb201_flat.errors import LandscapeArgumentError as LandscapeArgumentError
 from nb201_flat.errors import MissingValueError as MissingValueError
 from nb201_flat.errors import NoPathError as NoPathError
 from nb201_flat.space import Arch, Space
 
-FloatArray: TypeAlias = npt.NDArray[np.float64]
-IntArray: TypeAlias = npt.NDArray[np.int64]
-BoolArray: TypeAlias = npt.NDArray[np.bool_]
+# re-exported: the landscape layer's errors lived here
+from nb201_flat.types import BoolArray as BoolArray
+from nb201_flat.types import FloatArray as FloatArray
+from nb201_flat.types import IntArray as IntArray
+from nb201_flat.types import Seed as Seed
+
 NanPolicy: TypeAlias = Literal["omit", "propagate", "raise"]
 ArchLike: TypeAlias = Arch | str | int
-Seed: TypeAlias = int | np.random.Generator
 
 NAN_POLICIES: tuple[str, ...] = ("omit", "propagate", "raise")
 

@@ -59,7 +59,7 @@ from nb201_flat.landscape._common import (
     resolve_index,
 )
 from nb201_flat.landscape.a2m import a2m_barrier
-from nb201_flat.landscape.maximin import BarrierTree, barrier_tree
+from nb201_flat.landscape.maximin import BarrierTree, as_tree, barrier_tree
 from nb201_flat.landscape.paths import shortest_paths
 from nb201_flat.landscape.statistics import a2m_bands
 from nb201_flat.space import Space
@@ -157,7 +157,7 @@ class PairBarriers:
 
 
 def pair_barriers(
-    space: Space | BarrierTree,
+    space: Space,
     values: npt.ArrayLike | None,
     a: ArchLike,
     b: ArchLike,
@@ -169,10 +169,6 @@ def pair_barriers(
 
     Parameters
     ----------
-    space
-        The space, or a prebuilt :class:`~nb201_flat.landscape.maximin.BarrierTree` (then
-        ``values``, ``higher_is_better`` and ``connected_only`` come from it): build it once
-        for many pairs.
     connected_only
         The lowest barrier only through connected cells (the shortest-path barriers follow
         their fixed paths whatever they cross).
@@ -183,14 +179,12 @@ def pair_barriers(
         An architecture on the shortest paths has no value (the shortest-path barriers would
         be undefined).
     """
-    if isinstance(space, BarrierTree):
-        tree = space
-    else:
-        if values is None:
-            raise LandscapeArgumentError("values are needed unless a BarrierTree is passed")
-        tree = barrier_tree(
-            space, values, higher_is_better=higher_is_better, connected_only=connected_only
-        )
+    tree = as_tree(space, values, higher_is_better=higher_is_better, connected_only=connected_only)
+    return tree.pair_barriers(a, b)
+
+
+def pair_barriers_of_tree(tree: BarrierTree, a: ArchLike, b: ArchLike) -> PairBarriers:
+    """:meth:`BarrierTree.pair_barriers`: for many pairs, build the tree once."""
     sp, v, hib = tree.space, tree.values, tree.higher_is_better
     ia, ib = resolve_index(sp, a), resolve_index(sp, b)
     paths = shortest_paths(sp, ia, ib)
@@ -359,7 +353,7 @@ def barrier_census(
     rows = []
     for name, pairs in groups:
         for a, b in pairs:
-            r = pair_barriers(tree, None, a, b)
+            r = tree.pair_barriers(a, b)
             d = r.to_dict()
             d["group"] = name
             d["no_barrier"] = bool(r.above_worse("lowest") <= TIE)

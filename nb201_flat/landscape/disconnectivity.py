@@ -11,13 +11,13 @@ import pandas as pd
 from nb201_flat.landscape._common import (
     LandscapeArgumentError,
 )
-from nb201_flat.landscape.maximin import BarrierTree, UnionFind, barrier_tree
+from nb201_flat.landscape.maximin import BarrierTree, as_tree
 from nb201_flat.landscape.statistics import local_optima
 from nb201_flat.space import Space
 
 
 def disconnectivity_graph(
-    space: Space | BarrierTree,
+    space: Space,
     values: npt.ArrayLike | None = None,
     *,
     n_optima: int = 20,
@@ -35,8 +35,8 @@ def disconnectivity_graph(
     -------
     pandas.DataFrame
         One row per node: ``node`` (id), ``kind`` (``"optimum"`` or ``"merge"``), ``index``
-        (the optimum's architecture, -1 for merges), ``level`` (metric units), ``parent``
-        (node id, -1 for a root), ``n_optima`` (leaves below), ``barrier`` (a node's level
+        (the optimum's architecture, ``<NA>`` for merges), ``level`` (metric units),
+        ``parent`` (node id, ``<NA>`` for a root); both nullable ``Int64``; ``n_optima`` (leaves below), ``barrier`` (a node's level
         minus its parent's, oriented; NaN for roots). Several roots mean parts of the space
         that no measured path joins.
 
@@ -47,16 +47,14 @@ def disconnectivity_graph(
     >>> space = Space(("a", "b"), 3)
     >>> f = np.array([9.0, 1, 1, 1, 1, 1, 1, 8])
     >>> disconnectivity_graph(space, f)[["kind", "index", "level", "parent"]].values.tolist()
-    [['optimum', 0, 9.0, 2], ['optimum', 7, 8.0, 2], ['merge', -1, 1.0, -1]]
+    [['optimum', 0, 9.0, 2], ['optimum', 7, 8.0, 2], ['merge', <NA>, 1.0, <NA>]]
     """
-    if isinstance(space, BarrierTree):
-        tree = space
-    else:
-        if values is None:
-            raise LandscapeArgumentError("values are needed unless a BarrierTree is passed")
-        tree = barrier_tree(
-            space, values, higher_is_better=higher_is_better, connected_only=connected_only
-        )
+    tree = as_tree(space, values, higher_is_better=higher_is_better, connected_only=connected_only)
+    return tree.disconnectivity(n_optima)
+
+
+def graph_of_tree(tree: BarrierTree, n_optima: int) -> pd.DataFrame:
+    """:meth:`BarrierTree.disconnectivity`: the optima's groups followed up the merge hierarchy."""
     if n_optima < 1:
         raise LandscapeArgumentError(f"n_optima must be >= 1, got {n_optima}")
     w = tree.w
@@ -83,13 +81,11 @@ def disconnectivity_graph(
         for k, i in enumerate(opt.tolist())
     ]
     current: dict[int, int] = {int(i): k for k, i in enumerate(opt.tolist())}
-    uf = UnionFind(tree.space.size)
-    for (x, y), lev in zip(tree.edges.tolist(), tree.edge_level.tolist(), strict=True):
-        rx, ry = uf.find(x), uf.find(y)
-        if rx == ry:
-            continue
-        nx_, ny_ = current.pop(rx, -1), current.pop(ry, -1)
-        uf.parent[ry] = rx
+    n = tree.space.size
+    for j, ((cx, cy), lev) in enumerate(
+        zip(tree.merges.tolist(), tree.edge_level.tolist(), strict=True)
+    ):
+        nx_, ny_ = current.pop(cx, -1), current.pop(cy, -1)
         if nx_ >= 0 and ny_ >= 0:
             new = len(nodes)
             nodes.append(
@@ -105,11 +101,13 @@ def disconnectivity_graph(
             )
             nodes[nx_]["parent"] = new
             nodes[ny_]["parent"] = new
-            current[rx] = new
+            current[n + j] = new
         elif nx_ >= 0 or ny_ >= 0:
-            current[rx] = max(nx_, ny_)
+            current[n + j] = max(nx_, ny_)
     for nd in nodes:
         p = nd["parent"]
         nd["barrier"] = nd["_w"] - nodes[p]["_w"] if p >= 0 else float("nan")
     df = pd.DataFrame(nodes).drop(columns="_w")
+    for col in ("index", "parent"):  # nullable: a merge has no arch, a root no parent
+        df[col] = df[col].astype("Int64").mask(df[col] < 0)
     return df[["node", "kind", "index", "level", "parent", "n_optima", "barrier"]]

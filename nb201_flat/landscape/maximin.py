@@ -5,8 +5,9 @@ widest path). Its bottleneck is exact: the path in a maximum spanning forest of 
 graph with edge weights min(f(u), f(v)) is maximin (built once with scipy's Kruskal in ~0.1 s
 for NB201; each query then walks the tree). ``shortest=True`` returns, among all maximin
 paths, one with the fewest steps (a breadth-first search above the bottleneck level).
-Barrier matrices come from the same forest, by a union-find sweep of its edges in decreasing
-level.
+The one union-find sweep of the forest's edges in decreasing level, done when the tree is
+built, also records the merge hierarchy (which two groups each edge joins), so barrier matrices
+and disconnectivity graphs read that hierarchy instead of sweeping again.
 
 Missing values: an architecture whose value is NaN is impassable -- it is never on a lowest
 barrier path (as if its accuracy were -inf, or its loss +inf), and a query from or to it
@@ -26,9 +27,10 @@ Examples
 from __future__ import annotations
 
 import itertools
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -56,6 +58,9 @@ from nb201_flat.landscape.paths import (
 )
 from nb201_flat.space import Space
 
+if TYPE_CHECKING:
+    from nb201_flat.landscape.census import PairBarriers
+
 BarrierMethod = Literal["lowest", "a2m", "a2m_published", "shortest"]
 
 
@@ -67,6 +72,19 @@ class BarrierTree:
     Build it with :func:`barrier_tree`. ``w`` is the oriented metric (larger is better), NaN
     where excluded; ``edges``/``edge_level`` are the forest's edges and their levels
     ``min(w[u], w[v])`` in decreasing order; ``parent``/``depth`` root each tree.
+    ``merges[k]`` are the two groups that edge ``k`` joins, as merge-hierarchy nodes: an
+    architecture index below ``space.size``, else ``space.size + j`` for the group made by
+    edge ``j < k``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from nb201_flat.space import Space
+    >>> tree = barrier_tree(Space(("a", "b"), 3), np.array([9.0, 1, 1, 1, 1, 1, 1, 8]))
+    >>> tree.bottleneck(0, 7), tree.path(0, 7).length
+    (1.0, 3)
+    >>> tree.matrix([0, 7]).to_numpy().tolist()
+    [[0.0, 7.5], [7.5, 0.0]]
     """
 
     space: Space
@@ -80,6 +98,7 @@ class BarrierTree:
     component: IntArray
     edges: IntArray
     edge_level: FloatArray
+    merges: IntArray
     graph_u: IntArray = field(repr=False)
     graph_v: IntArray = field(repr=False)
 
@@ -109,6 +128,60 @@ class BarrierTree:
         """The best achievable worst value on a path from ``a`` to ``b`` (metric units)."""
         p = self.path(a, b)
         return p.bottleneck
+
+    def bottleneck_matrix(self, archs: Sequence[ArchLike]) -> FloatArray:
+        """Best achievable worst value between every pair of ``archs`` (oriented: larger = better).
+
+        Read off the merge hierarchy: ``-inf`` where no path exists, NaN on rows of excluded
+        archs; the diagonal holds each arch's own value.
+        """
+        idx = [resolve_index(self.space, a) for a in archs]
+        k = len(idx)
+        m = np.full((k, k), -np.inf)
+        groups: dict[int, list[int]] = {}
+        for pos, i in enumerate(idx):
+            groups.setdefault(i, []).append(pos)
+        members = {i: list(p) for i, p in groups.items()}
+        n = self.space.size
+        for j, ((cx, cy), lev) in enumerate(
+            zip(self.merges.tolist(), self.edge_level.tolist(), strict=True)
+        ):
+            gx, gy = groups.pop(cx, []), groups.pop(cy, [])
+            if gx and gy:
+                m[np.ix_(gx, gy)] = lev
+                m[np.ix_(gy, gx)] = lev
+            if gx or gy:
+                groups[n + j] = gx + gy
+        for pos, i in enumerate(idx):
+            for pos2 in members[i]:
+                m[pos, pos2] = self.w[i]
+        bad = np.isnan(self.w[idx])
+        m[bad, :] = np.nan
+        m[:, bad] = np.nan
+        return m
+
+    def matrix(self, archs: Sequence[ArchLike]) -> pd.DataFrame:
+        """Lowest barriers between every pair of ``archs`` (see :func:`barrier_matrix`)."""
+        idx = [resolve_index(self.space, a) for a in archs]
+        bn = self.bottleneck_matrix(idx)
+        wi = self.w[idx]
+        with np.errstate(invalid="ignore"):
+            out = 0.5 * (wi[:, None] + wi[None, :]) - bn
+        return _labelled(idx, out)
+
+    def pair_barriers(self, a: ArchLike, b: ArchLike) -> PairBarriers:
+        """Every named barrier between ``a`` and ``b`` (see
+        :func:`~nb201_flat.landscape.census.pair_barriers`)."""
+        from nb201_flat.landscape.census import pair_barriers_of_tree
+
+        return pair_barriers_of_tree(self, a, b)
+
+    def disconnectivity(self, n_optima: int = 20) -> pd.DataFrame:
+        """The disconnectivity graph of the best local optima (see
+        :func:`~nb201_flat.landscape.disconnectivity.disconnectivity_graph`)."""
+        from nb201_flat.landscape.disconnectivity import graph_of_tree
+
+        return graph_of_tree(self, n_optima)
 
     def _tree_path(self, a: int, b: int) -> IntArray:
         up_a, up_b = [a], [b]
@@ -182,7 +255,7 @@ def barrier_tree(
     elevel = np.minimum(w[eu], w[ev])
     eorder = np.argsort(-elevel, kind="stable")
     eu, ev, elevel = eu[eorder], ev[eorder], elevel[eorder]
-    _, labels = csgraph.connected_components(mst, directed=False)
+    merges, labels = _merge_hierarchy(n, eu, ev)
     # root every tree of the forest at once: a virtual node joined to one node per tree
     _, reps = np.unique(labels, return_index=True)
     root = n
@@ -213,13 +286,77 @@ def barrier_tree(
         component=component,
         edges=np.stack([eu, ev], axis=1),
         edge_level=elevel,
+        merges=merges,
         graph_u=gu,
         graph_v=gv,
     )
 
 
+def _merge_hierarchy(n: int, eu: IntArray, ev: IntArray) -> tuple[IntArray, IntArray]:
+    """The one union-find sweep: the groups each forest edge joins, and each arch's tree.
+
+    Edges come in decreasing level, so the group made by edge ``j`` is node ``n + j`` of the
+    merge hierarchy; every forest edge joins two different groups.
+    """
+    parent = list(range(n))
+    top = list(range(n))  # the hierarchy node that stands for each root's group
+    merges = np.empty((len(eu), 2), dtype=np.int64)
+    for j, (x, y) in enumerate(zip(eu.tolist(), ev.tolist(), strict=True)):
+        rx, ry = _find(parent, x), _find(parent, y)
+        merges[j, 0], merges[j, 1] = top[rx], top[ry]
+        parent[ry] = rx
+        top[rx] = n + j
+    labels = np.fromiter((_find(parent, x) for x in range(n)), dtype=np.int64, count=n)
+    return merges, labels
+
+
+def _find(parent: list[int], x: int) -> int:
+    root = x
+    while parent[root] != root:
+        root = parent[root]
+    while parent[x] != root:  # path compression
+        parent[x], x = root, parent[x]
+    return root
+
+
+def _labelled(idx: Sequence[int], out: FloatArray) -> pd.DataFrame:
+    labels = pd.Index(idx, name="index")
+    return pd.DataFrame(out, index=labels, columns=labels.rename("to"))
+
+
+def as_tree(
+    space: Space,
+    values: npt.ArrayLike | None,
+    *,
+    higher_is_better: bool = True,
+    connected_only: bool = False,
+) -> BarrierTree:
+    """The :class:`BarrierTree` behind the free functions, built from ``(space, values)``.
+
+    A prebuilt tree passed as ``space`` still works for one release, with a
+    :class:`DeprecationWarning`: call its method instead.
+    """
+    given: object = space  # typed as a Space; a tree is the deprecated form
+    if isinstance(given, BarrierTree):
+        warnings.warn(
+            "passing a BarrierTree to the free barrier functions is deprecated; call its "
+            "methods instead (tree.path, tree.matrix, tree.disconnectivity, ...)",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+        return given
+    if values is None:
+        raise LandscapeArgumentError(
+            "values are needed: pass a vector over the space, or call the method of a "
+            "prebuilt BarrierTree (tree.path, tree.matrix, ...)"
+        )
+    return barrier_tree(
+        space, values, higher_is_better=higher_is_better, connected_only=connected_only
+    )
+
+
 def lowest_barrier_path(
-    space: Space | BarrierTree,
+    space: Space,
     values: npt.ArrayLike | None,
     a: ArchLike,
     b: ArchLike,
@@ -230,11 +367,11 @@ def lowest_barrier_path(
 ) -> BarrierPath:
     """The path from ``a`` to ``b`` whose worst value is best, over the whole space.
 
+    Builds a :class:`BarrierTree` and calls :meth:`BarrierTree.path`; for many queries build
+    the tree once with :func:`barrier_tree`.
+
     Parameters
     ----------
-    space
-        The space, or a prebuilt :class:`BarrierTree` (then ``values`` is ignored and may be
-        None): build the tree once with :func:`barrier_tree` for many queries.
     shortest
         Among all paths with the optimal bottleneck, return one with the fewest steps (the
         default returns the spanning-forest path, which may wander).
@@ -246,68 +383,17 @@ def lowest_barrier_path(
     NoPathError
         No path of measured architectures joins them.
     """
-    if isinstance(space, BarrierTree):
-        tree = space
-    else:
-        if values is None:
-            raise LandscapeArgumentError("values are needed unless a BarrierTree is passed")
-        tree = barrier_tree(
-            space, values, higher_is_better=higher_is_better, connected_only=connected_only
-        )
+    tree = as_tree(space, values, higher_is_better=higher_is_better, connected_only=connected_only)
     return tree.path(a, b, shortest=shortest)
 
 
-# -- matrices and disconnectivity graphs -------------------------------------------------------
-class UnionFind:
-    def __init__(self, n: int) -> None:
-        self.parent = list(range(n))
-
-    def find(self, x: int) -> int:
-        parent = self.parent
-        root = x
-        while parent[root] != root:
-            root = parent[root]
-        while parent[x] != root:  # path compression
-            parent[x], x = root, parent[x]
-        return root
-
-
 def bottleneck_matrix(tree: BarrierTree, archs: Sequence[ArchLike]) -> FloatArray:
-    """Best achievable worst value between every pair of ``archs`` (oriented: larger = better).
-
-    One union-find sweep of the forest's edges in decreasing level; ``-inf`` where no path
-    exists, NaN on rows of excluded archs; the diagonal holds each arch's own value.
-    """
-    idx = [resolve_index(tree.space, a) for a in archs]
-    k = len(idx)
-    m = np.full((k, k), -np.inf)
-    members: dict[int, list[int]] = {}
-    for pos, i in enumerate(idx):
-        members.setdefault(i, []).append(pos)
-    uf = UnionFind(tree.space.size)
-    groups: dict[int, list[int]] = {i: list(p) for i, p in members.items()}
-    for (x, y), lev in zip(tree.edges.tolist(), tree.edge_level.tolist(), strict=True):
-        rx, ry = uf.find(x), uf.find(y)
-        if rx == ry:
-            continue
-        gx, gy = groups.pop(rx, []), groups.pop(ry, [])
-        if gx and gy:
-            m[np.ix_(gx, gy)] = lev
-            m[np.ix_(gy, gx)] = lev
-        uf.parent[ry] = rx
-        if gx or gy:
-            groups[rx] = gx + gy
-    for pos, i in enumerate(idx):
-        for pos2 in members[i]:
-            m[pos, pos2] = tree.w[i]
-    bad = np.isnan(tree.w[idx])
-    m[bad, :] = np.nan
-    m[:, bad] = np.nan
-    return m
+    """Best achievable worst value between every pair of ``archs``: :meth:`BarrierTree.bottleneck_matrix`."""
+    return tree.bottleneck_matrix(archs)
 
 
 def barrier_matrix(
-    space: Space | BarrierTree,
+    space: Space,
     values: npt.ArrayLike | None,
     archs: Sequence[ArchLike],
     *,
@@ -319,12 +405,10 @@ def barrier_matrix(
 
     Parameters
     ----------
-    space
-        The space, or a prebuilt :class:`BarrierTree` (``values`` then ignored).
     method
-        ``"lowest"`` (over every path: the exact minimum), ``"shortest"`` (the best of the d!
-        shortest Hamming paths), ``"a2m"`` (A²M's level-mean barrier) or ``"a2m_published"``
-        (A²M's code; not symmetric).
+        ``"lowest"`` (over every path: the exact minimum, :meth:`BarrierTree.matrix`),
+        ``"shortest"`` (the best of the d! shortest Hamming paths), ``"a2m"`` (A²M's
+        level-mean barrier) or ``"a2m_published"`` (A²M's code; not symmetric).
 
     Returns
     -------
@@ -341,53 +425,47 @@ def barrier_matrix(
     >>> barrier_matrix(space, f, [0, 7, 3]).to_numpy().tolist()
     [[0.0, 8.0, 4.0], [8.0, 0.0, 4.0], [4.0, 4.0, 0.0]]
     """
-    if isinstance(space, BarrierTree):
-        tree: BarrierTree | None = space
-        sp, v = space.space, space.values
-        higher_is_better = space.higher_is_better
-    else:
-        if values is None:
-            raise LandscapeArgumentError("values are needed unless a BarrierTree is passed")
-        tree, sp, v = None, space, as_values(space, values)
-    idx = [resolve_index(sp, a) for a in archs]
-    k = len(idx)
     if method == "lowest":
-        if tree is None:
-            tree = barrier_tree(
-                sp, v, higher_is_better=higher_is_better, connected_only=connected_only
-            )
-        bn = bottleneck_matrix(tree, idx)
-        wi = tree.w[idx]
-        with np.errstate(invalid="ignore"):
-            out = 0.5 * (wi[:, None] + wi[None, :]) - bn
-    elif method in ("a2m", "a2m_published", "shortest"):
-        out = np.zeros((k, k))
-        w = oriented(v, higher_is_better)
-        for i, j in itertools.product(range(k), range(k)):
-            if i == j:
-                out[i, j] = 0.0 if not np.isnan(w[idx[i]]) else np.nan
-            elif method == "shortest":
-                if j < i:
-                    out[i, j] = out[j, i]
-                    continue
-                try:
-                    out[i, j] = best_shortest_path(
-                        sp, v, idx[i], idx[j], higher_is_better=higher_is_better
-                    ).barrier
-                except (NoPathError, MissingValueError):
-                    out[i, j] = np.nan
-            else:
-                out[i, j] = a2m_barrier(
-                    sp,
-                    v,
-                    idx[i],
-                    idx[j],
-                    higher_is_better=higher_is_better,
-                    published=method == "a2m_published",
-                ).barrier
-    else:
+        tree = as_tree(
+            space, values, higher_is_better=higher_is_better, connected_only=connected_only
+        )
+        return tree.matrix(archs)
+    if method not in ("a2m", "a2m_published", "shortest"):
         raise LandscapeArgumentError(
             f"method must be 'lowest', 'shortest', 'a2m' or 'a2m_published', got {method!r}"
         )
-    labels = pd.Index(idx, name="index")
-    return pd.DataFrame(out, index=labels, columns=labels.rename("to"))
+    given: object = space
+    if isinstance(given, BarrierTree):  # deprecated form: only the tree's values are used
+        tree = as_tree(space, values)
+        sp, v, higher_is_better = tree.space, tree.values, tree.higher_is_better
+    elif values is None:
+        raise LandscapeArgumentError("values are needed for the shortest-path barriers")
+    else:
+        sp, v = space, as_values(space, values)
+    idx = [resolve_index(sp, a) for a in archs]
+    k = len(idx)
+    out = np.zeros((k, k))
+    w = oriented(v, higher_is_better)
+    for i, j in itertools.product(range(k), range(k)):
+        if i == j:
+            out[i, j] = 0.0 if not np.isnan(w[idx[i]]) else np.nan
+        elif method == "shortest":
+            if j < i:
+                out[i, j] = out[j, i]
+                continue
+            try:
+                out[i, j] = best_shortest_path(
+                    sp, v, idx[i], idx[j], higher_is_better=higher_is_better
+                ).barrier
+            except (NoPathError, MissingValueError):
+                out[i, j] = np.nan
+        else:
+            out[i, j] = a2m_barrier(
+                sp,
+                v,
+                idx[i],
+                idx[j],
+                higher_is_better=higher_is_better,
+                published=method == "a2m_published",
+            ).barrier
+    return _labelled(idx, out)

@@ -102,7 +102,7 @@ class Session:
     >>> s = Space(("a", "b", "c"), 3)
     >>> val, test = MetricKey("toy", "x-valid", 12), MetricKey("toy", "x-test", 12)
     >>> t = Table(s, {(val, None): np.arange(27.0), (test, None): np.arange(27.0) + 1})
-    >>> p = Protocol("toy", val, (test,), seed="mean", budget_queries=2)
+    >>> p = Protocol("toy", val, (test,), seed_policy="mean", budget_queries=2)
     >>> run = Session(t, p, seed=0)
     >>> run.evaluate(5), run.evaluate(9), run.done
     (5.0, 9.0, False)

@@ -35,7 +35,7 @@ from __future__ import annotations
 import contextlib
 import math
 from dataclasses import dataclass
-from typing import Literal, NoReturn, TypeAlias
+from typing import NoReturn
 
 import numpy as np
 import numpy.typing as npt
@@ -45,9 +45,8 @@ from nb201_flat.errors import InvalidArchError, SearchBudgetError
 from nb201_flat.search.oracle import BudgetExhausted, HiddenDataError, SearchEnded
 from nb201_flat.space import Space
 from nb201_flat.table import MetricKey, Table
-
-FloatArray: TypeAlias = npt.NDArray[np.float64]
-FidelitySeed: TypeAlias = Literal["mean", "random"] | int
+from nb201_flat.types import FloatArray as FloatArray
+from nb201_flat.types import SeedPolicy
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -123,7 +122,7 @@ def fidelity_data(
     epochs: int = 200,
     *,
     metric: str = "accuracy",
-    seed: FidelitySeed = "random",
+    seed: SeedPolicy = "random",
     budget_seconds: float | None = None,
     budget_queries: int | None = None,
     resume: bool = False,

@@ -171,7 +171,7 @@ class ReproduceConfig:
                     name,
                     table,
                     epochs=ep,
-                    seed=self.seed_policy,
+                    seed_policy=self.seed_policy,
                     n=self.fixed_n,
                     budget_scale=scale,
                 )

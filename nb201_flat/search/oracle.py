@@ -71,11 +71,11 @@ from nb201_flat.errors import SearchEnded as SearchEnded
 from nb201_flat.errors import SearchStalled as SearchStalled
 from nb201_flat.space import Space
 from nb201_flat.table import MetricKey
+from nb201_flat.types import FloatArray as FloatArray
+from nb201_flat.types import IntArray as IntArray
 
 log = logging.getLogger(__name__)
 
-FloatArray: TypeAlias = npt.NDArray[np.float64]
-IntArray: TypeAlias = npt.NDArray[np.int64]
 Repeats: TypeAlias = Literal["charge", "cache"]
 
 

@@ -35,7 +35,8 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from dataclasses import dataclass
+import warnings
+from dataclasses import InitVar, dataclass
 from typing import Literal, TypeAlias
 
 import numpy as np
@@ -51,7 +52,8 @@ from nb201_flat.conventions import (
 from nb201_flat.errors import ProtocolError as ProtocolError
 from nb201_flat.errors import UnknownKeyError
 from nb201_flat.search.oracle import Evaluator, IntArray, OracleData, Repeats, seed_rows
-from nb201_flat.table import MetricKey, SeedPolicy, Table
+from nb201_flat.table import MetricKey, Table, seed_policy_of
+from nb201_flat.types import SeedPolicy
 
 log = logging.getLogger(__name__)
 
@@ -79,9 +81,10 @@ class Protocol:
         The validation metric the oracle answers.
     report
         Test metrics read after the search (mean over seeds).
-    seed
-        Seed policy of the oracle: ``"random"`` (one stored seed per query, drawn from the
-        run's generator), ``"mean"`` or a stored seed position.
+    seed_policy
+        Stored-seed policy of the oracle: ``"random"`` (one stored seed per query, drawn from
+        the run's generator), ``"mean"`` or a stored seed position. ``seed=`` is its
+        deprecated old name (one release, with a :class:`DeprecationWarning`).
     budget_seconds
         Simulated-time budget, or None.
     budget_queries
@@ -95,21 +98,25 @@ class Protocol:
         ``"uniform"`` over all cells (NB201: each edge uniform over the ops, no validity
         filter) or ``"connected"`` (only cells whose input reaches the output).
     seed_fallback
-        With ``seed="random"`` on a key storing a single value: use it (True, noted) or raise.
+        With ``seed_policy="random"`` on a key storing a single value: use it (True, noted) or raise.
     """
 
     name: str
     search: MetricKey
     report: tuple[MetricKey, ...]
-    seed: SeedPolicy = "mean"
+    seed_policy: SeedPolicy = "mean"
     budget_seconds: float | None = None
     budget_queries: int | None = None
     cost: MetricKey | None = None
     repeats: Repeats = "charge"
     sampling: Sampling = "uniform"
     seed_fallback: bool = True
+    seed: InitVar[SeedPolicy | None] = None
 
-    def __post_init__(self) -> None:
+    def __post_init__(self, seed: SeedPolicy | None) -> None:
+        if seed is not None:
+            # the old name wins: replace() passes the current seed_policy along with it
+            object.__setattr__(self, "seed_policy", seed_policy_of(None, seed))
         if self.budget_seconds is None and self.budget_queries is None:
             raise ProtocolError(
                 f"protocol {self.name!r} needs a budget: budget_seconds or budget_queries"
@@ -128,10 +135,13 @@ class Protocol:
             raise ProtocolError(f"budget_queries must be >= 1, got {self.budget_queries}")
         if not self.report:
             raise ProtocolError(f"protocol {self.name!r} reports nothing: give report keys")
-        if self.seed not in ("mean", "random") and not (
-            isinstance(self.seed, int | np.integer) and not isinstance(self.seed, bool)
+        if self.seed_policy not in ("mean", "random") and not (
+            isinstance(self.seed_policy, int | np.integer)
+            and not isinstance(self.seed_policy, bool)
         ):
-            raise ProtocolError(f"seed must be 'mean', 'random' or an int, got {self.seed!r}")
+            raise ProtocolError(
+                f"seed_policy must be 'mean', 'random' or an int, got {self.seed_policy!r}"
+            )
         if self.repeats not in ("charge", "cache"):
             raise ProtocolError(f"repeats must be 'charge' or 'cache', got {self.repeats!r}")
         if self.sampling not in ("uniform", "connected"):
@@ -165,7 +175,7 @@ class Protocol:
             budget.append(f"{self.budget_queries} queries")
         report = ", ".join(str(k) for k in self.report)
         return (
-            f"{self.name}: search {self.search} (seed={self.seed}), budget {' / '.join(budget)}, "
+            f"{self.name}: search {self.search} (seed policy {self.seed_policy}), budget {' / '.join(budget)}, "
             f"report {report}"
             + ("  [OPTIMISTIC: search metric = report metric]" if self.optimistic else "")
         )
@@ -192,13 +202,13 @@ class Protocol:
                 f"{self.name}: cost of a {self.search.epochs}-epoch query = {self.cost} x "
                 f"{self.search.epochs}/{self.cost.epochs} (only the full-schedule time is stored)"
             )
-        if self.seed == "random" and not table.seeds(self.search):
+        if self.seed_policy == "random" and not table.seeds(self.search):
             msg = (
-                f"{self.name}: seed='random' asked, but {self.search} stores one value per "
+                f"{self.name}: seed_policy='random' asked, but {self.search} stores one value per "
                 "architecture (no per-seed values), so every query returns that value"
             )
             if not self.seed_fallback:
-                raise ProtocolError(msg + "; use seed='mean' or seed_fallback=True")
+                raise ProtocolError(msg + "; use seed_policy='mean' or seed_fallback=True")
             notes.append(msg)
         if self.optimistic:
             notes.append(
@@ -213,12 +223,12 @@ class Protocol:
         key = self.search
         order: IntArray | None = None
         counts: IntArray | None = None
-        if self.seed == "random" and table.seeds(key):
+        if self.seed_policy == "random" and table.seeds(key):
             stack = np.stack([table.vector_for(key, seed_policy=s) for s in table.seeds(key)])
             order, counts = seed_rows(stack)
             values = np.array(stack, dtype=np.float64)
         else:
-            policy: SeedPolicy = "mean" if self.seed == "random" else self.seed
+            policy: SeedPolicy = "mean" if self.seed_policy == "random" else self.seed_policy
             try:
                 vec = table.vector_for(key, seed_policy=policy)
             except UnknownKeyError as exc:
@@ -257,6 +267,20 @@ class Protocol:
         return Evaluator(self.report, vecs)
 
 
+def _deprecated_seed(self: Protocol) -> SeedPolicy:
+    warnings.warn(
+        "Protocol.seed is now Protocol.seed_policy (seed means randomness only)",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return self.seed_policy
+
+
+# reading the old name keeps working for one release; set after the class is made so that
+# the constructor's ``seed=`` (an InitVar) keeps its None default
+setattr(Protocol, "seed", property(_deprecated_seed))  # noqa: B010
+
+
 def _key_list(table: Table, limit: int = 8) -> str:
     keys = [str(k) for k in table]
     more = f", ... ({len(keys) - limit} more)" if len(keys) > limit else ""
@@ -268,10 +292,18 @@ def _overlap(search: MetricKey, report: MetricKey) -> bool:
 
 
 # -- built-in protocols ------------------------------------------------------------------
+def _policy(seed_policy: SeedPolicy | None, seed: SeedPolicy | None, default: str) -> SeedPolicy:
+    """``seed_policy=``, or the deprecated ``seed=`` (warns), or the builder's default."""
+    if seed_policy is None and seed is None:
+        return "random" if default == "random" else "mean"
+    return seed_policy_of(seed_policy, seed)
+
+
 def nb201_protocol(
     *,
     epochs: int = 12,
-    seed: SeedPolicy = "random",
+    seed_policy: SeedPolicy | None = None,
+    seed: SeedPolicy | None = None,
     budget_seconds: float = 12_000.0,
     repeats: Repeats = "charge",
 ) -> Protocol:
@@ -280,7 +312,7 @@ def nb201_protocol(
         name="nb201" if epochs == 12 else f"nb201@{epochs}ep",
         search=search_key("cifar10", epochs),
         report=tuple(report_key(ds) for ds in REPORT_DATASETS),
-        seed=seed,
+        seed_policy=_policy(seed_policy, seed, "random"),
         budget_seconds=float(budget_seconds),
         cost=cost_key("cifar10"),
         repeats=repeats,
@@ -290,7 +322,8 @@ def nb201_protocol(
 def per_dataset_protocols(
     *,
     epochs: int = 12,
-    seed: SeedPolicy = "random",
+    seed_policy: SeedPolicy | None = None,
+    seed: SeedPolicy | None = None,
     budget_scale: float = 1.0,
     datasets: tuple[str, ...] = tuple(_PER_DATASET),
     repeats: Repeats = "charge",
@@ -309,7 +342,7 @@ def per_dataset_protocols(
                 name=f"per-dataset:{ds}{suffix}",
                 search=search_key(ds, epochs),
                 report=(MetricKey(rep_ds, rep_split, 200),),
-                seed=seed,
+                seed_policy=_policy(seed_policy, seed, "random"),
                 budget_seconds=budget * budget_scale,
                 cost=cost_key(ds),
                 repeats=repeats,
@@ -323,7 +356,8 @@ def fixed_n_protocols(
     n: int = 100,
     *,
     epochs: int = 12,
-    seed: SeedPolicy = "mean",
+    seed_policy: SeedPolicy | None = None,
+    seed: SeedPolicy | None = None,
     repeats: Repeats = "charge",
 ) -> tuple[Protocol, ...]:
     """N charged queries per run on each dataset the table can search.
@@ -341,7 +375,7 @@ def fixed_n_protocols(
                     name=f"fixed-n:{ds}" + ("" if epochs == 12 else f"@{epochs}ep"),
                     search=s,
                     report=(r,),
-                    seed=seed,
+                    seed_policy=_policy(seed_policy, seed, "mean"),
                     budget_queries=n,
                     repeats=repeats,
                 )
@@ -361,7 +395,7 @@ def fixed_n_protocols(
             name=f"fixed-n:{key.dataset}",
             search=key,
             report=(key,),
-            seed=seed,
+            seed_policy=_policy(seed_policy, seed, "mean"),
             budget_queries=n,
             repeats=repeats,
         ),
@@ -373,6 +407,7 @@ def protocols_by_name(
     table: Table,
     *,
     epochs: int = 12,
+    seed_policy: SeedPolicy | None = None,
     seed: SeedPolicy | None = None,
     n: int = 100,
     budget_scale: float = 1.0,
@@ -383,7 +418,7 @@ def protocols_by_name(
         return (
             nb201_protocol(
                 epochs=epochs,
-                seed="random" if seed is None else seed,
+                seed_policy=_policy(seed_policy, seed, "random"),
                 budget_seconds=12_000.0 * budget_scale,
                 repeats=repeats,
             ),
@@ -391,12 +426,12 @@ def protocols_by_name(
     if name == "per-dataset":
         return per_dataset_protocols(
             epochs=epochs,
-            seed="random" if seed is None else seed,
+            seed_policy=_policy(seed_policy, seed, "random"),
             budget_scale=budget_scale,
             repeats=repeats,
         )
     if name == "fixed-n":
         return fixed_n_protocols(
-            table, n, epochs=epochs, seed="mean" if seed is None else seed, repeats=repeats
+            table, n, epochs=epochs, seed_policy=_policy(seed_policy, seed, "mean"), repeats=repeats
         )
     raise ProtocolError(f"unknown protocol {name!r}; choose from {', '.join(PROTOCOL_NAMES)}")

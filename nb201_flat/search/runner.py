@@ -339,6 +339,8 @@ def _runs_frame(
 ) -> pd.DataFrame:
     best = np.array([r.best for r in recs], dtype=np.int64)
     tests = evaluator.values(best)
+    best_col = pd.array(best, dtype="Int64")
+    best_col[best < 0] = pd.NA  # nullable: a run that never got a value has no incumbent
     parts = []
     for k, key in enumerate(evaluator.keys):
         parts.append(
@@ -351,7 +353,7 @@ def _runs_frame(
                     "dataset": key.dataset,
                     "split": key.split,
                     "test": tests[k],
-                    "best": best,
+                    "best": best_col,
                     "score": [r.score for r in recs],
                     "queries": [r.queries for r in recs],
                     "seconds": [r.seconds for r in recs],

@@ -37,16 +37,14 @@ True
 from __future__ import annotations
 
 import math
-from typing import TypeAlias
 
 import numpy as np
-import numpy.typing as npt
 
 from nb201_flat.search.algorithms import NARandomSearch, RandomSearch, SearchAlgorithm
 from nb201_flat.search.oracle import FloatArray, IntArray, OracleData
 from nb201_flat.search.runner import RunRecord, run_one
+from nb201_flat.types import BoolArray as BoolArray
 
-BoolArray: TypeAlias = npt.NDArray[np.bool_]
 # beyond this many draws per run the loop is no slower to wait for (and a search that never
 # spends its budget, e.g. cached repeats over a small domain, never ends either way)
 _MAX_DRAWS = 1 << 24

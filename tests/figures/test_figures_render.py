@@ -267,7 +267,7 @@ def test_plot_functions_draw_on_the_given_axes(figure_table: Table) -> None:
     tree = ls.barrier_tree(space, v)
     low = tree.path(81, 1459, shortest=True)
     assert plot_barrier_paths(ls.a2m_barrier(space, v, 81, 1459), low, flat[3]) is flat[3]
-    graph = ls.disconnectivity_graph(tree, n_optima=5)
+    graph = tree.disconnectivity(5)
     assert plot_disconnectivity(graph, flat[4], colour_values=v) is flat[4]
     # without ax: a new styled figure
     ax = plot_distance_profile(prof)

@@ -63,7 +63,7 @@ def test_named_barriers_of_the_nine_pairs(real_table: Table, dataset: str) -> No
     v = real_table.vector(dataset, SPLIT[dataset], 200)
     tree = barrier_tree(NB201, v)
     for a, b in A2M_PAIRS[dataset]:
-        r = pair_barriers(tree, None, a, b)
+        r = tree.pair_barriers(a, b)
         assert r.distance == 3 and r.n_shortest == 6
         # the issue: for A²M's nine pairs the exact lowest barrier is <= 0.05 points
         assert 0 <= r.lowest <= 0.05

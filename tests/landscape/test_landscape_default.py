@@ -29,9 +29,9 @@ def test_everything_runs_on_the_default_table(default_table: Table) -> None:
     r = ls.a2m_barrier(space, v, 81, 1459)
     assert r.distance == 3
     top = np.argsort(-v)[:8].tolist()
-    m = ls.barrier_matrix(tree, None, top)
+    m = tree.matrix(top)
     assert m.shape == (8, 8) and np.allclose(m.to_numpy(), m.to_numpy().T)
-    dg = ls.disconnectivity_graph(tree, n_optima=5)
+    dg = tree.disconnectivity(5)
     assert (dg["kind"] == "optimum").sum() == 5
     grid = ls.projection_grid(space, v, best, seed=0, lambdas=np.linspace(-1, 1, 5))
     assert len(grid) == 25 and grid["value"].notna().all()

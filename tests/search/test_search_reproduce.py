@@ -89,7 +89,7 @@ def test_full_design_and_grid_parameters(nb201_like: Table) -> None:
         charge=(False,),
         rerank_top_k=(),
         relatives=False,
-        accounting=False,  # the accounting's extra variants are tested in test_search_accounting
+        accounting=False,  # the accounting's extra variants are tested in search/test_accounting.py
     )
     labels = list(cfg.algorithms())
     assert labels[0] == "rs" and len(labels) == 1 + 2 * 2 * 2

@@ -88,7 +88,7 @@ def test_seed_fallback_is_noted_or_refused(nb201_like: Table) -> None:
     notes = nb201_protocol().check(nb201_like)
     assert any("stores one value" in n for n in notes)
     assert any("x 12/200" in n for n in notes)
-    with pytest.raises(ProtocolError, match="seed='mean'"):
+    with pytest.raises(ProtocolError, match="seed_policy='mean'"):
         nb201_protocol().replace(seed_fallback=False).check(nb201_like)
     with pytest.raises(ProtocolError, match="seed 5 is not stored"):
         nb201_protocol(epochs=200, seed=5).oracle_data(nb201_like)

@@ -190,3 +190,18 @@ def test_rs_uses_exactly_its_query_budget(make_table) -> None:  # type: ignore[n
     p = Protocol("fixed", KEY, (KEY,), budget_queries=7)
     res = run_search(t, p, RandomSearch(), runs=5)
     assert (res.runs["queries"] == 7).all()
+
+
+def test_protocol_seed_policy_and_its_deprecated_name() -> None:
+    p = Protocol("p", KEY, (KEY,), budget_queries=3, seed_policy="random")
+    assert p.seed_policy == "random"
+    with pytest.warns(DeprecationWarning, match="seed_policy="):
+        old = Protocol("p", KEY, (KEY,), budget_queries=3, seed="random")
+    assert old == p
+    with pytest.warns(DeprecationWarning, match="seed_policy"):
+        assert old.seed == "random"
+    from nb201_flat.search.protocol import nb201_protocol
+
+    assert nb201_protocol().seed_policy == "random"
+    with pytest.warns(DeprecationWarning, match="seed_policy="):
+        assert nb201_protocol(seed="mean").seed_policy == "mean"

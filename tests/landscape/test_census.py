@@ -67,7 +67,7 @@ def test_pair_barriers_loss_and_tree_and_missing() -> None:
     for name in ("best_shortest", "worst_shortest", "mean_path", "lowest"):
         assert loss.barrier(name) == r.barrier(name)
     tree = barrier_tree(CUBE, F)
-    assert pair_barriers(tree, None, 0, 7) == r
+    assert tree.pair_barriers(0, 7) == r
     with pytest.raises(LandscapeArgumentError, match="values are needed"):
         pair_barriers(CUBE, None, 0, 7)
     g = F.copy()

@@ -1,0 +1,140 @@
+"""A²M's barriers: the published construction, its code versions, the best shortest path."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from nb201_flat.landscape import (
+    LandscapeArgumentError,
+    MissingValueError,
+    NoPathError,
+    a2m_barrier,
+    a2m_barriers,
+    best_shortest_path,
+)
+from nb201_flat.space import Space
+
+TINY = Space(("none", "skip", "conv"), 3)  # 27 cells, 6 neighbours each
+CUBE = Space(("a", "b"), 3)  # 8 cells; index = binary number of the codes
+
+
+# -- A²M ----------------------------------------------------------------------------------------
+def test_a2m_hand_computed() -> None:
+    f = np.array([9.0, 5, 6, 7, 4, 7, 7, 8])  # 000 -> 111
+    r = a2m_barrier(CUBE, f, 0, 7)
+    assert r.distance == 3 and r.n_paths == 6
+    assert r.level_mean.tolist() == [9.0, 5.0, 7.0, 8.0]
+    assert r.level_std.tolist() == pytest.approx([0.0, np.std([5, 6, 4]), 0.0, 0.0])
+    assert r.level_n.tolist() == [1, 3, 3, 1]
+    assert r.barrier == 0.5 * (9 + 8) - 5
+    assert r.frame()["mean"].tolist() == [9.0, 5.0, 7.0, 8.0]
+    # A²M's code at 947bc3e averages the start with the first level, takes the minimum of
+    # the level means, and rounds
+    pub = a2m_barrier(CUBE, f, 0, 7, published="947bc3e")
+    assert pub.barrier == 0.5 * (9 + 5) - 5
+    assert pub.code == "947bc3e" and pub.published and pub.path_min == 5.0
+    # the current code (54ce096, the default code version) takes the lowest single
+    # intermediate architecture instead: 4, on level 1
+    cur = a2m_barrier(CUBE, f, 0, 7, published=True)
+    assert cur.code == "54ce096" and cur.path_min == 4.0
+    assert cur.barrier == 0.5 * (9 + 5) - 4
+    assert a2m_barrier(CUBE, f, 0, 7, published="54ce096").barrier == cur.barrier
+    assert r.code is None and not r.published
+    # a loss: the mirror image
+    loss = a2m_barrier(CUBE, -f, 0, 7, higher_is_better=False)
+    assert loss.barrier == r.barrier
+    # symmetric (the text's definition)
+    assert a2m_barrier(CUBE, f, 7, 0).barrier == r.barrier
+
+
+def test_a2m_published_rounding() -> None:
+    f = np.full(CUBE.size, 50.0)
+    f[0], f[7] = 93.12349, 93.0
+    f[[1, 2, 4]] = [92.0004, 92.0004, 92.0004]
+    pub = a2m_barrier(CUBE, f, 0, 7, published=True)
+    assert pub.level_mean[0] == 93.123  # values rounded to 3 decimals first
+    assert pub.barrier == round(0.5 * (93.123 + 92.0) - 50.0, 2)
+
+
+def test_a2m_code_versions_hand_computed() -> None:
+    # 000 -> 111 on the cube: level 1 = {1, 2, 4}, level 2 = {3, 5, 6}
+    f = np.full(CUBE.size, 0.0)
+    f[0], f[7] = 90.0, 80.0
+    f[[1, 2, 4]] = [70.0, 60.0, 50.0]  # level-1 mean 60, lowest member 50
+    f[[3, 5, 6]] = [40.0, 75.0, 75.0]  # level-2 mean 63.33.., lowest member 40
+    text = a2m_barrier(CUBE, f, 0, 7)
+    assert text.barrier == pytest.approx(0.5 * (90 + 80) - 60)  # mean path: 25
+    old = a2m_barrier(CUBE, f, 0, 7, published="947bc3e")
+    assert old.barrier == round(0.5 * (90 + 60) - 60, 2)  # 15: L[1] and min(L) = 60
+    cur = a2m_barrier(CUBE, f, 0, 7, published="54ce096")
+    assert cur.barrier == round(0.5 * (90 + 60) - 40, 2)  # 35: the single worst member
+    # a loss: the mirror image in every version
+    for code in ("54ce096", "947bc3e"):
+        loss = a2m_barrier(CUBE, -f, 0, 7, published=code, higher_is_better=False)
+        assert loss.barrier == a2m_barrier(CUBE, f, 0, 7, published=code).barrier
+    # d = 1: no intermediate level, so nothing lowers the current code's start of 100
+    assert a2m_barrier(CUBE, f, 0, 1, published=True).barrier == round(0.5 * (90 + 70) - 100, 2)
+    assert a2m_barrier(CUBE, f, 0, 1, published="947bc3e").barrier == 10.0
+    assert a2m_barrier(CUBE, f, 0, 0, published=True).barrier == 0.0
+    with pytest.raises(LandscapeArgumentError, match="published must be"):
+        a2m_barrier(CUBE, f, 0, 7, published="5a303f9")  # type: ignore[arg-type]
+
+
+def test_a2m_current_code_carries_its_minimum_across_pairs() -> None:
+    # the current code's acc_min starts at 100 once per dataset and runs on over A, B, C
+    f = np.full(CUBE.size, 0.0)
+    f[0], f[7] = 90.0, 80.0
+    f[[1, 2, 4]] = [70.0, 60.0, 50.0]
+    f[[3, 5, 6]] = [40.0, 75.0, 75.0]
+    pairs = [(0, 7), (1, 7), (3, 7)]  # d = 3, 2, 1
+    df = a2m_barriers(CUBE, f, pairs, published=True)
+    # A: min member 40 -> round(0.5 * (90 + 60) - 40, 2)
+    # B: 001 -> 111 through {3, 5} (40, 75); carried 40 -> 0.5 * (70 + 57.5) - 40
+    # C: d = 1, nothing new: 0.5 * (40 + 80) - 40
+    assert df["barrier"].tolist() == [35.0, 23.75, 20.0]
+    assert df["path_min"].tolist() == [40.0, 40.0, 40.0]
+    # the order matters: C first gets the code's start, 100
+    rev = a2m_barriers(CUBE, f, pairs[::-1], published=True)
+    assert rev["barrier"].tolist()[0] == round(0.5 * (40 + 80) - 100, 2)
+    # carry_min=False resets per pair: each equals the pair alone
+    reset = a2m_barriers(CUBE, f, pairs, published=True, carry_min=False)
+    alone = [a2m_barrier(CUBE, f, a, b, published=True).barrier for a, b in pairs]
+    assert reset["barrier"].tolist() == alone
+    assert a2m_barriers(CUBE, f, pairs, published="54ce096").equals(df)
+    # 947bc3e resets per pair by default
+    old = a2m_barriers(CUBE, f, pairs, published="947bc3e")
+    assert old["barrier"].tolist() == [
+        a2m_barrier(CUBE, f, a, b, published="947bc3e").barrier for a, b in pairs
+    ]
+
+
+def test_a2m_nan_policies() -> None:
+    f = np.array([9.0, np.nan, 6, 7, 4, 7, 7, 8])
+    assert np.isnan(a2m_barrier(CUBE, f, 0, 7).barrier)
+    omit = a2m_barrier(CUBE, f, 0, 7, nan_policy="omit")
+    assert omit.level_mean[1] == 5.0 and omit.barrier == 0.5 * (9 + 8) - 5
+    with pytest.raises(MissingValueError):
+        a2m_barrier(CUBE, f, 0, 7, nan_policy="raise")
+
+
+def test_a2m_barriers_and_carry_min() -> None:
+    f = np.array([9.0, 5, 6, 7, 4, 7, 7, 8])
+    df = a2m_barriers(CUBE, f, [(0, 7), (3, 7)])
+    assert df["barrier"].tolist() == [3.5, 0.5]
+    assert df["path_min"].tolist() == [5.0, 7.0]
+    carried = a2m_barriers(CUBE, f, [(0, 7), (3, 7)], carry_min=True)
+    # the second pair keeps the first pair's minimum (5): 0.5 * (7 + 8) - 5
+    assert carried["barrier"].tolist() == [3.5, 2.5]
+    assert carried["path_min"].tolist() == [5.0, 5.0]
+
+
+def test_best_shortest_path() -> None:
+    f = np.array([9.0, 5, 6, 7, 4, 7, 7, 8])
+    p = best_shortest_path(CUBE, f, 0, 7)
+    assert p.path == (0, 2, 3, 7) or p.path == (0, 2, 6, 7)
+    assert p.bottleneck == 6.0 and p.barrier == 0.5 * (9 + 8) - 6
+    g = f.copy()
+    g[[1, 2, 4]] = np.nan
+    with pytest.raises(NoPathError):
+        best_shortest_path(CUBE, g, 0, 7)

@@ -1,0 +1,223 @@
+"""Exact lowest barriers (against brute force), the barrier tree and its matrices."""
+
+from __future__ import annotations
+
+import itertools
+
+import networkx as nx
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from nb201_flat.errors import InvalidArchError
+from nb201_flat.landscape import (
+    LandscapeArgumentError,
+    MissingValueError,
+    NoPathError,
+    a2m_barrier,
+    barrier_matrix,
+    barrier_tree,
+    best_shortest_path,
+    bottleneck_matrix,
+    disconnectivity_graph,
+    lowest_barrier_path,
+    path_barrier,
+    shortest_paths,
+)
+from nb201_flat.space import NB201, Space
+
+TINY = Space(("none", "skip", "conv"), 3)  # 27 cells, 6 neighbours each
+CUBE = Space(("a", "b"), 3)  # 8 cells; index = binary number of the codes
+
+
+def space_graph(space: Space, keep: np.ndarray | None = None) -> nx.Graph:
+    """The radius-1 graph, built by definition (pairs at Hamming distance 1)."""
+    g = nx.Graph()
+    nodes = [i for i in range(space.size) if keep is None or keep[i]]
+    g.add_nodes_from(nodes)
+    codes = space.codes.astype(int)
+    for i, j in itertools.combinations(nodes, 2):
+        if (codes[i] != codes[j]).sum() == 1:
+            g.add_edge(i, j)
+    return g
+
+
+def brute_bottleneck(space: Space, f: np.ndarray, a: int, b: int) -> float:
+    """Best worst value over all paths: the highest threshold keeping a and b joined."""
+    ok = ~np.isnan(f)
+    best = -np.inf
+    for t in sorted(set(f[ok].tolist())):
+        if t > min(f[a], f[b]):
+            break
+        g = space_graph(space, ok & (f >= t))
+        if nx.has_path(g, a, b):
+            best = t
+    return best
+
+
+def is_path(space: Space, path: tuple[int, ...]) -> bool:
+    codes = space.codes
+    return all((codes[x] != codes[y]).sum() == 1 for x, y in itertools.pairwise(path))
+
+
+values_27 = st.lists(st.integers(0, 8).map(float), min_size=27, max_size=27)  # many ties
+cells_27 = st.integers(0, 26)
+
+
+# -- exact lowest barriers ------------------------------------------------------------------------
+def test_lowest_barrier_cube_by_enumeration() -> None:
+    rng = np.random.default_rng(0)
+    g = space_graph(CUBE)
+    for _ in range(20):
+        f = rng.integers(0, 5, size=8).astype(float)
+        tree = barrier_tree(CUBE, f)
+        for a, b in itertools.combinations(range(8), 2):
+            brute = max(min(f[list(p)]) for p in nx.all_simple_paths(g, a, b))
+            p = tree.path(a, b)
+            assert p.bottleneck == brute
+            assert p.barrier == pytest.approx(0.5 * (f[a] + f[b]) - brute)
+
+
+@settings(max_examples=60, deadline=None)
+@given(values_27, cells_27, cells_27)
+def test_lowest_barrier_properties(data: list[float], a: int, b: int) -> None:
+    f = np.array(data)
+    tree = barrier_tree(TINY, f)
+    p = tree.path(a, b)
+    q = tree.path(b, a)
+    # a valid path from a to b whose values are the table's
+    assert p.path[0] == a and p.path[-1] == b and is_path(TINY, p.path)
+    assert p.values.tolist() == f[list(p.path)].tolist()
+    assert p.bottleneck == min(p.values)
+    # exact: equals brute force; symmetric
+    assert p.bottleneck == brute_bottleneck(TINY, f, a, b)
+    assert q.barrier == p.barrier and q.bottleneck == p.bottleneck
+    # never above the barrier of any shortest Hamming path
+    for route in shortest_paths(TINY, a, b).tolist():
+        assert p.barrier <= path_barrier(f[route]) + 1e-12
+    # fewest steps among the maximin paths
+    s = tree.path(a, b, shortest=True)
+    assert s.bottleneck == p.bottleneck and is_path(TINY, s.path)
+    sub = space_graph(TINY, f >= p.bottleneck)
+    assert s.length == nx.shortest_path_length(sub, a, b) <= p.length
+
+
+@settings(max_examples=30, deadline=None)
+@given(values_27, cells_27, cells_27)
+def test_lowest_barrier_loss_is_the_mirror_image(data: list[float], a: int, b: int) -> None:
+    f = np.array(data)
+    acc = lowest_barrier_path(TINY, f, a, b)
+    loss = lowest_barrier_path(TINY, -f, a, b, higher_is_better=False)
+    assert loss.barrier == acc.barrier
+    assert loss.bottleneck == -acc.bottleneck
+    assert loss.barrier == pytest.approx(path_barrier(loss.values, higher_is_better=False))
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    st.lists(st.one_of(st.integers(0, 8).map(float), st.just(np.nan)), min_size=27, max_size=27),
+    cells_27,
+    cells_27,
+)
+def test_nan_cells_are_impassable(data: list[float], a: int, b: int) -> None:
+    f = np.array(data)
+    tree = barrier_tree(TINY, f)
+    if np.isnan(f[a]) or np.isnan(f[b]):
+        with pytest.raises(MissingValueError):
+            tree.path(a, b)
+        return
+    g = space_graph(TINY, ~np.isnan(f))
+    if not nx.has_path(g, a, b):
+        with pytest.raises(NoPathError):
+            tree.path(a, b)
+        return
+    p = tree.path(a, b)
+    assert not np.isnan(p.values).any()
+    assert p.bottleneck == brute_bottleneck(TINY, f, a, b)
+
+
+def test_connected_only_paths() -> None:
+    f = np.arange(NB201.size, dtype=float) % 97
+    tree = barrier_tree(NB201, f, connected_only=True)
+    a, b = 11472, 6111
+    p = tree.path(a, b)
+    assert NB201.connected[list(p.path)].all()
+    disconnected = int(np.nonzero(~NB201.connected)[0][0])
+    with pytest.raises(MissingValueError, match="disconnected"):
+        tree.path(disconnected, a)
+
+
+def test_query_errors() -> None:
+    f = np.arange(8.0)
+    with pytest.raises(InvalidArchError):
+        lowest_barrier_path(CUBE, f, 0, 99)
+    with pytest.raises(LandscapeArgumentError, match="values are needed"):
+        lowest_barrier_path(CUBE, None, 0, 7)
+    with pytest.raises(LandscapeArgumentError, match="vector over"):
+        barrier_tree(CUBE, f[:3])
+
+
+# -- matrices and disconnectivity graphs ---------------------------------------------------------
+def test_barrier_matrix_methods_agree_with_queries() -> None:
+    rng = np.random.default_rng(1)
+    f = rng.integers(0, 10, size=TINY.size).astype(float)
+    archs = [0, 5, 13, 26, 8]
+    tree = barrier_tree(TINY, f)
+    low = tree.matrix(archs)
+    assert low.index.tolist() == archs and low.columns.tolist() == archs
+    assert np.allclose(low.to_numpy(), low.to_numpy().T)
+    assert (np.diag(low.to_numpy()) == 0).all()
+    a2m = barrier_matrix(TINY, f, archs, method="a2m")
+    pub = barrier_matrix(TINY, f, archs, method="a2m_published")
+    short = barrier_matrix(TINY, f, archs, method="shortest")
+    for (i, a), (j, b) in itertools.product(enumerate(archs), enumerate(archs)):
+        if i == j:
+            continue
+        assert low.iloc[i, j] == pytest.approx(tree.path(a, b).barrier)
+        assert a2m.iloc[i, j] == pytest.approx(a2m_barrier(TINY, f, a, b).barrier)
+        assert pub.iloc[i, j] == a2m_barrier(TINY, f, a, b, published=True).barrier
+        assert short.iloc[i, j] == pytest.approx(best_shortest_path(TINY, f, a, b).barrier)
+        assert low.iloc[i, j] <= short.iloc[i, j] + 1e-12
+    bn = tree.bottleneck_matrix(archs)
+    assert bn[0, 0] == f[0]
+    with pytest.raises(LandscapeArgumentError, match="method"):
+        barrier_matrix(TINY, f, archs, method="widest")  # type: ignore[arg-type]
+
+
+def test_barrier_matrix_without_path_is_inf() -> None:
+    f = np.array([5.0, np.nan, np.nan, 1, np.nan, 1, 1, 5])  # 000 is cut off from the rest
+    m = barrier_matrix(CUBE, f, [0, 7, 1])
+    assert np.isinf(m.loc[0, 7]) and m.loc[7, 7] == 0
+    assert np.isnan(m.loc[1]).all()
+
+
+def test_tree_on_nb201_additive_function() -> None:
+    # f = number of 3x3 convs: add b's 3x3 convs first, then drop a's others, so the best
+    # path never dips below the lower endpoint -- the bottleneck is min(f(a), f(b))
+    f = (NB201.codes == 3).sum(axis=1).astype(float)
+    tree = barrier_tree(NB201, f)
+    rng = np.random.default_rng(2)
+    for a, b in rng.integers(NB201.size, size=(20, 2)).tolist():
+        p = tree.path(a, b)
+        assert p.bottleneck == min(f[a], f[b])
+        assert is_path(NB201, p.path)
+        assert tree.path(a, b, shortest=True).length == NB201.hamming(a, b)
+
+
+def test_free_functions_wrap_the_tree_methods() -> None:
+    f = np.random.default_rng(3).integers(0, 10, size=TINY.size).astype(float)
+    archs = [0, 5, 13, 26, 8]
+    tree = barrier_tree(TINY, f)
+    assert np.array_equal(bottleneck_matrix(tree, archs), tree.bottleneck_matrix(archs))
+    assert barrier_matrix(TINY, f, archs).equals(tree.matrix(archs))
+    assert disconnectivity_graph(TINY, f, n_optima=6).equals(tree.disconnectivity(6))
+    for shortest in (False, True):
+        free = lowest_barrier_path(TINY, f, 0, 26, shortest=shortest)
+        assert free.path == tree.path(0, 26, shortest=shortest).path
+    # the old form, a tree in place of the space, works for one release and says what to call
+    with pytest.warns(DeprecationWarning, match="call its methods"):
+        assert barrier_matrix(tree, None, archs).equals(tree.matrix(archs))  # type: ignore[arg-type]
+    with pytest.warns(DeprecationWarning, match="call its methods"):
+        old = disconnectivity_graph(tree, n_optima=6)  # type: ignore[arg-type]
+    assert old.equals(tree.disconnectivity(6))

@@ -1,0 +1,45 @@
+"""Paths and their barriers: path_barrier, the d! shortest paths."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import pytest
+
+from nb201_flat.landscape import (
+    LandscapeArgumentError,
+    path_barrier,
+    shortest_paths,
+)
+from nb201_flat.space import NB201, Space
+
+TINY = Space(("none", "skip", "conv"), 3)  # 27 cells, 6 neighbours each
+CUBE = Space(("a", "b"), 3)  # 8 cells; index = binary number of the codes
+
+
+def is_path(space: Space, path: tuple[int, ...]) -> bool:
+    codes = space.codes
+    return all((codes[x] != codes[y]).sum() == 1 for x, y in itertools.pairwise(path))
+
+
+# -- path barrier and A²M -------------------------------------------------------------------------
+def test_path_barrier() -> None:
+    assert path_barrier([90.0, 80.0, 85.0, 92.0]) == 11.0
+    assert path_barrier([92.0, 93.0]) == 0.5  # never below half the endpoint gap
+    assert path_barrier([0.5, 0.9, 0.7], higher_is_better=False) == pytest.approx(0.3)
+    with pytest.raises(LandscapeArgumentError):
+        path_barrier([])
+
+
+def test_shortest_paths_enumerate_every_order() -> None:
+    a, b = 0, NB201.size - 1
+    d = NB201.hamming(a, b)
+    paths = shortest_paths(NB201, a, b)
+    assert paths.shape == (math.factorial(d), d + 1)
+    assert len({tuple(p) for p in paths.tolist()}) == math.factorial(d)
+    assert all(is_path(NB201, tuple(p)) for p in paths.tolist())
+    assert (paths[:, 0] == a).all() and (paths[:, -1] == b).all()
+    assert shortest_paths(NB201, 5, 5).tolist() == [[5]]
+    for level in range(d + 1):
+        assert len(set(paths[:, level].tolist())) == math.comb(d, level)
