@@ -56,7 +56,8 @@ def read_results_db(path: str | os.PathLike[str], *, space: str | None = None) -
             )
         space = keys[0] if keys else "nb201"
     df = load_results(p, space=space)
-    with sqlite3.connect(f"file:{p}?mode=ro", uri=True) as con:
+    con = connect_readonly(p)  # as above: nothing is left beside the source
+    try:
         constant = sorted(
             int(r[0])
             for r in con.execute(
@@ -64,6 +65,8 @@ def read_results_db(path: str | os.PathLike[str], *, space: str | None = None) -
                 (space,),
             )
         )
+    finally:
+        con.close()
     # tables number seeds by position (NB201: 777, 888, 999 -> 0, 1, 2); keep the ids in meta
     seed_ids = sorted(int(s) for s in df["seed"].dropna().unique())
     df["seed"] = df["seed"].map({s: i for i, s in enumerate(seed_ids)}).astype("Int64")
