@@ -134,15 +134,19 @@ def test_flatness_repeated_arch_accumulates(
         ),
         (["search", "--algo", "rea", "--population", "2"], "below the default --sample-size"),
         (
-            ["barrier", "1", "2", "--dataset", "cifar100", "--split", "x-valid", "--epochs", "200"]
-            + ["--tree-path", "--method", "shortest"],
+            [
+                *("barrier", "1", "2", "--dataset", "cifar100", "--split", "x-valid"),
+                *("--epochs", "200", "--tree-path", "--method", "shortest"),
+            ],
             "--tree-path applies",
         ),
         (["reproduce", "--out", "OUT", "--protocols", ""], "--protocols is empty"),
         (["reproduce", "--out", "OUT", "--protocols", "nb201,bogus"], "--protocols must be one"),
         (
-            ["flatness", "--dataset", "cifar100", "--split", "x-valid", "--epochs", "200"]
-            + ["--arch", "1", "--top", "5"],
+            [
+                *("flatness", "--dataset", "cifar100", "--split", "x-valid", "--epochs", "200"),
+                *("--arch", "1", "--top", "5"),
+            ],
             "--top picks",
         ),
     ],

@@ -146,9 +146,8 @@ def _higher_is_better(args: argparse.Namespace) -> bool:
 
 
 def cmd_flatness(args: argparse.Namespace) -> int:
-    from nb201_flat.landscape import flatness, neighbourhood_score
-
     from nb201_flat.errors import check_int_range
+    from nb201_flat.landscape import flatness, neighbourhood_score
 
     if args.arch and args.top is not None:
         raise LandscapeArgumentError(

@@ -299,9 +299,8 @@ def _comma_list(flag: str, text: str, choices: tuple[str, ...]) -> tuple[str, ..
 def cmd_reproduce(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    from nb201_flat.search.protocol import PROTOCOL_NAMES
-
     from nb201_flat.search.grid import ReproduceConfig, reproduce
+    from nb201_flat.search.protocol import PROTOCOL_NAMES
     from nb201_flat.search.report import write_report
     from nb201_flat.search.statistics import claim_rows
 

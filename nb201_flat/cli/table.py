@@ -197,7 +197,7 @@ def cmd_record(args: argparse.Namespace) -> int:
     table = open_table(args)
     arch = table.space.resolve(args.arch)
     entries: list[dict[str, Any]] = []
-    for key in table.keys():
+    for key in table:
         seeds = {s: float(table.data[(key, s)][arch.index]) for s in table.seeds(key)}
         entries.append(
             {
