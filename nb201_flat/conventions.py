@@ -74,6 +74,40 @@ TIME_BUDGETS: Final[dict[str, float]] = {
 NB201_TIME_BUDGET: Final = 12_000.0
 
 
+#: The schedules NB201 stores and a search may read.
+SEARCH_EPOCHS: Final = (12, 200)
+
+
+def budget_scale_for(epochs: int) -> float:
+    """The multiplier of a protocol's time budget when a search reads the ``epochs`` schedule.
+
+    The one rule for every time-budgeted search (``search``, ``reproduce``): NB201's budgets are
+    set for the 12-epoch schedule; at 200 epochs each query costs about 200/12 times more
+    simulated training time, so the budget is scaled by 200/12 and a run affords about as many
+    queries as at 12 epochs. Query-count budgets (``fixed-n``) are never scaled.
+
+    >>> budget_scale_for(12), round(budget_scale_for(200), 4)
+    (1.0, 16.6667)
+    """
+    if epochs not in SEARCH_EPOCHS:
+        raise UnknownKeyError(f"search epochs must be 12 or 200, got {epochs!r}")
+    return 1.0 if epochs == 12 else epochs / 12.0
+
+
+def budget_rule_note(epochs: int, extra_scale: float = 1.0) -> str:
+    """The sentence every report that applies :func:`budget_scale_for` prints.
+
+    >>> budget_rule_note(200)
+    'search at 200 epochs: time budgets x 16.67 so that a run affords about as many queries as at 12 epochs'
+    """
+    scale = budget_scale_for(epochs) * extra_scale
+    given = "" if extra_scale == 1.0 else f" (times --budget-scale {extra_scale:g})"
+    return (
+        f"search at {epochs} epochs: time budgets x {scale:.4g}{given} so that a run affords "
+        f"about as many queries as at 12 epochs"
+    )
+
+
 def search_dataset(dataset: str) -> str:
     """The dataset a search reads for ``dataset``: ``cifar10`` -> ``cifar10-valid``."""
     return CIFAR10_VALID if dataset == "cifar10" else dataset

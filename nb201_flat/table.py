@@ -73,6 +73,19 @@ class MetricKey:
         return f"{self.dataset}/{self.split}@{self.epochs} {self.metric}"
 
 
+def _same_but_spelling(value: str, options: list[str]) -> list[str]:
+    """The options equal to ``value`` up to case, ``-`` and ``_`` (``CIFAR100`` -> ``cifar100``).
+
+    >>> _same_but_spelling("CIFAR-100", ["cifar10", "cifar100"])
+    ['cifar100']
+    """
+
+    def norm(text: str) -> str:
+        return text.lower().replace("-", "").replace("_", "")
+
+    return [o for o in options if norm(o) == norm(value)][:1]
+
+
 def as_generator(seed: Seed | None) -> np.random.Generator:
     """An explicit generator from an int, a generator (returned as is) or None (fresh entropy).
 
@@ -208,7 +221,9 @@ class Table:
                         "search on dataset 'cifar10-valid' split 'x-valid' and report 'cifar10' "
                         "'ori-test'"
                     )
-                close = difflib.get_close_matches(str(value), [str(o) for o in options], n=1)
+                close = _same_but_spelling(str(value), [str(o) for o in options]) or (
+                    difflib.get_close_matches(str(value), [str(o) for o in options], n=1)
+                )
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
                 raise UnknownKeyError(
                     f"unknown {name} {value!r}{where}{hint}; this table has "
@@ -272,7 +287,8 @@ class Table:
                 )
             if not seeds:
                 raise UnknownKeyError(
-                    f"{key} has no per-seed values, so seed='random' is impossible; use seed='mean'"
+                    f"{key} has no per-seed values, so seed policy 'random' is impossible; "
+                    "the policies it serves: 'mean'"
                 )
             stack = np.stack([self.data[(key, s)] for s in seeds])
             present = ~np.isnan(stack)
@@ -316,11 +332,20 @@ class Table:
         a = self.space.resolve(arch)
         key = self.key(dataset, split, epochs, metric)
         if seed == "random":
+            if not self.seeds(key):
+                # a policy the key cannot serve is an error, never a NaN (as in vector_for)
+                raise UnknownKeyError(
+                    f"{key} has no per-seed values, so seed policy 'random' is impossible; "
+                    "the policies it serves: 'mean'"
+                )
+            if rng is None:
+                raise UnknownKeyError(
+                    "seed policy 'random' needs rng= (an int or numpy Generator) so the draw "
+                    "is reproducible"
+                )
             seeds = [s for s in self.seeds(key) if not np.isnan(self.data[(key, s)][a.index])]
             if not seeds:
                 return float("nan")
-            if rng is None:
-                raise UnknownKeyError("seed='random' needs rng= (an int or numpy Generator)")
             s = seeds[int(as_generator(rng).integers(len(seeds)))]
             return float(self.data[(key, s)][a.index])
         return float(self.vector_for(key, seed_policy=seed, rng=rng)[a.index])

@@ -30,6 +30,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--only",
         nargs="+",
+        action="extend",
         metavar="NAME",
         choices=FIGURE_NAMES,
         help=f"render only these ({', '.join(FIGURE_NAMES)})",

@@ -25,13 +25,31 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="neighbourhood flatness of architectures",
         description="Per architecture: its value and the mean, min and std of its radius-R "
         "neighbourhood, and sharpness (value minus neighbourhood mean). Without --arch, the "
-        "top K architectures by value. With --agg, also the chosen aggregate g as `score`.",
+        "top K architectures by value. With --agg, also the chosen aggregate g as `score`. "
+        "--sort-by orders the rows and --limit keeps the first N: the flattest of the top 100 "
+        "is `--top 100 --sort-by mean --limit 1`.",
     )
     add_key_args(p)
     add_neighbourhood_args(p)
-    p.add_argument("--arch", nargs="+", metavar="A", help="official strings or indices")
     p.add_argument(
-        "--top", type=int, default=10, metavar="K", help="without --arch: best K (default 10)"
+        "--arch",
+        nargs="+",
+        action="extend",
+        metavar="A",
+        help="official strings or indices (repeats accumulate)",
+    )
+    p.add_argument(
+        "--top", type=int, default=None, metavar="K", help="without --arch: best K (default 10)"
+    )
+    p.add_argument(
+        "--sort-by",
+        choices=_SORT_COLUMNS,
+        default=None,
+        help="order rows by this column, best first (value, mean, min, score: highest; "
+        "sharpness, std: lowest; mirrored for a loss). Default: by value, or as given with --arch",
+    )
+    p.add_argument(
+        "--limit", type=int, default=None, metavar="N", help="print only the first N rows"
     )
     _add_direction_arg(p)
     add_table_arg(p)
@@ -110,6 +128,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(func=cmd_census)
 
 
+_SORT_COLUMNS = ("value", "mean", "min", "sharpness", "std", "score")
+# flat = small spread and small drop from the cell to its neighbours
+_LOWER_FIRST = ("sharpness", "std")
+
+
 def _add_direction_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--lower-is-better",
@@ -123,10 +146,18 @@ def _higher_is_better(args: argparse.Namespace) -> bool:
 
 
 def cmd_flatness(args: argparse.Namespace) -> int:
+    from nb201_flat.errors import check_int_range
     from nb201_flat.landscape import flatness, neighbourhood_score
 
-    if args.top < 1:
-        raise LandscapeArgumentError(f"--top must be >= 1, got {args.top}")
+    if args.arch and args.top is not None:
+        raise LandscapeArgumentError(
+            "--top picks the best K by value when no --arch is given; drop one of them"
+        )
+    top = 10 if args.top is None else check_int_range("--top", args.top, 1)
+    if args.limit is not None:
+        check_int_range("--limit", args.limit, 1)
+    if args.sort_by == "score" and args.agg is None:
+        raise LandscapeArgumentError("--sort-by score needs --agg (the score is its aggregate)")
     table = open_table(args)
     space = table.space
     values = table.vector(args.dataset, args.split, args.epochs, args.metric)
@@ -141,7 +172,7 @@ def cmd_flatness(args: argparse.Namespace) -> int:
     else:
         key = values if _higher_is_better(args) else -values
         key = np.where(np.isnan(key), -np.inf, key)
-        chosen = np.lexsort((np.arange(space.size), -key))[: args.top].tolist()
+        chosen = np.lexsort((np.arange(space.size), -key))[:top].tolist()
     rows: list[dict[str, Any]] = []
     picked = df.loc[chosen, cols].to_numpy(dtype=np.float64)
     for i, rec in zip(chosen, picked.tolist(), strict=True):
@@ -149,6 +180,18 @@ def cmd_flatness(args: argparse.Namespace) -> int:
         row.update(zip(cols, rec, strict=True))
         row["n"] = int(row["n"])
         rows.append(row)
+    if args.sort_by is not None:
+        sign = 1.0 if _higher_is_better(args) else -1.0
+        if args.sort_by in _LOWER_FIRST:
+            sign = -1.0 if args.sort_by == "std" else -sign
+
+        def order(r: dict[str, Any]) -> float:
+            v = float(r[args.sort_by])
+            return np.inf if np.isnan(v) else -sign * v  # NaN last; stable for ties
+
+        rows.sort(key=order)
+    if args.limit is not None:
+        rows = rows[: args.limit]
     neighbourhood: dict[str, Any] = {
         "radius": spec.radius,
         "exact": spec.exact,
@@ -166,6 +209,7 @@ def cmd_flatness(args: argparse.Namespace) -> int:
                 "epochs": args.epochs,
                 "metric": args.metric,
                 "neighbourhood": neighbourhood,
+                "sort_by": args.sort_by,
                 "archs": rows,
                 "source": table.source,
             }

@@ -31,8 +31,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "(mean, std, n) of each reported dataset. The search sees only the validation metric "
         "through a budgeted oracle; test values are read after each run ends.",
     )
-    p.add_argument("--algo", required=True, choices=ALGORITHM_NAMES, help="search algorithm")
-    p.add_argument("--protocol", default="nb201", choices=PROTOCOL_NAMES, help="default: nb201")
+    p.add_argument(
+        "--algo",
+        required=True,
+        type=str.lower,
+        choices=ALGORITHM_NAMES,
+        help="search algorithm (any case: NA-RS = na-rs)",
+    )
+    p.add_argument(
+        "--protocol", default="nb201", type=str.lower, choices=PROTOCOL_NAMES, help="default: nb201"
+    )
     _add_run_args(p, runs=100)
     p.add_argument(
         "--epochs", type=int, choices=(12, 200), default=12, help="schedule searched (default 12)"
@@ -47,10 +55,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--budget-scale",
         type=float,
-        default=1.0,
-        help="multiply the protocol's time budget (default 1)",
+        default=None,
+        help="multiply the protocol's time budget (default 1; nb201 and per-dataset only), on "
+        "top of the epochs rule: at --epochs 200 time budgets are x 200/12",
     )
-    p.add_argument("--n", type=int, default=100, help="queries per run for fixed-n (default 100)")
+    p.add_argument(
+        "--n", type=int, default=None, help="queries per run, fixed-n only (default 100)"
+    )
     p.add_argument(
         "--repeats",
         choices=("charge", "cache"),
@@ -151,9 +162,43 @@ def _jobs(args: argparse.Namespace) -> int:
 _MAX_RUNS = 1_000_000
 
 
+def _check_search_options(args: argparse.Namespace) -> None:
+    """Options that do not apply to the chosen protocol or algorithm are errors, not ignored."""
+    from nb201_flat.errors import ArgumentError
+
+    if args.protocol == "fixed-n":
+        if args.budget_scale is not None:
+            raise ArgumentError(
+                "--budget-scale applies to the time budgets of nb201 and per-dataset, not "
+                "fixed-n (a query count); use --n"
+            )
+    elif args.n is not None:
+        raise ArgumentError(
+            f"--n applies only with --protocol fixed-n, not {args.protocol}; use --budget-scale"
+        )
+    if args.population is not None and args.sample_size is not None:
+        if args.sample_size > args.population:
+            raise ArgumentError(
+                f"--sample-size {args.sample_size} exceeds --population {args.population}; "
+                "a tournament draws from the population, so keep it <= the population"
+            )
+    elif args.sample_size is not None and args.sample_size > 10:
+        raise ArgumentError(
+            f"--sample-size {args.sample_size} exceeds the default population 10; "
+            "raise --population too"
+        )
+    elif args.population is not None and args.population < 3:
+        raise ArgumentError(
+            f"--population {args.population} is below the default --sample-size 3; "
+            "lower --sample-size too"
+        )
+
+
 def cmd_search(args: argparse.Namespace) -> int:
+    from nb201_flat.conventions import budget_rule_note, budget_scale_for
     from nb201_flat.search import make_algorithm, protocols_by_name, run_search
 
+    _check_search_options(args)
     neighbourhood_from_args(args)  # checks the flags together, before any work
     options = neighbourhood_fields(args) | {
         k: getattr(args, k)
@@ -177,13 +222,16 @@ def cmd_search(args: argparse.Namespace) -> int:
         )
     algo = make_algorithm(args.algo, **options)
     table = open_table(args)
+    given_scale = 1.0 if args.budget_scale is None else args.budget_scale
+    timed = args.protocol != "fixed-n"
     protocols = protocols_by_name(
         args.protocol,
         table,
         epochs=args.epochs,
         seed_policy=args.seed_policy,
-        n=args.n,
-        budget_scale=args.budget_scale,
+        n=100 if args.n is None else args.n,
+        # the one epochs rule (conventions.budget_scale_for), as reproduce applies it
+        budget_scale=given_scale * budget_scale_for(args.epochs) if timed else 1.0,
         repeats=args.repeats,
     )
     t0 = time.perf_counter()
@@ -198,6 +246,9 @@ def cmd_search(args: argparse.Namespace) -> int:
     )
     took = time.perf_counter() - t0
     summary = res.summary()
+    notes = list(res.notes)
+    if timed and args.epochs != 12:
+        notes.insert(0, budget_rule_note(args.epochs, given_scale))
     searched = {p.name: str(p.search) for p in protocols}
     optimistic = {p.name: p.optimistic for p in protocols}
     rows: list[dict[str, Any]] = [
@@ -222,7 +273,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         "runs": args.runs,
         "seed": args.seed,
         "results": rows,
-        "notes": list(res.notes),
+        "notes": notes,
         "table": table.source,
         "seconds": round(took, 3),
     }
@@ -240,17 +291,29 @@ def cmd_search(args: argparse.Namespace) -> int:
             f"{r['mean']:.2f} ± {r['std']:.2f} (n={r['n']}, {r['queries']:.0f} queries)"
             f"{flag}"
         )
-    for n in res.notes:
+    for n in notes:
         print(f"note: {n}")
     return 0
+
+
+def _comma_list(flag: str, text: str, choices: tuple[str, ...]) -> tuple[str, ...]:
+    """A comma-separated option: empty is an error, each item one of ``choices`` (any case)."""
+    from nb201_flat.errors import ArgumentError, check_choice
+
+    items = tuple(s.strip().lower() for s in text.split(",") if s.strip())
+    if not items:
+        raise ArgumentError(f"{flag} is empty; name one or more of {', '.join(choices)}")
+    for item in items:
+        check_choice(flag, item, choices)
+    return tuple(dict.fromkeys(items))
 
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from nb201_flat.atomic import check_writable_target
-    from nb201_flat.errors import ArgumentError
     from nb201_flat.search.grid import ReproduceConfig, reproduce
+    from nb201_flat.search.protocol import PROTOCOL_NAMES
     from nb201_flat.search.report import write_report
     from nb201_flat.search.statistics import claim_rows
 
@@ -261,16 +324,12 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         changes["runs"] = args.runs
     if args.design is not None:
         changes["design"] = args.design
-    if args.protocols:
-        changes["protocols"] = tuple(s.strip() for s in args.protocols.split(",") if s.strip())
-    if args.search_epochs:
-        parts = [s.strip() for s in args.search_epochs.split(",")]
-        if not all(s.isascii() and s.isdecimal() for s in parts):
-            raise ArgumentError(
-                f"--search-epochs takes comma-separated epochs such as 12,200, "
-                f"got {args.search_epochs[:40]!r}"
-            )
-        changes["search_epochs"] = tuple(int(s) for s in parts)
+    if args.protocols is not None:
+        changes["protocols"] = _comma_list("--protocols", args.protocols, PROTOCOL_NAMES)
+    if args.search_epochs is not None:
+        changes["search_epochs"] = tuple(
+            int(s) for s in _comma_list("--search-epochs", args.search_epochs, ("12", "200"))
+        )
     if any(v is not None for v in neighbourhood_fields(args).values()):
         changes["base"] = replace(
             cfg.base,

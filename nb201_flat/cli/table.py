@@ -22,9 +22,6 @@ from nb201_flat.errors import ArgumentError
 if TYPE_CHECKING:
     from nb201_flat.table import SeedPolicy
 
-if TYPE_CHECKING:
-    pass
-
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from nb201_flat.importers import FORMATS
@@ -52,6 +49,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_table_arg(p)
     add_json_arg(p)
     p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser(
+        "record",
+        help="one architecture's whole entry: every dataset, split, epochs and metric",
+        description="Every value the table holds for ARCH (like the official API's "
+        "get_more_info, but all keys at once): per key the mean over seeds and each stored "
+        "seed's value.",
+    )
+    p.add_argument("arch", help="official NB201 string or index")
+    add_table_arg(p)
+    add_json_arg(p)
+    p.set_defaults(func=cmd_record)
 
     p = sub.add_parser("query", help="one architecture's value")
     p.add_argument("arch", help="official NB201 string or index")
@@ -149,6 +158,15 @@ def cmd_query(args: argparse.Namespace) -> int:
         logging.getLogger(__name__).warning("--seed is deprecated here; use --seed-policy")
         policy = args.seed
     policy = "mean" if policy is None else policy
+    if policy == "random" and args.rng_seed is None:
+        raise ArgumentError(
+            "--seed-policy random needs --rng-seed N (the generator seed), so the draw is "
+            "reproducible"
+        )
+    if policy != "random" and args.rng_seed is not None:
+        raise ArgumentError(
+            f"--rng-seed applies only with --seed-policy random, not {policy!r}; drop it"
+        )
     value = table.value(
         arch,
         args.dataset,
@@ -176,5 +194,42 @@ def cmd_query(args: argparse.Namespace) -> int:
         print(
             f"{arch.index}  {arch}  {args.dataset}/{args.split}@{args.epochs} "
             f"{args.metric} [{policy}] = {value:.4f}"
+        )
+    return 0
+
+
+def cmd_record(args: argparse.Namespace) -> int:
+    table = open_table(args)
+    arch = table.space.resolve(args.arch)
+    entries: list[dict[str, Any]] = []
+    for key in table:
+        seeds = {s: float(table.data[(key, s)][arch.index]) for s in table.seeds(key)}
+        entries.append(
+            {
+                "dataset": key.dataset,
+                "split": key.split,
+                "epochs": key.epochs,
+                "metric": key.metric,
+                "mean": float(table.vector_for(key)[arch.index]),
+                "seeds": seeds,
+            }
+        )
+    if args.json:
+        emit_json(
+            {
+                "index": arch.index,
+                "arch": arch.to_str(),
+                "source": table.source,
+                "entries": entries,
+            }
+        )
+        return 0
+    print(f"{arch.index}  {arch}  ({table.source})")
+    print(f"  {'dataset':<15} {'split':<9} {'epochs':>6} {'metric':<16} {'mean':>12}  seeds")
+    for e in entries:
+        per_seed = " ".join(f"{s}:{v:.4g}" for s, v in e["seeds"].items())
+        print(
+            f"  {e['dataset']:<15} {e['split']:<9} {e['epochs']:>6} {e['metric']:<16} "
+            f"{e['mean']:>12.4f}  {per_seed or '-'}"
         )
     return 0

@@ -25,7 +25,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``model`` and ``train`` subcommands."""
     p = sub.add_parser(
         "model",
-        help="parameters (MB, as NB201 counts them) and FLOPs (M) of a cell's network",
+        help="parameters (M, millions; NB201 calls them MB) and FLOPs (M) of a cell's network",
         description="Size of the NB201 network of ARCH: parameters / 1e6 (classifier "
         "included) and FLOPs / 1e6 for one image of the dataset's size, NB201's conventions.",
     )
@@ -127,11 +127,14 @@ def cmd_model(args: argparse.Namespace) -> int:
         emit_json(record)
     else:
         print(f"{arch}  (index {arch.index})")
-        print(f"{args.dataset}: {params:.6f} MB params, {flops:.4f} M FLOPs")
+        print(f"{args.dataset}: {params:.6f} M params, {flops:.4f} M FLOPs")
     return 0
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from nb201_flat.errors import require
+
+    require("torch", "train")  # one line naming the extra, before any job starts
     from nb201_flat.train.data import DatasetNotFoundError
     from nb201_flat.train.executors import executor_from_spec
     from nb201_flat.train.jobs import make_jobs

@@ -3,8 +3,9 @@
 Over *every* path in the whole space, the one whose lowest value is highest (a maximin or
 widest path). Its bottleneck is exact: the path in a maximum spanning forest of the radius-1
 graph with edge weights min(f(u), f(v)) is maximin (built once with scipy's Kruskal in ~0.1 s
-for NB201; each query then walks the tree). ``shortest=True`` returns, among all maximin
-paths, one with the fewest steps (a breadth-first search above the bottleneck level).
+for NB201; each query then walks the tree). A query returns, among all maximin paths, one with
+the fewest steps (a breadth-first search above the bottleneck level; ``shortest=False`` keeps
+the forest's own path).
 The one union-find sweep of the forest's edges in decreasing level, done when the tree is
 built, also records the merge hierarchy (which two groups each edge joins), so barrier matrices
 and disconnectivity graphs read that hierarchy instead of sweeping again.
@@ -102,8 +103,9 @@ class BarrierTree:
     graph_u: IntArray = field(repr=False)
     graph_v: IntArray = field(repr=False)
 
-    def path(self, a: ArchLike, b: ArchLike, *, shortest: bool = False) -> BarrierPath:
-        """The lowest-barrier path from ``a`` to ``b`` (see :func:`lowest_barrier_path`)."""
+    def path(self, a: ArchLike, b: ArchLike, *, shortest: bool = True) -> BarrierPath:
+        """The lowest-barrier path from ``a`` to ``b``; ``shortest`` as in
+        :func:`lowest_barrier_path`, which documents the default."""
         ia, ib = resolve_index(self.space, a), resolve_index(self.space, b)
         check_endpoints(self.space, self.w, ia, ib, self)
         if self.component[ia] != self.component[ib]:
@@ -126,7 +128,7 @@ class BarrierTree:
 
     def bottleneck(self, a: ArchLike, b: ArchLike) -> float:
         """The best achievable worst value on a path from ``a`` to ``b`` (metric units)."""
-        p = self.path(a, b)
+        p = self.path(a, b, shortest=False)  # the bottleneck is the same on every maximin path
         return p.bottleneck
 
     def bottleneck_matrix(self, archs: Sequence[ArchLike]) -> FloatArray:
@@ -363,7 +365,7 @@ def lowest_barrier_path(
     *,
     higher_is_better: bool = True,
     connected_only: bool = False,
-    shortest: bool = False,
+    shortest: bool = True,
 ) -> BarrierPath:
     """The path from ``a`` to ``b`` whose worst value is best, over the whole space.
 
@@ -373,8 +375,10 @@ def lowest_barrier_path(
     Parameters
     ----------
     shortest
-        Among all paths with the optimal bottleneck, return one with the fewest steps (the
-        default returns the spanning-forest path, which may wander).
+        True (the default, here, in :meth:`BarrierTree.path` and in the ``barrier`` command):
+        among all paths with the optimal bottleneck, one with the fewest steps. False: the
+        spanning-forest path (faster for many queries; same barrier, but it may wander; the
+        command's ``--tree-path``).
 
     Raises
     ------

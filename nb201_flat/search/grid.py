@@ -43,6 +43,7 @@ from typing import Literal
 
 import pandas as pd
 
+from nb201_flat.conventions import budget_rule_note, budget_scale_for
 from nb201_flat.neighbourhood import NA_PAPER
 from nb201_flat.search.accounting import budget_matched
 from nb201_flat.search.algorithms import (
@@ -116,7 +117,7 @@ class ReproduceConfig:
     protocols: tuple[str, ...] = ("nb201", "per-dataset")
     search_epochs: tuple[int, ...] = (12, 200)
     seed_policy: SeedPolicy = "random"
-    budget_scale_200: float = 200.0 / 12.0
+    budget_scale_200: float = field(default_factory=lambda: budget_scale_for(200))
     fixed_n: int = 100
     base: NeighbourObjective = field(default_factory=lambda: NeighbourObjective(NA_PAPER))
     radii: tuple[int, ...] = (1, 2)
@@ -335,10 +336,7 @@ def reproduce(
             "pipeline runs; its numbers carry no verdict",
         )
     if cfg.budget_scale_200 != 1.0 and 200 in cfg.search_epochs:
-        notes.append(
-            f"search at 200 epochs: time budgets x {cfg.budget_scale_200:.4g} so that a run "
-            "affords about as many queries as at 12 epochs"
-        )
+        notes.append(budget_rule_note(200, cfg.budget_scale_200 / budget_scale_for(200)))
     notes.append(
         "published RS anchors come from the NB201 paper's own release of the benchmark; a "
         "later release (e.g. NATS-Bench tss) shifts every cell's accuracy slightly, so compare "

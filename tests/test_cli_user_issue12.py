@@ -1,0 +1,276 @@
+"""Issue 12: every option means what it says, defaults agree, output explains itself.
+
+One CLI test (at least) per item of the issue, each failing on the code before its change.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nb201_flat.cli import build_parser, main
+from nb201_flat.errors import UnknownKeyError
+from nb201_flat.space import NB201
+from nb201_flat.storage import save_table
+from nb201_flat.table import Table
+from nb201_flat.testing import synthetic_table
+
+
+@pytest.fixture(scope="module")
+def synth() -> Table:
+    return synthetic_table()
+
+
+@pytest.fixture(scope="module")
+def synth_path(synth: Table, tmp_path_factory: pytest.TempPathFactory) -> str:
+    return str(save_table(synth, tmp_path_factory.mktemp("synth") / "t.nb201"))
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def one_line_error(code: int, out: str, err: str, *fragments: str) -> None:
+    assert code == 2 and out == "", (code, out, err)
+    assert err.startswith("error: ") and err.count("\n") == 1, err
+    for f in fragments:
+        assert f in err, (f, err)
+
+
+# -- 1. a seed policy that cannot be served is an error ------------------------------------------
+def test_query_random_policy_without_seeds_is_an_error(
+    capsys: pytest.CaptureFixture[str], synth_path: str
+) -> None:
+    # cifar10 ori-test@200 stores only the mean: 'random' cannot be served, with or without a seed
+    base = ["query", "11472", "--dataset", "cifar10", "--split", "ori-test", "--epochs", "200"]
+    for extra in (["--rng-seed", "3"], ["--rng-seed", "3", "--json"]):
+        code, out, err = run(
+            capsys, *base, "--seed-policy", "random", *extra, "--table", synth_path
+        )
+        one_line_error(code, out, err, "no per-seed values", "'mean'")
+
+
+def test_query_random_policy_names_the_cli_flag(
+    capsys: pytest.CaptureFixture[str], synth_path: str
+) -> None:
+    base = ["query", "11472", "--dataset", "cifar100", "--split", "x-valid", "--epochs", "200"]
+    code, out, err = run(capsys, *base, "--seed-policy", "random", "--table", synth_path)
+    one_line_error(code, out, err, "--rng-seed")
+    assert "rng=" not in err
+    code, out, err = run(capsys, *base, "--rng-seed", "3", "--table", synth_path)
+    one_line_error(code, out, err, "--rng-seed applies only with --seed-policy random")
+    code, out, _ = run(
+        capsys, *base, "--seed-policy", "random", "--rng-seed", "3", "--json", "--table", synth_path
+    )
+    assert code == 0 and json.loads(out)["value"] is not None
+
+
+def test_table_value_random_policy_raises_like_vector(synth: Table) -> None:
+    with pytest.raises(UnknownKeyError, match="no per-seed values"):
+        synth.value(11472, "cifar10", "ori-test", 200, seed_policy="random", rng=3)
+    with pytest.raises(UnknownKeyError, match="no per-seed values"):
+        synth.vector("cifar10", "ori-test", 200, seed_policy="random", rng=3)
+
+
+# -- 2. one budget rule for the 200-epoch schedule -----------------------------------------------
+def test_search_at_200_epochs_scales_the_time_budget_and_says_so(
+    capsys: pytest.CaptureFixture[str], synth: Table, synth_path: str
+) -> None:
+    from nb201_flat.conventions import budget_rule_note, budget_scale_for, cost_key
+    from nb201_flat.search.grid import ReproduceConfig
+
+    code, out, _ = run(
+        capsys,
+        *("search", "--algo", "rs", "--protocol", "nb201", "--epochs", "200"),
+        *("--runs", "4", "--jobs", "1", "--json", "--table", synth_path),
+    )
+    assert code == 0
+    payload = json.loads(out)
+    assert budget_rule_note(200) in payload["notes"]
+    assert f"budget {12_000 * budget_scale_for(200):g} s" in payload["protocols"][0]
+    # unscaled, no run could afford more than 12000 s / the cheapest cell's time
+    cheapest = float(np.nanmin(synth.vector_for(cost_key("cifar10"))))
+    assert min(r["queries"] for r in payload["results"]) > 12_000 / cheapest
+    # reproduce applies the same rule, from the same place
+    assert ReproduceConfig().budget_scale_200 == budget_scale_for(200)
+    code, out, _ = run(
+        capsys,
+        *("search", "--algo", "rs", "--protocol", "nb201", "--epochs", "200"),
+        *("--runs", "2", "--jobs", "1", "--table", synth_path),
+    )
+    assert code == 0 and f"note: {budget_rule_note(200)}" in out
+
+
+# -- 3. repeats accumulate; options that do not apply are errors ---------------------------------
+def test_flatness_repeated_arch_accumulates(
+    capsys: pytest.CaptureFixture[str], synth_path: str
+) -> None:
+    code, out, _ = run(
+        capsys,
+        *("flatness", "--dataset", "cifar100", "--split", "x-valid", "--epochs", "200"),
+        *("--arch", "11472", "--arch", "9930", "--json", "--table", synth_path),
+    )
+    assert code == 0
+    assert [r["index"] for r in json.loads(out)["archs"]] == [11472, 9930]
+
+
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [
+        (["search", "--algo", "rs", "--protocol", "nb201", "--n", "5"], "--n applies only"),
+        (
+            ["search", "--algo", "rs", "--protocol", "fixed-n", "--budget-scale", "2"],
+            "--budget-scale applies",
+        ),
+        (["search", "--algo", "na-rs", "--quantile", "0.3"], "--quantile applies only"),
+        (
+            ["search", "--algo", "rea", "--population", "2", "--sample-size", "3"],
+            "exceeds --population",
+        ),
+        (["search", "--algo", "rea", "--population", "2"], "below the default --sample-size"),
+        (
+            [
+                *("barrier", "1", "2", "--dataset", "cifar100", "--split", "x-valid"),
+                *("--epochs", "200", "--tree-path", "--method", "shortest"),
+            ],
+            "--tree-path applies",
+        ),
+        (["reproduce", "--out", "OUT", "--protocols", ""], "--protocols is empty"),
+        (["reproduce", "--out", "OUT", "--protocols", "nb201,bogus"], "--protocols must be one"),
+        (
+            [
+                *("flatness", "--dataset", "cifar100", "--split", "x-valid", "--epochs", "200"),
+                *("--arch", "1", "--top", "5"),
+            ],
+            "--top picks",
+        ),
+    ],
+)
+def test_options_that_do_not_apply_are_errors(
+    capsys: pytest.CaptureFixture[str],
+    synth_path: str,
+    tmp_path: Path,
+    argv: list[str],
+    fragment: str,
+) -> None:
+    argv = [str(tmp_path / "out") if a == "OUT" else a for a in argv]
+    code, out, err = run(capsys, *argv, "--table", synth_path)
+    one_line_error(code, out, err, fragment)
+    assert not (tmp_path / "out").exists()
+
+
+# -- 4. Python and CLI agree on the lowest barrier path ------------------------------------------
+def test_lowest_barrier_path_default_is_the_cli_path(
+    capsys: pytest.CaptureFixture[str], default_table: Table
+) -> None:
+    from nb201_flat.landscape import barrier_tree, lowest_barrier_path
+
+    acc = default_table.vector("cifar10", "ori-test", 200)
+    py = lowest_barrier_path(NB201, acc, 6111, 1459)  # the README example
+    code, out, _ = run(
+        capsys,
+        *("barrier", "6111", "1459", "--dataset", "cifar10", "--split", "ori-test"),
+        *("--epochs", "200", "--json"),
+    )
+    assert code == 0
+    cli = json.loads(out)["path"]
+    assert py.length == cli["length"] == NB201.arch(6111).hamming(NB201.arch(1459))
+    assert list(py.strings()) == cli["path"]
+    assert barrier_tree(NB201, acc).path(6111, 1459).length == py.length
+
+
+# -- 5. flatness sorts and filters; `record` prints a whole entry --------------------------------
+def test_flatness_flattest_of_the_top_100(
+    capsys: pytest.CaptureFixture[str], synth: Table, synth_path: str
+) -> None:
+    from nb201_flat.landscape import flatness
+
+    key = ("--dataset", "cifar100", "--split", "x-valid", "--epochs", "200")
+    code, out, _ = run(
+        capsys,
+        "flatness",
+        *key,
+        *("--top", "100", "--sort-by", "mean", "--limit", "1", "--json", "--table", synth_path),
+    )
+    assert code == 0
+    rows = json.loads(out)["archs"]
+    values = synth.vector("cifar100", "x-valid", 200)
+    top100 = np.lexsort((np.arange(values.size), -values))[:100]
+    means = flatness(NB201, values)["mean"].to_numpy()
+    assert len(rows) == 1 and rows[0]["index"] == int(top100[np.argmax(means[top100])])
+    code, out, _ = run(
+        capsys,
+        "flatness",
+        *key,
+        *("--top", "20", "--sort-by", "sharpness", "--json", "--table", synth_path),
+    )
+    sharp = [r["sharpness"] for r in json.loads(out)["archs"]]
+    assert code == 0 and len(sharp) == 20 and sharp == sorted(sharp)
+
+
+def test_record_command_prints_the_whole_entry(
+    capsys: pytest.CaptureFixture[str], synth: Table, synth_path: str
+) -> None:
+    code, out, _ = run(capsys, "record", "11472", "--json", "--table", synth_path)
+    assert code == 0
+    payload = json.loads(out)
+    assert payload["index"] == 11472 and len(payload["entries"]) == len(synth.keys())
+    for e in payload["entries"]:
+        key = synth.key(e["dataset"], e["split"], e["epochs"], e["metric"])
+        assert e["mean"] == pytest.approx(synth.vector_for(key)[11472], nan_ok=True)
+        stored = synth.seeds(key)
+        assert [int(s) for s in e["seeds"]] == stored
+        for s in stored:
+            got = e["seeds"][str(s)]
+            want = synth.data[(key, s)][11472]
+            assert got is None if np.isnan(want) else got == pytest.approx(want)
+    code, out, _ = run(capsys, "record", "11472", "--table", synth_path)
+    assert code == 0 and out.count("\n") == len(synth.keys()) + 2 and "x-valid" in out
+
+
+# -- 8. train without its extra; model's units ---------------------------------------------------
+def test_train_without_extra_is_one_line_before_any_job(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+
+    def no_torch(name: str, *a: object, **k: object) -> object:
+        return None if name == "torch" else real(name, *a, **k)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(importlib.util, "find_spec", no_torch)
+    code, out, err = run(
+        capsys,
+        *("train", "11472", "--dataset", "cifar10", "--epochs", "1"),
+        *("--data-root", str(tmp_path), "--db", str(tmp_path / "r.sqlite")),
+    )
+    one_line_error(code, out, err, "pip install 'nb201-flat[train]'")
+    assert not (tmp_path / "r.sqlite").exists()
+
+
+def test_model_says_millions_of_params(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "model", "11472")
+    assert code == 0 and " M params" in out and "MB" not in out
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert "every command takes `--json` and `--table PATH`" not in readme
+
+
+# -- 11. spellings -------------------------------------------------------------------------------
+def test_algo_any_case_and_dataset_did_you_mean(
+    capsys: pytest.CaptureFixture[str], synth_path: str
+) -> None:
+    args = build_parser().parse_args(["search", "--algo", "NA-RS", "--protocol", "NB201"])
+    assert (args.algo, args.protocol) == ("na-rs", "nb201")
+    for typed, meant in (("CIFAR100", "cifar100"), ("Cifar-100", "cifar100")):
+        code, out, err = run(
+            capsys,
+            *("query", "1", "--dataset", typed, "--split", "x-valid", "--epochs", "200"),
+            *("--table", synth_path),
+        )
+        one_line_error(code, out, err, f"did you mean {meant!r}")
