@@ -40,7 +40,7 @@ def test_model_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert out16["params_mb"] == pytest.approx(0.559386 + 64 * 110 / 1e6 + 110 / 1e6)
     assert out16["input"] == [3, 16, 16]
     assert run_cli(["model", "0"]) == 0
-    assert "MB params" in capsys.readouterr().out
+    assert " M params" in capsys.readouterr().out
 
 
 def test_bad_arch_is_a_domain_error() -> None:
