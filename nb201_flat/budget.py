@@ -6,7 +6,7 @@
   ``K``/``M``/``G`` suffix) caps it further, e.g. on a shared machine.
 * :func:`check_memory` -- raise :class:`~nb201_flat.errors.ResourceLimitError` before a
   computation whose estimate does not fit, with a message naming what would.
-* :func:`progress` -- a ``tqdm.auto`` bar on stderr, shown only when stderr is a terminal,
+* :func:`progress` -- a tqdm bar (:func:`tqdm_class`) on stderr, shown only when stderr is a terminal,
   the command does not print ``--json`` and the work lasts more than a couple of seconds.
 * :func:`limit_blas_threads` -- keep OpenBLAS from reserving a buffer per core under a memory
   limit (it dies with a bare "OpenBLAS error" when it cannot); called before numpy loads.
@@ -25,7 +25,7 @@ import re
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from nb201_flat.errors import ArgumentError, ResourceLimitError
 
@@ -255,10 +255,37 @@ def progress_enabled() -> bool:
         return False
 
 
+#: seconds of work before a bar appears (quick work draws nothing)
+PROGRESS_DELAY_S = 2.0
+
+
+def tqdm_class() -> Any:
+    """The tqdm bar class to use: ``tqdm.auto`` where notebook widgets can be drawn, else
+    the plain ``tqdm.std`` (``tqdm.auto`` without ipywidgets warns "IProgress not found").
+
+    >>> tqdm_class().__name__
+    'tqdm'
+    """
+    import importlib.util
+
+    if importlib.util.find_spec("ipywidgets") is None:
+        from tqdm.std import tqdm as std
+
+        return std
+    from tqdm.auto import tqdm as auto
+
+    return auto
+
+
 def progress(
-    items: Iterable[T], *, total: int | None = None, desc: str = "", delay_s: float = 2.0
+    items: Iterable[T],
+    *,
+    total: int | None = None,
+    desc: str = "",
+    delay_s: float | None = None,
 ) -> Iterator[T]:
-    """``items``, with a ``tqdm.auto`` bar on stderr after ``delay_s`` seconds when
+    """``items``, with a tqdm bar on stderr after ``delay_s`` seconds (default
+    :data:`PROGRESS_DELAY_S`) when
     :func:`progress_enabled` (nothing is drawn for quick work or off a terminal).
 
     >>> list(progress(range(3), desc="demo"))
@@ -267,9 +294,9 @@ def progress(
     if not progress_enabled():
         yield from items
         return
-    from tqdm.auto import tqdm
-
-    yield from tqdm(items, total=total, desc=desc, file=sys.stderr, delay=delay_s, leave=False)
+    delay = PROGRESS_DELAY_S if delay_s is None else delay_s
+    bar = tqdm_class()
+    yield from bar(items, total=total, desc=desc, file=sys.stderr, delay=delay, leave=False)
 
 
 # -- BLAS threads -------------------------------------------------------------------------------

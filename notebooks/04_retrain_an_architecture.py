@@ -25,6 +25,7 @@
 # `data_root` at a folder holding `cifar-10-batches-py/` (or `nb201-flat train --help`).
 
 # %%
+import shutil
 import tempfile
 from dataclasses import replace
 from pathlib import Path
@@ -114,3 +115,11 @@ retrained.info()
 
 # %%
 retrained.query(arch, "cifar10", "ori-test", 1)
+
+# %% [markdown]
+# ## Clean up
+# The working folder holds only this run's files: remove it, so no `/tmp/nb201-retrain-*`
+# folder is left behind.
+
+# %%
+shutil.rmtree(work, ignore_errors=True)

@@ -12,11 +12,8 @@ import argparse
 import time
 from typing import Any
 
-import numpy as np
-
 from nb201_flat.cli.common import add_json_arg, add_table_arg, emit_json, open_table
-from nb201_flat.conventions import default_metric
-from nb201_flat.table import MetricKey, Table
+from nb201_flat.table import Table
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -29,96 +26,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(func=cmd_demo)
 
 
-def _summary_key(table: Table) -> MetricKey:
-    return default_metric(table)
-
-
 def demo_summary(table: Table, *, top: int = 5, runs: int = 200, seed: int = 0) -> dict[str, Any]:
-    """Everything the demo prints, as a JSON-able dict."""
-    from nb201_flat.landscape import (
-        barrier_tree,
-        fitness_distance_correlation,
-        flatness,
-        local_optima,
-    )
-    from nb201_flat.neighbourhood import NA_PAPER
-    from nb201_flat.search import (
-        NARandomSearch,
-        NeighbourObjective,
-        ProtocolError,
-        RandomSearch,
-        SearchAlgorithm,
-        protocols_by_name,
-        run_search,
-    )
+    """Everything the demo prints, as a JSON-able dict (:func:`nb201_flat.demo.run_demo`)."""
+    from nb201_flat.demo import run_demo
 
-    space = table.space
-    key = _summary_key(table)
-    values = table.vector_for(key)
-    flat = flatness(space, values, radius=1)
-    col = {c: flat[c].to_numpy() for c in ("mean", "min", "sharpness")}
-    order = np.argsort(-np.nan_to_num(values, nan=-np.inf), kind="stable")[:top]
-    best = [
-        {
-            "index": int(i),
-            "arch": space.arch(int(i)).to_str(),
-            "value": float(values[i]),
-            "nbhd_mean": float(col["mean"][i]),
-            "nbhd_min": float(col["min"][i]),
-            "sharpness": float(col["sharpness"][i]),
-        }
-        for i in order
-    ]
-    # among the top 1 %, the flattest (highest neighbourhood mean) is the NA paper's pick
-    k = max(1, space.size // 100)
-    top_pool = np.argsort(-np.nan_to_num(values, nan=-np.inf), kind="stable")[:k]
-    flattest = int(top_pool[np.nanargmax(col["mean"][top_pool])])
-    optima = local_optima(space, values)
-    tree = barrier_tree(space, values)
-    path = tree.path(int(order[0]), int(order[1])) if len(order) > 1 else None
-    fdc = fitness_distance_correlation(space, values)
-
-    t0 = time.perf_counter()
-    algorithms: dict[str, SearchAlgorithm] = {
-        "RS": RandomSearch(),
-        "NA-RS": NARandomSearch(NeighbourObjective(NA_PAPER)),
-    }
-    try:  # the NB201 paper's protocol where the table has what it needs
-        protocols = protocols_by_name("nb201", table)
-        res = run_search(table, protocols, algorithms, runs=runs, seed=seed)
-    except ProtocolError:  # e.g. the embedded default: no validation split, no time
-        protocols = protocols_by_name("fixed-n", table, n=100)
-        res = run_search(table, protocols, algorithms, runs=runs, seed=seed)
-    summary = res.summary()
-    search_s = time.perf_counter() - t0
-    return {
-        "table": table.source,
-        "metric": str(key),
-        "archs": space.size,
-        "measured": int((~np.isnan(values)).sum()),
-        "best": best,
-        "flattest_of_top_1pct": {
-            "index": flattest,
-            "arch": space.arch(flattest).to_str(),
-            "value": float(values[flattest]),
-            "nbhd_mean": float(col["mean"][flattest]),
-        },
-        "median_sharpness": float(np.nanmedian(flat["sharpness"])),
-        "fitness_distance_correlation": float(fdc),
-        "local_optima": int(optima.sum()),
-        "barrier_best_two": None
-        if path is None
-        else {"barrier": path.barrier, "length": path.length, "bottleneck": path.bottleneck},
-        "search": {
-            "protocol": protocols[0].name,
-            "runs": runs,
-            "seconds": round(search_s, 2),
-            "rows": summary[["algorithm", "dataset", "split", "mean", "std", "n"]].to_dict(
-                orient="records"
-            ),
-            "notes": list(res.notes),
-        },
-    }
+    return run_demo(table, top=top, runs=runs, seed=seed).as_dict()
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -136,9 +48,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if args.json:
         emit_json(out)
         return 0
-    print(f"table: {out['table']} ({out['archs']} archs, loaded in {load_s:.2f} s)")
-    print(f"metric: {out['metric']}  ({out['measured']} archs measured)\n")
-    print(f"best {len(out['best'])} by value, with their radius-1 neighbourhood (24 cells):")
+    print(f"benchmark: {out['benchmark']}")
+    print(f"({out['archs']} archs, loaded in {load_s:.2f} s)")
+    print(f"metric: {out['metric']} in %  ({out['measured']} archs measured)\n")
+    print(f"best {len(out['best'])} by value (%), with their radius-1 neighbourhood (24 cells):")
     print(f"  {'index':>6} {'value':>7} {'nb mean':>8} {'nb min':>7} {'sharp':>6}  arch")
     for b in out["best"]:
         print(
@@ -147,23 +60,36 @@ def cmd_demo(args: argparse.Namespace) -> int:
         )
     f = out["flattest_of_top_1pct"]
     print(
-        f"\nflattest of the top 1 %: {f['index']} value {f['value']:.2f}, neighbourhood mean "
-        f"{f['nbhd_mean']:.2f}  {f['arch']}"
+        f"\nflattest of the top 1 %: {f['index']} value {f['value']:.2f} %, neighbourhood mean "
+        f"{f['nbhd_mean']:.2f} %  {f['arch']}"
     )
-    print(f"median sharpness (value - radius-1 mean): {out['median_sharpness']:.2f}")
+    print(f"  (flattest = {f['meaning']})")
+    print(f"median sharpness (value - radius-1 mean): {out['median_sharpness']:.2f} points")
     print(
         f"fitness-distance correlation: {out['fitness_distance_correlation']:.3f}; "
         f"local optima at radius 1: {out['local_optima']}"
     )
     if out["barrier_best_two"]:
         b = out["barrier_best_two"]
-        print(f"lowest barrier between the two best: {b['barrier']:.3f} over {b['length']} steps")
+        print(
+            f"lowest barrier between the two best: {b['barrier']:.3f} points "
+            f"over {b['length']} steps"
+        )
     s = out["search"]
-    print(f"\nRS vs NA-RS, protocol {s['protocol']}, {s['runs']} paired runs ({s['seconds']} s):")
+    print(
+        f"\nRS vs NA-RS, protocol {s['protocol']}, {s['runs']} paired runs ({s['seconds']} s), "
+        "final test value in %:"
+    )
     for r in s["rows"]:
         print(
             f"  {r['algorithm']:>6}  {r['dataset']}/{r['split']}: {r['mean']:.2f} +- {r['std']:.2f} "
             f"(n={r['n']})"
+        )
+    for p in s["paired_difference"]:
+        lo, hi = p["ci95"]
+        print(
+            f"  NA-RS - RS, paired by run, {p['dataset']}: {p['mean']:+.2f} points, "
+            f"95 % bootstrap CI [{lo:+.2f}, {hi:+.2f}] (n={p['n']})"
         )
     for note in s["notes"]:
         print(f"  note: {note}")

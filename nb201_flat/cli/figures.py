@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from nb201_flat import budget
 from nb201_flat.atomic import replace_folder
 from nb201_flat.cli.common import add_json_arg, add_table_arg, emit_json, open_table
 from nb201_flat.errors import check_int_range
@@ -74,7 +75,8 @@ def cmd_figures(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     # all or nothing: the figures are drawn into a copy of --out that is swapped in at the end
     with replace_folder(out, keep_existing=True) as stage:
-        for name in names:
+        # a bar on a terminal only (not under --json, not when piped): budget.progress
+        for name in budget.progress(names, total=len(names), desc="figures"):
             try:
                 r = render(
                     name, table, stage, formats=tuple(args.formats), options=options.get(name)

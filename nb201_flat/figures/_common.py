@@ -129,6 +129,37 @@ def note_missing(fig: Figure, wanted: Mapping[str, MetricKey], got: Mapping[str,
         add_note(fig, f"drawn for {drawn} only; the table lacks {', '.join(left)}")
 
 
+# -- captions --------------------------------------------------------------------------------
+def benchmark_caption(table: Table) -> str:
+    """The caption's first sentence: which benchmark the figure was drawn on (its source).
+
+    The embedded default is AnalogNAS-Bench, whose numbers are not NAS-Bench-201's; a reader of
+    the figure alone must be able to tell.
+
+    Examples
+    --------
+    >>> from nb201_flat.space import NB201
+    >>> benchmark_caption(Table(NB201, {}, source="AnalogNAS-Bench (analog-nasbench 0.1.3)"))
+    'Benchmark: AnalogNAS-Bench (analog-nasbench 0.1.3), not NAS-Bench-201. '
+    >>> benchmark_caption(Table(NB201, {}, source="nb201 v1_1"))
+    'Benchmark: nb201 v1_1. '
+    """
+    if "analognas" in table.source.lower():
+        return f"Benchmark: {table.source}, not NAS-Bench-201. "
+    return f"Benchmark: {table.source}. "
+
+
+def connected_range(table: Table, values: npt.ArrayLike) -> tuple[float, float]:
+    """Min and max of ``values`` over the connected cells (disconnected ones compute nothing
+    and sit at chance level); all finite values when no connected cell is measured."""
+    v = np.asarray(values, dtype=np.float64)
+    ok = np.isfinite(v)
+    pick = ok & table.space.connected
+    if not pick.any():
+        pick = ok
+    return float(v[pick].min()), float(v[pick].max())
+
+
 # -- figures and axes --------------------------------------------------------------------------
 def new_figure(
     nrows: int = 1,

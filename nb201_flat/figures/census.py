@@ -20,6 +20,7 @@ from nb201_flat.figures._common import (
     TEST_KEYS,
     FigureSkipped,
     axes_or_new,
+    benchmark_caption,
     dataset_label,
     new_figure,
     note_missing,
@@ -105,7 +106,8 @@ def make_barrier_census(
         fig.text(
             0.5,
             -0.01,
-            f"Pairs: {n_pairs} drawn per A²M accuracy band (A, B, C) at Hamming distance 3, seed "
+            benchmark_caption(table)
+            + f"Pairs: {n_pairs} drawn per A²M accuracy band (A, B, C) at Hamming distance 3, seed "
             f"{seed} + panel, and every pair of the top {top_k}. Barrier beyond the worse "
             "endpoint = barrier − half the gap between the endpoints (0: the worse endpoint is "
             "the bottleneck). Lowest: exact maximin path over the whole space; best / worst "

@@ -20,6 +20,7 @@ from nb201_flat.figures._common import (
     FigureSkipped,
     axes_or_new,
     axis_label,
+    benchmark_caption,
     dataset_label,
     new_figure,
     note_missing,
@@ -141,7 +142,8 @@ def make_a2m_distributions(
         fig.text(
             0.5,
             -0.005,
-            "Grey: all architectures. Shaded: the bands. Lines: test accuracy of every neighbour at exactly the "
+            benchmark_caption(table)
+            + "Grey: all architectures. Shaded: the bands. Lines: test accuracy of every neighbour at exactly the "
             "given Hamming distance of the architectures in A²M's bands A, B, C. x axes start "
             "at the 1st percentile of connected cells; disconnected cells (chance accuracy) "
             "lie further left.",

@@ -34,6 +34,7 @@ from nb201_flat.figures._common import (
     FigureSkipped,
     add_note,
     axes_or_new,
+    benchmark_caption,
     binned_means,
     dataset_label,
     key_label,
@@ -217,7 +218,8 @@ def make_flat_vs_sharp(table: Table, *, top: float = 0.2, radius: int = 1) -> Fi
         fig.text(
             0.5,
             -0.01,
-            f"Architectures: {share}. Sharpness: validation accuracy − mean of the radius-{radius} "
+            benchmark_caption(table)
+            + f"Architectures: {share}. Sharpness: validation accuracy − mean of the radius-{radius} "
             "neighbours'. Lines: mean in 10 equal-count bins of sharpness; bands: 95 % t "
             "confidence interval of the mean; ρ: Spearman over all points.",
             ha="center",

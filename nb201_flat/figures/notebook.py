@@ -2,7 +2,8 @@
 
 The real data (``nb201_tidy.csv.gz``, see ``../shared/data/nb201/README.md``) is never part of
 the package: it is looked for in ``$NB201_FLAT_SHARED_DATA``, else in ``../shared/data/nb201``
-beside the repository. When found it is imported once into the cache folder (keyed by the
+beside the repository (from an installed wheel: beside the working directory, see
+:func:`shared_data_dir`); ``$NB201_FLAT_TABLE``, when set, wins as in the CLI. When found it is imported once into the cache folder (keyed by the
 file's checksum, so a changed file is re-imported) and loaded from there in milliseconds;
 otherwise the embedded default table (:func:`nb201_flat.storage.load_table`) is used.
 """
@@ -22,12 +23,27 @@ TIDY_NAME = "nb201_tidy.csv.gz"
 
 
 def shared_data_dir() -> Path:
-    """``$NB201_FLAT_SHARED_DATA``, else ``../shared/data/nb201`` beside the repository."""
+    """Where the real data is looked for.
+
+    ``$NB201_FLAT_SHARED_DATA``; else ``../shared/data/nb201`` beside the repository, when
+    running from a checkout; else (an installed wheel, where "beside the package" is inside
+    site-packages) ``shared/data/nb201`` in the nearest parent of the working directory that
+    has it, defaulting to ``../shared/data/nb201`` from the working directory.
+    """
     env = os.environ.get(SHARED_ENV)
     if env:
         return Path(env).expanduser().resolve()
-    repo = Path(__file__).resolve().parents[2]
-    return (repo.parent / "shared" / "data" / "nb201").resolve()
+    here = Path(__file__).resolve()
+    installed = any(part in ("site-packages", "dist-packages") for part in here.parts)
+    if not installed:
+        repo = here.parents[2]
+        return (repo.parent / "shared" / "data" / "nb201").resolve()
+    cwd = Path.cwd().resolve()
+    for parent in cwd.parents:
+        candidate = parent / "shared" / "data" / "nb201"
+        if (candidate / TIDY_NAME).is_file():
+            return candidate
+    return (cwd.parent / "shared" / "data" / "nb201").resolve()
 
 
 def real_table(folder: str | os.PathLike[str] | None = None) -> Table | None:
@@ -55,11 +71,17 @@ def real_table(folder: str | os.PathLike[str] | None = None) -> Table | None:
 def notebook_table(*, prefer_real: bool = True) -> tuple[Table, str]:
     """The table a notebook runs on and a sentence saying which it is.
 
-    Returns the real NB201 data (imported from the shared folder, cached) when
-    ``prefer_real`` and it is present, else the embedded default table.
+    Returns the table in ``$NB201_FLAT_TABLE`` when set (as the CLI does); else the real NB201
+    data (imported from the shared folder, cached) when ``prefer_real`` and it is present; else
+    the embedded default table.
     """
-    from nb201_flat.storage import load_table
+    from nb201_flat.storage import TABLE_ENV, load_table
 
+    # like the CLI: a table named in the environment wins over any guess
+    env = os.environ.get(TABLE_ENV)
+    if env:
+        named = load_table()
+        return named, f"the table in ${TABLE_ENV} ({env}: {named.source})"
     if prefer_real:
         table = real_table()
         if table is not None:

@@ -20,6 +20,7 @@ from nb201_flat.figures._common import (
     FigureSkipped,
     axes_or_new,
     axis_label,
+    benchmark_caption,
     dataset_label,
     new_figure,
     note_missing,
@@ -111,7 +112,8 @@ def make_a2m_paths(table: Table) -> Figure:
         fig.text(
             0.5,
             -0.005,
-            "Solid: mean ± std over the level of all d! shortest Hamming paths (A²M's "
+            benchmark_caption(table)
+            + "Solid: mean ± std over the level of all d! shortest Hamming paths (A²M's "
             "construction; its barrier is the mean path's). Dashed: the path over the whole "
             "space with the highest worst accuracy (fewest steps among those). Barrier = "
             "endpoints' mean − lowest value on the path; best / worst shortest: the best and "

@@ -18,6 +18,8 @@ from nb201_flat.figures._common import (
     FigureSkipped,
     axes_or_new,
     axis_label,
+    benchmark_caption,
+    connected_range,
     dataset_label,
     new_figure,
     note_missing,
@@ -70,7 +72,7 @@ def plot_distance_profile(
         # the count under each distance: how much each violin stands for
         ax.set_xticks(dists, [f"{d}\n{n}" for d, n in zip(dists, counts, strict=True)])
         ax.tick_params(axis="x", labelsize=6.5)
-        ax.set_xlabel("distance from the optimum (edges changed)")
+        ax.set_xlabel("distance from the optimum (edges changed)\nbelow it: cells at that distance")
         ax.legend(loc="lower left")
     return ax
 
@@ -81,12 +83,20 @@ def make_distance_profile(table: Table) -> Figure:
     if not keys:
         raise FigureSkipped(NAME, list(TEST_KEYS.values()))
     fig, axes = new_figure(1, len(keys), figsize=(3.3 * len(keys) + 0.3, 3.4))
+    clipped = 0
     for k, (ds, key) in enumerate(keys.items()):
         values = table.vector_for(key)
         prof = distance_profile(table.space, values)
         fdc = fitness_distance_correlation(table.space, values)
         ax = axes[0, k]
         plot_distance_profile(prof, ax, fdc=fdc)
+        # disconnected cells sit at chance level and squash the top of the distribution: the
+        # y axis spans the connected cells' range (the violins still count every cell)
+        lo, hi = connected_range(table, values)
+        below = int(np.sum(values[np.isfinite(values)] < lo))
+        with figure_style():
+            ax.set_ylim(lo - 0.02 * (hi - lo), hi + 0.02 * (hi - lo))
+        clipped += below
         optima = ", ".join(str(i) for i in prof.attrs.get("optima", []))
         with figure_style():
             ax.set_title(f"({'abc'[k % 3]}) {dataset_label(ds)}: optimum {optima}", fontsize=9)
@@ -95,9 +105,12 @@ def make_distance_profile(table: Table) -> Figure:
         fig.text(
             0.5,
             -0.01,
-            "Violins: test accuracy of all architectures at each distance from the best one "
+            benchmark_caption(table)
+            + "Violins: test accuracy of all architectures at each distance from the best one "
             "(nearest, when tied), their number under each distance; line: mean; FDC: Pearson "
-            "correlation of accuracy and distance. Disconnected cells form the low tails.",
+            "correlation of accuracy and distance. y axes span the connected cells' range; "
+            f"{clipped} cells below it (disconnected, at chance accuracy) are counted in the "
+            "violins and means but not shown.",
             ha="center",
             va="top",
             fontsize=6.5,

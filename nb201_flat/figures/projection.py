@@ -32,6 +32,7 @@ from nb201_flat.figures._common import (
     add_note,
     axes_or_new,
     axis_label,
+    benchmark_caption,
     dataset_label,
     new_figure,
     primary_key,
@@ -305,7 +306,10 @@ def make_na_projection(
             axes[0, 1].collections[0], ax=list(axes[0]), extend="min", shrink=0.85, pad=0.02
         )
         cbar.set_label(axis_label(picks.key))
-        caption = f"Grey: below the colour scale (e.g. disconnected cells). Picks: {picks.how}."
+        caption = (
+            benchmark_caption(table)
+            + f"Grey: below the colour scale (e.g. disconnected cells). Picks: {picks.how}."
+        )
         if picks.optimistic:
             caption += " OPTIMISTIC: searched on the metric shown."
         fig.text(0.5, -0.01, caption, ha="center", va="top", fontsize=6.5, wrap=True)

@@ -28,6 +28,7 @@ from nb201_flat.figures._common import (
     FigureSkipped,
     add_note,
     axes_or_new,
+    benchmark_caption,
     dataset_label,
     new_figure,
 )
@@ -346,7 +347,15 @@ def make_search_curves(
         )
         if optimistic:
             text += " OPTIMISTIC: searched on the reported metric."
-        fig.text(0.5, -0.01, text, ha="center", va="top", fontsize=6.5, wrap=True)
+        fig.text(
+            0.5,
+            -0.01,
+            benchmark_caption(table) + text,
+            ha="center",
+            va="top",
+            fontsize=6.5,
+            wrap=True,
+        )
     if description:
         add_note(fig, description)
     for n in notes:

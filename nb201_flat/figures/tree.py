@@ -21,6 +21,7 @@ from nb201_flat.figures._common import (
     FigureSkipped,
     axes_or_new,
     axis_label,
+    benchmark_caption,
     dataset_label,
     new_figure,
     note_missing,
@@ -166,7 +167,7 @@ def make_barrier_tree(table: Table, *, n_optima: int = 20, connected_only: bool 
             0.5,
             -0.01,
             # fewer leaves than n_optima when the landscape has fewer local optima
-            f"Leaves: the best local optima (at most {n_optima})"
+            benchmark_caption(table) + f"Leaves: the best local optima (at most {n_optima})"
             f"{' among connected cells' if connected_only else ''}"
             " (no better radius-1 neighbour); branches join at the level of the best path "
             "between them (its lowest accuracy). Colour: mean test accuracy of each optimum's "

@@ -30,8 +30,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
+from nb201_flat.budget import tqdm_class
 from nb201_flat.search.algorithms import AlgorithmError, Incumbent, SearchAlgorithm
 from nb201_flat.search.oracle import Oracle, OracleData, SearchEnded
 from nb201_flat.search.protocol import Protocol, ProtocolError
@@ -263,7 +263,7 @@ def run_search(
         (pi, ai): [] for pi in range(len(prots)) for ai in range(len(algos))
     }
     total = runs * len(prots) * len(algos)
-    with tqdm(total=total, disable=not progress, desc="search", unit="run") as bar:
+    with tqdm_class()(total=total, disable=not progress, desc="search", unit="run") as bar:
         # RS and free one-stage NA-RS: all runs at once with the loop's streams, same records
         from nb201_flat.search.vectorised import run_vectorised, vectorisable
 

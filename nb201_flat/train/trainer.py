@@ -309,8 +309,9 @@ class Session:
 def _train(
     job: TrainJob, db: ResultsDB, *, progress: bool, on_epoch_end: EpochCallback | None
 ) -> JobResult:
-    from tqdm.auto import tqdm
+    from nb201_flat.budget import tqdm_class
 
+    tqdm = tqdm_class()
     device = resolve_device(job.device)
     if job.threads is not None:
         torch.set_num_threads(job.threads)

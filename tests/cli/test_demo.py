@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -35,3 +37,80 @@ def test_demo_cli_json(capsys: pytest.CaptureFixture[str], default_table: Table)
     assert main(["demo", "--runs", "5", "--top", "2", "--json"]) == 0
     payload = json.loads(capsys.readouterr().out)
     assert len(payload["best"]) == 2 and payload["archs"] == 15625
+
+
+# issue 12 item 6: what the demo says about itself
+
+
+def _demo_text(capsys: pytest.CaptureFixture[str]) -> str:
+    assert main(["demo", "--runs", "20", "--top", "2"]) == 0
+    return capsys.readouterr().out
+
+
+def test_demo_prints_paired_difference_with_ci(
+    capsys: pytest.CaptureFixture[str], default_table: Table
+) -> None:
+    out = _demo_text(capsys)
+    line = next(x for x in out.splitlines() if "NA-RS - RS, paired by run" in x)
+    assert "95 % bootstrap CI [" in line and "points" in line
+    payload = demo_summary(default_table, top=2, runs=20, seed=0)
+    (p,) = payload["search"]["paired_difference"]
+    lo, hi = p["ci95"]
+    assert lo <= p["mean"] <= hi and p["n"] == 20
+    rows = {r["algorithm"]: r["mean"] for r in payload["search"]["rows"]}
+    # the mean of paired differences is the difference of means when every run is paired
+    assert p["mean"] == pytest.approx(rows["NA-RS"] - rows["RS"])
+
+
+def test_demo_names_the_benchmark(capsys: pytest.CaptureFixture[str], default_table: Table) -> None:
+    out = _demo_text(capsys)
+    first = out.splitlines()[0]
+    assert first.startswith("benchmark: AnalogNAS-Bench") and "not NAS-Bench-201" in first
+
+
+def test_demo_says_optimistic_once(
+    capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture, default_table: Table
+) -> None:
+    with caplog.at_level(logging.WARNING):
+        out = _demo_text(capsys)
+    assert out.count("OPTIMISTIC") == 1
+    assert not [r for r in caplog.records if "optimistic" in r.getMessage().lower()]
+
+
+def test_demo_explains_flattest_and_units(
+    capsys: pytest.CaptureFixture[str], default_table: Table
+) -> None:
+    out = _demo_text(capsys)
+    assert "flattest = highest mean value over the 24 radius-1 neighbours" in out
+    assert "metric: " in out and " in %" in out
+    assert "final test value in %" in out
+    assert "sharpness (value - radius-1 mean): " in out and " points" in out
+    assert "loaded in " in out and " s)" in out
+
+
+def test_demo_uses_table_env(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    default_table: Table,
+) -> None:
+    from nb201_flat.storage import save_table
+
+    mine = Table(default_table.space, dict(default_table.data), source="my-own-table")
+    save_table(mine, tmp_path / "t")
+    monkeypatch.setenv("NB201_FLAT_TABLE", str(tmp_path / "t"))
+    assert main(["demo", "--runs", "3", "--top", "1", "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["table"] == "my-own-table" and payload["benchmark"] == "table my-own-table"
+
+
+def test_demo_result_is_frozen_with_one_line_repr(default_table: Table) -> None:
+    import dataclasses
+
+    from nb201_flat.demo import DemoResult, run_demo
+
+    res = run_demo(default_table, top=2, runs=5, seed=0)
+    assert isinstance(res, DemoResult) and "\n" not in repr(res)
+    assert repr(res).startswith("DemoResult('AnalogNAS-Bench")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        res.runs = 1  # type: ignore[misc]

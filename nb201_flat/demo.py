@@ -1,0 +1,295 @@
+"""The demo's computation: a short landscape summary of a table and a paired RS vs NA-RS run.
+
+:func:`run_demo` returns a frozen :class:`DemoResult`; ``nb201-flat demo`` only prints it (or
+emits it as JSON). Units: accuracies and their differences are in % (differences in
+percentage points), times in seconds.
+
+Examples
+--------
+>>> from nb201_flat.demo import benchmark_statement
+>>> benchmark_statement("AnalogNAS-Bench (analog-nasbench 0.1.3, CIFAR-10)")[:40]
+'AnalogNAS-Bench (analog-nasbench 0.1.3, '
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from nb201_flat.conventions import default_metric
+from nb201_flat.table import Table
+
+#: what the demo calls "flattest", stated once and printed with the result
+FLATTEST_MEANING = (
+    "highest mean value over the 24 radius-1 neighbours (cells one operation away) among the "
+    "top 1 % by value"
+)
+
+
+def benchmark_statement(source: str) -> str:
+    """Say plainly which benchmark a table holds, by its source.
+
+    The embedded default is AnalogNAS-Bench: the NB201 cells, trained by AnalogNAS with its own
+    CIFAR-10 recipe, so its numbers are not NAS-Bench-201's.
+
+    Examples
+    --------
+    >>> "not NAS-Bench-201" in benchmark_statement("AnalogNAS-Bench (x)")
+    True
+    >>> benchmark_statement("nb201-v1_1")
+    'table nb201-v1_1'
+    """
+    if "analognas" in source.lower():
+        return (
+            f"{source}: the embedded default, NB201's 15,625 cells trained by AnalogNAS with "
+            "its own recipe (not NAS-Bench-201's numbers; set $NB201_FLAT_TABLE or --table "
+            "for an imported NB201 table)"
+        )
+    return f"table {source}"
+
+
+class _DropFixedNWarning(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("fixed-n on ")
+
+
+@contextlib.contextmanager
+def _no_fixed_n_warning() -> Iterator[None]:
+    # the demo states the optimism itself (the protocol's note); the WARNING would say it twice
+    logger = logging.getLogger("nb201_flat.search.protocol")
+    flt = _DropFixedNWarning()
+    logger.addFilter(flt)
+    try:
+        yield
+    finally:
+        logger.removeFilter(flt)
+
+
+@dataclass(frozen=True, slots=True)
+class BestArch:
+    """One top cell: its value and its radius-1 neighbourhood (% accuracy)."""
+
+    index: int
+    arch: str
+    value: float
+    nbhd_mean: float
+    nbhd_min: float
+    sharpness: float
+
+
+@dataclass(frozen=True, slots=True)
+class PairedDifference:
+    """NA-RS − RS, paired by run, in percentage points, with a 95 % bootstrap CI."""
+
+    protocol: str
+    dataset: str
+    split: str
+    mean: float
+    ci_low: float
+    ci_high: float
+    n: int
+
+
+@dataclass(frozen=True, slots=True)
+class DemoResult:
+    """Everything the demo shows; :meth:`as_dict` is its JSON form."""
+
+    table: str
+    benchmark: str
+    metric: str
+    archs: int
+    measured: int
+    best: tuple[BestArch, ...]
+    flattest: BestArch
+    flattest_meaning: str
+    median_sharpness: float
+    fitness_distance_correlation: float
+    local_optima: int
+    barrier_best_two: dict[str, Any] | None
+    protocol: str
+    runs: int
+    search_seconds: float
+    rows: tuple[dict[str, Any], ...]
+    paired: tuple[PairedDifference, ...]
+    notes: tuple[str, ...]
+
+    def __repr__(self) -> str:
+        p = self.paired[0] if self.paired else None
+        diff = f", NA-RS-RS {p.mean:+.2f} pp [{p.ci_low:+.2f}, {p.ci_high:+.2f}]" if p else ""
+        return (
+            f"DemoResult({self.table!r}, {self.metric}, best {self.best[0].value:.2f} %, "
+            f"{self.protocol} x{self.runs}{diff})"
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON-able form (the keys the demo has always emitted, plus the new ones)."""
+        return {
+            "table": self.table,
+            "benchmark": self.benchmark,
+            "metric": self.metric,
+            "units": {"value": "%", "difference": "percentage points", "time": "seconds"},
+            "archs": self.archs,
+            "measured": self.measured,
+            "best": [_arch_dict(b) for b in self.best],
+            "flattest_of_top_1pct": {
+                "index": self.flattest.index,
+                "arch": self.flattest.arch,
+                "value": self.flattest.value,
+                "nbhd_mean": self.flattest.nbhd_mean,
+                "meaning": self.flattest_meaning,
+            },
+            "median_sharpness": self.median_sharpness,
+            "fitness_distance_correlation": self.fitness_distance_correlation,
+            "local_optima": self.local_optima,
+            "barrier_best_two": self.barrier_best_two,
+            "search": {
+                "protocol": self.protocol,
+                "runs": self.runs,
+                "seconds": self.search_seconds,
+                "rows": [dict(r) for r in self.rows],
+                "paired_difference": [
+                    {
+                        "protocol": p.protocol,
+                        "dataset": p.dataset,
+                        "split": p.split,
+                        "mean": p.mean,
+                        "ci95": [p.ci_low, p.ci_high],
+                        "n": p.n,
+                    }
+                    for p in self.paired
+                ],
+                "notes": list(self.notes),
+            },
+        }
+
+
+def _arch_dict(b: BestArch) -> dict[str, Any]:
+    return {
+        "index": b.index,
+        "arch": b.arch,
+        "value": b.value,
+        "nbhd_mean": b.nbhd_mean,
+        "nbhd_min": b.nbhd_min,
+        "sharpness": b.sharpness,
+    }
+
+
+def run_demo(table: Table, *, top: int = 5, runs: int = 200, seed: int = 0) -> DemoResult:
+    """Compute the demo on ``table``: best cells, landscape facts, RS vs NA-RS paired runs.
+
+    The search uses the NB201 paper's protocol where the table supports it, else ``fixed-n``
+    (100 queries, optimistic: search metric = report metric; said once, in the notes).
+    """
+    from nb201_flat.landscape import (
+        barrier_tree,
+        fitness_distance_correlation,
+        flatness,
+        local_optima,
+    )
+    from nb201_flat.neighbourhood import NA_PAPER
+    from nb201_flat.search import (
+        NARandomSearch,
+        NeighbourObjective,
+        ProtocolError,
+        RandomSearch,
+        SearchAlgorithm,
+        protocols_by_name,
+        run_search,
+    )
+    from nb201_flat.search.statistics import bootstrap_ci
+
+    space = table.space
+    key = default_metric(table)
+    values = table.vector_for(key)
+    flat = flatness(space, values, radius=1)
+    col = {c: flat[c].to_numpy() for c in ("mean", "min", "sharpness")}
+
+    def arch(i: int) -> BestArch:
+        return BestArch(
+            index=i,
+            arch=space.arch(i).to_str(),
+            value=float(values[i]),
+            nbhd_mean=float(col["mean"][i]),
+            nbhd_min=float(col["min"][i]),
+            sharpness=float(col["sharpness"][i]),
+        )
+
+    ranked = np.argsort(-np.nan_to_num(values, nan=-np.inf), kind="stable")
+    order = ranked[:top]
+    k = max(1, space.size // 100)
+    top_pool = ranked[:k]
+    flattest = int(top_pool[np.nanargmax(col["mean"][top_pool])])
+    optima = local_optima(space, values)
+    tree = barrier_tree(space, values)
+    path = tree.path(int(order[0]), int(order[1])) if len(order) > 1 else None
+    fdc = fitness_distance_correlation(space, values)
+
+    t0 = time.perf_counter()
+    algorithms: dict[str, SearchAlgorithm] = {
+        "RS": RandomSearch(),
+        "NA-RS": NARandomSearch(NeighbourObjective(NA_PAPER)),
+    }
+    try:  # the NB201 paper's protocol where the table has what it needs
+        protocols = protocols_by_name("nb201", table)
+        res = run_search(table, protocols, algorithms, runs=runs, seed=seed)
+    except ProtocolError:  # e.g. the embedded default: no validation split, no time
+        with _no_fixed_n_warning():
+            protocols = protocols_by_name("fixed-n", table, n=100)
+        res = run_search(table, protocols, algorithms, runs=runs, seed=seed)
+    search_s = time.perf_counter() - t0
+    summary = res.summary()
+
+    paired = []
+    r = res.runs
+    for (prot, dataset), g in r.groupby(["protocol", "dataset"], sort=True):
+        wide = g.pivot_table(index="run", columns="algorithm", values="test", aggfunc="first")
+        if not {"RS", "NA-RS"} <= set(wide.columns):
+            continue
+        d = (wide["NA-RS"] - wide["RS"]).to_numpy(dtype=np.float64)
+        lo, hi = bootstrap_ci(d, seed=seed)
+        split = str(g["split"].iloc[0]) if "split" in g else ""
+        paired.append(
+            PairedDifference(
+                protocol=str(prot),
+                dataset=str(dataset),
+                split=split,
+                mean=float(np.nanmean(d)),
+                ci_low=lo,
+                ci_high=hi,
+                n=int((~np.isnan(d)).sum()),
+            )
+        )
+
+    return DemoResult(
+        table=table.source,
+        benchmark=benchmark_statement(table.source),
+        metric=str(key),
+        archs=space.size,
+        measured=int((~np.isnan(values)).sum()),
+        best=tuple(arch(int(i)) for i in order),
+        flattest=arch(flattest),
+        flattest_meaning=FLATTEST_MEANING,
+        median_sharpness=float(np.nanmedian(flat["sharpness"])),
+        fitness_distance_correlation=float(fdc),
+        local_optima=int(optima.sum()),
+        barrier_best_two=None
+        if path is None
+        else {"barrier": path.barrier, "length": path.length, "bottleneck": path.bottleneck},
+        protocol=protocols[0].name,
+        runs=runs,
+        search_seconds=round(search_s, 2),
+        rows=tuple(
+            {str(k): v for k, v in rec.items()}
+            for rec in summary[["algorithm", "dataset", "split", "mean", "std", "n"]].to_dict(
+                orient="records"
+            )
+        ),
+        paired=tuple(paired),
+        notes=tuple(res.notes),
+    )

@@ -1,0 +1,46 @@
+"""Notebooks read $NB201_FLAT_TABLE and find the shared data from a wheel install (issue 12 item 9)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from nb201_flat.figures import notebook as nbmod
+from nb201_flat.table import Table
+
+
+def test_notebook_table_reads_the_table_env(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, default_table: Table
+) -> None:
+    from nb201_flat.storage import save_table
+
+    mine = Table(default_table.space, dict(default_table.data), source="env-notebook-table")
+    save_table(mine, tmp_path / "t")
+    monkeypatch.setenv("NB201_FLAT_TABLE", str(tmp_path / "t"))
+    table, which = nbmod.notebook_table()
+    assert table.source == "env-notebook-table"
+    assert "$NB201_FLAT_TABLE" in which and str(tmp_path / "t") in which
+
+
+def test_shared_data_dir_from_a_wheel_uses_the_working_directory(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    fake = tmp_path / "venv" / "lib" / "site-packages" / "nb201_flat" / "figures" / "notebook.py"
+    monkeypatch.setattr(nbmod, "__file__", str(fake))
+    monkeypatch.delenv("NB201_FLAT_SHARED_DATA", raising=False)
+    shared = tmp_path / "proj" / "shared" / "data" / "nb201"
+    shared.mkdir(parents=True)
+    (shared / nbmod.TIDY_NAME).write_bytes(b"")
+    work = tmp_path / "proj" / "repo" / "notebooks"
+    work.mkdir(parents=True)
+    monkeypatch.chdir(work)
+    found = nbmod.shared_data_dir()
+    assert found == shared.resolve() and "site-packages" not in found.parts
+    # nothing there: ../shared/data/nb201 from the working directory, never site-packages
+    (tmp_path / "venv").mkdir()
+    monkeypatch.chdir(tmp_path / "venv")
+    assert nbmod.shared_data_dir() == (tmp_path / "shared" / "data" / "nb201").resolve()
+    # the environment still wins
+    monkeypatch.setenv("NB201_FLAT_SHARED_DATA", str(tmp_path / "elsewhere"))
+    assert nbmod.shared_data_dir() == (tmp_path / "elsewhere").resolve()
