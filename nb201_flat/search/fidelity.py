@@ -42,7 +42,7 @@ import numpy.typing as npt
 
 from nb201_flat.curves import require_curves
 from nb201_flat.errors import InvalidArchError, SearchBudgetError
-from nb201_flat.search.oracle import BudgetExhausted, HiddenDataError, SearchEnded
+from nb201_flat.search.oracle import BudgetExhausted, HiddenDataError, SearchEnded, used_fraction
 from nb201_flat.space import Space
 from nb201_flat.table import MetricKey, Table
 from nb201_flat.types import FloatArray as FloatArray
@@ -264,12 +264,7 @@ class FidelityOracle:
     @property
     def used_fraction(self) -> float:
         d = self._data
-        parts = []
-        if d.budget_seconds is not None:
-            parts.append(self._seconds / d.budget_seconds if d.budget_seconds > 0 else 1.0)
-        if d.budget_queries is not None:
-            parts.append(self._queries / d.budget_queries if d.budget_queries > 0 else 1.0)
-        return max(parts)
+        return used_fraction(self._seconds, self._queries, d.budget_seconds, d.budget_queries)
 
     def paid_epochs(self, index: int) -> int:
         """The most epochs of ``index`` this run has paid for (0 if never trained)."""

@@ -153,6 +153,22 @@ _PUBLIC = frozenset(
 )
 
 
+def used_fraction(
+    seconds: float, queries: int, budget_seconds: float | None, budget_queries: int | None
+) -> float:
+    """The larger of seconds/budget_seconds and queries/budget_queries (an empty budget: 1).
+
+    >>> used_fraction(50.0, 3, 200.0, 10)
+    0.3
+    """
+    parts = []
+    if budget_seconds is not None:
+        parts.append(seconds / budget_seconds if budget_seconds > 0 else 1.0)
+    if budget_queries is not None:
+        parts.append(queries / budget_queries if budget_queries > 0 else 1.0)
+    return max(parts)
+
+
 class Oracle:
     """One run's budgeted access to the validation metric.
 
@@ -279,12 +295,7 @@ class Oracle:
     def used_fraction(self) -> float:
         """The larger of seconds/budget_seconds and queries/budget_queries."""
         d = self._data
-        parts = []
-        if d.budget_seconds is not None:
-            parts.append(self._seconds / d.budget_seconds if d.budget_seconds > 0 else 1.0)
-        if d.budget_queries is not None:
-            parts.append(self._queries / d.budget_queries if d.budget_queries > 0 else 1.0)
-        return max(parts)
+        return used_fraction(self._seconds, self._queries, d.budget_seconds, d.budget_queries)
 
     @property
     def exhausted(self) -> bool:

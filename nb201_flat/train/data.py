@@ -32,10 +32,8 @@ numbers are then not exactly comparable with NB201's.
 
 from __future__ import annotations
 
-import ast
 import hashlib
 import io
-import json
 import logging
 import os
 import pickle
@@ -260,27 +258,9 @@ def read_split_file(path: str | os.PathLike[str], keys: tuple[str, str]) -> tupl
     Values may be NB201's ``["int", [..]]`` pairs or plain lists; the file is JSON (a Python
     literal is accepted too, parsed without evaluation).
     """
-    p = Path(path)
-    text = p.read_text()
-    try:
-        obj = json.loads(text)
-    except json.JSONDecodeError:
-        try:
-            obj = ast.literal_eval(text)
-        except (ValueError, SyntaxError) as exc:
-            raise FormatError(f"{p}: neither JSON nor a Python literal: {exc}") from exc
-    if not isinstance(obj, dict) or any(k not in obj for k in keys):
-        raise FormatError(f"{p}: expected a dict with keys {keys}")
-    out = []
-    for k in keys:
-        v = obj[k]
-        if isinstance(v, list | tuple) and len(v) == 2 and isinstance(v[0], str):
-            v = v[1]  # NB201's load_config form: [type name, value]
-        try:
-            out.append(np.asarray([int(i) for i in v], dtype=np.int64))
-        except (TypeError, ValueError) as exc:
-            raise FormatError(f"{p}: {k!r} is not a list of integers") from exc
-    return out[0], out[1]
+    from nb201_flat.train.splits import parse_split
+
+    return parse_split(Path(path).read_text(), keys, str(path))
 
 
 def fallback_split(n: int) -> tuple[I64, I64]:
