@@ -35,6 +35,7 @@ from typing import Final
 import numpy as np
 import pandas as pd
 
+from nb201_flat.conventions import CIFAR10_VALID
 from nb201_flat.errors import UnknownKeyError
 from nb201_flat.space import Space
 from nb201_flat.table import MetricKey, Table
@@ -42,7 +43,7 @@ from nb201_flat.train.costs import flops_m_of_codes, params_mb_of_codes
 
 #: dataset -> (classes, input side in pixels), NB201's.
 DATASET_SHAPES: Final[Mapping[str, tuple[int, int]]] = {
-    "cifar10-valid": (10, 32),
+    CIFAR10_VALID: (10, 32),
     "cifar10": (10, 32),
     "cifar100": (100, 32),
     "ImageNet16-120": (120, 16),

@@ -107,12 +107,12 @@ class FigureSkipped(Nb201FlatError):
     figure
         The figure's registry name.
     needs
-        The metric keys (their ``label``) or other requirements, as text, the table lacks.
+        The metric keys (as ``str(key)``) or other requirements, as text, the table lacks.
     """
 
     def __init__(self, figure: str, needs: Sequence[object], why: str = "") -> None:
         self.figure = figure
-        self.needs = tuple(k if isinstance(k, str) else str(getattr(k, "label", k)) for k in needs)
+        self.needs = tuple(k if isinstance(k, str) else str(k) for k in needs)
         text = f"needs {', '.join(self.needs)}" if self.needs else "cannot be drawn"
         super().__init__(text + (f" ({why})" if why else ""))
 

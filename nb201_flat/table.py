@@ -36,6 +36,7 @@ from nb201_flat.space import NB201, Arch, Space
 from nb201_flat.types import FloatArray as FloatArray
 from nb201_flat.types import Seed as Seed
 from nb201_flat.types import SeedPolicy as SeedPolicy
+from nb201_flat.types import as_rng
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -65,12 +66,20 @@ class MetricKey:
 
     @property
     def label(self) -> str:
-        """The key in running prose (figure notes, captions, messages of skipped figures).
+        """Deprecated: the key's one text form is ``str(key)``.
 
-        >>> MetricKey("cifar100", "x-test", 200).label
-        'cifar100/x-test@200 accuracy'
+        >>> import warnings
+        >>> with warnings.catch_warnings():
+        ...     warnings.simplefilter("ignore")
+        ...     MetricKey("cifar100", "x-test", 200).label
+        'cifar100/x-test@200ep:accuracy'
         """
-        return f"{self.dataset}/{self.split}@{self.epochs} {self.metric}"
+        warnings.warn(
+            "MetricKey.label is deprecated; a key has one text form, str(key)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return str(self)
 
 
 def _same_but_spelling(value: str, options: list[str]) -> list[str]:
@@ -84,19 +93,6 @@ def _same_but_spelling(value: str, options: list[str]) -> list[str]:
         return text.lower().replace("-", "").replace("_", "")
 
     return [o for o in options if norm(o) == norm(value)][:1]
-
-
-def as_generator(seed: Seed | None) -> np.random.Generator:
-    """An explicit generator from an int, a generator (returned as is) or None (fresh entropy).
-
-    The one helper that turns a ``seed=``/``rng=`` argument into randomness.
-
-    >>> as_generator(0).integers(10) == as_generator(np.random.default_rng(0)).integers(10)
-    np.True_
-    """
-    if isinstance(seed, np.random.Generator):
-        return seed
-    return np.random.default_rng(seed)
 
 
 def seed_policy_of(seed_policy: SeedPolicy | None, seed: SeedPolicy | None = None) -> SeedPolicy:
@@ -216,10 +212,12 @@ class Table:
             if value not in options:
                 where = f" for {', '.join(chosen)}" if chosen else ""
                 if name == "split" and dataset == "cifar10" and value in ("x-valid", "valid"):
+                    from nb201_flat.conventions import CIFAR10_VALID  # imports this module
+
                     raise UnknownKeyError(
                         "dataset 'cifar10' (trained on all 50k images) has no validation split; "
-                        "search on dataset 'cifar10-valid' split 'x-valid' and report 'cifar10' "
-                        "'ori-test'"
+                        f"search on dataset {CIFAR10_VALID!r} split 'x-valid' and report "
+                        "'cifar10' 'ori-test'"
                     )
                 close = _same_but_spelling(str(value), [str(o) for o in options]) or (
                     difflib.get_close_matches(str(value), [str(o) for o in options], n=1)
@@ -293,7 +291,7 @@ class Table:
             stack = np.stack([self.data[(key, s)] for s in seeds])
             present = ~np.isnan(stack)
             counts = present.sum(axis=0)
-            gen = as_generator(rng)
+            gen = as_rng(rng)
             pick = np.floor(gen.random(self.space.size) * np.maximum(counts, 1)).astype(np.int64)
             # the pick-th present seed of each architecture
             rank = np.cumsum(present, axis=0) - 1
@@ -346,7 +344,7 @@ class Table:
             seeds = [s for s in self.seeds(key) if not np.isnan(self.data[(key, s)][a.index])]
             if not seeds:
                 return float("nan")
-            s = seeds[int(as_generator(rng).integers(len(seeds)))]
+            s = seeds[int(as_rng(rng).integers(len(seeds)))]
             return float(self.data[(key, s)][a.index])
         return float(self.vector_for(key, seed_policy=seed, rng=rng)[a.index])
 

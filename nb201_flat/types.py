@@ -1,7 +1,7 @@
 """The package's type aliases, defined once: arrays, seeds and the stored-seed policy.
 
-``Seed`` is randomness only (an int or a :class:`numpy.random.Generator`; a function that
-also accepts None for fresh entropy says ``Seed | None``); ``SeedPolicy`` is which stored
+``Seed`` is randomness only (an int or a :class:`numpy.random.Generator`), turned into a
+generator by :func:`as_rng`, the package's one such helper; ``SeedPolicy`` is which stored
 training seed a value comes from (``"mean"``, ``"random"`` or one seed number).
 
 Examples
@@ -12,6 +12,8 @@ True
 >>> from typing import get_args
 >>> get_args(get_args(SeedPolicy)[0])
 ('mean', 'random')
+>>> int(as_rng(0).integers(10)) == int(as_rng(np.random.default_rng(0)).integers(10))
+True
 """
 
 from __future__ import annotations
@@ -27,4 +29,27 @@ BoolArray: TypeAlias = npt.NDArray[np.bool_]
 Seed: TypeAlias = int | np.random.Generator
 SeedPolicy: TypeAlias = Literal["mean", "random"] | int
 
-__all__ = ["BoolArray", "FloatArray", "IntArray", "Seed", "SeedPolicy"]
+
+def as_rng(seed: Seed) -> np.random.Generator:
+    """A generator from an int seed, or the generator itself (shared, not copied).
+
+    None is refused, so that every random result can be reproduced from what was passed.
+
+    Raises
+    ------
+    ArgumentError
+        ``seed`` is None, a bool, or not an int or a :class:`numpy.random.Generator`.
+    """
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
+        from nb201_flat.errors import ArgumentError  # errors is heavier than these aliases
+
+        raise ArgumentError(
+            f"seed must be an int or a numpy Generator, got {type(seed).__name__}; "
+            "pass a fixed seed so the result can be reproduced"
+        )
+    return np.random.default_rng(int(seed))
+
+
+__all__ = ["BoolArray", "FloatArray", "IntArray", "Seed", "SeedPolicy", "as_rng"]

@@ -11,6 +11,7 @@ import pytest
 from nb201_flat.errors import ArgumentError, FormatError, UnknownKeyError
 from nb201_flat.space import NB201, Space
 from nb201_flat.table import MetricKey, Table
+from nb201_flat.types import as_rng
 
 KEY = MetricKey("cifar100", "x-valid", 200)
 
@@ -178,6 +179,22 @@ def test_value_and_seed_policy_names_and_their_deprecated_spellings() -> None:
     np.testing.assert_array_equal(old, t.vector("cifar100", "x-valid", 200, seed_policy=0))
     with pytest.raises(ArgumentError, match="seed_policy= only"):
         t.vector("cifar100", "x-valid", 200, seed=0, seed_policy=0)
+
+
+def test_a_key_has_one_text_form_and_label_is_its_deprecated_alias() -> None:
+    key = MetricKey("cifar100", "x-test", 200)
+    assert str(key) == "cifar100/x-test@200ep:accuracy"
+    with pytest.warns(DeprecationWarning, match=r"str\(key\)"):
+        assert key.label == str(key)
+
+
+@pytest.mark.parametrize("bad", [None, True, 1.5, "0"])
+def test_the_one_rng_helper_refuses_what_cannot_be_reproduced(bad: object) -> None:
+    with pytest.raises(ArgumentError, match="pass a fixed seed"):
+        as_rng(bad)  # type: ignore[arg-type]
+    gen = np.random.default_rng(3)
+    assert as_rng(gen) is gen
+    assert as_rng(np.int64(3)).integers(1000) == np.random.default_rng(3).integers(1000)
 
 
 def test_with_vector_adds_or_replaces_without_touching_the_original() -> None:

@@ -40,15 +40,6 @@ METRIC_LABELS: dict[str, tuple[str, str]] = {
 }
 
 
-def key_label(key: MetricKey) -> str:
-    """Short form for messages: ``cifar100/x-test@200 accuracy``.
-
-    >>> key_label(MetricKey("cifar100", "x-test", 200))
-    'cifar100/x-test@200 accuracy'
-    """
-    return key.label
-
-
 def signed(x: float, digits: int = 2) -> str:
     """``+0.30`` / ``−0.62`` with a typographic minus.
 
@@ -123,7 +114,7 @@ def figure_notes(fig: Figure) -> list[str]:
 
 def note_missing(fig: Figure, wanted: Mapping[str, MetricKey], got: Mapping[str, Any]) -> None:
     """Record the datasets of ``wanted`` that were left out of ``fig``."""
-    left = [key_label(k) for name, k in wanted.items() if name not in got]
+    left = [str(k) for name, k in wanted.items() if name not in got]
     if left:
         drawn = ", ".join(dataset_label(d) for d in got)
         add_note(fig, f"drawn for {drawn} only; the table lacks {', '.join(left)}")

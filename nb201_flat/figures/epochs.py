@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from matplotlib.figure import Figure
 
+from nb201_flat.conventions import CIFAR10_VALID
 from nb201_flat.curves import NoCurvesError, require_curves
 from nb201_flat.figures._common import FigureSkipped, axis_label, new_figure, panel_letter
 from nb201_flat.figures.style import figure_style
@@ -21,7 +22,7 @@ NAME = "flatness_by_epoch"
 CURVE_KEYS: tuple[MetricKey, ...] = tuple(
     MetricKey(ds, "x-valid", ep)
     for ep in (200, 12)
-    for ds in ("cifar10-valid", "cifar100", "ImageNet16-120")
+    for ds in (CIFAR10_VALID, "cifar100", "ImageNet16-120")
 )
 
 

@@ -37,7 +37,6 @@ from nb201_flat.figures._common import (
     benchmark_caption,
     binned_means,
     dataset_label,
-    key_label,
     new_figure,
     signed,
 )
@@ -227,7 +226,7 @@ def make_flat_vs_sharp(table: Table, *, top: float = 0.2, radius: int = 1) -> Fi
             fontsize=6.5,
             wrap=True,
         )
-    missing = [key_label(VALID_KEYS[ds]) for ds in GAP_DATASETS if ds not in gaps]
+    missing = [str(VALID_KEYS[ds]) for ds in GAP_DATASETS if ds not in gaps]
     if missing:
         add_note(fig, f"gap panel without {', '.join(missing)} (not in the table)")
     if len(panels) == 1:

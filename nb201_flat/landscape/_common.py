@@ -64,17 +64,6 @@ def resolve_index(space: Space, arch: ArchLike) -> int:
     return space.resolve(arch).index
 
 
-def as_rng(seed: Seed) -> np.random.Generator:
-    """An explicit generator; ``None`` is refused so that every result is reproducible."""
-    if isinstance(seed, np.random.Generator):
-        return seed
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
-        raise LandscapeArgumentError(
-            f"seed must be an int or a numpy Generator, got {type(seed).__name__}"
-        )
-    return np.random.default_rng(int(seed))
-
-
 def oriented(values: FloatArray, higher_is_better: bool) -> FloatArray:
     """Values turned so that larger is better (loss -> -loss); NaN stays NaN."""
     return values if higher_is_better else -values

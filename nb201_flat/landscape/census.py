@@ -53,7 +53,6 @@ from nb201_flat.landscape._common import (
     LandscapeArgumentError,
     MissingValueError,
     Seed,
-    as_rng,
     as_values,
     oriented,
     resolve_index,
@@ -63,6 +62,7 @@ from nb201_flat.landscape.maximin import BarrierTree, as_tree, barrier_tree
 from nb201_flat.landscape.paths import shortest_paths
 from nb201_flat.landscape.statistics import a2m_bands
 from nb201_flat.space import Space
+from nb201_flat.types import as_rng
 
 BARRIER_NAMES: Final[dict[str, str]] = {
     "best_shortest": "best shortest path",

@@ -32,11 +32,11 @@ from nb201_flat.landscape._common import (
     FloatArray,
     LandscapeArgumentError,
     Seed,
-    as_rng,
     as_values,
     resolve_index,
 )
 from nb201_flat.space import Space
+from nb201_flat.types import as_rng
 
 
 def relaxed(space: Space, arch: ArchLike) -> FloatArray:

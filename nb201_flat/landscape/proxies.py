@@ -18,6 +18,7 @@ import pandas as pd
 from nb201_flat.landscape._common import LandscapeArgumentError, as_values
 from nb201_flat.landscape.neighbourhood import FLATNESS_COLUMNS, flatness
 from nb201_flat.space import Space
+from nb201_flat.types import as_rng
 
 CORRELATION_COLUMNS: tuple[str, ...] = (
     "against",
@@ -98,7 +99,7 @@ def proxy_correlations(
             f">= {min_n}); import the proxy for the dataset whose accuracy you pass"
         )
     x, targets = p[ok], {"accuracy": a[ok], f"flatness:{flatness_stat}": flat[ok]}
-    gen = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    gen = as_rng(seed)
     draws = gen.integers(0, n, size=(n_boot, n))
     alpha = (1 - confidence) / 2
     rows = []

@@ -35,12 +35,12 @@ from nb201_flat.landscape._common import (
     IntArray,
     LandscapeArgumentError,
     Seed,
-    as_rng,
     as_values,
     oriented,
     resolve_index,
 )
 from nb201_flat.space import Space
+from nb201_flat.types import as_rng
 
 # A²M's accuracy bands (test accuracy, %, both ends included), "Models A/B/C" of its
 # neighbourhood-distribution figures; read from its published profile_nasbench.py.

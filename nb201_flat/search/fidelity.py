@@ -40,6 +40,7 @@ from typing import NoReturn
 import numpy as np
 import numpy.typing as npt
 
+from nb201_flat.conventions import CIFAR10_VALID
 from nb201_flat.curves import require_curves
 from nb201_flat.errors import InvalidArchError, SearchBudgetError
 from nb201_flat.search.oracle import BudgetExhausted, HiddenDataError, SearchEnded, used_fraction
@@ -117,7 +118,7 @@ class FidelityData:
 
 def fidelity_data(
     table: Table,
-    dataset: str = "cifar10-valid",
+    dataset: str = CIFAR10_VALID,
     split: str = "x-valid",
     epochs: int = 200,
     *,

@@ -34,6 +34,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from nb201_flat.conventions import CIFAR10_VALID
 from nb201_flat.errors import MissingDependencyError, UnknownKeyError
 from nb201_flat.table import MetricKey, Table
 
@@ -62,7 +63,7 @@ def _hp_names(n_edges: int) -> list[str]:
 
 def blackbox_arrays(
     table: Table,
-    dataset: str = "cifar10-valid",
+    dataset: str = CIFAR10_VALID,
     split: str = "x-valid",
     epochs: int = 200,
     *,
@@ -171,7 +172,7 @@ def _stack_vectors(table: Table, key: MetricKey) -> npt.NDArray[np.float64]:
 
 def to_blackbox_tabular(
     table: Table,
-    dataset: str = "cifar10-valid",
+    dataset: str = CIFAR10_VALID,
     split: str = "x-valid",
     epochs: int = 200,
     *,

@@ -48,6 +48,7 @@ from typing import IO, Any
 import numpy as np
 import numpy.typing as npt
 
+from nb201_flat.conventions import CIFAR10_VALID
 from nb201_flat.errors import (
     DatasetNotFoundError,
     DownloadError,
@@ -101,8 +102,8 @@ _C100_MEAN, _C100_STD = _scale((129.3, 124.1, 112.4)), _scale((68.2, 65.4, 70.4)
 _IN16_MEAN, _IN16_STD = _scale((122.68, 116.66, 104.01)), _scale((63.22, 61.26, 65.09))
 
 DATASETS: dict[str, DatasetInfo] = {
-    "cifar10-valid": DatasetInfo(
-        "cifar10-valid", "cifar10", 10, 32, _C10_MEAN, _C10_STD, 4, ("x-valid", "ori-test")
+    CIFAR10_VALID: DatasetInfo(
+        CIFAR10_VALID, "cifar10", 10, 32, _C10_MEAN, _C10_STD, 4, ("x-valid", "ori-test")
     ),
     "cifar10": DatasetInfo("cifar10", "cifar10", 10, 32, _C10_MEAN, _C10_STD, 4, ("ori-test",)),
     "cifar100": DatasetInfo(
@@ -122,7 +123,7 @@ DATASETS: dict[str, DatasetInfo] = {
 """The four NB201 datasets, by NB201 name."""
 
 SPLIT_FILES = {
-    "cifar10-valid": ("cifar-split.txt", "train", "valid"),
+    CIFAR10_VALID: ("cifar-split.txt", "train", "valid"),
     "cifar100": ("cifar100-test-split.txt", "xvalid", "xtest"),
     "ImageNet16-120": ("imagenet-16-120-test-split.txt", "xvalid", "xtest"),
 }
@@ -377,7 +378,7 @@ def load_dataset(
 
         check_nb201_counts(name, len(train_y), n_test)
     test_all = np.arange(n_test, dtype=np.int64)
-    if name == "cifar10-valid":
+    if name == CIFAR10_VALID:
         tr, va = nb201_split(name, len(train_y), split_dir)
         return DataSplits(
             info,
@@ -452,7 +453,7 @@ def download(
     DownloadError
         Network failure, checksum mismatch or a bad archive.
     """
-    if source == "cifar10-valid":
+    if source == CIFAR10_VALID:
         source = "cifar10"
     if source not in CIFAR_ARCHIVES:
         raise UnknownKeyError(

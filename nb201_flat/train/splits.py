@@ -33,6 +33,7 @@ from importlib import resources
 import numpy as np
 import numpy.typing as npt
 
+from nb201_flat.conventions import CIFAR10_VALID
 from nb201_flat.errors import FormatError, Nb201FlatError
 
 I64 = npt.NDArray[np.int64]
@@ -48,7 +49,7 @@ SPLIT_SHA256: dict[str, str] = {
 """SHA-256 of the uncompressed files at AutoDL-Projects commit f46486e2."""
 
 NB201_COUNTS: dict[str, tuple[int, int]] = {
-    "cifar10-valid": (50_000, 10_000),
+    CIFAR10_VALID: (50_000, 10_000),
     "cifar10": (50_000, 10_000),
     "cifar100": (50_000, 10_000),
     "ImageNet16-120": (151_700, 6_000),

@@ -81,7 +81,7 @@ def test_dataset_figures_draw_what_the_table_has_and_say_what_is_missing(
     fig = FIGURES["distance_profile"].make(cifar10_only_table)
     assert len([a for a in fig.axes if a.get_label() != "<colorbar>"]) == 1
     (note,) = figure_notes(fig)
-    assert "CIFAR-10 only" in note and "cifar100/x-test@200 accuracy" in note
+    assert "CIFAR-10 only" in note and "cifar100/x-test@200ep:accuracy" in note
 
 
 @pytest.mark.parametrize("name", ["flat_vs_sharp", "search_curves"])
@@ -166,7 +166,7 @@ def test_default_table_renders_or_skips_with_reasons(default_table: Table, tmp_p
         assert all(f.stat().st_size > 0 for f in r.files)
     assert set(skipped) == {"flat_vs_sharp", "search_curves", "flatness_by_epoch"}
     assert "no learning curves" in skipped["flatness_by_epoch"]
-    assert "cifar100/x-valid@200 accuracy" in skipped["flat_vs_sharp"]
+    assert "cifar100/x-valid@200ep:accuracy" in skipped["flat_vs_sharp"]
     assert "optimistic" in skipped["search_curves"]
 
 
@@ -223,7 +223,7 @@ def test_cli_skips_with_a_message_and_exits_0(
     argv = ["figures", "--out", str(out), "--table", str(path)]
     assert main([*argv, "--only", "flat_vs_sharp", "distance_profile"]) == 0
     text = capsys.readouterr().out
-    assert "skipped flat_vs_sharp: needs cifar100/x-valid@200 accuracy" in text
+    assert "skipped flat_vs_sharp: needs cifar100/x-valid@200ep:accuracy" in text
     assert "distance_profile" in text and (out / "distance_profile.png").is_file()
 
     assert main([*argv, "--only", "search_curves", "barrier_tree", "--json"]) == 0

@@ -15,7 +15,6 @@ from nb201_flat.figures._common import (
     FigureSkipped,
     axis_label,
     binned_means,
-    key_label,
     mean_ci,
     primary_key,
 )
@@ -80,14 +79,14 @@ def test_binned_means_and_ci() -> None:
 
 def test_labels_and_skips() -> None:
     key = MetricKey("ImageNet16-120", "x-test", 200)
-    assert key_label(key) == "ImageNet16-120/x-test@200 accuracy"
+    assert str(key) == "ImageNet16-120/x-test@200ep:accuracy"
     assert axis_label(key) == "ImageNet16-120 test accuracy (%)"
     assert axis_label(MetricKey("cifar10-valid", "train", 200, "time_s")) == (
         "CIFAR-10 training time (s)"
     )
     exc = FigureSkipped("a2m_paths", [key], "why")
-    assert str(exc) == "needs ImageNet16-120/x-test@200 accuracy (why)"
-    assert exc.figure == "a2m_paths" and exc.needs == ("ImageNet16-120/x-test@200 accuracy",)
+    assert str(exc) == "needs ImageNet16-120/x-test@200ep:accuracy (why)"
+    assert exc.figure == "a2m_paths" and exc.needs == ("ImageNet16-120/x-test@200ep:accuracy",)
 
 
 def test_primary_key_prefers_cifar10_then_any_accuracy() -> None:
