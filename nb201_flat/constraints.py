@@ -39,7 +39,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from nb201_flat.errors import UnknownKeyError
+from nb201_flat.errors import ConstraintError as ConstraintError
 from nb201_flat.landscape.neighbourhood import flatness
 from nb201_flat.table import MetricKey, Table
 from nb201_flat.types import BoolArray as BoolArray
@@ -47,10 +47,6 @@ from nb201_flat.types import FloatArray as FloatArray
 from nb201_flat.types import Seed, SeedPolicy
 
 RESULT_COLUMNS: Final = ("index", "arch", "value", "cost")
-
-
-class ConstraintError(UnknownKeyError):
-    """No architecture meets a constraint, or a cost cannot be found."""
 
 
 def cost_vector(table: Table, dataset: str, cost: str, *, epochs: int | None = None) -> FloatArray:

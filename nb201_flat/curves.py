@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeAlias
 import numpy as np
 
 from nb201_flat.errors import FormatError, TableFileError, UnknownKeyError
+from nb201_flat.errors import NoCurvesError as NoCurvesError
 from nb201_flat.table import MetricKey
 from nb201_flat.types import FloatArray as FloatArray
 
@@ -52,10 +53,6 @@ CURVES_FILE: Final = "curves.parquet"
 CURVE_METRICS: Final = ("accuracy", "loss", "epoch_time_s")
 
 
-class NoCurvesError(UnknownKeyError):
-    """The table stores final values only; per-epoch questions cannot be answered."""
-
-
 def require_curves(table: Table) -> Curves:
     """``table.curves``, or :class:`NoCurvesError` saying how to get curves.
 
@@ -68,7 +65,7 @@ def require_curves(table: Table) -> Curves:
     >>> require_curves(t)
     Traceback (most recent call last):
     ...
-    nb201_flat.curves.NoCurvesError: table 'tidy' has no learning curves (final values only); ...
+    nb201_flat.errors.NoCurvesError: table 'tidy' has no learning curves (final values only); ...
     """
     curves = getattr(table, "curves", None)
     if curves is None:

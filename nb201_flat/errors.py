@@ -11,14 +11,16 @@ The tree, by what went wrong:
   ``AlgorithmError``, ``RecipeError`` and ``ExecutorSpecError`` are aliases of it, kept
   importable from their old modules.
 - :class:`InvalidArchError` -- a malformed architecture string, index or op code.
-- :class:`UnknownKeyError` -- a key the table does not hold; :class:`ProtocolError` -- a
-  search protocol the table cannot serve.
+- :class:`UnknownKeyError` -- a key the table does not hold (:class:`NoCurvesError`: no
+  per-epoch curves; :class:`ConstraintError`: no architecture meets a constraint);
+  :class:`ProtocolError` -- a search protocol the table cannot serve.
 - :class:`MissingValueError`, :class:`NoPathError` -- the landscape has no answer.
 - :class:`SearchBudgetError` -- the budgeted oracle: :class:`SearchEnded`
   (:class:`BudgetExhausted`, :class:`SearchStalled`) and :class:`HiddenDataError`.
 - :class:`TableFileError`, :class:`FormatError`, :class:`ResultsDBError`,
   :class:`DatasetNotFoundError`, :class:`DownloadError`,
-  :class:`CheckpointMismatchError`, :class:`RunLockedError` -- files and folders.
+  :class:`CheckpointMismatchError`, :class:`RunLockedError` -- files and folders;
+  :class:`DatasetSizeError` -- a training dataset of another size than NB201's.
 - :class:`ResourceLimitError` -- a request too big for this machine's memory.
 - :class:`MissingDependencyError` -- an optional extra is not installed.
 - :class:`FigureSkipped` -- a figure this table cannot serve (not an error of the user's).
@@ -139,6 +141,18 @@ class RunLockedError(Nb201FlatError, RuntimeError):
 
 class ResourceLimitError(Nb201FlatError, RuntimeError):
     """A request whose estimated memory or work does not fit; the message says what would."""
+
+
+class ConstraintError(UnknownKeyError):
+    """No architecture meets a constraint, or a cost cannot be found."""
+
+
+class NoCurvesError(UnknownKeyError):
+    """The table stores final values only; per-epoch questions cannot be answered."""
+
+
+class DatasetSizeError(Nb201FlatError, ValueError):
+    """A dataset's image counts differ from the ones NB201 trained on."""
 
 
 # Former per-layer names of ArgumentError, kept for code written against them.

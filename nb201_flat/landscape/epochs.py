@@ -7,7 +7,7 @@ summarises it over the architectures: is the landscape flatter early in training
 which epoch does the ranking of architectures settle?
 
 Tables without curves (the tidy real data of ``../shared/data/nb201`` among them) raise
-:class:`~nb201_flat.curves.NoCurvesError`.
+:class:`~nb201_flat.errors.NoCurvesError`.
 """
 
 from __future__ import annotations

@@ -133,7 +133,7 @@ def fidelity_data(
 
     Costs are the mean per-epoch training time of ``dataset`` (``train`` ``epoch_time_s``);
     a time budget on a table without them is an error. Tables without curves raise
-    :class:`~nb201_flat.curves.NoCurvesError`. ``measured_only`` samples only architectures
+    :class:`~nb201_flat.errors.NoCurvesError`. ``measured_only`` samples only architectures
     with a curve and, under a time budget, per-epoch times (for partial tables and for the
     v1_0 runs stored without ``train_times``).
     """

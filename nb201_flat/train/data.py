@@ -352,7 +352,7 @@ def load_dataset(
         package, see :func:`nb201_split`).
     strict
         Faithful mode: ImageNet16-120 must have NB201's 151,700 train / 6,000 test images
-        (classes 1..120 of the down-sampled ImageNet), else :class:`.splits.DatasetSizeError`.
+        (classes 1..120 of the down-sampled ImageNet), else :class:`~nb201_flat.errors.DatasetSizeError`.
 
     Raises
     ------

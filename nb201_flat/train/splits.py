@@ -34,7 +34,8 @@ import numpy as np
 import numpy.typing as npt
 
 from nb201_flat.conventions import CIFAR10_VALID
-from nb201_flat.errors import FormatError, Nb201FlatError
+from nb201_flat.errors import DatasetSizeError as DatasetSizeError
+from nb201_flat.errors import FormatError
 
 I64 = npt.NDArray[np.int64]
 
@@ -55,10 +56,6 @@ NB201_COUNTS: dict[str, tuple[int, int]] = {
     "ImageNet16-120": (151_700, 6_000),
 }
 """(train, test) images of the full datasets NB201 trained on (before its train/valid cut)."""
-
-
-class DatasetSizeError(Nb201FlatError, ValueError):
-    """A dataset's image counts differ from the ones NB201 trained on."""
 
 
 def packaged_split_bytes(fname: str) -> bytes:
@@ -116,7 +113,7 @@ def check_nb201_counts(dataset: str, n_train: int, n_test: int) -> None:
     >>> check_nb201_counts("ImageNet16-120", 151_699, 6_000)
     Traceback (most recent call last):
     ...
-    nb201_flat.train.splits.DatasetSizeError: ImageNet16-120 has 151699 train / 6000 test \
+    nb201_flat.errors.DatasetSizeError: ImageNet16-120 has 151699 train / 6000 test \
 images, NB201 trained on 151700 / 6000; use the full NB201 dataset or --mode fast
     """
     want = NB201_COUNTS.get(dataset)
