@@ -1,4 +1,5 @@
-"""Issue 12: every option means what it says, defaults agree, output explains itself.
+"""What a researcher trips over: every option means what it says, defaults agree, output explains
+itself (issue 12).
 
 One CLI test (at least) per item of the issue, each failing on the code before its change.
 """
@@ -257,7 +258,7 @@ def test_train_without_extra_is_one_line_before_any_job(
 def test_model_says_millions_of_params(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "model", "11472")
     assert code == 0 and " M params" in out and "MB" not in out
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     assert "every command takes `--json` and `--table PATH`" not in readme
 
 
