@@ -363,7 +363,7 @@ class Table:
         out: dict[str, Any] = {"index": a.index, "arch": a.to_str()}
         for key in self.keys():
             v = self.vector_for(key)[a.index]
-            out[f"{key.dataset}/{key.split}/{key.epochs}/{key.metric}"] = float(v)
+            out[str(key)] = float(v)
         return out
 
     def frame(

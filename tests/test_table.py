@@ -75,7 +75,7 @@ def test_query_and_record() -> None:
     assert t.query("0", "cifar100", "x-valid", 200, seed="random", rng=1) in (50.0, 60.0)
     assert np.isnan(t.query(1, "cifar100", "x-valid", 200, seed="random", rng=1))
     rec = t.record(3)
-    assert rec["index"] == 3 and rec["cifar100/x-test/200/accuracy"] == 3.0
+    assert rec["index"] == 3 and rec["cifar100/x-test@200ep:accuracy"] == 3.0
 
 
 @pytest.mark.parametrize(

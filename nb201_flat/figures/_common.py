@@ -121,6 +121,17 @@ def note_missing(fig: Figure, wanted: Mapping[str, MetricKey], got: Mapping[str,
 
 
 # -- captions --------------------------------------------------------------------------------
+def add_caption(fig: Figure, table: Table, text: str, *, y: float = -0.01) -> None:
+    """Draw the caption under ``fig``: the benchmark it was drawn on, then ``text``.
+
+    Call it inside :func:`~nb201_flat.figures.style.figure_style` so the caption's font matches
+    the figure's.
+    """
+    fig.text(
+        0.5, y, benchmark_caption(table) + text, ha="center", va="top", fontsize=6.5, wrap=True
+    )
+
+
 def benchmark_caption(table: Table) -> str:
     """The caption's first sentence: which benchmark the figure was drawn on (its source).
 

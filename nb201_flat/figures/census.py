@@ -19,8 +19,8 @@ from matplotlib.figure import Figure
 from nb201_flat.figures._common import (
     TEST_KEYS,
     FigureSkipped,
+    add_caption,
     axes_or_new,
-    benchmark_caption,
     dataset_label,
     new_figure,
     note_missing,
@@ -103,19 +103,14 @@ def make_barrier_census(
     with figure_style():
         handles, labels = axes[0, 0].get_legend_handles_labels()
         fig.legend(handles, labels, loc="outside upper center", ncols=4, fontsize=7)
-        fig.text(
-            0.5,
-            -0.01,
-            benchmark_caption(table)
-            + f"Pairs: {n_pairs} drawn per A²M accuracy band (A, B, C) at Hamming distance 3, seed "
+        add_caption(
+            fig,
+            table,
+            f"Pairs: {n_pairs} drawn per A²M accuracy band (A, B, C) at Hamming distance 3, seed "
             f"{seed} + panel, and every pair of the top {top_k}. Barrier beyond the worse "
             "endpoint = barrier − half the gap between the endpoints (0: the worse endpoint is "
             "the bottleneck). Lowest: exact maximin path over the whole space; best / worst "
             "shortest: of the d! fewest-step paths; mean path: A²M's level means.",
-            ha="center",
-            va="top",
-            fontsize=6.5,
-            wrap=True,
         )
     note_missing(fig, TEST_KEYS, keys)
     return fig

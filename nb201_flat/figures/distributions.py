@@ -18,9 +18,9 @@ from matplotlib.figure import Figure
 from nb201_flat.figures._common import (
     TEST_KEYS,
     FigureSkipped,
+    add_caption,
     axes_or_new,
     axis_label,
-    benchmark_caption,
     dataset_label,
     new_figure,
     note_missing,
@@ -139,18 +139,14 @@ def make_a2m_distributions(
                 ax.set_xlabel(axis_label(key))
                 ax.set_ylabel(f"{dataset_label(ds)}\ndensity (1/point)" if col == 0 else "")
     with figure_style():
-        fig.text(
-            0.5,
-            -0.005,
-            benchmark_caption(table)
-            + "Grey: all architectures. Shaded: the bands. Lines: test accuracy of every neighbour at exactly the "
+        add_caption(
+            fig,
+            table,
+            "Grey: all architectures. Shaded: the bands. Lines: test accuracy of every neighbour at exactly the "
             "given Hamming distance of the architectures in A²M's bands A, B, C. x axes start "
             "at the 1st percentile of connected cells; disconnected cells (chance accuracy) "
             "lie further left.",
-            ha="center",
-            va="top",
-            fontsize=6.5,
-            wrap=True,
+            y=-0.005,
         )
     note_missing(fig, TEST_KEYS, keys)
     return fig

@@ -32,9 +32,9 @@ from nb201_flat.figures._common import (
     TEST_KEYS,
     VALID_KEYS,
     FigureSkipped,
+    add_caption,
     add_note,
     axes_or_new,
-    benchmark_caption,
     binned_means,
     dataset_label,
     new_figure,
@@ -214,17 +214,12 @@ def make_flat_vs_sharp(table: Table, *, top: float = 0.2, radius: int = 1) -> Fi
             source = "" if panel == "gap" else "CIFAR-10 "
             ax.set_xlabel(f"{source}sharpness on validation accuracy (points)")
     with figure_style():
-        fig.text(
-            0.5,
-            -0.01,
-            benchmark_caption(table)
-            + f"Architectures: {share}. Sharpness: validation accuracy − mean of the radius-{radius} "
+        add_caption(
+            fig,
+            table,
+            f"Architectures: {share}. Sharpness: validation accuracy − mean of the radius-{radius} "
             "neighbours'. Lines: mean in 10 equal-count bins of sharpness; bands: 95 % t "
             "confidence interval of the mean; ρ: Spearman over all points.",
-            ha="center",
-            va="top",
-            fontsize=6.5,
-            wrap=True,
         )
     missing = [str(VALID_KEYS[ds]) for ds in GAP_DATASETS if ds not in gaps]
     if missing:

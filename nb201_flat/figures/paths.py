@@ -18,9 +18,9 @@ from matplotlib.figure import Figure
 from nb201_flat.figures._common import (
     TEST_KEYS,
     FigureSkipped,
+    add_caption,
     axes_or_new,
     axis_label,
-    benchmark_caption,
     dataset_label,
     new_figure,
     note_missing,
@@ -109,20 +109,16 @@ def make_a2m_paths(table: Table) -> Figure:
     with figure_style():
         handles, labels = axes[0, 0].get_legend_handles_labels()
         fig.legend(handles, labels, loc="outside upper center", ncols=2)
-        fig.text(
-            0.5,
-            -0.005,
-            benchmark_caption(table)
-            + "Solid: mean ± std over the level of all d! shortest Hamming paths (A²M's "
+        add_caption(
+            fig,
+            table,
+            "Solid: mean ± std over the level of all d! shortest Hamming paths (A²M's "
             "construction; its barrier is the mean path's). Dashed: the path over the whole "
             "space with the highest worst accuracy (fewest steps among those). Barrier = "
             "endpoints' mean − lowest value on the path; best / worst shortest: the best and "
             "worst of the d! shortest paths; A²M code: its profile_nasbench.py at 54ce096, the "
             "dataset's pairs in order.",
-            ha="center",
-            va="top",
-            fontsize=6.5,
-            wrap=True,
+            y=-0.005,
         )
     note_missing(fig, TEST_KEYS, keys)
     return fig

@@ -16,9 +16,9 @@ from matplotlib.figure import Figure
 from nb201_flat.figures._common import (
     TEST_KEYS,
     FigureSkipped,
+    add_caption,
     axes_or_new,
     axis_label,
-    benchmark_caption,
     connected_range,
     dataset_label,
     new_figure,
@@ -102,19 +102,14 @@ def make_distance_profile(table: Table) -> Figure:
             ax.set_title(f"({'abc'[k % 3]}) {dataset_label(ds)}: optimum {optima}", fontsize=9)
             ax.set_ylabel(axis_label(key))
     with figure_style():
-        fig.text(
-            0.5,
-            -0.01,
-            benchmark_caption(table)
-            + "Violins: test accuracy of all architectures at each distance from the best one "
+        add_caption(
+            fig,
+            table,
+            "Violins: test accuracy of all architectures at each distance from the best one "
             "(nearest, when tied), their number under each distance; line: mean; FDC: Pearson "
             "correlation of accuracy and distance. y axes span the connected cells' range; "
             f"{clipped} cells below it (disconnected, at chance accuracy) are counted in the "
             "violins and means but not shown.",
-            ha="center",
-            va="top",
-            fontsize=6.5,
-            wrap=True,
         )
     note_missing(fig, TEST_KEYS, keys)
     return fig

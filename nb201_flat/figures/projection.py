@@ -29,10 +29,10 @@ from nb201_flat.errors import check_choice
 from nb201_flat.figures._common import (
     TEST_KEYS,
     FigureSkipped,
+    add_caption,
     add_note,
     axes_or_new,
     axis_label,
-    benchmark_caption,
     dataset_label,
     new_figure,
     primary_key,
@@ -139,7 +139,7 @@ def pick_architectures(
             make("best by value", best),
             make("best by neighbourhood mean", best_nb),
             key,
-            f"best {key_short(key)} vs best radius-1 neighbourhood mean (no search)",
+            f"best {key} vs best radius-1 neighbourhood mean (no search)",
             optimistic=True,
         )
 
@@ -193,7 +193,7 @@ def pick_architectures(
     how = (
         f"run {run} (master seed {seed}; the first run whose picks differ) of RS and NA-RS "
         "(r=1, mean, incl. self, free neighbours); "
-        f"protocol {protocol.name}: search {key_short(protocol.search)}, budget {budget}"
+        f"protocol {protocol.name}: search {protocol.search}, budget {budget}"
     )
     return Picks(
         make("RS pick", int(rs_best[pos])),
@@ -202,11 +202,6 @@ def pick_architectures(
         how,
         optimistic=protocol.optimistic,
     )
-
-
-def key_short(key: MetricKey) -> str:
-    """``cifar100 x-valid@12`` style label for captions."""
-    return f"{key.dataset} {key.split}@{key.epochs}"
 
 
 def plot_projection(
@@ -306,13 +301,10 @@ def make_na_projection(
             axes[0, 1].collections[0], ax=list(axes[0]), extend="min", shrink=0.85, pad=0.02
         )
         cbar.set_label(axis_label(picks.key))
-        caption = (
-            benchmark_caption(table)
-            + f"Grey: below the colour scale (e.g. disconnected cells). Picks: {picks.how}."
-        )
+        caption = f"Grey: below the colour scale (e.g. disconnected cells). Picks: {picks.how}."
         if picks.optimistic:
             caption += " OPTIMISTIC: searched on the metric shown."
-        fig.text(0.5, -0.01, caption, ha="center", va="top", fontsize=6.5, wrap=True)
+        add_caption(fig, table, caption)
     if picks.sharp.index == picks.flat.index:
         add_note(fig, f"RS and NA-RS picked the same architecture ({picks.sharp.index})")
     add_note(fig, f"{dataset_label(picks.key.dataset)}; {picks.how}")

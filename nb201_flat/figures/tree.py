@@ -19,9 +19,9 @@ from matplotlib.figure import Figure
 from nb201_flat.figures._common import (
     TEST_KEYS,
     FigureSkipped,
+    add_caption,
     axes_or_new,
     axis_label,
-    benchmark_caption,
     dataset_label,
     new_figure,
     note_missing,
@@ -163,19 +163,15 @@ def make_barrier_tree(table: Table, *, n_optima: int = 20, connected_only: bool 
             cbar.set_label("radius-1 neighbour mean (%)", fontsize=7.5)
             cbar.ax.tick_params(labelsize=7)
     with figure_style():
-        fig.text(
-            0.5,
-            -0.01,
+        add_caption(
+            fig,
+            table,
             # fewer leaves than n_optima when the landscape has fewer local optima
-            benchmark_caption(table) + f"Leaves: the best local optima (at most {n_optima})"
+            f"Leaves: the best local optima (at most {n_optima})"
             f"{' among connected cells' if connected_only else ''}"
             " (no better radius-1 neighbour); branches join at the level of the best path "
             "between them (its lowest accuracy). Colour: mean test accuracy of each optimum's "
             "radius-1 neighbours.",
-            ha="center",
-            va="top",
-            fontsize=6.5,
-            wrap=True,
         )
     note_missing(fig, TEST_KEYS, keys)
     return fig
