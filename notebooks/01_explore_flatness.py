@@ -33,6 +33,7 @@ from matplotlib.figure import Figure
 
 from nb201_flat import landscape as ls
 from nb201_flat.figures import (
+    arch_label,
     figure_style,
     make_barrier_tree,
     make_distance_profile,
@@ -58,14 +59,16 @@ print(f"{np.isfinite(values).sum()} archs measured; best {np.nanmax(values):.2f}
 # ## Flatness of every architecture at once
 # `flatness` aggregates each cell's radius-r neighbourhood (24 cells at radius 1). Sharpness is
 # the cell's value minus its neighbours' mean: large for an isolated peak, near zero on a
-# plateau.
+# plateau. Tables name a cell by `arch_label`: its index, then the ops into nodes 1, 2, 3
+# (`conv3` = `nor_conv_3x3`, `conv1` = `nor_conv_1x1`, `pool` = `avg_pool_3x3`, `skip` =
+# `skip_connect`); `space.arch(index).to_str()` gives the full NB201 string.
 
 # %%
 flat = ls.flatness(space, values, radius=1)
 top = flat.sort_values("value", ascending=False).head(10)
-top.assign(arch=[space.arch(i).to_str() for i in top.index])[
-    ["value", "mean", "min", "std", "sharpness", "arch"]
-].round(2)
+top_table = top.assign(arch=[arch_label(space.arch(i)) for i in top.index])
+top_table.index = pd.RangeIndex(1, len(top) + 1, name="rank")
+top_table[["arch", "value", "mean", "min", "std", "sharpness"]].round(2)
 
 # %% [markdown]
 # Among the good cells (top 5 %), flat ones keep more of their accuracy one step away. The
@@ -98,7 +101,9 @@ a2m = ls.a2m_barrier(space, values, best, 11472)
 tree = ls.barrier_tree(space, values)
 low = tree.path(best, 11472, shortest=True)
 print(f"distance {a2m.distance}: A²M barrier {a2m.barrier:.2f}, lowest barrier {low.barrier:.2f}")
-pd.DataFrame({"arch": low.strings(), "accuracy": low.values.round(2)})
+pd.DataFrame(
+    {"arch": [arch_label(space.arch(i)) for i in low.path], "accuracy (%)": low.values.round(2)}
+).rename_axis("step")
 
 # %% [markdown]
 # ## Accuracy against distance from the optimum
@@ -107,7 +112,8 @@ pd.DataFrame({"arch": low.strings(), "accuracy": low.values.round(2)})
 
 # %%
 prof = ls.distance_profile(space, values)
-ax = plot_distance_profile(prof, fdc=ls.fitness_distance_correlation(space, values))
+fdc = ls.fitness_distance_correlation(space, values)
+ax = plot_distance_profile(prof, fdc=fdc, ylabel="CIFAR-10 test accuracy (%)")
 display(ax.figure)
 
 # %%

@@ -33,6 +33,7 @@
 # ```
 
 # %%
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -116,6 +117,13 @@ a = space.from_ops(["nor_conv_1x1", "skip_connect", "sep_conv_3x3", *centre.ops[
 b = space.from_ops(["nor_conv_3x3", "none", "sep_conv_3x3", *centre.ops[3:]])
 print("barrier a-b (omit):", a2m_barrier(space, acc, a, b, nan_policy="omit").barrier)
 print("barrier a-b (propagate):", a2m_barrier(space, acc, a, b, nan_policy="propagate").barrier)
+
+# %% [markdown]
+# The working folder holds only this campaign's files: remove it, so no `/tmp/nb201-campaign-*`
+# folder is left behind (the recipes below need none of it).
+
+# %%
+shutil.rmtree(work, ignore_errors=True)
 
 # %% [markdown]
 # ## The same campaign on a cluster

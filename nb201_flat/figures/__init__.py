@@ -35,7 +35,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from nb201_flat.figures.notebook import notebook_table, shared_data_dir
+from nb201_flat.figures.notebook import arch_label, notebook_table, shared_data_dir
 from nb201_flat.figures.registry import FIGURE_NAMES, FIGURES, FigureSpec, Rendered, make, render
 from nb201_flat.figures.style import figure_style, save_figure, style_path
 
@@ -78,6 +78,7 @@ __all__ = [
     "FIGURE_NAMES",
     "FigureSpec",
     "Rendered",
+    "arch_label",
     "figure_style",
     "make",
     "notebook_table",

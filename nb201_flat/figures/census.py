@@ -98,8 +98,6 @@ def make_barrier_census(
                 f"endpoint for {none} of {len(census)} pairs ({none / len(census):.1%})",
                 fontsize=8.5,
             )
-            if k:
-                ax.set_ylabel("")
     with figure_style():
         handles, labels = axes[0, 0].get_legend_handles_labels()
         fig.legend(handles, labels, loc="outside upper center", ncols=4, fontsize=7)

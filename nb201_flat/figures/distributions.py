@@ -137,7 +137,7 @@ def make_a2m_distributions(
                 if row == 0:
                     ax.set_title(f"neighbours at distance {r}", fontsize=9)
                 ax.set_xlabel(axis_label(key))
-                ax.set_ylabel(f"{dataset_label(ds)}\ndensity (1/point)" if col == 0 else "")
+                ax.set_ylabel(f"{dataset_label(ds)}\ndensity (1/point)")
     with figure_style():
         add_caption(
             fig,

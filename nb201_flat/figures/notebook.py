@@ -14,9 +14,24 @@ import logging
 import os
 from pathlib import Path
 
+from nb201_flat.space import Arch
 from nb201_flat.table import Table
 
 log = logging.getLogger(__name__)
+
+# short op names for table columns (NB201's and DARTS' ops); any other op prints in full
+OP_SHORT: dict[str, str] = {
+    "none": "none",
+    "skip_connect": "skip",
+    "nor_conv_1x1": "conv1",
+    "nor_conv_3x3": "conv3",
+    "avg_pool_3x3": "pool",
+    "max_pool_3x3": "max3",
+    "sep_conv_3x3": "sep3",
+    "sep_conv_5x5": "sep5",
+    "dil_conv_3x3": "dil3",
+    "dil_conv_5x5": "dil5",
+}
 
 SHARED_ENV = "NB201_FLAT_SHARED_DATA"
 TIDY_NAME = "nb201_tidy.csv.gz"
@@ -91,3 +106,32 @@ def notebook_table(*, prefer_real: bool = True) -> tuple[Table, str]:
         f"the embedded default table ({table.source}); the real NB201 data was not found at "
         f"{shared_data_dir() / TIDY_NAME} (set ${SHARED_ENV})"
     )
+
+
+def arch_label(arch: Arch) -> str:
+    """The cell's index and its ops, short enough that a table never cuts it.
+
+    A full NB201 string (about 90 characters) is cut by pandas at 50, and cells that differ
+    only in their last edges then show as identical rows. The label leads with the index (so
+    rows stay distinct and the cell can be looked up) and lists the ops into each node, nodes
+    separated by ``|``, in the order of the NB201 string, with short names (:data:`OP_SHORT`:
+    ``conv3`` for ``nor_conv_3x3``, ``pool`` for ``avg_pool_3x3``, ``skip``, ``conv1``).
+
+    Examples
+    --------
+    >>> from nb201_flat.space import NB201
+    >>> arch = NB201.parse(
+    ...     "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|none~2|"
+    ... )
+    >>> label = arch_label(arch)
+    >>> label.split(": ")[1]
+    'conv3 | conv3 pool | skip conv3 none'
+    >>> label.split(": ")[0] == str(arch.index)
+    True
+    """
+    space, ops = arch.space, arch.ops
+    nodes = []
+    for j in range(1, space.n_nodes):
+        into = [ops[space.edge_position((i, j))] for i in range(j)]
+        nodes.append(" ".join(OP_SHORT.get(op, op) for op in into))
+    return f"{arch.index}: " + " | ".join(nodes)

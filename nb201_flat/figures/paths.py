@@ -103,9 +103,7 @@ def make_a2m_paths(table: Table) -> Figure:
                     f"{float(code.iloc[col]):.2f}",
                     fontsize=7.5,
                 )
-                ax.set_ylabel(axis_label(key) if col == 0 else "")
-                if row != len(keys) - 1:
-                    ax.set_xlabel("")
+                ax.set_ylabel(axis_label(key))
     with figure_style():
         handles, labels = axes[0, 0].get_legend_handles_labels()
         fig.legend(handles, labels, loc="outside upper center", ncols=2)

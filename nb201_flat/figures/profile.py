@@ -39,9 +39,11 @@ def plot_distance_profile(
     *,
     fdc: float | None = None,
     colour: str = "#0072B2",
+    ylabel: str = "accuracy (%)",
 ) -> Axes:
     """Violins of ``value`` per ``distance`` (from :func:`~nb201_flat.landscape.distance_profile`)
-    with the mean per distance; distances with fewer than 5 architectures are drawn as points."""
+    with the mean per distance; distances with fewer than 5 architectures are drawn as points.
+    ``ylabel`` names what ``value`` holds, with its unit."""
     ax = axes_or_new(ax)
     with figure_style():
         dists = sorted(int(d) for d in profile["distance"].unique())
@@ -73,6 +75,7 @@ def plot_distance_profile(
         ax.set_xticks(dists, [f"{d}\n{n}" for d, n in zip(dists, counts, strict=True)])
         ax.tick_params(axis="x", labelsize=6.5)
         ax.set_xlabel("distance from the optimum (edges changed)\nbelow it: cells at that distance")
+        ax.set_ylabel(ylabel)
         ax.legend(loc="lower left")
     return ax
 

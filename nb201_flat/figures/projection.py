@@ -294,8 +294,6 @@ def make_na_projection(
             f"radius-1 neighbours {p.neighbourhood_mean:.2f} %, sharpness {p.sharpness:+.2f}"
         )
         plot_projection(g, ax, vmin=vmin, vmax=vmax, title=title)
-        if k:
-            ax.set_ylabel("")
     with figure_style():
         cbar = fig.colorbar(
             axes[0, 1].collections[0], ax=list(axes[0]), extend="min", shrink=0.85, pad=0.02

@@ -331,7 +331,7 @@ def make_search_curves(
             hi = float(np.nanmax(g["mean"] + g["std"] / np.sqrt(g["n"].clip(lower=1))))
             ax.set_ylim(lo, hi + 0.05 * (hi - lo))
             ax.set_title(f"({'abcdef'[k % 6]}) {dataset_label(str(ds))}", fontsize=9)
-            ax.set_ylabel("incumbent test accuracy (%)" if k == 0 else "")
+            ax.set_ylabel("incumbent test accuracy (%)")
     optimistic = any("OPTIMISTIC" in n for n in notes)
     with figure_style():
         # one legend above the panels: the same algorithms in every panel
