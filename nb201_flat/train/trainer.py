@@ -9,8 +9,12 @@ checkpoint to the same final numbers (bitwise on CPU with the same thread count;
 the non-determinism of its kernels). Weight init uses the seed through a forked global RNG, so
 the caller's RNG state is left untouched.
 
-After each epoch the results are upserted into the database, then the checkpoint is written;
-a crash in between repeats that epoch with identical numbers. The job's mode
+After each epoch the results are upserted into the database, then the checkpoint is written,
+both off the training thread (:mod:`.writer`: the state is copied to the CPU first, one writer
+thread does the atomic writes in order, its errors surface on the training thread); a crash in
+between repeats that epoch with identical numbers. The splits are evaluated every
+``job.evaluate_every`` epochs and at the last epoch, in batches of ``recipe.eval_batch_size``
+(separate from the training batch); evaluation never changes the training. The job's mode
 (:mod:`.modes`: ``faithful`` or ``fast``) sets precision, layout, compilation, backend flags and
 the learning-rate update (once per epoch, as NB201).
 """
@@ -42,17 +46,20 @@ from nb201_flat.train.modes import (  # noqa: E402
     TrainMode,
     apply_backend_flags,
     compile_options,
+    is_eval_epoch,
     uses_tensor_lr,
 )
 from nb201_flat.train.pruning import prune_network  # noqa: E402
 from nb201_flat.train.recipe import Recipe  # noqa: E402
 from nb201_flat.train.results_db import ResultsDB  # noqa: E402
 from nb201_flat.train.runlock import run_lock  # noqa: E402
+from nb201_flat.train.writer import BackgroundWriter, cpu_snapshot  # noqa: E402
 
 log = logging.getLogger(__name__)
 
 EpochCallback = Callable[[int, Mapping[str, tuple[float, float, float]]], None]
-"""``callback(epoch, rows)`` after each stored epoch; ``rows[split] = (loss, acc, time_s)``."""
+"""``callback(epoch, rows)`` after each epoch, once its rows and checkpoint are handed to the
+writer; ``rows[split] = (loss, acc, time_s)`` (evaluated splits only on evaluated epochs)."""
 
 
 def resolve_device(device: str) -> torch.device:
@@ -265,6 +272,10 @@ class Session:
             "generator": self.gen.get_state(),
         }
 
+    def snapshot(self) -> dict[str, Any]:
+        """:meth:`state` copied to the CPU: safe to hand to the background writer."""
+        return dict(cpu_snapshot(self.state()))
+
     def load_state(self, state: Mapping[str, Any]) -> None:
         """Inverse of :meth:`state`."""
         self.model.load_state_dict(state["model"])
@@ -365,23 +376,27 @@ def _train(
         desc=job.name,
         leave=False,
     )
-    for epoch in bar:
-        t0 = time.perf_counter()
-        train_loss, train_acc, _ = sess.train_epoch()
-        train_time += time.perf_counter() - t0
-        if not math.isfinite(train_loss):
-            raise Nb201FlatError(
-                f"{job.name}: training loss became {train_loss} at epoch {epoch + 1}"
+    every = job.evaluate_every
+    with BackgroundWriter() as writer:
+        for epoch in bar:
+            t0 = time.perf_counter()
+            train_loss, train_acc, _ = sess.train_epoch()
+            train_time += time.perf_counter() - t0
+            if not math.isfinite(train_loss):
+                raise Nb201FlatError(
+                    f"{job.name}: training loss became {train_loss} at epoch {epoch + 1}"
+                )
+            done = epoch + 1
+            rows = {"train": (train_loss, train_acc, train_time)}
+            if is_eval_epoch(done, every, recipe.epochs):
+                rows.update(sess.evaluate())
+            state = {"epoch": done, "run": _job_state_id(job), "train_time_s": train_time}
+            writer.submit(
+                _store_epoch(db, ckpt, job, done, dict(rows), {**state, **sess.snapshot()})
             )
-        rows = {"train": (train_loss, train_acc, train_time)}
-        rows.update(sess.evaluate())
-        done = epoch + 1
-        db.write_epoch(job.key, job.index, done, rows)
-        state = {"epoch": done, "run": _job_state_id(job), "train_time_s": train_time}
-        ckpt.save(done, {**state, **sess.state()})
-        if on_epoch_end is not None:
-            on_epoch_end(done, rows)
-        bar.set_postfix(loss=f"{train_loss:.3f}", acc=f"{train_acc:.1f}")
+            if on_epoch_end is not None:
+                on_epoch_end(done, rows)
+            bar.set_postfix(loss=f"{train_loss:.3f}", acc=f"{train_acc:.1f}")
     bar.close()
 
     if start >= recipe.epochs:  # everything was done before a crash that hit mark_run
@@ -393,6 +408,23 @@ def _train(
     )
     ckpt.prune_to_last()
     return JobResult(job, "done", metrics, train_time)
+
+
+def _store_epoch(
+    db: ResultsDB,
+    ckpt: Checkpointer,
+    job: TrainJob,
+    epoch: int,
+    rows: Mapping[str, tuple[float, float, float]],
+    state: dict[str, Any],
+) -> Callable[[], None]:
+    """The writer's task for one epoch: results first, then the checkpoint (see module doc)."""
+
+    def task() -> None:
+        db.write_epoch(job.key, job.index, epoch, rows)
+        ckpt.save(epoch, state)
+
+    return task
 
 
 def _evaluate(
