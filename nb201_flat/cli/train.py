@@ -238,7 +238,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         from nb201_flat.train.grouped_run import train_group
         from nb201_flat.train.trainer import train
 
-        by_pos = {}
+        by_pos: dict[int, Any] = {}
         for unit in group_positions(jobs, range(len(jobs)), args.group_seeds):
             group = [jobs[p] for p in unit]
             done = [train(group[0], progress=True)] if len(group) == 1 else None
