@@ -285,30 +285,45 @@ class Session:
 
     def train_epoch(self, max_steps: int | None = None) -> tuple[float, float, int]:
         """One epoch (or its first ``max_steps`` steps): ``(mean loss, accuracy %, images)``."""
-        data, recipe, device = self.data, self.recipe, self.device
-        self.model.train()
-        perm = torch.randperm(self.n_train, generator=self.gen, device=device)
-        loss_sum = torch.zeros((), dtype=torch.float64, device=device)
-        correct = torch.zeros((), dtype=torch.int64, device=device)
-        seen = 0
-        steps = self.steps if max_steps is None else min(self.steps, max_steps)
+        steps = self.begin_epoch(max_steps)
         for b in range(steps):
-            idx = perm[b * recipe.batch_size : (b + 1) * recipe.batch_size]
-            x = self.prep(data.augment(data.train_x[idx], self.pad, recipe.flip, self.gen))
-            y = data.train_y[idx]
-            with self.autocast():
-                logits = self.fwd(x)
-                loss = F.cross_entropy(logits, y)
-            self.opt.zero_grad(set_to_none=True)
-            loss.backward()  # type: ignore[no-untyped-call]
-            self.opt.step()
-            self.sched.step()
-            loss_sum += loss.detach().double() * len(idx)
-            correct += (logits.detach().argmax(1) == y).sum()
-            seen += len(idx)
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        return float(loss_sum) / seen, 100.0 * float(correct) / seen, seen
+            self.step(b)
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        return self.end_epoch()
+
+    # An epoch in three parts, so that several sessions can interleave their steps (one CUDA
+    # stream each, :mod:`.streams`); train_epoch runs them back to back.
+    def begin_epoch(self, max_steps: int | None = None) -> int:
+        """Start an epoch: draw its data order; return the number of steps to run."""
+        self.model.train()
+        self._perm = torch.randperm(self.n_train, generator=self.gen, device=self.device)
+        self._loss_sum = torch.zeros((), dtype=torch.float64, device=self.device)
+        self._correct = torch.zeros((), dtype=torch.int64, device=self.device)
+        self._seen = 0
+        return self.steps if max_steps is None else min(self.steps, max_steps)
+
+    def step(self, b: int) -> None:
+        """Optimiser step ``b`` of the epoch begun by :meth:`begin_epoch` (no host sync)."""
+        data, recipe = self.data, self.recipe
+        idx = self._perm[b * recipe.batch_size : (b + 1) * recipe.batch_size]
+        x = self.prep(data.augment(data.train_x[idx], self.pad, recipe.flip, self.gen))
+        y = data.train_y[idx]
+        with self.autocast():
+            logits = self.fwd(x)
+            loss = F.cross_entropy(logits, y)
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()  # type: ignore[no-untyped-call]
+        self.opt.step()
+        self.sched.step()
+        self._loss_sum += loss.detach().double() * len(idx)
+        self._correct += (logits.detach().argmax(1) == y).sum()
+        self._seen += len(idx)
+
+    def end_epoch(self) -> tuple[float, float, int]:
+        """``(mean loss, accuracy %, images)`` of the epoch's steps (reads them to the host)."""
+        seen = self._seen
+        return float(self._loss_sum) / seen, 100.0 * float(self._correct) / seen, seen
 
     def evaluate(self) -> dict[str, tuple[float, float, float]]:
         """``{split: (loss, accuracy %, seconds)}`` on every evaluated split."""
