@@ -34,7 +34,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import replace
 from typing import Any
@@ -80,7 +80,16 @@ def check_groupable(jobs: Sequence[TrainJob]) -> None:
         )
 
 
-def train_group(jobs: Sequence[TrainJob], *, progress: bool = False) -> list[JobResult]:
+GroupEpochCallback = Callable[[int, Sequence[Mapping[str, tuple[float, float, float]]]], None]
+"""``callback(epoch, rows)`` once an epoch is stored (on the writer thread); ``rows`` per member."""
+
+
+def train_group(
+    jobs: Sequence[TrainJob],
+    *,
+    progress: bool = False,
+    on_epoch_end: GroupEpochCallback | None = None,
+) -> list[JobResult]:
     """Train (or resume, or skip) seeds of one cell as one grouped network.
 
     Parameters
@@ -89,6 +98,8 @@ def train_group(jobs: Sequence[TrainJob], *, progress: bool = False) -> list[Job
         Jobs that differ only in their seed (see :func:`check_groupable`).
     progress
         Show a tqdm progress bar over epochs.
+    on_epoch_end
+        Called after each epoch is stored (monitoring, tests), on the writer thread.
 
     Returns
     -------
@@ -111,7 +122,9 @@ def train_group(jobs: Sequence[TrainJob], *, progress: bool = False) -> list[Job
                 else:
                     todo.append(pos)
             if todo:
-                trained = _train([jobs[p] for p in todo], db, progress=progress)
+                trained = _train(
+                    [jobs[p] for p in todo], db, progress=progress, on_epoch_end=on_epoch_end
+                )
                 results.update(zip(todo, trained, strict=True))
         finally:
             db.close()
@@ -141,7 +154,13 @@ def _resume_point(ckpts: Sequence[Checkpointer], jobs: Sequence[TrainJob]) -> tu
     return 0, []
 
 
-def _train(jobs: list[TrainJob], db: ResultsDB, *, progress: bool) -> list[JobResult]:
+def _train(
+    jobs: list[TrainJob],
+    db: ResultsDB,
+    *,
+    progress: bool,
+    on_epoch_end: GroupEpochCallback | None,
+) -> list[JobResult]:
     from nb201_flat.budget import tqdm_class
 
     tqdm = tqdm_class()
@@ -214,7 +233,7 @@ def _train(jobs: list[TrainJob], db: ResultsDB, *, progress: bool) -> list[JobRe
                 {"epoch": done, "run": _job_state_id(j), "train_time_s": train_time} for j in jobs
             ]
             states = [{**m, **st} for m, st in zip(meta, sess.member_states(), strict=True)]
-            writer.submit(_store_epoch(db, ckpts, jobs, done, rows, states))
+            writer.submit(_store_epoch(db, ckpts, jobs, done, rows, states, on_epoch_end))
             bar.set_postfix(loss=f"{min(losses):.3f}")
     bar.close()
 
@@ -238,13 +257,17 @@ def _store_epoch(
     epoch: int,
     rows: Sequence[dict[str, tuple[float, float, float]]],
     states: Sequence[dict[str, Any]],
+    on_epoch_end: GroupEpochCallback | None,
 ) -> Any:
-    """The writer's task: every member's rows, then every member's checkpoint."""
+    """The writer's task: every member's rows, then every member's checkpoint, then the
+    callback."""
 
     def task() -> None:
         for job, r in zip(jobs, rows, strict=True):
             db.write_epoch(job.key, job.index, epoch, r)
         for c, st in zip(ckpts, states, strict=True):
             c.save(epoch, st)
+        if on_epoch_end is not None:
+            on_epoch_end(epoch, rows)
 
     return task

@@ -58,8 +58,9 @@ from nb201_flat.train.writer import BackgroundWriter, cpu_snapshot  # noqa: E402
 log = logging.getLogger(__name__)
 
 EpochCallback = Callable[[int, Mapping[str, tuple[float, float, float]]], None]
-"""``callback(epoch, rows)`` after each epoch, once its rows and checkpoint are handed to the
-writer; ``rows[split] = (loss, acc, time_s)`` (evaluated splits only on evaluated epochs)."""
+"""``callback(epoch, rows)`` once an epoch's rows and checkpoint are stored, on the writer
+thread; ``rows[split] = (loss, acc, time_s)`` (evaluated splits only on evaluated epochs). An
+exception it raises stops the training at its next epoch (as a writer error)."""
 
 
 def resolve_device(device: str) -> torch.device:
@@ -151,7 +152,7 @@ def train(
     progress
         Show a tqdm progress bar over epochs.
     on_epoch_end
-        Called after each epoch is stored (monitoring, tests).
+        Called after each epoch is stored (monitoring, tests), on the writer thread.
 
     Returns
     -------
@@ -406,11 +407,8 @@ def _train(
             if is_eval_epoch(done, every, recipe.epochs):
                 rows.update(sess.evaluate())
             state = {"epoch": done, "run": _job_state_id(job), "train_time_s": train_time}
-            writer.submit(
-                _store_epoch(db, ckpt, job, done, dict(rows), {**state, **sess.snapshot()})
-            )
-            if on_epoch_end is not None:
-                on_epoch_end(done, rows)
+            snap = {**state, **sess.snapshot()}
+            writer.submit(_store_epoch(db, ckpt, job, done, dict(rows), snap, on_epoch_end))
             bar.set_postfix(loss=f"{train_loss:.3f}", acc=f"{train_acc:.1f}")
     bar.close()
 
@@ -432,12 +430,16 @@ def _store_epoch(
     epoch: int,
     rows: Mapping[str, tuple[float, float, float]],
     state: dict[str, Any],
+    on_epoch_end: EpochCallback | None = None,
 ) -> Callable[[], None]:
-    """The writer's task for one epoch: results first, then the checkpoint (see module doc)."""
+    """The writer's task for one epoch: results first, then the checkpoint (see module doc),
+    then the callback, which so sees the epoch stored."""
 
     def task() -> None:
         db.write_epoch(job.key, job.index, epoch, rows)
         ckpt.save(epoch, state)
+        if on_epoch_end is not None:
+            on_epoch_end(epoch, rows)
 
     return task
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -212,3 +213,75 @@ def test_group_checks() -> None:
         check_groupable([jobs[0], other_cell])
     with pytest.raises(ArgumentError, match="repeats a seed"):
         check_groupable([jobs[0], jobs[0]])
+
+
+GROUP_CHILD = """
+import sys, time
+import torch
+from nb201_flat.train.jobs import make_jobs
+from nb201_flat.train.recipe import Recipe
+from nb201_flat.train.grouped_run import train_group
+
+torch.set_num_threads(1)
+root, db = sys.argv[1], sys.argv[2]
+jobs = make_jobs([{arch!r}], dataset="cifar10-valid", epochs=4, seeds=[777, 888],
+                 data_root=root, db_path=db, recipe=Recipe(epochs=4, batch_size=16),
+                 c=4, n=1, device="cpu", threads=1)
+
+def slow(epoch, rows):
+    print(epoch, flush=True)
+    time.sleep(0.3)  # leave the parent time to kill us in the middle of the run
+
+train_group(jobs, on_epoch_end=slow)
+print("finished", flush=True)
+"""
+
+
+def test_group_kill_9_then_resume_gives_identical_numbers(
+    separate: tuple[Path, Path], tmp_path: Path
+) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    import numpy as np
+
+    from nb201_flat.train.grouped_run import train_group
+    from nb201_flat.train.jobs import make_jobs
+
+    root, _ = separate
+
+    def jobs(db: Path) -> list:
+        return make_jobs([ARCH], dataset="cifar10-valid", epochs=4, seeds=[777, 888],
+                         data_root=root, db_path=db, recipe=Recipe(epochs=4, batch_size=16),
+                         c=4, n=1, device="cpu", threads=1)  # fmt: skip
+
+    clean = jobs(tmp_path / "clean.sqlite")
+    train_group(clean)
+    script = tmp_path / "child.py"
+    script.write_text(GROUP_CHILD.format(arch=ARCH))
+    db = tmp_path / "r.sqlite"
+    proc = subprocess.Popen(
+        [sys.executable, str(script), str(root), str(db)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if line.strip() == "2":
+            # somewhere in epoch 3: the sleep, training, a member's rows or checkpoint write
+            time.sleep(float(np.random.default_rng().uniform(0.0, 0.4)))
+            os.kill(proc.pid, signal.SIGKILL)
+            break
+    proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+    resumed: list[int] = []
+    res = train_group(jobs(db), on_epoch_end=lambda e, r: resumed.append(e))
+    assert [r.status for r in res] == ["done", "done"] and resumed and resumed[0] >= 3
+    assert values(db) == values(tmp_path / "clean.sqlite")  # bitwise
+    for a, b in zip(jobs(db), clean, strict=True):
+        wa = torch.load(a.checkpoint_folder / "epoch-0004.pt", weights_only=True)["model"]
+        wb = torch.load(b.checkpoint_folder / "epoch-0004.pt", weights_only=True)["model"]
+        assert all(torch.equal(wa[k], wb[k]) for k in wb)
