@@ -140,6 +140,7 @@ class Checkpointer:
         otherwise resume from them, mixing two trajectories)."""
         for e, path in self.files():
             if e > epoch:
+                log.info("%s: restarting from epoch %d, removing %s", self.folder, epoch, path.name)
                 path.unlink(missing_ok=True)
 
     def prune_to_last(self) -> None:

@@ -285,3 +285,25 @@ def test_group_kill_9_then_resume_gives_identical_numbers(
         wa = torch.load(a.checkpoint_folder / "epoch-0004.pt", weights_only=True)["model"]
         wb = torch.load(b.checkpoint_folder / "epoch-0004.pt", weights_only=True)["model"]
         assert all(torch.equal(wa[k], wb[k]) for k in wb)
+
+
+def test_checkpointer_load_epoch_and_discard_after(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    from nb201_flat.train.checkpoint import Checkpointer
+
+    ck = Checkpointer(tmp_path / "run", keep=3)
+    for e in (1, 2, 3):
+        ck.save(e, {"epoch": e, "x": torch.full((2,), float(e))})
+    st = ck.load_epoch(2)
+    assert st is not None and torch.equal(st["x"], torch.full((2,), 2.0))
+    assert ck.load_epoch(7) is None  # missing
+    (tmp_path / "run" / "epoch-0001.pt").write_bytes(b"\x00" * 10)
+    with caplog.at_level(logging.WARNING):
+        assert ck.load_epoch(1) is None  # unreadable: kept aside, never reused
+    assert "epoch-0001.pt is corrupt" in caplog.text
+    assert (tmp_path / "run" / "epoch-0001.pt.corrupt").exists()
+    ck.discard_after(2)
+    assert [e for e, _ in ck.files()] == [2]
