@@ -10,7 +10,13 @@
   table is not on this machine -- never estimated);
 * aggregate images/s of K = 1, 4, 16, 32 networks of one cell (11472) trained as one grouped
   network (:class:`~nb201_flat.train.grouped.GroupedSession`) in one process, and the ratio
-  to K = 1.
+  to K = 1;
+* different cells concurrently: the three cells above (faithful mode) stepped together, one
+  CUDA stream each, sharing one copy of the data
+  (:class:`~nb201_flat.train.streams.ConcurrentSessions`), against the same three sessions
+  stepped in turn on one stream: aggregate images/s of both and their ratio;
+* evaluation images/s (11472, faithful) at evaluation batch 256 (the training batch) and 1024
+  (the default ``--eval-batch-size``), on 10,000 images.
 
 Targets (the issue's): fast mode at least 10x NB201's recorded time per cell; aggregate
 throughput with many networks at least 4x one network's. The data are random uint8 images of
@@ -182,6 +188,87 @@ def measure_grouped(
     }
 
 
+def measure_streams(
+    data: Any,
+    indices: Sequence[int],
+    *,
+    c: int,
+    n: int,
+    batch: int,
+    steps: int,
+    warmup: int,
+) -> dict[str, Any]:
+    """Aggregate images/s of different cells stepped together on one CUDA stream each, and of
+    the same sessions stepped in turn on the current stream (the baseline)."""
+    from nb201_flat.train.modes import FAITHFUL, apply_backend_flags
+    from nb201_flat.train.recipe import Recipe
+    from nb201_flat.train.streams import ConcurrentSessions
+    from nb201_flat.train.trainer import Session
+
+    apply_backend_flags(FAITHFUL, data.device.type)
+    recipe = Recipe(epochs=NB201_EPOCHS, batch_size=batch)
+
+    def build() -> list[Any]:
+        return [
+            Session(data, NB201.arch(i).ops, 4, c=c, n=n, seed=0, recipe=recipe, mode=FAITHFUL)
+            for i in indices
+        ]
+
+    out: dict[str, Any] = {"cells": list(indices)}
+    _peak_reset(data.device)
+    for name in ("in_turn", "streams"):
+        sessions = build()
+        group = ConcurrentSessions(sessions) if name == "streams" else None
+
+        def epoch(max_steps: int, sessions: list[Any] = sessions, group: Any = group) -> int:
+            if group is not None:
+                return sum(r[2] for r in group.train_epoch(max_steps=max_steps))
+            return sum(s.train_epoch(max_steps=max_steps)[2] for s in sessions)
+
+        if warmup:
+            epoch(warmup)
+        t0 = time.perf_counter()
+        seen = epoch(steps)  # both paths synchronise the device before returning
+        out[f"{name}_images_per_s"] = seen / (time.perf_counter() - t0)
+    out["ratio_streams_to_in_turn"] = out["streams_images_per_s"] / out["in_turn_images_per_s"]
+    out["peak_mem_mb"] = _peak_mb(data.device)
+    return out
+
+
+def measure_eval(
+    data: Any, index: int, eval_batches: Sequence[int], *, c: int, n: int, n_eval: int
+) -> dict[str, Any]:
+    """Evaluation images/s of one network (faithful mode) at each evaluation batch size."""
+
+    import torch
+
+    from nb201_flat.train.data import DataSplits
+    from nb201_flat.train.modes import FAITHFUL
+    from nb201_flat.train.recipe import Recipe
+    from nb201_flat.train.trainer import DeviceData, Session
+
+    rng = np.random.default_rng(1)
+    x = rng.integers(0, 256, size=(n_eval, 3, 32, 32), dtype=np.uint8)
+    y = rng.integers(0, 10, size=n_eval).astype(np.int64)
+    info = data.info
+    splits = DataSplits(
+        info, x[:1], y[:1], {"test": (x, y)}, {"ori-test": ("test", np.arange(n_eval))}
+    )
+    eval_data = DeviceData(splits, data.device)
+    out: dict[str, Any] = {"index": index, "images": n_eval, "runs": []}
+    for eb in eval_batches:
+        recipe = Recipe(epochs=NB201_EPOCHS, eval_batch_size=eb)
+        sess = Session(eval_data, NB201.arch(index).ops, 4, c=c, n=n, seed=0, recipe=recipe,
+                       mode=FAITHFUL)  # fmt: skip
+        sess.evaluate()  # warm-up: cuDNN and the allocator
+        if data.device.type == "cuda":
+            torch.cuda.synchronize(data.device)
+        t0 = time.perf_counter()
+        sess.evaluate()  # synchronises the device before returning
+        out["runs"].append({"eval_batch": eb, "images_per_s": n_eval / (time.perf_counter() - t0)})
+    return out
+
+
 def run(
     device: Any,
     *,
@@ -194,6 +281,8 @@ def run(
     ks: Sequence[int] = KS,
     budget_s: float = 420.0,
     times: dict[int, float] | None = None,
+    eval_batches: Sequence[int] = (256, 1024),
+    n_eval: int = 10_000,
 ) -> dict[str, Any]:
     """All measurements on ``device`` as a JSON-ready dict (CPU works, for tests)."""
     start = time.perf_counter()
@@ -238,12 +327,24 @@ def run(
             base = r["aggregate_images_per_s"]
         r["ratio_to_k1"] = None if base is None else r["aggregate_images_per_s"] / base
         out["grouped"]["runs"].append(r)
+    if over_budget():
+        out["streams"] = {"skipped": f"time budget of {budget_s:.0f} s spent"}
+    else:
+        out["streams"] = measure_streams(
+            data, list(cells().values()), c=c, n=n, batch=batch, steps=steps, warmup=warmup
+        )
+    if over_budget():
+        out["eval"] = {"skipped": f"time budget of {budget_s:.0f} s spent"}
+    else:
+        out["eval"] = measure_eval(data, 11472, eval_batches, c=c, n=n, n_eval=n_eval)
     peaks = [
         v["peak_mem_mb"]
         for rec in out["cells"].values()
         for v in rec.values()
         if isinstance(v, dict) and v.get("peak_mem_mb") is not None
     ] + [r["peak_mem_mb"] for r in out["grouped"]["runs"] if r.get("peak_mem_mb") is not None]
+    if out["streams"].get("peak_mem_mb") is not None:
+        peaks.append(out["streams"]["peak_mem_mb"])
     out["peak_gpu_mem_mb"] = max(peaks) if peaks else None
     out["elapsed_s"] = time.perf_counter() - start
     return out

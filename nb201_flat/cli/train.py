@@ -87,6 +87,28 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "default); fast: bf16, channels-last, cudnn.benchmark, torch.compile (CUDA). "
         "The mode is part of the results key",
     )
+    p.add_argument(
+        "--group-seeds",
+        type=int,
+        default=1,
+        metavar="K",
+        help="train up to K seeds of one cell as one grouped network (faithful mode; each "
+        "seed's result is stored under its own key, as if trained alone); default 1",
+    )
+    p.add_argument(
+        "--eval-every",
+        type=int,
+        metavar="K",
+        help="evaluate every K epochs (the last epoch always); default: every epoch in "
+        "faithful mode, every 5 in fast mode. Does not change training or the final numbers",
+    )
+    p.add_argument(
+        "--eval-batch-size",
+        type=int,
+        default=1024,
+        metavar="B",
+        help="evaluation batch size, separate from the training batch (1024)",
+    )
     p.add_argument("--compile", action="store_true", help="wrap the network in torch.compile")
     p.add_argument("--C", dest="c", type=int, default=16, help="first-stage channels (16)")
     p.add_argument("--N", dest="n", type=int, default=5, help="cells per stage (5)")
@@ -147,6 +169,14 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise ArgumentError(f"--jobs-per-device must be >= 1, got {args.jobs_per_device}")
     if args.epochs < 1:
         raise ArgumentError(f"--epochs must be >= 1, got {args.epochs}")
+    if args.group_seeds < 1:
+        raise ArgumentError(f"--group-seeds must be >= 1 (seeds per group), got {args.group_seeds}")
+    if args.group_seeds > 1 and args.mode != "faithful":
+        raise ArgumentError(
+            "--group-seeds trains in faithful mode only; use --mode faithful or drop --group-seeds"
+        )
+    if args.eval_batch_size < 1:
+        raise ArgumentError(f"--eval-batch-size must be >= 1, got {args.eval_batch_size}")
     if not re.fullmatch(r"auto|cpu|cuda(:[0-9]+)?|mps", args.device):
         raise ArgumentError(f"--device must be auto, cpu, cuda or cuda:N, got {args.device!r}")
     for name in ("ckpt_dir", "db"):
@@ -177,11 +207,18 @@ def cmd_train(args: argparse.Namespace) -> int:
         unique_isomorphism=args.unique_isomorphism,
         train_disconnected=args.train_disconnected,
     )
+    from dataclasses import replace
+
+    from nb201_flat.train.recipe import recipe_for
+
+    recipe = replace(recipe_for(args.epochs), eval_batch_size=args.eval_batch_size)
     jobs = make_jobs(
         plan.cells,
         space=space,
         dataset=args.dataset,
         epochs=args.epochs,
+        recipe=recipe,
+        eval_every=args.eval_every,
         seeds=args.seeds,
         data_root=args.data_root,
         db_path=args.db,
@@ -197,9 +234,16 @@ def cmd_train(args: argparse.Namespace) -> int:
         check_unlocked(job.checkpoint_folder, job.name)
     devices = None if args.device == "auto" else [args.device]
     if args.executor == "inline" and args.progress:
+        from nb201_flat.train.executors import group_positions
+        from nb201_flat.train.grouped_run import train_group
         from nb201_flat.train.trainer import train
 
-        results = [train(j, progress=True) for j in jobs]
+        by_pos: dict[int, Any] = {}
+        for unit in group_positions(jobs, range(len(jobs)), args.group_seeds):
+            group = [jobs[p] for p in unit]
+            done = [train(group[0], progress=True)] if len(group) == 1 else None
+            by_pos.update(zip(unit, done or train_group(group, progress=True), strict=True))
+        results = [by_pos[p] for p in range(len(jobs))]
     else:
         ex = executor_from_spec(
             args.executor,
@@ -207,6 +251,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             jobs_per_device=args.jobs_per_device,
             retries=args.retries,
             slurm_folder=os.path.join(os.path.dirname(os.path.abspath(args.db)), "submitit"),
+            group_seeds=args.group_seeds,
         )
         results = ex.map(jobs)
     records: list[dict[str, Any]] = [

@@ -34,6 +34,12 @@ augment
     Crop/flip parameters drawn on the device; a tensor learning rate.
 grouped
     K seeds of one cell trained as one vmapped network.
+grouped_run
+    A group of same-cell jobs trained as one, each member's results and checkpoints its own.
+streams
+    Different cells stepped together, one CUDA stream each, sharing one copy of the data.
+writer
+    The background thread that writes checkpoints and results off the training thread.
 pruning
     Skips edges into nodes that never reach the cell output.
 campaign

@@ -110,6 +110,39 @@ class Checkpointer:
             return epoch, state
         return None
 
+    def load_epoch(self, epoch: int) -> dict[str, Any] | None:
+        """The state of checkpoint ``epoch``, or ``None`` when it is missing or unreadable
+        (an unreadable file is renamed ``*.corrupt`` with a warning, as in :meth:`load_latest`)."""
+        import torch
+
+        path = self.folder / f"epoch-{epoch:04d}.pt"
+        if not path.is_file():
+            return None
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+            if not isinstance(state, dict) or state.get("epoch") != epoch:
+                raise ValueError("not a checkpoint of this trainer")
+        except Exception as exc:  # any unreadable file: torch, zip and pickle errors differ
+            bad = path.with_name(path.name + ".corrupt")
+            os.replace(path, bad)
+            log.warning(
+                "checkpoint %s is corrupt (%s: %s); kept as %s",
+                path,
+                type(exc).__name__,
+                _reason(exc),
+                bad.name,
+            )
+            return None
+        return dict(state)
+
+    def discard_after(self, epoch: int) -> None:
+        """Remove checkpoints newer than ``epoch`` (a run restarted from an older state would
+        otherwise resume from them, mixing two trajectories)."""
+        for e, path in self.files():
+            if e > epoch:
+                log.info("%s: restarting from epoch %d, removing %s", self.folder, epoch, path.name)
+                path.unlink(missing_ok=True)
+
     def prune_to_last(self) -> None:
         """After a finished run keep only the final checkpoint (the trained weights)."""
         for _, old in self.files()[1:]:

@@ -15,6 +15,12 @@ job stopped.
   ``Client``; workers need this package and the data at the same path.
 * :class:`SlurmExecutor`: one Slurm job per training job through submitit; the ``submitit``
   import and the executor are created only when :meth:`~SlurmExecutor.map` runs.
+
+With ``group_seeds=K`` (CLI ``--group-seeds K``) every executor first forms groups of up to K
+jobs that differ only in their seed (:func:`group_positions`) and runs each group as one task,
+one grouped network (:func:`nb201_flat.train.grouped_run.train_group`); each member's result
+lands under its own key as if trained alone, and comes back in its own position. A failing
+group is retried (resuming from its members' checkpoints) or failed as a whole.
 """
 
 from __future__ import annotations
@@ -29,8 +35,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from nb201_flat.errors import ArgumentError, RunLockedError, require
 from nb201_flat.errors import ExecutorSpecError as ExecutorSpecError
-from nb201_flat.errors import RunLockedError, require
 from nb201_flat.train.jobs import JobResult, TrainJob
 from nb201_flat.train.results_db import ResultsDB
 from nb201_flat.train.runlock import die_with_parent
@@ -38,12 +44,66 @@ from nb201_flat.train.runlock import die_with_parent
 log = logging.getLogger(__name__)
 
 RunFn = Callable[[TrainJob], JobResult]
+GroupRunFn = Callable[[Sequence[TrainJob]], list[JobResult]]
 
 
 def _default_run(job: TrainJob) -> JobResult:
     from nb201_flat.train.trainer import run_job
 
     return run_job(job)
+
+
+def _default_run_group(jobs: Sequence[TrainJob]) -> list[JobResult]:
+    from nb201_flat.train.grouped_run import run_group
+
+    return run_group(jobs)
+
+
+def group_positions(
+    jobs: Sequence[TrainJob], positions: Sequence[int], size: int
+) -> list[list[int]]:
+    """``positions`` cut into units of at most ``size`` jobs that differ only in their seed.
+
+    Units keep the order of first appearance; ``size <= 1`` gives one unit per job. Grouping
+    needs ``faithful`` mode (:func:`~nb201_flat.train.grouped_run.check_groupable`).
+
+    Raises
+    ------
+    ArgumentError
+        ``size > 1`` with a job in another mode.
+    """
+    from dataclasses import replace
+
+    if size <= 1:
+        return [[p] for p in positions]
+    for p in positions:
+        if jobs[p].train_mode.name != "faithful":
+            raise ArgumentError(
+                "grouped training runs in faithful mode only; use --mode faithful or drop "
+                "--group-seeds (train fast-mode runs separately)"
+            )
+    open_units: dict[TrainJob, list[int]] = {}
+    units: list[list[int]] = []
+    for p in positions:
+        key = replace(jobs[p], seed=0)
+        unit = open_units.get(key)
+        if unit is None or len(unit) >= size:
+            unit = []
+            open_units[key] = unit
+            units.append(unit)
+        unit.append(p)
+    return units
+
+
+def _run_unit(jobs: Sequence[TrainJob], run: RunFn, run_group: GroupRunFn) -> list[JobResult]:
+    """One task of an executor: a single job through ``run``, a group through ``run_group``."""
+    if len(jobs) == 1:
+        return [run(jobs[0])]
+    return list(run_group(jobs))
+
+
+def _with_attempts(res: JobResult, attempts: int) -> JobResult:
+    return JobResult(res.job, res.status, res.metrics, res.train_time_s, attempts=attempts)
 
 
 class Executor(Protocol):
@@ -109,13 +169,16 @@ def _init_worker(slots: Any, threads: int | None, parent_pid: int | None = None)
         _SLOT["threads"] = threads
 
 
-def _run_in_worker(job: TrainJob, run: RunFn) -> JobResult:
+def _run_in_worker(jobs: Sequence[TrainJob], run: RunFn, run_group: GroupRunFn) -> list[JobResult]:
     from dataclasses import replace
 
-    job = _with_device(job, _SLOT["device"])
-    if job.threads is None and "threads" in _SLOT:
-        job = replace(job, threads=_SLOT["threads"])
-    return run(job)
+    placed = []
+    for job in jobs:
+        job = _with_device(job, _SLOT["device"])
+        if job.threads is None and "threads" in _SLOT:
+            job = replace(job, threads=_SLOT["threads"])
+        placed.append(job)
+    return _run_unit(placed, run, run_group)
 
 
 def _detect_devices() -> list[str]:
@@ -147,6 +210,11 @@ class LocalExecutor:
         False: run in this process, one job after another (for debugging and tests).
     run
         The function that runs one job (default: :func:`nb201_flat.train.trainer.run_job`).
+    group_seeds
+        Train up to this many seeds of one cell as one grouped network (1: each alone).
+    run_group
+        The function that runs a group (default:
+        :func:`nb201_flat.train.grouped_run.run_group`).
     """
 
     devices: Sequence[str] | None = None
@@ -155,47 +223,56 @@ class LocalExecutor:
     retries: int = 1
     processes: bool = True
     run: RunFn = field(default=_default_run)
+    group_seeds: int = 1
+    run_group: GroupRunFn = field(default=_default_run_group)
 
     def map(self, jobs: Sequence[TrainJob]) -> list[JobResult]:
         """See :class:`Executor`."""
         results, todo = split_done(jobs)
         if todo:
+            units = group_positions(jobs, todo, self.group_seeds)
             run = self._run_inline if not self.processes else self._run_pool
-            results.update(run([jobs[p] for p in todo], todo))
+            results.update(run(jobs, units))
         return [results[p] for p in range(len(jobs))]
 
     def _slots(self) -> list[str]:
         devices = list(self.devices) if self.devices else _detect_devices()
         return [d for d in devices for _ in range(max(1, self.jobs_per_device))]
 
-    def _run_inline(self, jobs: list[TrainJob], positions: list[int]) -> dict[int, JobResult]:
+    def _run_inline(
+        self, all_jobs: Sequence[TrainJob], units: list[list[int]]
+    ) -> dict[int, JobResult]:
         device = self._slots()[0]
         out = {}
-        for pos, job in zip(positions, jobs, strict=True):
-            job = _with_device(job, device)
+        for unit in units:
+            jobs = [_with_device(all_jobs[p], device) for p in unit]
             for attempt in range(1, self.retries + 2):
                 try:
-                    res = self.run(job)
-                    out[pos] = JobResult(
-                        res.job, res.status, res.metrics, res.train_time_s, attempts=attempt
+                    res = _run_unit(jobs, self.run, self.run_group)
+                    out.update(
+                        {p: _with_attempts(r, attempt) for p, r in zip(unit, res, strict=True)}
                     )
                     break
                 except Exception as exc:
-                    log.warning("%s attempt %d failed: %s", job.name, attempt, exc)
+                    log.warning("%s attempt %d failed: %s", jobs[0].name, attempt, exc)
                     log.debug("%s", traceback.format_exc())
                     if attempt > self.retries or isinstance(exc, RunLockedError):
-                        out[pos] = _failed(job, exc, attempt)
+                        out.update(
+                            {p: _failed(j, exc, attempt) for p, j in zip(unit, jobs, strict=True)}
+                        )
                         break
         return out
 
-    def _run_pool(self, jobs: list[TrainJob], positions: list[int]) -> dict[int, JobResult]:
+    def _run_pool(
+        self, all_jobs: Sequence[TrainJob], units: list[list[int]]
+    ) -> dict[int, JobResult]:
         slots = self._slots()
         threads = self.threads
         if threads is None and all(s == "cpu" for s in slots):
             threads = max(1, (os.cpu_count() or 1) // len(slots))
         ctx = mp.get_context("spawn")  # CUDA and fork do not mix; spawn is safe everywhere
-        attempts = dict.fromkeys(positions, 0)
-        pending = dict(zip(positions, jobs, strict=True))
+        attempts = dict.fromkeys(range(len(units)), 0)
+        pending = {u: [all_jobs[p] for p in unit] for u, unit in enumerate(units)}
         out: dict[int, JobResult] = {}
         while pending:  # one pool per round; a round retries what failed in the previous one
             queue = ctx.Queue()
@@ -208,28 +285,34 @@ class LocalExecutor:
                 initargs=(queue, threads, os.getpid()),
             ) as pool:
                 futures = {
-                    pool.submit(_run_in_worker, job, self.run): p for p, job in pending.items()
+                    pool.submit(_run_in_worker, jobs, self.run, self.run_group): u
+                    for u, jobs in pending.items()
                 }
                 for fut in cf.as_completed(futures):
-                    pos = futures[fut]
-                    attempts[pos] += 1
+                    u = futures[fut]
+                    attempts[u] += 1
                     try:
                         res = fut.result()
                     except Exception as exc:  # BrokenProcessPool too: the next round rebuilds it
                         err: BaseException = exc
                     else:
-                        out[pos] = JobResult(
-                            res.job,
-                            res.status,
-                            res.metrics,
-                            res.train_time_s,
-                            attempts=attempts[pos],
+                        out.update(
+                            {
+                                p: _with_attempts(r, attempts[u])
+                                for p, r in zip(units[u], res, strict=True)
+                            }
                         )
-                        del pending[pos]
+                        del pending[u]
                         continue
-                    log.warning("%s attempt %d failed: %s", pending[pos].name, attempts[pos], err)
-                    if attempts[pos] > self.retries or isinstance(err, RunLockedError):
-                        out[pos] = _failed(pending.pop(pos), err, attempts[pos])
+                    log.warning("%s attempt %d failed: %s", pending[u][0].name, attempts[u], err)
+                    if attempts[u] > self.retries or isinstance(err, RunLockedError):
+                        failed = pending.pop(u)
+                        out.update(
+                            {
+                                p: _failed(j, err, attempts[u])
+                                for p, j in zip(units[u], failed, strict=True)
+                            }
+                        )
         return out
 
 
@@ -255,6 +338,8 @@ class DaskExecutor:
     retries: int = 1
     run: RunFn = field(default=_default_run)
     resources: dict[str, float] | None = None
+    group_seeds: int = 1
+    run_group: GroupRunFn = field(default=_default_run_group)
 
     def map(self, jobs: Sequence[TrainJob]) -> list[JobResult]:
         """See :class:`Executor`."""
@@ -264,28 +349,31 @@ class DaskExecutor:
         results, todo = split_done(jobs)
         if not todo:
             return [results[p] for p in range(len(jobs))]
+        units = group_positions(jobs, todo, self.group_seeds)
         own = not isinstance(self.address, Client)
         client = Client(self.address) if own else self.address  # type: ignore[no-untyped-call]
         try:
             futures = {
                 client.submit(
+                    _run_unit,
+                    [jobs[p] for p in unit],
                     self.run,
-                    jobs[p],
-                    key=f"nb201-train-{jobs[p].name}-{p}",
+                    self.run_group,
+                    key=f"nb201-train-{jobs[unit[0]].name}-x{len(unit)}-{unit[0]}",
                     retries=self.retries,
                     pure=False,
                     resources=self.resources,
-                ): p
-                for p in todo
+                ): unit
+                for unit in units
             }
             for fut in as_completed(list(futures)):  # type: ignore[no-untyped-call]
-                pos = futures[fut]
+                unit = futures[fut]
                 if fut.status == "finished":
-                    res = fut.result()
-                    results[pos] = res
+                    results.update(zip(unit, fut.result(), strict=True))
                 else:
                     exc = fut.exception()
-                    results[pos] = _failed(jobs[pos], exc, self.retries + 1)
+                    for p in unit:
+                        results[p] = _failed(jobs[p], exc, self.retries + 1)
         finally:
             if own:
                 client.close()
@@ -320,6 +408,8 @@ class SlurmExecutor:
     )
     cluster: str | None = None
     run: RunFn = field(default=_default_run)
+    group_seeds: int = 1
+    run_group: GroupRunFn = field(default=_default_run_group)
 
     def build(self) -> Any:
         """The configured ``submitit.AutoExecutor`` (imported here, not at module import)."""
@@ -337,25 +427,30 @@ class SlurmExecutor:
         results, todo = split_done(jobs)
         if not todo:
             return [results[p] for p in range(len(jobs))]
+        units = group_positions(jobs, todo, self.group_seeds)
         ex = self.build()
-        attempts = dict.fromkeys(todo, 0)
-        pending = list(todo)
+        attempts = dict.fromkeys(range(len(units)), 0)
+        pending = list(range(len(units)))
         while pending:
-            submitted = [(p, ex.submit(self.run, jobs[p])) for p in pending]
+            submitted = [
+                (u, ex.submit(_run_unit, [jobs[p] for p in units[u]], self.run, self.run_group))
+                for u in pending
+            ]
             pending = []
-            for pos, sjob in submitted:
-                attempts[pos] += 1
+            for u, sjob in submitted:
+                attempts[u] += 1
+                unit = units[u]
                 try:
                     res = sjob.result()
                 except Exception as exc:  # submitit wraps remote errors in its own types
-                    log.warning("%s attempt %d failed: %s", jobs[pos].name, attempts[pos], exc)
-                    if attempts[pos] > self.retries:
-                        results[pos] = _failed(jobs[pos], exc, attempts[pos])
+                    log.warning("%s attempt %d failed: %s", jobs[unit[0]].name, attempts[u], exc)
+                    if attempts[u] > self.retries:
+                        results.update({p: _failed(jobs[p], exc, attempts[u]) for p in unit})
                     else:
-                        pending.append(pos)
+                        pending.append(u)
                 else:
-                    results[pos] = JobResult(
-                        res.job, res.status, res.metrics, res.train_time_s, attempts=attempts[pos]
+                    results.update(
+                        {p: _with_attempts(r, attempts[u]) for p, r in zip(unit, res, strict=True)}
                     )
         return [results[p] for p in range(len(jobs))]
 
@@ -367,18 +462,22 @@ def executor_from_spec(
     jobs_per_device: int = 1,
     retries: int = 1,
     slurm_folder: str | os.PathLike[str] = "submitit_logs",
+    group_seeds: int = 1,
 ) -> Executor:
     """Executor from a CLI value: ``local``, ``inline``, ``dask://HOST:PORT`` or ``slurm``."""
+    g = group_seeds
     if spec == "local":
-        return LocalExecutor(devices=devices, jobs_per_device=jobs_per_device, retries=retries)
+        return LocalExecutor(
+            devices=devices, jobs_per_device=jobs_per_device, retries=retries, group_seeds=g
+        )
     if spec == "inline":
-        return LocalExecutor(devices=devices, retries=retries, processes=False)
+        return LocalExecutor(devices=devices, retries=retries, processes=False, group_seeds=g)
     if spec.startswith("dask://"):
-        return DaskExecutor("tcp://" + spec.removeprefix("dask://"), retries=retries)
+        return DaskExecutor("tcp://" + spec.removeprefix("dask://"), retries=retries, group_seeds=g)
     if spec.startswith(("tcp://", "tls://")):
-        return DaskExecutor(spec, retries=retries)
+        return DaskExecutor(spec, retries=retries, group_seeds=g)
     if spec == "slurm":
-        return SlurmExecutor(folder=slurm_folder, retries=retries)
+        return SlurmExecutor(folder=slurm_folder, retries=retries, group_seeds=g)
     raise ExecutorSpecError(
         f"unknown executor {spec!r}; use local, inline, dask://HOST:PORT or slurm"
     )

@@ -22,6 +22,7 @@ torch.Size([2, 3, 10])
 from __future__ import annotations
 
 import copy
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -35,6 +36,7 @@ from torch.func import functional_call, stack_module_state, vmap  # noqa: E402
 
 from nb201_flat.train.model import Network  # noqa: E402
 from nb201_flat.train.recipe import Recipe  # noqa: E402
+from nb201_flat.train.writer import cpu_snapshot  # noqa: E402
 
 
 def seeded_network(
@@ -173,10 +175,18 @@ class GroupedSession:
 
     def train_epoch(self, max_steps: int | None = None) -> tuple[list[float], int]:
         """One epoch for every member: ``([mean loss per member], images per member)``."""
+        losses, _, seen = self.train_epoch_stats(max_steps)
+        return losses, seen
+
+    def train_epoch_stats(
+        self, max_steps: int | None = None
+    ) -> tuple[list[float], list[float], int]:
+        """One epoch: ``([mean loss], [accuracy %], images)``, lists with one value per member."""
         data, recipe = self.data, self.recipe
         self.model.train()
         perms = [torch.randperm(self.n_train, generator=g, device=self.device) for g in self.gens]
         loss_sum = torch.zeros(self.model.k, dtype=torch.float64, device=self.device)
+        correct = torch.zeros(self.model.k, dtype=torch.int64, device=self.device)
         seen = 0
         steps = self.steps if max_steps is None else min(self.steps, max_steps)
         bs = recipe.batch_size
@@ -196,5 +206,104 @@ class GroupedSession:
             self.opt.step()
             self.sched.step()
             loss_sum += per_member.detach().double() * y.shape[1]
+            correct += (logits.detach().argmax(2) == y).sum(1)
             seen += y.shape[1]
-        return (loss_sum / seen).tolist(), seen
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        accs = (100.0 * correct.double() / seen).tolist()
+        return (loss_sum / seen).tolist(), accs, seen
+
+    def evaluate(self) -> list[dict[str, tuple[float, float, float]]]:
+        """Per member ``{split: (loss, accuracy %, seconds)}``, as a single session's evaluate.
+
+        Every member sees the same evaluation batch (a broadcast view, no copy), in batches of
+        ``recipe.eval_batch_size``; BatchNorm uses each member's running statistics.
+        """
+        data, k = self.data, self.model.k
+        out: list[dict[str, tuple[float, float, float]]] = [{} for _ in range(k)]
+        if not data.splits:
+            return out
+        self.model.eval()
+        t0 = time.perf_counter()
+        bs = self.recipe.eval_batch_size
+        with torch.no_grad():
+            for src, (x_all, y_all) in data.sources.items():
+                names = [s for s, (source, _) in data.splits.items() if source == src]
+                if not names:
+                    continue
+                needed = torch.unique(torch.cat([data.splits[s][1] for s in names]))
+                losses = torch.zeros(k, len(y_all), dtype=torch.float64, device=self.device)
+                hits = torch.zeros(k, len(y_all), dtype=torch.bool, device=self.device)
+                for b in range(0, len(needed), bs):
+                    idx = needed[b : b + bs]
+                    x = data.normalise(x_all[idx])
+                    logits = self.model(x.unsqueeze(0).expand(k, *x.shape)).float()
+                    y = y_all[idx].unsqueeze(0).expand(k, -1)
+                    ce = F.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction="none")
+                    losses[:, idx] = ce.view(k, -1).double()
+                    hits[:, idx] = logits.argmax(2) == y
+                for s in names:
+                    idx = data.splits[s][1]
+                    lo = losses[:, idx].mean(1).tolist()
+                    acc = (100.0 * hits[:, idx].double().mean(1)).tolist()
+                    for m in range(k):
+                        out[m][s] = (lo[m], acc[m], 0.0)
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        elapsed = time.perf_counter() - t0
+        return [{s: (lo, acc, elapsed) for s, (lo, acc, _) in rows.items()} for rows in out]
+
+    # -- checkpoints: one file per member, in a single Session's format ------------------------
+    def member_states(self) -> list[dict[str, Any]]:
+        """Each member's training state as :meth:`Session.state <.trainer.Session.state>` holds
+        it (model, SGD, schedule, generator), copied to the CPU: a member's checkpoint resumes
+        in a single session or in a group alike."""
+        opt = self.opt.state_dict()
+        sched = self.sched.state_dict()
+        out = []
+        for m in range(self.model.k):
+            opt_m = {
+                "state": {
+                    i: {key: v[m] if torch.is_tensor(v) else v for key, v in st.items()}
+                    for i, st in opt["state"].items()
+                },
+                "param_groups": opt["param_groups"],
+            }
+            state = {
+                "model": self.model.member_state(m),
+                "optimizer": opt_m,
+                "scheduler": sched,
+                "generator": self.gens[m].get_state(),
+            }
+            out.append(cpu_snapshot(state))
+        return out
+
+    def load_member_states(self, states: Sequence[dict[str, Any]]) -> None:
+        """Inverse of :meth:`member_states` (states of single sessions load as well)."""
+        if len(states) != self.model.k:
+            raise ArgumentError(f"{len(states)} member states for a group of {self.model.k}")
+        scheds = {int(st["scheduler"]["last_epoch"]) for st in states}
+        if len(scheds) != 1:
+            raise ArgumentError(f"group members are at different steps {sorted(scheds)}")
+        with torch.no_grad():
+            for m, st in enumerate(states):
+                model_state = st["model"]
+                for name, p in zip(self.model.names, self.model.stacked, strict=True):
+                    p[m].copy_(model_state[name])
+                for name, buf in self.model._buffers_dict().items():
+                    buf[m].copy_(model_state[name])
+                self.gens[m].set_state(st["generator"])
+        first = states[0]["optimizer"]
+        stacked_state = {
+            i: {
+                key: (
+                    torch.stack([st["optimizer"]["state"][i][key] for st in states]).to(self.device)
+                    if torch.is_tensor(v)
+                    else v
+                )
+                for key, v in per.items()
+            }
+            for i, per in first["state"].items()
+        }
+        self.opt.load_state_dict({"state": stacked_state, "param_groups": first["param_groups"]})
+        self.sched.load_state_dict(states[0]["scheduler"])

@@ -22,10 +22,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, NamedTuple
 
+from nb201_flat.errors import ArgumentError
 from nb201_flat.space import NB201, Arch, Space
 from nb201_flat.train.costs import check_ops
 from nb201_flat.train.data import dataset_info
-from nb201_flat.train.modes import TrainMode, effective_mode, keyed_space
+from nb201_flat.train.modes import TrainMode, default_eval_every, effective_mode, keyed_space
 from nb201_flat.train.recipe import Recipe, recipe_for
 
 
@@ -87,6 +88,13 @@ class TrainJob:
     mode
         ``"faithful"`` (NB201's numerics, default) or ``"fast"``; see :mod:`.modes`. Its tag
         (with any override above) is part of :attr:`key` and of the checkpoint identity.
+    eval_every
+        Evaluate the splits every this many epochs (the last epoch always); ``None``: the
+        mode's default (:func:`~.modes.default_eval_every`: every epoch in faithful mode).
+        Not part of :attr:`key` nor of the checkpoint identity: evaluation never changes the
+        training (no gradient, BatchNorm in eval mode, no random numbers drawn), so the
+        weights, the ``train`` rows and the final epoch's numbers are the same for every
+        value; it only decides which intermediate epochs have evaluation rows in the curves.
     """
 
     arch: str
@@ -109,11 +117,23 @@ class TrainJob:
     amp: bool | None = None
     threads: int | None = None
     mode: str = "faithful"
+    eval_every: int | None = None
 
     def __post_init__(self) -> None:
         check_ops(self.ops, self.n_nodes)
         dataset_info(self.dataset)
         _ = self.train_mode  # an unknown mode or a contradicting override fails here
+        if self.eval_every is not None and self.eval_every < 1:
+            raise ArgumentError(
+                f"--eval-every must be >= 1 (epochs between evaluations), got {self.eval_every}"
+            )
+
+    @property
+    def evaluate_every(self) -> int:
+        """Epochs between evaluations (the job's value or its mode's default)."""
+        if self.eval_every is not None:
+            return self.eval_every
+        return default_eval_every(self.train_mode)
 
     @property
     def train_mode(self) -> TrainMode:
@@ -174,6 +194,7 @@ def make_jobs(
     amp: bool | None = None,
     threads: int | None = None,
     mode: str = "faithful",
+    eval_every: int | None = None,
 ) -> list[TrainJob]:
     """Jobs for every (arch, seed) pair, archs given as :class:`Arch`, string or index.
 
@@ -209,6 +230,7 @@ def make_jobs(
                     amp=amp,
                     threads=threads,
                     mode=mode,
+                    eval_every=eval_every,
                 )
             )
     return jobs

@@ -240,6 +240,29 @@ def split_keyed_space(key: str) -> tuple[str, str | None]:
     return base, (tag if sep else None)
 
 
+FAST_EVAL_EVERY = 5
+"""Default evaluation interval (epochs) of ``fast`` mode; ``faithful`` evaluates every epoch."""
+
+
+def default_eval_every(mode: TrainMode) -> int:
+    """Epochs between evaluations when a job does not say: 1 (faithful, as NB201's curves)
+    or :data:`FAST_EVAL_EVERY` (fast). The schedule's last epoch is always evaluated.
+
+    >>> default_eval_every(FAITHFUL), default_eval_every(FAST)
+    (1, 5)
+    """
+    return 1 if mode.name == "faithful" else FAST_EVAL_EVERY
+
+
+def is_eval_epoch(epoch: int, every: int, epochs: int) -> bool:
+    """Whether completed epoch ``epoch`` (1-based) of ``epochs`` is evaluated.
+
+    >>> [e for e in range(1, 13) if is_eval_epoch(e, 5, 12)]
+    [5, 10, 12]
+    """
+    return epoch % every == 0 or epoch == epochs
+
+
 def apply_backend_flags(mode: TrainMode, device_type: str) -> None:
     """Set torch's process-wide backend flags for ``mode`` (TF32, cuDNN determinism/benchmark).
 

@@ -9,8 +9,12 @@ checkpoint to the same final numbers (bitwise on CPU with the same thread count;
 the non-determinism of its kernels). Weight init uses the seed through a forked global RNG, so
 the caller's RNG state is left untouched.
 
-After each epoch the results are upserted into the database, then the checkpoint is written;
-a crash in between repeats that epoch with identical numbers. The job's mode
+After each epoch the results are upserted into the database, then the checkpoint is written,
+both off the training thread (:mod:`.writer`: the state is copied to the CPU first, one writer
+thread does the atomic writes in order, its errors surface on the training thread); a crash in
+between repeats that epoch with identical numbers. The splits are evaluated every
+``job.evaluate_every`` epochs and at the last epoch, in batches of ``recipe.eval_batch_size``
+(separate from the training batch); evaluation never changes the training. The job's mode
 (:mod:`.modes`: ``faithful`` or ``fast``) sets precision, layout, compilation, backend flags and
 the learning-rate update (once per epoch, as NB201).
 """
@@ -42,17 +46,21 @@ from nb201_flat.train.modes import (  # noqa: E402
     TrainMode,
     apply_backend_flags,
     compile_options,
+    is_eval_epoch,
     uses_tensor_lr,
 )
 from nb201_flat.train.pruning import prune_network  # noqa: E402
 from nb201_flat.train.recipe import Recipe  # noqa: E402
 from nb201_flat.train.results_db import ResultsDB  # noqa: E402
 from nb201_flat.train.runlock import run_lock  # noqa: E402
+from nb201_flat.train.writer import BackgroundWriter, cpu_snapshot  # noqa: E402
 
 log = logging.getLogger(__name__)
 
 EpochCallback = Callable[[int, Mapping[str, tuple[float, float, float]]], None]
-"""``callback(epoch, rows)`` after each stored epoch; ``rows[split] = (loss, acc, time_s)``."""
+"""``callback(epoch, rows)`` once an epoch's rows and checkpoint are stored, on the writer
+thread; ``rows[split] = (loss, acc, time_s)`` (evaluated splits only on evaluated epochs). An
+exception it raises stops the training at its next epoch (as a writer error)."""
 
 
 def resolve_device(device: str) -> torch.device:
@@ -144,7 +152,7 @@ def train(
     progress
         Show a tqdm progress bar over epochs.
     on_epoch_end
-        Called after each epoch is stored (monitoring, tests).
+        Called after each epoch is stored (monitoring, tests), on the writer thread.
 
     Returns
     -------
@@ -265,6 +273,10 @@ class Session:
             "generator": self.gen.get_state(),
         }
 
+    def snapshot(self) -> dict[str, Any]:
+        """:meth:`state` copied to the CPU: safe to hand to the background writer."""
+        return dict(cpu_snapshot(self.state()))
+
     def load_state(self, state: Mapping[str, Any]) -> None:
         """Inverse of :meth:`state`."""
         self.model.load_state_dict(state["model"])
@@ -274,30 +286,45 @@ class Session:
 
     def train_epoch(self, max_steps: int | None = None) -> tuple[float, float, int]:
         """One epoch (or its first ``max_steps`` steps): ``(mean loss, accuracy %, images)``."""
-        data, recipe, device = self.data, self.recipe, self.device
-        self.model.train()
-        perm = torch.randperm(self.n_train, generator=self.gen, device=device)
-        loss_sum = torch.zeros((), dtype=torch.float64, device=device)
-        correct = torch.zeros((), dtype=torch.int64, device=device)
-        seen = 0
-        steps = self.steps if max_steps is None else min(self.steps, max_steps)
+        steps = self.begin_epoch(max_steps)
         for b in range(steps):
-            idx = perm[b * recipe.batch_size : (b + 1) * recipe.batch_size]
-            x = self.prep(data.augment(data.train_x[idx], self.pad, recipe.flip, self.gen))
-            y = data.train_y[idx]
-            with self.autocast():
-                logits = self.fwd(x)
-                loss = F.cross_entropy(logits, y)
-            self.opt.zero_grad(set_to_none=True)
-            loss.backward()  # type: ignore[no-untyped-call]
-            self.opt.step()
-            self.sched.step()
-            loss_sum += loss.detach().double() * len(idx)
-            correct += (logits.detach().argmax(1) == y).sum()
-            seen += len(idx)
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        return float(loss_sum) / seen, 100.0 * float(correct) / seen, seen
+            self.step(b)
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        return self.end_epoch()
+
+    # An epoch in three parts, so that several sessions can interleave their steps (one CUDA
+    # stream each, :mod:`.streams`); train_epoch runs them back to back.
+    def begin_epoch(self, max_steps: int | None = None) -> int:
+        """Start an epoch: draw its data order; return the number of steps to run."""
+        self.model.train()
+        self._perm = torch.randperm(self.n_train, generator=self.gen, device=self.device)
+        self._loss_sum = torch.zeros((), dtype=torch.float64, device=self.device)
+        self._correct = torch.zeros((), dtype=torch.int64, device=self.device)
+        self._seen = 0
+        return self.steps if max_steps is None else min(self.steps, max_steps)
+
+    def step(self, b: int) -> None:
+        """Optimiser step ``b`` of the epoch begun by :meth:`begin_epoch` (no host sync)."""
+        data, recipe = self.data, self.recipe
+        idx = self._perm[b * recipe.batch_size : (b + 1) * recipe.batch_size]
+        x = self.prep(data.augment(data.train_x[idx], self.pad, recipe.flip, self.gen))
+        y = data.train_y[idx]
+        with self.autocast():
+            logits = self.fwd(x)
+            loss = F.cross_entropy(logits, y)
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()  # type: ignore[no-untyped-call]
+        self.opt.step()
+        self.sched.step()
+        self._loss_sum += loss.detach().double() * len(idx)
+        self._correct += (logits.detach().argmax(1) == y).sum()
+        self._seen += len(idx)
+
+    def end_epoch(self) -> tuple[float, float, int]:
+        """``(mean loss, accuracy %, images)`` of the epoch's steps (reads them to the host)."""
+        seen = self._seen
+        return float(self._loss_sum) / seen, 100.0 * float(self._correct) / seen, seen
 
     def evaluate(self) -> dict[str, tuple[float, float, float]]:
         """``{split: (loss, accuracy %, seconds)}`` on every evaluated split."""
@@ -365,23 +392,24 @@ def _train(
         desc=job.name,
         leave=False,
     )
-    for epoch in bar:
-        t0 = time.perf_counter()
-        train_loss, train_acc, _ = sess.train_epoch()
-        train_time += time.perf_counter() - t0
-        if not math.isfinite(train_loss):
-            raise Nb201FlatError(
-                f"{job.name}: training loss became {train_loss} at epoch {epoch + 1}"
-            )
-        rows = {"train": (train_loss, train_acc, train_time)}
-        rows.update(sess.evaluate())
-        done = epoch + 1
-        db.write_epoch(job.key, job.index, done, rows)
-        state = {"epoch": done, "run": _job_state_id(job), "train_time_s": train_time}
-        ckpt.save(done, {**state, **sess.state()})
-        if on_epoch_end is not None:
-            on_epoch_end(done, rows)
-        bar.set_postfix(loss=f"{train_loss:.3f}", acc=f"{train_acc:.1f}")
+    every = job.evaluate_every
+    with BackgroundWriter() as writer:
+        for epoch in bar:
+            t0 = time.perf_counter()
+            train_loss, train_acc, _ = sess.train_epoch()
+            train_time += time.perf_counter() - t0
+            if not math.isfinite(train_loss):
+                raise Nb201FlatError(
+                    f"{job.name}: training loss became {train_loss} at epoch {epoch + 1}"
+                )
+            done = epoch + 1
+            rows = {"train": (train_loss, train_acc, train_time)}
+            if is_eval_epoch(done, every, recipe.epochs):
+                rows.update(sess.evaluate())
+            state = {"epoch": done, "run": _job_state_id(job), "train_time_s": train_time}
+            snap = {**state, **sess.snapshot()}
+            writer.submit(_store_epoch(db, ckpt, job, done, dict(rows), snap, on_epoch_end))
+            bar.set_postfix(loss=f"{train_loss:.3f}", acc=f"{train_acc:.1f}")
     bar.close()
 
     if start >= recipe.epochs:  # everything was done before a crash that hit mark_run
@@ -393,6 +421,27 @@ def _train(
     )
     ckpt.prune_to_last()
     return JobResult(job, "done", metrics, train_time)
+
+
+def _store_epoch(
+    db: ResultsDB,
+    ckpt: Checkpointer,
+    job: TrainJob,
+    epoch: int,
+    rows: Mapping[str, tuple[float, float, float]],
+    state: dict[str, Any],
+    on_epoch_end: EpochCallback | None = None,
+) -> Callable[[], None]:
+    """The writer's task for one epoch: results first, then the checkpoint (see module doc),
+    then the callback, which so sees the epoch stored."""
+
+    def task() -> None:
+        db.write_epoch(job.key, job.index, epoch, rows)
+        ckpt.save(epoch, state)
+        if on_epoch_end is not None:
+            on_epoch_end(epoch, rows)
+
+    return task
 
 
 def _evaluate(

@@ -58,7 +58,7 @@ def test_tiny_cpu_pass_exercises_every_measurement() -> None:
     torch.set_num_threads(1)
     res = B.run(
         torch.device("cpu"), c=2, n=1, batch=8, steps=1, warmup=1, n_train=16, ks=(1, 2),
-        budget_s=600, times={11472: 2000.0},
+        budget_s=600, times={11472: 2000.0}, eval_batches=(4, 16), n_eval=16,
     )  # fmt: skip
     assert set(res["cells"]) == {"resnet_like", "best_cifar10", "median_cost"}
     r = res["cells"]["resnet_like"]
@@ -71,8 +71,16 @@ def test_tiny_cpu_pass_exercises_every_measurement() -> None:
     runs = res["grouped"]["runs"]
     assert [g["k"] for g in runs] == [1, 2] and runs[0]["ratio_to_k1"] == 1.0
     assert res["peak_gpu_mem_mb"] is None  # CPU: no GPU memory to report
+    st = res["streams"]
+    assert st["cells"] == list(B.cells().values())
+    assert st["streams_images_per_s"] > 0 and st["in_turn_images_per_s"] > 0
+    ratio = st["streams_images_per_s"] / st["in_turn_images_per_s"]
+    assert st["ratio_streams_to_in_turn"] == pytest.approx(ratio)
+    assert [r["eval_batch"] for r in res["eval"]["runs"]] == [4, 16]
+    assert all(r["images_per_s"] > 0 for r in res["eval"]["runs"])
     # a spent budget skips measurements and says so
     res = B.run(torch.device("cpu"), c=2, n=1, batch=8, steps=1, warmup=0, n_train=8,
                 ks=(1,), budget_s=0.0, times={})  # fmt: skip
     assert "skipped" in res["cells"]["resnet_like"]["fast"]
     assert "skipped" in res["grouped"]["runs"][0]
+    assert "skipped" in res["streams"] and "skipped" in res["eval"]

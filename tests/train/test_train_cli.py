@@ -154,3 +154,34 @@ def test_torch_is_imported_lazily() -> None:
 def test_missing_torch_names_the_extra() -> None:
     subprocess.run([sys.executable, "-c", NO_TORCH], check=True)
     assert issubclass(MissingDependencyError, ImportError)
+
+
+def test_train_group_seeds_and_eval_options(
+    cifar10_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("torch")
+    from nb201_flat.train.results_db import load_curves
+
+    def argv(db: str, *extra: str) -> list[str]:
+        return ["train", "11472", "--dataset", "cifar10", "--epochs", "2", "--seeds", "1", "2",
+                "--data-root", str(cifar10_root), "--db", str(tmp_path / db), "--device", "cpu",
+                "--executor", "inline", "--C", "2", "--N", "1", "--json", *extra]  # fmt: skip
+
+    assert run_cli(argv("sep.sqlite", "--eval-every", "2", "--eval-batch-size", "7")) == 0
+    sep = json.loads(capsys.readouterr().out)["runs"]
+    assert run_cli(argv("grp.sqlite", "--group-seeds", "2", "--eval-every", "2")) == 0
+    grp = json.loads(capsys.readouterr().out)["runs"]
+    assert [(r["seed"], r["status"]) for r in grp] == [(1, "done"), (2, "done")]
+    for a, b in zip(sep, grp, strict=True):
+        assert a["metrics"].keys() == b["metrics"].keys()
+        for split, m in a["metrics"].items():
+            assert b["metrics"][split]["loss"] == pytest.approx(m["loss"], rel=1e-4)
+    # --eval-every 2: epoch 1 has train rows only, epoch 2 (the last) all splits
+    curves = load_curves(tmp_path / "grp.sqlite")
+    assert set(curves.loc[curves["epoch"] == 1, "split"]) == {"train"}
+    assert set(curves.loc[curves["epoch"] == 2, "split"]) == {"train", "ori-test"}
+    with pytest.raises(ArgumentError, match="faithful mode only"):
+        run_cli(argv("x.sqlite", "--group-seeds", "2", "--mode", "fast"))
+    for bad in (["--group-seeds", "0"], ["--eval-every", "0"], ["--eval-batch-size", "0"]):
+        with pytest.raises(ArgumentError, match=bad[0]):
+            run_cli(argv("x.sqlite", *bad))

@@ -14,6 +14,7 @@ MODULES = [
     "nb201_flat.train.jobs",
     "nb201_flat.train.pruning",
     "nb201_flat.train.campaign",
+    "nb201_flat.train.writer",
 ]
 TORCH_MODULES = ["nb201_flat.train.augment", "nb201_flat.train.grouped"]
 

@@ -109,3 +109,37 @@ def test_executor_specs() -> None:
     assert isinstance(executor_from_spec("slurm"), SlurmExecutor)
     with pytest.raises(ExecutorSpecError, match="dask://HOST:PORT"):
         executor_from_spec("kubernetes")
+
+
+def test_grouped_units_in_every_executor(cifar10_root: Path, tmp_path: Path) -> None:
+    """--group-seeds through a worker process, dask and submitit: one task per group, each
+    member's numbers those of its separate run (float rounding of batched kernels aside)."""
+    distributed = pytest.importorskip("distributed")
+    pytest.importorskip("submitit")
+    ref = LocalExecutor(processes=False).map(jobs_for(cifar10_root, tmp_path / "ref", [1, 2, 3]))
+
+    def check(res: list) -> None:
+        assert [(r.status, r.job.seed, r.attempts) for r in res] == [
+            ("done", 1, 1),
+            ("done", 2, 1),
+            ("done", 3, 1),
+        ]
+        for a, b in zip(ref, res, strict=True):
+            for split, m in a.metrics.items():
+                assert b.metrics[split]["loss"] == pytest.approx(m["loss"], rel=1e-4)
+
+    pool = LocalExecutor(devices=["cpu"], threads=1, group_seeds=2)
+    check(pool.map(jobs_for(cifar10_root, tmp_path / "pool", [1, 2, 3])))  # groups [1, 2], [3]
+    with (
+        distributed.LocalCluster(
+            n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        check(
+            DaskExecutor(client, group_seeds=3).map(
+                jobs_for(cifar10_root, tmp_path / "d", [1, 2, 3])
+            )
+        )
+    slurm = SlurmExecutor(folder=tmp_path / "logs", cluster="debug", group_seeds=3)
+    check(slurm.map(jobs_for(cifar10_root, tmp_path / "s", [1, 2, 3])))

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from train_helpers import write_tiny_cifar10
 
@@ -70,3 +72,238 @@ def test_grouped_training_equals_separate_sessions(tmp_path: Path) -> None:
         for k, sess in enumerate(singles):
             loss, _, _ = sess.train_epoch()
             assert losses[k] == pytest.approx(loss, rel=1e-4)
+
+
+# -- grouped runs: results DB, checkpoints, executors, CLI ----------------------------------
+GROUP_EPOCHS = 2
+GROUP_SEEDS = [777, 888]
+ARCH = "|nor_conv_3x3~0|+|skip_connect~0|nor_conv_1x1~1|+|avg_pool_3x3~0|none~1|nor_conv_3x3~2|"
+
+
+def group_jobs(root: Path, db: Path, **kw: object) -> list:
+    from nb201_flat.train.jobs import make_jobs
+
+    return make_jobs(
+        [ARCH],
+        dataset="cifar10-valid",
+        epochs=GROUP_EPOCHS,
+        seeds=GROUP_SEEDS,
+        data_root=root,
+        db_path=db,
+        recipe=Recipe(epochs=GROUP_EPOCHS, batch_size=16),
+        c=4,
+        n=1,
+        device="cpu",
+        threads=1,
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def values(db: Path) -> dict[tuple, float]:
+    from nb201_flat.train.results_db import load_curves
+
+    df = load_curves(db)
+    df = df[df["metric"] != "time_s"]
+    return {
+        (r.index, r.arch, r.dataset, r.split, r.epochs, r.seed, r.epoch, r.metric): r.value
+        for r in df.itertuples()
+    }
+
+
+@pytest.fixture(scope="module")
+def separate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The reference: each seed trained alone (inline executor, one process)."""
+    from nb201_flat.train.executors import LocalExecutor
+
+    base = tmp_path_factory.mktemp("separate")
+    root = write_tiny_cifar10(base / "data")
+    res = LocalExecutor(processes=False).map(group_jobs(root, base / "r.sqlite"))
+    assert [r.status for r in res] == ["done", "done"]
+    return root, base / "r.sqlite"
+
+
+def test_grouped_campaign_equals_separate_runs(separate: tuple[Path, Path], tmp_path: Path) -> None:
+    from nb201_flat.train.executors import LocalExecutor
+    from nb201_flat.train.results_db import ResultsDB, load_results
+
+    root, ref_db = separate
+    jobs = group_jobs(root, tmp_path / "r.sqlite")
+    calls: list[int] = []
+
+    def counting_group(js: object) -> object:
+        from nb201_flat.train.grouped_run import run_group
+
+        calls.append(len(js))  # type: ignore[arg-type]
+        return run_group(js)  # type: ignore[arg-type]
+
+    ex = LocalExecutor(processes=False, group_seeds=4, run_group=counting_group)  # type: ignore[arg-type]
+    res = ex.map(jobs)
+    assert calls == [2]  # both seeds in one group, one task
+    assert [(r.status, r.job.seed) for r in res] == [("done", 777), ("done", 888)]
+    ref, got = values(ref_db), values(tmp_path / "r.sqlite")
+    assert got.keys() == ref.keys()  # every member under its own key, every epoch and split
+    for key, v in ref.items():
+        assert got[key] == pytest.approx(v, rel=1e-4), key
+    # the run records are those of separate runs: status, size, FLOPs
+    a, b = ResultsDB(ref_db).runs_frame(), ResultsDB(tmp_path / "r.sqlite").runs_frame()
+    cols = ["space", "arch", "seed", "status", "params_mb", "flops_m"]
+    pd.testing.assert_frame_equal(a[cols].sort_values("seed"), b[cols].sort_values("seed"))
+    assert set(load_results(tmp_path / "r.sqlite")["seed"]) == set(GROUP_SEEDS)
+    # each member's final checkpoint lies in its own folder, in the single-run format
+    for job in jobs:
+        files = sorted(p.name for p in job.checkpoint_folder.iterdir())
+        assert files == [f"epoch-{GROUP_EPOCHS:04d}.pt"]
+        ref_job = group_jobs(root, ref_db)[GROUP_SEEDS.index(job.seed)]
+        mine = torch.load(job.checkpoint_folder / files[0], weights_only=True)
+        theirs = torch.load(ref_job.checkpoint_folder / files[0], weights_only=True)
+        assert mine["run"] == theirs["run"] and mine.keys() == theirs.keys()
+        for name, value in theirs["model"].items():
+            torch.testing.assert_close(mine["model"][name], value, rtol=1e-3, atol=1e-4)
+    # done: a second map skips everything, grouped or not
+    again = LocalExecutor(processes=False, group_seeds=4, run_group=counting_group).map(jobs)  # type: ignore[arg-type]
+    assert [r.status for r in again] == ["skipped", "skipped"] and calls == [2]
+
+
+def test_group_killed_between_member_checkpoints_resumes_exactly(
+    separate: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from nb201_flat.train.checkpoint import Checkpointer
+    from nb201_flat.train.grouped_run import train_group
+
+    root, _ = separate
+    clean = train_group(group_jobs(root, tmp_path / "clean.sqlite"))
+    jobs = group_jobs(root, tmp_path / "r.sqlite")
+    real_save = Checkpointer.save
+
+    def dying_save(self: Checkpointer, epoch: int, state: dict) -> Path:
+        if epoch == 2 and state["run"][4] == 888:  # member 2's save of epoch 2: the "kill"
+            raise OSError("killed")
+        return real_save(self, epoch, state)
+
+    monkeypatch.setattr(Checkpointer, "save", dying_save)
+    with pytest.raises(Exception, match="killed"):  # the writer's error reaches this thread
+        train_group(jobs)
+    monkeypatch.setattr(Checkpointer, "save", real_save)
+    assert (jobs[0].checkpoint_folder / "epoch-0002.pt").exists()
+    assert not (jobs[1].checkpoint_folder / "epoch-0002.pt").exists()
+    resumed = train_group(jobs)  # from epoch 1, the newest both members have
+    assert [r.status for r in resumed] == ["done", "done"]
+    assert values(tmp_path / "r.sqlite") == {
+        k: v for k, v in values(tmp_path / "clean.sqlite").items()
+    }  # bitwise: the same grouped kernels on the same states
+    assert [r.metrics for r in resumed] == [r.metrics for r in clean]
+
+
+def test_group_checks() -> None:
+    import dataclasses
+
+    from nb201_flat.train.executors import group_positions
+    from nb201_flat.train.grouped_run import check_groupable
+
+    jobs = group_jobs(Path("data"), Path("r.sqlite")) + group_jobs(
+        Path("data"), Path("r.sqlite"), mode="fast"
+    )
+    other_cell = dataclasses.replace(jobs[0], seed=5, index=0, arch="x")
+    assert group_positions([*jobs[:2], other_cell], range(3), 4) == [[0, 1], [2]]
+    assert group_positions(jobs[:2], [0, 1], 1) == [[0], [1]]
+    assert group_positions(jobs[:2] * 2, range(4), 3) == [[0, 1, 2], [3]]
+    with pytest.raises(ArgumentError, match="faithful mode only"):
+        group_positions(jobs, range(4), 2)
+    with pytest.raises(ArgumentError, match="differ in more than their seed"):
+        check_groupable([jobs[0], other_cell])
+    with pytest.raises(ArgumentError, match="repeats a seed"):
+        check_groupable([jobs[0], jobs[0]])
+
+
+GROUP_CHILD = """
+import sys, time
+import torch
+from nb201_flat.train.jobs import make_jobs
+from nb201_flat.train.recipe import Recipe
+from nb201_flat.train.grouped_run import train_group
+
+torch.set_num_threads(1)
+root, db = sys.argv[1], sys.argv[2]
+jobs = make_jobs([{arch!r}], dataset="cifar10-valid", epochs=4, seeds=[777, 888],
+                 data_root=root, db_path=db, recipe=Recipe(epochs=4, batch_size=16),
+                 c=4, n=1, device="cpu", threads=1)
+
+def slow(epoch, rows):
+    print(epoch, flush=True)
+    time.sleep(0.3)  # leave the parent time to kill us in the middle of the run
+
+train_group(jobs, on_epoch_end=slow)
+print("finished", flush=True)
+"""
+
+
+def test_group_kill_9_then_resume_gives_identical_numbers(
+    separate: tuple[Path, Path], tmp_path: Path
+) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    import numpy as np
+
+    from nb201_flat.train.grouped_run import train_group
+    from nb201_flat.train.jobs import make_jobs
+
+    root, _ = separate
+
+    def jobs(db: Path) -> list:
+        return make_jobs([ARCH], dataset="cifar10-valid", epochs=4, seeds=[777, 888],
+                         data_root=root, db_path=db, recipe=Recipe(epochs=4, batch_size=16),
+                         c=4, n=1, device="cpu", threads=1)  # fmt: skip
+
+    clean = jobs(tmp_path / "clean.sqlite")
+    train_group(clean)
+    script = tmp_path / "child.py"
+    script.write_text(GROUP_CHILD.format(arch=ARCH))
+    db = tmp_path / "r.sqlite"
+    proc = subprocess.Popen(
+        [sys.executable, str(script), str(root), str(db)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if line.strip() == "2":
+            # somewhere in epoch 3: the sleep, training, a member's rows or checkpoint write
+            time.sleep(float(np.random.default_rng().uniform(0.0, 0.4)))
+            os.kill(proc.pid, signal.SIGKILL)
+            break
+    proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+    resumed: list[int] = []
+    res = train_group(jobs(db), on_epoch_end=lambda e, r: resumed.append(e))
+    assert [r.status for r in res] == ["done", "done"] and resumed and resumed[0] >= 3
+    assert values(db) == values(tmp_path / "clean.sqlite")  # bitwise
+    for a, b in zip(jobs(db), clean, strict=True):
+        wa = torch.load(a.checkpoint_folder / "epoch-0004.pt", weights_only=True)["model"]
+        wb = torch.load(b.checkpoint_folder / "epoch-0004.pt", weights_only=True)["model"]
+        assert all(torch.equal(wa[k], wb[k]) for k in wb)
+
+
+def test_checkpointer_load_epoch_and_discard_after(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    from nb201_flat.train.checkpoint import Checkpointer
+
+    ck = Checkpointer(tmp_path / "run", keep=3)
+    for e in (1, 2, 3):
+        ck.save(e, {"epoch": e, "x": torch.full((2,), float(e))})
+    st = ck.load_epoch(2)
+    assert st is not None and torch.equal(st["x"], torch.full((2,), 2.0))
+    assert ck.load_epoch(7) is None  # missing
+    (tmp_path / "run" / "epoch-0001.pt").write_bytes(b"\x00" * 10)
+    with caplog.at_level(logging.WARNING):
+        assert ck.load_epoch(1) is None  # unreadable: kept aside, never reused
+    assert "epoch-0001.pt is corrupt" in caplog.text
+    assert (tmp_path / "run" / "epoch-0001.pt.corrupt").exists()
+    ck.discard_after(2)
+    assert [e for e, _ in ck.files()] == [2]

@@ -18,6 +18,7 @@ import pandas as pd
 import pytest
 from train_helpers import write_split_file, write_tiny_cifar10, write_tiny_imagenet16
 
+from nb201_flat.errors import ArgumentError
 from nb201_flat.train.jobs import TrainJob, make_jobs
 from nb201_flat.train.recipe import Recipe
 from nb201_flat.train.results_db import ResultsDB, load_curves, load_results
@@ -279,3 +280,51 @@ def test_checkpoint_of_another_run_is_refused(reference: tuple, tmp_path: Path) 
     other = dataclasses.replace(job, recipe=dataclasses.replace(RECIPE, batch_size=8))
     with pytest.raises(CheckpointMismatchError, match="another run"):
         train(other)
+
+
+# -- evaluation interval ---------------------------------------------------------------------
+def test_eval_every_changes_only_which_epochs_are_evaluated(
+    reference: tuple, tmp_path: Path
+) -> None:
+    root, ref_curves, ref_weights = reference
+    job = tiny_job(root, tmp_path, eval_every=2)
+    assert job.key == tiny_job(root, tmp_path).key  # same run: training is unchanged
+    evaluated: dict[int, set[str]] = {}
+    result = train(job, on_epoch_end=lambda e, r: evaluated.update({e: set(r)}))
+    both = {"train", "x-valid", "ori-test"}
+    assert evaluated == {1: {"train"}, 2: both, 3: {"train"}, 4: both, 5: both}  # last: always
+    got = curves(Path(job.db_path))
+    cols = ["split", "epoch", "metric"]
+    expected = ref_curves[(ref_curves["split"] == "train") | ref_curves["epoch"].isin([2, 4, 5])]
+    pd.testing.assert_frame_equal(
+        got.sort_values(cols).reset_index(drop=True),
+        expected.sort_values(cols).reset_index(drop=True),
+    )
+    final = torch.load(job.checkpoint_folder / f"epoch-{EPOCHS:04d}.pt", weights_only=True)
+    assert same_weights(final["model"], ref_weights)
+    assert set(result.metrics) == {"train", "x-valid", "ori-test"}
+    with pytest.raises(ArgumentError, match="--eval-every must be >= 1"):
+        tiny_job(root, tmp_path, eval_every=0)
+    fast = tiny_job(root, tmp_path, mode="fast")
+    assert (job.evaluate_every, fast.evaluate_every, tiny_job(root, tmp_path).evaluate_every) == (
+        2,
+        5,
+        1,
+    )
+
+
+def test_writer_error_surfaces_as_the_domain_error(
+    reference: tuple, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from nb201_flat.errors import ResultsDBError
+
+    root, _, _ = reference
+    job = tiny_job(root, tmp_path)
+
+    def broken(self: object, *a: object, **k: object) -> None:
+        raise ResultsDBError("results database r.sqlite: disk I/O error")
+
+    monkeypatch.setattr(ResultsDB, "write_epoch", broken)
+    with pytest.raises(ResultsDBError, match="disk I/O error"):
+        train(job)
+    assert not list(job.checkpoint_folder.glob("epoch-*.pt"))  # no checkpoint without results

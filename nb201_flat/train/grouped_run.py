@@ -1,0 +1,273 @@
+"""Train several seeds of one cell as one grouped network, with each member's results and
+checkpoints exactly where a separate run would put them.
+
+:func:`train_group` takes :class:`~nb201_flat.train.jobs.TrainJob`\\ s that differ only in
+their seed (same cell, dataset, schedule, mode, network size, data, database) and trains the
+ones not yet done as one :class:`~nb201_flat.train.grouped.GroupedSession`. For the results
+database and the checkpoints nothing tells a member from a separate run:
+
+* each member's epochs are upserted under its own :attr:`TrainJob.key` and it is marked
+  ``done`` with its own size and FLOPs; ``train_time_s`` is the group's wall-clock training
+  time (the members trained during all of it, as runs sharing a GPU through
+  ``--jobs-per-device`` record theirs);
+* each member's checkpoint is written to its own :attr:`TrainJob.checkpoint_folder` in the
+  single-run format, with the single run's identity, so a group killed at any moment resumes
+  as a group or member by member, and a member started alone can finish in a group;
+* each member holds its own run lock for the life of the group.
+
+A grouped member's numbers equal its separate run's up to float rounding of the batched
+kernels (tested on CPU), not bitwise; both are fp32 with NB201's schedule, so they share the
+results key. Only ``faithful`` mode is grouped (the grouped step has no bf16/compile path yet);
+asking for a group in ``fast`` mode is an error, never a silently different precision.
+
+Datasets are not grouped: their networks differ in shape (classifier width) and their epochs
+in length (25k or 50k images), which batched kernels cannot share; a campaign over several
+datasets forms groups per dataset.
+
+After a kill between members' checkpoint writes the members stand at different epochs; the
+group resumes from the newest epoch every member has a checkpoint of (checkpoints keep two
+epochs), the members ahead repeat that epoch and overwrite their rows with the same numbers.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import ExitStack
+from dataclasses import replace
+from typing import Any
+
+from nb201_flat.errors import ArgumentError, CheckpointMismatchError, Nb201FlatError, require
+
+require("torch", "train")
+
+import torch  # noqa: E402
+
+from nb201_flat.train import costs  # noqa: E402
+from nb201_flat.train.checkpoint import Checkpointer  # noqa: E402
+from nb201_flat.train.data import load_dataset  # noqa: E402
+from nb201_flat.train.grouped import GroupedSession, seeded_network  # noqa: E402
+from nb201_flat.train.jobs import JobResult, TrainJob  # noqa: E402
+from nb201_flat.train.modes import apply_backend_flags, is_eval_epoch  # noqa: E402
+from nb201_flat.train.results_db import ResultsDB  # noqa: E402
+from nb201_flat.train.runlock import run_lock  # noqa: E402
+from nb201_flat.train.trainer import DeviceData, _job_state_id, resolve_device  # noqa: E402
+from nb201_flat.train.writer import BackgroundWriter  # noqa: E402
+
+log = logging.getLogger(__name__)
+
+
+def check_groupable(jobs: Sequence[TrainJob]) -> None:
+    """Raise :class:`~nb201_flat.errors.ArgumentError` unless ``jobs`` can train as one group."""
+    if not jobs:
+        raise ArgumentError("a group needs at least one job")
+    base = replace(jobs[0], seed=0)
+    for job in jobs[1:]:
+        if replace(job, seed=0) != base:
+            raise ArgumentError(
+                f"{job.name} and {jobs[0].name} differ in more than their seed; only seeds of "
+                "one cell, dataset, schedule and mode train as a group"
+            )
+    seeds = [j.seed for j in jobs]
+    if len(set(seeds)) != len(seeds):
+        raise ArgumentError(f"a group repeats a seed: {seeds}")
+    if jobs[0].train_mode.name != "faithful":
+        raise ArgumentError(
+            "grouped training runs in faithful mode only; use --mode faithful or drop "
+            "--group-seeds (train fast-mode runs separately)"
+        )
+
+
+GroupEpochCallback = Callable[[int, Sequence[Mapping[str, tuple[float, float, float]]]], None]
+"""``callback(epoch, rows)`` once an epoch is stored (on the writer thread); ``rows`` per member."""
+
+
+def train_group(
+    jobs: Sequence[TrainJob],
+    *,
+    progress: bool = False,
+    on_epoch_end: GroupEpochCallback | None = None,
+) -> list[JobResult]:
+    """Train (or resume, or skip) seeds of one cell as one grouped network.
+
+    Parameters
+    ----------
+    jobs
+        Jobs that differ only in their seed (see :func:`check_groupable`).
+    progress
+        Show a tqdm progress bar over epochs.
+    on_epoch_end
+        Called after each epoch is stored (monitoring, tests), on the writer thread.
+
+    Returns
+    -------
+    list of JobResult
+        One per job, in order; ``"skipped"`` for those already done in the database.
+    """
+    jobs = list(jobs)
+    check_groupable(jobs)
+    with ExitStack() as stack:
+        for job in jobs:
+            stack.enter_context(run_lock(job.checkpoint_folder, job.name))
+        db = ResultsDB(jobs[0].db_path)
+        try:
+            results: dict[int, JobResult] = {}
+            todo = []
+            for pos, job in enumerate(jobs):
+                if db.is_done(job.key):
+                    metrics, t = db.final_metrics(job.key)
+                    results[pos] = JobResult(job, "skipped", metrics, t)
+                else:
+                    todo.append(pos)
+            if todo:
+                trained = _train(
+                    [jobs[p] for p in todo], db, progress=progress, on_epoch_end=on_epoch_end
+                )
+                results.update(zip(todo, trained, strict=True))
+        finally:
+            db.close()
+    return [results[p] for p in range(len(jobs))]
+
+
+def run_group(jobs: Sequence[TrainJob]) -> list[JobResult]:
+    """Picklable entry point for executors: :func:`train_group` without progress bar."""
+    return train_group(jobs, progress=False)
+
+
+def _resume_point(ckpts: Sequence[Checkpointer], jobs: Sequence[TrainJob]) -> tuple[int, list[Any]]:
+    """The newest epoch every member has a readable checkpoint of, and their states there."""
+    for c in ckpts:
+        c.load_latest()  # renames corrupt newest files aside, removes killed writers' temps
+    common = set.intersection(*({e for e, _ in c.files()} for c in ckpts))
+    for epoch in sorted(common, reverse=True):
+        states = [c.load_epoch(epoch) for c in ckpts]
+        if all(s is not None for s in states):
+            for job, st, c in zip(jobs, states, ckpts, strict=True):
+                if st is not None and st.get("run") != _job_state_id(job):
+                    raise CheckpointMismatchError(
+                        f"checkpoints in {c.folder} belong to another run ({st.get('run')}); "
+                        "move them away or use another --ckpt-dir"
+                    )
+            return epoch, states
+    return 0, []
+
+
+def _train(
+    jobs: list[TrainJob],
+    db: ResultsDB,
+    *,
+    progress: bool,
+    on_epoch_end: GroupEpochCallback | None,
+) -> list[JobResult]:
+    from nb201_flat.budget import tqdm_class
+
+    tqdm = tqdm_class()
+    job0 = jobs[0]
+    device = resolve_device(job0.device)
+    if job0.threads is not None:
+        torch.set_num_threads(job0.threads)
+    recipe = job0.recipe
+    data = DeviceData(
+        load_dataset(job0.dataset, job0.data_root, split_dir=job0.split_dir, strict=True),
+        device,
+    )
+    apply_backend_flags(job0.train_mode, device.type)
+    sess = GroupedSession(
+        data,
+        job0.ops,
+        job0.n_nodes,
+        c=job0.c,
+        n=job0.n,
+        seeds=[j.seed for j in jobs],
+        recipe=recipe,
+    )
+    ckpts = [Checkpointer(j.checkpoint_folder) for j in jobs]
+    start, states = _resume_point(ckpts, jobs)
+    for c in ckpts:
+        c.discard_after(start)  # a member ahead of the group repeats those epochs in it
+    train_time = 0.0
+    if start:
+        sess.load_member_states(states)
+        train_time = max(float(st["train_time_s"]) for st in states)
+        log.info("group of %d (%s): resuming after epoch %d", len(jobs), job0.name, start)
+
+    info = data.info
+    # as a separate run counts it: from the network itself
+    params_mb = seeded_network(
+        job0.ops, job0.n_nodes, c=job0.c, n=job0.n, num_classes=info.num_classes, seed=0
+    ).params_mb()
+    flops = costs.flops_m(
+        job0.ops,
+        n_nodes=job0.n_nodes,
+        c=job0.c,
+        n=job0.n,
+        num_classes=info.num_classes,
+        image_size=info.image_size,
+    )
+    rows: list[dict[str, tuple[float, float, float]]] = [{} for _ in jobs]
+    every = job0.evaluate_every
+    bar = tqdm(
+        range(start, recipe.epochs),
+        initial=start,
+        total=recipe.epochs,
+        disable=not progress,
+        desc=f"{job0.name} x{len(jobs)}",
+        leave=False,
+    )
+    with BackgroundWriter() as writer:
+        for epoch in bar:
+            t0 = time.perf_counter()
+            losses, accs, _ = sess.train_epoch_stats()
+            train_time += time.perf_counter() - t0
+            done = epoch + 1
+            for job, loss in zip(jobs, losses, strict=True):
+                if not math.isfinite(loss):
+                    raise Nb201FlatError(f"{job.name}: training loss became {loss} at epoch {done}")
+            rows = [{"train": (lo, acc, train_time)} for lo, acc in zip(losses, accs, strict=True)]
+            if is_eval_epoch(done, every, recipe.epochs):
+                for r, ev in zip(rows, sess.evaluate(), strict=True):
+                    r.update(ev)
+            meta = [
+                {"epoch": done, "run": _job_state_id(j), "train_time_s": train_time} for j in jobs
+            ]
+            states = [{**m, **st} for m, st in zip(meta, sess.member_states(), strict=True)]
+            writer.submit(_store_epoch(db, ckpts, jobs, done, rows, states, on_epoch_end))
+            bar.set_postfix(loss=f"{min(losses):.3f}")
+    bar.close()
+
+    out = []
+    for job, r, c in zip(jobs, rows, ckpts, strict=True):
+        if start >= recipe.epochs:  # everything was stored before a crash that hit mark_run
+            metrics, t = db.final_metrics(job.key)
+        else:
+            metrics = {s: {"loss": v[0], "accuracy": v[1]} for s, v in r.items()}
+            t = train_time
+        db.mark_run(job.key, job.index, "done", params_mb=params_mb, flops_m=flops, train_time_s=t)
+        c.prune_to_last()
+        out.append(JobResult(job, "done", metrics, t))
+    return out
+
+
+def _store_epoch(
+    db: ResultsDB,
+    ckpts: Sequence[Checkpointer],
+    jobs: Sequence[TrainJob],
+    epoch: int,
+    rows: Sequence[dict[str, tuple[float, float, float]]],
+    states: Sequence[dict[str, Any]],
+    on_epoch_end: GroupEpochCallback | None,
+) -> Any:
+    """The writer's task: every member's rows, then every member's checkpoint, then the
+    callback."""
+
+    def task() -> None:
+        for job, r in zip(jobs, rows, strict=True):
+            db.write_epoch(job.key, job.index, epoch, r)
+        for c, st in zip(ckpts, states, strict=True):
+            c.save(epoch, st)
+        if on_epoch_end is not None:
+            on_epoch_end(epoch, rows)
+
+    return task

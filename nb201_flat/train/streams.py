@@ -1,0 +1,111 @@
+"""Different cells trained concurrently in one process: one CUDA stream per network, one copy
+of the data.
+
+Grouping (:mod:`.grouped`) needs networks of one shape; different cells have different graphs.
+:class:`ConcurrentSessions` steps several :class:`~nb201_flat.train.trainer.Session`\\ s (any
+cells, sizes and modes) that share one :class:`~nb201_flat.train.trainer.DeviceData`: step
+``b`` of every session is enqueued on that session's own CUDA stream, so the small kernels of
+one network can overlap those of the others instead of leaving the GPU idle between launches.
+Nothing is copied per network: the images live on the device once, and each network reads
+them (read-only) from its stream.
+
+Each session keeps its own generator, optimiser and schedule and no session reads another's
+state, so the interleaving cannot change any number: on a CPU (no streams; the sessions step
+in turn) the results are bit-identical to training the sessions one after another, which the
+tests check. On CUDA every stream first waits for the work already queued on the current
+stream (the data upload, the initial weights), and the current stream waits for every
+session's stream at the end of the epoch.
+
+Several *processes* can share a GPU as well (``--jobs-per-device``): with NVIDIA's
+Multi-Process Service (MPS) their kernels run concurrently too, at the price of one copy of the
+data per process; see the README's training section. Whether streams or MPS processes are
+faster for a given cell mix is measured by ``make bench-gpu``, never assumed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
+from typing import Any
+
+from nb201_flat.errors import ArgumentError, require
+
+require("torch", "train")
+
+import torch  # noqa: E402
+
+from nb201_flat.train.trainer import Session  # noqa: E402
+
+
+class ConcurrentSessions:
+    """Train several sessions that share one device-resident dataset, one stream each.
+
+    Parameters
+    ----------
+    sessions
+        Sessions built on the same :class:`~nb201_flat.train.trainer.DeviceData` object.
+
+    Raises
+    ------
+    ArgumentError
+        No sessions, or sessions with different data objects (each would hold its own copy).
+    """
+
+    def __init__(self, sessions: Sequence[Session]) -> None:
+        if not sessions:
+            raise ArgumentError("ConcurrentSessions needs at least one session")
+        data = sessions[0].data
+        if any(s.data is not data for s in sessions):
+            raise ArgumentError(
+                "sessions trained concurrently must share one DeviceData (one copy of the "
+                "images on the device); build them all from the same DeviceData"
+            )
+        self.sessions = list(sessions)
+        self.device = data.device
+        self.on_cuda = self.device.type == "cuda"
+        self.streams: list[Any] = (
+            [torch.cuda.Stream(device=self.device) for _ in self.sessions]  # type: ignore[no-untyped-call]
+            if self.on_cuda
+            else [None] * len(self.sessions)
+        )
+
+    def _on(self, i: int) -> AbstractContextManager[Any]:
+        stream = self.streams[i]
+        return torch.cuda.stream(stream) if stream is not None else nullcontext()
+
+    def train_epoch(self, max_steps: int | None = None) -> list[tuple[float, float, int]]:
+        """One epoch of every session: ``[(mean loss, accuracy %, images)]`` in order.
+
+        Sessions with fewer steps (a smaller dataset share, another batch size) finish early.
+        """
+        if self.on_cuda:
+            current = torch.cuda.current_stream(self.device)
+            for stream in self.streams:
+                stream.wait_stream(current)  # data upload and weights are ready
+        steps = []
+        for i, sess in enumerate(self.sessions):
+            with self._on(i):
+                steps.append(sess.begin_epoch(max_steps))
+        for b in range(max(steps)):
+            for i, sess in enumerate(self.sessions):
+                if b < steps[i]:
+                    with self._on(i):
+                        sess.step(b)
+        if self.on_cuda:
+            current = torch.cuda.current_stream(self.device)
+            for stream in self.streams:
+                current.wait_stream(stream)
+            torch.cuda.synchronize(self.device)
+        out = []
+        for i, sess in enumerate(self.sessions):
+            with self._on(i):
+                out.append(sess.end_epoch())
+        return out
+
+    def evaluate(self) -> list[dict[str, tuple[float, float, float]]]:
+        """Every session's :meth:`~nb201_flat.train.trainer.Session.evaluate`, in turn."""
+        out = []
+        for i, sess in enumerate(self.sessions):
+            with self._on(i):
+                out.append(sess.evaluate())
+        return out

@@ -1,0 +1,86 @@
+"""Different cells concurrently, one CUDA stream each: on a CPU, the same numbers as in turn."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from train_helpers import write_tiny_cifar10
+
+from nb201_flat.errors import ArgumentError
+from nb201_flat.train.modes import FAITHFUL
+from nb201_flat.train.recipe import Recipe
+
+torch = pytest.importorskip("torch")
+from nb201_flat.train.data import load_dataset  # noqa: E402
+from nb201_flat.train.streams import ConcurrentSessions  # noqa: E402
+from nb201_flat.train.trainer import DeviceData, Session  # noqa: E402
+
+CELLS = [
+    ("nor_conv_3x3", "skip_connect", "nor_conv_1x1", "avg_pool_3x3", "none", "nor_conv_3x3"),
+    ("skip_connect", "nor_conv_1x1", "none", "nor_conv_3x3", "avg_pool_3x3", "skip_connect"),
+]
+
+
+def sessions(data: DeviceData, recipe: Recipe) -> list[Session]:
+    # different cells, and a different network width for the second: any mix is allowed
+    return [
+        Session(data, ops, 4, c=4 + 2 * i, n=1, seed=777 + i, recipe=recipe, mode=FAITHFUL)
+        for i, ops in enumerate(CELLS)
+    ]
+
+
+def run_concurrently_or_in_turn(device: torch.device, root: Path, *, exact: bool) -> None:
+    data = DeviceData(load_dataset("cifar10", root), device)
+    recipe = Recipe(epochs=2, batch_size=32)  # 80 images: 3 steps, the last one partial
+    alone = sessions(data, recipe)
+    together = ConcurrentSessions(sessions(data, recipe))
+    assert len(together.streams) == 2
+
+    def same(a: object, b: object) -> None:
+        if exact:
+            assert a == b
+        else:  # CUDA kernels may round differently from run to run
+            assert a == pytest.approx(b, rel=1e-4)
+
+    for _ in range(2):
+        got = together.train_epoch()
+        want = [s.train_epoch() for s in alone]
+        for g, w in zip(got, want, strict=True):
+            same(g, w)
+    for a, b in zip(alone, together.sessions, strict=True):
+        sa, sb = a.model.state_dict(), b.model.state_dict()
+        for k in sa:
+            if exact:
+                assert torch.equal(sa[k], sb[k]), k
+            else:
+                torch.testing.assert_close(sa[k], sb[k], rtol=1e-3, atol=1e-4)
+        assert torch.equal(a.gen.get_state(), b.gen.get_state())  # the same draws
+    # evaluation: the same losses and accuracies (the timing column aside)
+    for ev_t, ev_a in zip(together.evaluate(), [s.evaluate() for s in alone], strict=True):
+        assert ev_t.keys() == ev_a.keys() == {"ori-test"}
+        for split in ev_a:
+            same(ev_t[split][:2], ev_a[split][:2])
+
+
+def test_concurrent_sessions_equal_sequential_on_cpu(tmp_path: Path) -> None:
+    run_concurrently_or_in_turn(torch.device("cpu"), write_tiny_cifar10(tmp_path), exact=True)
+
+
+@pytest.mark.gpu
+def test_concurrent_sessions_on_cuda(tmp_path: Path) -> None:
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device")
+    run_concurrently_or_in_turn(torch.device("cuda"), write_tiny_cifar10(tmp_path), exact=False)
+
+
+def test_sessions_must_share_one_copy_of_the_data(tmp_path: Path) -> None:
+    root = write_tiny_cifar10(tmp_path)
+    recipe = Recipe(epochs=1, batch_size=32)
+    a, b = (DeviceData(load_dataset("cifar10", root), torch.device("cpu")) for _ in range(2))
+    s1 = Session(a, CELLS[0], 4, c=4, n=1, seed=1, recipe=recipe, mode=FAITHFUL)
+    s2 = Session(b, CELLS[1], 4, c=4, n=1, seed=1, recipe=recipe, mode=FAITHFUL)
+    with pytest.raises(ArgumentError, match="share one DeviceData"):
+        ConcurrentSessions([s1, s2])
+    with pytest.raises(ArgumentError, match="at least one"):
+        ConcurrentSessions([])
