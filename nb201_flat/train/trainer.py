@@ -280,7 +280,19 @@ class Session:
     def load_state(self, state: Mapping[str, Any]) -> None:
         """Inverse of :meth:`state`."""
         self.model.load_state_dict(state["model"])
+        # Checkpoints are read onto the CPU, and load_state_dict installs the saved param-group
+        # values as they are: a fast-mode LR tensor would come back on the CPU (a host copy in
+        # every step) and be another object than the one a compiled step captured. Copy the
+        # loaded values into the live device tensors instead.
+        live = [
+            {k: v for k, v in g.items() if isinstance(v, torch.Tensor)}
+            for g in self.opt.param_groups
+        ]
         self.opt.load_state_dict(state["optimizer"])
+        for group, tensors in zip(self.opt.param_groups, live, strict=True):
+            for name, tensor in tensors.items():
+                tensor.copy_(torch.as_tensor(group[name]))
+                group[name] = tensor
         self.sched.load_state_dict(state["scheduler"])
         self.gen.set_state(state["generator"])
 

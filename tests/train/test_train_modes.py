@@ -173,6 +173,27 @@ def test_generator_lives_on_the_training_device(tmp_path: Path) -> None:
     assert not sess.channels_last
 
 
+def test_resume_keeps_the_fast_mode_lr_tensor_it_was_built_with(tmp_path: Path) -> None:
+    root = write_tiny_cifar10(tmp_path)
+    data = DeviceData(load_dataset("cifar10", root), torch.device("cpu"))
+
+    def session() -> Session:
+        return Session(data, tuple(ARCH_OPS), 4, c=4, n=1, seed=3, recipe=recipe_for(2), mode=FAST)
+
+    trained = session()
+    trained.train_epoch(max_steps=2)
+    trained.sched.step()
+    saved = trained.state()
+    resumed = session()
+    lr = resumed.opt.param_groups[0]["lr"]
+    assert isinstance(lr, torch.Tensor)
+    resumed.load_state(saved)
+    group = resumed.opt.param_groups[0]
+    # the same device tensor (what a compiled step reads), holding the checkpoint's value
+    assert group["lr"] is lr and lr.device == data.device
+    assert float(lr) == float(trained.opt.param_groups[0]["lr"]) != recipe_for(2).lr
+
+
 # -- NB201's split files shipped with the package --------------------------------------------
 @pytest.mark.parametrize(
     ("fname", "keys", "sizes"),
