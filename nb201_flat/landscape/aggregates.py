@@ -59,6 +59,7 @@ import numpy.typing as npt
 
 from nb201_flat.errors import InvalidArchError
 from nb201_flat.landscape._common import FloatArray, IntArray, LandscapeArgumentError
+from nb201_flat.neighbours import NeighbourArrays
 from nb201_flat.space import Space
 
 FAST_STATS: tuple[str, ...] = ("n", "mean", "std", "min", "max")
@@ -664,6 +665,39 @@ def _sums(
     return out
 
 
+def _mean_std(
+    sums: dict[str, FloatArray],
+    n: FloatArray,
+    mom: _Moments,
+    v: FloatArray,
+    n_edges: int,
+    names: tuple[str, ...],
+) -> dict[str, FloatArray]:
+    """Means and population stds from the sums, in place in their rows (one row per radius,
+    or a single vector): the mean in ``sums["s1"]``, the std in ``sums["s2"]``."""
+    out: dict[str, FloatArray] = {}
+    if "s1" not in sums:
+        return out
+    mean = sums["s1"]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean /= n
+        if "s2" in sums:
+            floor = mom.var_floor(v, n_edges)
+            var = sums["s2"]
+            var /= n
+            # row by row into reused buffers: no (radius x cells) temporary
+            sq = np.empty(v.size)
+            low = np.empty(v.size, dtype=bool)
+            for m_row, v_row in zip(mean.reshape(-1, v.size), var.reshape(-1, v.size), strict=True):
+                v_row -= np.multiply(m_row, m_row, out=sq)
+                np.copyto(v_row, 0.0, where=np.less_equal(v_row, floor, out=low))
+            out["std"] = np.sqrt(var, out=var)
+    mean += mom.shift
+    if "mean" in names:
+        out["mean"] = mean
+    return out
+
+
 def ball_stats(
     space: Space,
     values: npt.ArrayLike,
@@ -737,19 +771,7 @@ def ball_stats(
     sums = _sums(space, mom, v, r, none, exact=exact, include_self=include_self, row=r)
     size = float(space.neighbourhood_size(r, exact=exact) + include_self)
     n = np.full(space.size, size) if mom.known else sums["n"]
-    out: dict[str, FloatArray] = {}
-    with np.errstate(invalid="ignore", divide="ignore"):
-        if "s1" in sums:
-            mean_c = sums["s1"]
-            mean_c /= n
-            if "s2" in sums:
-                var = sums["s2"]
-                var /= n
-                var -= mean_c * mean_c
-                var[var <= mom.var_floor(v, n_edges)] = 0.0
-                out["std"] = np.sqrt(var, out=var)
-            if "mean" in names:
-                out["mean"] = mean_c + mom.shift
+    out = _mean_std(sums, n, mom, v, n_edges, names)
     for name, sign in (("min", 1.0), ("max", -1.0)):
         if name not in names:
             continue
@@ -822,25 +844,7 @@ def radius_profile(
         n: FloatArray = np.broadcast_to(per_radius, (r, space.size))
     else:
         n = sums["n"]
-    out: dict[str, FloatArray] = {"n": n}
-    with np.errstate(invalid="ignore", divide="ignore"):
-        if "s1" in sums:
-            mean = sums["s1"]
-            mean /= n
-            if "s2" in sums:
-                floor = mom.var_floor(v, space.n_edges)
-                var = sums["s2"]
-                var /= n
-                # row by row into reused buffers: no (radius x cells) temporary
-                sq = np.empty(space.size)
-                low = np.empty(space.size, dtype=bool)
-                for row in range(r):
-                    var[row] -= np.multiply(mean[row], mean[row], out=sq)
-                    np.copyto(var[row], 0.0, where=np.less_equal(var[row], floor, out=low))
-                out["std"] = np.sqrt(var, out=var)
-            mean += mom.shift
-            if "mean" in names:
-                out["mean"] = mean
+    out = {"n": n, **_mean_std(sums, n, mom, v, space.n_edges, names)}
     if not mom.known:
         empty = n == 0
         for name in ("mean", "std"):
@@ -861,9 +865,9 @@ def neighbour_rows(
 ) -> npt.NDArray[np.int32]:
     """Neighbour indices of some architectures, padded with ``-1``, without the whole matrix.
 
-    The same sets as ``space.neighbours(...).indices[rows]`` (possibly in another order within a
-    row), built from the rows' op codes, so a gather at radius 6 needs memory for one chunk
-    only.
+    The same rows as ``space.neighbours(...).indices[rows]``, in the same order (edges
+    changed, then new ops; only the padding can be narrower), built from the rows' op codes,
+    so a gather at radius 6 needs memory for one chunk only.
 
     Examples
     --------
@@ -957,16 +961,30 @@ class NeighbourRows:
         """Every row complete (no filter): no padding to mask."""
         return not (self.no_none or self.connected_only)
 
+    def of(self, index: int) -> npt.NDArray[np.int32]:
+        """Neighbours of one architecture, in :meth:`NeighbourArrays.of` order."""
+        if self.cached:
+            return self._arrays().of(index)
+        one = neighbour_rows(
+            self.space,
+            [index],
+            self.radius,
+            exact=self.exact,
+            no_none=self.no_none,
+            connected_only=self.connected_only,
+        )
+        row: npt.NDArray[np.int32] = one[0]  # one row: as wide as its neighbourhood, no padding
+        return row
+
+    def _arrays(self) -> NeighbourArrays:
+        return self.space.neighbours(
+            self.radius, exact=self.exact, no_none=self.no_none, connected_only=self.connected_only
+        )
+
     def rows(self, rows: slice) -> npt.NDArray[np.int32]:
         """Neighbour indices of ``rows``, padded with ``-1``."""
         if self.cached:
-            nb = self.space.neighbours(
-                self.radius,
-                exact=self.exact,
-                no_none=self.no_none,
-                connected_only=self.connected_only,
-            )
-            return nb.indices[rows]
+            return self._arrays().indices[rows]
         return neighbour_rows(
             self.space,
             np.arange(self.size)[rows],

@@ -35,9 +35,6 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
-from scipy import sparse
-from scipy.sparse import csgraph
 
 from nb201_flat.landscape._common import (
     ArchLike,
@@ -60,6 +57,8 @@ from nb201_flat.landscape.paths import (
 from nb201_flat.space import Space
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from nb201_flat.landscape.census import PairBarriers
 
 BarrierMethod = Literal["lowest", "a2m", "a2m_published", "shortest"]
@@ -202,6 +201,9 @@ class BarrierTree:
         return np.asarray(up_a + up_b[-2::-1], dtype=np.int64)
 
     def _shortest_above(self, a: int, b: int, level: float) -> IntArray:
+        from scipy import sparse
+        from scipy.sparse import csgraph
+
         ok = self.usable & (self.w >= level)
         keep = ok[self.graph_u] & ok[self.graph_v]
         n = self.space.size
@@ -232,6 +234,10 @@ def barrier_tree(
 
     NaN values are excluded from every path (impassable).
     """
+    # on first use: the modules that only read a stored tree do not load scipy
+    from scipy import sparse
+    from scipy.sparse import csgraph
+
     v = as_values(space, values)
     w = oriented(v, higher_is_better).copy()
     usable = ~np.isnan(w)
@@ -322,6 +328,8 @@ def _find(parent: list[int], x: int) -> int:
 
 
 def _labelled(idx: Sequence[int], out: FloatArray) -> pd.DataFrame:
+    import pandas as pd  # on first use: `nb201-flat barrier` does not need it
+
     labels = pd.Index(idx, name="index")
     return pd.DataFrame(out, index=labels, columns=labels.rename("to"))
 
