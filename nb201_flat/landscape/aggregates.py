@@ -25,6 +25,12 @@ for NB201 the official index is permuted into that order and back). Then:
   remaining axes. Minimum and maximum at an *exact* radius ``r >= 2`` cannot be composed from
   such passes: :func:`supports` says so and the caller gathers individual values instead.
 
+Counts, sums and sums of squares are channels of one programme, and only the channels a call
+needs are run. Arrays larger than a core's cache run block by block (rows, then columns
+copied into one reused buffer), each level written at its first step rather than zeroed
+first; blocks are shared among threads (``NB201_FLAT_THREADS``, default the usable cores up
+to 4) with the same bits whatever their number.
+
 Medians, quantiles and the share within ``delta`` need individual values: they stay on the
 gather of :mod:`nb201_flat.landscape.neighbourhood`, which reads neighbour rows chunk by chunk
 from :func:`neighbour_rows` at large radii instead of caching the whole index matrix.
