@@ -353,7 +353,8 @@ def _bfs_predecessors(n: int, gu: IntArray, gv: IntArray, a: int, b: int) -> Int
     """
     src = np.concatenate([gu, gv])
     dst = np.concatenate([gv, gu])
-    order = np.lexsort((dst, dst < src, src))
+    # one integer key: by source, then the larger neighbours, then the smaller, each ascending
+    order = np.argsort(src * (2 * n) + np.where(dst > src, dst, dst + n))
     adj = dst[order]
     start = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(np.bincount(src, minlength=n), out=start[1:])
