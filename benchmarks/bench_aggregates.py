@@ -267,12 +267,19 @@ def _old_engine() -> Any | None:
     return mod
 
 
-def _cpu_once(fn: Callable[[], object]) -> tuple[float, float]:
-    """Wall and CPU seconds of one cold call (CPU: this process, all its threads)."""
-    gc.collect()
-    c0, t0 = time.process_time(), time.perf_counter()
-    fn()
-    return time.perf_counter() - t0, time.process_time() - c0
+def _cpu_once(fn: Callable[[], object], runs: int = 2) -> tuple[float, float]:
+    """Wall and CPU seconds of the fastest of ``runs`` calls (CPU: this process, all threads).
+
+    The first call of a process to fault in a gigabyte pays the kernel for it (seconds on a
+    loaded machine): ours and the baselines are all timed the same way, best of two.
+    """
+    best = (math.inf, math.inf)
+    for _ in range(runs):
+        gc.collect()
+        c0, t0 = time.process_time(), time.perf_counter()
+        fn()
+        best = min(best, (time.perf_counter() - t0, time.process_time() - c0))
+    return best
 
 
 def _floor(n_values: int) -> float:
@@ -312,7 +319,8 @@ def _big_spaces(g: str) -> list[Row]:
             baseline_peak_mb=p_old,
             target="<= 10 s and <= 4 GB",
             same_result=same,
-            note=f"met: {t_big <= 10 and p_big <= 4096}; CPU {cpu_big:.2f} s ({threads} "
+            note=f"met: {t_big <= 10 and p_big <= 4096}; load average "
+            f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; CPU {cpu_big:.2f} s ({threads} "
             f"thread(s); baseline CPU "
             f"{'n/a' if cpu_old is None else f'{cpu_old:.2f} s'}); floor (writing the "
             f"mean and std rows once) {floor:.2f} s = {t_big / floor:.0f}x below ours; a "
@@ -322,9 +330,10 @@ def _big_spaces(g: str) -> list[Row]:
     # the gather needs an index row per cell: on 5^10 only radius 1 fits, read chunk by chunk
     nr = ag.NeighbourRows(big, 1, exact=False)
     t_g, _ = _cpu_once(
-        lambda: nbm._aggregate(
+        runs=1,
+        fn=lambda: nbm._aggregate(
             nr, vb, include_self=False, wanted=("mean", "std"), q=0.5, delta=0.0, propagate=False
-        )
+        ),
     )
     rows.append(
         Row(
