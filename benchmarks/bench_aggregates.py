@@ -342,7 +342,7 @@ def _big_spaces(g: str) -> list[Row]:
             ours_s=t_big,
             baseline_s=t_g,
             ours_peak_mb=p_big,
-            note="gather by chunked neighbour rows (40 per cell); radius 2 would need 760 per "
+            note="gather (timed once) by chunked neighbour rows (40 per cell); radius 2 needs 760 per "
             "cell (29 GB as int32 for the whole space)",
         )
     )
@@ -406,7 +406,7 @@ def _scaling(g: str, *, quick: bool, repeats: int) -> list[Row]:
         t = measure(
             lambda x=x, k=k, e=edges, r=radius: ag.hamming_sums(x, k, e, r), repeats=repeats
         )
-        times[(k, edges, radius)] = t.median
+        times[(k, edges, radius)] = t.min  # the fit: fastest runs, least disturbed by load
         steps = _steps(edges, radius)
         rows.append(
             Row(

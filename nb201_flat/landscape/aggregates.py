@@ -182,6 +182,8 @@ def hamming_sums(
 
 # Working set of one block of the blocked programme (a share of a core's L2 cache).
 _CACHE_BYTES = 1 << 21
+# Smallest programme (all levels and channels) shared among threads.
+_THREADS_FROM_BYTES = 1 << 25
 
 
 def _programme(
@@ -257,7 +259,8 @@ def _programme(
     # Blocks are independent within a phase and each is computed the same way whoever runs
     # it, so the result is bit for bit the same with any number of workers; numpy lets go of
     # the GIL inside each operation, so threads share the cores.
-    workers = _workers()
+    # threads only where the blocks outweigh starting them (tens of megabytes and up)
+    workers = _workers() if acc.nbytes >= _THREADS_FROM_BYTES else 1
     phases = (
         (row_blocks, [(ch, p0) for ch in range(n_ch) for p0 in range(0, p, rows_step)]),
         (col_blocks, [(ch, q0) for ch in range(n_ch) for q0 in range(0, q, cols_step)]),

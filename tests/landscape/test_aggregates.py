@@ -277,6 +277,7 @@ def test_threads_and_single_row_give_the_same_bits(
 ) -> None:
     x = np.random.default_rng(4).normal(size=(3, 5**5))
     monkeypatch.setattr(ag, "_CACHE_BYTES", 4096)  # many blocks in both phases
+    monkeypatch.setattr(ag, "_THREADS_FROM_BYTES", 0)  # and threads even on a small space
     results = []
     for threads in ("1", "3"):
         monkeypatch.setenv("NB201_FLAT_THREADS", threads)
