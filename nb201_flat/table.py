@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 
 
 TIDY_COLUMNS = ("index", "arch", "dataset", "split", "epochs", "seed", "metric", "value")
+INFO_COLUMNS = ("dataset", "split", "epochs", "metric", "archs", "mean", "seeds")
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -173,6 +174,10 @@ class Table:
         """One row per key: archs measured (non-NaN mean or any seed), seeds stored."""
         import pandas as pd
 
+        return pd.DataFrame(self.info_records(), columns=list(INFO_COLUMNS))
+
+    def info_records(self) -> list[dict[str, Any]]:
+        """:meth:`info` as plain records (no pandas: `nb201-flat info` prints these)."""
         rows = []
         for key in self.keys():
             seeds = self.seeds(key)
@@ -191,9 +196,7 @@ class Table:
                     "seeds": ",".join(map(str, seeds)),
                 }
             )
-        return pd.DataFrame(
-            rows, columns=["dataset", "split", "epochs", "metric", "archs", "mean", "seeds"]
-        )
+        return rows
 
     # -- reading --------------------------------------------------------------------------
     def key(self, dataset: str, split: str, epochs: int, metric: str = "accuracy") -> MetricKey:

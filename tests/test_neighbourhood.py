@@ -156,3 +156,21 @@ def test_result_objects_have_one_line_reprs() -> None:
     res = run_search(table, Protocol("p", KEY, (test,), budget_queries=5), RandomSearch(), runs=3)
     assert repr(res).startswith("SearchResults(1 protocols, 1 algorithms, 3 runs, ")
     assert len(repr(res)) < 120
+
+
+def test_na_memory_reads_large_neighbourhoods_by_rows_and_caches_no_matrix(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from nb201_flat.landscape import aggregates as ag
+
+    values = _values(3)
+    spec = Neighbourhood(radius=3, exact=False, include_self=True, agg="median")
+    small = _Memory(_oracle(values), NeighbourObjective(spec))
+    cached = np.array([small.score(i) for i in range(0, TINY.size, 7)])
+    # past the size bound the rows are rebuilt per cell: the same scores, and nothing is kept
+    monkeypatch.setattr(ag, "CACHE_ENTRIES_LIMIT", 0)
+    TINY.clear_cache()
+    big = _Memory(_oracle(values), NeighbourObjective(spec))
+    lazy = np.array([big.score(i) for i in range(0, TINY.size, 7)])
+    np.testing.assert_array_equal(lazy, cached)
+    assert not any(isinstance(k, tuple) and k[0] == "nbhd" for k in TINY._cache)

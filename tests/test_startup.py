@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -34,3 +35,36 @@ def test_query_loads_no_pandas_and_reads_the_stored_values(tmp_path: Path) -> No
     lines = out.stdout.strip().splitlines()
     assert lines[-1] == "[]", out.stdout
     assert f"{vec[5]:.4f}" in lines[0]
+
+
+def _heavy_modules_after(argv: list[str]) -> tuple[list[str], str]:
+    """Run the CLI in a fresh interpreter; the heavy modules it loaded, and its output."""
+    code = (
+        "import sys; from nb201_flat.cli import main; "
+        f"rc = main({argv!r}); "
+        "heavy = sorted(m for m in ('pandas', 'scipy', 'nb201_flat.search.runner') "
+        "if m in sys.modules); import json; print(json.dumps(heavy)); sys.exit(rc)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    lines = out.stdout.strip().splitlines()
+    heavy: list[str] = json.loads(lines[-1])
+    return heavy, "\n".join(lines[:-1])
+
+
+def test_info_and_barrier_load_no_pandas_or_scipy(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    key = MetricKey("cifar10", "ori-test", 200, "accuracy")
+    vec = rng.uniform(10.0, 90.0, NB201.size)
+    folder = str(save_table(Table(NB201, {(key, None): vec}), tmp_path / "t"))
+    heavy, text = _heavy_modules_after(["info", "--table", folder])
+    assert heavy == [], text
+    # the plain-records table still names the key and the archs measured
+    assert "ori-test" in text and "15625" in text
+    k = ["--dataset", "cifar10", "--split", "ori-test", "--epochs", "200"]
+    heavy, text = _heavy_modules_after(["barrier", "--table", folder, *k, "0", "1", "--json"])
+    assert heavy == [], text
+    # the command computed its barriers (the lowest one: the exact maximin path)
+    payload = json.loads(text)
+    assert payload["barriers"]["lowest"]["barrier"] >= 0.0

@@ -122,15 +122,17 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
+    from nb201_flat.table import INFO_COLUMNS
+
     table = open_table(args)
-    info = table.info()
+    records = table.info_records()  # plain records: the command does not load pandas
     payload: dict[str, Any] = {
         "source": table.source,
         "path": table.meta.get("path"),
         "sha256": table.meta.get("sha256"),
         "archs": table.space.size,
         "space": table.space.spec(),
-        "keys": info.to_dict(orient="records"),
+        "keys": records,
     }
     if args.json:
         emit_json(payload)
@@ -141,7 +143,10 @@ def cmd_info(args: argparse.Namespace) -> int:
     print(
         f"space   {table.space.size} archs, {len(table.space.ops)} ops, {table.space.n_nodes} nodes"
     )
-    print(info.to_string(index=False))
+    cells = [list(INFO_COLUMNS)] + [[str(r[c]) for c in INFO_COLUMNS] for r in records]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(INFO_COLUMNS))]
+    for row in cells:
+        print(" ".join(cell.rjust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
     return 0
 
 

@@ -32,11 +32,10 @@ import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Final, Literal, TypeAlias
+from typing import TYPE_CHECKING, Final, Literal, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 
 from nb201_flat.landscape._common import (
     ArchLike,
@@ -52,6 +51,9 @@ from nb201_flat.landscape._common import (
 )
 from nb201_flat.landscape.paths import BarrierPath, check_endpoints, make_path, shortest_paths
 from nb201_flat.space import Space
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 A2MCode: TypeAlias = Literal["54ce096", "947bc3e"]
 """A version of A²M's ``profile_nasbench.py``, named by the commit that last changed it."""
@@ -116,6 +118,8 @@ class A2MBarrier:
 
     def frame(self) -> pd.DataFrame:
         """Tidy levels: ``level, mean, std, n`` (for an error-bar plot)."""
+        import pandas as pd  # on first use: `nb201-flat barrier` does not need it
+
         return pd.DataFrame(
             {
                 "level": np.arange(self.distance + 1),
@@ -292,6 +296,8 @@ def a2m_barriers(
     >>> a2m_barriers(space, f, [(0, 7), (3, 7)], published=True)["barrier"].tolist()
     [3.0, 3.5]
     """
+    import pandas as pd  # on first use: `nb201-flat barrier` does not need it
+
     code = a2m_code(published)
     carry = code == "54ce096" if carry_min is None else carry_min
     v = as_values(space, values)

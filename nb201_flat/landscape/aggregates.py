@@ -25,6 +25,12 @@ for NB201 the official index is permuted into that order and back). Then:
   remaining axes. Minimum and maximum at an *exact* radius ``r >= 2`` cannot be composed from
   such passes: :func:`supports` says so and the caller gathers individual values instead.
 
+Counts, sums and sums of squares are channels of one programme, and only the channels a call
+needs are run. Arrays larger than a core's cache run block by block (rows, then columns
+copied into one reused buffer), each level written at its first step rather than zeroed
+first; blocks are shared among threads (``NB201_FLAT_THREADS``, default the usable cores up
+to 4) with the same bits whatever their number.
+
 Medians, quantiles and the share within ``delta`` need individual values: they stay on the
 gather of :mod:`nb201_flat.landscape.neighbourhood`, which reads neighbour rows chunk by chunk
 from :func:`neighbour_rows` at large radii instead of caching the whole index matrix.
@@ -48,15 +54,18 @@ Examples
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable
+import os
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 
 import numpy as np
 import numpy.typing as npt
 
 from nb201_flat.errors import InvalidArchError
 from nb201_flat.landscape._common import FloatArray, IntArray, LandscapeArgumentError
+from nb201_flat.neighbours import NeighbourArrays
 from nb201_flat.space import Space
 
 FAST_STATS: tuple[str, ...] = ("n", "mean", "std", "min", "max")
@@ -75,13 +84,13 @@ def _lex_of_index(space: Space) -> IntArray | None:
     return lex
 
 
-def _to_lex(space: Space, x: FloatArray) -> FloatArray:
+def _put_lex(space: Space, dst: FloatArray, x: FloatArray) -> None:
+    """Write ``x`` (index order) into ``dst`` in base-k order."""
     lex = _lex_of_index(space)
     if lex is None:
-        return np.array(x, dtype=np.float64, copy=True)
-    out = np.empty_like(x, dtype=np.float64)
-    out[lex] = x
-    return out
+        dst[...] = x
+    else:
+        dst[lex] = x
 
 
 def _from_lex(space: Space, x: FloatArray) -> FloatArray:
@@ -101,6 +110,20 @@ def _none_code(space: Space, no_none: bool) -> int | None:
             "no_none=True needs an op named 'none' in the space; drop no_none for this space"
         )
     return space.ops.index("none")
+
+
+def _check_values(space: Space, values: npt.ArrayLike) -> FloatArray:
+    v = np.asarray(values, dtype=np.float64)
+    if v.shape != (space.size,):
+        raise LandscapeArgumentError(f"values must have shape ({space.size},), got {v.shape}")
+    return v
+
+
+def _check_radius(space: Space, radius: int, *, allow_zero: bool = False) -> int:
+    lo = 0 if allow_zero else 1
+    if isinstance(radius, bool) or not lo <= int(radius) <= space.n_edges:
+        raise LandscapeArgumentError(f"radius must lie in {lo}..{space.n_edges}, got {radius}")
+    return int(radius)
 
 
 # -- sums by exact distance ------------------------------------------------------------------
@@ -139,73 +162,220 @@ def hamming_sums(
     >>> hamming_sums(np.arange(4.0), 2, 2, 2).tolist()   # the square 00, 01, 10, 11
     [[0.0, 1.0, 2.0, 3.0], [3.0, 3.0, 3.0, 3.0], [3.0, 2.0, 1.0, 0.0]]
     """
-    k, radius, none = n_ops, int(radius), none_code
-    if x.shape != (k**n_edges,):
-        raise LandscapeArgumentError(f"x must have {k**n_edges} entries, got shape {x.shape}")
-    acc = np.zeros((radius + 1, x.size))
-    acc[0] = x
-    if radius == 0 or acc.nbytes <= _CACHE_BYTES or n_edges < 2:
-        _dp_axes(acc, k, n_edges, 0, radius, none, 1)
-        if cumulative:
-            np.cumsum(acc[1:], axis=0, out=acc[1:])
-        return acc
-    # Too big for the cache: every (edge, distance) step would stream all R + 1 levels through
-    # memory. The steps of different edges commute, so the last edges run first on blocks of
-    # rows, then the first edges on blocks of columns, each block small enough to stay in
-    # cache: the levels cross memory about three times instead of once per step.
-    inner = (n_edges + 1) // 2
-    outer = n_edges - inner
-    p, q = k**outer, k**inner
-    grid = acc.reshape(radius + 1, p, q)
-    step = max(1, _CACHE_BYTES // ((radius + 1) * q * 8))
-    for p0 in range(0, p, step):
-        # a block of rows is contiguous within each level: processed where it lies
-        block = grid[:, p0 : min(p, p0 + step)]
-        _dp_axes(block, k, inner, 0, radius, none, 1)
-    step = max(1, _CACHE_BYTES // ((radius + 1) * p * 8))
-    for q0 in range(0, q, step):
-        cols = slice(q0, min(q, q0 + step))
-        buf = np.ascontiguousarray(grid[:, :, cols])
-        _dp_axes(buf, k, outer, inner, radius, none, buf.shape[2])
-        if cumulative:
-            np.cumsum(buf[1:], axis=0, out=buf[1:])
-        grid[:, :, cols] = buf
-    return acc
+    k, radius = int(n_ops), int(radius)
+    if k < 2 or x.shape != (k**n_edges,):
+        raise LandscapeArgumentError(
+            f"x must have n_ops ** n_edges entries with n_ops >= 2, got shape {x.shape} for "
+            f"{n_ops} ops on {n_edges} edges"
+        )
+    if radius < 0:
+        raise LandscapeArgumentError(f"radius must be >= 0, got {radius}")
+    acc = np.empty((radius + 1, 1, x.size))
+    acc[0, 0] = x
+    top = min(radius, n_edges)
+    _programme(acc[: top + 1], k, n_edges, none_code, cumulative=cumulative)
+    # beyond the diameter: no more cells
+    acc[top + 1 :] = acc[top] if cumulative and top > 0 else 0.0
+    out: FloatArray = acc[:, 0]
+    return out
 
 
 # Working set of one block of the blocked programme (a share of a core's L2 cache).
 _CACHE_BYTES = 1 << 21
+# Smallest programme (all levels and channels) shared among threads.
+_THREADS_FROM_BYTES = 1 << 25
 
 
-def _dp_axes(
-    acc: FloatArray, k: int, n_axes: int, done: int, radius: int, none: int | None, tail: int
+def _programme(
+    acc: FloatArray,
+    k: int,
+    n_edges: int,
+    none: int | None,
+    *,
+    cumulative: bool = False,
+    row: int | None = None,
+) -> FloatArray:
+    """Run the programme on ``acc`` (levels x channels x cells), ``acc[0]`` holding the values.
+
+    Every channel is an independent vector (values, their squares, a mask) that shares the
+    passes. The other levels need no initial value: each is written at its first step (the
+    radius is at most ``n_edges``). Returns ``acc`` itself with every level filled, or, with
+    ``row``, a new array holding that level only (shape channels x cells), so that the caller
+    can let the working levels go.
+    """
+    levels, n_ch, n = acc.shape
+    radius = levels - 1
+    if radius > n_edges:
+        raise AssertionError("radius beyond the diameter")
+    if radius == 0:
+        return acc if row is None else acc[row].copy()
+    if n_edges < 2 or n * levels * 8 <= _CACHE_BYTES:
+        _axis_steps(acc.reshape(levels, -1), k, n_edges, 0, radius, none, 1, _total_buffer(acc))
+        if cumulative:
+            for d in range(2, levels):
+                acc[d] += acc[d - 1]
+        return acc if row is None else acc[row].copy()
+    # Too big for the cache: every (edge, distance) step would stream the levels through
+    # memory. The steps of different edges commute, so the last edges run first on blocks of
+    # whole rows (contiguous), then the first edges on blocks of columns copied into one
+    # reused buffer: the levels cross memory about three times instead of once per step. The
+    # rows are made as long as the cache allows, so that column blocks copy long runs.
+    inner = 1
+    while inner < n_edges - 1 and k ** (inner + 1) * levels * 8 <= _CACHE_BYTES:
+        inner += 1
+    outer = n_edges - inner
+    p, q = k**outer, k**inner
+    grid = acc.reshape(levels, n_ch, p, q)
+    rows_step = max(1, _CACHE_BYTES // (levels * q * 8))
+    cols_step = max(1, _CACHE_BYTES // (levels * p * 8))
+    # levels above `inner` are still unset after the row blocks: only the set ones travel
+    ready = min(radius, inner) + 1
+    out = None if row is None else np.empty((n_ch, n))
+    out_grid = None if out is None else out.reshape(n_ch, p, q)
+
+    def row_blocks(tasks: list[tuple[int, int]]) -> None:
+        total = np.empty(rows_step * q // k + 1)
+        for ch, p0 in tasks:
+            rows = grid[:, ch, p0 : min(p, p0 + rows_step)]
+            _axis_steps(rows, k, inner, 0, radius, none, 1, total)
+
+    def col_blocks(tasks: list[tuple[int, int]]) -> None:
+        total = np.empty(p * cols_step // k + 1)
+        block = np.empty(levels * p * cols_step)
+        for ch, q0 in tasks:
+            cols = slice(q0, min(q, q0 + cols_step))
+            width = cols.stop - q0
+            buf = block[: levels * p * width].reshape(levels, p, width)
+            np.copyto(buf[:ready], grid[:ready, ch, :, cols])
+            _axis_steps(buf, k, outer, inner, radius, none, width, total)
+            if cumulative:
+                for d in range(2, levels):
+                    buf[d] += buf[d - 1]
+            if out_grid is None:
+                grid[:, ch, :, cols] = buf
+            else:
+                out_grid[ch, :, cols] = buf[row]
+
+    # Blocks are independent within a phase and each is computed the same way whoever runs
+    # it, so the result is bit for bit the same with any number of workers; numpy lets go of
+    # the GIL inside each operation, so threads share the cores.
+    # threads only where the blocks outweigh starting them (tens of megabytes and up)
+    workers = _workers() if acc.nbytes >= _THREADS_FROM_BYTES else 1
+    phases = (
+        (row_blocks, [(ch, p0) for ch in range(n_ch) for p0 in range(0, p, rows_step)]),
+        (col_blocks, [(ch, q0) for ch in range(n_ch) for q0 in range(0, q, cols_step)]),
+    )
+    if workers == 1:
+        for run, tasks in phases:
+            run(tasks)
+    else:
+        with ThreadPoolExecutor(workers, thread_name_prefix="nb201-dp") as pool:
+            for run, tasks in phases:
+                # list(): wait for the phase, and re-raise a worker's error here
+                list(pool.map(run, [tasks[w::workers] for w in range(workers)]))
+    return acc if out is None else out
+
+
+def _workers() -> int:
+    """Threads for the blocked programme: the cores this process may use, at most 4.
+
+    ``NB201_FLAT_THREADS`` overrides (1 for a single thread).
+    """
+    env = os.environ.get("NB201_FLAT_THREADS", "").strip()
+    if env:
+        try:
+            return max(1, int(env))
+        except ValueError:
+            raise LandscapeArgumentError(
+                f"NB201_FLAT_THREADS must be a whole number of threads, got {env!r}"
+            ) from None
+    affinity = getattr(os, "sched_getaffinity", None)
+    cores = len(affinity(0)) if affinity is not None else (os.cpu_count() or 1)
+    return max(1, min(4, cores))
+
+
+def _total_buffer(acc: FloatArray) -> FloatArray:
+    return np.empty(acc[0].size // 2 + 1)
+
+
+def _axis_steps(
+    acc: FloatArray,
+    k: int,
+    n_axes: int,
+    done: int,
+    radius: int,
+    none: int | None,
+    tail: int,
+    total_buf: FloatArray,
 ) -> None:
     """In place: the per-axis steps over ``n_axes`` axes of ``acc`` (levels x cells).
 
     The cells of ``acc`` are laid out as (any leading block) x ``k ** n_axes`` x ``tail`` and
-    contiguous within each level; ``done`` axes were processed before, so levels above
-    ``done`` are still zero.
+    contiguous within each level; ``done`` axes were processed before, so level ``d`` is first
+    reached (and written rather than added to) at the ``d - done``-th axis processed here.
+    ``total_buf`` holds at least a ``1/k`` share of one level.
     """
-    for e in range(n_axes):
-        view = acc.reshape(radius + 1, -1, k, k ** (n_axes - 1 - e) * tail)
+    levels = acc.shape[0]
+    # with no_none, the line total runs over the ops other than none
+    ops = [c for c in range(k) if c != none]
+    # The axes commute, and the i-th axis processed takes min(radius, done + i + 1) steps:
+    # the last axes, whose short lines make the slowest steps, go first, when few levels are
+    # set.
+    for i, e in enumerate(reversed(range(n_axes))):
+        post = k ** (n_axes - 1 - e) * tail
+        view = acc.reshape(levels, -1, k, post)
         # a copy here would lose the updates: the caller's block must be viewable so
         if not np.shares_memory(view, acc):
             raise AssertionError("per-axis step on a copy")
+        total = total_buf[: view.shape[1] * post].reshape(view.shape[1], post)
+        first = done + i + 1
         # d from high to low: A[d - 1] must still hold the sums before edge e
-        for d in range(min(radius, done + e + 1), 0, -1):
+        for d in range(min(radius, first), 0, -1):
             src = view[d - 1]
             dst = view[d]
             # slice by slice: a reduction over a short strided axis is several times slower
-            total = src[:, 0, :].copy()
-            for c in range(1, k):
-                total += src[:, c, :]
-            if none is not None:
-                total -= src[:, none, :]
-            dst -= src
-            dst += total[:, None, :]
+            if len(ops) == 1:
+                np.copyto(total, src[:, ops[0], :])
+            else:
+                np.add(src[:, ops[0], :], src[:, ops[1], :], out=total)
+                for c in ops[2:]:
+                    total += src[:, c, :]
+            # (J - I) along the axis: the line total minus the own entry
+            if d == first:
+                np.subtract(total[:, None, :], src, out=dst)
+            else:
+                dst -= src
+                dst += total[:, None, :]
             if none is not None:
                 # from a cell whose op is none, none is its own op: nothing to take back
                 dst[:, none, :] += src[:, none, :]
+
+
+def _level_sums(
+    space: Space,
+    n_channels: int,
+    fill: Callable[[int, FloatArray], None],
+    radius: int,
+    none: int | None,
+    *,
+    exact: bool,
+    row: int | None = None,
+) -> FloatArray:
+    """Sums of each channel over every cell's neighbours, all levels at once, in index order.
+
+    ``fill(c, dst)`` writes channel ``c`` (index order) into ``dst``, which is already the
+    programme's memory: no copy of the inputs. ``exact``: row ``d`` sums over the cells at
+    exactly ``d``; else over those within ``d`` (without the cell itself). Returns shape
+    (levels, channels, cells), or (channels, cells) for the single level ``row``.
+    """
+    acc = np.empty((radius + 1, n_channels, space.size))
+    for c in range(n_channels):
+        fill(c, acc[0, c])
+    lex = _lex_of_index(space)
+    if lex is not None:
+        acc[0][:, lex] = acc[0].copy()
+    sums = _programme(acc, space.n_ops, space.n_edges, none, cumulative=not exact, row=row)
+    return _from_lex(space, sums)
 
 
 def exact_distance_sums(
@@ -238,20 +408,12 @@ def exact_distance_sums(
     [1.0, 24.0, 240.0, 1280.0, 3840.0, 6144.0, 4096.0]
     """
     r = _check_radius(space, radius, allow_zero=True)
-    x = np.asarray(values, dtype=np.float64)
-    if x.shape != (space.size,):
-        raise LandscapeArgumentError(f"values must have shape ({space.size},), got {x.shape}")
-    sums = hamming_sums(
-        _to_lex(space, x), space.n_ops, space.n_edges, r, _none_code(space, no_none)
+    x = _check_values(space, values)
+    sums = _level_sums(
+        space, 1, lambda _, dst: np.copyto(dst, x), r, _none_code(space, no_none), exact=True
     )
-    return _from_lex(space, sums)
-
-
-def _check_radius(space: Space, radius: int, *, allow_zero: bool = False) -> int:
-    lo = 0 if allow_zero else 1
-    if isinstance(radius, bool) or not lo <= int(radius) <= space.n_edges:
-        raise LandscapeArgumentError(f"radius must lie in {lo}..{space.n_edges}, got {radius}")
-    return int(radius)
+    out: FloatArray = sums[:, 0]
+    return out
 
 
 # -- min over balls ----------------------------------------------------------------------------
@@ -310,6 +472,15 @@ def _ball_min_lex(
     return best
 
 
+def _lex_for_min(space: Space, v: FloatArray, keep: npt.NDArray[np.bool_] | None) -> FloatArray:
+    """``v`` in base-k order with ``+inf`` where it is NaN or not kept: the input of the
+    minimum programmes (``+inf`` is never the minimum of a member that has a value)."""
+    keep = ~np.isnan(v) if keep is None else keep & ~np.isnan(v)
+    out = np.empty(space.size)
+    _put_lex(space, out, np.where(keep, v, np.inf))
+    return out
+
+
 def ball_min(
     space: Space,
     values: npt.ArrayLike,
@@ -334,10 +505,7 @@ def ball_min(
     np.float64(3.0)
     """
     r = _check_radius(space, radius)
-    x = np.asarray(values, dtype=np.float64)
-    if x.shape != (space.size,):
-        raise LandscapeArgumentError(f"values must have shape ({space.size},), got {x.shape}")
-    lx = _to_lex(space, np.where(np.isnan(x), np.inf, x))
+    lx = _lex_for_min(space, _check_values(space, values), None)
     out = _ball_min_lex(lx, space.n_ops, space.n_edges, r, _none_code(space, no_none), include_self)
     return _from_lex(space, out)
 
@@ -377,28 +545,10 @@ def sphere_min(
     [3.0, 2.0, 1.0, 0.0, 1.0, 0.0, 0.0, 1.0]
     """
     r = _check_radius(space, radius)
-    x = np.asarray(values, dtype=np.float64)
-    if x.shape != (space.size,):
-        raise LandscapeArgumentError(f"values must have shape ({space.size},), got {x.shape}")
-    keep = ~np.isnan(x)
-    if connected_only:
-        keep &= space.connected
-    lx = _to_lex(space, np.where(keep, x, np.inf))
+    keep = space.connected if connected_only else None
+    lx = _lex_for_min(space, _check_values(space, values), keep)
     out = _sphere_min_lex(lx, space.n_ops, space.n_edges, r, _none_code(space, no_none))
     return _from_lex(space, out)
-
-
-def _var_floor(x: FloatArray, n_edges: int) -> float:
-    """Variances below this are rounding noise of the one-pass formula, read as 0.
-
-    The sums of squares pass through ``n_edges`` additions and subtractions of line totals,
-    so their error is a few ``eps * max(x**2)`` per edge (``x`` centred on the mean). Without
-    the floor, one member or equal members would get the square root of that noise (about
-    1e-7 of the values' spread) instead of 0; true spreads below the floor (under about 1e-6
-    of the values' spread) read as 0 too.
-    """
-    top = float(np.max(x * x)) if x.size else 0.0
-    return 16.0 * n_edges * float(np.finfo(np.float64).eps) * top
 
 
 # -- the statistics the neighbourhood layer asks for ---------------------------------------------
@@ -417,6 +567,144 @@ def supports(wanted: Iterable[str], radius: int, *, exact: bool) -> tuple[str, .
     if not exact or int(radius) == 1:
         ok |= {"min", "max"}
     return tuple(w for w in wanted if w in ok)
+
+
+def _var_floor(top: float, n_edges: int) -> float:
+    """Variances below this are rounding noise of the one-pass formula, read as 0.
+
+    The sums of squares pass through ``n_edges`` additions and subtractions of line totals,
+    so their error is a few ``eps * max(x**2)`` per edge (``x`` centred on the mean; ``top``
+    is that largest square). Without the floor, one member or equal members would get the
+    square root of that noise (about 1e-7 of the values' spread) instead of 0; true spreads
+    below the floor (under about 1e-6 of the values' spread) read as 0 too.
+    """
+    return 16.0 * n_edges * float(np.finfo(np.float64).eps) * top
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class _Moments:
+    """Which sums one call needs, and the masked values they run on (index order).
+
+    Masked members (NaN values, disconnected cells with ``connected_only``) are value 0 with
+    count 0; values are shifted by the mean of the present ones, so that sums of squares
+    cancel far less. The cell itself, with ``include_self``, counts whenever it has a value.
+    """
+
+    nan: npt.NDArray[np.bool_]
+    member: npt.NDArray[np.bool_]
+    present: npt.NDArray[np.bool_]
+    all_present: bool
+    shift: float
+    known: bool  # every member present, no filter: the counts are the sphere sizes
+    channels: tuple[str, ...]
+
+    @classmethod
+    def of(
+        cls, space: Space, v: FloatArray, none: int | None, connected_only: bool, *, need: set[str]
+    ) -> _Moments:
+        nan = np.isnan(v)
+        member = space.connected if connected_only else np.ones(space.size, dtype=bool)
+        present = member & ~nan
+        all_present = bool(present.all())
+        if all_present:
+            shift = float(v.mean())
+        else:
+            shift = float(v[present].mean()) if present.any() else 0.0
+        known = all_present and none is None
+        order = ("n", "s1", "s2", "members")
+        wanted = need - ({"n"} if known else set())
+        channels = tuple(c for c in order if c in wanted)
+        return cls(nan, member, present, all_present, shift, known, channels)
+
+    def var_floor(self, v: FloatArray, n_edges: int) -> float:
+        """:func:`_var_floor` for the present values, centred."""
+        x = v if self.all_present else v[self.present]
+        if not x.size:
+            return _var_floor(0.0, n_edges)
+        # the largest |x - shift| is at the smallest or the largest value
+        top = max(self.shift - float(x.min()), float(x.max()) - self.shift) ** 2
+        return _var_floor(top, n_edges)
+
+    def fill(self, v: FloatArray, c: int, dst: FloatArray, *, own: bool = False) -> None:
+        """Channel ``c`` into ``dst``: the neighbours' values, or with ``own`` the cell's own
+        (what ``include_self`` adds; the cell counts whenever it has a value)."""
+        name = self.channels[c]
+        if name == "members":
+            dst[...] = 1.0 if own else self.member
+        elif name == "n":
+            np.copyto(dst, ~self.nan if own else self.present)
+        else:
+            np.subtract(v, self.shift, out=dst)
+            if own:
+                np.copyto(dst, 0.0, where=self.nan)
+            elif not self.all_present:
+                np.copyto(dst, 0.0, where=~self.present)
+            if name == "s2":
+                np.multiply(dst, dst, out=dst)
+
+
+def _sums(
+    space: Space,
+    mom: _Moments,
+    v: FloatArray,
+    radius: int,
+    none: int | None,
+    *,
+    exact: bool,
+    include_self: bool,
+    row: int | None,
+) -> dict[str, FloatArray]:
+    """Each channel of ``mom`` summed over every neighbourhood: ``row`` only, or every level
+    ``1..radius`` (views into one block, which the caller turns into statistics in place)."""
+    if not mom.channels:
+        return {}
+    sums = _level_sums(
+        space, len(mom.channels), partial(mom.fill, v), radius, none, exact=exact, row=row
+    )
+    if row is None:
+        sums = sums[1:]
+    own = np.empty(space.size) if include_self else None
+    out: dict[str, FloatArray] = {}
+    for c, name in enumerate(mom.channels):
+        arr: FloatArray = sums[c] if row is not None else sums[:, c]
+        if own is not None:
+            mom.fill(v, c, own, own=True)
+            arr += own
+        out[name] = arr
+    return out
+
+
+def _mean_std(
+    sums: dict[str, FloatArray],
+    n: FloatArray,
+    mom: _Moments,
+    v: FloatArray,
+    n_edges: int,
+    names: tuple[str, ...],
+) -> dict[str, FloatArray]:
+    """Means and population stds from the sums, in place in their rows (one row per radius,
+    or a single vector): the mean in ``sums["s1"]``, the std in ``sums["s2"]``."""
+    out: dict[str, FloatArray] = {}
+    if "s1" not in sums:
+        return out
+    mean = sums["s1"]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean /= n
+        if "s2" in sums:
+            floor = mom.var_floor(v, n_edges)
+            var = sums["s2"]
+            var /= n
+            # row by row into reused buffers: no (radius x cells) temporary
+            sq = np.empty(v.size)
+            low = np.empty(v.size, dtype=bool)
+            for m_row, v_row in zip(mean.reshape(-1, v.size), var.reshape(-1, v.size), strict=True):
+                v_row -= np.multiply(m_row, m_row, out=sq)
+                np.copyto(v_row, 0.0, where=np.less_equal(v_row, floor, out=low))
+            out["std"] = np.sqrt(var, out=var)
+    mean += mom.shift
+    if "mean" in names:
+        out["mean"] = mean
+    return out
 
 
 def ball_stats(
@@ -440,7 +728,8 @@ def ball_stats(
     members. Rows without a used member get NaN. Standard deviations are population ones, by
     the one-pass formula on values centred on their mean: their absolute error is about 1e-7
     of the values' spread (the gather's two-pass formula is exact to rounding), and spreads
-    below about 1e-6 of it read as 0 (see ``_var_floor``).
+    below about 1e-6 of it read as 0 (see ``_var_floor``). Counts, sums and sums of squares
+    share one programme; only what ``wanted`` needs is computed.
 
     Parameters
     ----------
@@ -474,65 +763,35 @@ def ball_stats(
         raise LandscapeArgumentError(
             "min/max at an exact radius >= 2 need individual values; use the gather"
         )
-    v = np.asarray(values, dtype=np.float64)
-    if v.shape != (space.size,):
-        raise LandscapeArgumentError(f"values must have shape ({space.size},), got {v.shape}")
+    v = _check_values(space, values)
     k, n_edges = space.n_ops, space.n_edges
     none = _none_code(space, no_none)
+    filtered = connected_only or none is not None
+    need = {"n"}
+    if "mean" in names or "std" in names:
+        need.add("s1")
+    if "std" in names:
+        need.add("s2")
     nan = np.isnan(v)
-    member = space.connected if connected_only else np.ones(space.size, dtype=bool)
-    present = member & ~nan
-    # shift by the mean of the present values: sums of squares then cancel far less
-    shift = float(v[present].mean()) if present.any() else 0.0
-    x = np.where(present, v - shift, 0.0)
-    self_present = ~nan
-    self_x = np.where(self_present, v - shift, 0.0)
-
-    def ring(vec: FloatArray, own: FloatArray) -> FloatArray:
-        lx = _to_lex(space, vec)
-        sums = hamming_sums(lx, k, n_edges, r, none)
-        out = sums[r].copy() if exact else sums[1:].sum(axis=0)
-        del sums
-        back = _from_lex(space, out)
-        return back + own if include_self else back
-
-    # counts: no DP when every member is present and unfiltered (a constant)
-    if present.all() and none is None:
-        size = space.neighbourhood_size(r, exact=exact) + (1 if include_self else 0)
-        n = np.full(space.size, float(size))
-    else:
-        n = ring(present.astype(np.float64), self_present.astype(np.float64))
-    out: dict[str, FloatArray] = {}
-    with np.errstate(invalid="ignore", divide="ignore"):
-        if "mean" in names or "std" in names:
-            s1 = ring(x, self_x)
-            mean_c = s1 / n
-            if "mean" in names:
-                out["mean"] = mean_c + shift
-            if "std" in names:
-                s2 = ring(x * x, self_x * self_x)
-                var = s2 / n - mean_c * mean_c
-                var[var <= _var_floor(x, n_edges)] = 0.0
-                out["std"] = np.sqrt(var)
-    lo_needed = "min" in names
-    hi_needed = "max" in names
-    if lo_needed or hi_needed:
-        masked = np.where(present, v, np.nan)
-        for name, sign in (("min", 1.0), ("max", -1.0)):
-            if name not in names:
-                continue
-            lx = _to_lex(space, np.where(np.isnan(masked), np.inf, sign * masked))
-            m = _from_lex(space, _ball_min_lex(lx, k, n_edges, r, none, False))
-            if include_self:
-                m = np.minimum(m, np.where(self_present, sign * v, np.inf))
-            out[name] = sign * m
+    poison = propagate and bool(nan.any())
+    if poison and filtered:
+        need.add("members")
+    mom = _Moments.of(space, v, none, connected_only, need=need)
+    sums = _sums(space, mom, v, r, none, exact=exact, include_self=include_self, row=r)
+    size = float(space.neighbourhood_size(r, exact=exact) + include_self)
+    n = np.full(space.size, size) if mom.known else sums["n"]
+    out = _mean_std(sums, n, mom, v, n_edges, names)
+    for name, sign in (("min", 1.0), ("max", -1.0)):
+        if name not in names:
+            continue
+        lx = _lex_for_min(space, sign * v, mom.member)
+        m = _from_lex(space, _ball_min_lex(lx, k, n_edges, r, none, False))
+        if include_self:
+            m = np.minimum(m, np.where(nan, np.inf, sign * v))
+        out[name] = sign * m
     empty = n == 0
-    if propagate and nan.any():
-        members = (
-            ring(member.astype(np.float64), np.ones(space.size))
-            if (connected_only or none is not None)
-            else np.full(space.size, float(space.neighbourhood_size(r, exact=exact) + include_self))
-        )
+    if poison:
+        members = sums["members"] if "members" in sums else np.full(space.size, size)
         poisoned = n < members
         for arr in out.values():
             arr[poisoned] = np.nan
@@ -552,12 +811,15 @@ def radius_profile(
     include_self: bool = False,
     no_none: bool = False,
     connected_only: bool = False,
+    wanted: Iterable[str] = ("mean", "std"),
 ) -> dict[str, FloatArray]:
     """Count, mean and std of every neighbourhood at every radius ``1..max_radius`` at once.
 
-    One dynamic programme per moment serves all radii (NaN values are left out, as
+    One programme serves all radii and all moments (NaN values are left out, as
     ``nan_policy="omit"``). Each result has shape ``(max_radius, space.size)``: row ``r - 1``
-    is radius ``r``, equal to :func:`ball_stats` at that radius.
+    is radius ``r``, equal to :func:`ball_stats` at that radius. Only the statistics in
+    ``wanted`` (``mean``, ``std``) are computed; ``n`` is always returned, as a read-only
+    broadcast view when the counts are the same for every cell (no NaN, no filter).
 
     Examples
     --------
@@ -567,52 +829,37 @@ def radius_profile(
     >>> prof["n"][:, 0].tolist()
     [24.0, 264.0, 1544.0, 5384.0, 11528.0, 15624.0]
     """
+    names = tuple(wanted)
+    bad = [w for w in names if w not in ("n", "mean", "std")]
+    if bad:
+        raise LandscapeArgumentError(
+            f"radius_profile serves n, mean and std, not {', '.join(bad)}; use ball_stats or "
+            "the gather"
+        )
     r = _check_radius(space, max_radius)
-    v = np.asarray(values, dtype=np.float64)
-    if v.shape != (space.size,):
-        raise LandscapeArgumentError(f"values must have shape ({space.size},), got {v.shape}")
-    k, n_edges = space.n_ops, space.n_edges
+    v = _check_values(space, values)
     none = _none_code(space, no_none)
-    nan = np.isnan(v)
-    member = space.connected if connected_only else np.ones(space.size, dtype=bool)
-    present = member & ~nan
-    shift = float(v[present].mean()) if present.any() else 0.0
-
-    def rings(vec: FloatArray, own: FloatArray) -> FloatArray:
-        # in place throughout: on 5^10 cells each (radius x cells) array is 470 MB
-        sums = hamming_sums(_to_lex(space, vec), k, n_edges, r, none, cumulative=not exact)[1:]
-        back = _from_lex(space, sums)
-        if include_self:
-            back += own[None, :]
-        return back
-
-    x = np.where(present, v - shift, 0.0)
-    own_x = np.where(nan, 0.0, v - shift)
-    known = present.all() and none is None  # every member present, no filter: known counts
-    if known:
+    need = {"n"}
+    if "mean" in names or "std" in names:
+        need.add("s1")
+    if "std" in names:
+        need.add("s2")
+    mom = _Moments.of(space, v, none, connected_only, need=need)
+    # in place throughout: on 5^10 cells each (radius x cells) array is 470 MB
+    sums = _sums(space, mom, v, r, none, exact=exact, include_self=include_self, row=None)
+    if mom.known:
         sizes = [space.neighbourhood_size(d, exact=exact) for d in range(1, r + 1)]
         per_radius = np.array(sizes, dtype=np.float64)[:, None] + include_self
-        n_div: FloatArray = per_radius
+        n: FloatArray = np.broadcast_to(per_radius, (r, space.size))
     else:
-        n_div = rings(present.astype(np.float64), (~nan).astype(np.float64))
-    floor = _var_floor(x, n_edges)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = rings(x, own_x)
-        mean /= n_div
-        var = rings(x * x, own_x * own_x)
-        del x, own_x
-        var /= n_div
-        for row in range(r):  # row by row: no second (radius x cells) temporary
-            var[row] -= mean[row] * mean[row]
-        var[var <= floor] = 0.0
-        std = np.sqrt(var, out=var)
-        mean += shift
-    n = np.repeat(n_div, space.size, axis=1) if known else n_div
-    if not known:
+        n = sums["n"]
+    out = {"n": n, **_mean_std(sums, n, mom, v, space.n_edges, names)}
+    if not mom.known:
         empty = n == 0
-        mean[empty] = np.nan
-        std[empty] = np.nan
-    return {"n": n, "mean": mean, "std": std}
+        for name in ("mean", "std"):
+            if name in out:
+                out[name][empty] = np.nan
+    return out
 
 
 # -- neighbour rows for the gather, chunk by chunk ---------------------------------------------
@@ -627,9 +874,9 @@ def neighbour_rows(
 ) -> npt.NDArray[np.int32]:
     """Neighbour indices of some architectures, padded with ``-1``, without the whole matrix.
 
-    The same sets as ``space.neighbours(...).indices[rows]`` (possibly in another order within a
-    row), built from the rows' op codes, so a gather at radius 6 needs memory for one chunk
-    only.
+    The same rows as ``space.neighbours(...).indices[rows]``, in the same order (edges
+    changed, then new ops; only the padding can be narrower), built from the rows' op codes,
+    so a gather at radius 6 needs memory for one chunk only.
 
     Examples
     --------
@@ -723,16 +970,30 @@ class NeighbourRows:
         """Every row complete (no filter): no padding to mask."""
         return not (self.no_none or self.connected_only)
 
+    def of(self, index: int) -> npt.NDArray[np.int32]:
+        """Neighbours of one architecture, in :meth:`NeighbourArrays.of` order."""
+        if self.cached:
+            return self._arrays().of(index)
+        one = neighbour_rows(
+            self.space,
+            [index],
+            self.radius,
+            exact=self.exact,
+            no_none=self.no_none,
+            connected_only=self.connected_only,
+        )
+        row: npt.NDArray[np.int32] = one[0]  # one row: as wide as its neighbourhood, no padding
+        return row
+
+    def _arrays(self) -> NeighbourArrays:
+        return self.space.neighbours(
+            self.radius, exact=self.exact, no_none=self.no_none, connected_only=self.connected_only
+        )
+
     def rows(self, rows: slice) -> npt.NDArray[np.int32]:
         """Neighbour indices of ``rows``, padded with ``-1``."""
         if self.cached:
-            nb = self.space.neighbours(
-                self.radius,
-                exact=self.exact,
-                no_none=self.no_none,
-                connected_only=self.connected_only,
-            )
-            return nb.indices[rows]
+            return self._arrays().indices[rows]
         return neighbour_rows(
             self.space,
             np.arange(self.size)[rows],

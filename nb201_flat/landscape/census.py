@@ -42,11 +42,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 
 from nb201_flat.landscape._common import (
     ArchLike,
@@ -60,9 +59,11 @@ from nb201_flat.landscape._common import (
 from nb201_flat.landscape.a2m import a2m_barrier
 from nb201_flat.landscape.maximin import BarrierTree, as_tree, barrier_tree
 from nb201_flat.landscape.paths import shortest_paths
-from nb201_flat.landscape.statistics import a2m_bands
 from nb201_flat.space import Space
 from nb201_flat.types import as_rng
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 BARRIER_NAMES: Final[dict[str, str]] = {
     "best_shortest": "best shortest path",
@@ -338,6 +339,10 @@ def barrier_census(
     >>> df[["group", "a", "b", "lowest", "worst_shortest", "no_barrier"]].to_numpy().tolist()
     [['band', 2, 5, 0.5, 2.5, True], ['band', 3, 4, 1.5, 1.5, True], ['top-k', 0, 7, 2.5, 4.5, False]]
     """
+    import pandas as pd  # on first use: `nb201-flat barrier` does not need it
+
+    from nb201_flat.landscape.statistics import a2m_bands
+
     if n_pairs < 0 or top_k < 0:
         raise LandscapeArgumentError(f"n_pairs and top_k must be >= 0, got {n_pairs} and {top_k}")
     band_map = a2m_bands(bands) if isinstance(bands, str) else dict(bands)
@@ -377,6 +382,8 @@ def census_summary(census: pd.DataFrame) -> pd.DataFrame:
     >>> census_summary(df)[["group", "pairs", "no_barrier"]].to_numpy().tolist()
     [['band', 4, 0.75]]
     """
+    import pandas as pd  # on first use: `nb201-flat barrier` does not need it
+
     names = ["lowest", "best_shortest", "mean_path", "worst_shortest"]
     out = []
     parts = [(str(g), part) for g, part in census.groupby("group", sort=False)]

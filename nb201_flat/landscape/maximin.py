@@ -35,9 +35,6 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
-from scipy import sparse
-from scipy.sparse import csgraph
 
 from nb201_flat.landscape._common import (
     ArchLike,
@@ -60,6 +57,8 @@ from nb201_flat.landscape.paths import (
 from nb201_flat.space import Space
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from nb201_flat.landscape.census import PairBarriers
 
 BarrierMethod = Literal["lowest", "a2m", "a2m_published", "shortest"]
@@ -204,11 +203,7 @@ class BarrierTree:
     def _shortest_above(self, a: int, b: int, level: float) -> IntArray:
         ok = self.usable & (self.w >= level)
         keep = ok[self.graph_u] & ok[self.graph_v]
-        n = self.space.size
-        g = sparse.csr_matrix(
-            (np.ones(int(keep.sum())), (self.graph_u[keep], self.graph_v[keep])), shape=(n, n)
-        )
-        _, pred = csgraph.breadth_first_order(g, a, directed=False, return_predecessors=True)
+        pred = _bfs_predecessors(self.space.size, self.graph_u[keep], self.graph_v[keep], a, b)
         route = [b]
         while route[-1] != a:
             route.append(int(pred[route[-1]]))
@@ -247,33 +242,18 @@ def barrier_tree(
     live = usable[u] & usable[vv]
     gu, gv = u[live], vv[live]
     level = np.minimum(w[gu], w[gv])
-    # Kruskal on ranks, not on the values: exact order, and no zero weight (= no edge in scipy)
+    # on ranks, not on the values: exact order, and every weight distinct (one forest)
     order = np.argsort(-level, kind="stable")
-    rank = np.empty(len(order), dtype=np.float64)
-    rank[order] = np.arange(1, len(order) + 1, dtype=np.float64)
-    mst = csgraph.minimum_spanning_tree(sparse.csr_matrix((rank, (gu, gv)), shape=(n, n)))
-    coo = mst.tocoo()
-    eu, ev = coo.row.astype(np.int64), coo.col.astype(np.int64)
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order), dtype=np.int64)
+    eu, ev = _min_spanning_forest(n, gu, gv, rank)
     elevel = np.minimum(w[eu], w[ev])
     eorder = np.argsort(-elevel, kind="stable")
     eu, ev, elevel = eu[eorder], ev[eorder], elevel[eorder]
     merges, labels = _merge_hierarchy(n, eu, ev)
-    # root every tree of the forest at once: a virtual node joined to one node per tree
+    # root each tree at its smallest index (a tree's parents do not depend on the traversal)
     _, reps = np.unique(labels, return_index=True)
-    root = n
-    ru = np.concatenate([eu, np.full(len(reps), root)])
-    rv = np.concatenate([ev, reps.astype(np.int64)])
-    big = sparse.csr_matrix((np.ones(len(ru)), (ru, rv)), shape=(n + 1, n + 1))
-    order_bfs, pred = csgraph.breadth_first_order(
-        big, root, directed=False, return_predecessors=True
-    )
-    parent = pred[:n].astype(np.int64)
-    parent[(parent == root) | (parent < 0)] = -1
-    depth = np.zeros(n, dtype=np.int64)
-    for node in order_bfs[1:].tolist():  # BFS order: a parent's depth is known first
-        p = parent[node]
-        if p >= 0:
-            depth[node] = depth[p] + 1
+    parent, depth = _rooted(n, eu, ev, reps.astype(np.int64))
     component = labels.astype(np.int64)
     component[~usable] = -1
     return BarrierTree(
@@ -292,6 +272,110 @@ def barrier_tree(
         graph_u=gu,
         graph_v=gv,
     )
+
+
+def _min_spanning_forest(
+    n: int, gu: IntArray, gv: IntArray, rank: IntArray
+) -> tuple[IntArray, IntArray]:
+    """The minimum spanning forest of the edges ``(gu, gv)`` under distinct ``rank``, by
+    Borůvka's rounds in numpy; its edges as given (``gu < gv``), ordered by ``(gu, gv)``.
+
+    Distinct weights make the forest unique, so this is the edge set and order that
+    ``scipy.sparse.csgraph.minimum_spanning_tree`` returns on the same graph (tested), without
+    loading scipy.
+    """
+    comp = np.arange(n, dtype=np.int64)
+    in_forest = np.zeros(len(gu), dtype=bool)
+    alive = np.arange(len(gu), dtype=np.int64)
+    ids = np.arange(n, dtype=np.int64)
+    while alive.size:
+        cu, cv = comp[gu[alive]], comp[gv[alive]]
+        cross = cu != cv
+        alive, cu, cv = alive[cross], cu[cross], cv[cross]
+        if not alive.size:
+            break
+        r = rank[alive]
+        # each component's lightest outgoing edge (one per component: ranks are distinct)
+        best = np.full(n, np.iinfo(np.int64).max)
+        np.minimum.at(best, cu, r)
+        np.minimum.at(best, cv, r)
+        by_u, by_v = r == best[cu], r == best[cv]
+        in_forest[alive[by_u | by_v]] = True
+        # every component hooks onto the other end of its edge; two that chose the same edge
+        # form a 2-cycle, broken at the smaller id, which becomes the root
+        ptr = ids.copy()
+        ptr[cu[by_u]] = cv[by_u]
+        ptr[cv[by_v]] = cu[by_v]
+        mutual = (ptr[ptr] == ids) & (ids < ptr)
+        ptr[mutual] = ids[mutual]
+        while True:  # pointer jumping to each tree's root
+            nxt = ptr[ptr]
+            if np.array_equal(nxt, ptr):
+                break
+            ptr = nxt
+        comp = ptr[comp]
+    eu, ev = gu[in_forest], gv[in_forest]
+    order = np.lexsort((ev, eu))
+    return eu[order], ev[order]
+
+
+def _rooted(n: int, eu: IntArray, ev: IntArray, roots: IntArray) -> tuple[IntArray, IntArray]:
+    """Parent (-1 at a root) and depth of every node of the forest ``(eu, ev)``."""
+    adj_from = np.concatenate([eu, ev])
+    adj_to = np.concatenate([ev, eu])
+    order = np.argsort(adj_from, kind="stable")
+    adj = adj_to[order].tolist()
+    start = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(adj_from, minlength=n), out=start[1:])
+    bounds = start.tolist()
+    parent = [-1] * n
+    depth = [0] * n
+    for root in roots.tolist():
+        stack = [root]
+        while stack:
+            x = stack.pop()
+            for y in adj[bounds[x] : bounds[x + 1]]:
+                if y != parent[x]:
+                    parent[y] = x
+                    depth[y] = depth[x] + 1
+                    stack.append(y)
+    return np.asarray(parent, dtype=np.int64), np.asarray(depth, dtype=np.int64)
+
+
+def _bfs_predecessors(n: int, gu: IntArray, gv: IntArray, a: int, b: int) -> IntArray:
+    """Breadth-first predecessors from ``a`` over the undirected edges ``(gu, gv)``, until
+    ``b`` is reached; -1 where not reached.
+
+    Neighbours are taken in the order of ``scipy.sparse.csgraph.breadth_first_order(...,
+    directed=False)`` on the matrix of these edges (those with a larger index, ascending, then
+    the smaller ones), level by level, so that ties between shortest paths fall the same way
+    (tested against scipy).
+    """
+    src = np.concatenate([gu, gv])
+    dst = np.concatenate([gv, gu])
+    # one integer key: by source, then the larger neighbours, then the smaller, each ascending
+    order = np.argsort(src * (2 * n) + np.where(dst > src, dst, dst + n))
+    adj = dst[order]
+    start = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(src, minlength=n), out=start[1:])
+    pred = np.full(n, -1, dtype=np.int64)
+    seen = np.zeros(n, dtype=bool)
+    seen[a] = True
+    frontier = np.array([a], dtype=np.int64)
+    while frontier.size and not seen[b]:
+        counts = start[frontier + 1] - start[frontier]
+        ends = np.cumsum(counts)
+        pos = np.repeat(start[frontier] - ends + counts, counts) + np.arange(int(ends[-1]))
+        cand, via = adj[pos], np.repeat(frontier, counts)
+        new = ~seen[cand]
+        cand, via = cand[new], via[new]
+        # the first discovery wins, in queue order: as a queue-based search would find them
+        _, first = np.unique(cand, return_index=True)
+        first.sort()
+        frontier = cand[first]
+        pred[frontier] = via[first]
+        seen[frontier] = True
+    return pred
 
 
 def _merge_hierarchy(n: int, eu: IntArray, ev: IntArray) -> tuple[IntArray, IntArray]:
@@ -322,6 +406,8 @@ def _find(parent: list[int], x: int) -> int:
 
 
 def _labelled(idx: Sequence[int], out: FloatArray) -> pd.DataFrame:
+    import pandas as pd  # on first use: `nb201-flat barrier` does not need it
+
     labels = pd.Index(idx, name="index")
     return pd.DataFrame(out, index=labels, columns=labels.rename("to"))
 

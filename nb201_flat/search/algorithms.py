@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal, Protocol, TypeAlias, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, TypeAlias, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -41,8 +41,10 @@ import numpy.typing as npt
 from nb201_flat.errors import AlgorithmError as AlgorithmError
 from nb201_flat.errors import check_int_range
 from nb201_flat.neighbourhood import FIELDS, Neighbourhood
-from nb201_flat.neighbours import NeighbourArrays
 from nb201_flat.search.oracle import FloatArray, Oracle, SearchEnded, SearchStalled
+
+if TYPE_CHECKING:
+    from nb201_flat.landscape.aggregates import NeighbourRows
 
 Aggregator: TypeAlias = Literal["mean", "median", "min", "quantile"]
 Mutation: TypeAlias = Literal["node-then-edge", "uniform-edge"]
@@ -194,9 +196,15 @@ class _Memory:
         self._free_v = np.full(n, np.nan)
         self._free_m = np.zeros(n, dtype=bool)
         self._stall = 0
-        self._nb: NeighbourArrays | None = None
+        self._nb: NeighbourRows | None = None
         if objective is not None:
-            self._nb = objective.neighbourhood.arrays(oracle.space)
+            # rows on demand: a large radius never caches its whole index matrix on the space
+            from nb201_flat.landscape.aggregates import NeighbourRows
+
+            spec = objective.neighbourhood
+            self._nb = NeighbourRows(
+                oracle.space, spec.radius, spec.exact, spec.no_none, spec.connected_only
+            )
 
     def own(self, index: int) -> float:
         """The cell's value, trained (charged) once per run."""

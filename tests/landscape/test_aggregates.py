@@ -253,3 +253,68 @@ def test_min_max_at_an_exact_radius_equal_the_gather(radius: int, flags: tuple[b
     w = _values(NB201, radius, nan_share=0.0)
     members = NB201.neighbours(radius).indices
     assert (ag.sphere_min(NB201, w, radius) == w[members].min(axis=1)).all()
+
+
+def test_rows_of_one_cell_equal_the_cached_rows_in_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the NA search charges neighbours in this order: rebuilt rows must keep it exactly
+    rng = np.random.default_rng(1)
+    for r, exact, nn, conn in itertools.product(
+        [1, 3], [True, False], [True, False], [True, False]
+    ):
+        nb = NB201.neighbours(r, exact=exact, no_none=nn, connected_only=conn)
+        rows = ag.NeighbourRows(NB201, r, exact, nn, conn)
+        with monkeypatch.context() as m:
+            m.setattr(ag, "CACHE_ENTRIES_LIMIT", 0)
+            for i in rng.choice(NB201.size, 5, replace=False).tolist():
+                np.testing.assert_array_equal(rows.of(i), nb.of(i))
+        assert np.array_equal(rows.of(7), nb.of(7))  # cached: the space's own arrays
+    NB201.clear_cache()
+
+
+@pytest.mark.parametrize("none_code", [None, 1])
+def test_threads_and_single_row_give_the_same_bits(
+    monkeypatch: pytest.MonkeyPatch, none_code: int | None
+) -> None:
+    x = np.random.default_rng(4).normal(size=(3, 5**5))
+    monkeypatch.setattr(ag, "_CACHE_BYTES", 4096)  # many blocks in both phases
+    monkeypatch.setattr(ag, "_THREADS_FROM_BYTES", 0)  # and threads even on a small space
+    results = []
+    for threads in ("1", "3"):
+        monkeypatch.setenv("NB201_FLAT_THREADS", threads)
+        acc = np.empty((5, 3, 5**5))
+        acc[0] = x
+        full = ag._programme(acc.copy(), 5, 5, none_code, cumulative=True)
+        one = ag._programme(acc.copy(), 5, 5, none_code, cumulative=True, row=3)
+        assert np.array_equal(one, full[3])
+        results.append(full)
+    assert np.array_equal(results[0], results[1])
+    # each channel as if alone, on the plain (unblocked) programme
+    monkeypatch.setattr(ag, "_CACHE_BYTES", 1 << 30)
+    for c in range(3):
+        alone = ag.hamming_sums(x[c], 5, 5, 4, none_code, cumulative=True)
+        np.testing.assert_allclose(results[0][:, c], alone, rtol=1e-12, atol=1e-12)
+    monkeypatch.setenv("NB201_FLAT_THREADS", "two")
+    with pytest.raises(LandscapeArgumentError, match="NB201_FLAT_THREADS"):
+        ag._workers()
+
+
+def test_radius_profile_computes_only_what_is_asked() -> None:
+    space = Space(("none", "a", "b"), 4)
+    v = _values(space, 9, nan_share=0.0)
+    full = ag.radius_profile(space, v, 3)
+    only_mean = ag.radius_profile(space, v, 3, wanted=("mean",))
+    assert set(only_mean) == {"n", "mean"}
+    np.testing.assert_array_equal(only_mean["mean"], full["mean"])
+    # no NaN, no filter: every count is the sphere size, held once (read-only view)
+    assert not full["n"].flags.writeable and full["n"].shape == (3, space.size)
+    assert full["n"][:, 0].tolist() == [12.0, 72.0, 232.0]
+    with pytest.raises(LandscapeArgumentError, match="median"):
+        ag.radius_profile(space, v, 3, wanted=("median",))
+
+
+def test_sums_beyond_the_diameter_add_no_cells() -> None:
+    x = np.arange(8.0)
+    exact = ag.hamming_sums(x, 2, 3, 5)
+    within = ag.hamming_sums(x, 2, 3, 5, cumulative=True)
+    assert (exact[4:] == 0).all()
+    assert (within[4:] == within[3]).all() and (within[3] == x.sum() - x).all()

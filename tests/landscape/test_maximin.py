@@ -221,3 +221,43 @@ def test_free_functions_wrap_the_tree_methods() -> None:
     with pytest.warns(DeprecationWarning, match="call its methods"):
         old = disconnectivity_graph(tree, n_optima=6)  # type: ignore[arg-type]
     assert old.equals(tree.disconnectivity(6))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_numpy_forest_and_search_equal_scipy(seed: int) -> None:
+    # the forest and the breadth-first search run without scipy; scipy is the reference
+    from scipy import sparse
+    from scipy.sparse import csgraph
+
+    from nb201_flat.landscape import maximin as mm
+
+    rng = np.random.default_rng(seed)
+    space = Space(("none", "a", "b"), 4) if seed % 2 else NB201
+    nb = space.neighbours(1)
+    u = np.repeat(np.arange(space.size), nb.counts)
+    v = nb.indices[nb.mask].astype(np.int64)
+    once = (u < v) & (rng.random(u.size) < 0.8)  # some edges missing: a forest of trees
+    gu, gv = u[once], v[once]
+    rank = rng.permutation(gu.size).astype(np.int64)
+    eu, ev = mm._min_spanning_forest(space.size, gu, gv, rank)
+    g = sparse.csr_matrix((rank + 1.0, (gu, gv)), shape=(space.size, space.size))
+    ref = csgraph.minimum_spanning_tree(g).tocoo()
+    assert eu.tolist() == ref.row.tolist() and ev.tolist() == ref.col.tolist()
+    # breadth-first predecessors, ties broken as scipy breaks them
+    g1 = sparse.csr_matrix((np.ones(gu.size), (gu, gv)), shape=(space.size, space.size))
+    for a in rng.choice(space.size, 3, replace=False).tolist():
+        _, pred = csgraph.breadth_first_order(g1, a, directed=False, return_predecessors=True)
+        reached = np.flatnonzero(pred >= 0)
+        for b in rng.choice(reached, min(5, reached.size), replace=False).tolist():
+            got = mm._bfs_predecessors(space.size, gu, gv, a, b)
+            x = b
+            while x != a:  # the whole route back to a is scipy's
+                assert got[x] == pred[x]
+                x = int(pred[x])
+    # rooted at each tree's smallest index: parents and depths as scipy's traversal gives
+    labels = csgraph.connected_components(g1 + g1.T, directed=False)[1]
+    _, reps = np.unique(labels, return_index=True)
+    parent, depth = mm._rooted(space.size, eu, ev, reps.astype(np.int64))
+    roots = parent < 0
+    assert set(np.flatnonzero(roots).tolist()) == set(reps.tolist())
+    assert (depth[roots] == 0).all() and (depth[~roots] == depth[parent[~roots]] + 1).all()
