@@ -22,8 +22,9 @@ for NB201 the official index is permuted into that order and back). Then:
   an op other than ``none``, which reaches exactly the filtered ball). Without the cell
   itself, every member differs on some edge ``e``: the minimum is, over ``e``, the per-axis
   minimum over the *other* ops of ``e`` followed by ``r - 1`` passes of ``F`` on the
-  remaining axes. Minimum and maximum at an *exact* radius ``r >= 2`` cannot be composed from
-  such passes: :func:`supports` says so and the caller gathers individual values instead.
+  remaining axes. Minimum and maximum at an *exact* radius ``r >= 2`` are not compositions of
+  those ball passes; :func:`sphere_min` computes them by its own lexicographic pass, and
+  :func:`supports` leaves them out of :func:`ball_stats`.
 
 Counts, sums and sums of squares are channels of one programme, and only the channels a call
 needs are run. Arrays larger than a core's cache run block by block (rows, then columns
