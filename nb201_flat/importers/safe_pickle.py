@@ -16,8 +16,13 @@ for 50 GB. So the allowed globals resolve to checking wrappers, never to the raw
 - arrays and scalars are rebuilt only from raw bytes whose length matches shape and dtype;
 - containers are only built from already-materialised containers (never from a ``range``),
   ``bytearray`` only from bytes or text, never from a size;
-- reads from a file are done in bounded chunks, so a length field in the stream cannot make the
-  reader allocate more than the data that is really there.
+- every byte passes an opcode scan (:class:`_OpcodeScan`) before the C unpickler sees it: a
+  memo index (PUT, BINPUT, LONG_BINPUT) above half the bytes before it is refused, since the
+  unpickler sizes its memo table by the largest index (7 bytes can ask for 64 GB), and an
+  opcode naming a data length (BINBYTES8, BYTEARRAY8, ...) is shown to the unpickler, which
+  allocates that length at once, only when the data is really there; so nothing a pickle asks
+  for grows beyond a fixed multiple of its size. The scan stops at STOP, leaving what follows
+  in place (torch's legacy format is four pickles in a row).
 
 Two escape hatches exist for content that is safe to *skip* but not to *build*: globals under
 ``discard_modules`` (for the official files: ``torch``, whose tensors hold trained weights that
@@ -460,7 +465,7 @@ def _plain_run(bits: int) -> re.Pattern[bytes]:
     by_size[1].append(_MEMOIZE)
     by_size[2].append(_BINPUT)
     fixed = {
-        size: _one_of(codes) + (b"[\\s\\S]{%d}" % (size - 1) if size > 1 else b"")
+        size: _one_of(codes) + (b".{%d}" % (size - 1) if size > 1 else b"")
         for size, codes in by_size.items()
     }
     # benchmark files are mostly floats (BINFLOAT, 9 bytes), small ints and memo entries:
@@ -468,7 +473,7 @@ def _plain_run(bits: int) -> re.Pattern[bytes]:
     alternatives = [fixed.pop(9), fixed.pop(2)]
     if bits >= 8:
         full, part = divmod(min(bits, 32), 8)
-        index = b"[\\s\\S]{%d}" % full
+        index = b".{%d}" % full
         if full < 4:
             index += (b"[\\x00-%s]" % re.escape(bytes([(1 << part) - 1]))) if part else b"\x00"
             index += b"\x00" * (3 - full)
@@ -477,10 +482,11 @@ def _plain_run(bits: int) -> re.Pattern[bytes]:
         codes = [c for c, w in _COUNTED.items() if w == width]
         pad = b"\x00" * (width - 1)
         # one branch per length: the engine skips a branch at its first (literal) byte
-        sized = b"|".join(re.escape(bytes([k]) + pad) + b"[\\s\\S]{%d}" % k for k in range(256))
+        sized = b"|".join(re.escape(bytes([k]) + pad) + b".{%d}" % k for k in range(256))
         alternatives.append(_one_of(codes) + b"(?:" + sized + b")")
     alternatives += [fixed[size] for size in sorted(fixed)]
-    return re.compile(b"(?:" + b"|".join(alternatives) + b")*+")  # possessive: no backtracking
+    # DOTALL: "." is any byte (a plain skip for the engine); possessive: no backtracking
+    return re.compile(b"(?:" + b"|".join(alternatives) + b")*+", re.DOTALL)
 
 
 class _OpcodeScan:
