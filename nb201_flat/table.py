@@ -458,7 +458,10 @@ class Table:
         ``index`` locates each row; an ``arch`` column, when present and ``check_arch`` is
         True, must name the same cell as ``index`` (catches files indexed in another order).
         Without ``index``, rows are located by ``arch``. Duplicate rows for one
-        (key, seed, arch) are an error, not silently averaged.
+        (key, seed, arch) are an error, not silently averaged. No cell is coerced: an index,
+        epoch count or seed that is not an integer in range, an empty key cell, a value that
+        is not a number, or a frame without rows is a :class:`FormatError` naming the row,
+        column and value (:func:`~nb201_flat.importers.tidy.check_tidy_frame`).
         """
         import pandas as pd
 
