@@ -10,6 +10,8 @@
   the command does not print ``--json`` and the work lasts more than a couple of seconds.
 * :func:`limit_blas_threads` -- keep OpenBLAS from reserving a buffer per core under a memory
   limit (it dies with a bare "OpenBLAS error" when it cannot); called before numpy loads.
+* :func:`preload_blas` -- under ``ulimit -v``, load scipy's OpenBLAS before the work starts
+  (loaded late, when the limit is nearly reached, it spins forever instead of failing).
 
 Examples
 --------
@@ -314,3 +316,32 @@ def limit_blas_threads() -> None:
 
 
 limit_blas_threads()  # at import: nb201_flat imports this module before anything loads numpy
+
+# Address space scipy's own OpenBLAS maps when it loads with one thread (80 MB measured with
+# scipy 1.15), with room to spare.
+_BLAS_BYTES = 128 * 2**20
+
+
+def preload_blas(command: str | None = None) -> None:
+    """Under an address-space limit (``ulimit -v``), load scipy's BLAS now, while there is room.
+
+    scipy ships a second OpenBLAS that is loaded lazily (``scipy.linalg``, ``scipy.sparse``);
+    when its buffer cannot be mapped its loader spins forever (no error, no exit). So, under
+    such a limit, it is loaded before any work, and a limit too tight to load it at all is a
+    :class:`ResourceLimitError` saying so. Without an address-space limit this does nothing.
+
+    >>> preload_blas("info")  # no ``ulimit -v`` here: nothing to do
+    """
+    left = _address_space_left()
+    if left is None or "scipy.linalg" in sys.modules:
+        return
+    if left < _BLAS_BYTES:
+        raise ResourceLimitError(
+            f"{command or 'this command'} needs about {human(_BLAS_BYTES)} more address space "
+            f"to load its linear algebra library and the address-space limit (ulimit -v) "
+            f"leaves {human(left)}; raise the limit by at least {human(_BLAS_BYTES - left)}"
+        )
+    try:
+        import scipy.linalg  # noqa: F401
+    except ImportError:  # scipy is a dependency; without it nothing loads a second BLAS
+        return

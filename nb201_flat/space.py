@@ -29,6 +29,7 @@ True
 from __future__ import annotations
 
 import math
+import operator
 import random
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -259,7 +260,12 @@ class Space:
 
     def index_of_codes(self, codes: Iterable[int]) -> int:
         """Index of the cell with these op codes."""
-        c = tuple(codes)
+        # Python ints: numpy uint8/int16 rows would wrap (or raise) when scaled by the weights;
+        # operator.index refuses floats instead of truncating them
+        try:
+            c = tuple(operator.index(x) for x in codes)
+        except TypeError:
+            raise InvalidArchError(f"op codes must be integers, got {codes!r:.80}") from None
         if len(c) != self.n_edges or any(not 0 <= x < self.n_ops for x in c):
             raise InvalidArchError(
                 f"op codes {c} do not fit this space ({self.n_edges} edges, codes 0..{self.n_ops - 1})"

@@ -31,7 +31,13 @@ from typing import TYPE_CHECKING, Any, cast
 import numpy as np
 import numpy.typing as npt
 
-from nb201_flat.errors import ArgumentError, FormatError, InvalidArchError, UnknownKeyError
+from nb201_flat.errors import (
+    ArgumentError,
+    FormatError,
+    InvalidArchError,
+    MissingValueError,
+    UnknownKeyError,
+)
 from nb201_flat.space import NB201, Arch, Space
 from nb201_flat.types import FloatArray as FloatArray
 from nb201_flat.types import Seed as Seed
@@ -326,8 +332,10 @@ class Table:
         rng: Seed | None = None,
         seed: SeedPolicy | None = None,
     ) -> float:
-        """One value (NaN if not measured), free of any budget. For whole-space work use
-        :meth:`vector`; a search asks the budgeted :class:`~nb201_flat.search.Oracle` instead.
+        """One value, free of any budget (:class:`MissingValueError` if it was never measured).
+
+        For whole-space work use :meth:`vector` (NaN where missing); a search asks the
+        budgeted :class:`~nb201_flat.search.Oracle` instead.
         """
         seed = seed_policy_of(seed_policy, seed)
         a = self.space.resolve(arch)
@@ -346,10 +354,33 @@ class Table:
                 )
             seeds = [s for s in self.seeds(key) if not np.isnan(self.data[(key, s)][a.index])]
             if not seeds:
-                return float("nan")
+                raise self._unmeasured(a, key, seed)
             s = seeds[int(as_rng(rng).integers(len(seeds)))]
             return float(self.data[(key, s)][a.index])
-        return float(self.vector_for(key, seed_policy=seed, rng=rng)[a.index])
+        out = float(self.vector_for(key, seed_policy=seed, rng=rng)[a.index])
+        if np.isnan(out):  # NaN means "never measured": an error here, never a printed nan
+            raise self._unmeasured(a, key, seed)
+        return out
+
+    def _unmeasured(self, a: Arch, key: MetricKey, policy: SeedPolicy) -> MissingValueError:
+        """The error for a value never measured, naming what the table can serve instead."""
+        i = a.index
+        with_value = [s for s in self.seeds(key) if not np.isnan(self.data[(key, s)][i])]
+        measured = int(np.count_nonzero(~np.isnan(self.vector_for(key, seed_policy="mean"))))
+        if with_value:
+            serves = f"stored seeds with a value for it: {', '.join(map(str, with_value))}"
+        else:
+            others = [str(k) for k in self.keys() if not np.isnan(self.vector_for(k)[i])]
+            shown = ", ".join(others[:3]) + (
+                f" and {len(others) - 3} more" if len(others) > 3 else ""
+            )
+            serves = (
+                f"keys that measure it: {shown}" if others else "no key of this table measures it"
+            )
+        return MissingValueError(
+            f"architecture {i} was never measured for {key} (seed policy {policy!r}; "
+            f"{measured} of {self.space.size} architectures are); {serves}"
+        )
 
     def query(self, *args: Any, **kwargs: Any) -> float:
         """Deprecated name of :meth:`value` ("query" means the budgeted oracle only)."""
@@ -428,7 +459,10 @@ class Table:
         ``index`` locates each row; an ``arch`` column, when present and ``check_arch`` is
         True, must name the same cell as ``index`` (catches files indexed in another order).
         Without ``index``, rows are located by ``arch``. Duplicate rows for one
-        (key, seed, arch) are an error, not silently averaged.
+        (key, seed, arch) are an error, not silently averaged. No cell is coerced: an index,
+        epoch count or seed that is not an integer in range, an empty key cell, a value that
+        is not a number, or a frame without rows is a :class:`FormatError` naming the row,
+        column and value (:func:`~nb201_flat.importers.tidy.check_tidy_frame`).
         """
         import pandas as pd
 
@@ -438,6 +472,10 @@ class Table:
                 f"tidy table lacks column(s) {missing or ['index or arch']}; expected columns "
                 f"{', '.join(TIDY_COLUMNS)} (see data/README.md)"
             )
+        from nb201_flat.importers.tidy import check_tidy_frame
+
+        # the casts below would coerce 1.5 to 1, -1 to the mean row, 1e30 to int64 min
+        df = check_tidy_frame(df, size=space.size, source=f"tidy table {source!r}")
         if "index" in df:
             idx = pd.to_numeric(df["index"], errors="coerce")
             if idx.isna().any() or (idx < 0).any() or (idx >= space.size).any():

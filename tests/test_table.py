@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nb201_flat.errors import ArgumentError, FormatError, UnknownKeyError
+from nb201_flat.errors import ArgumentError, FormatError, MissingValueError, UnknownKeyError
 from nb201_flat.space import NB201, Space
 from nb201_flat.table import MetricKey, Table
 from nb201_flat.types import as_rng
@@ -73,7 +73,9 @@ def test_query_and_record() -> None:
     t = seeded_table()
     assert t.query(11472, "cifar100", "x-test", 200) == 11472.0
     assert t.query("0", "cifar100", "x-valid", 200, seed="random", rng=1) in (50.0, 60.0)
-    assert np.isnan(t.query(1, "cifar100", "x-valid", 200, seed="random", rng=1))
+    # never measured: an error naming what is served, not a NaN (issue 10)
+    with pytest.raises(MissingValueError, match="never measured"):
+        t.query(1, "cifar100", "x-valid", 200, seed="random", rng=1)
     rec = t.record(3)
     assert rec["index"] == 3 and rec["cifar100/x-test@200ep:accuracy"] == 3.0
 

@@ -53,6 +53,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     budget.set_progress(not getattr(args, "json", False))  # bars only beside human output
     try:
+        budget.preload_blas(args.command)  # under ulimit -v only: a late load would hang
         code: int = args.func(args)
     except Nb201FlatError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -56,6 +56,48 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(func=cmd_figures)
 
 
+# Peak memory of each figure above a process that has loaded a 15,625-cell table (MB, peak RSS
+# of `figures --only NAME` on the embedded default minus 150 MB); scaled by the space's size.
+_PEAK_MB = {
+    "na_projection": 100,
+    "flat_vs_sharp": 40,
+    "a2m_distributions": 70,
+    "a2m_paths": 80,
+    "search_curves": 20,
+    "barrier_tree": 80,
+    "distance_profile": 65,
+    "barrier_census": 215,
+    "flatness_by_epoch": 45,
+}
+# a search_curves worker process loads the table and the libraries itself
+_WORKER_MB = 150
+
+
+def figure_bytes(name: str, size: int, jobs: int = 1) -> int:
+    """Estimated peak memory of drawing figure ``name`` on a table over ``size`` cells.
+
+    >>> budget.human(figure_bytes("barrier_census", 15625))
+    '215 MB'
+    """
+    mb = _PEAK_MB.get(name, 100) * max(size, 1) / 15625
+    if name == "search_curves" and jobs > 1:
+        mb += jobs * _WORKER_MB
+    return int(mb * 2**20)
+
+
+def _check_figures_memory(names: list[str], size: int, jobs: int) -> None:
+    """Figures are drawn one after another: the largest one must fit; name those that do."""
+    need = {n: figure_bytes(n, size, jobs) for n in names}
+    worst = max(need, key=need.__getitem__)
+    if budget.fits(need[worst]):
+        return
+    fitting = [n for n in names if budget.fits(need[n])]
+    fix = f"--only {' '.join(fitting)} fits" if fitting else "no figure fits"
+    if worst == "search_curves" and jobs > 1:
+        fix += "; fewer --jobs need less"
+    budget.check_memory(need[worst], f"figure {worst}", fix)
+
+
 def cmd_figures(args: argparse.Namespace) -> int:
     # a file-only backend before anything imports pyplot: no display, same bytes everywhere
     import matplotlib
@@ -68,6 +110,7 @@ def cmd_figures(args: argparse.Namespace) -> int:
     check_int_range("--jobs", args.jobs, 1, fix="pass --jobs 1 to draw in this process")
     table = open_table(args)
     names = list(dict.fromkeys(args.only)) if args.only else list(FIGURE_NAMES)
+    _check_figures_memory(names, table.space.size, args.jobs)
     out = Path(args.out)
     options: dict[str, dict[str, Any]] = {"search_curves": {"jobs": args.jobs}}
     made: list[dict[str, Any]] = []

@@ -42,6 +42,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("--force", action="store_true", help="replace an existing table at --out")
     p.add_argument("--progress", action="store_true", help="show a progress bar")
+    p.add_argument(
+        "--no-curves",
+        action="store_true",
+        help="skip the per-epoch learning curves of an official NB201 .pth or NATS-tss file "
+        "(final values only: less memory and a smaller table)",
+    )
     add_json_arg(p)
     p.set_defaults(func=cmd_import)
 
@@ -82,6 +88,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(func=cmd_query)
 
 
+# the formats whose importers collect per-epoch curves (``import_table(curves=...)``)
+_WITH_CURVES = ("nb201-pth", "nats-tss")
+
+
 def cmd_import(args: argparse.Namespace) -> int:
     from nb201_flat.atomic import check_writable_target
     from nb201_flat.errors import TableFileError
@@ -92,15 +102,23 @@ def cmd_import(args: argparse.Namespace) -> int:
     if out.exists() and not args.force:
         raise TableFileError(f"{out} exists; pass --force to replace it")
     fmt = args.format or detect_format(args.source)
+    if args.no_curves and fmt not in _WITH_CURVES:
+        raise ArgumentError(
+            f"--no-curves applies only to {' and '.join(_WITH_CURVES)} files, and {fmt} stores "
+            "no curves; drop it"
+        )
     t0 = time.perf_counter()
     table = import_table(
         args.source,
         format=fmt,
         allow_unsafe_pickle=args.allow_unsafe_pickle,
         progress=args.progress or budget.progress_enabled(),
+        curves=not args.no_curves,
     )
     src = args.source if args.source == "analognas" else str(Path(args.source).resolve())
-    table.meta["import_command"] = f"nb201-flat import {src} --format {fmt} --out {out} --force"
+    table.meta["import_command"] = f"nb201-flat import {src} --format {fmt} --out {out} --force" + (
+        " --no-curves" if args.no_curves else ""
+    )
     save_table(table, out)
     took = time.perf_counter() - t0
     summary = {

@@ -16,8 +16,13 @@ for 50 GB. So the allowed globals resolve to checking wrappers, never to the raw
 - arrays and scalars are rebuilt only from raw bytes whose length matches shape and dtype;
 - containers are only built from already-materialised containers (never from a ``range``),
   ``bytearray`` only from bytes or text, never from a size;
-- reads from a file are done in bounded chunks, so a length field in the stream cannot make the
-  reader allocate more than the data that is really there.
+- every byte passes an opcode scan (:class:`_OpcodeScan`) before the C unpickler sees it: a
+  memo index (PUT, BINPUT, LONG_BINPUT) above half the bytes before it is refused, since the
+  unpickler sizes its memo table by the largest index (7 bytes can ask for 64 GB), and an
+  opcode naming a data length (BINBYTES8, BYTEARRAY8, ...) is shown to the unpickler, which
+  allocates that length at once, only when the data is really there; so nothing a pickle asks
+  for grows beyond a fixed multiple of its size. The scan stops at STOP, leaving what follows
+  in place (torch's legacy format is four pickles in a row).
 
 Two escape hatches exist for content that is safe to *skip* but not to *build*: globals under
 ``discard_modules`` (for the official files: ``torch``, whose tensors hold trained weights that
@@ -39,11 +44,13 @@ nb201_flat.errors.FormatError: refusing to unpickle ...getcwd...
 
 from __future__ import annotations
 
+import functools
 import io
 import math
 import pickle
+import re
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final, Protocol
 
 import numpy as np
@@ -125,8 +132,8 @@ _STREAM_ERRORS: Final = (
 
 # dtype kinds whose items are plain bytes: bool, ints, floats, complex, bytes, text, datetimes.
 _PLAIN_KINDS: Final = frozenset("biufcSUmM")
-# Reads larger than this are done in pieces, so a forged length allocates only what is there.
-_CHUNK: Final = 1 << 24
+# How far ahead the scan looks at once (the C unpickler prefetches 128 KiB).
+_PEEK: Final = 1 << 20
 
 
 class ReadableBinary(Protocol):
@@ -409,32 +416,251 @@ _WRAPPERS: Final[dict[tuple[str, str], Any]] = {
 }
 
 
-class _ChunkedReader:
-    """A file whose ``read(n)`` never allocates more than the data that is really there.
+# -- the opcode scan ----------------------------------------------------------------------------
+# The C unpickler sizes its memo table by the largest index a PUT asks for: LONG_BINPUT
+# 0xFFFFFFFF in a 7-byte file makes it allocate and zero 64 GB. Every byte is scanned before
+# the unpickler sees it, and a memo index beyond the number of memo entries stored so far
+# (picklers number them 0, 1, 2, ...) stops the load before the unpickler can act on it.
+# Opcode layouts: pickletools.opcodes (CPython 3.11).
+_OPS: Final = {op.code.encode("latin-1")[0]: op for op in __import__("pickletools").opcodes}
+# total length of opcodes with a fixed-size argument that needs no check (0: look closer)
+_FIXED: Final = [0] * 256
+for _code, _op in _OPS.items():
+    if _op.name not in ("BINPUT", "LONG_BINPUT", "MEMOIZE", "STOP") and (
+        _op.arg is None or _op.arg.n >= 0
+    ):
+        _FIXED[_code] = 1 + (_op.arg.n if _op.arg is not None else 0)
+# opcodes followed by a length field of this many bytes (then that many bytes of data)
+_COUNTED: Final = {
+    _c: {-2: 1, -3: 4, -4: 4, -5: 8}[_op.arg.n]
+    for _c, _op in _OPS.items()
+    if _op.arg is not None and _op.arg.n in (-2, -3, -4, -5)
+}
+# opcodes whose argument is one text line (two for GLOBAL and INST)
+_LINES: Final = {
+    _c: 2 if _op.arg.name == "stringnl_noescape_pair" else 1
+    for _c, _op in _OPS.items()
+    if _op.arg is not None and _op.arg.n == -1
+}
+_PUT, _BINPUT, _LONG_BINPUT, _MEMOIZE, _STOP = (ord(c) for c in "pqr\x94.")
 
-    The C unpickler asks its file for exactly the length a BINBYTES8/BINUNICODE8 opcode says,
-    and a buffered file allocates that length up front; here big reads are done in pieces.
+
+def _one_of(codes: Iterable[int]) -> bytes:
+    return b"[" + b"".join(re.escape(bytes([c])) for c in sorted(codes)) + b"]"
+
+
+@functools.cache
+def _plain_run(bits: int) -> re.Pattern[bytes]:
+    """A regex matching a run of opcodes that need no closer look: those with a fixed-size
+    argument, BINPUT (an index below 256) and MEMOIZE, LONG_BINPUT with an index below
+    ``2**bits`` (``bits`` < 8: none), and strings and bytes shorter than 256.
+
+    Python's regex engine walks such a run in C, several times faster than a Python loop
+    over the opcodes; whatever it stops at is looked at by :meth:`_OpcodeScan.feed`.
+    """
+    by_size: dict[int, list[int]] = {}
+    for code, size in enumerate(_FIXED):
+        if size:
+            by_size.setdefault(size, []).append(code)
+    by_size[1].append(_MEMOIZE)
+    by_size[2].append(_BINPUT)
+    fixed = {
+        size: _one_of(codes) + (b".{%d}" % (size - 1) if size > 1 else b"")
+        for size, codes in by_size.items()
+    }
+    # benchmark files are mostly floats (BINFLOAT, 9 bytes), small ints and memo entries:
+    # the engine tries the alternatives in order, so those come first
+    alternatives = [fixed.pop(9), fixed.pop(2)]
+    if bits >= 8:
+        full, part = divmod(min(bits, 32), 8)
+        index = b".{%d}" % full
+        if full < 4:
+            index += (b"[\\x00-%s]" % re.escape(bytes([(1 << part) - 1]))) if part else b"\x00"
+            index += b"\x00" * (3 - full)
+        alternatives.append(b"r" + index)
+    for width in (4, 1):
+        codes = [c for c, w in _COUNTED.items() if w == width]
+        pad = b"\x00" * (width - 1)
+        # one branch per length: the engine skips a branch at its first (literal) byte
+        sized = b"|".join(re.escape(bytes([k]) + pad) + b".{%d}" % k for k in range(256))
+        alternatives.append(_one_of(codes) + b"(?:" + sized + b")")
+    alternatives += [fixed[size] for size in sorted(fixed)]
+    # DOTALL: "." is any byte (a plain skip for the engine); possessive: no backtracking
+    return re.compile(b"(?:" + b"|".join(alternatives) + b")*+", re.DOTALL)
+
+
+class _OpcodeScan:
+    """Walks a pickle's opcodes as its bytes arrive, without building anything.
+
+    :meth:`feed` takes the next bytes of the stream and says how many belong to the pickle
+    (all of them until STOP). Every memo entry takes at least two bytes (an object and its
+    PUT, or MEMOIZE), and picklers number them 0, 1, 2, ...: a PUT index above half the bytes
+    before it raises :class:`_Refused`, so the memo table stays within 8 bytes per byte of
+    the stream. An unknown opcode raises :class:`pickle.UnpicklingError` (a corrupt stream).
+    """
+
+    __slots__ = ("_base", "_pending", "_skip", "done", "held_from")
+
+    def __init__(self) -> None:
+        self.done = False
+        # stream position of a counted opcode whose data has not all arrived: the unpickler
+        # allocates the length it names on seeing it, so it is shown only once the data is here
+        self.held_from: int | None = None
+        self._base = 0  # stream position of the next byte fed
+        self._pending = b""  # an opcode whose argument is not complete yet
+        self._skip = 0  # data bytes of a counted opcode still to come
+
+    def _put(self, index: int, at: int) -> None:
+        if index > at // 2:
+            raise _Refused(
+                f"memo index {index} at byte {at} (picklers number memo entries 0, 1, 2, ..., "
+                f"never above half the bytes before them; this index would make the unpickler "
+                f"allocate a {index * 16:,}-byte table)"
+            )
+
+    def feed(self, data: bytes) -> int:
+        """Scan ``data``, the bytes after those fed so far; return how many belong to the pickle."""
+        if self.done or not data:
+            return 0
+        start = min(self._skip, len(data))
+        self._skip -= start
+        if self._skip == 0:
+            self.held_from = None
+        if start == len(data):
+            self._base += start
+            return start
+        head = self._pending
+        b = head + data[start:] if head else data[start:] if start else data
+        base = self._base + start - len(head)  # stream position of b[0]
+        self._pending = b""
+        n = len(b)
+        i = 0
+        fixed, counted, lines = _FIXED, _COUNTED, _LINES
+        bits = max((base // 2).bit_length() - 1, 0)
+        run = _plain_run(bits).match
+        while i < n:
+            i = run(b, i).end()  # type: ignore[union-attr]  # a run may be empty, never None
+            if i >= n:
+                break
+            op = b[i]
+            step = fixed[op]
+            if step or op == _MEMOIZE:
+                i += step or 1  # cut off at the end of ``b`` (the run matches whole opcodes)
+            elif op in counted:
+                width = counted[op]
+                if i + 1 + width > n:
+                    break
+                size = int.from_bytes(b[i + 1 : i + 1 + width], "little", signed=width == 4)
+                if size < 0:
+                    raise pickle.UnpicklingError(f"negative data length {size}")
+                if i + 1 + width + size > n:
+                    self.held_from = base + i
+                i += 1 + width + size
+            elif op in lines:
+                end = b.find(b"\n", i + 1)
+                if end >= 0 and lines[op] == 2:
+                    end = b.find(b"\n", end + 1)
+                if end < 0:
+                    break
+                if op == _PUT:
+                    text = b[i + 1 : end]
+                    if not text.isdigit() or len(text) > 18:
+                        raise _Refused(f"a PUT with index {text[:30]!r}")
+                    self._put(int(text), base + i)
+                i = end + 1
+            elif op in (_BINPUT, _LONG_BINPUT):
+                width = 1 if op == _BINPUT else 4
+                if i + 1 + width > n:
+                    break
+                self._put(int.from_bytes(b[i + 1 : i + 1 + width], "little"), base + i)
+                i += 1 + width
+            elif op == _STOP:
+                self.done = True
+                self._base = base + i + 1
+                return i + 1 + start - len(head)
+            else:
+                raise pickle.UnpicklingError(f"invalid load key {bytes([op])!r}")
+            if (base + i) // 2 >= 2 << bits:  # far enough in for larger LONG_BINPUT indices
+                bits = ((base + i) // 2).bit_length() - 1
+                run = _plain_run(bits).match
+        if i < n:  # an argument cut off by the end of the data: wait for more
+            self._pending = b[i:]
+        else:
+            self._skip = i - n
+        self._base += len(data)
+        return len(data)
+
+
+class _ScannedReader:
+    """The file the C unpickler reads: every byte passes :class:`_OpcodeScan` first.
+
+    Bytes are taken from ``file`` only up to the pickle's STOP, so the pickles that may follow
+    (torch's legacy format is four in a row) stay in place; ``file.peek`` (or a read and a seek
+    back) shows the scan what comes next. A read asks ``file`` for no more than the data that
+    is really there, whatever length an opcode names.
     """
 
     def __init__(self, file: ReadableBinary) -> None:
         self._file = file
-        self.readline = file.readline
+        self._scan = _OpcodeScan()
+        self._buf = bytearray()  # scanned, taken from ``file``, not yet given to the unpickler
+        self._pos = 0  # stream position of ``_buf[0]``
+        self._end = False
         peek = getattr(file, "peek", None)
-        if peek is not None:  # lets the C unpickler prefetch (its fast path)
-            self.peek = peek
+        seekable = getattr(file, "seekable", None)
+        if peek is not None:
+            self._look: Callable[[int], bytes] = peek
+        elif seekable is not None and seekable():
+            self._look = self._look_and_seek_back
+        else:  # no way to look ahead: what follows the pickle in this stream is read too
+            self._look = self._file.read
+
+    def _look_and_seek_back(self, n: int) -> bytes:
+        data = self._file.read(n)
+        self._file.seek(-len(data), io.SEEK_CUR)  # type: ignore[attr-defined]
+        return data
+
+    def _more(self) -> bool:
+        """Scan and take the next piece of the pickle; False at its end or the stream's."""
+        if self._scan.done or self._end:
+            return False
+        data = self._look(_PEEK)
+        if not data:
+            self._end = True
+            return False
+        if len(data) > _PEEK:
+            data = data[:_PEEK]
+        take = self._scan.feed(data)
+        if self._look == self._file.read:
+            self._buf += data[:take]
+        elif take:
+            self._buf += self._file.read(take)
+        return True
+
+    def _ready(self) -> int:
+        """How many bytes of ``_buf`` the unpickler may see (all but a held opcode)."""
+        held = self._scan.held_from
+        return len(self._buf) if held is None else held - self._pos
+
+    def peek(self, n: int = 1, /) -> bytes:
+        while self._ready() < n and self._more():
+            pass
+        return bytes(self._buf[: min(max(n, 1), self._ready())])
 
     def read(self, n: int = -1, /) -> bytes:
-        if 0 <= n <= _CHUNK:
-            return self._file.read(n)
-        parts: list[bytes] = []
-        left = n
-        while left != 0:
-            part = self._file.read(_CHUNK if left < 0 else min(left, _CHUNK))
-            if not part:
-                break
-            parts.append(part)
-            left = left - len(part) if left > 0 else left
-        return b"".join(parts)
+        while (n < 0 or self._ready() < n) and self._more():
+            pass
+        size = self._ready() if n < 0 else min(n, self._ready())
+        out = bytes(self._buf[:size])
+        del self._buf[:size]
+        self._pos += size
+        return out
+
+    def readline(self, size: int = -1, /) -> bytes:
+        while b"\n" not in self._buf[: self._ready()] and self._more():
+            pass
+        end = self._buf.find(b"\n", 0, self._ready())
+        return self.read(self._ready() if end < 0 else end + 1)
 
 
 def _plain(obj: Any, memo: dict[int, Any]) -> Any:
@@ -486,8 +712,7 @@ class RestrictedUnpickler(pickle.Unpickler):
         opt_in: str | None = UNSAFE_OPT_IN,
         encoding: str = "ASCII",
     ) -> None:
-        stream: Any = file if isinstance(file, io.BytesIO) else _ChunkedReader(file)
-        super().__init__(stream, encoding=encoding)
+        super().__init__(_ScannedReader(file), encoding=encoding)
         self._allowed = allowed
         self._discard_modules = discard_modules
         self._discard_persistent = discard_persistent

@@ -6,6 +6,7 @@ importer. Reads ``.csv``, ``.csv.gz`` and ``.parquet``.
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -166,6 +167,190 @@ def read_tidy_frame(path: str | os.PathLike[str]) -> pd.DataFrame:
         else:
             out[col] = table.column(col).to_pandas()
     return pd.DataFrame(out)
+
+
+# -- DataFrames handed to Table.from_tidy ------------------------------------------------------
+_INT64_MAX = 2**63 - 1
+
+
+def _frame_bad(
+    source: str, df: pd.DataFrame, pos: int, column: str, value: object, why: str
+) -> FormatError:
+    label = df.index[pos]
+    label = label.item() if hasattr(label, "item") else label
+    where = f"row {pos + 1}" + ("" if label == pos else f" (index label {label!r:.40})")
+    shown = repr(value.item() if hasattr(value, "item") else value)
+    if len(shown) > 60:
+        shown = shown[:57] + "..."
+    return FormatError(f"{source}: {where}, column {column!r}: {shown} {why}; fix the frame")
+
+
+def _as_int(x: object) -> int | str | None:
+    """One object cell as an int, None (empty), or the reason it is not an integer."""
+    import re
+
+    import numpy as np
+
+    if x is None or x is pd.NA or x is pd.NaT:
+        return None
+    if isinstance(x, bool | np.bool_):
+        return "is a boolean, not an integer"
+    if isinstance(x, int | np.integer):
+        return int(x)
+    if isinstance(x, float | np.floating):
+        f = float(x)
+        if math.isnan(f):
+            return None
+        return (
+            int(f)
+            if math.isfinite(f) and f.is_integer() and abs(f) < 2**53
+            else ("is not an integer")
+        )
+    if isinstance(x, str):
+        text = x.strip()
+        if not text:
+            return None
+        return int(text) if re.fullmatch(_INT_PATTERN, text) else "is not an integer"
+    return f"is a {type(x).__name__}, not an integer"
+
+
+def _frame_int(
+    source: str, df: pd.DataFrame, name: str, *, nullable: bool, low: int, high: int
+) -> tuple[Any, Any]:
+    """Column ``name`` of ``df`` as (int64 values, null mask), refusing what must be coerced."""
+    import numpy as np
+
+    col = df[name]
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        col = col.astype(object)
+    nulls = np.array(col.isna().to_numpy(), dtype=bool)  # a copy: filled in below
+    kind = getattr(col.dtype, "kind", "O")
+    if kind == "b":
+        raise _frame_bad(source, df, 0, name, col.iloc[0], "is a boolean, not an integer")
+    if kind in "iu":
+        raw = np.asarray(col.to_numpy(dtype=np.uint64 if kind == "u" else np.int64, na_value=0))
+        over = raw > _INT64_MAX  # uint64 above int64 would wrap in the cast
+        if over.any():
+            i = _first(over)
+            raise _frame_bad(source, df, i, name, col.iloc[i], "is out of range")
+        values = raw.astype(np.int64)
+    elif kind == "f":
+        raw = np.asarray(col.to_numpy(dtype=np.float64, na_value=np.nan), dtype=np.float64)
+        nulls = nulls | np.isnan(raw)
+        fine = np.isfinite(raw) & (raw == np.round(raw)) & (np.abs(raw) < 2**53)
+        bad = ~nulls & ~np.where(np.isfinite(raw), fine, False)
+        if bad.any():
+            i = _first(bad)
+            raise _frame_bad(source, df, i, name, col.iloc[i], "is not an integer")
+        values = np.where(nulls, 0.0, raw).astype(np.int64)
+    else:
+        values = np.zeros(len(col), dtype=np.int64)
+        for i, x in enumerate(col.to_numpy(dtype=object)):
+            got = _as_int(x)
+            if isinstance(got, str):
+                raise _frame_bad(source, df, i, name, x, got)
+            if got is None:
+                nulls[i] = True
+            elif not -_INT64_MAX <= got <= _INT64_MAX:
+                raise _frame_bad(source, df, i, name, x, "is out of range")
+            else:
+                values[i] = got
+    if nulls.any() and not nullable:
+        i = _first(nulls)
+        raise _frame_bad(source, df, i, name, col.iloc[i], "is empty (every row needs one)")
+    out = ~nulls & ((values < low) | (values > high))
+    if out.any():
+        i = _first(out)
+        what = (
+            "a stored seed is >= 0; the mean over seeds is an empty cell"
+            if name == "seed"
+            else f"outside {low}..{high}"
+        )
+        raise _frame_bad(source, df, i, name, int(values[i]), f"is out of range ({what})")
+    return values, nulls
+
+
+def _frame_text(source: str, df: pd.DataFrame, name: str) -> None:
+    """Refuse empty or non-text cells of a key column (``astype(str)`` would make them 'nan')."""
+    import numpy as np
+
+    col = df[name]
+    cells = (
+        col.cat.categories.to_numpy(dtype=object)
+        if isinstance(col.dtype, pd.CategoricalDtype)
+        else None
+    )
+    empty = np.asarray(col.isna().to_numpy(), dtype=bool)
+    if empty.any():
+        i = _first(empty)
+        raise _frame_bad(source, df, i, name, col.iloc[i], "is empty (every row needs one)")
+    values = col.to_numpy(dtype=object) if cells is None else cells
+    text = np.fromiter((isinstance(x, str) for x in values), dtype=bool, count=len(values))
+    blank = np.fromiter(
+        (isinstance(x, str) and not x.strip() for x in values), dtype=bool, count=len(values)
+    )
+    for mask, why in ((~text, "is not text"), (blank, "is empty (every row needs one)")):
+        if mask.any():
+            j = _first(mask)
+            i = j if cells is None else _first(col.cat.codes.to_numpy() == j)
+            raise _frame_bad(source, df, i, name, col.iloc[i], why)
+
+
+def _frame_values(source: str, df: pd.DataFrame) -> Any:
+    import numpy as np
+
+    col = df["value"]
+    kind = getattr(col.dtype, "kind", "O")
+    if kind in "iuf":
+        if col.hasnans and not isinstance(col.dtype, np.dtype):  # nullable Float64/Int64: pd.NA
+            i = _first(col.isna().to_numpy())
+            raise _frame_bad(
+                source, df, i, "value", col.iloc[i], "is empty (use nan for a missing number)"
+            )
+        return np.asarray(col.to_numpy(dtype=np.float64), dtype=np.float64)
+    out = np.empty(len(col), dtype=np.float64)
+    for i, x in enumerate(col.to_numpy(dtype=object)):
+        if isinstance(x, bool | np.bool_) or not isinstance(x, int | float | np.number):
+            why = (
+                "is empty (use nan for a missing number)"
+                if x is None or x is pd.NA
+                else "is non-numeric"
+            )
+            raise _frame_bad(source, df, i, "value", x, why)
+        out[i] = float(x)
+    return out
+
+
+def check_tidy_frame(df: pd.DataFrame, *, size: int, source: str) -> pd.DataFrame:
+    """``df`` with typed tidy columns, refusing any cell a cast would coerce.
+
+    What :func:`read_tidy_frame` checks in a file, for a frame built in memory: ``index`` an
+    integer in ``0..size-1``, ``epochs`` an integer >= 0, ``seed`` an integer >= 0 or empty
+    (the mean over seeds), ``value`` a number (NaN for missing), dataset/split/metric
+    non-empty text. The first cell that is not names its row, column and value.
+
+    >>> df = pd.DataFrame({"index": [0, 1.5], "dataset": "c", "split": "s", "epochs": 2,
+    ...                    "metric": "m", "value": 1.0})
+    >>> check_tidy_frame(df, size=10, source="frame")
+    Traceback (most recent call last):
+    ...
+    nb201_flat.errors.FormatError: frame: row 2, column 'index': 1.5 is not an integer; fix the frame
+    """
+    if len(df) == 0:
+        raise FormatError(f"{source} has columns but no rows; it holds no numbers to import")
+    out = df.copy(deep=False)
+    if "index" in df:
+        out["index"], _ = _frame_int(source, df, "index", nullable=False, low=0, high=size - 1)
+    out["epochs"], _ = _frame_int(source, df, "epochs", nullable=False, low=0, high=_INT64_MAX)
+    if "seed" in df:
+        seeds, nulls = _frame_int(source, df, "seed", nullable=True, low=0, high=_INT64_MAX)
+        seed_col = pd.array(seeds, dtype="Int64")
+        seed_col[nulls] = pd.NA
+        out["seed"] = seed_col
+    for name in ("dataset", "split", "metric"):
+        _frame_text(source, df, name)
+    out["value"] = _frame_values(source, df)
+    return out
 
 
 def looks_like_tidy(path: str | os.PathLike[str]) -> bool:

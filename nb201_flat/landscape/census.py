@@ -47,6 +47,7 @@ from typing import TYPE_CHECKING, Any, Final
 import numpy as np
 import numpy.typing as npt
 
+from nb201_flat import budget
 from nb201_flat.landscape._common import (
     ArchLike,
     LandscapeArgumentError,
@@ -347,6 +348,7 @@ def barrier_census(
         raise LandscapeArgumentError(f"n_pairs and top_k must be >= 0, got {n_pairs} and {top_k}")
     band_map = a2m_bands(bands) if isinstance(bands, str) else dict(bands)
     v = as_values(space, values)
+    total = _check_census_memory(space, v, band_map, n_pairs, top_k, distance)
     tree = barrier_tree(space, v, higher_is_better=higher_is_better, connected_only=connected_only)
     rng = as_rng(seed)
     groups: list[tuple[str, Sequence[tuple[int, int]]]] = [
@@ -356,18 +358,90 @@ def barrier_census(
     if top_k:
         groups.append(("top-k", top_pairs(space, v, top_k, higher_is_better=higher_is_better)))
     rows = []
-    for name, pairs in groups:
-        for a, b in pairs:
-            r = tree.pair_barriers(a, b)
-            d = r.to_dict()
-            d["group"] = name
-            d["no_barrier"] = bool(r.above_worse("lowest") <= TIE)
-            rows.append({c: d[c] for c in CENSUS_COLUMNS})
+    every = ((name, a, b) for name, pairs in groups for a, b in pairs)
+    for name, a, b in budget.progress(every, total=total, desc="census pairs"):
+        r = tree.pair_barriers(a, b)
+        d = r.to_dict()
+        d["group"] = name
+        d["no_barrier"] = bool(r.above_worse("lowest") <= TIE)
+        rows.append({c: d[c] for c in CENSUS_COLUMNS})
     df = pd.DataFrame(rows, columns=list(CENSUS_COLUMNS))
     if isinstance(seed, int):
         df.attrs["seed"] = seed
     df.attrs["top_k"] = top_k
     return df
+
+
+# Bytes per pair while a census runs: its pair tuple and its row (a dict of CENSUS_COLUMNS).
+_PAIR_BYTES = 1536
+
+
+def census_cost(
+    space: Space,
+    values: npt.ArrayLike,
+    bands: Mapping[str, tuple[float, float]],
+    n_pairs: int,
+    top_k: int,
+    distance: int | None,
+) -> tuple[int, int]:
+    """``(pairs, bytes)``: how many pairs :func:`barrier_census` will compute (at most) and the
+    memory it needs at its peak, known before anything is drawn.
+
+    A band's pairs are drawn from every pair inside it (``distance=None``: a band of ``m``
+    members lists ``m (m - 1) / 2`` of them, four int64 arrays) or from its members' rows of
+    neighbours at ``distance``; the top ``k`` give ``k (k - 1) / 2`` pairs.
+
+    >>> import numpy as np
+    >>> from nb201_flat.space import Space
+    >>> census_cost(Space(("a", "b"), 3), np.arange(8.0), {"all": (0, 7)}, 100, 3, None)
+    (31, 48512)
+    """
+    v = as_values(space, values)
+    if distance is not None and not 1 <= distance <= space.n_edges:
+        raise LandscapeArgumentError(
+            f"distance must lie in 1..{space.n_edges} (or None for any), got {distance}"
+        )
+    pairs = 0
+    draw = 0  # the largest band's list of candidate pairs, built one band at a time
+    width = None if distance is None else space.neighbourhood_size(distance, exact=True)
+    for lo, hi in bands.values():
+        m = int(np.count_nonzero((v >= lo) & (v <= hi)))
+        listed = m * (m - 1) // 2 if width is None else m * width
+        draw = max(draw, 4 * 8 * listed)
+        pairs += min(n_pairs, listed if width is None else listed // 2)
+    k = min(top_k, int(np.count_nonzero(~np.isnan(v))))
+    pairs += k * (k - 1) // 2
+    return pairs, draw + pairs * _PAIR_BYTES
+
+
+def _check_census_memory(
+    space: Space,
+    v: npt.NDArray[np.float64],
+    bands: Mapping[str, tuple[float, float]],
+    n_pairs: int,
+    top_k: int,
+    distance: int | None,
+) -> int:
+    """The number of pairs; :class:`ResourceLimitError` when the census cannot fit, naming
+    what would (a distance instead of all pairs of a band, a smaller top K, fewer pairs)."""
+    pairs, need = census_cost(space, v, bands, n_pairs, top_k, distance)
+    if budget.fits(need):
+        return pairs
+    options = []
+    if distance is None and budget.fits(census_cost(space, v, bands, n_pairs, top_k, 3)[1]):
+        options.append("--distance 3 (pairs drawn among neighbours, not among all pairs)")
+    ks = [k for k in (1000, 300, 100, 30, 10) if k < top_k]
+    fitting = [k for k in ks if budget.fits(census_cost(space, v, bands, n_pairs, k, distance)[1])]
+    if fitting:
+        options.append(f"--top {fitting[0]}")
+    if n_pairs > 10 and budget.fits(census_cost(space, v, bands, 10, 0, distance)[1]):
+        options.append("fewer --pairs")
+    budget.check_memory(
+        need,
+        f"a barrier census of {pairs:,} pairs",
+        f"{' or '.join(options)} fits" if options else "nothing smaller fits either",
+    )
+    return pairs
 
 
 def census_summary(census: pd.DataFrame) -> pd.DataFrame:

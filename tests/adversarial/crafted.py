@@ -177,7 +177,57 @@ def ndarray_called_with_size() -> bytes:
     return HEADER + call(glob("numpy", "ndarray"), MARK + integer(10**10) + TUPLE) + STOP
 
 
+def long_binput_huge() -> bytes:
+    """LONG_BINPUT 0xFFFFFFFF: the C unpickler sizes its memo table (and zeroes it) to 64 GB."""
+    return HEADER + NONE + b"r" + struct.pack("<I", 2**32 - 1) + STOP
+
+
+def long_binput_moderate() -> bytes:
+    """LONG_BINPUT 50,000,000 in 9 bytes: an 800 MB memo table that fits and is accepted."""
+    return HEADER + NONE + b"r" + struct.pack("<I", 50_000_000) + STOP
+
+
+def put_text_huge() -> bytes:
+    """Protocol 0 PUT with an 11-digit index (a memo table of 1.6 TB)."""
+    return NONE + b"p99999999999\n" + STOP
+
+
+def memoize_after_sparse_put() -> bytes:
+    """MEMOIZE (protocol 4) after a LONG_BINPUT that jumped far ahead."""
+    return (
+        b"\x80\x04" + NONE + b"\x94" + NONE + b"r" + struct.pack("<I", 30_000_000) + b"\x94" + STOP
+    )
+
+
+def huge_frame_length() -> bytes:
+    """FRAME claiming 50 GB of opcodes that are not there."""
+    return b"\x80\x04\x95" + struct.pack("<Q", 50 * 10**9) + NONE + STOP
+
+
+def huge_bytearray8_length() -> bytes:
+    """BYTEARRAY8 claiming 50 GB: the unpickler allocates the length before reading the data."""
+    return b"\x80\x05\x96" + struct.pack("<Q", 50 * 10**9) + b"tiny" + STOP
+
+
+#: Memo cases: each must be refused by the opcode scan, before the unpickler allocates.
+MEMO = {
+    "long_binput_huge": long_binput_huge,
+    "long_binput_moderate": long_binput_moderate,
+    "put_text_huge": put_text_huge,
+    "memoize_after_sparse_put": memoize_after_sparse_put,
+}
+
+#: Length cases: each must end as "truncated", never as an allocation of the named length.
+LENGTHS = {
+    "huge_binbytes_length": huge_binbytes_length,
+    "huge_frame_length": huge_frame_length,
+    "huge_bytearray8_length": huge_bytearray8_length,
+}
+
 ALL = {
+    **MEMO,
+    "huge_frame_length": huge_frame_length,
+    "huge_bytearray8_length": huge_bytearray8_length,
     "object_array_from_pointer": object_array_from_pointer,
     "float_dtype_with_object_flags": float_dtype_with_object_flags,
     "void_array": void_array,

@@ -174,3 +174,95 @@ def test_openblas_threads_limited_under_an_address_space_cap() -> None:
         capture_output=True, text=True, timeout=60, preexec_fn=cap,
     )  # fmt: skip
     assert free.stdout.split() == ["3", "True"]  # the user's choice is kept
+
+
+# Imports everything a census needs except scipy, reads the table once, then caps the address
+# space a little above what is mapped and runs the command: scipy's OpenBLAS, loaded late
+# under the cap, used to spin forever instead of failing.
+_LATE_BLAS = """
+import resource, sys
+import matplotlib, pandas, pyarrow.parquet
+from nb201_flat.cli import main
+from nb201_flat.storage import load_table
+load_table(sys.argv[1])
+size = [int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmSize")][0]
+resource.setrlimit(resource.RLIMIT_AS, ((size + 48 * 1024) * 1024, resource.RLIM_INFINITY))
+sys.exit(main(["census", "--pairs", "2", "--top", "2", "--table", sys.argv[1]]))
+"""
+
+
+def test_late_blas_load_under_an_address_space_cap_is_one_line(table_path: Path) -> None:
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-c", _LATE_BLAS, str(table_path)],
+            capture_output=True, text=True, timeout=90, env=env,
+        )  # fmt: skip
+    except subprocess.TimeoutExpired:
+        pytest.fail("loading scipy's BLAS under a tight ulimit -v hung instead of failing")
+    assert proc.returncode == 2, (proc.returncode, proc.stderr[-800:])
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr[-800:]
+    assert "address-space limit (ulimit -v)" in lines[0] and "raise the limit" in lines[0]
+
+
+@pytest.mark.parametrize(
+    ("extra", "offers"),
+    [
+        (["--distance", "0", "--top", "0"], "--distance 3"),  # all pairs of a band: 3.6 GB
+        (["--top", "5000"], "--top 300"),  # 12.5 million pairs of the top K
+    ],
+)
+def test_census_too_big_is_refused_up_front_naming_what_fits(
+    tmp_path: Path, extra: list[str], offers: str
+) -> None:
+    from nb201_flat.landscape.statistics import a2m_bands
+
+    lo, hi = next(iter(a2m_bands("cifar10").values()))
+    v = np.linspace(lo, hi, NB201.size)  # every cell inside one of A²M's bands
+    table_path = save_table(
+        Table(NB201, {(MetricKey("cifar10", "ori-test", 200), None): v}), tmp_path / "t"
+    )
+    # in a subprocess with a deadline: today's code starts building billions of pairs
+    cmd = [sys.executable, "-m", "nb201_flat", "census", "--dataset", "cifar10", "--split"]
+    cmd += ["ori-test", "--epochs", "200", "--pairs", "100", *extra, "--table", str(table_path)]
+    env = {**os.environ, budget.ENV_MAX_MEMORY: "1G"}
+    try:
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"census {' '.join(extra)} started instead of being refused")
+    assert proc.returncode == 2, proc.stderr[-600:]
+    line = proc.stderr.strip()
+    assert "\n" not in line and line.startswith("error: a barrier census of"), line
+    assert "needs about" in line and offers in line and budget.ENV_MAX_MEMORY in line, line
+
+
+def test_census_cost_counts_the_pairs_it_computes() -> None:
+    from nb201_flat.landscape.census import barrier_census, census_cost
+
+    space = Space(("a", "b", "c"), 3)
+    v = np.arange(space.size, dtype=float)
+    bands = {"low": (0.0, 10.0), "all": (0.0, 30.0)}
+    for n_pairs, top_k, distance in ((5, 4, 2), (100, 0, None), (3, 6, 1)):
+        pairs, _ = census_cost(space, v, bands, n_pairs, top_k, distance)
+        df = barrier_census(
+            space, v, bands, n_pairs=n_pairs, top_k=top_k, distance=distance, seed=0
+        )
+        assert len(df) <= pairs
+        if distance is None:  # every pair of a band is a candidate: the count is exact
+            assert len(df) == pairs
+
+
+def test_figures_too_big_are_refused_naming_those_that_fit(
+    table_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from nb201_flat.cli.figures import figure_bytes
+
+    monkeypatch.setenv(budget.ENV_MAX_MEMORY, CAP)
+    out = table_path.parent / "figs"
+    line = _one_line_exit_2(capsys, "figures", "--out", str(out), "--table", str(table_path))
+    assert "figure barrier_census needs about" in line and budget.ENV_MAX_MEMORY in line, line
+    offered = line.split("--only ")[1].split(" fits")[0].split()
+    assert offered and "barrier_census" not in offered
+    assert all(budget.fits(figure_bytes(n, NB201.size)) for n in offered)
+    assert not out.exists()  # refused before anything was drawn

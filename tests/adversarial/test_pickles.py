@@ -134,7 +134,8 @@ def test_plain_arrays_and_dtypes_still_load(protocol: int) -> None:
 
 
 # The cases that allocate tens of gigabytes on unfixed code run only in the subprocess above.
-_IN_MEMORY = sorted(set(crafted.ALL) - {"huge_bytearray", "huge_set_from_range"})
+_HUGE = {"huge_bytearray", "huge_set_from_range", "long_binput_huge", "put_text_huge"}
+_IN_MEMORY = sorted(set(crafted.ALL) - _HUGE - {"huge_bytearray8_length"})
 
 
 @pytest.mark.parametrize("case", _IN_MEMORY)
@@ -142,3 +143,73 @@ def test_crafted_in_memory_raises_domain_error(case: str) -> None:
     with pytest.raises((FormatError, TableFileError)) as info:
         safe_load(crafted.as_file(crafted.ALL[case]()))
     assert "\n" not in str(info.value)
+
+
+# Loads each file given and prints, per file, the error and the peak resident memory so far (MB).
+_PEAK_RUNNER = """
+import json, resource, sys
+resource.setrlimit(resource.RLIMIT_AS, ({limit}, {limit}))
+from nb201_flat.errors import Nb201FlatError
+from nb201_flat.importers.safe_pickle import safe_load
+
+for path in sys.argv[1:]:
+    try:
+        with open(path, "rb") as f:
+            out = {{"accepted": repr(safe_load(f, source=path))[:100]}}
+    except Nb201FlatError as exc:
+        out = {{"error": str(exc)}}
+    # VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the forking parent (pytest)
+    hwm = [l for l in open("/proc/self/status") if l.startswith("VmHWM:")][0]
+    out["peak_mb"] = int(hwm.split()[1]) / 1024
+    print(json.dumps(out), flush=True)
+"""
+
+
+def _peaks(tmp_path: Path, cases: dict[str, Callable[[], bytes]]) -> dict[str, dict[str, object]]:
+    paths = []
+    for name, build in cases.items():
+        (path := tmp_path / f"{name}.pkl").write_bytes(build())
+        paths.append(str(path))
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(
+        [sys.executable, "-c", _PEAK_RUNNER.format(limit=_LIMIT), *paths],
+        capture_output=True, text=True, timeout=300, env=env,
+        cwd=Path(__file__).resolve().parents[2],
+    )  # fmt: skip
+    assert proc.returncode == 0, (proc.returncode, proc.stderr[-600:])
+    return dict(zip(cases, map(json.loads, proc.stdout.splitlines()), strict=True))
+
+
+def test_memo_index_is_refused_before_the_unpickler_allocates(tmp_path: Path) -> None:
+    # a process that imported numpy and pandas peaks near 100 MB; an 800 MB memo table or a
+    # 64 GB one attempted under the 3 GB cap would show (or end as "more memory")
+    for name, out in _peaks(tmp_path, crafted.MEMO).items():
+        assert "error" in out, (name, out)
+        msg = str(out["error"])
+        assert "memo index" in msg and name in msg and "\n" not in msg, (name, msg)
+        assert float(out["peak_mb"]) < 400, (name, out)  # type: ignore[arg-type]
+
+
+def test_named_lengths_end_as_truncated_without_allocating_them(tmp_path: Path) -> None:
+    for name, out in _peaks(tmp_path, crafted.LENGTHS).items():
+        assert "truncated or corrupt" in str(out.get("error")), (name, out)
+        assert float(out["peak_mb"]) < 400, (name, out)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("protocol", [0, 2, 4, 5])
+def test_scan_leaves_what_follows_the_pickle_in_place(tmp_path: Path, protocol: int) -> None:
+    # torch's legacy format is several pickles in a row: each load takes only its own bytes
+    data = {"x": [float(i) for i in range(3000)], "s": {str(i): i for i in range(400)}}
+    blob = b"".join(pickle.dumps(x, protocol=protocol) for x in (1, data, "end")) + b"raw"
+    (path := tmp_path / "row.pkl").write_bytes(blob)
+    for stream in (io.BytesIO(blob), path.open("rb")):
+        with stream as f:
+            assert [safe_load(f), safe_load(f), safe_load(f)] == [1, data, "end"]
+            assert f.read() == b"raw"
+
+
+def test_memo_indices_of_real_picklers_pass_the_scan() -> None:
+    # many memo entries: LONG_BINPUT indices well past 2**16, every one in order
+    data = [{"k": str(i)} for i in range(70_000)]
+    for protocol in (0, 1, 2, 3, 4, 5):
+        assert safe_load(io.BytesIO(pickle.dumps(data, protocol=protocol))) == data

@@ -5,11 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from nb201_flat.errors import FormatError
 from nb201_flat.importers.tidy import read_tidy
 from nb201_flat.space import NB201
+from nb201_flat.table import TIDY_COLUMNS, MetricKey, Table
 
 HEADER = "index,arch,dataset,split,epochs,seed,metric,value\n"
 
@@ -67,3 +69,93 @@ def test_clean_file_reads_exact_values(tmp_path: Path) -> None:
     assert t.query(0, "cifar10", "ori-test", 200) == 93.5
     assert t.query(1, "cifar10", "ori-test", 200, seed=777) == 93.5
     assert np.isnan(t.vector("cifar10", "ori-test", 200)[1])
+
+
+# -- the same checks for a DataFrame handed to Table.from_tidy (no csv parser in between) --------
+def _frame(**bad: object) -> pd.DataFrame:
+    good: dict[str, object] = {
+        "index": 0,
+        "arch": NB201.arch(0).to_str(),
+        "dataset": "cifar10",
+        "split": "ori-test",
+        "epochs": 200,
+        "seed": None,
+        "metric": "accuracy",
+        "value": 93.5,
+    }
+    return pd.DataFrame([good, {**good, "index": 1, "arch": NB201.arch(1).to_str(), **bad}])
+
+
+@pytest.mark.parametrize(
+    ("bad", "column", "shown"),
+    [
+        ({"index": 1.5}, "index", "1.5"),
+        ({"index": "1.5"}, "index", "'1.5'"),
+        ({"index": 15625}, "index", "15625"),
+        ({"index": True}, "index", "True"),
+        ({"seed": -1}, "seed", "-1"),
+        ({"seed": 1.5}, "seed", "1.5"),
+        ({"seed": 12345678901234567890}, "seed", "12345678901234567890"),
+        ({"seed": "12345678901234567890"}, "seed", "'12345678901234567890'"),
+        ({"epochs": 12.7}, "epochs", "12.7"),
+        ({"epochs": 1e30}, "epochs", "1e+30"),
+        ({"epochs": -3}, "epochs", "-3"),
+        ({"epochs": None}, "epochs", "None"),
+        ({"dataset": ""}, "dataset", "''"),
+        ({"dataset": None}, "dataset", "None"),
+        ({"dataset": float("nan")}, "dataset", "nan"),
+        ({"split": 5}, "split", "5"),
+        ({"metric": "  "}, "metric", "'  '"),
+        ({"value": "93.5"}, "value", "'93.5'"),
+        ({"value": True}, "value", "True"),
+    ],
+)
+@pytest.mark.parametrize("as_object", [False, True])
+def test_bad_frame_cell_names_row_column_value(
+    bad: dict[str, object], column: str, shown: str, as_object: bool
+) -> None:
+    df = _frame(**bad)
+    if as_object:  # the cells as given, not as pandas inferred a dtype for the column
+        df[column] = pd.Series([_frame()[column][0], bad[column]], dtype=object)
+    with pytest.raises(FormatError) as info:
+        Table.from_tidy(df, source="mine")
+    msg = str(info.value)
+    assert "\n" not in msg
+    assert "'mine'" in msg and "row 2" in msg and f"column {column!r}" in msg, msg
+    if as_object:  # inferred dtypes show the cell as pandas stored it (None as nan)
+        assert f": {shown} " in msg, msg
+
+
+def test_empty_value_cell() -> None:
+    df = _frame()
+    df["value"] = pd.Series([93.5, None], dtype=object)
+    with pytest.raises(FormatError, match=r"row 2, column 'value': None is empty"):
+        Table.from_tidy(df)
+    df["value"] = pd.array([93.5, None], dtype="Float64")
+    with pytest.raises(FormatError, match=r"row 2, column 'value': <NA> is empty"):
+        Table.from_tidy(df)
+    # a float column holds NaN for a missing number, as the csv's "nan": the value is missing
+    df["value"] = [93.5, np.nan]
+    assert np.isnan(Table.from_tidy(df).vector("cifar10", "ori-test", 200)[1])
+
+
+def test_bad_frame_row_names_its_label() -> None:
+    df = _frame(seed=-1).set_axis([10, 20])
+    with pytest.raises(FormatError, match=r"row 2 \(index label 20\), column 'seed'"):
+        Table.from_tidy(df)
+
+
+def test_frame_with_columns_but_no_rows_is_refused() -> None:
+    with pytest.raises(FormatError, match="no rows"):
+        Table.from_tidy(pd.DataFrame({c: [] for c in TIDY_COLUMNS}))
+
+
+def test_clean_frames_of_every_dtype_read_exact_values() -> None:
+    df = _frame(seed=2, value=91.25).astype({"dataset": "category", "split": "string"})
+    df["seed"] = pd.array([pd.NA, 2], dtype="Int64")
+    df["epochs"] = df["epochs"].astype(np.uint16)
+    df["index"] = df["index"].astype(np.float64)  # integral floats are integers
+    t = Table.from_tidy(df)
+    assert t.value(0, "cifar10", "ori-test", 200) == 93.5
+    assert t.value(1, "cifar10", "ori-test", 200, seed_policy=2) == 91.25
+    assert t.seeds(MetricKey("cifar10", "ori-test", 200)) == [2]

@@ -185,3 +185,37 @@ def test_cli_import_keeps_curves_and_hyperband_runs_on_them(
     assert record.score in set(curves.curve(key, seed=0)[record.best]) | set(
         curves.curve(key, seed=1)[record.best]
     ) | set(curves.curve(key, seed=2)[record.best])
+
+
+def test_cli_import_no_curves_keeps_every_final_value(
+    files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from nb201_flat.cli import main
+
+    for name in ("pth_zip", "nats_file"):
+        full, bare = tmp_path / f"{name}-full", tmp_path / f"{name}-bare"
+        assert main(["import", str(files[name]), "--out", str(full)]) == 0
+        assert main(["import", str(files[name]), "--out", str(bare), "--no-curves"]) == 0
+        with_curves, without = load_saved_table(full), load_saved_table(bare)
+        assert with_curves.curves is not None and list(with_curves.curves.items())
+        assert without.curves is None
+        with pytest.raises(NoCurvesError):
+            require_curves(without)
+        assert without.keys() == with_curves.keys()
+        for k, v in with_curves.data.items():
+            np.testing.assert_array_equal(without.data[k], v)
+        assert without.meta["import_command"].endswith("--no-curves")
+    capsys.readouterr()
+
+
+def test_cli_no_curves_on_a_format_without_curves_is_an_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from nb201_flat.cli import main
+
+    csv = tmp_path / "t.csv"
+    csv.write_text("index,dataset,split,epochs,seed,metric,value\n0,d,s,1,,m,1.0\n")
+    code = main(["import", str(csv), "--out", str(tmp_path / "o"), "--no-curves"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "--no-curves applies only to" in err, err
+    assert not (tmp_path / "o").exists()

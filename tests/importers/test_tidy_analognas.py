@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nb201_flat.errors import FormatError, TableFileError
+from nb201_flat.errors import FormatError, MissingValueError, TableFileError
 from nb201_flat.importers import detect_format, import_table
 from nb201_flat.importers.analognas import data_file, read_analognas
 from nb201_flat.importers.naslib import from_naslib
@@ -152,5 +152,6 @@ def test_results_db_import_through_cli(tmp_path: Path) -> None:
     assert t.query(11472, "cifar10", "ori-test", 2, seed=0) == 90.0  # seed 777 is position 0
     assert t.query(11472, "cifar10", "ori-test", 2) == 90.5  # mean of the stored seeds
     assert t.query(11472, "cifar10", "train", 2, "time_s", seed=1) == 20.0
-    assert np.isnan(t.query(0, "cifar10", "ori-test", 2))
+    with pytest.raises(MissingValueError, match="never measured"):  # not a NaN (issue 10)
+        t.query(0, "cifar10", "ori-test", 2)
     assert read_results_db(path).keys() == t.keys()

@@ -1,0 +1,94 @@
+"""Issue 10: a value that was never measured is an error naming what is served, never a nan
+printed with exit 0 (CLI ``query``, ``--json`` and :meth:`Table.value`)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nb201_flat.cli import main
+from nb201_flat.errors import MissingValueError
+from nb201_flat.space import NB201
+from nb201_flat.storage import save_table
+from nb201_flat.table import MetricKey, Table
+
+KEY = MetricKey("cifar10", "ori-test", 200)
+OTHER = MetricKey("cifar100", "x-test", 200)
+UNMEASURED = 7  # no value under any key
+SEEDS_ONLY = 8  # no mean row value, but seed 1 has one
+
+
+def _table() -> Table:
+    mean = np.linspace(10, 90, NB201.size)
+    mean[[UNMEASURED, SEEDS_ONLY]] = np.nan
+    seed0, seed1 = mean.copy(), mean.copy()
+    seed1[SEEDS_ONLY] = 42.0
+    other = mean.copy()
+    return Table(
+        NB201,
+        {(KEY, None): mean, (KEY, 0): seed0, (KEY, 1): seed1, (OTHER, None): other},
+        source="unmeasured",
+    )
+
+
+@pytest.fixture
+def table_path(tmp_path: Path) -> Path:
+    return save_table(_table(), tmp_path / "t.nb201")
+
+
+def _query(arch: int) -> list[str]:
+    return ["query", str(arch), "--dataset", "cifar10", "--split", "ori-test", "--epochs", "200"]
+
+
+@pytest.mark.parametrize("json_flag", [False, True])
+@pytest.mark.parametrize(
+    ("arch", "policy", "serves"),
+    [
+        (UNMEASURED, [], "no key of this table measures it"),
+        (UNMEASURED, ["--seed-policy", "0"], "no key of this table measures it"),
+        (UNMEASURED, ["--seed-policy", "random", "--rng-seed", "3"], "no key"),
+        (SEEDS_ONLY, [], "stored seeds with a value for it: 1"),
+        (SEEDS_ONLY, ["--seed-policy", "0"], "stored seeds with a value for it: 1"),
+    ],
+)
+def test_cli_query_of_unmeasured_cell_is_one_line_exit_2(
+    table_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    arch: int,
+    policy: list[str],
+    serves: str,
+    json_flag: bool,
+) -> None:
+    argv = [*_query(arch), *policy, "--table", str(table_path)] + (["--json"] if json_flag else [])
+    code = main(argv)
+    out, err = capsys.readouterr()
+    assert code == 2, (out, err)
+    assert out == ""  # no nan, no JSON value
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    assert f"architecture {arch} was never measured" in lines[0] and serves in lines[0]
+    assert str(KEY) in lines[0] and f"{NB201.size - 2} of {NB201.size}" in lines[0]
+
+
+def test_cli_query_of_measured_cell_still_prints_it(
+    table_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([*_query(SEEDS_ONLY), "--seed-policy", "1", "--table", str(table_path)]) == 0
+    assert "= 42.0000" in capsys.readouterr().out
+    assert main([*_query(0), "--json", "--table", str(table_path)]) == 0
+    assert json.loads(capsys.readouterr().out)["value"] == 10.0
+
+
+def test_table_value_raises_and_names_other_keys() -> None:
+    t = _table()
+    t2 = t.with_vector(OTHER, np.where(np.arange(NB201.size) == UNMEASURED, 5.0, np.nan))
+    with pytest.raises(MissingValueError) as info:
+        t2.value(UNMEASURED, "cifar10", "ori-test", 200)
+    assert "\n" not in str(info.value)
+    assert f"keys that measure it: {OTHER}" in str(info.value)
+    assert t2.value(UNMEASURED, "cifar100", "x-test", 200) == 5.0
+    # the whole-space vector keeps NaN for "missing" (that is its documented encoding)
+    assert np.isnan(t2.vector("cifar10", "ori-test", 200)[UNMEASURED])
