@@ -392,12 +392,16 @@ class Table:
         return self.value(*args, **kwargs)
 
     def record(self, arch: Arch | str | int) -> dict[str, Any]:
-        """Every mean value of one architecture as a flat record (like ``get_more_info``)."""
+        """Every mean value of one architecture as a flat record (like ``get_more_info``).
+
+        Keys the architecture was never measured on are left out (no NaN stands for a value).
+        """
         a = self.space.resolve(arch)
         out: dict[str, Any] = {"index": a.index, "arch": a.to_str()}
         for key in self.keys():
-            v = self.vector_for(key)[a.index]
-            out[str(key)] = float(v)
+            v = float(self.vector_for(key)[a.index])
+            if not np.isnan(v):
+                out[str(key)] = v
         return out
 
     def frame(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -225,7 +226,13 @@ def cmd_record(args: argparse.Namespace) -> int:
     table = open_table(args)
     arch = table.space.resolve(args.arch)
     entries: list[dict[str, Any]] = []
+    # keys this cell was never measured on are listed, never shown as a nan value
+    not_measured: list[str] = []
     for key in table:
+        mean = float(table.vector_for(key)[arch.index])
+        if math.isnan(mean):
+            not_measured.append(str(key))
+            continue
         seeds = {s: float(table.data[(key, s)][arch.index]) for s in table.seeds(key)}
         entries.append(
             {
@@ -233,8 +240,8 @@ def cmd_record(args: argparse.Namespace) -> int:
                 "split": key.split,
                 "epochs": key.epochs,
                 "metric": key.metric,
-                "mean": float(table.vector_for(key)[arch.index]),
-                "seeds": seeds,
+                "mean": mean,
+                "seeds": {s: v for s, v in seeds.items() if not math.isnan(v)},
             }
         )
     if args.json:
@@ -244,6 +251,7 @@ def cmd_record(args: argparse.Namespace) -> int:
                 "arch": arch.to_str(),
                 "source": table.source,
                 "entries": entries,
+                "not_measured": not_measured,
             }
         )
         return 0
@@ -255,4 +263,6 @@ def cmd_record(args: argparse.Namespace) -> int:
             f"  {e['dataset']:<15} {e['split']:<9} {e['epochs']:>6} {e['metric']:<16} "
             f"{e['mean']:>12.4f}  {per_seed or '-'}"
         )
+    if not_measured:
+        print(f"  not measured for this cell: {', '.join(not_measured)}")
     return 0

@@ -16,7 +16,7 @@ from nb201_flat.cli import build_parser, main
 from nb201_flat.errors import UnknownKeyError
 from nb201_flat.space import NB201
 from nb201_flat.storage import save_table
-from nb201_flat.table import Table
+from nb201_flat.table import MetricKey, Table
 from nb201_flat.testing import synthetic_table
 
 
@@ -220,18 +220,42 @@ def test_record_command_prints_the_whole_entry(
     code, out, _ = run(capsys, "record", "11472", "--json", "--table", synth_path)
     assert code == 0
     payload = json.loads(out)
-    assert payload["index"] == 11472 and len(payload["entries"]) == len(synth.keys())
+    measured = [k for k in synth if not np.isnan(synth.vector_for(k)[11472])]
+    assert payload["index"] == 11472 and len(payload["entries"]) == len(measured)
+    assert payload["not_measured"] == [str(k) for k in synth if k not in measured]
     for e in payload["entries"]:
         key = synth.key(e["dataset"], e["split"], e["epochs"], e["metric"])
-        assert e["mean"] == pytest.approx(synth.vector_for(key)[11472], nan_ok=True)
-        stored = synth.seeds(key)
+        assert e["mean"] == pytest.approx(synth.vector_for(key)[11472])
+        stored = [s for s in synth.seeds(key) if not np.isnan(synth.data[(key, s)][11472])]
         assert [int(s) for s in e["seeds"]] == stored
         for s in stored:
-            got = e["seeds"][str(s)]
-            want = synth.data[(key, s)][11472]
-            assert got is None if np.isnan(want) else got == pytest.approx(want)
+            assert e["seeds"][str(s)] == pytest.approx(synth.data[(key, s)][11472])
     code, out, _ = run(capsys, "record", "11472", "--table", synth_path)
-    assert code == 0 and out.count("\n") == len(synth.keys()) + 2 and "x-valid" in out
+    assert code == 0 and out.count("\n") == len(measured) + 2 + bool(payload["not_measured"])
+    assert "x-valid" in out and "nan" not in out
+
+
+def test_record_lists_never_measured_keys_instead_of_printing_nan(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    measured, missing = MetricKey("cifar100", "x-test", 200), MetricKey("cifar100", "x-valid", 200)
+    holes = np.arange(NB201.size, dtype=float)
+    holes[7] = np.nan
+    table = Table(
+        NB201, {(measured, None): np.arange(NB201.size, dtype=float), (missing, None): holes}
+    )
+    save_table(table, tmp_path / "t.nb201")
+    code, out, _ = run(capsys, "record", "7", "--json", "--table", str(tmp_path / "t.nb201"))
+    payload = json.loads(out)  # strict JSON: a NaN would not parse
+    assert code == 0 and payload["not_measured"] == [str(missing)]
+    assert [e["split"] for e in payload["entries"]] == ["x-test"]
+    assert Table.record(table, 7) == {
+        "index": 7,
+        "arch": NB201.arch(7).to_str(),
+        str(measured): 7.0,
+    }
+    code, out, _ = run(capsys, "record", "7", "--table", str(tmp_path / "t.nb201"))
+    assert code == 0 and "nan" not in out and f"not measured for this cell: {missing}" in out
 
 
 # -- 8. train without its extra; model's units ---------------------------------------------------
