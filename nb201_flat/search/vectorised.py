@@ -40,7 +40,12 @@ import math
 
 import numpy as np
 
-from nb201_flat.search.algorithms import NARandomSearch, RandomSearch, SearchAlgorithm
+from nb201_flat.search.algorithms import (
+    NARandomSearch,
+    NeighbourObjective,
+    RandomSearch,
+    SearchAlgorithm,
+)
 from nb201_flat.search.oracle import FloatArray, IntArray, OracleData
 from nb201_flat.search.runner import RunRecord, run_one
 from nb201_flat.types import BoolArray as BoolArray
@@ -73,30 +78,49 @@ def vectorisable_kind(algorithm: SearchAlgorithm) -> bool:
     )
 
 
-class _Scores:
-    """NA scores of cells, computed once per cell with the loop's own arithmetic."""
+def na_scores(data: OracleData, objective: NeighbourObjective) -> FloatArray:
+    """The NA score of every cell on a single-row oracle, as the loop computes each one.
 
-    __slots__ = ("_algo", "_data", "_done", "_nb", "_score")
+    Cells are grouped by their number of members, and each group is aggregated as one
+    ``(cells, members)`` block by the same row-wise code :meth:`NeighbourObjective.aggregate`
+    runs on a ``(1, members)`` block, so every score is the same float.
+    """
+    # imported here, as NeighbourObjective.aggregate does: the landscape layer loads scipy
+    from nb201_flat.landscape.neighbourhood import _agg_level, _chunk_stats
 
-    def __init__(self, data: OracleData, algo: NARandomSearch) -> None:
-        obj = algo.objective
-        self._algo = algo
-        self._data = data
-        self._nb = data.space.neighbours(
-            obj.radius, exact=obj.exact, no_none=obj.no_none, connected_only=obj.connected_only
+    spec = objective.neighbourhood
+    nb = spec.arrays(data.space)
+    row = data.values[0]
+    out = np.full(data.space.size, np.nan)
+    agg, q = _agg_level(spec)
+    for c in np.unique(nb.counts).tolist():
+        cells = np.flatnonzero(nb.counts == c)
+        g = row[nb.indices[cells, :c]]
+        if spec.include_self:
+            g = np.concatenate((row[cells][:, None], g), axis=1)
+        if g.shape[1] == 0:  # nothing to aggregate: as the loop, one cell at a time
+            out[cells] = [objective.aggregate(np.empty(0)) for _ in cells.tolist()]
+            continue
+        g = np.ascontiguousarray(g)
+        res: dict[str, FloatArray] = {agg: np.full(len(g), np.nan), "n": np.full(len(g), np.nan)}
+        _chunk_stats(
+            g, None, g[:, 0], bool(np.isnan(g).any()), (agg,), q, 0.0, False, res, slice(None)
         )
-        self._score = np.full(data.space.size, np.nan)
-        self._done = np.zeros(data.space.size, dtype=bool)
+        out[cells] = res[agg]
+    return out
+
+
+class _Scores:
+    """NA scores of cells (a single-row oracle: fixed per cell), and a run's free look-ups."""
+
+    __slots__ = ("_data", "_nb", "_score")
+
+    def __init__(self, data: OracleData, objective: NeighbourObjective) -> None:
+        self._data = data
+        self._nb = objective.neighbourhood.arrays(data.space)
+        self._score = na_scores(data, objective)
 
     def of(self, cells: IntArray) -> FloatArray:
-        obj = self._algo.objective
-        row = self._data.values[0]
-        for i in np.unique(cells[~self._done[cells]]).tolist():
-            own = float(row[i])
-            nb = row[self._nb.of(i)]
-            vals = np.concatenate(([own], nb)) if obj.include_self else nb
-            self._score[i] = obj.aggregate(vals)
-            self._done[i] = True
         out: FloatArray = self._score[cells]
         return out
 
@@ -142,7 +166,9 @@ def run_vectorised(
     """
     if not vectorisable(data, algorithm):
         raise ValueError(f"{algorithm.label} has no vectorised form under this protocol")
-    scores = _Scores(data, algorithm) if isinstance(algorithm, NARandomSearch) else None
+    scores = (
+        _Scores(data, algorithm.objective) if isinstance(algorithm, NARandomSearch) else None
+    )
     done: dict[int, RunRecord] = {}
     todo = [int(r) for r in runs]
     block = _first_block(data)
