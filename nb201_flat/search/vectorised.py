@@ -182,6 +182,25 @@ def run_vectorised(
     return [done[int(r)] for r in runs]
 
 
+def batched_ok(data: OracleData, algorithm: SearchAlgorithm) -> bool:
+    """True when :func:`run_batched` runs all runs at once (vectorised or in lock step)."""
+    from nb201_flat.search.lockstep import lockstep_ok
+
+    return vectorisable(data, algorithm) or lockstep_ok(data, algorithm)
+
+
+def run_batched(
+    data: OracleData, algorithm: SearchAlgorithm, seed: int, runs: range | list[int]
+) -> list[RunRecord]:
+    """:func:`run_vectorised` or :func:`~nb201_flat.search.lockstep.run_lockstep`, whichever
+    covers the algorithm; the loop's records either way."""
+    from nb201_flat.search.lockstep import run_lockstep
+
+    if vectorisable(data, algorithm):
+        return run_vectorised(data, algorithm, seed, runs)
+    return run_lockstep(data, algorithm, seed, runs)
+
+
 def _first_block(data: OracleData) -> int:
     """Draws likely to outlast the budget (more are drawn if not)."""
     guesses = []

@@ -128,7 +128,7 @@ def test_runner_uses_the_fast_path_and_matches_the_loop(
     algos = {"rs": RandomSearch(), "na": NA_VARIANTS[0], "ls": LocalSearch()}
     fast = run_search(nb201_like, prots, algos, runs=12, seed=4)
     two = run_search(nb201_like, prots, algos, runs=12, seed=4, jobs=2)
-    monkeypatch.setattr(vec, "vectorisable", lambda data, algo: False)
+    monkeypatch.setattr(vec, "batched_ok", lambda data, algo: False)
     slow = run_search(nb201_like, prots, algos, runs=12, seed=4)
     pd.testing.assert_frame_equal(fast.runs, slow.runs, check_exact=True)
     pd.testing.assert_frame_equal(fast.curves, slow.curves, check_exact=True)
