@@ -40,8 +40,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from nb201_flat.neighbours import NeighbourArrays
 from nb201_flat.search.algorithms import (
     LocalSearch,
+    NABestEvaluatedSearch,
+    NARandomSearch,
     NeighbourObjective,
     RegularizedEvolution,
     SearchAlgorithm,
@@ -292,10 +295,10 @@ class _NAScores:
     """NA scores of every cell on a single-row oracle, and a run's free look-ups."""
 
     def __init__(self, data: OracleData, objective: NeighbourObjective) -> None:
-        from nb201_flat.search.vectorised import _Scores, na_scores
+        from nb201_flat.search.vectorised import _Scores
 
-        self.score = na_scores(data, objective)
         self._free = _Scores(data, objective)
+        self.score = self._free.of(np.arange(data.space.size))
 
     def free_lookups(self, firsts: IntArray) -> tuple[int, float]:
         return self._free.free_lookups(firsts)
@@ -525,3 +528,263 @@ def _ls_block(
     moved_to[has_better] = block[at[:, 0], j][has_better]
     moved_f[has_better] = f[at[:, 0], j][has_better]
     return ended, moved_to, moved_f
+
+
+# -- NA-RS forms the vectorised module does not cover, on a single-row oracle ----------------
+def replay_kind(algorithm: SearchAlgorithm) -> bool:
+    """NA-RS forms replayed run by run from their draws: charged one-stage NA-RS, two-stage
+    NA-RS (free or charged) and best-evaluated NA-RS (free or charged).
+
+    >>> replay_kind(NARandomSearch(NeighbourObjective(charge=True)))
+    True
+    >>> replay_kind(NARandomSearch())  # the vectorised module's
+    False
+    """
+    if isinstance(algorithm, NABestEvaluatedSearch):
+        return True
+    if isinstance(algorithm, NARandomSearch):
+        return algorithm.rerank_top_k is not None or algorithm.objective.charge
+    return False
+
+
+def replay_ok(data: OracleData, algorithm: SearchAlgorithm) -> bool:
+    """True when :func:`run_replay` reproduces the loop (single-row oracle: no seed draws)."""
+    return replay_kind(algorithm) and data.order is None
+
+
+class _Own:
+    """One run's ``own`` calls (its NA memory) replayed in blocks: charges at first visits,
+    the budget's end, and the memory's patience with revisits."""
+
+    __slots__ = ("data", "limit", "paid", "queries", "seconds", "stall")
+
+    def __init__(self, data: OracleData) -> None:
+        self.data = data
+        self.paid = np.zeros(data.space.size, dtype=bool)
+        self.queries = 0
+        self.seconds = 0.0
+        self.stall = 0
+        self.limit = 20 * data.space.size + 1000
+
+    def run(self, seq: IntArray) -> tuple[BoolArray, FloatArray, IntArray, int, bool]:
+        """Charge ``seq`` in order, up to where the run ends; returns (newly paid, seconds
+        and queries after each call, the end (``len(seq)`` if none), ended by a stall)."""
+        d = self.data
+        n = seq.size
+        _, first = np.unique(seq, return_index=True)
+        fresh = np.zeros(n, dtype=bool)
+        fresh[first] = True
+        fresh &= ~self.paid[seq]
+        cost = np.zeros(n) if d.costs is None else np.where(fresh, d.costs[seq], 0.0)
+        # the loop adds one cost at a time to the running total: a sequential cumsum
+        secs = np.cumsum(np.concatenate(([self.seconds], cost)))[1:]
+        qs = self.queries + np.cumsum(fresh)
+        over = np.zeros(n, dtype=bool)
+        if d.budget_queries is not None:
+            over |= qs > d.budget_queries
+        if d.budget_seconds is not None:
+            over |= secs > d.budget_seconds
+        over &= fresh
+        pos = np.arange(n)
+        last_new = np.maximum.accumulate(np.where(fresh, pos, -1))
+        stall_at = np.where(last_new >= 0, pos - last_new, self.stall + pos + 1)
+        stalled = ~fresh & (stall_at > self.limit)
+        stop = over | stalled
+        end = int(stop.argmax()) if stop.any() else n
+        done = fresh[:end]
+        self.paid[seq[:end][done]] = True
+        if end:
+            self.queries = int(qs[end - 1])
+            self.seconds = float(secs[end - 1])
+            self.stall = int(stall_at[end - 1]) if not fresh[end - 1] else 0
+        return fresh, secs, qs, end, bool(end < n and stalled[end])
+
+
+class _Inc:
+    """One run's incumbent."""
+
+    __slots__ = ("changes", "index", "score")
+
+    def __init__(self) -> None:
+        self.index = -1
+        self.score = -np.inf
+        self.changes: list[tuple[float, int, int]] = []
+
+    def offers(self, cells: IntArray, f: FloatArray, secs: FloatArray, qs: IntArray) -> None:
+        """``offer`` each cell in order (strictly better wins, NaN never)."""
+        if cells.size == 0:
+            return
+        clean = np.where(np.isnan(f), -np.inf, f)
+        before = np.maximum.accumulate(np.concatenate(([self.score], clean)))[:-1]
+        for j in np.flatnonzero(clean > before).tolist():
+            self.set(int(cells[j]), float(f[j]), float(secs[j]), int(qs[j]))
+
+    def set(self, index: int, score: float, seconds: float, queries: int) -> None:
+        self.score = score
+        if index != self.index:
+            self.index = index
+            self.changes.append((seconds, queries, index))
+
+
+def _replay_one(
+    data: OracleData,
+    algo: NARandomSearch | NABestEvaluatedSearch,
+    scores: _NAScores,
+    nb: NeighbourArrays,
+    seed: int,
+    run: int,
+    block: int,
+) -> RunRecord | None:
+    """One run from ``block`` centre draws; None when they do not reach the run's end."""
+    gen = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(run, 0)))
+    cand = data.candidates
+    draws = gen.integers(data.space.size if cand is None else len(cand), size=block)
+    cent: IntArray = draws if cand is None else cand[draws].astype(np.int64)
+    row = data.values[0]
+    own = _Own(data)
+    inc = _Inc()
+    free, free_s = 0, 0.0
+    charge = algo.objective.charge
+    top = algo.rerank_top_k if isinstance(algo, NARandomSearch) else None
+    if top is None and charge:
+        # own(centre), then own(each neighbour), centre after centre
+        full = np.concatenate((cent[:, None], nb.indices[cent]), axis=1)
+        valid = np.concatenate((np.ones((block, 1), dtype=bool), nb.indices[cent] >= 0), axis=1)
+        seq = full[valid].astype(np.int64)
+        _, secs, qs, end, _ = own.run(seq)
+        if end == seq.size:
+            return None
+        if isinstance(algo, NABestEvaluatedSearch):
+            inc.offers(seq[:end], row[seq[:end]], secs, qs)
+        else:
+            last = np.cumsum(valid.sum(axis=1)) - 1
+            ok = last < end
+            c = cent[ok]
+            inc.offers(c, scores.score[c], secs[last[ok]], qs[last[ok]])
+    elif top is None:
+        # best-evaluated with free neighbours: each centre, then its neighbours' look-ups
+        fresh, secs, qs, end, _ = own.run(cent)
+        if end == cent.size:
+            return None
+        c = cent[:end]
+        full = np.concatenate((c[:, None], nb.indices[c]), axis=1)
+        valid = np.concatenate((np.ones((end, 1), dtype=bool), nb.indices[c] >= 0), axis=1)
+        at = np.broadcast_to(np.arange(end)[:, None], full.shape)[valid]
+        cells = full[valid].astype(np.int64)
+        inc.offers(cells, row[cells], secs[at], qs[at])
+        free, free_s = scores.free_lookups(c[fresh[:end]])
+    else:
+        fresh, secs, qs, end, stalled = own.run(cent)
+        stop1 = cent.size
+        if charge:
+            from nb201_flat.search.oracle import used_fraction
+
+            with np.errstate(divide="ignore", invalid="ignore"):
+                parts = []
+                if data.budget_seconds is not None:
+                    bs = data.budget_seconds
+                    parts.append(secs / bs if bs > 0 else np.ones(secs.size))
+                if data.budget_queries is not None:
+                    bq = data.budget_queries
+                    parts.append(qs / bq if bq > 0 else np.ones(qs.size))
+            uf = np.maximum.reduce(parts) if len(parts) > 1 else parts[0]
+            assert used_fraction(0.0, 0, data.budget_seconds, data.budget_queries) == 0.0
+            done = np.flatnonzero(uf >= algo.stage1_fraction)
+            if done.size:
+                stop1 = int(done[0]) + 1  # checked before each draw
+        if min(end, stop1) == cent.size:
+            return None
+        n1 = min(end, stop1)
+        c = cent[:n1]
+        inc.offers(c, row[c], secs, qs)
+        if stop1 < end or not charge:
+            if stop1 < end:  # stage 1 stopped by its share: undo the charges after it
+                own = _Own(data)
+                own.run(c)
+            if not stalled or stop1 < end:
+                free, free_s = _stage2(data, algo, scores, nb, own, inc, c, fresh[:n1], charge)
+    return RunRecord(
+        run=run,
+        best=inc.index,
+        score=float(inc.score),
+        queries=own.queries,
+        seconds=own.seconds,
+        free_queries=free,
+        cache_hits=0,
+        changes=tuple(inc.changes),
+        free_seconds=free_s,
+    )
+
+
+def _stage2(
+    data: OracleData,
+    algo: NARandomSearch,
+    scores: _NAScores,
+    nb: NeighbourArrays,
+    own: _Own,
+    inc: _Inc,
+    stage1: IntArray,
+    fresh: BoolArray,
+    charge: bool,
+) -> tuple[int, float]:
+    """Two-stage NA-RS's re-ranking of the top-k validation cells; (free look-ups, seconds)."""
+    row = data.values[0]
+    seen = stage1[fresh]  # first visits, in order
+    v = row[seen]
+    key = np.where(np.isnan(v), np.inf, -v)
+    ranked = seen[np.argsort(key, kind="stable")][: int(algo.rerank_top_k or 0)]
+    known = np.zeros(data.space.size, dtype=bool)
+    free, free_s = 0, 0.0
+    best = -np.inf
+    for j in ranked.tolist():
+        own.stall += 1  # own(j): paid in stage 1
+        if own.stall > own.limit:
+            break
+        nbrs = nb.of(j).astype(np.int64)
+        if charge:
+            _, _, _, end, _ = own.run(nbrs)
+            if end < nbrs.size:
+                break
+        else:
+            need = ~own.paid[nbrs] & ~known[nbrs]
+            if need.any():
+                new = nbrs[need]
+                known[new] = True
+                free += int(new.size)
+                if data.costs is not None:
+                    free_s += float(data.costs[new].sum())
+        s = float(scores.score[j])
+        if s > best:
+            best = s
+            inc.set(j, s, own.seconds, own.queries)
+    return free, free_s
+
+
+def run_replay(
+    data: OracleData, algorithm: SearchAlgorithm, seed: int, runs: range | list[int]
+) -> list[RunRecord]:
+    """The runs of an NA-RS form :func:`replay_ok` accepts, as :func:`run_one` gives them."""
+    if not replay_ok(data, algorithm):
+        raise ValueError(f"{algorithm.label} has no replayed form under this protocol")
+    assert isinstance(algorithm, NARandomSearch | NABestEvaluatedSearch)
+    from nb201_flat.search.vectorised import _first_block
+
+    obj = algorithm.objective
+    scores = _NAScores(data, obj)
+    nb = obj.neighbourhood.arrays(data.space)
+    out = []
+    first = _first_block(data)
+    if obj.charge:  # each centre charges its neighbours too
+        first = max(8, first // (1 + nb.width))
+    for r in runs:
+        block = first
+        while True:
+            rec = _replay_one(data, algorithm, scores, nb, seed, int(r), block)
+            if rec is not None:
+                break
+            if block > (1 << 22):
+                rec = run_one(data, algorithm, seed, int(r))
+                break
+            block *= 4
+        out.append(rec)
+    return out

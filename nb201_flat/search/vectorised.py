@@ -184,9 +184,13 @@ def run_vectorised(
 
 def batched_ok(data: OracleData, algorithm: SearchAlgorithm) -> bool:
     """True when :func:`run_batched` runs all runs at once (vectorised or in lock step)."""
-    from nb201_flat.search.lockstep import lockstep_ok
+    from nb201_flat.search.lockstep import lockstep_ok, replay_ok
 
-    return vectorisable(data, algorithm) or lockstep_ok(data, algorithm)
+    return (
+        vectorisable(data, algorithm)
+        or lockstep_ok(data, algorithm)
+        or replay_ok(data, algorithm)
+    )
 
 
 def run_batched(
@@ -194,10 +198,12 @@ def run_batched(
 ) -> list[RunRecord]:
     """:func:`run_vectorised` or :func:`~nb201_flat.search.lockstep.run_lockstep`, whichever
     covers the algorithm; the loop's records either way."""
-    from nb201_flat.search.lockstep import run_lockstep
+    from nb201_flat.search.lockstep import replay_ok, run_lockstep, run_replay
 
     if vectorisable(data, algorithm):
         return run_vectorised(data, algorithm, seed, runs)
+    if replay_ok(data, algorithm):
+        return run_replay(data, algorithm, seed, runs)
     return run_lockstep(data, algorithm, seed, runs)
 
 
