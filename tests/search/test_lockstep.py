@@ -10,6 +10,7 @@ import pytest
 
 from nb201_flat.search import (
     LocalSearch,
+    NARandomSearch,
     NeighbourObjective,
     RegularizedEvolution,
     fixed_n_protocols,
@@ -17,7 +18,7 @@ from nb201_flat.search import (
     per_dataset_protocols,
 )
 from nb201_flat.search import lockstep as ls
-from nb201_flat.search.algorithms import SearchAlgorithm
+from nb201_flat.search.algorithms import NABestEvaluatedSearch, SearchAlgorithm
 from nb201_flat.search.oracle import OracleData
 from nb201_flat.search.runner import run_one
 from nb201_flat.search.vectorised import _Scores, na_scores
@@ -157,3 +158,40 @@ def test_doctests() -> None:
 
     result = doctest.testmod(ls, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
+
+
+REPLAYED = [
+    NARandomSearch(NeighbourObjective(charge=True)),
+    NARandomSearch(NeighbourObjective(), rerank_top_k=10),
+    NARandomSearch(NeighbourObjective(charge=True), rerank_top_k=10),
+    NARandomSearch(NeighbourObjective(charge=True), rerank_top_k=3, stage1_fraction=0.8),
+    NABestEvaluatedSearch(NeighbourObjective()),
+    NABestEvaluatedSearch(NeighbourObjective(charge=True)),
+    NARandomSearch(NeighbourObjective(radius=2, agg="median", charge=True, connected_only=True)),
+]
+
+
+@pytest.mark.parametrize("algo", REPLAYED, ids=lambda a: a.label)
+def test_replayed_na_rs_forms_identical(nb201_like: Table, algo: SearchAlgorithm) -> None:
+    data = nb201_protocol(seed_policy="mean").oracle_data(nb201_like)
+    fast = ls.run_replay(data, algo, 3, range(200))
+    loop = [run_one(data, algo, 3, r) for r in range(200)]
+    assert sum(r.queries for r in loop) > 200
+    assert fast == loop
+
+
+@pytest.mark.parametrize("algo", REPLAYED[:6:5], ids=lambda a: a.label)
+def test_replayed_under_query_budgets_and_connected_sampling(
+    nb201_like: Table, algo: SearchAlgorithm
+) -> None:
+    p = dataclasses.replace(fixed_n_protocols(nb201_like, 60)[0], sampling="connected")
+    data = p.oracle_data(nb201_like)
+    assert [run_one(data, algo, 1, r) for r in range(40)] == ls.run_replay(data, algo, 1, range(40))
+
+
+def test_replay_needs_a_single_row_oracle(nb201_like: Table) -> None:
+    seeds = per_dataset_protocols(epochs=200, budget_scale=200 / 12)[0].oracle_data(nb201_like)
+    assert not ls.replay_ok(seeds, REPLAYED[0])
+    assert not ls.replay_kind(NARandomSearch())  # the vectorised module's
+    with pytest.raises(ValueError, match="no replayed form"):
+        ls.run_replay(seeds, REPLAYED[0], 0, range(2))
