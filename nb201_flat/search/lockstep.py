@@ -21,6 +21,7 @@ the loop. Everything else runs the loop. Results equal
 Examples
 --------
 >>> import numpy as np
+import numpy.typing as npt
 >>> from nb201_flat.space import Space
 >>> from nb201_flat.table import MetricKey
 >>> from nb201_flat.search.algorithms import LocalSearch, RegularizedEvolution
@@ -38,6 +39,8 @@ True
 
 from __future__ import annotations
 
+from typing import TypeAlias
+
 import numpy as np
 
 from nb201_flat.neighbours import NeighbourArrays
@@ -52,6 +55,8 @@ from nb201_flat.search.algorithms import (
 from nb201_flat.search.oracle import FloatArray, IntArray, OracleData
 from nb201_flat.search.runner import RunRecord, run_one
 from nb201_flat.types import BoolArray
+
+npt_u64: TypeAlias = npt.NDArray[np.uint64]
 
 _M32 = np.uint64(0xFFFFFFFF)
 _TWO32 = np.uint64(1 << 32)
@@ -164,9 +169,6 @@ class _Stream:
             arr[at, j] = arr[:, i]
             arr[:, i] = hold
         return arr
-
-
-npt_u64 = np.ndarray  # the uint64 word arrays (a plain alias: mypy sees ndarray)
 
 
 class _Runs:
@@ -522,11 +524,11 @@ def _ls_block(
     moved_f = np.full(m, np.nan)
     has_better = better.any(axis=1)
     if algo.first_improvement:
-        j = np.where(has_better, first, 0)
+        pick = np.where(has_better, first, 0)
     else:
-        j = np.argmax(np.where(better, clean, -np.inf), axis=1)
-    moved_to[has_better] = block[at[:, 0], j][has_better]
-    moved_f[has_better] = f[at[:, 0], j][has_better]
+        pick = np.argmax(np.where(better, clean, -np.inf), axis=1)
+    moved_to[has_better] = block[at[:, 0], pick][has_better]
+    moved_f[has_better] = f[at[:, 0], pick][has_better]
     return ended, moved_to, moved_f
 
 
@@ -674,11 +676,11 @@ def _replay_one(
         inc.offers(cells, row[cells], secs[at], qs[at])
         free, free_s = scores.free_lookups(c[fresh[:end]])
     else:
+        assert isinstance(algo, NARandomSearch)
         fresh, secs, qs, end, stalled = own.run(cent)
         stop1 = cent.size
         if charge:
-            from nb201_flat.search.oracle import used_fraction
-
+            # the oracle's used_fraction rule after each charge, elementwise
             with np.errstate(divide="ignore", invalid="ignore"):
                 parts = []
                 if data.budget_seconds is not None:
@@ -688,7 +690,6 @@ def _replay_one(
                     bq = data.budget_queries
                     parts.append(qs / bq if bq > 0 else np.ones(qs.size))
             uf = np.maximum.reduce(parts) if len(parts) > 1 else parts[0]
-            assert used_fraction(0.0, 0, data.budget_seconds, data.budget_queries) == 0.0
             done = np.flatnonzero(uf >= algo.stage1_fraction)
             if done.size:
                 stop1 = int(done[0]) + 1  # checked before each draw

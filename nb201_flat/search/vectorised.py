@@ -166,9 +166,7 @@ def run_vectorised(
     """
     if not vectorisable(data, algorithm):
         raise ValueError(f"{algorithm.label} has no vectorised form under this protocol")
-    scores = (
-        _Scores(data, algorithm.objective) if isinstance(algorithm, NARandomSearch) else None
-    )
+    scores = _Scores(data, algorithm.objective) if isinstance(algorithm, NARandomSearch) else None
     done: dict[int, RunRecord] = {}
     todo = [int(r) for r in runs]
     block = _first_block(data)
@@ -187,9 +185,7 @@ def batched_ok(data: OracleData, algorithm: SearchAlgorithm) -> bool:
     from nb201_flat.search.lockstep import lockstep_ok, replay_ok
 
     return (
-        vectorisable(data, algorithm)
-        or lockstep_ok(data, algorithm)
-        or replay_ok(data, algorithm)
+        vectorisable(data, algorithm) or lockstep_ok(data, algorithm) or replay_ok(data, algorithm)
     )
 
 

@@ -133,8 +133,9 @@ def test_na_scores_are_the_loop_aggregates(nb201_like: Table) -> None:
         nb = obj.neighbourhood.arrays(data.space)
         row = data.values[0]
         want = [
-            obj.aggregate(np.concatenate(([row[i]], row[nb.of(i)])) if obj.include_self
-                          else row[nb.of(i)])
+            obj.aggregate(
+                np.concatenate(([row[i]], row[nb.of(i)])) if obj.include_self else row[nb.of(i)]
+            )
             for i in range(data.space.size)
         ]
         got = na_scores(data, obj)
