@@ -21,7 +21,6 @@ the loop. Everything else runs the loop. Results equal
 Examples
 --------
 >>> import numpy as np
-import numpy.typing as npt
 >>> from nb201_flat.space import Space
 >>> from nb201_flat.table import MetricKey
 >>> from nb201_flat.search.algorithms import LocalSearch, RegularizedEvolution
@@ -42,6 +41,7 @@ from __future__ import annotations
 from typing import TypeAlias
 
 import numpy as np
+import numpy.typing as npt
 
 from nb201_flat.neighbours import NeighbourArrays
 from nb201_flat.search.algorithms import (
@@ -157,7 +157,8 @@ class _Stream:
         while bad.size:
             v[bad] = self.take(rows[bad]) & mask
             bad = bad[v[bad] > np.uint64(top)]
-        return v.astype(np.int64)
+        out: IntArray = v.astype(np.int64)
+        return out
 
     def permutation(self, rows: IntArray, n: int) -> IntArray:
         """``permutation(n)`` for each of ``rows``, shape ``(len(rows), n)``."""
