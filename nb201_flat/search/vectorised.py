@@ -182,10 +182,13 @@ def run_vectorised(
 
 def batched_ok(data: OracleData, algorithm: SearchAlgorithm) -> bool:
     """True when :func:`run_batched` runs all runs at once (vectorised or in lock step)."""
-    from nb201_flat.search.lockstep import lockstep_ok, replay_ok
+    from nb201_flat.search.lockstep import lockstep_ok, replay_ok, seeded_ok
 
     return (
-        vectorisable(data, algorithm) or lockstep_ok(data, algorithm) or replay_ok(data, algorithm)
+        vectorisable(data, algorithm)
+        or lockstep_ok(data, algorithm)
+        or replay_ok(data, algorithm)
+        or seeded_ok(data, algorithm)
     )
 
 
@@ -194,12 +197,20 @@ def run_batched(
 ) -> list[RunRecord]:
     """:func:`run_vectorised` or :func:`~nb201_flat.search.lockstep.run_lockstep`, whichever
     covers the algorithm; the loop's records either way."""
-    from nb201_flat.search.lockstep import replay_ok, run_lockstep, run_replay
+    from nb201_flat.search.lockstep import (
+        replay_ok,
+        run_lockstep,
+        run_replay,
+        run_seeded,
+        seeded_ok,
+    )
 
     if vectorisable(data, algorithm):
         return run_vectorised(data, algorithm, seed, runs)
     if replay_ok(data, algorithm):
         return run_replay(data, algorithm, seed, runs)
+    if seeded_ok(data, algorithm):
+        return run_seeded(data, algorithm, seed, runs)
     return run_lockstep(data, algorithm, seed, runs)
 
 

@@ -196,3 +196,30 @@ def test_replay_needs_a_single_row_oracle(nb201_like: Table) -> None:
     assert not ls.replay_kind(NARandomSearch())  # the vectorised module's
     with pytest.raises(ValueError, match="no replayed form"):
         ls.run_replay(seeds, REPLAYED[0], 0, range(2))
+
+
+SEEDED = [
+    NARandomSearch(NeighbourObjective(radius=1, include_self=True)),
+    NARandomSearch(NeighbourObjective(radius=2, agg="median", include_self=False)),
+    NARandomSearch(NeighbourObjective(agg="quantile", quantile=0.3, connected_only=True)),
+    NABestEvaluatedSearch(NeighbourObjective()),
+]
+
+
+@pytest.mark.parametrize("algo", SEEDED, ids=lambda a: a.label)
+def test_seeded_na_rs_identical_with_stored_seeds(nb201_like: Table, algo: SearchAlgorithm) -> None:
+    # the random seed policy: the oracle stream's own draws and free look-ups interleave
+    data = per_dataset_protocols(epochs=200, budget_scale=200 / 12)[1].oracle_data(nb201_like)
+    assert data.order is not None and ls.seeded_ok(data, algo)
+    fast = ls.run_seeded(data, algo, 5, range(150))
+    loop = [run_one(data, algo, 5, r) for r in range(150)]
+    assert sum(r.free_queries for r in loop) > 150
+    assert fast == loop
+
+
+def test_seeded_replay_refuses_what_it_does_not_model(nb201_like: Table) -> None:
+    single = nb201_protocol(seed_policy="mean").oracle_data(nb201_like)
+    assert not ls.seeded_ok(single, SEEDED[0])  # the vectorised module's
+    assert not ls.seeded_kind(NARandomSearch(NeighbourObjective(charge=True)))
+    with pytest.raises(ValueError, match="no seeded replay"):
+        ls.run_seeded(single, SEEDED[0], 0, range(2))
