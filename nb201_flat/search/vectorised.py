@@ -12,11 +12,13 @@ stream ``(r, 1)`` in one vectorised call, again the same numbers as one call per
 
 Covered (:func:`vectorisable`): :class:`RandomSearch` under any protocol, and one-stage
 :class:`NARandomSearch` with free neighbours on a single-row oracle (one value per cell): its
-score of a cell is then fixed, and is computed with the objective's own ``aggregate`` on the
-same arrays as the loop. Everything else (charged neighbours, two-stage re-ranking, the
-``random`` seed policy for NA-RS, whose free look-ups interleave with seed draws, REA, LS)
-runs the loop. Results are identical to :func:`nb201_flat.search.runner.run_one`: best cell,
-score, queries, seconds, free queries, cache hits and the incumbent's change list.
+score of a cell is then fixed, and is computed with the objective's own arithmetic on the
+same arrays as the loop (:func:`na_scores`). REA, LS, charged, two-stage and best-evaluated
+NA-RS, and free NA-RS under stored-seed draws are covered by
+:mod:`~nb201_flat.search.lockstep`; :func:`batched_ok` / :func:`run_batched` dispatch to
+whichever covers a combination, and the runner falls back to the loop for the rest. Results
+are identical to :func:`nb201_flat.search.runner.run_one`: best cell, score, queries,
+seconds, free queries, cache hits and the incumbent's change list.
 
 Examples
 --------
