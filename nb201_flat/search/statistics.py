@@ -71,7 +71,7 @@ def verdict(lo: float, hi: float, claim: float | None, margin: float = 0.5) -> V
     return "reproduced" if lo > 0 else "inconclusive"
 
 
-@functools.lru_cache(maxsize=8)
+@functools.lru_cache(maxsize=2)  # 8 MB each at 2000 x 500
 def _resamples(seed: int, n_boot: int, size: int) -> npt.NDArray[np.int64]:
     """The resampling indices of :func:`bootstrap_ci`: one stream per (seed, size), so every
     CI of a report with that many pairs draws the same ones (drawn once, read-only)."""
