@@ -10,7 +10,7 @@ from importlib.util import find_spec
 from benchmarks._common import CACHE_DIR, Row, missing_data_note, run_child, tidy_path
 
 GROUP = "reproduce"
-TARGET_S = 300.0
+TARGET_S = 10.0  # issue 16: the default grid in <= 10 s on 2 cores
 
 
 def _cli_has_reproduce() -> bool:
@@ -71,7 +71,7 @@ def run(*, quick: bool, repeats: int) -> list[Row]:
             baseline_s=TARGET_S,
             ours_peak_mb=float(res["peak_rss_mb"]),
             target_ratio=1.0,
-            target="< 5 min on 2 cores",
-            note=f"{how}, end to end incl. start-up; 'baseline' is the 300 s target, not a tool",
+            target="<= 10 s on 2 cores (issue 16)",
+            note=f"{how}, end to end incl. start-up; 'baseline' is the 10 s target, not a tool",
         )
     ]

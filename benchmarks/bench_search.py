@@ -5,7 +5,10 @@ Usage: ``python benchmarks/bench_search.py [--table PATH] [--runs N] [--jobs J]`
 validation split: then the ``fixed-n`` protocol is used and flagged optimistic).
 
 Reports, per algorithm, milliseconds per run and queries per run under the ``nb201`` protocol
-(or ``fixed-n``), then the wall time of the same batch with ``jobs`` processes.
+(or ``fixed-n``), then the wall time of the same batch with ``jobs`` processes, then (issue 16)
+each algorithm's runs all at once (:mod:`nb201_flat.search.vectorised`, ``.lockstep``) against
+the per-run loop (:func:`~nb201_flat.search.runner.run_one`), the records checked identical,
+with the ratio loop / batched (``--batched-runs``, default 500).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import time
 
 from nb201_flat.search import (
     LocalSearch,
+    NABestEvaluatedSearch,
     NARandomSearch,
     NeighbourObjective,
     ProtocolError,
@@ -34,6 +38,8 @@ def main() -> None:
     ap.add_argument("--table", default=None)
     ap.add_argument("--runs", type=int, default=200)
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--batched-runs", type=int, default=500)
+    ap.add_argument("--only-batched", action="store_true", help="only the batched-vs-loop rows")
     args = ap.parse_args()
     table = load_table(args.table)
     protocol: Protocol = nb201_protocol()
@@ -56,6 +62,9 @@ def main() -> None:
     run_search(table, protocol, RandomSearch(), runs=2)  # warm the neighbour caches
     for r in (1, 2):
         table.space.neighbours(r, exact=False)
+    batched_vs_loop(table, protocol, algos, args.batched_runs)
+    if args.only_batched:
+        return
     print(f"{'algorithm':<18} {'ms/run':>8} {'queries':>8} {'free':>8} {'mean test':>10}")
     for label, algo in algos.items():
         t0 = time.perf_counter()
@@ -69,6 +78,36 @@ def main() -> None:
         t0 = time.perf_counter()
         run_search(table, protocol, algos, runs=args.runs, seed=0, jobs=jobs)
         print(f"all algorithms, jobs={jobs}: {time.perf_counter() - t0:.2f} s")
+
+
+def batched_vs_loop(
+    table: object, protocol: Protocol, algos: dict[str, SearchAlgorithm], runs: int
+) -> None:
+    """Each algorithm's ``runs`` runs at once against the per-run loop (same records)."""
+    from nb201_flat.search import vectorised
+    from nb201_flat.search.runner import run_one
+
+    data = protocol.oracle_data(table)  # type: ignore[arg-type]
+    extra: dict[str, SearchAlgorithm] = {
+        "na-rs-best r1 free": NABestEvaluatedSearch(NeighbourObjective()),
+        "na-rs-best r1 charged": NABestEvaluatedSearch(NeighbourObjective(charge=True)),
+        "na-rs2 top10 charged": NARandomSearch(NeighbourObjective(charge=True), rerank_top_k=10),
+    }
+    print(f"\nbatched vs loop, {runs} runs ({protocol.name}):")
+    print(f"{'algorithm':<22} {'loop s':>8} {'batched s':>10} {'ratio':>7}")
+    for label, algo in {**algos, **extra}.items():
+        if not vectorised.batched_ok(data, algo):
+            print(f"{label:<22} {'loop only under this protocol':>27}")
+            continue
+        vectorised.run_batched(data, algo, 0, range(2))  # warm the neighbour/score caches
+        t0 = time.perf_counter()
+        fast = vectorised.run_batched(data, algo, 0, range(runs))
+        t1 = time.perf_counter()
+        loop = [run_one(data, algo, 0, r) for r in range(runs)]
+        t2 = time.perf_counter()
+        if fast != loop:
+            raise SystemExit(f"{label}: batched records differ from the loop's")
+        print(f"{label:<22} {t2 - t1:8.2f} {t1 - t0:10.2f} {(t2 - t1) / (t1 - t0):6.1f}x")
 
 
 if __name__ == "__main__":

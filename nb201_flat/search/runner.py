@@ -264,12 +264,13 @@ def run_search(
     }
     total = runs * len(prots) * len(algos)
     with tqdm_class()(total=total, disable=not progress, desc="search", unit="run") as bar:
-        # RS and free one-stage NA-RS: all runs at once with the loop's streams, same records
-        from nb201_flat.search.vectorised import run_vectorised, vectorisable
+        # RS, NA-RS, REA, LS where covered: all runs at once with the loop's streams, same
+        # records (nb201_flat.search.vectorised and .lockstep)
+        from nb201_flat.search import vectorised
 
         for (pi, ai), out in records.items():
-            if vectorisable(datas[pi], algos[ai]):
-                out.extend(run_vectorised(datas[pi], algos[ai], seed, range(runs)))
+            if vectorised.batched_ok(datas[pi], algos[ai]):
+                out.extend(vectorised.run_batched(datas[pi], algos[ai], seed, range(runs)))
                 bar.update(runs)
         pending = {key: out for key, out in records.items() if not out}
         if jobs == 1 or not pending:

@@ -8,11 +8,13 @@ sign only.
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import replace
 from typing import Literal
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from nb201_flat.search.accounting import CONTROL_MARK, is_control
@@ -69,6 +71,16 @@ def verdict(lo: float, hi: float, claim: float | None, margin: float = 0.5) -> V
     return "reproduced" if lo > 0 else "inconclusive"
 
 
+@functools.lru_cache(maxsize=2)  # 8 MB each at 2000 x 500
+def _resamples(seed: int, n_boot: int, size: int) -> npt.NDArray[np.int64]:
+    """The resampling indices of :func:`bootstrap_ci`: one stream per (seed, size), so every
+    CI of a report with that many pairs draws the same ones (drawn once, read-only)."""
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(0xB007,)))
+    idx = rng.integers(0, size, size=(n_boot, size))
+    idx.setflags(write=False)
+    return idx
+
+
 def bootstrap_ci(
     diffs: np.ndarray, *, n_boot: int = 2000, confidence: float = 0.95, seed: int = 0
 ) -> tuple[float, float]:
@@ -77,8 +89,7 @@ def bootstrap_ci(
     d = d[~np.isnan(d)]
     if d.size < 2:
         return float("nan"), float("nan")
-    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(0xB007,)))
-    means = d[rng.integers(0, d.size, size=(n_boot, d.size))].mean(axis=1)
+    means = d[_resamples(seed, n_boot, d.size)].mean(axis=1)
     alpha = (1.0 - confidence) / 2.0
     lo, hi = np.quantile(means, [alpha, 1.0 - alpha])
     return float(lo), float(hi)
@@ -97,19 +108,20 @@ def paired_differences(
     runs = results.runs
     prots = {p.name: p for p in results.protocols}
     rows = []
+    # one pass over the runs frame, not four string comparisons per row
+    by_algo = dict(iter(runs.groupby("algorithm", sort=False)))
+    cells = {
+        k: g for k, g in runs.groupby(["algorithm", "protocol", "dataset", "split"], sort=False)
+    }
+    empty = runs.iloc[:0]
     for label, algo in algorithms.items():
         base = _base_of(label, algo, algorithms)
-        if base is None:
+        if base is None or label not in by_algo:
             continue
-        for (pname, ds, split), g in runs[runs["algorithm"] == label].groupby(
+        for (pname, ds, split), g in by_algo[label].groupby(
             ["protocol", "dataset", "split"], sort=False
         ):
-            b = runs[
-                (runs["algorithm"] == base)
-                & (runs["protocol"] == pname)
-                & (runs["dataset"] == ds)
-                & (runs["split"] == split)
-            ]
+            b = cells.get((base, pname, ds, split), empty)
             a_s = g.set_index("run")["test"]
             b_s = b.set_index("run")["test"].reindex(a_s.index)
             d = (a_s - b_s).to_numpy(dtype=np.float64)
@@ -238,10 +250,24 @@ def _is_base_objective(row: pd.Series) -> bool:
 
 
 # -- accounting (issue 17) ---------------------------------------------------------------------
+_GROUPS: dict[int, tuple[pd.DataFrame, dict[tuple[str, str, str], pd.DataFrame]]] = {}
+
+
 def _per_run(runs: pd.DataFrame, protocol: str, label: str, dataset: str) -> pd.DataFrame:
-    sel = runs[
-        (runs["protocol"] == protocol) & (runs["algorithm"] == label) & (runs["dataset"] == dataset)
-    ]
+    # one pass over the (large) runs frame per report instead of three string comparisons
+    # per lookup; the frame is held beside its groups so that its id cannot be reused
+    held = _GROUPS.get(id(runs))
+    if held is None or held[0] is not runs:
+        _GROUPS.clear()
+        groups = {
+            (str(k[0]), str(k[1]), str(k[2])): g
+            for k, g in runs.groupby(["protocol", "algorithm", "dataset"], sort=False)
+        }
+        held = (runs, groups)
+        _GROUPS[id(runs)] = held
+    sel = held[1].get((protocol, label, dataset))
+    if sel is None:
+        sel = runs.iloc[:0]
     return sel.set_index("run")
 
 

@@ -12,11 +12,13 @@ stream ``(r, 1)`` in one vectorised call, again the same numbers as one call per
 
 Covered (:func:`vectorisable`): :class:`RandomSearch` under any protocol, and one-stage
 :class:`NARandomSearch` with free neighbours on a single-row oracle (one value per cell): its
-score of a cell is then fixed, and is computed with the objective's own ``aggregate`` on the
-same arrays as the loop. Everything else (charged neighbours, two-stage re-ranking, the
-``random`` seed policy for NA-RS, whose free look-ups interleave with seed draws, REA, LS)
-runs the loop. Results are identical to :func:`nb201_flat.search.runner.run_one`: best cell,
-score, queries, seconds, free queries, cache hits and the incumbent's change list.
+score of a cell is then fixed, and is computed with the objective's own arithmetic on the
+same arrays as the loop (:func:`na_scores`). REA, LS, charged, two-stage and best-evaluated
+NA-RS, and free NA-RS under stored-seed draws are covered by
+:mod:`~nb201_flat.search.lockstep`; :func:`batched_ok` / :func:`run_batched` dispatch to
+whichever covers a combination, and the runner falls back to the loop for the rest. Results
+are identical to :func:`nb201_flat.search.runner.run_one`: best cell, score, queries,
+seconds, free queries, cache hits and the incumbent's change list.
 
 Examples
 --------
@@ -40,7 +42,12 @@ import math
 
 import numpy as np
 
-from nb201_flat.search.algorithms import NARandomSearch, RandomSearch, SearchAlgorithm
+from nb201_flat.search.algorithms import (
+    NARandomSearch,
+    NeighbourObjective,
+    RandomSearch,
+    SearchAlgorithm,
+)
 from nb201_flat.search.oracle import FloatArray, IntArray, OracleData
 from nb201_flat.search.runner import RunRecord, run_one
 from nb201_flat.types import BoolArray as BoolArray
@@ -73,30 +80,49 @@ def vectorisable_kind(algorithm: SearchAlgorithm) -> bool:
     )
 
 
-class _Scores:
-    """NA scores of cells, computed once per cell with the loop's own arithmetic."""
+def na_scores(data: OracleData, objective: NeighbourObjective) -> FloatArray:
+    """The NA score of every cell on a single-row oracle, as the loop computes each one.
 
-    __slots__ = ("_algo", "_data", "_done", "_nb", "_score")
+    Cells are grouped by their number of members, and each group is aggregated as one
+    ``(cells, members)`` block by the same row-wise code :meth:`NeighbourObjective.aggregate`
+    runs on a ``(1, members)`` block, so every score is the same float.
+    """
+    # imported here, as NeighbourObjective.aggregate does: the landscape layer loads scipy
+    from nb201_flat.landscape.neighbourhood import _agg_level, _chunk_stats
 
-    def __init__(self, data: OracleData, algo: NARandomSearch) -> None:
-        obj = algo.objective
-        self._algo = algo
-        self._data = data
-        self._nb = data.space.neighbours(
-            obj.radius, exact=obj.exact, no_none=obj.no_none, connected_only=obj.connected_only
+    spec = objective.neighbourhood
+    nb = spec.arrays(data.space)
+    row = data.values[0]
+    out = np.full(data.space.size, np.nan)
+    agg, q = _agg_level(spec)
+    for c in np.unique(nb.counts).tolist():
+        cells = np.flatnonzero(nb.counts == c)
+        g = row[nb.indices[cells, :c]]
+        if spec.include_self:
+            g = np.concatenate((row[cells][:, None], g), axis=1)
+        if g.shape[1] == 0:  # nothing to aggregate: as the loop, one cell at a time
+            out[cells] = [objective.aggregate(np.empty(0)) for _ in cells.tolist()]
+            continue
+        g = np.ascontiguousarray(g)
+        res: dict[str, FloatArray] = {agg: np.full(len(g), np.nan), "n": np.full(len(g), np.nan)}
+        _chunk_stats(
+            g, None, g[:, 0], bool(np.isnan(g).any()), (agg,), q, 0.0, False, res, slice(None)
         )
-        self._score = np.full(data.space.size, np.nan)
-        self._done = np.zeros(data.space.size, dtype=bool)
+        out[cells] = res[agg]
+    return out
+
+
+class _Scores:
+    """NA scores of cells (a single-row oracle: fixed per cell), and a run's free look-ups."""
+
+    __slots__ = ("_data", "_nb", "_score")
+
+    def __init__(self, data: OracleData, objective: NeighbourObjective) -> None:
+        self._data = data
+        self._nb = objective.neighbourhood.arrays(data.space)
+        self._score = na_scores(data, objective)
 
     def of(self, cells: IntArray) -> FloatArray:
-        obj = self._algo.objective
-        row = self._data.values[0]
-        for i in np.unique(cells[~self._done[cells]]).tolist():
-            own = float(row[i])
-            nb = row[self._nb.of(i)]
-            vals = np.concatenate(([own], nb)) if obj.include_self else nb
-            self._score[i] = obj.aggregate(vals)
-            self._done[i] = True
         out: FloatArray = self._score[cells]
         return out
 
@@ -126,11 +152,17 @@ class _Scores:
         pos = np.sort(first[free])  # time-major, neighbour order within a scored cell
         batch_t = need_t[pos]
         starts = np.flatnonzero(np.r_[True, batch_t[1:] != batch_t[:-1]])
-        ends = np.r_[starts[1:], pos.size]
-        seconds = 0.0
-        for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
-            seconds += float(costs[cells[pos[a:b]]].sum())
-        return n_free, seconds
+        lengths = np.diff(np.r_[starts, pos.size])
+        vals = costs[cells[pos]]
+        sums = np.empty(starts.size)
+        # one sum per scored cell: batches of one length summed as the rows of one block
+        # (a row sum is the same pairwise sum as the oracle's 1-D sum), then added in order
+        for n in np.unique(lengths).tolist():
+            which = np.flatnonzero(lengths == n)
+            block = vals[starts[which][:, None] + np.arange(n)[None, :]]
+            sums[which] = block.sum(axis=1)
+        total = np.cumsum(np.concatenate(([0.0], sums)))[-1]  # sequential, as seconds +=
+        return n_free, float(total)
 
 
 def run_vectorised(
@@ -142,7 +174,7 @@ def run_vectorised(
     """
     if not vectorisable(data, algorithm):
         raise ValueError(f"{algorithm.label} has no vectorised form under this protocol")
-    scores = _Scores(data, algorithm) if isinstance(algorithm, NARandomSearch) else None
+    scores = _Scores(data, algorithm.objective) if isinstance(algorithm, NARandomSearch) else None
     done: dict[int, RunRecord] = {}
     todo = [int(r) for r in runs]
     block = _first_block(data)
@@ -154,6 +186,40 @@ def run_vectorised(
         todo = [r for r in todo if r not in done]
         block *= 4
     return [done[int(r)] for r in runs]
+
+
+def batched_ok(data: OracleData, algorithm: SearchAlgorithm) -> bool:
+    """True when :func:`run_batched` runs all runs at once (vectorised or in lock step)."""
+    from nb201_flat.search.lockstep import lockstep_ok, replay_ok, seeded_ok
+
+    return (
+        vectorisable(data, algorithm)
+        or lockstep_ok(data, algorithm)
+        or replay_ok(data, algorithm)
+        or seeded_ok(data, algorithm)
+    )
+
+
+def run_batched(
+    data: OracleData, algorithm: SearchAlgorithm, seed: int, runs: range | list[int]
+) -> list[RunRecord]:
+    """:func:`run_vectorised` or :func:`~nb201_flat.search.lockstep.run_lockstep`, whichever
+    covers the algorithm; the loop's records either way."""
+    from nb201_flat.search.lockstep import (
+        replay_ok,
+        run_lockstep,
+        run_replay,
+        run_seeded,
+        seeded_ok,
+    )
+
+    if vectorisable(data, algorithm):
+        return run_vectorised(data, algorithm, seed, runs)
+    if replay_ok(data, algorithm):
+        return run_replay(data, algorithm, seed, runs)
+    if seeded_ok(data, algorithm):
+        return run_seeded(data, algorithm, seed, runs)
+    return run_lockstep(data, algorithm, seed, runs)
 
 
 def _first_block(data: OracleData) -> int:

@@ -10,9 +10,11 @@ import pytest
 
 from nb201_flat.search import (
     LocalSearch,
+    NABestEvaluatedSearch,
     NARandomSearch,
     NeighbourObjective,
     RandomSearch,
+    RegularizedEvolution,
     fixed_n_protocols,
     nb201_protocol,
     per_dataset_protocols,
@@ -125,10 +127,18 @@ def test_runner_uses_the_fast_path_and_matches_the_loop(
     nb201_like: Table, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     prots = (nb201_protocol(), *per_dataset_protocols(epochs=200, budget_scale=200 / 12)[:1])
-    algos = {"rs": RandomSearch(), "na": NA_VARIANTS[0], "ls": LocalSearch()}
+    algos = {
+        "rs": RandomSearch(),
+        "na": NA_VARIANTS[0],
+        "ls": LocalSearch(),
+        "rea": RegularizedEvolution(),
+        "na-rea": RegularizedEvolution(objective=NeighbourObjective()),
+        "two": NARandomSearch(NeighbourObjective(charge=True), rerank_top_k=5),
+        "best": NABestEvaluatedSearch(NeighbourObjective()),
+    }
     fast = run_search(nb201_like, prots, algos, runs=12, seed=4)
     two = run_search(nb201_like, prots, algos, runs=12, seed=4, jobs=2)
-    monkeypatch.setattr(vec, "vectorisable", lambda data, algo: False)
+    monkeypatch.setattr(vec, "batched_ok", lambda data, algo: False)
     slow = run_search(nb201_like, prots, algos, runs=12, seed=4)
     pd.testing.assert_frame_equal(fast.runs, slow.runs, check_exact=True)
     pd.testing.assert_frame_equal(fast.curves, slow.curves, check_exact=True)

@@ -1,0 +1,225 @@
+"""REA and LS in lock step across runs must give exactly the loop's runs (same streams, same
+records: best cell, score, queries, seconds, free look-ups, cache hits, change lists)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from nb201_flat.search import (
+    LocalSearch,
+    NARandomSearch,
+    NeighbourObjective,
+    RegularizedEvolution,
+    fixed_n_protocols,
+    nb201_protocol,
+    per_dataset_protocols,
+)
+from nb201_flat.search import lockstep as ls
+from nb201_flat.search.algorithms import NABestEvaluatedSearch, SearchAlgorithm
+from nb201_flat.search.oracle import OracleData
+from nb201_flat.search.runner import run_one
+from nb201_flat.search.vectorised import _Scores, na_scores
+from nb201_flat.space import Space
+from nb201_flat.table import MetricKey, Table
+
+NA = NeighbourObjective(radius=1, include_self=True)
+
+
+def _same(data: OracleData, algo: SearchAlgorithm, runs: int, seed: int = 3) -> None:
+    fast = ls.run_lockstep(data, algo, seed, range(runs))
+    loop = [run_one(data, algo, seed, r) for r in range(runs)]
+    assert len(fast) == runs
+    assert sum(r.queries for r in loop) > runs  # the runs did search
+    for a, b in zip(fast, loop, strict=True):
+        assert a == b, (a, b)
+
+
+def test_stream_replay_matches_numpy() -> None:
+    # integers(n) for many bounds (1 draws nothing), and permutations, interleaved
+    st = ls._Stream(11, [0, 1, 2], 0, width=8)
+    gens = [np.random.default_rng(np.random.SeedSequence(11, spawn_key=(r, 0))) for r in range(3)]
+    rows = np.arange(3)
+    for n in (1, 2, 3, 5, 10, 24, 1000, 15625, 2**31 + 7, 1, 4):
+        got = st.bounded(rows, n)
+        assert got.tolist() == [int(g.integers(n)) for g in gens]
+        perm = st.permutation(rows, 7)
+        assert perm.tolist() == [g.permutation(7).tolist() for g in gens]
+    per_row = st.bounded(rows, np.array([1, 6, 3]))
+    assert per_row.tolist() == [int(g.integers(b)) for g, b in zip(gens, [1, 6, 3], strict=True)]
+
+
+def test_rea_500_runs_identical_under_nb201(nb201_like: Table) -> None:
+    data = nb201_protocol().oracle_data(nb201_like)
+    _same(data, RegularizedEvolution(), 500)
+
+
+def test_ls_500_runs_identical_under_nb201(nb201_like: Table) -> None:
+    data = nb201_protocol().oracle_data(nb201_like)
+    _same(data, LocalSearch(), 500)
+
+
+@pytest.mark.parametrize(
+    "algo",
+    [
+        RegularizedEvolution(objective=NA),
+        RegularizedEvolution(population=5, sample_size=5, mutation="uniform-edge"),
+        RegularizedEvolution(population=1, sample_size=1),
+        LocalSearch(objective=NA),
+        LocalSearch(first_improvement=True),
+        LocalSearch(first_improvement=True, objective=NeighbourObjective(radius=2, agg="min")),
+        RegularizedEvolution(objective=NeighbourObjective(agg="median", include_self=False)),
+    ],
+    ids=lambda a: a.label,
+)
+def test_variants_identical_single_row(nb201_like: Table, algo: SearchAlgorithm) -> None:
+    data = nb201_protocol(seed_policy="mean").oracle_data(nb201_like)
+    _same(data, algo, 60)
+
+
+@pytest.mark.parametrize(
+    "protocol",
+    [
+        nb201_protocol(repeats="cache"),
+        per_dataset_protocols(epochs=200, budget_scale=200 / 12)[1],  # random stored seeds
+        per_dataset_protocols(epochs=200, budget_scale=200 / 12, repeats="cache")[0],
+    ],
+    ids=["cache", "random-seeds", "random-seeds-cache"],
+)
+@pytest.mark.parametrize(
+    "algo", [RegularizedEvolution(), LocalSearch(), LocalSearch(first_improvement=True)]
+)
+def test_protocol_variants_identical(
+    nb201_like: Table, protocol: object, algo: SearchAlgorithm
+) -> None:
+    data = protocol.oracle_data(nb201_like)  # type: ignore[attr-defined]
+    _same(data, algo, 60)
+
+
+def test_query_budget_and_connected_sampling(nb201_like: Table) -> None:
+    p = dataclasses.replace(fixed_n_protocols(nb201_like, 40)[0], sampling="connected")
+    data = p.oracle_data(nb201_like)
+    assert data.candidates is not None
+    for algo in (RegularizedEvolution(), LocalSearch(), RegularizedEvolution(objective=NA)):
+        _same(data, algo, 40)
+
+
+def test_stalled_na_search_ends_as_in_the_loop() -> None:
+    # three candidates and a budget of ten new cells: the NA memory gives up revisiting
+    s = Space(("none", "skip_connect", "conv"), 3)
+    data = OracleData(
+        s,
+        MetricKey("toy", "x-valid", 12),
+        np.arange(27.0)[None, :],
+        None,
+        None,
+        None,
+        None,
+        10,
+        candidates=np.array([0, 5, 9]),
+    )
+    _same(data, RegularizedEvolution(population=2, objective=NA), 3)
+
+
+def test_na_scores_are_the_loop_aggregates(nb201_like: Table) -> None:
+    data = nb201_protocol(seed_policy="mean").oracle_data(nb201_like)
+    for obj in (
+        NA,
+        NeighbourObjective(radius=2, agg="quantile", quantile=0.3, connected_only=True),
+        NeighbourObjective(agg="min", no_none=True, include_self=False),
+    ):
+        nb = obj.neighbourhood.arrays(data.space)
+        row = data.values[0]
+        want = [
+            obj.aggregate(
+                np.concatenate(([row[i]], row[nb.of(i)])) if obj.include_self else row[nb.of(i)]
+            )
+            for i in range(data.space.size)
+        ]
+        got = na_scores(data, obj)
+        np.testing.assert_array_equal(got, np.array(want))
+        assert _Scores(data, obj).of(np.arange(5)).tolist() == got[:5].tolist()
+
+
+def test_what_has_no_lockstep_form(nb201_like: Table) -> None:
+    seeds = per_dataset_protocols(epochs=200, budget_scale=200 / 12)[0].oracle_data(nb201_like)
+    assert seeds.order is not None
+    assert ls.lockstep_ok(seeds, RegularizedEvolution())
+    assert not ls.lockstep_ok(seeds, RegularizedEvolution(objective=NA))  # seeds drawn between
+    charged = NeighbourObjective(charge=True)
+    assert not ls.lockstep_kind(LocalSearch(objective=charged))
+    with pytest.raises(ValueError, match="no lock-step form"):
+        ls.run_lockstep(seeds, LocalSearch(objective=NA), 0, range(2))
+
+
+def test_doctests() -> None:
+    import doctest
+
+    result = doctest.testmod(ls, optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0
+
+
+REPLAYED = [
+    NARandomSearch(NeighbourObjective(charge=True)),
+    NARandomSearch(NeighbourObjective(), rerank_top_k=10),
+    NARandomSearch(NeighbourObjective(charge=True), rerank_top_k=10),
+    NARandomSearch(NeighbourObjective(charge=True), rerank_top_k=3, stage1_fraction=0.8),
+    NABestEvaluatedSearch(NeighbourObjective()),
+    NABestEvaluatedSearch(NeighbourObjective(charge=True)),
+    NARandomSearch(NeighbourObjective(radius=2, agg="median", charge=True, connected_only=True)),
+]
+
+
+@pytest.mark.parametrize("algo", REPLAYED, ids=lambda a: a.label)
+def test_replayed_na_rs_forms_identical(nb201_like: Table, algo: SearchAlgorithm) -> None:
+    data = nb201_protocol(seed_policy="mean").oracle_data(nb201_like)
+    fast = ls.run_replay(data, algo, 3, range(200))
+    loop = [run_one(data, algo, 3, r) for r in range(200)]
+    assert sum(r.queries for r in loop) > 200
+    assert fast == loop
+
+
+@pytest.mark.parametrize("algo", REPLAYED[:6:5], ids=lambda a: a.label)
+def test_replayed_under_query_budgets_and_connected_sampling(
+    nb201_like: Table, algo: SearchAlgorithm
+) -> None:
+    p = dataclasses.replace(fixed_n_protocols(nb201_like, 60)[0], sampling="connected")
+    data = p.oracle_data(nb201_like)
+    assert [run_one(data, algo, 1, r) for r in range(40)] == ls.run_replay(data, algo, 1, range(40))
+
+
+def test_replay_needs_a_single_row_oracle(nb201_like: Table) -> None:
+    seeds = per_dataset_protocols(epochs=200, budget_scale=200 / 12)[0].oracle_data(nb201_like)
+    assert not ls.replay_ok(seeds, REPLAYED[0])
+    assert not ls.replay_kind(NARandomSearch())  # the vectorised module's
+    with pytest.raises(ValueError, match="no replayed form"):
+        ls.run_replay(seeds, REPLAYED[0], 0, range(2))
+
+
+SEEDED = [
+    NARandomSearch(NeighbourObjective(radius=1, include_self=True)),
+    NARandomSearch(NeighbourObjective(radius=2, agg="median", include_self=False)),
+    NARandomSearch(NeighbourObjective(agg="quantile", quantile=0.3, connected_only=True)),
+    NABestEvaluatedSearch(NeighbourObjective()),
+]
+
+
+@pytest.mark.parametrize("algo", SEEDED, ids=lambda a: a.label)
+def test_seeded_na_rs_identical_with_stored_seeds(nb201_like: Table, algo: SearchAlgorithm) -> None:
+    # the random seed policy: the oracle stream's own draws and free look-ups interleave
+    data = per_dataset_protocols(epochs=200, budget_scale=200 / 12)[1].oracle_data(nb201_like)
+    assert data.order is not None and ls.seeded_ok(data, algo)
+    fast = ls.run_seeded(data, algo, 5, range(150))
+    loop = [run_one(data, algo, 5, r) for r in range(150)]
+    assert sum(r.free_queries for r in loop) > 150
+    assert fast == loop
+
+
+def test_seeded_replay_refuses_what_it_does_not_model(nb201_like: Table) -> None:
+    single = nb201_protocol(seed_policy="mean").oracle_data(nb201_like)
+    assert not ls.seeded_ok(single, SEEDED[0])  # the vectorised module's
+    assert not ls.seeded_kind(NARandomSearch(NeighbourObjective(charge=True)))
+    with pytest.raises(ValueError, match="no seeded replay"):
+        ls.run_seeded(single, SEEDED[0], 0, range(2))
