@@ -38,11 +38,13 @@ True
 
 from __future__ import annotations
 
+import logging
 import math
 
 import numpy as np
 
 from nb201_flat.search.algorithms import (
+    LocalSearch,
     NARandomSearch,
     NeighbourObjective,
     RandomSearch,
@@ -51,6 +53,8 @@ from nb201_flat.search.algorithms import (
 from nb201_flat.search.oracle import FloatArray, IntArray, OracleData
 from nb201_flat.search.runner import RunRecord, run_one
 from nb201_flat.types import BoolArray as BoolArray
+
+_log = logging.getLogger(__name__)
 
 # beyond this many draws per run the loop is no slower to wait for (and a search that never
 # spends its budget, e.g. cached repeats over a small domain, never ends either way)
@@ -190,14 +194,25 @@ def run_vectorised(
 
 def batched_ok(data: OracleData, algorithm: SearchAlgorithm) -> bool:
     """True when :func:`run_batched` runs all runs at once (vectorised or in lock step)."""
-    from nb201_flat.search.lockstep import lockstep_ok, replay_ok, seeded_ok
-
-    return (
-        vectorisable(data, algorithm)
-        or lockstep_ok(data, algorithm)
-        or replay_ok(data, algorithm)
-        or seeded_ok(data, algorithm)
+    from nb201_flat.search.lockstep import (
+        lockstep_ok,
+        replay_matches_numpy,
+        replay_ok,
+        seeded_ok,
     )
+
+    if vectorisable(data, algorithm):
+        return True
+    if not replay_matches_numpy():
+        _log.warning(
+            "numpy %s draws integers/permutations otherwise than the lock-step replay "
+            "assumes; REA, LS and charged or two-stage NA-RS run one run at a time",
+            np.__version__,
+        )
+        return False
+    if isinstance(algorithm, LocalSearch) and algorithm.objective is None:
+        return False  # plain LS: the loop was faster than lock step (benchmarks/bench_search)
+    return lockstep_ok(data, algorithm) or replay_ok(data, algorithm) or seeded_ok(data, algorithm)
 
 
 def run_batched(

@@ -154,6 +154,23 @@ def test_what_has_no_lockstep_form(nb201_like: Table) -> None:
         ls.run_lockstep(seeds, LocalSearch(objective=NA), 0, range(2))
 
 
+def test_another_numpy_stream_sends_every_replayed_search_to_the_loop(
+    nb201_like: Table, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from nb201_flat.search import vectorised
+
+    data = nb201_protocol().oracle_data(nb201_like)
+    rea, plain_ls, na_ls = RegularizedEvolution(), LocalSearch(), LocalSearch(objective=NA)
+    assert ls.replay_matches_numpy()  # the numpy the tests run on
+    assert vectorised.batched_ok(data, rea) and vectorised.batched_ok(data, na_ls)
+    assert not vectorised.batched_ok(data, plain_ls)  # the loop is faster for plain LS
+    monkeypatch.setattr(ls, "replay_matches_numpy", lambda: False)
+    with caplog.at_level("WARNING", logger="nb201_flat.search.vectorised"):
+        assert not vectorised.batched_ok(data, rea) and not vectorised.batched_ok(data, na_ls)
+    assert "lock-step replay" in caplog.text
+    assert vectorised.batched_ok(data, NARandomSearch())  # vectorised RS/NA-RS use numpy itself
+
+
 def test_doctests() -> None:
     import doctest
 
