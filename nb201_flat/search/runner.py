@@ -265,7 +265,7 @@ def run_search(
     total = runs * len(prots) * len(algos)
     with tqdm_class()(total=total, disable=not progress, desc="search", unit="run") as bar:
         # RS, NA-RS, REA, LS where covered: all runs at once with the loop's streams, same
-        # records (nb201_flat.search.vectorised and .lockstep)
+        # records (nb201_flat.search.vectorised, .lockstep and .replay)
         from nb201_flat.search import vectorised
 
         for (pi, ai), out in records.items():

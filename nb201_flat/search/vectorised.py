@@ -13,9 +13,10 @@ stream ``(r, 1)`` in one vectorised call, again the same numbers as one call per
 Covered (:func:`vectorisable`): :class:`RandomSearch` under any protocol, and one-stage
 :class:`NARandomSearch` with free neighbours on a single-row oracle (one value per cell): its
 score of a cell is then fixed, and is computed with the objective's own arithmetic on the
-same arrays as the loop (:func:`na_scores`). REA, LS, charged, two-stage and best-evaluated
-NA-RS, and free NA-RS under stored-seed draws are covered by
-:mod:`~nb201_flat.search.lockstep`; :func:`batched_ok` / :func:`run_batched` dispatch to
+same arrays as the loop (:func:`na_scores`). REA and LS are covered by
+:mod:`~nb201_flat.search.lockstep`; charged, two-stage and best-evaluated NA-RS, and free NA-RS
+under stored-seed draws by :mod:`~nb201_flat.search.replay`. :func:`batched_ok` /
+:func:`run_batched` dispatch to
 whichever covers a combination, and the runner falls back to the loop for the rest. Results
 are identical to :func:`nb201_flat.search.runner.run_one`: best cell, score, queries,
 seconds, free queries, cache hits and the incumbent's change list.
@@ -194,12 +195,8 @@ def run_vectorised(
 
 def batched_ok(data: OracleData, algorithm: SearchAlgorithm) -> bool:
     """True when :func:`run_batched` runs all runs at once (vectorised or in lock step)."""
-    from nb201_flat.search.lockstep import (
-        lockstep_ok,
-        replay_matches_numpy,
-        replay_ok,
-        seeded_ok,
-    )
+    from nb201_flat.search.lockstep import lockstep_ok, replay_matches_numpy
+    from nb201_flat.search.replay import replay_ok, seeded_ok
 
     if vectorisable(data, algorithm):
         return True
@@ -218,15 +215,10 @@ def batched_ok(data: OracleData, algorithm: SearchAlgorithm) -> bool:
 def run_batched(
     data: OracleData, algorithm: SearchAlgorithm, seed: int, runs: range | list[int]
 ) -> list[RunRecord]:
-    """:func:`run_vectorised` or :func:`~nb201_flat.search.lockstep.run_lockstep`, whichever
-    covers the algorithm; the loop's records either way."""
-    from nb201_flat.search.lockstep import (
-        replay_ok,
-        run_lockstep,
-        run_replay,
-        run_seeded,
-        seeded_ok,
-    )
+    """:func:`run_vectorised`, :func:`~nb201_flat.search.lockstep.run_lockstep` or a replay of
+    :mod:`~nb201_flat.search.replay`, whichever covers the algorithm; the loop's records."""
+    from nb201_flat.search.lockstep import run_lockstep
+    from nb201_flat.search.replay import replay_ok, run_replay, run_seeded, seeded_ok
 
     if vectorisable(data, algorithm):
         return run_vectorised(data, algorithm, seed, runs)

@@ -18,6 +18,7 @@ from nb201_flat.search import (
     per_dataset_protocols,
 )
 from nb201_flat.search import lockstep as ls
+from nb201_flat.search import replay as rp
 from nb201_flat.search.algorithms import NABestEvaluatedSearch, SearchAlgorithm
 from nb201_flat.search.oracle import OracleData
 from nb201_flat.search.runner import run_one
@@ -174,8 +175,9 @@ def test_another_numpy_stream_sends_every_replayed_search_to_the_loop(
 def test_doctests() -> None:
     import doctest
 
-    result = doctest.testmod(ls, optionflags=doctest.ELLIPSIS)
-    assert result.attempted > 0 and result.failed == 0
+    for module in (ls, rp):
+        result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+        assert result.attempted > 0 and result.failed == 0
 
 
 REPLAYED = [
@@ -192,7 +194,7 @@ REPLAYED = [
 @pytest.mark.parametrize("algo", REPLAYED, ids=lambda a: a.label)
 def test_replayed_na_rs_forms_identical(nb201_like: Table, algo: SearchAlgorithm) -> None:
     data = nb201_protocol(seed_policy="mean").oracle_data(nb201_like)
-    fast = ls.run_replay(data, algo, 3, range(200))
+    fast = rp.run_replay(data, algo, 3, range(200))
     loop = [run_one(data, algo, 3, r) for r in range(200)]
     assert sum(r.queries for r in loop) > 200
     assert fast == loop
@@ -204,15 +206,15 @@ def test_replayed_under_query_budgets_and_connected_sampling(
 ) -> None:
     p = dataclasses.replace(fixed_n_protocols(nb201_like, 60)[0], sampling="connected")
     data = p.oracle_data(nb201_like)
-    assert [run_one(data, algo, 1, r) for r in range(40)] == ls.run_replay(data, algo, 1, range(40))
+    assert [run_one(data, algo, 1, r) for r in range(40)] == rp.run_replay(data, algo, 1, range(40))
 
 
 def test_replay_needs_a_single_row_oracle(nb201_like: Table) -> None:
     seeds = per_dataset_protocols(epochs=200, budget_scale=200 / 12)[0].oracle_data(nb201_like)
-    assert not ls.replay_ok(seeds, REPLAYED[0])
-    assert not ls.replay_kind(NARandomSearch())  # the vectorised module's
+    assert not rp.replay_ok(seeds, REPLAYED[0])
+    assert not rp.replay_kind(NARandomSearch())  # the vectorised module's
     with pytest.raises(ValueError, match="no replayed form"):
-        ls.run_replay(seeds, REPLAYED[0], 0, range(2))
+        rp.run_replay(seeds, REPLAYED[0], 0, range(2))
 
 
 SEEDED = [
@@ -227,8 +229,8 @@ SEEDED = [
 def test_seeded_na_rs_identical_with_stored_seeds(nb201_like: Table, algo: SearchAlgorithm) -> None:
     # the random seed policy: the oracle stream's own draws and free look-ups interleave
     data = per_dataset_protocols(epochs=200, budget_scale=200 / 12)[1].oracle_data(nb201_like)
-    assert data.order is not None and ls.seeded_ok(data, algo)
-    fast = ls.run_seeded(data, algo, 5, range(150))
+    assert data.order is not None and rp.seeded_ok(data, algo)
+    fast = rp.run_seeded(data, algo, 5, range(150))
     loop = [run_one(data, algo, 5, r) for r in range(150)]
     assert sum(r.free_queries for r in loop) > 150
     assert fast == loop
@@ -236,7 +238,7 @@ def test_seeded_na_rs_identical_with_stored_seeds(nb201_like: Table, algo: Searc
 
 def test_seeded_replay_refuses_what_it_does_not_model(nb201_like: Table) -> None:
     single = nb201_protocol(seed_policy="mean").oracle_data(nb201_like)
-    assert not ls.seeded_ok(single, SEEDED[0])  # the vectorised module's
-    assert not ls.seeded_kind(NARandomSearch(NeighbourObjective(charge=True)))
+    assert not rp.seeded_ok(single, SEEDED[0])  # the vectorised module's
+    assert not rp.seeded_kind(NARandomSearch(NeighbourObjective(charge=True)))
     with pytest.raises(ValueError, match="no seeded replay"):
-        ls.run_seeded(single, SEEDED[0], 0, range(2))
+        rp.run_seeded(single, SEEDED[0], 0, range(2))

@@ -1,0 +1,484 @@
+"""NA-RS forms the vectorised module does not cover, replayed run by run from their draws.
+
+Charged one-stage NA-RS, two-stage NA-RS and best-evaluated NA-RS read the same streams as the
+loop (:func:`nb201_flat.search.runner.run_one`): the algorithm's draws are taken in blocks from
+its own generator, and each run's charges, budget end and NA memory are replayed over them
+with numpy. On an oracle that draws stored seeds (the 200-epoch protocols), free one-stage and
+free best-evaluated NA-RS interleave the oracle stream's 32-bit words exactly as the loop does
+(:class:`~nb201_flat.search.lockstep._Stream` explains how numpy consumes them). Results equal
+the loop's, record for record; :mod:`~nb201_flat.search.vectorised` dispatches here.
+
+Examples
+--------
+>>> import numpy as np
+>>> from nb201_flat.space import Space
+>>> from nb201_flat.table import MetricKey
+>>> from nb201_flat.search.algorithms import NeighbourObjective
+>>> from nb201_flat.search.oracle import OracleData
+>>> from nb201_flat.search.runner import run_one
+>>> s = Space(("none", "skip_connect", "conv"), 3)
+>>> data = OracleData(s, MetricKey("toy", "x-valid", 12), np.arange(27.0)[None, :],
+...                   None, None, np.linspace(1, 3, 27), 40.0, None)
+>>> charged = NARandomSearch(NeighbourObjective(charge=True))
+>>> run_replay(data, charged, 0, range(3)) == [run_one(data, charged, 0, r) for r in range(3)]
+True
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nb201_flat.neighbours import NeighbourArrays
+from nb201_flat.search.algorithms import (
+    NABestEvaluatedSearch,
+    NARandomSearch,
+    NeighbourObjective,
+    SearchAlgorithm,
+)
+from nb201_flat.search.lockstep import _M32, _TWO32, _NAScores
+from nb201_flat.search.oracle import FloatArray, IntArray, OracleData
+from nb201_flat.search.runner import RunRecord, run_one
+from nb201_flat.types import BoolArray
+
+
+# -- NA-RS forms the vectorised module does not cover, on a single-row oracle ----------------
+def replay_kind(algorithm: SearchAlgorithm) -> bool:
+    """NA-RS forms replayed run by run from their draws: charged one-stage NA-RS, two-stage
+    NA-RS (free or charged) and best-evaluated NA-RS (free or charged).
+
+    >>> replay_kind(NARandomSearch(NeighbourObjective(charge=True)))
+    True
+    >>> replay_kind(NARandomSearch())  # the vectorised module's
+    False
+    """
+    if isinstance(algorithm, NABestEvaluatedSearch):
+        return True
+    if isinstance(algorithm, NARandomSearch):
+        return algorithm.rerank_top_k is not None or algorithm.objective.charge
+    return False
+
+
+def replay_ok(data: OracleData, algorithm: SearchAlgorithm) -> bool:
+    """True when :func:`run_replay` reproduces the loop (single-row oracle: no seed draws)."""
+    return replay_kind(algorithm) and data.order is None
+
+
+class _Own:
+    """One run's ``own`` calls (its NA memory) replayed in blocks: charges at first visits,
+    the budget's end, and the memory's patience with revisits."""
+
+    __slots__ = ("data", "limit", "paid", "queries", "seconds", "stall")
+
+    def __init__(self, data: OracleData) -> None:
+        self.data = data
+        self.paid = np.zeros(data.space.size, dtype=bool)
+        self.queries = 0
+        self.seconds = 0.0
+        self.stall = 0
+        self.limit = 20 * data.space.size + 1000
+
+    def run(self, seq: IntArray) -> tuple[BoolArray, FloatArray, IntArray, int, bool]:
+        """Charge ``seq`` in order, up to where the run ends; returns (newly paid, seconds
+        and queries after each call, the end (``len(seq)`` if none), ended by a stall)."""
+        d = self.data
+        n = seq.size
+        _, first = np.unique(seq, return_index=True)
+        fresh = np.zeros(n, dtype=bool)
+        fresh[first] = True
+        fresh &= ~self.paid[seq]
+        cost = np.zeros(n) if d.costs is None else np.where(fresh, d.costs[seq], 0.0)
+        # the loop adds one cost at a time to the running total: a sequential cumsum
+        secs = np.cumsum(np.concatenate(([self.seconds], cost)))[1:]
+        qs = self.queries + np.cumsum(fresh)
+        over = np.zeros(n, dtype=bool)
+        if d.budget_queries is not None:
+            over |= qs > d.budget_queries
+        if d.budget_seconds is not None:
+            over |= secs > d.budget_seconds
+        over &= fresh
+        pos = np.arange(n)
+        last_new = np.maximum.accumulate(np.where(fresh, pos, -1))
+        stall_at = np.where(last_new >= 0, pos - last_new, self.stall + pos + 1)
+        stalled = ~fresh & (stall_at > self.limit)
+        stop = over | stalled
+        end = int(stop.argmax()) if stop.any() else n
+        done = fresh[:end]
+        self.paid[seq[:end][done]] = True
+        if end:
+            self.queries = int(qs[end - 1])
+            self.seconds = float(secs[end - 1])
+            self.stall = int(stall_at[end - 1]) if not fresh[end - 1] else 0
+        return fresh, secs, qs, end, bool(end < n and stalled[end])
+
+
+class _Inc:
+    """One run's incumbent."""
+
+    __slots__ = ("changes", "index", "score")
+
+    def __init__(self) -> None:
+        self.index = -1
+        self.score = -np.inf
+        self.changes: list[tuple[float, int, int]] = []
+
+    def offers(self, cells: IntArray, f: FloatArray, secs: FloatArray, qs: IntArray) -> None:
+        """``offer`` each cell in order (strictly better wins, NaN never)."""
+        if cells.size == 0:
+            return
+        clean = np.where(np.isnan(f), -np.inf, f)
+        before = np.maximum.accumulate(np.concatenate(([self.score], clean)))[:-1]
+        for j in np.flatnonzero(clean > before).tolist():
+            self.set(int(cells[j]), float(f[j]), float(secs[j]), int(qs[j]))
+
+    def set(self, index: int, score: float, seconds: float, queries: int) -> None:
+        self.score = score
+        if index != self.index:
+            self.index = index
+            self.changes.append((seconds, queries, index))
+
+
+def _replay_one(
+    data: OracleData,
+    algo: NARandomSearch | NABestEvaluatedSearch,
+    scores: _NAScores,
+    nb: NeighbourArrays,
+    seed: int,
+    run: int,
+    block: int,
+) -> RunRecord | None:
+    """One run from ``block`` centre draws; None when they do not reach the run's end."""
+    gen = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(run, 0)))
+    cand = data.candidates
+    draws = gen.integers(data.space.size if cand is None else len(cand), size=block)
+    cent: IntArray = draws if cand is None else cand[draws].astype(np.int64)
+    row = data.values[0]
+    own = _Own(data)
+    inc = _Inc()
+    free, free_s = 0, 0.0
+    charge = algo.objective.charge
+    top = algo.rerank_top_k if isinstance(algo, NARandomSearch) else None
+    if top is None and charge:
+        # own(centre), then own(each neighbour), centre after centre
+        full = np.concatenate((cent[:, None], nb.indices[cent]), axis=1)
+        valid = np.concatenate((np.ones((block, 1), dtype=bool), nb.indices[cent] >= 0), axis=1)
+        seq = full[valid].astype(np.int64)
+        _, secs, qs, end, _ = own.run(seq)
+        if end == seq.size:
+            return None
+        if isinstance(algo, NABestEvaluatedSearch):
+            inc.offers(seq[:end], row[seq[:end]], secs, qs)
+        else:
+            last = np.cumsum(valid.sum(axis=1)) - 1
+            ok = last < end
+            c = cent[ok]
+            inc.offers(c, scores.score[c], secs[last[ok]], qs[last[ok]])
+    elif top is None:
+        # best-evaluated with free neighbours: each centre, then its neighbours' look-ups
+        fresh, secs, qs, end, _ = own.run(cent)
+        if end == cent.size:
+            return None
+        c = cent[:end]
+        full = np.concatenate((c[:, None], nb.indices[c]), axis=1)
+        valid = np.concatenate((np.ones((end, 1), dtype=bool), nb.indices[c] >= 0), axis=1)
+        at = np.broadcast_to(np.arange(end)[:, None], full.shape)[valid]
+        cells = full[valid].astype(np.int64)
+        inc.offers(cells, row[cells], secs[at], qs[at])
+        free, free_s = scores.free_lookups(c[fresh[:end]])
+    else:
+        assert isinstance(algo, NARandomSearch)
+        fresh, secs, qs, end, stalled = own.run(cent)
+        stop1 = cent.size
+        if charge:
+            # the oracle's used_fraction rule after each charge, elementwise
+            with np.errstate(divide="ignore", invalid="ignore"):
+                parts = []
+                if data.budget_seconds is not None:
+                    bs = data.budget_seconds
+                    parts.append(secs / bs if bs > 0 else np.ones(secs.size))
+                if data.budget_queries is not None:
+                    bq = data.budget_queries
+                    parts.append(qs / bq if bq > 0 else np.ones(qs.size))
+            uf = np.maximum.reduce(parts) if len(parts) > 1 else parts[0]
+            done = np.flatnonzero(uf >= algo.stage1_fraction)
+            if done.size:
+                stop1 = int(done[0]) + 1  # checked before each draw
+        if min(end, stop1) == cent.size:
+            return None
+        n1 = min(end, stop1)
+        c = cent[:n1]
+        inc.offers(c, row[c], secs, qs)
+        if stop1 < end or not charge:
+            if stop1 < end:  # stage 1 stopped by its share: undo the charges after it
+                own = _Own(data)
+                own.run(c)
+            if not stalled or stop1 < end:
+                free, free_s = _stage2(data, algo, scores, nb, own, inc, c, fresh[:n1], charge)
+    return RunRecord(
+        run=run,
+        best=inc.index,
+        score=float(inc.score),
+        queries=own.queries,
+        seconds=own.seconds,
+        free_queries=free,
+        cache_hits=0,
+        changes=tuple(inc.changes),
+        free_seconds=free_s,
+    )
+
+
+def _stage2(
+    data: OracleData,
+    algo: NARandomSearch,
+    scores: _NAScores,
+    nb: NeighbourArrays,
+    own: _Own,
+    inc: _Inc,
+    stage1: IntArray,
+    fresh: BoolArray,
+    charge: bool,
+) -> tuple[int, float]:
+    """Two-stage NA-RS's re-ranking of the top-k validation cells; (free look-ups, seconds)."""
+    row = data.values[0]
+    seen = stage1[fresh]  # first visits, in order
+    v = row[seen]
+    key = np.where(np.isnan(v), np.inf, -v)
+    ranked = seen[np.argsort(key, kind="stable")][: int(algo.rerank_top_k or 0)]
+    known = np.zeros(data.space.size, dtype=bool)
+    free, free_s = 0, 0.0
+    best = -np.inf
+    for j in ranked.tolist():
+        own.stall += 1  # own(j): paid in stage 1
+        if own.stall > own.limit:
+            break
+        nbrs = nb.of(j).astype(np.int64)
+        if charge:
+            _, _, _, end, _ = own.run(nbrs)
+            if end < nbrs.size:
+                break
+        else:
+            need = ~own.paid[nbrs] & ~known[nbrs]
+            if need.any():
+                new = nbrs[need]
+                known[new] = True
+                free += int(new.size)
+                if data.costs is not None:
+                    free_s += float(data.costs[new].sum())
+        s = float(scores.score[j])
+        if s > best:
+            best = s
+            inc.set(j, s, own.seconds, own.queries)
+    return free, free_s
+
+
+def run_replay(
+    data: OracleData, algorithm: SearchAlgorithm, seed: int, runs: range | list[int]
+) -> list[RunRecord]:
+    """The runs of an NA-RS form :func:`replay_ok` accepts, as :func:`run_one` gives them."""
+    if not replay_ok(data, algorithm):
+        raise ValueError(f"{algorithm.label} has no replayed form under this protocol")
+    assert isinstance(algorithm, NARandomSearch | NABestEvaluatedSearch)
+    from nb201_flat.search.vectorised import _first_block
+
+    obj = algorithm.objective
+    scores = _NAScores(data, obj)
+    nb = obj.neighbourhood.arrays(data.space)
+    out = []
+    first = _first_block(data)
+    if obj.charge:  # each centre charges its neighbours too
+        first = max(8, first // (1 + nb.width))
+    for r in runs:
+        block = first
+        while True:
+            rec = _replay_one(data, algorithm, scores, nb, seed, int(r), block)
+            if rec is not None:
+                break
+            if block > (1 << 22):
+                rec = run_one(data, algorithm, seed, int(r))
+                break
+            block *= 4
+        out.append(rec)
+    return out
+
+
+# -- one-stage NA-RS and best-evaluated NA-RS, free neighbours, stored seeds drawn -----------
+def seeded_ok(data: OracleData, algorithm: SearchAlgorithm) -> bool:
+    """Free one-stage NA-RS or best-evaluated NA-RS on an oracle that draws stored seeds
+    (``random`` policy): replayed with the oracle stream's draws, in the loop's order.
+
+    >>> from nb201_flat.search.algorithms import NeighbourObjective
+    >>> seeded_kind(NARandomSearch()), seeded_kind(NARandomSearch(rerank_top_k=3))
+    (True, False)
+    """
+    return seeded_kind(algorithm) and data.order is not None and data.counts is not None
+
+
+def seeded_kind(algorithm: SearchAlgorithm) -> bool:
+    """Whether the algorithm has the seeded replay (the protocol may still rule it out)."""
+    if isinstance(algorithm, NABestEvaluatedSearch):
+        return not algorithm.objective.charge
+    return (
+        isinstance(algorithm, NARandomSearch)
+        and algorithm.rerank_top_k is None
+        and not algorithm.objective.charge
+    )
+
+
+def _aggregate_rows(g: FloatArray, valid: BoolArray, objective: NeighbourObjective) -> FloatArray:
+    """``objective.aggregate`` of each row's valid entries (in order), the same floats: rows
+    are grouped by their number of members and aggregated as one block each."""
+    from nb201_flat.landscape.neighbourhood import _agg_level, _chunk_stats
+
+    agg, q = _agg_level(objective.neighbourhood)
+    out = np.full(len(g), np.nan)
+    counts = valid.sum(axis=1)
+    for c in np.unique(counts).tolist():
+        rows = np.flatnonzero(counts == c)
+        if c == 0:
+            out[rows] = [objective.aggregate(np.empty(0)) for _ in rows.tolist()]
+            continue
+        block = np.ascontiguousarray(g[rows][valid[rows]].reshape(len(rows), c))
+        res: dict[str, FloatArray] = {
+            agg: np.full(len(rows), np.nan),
+            "n": np.full(len(rows), np.nan),
+        }
+        any_nan = bool(np.isnan(block).any())
+        _chunk_stats(block, None, block[:, 0], any_nan, (agg,), q, 0.0, False, res, slice(None))
+        out[rows] = res[agg]
+    return out
+
+
+def run_seeded(
+    data: OracleData, algorithm: SearchAlgorithm, seed: int, runs: range | list[int]
+) -> list[RunRecord]:
+    """The runs of an algorithm :func:`seeded_ok` accepts, as :func:`run_one` gives them."""
+    if not seeded_ok(data, algorithm):
+        raise ValueError(f"{algorithm.label} has no seeded replay under this protocol")
+    assert isinstance(algorithm, NARandomSearch | NABestEvaluatedSearch)
+    from nb201_flat.search.vectorised import _first_block, _Scores
+
+    obj = algorithm.objective
+    nb = obj.neighbourhood.arrays(data.space)
+    lookups = _Scores.__new__(_Scores)  # only its free-look-up accounting is used
+    lookups._data = data
+    lookups._nb = nb
+    out = []
+    for r in runs:
+        block = _first_block(data)
+        got: RunRecord | bool | None = None
+        while block <= (1 << 22):
+            got = _seeded_one(data, algorithm, nb, lookups, seed, int(r), block)
+            if got is not None:
+                break
+            block *= 4
+        out.append(got if isinstance(got, RunRecord) else run_one(data, algorithm, seed, int(r)))
+    return out
+
+
+def _seeded_one(
+    data: OracleData,
+    algo: NARandomSearch | NABestEvaluatedSearch,
+    nb: NeighbourArrays,
+    lookups: object,
+    seed: int,
+    run: int,
+    block: int,
+) -> RunRecord | bool | None:
+    """One run from ``block`` centre draws: None when they do not reach the run's end, False
+    when the loop must be used."""
+    assert data.order is not None and data.counts is not None
+    gen = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(run, 0)))
+    cand = data.candidates
+    draws = gen.integers(data.space.size if cand is None else len(cand), size=block)
+    cent: IntArray = draws if cand is None else cand[draws].astype(np.int64)
+    own = _Own(data)
+    fresh, secs, qs, end, _ = own.run(cent)
+    if end == cent.size:
+        return None
+    c = cent[:end]
+    fr = fresh[:end]
+    size = data.space.size
+    big = np.iinfo(np.int64).max
+    paid_t = np.full(size, big, dtype=np.int64)
+    paid_t[c[fr]] = np.flatnonzero(fr)
+    nbr = nb.indices[c].astype(np.int64)
+    valid = nbr >= 0
+    safe = np.where(valid, nbr, 0)
+    # free look-ups: a neighbour not yet paid, at the first centre that needs it
+    t_of = np.broadcast_to(np.arange(end)[:, None], nbr.shape)
+    flat_t = t_of[valid]
+    flat_c = nbr[valid]
+    flat_pos = np.flatnonzero(valid.ravel())
+    _, first = np.unique(flat_c, return_index=True)
+    look = np.zeros(flat_c.size, dtype=bool)
+    look[first] = flat_t[first] < paid_t[flat_c[first]]
+    # the oracle stream's events in order: own draw of a new centre (32-bit, when it has a
+    # choice of seeds), then one double per free look-up of that centre, in neighbour order
+    counts = data.counts
+    own_ev = fr & (counts[c] > 1)
+    ev_t = np.concatenate((np.flatnonzero(own_ev), flat_t[look]))
+    ev_kind = np.concatenate((np.zeros(int(own_ev.sum()), dtype=np.int64), 1 + flat_pos[look]))
+    order = np.lexsort((ev_kind, ev_t))
+    is32 = ev_kind[order] == 0
+    j32 = np.cumsum(is32) - 1
+    consumes = np.where(is32, j32 % 2 == 0, True)
+    word = np.cumsum(consumes) - 1
+    n_words = int(consumes.sum())
+    bits = np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(run, 1)))
+    raw = bits.random_raw(max(n_words, 1))
+    # an odd 32-bit draw takes the high half of the word its predecessor opened
+    w32_idx = word[is32]
+    w32_idx[1::2] = w32_idx[0::2][: w32_idx[1::2].size]
+    w32 = np.where(
+        np.arange(w32_idx.size) % 2 == 0, raw[w32_idx] & _M32, raw[w32_idx] >> np.uint64(32)
+    )
+    # own draws: Lemire, which almost never rejects; a rejection goes back to the loop
+    own_cells = c[np.flatnonzero(own_ev)]
+    ne = counts[own_cells].astype(np.uint64)
+    m = w32 * ne
+    if ((m & _M32) < (_TWO32 - ne) % ne).any():
+        return False
+    vals = data.values
+    paid_v = np.full(size, np.nan)
+    newc = c[fr]
+    pick_own = np.zeros(newc.size, dtype=np.int64)
+    sel = counts[newc] > 1
+    pick_own[sel] = (m >> np.uint64(32)).astype(np.int64)
+    paid_v[newc] = vals[data.order[pick_own, newc], newc]
+    # free look-ups: doubles as random() makes them, one stored seed each
+    dbl = raw[word[~is32]]
+    u = (dbl >> np.uint64(11)).astype(np.float64) * (1.0 / 9007199254740992.0)
+    lk_cells = flat_c[look]
+    # the lexsort put look-ups in (centre, neighbour) order, as flat_c[look] already is
+    pick = np.floor(u * np.maximum(counts[lk_cells], 1)).astype(np.int64)
+    free_v = np.full(size, np.nan)
+    free_v[lk_cells] = vals[data.order[pick, lk_cells], lk_cells]
+    # what each centre saw of each neighbour: paid by then, or its free value
+    seen = np.where(paid_t[safe] <= t_of, paid_v[safe], free_v[safe])
+    own_v = paid_v[c]
+    inc = _Inc()
+    if isinstance(algo, NARandomSearch):
+        obj = algo.objective
+        if obj.include_self:
+            g = np.concatenate((own_v[:, None], seen), axis=1)
+            gv = np.concatenate((np.ones((end, 1), dtype=bool), valid), axis=1)
+        else:
+            g, gv = seen, valid
+        inc.offers(c, _aggregate_rows(g, gv, obj), secs, qs)
+    else:
+        full = np.concatenate((c[:, None], nbr), axis=1)
+        fv = np.concatenate((own_v[:, None], seen), axis=1)
+        ok = np.concatenate((np.ones((end, 1), dtype=bool), valid), axis=1)
+        at = np.broadcast_to(np.arange(end)[:, None], full.shape)[ok]
+        inc.offers(full[ok], fv[ok], secs[at], qs[at])
+    free, free_s = lookups.free_lookups(c[fr])  # type: ignore[attr-defined]
+    return RunRecord(
+        run=run,
+        best=inc.index,
+        score=float(inc.score),
+        queries=own.queries,
+        seconds=own.seconds,
+        free_queries=free,
+        cache_hits=0,
+        changes=tuple(inc.changes),
+        free_seconds=free_s,
+    )
