@@ -137,6 +137,21 @@ class _Inc:
             self.changes.append((seconds, queries, index))
 
 
+def _record(run: int, inc: _Inc, own: _Own, free: int, free_s: float) -> RunRecord:
+    """The :class:`RunRecord` the loop gives for a replayed run."""
+    return RunRecord(
+        run=run,
+        best=inc.index,
+        score=float(inc.score),
+        queries=own.queries,
+        seconds=own.seconds,
+        free_queries=free,
+        cache_hits=0,
+        changes=tuple(inc.changes),
+        free_seconds=free_s,
+    )
+
+
 def _replay_one(
     data: OracleData,
     algo: NARandomSearch | NABestEvaluatedSearch,
@@ -213,17 +228,7 @@ def _replay_one(
                 own.run(c)
             if not stalled or stop1 < end:
                 free, free_s = _stage2(data, algo, scores, nb, own, inc, c, fresh[:n1], charge)
-    return RunRecord(
-        run=run,
-        best=inc.index,
-        score=float(inc.score),
-        queries=own.queries,
-        seconds=own.seconds,
-        free_queries=free,
-        cache_hits=0,
-        changes=tuple(inc.changes),
-        free_seconds=free_s,
-    )
+    return _record(run, inc, own, free, free_s)
 
 
 def _stage2(
@@ -471,14 +476,4 @@ def _seeded_one(
         at = np.broadcast_to(np.arange(end)[:, None], full.shape)[ok]
         inc.offers(full[ok], fv[ok], secs[at], qs[at])
     free, free_s = lookups.free_lookups(c[fr])  # type: ignore[attr-defined]
-    return RunRecord(
-        run=run,
-        best=inc.index,
-        score=float(inc.score),
-        queries=own.queries,
-        seconds=own.seconds,
-        free_queries=free,
-        cache_hits=0,
-        changes=tuple(inc.changes),
-        free_seconds=free_s,
-    )
+    return _record(run, inc, own, free, free_s)
