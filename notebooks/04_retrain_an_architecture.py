@@ -114,7 +114,7 @@ print(retrained)
 retrained.info()
 
 # %%
-retrained.query(arch, "cifar10", "ori-test", 1)
+retrained.value(arch, "cifar10", "ori-test", 1)
 
 # %% [markdown]
 # ## Clean up

@@ -108,7 +108,14 @@ def replay_matches_numpy() -> bool:
             return False
         if st.permutation(rows, 7).tolist() != [g.permutation(7).tolist() for g in gens]:
             return False
-    return True
+    # the seeded replay (search.replay) also relies on random() taking a whole 64-bit word as
+    # (word >> 11) * 2**-53 while a half-used word stays buffered for the next 32-bit draw
+    raw = np.random.PCG64(np.random.SeedSequence(2026, spawn_key=(0, 1))).random_raw(4)
+    gen = np.random.default_rng(np.random.SeedSequence(2026, spawn_key=(0, 1)))
+    drawn = [int(gen.integers(1 << 31)), *gen.random(2).tolist(), int(gen.integers(1 << 31))]
+    word32 = [int(raw[0]) & 0xFFFFFFFF, int(raw[0]) >> 32]  # Lemire, 2**31: never rejects
+    want = [word32[0] >> 1, *[(int(w) >> 11) * 2.0**-53 for w in raw[1:3]], word32[1] >> 1]
+    return drawn == want
 
 
 class _Stream:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import logging
 from dataclasses import replace
-from typing import Literal
+from typing import Literal, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
@@ -250,22 +250,23 @@ def _is_base_objective(row: pd.Series) -> bool:
 
 
 # -- accounting (issue 17) ---------------------------------------------------------------------
-_GROUPS: dict[int, tuple[pd.DataFrame, dict[tuple[str, str, str], pd.DataFrame]]] = {}
+#: The runs frame split by (protocol, algorithm, dataset), built once per report.
+RunGroups: TypeAlias = dict[tuple[str, str, str], pd.DataFrame]
 
 
-def _per_run(runs: pd.DataFrame, protocol: str, label: str, dataset: str) -> pd.DataFrame:
-    # one pass over the (large) runs frame per report instead of three string comparisons
-    # per lookup; the frame is held beside its groups so that its id cannot be reused
-    held = _GROUPS.get(id(runs))
-    if held is None or held[0] is not runs:
-        _GROUPS.clear()
-        groups = {
-            (str(k[0]), str(k[1]), str(k[2])): g
-            for k, g in runs.groupby(["protocol", "algorithm", "dataset"], sort=False)
-        }
-        held = (runs, groups)
-        _GROUPS[id(runs)] = held
-    sel = held[1].get((protocol, label, dataset))
+def group_runs(runs: pd.DataFrame) -> RunGroups:
+    """``runs`` split by (protocol, algorithm, dataset): one pass over the (large) frame, so
+    that a report's many :func:`compare` calls need no string comparisons over all of it."""
+    return {
+        (str(k[0]), str(k[1]), str(k[2])): g
+        for k, g in runs.groupby(["protocol", "algorithm", "dataset"], sort=False)
+    }
+
+
+def _per_run(
+    runs: pd.DataFrame, groups: RunGroups, protocol: str, label: str, dataset: str
+) -> pd.DataFrame:
+    sel = groups.get((protocol, label, dataset))
     if sel is None:
         sel = runs.iloc[:0]
     return sel.set_index("run")
@@ -280,14 +281,17 @@ def compare(
     n_boot: int = 2000,
     confidence: float = 0.95,
     seed: int = 0,
+    groups: RunGroups | None = None,
 ) -> dict[str, object] | None:
     """Mean test of ``a`` − ``b`` (each ``(protocol, label)``) on ``dataset``, paired by run.
 
     Runs sharing a run number share their random streams (see
     :mod:`~nb201_flat.search.runner`), also across protocols. Returns None when either side has
-    no runs; the evaluations of both sides come with the difference.
+    no runs; the evaluations of both sides come with the difference. ``groups``: the
+    :func:`group_runs` of ``runs``, for callers that compare many pairs of the same frame.
     """
-    ra, rb = _per_run(runs, *a, dataset), _per_run(runs, *b, dataset)
+    groups = group_runs(runs) if groups is None else groups
+    ra, rb = _per_run(runs, groups, *a, dataset), _per_run(runs, groups, *b, dataset)
     if ra.empty or rb.empty:
         return None
     ta = ra["test"]
@@ -336,6 +340,7 @@ def accounting_rows(
     if matched.empty:
         return pd.DataFrame(rows)
     seen_controls: set[tuple[str, str]] = set()
+    groups = group_runs(runs)
     for m in matched.itertuples(index=False):
         pname, na, control = str(m.protocol), str(m.algorithm), str(m.control)
         base = control.split(CONTROL_MARK)[0]
@@ -367,6 +372,7 @@ def accounting_rows(
                     (pname, a_lab),
                     (pname, b_lab),
                     str(ds),
+                    groups=groups,
                     n_boot=n_boot,
                     confidence=confidence,
                     seed=seed,
@@ -410,6 +416,7 @@ def claim_routes(
     """
     prots = {p.name: p for p in protocols}
     rows: list[dict[str, object]] = []
+    groups = group_runs(runs)
     for ds, claim in NA_CLAIMS.items():
         sub = runs[runs["dataset"] == ds]
         cands = sub[["protocol", "algorithm"]].drop_duplicates()
@@ -425,6 +432,7 @@ def claim_routes(
                     (str(pa), str(la)),
                     (str(pb), "rs"),
                     ds,
+                    groups=groups,
                     n_boot=n_boot,
                     confidence=confidence,
                     seed=seed,
@@ -480,13 +488,14 @@ def two_stage_overlap(
     out["same_cell"] = np.nan
     if out.empty:
         return out
+    groups = group_runs(runs)
     for k, row in out.iterrows():
         algo = algorithms.get(str(row["algorithm"]))
         if not isinstance(algo, NARandomSearch) or algo.rerank_top_k is None:
             continue
         one = NARandomSearch(algo.objective).label
-        a = _per_run(runs, str(row["protocol"]), str(row["algorithm"]), str(row["dataset"]))
-        b = _per_run(runs, str(row["protocol"]), one, str(row["dataset"]))
+        a = _per_run(runs, groups, str(row["protocol"]), str(row["algorithm"]), str(row["dataset"]))
+        b = _per_run(runs, groups, str(row["protocol"]), one, str(row["dataset"]))
         if a.empty or b.empty:
             continue
         same = a["best"] == b["best"].reindex(a.index)

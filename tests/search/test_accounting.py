@@ -192,3 +192,27 @@ def test_search_figure_draws_controls_on_the_protocol_axis() -> None:
     out = squeeze_controls(curves)
     assert list(out["x"]) == [0.0, 100.0, 0.0, 50.0, 100.0]
     assert display_name(ctrl) == "RS, NA-RS's budget"
+
+
+def test_compare_reads_the_frame_it_is_given_even_after_an_in_place_edit() -> None:
+    import pandas as pd
+
+    from nb201_flat.search.statistics import compare
+
+    runs = pd.DataFrame(
+        {
+            "protocol": ["p"] * 4,
+            "algorithm": ["a", "a", "b", "b"],
+            "dataset": ["d"] * 4,
+            "run": [0, 1, 0, 1],
+            "test": [2.0, 4.0, 1.0, 1.0],
+            "evaluations": [3.0] * 4,
+        }
+    )
+    first = compare(runs, ("p", "a"), ("p", "b"), "d", n_boot=50)
+    assert first is not None and first["a_mean"] == 3.0
+    runs.loc[1, "test"] = 10.0  # the same object, edited: no stale groups may answer
+    again = compare(runs, ("p", "a"), ("p", "b"), "d", n_boot=50)
+    assert again is not None and again["a_mean"] == 6.0
+    runs.drop(index=[0, 1], inplace=True)
+    assert compare(runs, ("p", "a"), ("p", "b"), "d", n_boot=50) is None
