@@ -212,24 +212,26 @@ def cmd_train(args: argparse.Namespace) -> int:
     from nb201_flat.train.recipe import recipe_for
 
     recipe = replace(recipe_for(args.epochs), eval_batch_size=args.eval_batch_size)
-    jobs = make_jobs(
-        plan.cells,
-        space=space,
-        dataset=args.dataset,
-        epochs=args.epochs,
-        recipe=recipe,
-        eval_every=args.eval_every,
-        seeds=args.seeds,
-        data_root=args.data_root,
-        db_path=args.db,
-        ckpt_dir=args.ckpt_dir,
-        split_dir=args.split_dir,
-        device=args.device,
-        c=args.c,
-        n=args.n,
-        compile=True if args.compile else None,
-        mode=args.mode,
-    )
+    # one set of job settings for the trained cells and the constant-output ones, so both
+    # land under the same results key
+    settings: dict[str, Any] = {
+        "space": space,
+        "dataset": args.dataset,
+        "epochs": args.epochs,
+        "recipe": recipe,
+        "eval_every": args.eval_every,
+        "seeds": args.seeds,
+        "data_root": args.data_root,
+        "db_path": args.db,
+        "ckpt_dir": args.ckpt_dir,
+        "split_dir": args.split_dir,
+        "device": args.device,
+        "c": args.c,
+        "n": args.n,
+        "compile": True if args.compile else None,
+        "mode": args.mode,
+    }
+    jobs = make_jobs(plan.cells, **settings)
     for job in jobs:  # one line before any worker starts, not one failed job per run
         check_unlocked(job.checkpoint_folder, job.name)
     devices = None if args.device == "auto" else [args.device]
@@ -273,19 +275,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if plan.constant_output:
         from nb201_flat.train.campaign import record_constant_output
 
-        constant_jobs = make_jobs(
-            plan.constant_output,
-            space=space,
-            dataset=args.dataset,
-            epochs=args.epochs,
-            seeds=args.seeds,
-            data_root=args.data_root,
-            db_path=args.db,
-            c=args.c,
-            n=args.n,
-            mode=args.mode,
-        )
-        for cj in constant_jobs:
+        for cj in make_jobs(plan.constant_output, **settings):
             record_constant_output(cj)
     if args.json:
         emit_json(
