@@ -23,6 +23,8 @@ from typing import Literal, TypeAlias
 import numpy as np
 import numpy.typing as npt
 
+from nb201_flat.errors import ArgumentError
+
 FloatArray: TypeAlias = npt.NDArray[np.float64]
 IntArray: TypeAlias = npt.NDArray[np.int64]
 BoolArray: TypeAlias = npt.NDArray[np.bool_]
@@ -43,8 +45,6 @@ def as_rng(seed: Seed) -> np.random.Generator:
     if isinstance(seed, np.random.Generator):
         return seed
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
-        from nb201_flat.errors import ArgumentError  # errors is heavier than these aliases
-
         raise ArgumentError(
             f"seed must be an int or a numpy Generator, got {type(seed).__name__}; "
             "pass a fixed seed so the result can be reproduced"
