@@ -28,9 +28,7 @@ SEEDS = [777, 888, 999]
 BF16 = {"rtol": 3e-2, "atol": 3e-2}
 
 
-def build(
-    data: DeviceData, recipe: Recipe, mode: object
-) -> tuple[GroupedSession, list[Session]]:
+def build(data: DeviceData, recipe: Recipe, mode: object) -> tuple[GroupedSession, list[Session]]:
     group = GroupedSession(data, OPS, 4, c=4, n=1, seeds=SEEDS, recipe=recipe, mode=mode)  # type: ignore[arg-type]
     singles = [
         Session(data, OPS, 4, c=4, n=1, seed=s, recipe=recipe, mode=mode)  # type: ignore[arg-type]
@@ -63,7 +61,7 @@ def test_grouped_fast_equals_separate_fast_sessions(tmp_path: Path) -> None:
     # whole epochs: the same losses and accuracies per member, within bf16 rounding
     group, singles = build(data, recipe, FAST)
     for _ in range(2):
-        losses, accs, seen = group.train_epoch_stats()
+        losses, _accs, seen = group.train_epoch_stats()
         assert seen == 80
         for k, sess in enumerate(singles):
             loss, _acc, _ = sess.train_epoch()
