@@ -165,3 +165,27 @@ def test_grouped_fast_run_is_keyed_apart_and_equals_separate_fast_runs(tmp_path:
     assert set(fast_rows["seed"]) == {1, 2}
     again = LocalExecutor(processes=False, group_seeds=2).map(jobs(db, "fast"))
     assert [r.status for r in again] == ["skipped", "skipped"]
+
+
+@pytest.mark.slow  # dynamo tracing of the vmapped network takes ~20 s on a shared CPU core
+def test_grouped_network_traces_as_one_graph_for_torch_compile() -> None:
+    # Fast mode compiles the grouped network on CUDA only (inductor); here dynamo and
+    # AOTAutograd trace it on the CPU ("aot_eager": no code generation), which is where a
+    # vmap/functional_call the compiler could not follow would show, as a graph break.
+    g = GroupedNetworks(OPS, 4, c=2, n=1, num_classes=10, seeds=[1, 2], prune=True)
+    compiled = torch.compile(g, backend="aot_eager", dynamic=False, fullgraph=True)
+    x = torch.randn(2, 4, 3, 8, 8, generator=torch.Generator().manual_seed(0))
+    grads, outs = [], []
+    for fwd in (g, compiled):
+        g.zero_grad(set_to_none=True)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            out = fwd(x)
+        out.float().square().sum().backward()
+        grads.append([None if p.grad is None else p.grad.clone() for p in g.stacked])
+        outs.append(out)
+    torch.testing.assert_close(outs[1], outs[0], rtol=0.0, atol=0.0)
+    assert sum(gr is not None for gr in grads[0]) > len(grads[0]) // 2  # pruned edges: None
+    for a, b in zip(grads[0], grads[1], strict=True):
+        assert (a is None) == (b is None)
+        if a is not None:
+            torch.testing.assert_close(b, a, rtol=1e-5, atol=1e-6)
