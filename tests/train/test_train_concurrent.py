@@ -276,3 +276,21 @@ def test_cli_concurrent_reaches_the_executor(
     assert {r["mode"] for r in out} == {"faithful"}
     assert [r["metrics"] for r in out] == [r["metrics"] for r in ref]
     assert rows(db) == rows(tmp_path / "ref.sqlite")
+
+
+def test_fast_mode_unit_equals_fast_runs_one_by_one(tmp_path: Path) -> None:
+    from nb201_flat.train.concurrent_run import train_concurrent
+    from nb201_flat.train.executors import LocalExecutor
+
+    root = write_tiny_cifar10(tmp_path / "data")
+    ref = LocalExecutor(processes=False).map(
+        jobs_for(root, tmp_path / "ref.sqlite", seeds=(1,), mode="fast")
+    )
+    jobs = jobs_for(root, tmp_path / "r.sqlite", seeds=(1,), mode="fast")
+    res = train_concurrent(jobs)
+    assert [r.status for r in res] == ["done", "done"]
+    assert {r.job.key.space for r in res} == {"nb201@C4N1#fast-bf16"}
+    assert [r.metrics for r in res] == [r.metrics for r in ref]
+    assert rows(tmp_path / "r.sqlite") == rows(tmp_path / "ref.sqlite")  # bf16, still bitwise
+    faithful = jobs_for(root, tmp_path / "r.sqlite", seeds=(1,))
+    assert {j.key for j in faithful}.isdisjoint(r.job.key for r in res)  # never skipped as done
