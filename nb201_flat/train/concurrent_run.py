@@ -16,13 +16,17 @@ run:
 * its checkpoints are those of a single run (same format and identity) in its own
   :attr:`TrainJob.checkpoint_folder`, and each member resumes from its own newest one, so a
   unit killed at any moment resumes as a unit or run by run, members at different epochs
-  included (a member joins the epochs once the others reach its own);
+  included (the members behind train alone until they reach the epoch of those ahead);
 * each member holds its own run lock for the life of the unit.
 
 Every session keeps its own generator, optimiser and schedule, so a member's numbers are its
 separate run's: bitwise on a CPU, where the sessions step in turn (no streams exist there: the
 same numbers, no overlap), and on CUDA up to the non-determinism of its kernels. A member whose
 loss becomes non-finite comes back ``failed`` with that error while the others go on.
+
+In ``fast`` mode each session compiles its own network (CUDA graphs through inductor's
+``reduce-overhead``) and replays it on its own stream; that combination has not yet run on a
+GPU here, and ``make bench-gpu`` measures the concurrent sweep in ``faithful`` mode only.
 
 The process-wide backend flags (:func:`~nb201_flat.train.modes.apply_backend_flags`) are set
 once per unit, which is why a unit has one mode.
