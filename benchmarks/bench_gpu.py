@@ -8,13 +8,21 @@
 * for each cell and mode the ratio NB201's seconds per epoch / ours, NB201's being
   ``time_s`` (cifar10-valid, 200 epochs) from the shared table divided by 200 (``null`` when the
   table is not on this machine -- never estimated);
-* aggregate images/s of K = 1, 4, 16, 32 networks of one cell (11472) trained as one grouped
-  network (:class:`~nb201_flat.train.grouped.GroupedSession`) in one process, and the ratio
-  to K = 1;
-* different cells concurrently: the three cells above (faithful mode) stepped together, one
-  CUDA stream each, sharing one copy of the data
-  (:class:`~nb201_flat.train.streams.ConcurrentSessions`), against the same three sessions
-  stepped in turn on one stream: aggregate images/s of both and their ratio;
+* aggregate images/s of K = 1, 4, 16, 32 networks through the two user-facing ways of
+  training many networks in one process, each built exactly as ``nb201-flat train`` builds it
+  (from :class:`~nb201_flat.train.jobs.TrainJob` values, by the functions the CLI's executors
+  call), with the ratio to K = 1:
+
+  - ``grouped`` / ``grouped_fast``: ``--group-seeds K``, K seeds of one cell (11472) as one
+    grouped network (:func:`~nb201_flat.train.grouped_run.grouped_session`), in faithful and
+    in fast mode;
+  - ``concurrent``: ``--concurrent K``, K different connected cells (the first K of one
+    permutation drawn with seed 0, so each K's cells include the smaller K's), one CUDA stream
+    each, sharing one copy of the data (:func:`~nb201_flat.train.concurrent_run.sessions_for`
+    stepped by :class:`~nb201_flat.train.streams.ConcurrentSessions`), faithful mode;
+* streams against no streams: the three cells above (faithful mode) stepped together, one
+  CUDA stream each, against the same three sessions stepped in turn on one stream: aggregate
+  images/s of both and their ratio;
 * evaluation images/s (11472, faithful) at evaluation batch 256 (the training batch) and 1024
   (the default ``--eval-batch-size``), on 10,000 images.
 
@@ -23,7 +31,8 @@ throughput with many networks at least 4x one network's. The data are random uin
 CIFAR size resident on the GPU (throughput does not depend on pixel values); only full batches
 of 256 are timed, after warm-up steps that absorb compilation and cuDNN autotuning. A global
 time budget (default 7 minutes) stops further measurements; each one skipped is recorded as
-skipped with the reason, never filled in.
+skipped with the reason, never filled in; a measurement that raises (say, a compilation the
+installed torch cannot do) is recorded as ``{"error": ...}``, never as a number.
 
 Without CUDA it prints one line and exits with status 2, writing nothing.
 """
@@ -55,6 +64,7 @@ N_TRAIN = 25_000  # cifar10-valid's training set, the dataset of NB201's time_s
 NB201_EPOCHS = 200
 KS = (1, 4, 16, 32)
 MODES = ("faithful", "fast")
+GROUPED_CELL = 11472
 
 
 def median_cost_cell() -> int:
@@ -84,6 +94,49 @@ def nb201_times(path: Path | None = None) -> dict[int, float]:
         & df["seed"].isna()
     ]
     return {int(i): float(v) for i, v in zip(sel["index"], sel["value"], strict=True)}
+
+
+def concurrent_cells(k: int, *, seed: int = 0) -> list[int]:
+    """``k`` connected NB201 cells: the first ``k`` of one seeded permutation (nested in ``k``).
+
+    >>> a, b = concurrent_cells(4), concurrent_cells(16)
+    >>> a == b[:4], len(set(b)), all(NB201.connected[i] for i in b)
+    (True, 16, True)
+    """
+    idx = np.flatnonzero(NB201.connected)
+    return [int(i) for i in np.random.default_rng(seed).permutation(idx)[:k]]
+
+
+def bench_jobs(
+    indices: Sequence[int], seeds: Sequence[int], mode: str, *, c: int, n: int, batch: int
+) -> list[Any]:
+    """The :class:`~nb201_flat.train.jobs.TrainJob` values ``nb201-flat train`` would make for
+    these cells and seeds (cifar10-valid, 200 epochs, batch ``batch``); never run as jobs, only
+    handed to the builders the executors use."""
+    from nb201_flat.train.jobs import make_jobs
+    from nb201_flat.train.recipe import Recipe
+
+    return make_jobs(
+        list(indices),
+        dataset="cifar10-valid",
+        epochs=NB201_EPOCHS,
+        seeds=list(seeds),
+        data_root="synthetic",
+        db_path="unused.sqlite",
+        recipe=Recipe(epochs=NB201_EPOCHS, batch_size=batch),
+        c=c,
+        n=n,
+        mode=mode,
+    )
+
+
+def guarded(measure: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
+    """``measure(*args, **kwargs)``, or ``{"error": "Type: message"}`` when it raises."""
+    try:
+        out: dict[str, Any] = measure(*args, **kwargs)
+    except Exception as exc:  # recorded in the JSON: a failed measurement is not a number
+        return {"error": f"{type(exc).__name__}: {exc}"}
+    return out
 
 
 def ratio_to_nb201(nb201_time_s: float | None, s_per_epoch: float) -> float | None:
@@ -159,18 +212,27 @@ def measure_single(
 
 
 def measure_grouped(
-    data: Any, index: int, k: int, *, c: int, n: int, batch: int, steps: int, warmup: int
+    data: Any,
+    index: int,
+    k: int,
+    *,
+    c: int,
+    n: int,
+    batch: int,
+    steps: int,
+    warmup: int,
+    mode: str = "faithful",
 ) -> dict[str, Any]:
-    """Aggregate images/s of ``k`` networks of cell ``index`` trained as one grouped network."""
+    """Aggregate images/s of ``k`` seeds of cell ``index`` trained as one grouped network, the
+    session ``--group-seeds k`` trains (:func:`~nb201_flat.train.grouped_run.grouped_session`)."""
     import torch
 
-    from nb201_flat.train.grouped import GroupedSession
-    from nb201_flat.train.recipe import Recipe
+    from nb201_flat.train.grouped_run import grouped_session
+    from nb201_flat.train.modes import apply_backend_flags
 
-    recipe = Recipe(epochs=NB201_EPOCHS, batch_size=batch)
-    sess = GroupedSession(
-        data, NB201.arch(index).ops, 4, c=c, n=n, seeds=list(range(k)), recipe=recipe
-    )
+    jobs = bench_jobs([index], range(k), mode, c=c, n=n, batch=batch)
+    apply_backend_flags(jobs[0].train_mode, data.device.type)
+    sess = grouped_session(jobs, data)
     _peak_reset(data.device)
     if warmup:
         sess.train_epoch(max_steps=warmup)
@@ -183,9 +245,67 @@ def measure_grouped(
     dt = time.perf_counter() - t0
     return {
         "k": k,
+        "mode_tag": jobs[0].train_mode.tag,
         "aggregate_images_per_s": k * seen / dt,
         "peak_mem_mb": _peak_mb(data.device),
     }
+
+
+def measure_concurrent(
+    data: Any,
+    indices: Sequence[int],
+    *,
+    c: int,
+    n: int,
+    batch: int,
+    steps: int,
+    warmup: int,
+    mode: str = "faithful",
+) -> dict[str, Any]:
+    """Aggregate images/s of the cells ``indices`` trained at once, one CUDA stream each: the
+    sessions ``--concurrent len(indices)`` trains
+    (:func:`~nb201_flat.train.concurrent_run.sessions_for`, :class:`ConcurrentSessions`)."""
+    from nb201_flat.train.concurrent_run import sessions_for
+    from nb201_flat.train.modes import apply_backend_flags
+    from nb201_flat.train.streams import ConcurrentSessions
+
+    jobs = bench_jobs(indices, [0], mode, c=c, n=n, batch=batch)
+    apply_backend_flags(jobs[0].train_mode, data.device.type)
+    unit = ConcurrentSessions(sessions_for(jobs, data))
+    _peak_reset(data.device)
+    if warmup:
+        unit.train_epoch(max_steps=warmup)
+    t0 = time.perf_counter()
+    seen = sum(r[2] for r in unit.train_epoch(max_steps=steps))  # synchronises the device
+    dt = time.perf_counter() - t0
+    return {
+        "k": len(indices),
+        "cells": list(indices),
+        "mode_tag": jobs[0].train_mode.tag,
+        "aggregate_images_per_s": seen / dt,
+        "peak_mem_mb": _peak_mb(data.device),
+    }
+
+
+def sweep(
+    measure: Any, ks: Sequence[int], over_budget: Any, budget_s: float, **kwargs: Any
+) -> list[dict[str, Any]]:
+    """``measure(k)`` for every K with its ratio to K = 1, skipping (and saying so) once the
+    time budget is spent."""
+    runs: list[dict[str, Any]] = []
+    base: float | None = None
+    for k in ks:
+        if over_budget():
+            runs.append({"k": k, "skipped": f"time budget of {budget_s:.0f} s spent"})
+            continue
+        r = guarded(measure, k, **kwargs)
+        r.setdefault("k", k)
+        ips = r.get("aggregate_images_per_s")
+        if k == 1 and ips is not None:
+            base = ips
+        r["ratio_to_k1"] = None if base is None or ips is None else ips / base
+        runs.append(r)
+    return runs
 
 
 def measure_streams(
@@ -200,19 +320,15 @@ def measure_streams(
 ) -> dict[str, Any]:
     """Aggregate images/s of different cells stepped together on one CUDA stream each, and of
     the same sessions stepped in turn on the current stream (the baseline)."""
+    from nb201_flat.train.concurrent_run import sessions_for
     from nb201_flat.train.modes import FAITHFUL, apply_backend_flags
-    from nb201_flat.train.recipe import Recipe
     from nb201_flat.train.streams import ConcurrentSessions
-    from nb201_flat.train.trainer import Session
 
     apply_backend_flags(FAITHFUL, data.device.type)
-    recipe = Recipe(epochs=NB201_EPOCHS, batch_size=batch)
+    jobs = bench_jobs(indices, [0], "faithful", c=c, n=n, batch=batch)
 
     def build() -> list[Any]:
-        return [
-            Session(data, NB201.arch(i).ops, 4, c=c, n=n, seed=0, recipe=recipe, mode=FAITHFUL)
-            for i in indices
-        ]
+        return sessions_for(jobs, data)
 
     out: dict[str, Any] = {"cells": list(indices)}
     _peak_reset(data.device)
@@ -304,7 +420,6 @@ def run(
             "nb201_time_source": "cifar10-valid time_s, 200 epochs, seed mean" if times else None,
         },
         "cells": {},
-        "grouped": {"cell": 11472, "runs": []},
     }
     for name, index in cells().items():
         rec: dict[str, Any] = {"index": index, "arch": str(NB201.arch(index))}
@@ -313,36 +428,62 @@ def run(
             if over_budget():
                 rec[mode] = {"skipped": f"time budget of {budget_s:.0f} s spent"}
                 continue
-            r = measure_single(data, index, mode, c=c, n=n, batch=batch, steps=steps, warmup=warmup)
-            r["ratio_to_nb201"] = ratio_to_nb201(rec["nb201_time_s"], r["s_per_epoch"])
+            r = guarded(
+                measure_single, data, index, mode, c=c, n=n, batch=batch, steps=steps,
+                warmup=warmup,
+            )  # fmt: skip
+            if "error" not in r:
+                r["ratio_to_nb201"] = ratio_to_nb201(rec["nb201_time_s"], r["s_per_epoch"])
             rec[mode] = r
         out["cells"][name] = rec
-    base: float | None = None
-    for k in ks:
-        if over_budget():
-            out["grouped"]["runs"].append({"k": k, "skipped": "time budget spent"})
-            continue
-        r = measure_grouped(data, 11472, k, c=c, n=n, batch=batch, steps=steps, warmup=warmup)
-        if k == 1:
-            base = r["aggregate_images_per_s"]
-        r["ratio_to_k1"] = None if base is None else r["aggregate_images_per_s"] / base
-        out["grouped"]["runs"].append(r)
+    size = {"c": c, "n": n, "batch": batch, "steps": steps, "warmup": warmup}
+
+    def grouped(k: int, mode: str, **kw: Any) -> dict[str, Any]:
+        return measure_grouped(data, GROUPED_CELL, k, mode=mode, **kw)
+
+    def concurrent(k: int, **kw: Any) -> dict[str, Any]:
+        return measure_concurrent(data, concurrent_cells(k), **kw)
+
+    def grouped_sweep(mode: str) -> dict[str, Any]:
+        runs = sweep(grouped, ks, over_budget, budget_s, mode=mode, **size)
+        return {"cell": GROUPED_CELL, "mode": mode, "option": "--group-seeds K", "runs": runs}
+
+    out["grouped"] = grouped_sweep("faithful")
+    out["concurrent"] = {
+        "mode": "faithful",
+        "option": "--concurrent K",
+        "runs": sweep(concurrent, ks, over_budget, budget_s, mode="faithful", **size),
+    }
+    # the compiled sweep last: its compilations are the longest part of the budget
+    out["grouped_fast"] = grouped_sweep("fast")
     if over_budget():
         out["streams"] = {"skipped": f"time budget of {budget_s:.0f} s spent"}
     else:
-        out["streams"] = measure_streams(
-            data, list(cells().values()), c=c, n=n, batch=batch, steps=steps, warmup=warmup
+        out["streams"] = guarded(
+            measure_streams,
+            data,
+            list(cells().values()),
+            c=c,
+            n=n,
+            batch=batch,
+            steps=steps,
+            warmup=warmup,
         )
     if over_budget():
         out["eval"] = {"skipped": f"time budget of {budget_s:.0f} s spent"}
     else:
-        out["eval"] = measure_eval(data, 11472, eval_batches, c=c, n=n, n_eval=n_eval)
+        out["eval"] = guarded(measure_eval, data, 11472, eval_batches, c=c, n=n, n_eval=n_eval)
     peaks = [
         v["peak_mem_mb"]
         for rec in out["cells"].values()
         for v in rec.values()
         if isinstance(v, dict) and v.get("peak_mem_mb") is not None
-    ] + [r["peak_mem_mb"] for r in out["grouped"]["runs"] if r.get("peak_mem_mb") is not None]
+    ] + [
+        r["peak_mem_mb"]
+        for key in ("grouped", "grouped_fast", "concurrent")
+        for r in out[key]["runs"]
+        if r.get("peak_mem_mb") is not None
+    ]
     if out["streams"].get("peak_mem_mb") is not None:
         peaks.append(out["streams"]["peak_mem_mb"])
     out["peak_gpu_mem_mb"] = max(peaks) if peaks else None

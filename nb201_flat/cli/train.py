@@ -92,8 +92,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         type=int,
         default=1,
         metavar="K",
-        help="train up to K seeds of one cell as one grouped network (faithful mode; each "
+        help="train up to K seeds of one cell as one grouped network (either mode; each "
         "seed's result is stored under its own key, as if trained alone); default 1",
+    )
+    p.add_argument(
+        "--concurrent",
+        type=int,
+        default=1,
+        metavar="K",
+        help="train up to K runs of different cells at once in one process, one CUDA stream "
+        "each, sharing one copy of the data (CUDA only: refused on a CPU, where they could "
+        "only train in turn; not with --group-seeds); each run stored as if trained alone. "
+        "Default 1",
     )
     p.add_argument(
         "--eval-every",
@@ -123,6 +133,27 @@ def _check_network(args: argparse.Namespace) -> None:
             f"--C and --N must be >= 1 (channels and cells per stage), got --C {args.c} "
             f"--N {args.n}; NB201 uses --C 16 --N 5"
         )
+
+
+def _check_streams(device: str, executor: str, k: int) -> None:
+    """Refuse ``--concurrent`` where the runs are known to land on a device without CUDA
+    streams (there they could only train in turn: the option would do nothing).
+
+    ``auto`` is checked here only for executors that run on this machine; a dask or Slurm
+    worker resolves it itself (and, finding no GPU, trains the unit in turn with a warning).
+    """
+    import torch
+
+    local = executor in ("local", "inline")
+    if device.startswith("cuda") or (device == "auto" and not local):
+        return
+    if device == "auto" and torch.cuda.is_available():
+        return
+    where = device if device != "auto" else "cpu (no CUDA device on this machine)"
+    raise ArgumentError(
+        f"--concurrent {k} trains runs on CUDA streams, but the device is {where}, where they "
+        "could only train in turn; drop --concurrent or train on a GPU"
+    )
 
 
 def cmd_model(args: argparse.Namespace) -> int:
@@ -169,16 +200,15 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise ArgumentError(f"--jobs-per-device must be >= 1, got {args.jobs_per_device}")
     if args.epochs < 1:
         raise ArgumentError(f"--epochs must be >= 1, got {args.epochs}")
-    if args.group_seeds < 1:
-        raise ArgumentError(f"--group-seeds must be >= 1 (seeds per group), got {args.group_seeds}")
-    if args.group_seeds > 1 and args.mode != "faithful":
-        raise ArgumentError(
-            "--group-seeds trains in faithful mode only; use --mode faithful or drop --group-seeds"
-        )
+    from nb201_flat.train.executors import check_unit_sizes
+
+    check_unit_sizes(args.group_seeds, args.concurrent)
     if args.eval_batch_size < 1:
         raise ArgumentError(f"--eval-batch-size must be >= 1, got {args.eval_batch_size}")
     if not re.fullmatch(r"auto|cpu|cuda(:[0-9]+)?|mps", args.device):
         raise ArgumentError(f"--device must be auto, cpu, cuda or cuda:N, got {args.device!r}")
+    if args.concurrent > 1:
+        _check_streams(args.device, args.executor, args.concurrent)
     for name in ("ckpt_dir", "db"):
         value = getattr(args, name)
         if value and os.path.exists(value) and (name == "ckpt_dir") != os.path.isdir(value):
@@ -236,15 +266,24 @@ def cmd_train(args: argparse.Namespace) -> int:
         check_unlocked(job.checkpoint_folder, job.name)
     devices = None if args.device == "auto" else [args.device]
     if args.executor == "inline" and args.progress:
-        from nb201_flat.train.executors import group_positions
+        from nb201_flat.train.executors import plan_units
         from nb201_flat.train.grouped_run import train_group
         from nb201_flat.train.trainer import train
 
         by_pos: dict[int, Any] = {}
-        for unit in group_positions(jobs, range(len(jobs)), args.group_seeds):
+        for unit in plan_units(
+            jobs, range(len(jobs)), group_seeds=args.group_seeds, concurrent=args.concurrent
+        ):
             group = [jobs[p] for p in unit]
-            done = [train(group[0], progress=True)] if len(group) == 1 else None
-            by_pos.update(zip(unit, done or train_group(group, progress=True), strict=True))
+            if len(group) == 1:
+                done = [train(group[0], progress=True)]
+            elif args.concurrent > 1:
+                from nb201_flat.train.concurrent_run import train_concurrent
+
+                done = train_concurrent(group, progress=True)
+            else:
+                done = train_group(group, progress=True)
+            by_pos.update(zip(unit, done, strict=True))
         results = [by_pos[p] for p in range(len(jobs))]
     else:
         ex = executor_from_spec(
@@ -254,6 +293,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             retries=args.retries,
             slurm_folder=os.path.join(os.path.dirname(os.path.abspath(args.db)), "submitit"),
             group_seeds=args.group_seeds,
+            concurrent=args.concurrent,
         )
         results = ex.map(jobs)
     records: list[dict[str, Any]] = [

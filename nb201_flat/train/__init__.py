@@ -38,6 +38,9 @@ grouped_run
     A group of same-cell jobs trained as one, each member's results and checkpoints its own.
 streams
     Different cells stepped together, one CUDA stream each, sharing one copy of the data.
+concurrent_run
+    Different cells trained at once in one process (``--concurrent``), each run's results
+    and checkpoints its own.
 writer
     The background thread that writes checkpoints and results off the training thread.
 pruning

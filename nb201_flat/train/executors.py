@@ -21,6 +21,11 @@ jobs that differ only in their seed (:func:`group_positions`) and runs each grou
 one grouped network (:func:`nb201_flat.train.grouped_run.train_group`); each member's result
 lands under its own key as if trained alone, and comes back in its own position. A failing
 group is retried (resuming from its members' checkpoints) or failed as a whole.
+
+With ``concurrent=K`` (CLI ``--concurrent K``) units are instead up to K jobs of any cells and
+seeds that share dataset, schedule, mode, size and device (:func:`concurrent_positions`), each
+trained in one process by :func:`nb201_flat.train.concurrent_run.train_concurrent`: one CUDA
+stream per run, one copy of the data (on a CPU, in turn). The two options do not combine.
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ from typing import Any, Protocol
 
 from nb201_flat.errors import ArgumentError, RunLockedError, require
 from nb201_flat.errors import ExecutorSpecError as ExecutorSpecError
-from nb201_flat.train.jobs import JobResult, TrainJob
+from nb201_flat.train.jobs import JobResult, TrainJob, concurrency_key
 from nb201_flat.train.results_db import ResultsDB
 from nb201_flat.train.runlock import die_with_parent
 
@@ -59,33 +64,80 @@ def _default_run_group(jobs: Sequence[TrainJob]) -> list[JobResult]:
     return run_group(jobs)
 
 
+def _default_run_concurrent(jobs: Sequence[TrainJob]) -> list[JobResult]:
+    from nb201_flat.train.concurrent_run import run_concurrent
+
+    return run_concurrent(jobs)
+
+
 def group_positions(
     jobs: Sequence[TrainJob], positions: Sequence[int], size: int
 ) -> list[list[int]]:
     """``positions`` cut into units of at most ``size`` jobs that differ only in their seed.
 
-    Units keep the order of first appearance; ``size <= 1`` gives one unit per job. Grouping
-    needs ``faithful`` mode (:func:`~nb201_flat.train.grouped_run.check_groupable`).
+    Units keep the order of first appearance; ``size <= 1`` gives one unit per job. Jobs in
+    different modes never share a unit (the mode is part of what must be equal).
+    """
+    from dataclasses import replace
+
+    return _cut(positions, size, lambda p: replace(jobs[p], seed=0))
+
+
+def concurrent_positions(
+    jobs: Sequence[TrainJob], positions: Sequence[int], size: int
+) -> list[list[int]]:
+    """``positions`` cut into units of at most ``size`` jobs that differ only in their cell and
+    seed (:func:`~nb201_flat.train.jobs.concurrency_key`), in order of first appearance."""
+    return _cut(positions, size, lambda p: concurrency_key(jobs[p]))
+
+
+def plan_units(
+    jobs: Sequence[TrainJob], positions: Sequence[int], *, group_seeds: int, concurrent: int
+) -> list[list[int]]:
+    """The executor's tasks: seed groups (``group_seeds``), concurrent units (``concurrent``)
+    or one job each.
 
     Raises
     ------
     ArgumentError
-        ``size > 1`` with a job in another mode.
+        A value below 1, or both options above 1.
     """
-    from dataclasses import replace
+    check_unit_sizes(group_seeds, concurrent)
+    if concurrent > 1:
+        return concurrent_positions(jobs, positions, concurrent)
+    return group_positions(jobs, positions, group_seeds)
 
+
+def check_unit_sizes(group_seeds: int, concurrent: int) -> None:
+    """One line for a bad ``--group-seeds`` / ``--concurrent`` pair (see :func:`plan_units`).
+
+    >>> check_unit_sizes(1, 4)
+    >>> check_unit_sizes(2, 2)
+    Traceback (most recent call last):
+    ...
+    nb201_flat.errors.ArgumentError: --group-seeds 2 and --concurrent 2 do not combine: group seeds of one cell (--group-seeds) or train different cells on CUDA streams (--concurrent), not both
+    """
+    if group_seeds < 1:
+        raise ArgumentError(f"--group-seeds must be >= 1 (seeds per group), got {group_seeds}")
+    if concurrent < 1:
+        raise ArgumentError(
+            f"--concurrent must be >= 1 (runs trained at once in one process), got {concurrent}"
+        )
+    if group_seeds > 1 and concurrent > 1:
+        raise ArgumentError(
+            f"--group-seeds {group_seeds} and --concurrent {concurrent} do not combine: group "
+            "seeds of one cell (--group-seeds) or train different cells on CUDA streams "
+            "(--concurrent), not both"
+        )
+
+
+def _cut(positions: Sequence[int], size: int, key_of: Callable[[int], Any]) -> list[list[int]]:
     if size <= 1:
         return [[p] for p in positions]
-    for p in positions:
-        if jobs[p].train_mode.name != "faithful":
-            raise ArgumentError(
-                "grouped training runs in faithful mode only; use --mode faithful or drop "
-                "--group-seeds (train fast-mode runs separately)"
-            )
-    open_units: dict[TrainJob, list[int]] = {}
+    open_units: dict[Any, list[int]] = {}
     units: list[list[int]] = []
     for p in positions:
-        key = replace(jobs[p], seed=0)
+        key = key_of(p)
         unit = open_units.get(key)
         if unit is None or len(unit) >= size:
             unit = []
@@ -95,8 +147,14 @@ def group_positions(
     return units
 
 
+def _multi_runner(concurrent: int, run_group: GroupRunFn, run_concurrent: GroupRunFn) -> GroupRunFn:
+    """What runs a unit of several jobs: concurrent units when ``concurrent > 1``, else groups."""
+    return run_concurrent if concurrent > 1 else run_group
+
+
 def _run_unit(jobs: Sequence[TrainJob], run: RunFn, run_group: GroupRunFn) -> list[JobResult]:
-    """One task of an executor: a single job through ``run``, a group through ``run_group``."""
+    """One task of an executor: a single job through ``run``, a unit of several (a seed group
+    or a concurrent unit) through ``run_group``."""
     if len(jobs) == 1:
         return [run(jobs[0])]
     return list(run_group(jobs))
@@ -215,6 +273,12 @@ class LocalExecutor:
     run_group
         The function that runs a group (default:
         :func:`nb201_flat.train.grouped_run.run_group`).
+    concurrent
+        Train up to this many runs of different cells at once in one process, one CUDA
+        stream each (1: each alone); not with ``group_seeds > 1``.
+    run_concurrent
+        The function that runs a concurrent unit (default:
+        :func:`nb201_flat.train.concurrent_run.run_concurrent`).
     """
 
     devices: Sequence[str] | None = None
@@ -225,15 +289,22 @@ class LocalExecutor:
     run: RunFn = field(default=_default_run)
     group_seeds: int = 1
     run_group: GroupRunFn = field(default=_default_run_group)
+    concurrent: int = 1
+    run_concurrent: GroupRunFn = field(default=_default_run_concurrent)
 
     def map(self, jobs: Sequence[TrainJob]) -> list[JobResult]:
         """See :class:`Executor`."""
+        check_unit_sizes(self.group_seeds, self.concurrent)
         results, todo = split_done(jobs)
         if todo:
-            units = group_positions(jobs, todo, self.group_seeds)
+            units = plan_units(jobs, todo, group_seeds=self.group_seeds, concurrent=self.concurrent)
             run = self._run_inline if not self.processes else self._run_pool
             results.update(run(jobs, units))
         return [results[p] for p in range(len(jobs))]
+
+    @property
+    def _multi(self) -> GroupRunFn:
+        return _multi_runner(self.concurrent, self.run_group, self.run_concurrent)
 
     def _slots(self) -> list[str]:
         devices = list(self.devices) if self.devices else _detect_devices()
@@ -248,7 +319,7 @@ class LocalExecutor:
             jobs = [_with_device(all_jobs[p], device) for p in unit]
             for attempt in range(1, self.retries + 2):
                 try:
-                    res = _run_unit(jobs, self.run, self.run_group)
+                    res = _run_unit(jobs, self.run, self._multi)
                     out.update(
                         {p: _with_attempts(r, attempt) for p, r in zip(unit, res, strict=True)}
                     )
@@ -285,7 +356,7 @@ class LocalExecutor:
                 initargs=(queue, threads, os.getpid()),
             ) as pool:
                 futures = {
-                    pool.submit(_run_in_worker, jobs, self.run, self.run_group): u
+                    pool.submit(_run_in_worker, jobs, self.run, self._multi): u
                     for u, jobs in pending.items()
                 }
                 for fut in cf.as_completed(futures):
@@ -340,16 +411,20 @@ class DaskExecutor:
     resources: dict[str, float] | None = None
     group_seeds: int = 1
     run_group: GroupRunFn = field(default=_default_run_group)
+    concurrent: int = 1
+    run_concurrent: GroupRunFn = field(default=_default_run_concurrent)
 
     def map(self, jobs: Sequence[TrainJob]) -> list[JobResult]:
         """See :class:`Executor`."""
         require("distributed", "cluster")
         from distributed import Client, as_completed
 
+        check_unit_sizes(self.group_seeds, self.concurrent)
         results, todo = split_done(jobs)
         if not todo:
             return [results[p] for p in range(len(jobs))]
-        units = group_positions(jobs, todo, self.group_seeds)
+        units = plan_units(jobs, todo, group_seeds=self.group_seeds, concurrent=self.concurrent)
+        multi = _multi_runner(self.concurrent, self.run_group, self.run_concurrent)
         own = not isinstance(self.address, Client)
         client = Client(self.address) if own else self.address  # type: ignore[no-untyped-call]
         try:
@@ -358,7 +433,7 @@ class DaskExecutor:
                     _run_unit,
                     [jobs[p] for p in unit],
                     self.run,
-                    self.run_group,
+                    multi,
                     key=f"nb201-train-{jobs[unit[0]].name}-x{len(unit)}-{unit[0]}",
                     retries=self.retries,
                     pure=False,
@@ -410,6 +485,8 @@ class SlurmExecutor:
     run: RunFn = field(default=_default_run)
     group_seeds: int = 1
     run_group: GroupRunFn = field(default=_default_run_group)
+    concurrent: int = 1
+    run_concurrent: GroupRunFn = field(default=_default_run_concurrent)
 
     def build(self) -> Any:
         """The configured ``submitit.AutoExecutor`` (imported here, not at module import)."""
@@ -424,16 +501,18 @@ class SlurmExecutor:
 
     def map(self, jobs: Sequence[TrainJob]) -> list[JobResult]:
         """See :class:`Executor`."""
+        check_unit_sizes(self.group_seeds, self.concurrent)
         results, todo = split_done(jobs)
         if not todo:
             return [results[p] for p in range(len(jobs))]
-        units = group_positions(jobs, todo, self.group_seeds)
+        units = plan_units(jobs, todo, group_seeds=self.group_seeds, concurrent=self.concurrent)
+        multi = _multi_runner(self.concurrent, self.run_group, self.run_concurrent)
         ex = self.build()
         attempts = dict.fromkeys(range(len(units)), 0)
         pending = list(range(len(units)))
         while pending:
             submitted = [
-                (u, ex.submit(_run_unit, [jobs[p] for p in units[u]], self.run, self.run_group))
+                (u, ex.submit(_run_unit, [jobs[p] for p in units[u]], self.run, multi))
                 for u in pending
             ]
             pending = []
@@ -463,21 +542,23 @@ def executor_from_spec(
     retries: int = 1,
     slurm_folder: str | os.PathLike[str] = "submitit_logs",
     group_seeds: int = 1,
+    concurrent: int = 1,
 ) -> Executor:
     """Executor from a CLI value: ``local``, ``inline``, ``dask://HOST:PORT`` or ``slurm``."""
-    g = group_seeds
+    check_unit_sizes(group_seeds, concurrent)
+    units: dict[str, Any] = {"group_seeds": group_seeds, "concurrent": concurrent}
     if spec == "local":
         return LocalExecutor(
-            devices=devices, jobs_per_device=jobs_per_device, retries=retries, group_seeds=g
+            devices=devices, jobs_per_device=jobs_per_device, retries=retries, **units
         )
     if spec == "inline":
-        return LocalExecutor(devices=devices, retries=retries, processes=False, group_seeds=g)
+        return LocalExecutor(devices=devices, retries=retries, processes=False, **units)
     if spec.startswith("dask://"):
-        return DaskExecutor("tcp://" + spec.removeprefix("dask://"), retries=retries, group_seeds=g)
+        return DaskExecutor("tcp://" + spec.removeprefix("dask://"), retries=retries, **units)
     if spec.startswith(("tcp://", "tls://")):
-        return DaskExecutor(spec, retries=retries, group_seeds=g)
+        return DaskExecutor(spec, retries=retries, **units)
     if spec == "slurm":
-        return SlurmExecutor(folder=slurm_folder, retries=retries, group_seeds=g)
+        return SlurmExecutor(folder=slurm_folder, retries=retries, **units)
     raise ExecutorSpecError(
         f"unknown executor {spec!r}; use local, inline, dask://HOST:PORT or slurm"
     )

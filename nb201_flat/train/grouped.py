@@ -10,6 +10,16 @@ statistics, data order and augmentation (its own generator, seeded like a single
 member exactly its own gradient, so SGD (element-wise) updates each member as if it trained
 alone: K grouped networks equal K separate ones, up to float rounding of the batched kernels.
 
+A grouped session runs in either training mode (:mod:`.modes`), as a single session does:
+``fast`` mode means bf16 autocast of forward and loss, the learning rate as a device tensor,
+dead edges pruned (:mod:`.pruning`), and on CUDA channels-last layout, ``torch.compile`` (CUDA
+graphs through ``mode="reduce-overhead"``) and the cuDNN flags. Channels-last under ``vmap``:
+the batching rule of a convolution folds the K members into the channel axis (one grouped
+convolution), so the stacked input is laid out ``(B, H, W, K, C)`` in memory and every 4-D
+weight stack ``(K, O, kh, kw, I)``; the folded tensors the kernels see are then channels-last
+views (the stem's input and every weight; checked on a CPU in the tests). Layers whose batching
+rule makes its own copy run in the default layout, which changes no number.
+
 Examples
 --------
 >>> import torch
@@ -23,7 +33,7 @@ from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from nb201_flat.errors import ArgumentError, require
@@ -34,7 +44,10 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 from torch.func import functional_call, stack_module_state, vmap  # noqa: E402
 
+from nb201_flat.train.augment import load_optimizer_state, lr_tensor  # noqa: E402
 from nb201_flat.train.model import Network  # noqa: E402
+from nb201_flat.train.modes import TrainMode, compile_options, uses_tensor_lr  # noqa: E402
+from nb201_flat.train.pruning import prune_network  # noqa: E402
 from nb201_flat.train.recipe import Recipe  # noqa: E402
 from nb201_flat.train.writer import cpu_snapshot  # noqa: E402
 
@@ -59,6 +72,11 @@ class GroupedNetworks(torch.nn.Module):
         One seed per member (weight init as a single run with that seed).
     device
         Where the stacked tensors live.
+    channels_last
+        Lay out the stacked 4-D weights so that the grouped convolution ``vmap`` runs reads
+        them as channels-last (see the module docstring); inputs go through :meth:`prep`.
+    prune
+        Skip edges into nodes that never reach the output (:func:`.pruning.prune_network`).
     """
 
     def __init__(
@@ -71,6 +89,8 @@ class GroupedNetworks(torch.nn.Module):
         num_classes: int,
         seeds: Sequence[int],
         device: torch.device | str = "cpu",
+        channels_last: bool = False,
+        prune: bool = False,
     ) -> None:
         super().__init__()
         if len(seeds) < 1:
@@ -81,15 +101,35 @@ class GroupedNetworks(torch.nn.Module):
         self.k = len(nets)
         # a weightless copy gives functional_call the structure and the train/eval flag
         self.base = copy.deepcopy(nets[0]).to("meta")
+        if prune:  # the members share the cell, so pruning the structure prunes them all
+            prune_network(self.base)
+        self.channels_last = channels_last
         params, buffers = stack_module_state(nets)
         # "." is not allowed in parameter names: keep the flat names in a side list
         self.names = list(params)
         self.buffer_names = list(buffers)
         self.stacked = torch.nn.ParameterList(
-            [torch.nn.Parameter(params[k].detach().to(device)) for k in self.names]
+            [torch.nn.Parameter(self._layout(params[k].detach().to(device))) for k in self.names]
         )
         for i, k in enumerate(self.buffer_names):
             self.register_buffer(f"buf{i}", buffers[k].to(device))
+
+    def _layout(self, p: torch.Tensor) -> torch.Tensor:
+        # (K, O, I, kh, kw) stored as (K, O, kh, kw, I): vmap's fold to (K*O, I, kh, kw) is
+        # then a channels-last view
+        if not self.channels_last or p.dim() != 5:
+            return p
+        return p.permute(0, 1, 3, 4, 2).contiguous().permute(0, 1, 4, 2, 3)
+
+    def prep(self, x: torch.Tensor) -> torch.Tensor:
+        """Stacked inputs ``(K, B, C, H, W)`` in the layout the network runs in.
+
+        With ``channels_last`` the memory order is ``(B, H, W, K, C)``, so the folded
+        ``(B, K*C, H, W)`` input of the first grouped convolution is a channels-last view.
+        """
+        if not self.channels_last:
+            return x
+        return x.permute(1, 3, 4, 0, 2).contiguous().permute(3, 0, 4, 1, 2)
 
     def _buffers_dict(self) -> dict[str, torch.Tensor]:
         return {k: getattr(self, f"buf{i}") for i, k in enumerate(self.buffer_names)}
@@ -122,7 +162,7 @@ class GroupedSession:
 
     Mirrors :class:`~nb201_flat.train.trainer.Session` member by member: the same weight
     init, data order, crops, flips (each member draws from its own generator, seeded with its
-    seed, on the data's device), per-epoch learning rate and SGD settings.
+    seed, on the data's device), learning-rate schedule, SGD settings and mode.
 
     Parameters
     ----------
@@ -134,6 +174,9 @@ class GroupedSession:
         One per member.
     recipe
         Hyper-parameters shared by all members.
+    mode
+        The training mode (:mod:`.modes`); ``None``: fp32, LR per epoch, eager, as
+        ``faithful`` computes.
     """
 
     def __init__(
@@ -146,8 +189,13 @@ class GroupedSession:
         n: int,
         seeds: Sequence[int],
         recipe: Recipe,
+        mode: TrainMode | None = None,
     ) -> None:
         self.data, self.recipe, self.device = data, recipe, data.device
+        self.mode = mode
+        device_type = self.device.type
+        self.amp = mode is not None and mode.amp
+        fast = mode is not None and mode.name == "fast"
         self.pad = data.info.pad if recipe.crop_pad is None else recipe.crop_pad
         self.model = GroupedNetworks(
             ops,
@@ -157,21 +205,34 @@ class GroupedSession:
             num_classes=data.info.num_classes,
             seeds=seeds,
             device=self.device,
+            channels_last=mode is not None and mode.uses_channels_last(device_type),
+            prune=fast,  # as a single fast session prunes
         )
         self.n_train = len(data.train_y)
         self.steps = recipe.steps_per_epoch(self.n_train)
         self.opt = torch.optim.SGD(
-            self.model.parameters(),
-            lr=recipe.lr,
+            # the stacked weights only (not the weightless structure on "meta"), in the
+            # network's parameter order: a member's optimiser state is a single run's
+            self.model.stacked.parameters(),
+            lr=lr_tensor(recipe.lr, self.device) if uses_tensor_lr(mode) else recipe.lr,
             momentum=recipe.momentum,
             nesterov=recipe.nesterov,
             weight_decay=recipe.weight_decay,
         )
         steps = self.steps
+        lr_update = "epoch" if mode is None else mode.lr_update
         self.sched = torch.optim.lr_scheduler.LambdaLR(
-            self.opt, lambda s: recipe.step_factor(int(s), steps, "epoch")
+            self.opt, lambda s: recipe.step_factor(int(s), steps, lr_update)
         )
         self.gens = [torch.Generator(device=self.device).manual_seed(s) for s in seeds]
+        opts = compile_options(mode, device_type) if mode is not None else None
+        self.fwd: Callable[[torch.Tensor], torch.Tensor] = (
+            torch.compile(self.model, **opts) if opts is not None else self.model  # type: ignore[call-overload]
+        )
+
+    def autocast(self) -> torch.autocast:
+        """bf16 autocast in a bf16 mode (a no-op context otherwise)."""
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp)
 
     def train_epoch(self, max_steps: int | None = None) -> tuple[list[float], int]:
         """One epoch for every member: ``([mean loss per member], images per member)``."""
@@ -196,11 +257,12 @@ class GroupedSession:
                 idx = perm[b * bs : (b + 1) * bs]
                 xs.append(data.augment(data.train_x[idx], self.pad, recipe.flip, gen))
                 ys.append(data.train_y[idx])
-            x, y = torch.stack(xs), torch.stack(ys)
-            logits = self.model(x)
-            # mean per member, summed: member k's gradient is that of its own loss alone
-            losses = F.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction="none").view_as(y)
-            per_member = losses.mean(1)
+            x, y = self.model.prep(torch.stack(xs)), torch.stack(ys)
+            with self.autocast():
+                logits = self.fwd(x)
+                # mean per member, summed: member k's gradient is that of its own loss alone
+                ce = F.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction="none")
+                per_member = ce.view_as(y).mean(1)
             self.opt.zero_grad(set_to_none=True)
             per_member.sum().backward()  # type: ignore[no-untyped-call]
             self.opt.step()
@@ -237,7 +299,9 @@ class GroupedSession:
                 for b in range(0, len(needed), bs):
                     idx = needed[b : b + bs]
                     x = data.normalise(x_all[idx])
-                    logits = self.model(x.unsqueeze(0).expand(k, *x.shape)).float()
+                    with self.autocast():
+                        logits = self.fwd(self.model.prep(x.unsqueeze(0).expand(k, *x.shape)))
+                    logits = logits.float()
                     y = y_all[idx].unsqueeze(0).expand(k, -1)
                     ce = F.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction="none")
                     losses[:, idx] = ce.view(k, -1).double()
@@ -294,16 +358,20 @@ class GroupedSession:
                     buf[m].copy_(model_state[name])
                 self.gens[m].set_state(st["generator"])
         first = states[0]["optimizer"]
+        params = list(self.model.stacked.parameters())
+
+        def stacked(i: int, key: str) -> torch.Tensor:
+            value = torch.stack([st["optimizer"]["state"][i][key] for st in states])
+            p = params[int(i)]
+            if value.shape != p.shape:
+                return value.to(self.device)
+            return torch.empty_like(p).copy_(value)  # the parameter's layout (channels-last)
+
         stacked_state = {
-            i: {
-                key: (
-                    torch.stack([st["optimizer"]["state"][i][key] for st in states]).to(self.device)
-                    if torch.is_tensor(v)
-                    else v
-                )
-                for key, v in per.items()
-            }
+            i: {key: stacked(i, key) if torch.is_tensor(v) else v for key, v in per.items()}
             for i, per in first["state"].items()
         }
-        self.opt.load_state_dict({"state": stacked_state, "param_groups": first["param_groups"]})
+        load_optimizer_state(
+            self.opt, {"state": stacked_state, "param_groups": first["param_groups"]}
+        )
         self.sched.load_state_dict(states[0]["scheduler"])

@@ -16,9 +16,10 @@ database and the checkpoints nothing tells a member from a separate run:
 * each member holds its own run lock for the life of the group.
 
 A grouped member's numbers equal its separate run's up to float rounding of the batched
-kernels (tested on CPU), not bitwise; both are fp32 with NB201's schedule, so they share the
-results key. Only ``faithful`` mode is grouped (the grouped step has no bf16/compile path yet);
-asking for a group in ``fast`` mode is an error, never a silently different precision.
+kernels (tested on CPU), not bitwise, in either mode: a group trains in its jobs' mode
+(``faithful``: fp32; ``fast``: bf16 autocast, pruned dead edges, and on CUDA channels-last,
+``torch.compile`` and the cuDNN flags; see :mod:`.grouped`), so a member shares the results key
+of the separate run in that mode and never that of the other mode.
 
 Datasets are not grouped: their networks differ in shape (classifier width) and their epochs
 in length (25k or 50k images), which batched kernels cannot share; a campaign over several
@@ -73,11 +74,24 @@ def check_groupable(jobs: Sequence[TrainJob]) -> None:
     seeds = [j.seed for j in jobs]
     if len(set(seeds)) != len(seeds):
         raise ArgumentError(f"a group repeats a seed: {seeds}")
-    if jobs[0].train_mode.name != "faithful":
-        raise ArgumentError(
-            "grouped training runs in faithful mode only; use --mode faithful or drop "
-            "--group-seeds (train fast-mode runs separately)"
-        )
+
+
+def grouped_session(jobs: Sequence[TrainJob], data: DeviceData) -> GroupedSession:
+    """The :class:`~nb201_flat.train.grouped.GroupedSession` :func:`train_group` trains for
+    ``jobs`` on ``data`` (their cell, size, seeds, recipe and mode); benchmarks build theirs
+    here too, so they measure what users run."""
+    check_groupable(jobs)
+    job0 = jobs[0]
+    return GroupedSession(
+        data,
+        job0.ops,
+        job0.n_nodes,
+        c=job0.c,
+        n=job0.n,
+        seeds=[j.seed for j in jobs],
+        recipe=job0.recipe,
+        mode=job0.train_mode,
+    )
 
 
 GroupEpochCallback = Callable[[int, Sequence[Mapping[str, tuple[float, float, float]]]], None]
@@ -169,20 +183,13 @@ def _train(
     if job0.threads is not None:
         torch.set_num_threads(job0.threads)
     recipe = job0.recipe
+    faithful = job0.train_mode.name == "faithful"
     data = DeviceData(
-        load_dataset(job0.dataset, job0.data_root, split_dir=job0.split_dir, strict=True),
+        load_dataset(job0.dataset, job0.data_root, split_dir=job0.split_dir, strict=faithful),
         device,
     )
     apply_backend_flags(job0.train_mode, device.type)
-    sess = GroupedSession(
-        data,
-        job0.ops,
-        job0.n_nodes,
-        c=job0.c,
-        n=job0.n,
-        seeds=[j.seed for j in jobs],
-        recipe=recipe,
-    )
+    sess = grouped_session(jobs, data)
     ckpts = [Checkpointer(j.checkpoint_folder) for j in jobs]
     start, states = _resume_point(ckpts, jobs)
     for c in ckpts:

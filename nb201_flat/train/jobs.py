@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Literal, NamedTuple
 
@@ -234,6 +234,22 @@ def make_jobs(
                 )
             )
     return jobs
+
+
+_MEMBER_FIELDS = frozenset({"arch", "index", "ops", "seed"})
+"""What may differ between the runs of one concurrent unit (``--concurrent``)."""
+
+
+def concurrency_key(job: TrainJob) -> tuple[object, ...]:
+    """What runs trained concurrently in one process share: every job field but the cell and
+    the seed (the dataset on the device, the mode's process-wide flags, the schedule...).
+
+    >>> a, b = make_jobs([0, 11472], dataset="cifar10", epochs=2, seeds=[1],
+    ...                  data_root="d", db_path="r.sqlite")
+    >>> concurrency_key(a) == concurrency_key(b)
+    True
+    """
+    return tuple(getattr(job, f.name) for f in fields(job) if f.name not in _MEMBER_FIELDS)
 
 
 Status = Literal["done", "skipped", "failed"]

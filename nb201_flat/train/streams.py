@@ -16,6 +16,9 @@ tests check. On CUDA every stream first waits for the work already queued on the
 stream (the data upload, the initial weights), and the current stream waits for every
 session's stream at the end of the epoch.
 
+Users reach it through ``nb201-flat train --concurrent K`` and the executors' ``concurrent=K``
+(:mod:`.concurrent_run`: each run's results, checkpoints and lock its own).
+
 Several *processes* can share a GPU as well (``--jobs-per-device``): with NVIDIA's
 Multi-Process Service (MPS) their kernels run concurrently too, at the price of one copy of the
 data per process; see the README's training section. Whether streams or MPS processes are
@@ -73,39 +76,49 @@ class ConcurrentSessions:
         stream = self.streams[i]
         return torch.cuda.stream(stream) if stream is not None else nullcontext()
 
-    def train_epoch(self, max_steps: int | None = None) -> list[tuple[float, float, int]]:
-        """One epoch of every session: ``[(mean loss, accuracy %, images)]`` in order.
+    def _chosen(self, active: Sequence[int] | None) -> list[int]:
+        return list(range(len(self.sessions))) if active is None else list(active)
+
+    def train_epoch(
+        self, max_steps: int | None = None, active: Sequence[int] | None = None
+    ) -> list[tuple[float, float, int]]:
+        """One epoch of every session (or of those at positions ``active``): ``[(mean loss,
+        accuracy %, images)]`` in that order.
 
         Sessions with fewer steps (a smaller dataset share, another batch size) finish early.
         """
+        chosen = self._chosen(active)
         if self.on_cuda:
             current = torch.cuda.current_stream(self.device)
-            for stream in self.streams:
-                stream.wait_stream(current)  # data upload and weights are ready
+            for i in chosen:
+                self.streams[i].wait_stream(current)  # data upload and weights are ready
         steps = []
-        for i, sess in enumerate(self.sessions):
+        for i in chosen:
             with self._on(i):
-                steps.append(sess.begin_epoch(max_steps))
-        for b in range(max(steps)):
-            for i, sess in enumerate(self.sessions):
-                if b < steps[i]:
+                steps.append(self.sessions[i].begin_epoch(max_steps))
+        for b in range(max(steps, default=0)):
+            for i, n_steps in zip(chosen, steps, strict=True):
+                if b < n_steps:
                     with self._on(i):
-                        sess.step(b)
+                        self.sessions[i].step(b)
         if self.on_cuda:
             current = torch.cuda.current_stream(self.device)
-            for stream in self.streams:
-                current.wait_stream(stream)
+            for i in chosen:
+                current.wait_stream(self.streams[i])
             torch.cuda.synchronize(self.device)
         out = []
-        for i, sess in enumerate(self.sessions):
+        for i in chosen:
             with self._on(i):
-                out.append(sess.end_epoch())
+                out.append(self.sessions[i].end_epoch())
         return out
 
-    def evaluate(self) -> list[dict[str, tuple[float, float, float]]]:
-        """Every session's :meth:`~nb201_flat.train.trainer.Session.evaluate`, in turn."""
+    def evaluate(
+        self, active: Sequence[int] | None = None
+    ) -> list[dict[str, tuple[float, float, float]]]:
+        """Every (or every ``active``) session's
+        :meth:`~nb201_flat.train.trainer.Session.evaluate`, in turn."""
         out = []
-        for i, sess in enumerate(self.sessions):
+        for i in self._chosen(active):
             with self._on(i):
-                out.append(sess.evaluate())
+                out.append(self.sessions[i].evaluate())
         return out

@@ -37,7 +37,7 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 from nb201_flat.train import costs  # noqa: E402
-from nb201_flat.train.augment import draw_crops, lr_tensor  # noqa: E402
+from nb201_flat.train.augment import draw_crops, load_optimizer_state, lr_tensor  # noqa: E402
 from nb201_flat.train.checkpoint import Checkpointer  # noqa: E402
 from nb201_flat.train.data import DatasetInfo, DataSplits, load_dataset  # noqa: E402
 from nb201_flat.train.jobs import JobResult, TrainJob  # noqa: E402
@@ -280,19 +280,7 @@ class Session:
     def load_state(self, state: Mapping[str, Any]) -> None:
         """Inverse of :meth:`state`."""
         self.model.load_state_dict(state["model"])
-        # Checkpoints are read onto the CPU, and load_state_dict installs the saved param-group
-        # values as they are: a fast-mode LR tensor would come back on the CPU (a host copy in
-        # every step) and be another object than the one a compiled step captured. Copy the
-        # loaded values into the live device tensors instead.
-        live = [
-            {k: v for k, v in g.items() if isinstance(v, torch.Tensor)}
-            for g in self.opt.param_groups
-        ]
-        self.opt.load_state_dict(state["optimizer"])
-        for group, tensors in zip(self.opt.param_groups, live, strict=True):
-            for name, tensor in tensors.items():
-                tensor.copy_(torch.as_tensor(group[name]))
-                group[name] = tensor
+        load_optimizer_state(self.opt, state["optimizer"])
         self.sched.load_state_dict(state["scheduler"])
         self.gen.set_state(state["generator"])
 

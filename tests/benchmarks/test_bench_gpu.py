@@ -78,9 +78,53 @@ def test_tiny_cpu_pass_exercises_every_measurement() -> None:
     assert st["ratio_streams_to_in_turn"] == pytest.approx(ratio)
     assert [r["eval_batch"] for r in res["eval"]["runs"]] == [4, 16]
     assert all(r["images_per_s"] > 0 for r in res["eval"]["runs"])
+    # many networks through the user-facing paths: --group-seeds K in both modes, --concurrent K
+    assert "error" not in repr(res), res  # every measurement ran
+    assert runs[0]["mode_tag"] == "faithful"
+    fast = res["grouped_fast"]["runs"]
+    assert [g["k"] for g in fast] == [1, 2] and {g["mode_tag"] for g in fast} == {"fast-bf16"}
+    assert fast[0]["ratio_to_k1"] == 1.0 and all(g["aggregate_images_per_s"] > 0 for g in fast)
+    assert fast[1]["ratio_to_k1"] == pytest.approx(
+        fast[1]["aggregate_images_per_s"] / fast[0]["aggregate_images_per_s"]
+    )
+    conc = res["concurrent"]["runs"]
+    assert [g["k"] for g in conc] == [1, 2] and res["concurrent"]["option"] == "--concurrent K"
+    assert [g["cells"] for g in conc] == [B.concurrent_cells(1), B.concurrent_cells(2)]
+    assert conc[0]["ratio_to_k1"] == 1.0 and all(g["aggregate_images_per_s"] > 0 for g in conc)
     # a spent budget skips measurements and says so
     res = B.run(torch.device("cpu"), c=2, n=1, batch=8, steps=1, warmup=0, n_train=8,
                 ks=(1,), budget_s=0.0, times={})  # fmt: skip
     assert "skipped" in res["cells"]["resnet_like"]["fast"]
     assert "skipped" in res["grouped"]["runs"][0]
     assert "skipped" in res["streams"] and "skipped" in res["eval"]
+    assert "skipped" in res["grouped_fast"]["runs"][0] and "skipped" in res["concurrent"]["runs"][0]
+
+
+def test_bench_builds_what_the_cli_trains_and_records_failures() -> None:
+    from nb201_flat.train.modes import FAST
+
+    jobs = B.bench_jobs([11472, 6111], [0], "fast", c=2, n=1, batch=8)
+    assert [j.index for j in jobs] == [11472, 6111] and {j.train_mode for j in jobs} == {FAST}
+    assert {j.key.space for j in jobs} == {"nb201@C2N1#fast-bf16"}
+    cells = B.concurrent_cells(32)
+    assert len(set(cells)) == 32 and cells[:4] == B.concurrent_cells(4)
+    assert all(NB201.connected[i] for i in cells)
+
+    def broken() -> dict:
+        raise RuntimeError("inductor cannot compile this")
+
+    assert B.guarded(broken) == {"error": "RuntimeError: inductor cannot compile this"}
+    # a failed K is recorded as such and has no ratio; the others keep theirs
+    calls = iter(
+        [{"aggregate_images_per_s": 10.0}, RuntimeError("oom"), {"aggregate_images_per_s": 30.0}]
+    )
+
+    def measure(k: int) -> dict:
+        r = next(calls)
+        if isinstance(r, Exception):
+            raise r
+        return dict(r)
+
+    runs = B.sweep(measure, (1, 4, 16), lambda: False, 60.0)
+    assert runs[0]["ratio_to_k1"] == 1.0 and runs[2]["ratio_to_k1"] == 3.0
+    assert runs[1] == {"error": "RuntimeError: oom", "k": 4, "ratio_to_k1": None}

@@ -180,8 +180,14 @@ def test_train_group_seeds_and_eval_options(
     curves = load_curves(tmp_path / "grp.sqlite")
     assert set(curves.loc[curves["epoch"] == 1, "split"]) == {"train"}
     assert set(curves.loc[curves["epoch"] == 2, "split"]) == {"train", "ori-test"}
-    with pytest.raises(ArgumentError, match="faithful mode only"):
-        run_cli(argv("x.sqlite", "--group-seeds", "2", "--mode", "fast"))
+    # fast mode groups as well, under the fast results key (tests/train/test_train_grouped_fast)
+    assert run_cli(argv("fast.sqlite", "--group-seeds", "2", "--mode", "fast")) == 0
+    fast = json.loads(capsys.readouterr().out)["runs"]
+    assert [(r["seed"], r["status"], r["mode"]) for r in fast] == [
+        (1, "done", "fast-bf16"),
+        (2, "done", "fast-bf16"),
+    ]
+    assert {r["mode"] for r in grp} == {"faithful"}
     for bad in (["--group-seeds", "0"], ["--eval-every", "0"], ["--eval-batch-size", "0"]):
         with pytest.raises(ArgumentError, match=bad[0]):
             run_cli(argv("x.sqlite", *bad))

@@ -15,6 +15,7 @@ MODULES = [
     "nb201_flat.train.pruning",
     "nb201_flat.train.campaign",
     "nb201_flat.train.writer",
+    "nb201_flat.train.executors",
 ]
 TORCH_MODULES = ["nb201_flat.train.augment", "nb201_flat.train.grouped"]
 

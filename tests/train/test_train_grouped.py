@@ -207,8 +207,11 @@ def test_group_checks() -> None:
     assert group_positions([*jobs[:2], other_cell], range(3), 4) == [[0, 1], [2]]
     assert group_positions(jobs[:2], [0, 1], 1) == [[0], [1]]
     assert group_positions(jobs[:2] * 2, range(4), 3) == [[0, 1, 2], [3]]
-    with pytest.raises(ArgumentError, match="faithful mode only"):
-        group_positions(jobs, range(4), 2)
+    # fast-mode seeds group too, never with faithful ones (the mode is part of the unit)
+    assert group_positions(jobs, range(4), 2) == [[0, 1], [2, 3]]
+    assert group_positions(jobs, [0, 2, 1, 3], 4) == [[0, 1], [2, 3]]
+    with pytest.raises(ArgumentError, match="differ in more than their seed"):
+        check_groupable([jobs[0], jobs[3]])
     with pytest.raises(ArgumentError, match="differ in more than their seed"):
         check_groupable([jobs[0], other_cell])
     with pytest.raises(ArgumentError, match="repeats a seed"):
