@@ -52,6 +52,7 @@ from nb201_flat.search.algorithms import (
 )
 from nb201_flat.search.oracle import FloatArray, IntArray, OracleData
 from nb201_flat.search.runner import RunRecord, run_one
+from nb201_flat.space import Space
 from nb201_flat.types import BoolArray
 
 npt_u64: TypeAlias = npt.NDArray[np.uint64]
@@ -80,8 +81,6 @@ def lockstep_ok(data: OracleData, algorithm: SearchAlgorithm) -> bool:
     if not lockstep_kind(algorithm):
         return False
     assert isinstance(algorithm, RegularizedEvolution | LocalSearch)
-    if algorithm.objective is not None and data.order is not None:
-        return False  # free look-ups draw seeds from the oracle stream between queries
     if isinstance(algorithm, LocalSearch):
         counts = data.space.neighbours(1).counts
         return bool(counts.size) and bool((counts == counts[0]).all())
@@ -125,31 +124,34 @@ class _Stream:
     has no half buffered.
     """
 
-    __slots__ = ("_keys", "_seed", "ptr", "words")
+    __slots__ = ("_bits", "ptr", "words")
 
     def __init__(self, seed: int, runs: list[int], stream: int, width: int = 512) -> None:
-        self._seed = seed
-        self._keys = [(r, stream) for r in runs]
+        self._bits = [
+            np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(r, stream))) for r in runs
+        ]
         self.ptr = np.zeros(len(runs), dtype=np.int64)
         self.words = self._make(width)
 
     def _make(self, n32: int) -> npt_u64:
+        """The next ``n32`` (rounded up to even) words of every run's stream."""
         n64 = (n32 + 1) // 2
-        out = np.empty((len(self._keys), 2 * n64), dtype=np.uint64)
-        for k, key in enumerate(self._keys):
-            bits = np.random.PCG64(np.random.SeedSequence(self._seed, spawn_key=key))
+        out = np.empty((len(self._bits), 2 * n64), dtype=np.uint64)
+        for k, bits in enumerate(self._bits):
             raw = bits.random_raw(n64)
             out[k, 0::2] = raw & _M32
             out[k, 1::2] = raw >> np.uint64(32)
         return out
 
     def ensure(self, rows: IntArray, extra: int) -> None:
-        """Room for ``extra`` more words in each of ``rows``."""
+        """Room for ``extra`` more words in each of ``rows`` (the streams continue)."""
         if rows.size == 0:
             return
         need = int(self.ptr[rows].max()) + extra
-        if need > self.words.shape[1]:
-            self.words = self._make(max(need, 2 * self.words.shape[1]))
+        have = self.words.shape[1]
+        if need > have:
+            more = self._make(max(need, 2 * have) - have)
+            self.words = np.concatenate((self.words, more), axis=1)
 
     def take(self, rows: IntArray) -> npt_u64:
         """The next word of each of ``rows`` (advancing them)."""
@@ -200,15 +202,104 @@ class _Stream:
         return arr
 
 
-class _Runs:
-    """The oracles, memories and incumbents of all runs, as arrays."""
+class _Words:
+    """Each run's oracle stream as 64-bit words, consumed as numpy's ``Generator`` does.
 
-    def __init__(self, data: OracleData, seed: int, runs: list[int], memory: bool) -> None:
+    A 32-bit draw takes the high half of a buffered word if there is one, else the low half
+    of the next word (buffering its high half); ``random()`` takes the next whole word and
+    leaves a buffered half where it is. ``w`` is each run's next unused word, ``hb`` the word
+    whose high half is buffered (-1: none).
+    """
+
+    __slots__ = ("_bits", "hb", "raw", "w")
+
+    def __init__(self, seed: int, runs: list[int], width: int) -> None:
+        self._bits = [np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(r, 1))) for r in runs]
+        self.raw = self._draw(max(width, 8))
+        self.w = np.zeros(len(runs), dtype=np.int64)
+        self.hb = np.full(len(runs), -1, dtype=np.int64)
+
+    def _draw(self, n: int) -> npt_u64:
+        if not self._bits:
+            return np.zeros((0, n), dtype=np.uint64)
+        return np.stack([b.random_raw(n) for b in self._bits])
+
+    def ensure(self, need: int) -> None:
+        """Room for words up to index ``need - 1`` in every run (the streams continue)."""
+        have = self.raw.shape[1]
+        if need > have:
+            more = max(need, 2 * have) - have
+            self.raw = np.concatenate((self.raw, self._draw(more)), axis=1)
+
+
+@functools.cache
+def _mutants(space: Space) -> IntArray:
+    """``mutants[i, e, r]``: cell ``i`` with edge ``e`` set to the ``r``-th other op, as
+    :func:`~nb201_flat.search.algorithms.mutate` builds it (``r < old``: ``r``, else ``r + 1``)."""
+    codes = space.codes.astype(np.int64)
+    n_other = space.n_ops - 1
+    out = np.empty((space.size, space.n_edges, max(n_other, 1)), dtype=np.int64)
+    for e in range(space.n_edges):
+        for r in range(n_other):
+            c = codes.copy()
+            c[:, e] = np.where(r < codes[:, e], r, r + 1)
+            out[:, e, r] = space.indices_of_codes(c)
+    out.setflags(write=False)
+    return out
+
+
+def _aggregate(g: FloatArray, counts: IntArray, agg: str, q: float) -> FloatArray:
+    """``aggregate_members`` of each row's first ``counts`` entries, the same floats: rows are
+    grouped by their number of members and each group is one block of row-wise reductions,
+    the code the loop runs on a ``(1, members)`` block."""
+    from nb201_flat.landscape.neighbourhood import _chunk_stats
+
+    out = np.full(len(g), np.nan)
+    uniq = np.unique(counts)
+    for c in uniq.tolist():
+        rows = slice(None) if uniq.size == 1 else np.flatnonzero(counts == c)
+        if c == 0:
+            continue  # no member: NaN, as aggregate_members of an empty row
+        block = np.ascontiguousarray(g[rows, :c])
+        res: dict[str, FloatArray] = {agg: np.full(len(block), np.nan), "n": np.full(len(block), np.nan)}
+        nan = bool(np.isnan(block).any())
+        _chunk_stats(block, None, block[:, 0], nan, (agg,), q, 0.0, False, res, slice(None))
+        out[rows] = res[agg]
+    return out
+
+
+class _Runs:
+    """The oracles, memories, NA look-ups and incumbents of all runs, as arrays.
+
+    A run's memory is one code per cell (``code``): -1 unseen, ``p`` looked up free with
+    stored seed ``p``, ``R + p`` paid with stored seed ``p`` (``R`` stored rows; one row
+    without stored seeds). ``vals[code, cell]`` is then the value the run knows.
+    """
+
+    def __init__(
+        self,
+        data: OracleData,
+        seed: int,
+        runs: list[int],
+        memory: bool,
+        objective: NeighbourObjective | None,
+    ) -> None:
         n = len(runs)
         self.data = data
         self.runs = runs
+        size = data.space.size
+        self.size = size
         self.algo = _Stream(seed, runs, 0)
-        self.orc = _Stream(seed, runs, 1, width=64) if data.order is not None else None
+        self.seeded = data.order is not None and data.counts is not None
+        if self.seeded:
+            assert data.order is not None and data.counts is not None
+            vt: FloatArray = np.take_along_axis(data.values, data.order, axis=0)
+            self.cnt: IntArray = data.counts.astype(np.int64)
+        else:
+            vt = data.values[:1]
+            self.cnt = np.ones(size, dtype=np.int64)
+        self.n_rows = int(vt.shape[0])
+        self.vals = np.concatenate((vt, vt)).ravel()  # free codes, then paid codes
         self.alive = np.ones(n, dtype=bool)
         self.queries = np.zeros(n, dtype=np.int64)
         self.seconds = np.zeros(n, dtype=np.float64)
@@ -218,17 +309,39 @@ class _Runs:
         self.inc_score = np.full(n, -np.inf)
         self.changes: list[list[tuple[float, int, int]]] = [[] for _ in runs]
         self.redo = np.zeros(n, dtype=bool)
-        size = data.space.size
         self.memory = memory
-        self.known: BoolArray | None = None
-        self.known_v: FloatArray | None = None
-        if memory or data.repeats == "cache":
-            self.known = np.zeros((n, size), dtype=bool)
-            self.known_v = np.zeros((n, size), dtype=np.float64)
-        # NA memory: the cells each run paid for, in order (for its free look-ups)
-        self.paid_order: list[list[int]] = [[] for _ in runs]
+        self.cache = data.repeats == "cache"
+        self.code: npt.NDArray[np.int16] | None = None
+        if memory or self.cache:
+            self.code = np.full(n * size, -1, dtype=np.int16)
         self.stall_limit = 20 * size + 1000
         self.n_dom = size if data.candidates is None else len(data.candidates)
+        self.costs = data.costs
+        # NA look-ups: the neighbourhood, fixed scores on a single-row oracle, free counts,
+        # and each scored cell's batch of look-ups (run, length, costs) in time order
+        self.obj = objective
+        self.nbi: IntArray | None = None
+        self.fixed: FloatArray | None = None
+        if objective is not None:
+            nb = objective.neighbourhood.arrays(data.space)
+            self.nbi = nb.indices.astype(np.int64)
+            self.nbc: IntArray = nb.counts.astype(np.int64)
+            self.padded = bool((nb.counts != nb.width).any())
+            if not self.seeded:
+                from nb201_flat.search.vectorised import na_scores
+
+                self.fixed = na_scores(data, objective)
+            from nb201_flat.landscape.neighbourhood import _agg_level
+
+            self.agg, self.q = _agg_level(objective.neighbourhood)
+        self.free = np.zeros(n, dtype=np.int64)
+        self.batch_run: list[IntArray] = []
+        self.batch_len: list[IntArray] = []
+        self.batch_cost: list[FloatArray] = []
+        self.orc: _Words | None = None
+        if self.seeded:
+            self.orc = _Words(seed, runs, 64)
+        self.scratch: npt.NDArray[np.int32] | None = None
 
     def sample(self, rows: IntArray) -> IntArray:
         """``oracle.sample(rng)`` for each of ``rows``."""
@@ -236,76 +349,265 @@ class _Runs:
         cand = self.data.candidates
         return draw if cand is None else cand[draw].astype(np.int64)
 
-    def _values(self, rows: IntArray, cells: IntArray) -> FloatArray:
-        """Values of charged queries (the oracle stream's seed draws, in order)."""
+    def evaluate(
+        self, rows: IntArray, cells: IntArray, fx: FloatArray | None = None, first: bool = False
+    ) -> tuple[IntArray, BoolArray, FloatArray, BoolArray]:
+        """Score ``cells[k, :]`` in order in run ``rows[k]`` (``mem.score`` for an NA form,
+        the oracle's or memory's answer otherwise), as far as each run goes: until a refused
+        query or the memory's stall (the run ends), or, with ``first``, just past the first
+        score better than ``fx[k]``. Charges, memory, look-ups, streams and the incumbent are
+        committed up to there. Returns (cut, run ended, scores, better than ``fx``)."""
         d = self.data
-        if d.order is None or d.counts is None or self.orc is None:
-            out: FloatArray = d.values[0, cells]
-            return out
-        pick = self.orc.bounded(rows, d.counts[cells])
-        res: FloatArray = d.values[d.order[pick, cells], cells]
-        return res
-
-    def query(self, rows: IntArray, cells: IntArray) -> tuple[IntArray, FloatArray]:
-        """One query per run of ``rows`` (a run ends when refused or stalled): the rows that
-        got a value, and the values."""
-        d = self.data
-        val = np.full(rows.size, np.nan)
-        fresh = np.ones(rows.size, dtype=bool)
-        if self.known is not None and self.known_v is not None:
-            hit = self.known[rows, cells]
-            val[hit] = self.known_v[rows[hit], cells[hit]]
-            fresh = ~hit
-            hr = rows[hit]
-            if self.memory:
-                # the NA memory answers a paid cell again, and gives up after too many
-                self.stall[hr] += 1
-                self.alive[hr[self.stall[hr] > self.stall_limit]] = False
-            else:
-                self.hits[hr] += 1
-        fr, fc = rows[fresh], cells[fresh]
-        cost = np.zeros(fr.size) if d.costs is None else d.costs[fc]
-        refuse = np.zeros(fr.size, dtype=bool)
+        m, b = cells.shape
+        pos = np.arange(b)[None, :]
+        size = self.size
+        rs = rows[:, None] * size + cells
+        code0 = None
+        if self.code is not None:
+            code0 = self.code[rs]
+            known = code0 >= self.n_rows
+        else:
+            known = np.zeros((m, b), dtype=bool)
+        # a known cell: the memory's answer (a stall), or the oracle's cache (plain REA)
+        revisit = known if self.memory else np.zeros((m, b), dtype=bool)
+        fresh = ~known
+        cost = np.zeros((m, b)) if self.costs is None else np.where(fresh, self.costs[cells], 0.0)
+        # the loop adds one cost at a time to the run's running total: a sequential cumsum
+        secs = np.cumsum(np.concatenate((self.seconds[rows][:, None], cost), axis=1), axis=1)[:, 1:]
+        qs = self.queries[rows][:, None] + np.cumsum(fresh, axis=1)
+        stop = np.zeros((m, b), dtype=bool)
         if d.budget_queries is not None:
-            refuse |= self.queries[fr] + 1 > d.budget_queries
+            stop |= qs > d.budget_queries
         if d.budget_seconds is not None:
-            refuse |= self.seconds[fr] + cost > d.budget_seconds
-        self.alive[fr[refuse]] = False
-        ok = ~refuse
-        ar, ac = fr[ok], fc[ok]
-        self.queries[ar] += 1
-        self.seconds[ar] += cost[ok]
-        v = self._values(ar, ac)
-        idx = np.flatnonzero(fresh)[ok]
-        val[idx] = v
-        if self.known is not None and self.known_v is not None:
-            self.known[ar, ac] = True
-            self.known_v[ar, ac] = v
+            stop |= secs > d.budget_seconds
+        stop &= fresh
         if self.memory:
-            self.stall[ar] = 0
-            for r, c in zip(ar.tolist(), ac.tolist(), strict=True):
-                self.paid_order[r].append(c)
-        got = self.alive[rows]
-        return rows[got], val[got]
+            # revisits in a row since the last paid cell (the memory's stall counter)
+            last_new = np.maximum.accumulate(np.where(fresh, pos, -1), axis=1)
+            run_len = np.where(last_new >= 0, pos - last_new, self.stall[rows][:, None] + pos + 1)
+            stop |= revisit & (run_len > self.stall_limit)
+        end = np.where(stop.any(axis=1), stop.argmax(axis=1), b)
+        # own draws: a charged cell with a choice of stored seeds draws one (32-bit)
+        own = fresh & (self.cnt[cells] > 1) if self.seeded else None
+        need = key = src = n_need = pinb = zc0 = None
+        if self.nbi is not None:
+            need, key, src, n_need, pinb, zc0 = self._lookups(rows, cells)
+        # the oracle stream: own draw of each charged cell, then one double per look-up
+        pick_own = np.zeros((m, b), dtype=np.int64)
+        pf = None
+        rej = np.zeros((m, b), dtype=bool)
+        consumed = None
+        if self.orc is not None and own is not None:
+            orc = self.orc
+            s0 = (orc.hb[rows] >= 0).astype(np.int64)
+            t32 = np.cumsum(own, axis=1) - 1
+            opens = own & ((t32 + s0[:, None]) % 2 == 0)
+            consumed = opens.astype(np.int64) if n_need is None else opens + n_need
+            done = np.cumsum(consumed, axis=1)
+            w0 = orc.w[rows][:, None]
+            before = w0 + done - consumed  # the word of position j's own opener
+            orc.ensure(int((w0[:, 0] + done[:, -1]).max()) + 1 if m and b else 0)
+            width = orc.raw.shape[1]
+            flat = orc.raw.ravel()
+            opener = np.maximum.accumulate(np.where(opens, before, -1), axis=1)
+            opener = np.where(opener >= 0, opener, orc.hb[rows][:, None])
+            word = np.where(opens, before, opener)
+            raw32 = flat[rows[:, None] * width + np.maximum(word, 0)]
+            w32 = np.where(opens, raw32 & _M32, raw32 >> np.uint64(32))
+            ne = self.cnt[cells].astype(np.uint64)
+            ne1 = np.maximum(ne, np.uint64(1))
+            mm = w32 * ne1
+            pick_own = np.where(own, (mm >> np.uint64(32)).astype(np.int64), 0)
+            rej = own & ((mm & _M32) < (_TWO32 - ne1) % ne1)
+            if need is not None and key is not None:
+                nflat = need.ravel()
+                ent = np.flatnonzero(nflat)
+                k_of = ent // (b * need.shape[2])
+                j_of = (ent // need.shape[2]) % b
+                rank = (np.cumsum(need, axis=2) - 1).ravel()[ent]
+                wd = (before + opens)[k_of, j_of] + rank
+                u = (flat[rows[k_of] * width + wd] >> np.uint64(11)).astype(np.float64) * 2.0**-53
+                z = key.ravel()[ent] - rows[k_of] * size
+                pf = np.zeros(nflat.size, dtype=np.int64)
+                pf[ent] = np.floor(u * np.maximum(self.cnt[z], 1)).astype(np.int64)
+        # scores
+        if self.fixed is not None:
+            f: FloatArray = self.fixed[cells]
+        else:
+            nr = self.n_rows
+            own_code = np.where(fresh, nr + pick_own, code0 if code0 is not None else 0)
+            own_v = self.vals[own_code * size + cells]
+            if self.nbi is None:
+                f = own_v
+            else:
+                assert key is not None and src is not None and zc0 is not None
+                zcode = np.where(zc0 >= 0, zc0, 0 if pf is None else pf[src])
+                z = key - rows[:, None, None] * size
+                nv = self.vals[zcode * size + z]
+                if pinb is not None:
+                    paid_in = pinb < pos[:, :, None]
+                    nv = np.where(paid_in, own_v[np.arange(m)[:, None, None], np.minimum(pinb, b - 1)], nv)
+                cnt = self.nbc[cells].ravel()
+                w = nv.shape[2]
+                if self.obj is not None and self.obj.include_self:
+                    g = np.concatenate((own_v[:, :, None], nv), axis=2).reshape(m * b, w + 1)
+                    cnt = cnt + 1
+                else:
+                    g = nv.reshape(m * b, w)
+                f = _aggregate(g, cnt, self.agg, self.q).reshape(m, b)
+        valid = pos < end[:, None]
+        clean = np.where(valid & ~np.isnan(f), f, -np.inf)
+        better = np.zeros((m, b), dtype=bool)
+        cut = end
+        ended = end < b
+        if fx is not None:
+            better = clean > fx[:, None]  # NaN fx: nothing is better, as in the loop
+            if first:
+                fb = np.where(better.any(axis=1), better.argmax(axis=1), b)
+                cut = np.minimum(end, fb + 1)
+                ended &= fb >= end
+            better &= pos < cut[:, None]
+        keep = pos < cut[:, None]
+        clean = np.where(keep, clean, -np.inf)
+        ar = np.arange(m)
+        last = np.maximum(cut - 1, 0)
+        has = cut > 0
+        # a rejected 32-bit draw (Lemire) before the cut: that run goes back to the loop
+        bad = (rej & keep).any(axis=1)
+        if bad.any():
+            self.redo[rows[bad]] = True
+            self.alive[rows[bad]] = False
+        # commit charges, streams, memory, look-ups and stall counters up to each run's cut
+        self.queries[rows] = np.where(has, qs[ar, last], self.queries[rows])
+        self.seconds[rows] = np.where(has, secs[ar, last], self.seconds[rows])
+        if self.cache and not self.memory:
+            self.hits[rows] += (known & keep).sum(axis=1)
+        if self.orc is not None and consumed is not None and own is not None:
+            orc = self.orc
+            used = np.where(has, np.cumsum(consumed, axis=1)[ar, last], 0)
+            ok = own & keep
+            any_own = ok.any(axis=1)
+            lo = np.where(any_own, b - 1 - np.argmax(ok[:, ::-1], axis=1), 0)
+            lo_opens = opens[ar, lo]
+            hb_new = np.where(lo_opens, word[ar, lo], -1)
+            orc.hb[rows] = np.where(any_own, hb_new, orc.hb[rows])
+            orc.w[rows] += used
+        if need is not None and key is not None and n_need is not None:
+            nk = need & keep[:, :, None]
+            ent = np.flatnonzero(nk.ravel())
+            if self.code is not None and ent.size:
+                self.code[key.ravel()[ent]] = 0 if pf is None else pf[ent]
+            self.free[rows] += nk.sum(axis=(1, 2))
+            if ent.size:
+                per = n_need * keep
+                bk, bj = np.nonzero(per)
+                self.batch_run.append(rows[bk])
+                self.batch_len.append(per[bk, bj])
+                if self.costs is not None:
+                    z = key.ravel()[ent] % size
+                    self.batch_cost.append(self.costs[z])
+        if self.code is not None:
+            paid = fresh & keep
+            pr, pc = np.nonzero(paid)
+            self.code[rs[pr, pc]] = self.n_rows + pick_own[pr, pc]
+        if self.memory:
+            paid = fresh & keep
+            any_paid = paid.any(axis=1)
+            last_paid = np.where(any_paid, b - 1 - np.argmax(paid[:, ::-1], axis=1), -1)
+            self.stall[rows] = np.where(any_paid, cut - 1 - last_paid, self.stall[rows] + cut)
+        dead = ended | bad
+        self.alive[rows[dead]] = False
+        # the incumbent: every scored cell offered in order (strictly better wins)
+        run_best = np.concatenate((self.inc_score[rows][:, None], clean), axis=1)
+        before_best = np.maximum.accumulate(run_best, axis=1)[:, :-1]
+        imp_r, imp_c = np.nonzero(clean > before_best)
+        for k, j in zip(imp_r.tolist(), imp_c.tolist(), strict=True):
+            r = int(rows[k])
+            c = int(cells[k, j])
+            self.inc_score[r] = float(f[k, j])
+            if c != self.inc_idx[r]:
+                self.inc_idx[r] = c
+                self.changes[r].append((float(secs[k, j]), int(qs[k, j]), c))
+        return cut, ended | bad, f, better
 
-    def offer(self, rows: IntArray, cells: IntArray, scores: FloatArray) -> None:
-        """``incumbent.offer`` for one cell per run of ``rows``."""
-        better = scores > self.inc_score[rows]
-        if not better.any():
-            return
-        br, bc = rows[better], cells[better]
-        self.inc_score[br] = scores[better]
-        moved = bc != self.inc_idx[br]
-        self.inc_idx[br[moved]] = bc[moved]
-        for r, c in zip(br[moved].tolist(), bc[moved].tolist(), strict=True):
-            self.changes[r].append((float(self.seconds[r]), int(self.queries[r]), c))
+    def _lookups(
+        self, rows: IntArray, cells: IntArray
+    ) -> tuple[BoolArray, IntArray, IntArray, IntArray, IntArray | None, IntArray]:
+        """The free look-ups the NA memory makes scoring ``cells[k, :]`` in order (if the run
+        went that far): (look-up mask ``(m, b, width)``, flat run-cell keys, the entry whose
+        look-up each entry reads, look-ups per cell, each neighbour's position in the
+        block or ``b``)."""
+        assert self.nbi is not None and self.code is not None
+        m, b = cells.shape
+        size = self.size
+        nbr = self.nbi[cells]
+        valid = nbr >= 0 if self.padded else None
+        if valid is not None:
+            nbr = np.where(valid, nbr, 0)
+        key = rows[:, None, None] * size + nbr
+        zc0 = self.code[key].astype(np.int64)
+        cand = zc0 < 0
+        if valid is not None:
+            cand &= valid
+        n_ent = cand.size
+        src = np.arange(n_ent).reshape(cand.shape)
+        pinb = None
+        if b > 1:
+            # a neighbour paid earlier in the block is not looked up; one looked up earlier
+            # in the block is not looked up again (and reads that look-up's value)
+            if self.scratch is None:
+                self.scratch = np.full(len(self.runs) * size, np.iinfo(np.int32).max, dtype=np.int32)
+            sc = self.scratch
+            rs = rows[:, None] * size + cells
+            sc[rs] = np.broadcast_to(np.arange(b, dtype=np.int32), rs.shape)
+            pinb = sc[key]
+            sc[rs] = np.iinfo(np.int32).max
+            cand &= pinb > np.arange(b)[None, :, None]
+            sel = np.flatnonzero(cand.ravel())
+            ks = key.ravel()[sel]
+            np.minimum.at(sc, ks, sel.astype(np.int32))
+            firsts = sc[ks].astype(np.int64)
+            sc[ks] = np.iinfo(np.int32).max
+            srcf = src.ravel().copy()
+            srcf[sel] = firsts
+            src = srcf.reshape(cand.shape)
+            need = np.zeros(n_ent, dtype=bool)
+            need[sel[firsts == sel]] = True
+            need = need.reshape(cand.shape)
+        else:
+            need = cand
+        n_need = need.sum(axis=2)
+        return need, key, src, n_need, pinb, zc0
 
-    def records(self, scores: _NAScores | None) -> list[RunRecord]:
+    def free_seconds(self) -> FloatArray:
+        """Each run's free seconds: one ``costs[batch].sum()`` per scored cell, added in order
+        (as the oracle does), the same floats."""
+        n = len(self.runs)
+        if self.costs is None or not self.batch_run:
+            return np.zeros(n)
+        run = np.concatenate(self.batch_run)
+        length = np.concatenate(self.batch_len)
+        costs = np.concatenate(self.batch_cost)
+        starts = np.cumsum(length) - length
+        sums = np.empty(length.size)
+        # batches of one length summed as the rows of one block (a row sum is the oracle's
+        # 1-D sum), then added run by run in time order
+        for c in np.unique(length).tolist():
+            which = np.flatnonzero(length == c)
+            sums[which] = costs[starts[which][:, None] + np.arange(c)[None, :]].sum(axis=1)
+        order = np.argsort(run, kind="stable")
+        per = np.bincount(run, minlength=n)
+        first = np.cumsum(per) - per
+        rank = np.arange(run.size) - np.repeat(first, per)
+        mat = np.zeros((n, int(per.max()) + 1))
+        mat[run[order], 1 + rank] = sums[order]
+        out: FloatArray = np.cumsum(mat, axis=1)[:, -1]
+        return out
+
+    def records(self) -> list[RunRecord]:
+        free_s = self.free_seconds()
         out = []
         for k, run in enumerate(self.runs):
-            free, free_s = 0, 0.0
-            if scores is not None:
-                free, free_s = scores.free_lookups(np.array(self.paid_order[k], dtype=np.int64))
             out.append(
                 RunRecord(
                     run=run,
@@ -313,26 +615,13 @@ class _Runs:
                     score=float(self.inc_score[k]),
                     queries=int(self.queries[k]),
                     seconds=float(self.seconds[k]),
-                    free_queries=free,
+                    free_queries=int(self.free[k]),
                     cache_hits=int(self.hits[k]),
                     changes=tuple(self.changes[k]),
-                    free_seconds=free_s,
+                    free_seconds=float(free_s[k]),
                 )
             )
         return out
-
-
-class _NAScores:
-    """NA scores of every cell on a single-row oracle, and a run's free look-ups."""
-
-    def __init__(self, data: OracleData, objective: NeighbourObjective) -> None:
-        from nb201_flat.search.vectorised import _Scores
-
-        self._free = _Scores(data, objective)
-        self.score = self._free.of(np.arange(data.space.size))
-
-    def free_lookups(self, firsts: IntArray) -> tuple[int, float]:
-        return self._free.free_lookups(firsts)
 
 
 def run_lockstep(
@@ -346,45 +635,42 @@ def run_lockstep(
         raise ValueError(f"{algorithm.label} has no lock-step form under this protocol")
     assert isinstance(algorithm, RegularizedEvolution | LocalSearch)
     todo = [int(r) for r in runs]
-    scores = _NAScores(data, algorithm.objective) if algorithm.objective is not None else None
-    memory = scores is not None or isinstance(algorithm, LocalSearch)
-    st = _Runs(data, seed, todo, memory)
+    obj = algorithm.objective
+    memory = obj is not None or isinstance(algorithm, LocalSearch)
+    st = _Runs(data, seed, todo, memory, obj)
     if isinstance(algorithm, RegularizedEvolution):
-        _rea(st, algorithm, scores)
+        _rea(st, algorithm)
     else:
-        _ls(st, algorithm, scores)
-    recs = st.records(scores)
+        _ls(st, algorithm)
+    recs = st.records()
     for k in np.flatnonzero(st.redo).tolist():
         recs[k] = run_one(data, algorithm, seed, todo[k])
     return recs
 
 
-def _fitness(
-    st: _Runs, scores: _NAScores | None, rows: IntArray, cells: IntArray
-) -> tuple[IntArray, IntArray, FloatArray]:
-    got, val = st.query(rows, cells)
-    pos = np.searchsorted(rows, got)
-    c = cells[pos]
-    f = val if scores is None else scores.score[c]
-    return got, c, f
+def _fitness(st: _Runs, rows: IntArray, cells: IntArray) -> tuple[IntArray, IntArray, FloatArray]:
+    """One scored cell per run of ``rows``: the runs that got a score, their cells, scores."""
+    cut, _, f, _ = st.evaluate(rows, cells[:, None])
+    got = cut > 0
+    return rows[got], cells[got], f[got, 0]
 
 
-def _rea(st: _Runs, algo: RegularizedEvolution, scores: _NAScores | None) -> None:
+def _rea(st: _Runs, algo: RegularizedEvolution) -> None:
     space = st.data.space
     n = len(st.runs)
     p, s = int(algo.population), int(algo.sample_size)
     pop_c = np.zeros((n, p), dtype=np.int64)
     pop_f = np.zeros((n, p), dtype=np.float64)
-    codes = space.codes
     n_nodes, n_ops, n_edges = space.n_nodes, space.n_ops, space.n_edges
+    mut = _mutants(space).reshape(-1)
+    n_other = max(n_ops - 1, 1)
     for t in range(p):
         rows = np.flatnonzero(st.alive)
         if rows.size == 0:
             return
-        got, c, f = _fitness(st, scores, rows, st.sample(rows))
+        got, c, f = _fitness(st, rows, st.sample(rows))
         pop_c[got, t] = c
         pop_f[got, t] = f
-        st.offer(got, c, f)
     head = 0
     while True:
         rows = np.flatnonzero(st.alive)
@@ -399,7 +685,6 @@ def _rea(st: _Runs, algo: RegularizedEvolution, scores: _NAScores | None) -> Non
             take = (best_c < 0) | (f > best_f)
             best_c[take] = c[take]
             best_f[take] = f[take]
-        child = codes[best_c].astype(np.int64)
         if algo.mutation == "node-then-edge":
             node = 1 + st.algo.bounded(rows, n_nodes - 1)
             src = st.algo.bounded(rows, node)
@@ -407,155 +692,56 @@ def _rea(st: _Runs, algo: RegularizedEvolution, scores: _NAScores | None) -> Non
         else:
             e = st.algo.bounded(rows, n_edges)
         r = st.algo.bounded(rows, n_ops - 1)
-        at = np.arange(rows.size)
-        old = child[at, e]
-        child[at, e] = np.where(r < old, r, r + 1)
-        cells = space.indices_of_codes(child).astype(np.int64)
-        got, c, f = _fitness(st, scores, rows, cells)
+        cells = mut[(best_c * n_edges + e) * n_other + r]
+        got, c, f = _fitness(st, rows, cells)
         pop_c[got, head] = c
         pop_f[got, head] = f
-        st.offer(got, c, f)
         head = (head + 1) % p
 
 
-def _ls(st: _Runs, algo: LocalSearch, scores: _NAScores | None) -> None:
-    d = st.data
-    nb = d.space.neighbours(1)
+def _ls(st: _Runs, algo: LocalSearch) -> None:
+    nb = st.data.space.neighbours(1)
     width = int(nb.counts[0]) if nb.counts.size else 0
+    nbi = nb.indices.astype(np.int64)
     n = len(st.runs)
     x = np.full(n, -1, dtype=np.int64)
     fx = np.full(n, np.nan)
     restart = np.ones(n, dtype=bool)
-    assert st.known is not None and st.known_v is not None
     while True:
         rows = np.flatnonzero(st.alive & restart)
         if rows.size:
-            got, c, f = _fitness(st, scores, rows, st.sample(rows))
+            got, c, f = _fitness(st, rows, st.sample(rows))
             x[got], fx[got] = c, f
             restart[got] = False
-            st.offer(got, c, f)
         rows = np.flatnonzero(st.alive)
         if rows.size == 0:
             return
         perm = st.algo.permutation(rows, width)
-        block = nb.indices[x[rows][:, None], perm].astype(np.int64)
-        ends, moved_to, moved_f = _ls_block(st, scores, rows, block, fx[rows], algo)
-        st.alive[rows[ends]] = False
-        go = ~ends & (moved_to >= 0)
-        x[rows[go]] = moved_to[go]
-        fx[rows[go]] = moved_f[go]
-        restart[rows[~ends & (moved_to < 0)]] = True
+        block = nbi[x[rows][:, None], perm]
+        cut, ended, f, better = st.evaluate(rows, block, fx[rows], algo.first_improvement)
+        m = rows.size
+        # the move: the best neighbour better than x (first of equals), or the first better one
+        has_better = better.any(axis=1)
+        if algo.first_improvement:
+            pick = np.where(has_better, better.argmax(axis=1), 0)
+        else:
+            pick = np.argmax(np.where(better, f, -np.inf), axis=1)
+        go = ~ended & has_better
+        ar = np.arange(m)
+        x[rows[go]] = block[ar, pick][go]
+        fx[rows[go]] = f[ar, pick][go]
+        restart[rows[~ended & ~has_better]] = True
 
 
-def _ls_block(
-    st: _Runs,
-    scores: _NAScores | None,
-    rows: IntArray,
-    block: IntArray,
-    fx: FloatArray,
-    algo: LocalSearch,
-) -> tuple[BoolArray, IntArray, FloatArray]:
-    """Evaluate each run's neighbours in its order: charges, stalls, the budget's end, the
-    incumbent, and the move. Returns (run ended, cell moved to or -1, its score)."""
-    d = st.data
-    assert st.known is not None and st.known_v is not None
-    m, w = block.shape
-    at = np.arange(m)[:, None]
-    known = st.known[rows[:, None], block]
-    fresh = ~known
-    cost = np.zeros((m, w)) if d.costs is None else np.where(fresh, d.costs[block], 0.0)
-    # the loop adds one cost at a time to the run's running total: a sequential cumsum
-    secs = np.cumsum(np.concatenate((st.seconds[rows][:, None], cost), axis=1), axis=1)[:, 1:]
-    qs = st.queries[rows][:, None] + np.cumsum(fresh, axis=1)
-    stop = np.zeros((m, w), dtype=bool)
-    if d.budget_queries is not None:
-        stop |= qs > d.budget_queries
-    if d.budget_seconds is not None:
-        stop |= secs > d.budget_seconds
-    stop &= fresh
-    # revisits in a row since the last paid cell (the memory's stall counter)
-    pos = np.arange(w)[None, :]
-    last_new = np.maximum.accumulate(np.where(fresh, pos, -1), axis=1)
-    run_len = np.where(last_new >= 0, pos - last_new, st.stall[rows][:, None] + pos + 1)
-    stop |= known & (run_len > st.stall_limit)
-    end = np.where(stop.any(axis=1), stop.argmax(axis=1), w)
-    valid = pos < end[:, None]
-    # values: known ones from memory, new ones drawn in order from the oracle stream
-    val = np.where(known, st.known_v[rows[:, None], block], np.nan)
-    n_draw = np.zeros(m, dtype=np.int64)
-    rej_at = np.full(m, w, dtype=np.int64)
-    if d.order is None or d.counts is None or st.orc is None:
-        val = np.where(fresh, d.values[0, block], val)
-    else:
-        ne = d.counts[block].astype(np.uint64)
-        draws = fresh & valid & (ne > 1)
-        offs = np.cumsum(draws, axis=1) - 1
-        st.orc.ensure(rows, w)
-        word = st.orc.words[rows[:, None], st.orc.ptr[rows][:, None] + np.maximum(offs, 0)]
-        mm = word * np.maximum(ne, np.uint64(1))
-        pick = np.where(draws, (mm >> np.uint64(32)).astype(np.int64), 0)
-        rej = draws & ((mm & _M32) < (_TWO32 - ne) % np.maximum(ne, np.uint64(1)))
-        rej_at = np.where(rej.any(axis=1), rej.argmax(axis=1), w)
-        assert d.order is not None
-        val = np.where(fresh, d.values[d.order[pick, block], block], val)
-        n_draw_cum = np.cumsum(draws, axis=1)
-    f = val if scores is None else scores.score[block]
-    clean = np.where(valid & ~np.isnan(f), f, -np.inf)
-    better = clean > fx[:, None]  # NaN fx: nothing is better, as in the loop
-    if algo.first_improvement:
-        first = np.where(better.any(axis=1), better.argmax(axis=1), w)
-        cut = np.minimum(end, first + 1)
-    else:
-        cut = end
-    # the run ends where the budget (or the memory's patience) ran out, unless it moved first
-    ended = end < w
-    if algo.first_improvement:
-        ended &= first >= end
-    valid = pos < cut[:, None]
-    clean = np.where(valid, clean, -np.inf)
-    better &= valid
-    if d.order is not None and d.counts is not None and st.orc is not None:
-        n_draw = np.where(cut > 0, n_draw_cum[np.arange(m), np.maximum(cut - 1, 0)], 0)
-        st.redo[rows[rej_at < cut]] = True
-        st.orc.ptr[rows] += n_draw
-    # commit charges, memory and stall counters up to each run's cut
-    paid = fresh & valid
-    last = np.maximum(cut - 1, 0)
-    has = cut > 0
-    q_new = np.where(has, qs[np.arange(m), last], st.queries[rows])
-    s_new = np.where(has, secs[np.arange(m), last], st.seconds[rows])
-    # a refused query is not charged: qs/secs at positions < end are all accepted ones
-    st.queries[rows] = q_new
-    st.seconds[rows] = s_new
-    pr, pc = np.nonzero(paid)
-    st.known[rows[pr], block[pr, pc]] = True
-    st.known_v[rows[pr], block[pr, pc]] = val[pr, pc]
-    any_paid = paid.any(axis=1)
-    last_paid = np.where(any_paid, w - 1 - np.argmax(paid[:, ::-1], axis=1), -1)
-    revisits_after = np.where(any_paid, cut - 1 - last_paid, cut)
-    st.stall[rows] = np.where(any_paid, revisits_after, st.stall[rows] + cut)
-    if st.memory and scores is not None:
-        for k, j in zip(pr.tolist(), pc.tolist(), strict=True):
-            st.paid_order[int(rows[k])].append(int(block[k, j]))
-    # the incumbent: every evaluated cell offered in order (strictly better wins)
-    run_best = np.concatenate((st.inc_score[rows][:, None], clean), axis=1)
-    before = np.maximum.accumulate(run_best, axis=1)[:, :-1]
-    imp_r, imp_c = np.nonzero(clean > before)
-    for k, j in zip(imp_r.tolist(), imp_c.tolist(), strict=True):
-        r = int(rows[k])
-        cell = int(block[k, j])
-        st.inc_score[r] = float(f[k, j])
-        if cell != st.inc_idx[r]:
-            st.inc_idx[r] = cell
-            st.changes[r].append((float(secs[k, j]), int(qs[k, j]), cell))
-    # the move: the best neighbour better than x (first of equals), or the first better one
-    moved_to = np.full(m, -1, dtype=np.int64)
-    moved_f = np.full(m, np.nan)
-    has_better = better.any(axis=1)
-    if algo.first_improvement:
-        pick = np.where(has_better, first, 0)
-    else:
-        pick = np.argmax(np.where(better, clean, -np.inf), axis=1)
-    moved_to[has_better] = block[at[:, 0], pick][has_better]
-    moved_f[has_better] = f[at[:, 0], pick][has_better]
-    return ended, moved_to, moved_f
+class _NAScores:
+    """NA scores of every cell on a single-row oracle, and a run's free look-ups (used by
+    :mod:`~nb201_flat.search.replay`)."""
+
+    def __init__(self, data: OracleData, objective: NeighbourObjective) -> None:
+        from nb201_flat.search.vectorised import _Scores
+
+        self._free = _Scores(data, objective)
+        self.score = self._free.of(np.arange(data.space.size))
+
+    def free_lookups(self, firsts: IntArray) -> tuple[int, float]:
+        return self._free.free_lookups(firsts)
