@@ -39,7 +39,7 @@ True
 from __future__ import annotations
 
 import functools
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
@@ -153,6 +153,14 @@ class _Stream:
             more = self._make(max(need, 2 * have) - have)
             self.words = np.concatenate((self.words, more), axis=1)
 
+    def peek(self, rows: IntArray, k: int) -> npt_u64:
+        """The next ``k`` words of each of ``rows``, shape ``(len(rows), k)`` (not advancing)."""
+        self.ensure(rows, k)
+        width = self.words.shape[1]
+        at = (rows * width + self.ptr[rows])[:, None] + np.arange(k)
+        out: npt_u64 = self.words.ravel()[at]
+        return out
+
     def take(self, rows: IntArray) -> npt_u64:
         """The next word of each of ``rows`` (advancing them)."""
         self.ensure(rows, 1)
@@ -232,6 +240,18 @@ class _Words:
             self.raw = np.concatenate((self.raw, self._draw(more)), axis=1)
 
 
+def _guess_queries(data: OracleData) -> int:
+    """Charged queries a run is likely to make (more words are drawn if it makes more)."""
+    guesses = []
+    if data.budget_queries is not None:
+        guesses.append(data.budget_queries + 1)
+    if data.budget_seconds is not None and data.costs is not None and data.costs.size:
+        mean = float(np.nanmean(data.costs))
+        if mean > 0:
+            guesses.append(int(1.25 * data.budget_seconds / mean) + 16)
+    return max(16, min(guesses) if guesses else 256)
+
+
 @functools.cache
 def _mutants(space: Space) -> IntArray:
     """``mutants[i, e, r]``: cell ``i`` with edge ``e`` set to the ``r``-th other op, as
@@ -248,21 +268,39 @@ def _mutants(space: Space) -> IntArray:
     return out
 
 
-def _aggregate(g: FloatArray, counts: IntArray, agg: str, q: float) -> FloatArray:
-    """``aggregate_members`` of each row's first ``counts`` entries, the same floats: rows are
-    grouped by their number of members and each group is one block of row-wise reductions,
-    the code the loop runs on a ``(1, members)`` block."""
+def _aggregate(g: FloatArray, counts: IntArray | int, agg: str, q: float) -> FloatArray:
+    """``aggregate_members`` of each row's first ``counts`` entries (one count for all rows, or
+    one per row), the same floats: rows are grouped by their number of members and each group
+    is one block of the row-wise reductions the loop runs on a ``(1, members)`` block."""
     from nb201_flat.landscape.neighbourhood import _chunk_stats
 
     out = np.full(len(g), np.nan)
-    uniq = np.unique(counts)
-    for c in uniq.tolist():
-        rows = slice(None) if uniq.size == 1 else np.flatnonzero(counts == c)
+    groups: list[tuple[int, slice | IntArray]]
+    if isinstance(counts, int):
+        groups = [(counts, slice(None))]
+    else:
+        groups = [(c, np.flatnonzero(counts == c)) for c in np.unique(counts).tolist()]
+    for c, rows in groups:
         if c == 0:
             continue  # no member: NaN, as aggregate_members of an empty row
         block = np.ascontiguousarray(g[rows, :c])
-        res: dict[str, FloatArray] = {agg: np.full(len(block), np.nan), "n": np.full(len(block), np.nan)}
-        nan = bool(np.isnan(block).any())
+        present = ~np.isnan(block)
+        if agg == "mean":
+            # _chunk_stats's mean, without its other statistics' bookkeeping
+            if present.all():
+                out[rows] = block.sum(axis=1) / float(c)
+            else:
+                n = present.sum(axis=1)
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    mean = np.where(present, block, 0.0).sum(axis=1) / n.astype(np.float64)
+                mean[n == 0] = np.nan
+                out[rows] = mean
+            continue
+        res: dict[str, FloatArray] = {
+            agg: np.full(len(block), np.nan),
+            "n": np.full(len(block), np.nan),
+        }
+        nan = not bool(present.all())
         _chunk_stats(block, None, block[:, 0], nan, (agg,), q, 0.0, False, res, slice(None))
         out[rows] = res[agg]
     return out
@@ -283,13 +321,14 @@ class _Runs:
         runs: list[int],
         memory: bool,
         objective: NeighbourObjective | None,
+        algo_words: int = 512,
     ) -> None:
         n = len(runs)
         self.data = data
         self.runs = runs
         size = data.space.size
         self.size = size
-        self.algo = _Stream(seed, runs, 0)
+        self.algo = _Stream(seed, runs, 0, width=algo_words)
         self.seeded = data.order is not None and data.counts is not None
         if self.seeded:
             assert data.order is not None and data.counts is not None
@@ -311,9 +350,10 @@ class _Runs:
         self.redo = np.zeros(n, dtype=bool)
         self.memory = memory
         self.cache = data.repeats == "cache"
-        self.code: npt.NDArray[np.int16] | None = None
+        self.code: npt.NDArray[np.signedinteger[Any]] | None = None
         if memory or self.cache:
-            self.code = np.full(n * size, -1, dtype=np.int16)
+            small = 2 * self.n_rows < 127  # codes up to 2 * rows - 1
+            self.code = np.full(n * size, -1, dtype=np.int8 if small else np.int16)
         self.stall_limit = 20 * size + 1000
         self.n_dom = size if data.candidates is None else len(data.candidates)
         self.costs = data.costs
@@ -340,7 +380,9 @@ class _Runs:
         self.batch_cost: list[FloatArray] = []
         self.orc: _Words | None = None
         if self.seeded:
-            self.orc = _Words(seed, runs, 64)
+            # about the words a run draws: one per two charged cells, one per look-up
+            per = 1 + (0 if self.nbi is None else self.nbi.shape[1])
+            self.orc = _Words(seed, runs, min(_guess_queries(data) * per, 1 << 16))
         self.scratch: npt.NDArray[np.int32] | None = None
 
     def sample(self, rows: IntArray) -> IntArray:
@@ -414,11 +456,9 @@ class _Runs:
             word = np.where(opens, before, opener)
             raw32 = flat[rows[:, None] * width + np.maximum(word, 0)]
             w32 = np.where(opens, raw32 & _M32, raw32 >> np.uint64(32))
-            ne = self.cnt[cells].astype(np.uint64)
-            ne1 = np.maximum(ne, np.uint64(1))
-            mm = w32 * ne1
-            pick_own = np.where(own, (mm >> np.uint64(32)).astype(np.int64), 0)
-            rej = own & ((mm & _M32) < (_TWO32 - ne1) % ne1)
+            drawn, rej = _lemire(w32, self.cnt[cells])
+            pick_own = np.where(own, drawn, 0)
+            rej &= own
             if need is not None and key is not None:
                 nflat = need.ravel()
                 ent = np.flatnonzero(nflat)
@@ -446,8 +486,10 @@ class _Runs:
                 nv = self.vals[zcode * size + z]
                 if pinb is not None:
                     paid_in = pinb < pos[:, :, None]
-                    nv = np.where(paid_in, own_v[np.arange(m)[:, None, None], np.minimum(pinb, b - 1)], nv)
-                cnt = self.nbc[cells].ravel()
+                    nv = np.where(
+                        paid_in, own_v[np.arange(m)[:, None, None], np.minimum(pinb, b - 1)], nv
+                    )
+                cnt: IntArray | int = self.nbc[cells].ravel() if self.padded else nv.shape[2]
                 w = nv.shape[2]
                 if self.obj is not None and self.obj.include_self:
                     g = np.concatenate((own_v[:, :, None], nv), axis=2).reshape(m * b, w + 1)
@@ -538,7 +580,7 @@ class _Runs:
         look-up each entry reads, look-ups per cell, each neighbour's position in the
         block or ``b``)."""
         assert self.nbi is not None and self.code is not None
-        m, b = cells.shape
+        b = cells.shape[1]
         size = self.size
         nbr = self.nbi[cells]
         valid = nbr >= 0 if self.padded else None
@@ -556,7 +598,9 @@ class _Runs:
             # a neighbour paid earlier in the block is not looked up; one looked up earlier
             # in the block is not looked up again (and reads that look-up's value)
             if self.scratch is None:
-                self.scratch = np.full(len(self.runs) * size, np.iinfo(np.int32).max, dtype=np.int32)
+                self.scratch = np.full(
+                    len(self.runs) * size, np.iinfo(np.int32).max, dtype=np.int32
+                )
             sc = self.scratch
             rs = rows[:, None] * size + cells
             sc[rs] = np.broadcast_to(np.arange(b, dtype=np.int32), rs.shape)
@@ -637,7 +681,14 @@ def run_lockstep(
     todo = [int(r) for r in runs]
     obj = algorithm.objective
     memory = obj is not None or isinstance(algorithm, LocalSearch)
-    st = _Runs(data, seed, todo, memory, obj)
+    # the algorithm stream's words a run is likely to draw: a cycle's (REA), or a
+    # permutation's (about 1.3 words per neighbour) per block of new cells (LS)
+    queries = _guess_queries(data)
+    if isinstance(algorithm, RegularizedEvolution):
+        words = (int(algorithm.sample_size) + 3) * queries
+    else:
+        words = 2 * queries
+    st = _Runs(data, seed, todo, memory, obj, min(words, 1 << 16))
     if isinstance(algorithm, RegularizedEvolution):
         _rea(st, algorithm)
     else:
@@ -646,6 +697,16 @@ def run_lockstep(
     for k in np.flatnonzero(st.redo).tolist():
         recs[k] = run_one(data, algorithm, seed, todo[k])
     return recs
+
+
+def _lemire(words: npt_u64, n: IntArray | int) -> tuple[IntArray, BoolArray]:
+    """``integers(n)`` from one 32-bit word each (Lemire's multiply-shift), and whether that
+    word was rejected (numpy then draws again)."""
+    ne = np.maximum(np.asarray(n, dtype=np.uint64), np.uint64(1))
+    m = words * ne
+    out: IntArray = (m >> np.uint64(32)).astype(np.int64)
+    rej: BoolArray = (m & _M32) < (_TWO32 - ne) % ne
+    return out, rej
 
 
 def _fitness(st: _Runs, rows: IntArray, cells: IntArray) -> tuple[IntArray, IntArray, FloatArray]:
@@ -664,6 +725,7 @@ def _rea(st: _Runs, algo: RegularizedEvolution) -> None:
     n_nodes, n_ops, n_edges = space.n_nodes, space.n_ops, space.n_edges
     mut = _mutants(space).reshape(-1)
     n_other = max(n_ops - 1, 1)
+    n_words = s + 3
     for t in range(p):
         rows = np.flatnonzero(st.alive)
         if rows.size == 0:
@@ -676,22 +738,61 @@ def _rea(st: _Runs, algo: RegularizedEvolution) -> None:
         rows = np.flatnonzero(st.alive)
         if rows.size == 0:
             return
+        # the cycle's draws from one gather of each run's next words: s tournament slots,
+        # the mutation's node and source edge (none when the node has one input) or edge,
+        # then the new op; a bound of 1 draws nothing, as numpy's integers()
+        words = st.algo.peek(rows, n_words)
+        col = 0
+        bad = np.zeros(rows.size, dtype=bool)
+        ar = np.arange(rows.size)
         best_c = np.full(rows.size, -1, dtype=np.int64)
         best_f = np.full(rows.size, -np.inf)
         for _ in range(s):
-            slot = (head + st.algo.bounded(rows, p)) % p
+            if p > 1:
+                slot, rej = _lemire(words[:, col], p)
+                bad |= rej
+                col += 1
+                slot = (head + slot) % p
+            else:
+                slot = np.full(rows.size, head, dtype=np.int64)
             c = pop_c[rows, slot]
             f = pop_f[rows, slot]
             take = (best_c < 0) | (f > best_f)
             best_c[take] = c[take]
             best_f[take] = f[take]
+        at = np.full(rows.size, col, dtype=np.int64)
         if algo.mutation == "node-then-edge":
-            node = 1 + st.algo.bounded(rows, n_nodes - 1)
-            src = st.algo.bounded(rows, node)
+            node = np.ones(rows.size, dtype=np.int64)
+            if n_nodes - 1 > 1:
+                node, rej = _lemire(words[:, col], n_nodes - 1)
+                node += 1
+                bad |= rej
+                at += 1
+            src, rej = _lemire(words[ar, at], node)
+            drew = node > 1
+            bad |= rej & drew
+            src = np.where(drew, src, 0)
+            at += drew
             e = node * (node - 1) // 2 + src
         else:
-            e = st.algo.bounded(rows, n_edges)
-        r = st.algo.bounded(rows, n_ops - 1)
+            e = np.zeros(rows.size, dtype=np.int64)
+            if n_edges > 1:
+                e, rej = _lemire(words[:, col], n_edges)
+                bad |= rej
+                at += 1
+        r = np.zeros(rows.size, dtype=np.int64)
+        if n_ops - 1 > 1:
+            r, rej = _lemire(words[ar, at], n_ops - 1)
+            bad |= rej
+            at += 1
+        st.algo.ptr[rows] += at
+        if bad.any():  # a Lemire rejection (about 2**-31 a draw): that run goes to the loop
+            st.redo[rows[bad]] = True
+            st.alive[rows[bad]] = False
+            keep = ~bad
+            rows, best_c, e, r = rows[keep], best_c[keep], e[keep], r[keep]
+            if rows.size == 0:
+                continue
         cells = mut[(best_c * n_edges + e) * n_other + r]
         got, c, f = _fitness(st, rows, cells)
         pop_c[got, head] = c
@@ -718,7 +819,7 @@ def _ls(st: _Runs, algo: LocalSearch) -> None:
             return
         perm = st.algo.permutation(rows, width)
         block = nbi[x[rows][:, None], perm]
-        cut, ended, f, better = st.evaluate(rows, block, fx[rows], algo.first_improvement)
+        _, ended, f, better = st.evaluate(rows, block, fx[rows], algo.first_improvement)
         m = rows.size
         # the move: the best neighbour better than x (first of equals), or the first better one
         has_better = better.any(axis=1)

@@ -166,10 +166,11 @@ def test_another_numpy_stream_sends_every_replayed_search_to_the_loop(
     rea, plain_ls, na_ls = RegularizedEvolution(), LocalSearch(), LocalSearch(objective=NA)
     assert ls.replay_matches_numpy()  # the numpy the tests run on
     assert vectorised.batched_ok(data, rea) and vectorised.batched_ok(data, na_ls)
-    assert not vectorised.batched_ok(data, plain_ls)  # the loop is faster for plain LS
+    assert vectorised.batched_ok(data, plain_ls)  # lock step now beats the loop for plain LS
     monkeypatch.setattr(ls, "replay_matches_numpy", lambda: False)
     with caplog.at_level("WARNING", logger="nb201_flat.search.vectorised"):
         assert not vectorised.batched_ok(data, rea) and not vectorised.batched_ok(data, na_ls)
+        assert not vectorised.batched_ok(data, plain_ls)
     assert "lock-step replay" in caplog.text
     assert vectorised.batched_ok(data, NARandomSearch())  # vectorised RS/NA-RS use numpy itself
 
