@@ -39,6 +39,7 @@ True
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 from typing import Any, TypeAlias
 
 import numpy as np
@@ -306,6 +307,27 @@ def _aggregate(g: FloatArray, counts: IntArray | int, agg: str, q: float) -> Flo
     return out
 
 
+@dataclass(frozen=True, slots=True, eq=False)
+class _Lookups:
+    """A block's free look-ups: ``nbr`` ``(m, b, width)`` the neighbours scored (0 on padding),
+    ``zc0`` their memory codes before the block, ``n_need`` look-ups per scored cell; one entry
+    per look-up in stream order: ``ent`` its flat position in ``nbr``, ``pos`` its scored cell
+    (flat ``k * b + j``), ``run`` (``k``), ``z`` the cell looked up, ``rank`` its place among
+    its scored cell's look-ups; ``src`` (blocks of several cells) the entry whose look-up each
+    entry reads, ``pinb`` each neighbour's position in the block (paid there) or more."""
+
+    nbr: IntArray
+    zc0: npt.NDArray[np.signedinteger[Any]]
+    n_need: IntArray
+    ent: IntArray
+    pos: IntArray
+    run: IntArray
+    z: IntArray
+    rank: IntArray
+    src: IntArray | None
+    pinb: npt.NDArray[np.int32] | None
+
+
 class _Runs:
     """The oracles, memories, NA look-ups and incumbents of all runs, as arrays.
 
@@ -337,6 +359,7 @@ class _Runs:
         else:
             vt = data.values[:1]
             self.cnt = np.ones(size, dtype=np.int64)
+        self.cntf = np.maximum(self.cnt, 1).astype(np.float64)  # random() * counts, as the oracle
         self.n_rows = int(vt.shape[0])
         self.vals = np.concatenate((vt, vt)).ravel()  # free codes, then paid codes
         self.alive = np.ones(n, dtype=bool)
@@ -431,9 +454,10 @@ class _Runs:
         end = np.where(stop.any(axis=1), stop.argmax(axis=1), b)
         # own draws: a charged cell with a choice of stored seeds draws one (32-bit)
         own = fresh & (self.cnt[cells] > 1) if self.seeded else None
-        need = key = src = n_need = pinb = zc0 = None
+        lk: _Lookups | None = None
         if self.nbi is not None:
-            need, key, src, n_need, pinb, zc0 = self._lookups(rows, cells)
+            lk = self._lookups(rows, cells)
+        n_need = None if lk is None else lk.n_need
         # the oracle stream: own draw of each charged cell, then one double per look-up
         pick_own = np.zeros((m, b), dtype=np.int64)
         pf = None
@@ -459,17 +483,11 @@ class _Runs:
             drawn, rej = _lemire(w32, self.cnt[cells])
             pick_own = np.where(own, drawn, 0)
             rej &= own
-            if need is not None and key is not None:
-                nflat = need.ravel()
-                ent = np.flatnonzero(nflat)
-                k_of = ent // (b * need.shape[2])
-                j_of = (ent // need.shape[2]) % b
-                rank = (np.cumsum(need, axis=2) - 1).ravel()[ent]
-                wd = (before + opens)[k_of, j_of] + rank
-                u = (flat[rows[k_of] * width + wd] >> np.uint64(11)).astype(np.float64) * 2.0**-53
-                z = key.ravel()[ent] - rows[k_of] * size
-                pf = np.zeros(nflat.size, dtype=np.int64)
-                pf[ent] = np.floor(u * np.maximum(self.cnt[z], 1)).astype(np.int64)
+            if lk is not None:
+                # a look-up's double: the words after its cell's own draw, in neighbour order
+                wd = (before + opens).ravel()[lk.pos] + lk.rank
+                u = (flat[rows[lk.run] * width + wd] >> np.uint64(11)).astype(np.float64) * 2.0**-53
+                pf = np.floor(u * self.cntf[lk.z]).astype(np.int64)
         # scores
         if self.fixed is not None:
             f: FloatArray = self.fixed[cells]
@@ -480,19 +498,30 @@ class _Runs:
             if self.nbi is None:
                 f = own_v
             else:
-                assert key is not None and src is not None and zc0 is not None
-                zcode = np.where(zc0 >= 0, zc0, 0 if pf is None else pf[src])
-                z = key - rows[:, None, None] * size
-                nv = self.vals[zcode * size + z]
-                if pinb is not None:
-                    paid_in = pinb < pos[:, :, None]
-                    nv = np.where(
-                        paid_in, own_v[np.arange(m)[:, None, None], np.minimum(pinb, b - 1)], nv
-                    )
-                cnt: IntArray | int = self.nbc[cells].ravel() if self.padded else nv.shape[2]
-                w = nv.shape[2]
+                assert lk is not None
+                # what each neighbour's value is to the run then: known before the block, or
+                # looked up in it (read from the entry that looked it up), or paid in it
+                zcode = lk.zc0.astype(np.int64).ravel()
+                if pf is not None:
+                    if lk.src is None:
+                        zcode[lk.ent] = pf
+                    else:
+                        full = np.zeros(zcode.size, dtype=np.int64)
+                        full[lk.ent] = pf
+                        unseen = zcode < 0
+                        zcode[unseen] = full[lk.src[unseen]]
+                w = lk.nbr.shape[2]
+                nv = self.vals[zcode * size + lk.nbr.ravel()].reshape(m, b, w)
+                if lk.pinb is not None:
+                    paid_in = lk.pinb < pos[:, :, None]
+                    at = np.minimum(lk.pinb, b - 1)
+                    nv = np.where(paid_in, own_v[np.arange(m)[:, None, None], at], nv)
+                cnt: IntArray | int = self.nbc[cells].ravel() if self.padded else w
                 if self.obj is not None and self.obj.include_self:
-                    g = np.concatenate((own_v[:, :, None], nv), axis=2).reshape(m * b, w + 1)
+                    g = np.empty((m, b, w + 1))
+                    g[:, :, 0] = own_v
+                    g[:, :, 1:] = nv
+                    g = g.reshape(m * b, w + 1)
                     cnt = cnt + 1
                 else:
                     g = nv.reshape(m * b, w)
@@ -534,20 +563,18 @@ class _Runs:
             hb_new = np.where(lo_opens, word[ar, lo], -1)
             orc.hb[rows] = np.where(any_own, hb_new, orc.hb[rows])
             orc.w[rows] += used
-        if need is not None and key is not None and n_need is not None:
-            nk = need & keep[:, :, None]
-            ent = np.flatnonzero(nk.ravel())
-            if self.code is not None and ent.size:
-                self.code[key.ravel()[ent]] = 0 if pf is None else pf[ent]
-            self.free[rows] += nk.sum(axis=(1, 2))
-            if ent.size:
-                per = n_need * keep
-                bk, bj = np.nonzero(per)
+        if lk is not None and lk.ent.size:
+            done_e = keep.ravel()[lk.pos]  # look-ups made before the cut
+            assert self.code is not None
+            self.code[(rows[lk.run] * size + lk.z)[done_e]] = 0 if pf is None else pf[done_e]
+            per = lk.n_need * keep
+            self.free[rows] += per.sum(axis=1)
+            bk, bj = np.nonzero(per)
+            if bk.size:
                 self.batch_run.append(rows[bk])
                 self.batch_len.append(per[bk, bj])
                 if self.costs is not None:
-                    z = key.ravel()[ent] % size
-                    self.batch_cost.append(self.costs[z])
+                    self.batch_cost.append(self.costs[lk.z[done_e]])
         if self.code is not None:
             paid = fresh & keep
             pr, pc = np.nonzero(paid)
@@ -572,13 +599,9 @@ class _Runs:
                 self.changes[r].append((float(secs[k, j]), int(qs[k, j]), c))
         return cut, ended | bad, f, better
 
-    def _lookups(
-        self, rows: IntArray, cells: IntArray
-    ) -> tuple[BoolArray, IntArray, IntArray, IntArray, IntArray | None, IntArray]:
+    def _lookups(self, rows: IntArray, cells: IntArray) -> _Lookups:
         """The free look-ups the NA memory makes scoring ``cells[k, :]`` in order (if the run
-        went that far): (look-up mask ``(m, b, width)``, flat run-cell keys, the entry whose
-        look-up each entry reads, look-ups per cell, each neighbour's position in the
-        block or ``b``)."""
+        goes that far)."""
         assert self.nbi is not None and self.code is not None
         b = cells.shape[1]
         size = self.size
@@ -587,41 +610,43 @@ class _Runs:
         if valid is not None:
             nbr = np.where(valid, nbr, 0)
         key = rows[:, None, None] * size + nbr
-        zc0 = self.code[key].astype(np.int64)
+        zc0 = self.code[key]
         cand = zc0 < 0
         if valid is not None:
             cand &= valid
-        n_ent = cand.size
-        src = np.arange(n_ent).reshape(cand.shape)
+        src = None
         pinb = None
         if b > 1:
             # a neighbour paid earlier in the block is not looked up; one looked up earlier
             # in the block is not looked up again (and reads that look-up's value)
+            big = np.iinfo(np.int32).max
             if self.scratch is None:
-                self.scratch = np.full(
-                    len(self.runs) * size, np.iinfo(np.int32).max, dtype=np.int32
-                )
+                self.scratch = np.full(len(self.runs) * size, big, dtype=np.int32)
             sc = self.scratch
             rs = rows[:, None] * size + cells
             sc[rs] = np.broadcast_to(np.arange(b, dtype=np.int32), rs.shape)
             pinb = sc[key]
-            sc[rs] = np.iinfo(np.int32).max
+            sc[rs] = big
             cand &= pinb > np.arange(b)[None, :, None]
             sel = np.flatnonzero(cand.ravel())
             ks = key.ravel()[sel]
             np.minimum.at(sc, ks, sel.astype(np.int32))
             firsts = sc[ks].astype(np.int64)
-            sc[ks] = np.iinfo(np.int32).max
-            srcf = src.ravel().copy()
-            srcf[sel] = firsts
-            src = srcf.reshape(cand.shape)
-            need = np.zeros(n_ent, dtype=bool)
+            sc[ks] = big
+            src = np.arange(cand.size)
+            src[sel] = firsts
+            need = np.zeros(cand.size, dtype=bool)
             need[sel[firsts == sel]] = True
             need = need.reshape(cand.shape)
         else:
             need = cand
         n_need = need.sum(axis=2)
-        return need, key, src, n_need, pinb, zc0
+        w = need.shape[2]
+        ent = np.flatnonzero(need.ravel())
+        pos = ent // w
+        nn = n_need.ravel()
+        rank = np.arange(ent.size) - (np.cumsum(nn) - nn)[pos]
+        return _Lookups(nbr, zc0, n_need, ent, pos, pos // b, nbr.ravel()[ent], rank, src, pinb)
 
     def free_seconds(self) -> FloatArray:
         """Each run's free seconds: one ``costs[batch].sum()`` per scored cell, added in order
