@@ -118,6 +118,122 @@ def replay_matches_numpy() -> bool:
     return drawn == want
 
 
+# numpy's SeedSequence (``numpy/random/bit_generator.pyx``, numpy 2.x: O'Neill's seed_seq with
+# a pool of four 32-bit words) and PCG64's seeding (``pcg64_set_seed``/``pcg64_srandom_r``)
+_PCG_MULT = 0x2360ED051FC65DA44385DF649FCCF645
+_M128 = (1 << 128) - 1
+
+
+def _pcg_states(seed: int, runs: list[int], stream: int) -> list[tuple[int, int]] | None:
+    """PCG64 ``(state, inc)`` of ``SeedSequence(seed, spawn_key=(r, stream))`` for every run,
+    hashed for all runs at once (numpy builds one SeedSequence object in ~30 us); None when
+    a key does not fit the one-word layout computed here."""
+    if seed < 0 or seed >= 1 << 128 or not 0 <= stream <= 0xFFFFFFFF:
+        return None
+    if runs and (min(runs) < 0 or max(runs) > 0xFFFFFFFF):
+        return None
+    m = len(runs)
+    words = [seed & 0xFFFFFFFF]
+    rest = seed >> 32
+    while rest:
+        words.append(rest & 0xFFFFFFFF)
+        rest >>= 32
+    words += [0] * (4 - len(words))  # a spawn key pads the entropy to the pool size
+    cols = [np.full(m, w, dtype=np.uint32) for w in words]
+    cols += [np.asarray(runs, dtype=np.uint32), np.full(m, stream, dtype=np.uint32)]
+    hc = [0x43B0D7E5]
+
+    def hashmix(v: npt.NDArray[np.uint32]) -> npt.NDArray[np.uint32]:
+        v = v ^ np.uint32(hc[0])
+        hc[0] = (hc[0] * 0x931E8875) & 0xFFFFFFFF
+        v = v * np.uint32(hc[0])
+        out: npt.NDArray[np.uint32] = v ^ (v >> np.uint32(16))
+        return out
+
+    def mix(x: npt.NDArray[np.uint32], y: npt.NDArray[np.uint32]) -> npt.NDArray[np.uint32]:
+        r = np.uint32(0xCA01F9DD) * x - np.uint32(0x4973F715) * y
+        out: npt.NDArray[np.uint32] = r ^ (r >> np.uint32(16))
+        return out
+
+    pool = [hashmix(cols[i]) for i in range(4)]
+    for s in range(4):
+        for d in range(4):
+            if s != d:
+                pool[d] = mix(pool[d], hashmix(pool[s]))
+    for s in range(4, len(cols)):
+        for d in range(4):
+            pool[d] = mix(pool[d], hashmix(cols[s]))
+    hb = 0x8B51F9DD
+    state32 = []
+    for i in range(8):  # generate_state(4, uint64): eight 32-bit words, little-endian pairs
+        v = pool[i % 4] ^ np.uint32(hb)
+        hb = (hb * 0x58F38DED) & 0xFFFFFFFF
+        v = v * np.uint32(hb)
+        state32.append(v ^ (v >> np.uint32(16)))
+    s64 = [
+        (state32[2 * j].astype(np.uint64) | (state32[2 * j + 1].astype(np.uint64) << np.uint64(32)))
+        .tolist()
+        for j in range(4)
+    ]
+    out = []
+    for k in range(m):
+        init = (s64[0][k] << 64) | s64[1][k]
+        inc = ((((s64[2][k] << 64) | s64[3][k]) << 1) | 1) & _M128
+        out.append((((inc + init) * _PCG_MULT + inc) & _M128, inc))
+    return out
+
+
+@functools.cache
+def _fast_seeding() -> bool:
+    """Whether :func:`_pcg_states` gives numpy's own PCG64 states (checked once)."""
+    for seed, runs, stream in ((0, [0, 3], 0), (2026, [1, 2**31 + 5], 1), (2**70 + 9, [4], 1)):
+        got = _pcg_states(seed, runs, stream)
+        want = [
+            np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(r, stream))).state["state"]
+            for r in runs
+        ]
+        if got is None or [{"state": s, "inc": i} for s, i in got] != want:
+            return False
+    return True
+
+
+class _Raw:
+    """The raw 64-bit words of each run's stream ``SeedSequence(seed, spawn_key=(r, stream))``
+    as PCG64 makes them, continued on demand."""
+
+    __slots__ = ("_bits", "_gen", "_states")
+
+    def __init__(self, seed: int, runs: list[int], stream: int) -> None:
+        states = _pcg_states(seed, runs, stream) if _fast_seeding() else None
+        self._states = states
+        self._gen = np.random.PCG64(0) if states is not None else None
+        self._bits = (
+            []
+            if states is not None
+            else [np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(r, stream))) for r in runs]
+        )
+
+    def draw(self, n: int) -> npt_u64:
+        """The next ``n`` words of every run, shape ``(runs, n)``."""
+        if self._states is None:
+            if not self._bits:
+                return np.zeros((0, n), dtype=np.uint64)
+            return np.stack([b.random_raw(n) for b in self._bits])
+        gen = self._gen
+        assert gen is not None
+        out = np.empty((len(self._states), n), dtype=np.uint64)
+        for k, (s, inc) in enumerate(self._states):
+            gen.state = {
+                "bit_generator": "PCG64",
+                "state": {"state": s, "inc": inc},
+                "has_uint32": 0,
+                "uinteger": 0,
+            }
+            out[k] = gen.random_raw(n)
+            self._states[k] = (gen.state["state"]["state"], inc)
+        return out
+
+
 class _Stream:
     """Each run's 32-bit words of one PCG64 stream, consumed as numpy's ``Generator`` does.
 
@@ -125,23 +241,19 @@ class _Stream:
     has no half buffered.
     """
 
-    __slots__ = ("_bits", "ptr", "words")
+    __slots__ = ("_raw", "ptr", "words")
 
     def __init__(self, seed: int, runs: list[int], stream: int, width: int = 512) -> None:
-        self._bits = [
-            np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(r, stream))) for r in runs
-        ]
+        self._raw = _Raw(seed, runs, stream)
         self.ptr = np.zeros(len(runs), dtype=np.int64)
         self.words = self._make(width)
 
     def _make(self, n32: int) -> npt_u64:
         """The next ``n32`` (rounded up to even) words of every run's stream."""
-        n64 = (n32 + 1) // 2
-        out = np.empty((len(self._bits), 2 * n64), dtype=np.uint64)
-        for k, bits in enumerate(self._bits):
-            raw = bits.random_raw(n64)
-            out[k, 0::2] = raw & _M32
-            out[k, 1::2] = raw >> np.uint64(32)
+        raw = self._raw.draw((n32 + 1) // 2)
+        out = np.empty((raw.shape[0], 2 * raw.shape[1]), dtype=np.uint64)
+        out[:, 0::2] = raw & _M32
+        out[:, 1::2] = raw >> np.uint64(32)
         return out
 
     def ensure(self, rows: IntArray, extra: int) -> None:
@@ -220,25 +332,20 @@ class _Words:
     whose high half is buffered (-1: none).
     """
 
-    __slots__ = ("_bits", "hb", "raw", "w")
+    __slots__ = ("_raw", "hb", "raw", "w")
 
     def __init__(self, seed: int, runs: list[int], width: int) -> None:
-        self._bits = [np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(r, 1))) for r in runs]
-        self.raw = self._draw(max(width, 8))
+        self._raw = _Raw(seed, runs, 1)
+        self.raw = self._raw.draw(max(width, 8))
         self.w = np.zeros(len(runs), dtype=np.int64)
         self.hb = np.full(len(runs), -1, dtype=np.int64)
-
-    def _draw(self, n: int) -> npt_u64:
-        if not self._bits:
-            return np.zeros((0, n), dtype=np.uint64)
-        return np.stack([b.random_raw(n) for b in self._bits])
 
     def ensure(self, need: int) -> None:
         """Room for words up to index ``need - 1`` in every run (the streams continue)."""
         have = self.raw.shape[1]
         if need > have:
             more = max(need, 2 * have) - have
-            self.raw = np.concatenate((self.raw, self._draw(more)), axis=1)
+            self.raw = np.concatenate((self.raw, self._raw.draw(more)), axis=1)
 
 
 def _guess_queries(data: OracleData) -> int:
