@@ -420,8 +420,9 @@ class _Lookups:
     ``zc0`` their memory codes before the block, ``n_need`` look-ups per scored cell; one entry
     per look-up in stream order: ``ent`` its flat position in ``nbr``, ``pos`` its scored cell
     (flat ``k * b + j``), ``run`` (``k``), ``z`` the cell looked up, ``rank`` its place among
-    its scored cell's look-ups; ``src`` (blocks of several cells) the entry whose look-up each
-    entry reads, ``pinb`` each neighbour's position in the block (paid there) or more."""
+    its scored cell's look-ups; blocks of several cells: ``sel`` the entries not known before
+    nor paid earlier in the block, ``first`` the entry whose look-up each of them reads,
+    ``pinb`` each neighbour's position in the block (paid there) or more."""
 
     nbr: IntArray
     zc0: npt.NDArray[np.signedinteger[Any]]
@@ -431,7 +432,8 @@ class _Lookups:
     run: IntArray
     z: IntArray
     rank: IntArray
-    src: IntArray | None
+    sel: IntArray | None
+    first: IntArray | None
     pinb: npt.NDArray[np.int32] | None
 
 
@@ -494,7 +496,7 @@ class _Runs:
         self.fixed: FloatArray | None = None
         if objective is not None:
             nb = objective.neighbourhood.arrays(data.space)
-            self.nbi = nb.indices.astype(np.int64)
+            self.nbi = nb.indices.astype(np.int32)
             self.nbc: IntArray = nb.counts.astype(np.int64)
             self.padded = bool((nb.counts != nb.width).any())
             if not self.seeded:
@@ -510,8 +512,9 @@ class _Runs:
         self.batch_cost: list[FloatArray] = []
         self.orc: _Words | None = None
         if self.seeded:
-            # about the words a run draws: one per two charged cells, one per look-up
-            per = 1 + (0 if self.nbi is None else self.nbi.shape[1])
+            # about the words a run draws: one per two charged cells, one per look-up (about
+            # half the neighbours of a charged cell are new to the run)
+            per = 1 + (0 if self.nbi is None else self.nbi.shape[1] // 2)
             self.orc = _Words(seed, runs, min(_guess_queries(data) * per, 1 << 16))
         self.scratch: npt.NDArray[np.int32] | None = None
 
@@ -610,19 +613,21 @@ class _Runs:
                 # looked up in it (read from the entry that looked it up), or paid in it
                 zcode = lk.zc0.astype(np.int64).ravel()
                 if pf is not None:
-                    if lk.src is None:
+                    if lk.sel is None:
                         zcode[lk.ent] = pf
                     else:
+                        assert lk.sel is not None and lk.first is not None
                         full = np.zeros(zcode.size, dtype=np.int64)
                         full[lk.ent] = pf
-                        unseen = zcode < 0
-                        zcode[unseen] = full[lk.src[unseen]]
+                        zcode[lk.sel] = full[lk.first]
+                # padding and cells paid in the block: any code (masked or replaced below)
+                np.maximum(zcode, 0, out=zcode)
                 w = lk.nbr.shape[2]
-                nv = self.vals[zcode * size + lk.nbr.ravel()].reshape(m, b, w)
+                nv = self.vals[zcode * size + lk.nbr.ravel()]
                 if lk.pinb is not None:
-                    paid_in = lk.pinb < pos[:, :, None]
-                    at = np.minimum(lk.pinb, b - 1)
-                    nv = np.where(paid_in, own_v[np.arange(m)[:, None, None], at], nv)
+                    inb = np.flatnonzero((lk.pinb < pos[:, :, None]).ravel())
+                    nv[inb] = own_v.ravel()[inb // (b * w) * b + lk.pinb.ravel()[inb]]
+                nv = nv.reshape(m, b, w)
                 cnt: IntArray | int = self.nbc[cells].ravel() if self.padded else w
                 if self.obj is not None and self.obj.include_self:
                     g = np.empty((m, b, w + 1))
@@ -672,8 +677,14 @@ class _Runs:
             orc.w[rows] += used
         if lk is not None and lk.ent.size:
             done_e = keep.ravel()[lk.pos]  # look-ups made before the cut
+            z_done = lk.z
+            keys = rows[lk.run] * size + lk.z
+            pf_done = pf
+            if not done_e.all():
+                z_done, keys = z_done[done_e], keys[done_e]
+                pf_done = None if pf is None else pf[done_e]
             assert self.code is not None
-            self.code[(rows[lk.run] * size + lk.z)[done_e]] = 0 if pf is None else pf[done_e]
+            self.code[keys] = 0 if pf_done is None else pf_done
             per = lk.n_need * keep
             self.free[rows] += per.sum(axis=1)
             bk, bj = np.nonzero(per)
@@ -681,7 +692,7 @@ class _Runs:
                 self.batch_run.append(rows[bk])
                 self.batch_len.append(per[bk, bj])
                 if self.costs is not None:
-                    self.batch_cost.append(self.costs[lk.z[done_e]])
+                    self.batch_cost.append(self.costs[z_done])
         if self.code is not None:
             paid = fresh & keep
             pr, pc = np.nonzero(paid)
@@ -721,7 +732,7 @@ class _Runs:
         cand = zc0 < 0
         if valid is not None:
             cand &= valid
-        src = None
+        sel = firsts = None
         pinb = None
         if b > 1:
             # a neighbour paid earlier in the block is not looked up; one looked up earlier
@@ -740,8 +751,6 @@ class _Runs:
             np.minimum.at(sc, ks, sel.astype(np.int32))
             firsts = sc[ks].astype(np.int64)
             sc[ks] = big
-            src = np.arange(cand.size)
-            src[sel] = firsts
             need = np.zeros(cand.size, dtype=bool)
             need[sel[firsts == sel]] = True
             need = need.reshape(cand.shape)
@@ -753,7 +762,8 @@ class _Runs:
         pos = ent // w
         nn = n_need.ravel()
         rank = np.arange(ent.size) - (np.cumsum(nn) - nn)[pos]
-        return _Lookups(nbr, zc0, n_need, ent, pos, pos // b, nbr.ravel()[ent], rank, src, pinb)
+        z = nbr.ravel()[ent]
+        return _Lookups(nbr, zc0, n_need, ent, pos, pos // b, z, rank, sel, firsts, pinb)
 
     def free_seconds(self) -> FloatArray:
         """Each run's free seconds: one ``costs[batch].sum()`` per scored cell, added in order
