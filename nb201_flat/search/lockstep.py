@@ -11,11 +11,26 @@ per try and draws nothing for ``n == 1``; ``permutation(n)`` is a Fisher-Yates s
 top, each swap partner drawn by bit-mask rejection on a 32-bit word. Costs are added in the
 loop's order (a cumulative sum is sequential), so the seconds are the same floats.
 
-Covered (:func:`lockstep_kind`): :class:`RegularizedEvolution` and :class:`LocalSearch`, plain
-under any protocol, and their NA forms with free neighbours on a single-row oracle (one value
-per cell), whose score of a cell is then fixed. A run whose oracle stream hits one of Lemire's
-rejections inside a local-search block (probability about ``2**-31`` per draw) is re-run with
-the loop. Everything else runs the loop. Results equal
+Covered (:func:`lockstep_kind`): :class:`RegularizedEvolution` and :class:`LocalSearch` and
+their NA forms with free neighbours, under any protocol. A run's memory is one small code per
+cell (unseen, looked up free with stored seed ``p``, paid with stored seed ``p``); a step
+scores one cell per run (REA) or a run's whole shuffled neighbourhood (LS, speculatively,
+then cut where the budget ends or, first-improvement, past the first better cell). The NA
+score of a cell is the objective over what the run knows then: a neighbour paid before (also
+earlier in the block) gives its paid value, any other its free look-up, made once per run.
+
+Stored seeds (the ``random`` seed policy): the oracle stream ``(r, 1)`` serves both the
+charged queries' seed draws and the free look-ups' (``Oracle.query_free``: one ``random()``
+per looked-up cell), interleaved in the order the loop makes them: a charged cell's own draw,
+then its new neighbours' look-ups in neighbour order. So the stream is kept as 64-bit words:
+a 32-bit draw takes the high half of a buffered word if there is one, else the low half of the
+next word (buffering its high half); a double takes the next whole word as
+``(w >> 11) * 2**-53`` and leaves a buffered half where it is (numpy 2.x ``pcg64_next32`` and
+``pcg64_next_double``). A look-up's stored seed is ``floor(u * counts)``, as the oracle.
+
+A run whose stream hits one of Lemire's rejections (probability about ``2**-31`` per draw of
+a small bound) is re-run with the loop. Free seconds are one ``costs[batch].sum()`` per scored
+cell, added in order, as the oracle adds them. Results equal
 :func:`nb201_flat.search.runner.run_one`'s.
 
 Examples
@@ -78,7 +93,8 @@ def lockstep_kind(algorithm: SearchAlgorithm) -> bool:
 
 
 def lockstep_ok(data: OracleData, algorithm: SearchAlgorithm) -> bool:
-    """True when :func:`run_lockstep` reproduces the loop for this protocol and algorithm."""
+    """True when :func:`run_lockstep` reproduces the loop for this protocol and algorithm
+    (every REA/LS form with free or no neighbours; LS needs one-op neighbourhoods of one size)."""
     if not lockstep_kind(algorithm):
         return False
     assert isinstance(algorithm, RegularizedEvolution | LocalSearch)
@@ -171,8 +187,10 @@ def _pcg_states(seed: int, runs: list[int], stream: int) -> list[tuple[int, int]
         v = v * np.uint32(hb)
         state32.append(v ^ (v >> np.uint32(16)))
     s64 = [
-        (state32[2 * j].astype(np.uint64) | (state32[2 * j + 1].astype(np.uint64) << np.uint64(32)))
-        .tolist()
+        (
+            state32[2 * j].astype(np.uint64)
+            | (state32[2 * j + 1].astype(np.uint64) << np.uint64(32))
+        ).tolist()
         for j in range(4)
     ]
     out = []
@@ -210,7 +228,9 @@ class _Raw:
         self._bits = (
             []
             if states is not None
-            else [np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(r, stream))) for r in runs]
+            else [
+                np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(r, stream))) for r in runs
+            ]
         )
 
     def draw(self, n: int) -> npt_u64:
