@@ -74,6 +74,7 @@ from nb201_flat.types import BoolArray
 npt_u64: TypeAlias = npt.NDArray[np.uint64]
 
 _M32 = np.uint64(0xFFFFFFFF)
+_CHUNK_BYTES = 1 << 28  # runs in lock step at once: about this much memory for their arrays
 _TWO32 = np.uint64(1 << 32)
 
 
@@ -850,14 +851,25 @@ def run_lockstep(
         words = (int(algorithm.sample_size) + 3) * queries
     else:
         words = 2 * queries
-    st = _Runs(data, seed, todo, memory, obj, min(words, 1 << 16))
-    if isinstance(algorithm, RegularizedEvolution):
-        _rea(st, algorithm)
-    else:
-        _ls(st, algorithm)
-    recs = st.records()
-    for k in np.flatnonzero(st.redo).tolist():
-        recs[k] = run_one(data, algorithm, seed, todo[k])
+    words = min(words, 1 << 16)
+    # runs go in chunks whose arrays (a memory code and a scratch slot per cell and run, the
+    # streams' words) stay within about _CHUNK_BYTES; NB201's 500 runs are one chunk
+    per_run = 8 * words + (5 * data.space.size if memory else 0)
+    if data.order is not None:
+        per_run += 8 * min(queries * (1 if obj is None else 13), 1 << 16)
+    chunk = max(1, _CHUNK_BYTES // per_run)
+    recs: list[RunRecord] = []
+    for start in range(0, len(todo), chunk):
+        part = todo[start : start + chunk]
+        st = _Runs(data, seed, part, memory, obj, words)
+        if isinstance(algorithm, RegularizedEvolution):
+            _rea(st, algorithm)
+        else:
+            _ls(st, algorithm)
+        got = st.records()
+        for k in np.flatnonzero(st.redo).tolist():
+            got[k] = run_one(data, algorithm, seed, part[k])
+        recs += got
     return recs
 
 

@@ -204,3 +204,11 @@ def test_words_follow_numpy_mixed_draws() -> None:
         assert u == (w[1] >> 11) * 2.0**-53
         assert b == ((w[0] >> 32) * 3) >> 32
         assert c == ((w[2] & 0xFFFFFFFF) * 3) >> 32
+
+
+def test_runs_in_several_chunks_are_the_same_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a large space (or many runs) goes in chunks of runs; each chunk keeps its runs' streams
+    monkeypatch.setattr(ls, "_CHUNK_BYTES", 200_000)  # a few runs per chunk on MID
+    data = _oracle(MID, 2, budget_seconds=100.0)
+    for algo in (NA_FORMS[0], NA_FORMS[5], PLAIN[0], PLAIN[2]):
+        _same(data, algo, 23)
