@@ -54,6 +54,7 @@ True
 from __future__ import annotations
 
 import functools
+import sys
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
@@ -269,9 +270,12 @@ class _Stream:
         self.ptr = np.zeros(len(runs), dtype=np.int64)
         self.words = self._make(width)
 
-    def _make(self, n32: int) -> npt_u64:
+    def _make(self, n32: int) -> npt.NDArray[np.unsignedinteger[Any]]:
         """The next ``n32`` (rounded up to even) words of every run's stream."""
         raw = self._raw.draw((n32 + 1) // 2)
+        if sys.byteorder == "little":  # each word's halves in memory: low, then high
+            halves: npt.NDArray[np.uint32] = raw.view(np.uint32)
+            return halves
         out = np.empty((raw.shape[0], 2 * raw.shape[1]), dtype=np.uint64)
         out[:, 0::2] = raw & _M32
         out[:, 1::2] = raw >> np.uint64(32)
@@ -292,13 +296,13 @@ class _Stream:
         self.ensure(rows, k)
         width = self.words.shape[1]
         at = (rows * width + self.ptr[rows])[:, None] + np.arange(k)
-        out: npt_u64 = self.words.ravel()[at]
+        out: npt_u64 = self.words.ravel()[at].astype(np.uint64)
         return out
 
     def take(self, rows: IntArray) -> npt_u64:
         """The next word of each of ``rows`` (advancing them)."""
         self.ensure(rows, 1)
-        w = self.words[rows, self.ptr[rows]]
+        w: npt_u64 = self.words[rows, self.ptr[rows]].astype(np.uint64)
         self.ptr[rows] += 1
         return w
 
@@ -569,8 +573,13 @@ class _Runs:
         fresh = ~known
         cost = np.zeros((m, b)) if self.costs is None else np.where(fresh, self.costs[cells], 0.0)
         # the loop adds one cost at a time to the run's running total: a sequential cumsum
-        secs = np.cumsum(np.concatenate((self.seconds[rows][:, None], cost), axis=1), axis=1)[:, 1:]
-        qs = self.queries[rows][:, None] + np.cumsum(fresh, axis=1)
+        if b == 1:
+            secs = self.seconds[rows][:, None] + cost
+            qs = self.queries[rows][:, None] + fresh
+        else:
+            secs = np.cumsum(np.concatenate((self.seconds[rows][:, None], cost), axis=1), axis=1)
+            secs = secs[:, 1:]
+            qs = self.queries[rows][:, None] + np.cumsum(fresh, axis=1)
         stop = np.zeros((m, b), dtype=bool)
         if d.budget_queries is not None:
             stop |= qs > d.budget_queries
@@ -579,10 +588,17 @@ class _Runs:
         stop &= fresh
         if self.memory:
             # revisits in a row since the last paid cell (the memory's stall counter)
-            last_new = np.maximum.accumulate(np.where(fresh, pos, -1), axis=1)
-            run_len = np.where(last_new >= 0, pos - last_new, self.stall[rows][:, None] + pos + 1)
+            if b == 1:
+                run_len = self.stall[rows][:, None] + 1
+            else:
+                last_new = np.maximum.accumulate(np.where(fresh, pos, -1), axis=1)
+                stall0 = self.stall[rows][:, None] + pos + 1
+                run_len = np.where(last_new >= 0, pos - last_new, stall0)
             stop |= revisit & (run_len > self.stall_limit)
-        end = np.where(stop.any(axis=1), stop.argmax(axis=1), b)
+        if b == 1:
+            end = (~stop[:, 0]).astype(np.int64)
+        else:
+            end = np.where(stop.any(axis=1), stop.argmax(axis=1), b)
         # own draws: a charged cell with a choice of stored seeds draws one (32-bit)
         own = fresh & (self.cnt[cells] > 1) if self.seeded else None
         lk: _Lookups | None = None
@@ -596,19 +612,25 @@ class _Runs:
         consumed = None
         if self.orc is not None and own is not None:
             orc = self.orc
-            s0 = (orc.hb[rows] >= 0).astype(np.int64)
-            t32 = np.cumsum(own, axis=1) - 1
-            opens = own & ((t32 + s0[:, None]) % 2 == 0)
+            hb0 = orc.hb[rows][:, None]
+            if b == 1:
+                opens = own & (hb0 < 0)
+            else:
+                t32 = np.cumsum(own, axis=1) - 1
+                opens = own & ((t32 + (hb0 >= 0)) % 2 == 0)
             consumed = opens.astype(np.int64) if n_need is None else opens + n_need
-            done = np.cumsum(consumed, axis=1)
+            done = consumed if b == 1 else np.cumsum(consumed, axis=1)
             w0 = orc.w[rows][:, None]
             before = w0 + done - consumed  # the word of position j's own opener
             orc.ensure(int((w0[:, 0] + done[:, -1]).max()) + 1 if m and b else 0)
             width = orc.raw.shape[1]
             flat = orc.raw.ravel()
-            opener = np.maximum.accumulate(np.where(opens, before, -1), axis=1)
-            opener = np.where(opener >= 0, opener, orc.hb[rows][:, None])
-            word = np.where(opens, before, opener)
+            if b == 1:
+                word = np.where(opens, before, hb0)
+            else:
+                opener = np.maximum.accumulate(np.where(opens, before, -1), axis=1)
+                opener = np.where(opener >= 0, opener, hb0)
+                word = np.where(opens, before, opener)
             raw32 = flat[rows[:, None] * width + np.maximum(word, 0)]
             w32 = np.where(opens, raw32 & _M32, raw32 >> np.uint64(32))
             drawn, rej = _lemire(w32, self.cnt[cells])
@@ -688,12 +710,16 @@ class _Runs:
             self.hits[rows] += (known & keep).sum(axis=1)
         if self.orc is not None and consumed is not None and own is not None:
             orc = self.orc
-            used = np.where(has, np.cumsum(consumed, axis=1)[ar, last], 0)
             ok = own & keep
-            any_own = ok.any(axis=1)
-            lo = np.where(any_own, b - 1 - np.argmax(ok[:, ::-1], axis=1), 0)
-            lo_opens = opens[ar, lo]
-            hb_new = np.where(lo_opens, word[ar, lo], -1)
+            if b == 1:
+                used = np.where(has, consumed[:, 0], 0)
+                any_own = ok[:, 0]
+                hb_new = np.where(opens[:, 0], word[:, 0], -1)
+            else:
+                used = np.where(has, np.cumsum(consumed, axis=1)[ar, last], 0)
+                any_own = ok.any(axis=1)
+                lo = np.where(any_own, b - 1 - np.argmax(ok[:, ::-1], axis=1), 0)
+                hb_new = np.where(opens[ar, lo], word[ar, lo], -1)
             orc.hb[rows] = np.where(any_own, hb_new, orc.hb[rows])
             orc.w[rows] += used
         if lk is not None and lk.ent.size:
@@ -720,14 +746,20 @@ class _Runs:
             self.code[rs[pr, pc]] = self.n_rows + pick_own[pr, pc]
         if self.memory:
             paid = fresh & keep
-            any_paid = paid.any(axis=1)
-            last_paid = np.where(any_paid, b - 1 - np.argmax(paid[:, ::-1], axis=1), -1)
-            self.stall[rows] = np.where(any_paid, cut - 1 - last_paid, self.stall[rows] + cut)
+            if b == 1:
+                self.stall[rows] = np.where(paid[:, 0], 0, self.stall[rows] + cut)
+            else:
+                any_paid = paid.any(axis=1)
+                last_paid = np.where(any_paid, b - 1 - np.argmax(paid[:, ::-1], axis=1), -1)
+                self.stall[rows] = np.where(any_paid, cut - 1 - last_paid, self.stall[rows] + cut)
         dead = ended | bad
         self.alive[rows[dead]] = False
         # the incumbent: every scored cell offered in order (strictly better wins)
-        run_best = np.concatenate((self.inc_score[rows][:, None], clean), axis=1)
-        before_best = np.maximum.accumulate(run_best, axis=1)[:, :-1]
+        if b == 1:
+            before_best = self.inc_score[rows][:, None]
+        else:
+            run_best = np.concatenate((self.inc_score[rows][:, None], clean), axis=1)
+            before_best = np.maximum.accumulate(run_best, axis=1)[:, :-1]
         imp_r, imp_c = np.nonzero(clean > before_best)
         for k, j in zip(imp_r.tolist(), imp_c.tolist(), strict=True):
             r = int(rows[k])
