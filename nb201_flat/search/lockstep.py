@@ -337,14 +337,46 @@ class _Stream:
         return out
 
     def permutation(self, rows: IntArray, n: int) -> IntArray:
-        """``permutation(n)`` for each of ``rows``, shape ``(len(rows), n)``."""
-        arr = np.tile(np.arange(n, dtype=np.int64), (rows.size, 1))
-        at = np.arange(rows.size)
+        """``permutation(n)`` for each of ``rows``, shape ``(len(rows), n)``.
+
+        The words of a window are read at once: each swap partner is the first word at or
+        after the run's offset whose masked value is in range (the bit-mask rejection), so
+        rejections cost no extra round; a run that outruns the window is drawn word by word.
+        """
+        m = rows.size
+        arr = np.tile(np.arange(n, dtype=np.int64), (m, 1))
+        if n < 2 or m == 0:
+            return arr
+        at = np.arange(m)
+        size = 2 * n + 16  # about 1.3 words per swap are drawn: rarely outrun
+        win = self.peek(rows, size)
+        low = (win & np.uint64(0xFF)).astype(np.int16)  # masks of n <= 256 keep 8 bits
+        cols = np.arange(size)[None, :]
+        off = np.zeros(m, dtype=np.int64)
+        short = n > 256
         for i in range(n - 1, 0, -1):
-            j = self.interval(rows, i)
+            if short:
+                break
+            mask = (1 << i.bit_length()) - 1
+            ok = ((low & mask) <= i) & (cols >= off[:, None])
+            p = ok.argmax(axis=1)
+            if not ok[at, p].all():
+                short = True
+                break
+            j = (low[at, p] & mask).astype(np.int64)
+            off = p + 1
             hold = arr[at, j]
             arr[at, j] = arr[:, i]
             arr[:, i] = hold
+        if short:  # outran the window: word by word
+            arr = np.tile(np.arange(n, dtype=np.int64), (m, 1))
+            for i in range(n - 1, 0, -1):
+                j = self.interval(rows, i)
+                hold = arr[at, j]
+                arr[at, j] = arr[:, i]
+                arr[:, i] = hold
+            return arr
+        self.ptr[rows] += off
         return arr
 
 
@@ -459,7 +491,7 @@ class _Lookups:
     rank: IntArray
     sel: IntArray | None
     first: IntArray | None
-    pinb: npt.NDArray[np.int32] | None
+    pinb: npt.NDArray[np.signedinteger[Any]] | None
 
 
 class _Runs:
@@ -542,6 +574,7 @@ class _Runs:
             per = 1 + (0 if self.nbi is None else self.nbi.shape[1] // 2)
             self.orc = _Words(seed, runs, min(_guess_queries(data) * per, 1 << 16))
         self.scratch: npt.NDArray[np.int32] | None = None
+        self.inblock: npt.NDArray[np.signedinteger[Any]] | None = None
 
     def sample(self, rows: IntArray) -> IntArray:
         """``oracle.sample(rng)`` for each of ``rows``."""
@@ -793,11 +826,16 @@ class _Runs:
             big = np.iinfo(np.int32).max
             if self.scratch is None:
                 self.scratch = np.full(len(self.runs) * size, big, dtype=np.int32)
+                # block positions: small, so a smaller array for the random reads
+                small = np.int8 if b < 127 else np.int16
+                self.inblock = np.full(len(self.runs) * size, np.iinfo(small).max, dtype=small)
             sc = self.scratch
+            ib = self.inblock
+            assert ib is not None
             rs = rows[:, None] * size + cells
-            sc[rs] = np.broadcast_to(np.arange(b, dtype=np.int32), rs.shape)
-            pinb = sc[key]
-            sc[rs] = big
+            ib[rs] = np.broadcast_to(np.arange(b, dtype=ib.dtype), rs.shape)
+            pinb = ib[key]
+            ib[rs] = np.iinfo(ib.dtype).max
             cand &= pinb > np.arange(b)[None, :, None]
             sel = np.flatnonzero(cand.ravel())
             ks = key.ravel()[sel]

@@ -212,3 +212,18 @@ def test_runs_in_several_chunks_are_the_same_runs(monkeypatch: pytest.MonkeyPatc
     data = _oracle(MID, 2, budget_seconds=100.0)
     for algo in (NA_FORMS[0], NA_FORMS[5], PLAIN[0], PLAIN[2]):
         _same(data, algo, 23)
+
+
+def test_permutations_follow_numpy() -> None:
+    # windowed Fisher-Yates (and the word-by-word fallback past 256), interleaved with draws
+    runs = list(range(6))
+    st = ls._Stream(3, runs, 0, width=8)
+    gens = [np.random.default_rng(np.random.SeedSequence(3, spawn_key=(r, 0))) for r in runs]
+    rows = np.arange(len(runs))
+    for n in (24, 2, 1, 300, 24, 17, 5, 24):
+        got = st.permutation(rows, n)
+        assert got.tolist() == [g.permutation(n).tolist() for g in gens]
+        assert st.bounded(rows, 7).tolist() == [int(g.integers(7)) for g in gens]
+    sub = np.array([1, 4])  # some runs only: the others' streams stay where they are
+    assert st.permutation(sub, 24).tolist() == [gens[k].permutation(24).tolist() for k in (1, 4)]
+    assert st.bounded(rows, 9).tolist() == [int(g.integers(9)) for g in gens]
