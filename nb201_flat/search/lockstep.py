@@ -476,7 +476,8 @@ class _Lookups:
     """A block's free look-ups: ``nbr`` ``(m, b, width)`` the neighbours scored (0 on padding),
     ``zc0`` their memory codes before the block, ``n_need`` look-ups per scored cell; one entry
     per look-up in stream order: ``ent`` its flat position in ``nbr``, ``pos`` its scored cell
-    (flat ``k * b + j``), ``run`` (``k``), ``z`` the cell looked up, ``rank`` its place among
+    (flat ``k * b + j``), ``run`` (``k``) and ``runs`` (its run), ``z`` the cell looked up and
+    ``key`` its slot in the memory codes, ``rank`` its place among
     its scored cell's look-ups; blocks of several cells: ``sel`` the entries not known before
     nor paid earlier in the block, ``first`` the entry whose look-up each of them reads,
     ``pinb`` each neighbour's position in the block (paid there) or more."""
@@ -487,7 +488,9 @@ class _Lookups:
     ent: IntArray
     pos: IntArray
     run: IntArray
+    runs: IntArray
     z: IntArray
+    key: IntArray
     rank: IntArray
     sel: IntArray | None
     first: IntArray | None
@@ -672,7 +675,7 @@ class _Runs:
             if lk is not None:
                 # a look-up's double: the words after its cell's own draw, in neighbour order
                 wd = (before + opens).ravel()[lk.pos] + lk.rank
-                u = (flat[rows[lk.run] * width + wd] >> np.uint64(11)).astype(np.float64) * 2.0**-53
+                u = (flat[lk.runs * width + wd] >> np.uint64(11)).astype(np.float64) * 2.0**-53
                 pf = np.floor(u * self.cntf[lk.z]).astype(np.int64)
         # scores
         if self.fixed is not None:
@@ -758,7 +761,7 @@ class _Runs:
         if lk is not None and lk.ent.size:
             done_e = keep.ravel()[lk.pos]  # look-ups made before the cut
             z_done = lk.z
-            keys = rows[lk.run] * size + lk.z
+            keys = lk.key
             pf_done = pf
             if not done_e.all():
                 z_done, keys = z_done[done_e], keys[done_e]
@@ -853,8 +856,11 @@ class _Runs:
         pos = ent // w
         nn = n_need.ravel()
         rank = np.arange(ent.size) - (np.cumsum(nn) - nn)[pos]
+        run = pos // b
         z = nbr.ravel()[ent]
-        return _Lookups(nbr, zc0, n_need, ent, pos, pos // b, z, rank, sel, firsts, pinb)
+        return _Lookups(
+            nbr, zc0, n_need, ent, pos, run, rows[run], z, key.ravel()[ent], rank, sel, firsts, pinb
+        )
 
     def free_seconds(self) -> FloatArray:
         """Each run's free seconds: one ``costs[batch].sum()`` per scored cell, added in order
