@@ -995,21 +995,20 @@ def _rea(st: _Runs, algo: RegularizedEvolution) -> None:
         col = 0
         bad = np.zeros(rows.size, dtype=bool)
         ar = np.arange(rows.size)
-        best_c = np.full(rows.size, -1, dtype=np.int64)
-        best_f = np.full(rows.size, -np.inf)
-        for _ in range(s):
-            if p > 1:
-                slot, rej = _lemire(words[:, col], p)
-                bad |= rej
-                col += 1
-                slot = (head + slot) % p
-            else:
-                slot = np.full(rows.size, head, dtype=np.int64)
-            c = pop_c[rows, slot]
-            f = pop_f[rows, slot]
-            take = (best_c < 0) | (f > best_f)
-            best_c[take] = c[take]
-            best_f[take] = f[take]
+        # the tournament: the first drawn member, replaced by each strictly fitter one (a NaN
+        # never replaces; a NaN first member stays): the first maximum, NaN as -inf, unless
+        # the first is NaN
+        if p > 1:
+            slots, rej = _lemire(words[:, :s], p)
+            bad |= rej.any(axis=1)
+            col = s
+            slots = (head + slots) % p
+        else:
+            slots = np.full((rows.size, s), head, dtype=np.int64)
+        cand_f = pop_f[rows[:, None], slots]
+        win = np.argmax(np.where(np.isnan(cand_f), -np.inf, cand_f), axis=1)
+        win[np.isnan(cand_f[:, 0])] = 0
+        best_c = pop_c[rows, slots[ar, win]]
         at = np.full(rows.size, col, dtype=np.int64)
         if algo.mutation == "node-then-edge":
             node = np.ones(rows.size, dtype=np.int64)
