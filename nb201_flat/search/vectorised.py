@@ -45,7 +45,6 @@ import math
 import numpy as np
 
 from nb201_flat.search.algorithms import (
-    LocalSearch,
     NARandomSearch,
     NeighbourObjective,
     RandomSearch,
@@ -207,8 +206,6 @@ def batched_ok(data: OracleData, algorithm: SearchAlgorithm) -> bool:
             np.__version__,
         )
         return False
-    if isinstance(algorithm, LocalSearch) and algorithm.objective is None:
-        return False  # plain LS: the loop was faster than lock step (benchmarks/bench_search)
     return lockstep_ok(data, algorithm) or replay_ok(data, algorithm) or seeded_ok(data, algorithm)
 
 
