@@ -218,7 +218,7 @@ def _plan(
 
     Runs are independent streams, so any split gives the same records. A batched cell (all
     its runs at once in numpy) is cut into ``jobs`` equal parts, so every process does a share
-    of it and pays its set-up once; a loop cell into chunks small enough to balance (about 16
+    of it and pays its set-up once; a loop cell into chunks small enough to balance (about 64
     per process over the loop work). Batched parts come first, the fine loop chunks fill in
     behind them.
     """
@@ -228,7 +228,9 @@ def _plan(
             for c, ((d, a), b) in enumerate(zip(cells, batched, strict=True))
         ]
     looped = sum(1 for b in batched if not b)
-    chunk = max(1, min(runs, math.ceil(looped * runs / (16 * jobs)))) if looped else runs
+    # about 64 loop chunks per process: a chunk costs one small pickle, and fine chunks at the
+    # end of the queue keep the processes finishing together
+    chunk = max(1, min(runs, math.ceil(looped * runs / (64 * jobs)))) if looped else runs
     parts = min(jobs, runs)
     shares = [runs * k // parts for k in range(parts + 1)]  # sizes differ by one at most
     first: list[_Task] = []
@@ -258,8 +260,13 @@ def _execute(
             bar.update(len(recs))
         return out
     ctx = _context()
-    # fork shares the parent's memory: hand the oracles over as they are (caches included)
-    shipped = datas if ctx.get_start_method() == "fork" else [_pack(d) for d in datas]
+    if ctx.get_start_method() == "fork":
+        # fork shares the parent's memory: the oracles go over as they are, with the
+        # neighbour arrays built here once rather than once per worker
+        _warm_neighbours(datas, algos, tasks)
+        shipped: list[OracleData] | list[dict[str, Any]] = datas
+    else:
+        shipped = [_pack(d) for d in datas]
     ex = ProcessPoolExecutor(
         max_workers=min(jobs, len(tasks)),
         mp_context=ctx,
@@ -277,6 +284,21 @@ def _execute(
         raise
     ex.shutdown()
     return out
+
+
+def _warm_neighbours(
+    datas: list[OracleData], algos: list[SearchAlgorithm], tasks: list[_Task]
+) -> None:
+    """Build the neighbour arrays the tasks' NA objectives read (cached on the space)."""
+    done: set[tuple[int, int]] = set()
+    for t in tasks:
+        obj = getattr(algos[t.algo], "objective", None)
+        spec = getattr(obj, "neighbourhood", None)
+        space = datas[t.data].space
+        if spec is None or (id(space), id(spec)) in done:
+            continue
+        done.add((id(space), id(spec)))
+        spec.arrays(space)
 
 
 def _as_algorithms(
