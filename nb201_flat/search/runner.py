@@ -7,8 +7,14 @@ identical bit for bit with ``jobs=1`` and ``jobs>1``, and two algorithms run wit
 *paired*: run ``r`` of random search and run ``r`` of NA-RS start from the same random stream.
 
 Worker processes are handed only the oracles' arrays (validation values and costs) and the
-algorithms; the evaluator (test vectors) stays in the parent, which reads each run's
-incumbent after the search has returned.
+algorithms (inherited through ``fork`` where the platform has it, pickled otherwise); the
+evaluator (test vectors) stays in the parent, which reads each run's incumbent after the
+search has returned. With ``jobs > 1`` every cell goes to the pool: a cell that runs all its
+runs at once (:func:`~nb201_flat.search.vectorised.batched_ok`) is shared out, one slice of
+its runs per process, and a cell that runs the per-run loop is cut into small chunks that
+fill in behind (:func:`_plan`). :func:`run_cells` runs any list of (protocol, label,
+algorithm) cells in one pool, e.g. the budget-matched controls of
+:mod:`~nb201_flat.search.accounting`, whose protocols differ only in their budgets.
 
 Examples
 --------
