@@ -158,8 +158,10 @@ def run_timed(cmd: list[str]) -> dict[str, Any]:
     # the command is this small process's only child: the max RSS over its waited-for
     # descendants is the command's largest single process (workers included)
     kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return {
         "wall_s": wall,
+        "cpu_s": usage.ru_utime + usage.ru_stime,  # the command and its workers, all cores
         "returncode": proc.returncode,
         "peak_rss_mb": kb / 1024.0,
         "output_tail": (proc.stdout + proc.stderr)[-3000:],

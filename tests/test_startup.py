@@ -37,12 +37,17 @@ def test_query_loads_no_pandas_and_reads_the_stored_values(tmp_path: Path) -> No
     assert f"{vec[5]:.4f}" in lines[0]
 
 
+# what a small command has no use for: pandas and scipy, and the layers that only the other
+# commands' parsers name (search algorithms, figures)
+_HEAVY = ("pandas", "scipy", "nb201_flat.search", "nb201_flat.search.runner", "nb201_flat.figures")
+
+
 def _heavy_modules_after(argv: list[str]) -> tuple[list[str], str]:
     """Run the CLI in a fresh interpreter; the heavy modules it loaded, and its output."""
     code = (
         "import sys; from nb201_flat.cli import main; "
         f"rc = main({argv!r}); "
-        "heavy = sorted(m for m in ('pandas', 'scipy', 'nb201_flat.search.runner') "
+        f"heavy = sorted(m for m in {_HEAVY!r} "
         "if m in sys.modules); import json; print(json.dumps(heavy)); sys.exit(rc)"
     )
     out = subprocess.run(
@@ -65,6 +70,9 @@ def test_info_and_barrier_load_no_pandas_or_scipy(tmp_path: Path) -> None:
     k = ["--dataset", "cifar10", "--split", "ori-test", "--epochs", "200"]
     heavy, text = _heavy_modules_after(["barrier", "--table", folder, *k, "0", "1", "--json"])
     assert heavy == [], text
+    heavy, query = _heavy_modules_after(["query", "--table", folder, *k, "7"])
+    assert heavy == [], query
+    assert f"{vec[7]:.4f}" in query
     # the command computed its barriers (the lowest one: the exact maximin path)
     payload = json.loads(text)
     assert payload["barriers"]["lowest"]["barrier"] >= 0.0

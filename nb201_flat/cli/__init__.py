@@ -27,8 +27,30 @@ _COMMAND_MODULES = (
     "nb201_flat.cli.constraints",
 )
 
+# each command's module, so that a command registers only its own module's parsers (their
+# choices import the search, figure and importer layers); tests/cli checks it against the
+# modules
+COMMANDS: dict[str, str] = {
+    "import": "nb201_flat.cli.table",
+    "info": "nb201_flat.cli.table",
+    "record": "nb201_flat.cli.table",
+    "query": "nb201_flat.cli.table",
+    "demo": "nb201_flat.cli.demo",
+    "flatness": "nb201_flat.cli.landscape",
+    "barrier": "nb201_flat.cli.landscape",
+    "census": "nb201_flat.cli.landscape",
+    "search": "nb201_flat.cli.search",
+    "reproduce": "nb201_flat.cli.search",
+    "model": "nb201_flat.cli.train",
+    "train": "nb201_flat.cli.train",
+    "figures": "nb201_flat.cli.figures",
+    "constrained": "nb201_flat.cli.constraints",
+}
 
-def build_parser() -> argparse.ArgumentParser:
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The command line's parser: every command, or only ``command``'s module's commands
+    (a known command; help and unknown commands get every one)."""
     parser = argparse.ArgumentParser(
         prog="nb201-flat",
         description="Flat minima in NAS-Bench-201 architecture space.",
@@ -36,14 +58,27 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"nb201-flat {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in _COMMAND_MODULES:
+    modules = (COMMANDS[command],) if command in COMMANDS else _COMMAND_MODULES
+    for name in modules:
         importlib.import_module(name).register(sub)
     return parser
 
 
+def _command_of(argv: Sequence[str]) -> str | None:
+    """The command named in ``argv``: its first word that is not an option (the top-level
+    options take no value)."""
+    for word in argv:
+        if word == "--":
+            return None
+        if not word.startswith("-"):
+            return word
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(_command_of(words))
+    args = parser.parse_args(words)
     logging.basicConfig(
         level=logging.WARNING - 10 * min(args.verbose, 2),
         format="%(levelname)s %(name)s: %(message)s",

@@ -31,7 +31,8 @@ import numpy as np
 import pandas as pd
 
 from nb201_flat.search.algorithms import AlgorithmError, SearchAlgorithm
-from nb201_flat.search.runner import SearchResults, run_search
+from nb201_flat.search.protocol import Protocol
+from nb201_flat.search.runner import SearchResults, run_cells
 from nb201_flat.table import Table
 
 log = logging.getLogger(__name__)
@@ -107,15 +108,17 @@ def budget_matched(
         When an NA label has no runs in ``results``.
     """
     frame = results.runs
-    run_frames: list[pd.DataFrame] = []
-    curve_frames: list[pd.DataFrame] = []
+    # one pass over the (large) runs frame, not two string comparisons per (protocol, NA)
+    groups = {
+        (str(k[0]), str(k[1])): g for k, g in frame.groupby(["protocol", "algorithm"], sort=False)
+    }
     rows: list[dict[str, object]] = []
     done: dict[tuple[str, str, float], str] = {}  # (protocol, base, budget) -> control label
-    controls: dict[tuple[str, str, float], pd.DataFrame] = {}  # its runs, one row per run
+    cells: list[tuple[Protocol, str, SearchAlgorithm]] = []
     for p in results.protocols:
         for na, (base, algo) in pairs.items():
-            sel = frame[(frame["protocol"] == p.name) & (frame["algorithm"] == na)]
-            if sel.empty:
+            sel = groups.get((p.name, na))
+            if sel is None or sel.empty:
                 raise AlgorithmError(f"no runs of {na!r} under {p.name!r} to match a budget to")
             # one row per run: the reported datasets repeat the same run's counts
             per_run = sel.drop_duplicates("run")
@@ -132,21 +135,7 @@ def budget_matched(
             if label is None:
                 label = control_label(base, na)
                 done[key] = label
-                res = run_search(
-                    table,
-                    control_p,
-                    {label: algo},
-                    runs=runs,
-                    seed=seed,
-                    jobs=jobs,
-                    curve_points=curve_points,
-                )
-                run_frames.append(res.runs)
-                curve_frames.append(res.curves)
-                ctrl = res.runs.drop_duplicates("run")
-                controls[key] = ctrl
-            else:
-                ctrl = controls[key]
+                cells.append((control_p, label, algo))
             rows.append(
                 {
                     "protocol": p.name,
@@ -160,20 +149,32 @@ def budget_matched(
                     "na_evaluations": float(evals.mean()),
                     "na_evaluations_sd": float(evals.std(ddof=1)) if evals.size > 1 else np.nan,
                     "na_total_seconds": float(total.mean()),
-                    "control_evaluations": float(ctrl["evaluations"].mean()),
-                    "control_total_seconds": float(ctrl["total_seconds"].mean()),
                 }
             )
+    run_frame = curve_frame = pd.DataFrame()
+    if cells:
+        # every control in one pool: the processes share the work of all of them at once
+        res = run_cells(table, cells, runs=runs, seed=seed, jobs=jobs, curve_points=curve_points)
+        run_frame, curve_frame = res.runs, res.curves
+        # one row per run; each control's means as Series.mean takes them (the same floats)
+        ctrl = run_frame.drop_duplicates(["protocol", "algorithm", "run"])
+        means = {
+            (str(k[0]), str(k[1])): (
+                float(g["evaluations"].mean()),
+                float(g["total_seconds"].mean()),
+            )
+            for k, g in ctrl.groupby(["protocol", "algorithm"], sort=False)
+        }
+        for row in rows:
+            evals_mean, seconds_mean = means[(str(row["protocol"]), str(row["control"]))]
+            row["control_evaluations"] = evals_mean
+            row["control_total_seconds"] = seconds_mean
     notes = (
         "budget-matched controls: the base search (RS / REA / LS) given, under each protocol, "
         "the mean over runs of what its NA form used: simulated seconds of charged queries plus "
         "what its free look-ups would have cost (time budgets), or its evaluations (query "
         "budgets); paired by seed with the NA form's runs",
     )
-    empty = pd.DataFrame()
     return MatchedControls(
-        runs=pd.concat(run_frames, ignore_index=True) if run_frames else empty,
-        curves=pd.concat(curve_frames, ignore_index=True) if curve_frames else empty,
-        matched=pd.DataFrame(rows),
-        notes=notes,
+        runs=run_frame, curves=curve_frame, matched=pd.DataFrame(rows), notes=notes
     )

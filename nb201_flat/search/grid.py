@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import time
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
@@ -299,9 +300,11 @@ def reproduce(
         len(algorithms),
         cfg.runs,
     )
+    t0 = time.perf_counter()
     res = run_search(
         table, protocols, algorithms, runs=cfg.runs, seed=cfg.seed, jobs=jobs, progress=progress
     )
+    t1 = time.perf_counter()
     runs, curves = res.runs, res.curves
     notes = [*res.notes]
     matched = pd.DataFrame()
@@ -312,6 +315,7 @@ def reproduce(
         curves = pd.concat([curves, ctrl.curves], ignore_index=True)
         matched = ctrl.matched
         notes += ctrl.notes
+    t2 = time.perf_counter()
     summary = summarise(runs)
     paired = paired_differences(
         res,
@@ -327,6 +331,12 @@ def reproduce(
     )
     routes = claim_routes(
         runs, res.protocols, n_boot=cfg.n_boot, confidence=cfg.confidence, seed=cfg.seed
+    )
+    log.info(
+        "reproduce: searches %.1f s, budget-matched controls %.1f s, statistics %.1f s",
+        t1 - t0,
+        t2 - t1,
+        time.perf_counter() - t2,
     )
     if cfg.smoke:
         paired["verdict"] = SMOKE_VERDICT

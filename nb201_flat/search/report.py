@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import gzip
 import logging
+import math
 import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from nb201_flat import atomic
@@ -21,8 +24,71 @@ def _atomic_write(path: Path, data: bytes) -> None:
     atomic.write_bytes(path, data)
 
 
+_FLOAT_FORMAT = "%.6g"
+
+
 def _csv_bytes(df: pd.DataFrame) -> bytes:
-    return df.to_csv(index=False, float_format="%.6g", lineterminator="\n").encode()
+    """``df.to_csv(index=False, float_format="%.6g")``, the same bytes, column by column.
+
+    pandas formats and quotes every cell in Python; here each column's distinct values are
+    formatted once (the runs table repeats its strings, incumbents and test values), with
+    pandas' rules: floats by ``%.6g``, missing values empty, strings quoted as the csv module
+    quotes them (QUOTE_MINIMAL). A column of another kind is left to pandas.
+    """
+    cols = [_csv_cells(df[c]) for c in df.columns] if len(df.columns) > 1 else [None]
+    if any(c is None for c in cols) or not df.columns.is_unique:
+        return df.to_csv(index=False, float_format=_FLOAT_FORMAT, lineterminator="\n").encode()
+    names = [_quoted(str(c)) for c in df.columns]
+    if any(n is None for n in names):
+        return df.to_csv(index=False, float_format=_FLOAT_FORMAT, lineterminator="\n").encode()
+    lines = [",".join(n for n in names if n is not None)]
+    lines += map(",".join, zip(*[c for c in cols if c is not None], strict=True))
+    return ("\n".join(lines) + "\n").encode()
+
+
+def _quoted(text: str) -> str | None:
+    """A csv field as the csv module writes it (QUOTE_MINIMAL, ``,`` and ``"``); None for
+    line breaks, which are left to pandas."""
+    if "\n" in text or "\r" in text:
+        return None
+    if "," in text or '"' in text:
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
+def _by_value(codes: npt.NDArray[np.intp], texts: list[str | None]) -> list[str] | None:
+    if any(t is None for t in texts):
+        return None
+    table = np.array(texts, dtype=object)
+    out: list[str] = table[codes].tolist()
+    return out
+
+
+def _csv_cells(col: pd.Series) -> list[str] | None:
+    """The column's csv cells, or None for a kind left to pandas."""
+    dtype = col.dtype
+    if isinstance(dtype, np.dtype) and dtype == np.float64:
+        values = col.to_numpy()
+        # distinct bit patterns: -0.0 and 0.0 stay apart ('-0' and '0')
+        bits, codes = np.unique(values.view(np.int64), return_inverse=True)
+        floats = bits.view(np.float64).tolist()
+        texts: list[str | None] = ["" if math.isnan(v) else _FLOAT_FORMAT % v for v in floats]
+        return _by_value(codes, texts)
+    if isinstance(dtype, np.dtype) and dtype.kind in "iub":
+        uniq, codes = np.unique(col.to_numpy(), return_inverse=True)
+        return _by_value(codes, [str(v) for v in uniq.tolist()])  # True/False as pandas
+    if isinstance(dtype, pd.Int64Dtype):
+        missing = col.isna().to_numpy()
+        uniq, codes = np.unique(col.to_numpy(dtype=np.int64, na_value=0), return_inverse=True)
+        ints: list[str | None] = [str(v) for v in uniq.tolist()]
+        return _by_value(np.where(missing, len(uniq), codes), [*ints, ""])
+    if isinstance(dtype, pd.StringDtype) or (
+        dtype.kind == "O" and pd.api.types.infer_dtype(col, skipna=True) == "string"
+    ):
+        labels, distinct = pd.factorize(col, use_na_sentinel=True)
+        strs: list[str | None] = [_quoted(str(v)) for v in distinct]
+        return _by_value(np.where(labels < 0, len(distinct), labels), [*strs, ""])
+    return None
 
 
 def markdown_table(df: pd.DataFrame, floatfmt: str = ".2f") -> str:
@@ -337,17 +403,23 @@ def write_report(
     kill or a full disk never leaves a folder mixing two runs' files (other files are kept).
     """
     out = Path(out_dir)
-    files = {
-        "summary.csv": _csv_bytes(result.summary),
-        "paired.csv": _csv_bytes(result.paired),
-        "anchors.csv": _csv_bytes(result.anchors),
-        "accounting.csv": _csv_bytes(result.accounting),
-        "matched.csv": _csv_bytes(result.matched),
-        "routes.csv": _csv_bytes(result.routes),
-        "curves.csv": _csv_bytes(result.curves),
-        "runs.csv.gz": gzip.compress(_csv_bytes(result.runs), mtime=0),
-        "report.md": render_markdown(result, seconds=seconds).encode(),
-    }
+    # the runs table (16 MB of csv) is compressed in a thread while the rest is formatted
+    # (zlib releases the GIL), at level 1: a tenth of level 9's time, for 3.1 MB instead of
+    # 2.3 MB on the default grid (the same csv inside)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        runs_gz = pool.submit(gzip.compress, _csv_bytes(result.runs), compresslevel=1, mtime=0)
+        files = {
+            "summary.csv": _csv_bytes(result.summary),
+            "paired.csv": _csv_bytes(result.paired),
+            "anchors.csv": _csv_bytes(result.anchors),
+            "accounting.csv": _csv_bytes(result.accounting),
+            "matched.csv": _csv_bytes(result.matched),
+            "routes.csv": _csv_bytes(result.routes),
+            "curves.csv": _csv_bytes(result.curves),
+            "runs.csv.gz": b"",
+            "report.md": render_markdown(result, seconds=seconds).encode(),
+        }
+        files["runs.csv.gz"] = runs_gz.result()
     written = []
     with atomic.replace_folder(out, keep_existing=True) as stage:
         for name, data in files.items():

@@ -7,8 +7,14 @@ identical bit for bit with ``jobs=1`` and ``jobs>1``, and two algorithms run wit
 *paired*: run ``r`` of random search and run ``r`` of NA-RS start from the same random stream.
 
 Worker processes are handed only the oracles' arrays (validation values and costs) and the
-algorithms; the evaluator (test vectors) stays in the parent, which reads each run's
-incumbent after the search has returned.
+algorithms (inherited through ``fork`` where the platform has it, pickled otherwise); the
+evaluator (test vectors) stays in the parent, which reads each run's incumbent after the
+search has returned. With ``jobs > 1`` every cell goes to the pool: a cell that runs all its
+runs at once (:func:`~nb201_flat.search.vectorised.batched_ok`) is shared out, one slice of
+its runs per process, and a cell that runs the per-run loop is cut into small chunks that
+fill in behind (:func:`_plan`). :func:`run_cells` runs any list of (protocol, label,
+algorithm) cells in one pool, e.g. the budget-matched controls of
+:mod:`~nb201_flat.search.accounting`, whose protocols differ only in their budgets.
 
 Examples
 --------
@@ -20,6 +26,7 @@ Examples
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import math
 import multiprocessing as mp
@@ -29,11 +36,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from nb201_flat.budget import tqdm_class
 from nb201_flat.search.algorithms import AlgorithmError, Incumbent, SearchAlgorithm
-from nb201_flat.search.oracle import Oracle, OracleData, SearchEnded
+from nb201_flat.search.oracle import FloatArray, IntArray, Oracle, OracleData, SearchEnded
 from nb201_flat.search.protocol import Protocol, ProtocolError
 from nb201_flat.space import Space
 from nb201_flat.table import Table
@@ -145,7 +153,7 @@ _WORKER: dict[str, Any] = {}
 
 
 def _pack(data: OracleData) -> dict[str, Any]:
-    # the Space travels as its spec: its cache of neighbour arrays can be large
+    # spawn only: the Space travels as its spec (its cache of neighbour arrays can be large)
     return {
         "space": data.space.spec(),
         "key": data.key,
@@ -165,28 +173,140 @@ def _unpack(d: dict[str, Any]) -> OracleData:
 
 
 def _init_worker(
-    packed: list[dict[str, Any]], algorithms: list[SearchAlgorithm], seed: int
+    datas: list[OracleData] | list[dict[str, Any]], algorithms: list[SearchAlgorithm], seed: int
 ) -> None:
-    _WORKER["data"] = [_unpack(d) for d in packed]
+    _WORKER["data"] = [d if isinstance(d, OracleData) else _unpack(d) for d in datas]
     _WORKER["algorithms"] = algorithms
     _WORKER["seed"] = seed
 
 
 def _context() -> mp.context.BaseContext:
     # fork where the platform has it: no `if __name__ == "__main__"` guard needed in scripts
-    # and notebooks, and no re-import per worker; spawn elsewhere
+    # and notebooks, no re-import per worker, and the oracles' arrays are inherited, not
+    # pickled; spawn elsewhere
     method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
     return mp.get_context(method)
 
 
-def _run_chunk(p: int, a: int, start: int, stop: int) -> tuple[int, int, list[RunRecord]]:
-    data = _WORKER["data"][p]
-    algo = _WORKER["algorithms"][a]
-    seed = _WORKER["seed"]
-    return p, a, [run_one(data, algo, seed, r) for r in range(start, stop)]
+def _run_part(data: OracleData, algo: SearchAlgorithm, seed: int, task: _Task) -> list[RunRecord]:
+    """Runs ``start .. stop`` of one cell: all at once where batched, else one by one."""
+    runs = range(task.start, task.stop)
+    if task.batched:
+        from nb201_flat.search import vectorised
+
+        return vectorised.run_batched(data, algo, seed, runs)
+    return [run_one(data, algo, seed, r) for r in runs]
+
+
+def _run_task(task: _Task) -> tuple[_Task, list[RunRecord]]:
+    data = _WORKER["data"][task.data]
+    algo = _WORKER["algorithms"][task.algo]
+    return task, _run_part(data, algo, _WORKER["seed"], task)
 
 
 # -- the parent side ---------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class _Task:
+    """Runs ``start .. stop`` of the cell (oracle ``data``, algorithm ``algo``)."""
+
+    cell: int
+    data: int
+    algo: int
+    start: int
+    stop: int
+    batched: bool
+
+
+def _plan(
+    cells: Sequence[tuple[int, int]], batched: Sequence[bool], runs: int, jobs: int
+) -> list[_Task]:
+    """Split the cells' runs into tasks for ``jobs`` processes.
+
+    Runs are independent streams, so any split gives the same records. A batched cell (all
+    its runs at once in numpy) is cut into ``jobs`` equal parts, so every process does a share
+    of it and pays its set-up once; a loop cell into chunks small enough to balance (about 64
+    per process over the loop work). Batched parts come first, the fine loop chunks fill in
+    behind them.
+    """
+    if jobs == 1:
+        return [
+            _Task(c, d, a, 0, runs, b)
+            for c, ((d, a), b) in enumerate(zip(cells, batched, strict=True))
+        ]
+    looped = sum(1 for b in batched if not b)
+    # about 64 loop chunks per process: a chunk costs one small pickle, and fine chunks at the
+    # end of the queue keep the processes finishing together
+    chunk = max(1, min(runs, math.ceil(looped * runs / (64 * jobs)))) if looped else runs
+    parts = min(jobs, runs)
+    shares = [runs * k // parts for k in range(parts + 1)]  # sizes differ by one at most
+    first: list[_Task] = []
+    later: list[_Task] = []
+    for c, ((d, a), b) in enumerate(zip(cells, batched, strict=True)):
+        if b:
+            first += [_Task(c, d, a, s, e, b) for s, e in itertools.pairwise(shares)]
+        else:
+            later += [_Task(c, d, a, s, min(s + chunk, runs), b) for s in range(0, runs, chunk)]
+    return first + later
+
+
+def _execute(
+    datas: list[OracleData],
+    algos: list[SearchAlgorithm],
+    tasks: list[_Task],
+    seed: int,
+    jobs: int,
+    bar: Any,
+) -> dict[int, list[RunRecord]]:
+    """Every task's records by cell, in this process (``jobs == 1``) or in a process pool."""
+    out: dict[int, list[RunRecord]] = {t.cell: [] for t in tasks}
+    if jobs == 1 or len(tasks) == 1:
+        for t in tasks:
+            recs = _run_part(datas[t.data], algos[t.algo], seed, t)
+            out[t.cell].extend(recs)
+            bar.update(len(recs))
+        return out
+    ctx = _context()
+    if ctx.get_start_method() == "fork":
+        # fork shares the parent's memory: the oracles go over as they are, with the
+        # neighbour arrays built here once rather than once per worker
+        _warm_neighbours(datas, algos, tasks)
+        shipped: list[OracleData] | list[dict[str, Any]] = datas
+    else:
+        shipped = [_pack(d) for d in datas]
+    ex = ProcessPoolExecutor(
+        max_workers=min(jobs, len(tasks)),
+        mp_context=ctx,
+        initializer=_init_worker,
+        initargs=(shipped, algos, seed),
+    )
+    try:
+        futures = [ex.submit(_run_task, t) for t in tasks]
+        for fut in futures:
+            t, recs = fut.result()
+            out[t.cell].extend(recs)
+            bar.update(len(recs))
+    except BaseException:
+        _abandon(ex)  # Ctrl-C: stop the workers now, not after the queued work
+        raise
+    ex.shutdown()
+    return out
+
+
+def _warm_neighbours(
+    datas: list[OracleData], algos: list[SearchAlgorithm], tasks: list[_Task]
+) -> None:
+    """Build the neighbour arrays the tasks' NA objectives read (cached on the space)."""
+    done: set[tuple[int, int]] = set()
+    for t in tasks:
+        obj = getattr(algos[t.algo], "objective", None)
+        spec = getattr(obj, "neighbourhood", None)
+        space = datas[t.data].space
+        if spec is None or (id(space), id(spec)) in done:
+            continue
+        done.add((id(space), id(spec)))
+        spec.arrays(space)
+
+
 def _as_algorithms(
     algorithms: SearchAlgorithm | Sequence[SearchAlgorithm] | Mapping[str, SearchAlgorithm],
 ) -> tuple[list[str], list[SearchAlgorithm]]:
@@ -204,6 +324,16 @@ def _as_algorithms(
     if len(set(labels)) != len(labels):
         raise AlgorithmError(f"algorithm labels must be unique, got {labels}; pass a mapping")
     return labels, algos
+
+
+def _check_run_args(runs: int, seed: int, jobs: int) -> tuple[int, int, int]:
+    if isinstance(runs, bool) or int(runs) < 1:
+        raise AlgorithmError(f"runs must be >= 1, got {runs}")
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise AlgorithmError(f"seed must be a non-negative int, got {seed!r}")
+    if isinstance(jobs, bool) or int(jobs) < 1:
+        raise AlgorithmError(f"jobs must be >= 1, got {jobs}")
+    return int(runs), int(seed), int(jobs)
 
 
 def run_search(
@@ -242,15 +372,58 @@ def run_search(
     if len({p.name for p in prots}) != len(prots):
         raise ProtocolError(f"protocol names must be unique, got {[p.name for p in prots]}")
     labels, algos = _as_algorithms(algorithms)
-    if isinstance(runs, bool) or int(runs) < 1:
-        raise AlgorithmError(f"runs must be >= 1, got {runs}")
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-        raise AlgorithmError(f"seed must be a non-negative int, got {seed!r}")
-    if isinstance(jobs, bool) or int(jobs) < 1:
-        raise AlgorithmError(f"jobs must be >= 1, got {jobs}")
-    runs, seed, jobs = int(runs), int(seed), int(jobs)
+    runs, seed, jobs = _check_run_args(runs, seed, jobs)
+    cells = [(p, lab, a) for p in prots for lab, a in zip(labels, algos, strict=True)]
+    return run_cells(
+        table,
+        cells,
+        runs=runs,
+        seed=seed,
+        jobs=jobs,
+        progress=progress,
+        curve_points=curve_points,
+    )
+
+
+def run_cells(
+    table: Table,
+    cells: Sequence[tuple[Protocol, str, SearchAlgorithm]],
+    *,
+    runs: int,
+    seed: int = 0,
+    jobs: int = 1,
+    progress: bool = False,
+    curve_points: int = 51,
+) -> SearchResults:
+    """Run each (protocol, label, algorithm) cell ``runs`` times, all cells in one pool.
+
+    As :func:`run_search`, for cells that are not a product of protocols and algorithms
+    (e.g. the budget-matched controls, one protocol budget per control, under the original
+    protocol names). The (protocol name, label) pairs must be unique; rows come in the order
+    of ``cells``. Protocols are compared by identity: pass one object per protocol.
+    """
+    if not cells:
+        raise ProtocolError("no protocol given")
+    keys = [(p.name, lab) for p, lab, _ in cells]
+    if len(set(keys)) != len(keys):
+        raise AlgorithmError(f"(protocol, label) pairs must be unique, got {keys}")
+    runs, seed, jobs = _check_run_args(runs, seed, jobs)
+    from nb201_flat.search import vectorised
 
     notes: list[str] = [BUDGET_RULE]
+    prots: list[Protocol] = []
+    where: dict[int, int] = {}  # id(protocol) -> its index in prots
+    algos: list[SearchAlgorithm] = []
+    at: dict[int, int] = {}  # id(algorithm) -> its index in algos
+    pairs: list[tuple[int, int]] = []
+    for p, _, a in cells:
+        if id(p) not in where:
+            where[id(p)] = len(prots)
+            prots.append(p)
+        if id(a) not in at:
+            at[id(a)] = len(algos)
+            algos.append(a)
+        pairs.append((where[id(p)], at[id(a)]))
     datas = []
     for p in prots:
         for n in p.check(table):
@@ -258,66 +431,26 @@ def run_search(
                 notes.append(n)
         datas.append(p.oracle_data(table))
     evaluators = [p.evaluator(table) for p in prots]
-
-    records: dict[tuple[int, int], list[RunRecord]] = {
-        (pi, ai): [] for pi in range(len(prots)) for ai in range(len(algos))
-    }
-    total = runs * len(prots) * len(algos)
+    # RS, NA-RS, REA, LS where covered: all runs at once with the loop's streams, same
+    # records (nb201_flat.search.vectorised, .lockstep and .replay); the loop for the rest
+    batched = [vectorised.batched_ok(datas[d], algos[a]) for d, a in pairs]
+    tasks = _plan(pairs, batched, runs, jobs)
+    total = runs * len(pairs)
     with tqdm_class()(total=total, disable=not progress, desc="search", unit="run") as bar:
-        # RS, NA-RS, REA, LS where covered: all runs at once with the loop's streams, same
-        # records (nb201_flat.search.vectorised, .lockstep and .replay)
-        from nb201_flat.search import vectorised
-
-        for (pi, ai), out in records.items():
-            if vectorised.batched_ok(datas[pi], algos[ai]):
-                out.extend(vectorised.run_batched(datas[pi], algos[ai], seed, range(runs)))
-                bar.update(runs)
-        pending = {key: out for key, out in records.items() if not out}
-        if jobs == 1 or not pending:
-            for (pi, ai), out in pending.items():
-                for r in range(runs):
-                    out.append(run_one(datas[pi], algos[ai], seed, r))
-                    bar.update(1)
-        else:
-            # about 16 tasks per worker: enough to balance, few enough to be cheap
-            chunk = max(1, min(runs, math.ceil(total / (16 * jobs))))
-            tasks = [
-                (pi, ai, s, min(s + chunk, runs))
-                for (pi, ai) in pending
-                for s in range(0, runs, chunk)
-            ]
-            ex = ProcessPoolExecutor(
-                max_workers=jobs,
-                mp_context=_context(),
-                initializer=_init_worker,
-                initargs=([_pack(d) for d in datas], algos, seed),
-            )
-            try:
-                futures = [ex.submit(_run_chunk, *t) for t in tasks]
-                for fut in futures:
-                    pi, ai, recs = fut.result()
-                    records[(pi, ai)].extend(recs)
-                    bar.update(len(recs))
-            except BaseException:
-                _abandon(ex)  # Ctrl-C: stop the workers now, not after the queued work
-                raise
-            ex.shutdown()
+        records = _execute(datas, algos, tasks, seed, jobs, bar)
     for recs in records.values():
         recs.sort(key=lambda rec: rec.run)
-
-    run_frames, curve_frames = [], []
-    for (pi, ai), recs in records.items():
-        run_frames.append(_runs_frame(prots[pi], labels[ai], algos[ai], recs, evaluators[pi]))
-        curve_frames.append(
-            _curves_frame(prots[pi], labels[ai], recs, evaluators[pi], curve_points)
-        )
-    runs_df = pd.concat(run_frames, ignore_index=True)
+    blocks = [
+        (prots[d], lab, algos[a], records[c], evaluators[d])
+        for c, ((d, a), (_, lab, _)) in enumerate(zip(pairs, cells, strict=True))
+    ]
+    runs_df = _runs_frame(blocks)
     runs_df["seed"] = seed
     return SearchResults(
         runs=runs_df,
-        curves=pd.concat(curve_frames, ignore_index=True),
+        curves=_curves_frame(blocks, curve_points),
         notes=tuple(notes),
-        protocols=prots,
+        protocols=tuple(prots),
     )
 
 
@@ -331,88 +464,135 @@ def _abandon(ex: ProcessPoolExecutor) -> None:
         proc.join(timeout=1.0)
 
 
-def _runs_frame(
-    protocol: Protocol,
-    label: str,
-    algo: SearchAlgorithm,
-    recs: list[RunRecord],
-    evaluator: Any,
-) -> pd.DataFrame:
-    best = np.array([r.best for r in recs], dtype=np.int64)
-    tests = evaluator.values(best)
-    best_col = pd.array(best, dtype="Int64")
-    best_col[best < 0] = pd.NA  # nullable: a run that never got a value has no incumbent
-    parts = []
-    for k, key in enumerate(evaluator.keys):
-        parts.append(
-            pd.DataFrame(
-                {
-                    "protocol": protocol.name,
-                    "algorithm": label,
-                    "algo": algo.name,
-                    "run": [r.run for r in recs],
-                    "dataset": key.dataset,
-                    "split": key.split,
-                    "test": tests[k],
-                    "best": best_col,
-                    "score": [r.score for r in recs],
-                    "queries": [r.queries for r in recs],
-                    "seconds": [r.seconds for r in recs],
-                    "free_queries": [r.free_queries for r in recs],
-                    # every evaluation, charged or not, so no comparison hides a difference
-                    "evaluations": [r.evaluations for r in recs],
-                    "free_seconds": [r.free_seconds for r in recs],
-                    "total_seconds": [r.seconds + r.free_seconds for r in recs],
-                    "optimistic": protocol.optimistic,
-                }
-            )
-        )
-    return pd.concat(parts, ignore_index=True)
+#: one cell's records with what its frames need: protocol, label, algorithm, records, evaluator
+_Block = tuple[Protocol, str, SearchAlgorithm, list[RunRecord], Any]
 
 
-def _curves_frame(
-    protocol: Protocol,
-    label: str,
-    recs: list[RunRecord],
-    evaluator: Any,
-    points: int,
-) -> pd.DataFrame:
-    if protocol.budget_seconds is not None:
-        unit, col = "seconds", 0
-        grid = np.linspace(0.0, protocol.budget_seconds, points)
-    else:
-        unit, col = "queries", 1
-        grid = np.unique(np.linspace(0, float(protocol.budget_queries or 0), points).round())
-    inc = np.full((len(recs), grid.size), -1, dtype=np.int64)
-    for r, rec in enumerate(recs):
-        if not rec.changes:
-            continue
-        t = np.array([c[col] for c in rec.changes], dtype=np.float64)
-        idx = np.array([c[2] for c in rec.changes], dtype=np.int64)
-        pos = np.searchsorted(t, grid, side="right") - 1
-        inc[r] = np.where(pos >= 0, idx[np.maximum(pos, 0)], -1)
-    vals = evaluator.values(inc.ravel()).reshape(len(evaluator.keys), len(recs), grid.size)
-    parts = []
-    for k, key in enumerate(evaluator.keys):
-        v = vals[k]
-        n = (~np.isnan(v)).sum(axis=0)
-        with np.errstate(all="ignore"):
-            mean = np.where(n > 0, np.nansum(v, axis=0) / np.maximum(n, 1), np.nan)
-            dev = np.where(np.isnan(v), 0.0, v - mean[None, :])
-            std = np.where(n > 1, np.sqrt((dev**2).sum(axis=0) / np.maximum(n - 1, 1)), np.nan)
-        parts.append(
-            pd.DataFrame(
-                {
-                    "protocol": protocol.name,
-                    "algorithm": label,
-                    "dataset": key.dataset,
-                    "split": key.split,
-                    "x_unit": unit,
-                    "x": grid,
-                    "mean": mean,
-                    "std": std,
-                    "n": n,
-                }
-            )
+def _frame(columns: dict[str, list[Any]]) -> pd.DataFrame:
+    """One frame from the blocks' column pieces (a concat of per-block frames, built once)."""
+    return pd.DataFrame({k: np.concatenate(v) if v else [] for k, v in columns.items()})
+
+
+def _repeat(value: str, n: int) -> npt.NDArray[np.object_]:
+    return np.full(n, value, dtype=object)
+
+
+def _runs_frame(blocks: Sequence[_Block]) -> pd.DataFrame:
+    """One row per (cell, reported dataset, run), in the order of ``blocks``."""
+    cols: dict[str, list[Any]] = {
+        k: []
+        for k in (
+            "protocol",
+            "algorithm",
+            "algo",
+            "run",
+            "dataset",
+            "split",
+            "test",
+            "best",
+            "score",
+            "queries",
+            "seconds",
+            "free_queries",
+            "evaluations",
+            "free_seconds",
+            "total_seconds",
+            "optimistic",
         )
-    return pd.concat(parts, ignore_index=True)
+    }
+    for protocol, label, algo, recs, evaluator in blocks:
+        n = len(recs)
+        best = np.fromiter((r.best for r in recs), dtype=np.int64, count=n)
+        tests = evaluator.values(best)
+        per_run: dict[str, npt.NDArray[Any]] = {
+            "run": np.fromiter((r.run for r in recs), dtype=np.int64, count=n),
+            "score": np.fromiter((r.score for r in recs), dtype=np.float64, count=n),
+            "queries": np.fromiter((r.queries for r in recs), dtype=np.int64, count=n),
+            "seconds": np.fromiter((r.seconds for r in recs), dtype=np.float64, count=n),
+            "free_queries": np.fromiter((r.free_queries for r in recs), dtype=np.int64, count=n),
+            "free_seconds": np.fromiter((r.free_seconds for r in recs), dtype=np.float64, count=n),
+        }
+        # every evaluation, charged or not, so no comparison hides a difference
+        per_run["evaluations"] = per_run["queries"] + per_run["free_queries"]
+        per_run["total_seconds"] = per_run["seconds"] + per_run["free_seconds"]
+        for k, key in enumerate(evaluator.keys):
+            cols["protocol"].append(_repeat(protocol.name, n))
+            cols["algorithm"].append(_repeat(label, n))
+            cols["algo"].append(_repeat(algo.name, n))
+            cols["dataset"].append(_repeat(key.dataset, n))
+            cols["split"].append(_repeat(key.split, n))
+            cols["test"].append(tests[k])
+            cols["best"].append(best)
+            cols["optimistic"].append(np.full(n, bool(protocol.optimistic)))
+            for name, arr in per_run.items():
+                cols[name].append(arr)
+    df = _frame(cols)
+    best_col = pd.array(df["best"].to_numpy(), dtype="Int64")
+    best_col[df["best"].to_numpy() < 0] = pd.NA  # nullable: a run that never got a value
+    df["best"] = best_col
+    return df
+
+
+def _incumbents(recs: list[RunRecord], col: int, grid: FloatArray) -> IntArray:
+    """The incumbent of each run at each grid point (-1 before the first): the last change
+    at or before the point, found as the span of grid points each change holds."""
+    n, g = len(recs), grid.size
+    inc = np.full((n, g), -1, dtype=np.int64)
+    lens = np.fromiter((len(r.changes) for r in recs), dtype=np.int64, count=n)
+    m = int(lens.sum())
+    if m == 0:
+        return inc
+    flat = np.fromiter(
+        itertools.chain.from_iterable(itertools.chain.from_iterable(r.changes for r in recs)),
+        dtype=np.float64,
+        count=3 * m,
+    ).reshape(m, 3)
+    t = flat[:, col]
+    idx = flat[:, 2].astype(np.int64)
+    rid = np.repeat(np.arange(n), lens)
+    last = np.cumsum(lens) - 1  # each run's last change holds to the end of the grid
+    lo = np.searchsorted(grid, t, side="left")  # first point with t <= x
+    hi = np.empty(m, dtype=np.int64)
+    hi[:-1] = np.searchsorted(grid, t[1:], side="left")  # first point the next change holds
+    hi[last[lens > 0]] = g
+    span = np.maximum(hi - lo, 0)
+    start = rid * g + lo
+    offset = np.cumsum(span) - span
+    pos = np.repeat(start - offset, span) + np.arange(int(span.sum()))
+    inc.ravel()[pos] = np.repeat(idx, span)
+    return inc
+
+
+def _curves_frame(blocks: Sequence[_Block], points: int) -> pd.DataFrame:
+    """Anytime curves of every block: mean/std/n over runs at each grid point, per dataset."""
+    cols: dict[str, list[Any]] = {
+        k: []
+        for k in ("protocol", "algorithm", "dataset", "split", "x_unit", "x", "mean", "std", "n")
+    }
+    for protocol, label, _, recs, evaluator in blocks:
+        if protocol.budget_seconds is not None:
+            unit, col = "seconds", 0
+            grid = np.linspace(0.0, protocol.budget_seconds, points)
+        else:
+            unit, col = "queries", 1
+            grid = np.unique(np.linspace(0, float(protocol.budget_queries or 0), points).round())
+        inc = _incumbents(recs, col, grid)
+        vals = evaluator.values(inc.ravel()).reshape(len(evaluator.keys), len(recs), grid.size)
+        for k, key in enumerate(evaluator.keys):
+            v = vals[k]
+            n = (~np.isnan(v)).sum(axis=0)
+            with np.errstate(all="ignore"):
+                mean = np.where(n > 0, np.nansum(v, axis=0) / np.maximum(n, 1), np.nan)
+                dev = np.where(np.isnan(v), 0.0, v - mean[None, :])
+                std = np.where(n > 1, np.sqrt((dev**2).sum(axis=0) / np.maximum(n - 1, 1)), np.nan)
+            size = grid.size
+            cols["protocol"].append(_repeat(protocol.name, size))
+            cols["algorithm"].append(_repeat(label, size))
+            cols["dataset"].append(_repeat(key.dataset, size))
+            cols["split"].append(_repeat(key.split, size))
+            cols["x_unit"].append(_repeat(unit, size))
+            cols["x"].append(grid)
+            cols["mean"].append(mean)
+            cols["std"].append(std)
+            cols["n"].append(n)
+    return _frame(cols)

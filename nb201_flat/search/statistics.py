@@ -8,10 +8,14 @@ sign only.
 
 from __future__ import annotations
 
+import collections
 import functools
 import logging
-from dataclasses import replace
-from typing import Literal, TypeAlias
+import os
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from typing import Any, Literal, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
@@ -28,6 +32,7 @@ from nb201_flat.search.algorithms import (
 )
 from nb201_flat.search.protocol import Protocol
 from nb201_flat.search.runner import SearchResults
+from nb201_flat.types import FloatArray
 
 log = logging.getLogger(__name__)
 
@@ -85,8 +90,63 @@ def bootstrap_ci(
     diffs: np.ndarray, *, n_boot: int = 2000, confidence: float = 0.95, seed: int = 0
 ) -> tuple[float, float]:
     """Percentile bootstrap CI of the mean of paired differences (NaN pairs dropped)."""
-    d = np.asarray(diffs, dtype=np.float64)
-    d = d[~np.isnan(d)]
+    return bootstrap_cis([diffs], n_boot=n_boot, confidence=confidence, seed=seed)[0]
+
+
+_CI_CACHE: collections.OrderedDict[tuple[bytes, int, float, int], tuple[float, float]] = (
+    collections.OrderedDict()
+)
+_CI_CACHE_SIZE = 4096  # about 4 kB of key each: the CIs of a few reports
+
+
+def bootstrap_cis(
+    diffs: Sequence[np.ndarray], *, n_boot: int = 2000, confidence: float = 0.95, seed: int = 0
+) -> list[tuple[float, float]]:
+    """:func:`bootstrap_ci` of each vector of differences, the same numbers, computed once.
+
+    A report asks for the CI of the same differences several times (NA-RS − RS is a paired
+    row, an accounting row and a route), so answers are kept (bounded, by the differences'
+    bytes); the new ones are computed in threads, as numpy's gather and mean release the GIL.
+
+    >>> d = np.array([0.5, 1.0, 1.5, np.nan])
+    >>> bootstrap_cis([d, d[:3]], n_boot=200) == [bootstrap_ci(d, n_boot=200)] * 2
+    True
+    """
+    clean = []
+    for x in diffs:
+        d = np.asarray(x, dtype=np.float64)
+        clean.append(np.ascontiguousarray(d[~np.isnan(d)]))
+    keys = [(d.tobytes(), int(n_boot), float(confidence), int(seed)) for d in clean]
+    todo = {k: d for k, d in zip(keys, clean, strict=True) if k not in _CI_CACHE}
+    if todo:
+        for size in {d.size for d in todo.values() if d.size >= 2}:
+            _resamples(seed, n_boot, size)  # drawn once, here, not in racing threads
+        work = list(todo.items())
+        threads = min(len(work) // 8, _cpus())
+        if threads > 1:
+            with ThreadPoolExecutor(max_workers=threads) as ex:
+                got = list(ex.map(lambda d: _one_ci(d, n_boot, confidence, seed), todo.values()))
+        else:
+            got = [_one_ci(d, n_boot, confidence, seed) for d in todo.values()]
+        for (k, _), ci in zip(work, got, strict=True):
+            _CI_CACHE[k] = ci
+    out = []
+    for k in keys:
+        _CI_CACHE.move_to_end(k)
+        out.append(_CI_CACHE[k])
+    while len(_CI_CACHE) > _CI_CACHE_SIZE:
+        _CI_CACHE.popitem(last=False)
+    return out
+
+
+def _cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on every platform
+        return os.cpu_count() or 1
+
+
+def _one_ci(d: FloatArray, n_boot: int, confidence: float, seed: int) -> tuple[float, float]:
     if d.size < 2:
         return float("nan"), float("nan")
     means = d[_resamples(seed, n_boot, d.size)].mean(axis=1)
@@ -107,25 +167,22 @@ def paired_differences(
     """NA − base per (protocol, algorithm, dataset), paired by run, with CI and verdict."""
     runs = results.runs
     prots = {p.name: p for p in results.protocols}
-    rows = []
+    rows: list[dict[str, object]] = []
+    diffs: list[FloatArray] = []
     # one pass over the runs frame, not four string comparisons per row
-    by_algo = dict(iter(runs.groupby("algorithm", sort=False)))
-    cells = {
-        k: g for k, g in runs.groupby(["algorithm", "protocol", "dataset", "split"], sort=False)
-    }
-    empty = runs.iloc[:0]
+    cells = group_runs(runs, ("algorithm", "protocol", "dataset", "split"))
+    by_algo: dict[str, list[tuple[str, ...]]] = {}
+    for key in cells:
+        by_algo.setdefault(key[0], []).append(key)
     for label, algo in algorithms.items():
         base = _base_of(label, algo, algorithms)
         if base is None or label not in by_algo:
             continue
-        for (pname, ds, split), g in by_algo[label].groupby(
-            ["protocol", "dataset", "split"], sort=False
-        ):
-            b = cells.get((base, pname, ds, split), empty)
-            a_s = g.set_index("run")["test"]
-            b_s = b.set_index("run")["test"].reindex(a_s.index)
-            d = (a_s - b_s).to_numpy(dtype=np.float64)
-            lo, hi = bootstrap_ci(d, n_boot=n_boot, confidence=confidence, seed=seed)
+        for key in by_algo[label]:
+            _, pname, ds, split = key
+            a = cells[key]
+            tb = a.aligned(cells.get((base, pname, ds, split)), "test")
+            d = a.test - tb
             claim = NA_CLAIMS.get(str(ds)) if isinstance(algo, NARandomSearch) else None
             p = prots[str(pname)]
             rows.append(
@@ -138,17 +195,23 @@ def paired_differences(
                     "algorithm": label,
                     "base": base,
                     **_describe(algo),
-                    "na_mean": float(a_s.mean()),
-                    "base_mean": float(b_s.mean()),
+                    "na_mean": _mean(a.test),
+                    "base_mean": _mean(tb),
                     "diff": float(np.nanmean(d)) if np.isfinite(d).any() else np.nan,
-                    "ci_lo": lo,
-                    "ci_hi": hi,
+                    "ci_lo": np.nan,
+                    "ci_hi": np.nan,
                     "n": int(np.isfinite(d).sum()),
                     "claim": claim,
-                    "verdict": verdict(lo, hi, claim, margin),
+                    "verdict": "",
                     "optimistic": p.optimistic,
                 }
             )
+            diffs.append(d)
+    cis = bootstrap_cis(diffs, n_boot=n_boot, confidence=confidence, seed=seed)
+    for row, (lo, hi) in zip(rows, cis, strict=True):
+        claim_value = row["claim"]
+        row["ci_lo"], row["ci_hi"] = lo, hi
+        row["verdict"] = verdict(lo, hi, claim_value, margin)  # type: ignore[arg-type]
     return pd.DataFrame(rows)
 
 
@@ -250,26 +313,112 @@ def _is_base_objective(row: pd.Series) -> bool:
 
 
 # -- accounting (issue 17) ---------------------------------------------------------------------
+@dataclass(frozen=True, slots=True, eq=False)
+class RunGroup:
+    """One group of a runs frame (e.g. a protocol, algorithm and dataset) as arrays, in the
+    frame's row order: run numbers, test values, evaluations and incumbents (NaN: none)."""
+
+    run: npt.NDArray[np.int64]
+    test: FloatArray
+    evaluations: npt.NDArray[Any] | None
+    best: FloatArray | None
+
+    def aligned(self, other: RunGroup | None, column: str) -> FloatArray:
+        """``other``'s ``column`` at this group's runs (NaN where it has no such run)."""
+        if other is None:
+            return np.full(self.run.size, np.nan)
+        values = getattr(other, column)
+        if values is None:
+            raise KeyError(column)
+        if np.array_equal(self.run, other.run):  # the usual case: runs 0 .. R-1 in order
+            out: FloatArray = np.asarray(values, dtype=np.float64)
+            return out
+        order = np.argsort(other.run, kind="stable")
+        sorted_runs = other.run[order]
+        pos = np.minimum(np.searchsorted(sorted_runs, self.run), max(sorted_runs.size - 1, 0))
+        found = (sorted_runs.size > 0) & (sorted_runs[pos] == self.run)
+        taken = np.asarray(values, dtype=np.float64)[order][pos] if sorted_runs.size else pos
+        return np.where(found, taken, np.nan)
+
+
 #: The runs frame split by (protocol, algorithm, dataset), built once per report.
-RunGroups: TypeAlias = dict[tuple[str, str, str], pd.DataFrame]
+RunGroups: TypeAlias = dict[tuple[str, ...], RunGroup]
 
 
-def group_runs(runs: pd.DataFrame) -> RunGroups:
-    """``runs`` split by (protocol, algorithm, dataset): one pass over the (large) frame, so
-    that a report's many :func:`compare` calls need no string comparisons over all of it."""
-    return {
-        (str(k[0]), str(k[1]), str(k[2])): g
-        for k, g in runs.groupby(["protocol", "algorithm", "dataset"], sort=False)
+def group_runs(
+    runs: pd.DataFrame, keys: Sequence[str] = ("protocol", "algorithm", "dataset")
+) -> RunGroups:
+    """``runs`` split by ``keys`` (in order of first appearance) into arrays: one pass over
+    the (large) frame, so that a report's many :func:`compare` calls need no string
+    comparisons over all of it."""
+    if runs.empty:
+        return {}
+    gid = runs.groupby(list(keys), sort=False, dropna=False).ngroup().to_numpy()
+    order = np.argsort(gid, kind="stable")
+    counts = np.bincount(gid)
+    starts = np.cumsum(counts) - counts
+    firsts = order[starts]
+    names = [runs[k].to_numpy(dtype=object)[firsts] for k in keys]
+    run = runs["run"].to_numpy(dtype=np.int64)
+    test = runs["test"].to_numpy(dtype=np.float64, na_value=np.nan)
+    evals = runs["evaluations"].to_numpy() if "evaluations" in runs else None
+    best = runs["best"].to_numpy(dtype=np.float64, na_value=np.nan) if "best" in runs else None
+    out: RunGroups = {}
+    for g in range(counts.size):
+        rows = order[starts[g] : starts[g] + counts[g]]
+        out[tuple(str(v[g]) for v in names)] = RunGroup(
+            run=run[rows],
+            test=test[rows],
+            evaluations=None if evals is None else evals[rows],
+            best=None if best is None else best[rows],
+        )
+    return out
+
+
+def _mean(x: npt.NDArray[Any]) -> float:
+    """The mean of the non-NaN values, summed as pandas' ``Series.mean`` sums them (the same
+    float): NaN set to 0, one pairwise sum in float64, divided by the count."""
+    if x.dtype.kind == "f":
+        mask = np.isnan(x)
+        n = x.size - int(mask.sum())
+        if n == 0:
+            return float("nan")
+        if mask.any():
+            x = np.where(mask, 0.0, x)
+    else:
+        n = x.size
+        if n == 0:
+            return float("nan")
+    return float(x.sum(dtype=np.float64) / n)
+
+
+def _pair(ga: RunGroup | None, gb: RunGroup | None) -> tuple[dict[str, object], FloatArray] | None:
+    """:func:`compare`'s row, its CI still to fill, and the paired differences."""
+    if ga is None or gb is None or ga.run.size == 0 or gb.run.size == 0:
+        return None
+    tb = ga.aligned(gb, "test")
+    d = ga.test - tb
+    if ga.evaluations is None or gb.evaluations is None:
+        raise KeyError("evaluations")
+    row: dict[str, object] = {
+        "a_mean": _mean(ga.test),
+        "b_mean": _mean(tb),
+        "a_evaluations": _mean(ga.evaluations),
+        "b_evaluations": _mean(gb.evaluations),
+        "diff": float(np.nanmean(d)) if np.isfinite(d).any() else np.nan,
+        "ci_lo": np.nan,
+        "ci_hi": np.nan,
+        "n": int(np.isfinite(d).sum()),
     }
+    return row, d
 
 
-def _per_run(
-    runs: pd.DataFrame, groups: RunGroups, protocol: str, label: str, dataset: str
-) -> pd.DataFrame:
-    sel = groups.get((protocol, label, dataset))
-    if sel is None:
-        sel = runs.iloc[:0]
-    return sel.set_index("run")
+def _fill_cis(
+    found: list[tuple[dict[str, object], FloatArray]], n_boot: int, confidence: float, seed: int
+) -> None:
+    cis = bootstrap_cis([d for _, d in found], n_boot=n_boot, confidence=confidence, seed=seed)
+    for (row, _), (lo, hi) in zip(found, cis, strict=True):
+        row["ci_lo"], row["ci_hi"] = lo, hi
 
 
 def compare(
@@ -291,23 +440,11 @@ def compare(
     :func:`group_runs` of ``runs``, for callers that compare many pairs of the same frame.
     """
     groups = group_runs(runs) if groups is None else groups
-    ra, rb = _per_run(runs, groups, *a, dataset), _per_run(runs, groups, *b, dataset)
-    if ra.empty or rb.empty:
+    got = _pair(groups.get((*a, dataset)), groups.get((*b, dataset)))
+    if got is None:
         return None
-    ta = ra["test"]
-    tb = rb["test"].reindex(ta.index)
-    d = (ta - tb).to_numpy(dtype=np.float64)
-    lo, hi = bootstrap_ci(d, n_boot=n_boot, confidence=confidence, seed=seed)
-    return {
-        "a_mean": float(ta.mean()),
-        "b_mean": float(tb.mean()),
-        "a_evaluations": float(ra["evaluations"].mean()),
-        "b_evaluations": float(rb["evaluations"].mean()),
-        "diff": float(np.nanmean(d)) if np.isfinite(d).any() else np.nan,
-        "ci_lo": lo,
-        "ci_hi": hi,
-        "n": int(np.isfinite(d).sum()),
-    }
+    _fill_cis([got], n_boot, confidence, seed)
+    return got[0]
 
 
 _SHOWN = {"rs": "RS", "rea": "REA", "ls": "LS"}
@@ -341,6 +478,12 @@ def accounting_rows(
         return pd.DataFrame(rows)
     seen_controls: set[tuple[str, str]] = set()
     groups = group_runs(runs)
+    found: list[tuple[dict[str, object], FloatArray]] = []
+    datasets_of: dict[str, list[str]] = {}
+    for pn, _, dn in groups:
+        datasets_of.setdefault(pn, [])
+        if dn not in datasets_of[pn]:
+            datasets_of[pn].append(dn)
     for m in matched.itertuples(index=False):
         pname, na, control = str(m.protocol), str(m.algorithm), str(m.control)
         base = control.split(CONTROL_MARK)[0]
@@ -361,37 +504,30 @@ def accounting_rows(
                 (f"{what} − budget-matched {base_name}", control),
             ]
         claimed = isinstance(algo, NARandomSearch | NABestEvaluatedSearch)
-        datasets = runs.loc[runs["protocol"] == pname, "dataset"].drop_duplicates()
-        for ds in datasets.tolist():
+        for ds in datasets_of.get(pname, []):
             todo = [(label, na, b) for label, b in pairs]
             if (pname, control) not in seen_controls:
                 todo.append((f"budget-matched {base_name} − {base_name}", control, base))
             for label, a_lab, b_lab in todo:
-                r = compare(
-                    runs,
-                    (pname, a_lab),
-                    (pname, b_lab),
-                    str(ds),
-                    groups=groups,
-                    n_boot=n_boot,
-                    confidence=confidence,
-                    seed=seed,
+                got = _pair(
+                    groups.get((pname, a_lab, str(ds))), groups.get((pname, b_lab, str(ds)))
                 )
-                if r is None:
+                if got is None:
                     continue
-                rows.append(
-                    {
-                        "protocol": pname,
-                        "dataset": ds,
-                        "comparison": label,
-                        "neighbours": _form(algo),
-                        "a": a_lab,
-                        "b": b_lab,
-                        **r,
-                        "claim": NA_CLAIMS.get(str(ds)) if claimed else None,
-                    }
-                )
+                row = {
+                    "protocol": pname,
+                    "dataset": ds,
+                    "comparison": label,
+                    "neighbours": _form(algo),
+                    "a": a_lab,
+                    "b": b_lab,
+                    **got[0],
+                    "claim": NA_CLAIMS.get(str(ds)) if claimed else None,
+                }
+                rows.append(row)
+                found.append((row, got[1]))
         seen_controls.add((pname, control))
+    _fill_cis(found, n_boot, confidence, seed)
     return pd.DataFrame(rows)
 
 
@@ -417,42 +553,35 @@ def claim_routes(
     prots = {p.name: p for p in protocols}
     rows: list[dict[str, object]] = []
     groups = group_runs(runs)
+    found: list[tuple[dict[str, object], FloatArray]] = []
     for ds, claim in NA_CLAIMS.items():
-        sub = runs[runs["dataset"] == ds]
-        cands = sub[["protocol", "algorithm"]].drop_duplicates()
-        rs_prots = sub.loc[sub["algorithm"] == "rs", "protocol"].drop_duplicates().tolist()
-        for pa, la in cands.itertuples(index=False):
+        cands = [(p, a) for p, a, d in groups if d == ds]  # first appearance, as in the frame
+        rs_prots = [p for p, a in cands if a == "rs"]
+        for pa, la in cands:
             if not (str(la).startswith("na-rs") or (is_control(str(la)) and la.startswith("rs"))):
                 continue
             for pb in dict.fromkeys([pa, *[p for p in rs_prots if p.startswith("nb201")]]):
                 if pb not in rs_prots:
                     continue
-                r = compare(
-                    runs,
-                    (str(pa), str(la)),
-                    (str(pb), "rs"),
-                    ds,
-                    groups=groups,
-                    n_boot=n_boot,
-                    confidence=confidence,
-                    seed=seed,
-                )
-                if r is None:
+                got = _pair(groups.get((str(pa), str(la), ds)), groups.get((str(pb), "rs", ds)))
+                if got is None:
                     continue
-                rows.append(
-                    {
-                        "dataset": ds,
-                        "claim": claim,
-                        "a_protocol": pa,
-                        "a": la,
-                        "a_search": str(prots[pa].search) if pa in prots else "",
-                        "b_protocol": pb,
-                        "b": "rs",
-                        "b_search": str(prots[pb].search) if pb in prots else "",
-                        **r,
-                        "distance": abs(float(r["diff"]) - claim),  # type: ignore[arg-type]
-                    }
-                )
+                r = got[0]
+                row = {
+                    "dataset": ds,
+                    "claim": claim,
+                    "a_protocol": pa,
+                    "a": la,
+                    "a_search": str(prots[pa].search) if pa in prots else "",
+                    "b_protocol": pb,
+                    "b": "rs",
+                    "b_search": str(prots[pb].search) if pb in prots else "",
+                    **r,
+                    "distance": abs(float(r["diff"]) - claim),  # type: ignore[arg-type]
+                }
+                rows.append(row)
+                found.append((row, got[1]))
+    _fill_cis(found, n_boot, confidence, seed)
     if not rows:
         return pd.DataFrame(rows)
     df = pd.DataFrame(rows)
@@ -494,10 +623,14 @@ def two_stage_overlap(
         if not isinstance(algo, NARandomSearch) or algo.rerank_top_k is None:
             continue
         one = NARandomSearch(algo.objective).label
-        a = _per_run(runs, groups, str(row["protocol"]), str(row["algorithm"]), str(row["dataset"]))
-        b = _per_run(runs, groups, str(row["protocol"]), one, str(row["dataset"]))
-        if a.empty or b.empty:
+        a = groups.get((str(row["protocol"]), str(row["algorithm"]), str(row["dataset"])))
+        b = groups.get((str(row["protocol"]), one, str(row["dataset"])))
+        if a is None or b is None or a.run.size == 0 or b.run.size == 0:
             continue
-        same = a["best"] == b["best"].reindex(a.index)
-        out.loc[k, "same_cell"] = float(same.mean())
+        ba = a.best if a.best is not None else np.full(a.run.size, np.nan)
+        bb = a.aligned(b, "best")
+        # as pandas' nullable comparison: runs without an incumbent on either side are skipped
+        valid = ~np.isnan(ba) & ~np.isnan(bb)
+        n = int(valid.sum())
+        out.loc[k, "same_cell"] = float((ba[valid] == bb[valid]).sum() / n) if n else np.nan
     return out

@@ -203,3 +203,33 @@ def test_help_does_not_import_torch() -> None:
     code = "import sys, nb201_flat.cli as c; c.build_parser(); print('torch' in sys.modules)"
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert res.stdout.strip() == "False"
+
+
+def test_each_command_registers_from_the_module_named_for_it() -> None:
+    import argparse
+    import importlib
+
+    from nb201_flat.cli import _COMMAND_MODULES, COMMANDS, build_parser
+
+    found: dict[str, str] = {}
+    for name in _COMMAND_MODULES:
+        sub = argparse.ArgumentParser().add_subparsers()
+        importlib.import_module(name).register(sub)
+        found.update(dict.fromkeys(sub.choices, name))
+    assert found == COMMANDS  # a new command must be named in COMMANDS
+
+    def commands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+        (action,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        return dict(action.choices)
+
+    def options(parser: argparse.ArgumentParser) -> list[tuple[str, ...]]:
+        return [(a.dest, *a.option_strings) for a in parser._actions]
+
+    every = commands(build_parser())
+    assert list(every) == list(COMMANDS)  # help lists every command, in the modules' order
+    assert list(commands(build_parser("no-such-command"))) == list(COMMANDS)  # typos too
+    for command in COMMANDS:
+        # a command's own parser, built alone, takes the same options as in the full one
+        own = commands(build_parser(command))
+        assert command in own and set(own) <= set(COMMANDS)
+        assert options(own[command]) == options(every[command])

@@ -127,3 +127,95 @@ def test_anytime_curves_are_monotone_for_rs_in_validation(nb201_like: Table) -> 
     final = res.runs[res.runs["dataset"] == "cifar10"]["test"].mean()
     assert cur["mean"].iloc[-1] == pytest.approx(final)
     assert np.isfinite(cur["mean"].iloc[1:]).all()
+
+
+BATCHED = {
+    "rs": RandomSearch(),
+    "na-rs": NARandomSearch(NeighbourObjective(radius=1)),
+    "na-rs-charged": NARandomSearch(NeighbourObjective(charge=True)),
+    "na-rs2": NARandomSearch(NeighbourObjective(), rerank_top_k=3),
+    "rea": RegularizedEvolution(),
+    "na-ls": LocalSearch(objective=NeighbourObjective()),
+}
+
+
+def test_batched_cells_split_across_processes_give_the_loops_records(nb201_like: Table) -> None:
+    from nb201_flat.search import vectorised
+    from nb201_flat.search.runner import run_one
+
+    prots = (nb201_protocol(), *per_dataset_protocols(epochs=200, budget_scale=200 / 12)[:1])
+    data = prots[0].oracle_data(nb201_like)
+    assert all(vectorised.batched_ok(data, a) for a in BATCHED.values())
+    a = run_search(nb201_like, prots, BATCHED, runs=7, seed=4, jobs=1)
+    for jobs in (2, 3):
+        b = run_search(nb201_like, prots, BATCHED, runs=7, seed=4, jobs=jobs)
+        pd.testing.assert_frame_equal(a.runs, b.runs, check_exact=True)
+        pd.testing.assert_frame_equal(a.curves, b.curves, check_exact=True)
+    # and every run is the loop's run, whichever process ran which share of the cell
+    rows = a.runs[(a.runs["protocol"] == "nb201") & (a.runs["dataset"] == "cifar10")]
+    for label, algo in BATCHED.items():
+        got = rows[rows["algorithm"] == label].sort_values("run")
+        want = [run_one(data, algo, 4, r) for r in range(7)]
+        assert got["best"].tolist() == [w.best for w in want]
+        assert got["seconds"].tolist() == [w.seconds for w in want]
+        assert got["free_queries"].tolist() == [w.free_queries for w in want]
+
+
+def test_the_plan_covers_every_run_once_and_shares_batched_cells() -> None:
+    from nb201_flat.search.runner import _plan
+
+    cells = [(0, 0), (0, 1), (1, 0)]
+    batched = [True, False, True]
+    for jobs in (1, 2, 3, 8):
+        tasks = _plan(cells, batched, runs=10, jobs=jobs)
+        for c in range(3):
+            mine = [t for t in tasks if t.cell == c]
+            covered = sorted(r for t in mine for r in range(t.start, t.stop))
+            assert covered == list(range(10))
+            assert all(t.batched == batched[c] for t in mine)
+            assert {(t.data, t.algo) for t in mine} == {cells[c]}
+            if batched[c]:  # one share per process (at most one per run)
+                assert len(mine) == min(jobs, 10)
+    # batched shares are handed out first, the loop's small chunks fill in behind
+    tasks = _plan(cells, batched, runs=10, jobs=2)
+    kinds = [t.batched for t in tasks]
+    assert kinds == sorted(kinds, reverse=True)
+
+
+def test_incumbent_curves_equal_a_search_per_run() -> None:
+    from nb201_flat.search.runner import RunRecord, _incumbents
+
+    rng = np.random.default_rng(0)
+    recs = []
+    for r in range(40):
+        k = int(rng.integers(0, 6))
+        # ties on purpose: free look-ups change the incumbent without spending time
+        t = np.sort(rng.choice([0.0, 1.0, 2.5, 5.0, 7.0, 10.0, 12.0], size=k))
+        q = np.sort(rng.integers(0, 30, size=k))
+        changes = tuple(
+            (float(a), int(b), int(c))
+            for a, b, c in zip(t, q, rng.integers(0, 99, size=k), strict=True)
+        )
+        recs.append(RunRecord(r, -1, 0.0, 0, 0.0, 0, 0, changes))
+    for col, grid in ((0, np.linspace(0.0, 12.0, 13)), (1, np.arange(0.0, 31.0, 3.0))):
+        got = _incumbents(recs, col, grid)
+        for r, rec in enumerate(recs):
+            want = np.full(grid.size, -1)
+            if rec.changes:
+                t = np.array([c[col] for c in rec.changes], dtype=np.float64)
+                idx = np.array([c[2] for c in rec.changes])
+                pos = np.searchsorted(t, grid, side="right") - 1
+                want = np.where(pos >= 0, idx[np.maximum(pos, 0)], -1)
+            np.testing.assert_array_equal(got[r], want)
+
+
+def test_cells_may_share_a_protocol_name_but_not_a_label(nb201_like: Table) -> None:
+    from nb201_flat.search.runner import run_cells
+
+    p = nb201_protocol()
+    q = p.replace(budget_seconds=20_000.0)  # same name, a larger budget (a matched control)
+    res = run_cells(nb201_like, [(p, "rs", RandomSearch()), (q, "rs+", RandomSearch())], runs=3)
+    assert res.runs.groupby("algorithm")["seconds"].max()["rs+"] > 12_000
+    assert list(res.runs["algorithm"].drop_duplicates()) == ["rs", "rs+"]
+    with pytest.raises(AlgorithmError, match="unique"):
+        run_cells(nb201_like, [(p, "rs", RandomSearch()), (q, "rs", RandomSearch())], runs=3)

@@ -47,6 +47,59 @@ def test_bootstrap_ci_is_seeded_and_covers_the_mean() -> None:
     assert np.isnan(bootstrap_ci(np.array([1.0]))[0])
 
 
+def test_bootstrap_cis_give_each_vector_its_own_ci_computed_once() -> None:
+    from nb201_flat.search.statistics import _resamples, bootstrap_cis
+
+    rng = np.random.default_rng(1)
+    ds = [rng.normal(0.5, 1.0, 60) for _ in range(20)]
+    ds[3][[2, 7]] = np.nan  # NaN pairs are dropped: 58 left
+    ds += [ds[0].copy(), np.array([2.0]), np.array([np.nan, 1.0])]  # a repeat; too short
+    got = bootstrap_cis(ds, n_boot=300, seed=5)  # > 8 new vectors: computed in threads
+    for d, (lo, hi) in zip(ds, got, strict=True):
+        clean = d[~np.isnan(d)]
+        if clean.size < 2:
+            assert np.isnan(lo) and np.isnan(hi)
+            continue
+        means = clean[_resamples(5, 300, clean.size)].mean(axis=1)
+        alpha = (1.0 - 0.95) / 2.0  # as bootstrap_ci computes it (not quite 0.025)
+        assert (lo, hi) == tuple(np.quantile(means, [alpha, 1.0 - alpha]))
+    assert got[20] == got[0]
+    assert bootstrap_cis(ds[:2], n_boot=300, seed=6) != got[:2]  # the seed is part of the key
+
+
+def test_csv_bytes_are_pandas_to_csv_bytes() -> None:
+    from nb201_flat.search.report import _csv_bytes
+
+    n = 9
+    floats = [np.nan, np.inf, -np.inf, -0.0, 0.0, 1e-300, 123456789.0, 0.1 + 0.2, 93.895]
+    frame = pd.DataFrame(
+        {
+            "label": pd.array(
+                ["rs", "na-rs[r1,mean]", 'say "x"', None, "rs", "a,b", "", "ü", "rs"],
+                dtype="str",
+            ),
+            "x": floats,
+            "i": np.arange(n, dtype=np.int64) - 4,
+            "ok": [True, False] * 4 + [True],
+            "best": pd.array([1, None, 3, 4, None, 6, 7, 8, 9], dtype="Int64"),
+            "obj": np.array(["p", "q,r", None, "p", "p", "p", "p", "p", "p"], dtype=object),
+        }
+    )
+    frame = frame.rename(columns={"i": "i,j"})  # a header that needs quotes
+    want = frame.to_csv(index=False, float_format="%.6g", lineterminator="\n").encode()
+    assert _csv_bytes(frame) == want
+    mixed = frame.assign(obj=[1.5, "a", None, 2, 3, 4, 5, 6, 7])  # left to pandas
+    assert (
+        _csv_bytes(mixed)
+        == mixed.to_csv(index=False, float_format="%.6g", lineterminator="\n").encode()
+    )
+    one = frame[["x"]]
+    assert (
+        _csv_bytes(one)
+        == one.to_csv(index=False, float_format="%.6g", lineterminator="\n").encode()
+    )
+
+
 def test_quick_grid_on_an_nb201_shaped_table(nb201_like: Table, tmp_path: Path) -> None:
     # quick() is a smoke test (no verdicts); this test checks the verdicts, so it asks for them
     cfg = ReproduceConfig.quick(runs=8, n_boot=200, smoke=False)
