@@ -26,9 +26,9 @@ from matplotlib.ticker import FuncFormatter
 from nb201_flat.conventions import cost_key, search_key
 from nb201_flat.figures._common import (
     FigureSkipped,
+    add_caption,
     add_note,
     axes_or_new,
-    benchmark_caption,
     dataset_label,
     new_figure,
 )
@@ -347,15 +347,7 @@ def make_search_curves(
         )
         if optimistic:
             text += " OPTIMISTIC: searched on the reported metric."
-        fig.text(
-            0.5,
-            -0.01,
-            benchmark_caption(table) + text,
-            ha="center",
-            va="top",
-            fontsize=6.5,
-            wrap=True,
-        )
+        add_caption(fig, table, text)
     if description:
         add_note(fig, description)
     for n in notes:
