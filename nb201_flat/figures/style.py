@@ -50,7 +50,8 @@ def save_figure(
     written = []
     engine = fig.get_layout_engine()
     with figure_style():
-        fig.draw_without_rendering()  # runs the layout engine, once for every format
+        if engine is not None:  # the layout, once for every format (no draw needed for it)
+            engine.execute(fig)
         bbox = mpl.rcParams["savefig.bbox"]
         if bbox == "tight":
             pad = mpl.rcParams["savefig.pad_inches"]
