@@ -210,6 +210,7 @@ def render_many(
     ctx = mp.get_context("fork" if fork else "spawn")
     for module in dict.fromkeys([*_PRELOAD, *(FIGURES[n].module for n in names if n in FIGURES)]):
         importlib.import_module(module)
+    _warm_up(formats)
     _WORKER["table"] = table
     # objects made so far are never collected in the workers: their pages stay shared
     gc.freeze()
@@ -238,6 +239,22 @@ def render_many(
     finally:
         _WORKER.clear()
         gc.unfreeze()
+
+
+def _warm_up(formats: Sequence[str]) -> None:
+    """Save a small figure with text in every format, here: what the first save of a process
+    loads (the backends, the font subsetter's modules, the fonts) is then loaded once, not in
+    every worker."""
+    import io
+
+    from nb201_flat.figures._common import new_figure
+    from nb201_flat.figures.style import figure_style
+
+    fig, axes = new_figure(figsize=(1.0, 1.0))
+    axes[0, 0].set_title("warm-up 0123456789", fontweight="bold")
+    with figure_style():
+        for fmt in formats:
+            fig.savefig(io.BytesIO(), format=fmt)
 
 
 def _init_worker(table: Table) -> None:
