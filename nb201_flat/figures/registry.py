@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import gc
 import importlib
-import multiprocessing as mp
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -206,6 +205,8 @@ def render_many(
             except FigureSkipped as exc:
                 yield name, exc
         return
+    import multiprocessing as mp  # here: the CLI parser imports this module for every command
+
     fork = "fork" in mp.get_all_start_methods()
     ctx = mp.get_context("fork" if fork else "spawn")
     for module in dict.fromkeys([*_PRELOAD, *(FIGURES[n].module for n in names if n in FIGURES)]):
