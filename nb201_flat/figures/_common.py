@@ -231,7 +231,9 @@ def mean_ci(values: npt.ArrayLike, confidence: float = 0.95) -> tuple[float, flo
     >>> m, n, round(hi - m, 4)
     (2.0, 3, 2.4841)
     """
-    from scipy import stats
+    # the t quantile scipy.stats.t.ppf computes (its _ppf is stdtrit), without importing
+    # scipy.stats (a second or more) for it
+    from scipy import special
 
     v = np.asarray(values, dtype=np.float64)
     v = v[np.isfinite(v)]
@@ -241,7 +243,7 @@ def mean_ci(values: npt.ArrayLike, confidence: float = 0.95) -> tuple[float, flo
     m = float(v.mean())
     if n < 2:
         return m, float("nan"), float("nan"), n
-    half = float(stats.t.ppf(0.5 + confidence / 2, n - 1) * v.std(ddof=1) / np.sqrt(n))
+    half = float(special.stdtrit(n - 1, 0.5 + confidence / 2) * v.std(ddof=1) / np.sqrt(n))
     return m, m - half, m + half, n
 
 

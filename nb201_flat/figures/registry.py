@@ -170,7 +170,7 @@ _SECONDS: dict[str, float] = {
 # imported before the workers start, so that each forked worker has them already
 _PRELOAD = (
     "matplotlib.pyplot",
-    "scipy.stats",
+    "scipy.special",
     "pandas",
     "nb201_flat.landscape",
     "nb201_flat.search",
