@@ -41,6 +41,7 @@ def _runners(quick: bool, repeats: int) -> dict[str, Callable[[], list[Row]]]:
     from benchmarks import (
         bench_aggregates,
         bench_curves,
+        bench_figures,
         bench_graph,
         bench_official,
         bench_reproduce,
@@ -56,7 +57,10 @@ def _runners(quick: bool, repeats: int) -> dict[str, Callable[[], list[Row]]]:
         "reproduce": lambda: bench_reproduce.run(quick=quick, repeats=repeats),
         "curves": lambda: bench_curves.run(quick=quick, repeats=repeats),
         "startup": lambda: bench_startup.run_startup(quick=quick, repeats=repeats),
-        "figures": lambda: bench_startup.run_figures(quick=quick, repeats=repeats),
+        "figures": lambda: [
+            *bench_startup.run_figures(quick=quick, repeats=repeats),
+            *bench_figures.run(quick=quick, repeats=repeats),
+        ],
     }
 
 

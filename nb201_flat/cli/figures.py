@@ -7,6 +7,7 @@ A figure the table cannot support is skipped with the reason (``skipped a2m_path
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -46,10 +47,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--jobs",
         type=int,
-        default=1,
+        default=None,
         metavar="N",
-        help="worker processes for the searches of search_curves (default 1; results are "
-        "identical for any N)",
+        help="worker processes: figures are drawn N at a time, each in its own process "
+        "(default 2, or 1 on one CPU or when two do not fit in memory); a figure drawn alone "
+        "(--only NAME) is drawn here and search_curves runs its searches in N processes. "
+        "The files are identical for any N",
     )
     add_table_arg(p)
     add_json_arg(p)
@@ -71,6 +74,8 @@ _PEAK_MB = {
 }
 # a search_curves worker process loads the table and the libraries itself
 _WORKER_MB = 150
+# a forked figure worker shares the libraries and the table with this process; what it copies
+_FORKED_MB = 40
 
 
 def figure_bytes(name: str, size: int, jobs: int = 1) -> int:
@@ -83,6 +88,32 @@ def figure_bytes(name: str, size: int, jobs: int = 1) -> int:
     if name == "search_curves" and jobs > 1:
         mb += jobs * _WORKER_MB
     return int(mb * 2**20)
+
+
+def _parallel_bytes(names: list[str], size: int, workers: int) -> int:
+    """Estimated peak of drawing ``names`` ``workers`` at a time: the largest figures at once,
+    each in a worker process of its own."""
+    each = sorted((figure_bytes(n, size) for n in names), reverse=True)
+    return sum(each[:workers]) + workers * _FORKED_MB * 2**20
+
+
+def _workers(args: argparse.Namespace, names: list[str], size: int) -> int:
+    """How many figures to draw at a time: ``--jobs``, or by default two where two CPUs are
+    free to this process and two of the largest fit in memory."""
+    if len(names) <= 1:
+        return 1
+    if args.jobs is not None:
+        if args.jobs > 1:
+            need = _parallel_bytes(names, size, args.jobs)
+            budget.check_memory(
+                need, f"{args.jobs} figures at once", "--jobs 1 draws one at a time"
+            )
+        return int(args.jobs)
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    workers = min(2, cpus or 1, len(names))
+    while workers > 1 and not budget.fits(_parallel_bytes(names, size, workers)):
+        workers -= 1
+    return workers
 
 
 def _check_figures_memory(names: list[str], size: int, jobs: int) -> None:
@@ -105,29 +136,32 @@ def cmd_figures(args: argparse.Namespace) -> int:
     matplotlib.use("Agg")
 
     from nb201_flat.figures._common import FigureSkipped
-    from nb201_flat.figures.registry import render
+    from nb201_flat.figures.registry import render_many
 
-    check_int_range("--jobs", args.jobs, 1, fix="pass --jobs 1 to draw in this process")
+    if args.jobs is not None:
+        check_int_range("--jobs", args.jobs, 1, fix="pass --jobs 1 to draw in this process")
     table = open_table(args)
     names = list(dict.fromkeys(args.only)) if args.only else list(FIGURE_NAMES)
-    _check_figures_memory(names, table.space.size, args.jobs)
+    workers = _workers(args, names, table.space.size)
+    # drawn alone, search_curves may use the processes for its searches; in a worker, not
+    search_jobs = (args.jobs or 1) if workers == 1 else 1
+    _check_figures_memory(names, table.space.size, search_jobs)
     out = Path(args.out)
-    options: dict[str, dict[str, Any]] = {"search_curves": {"jobs": args.jobs}}
+    options: dict[str, dict[str, Any]] = {"search_curves": {"jobs": search_jobs}}
     made: list[dict[str, Any]] = []
     skipped: list[dict[str, str]] = []
     t0 = time.perf_counter()
     # all or nothing: the figures are drawn into a copy of --out that is swapped in at the end
     with replace_folder(out, keep_existing=True) as stage:
+        results = render_many(
+            names, table, stage, formats=tuple(args.formats), options=options, workers=workers
+        )
         # a bar on a terminal only (not under --json, not when piped): budget.progress
-        for name in budget.progress(names, total=len(names), desc="figures"):
-            try:
-                r = render(
-                    name, table, stage, formats=tuple(args.formats), options=options.get(name)
-                )
-            except FigureSkipped as exc:
-                skipped.append({"name": name, "reason": str(exc)})
+        for name, r in budget.progress(results, total=len(names), desc="figures"):
+            if isinstance(r, FigureSkipped):
+                skipped.append({"name": name, "reason": str(r)})
                 if not args.json:
-                    print(f"skipped {name}: {exc}", flush=True)
+                    print(f"skipped {name}: {r}", flush=True)
                 continue
             files = [str(out / f.name) for f in r.files]
             made.append(

@@ -36,7 +36,15 @@ import importlib
 from typing import Any
 
 from nb201_flat.figures.notebook import arch_label, notebook_table, shared_data_dir
-from nb201_flat.figures.registry import FIGURE_NAMES, FIGURES, FigureSpec, Rendered, make, render
+from nb201_flat.figures.registry import (
+    FIGURE_NAMES,
+    FIGURES,
+    FigureSpec,
+    Rendered,
+    make,
+    render,
+    render_many,
+)
 from nb201_flat.figures.style import figure_style, save_figure, style_path
 
 # name -> module of the lazily imported plotting API (matplotlib loads on first access)
@@ -83,6 +91,7 @@ __all__ = [
     "make",
     "notebook_table",
     "render",
+    "render_many",
     "save_figure",
     "shared_data_dir",
     "style_path",

@@ -11,6 +11,7 @@ import numpy.typing as npt
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
 
 from nb201_flat.conventions import DATASET_LABELS as DATASET_LABELS
 from nb201_flat.conventions import REPORT_DATASETS, default_metric, report_key, search_key
@@ -127,9 +128,42 @@ def add_caption(fig: Figure, table: Table, text: str, *, y: float = -0.01) -> No
     Call it inside :func:`~nb201_flat.figures.style.figure_style` so the caption's font matches
     the figure's.
     """
-    fig.text(
-        0.5, y, benchmark_caption(table) + text, ha="center", va="top", fontsize=6.5, wrap=True
+    caption = fig.text(0.5, y, "", ha="center", va="top", fontsize=6.5)
+    caption.set_text(
+        wrap_text(benchmark_caption(table) + text, caption.get_fontproperties(), fig.get_figwidth())
     )
+
+
+def wrap_text(text: str, prop: FontProperties, width_in: float) -> str:
+    """``text`` broken into lines no wider than ``width_in`` inches in font ``prop``.
+
+    What ``wrap=True`` gives a centred figure text (greedy, whole words, a word wider than the
+    line on a line of its own), measured once here instead of at every draw of every saved
+    format (matplotlib measures each longer prefix again on each draw).
+
+    >>> from matplotlib.font_manager import FontProperties
+    >>> wrap_text("one two three four", FontProperties(size=10), 0.8).splitlines()
+    ['one two', 'three four']
+    """
+    from matplotlib.textpath import text_to_path
+
+    def width(line: str) -> float:  # in points
+        w, _, _ = text_to_path.get_text_width_height_descent(line, prop, ismath=False)
+        return float(w)
+
+    limit = width_in * 72.0
+    lines = []
+    for paragraph in text.split("\n"):
+        line = ""
+        for word in paragraph.split(" "):
+            trial = f"{line} {word}" if line else word
+            if line and width(trial) > limit:
+                lines.append(line)
+                line = word
+            else:
+                line = trial
+        lines.append(line)
+    return "\n".join(lines)
 
 
 def benchmark_caption(table: Table) -> str:
@@ -197,7 +231,9 @@ def mean_ci(values: npt.ArrayLike, confidence: float = 0.95) -> tuple[float, flo
     >>> m, n, round(hi - m, 4)
     (2.0, 3, 2.4841)
     """
-    from scipy import stats
+    # the t quantile scipy.stats.t.ppf computes (its _ppf is stdtrit), without importing
+    # scipy.stats (a second or more) for it
+    from scipy import special
 
     v = np.asarray(values, dtype=np.float64)
     v = v[np.isfinite(v)]
@@ -207,7 +243,7 @@ def mean_ci(values: npt.ArrayLike, confidence: float = 0.95) -> tuple[float, flo
     m = float(v.mean())
     if n < 2:
         return m, float("nan"), float("nan"), n
-    half = float(stats.t.ppf(0.5 + confidence / 2, n - 1) * v.std(ddof=1) / np.sqrt(n))
+    half = float(special.stdtrit(n - 1, 0.5 + confidence / 2) * v.std(ddof=1) / np.sqrt(n))
     return m, m - half, m + half, n
 
 

@@ -76,7 +76,9 @@ def plot_neighbour_distributions(
     edges = _bins(w) if bins is None else np.asarray(bins, dtype=np.float64)
     bands: dict[str, tuple[float, float]] = dist.attrs.get("bands", {})
     with figure_style():
-        ax.hist(w, bins=edges.tolist(), density=True, color="0.8", label="all architectures")
+        # one filled step patch, not a rectangle per bin: the same shape, drawn at once
+        whole_dens, _ = np.histogram(w, bins=edges, density=True)
+        ax.stairs(whole_dens, edges, fill=True, color="0.8", label="all architectures")
         sub = dist[dist["radius"] == radius]
         for k, name in enumerate(dist["band"].cat.categories):
             in_band = sub["band"] == name
@@ -94,9 +96,8 @@ def plot_neighbour_distributions(
             if kind == "kde" and np.ptp(vals) > 0:
                 import seaborn as sns  # lazily: only this option draws with it
 
-                sns.kdeplot(x=vals, ax=ax, color=colour, lw=1.2, cut=0, label=label)
+                sns.kdeplot(x=vals, weights=wts, ax=ax, color=colour, lw=1.2, cut=0, label=label)
                 continue
-            dens, _ = np.histogram(vals, bins=edges, density=True)
             ax.stairs(dens, edges, color=colour, lw=1.2, label=label)
         ax.set_ylabel("density (1/point)")
         if legend:

@@ -6,14 +6,16 @@ so the CLI parser stays fast.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import os
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from nb201_flat.errors import FigureSkipped
 from nb201_flat.table import Table
 
 if TYPE_CHECKING:
@@ -123,8 +125,6 @@ class Rendered:
 
 def make(name: str, table: Table, **options: Any) -> Figure:
     """Make figure ``name`` on ``table`` (raises :class:`FigureSkipped` when it cannot)."""
-    from nb201_flat.figures._common import FigureSkipped
-
     if name not in FIGURES:
         raise FigureSkipped(name, [], f"unknown figure; choose from {', '.join(FIGURE_NAMES)}")
     return FIGURES[name].make(table, **options)
@@ -152,3 +152,123 @@ def render(
     fig = make(name, table, **dict(options or {}))
     files = save_figure(fig, Path(out_dir) / name, formats=tuple(formats))
     return Rendered(name, tuple(files), time.perf_counter() - t0, tuple(figure_notes(fig)))
+
+
+# CPU seconds of each figure on the real NB201 table (one run on two shared cores): the
+# longest are handed to the workers first, so that no worker is left with a long one at the end
+_SECONDS: dict[str, float] = {
+    "search_curves": 6.5,
+    "barrier_census": 3.5,
+    "a2m_paths": 3.0,
+    "a2m_distributions": 2.5,
+    "barrier_tree": 2.0,
+    "flat_vs_sharp": 2.0,
+    "na_projection": 2.0,
+    "distance_profile": 1.5,
+}
+
+# imported before the workers start, so that each forked worker has them already
+_PRELOAD = (
+    "matplotlib.pyplot",
+    "scipy.special",
+    "pandas",
+    "nb201_flat.landscape",
+    "nb201_flat.search",
+    "nb201_flat.search.accounting",
+    "nb201_flat.figures._common",
+)
+
+_WORKER: dict[str, Any] = {}
+
+
+def render_many(
+    names: Sequence[str],
+    table: Table,
+    out_dir: str | os.PathLike[str],
+    *,
+    formats: Sequence[str] = ("png", "pdf"),
+    options: Mapping[str, Mapping[str, Any]] | None = None,
+    workers: int = 1,
+) -> Iterator[tuple[str, Rendered | FigureSkipped]]:
+    """:func:`render` each of ``names``, yielding ``(name, Rendered or FigureSkipped)`` in order.
+
+    With ``workers > 1`` the figures are drawn that many at a time, each in a fresh process
+    forked from this one (where the platform forks; spawned workers load the table from a
+    copy), the longest first. Every figure is seeded and drawn alone, so the files are the
+    same bytes as with one worker. Errors other than a skip are raised here.
+    """
+    opts = dict(options or {})
+    if workers <= 1 or len(names) <= 1:
+        for name in names:
+            try:
+                yield name, render(name, table, out_dir, formats=formats, options=opts.get(name))
+            except FigureSkipped as exc:
+                yield name, exc
+        return
+    import multiprocessing as mp  # here: the CLI parser imports this module for every command
+
+    fork = "fork" in mp.get_all_start_methods()
+    ctx = mp.get_context("fork" if fork else "spawn")
+    for module in dict.fromkeys([*_PRELOAD, *(FIGURES[n].module for n in names if n in FIGURES)]):
+        importlib.import_module(module)
+    _warm_up(formats)
+    _WORKER["table"] = table
+    # objects made so far are never collected in the workers: their pages stay shared
+    gc.freeze()
+    args = (tuple(formats), str(out_dir))
+    try:
+        with ctx.Pool(
+            min(workers, len(names)),
+            initializer=None if fork else _init_worker,
+            initargs=() if fork else (table,),
+            # a fresh fork for each figure: what one figure allocated is gone for the next
+            maxtasksperchild=1 if fork else None,
+        ) as pool:
+            jobs = {
+                name: pool.apply_async(_render_one, (name, *args, opts.get(name)))
+                for name in sorted(names, key=lambda n: -_SECONDS.get(n, 1.0))
+            }
+            for name in names:
+                done = jobs[name].get()
+                if isinstance(done, Rendered):
+                    yield name, done
+                else:
+                    figure, needs, text = done
+                    skip = FigureSkipped(figure, needs)
+                    skip.args = (text,)
+                    yield name, skip
+    finally:
+        _WORKER.clear()
+        gc.unfreeze()
+
+
+def _warm_up(formats: Sequence[str]) -> None:
+    """Save a small figure with text in every format, here: what the first save of a process
+    loads (the backends, the font subsetter's modules, the fonts) is then loaded once, not in
+    every worker."""
+    import io
+
+    from nb201_flat.figures._common import new_figure
+    from nb201_flat.figures.style import figure_style
+
+    fig, axes = new_figure(figsize=(1.0, 1.0))
+    axes[0, 0].set_title("warm-up 0123456789", fontweight="bold")
+    with figure_style():
+        for fmt in formats:
+            fig.savefig(io.BytesIO(), format=fmt)
+
+
+def _init_worker(table: Table) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    _WORKER["table"] = table
+
+
+def _render_one(
+    name: str, formats: tuple[str, ...], out_dir: str, options: Mapping[str, Any] | None
+) -> Rendered | tuple[str, tuple[str, ...], str]:
+    try:
+        return render(name, _WORKER["table"], out_dir, formats=formats, options=options)
+    except FigureSkipped as exc:  # sent back as plain values: its constructor takes others
+        return exc.figure, exc.needs, str(exc)

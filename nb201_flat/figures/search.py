@@ -26,9 +26,9 @@ from matplotlib.ticker import FuncFormatter
 from nb201_flat.conventions import cost_key, search_key
 from nb201_flat.figures._common import (
     FigureSkipped,
+    add_caption,
     add_note,
     axes_or_new,
-    benchmark_caption,
     dataset_label,
     new_figure,
 )
@@ -230,7 +230,7 @@ def plot_anytime(
         Start each curve where every run has an incumbent (earlier means average fewer runs
         and are biased upwards); otherwise from the first point with any.
     """
-    from scipy import stats
+    from scipy import special  # stdtrit: scipy.stats.t.ppf's quantile, a lighter import
 
     ax = axes_or_new(ax)
     algos = list(order) if order is not None else list(dict.fromkeys(curves["algorithm"]))
@@ -248,7 +248,9 @@ def plot_anytime(
             mean = c["mean"].to_numpy(dtype=np.float64)
             std = c["std"].to_numpy(dtype=np.float64)
             with np.errstate(invalid="ignore", divide="ignore"):
-                half = stats.t.ppf(0.5 + confidence / 2, np.maximum(n - 1, 1)) * std / np.sqrt(n)
+                half = (
+                    special.stdtrit(np.maximum(n - 1, 1), 0.5 + confidence / 2) * std / np.sqrt(n)
+                )
             colour, ls, lw = _style_of(algo)
             ax.plot(x, mean, color=colour, ls=ls, lw=lw, label=display_name(algo))
             ax.fill_between(x, mean - half, mean + half, color=colour, alpha=0.15, lw=0)
@@ -347,15 +349,7 @@ def make_search_curves(
         )
         if optimistic:
             text += " OPTIMISTIC: searched on the reported metric."
-        fig.text(
-            0.5,
-            -0.01,
-            benchmark_caption(table) + text,
-            ha="center",
-            va="top",
-            fontsize=6.5,
-            wrap=True,
-        )
+        add_caption(fig, table, text)
     if description:
         add_note(fig, description)
     for n in notes:

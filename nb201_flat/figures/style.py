@@ -37,22 +37,44 @@ def save_figure(
     between runs), and each file is written to a temporary name and renamed into place. The
     package style is applied while saving, since ``savefig.*``, ``pdf.fonttype`` and
     ``svg.hashsalt`` are read at save time, not when the figure is drawn.
+
+    The layout and the tight bounding box are computed once and every format is drawn with
+    them (``savefig`` alone lays the figure out and draws it twice per format): all formats
+    show the same layout, in about half the time. The figure's layout engine is restored
+    after.
     """
+    import matplotlib as mpl
+
     base = Path(path)
     base.parent.mkdir(parents=True, exist_ok=True)
     written = []
-    for fmt in formats:
-        target = base.with_suffix(f".{fmt}")
-        metadata: dict[str, Any]
-        if fmt == "pdf":
-            metadata = {"CreationDate": None, "ModDate": None, "Producer": None, "Creator": None}
-        elif fmt == "png":
-            metadata = {"Software": None}
-        elif fmt == "svg":
-            metadata = {"Date": None, "Creator": None}
-        else:
-            metadata = {}
-        with figure_style():
-            write_file(target, lambda f: fig.savefig(f, format=fmt, metadata=metadata))  # noqa: B023
-        written.append(target)
+    engine = fig.get_layout_engine()
+    with figure_style():
+        if engine is not None:  # the layout, once for every format (no draw needed for it)
+            engine.execute(fig)
+        bbox = mpl.rcParams["savefig.bbox"]
+        if bbox == "tight":
+            pad = mpl.rcParams["savefig.pad_inches"]
+            bbox = fig.get_tightbbox().padded(pad)
+        # no engine: savefig neither lays out again nor draws an extra time to measure
+        fig.set_layout_engine(None)
+        try:
+            for fmt in formats:
+                target = base.with_suffix(f".{fmt}")
+                metadata = _METADATA.get(fmt, {})
+                write_file(
+                    target,
+                    lambda f: fig.savefig(f, format=fmt, metadata=metadata, bbox_inches=bbox),  # noqa: B023
+                )
+                written.append(target)
+        finally:
+            fig.set_layout_engine(engine)
     return written
+
+
+# what each format would otherwise stamp with the date or the software's version
+_METADATA: dict[str, dict[str, Any]] = {
+    "pdf": {"CreationDate": None, "ModDate": None, "Producer": None, "Creator": None},
+    "png": {"Software": None},
+    "svg": {"Date": None, "Creator": None},
+}

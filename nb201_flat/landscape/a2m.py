@@ -200,15 +200,18 @@ def _a2m(
     code: A2MCode | None,
     nan_policy: NanPolicy,
     start: float = A2M_CODE_START,
+    paths: IntArray | None = None,
 ) -> A2MBarrier:
     """:func:`a2m_barrier` with the running minimum of code 54ce096 starting at ``start``
-    (oriented: larger is better)."""
+    (oriented: larger is better); ``paths`` are ``shortest_paths(space, a, b)`` when the
+    caller has them already."""
     check_nan_policy(nan_policy)
-    paths = shortest_paths(space, a, b)
+    if paths is None:
+        paths = shortest_paths(space, a, b)
     d = paths.shape[1] - 1
-    if code is not None:
-        v = np.round(v, 3)  # get_info_from_arch: np.round(test_acc, 3)
     level_vals = v[paths]  # (d!, d + 1)
+    if code is not None:
+        level_vals = np.round(level_vals, 3)  # get_info_from_arch: np.round(test_acc, 3)
     if nan_policy == "raise":
         raise_on_nan(level_vals, "values on the shortest paths")
     with warnings.catch_warnings():

@@ -40,6 +40,7 @@ Examples
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
@@ -50,6 +51,7 @@ import numpy.typing as npt
 from nb201_flat import budget
 from nb201_flat.landscape._common import (
     ArchLike,
+    IntArray,
     LandscapeArgumentError,
     MissingValueError,
     Seed,
@@ -57,7 +59,7 @@ from nb201_flat.landscape._common import (
     oriented,
     resolve_index,
 )
-from nb201_flat.landscape.a2m import a2m_barrier
+from nb201_flat.landscape.a2m import A2MCode, _a2m
 from nb201_flat.landscape.maximin import BarrierTree, as_tree, barrier_tree
 from nb201_flat.landscape.paths import shortest_paths
 from nb201_flat.space import Space
@@ -200,7 +202,12 @@ def pair_barriers_of_tree(tree: BarrierTree, a: ArchLike, b: ArchLike) -> PairBa
         )
     ends = 0.5 * (w[ia] + w[ib])
     path_min = on_paths.min(axis=1)
-    low = tree.path(ia, ib, shortest=True)
+    lowest, steps = tree.lowest(ia, ib)
+
+    def a2m(code: A2MCode | None) -> float:
+        # the paths enumerated above, not again for each construction
+        return _a2m(sp, v, ia, ib, hib, code, "propagate", paths=paths).barrier
+
     return PairBarriers(
         a=ia,
         b=ib,
@@ -209,13 +216,11 @@ def pair_barriers_of_tree(tree: BarrierTree, a: ArchLike, b: ArchLike) -> PairBa
         value_b=float(v[ib]),
         best_shortest=float(ends - path_min.max()),
         worst_shortest=float(ends - path_min.min()),
-        mean_path=a2m_barrier(sp, v, ia, ib, higher_is_better=hib).barrier,
-        a2m_code_54ce096=a2m_barrier(sp, v, ia, ib, higher_is_better=hib, published=True).barrier,
-        a2m_code_947bc3e=a2m_barrier(
-            sp, v, ia, ib, higher_is_better=hib, published="947bc3e"
-        ).barrier,
-        lowest=low.barrier,
-        lowest_length=low.length,
+        mean_path=a2m(None),
+        a2m_code_54ce096=a2m("54ce096"),
+        a2m_code_947bc3e=a2m("947bc3e"),
+        lowest=lowest,
+        lowest_length=steps,
         n_shortest=len(paths),
     )
 
@@ -275,15 +280,53 @@ def band_pairs(
             raise LandscapeArgumentError(
                 f"distance must lie in 1..{space.n_edges} (or None for any), got {distance}"
             )
-        nb = space.neighbours(distance)
-        rows = nb.indices[members].astype(np.int64)
-        left = np.repeat(members, rows.shape[1])
-        right = rows.ravel()
-        keep = (right > left) & inside[np.maximum(right, 0)]
-        left, right = left[keep], right[keep]
+        lefts, rights = [], []
+        for chunk in np.array_split(members, max(1, len(members) // _CHUNK)):
+            rows = _rows_at_distance(space, chunk, distance)
+            left = np.repeat(chunk, rows.shape[1])
+            right = rows.ravel()
+            keep = (right > left) & inside[right]
+            lefts.append(left[keep])
+            rights.append(right[keep])
+        left = np.concatenate(lefts) if lefts else np.zeros(0, np.int64)
+        right = np.concatenate(rights) if rights else np.zeros(0, np.int64)
     rng = as_rng(seed)
     take = rng.choice(len(left), size=min(n, len(left)), replace=False)
     return [(int(left[t]), int(right[t])) for t in take.tolist()]
+
+
+# members whose neighbour rows are listed at once: a band's rows in pieces of a few MB
+_CHUNK = 512
+
+
+def _rows_at_distance(space: Space, members: IntArray, distance: int) -> IntArray:
+    """The neighbours at exactly ``distance`` of ``members``, one row each, in the column order
+    of ``space.neighbours(distance).indices`` (edges changed in ``combinations`` order, then
+    the new ops in ``product`` order, each a cyclic shift of the old op), without building
+    that matrix for the whole space.
+
+    >>> from nb201_flat.space import Space
+    >>> space = Space(("a", "b", "c"), 3)
+    >>> rows = _rows_at_distance(space, np.array([0, 5]), 2)
+    >>> bool((rows == space.neighbours(2).indices[[0, 5]]).all())
+    True
+    """
+    k, n_edges = space.n_ops, space.n_edges
+    codes = space.codes[members].astype(np.int64)
+    # on lexicographic numbers, as the neighbour arrays are built: a change of ops adds a delta
+    weights = space._weights.astype(np.int64)
+    base = codes @ weights
+    shifts = np.array(list(itertools.product(range(1, k), repeat=distance)), dtype=np.int64)
+    blocks = []
+    for subset in itertools.combinations(range(n_edges), distance):
+        edges = list(subset)
+        old = codes[:, None, edges]
+        new = (old + shifts[None, :, :]) % k
+        lex = base[:, None] + ((new - old) * weights[edges]).sum(axis=2)
+        blocks.append(space._index_of_lex[lex].astype(np.int64))
+    if not blocks:
+        return np.zeros((len(codes), 0), dtype=np.int64)
+    return np.concatenate(blocks, axis=1)
 
 
 def top_pairs(

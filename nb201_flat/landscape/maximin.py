@@ -101,6 +101,8 @@ class BarrierTree:
     merges: IntArray
     graph_u: IntArray = field(repr=False)
     graph_v: IntArray = field(repr=False)
+    # the radius-1 graph as sorted adjacency lists, built on the first breadth-first search
+    _adjacency: dict[str, IntArray] = field(default_factory=dict, repr=False)
 
     def path(self, a: ArchLike, b: ArchLike, *, shortest: bool = True) -> BarrierPath:
         """The lowest-barrier path from ``a`` to ``b``; ``shortest`` as in
@@ -200,10 +202,43 @@ class BarrierTree:
             up_b.append(y)
         return np.asarray(up_a + up_b[-2::-1], dtype=np.int64)
 
+    def lowest(self, a: ArchLike, b: ArchLike) -> tuple[float, int]:
+        """``(barrier, steps)`` of :meth:`path` (``shortest=True``) without building the route.
+
+        The barrier is the same on every maximin path; the fewest steps are the Hamming
+        distance whenever the forest's own path is that short (no path is shorter), and a
+        breadth-first search above the bottleneck level otherwise.
+
+        >>> import numpy as np
+        >>> from nb201_flat.space import Space
+        >>> tree = barrier_tree(Space(("a", "b"), 3), np.array([9.0, 1, 1, 1, 1, 1, 1, 8]))
+        >>> tree.lowest(0, 7)
+        (7.5, 3)
+        """
+        ia, ib = resolve_index(self.space, a), resolve_index(self.space, b)
+        check_endpoints(self.space, self.w, ia, ib, self)
+        if self.component[ia] != self.component[ib]:
+            raise NoPathError(
+                f"no path joins {ia} and {ib} through measured"
+                f"{' connected' if self.connected_only else ''} architectures"
+            )
+        route = self._tree_path(ia, ib)
+        wp = self.w[route]
+        worst = float(wp.min())
+        # as make_path computes it: the bottleneck is the same on every maximin path
+        barrier = float(0.5 * (wp[0] + wp[-1]) - worst)
+        steps = len(route) - 1
+        codes = self.space.codes
+        if steps > int(np.count_nonzero(codes[ia] != codes[ib])):
+            steps = len(self._shortest_above(ia, ib, worst)) - 1
+        return barrier, steps
+
     def _shortest_above(self, a: int, b: int, level: float) -> IntArray:
         ok = self.usable & (self.w >= level)
-        keep = ok[self.graph_u] & ok[self.graph_v]
-        pred = _bfs_predecessors(self.space.size, self.graph_u[keep], self.graph_v[keep], a, b)
+        if not self._adjacency:
+            start, adj = _adjacency(self.space.size, self.graph_u, self.graph_v)
+            self._adjacency.update(start=start, adj=adj)
+        pred = _bfs_masked(self._adjacency["start"], self._adjacency["adj"], ok, a, b)
         route = [b]
         while route[-1] != a:
             route.append(int(pred[route[-1]]))
@@ -351,6 +386,13 @@ def _bfs_predecessors(n: int, gu: IntArray, gv: IntArray, a: int, b: int) -> Int
     the smaller ones), level by level, so that ties between shortest paths fall the same way
     (tested against scipy).
     """
+    start, adj = _adjacency(n, gu, gv)
+    return _bfs_masked(start, adj, np.ones(n, dtype=bool), a, b)
+
+
+def _adjacency(n: int, gu: IntArray, gv: IntArray) -> tuple[IntArray, IntArray]:
+    """``(start, adj)``: the neighbours of ``x`` in ``adj[start[x]:start[x + 1]]``, those with a
+    larger index first, each part ascending (the order scipy's breadth-first search takes)."""
     src = np.concatenate([gu, gv])
     dst = np.concatenate([gv, gu])
     # one integer key: by source, then the larger neighbours, then the smaller, each ascending
@@ -358,13 +400,26 @@ def _bfs_predecessors(n: int, gu: IntArray, gv: IntArray, a: int, b: int) -> Int
     adj = dst[order]
     start = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(np.bincount(src, minlength=n), out=start[1:])
+    return start, adj
+
+
+def _bfs_masked(start: IntArray, adj: IntArray, ok: BoolArray, a: int, b: int) -> IntArray:
+    """:func:`_bfs_predecessors` over the edges of ``(start, adj)`` whose ends are both ``ok``.
+
+    Dropping edges keeps the order of the others, so this is the search on the subgraph
+    without sorting it again (``a`` must be ``ok``).
+    """
+    n = len(start) - 1
     pred = np.full(n, -1, dtype=np.int64)
-    seen = np.zeros(n, dtype=bool)
+    seen = ~ok  # an excluded node is never entered
     seen[a] = True
     frontier = np.array([a], dtype=np.int64)
-    while frontier.size and not seen[b]:
+    found = a == b
+    while frontier.size and not found:
         counts = start[frontier + 1] - start[frontier]
         ends = np.cumsum(counts)
+        if not ends[-1]:
+            break
         pos = np.repeat(start[frontier] - ends + counts, counts) + np.arange(int(ends[-1]))
         cand, via = adj[pos], np.repeat(frontier, counts)
         new = ~seen[cand]
@@ -375,6 +430,7 @@ def _bfs_predecessors(n: int, gu: IntArray, gv: IntArray, a: int, b: int) -> Int
         frontier = cand[first]
         pred[frontier] = via[first]
         seen[frontier] = True
+        found = bool(pred[b] >= 0)
     return pred
 
 

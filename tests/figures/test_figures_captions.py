@@ -16,6 +16,11 @@ FAST = {
 }
 
 
+def _unwrapped(text: str) -> str:
+    """A caption as one line: captions are stored broken into lines the width of the figure."""
+    return " ".join(text.split())
+
+
 def test_captions_on_the_default_name_analognas_bench(default_table: Table) -> None:
     drawn = []
     for name in FIGURE_NAMES:
@@ -23,7 +28,7 @@ def test_captions_on_the_default_name_analognas_bench(default_table: Table) -> N
             fig = FIGURES[name].make(default_table, **FAST.get(name, {}))
         except FigureSkipped:
             continue
-        texts = [t.get_text() for t in fig.texts]
+        texts = [_unwrapped(t.get_text()) for t in fig.texts]
         if not texts:  # figures without a caption
             continue
         drawn.append(name)
@@ -35,7 +40,10 @@ def test_captions_on_the_default_name_analognas_bench(default_table: Table) -> N
 
 def test_captions_name_any_table_source(figure_table: Table) -> None:
     fig = FIGURES["distance_profile"].make(figure_table)
-    assert any(t.get_text().startswith(f"Benchmark: {figure_table.source}. ") for t in fig.texts)
+    assert any(
+        _unwrapped(t.get_text()).startswith(f"Benchmark: {figure_table.source}. ")
+        for t in fig.texts
+    )
 
 
 def test_distance_profile_clips_to_connected_cells_and_says_so(default_table: Table) -> None:
@@ -49,6 +57,6 @@ def test_distance_profile_clips_to_connected_cells_and_says_so(default_table: Ta
     # the disconnected tail at chance level is below the axis, and the caption counts it
     below = int(np.sum(values < lo))
     assert below > 0 and np.nanmax(values[~conn]) < y0
-    caption = " ".join(t.get_text() for t in fig.texts)
+    caption = " ".join(_unwrapped(t.get_text()) for t in fig.texts)
     assert f"{below} cells below it" in caption and "connected cells' range" in caption
     assert "cells at that distance" in ax.get_xlabel()

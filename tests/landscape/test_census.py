@@ -219,3 +219,44 @@ def test_census_command_errors(
 ) -> None:
     code, _, err = _run(capsys, "census", "--table", str(census_table), *extra)
     assert code == 2 and err.startswith("error: ") and message in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("distance", [1, 2, 3])
+def test_band_pairs_in_pieces_draw_as_from_the_whole_neighbour_matrix(
+    distance: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the candidate pairs are listed a few members at a time, in the order of the rows of
+    # space.neighbours(distance): the same list, so the same seeded draw
+    from nb201_flat.landscape import census as cs
+
+    rng = np.random.default_rng(distance)
+    v = rng.uniform(0, 100, NB201.size)
+    band = (40.0, 60.0)
+    inside = (v >= band[0]) & (v <= band[1])
+    members = np.flatnonzero(inside)
+    rows = NB201.neighbours(distance).indices[members].astype(np.int64)
+    left, right = np.repeat(members, rows.shape[1]), rows.ravel()
+    keep = (right > left) & inside[right]
+    left, right = left[keep], right[keep]
+    take = np.random.default_rng(9).choice(len(left), size=50, replace=False)
+    expected = [(int(left[t]), int(right[t])) for t in take.tolist()]
+    for chunk in (7, 512):
+        monkeypatch.setattr(cs, "_CHUNK", chunk)
+        assert band_pairs(NB201, v, band, 50, distance=distance, seed=9) == expected
+    assert band_pairs(NB201, v, (200.0, 300.0), 5, distance=distance, seed=9) == []
+
+
+def test_pair_barriers_equal_each_construction_alone() -> None:
+    # the constructions share one enumeration of the shortest paths; each equals its own call
+    from nb201_flat.landscape import a2m_barrier, lowest_barrier_path
+
+    rng = np.random.default_rng(4)
+    f = np.round(rng.uniform(10, 90, NB201.size), 2)
+    tree = barrier_tree(NB201, f)
+    for a, b in rng.choice(NB201.size, (20, 2)).tolist():
+        r = tree.pair_barriers(a, b)
+        assert r.mean_path == a2m_barrier(NB201, f, a, b).barrier
+        assert r.a2m_code_54ce096 == a2m_barrier(NB201, f, a, b, published=True).barrier
+        assert r.a2m_code_947bc3e == a2m_barrier(NB201, f, a, b, published="947bc3e").barrier
+        low = lowest_barrier_path(NB201, f, a, b)
+        assert (r.lowest, r.lowest_length) == (low.barrier, low.length)

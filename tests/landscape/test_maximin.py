@@ -261,3 +261,35 @@ def test_numpy_forest_and_search_equal_scipy(seed: int) -> None:
     roots = parent < 0
     assert set(np.flatnonzero(roots).tolist()) == set(reps.tolist())
     assert (depth[roots] == 0).all() and (depth[~roots] == depth[parent[~roots]] + 1).all()
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_lowest_and_masked_search_equal_the_route_and_the_filtered_search(seed: int) -> None:
+    # tree.lowest (no route when the forest's path is already shortest) and the search on the
+    # cached adjacency give what the route and the per-query search on the kept edges give
+    from nb201_flat.landscape import maximin as mm
+
+    rng = np.random.default_rng(seed)
+    f = np.round(rng.normal(70, 10, NB201.size), 1)  # ties: several maximin paths
+    f[rng.choice(NB201.size, 300, replace=False)] = np.nan
+    for connected_only in (False, True):
+        tree = barrier_tree(NB201, f, connected_only=connected_only)
+        ok = np.flatnonzero(tree.usable)
+        longer = 0
+        for a, b in rng.choice(ok, (60, 2)).tolist():
+            if tree.component[a] != tree.component[b]:
+                continue
+            p = tree.path(a, b, shortest=True)
+            assert tree.lowest(a, b) == (p.barrier, p.length)
+            longer += p.length > NB201.hamming(a, b)
+            level = float(tree.w[tree._tree_path(a, b)].min())
+            keep_ok = tree.usable & (tree.w >= level)
+            keep = keep_ok[tree.graph_u] & keep_ok[tree.graph_v]
+            ref = mm._bfs_predecessors(NB201.size, tree.graph_u[keep], tree.graph_v[keep], a, b)
+            got = tree._shortest_above(a, b, level)
+            x, back = b, [b]
+            while x != a:
+                x = int(ref[x])
+                back.append(x)
+            assert got.tolist() == back[::-1]
+        assert longer > 0  # some pairs need the breadth-first search

@@ -1,0 +1,54 @@
+"""Figures drawn in worker processes: the same bytes as one at a time, skips reported in order."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+
+from nb201_flat.cli import main
+from nb201_flat.figures import render_many
+from nb201_flat.figures._common import FigureSkipped
+from nb201_flat.table import Table
+
+
+def _digests(folder: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
+
+
+def test_two_workers_write_the_bytes_one_writes(
+    saved_figure_table: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["figures", "--table", str(saved_figure_table), "--only"]
+    names = ["distance_profile", "barrier_tree", "a2m_paths"]
+    assert main([*argv, *names, "--out", str(tmp_path / "one"), "--jobs", "1"]) == 0
+    capsys.readouterr()
+    assert main([*argv, *names, "--out", str(tmp_path / "two"), "--jobs", "2", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert [f["name"] for f in doc["figures"]] == names  # in the order asked, not finished
+    one = _digests(tmp_path / "one")
+    assert len(one) == 6 and one == _digests(tmp_path / "two")
+
+
+def test_workers_report_skips_in_order(cifar10_only_table: Table, tmp_path: Path) -> None:
+    names = ["flat_vs_sharp", "distance_profile", "search_curves"]
+    got = list(render_many(names, cifar10_only_table, tmp_path, formats=("png",), workers=2))
+    assert [n for n, _ in got] == names
+    skip, made, skip2 = (r for _, r in got)
+    assert isinstance(skip, FigureSkipped) and isinstance(skip2, FigureSkipped)
+    assert str(skip).startswith("needs cifar100/x-valid@200ep:accuracy")
+    assert skip.figure == "flat_vs_sharp" and "x-valid@12" in str(skip2)
+    assert not isinstance(made, FigureSkipped) and made.files == (
+        tmp_path / "distance_profile.png",
+    )
+    assert made.files[0].is_file()
+
+
+def test_jobs_must_be_positive(saved_figure_table: Path, tmp_path: Path) -> None:
+    code = main(
+        ["figures", "--table", str(saved_figure_table), "--out", str(tmp_path), "--jobs", "0"]
+    )
+    assert code == 2
+    assert not any(tmp_path.iterdir())
