@@ -32,10 +32,9 @@ from nb201_flat.neighbours import NeighbourArrays
 from nb201_flat.search.algorithms import (
     NABestEvaluatedSearch,
     NARandomSearch,
-    NeighbourObjective,
     SearchAlgorithm,
 )
-from nb201_flat.search.lockstep import _M32, _TWO32, _NAScores
+from nb201_flat.search.lockstep import _NAScores
 from nb201_flat.search.oracle import FloatArray, IntArray, OracleData
 from nb201_flat.search.runner import RunRecord, run_one
 from nb201_flat.types import BoolArray
@@ -46,6 +45,7 @@ def replay_kind(algorithm: SearchAlgorithm) -> bool:
     """NA-RS forms replayed run by run from their draws: charged one-stage NA-RS, two-stage
     NA-RS (free or charged) and best-evaluated NA-RS (free or charged).
 
+    >>> from nb201_flat.search.algorithms import NeighbourObjective
     >>> replay_kind(NARandomSearch(NeighbourObjective(charge=True)))
     True
     >>> replay_kind(NARandomSearch())  # the vectorised module's
@@ -282,8 +282,10 @@ def run_replay(
     if not replay_ok(data, algorithm):
         raise ValueError(f"{algorithm.label} has no replayed form under this protocol")
     assert isinstance(algorithm, NARandomSearch | NABestEvaluatedSearch)
-    from nb201_flat.search.vectorised import _first_block
+    from nb201_flat.search.vectorised import _first_block, free_na_kind, run_free_na
 
+    if free_na_kind(algorithm):  # best-evaluated with free neighbours: all runs at once
+        return run_free_na(data, algorithm, seed, runs)
     obj = algorithm.objective
     scores = _NAScores(data, obj)
     nb = obj.neighbourhood.arrays(data.space)
@@ -328,152 +330,13 @@ def seeded_kind(algorithm: SearchAlgorithm) -> bool:
     )
 
 
-def _aggregate_rows(g: FloatArray, valid: BoolArray, objective: NeighbourObjective) -> FloatArray:
-    """``objective.aggregate`` of each row's valid entries (in order), the same floats: rows
-    are grouped by their number of members and aggregated as one block each."""
-    from nb201_flat.landscape.neighbourhood import _agg_level, _chunk_stats
-
-    agg, q = _agg_level(objective.neighbourhood)
-    out = np.full(len(g), np.nan)
-    counts = valid.sum(axis=1)
-    for c in np.unique(counts).tolist():
-        rows = np.flatnonzero(counts == c)
-        if c == 0:
-            out[rows] = [objective.aggregate(np.empty(0)) for _ in rows.tolist()]
-            continue
-        block = np.ascontiguousarray(g[rows][valid[rows]].reshape(len(rows), c))
-        res: dict[str, FloatArray] = {
-            agg: np.full(len(rows), np.nan),
-            "n": np.full(len(rows), np.nan),
-        }
-        any_nan = bool(np.isnan(block).any())
-        _chunk_stats(block, None, block[:, 0], any_nan, (agg,), q, 0.0, False, res, slice(None))
-        out[rows] = res[agg]
-    return out
-
-
 def run_seeded(
     data: OracleData, algorithm: SearchAlgorithm, seed: int, runs: range | list[int]
 ) -> list[RunRecord]:
-    """The runs of an algorithm :func:`seeded_ok` accepts, as :func:`run_one` gives them."""
+    """The runs of an algorithm :func:`seeded_ok` accepts, as :func:`run_one` gives them: all
+    at once, by :func:`~nb201_flat.search.vectorised.run_free_na`."""
     if not seeded_ok(data, algorithm):
         raise ValueError(f"{algorithm.label} has no seeded replay under this protocol")
-    assert isinstance(algorithm, NARandomSearch | NABestEvaluatedSearch)
-    from nb201_flat.search.vectorised import _first_block, _Scores
+    from nb201_flat.search.vectorised import run_free_na
 
-    obj = algorithm.objective
-    nb = obj.neighbourhood.arrays(data.space)
-    lookups = _Scores.__new__(_Scores)  # only its free-look-up accounting is used
-    lookups._data = data
-    lookups._nb = nb
-    out = []
-    for r in runs:
-        block = _first_block(data)
-        got: RunRecord | bool | None = None
-        while block <= (1 << 22):
-            got = _seeded_one(data, algorithm, nb, lookups, seed, int(r), block)
-            if got is not None:
-                break
-            block *= 4
-        out.append(got if isinstance(got, RunRecord) else run_one(data, algorithm, seed, int(r)))
-    return out
-
-
-def _seeded_one(
-    data: OracleData,
-    algo: NARandomSearch | NABestEvaluatedSearch,
-    nb: NeighbourArrays,
-    lookups: object,
-    seed: int,
-    run: int,
-    block: int,
-) -> RunRecord | bool | None:
-    """One run from ``block`` centre draws: None when they do not reach the run's end, False
-    when the loop must be used."""
-    assert data.order is not None and data.counts is not None
-    gen = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(run, 0)))
-    cand = data.candidates
-    draws = gen.integers(data.space.size if cand is None else len(cand), size=block)
-    cent: IntArray = draws if cand is None else cand[draws].astype(np.int64)
-    own = _Own(data)
-    fresh, secs, qs, end, _ = own.run(cent)
-    if end == cent.size:
-        return None
-    c = cent[:end]
-    fr = fresh[:end]
-    size = data.space.size
-    big = np.iinfo(np.int64).max
-    paid_t = np.full(size, big, dtype=np.int64)
-    paid_t[c[fr]] = np.flatnonzero(fr)
-    nbr = nb.indices[c].astype(np.int64)
-    valid = nbr >= 0
-    safe = np.where(valid, nbr, 0)
-    # free look-ups: a neighbour not yet paid, at the first centre that needs it
-    t_of = np.broadcast_to(np.arange(end)[:, None], nbr.shape)
-    flat_t = t_of[valid]
-    flat_c = nbr[valid]
-    flat_pos = np.flatnonzero(valid.ravel())
-    _, first = np.unique(flat_c, return_index=True)
-    look = np.zeros(flat_c.size, dtype=bool)
-    look[first] = flat_t[first] < paid_t[flat_c[first]]
-    # the oracle stream's events in order: own draw of a new centre (32-bit, when it has a
-    # choice of seeds), then one double per free look-up of that centre, in neighbour order
-    counts = data.counts
-    own_ev = fr & (counts[c] > 1)
-    ev_t = np.concatenate((np.flatnonzero(own_ev), flat_t[look]))
-    ev_kind = np.concatenate((np.zeros(int(own_ev.sum()), dtype=np.int64), 1 + flat_pos[look]))
-    order = np.lexsort((ev_kind, ev_t))
-    is32 = ev_kind[order] == 0
-    j32 = np.cumsum(is32) - 1
-    consumes = np.where(is32, j32 % 2 == 0, True)
-    word = np.cumsum(consumes) - 1
-    n_words = int(consumes.sum())
-    bits = np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(run, 1)))
-    raw = bits.random_raw(max(n_words, 1))
-    # an odd 32-bit draw takes the high half of the word its predecessor opened
-    w32_idx = word[is32]
-    w32_idx[1::2] = w32_idx[0::2][: w32_idx[1::2].size]
-    w32 = np.where(
-        np.arange(w32_idx.size) % 2 == 0, raw[w32_idx] & _M32, raw[w32_idx] >> np.uint64(32)
-    )
-    # own draws: Lemire, which almost never rejects; a rejection goes back to the loop
-    own_cells = c[np.flatnonzero(own_ev)]
-    ne = counts[own_cells].astype(np.uint64)
-    m = w32 * ne
-    if ((m & _M32) < (_TWO32 - ne) % ne).any():
-        return False
-    vals = data.values
-    paid_v = np.full(size, np.nan)
-    newc = c[fr]
-    pick_own = np.zeros(newc.size, dtype=np.int64)
-    sel = counts[newc] > 1
-    pick_own[sel] = (m >> np.uint64(32)).astype(np.int64)
-    paid_v[newc] = vals[data.order[pick_own, newc], newc]
-    # free look-ups: doubles as random() makes them, one stored seed each
-    dbl = raw[word[~is32]]
-    u = (dbl >> np.uint64(11)).astype(np.float64) * (1.0 / 9007199254740992.0)
-    lk_cells = flat_c[look]
-    # the lexsort put look-ups in (centre, neighbour) order, as flat_c[look] already is
-    pick = np.floor(u * np.maximum(counts[lk_cells], 1)).astype(np.int64)
-    free_v = np.full(size, np.nan)
-    free_v[lk_cells] = vals[data.order[pick, lk_cells], lk_cells]
-    # what each centre saw of each neighbour: paid by then, or its free value
-    seen = np.where(paid_t[safe] <= t_of, paid_v[safe], free_v[safe])
-    own_v = paid_v[c]
-    inc = _Inc()
-    if isinstance(algo, NARandomSearch):
-        obj = algo.objective
-        if obj.include_self:
-            g = np.concatenate((own_v[:, None], seen), axis=1)
-            gv = np.concatenate((np.ones((end, 1), dtype=bool), valid), axis=1)
-        else:
-            g, gv = seen, valid
-        inc.offers(c, _aggregate_rows(g, gv, obj), secs, qs)
-    else:
-        full = np.concatenate((c[:, None], nbr), axis=1)
-        fv = np.concatenate((own_v[:, None], seen), axis=1)
-        ok = np.concatenate((np.ones((end, 1), dtype=bool), valid), axis=1)
-        at = np.broadcast_to(np.arange(end)[:, None], full.shape)[ok]
-        inc.offers(full[ok], fv[ok], secs[at], qs[at])
-    free, free_s = lookups.free_lookups(c[fr])  # type: ignore[attr-defined]
-    return _record(run, inc, own, free, free_s)
+    return run_free_na(data, algorithm, seed, runs)

@@ -44,13 +44,16 @@ import math
 
 import numpy as np
 
+from nb201_flat.neighbours import NeighbourArrays
 from nb201_flat.search.algorithms import (
     LocalSearch,
+    NABestEvaluatedSearch,
     NARandomSearch,
     NeighbourObjective,
     RandomSearch,
     SearchAlgorithm,
 )
+from nb201_flat.search.lockstep import _M32, _TWO32
 from nb201_flat.search.oracle import FloatArray, IntArray, OracleData
 from nb201_flat.search.runner import RunRecord, run_one
 from nb201_flat.types import BoolArray as BoolArray
@@ -133,41 +136,383 @@ class _Scores:
 
     def free_lookups(self, firsts: IntArray) -> tuple[int, float]:
         """Free look-ups of a run whose newly paid cells, in order, are ``firsts``: their
-        number and the training seconds they would have cost.
-
-        A neighbour is looked up free when a scored cell first needs it before the run has
-        paid for it (each cell is paid just before its own neighbours are read). The seconds
-        are summed as the oracle does, one ``costs[batch].sum()`` per scored cell in
-        neighbour order, so they are the same floats.
+        number and the training seconds they would have cost (see :func:`free_lookups_many`).
         """
         if firsts.size == 0:
             return 0, 0.0
-        rows = self._nb.indices[firsts]
-        valid = rows >= 0
-        need_t = np.broadcast_to(np.arange(firsts.size)[:, None], rows.shape)[valid]
-        cells = rows[valid]
-        uniq, first = np.unique(cells, return_index=True)
-        paid_t = np.full(self._data.space.size, np.iinfo(np.int64).max)
-        paid_t[firsts] = np.arange(firsts.size)
-        free = need_t[first] < paid_t[uniq]
-        n_free = int(free.sum())
-        costs = self._data.costs
-        if costs is None or n_free == 0:
-            return n_free, 0.0
-        pos = np.sort(first[free])  # time-major, neighbour order within a scored cell
-        batch_t = need_t[pos]
-        starts = np.flatnonzero(np.r_[True, batch_t[1:] != batch_t[:-1]])
-        lengths = np.diff(np.r_[starts, pos.size])
-        vals = costs[cells[pos]]
-        sums = np.empty(starts.size)
-        # one sum per scored cell: batches of one length summed as the rows of one block
-        # (a row sum is the same pairwise sum as the oracle's 1-D sum), then added in order
-        for n in np.unique(lengths).tolist():
-            which = np.flatnonzero(lengths == n)
-            block = vals[starts[which][:, None] + np.arange(n)[None, :]]
-            sums[which] = block.sum(axis=1)
-        total = np.cumsum(np.concatenate(([0.0], sums)))[-1]  # sequential, as seconds +=
-        return n_free, float(total)
+        run_of = np.zeros(firsts.size, dtype=np.int64)
+        _, n, secs = free_lookups_many(self._nb, self._data.costs, firsts, run_of, 1)
+        return int(n[0]), float(secs[0])
+
+
+def _aggregate_rows(g: FloatArray, valid: BoolArray, objective: NeighbourObjective) -> FloatArray:
+    """``objective.aggregate`` of each row's valid entries (in order), the same floats: rows
+    are grouped by their number of members and aggregated as one block each."""
+    from nb201_flat.landscape.neighbourhood import _agg_level, _chunk_stats
+
+    agg, q = _agg_level(objective.neighbourhood)
+    out = np.full(len(g), np.nan)
+    width = g.shape[1]
+    groups: list[tuple[int, IntArray | slice]] = [(width, slice(None))]
+    if not bool(valid.all()):
+        counts = valid.sum(axis=1)
+        groups = [(c, np.flatnonzero(counts == c)) for c in np.unique(counts).tolist()]
+    for c, rows in groups:
+        if c == 0:
+            out[rows] = [objective.aggregate(np.empty(0)) for _ in range(out[rows].size)]
+            continue
+        block = np.ascontiguousarray(g[rows] if c == width else g[rows][valid[rows]].reshape(-1, c))
+        res: dict[str, FloatArray] = {
+            agg: np.full(len(block), np.nan),
+            "n": np.full(len(block), np.nan),
+        }
+        any_nan = bool(np.isnan(block).any())
+        _chunk_stats(block, None, block[:, 0], any_nan, (agg,), q, 0.0, False, res, slice(None))
+        out[rows] = res[agg]
+    return out
+
+
+# -- free one-stage NA-RS and best-evaluated NA-RS, all runs at once -------------------------
+_BIG = np.iinfo(np.int64).max
+# rows of (run, cell) tables and entries of neighbour blocks handled at once: a few tens of MB
+_CHUNK_KEYS = 1 << 22
+_CHUNK_ENTRIES = 1 << 22
+
+
+def first_seen(keys: IntArray, n_keys: int) -> BoolArray:
+    """True at the first entry (flat order) of each value of ``keys`` (all in ``0..n_keys-1``).
+
+    O(n) with one table of ``n_keys`` positions instead of a sort: positions are written
+    backwards, so with numpy's in-order fancy assignment each key keeps its first one. numpy
+    does not promise that order, so it is checked, and ``np.minimum.at`` used if it fails.
+
+    >>> first_seen(np.array([[3, 1, 3], [1, 0, 0]]), 4).tolist()
+    [[True, True, False], [False, True, False]]
+    """
+    flat = keys.ravel()
+    pos = np.arange(flat.size, dtype=np.int64)
+    tab = np.empty(n_keys, dtype=np.int64)  # only entries written here are read back
+    tab[flat[::-1]] = pos[::-1]
+    got = tab[flat]
+    if not bool((got <= pos).all()):
+        tab[flat] = _BIG
+        np.minimum.at(tab, flat, pos)
+        got = tab[flat]
+    out: BoolArray = (got == pos).reshape(keys.shape)
+    return out
+
+
+def free_lookups_many(
+    nb: NeighbourArrays, costs: FloatArray | None, firsts: IntArray, run_of: IntArray, n_runs: int
+) -> tuple[BoolArray, IntArray, FloatArray]:
+    """Free look-ups of several runs at once, each run's newly paid cells given in order.
+
+    ``firsts`` lists every run's newly paid cells, run after run (``run_of``: the run, in
+    ``0..n_runs-1``, non-decreasing). A neighbour is looked up free when a scored cell first
+    needs it before its run has paid for it (each cell is paid just before its own neighbours
+    are read). Returns the look-ups (``True`` in ``nb.indices[firsts]`` where one happens),
+    and per run their number and the training seconds they would have cost, summed as the
+    oracle does: one ``costs[batch].sum()`` per scored cell in neighbour order, added in turn.
+
+    >>> from nb201_flat.space import Space
+    >>> nb = Space(("a", "b"), 3).neighbours(1)  # 8 cells, 3 neighbours each
+    >>> look, n, s = free_lookups_many(nb, np.arange(8.0), np.array([0, 1, 0]),
+    ...                                np.array([0, 0, 1]), 2)
+    >>> n.tolist(), s.tolist()
+    ([5, 3], [15.0, 7.0])
+    """
+    idx = nb.indices[firsts]
+    n_f, width = idx.shape
+    size = nb.indices.shape[0]
+    valid = None if bool((nb.counts == width).all()) else idx >= 0
+    keys = run_of[:, None] * size + idx
+    if valid is not None:
+        keys = np.where(valid, keys, n_runs * size)  # padding: one key of its own
+    first = first_seen(keys, n_runs * size + 1)
+    paid = np.full(n_runs * size + 1, _BIG, dtype=np.int64)
+    paid[run_of * size + firsts] = np.arange(n_f)
+    # paid[keys] is the first's position in the same run: positions order a run's times
+    look: BoolArray = first & (np.arange(n_f)[:, None] < paid[keys])
+    if valid is not None:
+        look &= valid
+    per_first = look.sum(axis=1)
+    counts = np.bincount(run_of, weights=per_first, minlength=n_runs).astype(np.int64)
+    seconds = np.zeros(n_runs)
+    if costs is None or not per_first.any():
+        return look, counts, seconds
+    vals = costs[idx[look]]  # first after first, neighbour order within one
+    starts = np.cumsum(per_first) - per_first
+    sums = np.zeros(n_f)
+    # one sum per scored cell: batches of one length summed as the rows of one block (a row
+    # sum is the same pairwise sum as the oracle's 1-D sum)
+    for n in np.unique(per_first[per_first > 0]).tolist():
+        which = np.flatnonzero(per_first == n)
+        sums[which] = vals[starts[which][:, None] + np.arange(n)].sum(axis=1)
+    # then added in turn, run by run: a sequential cumsum over a zero-padded row (x + 0.0 == x)
+    run_start = np.searchsorted(run_of, np.arange(n_runs))
+    col = np.arange(n_f) - run_start[run_of]
+    pad = np.zeros((n_runs, int(col.max()) + 1))
+    pad[run_of, col] = sums
+    seconds = np.cumsum(pad, axis=1)[:, -1]
+    return look, counts, seconds
+
+
+def free_na_kind(algorithm: SearchAlgorithm) -> bool:
+    """Free one-stage NA-RS or free best-evaluated NA-RS: :func:`run_free_na`'s algorithms.
+
+    >>> free_na_kind(NARandomSearch()), free_na_kind(NARandomSearch(rerank_top_k=3))
+    (True, False)
+    """
+    if isinstance(algorithm, NABestEvaluatedSearch):
+        return not algorithm.objective.charge
+    return (
+        isinstance(algorithm, NARandomSearch)
+        and algorithm.rerank_top_k is None
+        and not algorithm.objective.charge
+    )
+
+
+def run_free_na(
+    data: OracleData, algorithm: SearchAlgorithm, seed: int, runs: range | list[int]
+) -> list[RunRecord]:
+    """Free one-stage NA-RS or best-evaluated NA-RS over many runs at once, as :func:`run_one`.
+
+    Any protocol: on an oracle with stored seeds (``random`` policy) the oracle stream's
+    draws are replayed in the loop's order, each run's own 32-bit seed draws interleaved with
+    the doubles of its free look-ups (numpy's consumption of the stream is checked by
+    :func:`~nb201_flat.search.lockstep.replay_matches_numpy`, which the dispatch requires).
+    """
+    if not free_na_kind(algorithm):
+        raise ValueError(f"{algorithm.label} is not free one-stage or best-evaluated NA-RS")
+    assert isinstance(algorithm, NARandomSearch | NABestEvaluatedSearch)
+    obj = algorithm.objective
+    nb = obj.neighbourhood.arrays(data.space)
+    seeded = data.order is not None and data.counts is not None
+    score = None
+    if not seeded and isinstance(algorithm, NARandomSearch):
+        score = na_scores(data, obj)
+    done: dict[int, RunRecord] = {}
+    todo = [int(r) for r in runs]
+    block = _first_block(data)
+    size = data.space.size
+    while todo:
+        if block > _MAX_DRAWS:
+            done.update({r: run_one(data, algorithm, seed, r) for r in todo})
+            break
+        per_run = block * (nb.width + 2)
+        step = max(1, min(_CHUNK_KEYS // size, _CHUNK_ENTRIES // per_run))
+        for lo in range(0, len(todo), step):
+            got = _free_na_block(data, algorithm, nb, score, seed, todo[lo : lo + step], block)
+            for r, rec in got.items():
+                done[r] = run_one(data, algorithm, seed, r) if rec is None else rec
+        todo = [r for r in todo if r not in done]
+        block *= 4
+    return [done[int(r)] for r in runs]
+
+
+def _free_na_block(
+    data: OracleData,
+    algo: NARandomSearch | NABestEvaluatedSearch,
+    nb: NeighbourArrays,
+    score: FloatArray | None,
+    seed: int,
+    runs: list[int],
+    block: int,
+) -> dict[int, RunRecord | None]:
+    """The runs among ``runs`` that ``block`` centre draws each take to their end (None: one
+    the loop must run, after a rare rejection in a seed draw)."""
+    size = data.space.size
+    cand = data.candidates
+    n_dom = size if cand is None else len(cand)
+    draws = np.stack(
+        [
+            np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(r, 0))).integers(
+                n_dom, size=block
+            )
+            for r in runs
+        ]
+    )
+    cells: IntArray = draws if cand is None else cand[draws].astype(np.int64)
+    n_runs = len(runs)
+    # charged: a cell's first visit in its run (the NA memory)
+    ch = first_seen(np.arange(n_runs)[:, None] * size + cells, n_runs * size)
+    cost = np.zeros(cells.shape) if data.costs is None else np.where(ch, data.costs[cells], 0.0)
+    secs = np.cumsum(cost, axis=1)  # sequential, in the loop's order: the same floats
+    qs = np.cumsum(ch, axis=1)
+    over = np.zeros(cells.shape, dtype=bool)
+    if data.budget_queries is not None:
+        over |= qs > data.budget_queries
+    if data.budget_seconds is not None:
+        over |= secs > data.budget_seconds
+    over &= ch
+    pos = np.arange(block)
+    # the NA memory gives up after this many revisits in a row
+    last = np.maximum.accumulate(np.where(ch, pos, -1), axis=1)
+    over |= ~ch & (pos - last > 20 * size + 1000)
+    ends = np.where(over.any(axis=1), over.argmax(axis=1), block)
+    keep = np.flatnonzero(ends < block)
+    if keep.size == 0:
+        return {}
+    cells, ch, secs, qs, ends = cells[keep], ch[keep], secs[keep], qs[keep], ends[keep]
+    runs = [runs[k] for k in keep.tolist()]
+    n_runs = len(runs)
+    live = pos[None, :] < ends[:, None]
+    f_run, f_t = np.nonzero(ch & live)  # newly paid cells, run after run, in order
+    f_cell = cells[f_run, f_t]
+    look, n_free, free_s = free_lookups_many(nb, data.costs, f_cell, f_run, n_runs)
+    d_run, d_t = np.nonzero(live)  # every scored draw (revisits too)
+    d_cell = cells[d_run, d_t]
+    redo = np.zeros(n_runs, dtype=bool)
+    draw = (d_run, d_t, d_cell)
+    if data.order is not None and data.counts is not None:
+        first = (f_run, f_t, f_cell)
+        redo, members, offers = _seeded_offers(data, nb, seed, runs, first, look, draw)
+    elif isinstance(algo, NABestEvaluatedSearch):
+        members = np.concatenate((d_cell[:, None], nb.indices[d_cell]), axis=1)
+        offers = np.where(members >= 0, data.values[0][members], np.nan)
+    if isinstance(algo, NABestEvaluatedSearch):
+        cand_cells, f = members, offers
+    elif score is not None:
+        cand_cells, f = d_cell[:, None], score[d_cell][:, None]
+    else:
+        own = 0 if algo.objective.include_self else 1
+        agg = _aggregate_rows(offers[:, own:], members[:, own:] >= 0, algo.objective)
+        cand_cells, f = d_cell[:, None], agg[:, None]
+    changes = _improvements(cand_cells, f, d_run, d_t, n_runs, block)
+    out: dict[int, RunRecord | None] = {}
+    for k, run in enumerate(runs):
+        if redo[k]:
+            out[run] = None
+            continue
+        end = int(ends[k])
+        best, best_score = -1, -np.inf
+        chg: list[tuple[float, int, int]] = []
+        for t, i, s in changes.get(k, ()):
+            best_score = s
+            if i != best:
+                best = i
+                chg.append((float(secs[k, t]), int(qs[k, t]), i))
+        out[run] = RunRecord(
+            run=run,
+            best=best,
+            score=best_score,
+            queries=int(qs[k, end - 1]) if end else 0,
+            seconds=float(secs[k, end - 1]) if end else 0.0,
+            free_queries=int(n_free[k]),
+            cache_hits=0,
+            changes=tuple(chg),
+            free_seconds=float(free_s[k]),
+        )
+    return out
+
+
+def _improvements(
+    cells: IntArray, f: FloatArray, d_run: IntArray, d_t: IntArray, n_runs: int, block: int
+) -> dict[int, list[tuple[int, int, float]]]:
+    """Each run's strict improvements of its incumbent, ``(draw, cell, score)`` in order, when
+    draw ``d`` offers ``cells[d]`` with scores ``f[d]`` in turn (NaN and padding never win)."""
+    clean = np.where((cells >= 0) & ~np.isnan(f), f, -np.inf)
+    top = clean.max(axis=1)
+    grid = np.full((n_runs, block), -np.inf)
+    grid[d_run, d_t] = top
+    best = np.maximum.accumulate(grid, axis=1)
+    before = np.concatenate((np.full((n_runs, 1), -np.inf), best[:, :-1]), axis=1)
+    # only draws whose best offer beats what came before are looked at member by member
+    rows = np.flatnonzero(top > before[d_run, d_t])
+    sub = clean[rows]
+    run_max = np.maximum.accumulate(
+        np.concatenate((before[d_run[rows], d_t[rows]][:, None], sub), axis=1), axis=1
+    )
+    ri, ci = np.nonzero(sub > run_max[:, :-1])
+    out: dict[int, list[tuple[int, int, float]]] = {}
+    d = rows[ri]
+    for k, t, i, s in zip(
+        d_run[d].tolist(),
+        d_t[d].tolist(),
+        cells[d, ci].tolist(),
+        f[d, ci].tolist(),
+        strict=True,
+    ):
+        out.setdefault(k, []).append((t, i, s))
+    return out
+
+
+def _seeded_offers(
+    data: OracleData,
+    nb: NeighbourArrays,
+    seed: int,
+    runs: list[int],
+    first: tuple[IntArray, IntArray, IntArray],
+    look: BoolArray,
+    draw: tuple[IntArray, IntArray, IntArray],
+) -> tuple[BoolArray, IntArray, FloatArray]:
+    """What each scored draw saw on an oracle that draws stored seeds: (runs the loop must
+    redo, the draw's centre and neighbours, their values), the centre's own value first.
+
+    ``first`` is (run, draw, cell) of each newly paid cell, ``look`` its free look-ups;
+    ``draw`` is (run, draw, cell) of every scored draw. The oracle stream's events come in
+    the loop's order: the own seed draw of a newly paid cell (one 32-bit draw, only when the
+    cell has a choice of seeds), then one double per free look-up it makes, in neighbour
+    order. A double takes a whole 64-bit word; a 32-bit draw takes the low half of a fresh
+    word, and the next 32-bit draw the high half of that word, doubles in between or not.
+    """
+    assert data.order is not None and data.counts is not None
+    size = data.space.size
+    n_runs = len(runs)
+    counts, order, vals = data.counts, data.order, data.values
+    f_run, f_t, f_cell = first
+    n_f, width = look.shape
+    ev = np.flatnonzero(np.concatenate(((counts[f_cell] > 1)[:, None], look), axis=1))
+    ev_f, ev_j = np.divmod(ev, width + 1)
+    ev_run = f_run[ev_f]
+    i32 = np.flatnonzero(ev_j == 0)
+    r32 = ev_run[i32]
+    odd = ((np.arange(i32.size) - np.searchsorted(r32, r32)) & 1).astype(bool)
+    consumes = np.ones(ev.size, dtype=bool)
+    consumes[i32[odd]] = False
+    word = np.cumsum(consumes) - 1  # the runs' words laid end to end, run after run
+    n_words = np.bincount(ev_run[consumes], minlength=n_runs).tolist()
+    raw = np.concatenate(
+        [np.zeros(0, dtype=np.uint64)]
+        + [
+            np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(r, 1))).random_raw(n)
+            for r, n in zip(runs, n_words, strict=True)
+            if n
+        ]
+    )
+    w_of = word[i32]
+    w_of[odd] = w_of[np.flatnonzero(odd) - 1]  # the word its predecessor opened
+    w = raw[w_of]
+    w32 = np.where(odd, w >> np.uint64(32), w & _M32)
+    # own draws: Lemire, which almost never rejects; a rejection goes back to the loop
+    ne = counts[f_cell[ev_f[i32]]].astype(np.uint64)
+    m = w32 * ne
+    redo = np.zeros(n_runs, dtype=bool)
+    redo[r32[(m & _M32) < (_TWO32 - ne) % ne]] = True
+    pick = np.zeros(n_f, dtype=np.int64)
+    pick[ev_f[i32]] = (m >> np.uint64(32)).astype(np.int64)
+    n_keys = n_runs * size
+    f_key = f_run * size + f_cell
+    paid_t = np.full(n_keys, _BIG, dtype=np.int64)
+    paid_t[f_key] = f_t
+    paid_v = np.zeros(n_keys)
+    paid_v[f_key] = vals[order[pick, f_cell], f_cell]
+    # free look-ups: random() doubles, one stored seed each
+    lk = np.flatnonzero(ev_j > 0)
+    lk_cell = nb.indices[f_cell[ev_f[lk]], ev_j[lk] - 1].astype(np.int64)
+    u = (raw[word[lk]] >> np.uint64(11)).astype(np.float64) * (1.0 / 9007199254740992.0)
+    lk_pick = np.floor(u * np.maximum(counts[lk_cell], 1)).astype(np.int64)
+    free_v = np.zeros(n_keys)
+    free_v[ev_run[lk] * size + lk_cell] = vals[order[lk_pick, lk_cell], lk_cell]
+    # what each draw saw of each neighbour: its paid value if paid by then, else its free one
+    d_run, d_t, d_cell = draw
+    idx = nb.indices[d_cell]
+    key = d_run[:, None] * size + np.maximum(idx, 0)
+    seen = np.where(paid_t[key] <= d_t[:, None], paid_v[key], free_v[key])
+    seen[idx < 0] = np.nan
+    members = np.concatenate((d_cell[:, None], idx), axis=1)
+    offers = np.concatenate((paid_v[d_run * size + d_cell][:, None], seen), axis=1)
+    return redo, members, offers
 
 
 def run_vectorised(
@@ -179,7 +524,8 @@ def run_vectorised(
     """
     if not vectorisable(data, algorithm):
         raise ValueError(f"{algorithm.label} has no vectorised form under this protocol")
-    scores = _Scores(data, algorithm.objective) if isinstance(algorithm, NARandomSearch) else None
+    if isinstance(algorithm, NARandomSearch):
+        return run_free_na(data, algorithm, seed, runs)
     done: dict[int, RunRecord] = {}
     todo = [int(r) for r in runs]
     block = _first_block(data)
@@ -187,7 +533,7 @@ def run_vectorised(
         if block > _MAX_DRAWS:
             done.update({r: run_one(data, algorithm, seed, r) for r in todo})
             break
-        done.update(_batch(data, scores, seed, todo, block))
+        done.update(_batch(data, seed, todo, block))
         todo = [r for r in todo if r not in done]
         block *= 4
     return [done[int(r)] for r in runs]
@@ -241,11 +587,9 @@ def _first_block(data: OracleData) -> int:
     return max(16, min(guesses) if guesses else 1024)
 
 
-def _batch(
-    data: OracleData, scores: _Scores | None, seed: int, runs: list[int], block: int
-) -> dict[int, RunRecord]:
-    """Runs replayed from ``block`` draws each, all at once; those the draws do not finish
-    are left out (the caller draws more)."""
+def _batch(data: OracleData, seed: int, runs: list[int], block: int) -> dict[int, RunRecord]:
+    """Random-search runs replayed from ``block`` draws each, all at once; those the draws do
+    not finish are left out (the caller draws more)."""
     cand = data.candidates
     n_dom = data.space.size if cand is None else len(cand)
     size = data.space.size
@@ -259,15 +603,10 @@ def _batch(
         ]
     )
     cells: IntArray = draws if cand is None else cand[draws]
-    na = scores is not None
     n_runs = len(runs)
-    if na or data.repeats == "cache":
-        # charged: a cell's first visit in its run (NA memory, or the oracle's cache)
-        keyed = (np.arange(n_runs)[:, None] * size + cells).ravel()
-        _, first = np.unique(keyed, return_index=True)
-        flat = np.zeros(keyed.size, dtype=bool)
-        flat[first] = True
-        ch: BoolArray = flat.reshape(cells.shape)
+    if data.repeats == "cache":
+        # charged: a cell's first visit in its run (the oracle's cache)
+        ch = first_seen(np.arange(n_runs)[:, None] * size + cells, n_runs * size)
     else:
         ch = np.ones(cells.shape, dtype=bool)
     cost = np.zeros(cells.shape) if data.costs is None else np.where(ch, data.costs[cells], 0.0)
@@ -281,18 +620,8 @@ def _batch(
     over &= ch
     pos = np.arange(block)
     ends = np.where(over.any(axis=1), over.argmax(axis=1), block)
-    if na:
-        # the NA memory gives up after this many revisits in a row
-        limit = 20 * size + 1000
-        last = np.maximum.accumulate(np.where(ch, pos, -1), axis=1)
-        stalled = ~ch & (pos - last > limit)
-        ends = np.where(stalled.any(axis=1), np.minimum(ends, stalled.argmax(axis=1)), ends)
     live = pos[None, :] < ends[:, None]
-    if scores is not None:
-        score = np.full(cells.shape, np.nan)
-        score[live] = scores.of(cells[live])
-    else:
-        score = _rs_values(data, cells, ch & live, runs, seed)
+    score = _rs_values(data, cells, ch & live, runs, seed)
     clean = np.where(live & ~np.isnan(score), score, -np.inf)
     best_so_far = np.maximum.accumulate(clean, axis=1)
     before = np.concatenate((np.full((n_runs, 1), -np.inf), best_so_far[:, :-1]), axis=1)
@@ -313,10 +642,8 @@ def _batch(
             if i != best:
                 best = i
                 changes.append((float(seconds[k, j]), int(queries[k, j]), i))
-        free, free_s, hits = 0, 0.0, 0
-        if scores is not None:
-            free, free_s = scores.free_lookups(cells[k, :end][ch[k, :end]])
-        elif data.repeats == "cache":
+        hits = 0
+        if data.repeats == "cache":
             hits = int(end - queries[k, end - 1]) if end else 0
         out[run] = RunRecord(
             run=run,
@@ -324,10 +651,10 @@ def _batch(
             score=best_score,
             queries=int(queries[k, end - 1]) if end else 0,
             seconds=float(seconds[k, end - 1]) if end else 0.0,
-            free_queries=free,
+            free_queries=0,
             cache_hits=hits,
             changes=tuple(changes),
-            free_seconds=free_s,
+            free_seconds=0.0,
         )
     return out
 
