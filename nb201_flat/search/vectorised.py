@@ -39,6 +39,7 @@ True
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 
@@ -174,32 +175,134 @@ def _aggregate_rows(g: FloatArray, valid: BoolArray, objective: NeighbourObjecti
 
 # -- free one-stage NA-RS and best-evaluated NA-RS, all runs at once -------------------------
 _BIG = np.iinfo(np.int64).max
-# rows of (run, cell) tables and entries of neighbour blocks handled at once: a few tens of MB
-_CHUNK_KEYS = 1 << 22
-_CHUNK_ENTRIES = 1 << 22
+# (run, cell) keys of the tables one chunk of runs uses: small enough to stay in cache
+_CHUNK_KEYS = 1 << 17
+# neighbour entries (draws x neighbourhood width) of one chunk
+_CHUNK_ENTRIES = 1 << 19
 
 
-def first_seen(keys: IntArray, n_keys: int) -> BoolArray:
+class _Scratch:
+    """Tables over one chunk's (run, cell) keys, reused from chunk to chunk (allocated and
+    paged in once); an entry is read only after this chunk has written it."""
+
+    __slots__ = ("free_v", "paid", "paid_v", "pos")
+
+    def __init__(self, n_keys: int) -> None:
+        self.pos = np.empty(n_keys, dtype=np.int64)
+        self.paid = np.empty(n_keys, dtype=np.int64)
+        self.paid_v = np.empty(n_keys)
+        self.free_v = np.empty(n_keys)
+
+    @classmethod
+    def fit(cls, scratch: _Scratch | None, n_keys: int) -> _Scratch:
+        """``scratch`` if it has room for ``n_keys`` keys, else a new one."""
+        return scratch if scratch is not None and scratch.pos.size >= n_keys else cls(n_keys)
+
+
+def first_seen(keys: IntArray, n_keys: int, table: IntArray | None = None) -> BoolArray:
     """True at the first entry (flat order) of each value of ``keys`` (all in ``0..n_keys-1``).
 
-    O(n) with one table of ``n_keys`` positions instead of a sort: positions are written
-    backwards, so with numpy's in-order fancy assignment each key keeps its first one. numpy
-    does not promise that order, so it is checked, and ``np.minimum.at`` used if it fails.
+    O(n) with a table of ``n_keys`` positions (``table``, if given, is used as scratch)
+    instead of a sort (see :func:`_first_pos`).
 
     >>> first_seen(np.array([[3, 1, 3], [1, 0, 0]]), 4).tolist()
     [[True, True, False], [False, True, False]]
     """
     flat = keys.ravel()
+    got = _first_pos(flat, n_keys, table)
+    out: BoolArray = (got == np.arange(flat.size)).reshape(keys.shape)
+    return out
+
+
+def _first_pos(flat: IntArray, n_keys: int, table: IntArray | None = None) -> IntArray:
+    """For each entry of ``flat``, the position of the first entry with its value.
+
+    Positions are written backwards into a table, so with numpy's in-order fancy assignment
+    each key keeps its first one. numpy does not promise that order, so it is checked, and
+    ``np.minimum.at`` used if it fails.
+    """
     pos = np.arange(flat.size, dtype=np.int64)
-    tab = np.empty(n_keys, dtype=np.int64)  # only entries written here are read back
+    tab = np.empty(n_keys, dtype=np.int64) if table is None else table
     tab[flat[::-1]] = pos[::-1]
-    got = tab[flat]
+    got: IntArray = tab[flat]
     if not bool((got <= pos).all()):
         tab[flat] = _BIG
         np.minimum.at(tab, flat, pos)
         got = tab[flat]
-    out: BoolArray = (got == pos).reshape(keys.shape)
-    return out
+    return got
+
+
+class _Lookups:
+    """The free look-ups of several runs (:func:`free_lookups_many`), and where each neighbour
+    entry of a newly paid cell found its value.
+
+    Attributes
+    ----------
+    idx
+        ``nb.indices`` of the newly paid cells, shape ``(firsts, width)``.
+    look
+        True where that entry is a free look-up.
+    first
+        Flat position in ``idx`` of the first entry of the same run and cell.
+    paid
+        Position in ``firsts`` where the entry's cell is paid in the same run (``_BIG``:
+        never); a neighbour is paid before an entry of first ``f`` when ``paid < f``.
+    counts, seconds
+        Per run: free look-ups and the training seconds they would have cost.
+    """
+
+    __slots__ = ("counts", "first", "idx", "look", "paid", "seconds")
+
+    def __init__(
+        self,
+        nb: NeighbourArrays,
+        costs: FloatArray | None,
+        firsts: IntArray,
+        run_of: IntArray,
+        n_runs: int,
+        scratch: _Scratch | None,
+    ) -> None:
+        idx = nb.indices[firsts]
+        n_f, width = idx.shape
+        size = nb.indices.shape[0]
+        n_keys = n_runs * size + 1
+        scratch = _Scratch.fit(scratch, n_keys)
+        valid = None if bool((nb.counts == width).all()) else idx >= 0
+        keys = run_of[:, None] * size + idx
+        if valid is not None:
+            keys = np.where(valid, keys, n_keys - 1)  # padding: one key of its own
+        flat = keys.ravel()
+        self.first = _first_pos(flat, n_keys, scratch.pos)
+        paid_at = scratch.paid
+        paid_at[:n_keys] = _BIG
+        paid_at[run_of * size + firsts] = np.arange(n_f)
+        # positions in firsts order a run's times, and paid_at[keys] is in the same run
+        self.paid = paid_at[keys]
+        look = (self.first == np.arange(flat.size)).reshape(idx.shape)
+        look &= np.arange(n_f)[:, None] < self.paid
+        if valid is not None:
+            look &= valid
+        self.idx, self.look = idx, look
+        per_first = look.sum(axis=1)
+        self.counts = np.bincount(run_of, weights=per_first, minlength=n_runs).astype(np.int64)
+        self.seconds = np.zeros(n_runs)
+        if costs is None or not per_first.any():
+            return
+        vals = costs[idx[look]]  # first after first, neighbour order within one
+        starts = np.cumsum(per_first) - per_first
+        sums = np.zeros(n_f)
+        # one sum per scored cell: batches of one length summed as the rows of one block (a
+        # row sum is the same pairwise sum as the oracle's 1-D sum)
+        for n in np.unique(per_first[per_first > 0]).tolist():
+            which = np.flatnonzero(per_first == n)
+            sums[which] = vals[starts[which][:, None] + np.arange(n)].sum(axis=1)
+        # then added in turn, run by run: a sequential cumsum over a zero-padded row
+        # (x + 0.0 == x)
+        run_start = np.searchsorted(run_of, np.arange(n_runs))
+        col = np.arange(n_f) - run_start[run_of]
+        pad = np.zeros((n_runs, int(col.max()) + 1))
+        pad[run_of, col] = sums
+        self.seconds = np.cumsum(pad, axis=1)[:, -1]
 
 
 def free_lookups_many(
@@ -221,40 +324,57 @@ def free_lookups_many(
     >>> n.tolist(), s.tolist()
     ([5, 3], [15.0, 7.0])
     """
-    idx = nb.indices[firsts]
-    n_f, width = idx.shape
-    size = nb.indices.shape[0]
-    valid = None if bool((nb.counts == width).all()) else idx >= 0
-    keys = run_of[:, None] * size + idx
-    if valid is not None:
-        keys = np.where(valid, keys, n_runs * size)  # padding: one key of its own
-    first = first_seen(keys, n_runs * size + 1)
-    paid = np.full(n_runs * size + 1, _BIG, dtype=np.int64)
-    paid[run_of * size + firsts] = np.arange(n_f)
-    # paid[keys] is the first's position in the same run: positions order a run's times
-    look: BoolArray = first & (np.arange(n_f)[:, None] < paid[keys])
-    if valid is not None:
-        look &= valid
-    per_first = look.sum(axis=1)
-    counts = np.bincount(run_of, weights=per_first, minlength=n_runs).astype(np.int64)
-    seconds = np.zeros(n_runs)
-    if costs is None or not per_first.any():
-        return look, counts, seconds
-    vals = costs[idx[look]]  # first after first, neighbour order within one
-    starts = np.cumsum(per_first) - per_first
-    sums = np.zeros(n_f)
-    # one sum per scored cell: batches of one length summed as the rows of one block (a row
-    # sum is the same pairwise sum as the oracle's 1-D sum)
-    for n in np.unique(per_first[per_first > 0]).tolist():
-        which = np.flatnonzero(per_first == n)
-        sums[which] = vals[starts[which][:, None] + np.arange(n)].sum(axis=1)
-    # then added in turn, run by run: a sequential cumsum over a zero-padded row (x + 0.0 == x)
-    run_start = np.searchsorted(run_of, np.arange(n_runs))
-    col = np.arange(n_f) - run_start[run_of]
-    pad = np.zeros((n_runs, int(col.max()) + 1))
-    pad[run_of, col] = sums
-    seconds = np.cumsum(pad, axis=1)[:, -1]
-    return look, counts, seconds
+    lk = _Lookups(nb, costs, firsts, run_of, n_runs, None)
+    return lk.look, lk.counts, lk.seconds
+
+
+def centre_draws(seed: int, runs: list[int], n_dom: int, block: int) -> IntArray:
+    """The first ``block`` draws ``integers(n_dom)`` of each run's algorithm stream, one row
+    per run: the cells random sampling visits (as indices into the sampling domain).
+
+    numpy's bounded draws are Lemire's multiply-shift on the stream's 32-bit words, a rejected
+    word skipped, so the draws are the accepted words in order; read so from raw words, all
+    runs at once, where :func:`~nb201_flat.search.lockstep.replay_matches_numpy` confirms that
+    numpy draws so, and by numpy itself otherwise. The last few are cached: every NA-RS form
+    and random search of a protocol share them.
+
+    >>> g = np.random.default_rng(np.random.SeedSequence(7, spawn_key=(2, 0)))
+    >>> centre_draws(7, [1, 2], 15_625, 50)[1].tolist() == g.integers(15_625, size=50).tolist()
+    True
+    """
+    return _centre_draws(seed, tuple(runs), n_dom, block)
+
+
+@functools.lru_cache(maxsize=4)
+def _centre_draws(seed: int, runs: tuple[int, ...], n_dom: int, block: int) -> IntArray:
+    from nb201_flat.search.lockstep import replay_matches_numpy
+
+    out = np.zeros((len(runs), block), dtype=np.int64)
+    if n_dom == 1 or block == 0:
+        pass  # integers(1) draws nothing
+    elif n_dom >= 1 << 32 or not replay_matches_numpy():
+        for k, r in enumerate(runs):
+            gen = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(r, 0)))
+            out[k] = gen.integers(n_dom, size=block)
+    else:
+        ne = np.uint64(n_dom)
+        thr = (_TWO32 - ne) % ne
+        n64 = block // 2 + 8  # a rejection is rare (about n_dom / 2**32 a draw)
+        for k, r in enumerate(runs):
+            bits = np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(r, 0)))
+            raw = bits.random_raw(n64)
+            while True:
+                words = np.empty(2 * raw.size, dtype=np.uint64)
+                words[0::2] = raw & _M32
+                words[1::2] = raw >> np.uint64(32)
+                m = words * ne
+                got = (m >> np.uint64(32))[(m & _M32) >= thr]
+                if got.size >= block:
+                    break
+                raw = np.concatenate((raw, bits.random_raw(n64)))
+            out[k] = got[:block].astype(np.int64)
+    out.setflags(write=False)
+    return out
 
 
 def free_na_kind(algorithm: SearchAlgorithm) -> bool:
@@ -295,14 +415,20 @@ def run_free_na(
     todo = [int(r) for r in runs]
     block = _first_block(data)
     size = data.space.size
+    n_dom = size if data.candidates is None else len(data.candidates)
+    scratch: _Scratch | None = None
     while todo:
         if block > _MAX_DRAWS:
             done.update({r: run_one(data, algorithm, seed, r) for r in todo})
             break
-        per_run = block * (nb.width + 2)
-        step = max(1, min(_CHUNK_KEYS // size, _CHUNK_ENTRIES // per_run))
+        draws = centre_draws(seed, todo, n_dom, block)
+        step = max(1, min(_CHUNK_KEYS // size, _CHUNK_ENTRIES // (block * (nb.width + 2))))
+        scratch = _Scratch.fit(scratch, min(step, len(todo)) * size + 1)
         for lo in range(0, len(todo), step):
-            got = _free_na_block(data, algorithm, nb, score, seed, todo[lo : lo + step], block)
+            chunk = todo[lo : lo + step]
+            got = _free_na_block(
+                data, algorithm, nb, score, seed, chunk, draws[lo : lo + step], scratch
+            )
             for r, rec in got.items():
                 done[r] = run_one(data, algorithm, seed, r) if rec is None else rec
         todo = [r for r in todo if r not in done]
@@ -317,25 +443,18 @@ def _free_na_block(
     score: FloatArray | None,
     seed: int,
     runs: list[int],
-    block: int,
+    draws: IntArray,
+    scratch: _Scratch,
 ) -> dict[int, RunRecord | None]:
-    """The runs among ``runs`` that ``block`` centre draws each take to their end (None: one
-    the loop must run, after a rare rejection in a seed draw)."""
+    """The runs among ``runs`` that their centre ``draws`` take to their end (None: one the
+    loop must run, after a rare rejection in a seed draw)."""
     size = data.space.size
     cand = data.candidates
-    n_dom = size if cand is None else len(cand)
-    draws = np.stack(
-        [
-            np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(r, 0))).integers(
-                n_dom, size=block
-            )
-            for r in runs
-        ]
-    )
+    block = draws.shape[1]
     cells: IntArray = draws if cand is None else cand[draws].astype(np.int64)
     n_runs = len(runs)
     # charged: a cell's first visit in its run (the NA memory)
-    ch = first_seen(np.arange(n_runs)[:, None] * size + cells, n_runs * size)
+    ch = first_seen(np.arange(n_runs)[:, None] * size + cells, n_runs * size, scratch.pos)
     cost = np.zeros(cells.shape) if data.costs is None else np.where(ch, data.costs[cells], 0.0)
     secs = np.cumsum(cost, axis=1)  # sequential, in the loop's order: the same floats
     qs = np.cumsum(ch, axis=1)
@@ -353,20 +472,23 @@ def _free_na_block(
     keep = np.flatnonzero(ends < block)
     if keep.size == 0:
         return {}
-    cells, ch, secs, qs, ends = cells[keep], ch[keep], secs[keep], qs[keep], ends[keep]
-    runs = [runs[k] for k in keep.tolist()]
-    n_runs = len(runs)
+    if keep.size < n_runs:
+        cells, ch, secs, qs, ends = cells[keep], ch[keep], secs[keep], qs[keep], ends[keep]
+        runs = [runs[k] for k in keep.tolist()]
+        n_runs = len(runs)
     live = pos[None, :] < ends[:, None]
-    f_run, f_t = np.nonzero(ch & live)  # newly paid cells, run after run, in order
+    fresh = ch & live
+    f_run, f_t = np.nonzero(fresh)  # newly paid cells, run after run, in order
     f_cell = cells[f_run, f_t]
-    look, n_free, free_s = free_lookups_many(nb, data.costs, f_cell, f_run, n_runs)
+    lookups = _Lookups(nb, data.costs, f_cell, f_run, n_runs, scratch)
     d_run, d_t = np.nonzero(live)  # every scored draw (revisits too)
     d_cell = cells[d_run, d_t]
     redo = np.zeros(n_runs, dtype=bool)
-    draw = (d_run, d_t, d_cell)
+    members = offers = np.zeros((0, 0))
     if data.order is not None and data.counts is not None:
         first = (f_run, f_t, f_cell)
-        redo, members, offers = _seeded_offers(data, nb, seed, runs, first, look, draw)
+        draw = (d_run, d_t, d_cell, fresh[d_run, d_t])
+        redo, members, offers = _seeded_offers(data, nb, seed, runs, first, lookups, draw, scratch)
     elif isinstance(algo, NABestEvaluatedSearch):
         members = np.concatenate((d_cell[:, None], nb.indices[d_cell]), axis=1)
         offers = np.where(members >= 0, data.values[0][members], np.nan)
@@ -378,42 +500,52 @@ def _free_na_block(
         own = 0 if algo.objective.include_self else 1
         agg = _aggregate_rows(offers[:, own:], members[:, own:] >= 0, algo.objective)
         cand_cells, f = d_cell[:, None], agg[:, None]
-    changes = _improvements(cand_cells, f, d_run, d_t, n_runs, block)
+    changes = _improvements(cand_cells, f, (d_run, d_t), secs, qs, n_runs)
+    last_q = qs[np.arange(n_runs), ends - 1].tolist()
+    last_s = secs[np.arange(n_runs), ends - 1].tolist()
     out: dict[int, RunRecord | None] = {}
-    for k, run in enumerate(runs):
+    for k, (run, end, nf, fs) in enumerate(
+        zip(runs, ends.tolist(), lookups.counts.tolist(), lookups.seconds.tolist(), strict=True)
+    ):
         if redo[k]:
             out[run] = None
             continue
-        end = int(ends[k])
         best, best_score = -1, -np.inf
         chg: list[tuple[float, int, int]] = []
-        for t, i, s in changes.get(k, ()):
+        for s_at, q_at, i, s in changes.get(k, ()):
             best_score = s
             if i != best:
                 best = i
-                chg.append((float(secs[k, t]), int(qs[k, t]), i))
+                chg.append((s_at, q_at, i))
         out[run] = RunRecord(
             run=run,
             best=best,
             score=best_score,
-            queries=int(qs[k, end - 1]) if end else 0,
-            seconds=float(secs[k, end - 1]) if end else 0.0,
-            free_queries=int(n_free[k]),
+            queries=int(last_q[k]) if end else 0,
+            seconds=float(last_s[k]) if end else 0.0,
+            free_queries=nf,
             cache_hits=0,
             changes=tuple(chg),
-            free_seconds=float(free_s[k]),
+            free_seconds=fs,
         )
     return out
 
 
 def _improvements(
-    cells: IntArray, f: FloatArray, d_run: IntArray, d_t: IntArray, n_runs: int, block: int
-) -> dict[int, list[tuple[int, int, float]]]:
-    """Each run's strict improvements of its incumbent, ``(draw, cell, score)`` in order, when
-    draw ``d`` offers ``cells[d]`` with scores ``f[d]`` in turn (NaN and padding never win)."""
+    cells: IntArray,
+    f: FloatArray,
+    at: tuple[IntArray, IntArray],
+    secs: FloatArray,
+    qs: IntArray,
+    n_runs: int,
+) -> dict[int, list[tuple[float, int, int, float]]]:
+    """Each run's strict improvements of its incumbent, ``(seconds, queries, cell, score)`` in
+    order, when draw ``d`` (run and position ``at``) offers ``cells[d]`` with scores ``f[d]``
+    in turn (NaN and padding never win)."""
+    d_run, d_t = at
     clean = np.where((cells >= 0) & ~np.isnan(f), f, -np.inf)
     top = clean.max(axis=1)
-    grid = np.full((n_runs, block), -np.inf)
+    grid = np.full(secs.shape, -np.inf)
     grid[d_run, d_t] = top
     best = np.maximum.accumulate(grid, axis=1)
     before = np.concatenate((np.full((n_runs, 1), -np.inf), best[:, :-1]), axis=1)
@@ -424,16 +556,18 @@ def _improvements(
         np.concatenate((before[d_run[rows], d_t[rows]][:, None], sub), axis=1), axis=1
     )
     ri, ci = np.nonzero(sub > run_max[:, :-1])
-    out: dict[int, list[tuple[int, int, float]]] = {}
     d = rows[ri]
-    for k, t, i, s in zip(
-        d_run[d].tolist(),
-        d_t[d].tolist(),
+    r, t = d_run[d], d_t[d]
+    out: dict[int, list[tuple[float, int, int, float]]] = {}
+    for k, s_at, q_at, i, s in zip(
+        r.tolist(),
+        secs[r, t].tolist(),
+        qs[r, t].tolist(),
         cells[d, ci].tolist(),
         f[d, ci].tolist(),
         strict=True,
     ):
-        out.setdefault(k, []).append((t, i, s))
+        out.setdefault(k, []).append((s_at, q_at, i, s))
     return out
 
 
@@ -443,24 +577,27 @@ def _seeded_offers(
     seed: int,
     runs: list[int],
     first: tuple[IntArray, IntArray, IntArray],
-    look: BoolArray,
-    draw: tuple[IntArray, IntArray, IntArray],
+    lookups: _Lookups,
+    draw: tuple[IntArray, IntArray, IntArray, BoolArray],
+    scratch: _Scratch,
 ) -> tuple[BoolArray, IntArray, FloatArray]:
     """What each scored draw saw on an oracle that draws stored seeds: (runs the loop must
     redo, the draw's centre and neighbours, their values), the centre's own value first.
 
-    ``first`` is (run, draw, cell) of each newly paid cell, ``look`` its free look-ups;
-    ``draw`` is (run, draw, cell) of every scored draw. The oracle stream's events come in
-    the loop's order: the own seed draw of a newly paid cell (one 32-bit draw, only when the
-    cell has a choice of seeds), then one double per free look-up it makes, in neighbour
+    ``first`` is (run, draw, cell) of each newly paid cell, ``lookups`` its free look-ups;
+    ``draw`` is (run, draw, cell, newly paid) of every scored draw. The oracle stream's events
+    come in the loop's order: the own seed draw of a newly paid cell (one 32-bit draw, only
+    when it has a choice of seeds), then one double per free look-up it makes, in neighbour
     order. A double takes a whole 64-bit word; a 32-bit draw takes the low half of a fresh
     word, and the next 32-bit draw the high half of that word, doubles in between or not.
     """
     assert data.order is not None and data.counts is not None
     size = data.space.size
     n_runs = len(runs)
-    counts, order, vals = data.counts, data.order, data.values
+    counts = data.counts
+    vflat, oflat = data.values.ravel(), data.order.ravel()
     f_run, f_t, f_cell = first
+    idx, look = lookups.idx, lookups.look
     n_f, width = look.shape
     ev = np.flatnonzero(np.concatenate(((counts[f_cell] > 1)[:, None], look), axis=1))
     ev_f, ev_j = np.divmod(ev, width + 1)
@@ -491,28 +628,38 @@ def _seeded_offers(
     redo[r32[(m & _M32) < (_TWO32 - ne) % ne]] = True
     pick = np.zeros(n_f, dtype=np.int64)
     pick[ev_f[i32]] = (m >> np.uint64(32)).astype(np.int64)
-    n_keys = n_runs * size
-    f_key = f_run * size + f_cell
-    paid_t = np.full(n_keys, _BIG, dtype=np.int64)
-    paid_t[f_key] = f_t
-    paid_v = np.zeros(n_keys)
-    paid_v[f_key] = vals[order[pick, f_cell], f_cell]
+    own_v = vflat[oflat[pick * size + f_cell] * size + f_cell]
     # free look-ups: random() doubles, one stored seed each
-    lk = np.flatnonzero(ev_j > 0)
-    lk_cell = nb.indices[f_cell[ev_f[lk]], ev_j[lk] - 1].astype(np.int64)
-    u = (raw[word[lk]] >> np.uint64(11)).astype(np.float64) * (1.0 / 9007199254740992.0)
+    lk_cell = idx[look].astype(np.int64)
+    u = (raw[word[ev_j > 0]] >> np.uint64(11)).astype(np.float64) * (1.0 / 9007199254740992.0)
     lk_pick = np.floor(u * np.maximum(counts[lk_cell], 1)).astype(np.int64)
-    free_v = np.zeros(n_keys)
-    free_v[ev_run[lk] * size + lk_cell] = vals[order[lk_pick, lk_cell], lk_cell]
-    # what each draw saw of each neighbour: its paid value if paid by then, else its free one
-    d_run, d_t, d_cell = draw
-    idx = nb.indices[d_cell]
-    key = d_run[:, None] * size + np.maximum(idx, 0)
-    seen = np.where(paid_t[key] <= d_t[:, None], paid_v[key], free_v[key])
-    seen[idx < 0] = np.nan
-    members = np.concatenate((d_cell[:, None], idx), axis=1)
-    offers = np.concatenate((paid_v[d_run * size + d_cell][:, None], seen), axis=1)
-    return redo, members, offers
+    # what a newly paid cell saw of a neighbour: its own look-up's value, else the value paid
+    # before, else the look-up made at the neighbour's first entry in the run
+    vals = np.full(n_f * width, np.nan)
+    vals[look.ravel()] = vflat[oflat[lk_pick * size + lk_cell] * size + lk_cell]
+    rest = np.flatnonzero(~look.ravel() & (idx.ravel() >= 0))
+    paid = lookups.paid.ravel()[rest]
+    before = paid < rest // width
+    vals[rest] = np.where(before, own_v[np.where(before, paid, 0)], vals[lookups.first[rest]])
+    vals2 = vals.reshape(n_f, width)
+    offers = np.concatenate((own_v[:, None], vals2), axis=1)
+    members = np.concatenate((f_cell[:, None], idx), axis=1)
+    d_run, d_t, d_cell, d_new = draw
+    if bool(d_new.all()):
+        return redo, members, offers
+    # revisits (rare): read off the first visit's row, with what was paid since
+    rv = np.flatnonzero(~d_new)
+    f0 = scratch.paid[d_run[rv] * size + d_cell[rv]]  # the first visit, in firsts
+    row_paid = lookups.paid[f0]
+    now = (row_paid < n_f) & (f_t[np.minimum(row_paid, n_f - 1)] <= d_t[rv][:, None])
+    rv_vals = np.where(now, own_v[np.where(now, row_paid, 0)], vals2[f0])
+    all_offers = np.empty((d_run.size, width + 1))
+    all_members = np.empty((d_run.size, width + 1), dtype=np.int64)
+    all_offers[d_new] = offers
+    all_members[d_new] = members
+    all_offers[rv] = np.concatenate((own_v[f0][:, None], rv_vals), axis=1)
+    all_members[rv] = members[f0]
+    return redo, all_members, all_offers
 
 
 def run_vectorised(
@@ -594,14 +741,7 @@ def _batch(data: OracleData, seed: int, runs: list[int], block: int) -> dict[int
     n_dom = data.space.size if cand is None else len(cand)
     size = data.space.size
     # each run's own algorithm stream: the same draws the loop makes one by one
-    draws = np.stack(
-        [
-            np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(r, 0))).integers(
-                n_dom, size=block
-            )
-            for r in runs
-        ]
-    )
+    draws = centre_draws(seed, runs, n_dom, block)
     cells: IntArray = draws if cand is None else cand[draws]
     n_runs = len(runs)
     if data.repeats == "cache":
