@@ -42,6 +42,7 @@ from __future__ import annotations
 import functools
 import logging
 import math
+from typing import Any
 
 import numpy as np
 
@@ -174,7 +175,6 @@ def _aggregate_rows(g: FloatArray, valid: BoolArray, objective: NeighbourObjecti
 
 
 # -- free one-stage NA-RS and best-evaluated NA-RS, all runs at once -------------------------
-_BIG = np.iinfo(np.int64).max
 # (run, cell) keys of the tables one chunk of runs uses: small enough to stay in cache
 _CHUNK_KEYS = 1 << 17
 # neighbour entries (draws x neighbourhood width) of one chunk
@@ -185,18 +185,22 @@ class _Scratch:
     """Tables over one chunk's (run, cell) keys, reused from chunk to chunk (allocated and
     paged in once); an entry is read only after this chunk has written it."""
 
-    __slots__ = ("free_v", "paid", "paid_v", "pos")
+    __slots__ = ("paid", "pos")
 
     def __init__(self, n_keys: int) -> None:
-        self.pos = np.empty(n_keys, dtype=np.int64)
-        self.paid = np.empty(n_keys, dtype=np.int64)
-        self.paid_v = np.empty(n_keys)
-        self.free_v = np.empty(n_keys)
+        dt = _index_type(n_keys)
+        self.pos = np.empty(n_keys, dtype=dt)
+        self.paid = np.empty(n_keys, dtype=dt)
 
     @classmethod
     def fit(cls, scratch: _Scratch | None, n_keys: int) -> _Scratch:
         """``scratch`` if it has room for ``n_keys`` keys, else a new one."""
         return scratch if scratch is not None and scratch.pos.size >= n_keys else cls(n_keys)
+
+
+def _index_type(n: int) -> type[np.signedinteger[Any]]:
+    """32-bit indices where they suffice: half the memory traffic of the scatters."""
+    return np.int32 if n < np.iinfo(np.int32).max else np.int64
 
 
 def first_seen(keys: IntArray, n_keys: int, table: IntArray | None = None) -> BoolArray:
@@ -221,12 +225,14 @@ def _first_pos(flat: IntArray, n_keys: int, table: IntArray | None = None) -> In
     each key keeps its first one. numpy does not promise that order, so it is checked, and
     ``np.minimum.at`` used if it fails.
     """
-    pos = np.arange(flat.size, dtype=np.int64)
-    tab = np.empty(n_keys, dtype=np.int64) if table is None else table
+    dt = _index_type(max(n_keys, flat.size))
+    pos = np.arange(flat.size, dtype=dt)
+    ok = table is not None and table.dtype == dt and table.size >= n_keys
+    tab = table if table is not None and ok else np.empty(n_keys, dtype=dt)
     tab[flat[::-1]] = pos[::-1]
     got: IntArray = tab[flat]
     if not bool((got <= pos).all()):
-        tab[flat] = _BIG
+        tab[flat] = np.iinfo(dt).max
         np.minimum.at(tab, flat, pos)
         got = tab[flat]
     return got
@@ -245,8 +251,9 @@ class _Lookups:
     first
         Flat position in ``idx`` of the first entry of the same run and cell.
     paid
-        Position in ``firsts`` where the entry's cell is paid in the same run (``_BIG``:
-        never); a neighbour is paid before an entry of first ``f`` when ``paid < f``.
+        Position in ``firsts`` where the entry's cell is paid in the same run (the dtype's
+        largest value: never); a neighbour is paid before an entry of first ``f`` when
+        ``paid < f``.
     counts, seconds
         Per run: free look-ups and the training seconds they would have cost.
     """
@@ -268,13 +275,14 @@ class _Lookups:
         n_keys = n_runs * size + 1
         scratch = _Scratch.fit(scratch, n_keys)
         valid = None if bool((nb.counts == width).all()) else idx >= 0
-        keys = run_of[:, None] * size + idx
+        dt = _index_type(n_keys)
+        keys = run_of.astype(dt)[:, None] * dt(size) + idx
         if valid is not None:
-            keys = np.where(valid, keys, n_keys - 1)  # padding: one key of its own
+            keys = np.where(valid, keys, dt(n_keys - 1))  # padding: one key of its own
         flat = keys.ravel()
         self.first = _first_pos(flat, n_keys, scratch.pos)
         paid_at = scratch.paid
-        paid_at[:n_keys] = _BIG
+        paid_at[:n_keys] = np.iinfo(paid_at.dtype).max
         paid_at[run_of * size + firsts] = np.arange(n_f)
         # positions in firsts order a run's times, and paid_at[keys] is in the same run
         self.paid = paid_at[keys]
@@ -457,7 +465,7 @@ def _free_na_block(
     ch = first_seen(np.arange(n_runs)[:, None] * size + cells, n_runs * size, scratch.pos)
     cost = np.zeros(cells.shape) if data.costs is None else np.where(ch, data.costs[cells], 0.0)
     secs = np.cumsum(cost, axis=1)  # sequential, in the loop's order: the same floats
-    qs = np.cumsum(ch, axis=1)
+    qs: IntArray = np.cumsum(ch, axis=1, dtype=np.int64)
     over = np.zeros(cells.shape, dtype=bool)
     if data.budget_queries is not None:
         over |= qs > data.budget_queries
@@ -484,7 +492,10 @@ def _free_na_block(
     d_run, d_t = np.nonzero(live)  # every scored draw (revisits too)
     d_cell = cells[d_run, d_t]
     redo = np.zeros(n_runs, dtype=bool)
-    members = offers = np.zeros((0, 0))
+    members: IntArray = np.zeros((0, 0), dtype=np.int64)
+    offers: FloatArray = np.zeros((0, 0))
+    cand_cells: IntArray
+    f: FloatArray
     if data.order is not None and data.counts is not None:
         first = (f_run, f_t, f_cell)
         draw = (d_run, d_t, d_cell, fresh[d_run, d_t])
@@ -595,7 +606,8 @@ def _seeded_offers(
     size = data.space.size
     n_runs = len(runs)
     counts = data.counts
-    vflat, oflat = data.values.ravel(), data.order.ravel()
+    # by_seed[k * size + i]: the value of cell i's k-th stored seed
+    by_seed = np.take_along_axis(data.values, data.order, axis=0).ravel()
     f_run, f_t, f_cell = first
     idx, look = lookups.idx, lookups.look
     n_f, width = look.shape
@@ -628,22 +640,23 @@ def _seeded_offers(
     redo[r32[(m & _M32) < (_TWO32 - ne) % ne]] = True
     pick = np.zeros(n_f, dtype=np.int64)
     pick[ev_f[i32]] = (m >> np.uint64(32)).astype(np.int64)
-    own_v = vflat[oflat[pick * size + f_cell] * size + f_cell]
+    own_v = by_seed[pick * size + f_cell]
     # free look-ups: random() doubles, one stored seed each
     lk_cell = idx[look].astype(np.int64)
     u = (raw[word[ev_j > 0]] >> np.uint64(11)).astype(np.float64) * (1.0 / 9007199254740992.0)
-    lk_pick = np.floor(u * np.maximum(counts[lk_cell], 1)).astype(np.int64)
+    # floor(u * n) as the oracle's, by truncation: u * n is never negative
+    lk_pick = (u * np.maximum(counts[lk_cell], 1)).astype(np.int64)
     # what a newly paid cell saw of a neighbour: its own look-up's value, else the value paid
     # before, else the look-up made at the neighbour's first entry in the run
     vals = np.full(n_f * width, np.nan)
-    vals[look.ravel()] = vflat[oflat[lk_pick * size + lk_cell] * size + lk_cell]
+    vals[look.ravel()] = by_seed[lk_pick * size + lk_cell]
     rest = np.flatnonzero(~look.ravel() & (idx.ravel() >= 0))
     paid = lookups.paid.ravel()[rest]
     before = paid < rest // width
     vals[rest] = np.where(before, own_v[np.where(before, paid, 0)], vals[lookups.first[rest]])
     vals2 = vals.reshape(n_f, width)
-    offers = np.concatenate((own_v[:, None], vals2), axis=1)
-    members = np.concatenate((f_cell[:, None], idx), axis=1)
+    offers: FloatArray = np.concatenate((own_v[:, None], vals2), axis=1)
+    members: IntArray = np.concatenate((f_cell[:, None], idx), axis=1)
     d_run, d_t, d_cell, d_new = draw
     if bool(d_new.all()):
         return redo, members, offers
