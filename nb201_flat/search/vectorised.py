@@ -39,7 +39,9 @@ True
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import itertools
 import logging
 import math
 from typing import Any
@@ -106,19 +108,25 @@ def na_scores(data: OracleData, objective: NeighbourObjective) -> FloatArray:
     out = np.full(data.space.size, np.nan)
     agg, q = _agg_level(spec)
     for c in np.unique(nb.counts).tolist():
-        cells = np.flatnonzero(nb.counts == c)
-        g = row[nb.indices[cells, :c]]
-        if spec.include_self:
-            g = np.concatenate((row[cells][:, None], g), axis=1)
-        if g.shape[1] == 0:  # nothing to aggregate: as the loop, one cell at a time
-            out[cells] = [objective.aggregate(np.empty(0)) for _ in cells.tolist()]
+        group = np.flatnonzero(nb.counts == c)
+        if c == 0 and not spec.include_self:  # nothing to aggregate: as the loop, one by one
+            out[group] = [objective.aggregate(np.empty(0)) for _ in group.tolist()]
             continue
-        g = np.ascontiguousarray(g)
-        res: dict[str, FloatArray] = {agg: np.full(len(g), np.nan), "n": np.full(len(g), np.nan)}
-        _chunk_stats(
-            g, None, g[:, 0], bool(np.isnan(g).any()), (agg,), q, 0.0, False, res, slice(None)
-        )
-        out[cells] = res[agg]
+        # blocks of a few hundred thousand values: they stay in cache (rows are independent)
+        step = max(1, _CHUNK_ENTRIES // (c + 1))
+        for lo in range(0, group.size, step):
+            cells = group[lo : lo + step]
+            g = row[nb.indices[cells, :c]]
+            if spec.include_self:
+                g = np.concatenate((row[cells][:, None], g), axis=1)
+            g = np.ascontiguousarray(g)
+            res: dict[str, FloatArray] = {
+                agg: np.full(len(g), np.nan),
+                "n": np.full(len(g), np.nan),
+            }
+            any_nan = bool(np.isnan(g).any())
+            _chunk_stats(g, None, g[:, 0], any_nan, (agg,), q, 0.0, False, res, slice(None))
+            out[cells] = res[agg]
     return out
 
 
@@ -254,11 +262,14 @@ class _Lookups:
         Position in ``firsts`` where the entry's cell is paid in the same run (the dtype's
         largest value: never); a neighbour is paid before an entry of first ``f`` when
         ``paid < f``.
-    counts, seconds
-        Per run: free look-ups and the training seconds they would have cost.
+    counts
+        Free look-ups of each run.
+    per_first, costs
+        Free look-ups of each newly paid cell, and the training seconds of each (for
+        :func:`_free_seconds`).
     """
 
-    __slots__ = ("counts", "first", "idx", "look", "paid", "seconds")
+    __slots__ = ("costs", "counts", "first", "idx", "look", "paid", "per_first")
 
     def __init__(
         self,
@@ -291,26 +302,40 @@ class _Lookups:
         if valid is not None:
             look &= valid
         self.idx, self.look = idx, look
-        per_first = look.sum(axis=1)
-        self.counts = np.bincount(run_of, weights=per_first, minlength=n_runs).astype(np.int64)
-        self.seconds = np.zeros(n_runs)
-        if costs is None or not per_first.any():
-            return
-        vals = costs[idx[look]]  # first after first, neighbour order within one
-        starts = np.cumsum(per_first) - per_first
-        sums = np.zeros(n_f)
-        # one sum per scored cell: batches of one length summed as the rows of one block (a
-        # row sum is the same pairwise sum as the oracle's 1-D sum)
-        for n in np.unique(per_first[per_first > 0]).tolist():
-            which = np.flatnonzero(per_first == n)
-            sums[which] = vals[starts[which][:, None] + np.arange(n)].sum(axis=1)
-        # then added in turn, run by run: a sequential cumsum over a zero-padded row
-        # (x + 0.0 == x)
-        run_start = np.searchsorted(run_of, np.arange(n_runs))
-        col = np.arange(n_f) - run_start[run_of]
-        pad = np.zeros((n_runs, int(col.max()) + 1))
-        pad[run_of, col] = sums
-        self.seconds = np.cumsum(pad, axis=1)[:, -1]
+        self.per_first = look.sum(axis=1)
+        self.counts = np.bincount(run_of, weights=self.per_first, minlength=n_runs).astype(np.int64)
+        # the seconds they would have cost, first after first, neighbour order within one
+        self.costs = np.zeros(0) if costs is None else costs[idx[look]]
+
+
+def _free_seconds(
+    per_first: IntArray, costs: FloatArray, run_of: IntArray, n_runs: int
+) -> FloatArray:
+    """Seconds of each run's free look-ups, as the oracle sums them: ``costs`` holds them
+    first after first (``per_first`` each, ``run_of`` the run), one ``costs[batch].sum()``
+    per first, added in turn to the run's total."""
+    seconds = np.zeros(n_runs)
+    if costs.size == 0:
+        return seconds
+    starts = np.cumsum(per_first) - per_first
+    sums = np.zeros(per_first.size)
+    # batches of one length summed as the rows of one block (a row sum is the same pairwise
+    # sum as the oracle's 1-D sum); a stable sort puts each length's firsts together
+    order = np.argsort(per_first, kind="stable")
+    lengths = per_first[order]
+    cut = [0, *(np.flatnonzero(np.diff(lengths)) + 1).tolist(), lengths.size]
+    for a, b in itertools.pairwise(cut):
+        n = int(lengths[a])
+        if n:
+            rows = order[a:b]
+            sums[rows] = costs[starts[rows][:, None] + np.arange(n)].sum(axis=1)
+    # then added in turn, run by run: a sequential cumsum over a zero-padded row (x + 0.0 == x)
+    run_start = np.searchsorted(run_of, np.arange(n_runs))
+    col = np.arange(per_first.size) - run_start[run_of]
+    pad = np.zeros((n_runs, int(col.max()) + 1))
+    pad[run_of, col] = sums
+    out: FloatArray = np.cumsum(pad, axis=1)[:, -1]
+    return out
 
 
 def free_lookups_many(
@@ -333,7 +358,7 @@ def free_lookups_many(
     ([5, 3], [15.0, 7.0])
     """
     lk = _Lookups(nb, costs, firsts, run_of, n_runs, None)
-    return lk.look, lk.counts, lk.seconds
+    return lk.look, lk.counts, _free_seconds(lk.per_first, lk.costs, run_of, n_runs)
 
 
 def centre_draws(seed: int, runs: list[int], n_dom: int, block: int) -> IntArray:
@@ -432,13 +457,28 @@ def run_free_na(
         draws = centre_draws(seed, todo, n_dom, block)
         step = max(1, min(_CHUNK_KEYS // size, _CHUNK_ENTRIES // (block * (nb.width + 2))))
         scratch = _Scratch.fit(scratch, min(step, len(todo)) * size + 1)
+        # free seconds are summed once for all chunks: one block sum per look-up count
+        ended: list[int] = []
+        pending: list[tuple[IntArray, FloatArray, IntArray]] = []
         for lo in range(0, len(todo), step):
             chunk = todo[lo : lo + step]
-            got = _free_na_block(
+            got, (per_first, costs, f_run) = _free_na_block(
                 data, algorithm, nb, score, seed, chunk, draws[lo : lo + step], scratch
             )
-            for r, rec in got.items():
-                done[r] = run_one(data, algorithm, seed, r) if rec is None else rec
+            pending.append((per_first, costs, f_run + len(ended)))
+            ended.extend(got)
+            done.update({r: rec for r, rec in got.items() if rec is not None})
+        if ended:
+            per_first, costs, f_run = (np.concatenate(x) for x in zip(*pending, strict=True))
+            secs = _free_seconds(per_first, costs, f_run, len(ended)).tolist()
+            for r, s in zip(ended, secs, strict=True):
+                rec = done.get(r)
+                # None: a rare rejection in a seed draw, which the loop replays
+                done[r] = (
+                    run_one(data, algorithm, seed, r)
+                    if rec is None
+                    else dataclasses.replace(rec, free_seconds=s)
+                )
         todo = [r for r in todo if r not in done]
         block *= 4
     return [done[int(r)] for r in runs]
@@ -453,9 +493,10 @@ def _free_na_block(
     runs: list[int],
     draws: IntArray,
     scratch: _Scratch,
-) -> dict[int, RunRecord | None]:
+) -> tuple[dict[int, RunRecord | None], tuple[IntArray, FloatArray, IntArray]]:
     """The runs among ``runs`` that their centre ``draws`` take to their end (None: one the
-    loop must run, after a rare rejection in a seed draw)."""
+    loop must run, after a rare rejection in a seed draw), without their free seconds; and
+    what :func:`_free_seconds` needs for them (the run as its place among those records)."""
     size = data.space.size
     cand = data.candidates
     block = draws.shape[1]
@@ -479,7 +520,8 @@ def _free_na_block(
     ends = np.where(over.any(axis=1), over.argmax(axis=1), block)
     keep = np.flatnonzero(ends < block)
     if keep.size == 0:
-        return {}
+        none = np.zeros(0, dtype=np.int64)
+        return {}, (none, np.zeros(0), none)
     if keep.size < n_runs:
         cells, ch, secs, qs, ends = cells[keep], ch[keep], secs[keep], qs[keep], ends[keep]
         runs = [runs[k] for k in keep.tolist()]
@@ -515,8 +557,8 @@ def _free_na_block(
     last_q = qs[np.arange(n_runs), ends - 1].tolist()
     last_s = secs[np.arange(n_runs), ends - 1].tolist()
     out: dict[int, RunRecord | None] = {}
-    for k, (run, end, nf, fs) in enumerate(
-        zip(runs, ends.tolist(), lookups.counts.tolist(), lookups.seconds.tolist(), strict=True)
+    for k, (run, end, nf) in enumerate(
+        zip(runs, ends.tolist(), lookups.counts.tolist(), strict=True)
     ):
         if redo[k]:
             out[run] = None
@@ -537,9 +579,9 @@ def _free_na_block(
             free_queries=nf,
             cache_hits=0,
             changes=tuple(chg),
-            free_seconds=fs,
+            free_seconds=0.0,  # summed by the caller, over all chunks at once
         )
-    return out
+    return out, (lookups.per_first, lookups.costs, f_run)
 
 
 def _improvements(
