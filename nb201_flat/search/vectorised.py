@@ -266,7 +266,7 @@ class _Lookups:
         Free look-ups of each run.
     per_first, costs
         Free look-ups of each newly paid cell, and the training seconds of each (for
-        :func:`_free_seconds`).
+        :func:`_first_sums`).
     """
 
     __slots__ = ("costs", "counts", "first", "idx", "look", "paid", "per_first")
@@ -308,17 +308,13 @@ class _Lookups:
         self.costs = np.zeros(0) if costs is None else costs[idx[look]]
 
 
-def _free_seconds(
-    per_first: IntArray, costs: FloatArray, run_of: IntArray, n_runs: int
-) -> FloatArray:
-    """Seconds of each run's free look-ups, as the oracle sums them: ``costs`` holds them
-    first after first (``per_first`` each, ``run_of`` the run), one ``costs[batch].sum()``
-    per first, added in turn to the run's total."""
-    seconds = np.zeros(n_runs)
-    if costs.size == 0:
-        return seconds
-    starts = np.cumsum(per_first) - per_first
+def _first_sums(per_first: IntArray, costs: FloatArray) -> FloatArray:
+    """One ``costs[batch].sum()`` per newly paid cell, as the oracle sums its free look-ups:
+    ``costs`` holds them first after first, ``per_first`` each."""
     sums = np.zeros(per_first.size)
+    if costs.size == 0:
+        return sums
+    starts = np.cumsum(per_first) - per_first
     # batches of one length summed as the rows of one block (a row sum is the same pairwise
     # sum as the oracle's 1-D sum); a stable sort puts each length's firsts together
     order = np.argsort(per_first, kind="stable")
@@ -329,9 +325,16 @@ def _free_seconds(
         if n:
             rows = order[a:b]
             sums[rows] = costs[starts[rows][:, None] + np.arange(n)].sum(axis=1)
-    # then added in turn, run by run: a sequential cumsum over a zero-padded row (x + 0.0 == x)
+    return sums
+
+
+def _run_totals(sums: FloatArray, run_of: IntArray, n_runs: int) -> FloatArray:
+    """Each run's ``sums`` (in order, ``run_of`` non-decreasing) added in turn from 0.0, as
+    the oracle's ``seconds +=``: a sequential cumsum over a zero-padded row (x + 0.0 == x)."""
+    if sums.size == 0:
+        return np.zeros(n_runs)
     run_start = np.searchsorted(run_of, np.arange(n_runs))
-    col = np.arange(per_first.size) - run_start[run_of]
+    col = np.arange(sums.size) - run_start[run_of]
     pad = np.zeros((n_runs, int(col.max()) + 1))
     pad[run_of, col] = sums
     out: FloatArray = np.cumsum(pad, axis=1)[:, -1]
@@ -358,7 +361,7 @@ def free_lookups_many(
     ([5, 3], [15.0, 7.0])
     """
     lk = _Lookups(nb, costs, firsts, run_of, n_runs, None)
-    return lk.look, lk.counts, _free_seconds(lk.per_first, lk.costs, run_of, n_runs)
+    return lk.look, lk.counts, _run_totals(_first_sums(lk.per_first, lk.costs), run_of, n_runs)
 
 
 def centre_draws(seed: int, runs: list[int], n_dom: int, block: int) -> IntArray:
@@ -457,20 +460,20 @@ def run_free_na(
         draws = centre_draws(seed, todo, n_dom, block)
         step = max(1, min(_CHUNK_KEYS // size, _CHUNK_ENTRIES // (block * (nb.width + 2))))
         scratch = _Scratch.fit(scratch, min(step, len(todo)) * size + 1)
-        # free seconds are summed once for all chunks: one block sum per look-up count
+        # each run's free seconds are added up over its chunk's sums at the end
         ended: list[int] = []
-        pending: list[tuple[IntArray, FloatArray, IntArray]] = []
+        pending: list[tuple[FloatArray, IntArray]] = []
         for lo in range(0, len(todo), step):
             chunk = todo[lo : lo + step]
-            got, (per_first, costs, f_run) = _free_na_block(
+            got, (sums, f_run) = _free_na_block(
                 data, algorithm, nb, score, seed, chunk, draws[lo : lo + step], scratch
             )
-            pending.append((per_first, costs, f_run + len(ended)))
+            pending.append((sums, f_run + len(ended)))
             ended.extend(got)
             done.update({r: rec for r, rec in got.items() if rec is not None})
         if ended:
-            per_first, costs, f_run = (np.concatenate(x) for x in zip(*pending, strict=True))
-            secs = _free_seconds(per_first, costs, f_run, len(ended)).tolist()
+            sums, f_run = (np.concatenate(x) for x in zip(*pending, strict=True))
+            secs = _run_totals(sums, f_run, len(ended)).tolist()
             for r, s in zip(ended, secs, strict=True):
                 rec = done.get(r)
                 # None: a rare rejection in a seed draw, which the loop replays
@@ -493,10 +496,10 @@ def _free_na_block(
     runs: list[int],
     draws: IntArray,
     scratch: _Scratch,
-) -> tuple[dict[int, RunRecord | None], tuple[IntArray, FloatArray, IntArray]]:
+) -> tuple[dict[int, RunRecord | None], tuple[FloatArray, IntArray]]:
     """The runs among ``runs`` that their centre ``draws`` take to their end (None: one the
     loop must run, after a rare rejection in a seed draw), without their free seconds; and
-    what :func:`_free_seconds` needs for them (the run as its place among those records)."""
+    the free seconds of each newly paid cell, with its run (its place among the records)."""
     size = data.space.size
     cand = data.candidates
     block = draws.shape[1]
@@ -520,8 +523,7 @@ def _free_na_block(
     ends = np.where(over.any(axis=1), over.argmax(axis=1), block)
     keep = np.flatnonzero(ends < block)
     if keep.size == 0:
-        none = np.zeros(0, dtype=np.int64)
-        return {}, (none, np.zeros(0), none)
+        return {}, (np.zeros(0), np.zeros(0, dtype=np.int64))
     if keep.size < n_runs:
         cells, ch, secs, qs, ends = cells[keep], ch[keep], secs[keep], qs[keep], ends[keep]
         runs = [runs[k] for k in keep.tolist()]
@@ -581,7 +583,7 @@ def _free_na_block(
             changes=tuple(chg),
             free_seconds=0.0,  # summed by the caller, over all chunks at once
         )
-    return out, (lookups.per_first, lookups.costs, f_run)
+    return out, (_first_sums(lookups.per_first, lookups.costs), f_run)
 
 
 def _improvements(
