@@ -37,6 +37,7 @@ from nb201_flat.search.algorithms import (
 from nb201_flat.search.lockstep import _NAScores
 from nb201_flat.search.oracle import FloatArray, IntArray, OracleData
 from nb201_flat.search.runner import RunRecord, run_one
+from nb201_flat.search.vectorised import _aggregate_rows
 from nb201_flat.types import BoolArray
 
 
@@ -155,13 +156,14 @@ def _record(run: int, inc: _Inc, own: _Own, free: int, free_s: float) -> RunReco
 def _replay_one(
     data: OracleData,
     algo: NARandomSearch | NABestEvaluatedSearch,
-    scores: _NAScores,
+    scores: _NAScores | None,
     nb: NeighbourArrays,
     seed: int,
     run: int,
     block: int,
 ) -> RunRecord | None:
-    """One run from ``block`` centre draws; None when they do not reach the run's end."""
+    """One run from ``block`` centre draws; None when they do not reach the run's end.
+    ``scores`` is None on an oracle with stored seeds (charged one-stage forms only)."""
     gen = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(run, 0)))
     cand = data.candidates
     draws = gen.integers(data.space.size if cand is None else len(cand), size=block)
@@ -177,17 +179,26 @@ def _replay_one(
         full = np.concatenate((cent[:, None], nb.indices[cent]), axis=1)
         valid = np.concatenate((np.ones((block, 1), dtype=bool), nb.indices[cent] >= 0), axis=1)
         seq = full[valid].astype(np.int64)
-        _, secs, qs, end, _ = own.run(seq)
+        fresh, secs, qs, end, _ = own.run(seq)
         if end == seq.size:
             return None
+        if data.order is not None:  # stored seeds: each cell's value is drawn when paid
+            row = _paid_values(data, seed, run, seq[:end][fresh[:end]])
         if isinstance(algo, NABestEvaluatedSearch):
             inc.offers(seq[:end], row[seq[:end]], secs, qs)
         else:
             last = np.cumsum(valid.sum(axis=1)) - 1
             ok = last < end
             c = cent[ok]
-            inc.offers(c, scores.score[c], secs[last[ok]], qs[last[ok]])
+            if scores is None:  # every member is paid by the time the centre is scored
+                own_col = 0 if algo.objective.include_self else 1
+                g = np.where(valid[ok], row[full[ok]], np.nan)[:, own_col:]
+                f = _aggregate_rows(g, valid[ok][:, own_col:], algo.objective)
+            else:
+                f = scores.score[c]
+            inc.offers(c, f, secs[last[ok]], qs[last[ok]])
     elif top is None:
+        assert scores is not None
         # best-evaluated with free neighbours: each centre, then its neighbours' look-ups
         fresh, secs, qs, end, _ = own.run(cent)
         if end == cent.size:
@@ -200,7 +211,7 @@ def _replay_one(
         inc.offers(cells, row[cells], secs[at], qs[at])
         free, free_s = scores.free_lookups(c[fresh[:end]])
     else:
-        assert isinstance(algo, NARandomSearch)
+        assert isinstance(algo, NARandomSearch) and scores is not None
         fresh, secs, qs, end, stalled = own.run(cent)
         stop1 = cent.size
         if charge:
@@ -229,6 +240,21 @@ def _replay_one(
             if not stalled or stop1 < end:
                 free, free_s = _stage2(data, algo, scores, nb, own, inc, c, fresh[:n1], charge)
     return _record(run, inc, own, free, free_s)
+
+
+def _paid_values(data: OracleData, seed: int, run: int, paid: IntArray) -> FloatArray:
+    """Each cell's value under stored seeds, for the cells a run pays for, in order (NaN for
+    the others): the oracle draws ``integers(counts)`` from the run's oracle stream at each
+    paid query of a cell with a choice of seeds, as numpy does for an array of bounds."""
+    assert data.order is not None and data.counts is not None
+    n = data.counts[paid]
+    pick = np.zeros(paid.size, dtype=np.int64)
+    multi = n > 1
+    o_rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(run, 1)))
+    pick[multi] = o_rng.integers(0, n[multi])
+    out = np.full(data.space.size, np.nan)
+    out[paid] = data.values[data.order[pick, paid], paid]
+    return out
 
 
 def _stage2(
@@ -282,12 +308,25 @@ def run_replay(
     if not replay_ok(data, algorithm):
         raise ValueError(f"{algorithm.label} has no replayed form under this protocol")
     assert isinstance(algorithm, NARandomSearch | NABestEvaluatedSearch)
-    from nb201_flat.search.vectorised import _first_block, free_na_kind, run_free_na
+    from nb201_flat.search.vectorised import free_na_kind, run_free_na
 
     if free_na_kind(algorithm):  # best-evaluated with free neighbours: all runs at once
         return run_free_na(data, algorithm, seed, runs)
+    return _replay_runs(data, algorithm, _NAScores(data, algorithm.objective), seed, runs)
+
+
+def _replay_runs(
+    data: OracleData,
+    algorithm: SearchAlgorithm,
+    scores: _NAScores | None,
+    seed: int,
+    runs: range | list[int],
+) -> list[RunRecord]:
+    """Each run by :func:`_replay_one`, with more centre draws while they fall short."""
+    assert isinstance(algorithm, NARandomSearch | NABestEvaluatedSearch)
+    from nb201_flat.search.vectorised import _first_block
+
     obj = algorithm.objective
-    scores = _NAScores(data, obj)
     nb = obj.neighbourhood.arrays(data.space)
     out = []
     first = _first_block(data)
@@ -309,8 +348,9 @@ def run_replay(
 
 # -- one-stage NA-RS and best-evaluated NA-RS, free neighbours, stored seeds drawn -----------
 def seeded_ok(data: OracleData, algorithm: SearchAlgorithm) -> bool:
-    """Free one-stage NA-RS or best-evaluated NA-RS on an oracle that draws stored seeds
-    (``random`` policy): replayed with the oracle stream's draws, in the loop's order.
+    """One-stage NA-RS or best-evaluated NA-RS, free or charged, on an oracle that draws
+    stored seeds (``random`` policy): replayed with the oracle stream's draws, in the loop's
+    order.
 
     >>> from nb201_flat.search.algorithms import NeighbourObjective
     >>> seeded_kind(NARandomSearch()), seeded_kind(NARandomSearch(rerank_top_k=3))
@@ -322,21 +362,20 @@ def seeded_ok(data: OracleData, algorithm: SearchAlgorithm) -> bool:
 def seeded_kind(algorithm: SearchAlgorithm) -> bool:
     """Whether the algorithm has the seeded replay (the protocol may still rule it out)."""
     if isinstance(algorithm, NABestEvaluatedSearch):
-        return not algorithm.objective.charge
-    return (
-        isinstance(algorithm, NARandomSearch)
-        and algorithm.rerank_top_k is None
-        and not algorithm.objective.charge
-    )
+        return True
+    return isinstance(algorithm, NARandomSearch) and algorithm.rerank_top_k is None
 
 
 def run_seeded(
     data: OracleData, algorithm: SearchAlgorithm, seed: int, runs: range | list[int]
 ) -> list[RunRecord]:
-    """The runs of an algorithm :func:`seeded_ok` accepts, as :func:`run_one` gives them: all
-    at once, by :func:`~nb201_flat.search.vectorised.run_free_na`."""
+    """The runs of an algorithm :func:`seeded_ok` accepts, as :func:`run_one` gives them:
+    with free neighbours all at once, by :func:`~nb201_flat.search.vectorised.run_free_na`;
+    charged, run by run (the oracle stream then holds only the paid queries' seed draws)."""
     if not seeded_ok(data, algorithm):
         raise ValueError(f"{algorithm.label} has no seeded replay under this protocol")
-    from nb201_flat.search.vectorised import run_free_na
+    from nb201_flat.search.vectorised import free_na_kind, run_free_na
 
-    return run_free_na(data, algorithm, seed, runs)
+    if free_na_kind(algorithm):
+        return run_free_na(data, algorithm, seed, runs)
+    return _replay_runs(data, algorithm, None, seed, runs)

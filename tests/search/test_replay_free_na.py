@@ -10,6 +10,7 @@ import itertools
 import numpy as np
 import pytest
 
+from nb201_flat.search import replay as rp
 from nb201_flat.search import vectorised as vec
 from nb201_flat.search.algorithms import (
     NABestEvaluatedSearch,
@@ -227,3 +228,31 @@ def test_centre_draws_without_the_replay_use_numpy(monkeypatch: pytest.MonkeyPat
     vec._centre_draws.cache_clear()
     g = np.random.default_rng(np.random.SeedSequence(5, spawn_key=(2, 0)))
     assert got[0].tolist() == g.integers(77, size=40).tolist()
+
+
+CHARGED = [
+    NeighbourObjective(radius=1, agg="mean", include_self=True, charge=True),
+    NeighbourObjective(radius=1, agg="median", include_self=False, charge=True),
+    NeighbourObjective(radius=2, agg="min", connected_only=True, charge=True),
+    NeighbourObjective(radius=1, agg="quantile", quantile=0.7, no_none=True, charge=True),
+]
+
+
+@pytest.mark.parametrize("obj", CHARGED, ids=lambda o: o.label)
+@pytest.mark.parametrize("space", [SMALL, MID], ids=["small", "mid"])
+def test_charged_forms_under_stored_seeds(obj: NeighbourObjective, space: Space) -> None:
+    # charged neighbours: the oracle stream holds only the paid queries' seed draws
+    rng = np.random.default_rng(len(obj.label) + space.size)
+    data = _data(space, rng, seeds=3, budget_seconds=80.0, budget_queries=45)
+    for algo in _algos(obj):
+        assert rp.seeded_ok(data, algo)
+        loop = [run_one(data, algo, 4, r) for r in range(50)]
+        assert sum(r.queries for r in loop) > 50
+        assert rp.run_seeded(data, algo, 4, range(50)) == loop
+        assert vec.run_batched(data, algo, 4, range(50)) == loop
+
+
+def test_two_stage_under_stored_seeds_keeps_the_loop() -> None:
+    data = _data(SMALL, np.random.default_rng(0), seeds=3, budget_seconds=30.0)
+    assert not rp.seeded_ok(data, NARandomSearch(CHARGED[0], rerank_top_k=3))
+    assert not vec.batched_ok(data, NARandomSearch(OBJECTIVES[0], rerank_top_k=3))
