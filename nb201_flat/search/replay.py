@@ -183,7 +183,9 @@ def _replay_one(
         if end == seq.size:
             return None
         if data.order is not None:  # stored seeds: each cell's value is drawn when paid
-            row = _paid_values(data, seed, run, seq[:end][fresh[:end]])
+            vals = _Values(data, seed, run)
+            vals.pay(seq[:end][fresh[:end]])
+            row = vals.paid
         if isinstance(algo, NABestEvaluatedSearch):
             inc.offers(seq[:end], row[seq[:end]], secs, qs)
         else:
@@ -211,7 +213,7 @@ def _replay_one(
         inc.offers(cells, row[cells], secs[at], qs[at])
         free, free_s = scores.free_lookups(c[fresh[:end]])
     else:
-        assert isinstance(algo, NARandomSearch) and scores is not None
+        assert isinstance(algo, NARandomSearch)
         fresh, secs, qs, end, stalled = own.run(cent)
         stop1 = cent.size
         if charge:
@@ -232,72 +234,125 @@ def _replay_one(
             return None
         n1 = min(end, stop1)
         c = cent[:n1]
-        inc.offers(c, row[c], secs, qs)
+        vals = _Values(data, seed, run)
+        vals.pay(c[fresh[:n1]])
+        inc.offers(c, vals.paid[c], secs, qs)
         if stop1 < end or not charge:
             if stop1 < end:  # stage 1 stopped by its share: undo the charges after it
                 own = _Own(data)
                 own.run(c)
             if not stalled or stop1 < end:
-                free, free_s = _stage2(data, algo, scores, nb, own, inc, c, fresh[:n1], charge)
+                stage1 = (c, fresh[:n1])
+                free, free_s = _stage2(data, algo, scores, nb, own, inc, stage1, vals)
     return _record(run, inc, own, free, free_s)
 
 
-def _paid_values(data: OracleData, seed: int, run: int, paid: IntArray) -> FloatArray:
-    """Each cell's value under stored seeds, for the cells a run pays for, in order (NaN for
-    the others): the oracle draws ``integers(counts)`` from the run's oracle stream at each
-    paid query of a cell with a choice of seeds, as numpy does for an array of bounds."""
-    assert data.order is not None and data.counts is not None
-    n = data.counts[paid]
-    pick = np.zeros(paid.size, dtype=np.int64)
-    multi = n > 1
-    o_rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(run, 1)))
-    pick[multi] = o_rng.integers(0, n[multi])
-    out = np.full(data.space.size, np.nan)
-    out[paid] = data.values[data.order[pick, paid], paid]
-    return out
+class _Values:
+    """What one run's oracle answers: its single row, or stored seeds drawn from the run's
+    oracle stream as the loop draws them (``integers(counts)`` at each paid query of a cell
+    with a choice of seeds, ``random()`` per free look-up), by numpy itself."""
+
+    __slots__ = ("data", "free", "paid", "rng")
+
+    def __init__(self, data: OracleData, seed: int, run: int) -> None:
+        self.data = data
+        self.rng: np.random.Generator | None = None
+        self.paid: FloatArray = data.values[0]
+        self.free: FloatArray = self.paid
+        if data.order is not None and data.counts is not None:
+            self.rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(run, 1)))
+            self.paid = np.full(data.space.size, np.nan)
+            self.free = np.full(data.space.size, np.nan)
+
+    def pay(self, cells: IntArray) -> None:
+        """Newly paid cells, in order (an array of bounds draws as one call per bound)."""
+        d = self.data
+        if self.rng is None or d.order is None or d.counts is None:
+            return
+        n = d.counts[cells]
+        pick = np.zeros(cells.size, dtype=np.int64)
+        multi = n > 1
+        pick[multi] = self.rng.integers(0, n[multi])
+        self.paid[cells] = d.values[d.order[pick, cells], cells]
+
+    def look(self, cells: IntArray) -> None:
+        """One ``query_free`` of ``cells``."""
+        d = self.data
+        if self.rng is None or d.order is None or d.counts is None:
+            return
+        n = np.maximum(d.counts[cells], 1)
+        pick = np.floor(self.rng.random(cells.size) * n).astype(np.int64)
+        self.free[cells] = d.values[d.order[pick, cells], cells]
 
 
 def _stage2(
     data: OracleData,
     algo: NARandomSearch,
-    scores: _NAScores,
+    scores: _NAScores | None,
     nb: NeighbourArrays,
     own: _Own,
     inc: _Inc,
-    stage1: IntArray,
-    fresh: BoolArray,
-    charge: bool,
+    stage1: tuple[IntArray, BoolArray],
+    vals: _Values,
 ) -> tuple[int, float]:
-    """Two-stage NA-RS's re-ranking of the top-k validation cells; (free look-ups, seconds)."""
-    row = data.values[0]
-    seen = stage1[fresh]  # first visits, in order
-    v = row[seen]
+    """Two-stage NA-RS's re-ranking of the top-k validation cells; (free look-ups, seconds).
+
+    ``stage1`` is stage 1's draws and which of them were first visits; ``scores`` the fixed
+    NA scores of a single-row oracle, or None under stored seeds, where each re-ranked cell's
+    score is aggregated from the values its run drew."""
+    charge = algo.objective.charge
+    cells, fresh = stage1
+    seen = cells[fresh]  # first visits, in order
+    v = vals.paid[seen]
     key = np.where(np.isnan(v), np.inf, -v)
     ranked = seen[np.argsort(key, kind="stable")][: int(algo.rerank_top_k or 0)]
     known = np.zeros(data.space.size, dtype=bool)
     free, free_s = 0, 0.0
-    best = -np.inf
+    done: list[tuple[int, float, int]] = []  # re-ranked cells, with the counters then
+    rows: list[FloatArray] = []
     for j in ranked.tolist():
         own.stall += 1  # own(j): paid in stage 1
         if own.stall > own.limit:
             break
         nbrs = nb.of(j).astype(np.int64)
         if charge:
-            _, _, _, end, _ = own.run(nbrs)
+            new, _, _, end, _ = own.run(nbrs)
             if end < nbrs.size:
                 break
+            vals.pay(nbrs[new])
+            seen_v = vals.paid[nbrs]
         else:
             need = ~own.paid[nbrs] & ~known[nbrs]
             if need.any():
-                new = nbrs[need]
-                known[new] = True
-                free += int(new.size)
+                new_c = nbrs[need]
+                known[new_c] = True
+                free += int(new_c.size)
                 if data.costs is not None:
-                    free_s += float(data.costs[new].sum())
-        s = float(scores.score[j])
+                    free_s += float(data.costs[new_c].sum())
+                vals.look(new_c)
+            seen_v = np.where(own.paid[nbrs], vals.paid[nbrs], vals.free[nbrs])
+        done.append((j, own.seconds, own.queries))
+        if scores is None:
+            rows.append(np.concatenate(([vals.paid[j]], seen_v)))
+    if not done:
+        return free, free_s
+    if scores is not None:
+        f = scores.score[[j for j, _, _ in done]]
+    else:
+        obj = algo.objective
+        width = max(r.size for r in rows)
+        g = np.full((len(rows), width), np.nan)
+        ok = np.zeros(g.shape, dtype=bool)
+        for k, r in enumerate(rows):
+            g[k, : r.size] = r
+            ok[k, : r.size] = True
+        own_col = 0 if obj.include_self else 1
+        f = _aggregate_rows(g[:, own_col:], ok[:, own_col:], obj)
+    best = -np.inf
+    for (j, secs, qs), s in zip(done, f.tolist(), strict=True):
         if s > best:
             best = s
-            inc.set(j, s, own.seconds, own.queries)
+            inc.set(j, s, secs, qs)
     return free, free_s
 
 
@@ -361,9 +416,7 @@ def seeded_ok(data: OracleData, algorithm: SearchAlgorithm) -> bool:
 
 def seeded_kind(algorithm: SearchAlgorithm) -> bool:
     """Whether the algorithm has the seeded replay (the protocol may still rule it out)."""
-    if isinstance(algorithm, NABestEvaluatedSearch):
-        return True
-    return isinstance(algorithm, NARandomSearch) and algorithm.rerank_top_k is None
+    return isinstance(algorithm, NABestEvaluatedSearch | NARandomSearch)
 
 
 def run_seeded(

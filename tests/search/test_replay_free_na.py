@@ -252,7 +252,24 @@ def test_charged_forms_under_stored_seeds(obj: NeighbourObjective, space: Space)
         assert vec.run_batched(data, algo, 4, range(50)) == loop
 
 
-def test_two_stage_under_stored_seeds_keeps_the_loop() -> None:
-    data = _data(SMALL, np.random.default_rng(0), seeds=3, budget_seconds=30.0)
-    assert not rp.seeded_ok(data, NARandomSearch(CHARGED[0], rerank_top_k=3))
-    assert not vec.batched_ok(data, NARandomSearch(OBJECTIVES[0], rerank_top_k=3))
+TWO_STAGE = [
+    NARandomSearch(OBJECTIVES[0], rerank_top_k=3),
+    NARandomSearch(OBJECTIVES[6], rerank_top_k=10),
+    NARandomSearch(CHARGED[0], rerank_top_k=3),
+    NARandomSearch(CHARGED[2], rerank_top_k=5, stage1_fraction=0.8),
+    NARandomSearch(CHARGED[1], rerank_top_k=10, stage1_fraction=0.3),
+]
+
+
+@pytest.mark.parametrize("algo", TWO_STAGE, ids=lambda a: a.label)
+@pytest.mark.parametrize("space", [SMALL, MID], ids=["small", "mid"])
+def test_two_stage_under_stored_seeds(algo: NARandomSearch, space: Space) -> None:
+    # stage 1's seed draws (32-bit), then stage 2's: free look-ups (doubles) or charged
+    # neighbours (32-bit, continuing the buffered half-word)
+    rng = np.random.default_rng(len(algo.label) + space.size)
+    data = _data(space, rng, seeds=3, budget_seconds=90.0)
+    assert rp.seeded_ok(data, algo)
+    loop = [run_one(data, algo, 6, r) for r in range(60)]
+    assert sum(r.queries for r in loop) > 60
+    assert rp.run_seeded(data, algo, 6, range(60)) == loop
+    assert vec.run_batched(data, algo, 6, range(60)) == loop
