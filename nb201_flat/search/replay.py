@@ -3,10 +3,12 @@
 Charged one-stage NA-RS, two-stage NA-RS and best-evaluated NA-RS read the same streams as the
 loop (:func:`nb201_flat.search.runner.run_one`): the algorithm's draws are taken in blocks from
 its own generator, and each run's charges, budget end and NA memory are replayed over them
-with numpy. On an oracle that draws stored seeds (the 200-epoch protocols), free one-stage and
-free best-evaluated NA-RS interleave the oracle stream's 32-bit words exactly as the loop does
-(:class:`~nb201_flat.search.lockstep._Stream` explains how numpy consumes them). Results equal
-the loop's, record for record; :mod:`~nb201_flat.search.vectorised` dispatches here.
+with numpy. On an oracle that draws stored seeds (the 200-epoch protocols) each run's values
+are drawn from its own oracle stream by numpy, in the loop's order (:class:`_Values`): the
+seed of each paid cell, then (two-stage, free) the look-ups of stage 2. Free one-stage and free
+best-evaluated NA-RS run all runs at once instead
+(:func:`~nb201_flat.search.vectorised.run_free_na`). Results equal the loop's, record for
+record; :mod:`~nb201_flat.search.vectorised` dispatches here.
 
 Examples
 --------
@@ -403,12 +405,12 @@ def _replay_runs(
 
 # -- one-stage NA-RS and best-evaluated NA-RS, free neighbours, stored seeds drawn -----------
 def seeded_ok(data: OracleData, algorithm: SearchAlgorithm) -> bool:
-    """One-stage NA-RS or best-evaluated NA-RS, free or charged, on an oracle that draws
-    stored seeds (``random`` policy): replayed with the oracle stream's draws, in the loop's
-    order.
+    """Any NA-RS form (one-stage, two-stage or best-evaluated; free or charged) on an oracle
+    that draws stored seeds (``random`` policy): replayed with the oracle stream's draws, in
+    the loop's order.
 
-    >>> from nb201_flat.search.algorithms import NeighbourObjective
-    >>> seeded_kind(NARandomSearch()), seeded_kind(NARandomSearch(rerank_top_k=3))
+    >>> from nb201_flat.search.algorithms import RegularizedEvolution
+    >>> seeded_kind(NARandomSearch(rerank_top_k=3)), seeded_kind(RegularizedEvolution())
     (True, False)
     """
     return seeded_kind(algorithm) and data.order is not None and data.counts is not None

@@ -13,13 +13,16 @@ stream ``(r, 1)`` in one vectorised call, again the same numbers as one call per
 Covered (:func:`vectorisable`): :class:`RandomSearch` under any protocol, and one-stage
 :class:`NARandomSearch` with free neighbours on a single-row oracle (one value per cell): its
 score of a cell is then fixed, and is computed with the objective's own arithmetic on the
-same arrays as the loop (:func:`na_scores`). REA and LS are covered by
-:mod:`~nb201_flat.search.lockstep`; charged, two-stage and best-evaluated NA-RS, and free NA-RS
-under stored-seed draws by :mod:`~nb201_flat.search.replay`. :func:`batched_ok` /
-:func:`run_batched` dispatch to
+same arrays as the loop (:func:`na_scores`). :func:`run_free_na` runs free one-stage and free
+best-evaluated NA-RS under any protocol, all runs at once: each run's first visits and first
+look-ups are found in O(n) by scattering positions into a (run, cell) table
+(:func:`first_seen`) rather than by sorting, and on stored-seed oracles the oracle stream's
+32-bit seed draws and doubles are read from its raw words in the loop's order. REA and LS are
+covered by :mod:`~nb201_flat.search.lockstep`; charged and two-stage NA-RS by
+:mod:`~nb201_flat.search.replay`. :func:`batched_ok` / :func:`run_batched` dispatch to
 whichever covers a combination, and the runner falls back to the loop for the rest. Results
 are identical to :func:`nb201_flat.search.runner.run_one`: best cell, score, queries,
-seconds, free queries, cache hits and the incumbent's change list.
+seconds, free queries and their seconds, cache hits and the incumbent's change list.
 
 Examples
 --------
