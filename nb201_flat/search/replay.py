@@ -387,7 +387,8 @@ def _replay_runs(
     nb = obj.neighbourhood.arrays(data.space)
     out = []
     first = _first_block(data)
-    if obj.charge:  # each centre charges its neighbours too
+    two_stage = isinstance(algorithm, NARandomSearch) and algorithm.rerank_top_k is not None
+    if obj.charge and not two_stage:  # each centre charges its neighbours too
         first = max(8, first // (1 + nb.width))
     for r in runs:
         block = first
