@@ -267,12 +267,12 @@ class _Lookups:
         ``paid < f``.
     counts
         Free look-ups of each run.
-    per_first, costs
-        Free look-ups of each newly paid cell, and the training seconds of each (for
-        :func:`_first_sums`).
+    per_first, cells, costs
+        Free look-ups of each newly paid cell; the cells looked up, in order, and the
+        training seconds of each (for :func:`_first_sums`).
     """
 
-    __slots__ = ("costs", "counts", "first", "idx", "look", "paid", "per_first")
+    __slots__ = ("cells", "costs", "counts", "first", "idx", "look", "paid", "per_first")
 
     def __init__(
         self,
@@ -307,8 +307,9 @@ class _Lookups:
         self.idx, self.look = idx, look
         self.per_first = look.sum(axis=1)
         self.counts = np.bincount(run_of, weights=self.per_first, minlength=n_runs).astype(np.int64)
-        # the seconds they would have cost, first after first, neighbour order within one
-        self.costs = np.zeros(0) if costs is None else costs[idx[look]]
+        # the cells looked up, first after first, neighbour order within one; their seconds
+        self.cells: IntArray = idx[look].astype(np.int64)
+        self.costs = np.zeros(0) if costs is None else costs[self.cells]
 
 
 def _first_sums(per_first: IntArray, costs: FloatArray) -> FloatArray:
@@ -689,7 +690,7 @@ def _seeded_offers(
     pick[ev_f[i32]] = (m >> np.uint64(32)).astype(np.int64)
     own_v = by_seed[pick * size + f_cell]
     # free look-ups: random() doubles, one stored seed each
-    lk_cell = idx[look].astype(np.int64)
+    lk_cell = lookups.cells
     u = (raw[word[ev_j > 0]] >> np.uint64(11)).astype(np.float64) * (1.0 / 9007199254740992.0)
     # floor(u * n) as the oracle's, by truncation: u * n is never negative
     lk_pick = (u * np.maximum(counts[lk_cell], 1)).astype(np.int64)
