@@ -382,7 +382,13 @@ def centre_draws(seed: int, runs: list[int], n_dom: int, block: int) -> IntArray
     >>> centre_draws(7, [1, 2], 15_625, 50)[1].tolist() == g.integers(15_625, size=50).tolist()
     True
     """
+    if len(runs) * block > _CACHED_DRAWS:  # a long search of few runs: not worth keeping
+        return _centre_draws.__wrapped__(seed, tuple(runs), n_dom, block)
     return _centre_draws(seed, tuple(runs), n_dom, block)
+
+
+# draws kept per cached block (8 bytes each): 500 runs of a few hundred draws fit many times
+_CACHED_DRAWS = 1 << 21
 
 
 @functools.lru_cache(maxsize=4)
@@ -445,9 +451,13 @@ def run_free_na(
     if not free_na_kind(algorithm):
         raise ValueError(f"{algorithm.label} is not free one-stage or best-evaluated NA-RS")
     assert isinstance(algorithm, NARandomSearch | NABestEvaluatedSearch)
+    from nb201_flat.search.lockstep import replay_matches_numpy
+
     obj = algorithm.objective
     nb = obj.neighbourhood.arrays(data.space)
     seeded = data.order is not None and data.counts is not None
+    if seeded and not replay_matches_numpy():  # the oracle stream is read from its raw words
+        return [run_one(data, algorithm, seed, int(r)) for r in runs]
     score = None
     if not seeded and isinstance(algorithm, NARandomSearch):
         score = na_scores(data, obj)

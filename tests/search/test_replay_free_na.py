@@ -273,3 +273,30 @@ def test_two_stage_under_stored_seeds(algo: NARandomSearch, space: Space) -> Non
     assert sum(r.queries for r in loop) > 60
     assert rp.run_seeded(data, algo, 6, range(60)) == loop
     assert vec.run_batched(data, algo, 6, range(60)) == loop
+
+
+def test_another_numpy_stream_sends_stored_seeds_to_the_loop(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from nb201_flat.search import lockstep
+
+    data = _data(SMALL, np.random.default_rng(2), seeds=3, budget_seconds=30.0)
+    algo = NARandomSearch(OBJECTIVES[0])
+    calls: list[int] = []
+
+    def loop(d: OracleData, a: SearchAlgorithm, seed: int, run: int) -> object:
+        calls.append(run)
+        return run_one(d, a, seed, run)
+
+    monkeypatch.setattr(lockstep, "replay_matches_numpy", lambda: False)
+    monkeypatch.setattr(vec, "run_one", loop)
+    assert vec.run_free_na(data, algo, 1, range(5)) == [run_one(data, algo, 1, r) for r in range(5)]
+    assert calls == list(range(5))
+
+
+def test_long_blocks_are_not_cached() -> None:
+    vec._centre_draws.cache_clear()
+    vec.centre_draws(1, [0], 10, vec._CACHED_DRAWS + 1)
+    assert vec._centre_draws.cache_info().currsize == 0
+    vec.centre_draws(1, [0], 10, 100)
+    assert vec._centre_draws.cache_info().currsize == 1
