@@ -474,20 +474,27 @@ def run_free_na(
         draws = centre_draws(seed, todo, n_dom, block)
         step = max(1, min(_CHUNK_KEYS // size, _CHUNK_ENTRIES // (block * (nb.width + 2))))
         scratch = _Scratch.fit(scratch, min(step, len(todo)) * size + 1)
-        # each run's free seconds are added up over its chunk's sums at the end
+        # free seconds: one block sum per look-up count over several chunks at once (fewer
+        # blocks), then each run's sums added up at the end
         ended: list[int] = []
-        pending: list[tuple[FloatArray, IntArray]] = []
+        sums: list[FloatArray] = []
+        f_runs: list[IntArray] = []
+        waiting: list[tuple[IntArray, FloatArray]] = []
         for lo in range(0, len(todo), step):
             chunk = todo[lo : lo + step]
-            got, (sums, f_run) = _free_na_block(
+            got, (per_first, costs, f_run) = _free_na_block(
                 data, algorithm, nb, score, seed, chunk, draws[lo : lo + step], scratch
             )
-            pending.append((sums, f_run + len(ended)))
+            f_runs.append(f_run + len(ended))
+            waiting.append((per_first, costs))
+            if sum(c.size for _, c in waiting) >= _CHUNK_ENTRIES or lo + step >= len(todo):
+                per, cost = (np.concatenate(x) for x in zip(*waiting, strict=True))
+                sums.append(_first_sums(per, cost))
+                waiting = []
             ended.extend(got)
             done.update({r: rec for r, rec in got.items() if rec is not None})
         if ended:
-            sums, f_run = (np.concatenate(x) for x in zip(*pending, strict=True))
-            secs = _run_totals(sums, f_run, len(ended)).tolist()
+            secs = _run_totals(np.concatenate(sums), np.concatenate(f_runs), len(ended)).tolist()
             for r, s in zip(ended, secs, strict=True):
                 rec = done.get(r)
                 # None: a rare rejection in a seed draw, which the loop replays
@@ -510,10 +517,11 @@ def _free_na_block(
     runs: list[int],
     draws: IntArray,
     scratch: _Scratch,
-) -> tuple[dict[int, RunRecord | None], tuple[FloatArray, IntArray]]:
+) -> tuple[dict[int, RunRecord | None], tuple[IntArray, FloatArray, IntArray]]:
     """The runs among ``runs`` that their centre ``draws`` take to their end (None: one the
     loop must run, after a rare rejection in a seed draw), without their free seconds; and
-    the free seconds of each newly paid cell, with its run (its place among the records)."""
+    for :func:`_first_sums`, the free look-ups of each newly paid cell and their seconds,
+    with its run (its place among the records)."""
     size = data.space.size
     cand = data.candidates
     block = draws.shape[1]
@@ -537,7 +545,8 @@ def _free_na_block(
     ends = np.where(over.any(axis=1), over.argmax(axis=1), block)
     keep = np.flatnonzero(ends < block)
     if keep.size == 0:
-        return {}, (np.zeros(0), np.zeros(0, dtype=np.int64))
+        none = np.zeros(0, dtype=np.int64)
+        return {}, (none, np.zeros(0), none)
     if keep.size < n_runs:
         cells, ch, secs, qs, ends = cells[keep], ch[keep], secs[keep], qs[keep], ends[keep]
         runs = [runs[k] for k in keep.tolist()]
@@ -597,7 +606,7 @@ def _free_na_block(
             changes=tuple(chg),
             free_seconds=0.0,  # summed by the caller, over all chunks at once
         )
-    return out, (_first_sums(lookups.per_first, lookups.costs), f_run)
+    return out, (lookups.per_first, lookups.costs, f_run)
 
 
 def _improvements(
