@@ -678,16 +678,16 @@ def _seeded_offers(
     f_run, f_t, f_cell = first
     idx, look = lookups.idx, lookups.look
     n_f, width = look.shape
-    ev = np.flatnonzero(np.concatenate(((counts[f_cell] > 1)[:, None], look), axis=1))
-    ev_f, ev_j = np.divmod(ev, width + 1)
-    ev_run = f_run[ev_f]
-    i32 = np.flatnonzero(ev_j == 0)
-    r32 = ev_run[i32]
+    # each newly paid cell with a choice of seeds draws 32 bits, then its look-ups a double each
+    i32 = np.flatnonzero(counts[f_cell] > 1)
+    r32 = f_run[i32]
     odd = ((np.arange(i32.size) - np.searchsorted(r32, r32)) & 1).astype(bool)
-    consumes = np.ones(ev.size, dtype=bool)
-    consumes[i32[odd]] = False
-    word = np.cumsum(consumes) - 1  # the runs' words laid end to end, run after run
-    n_words = np.bincount(ev_run[consumes], minlength=n_runs).tolist()
+    opens = np.zeros(n_f, dtype=np.int64)  # 1 where the own draw opens a fresh word
+    opens[i32[~odd]] = 1
+    per = lookups.per_first
+    step = opens + per
+    w_before = np.cumsum(step) - step  # words before each first: runs' words end to end
+    n_words = np.bincount(f_run, weights=step, minlength=n_runs).astype(np.int64).tolist()
     raw = np.concatenate(
         [np.zeros(0, dtype=np.uint64)]
         + [
@@ -696,21 +696,23 @@ def _seeded_offers(
             if n
         ]
     )
-    w_of = word[i32]
+    w_of = w_before[i32]
     w_of[odd] = w_of[np.flatnonzero(odd) - 1]  # the word its predecessor opened
     w = raw[w_of]
     w32 = np.where(odd, w >> np.uint64(32), w & _M32)
     # own draws: Lemire, which almost never rejects; a rejection goes back to the loop
-    ne = counts[f_cell[ev_f[i32]]].astype(np.uint64)
+    ne = counts[f_cell[i32]].astype(np.uint64)
     m = w32 * ne
     redo = np.zeros(n_runs, dtype=bool)
     redo[r32[(m & _M32) < (_TWO32 - ne) % ne]] = True
     pick = np.zeros(n_f, dtype=np.int64)
-    pick[ev_f[i32]] = (m >> np.uint64(32)).astype(np.int64)
+    pick[i32] = (m >> np.uint64(32)).astype(np.int64)
     own_v = by_seed[pick * size + f_cell]
     # free look-ups: random() doubles, one stored seed each
     lk_cell = lookups.cells
-    u = (raw[word[ev_j > 0]] >> np.uint64(11)).astype(np.float64) * (1.0 / 9007199254740992.0)
+    # a first's look-ups take the words right after its own draw's, one each
+    lk_word = np.repeat(w_before + opens - (np.cumsum(per) - per), per) + np.arange(lk_cell.size)
+    u = (raw[lk_word] >> np.uint64(11)).astype(np.float64) * (1.0 / 9007199254740992.0)
     # floor(u * n) as the oracle's, by truncation: u * n is never negative
     lk_pick = (u * np.maximum(counts[lk_cell], 1)).astype(np.int64)
     # what a newly paid cell saw of a neighbour: its own look-up's value, else the value paid
