@@ -3,10 +3,12 @@
 Charged one-stage NA-RS, two-stage NA-RS and best-evaluated NA-RS read the same streams as the
 loop (:func:`nb201_flat.search.runner.run_one`): the algorithm's draws are taken in blocks from
 its own generator, and each run's charges, budget end and NA memory are replayed over them
-with numpy. On an oracle that draws stored seeds (the 200-epoch protocols), free one-stage and
-free best-evaluated NA-RS interleave the oracle stream's 32-bit words exactly as the loop does
-(:class:`~nb201_flat.search.lockstep._Stream` explains how numpy consumes them). Results equal
-the loop's, record for record; :mod:`~nb201_flat.search.vectorised` dispatches here.
+with numpy. On an oracle that draws stored seeds (the 200-epoch protocols) each run's values
+are drawn from its own oracle stream by numpy, in the loop's order (:class:`_Values`): the
+seed of each paid cell, then (two-stage, free) the look-ups of stage 2. Free one-stage and free
+best-evaluated NA-RS run all runs at once instead
+(:func:`~nb201_flat.search.vectorised.run_free_na`). Results equal the loop's, record for
+record; :mod:`~nb201_flat.search.vectorised` dispatches here.
 
 Examples
 --------
@@ -32,12 +34,12 @@ from nb201_flat.neighbours import NeighbourArrays
 from nb201_flat.search.algorithms import (
     NABestEvaluatedSearch,
     NARandomSearch,
-    NeighbourObjective,
     SearchAlgorithm,
 )
-from nb201_flat.search.lockstep import _M32, _TWO32, _NAScores
+from nb201_flat.search.lockstep import _NAScores
 from nb201_flat.search.oracle import FloatArray, IntArray, OracleData
 from nb201_flat.search.runner import RunRecord, run_one
+from nb201_flat.search.vectorised import _aggregate_rows
 from nb201_flat.types import BoolArray
 
 
@@ -46,6 +48,7 @@ def replay_kind(algorithm: SearchAlgorithm) -> bool:
     """NA-RS forms replayed run by run from their draws: charged one-stage NA-RS, two-stage
     NA-RS (free or charged) and best-evaluated NA-RS (free or charged).
 
+    >>> from nb201_flat.search.algorithms import NeighbourObjective
     >>> replay_kind(NARandomSearch(NeighbourObjective(charge=True)))
     True
     >>> replay_kind(NARandomSearch())  # the vectorised module's
@@ -155,13 +158,14 @@ def _record(run: int, inc: _Inc, own: _Own, free: int, free_s: float) -> RunReco
 def _replay_one(
     data: OracleData,
     algo: NARandomSearch | NABestEvaluatedSearch,
-    scores: _NAScores,
+    scores: _NAScores | None,
     nb: NeighbourArrays,
     seed: int,
     run: int,
     block: int,
 ) -> RunRecord | None:
-    """One run from ``block`` centre draws; None when they do not reach the run's end."""
+    """One run from ``block`` centre draws; None when they do not reach the run's end.
+    ``scores`` is None on an oracle with stored seeds (charged one-stage forms only)."""
     gen = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(run, 0)))
     cand = data.candidates
     draws = gen.integers(data.space.size if cand is None else len(cand), size=block)
@@ -177,17 +181,28 @@ def _replay_one(
         full = np.concatenate((cent[:, None], nb.indices[cent]), axis=1)
         valid = np.concatenate((np.ones((block, 1), dtype=bool), nb.indices[cent] >= 0), axis=1)
         seq = full[valid].astype(np.int64)
-        _, secs, qs, end, _ = own.run(seq)
+        fresh, secs, qs, end, _ = own.run(seq)
         if end == seq.size:
             return None
+        if data.order is not None:  # stored seeds: each cell's value is drawn when paid
+            vals = _Values(data, seed, run)
+            vals.pay(seq[:end][fresh[:end]])
+            row = vals.paid
         if isinstance(algo, NABestEvaluatedSearch):
             inc.offers(seq[:end], row[seq[:end]], secs, qs)
         else:
             last = np.cumsum(valid.sum(axis=1)) - 1
             ok = last < end
             c = cent[ok]
-            inc.offers(c, scores.score[c], secs[last[ok]], qs[last[ok]])
+            if scores is None:  # every member is paid by the time the centre is scored
+                own_col = 0 if algo.objective.include_self else 1
+                g = np.where(valid[ok], row[full[ok]], np.nan)[:, own_col:]
+                f = _aggregate_rows(g, valid[ok][:, own_col:], algo.objective)
+            else:
+                f = scores.score[c]
+            inc.offers(c, f, secs[last[ok]], qs[last[ok]])
     elif top is None:
+        assert scores is not None
         # best-evaluated with free neighbours: each centre, then its neighbours' look-ups
         fresh, secs, qs, end, _ = own.run(cent)
         if end == cent.size:
@@ -221,57 +236,125 @@ def _replay_one(
             return None
         n1 = min(end, stop1)
         c = cent[:n1]
-        inc.offers(c, row[c], secs, qs)
+        vals = _Values(data, seed, run)
+        vals.pay(c[fresh[:n1]])
+        inc.offers(c, vals.paid[c], secs, qs)
         if stop1 < end or not charge:
             if stop1 < end:  # stage 1 stopped by its share: undo the charges after it
                 own = _Own(data)
                 own.run(c)
             if not stalled or stop1 < end:
-                free, free_s = _stage2(data, algo, scores, nb, own, inc, c, fresh[:n1], charge)
+                stage1 = (c, fresh[:n1])
+                free, free_s = _stage2(data, algo, scores, nb, own, inc, stage1, vals)
     return _record(run, inc, own, free, free_s)
+
+
+class _Values:
+    """What one run's oracle answers: its single row, or stored seeds drawn from the run's
+    oracle stream as the loop draws them (``integers(counts)`` at each paid query of a cell
+    with a choice of seeds, ``random()`` per free look-up), by numpy itself."""
+
+    __slots__ = ("data", "free", "paid", "rng")
+
+    def __init__(self, data: OracleData, seed: int, run: int) -> None:
+        self.data = data
+        self.rng: np.random.Generator | None = None
+        self.paid: FloatArray = data.values[0]
+        self.free: FloatArray = self.paid
+        if data.order is not None and data.counts is not None:
+            self.rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(run, 1)))
+            self.paid = np.full(data.space.size, np.nan)
+            self.free = np.full(data.space.size, np.nan)
+
+    def pay(self, cells: IntArray) -> None:
+        """Newly paid cells, in order (an array of bounds draws as one call per bound)."""
+        d = self.data
+        if self.rng is None or d.order is None or d.counts is None:
+            return
+        n = d.counts[cells]
+        pick = np.zeros(cells.size, dtype=np.int64)
+        multi = n > 1
+        pick[multi] = self.rng.integers(0, n[multi])
+        self.paid[cells] = d.values[d.order[pick, cells], cells]
+
+    def look(self, cells: IntArray) -> None:
+        """One ``query_free`` of ``cells``."""
+        d = self.data
+        if self.rng is None or d.order is None or d.counts is None:
+            return
+        n = np.maximum(d.counts[cells], 1)
+        pick = np.floor(self.rng.random(cells.size) * n).astype(np.int64)
+        self.free[cells] = d.values[d.order[pick, cells], cells]
 
 
 def _stage2(
     data: OracleData,
     algo: NARandomSearch,
-    scores: _NAScores,
+    scores: _NAScores | None,
     nb: NeighbourArrays,
     own: _Own,
     inc: _Inc,
-    stage1: IntArray,
-    fresh: BoolArray,
-    charge: bool,
+    stage1: tuple[IntArray, BoolArray],
+    vals: _Values,
 ) -> tuple[int, float]:
-    """Two-stage NA-RS's re-ranking of the top-k validation cells; (free look-ups, seconds)."""
-    row = data.values[0]
-    seen = stage1[fresh]  # first visits, in order
-    v = row[seen]
+    """Two-stage NA-RS's re-ranking of the top-k validation cells; (free look-ups, seconds).
+
+    ``stage1`` is stage 1's draws and which of them were first visits; ``scores`` the fixed
+    NA scores of a single-row oracle, or None under stored seeds, where each re-ranked cell's
+    score is aggregated from the values its run drew."""
+    charge = algo.objective.charge
+    cells, fresh = stage1
+    seen = cells[fresh]  # first visits, in order
+    v = vals.paid[seen]
     key = np.where(np.isnan(v), np.inf, -v)
     ranked = seen[np.argsort(key, kind="stable")][: int(algo.rerank_top_k or 0)]
     known = np.zeros(data.space.size, dtype=bool)
     free, free_s = 0, 0.0
-    best = -np.inf
+    done: list[tuple[int, float, int]] = []  # re-ranked cells, with the counters then
+    rows: list[FloatArray] = []
     for j in ranked.tolist():
         own.stall += 1  # own(j): paid in stage 1
         if own.stall > own.limit:
             break
         nbrs = nb.of(j).astype(np.int64)
         if charge:
-            _, _, _, end, _ = own.run(nbrs)
+            new, _, _, end, _ = own.run(nbrs)
             if end < nbrs.size:
                 break
+            vals.pay(nbrs[new])
+            seen_v = vals.paid[nbrs]
         else:
             need = ~own.paid[nbrs] & ~known[nbrs]
             if need.any():
-                new = nbrs[need]
-                known[new] = True
-                free += int(new.size)
+                new_c = nbrs[need]
+                known[new_c] = True
+                free += int(new_c.size)
                 if data.costs is not None:
-                    free_s += float(data.costs[new].sum())
-        s = float(scores.score[j])
+                    free_s += float(data.costs[new_c].sum())
+                vals.look(new_c)
+            seen_v = np.where(own.paid[nbrs], vals.paid[nbrs], vals.free[nbrs])
+        done.append((j, own.seconds, own.queries))
+        if scores is None:
+            rows.append(np.concatenate(([vals.paid[j]], seen_v)))
+    if not done:
+        return free, free_s
+    if scores is not None:
+        f = scores.score[[j for j, _, _ in done]]
+    else:
+        obj = algo.objective
+        width = max(r.size for r in rows)
+        g = np.full((len(rows), width), np.nan)
+        ok = np.zeros(g.shape, dtype=bool)
+        for k, r in enumerate(rows):
+            g[k, : r.size] = r
+            ok[k, : r.size] = True
+        own_col = 0 if obj.include_self else 1
+        f = _aggregate_rows(g[:, own_col:], ok[:, own_col:], obj)
+    best = -np.inf
+    for (j, secs, qs), s in zip(done, f.tolist(), strict=True):
         if s > best:
             best = s
-            inc.set(j, s, own.seconds, own.queries)
+            inc.set(j, s, secs, qs)
     return free, free_s
 
 
@@ -282,14 +365,30 @@ def run_replay(
     if not replay_ok(data, algorithm):
         raise ValueError(f"{algorithm.label} has no replayed form under this protocol")
     assert isinstance(algorithm, NARandomSearch | NABestEvaluatedSearch)
+    from nb201_flat.search.vectorised import free_na_kind, run_free_na
+
+    if free_na_kind(algorithm):  # best-evaluated with free neighbours: all runs at once
+        return run_free_na(data, algorithm, seed, runs)
+    return _replay_runs(data, algorithm, _NAScores(data, algorithm.objective), seed, runs)
+
+
+def _replay_runs(
+    data: OracleData,
+    algorithm: SearchAlgorithm,
+    scores: _NAScores | None,
+    seed: int,
+    runs: range | list[int],
+) -> list[RunRecord]:
+    """Each run by :func:`_replay_one`, with more centre draws while they fall short."""
+    assert isinstance(algorithm, NARandomSearch | NABestEvaluatedSearch)
     from nb201_flat.search.vectorised import _first_block
 
     obj = algorithm.objective
-    scores = _NAScores(data, obj)
     nb = obj.neighbourhood.arrays(data.space)
     out = []
     first = _first_block(data)
-    if obj.charge:  # each centre charges its neighbours too
+    two_stage = isinstance(algorithm, NARandomSearch) and algorithm.rerank_top_k is not None
+    if obj.charge and not two_stage:  # each centre charges its neighbours too
         first = max(8, first // (1 + nb.width))
     for r in runs:
         block = first
@@ -307,11 +406,12 @@ def run_replay(
 
 # -- one-stage NA-RS and best-evaluated NA-RS, free neighbours, stored seeds drawn -----------
 def seeded_ok(data: OracleData, algorithm: SearchAlgorithm) -> bool:
-    """Free one-stage NA-RS or best-evaluated NA-RS on an oracle that draws stored seeds
-    (``random`` policy): replayed with the oracle stream's draws, in the loop's order.
+    """Any NA-RS form (one-stage, two-stage or best-evaluated; free or charged) on an oracle
+    that draws stored seeds (``random`` policy): replayed with the oracle stream's draws, in
+    the loop's order.
 
-    >>> from nb201_flat.search.algorithms import NeighbourObjective
-    >>> seeded_kind(NARandomSearch()), seeded_kind(NARandomSearch(rerank_top_k=3))
+    >>> from nb201_flat.search.algorithms import RegularizedEvolution
+    >>> seeded_kind(NARandomSearch(rerank_top_k=3)), seeded_kind(RegularizedEvolution())
     (True, False)
     """
     return seeded_kind(algorithm) and data.order is not None and data.counts is not None
@@ -319,161 +419,19 @@ def seeded_ok(data: OracleData, algorithm: SearchAlgorithm) -> bool:
 
 def seeded_kind(algorithm: SearchAlgorithm) -> bool:
     """Whether the algorithm has the seeded replay (the protocol may still rule it out)."""
-    if isinstance(algorithm, NABestEvaluatedSearch):
-        return not algorithm.objective.charge
-    return (
-        isinstance(algorithm, NARandomSearch)
-        and algorithm.rerank_top_k is None
-        and not algorithm.objective.charge
-    )
-
-
-def _aggregate_rows(g: FloatArray, valid: BoolArray, objective: NeighbourObjective) -> FloatArray:
-    """``objective.aggregate`` of each row's valid entries (in order), the same floats: rows
-    are grouped by their number of members and aggregated as one block each."""
-    from nb201_flat.landscape.neighbourhood import _agg_level, _chunk_stats
-
-    agg, q = _agg_level(objective.neighbourhood)
-    out = np.full(len(g), np.nan)
-    counts = valid.sum(axis=1)
-    for c in np.unique(counts).tolist():
-        rows = np.flatnonzero(counts == c)
-        if c == 0:
-            out[rows] = [objective.aggregate(np.empty(0)) for _ in rows.tolist()]
-            continue
-        block = np.ascontiguousarray(g[rows][valid[rows]].reshape(len(rows), c))
-        res: dict[str, FloatArray] = {
-            agg: np.full(len(rows), np.nan),
-            "n": np.full(len(rows), np.nan),
-        }
-        any_nan = bool(np.isnan(block).any())
-        _chunk_stats(block, None, block[:, 0], any_nan, (agg,), q, 0.0, False, res, slice(None))
-        out[rows] = res[agg]
-    return out
+    return isinstance(algorithm, NABestEvaluatedSearch | NARandomSearch)
 
 
 def run_seeded(
     data: OracleData, algorithm: SearchAlgorithm, seed: int, runs: range | list[int]
 ) -> list[RunRecord]:
-    """The runs of an algorithm :func:`seeded_ok` accepts, as :func:`run_one` gives them."""
+    """The runs of an algorithm :func:`seeded_ok` accepts, as :func:`run_one` gives them:
+    with free neighbours all at once, by :func:`~nb201_flat.search.vectorised.run_free_na`;
+    charged, run by run (the oracle stream then holds only the paid queries' seed draws)."""
     if not seeded_ok(data, algorithm):
         raise ValueError(f"{algorithm.label} has no seeded replay under this protocol")
-    assert isinstance(algorithm, NARandomSearch | NABestEvaluatedSearch)
-    from nb201_flat.search.vectorised import _first_block, _Scores
+    from nb201_flat.search.vectorised import free_na_kind, run_free_na
 
-    obj = algorithm.objective
-    nb = obj.neighbourhood.arrays(data.space)
-    lookups = _Scores.__new__(_Scores)  # only its free-look-up accounting is used
-    lookups._data = data
-    lookups._nb = nb
-    out = []
-    for r in runs:
-        block = _first_block(data)
-        got: RunRecord | bool | None = None
-        while block <= (1 << 22):
-            got = _seeded_one(data, algorithm, nb, lookups, seed, int(r), block)
-            if got is not None:
-                break
-            block *= 4
-        out.append(got if isinstance(got, RunRecord) else run_one(data, algorithm, seed, int(r)))
-    return out
-
-
-def _seeded_one(
-    data: OracleData,
-    algo: NARandomSearch | NABestEvaluatedSearch,
-    nb: NeighbourArrays,
-    lookups: object,
-    seed: int,
-    run: int,
-    block: int,
-) -> RunRecord | bool | None:
-    """One run from ``block`` centre draws: None when they do not reach the run's end, False
-    when the loop must be used."""
-    assert data.order is not None and data.counts is not None
-    gen = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(run, 0)))
-    cand = data.candidates
-    draws = gen.integers(data.space.size if cand is None else len(cand), size=block)
-    cent: IntArray = draws if cand is None else cand[draws].astype(np.int64)
-    own = _Own(data)
-    fresh, secs, qs, end, _ = own.run(cent)
-    if end == cent.size:
-        return None
-    c = cent[:end]
-    fr = fresh[:end]
-    size = data.space.size
-    big = np.iinfo(np.int64).max
-    paid_t = np.full(size, big, dtype=np.int64)
-    paid_t[c[fr]] = np.flatnonzero(fr)
-    nbr = nb.indices[c].astype(np.int64)
-    valid = nbr >= 0
-    safe = np.where(valid, nbr, 0)
-    # free look-ups: a neighbour not yet paid, at the first centre that needs it
-    t_of = np.broadcast_to(np.arange(end)[:, None], nbr.shape)
-    flat_t = t_of[valid]
-    flat_c = nbr[valid]
-    flat_pos = np.flatnonzero(valid.ravel())
-    _, first = np.unique(flat_c, return_index=True)
-    look = np.zeros(flat_c.size, dtype=bool)
-    look[first] = flat_t[first] < paid_t[flat_c[first]]
-    # the oracle stream's events in order: own draw of a new centre (32-bit, when it has a
-    # choice of seeds), then one double per free look-up of that centre, in neighbour order
-    counts = data.counts
-    own_ev = fr & (counts[c] > 1)
-    ev_t = np.concatenate((np.flatnonzero(own_ev), flat_t[look]))
-    ev_kind = np.concatenate((np.zeros(int(own_ev.sum()), dtype=np.int64), 1 + flat_pos[look]))
-    order = np.lexsort((ev_kind, ev_t))
-    is32 = ev_kind[order] == 0
-    j32 = np.cumsum(is32) - 1
-    consumes = np.where(is32, j32 % 2 == 0, True)
-    word = np.cumsum(consumes) - 1
-    n_words = int(consumes.sum())
-    bits = np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(run, 1)))
-    raw = bits.random_raw(max(n_words, 1))
-    # an odd 32-bit draw takes the high half of the word its predecessor opened
-    w32_idx = word[is32]
-    w32_idx[1::2] = w32_idx[0::2][: w32_idx[1::2].size]
-    w32 = np.where(
-        np.arange(w32_idx.size) % 2 == 0, raw[w32_idx] & _M32, raw[w32_idx] >> np.uint64(32)
-    )
-    # own draws: Lemire, which almost never rejects; a rejection goes back to the loop
-    own_cells = c[np.flatnonzero(own_ev)]
-    ne = counts[own_cells].astype(np.uint64)
-    m = w32 * ne
-    if ((m & _M32) < (_TWO32 - ne) % ne).any():
-        return False
-    vals = data.values
-    paid_v = np.full(size, np.nan)
-    newc = c[fr]
-    pick_own = np.zeros(newc.size, dtype=np.int64)
-    sel = counts[newc] > 1
-    pick_own[sel] = (m >> np.uint64(32)).astype(np.int64)
-    paid_v[newc] = vals[data.order[pick_own, newc], newc]
-    # free look-ups: doubles as random() makes them, one stored seed each
-    dbl = raw[word[~is32]]
-    u = (dbl >> np.uint64(11)).astype(np.float64) * (1.0 / 9007199254740992.0)
-    lk_cells = flat_c[look]
-    # the lexsort put look-ups in (centre, neighbour) order, as flat_c[look] already is
-    pick = np.floor(u * np.maximum(counts[lk_cells], 1)).astype(np.int64)
-    free_v = np.full(size, np.nan)
-    free_v[lk_cells] = vals[data.order[pick, lk_cells], lk_cells]
-    # what each centre saw of each neighbour: paid by then, or its free value
-    seen = np.where(paid_t[safe] <= t_of, paid_v[safe], free_v[safe])
-    own_v = paid_v[c]
-    inc = _Inc()
-    if isinstance(algo, NARandomSearch):
-        obj = algo.objective
-        if obj.include_self:
-            g = np.concatenate((own_v[:, None], seen), axis=1)
-            gv = np.concatenate((np.ones((end, 1), dtype=bool), valid), axis=1)
-        else:
-            g, gv = seen, valid
-        inc.offers(c, _aggregate_rows(g, gv, obj), secs, qs)
-    else:
-        full = np.concatenate((c[:, None], nbr), axis=1)
-        fv = np.concatenate((own_v[:, None], seen), axis=1)
-        ok = np.concatenate((np.ones((end, 1), dtype=bool), valid), axis=1)
-        at = np.broadcast_to(np.arange(end)[:, None], full.shape)[ok]
-        inc.offers(full[ok], fv[ok], secs[at], qs[at])
-    free, free_s = lookups.free_lookups(c[fr])  # type: ignore[attr-defined]
-    return _record(run, inc, own, free, free_s)
+    if free_na_kind(algorithm):
+        return run_free_na(data, algorithm, seed, runs)
+    return _replay_runs(data, algorithm, None, seed, runs)

@@ -242,6 +242,6 @@ def test_seeded_na_rs_identical_with_stored_seeds(nb201_like: Table, algo: Searc
 def test_seeded_replay_refuses_what_it_does_not_model(nb201_like: Table) -> None:
     single = nb201_protocol(seed_policy="mean").oracle_data(nb201_like)
     assert not rp.seeded_ok(single, SEEDED[0])  # the vectorised module's
-    assert not rp.seeded_kind(NARandomSearch(NeighbourObjective(charge=True)))
+    assert not rp.seeded_kind(RegularizedEvolution(objective=NA))  # the lock-step module's
     with pytest.raises(ValueError, match="no seeded replay"):
         rp.run_seeded(single, SEEDED[0], 0, range(2))
