@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import resource
 import subprocess
 import sys
 import tempfile
@@ -20,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks._common import CACHE_DIR, Row, missing_data_note, tidy_path, traced_peak_mb
+from benchmarks._common import CACHE_DIR, Row, tidy_path, traced_peak_mb
 
 GROUP_START = "startup"
 GROUP_FIG = "figures"
@@ -108,12 +107,10 @@ def run_figures(*, quick: bool, repeats: int) -> list[Row]:
         from benchmarks.bench_official import imported_table
         from nb201_flat.storage import load_saved_table
 
-        table_path = imported_table(tidy, CACHE_DIR)
-        tab = load_saved_table(table_path)
+        tab = load_saved_table(imported_table(tidy, CACHE_DIR))
         values = tab.vector("cifar10", "ori-test", 200, "accuracy")
         what = "cifar10 ori-test@200 accuracy"
     else:
-        table_path = None
         values = np.random.default_rng(0).normal(70.0, 10.0, NB201.size)
         what = "synthetic values (no shared data)"
     bands = a2m_bands("cifar10")
@@ -143,31 +140,5 @@ def run_figures(*, quick: bool, repeats: int) -> list[Row]:
             "(warm neighbour arrays)",
         )
     )
-    if quick or table_path is None:
-        rows.append(
-            Row(
-                GROUP_FIG,
-                "nb201-flat figures end to end (real table)",
-                status="skipped",
-                note="quick mode" if quick else missing_data_note(),
-            )
-        )
-        return rows
-    with tempfile.TemporaryDirectory() as tmp:
-        cmd = [sys.executable, "-m", "nb201_flat", "figures", "--table", str(table_path)]
-        t0 = time.perf_counter()
-        subprocess.run([*cmd, "--out", tmp], check=True, capture_output=True, timeout=1800)
-        wall = time.perf_counter() - t0
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
-    rows.append(
-        Row(
-            GROUP_FIG,
-            "nb201-flat figures end to end (real table, 7 figures, png+pdf)",
-            ours_s=wall,
-            ours_peak_mb=peak,
-            target="<= 10 s and <= 400 MB",
-            note=f"met: time {wall <= 10}, memory {peak <= 400}; peak = largest child max RSS "
-            "so far (this command's, unless an earlier child was larger); timed once",
-        )
-    )
+    # `figures` end to end is measured by benchmarks.bench_figures (the whole process tree)
     return rows
