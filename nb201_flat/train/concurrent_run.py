@@ -38,7 +38,6 @@ import logging
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
-from contextlib import ExitStack
 
 from nb201_flat.errors import ArgumentError, CheckpointMismatchError, require
 
@@ -52,7 +51,6 @@ from nb201_flat.train.data import load_dataset  # noqa: E402
 from nb201_flat.train.jobs import JobResult, TrainJob, concurrency_key  # noqa: E402
 from nb201_flat.train.modes import apply_backend_flags, is_eval_epoch  # noqa: E402
 from nb201_flat.train.results_db import ResultsDB  # noqa: E402
-from nb201_flat.train.runlock import run_lock  # noqa: E402
 from nb201_flat.train.streams import ConcurrentSessions  # noqa: E402
 from nb201_flat.train.trainer import (  # noqa: E402
     DeviceData,
@@ -61,6 +59,7 @@ from nb201_flat.train.trainer import (  # noqa: E402
     _store_epoch,
     resolve_device,
 )
+from nb201_flat.train.unit import train_unit  # noqa: E402
 from nb201_flat.train.writer import BackgroundWriter  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -130,27 +129,9 @@ def train_concurrent(
     """
     jobs = list(jobs)
     check_concurrent(jobs)
-    with ExitStack() as stack:
-        for job in jobs:
-            stack.enter_context(run_lock(job.checkpoint_folder, job.name))
-        db = ResultsDB(jobs[0].db_path)
-        try:
-            results: dict[int, JobResult] = {}
-            todo = []
-            for pos, job in enumerate(jobs):
-                if db.is_done(job.key):
-                    metrics, t = db.final_metrics(job.key)
-                    results[pos] = JobResult(job, "skipped", metrics, t)
-                else:
-                    todo.append(pos)
-            if todo:
-                trained = _train(
-                    [jobs[p] for p in todo], db, progress=progress, on_epoch_end=on_epoch_end
-                )
-                results.update(zip(todo, trained, strict=True))
-        finally:
-            db.close()
-    return [results[p] for p in range(len(jobs))]
+    return train_unit(
+        jobs, lambda todo, db: _train(todo, db, progress=progress, on_epoch_end=on_epoch_end)
+    )
 
 
 def run_concurrent(jobs: Sequence[TrainJob]) -> list[JobResult]:

@@ -1,0 +1,49 @@
+"""Several jobs trained as one unit (a grouped network, or cells on concurrent streams).
+
+What every unit does around its training is the same: hold every member's run lock, skip the
+members the results database already has, train the rest together, and answer in job order.
+
+Examples
+--------
+>>> from nb201_flat.train.unit import train_unit
+>>> train_unit([], lambda jobs, db: [])
+[]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
+
+from nb201_flat.train.jobs import JobResult, TrainJob
+from nb201_flat.train.results_db import ResultsDB
+from nb201_flat.train.runlock import run_lock
+
+UnitTrainer = Callable[[list[TrainJob], ResultsDB], list[JobResult]]
+"""``train(jobs, db)``: trains the members not yet done, one result each, in order."""
+
+
+def train_unit(jobs: Sequence[TrainJob], train: UnitTrainer) -> list[JobResult]:
+    """Lock every member, skip those ``db`` has done, ``train`` the rest; results in job order."""
+    jobs = list(jobs)
+    if not jobs:
+        return []
+    with ExitStack() as stack:
+        for job in jobs:
+            stack.enter_context(run_lock(job.checkpoint_folder, job.name))
+        db = ResultsDB(jobs[0].db_path)
+        try:
+            results: dict[int, JobResult] = {}
+            todo = []
+            for pos, job in enumerate(jobs):
+                if db.is_done(job.key):
+                    metrics, t = db.final_metrics(job.key)
+                    results[pos] = JobResult(job, "skipped", metrics, t)
+                else:
+                    todo.append(pos)
+            if todo:
+                trained = train([jobs[p] for p in todo], db)
+                results.update(zip(todo, trained, strict=True))
+        finally:
+            db.close()
+    return [results[p] for p in range(len(jobs))]
