@@ -436,7 +436,11 @@ def run_cells(
     batched = [vectorised.batched_ok(datas[d], algos[a]) for d, a in pairs]
     tasks = _plan(pairs, batched, runs, jobs)
     total = runs * len(pairs)
-    with tqdm_class()(total=total, disable=not progress, desc="search", unit="run") as bar:
+    # no tqdm object without a bar: even a disabled one starts tqdm's monitor thread, which
+    # then lives on in this process, and the pools fork with it (a fork while it holds
+    # tqdm's lock leaves that lock held in the child)
+    bar_cls = tqdm_class() if progress else _NoBar
+    with bar_cls(total=total, desc="search", unit="run") as bar:
         records = _execute(datas, algos, tasks, seed, jobs, bar)
     for recs in records.values():
         recs.sort(key=lambda rec: rec.run)
@@ -452,6 +456,16 @@ def run_cells(
         notes=tuple(notes),
         protocols=tuple(prots),
     )
+
+
+class _NoBar(contextlib.nullcontext["_NoBar"]):
+    """A progress bar that draws nothing and starts no thread."""
+
+    def __init__(self, **_: Any) -> None:
+        super().__init__(self)
+
+    def update(self, n: int = 1) -> None:
+        """Nothing to draw."""
 
 
 def _abandon(ex: ProcessPoolExecutor) -> None:

@@ -9,6 +9,7 @@ sign only.
 from __future__ import annotations
 
 import collections
+import contextlib
 import functools
 import logging
 import os
@@ -105,8 +106,9 @@ def bootstrap_cis(
     """:func:`bootstrap_ci` of each vector of differences, the same numbers, computed once.
 
     A report asks for the CI of the same differences several times (NA-RS − RS is a paired
-    row, an accounting row and a route), so answers are kept (bounded, by the differences'
-    bytes); the new ones are computed in threads, as numpy's gather and mean release the GIL.
+    row, an accounting row and a route), so answers are kept (keyed by the differences'
+    bytes, at most ``_CI_CACHE_SIZE`` of them); the new ones are computed in threads, as
+    numpy's gather and mean release the GIL.
 
     >>> d = np.array([0.5, 1.0, 1.5, np.nan])
     >>> bootstrap_cis([d, d[:3]], n_boot=200) == [bootstrap_ci(d, n_boot=200)] * 2
@@ -119,17 +121,26 @@ def bootstrap_cis(
     keys = [(d.tobytes(), int(n_boot), float(confidence), int(seed)) for d in clean]
     todo = {k: d for k, d in zip(keys, clean, strict=True) if k not in _CI_CACHE}
     if todo:
-        for size in {d.size for d in todo.values() if d.size >= 2}:
-            _resamples(seed, n_boot, size)  # drawn once, here, not in racing threads
-        work = list(todo.items())
-        threads = min(len(work) // 8, _cpus())
-        if threads > 1:
-            with ThreadPoolExecutor(max_workers=threads) as ex:
-                got = list(ex.map(lambda d: _one_ci(d, n_boot, confidence, seed), todo.values()))
-        else:
-            got = [_one_ci(d, n_boot, confidence, seed) for d in todo.values()]
-        for (k, _), ci in zip(work, got, strict=True):
-            _CI_CACHE[k] = ci
+        # by number of pairs: each size's resampling indices drawn once, here, and held while
+        # its vectors are done (the lru cache of _resamples keeps only two sizes)
+        by_size: dict[int, list[tuple[tuple[bytes, int, float, int], FloatArray]]] = {}
+        for k, d in todo.items():
+            by_size.setdefault(d.size, []).append((k, d))
+        threads = min(len(todo) // 8, _cpus())
+        with contextlib.ExitStack() as stack:
+            ex = stack.enter_context(ThreadPoolExecutor(threads)) if threads > 1 else None
+            for size, group in by_size.items():
+                idx = _resamples(seed, n_boot, size) if size >= 2 else None
+
+                def one(
+                    d: FloatArray, idx: npt.NDArray[np.int64] | None = idx
+                ) -> tuple[float, float]:
+                    return _one_ci(d, idx, confidence)
+
+                vectors = [d for _, d in group]
+                got = list(ex.map(one, vectors)) if ex is not None else [one(d) for d in vectors]
+                for (k, _), ci in zip(group, got, strict=True):
+                    _CI_CACHE[k] = ci
     out = []
     for k in keys:
         _CI_CACHE.move_to_end(k)
@@ -146,10 +157,14 @@ def _cpus() -> int:
         return os.cpu_count() or 1
 
 
-def _one_ci(d: FloatArray, n_boot: int, confidence: float, seed: int) -> tuple[float, float]:
-    if d.size < 2:
+def _one_ci(
+    d: FloatArray, idx: npt.NDArray[np.int64] | None, confidence: float
+) -> tuple[float, float]:
+    """The CI of ``d`` from its resampling indices ``idx`` (:func:`_resamples`; None: fewer
+    than two pairs, no CI)."""
+    if idx is None or d.size < 2:
         return float("nan"), float("nan")
-    means = d[_resamples(seed, n_boot, d.size)].mean(axis=1)
+    means = d[idx].mean(axis=1)
     alpha = (1.0 - confidence) / 2.0
     lo, hi = np.quantile(means, [alpha, 1.0 - alpha])
     return float(lo), float(hi)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -219,3 +222,20 @@ def test_cells_may_share_a_protocol_name_but_not_a_label(nb201_like: Table) -> N
     assert list(res.runs["algorithm"].drop_duplicates()) == ["rs", "rs+"]
     with pytest.raises(AlgorithmError, match="unique"):
         run_cells(nb201_like, [(p, "rs", RandomSearch()), (q, "rs", RandomSearch())], runs=3)
+
+
+def test_a_search_without_a_bar_leaves_no_thread_behind() -> None:
+    # the pools fork: a thread alive in the parent (tqdm's monitor, which any tqdm object
+    # starts, even a disabled one, and which then lives on) must not be there when they do
+    code = (
+        "import threading\n"
+        "from nb201_flat.testing import synthetic_table\n"
+        "from nb201_flat.search import RandomSearch, LocalSearch, nb201_protocol, run_search\n"
+        "t = synthetic_table()\n"
+        "run_search(t, nb201_protocol(), {'rs': RandomSearch(), 'ls': LocalSearch()}, runs=3)\n"
+        "print([x.name for x in threading.enumerate()])\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300
+    )
+    assert out.stdout.strip() == "['MainThread']", out.stdout + out.stderr

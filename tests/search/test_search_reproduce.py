@@ -67,6 +67,22 @@ def test_bootstrap_cis_give_each_vector_its_own_ci_computed_once() -> None:
     assert bootstrap_cis(ds[:2], n_boot=300, seed=6) != got[:2]  # the seed is part of the key
 
 
+def test_bootstrap_cis_draw_each_sizes_resamples_once() -> None:
+    # more sizes than _resamples keeps: each size's indices drawn once all the same (its
+    # vectors are done while they are held), not once per vector
+    from nb201_flat.search.statistics import _resamples, bootstrap_cis
+
+    rng = np.random.default_rng(3)
+    ds = [rng.normal(0.0, 1.0, 40 + k % 5) for k in range(30)]  # 5 sizes, 6 vectors each
+    _resamples.cache_clear()
+    got = bootstrap_cis(ds, n_boot=200, seed=11)
+    assert _resamples.cache_info().misses == 5
+    for d, (lo, hi) in zip(ds, got, strict=True):
+        means = d[_resamples(11, 200, d.size)].mean(axis=1)
+        alpha = (1.0 - 0.95) / 2.0
+        assert (lo, hi) == tuple(np.quantile(means, [alpha, 1.0 - alpha]))
+
+
 def test_csv_bytes_are_pandas_to_csv_bytes() -> None:
     from nb201_flat.search.report import _csv_bytes
 
