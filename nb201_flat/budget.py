@@ -105,6 +105,28 @@ def _address_space_left() -> int | None:
     return int(soft)
 
 
+def usable_cores() -> int:
+    """The CPU cores this process may run on (its affinity where the platform has one)."""
+    affinity = getattr(os, "sched_getaffinity", None)
+    return len(affinity(0)) if affinity is not None else (os.cpu_count() or 1)
+
+
+def thread_count(cap: int) -> int:
+    """Threads for numpy work split across cores: the usable cores, at most ``cap``.
+
+    ``NB201_FLAT_THREADS`` overrides (1 for a single thread).
+    """
+    env = os.environ.get("NB201_FLAT_THREADS", "").strip()
+    if env:
+        try:
+            return max(1, int(env))
+        except ValueError:
+            raise ArgumentError(
+                f"NB201_FLAT_THREADS must be a whole number of threads, got {env!r}"
+            ) from None
+    return max(1, min(cap, usable_cores()))
+
+
 def available_bytes() -> int | None:
     """Memory this process may still allocate, or ``None`` when nothing says.
 

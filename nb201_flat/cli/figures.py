@@ -7,7 +7,6 @@ A figure the table cannot support is skipped with the reason (``skipped a2m_path
 from __future__ import annotations
 
 import argparse
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -109,8 +108,7 @@ def _workers(args: argparse.Namespace, names: list[str], size: int) -> int:
                 need, f"{args.jobs} figures at once", "--jobs 1 draws one at a time"
             )
         return int(args.jobs)
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    workers = min(2, cpus or 1, len(names))
+    workers = min(2, budget.usable_cores(), len(names))
     while workers > 1 and not budget.fits(_parallel_bytes(names, size, workers)):
         workers -= 1
     return workers

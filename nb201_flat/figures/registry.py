@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nb201_flat.errors import FigureSkipped
+from nb201_flat.errors import FigureSkipped, ResourceLimitError
 from nb201_flat.table import Table
 
 if TYPE_CHECKING:
@@ -206,9 +206,10 @@ def render_many(
                 yield name, exc
         return
     import multiprocessing as mp  # here: the CLI parser imports this module for every command
+    import multiprocessing.connection
 
     fork = "fork" in mp.get_all_start_methods()
-    ctx = mp.get_context("fork" if fork else "spawn")
+    ctx: Any = mp.get_context("fork" if fork else "spawn")
     for module in dict.fromkeys([*_PRELOAD, *(FIGURES[n].module for n in names if n in FIGURES)]):
         importlib.import_module(module)
     _warm_up(formats)
@@ -216,28 +217,56 @@ def render_many(
     # objects made so far are never collected in the workers: their pages stay shared
     gc.freeze()
     args = (tuple(formats), str(out_dir))
+    order = sorted(names, key=lambda n: -_SECONDS.get(n, 1.0))
+    running: dict[Any, tuple[str, Any]] = {}  # result pipe -> (figure, its process)
+    done: dict[str, Any] = {}
     try:
-        with ctx.Pool(
-            min(workers, len(names)),
-            initializer=None if fork else _init_worker,
-            initargs=() if fork else (table,),
-            # a fresh fork for each figure: what one figure allocated is gone for the next
-            maxtasksperchild=1 if fork else None,
-        ) as pool:
-            jobs = {
-                name: pool.apply_async(_render_one, (name, *args, opts.get(name)))
-                for name in sorted(names, key=lambda n: -_SECONDS.get(n, 1.0))
-            }
-            for name in names:
-                done = jobs[name].get()
-                if isinstance(done, Rendered):
-                    yield name, done
-                else:
-                    figure, needs, text = done
-                    skip = FigureSkipped(figure, needs)
-                    skip.args = (text,)
-                    yield name, skip
+        for name in names:
+            while name not in done:
+                # each figure in a fresh process, forked here on the main thread (never from a
+                # helper thread that may hold a lock), at most `workers` at a time
+                while order and len(running) < workers:
+                    todo = order.pop(0)
+                    recv, send = ctx.Pipe(duplex=False)
+                    table_arg = None if fork else table
+                    proc = ctx.Process(
+                        target=_child,
+                        args=(send, table_arg, todo, *args, opts.get(todo)),
+                        daemon=True,
+                    )
+                    proc.start()
+                    send.close()
+                    running[recv] = (todo, proc)
+                for ready in mp.connection.wait(list(running)):
+                    conn: Any = ready  # one of our pipes
+                    todo, proc = running.pop(conn)
+                    try:
+                        done[todo] = conn.recv()
+                    except EOFError:
+                        done[todo] = (
+                            "error",
+                            ResourceLimitError(
+                                f"the worker drawing {todo} died (exit code {proc.exitcode}, "
+                                "out of memory?); draw it with --jobs 1 or --only"
+                            ),
+                        )
+                    conn.close()
+                    proc.join()
+            kind, value = done.pop(name)
+            if kind == "error":
+                raise value
+            if kind == "skipped":
+                figure, needs, text = value
+                skip = FigureSkipped(figure, needs)
+                skip.args = (text,)
+                yield name, skip
+            else:
+                yield name, value
     finally:
+        for conn, (_, proc) in running.items():  # stopped early (an error, or Ctrl-C)
+            proc.terminate()
+            proc.join()
+            conn.close()
         _WORKER.clear()
         gc.unfreeze()
 
@@ -258,17 +287,32 @@ def _warm_up(formats: Sequence[str]) -> None:
             fig.savefig(io.BytesIO(), format=fmt)
 
 
-def _init_worker(table: Table) -> None:
-    import matplotlib
+def _child(
+    send: Any,
+    table: Table | None,
+    name: str,
+    formats: tuple[str, ...],
+    out_dir: str,
+    options: Mapping[str, Any] | None,
+) -> None:
+    """A worker: draw one figure and send back ``(kind, value)``."""
+    if table is None:  # forked: the parent's table, shared page for page
+        table = _WORKER["table"]
+    else:  # spawned: a fresh interpreter
+        import matplotlib
 
-    matplotlib.use("Agg")
-    _WORKER["table"] = table
-
-
-def _render_one(
-    name: str, formats: tuple[str, ...], out_dir: str, options: Mapping[str, Any] | None
-) -> Rendered | tuple[str, tuple[str, ...], str]:
+        matplotlib.use("Agg")
     try:
-        return render(name, _WORKER["table"], out_dir, formats=formats, options=options)
+        out: tuple[str, Any] = (
+            "rendered",
+            render(name, table, out_dir, formats=formats, options=options),
+        )
     except FigureSkipped as exc:  # sent back as plain values: its constructor takes others
-        return exc.figure, exc.needs, str(exc)
+        out = ("skipped", (exc.figure, exc.needs, str(exc)))
+    except Exception as exc:  # raised again in the parent, as a pool would
+        out = ("error", exc)
+    try:
+        send.send(out)
+    except Exception as exc:  # an exception that does not pickle: its text
+        send.send(("error", RuntimeError(f"{name}: {out[1]!r} (unpicklable: {exc})")))
+    send.close()

@@ -55,7 +55,6 @@ Examples
 from __future__ import annotations
 
 import itertools
-import os
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -282,17 +281,9 @@ def _workers() -> int:
 
     ``NB201_FLAT_THREADS`` overrides (1 for a single thread).
     """
-    env = os.environ.get("NB201_FLAT_THREADS", "").strip()
-    if env:
-        try:
-            return max(1, int(env))
-        except ValueError:
-            raise LandscapeArgumentError(
-                f"NB201_FLAT_THREADS must be a whole number of threads, got {env!r}"
-            ) from None
-    affinity = getattr(os, "sched_getaffinity", None)
-    cores = len(affinity(0)) if affinity is not None else (os.cpu_count() or 1)
-    return max(1, min(4, cores))
+    from nb201_flat.budget import thread_count
+
+    return thread_count(4)
 
 
 def _total_buffer(acc: FloatArray) -> FloatArray:

@@ -151,10 +151,9 @@ def bootstrap_cis(
 
 
 def _cpus() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on every platform
-        return os.cpu_count() or 1
+    from nb201_flat.budget import thread_count
+
+    return thread_count(os.cpu_count() or 1)
 
 
 def _one_ci(
@@ -623,7 +622,8 @@ def two_stage_overlap(
     paired: pd.DataFrame, runs: pd.DataFrame, algorithms: dict[str, SearchAlgorithm]
 ) -> pd.DataFrame:
     """Add ``same_cell``: the fraction of runs where two-stage NA-RS returns the cell that
-    one-stage NA-RS with the same objective returns (NaN for other rows).
+    one-stage NA-RS with the same objective returns, over the runs where both have an
+    incumbent (NaN for other rows, and where no such run exists; the report leaves it blank).
 
     Runs are paired by seed, so both stages see the same first samples; a share near 1 means
     the two-stage row repeats the one-stage row rather than adding a result of its own.

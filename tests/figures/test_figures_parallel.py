@@ -52,3 +52,45 @@ def test_jobs_must_be_positive(saved_figure_table: Path, tmp_path: Path) -> None
     )
     assert code == 2
     assert not any(tmp_path.iterdir())
+
+
+def _render_or_die(name: str, *args: object, **kwargs: object) -> object:
+    """Stands in for ``render`` in a forked worker: dies or raises for one figure each."""
+    import os
+
+    if name == "barrier_tree":
+        os._exit(7)  # as an out-of-memory kill would end it: no result sent
+    raise ValueError(f"broken {name}")
+
+
+@pytest.mark.skipif(
+    "fork" not in __import__("multiprocessing").get_all_start_methods(),
+    reason="the stand-in reaches the worker by fork",
+)
+def test_a_dead_worker_is_a_clear_error_and_an_exception_comes_back(
+    cifar10_only_table: Table, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import nb201_flat.figures.registry as registry
+    from nb201_flat.errors import ResourceLimitError
+
+    monkeypatch.setattr(registry, "render", _render_or_die)
+    with pytest.raises(ResourceLimitError, match=r"barrier_tree died \(exit code 7"):
+        list(
+            render_many(
+                ["barrier_tree", "distance_profile"],
+                cifar10_only_table,
+                tmp_path,
+                formats=("png",),
+                workers=2,
+            )
+        )
+    with pytest.raises(ValueError, match="broken distance_profile"):
+        list(
+            render_many(
+                ["distance_profile", "a2m_paths"],
+                cifar10_only_table,
+                tmp_path,
+                formats=("png",),
+                workers=2,
+            )
+        )
