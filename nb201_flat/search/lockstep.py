@@ -1081,17 +1081,3 @@ def _ls(st: _Runs, algo: LocalSearch) -> None:
         x[rows[go]] = block[ar, pick][go]
         fx[rows[go]] = f[ar, pick][go]
         restart[rows[~ended & ~has_better]] = True
-
-
-class _NAScores:
-    """NA scores of every cell on a single-row oracle, and a run's free look-ups (used by
-    :mod:`~nb201_flat.search.replay`)."""
-
-    def __init__(self, data: OracleData, objective: NeighbourObjective) -> None:
-        from nb201_flat.search.vectorised import _Scores
-
-        self._free = _Scores(data, objective)
-        self.score = self._free.of(np.arange(data.space.size))
-
-    def free_lookups(self, firsts: IntArray) -> tuple[int, float]:
-        return self._free.free_lookups(firsts)

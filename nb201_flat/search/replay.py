@@ -34,13 +34,24 @@ from nb201_flat.neighbours import NeighbourArrays
 from nb201_flat.search.algorithms import (
     NABestEvaluatedSearch,
     NARandomSearch,
+    NeighbourObjective,
     SearchAlgorithm,
 )
-from nb201_flat.search.lockstep import _NAScores
 from nb201_flat.search.oracle import FloatArray, IntArray, OracleData
 from nb201_flat.search.runner import RunRecord, run_one
-from nb201_flat.search.vectorised import _aggregate_rows
+from nb201_flat.search.vectorised import _aggregate_rows, _Scores
 from nb201_flat.types import BoolArray
+
+
+class _NAScores:
+    """NA scores of every cell on a single-row oracle, and a run's free look-ups."""
+
+    def __init__(self, data: OracleData, objective: NeighbourObjective) -> None:
+        self._free = _Scores(data, objective)
+        self.score = self._free.of(np.arange(data.space.size))
+
+    def free_lookups(self, firsts: IntArray) -> tuple[int, float]:
+        return self._free.free_lookups(firsts)
 
 
 # -- NA-RS forms the vectorised module does not cover, on a single-row oracle ----------------
