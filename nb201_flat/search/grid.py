@@ -78,7 +78,7 @@ Design = Literal["one-at-a-time", "full"]
 
 @dataclass(frozen=True, slots=True)
 class ReproduceConfig:
-    """The grid. Defaults: the full reproduction (a few minutes on 2 cores).
+    """The grid. Defaults: the full reproduction (about half a minute on 2 cores).
 
     Attributes
     ----------
