@@ -437,7 +437,7 @@ def _aggregate(g: FloatArray, counts: IntArray | int, agg: str, q: float) -> Flo
     """``aggregate_members`` of each row's first ``counts`` entries (one count for all rows, or
     one per row), the same floats: rows are grouped by their number of members and each group
     is one block of the row-wise reductions the loop runs on a ``(1, members)`` block."""
-    from nb201_flat.landscape.neighbourhood import _chunk_stats
+    from nb201_flat.search.vectorised import _aggregate_block  # here: vectorised imports us
 
     out = np.full(len(g), np.nan)
     groups: list[tuple[int, slice | IntArray]]
@@ -461,13 +461,7 @@ def _aggregate(g: FloatArray, counts: IntArray | int, agg: str, q: float) -> Flo
                 mean[n == 0] = np.nan
                 out[rows] = mean
             continue
-        res: dict[str, FloatArray] = {
-            agg: np.full(len(block), np.nan),
-            "n": np.full(len(block), np.nan),
-        }
-        nan = not bool(present.all())
-        _chunk_stats(block, None, block[:, 0], nan, (agg,), q, 0.0, False, res, slice(None))
-        out[rows] = res[agg]
+        out[rows] = _aggregate_block(block, agg, q)
     return out
 
 

@@ -102,7 +102,7 @@ def na_scores(data: OracleData, objective: NeighbourObjective) -> FloatArray:
     runs on a ``(1, members)`` block, so every score is the same float.
     """
     # imported here, as NeighbourObjective.aggregate does: the landscape layer loads scipy
-    from nb201_flat.landscape.neighbourhood import _agg_level, _chunk_stats
+    from nb201_flat.landscape.neighbourhood import _agg_level
 
     spec = objective.neighbourhood
     nb = spec.arrays(data.space)
@@ -121,14 +121,7 @@ def na_scores(data: OracleData, objective: NeighbourObjective) -> FloatArray:
             g = row[nb.indices[cells, :c]]
             if spec.include_self:
                 g = np.concatenate((row[cells][:, None], g), axis=1)
-            g = np.ascontiguousarray(g)
-            res: dict[str, FloatArray] = {
-                agg: np.full(len(g), np.nan),
-                "n": np.full(len(g), np.nan),
-            }
-            any_nan = bool(np.isnan(g).any())
-            _chunk_stats(g, None, g[:, 0], any_nan, (agg,), q, 0.0, False, res, slice(None))
-            out[cells] = res[agg]
+            out[cells] = _aggregate_block(np.ascontiguousarray(g), agg, q)
     return out
 
 
@@ -157,10 +150,24 @@ class _Scores:
         return int(n[0]), float(secs[0])
 
 
+def _aggregate_block(block: FloatArray, agg: str, q: float) -> FloatArray:
+    """``agg`` of each row of a contiguous ``(rows, members)`` block, by the landscape's own
+    row-wise code: the floats :meth:`NeighbourObjective.aggregate` gives one row at a time."""
+    from nb201_flat.landscape.neighbourhood import _chunk_stats
+
+    res: dict[str, FloatArray] = {
+        agg: np.full(len(block), np.nan),
+        "n": np.full(len(block), np.nan),
+    }
+    any_nan = bool(np.isnan(block).any())
+    _chunk_stats(block, None, block[:, 0], any_nan, (agg,), q, 0.0, False, res, slice(None))
+    return res[agg]
+
+
 def _aggregate_rows(g: FloatArray, valid: BoolArray, objective: NeighbourObjective) -> FloatArray:
     """``objective.aggregate`` of each row's valid entries (in order), the same floats: rows
     are grouped by their number of members and aggregated as one block each."""
-    from nb201_flat.landscape.neighbourhood import _agg_level, _chunk_stats
+    from nb201_flat.landscape.neighbourhood import _agg_level
 
     agg, q = _agg_level(objective.neighbourhood)
     out = np.full(len(g), np.nan)
@@ -174,13 +181,7 @@ def _aggregate_rows(g: FloatArray, valid: BoolArray, objective: NeighbourObjecti
             out[rows] = [objective.aggregate(np.empty(0)) for _ in range(out[rows].size)]
             continue
         block = np.ascontiguousarray(g[rows] if c == width else g[rows][valid[rows]].reshape(-1, c))
-        res: dict[str, FloatArray] = {
-            agg: np.full(len(block), np.nan),
-            "n": np.full(len(block), np.nan),
-        }
-        any_nan = bool(np.isnan(block).any())
-        _chunk_stats(block, None, block[:, 0], any_nan, (agg,), q, 0.0, False, res, slice(None))
-        out[rows] = res[agg]
+        out[rows] = _aggregate_block(block, agg, q)
     return out
 
 
