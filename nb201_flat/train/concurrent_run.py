@@ -39,7 +39,7 @@ import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 
-from nb201_flat.errors import ArgumentError, CheckpointMismatchError, require
+from nb201_flat.errors import ArgumentError, require
 
 require("torch", "train")
 
@@ -57,6 +57,7 @@ from nb201_flat.train.trainer import (  # noqa: E402
     Session,
     _job_state_id,
     _store_epoch,
+    check_owner,
     resolve_device,
 )
 from nb201_flat.train.unit import train_unit  # noqa: E402
@@ -177,11 +178,7 @@ def _train(
         if loaded is None:
             continue
         start, state = loaded
-        if state.get("run") != _job_state_id(job):
-            raise CheckpointMismatchError(
-                f"checkpoints in {ckpt.folder} belong to another run ({state.get('run')}); "
-                "move them away or use another --ckpt-dir"
-            )
+        check_owner(state, job, ckpt.folder)
         sess.load_state(state)
         starts[m], train_time[m] = start, float(state["train_time_s"])
         log.info("%s: resuming after epoch %d", job.name, start)

@@ -39,7 +39,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from nb201_flat.errors import ArgumentError, CheckpointMismatchError, Nb201FlatError, require
+from nb201_flat.errors import ArgumentError, Nb201FlatError, require
 
 require("torch", "train")
 
@@ -52,7 +52,12 @@ from nb201_flat.train.grouped import GroupedSession, seeded_network  # noqa: E40
 from nb201_flat.train.jobs import JobResult, TrainJob  # noqa: E402
 from nb201_flat.train.modes import apply_backend_flags, is_eval_epoch  # noqa: E402
 from nb201_flat.train.results_db import ResultsDB  # noqa: E402
-from nb201_flat.train.trainer import DeviceData, _job_state_id, resolve_device  # noqa: E402
+from nb201_flat.train.trainer import (  # noqa: E402
+    DeviceData,
+    _job_state_id,
+    check_owner,
+    resolve_device,
+)
 from nb201_flat.train.unit import train_unit  # noqa: E402
 from nb201_flat.train.writer import BackgroundWriter  # noqa: E402
 
@@ -140,11 +145,8 @@ def _resume_point(ckpts: Sequence[Checkpointer], jobs: Sequence[TrainJob]) -> tu
         states = [c.load_epoch(epoch) for c in ckpts]
         if all(s is not None for s in states):
             for job, st, c in zip(jobs, states, ckpts, strict=True):
-                if st is not None and st.get("run") != _job_state_id(job):
-                    raise CheckpointMismatchError(
-                        f"checkpoints in {c.folder} belong to another run ({st.get('run')}); "
-                        "move them away or use another --ckpt-dir"
-                    )
+                if st is not None:
+                    check_owner(st, job, c.folder)
             return epoch, states
     return 0, []
 

@@ -137,6 +137,15 @@ def _job_state_id(job: TrainJob) -> list[Any]:
     return [*job.key, job.c, job.n, list(job.ops), job.recipe.batch_size, job.recipe.lr]
 
 
+def check_owner(state: Mapping[str, Any], job: TrainJob, folder: object) -> None:
+    """Refuse a checkpoint state in ``folder`` that another run wrote (one run per folder)."""
+    if state.get("run") != _job_state_id(job):
+        raise CheckpointMismatchError(
+            f"checkpoints in {folder} belong to another run ({state.get('run')}); "
+            "move them away or use another --ckpt-dir"
+        )
+
+
 def train(
     job: TrainJob,
     *,
@@ -365,11 +374,7 @@ def _train(
     loaded = ckpt.load_latest()
     if loaded is not None:
         start, state = loaded
-        if state.get("run") != _job_state_id(job):
-            raise CheckpointMismatchError(
-                f"checkpoints in {ckpt.folder} belong to another run ({state.get('run')}); "
-                "move them away or use another --ckpt-dir"
-            )
+        check_owner(state, job, ckpt.folder)
         sess.load_state(state)
         train_time = float(state["train_time_s"])
         log.info("%s: resuming after epoch %d", job.name, start)
