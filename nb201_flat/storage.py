@@ -1,7 +1,8 @@
 """The native on-disk table: a folder with ``table.parquet`` and ``manifest.json``.
 
 ``table.parquet`` has one row per architecture index and one float64 column per stored
-vector; ``manifest.json`` names each column's (dataset, split, epochs, metric, seed), the space,
+vector, plain and uncompressed so that a load reads it without pyarrow
+(:mod:`nb201_flat.plain_parquet`; tables written by earlier versions are read with pyarrow); ``manifest.json`` names each column's (dataset, split, epochs, metric, seed), the space,
 the source, the schema version and the sha256 of the parquet file, and ends with the sha256 of
 its own canonical JSON (``manifest_sha256``), so every byte of the folder is covered: a change
 anywhere is an error naming the file and the command that rebuilds the table, never a
@@ -30,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from nb201_flat import atomic
+from nb201_flat import atomic, plain_parquet
 from nb201_flat.errors import Nb201FlatError, TableFileError
 from nb201_flat.space import Space
 from nb201_flat.table import MetricKey, Table
@@ -94,8 +95,12 @@ def save_table(table: Table, path: str | os.PathLike[str], *, overwrite: bool = 
         table.data.items(), key=lambda kv: (kv[0][0], -1 if kv[0][1] is None else kv[0][1])
     )
     names = [f"c{i}" for i in range(len(items))]
+    # required (non-null) columns, plain, uncompressed: what plain_parquet reads without
+    # pyarrow (a NaN is a stored value, never a null)
+    schema = pa.schema([pa.field(n, pa.float64(), nullable=False) for n in names])
     arrow = pa.table(
-        {n: pa.array(vec, type=pa.float64()) for n, (_, vec) in zip(names, items, strict=True)}
+        {n: pa.array(vec, type=pa.float64()) for n, (_, vec) in zip(names, items, strict=True)},
+        schema=schema,
     )
     columns = [
         {
@@ -109,7 +114,7 @@ def save_table(table: Table, path: str | os.PathLike[str], *, overwrite: bool = 
         for n, ((key, seed), _) in zip(names, items, strict=True)
     ]
     with atomic.replace_folder(target, overwrite=overwrite) as tmp:
-        pq.write_table(arrow, tmp / PARQUET, compression="zstd")
+        pq.write_table(arrow, tmp / PARQUET, **plain_parquet.WRITE_OPTIONS)
         os.chmod(tmp / PARQUET, atomic.file_mode())
         sums = {PARQUET: file_sha256(tmp / PARQUET)}
         curves_entry = None
@@ -299,10 +304,37 @@ def _float_column(column: Any) -> np.ndarray:
     return np.concatenate(parts) if parts else np.zeros(0)
 
 
-def _load_once(folder: Path, verify: bool) -> Table:
+def _read_columns(raw: bytes, names: list[str]) -> tuple[int, dict[str, np.ndarray]]:
+    """The parquet file's row count and float64 columns ``names``.
+
+    What :func:`save_table` writes is read directly (:mod:`nb201_flat.plain_parquet`: no
+    pyarrow import); anything else, such as the compressed tables of earlier versions, with
+    pyarrow. A file neither can read raises ValueError.
+    """
+    try:
+        return plain_parquet.read_columns(raw, names)
+    except plain_parquet.Unsupported:
+        pass
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    try:
+        # the plain reader (pq.read_table goes through pyarrow.dataset, which imports pandas)
+        arrow = pq.ParquetFile(pa.BufferReader(raw)).read()
+        columns = {}
+        for name in names:
+            column = arrow.column(name)
+            if column.type != pa.float64():
+                raise ValueError(f"column {name} is {column.type}, not float64")
+            columns[name] = _float_column(column)
+    except pa.ArrowException as exc:
+        if isinstance(exc, KeyError | ValueError | TypeError | OSError):
+            raise  # most of pyarrow's errors are these too: the caller names them
+        raise ValueError(f"{exc.__class__.__name__}: {exc}") from None
+    return arrow.num_rows, columns
+
+
+def _load_once(folder: Path, verify: bool) -> Table:
     manifest = read_manifest(folder)
     ppath = folder / PARQUET
     if not ppath.exists() and not ppath.is_symlink():
@@ -318,18 +350,14 @@ def _load_once(folder: Path, verify: bool) -> Table:
         space = Space.from_spec(manifest["space"])
         if space.size != manifest["n_archs"]:
             raise ValueError(f"n_archs {manifest['n_archs']} but the space has {space.size}")
-        # the plain reader (pq.read_table goes through pyarrow.dataset, which imports pandas)
-        arrow = pq.ParquetFile(pa.BufferReader(raw)).read()
-        if arrow.num_rows != space.size:
-            raise ValueError(f"{arrow.num_rows} rows for {space.size} architectures")
+        n_rows, columns = _read_columns(raw, [col["name"] for col in manifest["columns"]])
+        if n_rows != space.size:
+            raise ValueError(f"{n_rows} rows for {space.size} architectures")
         data: dict[tuple[MetricKey, int | None], np.ndarray] = {}
         for col in manifest["columns"]:
             key = MetricKey(col["dataset"], col["split"], col["epochs"], col["metric"])
-            column = arrow.column(col["name"])
-            if column.type != pa.float64():
-                raise ValueError(f"column {col['name']} is {column.type}, not float64")
-            data[(key, col["seed"])] = _float_column(column)
-    except (KeyError, ValueError, TypeError, OSError, RecursionError, pa.ArrowException) as exc:
+            data[(key, col["seed"])] = columns[col["name"]]
+    except (KeyError, ValueError, TypeError, OSError, RecursionError) as exc:
         raise TableFileError(
             f"{folder} could not be read ({exc.__class__.__name__}: {str(exc)[:200]}); "
             f"{_reimport_hint(folder, manifest)}"

@@ -37,9 +37,20 @@ def test_query_loads_no_pandas_and_reads_the_stored_values(tmp_path: Path) -> No
     assert f"{vec[5]:.4f}" in lines[0]
 
 
-# what a small command has no use for: pandas and scipy, and the layers that only the other
-# commands' parsers name (search algorithms, figures)
-_HEAVY = ("pandas", "scipy", "nb201_flat.search", "nb201_flat.search.runner", "nb201_flat.figures")
+# what a small command has no use for: pandas, scipy, pyarrow (the stored table is read without
+# it), numba, matplotlib, and the layers that only the other commands' parsers name (search
+# algorithms, figures, importers' readers, the compiled kernels)
+_HEAVY = (
+    "pandas",
+    "scipy",
+    "pyarrow",
+    "numba",
+    "matplotlib",
+    "nb201_flat.search",
+    "nb201_flat.search.runner",
+    "nb201_flat.figures",
+    "nb201_flat.jit",
+)
 
 
 def _heavy_modules_after(argv: list[str]) -> tuple[list[str], str]:
