@@ -37,17 +37,25 @@ from nb201_flat.errors import (
     TableFileError,
     UnknownKeyError,
 )
-from nb201_flat.neighbourhood import NA_PAPER, Neighbourhood
-from nb201_flat.neighbours import NeighbourArrays
 from nb201_flat.space import NB201, Arch, Space
 
 if TYPE_CHECKING:
+    from nb201_flat.neighbourhood import NA_PAPER, Neighbourhood
+    from nb201_flat.neighbours import NeighbourArrays
     from nb201_flat.storage import load_table, save_table
     from nb201_flat.table import MetricKey, Table
 
-# Imported on first use: the table layer pulls in pandas (about half a second), which small
-# commands such as `nb201-flat query` never need.
-_LAZY = {"load_table": "storage", "save_table": "storage", "MetricKey": "table", "Table": "table"}
+# Imported on first use, so that a small command such as `nb201-flat query` loads only the
+# modules it runs (tests/test_startup.py lists what it must not load).
+_LAZY = {
+    "load_table": "storage",
+    "save_table": "storage",
+    "MetricKey": "table",
+    "Table": "table",
+    "Neighbourhood": "neighbourhood",
+    "NA_PAPER": "neighbourhood",
+    "NeighbourArrays": "neighbours",
+}
 
 
 def __getattr__(name: str) -> Any:

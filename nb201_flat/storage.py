@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from nb201_flat import atomic, plain_parquet
+from nb201_flat import plain_parquet
 from nb201_flat.errors import Nb201FlatError, TableFileError
 from nb201_flat.space import Space
 from nb201_flat.table import MetricKey, Table
@@ -82,6 +82,8 @@ def save_table(table: Table, path: str | os.PathLike[str], *, overwrite: bool = 
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
+
+    from nb201_flat import atomic
 
     target = atomic.check_writable_target(path)
     if target.exists() and not overwrite:
@@ -144,6 +146,8 @@ def save_table(table: Table, path: str | os.PathLike[str], *, overwrite: bool = 
 
 def _replace_dir(new: Path, target: Path) -> None:
     """Move ``new`` to ``target`` in one swap (kept for callers of the old name)."""
+    from nb201_flat import atomic
+
     atomic._swap_in(new, target, overwrite=True)
 
 
@@ -257,7 +261,10 @@ def _parse_manifest(folder: Path, raw: bytes) -> dict[str, Any]:
 
 def _existing_folder(folder: Path) -> None:
     if not folder.exists() and not folder.is_symlink():
-        # a killed replacement may have left the table beside its name: put it back
+        # a killed replacement may have left the table beside its name: put it back (atomic is
+        # imported here only: loading a table needs it for this alone)
+        from nb201_flat import atomic
+
         atomic.recover(folder)
     if not folder.exists():
         raise TableFileError(

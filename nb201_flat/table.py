@@ -22,7 +22,6 @@ array([90. , 91.5,  nan])
 
 from __future__ import annotations
 
-import difflib
 import warnings
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -228,8 +227,10 @@ class Table:
                         f"search on dataset {CIFAR10_VALID!r} split 'x-valid' and report "
                         "'cifar10' 'ori-test'"
                     )
+                from difflib import get_close_matches  # only for this message
+
                 close = _same_but_spelling(str(value), [str(o) for o in options]) or (
-                    difflib.get_close_matches(str(value), [str(o) for o in options], n=1)
+                    get_close_matches(str(value), [str(o) for o in options], n=1)
                 )
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
                 raise UnknownKeyError(

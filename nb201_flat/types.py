@@ -28,7 +28,8 @@ from nb201_flat.errors import ArgumentError
 FloatArray: TypeAlias = npt.NDArray[np.float64]
 IntArray: TypeAlias = npt.NDArray[np.int64]
 BoolArray: TypeAlias = npt.NDArray[np.bool_]
-Seed: TypeAlias = int | np.random.Generator
+# a string, so that importing the package does not import numpy.random (~17 ms of a small command)
+Seed: TypeAlias = "int | np.random.Generator"
 SeedPolicy: TypeAlias = Literal["mean", "random"] | int
 
 

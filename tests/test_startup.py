@@ -50,15 +50,19 @@ _HEAVY = (
     "nb201_flat.search.runner",
     "nb201_flat.figures",
     "nb201_flat.jit",
+    "numpy.random",  # ~17 ms: no small command draws random numbers (seed policy random aside)
+    "nb201_flat.atomic",  # writing only
 )
+# what `info` and `query` do not run either: neighbourhoods (`barrier` walks the radius-1 graph)
+_NOT_FOR_LOOKUPS = ("nb201_flat.neighbours", "nb201_flat.neighbourhood", "nb201_flat.landscape")
 
 
-def _heavy_modules_after(argv: list[str]) -> tuple[list[str], str]:
+def _heavy_modules_after(argv: list[str], heavy: tuple[str, ...] = _HEAVY) -> tuple[list[str], str]:
     """Run the CLI in a fresh interpreter; the heavy modules it loaded, and its output."""
     code = (
         "import sys; from nb201_flat.cli import main; "
         f"rc = main({argv!r}); "
-        f"heavy = sorted(m for m in {_HEAVY!r} "
+        f"heavy = sorted(m for m in {heavy!r} "
         "if m in sys.modules); import json; print(json.dumps(heavy)); sys.exit(rc)"
     )
     out = subprocess.run(
@@ -74,14 +78,16 @@ def test_info_and_barrier_load_no_pandas_or_scipy(tmp_path: Path) -> None:
     key = MetricKey("cifar10", "ori-test", 200, "accuracy")
     vec = rng.uniform(10.0, 90.0, NB201.size)
     folder = str(save_table(Table(NB201, {(key, None): vec}), tmp_path / "t"))
-    heavy, text = _heavy_modules_after(["info", "--table", folder])
+    heavy, text = _heavy_modules_after(["info", "--table", folder], _HEAVY + _NOT_FOR_LOOKUPS)
     assert heavy == [], text
     # the plain-records table still names the key and the archs measured
     assert "ori-test" in text and "15625" in text
     k = ["--dataset", "cifar10", "--split", "ori-test", "--epochs", "200"]
     heavy, text = _heavy_modules_after(["barrier", "--table", folder, *k, "0", "1", "--json"])
     assert heavy == [], text
-    heavy, query = _heavy_modules_after(["query", "--table", folder, *k, "7"])
+    heavy, query = _heavy_modules_after(
+        ["query", "--table", folder, *k, "7"], _HEAVY + _NOT_FOR_LOOKUPS
+    )
     assert heavy == [], query
     assert f"{vec[7]:.4f}" in query
     # the command computed its barriers (the lowest one: the exact maximin path)
