@@ -206,20 +206,27 @@ def read_columns(raw: bytes, names: Sequence[str]) -> tuple[int, dict[str, Float
             raise Unsupported("schema element without a name")
         plain = element.get(1) == _DOUBLE and element.get(3) == _REQUIRED
         leaves[name.decode("utf-8", "replace")] = pos if plain else -1
-    out: dict[str, FloatArray] = {}
+    pages: list[list[tuple[int, int]]] = []
     for name in names:
         leaf = leaves.get(name, -1)
         if leaf < 0:
             raise Unsupported(f"no required double column {name!r}")
-        parts = [_column_chunk(raw, start, _struct(g, "row group"), leaf) for g in row_groups]
-        vec = np.concatenate(parts) if parts else np.zeros(0)
-        _need(len(vec) == num_rows, f"column {name!r} has {len(vec)} of {num_rows} rows")
-        out[name] = vec
-    return num_rows, out
+        spans = [s for g in row_groups for s in _pages(raw, start, _struct(g, "row group"), leaf)]
+        total = sum(count for _, count in spans)
+        _need(total == num_rows, f"column {name!r} has {total} of {num_rows} rows")
+        pages.append(spans)
+    # one block for every column (rows of it): one allocation, aligned and writable
+    block = np.empty((len(names), num_rows), dtype=np.float64)
+    for row, spans in zip(block, pages, strict=True):
+        at = 0
+        for offset, count in spans:
+            row[at : at + count] = np.frombuffer(raw, dtype="<f8", count=count, offset=offset)
+            at += count
+    return num_rows, dict(zip(names, block, strict=True))
 
 
-def _column_chunk(raw: bytes, end: int, group: dict[int, Any], pos: int) -> FloatArray:
-    """One row group's values of leaf column ``pos``: its data pages, concatenated."""
+def _pages(raw: bytes, end: int, group: dict[int, Any], pos: int) -> list[tuple[int, int]]:
+    """Where one row group's values of leaf column ``pos`` lie: ``(offset, count)`` per page."""
     chunks = _list(group, 1, "column chunks")  # RowGroup.columns
     _need(pos < len(chunks), "row group lacks the column")
     chunk = _struct(chunks[pos], "column chunk")
@@ -230,7 +237,7 @@ def _column_chunk(raw: bytes, end: int, group: dict[int, Any], pos: int) -> Floa
     _need(cmeta.get(11) is None, "dictionary page")  # dictionary_page_offset
     num_values = _int(cmeta, 5, "value count")
     offset = _int(cmeta, 9, "data page offset")
-    parts: list[FloatArray] = []
+    spans: list[tuple[int, int]] = []
     got = 0
     while got < num_values:
         _need(4 <= offset < end, "page outside the data")
@@ -245,10 +252,8 @@ def _column_chunk(raw: bytes, end: int, group: dict[int, Any], pos: int) -> Floa
         _need(count > 0 and count * 8 == size, "page size mismatch")
         body = reader.pos
         _need(body + size <= end, "page runs past the data")
-        parts.append(np.frombuffer(raw, dtype="<f8", count=count, offset=body).astype(np.float64))
+        spans.append((body, count))
         got += count
         offset = body + size
     _need(got == num_values, "pages hold more values than the column")
-    if len(parts) == 1:
-        return parts[0]
-    return np.concatenate(parts) if parts else np.zeros(0)
+    return spans
