@@ -1,8 +1,10 @@
 """Small commands' start-up and the figures (time and peak memory).
 
 * ``startup``: ``nb201-flat query`` / ``info`` / ``barrier`` in a fresh interpreter on a small
-  stored table, against the same ``query`` with pandas and scipy imported first (what every
-  command paid before the table layer and the search runner were loaded on first use).
+  stored table, against the same command with pandas, scipy and pyarrow imported first (what
+  every command paid before the table layer and the search runner were loaded on first use and
+  tables were read without pyarrow); the notes give ``-X importtime`` totals, which vary less
+  than wall times on a shared machine.
 * ``figures``: the A²M distributions' data (weighted multiplicities vs every neighbour value
   pooled), and ``nb201-flat figures`` end to end on the real table (full mode, needs the shared
   tidy file), with the whole command's peak RSS (target: every figure <= 400 MB, <= 10 s).
@@ -10,6 +12,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import tempfile
@@ -45,48 +48,56 @@ def _wall(cmd: Sequence[str], repeats: int) -> float:
     return float(np.median(runs[1:]))
 
 
+def _import_s(cmd: Sequence[str], repeats: int = 3) -> float:
+    """Median over runs of the summed top-level ``-X importtime`` cumulative times: what the
+    command spends importing, less noisy than its wall time on a shared machine."""
+    totals = []
+    for _ in range(repeats):
+        err = subprocess.run(
+            [cmd[0], "-X", "importtime", *cmd[1:]], capture_output=True, text=True, timeout=600
+        ).stderr
+        totals.append(
+            sum(
+                int(m.group(1))
+                for m in re.finditer(r"^import time:\s+\d+ \|\s+(\d+) \| \S", err, re.M)
+            )
+            / 1e6
+        )
+    return float(np.median(totals))
+
+
+# what every small command paid before: pandas and scipy (before the table layer and the
+# search runner were loaded on first use) and pyarrow (before tables were read without it)
+_EAGER = (
+    "import pandas, scipy.sparse.csgraph, pyarrow.parquet, sys; from nb201_flat.cli import main"
+)
+
+
 def run_startup(*, quick: bool, repeats: int) -> list[Row]:
+    floor_cmd = [sys.executable, "-c", "import numpy"]
+    floor = _wall(floor_cmd, repeats)
+    floor_imp = _import_s(floor_cmd)
+    rows = []
     with tempfile.TemporaryDirectory() as tmp:
         table = str(_small_table(Path(tmp)))
-        query = ["query", "--table", table, *_KEY, "0"]
-        ours = _wall([sys.executable, "-m", "nb201_flat", *query], repeats)
-        eager = (
-            "import pandas, scipy.sparse, sys; from nb201_flat.cli import main; "
-            f"sys.exit(main({query!r}))"
-        )
-        base = _wall([sys.executable, "-c", eager], repeats)
-        floor = _wall([sys.executable, "-c", "import numpy"], repeats)
-        rows = [
-            Row(
-                GROUP_START,
-                "nb201-flat query (fresh interpreter)",
-                ours_s=ours,
-                baseline_s=base,
-                target="~0.2 s",
-                note=f"baseline: the same command with pandas and scipy imported first (the "
-                f"eager imports every command paid before); floor: python -c 'import numpy' "
-                f"{floor:.2f} s",
-            )
-        ]
         for name, args in (
+            ("query", ["query", "--table", table, *_KEY, "0"]),
             ("info", ["info", "--table", table]),
             ("barrier", ["barrier", "--table", table, *_KEY, "0", "1"]),
         ):
-            t = _wall([sys.executable, "-m", "nb201_flat", *args], repeats)
-            eager_cmd = (
-                "import pandas, scipy.sparse.csgraph, sys; from nb201_flat.cli import main; "
-                f"sys.exit(main({args!r}))"
-            )
-            t_eager = _wall([sys.executable, "-c", eager_cmd], repeats)
+            ours_cmd = [sys.executable, "-m", "nb201_flat", *args]
+            eager_cmd = [sys.executable, "-c", f"{_EAGER}; sys.exit(main({args!r}))"]
             rows.append(
                 Row(
                     GROUP_START,
                     f"nb201-flat {name} (fresh interpreter)",
-                    ours_s=t,
-                    baseline_s=t_eager,
+                    ours_s=_wall(ours_cmd, repeats),
+                    baseline_s=_wall(eager_cmd, repeats),
                     target="~0.2 s",
-                    note="baseline: the same command with pandas and scipy imported first; "
-                    f"floor: python -c 'import numpy' {floor:.2f} s"
+                    note="baseline: the same command with pandas, scipy and pyarrow imported "
+                    f"first; floor: python -c 'import numpy' {floor:.2f} s; -X importtime "
+                    f"totals: ours {_import_s(ours_cmd):.3f} s, baseline "
+                    f"{_import_s(eager_cmd):.3f} s, floor {floor_imp:.3f} s"
                     + (
                         "; includes the spanning forest of the radius-1 graph (numpy)"
                         if name == "barrier"
