@@ -2,8 +2,9 @@
 
 ``table.parquet`` has one row per architecture index and one float64 column per stored
 vector, plain and uncompressed so that a load reads it without pyarrow
-(:mod:`nb201_flat.plain_parquet`; tables written by earlier versions are read with pyarrow); ``manifest.json`` names each column's (dataset, split, epochs, metric, seed), the space,
-the source, the schema version and the sha256 of the parquet file, and ends with the sha256 of
+(:mod:`nb201_flat.plain_parquet`; tables written by earlier versions are read with pyarrow);
+``manifest.json`` names each column's (dataset, split, epochs, metric, seed), the space, the
+source, the schema version and the sha256 of the parquet file, and ends with the sha256 of
 its own canonical JSON (``manifest_sha256``), so every byte of the folder is covered: a change
 anywhere is an error naming the file and the command that rebuilds the table, never a
 relabelled or swapped column.
