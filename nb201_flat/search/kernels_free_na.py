@@ -183,6 +183,149 @@ def _widest(indptr: IntArray) -> int:
 
 
 @kernel
+def _na_run(
+    cells: IntArray,
+    tag: int,
+    indptr: IntArray,
+    flat: IntArray,
+    costs: FloatArray,
+    budget_s: float,
+    budget_q: int,
+    stall_limit: int,
+    mode: int,
+    seeded: bool,
+    score: FloatArray,
+    by_seed: FloatArray,
+    seed_counts: IntArray,
+    raw: U64Array,
+    wp: int,
+    w_end: int,
+    mark: IntArray,
+    val: FloatArray,
+    batch: FloatArray,
+    look: IntArray,
+    rows: FloatArray,
+    row0: int,
+    row_s: FloatArray,
+    row_q: IntArray,
+    chg_s: FloatArray,
+    chg_q: IntArray,
+    chg_i: IntArray,
+    n_chg: int,
+) -> tuple[int, int, int, float, int, float, int, int, float, int]:
+    """One run of :func:`free_na_walk` over its centres ``cells``; ``mark[j]`` is ``2 * tag``
+    where the run looked ``j`` up, ``2 * tag + 1`` where it paid for it (older marks are
+    less), ``val[j]`` what it learnt. Returns status, end, queries, seconds, free look-ups,
+    their seconds, words (used, or in :data:`PLAN` mode counted), incumbent, its score, and
+    the changes' new end (-1 when the change buffers are full)."""
+    size = indptr.size - 1
+    base = 2 * tag
+    width = rows.shape[1] - 1
+    cap = chg_s.size
+    q = 0
+    s = 0.0
+    nf = 0
+    fs = 0.0
+    stall = 0
+    words = 0
+    w0 = wp
+    has_hi = False
+    hi = np.uint64(0)
+    inc = -1
+    inc_score = -np.inf
+    for t in range(cells.size):
+        c = cells[t]
+        if mark[c] != base + 1:
+            cost = costs[c]
+            if q + 1 > budget_q or s + cost > budget_s:
+                return DONE, t, q, s, nf, fs, words + wp - w0, inc, inc_score, n_chg
+            q += 1
+            s += cost
+            stall = 0
+            mark[c] = base + 1
+            # the own value: a seed draw where the cell has a choice of seeds
+            if seeded and mode == PLAN:
+                if seed_counts[c] > 1:  # one more word unless a half is buffered
+                    words += 0 if has_hi else 1
+                    has_hi = not has_hi
+            elif seeded:
+                pick, wp, has_hi, hi = _bounded(seed_counts[c], raw, wp, w_end, has_hi, hi)
+                if pick < 0:
+                    return MORE_WORDS, t, q, s, nf, fs, wp - w0, inc, inc_score, n_chg
+                val[c] = by_seed[pick * size + c]
+            elif mode != SCORE:
+                val[c] = score[c]
+            # free look-ups: neighbours neither paid nor looked up, in neighbour order
+            nb = 0
+            for e in range(indptr[c], indptr[c + 1]):
+                j = flat[e]
+                m = mark[j]
+                batch[nb] = costs[j]
+                look[nb] = j
+                new = m < base
+                mark[j] = max(m, base)
+                nb += new
+            if nb:
+                nf += nb
+                fs += pairwise_sum(batch, 0, nb)
+                if seeded and mode == PLAN:
+                    words += nb
+                elif seeded:
+                    if w_end - wp < nb:
+                        return MORE_WORDS, t, q, s, nf, fs, wp - w0, inc, inc_score, n_chg
+                    for i in range(nb):  # random(): one word each
+                        j = look[i]
+                        u = np.float64(raw[wp + i] >> _S11) * _INV53
+                        pk = math.floor(u * np.float64(max(seed_counts[j], 1)))
+                        val[j] = by_seed[pk * size + j]
+                    wp += nb
+                elif mode != SCORE:
+                    for i in range(nb):
+                        val[look[i]] = score[look[i]]
+        else:
+            stall += 1
+            if stall > stall_limit:
+                return DONE, t, q, s, nf, fs, words + wp - w0, inc, inc_score, n_chg
+        if mode == PLAN:
+            continue
+        if mode == ROWS:
+            r = row0 + t
+            rows[r, 0] = val[c]
+            col = 1
+            for e in range(indptr[c], indptr[c + 1]):
+                rows[r, col] = val[flat[e]]
+                col += 1
+            while col <= width:
+                rows[r, col] = np.nan
+                col += 1
+            row_s[r] = s
+            row_q[r] = q
+            continue
+        # offers: the centre (its NA score, or its value), then (BEST) its neighbours
+        f = score[c] if mode == SCORE else val[c]
+        e = indptr[c]
+        e_stop = indptr[c + 1] if mode == BEST else e
+        i = c
+        while True:
+            if f > inc_score:  # False for NaN
+                inc_score = f
+                if i != inc:
+                    inc = i
+                    if n_chg == cap:
+                        return DONE, t, q, s, nf, fs, 0, inc, inc_score, -1
+                    chg_s[n_chg] = s
+                    chg_q[n_chg] = q
+                    chg_i[n_chg] = i
+                    n_chg += 1
+            if e == e_stop:
+                break
+            i = flat[e]
+            f = val[i]
+            e += 1
+    return MORE_DRAWS, cells.size, q, s, nf, fs, words + wp - w0, inc, inc_score, n_chg
+
+
+@kernel
 def free_na_walk(
     cells: IntArray,
     indptr: IntArray,
@@ -248,13 +391,13 @@ def free_na_walk(
         and its score; then the incumbent's changes (seconds, queries, cell) of all runs, run
         ``k``'s at ``chg_start[k]:chg_start[k + 1]``.
     """
-    n_runs, n_draws = cells.shape
+    n_runs = cells.shape[0]
     size = indptr.size - 1
-    paid = np.full(size, -1, dtype=np.int64)
-    free = np.full(size, -1, dtype=np.int64)
-    paid_v = np.empty(size)
-    free_v = np.empty(size)
-    batch = np.empty(_widest(indptr))
+    mark = np.full(size, -1, dtype=np.int64)
+    val = np.empty(size)
+    widest = _widest(indptr)
+    batch = np.empty(widest)
+    look = np.empty(widest, dtype=np.int64)
     status = np.zeros(n_runs, dtype=np.int64)
     ends = np.zeros(n_runs, dtype=np.int64)
     queries = np.zeros(n_runs, dtype=np.int64)
@@ -268,133 +411,26 @@ def free_na_walk(
     chg_s = np.empty(16 * n_runs + 16)
     chg_q = np.empty(16 * n_runs + 16, dtype=np.int64)
     chg_i = np.empty(16 * n_runs + 16, dtype=np.int64)
-    n_chg = 0
-    width = rows.shape[1] - 1
-    for k in range(n_runs):
-        q = 0
-        s = 0.0
-        nf = 0
-        fs = 0.0
-        stall = 0
-        wp = raw_start[k] if seeded and mode != PLAN else 0
-        w_end = raw_start[k + 1] if seeded and mode != PLAN else 0
-        has_hi = False
-        hi = np.uint64(0)
-        inc = -1
-        inc_score = -np.inf
-        st = MORE_DRAWS
-        end = n_draws
-        for t in range(n_draws):
-            c = cells[k, t]
-            if paid[c] != k:
-                cost = costs[c]
-                if q + 1 > budget_q or s + cost > budget_s:
-                    st = DONE
-                    end = t
-                    break
-                q += 1
-                s += cost
-                stall = 0
-                paid[c] = k
-                # the own value: a seed draw where the cell has a choice of seeds
-                v = 0.0
-                if seeded and mode == PLAN:
-                    if seed_counts[c] > 1:  # one more word unless a half is buffered
-                        words[k] += 0 if has_hi else 1
-                        has_hi = not has_hi
-                elif seeded:
-                    pick, wp, has_hi, hi = _bounded(seed_counts[c], raw, wp, w_end, has_hi, hi)
-                    if pick < 0:
-                        st = MORE_WORDS
-                        break
-                    v = by_seed[pick * size + c]
-                elif mode != PLAN:
-                    v = score[c]
-                paid_v[c] = v
-                # free look-ups: neighbours neither paid nor looked up, in neighbour order
-                nb = 0
-                for e in range(indptr[c], indptr[c + 1]):
-                    j = flat[e]
-                    if paid[j] != k and free[j] != k:
-                        free[j] = k
-                        batch[nb] = costs[j]
-                        nb += 1
-                        if seeded:
-                            if mode == PLAN:
-                                words[k] += 1
-                                continue
-                            if wp == w_end:
-                                st = MORE_WORDS
-                                break
-                            u = np.float64(raw[wp] >> _S11) * _INV53
-                            wp += 1
-                            pk = np.int64(math.floor(u * np.float64(max(seed_counts[j], 1))))
-                            free_v[j] = by_seed[pk * size + j]
-                        elif mode != PLAN:
-                            free_v[j] = score[j]
-                if st == MORE_WORDS:
-                    break
-                if nb:
-                    nf += nb
-                    fs += pairwise_sum(batch, 0, nb)
-            else:
-                stall += 1
-                if stall > stall_limit:
-                    st = DONE
-                    end = t
-                    break
-            if mode == PLAN:
-                continue
-            if mode == ROWS:
-                r = row_start[k] + t
-                rows[r, 0] = paid_v[c]
-                col = 1
-                for e in range(indptr[c], indptr[c + 1]):
-                    j = flat[e]
-                    rows[r, col] = paid_v[j] if paid[j] == k else free_v[j]
-                    col += 1
-                while col <= width:
-                    rows[r, col] = np.nan
-                    col += 1
-                row_s[r] = s
-                row_q[r] = q
-                continue
-            # offers: the centre (its NA score, or its value), then (BEST) its neighbours
-            f = score[c] if mode == SCORE else paid_v[c]
-            e = indptr[c]
-            e_stop = indptr[c + 1] if mode == BEST else e
-            i = c
-            while True:
-                if f > inc_score:  # False for NaN
-                    inc_score = f
-                    if i != inc:
-                        inc = i
-                        if n_chg == chg_s.size:
-                            chg_s = _grow_f(chg_s)
-                            chg_q = _grow_i(chg_q)
-                            chg_i = _grow_i(chg_i)
-                        chg_s[n_chg] = s
-                        chg_q[n_chg] = q
-                        chg_i[n_chg] = i
-                        n_chg += 1
-                if e == e_stop:
-                    break
-                i = flat[e]
-                f = paid_v[i] if paid[i] == k else free_v[i]
-                e += 1
-        status[k] = st
-        ends[k] = end
-        queries[k] = q
-        seconds[k] = s
-        free_n[k] = nf
-        free_s[k] = fs
-        if seeded and mode != PLAN:
-            words[k] = wp - raw_start[k]
-        best[k] = inc
-        best_score[k] = inc_score
-        if st != DONE:
-            n_chg = chg_start[k]  # a run to be redone: its changes are dropped
-        chg_start[k + 1] = n_chg
+    tag = 0
+    k = 0
+    while k < n_runs:
+        got = _na_run(
+            cells[k], tag, indptr, flat, costs, budget_s, budget_q, stall_limit, mode, seeded,
+            score, by_seed, seed_counts, raw, raw_start[k] if seeded else 0,
+            raw_start[k + 1] if seeded else 0, mark, val, batch, look, rows,
+            row_start[k] if mode == ROWS else 0, row_s, row_q, chg_s, chg_q, chg_i,
+            chg_start[k],
+        )  # fmt: skip
+        tag += 1  # a fresh mark for every walk, a redone run's too
+        if got[9] < 0:  # out of room for changes: more, and the run again
+            chg_s, chg_q, chg_i = _grow_f(chg_s), _grow_i(chg_q), _grow_i(chg_i)
+            continue
+        status[k], ends[k], queries[k], seconds[k] = got[0], got[1], got[2], got[3]
+        free_n[k], free_s[k], words[k], best[k], best_score[k] = got[4:9]
+        # a run to be redone (more draws or words) keeps no changes
+        chg_start[k + 1] = got[9] if got[0] == DONE else chg_start[k]
+        k += 1
+    n_chg = chg_start[n_runs]
     return (
         status,
         ends,
@@ -496,6 +532,74 @@ def free_lookups(
 
 
 @kernel
+def _rs_run(
+    cells: IntArray,
+    tag: int,
+    costs: FloatArray,
+    budget_s: float,
+    budget_q: int,
+    cache: bool,
+    seeded: bool,
+    values0: FloatArray,
+    by_seed: FloatArray,
+    seed_counts: IntArray,
+    raw: U64Array,
+    wp: int,
+    w_end: int,
+    seen: IntArray,
+    seen_v: FloatArray,
+    chg_s: FloatArray,
+    chg_q: IntArray,
+    chg_i: IntArray,
+    n_chg: int,
+) -> tuple[int, int, int, float, int, int, float, int]:
+    """One run of :func:`rs_walk`; ``seen[c] == tag`` where it has queried ``c`` (caching).
+    Returns status, end, queries, seconds, cache hits, incumbent, its score, and the changes'
+    new end (-1 when the change buffers are full)."""
+    size = values0.size
+    cap = chg_s.size
+    q = 0
+    s = 0.0
+    h = 0
+    has_hi = False
+    hi = np.uint64(0)
+    inc = -1
+    inc_score = -np.inf
+    for t in range(cells.size):
+        c = cells[t]
+        if cache and seen[c] == tag:
+            h += 1
+            v = seen_v[c]
+        else:
+            cost = costs[c]
+            if q + 1 > budget_q or s + cost > budget_s:
+                return DONE, t, q, s, h, inc, inc_score, n_chg
+            q += 1
+            s += cost
+            if seeded:
+                pick, wp, has_hi, hi = _bounded(seed_counts[c], raw, wp, w_end, has_hi, hi)
+                if pick < 0:
+                    return MORE_WORDS, t, q, s, h, inc, inc_score, n_chg
+                v = by_seed[pick * size + c]
+            else:
+                v = values0[c]
+            if cache:
+                seen[c] = tag
+                seen_v[c] = v
+        if v > inc_score:  # False for NaN
+            inc_score = v
+            if c != inc:
+                inc = c
+                if n_chg == cap:
+                    return DONE, t, q, s, h, inc, inc_score, -1
+                chg_s[n_chg] = s
+                chg_q[n_chg] = q
+                chg_i[n_chg] = c
+                n_chg += 1
+    return MORE_DRAWS, cells.size, q, s, h, inc, inc_score, n_chg
+
+
+@kernel
 def rs_walk(
     cells: IntArray,
     costs: FloatArray,
@@ -533,7 +637,7 @@ def rs_walk(
         Per run: status, end, queries, seconds, cache hits, incumbent, its score; the changes
         as :func:`free_na_walk`'s.
     """
-    n_runs, n_draws = cells.shape
+    n_runs = cells.shape[0]
     size = values0.size
     seen = np.full(size, -1, dtype=np.int64)
     seen_v = np.empty(size)
@@ -548,65 +652,23 @@ def rs_walk(
     chg_s = np.empty(16 * n_runs + 16)
     chg_q = np.empty(16 * n_runs + 16, dtype=np.int64)
     chg_i = np.empty(16 * n_runs + 16, dtype=np.int64)
-    n_chg = 0
-    for k in range(n_runs):
-        q = 0
-        s = 0.0
-        h = 0
-        wp = raw_start[k] if seeded else 0
-        w_end = raw_start[k + 1] if seeded else 0
-        has_hi = False
-        hi = np.uint64(0)
-        inc = -1
-        inc_score = -np.inf
-        st = MORE_DRAWS
-        end = n_draws
-        for t in range(n_draws):
-            c = cells[k, t]
-            if cache and seen[c] == k:
-                h += 1
-                v = seen_v[c]
-            else:
-                cost = costs[c]
-                if q + 1 > budget_q or s + cost > budget_s:
-                    st = DONE
-                    end = t
-                    break
-                q += 1
-                s += cost
-                if seeded:
-                    pick, wp, has_hi, hi = _bounded(seed_counts[c], raw, wp, w_end, has_hi, hi)
-                    if pick < 0:
-                        st = MORE_WORDS
-                        break
-                    v = by_seed[pick * size + c]
-                else:
-                    v = values0[c]
-                if cache:
-                    seen[c] = k
-                    seen_v[c] = v
-            if v > inc_score:  # False for NaN
-                inc_score = v
-                if c != inc:
-                    inc = c
-                    if n_chg == chg_s.size:
-                        chg_s = _grow_f(chg_s)
-                        chg_q = _grow_i(chg_q)
-                        chg_i = _grow_i(chg_i)
-                    chg_s[n_chg] = s
-                    chg_q[n_chg] = q
-                    chg_i[n_chg] = c
-                    n_chg += 1
-        status[k] = st
-        ends[k] = end
-        queries[k] = q
-        seconds[k] = s
-        hits[k] = h
-        best[k] = inc
-        best_score[k] = inc_score
-        if st != DONE:
-            n_chg = chg_start[k]
-        chg_start[k + 1] = n_chg
+    tag = 0
+    k = 0
+    while k < n_runs:
+        got = _rs_run(
+            cells[k], tag, costs, budget_s, budget_q, cache, seeded, values0, by_seed,
+            seed_counts, raw, raw_start[k] if seeded else 0, raw_start[k + 1] if seeded else 0,
+            seen, seen_v, chg_s, chg_q, chg_i, chg_start[k],
+        )  # fmt: skip
+        tag += 1
+        if got[7] < 0:
+            chg_s, chg_q, chg_i = _grow_f(chg_s), _grow_i(chg_q), _grow_i(chg_i)
+            continue
+        status[k], ends[k], queries[k], seconds[k] = got[0], got[1], got[2], got[3]
+        hits[k], best[k], best_score[k] = got[4], got[5], got[6]
+        chg_start[k + 1] = got[7] if got[0] == DONE else chg_start[k]
+        k += 1
+    n_chg = chg_start[n_runs]
     return (
         status,
         ends,
