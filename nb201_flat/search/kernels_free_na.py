@@ -42,7 +42,6 @@ from nb201_flat.types import BoolArray, FloatArray, IntArray
 U64Array = npt.NDArray[np.uint64]
 
 # what a walk does at each scored draw (``mode``)
-PLAN = 0  # nothing: budgets, free look-ups, words the stored seeds need
 SCORE = 1  # offer the centre with ``score[centre]`` (a fixed NA score per cell)
 BEST = 2  # offer the centre's value, then each neighbour's (best-evaluated NA-RS)
 ROWS = 3  # write the centre's value and its neighbours' (an NA score made by the caller)
@@ -212,12 +211,12 @@ def _na_run(
     chg_q: IntArray,
     chg_i: IntArray,
     n_chg: int,
-) -> tuple[int, int, int, float, int, float, int, int, float, int]:
+) -> tuple[int, int, int, float, int, float, int, float, int]:
     """One run of :func:`free_na_walk` over its centres ``cells``; ``mark[j]`` is ``2 * tag``
     where the run looked ``j`` up, ``2 * tag + 1`` where it paid for it (older marks are
     less), ``val[j]`` what it learnt. Returns status, end, queries, seconds, free look-ups,
-    their seconds, words (used, or in :data:`PLAN` mode counted), incumbent, its score, and
-    the changes' new end (-1 when the change buffers are full)."""
+    their seconds, incumbent, its score, and the changes' new end (-1 when the change
+    buffers are full)."""
     size = indptr.size - 1
     base = 2 * tag
     width = rows.shape[1] - 1
@@ -227,8 +226,6 @@ def _na_run(
     nf = 0
     fs = 0.0
     stall = 0
-    words = 0
-    w0 = wp
     has_hi = False
     hi = np.uint64(0)
     inc = -1
@@ -238,41 +235,36 @@ def _na_run(
         if mark[c] != base + 1:
             cost = costs[c]
             if q + 1 > budget_q or s + cost > budget_s:
-                return DONE, t, q, s, nf, fs, words + wp - w0, inc, inc_score, n_chg
+                return DONE, t, q, s, nf, fs, inc, inc_score, n_chg
             q += 1
             s += cost
             stall = 0
             mark[c] = base + 1
             # the own value: a seed draw where the cell has a choice of seeds
-            if seeded and mode == PLAN:
-                if seed_counts[c] > 1:  # one more word unless a half is buffered
-                    words += 0 if has_hi else 1
-                    has_hi = not has_hi
-            elif seeded:
+            if seeded:
                 pick, wp, has_hi, hi = _bounded(seed_counts[c], raw, wp, w_end, has_hi, hi)
                 if pick < 0:
-                    return MORE_WORDS, t, q, s, nf, fs, wp - w0, inc, inc_score, n_chg
+                    return MORE_WORDS, t, q, s, nf, fs, inc, inc_score, n_chg
                 val[c] = by_seed[pick * size + c]
             elif mode != SCORE:
                 val[c] = score[c]
             # free look-ups: neighbours neither paid nor looked up, in neighbour order
+            # (compacted without a branch: the next slot is overwritten unless it is new)
             nb = 0
             for e in range(indptr[c], indptr[c + 1]):
                 j = flat[e]
                 m = mark[j]
-                batch[nb] = costs[j]
                 look[nb] = j
-                new = m < base
                 mark[j] = max(m, base)
-                nb += new
+                nb += m < base
             if nb:
+                for i in range(nb):
+                    batch[i] = costs[look[i]]
                 nf += nb
                 fs += pairwise_sum(batch, 0, nb)
-                if seeded and mode == PLAN:
-                    words += nb
-                elif seeded:
+                if seeded:
                     if w_end - wp < nb:
-                        return MORE_WORDS, t, q, s, nf, fs, wp - w0, inc, inc_score, n_chg
+                        return MORE_WORDS, t, q, s, nf, fs, inc, inc_score, n_chg
                     for i in range(nb):  # random(): one word each
                         j = look[i]
                         u = np.float64(raw[wp + i] >> _S11) * _INV53
@@ -285,9 +277,7 @@ def _na_run(
         else:
             stall += 1
             if stall > stall_limit:
-                return DONE, t, q, s, nf, fs, words + wp - w0, inc, inc_score, n_chg
-        if mode == PLAN:
-            continue
+                return DONE, t, q, s, nf, fs, inc, inc_score, n_chg
         if mode == ROWS:
             r = row0 + t
             rows[r, 0] = val[c]
@@ -312,7 +302,7 @@ def _na_run(
                 if i != inc:
                     inc = i
                     if n_chg == cap:
-                        return DONE, t, q, s, nf, fs, 0, inc, inc_score, -1
+                        return DONE, t, q, s, nf, fs, inc, inc_score, -1
                     chg_s[n_chg] = s
                     chg_q[n_chg] = q
                     chg_i[n_chg] = i
@@ -322,7 +312,7 @@ def _na_run(
             i = flat[e]
             f = val[i]
             e += 1
-    return MORE_DRAWS, cells.size, q, s, nf, fs, words + wp - w0, inc, inc_score, n_chg
+    return MORE_DRAWS, cells.size, q, s, nf, fs, inc, inc_score, n_chg
 
 
 @kernel
@@ -341,7 +331,6 @@ def free_na_walk(
     seed_counts: IntArray,
     raw: U64Array,
     raw_start: IntArray,
-    row_start: IntArray,
     rows: FloatArray,
     row_s: FloatArray,
     row_q: IntArray,
@@ -353,10 +342,10 @@ def free_na_walk(
     IntArray,
     FloatArray,
     IntArray,
-    IntArray,
     FloatArray,
     IntArray,
     FloatArray,
+    IntArray,
     IntArray,
     IntArray,
 ]:
@@ -374,22 +363,23 @@ def free_na_walk(
         The budget (``inf`` / the largest int64 where unset) and the NA memory's revisits in
         a row before it gives up.
     mode, seeded
-        What is done at each scored draw (:data:`PLAN`, :data:`SCORE`, :data:`BEST`,
-        :data:`ROWS`); whether values come from stored seeds (``by_seed``, ``seed_counts``,
-        ``raw``, ``raw_start``) or from ``score`` (row 0 of the values, or in :data:`SCORE`
-        mode the fixed score of each cell).
-    row_start, rows, row_s, row_q
-        :data:`ROWS` mode: run ``k``'s scored draw ``t`` writes row ``row_start[k] + t`` of
-        ``rows``: the centre's value, its neighbours' (NaN beyond them), and the seconds and
-        queries then.
+        What is done at each scored draw (:data:`SCORE`, :data:`BEST`, :data:`ROWS`);
+        whether values come from stored seeds (``by_seed``, ``seed_counts``, and run ``k``'s
+        words ``raw[raw_start[k]:raw_start[k + 1]]``) or from ``score`` (row 0 of the values,
+        or in :data:`SCORE` mode the fixed score of each cell).
+    rows, row_s, row_q
+        :data:`ROWS` mode: one row per scored draw, the runs that end one after another (room
+        for ``draws`` rows a run): the centre's value, its neighbours' (NaN beyond them), and
+        the oracle's seconds and queries then.
 
     Returns
     -------
     tuple
         Per run: status, end (draws scored), queries, seconds, free look-ups, their seconds,
-        stored-seed words used (in :data:`PLAN` mode: needed, without rejections), incumbent
-        and its score; then the incumbent's changes (seconds, queries, cell) of all runs, run
-        ``k``'s at ``chg_start[k]:chg_start[k + 1]``.
+        incumbent and its score; the incumbent's changes (seconds, queries, cell) of all runs,
+        run ``k``'s at ``chg_start[k]:chg_start[k + 1]`` (``chg_start`` first); and in
+        :data:`ROWS` mode run ``k``'s rows ``row_start[k]:row_start[k + 1]`` (none unless it
+        ended).
     """
     n_runs = cells.shape[0]
     size = indptr.size - 1
@@ -404,10 +394,10 @@ def free_na_walk(
     seconds = np.zeros(n_runs)
     free_n = np.zeros(n_runs, dtype=np.int64)
     free_s = np.zeros(n_runs)
-    words = np.zeros(n_runs, dtype=np.int64)
     best = np.full(n_runs, -1, dtype=np.int64)
     best_score = np.full(n_runs, -np.inf)
     chg_start = np.zeros(n_runs + 1, dtype=np.int64)
+    row_start = np.zeros(n_runs + 1, dtype=np.int64)
     chg_s = np.empty(16 * n_runs + 16)
     chg_q = np.empty(16 * n_runs + 16, dtype=np.int64)
     chg_i = np.empty(16 * n_runs + 16, dtype=np.int64)
@@ -417,18 +407,19 @@ def free_na_walk(
         got = _na_run(
             cells[k], tag, indptr, flat, costs, budget_s, budget_q, stall_limit, mode, seeded,
             score, by_seed, seed_counts, raw, raw_start[k] if seeded else 0,
-            raw_start[k + 1] if seeded else 0, mark, val, batch, look, rows,
-            row_start[k] if mode == ROWS else 0, row_s, row_q, chg_s, chg_q, chg_i,
-            chg_start[k],
+            raw_start[k + 1] if seeded else 0, mark, val, batch, look, rows, row_start[k],
+            row_s, row_q, chg_s, chg_q, chg_i, chg_start[k],
         )  # fmt: skip
         tag += 1  # a fresh mark for every walk, a redone run's too
-        if got[9] < 0:  # out of room for changes: more, and the run again
+        if got[8] < 0:  # out of room for changes: more, and the run again
             chg_s, chg_q, chg_i = _grow_f(chg_s), _grow_i(chg_q), _grow_i(chg_i)
             continue
         status[k], ends[k], queries[k], seconds[k] = got[0], got[1], got[2], got[3]
-        free_n[k], free_s[k], words[k], best[k], best_score[k] = got[4:9]
-        # a run to be redone (more draws or words) keeps no changes
-        chg_start[k + 1] = got[9] if got[0] == DONE else chg_start[k]
+        free_n[k], free_s[k], best[k], best_score[k] = got[4], got[5], got[6], got[7]
+        # a run to be redone (more draws or words) keeps no changes, and no rows
+        done = got[0] == DONE
+        chg_start[k + 1] = got[8] if done else chg_start[k]
+        row_start[k + 1] = row_start[k] + (got[1] if done and mode == ROWS else 0)
         k += 1
     n_chg = chg_start[n_runs]
     return (
@@ -438,13 +429,13 @@ def free_na_walk(
         seconds,
         free_n,
         free_s,
-        words,
         best,
         best_score,
         chg_start,
         chg_s[:n_chg].copy(),
         chg_q[:n_chg].copy(),
         chg_i[:n_chg].copy(),
+        row_start,
     )
 
 
@@ -697,9 +688,9 @@ def warm_up() -> None:
     rows = np.empty((3, 2))
     rs, rq = np.empty(3), np.empty(3, dtype=np.int64)
     pairwise_sum(costs, 0, 2)
-    for mode in (PLAN, SCORE, BEST, ROWS):
+    for mode in (SCORE, BEST, ROWS):
         for seeded in (False, True):
-            args = (costs, costs, ints, raw, starts, ints, rows, rs, rq)
+            args = (costs, costs, ints, raw, starts, rows, rs, rq)
             free_na_walk(cells, indptr, flat, costs, 10.0, 5, 10, mode, seeded, *args)
     offer_rows(np.array([0, 1], dtype=np.int64), ints[:1], costs[:1], costs[:1], ints[:1])
     free_lookups(indptr, flat, costs, ints, ints, 1, 1)
@@ -712,7 +703,6 @@ __all__ = [
     "DONE",
     "MORE_DRAWS",
     "MORE_WORDS",
-    "PLAN",
     "ROWS",
     "SCORE",
     "free_lookups",

@@ -396,21 +396,21 @@ _NO_START = np.zeros(1, dtype=np.int64)
 
 
 class _Rows:
-    """:data:`~nb201_flat.search.kernels_free_na.ROWS` output: one row per scored draw (the
-    centre's value, then its neighbours'), with the oracle's seconds and queries then."""
+    """:data:`~nb201_flat.search.kernels_free_na.ROWS` output: room for ``n`` rows of one
+    scored draw each (the centre's value, then its neighbours'), with the oracle's seconds
+    and queries then."""
 
-    __slots__ = ("queries", "seconds", "start", "values")
+    __slots__ = ("queries", "seconds", "values")
 
-    def __init__(self, per_run: IntArray, width: int) -> None:
-        self.start = np.zeros(per_run.size + 1, dtype=np.int64)
-        np.cumsum(per_run, out=self.start[1:])
-        n = int(self.start[-1])
+    def __init__(self, n: int, width: int) -> None:
         self.values = np.empty((n, width))
         self.seconds = np.empty(n)
         self.queries = np.empty(n, dtype=np.int64)
 
 
-_NO_ROWS = _Rows(np.zeros(0, dtype=np.int64), 1)
+_NO_ROWS = _Rows(0, 1)
+# stored-seed words made for one walk (8 bytes each)
+_CHUNK_WORDS = 1 << 22
 
 
 class _FreeNAWalk:
@@ -434,7 +434,7 @@ class _FreeNAWalk:
         self.score = na_scores(data, algo.objective) if self.mode == kn.SCORE else data.values[0]
 
     def _walk(
-        self, cells: IntArray, mode: int, words: tuple[U64Array, IntArray], rows: _Rows
+        self, cells: IntArray, words: tuple[U64Array, IntArray], rows: _Rows
     ) -> tuple[Any, ...]:
         o = self.oracle
         out: tuple[Any, ...] = self.kn.free_na_walk(
@@ -445,14 +445,13 @@ class _FreeNAWalk:
             o.budget_s,
             o.budget_q,
             20 * o.data.space.size + 1000,  # as the NA memory's SearchStalled
-            mode,
+            self.mode,
             self.seeded,
             self.score,
             o.by_seed,
             o.counts,
             words[0],
             words[1],
-            rows.start,
             rows.values,
             rows.seconds,
             rows.queries,
@@ -464,77 +463,63 @@ class _FreeNAWalk:
         end (the others need more draws)."""
         cells = self.oracle.cells(runs, block)
         if not self.seeded:
-            got = self._walk(cells, self.mode, (_NO_WORDS, _NO_START), _NO_ROWS)
+            got = self._walk(cells, (_NO_WORDS, _NO_START), _NO_ROWS)
             return _na_records(runs, np.flatnonzero(got[0] == self.kn.DONE), got)
-        # the walk without values first: where runs end, and the stream words they need
-        plan = self._walk(cells, self.kn.PLAN, (_NO_WORDS, _NO_START), _NO_ROWS)
-        ended = np.flatnonzero(plan[0] == self.kn.DONE)
+        # stored seeds: a run takes at most one word per own draw and per look-up, and looks
+        # each cell up once at most (a few more words for Lemire's rare rejections)
+        need = block + min(self.oracle.data.space.size, block * self.nb.width) + 4
+        step = _CHUNK_WORDS // need
+        if self.mode == self.kn.ROWS:
+            step = min(step, _CHUNK_ENTRIES // (block * (self.nb.width + 1)))
+        step = max(1, step)
         out: dict[int, RunRecord] = {}
-        for sub in self._chunks(ended, plan[1]):
-            out.update(
-                self._seeded(
-                    cells[sub], [runs[k] for k in sub.tolist()], plan[1][sub], plan[6][sub]
-                )
-            )
-        return out
-
-    def _chunks(self, ended: IntArray, ends: IntArray) -> list[IntArray]:
-        """``ended`` in pieces whose NA rows hold about :data:`_CHUNK_ENTRIES` values (one
-        piece when no rows are written)."""
-        if self.mode != self.kn.ROWS:
-            return [ended]
-        width = self.nb.width + 1
-        out: list[IntArray] = []
-        lo, fill = 0, 0
-        for i, n in enumerate(ends[ended].tolist()):
-            if fill and fill + n * width > _CHUNK_ENTRIES:
-                out.append(ended[lo:i])
-                lo, fill = i, 0
-            fill += n * width
-        out.append(ended[lo:])
+        for lo in range(0, len(runs), step):
+            todo = np.arange(lo, min(lo + step, len(runs)))
+            n = np.full(todo.size, need, dtype=np.int64)
+            while todo.size:  # runs whose words run out go again, with more
+                got = self._seeded(cells[todo], [runs[k] for k in todo.tolist()], n)
+                out.update(got[0])
+                todo, n = todo[got[1]], 2 * n[got[1]] + 16
         return out
 
     def _seeded(
-        self, cells: IntArray, runs: list[int], ends: IntArray, need: IntArray
-    ) -> dict[int, RunRecord]:
-        """Records of ``runs`` (their ``cells``), which end after ``ends`` scored draws, on an
-        oracle with stored seeds: with the words the plan counted, and a few for Lemire's
-        rare rejections (more for a run that asks for more)."""
+        self, cells: IntArray, runs: list[int], n_words: IntArray
+    ) -> tuple[dict[int, RunRecord], BoolArray]:
+        """Records of the ``runs`` (their ``cells``) that end within their draws, on an
+        oracle with stored seeds, each given ``n_words`` words; and which ran out of them."""
         kn = self.kn
-        out: dict[int, RunRecord] = {}
-        need = need + 4
-        todo = np.arange(len(runs))
-        while todo.size:
-            sub_runs = [runs[k] for k in todo.tolist()]
-            words = self.oracle.words(sub_runs, need)
-            if self.mode != kn.ROWS:
-                got = self._walk(cells[todo], self.mode, words, _NO_ROWS)
-            else:
-                rows = _Rows(ends[todo], self.nb.width + 1)
-                got = self._walk(cells[todo], kn.ROWS, words, rows)
-                got = (*got[:7], *self._offer_rows(cells[todo], ends[todo], rows))
-            ok = got[0] == kn.DONE
-            out.update(_na_records(sub_runs, np.flatnonzero(ok), got))
-            todo, need = todo[~ok], 2 * need[~ok] + 16
-        return out
+        words = self.oracle.words(runs, n_words)
+        if self.mode != kn.ROWS:
+            got = self._walk(cells, words, _NO_ROWS)
+        else:
+            rows = _Rows(cells.size, self.nb.width + 1)
+            got = self._walk(cells, words, rows)
+            got = (*got[:6], *self._offer_rows(cells, got, rows))
+        recs = _na_records(runs, np.flatnonzero(got[0] == kn.DONE), got)
+        return recs, got[0] == kn.MORE_WORDS
 
-    def _offer_rows(self, cells: IntArray, ends: IntArray, rows: _Rows) -> tuple[Any, ...]:
-        """Each run's incumbent from its NA rows: every row's score by the objective's own
-        aggregation (:func:`_aggregate_rows`), offered in turn."""
+    def _offer_rows(self, cells: IntArray, got: tuple[Any, ...], rows: _Rows) -> tuple[Any, ...]:
+        """Each run's incumbent from its NA rows (where each run's start: ``got[12]``): every
+        row's score by the objective's own aggregation (:func:`_aggregate_rows`), offered in
+        turn."""
         obj = self.algo.objective
-        per = np.repeat(np.arange(ends.size), ends)
-        centre = cells[per, np.arange(per.size) - rows.start[per]]
+        start = got[12]
+        n = int(start[-1])
+        per = np.repeat(np.arange(cells.shape[0]), np.diff(start))
+        centre = cells[per, np.arange(n) - start[per]]
         valid = np.arange(self.nb.width + 1) <= np.diff(self.indptr)[centre][:, None]
         own = 0 if obj.include_self else 1
-        f = _aggregate_rows(rows.values[:, own:], valid[:, own:], obj)
-        out: tuple[Any, ...] = self.kn.offer_rows(rows.start, centre, f, rows.seconds, rows.queries)
+        f = _aggregate_rows(rows.values[:n, own:], valid[:, own:], obj)
+        out: tuple[Any, ...] = self.kn.offer_rows(
+            start, centre, f, rows.seconds[:n], rows.queries[:n]
+        )
         return out
 
 
 def _na_records(runs: list[int], ok: IntArray, got: tuple[Any, ...]) -> dict[int, RunRecord]:
     """:func:`_records` of a free NA walk's results (no cache hits)."""
     zero = np.zeros(len(runs), dtype=np.int64)
-    return _records(runs, ok, (*got[2:6], zero, *got[7:]))
+    return _records(runs, ok, (*got[2:6], zero, *got[6:12]))
 
 
 def _records(runs: list[int], ok: IntArray, got: tuple[Any, ...]) -> dict[int, RunRecord]:
