@@ -676,23 +676,25 @@ def rs_walk(
 
 
 def warm_up() -> None:
-    """Call every kernel once on tiny inputs of the production types: loads each from the
-    disk cache (compiles it on a cold one) before real work, e.g. before workers fork."""
-    indptr = np.array([0, 1, 2], dtype=np.int64)
-    flat = np.array([1, 0], dtype=np.int64)
-    costs = np.ones(2)
-    cells = np.zeros((1, 3), dtype=np.int64)
-    ints = np.zeros(2, dtype=np.int64)
-    raw = np.arange(1, 5, dtype=np.uint64)
-    starts = np.array([0, 4], dtype=np.int64)
+    """Call every kernel once on tiny inputs of the production types (inputs read-only, as
+    :func:`~nb201_flat.search.vectorised.frozen` makes them): loads each from the disk cache
+    (compiles it on a cold one) before real work, e.g. before workers fork."""
+    from nb201_flat.search.vectorised import frozen
+
+    indptr = frozen(np.array([0, 1, 2], dtype=np.int64))
+    flat = frozen(np.array([1, 0], dtype=np.int64))
+    costs = frozen(np.ones(2))
+    cells = frozen(np.zeros((1, 3), dtype=np.int64))
+    ints = frozen(np.zeros(2, dtype=np.int64))
+    raw = frozen(np.arange(1, 5, dtype=np.uint64))
+    starts = frozen(np.array([0, 4], dtype=np.int64))
     rows = np.empty((3, 2))
     rs, rq = np.empty(3), np.empty(3, dtype=np.int64)
-    pairwise_sum(costs, 0, 2)
     for mode in (SCORE, BEST, ROWS):
         for seeded in (False, True):
             args = (costs, costs, ints, raw, starts, rows, rs, rq)
             free_na_walk(cells, indptr, flat, costs, 10.0, 5, 10, mode, seeded, *args)
-    offer_rows(np.array([0, 1], dtype=np.int64), ints[:1], costs[:1], costs[:1], ints[:1])
+    offer_rows(frozen(np.array([0, 1])), ints[:1], costs[:1], costs[:1], ints[:1])
     free_lookups(indptr, flat, costs, ints, ints, 1, 1)
     for seeded in (False, True):
         rs_walk(cells, costs, 10.0, 5, seeded, seeded, costs, costs, ints, raw, starts)

@@ -194,13 +194,27 @@ _CHUNK_ENTRIES = 1 << 19
 _CSR: dict[int, tuple[NeighbourArrays, IntArray, IntArray]] = {}
 
 
+def frozen(a: npt.ArrayLike, dtype: npt.DTypeLike | None = None) -> Any:
+    """``a`` as a read-only C-contiguous array (of ``dtype``), copied only where it must be.
+
+    The kernels take every input array read-only: numba compiles read-only and writable
+    arrays apart, so one kind keeps one compiled version of each kernel.
+
+    >>> frozen(np.arange(3)).flags.writeable
+    False
+    """
+    out = np.ascontiguousarray(a, dtype=dtype).view()
+    out.flags.writeable = False
+    return out
+
+
 def _csr(nb: NeighbourArrays) -> tuple[IntArray, IntArray]:
     """``nb`` as int64 CSR ``(indptr, flat)``, the kernels' types (made once per ``nb``)."""
     hit = _CSR.get(id(nb))
     if hit is not None and hit[0] is nb:
         return hit[1], hit[2]
     indptr, flat = nb.to_csr()
-    out = (indptr, np.ascontiguousarray(flat, dtype=np.int64))
+    out = (frozen(indptr, np.int64), frozen(flat, np.int64))
     if len(_CSR) >= 4:
         _CSR.pop(next(iter(_CSR)))
     _CSR[id(nb)] = (nb, *out)
@@ -229,13 +243,13 @@ def free_lookups_many(
     from nb201_flat.search.kernels_free_na import free_lookups
 
     indptr, flat = _csr(nb)
-    cost = np.zeros(nb.indices.shape[0]) if costs is None else np.ascontiguousarray(costs)
+    cost = np.zeros(nb.indices.shape[0]) if costs is None else costs
     return free_lookups(
         indptr,
         flat,
-        cost,
-        np.ascontiguousarray(firsts, dtype=np.int64),
-        np.ascontiguousarray(run_of, dtype=np.int64),
+        frozen(cost, np.float64),
+        frozen(firsts, np.int64),
+        frozen(run_of, np.int64),
         n_runs,
         nb.width,
     )
@@ -353,27 +367,29 @@ class _Oracle:
     """One protocol's oracle in the kernels' types: costs (zeros when it has none), budgets
     (unset: never binding), values by stored seed, and each run's stream words."""
 
-    __slots__ = ("budget_q", "budget_s", "by_seed", "costs", "counts", "data", "seed")
+    __slots__ = ("budget_q", "budget_s", "by_seed", "costs", "counts", "data", "seed", "values0")
 
     def __init__(self, data: OracleData, seed: int) -> None:
         size = data.space.size
         self.data, self.seed = data, seed
-        self.costs = np.zeros(size) if data.costs is None else np.ascontiguousarray(data.costs)
+        self.costs = frozen(np.zeros(size) if data.costs is None else data.costs, np.float64)
+        self.values0 = frozen(data.values[0], np.float64)
         self.budget_s = math.inf if data.budget_seconds is None else float(data.budget_seconds)
         self.budget_q = _NO_LIMIT if data.budget_queries is None else int(data.budget_queries)
-        self.by_seed = np.zeros(0)
-        self.counts = np.zeros(0, dtype=np.int64)
+        self.by_seed = frozen(np.zeros(0))
+        self.counts = frozen(np.zeros(0, dtype=np.int64))
         if data.order is not None and data.counts is not None:
             # by_seed[k * size + i]: the value of cell i's k-th stored seed
-            self.by_seed = np.take_along_axis(data.values, data.order, axis=0).ravel()
-            self.counts = np.ascontiguousarray(data.counts, dtype=np.int64)
+            by_seed = np.take_along_axis(data.values, data.order, axis=0).ravel()
+            self.by_seed = frozen(by_seed, np.float64)
+            self.counts = frozen(data.counts, np.int64)
 
     def cells(self, runs: list[int], block: int) -> IntArray:
         """The first ``block`` cells each run samples (:func:`centre_draws`)."""
         cand = self.data.candidates
         n_dom = self.data.space.size if cand is None else len(cand)
         draws = centre_draws(self.seed, runs, n_dom, block)
-        out: IntArray = draws if cand is None else cand[draws].astype(np.int64)
+        out: IntArray = frozen(draws if cand is None else cand[draws], np.int64)
         return out
 
     def words(self, runs: list[int], n: IntArray) -> tuple[U64Array, IntArray]:
@@ -386,13 +402,13 @@ class _Oracle:
             if m:
                 bits = np.random.PCG64(np.random.SeedSequence(self.seed, spawn_key=(r, 1)))
                 raw[start[k] : start[k + 1]] = bits.random_raw(m)
-        return raw, start
+        return frozen(raw), frozen(start)
 
 
 # "no query budget" for the kernels: a count never reached
 _NO_LIMIT = int(np.iinfo(np.int64).max)
-_NO_WORDS = np.zeros(0, dtype=np.uint64)
-_NO_START = np.zeros(1, dtype=np.int64)
+_NO_WORDS = frozen(np.zeros(0, dtype=np.uint64))
+_NO_START = frozen(np.zeros(1, dtype=np.int64))
 
 
 class _Rows:
@@ -431,14 +447,15 @@ class _FreeNAWalk:
         best = isinstance(algo, NABestEvaluatedSearch)
         # stored seeds: NA scores of what each run saw, aggregated after the walk (ROWS)
         self.mode = kn.BEST if best else kn.ROWS if self.seeded else kn.SCORE
-        self.score = na_scores(data, algo.objective) if self.mode == kn.SCORE else data.values[0]
+        score = na_scores(data, algo.objective) if self.mode == kn.SCORE else data.values[0]
+        self.score = frozen(score, np.float64)
 
     def _walk(
         self, cells: IntArray, words: tuple[U64Array, IntArray], rows: _Rows
     ) -> tuple[Any, ...]:
         o = self.oracle
         out: tuple[Any, ...] = self.kn.free_na_walk(
-            cells,
+            frozen(cells),
             self.indptr,
             self.flat,
             o.costs,
@@ -511,8 +528,9 @@ class _FreeNAWalk:
         own = 0 if obj.include_self else 1
         f = _aggregate_rows(rows.values[:n, own:], valid[:, own:], obj)
         out: tuple[Any, ...] = self.kn.offer_rows(
-            start, centre, f, rows.seconds[:n], rows.queries[:n]
-        )
+            frozen(start), frozen(centre), frozen(f), frozen(rows.seconds[:n]),
+            frozen(rows.queries[:n]),
+        )  # fmt: skip
         return out
 
 
@@ -635,8 +653,8 @@ def _batch(data: OracleData, seed: int, runs: list[int], block: int) -> dict[int
         sub_runs = [runs[k] for k in todo.tolist()]
         raw, start = o.words(sub_runs, need) if seeded else (_NO_WORDS, _NO_START)
         got = rs_walk(
-            cells[todo], o.costs, o.budget_s, o.budget_q, data.repeats == "cache", seeded,
-            data.values[0], o.by_seed, o.counts, raw, start,
+            frozen(cells[todo]), o.costs, o.budget_s, o.budget_q, data.repeats == "cache",
+            seeded, o.values0, o.by_seed, o.counts, raw, start,
         )  # fmt: skip
         status = got[0]
         zero_n, zero_s = np.zeros(todo.size, dtype=np.int64), np.zeros(todo.size)
