@@ -51,6 +51,10 @@ DONE = 0  # the run ended within its draws (a refused query or a stall)
 MORE_DRAWS = 1  # its draws ran out first
 MORE_WORDS = 2  # its stored-seed words ran out first
 
+# a cell's mark in one NA walk (0: not seen)
+_LOOKED = np.uint8(1)
+_PAID = np.uint8(2)
+
 _M32 = np.uint64(0xFFFFFFFF)
 _S32 = np.uint64(32)
 _S11 = np.uint64(11)
@@ -184,7 +188,6 @@ def _widest(indptr: IntArray) -> int:
 @kernel
 def _na_run(
     cells: IntArray,
-    tag: int,
     indptr: IntArray,
     flat: IntArray,
     costs: FloatArray,
@@ -199,7 +202,7 @@ def _na_run(
     raw: U64Array,
     wp: int,
     w_end: int,
-    mark: IntArray,
+    mark: npt.NDArray[np.uint8],
     val: FloatArray,
     batch: FloatArray,
     look: IntArray,
@@ -212,13 +215,13 @@ def _na_run(
     chg_i: IntArray,
     n_chg: int,
 ) -> tuple[int, int, int, float, int, float, int, float, int]:
-    """One run of :func:`free_na_walk` over its centres ``cells``; ``mark[j]`` is ``2 * tag``
-    where the run looked ``j`` up, ``2 * tag + 1`` where it paid for it (older marks are
-    less), ``val[j]`` what it learnt. Returns status, end, queries, seconds, free look-ups,
+    """One run of :func:`free_na_walk` over its centres ``cells``; ``mark[j]`` is :data:`_PAID`
+    where the run paid for ``j``, :data:`_LOOKED` where it looked ``j`` up (0 elsewhere),
+    ``val[j]`` what it learnt. Returns status, end, queries, seconds, free look-ups,
     their seconds, incumbent, its score, and the changes' new end (-1 when the change
     buffers are full)."""
     size = indptr.size - 1
-    base = 2 * tag
+    mark[:] = 0  # a byte a cell: the marks stay in the nearest cache
     width = rows.shape[1] - 1
     cap = chg_s.size
     q = 0
@@ -232,14 +235,14 @@ def _na_run(
     inc_score = -np.inf
     for t in range(cells.size):
         c = cells[t]
-        if mark[c] != base + 1:
+        if mark[c] != _PAID:
             cost = costs[c]
             if q + 1 > budget_q or s + cost > budget_s:
                 return DONE, t, q, s, nf, fs, inc, inc_score, n_chg
             q += 1
             s += cost
             stall = 0
-            mark[c] = base + 1
+            mark[c] = _PAID
             # the own value: a seed draw where the cell has a choice of seeds
             if seeded:
                 pick, wp, has_hi, hi = _bounded(seed_counts[c], raw, wp, w_end, has_hi, hi)
@@ -255,8 +258,8 @@ def _na_run(
                 j = flat[e]
                 m = mark[j]
                 look[nb] = j
-                mark[j] = max(m, base)
-                nb += m < base
+                mark[j] = max(m, _LOOKED)
+                nb += m == 0
             if nb:
                 for i in range(nb):
                     batch[i] = costs[look[i]]
@@ -383,7 +386,7 @@ def free_na_walk(
     """
     n_runs = cells.shape[0]
     size = indptr.size - 1
-    mark = np.full(size, -1, dtype=np.int64)
+    mark = np.zeros(size, dtype=np.uint8)
     val = np.empty(size)
     widest = _widest(indptr)
     batch = np.empty(widest)
@@ -401,16 +404,14 @@ def free_na_walk(
     chg_s = np.empty(16 * n_runs + 16)
     chg_q = np.empty(16 * n_runs + 16, dtype=np.int64)
     chg_i = np.empty(16 * n_runs + 16, dtype=np.int64)
-    tag = 0
     k = 0
     while k < n_runs:
         got = _na_run(
-            cells[k], tag, indptr, flat, costs, budget_s, budget_q, stall_limit, mode, seeded,
+            cells[k], indptr, flat, costs, budget_s, budget_q, stall_limit, mode, seeded,
             score, by_seed, seed_counts, raw, raw_start[k] if seeded else 0,
             raw_start[k + 1] if seeded else 0, mark, val, batch, look, rows, row_start[k],
             row_s, row_q, chg_s, chg_q, chg_i, chg_start[k],
         )  # fmt: skip
-        tag += 1  # a fresh mark for every walk, a redone run's too
         if got[8] < 0:  # out of room for changes: more, and the run again
             chg_s, chg_q, chg_i = _grow_f(chg_s), _grow_i(chg_q), _grow_i(chg_i)
             continue

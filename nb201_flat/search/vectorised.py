@@ -275,10 +275,10 @@ def centre_draws(seed: int, runs: list[int], n_dom: int, block: int) -> IntArray
 
 
 # draws kept per cached block (8 bytes each): 500 runs of a few hundred draws fit many times
-_CACHED_DRAWS = 1 << 21
+_CACHED_DRAWS = 1 << 20
 
 
-@functools.lru_cache(maxsize=4)
+@functools.lru_cache(maxsize=8)
 def _centre_draws(seed: int, runs: tuple[int, ...], n_dom: int, block: int) -> IntArray:
     from nb201_flat.search.lockstep import replay_matches_numpy
 
@@ -400,9 +400,45 @@ class _Oracle:
         raw = np.empty(int(start[-1]), dtype=np.uint64)
         for k, (r, m) in enumerate(zip(runs, n.tolist(), strict=True)):
             if m:
-                bits = np.random.PCG64(np.random.SeedSequence(self.seed, spawn_key=(r, 1)))
-                raw[start[k] : start[k + 1]] = bits.random_raw(m)
+                raw[start[k] : start[k + 1]] = _WORDS.first(self.seed, r, m)
         return frozen(raw), frozen(start)
+
+
+class _StreamWords:
+    """Each run's oracle-stream words made so far, and its generator to make more.
+
+    The stream ``SeedSequence(seed, spawn_key=(run, 1))`` is the same under every protocol
+    and algorithm, so the NA forms and random search of a grid read the same words: made
+    once, kept up to :data:`_CACHED_WORDS` (8 bytes each), all dropped when more are asked.
+    """
+
+    __slots__ = ("held", "runs")
+
+    def __init__(self) -> None:
+        self.runs: dict[tuple[int, int], tuple[np.random.PCG64, U64Array]] = {}
+        self.held = 0
+
+    def first(self, seed: int, run: int, n: int) -> U64Array:
+        """The first ``n`` raw 64-bit words of run ``run``'s stream (PCG64's outputs, which
+        numpy's ``Generator`` draws from)."""
+        hit = self.runs.get((seed, run))
+        if hit is None:
+            hit = (np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(run, 1))), _NO_WORDS)
+        bits, words = hit
+        if words.size < n:
+            more = max(n, 2 * words.size) - words.size  # whole blocks: fewer, larger steps
+            if self.held + more > _CACHED_WORDS:
+                self.runs.clear()  # another grid, or a long search: start again
+                self.held = words.size
+            words = np.concatenate((words, bits.random_raw(more)))
+            self.runs[(seed, run)] = (bits, words)
+            self.held += more
+        out: U64Array = words[:n]
+        return out
+
+
+_CACHED_WORDS = 1 << 23
+_WORDS = _StreamWords()
 
 
 # "no query budget" for the kernels: a count never reached
