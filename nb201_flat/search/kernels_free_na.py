@@ -159,7 +159,6 @@ def _bounded(
     if n <= 1:
         return 0, wp, has_hi, hi
     ne = np.uint64(n)
-    thr = (_TWO32 - ne) % ne
     while True:
         if has_hi:
             x = hi
@@ -173,7 +172,9 @@ def _bounded(
             hi = w >> _S32
             has_hi = True
         m = x * ne
-        if (m & _M32) >= thr:  # Lemire's rejection: below the threshold, draw again
+        low = m & _M32
+        # Lemire's rejection, numpy's way: the threshold (a division) only when it can bite
+        if low >= ne or low >= (_TWO32 - ne) % ne:
             return int(np.int64(m >> _S32)), wp, has_hi, hi
 
 
@@ -676,6 +677,26 @@ def rs_walk(
     )
 
 
+@kernel
+def bounded_draws(raw: U64Array, raw_start: IntArray, n: int, out: IntArray) -> BoolArray:
+    """Row ``k`` of ``out``: the draws ``integers(n)`` that the words
+    ``raw[raw_start[k]:raw_start[k + 1]]`` of a fresh generator give (:func:`_bounded`
+    each); False for a run whose words run out first (the caller gives it more)."""
+    ok = np.ones(out.shape[0], dtype=np.bool_)
+    for k in range(out.shape[0]):
+        wp = raw_start[k]
+        w_end = raw_start[k + 1]
+        has_hi = False
+        hi = np.uint64(0)
+        for t in range(out.shape[1]):
+            pick, wp, has_hi, hi = _bounded(n, raw, wp, w_end, has_hi, hi)
+            if pick < 0:
+                ok[k] = False
+                break
+            out[k, t] = pick
+    return ok
+
+
 def warm_up() -> None:
     """Call every kernel once on tiny inputs of the production types (inputs read-only, as
     :func:`~nb201_flat.search.vectorised.frozen` makes them): loads each from the disk cache
@@ -699,6 +720,7 @@ def warm_up() -> None:
     free_lookups(indptr, flat, costs, ints, ints, 1, 1)
     for seeded in (False, True):
         rs_walk(cells, costs, 10.0, 5, seeded, seeded, costs, costs, ints, raw, starts)
+    bounded_draws(raw, starts, 7, np.empty((1, 3), dtype=np.int64))
 
 
 __all__ = [
@@ -708,6 +730,7 @@ __all__ = [
     "MORE_WORDS",
     "ROWS",
     "SCORE",
+    "bounded_draws",
     "free_lookups",
     "free_na_walk",
     "offer_rows",

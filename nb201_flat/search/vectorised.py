@@ -58,7 +58,6 @@ from nb201_flat.search.algorithms import (
     RandomSearch,
     SearchAlgorithm,
 )
-from nb201_flat.search.lockstep import _M32, _TWO32
 from nb201_flat.search.oracle import FloatArray, IntArray, OracleData
 from nb201_flat.search.runner import RunRecord, run_one
 from nb201_flat.types import BoolArray as BoolArray
@@ -290,22 +289,27 @@ def _centre_draws(seed: int, runs: tuple[int, ...], n_dom: int, block: int) -> I
             gen = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(r, 0)))
             out[k] = gen.integers(n_dom, size=block)
     else:
-        ne = np.uint64(n_dom)
-        thr = (_TWO32 - ne) % ne
-        n64 = block // 2 + 8  # a rejection is rare (about n_dom / 2**32 a draw)
-        for k, r in enumerate(runs):
-            bits = np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(r, 0)))
-            raw = bits.random_raw(n64)
-            while True:
-                words = np.empty(2 * raw.size, dtype=np.uint64)
-                words[0::2] = raw & _M32
-                words[1::2] = raw >> np.uint64(32)
-                m = words * ne
-                got = (m >> np.uint64(32))[(m & _M32) >= thr]
-                if got.size >= block:
-                    break
-                raw = np.concatenate((raw, bits.random_raw(n64)))
-            out[k] = got[:block].astype(np.int64)
+        from nb201_flat.search.kernels_free_na import bounded_draws
+
+        # two draws a word; a rejection is rare (about n_dom / 2**32 a draw)
+        n64 = np.full(len(runs), block // 2 + 8, dtype=np.int64)
+        bits = [np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(r, 0))) for r in runs]
+        words = [b.random_raw(block // 2 + 8) for b in bits]
+        todo = np.arange(len(runs))
+        while todo.size:
+            start = np.zeros(todo.size + 1, dtype=np.int64)
+            np.cumsum(n64[todo], out=start[1:])
+            raw = frozen(np.concatenate([words[k] for k in todo.tolist()]))
+            if todo.size == len(runs):
+                ok = bounded_draws(raw, frozen(start), n_dom, out)
+            else:
+                got = np.empty((todo.size, block), dtype=np.int64)
+                ok = bounded_draws(raw, frozen(start), n_dom, got)
+                out[todo[ok]] = got[ok]
+            todo = todo[~ok]
+            for k in todo.tolist():  # the stream goes on where the words ran out
+                words[k] = np.concatenate((words[k], bits[k].random_raw(n64[k])))
+                n64[k] *= 2
     out.setflags(write=False)
     return out
 
@@ -441,6 +445,12 @@ _CACHED_WORDS = 1 << 23
 _WORDS = _StreamWords()
 
 
+def _spare_words(most: int) -> int:
+    """Words to give a run that needs at most ``most`` without Lemire's rejections: a few
+    more for those (rare; a run that runs out goes again with more)."""
+    return most + 4
+
+
 # "no query budget" for the kernels: a count never reached
 _NO_LIMIT = int(np.iinfo(np.int64).max)
 _NO_WORDS = frozen(np.zeros(0, dtype=np.uint64))
@@ -520,7 +530,7 @@ class _FreeNAWalk:
             return _na_records(runs, np.flatnonzero(got[0] == self.kn.DONE), got)
         # stored seeds: a run takes at most one word per own draw and per look-up, and looks
         # each cell up once at most (a few more words for Lemire's rare rejections)
-        need = block + min(self.oracle.data.space.size, block * self.nb.width) + 4
+        need = _spare_words(block + min(self.oracle.data.space.size, block * self.nb.width))
         step = _CHUNK_WORDS // need
         if self.mode == self.kn.ROWS:
             step = min(step, _CHUNK_ENTRIES // (block * (self.nb.width + 1)))
@@ -612,6 +622,10 @@ def run_vectorised(
         raise ValueError(f"{algorithm.label} has no vectorised form under this protocol")
     if isinstance(algorithm, NARandomSearch):
         return run_free_na(data, algorithm, seed, runs)
+    from nb201_flat.search.lockstep import replay_matches_numpy
+
+    if _seeded(data) and not replay_matches_numpy():  # seed draws read from raw words
+        return [run_one(data, algorithm, seed, int(r)) for r in runs]
     done: dict[int, RunRecord] = {}
     todo = [int(r) for r in runs]
     block = _first_block(data)
@@ -684,13 +698,14 @@ def _batch(data: OracleData, seed: int, runs: list[int], block: int) -> dict[int
     seeded = _seeded(data)
     out: dict[int, RunRecord] = {}
     todo = np.arange(len(runs))
-    need = np.full(len(runs), (block + 1) // 2 + 4 if seeded else 0, dtype=np.int64)
+    need = np.full(len(runs), _spare_words((block + 1) // 2) if seeded else 0, dtype=np.int64)
     while todo.size:
         sub_runs = [runs[k] for k in todo.tolist()]
         raw, start = o.words(sub_runs, need) if seeded else (_NO_WORDS, _NO_START)
         got = rs_walk(
-            frozen(cells[todo]), o.costs, o.budget_s, o.budget_q, data.repeats == "cache",
-            seeded, o.values0, o.by_seed, o.counts, raw, start,
+            cells if todo.size == len(runs) else frozen(cells[todo]), o.costs, o.budget_s,
+            o.budget_q, data.repeats == "cache", seeded, o.values0, o.by_seed, o.counts, raw,
+            start,
         )  # fmt: skip
         status = got[0]
         zero_n, zero_s = np.zeros(todo.size, dtype=np.int64), np.zeros(todo.size)
