@@ -460,14 +460,15 @@ _NO_START = frozen(np.zeros(1, dtype=np.int64))
 class _Rows:
     """:data:`~nb201_flat.search.kernels_free_na.ROWS` output: room for ``n`` rows of one
     scored draw each (the centre's value, then its neighbours'), with the oracle's seconds
-    and queries then."""
+    and queries then, and where a row holds a value (all True until a row is shorter)."""
 
-    __slots__ = ("queries", "seconds", "values")
+    __slots__ = ("queries", "seconds", "valid", "values")
 
     def __init__(self, n: int, width: int) -> None:
         self.values = np.empty((n, width))
         self.seconds = np.empty(n)
         self.queries = np.empty(n, dtype=np.int64)
+        self.valid = np.ones((n, width), dtype=bool)
 
 
 _NO_ROWS = _Rows(0, 1)
@@ -535,28 +536,27 @@ class _FreeNAWalk:
         if self.mode == self.kn.ROWS:
             step = min(step, _CHUNK_ENTRIES // (block * (self.nb.width + 1)))
         step = max(1, step)
+        # one buffer of rows for every chunk (a fresh one would be paged in each time)
+        rows = _Rows(step * block, self.nb.width + 1) if self.mode == self.kn.ROWS else _NO_ROWS
         out: dict[int, RunRecord] = {}
         for lo in range(0, len(runs), step):
             todo = np.arange(lo, min(lo + step, len(runs)))
             n = np.full(todo.size, need, dtype=np.int64)
             while todo.size:  # runs whose words run out go again, with more
-                got = self._seeded(cells[todo], [runs[k] for k in todo.tolist()], n)
+                got = self._seeded(cells[todo], [runs[k] for k in todo.tolist()], n, rows)
                 out.update(got[0])
                 todo, n = todo[got[1]], 2 * n[got[1]] + 16
         return out
 
     def _seeded(
-        self, cells: IntArray, runs: list[int], n_words: IntArray
+        self, cells: IntArray, runs: list[int], n_words: IntArray, rows: _Rows
     ) -> tuple[dict[int, RunRecord], BoolArray]:
         """Records of the ``runs`` (their ``cells``) that end within their draws, on an
-        oracle with stored seeds, each given ``n_words`` words; and which ran out of them."""
+        oracle with stored seeds, each given ``n_words`` words (and room for their NA rows);
+        and which ran out of words."""
         kn = self.kn
-        words = self.oracle.words(runs, n_words)
-        if self.mode != kn.ROWS:
-            got = self._walk(cells, words, _NO_ROWS)
-        else:
-            rows = _Rows(cells.size, self.nb.width + 1)
-            got = self._walk(cells, words, rows)
+        got = self._walk(cells, self.oracle.words(runs, n_words), rows)
+        if self.mode == kn.ROWS:
             got = (*got[:6], *self._offer_rows(cells, got, rows))
         recs = _na_records(runs, np.flatnonzero(got[0] == kn.DONE), got)
         return recs, got[0] == kn.MORE_WORDS
@@ -570,7 +570,10 @@ class _FreeNAWalk:
         n = int(start[-1])
         per = np.repeat(np.arange(cells.shape[0]), np.diff(start))
         centre = cells[per, np.arange(n) - start[per]]
-        valid = np.arange(self.nb.width + 1) <= np.diff(self.indptr)[centre][:, None]
+        valid = rows.valid[:n]
+        members = np.diff(self.indptr)
+        if not bool((members == self.nb.width).all()):  # filters: rows of several lengths
+            np.less_equal(np.arange(self.nb.width + 1), members[centre][:, None], out=valid)
         own = 0 if obj.include_self else 1
         f = _aggregate_rows(rows.values[:n, own:], valid[:, own:], obj)
         out: tuple[Any, ...] = self.kn.offer_rows(
