@@ -222,6 +222,7 @@ def _na_run(
     their seconds, incumbent, its score, and the changes' new end (-1 when the change
     buffers are full)."""
     size = indptr.size - 1
+    n_rows = by_seed.size // size  # stored seeds a cell, side by side
     mark[:] = 0  # a byte a cell: the marks stay in the nearest cache
     width = rows.shape[1] - 1
     cap = chg_s.size
@@ -249,7 +250,7 @@ def _na_run(
                 pick, wp, has_hi, hi = _bounded(seed_counts[c], raw, wp, w_end, has_hi, hi)
                 if pick < 0:
                     return MORE_WORDS, t, q, s, nf, fs, inc, inc_score, n_chg
-                val[c] = by_seed[pick * size + c]
+                val[c] = by_seed[c * n_rows + pick]
             elif mode != SCORE:
                 val[c] = score[c]
             # free look-ups: neighbours neither paid nor looked up, in neighbour order
@@ -273,7 +274,7 @@ def _na_run(
                         j = look[i]
                         u = np.float64(raw[wp + i] >> _S11) * _INV53
                         pk = math.floor(u * np.float64(max(seed_counts[j], 1)))
-                        val[j] = by_seed[pk * size + j]
+                        val[j] = by_seed[j * n_rows + pk]
                     wp += nb
                 elif mode != SCORE:
                     for i in range(nb):
@@ -368,7 +369,8 @@ def free_na_walk(
         a row before it gives up.
     mode, seeded
         What is done at each scored draw (:data:`SCORE`, :data:`BEST`, :data:`ROWS`);
-        whether values come from stored seeds (``by_seed``, ``seed_counts``, and run ``k``'s
+        whether values come from stored seeds (``by_seed``: cell ``i``'s ``j``-th seed at
+        ``i * rows + j``; ``seed_counts``, how many a cell has; and run ``k``'s
         words ``raw[raw_start[k]:raw_start[k + 1]]``) or from ``score`` (row 0 of the values,
         or in :data:`SCORE` mode the fixed score of each cell).
     rows, row_s, row_q
@@ -550,6 +552,7 @@ def _rs_run(
     Returns status, end, queries, seconds, cache hits, incumbent, its score, and the changes'
     new end (-1 when the change buffers are full)."""
     size = values0.size
+    n_rows = by_seed.size // size
     cap = chg_s.size
     q = 0
     s = 0.0
@@ -573,7 +576,7 @@ def _rs_run(
                 pick, wp, has_hi, hi = _bounded(seed_counts[c], raw, wp, w_end, has_hi, hi)
                 if pick < 0:
                     return MORE_WORDS, t, q, s, h, inc, inc_score, n_chg
-                v = by_seed[pick * size + c]
+                v = by_seed[c * n_rows + pick]
             else:
                 v = values0[c]
             if cache:

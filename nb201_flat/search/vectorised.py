@@ -383,8 +383,9 @@ class _Oracle:
         self.by_seed = frozen(np.zeros(0))
         self.counts = frozen(np.zeros(0, dtype=np.int64))
         if data.order is not None and data.counts is not None:
-            # by_seed[k * size + i]: the value of cell i's k-th stored seed
-            by_seed = np.take_along_axis(data.values, data.order, axis=0).ravel()
+            # by_seed[i * rows + k]: the value of cell i's k-th stored seed (a cell's side by
+            # side: one cache line for whichever a draw picks)
+            by_seed = np.take_along_axis(data.values, data.order, axis=0).T.ravel()
             self.by_seed = frozen(by_seed, np.float64)
             self.counts = frozen(data.counts, np.int64)
 
