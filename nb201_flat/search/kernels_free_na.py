@@ -501,22 +501,22 @@ def free_lookups(
     non-decreasing): True at ``[first, e]`` where its ``e``-th neighbour is looked up
     (``width`` columns), and per run their number and seconds (one :func:`pairwise_sum` per
     first, added in turn). Each cell is paid just before its neighbours are read."""
-    size = indptr.size - 1
-    paid = np.full(size, -1, dtype=np.int64)
-    free = np.full(size, -1, dtype=np.int64)
+    mark = np.zeros(indptr.size - 1, dtype=np.uint8)  # as the NA walk's, run by run
     batch = np.empty(_widest(indptr))
     look = np.zeros((firsts.size, width), dtype=np.bool_)
     counts = np.zeros(n_runs, dtype=np.int64)
     secs = np.zeros(n_runs)
     for a in range(firsts.size):
         k = run_of[a]
+        if a and k != run_of[a - 1]:
+            mark[:] = 0
         c = firsts[a]
-        paid[c] = k
+        mark[c] = _PAID
         nb = 0
         for e in range(indptr[c], indptr[c + 1]):
             j = flat[e]
-            if paid[j] != k and free[j] != k:
-                free[j] = k
+            if mark[j] == 0:
+                mark[j] = _LOOKED
                 look[a, e - indptr[c]] = True
                 batch[nb] = costs[j]
                 nb += 1

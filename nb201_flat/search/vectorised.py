@@ -1,24 +1,24 @@
 """Random search and NA random search without the per-query loop, with the loop's streams.
 
 Under a fixed protocol a run of random search is a function of its draws: the cells sampled
-(the algorithm stream ``SeedSequence(seed, spawn_key=(r, 0))``), their costs and values. So a
-run can be replayed with arrays: draw a block of samples in one call (numpy's bounded integer
-draws give the same numbers one by one or as an array, the generator buffering the unused
-32-bit half either way), charge by a cumulative sum, find the first refused query (the first
-charged one whose cumulative cost or count passes the budget), and read the incumbent and its
-changes off a running maximum. The cumulative sum adds the costs in the loop's order, so the
-seconds are the same floats. Seed draws of the ``random`` seed policy come from the oracle
-stream ``(r, 1)`` in one vectorised call, again the same numbers as one call per query.
+(the algorithm stream ``SeedSequence(seed, spawn_key=(r, 0))``), their costs and values. So
+the centres of every run are drawn at once (:func:`centre_draws`: numpy's bounded draws read
+from the stream's raw words), and each run is then walked query by query by a compiled loop
+(:mod:`~nb201_flat.search.kernels_free_na`): charges added in turn from 0.0, as the oracle
+does, the first query the budget refuses ends the run, and the incumbent changes where a
+value beats it. Seed draws of the ``random`` seed policy are read from the oracle stream
+``(r, 1)``'s raw words in the loop's order.
 
 Covered (:func:`vectorisable`): :class:`RandomSearch` under any protocol, and one-stage
 :class:`NARandomSearch` with free neighbours on a single-row oracle (one value per cell): its
 score of a cell is then fixed, and is computed with the objective's own arithmetic on the
 same arrays as the loop (:func:`na_scores`). :func:`run_free_na` runs free one-stage and free
-best-evaluated NA-RS under any protocol, all runs at once: each run's first visits and first
-look-ups are found in O(n) by scattering positions into a (run, cell) table
-(:func:`first_seen`) rather than by sorting, and on stored-seed oracles the oracle stream's
-32-bit seed draws and doubles are read from its raw words in the loop's order. REA and LS are
-covered by :mod:`~nb201_flat.search.lockstep`; charged and two-stage NA-RS by
+best-evaluated NA-RS under any protocol: the walk keeps the NA memory (what each run paid
+for and looked up) as one mark a cell, and sums each newly paid cell's free look-ups as
+numpy does; on stored-seed oracles it reads each run's 32-bit seed draws and the doubles of
+its free look-ups from the oracle stream's raw words, and the NA scores of what a run saw
+are aggregated by the objective's own code afterwards. REA and LS are covered by
+:mod:`~nb201_flat.search.lockstep`; charged and two-stage NA-RS by
 :mod:`~nb201_flat.search.replay`. :func:`batched_ok` / :func:`run_batched` dispatch to
 whichever covers a combination, and the runner falls back to the loop for the rest. Results
 are identical to :func:`nb201_flat.search.runner.run_one`: best cell, score, queries,
