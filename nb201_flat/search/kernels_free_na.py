@@ -4,9 +4,10 @@ Each kernel walks every run of one call in turn, over the run's centre draws, as
 (:func:`~nb201_flat.search.runner.run_one`) does query by query: a cell is charged at its first
 visit (NA memory, or the oracle's cache) or at every visit (RS charging repeats), the budget
 refuses the first query that would pass it, and free NA searches look up each neighbour of a
-newly paid cell that the run has neither paid for nor looked up yet. What a run has seen is
-marked in *stamp* arrays, one entry per cell holding the last run (its position in the call)
-that saw it, so nothing is cleared between runs.
+newly paid cell that the run has neither paid for nor looked up yet. The NA memory is one
+byte a cell (paid, looked up, or neither), cleared at each run: it stays in the nearest
+cache. Each run is one call of an inner kernel, so that the buffers of incumbent changes can
+grow between runs (an array reassigned inside the hot loop makes it several times slower).
 
 Floats are the loop's: charged seconds are added in turn from 0.0 as the oracle's ``+=``; the
 free seconds of one newly paid cell are numpy's pairwise sum of its look-ups' costs
@@ -16,8 +17,13 @@ Stored seeds (the ``random`` policy) are read from the oracle stream's raw PCG64
 per run (``raw[raw_start[k]:raw_start[k + 1]]``, made by numpy): the own seed draw of a
 charged cell with a choice of seeds is numpy's ``integers(n)`` (32-bit halves of a word, the
 low one first, the high one kept for the next 32-bit draw; Lemire's multiply-shift with
-rejection), and each free look-up takes ``random()``, one whole word. A run whose words run
-out is reported (status :data:`MORE_WORDS`) and the caller gives it more.
+rejection), and each free look-up takes ``random()``, one whole word ``(w >> 11) * 2**-53``.
+A run whose words run out is reported (status :data:`MORE_WORDS`) and the caller gives it
+more. Followed: numpy 2.4 (tested against the installed 2.4.6): ``DOUBLE_pairwise_sum`` in
+``numpy/_core/src/umath/loops_utils.h.src``, ``buffered_bounded_lemire_uint32`` in
+``numpy/random/src/distributions/distributions.c``, PCG64's ``next_uint32`` / ``next_double``
+in ``numpy/random/src/pcg64/pcg64.h``; the batched paths run only where
+:func:`~nb201_flat.search.lockstep.replay_matches_numpy` confirms numpy still draws so.
 
 Import this module lazily (it loads numba); :func:`warm_up` loads (or compiles) every kernel.
 
