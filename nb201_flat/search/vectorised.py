@@ -397,12 +397,16 @@ class _Oracle:
         out: IntArray = frozen(draws if cand is None else cand[draws], np.int64)
         return out
 
-    def words(self, runs: list[int], n: IntArray) -> tuple[U64Array, IntArray]:
-        """The first ``n[k]`` raw words of each run's oracle stream ``(run, 1)``, end to end,
-        and where each run's start (one more entry: the end)."""
+    def words(
+        self, runs: list[int], n: IntArray, buf: U64Array | None = None
+    ) -> tuple[U64Array, IntArray]:
+        """The first ``n[k]`` raw words of each run's oracle stream ``(run, 1)``, end to end
+        (in ``buf`` where it has room: a fresh array is paged in anew each time), and where
+        each run's start (one more entry: the end)."""
         start = np.zeros(len(runs) + 1, dtype=np.int64)
         np.cumsum(n, out=start[1:])
-        raw = np.empty(int(start[-1]), dtype=np.uint64)
+        total = int(start[-1])
+        raw = buf[:total] if buf is not None and buf.size >= total else np.empty(total, np.uint64)
         for k, (r, m) in enumerate(zip(runs, n.tolist(), strict=True)):
             if m:
                 raw[start[k] : start[k + 1]] = _WORDS.first(self.seed, r, m)
@@ -435,7 +439,8 @@ class _StreamWords:
             if self.held + more > _CACHED_WORDS:
                 self.runs.clear()  # another grid, or a long search: start again
                 self.held = words.size
-            words = np.concatenate((words, bits.random_raw(more)))
+            more_words = bits.random_raw(more)
+            words = np.concatenate((words, more_words)) if words.size else more_words
             self.runs[(seed, run)] = (bits, words)
             self.held += more
         out: U64Array = words[:n]
@@ -537,26 +542,28 @@ class _FreeNAWalk:
         if self.mode == self.kn.ROWS:
             step = min(step, _CHUNK_ENTRIES // (block * (self.nb.width + 1)))
         step = max(1, step)
-        # one buffer of rows for every chunk (a fresh one would be paged in each time)
+        # one buffer of rows and one of words for every chunk (fresh ones would be paged in
+        # each time)
         rows = _Rows(step * block, self.nb.width + 1) if self.mode == self.kn.ROWS else _NO_ROWS
+        buf = np.empty(min(step, len(runs)) * need, dtype=np.uint64)
         out: dict[int, RunRecord] = {}
         for lo in range(0, len(runs), step):
             todo = np.arange(lo, min(lo + step, len(runs)))
             n = np.full(todo.size, need, dtype=np.int64)
             while todo.size:  # runs whose words run out go again, with more
-                got = self._seeded(cells[todo], [runs[k] for k in todo.tolist()], n, rows)
+                got = self._seeded(cells[todo], [runs[k] for k in todo.tolist()], n, rows, buf)
                 out.update(got[0])
                 todo, n = todo[got[1]], 2 * n[got[1]] + 16
         return out
 
     def _seeded(
-        self, cells: IntArray, runs: list[int], n_words: IntArray, rows: _Rows
+        self, cells: IntArray, runs: list[int], n_words: IntArray, rows: _Rows, buf: U64Array
     ) -> tuple[dict[int, RunRecord], BoolArray]:
         """Records of the ``runs`` (their ``cells``) that end within their draws, on an
         oracle with stored seeds, each given ``n_words`` words (and room for their NA rows);
         and which ran out of words."""
         kn = self.kn
-        got = self._walk(cells, self.oracle.words(runs, n_words), rows)
+        got = self._walk(cells, self.oracle.words(runs, n_words, buf), rows)
         if self.mode == kn.ROWS:
             got = (*got[:6], *self._offer_rows(cells, got, rows))
         recs = _na_records(runs, np.flatnonzero(got[0] == kn.DONE), got)

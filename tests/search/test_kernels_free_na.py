@@ -113,9 +113,9 @@ def test_runs_short_of_stream_words_go_again_with_more(
     given: list[list[int]] = []
     words = vec._Oracle.words
 
-    def counted(self: vec._Oracle, runs: list[int], n: np.ndarray) -> object:
+    def counted(self: vec._Oracle, runs: list[int], n: np.ndarray, *buf: object) -> object:
         given.append(n.tolist())
-        return words(self, runs, n)
+        return words(self, runs, n, *buf)  # type: ignore[arg-type]
 
     monkeypatch.setattr(vec, "_spare_words", few)
     monkeypatch.setattr(vec._Oracle, "words", counted)
