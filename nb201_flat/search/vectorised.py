@@ -544,8 +544,9 @@ class _FreeNAWalk:
         step = max(1, step)
         # one buffer of rows and one of words for every chunk (fresh ones would be paged in
         # each time)
+        step = min(step, len(runs))
         rows = _Rows(step * block, self.nb.width + 1) if self.mode == self.kn.ROWS else _NO_ROWS
-        buf = np.empty(min(step, len(runs)) * need, dtype=np.uint64)
+        buf = np.empty(step * need, dtype=np.uint64)
         out: dict[int, RunRecord] = {}
         for lo in range(0, len(runs), step):
             todo = np.arange(lo, min(lo + step, len(runs)))
