@@ -1,24 +1,24 @@
 """Random search and NA random search without the per-query loop, with the loop's streams.
 
 Under a fixed protocol a run of random search is a function of its draws: the cells sampled
-(the algorithm stream ``SeedSequence(seed, spawn_key=(r, 0))``), their costs and values. So a
-run can be replayed with arrays: draw a block of samples in one call (numpy's bounded integer
-draws give the same numbers one by one or as an array, the generator buffering the unused
-32-bit half either way), charge by a cumulative sum, find the first refused query (the first
-charged one whose cumulative cost or count passes the budget), and read the incumbent and its
-changes off a running maximum. The cumulative sum adds the costs in the loop's order, so the
-seconds are the same floats. Seed draws of the ``random`` seed policy come from the oracle
-stream ``(r, 1)`` in one vectorised call, again the same numbers as one call per query.
+(the algorithm stream ``SeedSequence(seed, spawn_key=(r, 0))``), their costs and values. So
+the centres of every run are drawn at once (:func:`centre_draws`: numpy's bounded draws read
+from the stream's raw words), and each run is then walked query by query by a compiled loop
+(:mod:`~nb201_flat.search.kernels_free_na`): charges added in turn from 0.0, as the oracle
+does, the first query the budget refuses ends the run, and the incumbent changes where a
+value beats it. Seed draws of the ``random`` seed policy are read from the oracle stream
+``(r, 1)``'s raw words in the loop's order.
 
 Covered (:func:`vectorisable`): :class:`RandomSearch` under any protocol, and one-stage
 :class:`NARandomSearch` with free neighbours on a single-row oracle (one value per cell): its
 score of a cell is then fixed, and is computed with the objective's own arithmetic on the
 same arrays as the loop (:func:`na_scores`). :func:`run_free_na` runs free one-stage and free
-best-evaluated NA-RS under any protocol, all runs at once: each run's first visits and first
-look-ups are found in O(n) by scattering positions into a (run, cell) table
-(:func:`first_seen`) rather than by sorting, and on stored-seed oracles the oracle stream's
-32-bit seed draws and doubles are read from its raw words in the loop's order. REA and LS are
-covered by :mod:`~nb201_flat.search.lockstep`; charged and two-stage NA-RS by
+best-evaluated NA-RS under any protocol: the walk keeps the NA memory (what each run paid
+for and looked up) as one mark a cell, and sums each newly paid cell's free look-ups as
+numpy does; on stored-seed oracles it reads each run's 32-bit seed draws and the doubles of
+its free look-ups from the oracle stream's raw words, and the NA scores of what a run saw
+are aggregated by the objective's own code afterwards. REA and LS are covered by
+:mod:`~nb201_flat.search.lockstep`; charged and two-stage NA-RS by
 :mod:`~nb201_flat.search.replay`. :func:`batched_ok` / :func:`run_batched` dispatch to
 whichever covers a combination, and the runner falls back to the loop for the rest. Results
 are identical to :func:`nb201_flat.search.runner.run_one`: best cell, score, queries,
@@ -42,14 +42,13 @@ True
 
 from __future__ import annotations
 
-import dataclasses
 import functools
-import itertools
 import logging
 import math
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from nb201_flat.neighbours import NeighbourArrays
 from nb201_flat.search.algorithms import (
@@ -59,10 +58,11 @@ from nb201_flat.search.algorithms import (
     RandomSearch,
     SearchAlgorithm,
 )
-from nb201_flat.search.lockstep import _M32, _TWO32
 from nb201_flat.search.oracle import FloatArray, IntArray, OracleData
 from nb201_flat.search.runner import RunRecord, run_one
 from nb201_flat.types import BoolArray as BoolArray
+
+U64Array = npt.NDArray[np.uint64]
 
 _log = logging.getLogger(__name__)
 
@@ -186,162 +186,37 @@ def _aggregate_rows(g: FloatArray, valid: BoolArray, objective: NeighbourObjecti
 
 
 # -- free one-stage NA-RS and best-evaluated NA-RS, all runs at once -------------------------
-# (run, cell) keys of the tables one chunk of runs uses: small enough to stay in cache
-_CHUNK_KEYS = 1 << 17
-# neighbour entries (draws x neighbourhood width) of one chunk
+# values of one block of NA rows (rows x members) handed to numpy's aggregation at once
 _CHUNK_ENTRIES = 1 << 19
 
-
-class _Scratch:
-    """Tables over one chunk's (run, cell) keys, reused from chunk to chunk (allocated and
-    paged in once); an entry is read only after this chunk has written it."""
-
-    __slots__ = ("paid", "pos")
-
-    def __init__(self, n_keys: int) -> None:
-        dt = _index_type(n_keys)
-        self.pos = np.empty(n_keys, dtype=dt)
-        self.paid = np.empty(n_keys, dtype=dt)
-
-    @classmethod
-    def fit(cls, scratch: _Scratch | None, n_keys: int) -> _Scratch:
-        """``scratch`` if it has room for ``n_keys`` keys, else a new one."""
-        return scratch if scratch is not None and scratch.pos.size >= n_keys else cls(n_keys)
+# a few neighbourhoods' CSR arrays, by the (cached, so lasting) NeighbourArrays they came from
+_CSR: dict[int, tuple[NeighbourArrays, IntArray, IntArray]] = {}
 
 
-def _index_type(n: int) -> type[np.signedinteger[Any]]:
-    """32-bit indices where they suffice: half the memory traffic of the scatters."""
-    return np.int32 if n < np.iinfo(np.int32).max else np.int64
+def frozen(a: npt.ArrayLike, dtype: npt.DTypeLike | None = None) -> Any:
+    """``a`` as a read-only C-contiguous array (of ``dtype``), copied only where it must be.
 
+    The kernels take every input array read-only: numba compiles read-only and writable
+    arrays apart, so one kind keeps one compiled version of each kernel.
 
-def first_seen(keys: IntArray, n_keys: int, table: IntArray | None = None) -> BoolArray:
-    """True at the first entry (flat order) of each value of ``keys`` (all in ``0..n_keys-1``).
-
-    O(n) with a table of ``n_keys`` positions (``table``, if given, is used as scratch)
-    instead of a sort (see :func:`_first_pos`).
-
-    >>> first_seen(np.array([[3, 1, 3], [1, 0, 0]]), 4).tolist()
-    [[True, True, False], [False, True, False]]
+    >>> frozen(np.arange(3)).flags.writeable
+    False
     """
-    flat = keys.ravel()
-    got = _first_pos(flat, n_keys, table)
-    out: BoolArray = (got == np.arange(flat.size)).reshape(keys.shape)
+    out = np.ascontiguousarray(a, dtype=dtype).view()
+    out.flags.writeable = False
     return out
 
 
-def _first_pos(flat: IntArray, n_keys: int, table: IntArray | None = None) -> IntArray:
-    """For each entry of ``flat``, the position of the first entry with its value.
-
-    Positions are written backwards into a table, so with numpy's in-order fancy assignment
-    each key keeps its first one. numpy does not promise that order, so it is checked, and
-    ``np.minimum.at`` used if it fails.
-    """
-    dt = _index_type(max(n_keys, flat.size))
-    pos = np.arange(flat.size, dtype=dt)
-    ok = table is not None and table.dtype == dt and table.size >= n_keys
-    tab = table if table is not None and ok else np.empty(n_keys, dtype=dt)
-    tab[flat[::-1]] = pos[::-1]
-    got: IntArray = tab[flat]
-    if not bool((got <= pos).all()):
-        tab[flat] = np.iinfo(dt).max
-        np.minimum.at(tab, flat, pos)
-        got = tab[flat]
-    return got
-
-
-class _Lookups:
-    """The free look-ups of several runs (:func:`free_lookups_many`), and where each neighbour
-    entry of a newly paid cell found its value.
-
-    Attributes
-    ----------
-    idx
-        ``nb.indices`` of the newly paid cells, shape ``(firsts, width)``.
-    look
-        True where that entry is a free look-up.
-    first
-        Flat position in ``idx`` of the first entry of the same run and cell.
-    paid
-        Position in ``firsts`` where the entry's cell is paid in the same run (the dtype's
-        largest value: never); a neighbour is paid before an entry of first ``f`` when
-        ``paid < f``.
-    counts
-        Free look-ups of each run.
-    per_first, cells, costs
-        Free look-ups of each newly paid cell; the cells looked up, in order, and the
-        training seconds of each (for :func:`_first_sums`).
-    """
-
-    __slots__ = ("cells", "costs", "counts", "first", "idx", "look", "paid", "per_first")
-
-    def __init__(
-        self,
-        nb: NeighbourArrays,
-        costs: FloatArray | None,
-        firsts: IntArray,
-        run_of: IntArray,
-        n_runs: int,
-        scratch: _Scratch | None,
-    ) -> None:
-        idx = nb.indices[firsts]
-        n_f, width = idx.shape
-        size = nb.indices.shape[0]
-        n_keys = n_runs * size + 1
-        scratch = _Scratch.fit(scratch, n_keys)
-        valid = None if bool((nb.counts == width).all()) else idx >= 0
-        dt = _index_type(n_keys)
-        keys = run_of.astype(dt)[:, None] * dt(size) + idx
-        if valid is not None:
-            keys = np.where(valid, keys, dt(n_keys - 1))  # padding: one key of its own
-        flat = keys.ravel()
-        self.first = _first_pos(flat, n_keys, scratch.pos)
-        paid_at = scratch.paid
-        paid_at[:n_keys] = np.iinfo(paid_at.dtype).max
-        paid_at[run_of * size + firsts] = np.arange(n_f)
-        # positions in firsts order a run's times, and paid_at[keys] is in the same run
-        self.paid = paid_at[keys]
-        look = (self.first == np.arange(flat.size)).reshape(idx.shape)
-        look &= np.arange(n_f)[:, None] < self.paid
-        if valid is not None:
-            look &= valid
-        self.idx, self.look = idx, look
-        self.per_first = look.sum(axis=1)
-        self.counts = np.bincount(run_of, weights=self.per_first, minlength=n_runs).astype(np.int64)
-        # the cells looked up, first after first, neighbour order within one; their seconds
-        self.cells: IntArray = idx[look].astype(np.int64)
-        self.costs = np.zeros(0) if costs is None else costs[self.cells]
-
-
-def _first_sums(per_first: IntArray, costs: FloatArray) -> FloatArray:
-    """One ``costs[batch].sum()`` per newly paid cell, as the oracle sums its free look-ups:
-    ``costs`` holds them first after first, ``per_first`` each."""
-    sums = np.zeros(per_first.size)
-    if costs.size == 0:
-        return sums
-    starts = np.cumsum(per_first) - per_first
-    # batches of one length summed as the rows of one block (a row sum is the same pairwise
-    # sum as the oracle's 1-D sum); a stable sort puts each length's firsts together
-    order = np.argsort(per_first, kind="stable")
-    lengths = per_first[order]
-    cut = [0, *(np.flatnonzero(np.diff(lengths)) + 1).tolist(), lengths.size]
-    for a, b in itertools.pairwise(cut):
-        n = int(lengths[a])
-        if n:
-            rows = order[a:b]
-            sums[rows] = costs[starts[rows][:, None] + np.arange(n)].sum(axis=1)
-    return sums
-
-
-def _run_totals(sums: FloatArray, run_of: IntArray, n_runs: int) -> FloatArray:
-    """Each run's ``sums`` (in order, ``run_of`` non-decreasing) added in turn from 0.0, as
-    the oracle's ``seconds +=``: a sequential cumsum over a zero-padded row (x + 0.0 == x)."""
-    if sums.size == 0:
-        return np.zeros(n_runs)
-    run_start = np.searchsorted(run_of, np.arange(n_runs))
-    col = np.arange(sums.size) - run_start[run_of]
-    pad = np.zeros((n_runs, int(col.max()) + 1))
-    pad[run_of, col] = sums
-    out: FloatArray = np.cumsum(pad, axis=1)[:, -1]
+def _csr(nb: NeighbourArrays) -> tuple[IntArray, IntArray]:
+    """``nb`` as int64 CSR ``(indptr, flat)``, the kernels' types (made once per ``nb``)."""
+    hit = _CSR.get(id(nb))
+    if hit is not None and hit[0] is nb:
+        return hit[1], hit[2]
+    indptr, flat = nb.to_csr()
+    out = (frozen(indptr, np.int64), frozen(flat, np.int64))
+    if len(_CSR) >= 4:
+        _CSR.pop(next(iter(_CSR)))
+    _CSR[id(nb)] = (nb, *out)
     return out
 
 
@@ -364,8 +239,19 @@ def free_lookups_many(
     >>> n.tolist(), s.tolist()
     ([5, 3], [15.0, 7.0])
     """
-    lk = _Lookups(nb, costs, firsts, run_of, n_runs, None)
-    return lk.look, lk.counts, _run_totals(_first_sums(lk.per_first, lk.costs), run_of, n_runs)
+    from nb201_flat.search.kernels_free_na import free_lookups
+
+    indptr, flat = _csr(nb)
+    cost = np.zeros(nb.indices.shape[0]) if costs is None else costs
+    return free_lookups(
+        indptr,
+        flat,
+        frozen(cost, np.float64),
+        frozen(firsts, np.int64),
+        frozen(run_of, np.int64),
+        n_runs,
+        nb.width,
+    )
 
 
 def centre_draws(seed: int, runs: list[int], n_dom: int, block: int) -> IntArray:
@@ -388,10 +274,10 @@ def centre_draws(seed: int, runs: list[int], n_dom: int, block: int) -> IntArray
 
 
 # draws kept per cached block (8 bytes each): 500 runs of a few hundred draws fit many times
-_CACHED_DRAWS = 1 << 21
+_CACHED_DRAWS = 1 << 20
 
 
-@functools.lru_cache(maxsize=4)
+@functools.lru_cache(maxsize=8)
 def _centre_draws(seed: int, runs: tuple[int, ...], n_dom: int, block: int) -> IntArray:
     from nb201_flat.search.lockstep import replay_matches_numpy
 
@@ -403,22 +289,27 @@ def _centre_draws(seed: int, runs: tuple[int, ...], n_dom: int, block: int) -> I
             gen = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(r, 0)))
             out[k] = gen.integers(n_dom, size=block)
     else:
-        ne = np.uint64(n_dom)
-        thr = (_TWO32 - ne) % ne
-        n64 = block // 2 + 8  # a rejection is rare (about n_dom / 2**32 a draw)
-        for k, r in enumerate(runs):
-            bits = np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(r, 0)))
-            raw = bits.random_raw(n64)
-            while True:
-                words = np.empty(2 * raw.size, dtype=np.uint64)
-                words[0::2] = raw & _M32
-                words[1::2] = raw >> np.uint64(32)
-                m = words * ne
-                got = (m >> np.uint64(32))[(m & _M32) >= thr]
-                if got.size >= block:
-                    break
-                raw = np.concatenate((raw, bits.random_raw(n64)))
-            out[k] = got[:block].astype(np.int64)
+        from nb201_flat.search.kernels_free_na import bounded_draws
+
+        # two draws a word; a rejection is rare (about n_dom / 2**32 a draw)
+        n64 = np.full(len(runs), block // 2 + 8, dtype=np.int64)
+        bits = [np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(r, 0))) for r in runs]
+        words = [b.random_raw(block // 2 + 8) for b in bits]
+        todo = np.arange(len(runs))
+        while todo.size:
+            start = np.zeros(todo.size + 1, dtype=np.int64)
+            np.cumsum(n64[todo], out=start[1:])
+            raw = frozen(np.concatenate([words[k] for k in todo.tolist()]))
+            if todo.size == len(runs):
+                ok = bounded_draws(raw, frozen(start), n_dom, out)
+            else:
+                got = np.empty((todo.size, block), dtype=np.int64)
+                ok = bounded_draws(raw, frozen(start), n_dom, got)
+                out[todo[ok]] = got[ok]
+            todo = todo[~ok]
+            for k in todo.tolist():  # the stream goes on where the words ran out
+                words[k] = np.concatenate((words[k], bits[k].random_raw(n64[k])))
+                n64[k] *= 2
     out.setflags(write=False)
     return out
 
@@ -443,305 +334,293 @@ def run_free_na(
 ) -> list[RunRecord]:
     """Free one-stage NA-RS or best-evaluated NA-RS over many runs at once, as :func:`run_one`.
 
-    Any protocol: on an oracle with stored seeds (``random`` policy) the oracle stream's
-    draws are replayed in the loop's order, each run's own 32-bit seed draws interleaved with
-    the doubles of its free look-ups (numpy's consumption of the stream is checked by
-    :func:`~nb201_flat.search.lockstep.replay_matches_numpy`, which the dispatch requires).
+    Each run is walked by a compiled loop over its centre draws
+    (:func:`~nb201_flat.search.kernels_free_na.free_na_walk`). Any protocol: on an oracle
+    with stored seeds (``random`` policy) the oracle stream's draws are read from its raw
+    words in the loop's order, each run's own 32-bit seed draws interleaved with the doubles
+    of its free look-ups (numpy's consumption of the stream is checked by
+    :func:`~nb201_flat.search.lockstep.replay_matches_numpy`; the loop runs where it fails).
     """
     if not free_na_kind(algorithm):
         raise ValueError(f"{algorithm.label} is not free one-stage or best-evaluated NA-RS")
     assert isinstance(algorithm, NARandomSearch | NABestEvaluatedSearch)
     from nb201_flat.search.lockstep import replay_matches_numpy
 
-    obj = algorithm.objective
-    nb = obj.neighbourhood.arrays(data.space)
-    seeded = data.order is not None and data.counts is not None
-    if seeded and not replay_matches_numpy():  # the oracle stream is read from its raw words
+    if _seeded(data) and not replay_matches_numpy():  # the stream is read from its raw words
         return [run_one(data, algorithm, seed, int(r)) for r in runs]
-    score = None
-    if not seeded and isinstance(algorithm, NARandomSearch):
-        score = na_scores(data, obj)
+    walk = _FreeNAWalk(data, algorithm, seed)
     done: dict[int, RunRecord] = {}
     todo = [int(r) for r in runs]
     block = _first_block(data)
-    size = data.space.size
-    n_dom = size if data.candidates is None else len(data.candidates)
-    scratch: _Scratch | None = None
     while todo:
         if block > _MAX_DRAWS:
             done.update({r: run_one(data, algorithm, seed, r) for r in todo})
             break
-        draws = centre_draws(seed, todo, n_dom, block)
-        step = max(1, min(_CHUNK_KEYS // size, _CHUNK_ENTRIES // (block * (nb.width + 2))))
-        scratch = _Scratch.fit(scratch, min(step, len(todo)) * size + 1)
-        # free seconds: one block sum per look-up count over several chunks at once (fewer
-        # blocks), then each run's sums added up at the end
-        ended: list[int] = []
-        sums: list[FloatArray] = []
-        f_runs: list[IntArray] = []
-        waiting: list[tuple[IntArray, FloatArray]] = []
-        for lo in range(0, len(todo), step):
-            chunk = todo[lo : lo + step]
-            got, (per_first, costs, f_run) = _free_na_block(
-                data, algorithm, nb, score, seed, chunk, draws[lo : lo + step], scratch
-            )
-            f_runs.append(f_run + len(ended))
-            waiting.append((per_first, costs))
-            if sum(c.size for _, c in waiting) >= _CHUNK_ENTRIES or lo + step >= len(todo):
-                per, cost = (np.concatenate(x) for x in zip(*waiting, strict=True))
-                sums.append(_first_sums(per, cost))
-                waiting = []
-            ended.extend(got)
-            done.update({r: rec for r, rec in got.items() if rec is not None})
-        if ended:
-            secs = _run_totals(np.concatenate(sums), np.concatenate(f_runs), len(ended)).tolist()
-            for r, s in zip(ended, secs, strict=True):
-                rec = done.get(r)
-                # None: a rare rejection in a seed draw, which the loop replays
-                done[r] = (
-                    run_one(data, algorithm, seed, r)
-                    if rec is None
-                    else dataclasses.replace(rec, free_seconds=s)
-                )
+        done.update(walk.runs(todo, block))
         todo = [r for r in todo if r not in done]
         block *= 4
     return [done[int(r)] for r in runs]
 
 
-def _free_na_block(
-    data: OracleData,
-    algo: NARandomSearch | NABestEvaluatedSearch,
-    nb: NeighbourArrays,
-    score: FloatArray | None,
-    seed: int,
-    runs: list[int],
-    draws: IntArray,
-    scratch: _Scratch,
-) -> tuple[dict[int, RunRecord | None], tuple[IntArray, FloatArray, IntArray]]:
-    """The runs among ``runs`` that their centre ``draws`` take to their end (None: one the
-    loop must run, after a rare rejection in a seed draw), without their free seconds; and
-    for :func:`_first_sums`, the free look-ups of each newly paid cell and their seconds,
-    with its run (its place among the records)."""
-    size = data.space.size
-    cand = data.candidates
-    block = draws.shape[1]
-    cells: IntArray = draws if cand is None else cand[draws].astype(np.int64)
-    n_runs = len(runs)
-    # charged: a cell's first visit in its run (the NA memory)
-    ch = first_seen(np.arange(n_runs)[:, None] * size + cells, n_runs * size, scratch.pos)
-    cost = np.zeros(cells.shape) if data.costs is None else np.where(ch, data.costs[cells], 0.0)
-    secs = np.cumsum(cost, axis=1)  # sequential, in the loop's order: the same floats
-    qs: IntArray = np.cumsum(ch, axis=1, dtype=np.int64)
-    over = np.zeros(cells.shape, dtype=bool)
-    if data.budget_queries is not None:
-        over |= qs > data.budget_queries
-    if data.budget_seconds is not None:
-        over |= secs > data.budget_seconds
-    over &= ch
-    pos = np.arange(block)
-    # the NA memory gives up after this many revisits in a row
-    last = np.maximum.accumulate(np.where(ch, pos, -1), axis=1)
-    over |= ~ch & (pos - last > 20 * size + 1000)
-    ends = np.where(over.any(axis=1), over.argmax(axis=1), block)
-    keep = np.flatnonzero(ends < block)
-    if keep.size == 0:
-        none = np.zeros(0, dtype=np.int64)
-        return {}, (none, np.zeros(0), none)
-    if keep.size < n_runs:
-        cells, ch, secs, qs, ends = cells[keep], ch[keep], secs[keep], qs[keep], ends[keep]
-        runs = [runs[k] for k in keep.tolist()]
-        n_runs = len(runs)
-    live = pos[None, :] < ends[:, None]
-    fresh = ch & live
-    f_run, f_t = np.nonzero(fresh)  # newly paid cells, run after run, in order
-    f_cell = cells[f_run, f_t]
-    lookups = _Lookups(nb, data.costs, f_cell, f_run, n_runs, scratch)
-    d_run, d_t = np.nonzero(live)  # every scored draw (revisits too)
-    d_cell = cells[d_run, d_t]
-    redo = np.zeros(n_runs, dtype=bool)
-    members: IntArray = np.zeros((0, 0), dtype=np.int64)
-    offers: FloatArray = np.zeros((0, 0))
-    cand_cells: IntArray
-    f: FloatArray
-    if data.order is not None and data.counts is not None:
-        first = (f_run, f_t, f_cell)
-        draw = (d_run, d_t, d_cell, fresh[d_run, d_t])
-        redo, members, offers = _seeded_offers(data, nb, seed, runs, first, lookups, draw, scratch)
-    elif isinstance(algo, NABestEvaluatedSearch):
-        members = np.concatenate((d_cell[:, None], nb.indices[d_cell]), axis=1)
-        offers = np.where(members >= 0, data.values[0][members], np.nan)
-    if isinstance(algo, NABestEvaluatedSearch):
-        cand_cells, f = members, offers
-    elif score is not None:
-        cand_cells, f = d_cell[:, None], score[d_cell][:, None]
-    else:
-        own = 0 if algo.objective.include_self else 1
-        agg = _aggregate_rows(offers[:, own:], members[:, own:] >= 0, algo.objective)
-        cand_cells, f = d_cell[:, None], agg[:, None]
-    changes = _improvements(cand_cells, f, (d_run, d_t), secs, qs, n_runs)
-    last_q = qs[np.arange(n_runs), ends - 1].tolist()
-    last_s = secs[np.arange(n_runs), ends - 1].tolist()
-    out: dict[int, RunRecord | None] = {}
-    for k, (run, end, nf) in enumerate(
-        zip(runs, ends.tolist(), lookups.counts.tolist(), strict=True)
-    ):
-        if redo[k]:
-            out[run] = None
-            continue
-        best, best_score = -1, -np.inf
-        chg: list[tuple[float, int, int]] = []
-        for s_at, q_at, i, s in changes.get(k, ()):
-            best_score = s
-            if i != best:
-                best = i
-                chg.append((s_at, q_at, i))
-        out[run] = RunRecord(
-            run=run,
-            best=best,
-            score=best_score,
-            queries=int(last_q[k]) if end else 0,
-            seconds=float(last_s[k]) if end else 0.0,
-            free_queries=nf,
-            cache_hits=0,
-            changes=tuple(chg),
-            free_seconds=0.0,  # summed by the caller, over all chunks at once
-        )
-    return out, (lookups.per_first, lookups.costs, f_run)
+def _seeded(data: OracleData) -> bool:
+    """Whether the oracle draws one of several stored seeds per query (``random`` policy)."""
+    return data.order is not None and data.counts is not None
 
 
-def _improvements(
-    cells: IntArray,
-    f: FloatArray,
-    at: tuple[IntArray, IntArray],
-    secs: FloatArray,
-    qs: IntArray,
-    n_runs: int,
-) -> dict[int, list[tuple[float, int, int, float]]]:
-    """Each run's strict improvements of its incumbent, ``(seconds, queries, cell, score)`` in
-    order, when draw ``d`` (run and position ``at``) offers ``cells[d]`` with scores ``f[d]``
-    in turn (NaN and padding never win)."""
-    d_run, d_t = at
-    clean = np.where((cells >= 0) & ~np.isnan(f), f, -np.inf)
-    top = clean.max(axis=1)
-    grid = np.full(secs.shape, -np.inf)
-    grid[d_run, d_t] = top
-    best = np.maximum.accumulate(grid, axis=1)
-    before = np.concatenate((np.full((n_runs, 1), -np.inf), best[:, :-1]), axis=1)
-    # only draws whose best offer beats what came before are looked at member by member
-    rows = np.flatnonzero(top > before[d_run, d_t])
-    sub = clean[rows]
-    run_max = np.maximum.accumulate(
-        np.concatenate((before[d_run[rows], d_t[rows]][:, None], sub), axis=1), axis=1
-    )
-    ri, ci = np.nonzero(sub > run_max[:, :-1])
-    d = rows[ri]
-    r, t = d_run[d], d_t[d]
-    out: dict[int, list[tuple[float, int, int, float]]] = {}
-    for k, s_at, q_at, i, s in zip(
-        r.tolist(),
-        secs[r, t].tolist(),
-        qs[r, t].tolist(),
-        cells[d, ci].tolist(),
-        f[d, ci].tolist(),
-        strict=True,
-    ):
-        out.setdefault(k, []).append((s_at, q_at, i, s))
-    return out
+class _Oracle:
+    """One protocol's oracle in the kernels' types: costs (zeros when it has none), budgets
+    (unset: never binding), values by stored seed, and each run's stream words."""
+
+    __slots__ = ("budget_q", "budget_s", "by_seed", "costs", "counts", "data", "seed", "values0")
+
+    def __init__(self, data: OracleData, seed: int) -> None:
+        size = data.space.size
+        self.data, self.seed = data, seed
+        self.costs = frozen(np.zeros(size) if data.costs is None else data.costs, np.float64)
+        self.values0 = frozen(data.values[0], np.float64)
+        self.budget_s = math.inf if data.budget_seconds is None else float(data.budget_seconds)
+        self.budget_q = _NO_LIMIT if data.budget_queries is None else int(data.budget_queries)
+        self.by_seed = frozen(np.zeros(0))
+        self.counts = frozen(np.zeros(0, dtype=np.int64))
+        if data.order is not None and data.counts is not None:
+            # by_seed[i * rows + k]: the value of cell i's k-th stored seed (a cell's side by
+            # side: one cache line for whichever a draw picks)
+            by_seed = np.take_along_axis(data.values, data.order, axis=0).T.ravel()
+            self.by_seed = frozen(by_seed, np.float64)
+            self.counts = frozen(data.counts, np.int64)
+
+    def cells(self, runs: list[int], block: int) -> IntArray:
+        """The first ``block`` cells each run samples (:func:`centre_draws`)."""
+        cand = self.data.candidates
+        n_dom = self.data.space.size if cand is None else len(cand)
+        draws = centre_draws(self.seed, runs, n_dom, block)
+        out: IntArray = frozen(draws if cand is None else cand[draws], np.int64)
+        return out
+
+    def words(
+        self, runs: list[int], n: IntArray, buf: U64Array | None = None
+    ) -> tuple[U64Array, IntArray]:
+        """The first ``n[k]`` raw words of each run's oracle stream ``(run, 1)``, end to end
+        (in ``buf`` where it has room: a fresh array is paged in anew each time), and where
+        each run's start (one more entry: the end)."""
+        start = np.zeros(len(runs) + 1, dtype=np.int64)
+        np.cumsum(n, out=start[1:])
+        total = int(start[-1])
+        raw = buf[:total] if buf is not None and buf.size >= total else np.empty(total, np.uint64)
+        for k, (r, m) in enumerate(zip(runs, n.tolist(), strict=True)):
+            if m:
+                raw[start[k] : start[k + 1]] = _WORDS.first(self.seed, r, m)
+        return frozen(raw), frozen(start)
 
 
-def _seeded_offers(
-    data: OracleData,
-    nb: NeighbourArrays,
-    seed: int,
-    runs: list[int],
-    first: tuple[IntArray, IntArray, IntArray],
-    lookups: _Lookups,
-    draw: tuple[IntArray, IntArray, IntArray, BoolArray],
-    scratch: _Scratch,
-) -> tuple[BoolArray, IntArray, FloatArray]:
-    """What each scored draw saw on an oracle that draws stored seeds: (runs the loop must
-    redo, the draw's centre and neighbours, their values), the centre's own value first.
+class _StreamWords:
+    """Each run's oracle-stream words made so far, and its generator to make more.
 
-    ``first`` is (run, draw, cell) of each newly paid cell, ``lookups`` its free look-ups;
-    ``draw`` is (run, draw, cell, newly paid) of every scored draw. The oracle stream's events
-    come in the loop's order: the own seed draw of a newly paid cell (one 32-bit draw, only
-    when it has a choice of seeds), then one double per free look-up it makes, in neighbour
-    order. A double takes a whole 64-bit word; a 32-bit draw takes the low half of a fresh
-    word, and the next 32-bit draw the high half of that word, doubles in between or not.
+    The stream ``SeedSequence(seed, spawn_key=(run, 1))`` is the same under every protocol
+    and algorithm, so the NA forms and random search of a grid read the same words: made
+    once, kept up to :data:`_CACHED_WORDS` (8 bytes each), all dropped when more are asked.
     """
-    assert data.order is not None and data.counts is not None
-    size = data.space.size
-    n_runs = len(runs)
-    counts = data.counts
-    # by_seed[k * size + i]: the value of cell i's k-th stored seed
-    by_seed = np.take_along_axis(data.values, data.order, axis=0).ravel()
-    f_run, f_t, f_cell = first
-    idx, look = lookups.idx, lookups.look
-    n_f, width = look.shape
-    # each newly paid cell with a choice of seeds draws 32 bits, then its look-ups a double each
-    i32 = np.flatnonzero(counts[f_cell] > 1)
-    r32 = f_run[i32]
-    odd = ((np.arange(i32.size) - np.searchsorted(r32, r32)) & 1).astype(bool)
-    opens = np.zeros(n_f, dtype=np.int64)  # 1 where the own draw opens a fresh word
-    opens[i32[~odd]] = 1
-    per = lookups.per_first
-    step = opens + per
-    w_before = np.cumsum(step) - step  # words before each first: runs' words end to end
-    n_words = np.bincount(f_run, weights=step, minlength=n_runs).astype(np.int64).tolist()
-    raw = np.concatenate(
-        [np.zeros(0, dtype=np.uint64)]
-        + [
-            np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(r, 1))).random_raw(n)
-            for r, n in zip(runs, n_words, strict=True)
-            if n
-        ]
-    )
-    w_of = w_before[i32]
-    w_of[odd] = w_of[np.flatnonzero(odd) - 1]  # the word its predecessor opened
-    w = raw[w_of]
-    w32 = np.where(odd, w >> np.uint64(32), w & _M32)
-    # own draws: Lemire, which almost never rejects; a rejection goes back to the loop
-    ne = counts[f_cell[i32]].astype(np.uint64)
-    m = w32 * ne
-    redo = np.zeros(n_runs, dtype=bool)
-    redo[r32[(m & _M32) < (_TWO32 - ne) % ne]] = True
-    pick = np.zeros(n_f, dtype=np.int64)
-    pick[i32] = (m >> np.uint64(32)).astype(np.int64)
-    own_v = by_seed[pick * size + f_cell]
-    # free look-ups: random() doubles, one stored seed each
-    lk_cell = lookups.cells
-    # a first's look-ups take the words right after its own draw's, one each
-    lk_word = np.repeat(w_before + opens - (np.cumsum(per) - per), per) + np.arange(lk_cell.size)
-    u = (raw[lk_word] >> np.uint64(11)).astype(np.float64) * (1.0 / 9007199254740992.0)
-    # floor(u * n) as the oracle's, by truncation: u * n is never negative
-    lk_pick = (u * np.maximum(counts[lk_cell], 1)).astype(np.int64)
-    # what a newly paid cell saw of a neighbour: its own look-up's value, else the value paid
-    # before, else the look-up made at the neighbour's first entry in the run
-    vals = np.full(n_f * width, np.nan)
-    vals[look.ravel()] = by_seed[lk_pick * size + lk_cell]
-    rest = np.flatnonzero(~look.ravel() & (idx.ravel() >= 0))
-    paid = lookups.paid.ravel()[rest]
-    before = paid < rest // width
-    vals[rest] = np.where(before, own_v[np.where(before, paid, 0)], vals[lookups.first[rest]])
-    vals2 = vals.reshape(n_f, width)
-    offers: FloatArray = np.concatenate((own_v[:, None], vals2), axis=1)
-    members: IntArray = np.concatenate((f_cell[:, None], idx), axis=1)
-    d_run, d_t, d_cell, d_new = draw
-    if bool(d_new.all()):
-        return redo, members, offers
-    # revisits (rare): read off the first visit's row, with what was paid since
-    rv = np.flatnonzero(~d_new)
-    f0 = scratch.paid[d_run[rv] * size + d_cell[rv]]  # the first visit, in firsts
-    row_paid = lookups.paid[f0]
-    now = (row_paid < n_f) & (f_t[np.minimum(row_paid, n_f - 1)] <= d_t[rv][:, None])
-    rv_vals = np.where(now, own_v[np.where(now, row_paid, 0)], vals2[f0])
-    all_offers = np.empty((d_run.size, width + 1))
-    all_members = np.empty((d_run.size, width + 1), dtype=np.int64)
-    all_offers[d_new] = offers
-    all_members[d_new] = members
-    all_offers[rv] = np.concatenate((own_v[f0][:, None], rv_vals), axis=1)
-    all_members[rv] = members[f0]
-    return redo, all_members, all_offers
+
+    __slots__ = ("held", "runs")
+
+    def __init__(self) -> None:
+        self.runs: dict[tuple[int, int], tuple[np.random.PCG64, U64Array]] = {}
+        self.held = 0
+
+    def first(self, seed: int, run: int, n: int) -> U64Array:
+        """The first ``n`` raw 64-bit words of run ``run``'s stream (PCG64's outputs, which
+        numpy's ``Generator`` draws from)."""
+        hit = self.runs.get((seed, run))
+        if hit is None:
+            hit = (np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(run, 1))), _NO_WORDS)
+        bits, words = hit
+        if words.size < n:
+            more = max(n, 2 * words.size) - words.size  # whole blocks: fewer, larger steps
+            if self.held + more > _CACHED_WORDS:
+                self.runs.clear()  # another grid, or a long search: start again
+                self.held = words.size
+            more_words = bits.random_raw(more)
+            words = np.concatenate((words, more_words)) if words.size else more_words
+            self.runs[(seed, run)] = (bits, words)
+            self.held += more
+        out: U64Array = words[:n]
+        return out
+
+
+_CACHED_WORDS = 1 << 23
+_WORDS = _StreamWords()
+
+
+def _spare_words(most: int) -> int:
+    """Words to give a run that needs at most ``most`` without Lemire's rejections: a few
+    more for those (rare; a run that runs out goes again with more)."""
+    return most + 4
+
+
+# "no query budget" for the kernels: a count never reached
+_NO_LIMIT = int(np.iinfo(np.int64).max)
+_NO_WORDS = frozen(np.zeros(0, dtype=np.uint64))
+_NO_START = frozen(np.zeros(1, dtype=np.int64))
+
+
+class _Rows:
+    """:data:`~nb201_flat.search.kernels_free_na.ROWS` output: room for ``n`` rows of one
+    scored draw each (the centre's value, then its neighbours'), with the oracle's seconds
+    and queries then, and where a row holds a value (all True until a row is shorter)."""
+
+    __slots__ = ("queries", "seconds", "valid", "values")
+
+    def __init__(self, n: int, width: int) -> None:
+        self.values = np.empty((n, width))
+        self.seconds = np.empty(n)
+        self.queries = np.empty(n, dtype=np.int64)
+        self.valid = np.ones((n, width), dtype=bool)
+
+
+_NO_ROWS = _Rows(0, 1)
+# stored-seed words made for one walk (8 bytes each)
+_CHUNK_WORDS = 1 << 22
+
+
+class _FreeNAWalk:
+    """Free NA-RS or best-evaluated NA-RS under one protocol: walks of blocks of runs."""
+
+    __slots__ = ("algo", "flat", "indptr", "kn", "mode", "nb", "oracle", "score", "seeded")
+
+    def __init__(
+        self, data: OracleData, algo: NARandomSearch | NABestEvaluatedSearch, seed: int
+    ) -> None:
+        from nb201_flat.search import kernels_free_na as kn
+
+        self.kn, self.algo = kn, algo
+        self.oracle = _Oracle(data, seed)
+        self.nb = algo.objective.neighbourhood.arrays(data.space)
+        self.indptr, self.flat = _csr(self.nb)
+        self.seeded = _seeded(data)
+        best = isinstance(algo, NABestEvaluatedSearch)
+        # stored seeds: NA scores of what each run saw, aggregated after the walk (ROWS)
+        self.mode = kn.BEST if best else kn.ROWS if self.seeded else kn.SCORE
+        score = na_scores(data, algo.objective) if self.mode == kn.SCORE else data.values[0]
+        self.score = frozen(score, np.float64)
+
+    def _walk(
+        self, cells: IntArray, words: tuple[U64Array, IntArray], rows: _Rows
+    ) -> tuple[Any, ...]:
+        o = self.oracle
+        out: tuple[Any, ...] = self.kn.free_na_walk(
+            frozen(cells),
+            self.indptr,
+            self.flat,
+            o.costs,
+            o.budget_s,
+            o.budget_q,
+            20 * o.data.space.size + 1000,  # as the NA memory's SearchStalled
+            self.mode,
+            self.seeded,
+            self.score,
+            o.by_seed,
+            o.counts,
+            words[0],
+            words[1],
+            rows.values,
+            rows.seconds,
+            rows.queries,
+        )
+        return out
+
+    def runs(self, runs: list[int], block: int) -> dict[int, RunRecord]:
+        """The records of the runs among ``runs`` that ``block`` centre draws take to their
+        end (the others need more draws)."""
+        cells = self.oracle.cells(runs, block)
+        if not self.seeded:
+            got = self._walk(cells, (_NO_WORDS, _NO_START), _NO_ROWS)
+            return _na_records(runs, np.flatnonzero(got[0] == self.kn.DONE), got)
+        # stored seeds: a run takes at most one word per own draw and per look-up, and looks
+        # each cell up once at most (a few more words for Lemire's rare rejections)
+        need = _spare_words(block + min(self.oracle.data.space.size, block * self.nb.width))
+        step = _CHUNK_WORDS // need
+        if self.mode == self.kn.ROWS:
+            step = min(step, _CHUNK_ENTRIES // (block * (self.nb.width + 1)))
+        step = max(1, step)
+        # one buffer of rows and one of words for every chunk (fresh ones would be paged in
+        # each time)
+        step = min(step, len(runs))
+        rows = _Rows(step * block, self.nb.width + 1) if self.mode == self.kn.ROWS else _NO_ROWS
+        buf = np.empty(step * need, dtype=np.uint64)
+        out: dict[int, RunRecord] = {}
+        for lo in range(0, len(runs), step):
+            todo = np.arange(lo, min(lo + step, len(runs)))
+            n = np.full(todo.size, need, dtype=np.int64)
+            while todo.size:  # runs whose words run out go again, with more
+                got = self._seeded(cells[todo], [runs[k] for k in todo.tolist()], n, rows, buf)
+                out.update(got[0])
+                todo, n = todo[got[1]], 2 * n[got[1]] + 16
+        return out
+
+    def _seeded(
+        self, cells: IntArray, runs: list[int], n_words: IntArray, rows: _Rows, buf: U64Array
+    ) -> tuple[dict[int, RunRecord], BoolArray]:
+        """Records of the ``runs`` (their ``cells``) that end within their draws, on an
+        oracle with stored seeds, each given ``n_words`` words (and room for their NA rows);
+        and which ran out of words."""
+        kn = self.kn
+        got = self._walk(cells, self.oracle.words(runs, n_words, buf), rows)
+        if self.mode == kn.ROWS:
+            got = (*got[:6], *self._offer_rows(cells, got, rows))
+        recs = _na_records(runs, np.flatnonzero(got[0] == kn.DONE), got)
+        return recs, got[0] == kn.MORE_WORDS
+
+    def _offer_rows(self, cells: IntArray, got: tuple[Any, ...], rows: _Rows) -> tuple[Any, ...]:
+        """Each run's incumbent from its NA rows (where each run's start: ``got[12]``): every
+        row's score by the objective's own aggregation (:func:`_aggregate_rows`), offered in
+        turn."""
+        obj = self.algo.objective
+        start = got[12]
+        n = int(start[-1])
+        per = np.repeat(np.arange(cells.shape[0]), np.diff(start))
+        centre = cells[per, np.arange(n) - start[per]]
+        valid = rows.valid[:n]
+        members = np.diff(self.indptr)
+        if not bool((members == self.nb.width).all()):  # filters: rows of several lengths
+            np.less_equal(np.arange(self.nb.width + 1), members[centre][:, None], out=valid)
+        own = 0 if obj.include_self else 1
+        f = _aggregate_rows(rows.values[:n, own:], valid[:, own:], obj)
+        out: tuple[Any, ...] = self.kn.offer_rows(
+            frozen(start), frozen(centre), frozen(f), frozen(rows.seconds[:n]),
+            frozen(rows.queries[:n]),
+        )  # fmt: skip
+        return out
+
+
+def _na_records(runs: list[int], ok: IntArray, got: tuple[Any, ...]) -> dict[int, RunRecord]:
+    """:func:`_records` of a free NA walk's results (no cache hits)."""
+    zero = np.zeros(len(runs), dtype=np.int64)
+    return _records(runs, ok, (*got[2:6], zero, *got[6:12]))
+
+
+def _records(runs: list[int], ok: IntArray, got: tuple[Any, ...]) -> dict[int, RunRecord]:
+    """The records of runs ``runs[k]`` for ``k`` in ``ok``, from per-run results (queries,
+    seconds, free look-ups, their seconds, cache hits, incumbent, score) and the changes
+    (where each run's start, then their seconds, queries and cells)."""
+    queries, seconds, free_n, free_s, hits, best, score, start, c_s, c_q, c_i = got
+    changes = list(zip(c_s.tolist(), c_q.tolist(), c_i.tolist(), strict=True))
+    lo, hi = start[:-1].tolist(), start[1:].tolist()
+    q, s, fn, fs = queries.tolist(), seconds.tolist(), free_n.tolist(), free_s.tolist()
+    h, b, sc = hits.tolist(), best.tolist(), score.tolist()
+    return {
+        runs[k]: RunRecord(
+            run=runs[k],
+            best=b[k],
+            score=sc[k],
+            queries=q[k],
+            seconds=s[k],
+            free_queries=fn[k],
+            cache_hits=h[k],
+            changes=tuple(changes[lo[k] : hi[k]]),
+            free_seconds=fs[k],
+        )
+        for k in ok.tolist()
+    }
 
 
 def run_vectorised(
@@ -755,6 +634,10 @@ def run_vectorised(
         raise ValueError(f"{algorithm.label} has no vectorised form under this protocol")
     if isinstance(algorithm, NARandomSearch):
         return run_free_na(data, algorithm, seed, runs)
+    from nb201_flat.search.lockstep import replay_matches_numpy
+
+    if _seeded(data) and not replay_matches_numpy():  # seed draws read from raw words
+        return [run_one(data, algorithm, seed, int(r)) for r in runs]
     done: dict[int, RunRecord] = {}
     todo = [int(r) for r in runs]
     block = _first_block(data)
@@ -815,94 +698,31 @@ def _first_block(data: OracleData) -> int:
 
 
 def _batch(data: OracleData, seed: int, runs: list[int], block: int) -> dict[int, RunRecord]:
-    """Random-search runs replayed from ``block`` draws each, all at once; those the draws do
-    not finish are left out (the caller draws more)."""
-    cand = data.candidates
-    n_dom = data.space.size if cand is None else len(cand)
-    size = data.space.size
-    # each run's own algorithm stream: the same draws the loop makes one by one
-    draws = centre_draws(seed, runs, n_dom, block)
-    cells: IntArray = draws if cand is None else cand[draws]
-    n_runs = len(runs)
-    if data.repeats == "cache":
-        # charged: a cell's first visit in its run (the oracle's cache)
-        ch = first_seen(np.arange(n_runs)[:, None] * size + cells, n_runs * size)
-    else:
-        ch = np.ones(cells.shape, dtype=bool)
-    cost = np.zeros(cells.shape) if data.costs is None else np.where(ch, data.costs[cells], 0.0)
-    seconds = np.cumsum(cost, axis=1)  # sequential, in the loop's order: the same floats
-    queries = np.cumsum(ch, axis=1)
-    over = np.zeros(cells.shape, dtype=bool)
-    if data.budget_queries is not None:
-        over |= queries > data.budget_queries
-    if data.budget_seconds is not None:
-        over |= seconds > data.budget_seconds
-    over &= ch
-    pos = np.arange(block)
-    ends = np.where(over.any(axis=1), over.argmax(axis=1), block)
-    live = pos[None, :] < ends[:, None]
-    score = _rs_values(data, cells, ch & live, runs, seed)
-    clean = np.where(live & ~np.isnan(score), score, -np.inf)
-    best_so_far = np.maximum.accumulate(clean, axis=1)
-    before = np.concatenate((np.full((n_runs, 1), -np.inf), best_so_far[:, :-1]), axis=1)
-    rows, cols = np.nonzero(clean > before)
-    improved: dict[int, list[int]] = {}
-    for a, b in zip(rows.tolist(), cols.tolist(), strict=True):
-        improved.setdefault(a, []).append(b)
+    """Random-search runs replayed from ``block`` draws each, all at once, by a compiled walk
+    (:func:`~nb201_flat.search.kernels_free_na.rs_walk`); those the draws do not finish are
+    left out (the caller draws more). Stored seeds come from each run's oracle-stream words:
+    a charged query draws at most one 32-bit half, so half the draws (and a few for Lemire's
+    rare rejections) suffice, and a run that asks for more gets more."""
+    from nb201_flat.search.kernels_free_na import DONE, MORE_WORDS, rs_walk
+
+    o = _Oracle(data, seed)
+    cells = o.cells(runs, block)
+    seeded = _seeded(data)
     out: dict[int, RunRecord] = {}
-    for k, run in enumerate(runs):
-        end = int(ends[k])
-        if end == block:
-            continue
-        changes: list[tuple[float, int, int]] = []
-        best, best_score = -1, -np.inf
-        for j in improved.get(k, []):
-            i = int(cells[k, j])
-            best_score = float(score[k, j])
-            if i != best:
-                best = i
-                changes.append((float(seconds[k, j]), int(queries[k, j]), i))
-        hits = 0
-        if data.repeats == "cache":
-            hits = int(end - queries[k, end - 1]) if end else 0
-        out[run] = RunRecord(
-            run=run,
-            best=best,
-            score=best_score,
-            queries=int(queries[k, end - 1]) if end else 0,
-            seconds=float(seconds[k, end - 1]) if end else 0.0,
-            free_queries=0,
-            cache_hits=hits,
-            changes=tuple(changes),
-            free_seconds=0.0,
-        )
+    todo = np.arange(len(runs))
+    need = np.full(len(runs), _spare_words((block + 1) // 2) if seeded else 0, dtype=np.int64)
+    while todo.size:
+        sub_runs = [runs[k] for k in todo.tolist()]
+        raw, start = o.words(sub_runs, need) if seeded else (_NO_WORDS, _NO_START)
+        got = rs_walk(
+            cells if todo.size == len(runs) else frozen(cells[todo]), o.costs, o.budget_s,
+            o.budget_q, data.repeats == "cache", seeded, o.values0, o.by_seed, o.counts, raw,
+            start,
+        )  # fmt: skip
+        status = got[0]
+        zero_n, zero_s = np.zeros(todo.size, dtype=np.int64), np.zeros(todo.size)
+        per_run = (got[2], got[3], zero_n, zero_s, *got[4:])
+        out.update(_records(sub_runs, np.flatnonzero(status == DONE), per_run))
+        more = status == MORE_WORDS
+        todo, need = todo[more], 2 * need[more] + 16
     return out
-
-
-def _rs_values(
-    data: OracleData, cells: IntArray, paid: BoolArray, runs: list[int], seed: int
-) -> FloatArray:
-    """What each RS query returned (NaN after the run's end); a cache hit repeats the first
-    answer of its cell."""
-    if data.order is None or data.counts is None:
-        out: FloatArray = data.values[0, cells]
-        return out
-    order, counts = data.order, data.counts
-    res = np.full(cells.shape, np.nan)
-    for k, run in enumerate(runs):
-        row = cells[k]
-        ask = row[paid[k]]
-        n = counts[ask]
-        pick = np.zeros(ask.size, dtype=np.int64)
-        multi = n > 1
-        # the oracle stream draws a stored seed only where there is a choice, as _draw
-        o_rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(run, 1)))
-        pick[multi] = o_rng.integers(0, n[multi])
-        answers = data.values[order[pick, ask], ask]
-        if data.repeats == "cache":
-            first = np.full(data.space.size, np.nan)
-            first[ask] = answers
-            res[k] = first[row]
-        else:
-            res[k, paid[k]] = answers
-    return res

@@ -159,7 +159,8 @@ def test_chunks_of_one_run_give_the_same_records(monkeypatch: pytest.MonkeyPatch
     data = _data(MID, rng, seeds=3, budget_seconds=100.0)
     algo = NARandomSearch(OBJECTIVES[2])
     whole = vec.run_free_na(data, algo, 2, range(40))
-    monkeypatch.setattr(vec, "_CHUNK_KEYS", 1)
+    # stored seeds: NA rows aggregated a block at a time; blocks of one run each
+    monkeypatch.setattr(vec, "_CHUNK_ENTRIES", 1)
     assert vec.run_free_na(data, algo, 2, range(40)) == whole
 
 
@@ -175,16 +176,6 @@ def test_the_replay_entry_points_use_it() -> None:
     ]
     with pytest.raises(ValueError, match="not free one-stage"):
         vec.run_free_na(single, NARandomSearch(rerank_top_k=3), 1, range(2))
-
-
-def test_first_positions_are_the_sorted_answer() -> None:
-    rng = np.random.default_rng(0)
-    keys = rng.integers(0, 50, size=(40, 30))
-    uniq, first = np.unique(keys.ravel(), return_index=True)
-    want = np.zeros(keys.size, dtype=bool)
-    want[first] = True
-    assert (vec.first_seen(keys, 50) == want.reshape(keys.shape)).all()
-    assert want.sum() == uniq.size
 
 
 def test_free_lookups_of_several_runs_are_each_runs_own() -> None:
