@@ -512,6 +512,106 @@ def run_block(
     )
 
 
+# numpy's SeedSequence (numpy/random/bit_generator.pyx, numpy 2.x: O'Neill's seed_seq_fe with
+# a pool of four 32-bit words) and PCG64 (numpy/random/src/pcg64/pcg64.h: 128-bit LCG,
+# XSL-RR output), stream-compatible by numpy's policy; checked against numpy by the caller
+_M32 = np.uint64(0xFFFFFFFF)
+_INIT_A = np.uint64(0x43B0D7E5)
+_MULT_A = np.uint64(0x931E8875)
+_INIT_B = np.uint64(0x8B51F9DD)
+_MULT_B = np.uint64(0x58F38DED)
+_MIX_L = np.uint64(0xCA01F9DD)
+_MIX_R = np.uint64(0x4973F715)
+_MUL_HI = np.uint64(0x2360ED051FC65DA4)
+_MUL_LO = np.uint64(0x4385DF649FCCF645)
+_S16 = np.uint64(16)
+_S32 = np.uint64(32)
+
+
+@kernel
+def _mulhi(a: np.uint64, b: np.uint64) -> np.uint64:
+    """The high 64 bits of the 128-bit product ``a * b``."""
+    a0, a1 = a & _M32, a >> _S32
+    b0, b1 = b & _M32, b >> _S32
+    p01, p10 = a0 * b1, a1 * b0
+    mid = ((a0 * b0) >> _S32) + (p01 & _M32) + (p10 & _M32)
+    return a1 * b1 + (p01 >> _S32) + (p10 >> _S32) + (mid >> _S32)
+
+
+@kernel
+def _hashmix(value: np.uint64, hc: U64) -> np.uint64:
+    """seed_seq_fe's hashmix (32-bit arithmetic), advancing the hash constant ``hc[0]``."""
+    v = (value ^ hc[0]) & _M32
+    hc[0] = (hc[0] * _MULT_A) & _M32
+    v = (v * hc[0]) & _M32
+    return v ^ (v >> _S16)
+
+
+@kernel
+def _mix(x: np.uint64, y: np.uint64) -> np.uint64:
+    r = (((_MIX_L * x) & _M32) - ((_MIX_R * y) & _M32)) & _M32
+    return r ^ (r >> _S16)
+
+
+@kernel
+def stream_words(entropy: U64, runs: I64, stream: int, n: int) -> U64:
+    """The first ``n`` raw words of ``PCG64(SeedSequence(seed, spawn_key=(r, stream)))`` for
+    each ``r`` of ``runs`` (one row each); ``entropy`` is the seed's 32-bit words, padded with
+    zeros to at least four."""
+    out = np.empty((runs.size, n), dtype=np.uint64)
+    ent = np.zeros(entropy.size + 8, dtype=np.uint64)
+    ent[: entropy.size] = entropy
+    pool = np.zeros(4, dtype=np.uint64)
+    st32 = np.zeros(8, dtype=np.uint64)
+    for k in range(runs.size):
+        m = entropy.size
+        for key in (np.uint64(runs[k]), np.uint64(stream)):
+            ent[m] = key & _M32  # a key's 32-bit words, low first (0 is one word)
+            m += 1
+            key >>= _S32
+            while key:
+                ent[m] = key & _M32
+                m += 1
+                key >>= _S32
+        hc = np.zeros(1, dtype=np.uint64)
+        hc[0] = _INIT_A
+        for i in range(4):
+            pool[i] = _hashmix(ent[i], hc)
+        for i_src in range(4):
+            for i_dst in range(4):
+                if i_src != i_dst:
+                    pool[i_dst] = _mix(pool[i_dst], _hashmix(pool[i_src], hc))
+        for i_src in range(4, m):
+            for i_dst in range(4):
+                pool[i_dst] = _mix(pool[i_dst], _hashmix(ent[i_src], hc))
+        hb = _INIT_B
+        for i in range(8):
+            v = (pool[i % 4] ^ hb) & _M32
+            hb = (hb * _MULT_B) & _M32
+            v = (v * hb) & _M32
+            st32[i] = v ^ (v >> _S16)
+        init_hi = st32[0] | (st32[1] << _S32)
+        init_lo = st32[2] | (st32[3] << _S32)
+        seq_hi = st32[4] | (st32[5] << _S32)
+        seq_lo = st32[6] | (st32[7] << _S32)
+        inc_hi = (seq_hi << np.uint64(1)) | (seq_lo >> np.uint64(63))
+        inc_lo = (seq_lo << np.uint64(1)) | np.uint64(1)
+        # srandom: state = ((inc + init) * MULT + inc), as 128-bit halves
+        lo = inc_lo + init_lo
+        hi = inc_hi + init_hi + (np.uint64(1) if lo < inc_lo else np.uint64(0))
+        for j in range(n + 1):
+            new_lo = lo * _MUL_LO
+            new_hi = _mulhi(lo, _MUL_LO) + lo * _MUL_HI + hi * _MUL_LO
+            lo = new_lo + inc_lo
+            hi = new_hi + inc_hi + (np.uint64(1) if lo < new_lo else np.uint64(0))
+            if j == 0:
+                continue
+            x = hi ^ lo
+            rot = hi >> np.uint64(58)
+            out[k, j - 1] = (x >> rot) | (x << ((np.uint64(64) - rot) & np.uint64(63)))
+    return out
+
+
 @kernel
 def apply_scores(
     mode: int,
@@ -566,6 +666,7 @@ def apply_scores(
 
 def warm_up() -> None:
     """Load (or, on a cold cache, compile) every kernel with the production argument types."""
+    stream_words(np.zeros(4, dtype=np.uint64), np.arange(2, dtype=np.int64), 1, 3)
     costs = np.arange(20.0)
     pairwise_sum(costs, np.arange(20, dtype=np.int64), 0, 20)
     size = 4
