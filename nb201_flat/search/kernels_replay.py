@@ -80,7 +80,7 @@ def _block_sum(costs: F64, cells: I64, lo: int, n: int) -> float:
     while i < n:
         res += costs[cells[lo + i]]
         i += 1
-    return res
+    return float(res)
 
 
 @kernel
@@ -130,14 +130,14 @@ def _next32(words: U64, r: int, avail: int, st: I64, at: int) -> int:
     a half buffered, that half); -1 when its words are used up."""
     if st[at + 1] == 1:
         st[at + 1] = 0
-        return st[at + 2]
+        return int(st[at + 2])
     if st[at] >= avail:
         return -1
     w = words[r, st[at]]
     st[at] += 1
     st[at + 1] = 1
     st[at + 2] = np.int64(w >> np.uint64(32))
-    return np.int64(w & np.uint64(0xFFFFFFFF))
+    return int(np.int64(w & np.uint64(0xFFFFFFFF)))
 
 
 @kernel
@@ -152,7 +152,7 @@ def _bounded(words: U64, r: int, avail: int, st: I64, at: int, n: int) -> int:
             return -1
         m = np.uint64(w) * ne
         if (m & np.uint64(0xFFFFFFFF)) >= thr:
-            return np.int64(m >> np.uint64(32))
+            return int(np.int64(m >> np.uint64(32)))
 
 
 @kernel
@@ -544,7 +544,7 @@ def _hashmix(value: np.uint64, hc: U64) -> np.uint64:
     v = (value ^ hc[0]) & _M32
     hc[0] = (hc[0] * _MULT_A) & _M32
     v = (v * hc[0]) & _M32
-    return v ^ (v >> _S16)
+    return np.uint64(v ^ (v >> _S16))
 
 
 @kernel

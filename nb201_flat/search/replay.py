@@ -126,11 +126,11 @@ def _replay_runs(
         -1 if data.budget_queries is None else int(data.budget_queries),
     )
     paid = _first_block(data)  # charged queries likely to outlast the budget
-    draws = paid if mode == kr.TWO_STAGE else max(8, paid // (1 + nb.width))
-    n_a = draws // 2 + 16  # two draws a word (a rejection is rare)
+    draws = paid if mode == kr.TWO_STAGE else paid // (1 + nb.width)
+    n_a = draws // 2 + _SLACK  # two draws a word (a rejection is rare)
     n_o = 0
     if seeded:  # a 32-bit seed draw per paid query, a word per free look-up of stage 2
-        n_o = paid // 2 + 16 + (0 if obj.charge or top is None else top * nb.width)
+        n_o = paid // 2 + _SLACK + (0 if obj.charge or top is None else top * nb.width)
     done: dict[int, RunRecord] = {}
     todo = [int(r) for r in runs]
     while todo:
@@ -146,14 +146,16 @@ def _replay_runs(
         done.update(_records(kr, mode, obj, todo, out))
         todo = [r for r, s in zip(todo, status.tolist(), strict=True) if s != kr.DONE]
         if bool((status == kr.MORE_ALGO).any()):
-            n_a *= 4
+            n_a = 4 * n_a + 1
         if bool((status == kr.MORE_ORACLE).any()):
-            n_o *= 4
+            n_o = 4 * n_o + 1
     return [done[int(r)] for r in runs]
 
 
 # more raw words than this for one run: the loop is no slower (see _replay_runs)
 _MAX_WORDS = 1 << 22
+# words drawn beyond the first guess of what a run needs (more are drawn if it needs them)
+_SLACK = 16
 
 
 def _words(seed: int, runs: list[int], stream: int, n: int) -> npt.NDArray[np.uint64]:
