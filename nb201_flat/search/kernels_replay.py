@@ -193,55 +193,6 @@ def _grow_rows(a: F64, need: int) -> F64:
 
 
 @kernel
-def _own(
-    i: int,
-    stamp: int,
-    paid: I64,
-    pv: F64,
-    st: I64,
-    fst: F64,
-    limit: int,
-    costs: F64,
-    budget: F64,
-    bq: int,
-    values: F64,
-    order: I64,
-    counts: I64,
-    seeded: bool,
-    o_words: U64,
-    r: int,
-    o_avail: int,
-) -> int:
-    """``_Memory.own(i)``: 0 when answered (the value is ``pv[i]``), 1 when the budget refuses
-    the query, 2 when the memory stalls, 3 when the oracle stream's words are used up."""
-    if paid[i] == stamp:
-        st[_STALL] += 1
-        if st[_STALL] > limit:
-            return 2
-        return 0
-    cost = costs[i]
-    if bq >= 0 and st[_Q] + 1 > bq:
-        return 1
-    if budget[0] == 1.0 and fst[0] + cost > budget[1]:
-        return 1
-    st[_Q] += 1
-    fst[0] += cost
-    k = 0
-    if seeded:
-        n = counts[i]
-        if n > 1:
-            k = _bounded(o_words, r, o_avail, st, _O_PTR, n)
-            if k < 0:
-                return 3
-        pv[i] = values[order[k, i], i]
-    else:
-        pv[i] = values[0, i]
-    paid[i] = stamp
-    st[_STALL] = 0
-    return 0
-
-
-@kernel
 def run_block(
     mode: int,
     charge: bool,
@@ -309,6 +260,33 @@ def run_block(
     fst = np.zeros(1)
     nc = 0  # changes written
     nr = 0  # rows written
+
+    def own(i: int, r: int, stamp: int) -> int:
+        # _Memory.own(i): 0 when answered (the value is pv[i]), 1 when the budget refuses
+        # the query, 2 when the memory stalls, 3 when the oracle stream's words are used up
+        # (a closure: numba inlines it at each call)
+        if paid[i] == stamp:
+            st[_STALL] += 1
+            return 2 if st[_STALL] > limit else 0
+        cost = costs[i]
+        if (bq >= 0 and st[_Q] + 1 > bq) or (budget[0] == 1.0 and fst[0] + cost > budget[1]):
+            return 1
+        st[_Q] += 1
+        fst[0] += cost
+        if seeded:
+            n = counts[i]
+            k = 0
+            if n > 1:
+                k = _bounded(o_words, r, o_avail, st, _O_PTR, n)
+                if k < 0:
+                    return 3
+            pv[i] = values[order[k, i], i]
+        else:
+            pv[i] = values[0, i]
+        paid[i] = stamp
+        st[_STALL] = 0
+        return 0
+
     for r in range(n_runs):
         stamp = r + 1
         st[:] = 0
@@ -336,10 +314,7 @@ def run_block(
                     break
             c = cand[k] if cand.size else k
             new = paid[c] != stamp
-            code = _own(
-                c, stamp, paid, pv, st, fst, limit, costs, budget, bq, values, order, counts,
-                seeded, o_words, r, o_avail,
-            )  # fmt: skip
+            code = own(c, r, stamp)
             if code:
                 break
             if mode == TWO_STAGE:
@@ -373,10 +348,7 @@ def run_block(
             cnt = nb_cnt[c]
             for t in range(cnt):
                 j = nb_idx[c, t]
-                code = _own(
-                    j, stamp, paid, pv, st, fst, limit, costs, budget, bq, values, order,
-                    counts, seeded, o_words, r, o_avail,
-                )  # fmt: skip
+                code = own(j, r, stamp)
                 if code:
                     break
                 if mode == BEST:
@@ -428,19 +400,13 @@ def run_block(
             code = 0
             for a in range(n_top):
                 j = ranked[a]
-                code = _own(
-                    j, stamp, paid, pv, st, fst, limit, costs, budget, bq, values, order,
-                    counts, seeded, o_words, r, o_avail,
-                )  # fmt: skip
+                code = own(j, r, stamp)
                 if code:
                     break
                 cnt = nb_cnt[j]
                 if charge:
                     for t in range(cnt):
-                        code = _own(
-                            nb_idx[j, t], stamp, paid, pv, st, fst, limit, costs, budget, bq,
-                            values, order, counts, seeded, o_words, r, o_avail,
-                        )  # fmt: skip
+                        code = own(nb_idx[j, t], r, stamp)
                         if code:
                             break
                     if code:

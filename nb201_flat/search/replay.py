@@ -1,12 +1,15 @@
 """NA-RS forms the vectorised module does not cover, replayed run by run from their draws.
 
-Charged one-stage NA-RS, two-stage NA-RS and best-evaluated NA-RS read the same streams as the
-loop (:func:`nb201_flat.search.runner.run_one`): the algorithm's draws are taken in blocks from
-its own generator, and each run's charges, budget end and NA memory are replayed over them
-with numpy. On an oracle that draws stored seeds (the 200-epoch protocols) each run's values
-are drawn from its own oracle stream by numpy, in the loop's order (:class:`_Values`): the
-seed of each paid cell, then (two-stage, free) the look-ups of stage 2. Free one-stage and free
-best-evaluated NA-RS run all runs at once instead
+Charged one-stage NA-RS, two-stage NA-RS and charged best-evaluated NA-RS read the same
+streams as the loop (:func:`nb201_flat.search.runner.run_one`). Each run is simulated step by
+step by a compiled kernel (:mod:`~nb201_flat.search.kernels_replay`) from the raw PCG64 words
+of its two streams, decoded as numpy's ``Generator`` draws them: the algorithm's centre draws,
+and on an oracle that draws stored seeds (the 200-epoch protocols) the oracle's, in the loop's
+order (the seed of each paid cell, then, two-stage and free, a double per look-up of stage 2).
+The NA aggregates of the scored neighbourhoods are numpy's, over all runs at once, then offered
+in turn. A run that uses up its words is run again with more. Where numpy draws otherwise than
+the kernels assume (:func:`~nb201_flat.search.lockstep.replay_matches_numpy`), the loop runs.
+Free one-stage and free best-evaluated NA-RS run all runs at once instead
 (:func:`~nb201_flat.search.vectorised.run_free_na`). Results equal the loop's, record for
 record; :mod:`~nb201_flat.search.vectorised` dispatches here.
 
