@@ -101,7 +101,8 @@ def _replay_runs(
     from nb201_flat.search.lockstep import replay_matches_numpy
     from nb201_flat.search.vectorised import _first_block
 
-    if not replay_matches_numpy():
+    n_dom = data.space.size if data.candidates is None else len(data.candidates)
+    if not replay_matches_numpy() or n_dom >= 1 << 32:  # the kernels draw 32-bit bounds
         return [run_one(data, algorithm, seed, int(r)) for r in runs]
     obj = algorithm.objective
     nb = obj.neighbourhood.arrays(data.space)
@@ -117,7 +118,7 @@ def _replay_runs(
     # numba would compile as another signature
     args = (
         np.array(cand, dtype=np.int64),
-        size if data.candidates is None else len(data.candidates),
+        n_dom,
         np.array(nb.indices, dtype=np.int64),
         np.array(nb.counts, dtype=np.int64),
         np.array(data.values, dtype=np.float64),

@@ -110,3 +110,32 @@ def test_another_numpy_stream_sends_the_replay_to_the_loop(
 
 def test_warm_up_runs() -> None:
     kr.warm_up()
+
+
+@pytest.mark.parametrize("rows", [1, 3], ids=["single-row", "stored-seeds"])
+def test_stalled_runs_end_as_in_the_loop(rows: int) -> None:
+    # three candidates and a budget that outlasts their neighbourhoods: the NA memory stalls
+    from nb201_flat.search.oracle import seed_rows
+    from nb201_flat.space import Space
+    from nb201_flat.table import MetricKey
+
+    space = Space(("none", "skip_connect", "conv"), 3)
+    rng = np.random.default_rng(rows)
+    vals = rng.normal(size=(rows, space.size))
+    vals[rng.random(vals.shape) < 0.15] = np.nan
+    order, counts = seed_rows(vals) if rows > 1 else (None, None)
+    data = OracleData(
+        space,
+        MetricKey("toy", "x-valid", 12),
+        vals,
+        order,
+        counts,
+        rng.uniform(1.0, 2.0, space.size),
+        None,
+        100,
+        candidates=np.array([0, 5, 9]),
+    )
+    for algo in FORMS[:4]:
+        loop = [run_one(data, algo, 3, r) for r in range(6)]
+        assert all(r.queries < 100 for r in loop)  # ended by the stall, not the budget
+        assert vec.run_batched(data, algo, 3, range(6)) == loop
