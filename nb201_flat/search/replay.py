@@ -141,23 +141,28 @@ def _replay_runs(
         if max(n_a, n_o) > _MAX_WORDS:  # a search that barely spends its budget: the loop
             done.update({r: run_one(data, algorithm, seed, r) for r in todo})
             break
-        a_words = _words(seed, todo, 0, n_a)
-        o_words = _words(seed, todo, 1, n_o)
-        out = kr.run_block(
-            mode, obj.charge, int(top or 0), float(stage1), a_words, n_a, o_words, n_o, *args
-        )
-        status = out[0]
-        done.update(_records(kr, mode, obj, todo, out))
-        todo = [r for r, s in zip(todo, status.tolist(), strict=True) if s != kr.DONE]
-        if bool((status == kr.MORE_ALGO).any()):
-            n_a = 4 * n_a + 1
-        if bool((status == kr.MORE_ORACLE).any()):
-            n_o = 4 * n_o + 1
+        more_a = more_o = False
+        step = max(1, _CHUNK_WORDS // max(n_a, n_o, 1))  # runs whose words fit in memory
+        for lo in range(0, len(todo), step):
+            chunk = todo[lo : lo + step]
+            a_words = _words(seed, chunk, 0, n_a)
+            o_words = _words(seed, chunk, 1, n_o)
+            out = kr.run_block(
+                mode, obj.charge, int(top or 0), float(stage1), a_words, n_a, o_words, n_o, *args
+            )
+            done.update(_records(kr, mode, obj, chunk, out))
+            more_a |= bool((out[0] == kr.MORE_ALGO).any())
+            more_o |= bool((out[0] == kr.MORE_ORACLE).any())
+        todo = [r for r in todo if r not in done]
+        n_a = 4 * n_a + 1 if more_a else n_a
+        n_o = 4 * n_o + 1 if more_o else n_o
     return [done[int(r)] for r in runs]
 
 
 # more raw words than this for one run: the loop is no slower (see _replay_runs)
 _MAX_WORDS = 1 << 22
+# raw words of one stream held at once (8 bytes each), over the runs of a chunk
+_CHUNK_WORDS = 1 << 22
 # words drawn beyond the first guess of what a run needs (more are drawn if it needs them)
 _SLACK = 16
 

@@ -69,6 +69,7 @@ def test_few_words_at_first_give_the_same_runs(
     # no words at first: every run asks for more words of both its streams, several times
     monkeypatch.setattr(vec, "_first_block", lambda data: 0)
     monkeypatch.setattr(rp, "_SLACK", 0)
+    monkeypatch.setattr(rp, "_CHUNK_WORDS", 64)  # a few runs at a time, then one
     blocks: list[int] = []
     run_block = kr.run_block
 
@@ -84,7 +85,7 @@ def test_few_words_at_first_give_the_same_runs(
         data = per_dataset_protocols(epochs=200, budget_scale=200 / 12)[2].oracle_data(nb201_like)
         assert data.order is not None
     loop = _same(data, algo, 40)
-    assert len(blocks) >= 3 and blocks[0] == 40 and blocks[-1] == 0
+    assert len(blocks) > 3 and blocks[0] > 0 and blocks[-1] == 0
     if isinstance(algo, NARandomSearch) and algo.rerank_top_k and not algo.objective.charge:
         assert sum(r.free_queries for r in loop) > 40  # stage 2 looked neighbours up
 
