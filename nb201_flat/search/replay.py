@@ -1,12 +1,15 @@
 """NA-RS forms the vectorised module does not cover, replayed run by run from their draws.
 
-Charged one-stage NA-RS, two-stage NA-RS and best-evaluated NA-RS read the same streams as the
-loop (:func:`nb201_flat.search.runner.run_one`): the algorithm's draws are taken in blocks from
-its own generator, and each run's charges, budget end and NA memory are replayed over them
-with numpy. On an oracle that draws stored seeds (the 200-epoch protocols) each run's values
-are drawn from its own oracle stream by numpy, in the loop's order (:class:`_Values`): the
-seed of each paid cell, then (two-stage, free) the look-ups of stage 2. Free one-stage and free
-best-evaluated NA-RS run all runs at once instead
+Charged one-stage NA-RS, two-stage NA-RS and charged best-evaluated NA-RS read the same
+streams as the loop (:func:`nb201_flat.search.runner.run_one`). Each run is simulated step by
+step by a compiled kernel (:mod:`~nb201_flat.search.kernels_replay`) from the raw PCG64 words
+of its two streams, decoded as numpy's ``Generator`` draws them: the algorithm's centre draws,
+and on an oracle that draws stored seeds (the 200-epoch protocols) the oracle's, in the loop's
+order (the seed of each paid cell, then, two-stage and free, a double per look-up of stage 2).
+The NA aggregates of the scored neighbourhoods are numpy's, over all runs at once, then offered
+in turn. A run that uses up its words is run again with more. Where numpy draws otherwise than
+the kernels assume (:func:`~nb201_flat.search.lockstep.replay_matches_numpy`), the loop runs.
+Free one-stage and free best-evaluated NA-RS run all runs at once instead
 (:func:`~nb201_flat.search.vectorised.run_free_na`). Results equal the loop's, record for
 record; :mod:`~nb201_flat.search.vectorised` dispatches here.
 
@@ -28,30 +31,21 @@ True
 
 from __future__ import annotations
 
-import numpy as np
+from types import ModuleType
+from typing import Any
 
-from nb201_flat.neighbours import NeighbourArrays
+import numpy as np
+import numpy.typing as npt
+
 from nb201_flat.search.algorithms import (
     NABestEvaluatedSearch,
     NARandomSearch,
     NeighbourObjective,
     SearchAlgorithm,
 )
-from nb201_flat.search.oracle import FloatArray, IntArray, OracleData
+from nb201_flat.search.oracle import OracleData
 from nb201_flat.search.runner import RunRecord, run_one
-from nb201_flat.search.vectorised import _aggregate_rows, _Scores
-from nb201_flat.types import BoolArray
-
-
-class _NAScores:
-    """NA scores of every cell on a single-row oracle, and a run's free look-ups."""
-
-    def __init__(self, data: OracleData, objective: NeighbourObjective) -> None:
-        self._free = _Scores(data, objective)
-        self.score = self._free.of(np.arange(data.space.size))
-
-    def free_lookups(self, firsts: IntArray) -> tuple[int, float]:
-        return self._free.free_lookups(firsts)
+from nb201_flat.search.vectorised import _aggregate_rows
 
 
 # -- NA-RS forms the vectorised module does not cover, on a single-row oracle ----------------
@@ -77,298 +71,6 @@ def replay_ok(data: OracleData, algorithm: SearchAlgorithm) -> bool:
     return replay_kind(algorithm) and data.order is None
 
 
-class _Own:
-    """One run's ``own`` calls (its NA memory) replayed in blocks: charges at first visits,
-    the budget's end, and the memory's patience with revisits."""
-
-    __slots__ = ("data", "limit", "paid", "queries", "seconds", "stall")
-
-    def __init__(self, data: OracleData) -> None:
-        self.data = data
-        self.paid = np.zeros(data.space.size, dtype=bool)
-        self.queries = 0
-        self.seconds = 0.0
-        self.stall = 0
-        self.limit = 20 * data.space.size + 1000
-
-    def run(self, seq: IntArray) -> tuple[BoolArray, FloatArray, IntArray, int, bool]:
-        """Charge ``seq`` in order, up to where the run ends; returns (newly paid, seconds
-        and queries after each call, the end (``len(seq)`` if none), ended by a stall)."""
-        d = self.data
-        n = seq.size
-        _, first = np.unique(seq, return_index=True)
-        fresh = np.zeros(n, dtype=bool)
-        fresh[first] = True
-        fresh &= ~self.paid[seq]
-        cost = np.zeros(n) if d.costs is None else np.where(fresh, d.costs[seq], 0.0)
-        # the loop adds one cost at a time to the running total: a sequential cumsum
-        secs = np.cumsum(np.concatenate(([self.seconds], cost)))[1:]
-        qs = self.queries + np.cumsum(fresh)
-        over = np.zeros(n, dtype=bool)
-        if d.budget_queries is not None:
-            over |= qs > d.budget_queries
-        if d.budget_seconds is not None:
-            over |= secs > d.budget_seconds
-        over &= fresh
-        pos = np.arange(n)
-        last_new = np.maximum.accumulate(np.where(fresh, pos, -1))
-        stall_at = np.where(last_new >= 0, pos - last_new, self.stall + pos + 1)
-        stalled = ~fresh & (stall_at > self.limit)
-        stop = over | stalled
-        end = int(stop.argmax()) if stop.any() else n
-        done = fresh[:end]
-        self.paid[seq[:end][done]] = True
-        if end:
-            self.queries = int(qs[end - 1])
-            self.seconds = float(secs[end - 1])
-            self.stall = int(stall_at[end - 1]) if not fresh[end - 1] else 0
-        return fresh, secs, qs, end, bool(end < n and stalled[end])
-
-
-class _Inc:
-    """One run's incumbent."""
-
-    __slots__ = ("changes", "index", "score")
-
-    def __init__(self) -> None:
-        self.index = -1
-        self.score = -np.inf
-        self.changes: list[tuple[float, int, int]] = []
-
-    def offers(self, cells: IntArray, f: FloatArray, secs: FloatArray, qs: IntArray) -> None:
-        """``offer`` each cell in order (strictly better wins, NaN never)."""
-        if cells.size == 0:
-            return
-        clean = np.where(np.isnan(f), -np.inf, f)
-        before = np.maximum.accumulate(np.concatenate(([self.score], clean)))[:-1]
-        for j in np.flatnonzero(clean > before).tolist():
-            self.set(int(cells[j]), float(f[j]), float(secs[j]), int(qs[j]))
-
-    def set(self, index: int, score: float, seconds: float, queries: int) -> None:
-        self.score = score
-        if index != self.index:
-            self.index = index
-            self.changes.append((seconds, queries, index))
-
-
-def _record(run: int, inc: _Inc, own: _Own, free: int, free_s: float) -> RunRecord:
-    """The :class:`RunRecord` the loop gives for a replayed run."""
-    return RunRecord(
-        run=run,
-        best=inc.index,
-        score=float(inc.score),
-        queries=own.queries,
-        seconds=own.seconds,
-        free_queries=free,
-        cache_hits=0,
-        changes=tuple(inc.changes),
-        free_seconds=free_s,
-    )
-
-
-def _replay_one(
-    data: OracleData,
-    algo: NARandomSearch | NABestEvaluatedSearch,
-    scores: _NAScores | None,
-    nb: NeighbourArrays,
-    seed: int,
-    run: int,
-    block: int,
-) -> RunRecord | None:
-    """One run from ``block`` centre draws; None when they do not reach the run's end.
-    ``scores`` is None on an oracle with stored seeds (charged one-stage forms only)."""
-    gen = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(run, 0)))
-    cand = data.candidates
-    draws = gen.integers(data.space.size if cand is None else len(cand), size=block)
-    cent: IntArray = draws if cand is None else cand[draws].astype(np.int64)
-    row = data.values[0]
-    own = _Own(data)
-    inc = _Inc()
-    free, free_s = 0, 0.0
-    charge = algo.objective.charge
-    top = algo.rerank_top_k if isinstance(algo, NARandomSearch) else None
-    if top is None and charge:
-        # own(centre), then own(each neighbour), centre after centre
-        full = np.concatenate((cent[:, None], nb.indices[cent]), axis=1)
-        valid = np.concatenate((np.ones((block, 1), dtype=bool), nb.indices[cent] >= 0), axis=1)
-        seq = full[valid].astype(np.int64)
-        fresh, secs, qs, end, _ = own.run(seq)
-        if end == seq.size:
-            return None
-        if data.order is not None:  # stored seeds: each cell's value is drawn when paid
-            vals = _Values(data, seed, run)
-            vals.pay(seq[:end][fresh[:end]])
-            row = vals.paid
-        if isinstance(algo, NABestEvaluatedSearch):
-            inc.offers(seq[:end], row[seq[:end]], secs, qs)
-        else:
-            last = np.cumsum(valid.sum(axis=1)) - 1
-            ok = last < end
-            c = cent[ok]
-            if scores is None:  # every member is paid by the time the centre is scored
-                own_col = 0 if algo.objective.include_self else 1
-                g = np.where(valid[ok], row[full[ok]], np.nan)[:, own_col:]
-                f = _aggregate_rows(g, valid[ok][:, own_col:], algo.objective)
-            else:
-                f = scores.score[c]
-            inc.offers(c, f, secs[last[ok]], qs[last[ok]])
-    elif top is None:
-        assert scores is not None
-        # best-evaluated with free neighbours: each centre, then its neighbours' look-ups
-        fresh, secs, qs, end, _ = own.run(cent)
-        if end == cent.size:
-            return None
-        c = cent[:end]
-        full = np.concatenate((c[:, None], nb.indices[c]), axis=1)
-        valid = np.concatenate((np.ones((end, 1), dtype=bool), nb.indices[c] >= 0), axis=1)
-        at = np.broadcast_to(np.arange(end)[:, None], full.shape)[valid]
-        cells = full[valid].astype(np.int64)
-        inc.offers(cells, row[cells], secs[at], qs[at])
-        free, free_s = scores.free_lookups(c[fresh[:end]])
-    else:
-        assert isinstance(algo, NARandomSearch)
-        fresh, secs, qs, end, stalled = own.run(cent)
-        stop1 = cent.size
-        if charge:
-            # the oracle's used_fraction rule after each charge, elementwise
-            with np.errstate(divide="ignore", invalid="ignore"):
-                parts = []
-                if data.budget_seconds is not None:
-                    bs = data.budget_seconds
-                    parts.append(secs / bs if bs > 0 else np.ones(secs.size))
-                if data.budget_queries is not None:
-                    bq = data.budget_queries
-                    parts.append(qs / bq if bq > 0 else np.ones(qs.size))
-            uf = np.maximum.reduce(parts) if len(parts) > 1 else parts[0]
-            done = np.flatnonzero(uf >= algo.stage1_fraction)
-            if done.size:
-                stop1 = int(done[0]) + 1  # checked before each draw
-        if min(end, stop1) == cent.size:
-            return None
-        n1 = min(end, stop1)
-        c = cent[:n1]
-        vals = _Values(data, seed, run)
-        vals.pay(c[fresh[:n1]])
-        inc.offers(c, vals.paid[c], secs, qs)
-        if stop1 < end or not charge:
-            if stop1 < end:  # stage 1 stopped by its share: undo the charges after it
-                own = _Own(data)
-                own.run(c)
-            if not stalled or stop1 < end:
-                stage1 = (c, fresh[:n1])
-                free, free_s = _stage2(data, algo, scores, nb, own, inc, stage1, vals)
-    return _record(run, inc, own, free, free_s)
-
-
-class _Values:
-    """What one run's oracle answers: its single row, or stored seeds drawn from the run's
-    oracle stream as the loop draws them (``integers(counts)`` at each paid query of a cell
-    with a choice of seeds, ``random()`` per free look-up), by numpy itself."""
-
-    __slots__ = ("data", "free", "paid", "rng")
-
-    def __init__(self, data: OracleData, seed: int, run: int) -> None:
-        self.data = data
-        self.rng: np.random.Generator | None = None
-        self.paid: FloatArray = data.values[0]
-        self.free: FloatArray = self.paid
-        if data.order is not None and data.counts is not None:
-            self.rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(run, 1)))
-            self.paid = np.full(data.space.size, np.nan)
-            self.free = np.full(data.space.size, np.nan)
-
-    def pay(self, cells: IntArray) -> None:
-        """Newly paid cells, in order (an array of bounds draws as one call per bound)."""
-        d = self.data
-        if self.rng is None or d.order is None or d.counts is None:
-            return
-        n = d.counts[cells]
-        pick = np.zeros(cells.size, dtype=np.int64)
-        multi = n > 1
-        pick[multi] = self.rng.integers(0, n[multi])
-        self.paid[cells] = d.values[d.order[pick, cells], cells]
-
-    def look(self, cells: IntArray) -> None:
-        """One ``query_free`` of ``cells``."""
-        d = self.data
-        if self.rng is None or d.order is None or d.counts is None:
-            return
-        n = np.maximum(d.counts[cells], 1)
-        pick = np.floor(self.rng.random(cells.size) * n).astype(np.int64)
-        self.free[cells] = d.values[d.order[pick, cells], cells]
-
-
-def _stage2(
-    data: OracleData,
-    algo: NARandomSearch,
-    scores: _NAScores | None,
-    nb: NeighbourArrays,
-    own: _Own,
-    inc: _Inc,
-    stage1: tuple[IntArray, BoolArray],
-    vals: _Values,
-) -> tuple[int, float]:
-    """Two-stage NA-RS's re-ranking of the top-k validation cells; (free look-ups, seconds).
-
-    ``stage1`` is stage 1's draws and which of them were first visits; ``scores`` the fixed
-    NA scores of a single-row oracle, or None under stored seeds, where each re-ranked cell's
-    score is aggregated from the values its run drew."""
-    charge = algo.objective.charge
-    cells, fresh = stage1
-    seen = cells[fresh]  # first visits, in order
-    v = vals.paid[seen]
-    key = np.where(np.isnan(v), np.inf, -v)
-    ranked = seen[np.argsort(key, kind="stable")][: int(algo.rerank_top_k or 0)]
-    known = np.zeros(data.space.size, dtype=bool)
-    free, free_s = 0, 0.0
-    done: list[tuple[int, float, int]] = []  # re-ranked cells, with the counters then
-    rows: list[FloatArray] = []
-    for j in ranked.tolist():
-        own.stall += 1  # own(j): paid in stage 1
-        if own.stall > own.limit:
-            break
-        nbrs = nb.of(j).astype(np.int64)
-        if charge:
-            new, _, _, end, _ = own.run(nbrs)
-            if end < nbrs.size:
-                break
-            vals.pay(nbrs[new])
-            seen_v = vals.paid[nbrs]
-        else:
-            need = ~own.paid[nbrs] & ~known[nbrs]
-            if need.any():
-                new_c = nbrs[need]
-                known[new_c] = True
-                free += int(new_c.size)
-                if data.costs is not None:
-                    free_s += float(data.costs[new_c].sum())
-                vals.look(new_c)
-            seen_v = np.where(own.paid[nbrs], vals.paid[nbrs], vals.free[nbrs])
-        done.append((j, own.seconds, own.queries))
-        if scores is None:
-            rows.append(np.concatenate(([vals.paid[j]], seen_v)))
-    if not done:
-        return free, free_s
-    if scores is not None:
-        f = scores.score[[j for j, _, _ in done]]
-    else:
-        obj = algo.objective
-        width = max(r.size for r in rows)
-        g = np.full((len(rows), width), np.nan)
-        ok = np.zeros(g.shape, dtype=bool)
-        for k, r in enumerate(rows):
-            g[k, : r.size] = r
-            ok[k, : r.size] = True
-        own_col = 0 if obj.include_self else 1
-        f = _aggregate_rows(g[:, own_col:], ok[:, own_col:], obj)
-    best = -np.inf
-    for (j, secs, qs), s in zip(done, f.tolist(), strict=True):
-        if s > best:
-            best = s
-            inc.set(j, s, secs, qs)
-    return free, free_s
-
-
 def run_replay(
     data: OracleData, algorithm: SearchAlgorithm, seed: int, runs: range | list[int]
 ) -> list[RunRecord]:
@@ -380,39 +82,172 @@ def run_replay(
 
     if free_na_kind(algorithm):  # best-evaluated with free neighbours: all runs at once
         return run_free_na(data, algorithm, seed, runs)
-    return _replay_runs(data, algorithm, _NAScores(data, algorithm.objective), seed, runs)
+    return _replay_runs(data, algorithm, seed, runs)
 
 
 def _replay_runs(
     data: OracleData,
-    algorithm: SearchAlgorithm,
-    scores: _NAScores | None,
+    algorithm: NARandomSearch | NABestEvaluatedSearch,
     seed: int,
     runs: range | list[int],
 ) -> list[RunRecord]:
-    """Each run by :func:`_replay_one`, with more centre draws while they fall short."""
-    assert isinstance(algorithm, NARandomSearch | NABestEvaluatedSearch)
+    """Each run simulated by the compiled kernels from its streams' raw words, more words
+    drawn for the runs that use theirs up; the loop's records.
+
+    The kernels decode the words as numpy's ``Generator`` draws (checked by
+    :func:`~nb201_flat.search.lockstep.replay_matches_numpy`; otherwise the loop runs).
+    """
+    from nb201_flat.search import kernels_replay as kr
+    from nb201_flat.search.lockstep import replay_matches_numpy
     from nb201_flat.search.vectorised import _first_block
 
+    n_dom = data.space.size if data.candidates is None else len(data.candidates)
+    if not replay_matches_numpy() or n_dom >= 1 << 32:  # the kernels draw 32-bit bounds
+        return [run_one(data, algorithm, seed, int(r)) for r in runs]
     obj = algorithm.objective
     nb = obj.neighbourhood.arrays(data.space)
-    out = []
-    first = _first_block(data)
-    two_stage = isinstance(algorithm, NARandomSearch) and algorithm.rerank_top_k is not None
-    if obj.charge and not two_stage:  # each centre charges its neighbours too
-        first = max(8, first // (1 + nb.width))
-    for r in runs:
-        block = first
-        while True:
-            rec = _replay_one(data, algorithm, scores, nb, seed, int(r), block)
-            if rec is not None:
-                break
-            if block > (1 << 22):
-                rec = run_one(data, algorithm, seed, int(r))
-                break
-            block *= 4
-        out.append(rec)
+    top = algorithm.rerank_top_k if isinstance(algorithm, NARandomSearch) else None
+    mode = kr.BEST if isinstance(algorithm, NABestEvaluatedSearch) else kr.ONE_STAGE
+    if top is not None:
+        mode = kr.TWO_STAGE
+    stage1 = algorithm.stage1_fraction if isinstance(algorithm, NARandomSearch) else 1.0
+    seeded = data.order is not None and data.counts is not None
+    size = data.space.size
+    cand = np.zeros(0, dtype=np.int64) if data.candidates is None else data.candidates
+    # fresh writable copies of the fixed dtypes: the oracle's arrays are read-only, which
+    # numba would compile as another signature
+    args = (
+        np.array(cand, dtype=np.int64),
+        n_dom,
+        np.array(nb.indices, dtype=np.int64),
+        np.array(nb.counts, dtype=np.int64),
+        np.array(data.values, dtype=np.float64),
+        np.zeros((1, 1), dtype=np.int64) if data.order is None else np.array(data.order, np.int64),
+        np.zeros(0, dtype=np.int64) if data.counts is None else np.array(data.counts, np.int64),
+        seeded,
+        np.zeros(size) if data.costs is None else np.array(data.costs, dtype=np.float64),
+        np.array([float(data.budget_seconds is not None), data.budget_seconds or 0.0]),
+        -1 if data.budget_queries is None else int(data.budget_queries),
+    )
+    paid = _first_block(data)  # charged queries likely to outlast the budget
+    draws = paid if mode == kr.TWO_STAGE else paid // (1 + nb.width)
+    n_a = draws // 2 + _SLACK  # two draws a word (a rejection is rare)
+    n_o = 0
+    if seeded:  # a 32-bit seed draw per paid query, a word per free look-up of stage 2
+        n_o = paid // 2 + _SLACK + (0 if obj.charge or top is None else top * nb.width)
+    done: dict[int, RunRecord] = {}
+    todo = [int(r) for r in runs]
+    while todo:
+        if max(n_a, n_o) > _MAX_WORDS:  # a search that barely spends its budget: the loop
+            done.update({r: run_one(data, algorithm, seed, r) for r in todo})
+            break
+        more_a = more_o = False
+        step = max(1, _CHUNK_WORDS // max(n_a, n_o, 1))  # runs whose words fit in memory
+        for lo in range(0, len(todo), step):
+            chunk = todo[lo : lo + step]
+            a_words = _words(seed, chunk, 0, n_a)
+            o_words = _words(seed, chunk, 1, n_o)
+            out = kr.run_block(
+                mode, obj.charge, int(top or 0), float(stage1), a_words, n_a, o_words, n_o, *args
+            )
+            done.update(_records(kr, mode, obj, chunk, out))
+            more_a |= bool((out[0] == kr.MORE_ALGO).any())
+            more_o |= bool((out[0] == kr.MORE_ORACLE).any())
+        todo = [r for r in todo if r not in done]
+        n_a = 4 * n_a + 1 if more_a else n_a
+        n_o = 4 * n_o + 1 if more_o else n_o
+    return [done[int(r)] for r in runs]
+
+
+# more raw words than this for one run: the loop is no slower (see _replay_runs)
+_MAX_WORDS = 1 << 22
+# raw words of one stream held at once (8 bytes each), over the runs of a chunk
+_CHUNK_WORDS = 1 << 22
+# words drawn beyond the first guess of what a run needs (more are drawn if it needs them)
+_SLACK = 16
+
+
+def _words(seed: int, runs: list[int], stream: int, n: int) -> npt.NDArray[np.uint64]:
+    """The first ``n`` raw 64-bit words of each run's stream ``(r, stream)``, one row a run:
+    seeded and drawn by a kernel (numpy builds one SeedSequence in ~30 us), checked against
+    numpy's own on the first run; by numpy run by run where that differs."""
+    from nb201_flat.search import kernels_replay as kr
+
+    if n == 0 or not runs:
+        return np.empty((len(runs), n), dtype=np.uint64)
+    ok = isinstance(seed, int | np.integer) and seed >= 0 and min(runs) >= 0
+    if ok:
+        seed = int(seed)
+        ent = [seed & 0xFFFFFFFF]
+        while seed >> (32 * len(ent)):
+            ent.append((seed >> (32 * len(ent))) & 0xFFFFFFFF)
+        ent += [0] * (4 - len(ent))
+        out = kr.stream_words(
+            np.array(ent, dtype=np.uint64), np.array(runs, dtype=np.int64), stream, n
+        )
+        if np.array_equal(out[0, :2], _numpy_words(int(seed), runs[0], stream, 2)):
+            return out
+    out = np.empty((len(runs), n), dtype=np.uint64)
+    for k, r in enumerate(runs):
+        out[k] = _numpy_words(seed, r, stream, n)
     return out
+
+
+def _numpy_words(seed: int, run: int, stream: int, n: int) -> npt.NDArray[np.uint64]:
+    bits = np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(run, stream)))
+    out: npt.NDArray[np.uint64] = bits.random_raw(n)
+    return out
+
+
+def _records(
+    kr: ModuleType, mode: int, obj: NeighbourObjective, runs: list[int], out: tuple[Any, ...]
+) -> dict[int, RunRecord]:
+    """The records of the runs :func:`kernels_replay.run_block` finished: its scored rows
+    aggregated by numpy (the loop's floats), then offered in turn."""
+    status, queries, seconds, free_q, free_s, inc_i, inc_s, chg_at, c_q, c_i, c_s = out[:11]
+    row_at, r_cell, r_q, r_s, r_n, r_g = out[11:]
+    n_rows = int(row_at[-1])
+    f = np.zeros(0)
+    if n_rows:
+        own = 0 if obj.include_self else 1
+        g = r_g[:n_rows]
+        valid = np.arange(g.shape[1]) < r_n[:n_rows, None]
+        f = _aggregate_rows(g[:, own:], valid[:, own:], obj)
+    best, score, at, q, idx, secs = kr.apply_scores(
+        mode, inc_i, inc_s, chg_at, c_q, c_i, c_s, row_at, r_cell, r_q, r_s, f
+    )
+    n_chg = int(at[-1])
+    q_l, i_l, s_l = q[:n_chg].tolist(), idx[:n_chg].tolist(), secs[:n_chg].tolist()
+    at_l = at.tolist()
+    rec = {}
+    for k, (run, st, b, sc, nq, ns, fq, fs) in enumerate(
+        zip(
+            runs,
+            status.tolist(),
+            best.tolist(),
+            score.tolist(),
+            queries.tolist(),
+            seconds.tolist(),
+            free_q.tolist(),
+            free_s.tolist(),
+            strict=True,
+        )
+    ):
+        if st != kr.DONE:
+            continue
+        a, z = at_l[k], at_l[k + 1]
+        rec[run] = RunRecord(
+            run=run,
+            best=b,
+            score=sc,
+            queries=nq,
+            seconds=ns,
+            free_queries=fq,
+            cache_hits=0,
+            changes=tuple(zip(s_l[a:z], q_l[a:z], i_l[a:z], strict=True)),
+            free_seconds=fs,
+        )
+    return rec
 
 
 # -- one-stage NA-RS and best-evaluated NA-RS, free neighbours, stored seeds drawn -----------
@@ -445,4 +280,5 @@ def run_seeded(
 
     if free_na_kind(algorithm):
         return run_free_na(data, algorithm, seed, runs)
-    return _replay_runs(data, algorithm, None, seed, runs)
+    assert isinstance(algorithm, NARandomSearch | NABestEvaluatedSearch)
+    return _replay_runs(data, algorithm, seed, runs)

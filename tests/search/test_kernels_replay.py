@@ -1,0 +1,142 @@
+"""The compiled kernels of the run-by-run NA-RS replay: numpy's pairwise sums and PCG64 streams
+bit for bit, and the replayed records equal to the loop's when words run short, on stored
+seeds, and when numpy draws otherwise than the replay assumes (the loop runs)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from nb201_flat.search import (
+    NARandomSearch,
+    NeighbourObjective,
+    nb201_protocol,
+    per_dataset_protocols,
+)
+from nb201_flat.search import kernels_replay as kr
+from nb201_flat.search import replay as rp
+from nb201_flat.search import vectorised as vec
+from nb201_flat.search.algorithms import NABestEvaluatedSearch, SearchAlgorithm
+from nb201_flat.search.oracle import OracleData
+from nb201_flat.search.runner import RunRecord, run_one
+from nb201_flat.table import Table
+
+FORMS = [
+    NARandomSearch(NeighbourObjective(charge=True, include_self=True)),
+    NARandomSearch(NeighbourObjective(include_self=True), rerank_top_k=10),
+    NARandomSearch(NeighbourObjective(charge=True), rerank_top_k=4, stage1_fraction=0.3),
+    NABestEvaluatedSearch(NeighbourObjective(charge=True)),
+    NARandomSearch(NeighbourObjective(radius=2, agg="quantile", quantile=0.2), rerank_top_k=3),
+]
+
+
+def test_pairwise_sum_is_numpys_bit_for_bit() -> None:
+    rng = np.random.default_rng(0)
+    for n in range(1001):
+        v = rng.normal(size=n) * 10.0 ** rng.integers(-6, 6, size=n)
+        cells = rng.permutation(n).astype(np.int64)
+        got = kr.pairwise_sum(v, cells, 0, n)
+        want = v[cells].sum()
+        assert got == want and np.signbit(got) == np.signbit(want), n
+    # an offset batch of a longer array, as the kernel sums one look-up batch
+    v = rng.uniform(size=300)
+    cells = np.arange(300, dtype=np.int64)
+    assert kr.pairwise_sum(v, cells, 37, 200) == v[37:237].sum()
+
+
+@pytest.mark.parametrize("seed", [0, 5, 2026, 2**32 + 1, 2**70 + 9, 2**130 + 3])
+def test_stream_words_are_numpys(seed: int) -> None:
+    runs = [0, 1, 7, 499, 2**31 + 5, 2**32 + 7]
+    for stream in (0, 1):
+        got = rp._words(seed, runs, stream, 40)
+        for k, r in enumerate(runs):
+            bits = np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(r, stream)))
+            assert got[k].tolist() == bits.random_raw(40).tolist()
+
+
+def _same(data: OracleData, algo: SearchAlgorithm, runs: int, seed: int = 2) -> list[RunRecord]:
+    loop = [run_one(data, algo, seed, r) for r in range(runs)]
+    assert sum(r.queries for r in loop) > runs  # the runs did search
+    assert vec.run_batched(data, algo, seed, range(runs)) == loop
+    return loop
+
+
+@pytest.mark.parametrize("algo", FORMS, ids=lambda a: a.label)
+@pytest.mark.parametrize("seeds", ["single-row", "stored-seeds"])
+def test_few_words_at_first_give_the_same_runs(
+    nb201_like: Table, algo: SearchAlgorithm, seeds: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # no words at first: every run asks for more words of both its streams, several times
+    monkeypatch.setattr(vec, "_first_block", lambda data: 0)
+    monkeypatch.setattr(rp, "_SLACK", 0)
+    monkeypatch.setattr(rp, "_CHUNK_WORDS", 64)  # a few runs at a time, then one
+    blocks: list[int] = []
+    run_block = kr.run_block
+
+    def counted(*args: object) -> object:
+        out = run_block(*args)
+        blocks.append(int((out[0] != kr.DONE).sum()))
+        return out
+
+    monkeypatch.setattr(kr, "run_block", counted)
+    if seeds == "single-row":
+        data = nb201_protocol(seed_policy="mean").oracle_data(nb201_like)
+    else:
+        data = per_dataset_protocols(epochs=200, budget_scale=200 / 12)[2].oracle_data(nb201_like)
+        assert data.order is not None
+    loop = _same(data, algo, 40)
+    assert len(blocks) > 3 and blocks[0] > 0 and blocks[-1] == 0
+    if isinstance(algo, NARandomSearch) and algo.rerank_top_k and not algo.objective.charge:
+        assert sum(r.free_queries for r in loop) > 40  # stage 2 looked neighbours up
+
+
+def test_another_numpy_stream_sends_the_replay_to_the_loop(
+    nb201_like: Table, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from nb201_flat.search import lockstep
+
+    data = nb201_protocol(seed_policy="mean").oracle_data(nb201_like)
+    calls: list[int] = []
+
+    def loop(d: OracleData, a: SearchAlgorithm, seed: int, run: int) -> RunRecord:
+        calls.append(run)
+        return run_one(d, a, seed, run)
+
+    monkeypatch.setattr(lockstep, "replay_matches_numpy", lambda: False)
+    monkeypatch.setattr(rp, "run_one", loop)
+    want = [run_one(data, FORMS[0], 1, r) for r in range(4)]
+    assert rp.run_replay(data, FORMS[0], 1, range(4)) == want
+    assert calls == list(range(4))
+
+
+def test_warm_up_runs() -> None:
+    kr.warm_up()
+
+
+@pytest.mark.parametrize("rows", [1, 3], ids=["single-row", "stored-seeds"])
+def test_stalled_runs_end_as_in_the_loop(rows: int) -> None:
+    # three candidates and a budget that outlasts their neighbourhoods: the NA memory stalls
+    from nb201_flat.search.oracle import seed_rows
+    from nb201_flat.space import Space
+    from nb201_flat.table import MetricKey
+
+    space = Space(("none", "skip_connect", "conv"), 3)
+    rng = np.random.default_rng(rows)
+    vals = rng.normal(size=(rows, space.size))
+    vals[rng.random(vals.shape) < 0.15] = np.nan
+    order, counts = seed_rows(vals) if rows > 1 else (None, None)
+    data = OracleData(
+        space,
+        MetricKey("toy", "x-valid", 12),
+        vals,
+        order,
+        counts,
+        rng.uniform(1.0, 2.0, space.size),
+        None,
+        100,
+        candidates=np.array([0, 5, 9]),
+    )
+    for algo in FORMS[:4]:
+        loop = [run_one(data, algo, 3, r) for r in range(6)]
+        assert all(r.queries < 100 for r in loop)  # ended by the stall, not the budget
+        assert vec.run_batched(data, algo, 3, range(6)) == loop
