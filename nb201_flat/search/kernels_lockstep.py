@@ -47,10 +47,6 @@ _DOUBLE = 1.0 / 9007199254740992.0  # 2**-53
 # a generator: [state high, state low, inc high, inc low, has a buffered half, that half]
 _GEN = 6
 
-# per-run counters (int64 array) and floats (float64 array) of :func:`run_searches`
-_Q, _FREE, _HITS, _STALL, _INC, _END, _NCH = 0, 1, 2, 3, 4, 5, 6
-_SEC, _FREE_S, _SCORE = 0, 1, 2
-
 # the integer and float parameters of :func:`run_searches`, by position
 P_SIZE, P_SEEDED, P_HAS_COSTS, P_HAS_BS, P_BQ, P_CACHE, P_KIND, P_POP, P_SAMPLE = range(9)
 P_NODE_EDGE, P_NODES, P_OPS, P_EDGES, P_FIRST, P_HAS_OBJ, P_SELF, P_AGG = range(9, 17)
@@ -272,154 +268,6 @@ def aggregate(g: npt.NDArray[np.float64], m: int, agg: int, q: float, tmp: npt.N
 
 
 @kernel
-def _query(
-    i: int,
-    ip: npt.NDArray[np.int64],
-    fp: npt.NDArray[np.float64],
-    vt: npt.NDArray[np.float64],
-    cnt: npt.NDArray[np.int64],
-    costs: npt.NDArray[np.float64],
-    cache_v: npt.NDArray[np.float64],
-    cache_t: npt.NDArray[np.int64],
-    tag: int,
-    orc: npt.NDArray[np.uint64],
-    ist: npt.NDArray[np.int64],
-    fst: npt.NDArray[np.float64],
-) -> float:
-    """``Oracle.query(i)``; a refused query ends the run (``ist[_END]``)."""
-    cache = ip[P_CACHE] != 0
-    if cache and cache_t[i] == tag:
-        ist[_HITS] += 1
-        return cache_v[i]
-    cost = costs[i] if ip[P_HAS_COSTS] != 0 else 0.0
-    bq = ip[P_BQ]
-    if (bq >= 0 and ist[_Q] + 1 > bq) or (ip[P_HAS_BS] != 0 and fst[_SEC] + cost > fp[F_BS]):
-        ist[_END] = 1
-        return math.nan
-    ist[_Q] += 1
-    fst[_SEC] += cost
-    k = 0
-    if ip[P_SEEDED] != 0 and cnt[i] > 1:
-        k = bounded(orc, cnt[i])
-    v = vt[k, i]
-    if cache:
-        cache_v[i] = v
-        cache_t[i] = tag
-    return v
-
-
-@kernel
-def _score(
-    i: int,
-    ip: npt.NDArray[np.int64],
-    fp: npt.NDArray[np.float64],
-    vt: npt.NDArray[np.float64],
-    cnt: npt.NDArray[np.int64],
-    costs: npt.NDArray[np.float64],
-    nbi: npt.NDArray[np.int64],
-    nbc: npt.NDArray[np.int64],
-    fixed: npt.NDArray[np.float64],
-    mem_v: npt.NDArray[np.float64],
-    mem_t: npt.NDArray[np.int64],
-    tag: int,
-    orc: npt.NDArray[np.uint64],
-    ist: npt.NDArray[np.int64],
-    fst: npt.NDArray[np.float64],
-    buf: npt.NDArray[np.int64],
-    g: npt.NDArray[np.float64],
-    tmp: npt.NDArray[np.float64],
-) -> float:
-    """The fitness of cell ``i``: the oracle's answer (no memory), the memory's own value, or
-    the NA objective over what the run knows (free look-ups of new neighbours made first).
-
-    ``mem_v``/``mem_t`` hold three tables of ``size`` entries one after the other: paid
-    values, free look-ups, the oracle's cache; an entry is set in this run when its stamp is
-    ``tag``."""
-    size = ip[P_SIZE]
-    if ip[P_MEMORY] == 0:
-        return _query(
-            i, ip, fp, vt, cnt, costs, mem_v[2 * size :], mem_t[2 * size :], tag, orc, ist, fst
-        )
-    if mem_t[i] == tag:
-        ist[_STALL] += 1
-        if ist[_STALL] > ip[P_STALL]:
-            ist[_END] = 1  # the memory's stall: the search only revisits known cells
-            return math.nan
-        own = mem_v[i]
-    else:
-        own = _query(
-            i, ip, fp, vt, cnt, costs, mem_v[2 * size :], mem_t[2 * size :], tag, orc, ist, fst
-        )
-        if ist[_END] != 0:
-            return math.nan
-        mem_v[i] = own
-        mem_t[i] = tag
-        ist[_STALL] = 0
-    if ip[P_HAS_OBJ] == 0:
-        return own
-    # free look-ups of the neighbours neither paid nor looked up before, in neighbour order
-    c = nbc[i]
-    nn = 0
-    for t in range(c):
-        j = nbi[i, t]
-        if mem_t[j] != tag and mem_t[size + j] != tag:
-            buf[nn] = j
-            nn += 1
-    if nn:
-        ist[_FREE] += nn
-        if ip[P_HAS_COSTS] != 0:
-            for t in range(nn):
-                tmp[t] = costs[buf[t]]
-            fst[_FREE_S] += pairwise_sum(tmp, 0, nn)
-        seeded = ip[P_SEEDED] != 0
-        for t in range(nn):
-            j = buf[t]
-            k = 0
-            if seeded:
-                u = next_double(orc)
-                k = int(math.floor(u * float(max(cnt[j], 1))))
-            mem_v[size + j] = vt[k, j]
-            mem_t[size + j] = tag
-    if ip[P_FIXED] != 0:
-        return fixed[i]
-    m = 0
-    if ip[P_SELF] != 0:
-        g[0] = own
-        m = 1
-    for t in range(c):
-        j = nbi[i, t]
-        g[m] = mem_v[j] if mem_t[j] == tag else mem_v[size + j]
-        m += 1
-    return aggregate(g, m, ip[P_AGG], fp[F_Q], tmp)
-
-
-@kernel
-def _offer(
-    i: int,
-    f: float,
-    ist: npt.NDArray[np.int64],
-    fst: npt.NDArray[np.float64],
-    chp: npt.NDArray[np.int64],
-    ch_s: npt.NDArray[np.float64],
-    ch_q: npt.NDArray[np.int64],
-    ch_i: npt.NDArray[np.int64],
-) -> bool:
-    """``Incumbent.offer``; False when the change buffers are full (the run is redone)."""
-    if f > fst[_SCORE]:
-        fst[_SCORE] = f
-        if i != ist[_INC]:
-            ist[_INC] = i
-            p = chp[0]
-            if p >= ch_s.shape[0]:
-                return False
-            ch_s[p] = fst[_SEC]
-            ch_q[p] = ist[_Q]
-            ch_i[p] = i
-            chp[0] = p + 1
-    return True
-
-
-@kernel
 def run_searches(
     ip: npt.NDArray[np.int64],
     fp: npt.NDArray[np.float64],
@@ -441,7 +289,8 @@ def run_searches(
     ch_q: npt.NDArray[np.int64],
     ch_i: npt.NDArray[np.int64],
 ) -> int:
-    """Runs ``ip[P_START]..`` of REA or LS (``ip[P_KIND]``), one after another.
+    """Runs ``ip[P_START]..`` of REA or LS (``ip[P_KIND]``), one after another, each as
+    ``run_one`` runs it.
 
     ``algo_st``/``orc_st``: each run's PCG64 ``(state hi, state lo, inc hi, inc lo)`` of its
     algorithm and oracle streams. Per run ``k``: ``out_i[k]`` = (best, queries, free
@@ -449,204 +298,223 @@ def run_searches(
     changes ``(seconds, queries, cell)`` go to ``ch_*`` run after run. Returns the first run
     not done (its changes did not fit: call again from there with larger buffers), or the
     number of runs.
+
+    One loop a run, with the run's counters in local variables (no calls that take arrays
+    on the hot path: numba counts references to every array argument of a call): each turn
+    picks the next cell the algorithm scores (REA: a sample while the population fills, else
+    the tournament winner's mutant; LS: a restart's sample, else the next neighbour of the
+    shuffled block), scores it (the oracle, the memory, the NA look-ups), offers it to the
+    incumbent, and hands the score back to the algorithm.
     """
     n_runs = algo_st.shape[0]
     size = ip[P_SIZE]
-    kind = ip[P_KIND]
-    mem_v = np.empty(3 * size)
-    mem_t = np.full(3 * size, -1, dtype=np.int64)
+    seeded = ip[P_SEEDED] != 0
+    has_costs = ip[P_HAS_COSTS] != 0
+    has_bs = ip[P_HAS_BS] != 0
+    bs = fp[F_BS]
+    bq = ip[P_BQ]
+    cache = ip[P_CACHE] != 0
+    rea = ip[P_KIND] == KIND_REA
+    pop = ip[P_POP]
+    n_sample = ip[P_SAMPLE]
+    node_edge = ip[P_NODE_EDGE] != 0
+    n_nodes, n_ops, n_edges = ip[P_NODES], ip[P_OPS], ip[P_EDGES]
+    n_other = n_ops - 1
+    first = ip[P_FIRST] != 0
+    has_obj = ip[P_HAS_OBJ] != 0
+    with_self = ip[P_SELF] != 0
+    agg = ip[P_AGG]
+    q = fp[F_Q]
+    use_fixed = ip[P_FIXED] != 0
+    memory = ip[P_MEMORY] != 0
+    stall_limit = ip[P_STALL]
+    has_cand = ip[P_HAS_CAND] != 0
+    n_dom = cand.shape[0] if has_cand else size
+    # what run k knows of a cell: stamp 2k + 1 paid (or, without a memory, in the oracle's
+    # cache), 2k looked up free, less: nothing; ``known`` holds the value (a paid one replaces
+    # a look-up's, as the memory reads paid values first)
+    stamp = np.full(size, -1, dtype=np.int32)
+    known = np.empty(size)
     width = max(nbi.shape[1], nb1.shape[1]) + 1
     buf = np.empty(width, dtype=np.int64)
     g = np.empty(width)
     tmp = np.empty(width)
-    pop = max(ip[P_POP], 1)
-    pop_c = np.zeros(pop, dtype=np.int64)
-    pop_f = np.zeros(pop)
     perm = np.empty(width, dtype=np.int64)
+    pop_c = np.zeros(max(pop, 1), dtype=np.int64)
+    pop_f = np.zeros(max(pop, 1))
     ag = np.zeros(_GEN, dtype=np.uint64)
     og = np.zeros(_GEN, dtype=np.uint64)
-    ist = np.zeros(8, dtype=np.int64)
-    fst = np.zeros(3)
-    chp = np.zeros(1, dtype=np.int64)
-    n_dom = cand.shape[0] if ip[P_HAS_CAND] != 0 else size
+    cap = ch_s.shape[0]
+    chp = 0
     for k in range(ip[P_START], n_runs):
         for t in range(4):
             ag[t] = algo_st[k, t]
             og[t] = orc_st[k, t]
         ag[4] = ag[5] = og[4] = og[5] = _ZERO
-        ist[:] = 0
-        ist[_INC] = -1
-        fst[:] = 0.0
-        fst[_SCORE] = -math.inf
-        start = chp[0]
-        tag = k
+        queries = 0
+        seconds = 0.0
+        free = 0
+        free_s = 0.0
+        hits = 0
+        stall = 0
+        inc_idx = -1
+        inc_score = -math.inf
+        start = chp
         full = False
-        if kind == KIND_REA:
-            full = _rea(
-                ip, fp, vt, cnt, costs, cand, n_dom, mut, nbi, nbc, fixed, mem_v, mem_t, tag,
-                ag, og, ist, fst, buf, g, tmp, pop_c, pop_f, chp, ch_s, ch_q, ch_i,
-            )
-        else:
-            full = _ls(
-                ip, fp, vt, cnt, costs, cand, n_dom, nb1, nb1c, nbi, nbc, fixed, mem_v, mem_t,
-                tag, ag, og, ist, fst, buf, g, tmp, perm, chp, ch_s, ch_q, ch_i,
-            )
-        if full:
-            chp[0] = start
-            return k
-        out_i[k, 0] = ist[_INC]
-        out_i[k, 1] = ist[_Q]
-        out_i[k, 2] = ist[_FREE]
-        out_i[k, 3] = ist[_HITS]
-        out_i[k, 4] = chp[0] - start
-        out_f[k, 0] = fst[_SCORE]
-        out_f[k, 1] = fst[_SEC]
-        out_f[k, 2] = fst[_FREE_S]
-    return n_runs
-
-
-@kernel
-def _sample(g: npt.NDArray[np.uint64], cand: npt.NDArray[np.int64], n_dom: int, has: bool) -> int:
-    """``oracle.sample(rng)``."""
-    d = bounded(g, n_dom)
-    return cand[d] if has else d
-
-
-@kernel
-def _rea(
-    ip: npt.NDArray[np.int64],
-    fp: npt.NDArray[np.float64],
-    vt: npt.NDArray[np.float64],
-    cnt: npt.NDArray[np.int64],
-    costs: npt.NDArray[np.float64],
-    cand: npt.NDArray[np.int64],
-    n_dom: int,
-    mut: npt.NDArray[np.int64],
-    nbi: npt.NDArray[np.int64],
-    nbc: npt.NDArray[np.int64],
-    fixed: npt.NDArray[np.float64],
-    mem_v: npt.NDArray[np.float64],
-    mem_t: npt.NDArray[np.int64],
-    tag: int,
-    ag: npt.NDArray[np.uint64],
-    og: npt.NDArray[np.uint64],
-    ist: npt.NDArray[np.int64],
-    fst: npt.NDArray[np.float64],
-    buf: npt.NDArray[np.int64],
-    g: npt.NDArray[np.float64],
-    tmp: npt.NDArray[np.float64],
-    pop_c: npt.NDArray[np.int64],
-    pop_f: npt.NDArray[np.float64],
-    chp: npt.NDArray[np.int64],
-    ch_s: npt.NDArray[np.float64],
-    ch_q: npt.NDArray[np.int64],
-    ch_i: npt.NDArray[np.int64],
-) -> bool:
-    """One run of ``RegularizedEvolution.search``; True when the change buffers are full."""
-    p = ip[P_POP]
-    s = ip[P_SAMPLE]
-    n_nodes, n_ops, n_edges = ip[P_NODES], ip[P_OPS], ip[P_EDGES]
-    n_other = n_ops - 1
-    has_cand = ip[P_HAS_CAND] != 0
-    for t in range(p):
-        i = _sample(ag, cand, n_dom, has_cand)
-        f = _score(i, ip, fp, vt, cnt, costs, nbi, nbc, fixed, mem_v, mem_t, tag, og, ist, fst, buf, g, tmp)
-        if ist[_END] != 0:
-            return False
-        pop_c[t] = i
-        pop_f[t] = f
-        if not _offer(i, f, ist, fst, chp, ch_s, ch_q, ch_i):
-            return True
-    head = 0
-    while True:
-        # the tournament: the first drawn member, replaced by each strictly fitter one
-        best_i = -1
-        best_f = -math.inf
-        for _ in range(s):
-            slot = (head + bounded(ag, p)) % p
-            f = pop_f[slot]
-            if best_i < 0 or f > best_f:
-                best_i = pop_c[slot]
-                best_f = f
-        # mutate: node 1..n-1 then one of its input edges (or an edge), then another op
-        if ip[P_NODE_EDGE] != 0:
-            node = 1 + bounded(ag, n_nodes - 1)
-            e = node * (node - 1) // 2 + bounded(ag, node)
-        else:
-            e = bounded(ag, n_edges)
-        r = bounded(ag, n_other)
-        child = mut[(best_i * n_edges + e) * n_other + r]
-        f = _score(child, ip, fp, vt, cnt, costs, nbi, nbc, fixed, mem_v, mem_t, tag, og, ist, fst, buf, g, tmp)
-        if ist[_END] != 0:
-            return False
-        pop_c[head] = child
-        pop_f[head] = f
-        head = (head + 1) % p
-        if not _offer(child, f, ist, fst, chp, ch_s, ch_q, ch_i):
-            return True
-
-
-@kernel
-def _ls(
-    ip: npt.NDArray[np.int64],
-    fp: npt.NDArray[np.float64],
-    vt: npt.NDArray[np.float64],
-    cnt: npt.NDArray[np.int64],
-    costs: npt.NDArray[np.float64],
-    cand: npt.NDArray[np.int64],
-    n_dom: int,
-    nb1: npt.NDArray[np.int64],
-    nb1c: npt.NDArray[np.int64],
-    nbi: npt.NDArray[np.int64],
-    nbc: npt.NDArray[np.int64],
-    fixed: npt.NDArray[np.float64],
-    mem_v: npt.NDArray[np.float64],
-    mem_t: npt.NDArray[np.int64],
-    tag: int,
-    ag: npt.NDArray[np.uint64],
-    og: npt.NDArray[np.uint64],
-    ist: npt.NDArray[np.int64],
-    fst: npt.NDArray[np.float64],
-    buf: npt.NDArray[np.int64],
-    g: npt.NDArray[np.float64],
-    tmp: npt.NDArray[np.float64],
-    perm: npt.NDArray[np.int64],
-    chp: npt.NDArray[np.int64],
-    ch_s: npt.NDArray[np.float64],
-    ch_q: npt.NDArray[np.int64],
-    ch_i: npt.NDArray[np.int64],
-) -> bool:
-    """One run of ``LocalSearch.search``; True when the change buffers are full."""
-    first = ip[P_FIRST] != 0
-    has_cand = ip[P_HAS_CAND] != 0
-    while True:
-        x = _sample(ag, cand, n_dom, has_cand)
-        fx = _score(x, ip, fp, vt, cnt, costs, nbi, nbc, fixed, mem_v, mem_t, tag, og, ist, fst, buf, g, tmp)
-        if ist[_END] != 0:
-            return False
-        if not _offer(x, fx, ist, fst, chp, ch_s, ch_q, ch_i):
-            return True
+        tag = k
+        filled = 0  # REA: members so far, then the oldest's slot
+        head = 0
+        x = -1  # LS: the current cell, its score, and the block of its shuffled neighbours
+        fx = 0.0
+        in_block = False
+        t_blk = 0
+        n_blk = 0
+        best_y = -1
+        best_f = 0.0
         while True:
-            n = nb1c[x]
-            permutation(ag, n, perm)
-            best_y = -1
-            best_f = fx
-            for t in range(n):
-                y = nb1[x, perm[t]]
-                fy = _score(y, ip, fp, vt, cnt, costs, nbi, nbc, fixed, mem_v, mem_t, tag, og, ist, fst, buf, g, tmp)
-                if ist[_END] != 0:
-                    return False
-                if not _offer(y, fy, ist, fst, chp, ch_s, ch_q, ch_i):
-                    return True
-                if fy > best_f:
-                    best_y = y
-                    best_f = fy
-                    if first:
+            # the cell the algorithm scores next
+            if rea and filled >= pop:
+                # the tournament: the first drawn member, replaced by each strictly fitter one
+                best_i = -1
+                top = -math.inf
+                for _ in range(n_sample):
+                    slot = (head + bounded(ag, pop)) % pop
+                    if best_i < 0 or pop_f[slot] > top:
+                        best_i = pop_c[slot]
+                        top = pop_f[slot]
+                # the mutation: node 1..n-1 then one of its input edges (or an edge), then
+                # another op
+                if node_edge:
+                    node = 1 + bounded(ag, n_nodes - 1)
+                    e = node * (node - 1) // 2 + bounded(ag, node)
+                else:
+                    e = bounded(ag, n_edges)
+                r = bounded(ag, n_other)
+                cell = mut[(best_i * n_edges + e) * n_other + r]
+            elif not rea and in_block:
+                cell = nb1[x, perm[t_blk]]
+            else:
+                d = bounded(ag, n_dom)
+                cell = cand[d] if has_cand else d
+            # its value: the memory's, the cache's, or a charged query (refused: the end)
+            paid = 2 * tag + 1
+            if memory and stamp[cell] == paid:
+                stall += 1
+                if stall > stall_limit:
+                    break  # the memory's stall: the search only revisits known cells
+                own = known[cell]
+            elif cache and not memory and stamp[cell] == paid:
+                hits += 1
+                own = known[cell]
+            else:
+                cost = costs[cell] if has_costs else 0.0
+                if (bq >= 0 and queries + 1 > bq) or (has_bs and seconds + cost > bs):
+                    break
+                queries += 1
+                seconds += cost
+                row = 0
+                if seeded and cnt[cell] > 1:
+                    row = bounded(og, cnt[cell])
+                own = vt[row, cell]
+                if memory or cache:
+                    known[cell] = own
+                    stamp[cell] = paid
+                stall = 0
+            f = own
+            if has_obj:
+                # free look-ups of the neighbours neither paid nor looked up, in order
+                c = nbc[cell]
+                nn = 0
+                for t in range(c):
+                    j = nbi[cell, t]
+                    if stamp[j] < 2 * tag:
+                        buf[nn] = j
+                        nn += 1
+                if nn:
+                    free += nn
+                    if has_costs:
+                        for t in range(nn):
+                            tmp[t] = costs[buf[t]]
+                        free_s += pairwise_sum(tmp, 0, nn)
+                    for t in range(nn):
+                        j = buf[t]
+                        row = 0
+                        if seeded:
+                            u = next_double(og)
+                            row = int(math.floor(u * float(max(cnt[j], 1))))
+                        known[j] = vt[row, j]
+                        stamp[j] = 2 * tag
+                if use_fixed:
+                    f = fixed[cell]
+                else:
+                    m = 0
+                    if with_self:
+                        g[0] = own
+                        m = 1
+                    for t in range(c):
+                        g[m] = known[nbi[cell, t]]
+                        m += 1
+                    f = aggregate(g, m, agg, q, tmp)
+            # the incumbent
+            if f > inc_score:
+                inc_score = f
+                if cell != inc_idx:
+                    inc_idx = cell
+                    if chp >= cap:
+                        full = True
                         break
-            if best_y < 0:
-                break
-            x = best_y
-            fx = best_f
+                    ch_s[chp] = seconds
+                    ch_q[chp] = queries
+                    ch_i[chp] = cell
+                    chp += 1
+            # the algorithm takes the score
+            if rea:
+                if filled < pop:
+                    pop_c[filled] = cell
+                    pop_f[filled] = f
+                    filled += 1
+                else:
+                    pop_c[head] = cell
+                    pop_f[head] = f
+                    head = (head + 1) % pop
+                continue
+            move = False
+            if not in_block:
+                x = cell
+                fx = f
+                move = True
+            else:
+                t_blk += 1
+                done = t_blk >= n_blk
+                if f > best_f:
+                    best_y = cell
+                    best_f = f
+                    done = done or first
+                if done:
+                    if best_y < 0:
+                        in_block = False  # a local optimum: restart
+                    else:
+                        x = best_y
+                        fx = best_f
+                        move = True
+            if move:
+                n_blk = nb1c[x]
+                permutation(ag, n_blk, perm)
+                t_blk = 0
+                best_y = -1
+                best_f = fx
+                in_block = n_blk > 0
+        if full:
+            return k
+        out_i[k, 0] = inc_idx
+        out_i[k, 1] = queries
+        out_i[k, 2] = free
+        out_i[k, 3] = hits
+        out_i[k, 4] = chp - start
+        out_f[k, 0] = inc_score
+        out_f[k, 1] = seconds
+        out_f[k, 2] = free_s
+    return n_runs
 
 
 @kernel

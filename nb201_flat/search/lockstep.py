@@ -29,7 +29,8 @@ either fails the runs go to the loop.
 Examples
 --------
 >>> import numpy as np
->>> from nb201_flat.space import Space
+>>> from nb201_flat.neighbourhood import Neighbourhood
+from nb201_flat.space import Space
 >>> from nb201_flat.table import MetricKey
 >>> from nb201_flat.search.algorithms import LocalSearch, RegularizedEvolution
 >>> from nb201_flat.search.oracle import OracleData
@@ -61,6 +62,7 @@ from nb201_flat.search.algorithms import (
 )
 from nb201_flat.search.oracle import IntArray, OracleData
 from nb201_flat.search.runner import RunRecord, run_one
+from nb201_flat.neighbourhood import Neighbourhood
 from nb201_flat.space import Space
 
 log = logging.getLogger(__name__)
@@ -320,27 +322,42 @@ def _mutants(space: Space) -> IntArray:
     return out
 
 
-def _na_arrays(
-    data: OracleData, objective: NeighbourObjective
-) -> tuple[IntArray, IntArray, npt.NDArray[np.float64], int, float]:
-    """The NA neighbourhood (indices, counts), fixed scores on a single-row oracle (else
-    empty), and the aggregator's code and level."""
+@functools.lru_cache(maxsize=4)
+def _na_static(space: Space, spec: Neighbourhood) -> tuple[IntArray, IntArray, int, float]:
+    """The NA neighbourhood as the kernel takes it (indices, counts), and the aggregator's
+    code and level; converted once per space and specification."""
     from nb201_flat.landscape.neighbourhood import _agg_level
     from nb201_flat.search import kernels_lockstep as kl
 
-    nb = objective.neighbourhood.arrays(data.space)
-    fixed = np.zeros(0)
-    if data.order is None or data.counts is None:
-        from nb201_flat.search.vectorised import na_scores
-
-        fixed = np.ascontiguousarray(na_scores(data, objective), dtype=np.float64)
-    agg, q = _agg_level(objective.neighbourhood)
+    nb = spec.arrays(space)
+    agg, q = _agg_level(spec)
     code = {"mean": kl.AGG_MEAN, "min": kl.AGG_MIN, "quantile": kl.AGG_QUANTILE}[agg]
-    return _as_i64(nb.indices), _as_i64(nb.counts), fixed, code, float(q)
+    return _as_i64(nb.indices), _as_i64(nb.counts), code, float(q)
+
+
+@functools.lru_cache(maxsize=8)
+def _fixed_scores(data: OracleData, objective: NeighbourObjective) -> npt.NDArray[np.float64]:
+    """The NA score of every cell on a single-row oracle (``OracleData`` hashes by identity:
+    the same protocol's oracle, scored once for REA and LS)."""
+    from nb201_flat.search.vectorised import na_scores
+
+    return _f64(na_scores(data, objective))
+
+
+@functools.lru_cache(maxsize=2)
+def _space_static(space: Space, rea: bool) -> tuple[IntArray, IntArray, IntArray]:
+    """REA's mutants (flat) or LS's one-op neighbourhood (indices, counts), as the kernel
+    takes them; converted once per space."""
+    empty = np.zeros(0, dtype=np.int64)
+    if rea:
+        return _as_i64(_mutants(space).reshape(-1)), np.zeros((0, 0), dtype=np.int64), empty
+    one_op = space.neighbours(1)
+    return empty, _as_i64(one_op.indices), _as_i64(one_op.counts)
 
 
 def _as_i64(a: npt.ArrayLike) -> IntArray:
-    out: IntArray = np.ascontiguousarray(a, dtype=np.int64)
+    # writable too: numba types a read-only array apart (another compile of the kernel)
+    out: IntArray = np.require(a, dtype=np.int64, requirements=["C", "W"])
     return out
 
 
@@ -361,7 +378,7 @@ def _arguments(data: OracleData, algorithm: RegularizedEvolution | LocalSearch) 
     else:
         vt = data.values[:1]
         cnt = np.ones(size, dtype=np.int64)
-    vt = np.ascontiguousarray(vt, dtype=np.float64)
+    vt = _f64(vt)
     costs = np.zeros(size) if data.costs is None else data.costs
     empty_2d = np.zeros((0, 0), dtype=np.int64)
     empty = np.zeros(0, dtype=np.int64)
@@ -379,28 +396,28 @@ def _arguments(data: OracleData, algorithm: RegularizedEvolution | LocalSearch) 
     ip[kl.P_MEMORY] = obj is not None or isinstance(algorithm, LocalSearch)
     nbi, nbc, fixed = empty_2d, empty, np.zeros(0)
     if obj is not None:
-        nbi, nbc, fixed, ip[kl.P_AGG], fp[kl.F_Q] = _na_arrays(data, obj)
+        nbi, nbc, ip[kl.P_AGG], fp[kl.F_Q] = _na_static(space, obj.neighbourhood)
         ip[kl.P_HAS_OBJ] = 1
         ip[kl.P_SELF] = obj.include_self
-        ip[kl.P_FIXED] = fixed.size > 0
-    mut, nb1, nb1c = empty, empty_2d, empty
+        if not seeded:
+            fixed = _fixed_scores(data, obj)
+            ip[kl.P_FIXED] = 1
+    rea = isinstance(algorithm, RegularizedEvolution)
+    mut, nb1, nb1c = _space_static(space, rea)
     if isinstance(algorithm, RegularizedEvolution):
         ip[kl.P_KIND] = kl.KIND_REA
         ip[kl.P_POP] = int(algorithm.population)
         ip[kl.P_SAMPLE] = int(algorithm.sample_size)
         ip[kl.P_NODE_EDGE] = algorithm.mutation == "node-then-edge"
         ip[kl.P_NODES], ip[kl.P_OPS], ip[kl.P_EDGES] = space.n_nodes, space.n_ops, space.n_edges
-        mut = _mutants(space).reshape(-1)
     else:
         ip[kl.P_KIND] = kl.KIND_LS
         ip[kl.P_FIRST] = algorithm.first_improvement
-        one_op = space.neighbours(1)
-        nb1, nb1c = _as_i64(one_op.indices), _as_i64(one_op.counts)
     return [ip, fp, vt, cnt, _f64(costs), cand, mut, nb1, nb1c, nbi, nbc, fixed]
 
 
 def _f64(a: npt.ArrayLike) -> npt.NDArray[np.float64]:
-    out: npt.NDArray[np.float64] = np.ascontiguousarray(a, dtype=np.float64)
+    out: npt.NDArray[np.float64] = np.require(a, dtype=np.float64, requirements=["C", "W"])
     return out
 
 
