@@ -83,7 +83,7 @@ def next64(g: npt.NDArray[np.uint64]) -> np.uint64:
     g[1] = out_lo
     x = out_hi ^ out_lo
     rot = out_hi >> _S58
-    return (x >> rot) | (x << ((_S64 - rot) & _S63))
+    return np.uint64((x >> rot) | (x << ((_S64 - rot) & _S63)))
 
 
 @kernel
@@ -91,7 +91,7 @@ def next32(g: npt.NDArray[np.uint64]) -> np.uint64:
     """numpy's 32-bit draw: a buffered high half, else the low half of a new word."""
     if g[4] != _ZERO:
         g[4] = _ZERO
-        return g[5]
+        return np.uint64(g[5])
     w = next64(g)
     g[4] = _ONE
     g[5] = w >> _S32
@@ -105,10 +105,10 @@ def next_double(g: npt.NDArray[np.uint64]) -> float:
 
 
 @kernel
-def bounded(g: npt.NDArray[np.uint64], n: int) -> int:
+def bounded(g: npt.NDArray[np.uint64], n: int) -> np.int64:
     """numpy's ``integers(n)`` for ``1 <= n < 2**32``: Lemire's method, no draw for ``n == 1``."""
     if n <= 1:
-        return 0
+        return np.int64(0)
     ne = np.uint64(n)
     m = next32(g) * ne
     left = m & _M32
@@ -121,10 +121,10 @@ def bounded(g: npt.NDArray[np.uint64], n: int) -> int:
 
 
 @kernel
-def interval(g: npt.NDArray[np.uint64], top: int) -> int:
+def interval(g: npt.NDArray[np.uint64], top: int) -> np.int64:
     """numpy's ``random_interval(top)`` for ``top < 2**32``: bit-mask rejection."""
     if top == 0:
-        return 0
+        return np.int64(0)
     t = np.uint64(top)
     mask = t
     mask |= mask >> np.uint64(1)
@@ -159,7 +159,7 @@ def _pairwise_block(a: npt.NDArray[np.float64], lo: int, n: int) -> float:
         res = 0.0
         for i in range(lo, lo + n):
             res += a[i]
-        return res
+        return float(res)
     r0, r1, r2, r3 = a[lo], a[lo + 1], a[lo + 2], a[lo + 3]
     r4, r5, r6, r7 = a[lo + 4], a[lo + 5], a[lo + 6], a[lo + 7]
     i = 8
@@ -178,7 +178,7 @@ def _pairwise_block(a: npt.NDArray[np.float64], lo: int, n: int) -> float:
     while i < n:
         res += a[lo + i]
         i += 1
-    return res
+    return float(res)
 
 
 @kernel
@@ -225,11 +225,13 @@ def pairwise_sum(a: npt.NDArray[np.float64], lo: int, n: int) -> float:
             st_n[sp] = m - half
         st_stage[sp] = 0
         sp += 1
-    return vals[0]
+    return float(vals[0])
 
 
 @kernel
-def aggregate(g: npt.NDArray[np.float64], m: int, agg: int, q: float, tmp: npt.NDArray[np.float64]) -> float:
+def aggregate(
+    g: npt.NDArray[np.float64], m: int, agg: int, q: float, tmp: npt.NDArray[np.float64]
+) -> float:
     """The landscape's aggregate of ``g[:m]`` (NaN omitted; NaN when none is left), the
     floats of :func:`~nb201_flat.landscape.neighbourhood.aggregate_members`."""
     n = 0
@@ -257,14 +259,14 @@ def aggregate(g: npt.NDArray[np.float64], m: int, agg: int, q: float, tmp: npt.N
             k += 1
     s = np.sort(tmp[:n])
     pos = q * float(n - 1)
-    low = int(math.floor(pos))
+    low = math.floor(pos)
     high = min(low + 1, n - 1)
     a, b = s[low], s[high]
     frac = pos - float(low)
     diff = b - a
     if frac >= 0.5:
-        return b - diff * (1.0 - frac)
-    return a + diff * frac
+        return float(b - diff * (1.0 - frac))
+    return float(a + diff * frac)
 
 
 @kernel
@@ -386,7 +388,7 @@ def run_searches(
                 # another op
                 if node_edge:
                     node = 1 + bounded(ag, n_nodes - 1)
-                    e = node * (node - 1) // 2 + bounded(ag, node)
+                    e = node * (node - 1) // 2 + bounded(ag, int(node))
                 else:
                     e = bounded(ag, n_edges)
                 r = bounded(ag, n_other)
@@ -414,7 +416,7 @@ def run_searches(
                 seconds += cost
                 row = 0
                 if seeded and cnt[cell] > 1:
-                    row = bounded(og, cnt[cell])
+                    row = int(bounded(og, cnt[cell]))
                 own = vt[row, cell]
                 if memory or cache:
                     known[cell] = own
@@ -441,7 +443,7 @@ def run_searches(
                         row = 0
                         if seeded:
                             u = next_double(og)
-                            row = int(math.floor(u * float(max(cnt[j], 1))))
+                            row = math.floor(u * float(max(cnt[j], 1)))
                         known[j] = vt[row, j]
                         stamp[j] = 2 * tag
                 if use_fixed:
@@ -514,7 +516,7 @@ def run_searches(
         out_f[k, 0] = inc_score
         out_f[k, 1] = seconds
         out_f[k, 2] = free_s
-    return n_runs
+    return int(n_runs)
 
 
 @kernel
@@ -568,8 +570,23 @@ def warm_up() -> None:
         ip[P_KIND] = kind
         ip[P_MEMORY] = kind
         run_searches(
-            ip, fp, np.zeros((1, size)), np.ones(size, dtype=np.int64), np.ones(size), i64,
-            i64, nb, np.ones(size, dtype=np.int64), nb, np.ones(size, dtype=np.int64),
-            np.zeros(size), states, states, np.zeros((1, 5), dtype=np.int64), np.zeros((1, 3)),
-            np.zeros(4), np.zeros(4, dtype=np.int64), np.zeros(4, dtype=np.int64),
+            ip,
+            fp,
+            np.zeros((1, size)),
+            np.ones(size, dtype=np.int64),
+            np.ones(size),
+            i64,
+            i64,
+            nb,
+            np.ones(size, dtype=np.int64),
+            nb,
+            np.ones(size, dtype=np.int64),
+            np.zeros(size),
+            states,
+            states,
+            np.zeros((1, 5), dtype=np.int64),
+            np.zeros((1, 3)),
+            np.zeros(4),
+            np.zeros(4, dtype=np.int64),
+            np.zeros(4, dtype=np.int64),
         )

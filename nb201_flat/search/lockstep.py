@@ -29,8 +29,7 @@ either fails the runs go to the loop.
 Examples
 --------
 >>> import numpy as np
->>> from nb201_flat.neighbourhood import Neighbourhood
-from nb201_flat.space import Space
+>>> from nb201_flat.space import Space
 >>> from nb201_flat.table import MetricKey
 >>> from nb201_flat.search.algorithms import LocalSearch, RegularizedEvolution
 >>> from nb201_flat.search.oracle import OracleData
@@ -54,6 +53,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from nb201_flat.neighbourhood import Neighbourhood
 from nb201_flat.search.algorithms import (
     LocalSearch,
     NeighbourObjective,
@@ -62,7 +62,6 @@ from nb201_flat.search.algorithms import (
 )
 from nb201_flat.search.oracle import IntArray, OracleData
 from nb201_flat.search.runner import RunRecord, run_one
-from nb201_flat.neighbourhood import Neighbourhood
 from nb201_flat.space import Space
 
 log = logging.getLogger(__name__)
@@ -100,9 +99,12 @@ def lockstep_ok(data: OracleData, algorithm: SearchAlgorithm) -> bool:
     if space.size >= 1 << 32:
         return False
     obj = algorithm.objective
-    if obj is not None and not obj.include_self:
-        if bool((obj.neighbourhood.arrays(space).counts == 0).any()):
-            return False
+    if (
+        obj is not None
+        and not obj.include_self
+        and bool((obj.neighbourhood.arrays(space).counts == 0).any())
+    ):
+        return False
     if isinstance(algorithm, LocalSearch):
         counts = space.neighbours(1).counts
         return bool(counts.size) and bool((counts == counts[0]).all())
@@ -440,16 +442,30 @@ def run_lockstep(
             np.__version__,
         )
         return [run_one(data, algorithm, seed, r) for r in todo]
+    return _run_kernel(data, algorithm, todo, _states(seed, todo, 0), _states(seed, todo, 1))
+
+
+# room for the incumbent changes of a call (a few dozen a run); runs past it are run again
+_CHANGES_PER_RUN = 32
+_CHANGES_MIN = 1024
+
+
+def _run_kernel(
+    data: OracleData,
+    algorithm: RegularizedEvolution | LocalSearch,
+    runs: list[int],
+    algo_st: npt.NDArray[np.uint64],
+    orc_st: npt.NDArray[np.uint64],
+) -> list[RunRecord]:
+    """The records of ``runs`` whose algorithm and oracle streams start at the PCG64 states
+    ``algo_st`` and ``orc_st`` (one row ``(state hi, state lo, inc hi, inc lo)`` a run)."""
     from nb201_flat.search import kernels_lockstep as kl
 
-    args = _arguments(data, algorithm)
-    ip = args[0]
-    n = len(todo)
-    algo_st = _states(seed, todo, 0)
-    orc_st = _states(seed, todo, 1)
+    ip, fp, vt, cnt, costs, cand, mut, nb1, nb1c, nbi, nbc, fixed = _arguments(data, algorithm)
+    n = len(runs)
     out_i = np.zeros((n, 5), dtype=np.int64)
     out_f = np.zeros((n, 3))
-    cap = 32 * n + 1024  # incumbent changes: a few dozen a run
+    cap = _CHANGES_PER_RUN * n + _CHANGES_MIN
     parts: list[tuple[npt.NDArray[np.float64], IntArray, IntArray]] = []
     start = 0
     while start < n:
@@ -457,7 +473,27 @@ def run_lockstep(
         ch_q = np.empty(cap, dtype=np.int64)
         ch_i = np.empty(cap, dtype=np.int64)
         ip[kl.P_START] = start
-        stop = int(kl.run_searches(*args, algo_st, orc_st, out_i, out_f, ch_s, ch_q, ch_i))
+        stop = kl.run_searches(
+            ip,
+            fp,
+            vt,
+            cnt,
+            costs,
+            cand,
+            mut,
+            nb1,
+            nb1c,
+            nbi,
+            nbc,
+            fixed,
+            algo_st,
+            orc_st,
+            out_i,
+            out_f,
+            ch_s,
+            ch_q,
+            ch_i,
+        )
         used = int(out_i[start:stop, 4].sum())
         parts.append((ch_s[:used], ch_q[:used], ch_i[:used]))
         start = stop
@@ -471,7 +507,7 @@ def run_lockstep(
     floats = out_f.tolist()
     recs = []
     lo = 0
-    for k, run in enumerate(todo):
+    for k, run in enumerate(runs):
         best, queries, free, hits, _ = ints[k]
         score, seconds, free_s = floats[k]
         recs.append(
