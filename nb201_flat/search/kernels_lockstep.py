@@ -4,14 +4,16 @@
 each exactly as :func:`~nb201_flat.search.runner.run_one` runs it: the same oracle (budgets,
 cache, stored seeds), the same memory (paid values, free look-ups, the stall counter), the
 same incumbent. Each run's two streams are PCG64 generators stepped here, from the states
-``SeedSequence(seed, spawn_key=(r, 0))`` and ``(r, 1)`` give (numpy 2.x ``pcg64.h``: a
-128-bit LCG, stepped, then the XSL-RR output of the new state), and consumed as numpy's
-``Generator`` consumes them (``distributions.c``, ``_bounded_integers.pyx``,
-``_generator.pyx``): a 32-bit draw takes the high half of a buffered word if there is one,
-else the low half of the next word (buffering its high half); ``integers(n)`` is Lemire's
-multiply-shift with rejection on 32-bit draws and draws nothing for ``n == 1``;
-``permutation(n)`` is a Fisher-Yates shuffle from the top, each partner drawn by bit-mask
-rejection on 32-bit draws; ``random()`` takes a whole word, ``(w >> 11) * 2**-53``.
+``SeedSequence(seed, spawn_key=(r, 0))`` and ``(r, 1)`` give (numpy 2.4's
+``numpy/random/src/pcg64/pcg64.h``: a 128-bit LCG, stepped, then the XSL-RR output of the new
+state), and consumed as numpy's ``Generator`` consumes them (numpy 2.4's
+``distributions.c``, ``_bounded_integers.pyx``, ``_generator.pyx``; held to numpy at run time
+by :func:`~nb201_flat.search.lockstep._kernels_match_numpy`): a 32-bit draw takes the high
+half of a buffered word if there is one, else the low half of the next word (buffering its
+high half); ``integers(n)`` is Lemire's multiply-shift with rejection on 32-bit draws and
+draws nothing for ``n == 1``; ``permutation(n)`` is a Fisher-Yates shuffle from the top, each
+partner drawn by bit-mask rejection on 32-bit draws; ``random()`` takes a whole word,
+``(w >> 11) * 2**-53``.
 
 Float sums follow numpy's: a free look-up's seconds are ``costs[batch].sum()`` (numpy's
 pairwise summation, :func:`pairwise_sum`), added to the run's total in turn; the NA mean is
@@ -19,6 +21,20 @@ the landscape's row sum over the members (absent ones as 0.0) divided by the cou
 
 Kernels take fixed dtypes (int64, float64, uint64 arrays; Python ints and floats), so each
 compiles once (:func:`warm_up`). This module imports numba: import it lazily.
+
+Examples
+--------
+>>> import numpy as np
+>>> a = np.linspace(0.1, 3.0, 300)
+>>> pairwise_sum(a, 0, 300) == float(a.sum())
+True
+>>> g = np.zeros(_GEN, dtype=np.uint64)  # a generator (state, inc) = (0, 1)
+>>> g[3] = 1
+>>> bits = np.random.PCG64()
+>>> bits.state = {"bit_generator": "PCG64", "state": {"state": 0, "inc": 1},
+...               "has_uint32": 0, "uinteger": 0}
+>>> int(bounded(g, 10)) == int(np.random.Generator(bits).integers(10))
+True
 """
 
 from __future__ import annotations

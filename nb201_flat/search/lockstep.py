@@ -66,6 +66,7 @@ from nb201_flat.space import Space
 
 log = logging.getLogger(__name__)
 
+# 32-bit draws' constants, shared with the vectorised engine's replays
 _M32 = np.uint64(0xFFFFFFFF)
 _TWO32 = np.uint64(1 << 32)
 _M64 = (1 << 64) - 1
