@@ -443,7 +443,15 @@ def run_lockstep(
             np.__version__,
         )
         return [run_one(data, algorithm, seed, r) for r in todo]
-    return _run_kernel(data, algorithm, todo, _states(seed, todo, 0), _states(seed, todo, 1))
+    key = tuple(todo)
+    return _run_kernel(data, algorithm, todo, _run_states(seed, key, 0), _run_states(seed, key, 1))
+
+
+@functools.lru_cache(maxsize=8)
+def _run_states(seed: int, runs: tuple[int, ...], stream: int) -> npt.NDArray[np.uint64]:
+    """:func:`_states`, kept: every cell of a grid runs the same runs of one seed (the
+    kernels only read the states)."""
+    return _states(seed, list(runs), stream)
 
 
 # room for the incumbent changes of a call (a few dozen a run); runs past it are run again
