@@ -1,37 +1,30 @@
-"""Regularised evolution and local search across runs in lock step, with the loop's streams.
+"""Regularised evolution and local search, all runs of a cell in one compiled loop, with the
+loop's streams.
 
-REA and LS are sequential within a run but not across runs: run ``r`` only ever reads its own
-two streams (``SeedSequence(seed, spawn_key=(r, 0))`` for the algorithm, ``(r, 1)`` for the
-oracle's seed draws, see :mod:`~nb201_flat.search.runner`). So all runs can advance together,
-one population per run (REA: one cycle per step; LS: one neighbourhood block per step), with
-numpy over the runs. Each stream is replayed from the generator's raw 32-bit words exactly as
-numpy's ``Generator`` consumes them (numpy 2.x, ``_bounded_integers`` and ``_shuffle_raw`` of
-``numpy/random``): ``integers(n)`` is Lemire's multiply-shift with rejection on one 32-bit word
-per try and draws nothing for ``n == 1``; ``permutation(n)`` is a Fisher-Yates shuffle from the
-top, each swap partner drawn by bit-mask rejection on a 32-bit word. Costs are added in the
-loop's order (a cumulative sum is sequential), so the seconds are the same floats.
+REA and LS are sequential within a run, and run ``r`` only ever reads its own two streams
+(``SeedSequence(seed, spawn_key=(r, 0))`` for the algorithm, ``(r, 1)`` for the oracle's seed
+draws, see :mod:`~nb201_flat.search.runner`). :func:`run_lockstep` hands every run's two
+PCG64 states to :func:`~nb201_flat.search.kernels_lockstep.run_searches`, which runs the runs
+one after another exactly as :func:`~nb201_flat.search.runner.run_one` does (the oracle's
+budgets, cache and stored seeds, the NA memory's free look-ups and stall, the incumbent),
+stepping each stream and consuming it as numpy's ``Generator`` does: ``integers(n)`` is
+Lemire's multiply-shift with rejection on 32-bit draws (a 32-bit draw takes the high half of a
+buffered word if there is one, else the low half of the next word) and draws nothing for
+``n == 1``; ``permutation(n)`` is a Fisher-Yates shuffle from the top, each swap partner drawn
+by bit-mask rejection; ``random()`` takes a whole word, ``(w >> 11) * 2**-53``, leaving a
+buffered half in place (numpy 2.x ``_bounded_integers``, ``_shuffle_raw``, ``pcg64_next32``,
+``pcg64_next_double``). A free look-up's stored seed is ``floor(u * counts)``, as the oracle's.
 
 Covered (:func:`lockstep_kind`): :class:`RegularizedEvolution` and :class:`LocalSearch` and
-their NA forms with free neighbours, under any protocol. A run's memory is one small code per
-cell (unseen, looked up free with stored seed ``p``, paid with stored seed ``p``); a step
-scores one cell per run (REA) or a run's whole shuffled neighbourhood (LS, speculatively,
-then cut where the budget ends or, first-improvement, past the first better cell). The NA
-score of a cell is the objective over what the run knows then: a neighbour paid before (also
-earlier in the block) gives its paid value, any other its free look-up, made once per run.
-
-Stored seeds (the ``random`` seed policy): the oracle stream ``(r, 1)`` serves both the
-charged queries' seed draws and the free look-ups' (``Oracle.query_free``: one ``random()``
-per looked-up cell), interleaved in the order the loop makes them: a charged cell's own draw,
-then its new neighbours' look-ups in neighbour order. So the stream is kept as 64-bit words:
-a 32-bit draw takes the high half of a buffered word if there is one, else the low half of the
-next word (buffering its high half); a double takes the next whole word as
-``(w >> 11) * 2**-53`` and leaves a buffered half where it is (numpy 2.x ``pcg64_next32`` and
-``pcg64_next_double``). A look-up's stored seed is ``floor(u * counts)``, as the oracle.
-
-A run whose stream hits one of Lemire's rejections (probability about ``2**-31`` per draw of
-a small bound) is re-run with the loop. Free seconds are one ``costs[batch].sum()`` per scored
-cell, added in order, as the oracle adds them. Results equal
-:func:`nb201_flat.search.runner.run_one`'s.
+their NA forms with free neighbours, under any protocol. On a single-row oracle an NA score is
+the cell's fixed score (:func:`~nb201_flat.search.vectorised.na_scores`, the loop's floats);
+with stored seeds it is aggregated in the kernel over what the run knows then. Free seconds are
+one ``costs[batch].sum()`` per scored cell (numpy's pairwise summation), added in turn, as the
+oracle adds them. Two guards keep the loop's records where the replay's assumptions fail:
+:func:`replay_matches_numpy` (numpy's own consumption of the words, which the batched
+engines of :mod:`~nb201_flat.search.vectorised` and :mod:`~nb201_flat.search.replay` rely on
+too) and :func:`_kernels_match_numpy` (the kernels' draws against numpy's generator); where
+either fails the runs go to the loop.
 
 Examples
 --------
@@ -54,29 +47,29 @@ True
 from __future__ import annotations
 
 import functools
-import sys
-from dataclasses import dataclass
-from typing import Any, TypeAlias
+import logging
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from nb201_flat.neighbourhood import Neighbourhood
 from nb201_flat.search.algorithms import (
     LocalSearch,
     NeighbourObjective,
     RegularizedEvolution,
     SearchAlgorithm,
 )
-from nb201_flat.search.oracle import FloatArray, IntArray, OracleData
+from nb201_flat.search.oracle import IntArray, OracleData
 from nb201_flat.search.runner import RunRecord, run_one
 from nb201_flat.space import Space
-from nb201_flat.types import BoolArray
 
-npt_u64: TypeAlias = npt.NDArray[np.uint64]
+log = logging.getLogger(__name__)
 
+# 32-bit draws' constants, shared with the vectorised engine's replays
 _M32 = np.uint64(0xFFFFFFFF)
-_CHUNK_BYTES = 1 << 28  # runs in lock step at once: about this much memory for their arrays
 _TWO32 = np.uint64(1 << 32)
+_M64 = (1 << 64) - 1
 
 
 def lockstep_kind(algorithm: SearchAlgorithm) -> bool:
@@ -96,44 +89,143 @@ def lockstep_kind(algorithm: SearchAlgorithm) -> bool:
 
 def lockstep_ok(data: OracleData, algorithm: SearchAlgorithm) -> bool:
     """True when :func:`run_lockstep` reproduces the loop for this protocol and algorithm
-    (every REA/LS form with free or no neighbours; LS needs one-op neighbourhoods of one size)."""
+    (every REA/LS form with free or no neighbours; LS needs one-op neighbourhoods of one size).
+
+    Where the loop itself fails (a mutation with no other op, an NA score over no member,
+    bounds of 2**32 or more) it is left to the loop, which raises its own error."""
     if not lockstep_kind(algorithm):
         return False
     assert isinstance(algorithm, RegularizedEvolution | LocalSearch)
+    space = data.space
+    if space.size >= 1 << 32:
+        return False
+    obj = algorithm.objective
+    if (
+        obj is not None
+        and not obj.include_self
+        and bool((obj.neighbourhood.arrays(space).counts == 0).any())
+    ):
+        return False
     if isinstance(algorithm, LocalSearch):
-        counts = data.space.neighbours(1).counts
+        counts = space.neighbours(1).counts
         return bool(counts.size) and bool((counts == counts[0]).all())
-    return True
+    return space.n_nodes >= 2 and space.n_ops >= 2 and space.n_edges >= 1
+
+
+class _Words:
+    """Raw PCG64 words consumed as numpy's ``Generator`` consumes them, in plain Python: the
+    reference :func:`replay_matches_numpy` holds numpy to."""
+
+    __slots__ = ("at", "half", "raw")
+
+    def __init__(self, raw: npt.NDArray[np.uint64]) -> None:
+        self.raw = [int(w) for w in raw]
+        self.at = 0
+        self.half: int | None = None
+
+    def next64(self) -> int:
+        self.at += 1
+        return self.raw[self.at - 1]
+
+    def next32(self) -> int:
+        if self.half is not None:
+            out, self.half = self.half, None
+            return out
+        w = self.next64()
+        self.half = w >> 32
+        return w & 0xFFFFFFFF
+
+    def bounded(self, n: int) -> int:
+        if n == 1:
+            return 0
+        m = self.next32() * n
+        while (m & 0xFFFFFFFF) < ((1 << 32) - n) % n:
+            m = self.next32() * n
+        return m >> 32
+
+    def permutation(self, n: int) -> list[int]:
+        out = list(range(n))
+        for i in range(n - 1, 0, -1):
+            mask = (1 << i.bit_length()) - 1
+            j = self.next32() & mask
+            while j > i:
+                j = self.next32() & mask
+            out[i], out[j] = out[j], out[i]
+        return out
+
+    def double(self) -> float:
+        return (self.next64() >> 11) * 2.0**-53
 
 
 @functools.cache
 def replay_matches_numpy() -> bool:
-    """Whether this numpy's ``Generator`` consumes PCG64 words as :class:`_Stream` replays them.
+    """Whether this numpy's ``Generator`` consumes PCG64 words as the replays assume.
 
-    numpy does not promise that ``integers`` and ``permutation`` keep their algorithms across
-    releases; if a future one changes them, the batched paths must not give other records
-    than the loop. Checked once per process on bounds that exercise the rejections.
+    numpy does not promise that ``integers``, ``permutation`` and ``random`` keep their
+    algorithms across releases; if a future one changes them, the batched paths must not give
+    other records than the loop. Checked once per process on bounds that exercise the
+    rejections, interleaving 32-bit draws and doubles (a half-used word stays buffered).
 
     >>> replay_matches_numpy()
     True
     """
-    runs = [0, 1, 2]
-    st = _Stream(2026, runs, 0, width=16)
-    gens = [np.random.default_rng(np.random.SeedSequence(2026, spawn_key=(r, 0))) for r in runs]
-    rows = np.arange(len(runs))
-    for n in (1, 2, 3, 10, 15_625, 2**31 + 7):
-        if st.bounded(rows, n).tolist() != [int(g.integers(n)) for g in gens]:
+    for r in (0, 1, 2):
+        key = np.random.SeedSequence(2026, spawn_key=(r, 0))
+        words = _Words(np.random.PCG64(key).random_raw(512))
+        gen = np.random.default_rng(key)
+        try:
+            for n in (1, 2, 3, 10, 15_625, 2**31 + 7):
+                if words.bounded(n) != int(gen.integers(n)):
+                    return False
+                if words.permutation(7) != gen.permutation(7).tolist():
+                    return False
+                if words.double() != float(gen.random()):
+                    return False
+        except IndexError:  # more words than any sane replay of these draws
             return False
-        if st.permutation(rows, 7).tolist() != [g.permutation(7).tolist() for g in gens]:
-            return False
-    # the seeded replay (search.replay) also relies on random() taking a whole 64-bit word as
-    # (word >> 11) * 2**-53 while a half-used word stays buffered for the next 32-bit draw
-    raw = np.random.PCG64(np.random.SeedSequence(2026, spawn_key=(0, 1))).random_raw(4)
-    gen = np.random.default_rng(np.random.SeedSequence(2026, spawn_key=(0, 1)))
-    drawn = [int(gen.integers(1 << 31)), *gen.random(2).tolist(), int(gen.integers(1 << 31))]
-    word32 = [int(raw[0]) & 0xFFFFFFFF, int(raw[0]) >> 32]  # Lemire, 2**31: never rejects
-    want = [word32[0] >> 1, *[(int(w) >> 11) * 2.0**-53 for w in raw[1:3]], word32[1] >> 1]
-    return drawn == want
+    return True
+
+
+def _states(seed: int, runs: list[int], stream: int) -> npt.NDArray[np.uint64]:
+    """Each run's PCG64 ``(state hi, state lo, inc hi, inc lo)`` of stream ``stream``."""
+    states = _pcg_states(seed, runs, stream) if _fast_seeding() else None
+    if states is None:
+        states = []
+        for r in runs:
+            st = np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(r, stream))).state
+            states.append((int(st["state"]["state"]), int(st["state"]["inc"])))
+    return np.array(
+        [[s >> 64, s & _M64, i >> 64, i & _M64] for s, i in states], dtype=np.uint64
+    ).reshape(len(runs), 4)
+
+
+@functools.cache
+def _kernels_match_numpy() -> bool:
+    """Whether the kernels' generators give numpy's draws (checked once per process)."""
+    from nb201_flat.search import kernels_lockstep as kl
+
+    ops: list[tuple[int, int]] = []
+    for n in (1, 2, 3, 10, 15_625, 2**31 + 7, 4):
+        ops += [(0, n), (1, 7), (2, 0), (0, 3), (1, 300)]
+    script = np.array(ops, dtype=np.int64)
+    for seed, run in ((2026, 0), (7, 2**31 + 5)):
+        for stream in (0, 1):
+            gen = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(run, stream)))
+            want: list[float] = []
+            for op, n in ops:
+                if op == 0:
+                    want.append(float(gen.integers(n)))
+                elif op == 1:
+                    want += [float(x) for x in gen.permutation(n).tolist()]
+                else:
+                    want.append(float(gen.random()))
+            g = np.zeros(kl._GEN, dtype=np.uint64)
+            g[:4] = _states(seed, [run], stream)[0]
+            out = np.zeros(len(want))
+            got = kl.draws(g, script, out)
+            if got != len(want) or out.tolist() != want:
+                return False
+    return True
 
 
 # numpy's SeedSequence (``numpy/random/bit_generator.pyx``, numpy 2.x: O'Neill's seed_seq with
@@ -217,206 +309,6 @@ def _fast_seeding() -> bool:
     return True
 
 
-class _Raw:
-    """The raw 64-bit words of each run's stream ``SeedSequence(seed, spawn_key=(r, stream))``
-    as PCG64 makes them, continued on demand."""
-
-    __slots__ = ("_bits", "_gen", "_states")
-
-    def __init__(self, seed: int, runs: list[int], stream: int) -> None:
-        states = _pcg_states(seed, runs, stream) if _fast_seeding() else None
-        self._states = states
-        self._gen = np.random.PCG64(0) if states is not None else None
-        self._bits = (
-            []
-            if states is not None
-            else [
-                np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(r, stream))) for r in runs
-            ]
-        )
-
-    def draw(self, n: int) -> npt_u64:
-        """The next ``n`` words of every run, shape ``(runs, n)``."""
-        if self._states is None:
-            if not self._bits:
-                return np.zeros((0, n), dtype=np.uint64)
-            return np.stack([b.random_raw(n) for b in self._bits])
-        gen = self._gen
-        assert gen is not None
-        out = np.empty((len(self._states), n), dtype=np.uint64)
-        for k, (s, inc) in enumerate(self._states):
-            gen.state = {
-                "bit_generator": "PCG64",
-                "state": {"state": s, "inc": inc},
-                "has_uint32": 0,
-                "uinteger": 0,
-            }
-            out[k] = gen.random_raw(n)
-            self._states[k] = (gen.state["state"]["state"], inc)
-        return out
-
-
-class _Stream:
-    """Each run's 32-bit words of one PCG64 stream, consumed as numpy's ``Generator`` does.
-
-    PCG64 hands out a 64-bit output as two 32-bit draws, low half first; a fresh generator
-    has no half buffered.
-    """
-
-    __slots__ = ("_raw", "ptr", "words")
-
-    def __init__(self, seed: int, runs: list[int], stream: int, width: int = 512) -> None:
-        self._raw = _Raw(seed, runs, stream)
-        self.ptr = np.zeros(len(runs), dtype=np.int64)
-        self.words = self._make(width)
-
-    def _make(self, n32: int) -> npt.NDArray[np.unsignedinteger[Any]]:
-        """The next ``n32`` (rounded up to even) words of every run's stream."""
-        raw = self._raw.draw((n32 + 1) // 2)
-        if sys.byteorder == "little":  # each word's halves in memory: low, then high
-            halves: npt.NDArray[np.uint32] = raw.view(np.uint32)
-            return halves
-        out = np.empty((raw.shape[0], 2 * raw.shape[1]), dtype=np.uint64)
-        out[:, 0::2] = raw & _M32
-        out[:, 1::2] = raw >> np.uint64(32)
-        return out
-
-    def ensure(self, rows: IntArray, extra: int) -> None:
-        """Room for ``extra`` more words in each of ``rows`` (the streams continue)."""
-        if rows.size == 0:
-            return
-        need = int(self.ptr[rows].max()) + extra
-        have = self.words.shape[1]
-        if need > have:
-            more = self._make(max(need, 2 * have) - have)
-            self.words = np.concatenate((self.words, more), axis=1)
-
-    def peek(self, rows: IntArray, k: int) -> npt_u64:
-        """The next ``k`` words of each of ``rows``, shape ``(len(rows), k)`` (not advancing)."""
-        self.ensure(rows, k)
-        width = self.words.shape[1]
-        at = (rows * width + self.ptr[rows])[:, None] + np.arange(k)
-        out: npt_u64 = self.words.ravel()[at].astype(np.uint64)
-        return out
-
-    def take(self, rows: IntArray) -> npt_u64:
-        """The next word of each of ``rows`` (advancing them)."""
-        self.ensure(rows, 1)
-        w: npt_u64 = self.words[rows, self.ptr[rows]].astype(np.uint64)
-        self.ptr[rows] += 1
-        return w
-
-    def bounded(self, rows: IntArray, n: IntArray | int) -> IntArray:
-        """``integers(n)`` for each of ``rows`` (``n`` per row or shared; ``n == 1``: no draw)."""
-        bound = np.broadcast_to(np.asarray(n, dtype=np.int64), rows.shape)
-        out = np.zeros(rows.size, dtype=np.int64)
-        act = np.flatnonzero(bound > 1)
-        if act.size == 0:
-            return out
-        ne = bound[act].astype(np.uint64)
-        m = self.take(rows[act]) * ne
-        thr = (_TWO32 - ne) % ne
-        rej = np.flatnonzero((m & _M32) < thr)
-        while rej.size:
-            m[rej] = self.take(rows[act[rej]]) * ne[rej]
-            rej = rej[(m[rej] & _M32) < thr[rej]]
-        out[act] = (m >> np.uint64(32)).astype(np.int64)
-        return out
-
-    def interval(self, rows: IntArray, top: int) -> IntArray:
-        """numpy's ``random_interval(top)`` for each of ``rows``: bit-mask rejection."""
-        if top == 0:
-            return np.zeros(rows.size, dtype=np.int64)
-        mask = np.uint64((1 << int(top).bit_length()) - 1)
-        v = self.take(rows) & mask
-        bad = np.flatnonzero(v > np.uint64(top))
-        while bad.size:
-            v[bad] = self.take(rows[bad]) & mask
-            bad = bad[v[bad] > np.uint64(top)]
-        out: IntArray = v.astype(np.int64)
-        return out
-
-    def permutation(self, rows: IntArray, n: int) -> IntArray:
-        """``permutation(n)`` for each of ``rows``, shape ``(len(rows), n)``.
-
-        The words of a window are read at once: each swap partner is the first word at or
-        after the run's offset whose masked value is in range (the bit-mask rejection), so
-        rejections cost no extra round; a run that outruns the window is drawn word by word.
-        """
-        m = rows.size
-        arr = np.tile(np.arange(n, dtype=np.int64), (m, 1))
-        if n < 2 or m == 0:
-            return arr
-        at = np.arange(m)
-        size = 2 * n + 16  # about 1.3 words per swap are drawn: rarely outrun
-        win = self.peek(rows, size)
-        low = (win & np.uint64(0xFF)).astype(np.int16)  # masks of n <= 256 keep 8 bits
-        cols = np.arange(size)[None, :]
-        off = np.zeros(m, dtype=np.int64)
-        short = n > 256
-        for i in range(n - 1, 0, -1):
-            if short:
-                break
-            mask = (1 << i.bit_length()) - 1
-            ok = ((low & mask) <= i) & (cols >= off[:, None])
-            p = ok.argmax(axis=1)
-            if not ok[at, p].all():
-                short = True
-                break
-            j = (low[at, p] & mask).astype(np.int64)
-            off = p + 1
-            hold = arr[at, j]
-            arr[at, j] = arr[:, i]
-            arr[:, i] = hold
-        if short:  # outran the window: word by word
-            arr = np.tile(np.arange(n, dtype=np.int64), (m, 1))
-            for i in range(n - 1, 0, -1):
-                j = self.interval(rows, i)
-                hold = arr[at, j]
-                arr[at, j] = arr[:, i]
-                arr[:, i] = hold
-            return arr
-        self.ptr[rows] += off
-        return arr
-
-
-class _Words:
-    """Each run's oracle stream as 64-bit words, consumed as numpy's ``Generator`` does.
-
-    A 32-bit draw takes the high half of a buffered word if there is one, else the low half
-    of the next word (buffering its high half); ``random()`` takes the next whole word and
-    leaves a buffered half where it is. ``w`` is each run's next unused word, ``hb`` the word
-    whose high half is buffered (-1: none).
-    """
-
-    __slots__ = ("_raw", "hb", "raw", "w")
-
-    def __init__(self, seed: int, runs: list[int], width: int) -> None:
-        self._raw = _Raw(seed, runs, 1)
-        self.raw = self._raw.draw(max(width, 8))
-        self.w = np.zeros(len(runs), dtype=np.int64)
-        self.hb = np.full(len(runs), -1, dtype=np.int64)
-
-    def ensure(self, need: int) -> None:
-        """Room for words up to index ``need - 1`` in every run (the streams continue)."""
-        have = self.raw.shape[1]
-        if need > have:
-            more = max(need, 2 * have) - have
-            self.raw = np.concatenate((self.raw, self._raw.draw(more)), axis=1)
-
-
-def _guess_queries(data: OracleData) -> int:
-    """Charged queries a run is likely to make (more words are drawn if it makes more)."""
-    guesses = []
-    if data.budget_queries is not None:
-        guesses.append(data.budget_queries + 1)
-    if data.budget_seconds is not None and data.costs is not None and data.costs.size:
-        mean = float(np.nanmean(data.costs))
-        if mean > 0:
-            guesses.append(int(1.25 * data.budget_seconds / mean) + 16)
-    return max(16, min(guesses) if guesses else 256)
-
-
 @functools.cache
 def _mutants(space: Space) -> IntArray:
     """``mutants[i, e, r]``: cell ``i`` with edge ``e`` set to the ``r``-th other op, as
@@ -433,472 +325,103 @@ def _mutants(space: Space) -> IntArray:
     return out
 
 
-def _aggregate(g: FloatArray, counts: IntArray | int, agg: str, q: float) -> FloatArray:
-    """``aggregate_members`` of each row's first ``counts`` entries (one count for all rows, or
-    one per row), the same floats: rows are grouped by their number of members and each group
-    is one block of the row-wise reductions the loop runs on a ``(1, members)`` block."""
-    from nb201_flat.search.vectorised import _aggregate_block  # here: vectorised imports us
+@functools.lru_cache(maxsize=4)
+def _na_static(space: Space, spec: Neighbourhood) -> tuple[IntArray, IntArray, int, float]:
+    """The NA neighbourhood as the kernel takes it (indices, counts), and the aggregator's
+    code and level; converted once per space and specification."""
+    from nb201_flat.landscape.neighbourhood import _agg_level
+    from nb201_flat.search import kernels_lockstep as kl
 
-    out = np.full(len(g), np.nan)
-    groups: list[tuple[int, slice | IntArray]]
-    if isinstance(counts, int):
-        groups = [(counts, slice(None))]
-    else:
-        groups = [(c, np.flatnonzero(counts == c)) for c in np.unique(counts).tolist()]
-    for c, rows in groups:
-        if c == 0:
-            continue  # no member: NaN, as aggregate_members of an empty row
-        block = np.ascontiguousarray(g[rows, :c])
-        present = ~np.isnan(block)
-        if agg == "mean":
-            # _chunk_stats's mean, without its other statistics' bookkeeping
-            if present.all():
-                out[rows] = block.sum(axis=1) / float(c)
-            else:
-                n = present.sum(axis=1)
-                with np.errstate(invalid="ignore", divide="ignore"):
-                    mean = np.where(present, block, 0.0).sum(axis=1) / n.astype(np.float64)
-                mean[n == 0] = np.nan
-                out[rows] = mean
-            continue
-        out[rows] = _aggregate_block(block, agg, q)
+    nb = spec.arrays(space)
+    agg, q = _agg_level(spec)
+    code = {"mean": kl.AGG_MEAN, "min": kl.AGG_MIN, "quantile": kl.AGG_QUANTILE}[agg]
+    return _as_i64(nb.indices), _as_i64(nb.counts), code, float(q)
+
+
+@functools.lru_cache(maxsize=8)
+def _fixed_scores(data: OracleData, objective: NeighbourObjective) -> npt.NDArray[np.float64]:
+    """The NA score of every cell on a single-row oracle (``OracleData`` hashes by identity:
+    the same protocol's oracle, scored once for REA and LS)."""
+    from nb201_flat.search.vectorised import na_scores
+
+    return _f64(na_scores(data, objective))
+
+
+@functools.lru_cache(maxsize=2)
+def _space_static(space: Space, rea: bool) -> tuple[IntArray, IntArray, IntArray]:
+    """REA's mutants (flat) or LS's one-op neighbourhood (indices, counts), as the kernel
+    takes them; converted once per space."""
+    empty = np.zeros(0, dtype=np.int64)
+    if rea:
+        return _as_i64(_mutants(space).reshape(-1)), np.zeros((0, 0), dtype=np.int64), empty
+    one_op = space.neighbours(1)
+    return empty, _as_i64(one_op.indices), _as_i64(one_op.counts)
+
+
+def _as_i64(a: npt.ArrayLike) -> IntArray:
+    # writable too: numba types a read-only array apart (another compile of the kernel)
+    out: IntArray = np.require(a, dtype=np.int64, requirements=["C", "W"])
     return out
 
 
-@dataclass(frozen=True, slots=True, eq=False)
-class _Lookups:
-    """A block's free look-ups: ``nbr`` ``(m, b, width)`` the neighbours scored (0 on padding),
-    ``zc0`` their memory codes before the block, ``n_need`` look-ups per scored cell; one entry
-    per look-up in stream order: ``ent`` its flat position in ``nbr``, ``pos`` its scored cell
-    (flat ``k * b + j``), ``run`` (``k``) and ``runs`` (its run), ``z`` the cell looked up and
-    ``key`` its slot in the memory codes, ``rank`` its place among
-    its scored cell's look-ups; blocks of several cells: ``sel`` the entries not known before
-    nor paid earlier in the block, ``first`` the entry whose look-up each of them reads,
-    ``pinb`` each neighbour's position in the block (paid there) or more."""
+def _arguments(data: OracleData, algorithm: RegularizedEvolution | LocalSearch) -> list[Any]:
+    """:func:`~nb201_flat.search.kernels_lockstep.run_searches`'s protocol and algorithm
+    arguments (``ip`` first: its ``P_START`` is set per call)."""
+    from nb201_flat.search import kernels_lockstep as kl
 
-    nbr: IntArray
-    zc0: npt.NDArray[np.signedinteger[Any]]
-    n_need: IntArray
-    ent: IntArray
-    pos: IntArray
-    run: IntArray
-    runs: IntArray
-    z: IntArray
-    key: IntArray
-    rank: IntArray
-    sel: IntArray | None
-    first: IntArray | None
-    pinb: npt.NDArray[np.signedinteger[Any]] | None
+    space = data.space
+    size = space.size
+    ip = np.zeros(kl.P_LEN, dtype=np.int64)
+    fp = np.zeros(kl.F_LEN)
+    seeded = data.order is not None and data.counts is not None
+    if seeded:
+        assert data.order is not None and data.counts is not None
+        vt = np.take_along_axis(data.values, data.order, axis=0)
+        cnt = _as_i64(data.counts)
+    else:
+        vt = data.values[:1]
+        cnt = np.ones(size, dtype=np.int64)
+    vt = _f64(vt)
+    costs = np.zeros(size) if data.costs is None else data.costs
+    empty_2d = np.zeros((0, 0), dtype=np.int64)
+    empty = np.zeros(0, dtype=np.int64)
+    ip[kl.P_SIZE] = size
+    ip[kl.P_SEEDED] = seeded
+    ip[kl.P_HAS_COSTS] = data.costs is not None
+    ip[kl.P_HAS_BS] = data.budget_seconds is not None
+    fp[kl.F_BS] = 0.0 if data.budget_seconds is None else float(data.budget_seconds)
+    ip[kl.P_BQ] = -1 if data.budget_queries is None else int(data.budget_queries)
+    ip[kl.P_CACHE] = data.repeats == "cache"
+    ip[kl.P_HAS_CAND] = data.candidates is not None
+    cand = empty if data.candidates is None else _as_i64(data.candidates)
+    ip[kl.P_STALL] = 20 * size + 1000  # the memory's patience (algorithms._Memory.own)
+    obj = algorithm.objective
+    ip[kl.P_MEMORY] = obj is not None or isinstance(algorithm, LocalSearch)
+    nbi, nbc, fixed = empty_2d, empty, np.zeros(0)
+    if obj is not None:
+        nbi, nbc, ip[kl.P_AGG], fp[kl.F_Q] = _na_static(space, obj.neighbourhood)
+        ip[kl.P_HAS_OBJ] = 1
+        ip[kl.P_SELF] = obj.include_self
+        if not seeded:
+            fixed = _fixed_scores(data, obj)
+            ip[kl.P_FIXED] = 1
+    rea = isinstance(algorithm, RegularizedEvolution)
+    mut, nb1, nb1c = _space_static(space, rea)
+    if isinstance(algorithm, RegularizedEvolution):
+        ip[kl.P_KIND] = kl.KIND_REA
+        ip[kl.P_POP] = int(algorithm.population)
+        ip[kl.P_SAMPLE] = int(algorithm.sample_size)
+        ip[kl.P_NODE_EDGE] = algorithm.mutation == "node-then-edge"
+        ip[kl.P_NODES], ip[kl.P_OPS], ip[kl.P_EDGES] = space.n_nodes, space.n_ops, space.n_edges
+    else:
+        ip[kl.P_KIND] = kl.KIND_LS
+        ip[kl.P_FIRST] = algorithm.first_improvement
+    return [ip, fp, vt, cnt, _f64(costs), cand, mut, nb1, nb1c, nbi, nbc, fixed]
 
 
-class _Runs:
-    """The oracles, memories, NA look-ups and incumbents of all runs, as arrays.
-
-    A run's memory is one code per cell (``code``): -1 unseen, ``p`` looked up free with
-    stored seed ``p``, ``R + p`` paid with stored seed ``p`` (``R`` stored rows; one row
-    without stored seeds). ``vals[code, cell]`` is then the value the run knows.
-    """
-
-    def __init__(
-        self,
-        data: OracleData,
-        seed: int,
-        runs: list[int],
-        memory: bool,
-        objective: NeighbourObjective | None,
-        algo_words: int = 512,
-    ) -> None:
-        n = len(runs)
-        self.data = data
-        self.runs = runs
-        size = data.space.size
-        self.size = size
-        self.algo = _Stream(seed, runs, 0, width=algo_words)
-        self.seeded = data.order is not None and data.counts is not None
-        if self.seeded:
-            assert data.order is not None and data.counts is not None
-            vt: FloatArray = np.take_along_axis(data.values, data.order, axis=0)
-            self.cnt: IntArray = data.counts.astype(np.int64)
-        else:
-            vt = data.values[:1]
-            self.cnt = np.ones(size, dtype=np.int64)
-        self.cntf = np.maximum(self.cnt, 1).astype(np.float64)  # random() * counts, as the oracle
-        self.n_rows = int(vt.shape[0])
-        self.vals = np.concatenate((vt, vt)).ravel()  # free codes, then paid codes
-        self.alive = np.ones(n, dtype=bool)
-        self.queries = np.zeros(n, dtype=np.int64)
-        self.seconds = np.zeros(n, dtype=np.float64)
-        self.hits = np.zeros(n, dtype=np.int64)
-        self.stall = np.zeros(n, dtype=np.int64)
-        self.inc_idx = np.full(n, -1, dtype=np.int64)
-        self.inc_score = np.full(n, -np.inf)
-        self.changes: list[list[tuple[float, int, int]]] = [[] for _ in runs]
-        self.redo = np.zeros(n, dtype=bool)
-        self.memory = memory
-        self.cache = data.repeats == "cache"
-        self.code: npt.NDArray[np.signedinteger[Any]] | None = None
-        if memory or self.cache:
-            small = 2 * self.n_rows < 127  # codes up to 2 * rows - 1
-            self.code = np.full(n * size, -1, dtype=np.int8 if small else np.int16)
-        self.stall_limit = 20 * size + 1000
-        self.n_dom = size if data.candidates is None else len(data.candidates)
-        self.costs = data.costs
-        # NA look-ups: the neighbourhood, fixed scores on a single-row oracle, free counts,
-        # and each scored cell's batch of look-ups (run, length, costs) in time order
-        self.obj = objective
-        self.nbi: IntArray | None = None
-        self.fixed: FloatArray | None = None
-        if objective is not None:
-            nb = objective.neighbourhood.arrays(data.space)
-            self.nbi = nb.indices.astype(np.int32)
-            self.nbc: IntArray = nb.counts.astype(np.int64)
-            self.padded = bool((nb.counts != nb.width).any())
-            if not self.seeded:
-                from nb201_flat.search.vectorised import na_scores
-
-                self.fixed = na_scores(data, objective)
-            from nb201_flat.landscape.neighbourhood import _agg_level
-
-            self.agg, self.q = _agg_level(objective.neighbourhood)
-        self.free = np.zeros(n, dtype=np.int64)
-        self.batch_run: list[IntArray] = []
-        self.batch_len: list[IntArray] = []
-        self.batch_cost: list[FloatArray] = []
-        self.orc: _Words | None = None
-        if self.seeded:
-            # about the words a run draws: one per two charged cells, one per look-up (about
-            # half the neighbours of a charged cell are new to the run)
-            per = 1 + (0 if self.nbi is None else self.nbi.shape[1] // 2)
-            self.orc = _Words(seed, runs, min(_guess_queries(data) * per, 1 << 16))
-        self.scratch: npt.NDArray[np.int32] | None = None
-        self.inblock: npt.NDArray[np.signedinteger[Any]] | None = None
-
-    def sample(self, rows: IntArray) -> IntArray:
-        """``oracle.sample(rng)`` for each of ``rows``."""
-        draw = self.algo.bounded(rows, self.n_dom)
-        cand = self.data.candidates
-        return draw if cand is None else cand[draw].astype(np.int64)
-
-    def evaluate(
-        self, rows: IntArray, cells: IntArray, fx: FloatArray | None = None, first: bool = False
-    ) -> tuple[IntArray, BoolArray, FloatArray, BoolArray]:
-        """Score ``cells[k, :]`` in order in run ``rows[k]`` (``mem.score`` for an NA form,
-        the oracle's or memory's answer otherwise), as far as each run goes: until a refused
-        query or the memory's stall (the run ends), or, with ``first``, just past the first
-        score better than ``fx[k]``. Charges, memory, look-ups, streams and the incumbent are
-        committed up to there. Returns (cut, run ended, scores, better than ``fx``)."""
-        d = self.data
-        m, b = cells.shape
-        pos = np.arange(b)[None, :]
-        size = self.size
-        rs = rows[:, None] * size + cells
-        code0 = None
-        if self.code is not None:
-            code0 = self.code[rs]
-            known = code0 >= self.n_rows
-        else:
-            known = np.zeros((m, b), dtype=bool)
-        # a known cell: the memory's answer (a stall), or the oracle's cache (plain REA)
-        revisit = known if self.memory else np.zeros((m, b), dtype=bool)
-        fresh = ~known
-        cost = np.zeros((m, b)) if self.costs is None else np.where(fresh, self.costs[cells], 0.0)
-        # the loop adds one cost at a time to the run's running total: a sequential cumsum
-        if b == 1:
-            secs = self.seconds[rows][:, None] + cost
-            qs = self.queries[rows][:, None] + fresh
-        else:
-            secs = np.cumsum(np.concatenate((self.seconds[rows][:, None], cost), axis=1), axis=1)
-            secs = secs[:, 1:]
-            qs = self.queries[rows][:, None] + np.cumsum(fresh, axis=1)
-        stop = np.zeros((m, b), dtype=bool)
-        if d.budget_queries is not None:
-            stop |= qs > d.budget_queries
-        if d.budget_seconds is not None:
-            stop |= secs > d.budget_seconds
-        stop &= fresh
-        if self.memory:
-            # revisits in a row since the last paid cell (the memory's stall counter)
-            if b == 1:
-                run_len = self.stall[rows][:, None] + 1
-            else:
-                last_new = np.maximum.accumulate(np.where(fresh, pos, -1), axis=1)
-                stall0 = self.stall[rows][:, None] + pos + 1
-                run_len = np.where(last_new >= 0, pos - last_new, stall0)
-            stop |= revisit & (run_len > self.stall_limit)
-        if b == 1:
-            end = (~stop[:, 0]).astype(np.int64)
-        else:
-            end = np.where(stop.any(axis=1), stop.argmax(axis=1), b)
-        # own draws: a charged cell with a choice of stored seeds draws one (32-bit)
-        own = fresh & (self.cnt[cells] > 1) if self.seeded else None
-        lk: _Lookups | None = None
-        if self.nbi is not None:
-            lk = self._lookups(rows, cells)
-        n_need = None if lk is None else lk.n_need
-        # the oracle stream: own draw of each charged cell, then one double per look-up
-        pick_own = np.zeros((m, b), dtype=np.int64)
-        pf = None
-        rej = np.zeros((m, b), dtype=bool)
-        consumed = None
-        if self.orc is not None and own is not None:
-            orc = self.orc
-            hb0 = orc.hb[rows][:, None]
-            if b == 1:
-                opens = own & (hb0 < 0)
-            else:
-                t32 = np.cumsum(own, axis=1) - 1
-                opens = own & ((t32 + (hb0 >= 0)) % 2 == 0)
-            consumed = opens.astype(np.int64) if n_need is None else opens + n_need
-            done = consumed if b == 1 else np.cumsum(consumed, axis=1)
-            w0 = orc.w[rows][:, None]
-            before = w0 + done - consumed  # the word of position j's own opener
-            orc.ensure(int((w0[:, 0] + done[:, -1]).max()) + 1 if m and b else 0)
-            width = orc.raw.shape[1]
-            flat = orc.raw.ravel()
-            if b == 1:
-                word = np.where(opens, before, hb0)
-            else:
-                opener = np.maximum.accumulate(np.where(opens, before, -1), axis=1)
-                opener = np.where(opener >= 0, opener, hb0)
-                word = np.where(opens, before, opener)
-            raw32 = flat[rows[:, None] * width + np.maximum(word, 0)]
-            w32 = np.where(opens, raw32 & _M32, raw32 >> np.uint64(32))
-            drawn, rej = _lemire(w32, self.cnt[cells])
-            pick_own = np.where(own, drawn, 0)
-            rej &= own
-            if lk is not None:
-                # a look-up's double: the words after its cell's own draw, in neighbour order
-                wd = (before + opens).ravel()[lk.pos] + lk.rank
-                u = (flat[lk.runs * width + wd] >> np.uint64(11)).astype(np.float64) * 2.0**-53
-                pf = np.floor(u * self.cntf[lk.z]).astype(np.int64)
-        # scores
-        if self.fixed is not None:
-            f: FloatArray = self.fixed[cells]
-        else:
-            nr = self.n_rows
-            own_code = np.where(fresh, nr + pick_own, code0 if code0 is not None else 0)
-            own_v = self.vals[own_code * size + cells]
-            if self.nbi is None:
-                f = own_v
-            else:
-                assert lk is not None
-                # what each neighbour's value is to the run then: known before the block, or
-                # looked up in it (read from the entry that looked it up), or paid in it
-                zcode = lk.zc0.astype(np.int64).ravel()
-                if pf is not None:
-                    if lk.sel is None:
-                        zcode[lk.ent] = pf
-                    else:
-                        assert lk.sel is not None and lk.first is not None
-                        full = np.zeros(zcode.size, dtype=np.int64)
-                        full[lk.ent] = pf
-                        zcode[lk.sel] = full[lk.first]
-                # padding and cells paid in the block: any code (masked or replaced below)
-                np.maximum(zcode, 0, out=zcode)
-                w = lk.nbr.shape[2]
-                nv = self.vals[zcode * size + lk.nbr.ravel()]
-                if lk.pinb is not None:
-                    inb = np.flatnonzero((lk.pinb < pos[:, :, None]).ravel())
-                    nv[inb] = own_v.ravel()[inb // (b * w) * b + lk.pinb.ravel()[inb]]
-                nv = nv.reshape(m, b, w)
-                cnt: IntArray | int = self.nbc[cells].ravel() if self.padded else w
-                if self.obj is not None and self.obj.include_self:
-                    g = np.empty((m, b, w + 1))
-                    g[:, :, 0] = own_v
-                    g[:, :, 1:] = nv
-                    g = g.reshape(m * b, w + 1)
-                    cnt = cnt + 1
-                else:
-                    g = nv.reshape(m * b, w)
-                f = _aggregate(g, cnt, self.agg, self.q).reshape(m, b)
-        valid = pos < end[:, None]
-        clean = np.where(valid & ~np.isnan(f), f, -np.inf)
-        better = np.zeros((m, b), dtype=bool)
-        cut = end
-        ended = end < b
-        if fx is not None:
-            better = clean > fx[:, None]  # NaN fx: nothing is better, as in the loop
-            if first:
-                fb = np.where(better.any(axis=1), better.argmax(axis=1), b)
-                cut = np.minimum(end, fb + 1)
-                ended &= fb >= end
-            better &= pos < cut[:, None]
-        keep = pos < cut[:, None]
-        clean = np.where(keep, clean, -np.inf)
-        ar = np.arange(m)
-        last = np.maximum(cut - 1, 0)
-        has = cut > 0
-        # a rejected 32-bit draw (Lemire) before the cut: that run goes back to the loop
-        bad = (rej & keep).any(axis=1)
-        if bad.any():
-            self.redo[rows[bad]] = True
-            self.alive[rows[bad]] = False
-        # commit charges, streams, memory, look-ups and stall counters up to each run's cut
-        self.queries[rows] = np.where(has, qs[ar, last], self.queries[rows])
-        self.seconds[rows] = np.where(has, secs[ar, last], self.seconds[rows])
-        if self.cache and not self.memory:
-            self.hits[rows] += (known & keep).sum(axis=1)
-        if self.orc is not None and consumed is not None and own is not None:
-            orc = self.orc
-            ok = own & keep
-            if b == 1:
-                used = np.where(has, consumed[:, 0], 0)
-                any_own = ok[:, 0]
-                hb_new = np.where(opens[:, 0], word[:, 0], -1)
-            else:
-                used = np.where(has, np.cumsum(consumed, axis=1)[ar, last], 0)
-                any_own = ok.any(axis=1)
-                lo = np.where(any_own, b - 1 - np.argmax(ok[:, ::-1], axis=1), 0)
-                hb_new = np.where(opens[ar, lo], word[ar, lo], -1)
-            orc.hb[rows] = np.where(any_own, hb_new, orc.hb[rows])
-            orc.w[rows] += used
-        if lk is not None and lk.ent.size:
-            done_e = keep.ravel()[lk.pos]  # look-ups made before the cut
-            z_done = lk.z
-            keys = lk.key
-            pf_done = pf
-            if not done_e.all():
-                z_done, keys = z_done[done_e], keys[done_e]
-                pf_done = None if pf is None else pf[done_e]
-            assert self.code is not None
-            self.code[keys] = 0 if pf_done is None else pf_done
-            per = lk.n_need * keep
-            self.free[rows] += per.sum(axis=1)
-            bk, bj = np.nonzero(per)
-            if bk.size:
-                self.batch_run.append(rows[bk])
-                self.batch_len.append(per[bk, bj])
-                if self.costs is not None:
-                    self.batch_cost.append(self.costs[z_done])
-        if self.code is not None:
-            paid = fresh & keep
-            pr, pc = np.nonzero(paid)
-            self.code[rs[pr, pc]] = self.n_rows + pick_own[pr, pc]
-        if self.memory:
-            paid = fresh & keep
-            if b == 1:
-                self.stall[rows] = np.where(paid[:, 0], 0, self.stall[rows] + cut)
-            else:
-                any_paid = paid.any(axis=1)
-                last_paid = np.where(any_paid, b - 1 - np.argmax(paid[:, ::-1], axis=1), -1)
-                self.stall[rows] = np.where(any_paid, cut - 1 - last_paid, self.stall[rows] + cut)
-        dead = ended | bad
-        self.alive[rows[dead]] = False
-        # the incumbent: every scored cell offered in order (strictly better wins)
-        if b == 1:
-            before_best = self.inc_score[rows][:, None]
-        else:
-            run_best = np.concatenate((self.inc_score[rows][:, None], clean), axis=1)
-            before_best = np.maximum.accumulate(run_best, axis=1)[:, :-1]
-        imp_r, imp_c = np.nonzero(clean > before_best)
-        for k, j in zip(imp_r.tolist(), imp_c.tolist(), strict=True):
-            r = int(rows[k])
-            c = int(cells[k, j])
-            self.inc_score[r] = float(f[k, j])
-            if c != self.inc_idx[r]:
-                self.inc_idx[r] = c
-                self.changes[r].append((float(secs[k, j]), int(qs[k, j]), c))
-        return cut, ended | bad, f, better
-
-    def _lookups(self, rows: IntArray, cells: IntArray) -> _Lookups:
-        """The free look-ups the NA memory makes scoring ``cells[k, :]`` in order (if the run
-        goes that far)."""
-        assert self.nbi is not None and self.code is not None
-        b = cells.shape[1]
-        size = self.size
-        nbr = self.nbi[cells]
-        valid = nbr >= 0 if self.padded else None
-        if valid is not None:
-            nbr = np.where(valid, nbr, 0)
-        key = rows[:, None, None] * size + nbr
-        zc0 = self.code[key]
-        cand = zc0 < 0
-        if valid is not None:
-            cand &= valid
-        sel = firsts = None
-        pinb = None
-        if b > 1:
-            # a neighbour paid earlier in the block is not looked up; one looked up earlier
-            # in the block is not looked up again (and reads that look-up's value)
-            big = np.iinfo(np.int32).max
-            if self.scratch is None:
-                self.scratch = np.full(len(self.runs) * size, big, dtype=np.int32)
-                # block positions: small, so a smaller array for the random reads
-                small = np.int8 if b < 127 else np.int16
-                self.inblock = np.full(len(self.runs) * size, np.iinfo(small).max, dtype=small)
-            sc = self.scratch
-            ib = self.inblock
-            assert ib is not None
-            rs = rows[:, None] * size + cells
-            ib[rs] = np.broadcast_to(np.arange(b, dtype=ib.dtype), rs.shape)
-            pinb = ib[key]
-            ib[rs] = np.iinfo(ib.dtype).max
-            cand &= pinb > np.arange(b)[None, :, None]
-            sel = np.flatnonzero(cand.ravel())
-            ks = key.ravel()[sel]
-            np.minimum.at(sc, ks, sel.astype(np.int32))
-            firsts = sc[ks].astype(np.int64)
-            sc[ks] = big
-            need = np.zeros(cand.size, dtype=bool)
-            need[sel[firsts == sel]] = True
-            need = need.reshape(cand.shape)
-        else:
-            need = cand
-        n_need = need.sum(axis=2)
-        w = need.shape[2]
-        ent = np.flatnonzero(need.ravel())
-        pos = ent // w
-        nn = n_need.ravel()
-        rank = np.arange(ent.size) - (np.cumsum(nn) - nn)[pos]
-        run = pos // b
-        z = nbr.ravel()[ent]
-        return _Lookups(
-            nbr, zc0, n_need, ent, pos, run, rows[run], z, key.ravel()[ent], rank, sel, firsts, pinb
-        )
-
-    def free_seconds(self) -> FloatArray:
-        """Each run's free seconds: one ``costs[batch].sum()`` per scored cell, added in order
-        (as the oracle does), the same floats."""
-        n = len(self.runs)
-        if self.costs is None or not self.batch_run:
-            return np.zeros(n)
-        run = np.concatenate(self.batch_run)
-        length = np.concatenate(self.batch_len)
-        costs = np.concatenate(self.batch_cost)
-        starts = np.cumsum(length) - length
-        sums = np.empty(length.size)
-        # batches of one length summed as the rows of one block (a row sum is the oracle's
-        # 1-D sum), then added run by run in time order
-        for c in np.unique(length).tolist():
-            which = np.flatnonzero(length == c)
-            sums[which] = costs[starts[which][:, None] + np.arange(c)[None, :]].sum(axis=1)
-        order = np.argsort(run, kind="stable")
-        per = np.bincount(run, minlength=n)
-        first = np.cumsum(per) - per
-        rank = np.arange(run.size) - np.repeat(first, per)
-        mat = np.zeros((n, int(per.max()) + 1))
-        mat[run[order], 1 + rank] = sums[order]
-        out: FloatArray = np.cumsum(mat, axis=1)[:, -1]
-        return out
-
-    def records(self) -> list[RunRecord]:
-        free_s = self.free_seconds()
-        out = []
-        for k, run in enumerate(self.runs):
-            out.append(
-                RunRecord(
-                    run=run,
-                    best=int(self.inc_idx[k]),
-                    score=float(self.inc_score[k]),
-                    queries=int(self.queries[k]),
-                    seconds=float(self.seconds[k]),
-                    free_queries=int(self.free[k]),
-                    cache_hits=int(self.hits[k]),
-                    changes=tuple(self.changes[k]),
-                    free_seconds=float(free_s[k]),
-                )
-            )
-        return out
+def _f64(a: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    out: npt.NDArray[np.float64] = np.require(a, dtype=np.float64, requirements=["C", "W"])
+    return out
 
 
 def run_lockstep(
@@ -912,166 +435,102 @@ def run_lockstep(
         raise ValueError(f"{algorithm.label} has no lock-step form under this protocol")
     assert isinstance(algorithm, RegularizedEvolution | LocalSearch)
     todo = [int(r) for r in runs]
-    obj = algorithm.objective
-    memory = obj is not None or isinstance(algorithm, LocalSearch)
-    # the algorithm stream's words a run is likely to draw: a cycle's (REA), or a
-    # permutation's (about 1.3 words per neighbour) per block of new cells (LS)
-    queries = _guess_queries(data)
-    if isinstance(algorithm, RegularizedEvolution):
-        words = (int(algorithm.sample_size) + 3) * queries
-    else:
-        words = 2 * queries
-    words = min(words, 1 << 16)
-    # runs go in chunks whose arrays (a memory code and a scratch slot per cell and run, the
-    # streams' words) stay within about _CHUNK_BYTES; NB201's 500 runs are one chunk
-    per_run = 8 * words + (5 * data.space.size if memory else 0)
-    if data.order is not None:
-        per_run += 8 * min(queries * (1 if obj is None else 13), 1 << 16)
-    chunk = max(1, _CHUNK_BYTES // per_run)
-    recs: list[RunRecord] = []
-    for start in range(0, len(todo), chunk):
-        part = todo[start : start + chunk]
-        st = _Runs(data, seed, part, memory, obj, words)
-        if isinstance(algorithm, RegularizedEvolution):
-            _rea(st, algorithm)
-        else:
-            _ls(st, algorithm)
-        got = st.records()
-        for k in np.flatnonzero(st.redo).tolist():
-            got[k] = run_one(data, algorithm, seed, part[k])
-        recs += got
+    if not todo:
+        return []
+    if not _kernels_match_numpy():
+        log.warning(
+            "numpy %s draws otherwise than the compiled REA/LS kernels; running the loop",
+            np.__version__,
+        )
+        return [run_one(data, algorithm, seed, r) for r in todo]
+    key = tuple(todo)
+    return _run_kernel(data, algorithm, todo, _run_states(seed, key, 0), _run_states(seed, key, 1))
+
+
+@functools.lru_cache(maxsize=8)
+def _run_states(seed: int, runs: tuple[int, ...], stream: int) -> npt.NDArray[np.uint64]:
+    """:func:`_states`, kept: every cell of a grid runs the same runs of one seed (the
+    kernels only read the states)."""
+    return _states(seed, list(runs), stream)
+
+
+# room for the incumbent changes of a call (a few dozen a run); runs past it are run again
+_CHANGES_PER_RUN = 32
+_CHANGES_MIN = 1024
+
+
+def _run_kernel(
+    data: OracleData,
+    algorithm: RegularizedEvolution | LocalSearch,
+    runs: list[int],
+    algo_st: npt.NDArray[np.uint64],
+    orc_st: npt.NDArray[np.uint64],
+) -> list[RunRecord]:
+    """The records of ``runs`` whose algorithm and oracle streams start at the PCG64 states
+    ``algo_st`` and ``orc_st`` (one row ``(state hi, state lo, inc hi, inc lo)`` a run)."""
+    from nb201_flat.search import kernels_lockstep as kl
+
+    ip, fp, vt, cnt, costs, cand, mut, nb1, nb1c, nbi, nbc, fixed = _arguments(data, algorithm)
+    n = len(runs)
+    out_i = np.zeros((n, 5), dtype=np.int64)
+    out_f = np.zeros((n, 3))
+    cap = _CHANGES_PER_RUN * n + _CHANGES_MIN
+    parts: list[tuple[npt.NDArray[np.float64], IntArray, IntArray]] = []
+    start = 0
+    while start < n:
+        ch_s = np.empty(cap)
+        ch_q = np.empty(cap, dtype=np.int64)
+        ch_i = np.empty(cap, dtype=np.int64)
+        ip[kl.P_START] = start
+        stop = kl.run_searches(
+            ip,
+            fp,
+            vt,
+            cnt,
+            costs,
+            cand,
+            mut,
+            nb1,
+            nb1c,
+            nbi,
+            nbc,
+            fixed,
+            algo_st,
+            orc_st,
+            out_i,
+            out_f,
+            ch_s,
+            ch_q,
+            ch_i,
+        )
+        used = int(out_i[start:stop, 4].sum())
+        parts.append((ch_s[:used], ch_q[:used], ch_i[:used]))
+        start = stop
+        cap *= 4  # the rest did not fit: larger buffers for them
+    ch_sec = np.concatenate([p[0] for p in parts]).tolist()
+    ch_qs = np.concatenate([p[1] for p in parts]).tolist()
+    ch_idx = np.concatenate([p[2] for p in parts]).tolist()
+    changes = list(zip(ch_sec, ch_qs, ch_idx, strict=True))
+    ends = np.cumsum(out_i[:, 4]).tolist()
+    ints = out_i.tolist()
+    floats = out_f.tolist()
+    recs = []
+    lo = 0
+    for k, run in enumerate(runs):
+        best, queries, free, hits, _ = ints[k]
+        score, seconds, free_s = floats[k]
+        recs.append(
+            RunRecord(
+                run=run,
+                best=best,
+                score=score,
+                queries=queries,
+                seconds=seconds,
+                free_queries=free,
+                cache_hits=hits,
+                changes=tuple(changes[lo : ends[k]]),
+                free_seconds=free_s,
+            )
+        )
+        lo = ends[k]
     return recs
-
-
-def _lemire(words: npt_u64, n: IntArray | int) -> tuple[IntArray, BoolArray]:
-    """``integers(n)`` from one 32-bit word each (Lemire's multiply-shift), and whether that
-    word was rejected (numpy then draws again)."""
-    ne = np.maximum(np.asarray(n, dtype=np.uint64), np.uint64(1))
-    m = words * ne
-    out: IntArray = (m >> np.uint64(32)).astype(np.int64)
-    rej: BoolArray = (m & _M32) < (_TWO32 - ne) % ne
-    return out, rej
-
-
-def _fitness(st: _Runs, rows: IntArray, cells: IntArray) -> tuple[IntArray, IntArray, FloatArray]:
-    """One scored cell per run of ``rows``: the runs that got a score, their cells, scores."""
-    cut, _, f, _ = st.evaluate(rows, cells[:, None])
-    got = cut > 0
-    return rows[got], cells[got], f[got, 0]
-
-
-def _rea(st: _Runs, algo: RegularizedEvolution) -> None:
-    space = st.data.space
-    n = len(st.runs)
-    p, s = int(algo.population), int(algo.sample_size)
-    pop_c = np.zeros((n, p), dtype=np.int64)
-    pop_f = np.zeros((n, p), dtype=np.float64)
-    n_nodes, n_ops, n_edges = space.n_nodes, space.n_ops, space.n_edges
-    mut = _mutants(space).reshape(-1)
-    n_other = max(n_ops - 1, 1)
-    n_words = s + 3
-    for t in range(p):
-        rows = np.flatnonzero(st.alive)
-        if rows.size == 0:
-            return
-        got, c, f = _fitness(st, rows, st.sample(rows))
-        pop_c[got, t] = c
-        pop_f[got, t] = f
-    head = 0
-    while True:
-        rows = np.flatnonzero(st.alive)
-        if rows.size == 0:
-            return
-        # the cycle's draws from one gather of each run's next words: s tournament slots,
-        # the mutation's node and source edge (none when the node has one input) or edge,
-        # then the new op; a bound of 1 draws nothing, as numpy's integers()
-        words = st.algo.peek(rows, n_words)
-        col = 0
-        bad = np.zeros(rows.size, dtype=bool)
-        ar = np.arange(rows.size)
-        # the tournament: the first drawn member, replaced by each strictly fitter one (a NaN
-        # never replaces; a NaN first member stays): the first maximum, NaN as -inf, unless
-        # the first is NaN
-        if p > 1:
-            slots, rej = _lemire(words[:, :s], p)
-            bad |= rej.any(axis=1)
-            col = s
-            slots = (head + slots) % p
-        else:
-            slots = np.full((rows.size, s), head, dtype=np.int64)
-        cand_f = pop_f[rows[:, None], slots]
-        win = np.argmax(np.where(np.isnan(cand_f), -np.inf, cand_f), axis=1)
-        win[np.isnan(cand_f[:, 0])] = 0
-        best_c = pop_c[rows, slots[ar, win]]
-        at = np.full(rows.size, col, dtype=np.int64)
-        if algo.mutation == "node-then-edge":
-            node = np.ones(rows.size, dtype=np.int64)
-            if n_nodes - 1 > 1:
-                node, rej = _lemire(words[:, col], n_nodes - 1)
-                node += 1
-                bad |= rej
-                at += 1
-            src, rej = _lemire(words[ar, at], node)
-            drew = node > 1
-            bad |= rej & drew
-            src = np.where(drew, src, 0)
-            at += drew
-            e = node * (node - 1) // 2 + src
-        else:
-            e = np.zeros(rows.size, dtype=np.int64)
-            if n_edges > 1:
-                e, rej = _lemire(words[:, col], n_edges)
-                bad |= rej
-                at += 1
-        r = np.zeros(rows.size, dtype=np.int64)
-        if n_ops - 1 > 1:
-            r, rej = _lemire(words[ar, at], n_ops - 1)
-            bad |= rej
-            at += 1
-        st.algo.ptr[rows] += at
-        if bad.any():  # a Lemire rejection (about 2**-31 a draw): that run goes to the loop
-            st.redo[rows[bad]] = True
-            st.alive[rows[bad]] = False
-            keep = ~bad
-            rows, best_c, e, r = rows[keep], best_c[keep], e[keep], r[keep]
-            if rows.size == 0:
-                continue
-        cells = mut[(best_c * n_edges + e) * n_other + r]
-        got, c, f = _fitness(st, rows, cells)
-        pop_c[got, head] = c
-        pop_f[got, head] = f
-        head = (head + 1) % p
-
-
-def _ls(st: _Runs, algo: LocalSearch) -> None:
-    nb = st.data.space.neighbours(1)
-    width = int(nb.counts[0]) if nb.counts.size else 0
-    nbi = nb.indices.astype(np.int64)
-    n = len(st.runs)
-    x = np.full(n, -1, dtype=np.int64)
-    fx = np.full(n, np.nan)
-    restart = np.ones(n, dtype=bool)
-    while True:
-        rows = np.flatnonzero(st.alive & restart)
-        if rows.size:
-            got, c, f = _fitness(st, rows, st.sample(rows))
-            x[got], fx[got] = c, f
-            restart[got] = False
-        rows = np.flatnonzero(st.alive)
-        if rows.size == 0:
-            return
-        perm = st.algo.permutation(rows, width)
-        block = nbi[x[rows][:, None], perm]
-        _, ended, f, better = st.evaluate(rows, block, fx[rows], algo.first_improvement)
-        m = rows.size
-        # the move: the best neighbour better than x (first of equals), or the first better one
-        has_better = better.any(axis=1)
-        if algo.first_improvement:
-            pick = np.where(has_better, better.argmax(axis=1), 0)
-        else:
-            pick = np.argmax(np.where(better, f, -np.inf), axis=1)
-        go = ~ended & has_better
-        ar = np.arange(m)
-        x[rows[go]] = block[ar, pick][go]
-        fx[rows[go]] = f[ar, pick][go]
-        restart[rows[~ended & ~has_better]] = True

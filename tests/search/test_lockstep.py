@@ -38,18 +38,33 @@ def _same(data: OracleData, algo: SearchAlgorithm, runs: int, seed: int = 3) -> 
         assert a == b, (a, b)
 
 
+def _kernel_draws(seed: int, run: int, stream: int, ops: list[tuple[int, int]]) -> list[float]:
+    """The compiled generator's draws for a script (0: integers(n), 1: permutation(n))."""
+    from nb201_flat.search import kernels_lockstep as kl
+
+    g = np.zeros(kl._GEN, dtype=np.uint64)
+    g[:4] = ls._states(seed, [run], stream)[0]
+    out = np.zeros(sum(n if op == 1 else 1 for op, n in ops))
+    assert kl.draws(g, np.array(ops, dtype=np.int64).reshape(-1, 2), out) == out.size
+    return out.tolist()
+
+
 def test_stream_replay_matches_numpy() -> None:
-    # integers(n) for many bounds (1 draws nothing), and permutations, interleaved
-    st = ls._Stream(11, [0, 1, 2], 0, width=8)
+    # integers(n) for many bounds (1 draws nothing; 2**31 + 7 rejects about half the words),
+    # and permutations, interleaved, as the kernels draw them
     gens = [np.random.default_rng(np.random.SeedSequence(11, spawn_key=(r, 0))) for r in range(3)]
-    rows = np.arange(3)
+    ops: list[tuple[int, int]] = []
+    want: list[list[float]] = [[] for _ in gens]
     for n in (1, 2, 3, 5, 10, 24, 1000, 15625, 2**31 + 7, 1, 4):
-        got = st.bounded(rows, n)
-        assert got.tolist() == [int(g.integers(n)) for g in gens]
-        perm = st.permutation(rows, 7)
-        assert perm.tolist() == [g.permutation(7).tolist() for g in gens]
-    per_row = st.bounded(rows, np.array([1, 6, 3]))
-    assert per_row.tolist() == [int(g.integers(b)) for g, b in zip(gens, [1, 6, 3], strict=True)]
+        ops += [(0, n), (1, 7)]
+        for k, g in enumerate(gens):
+            want[k].append(float(g.integers(n)))
+            want[k] += [float(x) for x in g.permutation(7).tolist()]
+    per_row = [1, 6, 3]  # each run its own bound
+    for k, g in enumerate(gens):
+        got = _kernel_draws(11, k, 0, [*ops, (0, per_row[k])])
+        assert got == [*want[k], float(g.integers(per_row[k]))]
+    assert ls.replay_matches_numpy() and ls._kernels_match_numpy()
 
 
 def test_rea_500_runs_identical_under_nb201(nb201_like: Table) -> None:

@@ -4,13 +4,15 @@ change lists) must equal the loop's (:func:`run_one`) run for run."""
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import pytest
 
 from nb201_flat.search import LocalSearch, NeighbourObjective, RegularizedEvolution, vectorised
 from nb201_flat.search import lockstep as ls
-from nb201_flat.search.algorithms import SearchAlgorithm
-from nb201_flat.search.oracle import OracleData, seed_rows
+from nb201_flat.search.algorithms import Incumbent, SearchAlgorithm
+from nb201_flat.search.oracle import Oracle, OracleData, SearchEnded, seed_rows
 from nb201_flat.search.runner import RunRecord, run_one
 from nb201_flat.space import Space
 from nb201_flat.table import MetricKey
@@ -147,36 +149,84 @@ def test_many_runs_stored_seeds() -> None:
         _same(data, algo, 250, seed=2)
 
 
-def test_rejected_draws_go_to_the_loop(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Lemire's rejection (about 2**-31 a draw) is forced on some draws: those runs are re-run
-    # by the loop, the others stay in lock step; every record is still the loop's
-    real = ls._lemire
-    calls = {"n": 0}
+def _generator(row: np.ndarray) -> np.random.Generator:
+    """numpy's generator at a kernel state row ``(state hi, state lo, inc hi, inc lo)``."""
+    bits = np.random.PCG64()
+    bits.state = {
+        "bit_generator": "PCG64",
+        "state": {
+            "state": (int(row[0]) << 64) | int(row[1]),
+            "inc": (int(row[2]) << 64) | int(row[3]),
+        },
+        "has_uint32": 0,
+        "uinteger": 0,
+    }
+    return np.random.Generator(bits)
 
-    def flaky(words: np.ndarray, n: object) -> tuple[np.ndarray, np.ndarray]:
-        out, rej = real(words, n)  # type: ignore[arg-type]
-        calls["n"] += 1
-        if calls["n"] in (2, 3):  # a draw of the first run in these calls: rejected
-            rej = rej.copy()
-            rej[:1] = True
-        return out, rej
 
-    monkeypatch.setattr(ls, "_lemire", flaky)
-    redone: list[int] = []
-    real_one = ls.run_one
+def _loop_from(
+    data: OracleData, algo: SearchAlgorithm, run: int, a: np.ndarray, o: np.ndarray
+) -> RunRecord:
+    """run_one's record with the algorithm and oracle streams starting at states ``a``, ``o``."""
+    oracle = Oracle(data, _generator(o))
+    inc = Incumbent(oracle)
+    with contextlib.suppress(SearchEnded):
+        algo.search(oracle, _generator(a), inc)
+    return RunRecord(
+        run=run,
+        best=inc.index,
+        score=inc.score,
+        queries=oracle.queries,
+        seconds=oracle.seconds,
+        free_queries=oracle.free_queries,
+        cache_hits=oracle.cache_hits,
+        changes=tuple(inc.changes),
+        free_seconds=oracle.free_seconds,
+    )
 
-    def counted(data: OracleData, algo: SearchAlgorithm, seed: int, run: int) -> RunRecord:
-        redone.append(run)
-        return real_one(data, algo, seed, run)
 
-    monkeypatch.setattr(ls, "run_one", counted)
-    data = _oracle(MID, 1, budget_seconds=150.0)
-    for algo in (NA_FORMS[0], NA_FORMS[4], PLAIN[0]):
-        redone.clear()
-        calls["n"] = 0
-        fast = ls.run_lockstep(data, algo, 7, range(30))
-        assert 0 < len(redone) < 30
-        assert fast == [real_one(data, algo, 7, r) for r in range(30)]
+def _state_with_first_word(word: int, rng: np.random.Generator) -> list[int]:
+    """A PCG64 state whose first output is ``word``: choose the stepped state (its high half
+    at random, its low half so that XSL-RR gives ``word``), then step it back."""
+    m64 = (1 << 64) - 1
+    hi = int(rng.integers(1 << 62)) << 2 | 3
+    rot = hi >> 58
+    x = ((word << rot) | (word >> (64 - rot))) & m64 if rot else word
+    stepped = (hi << 64) | (x ^ hi)
+    inc = (int(rng.integers(1 << 62)) << 65) | (int(rng.integers(1 << 62)) << 1) | 1
+    mod = 1 << 128
+    state = ((stepped - inc) * pow(ls._PCG_MULT, -1, mod)) % mod
+    row = [state >> 64, state & m64, inc >> 64, inc & m64]
+    assert int(_generator(np.array(row, dtype=np.uint64)).bit_generator.random_raw()) == word
+    return row
+
+
+def test_rejected_draws_follow_numpy() -> None:
+    # Lemire's rejection (about 2**-31 a draw of a small bound) forced: streams whose first
+    # word's low half is 0, which integers(300) (sampling 300 candidates) and integers(3) (a
+    # cell's third stored seed) reject, drawing again; every record is still the loop's
+    data = _oracle(MID, 1, rows=3, budget_seconds=150.0, candidates=300)
+    assert data.counts is not None and data.candidates is not None
+    rng = np.random.default_rng(8)
+    n = 24
+    algo_st = np.array(
+        [_state_with_first_word(int(rng.integers(1, 1 << 32)) << 32, rng) for _ in range(n)],
+        dtype=np.uint64,
+    )
+    orc_st = np.array(
+        [_state_with_first_word(int(rng.integers(1, 1 << 32)) << 32, rng) for _ in range(n)],
+        dtype=np.uint64,
+    )
+    for row in algo_st:  # the first draw is rejected, as numpy's own generator does
+        assert (_generator(row).bit_generator.random_raw() & 0xFFFFFFFF) * 300 % 2**32 < 2**32 % 300
+    first = [int(data.candidates[_generator(row).integers(300)]) for row in algo_st]
+    assert (data.counts[first] == 3).sum() > 0  # their first query draws from three seeds
+    for algo in (NA_FORMS[0], NA_FORMS[4], PLAIN[0], PLAIN[2]):
+        assert isinstance(algo, RegularizedEvolution | LocalSearch)
+        fast = ls._run_kernel(data, algo, list(range(n)), algo_st, orc_st)
+        loop = [_loop_from(data, algo, r, algo_st[r], orc_st[r]) for r in range(n)]
+        assert sum(r.queries for r in loop) > n
+        assert fast == loop
 
 
 def test_batched_dispatch_covers_stored_seeds() -> None:
@@ -189,41 +239,64 @@ def test_batched_dispatch_covers_stored_seeds() -> None:
 
 
 def test_words_follow_numpy_mixed_draws() -> None:
-    # the oracle stream's words, read as the engine reads them: 32-bit draws take halves of a
+    # the oracle stream's words, read as the kernels read them: 32-bit draws take halves of a
     # word (low first) and a double takes a whole word, leaving a buffered half in place
-    words = ls._Words(5, [0, 1], 16)
-    gens = [np.random.default_rng(np.random.SeedSequence(5, spawn_key=(r, 1))) for r in (0, 1)]
-    raw = words.raw
-    for k, g in enumerate(gens):
+    from nb201_flat.search import kernels_lockstep as kl
+
+    for r in (0, 1):
+        key = np.random.SeedSequence(5, spawn_key=(r, 1))
+        raw = np.random.PCG64(key).random_raw(4)
+        g = np.random.default_rng(key)
         a = int(g.integers(3))
         u = float(g.random())
         b = int(g.integers(3))
         c = int(g.integers(3))
-        w = [int(x) for x in raw[k, :4]]
+        w = [int(x) for x in raw]
         assert a == ((w[0] & 0xFFFFFFFF) * 3) >> 32
         assert u == (w[1] >> 11) * 2.0**-53
         assert b == ((w[0] >> 32) * 3) >> 32
         assert c == ((w[2] & 0xFFFFFFFF) * 3) >> 32
+        gen = np.zeros(kl._GEN, dtype=np.uint64)
+        gen[:4] = ls._states(5, [r], 1)[0]
+        out = np.zeros(4)
+        kl.draws(gen, np.array([[0, 3], [2, 0], [0, 3], [0, 3]], dtype=np.int64), out)
+        assert out.tolist() == [a, u, b, c]
 
 
-def test_runs_in_several_chunks_are_the_same_runs(monkeypatch: pytest.MonkeyPatch) -> None:
-    # a large space (or many runs) goes in chunks of runs; each chunk keeps its runs' streams
-    monkeypatch.setattr(ls, "_CHUNK_BYTES", 200_000)  # a few runs per chunk on MID
+def test_runs_in_several_parts_are_the_same_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    # runs split between calls (as the runner's processes split them), and change buffers
+    # too small for a call (its later runs are run again with larger ones): the same runs
     data = _oracle(MID, 2, budget_seconds=100.0)
     for algo in (NA_FORMS[0], NA_FORMS[5], PLAIN[0], PLAIN[2]):
-        _same(data, algo, 23)
+        whole = ls.run_lockstep(data, algo, 7, range(23))
+        assert ls.run_lockstep(data, algo, 7, [5, 6, 22]) == [whole[5], whole[6], whole[22]]
+        assert ls.run_lockstep(data, algo, 7, range(9, 23)) == whole[9:]
+    monkeypatch.setattr(ls, "_CHANGES_PER_RUN", 0)
+    monkeypatch.setattr(ls, "_CHANGES_MIN", 3)  # fewer than one run's changes
+    for algo in (NA_FORMS[0], NA_FORMS[5], PLAIN[0], PLAIN[2]):
+        loop = _same(data, algo, 23)
+        assert max(len(r.changes) for r in loop) > 3
 
 
 def test_permutations_follow_numpy() -> None:
-    # windowed Fisher-Yates (and the word-by-word fallback past 256), interleaved with draws
+    # Fisher-Yates with bit-mask rejection (past 256 too), interleaved with bounded draws
     runs = list(range(6))
-    st = ls._Stream(3, runs, 0, width=8)
     gens = [np.random.default_rng(np.random.SeedSequence(3, spawn_key=(r, 0))) for r in runs]
-    rows = np.arange(len(runs))
+    ops: list[tuple[int, int]] = []
+    want: list[list[float]] = [[] for _ in runs]
     for n in (24, 2, 1, 300, 24, 17, 5, 24):
-        got = st.permutation(rows, n)
-        assert got.tolist() == [g.permutation(n).tolist() for g in gens]
-        assert st.bounded(rows, 7).tolist() == [int(g.integers(7)) for g in gens]
-    sub = np.array([1, 4])  # some runs only: the others' streams stay where they are
-    assert st.permutation(sub, 24).tolist() == [gens[k].permutation(24).tolist() for k in (1, 4)]
-    assert st.bounded(rows, 9).tolist() == [int(g.integers(9)) for g in gens]
+        ops += [(1, n), (0, 7)]
+        for k, g in enumerate(gens):
+            want[k] += [float(x) for x in g.permutation(n).tolist()]
+            want[k].append(float(g.integers(7)))
+    from nb201_flat.search import kernels_lockstep as kl
+
+    for k in runs:
+        gen = np.zeros(kl._GEN, dtype=np.uint64)
+        gen[:4] = ls._states(3, [k], 0)[0]
+        out = np.zeros(len(want[k]))
+        assert kl.draws(gen, np.array(ops, dtype=np.int64), out) == out.size
+        assert out.tolist() == want[k]
+    # one run's draws leave the others' streams where they are: each run has its own state
+    states = ls._states(3, runs, 0)
+    assert states.tolist() == [ls._states(3, [k], 0)[0].tolist() for k in runs]

@@ -1,0 +1,608 @@
+"""Compiled per-run loops of regularised evolution and local search, with numpy's streams.
+
+:func:`run_searches` runs REA or LS (plain or NA with free neighbours) one run after another,
+each exactly as :func:`~nb201_flat.search.runner.run_one` runs it: the same oracle (budgets,
+cache, stored seeds), the same memory (paid values, free look-ups, the stall counter), the
+same incumbent. Each run's two streams are PCG64 generators stepped here, from the states
+``SeedSequence(seed, spawn_key=(r, 0))`` and ``(r, 1)`` give (numpy 2.4's
+``numpy/random/src/pcg64/pcg64.h``: a 128-bit LCG, stepped, then the XSL-RR output of the new
+state), and consumed as numpy's ``Generator`` consumes them (numpy 2.4's
+``distributions.c``, ``_bounded_integers.pyx``, ``_generator.pyx``; held to numpy at run time
+by :func:`~nb201_flat.search.lockstep._kernels_match_numpy`): a 32-bit draw takes the high
+half of a buffered word if there is one, else the low half of the next word (buffering its
+high half); ``integers(n)`` is Lemire's multiply-shift with rejection on 32-bit draws and
+draws nothing for ``n == 1``; ``permutation(n)`` is a Fisher-Yates shuffle from the top, each
+partner drawn by bit-mask rejection on 32-bit draws; ``random()`` takes a whole word,
+``(w >> 11) * 2**-53``.
+
+Float sums follow numpy's: a free look-up's seconds are ``costs[batch].sum()`` (numpy's
+pairwise summation, :func:`pairwise_sum`), added to the run's total in turn; the NA mean is
+the landscape's row sum over the members (absent ones as 0.0) divided by the count.
+
+Kernels take fixed dtypes (int64, float64, uint64 arrays; Python ints and floats), so each
+compiles once (:func:`warm_up`). This module imports numba: import it lazily.
+
+Examples
+--------
+>>> import numpy as np
+>>> a = np.linspace(0.1, 3.0, 300)
+>>> pairwise_sum(a, 0, 300) == float(a.sum())
+True
+>>> g = np.zeros(_GEN, dtype=np.uint64)  # a generator (state, inc) = (0, 1)
+>>> g[3] = 1
+>>> bits = np.random.PCG64()
+>>> bits.state = {"bit_generator": "PCG64", "state": {"state": 0, "inc": 1},
+...               "has_uint32": 0, "uinteger": 0}
+>>> int(bounded(g, 10)) == int(np.random.Generator(bits).integers(10))
+True
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import numpy.typing as npt
+
+from nb201_flat.jit import kernel
+
+_M32 = np.uint64(0xFFFFFFFF)
+_TWO32 = np.uint64(1 << 32)
+_S11 = np.uint64(11)
+_S32 = np.uint64(32)
+_S58 = np.uint64(58)
+_S63 = np.uint64(63)
+_S64 = np.uint64(64)
+_ONE = np.uint64(1)
+_ZERO = np.uint64(0)
+# PCG64's multiplier (numpy pcg64.h PCG_DEFAULT_MULTIPLIER_128), as two 64-bit halves
+_MUL_HI = np.uint64(0x2360ED051FC65DA4)
+_MUL_LO = np.uint64(0x4385DF649FCCF645)
+_DOUBLE = 1.0 / 9007199254740992.0  # 2**-53
+
+# a generator: [state high, state low, inc high, inc low, has a buffered half, that half]
+_GEN = 6
+
+# the integer and float parameters of :func:`run_searches`, by position
+P_SIZE, P_SEEDED, P_HAS_COSTS, P_HAS_BS, P_BQ, P_CACHE, P_KIND, P_POP, P_SAMPLE = range(9)
+P_NODE_EDGE, P_NODES, P_OPS, P_EDGES, P_FIRST, P_HAS_OBJ, P_SELF, P_AGG = range(9, 17)
+P_FIXED, P_MEMORY, P_STALL, P_START, P_HAS_CAND, P_LEN = 17, 18, 19, 20, 21, 22
+F_BS, F_Q, F_LEN = 0, 1, 2
+KIND_REA, KIND_LS = 0, 1
+AGG_MEAN, AGG_MIN, AGG_QUANTILE = 0, 1, 2
+
+
+@kernel
+def _mulhi(a: np.uint64, b: np.uint64) -> np.uint64:
+    """The high 64 bits of the 128-bit product ``a * b``."""
+    a_lo = a & _M32
+    a_hi = a >> _S32
+    b_lo = b & _M32
+    b_hi = b >> _S32
+    p0 = a_lo * b_lo
+    p1 = a_lo * b_hi
+    p2 = a_hi * b_lo
+    mid = (p0 >> _S32) + (p1 & _M32) + (p2 & _M32)
+    return a_hi * b_hi + (p1 >> _S32) + (p2 >> _S32) + (mid >> _S32)
+
+
+@kernel
+def next64(g: npt.NDArray[np.uint64]) -> np.uint64:
+    """PCG64's next output: step the 128-bit state, then XSL-RR of the new state."""
+    hi, lo = g[0], g[1]
+    new_lo = lo * _MUL_LO
+    new_hi = _mulhi(lo, _MUL_LO) + lo * _MUL_HI + hi * _MUL_LO
+    out_lo = new_lo + g[3]
+    carry = _ONE if out_lo < new_lo else _ZERO
+    out_hi = new_hi + g[2] + carry
+    g[0] = out_hi
+    g[1] = out_lo
+    x = out_hi ^ out_lo
+    rot = out_hi >> _S58
+    return np.uint64((x >> rot) | (x << ((_S64 - rot) & _S63)))
+
+
+@kernel
+def next32(g: npt.NDArray[np.uint64]) -> np.uint64:
+    """numpy's 32-bit draw: a buffered high half, else the low half of a new word."""
+    if g[4] != _ZERO:
+        g[4] = _ZERO
+        return np.uint64(g[5])
+    w = next64(g)
+    g[4] = _ONE
+    g[5] = w >> _S32
+    return w & _M32
+
+
+@kernel
+def next_double(g: npt.NDArray[np.uint64]) -> float:
+    """numpy's ``random()``: a whole word; a buffered half stays where it is."""
+    return float(next64(g) >> _S11) * _DOUBLE
+
+
+@kernel
+def bounded(g: npt.NDArray[np.uint64], n: int) -> np.int64:
+    """numpy's ``integers(n)`` for ``1 <= n < 2**32``: Lemire's method, no draw for ``n == 1``."""
+    if n <= 1:
+        return np.int64(0)
+    ne = np.uint64(n)
+    m = next32(g) * ne
+    left = m & _M32
+    if left < ne:
+        thr = (_TWO32 - ne) % ne
+        while left < thr:
+            m = next32(g) * ne
+            left = m & _M32
+    return np.int64(m >> _S32)
+
+
+@kernel
+def interval(g: npt.NDArray[np.uint64], top: int) -> np.int64:
+    """numpy's ``random_interval(top)`` for ``top < 2**32``: bit-mask rejection."""
+    if top == 0:
+        return np.int64(0)
+    t = np.uint64(top)
+    mask = t
+    mask |= mask >> np.uint64(1)
+    mask |= mask >> np.uint64(2)
+    mask |= mask >> np.uint64(4)
+    mask |= mask >> np.uint64(8)
+    mask |= mask >> np.uint64(16)
+    mask |= mask >> _S32
+    v = next32(g) & mask
+    while v > t:
+        v = next32(g) & mask
+    return np.int64(v)
+
+
+@kernel
+def permutation(g: npt.NDArray[np.uint64], n: int, out: npt.NDArray[np.int64]) -> None:
+    """numpy's ``permutation(n)`` into ``out[:n]``."""
+    for i in range(n):
+        out[i] = i
+    for i in range(n - 1, 0, -1):
+        j = interval(g, i)
+        hold = out[j]
+        out[j] = out[i]
+        out[i] = hold
+
+
+@kernel
+def _pairwise_block(a: npt.NDArray[np.float64], lo: int, n: int) -> float:
+    """numpy's pairwise sum of ``a[lo:lo + n]`` for ``n <= 128``: sequential below 8, else
+    eight accumulators over blocks of eight, combined as a tree, then the rest in turn."""
+    if n < 8:
+        res = 0.0
+        for i in range(lo, lo + n):
+            res += a[i]
+        return float(res)
+    r0, r1, r2, r3 = a[lo], a[lo + 1], a[lo + 2], a[lo + 3]
+    r4, r5, r6, r7 = a[lo + 4], a[lo + 5], a[lo + 6], a[lo + 7]
+    i = 8
+    stop = n - n % 8
+    while i < stop:
+        r0 += a[lo + i]
+        r1 += a[lo + i + 1]
+        r2 += a[lo + i + 2]
+        r3 += a[lo + i + 3]
+        r4 += a[lo + i + 4]
+        r5 += a[lo + i + 5]
+        r6 += a[lo + i + 6]
+        r7 += a[lo + i + 7]
+        i += 8
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < n:
+        res += a[lo + i]
+        i += 1
+    return float(res)
+
+
+@kernel
+def pairwise_sum(a: npt.NDArray[np.float64], lo: int, n: int) -> float:
+    """numpy's ``a[lo:lo + n].sum()`` (``pairwise_sum`` of numpy's ``loops_utils.h``), the
+    same float: above 128 entries, the halves (the first a multiple of 8) summed apart.
+
+    numba's disk cache does not take recursive functions: the split is walked with a stack.
+    """
+    if n <= 128:
+        return _pairwise_block(a, lo, n)
+    # a node (lo, n, stage): stage 0 pushes its left half, 1 its right, 2 adds the two
+    st_lo = np.empty(128, dtype=np.int64)
+    st_n = np.empty(128, dtype=np.int64)
+    st_stage = np.zeros(128, dtype=np.int64)
+    vals = np.empty(128)
+    sp = 1
+    vp = 0
+    st_lo[0] = lo
+    st_n[0] = n
+    st_stage[0] = 0
+    while sp > 0:
+        top = sp - 1
+        m = st_n[top]
+        if m <= 128:
+            vals[vp] = _pairwise_block(a, st_lo[top], m)
+            vp += 1
+            sp -= 1
+            continue
+        half = m // 2
+        half -= half % 8
+        stage = st_stage[top]
+        if stage == 2:
+            vals[vp - 2] = vals[vp - 2] + vals[vp - 1]
+            vp -= 1
+            sp -= 1
+            continue
+        st_stage[top] = stage + 1
+        if stage == 0:
+            st_lo[sp] = st_lo[top]
+            st_n[sp] = half
+        else:
+            st_lo[sp] = st_lo[top] + half
+            st_n[sp] = m - half
+        st_stage[sp] = 0
+        sp += 1
+    return float(vals[0])
+
+
+@kernel
+def aggregate(
+    g: npt.NDArray[np.float64], m: int, agg: int, q: float, tmp: npt.NDArray[np.float64]
+) -> float:
+    """The landscape's aggregate of ``g[:m]`` (NaN omitted; NaN when none is left), the
+    floats of :func:`~nb201_flat.landscape.neighbourhood.aggregate_members`."""
+    n = 0
+    for t in range(m):
+        if not math.isnan(g[t]):
+            n += 1
+    if n == 0:
+        return math.nan
+    if agg == AGG_MEAN:
+        if n == m:
+            return pairwise_sum(g, 0, m) / float(n)
+        for t in range(m):
+            tmp[t] = 0.0 if math.isnan(g[t]) else g[t]
+        return pairwise_sum(tmp, 0, m) / float(n)
+    if agg == AGG_MIN:
+        best = math.inf
+        for t in range(m):
+            if g[t] < best:
+                best = g[t]
+        return best
+    k = 0
+    for t in range(m):
+        if not math.isnan(g[t]):
+            tmp[k] = g[t]
+            k += 1
+    s = np.sort(tmp[:n])
+    pos = q * float(n - 1)
+    low = math.floor(pos)
+    high = min(low + 1, n - 1)
+    a, b = s[low], s[high]
+    frac = pos - float(low)
+    diff = b - a
+    if frac >= 0.5:
+        return float(b - diff * (1.0 - frac))
+    return float(a + diff * frac)
+
+
+@kernel
+def run_searches(
+    ip: npt.NDArray[np.int64],
+    fp: npt.NDArray[np.float64],
+    vt: npt.NDArray[np.float64],
+    cnt: npt.NDArray[np.int64],
+    costs: npt.NDArray[np.float64],
+    cand: npt.NDArray[np.int64],
+    mut: npt.NDArray[np.int64],
+    nb1: npt.NDArray[np.int64],
+    nb1c: npt.NDArray[np.int64],
+    nbi: npt.NDArray[np.int64],
+    nbc: npt.NDArray[np.int64],
+    fixed: npt.NDArray[np.float64],
+    algo_st: npt.NDArray[np.uint64],
+    orc_st: npt.NDArray[np.uint64],
+    out_i: npt.NDArray[np.int64],
+    out_f: npt.NDArray[np.float64],
+    ch_s: npt.NDArray[np.float64],
+    ch_q: npt.NDArray[np.int64],
+    ch_i: npt.NDArray[np.int64],
+) -> int:
+    """Runs ``ip[P_START]..`` of REA or LS (``ip[P_KIND]``), one after another, each as
+    ``run_one`` runs it.
+
+    ``algo_st``/``orc_st``: each run's PCG64 ``(state hi, state lo, inc hi, inc lo)`` of its
+    algorithm and oracle streams. Per run ``k``: ``out_i[k]`` = (best, queries, free
+    look-ups, cache hits, changes), ``out_f[k]`` = (score, seconds, free seconds); the
+    changes ``(seconds, queries, cell)`` go to ``ch_*`` run after run. Returns the first run
+    not done (its changes did not fit: call again from there with larger buffers), or the
+    number of runs.
+
+    One loop a run, with the run's counters in local variables (no calls that take arrays
+    on the hot path: numba counts references to every array argument of a call): each turn
+    picks the next cell the algorithm scores (REA: a sample while the population fills, else
+    the tournament winner's mutant; LS: a restart's sample, else the next neighbour of the
+    shuffled block), scores it (the oracle, the memory, the NA look-ups), offers it to the
+    incumbent, and hands the score back to the algorithm.
+    """
+    n_runs = algo_st.shape[0]
+    size = ip[P_SIZE]
+    seeded = ip[P_SEEDED] != 0
+    has_costs = ip[P_HAS_COSTS] != 0
+    has_bs = ip[P_HAS_BS] != 0
+    bs = fp[F_BS]
+    bq = ip[P_BQ]
+    cache = ip[P_CACHE] != 0
+    rea = ip[P_KIND] == KIND_REA
+    pop = ip[P_POP]
+    n_sample = ip[P_SAMPLE]
+    node_edge = ip[P_NODE_EDGE] != 0
+    n_nodes, n_ops, n_edges = ip[P_NODES], ip[P_OPS], ip[P_EDGES]
+    n_other = n_ops - 1
+    first = ip[P_FIRST] != 0
+    has_obj = ip[P_HAS_OBJ] != 0
+    with_self = ip[P_SELF] != 0
+    agg = ip[P_AGG]
+    q = fp[F_Q]
+    use_fixed = ip[P_FIXED] != 0
+    memory = ip[P_MEMORY] != 0
+    stall_limit = ip[P_STALL]
+    has_cand = ip[P_HAS_CAND] != 0
+    n_dom = cand.shape[0] if has_cand else size
+    # what run k knows of a cell: stamp 2k + 1 paid (or, without a memory, in the oracle's
+    # cache), 2k looked up free, less: nothing; ``known`` holds the value (a paid one replaces
+    # a look-up's, as the memory reads paid values first)
+    stamp = np.full(size, -1, dtype=np.int32)
+    known = np.empty(size)
+    width = max(nbi.shape[1], nb1.shape[1]) + 1
+    buf = np.empty(width, dtype=np.int64)
+    g = np.empty(width)
+    tmp = np.empty(width)
+    perm = np.empty(width, dtype=np.int64)
+    pop_c = np.zeros(max(pop, 1), dtype=np.int64)
+    pop_f = np.zeros(max(pop, 1))
+    ag = np.zeros(_GEN, dtype=np.uint64)
+    og = np.zeros(_GEN, dtype=np.uint64)
+    cap = ch_s.shape[0]
+    chp = 0
+    for k in range(ip[P_START], n_runs):
+        for t in range(4):
+            ag[t] = algo_st[k, t]
+            og[t] = orc_st[k, t]
+        ag[4] = ag[5] = og[4] = og[5] = _ZERO
+        queries = 0
+        seconds = 0.0
+        free = 0
+        free_s = 0.0
+        hits = 0
+        stall = 0
+        inc_idx = -1
+        inc_score = -math.inf
+        start = chp
+        full = False
+        tag = k
+        filled = 0  # REA: members so far, then the oldest's slot
+        head = 0
+        x = -1  # LS: the current cell, its score, and the block of its shuffled neighbours
+        fx = 0.0
+        in_block = False
+        t_blk = 0
+        n_blk = 0
+        best_y = -1
+        best_f = 0.0
+        while True:
+            # the cell the algorithm scores next
+            if rea and filled >= pop:
+                # the tournament: the first drawn member, replaced by each strictly fitter one
+                best_i = -1
+                top = -math.inf
+                for _ in range(n_sample):
+                    slot = (head + bounded(ag, pop)) % pop
+                    if best_i < 0 or pop_f[slot] > top:
+                        best_i = pop_c[slot]
+                        top = pop_f[slot]
+                # the mutation: node 1..n-1 then one of its input edges (or an edge), then
+                # another op
+                if node_edge:
+                    node = 1 + bounded(ag, n_nodes - 1)
+                    e = node * (node - 1) // 2 + bounded(ag, int(node))
+                else:
+                    e = bounded(ag, n_edges)
+                r = bounded(ag, n_other)
+                cell = mut[(best_i * n_edges + e) * n_other + r]
+            elif not rea and in_block:
+                cell = nb1[x, perm[t_blk]]
+            else:
+                d = bounded(ag, n_dom)
+                cell = cand[d] if has_cand else d
+            # its value: the memory's, the cache's, or a charged query (refused: the end)
+            paid = 2 * tag + 1
+            if memory and stamp[cell] == paid:
+                stall += 1
+                if stall > stall_limit:
+                    break  # the memory's stall: the search only revisits known cells
+                own = known[cell]
+            elif cache and not memory and stamp[cell] == paid:
+                hits += 1
+                own = known[cell]
+            else:
+                cost = costs[cell] if has_costs else 0.0
+                if (bq >= 0 and queries + 1 > bq) or (has_bs and seconds + cost > bs):
+                    break
+                queries += 1
+                seconds += cost
+                row = 0
+                if seeded and cnt[cell] > 1:
+                    row = int(bounded(og, cnt[cell]))
+                own = vt[row, cell]
+                if memory or cache:
+                    known[cell] = own
+                    stamp[cell] = paid
+                stall = 0
+            f = own
+            if has_obj:
+                # free look-ups of the neighbours neither paid nor looked up, in order
+                c = nbc[cell]
+                nn = 0
+                for t in range(c):
+                    j = nbi[cell, t]
+                    if stamp[j] < 2 * tag:
+                        buf[nn] = j
+                        nn += 1
+                if nn:
+                    free += nn
+                    if has_costs:
+                        for t in range(nn):
+                            tmp[t] = costs[buf[t]]
+                        free_s += pairwise_sum(tmp, 0, nn)
+                    for t in range(nn):
+                        j = buf[t]
+                        row = 0
+                        if seeded:
+                            u = next_double(og)
+                            row = math.floor(u * float(max(cnt[j], 1)))
+                        known[j] = vt[row, j]
+                        stamp[j] = 2 * tag
+                if use_fixed:
+                    f = fixed[cell]
+                else:
+                    m = 0
+                    if with_self:
+                        g[0] = own
+                        m = 1
+                    for t in range(c):
+                        g[m] = known[nbi[cell, t]]
+                        m += 1
+                    f = aggregate(g, m, agg, q, tmp)
+            # the incumbent
+            if f > inc_score:
+                inc_score = f
+                if cell != inc_idx:
+                    inc_idx = cell
+                    if chp >= cap:
+                        full = True
+                        break
+                    ch_s[chp] = seconds
+                    ch_q[chp] = queries
+                    ch_i[chp] = cell
+                    chp += 1
+            # the algorithm takes the score
+            if rea:
+                if filled < pop:
+                    pop_c[filled] = cell
+                    pop_f[filled] = f
+                    filled += 1
+                else:
+                    pop_c[head] = cell
+                    pop_f[head] = f
+                    head = (head + 1) % pop
+                continue
+            move = False
+            if not in_block:
+                x = cell
+                fx = f
+                move = True
+            else:
+                t_blk += 1
+                done = t_blk >= n_blk
+                if f > best_f:
+                    best_y = cell
+                    best_f = f
+                    done = done or first
+                if done:
+                    if best_y < 0:
+                        in_block = False  # a local optimum: restart
+                    else:
+                        x = best_y
+                        fx = best_f
+                        move = True
+            if move:
+                n_blk = nb1c[x]
+                permutation(ag, n_blk, perm)
+                t_blk = 0
+                best_y = -1
+                best_f = fx
+                in_block = n_blk > 0
+        if full:
+            return k
+        out_i[k, 0] = inc_idx
+        out_i[k, 1] = queries
+        out_i[k, 2] = free
+        out_i[k, 3] = hits
+        out_i[k, 4] = chp - start
+        out_f[k, 0] = inc_score
+        out_f[k, 1] = seconds
+        out_f[k, 2] = free_s
+    return int(n_runs)
+
+
+@kernel
+def draws(
+    g: npt.NDArray[np.uint64], ops: npt.NDArray[np.int64], out: npt.NDArray[np.float64]
+) -> int:
+    """A script of draws from generator ``g`` (the guard's and the tests' view of the
+    streams): ``ops[t] = (0, n)`` ``integers(n)``, ``(1, n)`` ``permutation(n)``, ``(2, 0)``
+    ``random()``; results appended to ``out`` (as floats). Returns how many were written."""
+    at = 0
+    top = 1
+    for t in range(ops.shape[0]):
+        top = max(top, ops[t, 1])
+    perm = np.empty(top, dtype=np.int64)
+    for t in range(ops.shape[0]):
+        op, n = ops[t, 0], ops[t, 1]
+        if op == 0:
+            out[at] = float(bounded(g, n))
+            at += 1
+        elif op == 1:
+            permutation(g, n, perm)
+            for j in range(n):
+                out[at + j] = float(perm[j])
+            at += n
+        else:
+            out[at] = next_double(g)
+            at += 1
+    return at
+
+
+def warm_up() -> None:
+    """Load (or, on a cold cache, compile) every kernel of this module, on tiny inputs of the
+    production dtypes."""
+    gen = np.zeros(_GEN, dtype=np.uint64)
+    gen[3] = np.uint64(1)
+    draws(gen, np.array([[0, 3], [1, 3], [2, 0]], dtype=np.int64), np.zeros(8))
+    pairwise_sum(np.ones(3), 0, 3)
+    aggregate(np.ones(3), 3, AGG_MEAN, 0.5, np.empty(3))
+    size = 2
+    ip = np.zeros(P_LEN, dtype=np.int64)
+    ip[P_SIZE] = size
+    ip[P_BQ] = 2
+    ip[P_POP] = ip[P_SAMPLE] = 1
+    ip[P_NODES], ip[P_OPS], ip[P_EDGES] = 2, 2, 1
+    ip[P_STALL] = 10
+    fp = np.zeros(F_LEN)
+    i64 = np.zeros(size, dtype=np.int64)
+    nb = np.array([[1], [0]], dtype=np.int64)
+    states = np.ones((1, 4), dtype=np.uint64)
+    for kind in (KIND_REA, KIND_LS):
+        ip[P_KIND] = kind
+        ip[P_MEMORY] = kind
+        run_searches(
+            ip,
+            fp,
+            np.zeros((1, size)),
+            np.ones(size, dtype=np.int64),
+            np.ones(size),
+            i64,
+            i64,
+            nb,
+            np.ones(size, dtype=np.int64),
+            nb,
+            np.ones(size, dtype=np.int64),
+            np.zeros(size),
+            states,
+            states,
+            np.zeros((1, 5), dtype=np.int64),
+            np.zeros((1, 3)),
+            np.zeros(4),
+            np.zeros(4, dtype=np.int64),
+            np.zeros(4, dtype=np.int64),
+        )

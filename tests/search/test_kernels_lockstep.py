@@ -1,0 +1,77 @@
+"""The compiled REA/LS kernels' float arithmetic against numpy's, bit for bit, and the guard
+that sends runs to the loop when the kernels' draws are not numpy's."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from nb201_flat.landscape.neighbourhood import aggregate_members
+from nb201_flat.neighbourhood import Neighbourhood
+from nb201_flat.search import LocalSearch, RegularizedEvolution, nb201_protocol
+from nb201_flat.search import kernels_lockstep as kl
+from nb201_flat.search import lockstep as ls
+from nb201_flat.search.runner import run_one
+from nb201_flat.table import Table
+
+
+def test_pairwise_sum_is_numpys_sum() -> None:
+    # numpy's pairwise summation: sequential below 8, eight accumulators up to 128, halves
+    # (the first a multiple of 8) above; scales far apart make any other order show
+    rng = np.random.default_rng(0)
+    differs = 0  # lengths where a running sum gives another float: the test tells them apart
+    for n in range(0, 1001):
+        a = rng.uniform(1.0, 9.0, n + 5) * rng.choice([1.0, 1e-9, 1e9], n + 5)
+        assert kl.pairwise_sum(a, 3, n) == a[3 : 3 + n].sum(), n
+        assert kl.pairwise_sum(a, 0, n) == a[:n].sum(), n
+        seq = 0.0
+        for x in a[:n].tolist():
+            seq += x
+        differs += seq != a[:n].sum()
+    assert differs > 100
+
+
+@pytest.mark.parametrize("agg", ["mean", "min", "median", "quantile"])
+def test_aggregate_is_the_landscapes(agg: str) -> None:
+    spec = Neighbourhood(agg=agg, quantile=0.3) if agg == "quantile" else Neighbourhood(agg=agg)
+    from nb201_flat.landscape.neighbourhood import _agg_level
+
+    name, q = _agg_level(spec)
+    code = {"mean": kl.AGG_MEAN, "min": kl.AGG_MIN, "quantile": kl.AGG_QUANTILE}[name]
+    rng = np.random.default_rng(1)
+    tmp = np.empty(400)
+    for n in [*range(1, 40), 127, 128, 129, 200, 264, 300]:
+        for nan in (0.0, 0.3, 1.0):
+            g = rng.normal(size=n) * rng.choice([1.0, 1e6], n)
+            g[rng.random(n) < nan] = np.nan
+            want = aggregate_members(g, spec)
+            got = kl.aggregate(g, n, code, q, tmp)
+            assert (np.isnan(want) and np.isnan(got)) or got == want, (n, nan)
+
+
+def test_warm_up_loads_every_kernel() -> None:
+    kl.warm_up()
+    for f in (kl.run_searches, kl.draws, kl.pairwise_sum, kl.aggregate):
+        assert f.signatures  # compiled (or loaded from the cache) in this process
+
+
+def test_kernels_unlike_numpy_send_the_runs_to_the_loop(
+    nb201_like: Table, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    data = nb201_protocol().oracle_data(nb201_like)
+    assert ls._kernels_match_numpy()
+    monkeypatch.setattr(ls, "_kernels_match_numpy", lambda: False)
+    calls: list[int] = []
+
+    def counted(*args: object) -> object:
+        calls.append(1)
+        return run_one(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ls, "run_one", counted)
+    for algo in (RegularizedEvolution(), LocalSearch()):
+        calls.clear()
+        with caplog.at_level("WARNING", logger="nb201_flat.search.lockstep"):
+            got = ls.run_lockstep(data, algo, 4, range(6))
+        assert len(calls) == 6
+        assert got == [run_one(data, algo, 4, r) for r in range(6)]
+    assert "compiled REA/LS kernels" in caplog.text
