@@ -178,6 +178,9 @@ _PRELOAD = (
     "nb201_flat.figures._common",
 )
 
+# figures that run searches: their compiled kernels are loaded before the workers start too
+_SEARCHES = frozenset({"search_curves", "na_projection"})
+
 _WORKER: dict[str, Any] = {}
 
 
@@ -213,6 +216,10 @@ def render_many(
     for module in dict.fromkeys([*_PRELOAD, *(FIGURES[n].module for n in names if n in FIGURES)]):
         importlib.import_module(module)
     _warm_up(formats)
+    if any(n in _SEARCHES for n in names):
+        from nb201_flat.search.compiled import load_kernels
+
+        load_kernels(workers)
     _WORKER["table"] = table
     # objects made so far are never collected in the workers: their pages stay shared
     gc.freeze()

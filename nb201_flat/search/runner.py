@@ -268,8 +268,13 @@ def _execute(
     ctx = _context()
     if ctx.get_start_method() == "fork":
         # fork shares the parent's memory: the oracles go over as they are, with the
-        # neighbour arrays built here once rather than once per worker
+        # neighbour arrays built here once rather than once per worker, and so do the
+        # compiled kernels of the batched searches
         _warm_neighbours(datas, algos, tasks)
+        if any(t.batched for t in tasks):
+            from nb201_flat.search.compiled import load_kernels
+
+            load_kernels(jobs)
         shipped: list[OracleData] | list[dict[str, Any]] = datas
     else:
         shipped = [_pack(d) for d in datas]

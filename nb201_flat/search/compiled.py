@@ -1,0 +1,127 @@
+"""The searches' compiled kernels, loaded before work: compiled once per machine, loaded once
+per process.
+
+The batched searches run compiled kernels (:mod:`.kernels_free_na`, :mod:`.kernels_lockstep`,
+:mod:`.kernels_replay`). numba keeps their machine code in a disk cache beside the source, so a
+machine compiles them once (and again after the source changes); every later process only
+loads them. :func:`load_kernels` does that before the work starts:
+
+- in a parent about to fork workers, so that the workers inherit the loaded kernels and LLVM's
+  set-up (over 100 MB a process) page for page, instead of each loading, or on a cold cache
+  compiling, the same kernels again;
+- on a cold cache with more than one job, the modules are compiled side by side in child
+  processes first (the compiler holds the GIL: threads would take turns), then loaded here.
+
+Examples
+--------
+>>> MODULES[0]
+'nb201_flat.search.kernels_free_na'
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import multiprocessing as mp
+import os
+import sys
+from types import ModuleType
+
+log = logging.getLogger(__name__)
+
+MODULES: tuple[str, ...] = (
+    "nb201_flat.search.kernels_free_na",
+    "nb201_flat.search.kernels_lockstep",
+    "nb201_flat.search.kernels_replay",
+)
+# relative cold compile times on a 2-core machine (s of CPU, numba 0.68): the parallel
+# compile deals the modules out longest first
+_COMPILE_S = {
+    "nb201_flat.search.kernels_free_na": 8.8,
+    "nb201_flat.search.kernels_lockstep": 5.6,
+    "nb201_flat.search.kernels_replay": 10.9,
+}
+
+
+def load_kernels(jobs: int = 1) -> None:
+    """Load every search kernel into this process, compiling on a cold cache (in up to
+    ``jobs`` processes at once where the platform forks)."""
+    modules = [importlib.import_module(name) for name in MODULES]
+    cold = [m.__name__ for m in modules if not is_cached(m)]
+    if cold:
+        _say(
+            "compiling the search kernels for this machine: once, under a minute; later runs "
+            "load them from numba's cache"
+        )
+        if jobs > 1 and len(cold) > 1 and "fork" in mp.get_all_start_methods():
+            _compile_apart(cold, jobs)
+    for m in modules:
+        m.warm_up()
+
+
+def _say(note: str) -> None:
+    """A note beside the progress bars where they are drawn (a person at a terminal waits on
+    it), else a log record."""
+    from nb201_flat.budget import progress_enabled
+
+    if progress_enabled():
+        print(note, file=sys.stderr)
+    else:
+        log.info(note)
+
+
+def is_cached(module: ModuleType) -> bool:
+    """Whether every kernel ``module`` uses (its own and those it imports) has an entry in
+    numba's disk cache (the index numba itself reads; an entry made from older source is
+    found stale and recompiled when loaded)."""
+    from numba.core.registry import CPUDispatcher
+
+    for value in vars(module).values():
+        if not isinstance(value, CPUDispatcher):
+            continue
+        cache = getattr(value, "_cache", None)
+        index = getattr(getattr(cache, "_cache_file", None), "_index_path", None)
+        if not isinstance(index, str):
+            return True  # a numba that keeps its cache otherwise: let the loads find out
+        if not os.path.exists(index):
+            return False
+    return True
+
+
+def _compile_apart(names: list[str], jobs: int) -> None:
+    """Compile ``names`` into the disk cache in ``min(jobs, len(names))`` forked children,
+    longest first onto the least loaded. A child that fails leaves its modules to the loads
+    that follow here (which then compile them)."""
+    n = min(jobs, len(names))
+    groups: list[list[str]] = [[] for _ in range(n)]
+    loads = [0.0] * n
+    for name in sorted(names, key=lambda m: -_COMPILE_S.get(m, 1.0)):
+        k = loads.index(min(loads))
+        groups[k].append(name)
+        loads[k] += _COMPILE_S.get(name, 1.0)
+    ctx = mp.get_context("fork")
+    procs = [ctx.Process(target=_compile_group, args=(g,), daemon=True) for g in groups]
+    for p in procs:
+        p.start()
+    try:
+        for p in procs:
+            p.join()
+    except BaseException:
+        for p in procs:  # Ctrl-C: stop the compilers now
+            p.terminate()
+            p.join()
+        raise
+    for p, g in zip(procs, groups, strict=True):
+        if p.exitcode != 0:
+            log.warning("compiling %s in a child failed (exit %s); compiling here", g, p.exitcode)
+
+
+def _compile_group(names: list[str]) -> None:
+    try:
+        for name in names:
+            importlib.import_module(name).warm_up()
+    except Exception:  # the parent compiles what is left, and says so
+        raise SystemExit(1) from None
+
+
+__all__ = ["MODULES", "is_cached", "load_kernels"]

@@ -1,0 +1,107 @@
+"""Loading the search kernels before work: the cache check, the side-by-side cold compile, and
+the runner loading them before it forks."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from nb201_flat.search import compiled
+from nb201_flat.search import runner as runner_mod
+from nb201_flat.table import Table
+
+_KERNELS = """\
+from nb201_flat.jit import kernel
+
+
+@kernel
+def twice(x: int) -> int:
+    return 2 * x{extra}
+
+
+def warm_up() -> None:
+    twice(1)
+"""
+
+
+def _kernel_modules(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *extras: str) -> list[str]:
+    """Fresh kernel modules on a private path (their numba cache is empty), one per ``extras``
+    (a statement added to the kernel's body: different sources, different cache entries)."""
+    pkg = tmp_path / "kpkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    names = []
+    for i, extra in enumerate(extras):
+        (pkg / f"k{i}.py").write_text(_KERNELS.format(extra=extra))
+        names.append(f"kpkg.k{i}")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    for name in [*names, "kpkg"]:
+        sys.modules.pop(name, None)
+    monkeypatch.setattr(compiled, "MODULES", tuple(names))
+    return names
+
+
+def _mod(name: str) -> ModuleType:
+    return importlib.import_module(name)
+
+
+def test_is_cached_sees_the_disk_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (name,) = _kernel_modules(tmp_path, monkeypatch, "")
+    m = _mod(name)
+    assert not compiled.is_cached(m)
+    m.warm_up()
+    assert compiled.is_cached(m)
+    assert list((tmp_path / "kpkg" / "__pycache__").glob("k0.twice-*.nbi"))
+
+
+def test_cold_modules_compile_in_children_then_load_here(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    names = _kernel_modules(tmp_path, monkeypatch, " + 0", " + 1", " + 2")
+    compiled.load_kernels(jobs=2)
+    for name in names:
+        stats = _mod(name).twice.stats
+        # compiled by a child: this process only loaded it from the disk cache
+        assert stats.cache_misses == {}, name
+        assert sum(stats.cache_hits.values()) == 1, name
+
+
+def test_one_job_compiles_here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    names = _kernel_modules(tmp_path, monkeypatch, " + 0", " + 1")
+    compiled.load_kernels(jobs=1)
+    for name in names:
+        assert sum(_mod(name).twice.stats.cache_misses.values()) == 1, name
+
+
+def test_a_child_that_fails_leaves_the_compile_here(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    names = _kernel_modules(tmp_path, monkeypatch, " + 0", " + 1")
+    bad = tmp_path / "kpkg" / "k1.py"
+    bad.write_text(bad.read_text().replace("twice(1)", "twice(1)\n    raise RuntimeError('x')"))
+    # the parent's own load then meets the error itself
+    with caplog.at_level(logging.WARNING, logger=compiled.__name__), pytest.raises(RuntimeError):
+        compiled.load_kernels(jobs=2)
+    assert any("kpkg.k1" in r.getMessage() for r in caplog.records)
+    assert compiled.is_cached(_mod(names[0]))
+
+
+def test_the_runner_loads_the_kernels_before_it_forks(
+    nb201_like: Table, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from nb201_flat.search import NARandomSearch, NeighbourObjective, nb201_protocol, run_search
+
+    if runner_mod._context().get_start_method() != "fork":
+        pytest.skip("the kernels are loaded before the workers start only where they fork")
+    calls: list[int] = []
+    monkeypatch.setattr(compiled, "load_kernels", calls.append)
+    algo = NARandomSearch(NeighbourObjective(radius=1))
+    run_search(nb201_like, nb201_protocol(), algo, runs=4, seed=0, jobs=2)
+    assert calls == [2]
+    run_search(nb201_like, nb201_protocol(), algo, runs=4, seed=0, jobs=1)
+    assert calls == [2]  # one process: each kernel loads where it is first called
