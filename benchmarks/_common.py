@@ -12,7 +12,7 @@ import sys
 import tempfile
 import time
 import tracemalloc
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -99,20 +99,25 @@ def traced_peak_mb(fn: Callable[[], object]) -> float:
     return max(0.0, (peak - base) / MB)
 
 
-def run_child(args: Sequence[str], *, timeout: float | None = None) -> dict[str, Any]:
-    """Run ``python -m benchmarks._child ARGS`` and return the JSON it writes.
+def run_child(
+    args: Sequence[str], *, timeout: float | None = None, env: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """Run ``python -m benchmarks._child ARGS`` (``env`` added to this environment) and return
+    the JSON it writes.
 
     A fresh process gives an honest peak resident memory (``ru_maxrss``) for one operation.
     """
     with tempfile.TemporaryDirectory(prefix="nb201-bench-") as tmp:
         out = Path(tmp) / "result.json"
-        env = dict(os.environ)
+        child_env = {**os.environ, **(env or {})}
         # the child must import `benchmarks` from this checkout whatever the cwd is
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
+        child_env["PYTHONPATH"] = os.pathsep.join(
+            filter(None, [str(REPO_ROOT), child_env.get("PYTHONPATH")])
+        )
         proc = subprocess.run(
             [sys.executable, "-m", "benchmarks._child", "--out", str(out), *args],
             cwd=REPO_ROOT,
-            env=env,
+            env=child_env,
             capture_output=True,
             text=True,
             timeout=timeout,
@@ -136,6 +141,7 @@ class Row:
     ours_peak_mb: float | None = None
     baseline_peak_mb: float | None = None
     target_ratio: float | None = None  # time ratio the issue asks for (baseline / ours)
+    target_peak_mb: float | None = None  # peak memory the issue allows, where it names one
     target: str = ""
     same_result: bool | None = None  # did the baseline compute the same numbers as ours?
     status: str = "ok"  # ok | skipped | pending | error
@@ -152,7 +158,10 @@ class Row:
     def met(self) -> bool | None:
         if self.target_ratio is None or self.ratio is None:
             return None
-        return self.ratio >= self.target_ratio
+        fits = self.target_peak_mb is None or (
+            self.ours_peak_mb is not None and self.ours_peak_mb <= self.target_peak_mb
+        )
+        return self.ratio >= self.target_ratio and fits
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)

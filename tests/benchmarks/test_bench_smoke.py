@@ -158,6 +158,11 @@ def test_row_ratio_and_target() -> None:
     row = Row("g", "op", ours_s=0.01, baseline_s=2.0, target_ratio=100.0)
     assert row.ratio == pytest.approx(200.0) and row.met is True
     assert Row("g", "op", status="pending").to_json()["ratio"] is None
+    # a memory target too: met only when both hold
+    fast = {"ours_s": 1.0, "baseline_s": 10.0, "target_ratio": 1.0, "target_peak_mb": 400.0}
+    assert Row("g", "op", ours_peak_mb=399.0, **fast).met is True
+    assert Row("g", "op", ours_peak_mb=401.0, **fast).met is False
+    assert Row("g", "op", **fast).met is False  # a memory target and no peak measured
     assert len(measure(lambda: None, repeats=3).runs) == 3
 
 
