@@ -297,8 +297,12 @@ def aggregate_members(members: npt.ArrayLike, spec: Neighbourhood) -> float:
     >>> from nb201_flat.neighbourhood import Neighbourhood
     >>> aggregate_members([3.0, float("nan"), 1.0, 2.0], Neighbourhood(agg="median"))
     2.0
+    >>> aggregate_members([], Neighbourhood())
+    nan
     """
     g = np.asarray(members, dtype=np.float64).reshape(1, -1)
+    if g.size == 0:  # an empty neighbourhood (e.g. only disconnected neighbours, no self)
+        return float("nan")
     agg, q = _agg_level(spec)
     out: dict[str, FloatArray] = {agg: np.full(1, np.nan), "n": np.full(1, np.nan)}
     _chunk_stats(g, None, g[:, 0], bool(np.isnan(g).any()), (agg,), q, 0.0, False, out, slice(0, 1))

@@ -239,3 +239,30 @@ def test_a_search_without_a_bar_leaves_no_thread_behind() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300
     )
     assert out.stdout.strip() == "['MainThread']", out.stdout + out.stderr
+
+
+def test_a_cell_with_an_empty_neighbourhood_scores_nan_and_never_wins() -> None:
+    # one edge, two ops: the only neighbour of the conv cell is the disconnected empty cell,
+    # so without the cell itself its connected neighbourhood is empty
+    from nb201_flat.search import vectorised
+    from nb201_flat.search.oracle import OracleData
+    from nb201_flat.search.runner import run_one
+    from nb201_flat.space import Space
+
+    space = Space(("none", "conv"), 2)
+    data = OracleData(
+        space, MetricKey("toy", "x-valid", 12), np.array([[1.0, 5.0]]), None, None, None, None, 8
+    )
+    obj = NeighbourObjective(connected_only=True, include_self=False)
+    assert obj.neighbourhood.arrays(space).counts.tolist() == [1, 0]
+    for algo in (
+        NARandomSearch(obj),
+        NARandomSearch(NeighbourObjective(connected_only=True, include_self=False, charge=True)),
+        RegularizedEvolution(objective=obj, population=2, sample_size=2),
+        LocalSearch(objective=obj),
+    ):
+        loop = [run_one(data, algo, 3, r) for r in range(6)]
+        # the conv cell (value 5) scores NaN and never becomes the incumbent
+        assert {(r.best, r.score) for r in loop} == {(0, 5.0)}, algo.label
+        if vectorised.batched_ok(data, algo):
+            assert vectorised.run_batched(data, algo, 3, range(6)) == loop, algo.label
