@@ -48,7 +48,7 @@ import numpy as np
 import numpy.typing as npt
 
 from nb201_flat.jit import kernel
-from nb201_flat.search.kernels_numpy import grow_f, grow_i, pairwise_sum
+from nb201_flat.search.kernels_numpy import grow, pairwise_sum
 from nb201_flat.types import BoolArray, FloatArray, IntArray
 
 U64Array = npt.NDArray[np.uint64]
@@ -342,8 +342,7 @@ def free_na_walk(
         )  # fmt: skip
         if got[8] < 0:  # out of room for changes: more, and the run again
             need = chg_s.size + 1  # the run's changes are unknown: double the room
-            chg_s, chg_q = grow_f(chg_s, need), grow_i(chg_q, need)
-            chg_i = grow_i(chg_i, need)
+            chg_s, chg_q, chg_i = grow(chg_s, need), grow(chg_q, need), grow(chg_i, need)
             continue
         status[k], ends[k], queries[k], seconds[k] = got[0], got[1], got[2], got[3]
         free_n[k], free_s[k], best[k], best_score[k] = got[4], got[5], got[6], got[7]
@@ -394,9 +393,9 @@ def offer_rows(
                 if cells[r] != inc:
                     inc = cells[r]
                     if n_chg == chg_s.size:
-                        chg_s = grow_f(chg_s, n_chg + 1)
-                        chg_q = grow_i(chg_q, n_chg + 1)
-                        chg_i = grow_i(chg_i, n_chg + 1)
+                        chg_s = grow(chg_s, n_chg + 1)
+                        chg_q = grow(chg_q, n_chg + 1)
+                        chg_i = grow(chg_i, n_chg + 1)
                     chg_s[n_chg] = row_s[r]
                     chg_q[n_chg] = row_q[r]
                     chg_i[n_chg] = inc
@@ -586,8 +585,7 @@ def rs_walk(
         tag += 1
         if got[7] < 0:
             need = chg_s.size + 1  # the run's changes are unknown: double the room
-            chg_s, chg_q = grow_f(chg_s, need), grow_i(chg_q, need)
-            chg_i = grow_i(chg_i, need)
+            chg_s, chg_q, chg_i = grow(chg_s, need), grow(chg_q, need), grow(chg_i, need)
             continue
         status[k], ends[k], queries[k], seconds[k] = got[0], got[1], got[2], got[3]
         hits[k], best[k], best_score[k] = got[4], got[5], got[6]

@@ -14,8 +14,8 @@ from numpy lives here once:
   ``numpy/random/src/pcg64/pcg64.h`` steps it without a 128-bit integer type
   (``pcg128_mult``, ``pcg_setseq_128_step_r``, ``pcg_output_xsl_rr_128_64``): a 128-bit LCG
   on two 64-bit halves, its output the XSL-RR of the new state;
-- :func:`grow_i`, :func:`grow_f`, :func:`grow_rows`: room for at least ``need`` entries (or
-  rows), the old ones kept, doubling so that a run of appends costs amortised O(1).
+- :func:`grow`: room for at least ``need`` entries (or rows), the old ones kept, doubling so
+  that a run of appends costs amortised O(1).
 
 How each kernel module consumes the words (Lemire's bounded integers on 32-bit halves, the
 buffered half, ``random()``) stays with that module: their stream states are laid out
@@ -41,11 +41,13 @@ Examples
 True
 >>> int(mulhi(np.uint64(2**64 - 1), np.uint64(2**64 - 1))) == (2**64 - 1) ** 2 >> 64
 True
->>> grow_i(np.arange(3), 5).size, grow_f(np.ones(8), 2).size
-(6, 8)
+>>> grow(np.arange(3), 5).size, grow(np.ones(8), 2).size, grow(np.ones((2, 3)), 3).shape
+(6, 8, (4, 3))
 """
 
 from __future__ import annotations
+
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -53,7 +55,7 @@ import numpy.typing as npt
 from nb201_flat.jit import kernel
 
 F64 = npt.NDArray[np.float64]
-I64 = npt.NDArray[np.int64]
+A = TypeVar("A", bound=npt.NDArray[Any])
 
 _M32 = np.uint64(0xFFFFFFFF)
 _S32 = np.uint64(32)
@@ -174,39 +176,19 @@ def pcg64_output(hi: np.uint64, lo: np.uint64) -> np.uint64:
 
 
 @kernel
-def grow_i(a: I64, need: int) -> I64:
-    """``a`` if it holds ``need`` entries, else a copy with room for ``max(need, 2 * size)``."""
-    if need <= a.size:
-        return a
-    b = np.empty(max(need, 2 * a.size), dtype=np.int64)
-    b[: a.size] = a
-    return b
-
-
-@kernel
-def grow_f(a: F64, need: int) -> F64:
-    """:func:`grow_i` for floats."""
-    if need <= a.size:
-        return a
-    b = np.empty(max(need, 2 * a.size), dtype=np.float64)
-    b[: a.size] = a
-    return b
-
-
-@kernel
-def grow_rows(a: F64, need: int) -> F64:
-    """:func:`grow_f` for the rows of a 2-d array (the width kept)."""
+def grow(a: A, need: int) -> A:
+    """``a`` if it holds ``need`` entries (rows), else a copy of it with room for
+    ``max(need, 2 * len(a))`` (the dtype and any further axes kept; one compile per array type).
+    """
     if need <= a.shape[0]:
         return a
-    b = np.empty((max(need, 2 * a.shape[0]), a.shape[1]), dtype=np.float64)
+    b = np.empty((max(need, 2 * a.shape[0]), *a.shape[1:]), dtype=a.dtype)
     b[: a.shape[0]] = a
-    return b
+    return b  # type: ignore[return-value]  # a's type: numpy's stubs lose it (no cast in numba)
 
 
 __all__ = [
-    "grow_f",
-    "grow_i",
-    "grow_rows",
+    "grow",
     "mulhi",
     "pairwise_sum",
     "pcg64_output",

@@ -33,9 +33,7 @@ import numpy.typing as npt
 
 from nb201_flat.jit import kernel
 from nb201_flat.search.kernels_numpy import (
-    grow_f,
-    grow_i,
-    grow_rows,
+    grow,
     pairwise_sum,
     pcg64_output,
     pcg64_step,
@@ -229,7 +227,7 @@ def run_block(
             if mode == TWO_STAGE:
                 if new:
                     if n_seen == seen.size:
-                        seen = grow_i(seen, n_seen + 1)
+                        seen = grow(seen, n_seen + 1)
                     seen[n_seen] = c
                     n_seen += 1
                 v = pv[c]
@@ -237,9 +235,9 @@ def run_block(
                     best_s = v
                     if c != best_i:
                         best_i = c
-                        c_s = grow_f(c_s, nc + 1)
-                        c_q = grow_i(c_q, nc + 1)
-                        c_i = grow_i(c_i, nc + 1)
+                        c_s = grow(c_s, nc + 1)
+                        c_q = grow(c_q, nc + 1)
+                        c_i = grow(c_i, nc + 1)
                         c_s[nc], c_q[nc], c_i[nc] = fst[0], st[_Q], c
                         nc += 1
                 continue
@@ -249,9 +247,9 @@ def run_block(
                     best_s = v
                     if c != best_i:
                         best_i = c
-                        c_s = grow_f(c_s, nc + 1)
-                        c_q = grow_i(c_q, nc + 1)
-                        c_i = grow_i(c_i, nc + 1)
+                        c_s = grow(c_s, nc + 1)
+                        c_q = grow(c_q, nc + 1)
+                        c_i = grow(c_i, nc + 1)
                         c_s[nc], c_q[nc], c_i[nc] = fst[0], st[_Q], c
                         nc += 1
             cnt = nb_cnt[c]
@@ -266,20 +264,20 @@ def run_block(
                         best_s = v
                         if j != best_i:
                             best_i = j
-                            c_s = grow_f(c_s, nc + 1)
-                            c_q = grow_i(c_q, nc + 1)
-                            c_i = grow_i(c_i, nc + 1)
+                            c_s = grow(c_s, nc + 1)
+                            c_q = grow(c_q, nc + 1)
+                            c_i = grow(c_i, nc + 1)
                             c_s[nc], c_q[nc], c_i[nc] = fst[0], st[_Q], j
                             nc += 1
             if code:
                 break
             if mode == ONE_STAGE:  # a completed neighbourhood: one scored row
                 if nr == r_cell.size:
-                    r_cell = grow_i(r_cell, nr + 1)
-                    r_s = grow_f(r_s, nr + 1)
-                    r_q = grow_i(r_q, nr + 1)
-                    r_n = grow_i(r_n, nr + 1)
-                    r_g = grow_rows(r_g, nr + 1)
+                    r_cell = grow(r_cell, nr + 1)
+                    r_s = grow(r_s, nr + 1)
+                    r_q = grow(r_q, nr + 1)
+                    r_n = grow(r_n, nr + 1)
+                    r_g = grow(r_g, nr + 1)
                 r_cell[nr], r_s[nr], r_q[nr], r_n[nr] = c, fst[0], st[_Q], cnt + 1
                 r_g[nr, 0] = pv[c]
                 for t in range(cnt):
@@ -345,11 +343,11 @@ def run_block(
                         if code:
                             break
                 if nr == r_cell.size:
-                    r_cell = grow_i(r_cell, nr + 1)
-                    r_s = grow_f(r_s, nr + 1)
-                    r_q = grow_i(r_q, nr + 1)
-                    r_n = grow_i(r_n, nr + 1)
-                    r_g = grow_rows(r_g, nr + 1)
+                    r_cell = grow(r_cell, nr + 1)
+                    r_s = grow(r_s, nr + 1)
+                    r_q = grow(r_q, nr + 1)
+                    r_n = grow(r_n, nr + 1)
+                    r_g = grow(r_g, nr + 1)
                 r_cell[nr], r_s[nr], r_q[nr], r_n[nr] = j, fst[0], st[_Q], cnt + 1
                 r_g[nr, 0] = pv[j]
                 for t in range(cnt):

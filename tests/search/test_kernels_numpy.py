@@ -91,13 +91,14 @@ def test_pcg64_step_and_output_give_numpys_words(seed: int) -> None:
 
 def test_grow_keeps_the_entries_and_doubles() -> None:
     a = np.arange(5, dtype=np.int64)
-    assert knp.grow_i(a, 5) is a  # room enough: the same array
-    b = knp.grow_i(a, 6)
-    assert b.size == 10 and b[:5].tolist() == a.tolist()
-    assert knp.grow_i(a, 40).size == 40  # more than twice: what is needed
+    assert knp.grow(a, 5) is a  # room enough: the same array
+    b = knp.grow(a, 6)
+    assert b.dtype == np.int64 and b.size == 10 and b[:5].tolist() == a.tolist()
+    assert knp.grow(a, 40).size == 40  # more than twice: what is needed
     f = np.linspace(0.0, 1.0, 4)
-    g = knp.grow_f(f, 5)
-    assert g.size == 8 and g[:4].tolist() == f.tolist() and knp.grow_f(f, 4) is f
+    g = knp.grow(f, 5)
+    assert g.dtype == np.float64 and g.size == 8 and g[:4].tolist() == f.tolist()
+    assert knp.grow(f, 4) is f
     r = np.arange(6.0).reshape(3, 2)
-    rr = knp.grow_rows(r, 4)
-    assert rr.shape == (6, 2) and rr[:3].tolist() == r.tolist() and knp.grow_rows(r, 3) is r
+    rr = knp.grow(r, 4)
+    assert rr.shape == (6, 2) and rr[:3].tolist() == r.tolist() and knp.grow(r, 3) is r
