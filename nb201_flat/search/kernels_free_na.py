@@ -11,7 +11,8 @@ grow between runs (an array reassigned inside the hot loop makes it several time
 
 Floats are the loop's: charged seconds are added in turn from 0.0 as the oracle's ``+=``; the
 free seconds of one newly paid cell are numpy's pairwise sum of its look-ups' costs
-(:func:`pairwise_sum`, the same float as the oracle's ``costs[batch].sum()``), added in turn.
+(:func:`~nb201_flat.search.kernels_numpy.pairwise_sum`, the same float as the oracle's
+``costs[batch].sum()``), added in turn.
 
 Stored seeds (the ``random`` policy) are read from the oracle stream's raw PCG64 words, given
 per run (``raw[raw_start[k]:raw_start[k + 1]]``, made by numpy): the own seed draw of a
@@ -19,10 +20,10 @@ charged cell with a choice of seeds is numpy's ``integers(n)`` (32-bit halves of
 low one first, the high one kept for the next 32-bit draw; Lemire's multiply-shift with
 rejection), and each free look-up takes ``random()``, one whole word ``(w >> 11) * 2**-53``.
 A run whose words run out is reported (status :data:`MORE_WORDS`) and the caller gives it
-more. Followed: numpy 2.4 (tested against the installed 2.4.6): ``DOUBLE_pairwise_sum`` in
-``numpy/_core/src/umath/loops_utils.h.src``, ``buffered_bounded_lemire_uint32`` in
-``numpy/random/src/distributions/distributions.c``, PCG64's ``next_uint32`` / ``next_double``
-in ``numpy/random/src/pcg64/pcg64.h``; the batched paths run only where
+more. Followed: numpy 2.4 (tested against the installed 2.4.6): ``buffered_bounded_lemire_uint32``
+in ``numpy/random/src/distributions/distributions.c``, PCG64's ``next_uint32`` /
+``next_double`` in ``numpy/random/src/pcg64/pcg64.h`` (numpy's float sums:
+:mod:`.kernels_numpy`); the batched paths run only where
 :func:`~nb201_flat.search.lockstep.replay_matches_numpy` confirms numpy still draws so.
 
 Import this module lazily (it loads numba); :func:`warm_up` loads (or compiles) every kernel.
@@ -30,9 +31,13 @@ Import this module lazily (it loads numba); :func:`warm_up` loads (or compiles) 
 Examples
 --------
 >>> import numpy as np
->>> a = np.random.default_rng(0).uniform(size=300)
->>> bool(pairwise_sum(a, 0, 300) == a.sum()), bool(pairwise_sum(a, 5, 9) == a[5:14].sum())
-(True, True)
+>>> words = np.random.PCG64(3).random_raw(8)
+>>> out = np.empty((1, 5), dtype=np.int64)
+>>> bool(bounded_draws(words, np.array([0, 8]), 10, out)[0])
+True
+>>> gen = np.random.Generator(np.random.PCG64(3))
+>>> out[0].tolist() == [int(gen.integers(10)) for _ in range(5)]
+True
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ import numpy as np
 import numpy.typing as npt
 
 from nb201_flat.jit import kernel
+from nb201_flat.search.kernels_numpy import grow, pairwise_sum
 from nb201_flat.types import BoolArray, FloatArray, IntArray
 
 U64Array = npt.NDArray[np.uint64]
@@ -66,93 +72,6 @@ _S32 = np.uint64(32)
 _S11 = np.uint64(11)
 _TWO32 = np.uint64(1 << 32)
 _INV53 = 1.0 / 9007199254740992.0
-
-
-@kernel
-def _pairwise_leaf(a: FloatArray, lo: int, n: int) -> float:
-    """numpy's pairwise sum of ``a[lo:lo + n]`` for ``n <= 128`` (one block)."""
-    if n < 8:
-        res = 0.0
-        for i in range(lo, lo + n):
-            res += a[i]
-        return res
-    r0, r1, r2, r3 = a[lo], a[lo + 1], a[lo + 2], a[lo + 3]
-    r4, r5, r6, r7 = a[lo + 4], a[lo + 5], a[lo + 6], a[lo + 7]
-    i = 8
-    stop = n - n % 8
-    while i < stop:
-        j = lo + i
-        r0 += a[j]
-        r1 += a[j + 1]
-        r2 += a[j + 2]
-        r3 += a[j + 3]
-        r4 += a[j + 4]
-        r5 += a[j + 5]
-        r6 += a[j + 6]
-        r7 += a[j + 7]
-        i += 8
-    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
-    while i < n:
-        res += a[lo + i]
-        i += 1
-    return float(res)
-
-
-@kernel
-def pairwise_sum(a: FloatArray, lo: int, n: int) -> float:
-    """numpy's ``a[lo:lo + n].sum()``: its pairwise summation, the same float.
-
-    Under 8 values a sequential sum from 0.0; up to 128, eight accumulators over blocks of 8,
-    combined in pairs, then the rest in turn; above, the two halves (the first a multiple of 8
-    long) summed so and added. The halving is walked with a stack (a cached recursive kernel
-    crashes numba's loader).
-    """
-    if n <= 128:
-        return _pairwise_leaf(a, lo, n)
-    # post-order over the halving tree: state 0 = split left next, 1 = right next, 2 = add
-    node_lo = np.empty(64, dtype=np.int64)
-    node_n = np.empty(64, dtype=np.int64)
-    node_st = np.zeros(64, dtype=np.int64)
-    vals = np.empty(64)
-    node_lo[0], node_n[0] = lo, n
-    sp, nv = 1, 0
-    while sp:
-        top = sp - 1
-        m = node_n[top]
-        if m <= 128:
-            vals[nv] = _pairwise_leaf(a, node_lo[top], m)
-            nv += 1
-            sp -= 1
-            continue
-        half = m // 2
-        half -= half % 8
-        if node_st[top] == 0:
-            node_st[top] = 1
-            node_lo[sp], node_n[sp], node_st[sp] = node_lo[top], half, 0
-            sp += 1
-        elif node_st[top] == 1:
-            node_st[top] = 2
-            node_lo[sp], node_n[sp], node_st[sp] = node_lo[top] + half, m - half, 0
-            sp += 1
-        else:
-            vals[nv - 2] = vals[nv - 2] + vals[nv - 1]
-            nv -= 1
-            sp -= 1
-    return float(vals[0])
-
-
-@kernel
-def _grow_f(a: FloatArray) -> FloatArray:
-    out = np.empty(2 * a.size + 16)
-    out[: a.size] = a
-    return out
-
-
-@kernel
-def _grow_i(a: IntArray) -> IntArray:
-    out = np.empty(2 * a.size + 16, dtype=np.int64)
-    out[: a.size] = a
-    return out
 
 
 @kernel
@@ -422,7 +341,8 @@ def free_na_walk(
             row_s, row_q, chg_s, chg_q, chg_i, chg_start[k],
         )  # fmt: skip
         if got[8] < 0:  # out of room for changes: more, and the run again
-            chg_s, chg_q, chg_i = _grow_f(chg_s), _grow_i(chg_q), _grow_i(chg_i)
+            need = chg_s.size + 1  # the run's changes are unknown: double the room
+            chg_s, chg_q, chg_i = grow(chg_s, need), grow(chg_q, need), grow(chg_i, need)
             continue
         status[k], ends[k], queries[k], seconds[k] = got[0], got[1], got[2], got[3]
         free_n[k], free_s[k], best[k], best_score[k] = got[4], got[5], got[6], got[7]
@@ -473,9 +393,9 @@ def offer_rows(
                 if cells[r] != inc:
                     inc = cells[r]
                     if n_chg == chg_s.size:
-                        chg_s = _grow_f(chg_s)
-                        chg_q = _grow_i(chg_q)
-                        chg_i = _grow_i(chg_i)
+                        chg_s = grow(chg_s, n_chg + 1)
+                        chg_q = grow(chg_q, n_chg + 1)
+                        chg_i = grow(chg_i, n_chg + 1)
                     chg_s[n_chg] = row_s[r]
                     chg_q[n_chg] = row_q[r]
                     chg_i[n_chg] = inc
@@ -664,7 +584,8 @@ def rs_walk(
         )  # fmt: skip
         tag += 1
         if got[7] < 0:
-            chg_s, chg_q, chg_i = _grow_f(chg_s), _grow_i(chg_q), _grow_i(chg_i)
+            need = chg_s.size + 1  # the run's changes are unknown: double the room
+            chg_s, chg_q, chg_i = grow(chg_s, need), grow(chg_q, need), grow(chg_i, need)
             continue
         status[k], ends[k], queries[k], seconds[k] = got[0], got[1], got[2], got[3]
         hits[k], best[k], best_score[k] = got[4], got[5], got[6]

@@ -16,8 +16,10 @@ partner drawn by bit-mask rejection on 32-bit draws; ``random()`` takes a whole 
 ``(w >> 11) * 2**-53``.
 
 Float sums follow numpy's: a free look-up's seconds are ``costs[batch].sum()`` (numpy's
-pairwise summation, :func:`pairwise_sum`), added to the run's total in turn; the NA mean is
-the landscape's row sum over the members (absent ones as 0.0) divided by the count.
+pairwise summation, :func:`~nb201_flat.search.kernels_numpy.pairwise_sum`), added to the
+run's total in turn; the NA mean is the landscape's row sum over the members (absent ones as
+0.0) divided by the count. numpy's arithmetic shared with the other kernel modules (the
+pairwise sum, PCG64's 128-bit step and output) is :mod:`.kernels_numpy`'s.
 
 Kernels take fixed dtypes (int64, float64, uint64 arrays; Python ints and floats), so each
 compiles once (:func:`warm_up`). This module imports numba: import it lazily.
@@ -25,9 +27,6 @@ compiles once (:func:`warm_up`). This module imports numba: import it lazily.
 Examples
 --------
 >>> import numpy as np
->>> a = np.linspace(0.1, 3.0, 300)
->>> pairwise_sum(a, 0, 300) == float(a.sum())
-True
 >>> g = np.zeros(_GEN, dtype=np.uint64)  # a generator (state, inc) = (0, 1)
 >>> g[3] = 1
 >>> bits = np.random.PCG64()
@@ -45,19 +44,14 @@ import numpy as np
 import numpy.typing as npt
 
 from nb201_flat.jit import kernel
+from nb201_flat.search.kernels_numpy import pairwise_sum, pcg64_output, pcg64_step
 
 _M32 = np.uint64(0xFFFFFFFF)
 _TWO32 = np.uint64(1 << 32)
 _S11 = np.uint64(11)
 _S32 = np.uint64(32)
-_S58 = np.uint64(58)
-_S63 = np.uint64(63)
-_S64 = np.uint64(64)
 _ONE = np.uint64(1)
 _ZERO = np.uint64(0)
-# PCG64's multiplier (numpy pcg64.h PCG_DEFAULT_MULTIPLIER_128), as two 64-bit halves
-_MUL_HI = np.uint64(0x2360ED051FC65DA4)
-_MUL_LO = np.uint64(0x4385DF649FCCF645)
 _DOUBLE = 1.0 / 9007199254740992.0  # 2**-53
 
 # a generator: [state high, state low, inc high, inc low, has a buffered half, that half]
@@ -73,33 +67,12 @@ AGG_MEAN, AGG_MIN, AGG_QUANTILE = 0, 1, 2
 
 
 @kernel
-def _mulhi(a: np.uint64, b: np.uint64) -> np.uint64:
-    """The high 64 bits of the 128-bit product ``a * b``."""
-    a_lo = a & _M32
-    a_hi = a >> _S32
-    b_lo = b & _M32
-    b_hi = b >> _S32
-    p0 = a_lo * b_lo
-    p1 = a_lo * b_hi
-    p2 = a_hi * b_lo
-    mid = (p0 >> _S32) + (p1 & _M32) + (p2 & _M32)
-    return a_hi * b_hi + (p1 >> _S32) + (p2 >> _S32) + (mid >> _S32)
-
-
-@kernel
 def next64(g: npt.NDArray[np.uint64]) -> np.uint64:
     """PCG64's next output: step the 128-bit state, then XSL-RR of the new state."""
-    hi, lo = g[0], g[1]
-    new_lo = lo * _MUL_LO
-    new_hi = _mulhi(lo, _MUL_LO) + lo * _MUL_HI + hi * _MUL_LO
-    out_lo = new_lo + g[3]
-    carry = _ONE if out_lo < new_lo else _ZERO
-    out_hi = new_hi + g[2] + carry
-    g[0] = out_hi
-    g[1] = out_lo
-    x = out_hi ^ out_lo
-    rot = out_hi >> _S58
-    return np.uint64((x >> rot) | (x << ((_S64 - rot) & _S63)))
+    hi, lo = pcg64_step(g[0], g[1], g[2], g[3])
+    g[0] = hi
+    g[1] = lo
+    return pcg64_output(hi, lo)
 
 
 @kernel
@@ -165,83 +138,6 @@ def permutation(g: npt.NDArray[np.uint64], n: int, out: npt.NDArray[np.int64]) -
         hold = out[j]
         out[j] = out[i]
         out[i] = hold
-
-
-@kernel
-def _pairwise_block(a: npt.NDArray[np.float64], lo: int, n: int) -> float:
-    """numpy's pairwise sum of ``a[lo:lo + n]`` for ``n <= 128``: sequential below 8, else
-    eight accumulators over blocks of eight, combined as a tree, then the rest in turn."""
-    if n < 8:
-        res = 0.0
-        for i in range(lo, lo + n):
-            res += a[i]
-        return float(res)
-    r0, r1, r2, r3 = a[lo], a[lo + 1], a[lo + 2], a[lo + 3]
-    r4, r5, r6, r7 = a[lo + 4], a[lo + 5], a[lo + 6], a[lo + 7]
-    i = 8
-    stop = n - n % 8
-    while i < stop:
-        r0 += a[lo + i]
-        r1 += a[lo + i + 1]
-        r2 += a[lo + i + 2]
-        r3 += a[lo + i + 3]
-        r4 += a[lo + i + 4]
-        r5 += a[lo + i + 5]
-        r6 += a[lo + i + 6]
-        r7 += a[lo + i + 7]
-        i += 8
-    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
-    while i < n:
-        res += a[lo + i]
-        i += 1
-    return float(res)
-
-
-@kernel
-def pairwise_sum(a: npt.NDArray[np.float64], lo: int, n: int) -> float:
-    """numpy's ``a[lo:lo + n].sum()`` (``pairwise_sum`` of numpy's ``loops_utils.h``), the
-    same float: above 128 entries, the halves (the first a multiple of 8) summed apart.
-
-    numba's disk cache does not take recursive functions: the split is walked with a stack.
-    """
-    if n <= 128:
-        return _pairwise_block(a, lo, n)
-    # a node (lo, n, stage): stage 0 pushes its left half, 1 its right, 2 adds the two
-    st_lo = np.empty(128, dtype=np.int64)
-    st_n = np.empty(128, dtype=np.int64)
-    st_stage = np.zeros(128, dtype=np.int64)
-    vals = np.empty(128)
-    sp = 1
-    vp = 0
-    st_lo[0] = lo
-    st_n[0] = n
-    st_stage[0] = 0
-    while sp > 0:
-        top = sp - 1
-        m = st_n[top]
-        if m <= 128:
-            vals[vp] = _pairwise_block(a, st_lo[top], m)
-            vp += 1
-            sp -= 1
-            continue
-        half = m // 2
-        half -= half % 8
-        stage = st_stage[top]
-        if stage == 2:
-            vals[vp - 2] = vals[vp - 2] + vals[vp - 1]
-            vp -= 1
-            sp -= 1
-            continue
-        st_stage[top] = stage + 1
-        if stage == 0:
-            st_lo[sp] = st_lo[top]
-            st_n[sp] = half
-        else:
-            st_lo[sp] = st_lo[top] + half
-            st_n[sp] = m - half
-        st_stage[sp] = 0
-        sp += 1
-    return float(vals[0])
 
 
 @kernel

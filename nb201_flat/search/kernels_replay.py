@@ -10,15 +10,19 @@ integer is Lemire's multiply-shift on a 32-bit half (low half first, the high ha
 next 32-bit draw; a rejected half is skipped), a double takes a whole word. What needs numpy's
 own arithmetic, the NA aggregate of a scored neighbourhood, is left to the caller: the kernel
 writes each scored row (cell, counters, member values) and :func:`apply_scores` then offers the
-aggregates in order. A free look-up batch's training seconds are numpy's pairwise sum
-(:func:`pairwise_sum`), added in turn as the oracle adds them.
+aggregates in order. A free look-up batch's training seconds are numpy's pairwise sum of its
+costs, gathered side by side (:func:`~nb201_flat.search.kernels_numpy.pairwise_sum`, the
+oracle's ``costs[batch].sum()``), added in turn as the oracle adds them; PCG64's step and
+output are :mod:`.kernels_numpy`'s too.
 
 This module imports numba; import it lazily (only where the replay runs).
 
 Examples
 --------
 >>> import numpy as np
->>> float(pairwise_sum(np.arange(200.0), np.arange(200), 0, 200)) == float(np.arange(200.0).sum())
+>>> words = stream_words(np.array([5, 0, 0, 0], dtype=np.uint64), np.array([3]), 1, 4)
+>>> bits = np.random.PCG64(np.random.SeedSequence(5, spawn_key=(3, 1)))
+>>> words[0].tolist() == bits.random_raw(4).tolist()
 True
 """
 
@@ -28,6 +32,12 @@ import numpy as np
 import numpy.typing as npt
 
 from nb201_flat.jit import kernel
+from nb201_flat.search.kernels_numpy import (
+    grow,
+    pairwise_sum,
+    pcg64_output,
+    pcg64_step,
+)
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -45,83 +55,6 @@ MORE_ORACLE = 2  # the run needs more words of its oracle stream
 
 # slots of the integer state of a run
 _Q, _STALL, _A_PTR, _A_HAS, _A_HALF, _O_PTR, _O_HAS, _O_HALF = range(8)
-
-
-@kernel
-def _block_sum(costs: F64, cells: I64, lo: int, n: int) -> float:
-    """numpy's pairwise sum of ``n <= 128`` values: eight accumulators, then the rest in turn
-    (fewer than eight: in turn from 0.0)."""
-    if n < 8:
-        res = 0.0
-        for i in range(lo, lo + n):
-            res += costs[cells[i]]
-        return res
-    r0 = costs[cells[lo]]
-    r1 = costs[cells[lo + 1]]
-    r2 = costs[cells[lo + 2]]
-    r3 = costs[cells[lo + 3]]
-    r4 = costs[cells[lo + 4]]
-    r5 = costs[cells[lo + 5]]
-    r6 = costs[cells[lo + 6]]
-    r7 = costs[cells[lo + 7]]
-    i = 8
-    while i < n - (n % 8):
-        b = lo + i
-        r0 += costs[cells[b]]
-        r1 += costs[cells[b + 1]]
-        r2 += costs[cells[b + 2]]
-        r3 += costs[cells[b + 3]]
-        r4 += costs[cells[b + 4]]
-        r5 += costs[cells[b + 5]]
-        r6 += costs[cells[b + 6]]
-        r7 += costs[cells[b + 7]]
-        i += 8
-    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
-    while i < n:
-        res += costs[cells[lo + i]]
-        i += 1
-    return float(res)
-
-
-@kernel
-def pairwise_sum(costs: F64, cells: I64, lo: int, n: int) -> float:
-    """``costs[cells[lo:lo + n]].sum()`` with numpy's pairwise summation, the same float:
-    above 128 values, the sum of the halves split at ``n // 2`` rounded down to a multiple of
-    8 (numpy's recursion, kept on an explicit stack: cached recursive kernels are unsafe)."""
-    if n <= 128:
-        return _block_sum(costs, cells, lo, n)
-    # frames (lo, n, state: 0 new, 1 left half pending, 2 right half pending), left sums
-    f_lo = np.empty(64, dtype=np.int64)
-    f_n = np.empty(64, dtype=np.int64)
-    f_st = np.empty(64, dtype=np.int64)
-    left = np.empty(64)
-    sp = 0
-    f_lo[0], f_n[0], f_st[0] = lo, n, 0
-    ret = 0.0
-    while True:
-        m = f_n[sp]
-        if f_st[sp] == 0 and m > 128:
-            half = m // 2
-            half -= half % 8
-            f_st[sp] = 1
-            f_lo[sp + 1], f_n[sp + 1], f_st[sp + 1] = f_lo[sp], half, 0
-            sp += 1
-            continue
-        if f_st[sp] == 0:
-            ret = _block_sum(costs, cells, f_lo[sp], m)
-        elif f_st[sp] == 1:  # the left half is done: the right half next
-            left[sp] = ret
-            half = m // 2
-            half -= half % 8
-            f_st[sp] = 2
-            f_lo[sp + 1], f_n[sp + 1], f_st[sp + 1] = f_lo[sp] + half, m - half, 0
-            sp += 1
-            continue
-        else:
-            ret = left[sp] + ret
-        if sp == 0:
-            return ret
-        sp -= 1
 
 
 @kernel
@@ -163,33 +96,6 @@ def _double(words: U64, r: int, avail: int, st: I64, at: int) -> float:
     w = words[r, st[at]]
     st[at] += 1
     return float(w >> np.uint64(11)) * (1.0 / 9007199254740992.0)
-
-
-@kernel
-def _grow_i(a: I64, need: int) -> I64:
-    if need <= a.size:
-        return a
-    b = np.empty(max(need, 2 * a.size), dtype=np.int64)
-    b[: a.size] = a
-    return b
-
-
-@kernel
-def _grow_f(a: F64, need: int) -> F64:
-    if need <= a.size:
-        return a
-    b = np.empty(max(need, 2 * a.size), dtype=np.float64)
-    b[: a.size] = a
-    return b
-
-
-@kernel
-def _grow_rows(a: F64, need: int) -> F64:
-    if need <= a.shape[0]:
-        return a
-    b = np.empty((max(need, 2 * a.shape[0]), a.shape[1]), dtype=np.float64)
-    b[: a.shape[0]] = a
-    return b
 
 
 @kernel
@@ -256,6 +162,7 @@ def run_block(
     seen = np.empty(64, dtype=np.int64)
     ranked = np.empty(max(top_k, 1), dtype=np.int64)
     batch = np.empty(width, dtype=np.int64)
+    gathered = np.empty(width)  # the batch's costs, side by side
     st = np.zeros(8, dtype=np.int64)
     fst = np.zeros(1)
     nc = 0  # changes written
@@ -320,7 +227,7 @@ def run_block(
             if mode == TWO_STAGE:
                 if new:
                     if n_seen == seen.size:
-                        seen = _grow_i(seen, n_seen + 1)
+                        seen = grow(seen, n_seen + 1)
                     seen[n_seen] = c
                     n_seen += 1
                 v = pv[c]
@@ -328,9 +235,9 @@ def run_block(
                     best_s = v
                     if c != best_i:
                         best_i = c
-                        c_s = _grow_f(c_s, nc + 1)
-                        c_q = _grow_i(c_q, nc + 1)
-                        c_i = _grow_i(c_i, nc + 1)
+                        c_s = grow(c_s, nc + 1)
+                        c_q = grow(c_q, nc + 1)
+                        c_i = grow(c_i, nc + 1)
                         c_s[nc], c_q[nc], c_i[nc] = fst[0], st[_Q], c
                         nc += 1
                 continue
@@ -340,9 +247,9 @@ def run_block(
                     best_s = v
                     if c != best_i:
                         best_i = c
-                        c_s = _grow_f(c_s, nc + 1)
-                        c_q = _grow_i(c_q, nc + 1)
-                        c_i = _grow_i(c_i, nc + 1)
+                        c_s = grow(c_s, nc + 1)
+                        c_q = grow(c_q, nc + 1)
+                        c_i = grow(c_i, nc + 1)
                         c_s[nc], c_q[nc], c_i[nc] = fst[0], st[_Q], c
                         nc += 1
             cnt = nb_cnt[c]
@@ -357,20 +264,20 @@ def run_block(
                         best_s = v
                         if j != best_i:
                             best_i = j
-                            c_s = _grow_f(c_s, nc + 1)
-                            c_q = _grow_i(c_q, nc + 1)
-                            c_i = _grow_i(c_i, nc + 1)
+                            c_s = grow(c_s, nc + 1)
+                            c_q = grow(c_q, nc + 1)
+                            c_i = grow(c_i, nc + 1)
                             c_s[nc], c_q[nc], c_i[nc] = fst[0], st[_Q], j
                             nc += 1
             if code:
                 break
             if mode == ONE_STAGE:  # a completed neighbourhood: one scored row
                 if nr == r_cell.size:
-                    r_cell = _grow_i(r_cell, nr + 1)
-                    r_s = _grow_f(r_s, nr + 1)
-                    r_q = _grow_i(r_q, nr + 1)
-                    r_n = _grow_i(r_n, nr + 1)
-                    r_g = _grow_rows(r_g, nr + 1)
+                    r_cell = grow(r_cell, nr + 1)
+                    r_s = grow(r_s, nr + 1)
+                    r_q = grow(r_q, nr + 1)
+                    r_n = grow(r_n, nr + 1)
+                    r_g = grow(r_g, nr + 1)
                 r_cell[nr], r_s[nr], r_q[nr], r_n[nr] = c, fst[0], st[_Q], cnt + 1
                 r_g[nr, 0] = pv[c]
                 for t in range(cnt):
@@ -417,10 +324,11 @@ def run_block(
                         x = nb_idx[j, t]
                         if paid[x] != stamp and known[x] != stamp:
                             batch[nb_new] = x
+                            gathered[nb_new] = costs[x]
                             nb_new += 1
                     if nb_new:
                         free_q[r] += nb_new
-                        free_s[r] += pairwise_sum(costs, batch, 0, nb_new)
+                        free_s[r] += pairwise_sum(gathered, 0, nb_new)
                         for t in range(nb_new):
                             x = batch[t]
                             if seeded:
@@ -435,11 +343,11 @@ def run_block(
                         if code:
                             break
                 if nr == r_cell.size:
-                    r_cell = _grow_i(r_cell, nr + 1)
-                    r_s = _grow_f(r_s, nr + 1)
-                    r_q = _grow_i(r_q, nr + 1)
-                    r_n = _grow_i(r_n, nr + 1)
-                    r_g = _grow_rows(r_g, nr + 1)
+                    r_cell = grow(r_cell, nr + 1)
+                    r_s = grow(r_s, nr + 1)
+                    r_q = grow(r_q, nr + 1)
+                    r_n = grow(r_n, nr + 1)
+                    r_g = grow(r_g, nr + 1)
                 r_cell[nr], r_s[nr], r_q[nr], r_n[nr] = j, fst[0], st[_Q], cnt + 1
                 r_g[nr, 0] = pv[j]
                 for t in range(cnt):
@@ -479,8 +387,9 @@ def run_block(
 
 
 # numpy's SeedSequence (numpy/random/bit_generator.pyx, numpy 2.x: O'Neill's seed_seq_fe with
-# a pool of four 32-bit words) and PCG64 (numpy/random/src/pcg64/pcg64.h: 128-bit LCG,
-# XSL-RR output), stream-compatible by numpy's policy; checked against numpy by the caller
+# a pool of four 32-bit words) and PCG64's seeding (numpy/random/src/pcg64/pcg64.h
+# pcg_setseq_128_srandom_r; its step and output: kernels_numpy), stream-compatible by numpy's
+# policy; checked against numpy by the caller
 _M32 = np.uint64(0xFFFFFFFF)
 _INIT_A = np.uint64(0x43B0D7E5)
 _MULT_A = np.uint64(0x931E8875)
@@ -488,20 +397,8 @@ _INIT_B = np.uint64(0x8B51F9DD)
 _MULT_B = np.uint64(0x58F38DED)
 _MIX_L = np.uint64(0xCA01F9DD)
 _MIX_R = np.uint64(0x4973F715)
-_MUL_HI = np.uint64(0x2360ED051FC65DA4)
-_MUL_LO = np.uint64(0x4385DF649FCCF645)
 _S16 = np.uint64(16)
 _S32 = np.uint64(32)
-
-
-@kernel
-def _mulhi(a: np.uint64, b: np.uint64) -> np.uint64:
-    """The high 64 bits of the 128-bit product ``a * b``."""
-    a0, a1 = a & _M32, a >> _S32
-    b0, b1 = b & _M32, b >> _S32
-    p01, p10 = a0 * b1, a1 * b0
-    mid = ((a0 * b0) >> _S32) + (p01 & _M32) + (p10 & _M32)
-    return a1 * b1 + (p01 >> _S32) + (p10 >> _S32) + (mid >> _S32)
 
 
 @kernel
@@ -565,16 +462,10 @@ def stream_words(entropy: U64, runs: I64, stream: int, n: int) -> U64:
         # srandom: state = ((inc + init) * MULT + inc), as 128-bit halves
         lo = inc_lo + init_lo
         hi = inc_hi + init_hi + (np.uint64(1) if lo < inc_lo else np.uint64(0))
-        for j in range(n + 1):
-            new_lo = lo * _MUL_LO
-            new_hi = _mulhi(lo, _MUL_LO) + lo * _MUL_HI + hi * _MUL_LO
-            lo = new_lo + inc_lo
-            hi = new_hi + inc_hi + (np.uint64(1) if lo < new_lo else np.uint64(0))
-            if j == 0:
-                continue
-            x = hi ^ lo
-            rot = hi >> np.uint64(58)
-            out[k, j - 1] = (x >> rot) | (x << ((np.uint64(64) - rot) & np.uint64(63)))
+        hi, lo = pcg64_step(hi, lo, inc_hi, inc_lo)
+        for j in range(n):
+            hi, lo = pcg64_step(hi, lo, inc_hi, inc_lo)
+            out[k, j] = pcg64_output(hi, lo)
     return out
 
 
@@ -634,7 +525,6 @@ def warm_up() -> None:
     """Load (or, on a cold cache, compile) every kernel with the production argument types."""
     stream_words(np.zeros(4, dtype=np.uint64), np.arange(2, dtype=np.int64), 1, 3)
     costs = np.arange(20.0)
-    pairwise_sum(costs, np.arange(20, dtype=np.int64), 0, 20)
     size = 4
     nb_idx = np.array([[1, 2], [0, 3], [0, 3], [1, 2]], dtype=np.int64)
     nb_cnt = np.full(size, 2, dtype=np.int64)

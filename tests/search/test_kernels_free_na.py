@@ -1,5 +1,5 @@
-"""The compiled walks of RS and free NA-RS: numpy's float sums, their buffers and retries, one
-compiled version per kernel."""
+"""The compiled walks of RS and free NA-RS: their buffers and retries, one compiled version per
+kernel (numpy's float sums: test_kernels_numpy)."""
 
 from __future__ import annotations
 
@@ -21,21 +21,6 @@ from nb201_flat.space import Space
 from nb201_flat.table import MetricKey
 
 MID = Space(("none", "skip_connect", "conv_1x1", "conv_3x3"), 4)  # 4096 cells
-
-
-def test_pairwise_sum_is_numpys_sum_bit_for_bit() -> None:
-    rng = np.random.default_rng(0)
-    for n in range(1001):
-        # values of very different sizes: a different order of additions shows in the bits
-        a = rng.uniform(0.5, 3.0, n + 5) * 10.0 ** rng.integers(-6, 7, n + 5)
-        lo = int(rng.integers(0, 6))
-        assert kn.pairwise_sum(a, lo, n) == a[lo : lo + n].sum(), n
-    # and a sum in turn would differ: the test can tell the orders apart
-    a = rng.uniform(0.5, 3.0, 300) * 10.0 ** rng.integers(-6, 7, 300)
-    total = 0.0
-    for x in a.tolist():
-        total += x
-    assert total != a.sum()
 
 
 def _toy(n: int) -> tuple[np.ndarray, ...]:

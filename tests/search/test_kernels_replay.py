@@ -1,6 +1,6 @@
-"""The compiled kernels of the run-by-run NA-RS replay: numpy's pairwise sums and PCG64 streams
-bit for bit, and the replayed records equal to the loop's when words run short, on stored
-seeds, and when numpy draws otherwise than the replay assumes (the loop runs)."""
+"""The compiled kernels of the run-by-run NA-RS replay: numpy's PCG64 streams bit for bit, and
+the replayed records equal to the loop's when words run short, on stored seeds, and when numpy
+draws otherwise than the replay assumes (the loop runs). Its pairwise sums: test_kernels_numpy."""
 
 from __future__ import annotations
 
@@ -28,20 +28,6 @@ FORMS = [
     NABestEvaluatedSearch(NeighbourObjective(charge=True)),
     NARandomSearch(NeighbourObjective(radius=2, agg="quantile", quantile=0.2), rerank_top_k=3),
 ]
-
-
-def test_pairwise_sum_is_numpys_bit_for_bit() -> None:
-    rng = np.random.default_rng(0)
-    for n in range(1001):
-        v = rng.normal(size=n) * 10.0 ** rng.integers(-6, 6, size=n)
-        cells = rng.permutation(n).astype(np.int64)
-        got = kr.pairwise_sum(v, cells, 0, n)
-        want = v[cells].sum()
-        assert got == want and np.signbit(got) == np.signbit(want), n
-    # an offset batch of a longer array, as the kernel sums one look-up batch
-    v = rng.uniform(size=300)
-    cells = np.arange(300, dtype=np.int64)
-    assert kr.pairwise_sum(v, cells, 37, 200) == v[37:237].sum()
 
 
 @pytest.mark.parametrize("seed", [0, 5, 2026, 2**32 + 1, 2**70 + 9, 2**130 + 3])
