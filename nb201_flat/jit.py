@@ -8,6 +8,11 @@ not pay), and are compiled once per machine: ``cache=True`` keeps the machine co
 source (or in the user's cache directory where that is read-only), keyed by the source and the
 argument types (a function typed at a prompt has no file and is compiled each session).
 
+numba keys a cached kernel by its own file only, yet its machine code holds a copy of every
+kernel it calls. A module whose kernels call kernels of another file names that file with
+:func:`depends_on`, so that editing either makes the cached code stale (recompiled on its next
+call) instead of served as it was.
+
 Examples
 --------
 >>> import numpy as np
@@ -23,9 +28,12 @@ Examples
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 import os
+import sys
 from collections.abc import Callable
+from types import ModuleType
 from typing import Any, TypeVar, cast
 
 import numba
@@ -37,3 +45,33 @@ def kernel(fn: F) -> F:
     """Compile ``fn`` in nopython mode, cached on disk, releasing the GIL while it runs."""
     cache = os.path.isfile(inspect.getsourcefile(fn) or "")
     return cast(F, numba.njit(cache=cache, nogil=True)(fn))
+
+
+def depends_on(module: str, *sources: ModuleType) -> None:
+    """Tie the disk cache of the kernels defined in ``module`` to the files of ``sources``
+    too: numba's freshness stamp of their own file is extended with a hash of each source's.
+
+    Call it at the end of ``module``, before any of its kernels runs. Where numba keeps its
+    cache otherwise than this knows, those kernels are not cached at all (compiled in each
+    process) rather than risk stale code.
+    """
+    from numba.core.caching import NullCache
+    from numba.core.registry import CPUDispatcher
+
+    stamps = tuple(_digest(src) for src in sources)
+    for value in list(vars(sys.modules[module]).values()):
+        if not isinstance(value, CPUDispatcher) or value.py_func.__module__ != module:
+            continue
+        cache = getattr(value, "_cache", None)
+        cache_file = getattr(cache, "_cache_file", None)
+        own = getattr(cache_file, "_source_stamp", None)
+        if own is not None:
+            cache_file._source_stamp = (own, *stamps)  # type: ignore[union-attr]
+        elif not isinstance(cache, NullCache):
+            setattr(value, "_cache", NullCache())  # noqa: B010 (numba keeps no public setter)
+
+
+def _digest(module: ModuleType) -> str:
+    path = inspect.getsourcefile(module) or module.__file__ or ""
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()

@@ -47,7 +47,8 @@ import math
 import numpy as np
 import numpy.typing as npt
 
-from nb201_flat.jit import kernel
+from nb201_flat.jit import depends_on, kernel
+from nb201_flat.search import kernels_numpy
 from nb201_flat.search.kernels_numpy import grow, pairwise_sum
 from nb201_flat.types import BoolArray, FloatArray, IntArray
 
@@ -652,6 +653,9 @@ def warm_up() -> None:
         rs_walk(cells, costs, 10.0, 5, seeded, seeded, costs, costs, ints, raw, starts)
     bounded_draws(raw, starts, 7, np.empty((1, 3), dtype=np.int64))
 
+
+# the kernels above call kernels_numpy's: its edits must reach their cached code
+depends_on(__name__, kernels_numpy)
 
 __all__ = [
     "BEST",

@@ -21,9 +21,9 @@ How each kernel module consumes the words (Lemire's bounded integers on 32-bit h
 buffered half, ``random()``) stays with that module: their stream states are laid out
 differently on purpose (a generator stepped in the kernel, or raw words made by numpy).
 
-This module imports numba: import it lazily. numba's disk cache keys a kernel by its own
-file only: after editing this module, delete the ``*.nbi``/``*.nbc`` files of the kernel
-modules that call it (their cached machine code holds a copy of these functions).
+This module imports numba: import it lazily. The kernel modules that call it tie their disk
+cache to this file too (:func:`~nb201_flat.jit.depends_on`): their cached machine code holds
+a copy of these functions, and an edit here makes it stale.
 
 Examples
 --------

@@ -31,7 +31,8 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from nb201_flat.jit import kernel
+from nb201_flat.jit import depends_on, kernel
+from nb201_flat.search import kernels_numpy
 from nb201_flat.search.kernels_numpy import (
     grow,
     pairwise_sum,
@@ -541,3 +542,7 @@ def warm_up() -> None:
         f = np.zeros(int(out[11][-1]))
         apply_scores(mode, out[5], out[6], out[7], out[8], out[9], out[10], out[11], out[12],
                      out[13], out[14], f)  # fmt: skip
+
+
+# the kernels above call kernels_numpy's: its edits must reach their cached code
+depends_on(__name__, kernels_numpy)

@@ -105,3 +105,23 @@ def test_the_runner_loads_the_kernels_before_it_forks(
     assert calls == [2]
     run_search(nb201_like, nb201_protocol(), algo, runs=4, seed=0, jobs=1)
     assert calls == [2]  # one process: each kernel loads where it is first called
+
+
+@pytest.mark.parametrize("name", compiled.MODULES)
+def test_every_search_kernel_is_cached_on_disk_and_tied_to_kernels_numpy(name: str) -> None:
+    from numba.core.registry import CPUDispatcher
+
+    from nb201_flat.jit import _digest
+    from nb201_flat.search import kernels_numpy
+
+    module = _mod(name)
+    kernels = [
+        v
+        for v in vars(module).values()
+        if isinstance(v, CPUDispatcher) and v.py_func.__module__ == name
+    ]
+    assert kernels
+    for k in kernels:
+        # not the uncached fallback of depends_on: numba's stamp, then kernels_numpy's digest
+        stamp = k._cache._cache_file._source_stamp
+        assert stamp[1:] == (_digest(kernels_numpy),), k.py_func.__name__
