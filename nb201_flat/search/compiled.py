@@ -23,9 +23,10 @@ from __future__ import annotations
 import importlib
 import logging
 import multiprocessing as mp
-import os
+import signal
 import sys
 from types import ModuleType
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -49,43 +50,65 @@ def load_kernels(jobs: int = 1) -> None:
     modules = [importlib.import_module(name) for name in MODULES]
     cold = [m.__name__ for m in modules if not is_cached(m)]
     if cold:
-        _say(
-            "compiling the search kernels for this machine: once, under a minute; later runs "
-            "load them from numba's cache"
-        )
-        if jobs > 1 and len(cold) > 1 and "fork" in mp.get_all_start_methods():
+        _say_compiling()
+        if jobs > 1 and len(cold) > 1 and _can_compile_apart():
             _compile_apart(cold, jobs)
     for m in modules:
         m.warm_up()
 
 
-def _say(note: str) -> None:
+def say_if_cold() -> None:
+    """The note of :func:`load_kernels` where any search kernel is not in the cache yet, for
+    a process that loads each kernel where it is first called."""
+    if not all(is_cached(importlib.import_module(name)) for name in MODULES):
+        _say_compiling()
+
+
+def _say_compiling() -> None:
     """A note beside the progress bars where they are drawn (a person at a terminal waits on
     it), else a log record."""
-    from nb201_flat.budget import progress_enabled
+    from nb201_flat.budget import progress_enabled, tqdm_class
 
+    note = (
+        "compiling the search kernels for this machine: once, under a minute; later runs load "
+        "them from numba's cache"
+    )
     if progress_enabled():
-        print(note, file=sys.stderr)
+        tqdm_class().write(note, file=sys.stderr)  # above a bar that is being drawn
     else:
         log.info(note)
 
 
 def is_cached(module: ModuleType) -> bool:
-    """Whether every kernel ``module`` uses (its own and those it imports) has an entry in
-    numba's disk cache (the index numba itself reads; an entry made from older source is
-    found stale and recompiled when loaded)."""
+    """Whether every kernel ``module`` uses (its own and those it imports) has a fresh entry in
+    numba's disk cache: its index read as numba reads it (one made from other source, or by
+    another numba, reads as empty)."""
     from numba.core.registry import CPUDispatcher
 
     for value in vars(module).values():
         if not isinstance(value, CPUDispatcher):
             continue
-        cache = getattr(value, "_cache", None)
-        index = getattr(getattr(cache, "_cache_file", None), "_index_path", None)
-        if not isinstance(index, str):
+        cache_file = getattr(getattr(value, "_cache", None), "_cache_file", None)
+        load_index = getattr(cache_file, "_load_index", None)
+        if load_index is None:
             return True  # a numba that keeps its cache otherwise: let the loads find out
-        if not os.path.exists(index):
+        try:
+            if not load_index():
+                return False
+        except Exception:  # an unreadable index: numba will rewrite it
             return False
     return True
+
+
+def _can_compile_apart() -> bool:
+    # children compiling at once save entries of the shared kernels_numpy helpers into the same
+    # index: those saves are serialised with a lock around numba's IndexDataCacheFile.save,
+    # without which an index could name another signature's machine code
+    from numba.core.caching import IndexDataCacheFile
+
+    return "fork" in mp.get_all_start_methods() and callable(
+        getattr(IndexDataCacheFile, "save", None)
+    )
 
 
 def _compile_apart(names: list[str], jobs: int) -> None:
@@ -100,7 +123,8 @@ def _compile_apart(names: list[str], jobs: int) -> None:
         groups[k].append(name)
         loads[k] += _COMPILE_S.get(name, 1.0)
     ctx = mp.get_context("fork")
-    procs = [ctx.Process(target=_compile_group, args=(g,), daemon=True) for g in groups]
+    lock = ctx.Lock()
+    procs = [ctx.Process(target=_compile_group, args=(g, lock), daemon=True) for g in groups]
     for p in procs:
         p.start()
     try:
@@ -116,7 +140,19 @@ def _compile_apart(names: list[str], jobs: int) -> None:
             log.warning("compiling %s in a child failed (exit %s); compiling here", g, p.exitcode)
 
 
-def _compile_group(names: list[str]) -> None:
+def _compile_group(names: list[str], lock: Any) -> None:
+    """A child: compile ``names``, each cache save under ``lock``. Ctrl-C is the parent's to
+    handle (it stops the children): here it is ignored, so no child prints a traceback."""
+    from numba.core.caching import IndexDataCacheFile
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    save: Any = IndexDataCacheFile.save
+
+    def locked_save(self: Any, key: Any, data: Any) -> None:
+        with lock:
+            save(self, key, data)
+
+    IndexDataCacheFile.save = locked_save  # type: ignore[method-assign]  # this child's copy
     try:
         for name in names:
             importlib.import_module(name).warm_up()
@@ -124,4 +160,4 @@ def _compile_group(names: list[str]) -> None:
         raise SystemExit(1) from None
 
 
-__all__ = ["MODULES", "is_cached", "load_kernels"]
+__all__ = ["MODULES", "is_cached", "load_kernels", "say_if_cold"]

@@ -668,7 +668,6 @@ __all__ = [
     "free_lookups",
     "free_na_walk",
     "offer_rows",
-    "pairwise_sum",
     "rs_walk",
     "warm_up",
 ]

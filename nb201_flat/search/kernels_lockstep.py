@@ -248,7 +248,7 @@ def run_searches(
     # what run k knows of a cell: stamp 2k + 1 paid (or, without a memory, in the oracle's
     # cache), 2k looked up free, less: nothing; ``known`` holds the value (a paid one replaces
     # a look-up's, as the memory reads paid values first)
-    stamp = np.full(size, -1, dtype=np.int32)
+    stamp = np.full(size, -1, dtype=np.int64)
     known = np.empty(size)
     width = max(nbi.shape[1], nb1.shape[1]) + 1
     buf = np.empty(width, dtype=np.int64)

@@ -127,6 +127,20 @@ class OracleData:
             raise SearchBudgetError("a time budget needs a cost vector")
         if self.repeats not in ("charge", "cache"):
             raise SearchBudgetError(f"repeats must be 'charge' or 'cache', got {self.repeats!r}")
+        cand = self.candidates
+        if cand is not None:
+            # the compiled searches index with them unchecked: refuse what the loop would not
+            # serve (no cell to draw) or could not (a cell outside the space)
+            if cand.ndim != 1 or cand.size == 0 or cand.dtype.kind not in "iu":
+                raise SearchBudgetError(
+                    "candidates must be a non-empty 1-d array of cell indices, got "
+                    f"{cand.size} of dtype {cand.dtype}; pass None to draw from every cell"
+                )
+            if int(cand.min()) < 0 or int(cand.max()) >= size:
+                raise SearchBudgetError(
+                    f"candidates must be cell indices in 0..{size - 1}, got "
+                    f"{int(cand.min())}..{int(cand.max())}"
+                )
         for arr in (self.values, self.order, self.counts, self.costs, self.candidates):
             if arr is not None:
                 arr.setflags(write=False)

@@ -260,6 +260,10 @@ def _execute(
     """Every task's records by cell, in this process (``jobs == 1``) or in a process pool."""
     out: dict[int, list[RunRecord]] = {t.cell: [] for t in tasks}
     if jobs == 1 or len(tasks) == 1:
+        if any(t.batched for t in tasks):
+            from nb201_flat.search.compiled import say_if_cold
+
+            say_if_cold()  # each kernel then loads (or compiles) where it is first called
         for t in tasks:
             recs = _run_part(datas[t.data], algos[t.algo], seed, t)
             out[t.cell].extend(recs)

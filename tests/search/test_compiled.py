@@ -57,6 +57,23 @@ def test_is_cached_sees_the_disk_cache(tmp_path: Path, monkeypatch: pytest.Monke
     m.warm_up()
     assert compiled.is_cached(m)
     assert list((tmp_path / "kpkg" / "__pycache__").glob("k0.twice-*.nbi"))
+    # an edit leaves the index in place, stale: not cached
+    path = tmp_path / "kpkg" / "k0.py"
+    path.write_text(path.read_text().replace("2 * x", "3 * x"))
+    sys.modules.pop(name)
+    assert not compiled.is_cached(_mod(name))
+
+
+def test_the_note_is_said_while_a_kernel_is_cold(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    (name,) = _kernel_modules(tmp_path, monkeypatch, "")
+    with caplog.at_level(logging.INFO, logger=compiled.__name__):
+        compiled.say_if_cold()
+        assert ["compiling the search kernels" in r.getMessage() for r in caplog.records] == [True]
+        _mod(name).warm_up()
+        compiled.say_if_cold()
+    assert len(caplog.records) == 1
 
 
 def test_cold_modules_compile_in_children_then_load_here(

@@ -114,6 +114,24 @@ def test_oracle_rejects_bad_index_and_pickling() -> None:
         pickle.dumps(oracle)
 
 
+@pytest.mark.parametrize(
+    ("candidates", "words"),
+    [
+        (np.array([], dtype=np.int64), "non-empty"),
+        (np.array([0.0, 1.0]), "dtype float64"),
+        (np.array([[0, 1]]), "1-d"),
+        (np.array([0, 27]), "0..26"),
+        (np.array([-1, 3]), "0..26"),
+    ],
+)
+def test_oracle_refuses_candidates_it_cannot_serve(candidates: np.ndarray, words: str) -> None:
+    # the compiled searches index with them unchecked: an empty or out-of-range set would
+    # read past an array there, so it never gets that far
+    with pytest.raises(SearchBudgetError, match=words):
+        OracleData(TINY, KEY, np.ones((1, 27)), None, None, None, None, 10, candidates=candidates)
+    OracleData(TINY, KEY, np.ones((1, 27)), None, None, None, None, 10, candidates=np.arange(27))
+
+
 # -- test data out of reach -------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class Cheater:
