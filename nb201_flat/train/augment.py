@@ -1,5 +1,4 @@
-"""Random crop and flip parameters drawn on the training device (no host synchronisation); the
-learning rate as a device tensor.
+"""Random crop and flip parameters drawn on the training device (no host synchronisation).
 
 NB201 augments with ``RandomCrop(size, padding)`` and ``RandomHorizontalFlip``. The trainer
 applies both as tensor ops on the device; this module draws their parameters there too, from a
@@ -17,8 +16,6 @@ Examples
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 from nb201_flat.errors import require
 
@@ -43,31 +40,3 @@ def draw_crops(
     else:
         flips = torch.zeros(batch, dtype=torch.bool, device=dev)
     return oy, ox, flips
-
-
-def lr_tensor(value: float, device: torch.device) -> torch.Tensor:
-    """A learning rate as a 0-d float32 tensor on ``device``.
-
-    A tensor LR lets a captured CUDA graph (fast mode) read a new value each epoch by an
-    in-place ``fill_`` instead of a host-side Python float baked into the graph.
-
-    >>> float(lr_tensor(0.05, torch.device("cpu")))
-    0.05000000074505806
-    """
-    return torch.tensor(value, dtype=torch.float32, device=device)
-
-
-def load_optimizer_state(opt: torch.optim.Optimizer, state: dict[str, Any]) -> None:
-    """``opt.load_state_dict(state)`` that keeps the optimiser's live tensor hyper-parameters.
-
-    Checkpoints are read onto the CPU, and ``load_state_dict`` installs the saved param-group
-    values as they are: a fast-mode LR tensor would come back on the CPU (a host copy in every
-    step) and be another object than the one a compiled step captured. The loaded values are
-    copied into the live device tensors instead.
-    """
-    live = [{k: v for k, v in g.items() if isinstance(v, torch.Tensor)} for g in opt.param_groups]
-    opt.load_state_dict(state)
-    for group, tensors in zip(opt.param_groups, live, strict=True):
-        for name, tensor in tensors.items():
-            tensor.copy_(torch.as_tensor(group[name]))
-            group[name] = tensor

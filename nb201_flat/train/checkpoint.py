@@ -147,3 +147,31 @@ class Checkpointer:
         """After a finished run keep only the final checkpoint (the trained weights)."""
         for _, old in self.files()[1:]:
             old.unlink(missing_ok=True)
+
+
+def load_schedule_state(
+    opt: Any, sched: Any, opt_state: dict[str, Any], sched_state: dict[str, Any]
+) -> None:
+    """Restore an optimiser and its LR scheduler, their learning rates as Python floats.
+
+    The optimiser step runs eagerly, and torch's SGD reads a tensor learning rate back to the
+    host in every step (``alpha=-lr``: a device synchronisation on CUDA, torch 2.13's
+    ``_multi_tensor_sgd``); a float reaches the kernels as an argument. Checkpoints of fast-mode
+    runs written before the learning rate became a float hold it as a 0-d tensor, in the
+    optimiser's groups and the scheduler's ``base_lrs``/``_last_lr``; it comes back as the
+    float of that tensor, the value those runs stepped with.
+    """
+    import torch
+
+    def as_float(value: Any) -> Any:
+        return float(value) if isinstance(value, torch.Tensor) and value.ndim == 0 else value
+
+    opt.load_state_dict(opt_state)
+    for group in opt.param_groups:
+        for name in ("lr", "initial_lr"):
+            if name in group:
+                group[name] = as_float(group[name])
+    sched.load_state_dict(sched_state)
+    for name in ("base_lrs", "_last_lr"):
+        if isinstance(getattr(sched, name, None), list):
+            setattr(sched, name, [as_float(v) for v in getattr(sched, name)])

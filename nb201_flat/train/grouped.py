@@ -11,9 +11,9 @@ member exactly its own gradient, so SGD (element-wise) updates each member as if
 alone: K grouped networks equal K separate ones, up to float rounding of the batched kernels.
 
 A grouped session runs in either training mode (:mod:`.modes`), as a single session does:
-``fast`` mode means bf16 autocast of forward and loss, the learning rate as a device tensor,
-dead edges pruned (:mod:`.pruning`), and on CUDA channels-last layout, ``torch.compile`` (CUDA
-graphs through ``mode="reduce-overhead"``) and the cuDNN flags. Channels-last under ``vmap``:
+``fast`` mode means bf16 autocast of forward and loss, dead edges pruned (:mod:`.pruning`),
+and on CUDA channels-last layout, ``torch.compile`` (CUDA graphs through
+``mode="reduce-overhead"``) and the cuDNN flags. Channels-last under ``vmap``:
 the batching rule of a convolution folds the K members into the channel axis (one grouped
 convolution), so the stacked input is laid out ``(B, H, W, K, C)`` in memory and every 4-D
 weight stack ``(K, O, kh, kw, I)``; the folded tensors the kernels see are then channels-last
@@ -44,9 +44,9 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 from torch.func import functional_call, stack_module_state, vmap  # noqa: E402
 
-from nb201_flat.train.augment import load_optimizer_state, lr_tensor  # noqa: E402
+from nb201_flat.train.checkpoint import load_schedule_state  # noqa: E402
 from nb201_flat.train.model import Network  # noqa: E402
-from nb201_flat.train.modes import TrainMode, compile_options, uses_tensor_lr  # noqa: E402
+from nb201_flat.train.modes import TrainMode, compile_options  # noqa: E402
 from nb201_flat.train.pruning import prune_network  # noqa: E402
 from nb201_flat.train.recipe import Recipe  # noqa: E402
 from nb201_flat.train.writer import cpu_snapshot  # noqa: E402
@@ -214,7 +214,7 @@ class GroupedSession:
             # the stacked weights only (not the weightless structure on "meta"), in the
             # network's parameter order: a member's optimiser state is a single run's
             self.model.stacked.parameters(),
-            lr=lr_tensor(recipe.lr, self.device) if uses_tensor_lr(mode) else recipe.lr,
+            lr=recipe.lr,  # a float: see checkpoint.load_schedule_state
             momentum=recipe.momentum,
             nesterov=recipe.nesterov,
             weight_decay=recipe.weight_decay,
@@ -371,7 +371,9 @@ class GroupedSession:
             i: {key: stacked(i, key) if torch.is_tensor(v) else v for key, v in per.items()}
             for i, per in first["state"].items()
         }
-        load_optimizer_state(
-            self.opt, {"state": stacked_state, "param_groups": first["param_groups"]}
+        load_schedule_state(
+            self.opt,
+            self.sched,
+            {"state": stacked_state, "param_groups": first["param_groups"]},
+            states[0]["scheduler"],
         )
-        self.sched.load_state_dict(states[0]["scheduler"])

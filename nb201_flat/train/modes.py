@@ -16,7 +16,10 @@ never collide (the second is not skipped as "already done").
     parts apply: bf16 autocast and the per-epoch learning rate stay, compilation is off).
 
 Both modes step the learning rate once per epoch, so the schedule is NB201's in either; only
-the arithmetic differs.
+the arithmetic differs. In both the learning rate is a Python float: the optimiser step runs
+eagerly (only the network is compiled), and torch's SGD reads a tensor learning rate back to the
+host in every step, a synchronisation a float never causes
+(:func:`~nb201_flat.train.checkpoint.load_schedule_state`).
 
 Examples
 --------
@@ -170,19 +173,6 @@ def compile_options(mode: TrainMode, device_type: str) -> dict[str, object] | No
         "fullgraph": False,
         "mode": "reduce-overhead" if mode.uses_cuda_graphs(device_type) else "default",
     }
-
-
-def uses_tensor_lr(mode: TrainMode | None) -> bool:
-    """Whether the optimiser's learning rate is a 0-d tensor on the device (fast mode).
-
-    A tensor LR is updated in place by the scheduler, so a compiled or captured step reads the
-    new value without a recompile or a host copy. Faithful mode keeps a Python float, the
-    arithmetic NB201's SGD did.
-
-    >>> uses_tensor_lr(FAST), uses_tensor_lr(FAITHFUL), uses_tensor_lr(None)
-    (True, False, False)
-    """
-    return mode is not None and mode.name == "fast"
 
 
 def effective_mode(

@@ -37,8 +37,8 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 from nb201_flat.train import costs  # noqa: E402
-from nb201_flat.train.augment import draw_crops, load_optimizer_state, lr_tensor  # noqa: E402
-from nb201_flat.train.checkpoint import Checkpointer  # noqa: E402
+from nb201_flat.train.augment import draw_crops  # noqa: E402
+from nb201_flat.train.checkpoint import Checkpointer, load_schedule_state  # noqa: E402
 from nb201_flat.train.data import DatasetInfo, DataSplits, load_dataset  # noqa: E402
 from nb201_flat.train.jobs import JobResult, TrainJob  # noqa: E402
 from nb201_flat.train.model import Network  # noqa: E402
@@ -47,7 +47,6 @@ from nb201_flat.train.modes import (  # noqa: E402
     apply_backend_flags,
     compile_options,
     is_eval_epoch,
-    uses_tensor_lr,
 )
 from nb201_flat.train.pruning import prune_network  # noqa: E402
 from nb201_flat.train.recipe import Recipe  # noqa: E402
@@ -246,7 +245,7 @@ class Session:
         self.steps = recipe.steps_per_epoch(self.n_train)
         self.opt = torch.optim.SGD(
             model.parameters(),
-            lr=lr_tensor(recipe.lr, self.device) if uses_tensor_lr(mode) else recipe.lr,
+            lr=recipe.lr,  # a float: see checkpoint.load_schedule_state
             momentum=recipe.momentum,
             nesterov=recipe.nesterov,
             weight_decay=recipe.weight_decay,
@@ -289,8 +288,7 @@ class Session:
     def load_state(self, state: Mapping[str, Any]) -> None:
         """Inverse of :meth:`state`."""
         self.model.load_state_dict(state["model"])
-        load_optimizer_state(self.opt, state["optimizer"])
-        self.sched.load_state_dict(state["scheduler"])
+        load_schedule_state(self.opt, self.sched, state["optimizer"], state["scheduler"])
         self.gen.set_state(state["generator"])
 
     def train_epoch(self, max_steps: int | None = None) -> tuple[float, float, int]:
