@@ -46,7 +46,7 @@ from torch.func import functional_call, stack_module_state, vmap  # noqa: E402
 
 from nb201_flat.train.checkpoint import load_schedule_state  # noqa: E402
 from nb201_flat.train.model import Network  # noqa: E402
-from nb201_flat.train.modes import TrainMode, compile_options  # noqa: E402
+from nb201_flat.train.modes import TrainMode, compile_network, compile_options  # noqa: E402
 from nb201_flat.train.pruning import prune_network  # noqa: E402
 from nb201_flat.train.recipe import Recipe  # noqa: E402
 from nb201_flat.train.writer import cpu_snapshot  # noqa: E402
@@ -227,7 +227,7 @@ class GroupedSession:
         self.gens = [torch.Generator(device=self.device).manual_seed(s) for s in seeds]
         opts = compile_options(mode, device_type) if mode is not None else None
         self.fwd: Callable[[torch.Tensor], torch.Tensor] = (
-            torch.compile(self.model, **opts) if opts is not None else self.model  # type: ignore[call-overload]
+            compile_network(self.model, opts) if opts is not None else self.model
         )
 
     def autocast(self) -> torch.autocast:

@@ -32,7 +32,7 @@ Examples
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import Any, Literal
 
 from nb201_flat.errors import ArgumentError
 
@@ -173,6 +173,35 @@ def compile_options(mode: TrainMode, device_type: str) -> dict[str, object] | No
         "fullgraph": False,
         "mode": "reduce-overhead" if mode.uses_cuda_graphs(device_type) else "default",
     }
+
+
+GRAPHS_PER_NETWORK = 8
+"""Graphs one compiled network may need in a run: training and evaluation (dynamo guards the
+grad mode), each with a full and a partial last batch, and a partial evaluation batch per
+source array (static shapes: one graph each)."""
+
+_compiled_networks = 0
+
+
+def compile_network(model: Any, options: dict[str, object]) -> Any:
+    """``torch.compile(model, **options)``, with room for this network's graphs.
+
+    Dynamo's recompile limit (8) counts the graphs of one code object, and every network of one
+    class shares its ``forward``: without more room, the second or third network compiled in a
+    process (``--concurrent K``, or one network's training and evaluation shapes) hits the
+    limit and silently runs eager. Each compiled network raises the limit by
+    :data:`GRAPHS_PER_NETWORK` (never lowering a user's higher setting).
+    """
+    import torch
+
+    global _compiled_networks
+    _compiled_networks += 1
+    need = GRAPHS_PER_NETWORK * _compiled_networks
+    config = torch._dynamo.config
+    for name in ("recompile_limit", "accumulated_recompile_limit"):
+        if getattr(config, name) < need:
+            setattr(config, name, need)
+    return torch.compile(model, **options)  # type: ignore[call-overload]
 
 
 def effective_mode(

@@ -45,6 +45,7 @@ from nb201_flat.train.model import Network  # noqa: E402
 from nb201_flat.train.modes import (  # noqa: E402
     TrainMode,
     apply_backend_flags,
+    compile_network,
     compile_options,
     is_eval_epoch,
 )
@@ -261,7 +262,7 @@ class Session:
         if opts is None and compile:
             opts = {}
         self.fwd: Callable[[torch.Tensor], torch.Tensor] = (
-            torch.compile(model, **opts) if opts is not None else model  # type: ignore[call-overload]
+            compile_network(model, opts) if opts is not None else model
         )
 
     def autocast(self) -> torch.autocast:

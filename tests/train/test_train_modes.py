@@ -261,3 +261,38 @@ def test_fast_mode_exact_resume(tmp_path: Path) -> None:
     lr = b["optimizer"]["param_groups"][0]["lr"]
     assert isinstance(lr, float)  # as in faithful mode: no host read of the LR in a step
     assert lr == xautodl_cosine(0.1, 0.0, 3, 3) == 0.0  # stored: the next epoch's LR
+
+
+def test_every_compiled_network_in_a_process_stays_compiled() -> None:
+    import torch._dynamo
+
+    from nb201_flat.train.model import Network
+    from nb201_flat.train.modes import compile_network
+
+    config = torch._dynamo.config
+    before = {k: getattr(config, k) for k in ("recompile_limit", "accumulated_recompile_limit")}
+    cells = [
+        ARCH_OPS,
+        ["skip_connect"] * 6,
+        ["avg_pool_3x3", "nor_conv_3x3", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "none"],
+    ]
+    # shapes and grad modes a run gives its network (training batches full and partial, an
+    # evaluation batch): three networks of one class need 9 graphs of one forward, past the
+    # default limit of 8, beyond which dynamo would run the rest eagerly without an error
+    uses = [(True, 8), (True, 3), (False, 12)]
+    assert len(cells) * len(uses) > before["recompile_limit"]
+    torch._dynamo.reset()
+    torch._dynamo.utils.counters.clear()
+    try:
+        for ops in cells:
+            net = Network(tuple(ops), 4, c=2, n=1, num_classes=10)
+            fwd = compile_network(net, {"backend": "eager", "dynamic": False})
+            for training, batch in uses:
+                net.train(training)
+                with torch.set_grad_enabled(training):
+                    fwd(torch.randn(batch, 3, 8, 8))
+        assert torch._dynamo.utils.counters["stats"]["unique_graphs"] == len(cells) * len(uses)
+    finally:
+        for name, value in before.items():
+            setattr(config, name, value)
+        torch._dynamo.reset()
