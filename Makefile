@@ -32,9 +32,16 @@ bench: $(STAMP)
 bench-quick: $(STAMP)
 	$(BIN)/python -m benchmarks.run --quick
 
-# one GPU, under 8 minutes: writes benchmarks/results/gpu.json; exits 2 (writes nothing) without CUDA
+# one GPU, under 8 minutes: writes benchmarks/results/gpu.json; exits 2 (writes nothing) without
+# CUDA. On a GPU image whose python already holds torch and that cannot install anything,
+# `make bench-gpu PY=python3` runs it with that interpreter and no .venv (benchmarks/device_gpu.sh).
+ifdef PY
+bench-gpu:
+	PYTHONPATH=$(CURDIR) $(PY) -m benchmarks.bench_gpu $(BENCH_GPU_ARGS)
+else
 bench-gpu: $(STAMP)
-	$(BIN)/python -m benchmarks.bench_gpu
+	$(BIN)/python -m benchmarks.bench_gpu $(BENCH_GPU_ARGS)
+endif
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

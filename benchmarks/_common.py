@@ -231,7 +231,8 @@ def machine_info() -> dict[str, Any]:
     }
     for mod in ("pyarrow", "networkx", "scipy", "torch", "nas_201_api"):
         info[mod] = _version_of(mod)
-    info["git_commit"] = _git(["rev-parse", "HEAD"])
+    # a copy of the tree without .git (a lent GPU machine) names its commit in the environment
+    info["git_commit"] = _git(["rev-parse", "HEAD"]) or os.environ.get("NB201_FLAT_GIT_COMMIT")
     dirty = _git(["status", "--porcelain"])
     info["git_dirty"] = bool(dirty) if dirty is not None else None
     return info

@@ -4,7 +4,9 @@
 
 * images/s and seconds per cifar10-valid epoch (25,000 training images, evaluation excluded)
   for three cells -- ResNet-like 11472, best CIFAR-10 6111 and the median-FLOPs connected
-  cell -- in ``faithful`` and ``fast`` mode, with the peak GPU memory of each measurement;
+  cell -- in ``faithful`` mode, in ``fast`` mode without ``torch.compile`` (``fast_nocompile``,
+  what ``--no-compile`` trains) and in ``fast`` mode, with the peak GPU memory of each
+  measurement and whether the network really ran compiled;
 * for each cell and mode the ratio NB201's seconds per epoch / ours, NB201's being
   ``time_s`` (cifar10-valid, 200 epochs) from the shared table divided by 200 (``null`` when the
   table is not on this machine -- never estimated);
@@ -32,9 +34,14 @@ CIFAR size resident on the GPU (throughput does not depend on pixel values); onl
 of 256 are timed, after warm-up steps that absorb compilation and cuDNN autotuning. A global
 time budget (default 7 minutes) stops further measurements; each one skipped is recorded as
 skipped with the reason, never filled in; a measurement that raises (say, a compilation the
-installed torch cannot do) is recorded as ``{"error": ...}``, never as a number.
+installed torch cannot do) is recorded as ``{"error": ...}``, never as a number. The
+measurements without compilation run first. The file is rewritten after every measurement
+(``"complete": false`` until the last), so a run stopped from outside keeps what it measured.
 
 Without CUDA it prints one line and exits with status 2, writing nothing.
+``--rehearse-on-cpu --out FILE`` runs every measurement on the CPU at toy sizes, to check the
+script before GPU time is spent on it; ``benchmarks/device_gpu.sh`` is the prepared command
+for a lent GPU machine.
 """
 
 from __future__ import annotations
@@ -44,7 +51,7 @@ import json
 import math
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +70,9 @@ NO_CUDA = (
 N_TRAIN = 25_000  # cifar10-valid's training set, the dataset of NB201's time_s
 NB201_EPOCHS = 200
 KS = (1, 4, 16, 32)
-MODES = ("faithful", "fast")
+# per cell: NB201's numerics; fast without compilation (bf16, channels-last, cuDNN autotuning:
+# what --no-compile runs, and a number even where inductor fails); fast as --mode fast runs it
+MODES = {"faithful": ("faithful", None), "fast_nocompile": ("fast", False), "fast": ("fast", None)}
 GROUPED_CELL = 11472
 
 
@@ -180,14 +189,24 @@ def _peak_mb(device: Any) -> float | None:
 
 
 def measure_single(
-    data: Any, index: int, mode: str, *, c: int, n: int, batch: int, steps: int, warmup: int
+    data: Any,
+    index: int,
+    mode: str,
+    *,
+    c: int,
+    n: int,
+    batch: int,
+    steps: int,
+    warmup: int,
+    compile: bool | None = None,
 ) -> dict[str, Any]:
-    """Images/s, s/epoch and peak memory of one network of cell ``index`` in ``mode``."""
-    from nb201_flat.train.modes import apply_backend_flags, mode_for
+    """Images/s, s/epoch and peak memory of one network of cell ``index`` in ``mode``
+    (``compile=False``: the mode without ``torch.compile``)."""
+    from nb201_flat.train.modes import apply_backend_flags, effective_mode
     from nb201_flat.train.recipe import recipe_for
     from nb201_flat.train.trainer import Session
 
-    m = mode_for(mode)
+    m = effective_mode(mode, compile=compile)
     apply_backend_flags(m, data.device.type)
     recipe = recipe_for(NB201_EPOCHS)
     recipe = type(recipe)(epochs=NB201_EPOCHS, batch_size=batch)
@@ -208,6 +227,7 @@ def measure_single(
         "warmup_s": t_warm,
         "peak_mem_mb": _peak_mb(data.device),
         "mode_tag": m.tag,
+        "compiled": sess.fwd is not sess.model,
     }
 
 
@@ -288,23 +308,31 @@ def measure_concurrent(
 
 
 def sweep(
-    measure: Any, ks: Sequence[int], over_budget: Any, budget_s: float, **kwargs: Any
+    measure: Any,
+    ks: Sequence[int],
+    over_budget: Any,
+    budget_s: float,
+    *,
+    on_run: Callable[[list[dict[str, Any]]], None] | None = None,
+    **kwargs: Any,
 ) -> list[dict[str, Any]]:
     """``measure(k)`` for every K with its ratio to K = 1, skipping (and saying so) once the
-    time budget is spent."""
+    time budget is spent; ``on_run(runs so far)`` after each K."""
     runs: list[dict[str, Any]] = []
     base: float | None = None
     for k in ks:
         if over_budget():
             runs.append({"k": k, "skipped": f"time budget of {budget_s:.0f} s spent"})
-            continue
-        r = guarded(measure, k, **kwargs)
-        r.setdefault("k", k)
-        ips = r.get("aggregate_images_per_s")
-        if k == 1 and ips is not None:
-            base = ips
-        r["ratio_to_k1"] = None if base is None or ips is None else ips / base
-        runs.append(r)
+        else:
+            r = guarded(measure, k, **kwargs)
+            r.setdefault("k", k)
+            ips = r.get("aggregate_images_per_s")
+            if k == 1 and ips is not None:
+                base = ips
+            r["ratio_to_k1"] = None if base is None or ips is None else ips / base
+            runs.append(r)
+        if on_run is not None:
+            on_run(runs)
     return runs
 
 
@@ -359,10 +387,11 @@ def measure_eval(
     import torch
 
     from nb201_flat.train.data import DataSplits
-    from nb201_flat.train.modes import FAITHFUL
+    from nb201_flat.train.modes import FAITHFUL, apply_backend_flags
     from nb201_flat.train.recipe import Recipe
     from nb201_flat.train.trainer import DeviceData, Session
 
+    apply_backend_flags(FAITHFUL, data.device.type)
     rng = np.random.default_rng(1)
     x = rng.integers(0, 256, size=(n_eval, 3, 32, 32), dtype=np.uint8)
     y = rng.integers(0, 10, size=n_eval).astype(np.int64)
@@ -399,16 +428,25 @@ def run(
     times: dict[int, float] | None = None,
     eval_batches: Sequence[int] = (256, 1024),
     n_eval: int = 10_000,
+    on_update: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
-    """All measurements on ``device`` as a JSON-ready dict (CPU works, for tests)."""
+    """All measurements on ``device`` as a JSON-ready dict (CPU works, for tests).
+
+    The measurements without compilation run first, so that a compilation that takes long
+    (or fails) costs only the compiled ones. ``on_update(result)`` is called after each
+    measurement with the result so far (``"complete": False`` until the last one), so that a
+    run stopped from outside keeps what it measured.
+    """
     start = time.perf_counter()
     times = nb201_times() if times is None else times
     data = synthetic_data(n_train, device)
+    skipped = {"skipped": f"time budget of {budget_s:.0f} s spent"}
 
     def over_budget() -> bool:
         return time.perf_counter() - start > budget_s
 
     out: dict[str, Any] = {
+        "complete": False,
         "settings": {
             "device": str(device),
             "c": c,
@@ -419,23 +457,32 @@ def run(
             "budget_s": budget_s,
             "nb201_time_source": "cifar10-valid time_s, 200 epochs, seed mean" if times else None,
         },
-        "cells": {},
+        "cells": {
+            name: {"index": index, "arch": str(NB201.arch(index)), "nb201_time_s": times.get(index)}
+            for name, index in cells().items()
+        },
     }
-    for name, index in cells().items():
-        rec: dict[str, Any] = {"index": index, "arch": str(NB201.arch(index))}
-        rec["nb201_time_s"] = times.get(index)
-        for mode in MODES:
+
+    def update() -> None:
+        out["elapsed_s"] = time.perf_counter() - start
+        if on_update is not None:
+            on_update(out)
+
+    def per_cell(label: str) -> None:
+        mode, compile = MODES[label]
+        for rec in out["cells"].values():
             if over_budget():
-                rec[mode] = {"skipped": f"time budget of {budget_s:.0f} s spent"}
+                rec[label] = dict(skipped)
                 continue
             r = guarded(
-                measure_single, data, index, mode, c=c, n=n, batch=batch, steps=steps,
-                warmup=warmup,
+                measure_single, data, rec["index"], mode, c=c, n=n, batch=batch, steps=steps,
+                warmup=warmup, compile=compile,
             )  # fmt: skip
             if "error" not in r:
                 r["ratio_to_nb201"] = ratio_to_nb201(rec["nb201_time_s"], r["s_per_epoch"])
-            rec[mode] = r
-        out["cells"][name] = rec
+            rec[label] = r
+            update()
+
     size = {"c": c, "n": n, "batch": batch, "steps": steps, "warmup": warmup}
 
     def grouped(k: int, mode: str, **kw: Any) -> dict[str, Any]:
@@ -444,35 +491,30 @@ def run(
     def concurrent(k: int, **kw: Any) -> dict[str, Any]:
         return measure_concurrent(data, concurrent_cells(k), **kw)
 
-    def grouped_sweep(mode: str) -> dict[str, Any]:
-        runs = sweep(grouped, ks, over_budget, budget_s, mode=mode, **size)
-        return {"cell": GROUPED_CELL, "mode": mode, "option": "--group-seeds K", "runs": runs}
+    def k_sweep(key: str, head: dict[str, Any], measure: Any, mode: str) -> None:
+        out[key] = {**head, "mode": mode, "runs": []}
 
-    out["grouped"] = grouped_sweep("faithful")
-    out["concurrent"] = {
-        "mode": "faithful",
-        "option": "--concurrent K",
-        "runs": sweep(concurrent, ks, over_budget, budget_s, mode="faithful", **size),
-    }
-    # the compiled sweep last: its compilations are the longest part of the budget
-    out["grouped_fast"] = grouped_sweep("fast")
-    if over_budget():
-        out["streams"] = {"skipped": f"time budget of {budget_s:.0f} s spent"}
-    else:
-        out["streams"] = guarded(
-            measure_streams,
-            data,
-            list(cells().values()),
-            c=c,
-            n=n,
-            batch=batch,
-            steps=steps,
-            warmup=warmup,
-        )
-    if over_budget():
-        out["eval"] = {"skipped": f"time budget of {budget_s:.0f} s spent"}
-    else:
-        out["eval"] = guarded(measure_eval, data, 11472, eval_batches, c=c, n=n, n_eval=n_eval)
+        def progress(runs: list[dict[str, Any]]) -> None:
+            out[key]["runs"] = runs
+            update()
+
+        sweep(measure, ks, over_budget, budget_s, mode=mode, on_run=progress, **size)
+
+    def once(key: str, measure: Any, *args: Any, **kwargs: Any) -> None:
+        out[key] = dict(skipped) if over_budget() else guarded(measure, *args, **kwargs)
+        update()
+
+    per_cell("faithful")
+    per_cell("fast_nocompile")
+    seeds = {"cell": GROUPED_CELL, "option": "--group-seeds K"}
+    k_sweep("grouped", seeds, grouped, "faithful")
+    k_sweep("concurrent", {"option": "--concurrent K"}, concurrent, "faithful")
+    once("streams", measure_streams, data, list(cells().values()), **size)
+    once("eval", measure_eval, data, 11472, eval_batches, c=c, n=n, n_eval=n_eval)
+    # compiled last: compilation is the longest and least certain part of the budget
+    per_cell("fast")
+    k_sweep("grouped_fast", seeds, grouped, "fast")
+
     peaks = [
         v["peak_mem_mb"]
         for rec in out["cells"].values()
@@ -487,7 +529,8 @@ def run(
     if out["streams"].get("peak_mem_mb") is not None:
         peaks.append(out["streams"]["peak_mem_mb"])
     out["peak_gpu_mem_mb"] = max(peaks) if peaks else None
-    out["elapsed_s"] = time.perf_counter() - start
+    out["complete"] = True
+    update()
     return out
 
 
@@ -497,7 +540,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--steps", type=int, default=20, help="timed batches per measurement")
     ap.add_argument("--warmup", type=int, default=3, help="untimed batches first")
     ap.add_argument("--budget-s", type=float, default=420.0, help="stop measuring after this")
+    ap.add_argument(
+        "--rehearse-on-cpu",
+        action="store_true",
+        help="run every measurement on the CPU at toy sizes, to check this script before GPU "
+        "time is spent on it (needs --out other than the default: never a GPU result)",
+    )
     args = ap.parse_args(argv)
+    if args.rehearse_on_cpu and args.out.resolve() == OUT.resolve():
+        print(f"bench-gpu: --rehearse-on-cpu writes CPU numbers; give --out other than {OUT}",
+              file=sys.stderr)  # fmt: skip
+        return 2
     try:
         import torch
     except ImportError:
@@ -505,14 +558,33 @@ def main(argv: Sequence[str] | None = None) -> int:
             "bench-gpu: torch is not installed (pip install 'nb201-flat[train]')", file=sys.stderr
         )
         return 2
-    if not torch.cuda.is_available():
+    if args.rehearse_on_cpu:
+        device = torch.device("cpu")
+        sizes: dict[str, Any] = {"c": 2, "n": 1, "batch": 8, "steps": 2, "warmup": 1,
+                                 "n_train": 64, "ks": (1, 2), "n_eval": 64}  # fmt: skip
+        gpu = None
+    elif not torch.cuda.is_available():
         print(NO_CUDA, file=sys.stderr)
         return 2
-    device = torch.device("cuda")
-    result = run(device, steps=args.steps, warmup=args.warmup, budget_s=args.budget_s)
-    result["machine"] = machine_info()
-    result["gpu"] = torch.cuda.get_device_name(device)
-    atomic_write_text(args.out, json.dumps(result, indent=2) + "\n")
+    else:
+        device = torch.device("cuda")
+        sizes = {"steps": args.steps, "warmup": args.warmup}
+        gpu = torch.cuda.get_device_name(device)
+    about = {
+        "machine": machine_info(),
+        "gpu": gpu,
+        "torch": torch.__version__,
+        "cuda": torch.version.cuda,
+        "cudnn": torch.backends.cudnn.version() if gpu is not None else None,
+    }
+
+    def write(result: dict[str, Any]) -> None:
+        # after every measurement: a run stopped from outside keeps what it measured
+        atomic_write_text(args.out, json.dumps({**result, **about}, indent=2) + "\n")
+        state = "done" if result["complete"] else "so far"
+        print(f"bench-gpu: {result['elapsed_s']:.0f} s, {args.out} ({state})", file=sys.stderr)
+
+    run(device, budget_s=args.budget_s, on_update=write, **sizes)
     print(f"bench-gpu: wrote {args.out}")
     return 0
 

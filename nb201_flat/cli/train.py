@@ -119,7 +119,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="B",
         help="evaluation batch size, separate from the training batch (1024)",
     )
-    p.add_argument("--compile", action="store_true", help="wrap the network in torch.compile")
+    p.add_argument(
+        "--compile",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="torch.compile the network (fast mode does on CUDA by default; faithful mode never "
+        "does). --no-compile: fast mode eager, under its own results key "
+        "(fast-bf16-tf32-nocompile)",
+    )
     p.add_argument("--C", dest="c", type=int, default=16, help="first-stage channels (16)")
     p.add_argument("--N", dest="n", type=int, default=5, help="cells per stage (5)")
     p.add_argument("--progress", action="store_true", help="progress bar (inline executor)")
@@ -258,7 +265,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         "device": args.device,
         "c": args.c,
         "n": args.n,
-        "compile": True if args.compile else None,
+        "compile": args.compile,
         "mode": args.mode,
     }
     jobs = make_jobs(plan.cells, **settings)

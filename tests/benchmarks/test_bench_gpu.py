@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -56,17 +57,29 @@ def test_no_cuda_exits_2_with_one_line_and_writes_nothing(
 def test_tiny_cpu_pass_exercises_every_measurement() -> None:
     torch = pytest.importorskip("torch")
     torch.set_num_threads(1)
+    snapshots: list[dict] = []
     res = B.run(
         torch.device("cpu"), c=2, n=1, batch=8, steps=1, warmup=1, n_train=16, ks=(1, 2),
         budget_s=600, times={11472: 2000.0}, eval_batches=(4, 16), n_eval=16,
+        on_update=lambda r: snapshots.append(json.loads(json.dumps(r))),
     )  # fmt: skip
     assert set(res["cells"]) == {"resnet_like", "best_cifar10", "median_cost"}
     r = res["cells"]["resnet_like"]
-    for mode in ("faithful", "fast"):
+    for mode in ("faithful", "fast_nocompile", "fast"):
         assert r[mode]["timed_images"] == 8 and r[mode]["images_per_s"] > 0
         assert r[mode]["s_per_epoch"] == pytest.approx(B.N_TRAIN / r[mode]["images_per_s"])
         assert r[mode]["ratio_to_nb201"] == pytest.approx(10.0 / r[mode]["s_per_epoch"])
+        assert r[mode]["compiled"] is False  # torch.compile is for CUDA only
     assert r["faithful"]["mode_tag"] == "faithful" and r["fast"]["mode_tag"] == "fast-bf16"
+    assert r["fast_nocompile"]["mode_tag"] == "fast-bf16-tf32-nocompile"
+    # written after every measurement: 3 cells x 3 modes, 2 Ks x 3 sweeps, streams, eval, end
+    assert len(snapshots) == 9 + 6 + 2 + 1
+    assert [s["complete"] for s in snapshots] == [False] * 17 + [True]
+    first = snapshots[0]["cells"]
+    assert "faithful" in first["resnet_like"] and "faithful" not in first["best_cifar10"]
+    assert snapshots[-1] == json.loads(json.dumps(res))
+    grown = [len(s.get("grouped", {}).get("runs", [])) for s in snapshots]
+    assert grown == sorted(grown) and grown[-1] == 2  # a sweep's Ks appear as they are measured
     assert res["cells"]["best_cifar10"]["faithful"]["ratio_to_nb201"] is None  # no NB201 time
     runs = res["grouped"]["runs"]
     assert [g["k"] for g in runs] == [1, 2] and runs[0]["ratio_to_k1"] == 1.0
@@ -95,6 +108,7 @@ def test_tiny_cpu_pass_exercises_every_measurement() -> None:
     res = B.run(torch.device("cpu"), c=2, n=1, batch=8, steps=1, warmup=0, n_train=8,
                 ks=(1,), budget_s=0.0, times={})  # fmt: skip
     assert "skipped" in res["cells"]["resnet_like"]["fast"]
+    assert "skipped" in res["cells"]["median_cost"]["fast_nocompile"]
     assert "skipped" in res["grouped"]["runs"][0]
     assert "skipped" in res["streams"] and "skipped" in res["eval"]
     assert "skipped" in res["grouped_fast"]["runs"][0] and "skipped" in res["concurrent"]["runs"][0]
@@ -128,3 +142,12 @@ def test_bench_builds_what_the_cli_trains_and_records_failures() -> None:
     runs = B.sweep(measure, (1, 4, 16), lambda: False, 60.0)
     assert runs[0]["ratio_to_k1"] == 1.0 and runs[2]["ratio_to_k1"] == 3.0
     assert runs[1] == {"error": "RuntimeError: oom", "k": 4, "ratio_to_k1": None}
+
+
+def test_a_cpu_rehearsal_never_takes_the_gpu_results_place(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    pytest.importorskip("torch")
+    assert B.main(["--rehearse-on-cpu"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--out" in err

@@ -103,6 +103,12 @@ def test_train_mode_flag(
     assert (run["mode"], run["status"]) == ("fast-bf16", "done")
     with pytest.raises(ArgumentError, match="--mode fast"):
         run_cli([*base, "--mode", "faithful", "--compile"])
+    # fast mode without compilation (say, where inductor fails) is its own run
+    assert run_cli([*base, "--mode", "fast", "--no-compile"]) == 0
+    run = json.loads(capsys.readouterr().out)["runs"][0]
+    assert (run["mode"], run["status"]) == ("fast-bf16-tf32-nocompile", "done")
+    assert run_cli([*base, "--mode", "faithful", "--no-compile"]) == 0  # faithful never compiles
+    assert json.loads(capsys.readouterr().out)["runs"][0]["status"] == "skipped"
 
 
 def test_train_missing_data_root(tmp_path: Path) -> None:

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# The GPU checks as one prepared command, for a GPU machine lent for a few minutes whose
+# python3 already holds torch and which can install nothing (the workplace's `device` tool):
+#   1. `make bench-gpu` (benchmarks/bench_gpu.py): the issue's measurements, written to
+#      $OUT/gpu.json after every measurement, so a run stopped at its time limit keeps them;
+#   2. the GPU-only tests (`pytest -m gpu`), log in $OUT/gpu_tests.log.
+#
+# Here, once before the call:  bash benchmarks/device_gpu.sh --prepare
+#   copies NB201's table (the ratios to NB201's recorded time need it) into .device-carry/,
+#   which git ignores; the call carries it. Then, through the device tool:
+#   run(command="NB201_FLAT_GIT_COMMIT=<git rev-parse HEAD> bash benchmarks/device_gpu.sh",
+#       carry=[".device-carry"], timeout_s=590)
+#   and copy the returned gpu.json to benchmarks/results/gpu.json (the commit it names must be
+#   the one it ran on) before committing it.
+# Rehearse it here first, on the CPU (nothing is measured; both steps only run):
+#   REHEARSE=1 OUT=/tmp/rehearsal bash benchmarks/device_gpu.sh
+set -u
+cd "$(dirname "$0")/.."
+CARRY=.device-carry/nb201
+if [ "${1:-}" = "--prepare" ]; then
+    src=${NB201_FLAT_SHARED_DATA:-../shared/data/nb201}/nb201_tidy.csv.gz
+    [ -f "$src" ] || { echo "device_gpu: $src not found; set NB201_FLAT_SHARED_DATA" >&2; exit 2; }
+    mkdir -p "$CARRY" && cp "$src" "$CARRY/" && echo "device_gpu: copied $src to $CARRY/"
+    exit 0
+fi
+OUT=${OUT:?set OUT to the folder that receives gpu.json and gpu_tests.log}
+mkdir -p "$OUT"
+export PYTHONUNBUFFERED=1 PYTHONPATH=$PWD
+[ -f "$CARRY/nb201_tidy.csv.gz" ] && export NB201_FLAT_SHARED_DATA=$PWD/$CARRY
+PY=${PY:-python3}
+if [ -n "${REHEARSE:-}" ]; then
+    args="--rehearse-on-cpu --out $OUT/gpu.json"
+else
+    nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
+    args="--out $OUT/gpu.json --budget-s ${BUDGET_S:-330}"
+fi
+$PY -c 'import sys, torch, numpy; print("python", sys.version.split()[0], "torch", torch.__version__, "numpy", numpy.__version__)'
+# 1. the benchmark: its own budget stops new measurements; the timeout stops a straggler
+if command -v make >/dev/null; then
+    timeout 430 make --no-print-directory bench-gpu PY="$PY" BENCH_GPU_ARGS="$args"
+else
+    timeout 430 $PY -m benchmarks.bench_gpu $args
+fi
+bench=$?
+# 2. the GPU-only tests (skipped without CUDA)
+timeout 130 $PY -m pytest -q -p no:cacheprovider -m gpu tests/train 2>&1 | tee "$OUT/gpu_tests.log"
+tests=${PIPESTATUS[0]}
+echo "device_gpu: bench-gpu exit $bench, gpu tests exit $tests"
+[ "$bench" = 0 ] && [ "$tests" = 0 ]
