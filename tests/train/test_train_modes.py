@@ -296,3 +296,42 @@ def test_every_compiled_network_in_a_process_stays_compiled() -> None:
         for name, value in before.items():
             setattr(config, name, value)
         torch._dynamo.reset()
+
+
+def test_fast_networks_trace_as_one_graph_for_torch_compile() -> None:
+    # Fast mode compiles networks on CUDA only (inductor); here dynamo and AOTAutograd trace
+    # one on the CPU ("aot_eager": no code generation) as fast mode runs it -- dead edges
+    # pruned, bf16 autocast, training and evaluation -- where anything the compiler could not
+    # follow would show as a graph break (fullgraph=True makes that an error)
+    from nb201_flat.train.model import Network
+    from nb201_flat.train.pruning import prune_network
+
+    # node 2 feeds nothing (edge 2->3 is none): pruning leaves edges 1 and 2 out
+    ops = ("nor_conv_3x3", "nor_conv_1x1", "skip_connect", "avg_pool_3x3", "nor_conv_3x3", "none")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        net = Network(ops, 4, c=2, n=1, num_classes=10)
+    prune_network(net)
+    state = {k: v.clone() for k, v in net.state_dict().items()}
+    compiled = torch.compile(net, backend="aot_eager", dynamic=False, fullgraph=True)
+    x = torch.randn(4, 3, 8, 8, generator=torch.Generator().manual_seed(1))
+    outs, grads = [], []
+    for fwd in (net, compiled):
+        net.eval()  # first: a training pass moves the BatchNorm running statistics
+        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+            evaluated = fwd(x)
+        net.train()
+        net.zero_grad(set_to_none=True)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            out = fwd(x)
+        out.float().square().sum().backward()
+        grads.append([None if p.grad is None else p.grad.clone() for p in net.parameters()])
+        outs.append((out.detach(), evaluated))
+        net.load_state_dict(state)  # the running statistics as they were
+    for a, b in zip(outs[0], outs[1], strict=True):
+        torch.testing.assert_close(b, a, rtol=0.0, atol=0.0)
+    assert None in grads[0] and sum(g is not None for g in grads[0]) > len(grads[0]) // 2
+    for a, b in zip(grads[0], grads[1], strict=True):
+        assert (a is None) == (b is None)
+        if a is not None:
+            torch.testing.assert_close(b, a, rtol=1e-5, atol=1e-6)
