@@ -13,6 +13,12 @@ kernel it calls. A module whose kernels call kernels of another file names that 
 :func:`depends_on`, so that editing either makes the cached code stale (recompiled on its next
 call) instead of served as it was.
 
+numba's cache is not safe for processes that compile one kernel at once (two commands on a
+machine whose cache is cold, or the compiling children of :mod:`.search.compiled`): each picks
+the first free data-file number from the index it read, so two signatures can share a number,
+and the index then names another signature's machine code. Every save of a kernel made here
+holds an exclusive lock on a file beside the index (:func:`_serialise_saves`).
+
 Examples
 --------
 >>> import numpy as np
@@ -44,7 +50,33 @@ F = TypeVar("F", bound=Callable[..., Any])
 def kernel(fn: F) -> F:
     """Compile ``fn`` in nopython mode, cached on disk, releasing the GIL while it runs."""
     cache = os.path.isfile(inspect.getsourcefile(fn) or "")
-    return cast(F, numba.njit(cache=cache, nogil=True)(fn))
+    dispatcher = numba.njit(cache=cache, nogil=True)(fn)
+    _serialise_saves(getattr(getattr(dispatcher, "_cache", None), "_cache_file", None))
+    return cast(F, dispatcher)
+
+
+def _serialise_saves(cache_file: Any) -> None:
+    """Make ``cache_file.save`` (numba's index-and-data cache of one kernel) hold an exclusive
+    ``flock`` on ``<index>.lock`` while it reads the index, picks a data-file name and writes
+    both, so that saves from several processes follow one another. This instance only: other
+    numba users in the process are left as they are. A cache without that layout, or a
+    platform without ``fcntl``, is left as numba made it."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX
+        return
+    save = getattr(cache_file, "save", None)
+    index = getattr(cache_file, "_index_path", None)
+    if save is None or not isinstance(index, str):
+        return
+
+    def locked_save(key: Any, data: Any) -> None:
+        os.makedirs(os.path.dirname(index), exist_ok=True)
+        with open(f"{index}.lock", "a") as lock:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_EX)  # released when the file is closed
+            save(key, data)
+
+    cache_file.save = locked_save
 
 
 def depends_on(module: str, *sources: ModuleType) -> None:

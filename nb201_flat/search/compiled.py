@@ -26,7 +26,6 @@ import multiprocessing as mp
 import signal
 import sys
 from types import ModuleType
-from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -102,12 +101,13 @@ def is_cached(module: ModuleType) -> bool:
 
 def _can_compile_apart() -> bool:
     # children compiling at once save entries of the shared kernels_numpy helpers into the same
-    # index: those saves are serialised with a lock around numba's IndexDataCacheFile.save,
-    # without which an index could name another signature's machine code
-    from numba.core.caching import IndexDataCacheFile
+    # index: safe only under the lock nb201_flat.jit puts around each kernel's cache saves
+    from nb201_flat.search import kernels_numpy
 
-    return "fork" in mp.get_all_start_methods() and callable(
-        getattr(IndexDataCacheFile, "save", None)
+    save = getattr(getattr(kernels_numpy.pairwise_sum, "_cache", None), "_cache_file", None)
+    return (
+        "fork" in mp.get_all_start_methods()
+        and getattr(getattr(save, "save", None), "__name__", "") == "locked_save"
     )
 
 
@@ -123,8 +123,7 @@ def _compile_apart(names: list[str], jobs: int) -> None:
         groups[k].append(name)
         loads[k] += _COMPILE_S.get(name, 1.0)
     ctx = mp.get_context("fork")
-    lock = ctx.Lock()
-    procs = [ctx.Process(target=_compile_group, args=(g, lock), daemon=True) for g in groups]
+    procs = [ctx.Process(target=_compile_group, args=(g,), daemon=True) for g in groups]
     for p in procs:
         p.start()
     try:
@@ -140,19 +139,11 @@ def _compile_apart(names: list[str], jobs: int) -> None:
             log.warning("compiling %s in a child failed (exit %s); compiling here", g, p.exitcode)
 
 
-def _compile_group(names: list[str], lock: Any) -> None:
-    """A child: compile ``names``, each cache save under ``lock``. Ctrl-C is the parent's to
-    handle (it stops the children): here it is ignored, so no child prints a traceback."""
-    from numba.core.caching import IndexDataCacheFile
-
+def _compile_group(names: list[str]) -> None:
+    """A child: compile ``names`` (each cache save under :mod:`nb201_flat.jit`'s file lock).
+    Ctrl-C is the parent's to handle (it stops the children): here it is ignored, so no child
+    prints a traceback."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    save: Any = IndexDataCacheFile.save
-
-    def locked_save(self: Any, key: Any, data: Any) -> None:
-        with lock:
-            save(self, key, data)
-
-    IndexDataCacheFile.save = locked_save  # type: ignore[method-assign]  # this child's copy
     try:
         for name in names:
             importlib.import_module(name).warm_up()
