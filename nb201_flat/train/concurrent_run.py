@@ -84,7 +84,9 @@ def check_concurrent(jobs: Sequence[TrainJob]) -> None:
 
 def sessions_for(jobs: Sequence[TrainJob], data: DeviceData) -> list[Session]:
     """The sessions :func:`train_concurrent` steps for ``jobs`` on the shared ``data`` (each
-    job's cell, size, seed, recipe and mode); benchmarks build theirs here too."""
+    job's cell, size, seed, recipe and mode); benchmarks build theirs here too. A fast-mode
+    network is compiled without CUDA graphs, which cannot replay on several streams at once
+    (:func:`~nb201_flat.train.modes.compile_options`); its numbers are the same."""
     check_concurrent(jobs)
     return [
         Session(
@@ -96,6 +98,7 @@ def sessions_for(jobs: Sequence[TrainJob], data: DeviceData) -> list[Session]:
             seed=job.seed,
             recipe=job.recipe,
             mode=job.train_mode,
+            cuda_graphs=False,
         )
         for job in jobs
     ]

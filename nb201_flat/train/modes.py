@@ -151,7 +151,9 @@ def mode_for(name: str) -> TrainMode:
         ) from None
 
 
-def compile_options(mode: TrainMode, device_type: str) -> dict[str, object] | None:
+def compile_options(
+    mode: TrainMode, device_type: str, *, cuda_graphs: bool = True
+) -> dict[str, object] | None:
     """Keyword arguments of ``torch.compile`` for ``mode`` on a device, or ``None`` (eager).
 
     Shapes are static (``dynamic=False``): every full batch has one shape and the last,
@@ -161,17 +163,25 @@ def compile_options(mode: TrainMode, device_type: str) -> dict[str, object] | No
     which dominate for NB201's small networks); it falls back to plain kernels for any graph
     it cannot capture, which is what "where the step allows" means here.
 
+    ``cuda_graphs=False`` compiles the same kernels without capturing them, for networks
+    stepped on several CUDA streams at once: inductor's CUDA graphs ("cudagraph trees") share
+    one memory pool and reuse it in the order of a single stream, so graphs replayed at once
+    on different streams could overwrite each other's memory. Capture changes no number.
+
     >>> compile_options(FAST, "cuda")
     {'dynamic': False, 'fullgraph': False, 'mode': 'reduce-overhead'}
+    >>> compile_options(FAST, "cuda", cuda_graphs=False)["mode"]
+    'default'
     >>> compile_options(FAST, "cpu") is None, compile_options(FAITHFUL, "cuda") is None
     (True, True)
     """
     if not mode.uses_compile(device_type):
         return None
+    graphs = cuda_graphs and mode.uses_cuda_graphs(device_type)
     return {
         "dynamic": False,
         "fullgraph": False,
-        "mode": "reduce-overhead" if mode.uses_cuda_graphs(device_type) else "default",
+        "mode": "reduce-overhead" if graphs else "default",
     }
 
 

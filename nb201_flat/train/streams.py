@@ -51,7 +51,10 @@ class ConcurrentSessions:
     Raises
     ------
     ArgumentError
-        No sessions, or sessions with different data objects (each would hold its own copy).
+        No sessions, sessions with different data objects (each would hold its own copy), or,
+        on CUDA, several sessions of which one replays CUDA graphs (inductor's share one memory
+        pool, reused in the order of a single stream: graphs replayed at once on several
+        streams could overwrite each other's memory; build them with ``cuda_graphs=False``).
     """
 
     def __init__(self, sessions: Sequence[Session]) -> None:
@@ -66,6 +69,12 @@ class ConcurrentSessions:
         self.sessions = list(sessions)
         self.device = data.device
         self.on_cuda = self.device.type == "cuda"
+        if self.on_cuda and len(self.sessions) > 1 and any(s.cuda_graphs for s in sessions):
+            raise ArgumentError(
+                "sessions stepped on several CUDA streams must not replay CUDA graphs (they "
+                "share one memory pool, reused in the order of a single stream); build them "
+                "with Session(..., cuda_graphs=False), as concurrent_run.sessions_for does"
+            )
         self.streams: list[Any] = (
             [torch.cuda.Stream(device=self.device) for _ in self.sessions]  # type: ignore[no-untyped-call]
             if self.on_cuda

@@ -207,6 +207,9 @@ class Session:
         Hyper-parameters; the cosine runs over ``recipe.epochs`` epochs.
     compile, amp, channels_last
         ``torch.compile``; bf16 autocast and channels-last layout (``None``: on for CUDA).
+    cuda_graphs
+        Let a compiled network capture CUDA graphs where its mode does; ``False`` for sessions
+        stepped on several CUDA streams at once (see :func:`~.modes.compile_options`).
     """
 
     def __init__(
@@ -223,6 +226,7 @@ class Session:
         amp: bool | None = None,
         channels_last: bool | None = None,
         mode: TrainMode | None = None,
+        cuda_graphs: bool = True,
     ) -> None:
         self.data, self.recipe, self.device = data, recipe, data.device
         on_cuda = self.device.type == "cuda"
@@ -258,9 +262,14 @@ class Session:
         )
         # on the training device: crop offsets, flips and the data order need no host copy
         self.gen = torch.Generator(device=self.device).manual_seed(seed)
-        opts = compile_options(mode, self.device.type) if mode is not None else None
+        opts = (
+            compile_options(mode, self.device.type, cuda_graphs=cuda_graphs)
+            if mode is not None
+            else None
+        )
         if opts is None and compile:
             opts = {}
+        self.cuda_graphs = opts is not None and opts.get("mode") == "reduce-overhead"
         self.fwd: Callable[[torch.Tensor], torch.Tensor] = (
             compile_network(model, opts) if opts is not None else model
         )

@@ -87,3 +87,31 @@ def test_sessions_must_share_one_copy_of_the_data(tmp_path: Path) -> None:
         ConcurrentSessions([s1, s2])
     with pytest.raises(ArgumentError, match="at least one"):
         ConcurrentSessions([])
+
+
+def test_sessions_on_several_streams_replay_no_cuda_graphs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Inductor's CUDA graphs share one memory pool, reused in the order of a single stream:
+    # replayed at once on several streams they could overwrite each other's memory. The
+    # refusal happens before any stream exists, so stand-ins on a "cuda" device show it here.
+    from types import SimpleNamespace
+
+    from nb201_flat.train import concurrent_run
+    from nb201_flat.train.jobs import make_jobs
+    from nb201_flat.train.modes import FAST, compile_options
+
+    data = SimpleNamespace(device=torch.device("cuda"))
+    graphs, plain = (SimpleNamespace(data=data, cuda_graphs=g) for g in (True, False))
+    with pytest.raises(ArgumentError, match="cuda_graphs=False"):
+        ConcurrentSessions([plain, graphs])  # type: ignore[list-item]
+    # what --concurrent K builds: compiled (in fast mode, on CUDA) without graph capture
+    built: list[dict[str, object]] = []
+    monkeypatch.setattr(concurrent_run, "Session", lambda *a, **kw: built.append(kw))
+    jobs = make_jobs([11472, 6111], dataset="cifar10", epochs=1, seeds=[0], data_root=".",
+                     db_path=str(tmp_path / "r.sqlite"), mode="fast")  # fmt: skip
+    concurrent_run.sessions_for(jobs, data)  # type: ignore[arg-type]
+    assert [kw["cuda_graphs"] for kw in built] == [False, False]
+    assert {kw["mode"] for kw in built} == {FAST}
+    opts = compile_options(FAST, "cuda", cuda_graphs=False)
+    assert opts is not None and opts["mode"] == "default"  # compiled all the same
