@@ -172,6 +172,14 @@ def synthetic_data(n_train: int, device: Any, *, seed: int = 0) -> Any:
     return DeviceData(DataSplits(DATASETS["cifar10-valid"], x, y, {}, {}), device)
 
 
+def _cudagraph_skips() -> int:
+    """Graphs inductor compiled but did not capture as CUDA graphs so far in this process (a
+    mutated input, a CPU tensor...): the "where the step allows" of fast mode, counted."""
+    from torch._dynamo.utils import counters
+
+    return int(counters["inductor"]["cudagraph_skips"])
+
+
 def _peak_reset(device: Any) -> None:
     import torch
 
@@ -211,6 +219,7 @@ def measure_single(
     recipe = recipe_for(NB201_EPOCHS)
     recipe = type(recipe)(epochs=NB201_EPOCHS, batch_size=batch)
     sess = Session(data, NB201.arch(index).ops, 4, c=c, n=n, seed=0, recipe=recipe, mode=m)
+    skips = _cudagraph_skips()
     _peak_reset(data.device)
     t0 = time.perf_counter()
     if warmup:
@@ -228,6 +237,8 @@ def measure_single(
         "peak_mem_mb": _peak_mb(data.device),
         "mode_tag": m.tag,
         "compiled": sess.fwd is not sess.model,
+        "cuda_graphs": sess.cuda_graphs,
+        "cudagraph_skips": _cudagraph_skips() - skips,
     }
 
 
@@ -253,6 +264,7 @@ def measure_grouped(
     jobs = bench_jobs([index], range(k), mode, c=c, n=n, batch=batch)
     apply_backend_flags(jobs[0].train_mode, data.device.type)
     sess = grouped_session(jobs, data)
+    skips = _cudagraph_skips()
     _peak_reset(data.device)
     if warmup:
         sess.train_epoch(max_steps=warmup)
@@ -268,6 +280,8 @@ def measure_grouped(
         "mode_tag": jobs[0].train_mode.tag,
         "aggregate_images_per_s": k * seen / dt,
         "peak_mem_mb": _peak_mb(data.device),
+        "compiled": sess.fwd is not sess.model,
+        "cudagraph_skips": _cudagraph_skips() - skips,
     }
 
 
