@@ -9,7 +9,7 @@
 #   copies NB201's table (the ratios to NB201's recorded time need it) into .device-carry/,
 #   which git ignores; the call carries it. Then, through the device tool:
 #   run(command="NB201_FLAT_GIT_COMMIT=<git rev-parse HEAD> bash benchmarks/device_gpu.sh",
-#       carry=[".device-carry"], timeout_s=590)
+#       carry=[".device-carry"], timeout_s=595)   (at most 400 s + 170 s of it run)
 #   and copy the returned gpu.json to benchmarks/results/gpu.json (the commit it names must be
 #   the one it ran on) before committing it.
 # Rehearse it here first, on the CPU (nothing is measured; both steps only run):
@@ -32,18 +32,18 @@ if [ -n "${REHEARSE:-}" ]; then
     args="--rehearse-on-cpu --out $OUT/gpu.json"
 else
     nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
-    args="--out $OUT/gpu.json --budget-s ${BUDGET_S:-330}"
+    args="--out $OUT/gpu.json --budget-s ${BUDGET_S:-320}"
 fi
 $PY -c 'import sys, torch, numpy; print("python", sys.version.split()[0], "torch", torch.__version__, "numpy", numpy.__version__)'
 # 1. the benchmark: its own budget stops new measurements; the timeout stops a straggler
 if command -v make >/dev/null; then
-    timeout 430 make --no-print-directory bench-gpu PY="$PY" BENCH_GPU_ARGS="$args"
+    timeout 400 make --no-print-directory bench-gpu PY="$PY" BENCH_GPU_ARGS="$args"
 else
-    timeout 430 $PY -m benchmarks.bench_gpu $args
+    timeout 400 $PY -m benchmarks.bench_gpu $args
 fi
 bench=$?
 # 2. the GPU-only tests (skipped without CUDA)
-timeout 130 $PY -m pytest -q -p no:cacheprovider -m gpu tests/train 2>&1 | tee "$OUT/gpu_tests.log"
+timeout 170 $PY -m pytest -q -p no:cacheprovider -m gpu tests/train 2>&1 | tee "$OUT/gpu_tests.log"
 tests=${PIPESTATUS[0]}
 echo "device_gpu: bench-gpu exit $bench, gpu tests exit $tests"
 [ "$bench" = 0 ] && [ "$tests" = 0 ]

@@ -2,9 +2,9 @@
 
 What no CPU run can show: faithful mode bitwise reproducible on CUDA (cuDNN determinism, device
 generators, kill and resume), no host synchronisation inside a training step (compiled CUDA
-graphs included), and fast mode's compiled, channels-last, CUDA-graph networks -- single,
-grouped (vmap) and on concurrent CUDA streams -- computing what eager fp32 computes, within
-bf16 rounding. Each claim runs on ``cpu`` as well where its logic can (without the CUDA-only
+graphs included), and fast mode's compiled, channels-last networks -- single and grouped
+(vmap) with CUDA graphs, on concurrent CUDA streams without them -- computing what eager fp32
+computes, within bf16 rounding. Each claim runs on ``cpu`` as well where its logic can (without the CUDA-only
 assertions), so CI proves the test itself right; the ``cuda`` variants carry the ``gpu``
 marker and skip without a device.
 
@@ -25,11 +25,12 @@ import numpy as np
 import pytest
 from train_helpers import write_tiny_cifar10
 
+from nb201_flat.errors import ArgumentError
 from nb201_flat.train.modes import FAITHFUL, FAST, TrainMode, apply_backend_flags, backend_flags
 from nb201_flat.train.recipe import Recipe
 
 torch = pytest.importorskip("torch")
-from torch.utils._python_dispatch import TorchDispatchMode  # noqa: E402
+from host_reads import HostReads  # noqa: E402
 
 from nb201_flat.train.data import DATASETS, DataSplits  # noqa: E402
 from nb201_flat.train.grouped import GroupedSession  # noqa: E402
@@ -129,8 +130,17 @@ def synthetic(device: str, n_train: int, *, seed: int = 0) -> DeviceData:
     return DeviceData(splits, torch.device(device))
 
 
-def session(data: DeviceData, mode: TrainMode, *, seed: int = SEEDS[0], ops: Any = OPS) -> Session:
-    return Session(data, ops, 4, c=C, n=1, seed=seed, recipe=RECIPE, mode=mode)
+def session(
+    data: DeviceData,
+    mode: TrainMode,
+    *,
+    seed: int = SEEDS[0],
+    ops: Any = OPS,
+    cuda_graphs: bool = True,
+) -> Session:
+    return Session(
+        data, ops, 4, c=C, n=1, seed=seed, recipe=RECIPE, mode=mode, cuda_graphs=cuda_graphs
+    )
 
 
 def params(model: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -160,24 +170,6 @@ def assert_same_updates(error: float, what: str) -> None:
 def assert_close_loss(got: float, want: float, what: str) -> None:
     assert math.isfinite(got), f"{what}: loss {got}"
     assert got == pytest.approx(want, rel=BF16_LOSS), f"{what}: loss {got} vs {want}"
-
-
-# operators whose result's value (or size) the host must wait for on CUDA
-HOST_READS = ("_local_scalar_dense", "nonzero", "masked_select", "_unique", "unique_")
-
-
-class HostReads(TorchDispatchMode):
-    """Records the aten operators that read a device value back to the host."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.seen: list[str] = []
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
-        name = str(func)
-        if any(r in name for r in HOST_READS):
-            self.seen.append(name)
-        return func(*args, **(kwargs or {}))
 
 
 class SyncProbe:
@@ -424,13 +416,21 @@ def test_concurrent_fast_sessions_equal_sessions_in_turn(device: str) -> None:
     apply_backend_flags(FAST, device)
     data = synthetic(device, N_FULL)
 
-    def build() -> list[Session]:
-        return [session(data, FAST, seed=777 + i, ops=ops) for i, ops in enumerate((OPS, OPS_B))]
+    def build(cuda_graphs: bool = True) -> list[Session]:
+        return [
+            session(data, FAST, seed=777 + i, ops=ops, cuda_graphs=cuda_graphs)
+            for i, ops in enumerate((OPS, OPS_B))
+        ]
 
     alone = build()
-    together = ConcurrentSessions(build())
+    # on several streams, compiled without CUDA graphs (one memory pool, single-stream reuse),
+    # as concurrent_run.sessions_for builds them; graph-capturing sessions are refused
+    together = ConcurrentSessions(build(cuda_graphs=False))
     if dev.type == "cuda":
+        with pytest.raises(ArgumentError, match="cuda_graphs=False"):
+            ConcurrentSessions(build())
         assert all(s.fwd is not s.model for s in together.sessions), "not compiled"
+        assert not any(s.cuda_graphs for s in together.sessions)
         streams = together.streams
         assert len(streams) == 2 and streams[0] != streams[1], "sessions share a stream"
     # two epochs each: compilation, cuDNN autotuning, CUDA graph trees' warm-up and recording

@@ -1,9 +1,6 @@
-"""No training step reads a device value back to the host (a CUDA synchronisation), in either
-mode, single or grouped; checkpoints holding a tensor learning rate resume with a float.
-
-A CPU run cannot observe a synchronisation, but it can observe the operators that force one on
-CUDA: a dispatch mode records every aten operator a step runs. The number of host reads in an
-epoch must not grow with its number of steps (the epoch's own end reads its totals once).
+"""The learning rate is a Python float in both modes: torch's eager SGD reads a tensor one back
+to the host in every step (a CUDA synchronisation; the steps themselves are checked in
+test_train_gpu.py, on a CPU too); checkpoints holding a tensor learning rate resume with a float.
 """
 
 from __future__ import annotations
@@ -17,30 +14,14 @@ from nb201_flat.train.modes import FAITHFUL, FAST, TrainMode
 from nb201_flat.train.recipe import Recipe
 
 torch = pytest.importorskip("torch")
-from torch.utils._python_dispatch import TorchDispatchMode  # noqa: E402
+from host_reads import HostReads  # noqa: E402
 
 from nb201_flat.train.data import load_dataset  # noqa: E402
 from nb201_flat.train.grouped import GroupedSession  # noqa: E402
 from nb201_flat.train.trainer import DeviceData, Session  # noqa: E402
 
 OPS = ("nor_conv_3x3", "skip_connect", "nor_conv_1x1", "avg_pool_3x3", "none", "nor_conv_3x3")
-# operators whose result's value (or size) the host must wait for on CUDA
-HOST_READS = ("_local_scalar_dense", "nonzero", "masked_select", "_unique", "unique_")
 RECIPE = Recipe(epochs=2, batch_size=32)  # the tiny CIFAR-10's 80 images: 3 steps an epoch
-
-
-class HostReads(TorchDispatchMode):
-    """Counts the aten operators that read a device value back to the host."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.seen: list[str] = []
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
-        name = str(func)
-        if any(r in name for r in HOST_READS):
-            self.seen.append(name)
-        return func(*args, **(kwargs or {}))
 
 
 @pytest.fixture(scope="module")
@@ -56,22 +37,11 @@ def reads_per_epoch(epoch: Any, max_steps: int | None) -> list[str]:
 
 
 @pytest.mark.parametrize("mode", [FAITHFUL, FAST], ids=lambda m: m.tag)
-def test_a_single_sessions_steps_read_nothing_back(data: Any, mode: TrainMode) -> None:
+def test_the_learning_rate_is_a_float(data: Any, mode: TrainMode) -> None:
     sess = Session(data, OPS, 4, c=4, n=1, seed=0, recipe=RECIPE, mode=mode)
-    assert isinstance(sess.opt.param_groups[0]["lr"], float)
-    one = reads_per_epoch(sess.train_epoch, 1)
-    three = reads_per_epoch(sess.train_epoch, None)
-    assert sess.steps == 3
-    assert three == one, f"{len(three) - len(one)} host reads in 2 more steps: {three}"
-
-
-@pytest.mark.parametrize("mode", [FAITHFUL, FAST], ids=lambda m: m.tag)
-def test_a_grouped_sessions_steps_read_nothing_back(data: Any, mode: TrainMode) -> None:
     group = GroupedSession(data, OPS, 4, c=4, n=1, seeds=[1, 2], recipe=RECIPE, mode=mode)
+    assert isinstance(sess.opt.param_groups[0]["lr"], float)
     assert isinstance(group.opt.param_groups[0]["lr"], float)
-    one = reads_per_epoch(group.train_epoch_stats, 1)
-    three = reads_per_epoch(group.train_epoch_stats, None)
-    assert three == one, f"{len(three) - len(one)} host reads in 2 more steps: {three}"
 
 
 def test_the_probe_sees_a_tensor_learning_rates_host_read() -> None:
