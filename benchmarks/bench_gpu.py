@@ -47,6 +47,7 @@ for a lent GPU machine.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import math
 import sys
@@ -185,6 +186,8 @@ def _peak_reset(device: Any) -> None:
 
     if device.type == "cuda":
         torch.cuda.synchronize(device)
+        gc.collect()  # the networks of earlier measurements (an OOM's traceback included)
+        torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats(device)
 
 
