@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from train_helpers import write_tiny_cifar10
+from train_helpers import Crash, crash_after, write_tiny_cifar10
 
 from nb201_flat.errors import ArgumentError
 from nb201_flat.train.modes import FAITHFUL, FAST, TrainMode, apply_backend_flags, backend_flags
@@ -221,10 +221,6 @@ def test_faithful_runs_are_bitwise_reproducible(device: str) -> None:
     assert ev_a == ev_b, f"faithful on {device}: evaluations {ev_a} != {ev_b}"
 
 
-class Crash(Exception):
-    pass
-
-
 @pytest.mark.parametrize("device", DEVICES)
 def test_faithful_kill_and_resume_is_bitwise(device: str, tmp_path: Path) -> None:
     root = write_tiny_cifar10(tmp_path / "data")  # 80 images: 3 steps, the last one partial
@@ -240,13 +236,9 @@ def test_faithful_kill_and_resume_is_bitwise(device: str, tmp_path: Path) -> Non
     ref_job = job_in(tmp_path / "ref")
     ref = train(ref_job)  # train() applies the faithful backend flags itself
 
-    def crash(epoch: int, rows: object) -> None:
-        if epoch == 1:
-            raise Crash
-
     job = job_in(tmp_path / "crashed")
     with pytest.raises(Crash):
-        train(job, on_epoch_end=crash)
+        train(job, on_epoch_end=crash_after(1))
     resumed = train(job)  # resumes after epoch 1 on a fresh network, optimiser and generator
     assert ref.status == resumed.status == "done"
     assert resumed.metrics == ref.metrics, f"faithful on {device}: resumed final metrics differ"

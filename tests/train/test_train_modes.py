@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from train_helpers import write_tiny_cifar10, write_tiny_imagenet16
+from train_helpers import Crash, crash_after, write_tiny_cifar10, write_tiny_imagenet16
 
 from nb201_flat.errors import ArgumentError, FormatError
 from nb201_flat.train import splits as S
@@ -231,10 +231,6 @@ def test_imagenet16_counts_asserted_in_faithful_mode(tmp_path: Path) -> None:
     S.check_nb201_counts("cifar10", 50_000, 10_000)
 
 
-class Crash(Exception):
-    pass
-
-
 def test_fast_mode_exact_resume(tmp_path: Path) -> None:
     root = write_tiny_cifar10(tmp_path / "data")
 
@@ -245,13 +241,9 @@ def test_fast_mode_exact_resume(tmp_path: Path) -> None:
     ref_job = job_in(tmp_path / "ref")
     assert train(ref_job).status == "done"
 
-    def crash(epoch: int, rows: object) -> None:
-        if epoch == 1:
-            raise Crash
-
     job = job_in(tmp_path / "crashed")
     with pytest.raises(Crash):
-        train(job, on_epoch_end=crash)
+        train(job, on_epoch_end=crash_after(1))
     assert train(job).status == "done"  # resumes after epoch 1
     a = torch.load(ref_job.checkpoint_folder / "epoch-0003.pt", weights_only=True)
     b = torch.load(job.checkpoint_folder / "epoch-0003.pt", weights_only=True)

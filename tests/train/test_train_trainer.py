@@ -10,13 +10,18 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from train_helpers import write_split_file, write_tiny_cifar10, write_tiny_imagenet16
+from train_helpers import (
+    Crash,
+    crash_after,
+    write_split_file,
+    write_tiny_cifar10,
+    write_tiny_imagenet16,
+)
 
 from nb201_flat.errors import ArgumentError
 from nb201_flat.train.jobs import TrainJob, make_jobs
@@ -223,18 +228,6 @@ def test_kill_9_then_resume_gives_identical_numbers(reference: tuple, tmp_path: 
 
 
 # -- corrupt checkpoints ----------------------------------------------------------------------
-class Crash(RuntimeError):
-    pass
-
-
-def crash_after(n: int) -> Callable[[int, object], None]:
-    def cb(epoch: int, rows: object) -> None:
-        if epoch == n:
-            raise Crash
-
-    return cb
-
-
 def test_corrupt_checkpoint_falls_back_to_previous(
     reference: tuple, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -99,3 +100,17 @@ def flaky_run(job: object) -> object:
 
 def always_fail(job: object) -> object:
     raise RuntimeError("this job always fails")
+
+
+class Crash(RuntimeError):
+    """Raised by :func:`crash_after`'s callback: a training killed after an epoch is stored."""
+
+
+def crash_after(n: int) -> Callable[[int, object], None]:
+    """An ``on_epoch_end`` callback that raises :class:`Crash` once epoch ``n`` is stored."""
+
+    def cb(epoch: int, rows: object) -> None:
+        if epoch == n:
+            raise Crash
+
+    return cb
