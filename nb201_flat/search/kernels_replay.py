@@ -100,6 +100,19 @@ def _double(words: U64, r: int, avail: int, st: I64, at: int) -> float:
 
 
 @kernel
+def _note_change(
+    c_s: F64, c_q: I64, c_i: I64, nc: int, sec: float, q: int, cell: int
+) -> tuple[F64, I64, I64, int]:
+    """Append an incumbent change (seconds, queries, cell) at position ``nc``, growing the
+    three arrays as needed; returns them and the new count."""
+    c_s = grow(c_s, nc + 1)
+    c_q = grow(c_q, nc + 1)
+    c_i = grow(c_i, nc + 1)
+    c_s[nc], c_q[nc], c_i[nc] = sec, q, cell
+    return c_s, c_q, c_i, nc + 1
+
+
+@kernel
 def run_block(
     mode: int,
     charge: bool,
@@ -236,11 +249,7 @@ def run_block(
                     best_s = v
                     if c != best_i:
                         best_i = c
-                        c_s = grow(c_s, nc + 1)
-                        c_q = grow(c_q, nc + 1)
-                        c_i = grow(c_i, nc + 1)
-                        c_s[nc], c_q[nc], c_i[nc] = fst[0], st[_Q], c
-                        nc += 1
+                        c_s, c_q, c_i, nc = _note_change(c_s, c_q, c_i, nc, fst[0], st[_Q], c)
                 continue
             if mode == BEST:
                 v = pv[c]
@@ -248,11 +257,7 @@ def run_block(
                     best_s = v
                     if c != best_i:
                         best_i = c
-                        c_s = grow(c_s, nc + 1)
-                        c_q = grow(c_q, nc + 1)
-                        c_i = grow(c_i, nc + 1)
-                        c_s[nc], c_q[nc], c_i[nc] = fst[0], st[_Q], c
-                        nc += 1
+                        c_s, c_q, c_i, nc = _note_change(c_s, c_q, c_i, nc, fst[0], st[_Q], c)
             cnt = nb_cnt[c]
             for t in range(cnt):
                 j = nb_idx[c, t]
@@ -265,11 +270,7 @@ def run_block(
                         best_s = v
                         if j != best_i:
                             best_i = j
-                            c_s = grow(c_s, nc + 1)
-                            c_q = grow(c_q, nc + 1)
-                            c_i = grow(c_i, nc + 1)
-                            c_s[nc], c_q[nc], c_i[nc] = fst[0], st[_Q], j
-                            nc += 1
+                            c_s, c_q, c_i, nc = _note_change(c_s, c_q, c_i, nc, fst[0], st[_Q], j)
             if code:
                 break
             if mode == ONE_STAGE:  # a completed neighbourhood: one scored row
