@@ -208,8 +208,13 @@ def compile_network(model: Any, options: dict[str, object]) -> Any:
     _compiled_networks += 1
     need = GRAPHS_PER_NETWORK * _compiled_networks
     config = torch._dynamo.config
-    for name in ("recompile_limit", "accumulated_recompile_limit"):
-        if getattr(config, name) < need:
+    # the names since torch 2.6, then the older ones
+    for names in (
+        ("recompile_limit", "cache_size_limit"),
+        ("accumulated_recompile_limit", "accumulated_cache_size_limit"),
+    ):
+        name = next((n for n in names if hasattr(config, n)), None)
+        if name is not None and getattr(config, name) < need:
             setattr(config, name, need)
     return torch.compile(model, **options)  # type: ignore[call-overload]
 
