@@ -98,8 +98,9 @@ def _fresh_dynamo_after_module() -> Iterator[None]:
     import torch._dynamo
 
     config = torch._dynamo.config
-    names = ("recompile_limit", "accumulated_recompile_limit")
-    before = {k: getattr(config, k) for k in names}
+    names = ("recompile_limit", "accumulated_recompile_limit")  # torch >= 2.6's names
+    names += ("cache_size_limit", "accumulated_cache_size_limit")  # and the older ones
+    before = {k: getattr(config, k) for k in names if hasattr(config, k)}
     yield
     for k, v in before.items():
         setattr(config, k, v)
