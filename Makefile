@@ -35,7 +35,7 @@ bench-quick: $(STAMP)
 # one GPU, under 8 minutes: writes benchmarks/results/gpu.json; exits 2 (writes nothing) without
 # CUDA. On a GPU image whose python already holds torch and that cannot install anything,
 # `make bench-gpu PY=python3` runs it with that interpreter and no .venv (benchmarks/device_gpu.sh).
-ifdef PY
+ifeq ($(origin PY),command line)
 bench-gpu:
 	PYTHONPATH=$(CURDIR) $(PY) -m benchmarks.bench_gpu $(BENCH_GPU_ARGS)
 else

@@ -6,7 +6,9 @@
   for three cells -- ResNet-like 11472, best CIFAR-10 6111 and the median-FLOPs connected
   cell -- in ``faithful`` mode, in ``fast`` mode without ``torch.compile`` (``fast_nocompile``,
   what ``--no-compile`` trains) and in ``fast`` mode, with the peak GPU memory of each
-  measurement and whether the network really ran compiled;
+  measurement, whether the network was wrapped by ``torch.compile`` and what the compiler
+  did meanwhile (graphs compiled, frames it ran eagerly instead, graphs left uncaptured by
+  CUDA graphs);
 * for each cell and mode the ratio NB201's seconds per epoch / ours, NB201's being
   ``time_s`` (cifar10-valid, 200 epochs) from the shared table divided by 200 (``null`` when the
   table is not on this machine -- never estimated);
@@ -173,12 +175,23 @@ def synthetic_data(n_train: int, device: Any, *, seed: int = 0) -> Any:
     return DeviceData(DataSplits(DATASETS["cifar10-valid"], x, y, {}, {}), device)
 
 
-def _cudagraph_skips() -> int:
-    """Graphs inductor compiled but did not capture as CUDA graphs so far in this process (a
-    mutated input, a CPU tensor...): the "where the step allows" of fast mode, counted."""
+def _compile_counts() -> dict[str, int]:
+    """This process's compilation counters so far: graphs dynamo compiled, frames it gave up
+    on and ran eagerly (a recompile limit hit, say), and graphs inductor compiled but did not
+    capture as CUDA graphs (a mutated input, a CPU tensor...: fast mode's "where the step
+    allows", counted)."""
     from torch._dynamo.utils import counters
 
-    return int(counters["inductor"]["cudagraph_skips"])
+    frames = counters["frames"]
+    return {
+        "graphs_compiled": int(counters["stats"]["unique_graphs"]),
+        "eager_fallbacks": int(frames["total"]) - int(frames["ok"]),
+        "cudagraph_skips": int(counters["inductor"]["cudagraph_skips"]),
+    }
+
+
+def _counts_since(before: dict[str, int]) -> dict[str, int]:
+    return {k: v - before[k] for k, v in _compile_counts().items()}
 
 
 def _peak_reset(device: Any) -> None:
@@ -222,7 +235,7 @@ def measure_single(
     recipe = recipe_for(NB201_EPOCHS)
     recipe = type(recipe)(epochs=NB201_EPOCHS, batch_size=batch)
     sess = Session(data, NB201.arch(index).ops, 4, c=c, n=n, seed=0, recipe=recipe, mode=m)
-    skips = _cudagraph_skips()
+    counts = _compile_counts()
     _peak_reset(data.device)
     t0 = time.perf_counter()
     if warmup:
@@ -241,7 +254,7 @@ def measure_single(
         "mode_tag": m.tag,
         "compiled": sess.fwd is not sess.model,
         "cuda_graphs": sess.cuda_graphs,
-        "cudagraph_skips": _cudagraph_skips() - skips,
+        **_counts_since(counts),
     }
 
 
@@ -267,7 +280,7 @@ def measure_grouped(
     jobs = bench_jobs([index], range(k), mode, c=c, n=n, batch=batch)
     apply_backend_flags(jobs[0].train_mode, data.device.type)
     sess = grouped_session(jobs, data)
-    skips = _cudagraph_skips()
+    counts = _compile_counts()
     _peak_reset(data.device)
     if warmup:
         sess.train_epoch(max_steps=warmup)
@@ -284,7 +297,7 @@ def measure_grouped(
         "aggregate_images_per_s": k * seen / dt,
         "peak_mem_mb": _peak_mb(data.device),
         "compiled": sess.fwd is not sess.model,
-        "cudagraph_skips": _cudagraph_skips() - skips,
+        **_counts_since(counts),
     }
 
 

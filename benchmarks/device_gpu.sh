@@ -3,7 +3,8 @@
 # python3 already holds torch and which can install nothing (the workplace's `device` tool):
 #   1. `make bench-gpu` (benchmarks/bench_gpu.py): the issue's measurements, written to
 #      $OUT/gpu.json after every measurement, so a run stopped at its time limit keeps them;
-#   2. the GPU-only tests (`pytest -m gpu`), log in $OUT/gpu_tests.log.
+#   2. the GPU-only tests (`pytest -m gpu`), log in $OUT/gpu_tests.log (the benchmark's in
+#      $OUT/bench.log).
 #
 # Here, once before the call:  bash benchmarks/device_gpu.sh --prepare
 #   copies NB201's table (the ratios to NB201's recorded time need it) into .device-carry/,
@@ -12,8 +13,8 @@
 #       carry=[".device-carry"], timeout_s=595)   (at most 400 s + 170 s of it run)
 #   and copy the returned gpu.json to benchmarks/results/gpu.json (the commit it names must be
 #   the one it ran on) before committing it.
-# Rehearse it here first, on the CPU (nothing is measured; both steps only run):
-#   REHEARSE=1 OUT=/tmp/rehearsal bash benchmarks/device_gpu.sh
+# Rehearse it here first, on the CPU, with .venv's python (nothing is measured; both steps
+# only run):  REHEARSE=1 OUT=/tmp/rehearsal bash benchmarks/device_gpu.sh
 set -u
 cd "$(dirname "$0")/.."
 CARRY=.device-carry/nb201
@@ -27,6 +28,9 @@ OUT=${OUT:?set OUT to the folder that receives gpu.json and gpu_tests.log}
 mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1 PYTHONPATH=$PWD
 [ -f "$CARRY/nb201_tidy.csv.gz" ] && export NB201_FLAT_SHARED_DATA=$PWD/$CARRY
+if [ -n "${REHEARSE:-}" ] && [ -x .venv/bin/python ] && [ -z "${PY:-}" ]; then
+    PY=.venv/bin/python  # a rehearsal here: the project's own environment
+fi
 PY=${PY:-python3}
 if [ -n "${REHEARSE:-}" ]; then
     args="--rehearse-on-cpu --out $OUT/gpu.json"
@@ -37,13 +41,18 @@ fi
 $PY -c 'import sys, torch, numpy; print("python", sys.version.split()[0], "torch", torch.__version__, "numpy", numpy.__version__)'
 # 1. the benchmark: its own budget stops new measurements; the timeout stops a straggler
 if command -v make >/dev/null; then
-    timeout 400 make --no-print-directory bench-gpu PY="$PY" BENCH_GPU_ARGS="$args"
+    timeout 400 make --no-print-directory bench-gpu PY="$PY" BENCH_GPU_ARGS="$args" 2>&1 |
+        tee "$OUT/bench.log"
 else
-    timeout 400 $PY -m benchmarks.bench_gpu $args
+    timeout 400 $PY -m benchmarks.bench_gpu $args 2>&1 | tee "$OUT/bench.log"
 fi
-bench=$?
-# 2. the GPU-only tests (skipped without CUDA)
-timeout 170 $PY -m pytest -q -p no:cacheprovider -m gpu tests/train 2>&1 | tee "$OUT/gpu_tests.log"
+bench=${PIPESTATUS[0]}
+# 2. the GPU-only tests (skipped without CUDA), each named with its time as it ends; with
+#    pytest-timeout at hand (the GPU image has it), a test stuck in compilation is stopped alone
+per_test=""
+$PY -c 'import pytest_timeout' 2>/dev/null && per_test="--timeout 120"
+timeout 170 $PY -m pytest -v -rA --durations=0 -p no:cacheprovider $per_test -m gpu tests/train \
+    2>&1 | tee "$OUT/gpu_tests.log"
 tests=${PIPESTATUS[0]}
 echo "device_gpu: bench-gpu exit $bench, gpu tests exit $tests"
 [ "$bench" = 0 ] && [ "$tests" = 0 ]

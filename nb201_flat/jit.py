@@ -38,6 +38,7 @@ import hashlib
 import inspect
 import os
 import sys
+import warnings
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any, TypeVar, cast
@@ -60,7 +61,8 @@ def _serialise_saves(cache_file: Any) -> None:
     ``flock`` on ``<index>.lock`` while it reads the index, picks a data-file name and writes
     both, so that saves from several processes follow one another. This instance only: other
     numba users in the process are left as they are. A cache without that layout, or a
-    platform without ``fcntl``, is left as numba made it."""
+    platform without ``fcntl``, is left as numba made it; a file system that refuses the lock
+    (some network mounts) saves unlocked, as numba alone would, with a warning."""
     try:
         import fcntl
     except ImportError:  # not POSIX
@@ -73,7 +75,15 @@ def _serialise_saves(cache_file: Any) -> None:
     def locked_save(key: Any, data: Any) -> None:
         os.makedirs(os.path.dirname(index), exist_ok=True)
         with open(f"{index}.lock", "a") as lock:
-            fcntl.flock(lock.fileno(), fcntl.LOCK_EX)  # released when the file is closed
+            try:
+                fcntl.flock(lock.fileno(), fcntl.LOCK_EX)  # released when the file is closed
+            except OSError as exc:
+                warnings.warn(
+                    f"numba cache {index}: no lock ({exc}); processes compiling this kernel at "
+                    "the same time could mix up its cached machine code",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
             save(key, data)
 
     cache_file.save = locked_save

@@ -77,17 +77,21 @@ def test_without_the_tie_numba_serves_the_old_code(tmp_path: Path) -> None:
 
 
 _SAVER = """\
-import os, sys, time
+import json, os, sys, time
 from numba.core.caching import IndexDataCacheFile
 from nb201_flat.jit import _serialise_saves
 
-cache = IndexDataCacheFile(sys.argv[1], "k", ("stamp",))
+folder, who, ready = sys.argv[1], sys.argv[2], sys.argv[3]
+cache = IndexDataCacheFile(folder, "k", ("stamp",))
 _serialise_saves(cache)
-start = float(sys.argv[3])
-while time.time() < start:  # all processes save at once
+open(os.path.join(ready, who), "w").close()
+while len(os.listdir(ready)) < {k}:  # every process imported and ready: all save at once
     pass
+first = time.time()
 for i in range({n}):
-    cache.save((sys.argv[2], i), f"{{sys.argv[2]}}-{{i}}")
+    cache.save((who, i), f"{{who}}-{{i}}")
+with open(os.path.join(folder, who + ".json"), "w") as f:
+    json.dump([first, time.time()], f)
 """
 
 
@@ -95,21 +99,25 @@ def test_processes_saving_at_once_keep_every_entry_with_its_own_code(tmp_path: P
     # Unlocked, three processes making 200 saves each at once into one index left 304 of the
     # 600 entries, 122 of them naming another entry's data (measured while writing this);
     # under the lock every entry is there, with its own data.
-    import time
+    import json
 
     from numba.core.caching import IndexDataCacheFile
 
     n, who = 200, ["a", "b", "c"]
+    cache_dir, ready = tmp_path / "cache", tmp_path / "ready"
+    cache_dir.mkdir()
+    ready.mkdir()
     script = tmp_path / "saver.py"
-    script.write_text(_SAVER.format(n=n))
+    script.write_text(_SAVER.format(n=n, k=len(who)))
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    start = str(time.time() + 3.0)  # after every interpreter has imported numba
     procs = [
-        subprocess.Popen([sys.executable, str(script), str(tmp_path), w, start], env=env)
+        subprocess.Popen([sys.executable, str(script), str(cache_dir), w, str(ready)], env=env)
         for w in who
     ]
     assert [p.wait(timeout=120) for p in procs] == [0, 0, 0]
-    cache = IndexDataCacheFile(str(tmp_path), "k", ("stamp",))
+    spans = [json.loads((cache_dir / f"{w}.json").read_text()) for w in who]
+    assert max(s[0] for s in spans) < min(s[1] for s in spans), "the saves did not overlap"
+    cache = IndexDataCacheFile(str(cache_dir), "k", ("stamp",))
     index = cache._load_index()
     assert sorted(index) == sorted((w, i) for w in who for i in range(n))
     wrong = [k for k in index if cache.load(k) != f"{k[0]}-{k[1]}"]

@@ -31,7 +31,7 @@ modes
 splits
     NB201's split files shipped as package data (SHA-256 checked); NB201's dataset sizes.
 augment
-    Crop/flip parameters drawn on the device; a tensor learning rate.
+    Crop/flip parameters drawn on the device.
 grouped
     K seeds of one cell trained as one vmapped network.
 grouped_run

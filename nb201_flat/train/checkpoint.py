@@ -158,8 +158,10 @@ def load_schedule_state(
     host in every step (``alpha=-lr``: a device synchronisation on CUDA, torch 2.13's
     ``_multi_tensor_sgd``); a float reaches the kernels as an argument. Checkpoints of fast-mode
     runs written before the learning rate became a float hold it as a 0-d tensor, in the
-    optimiser's groups and the scheduler's ``base_lrs``/``_last_lr``; it comes back as the
-    float of that tensor, the value those runs stepped with.
+    optimiser's groups and the scheduler's ``base_lrs``/``_last_lr``; each comes back as the
+    float of that tensor. The stored rate is the one those runs stepped with; later rates are
+    then computed in double from ``base_lrs`` rather than in float32, an ulp apart at most
+    (fast mode is not bitwise reproducible on a GPU in any case).
     """
     import torch
 

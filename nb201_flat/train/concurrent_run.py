@@ -24,9 +24,12 @@ separate run's: bitwise on a CPU, where the sessions step in turn (no streams ex
 same numbers, no overlap), and on CUDA up to the non-determinism of its kernels. A member whose
 loss becomes non-finite comes back ``failed`` with that error while the others go on.
 
-In ``fast`` mode each session compiles its own network (CUDA graphs through inductor's
-``reduce-overhead``) and replays it on its own stream; that combination has not yet run on a
-GPU here, and ``make bench-gpu`` measures the concurrent sweep in ``faithful`` mode only.
+In ``fast`` mode each session compiles its own network, without CUDA graphs: inductor's graphs
+share one memory pool that they reuse in the order of a single stream, so replayed at once on
+several streams they could overwrite each other's memory
+(:func:`~nb201_flat.train.modes.compile_options`). That combination has not yet run on a GPU
+here; ``make bench-gpu`` measures the concurrent sweep in ``faithful`` mode, and
+``tests/train/test_train_gpu.py`` checks it against the same sessions in turn.
 
 The process-wide backend flags (:func:`~nb201_flat.train.modes.apply_backend_flags`) are set
 once per unit, which is why a unit has one mode.

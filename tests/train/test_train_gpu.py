@@ -176,10 +176,10 @@ def assert_close_loss(got: float, want: float, what: str) -> None:
 class SyncProbe:
     """Between :meth:`start` and :meth:`stop`, a host synchronisation is an error.
 
-    On CUDA, ``torch.cuda.set_sync_debug_mode("error")``: every synchronising CUDA call
-    (``.item()``, a device-to-host copy, a stream or device synchronize) raises. On a CPU,
+    On CUDA, ``torch.cuda.set_sync_debug_mode("error")``: an operation that synchronises
+    implicitly (``.item()``, a device-to-host copy, a data-dependent size) raises. On a CPU,
     which cannot synchronise, the operators that would synchronise on CUDA are recorded
-    (:class:`HostReads`) and must be none.
+    (:class:`HostReads`, which cannot see device-to-host copies) and must be none.
     """
 
     def __init__(self, device: torch.device) -> None:
@@ -426,16 +426,16 @@ def test_concurrent_fast_sessions_equal_sessions_in_turn(device: str) -> None:
         assert not any(s.cuda_graphs for s in together.sessions)
         streams = together.streams
         assert len(streams) == 2 and streams[0] != streams[1], "sessions share a stream"
-    # two epochs each: compilation, cuDNN autotuning, CUDA graph trees' warm-up and recording
+    # two epochs each: compilation and cuDNN autotuning
     for epoch in range(2):
         got = together.train_epoch()
         want = [s.train_epoch() for s in alone]
         for i, (g, w) in enumerate(zip(got, want, strict=True)):
             assert g[2] == w[2] == N_FULL
             assert_close_loss(g[0], w[0], f"{device}: epoch {epoch + 1}, concurrent session {i}")
-    # then from one state on both sides (copied in place: the graphs' addresses stay), an
-    # epoch of replays only, the two sessions' graphs queued on their two streams at once;
-    # a later session's graph overwriting memory an earlier one still reads would show here
+    # then from one state on both sides (copied in place), an epoch of compiled steps only,
+    # the two sessions' kernels queued on their two streams at once; one session's step
+    # writing memory the other still reads would show here
     for a, b in zip(alone, together.sessions, strict=True):
         b.load_state(a.state())
     init = [params(s.model) for s in alone]
