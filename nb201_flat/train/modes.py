@@ -219,6 +219,23 @@ def compile_network(model: Any, options: dict[str, object]) -> Any:
     return torch.compile(model, **options)  # type: ignore[call-overload]
 
 
+def release_compiled() -> None:
+    """Drop every graph compiled in this process and inductor's CUDA graphs with their memory
+    pool (``torch._dynamo.reset``), for a worker process between the units it trains: each
+    unit compiles its own networks, and a reused worker would otherwise keep every earlier
+    unit's graphs and captured memory. Not for a user's own process: it drops their compiled
+    functions too. A no-op where nothing was compiled (dynamo never imported)."""
+    import sys
+
+    global _compiled_networks
+    if "torch._dynamo" not in sys.modules:
+        return
+    import torch._dynamo
+
+    torch._dynamo.reset()
+    _compiled_networks = 0
+
+
 def effective_mode(
     name: str,
     *,

@@ -327,3 +327,20 @@ def test_fast_networks_trace_as_one_graph_for_torch_compile() -> None:
         assert (a is None) == (b is None)
         if a is not None:
             torch.testing.assert_close(b, a, rtol=1e-5, atol=1e-6)
+
+
+def test_a_worker_releases_what_its_units_compiled() -> None:
+    import torch._dynamo
+    from torch._dynamo.eval_frame import _debug_get_cache_entry_list
+
+    from nb201_flat.train import modes
+    from nb201_flat.train.model import Network
+
+    torch._dynamo.reset()  # whatever earlier tests compiled
+    net = Network(tuple(ARCH_OPS), 4, c=2, n=1, num_classes=10)
+    fwd = modes.compile_network(net, {"backend": "eager", "dynamic": False})
+    fwd(torch.randn(2, 3, 8, 8))
+    code = type(net).forward.__code__
+    assert len(_debug_get_cache_entry_list(code)) == 1 and modes._compiled_networks > 0
+    modes.release_compiled()
+    assert _debug_get_cache_entry_list(code) == [] and modes._compiled_networks == 0
