@@ -329,7 +329,6 @@ def cmd_train(args: argparse.Namespace) -> int:
     from nb201_flat.train.data import check_dataset_files
 
     check_dataset_files(args.dataset, args.data_root, args.split_dir)
-    _check_writable(args.db, args.ckpt_dir)
     from nb201_flat.train.campaign import plan_campaign
     from nb201_flat.train.data import dataset_info
 
@@ -371,6 +370,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         "mode": args.mode,
     }
     jobs = make_jobs(plan.cells, **settings)
+    _check_writable(args.db, args.ckpt_dir)  # last check: it creates the folders
     for job in jobs:  # one line before any worker starts, not one failed job per run
         check_unlocked(job.checkpoint_folder, job.name)
     devices = None if args.device == "auto" else [args.device]
