@@ -12,14 +12,14 @@ import pytest
 pytest.importorskip("torch")
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "train"))
-from train_helpers import write_tiny_cifar10  # noqa: E402
+from train_helpers import write_tiny_cifar10
 
-from nb201_flat.cli import main  # noqa: E402
-from nb201_flat.errors import ArgumentError  # noqa: E402
-from nb201_flat.space import NB201, NB201_OPS, Space  # noqa: E402
-from nb201_flat.train.campaign import ball, plan_campaign, sample  # noqa: E402
-from nb201_flat.train.executors import DaskExecutor, LocalExecutor  # noqa: E402
-from nb201_flat.train.jobs import make_jobs  # noqa: E402
+from nb201_flat.cli import main
+from nb201_flat.errors import ArgumentError
+from nb201_flat.space import NB201, NB201_OPS, Space
+from nb201_flat.train.campaign import ball, plan_campaign, sample
+from nb201_flat.train.executors import DaskExecutor, LocalExecutor
+from nb201_flat.train.jobs import make_jobs
 
 HUGE = "99999999999999999999"  # past int64: SQLite refuses it
 
@@ -158,9 +158,10 @@ def test_campaign_library_edges() -> None:
         sample(NB201, 2, -1)
     with pytest.raises(ArgumentError, match="--radius applies only"):
         plan_campaign(NB201, archs=[1], radius=1)
-    assert plan_campaign(NB201, neighbours_of=0).cells == plan_campaign(
-        NB201, neighbours_of=0, radius=1
-    ).cells
+    assert (
+        plan_campaign(NB201, neighbours_of=0).cells
+        == plan_campaign(NB201, neighbours_of=0, radius=1).cells
+    )
 
 
 def test_campaign_in_a_huge_space_needs_no_whole_space_array() -> None:
@@ -185,6 +186,6 @@ def test_unreachable_dask_scheduler_is_one_error(tmp_path: Path, root: Path) -> 
 
     jobs = make_jobs([11472], dataset="cifar10", epochs=1, seeds=[1], data_root=root,
                      db_path=tmp_path / "r.sqlite", c=2, n=1, device="cpu")  # fmt: skip
-    with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
-        with pytest.raises(ArgumentError, match="cannot reach the dask scheduler"):
-            DaskExecutor("tcp://127.0.0.1:9").map(jobs)
+    quick = dask.config.set({"distributed.comm.timeouts.connect": "1s"})
+    with quick, pytest.raises(ArgumentError, match="cannot reach the dask scheduler"):
+        DaskExecutor("tcp://127.0.0.1:9").map(jobs)
