@@ -245,6 +245,33 @@ def _check_writable(db: str, ckpt_dir: str | None) -> None:
             raise ArgumentError(f"{option}: folder {folder} is not writable; choose another path")
 
 
+def _check_host_memory(jobs: list[Any], args: argparse.Namespace) -> None:
+    """Refuse a network whose weights alone cannot fit in this machine's memory when it trains
+    on this machine's CPU: it would fail every attempt, or wake the OOM killer, after the run
+    started. A lower bound (weights, gradients, momentum: 12 bytes a parameter, per worker)."""
+    if args.executor not in ("local", "inline") or args.device not in ("cpu", "auto"):
+        return
+    if args.device == "auto":
+        import torch
+
+        if torch.cuda.is_available():
+            return
+    from nb201_flat import budget
+    from nb201_flat.train.costs import count_params
+    from nb201_flat.train.data import dataset_info
+
+    classes = dataset_info(args.dataset).num_classes
+    largest = max(
+        count_params(j.ops, n_nodes=j.n_nodes, c=j.c, n=j.n, num_classes=classes) for j in jobs
+    )
+    workers = min(args.jobs_per_device or 1, len(jobs)) * max(1, args.group_seeds)
+    budget.check_memory(
+        12.0 * largest * workers,
+        f"training --C {args.c} --N {args.n} on the CPU",
+        "use a smaller --C/--N" + (" or fewer --jobs-per-device" if workers > 1 else ""),
+    )
+
+
 def _check_streams(device: str, executor: str, k: int) -> None:
     """Refuse ``--concurrent`` where the runs are known to land on a device without CUDA
     streams (there they could only train in turn: the option would do nothing).
@@ -370,6 +397,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         "mode": args.mode,
     }
     jobs = make_jobs(plan.cells, **settings)
+    if jobs:
+        _check_host_memory(jobs, args)
     _check_writable(args.db, args.ckpt_dir)  # last check: it creates the folders
     for job in jobs:  # one line before any worker starts, not one failed job per run
         check_unlocked(job.checkpoint_folder, job.name)

@@ -189,3 +189,16 @@ def test_unreachable_dask_scheduler_is_one_error(tmp_path: Path, root: Path) -> 
     quick = dask.config.set({"distributed.comm.timeouts.connect": "1s"})
     with quick, pytest.raises(ArgumentError, match="cannot reach the dask scheduler"):
         DaskExecutor("tcp://127.0.0.1:9").map(jobs)
+
+
+def test_network_too_big_for_host_memory_refused(
+    root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from nb201_flat.budget import ENV_MAX_MEMORY
+
+    monkeypatch.setenv(ENV_MAX_MEMORY, "20M")  # C=64: ~32 MB of weights, gradients, momentum
+    db = tmp_path / "r.sqlite"
+    line = _refused([*_base(root, db), "11472", "--C", "64"], capsys)
+    assert "--C 64 --N 1 on the CPU needs about" in line and "smaller --C/--N" in line
+    assert not db.exists()
+    assert main([*_base(root, db), "11472", "--C", "4"]) == 0  # a small one still trains
