@@ -7,6 +7,7 @@ formulas, and ``train`` loads the trainer in the worker that runs a job.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import re
@@ -14,7 +15,7 @@ from typing import Any
 
 from nb201_flat.cli.common import add_json_arg, emit_json
 from nb201_flat.conventions import DATASETS
-from nb201_flat.errors import ArgumentError
+from nb201_flat.errors import ArgumentError, InvalidArchError, ResultsDBError
 
 log = logging.getLogger(__name__)
 
@@ -272,6 +273,35 @@ def _check_host_memory(jobs: list[Any], args: argparse.Namespace) -> None:
     )
 
 
+def _check_results_db(path: str) -> None:
+    """Refuse an existing ``--db`` that is an SQLite database of something else: opening it
+    as results would switch it to WAL and add tables to it (or fail on a clashing ``runs``
+    table). Read-only: the file is not touched. Empty files and results databases pass."""
+    import sqlite3
+    import urllib.parse
+
+    if not os.path.isfile(path) or os.path.getsize(path) == 0:
+        return
+    uri = f"file:{urllib.parse.quote(os.path.abspath(path))}?mode=ro"
+    try:
+        with contextlib.closing(sqlite3.connect(uri, uri=True)) as conn:
+            tables = sorted(r[0] for r in conn.execute("SELECT name FROM sqlite_master"))
+            ours = (
+                "meta" in tables
+                and conn.execute("SELECT 1 FROM meta WHERE key = 'schema_version'").fetchone()
+            )
+    except sqlite3.Error as exc:
+        raise ResultsDBError(
+            f"{path} is not a readable results database ({exc}); pass another --db or move "
+            "the file away"
+        ) from None
+    if tables and not ours:
+        raise ResultsDBError(
+            f"--db {path} is an SQLite database of something else (tables {', '.join(tables)}"
+            "); pass another --db"
+        )
+
+
 def _check_streams(device: str, executor: str, k: int) -> None:
     """Refuse ``--concurrent`` where the runs are known to land on a device without CUDA
     streams (there they could only train in turn: the option would do nothing).
@@ -350,28 +380,38 @@ def cmd_train(args: argparse.Namespace) -> int:
             option = "--" + name.replace("_", "-")
             kind = "a folder" if name == "ckpt_dir" else "a file"
             raise ArgumentError(f"{option} {value} exists but is not {kind}; choose another path")
+    _check_results_db(args.db)
     if not os.path.isdir(args.data_root):
         # fail before any worker starts: every job would fail the same way
         raise DatasetNotFoundError(f"--data-root {args.data_root} is not a folder")
     from nb201_flat.train.data import check_dataset_files
 
     check_dataset_files(args.dataset, args.data_root, args.split_dir)
+    from nb201_flat.space import NB201
     from nb201_flat.train.campaign import plan_campaign
     from nb201_flat.train.data import dataset_info
 
     space = _space_of(args)
-    plan = plan_campaign(
-        space,
-        archs=[int(a) if a.isdigit() else a for a in args.archs],
-        neighbours_of=(
-            int(args.neighbours_of) if (args.neighbours_of or "").isdigit() else args.neighbours_of
-        ),
-        radius=args.radius,
-        sample_n=args.sample,
-        sample_seed=args.seed,
-        unique_isomorphism=args.unique_isomorphism,
-        train_disconnected=args.train_disconnected,
-    )
+    try:
+        plan = plan_campaign(
+            space,
+            archs=[int(a) if a.isdigit() else a for a in args.archs],
+            neighbours_of=(
+                int(args.neighbours_of)
+                if (args.neighbours_of or "").isdigit()
+                else args.neighbours_of
+            ),
+            radius=args.radius,
+            sample_n=args.sample,
+            sample_seed=args.seed,
+            unique_isomorphism=args.unique_isomorphism,
+            train_disconnected=args.train_disconnected,
+        )
+    except InvalidArchError as exc:  # a cell of another space: say which space was meant
+        where = "NB201's" if space == NB201 else f"the {space.n_nodes}-node, {space.n_ops}-op"
+        raise InvalidArchError(
+            f"{exc} (cells are read in {where} space; set it with --ops / --nodes)"
+        ) from None
     from dataclasses import replace
 
     from nb201_flat.train.recipe import recipe_for

@@ -202,3 +202,29 @@ def test_network_too_big_for_host_memory_refused(
     assert "--C 64 --N 1 on the CPU needs about" in line and "smaller --C/--N" in line
     assert not db.exists()
     assert main([*_base(root, db), "11472", "--C", "4"]) == 0  # a small one still trains
+
+
+def test_foreign_sqlite_db_refused_and_untouched(
+    root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sqlite3
+
+    for table in ("runs (a, b)", "mine (a, b)"):  # clashing with a results table, or not
+        db = tmp_path / f"{table.split()[0]}.sqlite"
+        with sqlite3.connect(db) as conn:
+            conn.execute(f"CREATE TABLE {table}")
+        before = db.read_bytes()
+        line = _refused([*_base(root, db), "11472"], capsys)
+        assert "is an SQLite database of something else" in line, line
+        assert db.read_bytes() == before  # not switched to WAL, no tables added
+    empty = tmp_path / "empty.sqlite"
+    empty.touch()  # an empty file is a new database
+    assert main([*_base(root, empty), "11472"]) == 0
+
+
+def test_cell_of_another_space_names_the_space_options(
+    root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sep = "|nor_conv_3x3~0|+|sep_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|none~1|none~2|"
+    line = _refused([*_base(root, tmp_path / "r.sqlite"), sep], capsys)
+    assert "unknown op 'sep_conv_3x3'" in line and "--ops / --nodes" in line
