@@ -7,6 +7,7 @@ formulas, and ``train`` loads the trainer in the worker that runs a job.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import re
@@ -14,7 +15,7 @@ from typing import Any
 
 from nb201_flat.cli.common import add_json_arg, emit_json
 from nb201_flat.conventions import DATASETS
-from nb201_flat.errors import ArgumentError
+from nb201_flat.errors import ArgumentError, InvalidArchError, ResultsDBError
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     g = p.add_argument_group("cell sets (united; see nb201_flat.train.campaign)")
     g.add_argument("--neighbours-of", metavar="ARCH", help="train the Hamming ball around ARCH")
-    g.add_argument("--radius", type=int, default=1, help="radius of --neighbours-of (1)")
+    g.add_argument("--radius", type=int, help="radius of --neighbours-of (1)")
     g.add_argument("--sample", type=int, metavar="N", help="N cells drawn uniformly")
     g.add_argument("--seed", type=int, metavar="S", help="seed of --sample")
     g.add_argument(
@@ -77,7 +78,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         default="local",
         help="local (worker processes, default), inline (this process), dask://HOST:PORT, slurm",
     )
-    p.add_argument("--jobs-per-device", type=int, default=1, help="concurrent jobs per device")
+    p.add_argument(
+        "--jobs-per-device", type=int, help="concurrent jobs per device (1; --executor local)"
+    )
     p.add_argument("--retries", type=int, default=1, help="extra attempts per failed job")
     p.add_argument(
         "--mode",
@@ -142,6 +145,163 @@ def _check_network(args: argparse.Namespace) -> None:
         )
 
 
+_INT64_MAX = 2**63 - 1
+"""Largest epoch count, seed and cell index: the results database stores them as SQLite
+integers, and a space's indices are int64."""
+
+
+def _check_run_values(args: argparse.Namespace) -> None:
+    """Schedule, seeds and executor options: values a run could not store, or that do nothing."""
+    if args.epochs < 1:
+        raise ArgumentError(f"--epochs must be >= 1, got {args.epochs}")
+    if args.epochs > _INT64_MAX:
+        raise ArgumentError(f"--epochs must be <= {_INT64_MAX}, got {args.epochs}; NB201 uses 200")
+    for seed in args.seeds:
+        if not 0 <= seed <= _INT64_MAX:
+            # NB201's own seeding (numpy) refuses negative seeds; torch would wrap them
+            raise ArgumentError(f"--seeds must lie in 0..{_INT64_MAX}, got {seed}; NB201 uses 777")
+    repeated = sorted({s for s in args.seeds if args.seeds.count(s) > 1})
+    if repeated:
+        raise ArgumentError(f"--seeds repeats {', '.join(map(str, repeated))}; give each seed once")
+    if args.jobs_per_device is not None:
+        if args.executor != "local":
+            raise ArgumentError(
+                f"--jobs-per-device applies only to --executor local, not {args.executor}; drop it"
+            )
+        if args.jobs_per_device < 1:
+            raise ArgumentError(f"--jobs-per-device must be >= 1, got {args.jobs_per_device}")
+    if args.progress and args.executor != "inline":
+        raise ArgumentError(
+            f"--progress shows a bar only with --executor inline, not {args.executor}; "
+            "add --executor inline or drop --progress"
+        )
+
+
+def _space_of(args: argparse.Namespace) -> Any:
+    """The space of ``--ops`` / ``--nodes``, checked before it is built (a huge ``--nodes``
+    would build a huge edge list; ops a network cannot build must not reach the database)."""
+    from nb201_flat.space import NB201, NB201_OPS, Space
+    from nb201_flat.train.costs import check_ops
+
+    if args.ops is None and args.nodes is None:
+        return NB201
+    ops = tuple(args.ops or NB201_OPS)
+    repeated = sorted({op for op in ops if ops.count(op) > 1})
+    if repeated:
+        raise ArgumentError(f"--ops repeats {', '.join(repeated)}; give each op once")
+    if len(ops) < 2:
+        raise ArgumentError(f"--ops needs at least two ops, got {' '.join(ops)}; add another op")
+    for op in ops:
+        check_ops((op,), 2)  # a 2-node cell has one edge: checks the name alone
+    nodes = 4 if args.nodes is None else args.nodes
+
+    def fits(n: int) -> bool:
+        edges = n * (n - 1) // 2
+        return edges <= 63 and len(ops) ** edges <= _INT64_MAX
+
+    if nodes < 2 or not fits(nodes):
+        top = max(n for n in range(2, 64) if fits(n))
+        raise ArgumentError(
+            f"--nodes must lie in 2..{top} for {len(ops)} ops (input and output included; "
+            f"more cells than a 64-bit index holds above), got {nodes}; NB201 uses 4"
+        )
+    return Space(ops, nodes)
+
+
+def _check_device(device: str, executor: str) -> None:
+    """Refuse a device this machine lacks where the runs train on this machine (a dask or
+    Slurm worker checks its own), before every run fails the same way."""
+    if executor not in ("local", "inline") or device in ("auto", "cpu"):
+        return
+    import torch
+
+    if device == "mps":
+        if not torch.backends.mps.is_available():
+            raise ArgumentError("--device mps: no MPS device on this machine; use --device cpu")
+        return
+    if not torch.cuda.is_available():
+        raise ArgumentError(f"--device {device}: CUDA is not available here; use --device cpu")
+    count = torch.cuda.device_count()
+    index = int(device.partition(":")[2] or 0)
+    if index >= count:
+        raise ArgumentError(
+            f"--device {device}: this machine has {count} CUDA device(s); use cuda:0.."
+            f"cuda:{count - 1}"
+        )
+
+
+def _check_writable(db: str, ckpt_dir: str | None) -> None:
+    """Create the folders results and checkpoints go to, so an unwritable path is one line
+    now rather than every run failing after its training started."""
+    folders = [("--db", os.path.dirname(os.path.abspath(db)))]
+    folders.append(("--ckpt-dir", ckpt_dir) if ckpt_dir else ("--db", f"{db}.ckpt"))
+    for option, folder in folders:
+        try:
+            os.makedirs(folder, exist_ok=True)
+        except OSError as exc:
+            raise ArgumentError(
+                f"{option}: cannot create folder {folder} ({exc.strerror}); choose a writable path"
+            ) from None
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise ArgumentError(f"{option}: folder {folder} is not writable; choose another path")
+
+
+def _check_host_memory(jobs: list[Any], args: argparse.Namespace) -> None:
+    """Refuse a network whose weights alone cannot fit in this machine's memory when it trains
+    on this machine's CPU: it would fail every attempt, or wake the OOM killer, after the run
+    started. A lower bound (weights, gradients, momentum: 12 bytes a parameter, per worker)."""
+    if args.executor not in ("local", "inline") or args.device not in ("cpu", "auto"):
+        return
+    if args.device == "auto":
+        import torch
+
+        if torch.cuda.is_available():
+            return
+    from nb201_flat import budget
+    from nb201_flat.train.costs import count_params
+    from nb201_flat.train.data import dataset_info
+
+    classes = dataset_info(args.dataset).num_classes
+    largest = max(
+        count_params(j.ops, n_nodes=j.n_nodes, c=j.c, n=j.n, num_classes=classes) for j in jobs
+    )
+    workers = min(args.jobs_per_device or 1, len(jobs)) * max(1, args.group_seeds)
+    budget.check_memory(
+        12.0 * largest * workers,
+        f"training --C {args.c} --N {args.n} on the CPU",
+        "use a smaller --C/--N" + (" or fewer --jobs-per-device" if workers > 1 else ""),
+    )
+
+
+def _check_results_db(path: str) -> None:
+    """Refuse an existing ``--db`` that is an SQLite database of something else: opening it
+    as results would switch it to WAL and add tables to it (or fail on a clashing ``runs``
+    table). Read-only: the file is not touched. Empty files and results databases pass."""
+    import sqlite3
+    import urllib.parse
+
+    if not os.path.isfile(path) or os.path.getsize(path) == 0:
+        return
+    uri = f"file:{urllib.parse.quote(os.path.abspath(path))}?mode=ro"
+    try:
+        with contextlib.closing(sqlite3.connect(uri, uri=True)) as conn:
+            tables = sorted(r[0] for r in conn.execute("SELECT name FROM sqlite_master"))
+            ours = (
+                "meta" in tables
+                and conn.execute("SELECT 1 FROM meta WHERE key = 'schema_version'").fetchone()
+            )
+    except sqlite3.Error as exc:
+        raise ResultsDBError(
+            f"{path} is not a readable results database ({exc}); pass another --db or move "
+            "the file away"
+        ) from None
+    if tables and not ours:
+        raise ResultsDBError(
+            f"--db {path} is an SQLite database of something else (tables {', '.join(tables)}"
+            "); pass another --db"
+        )
+
+
 def _check_streams(device: str, executor: str, k: int) -> None:
     """Refuse ``--concurrent`` where the runs are known to land on a device without CUDA
     streams (there they could only train in turn: the option would do nothing).
@@ -203,17 +363,15 @@ def cmd_train(args: argparse.Namespace) -> int:
     _check_network(args)
     if args.retries < 0:
         raise ArgumentError(f"--retries must be >= 0 (extra attempts), got {args.retries}")
-    if args.jobs_per_device < 1:
-        raise ArgumentError(f"--jobs-per-device must be >= 1, got {args.jobs_per_device}")
-    if args.epochs < 1:
-        raise ArgumentError(f"--epochs must be >= 1, got {args.epochs}")
+    _check_run_values(args)
     from nb201_flat.train.executors import check_unit_sizes
 
     check_unit_sizes(args.group_seeds, args.concurrent)
     if args.eval_batch_size < 1:
         raise ArgumentError(f"--eval-batch-size must be >= 1, got {args.eval_batch_size}")
     if not re.fullmatch(r"auto|cpu|cuda(:[0-9]+)?|mps", args.device):
-        raise ArgumentError(f"--device must be auto, cpu, cuda or cuda:N, got {args.device!r}")
+        raise ArgumentError(f"--device must be auto, cpu, cuda, cuda:N or mps, got {args.device!r}")
+    _check_device(args.device, args.executor)
     if args.concurrent > 1:
         _check_streams(args.device, args.executor, args.concurrent)
     for name in ("ckpt_dir", "db"):
@@ -222,28 +380,38 @@ def cmd_train(args: argparse.Namespace) -> int:
             option = "--" + name.replace("_", "-")
             kind = "a folder" if name == "ckpt_dir" else "a file"
             raise ArgumentError(f"{option} {value} exists but is not {kind}; choose another path")
+    _check_results_db(args.db)
     if not os.path.isdir(args.data_root):
         # fail before any worker starts: every job would fail the same way
         raise DatasetNotFoundError(f"--data-root {args.data_root} is not a folder")
-    from nb201_flat.space import NB201, NB201_OPS, Space
+    from nb201_flat.train.data import check_dataset_files
+
+    check_dataset_files(args.dataset, args.data_root, args.split_dir)
+    from nb201_flat.space import NB201
     from nb201_flat.train.campaign import plan_campaign
     from nb201_flat.train.data import dataset_info
 
-    space = NB201
-    if args.ops is not None or args.nodes is not None:
-        space = Space(args.ops or NB201_OPS, args.nodes or 4)
-    plan = plan_campaign(
-        space,
-        archs=[int(a) if a.isdigit() else a for a in args.archs],
-        neighbours_of=(
-            int(args.neighbours_of) if (args.neighbours_of or "").isdigit() else args.neighbours_of
-        ),
-        radius=args.radius,
-        sample_n=args.sample,
-        sample_seed=args.seed,
-        unique_isomorphism=args.unique_isomorphism,
-        train_disconnected=args.train_disconnected,
-    )
+    space = _space_of(args)
+    try:
+        plan = plan_campaign(
+            space,
+            archs=[int(a) if a.isdigit() else a for a in args.archs],
+            neighbours_of=(
+                int(args.neighbours_of)
+                if (args.neighbours_of or "").isdigit()
+                else args.neighbours_of
+            ),
+            radius=args.radius,
+            sample_n=args.sample,
+            sample_seed=args.seed,
+            unique_isomorphism=args.unique_isomorphism,
+            train_disconnected=args.train_disconnected,
+        )
+    except InvalidArchError as exc:  # a cell of another space: say which space was meant
+        where = "NB201's" if space == NB201 else f"the {space.n_nodes}-node, {space.n_ops}-op"
+        raise InvalidArchError(
+            f"{exc} (cells are read in {where} space; set it with --ops / --nodes)"
+        ) from None
     from dataclasses import replace
 
     from nb201_flat.train.recipe import recipe_for
@@ -269,6 +437,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         "mode": args.mode,
     }
     jobs = make_jobs(plan.cells, **settings)
+    if jobs:
+        _check_host_memory(jobs, args)
+    _check_writable(args.db, args.ckpt_dir)  # last check: it creates the folders
     for job in jobs:  # one line before any worker starts, not one failed job per run
         check_unlocked(job.checkpoint_folder, job.name)
     devices = None if args.device == "auto" else [args.device]
@@ -296,7 +467,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         ex = executor_from_spec(
             args.executor,
             devices=devices,
-            jobs_per_device=args.jobs_per_device,
+            jobs_per_device=args.jobs_per_device or 1,
             retries=args.retries,
             slurm_folder=os.path.join(os.path.dirname(os.path.abspath(args.db)), "submitit"),
             group_seeds=args.group_seeds,

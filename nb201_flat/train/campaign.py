@@ -74,8 +74,12 @@ def ball(space: Space, centre: Arch | str | int, radius: int) -> list[int]:
     >>> len(ball(NB201, 0, 2)) == 1 + 6 * 4 + 15 * 16
     True
     """
-    if radius < 0:
-        raise ArgumentError(f"--radius must be >= 0, got {radius}")
+    # beyond the edge count the ball is the whole space; a larger radius only loops longer
+    if not 0 <= radius <= space.n_edges:
+        raise ArgumentError(
+            f"--radius must lie in 0..{space.n_edges} (edges per cell), got {radius}; "
+            f"{space.n_edges} already covers every cell"
+        )
     arch = space.resolve(centre)
     base = list(arch.codes)
     n_ops = len(space.ops)
@@ -95,6 +99,8 @@ def sample(space: Space, n: int, seed: int) -> list[int]:
     """``n`` distinct indices drawn uniformly with ``numpy.random.default_rng(seed)``."""
     if not 0 < n <= space.size:
         raise ArgumentError(f"--sample must be in 1..{space.size}, got {n}")
+    if seed < 0:
+        raise ArgumentError(f"--seed must be >= 0 (numpy seeds are non-negative), got {seed}")
     rng = np.random.default_rng(seed)
     return sorted(int(i) for i in rng.choice(space.size, size=n, replace=False))
 
@@ -104,18 +110,21 @@ def plan_campaign(
     *,
     archs: Iterable[Arch | str | int] = (),
     neighbours_of: Arch | str | int | None = None,
-    radius: int = 1,
+    radius: int | None = None,
     sample_n: int | None = None,
     sample_seed: int | None = None,
     unique_isomorphism: bool = False,
     train_disconnected: bool = False,
 ) -> CampaignPlan:
-    """The union of the given sets, reduced as the module docstring says."""
+    """The union of the given sets, reduced as the module docstring says.
+
+    ``radius`` is that of ``neighbours_of`` (default 1); given without it, it is an error.
+    """
     chosen = {space.resolve(a).index for a in archs}
     if neighbours_of is not None:
-        chosen.update(ball(space, neighbours_of, radius))
-    elif radius != 1:
-        raise ArgumentError("--radius applies only with --neighbours-of")
+        chosen.update(ball(space, neighbours_of, 1 if radius is None else radius))
+    elif radius is not None:
+        raise ArgumentError("--radius applies only with --neighbours-of; add --neighbours-of ARCH")
     if sample_n is not None:
         if sample_seed is None:
             raise ArgumentError("--sample needs --seed (the sample is drawn from it)")
@@ -126,7 +135,10 @@ def plan_campaign(
         raise ArgumentError("no cells selected: give ARCH, --neighbours-of or --sample")
     constant: list[int] = []
     if not train_disconnected:
-        constant = sorted(i for i in chosen if not space.arch(i).is_connected)
+        # the chosen cells' codes only: Arch.is_connected builds the whole space's arrays
+        order = sorted(chosen)
+        live = space.connected_codes([space.arch(i).codes for i in order])
+        constant = [i for i, ok in zip(order, live, strict=True) if not ok]
         chosen -= set(constant)
     rep: dict[int, int] = {}
     if unique_isomorphism:

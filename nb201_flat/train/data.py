@@ -50,6 +50,7 @@ import numpy.typing as npt
 
 from nb201_flat.conventions import CIFAR10_VALID
 from nb201_flat.errors import (
+    ArgumentError,
     DatasetNotFoundError,
     DownloadError,
     FormatError,
@@ -399,6 +400,55 @@ def load_dataset(
         {"test": (test_x, test_y)},
         {"x-valid": ("test", xv), "x-test": ("test", xt), "ori-test": ("test", test_all)},
     )
+
+
+_FILES = {
+    "cifar10": (*(f"data_batch_{i}" for i in range(1, 6)), "test_batch"),
+    "cifar100": ("train", "test"),
+    "imagenet16": (*(f"train_data_batch_{i}" for i in range(1, 11)), "val_data"),
+}
+
+
+def check_dataset_files(
+    name: str, root: str | os.PathLike[str], split_dir: str | os.PathLike[str] | None = None
+) -> None:
+    """Fail early when ``name``'s files are missing under ``root``, or ``split_dir`` is wrong.
+
+    Cheap (no image is read), so a command can check before any run starts instead of every
+    run failing the same way. An explicit ``split_dir`` must hold the dataset's NB201 split
+    file in a readable form; ``cifar10`` has no split file, so it takes no ``split_dir``.
+
+    >>> check_dataset_files("cifar10", ".", split_dir=".")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    nb201_flat.errors.ArgumentError: --split-dir applies only to ...; drop --split-dir
+    """
+    info = dataset_info(name)
+    if split_dir is not None and name not in SPLIT_FILES:
+        raise ArgumentError(
+            f"--split-dir applies only to {', '.join(SPLIT_FILES)} ({name} uses no split "
+            "file); drop --split-dir"
+        )
+    root = Path(root)
+    if not root.is_dir():
+        raise DatasetNotFoundError(f"data root {root} does not exist; pass --data-root DIR")
+    folder = _folder(root, info.source)
+    for fname in _FILES[info.source]:
+        if not (folder / fname).is_file():
+            raise DatasetNotFoundError(
+                f"missing file {folder / fname}: the folder does not have the expected layout "
+                "(see nb201_flat.train.data for the file names)"
+            )
+    if split_dir is None:
+        return
+    fname, k1, k2 = SPLIT_FILES[name]
+    path = Path(split_dir) / fname
+    if not path.is_file():
+        raise DatasetNotFoundError(
+            f"--split-dir {split_dir} has no {fname}; put NB201's file there, or drop "
+            "--split-dir to use the copy shipped with the package"
+        )
+    read_split_file(path, (k1, k2))
 
 
 # -- download -------------------------------------------------------------------------------

@@ -306,14 +306,19 @@ class LocalExecutor:
     def _multi(self) -> GroupRunFn:
         return _multi_runner(self.concurrent, self.run_group, self.run_concurrent)
 
-    def _slots(self) -> list[str]:
+    def _slots(self, n_units: int) -> list[str]:
+        """One device per worker. Capped at ``n_units`` per device (more would idle; a huge
+        ``jobs_per_device`` stays cheap) and interleaved, because the pool starts only as many
+        workers as it has units and each takes the next slot: two units on two GPUs get one
+        each."""
         devices = list(self.devices) if self.devices else _detect_devices()
-        return [d for d in devices for _ in range(max(1, self.jobs_per_device))]
+        per = max(1, min(self.jobs_per_device, n_units))
+        return [d for _ in range(per) for d in devices]
 
     def _run_inline(
         self, all_jobs: Sequence[TrainJob], units: list[list[int]]
     ) -> dict[int, JobResult]:
-        device = self._slots()[0]
+        device = self._slots(1)[0]
         out = {}
         for unit in units:
             jobs = [_with_device(all_jobs[p], device) for p in unit]
@@ -337,7 +342,7 @@ class LocalExecutor:
     def _run_pool(
         self, all_jobs: Sequence[TrainJob], units: list[list[int]]
     ) -> dict[int, JobResult]:
-        slots = self._slots()
+        slots = self._slots(len(units))
         threads = self.threads
         if threads is None and all(s == "cpu" for s in slots):
             threads = max(1, (os.cpu_count() or 1) // len(slots))
@@ -426,7 +431,13 @@ class DaskExecutor:
         units = plan_units(jobs, todo, group_seeds=self.group_seeds, concurrent=self.concurrent)
         multi = _multi_runner(self.concurrent, self.run_group, self.run_concurrent)
         own = not isinstance(self.address, Client)
-        client = Client(self.address) if own else self.address  # type: ignore[no-untyped-call]
+        try:
+            client = Client(self.address) if own else self.address  # type: ignore[no-untyped-call]
+        except OSError as err:  # unreachable or timed out: one line, not dask's traceback
+            raise ExecutorSpecError(
+                f"cannot reach the dask scheduler at {self.address} ({err}); start it or fix "
+                "--executor dask://HOST:PORT"
+            ) from None
         try:
             futures = {
                 client.submit(

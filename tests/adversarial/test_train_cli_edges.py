@@ -1,0 +1,230 @@
+"""Hostile values at the edges of ``nb201-flat train``: each is one ``error:`` line and exit
+code 2 before any run starts, never a traceback, a silent no-op or a run that fails late; and a
+refused command leaves the results database as it was (tiny CPU networks, no GPU needed)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("torch")
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "train"))
+from train_helpers import write_tiny_cifar10
+
+from nb201_flat.cli import main
+from nb201_flat.errors import ArgumentError
+from nb201_flat.space import NB201, NB201_OPS, Space
+from nb201_flat.train.campaign import ball, plan_campaign, sample
+from nb201_flat.train.executors import DaskExecutor, LocalExecutor
+from nb201_flat.train.jobs import make_jobs
+
+HUGE = "99999999999999999999"  # past int64: SQLite refuses it
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_tiny_cifar10(tmp_path_factory.mktemp("edges") / "data")
+
+
+@pytest.fixture(autouse=True)
+def _one_thread() -> None:
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def _base(root: Path, db: Path) -> list[str]:
+    return ["train", "--dataset", "cifar10", "--data-root", str(root), "--db", str(db),
+            "--device", "cpu", "--C", "2", "--N", "1", "--epochs", "1",
+            "--executor", "inline"]  # fmt: skip
+
+
+def _refused(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    """Run the CLI; assert exit 2 with exactly one ``error:`` line; return that line."""
+    code = main(argv)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2, err
+    assert len(err) == 1 and err[0].startswith("error: "), err
+    return err[0]
+
+
+def _cuda_device_missing_here() -> str:
+    import torch
+
+    return "cuda:99" if torch.cuda.is_available() else "cuda"
+
+
+REFUSED = [
+    (["11472", "--epochs", HUGE], "--epochs must be <="),
+    (["11472", "--seeds", HUGE], "--seeds must lie in 0.."),
+    (["11472", "--seeds=-1"], "--seeds must lie in 0.."),
+    (["11472", "--seeds", "1", "1"], "--seeds repeats 1"),
+    (["11472", "--radius", "1"], "--radius applies only with --neighbours-of"),
+    (["--neighbours-of", "11472", "--radius", HUGE], "--radius must lie in 0..6"),
+    (["--sample", "1", "--seed=-1"], "--seed must be >= 0"),
+    # a disconnected cell is recorded without building a network: the op set is checked first
+    (["0", "--ops", "none", "skip_connect", "conv_9x9"], "unknown op(s) 'conv_9x9'"),
+    (["0", "--ops", "none", "none", "skip_connect"], "--ops repeats none"),
+    (["0", "--ops", "none"], "--ops needs at least two ops"),
+    (["0", "--nodes", "0"], "--nodes must lie in 2..7"),
+    (["0", "--nodes", "100"], "--nodes must lie in 2..7"),
+    (["0", "--nodes", HUGE], "--nodes must lie in 2..7"),
+    (["11472", "--jobs-per-device", "4"], "--jobs-per-device applies only to --executor local"),
+    (["11472", "--progress", "--executor", "local"], "--progress shows a bar only"),
+    (["11472", "--device", "mps"], "--device mps"),
+]
+
+
+@pytest.mark.parametrize(("extra", "want"), REFUSED, ids=[" ".join(c[0]) for c in REFUSED])
+def test_refused_in_one_line(
+    root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: list[str], want: str
+) -> None:
+    import torch
+
+    if "mps" in extra and torch.backends.mps.is_available():
+        pytest.skip("this machine has an MPS device")
+    db = tmp_path / "r.sqlite"
+    line = _refused([*_base(root, db), *extra], capsys)
+    assert want in line, line
+    assert not db.exists()  # refused before anything was written
+
+
+def test_missing_cuda_device_refused_before_any_run(
+    root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    device = _cuda_device_missing_here()
+    line = _refused([*_base(root, tmp_path / "r.sqlite"), "11472", "--device", device], capsys)
+    assert f"--device {device}" in line and "use" in line
+
+
+def test_data_and_split_problems_refused_up_front(
+    root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "r.sqlite"
+    base = _base(root, db)
+    # cifar10 has no split file: --split-dir would be ignored
+    line = _refused([*base, "11472", "--split-dir", str(tmp_path)], capsys)
+    assert "--split-dir applies only" in line
+    # an explicit folder without the file would silently fall back to another split
+    valid = [*base, "11472", "--dataset", "cifar10-valid"]
+    line = _refused([*valid, "--split-dir", str(tmp_path / "nope")], capsys)
+    assert "has no cifar-split.txt" in line
+    (tmp_path / "cifar-split.txt").write_text("{bad")
+    assert "neither JSON" in _refused([*valid, "--split-dir", str(tmp_path)], capsys)
+    # a dataset folder missing one file: every run would fail the same way
+    broken = write_tiny_cifar10(tmp_path / "broken")
+    (broken / "cifar-10-batches-py" / "data_batch_3").unlink()
+    argv = [*_base(broken, db), "11472"]
+    assert "missing file" in _refused(argv, capsys) and not db.exists()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert "cifar-10-batches-py not found" in _refused([*_base(empty, db), "11472"], capsys)
+
+
+def test_unwritable_db_and_ckpt_refused_up_front(
+    root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plain = tmp_path / "plain"
+    plain.write_text("a file, not a folder")  # unwritable beneath, even for root
+    line = _refused([*_base(root, plain / "r.sqlite"), "11472"], capsys)
+    assert line.startswith("error: --db: cannot create folder")
+    argv = [*_base(root, tmp_path / "r.sqlite"), "11472", "--ckpt-dir", str(plain / "ck")]
+    assert _refused(argv, capsys).startswith("error: --ckpt-dir: cannot create folder")
+    assert plain.read_text() == "a file, not a folder"
+
+
+def test_refusals_leave_the_results_db_untouched(
+    root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "r.sqlite"
+    base = _base(root, db)
+    assert main([*base, "11472"]) == 0
+    capsys.readouterr()
+    before = db.read_bytes()
+    ckpt = sorted(p.name for p in (tmp_path / "r.sqlite.ckpt").iterdir())
+    for extra in (["--seeds", "1", "1"], ["--radius", "1"], ["--nodes", "0"]):
+        _refused([*base, "11472", *extra], capsys)
+    assert db.read_bytes() == before
+    assert sorted(p.name for p in (tmp_path / "r.sqlite.ckpt").iterdir()) == ckpt
+
+
+def test_campaign_library_edges() -> None:
+    with pytest.raises(ArgumentError, match="--radius must lie in 0..6"):
+        ball(NB201, 0, 7)  # past the edge count: the whole space, silently
+    with pytest.raises(ArgumentError, match="--seed must be >= 0"):
+        sample(NB201, 2, -1)
+    with pytest.raises(ArgumentError, match="--radius applies only"):
+        plan_campaign(NB201, archs=[1], radius=1)
+    assert (
+        plan_campaign(NB201, neighbours_of=0).cells
+        == plan_campaign(NB201, neighbours_of=0, radius=1).cells
+    )
+
+
+def test_campaign_in_a_huge_space_needs_no_whole_space_array() -> None:
+    space = Space(NB201_OPS, 7)  # 5**21 cells: a whole-space array would not fit in memory
+    top = space.size - 1  # every edge avg_pool_3x3: connected; index 0 (all none) is not
+    plan = plan_campaign(space, archs=[0, top])
+    assert (plan.cells, plan.constant_output) == ((top,), (0,))
+    drawn = plan_campaign(space, sample_n=3, sample_seed=1, train_disconnected=True)
+    assert len(drawn.cells) == 3
+
+
+def test_local_slots_capped_and_spread_over_devices() -> None:
+    ex = LocalExecutor(devices=["cuda:0", "cuda:1"], jobs_per_device=int(HUGE))
+    # two units on two GPUs: the pool starts two workers, which take the first two slots
+    assert ex._slots(2) == ["cuda:0", "cuda:1", "cuda:0", "cuda:1"]
+    assert ex._slots(1) == ["cuda:0", "cuda:1"]
+
+
+def test_unreachable_dask_scheduler_is_one_error(tmp_path: Path, root: Path) -> None:
+    pytest.importorskip("distributed")
+    import dask
+
+    jobs = make_jobs([11472], dataset="cifar10", epochs=1, seeds=[1], data_root=root,
+                     db_path=tmp_path / "r.sqlite", c=2, n=1, device="cpu")  # fmt: skip
+    quick = dask.config.set({"distributed.comm.timeouts.connect": "1s"})
+    with quick, pytest.raises(ArgumentError, match="cannot reach the dask scheduler"):
+        DaskExecutor("tcp://127.0.0.1:9").map(jobs)
+
+
+def test_network_too_big_for_host_memory_refused(
+    root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from nb201_flat.budget import ENV_MAX_MEMORY
+
+    monkeypatch.setenv(ENV_MAX_MEMORY, "20M")  # C=64: ~32 MB of weights, gradients, momentum
+    db = tmp_path / "r.sqlite"
+    line = _refused([*_base(root, db), "11472", "--C", "64"], capsys)
+    assert "--C 64 --N 1 on the CPU needs about" in line and "smaller --C/--N" in line
+    assert not db.exists()
+    assert main([*_base(root, db), "11472", "--C", "4"]) == 0  # a small one still trains
+
+
+def test_foreign_sqlite_db_refused_and_untouched(
+    root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sqlite3
+
+    for table in ("runs (a, b)", "mine (a, b)"):  # clashing with a results table, or not
+        db = tmp_path / f"{table.split()[0]}.sqlite"
+        with sqlite3.connect(db) as conn:
+            conn.execute(f"CREATE TABLE {table}")
+        before = db.read_bytes()
+        line = _refused([*_base(root, db), "11472"], capsys)
+        assert "is an SQLite database of something else" in line, line
+        assert db.read_bytes() == before  # not switched to WAL, no tables added
+    empty = tmp_path / "empty.sqlite"
+    empty.touch()  # an empty file is a new database
+    assert main([*_base(root, empty), "11472"]) == 0
+
+
+def test_cell_of_another_space_names_the_space_options(
+    root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sep = "|nor_conv_3x3~0|+|sep_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|none~1|none~2|"
+    line = _refused([*_base(root, tmp_path / "r.sqlite"), sep], capsys)
+    assert "unknown op 'sep_conv_3x3'" in line and "--ops / --nodes" in line
