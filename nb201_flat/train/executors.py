@@ -236,7 +236,15 @@ def _run_in_worker(jobs: Sequence[TrainJob], run: RunFn, run_group: GroupRunFn) 
         if job.threads is None and "threads" in _SLOT:
             job = replace(job, threads=_SLOT["threads"])
         placed.append(job)
-    return _run_unit(placed, run, run_group)
+    try:
+        return _run_unit(placed, run, run_group)
+    finally:
+        # this process is ours and trains one unit at a time: what the unit compiled (fast
+        # mode: graphs, CUDA graphs and their memory pool) would otherwise stay for all later
+        # units. Not in a dask worker (it may run other tasks in its threads) nor inline.
+        from nb201_flat.train.modes import release_compiled
+
+        release_compiled()
 
 
 def _detect_devices() -> list[str]:

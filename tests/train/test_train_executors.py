@@ -143,3 +143,30 @@ def test_grouped_units_in_every_executor(cifar10_root: Path, tmp_path: Path) -> 
         )
     slurm = SlurmExecutor(folder=tmp_path / "logs", cluster="debug", group_seeds=3)
     check(slurm.map(jobs_for(cifar10_root, tmp_path / "s", [1, 2, 3])))
+
+
+def test_a_pool_worker_releases_what_each_unit_compiled(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a reused worker would keep every earlier unit's compiled graphs and CUDA graph pool
+    from nb201_flat.train import executors, modes
+
+    released: list[str] = []
+    monkeypatch.setattr(modes, "release_compiled", lambda: released.append("after"))
+    monkeypatch.setitem(executors._SLOT, "device", "cpu")
+    (job,) = make_jobs([0], dataset="cifar10", epochs=1, seeds=[1], data_root=".",
+                       db_path=str(tmp_path / "r.sqlite"))  # fmt: skip
+
+    def run(j: TrainJob) -> object:
+        released.append("during")
+        return j
+
+    (placed,) = executors._run_in_worker([job], run, run)  # type: ignore[arg-type]
+    assert placed.index == job.index and placed.device == "cpu"
+
+    def fail(j: TrainJob) -> object:
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        executors._run_in_worker([job], fail, fail)  # type: ignore[arg-type]
+    assert released == ["during", "after", "after"]
