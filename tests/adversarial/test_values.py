@@ -160,6 +160,15 @@ def test_bad_train_values_are_one_line_exit_2(
     assert not Path("DB").exists()
 
 
+def _children(pid: int) -> list[int]:
+    """The child processes of ``pid`` (Linux /proc; none known elsewhere)."""
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    return [int(c) for c in text.split()]
+
+
 def test_ctrl_c_with_two_jobs_exits_130_at_once(table_path: Path) -> None:
     cmd = [
         sys.executable,
@@ -177,9 +186,16 @@ def test_ctrl_c_with_two_jobs_exits_130_at_once(table_path: Path) -> None:
         "--table",
         str(table_path),
     ]
+    if not Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").exists():
+        pytest.skip("needs Linux's /proc/PID/task/PID/children to see the workers start")
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        time.sleep(8)  # imports done, workers busy
+        # once its workers exist (imports done, work handed out), not after a fixed wait: the
+        # whole search takes a few seconds on a quick machine
+        deadline = time.monotonic() + 60
+        while not _children(proc.pid) and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.3)
         assert proc.poll() is None, proc.communicate()[1][-500:]
         os.kill(proc.pid, signal.SIGINT)  # what Ctrl-C sends to the main process
         t0 = time.perf_counter()
