@@ -13,6 +13,7 @@ import importlib
 import logging
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from nb201_flat import __version__, budget
 from nb201_flat.errors import Nb201FlatError
@@ -48,10 +49,19 @@ COMMANDS: dict[str, str] = {
 }
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with the project's error format: one line naming the problem and where the
+    fix is, exit code 2 (argparse's own prints the whole usage text first). Sub-commands'
+    parsers are of this class too (``add_subparsers`` makes the parent's)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {self.prog}: {message}; see {self.prog} --help\n")
+
+
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The command line's parser: every command, or only ``command``'s module's commands
     (a known command; help and unknown commands get every one)."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="nb201-flat",
         description="Flat minima in NAS-Bench-201 architecture space.",
     )

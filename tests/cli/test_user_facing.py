@@ -299,3 +299,25 @@ def test_algo_any_case_and_dataset_did_you_mean(
             *("--table", synth_path),
         )
         one_line_error(code, out, err, f"did you mean {meant!r}")
+
+
+@pytest.mark.parametrize(
+    ("argv", "problem"),
+    [
+        (["train", "11472", "--epochs", "1.5"], "argument --epochs: invalid int value: '1.5'"),
+        (["search", "--algo", "nope"], "argument --algo: invalid choice: 'nope'"),
+        (["nosuch"], "invalid choice: 'nosuch'"),
+        (["query"], "the following arguments are required"),
+    ],
+)
+def test_argument_errors_are_one_line_with_exit_2(
+    argv: list[str], problem: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # argparse alone prints its whole usage text (16 lines for train) before the error
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1, err
+    assert err[0].startswith("error: nb201-flat") and problem in err[0]
+    assert err[0].endswith("--help")
