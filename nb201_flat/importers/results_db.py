@@ -12,10 +12,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from nb201_flat.errors import FormatError, ResultsDBError
 from nb201_flat.space import NB201, Space
 from nb201_flat.table import Table
+
+if TYPE_CHECKING:
+    import sqlite3
 
 
 def space_from_key(key: str) -> Space:
@@ -65,6 +69,7 @@ def read_results_db(path: str | os.PathLike[str], *, space: str | None = None) -
                 (space,),
             )
         )
+        trained_as = _trained_as(con, space)
     finally:
         con.close()
     # tables number seeds by position (NB201: 777, 888, 999 -> 0, 1, 2); keep the ids in meta
@@ -82,5 +87,24 @@ def read_results_db(path: str | os.PathLike[str], *, space: str | None = None) -
             "mode": space.partition("#")[2] or None,
             # disconnected cells recorded at chance accuracy without training (flagged)
             "constant_output": constant,
+            # finished runs by how they were trained (single, grouped:K, concurrent:K; None:
+            # not recorded, as in files written before schema 2)
+            "trained_as": trained_as,
         },
     )
+
+
+def _trained_as(con: sqlite3.Connection, space: str) -> dict[str, int]:
+    """Finished runs of ``space`` counted by how they were trained (``"None"``: unrecorded)."""
+    columns = {r[1] for r in con.execute("PRAGMA table_info(runs)")}
+    if "trained_as" not in columns:  # schema 1
+        rows = con.execute(
+            "SELECT NULL, count(*) FROM runs WHERE status = 'done' AND space = ?", (space,)
+        )
+    else:
+        rows = con.execute(
+            "SELECT trained_as, count(*) FROM runs WHERE status = 'done' AND space = ? "
+            "GROUP BY trained_as ORDER BY trained_as",
+            (space,),
+        )
+    return {str(form): int(n) for form, n in rows if n}

@@ -255,7 +255,7 @@ def _train(
         )
         db.mark_run(
             job.key, job.index, "done", params_mb=sess.model.params_mb(), flops_m=flops,
-            train_time_s=t,
+            train_time_s=t, trained_as=f"concurrent:{len(jobs)}",
         )  # fmt: skip
         ckpt.prune_to_last()
         out.append(JobResult(job, "done", metrics, t))

@@ -234,7 +234,10 @@ def _train(
         else:
             metrics = {s: {"loss": v[0], "accuracy": v[1]} for s, v in r.items()}
             t = train_time
-        db.mark_run(job.key, job.index, "done", params_mb=params_mb, flops_m=flops, train_time_s=t)
+        db.mark_run(
+            job.key, job.index, "done", params_mb=params_mb, flops_m=flops, train_time_s=t,
+            trained_as=f"grouped:{len(jobs)}",
+        )  # fmt: skip
         c.prune_to_last()
         out.append(JobResult(job, "done", metrics, t))
     return out

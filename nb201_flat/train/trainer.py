@@ -430,8 +430,9 @@ def _train(
     else:
         metrics = {s: {"loss": v[0], "accuracy": v[1]} for s, v in rows.items()}
     db.mark_run(
-        job.key, job.index, "done", params_mb=params_mb, flops_m=flops, train_time_s=train_time
-    )
+        job.key, job.index, "done", params_mb=params_mb, flops_m=flops, train_time_s=train_time,
+        trained_as="single",
+    )  # fmt: skip
     ckpt.prune_to_last()
     return JobResult(job, "done", metrics, train_time)
 

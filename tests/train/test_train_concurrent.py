@@ -96,6 +96,10 @@ def test_concurrent_units_equal_runs_one_by_one(
     got = ResultsDB(tmp_path / "r.sqlite").runs_frame()[cols].sort_values(["arch", "seed"])
     want = ResultsDB(ref_db).runs_frame()[cols].sort_values(["arch", "seed"])
     assert got.reset_index(drop=True).equals(want.reset_index(drop=True))
+    # how each was trained: a unit of three, and the fourth run alone (a unit of one)
+    forms = sorted(ResultsDB(tmp_path / "r.sqlite").runs_frame()["trained_as"])
+    assert forms == ["concurrent:3"] * 3 + ["single"]
+    assert set(ResultsDB(ref_db).runs_frame()["trained_as"]) == {"single"}
     again = LocalExecutor(processes=False, concurrent=3, run_concurrent=counting).map(jobs)
     assert [r.status for r in again] == ["skipped"] * 4 and len(units) == 1
 
