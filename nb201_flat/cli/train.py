@@ -7,7 +7,6 @@ formulas, and ``train`` loads the trainer in the worker that runs a job.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import logging
 import os
 import re
@@ -67,7 +66,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--epochs", type=int, default=200, help="schedule length: 200, 12 or any N")
     p.add_argument("--seeds", type=int, nargs="+", default=[777], help="default: 777")
     p.add_argument("--data-root", required=True, help="folder holding the dataset folders")
-    p.add_argument("--split-dir", help="folder of NB201's split files (default: --data-root)")
+    p.add_argument(
+        "--split-dir",
+        help="folder holding NB201's split file for the dataset (cifar10-valid, cifar100, "
+        "ImageNet16-120; an error for cifar10, which has none, or when the file is missing). "
+        "Default: the file in --data-root if there, else the copy shipped with the package",
+    )
     p.add_argument("--db", required=True, help="SQLite results file (created if missing)")
     p.add_argument("--ckpt-dir", help="checkpoint folder (default: <db>.ckpt)")
     p.add_argument(
@@ -249,7 +253,9 @@ def _check_writable(db: str, ckpt_dir: str | None) -> None:
 def _check_host_memory(jobs: list[Any], args: argparse.Namespace) -> None:
     """Refuse a network whose weights alone cannot fit in this machine's memory when it trains
     on this machine's CPU: it would fail every attempt, or wake the OOM killer, after the run
-    started. A lower bound (weights, gradients, momentum: 12 bytes a parameter, per worker)."""
+    started. A lower bound (weights, gradients, momentum: 12 bytes a parameter, for as many
+    networks as the workers hold at once: each trains one unit, a group or a concurrent unit
+    holding all its members)."""
     if args.executor not in ("local", "inline") or args.device not in ("cpu", "auto"):
         return
     if args.device == "auto":
@@ -260,12 +266,17 @@ def _check_host_memory(jobs: list[Any], args: argparse.Namespace) -> None:
     from nb201_flat import budget
     from nb201_flat.train.costs import count_params
     from nb201_flat.train.data import dataset_info
+    from nb201_flat.train.executors import plan_units
 
     classes = dataset_info(args.dataset).num_classes
     largest = max(
         count_params(j.ops, n_nodes=j.n_nodes, c=j.c, n=j.n, num_classes=classes) for j in jobs
     )
-    workers = min(args.jobs_per_device or 1, len(jobs)) * max(1, args.group_seeds)
+    units = plan_units(
+        jobs, range(len(jobs)), group_seeds=args.group_seeds, concurrent=args.concurrent
+    )
+    at_once = 1 if args.executor == "inline" else min(args.jobs_per_device or 1, len(units))
+    workers = at_once * max(len(u) for u in units)
     budget.check_memory(
         12.0 * largest * workers,
         f"training --C {args.c} --N {args.n} on the CPU",
@@ -276,25 +287,26 @@ def _check_host_memory(jobs: list[Any], args: argparse.Namespace) -> None:
 def _check_results_db(path: str) -> None:
     """Refuse an existing ``--db`` that is an SQLite database of something else: opening it
     as results would switch it to WAL and add tables to it (or fail on a clashing ``runs``
-    table). Read-only: the file is not touched. Empty files and results databases pass."""
-    import sqlite3
-    import urllib.parse
+    table). Read-only through :func:`~nb201_flat.train.results_db.connect_readonly`, which
+    leaves no ``-wal``/``-shm`` file beside it. Empty files and results databases pass."""
+    from nb201_flat.train.results_db import connect_readonly
 
     if not os.path.isfile(path) or os.path.getsize(path) == 0:
         return
-    uri = f"file:{urllib.parse.quote(os.path.abspath(path))}?mode=ro"
+    import sqlite3
+
+    conn = connect_readonly(path)  # a file that is no database: one line from here
+    tables: list[str] = []
     try:
-        with contextlib.closing(sqlite3.connect(uri, uri=True)) as conn:
-            tables = sorted(r[0] for r in conn.execute("SELECT name FROM sqlite_master"))
-            ours = (
-                "meta" in tables
-                and conn.execute("SELECT 1 FROM meta WHERE key = 'schema_version'").fetchone()
-            )
-    except sqlite3.Error as exc:
-        raise ResultsDBError(
-            f"{path} is not a readable results database ({exc}); pass another --db or move "
-            "the file away"
-        ) from None
+        tables = sorted(r[0] for r in conn.execute("SELECT name FROM sqlite_master"))
+        ours = (
+            "meta" in tables
+            and conn.execute("SELECT 1 FROM meta WHERE key = 'schema_version'").fetchone()
+        )
+    except sqlite3.DatabaseError:  # a "meta" table of another shape
+        ours = False
+    finally:
+        conn.close()
     if tables and not ours:
         raise ResultsDBError(
             f"--db {path} is an SQLite database of something else (tables {', '.join(tables)}"
@@ -439,11 +451,25 @@ def cmd_train(args: argparse.Namespace) -> int:
     jobs = make_jobs(plan.cells, **settings)
     if jobs:
         _check_host_memory(jobs, args)
+    devices = None if args.device == "auto" else [args.device]
+    bars = args.executor == "inline" and args.progress
+    ex = (
+        None
+        if bars
+        else executor_from_spec(  # an unknown executor is refused before any folder is made
+            args.executor,
+            devices=devices,
+            jobs_per_device=args.jobs_per_device or 1,
+            retries=args.retries,
+            slurm_folder=os.path.join(os.path.dirname(os.path.abspath(args.db)), "submitit"),
+            group_seeds=args.group_seeds,
+            concurrent=args.concurrent,
+        )
+    )
     _check_writable(args.db, args.ckpt_dir)  # last check: it creates the folders
     for job in jobs:  # one line before any worker starts, not one failed job per run
         check_unlocked(job.checkpoint_folder, job.name)
-    devices = None if args.device == "auto" else [args.device]
-    if args.executor == "inline" and args.progress:
+    if ex is None:
         from nb201_flat.train.executors import plan_units
         from nb201_flat.train.grouped_run import train_group
         from nb201_flat.train.trainer import train
@@ -464,15 +490,6 @@ def cmd_train(args: argparse.Namespace) -> int:
             by_pos.update(zip(unit, done, strict=True))
         results = [by_pos[p] for p in range(len(jobs))]
     else:
-        ex = executor_from_spec(
-            args.executor,
-            devices=devices,
-            jobs_per_device=args.jobs_per_device or 1,
-            retries=args.retries,
-            slurm_folder=os.path.join(os.path.dirname(os.path.abspath(args.db)), "submitit"),
-            group_seeds=args.group_seeds,
-            concurrent=args.concurrent,
-        )
         results = ex.map(jobs)
     records: list[dict[str, Any]] = [
         {

@@ -88,7 +88,7 @@ def read_results_db(path: str | os.PathLike[str], *, space: str | None = None) -
             # disconnected cells recorded at chance accuracy without training (flagged)
             "constant_output": constant,
             # finished runs by how they were trained (single, grouped:K, concurrent:K; None:
-            # not recorded, as in files written before schema 2)
+            # not recorded, as in files written before the forms were)
             "trained_as": trained_as,
         },
     )
@@ -96,15 +96,16 @@ def read_results_db(path: str | os.PathLike[str], *, space: str | None = None) -
 
 def _trained_as(con: sqlite3.Connection, space: str) -> dict[str, int]:
     """Finished runs of ``space`` counted by how they were trained (``"None"``: unrecorded)."""
-    columns = {r[1] for r in con.execute("PRAGMA table_info(runs)")}
-    if "trained_as" not in columns:  # schema 1
-        rows = con.execute(
-            "SELECT NULL, count(*) FROM runs WHERE status = 'done' AND space = ?", (space,)
-        )
-    else:
-        rows = con.execute(
-            "SELECT trained_as, count(*) FROM runs WHERE status = 'done' AND space = ? "
-            "GROUP BY trained_as ORDER BY trained_as",
-            (space,),
-        )
+    tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master")}
+    forms = "f.trained_as" if "run_forms" in tables else "NULL"
+    join = (
+        "LEFT JOIN run_forms f USING (space, arch, dataset, schedule, seed) "
+        if "run_forms" in tables
+        else ""
+    )
+    rows = con.execute(
+        f"SELECT {forms}, count(*) FROM runs r {join}WHERE r.status = 'done' AND r.space = ? "
+        f"GROUP BY {forms} ORDER BY {forms}",
+        (space,),
+    )
     return {str(form): int(n) for form, n in rows if n}

@@ -244,7 +244,10 @@ def _run_in_worker(jobs: Sequence[TrainJob], run: RunFn, run_group: GroupRunFn) 
         # units. Not in a dask worker (it may run other tasks in its threads) nor inline.
         from nb201_flat.train.modes import release_compiled
 
-        release_compiled()
+        try:
+            release_compiled()
+        except Exception as exc:  # never in place of the unit's own result or error
+            log.warning("could not release compiled graphs after a unit: %s", exc)
 
 
 def _detect_devices() -> list[str]:

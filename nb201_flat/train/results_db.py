@@ -1,10 +1,12 @@
 """Training results in SQLite, safe for many writer processes at once (no torch).
 
 One row per (space, arch, dataset, split, schedule, seed, epoch) with loss, accuracy and time,
-plus one row per run (its status and size, and how it was trained: ``trained_as`` is
-``single``, ``grouped:K`` or ``concurrent:K``, the form of the process that finished it; a
-grouped run's numbers equal its separate run's only up to float rounding of the batched
-kernels, so the form is recorded with it). The database runs in WAL mode with a busy timeout,
+plus one row per run (its status and size), and how each finished run was trained, in a table
+of its own (``run_forms``: ``single``, ``grouped:K`` or ``concurrent:K``, the form of the
+process that finished it; a grouped run's numbers equal its separate run's only up to float
+rounding of the batched kernels, so the form is recorded with it). A side table rather than a
+column of ``runs``: files of earlier versions stay readable and writable by them, with a
+trainer of either version writing at the same time. The database runs in WAL mode with a busy timeout,
 and every write is a short ``BEGIN IMMEDIATE`` transaction retried on contention, so workers on
 one machine (or on a file system with working POSIX locks) can write concurrently. Rows are
 upserted: a resumed run that repeats an epoch overwrites it with identical numbers.
@@ -45,10 +47,7 @@ from nb201_flat.errors import FormatError, ResultsDBError
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2
-"""2 added ``runs.trained_as``; a version-1 file is read as it is and gains the column (NULL
-for its earlier runs) when it is first opened for writing."""
-_READABLE_VERSIONS = ("1", "2")
+SCHEMA_VERSION = 1
 Key = tuple[str, str, str, int, int]  # (space, arch, dataset, schedule epochs, seed)
 T = TypeVar("T")
 
@@ -65,7 +64,12 @@ CREATE TABLE IF NOT EXISTS runs (
     space TEXT NOT NULL, arch TEXT NOT NULL, arch_index INTEGER NOT NULL,
     dataset TEXT NOT NULL, schedule INTEGER NOT NULL, seed INTEGER NOT NULL,
     status TEXT NOT NULL, params_mb REAL, flops_m REAL, train_time_s REAL,
-    host TEXT, updated_at REAL, trained_as TEXT,
+    host TEXT, updated_at REAL,
+    PRIMARY KEY (space, arch, dataset, schedule, seed)
+);
+CREATE TABLE IF NOT EXISTS run_forms (
+    space TEXT NOT NULL, arch TEXT NOT NULL, dataset TEXT NOT NULL, schedule INTEGER NOT NULL,
+    seed INTEGER NOT NULL, trained_as TEXT NOT NULL,
     PRIMARY KEY (space, arch, dataset, schedule, seed)
 );
 """
@@ -183,25 +187,6 @@ class ResultsDB:
             )
         )
         self._check_version(conn)
-        self._retry(lambda: self._upgrade(conn))
-
-    @staticmethod
-    def _upgrade(conn: sqlite3.Connection) -> None:
-        """Bring a version-1 file to version 2 (one transaction; a no-op when it is 2)."""
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            version = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-            if str(version[0]) == "1":
-                columns = {r[1] for r in conn.execute("PRAGMA table_info(runs)")}
-                if "trained_as" not in columns:
-                    conn.execute("ALTER TABLE runs ADD COLUMN trained_as TEXT")
-                conn.execute(
-                    "UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),)
-                )
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
 
     def _check_version(self, conn: sqlite3.Connection) -> None:
         try:
@@ -211,12 +196,11 @@ class ResultsDB:
                 f"{self.path} is not a results database ({exc}); "
                 "pass the SQLite file written by train"
             ) from exc
-        if version is None or str(version[0]) not in _READABLE_VERSIONS:
+        if version is None or str(version[0]) != str(SCHEMA_VERSION):
             found = "none" if version is None else repr(version[0])[:40]
             raise FormatError(
                 f"{self.path} has results schema {found}, this version reads "
-                f"{' and '.join(map(repr, _READABLE_VERSIONS))}; read it with the version of "
-                "nb201_flat that wrote it"
+                f"{str(SCHEMA_VERSION)!r}; read it with the version of nb201_flat that wrote it"
             )
 
     def close(self) -> None:
@@ -294,8 +278,8 @@ class ResultsDB:
         with self._write() as conn:
             conn.execute(
                 "INSERT OR REPLACE INTO runs (space, arch, arch_index, dataset, schedule, seed, "
-                "status, params_mb, flops_m, train_time_s, host, updated_at, trained_as) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "status, params_mb, flops_m, train_time_s, host, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     space,
                     arch,
@@ -309,9 +293,13 @@ class ResultsDB:
                     train_time_s,
                     socket.gethostname(),
                     time.time(),
-                    trained_as,
                 ),
             )
+            if trained_as is not None:
+                conn.execute(
+                    "INSERT OR REPLACE INTO run_forms VALUES (?, ?, ?, ?, ?, ?)",
+                    (space, arch, dataset, schedule, seed, trained_as),
+                )
 
     # -- reading --------------------------------------------------------------------------
     def status(self, key: Sequence[object]) -> str | None:
@@ -358,11 +346,22 @@ class ResultsDB:
         )
 
     def runs_frame(self) -> pd.DataFrame:
-        """The ``runs`` table (status, params_mb, flops_m, train time, host, trained_as; a
-        version-1 file read as it is has ``trained_as`` missing, shown as ``None``)."""
-        frame = pd.read_sql_query("SELECT * FROM runs", self._connect())
-        if "trained_as" not in frame:
+        """The ``runs`` table (status, params_mb, flops_m, train time, host) with each run's
+        ``trained_as`` (``None`` where unrecorded: not finished, not trained, or a file
+        written before the forms were, read as it is)."""
+        conn = self._connect()
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+        if "run_forms" not in tables:  # read-only, from before run_forms
+            frame = pd.read_sql_query("SELECT * FROM runs", conn)
             frame["trained_as"] = None
+            return frame
+        frame = pd.read_sql_query(
+            "SELECT r.*, f.trained_as FROM runs r LEFT JOIN run_forms f "
+            "USING (space, arch, dataset, schedule, seed)",
+            conn,
+        )
+        forms = frame["trained_as"].astype(object)
+        frame["trained_as"] = forms.where(forms.notna(), None)  # None, never NaN, when unknown
         return frame
 
 

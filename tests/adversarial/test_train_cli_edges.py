@@ -209,14 +209,20 @@ def test_foreign_sqlite_db_refused_and_untouched(
 ) -> None:
     import sqlite3
 
-    for table in ("runs (a, b)", "mine (a, b)"):  # clashing with a results table, or not
+    # clashing with a results table, not clashing, a "meta" of another shape, in WAL mode
+    for table in ("runs (a, b)", "mine (a, b)", "meta (a, b)", "wal (a, b)"):
         db = tmp_path / f"{table.split()[0]}.sqlite"
-        with sqlite3.connect(db) as conn:
-            conn.execute(f"CREATE TABLE {table}")
-        before = db.read_bytes()
+        conn = sqlite3.connect(db)
+        if table.startswith("wal"):
+            conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute(f"CREATE TABLE {table}")
+        conn.commit()
+        conn.close()
+        before = sorted(p.name for p in tmp_path.iterdir()), db.read_bytes()
         line = _refused([*_base(root, db), "11472"], capsys)
         assert "is an SQLite database of something else" in line, line
-        assert db.read_bytes() == before  # not switched to WAL, no tables added
+        # not switched to WAL, no tables added, no -wal/-shm file left beside it
+        assert (sorted(p.name for p in tmp_path.iterdir()), db.read_bytes()) == before
     empty = tmp_path / "empty.sqlite"
     empty.touch()  # an empty file is a new database
     assert main([*_base(root, empty), "11472"]) == 0
@@ -228,3 +234,12 @@ def test_cell_of_another_space_names_the_space_options(
     sep = "|nor_conv_3x3~0|+|sep_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|none~1|none~2|"
     line = _refused([*_base(root, tmp_path / "r.sqlite"), sep], capsys)
     assert "unknown op 'sep_conv_3x3'" in line and "--ops / --nodes" in line
+
+
+def test_an_unknown_executor_leaves_no_folders(
+    root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    line = _refused([*_base(root, out / "r.sqlite")[:-2], "11472", "--executor", "bogus"], capsys)
+    assert "unknown executor 'bogus'" in line
+    assert not out.exists()  # neither the --db folder nor its checkpoint folder

@@ -308,6 +308,7 @@ def test_algo_any_case_and_dataset_did_you_mean(
         (["search", "--algo", "nope"], "argument --algo: invalid choice: 'nope'"),
         (["nosuch"], "invalid choice: 'nosuch'"),
         (["query"], "the following arguments are required"),
+        (["info", "--bogus"], "nb201-flat info: unrecognized arguments: --bogus"),
     ],
 )
 def test_argument_errors_are_one_line_with_exit_2(
@@ -320,4 +321,5 @@ def test_argument_errors_are_one_line_with_exit_2(
     err = capsys.readouterr().err.splitlines()
     assert len(err) == 1, err
     assert err[0].startswith("error: nb201-flat") and problem in err[0]
-    assert err[0].endswith("--help")
+    command = "" if argv[0] == "nosuch" else f" {argv[0]}"
+    assert err[0].endswith(f"see nb201-flat{command} --help")  # the help that names the fix

@@ -78,8 +78,8 @@ def test_several_spaces_need_a_choice(tmp_path: Path) -> None:
     assert len(df) == 3 and isinstance(df, pd.DataFrame)
 
 
-# the schema-1 layout as files written before runs.trained_as have it
-_SCHEMA_1 = """
+# the layout of files written before the runs' forms were recorded
+_BEFORE_FORMS = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE epochs (
     space TEXT NOT NULL, arch TEXT NOT NULL, arch_index INTEGER NOT NULL,
@@ -99,39 +99,40 @@ INSERT INTO meta VALUES ('schema_version', '1');
 INSERT INTO epochs VALUES ('nb201', '{a}', 0, 'cifar10', 'train', 1, 777, 1, 2.0, 10.0, 3.0);
 INSERT INTO runs VALUES ('nb201', '{a}', 0, 'cifar10', 1, 777, 'done', 0.1, 1.0, 3.0, 'h', 0.0);
 """
+# how an earlier version marks a run: by position, into runs' twelve columns
+_EARLIER_MARK = "INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 
 
-def test_a_schema_1_file_is_read_as_it_is_and_upgraded_by_its_first_writer(
-    tmp_path: Path,
-) -> None:
+def test_runs_forms_beside_files_and_writers_of_earlier_versions(tmp_path: Path) -> None:
     from nb201_flat.importers.results_db import read_results_db
     from nb201_flat.space import NB201
 
-    a, b = str(NB201.arch(0)), str(NB201.arch(1))
+    a, b, c = (str(NB201.arch(i)) for i in range(3))
     path = tmp_path / "old.sqlite"
     con = sqlite3.connect(path)
-    con.executescript(_SCHEMA_1.format(a=a))
+    con.executescript(_BEFORE_FORMS.format(a=a))
     con.close()
     before = path.read_bytes()
-    # read: nothing written, the run's form unknown
+    # read as it is: nothing written, the run's form unknown
     assert load_results(path)["value"].tolist() == [10.0, 2.0, 3.0]
-    runs = ResultsDB(path, readonly=True).runs_frame()
-    assert runs["trained_as"].tolist() == [None]
+    assert ResultsDB(path, readonly=True).runs_frame()["trained_as"].tolist() == [None]
     assert read_results_db(path).meta["trained_as"] == {"None": 1}
     assert path.read_bytes() == before
-    # the first writer adds the column (the old run's form stays unknown) and says version 2
+    # a writer of this version records its run's form in a table of its own...
     db = ResultsDB(path)
     db.mark_run(("nb201", b, "cifar10", 1, 777), 1, "done", trained_as="grouped:3")
     db.close()
+    # ...while a writer of an earlier version, on the same file, still marks its runs
     con = sqlite3.connect(path)
-    assert con.execute("SELECT value FROM meta").fetchone() == ("2",)
-    forms = dict(con.execute("SELECT arch, trained_as FROM runs").fetchall())
-    con.close()
-    assert forms == {a: None, b: "grouped:3"}
-    # a version this one does not know is refused by name
-    con = sqlite3.connect(path)
-    con.execute("UPDATE meta SET value = '3'")
+    row = ("nb201", c, 2, "cifar10", 1, 777, "done", 0.1, 1.0, 3.0, "h", 0.0)
+    con.execute(_EARLIER_MARK, row)
     con.commit()
+    assert con.execute("SELECT value FROM meta").fetchone() == ("1",)
     con.close()
-    with pytest.raises(FormatError, match="results schema '3', this version reads '1' and '2'"):
-        load_results(path)
+    frame = ResultsDB(path, readonly=True).runs_frame()
+    assert dict(zip(frame["arch"], frame["trained_as"], strict=True)) == {
+        a: None,
+        b: "grouped:3",
+        c: None,
+    }
+    assert read_results_db(path).meta["trained_as"] == {"None": 2, "grouped:3": 1}
