@@ -211,11 +211,20 @@ def _folder(root: Path, source: str) -> Path:
     return folder
 
 
+DATA_FILES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "cifar10": (tuple(f"data_batch_{i}" for i in range(1, 6)), ("test_batch",)),
+    "cifar100": (("train",), ("test",)),
+    "imagenet16": (tuple(f"train_data_batch_{i}" for i in range(1, 11)), ("val_data",)),
+}
+"""Each source's (training files, test files) in its folder, as the official archives hold them."""
+
+
 def read_cifar10(root: str | os.PathLike[str]) -> tuple[U8, I64, U8, I64]:
     """``(train_x, train_y, test_x, test_y)`` of CIFAR-10; images ``(N, 3, 32, 32)`` uint8."""
     folder = _folder(Path(root), "cifar10")
-    parts = [_read_batch(folder / f"data_batch_{i}", "labels", 32) for i in range(1, 6)]
-    test_x, test_y = _read_batch(folder / "test_batch", "labels", 32)
+    train_files, (test_file,) = DATA_FILES["cifar10"]
+    parts = [_read_batch(folder / name, "labels", 32) for name in train_files]
+    test_x, test_y = _read_batch(folder / test_file, "labels", 32)
     train_x = np.concatenate([p[0] for p in parts])
     train_y = np.concatenate([p[1] for p in parts])
     return train_x, train_y, test_x, test_y
@@ -224,8 +233,9 @@ def read_cifar10(root: str | os.PathLike[str]) -> tuple[U8, I64, U8, I64]:
 def read_cifar100(root: str | os.PathLike[str]) -> tuple[U8, I64, U8, I64]:
     """``(train_x, train_y, test_x, test_y)`` of CIFAR-100 (fine labels)."""
     folder = _folder(Path(root), "cifar100")
-    train_x, train_y = _read_batch(folder / "train", "fine_labels", 32)
-    test_x, test_y = _read_batch(folder / "test", "fine_labels", 32)
+    (train_file,), (test_file,) = DATA_FILES["cifar100"]
+    train_x, train_y = _read_batch(folder / train_file, "fine_labels", 32)
+    test_x, test_y = _read_batch(folder / test_file, "fine_labels", 32)
     return train_x, train_y, test_x, test_y
 
 
@@ -238,7 +248,7 @@ def read_imagenet16(
     """
     folder = _folder(Path(root), "imagenet16")
     out: list[tuple[U8, I64]] = []
-    for names in ([f"train_data_batch_{i}" for i in range(1, 11)], ["val_data"]):
+    for names in DATA_FILES["imagenet16"]:
         xs, ys = [], []
         for name in names:
             x, y = _read_batch(folder / name, "labels", 16)
@@ -402,13 +412,6 @@ def load_dataset(
     )
 
 
-_FILES = {
-    "cifar10": (*(f"data_batch_{i}" for i in range(1, 6)), "test_batch"),
-    "cifar100": ("train", "test"),
-    "imagenet16": (*(f"train_data_batch_{i}" for i in range(1, 11)), "val_data"),
-}
-
-
 def check_dataset_files(
     name: str, root: str | os.PathLike[str], split_dir: str | os.PathLike[str] | None = None
 ) -> None:
@@ -433,7 +436,8 @@ def check_dataset_files(
     if not root.is_dir():
         raise DatasetNotFoundError(f"data root {root} does not exist; pass --data-root DIR")
     folder = _folder(root, info.source)
-    for fname in _FILES[info.source]:
+    train_files, test_files = DATA_FILES[info.source]
+    for fname in (*train_files, *test_files):
         if not (folder / fname).is_file():
             raise DatasetNotFoundError(
                 f"missing file {folder / fname}: the folder does not have the expected layout "
