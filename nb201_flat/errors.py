@@ -20,7 +20,8 @@ The tree, by what went wrong:
 - :class:`TableFileError`, :class:`FormatError`, :class:`ResultsDBError`,
   :class:`DatasetNotFoundError`, :class:`DownloadError`,
   :class:`CheckpointMismatchError`, :class:`RunLockedError` -- files and folders;
-  :class:`DatasetSizeError` -- a training dataset of another size than NB201's.
+  :class:`DatasetSizeError` -- a training dataset of another size than NB201's;
+  :class:`DataMismatchError` -- dataset files other than those a run was trained on.
 - :class:`ResourceLimitError` -- a request too big for this machine's memory.
 - :class:`MissingDependencyError` -- an optional extra is not installed.
 - :class:`FigureSkipped` -- a figure this table cannot serve (not an error of the user's).
@@ -153,6 +154,10 @@ class NoCurvesError(UnknownKeyError):
 
 class DatasetSizeError(Nb201FlatError, ValueError):
     """A dataset's image counts differ from the ones NB201 trained on."""
+
+
+class DataMismatchError(Nb201FlatError, ValueError):
+    """Dataset files differ from those a stored run, a checkpoint or a started campaign used."""
 
 
 # Former per-layer names of ArgumentError, kept for code written against them.

@@ -396,9 +396,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     if not os.path.isdir(args.data_root):
         # fail before any worker starts: every job would fail the same way
         raise DatasetNotFoundError(f"--data-root {args.data_root} is not a folder")
-    from nb201_flat.train.data import check_dataset_files
+    from nb201_flat.train.data import check_dataset_files, dataset_identity
 
     check_dataset_files(args.dataset, args.data_root, args.split_dir)
+    # once, before any run: every run refuses other bytes (files changed under the campaign,
+    # checkpoints or stored runs of other data), and files that are not the official ones are
+    # read through here, so a corrupt one fails now rather than in every run
+    data = dataset_identity(args.dataset, args.data_root, args.split_dir)
     from nb201_flat.space import NB201
     from nb201_flat.train.campaign import plan_campaign
     from nb201_flat.train.data import dataset_info
@@ -447,6 +451,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         "n": args.n,
         "compile": args.compile,
         "mode": args.mode,
+        "data_identity": data.digest,
     }
     jobs = make_jobs(plan.cells, **settings)
     if jobs:
@@ -469,6 +474,14 @@ def cmd_train(args: argparse.Namespace) -> int:
     _check_writable(args.db, args.ckpt_dir)  # last check: it creates the folders
     for job in jobs:  # one line before any worker starts, not one failed job per run
         check_unlocked(job.checkpoint_folder, job.name)
+    if not data.official:  # after the checks: an error stays the only line it prints
+        log.warning(
+            "%s under %s is not NB201's (files or split differ from the official ones; data "
+            "digest %s): its numbers are not comparable with the benchmark's",
+            args.dataset,
+            args.data_root,
+            data.short,
+        )
     if ex is None:
         from nb201_flat.train.executors import plan_units
         from nb201_flat.train.grouped_run import train_group
@@ -516,6 +529,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         emit_json(
             {
                 "db": args.db,
+                "data": {"digest": data.digest, "official": data.official},
                 "runs": records,
                 "constant_output": not_trained,
                 "isomorphism_representative": {str(k): v for k, v in plan.representative.items()},

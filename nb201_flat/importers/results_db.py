@@ -70,6 +70,7 @@ def read_results_db(path: str | os.PathLike[str], *, space: str | None = None) -
             )
         )
         trained_as = _trained_as(con, space)
+        data = _data_of(con, space, p)
     finally:
         con.close()
     # tables number seeds by position (NB201: 777, 888, 999 -> 0, 1, 2); keep the ids in meta
@@ -90,8 +91,44 @@ def read_results_db(path: str | os.PathLike[str], *, space: str | None = None) -
             # finished runs by how they were trained (single, grouped:K, concurrent:K; None:
             # not recorded, as in files written before the forms were)
             "trained_as": trained_as,
+            # per dataset: the digest of the files and splits its runs were trained on, whether
+            # they are the official ones, and how many finished runs recorded it (unrecorded:
+            # runs of files written before digests were)
+            "data": data,
         },
     )
+
+
+def _data_of(con: sqlite3.Connection, space: str, path: Path) -> dict[str, dict[str, object]]:
+    """Per dataset, the data its finished runs were trained on; one digest each, or an error."""
+    tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master")}
+    cols = "d.data_digest, d.data_official" if "run_data" in tables else "NULL, NULL"
+    join = (
+        "LEFT JOIN run_data d USING (space, arch, dataset, schedule, seed) "
+        if "run_data" in tables
+        else ""
+    )
+    rows = con.execute(
+        f"SELECT r.dataset, {cols}, count(*) FROM runs r {join}"
+        "WHERE r.status = 'done' AND r.space = ? GROUP BY 1, 2, 3 ORDER BY 1, 2",
+        (space,),
+    ).fetchall()
+    out: dict[str, dict[str, object]] = {}
+    for dataset, digest, official, n in rows:
+        entry = out.setdefault(
+            str(dataset), {"digest": None, "official": None, "runs": 0, "unrecorded": 0}
+        )
+        if digest is None:
+            entry["unrecorded"] = int(n)
+        elif entry["digest"] is None:
+            entry.update(digest=str(digest), official=bool(official), runs=int(n))
+        else:  # the same dataset name over two sets of bytes: one table would mix them
+            raise FormatError(
+                f"{path} holds {dataset} runs trained on different data (digests "
+                f"{str(entry['digest'])[:12]} and {str(digest)[:12]}); train each set of "
+                "files into a --db of its own"
+            )
+    return out
 
 
 def _trained_as(con: sqlite3.Connection, space: str) -> dict[str, int]:

@@ -51,16 +51,21 @@ import torch  # noqa: E402
 from nb201_flat.train import costs  # noqa: E402
 from nb201_flat.train.checkpoint import Checkpointer  # noqa: E402
 from nb201_flat.train.data import load_dataset  # noqa: E402
-from nb201_flat.train.jobs import JobResult, TrainJob, concurrency_key  # noqa: E402
+from nb201_flat.train.jobs import (  # noqa: E402
+    JobResult,
+    TrainJob,
+    check_data_read,
+    concurrency_key,
+)
 from nb201_flat.train.modes import apply_backend_flags, is_eval_epoch  # noqa: E402
 from nb201_flat.train.results_db import ResultsDB  # noqa: E402
 from nb201_flat.train.streams import ConcurrentSessions  # noqa: E402
 from nb201_flat.train.trainer import (  # noqa: E402
     DeviceData,
     Session,
-    _job_state_id,
     _store_epoch,
     check_owner,
+    checkpoint_meta,
     resolve_device,
 )
 from nb201_flat.train.unit import train_unit  # noqa: E402
@@ -168,10 +173,10 @@ def _train(
         torch.set_num_threads(job0.threads)
     recipe = job0.recipe
     faithful = job0.train_mode.name == "faithful"
-    data = DeviceData(
-        load_dataset(job0.dataset, job0.data_root, split_dir=job0.split_dir, strict=faithful),
-        device,
-    )
+    splits = load_dataset(job0.dataset, job0.data_root, split_dir=job0.split_dir, strict=faithful)
+    for job in jobs:
+        check_data_read(job, splits.identity)
+    data = DeviceData(splits, device)
     apply_backend_flags(job0.train_mode, device.type)
     unit = ConcurrentSessions(sessions_for(jobs, data))
     info = data.info
@@ -184,7 +189,7 @@ def _train(
         if loaded is None:
             continue
         start, state = loaded
-        check_owner(state, job, ckpt.folder)
+        check_owner(state, job, ckpt.folder, splits.identity)
         sess.load_state(state)
         starts[m], train_time[m] = start, float(state["train_time_s"])
         log.info("%s: resuming after epoch %d", job.name, start)
@@ -224,7 +229,7 @@ def _train(
                     rows[m].update(ev)
             for m in trained:
                 job, sess = jobs[m], unit.sessions[m]
-                meta = {"epoch": done, "run": _job_state_id(job), "train_time_s": train_time[m]}
+                meta = checkpoint_meta(job, done, train_time[m], splits.identity)
                 callback = None if on_epoch_end is None else _bind(on_epoch_end, job)
                 writer.submit(
                     _store_epoch(
@@ -255,7 +260,7 @@ def _train(
         )
         db.mark_run(
             job.key, job.index, "done", params_mb=sess.model.params_mb(), flops_m=flops,
-            train_time_s=t, trained_as=f"concurrent:{len(jobs)}",
+            train_time_s=t, trained_as=f"concurrent:{len(jobs)}", data=splits.identity,
         )  # fmt: skip
         ckpt.prune_to_last()
         out.append(JobResult(job, "done", metrics, t))

@@ -32,6 +32,7 @@ numbers are then not exactly comparable with NB201's.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import logging
@@ -150,12 +151,16 @@ def dataset_info(name: str) -> DatasetInfo:
 
 
 # -- restricted unpickling ------------------------------------------------------------------
-def safe_load_pickle(path: str | os.PathLike[str]) -> Any:
+def safe_load_pickle(
+    path: str | os.PathLike[str] | IO[bytes], *, source: str | os.PathLike[str] | None = None
+) -> Any:
     """Load a data pickle (py2 or py3) allowing only numpy arrays and builtin containers.
 
     Uses the one restricted unpickler of :mod:`nb201_flat.importers.safe_pickle` (no object
     dtypes, no allocation beyond the file's data). Dict keys stored as bytes (Python 2 pickles)
     are decoded to ``str``.
+
+    ``path`` may also be an open binary stream, then named ``source`` in messages.
 
     Raises
     ------
@@ -164,9 +169,13 @@ def safe_load_pickle(path: str | os.PathLike[str]) -> Any:
     """
     from nb201_flat.importers.safe_pickle import safe_load
 
-    p = Path(path)
+    if isinstance(path, str | os.PathLike):
+        p = Path(path)
+        opened: Any = p.open("rb")
+    else:
+        p, opened = Path(source if source is not None else "<stream>"), contextlib.nullcontext(path)
     try:
-        with p.open("rb") as f:
+        with opened as f:
             obj = safe_load(f, source=str(p), opt_in=None, encoding="bytes")
     except FormatError:
         raise
@@ -177,13 +186,20 @@ def safe_load_pickle(path: str | os.PathLike[str]) -> Any:
     return obj
 
 
-def _read_batch(path: Path, label_key: str, side: int) -> tuple[U8, I64]:
+def _read_batch(
+    path: Path, label_key: str, side: int, md5s: dict[str, str] | None = None
+) -> tuple[U8, I64]:
     if not path.is_file():
         raise FormatError(
             f"missing file {path}: the folder does not have the expected layout "
             "(see nb201_flat.train.data for the file names)"
         )
-    obj = safe_load_pickle(path)
+    if md5s is None:
+        obj = safe_load_pickle(path)
+    else:  # the MD5 of the very bytes unpickled: what this run trains on
+        raw = _read_bytes(path)
+        md5s[path.name] = hashlib.md5(raw, usedforsecurity=False).hexdigest()
+        obj = safe_load_pickle(io.BytesIO(raw), source=path)
     if not isinstance(obj, dict) or "data" not in obj or label_key not in obj:
         keys = sorted(obj) if isinstance(obj, dict) else type(obj).__name__
         raise FormatError(f"{path}: expected a dict with 'data' and {label_key!r}, got {keys}")
@@ -219,28 +235,36 @@ DATA_FILES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 """Each source's (training files, test files) in its folder, as the official archives hold them."""
 
 
-def read_cifar10(root: str | os.PathLike[str]) -> tuple[U8, I64, U8, I64]:
-    """``(train_x, train_y, test_x, test_y)`` of CIFAR-10; images ``(N, 3, 32, 32)`` uint8."""
+def read_cifar10(
+    root: str | os.PathLike[str], *, md5s: dict[str, str] | None = None
+) -> tuple[U8, I64, U8, I64]:
+    """``(train_x, train_y, test_x, test_y)`` of CIFAR-10; images ``(N, 3, 32, 32)`` uint8.
+
+    ``md5s``, when given, receives each file's name and the MD5 of the bytes read (likewise in
+    the other readers).
+    """
     folder = _folder(Path(root), "cifar10")
     train_files, (test_file,) = DATA_FILES["cifar10"]
-    parts = [_read_batch(folder / name, "labels", 32) for name in train_files]
-    test_x, test_y = _read_batch(folder / test_file, "labels", 32)
+    parts = [_read_batch(folder / name, "labels", 32, md5s) for name in train_files]
+    test_x, test_y = _read_batch(folder / test_file, "labels", 32, md5s)
     train_x = np.concatenate([p[0] for p in parts])
     train_y = np.concatenate([p[1] for p in parts])
     return train_x, train_y, test_x, test_y
 
 
-def read_cifar100(root: str | os.PathLike[str]) -> tuple[U8, I64, U8, I64]:
+def read_cifar100(
+    root: str | os.PathLike[str], *, md5s: dict[str, str] | None = None
+) -> tuple[U8, I64, U8, I64]:
     """``(train_x, train_y, test_x, test_y)`` of CIFAR-100 (fine labels)."""
     folder = _folder(Path(root), "cifar100")
     (train_file,), (test_file,) = DATA_FILES["cifar100"]
-    train_x, train_y = _read_batch(folder / train_file, "fine_labels", 32)
-    test_x, test_y = _read_batch(folder / test_file, "fine_labels", 32)
+    train_x, train_y = _read_batch(folder / train_file, "fine_labels", 32, md5s)
+    test_x, test_y = _read_batch(folder / test_file, "fine_labels", 32, md5s)
     return train_x, train_y, test_x, test_y
 
 
 def read_imagenet16(
-    root: str | os.PathLike[str], num_classes: int = 120
+    root: str | os.PathLike[str], num_classes: int = 120, *, md5s: dict[str, str] | None = None
 ) -> tuple[U8, I64, U8, I64]:
     """``(train_x, train_y, test_x, test_y)`` of ImageNet16, classes ``1..num_classes`` only.
 
@@ -251,7 +275,7 @@ def read_imagenet16(
     for names in DATA_FILES["imagenet16"]:
         xs, ys = [], []
         for name in names:
-            x, y = _read_batch(folder / name, "labels", 16)
+            x, y = _read_batch(folder / name, "labels", 16, md5s)
             if len(y) and y.min() < 1:
                 raise FormatError(
                     f"{folder / name}: ImageNet16 labels are 1-based, found {y.min()}"
@@ -319,6 +343,156 @@ def nb201_split(dataset: str, n: int, split_dir: str | os.PathLike[str] | None) 
     return a, b
 
 
+# -- what a run trains on, to the byte ----------------------------------------------------------
+OFFICIAL_MD5: dict[str, dict[str, str]] = {
+    "cifar10": {
+        "data_batch_1": "c99cafc152244af753f735de768cd75f",
+        "data_batch_2": "d4bba439e000b95fd0a9bffe97cbabec",
+        "data_batch_3": "54ebc095f3ab1f0389bbae665268c751",
+        "data_batch_4": "634d18415352ddfa80567beed471001a",
+        "data_batch_5": "482c414d41f54cd18b22e5b47cb7c3cb",
+        "test_batch": "40351d587109b95175f43aff81a1287e",
+    },
+    "cifar100": {
+        "train": "16019d7e3df5f24257cddd939b257f8d",
+        "test": "f0ef6b0ae62326f3e7ffdfab6717acfc",
+    },
+    "imagenet16": {
+        "train_data_batch_1": "27846dcaa50de8e21a7d1a35f30f0e91",
+        "train_data_batch_2": "c7254a054e0e795c69120a5727050e3f",
+        "train_data_batch_3": "4333d3df2e5ffb114b05d2ffc19b1e87",
+        "train_data_batch_4": "1620cdf193304f4a92677b695d70d10f",
+        "train_data_batch_5": "348b3c2fdbb3940c4e9e834affd3b18d",
+        "train_data_batch_6": "6e765307c242a1b3d7d5ef9139b48945",
+        "train_data_batch_7": "564926d8cbf8fc4818ba23d2faac7564",
+        "train_data_batch_8": "f4755871f718ccb653440b9dd0ebac66",
+        "train_data_batch_9": "bb6dd660c38c58552125b1a92f86b5d4",
+        "train_data_batch_10": "8f03f34ac4b42271a294f91bf480f29b",
+        "val_data": "3410e3017fdaefba8d5073aaa65e4bd6",
+    },
+}
+"""MD5 of every official data file: CIFAR's as torchvision's ``datasets/cifar.py`` lists them,
+ImageNet16's as xautodl's ``datasets/DownsampledImageNet.py`` (AutoDL-Projects f46486e2)."""
+
+
+@dataclass(frozen=True, slots=True)
+class DataIdentity:
+    """The bytes a run trains and is evaluated on, as one digest.
+
+    Attributes
+    ----------
+    digest
+        SHA-256 (hex) over each data file's name and MD5 in reading order, then the index halves
+        of the split that cuts the evaluated sets (none for ``cifar10``). Equal digests mean the
+        same images, labels and splits, so the same numbers for the same run.
+    official
+        Every file is the official one (:data:`OFFICIAL_MD5`) and the split is NB201's own.
+    """
+
+    digest: str
+    official: bool
+
+    @property
+    def short(self) -> str:
+        """The digest's first 12 characters, for messages."""
+        return self.digest[:12]
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise FormatError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
+_MD5_SEEN: dict[tuple[str, int, int, int, int], str] = {}
+
+
+def file_md5(path: str | os.PathLike[str]) -> str:
+    """MD5 (hex) of a file, streamed; remembered in this process per path, inode, size and
+    modification time, so a campaign hashes each file once."""
+    p = Path(path)
+    try:
+        st = p.stat()
+        key = (os.fspath(p.resolve()), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+        if key not in _MD5_SEEN:
+            digest = hashlib.md5(usedforsecurity=False)
+            with p.open("rb") as f:
+                while chunk := f.read(1 << 20):
+                    digest.update(chunk)
+            _MD5_SEEN[key] = digest.hexdigest()
+    except OSError as exc:
+        raise FormatError(f"cannot read {p}: {exc.strerror or exc}") from None
+    return _MD5_SEEN[key]
+
+
+def _identity(name: str, md5s: Mapping[str, str], split: tuple[I64, I64] | None) -> DataIdentity:
+    source = dataset_info(name).source
+    train_files, test_files = DATA_FILES[source]
+    h = hashlib.sha256()
+    for fname in (*train_files, *test_files):
+        h.update(f"{fname} {md5s[fname]}\n".encode())
+    official = all(md5s[f] == OFFICIAL_MD5[source][f] for f in (*train_files, *test_files))
+    if split is not None:
+        a, b = split
+        h.update(f"split {len(a)} {len(b)}\n".encode())
+        for half in split:
+            h.update(np.ascontiguousarray(half, dtype="<i8").tobytes())
+        from nb201_flat.train.splits import packaged_split
+
+        fname, k1, k2 = SPLIT_FILES[name]
+        pa, pb = packaged_split(fname, (k1, k2))
+        official = official and np.array_equal(a, pa) and np.array_equal(b, pb)
+    return DataIdentity(h.hexdigest(), official)
+
+
+def dataset_identity(
+    name: str, root: str | os.PathLike[str], split_dir: str | os.PathLike[str] | None = None
+) -> DataIdentity:
+    """The :class:`DataIdentity` of ``name`` under ``root``, without reading the images where
+    the files are the official ones.
+
+    Official files (their MD5s in :data:`OFFICIAL_MD5`) are hashed only, and NB201's image
+    counts fix the split. Other files are read through :func:`load_dataset`, so a corrupt or
+    malformed file fails here, once, before any run starts.
+
+    Raises
+    ------
+    DatasetNotFoundError
+        The folder or a file is missing.
+    FormatError
+        A file cannot be read or is not in the expected layout.
+    """
+    info = dataset_info(name)
+    root = Path(root)
+    folder = _folder(root, info.source)
+    train_files, test_files = DATA_FILES[info.source]
+    md5s = {}
+    for fname in (*train_files, *test_files):
+        if not (folder / fname).is_file():
+            raise DatasetNotFoundError(
+                f"missing file {folder / fname}: the folder does not have the expected layout "
+                "(see nb201_flat.train.data for the file names)"
+            )
+        md5s[fname] = file_md5(folder / fname)
+    if any(md5s[f] != OFFICIAL_MD5[info.source][f] for f in md5s):
+        read = load_dataset(name, root, split_dir=split_dir).identity
+        if read is None:  # load_dataset always sets it
+            raise AssertionError("load_dataset returned no identity")
+        return read
+    split = None
+    if name in SPLIT_FILES:
+        from nb201_flat.train.splits import NB201_COUNTS
+
+        n_train, n_test = NB201_COUNTS[name]
+        split = nb201_split(
+            name,
+            n_train if name == CIFAR10_VALID else n_test,
+            root if split_dir is None else split_dir,
+        )
+    return _identity(name, md5s, split)
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class DataSplits:
     """Arrays of one NB201 dataset, ready for training.
@@ -334,6 +508,9 @@ class DataSplits:
     splits
         Evaluated split name -> ``(source name, indices)``; one pass over each source serves
         every split that indexes it.
+    identity
+        What was read, to the byte (:func:`load_dataset` sets it; ``None`` for arrays made
+        in memory).
     """
 
     info: DatasetInfo
@@ -341,6 +518,7 @@ class DataSplits:
     train_y: I64
     sources: Mapping[str, tuple[U8, I64]]
     splits: Mapping[str, tuple[str, I64]] = field(default_factory=dict)
+    identity: DataIdentity | None = None
 
 
 def load_dataset(
@@ -377,10 +555,11 @@ def load_dataset(
     if not root.is_dir():
         raise DatasetNotFoundError(f"data root {root} does not exist; pass --data-root DIR")
     split_dir = root if split_dir is None else Path(split_dir)
+    md5s: dict[str, str] = {}
     readers: dict[str, Callable[[Path], tuple[U8, I64, U8, I64]]] = {
-        "cifar10": read_cifar10,
-        "cifar100": read_cifar100,
-        "imagenet16": lambda r: read_imagenet16(r, info.num_classes),
+        "cifar10": lambda r: read_cifar10(r, md5s=md5s),
+        "cifar100": lambda r: read_cifar100(r, md5s=md5s),
+        "imagenet16": lambda r: read_imagenet16(r, info.num_classes, md5s=md5s),
     }
     train_x, train_y, test_x, test_y = readers[info.source](root)
     n_test = len(test_y)
@@ -397,10 +576,16 @@ def load_dataset(
             train_y[tr],
             {"train": (train_x, train_y), "test": (test_x, test_y)},
             {"x-valid": ("train", va), "ori-test": ("test", test_all)},
+            _identity(name, md5s, (tr, va)),
         )
     if name == "cifar10":
         return DataSplits(
-            info, train_x, train_y, {"test": (test_x, test_y)}, {"ori-test": ("test", test_all)}
+            info,
+            train_x,
+            train_y,
+            {"test": (test_x, test_y)},
+            {"ori-test": ("test", test_all)},
+            _identity(name, md5s, None),
         )
     xv, xt = nb201_split(name, n_test, split_dir)
     return DataSplits(
@@ -409,6 +594,7 @@ def load_dataset(
         train_y,
         {"test": (test_x, test_y)},
         {"x-valid": ("test", xv), "x-test": ("test", xt), "ori-test": ("test", test_all)},
+        _identity(name, md5s, (xv, xt)),
     )
 
 
@@ -562,13 +748,17 @@ def write_batch(path: str | os.PathLike[str], data: U8, labels: Any, label_key: 
 __all__ = [
     "CIFAR_ARCHIVES",
     "DATASETS",
+    "OFFICIAL_MD5",
+    "DataIdentity",
     "DataSplits",
     "DatasetInfo",
     "DatasetNotFoundError",
     "DownloadError",
+    "dataset_identity",
     "dataset_info",
     "download",
     "fallback_split",
+    "file_md5",
     "load_dataset",
     "nb201_split",
     "read_cifar10",

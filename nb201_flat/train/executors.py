@@ -42,7 +42,7 @@ from typing import Any, Protocol
 
 from nb201_flat.errors import ArgumentError, RunLockedError, require
 from nb201_flat.errors import ExecutorSpecError as ExecutorSpecError
-from nb201_flat.train.jobs import JobResult, TrainJob, concurrency_key
+from nb201_flat.train.jobs import JobResult, TrainJob, check_stored_data, concurrency_key
 from nb201_flat.train.results_db import ResultsDB
 from nb201_flat.train.runlock import die_with_parent
 
@@ -189,9 +189,11 @@ def split_done(jobs: Sequence[TrainJob]) -> tuple[dict[int, JobResult], list[int
         db = ResultsDB(path)
         try:
             keys = db.done_keys()
+            digests = db.data_digests()
             for pos in positions:
                 job = jobs[pos]
                 if tuple(job.key) in keys:
+                    check_stored_data(job, digests.get(job.key))
                     metrics, t = db.final_metrics(job.key)
                     done[pos] = JobResult(job, "skipped", metrics, t, attempts=0)
                 else:

@@ -47,15 +47,15 @@ import torch  # noqa: E402
 
 from nb201_flat.train import costs  # noqa: E402
 from nb201_flat.train.checkpoint import Checkpointer  # noqa: E402
-from nb201_flat.train.data import load_dataset  # noqa: E402
+from nb201_flat.train.data import DataIdentity, load_dataset  # noqa: E402
 from nb201_flat.train.grouped import GroupedSession, seeded_network  # noqa: E402
-from nb201_flat.train.jobs import JobResult, TrainJob  # noqa: E402
+from nb201_flat.train.jobs import JobResult, TrainJob, check_data_read  # noqa: E402
 from nb201_flat.train.modes import apply_backend_flags, is_eval_epoch  # noqa: E402
 from nb201_flat.train.results_db import ResultsDB  # noqa: E402
 from nb201_flat.train.trainer import (  # noqa: E402
     DeviceData,
-    _job_state_id,
     check_owner,
+    checkpoint_meta,
     resolve_device,
 )
 from nb201_flat.train.unit import train_unit  # noqa: E402
@@ -136,7 +136,9 @@ def run_group(jobs: Sequence[TrainJob]) -> list[JobResult]:
     return train_group(jobs, progress=False)
 
 
-def _resume_point(ckpts: Sequence[Checkpointer], jobs: Sequence[TrainJob]) -> tuple[int, list[Any]]:
+def _resume_point(
+    ckpts: Sequence[Checkpointer], jobs: Sequence[TrainJob], data: DataIdentity | None
+) -> tuple[int, list[Any]]:
     """The newest epoch every member has a readable checkpoint of, and their states there."""
     for c in ckpts:
         c.load_latest()  # renames corrupt newest files aside, removes killed writers' temps
@@ -146,7 +148,7 @@ def _resume_point(ckpts: Sequence[Checkpointer], jobs: Sequence[TrainJob]) -> tu
         if all(s is not None for s in states):
             for job, st, c in zip(jobs, states, ckpts, strict=True):
                 if st is not None:
-                    check_owner(st, job, c.folder)
+                    check_owner(st, job, c.folder, data)
             return epoch, states
     return 0, []
 
@@ -167,14 +169,14 @@ def _train(
         torch.set_num_threads(job0.threads)
     recipe = job0.recipe
     faithful = job0.train_mode.name == "faithful"
-    data = DeviceData(
-        load_dataset(job0.dataset, job0.data_root, split_dir=job0.split_dir, strict=faithful),
-        device,
-    )
+    splits = load_dataset(job0.dataset, job0.data_root, split_dir=job0.split_dir, strict=faithful)
+    for job in jobs:
+        check_data_read(job, splits.identity)
+    data = DeviceData(splits, device)
     apply_backend_flags(job0.train_mode, device.type)
     sess = grouped_session(jobs, data)
     ckpts = [Checkpointer(j.checkpoint_folder) for j in jobs]
-    start, states = _resume_point(ckpts, jobs)
+    start, states = _resume_point(ckpts, jobs, splits.identity)
     for c in ckpts:
         c.discard_after(start)  # a member ahead of the group repeats those epochs in it
     train_time = 0.0
@@ -219,9 +221,7 @@ def _train(
             if is_eval_epoch(done, every, recipe.epochs):
                 for r, ev in zip(rows, sess.evaluate(), strict=True):
                     r.update(ev)
-            meta = [
-                {"epoch": done, "run": _job_state_id(j), "train_time_s": train_time} for j in jobs
-            ]
+            meta = [checkpoint_meta(j, done, train_time, splits.identity) for j in jobs]
             states = [{**m, **st} for m, st in zip(meta, sess.member_states(), strict=True)]
             writer.submit(_store_epoch(db, ckpts, jobs, done, rows, states, on_epoch_end))
             bar.set_postfix(loss=f"{min(losses):.3f}")
@@ -236,7 +236,7 @@ def _train(
             t = train_time
         db.mark_run(
             job.key, job.index, "done", params_mb=params_mb, flops_m=flops, train_time_s=t,
-            trained_as=f"grouped:{len(jobs)}",
+            trained_as=f"grouped:{len(jobs)}", data=splits.identity,
         )  # fmt: skip
         c.prune_to_last()
         out.append(JobResult(job, "done", metrics, t))

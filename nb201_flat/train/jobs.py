@@ -22,10 +22,10 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Literal, NamedTuple
 
-from nb201_flat.errors import ArgumentError
+from nb201_flat.errors import ArgumentError, DataMismatchError
 from nb201_flat.space import NB201, Arch, Space
 from nb201_flat.train.costs import check_ops
-from nb201_flat.train.data import dataset_info
+from nb201_flat.train.data import DataIdentity, dataset_identity, dataset_info
 from nb201_flat.train.modes import TrainMode, default_eval_every, effective_mode, keyed_space
 from nb201_flat.train.recipe import Recipe, recipe_for
 
@@ -95,6 +95,11 @@ class TrainJob:
         training (no gradient, BatchNorm in eval mode, no random numbers drawn), so the
         weights, the ``train`` rows and the final epoch's numbers are the same for every
         value; it only decides which intermediate epochs have evaluation rows in the curves.
+    data_identity
+        The :attr:`~.data.DataIdentity.digest` of the dataset files, as the campaign found
+        them before any run started (``None``: found when the run starts). A run refuses other
+        bytes: files changed under a running campaign, a checkpoint or a stored run of other
+        data (:class:`~nb201_flat.errors.DataMismatchError`).
     """
 
     arch: str
@@ -118,6 +123,7 @@ class TrainJob:
     threads: int | None = None
     mode: str = "faithful"
     eval_every: int | None = None
+    data_identity: str | None = None
 
     def __post_init__(self) -> None:
         check_ops(self.ops, self.n_nodes)
@@ -173,6 +179,35 @@ class TrainJob:
         base = Path(self.ckpt_dir) if self.ckpt_dir else Path(f"{self.db_path}.ckpt")
         return base / self.name
 
+    def expected_data(self) -> str:
+        """The data digest this run must train on: :attr:`data_identity`, else that of the
+        files under :attr:`data_root` now (:func:`~.data.dataset_identity`)."""
+        if self.data_identity is not None:
+            return self.data_identity
+        return dataset_identity(self.dataset, self.data_root, self.split_dir).digest
+
+
+def check_data_read(job: TrainJob, identity: DataIdentity | None) -> None:
+    """Refuse to train ``job`` on data other than the campaign checked before it started."""
+    checked = job.data_identity
+    if identity is not None and checked is not None and checked != identity.digest:
+        raise DataMismatchError(
+            f"the dataset files under {job.data_root} changed after this campaign checked them "
+            f"(digest {checked[:12]}, now {identity.short}); restore them, or start the "
+            "campaign again"
+        )
+
+
+def check_stored_data(job: TrainJob, stored: str | None) -> None:
+    """Refuse to count a finished run of ``job``'s key as done when it was trained on other
+    data (``stored``: its recorded digest; ``None``, unrecorded, passes)."""
+    if stored is not None and stored != job.expected_data():
+        raise DataMismatchError(
+            f"{job.db_path} already holds {job.name} trained on other data (digest "
+            f"{stored[:12]}; these files: {job.expected_data()[:12]}); keep each dataset's runs "
+            "in a --db of their own"
+        )
+
 
 def make_jobs(
     archs: Iterable[Arch | str | int],
@@ -195,6 +230,7 @@ def make_jobs(
     threads: int | None = None,
     mode: str = "faithful",
     eval_every: int | None = None,
+    data_identity: str | None = None,
 ) -> list[TrainJob]:
     """Jobs for every (arch, seed) pair, archs given as :class:`Arch`, string or index.
 
@@ -231,6 +267,7 @@ def make_jobs(
                     threads=threads,
                     mode=mode,
                     eval_every=eval_every,
+                    data_identity=data_identity,
                 )
             )
     return jobs

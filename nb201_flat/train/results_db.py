@@ -1,15 +1,20 @@
 """Training results in SQLite, safe for many writer processes at once (no torch).
 
 One row per (space, arch, dataset, split, schedule, seed, epoch) with loss, accuracy and time,
-plus one row per run (its status and size), and how each finished run was trained, in a table
-of its own (``run_forms``: ``single``, ``grouped:K`` or ``concurrent:K``, the form of the
-process that finished it; a grouped run's numbers equal its separate run's only up to float
-rounding of the batched kernels, so the form is recorded with it). A side table rather than a
-column of ``runs``: files of earlier versions stay readable and writable by them, with a
-trainer of either version writing at the same time. The database runs in WAL mode with a busy timeout,
-and every write is a short ``BEGIN IMMEDIATE`` transaction retried on contention, so workers on
-one machine (or on a file system with working POSIX locks) can write concurrently. Rows are
-upserted: a resumed run that repeats an epoch overwrites it with identical numbers.
+plus one row per run (its status and size). Two side tables record, per finished run:
+
+* ``run_forms``: how it was trained, ``single``, ``grouped:K`` or ``concurrent:K`` (the form of
+  the process that finished it; a grouped run's numbers equal its separate run's only up to
+  float rounding of the batched kernels, so the form is recorded with it);
+* ``run_data``: what it was trained on, the :class:`~nb201_flat.train.data.DataIdentity` digest
+  of the dataset files and splits, and whether they are the official ones.
+
+Side tables rather than columns of ``runs``: files of earlier versions stay readable and
+writable by them, with a trainer of either version writing at the same time. The database runs
+in WAL mode with a busy timeout, and every write is a short ``BEGIN IMMEDIATE`` transaction
+retried on contention, so workers on one machine (or on a file system with working POSIX locks)
+can write concurrently. Rows are upserted: a resumed run that repeats an epoch overwrites it
+with identical numbers.
 
 Columns of ``epochs``: ``loss`` and ``accuracy`` (%) per split; ``time_s`` is, for ``train``,
 the cumulative training time up to that epoch (so at the last epoch: the schedule's training
@@ -39,11 +44,14 @@ import urllib.parse
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import pandas as pd
 
 from nb201_flat.errors import FormatError, ResultsDBError
+
+if TYPE_CHECKING:
+    from nb201_flat.train.data import DataIdentity
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +78,11 @@ CREATE TABLE IF NOT EXISTS runs (
 CREATE TABLE IF NOT EXISTS run_forms (
     space TEXT NOT NULL, arch TEXT NOT NULL, dataset TEXT NOT NULL, schedule INTEGER NOT NULL,
     seed INTEGER NOT NULL, trained_as TEXT NOT NULL,
+    PRIMARY KEY (space, arch, dataset, schedule, seed)
+);
+CREATE TABLE IF NOT EXISTS run_data (
+    space TEXT NOT NULL, arch TEXT NOT NULL, dataset TEXT NOT NULL, schedule INTEGER NOT NULL,
+    seed INTEGER NOT NULL, data_digest TEXT NOT NULL, data_official INTEGER NOT NULL,
     PRIMARY KEY (space, arch, dataset, schedule, seed)
 );
 """
@@ -271,9 +284,11 @@ class ResultsDB:
         flops_m: float | None = None,
         train_time_s: float | None = None,
         trained_as: str | None = None,
+        data: DataIdentity | None = None,
     ) -> None:
-        """Set a run's status (``running``, ``done``, ``failed``), its sizes and how it was
-        trained (``single``, ``grouped:K``, ``concurrent:K``; ``None`` when not trained)."""
+        """Set a run's status (``running``, ``done``, ``failed``), its sizes, how it was
+        trained (``single``, ``grouped:K``, ``concurrent:K``; ``None`` when not trained) and
+        the data it was trained on (``None`` when not trained)."""
         space, arch, dataset, schedule, seed = key
         with self._write() as conn:
             conn.execute(
@@ -300,6 +315,11 @@ class ResultsDB:
                     "INSERT OR REPLACE INTO run_forms VALUES (?, ?, ?, ?, ?, ?)",
                     (space, arch, dataset, schedule, seed, trained_as),
                 )
+            if data is not None:
+                conn.execute(
+                    "INSERT OR REPLACE INTO run_data VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (space, arch, dataset, schedule, seed, data.digest, int(data.official)),
+                )
 
     # -- reading --------------------------------------------------------------------------
     def status(self, key: Sequence[object]) -> str | None:
@@ -324,6 +344,29 @@ class ResultsDB:
         ).fetchall()
         return {(str(a), str(b), str(c), int(d), int(e)) for a, b, c, d, e in rows}
 
+    def data_digest(self, key: Sequence[object]) -> str | None:
+        """The data digest the run was recorded with (``None``: unrecorded)."""
+        conn = self._connect()
+        if "run_data" not in _tables(conn):
+            return None
+        row = conn.execute(
+            "SELECT data_digest FROM run_data WHERE space=? AND arch=? AND dataset=? "
+            "AND schedule=? AND seed=?",
+            tuple(key),
+        ).fetchone()
+        return None if row is None else str(row[0])
+
+    def data_digests(self) -> dict[Key, str]:
+        """The data digest of every run that recorded one (one query; ``{}`` for a file
+        written before digests were)."""
+        conn = self._connect()
+        if "run_data" not in _tables(conn):
+            return {}
+        rows = conn.execute(
+            "SELECT space, arch, dataset, schedule, seed, data_digest FROM run_data"
+        ).fetchall()
+        return {(str(a), str(b), str(c), int(d), int(e)): str(g) for a, b, c, d, e, g in rows}
+
     def final_metrics(self, key: Sequence[object]) -> tuple[dict[str, dict[str, float]], float]:
         """``({split: {"loss", "accuracy"}}, train_time_s)`` at the schedule's last epoch."""
         conn = self._connect()
@@ -347,22 +390,34 @@ class ResultsDB:
 
     def runs_frame(self) -> pd.DataFrame:
         """The ``runs`` table (status, params_mb, flops_m, train time, host) with each run's
-        ``trained_as`` (``None`` where unrecorded: not finished, not trained, or a file
-        written before the forms were, read as it is)."""
+        ``trained_as``, ``data_digest`` and ``data_official`` (``None`` where unrecorded: not
+        finished, not trained, or a file written before they were, read as it is)."""
         conn = self._connect()
-        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
-        if "run_forms" not in tables:  # read-only, from before run_forms
-            frame = pd.read_sql_query("SELECT * FROM runs", conn)
-            frame["trained_as"] = None
-            return frame
-        frame = pd.read_sql_query(
-            "SELECT r.*, f.trained_as FROM runs r LEFT JOIN run_forms f "
-            "USING (space, arch, dataset, schedule, seed)",
-            conn,
-        )
-        forms = frame["trained_as"].astype(object)
-        frame["trained_as"] = forms.where(forms.notna(), None)  # None, never NaN, when unknown
+        tables = _tables(conn)
+        # read-only files from before a side table get its columns as None
+        cols, joins = ["r.*"], []
+        for table, names in _SIDE_TABLES.items():
+            if table in tables:
+                cols += [f"{table}.{c}" for c in names]
+                joins.append(f"LEFT JOIN {table} USING (space, arch, dataset, schedule, seed)")
+            else:
+                cols += [f"NULL AS {c}" for c in names]
+        frame = pd.read_sql_query(f"SELECT {', '.join(cols)} FROM runs r {' '.join(joins)}", conn)
+        for names in _SIDE_TABLES.values():
+            for c in names:
+                col = frame[c].astype(object)
+                frame[c] = col.where(col.notna(), None)  # None, never NaN, when unknown
+        official = frame["data_official"]
+        frame["data_official"] = official.map(lambda v: None if v is None else bool(v))
         return frame
+
+
+_SIDE_TABLES = {"run_forms": ("trained_as",), "run_data": ("data_digest", "data_official")}
+"""Per-run records kept beside ``runs`` (files of earlier versions stay theirs to write)."""
+
+
+def _tables(conn: sqlite3.Connection) -> set[str]:
+    return {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
 
 
 def _reopen(path: str, timeout_s: float, readonly: bool = False) -> ResultsDB:

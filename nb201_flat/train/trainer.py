@@ -29,7 +29,12 @@ from typing import Any
 
 import numpy as np
 
-from nb201_flat.errors import CheckpointMismatchError, Nb201FlatError, require
+from nb201_flat.errors import (
+    CheckpointMismatchError,
+    DataMismatchError,
+    Nb201FlatError,
+    require,
+)
 
 require("torch", "train")
 
@@ -39,8 +44,18 @@ import torch.nn.functional as F  # noqa: E402
 from nb201_flat.train import costs  # noqa: E402
 from nb201_flat.train.augment import draw_crops  # noqa: E402
 from nb201_flat.train.checkpoint import Checkpointer, load_schedule_state  # noqa: E402
-from nb201_flat.train.data import DatasetInfo, DataSplits, load_dataset  # noqa: E402
-from nb201_flat.train.jobs import JobResult, TrainJob  # noqa: E402
+from nb201_flat.train.data import (  # noqa: E402
+    DataIdentity,
+    DatasetInfo,
+    DataSplits,
+    load_dataset,
+)
+from nb201_flat.train.jobs import (  # noqa: E402
+    JobResult,
+    TrainJob,
+    check_data_read,
+    check_stored_data,
+)
 from nb201_flat.train.model import Network  # noqa: E402
 from nb201_flat.train.modes import (  # noqa: E402
     TrainMode,
@@ -137,12 +152,34 @@ def _job_state_id(job: TrainJob) -> list[Any]:
     return [*job.key, job.c, job.n, list(job.ops), job.recipe.batch_size, job.recipe.lr]
 
 
-def check_owner(state: Mapping[str, Any], job: TrainJob, folder: object) -> None:
-    """Refuse a checkpoint state in ``folder`` that another run wrote (one run per folder)."""
+def checkpoint_meta(
+    job: TrainJob, epoch: int, train_time_s: float, data: DataIdentity | None
+) -> dict[str, Any]:
+    """What a checkpoint holds besides the training state: its epoch, its run's identity,
+    the training time so far and the digest of the data trained on."""
+    return {
+        "epoch": epoch,
+        "run": _job_state_id(job),
+        "train_time_s": train_time_s,
+        "data": None if data is None else data.digest,
+    }
+
+
+def check_owner(
+    state: Mapping[str, Any], job: TrainJob, folder: object, data: DataIdentity | None = None
+) -> None:
+    """Refuse a checkpoint state in ``folder`` that another run wrote (one run per folder),
+    or that was trained on other data than ``data`` (a state without a digest predates them)."""
     if state.get("run") != _job_state_id(job):
         raise CheckpointMismatchError(
             f"checkpoints in {folder} belong to another run ({state.get('run')}); "
             "move them away or use another --ckpt-dir"
+        )
+    before = state.get("data")
+    if data is not None and before is not None and before != data.digest:
+        raise DataMismatchError(
+            f"checkpoints in {folder} were trained on other data (digest {str(before)[:12]}; "
+            f"these files: {data.short}); restore those files, or move the checkpoints away"
         )
 
 
@@ -184,6 +221,7 @@ def _train_locked(
     db = ResultsDB(job.db_path)
     try:
         if db.is_done(job.key):
+            check_stored_data(job, db.data_digest(job.key))
             metrics, t = db.final_metrics(job.key)
             log.info("%s already in %s; skipped", job.name, job.db_path)
             return JobResult(job, "skipped", metrics, t)
@@ -361,9 +399,9 @@ def _train(
         torch.set_num_threads(job.threads)
     recipe = job.recipe
     faithful = job.train_mode.name == "faithful"
-    data = DeviceData(
-        load_dataset(job.dataset, job.data_root, split_dir=job.split_dir, strict=faithful), device
-    )
+    splits = load_dataset(job.dataset, job.data_root, split_dir=job.split_dir, strict=faithful)
+    check_data_read(job, splits.identity)
+    data = DeviceData(splits, device)
     info = data.info
     apply_backend_flags(job.train_mode, device.type)
     sess = Session(
@@ -382,7 +420,7 @@ def _train(
     loaded = ckpt.load_latest()
     if loaded is not None:
         start, state = loaded
-        check_owner(state, job, ckpt.folder)
+        check_owner(state, job, ckpt.folder, splits.identity)
         sess.load_state(state)
         train_time = float(state["train_time_s"])
         log.info("%s: resuming after epoch %d", job.name, start)
@@ -419,8 +457,7 @@ def _train(
             rows = {"train": (train_loss, train_acc, train_time)}
             if is_eval_epoch(done, every, recipe.epochs):
                 rows.update(sess.evaluate())
-            state = {"epoch": done, "run": _job_state_id(job), "train_time_s": train_time}
-            snap = {**state, **sess.snapshot()}
+            snap = {**checkpoint_meta(job, done, train_time, splits.identity), **sess.snapshot()}
             writer.submit(_store_epoch(db, ckpt, job, done, dict(rows), snap, on_epoch_end))
             bar.set_postfix(loss=f"{train_loss:.3f}", acc=f"{train_acc:.1f}")
     bar.close()
@@ -431,7 +468,7 @@ def _train(
         metrics = {s: {"loss": v[0], "accuracy": v[1]} for s, v in rows.items()}
     db.mark_run(
         job.key, job.index, "done", params_mb=params_mb, flops_m=flops, train_time_s=train_time,
-        trained_as="single",
+        trained_as="single", data=splits.identity,
     )  # fmt: skip
     ckpt.prune_to_last()
     return JobResult(job, "done", metrics, train_time)

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 
-from nb201_flat.train.jobs import JobResult, TrainJob
+from nb201_flat.train.jobs import JobResult, TrainJob, check_stored_data
 from nb201_flat.train.results_db import ResultsDB
 from nb201_flat.train.runlock import run_lock
 
@@ -37,6 +37,7 @@ def train_unit(jobs: Sequence[TrainJob], train: UnitTrainer) -> list[JobResult]:
             todo = []
             for pos, job in enumerate(jobs):
                 if db.is_done(job.key):
+                    check_stored_data(job, db.data_digest(job.key))
                     metrics, t = db.final_metrics(job.key)
                     results[pos] = JobResult(job, "skipped", metrics, t)
                 else:

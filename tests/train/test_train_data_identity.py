@@ -1,0 +1,270 @@
+"""What a run was trained on, to the byte: the data digest, and every place it is checked.
+
+A run's numbers depend on the dataset files and on the split that cuts the evaluated halves,
+none of which is in the results key. The digest of those bytes is recorded with every finished
+run and checkpoint, and a run refuses other bytes than its campaign checked, than its
+checkpoints were trained on, or than the stored run it would count as done.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import pickle
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pytest
+from train_helpers import (
+    Crash,
+    crash_after,
+    write_split_file,
+    write_tiny_cifar10,
+    write_tiny_cifar100,
+    write_tiny_imagenet16,
+)
+
+from nb201_flat.cli import main
+from nb201_flat.errors import DataMismatchError, FormatError
+from nb201_flat.train import data as data_mod
+from nb201_flat.train import splits as splits_mod
+from nb201_flat.train.data import (
+    DATA_FILES,
+    DataIdentity,
+    dataset_identity,
+    dataset_info,
+    load_dataset,
+    write_batch,
+)
+from nb201_flat.train.jobs import make_jobs
+from nb201_flat.train.recipe import Recipe
+from nb201_flat.train.results_db import ResultsDB
+
+WRITERS = {
+    "cifar10-valid": write_tiny_cifar10,
+    "cifar10": write_tiny_cifar10,
+    "cifar100": write_tiny_cifar100,
+    "ImageNet16-120": write_tiny_imagenet16,
+}
+ARCH = "|nor_conv_3x3~0|+|skip_connect~0|nor_conv_1x1~1|+|avg_pool_3x3~0|none~1|nor_conv_3x3~2|"
+
+
+def _md5(path: Path) -> str:
+    return hashlib.md5(path.read_bytes(), usedforsecurity=False).hexdigest()
+
+
+def _as_official(monkeypatch: pytest.MonkeyPatch, name: str, root: Path) -> None:
+    """Declare ``root``'s files the official ones, and their image counts NB201's."""
+    info = dataset_info(name)
+    folder = next(p for p in root.iterdir() if p.is_dir())
+    files = [f for names in DATA_FILES[info.source] for f in names]
+    md5s = {**data_mod.OFFICIAL_MD5, info.source: {f: _md5(folder / f) for f in files}}
+    monkeypatch.setattr(data_mod, "OFFICIAL_MD5", md5s)
+    got = load_dataset(name, root)
+    n_train = len(got.sources["train"][1]) if "train" in got.sources else len(got.train_y)
+    counts = {**splits_mod.NB201_COUNTS, name: (n_train, len(got.sources["test"][1]))}
+    monkeypatch.setattr(splits_mod, "NB201_COUNTS", counts)
+
+
+def _rewrite_one_label(folder: Path, fname: str, label_key: str) -> None:
+    """The same file with its first label changed (ImageNet16's stay within 1..120)."""
+    obj = pickle.loads((folder / fname).read_bytes())  # a file this test wrote
+    labels = list(obj[label_key])
+    labels[0] = labels[0] % 120 + 1 if folder.name == "ImageNet16" else (labels[0] + 1) % 10
+    write_batch(folder / fname, obj["data"], labels, label_key)
+
+
+@pytest.mark.parametrize("name", list(WRITERS))
+def test_the_digest_without_reading_equals_the_digest_of_the_bytes_read(
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = WRITERS[name](tmp_path / "data")
+    read = load_dataset(name, root).identity
+    assert isinstance(read, DataIdentity) and len(read.digest) == 64 and not read.official
+    assert dataset_identity(name, root) == read  # other files: read through, same digest
+    # files declared official are hashed only, never unpickled, and give the same digest
+    _as_official(monkeypatch, name, root)
+    assert load_dataset(name, root).identity.digest == read.digest  # type: ignore[union-attr]
+
+    def no_reading(*a: object, **k: object) -> None:
+        raise AssertionError("official files were read")
+
+    data_mod._MD5_SEEN.clear()
+    monkeypatch.setattr(data_mod, "load_dataset", no_reading)
+    assert dataset_identity(name, root).digest == read.digest
+
+
+def test_official_means_the_official_files_and_nb201s_split(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = write_tiny_cifar10(tmp_path / "data")
+    _as_official(monkeypatch, "cifar10", root)
+    assert dataset_identity("cifar10", root).official  # no split: the files decide
+    # cifar10-valid's split: the tiny set has 80 train images, not NB201's 50,000, so the
+    # deterministic fallback cuts it, not NB201's file
+    _as_official(monkeypatch, "cifar10-valid", root)
+    assert not dataset_identity("cifar10-valid", root).official
+
+
+@pytest.mark.parametrize(
+    ("name", "sub", "fname", "key"),
+    [
+        ("cifar10", "cifar-10-batches-py", "data_batch_3", "labels"),
+        ("cifar100", "cifar-100-python", "test", "fine_labels"),
+        ("ImageNet16-120", "ImageNet16", "val_data", "labels"),
+    ],
+)
+def test_any_changed_file_changes_the_digest(
+    name: str, sub: str, fname: str, key: str, tmp_path: Path
+) -> None:
+    root = WRITERS[name](tmp_path / "data")
+    before = dataset_identity(name, root)
+    _rewrite_one_label(root / sub, fname, key)
+    after = dataset_identity(name, root)
+    assert after != before
+    assert load_dataset(name, root).identity == after
+
+
+def test_the_split_is_part_of_the_digest(tmp_path: Path) -> None:
+    root = write_tiny_cifar100(tmp_path / "data")
+    fallback = dataset_identity("cifar100", root)
+    split_dir = tmp_path / "splits"
+    split_dir.mkdir()
+    a, b = list(range(0, 24, 2)), list(range(1, 24, 2))
+    write_split_file(split_dir / "cifar100-test-split.txt", ("xvalid", "xtest"), a, b)
+    mine = dataset_identity("cifar100", root, split_dir)
+    assert mine != fallback
+    assert load_dataset("cifar100", root, split_dir=split_dir).identity == mine
+    write_split_file(split_dir / "cifar100-test-split.txt", ("xvalid", "xtest"), b, a)
+    assert dataset_identity("cifar100", root, split_dir) not in (mine, fallback)
+
+
+def test_a_corrupt_file_fails_once_before_any_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("torch")
+    root = write_tiny_cifar10(tmp_path / "data")
+    batch = root / "cifar-10-batches-py" / "data_batch_2"
+    batch.write_bytes(batch.read_bytes()[:-100])  # truncated: a broken copy
+    with pytest.raises(FormatError, match="data_batch_2"):
+        dataset_identity("cifar10", root)
+    db = tmp_path / "r.sqlite"
+    argv = ["train", "11472", "--dataset", "cifar10", "--data-root", str(root), "--db", str(db),
+            "--device", "cpu", "--C", "2", "--N", "1", "--epochs", "1", "--executor", "inline"]  # fmt: skip
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and "data_batch_2" in err[0], err
+    assert not db.exists()  # refused before anything was written
+
+
+# -- training ---------------------------------------------------------------------------------
+torch = pytest.importorskip("torch")
+from nb201_flat.train.trainer import train  # noqa: E402
+
+RECIPE = Recipe(epochs=3, batch_size=16)
+
+
+def _job(root: Path, out: Path, **kw: object) -> object:
+    job = make_jobs([ARCH], dataset="cifar10", epochs=3, seeds=[777], data_root=root,
+                    db_path=out / "r.sqlite", recipe=RECIPE, c=2, n=1, device="cpu",
+                    threads=1)[0]  # fmt: skip
+    return dataclasses.replace(job, **kw)  # type: ignore[arg-type]
+
+
+def test_a_finished_run_records_its_data(tmp_path: Path) -> None:
+    from nb201_flat.importers.results_db import read_results_db
+
+    root = write_tiny_cifar10(tmp_path / "data")
+    ident = dataset_identity("cifar10", root)
+    assert train(_job(root, tmp_path)).status == "done"  # type: ignore[arg-type]
+    frame = ResultsDB(tmp_path / "r.sqlite", readonly=True).runs_frame()
+    assert frame["data_digest"].tolist() == [ident.digest]
+    assert frame["data_official"].tolist() == [False]
+    meta = read_results_db(tmp_path / "r.sqlite").meta["data"]
+    assert meta == {"cifar10": {"digest": ident.digest, "official": False, "runs": 1, "unrecorded": 0}}  # fmt: skip
+
+
+def test_files_changed_under_a_campaign_are_refused(tmp_path: Path) -> None:
+    root = write_tiny_cifar10(tmp_path / "data")
+    job = _job(root, tmp_path, data_identity="0" * 64)  # what the campaign had found
+    with pytest.raises(DataMismatchError, match="changed after this campaign checked them"):
+        train(job)  # type: ignore[arg-type]
+    assert not ResultsDB(tmp_path / "r.sqlite").is_done(job.key)  # type: ignore[attr-defined]
+
+
+def test_a_checkpoint_of_other_data_is_not_resumed(tmp_path: Path) -> None:
+    root = write_tiny_cifar10(tmp_path / "data")
+    job = _job(root, tmp_path)
+    with pytest.raises(Crash):
+        train(job, on_epoch_end=crash_after(1))  # type: ignore[arg-type]
+    _rewrite_one_label(root / "cifar-10-batches-py", "data_batch_1", "labels")
+    with pytest.raises(DataMismatchError, match="checkpoints in .* were trained on other data"):
+        train(job)  # type: ignore[arg-type]
+    # a checkpoint written before digests were (no "data" entry) still resumes
+    ckpt = job.checkpoint_folder / "epoch-0001.pt"  # type: ignore[attr-defined]
+    state = torch.load(ckpt, weights_only=True)
+    del state["data"]
+    torch.save(state, ckpt)
+    assert train(job).status == "done"  # type: ignore[arg-type]
+
+
+def test_a_stored_run_of_other_data_is_not_skipped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = write_tiny_cifar10(tmp_path / "data")
+    db = tmp_path / "r.sqlite"
+    base = ["train", ARCH, "--dataset", "cifar10", "--data-root", str(root), "--db", str(db),
+            "--device", "cpu", "--C", "2", "--N", "1", "--epochs", "1"]  # fmt: skip
+    assert main([*base, "--executor", "inline"]) == 0
+    capsys.readouterr()
+    assert main([*base, "--executor", "inline"]) == 0  # same files: skipped
+    assert "skipped" in capsys.readouterr().out
+    _rewrite_one_label(root / "cifar-10-batches-py", "test_batch", "labels")
+    before = db.read_bytes()
+    for executor in ("inline", "local"):  # the inline path and the executors' own skip
+        assert main([*base, "--executor", executor]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "trained on other data" in err[0], err
+    assert db.read_bytes() == before
+
+
+def test_grouped_and_concurrent_runs_record_their_data(tmp_path: Path) -> None:
+    from nb201_flat.train.concurrent_run import train_concurrent
+    from nb201_flat.train.grouped_run import train_group
+
+    root = write_tiny_cifar10(tmp_path / "data")
+    ident = dataset_identity("cifar10", root)
+    grouped = make_jobs([ARCH], dataset="cifar10", epochs=1, seeds=[1, 2], data_root=root,
+                        db_path=tmp_path / "g.sqlite", recipe=RECIPE, c=2, n=1, device="cpu")  # fmt: skip
+    assert [r.status for r in train_group(grouped)] == ["done", "done"]
+    together = make_jobs([ARCH, 11472], dataset="cifar10", epochs=1, seeds=[1], data_root=root,
+                         db_path=tmp_path / "c.sqlite", recipe=RECIPE, c=2, n=1, device="cpu")  # fmt: skip
+    assert [r.status for r in train_concurrent(together)] == ["done", "done"]
+    for name in ("g.sqlite", "c.sqlite"):
+        frame = ResultsDB(tmp_path / name, readonly=True).runs_frame()
+        assert frame["data_digest"].tolist() == [ident.digest] * 2, name
+
+
+def test_a_database_mixing_two_datas_of_one_dataset_is_not_one_table(tmp_path: Path) -> None:
+    from nb201_flat.importers.results_db import read_results_db
+    from nb201_flat.space import NB201
+
+    path = tmp_path / "r.sqlite"
+    db = ResultsDB(path)
+    for i, digest in enumerate(("a" * 64, "b" * 64)):
+        key = ("nb201", str(NB201.arch(i)), "cifar10", 1, 777)
+        db.write_epoch(key, i, 1, {"train": (2.0, 10.0, 1.0), "ori-test": (2.0, 10.0, 0.1)})
+        db.mark_run(key, i, "done", data=DataIdentity(digest, False))
+    db.close()
+    with pytest.raises(FormatError, match="trained on different data"):
+        read_results_db(path)
+    # files of earlier versions: no run_data table, digests unrecorded, still importable
+    con = sqlite3.connect(path)
+    con.execute("DROP TABLE run_data")
+    con.commit()
+    con.close()
+    meta = read_results_db(path).meta["data"]
+    assert meta == {"cifar10": {"digest": None, "official": None, "runs": 0, "unrecorded": 2}}
+    assert ResultsDB(path, readonly=True).runs_frame()["data_digest"].tolist() == [None, None]
+    assert np.all(ResultsDB(path, readonly=True).runs_frame()["data_official"].isna())
