@@ -66,7 +66,9 @@ from nb201_flat.train.trainer import (  # noqa: E402
     _store_epoch,
     check_owner,
     checkpoint_meta,
+    forms_so_far,
     resolve_device,
+    trained_as,
 )
 from nb201_flat.train.unit import train_unit  # noqa: E402
 from nb201_flat.train.writer import BackgroundWriter  # noqa: E402
@@ -184,6 +186,8 @@ def _train(
     ckpts = [Checkpointer(j.checkpoint_folder) for j in jobs]
     starts = [0] * len(jobs)
     train_time = [0.0] * len(jobs)
+    form = f"concurrent:{len(jobs)}"
+    forms = [[form] for _ in jobs]
     for m, (job, ckpt, sess) in enumerate(zip(jobs, ckpts, unit.sessions, strict=True)):
         loaded = ckpt.load_latest()
         if loaded is None:
@@ -192,6 +196,7 @@ def _train(
         check_owner(state, job, ckpt.folder, splits.identity)
         sess.load_state(state)
         starts[m], train_time[m] = start, float(state["train_time_s"])
+        forms[m] = forms_so_far(state, form if start < recipe.epochs else None)
         log.info("%s: resuming after epoch %d", job.name, start)
 
     rows: list[dict[str, tuple[float, float, float]]] = [{} for _ in jobs]
@@ -229,7 +234,7 @@ def _train(
                     rows[m].update(ev)
             for m in trained:
                 job, sess = jobs[m], unit.sessions[m]
-                meta = checkpoint_meta(job, done, train_time[m], splits.identity)
+                meta = checkpoint_meta(job, done, train_time[m], splits.identity, forms[m])
                 callback = None if on_epoch_end is None else _bind(on_epoch_end, job)
                 writer.submit(
                     _store_epoch(
@@ -260,7 +265,7 @@ def _train(
         )
         db.mark_run(
             job.key, job.index, "done", params_mb=sess.model.params_mb(), flops_m=flops,
-            train_time_s=t, trained_as=f"concurrent:{len(jobs)}", data=splits.identity,
+            train_time_s=t, trained_as=trained_as(forms[m]), data=splits.identity,
         )  # fmt: skip
         ckpt.prune_to_last()
         out.append(JobResult(job, "done", metrics, t))

@@ -56,7 +56,9 @@ from nb201_flat.train.trainer import (  # noqa: E402
     DeviceData,
     check_owner,
     checkpoint_meta,
+    forms_so_far,
     resolve_device,
+    trained_as,
 )
 from nb201_flat.train.unit import train_unit  # noqa: E402
 from nb201_flat.train.writer import BackgroundWriter  # noqa: E402
@@ -177,6 +179,8 @@ def _train(
     sess = grouped_session(jobs, data)
     ckpts = [Checkpointer(j.checkpoint_folder) for j in jobs]
     start, states = _resume_point(ckpts, jobs, splits.identity)
+    form = f"grouped:{len(jobs)}" if start < recipe.epochs else None
+    forms = [forms_so_far(st if start else None, form) for st in states or [None] * len(jobs)]
     for c in ckpts:
         c.discard_after(start)  # a member ahead of the group repeats those epochs in it
     train_time = 0.0
@@ -221,14 +225,17 @@ def _train(
             if is_eval_epoch(done, every, recipe.epochs):
                 for r, ev in zip(rows, sess.evaluate(), strict=True):
                     r.update(ev)
-            meta = [checkpoint_meta(j, done, train_time, splits.identity) for j in jobs]
+            meta = [
+                checkpoint_meta(j, done, train_time, splits.identity, f)
+                for j, f in zip(jobs, forms, strict=True)
+            ]
             states = [{**m, **st} for m, st in zip(meta, sess.member_states(), strict=True)]
             writer.submit(_store_epoch(db, ckpts, jobs, done, rows, states, on_epoch_end))
             bar.set_postfix(loss=f"{min(losses):.3f}")
     bar.close()
 
     out = []
-    for job, r, c in zip(jobs, rows, ckpts, strict=True):
+    for job, r, c, f in zip(jobs, rows, ckpts, forms, strict=True):
         if start >= recipe.epochs:  # everything was stored before a crash that hit mark_run
             metrics, t = db.final_metrics(job.key)
         else:
@@ -236,7 +243,7 @@ def _train(
             t = train_time
         db.mark_run(
             job.key, job.index, "done", params_mb=params_mb, flops_m=flops, train_time_s=t,
-            trained_as=f"grouped:{len(jobs)}", data=splits.identity,
+            trained_as=trained_as(f), data=splits.identity,
         )  # fmt: skip
         c.prune_to_last()
         out.append(JobResult(job, "done", metrics, t))

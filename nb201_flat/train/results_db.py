@@ -3,9 +3,11 @@
 One row per (space, arch, dataset, split, schedule, seed, epoch) with loss, accuracy and time,
 plus one row per run (its status and size). Two side tables record, per finished run:
 
-* ``run_forms``: how it was trained, ``single``, ``grouped:K`` or ``concurrent:K`` (the form of
-  the process that finished it; a grouped run's numbers equal its separate run's only up to
-  float rounding of the batched kernels, so the form is recorded with it);
+* ``run_forms``: how it was trained, ``single``, ``grouped:K`` or ``concurrent:K``, or the
+  forms in order joined by ``+`` for a run resumed in another form (``grouped:4+single``;
+  ``unrecorded`` for epochs resumed from a checkpoint older than these records). A grouped
+  run's numbers equal its separate run's only up to float rounding of the batched kernels, so
+  the form is recorded with it;
 * ``run_data``: what it was trained on, the :class:`~nb201_flat.train.data.DataIdentity` digest
   of the dataset files and splits, and whether they are the official ones.
 
@@ -287,8 +289,9 @@ class ResultsDB:
         data: DataIdentity | None = None,
     ) -> None:
         """Set a run's status (``running``, ``done``, ``failed``), its sizes, how it was
-        trained (``single``, ``grouped:K``, ``concurrent:K``; ``None`` when not trained) and
-        the data it was trained on (``None`` when not trained)."""
+        trained (``single``, ``grouped:K``, ``concurrent:K``, or several joined by ``+``;
+        ``None`` when not trained) and the data it was trained on (``None`` when not
+        trained)."""
         space, arch, dataset, schedule, seed = key
         with self._write() as conn:
             conn.execute(

@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -153,16 +153,47 @@ def _job_state_id(job: TrainJob) -> list[Any]:
 
 
 def checkpoint_meta(
-    job: TrainJob, epoch: int, train_time_s: float, data: DataIdentity | None
+    job: TrainJob,
+    epoch: int,
+    train_time_s: float,
+    data: DataIdentity | None,
+    forms: Sequence[str],
 ) -> dict[str, Any]:
     """What a checkpoint holds besides the training state: its epoch, its run's identity,
-    the training time so far and the digest of the data trained on."""
+    the training time so far, the digest of the data trained on and the forms it was trained
+    in so far (:func:`forms_so_far`)."""
     return {
         "epoch": epoch,
         "run": _job_state_id(job),
         "train_time_s": train_time_s,
         "data": None if data is None else data.digest,
+        "trained_as": list(forms),
     }
+
+
+UNRECORDED_FORM = "unrecorded"
+"""The form of epochs resumed from a checkpoint written before forms were recorded."""
+
+
+def forms_so_far(state: Mapping[str, Any] | None, form: str | None) -> list[str]:
+    """How a run was trained, oldest first: the forms its checkpoint ``state`` records, then
+    ``form`` (this process's; ``None`` when it trains no epoch) unless that is the last one.
+
+    >>> forms_so_far(None, "single")
+    ['single']
+    >>> forms_so_far({"trained_as": ["grouped:4"]}, "single")
+    ['grouped:4', 'single']
+    >>> forms_so_far({"trained_as": ["single"]}, "single"), forms_so_far({}, "single")
+    (['single'], ['unrecorded', 'single'])
+    """
+    before = [] if state is None else list(state.get("trained_as") or [UNRECORDED_FORM])
+    return before if form is None or before[-1:] == [form] else [*before, form]
+
+
+def trained_as(forms: Sequence[str]) -> str:
+    """The results database's record of ``forms``: ``single``, or e.g. ``grouped:4+single``
+    for a run begun in a group of four and finished alone."""
+    return "+".join(forms)
 
 
 def check_owner(
@@ -424,6 +455,9 @@ def _train(
         sess.load_state(state)
         train_time = float(state["train_time_s"])
         log.info("%s: resuming after epoch %d", job.name, start)
+    forms = forms_so_far(
+        None if loaded is None else loaded[1], "single" if start < recipe.epochs else None
+    )
 
     params_mb = sess.model.params_mb()
     flops = costs.flops_m(
@@ -457,7 +491,8 @@ def _train(
             rows = {"train": (train_loss, train_acc, train_time)}
             if is_eval_epoch(done, every, recipe.epochs):
                 rows.update(sess.evaluate())
-            snap = {**checkpoint_meta(job, done, train_time, splits.identity), **sess.snapshot()}
+            meta = checkpoint_meta(job, done, train_time, splits.identity, forms)
+            snap = {**meta, **sess.snapshot()}
             writer.submit(_store_epoch(db, ckpt, job, done, dict(rows), snap, on_epoch_end))
             bar.set_postfix(loss=f"{train_loss:.3f}", acc=f"{train_acc:.1f}")
     bar.close()
@@ -468,7 +503,7 @@ def _train(
         metrics = {s: {"loss": v[0], "accuracy": v[1]} for s, v in rows.items()}
     db.mark_run(
         job.key, job.index, "done", params_mb=params_mb, flops_m=flops, train_time_s=train_time,
-        trained_as="single", data=splits.identity,
+        trained_as=trained_as(forms), data=splits.identity,
     )  # fmt: skip
     ckpt.prune_to_last()
     return JobResult(job, "done", metrics, train_time)

@@ -312,3 +312,47 @@ def test_checkpointer_load_epoch_and_discard_after(
     assert (tmp_path / "run" / "epoch-0001.pt.corrupt").exists()
     ck.discard_after(2)
     assert [e for e, _ in ck.files()] == [2]
+
+
+def test_a_run_begun_in_a_group_and_finished_alone_records_both_forms(tmp_path: Path) -> None:
+    from train_helpers import Crash, crash_after
+
+    from nb201_flat.train.concurrent_run import train_concurrent
+    from nb201_flat.train.grouped_run import train_group
+    from nb201_flat.train.jobs import make_jobs
+    from nb201_flat.train.results_db import ResultsDB
+    from nb201_flat.train.trainer import train
+
+    root = write_tiny_cifar10(tmp_path / "data")
+
+    def jobs(db: str, seeds: list[int], archs: tuple[int, ...] = (11472,)) -> list:
+        return make_jobs(list(archs), dataset="cifar10", epochs=3, seeds=seeds, data_root=root,
+                         db_path=tmp_path / db, recipe=Recipe(epochs=3, batch_size=32), c=2,
+                         n=1, device="cpu")  # fmt: skip
+
+    def forms(db: str) -> list[str]:
+        frame = ResultsDB(tmp_path / db, readonly=True).runs_frame()
+        return frame.sort_values(["arch", "seed"])["trained_as"].tolist()
+
+    group = jobs("a.sqlite", [1, 2])
+    with pytest.raises(Crash):
+        train_group(group, on_epoch_end=crash_after(1))
+    for job in group:  # each member finishes alone
+        assert train(job).status == "done"
+    assert forms("a.sqlite") == ["grouped:2+single"] * 2
+    # alone, then on concurrent streams (the unit finishes the run it resumes)
+    pair = jobs("b.sqlite", [1], archs=(11472, 6111))
+    with pytest.raises(Crash):
+        train(pair[0], on_epoch_end=crash_after(2))
+    assert [r.status for r in train_concurrent(pair)] == ["done", "done"]
+    assert sorted(forms("b.sqlite")) == ["concurrent:2", "single+concurrent:2"]
+    # a checkpoint written before forms were recorded: its epochs' form is unknown
+    (solo,) = jobs("c.sqlite", [1])
+    with pytest.raises(Crash):
+        train(solo, on_epoch_end=crash_after(1))
+    ckpt = solo.checkpoint_folder / "epoch-0001.pt"
+    state = torch.load(ckpt, weights_only=True)
+    del state["trained_as"]
+    torch.save(state, ckpt)
+    assert train(solo).status == "done"
+    assert forms("c.sqlite") == ["unrecorded+single"]
