@@ -34,12 +34,16 @@ class FigureSpec:
         Where the maker ``make_x(table, **options) -> Figure`` lives (imported on use).
     summary
         One line for listings and the README.
+    runs_searches
+        The figure runs searches: :func:`render_many` loads their compiled kernels before its
+        workers start, so each inherits them rather than loading its own.
     """
 
     name: str
     module: str
     function: str
     summary: str
+    runs_searches: bool = False
 
     @property
     def make(self) -> Callable[..., Figure]:
@@ -58,6 +62,7 @@ FIGURES: dict[str, FigureSpec] = {
             f"{_PKG}.projection",
             "make_na_projection",
             "NA Figure 1: 2-D landscape projections around the RS and NA-RS picks",
+            runs_searches=True,
         ),
         FigureSpec(
             "flat_vs_sharp",
@@ -82,6 +87,7 @@ FIGURES: dict[str, FigureSpec] = {
             f"{_PKG}.search",
             "make_search_curves",
             "anytime curves of RS, NA-RS and relatives",
+            runs_searches=True,
         ),
         FigureSpec(
             "barrier_tree",
@@ -178,9 +184,6 @@ _PRELOAD = (
     "nb201_flat.figures._common",
 )
 
-# figures that run searches: their compiled kernels are loaded before the workers start too
-_SEARCHES = frozenset({"search_curves", "na_projection"})
-
 _WORKER: dict[str, Any] = {}
 
 
@@ -216,7 +219,7 @@ def render_many(
     for module in dict.fromkeys([*_PRELOAD, *(FIGURES[n].module for n in names if n in FIGURES)]):
         importlib.import_module(module)
     _warm_up(formats)
-    if any(n in _SEARCHES for n in names):
+    if any(FIGURES[n].runs_searches for n in names if n in FIGURES):
         from nb201_flat.search.compiled import load_kernels
 
         load_kernels(workers)

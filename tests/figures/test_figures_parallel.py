@@ -94,3 +94,17 @@ def test_a_dead_worker_is_a_clear_error_and_an_exception_comes_back(
                 workers=2,
             )
         )
+
+
+def test_figures_that_run_searches_say_so() -> None:
+    """render_many loads the search kernels up front for exactly the figures declaring it."""
+    import importlib.util
+    import re
+
+    from nb201_flat.figures.registry import FIGURES
+
+    for spec in FIGURES.values():
+        origin = importlib.util.find_spec(spec.module).origin  # type: ignore[union-attr]
+        source = Path(str(origin)).read_text()
+        searches = re.search(r"^\s*from nb201_flat\.search[\w.]* import", source, re.M)
+        assert spec.runs_searches == bool(searches), spec.name
