@@ -40,6 +40,7 @@ def read_results_db(path: str | os.PathLike[str], *, space: str | None = None) -
     """Final epochs of the finished runs in ``path`` as a :class:`Table`."""
     import sqlite3
 
+    from nb201_flat.train.modes import recipe_of_key, split_keyed_space
     from nb201_flat.train.results_db import connect_readonly, load_results
 
     p = Path(path)
@@ -85,7 +86,9 @@ def read_results_db(path: str | os.PathLike[str], *, space: str | None = None) -
             "space_key": space,
             "seed_ids": seed_ids,
             # training mode (faithful / fast-bf16 / ...); None for databases older than modes
-            "mode": space.partition("#")[2] or None,
+            "mode": split_keyed_space(space)[1],
+            # what the training recipe changes from NB201's (None: NB201's own recipe)
+            "recipe": recipe_of_key(space),
             # disconnected cells recorded at chance accuracy without training (flagged)
             "constant_output": constant,
             # finished runs by how they were trained (single, grouped:K, concurrent:K; None:

@@ -27,7 +27,7 @@ from nb201_flat.space import NB201, Arch, Space
 from nb201_flat.train.costs import check_ops
 from nb201_flat.train.data import DataIdentity, dataset_identity, dataset_info
 from nb201_flat.train.modes import TrainMode, default_eval_every, effective_mode, keyed_space
-from nb201_flat.train.recipe import Recipe, recipe_for
+from nb201_flat.train.recipe import Recipe, recipe_for, recipe_tag
 
 
 class RunKey(NamedTuple):
@@ -70,7 +70,9 @@ class TrainJob:
     seed
         Seeds weight init, data order and augmentation.
     recipe
-        Hyper-parameters; ``recipe.epochs`` is the schedule length.
+        Hyper-parameters; ``recipe.epochs`` is the schedule length. What else in it differs
+        from NB201's recipe and changes the numbers (:func:`~.recipe.recipe_tag`) is part of
+        :attr:`key`, of :attr:`name` and so of the checkpoint identity.
     data_root, split_dir
         Dataset folder and NB201 split files folder (default ``data_root``).
     db_path
@@ -157,7 +159,7 @@ class TrainJob:
     def key(self) -> RunKey:
         """Identity in the results database."""
         return RunKey(
-            keyed_space(self.space, self.train_mode),
+            keyed_space(self.space, self.train_mode, recipe_tag(self.recipe)),
             self.arch,
             self.dataset,
             self.epochs,
@@ -167,9 +169,10 @@ class TrainJob:
     @property
     def name(self) -> str:
         """File-system-safe run name (checkpoint sub-folder)."""
+        tag = recipe_tag(self.recipe)
         raw = (
             f"{self.space}-{self.index}-{self.dataset}-e{self.epochs}-s{self.seed}"
-            f"-{self.train_mode.tag}"
+            f"-{self.train_mode.tag}" + (f"-{tag}" if tag else "")
         )
         return re.sub(r"[^A-Za-z0-9_.@-]+", "_", raw)
 

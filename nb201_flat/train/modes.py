@@ -272,23 +272,38 @@ def effective_mode(
     )
 
 
-def keyed_space(space: str, mode: TrainMode) -> str:
-    """Results-database space key with the mode's tag: ``"<space>#<tag>"``.
+def keyed_space(space: str, mode: TrainMode, recipe: str = "") -> str:
+    """Results-database space key with the mode's tag, and the recipe's tag when the recipe is
+    not NB201's (:func:`~.recipe.recipe_tag`): ``"<space>#<mode>[#<recipe>]"``.
 
     >>> keyed_space("nb201", FAITHFUL), keyed_space("nb201@C4N1", FAST)
     ('nb201#faithful', 'nb201@C4N1#fast-bf16')
+    >>> keyed_space("nb201", FAITHFUL, "recipe:batch_size=16")
+    'nb201#faithful#recipe:batch_size=16'
     """
-    return f"{space}#{mode.tag}"
+    return f"{space}#{mode.tag}" + (f"#{recipe}" if recipe else "")
 
 
 def split_keyed_space(key: str) -> tuple[str, str | None]:
-    """Inverse of :func:`keyed_space`; keys written before modes existed have no tag.
+    """The space and mode tag of a :func:`keyed_space` key; keys written before modes existed
+    have no tag.
 
     >>> split_keyed_space("nb201#fast-bf16"), split_keyed_space("nb201")
     (('nb201', 'fast-bf16'), ('nb201', None))
+    >>> split_keyed_space("nb201#faithful#recipe:lr=0.05")
+    ('nb201', 'faithful')
     """
-    base, sep, tag = key.partition("#")
-    return base, (tag if sep else None)
+    base, sep, rest = key.partition("#")
+    return base, (rest.partition("#")[0] if sep else None)
+
+
+def recipe_of_key(key: str) -> str | None:
+    """The recipe tag of a :func:`keyed_space` key; ``None`` for NB201's recipe.
+
+    >>> recipe_of_key("nb201#faithful#recipe:lr=0.05"), recipe_of_key("nb201#faithful")
+    ('recipe:lr=0.05', None)
+    """
+    return key.split("#", 2)[2] if key.count("#") >= 2 else None
 
 
 FAST_EVAL_EVERY = 5

@@ -29,7 +29,7 @@ Examples
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 
 from nb201_flat.errors import RecipeError
 
@@ -126,3 +126,25 @@ RECIPE_12 = Recipe(epochs=12)
 def recipe_for(epochs: int) -> Recipe:
     """The NB201 recipe with a schedule of ``epochs`` epochs (200, 12 or any other)."""
     return RECIPE_200.with_epochs(int(epochs))
+
+
+_UNKEYED = frozenset({"epochs", "eval_batch_size"})
+"""Fields outside :func:`recipe_tag`: the schedule length has its own column in the results
+key, and the evaluation batch does not change the numbers."""
+
+
+def recipe_tag(recipe: Recipe) -> str:
+    """What ``recipe`` changes from NB201's, for the results key: ``""`` for NB201's own.
+
+    Every field that changes the numbers and differs from :data:`RECIPE_200` is listed, with
+    its exact value (``repr``), so two recipes share a tag only when they train alike.
+
+    >>> recipe_tag(recipe_for(12)), recipe_tag(Recipe(epochs=5, batch_size=16, lr=0.05))
+    ('', 'recipe:lr=0.05,batch_size=16')
+    """
+    changed = [
+        f"{f.name}={getattr(recipe, f.name)!r}"
+        for f in fields(recipe)
+        if f.name not in _UNKEYED and getattr(recipe, f.name) != getattr(RECIPE_200, f.name)
+    ]
+    return "recipe:" + ",".join(changed) if changed else ""

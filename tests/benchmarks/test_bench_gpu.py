@@ -122,7 +122,7 @@ def test_bench_builds_what_the_cli_trains_and_records_failures() -> None:
 
     jobs = B.bench_jobs([11472, 6111], [0], "fast", c=2, n=1, batch=8)
     assert [j.index for j in jobs] == [11472, 6111] and {j.train_mode for j in jobs} == {FAST}
-    assert {j.key.space for j in jobs} == {"nb201@C2N1#fast-bf16"}
+    assert {j.key.space for j in jobs} == {"nb201@C2N1#fast-bf16#recipe:batch_size=8"}
     cells = B.concurrent_cells(32)
     assert len(set(cells)) == 32 and cells[:4] == B.concurrent_cells(4)
     assert all(NB201.connected[i] for i in cells)

@@ -293,7 +293,8 @@ def test_fast_mode_unit_equals_fast_runs_one_by_one(tmp_path: Path) -> None:
     jobs = jobs_for(root, tmp_path / "r.sqlite", seeds=(1,), mode="fast")
     res = train_concurrent(jobs)
     assert [r.status for r in res] == ["done", "done"]
-    assert {r.job.key.space for r in res} == {"nb201@C4N1#fast-bf16"}
+    # the mode, and the recipe's batch (not NB201's 256), are part of the key
+    assert {r.job.key.space for r in res} == {"nb201@C4N1#fast-bf16#recipe:batch_size=16"}
     assert [r.metrics for r in res] == [r.metrics for r in ref]
     assert rows(tmp_path / "r.sqlite") == rows(tmp_path / "ref.sqlite")  # bf16, still bitwise
     faithful = jobs_for(root, tmp_path / "r.sqlite", seeds=(1,))

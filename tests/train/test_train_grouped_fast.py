@@ -130,6 +130,10 @@ def test_grouped_channels_last_layout_reaches_the_grouped_convolutions() -> None
     assert plain.prep(x) is x
 
 
+# the mode's tag, then the recipe's (its batch is not NB201's 256)
+FAST_KEY = "nb201@C4N1#fast-bf16#recipe:batch_size=16"
+
+
 def test_grouped_fast_run_is_keyed_apart_and_equals_separate_fast_runs(tmp_path: Path) -> None:
     from nb201_flat.train.executors import LocalExecutor
     from nb201_flat.train.jobs import make_jobs
@@ -148,7 +152,7 @@ def test_grouped_fast_run_is_keyed_apart_and_equals_separate_fast_runs(tmp_path:
     grp = LocalExecutor(processes=False, group_seeds=2).map(jobs(db, "fast"))
     assert [r.status for r in grp] == ["done", "done"]
     for a, b in zip(sep, grp, strict=True):
-        assert a.job.key == b.job.key and a.job.key.space == "nb201@C4N1#fast-bf16"
+        assert a.job.key == b.job.key and a.job.key.space == FAST_KEY
         for split, m in a.metrics.items():
             assert b.metrics[split]["loss"] == pytest.approx(m["loss"], rel=3e-2)
     # the faithful group of the same seeds is another run: not skipped, stored beside it
@@ -156,9 +160,9 @@ def test_grouped_fast_run_is_keyed_apart_and_equals_separate_fast_runs(tmp_path:
     assert [r.status for r in faithful] == ["done", "done"]
     assert {r.job.key for r in faithful}.isdisjoint({r.job.key for r in grp})
     runs = ResultsDB(db).runs_frame()
-    assert sorted(set(runs["space"])) == ["nb201@C4N1#faithful", "nb201@C4N1#fast-bf16"]
+    assert sorted(set(runs["space"])) == [FAST_KEY.replace("fast-bf16", "faithful"), FAST_KEY]
     assert (runs["status"] == "done").all() and len(runs) == 4
-    fast_rows = load_curves(db, space="nb201@C4N1#fast-bf16")
+    fast_rows = load_curves(db, space=FAST_KEY)
     assert set(fast_rows["seed"]) == {1, 2}
     again = LocalExecutor(processes=False, group_seeds=2).map(jobs(db, "fast"))
     assert [r.status for r in again] == ["skipped", "skipped"]

@@ -164,6 +164,42 @@ def test_fast_and_faithful_runs_do_not_collide(tmp_path: Path) -> None:
     assert table.meta["mode"] == "fast-bf16"
 
 
+def test_runs_of_two_recipes_do_not_collide(tmp_path: Path) -> None:
+    """Every recipe field that changes the numbers keys the run (the CLI trains NB201's)."""
+    from nb201_flat.importers.results_db import read_results_db
+    from nb201_flat.train.recipe import recipe_tag
+
+    root = write_tiny_cifar10(tmp_path / "data")
+    (base,) = jobs_for(root, tmp_path, "faithful")
+    keyed = {
+        f.name: dataclasses.replace(base, recipe=dataclasses.replace(base.recipe, **{f.name: v}))
+        for f, v in zip(
+            dataclasses.fields(Recipe),
+            [None, 0.05, 0.001, 0.8, False, 1e-4, 32, None, 1, False],
+            strict=True,
+        )
+        if v is not None
+    }
+    assert set(keyed) == set(f.name for f in dataclasses.fields(Recipe)) - {"epochs", "eval_batch_size"}  # fmt: skip
+    keys = {base.key, *(j.key for j in keyed.values())}
+    names = {base.name, *(j.name for j in keyed.values())}
+    assert len(keys) == len(names) == len(keyed) + 1  # each its own run and folder
+    # the evaluation batch changes no number: the same run
+    same = dataclasses.replace(base, recipe=dataclasses.replace(base.recipe, eval_batch_size=7))
+    assert same.key == base.key and same.name == base.name
+    assert recipe_tag(recipe_for(12)) == "" and recipe_tag(recipe_for(200)) == ""
+    # before recipes were keyed, the second was "skipped" with the first one's numbers
+    wd = keyed["weight_decay"]
+    assert train(base).status == "done" and train(wd).status == "done"
+    assert train(wd).status == "skipped"
+    table = read_results_db(tmp_path / "r.sqlite", space=wd.key.space)
+    assert table.meta["recipe"] == "recipe:weight_decay=0.0001,batch_size=40"
+    assert table.meta["mode"] == "faithful"
+    assert read_results_db(tmp_path / "r.sqlite", space=base.key.space).meta["recipe"] == (
+        "recipe:batch_size=40"
+    )
+
+
 def test_generator_lives_on_the_training_device(tmp_path: Path) -> None:
     root = write_tiny_cifar10(tmp_path)
     data = DeviceData(load_dataset("cifar10", root), torch.device("cpu"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -271,6 +272,10 @@ def test_checkpoint_of_another_run_is_refused(reference: tuple, tmp_path: Path) 
     with pytest.raises(Crash):
         train(job, on_epoch_end=crash_after(1))
     other = dataclasses.replace(job, recipe=dataclasses.replace(RECIPE, batch_size=8))
+    # another recipe is another run, with a folder of its own...
+    assert other.key != job.key and other.checkpoint_folder != job.checkpoint_folder
+    # ...and a folder holding the first run's checkpoints is refused to it
+    shutil.copytree(job.checkpoint_folder, other.checkpoint_folder)
     with pytest.raises(CheckpointMismatchError, match="another run"):
         train(other)
 
