@@ -28,6 +28,12 @@ The halves come from NB201's split files (``cifar-split.txt``, ``cifar100-test-s
 up in ``split_dir`` (default: ``root``). Without them a documented deterministic split is used
 (sorted halves of ``numpy.random.default_rng(201).permutation(n)``) and a warning says the
 numbers are then not exactly comparable with NB201's.
+
+What was read is recorded: :func:`load_dataset` returns with the arrays their
+:class:`DataIdentity` (a digest of every file's MD5 and of the split halves, and whether they
+are the official files and NB201's split), which the trainer stores with every run and
+checkpoint and checks on resume; :func:`dataset_identity` finds the same digest before a
+campaign starts, hashing official files without reading their images.
 """
 
 from __future__ import annotations
