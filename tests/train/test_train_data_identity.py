@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import pickle
 import sqlite3
 from pathlib import Path
@@ -218,8 +219,10 @@ def test_a_stored_run_of_other_data_is_not_skipped(
             "--device", "cpu", "--C", "2", "--N", "1", "--epochs", "1"]  # fmt: skip
     assert main([*base, "--executor", "inline"]) == 0
     capsys.readouterr()
-    assert main([*base, "--executor", "inline"]) == 0  # same files: skipped
-    assert "skipped" in capsys.readouterr().out
+    assert main([*base, "--executor", "inline", "--json"]) == 0  # same files: skipped
+    doc = json.loads(capsys.readouterr().out)
+    assert [r["status"] for r in doc["runs"]] == ["skipped"]
+    assert doc["data"] == {"digest": dataset_identity("cifar10", root).digest, "official": False}
     _rewrite_one_label(root / "cifar-10-batches-py", "test_batch", "labels")
     before = db.read_bytes()
     for executor in ("inline", "local"):  # the inline path and the executors' own skip
