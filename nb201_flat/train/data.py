@@ -411,7 +411,7 @@ def _read_bytes(path: Path) -> bytes:
         raise FormatError(f"cannot read {path}: {exc.strerror or exc}") from None
 
 
-_MD5_SEEN: dict[tuple[str, int, int, int, int], str] = {}
+_MD5_SEEN: dict[tuple[object, ...], str] = {}
 
 
 def file_md5(path: str | os.PathLike[str]) -> str:
@@ -419,8 +419,7 @@ def file_md5(path: str | os.PathLike[str]) -> str:
     modification time, so a campaign hashes each file once."""
     p = Path(path)
     try:
-        st = p.stat()
-        key = (os.fspath(p.resolve()), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+        key = _stat_key(p)
         if key not in _MD5_SEEN:
             digest = hashlib.md5(usedforsecurity=False)
             with p.open("rb") as f:
@@ -481,22 +480,39 @@ def dataset_identity(
                 "(see nb201_flat.train.data for the file names)"
             )
         md5s[fname] = file_md5(folder / fname)
-    if any(md5s[f] != OFFICIAL_MD5[info.source][f] for f in md5s):
-        read = load_dataset(name, root, split_dir=split_dir).identity
-        if read is None:  # load_dataset always sets it
-            raise AssertionError("load_dataset returned no identity")
-        return read
-    split = None
+    split_root = root if split_dir is None else Path(split_dir)
+    split_file = None
     if name in SPLIT_FILES:
-        from nb201_flat.train.splits import NB201_COUNTS
+        with contextlib.suppress(OSError):  # no file: the packaged split or the fallback
+            split_file = _stat_key(split_root / SPLIT_FILES[name][0])
+    seen = (name, tuple(md5s.items()), split_file)
+    if seen in _IDENTITY_SEEN:
+        return _IDENTITY_SEEN[seen]
+    if any(md5s[f] != OFFICIAL_MD5[info.source][f] for f in md5s):
+        found = load_dataset(name, root, split_dir=split_dir).identity
+        if found is None:  # load_dataset always sets it
+            raise AssertionError("load_dataset returned no identity")
+    else:
+        split = None
+        if name in SPLIT_FILES:
+            from nb201_flat.train.splits import NB201_COUNTS
 
-        n_train, n_test = NB201_COUNTS[name]
-        split = nb201_split(
-            name,
-            n_train if name == CIFAR10_VALID else n_test,
-            root if split_dir is None else split_dir,
-        )
-    return _identity(name, md5s, split)
+            n_train, n_test = NB201_COUNTS[name]
+            split = nb201_split(name, n_train if name == CIFAR10_VALID else n_test, split_root)
+        found = _identity(name, md5s, split)
+    _IDENTITY_SEEN[seen] = found
+    return found
+
+
+_IDENTITY_SEEN: dict[tuple[object, ...], DataIdentity] = {}
+"""Identities found in this process, by dataset, files' MD5s and split file: other files are
+read through once, not once per job that asks."""
+
+
+def _stat_key(path: Path) -> tuple[object, ...]:
+    """A file's path, inode, size and modification time: it changes when the file does."""
+    st = path.stat()
+    return (os.fspath(path.resolve()), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
 
 @dataclass(frozen=True, slots=True, eq=False)

@@ -91,9 +91,38 @@ def test_the_digest_without_reading_equals_the_digest_of_the_bytes_read(
     def no_reading(*a: object, **k: object) -> None:
         raise AssertionError("official files were read")
 
-    data_mod._MD5_SEEN.clear()
+    monkeypatch.setattr(data_mod, "_MD5_SEEN", {})
+    monkeypatch.setattr(data_mod, "_IDENTITY_SEEN", {})
     monkeypatch.setattr(data_mod, "load_dataset", no_reading)
     assert dataset_identity(name, root).digest == read.digest
+
+
+@pytest.fixture(autouse=True)
+def _nothing_remembered(monkeypatch: pytest.MonkeyPatch) -> None:
+    # each test finds identities afresh (the process-wide memory is tested on its own)
+    monkeypatch.setattr(data_mod, "_IDENTITY_SEEN", {})
+
+
+def test_other_files_are_read_once_per_process_until_they_change(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = write_tiny_cifar100(tmp_path / "data")
+    reads: list[str] = []
+    real = data_mod.load_dataset
+
+    def counting(name: str, *a: object, **k: object) -> object:
+        reads.append(name)
+        return real(name, *a, **k)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(data_mod, "load_dataset", counting)
+    first = dataset_identity("cifar100", root)
+    assert dataset_identity("cifar100", root) == first and reads == ["cifar100"]
+    _rewrite_one_label(root / "cifar-100-python", "train", "fine_labels")
+    second = dataset_identity("cifar100", root)
+    assert second != first and len(reads) == 2
+    # a split file put beside the data is seen too
+    write_split_file(root / "cifar100-test-split.txt", ("xvalid", "xtest"), [0, 1], [2, 3])
+    assert dataset_identity("cifar100", root) not in (first, second) and len(reads) == 3
 
 
 def test_official_means_the_official_files_and_nb201s_split(
