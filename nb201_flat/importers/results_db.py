@@ -19,7 +19,7 @@ from nb201_flat.space import NB201, Space
 from nb201_flat.table import Table
 
 if TYPE_CHECKING:
-    import sqlite3
+    import pandas as pd
 
 
 def space_from_key(key: str) -> Space:
@@ -41,7 +41,7 @@ def read_results_db(path: str | os.PathLike[str], *, space: str | None = None) -
     import sqlite3
 
     from nb201_flat.train.modes import recipe_of_key, split_keyed_space
-    from nb201_flat.train.results_db import connect_readonly, load_results
+    from nb201_flat.train.results_db import ResultsDB, connect_readonly, load_results
 
     p = Path(path)
     if space is None:
@@ -61,19 +61,15 @@ def read_results_db(path: str | os.PathLike[str], *, space: str | None = None) -
             )
         space = keys[0] if keys else "nb201"
     df = load_results(p, space=space)
-    con = connect_readonly(p)  # as above: nothing is left beside the source
+    db = ResultsDB(p, readonly=True)  # as above: nothing is left beside the source
     try:
-        constant = sorted(
-            int(r[0])
-            for r in con.execute(
-                "SELECT DISTINCT arch_index FROM runs WHERE status = 'constant' AND space = ?",
-                (space,),
-            )
-        )
-        trained_as = _trained_as(con, space)
-        data = _data_of(con, space, p)
+        runs = db.runs_frame()
     finally:
-        con.close()
+        db.close()
+    runs = runs[runs["space"] == space]
+    constant = sorted(int(i) for i in runs.loc[runs["status"] == "constant", "arch_index"].unique())
+    done = runs[runs["status"] == "done"]
+    forms = done["trained_as"].map(str).value_counts().sort_index()
     # tables number seeds by position (NB201: 777, 888, 999 -> 0, 1, 2); keep the ids in meta
     seed_ids = sorted(int(s) for s in df["seed"].dropna().unique())
     df["seed"] = df["seed"].map({s: i for i, s in enumerate(seed_ids)}).astype("Int64")
@@ -93,59 +89,32 @@ def read_results_db(path: str | os.PathLike[str], *, space: str | None = None) -
             "constant_output": constant,
             # finished runs by how they were trained (single, grouped:K, concurrent:K; None:
             # not recorded, as in files written before the forms were)
-            "trained_as": trained_as,
+            "trained_as": {str(k): int(n) for k, n in forms.items()},
             # per dataset: the digest of the files and splits its runs were trained on, whether
             # they are the official ones, and how many finished runs recorded it (unrecorded:
             # runs of files written before digests were)
-            "data": data,
+            "data": _data_of(done, p),
         },
     )
 
 
-def _data_of(con: sqlite3.Connection, space: str, path: Path) -> dict[str, dict[str, object]]:
-    """Per dataset, the data its finished runs were trained on; one digest each, or an error."""
-    tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master")}
-    cols = "d.data_digest, d.data_official" if "run_data" in tables else "NULL, NULL"
-    join = (
-        "LEFT JOIN run_data d USING (space, arch, dataset, schedule, seed) "
-        if "run_data" in tables
-        else ""
-    )
-    rows = con.execute(
-        f"SELECT r.dataset, {cols}, count(*) FROM runs r {join}"
-        "WHERE r.status = 'done' AND r.space = ? GROUP BY 1, 2, 3 ORDER BY 1, 2",
-        (space,),
-    ).fetchall()
+def _data_of(done: pd.DataFrame, path: Path) -> dict[str, dict[str, object]]:
+    """Per dataset, the data its finished runs (``done``, of one space) were trained on: one
+    digest each, or an error."""
     out: dict[str, dict[str, object]] = {}
-    for dataset, digest, official, n in rows:
-        entry = out.setdefault(
-            str(dataset), {"digest": None, "official": None, "runs": 0, "unrecorded": 0}
-        )
-        if digest is None:
-            entry["unrecorded"] = int(n)
-        elif entry["digest"] is None:
-            entry.update(digest=str(digest), official=bool(official), runs=int(n))
-        else:  # the same dataset name over two sets of bytes: one table would mix them
+    for dataset, runs in done.groupby("dataset", sort=True):
+        recorded = runs[runs["data_digest"].notna()]
+        digests = sorted(set(recorded["data_digest"]))
+        if len(digests) > 1:  # the same dataset name over two sets of bytes: one table mixes
             raise FormatError(
                 f"{path} holds {dataset} runs trained on different data (digests "
-                f"{str(entry['digest'])[:12]} and {str(digest)[:12]}); train each set of "
-                "files into a --db of its own"
+                f"{', '.join(d[:12] for d in digests)}); train each set of files into a --db "
+                "of its own"
             )
+        out[str(dataset)] = {
+            "digest": digests[0] if digests else None,
+            "official": bool(recorded["data_official"].iloc[0]) if digests else None,
+            "runs": len(recorded),
+            "unrecorded": len(runs) - len(recorded),
+        }
     return out
-
-
-def _trained_as(con: sqlite3.Connection, space: str) -> dict[str, int]:
-    """Finished runs of ``space`` counted by how they were trained (``"None"``: unrecorded)."""
-    tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master")}
-    forms = "f.trained_as" if "run_forms" in tables else "NULL"
-    join = (
-        "LEFT JOIN run_forms f USING (space, arch, dataset, schedule, seed) "
-        if "run_forms" in tables
-        else ""
-    )
-    rows = con.execute(
-        f"SELECT {forms}, count(*) FROM runs r {join}WHERE r.status = 'done' AND r.space = ? "
-        f"GROUP BY {forms} ORDER BY {forms}",
-        (space,),
-    )
-    return {str(form): int(n) for form, n in rows if n}
