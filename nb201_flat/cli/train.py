@@ -314,6 +314,29 @@ def _check_results_db(path: str) -> None:
         )
 
 
+def _check_db_data(path: str, dataset: str, data: Any) -> None:
+    """Refuse an existing ``--db`` holding ``dataset`` runs trained on other data than the
+    files at hand (``data``, a :class:`~nb201_flat.train.data.DataIdentity`), before any run:
+    one database holds one set of files per dataset name, or its table would mix them."""
+    if not os.path.isfile(path) or os.path.getsize(path) == 0:
+        return
+    from nb201_flat.errors import DataMismatchError
+    from nb201_flat.train.results_db import ResultsDB
+
+    db = ResultsDB(path, readonly=True)
+    try:
+        runs = db.runs_frame()
+    finally:
+        db.close()
+    digests = runs.loc[runs["dataset"] == dataset, "data_digest"].dropna()
+    other = sorted(set(digests) - {data.digest})
+    if other:
+        raise DataMismatchError(
+            f"--db {path} holds {dataset} runs trained on other data (digest {other[0][:12]}; "
+            f"these files: {data.short}); train each set of files into a --db of its own"
+        )
+
+
 def _check_streams(device: str, executor: str, k: int) -> None:
     """Refuse ``--concurrent`` where the runs are known to land on a device without CUDA
     streams (there they could only train in turn: the option would do nothing).
@@ -403,6 +426,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     # checkpoints or stored runs of other data), and files that are not the official ones are
     # read through here, so a corrupt one fails now rather than in every run
     data = dataset_identity(args.dataset, args.data_root, args.split_dir)
+    _check_db_data(args.db, args.dataset, data)
     from nb201_flat.space import NB201
     from nb201_flat.train.campaign import plan_campaign
     from nb201_flat.train.data import dataset_info

@@ -83,7 +83,8 @@ def read_results_db(path: str | os.PathLike[str], *, space: str | None = None) -
             "seed_ids": seed_ids,
             # training mode (faithful / fast-bf16 / ...); None for databases older than modes
             "mode": split_keyed_space(space)[1],
-            # what the training recipe changes from NB201's (None: NB201's own recipe)
+            # what the training recipe changes from NB201's (None: NB201's own recipe, or a
+            # run stored before recipes were keyed)
             "recipe": recipe_of_key(space),
             # disconnected cells recorded at chance accuracy without training (flagged)
             "constant_output": constant,

@@ -66,6 +66,7 @@ from nb201_flat.train.trainer import (  # noqa: E402
     _store_epoch,
     check_owner,
     checkpoint_meta,
+    data_of_run,
     forms_so_far,
     resolve_device,
     trained_as,
@@ -188,6 +189,7 @@ def _train(
     train_time = [0.0] * len(jobs)
     form = f"concurrent:{len(jobs)}"
     forms = [[form] for _ in jobs]
+    datas = [splits.identity for _ in jobs]
     for m, (job, ckpt, sess) in enumerate(zip(jobs, ckpts, unit.sessions, strict=True)):
         loaded = ckpt.load_latest()
         if loaded is None:
@@ -197,7 +199,10 @@ def _train(
         sess.load_state(state)
         starts[m], train_time[m] = start, float(state["train_time_s"])
         forms[m] = forms_so_far(state, form if start < recipe.epochs else None)
+        datas[m] = data_of_run(state, splits.identity)
         log.info("%s: resuming after epoch %d", job.name, start)
+    for job, start in zip(jobs, starts, strict=True):
+        db.discard_epochs_after(job.key, start)
 
     rows: list[dict[str, tuple[float, float, float]]] = [{} for _ in jobs]
     failed: dict[int, str] = {}
@@ -265,7 +270,7 @@ def _train(
         )
         db.mark_run(
             job.key, job.index, "done", params_mb=sess.model.params_mb(), flops_m=flops,
-            train_time_s=t, trained_as=trained_as(forms[m]), data=splits.identity,
+            train_time_s=t, trained_as=trained_as(forms[m]), data=datas[m],
         )  # fmt: skip
         ckpt.prune_to_last()
         out.append(JobResult(job, "done", metrics, t))

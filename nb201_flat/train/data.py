@@ -241,6 +241,18 @@ DATA_FILES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 """Each source's (training files, test files) in its folder, as the official archives hold them."""
 
 
+def _data_files_present(root: Path, source: str) -> Path:
+    """``source``'s folder under ``root``, once every file of its layout is there."""
+    folder = _folder(root, source)
+    for fname in (f for names in DATA_FILES[source] for f in names):
+        if not (folder / fname).is_file():
+            raise DatasetNotFoundError(
+                f"missing file {folder / fname}: the folder does not have the expected layout "
+                "(see nb201_flat.train.data for the file names)"
+            )
+    return folder
+
+
 def read_cifar10(
     root: str | os.PathLike[str], *, md5s: dict[str, str] | None = None
 ) -> tuple[U8, I64, U8, I64]:
@@ -421,11 +433,8 @@ def file_md5(path: str | os.PathLike[str]) -> str:
     try:
         key = _stat_key(p)
         if key not in _MD5_SEEN:
-            digest = hashlib.md5(usedforsecurity=False)
             with p.open("rb") as f:
-                while chunk := f.read(1 << 20):
-                    digest.update(chunk)
-            _MD5_SEEN[key] = digest.hexdigest()
+                _MD5_SEEN[key] = _copy_with_md5(f, None)
     except OSError as exc:
         raise FormatError(f"cannot read {p}: {exc.strerror or exc}") from None
     return _MD5_SEEN[key]
@@ -470,16 +479,9 @@ def dataset_identity(
     """
     info = dataset_info(name)
     root = Path(root)
-    folder = _folder(root, info.source)
+    folder = _data_files_present(root, info.source)
     train_files, test_files = DATA_FILES[info.source]
-    md5s = {}
-    for fname in (*train_files, *test_files):
-        if not (folder / fname).is_file():
-            raise DatasetNotFoundError(
-                f"missing file {folder / fname}: the folder does not have the expected layout "
-                "(see nb201_flat.train.data for the file names)"
-            )
-        md5s[fname] = file_md5(folder / fname)
+    md5s = {fname: file_md5(folder / fname) for fname in (*train_files, *test_files)}
     split_root = root if split_dir is None else Path(split_dir)
     split_file = None
     if name in SPLIT_FILES:
@@ -643,14 +645,7 @@ def check_dataset_files(
     root = Path(root)
     if not root.is_dir():
         raise DatasetNotFoundError(f"data root {root} does not exist; pass --data-root DIR")
-    folder = _folder(root, info.source)
-    train_files, test_files = DATA_FILES[info.source]
-    for fname in (*train_files, *test_files):
-        if not (folder / fname).is_file():
-            raise DatasetNotFoundError(
-                f"missing file {folder / fname}: the folder does not have the expected layout "
-                "(see nb201_flat.train.data for the file names)"
-            )
+    _data_files_present(root, info.source)
     if split_dir is None:
         return
     fname, k1, k2 = SPLIT_FILES[name]
@@ -677,11 +672,13 @@ CIFAR_ARCHIVES: dict[str, tuple[str, str]] = {
 """Official CIFAR python archives and their MD5 checksums (as torchvision lists them)."""
 
 
-def _copy_with_md5(src: IO[bytes], dst: IO[bytes]) -> str:
+def _copy_with_md5(src: IO[bytes], dst: IO[bytes] | None) -> str:
+    """MD5 (hex) of ``src``'s bytes, streamed; copied to ``dst`` on the way when given."""
     digest = hashlib.md5(usedforsecurity=False)
     while chunk := src.read(1 << 20):
         digest.update(chunk)
-        dst.write(chunk)
+        if dst is not None:
+            dst.write(chunk)
     return digest.hexdigest()
 
 

@@ -40,7 +40,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from nb201_flat.errors import ArgumentError, RunLockedError, require
+from nb201_flat.errors import (
+    ArgumentError,
+    CheckpointMismatchError,
+    DataMismatchError,
+    RunLockedError,
+    require,
+)
 from nb201_flat.errors import ExecutorSpecError as ExecutorSpecError
 from nb201_flat.train.jobs import JobResult, TrainJob, check_stored_data, concurrency_key
 from nb201_flat.train.results_db import ResultsDB
@@ -203,6 +209,11 @@ def split_done(jobs: Sequence[TrainJob]) -> tuple[dict[int, JobResult], list[int
     return done, sorted(todo)
 
 
+_NOT_RETRIED = (RunLockedError, DataMismatchError, CheckpointMismatchError)
+"""Failures another attempt would meet again: a run held by another process, or files that
+belong to another run or data."""
+
+
 def _failed(job: TrainJob, exc: BaseException, attempts: int) -> JobResult:
     msg = f"{type(exc).__name__}: {exc}"
     log.error("%s failed after %d attempt(s): %s", job.name, attempts, msg)
@@ -345,7 +356,7 @@ class LocalExecutor:
                 except Exception as exc:
                     log.warning("%s attempt %d failed: %s", jobs[0].name, attempt, exc)
                     log.debug("%s", traceback.format_exc())
-                    if attempt > self.retries or isinstance(exc, RunLockedError):
+                    if attempt > self.retries or isinstance(exc, _NOT_RETRIED):
                         out.update(
                             {p: _failed(j, exc, attempt) for p, j in zip(unit, jobs, strict=True)}
                         )
@@ -394,7 +405,7 @@ class LocalExecutor:
                         del pending[u]
                         continue
                     log.warning("%s attempt %d failed: %s", pending[u][0].name, attempts[u], err)
-                    if attempts[u] > self.retries or isinstance(err, RunLockedError):
+                    if attempts[u] > self.retries or isinstance(err, _NOT_RETRIED):
                         failed = pending.pop(u)
                         out.update(
                             {

@@ -56,6 +56,7 @@ from nb201_flat.train.trainer import (  # noqa: E402
     DeviceData,
     check_owner,
     checkpoint_meta,
+    data_of_run,
     forms_so_far,
     resolve_device,
     trained_as,
@@ -141,9 +142,16 @@ def run_group(jobs: Sequence[TrainJob]) -> list[JobResult]:
 def _resume_point(
     ckpts: Sequence[Checkpointer], jobs: Sequence[TrainJob], data: DataIdentity | None
 ) -> tuple[int, list[Any]]:
-    """The newest epoch every member has a readable checkpoint of, and their states there."""
-    for c in ckpts:
-        c.load_latest()  # renames corrupt newest files aside, removes killed writers' temps
+    """The newest epoch every member has a readable checkpoint of, and their states there.
+
+    Every member's newest checkpoint is checked first (:func:`check_owner`): checkpoints of
+    another run or of other data are refused, never discarded as a member's lead.
+    """
+    for job, c in zip(jobs, ckpts, strict=True):
+        # renames corrupt newest files aside, removes killed writers' temps
+        latest = c.load_latest()
+        if latest is not None:
+            check_owner(latest[1], job, c.folder, data)
     common = set.intersection(*({e for e, _ in c.files()} for c in ckpts))
     for epoch in sorted(common, reverse=True):
         states = [c.load_epoch(epoch) for c in ckpts]
@@ -179,8 +187,12 @@ def _train(
     sess = grouped_session(jobs, data)
     ckpts = [Checkpointer(j.checkpoint_folder) for j in jobs]
     start, states = _resume_point(ckpts, jobs, splits.identity)
+    resumed = states if start else [None] * len(jobs)
     form = f"grouped:{len(jobs)}" if start < recipe.epochs else None
-    forms = [forms_so_far(st if start else None, form) for st in states or [None] * len(jobs)]
+    forms = [forms_so_far(st, form) for st in resumed]
+    datas = [data_of_run(st, splits.identity) for st in resumed]
+    for job in jobs:
+        db.discard_epochs_after(job.key, start)
     for c in ckpts:
         c.discard_after(start)  # a member ahead of the group repeats those epochs in it
     train_time = 0.0
@@ -235,7 +247,7 @@ def _train(
     bar.close()
 
     out = []
-    for job, r, c, f in zip(jobs, rows, ckpts, forms, strict=True):
+    for job, r, c, f, d in zip(jobs, rows, ckpts, forms, datas, strict=True):
         if start >= recipe.epochs:  # everything was stored before a crash that hit mark_run
             metrics, t = db.final_metrics(job.key)
         else:
@@ -243,7 +255,7 @@ def _train(
             t = train_time
         db.mark_run(
             job.key, job.index, "done", params_mb=params_mb, flops_m=flops, train_time_s=t,
-            trained_as=trained_as(f), data=splits.identity,
+            trained_as=trained_as(f), data=d,
         )  # fmt: skip
         c.prune_to_last()
         out.append(JobResult(job, "done", metrics, t))

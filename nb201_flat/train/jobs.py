@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Literal, NamedTuple
 
-from nb201_flat.errors import ArgumentError, DataMismatchError
+from nb201_flat.errors import ArgumentError, DataMismatchError, DatasetNotFoundError
 from nb201_flat.space import NB201, Arch, Space
 from nb201_flat.train.costs import check_ops
 from nb201_flat.train.data import DataIdentity, dataset_identity, dataset_info
@@ -99,9 +99,10 @@ class TrainJob:
         value; it only decides which intermediate epochs have evaluation rows in the curves.
     data_identity
         The :attr:`~.data.DataIdentity.digest` of the dataset files, as the campaign found
-        them before any run started (``None``: found when the run starts). A run refuses other
-        bytes: files changed under a running campaign, a checkpoint or a stored run of other
-        data (:class:`~nb201_flat.errors.DataMismatchError`).
+        them before any run started (``None``: found from the files when the run starts, or
+        when a stored run of its key is to be skipped). A run refuses other bytes: files
+        changed under a running campaign, a checkpoint or a stored run of other data
+        (:class:`~nb201_flat.errors.DataMismatchError`).
     """
 
     arch: str
@@ -159,7 +160,7 @@ class TrainJob:
     def key(self) -> RunKey:
         """Identity in the results database."""
         return RunKey(
-            keyed_space(self.space, self.train_mode, recipe_tag(self.recipe)),
+            keyed_space(self.space, self.train_mode, self.recipe_tag),
             self.arch,
             self.dataset,
             self.epochs,
@@ -167,9 +168,14 @@ class TrainJob:
         )
 
     @property
+    def recipe_tag(self) -> str:
+        """What the recipe changes from NB201's for this dataset (:func:`~.recipe.recipe_tag`)."""
+        return recipe_tag(self.recipe, pad=dataset_info(self.dataset).pad)
+
+    @property
     def name(self) -> str:
         """File-system-safe run name (checkpoint sub-folder)."""
-        tag = recipe_tag(self.recipe)
+        tag = self.recipe_tag
         raw = (
             f"{self.space}-{self.index}-{self.dataset}-e{self.epochs}-s{self.seed}"
             f"-{self.train_mode.tag}" + (f"-{tag}" if tag else "")
@@ -203,12 +209,23 @@ def check_data_read(job: TrainJob, identity: DataIdentity | None) -> None:
 
 def check_stored_data(job: TrainJob, stored: str | None) -> None:
     """Refuse to count a finished run of ``job``'s key as done when it was trained on other
-    data (``stored``: its recorded digest; ``None``, unrecorded, passes)."""
-    if stored is not None and stored != job.expected_data():
+    data (``stored``: its recorded digest; ``None``, unrecorded, passes).
+
+    A job that carries no :attr:`~TrainJob.data_identity` is compared with the files under its
+    data root; where they are absent (a host that only submits or collects runs) there is
+    nothing to compare, and the run counts as done, as a stored run always did.
+    """
+    if stored is None:
+        return
+    try:
+        expected = job.expected_data()
+    except DatasetNotFoundError:  # only without data_identity: no files here to compare
+        return
+    if stored != expected:
         raise DataMismatchError(
             f"{job.db_path} already holds {job.name} trained on other data (digest "
-            f"{stored[:12]}; these files: {job.expected_data()[:12]}); keep each dataset's runs "
-            "in a --db of their own"
+            f"{stored[:12]}; these files: {expected[:12]}); train each set of files into a "
+            "--db of its own"
         )
 
 

@@ -29,7 +29,10 @@ Examples
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass, fields, replace
+
+import numpy as np
 
 from nb201_flat.errors import RecipeError
 
@@ -67,6 +70,8 @@ class Recipe:
     flip: bool = True
 
     def __post_init__(self) -> None:
+        for f in fields(self):  # one canonical value per setting: 0 and 0.0 are one recipe
+            object.__setattr__(self, f.name, _canonical(f.name, getattr(self, f.name), f.type))
         if self.epochs < 1:
             raise RecipeError(f"epochs must be >= 1, got {self.epochs}")
         if self.batch_size < 1 or self.eval_batch_size < 1:
@@ -116,6 +121,26 @@ class Recipe:
         return replace(self, epochs=epochs)
 
 
+def _canonical(name: str, value: object, kind: object) -> object:
+    """``value`` as the plain Python type of its field (``kind``: the annotation's text)."""
+    is_bool = isinstance(value, bool | np.bool_)
+    if value is None and kind == "int | None":
+        return None
+    if kind == "bool":
+        if is_bool or (isinstance(value, numbers.Integral) and value in (0, 1)):
+            return bool(value)
+        want = "True or False"
+    elif kind in ("int", "int | None"):
+        if isinstance(value, numbers.Integral) and not is_bool:
+            return int(value)
+        want = "an integer"
+    else:
+        if isinstance(value, numbers.Real) and not is_bool and math.isfinite(value):
+            return float(value)
+        want = "a finite number"
+    raise RecipeError(f"recipe {name} must be {want}, got {value!r}")
+
+
 RECIPE_200 = Recipe(epochs=200)
 """NB201's main schedule."""
 
@@ -133,15 +158,23 @@ _UNKEYED = frozenset({"epochs", "eval_batch_size"})
 key, and the evaluation batch does not change the numbers."""
 
 
-def recipe_tag(recipe: Recipe) -> str:
+def recipe_tag(recipe: Recipe, pad: int | None = None) -> str:
     """What ``recipe`` changes from NB201's, for the results key: ``""`` for NB201's own.
 
     Every field that changes the numbers and differs from :data:`RECIPE_200` is listed, with
-    its exact value (``repr``), so two recipes share a tag only when they train alike.
+    its exact value (``repr`` of its canonical type), so two recipes share a tag exactly when
+    they train alike. ``pad`` is the dataset's crop padding: a ``crop_pad`` equal to it is
+    the default.
 
     >>> recipe_tag(recipe_for(12)), recipe_tag(Recipe(epochs=5, batch_size=16, lr=0.05))
     ('', 'recipe:lr=0.05,batch_size=16')
+    >>> recipe_tag(Recipe(weight_decay=0)) == recipe_tag(Recipe(weight_decay=0.0))
+    True
+    >>> recipe_tag(Recipe(crop_pad=4), pad=4), recipe_tag(Recipe(crop_pad=2), pad=4)
+    ('', 'recipe:crop_pad=2')
     """
+    if recipe.crop_pad is not None and recipe.crop_pad == pad:
+        recipe = replace(recipe, crop_pad=None)
     changed = [
         f"{f.name}={getattr(recipe, f.name)!r}"
         for f in fields(recipe)

@@ -276,6 +276,22 @@ class ResultsDB:
                 (space, arch, index, dataset, schedule, seed, socket.gethostname(), time.time()),
             )
 
+    def discard_epochs_after(self, key: Sequence[object], epoch: int) -> int:
+        """Delete the run's epoch rows after ``epoch``; return how many went.
+
+        A run (re)starting after ``epoch`` writes those epochs again; rows of an earlier
+        attempt that it would not overwrite (epochs it does not evaluate, an attempt whose
+        checkpoints were moved away) must not stay in its curves.
+        """
+        space, arch, dataset, schedule, seed = key
+        with self._write() as conn:
+            cur = conn.execute(
+                "DELETE FROM epochs WHERE space=? AND arch=? AND dataset=? AND schedule=? "
+                "AND seed=? AND epoch > ?",
+                (space, arch, dataset, schedule, seed, epoch),
+            )
+            return int(cur.rowcount)
+
     def mark_run(
         self,
         key: Sequence[object],

@@ -148,7 +148,8 @@ class DeviceData:
 
 
 def _job_state_id(job: TrainJob) -> list[Any]:
-    # what must match for a checkpoint to belong to this run
+    # what must match for a checkpoint to belong to this run; the batch and LR are in the key
+    # since recipes are keyed, and stay here so that older checkpoints keep matching
     return [*job.key, job.c, job.n, list(job.ops), job.recipe.batch_size, job.recipe.lr]
 
 
@@ -188,6 +189,12 @@ def forms_so_far(state: Mapping[str, Any] | None, form: str | None) -> list[str]
     """
     before = [] if state is None else list(state.get("trained_as") or [UNRECORDED_FORM])
     return before if form is None or before[-1:] == [form] else [*before, form]
+
+
+def data_of_run(state: Mapping[str, Any] | None, data: DataIdentity | None) -> DataIdentity | None:
+    """The data a run is recorded with: ``data``, unless it resumed from a checkpoint ``state``
+    written before digests were (its earlier epochs' data is unknown: unrecorded)."""
+    return data if state is None or state.get("data") is not None else None
 
 
 def trained_as(forms: Sequence[str]) -> str:
@@ -455,9 +462,10 @@ def _train(
         sess.load_state(state)
         train_time = float(state["train_time_s"])
         log.info("%s: resuming after epoch %d", job.name, start)
-    forms = forms_so_far(
-        None if loaded is None else loaded[1], "single" if start < recipe.epochs else None
-    )
+    state0 = None if loaded is None else loaded[1]
+    forms = forms_so_far(state0, "single" if start < recipe.epochs else None)
+    if db.discard_epochs_after(job.key, start):
+        log.info("%s: removed stored epochs after %d (an earlier attempt's)", job.name, start)
 
     params_mb = sess.model.params_mb()
     flops = costs.flops_m(
@@ -503,7 +511,7 @@ def _train(
         metrics = {s: {"loss": v[0], "accuracy": v[1]} for s, v in rows.items()}
     db.mark_run(
         job.key, job.index, "done", params_mb=params_mb, flops_m=flops, train_time_s=train_time,
-        trained_as=trained_as(forms), data=splits.identity,
+        trained_as=trained_as(forms), data=data_of_run(state0, splits.identity),
     )  # fmt: skip
     ckpt.prune_to_last()
     return JobResult(job, "done", metrics, train_time)

@@ -137,6 +137,35 @@ def test_official_means_the_official_files_and_nb201s_split(
     assert not dataset_identity("cifar10-valid", root).official
 
 
+def test_official_files_with_nb201s_split_are_official(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # CIFAR-100 with NB201's 10,000 test images, so the packaged split cuts them
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "data" / "cifar-100-python"
+    folder.mkdir(parents=True)
+    for fname, n in (("train", 40), ("test", 10_000)):
+        x = rng.integers(0, 256, size=(n, 3072), dtype=np.uint8)
+        write_batch(folder / fname, x, rng.integers(0, 100, n), "fine_labels")
+    root = tmp_path / "data"
+    read = load_dataset("cifar100", root).identity
+    assert read is not None and not read.official  # not the official files
+    md5s = {f: _md5(folder / f) for f in ("train", "test")}
+    monkeypatch.setattr(data_mod, "OFFICIAL_MD5", {**data_mod.OFFICIAL_MD5, "cifar100": md5s})
+    found = dataset_identity("cifar100", root)
+    assert found.official and found.digest == read.digest
+    assert load_dataset("cifar100", root).identity == found
+    # NB201's split given as a file: the same halves, the same identity
+    from nb201_flat.train.splits import packaged_split_bytes
+
+    split_dir = tmp_path / "splits"
+    split_dir.mkdir()
+    (split_dir / "cifar100-test-split.txt").write_bytes(
+        packaged_split_bytes("cifar100-test-split.txt")
+    )
+    assert dataset_identity("cifar100", root, split_dir) == found
+
+
 @pytest.mark.parametrize(
     ("name", "sub", "fname", "key"),
     [
@@ -237,6 +266,9 @@ def test_a_checkpoint_of_other_data_is_not_resumed(tmp_path: Path) -> None:
     del state["data"]
     torch.save(state, ckpt)
     assert train(job).status == "done"  # type: ignore[arg-type]
+    # ...and its earlier epochs' data is unknown: the run's data is unrecorded, not these files'
+    frame = ResultsDB(tmp_path / "r.sqlite", readonly=True).runs_frame()
+    assert frame["data_digest"].tolist() == [None]
 
 
 def test_a_stored_run_of_other_data_is_not_skipped(
@@ -300,3 +332,88 @@ def test_a_database_mixing_two_datas_of_one_dataset_is_not_one_table(tmp_path: P
     assert meta == {"cifar10": {"digest": None, "official": None, "runs": 0, "unrecorded": 2}}
     assert ResultsDB(path, readonly=True).runs_frame()["data_digest"].tolist() == [None, None]
     assert np.all(ResultsDB(path, readonly=True).runs_frame()["data_official"].isna())
+
+
+def test_a_group_refuses_a_members_checkpoints_of_other_data(tmp_path: Path) -> None:
+    from nb201_flat.train.concurrent_run import train_concurrent
+    from nb201_flat.train.grouped_run import train_group
+
+    root = write_tiny_cifar10(tmp_path / "data")
+    group = make_jobs([ARCH], dataset="cifar10", epochs=3, seeds=[1, 2], data_root=root,
+                      db_path=tmp_path / "r.sqlite", recipe=RECIPE, c=2, n=1, device="cpu")  # fmt: skip
+    with pytest.raises(Crash):  # only the first member has checkpoints
+        train(group[0], on_epoch_end=crash_after(2))
+    _rewrite_one_label(root / "cifar-10-batches-py", "data_batch_1", "labels")
+    kept = sorted(p.name for p in group[0].checkpoint_folder.iterdir())
+    with pytest.raises(DataMismatchError, match="trained on other data"):
+        train_group(group)  # not discarded as the member's lead over the group
+    assert sorted(p.name for p in group[0].checkpoint_folder.iterdir()) == kept
+    pair = [group[0], make_jobs([11472], dataset="cifar10", epochs=3, seeds=[1], data_root=root,
+                                db_path=tmp_path / "r.sqlite", recipe=RECIPE, c=2, n=1,
+                                device="cpu")[0]]  # fmt: skip
+    with pytest.raises(DataMismatchError, match="trained on other data"):
+        train_concurrent(pair)
+
+
+def test_one_database_holds_one_data_per_dataset(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = write_tiny_cifar10(tmp_path / "data")
+    db = tmp_path / "r.sqlite"
+
+    def argv(cell: str, *extra: str) -> list[str]:
+        return ["train", cell, "--dataset", "cifar10", "--data-root", str(root), "--db", str(db),
+                "--device", "cpu", "--C", "2", "--N", "1", "--epochs", "1", *extra]  # fmt: skip
+
+    assert main(argv(ARCH, "--executor", "inline")) == 0
+    _rewrite_one_label(root / "cifar-10-batches-py", "test_batch", "labels")
+    capsys.readouterr()
+    before = db.read_bytes()
+    # another cell on the changed files: refused before it trains, bars or not
+    for extra in (("--executor", "inline"), ("--executor", "inline", "--progress")):
+        assert main(argv("11472", *extra)) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "--db" in err[0] and "other data" in err[0], err
+    assert db.read_bytes() == before
+    # another dataset name is no conflict
+    c100 = write_tiny_cifar100(tmp_path / "data")
+    more = ["train", "11472", "--dataset", "cifar100", "--data-root", str(c100), "--db", str(db),
+            "--device", "cpu", "--C", "2", "--N", "1", "--epochs", "1", "--executor", "inline"]  # fmt: skip
+    assert main(more) == 0
+
+
+def test_a_stored_run_is_skipped_where_the_data_is_absent(tmp_path: Path) -> None:
+    from nb201_flat.train.executors import LocalExecutor
+
+    root = write_tiny_cifar10(tmp_path / "data")
+    job = _job(root, tmp_path)
+    assert train(job).status == "done"  # type: ignore[arg-type]
+    # a host that only collects results: no data there, no digest carried
+    elsewhere = dataclasses.replace(job, data_root=str(tmp_path / "absent"))  # type: ignore[arg-type]
+    (res,) = LocalExecutor(processes=False).map([elsewhere])
+    assert res.status == "skipped"
+
+
+def test_a_data_mismatch_is_not_retried(tmp_path: Path) -> None:
+    from nb201_flat.train.executors import LocalExecutor
+
+    root = write_tiny_cifar10(tmp_path / "data")
+    job = _job(root, tmp_path, data_identity="0" * 64)
+    (res,) = LocalExecutor(processes=False, retries=3).map([job])  # type: ignore[list-item]
+    assert res.status == "failed" and res.attempts == 1
+    assert res.error is not None and "DataMismatchError" in res.error
+
+
+def test_a_fresh_start_drops_an_earlier_attempts_epochs(tmp_path: Path) -> None:
+    import shutil
+
+    from nb201_flat.train.results_db import load_curves
+
+    root = write_tiny_cifar10(tmp_path / "data")
+    job = _job(root, tmp_path)
+    with pytest.raises(Crash):
+        train(job, on_epoch_end=crash_after(2))
+    shutil.rmtree(job.checkpoint_folder)  # type: ignore[attr-defined]  # "moved away"
+    with pytest.raises(Crash):
+        train(job, on_epoch_end=crash_after(1))
+    assert set(load_curves(tmp_path / "r.sqlite")["epoch"]) == {1}

@@ -188,6 +188,16 @@ def test_runs_of_two_recipes_do_not_collide(tmp_path: Path) -> None:
     same = dataclasses.replace(base, recipe=dataclasses.replace(base.recipe, eval_batch_size=7))
     assert same.key == base.key and same.name == base.name
     assert recipe_tag(recipe_for(12)) == "" and recipe_tag(recipe_for(200)) == ""
+    # one value, one key: however a setting is spelled, and the dataset's own crop padding
+    assert Recipe(weight_decay=0).weight_decay == 0.0 and Recipe(nesterov=0).nesterov is False
+    assert recipe_tag(Recipe(lr=np.float64(0.05), batch_size=np.int64(16))) == (
+        "recipe:lr=0.05,batch_size=16"
+    )
+    padded = dataclasses.replace(base, recipe=dataclasses.replace(base.recipe, crop_pad=4))
+    assert padded.key == base.key  # CIFAR pads by 4 anyway
+    for bad in ({"batch_size": 16.5}, {"lr": math.nan}, {"nesterov": 2}, {"flip": "yes"}):
+        with pytest.raises(ArgumentError, match="recipe"):
+            Recipe(**bad)  # type: ignore[arg-type]
     # before recipes were keyed, the second was "skipped" with the first one's numbers
     wd = keyed["weight_decay"]
     assert train(base).status == "done" and train(wd).status == "done"
