@@ -2,10 +2,10 @@
 
 Over *every* path in the whole space, the one whose lowest value is highest (a maximin or
 widest path). Its bottleneck is exact: the path in a maximum spanning forest of the radius-1
-graph with edge weights min(f(u), f(v)) is maximin (built once with scipy's Kruskal in ~0.1 s
-for NB201; each query then walks the tree). A query returns, among all maximin paths, one with
-the fewest steps (a breadth-first search above the bottleneck level; ``shortest=False`` keeps
-the forest's own path).
+graph with edge weights min(f(u), f(v)) is maximin (built once by Borůvka's rounds in numpy,
+~0.03 s for NB201; each query then walks the tree). A query returns, among all maximin paths,
+one with the fewest steps (a breadth-first search above the bottleneck level;
+``shortest=False`` keeps the forest's own path).
 The one union-find sweep of the forest's edges in decreasing level, done when the tree is
 built, also records the merge hierarchy (which two groups each edge joins), so barrier matrices
 and disconnectivity graphs read that hierarchy instead of sweeping again.
@@ -236,7 +236,7 @@ class BarrierTree:
     def _shortest_above(self, a: int, b: int, level: float) -> IntArray:
         ok = self.usable & (self.w >= level)
         if not self._adjacency:
-            start, adj = _adjacency(self.space.size, self.graph_u, self.graph_v)
+            start, adj = _radius1_adjacency(self.space)
             self._adjacency.update(start=start, adj=adj)
         pred = _bfs_masked(self._adjacency["start"], self._adjacency["adj"], ok, a, b)
         route = [b]
@@ -252,7 +252,7 @@ def barrier_tree(
     higher_is_better: bool = True,
     connected_only: bool = False,
 ) -> BarrierTree:
-    """Precompute the maximum spanning forest for lowest-barrier queries (~0.1 s on NB201).
+    """Precompute the maximum spanning forest for lowest-barrier queries (~0.03 s on NB201).
 
     Parameters
     ----------
@@ -269,19 +269,8 @@ def barrier_tree(
         usable &= space.connected
     w[~usable] = np.nan
     n = space.size
-    nb = space.neighbours(1)
-    u = np.repeat(np.arange(n, dtype=np.int64), nb.counts)
-    vv = nb.indices[nb.mask].astype(np.int64)
-    once = u < vv  # the radius-1 relation is symmetric: keep each edge once
-    u, vv = u[once], vv[once]
-    live = usable[u] & usable[vv]
-    gu, gv = u[live], vv[live]
-    level = np.minimum(w[gu], w[gv])
-    # on ranks, not on the values: exact order, and every weight distinct (one forest)
-    order = np.argsort(-level, kind="stable")
-    rank = np.empty(len(order), dtype=np.int64)
-    rank[order] = np.arange(len(order), dtype=np.int64)
-    eu, ev = _min_spanning_forest(n, gu, gv, rank)
+    gu, gv = _live_edges(space, usable)
+    eu, ev = _min_spanning_forest(n, gu, gv, _edge_rank(w, usable, gu, gv))
     elevel = np.minimum(w[eu], w[ev])
     eorder = np.argsort(-elevel, kind="stable")
     eu, ev, elevel = eu[eorder], ev[eorder], elevel[eorder]
@@ -309,6 +298,36 @@ def barrier_tree(
     )
 
 
+def _live_edges(space: Space, usable: BoolArray) -> tuple[IntArray, IntArray]:
+    """The radius-1 graph's edges ``(gu, gv)`` between usable archs, each once (``gu < gv``),
+    in the order of the neighbour rows: by ``gu``, then by its row's order."""
+    nb = space.neighbours(1)
+    idx = nb.indices
+    # the relation is symmetric: keep each edge once; padding (-1) is never above its row
+    keep = idx > np.arange(space.size, dtype=idx.dtype)[:, None]
+    keep &= usable[:, None]
+    keep &= usable[idx]  # padding reads usable[-1], already dropped above
+    flat = np.flatnonzero(keep)
+    return flat // idx.shape[1], idx.reshape(-1)[flat].astype(np.int64)
+
+
+def _edge_rank(w: FloatArray, usable: BoolArray, gu: IntArray, gv: IntArray) -> IntArray:
+    """Distinct ranks of the edges in decreasing level ``min(w[u], w[v])``, ties by position:
+    ordered as ``argsort(-level, kind="stable")`` without sorting the edges.
+
+    On ranks, not on the values: exact order, and every weight distinct (one forest). A level
+    is its lower end's value, so the levels' order is the values' order (equal values tie).
+    """
+    # dense rank of every usable value, 0 for the highest
+    _, dense = np.unique(-w[usable], return_inverse=True)
+    node = np.zeros(len(w), dtype=np.int64)
+    node[usable] = dense.reshape(-1)
+    level = np.maximum(node[gu], node[gv])  # the lower end's rank
+    level *= len(gu)
+    level += np.arange(len(gu), dtype=np.int64)
+    return level
+
+
 def _min_spanning_forest(
     n: int, gu: IntArray, gv: IntArray, rank: IntArray
 ) -> tuple[IntArray, IntArray]:
@@ -319,23 +338,25 @@ def _min_spanning_forest(
     ``scipy.sparse.csgraph.minimum_spanning_tree`` returns on the same graph (tested), without
     loading scipy.
     """
-    comp = np.arange(n, dtype=np.int64)
     in_forest = np.zeros(len(gu), dtype=bool)
+    # the edges still between two components: their ids, the components at their ends, ranks
     alive = np.arange(len(gu), dtype=np.int64)
+    cu, cv, r = gu, gv, rank
     ids = np.arange(n, dtype=np.int64)
     while alive.size:
-        cu, cv = comp[gu[alive]], comp[gv[alive]]
-        cross = cu != cv
-        alive, cu, cv = alive[cross], cu[cross], cv[cross]
+        # positions, not masks: one search for the four arrays
+        cross = np.flatnonzero(cu != cv)
+        if cross.size < alive.size:
+            alive, cu, cv, r = alive[cross], cu[cross], cv[cross], r[cross]
         if not alive.size:
             break
-        r = rank[alive]
         # each component's lightest outgoing edge (one per component: ranks are distinct)
         best = np.full(n, np.iinfo(np.int64).max)
         np.minimum.at(best, cu, r)
         np.minimum.at(best, cv, r)
-        by_u, by_v = r == best[cu], r == best[cv]
-        in_forest[alive[by_u | by_v]] = True
+        by_u, by_v = np.flatnonzero(r == best[cu]), np.flatnonzero(r == best[cv])
+        in_forest[alive[by_u]] = True
+        in_forest[alive[by_v]] = True
         # every component hooks onto the other end of its edge; two that chose the same edge
         # form a 2-cycle, broken at the smaller id, which becomes the root
         ptr = ids.copy()
@@ -348,9 +369,9 @@ def _min_spanning_forest(
             if np.array_equal(nxt, ptr):
                 break
             ptr = nxt
-        comp = ptr[comp]
+        cu, cv = ptr[cu], ptr[cv]
     eu, ev = gu[in_forest], gv[in_forest]
-    order = np.lexsort((ev, eu))
+    order = np.argsort(eu * n + ev)  # by (eu, ev): one distinct key per edge
     return eu[order], ev[order]
 
 
@@ -403,6 +424,25 @@ def _adjacency(n: int, gu: IntArray, gv: IntArray) -> tuple[IntArray, IntArray]:
     return start, adj
 
 
+def _radius1_adjacency(space: Space) -> tuple[IntArray, IntArray]:
+    """:func:`_adjacency` of the whole radius-1 graph, from the neighbour rows (each row sorted
+    on its own: no sort of all the edges).
+
+    A tree's graph is this one less the edges at an excluded arch; :func:`_bfs_masked` never
+    enters an excluded arch, so its search on this adjacency is the search on the tree's.
+    """
+    idx = space.neighbours(1).indices  # unfiltered: every row full, no padding
+    n, width = idx.shape
+    # the larger neighbours first, then the smaller, each ascending (keys below 2n: int32
+    # where that holds, half the memory to sort; annotated int64 for the type checker only)
+    key: IntArray = idx.astype(np.int32 if 2 * n < 2**31 else np.int64)
+    own = np.arange(n, dtype=key.dtype)[:, None]
+    key[key < own] += n
+    key.sort(axis=1)
+    key[key >= n] -= n
+    return np.arange(n + 1, dtype=np.int64) * width, key.reshape(-1)
+
+
 def _bfs_masked(start: IntArray, adj: IntArray, ok: BoolArray, a: int, b: int) -> IntArray:
     """:func:`_bfs_predecessors` over the edges of ``(start, adj)`` whose ends are both ``ok``.
 
@@ -442,23 +482,24 @@ def _merge_hierarchy(n: int, eu: IntArray, ev: IntArray) -> tuple[IntArray, IntA
     """
     parent = list(range(n))
     top = list(range(n))  # the hierarchy node that stands for each root's group
-    merges = np.empty((len(eu), 2), dtype=np.int64)
+    joined: list[int] = []  # the pairs of groups, flat (numpy item writes cost more)
     for j, (x, y) in enumerate(zip(eu.tolist(), ev.tolist(), strict=True)):
-        rx, ry = _find(parent, x), _find(parent, y)
-        merges[j, 0], merges[j, 1] = top[rx], top[ry]
-        parent[ry] = rx
-        top[rx] = n + j
-    labels = np.fromiter((_find(parent, x) for x in range(n)), dtype=np.int64, count=n)
-    return merges, labels
-
-
-def _find(parent: list[int], x: int) -> int:
-    root = x
-    while parent[root] != root:
-        root = parent[root]
-    while parent[x] != root:  # path compression
-        parent[x], x = root, parent[x]
-    return root
+        # each end's root, halving the path on the way (inline: a call per find costs more)
+        while parent[x] != x:
+            parent[x] = x = parent[parent[x]]
+        while parent[y] != y:
+            parent[y] = y = parent[parent[y]]
+        joined += (top[x], top[y])
+        parent[y] = x
+        top[x] = n + j
+    merges = np.array(joined, dtype=np.int64).reshape(len(eu), 2)
+    # each arch's root: the parents followed to their fixed point
+    labels = np.array(parent, dtype=np.int64)
+    while True:
+        up = labels[labels]
+        if np.array_equal(up, labels):
+            return merges, labels
+        labels = up
 
 
 def _labelled(idx: Sequence[int], out: FloatArray) -> pd.DataFrame:

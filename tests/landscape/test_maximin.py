@@ -293,3 +293,74 @@ def test_lowest_and_masked_search_equal_the_route_and_the_filtered_search(seed: 
                 back.append(x)
             assert got.tolist() == back[::-1]
         assert longer > 0  # some pairs need the breadth-first search
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_edges_and_ranks_equal_the_stable_sort_of_the_levels(seed: int) -> None:
+    # the forest's input without sorting the edges: the live edges in the neighbour rows'
+    # order, ranked as the stable sort of their levels ranks them (ties: equal values, and
+    # -0.0 beside 0.0)
+    from nb201_flat.landscape import maximin as mm
+
+    rng = np.random.default_rng(seed)
+    space = NB201 if seed < 2 else Space(("none", "a", "b"), 4)
+    f = np.round(rng.normal(0, 3, space.size))
+    f[rng.random(space.size) < 0.1] = np.nan
+    usable = ~np.isnan(f)
+    if seed % 2:
+        usable &= space.connected
+    nb = space.neighbours(1)
+    u = np.repeat(np.arange(space.size), nb.counts)
+    v = nb.indices[nb.mask].astype(np.int64)
+    keep = (u < v) & usable[u] & usable[v]
+    gu, gv = mm._live_edges(space, usable)
+    assert gu.tolist() == u[keep].tolist() and gv.tolist() == v[keep].tolist()
+    rank = mm._edge_rank(f, usable, gu, gv)
+    assert np.unique(rank).size == rank.size
+    level = np.minimum(f[gu], f[gv])
+    assert np.array_equal(np.argsort(rank), np.argsort(-level, kind="stable"))
+
+
+@pytest.mark.parametrize("space", [Space(("none", "a", "b", "c"), 4), NB201], ids=["256", "nb201"])
+def test_merge_hierarchy_equals_a_plain_union_find(space: Space) -> None:
+    rng = np.random.default_rng(1)
+    f = rng.integers(0, 20, space.size).astype(float)  # ties
+    f[rng.random(space.size) < 0.05] = np.nan
+    tree = barrier_tree(space, f)
+    n = space.size
+    parent, top = list(range(n)), list(range(n))
+
+    def find(x: int) -> int:
+        root = x
+        while parent[root] != root:
+            root = parent[root]
+        while parent[x] != root:
+            parent[x], x = root, parent[x]
+        return root
+
+    for j, (x, y) in enumerate(tree.edges.tolist()):
+        rx, ry = find(x), find(y)
+        assert tree.merges[j].tolist() == [top[rx], top[ry]]
+        parent[ry], top[rx] = rx, n + j
+    labels = np.array([find(x) for x in range(n)])
+    assert np.array_equal(tree.component[tree.usable], labels[tree.usable])
+    assert (tree.component[~tree.usable] == -1).all()
+
+
+def test_barrier_search_sorts_no_edge_list(monkeypatch: pytest.MonkeyPatch) -> None:
+    # `nb201-flat barrier`'s searches read an adjacency built from the neighbour rows (each
+    # row sorted on its own), not from a sort of every edge of the radius-1 graph
+    from nb201_flat.landscape import maximin as mm
+
+    def whole_sort(*args: object) -> None:
+        raise AssertionError("the search sorted the whole edge list")
+
+    monkeypatch.setattr(mm, "_adjacency", whole_sort)
+    f = np.round(np.random.default_rng(4).normal(70, 10, NB201.size), 1)
+    tree = barrier_tree(NB201, f)
+    longer = 0
+    for a, b in np.random.default_rng(5).integers(NB201.size, size=(30, 2)).tolist():
+        p = tree.path(a, b)
+        assert tree.lowest(a, b) == (p.barrier, p.length)
+        longer += p.length > NB201.hamming(a, b)
+    assert longer > 0  # some pairs needed the breadth-first search
