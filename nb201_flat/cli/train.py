@@ -53,7 +53,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     g.add_argument(
         "--unique-isomorphism",
         action="store_true",
-        help="train one member per isomorphism class; the JSON maps the others to it",
+        help="train one member per isomorphism class; the others are recorded in --db as "
+        "isomorphic to it (an imported table gives them its numbers, listed in meta)",
     )
     g.add_argument(
         "--train-disconnected",
@@ -549,6 +550,13 @@ def cmd_train(args: argparse.Namespace) -> int:
 
         for cj in make_jobs(plan.constant_output, **settings):
             record_constant_output(cj)
+    if plan.representative:  # the mapping goes into the database, beside the runs
+        from nb201_flat.train.campaign import record_isomorphic
+
+        members = list(plan.representative)
+        reps = make_jobs([plan.representative[m] for m in members], **settings)
+        for mj, rj in zip(make_jobs(members, **settings), reps, strict=True):
+            record_isomorphic(mj, rj)
     if args.json:
         emit_json(
             {

@@ -36,9 +36,19 @@ def space_from_key(key: str) -> Space:
         raise FormatError(f"unrecognised space key {key!r} in the results database") from None
 
 
-def read_results_db(path: str | os.PathLike[str], *, space: str | None = None) -> Table:
-    """Final epochs of the finished runs in ``path`` as a :class:`Table`."""
+def read_results_db(
+    path: str | os.PathLike[str], *, space: str | None = None, fill_isomorphic: bool = True
+) -> Table:
+    """Final epochs of the finished runs in ``path`` as a :class:`Table`.
+
+    Cells a campaign did not train because an isomorphic cell was (``train
+    --unique-isomorphism``) take that cell's final numbers, per seed, where its run is done;
+    ``table.meta["isomorphic_to"]`` maps each such cell to the cell it copies.
+    ``fill_isomorphic=False`` leaves them missing.
+    """
     import sqlite3
+
+    import pandas as pd
 
     from nb201_flat.train.modes import recipe_of_key, split_keyed_space
     from nb201_flat.train.results_db import ResultsDB, connect_readonly, load_results
@@ -70,6 +80,12 @@ def read_results_db(path: str | os.PathLike[str], *, space: str | None = None) -
     constant = sorted(int(i) for i in runs.loc[runs["status"] == "constant", "arch_index"].unique())
     done = runs[runs["status"] == "done"]
     forms = done["trained_as"].map(str).value_counts().sort_index()
+    stand_ins: dict[int, int] = {}
+    if fill_isomorphic:
+        copies = _isomorphic_copies(df, runs)
+        if len(copies):
+            stand_ins = dict(zip(copies["index"], copies["copied_from"], strict=True))
+            df = pd.concat([df, copies.drop(columns="copied_from")], ignore_index=True)
     # tables number seeds by position (NB201: 777, 888, 999 -> 0, 1, 2); keep the ids in meta
     seed_ids = sorted(int(s) for s in df["seed"].dropna().unique())
     df["seed"] = df["seed"].map({s: i for i, s in enumerate(seed_ids)}).astype("Int64")
@@ -88,6 +104,9 @@ def read_results_db(path: str | os.PathLike[str], *, space: str | None = None) -
             "recipe": recipe_of_key(space),
             # disconnected cells recorded at chance accuracy without training (flagged)
             "constant_output": constant,
+            # cells not trained, holding the final numbers of the isomorphic cell trained in
+            # their place (index -> its index)
+            "isomorphic_to": {int(k): int(v) for k, v in sorted(stand_ins.items())},
             # finished runs by how they were trained (single, grouped:K, concurrent:K; None:
             # not recorded, as in files written before the forms were)
             "trained_as": {str(k): int(n) for k, n in forms.items()},
@@ -97,6 +116,22 @@ def read_results_db(path: str | os.PathLike[str], *, space: str | None = None) -
             "data": _data_of(done, p),
         },
     )
+
+
+def _isomorphic_copies(final: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
+    """The final rows of each ``isomorphic`` run's stand-in (same dataset, schedule and seed),
+    under the run's own index and arch, with ``copied_from`` (the stand-in's index)."""
+    cols = ["arch_index", "arch", "dataset", "schedule", "seed", "isomorphic_to"]
+    iso = runs.loc[runs["status"] == "isomorphic", cols].rename(
+        columns={"arch": "member", "arch_index": "member_index", "schedule": "epochs"}
+    )
+    iso["seed"] = iso["seed"].astype("Int64")
+    on = ["dataset", "epochs", "seed"]
+    merged = final.merge(iso, left_on=["arch", *on], right_on=["isomorphic_to", *on])
+    merged["copied_from"] = merged["index"].astype("int64")
+    merged["index"] = merged["member_index"].astype("int64")
+    merged["arch"] = merged["member"]
+    return merged[[*final.columns, "copied_from"]]
 
 
 def _data_of(done: pd.DataFrame, path: Path) -> dict[str, dict[str, object]]:

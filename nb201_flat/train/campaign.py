@@ -10,7 +10,9 @@ uniform sample. Two reductions avoid work that cannot change an answer:
   (``100 / num_classes``) and the flag ``constant_output``;
 * with ``unique_isomorphism``, one member per isomorphism class (NATS-Bench's key,
   :meth:`~nb201_flat.space.Space.isomorphism_key`) is trained, the smallest index, and the plan
-  maps every other member to it.
+  maps every other member to it; ``train`` records that mapping in the results database
+  (:func:`record_isomorphic`), and an imported table gives each member its stand-in's
+  numbers, listed in ``meta["isomorphic_to"]``.
 
 Neighbourhoods are enumerated edge by edge, never through the whole space's code array, so a
 5-node space of millions of cells costs only the ball's size.
@@ -187,3 +189,34 @@ def record_constant_output(job: Any) -> dict[str, tuple[float, float, float]]:
     finally:
         db.close()
     return rows
+
+
+ISOMORPHIC_STATUS = "isomorphic"
+"""``runs.status`` of a cell not trained because an isomorphic cell of its campaign was."""
+
+
+def record_isomorphic(job: Any, representative: Any) -> bool:
+    """Record that ``job``'s cell was not trained, ``representative``'s run standing for it.
+
+    With ``--unique-isomorphism`` a campaign trains one cell per isomorphism class: the others
+    compute the same functions. The run gets status ``"isomorphic"`` and the representative's
+    arch in the results database's ``run_isomorphic`` table; an imported table takes the
+    representative's final numbers for it and lists it in ``table.meta["isomorphic_to"]``.
+    A run of the cell already done is kept, and nothing is recorded (returns ``False``).
+
+    Parameters
+    ----------
+    job, representative
+        The :class:`~nb201_flat.train.jobs.TrainJob` of the cell and that of the trained cell
+        (the same key but for the arch).
+    """
+    from nb201_flat.train.results_db import ResultsDB
+
+    db = ResultsDB(job.db_path)
+    try:
+        if db.is_done(job.key):
+            return False
+        db.mark_run(job.key, job.index, ISOMORPHIC_STATUS, isomorphic_to=representative.arch)
+    finally:
+        db.close()
+    return True

@@ -8,6 +8,8 @@ plus one row per run (its status and size). Two side tables record, per finished
   ``unrecorded`` for epochs resumed from a checkpoint older than these records). A grouped
   run's numbers equal its separate run's only up to float rounding of the batched kernels, so
   the form is recorded with it;
+* ``run_isomorphic``: for a cell not trained because an isomorphic cell of its campaign was
+  (``train --unique-isomorphism``; its ``runs`` status is ``isomorphic``), that cell's arch;
 * ``run_data``: what it was trained on, the :class:`~nb201_flat.train.data.DataIdentity` digest
   of the dataset files and splits, and whether they are the official ones.
 
@@ -80,6 +82,11 @@ CREATE TABLE IF NOT EXISTS runs (
 CREATE TABLE IF NOT EXISTS run_forms (
     space TEXT NOT NULL, arch TEXT NOT NULL, dataset TEXT NOT NULL, schedule INTEGER NOT NULL,
     seed INTEGER NOT NULL, trained_as TEXT NOT NULL,
+    PRIMARY KEY (space, arch, dataset, schedule, seed)
+);
+CREATE TABLE IF NOT EXISTS run_isomorphic (
+    space TEXT NOT NULL, arch TEXT NOT NULL, dataset TEXT NOT NULL, schedule INTEGER NOT NULL,
+    seed INTEGER NOT NULL, isomorphic_to TEXT NOT NULL,
     PRIMARY KEY (space, arch, dataset, schedule, seed)
 );
 CREATE TABLE IF NOT EXISTS run_data (
@@ -303,11 +310,12 @@ class ResultsDB:
         train_time_s: float | None = None,
         trained_as: str | None = None,
         data: DataIdentity | None = None,
+        isomorphic_to: str | None = None,
     ) -> None:
         """Set a run's status (``running``, ``done``, ``failed``), its sizes, how it was
         trained (``single``, ``grouped:K``, ``concurrent:K``, or several joined by ``+``;
-        ``None`` when not trained) and the data it was trained on (``None`` when not
-        trained)."""
+        ``None`` when not trained), the data it was trained on (``None`` when not trained),
+        and for status ``isomorphic``, the arch whose run stands for it."""
         space, arch, dataset, schedule, seed = key
         with self._write() as conn:
             conn.execute(
@@ -338,6 +346,17 @@ class ResultsDB:
                 conn.execute(
                     "INSERT OR REPLACE INTO run_data VALUES (?, ?, ?, ?, ?, ?, ?)",
                     (space, arch, dataset, schedule, seed, data.digest, int(data.official)),
+                )
+            if isomorphic_to is not None:
+                conn.execute(
+                    "INSERT OR REPLACE INTO run_isomorphic VALUES (?, ?, ?, ?, ?, ?)",
+                    (space, arch, dataset, schedule, seed, isomorphic_to),
+                )
+            else:  # trained after all (or anything else): no stand-in any more
+                conn.execute(
+                    "DELETE FROM run_isomorphic WHERE space=? AND arch=? AND dataset=? "
+                    "AND schedule=? AND seed=?",
+                    (space, arch, dataset, schedule, seed),
                 )
 
     # -- reading --------------------------------------------------------------------------
@@ -409,8 +428,9 @@ class ResultsDB:
 
     def runs_frame(self) -> pd.DataFrame:
         """The ``runs`` table (status, params_mb, flops_m, train time, host) with each run's
-        ``trained_as``, ``data_digest`` and ``data_official`` (``None`` where unrecorded: not
-        finished, not trained, or a file written before they were, read as it is)."""
+        ``trained_as``, ``data_digest``, ``data_official`` and ``isomorphic_to`` (``None``
+        where unrecorded: not finished, not trained, or a file written before they were, read
+        as it is)."""
         conn = self._connect()
         tables = _tables(conn)
         # read-only files from before a side table get its columns as None
@@ -431,7 +451,11 @@ class ResultsDB:
         return frame
 
 
-_SIDE_TABLES = {"run_forms": ("trained_as",), "run_data": ("data_digest", "data_official")}
+_SIDE_TABLES = {
+    "run_forms": ("trained_as",),
+    "run_data": ("data_digest", "data_official"),
+    "run_isomorphic": ("isomorphic_to",),
+}
 """Per-run records kept beside ``runs`` (files of earlier versions stay theirs to write)."""
 
 

@@ -136,3 +136,52 @@ def test_disconnected_cells_recorded_at_chance_with_a_flag(
                              data_root=cifar10_root, db_path=db)  # fmt: skip
     with pytest.raises(ArgumentError, match="connected"):
         record_constant_output(connected)
+
+
+def test_isomorphic_cells_recorded_and_imported_with_their_stand_in(
+    cifar10_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("torch")
+    from test_train_cli import run_cli
+
+    from nb201_flat.importers.results_db import read_results_db
+    from nb201_flat.train.results_db import ResultsDB
+
+    ops = ["none", "skip_connect", "nor_conv_1x1"]
+    space = Space(ops, 4)
+    centre = space.from_ops(
+        ["nor_conv_1x1", "none", "skip_connect", "none", "none", "nor_conv_1x1"]
+    )
+    plan = plan_campaign(space, neighbours_of=centre, radius=1, unique_isomorphism=True)
+    ((member, rep),) = plan.representative.items()  # one class with two members here
+    db = tmp_path / "r.sqlite"
+    argv = ["train", "--neighbours-of", str(centre), "--radius", "1", "--unique-isomorphism",
+            "--ops", *ops, "--dataset", "cifar10", "--epochs", "1", "--seeds", "1", "2",
+            "--data-root", str(cifar10_root), "--db", str(db), "--device", "cpu",
+            "--executor", "inline", "--C", "2", "--N", "1", "--json"]  # fmt: skip
+    assert run_cli(argv) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["isomorphism_representative"] == {str(member): rep}
+    runs = ResultsDB(db, readonly=True).runs_frame()
+    mine = runs[runs["arch_index"] == member]
+    assert set(mine["status"]) == {"isomorphic"} and len(mine) == 2  # one per seed
+    assert set(mine["isomorphic_to"]) == {str(space.arch(rep))}
+
+    table = read_results_db(db)
+    assert table.meta["isomorphic_to"] == {member: rep}
+    for seed in (0, 1):
+        acc = table.vector("cifar10", "ori-test", 1, seed=seed)
+        assert acc[member] == acc[rep] and np.isfinite(acc[rep])
+    assert np.isnan(read_results_db(db, fill_isomorphic=False).vector("cifar10", "ori-test", 1, seed=0)[member])  # fmt: skip
+
+    # trained after all (without --unique-isomorphism): its own run replaces the stand-in
+    assert run_cli([*argv[:5], *argv[6:]]) == 0
+    capsys.readouterr()
+    runs = ResultsDB(db, readonly=True).runs_frame()
+    mine = runs[runs["arch_index"] == member]
+    assert set(mine["status"]) == {"done"} and mine["isomorphic_to"].isna().all()
+    assert read_results_db(db).meta["isomorphic_to"] == {}
+    # a campaign recording the mapping again keeps the member's own run
+    assert run_cli(argv) == 0
+    capsys.readouterr()
+    assert read_results_db(db).meta["isomorphic_to"] == {}
