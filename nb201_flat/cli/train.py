@@ -499,6 +499,20 @@ def cmd_train(args: argparse.Namespace) -> int:
     _check_writable(args.db, args.ckpt_dir)  # last check: it creates the folders
     for job in jobs:  # one line before any worker starts, not one failed job per run
         check_unlocked(job.checkpoint_folder, job.name)
+    # what is answered without training goes into the database first: an import while the
+    # campaign trains (or after it stopped) already has it
+    if plan.constant_output:
+        from nb201_flat.train.campaign import record_constant_output
+
+        for cj in make_jobs(plan.constant_output, **settings):
+            record_constant_output(cj)
+    if plan.representative:  # the isomorphism mapping, beside the runs
+        from nb201_flat.train.campaign import record_isomorphic
+
+        members = list(plan.representative)
+        reps = make_jobs([plan.representative[m] for m in members], **settings)
+        for mj, rj in zip(make_jobs(members, **settings), reps, strict=True):
+            record_isomorphic(mj, rj)
     if not data.official:  # after the checks: an error stays the only line it prints
         log.warning(
             "%s under %s is not NB201's (files or split differ from the official ones; data "
@@ -545,18 +559,6 @@ def cmd_train(args: argparse.Namespace) -> int:
         for r in results
     ]
     not_trained = plan.chance_rows(dataset_info(args.dataset).num_classes)
-    if plan.constant_output:
-        from nb201_flat.train.campaign import record_constant_output
-
-        for cj in make_jobs(plan.constant_output, **settings):
-            record_constant_output(cj)
-    if plan.representative:  # the mapping goes into the database, beside the runs
-        from nb201_flat.train.campaign import record_isomorphic
-
-        members = list(plan.representative)
-        reps = make_jobs([plan.representative[m] for m in members], **settings)
-        for mj, rj in zip(make_jobs(members, **settings), reps, strict=True):
-            record_isomorphic(mj, rj)
     if args.json:
         emit_json(
             {

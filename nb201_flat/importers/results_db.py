@@ -43,7 +43,7 @@ def read_results_db(
 
     Cells a campaign did not train because an isomorphic cell was (``train
     --unique-isomorphism``) take that cell's final numbers, per seed, where its run is done;
-    ``table.meta["isomorphic_to"]`` maps each such cell to the cell it copies.
+    ``table.meta["isomorphic_to"]`` lists each such cell with the cell it copies.
     ``fill_isomorphic=False`` leaves them missing.
     """
     import sqlite3
@@ -80,11 +80,22 @@ def read_results_db(
     constant = sorted(int(i) for i in runs.loc[runs["status"] == "constant", "arch_index"].unique())
     done = runs[runs["status"] == "done"]
     forms = done["trained_as"].map(str).value_counts().sort_index()
-    stand_ins: dict[int, int] = {}
+    stand_ins: list[dict[str, object]] = []
     if fill_isomorphic:
         copies = _isomorphic_copies(df, runs)
         if len(copies):
-            stand_ins = dict(zip(copies["index"], copies["copied_from"], strict=True))
+            cols = ["dataset", "epochs", "seed", "index", "copied_from"]
+            which = copies[cols].drop_duplicates().sort_values(cols)
+            stand_ins = [
+                {
+                    "dataset": d,
+                    "epochs": int(e),
+                    "seed": int(sd),
+                    "index": int(i),
+                    "copied_from": int(c),
+                }
+                for d, e, sd, i, c in which.itertuples(index=False)
+            ]
             df = pd.concat([df, copies.drop(columns="copied_from")], ignore_index=True)
     # tables number seeds by position (NB201: 777, 888, 999 -> 0, 1, 2); keep the ids in meta
     seed_ids = sorted(int(s) for s in df["seed"].dropna().unique())
@@ -105,8 +116,9 @@ def read_results_db(
             # disconnected cells recorded at chance accuracy without training (flagged)
             "constant_output": constant,
             # cells not trained, holding the final numbers of the isomorphic cell trained in
-            # their place (index -> its index)
-            "isomorphic_to": {int(k): int(v) for k, v in sorted(stand_ins.items())},
+            # their place: one record per dataset, schedule, seed id and cell ("copied_from":
+            # the trained cell's index; campaigns over other cells may pick other ones)
+            "isomorphic_to": stand_ins,
             # finished runs by how they were trained (single, grouped:K, concurrent:K; None:
             # not recorded, as in files written before the forms were)
             "trained_as": {str(k): int(n) for k, n in forms.items()},
@@ -119,10 +131,12 @@ def read_results_db(
 
 
 def _isomorphic_copies(final: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
-    """The final rows of each ``isomorphic`` run's stand-in (same dataset, schedule and seed),
-    under the run's own index and arch, with ``copied_from`` (the stand-in's index)."""
+    """The final rows of each run's stand-in (same dataset, schedule and seed), under the run's
+    own index and arch, with ``copied_from`` (the stand-in's index): runs recorded isomorphic,
+    or trained after that but not finished."""
     cols = ["arch_index", "arch", "dataset", "schedule", "seed", "isomorphic_to"]
-    iso = runs.loc[runs["status"] == "isomorphic", cols].rename(
+    stands_in = runs["isomorphic_to"].notna() & (runs["status"] != "done")
+    iso = runs.loc[stands_in, cols].rename(
         columns={"arch": "member", "arch_index": "member_index", "schedule": "epochs"}
     )
     iso["seed"] = iso["seed"].astype("Int64")

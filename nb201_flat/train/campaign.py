@@ -164,7 +164,8 @@ def record_constant_output(job: Any) -> dict[str, tuple[float, float, float]]:
     ``100 / num_classes``. The loss depends on the trained classifier bias, which is not
     computed, so it is stored as missing (NULL). The run gets status ``"constant"`` (the flag),
     the final epoch's rows are written, and the imported table lists these cells in
-    ``table.meta["constant_output"]``.
+    ``table.meta["constant_output"]``. A run of the cell already trained (with
+    ``--train-disconnected``) is kept as it is.
 
     Parameters
     ----------
@@ -183,9 +184,10 @@ def record_constant_output(job: Any) -> dict[str, tuple[float, float, float]]:
     chance = 100.0 / info.num_classes
     rows = {s: (float("nan"), chance, 0.0) for s in ("train", *info.splits)}
     db = ResultsDB(job.db_path)
-    try:
-        db.write_epoch(job.key, job.index, job.epochs, rows)
-        db.mark_run(job.key, job.index, CONSTANT_STATUS, train_time_s=0.0)
+    try:  # a run of the cell trained (--train-disconnected) is kept
+        db.mark_run(
+            job.key, job.index, CONSTANT_STATUS, train_time_s=0.0, final_rows=rows, keep_done=True
+        )
     finally:
         db.close()
     return rows
@@ -214,9 +216,9 @@ def record_isomorphic(job: Any, representative: Any) -> bool:
 
     db = ResultsDB(job.db_path)
     try:
-        if db.is_done(job.key):
-            return False
-        db.mark_run(job.key, job.index, ISOMORPHIC_STATUS, isomorphic_to=representative.arch)
+        return db.mark_run(
+            job.key, job.index, ISOMORPHIC_STATUS, isomorphic_to=representative.arch,
+            keep_done=True,
+        )  # fmt: skip
     finally:
         db.close()
-    return True

@@ -191,10 +191,10 @@ def _train(
     form = f"grouped:{len(jobs)}" if start < recipe.epochs else None
     forms = [forms_so_far(st, form) for st in resumed]
     datas = [data_of_run(st, splits.identity) for st in resumed]
-    for job in jobs:
-        db.discard_epochs_after(job.key, start)
     for c in ckpts:
         c.discard_after(start)  # a member ahead of the group repeats those epochs in it
+    for job in jobs:  # after the checkpoints: rows never go before the states they belong to
+        db.discard_epochs_after(job.key, start)
     train_time = 0.0
     if start:
         sess.load_member_states(states)
@@ -238,8 +238,10 @@ def _train(
                 for r, ev in zip(rows, sess.evaluate(), strict=True):
                     r.update(ev)
             meta = [
-                checkpoint_meta(j, done, train_time, splits.identity, f)
-                for j, f in zip(jobs, forms, strict=True)
+                checkpoint_meta(
+                    j, done, train_time, splits.identity, f, data_recorded=d is not None
+                )
+                for j, f, d in zip(jobs, forms, datas, strict=True)
             ]
             states = [{**m, **st} for m, st in zip(meta, sess.member_states(), strict=True)]
             writer.submit(_store_epoch(db, ckpts, jobs, done, rows, states, on_epoch_end))

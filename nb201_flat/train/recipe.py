@@ -28,6 +28,7 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
 import math
 import numbers
 from dataclasses import dataclass, fields, replace
@@ -135,8 +136,10 @@ def _canonical(name: str, value: object, kind: object) -> object:
             return int(value)
         want = "an integer"
     else:
-        if isinstance(value, numbers.Real) and not is_bool and math.isfinite(value):
-            return float(value)
+        if isinstance(value, numbers.Real) and not is_bool:
+            with contextlib.suppress(OverflowError):  # beyond float: not finite either
+                if math.isfinite(as_float := float(value)):
+                    return as_float
         want = "a finite number"
     raise RecipeError(f"recipe {name} must be {want}, got {value!r}")
 

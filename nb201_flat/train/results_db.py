@@ -1,17 +1,18 @@
 """Training results in SQLite, safe for many writer processes at once (no torch).
 
 One row per (space, arch, dataset, split, schedule, seed, epoch) with loss, accuracy and time,
-plus one row per run (its status and size). Two side tables record, per finished run:
+plus one row per run (its status and size). Side tables record, per run:
 
-* ``run_forms``: how it was trained, ``single``, ``grouped:K`` or ``concurrent:K``, or the
-  forms in order joined by ``+`` for a run resumed in another form (``grouped:4+single``;
-  ``unrecorded`` for epochs resumed from a checkpoint older than these records). A grouped
-  run's numbers equal its separate run's only up to float rounding of the batched kernels, so
-  the form is recorded with it;
+* ``run_forms``: how a finished run was trained, ``single``, ``grouped:K`` or
+  ``concurrent:K``, or the forms in order joined by ``+`` for a run resumed in another form
+  (``grouped:4+single``; ``unrecorded`` for epochs resumed from a checkpoint older than these
+  records). A grouped run's numbers equal its separate run's only up to float rounding of the
+  batched kernels, so the form is recorded with it;
+* ``run_data``: what a finished run was trained on, the
+  :class:`~nb201_flat.train.data.DataIdentity` digest of the dataset files and splits, and
+  whether they are the official ones;
 * ``run_isomorphic``: for a cell not trained because an isomorphic cell of its campaign was
-  (``train --unique-isomorphism``; its ``runs`` status is ``isomorphic``), that cell's arch;
-* ``run_data``: what it was trained on, the :class:`~nb201_flat.train.data.DataIdentity` digest
-  of the dataset files and splits, and whether they are the official ones.
+  (``train --unique-isomorphism``; its ``runs`` status is ``isomorphic``), that cell's arch.
 
 Side tables rather than columns of ``runs``: files of earlier versions stay readable and
 writable by them, with a trainer of either version writing at the same time. The database runs
@@ -267,14 +268,8 @@ class ResultsDB:
     ) -> None:
         """Upsert one epoch: ``rows[split] = (loss, accuracy %, time_s)``; run marked running."""
         space, arch, dataset, schedule, seed = key
-        values = [
-            (space, arch, index, dataset, split, schedule, seed, epoch, *map(float, v))
-            for split, v in rows.items()
-        ]
         with self._write() as conn:
-            conn.executemany(
-                "INSERT OR REPLACE INTO epochs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", values
-            )
+            _insert_epochs(conn, key, index, epoch, rows)
             conn.execute(
                 "INSERT INTO runs (space, arch, arch_index, dataset, schedule, seed, status, "
                 "host, updated_at) VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?) "
@@ -311,13 +306,31 @@ class ResultsDB:
         trained_as: str | None = None,
         data: DataIdentity | None = None,
         isomorphic_to: str | None = None,
-    ) -> None:
-        """Set a run's status (``running``, ``done``, ``failed``), its sizes, how it was
-        trained (``single``, ``grouped:K``, ``concurrent:K``, or several joined by ``+``;
-        ``None`` when not trained), the data it was trained on (``None`` when not trained),
-        and for status ``isomorphic``, the arch whose run stands for it."""
+        final_rows: Mapping[str, tuple[float, float, float]] | None = None,
+        keep_done: bool = False,
+    ) -> bool:
+        """Set a run's status (``done``; ``constant`` or ``isomorphic`` for runs answered
+        without training), its sizes, how it was trained (``single``, ``grouped:K``,
+        ``concurrent:K``, or several joined by ``+``; ``None`` when not trained), the data it
+        was trained on (``None`` when not trained), and for status ``isomorphic``, the arch
+        whose run stands for it.
+
+        ``final_rows`` are written as the schedule's last epoch in the same transaction. With
+        ``keep_done`` a run already done is left as it is (one transaction: no other process
+        finishes it in between); returns whether anything was written.
+        """
         space, arch, dataset, schedule, seed = key
         with self._write() as conn:
+            if keep_done:
+                row = conn.execute(
+                    "SELECT status FROM runs WHERE space=? AND arch=? AND dataset=? "
+                    "AND schedule=? AND seed=?",
+                    (space, arch, dataset, schedule, seed),
+                ).fetchone()
+                if row is not None and row[0] == "done":
+                    return False
+            if final_rows is not None:
+                _insert_epochs(conn, key, index, int(schedule), final_rows)  # type: ignore[call-overload]
             conn.execute(
                 "INSERT OR REPLACE INTO runs (space, arch, arch_index, dataset, schedule, seed, "
                 "status, params_mb, flops_m, train_time_s, host, updated_at) "
@@ -358,6 +371,7 @@ class ResultsDB:
                     "AND schedule=? AND seed=?",
                     (space, arch, dataset, schedule, seed),
                 )
+        return True
 
     # -- reading --------------------------------------------------------------------------
     def status(self, key: Sequence[object]) -> str | None:
@@ -457,6 +471,23 @@ _SIDE_TABLES = {
     "run_isomorphic": ("isomorphic_to",),
 }
 """Per-run records kept beside ``runs`` (files of earlier versions stay theirs to write)."""
+
+
+def _insert_epochs(
+    conn: sqlite3.Connection,
+    key: Sequence[object],
+    index: int,
+    epoch: int,
+    rows: Mapping[str, tuple[float, float, float]],
+) -> None:
+    space, arch, dataset, schedule, seed = key
+    values = [
+        (space, arch, index, dataset, split, schedule, seed, epoch, *map(float, v))
+        for split, v in rows.items()
+    ]
+    conn.executemany(
+        "INSERT OR REPLACE INTO epochs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", values
+    )
 
 
 def _tables(conn: sqlite3.Connection) -> set[str]:

@@ -159,15 +159,20 @@ def checkpoint_meta(
     train_time_s: float,
     data: DataIdentity | None,
     forms: Sequence[str],
+    *,
+    data_recorded: bool = True,
 ) -> dict[str, Any]:
     """What a checkpoint holds besides the training state: its epoch, its run's identity,
-    the training time so far, the digest of the data trained on and the forms it was trained
-    in so far (:func:`forms_so_far`)."""
+    the training time so far, the digest of the data read (checked on resume), whether every
+    epoch so far was trained on that data (``data_recorded``: ``False`` once the run resumed
+    from a checkpoint older than digests), and the forms it was trained in
+    (:func:`forms_so_far`)."""
     return {
         "epoch": epoch,
         "run": _job_state_id(job),
         "train_time_s": train_time_s,
         "data": None if data is None else data.digest,
+        "data_recorded": data_recorded,
         "trained_as": list(forms),
     }
 
@@ -192,9 +197,13 @@ def forms_so_far(state: Mapping[str, Any] | None, form: str | None) -> list[str]
 
 
 def data_of_run(state: Mapping[str, Any] | None, data: DataIdentity | None) -> DataIdentity | None:
-    """The data a run is recorded with: ``data``, unless it resumed from a checkpoint ``state``
-    written before digests were (its earlier epochs' data is unknown: unrecorded)."""
-    return data if state is None or state.get("data") is not None else None
+    """The data a run is recorded with: ``data``, unless it resumed (now, or at any earlier
+    resume its checkpoint ``state`` remembers) from a checkpoint written before digests were:
+    its earlier epochs' data is unknown, so unrecorded."""
+    if state is None:
+        return data
+    known = state.get("data") is not None and bool(state.get("data_recorded", True))
+    return data if known else None
 
 
 def trained_as(forms: Sequence[str]) -> str:
@@ -464,6 +473,7 @@ def _train(
         log.info("%s: resuming after epoch %d", job.name, start)
     state0 = None if loaded is None else loaded[1]
     forms = forms_so_far(state0, "single" if start < recipe.epochs else None)
+    run_data = data_of_run(state0, splits.identity)
     if db.discard_epochs_after(job.key, start):
         log.info("%s: removed stored epochs after %d (an earlier attempt's)", job.name, start)
 
@@ -499,7 +509,9 @@ def _train(
             rows = {"train": (train_loss, train_acc, train_time)}
             if is_eval_epoch(done, every, recipe.epochs):
                 rows.update(sess.evaluate())
-            meta = checkpoint_meta(job, done, train_time, splits.identity, forms)
+            meta = checkpoint_meta(
+                job, done, train_time, splits.identity, forms, data_recorded=run_data is not None
+            )
             snap = {**meta, **sess.snapshot()}
             writer.submit(_store_epoch(db, ckpt, job, done, dict(rows), snap, on_epoch_end))
             bar.set_postfix(loss=f"{train_loss:.3f}", acc=f"{train_acc:.1f}")
@@ -511,7 +523,7 @@ def _train(
         metrics = {s: {"loss": v[0], "accuracy": v[1]} for s, v in rows.items()}
     db.mark_run(
         job.key, job.index, "done", params_mb=params_mb, flops_m=flops, train_time_s=train_time,
-        trained_as=trained_as(forms), data=data_of_run(state0, splits.identity),
+        trained_as=trained_as(forms), data=run_data,
     )  # fmt: skip
     ckpt.prune_to_last()
     return JobResult(job, "done", metrics, train_time)

@@ -137,6 +137,21 @@ def test_disconnected_cells_recorded_at_chance_with_a_flag(
     with pytest.raises(ArgumentError, match="connected"):
         record_constant_output(connected)
 
+    # trained on purpose (--train-disconnected), then a campaign without the flag: kept
+    assert run_cli([*argv, "--train-disconnected"]) == 0
+    trained = json.loads(capsys.readouterr().out)["runs"]
+    assert [r["index"] for r in trained] == [zero, 11472]
+    assert [r["status"] for r in trained] == ["done", "skipped"]
+    own = read_results_db(db).vector("cifar10", "ori-test", 1, "loss")[zero]
+    assert np.isfinite(own)  # a trained run's loss, not a chance record's missing one
+    assert run_cli(argv) == 0
+    capsys.readouterr()
+    again = read_results_db(db)
+    assert (
+        again.meta["constant_output"] == []
+        and again.vector("cifar10", "ori-test", 1, "loss")[zero] == own
+    )
+
 
 def test_isomorphic_cells_recorded_and_imported_with_their_stand_in(
     cifar10_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
@@ -168,7 +183,10 @@ def test_isomorphic_cells_recorded_and_imported_with_their_stand_in(
     assert set(mine["isomorphic_to"]) == {str(space.arch(rep))}
 
     table = read_results_db(db)
-    assert table.meta["isomorphic_to"] == {member: rep}
+    assert table.meta["isomorphic_to"] == [
+        {"dataset": "cifar10", "epochs": 1, "seed": seed, "index": member, "copied_from": rep}
+        for seed in (1, 2)
+    ]
     for seed in (0, 1):
         acc = table.vector("cifar10", "ori-test", 1, seed=seed)
         assert acc[member] == acc[rep] and np.isfinite(acc[rep])
@@ -180,8 +198,8 @@ def test_isomorphic_cells_recorded_and_imported_with_their_stand_in(
     runs = ResultsDB(db, readonly=True).runs_frame()
     mine = runs[runs["arch_index"] == member]
     assert set(mine["status"]) == {"done"} and mine["isomorphic_to"].isna().all()
-    assert read_results_db(db).meta["isomorphic_to"] == {}
+    assert read_results_db(db).meta["isomorphic_to"] == []
     # a campaign recording the mapping again keeps the member's own run
     assert run_cli(argv) == 0
     capsys.readouterr()
-    assert read_results_db(db).meta["isomorphic_to"] == {}
+    assert read_results_db(db).meta["isomorphic_to"] == []

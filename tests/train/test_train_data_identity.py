@@ -265,6 +265,8 @@ def test_a_checkpoint_of_other_data_is_not_resumed(tmp_path: Path) -> None:
     state = torch.load(ckpt, weights_only=True)
     del state["data"]
     torch.save(state, ckpt)
+    with pytest.raises(Crash):  # resumed twice: the second resume remembers the first's gap
+        train(job, on_epoch_end=crash_after(2))  # type: ignore[arg-type]
     assert train(job).status == "done"  # type: ignore[arg-type]
     # ...and its earlier epochs' data is unknown: the run's data is unrecorded, not these files'
     frame = ResultsDB(tmp_path / "r.sqlite", readonly=True).runs_frame()
