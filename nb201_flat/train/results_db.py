@@ -33,6 +33,7 @@ Examples
 >>> key = ("nb201", "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|", "cifar10", 1, 777)
 >>> db.write_epoch(key, 5, 1, {"train": (2.3, 10.0, 1.5), "ori-test": (2.3, 10.0, 0.2)})
 >>> db.mark_run(key, 5, "done")
+True
 >>> load_results(path)[["split", "metric", "value"]].values.tolist()[:3]
 [['ori-test', 'accuracy', 10.0], ['ori-test', 'loss', 2.3], ['train', 'accuracy', 10.0]]
 """
