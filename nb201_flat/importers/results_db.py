@@ -80,6 +80,7 @@ def read_results_db(
     constant = sorted(int(i) for i in runs.loc[runs["status"] == "constant", "arch_index"].unique())
     done = runs[runs["status"] == "done"]
     forms = done["trained_as"].map(str).value_counts().sort_index()
+    devices = done["trained_on"].map(str).value_counts().sort_index()
     stand_ins: list[dict[str, object]] = []
     if fill_isomorphic:
         copies = _isomorphic_copies(df, runs)
@@ -122,6 +123,9 @@ def read_results_db(
             # finished runs by how they were trained (single, grouped:K, concurrent:K; None:
             # not recorded, as in files written before the forms were)
             "trained_as": {str(k): int(n) for k, n in forms.items()},
+            # finished runs by where they were trained (device, torch/CUDA/cuDNN versions;
+            # "None": not recorded)
+            "trained_on": {str(k): int(n) for k, n in devices.items()},
             # per dataset: the digest of the files and splits its runs were trained on, whether
             # they are the official ones, and how many finished runs recorded it (unrecorded:
             # runs of files written before digests were)

@@ -62,14 +62,13 @@ from nb201_flat.train.results_db import ResultsDB  # noqa: E402
 from nb201_flat.train.streams import ConcurrentSessions  # noqa: E402
 from nb201_flat.train.trainer import (  # noqa: E402
     DeviceData,
+    RunRecord,
     Session,
     _store_epoch,
     check_owner,
     checkpoint_meta,
-    data_of_run,
-    forms_so_far,
+    device_label,
     resolve_device,
-    trained_as,
 )
 from nb201_flat.train.unit import train_unit  # noqa: E402
 from nb201_flat.train.writer import BackgroundWriter  # noqa: E402
@@ -187,9 +186,8 @@ def _train(
     ckpts = [Checkpointer(j.checkpoint_folder) for j in jobs]
     starts = [0] * len(jobs)
     train_time = [0.0] * len(jobs)
-    form = f"concurrent:{len(jobs)}"
-    forms = [[form] for _ in jobs]
-    datas = [splits.identity for _ in jobs]
+    form, on = f"concurrent:{len(jobs)}", device_label(device)
+    records = [RunRecord.resumed(None, form, on, splits.identity) for _ in jobs]
     for m, (job, ckpt, sess) in enumerate(zip(jobs, ckpts, unit.sessions, strict=True)):
         loaded = ckpt.load_latest()
         if loaded is None:
@@ -198,8 +196,10 @@ def _train(
         check_owner(state, job, ckpt.folder, splits.identity)
         sess.load_state(state)
         starts[m], train_time[m] = start, float(state["train_time_s"])
-        forms[m] = forms_so_far(state, form if start < recipe.epochs else None)
-        datas[m] = data_of_run(state, splits.identity)
+        training = start < recipe.epochs
+        records[m] = RunRecord.resumed(
+            state, form if training else None, on if training else None, splits.identity
+        )
         log.info("%s: resuming after epoch %d", job.name, start)
     for job, start in zip(jobs, starts, strict=True):
         db.discard_epochs_after(job.key, start)
@@ -239,10 +239,7 @@ def _train(
                     rows[m].update(ev)
             for m in trained:
                 job, sess = jobs[m], unit.sessions[m]
-                meta = checkpoint_meta(
-                    job, done, train_time[m], splits.identity, forms[m],
-                    data_recorded=datas[m] is not None,
-                )  # fmt: skip
+                meta = checkpoint_meta(job, done, train_time[m], splits.identity, records[m])
                 callback = None if on_epoch_end is None else _bind(on_epoch_end, job)
                 writer.submit(
                     _store_epoch(
@@ -273,7 +270,8 @@ def _train(
         )
         db.mark_run(
             job.key, job.index, "done", params_mb=sess.model.params_mb(), flops_m=flops,
-            train_time_s=t, trained_as=trained_as(forms[m]), data=datas[m],
+            train_time_s=t, trained_as=records[m].trained_as, trained_on=records[m].trained_on,
+            data=records[m].data,
         )  # fmt: skip
         ckpt.prune_to_last()
         out.append(JobResult(job, "done", metrics, t))

@@ -54,12 +54,11 @@ from nb201_flat.train.modes import apply_backend_flags, is_eval_epoch  # noqa: E
 from nb201_flat.train.results_db import ResultsDB  # noqa: E402
 from nb201_flat.train.trainer import (  # noqa: E402
     DeviceData,
+    RunRecord,
     check_owner,
     checkpoint_meta,
-    data_of_run,
-    forms_so_far,
+    device_label,
     resolve_device,
-    trained_as,
 )
 from nb201_flat.train.unit import train_unit  # noqa: E402
 from nb201_flat.train.writer import BackgroundWriter  # noqa: E402
@@ -188,9 +187,10 @@ def _train(
     ckpts = [Checkpointer(j.checkpoint_folder) for j in jobs]
     start, states = _resume_point(ckpts, jobs, splits.identity)
     resumed = states if start else [None] * len(jobs)
-    form = f"grouped:{len(jobs)}" if start < recipe.epochs else None
-    forms = [forms_so_far(st, form) for st in resumed]
-    datas = [data_of_run(st, splits.identity) for st in resumed]
+    training = start < recipe.epochs
+    form = f"grouped:{len(jobs)}" if training else None
+    on = device_label(device) if training else None
+    records = [RunRecord.resumed(st, form, on, splits.identity) for st in resumed]
     for c in ckpts:
         c.discard_after(start)  # a member ahead of the group repeats those epochs in it
     for job in jobs:  # after the checkpoints: rows never go before the states they belong to
@@ -238,10 +238,8 @@ def _train(
                 for r, ev in zip(rows, sess.evaluate(), strict=True):
                     r.update(ev)
             meta = [
-                checkpoint_meta(
-                    j, done, train_time, splits.identity, f, data_recorded=d is not None
-                )
-                for j, f, d in zip(jobs, forms, datas, strict=True)
+                checkpoint_meta(j, done, train_time, splits.identity, rec)
+                for j, rec in zip(jobs, records, strict=True)
             ]
             states = [{**m, **st} for m, st in zip(meta, sess.member_states(), strict=True)]
             writer.submit(_store_epoch(db, ckpts, jobs, done, rows, states, on_epoch_end))
@@ -249,7 +247,7 @@ def _train(
     bar.close()
 
     out = []
-    for job, r, c, f, d in zip(jobs, rows, ckpts, forms, datas, strict=True):
+    for job, r, c, rec in zip(jobs, rows, ckpts, records, strict=True):
         if start >= recipe.epochs:  # everything was stored before a crash that hit mark_run
             metrics, t = db.final_metrics(job.key)
         else:
@@ -257,7 +255,7 @@ def _train(
             t = train_time
         db.mark_run(
             job.key, job.index, "done", params_mb=params_mb, flops_m=flops, train_time_s=t,
-            trained_as=trained_as(f), data=d,
+            trained_as=rec.trained_as, trained_on=rec.trained_on, data=rec.data,
         )  # fmt: skip
         c.prune_to_last()
         out.append(JobResult(job, "done", metrics, t))

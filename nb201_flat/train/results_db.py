@@ -8,6 +8,9 @@ plus one row per run (its status and size). Side tables record, per run:
   (``grouped:4+single``; ``unrecorded`` for epochs resumed from a checkpoint older than these
   records). A grouped run's numbers equal its separate run's only up to float rounding of the
   batched kernels, so the form is recorded with it;
+* ``run_devices``: where a finished run was trained, the device (the GPU's name, or ``cpu``)
+  with torch's version (and CUDA's and cuDNN's), several joined by `` | `` for a run resumed
+  elsewhere: faithful mode is bitwise reproducible on one device and software, not across;
 * ``run_data``: what a finished run was trained on, the
   :class:`~nb201_flat.train.data.DataIdentity` digest of the dataset files and splits, and
   whether they are the official ones;
@@ -84,6 +87,11 @@ CREATE TABLE IF NOT EXISTS runs (
 CREATE TABLE IF NOT EXISTS run_forms (
     space TEXT NOT NULL, arch TEXT NOT NULL, dataset TEXT NOT NULL, schedule INTEGER NOT NULL,
     seed INTEGER NOT NULL, trained_as TEXT NOT NULL,
+    PRIMARY KEY (space, arch, dataset, schedule, seed)
+);
+CREATE TABLE IF NOT EXISTS run_devices (
+    space TEXT NOT NULL, arch TEXT NOT NULL, dataset TEXT NOT NULL, schedule INTEGER NOT NULL,
+    seed INTEGER NOT NULL, trained_on TEXT NOT NULL,
     PRIMARY KEY (space, arch, dataset, schedule, seed)
 );
 CREATE TABLE IF NOT EXISTS run_isomorphic (
@@ -305,6 +313,7 @@ class ResultsDB:
         flops_m: float | None = None,
         train_time_s: float | None = None,
         trained_as: str | None = None,
+        trained_on: str | None = None,
         data: DataIdentity | None = None,
         isomorphic_to: str | None = None,
         final_rows: Mapping[str, tuple[float, float, float]] | None = None,
@@ -312,9 +321,9 @@ class ResultsDB:
     ) -> bool:
         """Set a run's status (``done``; ``constant`` or ``isomorphic`` for runs answered
         without training), its sizes, how it was trained (``single``, ``grouped:K``,
-        ``concurrent:K``, or several joined by ``+``; ``None`` when not trained), the data it
-        was trained on (``None`` when not trained), and for status ``isomorphic``, the arch
-        whose run stands for it.
+        ``concurrent:K``, or several joined by ``+``; ``None`` when not trained), where
+        (``trained_on``) and on what data it was trained (``None`` when not trained), and
+        for status ``isomorphic``, the arch whose run stands for it.
 
         ``final_rows`` are written as the schedule's last epoch in the same transaction. With
         ``keep_done`` a run already done is left as it is (one transaction: no other process
@@ -355,6 +364,11 @@ class ResultsDB:
                 conn.execute(
                     "INSERT OR REPLACE INTO run_forms VALUES (?, ?, ?, ?, ?, ?)",
                     (space, arch, dataset, schedule, seed, trained_as),
+                )
+            if trained_on is not None:
+                conn.execute(
+                    "INSERT OR REPLACE INTO run_devices VALUES (?, ?, ?, ?, ?, ?)",
+                    (space, arch, dataset, schedule, seed, trained_on),
                 )
             if data is not None:
                 conn.execute(
@@ -443,7 +457,8 @@ class ResultsDB:
 
     def runs_frame(self) -> pd.DataFrame:
         """The ``runs`` table (status, params_mb, flops_m, train time, host) with each run's
-        ``trained_as``, ``data_digest``, ``data_official`` and ``isomorphic_to`` (``None``
+        ``trained_as``, ``trained_on``, ``data_digest``, ``data_official`` and
+        ``isomorphic_to`` (``None``
         where unrecorded: not finished, not trained, or a file written before they were, read
         as it is)."""
         conn = self._connect()
@@ -468,6 +483,7 @@ class ResultsDB:
 
 _SIDE_TABLES = {
     "run_forms": ("trained_as",),
+    "run_devices": ("trained_on",),
     "run_data": ("data_digest", "data_official"),
     "run_isomorphic": ("isomorphic_to",),
 }

@@ -24,7 +24,8 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -158,58 +159,99 @@ def checkpoint_meta(
     epoch: int,
     train_time_s: float,
     data: DataIdentity | None,
-    forms: Sequence[str],
-    *,
-    data_recorded: bool = True,
+    record: RunRecord,
 ) -> dict[str, Any]:
     """What a checkpoint holds besides the training state: its epoch, its run's identity,
-    the training time so far, the digest of the data read (checked on resume), whether every
-    epoch so far was trained on that data (``data_recorded``: ``False`` once the run resumed
-    from a checkpoint older than digests), and the forms it was trained in
-    (:func:`forms_so_far`)."""
+    the training time so far, the digest of the data read (checked on resume) and the run's
+    :class:`RunRecord` so far."""
     return {
         "epoch": epoch,
         "run": _job_state_id(job),
         "train_time_s": train_time_s,
         "data": None if data is None else data.digest,
-        "data_recorded": data_recorded,
-        "trained_as": list(forms),
+        "trained_as": list(record.forms),
+        "trained_on": list(record.devices),
+        "data_recorded": record.data is not None,
     }
 
 
-UNRECORDED_FORM = "unrecorded"
-"""The form of epochs resumed from a checkpoint written before forms were recorded."""
+UNRECORDED = "unrecorded"
+"""The form or device of epochs resumed from a checkpoint written before they were recorded."""
 
 
-def forms_so_far(state: Mapping[str, Any] | None, form: str | None) -> list[str]:
-    """How a run was trained, oldest first: the forms its checkpoint ``state`` records, then
-    ``form`` (this process's; ``None`` when it trains no epoch) unless that is the last one.
+def _so_far(state: Mapping[str, Any] | None, field: str, now: str | None) -> tuple[str, ...]:
+    before = [] if state is None else list(state.get(field) or [UNRECORDED])
+    return tuple(before if now is None or before[-1:] == [now] else [*before, now])
 
-    >>> forms_so_far(None, "single")
-    ['single']
-    >>> forms_so_far({"trained_as": ["grouped:4"]}, "single")
-    ['grouped:4', 'single']
-    >>> forms_so_far({"trained_as": ["single"]}, "single"), forms_so_far({}, "single")
-    (['single'], ['unrecorded', 'single'])
+
+def device_label(device: torch.device) -> str:
+    """The hardware and software a run trains on, as recorded: the GPU's name or ``cpu``,
+    with torch's version (and CUDA's and cuDNN's on a GPU)."""
+    if device.type == "cuda":
+        cudnn = torch.backends.cudnn.version()  # type: ignore[no-untyped-call]
+        return (
+            f"{torch.cuda.get_device_name(device)}, torch {torch.__version__}, CUDA "
+            f"{torch.version.cuda}, cuDNN {cudnn}"
+        )
+    return f"{device.type}, torch {torch.__version__}"
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    """How a run was trained, as its checkpoints and the results database record it.
+
+    Attributes
+    ----------
+    forms, devices
+        The forms (``single``, ``grouped:K``, ``concurrent:K``) and the devices
+        (:func:`device_label`) it was trained in, oldest first, each listed again only when it
+        changes; ``unrecorded`` for epochs resumed from a checkpoint older than the record.
+    data
+        The data every epoch was trained on; ``None`` once the run resumed from a checkpoint
+        written before digests were (its earlier epochs' data is unknown).
+
+    Examples
+    --------
+    >>> RunRecord.resumed(None, "single", "cpu", None).trained_as
+    'single'
+    >>> r = RunRecord.resumed({"trained_as": ["grouped:4"], "data": "d"}, "single", "cpu", None)
+    >>> r.forms, r.trained_as, r.devices
+    (('grouped:4', 'single'), 'grouped:4+single', ('unrecorded', 'cpu'))
     """
-    before = [] if state is None else list(state.get("trained_as") or [UNRECORDED_FORM])
-    return before if form is None or before[-1:] == [form] else [*before, form]
 
+    forms: tuple[str, ...]
+    devices: tuple[str, ...]
+    data: DataIdentity | None
 
-def data_of_run(state: Mapping[str, Any] | None, data: DataIdentity | None) -> DataIdentity | None:
-    """The data a run is recorded with: ``data``, unless it resumed (now, or at any earlier
-    resume its checkpoint ``state`` remembers) from a checkpoint written before digests were:
-    its earlier epochs' data is unknown, so unrecorded."""
-    if state is None:
-        return data
-    known = state.get("data") is not None and bool(state.get("data_recorded", True))
-    return data if known else None
+    @classmethod
+    def resumed(
+        cls,
+        state: Mapping[str, Any] | None,
+        form: str | None,
+        device: str | None,
+        data: DataIdentity | None,
+    ) -> RunRecord:
+        """The record of a run resuming from checkpoint ``state`` (``None``: a fresh start),
+        trained here in ``form`` on ``device`` (both ``None`` when this process trains no
+        epoch of it) on ``data``."""
+        known = state is None or (
+            state.get("data") is not None and bool(state.get("data_recorded", True))
+        )
+        return cls(
+            _so_far(state, "trained_as", form),
+            _so_far(state, "trained_on", device),
+            data if known else None,
+        )
 
+    @property
+    def trained_as(self) -> str:
+        """The forms as the results database stores them, e.g. ``grouped:4+single``."""
+        return "+".join(self.forms)
 
-def trained_as(forms: Sequence[str]) -> str:
-    """The results database's record of ``forms``: ``single``, or e.g. ``grouped:4+single``
-    for a run begun in a group of four and finished alone."""
-    return "+".join(forms)
+    @property
+    def trained_on(self) -> str:
+        """The devices as the results database stores them, joined by `` | ``."""
+        return " | ".join(self.devices)
 
 
 def check_owner(
@@ -472,8 +514,13 @@ def _train(
         train_time = float(state["train_time_s"])
         log.info("%s: resuming after epoch %d", job.name, start)
     state0 = None if loaded is None else loaded[1]
-    forms = forms_so_far(state0, "single" if start < recipe.epochs else None)
-    run_data = data_of_run(state0, splits.identity)
+    training = start < recipe.epochs
+    record = RunRecord.resumed(
+        state0,
+        "single" if training else None,
+        device_label(device) if training else None,
+        splits.identity,
+    )
     if db.discard_epochs_after(job.key, start):
         log.info("%s: removed stored epochs after %d (an earlier attempt's)", job.name, start)
 
@@ -509,9 +556,7 @@ def _train(
             rows = {"train": (train_loss, train_acc, train_time)}
             if is_eval_epoch(done, every, recipe.epochs):
                 rows.update(sess.evaluate())
-            meta = checkpoint_meta(
-                job, done, train_time, splits.identity, forms, data_recorded=run_data is not None
-            )
+            meta = checkpoint_meta(job, done, train_time, splits.identity, record)
             snap = {**meta, **sess.snapshot()}
             writer.submit(_store_epoch(db, ckpt, job, done, dict(rows), snap, on_epoch_end))
             bar.set_postfix(loss=f"{train_loss:.3f}", acc=f"{train_acc:.1f}")
@@ -523,7 +568,7 @@ def _train(
         metrics = {s: {"loss": v[0], "accuracy": v[1]} for s, v in rows.items()}
     db.mark_run(
         job.key, job.index, "done", params_mb=params_mb, flops_m=flops, train_time_s=train_time,
-        trained_as=trained_as(forms), data=run_data,
+        trained_as=record.trained_as, trained_on=record.trained_on, data=record.data,
     )  # fmt: skip
     ckpt.prune_to_last()
     return JobResult(job, "done", metrics, train_time)

@@ -255,6 +255,13 @@ def test_faithful_kill_and_resume_is_bitwise(device: str, tmp_path: Path) -> Non
     ]
     assert not moms, f"faithful on {device}: momentum buffers of parameters {moms} differ"
     assert torch.equal(a["generator"], b["generator"]), f"{device}: generator states differ"
+    # where it trained is recorded: the GPU's name and the CUDA/cuDNN versions on CUDA
+    from nb201_flat.train.results_db import ResultsDB
+
+    (on,) = ResultsDB(job.db_path, readonly=True).runs_frame()["trained_on"]
+    want = torch.cuda.get_device_name() if device == "cuda" else "cpu"
+    assert on.startswith(f"{want}, torch {torch.__version__}"), on
+    assert ("CUDA" in on) == (device == "cuda"), on
 
 
 # -- 2. no host synchronisation inside a training step -----------------------------------------

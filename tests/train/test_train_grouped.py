@@ -330,9 +330,11 @@ def test_a_run_begun_in_a_group_and_finished_alone_records_both_forms(tmp_path: 
                          db_path=tmp_path / db, recipe=Recipe(epochs=3, batch_size=32), c=2,
                          n=1, device="cpu")  # fmt: skip
 
-    def forms(db: str) -> list[str]:
+    def forms(db: str, column: str = "trained_as") -> list[str]:
         frame = ResultsDB(tmp_path / db, readonly=True).runs_frame()
-        return frame.sort_values(["arch", "seed"])["trained_as"].tolist()
+        return frame.sort_values(["arch", "seed"])[column].tolist()
+
+    here = f"cpu, torch {torch.__version__}"  # where each epoch trained: one device here
 
     group = jobs("a.sqlite", [1, 2])
     with pytest.raises(Crash):
@@ -340,6 +342,7 @@ def test_a_run_begun_in_a_group_and_finished_alone_records_both_forms(tmp_path: 
     for job in group:  # each member finishes alone
         assert train(job).status == "done"
     assert forms("a.sqlite") == ["grouped:2+single"] * 2
+    assert forms("a.sqlite", "trained_on") == [here] * 2
     # alone, then on concurrent streams (the unit finishes the run it resumes)
     pair = jobs("b.sqlite", [1], archs=(11472, 6111))
     with pytest.raises(Crash):
@@ -352,7 +355,11 @@ def test_a_run_begun_in_a_group_and_finished_alone_records_both_forms(tmp_path: 
         train(solo, on_epoch_end=crash_after(1))
     ckpt = solo.checkpoint_folder / "epoch-0001.pt"
     state = torch.load(ckpt, weights_only=True)
-    del state["trained_as"]
+    del state["trained_as"], state["trained_on"]
     torch.save(state, ckpt)
     assert train(solo).status == "done"
     assert forms("c.sqlite") == ["unrecorded+single"]
+    assert forms("c.sqlite", "trained_on") == [f"unrecorded | {here}"]
+    from nb201_flat.importers.results_db import read_results_db
+
+    assert read_results_db(tmp_path / "c.sqlite").meta["trained_on"] == {f"unrecorded | {here}": 1}
