@@ -68,6 +68,17 @@ SCHEMA_VERSION = 1
 Key = tuple[str, str, str, int, int]  # (space, arch, dataset, schedule epochs, seed)
 T = TypeVar("T")
 
+_SIDE_TABLES: dict[str, dict[str, str]] = {
+    "run_forms": {"trained_as": "TEXT"},
+    "run_devices": {"trained_on": "TEXT"},
+    "run_data": {"data_digest": "TEXT", "data_official": "INTEGER"},
+    "run_isomorphic": {"isomorphic_to": "TEXT"},
+}
+"""Per-run records kept beside ``runs``, keyed as it is, their columns and types (side tables:
+files of earlier versions stay theirs to read and write)."""
+
+_RUN_KEY = "space, arch, dataset, schedule, seed"
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS epochs (
@@ -84,27 +95,13 @@ CREATE TABLE IF NOT EXISTS runs (
     host TEXT, updated_at REAL,
     PRIMARY KEY (space, arch, dataset, schedule, seed)
 );
-CREATE TABLE IF NOT EXISTS run_forms (
-    space TEXT NOT NULL, arch TEXT NOT NULL, dataset TEXT NOT NULL, schedule INTEGER NOT NULL,
-    seed INTEGER NOT NULL, trained_as TEXT NOT NULL,
-    PRIMARY KEY (space, arch, dataset, schedule, seed)
-);
-CREATE TABLE IF NOT EXISTS run_devices (
-    space TEXT NOT NULL, arch TEXT NOT NULL, dataset TEXT NOT NULL, schedule INTEGER NOT NULL,
-    seed INTEGER NOT NULL, trained_on TEXT NOT NULL,
-    PRIMARY KEY (space, arch, dataset, schedule, seed)
-);
-CREATE TABLE IF NOT EXISTS run_isomorphic (
-    space TEXT NOT NULL, arch TEXT NOT NULL, dataset TEXT NOT NULL, schedule INTEGER NOT NULL,
-    seed INTEGER NOT NULL, isomorphic_to TEXT NOT NULL,
-    PRIMARY KEY (space, arch, dataset, schedule, seed)
-);
-CREATE TABLE IF NOT EXISTS run_data (
-    space TEXT NOT NULL, arch TEXT NOT NULL, dataset TEXT NOT NULL, schedule INTEGER NOT NULL,
-    seed INTEGER NOT NULL, data_digest TEXT NOT NULL, data_official INTEGER NOT NULL,
-    PRIMARY KEY (space, arch, dataset, schedule, seed)
-);
-"""
+""" + "".join(
+    f"CREATE TABLE IF NOT EXISTS {table} (space TEXT NOT NULL, arch TEXT NOT NULL, "
+    "dataset TEXT NOT NULL, schedule INTEGER NOT NULL, seed INTEGER NOT NULL, "
+    + "".join(f"{name} {kind} NOT NULL, " for name, kind in columns.items())
+    + f"PRIMARY KEY ({_RUN_KEY}));\n"
+    for table, columns in _SIDE_TABLES.items()
+)
 
 TIDY_COLUMNS = ["index", "arch", "dataset", "split", "epochs", "seed", "metric", "value"]
 
@@ -457,10 +454,9 @@ class ResultsDB:
 
     def runs_frame(self) -> pd.DataFrame:
         """The ``runs`` table (status, params_mb, flops_m, train time, host) with each run's
-        ``trained_as``, ``trained_on``, ``data_digest``, ``data_official`` and
-        ``isomorphic_to`` (``None``
-        where unrecorded: not finished, not trained, or a file written before they were, read
-        as it is)."""
+        side-table columns: ``trained_as``, ``trained_on``, ``data_digest``, ``data_official``
+        and ``isomorphic_to`` (``None`` where unrecorded: not finished, not trained, or a file
+        written before they were, read as it is)."""
         conn = self._connect()
         tables = _tables(conn)
         # read-only files from before a side table get its columns as None
@@ -468,7 +464,7 @@ class ResultsDB:
         for table, names in _SIDE_TABLES.items():
             if table in tables:
                 cols += [f"{table}.{c}" for c in names]
-                joins.append(f"LEFT JOIN {table} USING (space, arch, dataset, schedule, seed)")
+                joins.append(f"LEFT JOIN {table} USING ({_RUN_KEY})")
             else:
                 cols += [f"NULL AS {c}" for c in names]
         frame = pd.read_sql_query(f"SELECT {', '.join(cols)} FROM runs r {' '.join(joins)}", conn)
@@ -479,15 +475,6 @@ class ResultsDB:
         official = frame["data_official"]
         frame["data_official"] = official.map(lambda v: None if v is None else bool(v))
         return frame
-
-
-_SIDE_TABLES = {
-    "run_forms": ("trained_as",),
-    "run_devices": ("trained_on",),
-    "run_data": ("data_digest", "data_official"),
-    "run_isomorphic": ("isomorphic_to",),
-}
-"""Per-run records kept beside ``runs`` (files of earlier versions stay theirs to write)."""
 
 
 def _insert_epochs(
