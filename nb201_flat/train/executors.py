@@ -4,9 +4,10 @@ Every executor has the same contract, :meth:`Executor.map`: it takes :class:`Tra
 returns one :class:`JobResult` per job, in order. Jobs whose run is already ``done`` in their
 results database are not started again (their stored numbers come back with status
 ``skipped``), a failing job is retried up to ``retries`` more times, and a job that still fails
-comes back with status ``failed`` and its error, without stopping the others. Because each
-epoch is checkpointed, a retry (or a re-run after the whole executor died) resumes where the
-job stopped.
+comes back with status ``failed`` and its error, without stopping the others. A failure another
+attempt would meet again (the run held by another process; checkpoints or stored runs of
+another run or data) is not retried. Because each epoch is checkpointed, a retry (or a re-run
+after the whole executor died) resumes where the job stopped.
 
 * :class:`LocalExecutor`: worker processes (``spawn``) on this machine, ``jobs_per_device``
   per device, so several small networks can train at once on one GPU; ``processes=False``
@@ -36,7 +37,7 @@ import multiprocessing as mp
 import os
 import traceback
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -158,16 +159,26 @@ def _multi_runner(concurrent: int, run_group: GroupRunFn, run_concurrent: GroupR
     return run_concurrent if concurrent > 1 else run_group
 
 
+_NOT_RETRIED = (RunLockedError, DataMismatchError, CheckpointMismatchError)
+"""Failures another attempt would meet again: a run held by another process, or files that
+belong to another run or data."""
+
+
 def _run_unit(jobs: Sequence[TrainJob], run: RunFn, run_group: GroupRunFn) -> list[JobResult]:
     """One task of an executor: a single job through ``run``, a unit of several (a seed group
-    or a concurrent unit) through ``run_group``."""
-    if len(jobs) == 1:
-        return [run(jobs[0])]
-    return list(run_group(jobs))
+    or a concurrent unit) through ``run_group``. A failure another attempt would meet again
+    (:data:`_NOT_RETRIED`) comes back as failed results, so that no executor retries it (dask
+    and Slurm retry whatever raises)."""
+    try:
+        if len(jobs) == 1:
+            return [run(jobs[0])]
+        return list(run_group(jobs))
+    except _NOT_RETRIED as exc:
+        return [_failed(job, exc, 1) for job in jobs]
 
 
 def _with_attempts(res: JobResult, attempts: int) -> JobResult:
-    return JobResult(res.job, res.status, res.metrics, res.train_time_s, attempts=attempts)
+    return replace(res, attempts=attempts)
 
 
 class Executor(Protocol):
@@ -207,11 +218,6 @@ def split_done(jobs: Sequence[TrainJob]) -> tuple[dict[int, JobResult], list[int
         finally:
             db.close()
     return done, sorted(todo)
-
-
-_NOT_RETRIED = (RunLockedError, DataMismatchError, CheckpointMismatchError)
-"""Failures another attempt would meet again: a run held by another process, or files that
-belong to another run or data."""
 
 
 def _failed(job: TrainJob, exc: BaseException, attempts: int) -> JobResult:
@@ -356,7 +362,7 @@ class LocalExecutor:
                 except Exception as exc:
                     log.warning("%s attempt %d failed: %s", jobs[0].name, attempt, exc)
                     log.debug("%s", traceback.format_exc())
-                    if attempt > self.retries or isinstance(exc, _NOT_RETRIED):
+                    if attempt > self.retries:
                         out.update(
                             {p: _failed(j, exc, attempt) for p, j in zip(unit, jobs, strict=True)}
                         )
@@ -405,7 +411,7 @@ class LocalExecutor:
                         del pending[u]
                         continue
                     log.warning("%s attempt %d failed: %s", pending[u][0].name, attempts[u], err)
-                    if attempts[u] > self.retries or isinstance(err, _NOT_RETRIED):
+                    if attempts[u] > self.retries:
                         failed = pending.pop(u)
                         out.update(
                             {

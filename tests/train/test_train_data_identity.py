@@ -404,6 +404,13 @@ def test_a_data_mismatch_is_not_retried(tmp_path: Path) -> None:
     (res,) = LocalExecutor(processes=False, retries=3).map([job])  # type: ignore[list-item]
     assert res.status == "failed" and res.attempts == 1
     assert res.error is not None and "DataMismatchError" in res.error
+    # every executor's task answers it as a failed result: dask and Slurm retry what raises
+    from nb201_flat.train.executors import _run_unit
+    from nb201_flat.train.grouped_run import run_group
+    from nb201_flat.train.trainer import run_job
+
+    (res,) = _run_unit([job], run_job, run_group)  # type: ignore[list-item]
+    assert res.status == "failed" and "DataMismatchError" in str(res.error)
 
 
 def test_a_fresh_start_drops_an_earlier_attempts_epochs(tmp_path: Path) -> None:
