@@ -296,7 +296,7 @@ def _barrier_rows(values: FloatArray, *, quick: bool, repeats: int) -> list[Row]
             baseline_s=t_nx,
             ours_peak_mb=traced_peak_mb(lambda: barrier_tree(NB201, values)),
             note="maximum spanning forest of the radius-1 graph, weight min(f(u), f(v)): "
-            "weighted nx graph + nx.maximum_spanning_tree vs barrier_tree (scipy Kruskal)",
+            "weighted nx graph + nx.maximum_spanning_tree vs barrier_tree (numpy Borůvka rounds)",
         ),
         Row(
             GROUP_NX,
