@@ -294,8 +294,7 @@ class ResultsDB:
         space, arch, dataset, schedule, seed = key
         with self._write() as conn:
             cur = conn.execute(
-                "DELETE FROM epochs WHERE space=? AND arch=? AND dataset=? AND schedule=? "
-                "AND seed=? AND epoch > ?",
+                f"DELETE FROM epochs WHERE {_KEY_WHERE} AND epoch > ?",
                 (space, arch, dataset, schedule, seed, epoch),
             )
             return int(cur.rowcount)
@@ -328,14 +327,8 @@ class ResultsDB:
         """
         space, arch, dataset, schedule, seed = key
         with self._write() as conn:
-            if keep_done:
-                row = conn.execute(
-                    "SELECT status FROM runs WHERE space=? AND arch=? AND dataset=? "
-                    "AND schedule=? AND seed=?",
-                    (space, arch, dataset, schedule, seed),
-                ).fetchone()
-                if row is not None and row[0] == "done":
-                    return False
+            if keep_done and _value(conn, "runs", "status", key) == "done":
+                return False
             if final_rows is not None:
                 _insert_epochs(conn, key, index, int(schedule), final_rows)  # type: ignore[call-overload]
             conn.execute(
@@ -378,23 +371,14 @@ class ResultsDB:
                     (space, arch, dataset, schedule, seed, isomorphic_to),
                 )
             else:  # trained after all (or anything else): no stand-in any more
-                conn.execute(
-                    "DELETE FROM run_isomorphic WHERE space=? AND arch=? AND dataset=? "
-                    "AND schedule=? AND seed=?",
-                    (space, arch, dataset, schedule, seed),
-                )
+                conn.execute(f"DELETE FROM run_isomorphic WHERE {_KEY_WHERE}", tuple(key))
         return True
 
     # -- reading --------------------------------------------------------------------------
     def status(self, key: Sequence[object]) -> str | None:
         """The run's status, or ``None`` when it never started."""
-        conn = self._connect()
-        row = conn.execute(
-            "SELECT status FROM runs WHERE space=? AND arch=? AND dataset=? AND schedule=? "
-            "AND seed=?",
-            tuple(key),
-        ).fetchone()
-        return None if row is None else str(row[0])
+        status = _value(self._connect(), "runs", "status", key)
+        return None if status is None else str(status)
 
     def is_done(self, key: Sequence[object]) -> bool:
         """True when the run finished (its final epoch is stored)."""
@@ -413,12 +397,8 @@ class ResultsDB:
         conn = self._connect()
         if "run_data" not in _tables(conn):
             return None
-        row = conn.execute(
-            "SELECT data_digest FROM run_data WHERE space=? AND arch=? AND dataset=? "
-            "AND schedule=? AND seed=?",
-            tuple(key),
-        ).fetchone()
-        return None if row is None else str(row[0])
+        digest = _value(conn, "run_data", "data_digest", key)
+        return None if digest is None else str(digest)
 
     def data_digests(self) -> dict[Key, str]:
         """The data digest of every run that recorded one (one query; ``{}`` for a file
@@ -492,6 +472,16 @@ def _insert_epochs(
     conn.executemany(
         "INSERT OR REPLACE INTO epochs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", values
     )
+
+
+_KEY_WHERE = "space=? AND arch=? AND dataset=? AND schedule=? AND seed=?"
+"""The condition that selects one run's rows, its key's five values bound in order."""
+
+
+def _value(conn: sqlite3.Connection, table: str, column: str, key: Sequence[object]) -> object:
+    """``column`` of the run ``key``'s row in ``table`` (``None`` without a row)."""
+    row = conn.execute(f"SELECT {column} FROM {table} WHERE {_KEY_WHERE}", tuple(key)).fetchone()
+    return None if row is None else row[0]
 
 
 def _tables(conn: sqlite3.Connection) -> set[str]:
