@@ -190,9 +190,12 @@ class Executor(Protocol):
 
 
 def split_done(jobs: Sequence[TrainJob]) -> tuple[dict[int, JobResult], list[int]]:
-    """Results of jobs already done in their databases, and positions of those to run.
+    """Results of jobs already settled in their databases, and positions of those to run.
 
-    One query per distinct database file (and none when the file does not exist yet).
+    A job is settled when its key is done: skipped, or failed without an attempt when the run
+    stored there was trained on other data (:func:`~.jobs.check_stored_data`), so that the
+    other jobs of the campaign still run. One query per distinct database file (and none when
+    the file does not exist yet).
     """
     done: dict[int, JobResult] = {}
     todo: list[int] = []
@@ -210,7 +213,11 @@ def split_done(jobs: Sequence[TrainJob]) -> tuple[dict[int, JobResult], list[int
             for pos in positions:
                 job = jobs[pos]
                 if tuple(job.key) in keys:
-                    check_stored_data(job, digests.get(job.key))
+                    try:
+                        check_stored_data(job, digests.get(job.key))
+                    except DataMismatchError as exc:
+                        done[pos] = _failed(job, exc, 0)
+                        continue
                     metrics, t = db.final_metrics(job.key)
                     done[pos] = JobResult(job, "skipped", metrics, t, attempts=0)
                 else:
@@ -222,7 +229,10 @@ def split_done(jobs: Sequence[TrainJob]) -> tuple[dict[int, JobResult], list[int
 
 def _failed(job: TrainJob, exc: BaseException, attempts: int) -> JobResult:
     msg = f"{type(exc).__name__}: {exc}"
-    log.error("%s failed after %d attempt(s): %s", job.name, attempts, msg)
+    if attempts:
+        log.error("%s failed after %d attempt(s): %s", job.name, attempts, msg)
+    else:
+        log.error("%s refused before any attempt: %s", job.name, msg)
     return JobResult(job, "failed", error=msg, attempts=attempts)
 
 

@@ -136,6 +136,9 @@ def _canonical(name: str, value: object, kind: object) -> object:
             return int(value)
         want = "an integer"
     else:
+        if isinstance(value, np.floating) and value.dtype.itemsize < 8:
+            # a narrower float stands for its shortest decimal: np.float32(5e-4) is 5e-4
+            value = float(str(value))
         if isinstance(value, numbers.Real) and not is_bool:
             with contextlib.suppress(OverflowError):  # beyond float: not finite either
                 if math.isfinite(as_float := float(value)):

@@ -413,6 +413,22 @@ def test_a_data_mismatch_is_not_retried(tmp_path: Path) -> None:
     assert res.status == "failed" and "DataMismatchError" in str(res.error)
 
 
+def test_an_executor_answers_a_stored_run_of_other_data_per_job(tmp_path: Path) -> None:
+    from nb201_flat.train.executors import LocalExecutor
+
+    root = write_tiny_cifar10(tmp_path / "data")
+    stored, other = make_jobs([ARCH, 11472], dataset="cifar10", epochs=1, seeds=[777],
+                              data_root=root, db_path=tmp_path / "r.sqlite", recipe=RECIPE,
+                              c=2, n=1, device="cpu")  # fmt: skip
+    assert train(stored).status == "done"
+    _rewrite_one_label(root / "cifar-10-batches-py", "test_batch", "labels")
+    # a Python-API campaign (the CLI refuses it earlier): that job fails, the others still run
+    refused, trained = LocalExecutor(processes=False, retries=3).map([stored, other])
+    assert (refused.status, refused.attempts) == ("failed", 0)
+    assert refused.error is not None and "trained on other data" in refused.error
+    assert trained.status == "done"
+
+
 def test_a_fresh_start_drops_an_earlier_attempts_epochs(tmp_path: Path) -> None:
     import shutil
 

@@ -193,6 +193,9 @@ def test_runs_of_two_recipes_do_not_collide(tmp_path: Path) -> None:
     assert recipe_tag(Recipe(lr=np.float64(0.05), batch_size=np.int64(16))) == (
         "recipe:lr=0.05,batch_size=16"
     )
+    assert Recipe(weight_decay=np.float32(1e-4), lr=np.float16(0.05)) == Recipe(
+        weight_decay=1e-4, lr=0.05
+    )
     padded = dataclasses.replace(base, recipe=dataclasses.replace(base.recipe, crop_pad=4))
     assert padded.key == base.key  # CIFAR pads by 4 anyway
     for bad in ({"batch_size": 16.5}, {"lr": math.nan}, {"nesterov": 2}, {"flip": "yes"}):
