@@ -412,9 +412,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         _check_streams(args.device, args.executor, args.concurrent)
     for name in ("ckpt_dir", "db"):
         value = getattr(args, name)
-        if value and os.path.exists(value) and (name == "ckpt_dir") != os.path.isdir(value):
+        # a device such as /dev/null exists and is no folder, and SQLite cannot use it either
+        is_kind = os.path.isdir if name == "ckpt_dir" else os.path.isfile
+        if value and os.path.exists(value) and not is_kind(value):
             option = "--" + name.replace("_", "-")
-            kind = "a folder" if name == "ckpt_dir" else "a file"
+            kind = "a folder" if name == "ckpt_dir" else "a regular file"
             raise ArgumentError(f"{option} {value} exists but is not {kind}; choose another path")
     _check_results_db(args.db)
     if not os.path.isdir(args.data_root):

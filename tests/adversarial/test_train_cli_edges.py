@@ -4,6 +4,7 @@ refused command leaves the results database as it was (tiny CPU networks, no GPU
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -134,6 +135,15 @@ def test_unwritable_db_and_ckpt_refused_up_front(
     argv = [*_base(root, tmp_path / "r.sqlite"), "11472", "--ckpt-dir", str(plain / "ck")]
     assert _refused(argv, capsys).startswith("error: --ckpt-dir: cannot create folder")
     assert plain.read_text() == "a file, not a folder"
+
+
+@pytest.mark.parametrize("db", ["folder", os.devnull])
+def test_a_db_that_is_no_regular_file_refused_up_front(
+    root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], db: str
+) -> None:
+    path = tmp_path if db == "folder" else Path(db)
+    line = _refused([*_base(root, path), "11472"], capsys)
+    assert line == f"error: --db {path} exists but is not a regular file; choose another path"
 
 
 def test_refusals_leave_the_results_db_untouched(
