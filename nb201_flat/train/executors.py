@@ -35,6 +35,7 @@ import concurrent.futures as cf
 import logging
 import multiprocessing as mp
 import os
+import shutil
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -507,6 +508,17 @@ class DaskExecutor:
 
 
 # -- slurm ------------------------------------------------------------------------------------
+def check_cluster(cluster: str | None) -> None:
+    """Refuse a submitit ``cluster`` this machine cannot submit to: Slurm without ``srun``
+    (submitit says so only at the first submission), or submitit missing."""
+    require("submitit", "cluster")
+    if cluster == "slurm" and shutil.which("srun") is None:
+        raise ExecutorSpecError(
+            "Slurm is not available here (srun is not on PATH); run on a Slurm login node, or "
+            "use --executor local or dask://HOST:PORT (SlurmExecutor(cluster='local') in Python)"
+        )
+
+
 @dataclass
 class SlurmExecutor:
     """One Slurm job per training job, through submitit.
@@ -521,8 +533,9 @@ class SlurmExecutor:
         Options for ``executor.update_parameters`` (``slurm_partition``, ``timeout_min``,
         ``gpus_per_node``, ``cpus_per_task``, ``mem_gb``...).
     cluster
-        submitit cluster: ``None`` (auto: Slurm when available), ``"slurm"``, ``"local"``,
-        ``"debug"`` (in-process, for tests).
+        submitit cluster: ``"slurm"`` (the default: Slurm, or :func:`check_cluster`'s error
+        where there is none), ``"local"`` (local processes), ``"debug"`` (in-process, for
+        tests), or ``None``: submitit's own choice, Slurm when available, else local.
     run
         The function that runs one job.
     """
@@ -532,7 +545,7 @@ class SlurmExecutor:
     slurm: dict[str, Any] = field(
         default_factory=lambda: {"timeout_min": 24 * 60, "gpus_per_node": 1, "cpus_per_task": 4}
     )
-    cluster: str | None = None
+    cluster: str | None = "slurm"
     run: RunFn = field(default=_default_run)
     group_seeds: int = 1
     run_group: GroupRunFn = field(default=_default_run_group)
@@ -541,7 +554,7 @@ class SlurmExecutor:
 
     def build(self) -> Any:
         """The configured ``submitit.AutoExecutor`` (imported here, not at module import)."""
-        require("submitit", "cluster")
+        check_cluster(self.cluster)
         import submitit
 
         ex = submitit.AutoExecutor(folder=os.fspath(self.folder), cluster=self.cluster)
@@ -609,6 +622,7 @@ def executor_from_spec(
     if spec.startswith(("tcp://", "tls://")):
         return DaskExecutor(spec, retries=retries, **units)
     if spec == "slurm":
+        check_cluster("slurm")  # before the campaign writes anything
         return SlurmExecutor(folder=slurm_folder, retries=retries, **units)
     raise ExecutorSpecError(
         f"unknown executor {spec!r}; use local, inline, dask://HOST:PORT or slurm"

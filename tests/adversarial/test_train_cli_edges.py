@@ -137,6 +137,17 @@ def test_unwritable_db_and_ckpt_refused_up_front(
     assert plain.read_text() == "a file, not a folder"
 
 
+def test_slurm_without_slurm_refused_up_front(
+    root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("submitit")
+    monkeypatch.setenv("PATH", str(tmp_path / "bin"))  # no srun: submitit would run it locally
+    db = tmp_path / "r.sqlite"
+    line = _refused([*_base(root, db), "11472", "--executor", "slurm"], capsys)
+    assert "Slurm is not available here" in line and "--executor local" in line
+    assert not db.exists() and not (tmp_path / "submitit").exists()
+
+
 @pytest.mark.parametrize("db", ["folder", os.devnull])
 def test_a_db_that_is_no_regular_file_refused_up_front(
     root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], db: str

@@ -101,12 +101,22 @@ def test_submitit_debug_executor(cifar10_root: Path, tmp_path: Path) -> None:
     assert res[0].status == "done" and res[0].attempts == 1
 
 
-def test_executor_specs() -> None:
+def test_executor_specs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert isinstance(executor_from_spec("local"), LocalExecutor)
     assert executor_from_spec("inline").processes is False  # type: ignore[attr-defined]
     dask = executor_from_spec("dask://scheduler:8786")
     assert isinstance(dask, DaskExecutor) and dask.address == "tcp://scheduler:8786"
-    assert isinstance(executor_from_spec("slurm"), SlurmExecutor)
+    # Slurm, or an error: never submitit's fallback to local processes
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(ExecutorSpecError, match="Slurm is not available here"):
+        executor_from_spec("slurm")
+    with pytest.raises(ExecutorSpecError, match="Slurm is not available here"):
+        SlurmExecutor(folder=tmp_path / "logs").build()
+    srun = tmp_path / "srun"
+    srun.write_text("#!/bin/sh\n")
+    srun.chmod(0o755)
+    slurm = executor_from_spec("slurm")
+    assert isinstance(slurm, SlurmExecutor) and slurm.cluster == "slurm"
     with pytest.raises(ExecutorSpecError, match="dask://HOST:PORT"):
         executor_from_spec("kubernetes")
 
