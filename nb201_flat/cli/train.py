@@ -168,6 +168,11 @@ def _check_run_values(args: argparse.Namespace) -> None:
     repeated = sorted({s for s in args.seeds if args.seeds.count(s) > 1})
     if repeated:
         raise ArgumentError(f"--seeds repeats {', '.join(map(str, repeated))}; give each seed once")
+    if args.group_seeds > 1 and len(args.seeds) == 1:
+        raise ArgumentError(
+            f"--group-seeds {args.group_seeds} groups the seeds of each cell, but --seeds gives "
+            "one; give more --seeds or drop --group-seeds"
+        )
     if args.jobs_per_device is not None:
         if args.executor != "local":
             raise ArgumentError(

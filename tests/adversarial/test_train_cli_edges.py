@@ -74,6 +74,7 @@ REFUSED = [
     (["0", "--nodes", "100"], "--nodes must lie in 2..7"),
     (["0", "--nodes", HUGE], "--nodes must lie in 2..7"),
     (["11472", "--jobs-per-device", "4"], "--jobs-per-device applies only to --executor local"),
+    (["11472", "--group-seeds", "2"], "--group-seeds 2 groups the seeds of each cell, but"),
     (["11472", "--progress", "--executor", "local"], "--progress shows a bar only"),
     (["11472", "--device", "mps"], "--device mps"),
 ]

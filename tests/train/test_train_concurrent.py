@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from train_helpers import write_tiny_cifar10
+from train_helpers import fake_srun, write_tiny_cifar10
 
 from nb201_flat.errors import ArgumentError
 from nb201_flat.train.recipe import Recipe
@@ -181,7 +181,7 @@ def test_concurrent_checks() -> None:
 
 @pytest.mark.slow  # spawns a worker process (~10 s on two shared cores)
 def test_concurrent_units_in_every_executor(
-    separate: tuple[Path, Path, list], tmp_path: Path
+    separate: tuple[Path, Path, list], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     distributed = pytest.importorskip("distributed")
     pytest.importorskip("submitit")
@@ -210,6 +210,7 @@ def test_concurrent_units_in_every_executor(
     res = slurm.map(jobs_for(root, tmp_path / "s.sqlite"))
     assert [r.status for r in res] == ["done"] * 4
     assert rows(tmp_path / "s.sqlite") == rows(ref_db)
+    monkeypatch.setenv("PATH", fake_srun(tmp_path / "slurm-node"))
     for spec in ("local", "inline", "dask://h:1", "slurm"):
         assert executor_from_spec(spec, concurrent=3).concurrent == 3  # type: ignore[attr-defined]
 

@@ -6,7 +6,7 @@ import dataclasses
 from pathlib import Path
 
 import pytest
-from train_helpers import always_fail, flaky_run
+from train_helpers import always_fail, fake_srun, flaky_run
 
 from nb201_flat.train.executors import (
     DaskExecutor,
@@ -112,9 +112,7 @@ def test_executor_specs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
         executor_from_spec("slurm")
     with pytest.raises(ExecutorSpecError, match="Slurm is not available here"):
         SlurmExecutor(folder=tmp_path / "logs").build()
-    srun = tmp_path / "srun"
-    srun.write_text("#!/bin/sh\n")
-    srun.chmod(0o755)
+    monkeypatch.setenv("PATH", fake_srun(tmp_path / "slurm-node"))
     slurm = executor_from_spec("slurm")
     assert isinstance(slurm, SlurmExecutor) and slurm.cluster == "slurm"
     with pytest.raises(ExecutorSpecError, match="dask://HOST:PORT"):

@@ -114,3 +114,13 @@ def crash_after(n: int) -> Callable[[int, object], None]:
             raise Crash
 
     return cb
+
+
+def fake_srun(folder: Path) -> str:
+    """A ``PATH`` holding only a do-nothing ``srun`` in ``folder``: a machine that looks like a
+    Slurm node to :func:`~nb201_flat.train.executors.check_cluster` (nothing is submitted)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    srun = folder / "srun"
+    srun.write_text("#!/bin/sh\n")
+    srun.chmod(0o755)
+    return str(folder)
