@@ -301,6 +301,37 @@ def tqdm_class() -> Any:
     return auto
 
 
+class _QuietEpochs:
+    """The epochs of :func:`epoch_bar` without a bar: no tqdm object at all."""
+
+    def __init__(self, epochs: range) -> None:
+        self._epochs = epochs
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._epochs)
+
+    def set_postfix(self, **_: Any) -> None:
+        """Nothing to draw."""
+
+    def close(self) -> None:
+        """Nothing to close."""
+
+
+def epoch_bar(start: int, total: int, *, desc: str, show: bool) -> Any:
+    """Epochs ``start .. total - 1`` of a training run, with a tqdm bar when ``show``.
+
+    Without a bar no tqdm object is made: even a disabled one creates tqdm's multiprocessing
+    lock, which a worker stopped by Ctrl-C leaks (Python warns of it at exit).
+
+    >>> bar = epoch_bar(1, 3, desc="run", show=False)
+    >>> list(bar), bar.set_postfix(loss="0.1"), bar.close()
+    ([1, 2], None, None)
+    """
+    if not show:
+        return _QuietEpochs(range(start, total))
+    return tqdm_class()(range(start, total), initial=start, total=total, desc=desc, leave=False)
+
+
 def progress(
     items: Iterable[T],
     *,

@@ -40,6 +40,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from nb201_flat.budget import tqdm_class
+from nb201_flat.pools import abandon
 from nb201_flat.search.algorithms import AlgorithmError, Incumbent, SearchAlgorithm
 from nb201_flat.search.oracle import FloatArray, IntArray, Oracle, OracleData, SearchEnded
 from nb201_flat.search.protocol import Protocol, ProtocolError
@@ -295,7 +296,7 @@ def _execute(
             out[t.cell].extend(recs)
             bar.update(len(recs))
     except BaseException:
-        _abandon(ex)  # Ctrl-C: stop the workers now, not after the queued work
+        abandon(ex)  # Ctrl-C: stop the workers now, not after the queued work
         raise
     ex.shutdown()
     return out
@@ -475,24 +476,6 @@ class _NoBar(contextlib.nullcontext["_NoBar"]):
 
     def update(self, n: int = 1) -> None:
         """Nothing to draw."""
-
-
-def _abandon(ex: ProcessPoolExecutor) -> None:
-    """Terminate the pool's workers and drop its queued tasks (``shutdown`` would wait)."""
-    processes = list((getattr(ex, "_processes", None) or {}).values())
-    # taken before shutdown() drops it: see below
-    writer = getattr(getattr(ex, "_result_queue", None), "_writer", None)
-    for proc in processes:
-        proc.terminate()
-    ex.shutdown(wait=False, cancel_futures=True)
-    for proc in processes:
-        proc.join(timeout=1.0)
-    # a worker killed while sending a large result leaves half a message in the result pipe,
-    # and the pool's manager thread would wait for the rest for ever (the interpreter joins
-    # that thread at exit: Ctrl-C would hang). Closing this process's copy of the pipe's
-    # writing end, the last one once the workers are gone, gives it end-of-file instead.
-    if writer is not None and not any(proc.is_alive() for proc in processes):
-        writer.close()
 
 
 #: one cell's records with what its frames need: protocol, label, algorithm, records, evaluator

@@ -160,9 +160,8 @@ def _train(
     progress: bool,
     on_epoch_end: ConcurrentEpochCallback | None,
 ) -> list[JobResult]:
-    from nb201_flat.budget import tqdm_class
+    from nb201_flat.budget import epoch_bar
 
-    tqdm = tqdm_class()
     job0 = jobs[0]
     device = resolve_device(job0.device)
     if device.type != "cuda" and len(jobs) > 1:
@@ -208,14 +207,7 @@ def _train(
     failed: dict[int, str] = {}
     every = job0.evaluate_every
     first = min(starts)
-    bar = tqdm(
-        range(first, recipe.epochs),
-        initial=first,
-        total=recipe.epochs,
-        disable=not progress,
-        desc=f"{job0.name} +{len(jobs) - 1}",
-        leave=False,
-    )
+    bar = epoch_bar(first, recipe.epochs, desc=f"{job0.name} +{len(jobs) - 1}", show=progress)
     with BackgroundWriter() as writer:
         for epoch in bar:
             active = [m for m in range(len(jobs)) if starts[m] <= epoch and m not in failed]

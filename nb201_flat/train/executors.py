@@ -50,6 +50,7 @@ from nb201_flat.errors import (
     require,
 )
 from nb201_flat.errors import ExecutorSpecError as ExecutorSpecError
+from nb201_flat.pools import stopped_on_interrupt
 from nb201_flat.train.jobs import JobResult, TrainJob, check_stored_data, concurrency_key
 from nb201_flat.train.results_db import ResultsDB
 from nb201_flat.train.runlock import die_with_parent
@@ -395,11 +396,13 @@ class LocalExecutor:
             queue = ctx.Queue()
             for s in slots:
                 queue.put(s)
-            with cf.ProcessPoolExecutor(
-                max_workers=len(slots),
-                mp_context=ctx,
-                initializer=_init_worker,
-                initargs=(queue, threads, os.getpid()),
+            with stopped_on_interrupt(  # Ctrl-C: stop the runs, do not wait for them
+                cf.ProcessPoolExecutor(
+                    max_workers=len(slots),
+                    mp_context=ctx,
+                    initializer=_init_worker,
+                    initargs=(queue, threads, os.getpid()),
+                )
             ) as pool:
                 futures = {
                     pool.submit(_run_in_worker, jobs, self.run, self._multi): u

@@ -169,9 +169,8 @@ def _train(
     progress: bool,
     on_epoch_end: GroupEpochCallback | None,
 ) -> list[JobResult]:
-    from nb201_flat.budget import tqdm_class
+    from nb201_flat.budget import epoch_bar
 
-    tqdm = tqdm_class()
     job0 = jobs[0]
     device = resolve_device(job0.device)
     if job0.threads is not None:
@@ -216,14 +215,7 @@ def _train(
     )
     rows: list[dict[str, tuple[float, float, float]]] = [{} for _ in jobs]
     every = job0.evaluate_every
-    bar = tqdm(
-        range(start, recipe.epochs),
-        initial=start,
-        total=recipe.epochs,
-        disable=not progress,
-        desc=f"{job0.name} x{len(jobs)}",
-        leave=False,
-    )
+    bar = epoch_bar(start, recipe.epochs, desc=f"{job0.name} x{len(jobs)}", show=progress)
     with BackgroundWriter() as writer:
         for epoch in bar:
             t0 = time.perf_counter()

@@ -480,9 +480,8 @@ class Session:
 def _train(
     job: TrainJob, db: ResultsDB, *, progress: bool, on_epoch_end: EpochCallback | None
 ) -> JobResult:
-    from nb201_flat.budget import tqdm_class
+    from nb201_flat.budget import epoch_bar
 
-    tqdm = tqdm_class()
     device = resolve_device(job.device)
     if job.threads is not None:
         torch.set_num_threads(job.threads)
@@ -534,14 +533,7 @@ def _train(
         image_size=info.image_size,
     )
     rows: dict[str, tuple[float, float, float]] = {}
-    bar = tqdm(
-        range(start, recipe.epochs),
-        initial=start,
-        total=recipe.epochs,
-        disable=not progress,
-        desc=job.name,
-        leave=False,
-    )
+    bar = epoch_bar(start, recipe.epochs, desc=job.name, show=progress)
     every = job.evaluate_every
     with BackgroundWriter() as writer:
         for epoch in bar:

@@ -123,6 +123,31 @@ def test_kill_9_of_train_stops_its_workers(data_root: Path, tmp_path: Path, grou
     assert len(folders) == 1 and holder(folders[0]) is None  # the dead worker's lock is gone
 
 
+@pytest.mark.parametrize("to", ["train", "group"])
+def test_ctrl_c_stops_train_and_its_workers_at_once(
+    data_root: Path, tmp_path: Path, group: list, to: str
+) -> None:
+    """Ctrl-C: a terminal sends SIGINT to the whole group, ``kill -INT`` to ``train`` alone.
+    Either way ``train`` says "interrupted", exits 130 and its workers are gone, without
+    waiting for the run (thousands of epochs) to finish, and no warning of leaked locks."""
+    db = tmp_path / "r.sqlite"
+    proc = subprocess.Popen(
+        _argv(data_root, db, "local"), env=_env(), text=True, start_new_session=True,
+        stderr=subprocess.PIPE,
+    )  # fmt: skip
+    group.append(proc.pid)
+    _wait_for_epoch(proc, db)
+    if to == "group":
+        os.killpg(proc.pid, signal.SIGINT)
+    else:
+        os.kill(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=30)  # before the fix: waited for the whole run
+    assert proc.returncode == 130
+    assert [line for line in err.splitlines() if "WARNING" not in line] == ["interrupted"], err
+    assert not _workers(proc.pid)
+    assert _progress(db)[1] == "running"  # resumes from its checkpoint next time
+
+
 def test_second_train_of_a_run_in_progress_is_refused(
     data_root: Path, tmp_path: Path, group: list
 ) -> None:
