@@ -65,6 +65,7 @@ def test_arch_text_that_int_rejects(arch: str) -> None:
         ["reproduce", "--quick", "--out", "OUT", "--search-epochs", "abc"],
         ["search", "--algo", "rs", "--runs", "0"],
         ["demo", "--top", "-1"],
+        ["census", "--pairs", "2", "--top", "2", "--seed", "-1"],
         ["import", "analognas", "--force", "--out", ""],
         ["import", "analognas", "--force", "--out", "."],
         ["import", "analognas", "--force", "--out", "FILE"],
@@ -81,7 +82,7 @@ def test_bad_values_are_one_line_exit_2(
     monkeypatch.chdir(tmp_path)
     Path("FILE").write_text("precious")
     argv = [a.replace("OUT", str(tmp_path / "out")) for a in argv]
-    if argv[0] in ("query", "reproduce", "search", "demo"):
+    if argv[0] in ("query", "reproduce", "search", "demo", "census"):
         argv = [argv[0], "--table", str(table_path), *argv[1:]]
     t0 = time.perf_counter()
     _one_line_exit_2(capsys, *argv)
