@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -361,9 +362,14 @@ _A2M_TEST_KEYS = (
 
 
 def cmd_census(args: argparse.Namespace) -> int:
+    from nb201_flat.atomic import check_writable_file
     from nb201_flat.landscape.census import barrier_census, census_summary
     from nb201_flat.table import MetricKey
 
+    # before the work, not after it
+    pairs_out = (
+        None if args.pairs_out is None else check_writable_file(args.pairs_out, what="--pairs-out")
+    )
     for flag, value, least in (("--pairs", args.pairs, 0), ("--top", args.top, 0)):
         if value < least:
             raise LandscapeArgumentError(f"{flag} must be >= {least}, got {value}")
@@ -373,6 +379,16 @@ def cmd_census(args: argparse.Namespace) -> int:
             "give --dataset, --split and --epochs together, or none of them for A²M's test keys"
         )
     table = open_table(args)
+    folder = table.meta.get("path")
+    if (
+        pairs_out is not None
+        and folder
+        and pairs_out.resolve().is_relative_to(Path(folder).resolve())
+    ):
+        raise LandscapeArgumentError(
+            f"--pairs-out {args.pairs_out} lies inside the table folder {folder}, which holds "
+            "the table read here; write it elsewhere"
+        )
     if all(given):
         keys = [MetricKey(args.dataset, args.split, args.epochs, args.metric)]
     else:
@@ -413,10 +429,13 @@ def cmd_census(args: argparse.Namespace) -> int:
                 "groups": summary.to_dict(orient="records"),
             }
         )
-    if args.pairs_out:
+    if pairs_out is not None:
         import pandas as pd
 
-        pd.concat(frames, ignore_index=True).to_csv(args.pairs_out, index=False)
+        from nb201_flat.atomic import write_file
+
+        pairs = pd.concat(frames, ignore_index=True)
+        write_file(pairs_out, lambda f: pairs.to_csv(f, index=False))
     if args.json:
         emit_json(
             {

@@ -91,6 +91,22 @@ def test_bad_values_are_one_line_exit_2(
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize("bad", ["DIR", "FILE/pairs.csv", "TABLE/table.parquet", ""])
+def test_census_pairs_out_refused_up_front_and_nothing_lost(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, table_path: Path, bad: str
+) -> None:
+    (tmp_path / "DIR").mkdir()
+    (tmp_path / "FILE").write_text("precious")
+    before = {p.name: p.read_bytes() for p in table_path.iterdir()}
+    target = bad.replace("TABLE", str(table_path))
+    if target and not target.startswith("/"):
+        target = str(tmp_path / target)
+    argv = ["census", "--pairs", "2", "--top", "2", "--pairs-out", target]
+    _one_line_exit_2(capsys, *argv, "--table", str(table_path))
+    assert (tmp_path / "FILE").read_text() == "precious"
+    assert {p.name: p.read_bytes() for p in table_path.iterdir()} == before
+
+
 def test_unbounded_runs_refused_at_once(table_path: Path) -> None:
     cmd = [sys.executable, "-m", "nb201_flat", "search", "--algo", "rs", "--protocol"]
     cmd += ["fixed-n", "--runs", "1000000000000", "--jobs", "1", "--table", str(table_path)]
