@@ -40,6 +40,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from nb201_flat.errors import ConstraintError as ConstraintError
+from nb201_flat.errors import check_float_range
 from nb201_flat.landscape.neighbourhood import flatness
 from nb201_flat.table import MetricKey, Table
 from nb201_flat.types import BoolArray as BoolArray
@@ -109,6 +110,8 @@ def best_under(
     """
     if top < 1:
         raise ConstraintError(f"top must be >= 1, got {top}")
+    # NaN would meet nothing and inf everything: neither is a limit
+    max_cost = check_float_range("max_cost", max_cost, fix="give a cost limit such as 0.5")
     v = table.vector(dataset, split, epochs, metric, seed=seed, rng=rng)
     c = cost_vector(table, dataset, cost, epochs=epochs)
     ok = ~np.isnan(v) & ~np.isnan(c)

@@ -159,6 +159,29 @@ def test_cli_best_under_and_pareto(tmp_path: Path, capsys: pytest.CaptureFixture
     assert "--top applies to --max-cost" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("extra", "fragment"),
+    [
+        (["--max-cost", "inf", "--json"], "max_cost must be a finite number, got inf"),
+        (["--max-cost", "nan"], "max_cost must be a finite number, got nan"),
+        (["--pareto", "--top", "1"], "--top applies to --max-cost"),  # the default, given
+    ],
+)
+def test_cli_limit_that_is_no_limit_and_top_with_pareto_are_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: list[str], fragment: str
+) -> None:
+    # --max-cost inf printed "max_cost": Infinity (invalid JSON); nan blamed the limit as too
+    # low; --pareto --top 1 ignored --top
+    from nb201_flat.cli import main
+
+    path = save_table(_toy(np.arange(27.0), np.ones(27)), tmp_path / "t")
+    base = ["constrained", "--table", str(path), "--dataset", "toy", "--split", "x-valid"]
+    assert main([*base, "--epochs", "12", "--cost", "params_mb", *extra]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.startswith("error: ")
+    assert captured.err.count("\n") == 1 and fragment in captured.err
+
+
 def test_frames_are_tidy() -> None:
     df = pareto_front(_toy(np.arange(27.0), np.ones(27)), "toy", "x-valid", 12, cost="params_mb")
     assert isinstance(df, pd.DataFrame) and df["index"].tolist() == [26]
