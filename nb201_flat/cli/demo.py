@@ -34,12 +34,11 @@ def demo_summary(table: Table, *, top: int = 5, runs: int = 200, seed: int = 0) 
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from nb201_flat.errors import ArgumentError
+    from nb201_flat.errors import check_int_range
+    from nb201_flat.search.runner import MAX_RUNS
 
-    if args.top < 1 or args.runs < 1:
-        raise ArgumentError(
-            f"--top and --runs must be >= 1, got --top {args.top} --runs {args.runs}"
-        )
+    check_int_range("--top", args.top, 1)
+    check_int_range("--runs", args.runs, 1, MAX_RUNS, fix="the demo's default is 200")
     t0 = time.perf_counter()
     table = open_table(args)
     load_s = time.perf_counter() - t0

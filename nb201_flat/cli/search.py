@@ -159,9 +159,6 @@ def _jobs(args: argparse.Namespace) -> int:
     return int(args.jobs) if args.jobs is not None else max(1, os.cpu_count() or 1)
 
 
-_MAX_RUNS = 1_000_000
-
-
 def _check_search_options(args: argparse.Namespace) -> None:
     """Options that do not apply to the chosen protocol or algorithm are errors, not ignored."""
     from nb201_flat.errors import ArgumentError
@@ -213,11 +210,12 @@ def cmd_search(args: argparse.Namespace) -> int:
         )
     }
     from nb201_flat.errors import ArgumentError
+    from nb201_flat.search.runner import MAX_RUNS
 
-    if not 1 <= args.runs <= _MAX_RUNS:
+    if not 1 <= args.runs <= MAX_RUNS:
         # each run holds its record in memory: bound the request before starting it
         raise ArgumentError(
-            f"--runs must be between 1 and {_MAX_RUNS:,} (one search's records must fit in "
+            f"--runs must be between 1 and {MAX_RUNS:,} (one search's records must fit in "
             f"memory; published comparisons use 500), got {args.runs:,}"
         )
     algo = make_algorithm(args.algo, **options)

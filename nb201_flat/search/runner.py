@@ -335,9 +335,18 @@ def _as_algorithms(
     return labels, algos
 
 
+#: the most runs one call may ask for: each run holds its record in memory until the end
+MAX_RUNS = 1_000_000
+
+
 def _check_run_args(runs: int, seed: int, jobs: int) -> tuple[int, int, int]:
     if isinstance(runs, bool) or int(runs) < 1:
         raise AlgorithmError(f"runs must be >= 1, got {runs}")
+    if int(runs) > MAX_RUNS:  # bounded before any allocation: past it, the OOM killer answers
+        raise AlgorithmError(
+            f"runs must be at most {MAX_RUNS:,} (one search's records must fit in memory; "
+            f"published comparisons use 500), got {int(runs):,}"
+        )
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
         raise AlgorithmError(f"seed must be a non-negative int, got {seed!r}")
     if isinstance(jobs, bool) or int(jobs) < 1:

@@ -118,6 +118,25 @@ def test_unbounded_runs_refused_at_once(table_path: Path) -> None:
     assert "--runs" in proc.stderr
 
 
+@pytest.mark.parametrize("command", ["demo", "reproduce"])
+def test_runs_bound_holds_for_every_command_that_searches(tmp_path: Path, command: str) -> None:
+    # search refused it; demo and reproduce started and the OOM killer ended them (exit 137)
+    from nb201_flat.testing import synthetic_table
+
+    table = save_table(synthetic_table(), tmp_path / "t.nb201")
+    cmd = [sys.executable, "-m", "nb201_flat", command, "--runs", "1000000000000"]
+    cmd += ["--table", str(table)]
+    if command == "reproduce":
+        cmd += ["--quick", "--jobs", "1", "--out", str(tmp_path / "out")]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=90)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"{command} --runs 1000000000000 started instead of being refused")
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr[-500:]
+    assert "1000000" in proc.stderr.replace(",", "") and "runs" in proc.stderr
+    assert not (tmp_path / "out").exists()
+
+
 torch = pytest.importorskip("torch")
 
 
