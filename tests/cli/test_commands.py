@@ -167,6 +167,22 @@ def test_import_wrong_format(capsys: pytest.CaptureFixture[str], tmp_path: Path)
     assert not (tmp_path / "o").exists()
 
 
+def test_import_unsafe_pickle_flag_on_a_format_that_ignores_it_is_refused(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # a tidy file imported with --allow-unsafe-pickle: the flag was silently ignored
+    src = tmp_path / "t.csv"
+    pd.DataFrame(
+        {"index": [0], "dataset": "cifar10", "split": "ori-test", "epochs": 200}
+        | {"metric": "accuracy", "value": [1.0]}
+    ).to_csv(src, index=False)
+    argv = ["import", str(src), "--out", str(tmp_path / "o"), "--allow-unsafe-pickle"]
+    code, out, err = run(capsys, *argv)
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert err.startswith("error: ") and "nb201-pth and nats-tss" in err and "drop it" in err
+    assert not (tmp_path / "o").exists()
+
+
 def test_subprocess_entry_points(table_path: Path) -> None:
     """The console script and `python -m` give exit code 2 and no traceback on bad input."""
     for cmd in (["-m", "nb201_flat"],):
