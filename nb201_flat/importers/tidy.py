@@ -99,6 +99,9 @@ def _read_arrow(p: Path, name: str) -> tuple[Any, bool]:
             **{c: pa.string() for c in _INTEGERS},
             "value": pa.float64(),
         },
+        # only an empty cell is missing: pyarrow's default list also nulls "nan", "NA", "null"
+        # and more, so a value written as nan was refused as empty (the fix its message names)
+        null_values=[""],
         strings_can_be_null=True,
         quoted_strings_can_be_null=False,
     )
