@@ -169,11 +169,20 @@ def cmd_flatness(args: argparse.Namespace) -> int:
         df["score"] = neighbourhood_score(space, values, spec)
         cols.append("score")
     if args.arch:
+        # a cell never measured is an error naming what the table serves, never a nan row
+        for a in args.arch:
+            table.value(a, args.dataset, args.split, args.epochs, args.metric)
         chosen = [space.resolve(a).index for a in args.arch]
     else:
-        key = values if _higher_is_better(args) else -values
-        key = np.where(np.isnan(key), -np.inf, key)
-        chosen = np.lexsort((np.arange(space.size), -key))[:top].tolist()
+        measured = np.flatnonzero(~np.isnan(values))
+        if measured.size == 0:
+            key_name = table.key(args.dataset, args.split, args.epochs, args.metric)
+            raise MissingValueError(
+                f"no architecture is measured for {key_name}; choose a key that "
+                "`nb201-flat info` lists with archs > 0"
+            )
+        key = values[measured] if _higher_is_better(args) else -values[measured]
+        chosen = measured[np.lexsort((measured, -key))[:top]].tolist()
     rows: list[dict[str, Any]] = []
     picked = df.loc[chosen, cols].to_numpy(dtype=np.float64)
     for i, rec in zip(chosen, picked.tolist(), strict=True):
@@ -223,10 +232,15 @@ def cmd_flatness(args: argparse.Namespace) -> int:
     )
     for r in rows:
         print(
-            f"{r['index']:>6} {r['value']:>9.4f} {r['n']:>5} {r['mean']:>9.4f} {r['min']:>9.4f} "
-            f"{r['std']:>8.4f} {r['sharpness']:>8.4f}  {r['arch']}"
+            f"{r['index']:>6} {r['value']:>9.4f} {r['n']:>5} {_num(r['mean'], 9)} "
+            f"{_num(r['min'], 9)} {_num(r['std'], 8)} {_num(r['sharpness'], 8)}  {r['arch']}"
         )
     return 0
+
+
+def _num(v: float, width: int) -> str:
+    """``v`` to 4 decimals, or ``-`` where a neighbourhood has no measured member (NaN)."""
+    return f"{'-':>{width}}" if np.isnan(v) else f"{v:>{width}.4f}"
 
 
 _PATH_SHOWN = {

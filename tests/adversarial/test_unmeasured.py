@@ -92,3 +92,38 @@ def test_table_value_raises_and_names_other_keys() -> None:
     assert t2.value(UNMEASURED, "cifar100", "x-test", 200) == 5.0
     # the whole-space vector keeps NaN for "missing" (that is its documented encoding)
     assert np.isnan(t2.vector("cifar10", "ori-test", 200)[UNMEASURED])
+
+
+_FLATNESS = ["flatness", "--dataset", "cifar10", "--split", "ori-test", "--epochs", "200"]
+
+
+@pytest.mark.parametrize("json_flag", [[], ["--json"]])
+def test_cli_flatness_of_unmeasured_cell_is_one_line_exit_2(
+    capsys: pytest.CaptureFixture[str], table_path: Path, json_flag: list[str]
+) -> None:
+    # it printed a row with value nan and sharpness nan, exit 0
+    argv = [*_FLATNESS, "--arch", "0", str(UNMEASURED), *json_flag, "--table", str(table_path)]
+    assert main(argv) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1
+    assert err.startswith(f"error: architecture {UNMEASURED} was never measured")
+
+
+def test_cli_flatness_lists_measured_cells_only(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # a key with one measured cell: the top 3 were that cell and two rows of nan, exit 0
+    lone = np.full(NB201.size, np.nan)
+    lone[5] = 50.0
+    empty = MetricKey("cifar10", "x-valid", 200)
+    t = Table(NB201, {(KEY, None): lone, (empty, None): np.full(NB201.size, np.nan)})
+    path = str(save_table(t, tmp_path / "t.nb201"))
+    assert main([*_FLATNESS, "--top", "3", "--table", path]) == 0
+    out = capsys.readouterr().out
+    rows = out.splitlines()[2:]
+    assert len(rows) == 1 and rows[0].split()[:3] == ["5", "50.0000", "0"]
+    assert "nan" not in out  # a neighbourhood with no measured member shows -, not nan
+    argv = ["flatness", "--dataset", "cifar10", "--split", "x-valid", "--epochs", "200"]
+    assert main([*argv, "--table", path]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no architecture is measured for cifar10/x-valid" in err
