@@ -468,12 +468,25 @@ def run_cells(
     ]
     runs_df = _runs_frame(blocks)
     runs_df["seed"] = seed
+    notes += _unreported_notes(runs_df, runs)
     return SearchResults(
         runs=runs_df,
         curves=_curves_frame(blocks, curve_points),
         notes=tuple(notes),
         protocols=tuple(prots),
     )
+
+
+def _unreported_notes(runs_df: pd.DataFrame, runs: int) -> list[str]:
+    """A note per cell and reported key where some runs have no test value (their pick was
+    never measured on it, or they found nothing): the summary's mean covers the others."""
+    keys = ["protocol", "algorithm", "dataset", "split"]
+    missing = runs_df[runs_df["test"].isna()].groupby(keys, sort=False).size().reset_index()
+    return [
+        f"{prot} {algo}: {k} of {runs} runs have no {dataset}/{split} value (their pick was "
+        f"never measured there, or they found nothing); its mean covers the other {runs - k}"
+        for prot, algo, dataset, split, k in missing.itertuples(index=False, name=None)
+    ]
 
 
 class _NoBar(contextlib.nullcontext["_NoBar"]):

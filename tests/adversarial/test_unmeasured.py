@@ -127,3 +127,16 @@ def test_cli_flatness_lists_measured_cells_only(
     assert main([*argv, "--table", path]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no architecture is measured for cifar10/x-valid" in err
+
+
+def test_cli_search_of_one_run_prints_no_nan_std(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # the std of one run is undefined: it printed "± nan"
+    v = np.linspace(10, 90, NB201.size)
+    keys = [MetricKey("cifar100", "x-valid", 200), MetricKey("cifar100", "x-test", 200)]
+    path = str(save_table(Table(NB201, {(k, None): v for k in keys}), tmp_path / "t.nb201"))
+    argv = ["search", "--algo", "rs", "--protocol", "fixed-n", "--epochs", "200", "--n", "5"]
+    assert main([*argv, "--runs", "1", "--jobs", "1", "--table", path]) == 0
+    out = capsys.readouterr().out
+    assert "nan" not in out and "± - (n=1," in out
