@@ -154,6 +154,12 @@ def open_table(args: argparse.Namespace) -> Table:
     return load_table(getattr(args, "table", None))
 
 
+def num(v: float, spec: str) -> str:
+    """``v`` formatted by ``spec``, or ``-`` where it is undefined (NaN: the std of one run, a
+    neighbourhood with no measured member); the JSON forms hold null there."""
+    return "-" if math.isnan(v) else format(v, spec)
+
+
 def jsonable(obj: Any) -> Any:
     """Convert numpy scalars/arrays and NaN (-> null) for strict JSON."""
     if isinstance(obj, dict):

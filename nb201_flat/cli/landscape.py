@@ -15,6 +15,7 @@ from nb201_flat.cli.common import (
     add_table_arg,
     emit_json,
     neighbourhood_from_args,
+    num,
     open_table,
 )
 from nb201_flat.errors import LandscapeArgumentError, MissingValueError
@@ -232,15 +233,11 @@ def cmd_flatness(args: argparse.Namespace) -> int:
     )
     for r in rows:
         print(
-            f"{r['index']:>6} {r['value']:>9.4f} {r['n']:>5} {_num(r['mean'], 9)} "
-            f"{_num(r['min'], 9)} {_num(r['std'], 8)} {_num(r['sharpness'], 8)}  {r['arch']}"
+            f"{r['index']:>6} {r['value']:>9.4f} {r['n']:>5} {num(r['mean'], '.4f'):>9} "
+            f"{num(r['min'], '.4f'):>9} {num(r['std'], '.4f'):>8} "
+            f"{num(r['sharpness'], '.4f'):>8}  {r['arch']}"
         )
     return 0
-
-
-def _num(v: float, width: int) -> str:
-    """``v`` to 4 decimals, or ``-`` where a neighbourhood has no measured member (NaN)."""
-    return f"{'-':>{width}}" if np.isnan(v) else f"{v:>{width}.4f}"
 
 
 _PATH_SHOWN = {

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import time
 from typing import Any
@@ -16,6 +15,7 @@ from nb201_flat.cli.common import (
     emit_json,
     neighbourhood_fields,
     neighbourhood_from_args,
+    num,
     open_table,
     parse_seed,
 )
@@ -287,17 +287,13 @@ def cmd_search(args: argparse.Namespace) -> int:
         flag = "  [OPTIMISTIC: search metric = report metric]" if r["optimistic"] else ""
         print(
             f"  {r['protocol']:<34} {r['dataset']}/{r['split']:<9} "
-            f"{_num(r['mean'])} ± {_num(r['std'])} (n={r['n']}, {r['queries']:.0f} queries)"
+            f"{num(r['mean'], '.2f')} ± {num(r['std'], '.2f')} (n={r['n']}, "
+            f"{r['queries']:.0f} queries)"
             f"{flag}"
         )
     for n in notes:
         print(f"note: {n}")
     return 0
-
-
-def _num(v: float) -> str:
-    """``v`` to 2 decimals, or ``-`` where it is undefined (the std of one run)."""
-    return "-" if math.isnan(v) else f"{v:.2f}"
 
 
 def _comma_list(flag: str, text: str, choices: tuple[str, ...]) -> tuple[str, ...]:

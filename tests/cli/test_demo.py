@@ -11,7 +11,9 @@ import pytest
 
 from nb201_flat.cli import main
 from nb201_flat.cli.demo import demo_summary
-from nb201_flat.table import Table
+from nb201_flat.space import NB201
+from nb201_flat.storage import save_table
+from nb201_flat.table import MetricKey, Table
 
 
 def test_demo_summary_on_default(default_table: Table) -> None:
@@ -114,3 +116,19 @@ def test_demo_result_is_frozen_with_one_line_repr(default_table: Table) -> None:
     assert repr(res).startswith("DemoResult('AnalogNAS-Bench")
     with pytest.raises(dataclasses.FrozenInstanceError):
         res.runs = 1  # type: ignore[misc]
+
+
+def test_demo_prints_no_nan_on_a_half_measured_table(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # NA-RS picked unmeasured cells in 4 of 5 runs: "+- nan (n=1)" and "CI [+nan, +nan]"
+    v = np.linspace(10, 90, NB201.size)
+    holes = np.where(np.arange(NB201.size) % 2 == 1, np.nan, v)
+    data = {
+        (MetricKey("cifar100", "x-valid", 200), None): v,
+        (MetricKey("cifar100", "x-test", 200), None): holes,
+    }
+    path = save_table(Table(NB201, data, source="holes"), tmp_path / "t.nb201")
+    assert main(["demo", "--runs", "5", "--top", "2", "--table", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "NA-RS" in out and "nan" not in out.lower()
