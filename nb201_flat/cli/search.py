@@ -338,6 +338,17 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
             ),
         )
     cfg = replace(cfg, **changes)
+    if (
+        args.quantile is not None
+        and cfg.base.neighbourhood.agg != "quantile"
+        and "quantile" not in cfg.aggregators
+    ):
+        from nb201_flat.errors import ArgumentError
+
+        raise ArgumentError(
+            f"--quantile applies only where the grid uses --agg quantile, and this grid's "
+            f"aggregators are {', '.join(cfg.aggregators)}; add --agg quantile or drop it"
+        )
     table = open_table(args)
     t0 = time.perf_counter()
     result = reproduce(
