@@ -396,6 +396,12 @@ def load_saved_table(path: str | os.PathLike[str], *, verify: bool = True) -> Ta
     A load that fails while the folder is being replaced (the manifest of one version, the
     parquet of the next) is retried a few times before the error is raised.
     """
+    if not os.fspath(path).strip():  # Path("") is the current folder: never meant here
+        raise TableFileError(
+            f"the table path {os.fspath(path)!r} is empty; pass --table PATH (a folder "
+            f"written by `nb201-flat import`), or neither it nor ${TABLE_ENV} for the "
+            "embedded default"
+        )
     folder = Path(path)
     for attempt in range(4):
         try:

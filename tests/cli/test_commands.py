@@ -120,6 +120,16 @@ def test_missing_and_corrupt_table(
     assert code == 2 and "checksum" in err
 
 
+def test_empty_table_path_is_named_not_read_as_the_current_folder(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # it read the current folder and named a fix that import refuses (`--out .`)
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(capsys, "info", "--table", "")
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert "the table path '' is empty; pass --table PATH" in err and "--out ." not in err
+
+
 def test_import_tidy_and_refuse_overwrite(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
