@@ -114,6 +114,34 @@ def test_pareto_front_is_exactly_the_non_dominated_set() -> None:
     assert front["cost"].is_monotonic_increasing and front["value"].is_monotonic_increasing
 
 
+def test_a_loss_is_best_when_lowest() -> None:
+    loss = np.arange(27.0)[::-1].copy()  # index 26 has the lowest loss
+    size = np.where(np.arange(27) > 20, 5.0, 1.0)
+    t = _toy(loss, size)
+    df = best_under(
+        t, "toy", "x-valid", 12, cost="params_mb", max_cost=2.0, top=2, higher_is_better=False
+    )
+    assert df["index"].tolist() == [20, 19]
+    front = pareto_front(t, "toy", "x-valid", 12, cost="params_mb", higher_is_better=False)
+    assert front["index"].tolist() == [20, 26]
+    assert front["value"].is_monotonic_decreasing
+
+
+def test_cli_ranks_a_loss_lowest_first(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # --metric loss listed the highest losses as the best, as flatness does not
+    from nb201_flat.cli import main
+
+    loss_key = MetricKey("toy", "x-valid", 12, "loss")
+    loss = np.arange(27.0)[::-1].copy()
+    t = Table(TOY, {(loss_key, None): loss, (SIZE, None): np.ones(27)}, source="toy")
+    path = save_table(t, tmp_path / "t")
+    base = ["constrained", "--table", str(path), "--dataset", "toy", "--split", "x-valid"]
+    base += ["--epochs", "12", "--cost", "params_mb", "--max-cost", "2", "--top", "2", "--json"]
+    assert main([*base, "--metric", "loss"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert [r["index"] for r in doc["rows"]] == [26, 25] and doc["higher_is_better"] is False
+
+
 def test_cost_band_and_flatness_in_band() -> None:
     acc = np.arange(27.0)
     size = (TOY.codes == 2).sum(axis=1).astype(float)  # 0..3 edges of op "c"

@@ -42,6 +42,21 @@ def add_key_args(parser: argparse.ArgumentParser, *, required: bool = True) -> N
     parser.add_argument("--metric", default="accuracy", help="default: accuracy")
 
 
+def add_direction_arg(parser: argparse.ArgumentParser) -> None:
+    """``--lower-is-better``: the metric is a loss (see :func:`higher_is_better`)."""
+    parser.add_argument(
+        "--lower-is-better",
+        action="store_true",
+        help="the metric is a loss (default: only when the metric's name ends in 'loss')",
+    )
+
+
+def higher_is_better(args: argparse.Namespace) -> bool:
+    """Whether ``args.metric`` ranks high values first: not for ``--lower-is-better`` or a
+    metric whose name ends in ``loss``."""
+    return not (args.lower_is_better or str(args.metric).endswith("loss"))
+
+
 def add_neighbourhood_args(
     parser: argparse.ArgumentParser,
     *,

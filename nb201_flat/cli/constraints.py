@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from nb201_flat.cli.common import emit_json
+from nb201_flat.cli.common import add_direction_arg, emit_json, higher_is_better
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -38,6 +38,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     what.add_argument("--max-cost", type=float, help="keep archs with cost <= this")
     what.add_argument("--pareto", action="store_true", help="print the Pareto front instead")
     p.add_argument("--top", type=int, default=None, help="how many (with --max-cost; default 1)")
+    add_direction_arg(p)
     p.add_argument("--table", metavar="PATH", help="table folder (default: $NB201_FLAT_TABLE)")
     p.add_argument("--json", action="store_true", help="print machine-readable JSON")
     p.set_defaults(func=cmd_constrained)
@@ -50,7 +51,8 @@ def cmd_constrained(args: argparse.Namespace) -> int:
     if args.pareto and args.top is not None:
         raise ConstraintError("--top applies to --max-cost, not to --pareto; drop it")
     table = load_table(args.table)
-    common: dict[str, Any] = {"cost": args.cost, "metric": args.metric}
+    hib = higher_is_better(args)
+    common: dict[str, Any] = {"cost": args.cost, "metric": args.metric, "higher_is_better": hib}
     if args.pareto:
         df = pareto_front(table, args.dataset, args.split, args.epochs, **common)
     else:
@@ -80,6 +82,7 @@ def cmd_constrained(args: argparse.Namespace) -> int:
                 "split": args.split,
                 "epochs": args.epochs,
                 "metric": args.metric,
+                "higher_is_better": hib,
                 "cost": args.cost,
                 "max_cost": None if args.pareto else args.max_cost,
                 "pareto": bool(args.pareto),

@@ -9,11 +9,13 @@ from typing import Any
 import numpy as np
 
 from nb201_flat.cli.common import (
+    add_direction_arg,
     add_json_arg,
     add_key_args,
     add_neighbourhood_args,
     add_table_arg,
     emit_json,
+    higher_is_better,
     neighbourhood_from_args,
     num,
     open_table,
@@ -53,7 +55,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--limit", type=int, default=None, metavar="N", help="print only the first N rows"
     )
-    _add_direction_arg(p)
+    add_direction_arg(p)
     add_table_arg(p)
     add_json_arg(p)
     p.set_defaults(func=cmd_flatness)
@@ -91,7 +93,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         action="store_true",
         help="the lowest barrier only through connected cells",
     )
-    _add_direction_arg(p)
+    add_direction_arg(p)
     add_table_arg(p)
     add_json_arg(p)
     p.set_defaults(func=cmd_barrier)
@@ -124,7 +126,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--pairs-out", metavar="CSV", help="also write one row per pair to this CSV file"
     )
-    _add_direction_arg(p)
+    add_direction_arg(p)
     add_table_arg(p)
     add_json_arg(p)
     p.set_defaults(func=cmd_census)
@@ -133,18 +135,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 _SORT_COLUMNS = ("value", "mean", "min", "sharpness", "std", "score")
 # flat = small spread and small drop from the cell to its neighbours
 _LOWER_FIRST = ("sharpness", "std")
-
-
-def _add_direction_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--lower-is-better",
-        action="store_true",
-        help="the metric is a loss (default: only when the metric's name ends in 'loss')",
-    )
-
-
-def _higher_is_better(args: argparse.Namespace) -> bool:
-    return not (args.lower_is_better or str(args.metric).endswith("loss"))
 
 
 def cmd_flatness(args: argparse.Namespace) -> int:
@@ -182,7 +172,7 @@ def cmd_flatness(args: argparse.Namespace) -> int:
                 f"no architecture is measured for {key_name}; choose a key that "
                 "`nb201-flat info` lists with archs > 0"
             )
-        key = values[measured] if _higher_is_better(args) else -values[measured]
+        key = values[measured] if higher_is_better(args) else -values[measured]
         chosen = measured[np.lexsort((measured, -key))[:top]].tolist()
     rows: list[dict[str, Any]] = []
     picked = df.loc[chosen, cols].to_numpy(dtype=np.float64)
@@ -192,7 +182,7 @@ def cmd_flatness(args: argparse.Namespace) -> int:
         row["n"] = int(row["n"])
         rows.append(row)
     if args.sort_by is not None:
-        sign = 1.0 if _higher_is_better(args) else -1.0
+        sign = 1.0 if higher_is_better(args) else -1.0
         if args.sort_by in _LOWER_FIRST:
             sign = -1.0 if args.sort_by == "std" else -sign
 
@@ -266,7 +256,7 @@ def cmd_barrier(args: argparse.Namespace) -> int:
     space = table.space
     a, b = space.resolve(args.a), space.resolve(args.b)
     values = table.vector(args.dataset, args.split, args.epochs, args.metric)
-    hib = _higher_is_better(args)
+    hib = higher_is_better(args)
     tree = barrier_tree(space, values, higher_is_better=hib, connected_only=args.connected_only)
     shown = _PATH_SHOWN[args.method]
     payload: dict[str, Any] = {
@@ -411,7 +401,7 @@ def cmd_census(args: argparse.Namespace) -> int:
                 "cifar100/x-test@200, ImageNet16-120/x-test@200); name one with --dataset "
                 "--split --epochs"
             )
-    hib = _higher_is_better(args)
+    hib = higher_is_better(args)
     distance = args.distance or None
     frames = []
     results = []
