@@ -102,6 +102,11 @@ def cmd_import(args: argparse.Namespace) -> int:
     out = check_writable_target(args.out)
     if out.exists() and not args.force:
         raise TableFileError(f"{out} exists; pass --force to replace it")
+    if args.source != "analognas" and Path(args.source).resolve().is_relative_to(out.resolve()):
+        raise ArgumentError(
+            f"--out {args.out} holds the source {args.source}, which replacing it would "
+            "delete; import into another folder"
+        )
     fmt = args.format or detect_format(args.source)
     if args.no_curves and fmt not in _WITH_CURVES:
         raise ArgumentError(

@@ -169,6 +169,24 @@ def test_import_tidy_and_refuse_overwrite(
     assert "--format tidy" in manifest["meta"]["import_command"]
 
 
+def test_import_refuses_to_replace_the_folder_holding_its_source(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # --force replaced the table folder and deleted the source file kept inside it
+    out_dir = tmp_path / "out.nb201"
+    src = tmp_path / "t.csv"
+    pd.DataFrame(
+        {"index": [0], "dataset": "cifar10", "split": "ori-test", "epochs": 200}
+        | {"metric": "accuracy", "value": [1.0]}
+    ).to_csv(src, index=False)
+    assert run(capsys, "import", str(src), "--out", str(out_dir))[0] == 0
+    inside = out_dir / "t.csv"
+    inside.write_bytes(src.read_bytes())
+    code, out, err = run(capsys, "import", str(inside), "--out", str(out_dir), "--force")
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert "holds the source" in err and inside.read_bytes() == src.read_bytes()
+
+
 def test_import_wrong_format(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     src = tmp_path / "notes.txt"
     src.write_text("hello")
