@@ -83,6 +83,15 @@ def test_nan_value_is_a_missing_number_not_an_empty_cell(tmp_path: Path) -> None
         read_tidy(path)
 
 
+@pytest.mark.parametrize("text", ["inf", "-inf", "Infinity"])
+def test_infinite_value_is_refused(tmp_path: Path, text: str) -> None:
+    # it was imported: query printed "= inf" and its --json "value": null, both exit 0
+    path = tmp_path / "t.csv"
+    path.write_text(HEADER + GOOD + _row().replace("93.5", text))
+    with pytest.raises(FormatError, match=r"row 2 \(line 3\), column 'value': -?inf is not a fin"):
+        read_tidy(path)
+
+
 # -- the same checks for a DataFrame handed to Table.from_tidy (no csv parser in between) --------
 def _frame(**bad: object) -> pd.DataFrame:
     good: dict[str, object] = {
