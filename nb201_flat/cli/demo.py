@@ -58,11 +58,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
             f"{num(b['nbhd_min'], '.2f'):>7} {num(b['sharpness'], '.2f'):>6}  {b['arch']}"
         )
     f = out["flattest_of_top_1pct"]
-    print(
-        f"\nflattest of the top 1 %: {f['index']} value {f['value']:.2f} %, neighbourhood mean "
-        f"{f['nbhd_mean']:.2f} %  {f['arch']}"
-    )
-    print(f"  (flattest = {f['meaning']})")
+    if f is None:
+        print("\nflattest of the top 1 %: none of them has a measured radius-1 neighbour")
+    else:
+        print(
+            f"\nflattest of the top 1 %: {f['index']} value {f['value']:.2f} %, neighbourhood "
+            f"mean {f['nbhd_mean']:.2f} %  {f['arch']}"
+        )
+        print(f"  (flattest = {f['meaning']})")
     print(f"median sharpness (value - radius-1 mean): {num(out['median_sharpness'], '.2f')} points")
     print(
         f"fitness-distance correlation: {num(out['fitness_distance_correlation'], '.3f')}; "
