@@ -126,6 +126,12 @@ def test_runs_whose_pick_has_no_report_value_are_noted() -> None:
     assert not any("runs have no" in note for note in full.notes)
 
 
+def test_a_time_budget_below_the_cheapest_query_is_refused(nb201_like: Table) -> None:
+    # every run ended before its first query: "nan ± nan (n=0, 0 queries)", exit 0
+    with pytest.raises(ProtocolError, match=r"less than the cheapest query.*--budget-scale"):
+        run_search(nb201_like, nb201_protocol(budget_seconds=1e-6), RandomSearch(), runs=2)
+
+
 def test_optimistic_overlap_rules() -> None:
     rep = (MetricKey("cifar100", "ori-test", 200),)
     p = Protocol("p", MetricKey("cifar100", "x-valid", 200), rep, budget_queries=5)
