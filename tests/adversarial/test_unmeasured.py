@@ -140,3 +140,17 @@ def test_cli_search_of_one_run_prints_no_nan_std(
     assert main([*argv, "--runs", "1", "--jobs", "1", "--table", path]) == 0
     out = capsys.readouterr().out
     assert "nan" not in out and "± - (n=1," in out
+
+
+def test_cli_record_shows_a_seed_value_where_the_mean_is_missing(
+    capsys: pytest.CaptureFixture[str], table_path: Path
+) -> None:
+    # it listed the key as "not measured for this cell", hiding seed 1's stored 42.0
+    assert main(["record", str(SEEDS_ONLY), "--table", str(table_path)]) == 0
+    out = capsys.readouterr().out
+    assert "1:42" in out and out.rstrip().endswith(f"not measured for this cell: {OTHER}")
+    assert main(["record", str(SEEDS_ONLY), "--json", "--table", str(table_path)]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    (entry,) = [e for e in doc["entries"] if e["split"] == "ori-test"]
+    assert entry["mean"] is None and entry["seeds"] == {"1": 42.0}
+    assert str(KEY) not in doc["not_measured"]
