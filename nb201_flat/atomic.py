@@ -180,6 +180,28 @@ def check_writable_target(target: str | os.PathLike[str], *, what: str = "--out"
         )
     if path.exists() and not path.is_dir():
         raise ArgumentError(f"{what} {raw} is a file, not a folder; choose another path")
+    _check_parent(path, raw, what)
+    return path
+
+
+def check_writable_file(target: str | os.PathLike[str], *, what: str) -> Path:
+    """Check up front that ``target`` can be written as a file (by :func:`write_file`).
+
+    Raises :class:`~nb201_flat.errors.ArgumentError` for ``''``, a folder, a path that lies
+    under a file, and a parent folder that cannot be created or written.
+    """
+    raw = os.fspath(target)
+    if raw.strip() == "":
+        raise ArgumentError(f"{what} is empty; give a file path such as results/out.csv")
+    path = Path(raw)
+    if path.is_dir() or raw.endswith(("/", os.sep)):
+        raise ArgumentError(f"{what} {raw} is a folder, not a file; name a file in it")
+    _check_parent(path, raw, what)
+    return path
+
+
+def _check_parent(path: Path, raw: str, what: str) -> None:
+    """The nearest existing folder above ``path`` is a writable folder (not a file)."""
     parent = path.parent
     for up in [parent, *parent.parents]:
         if up.exists():
@@ -191,7 +213,6 @@ def check_writable_target(target: str | os.PathLike[str], *, what: str = "--out"
                     "no permission); choose a writable path"
                 )
             break
-    return path
 
 
 @contextlib.contextmanager

@@ -8,8 +8,8 @@ table lacks them). It is read from split ``model`` of the dataset the accuracy b
 - :func:`best_under` -- the top architectures by a metric among those whose cost is at most a
   limit (``find_best``-like: the official API's ``find_best(dataset, metric_on_set, FLOP_max,
   Param_max)``, for any cost and any seed policy).
-- :func:`pareto_front` -- the architectures no other one beats on both the metric (higher)
-  and the cost (lower).
+- :func:`pareto_front` -- the architectures no other one beats on both the metric (higher,
+  or lower for a loss with ``higher_is_better=False``) and the cost (lower).
 - :func:`cost_band` / :func:`flatness_in_band` -- a boolean mask of archs within a cost band,
   and flatness measured inside it (neighbours outside the band do not count).
 
@@ -40,6 +40,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from nb201_flat.errors import ConstraintError as ConstraintError
+from nb201_flat.errors import check_float_range
 from nb201_flat.landscape.neighbourhood import flatness
 from nb201_flat.table import MetricKey, Table
 from nb201_flat.types import BoolArray as BoolArray
@@ -96,11 +97,13 @@ def best_under(
     seed: SeedPolicy = "mean",
     rng: Seed | None = None,
     top: int = 1,
+    higher_is_better: bool = True,
 ) -> pd.DataFrame:
     """The ``top`` architectures by ``metric`` among those with ``cost <= max_cost``.
 
     Returns a frame with columns ``index, arch, value, cost``, best first (ties: lower cost,
-    then lower index).
+    then lower index). Best is the highest value, or the lowest with
+    ``higher_is_better=False`` (a loss).
 
     Raises
     ------
@@ -109,6 +112,8 @@ def best_under(
     """
     if top < 1:
         raise ConstraintError(f"top must be >= 1, got {top}")
+    # NaN would meet nothing and inf everything: neither is a limit
+    max_cost = check_float_range("max_cost", max_cost, fix="give a cost limit such as 0.5")
     v = table.vector(dataset, split, epochs, metric, seed=seed, rng=rng)
     c = cost_vector(table, dataset, cost, epochs=epochs)
     ok = ~np.isnan(v) & ~np.isnan(c)
@@ -120,7 +125,8 @@ def best_under(
             f"smallest {cost} is {least:g}: raise --max-cost"
         )
     idx = np.flatnonzero(within)
-    order = np.lexsort((idx, c[idx], -v[idx]))
+    w = v if higher_is_better else -v
+    order = np.lexsort((idx, c[idx], -w[idx]))
     return _frame(table, idx[order][:top], v, c)
 
 
@@ -134,10 +140,12 @@ def pareto_front(
     metric: str = "accuracy",
     seed: SeedPolicy = "mean",
     rng: Seed | None = None,
+    higher_is_better: bool = True,
 ) -> pd.DataFrame:
     """The non-dominated architectures (higher ``metric``, lower ``cost``), by rising cost.
 
-    Of several archs with the same cost and value, the lowest index stands for them.
+    Of several archs with the same cost and value, the lowest index stands for them. With
+    ``higher_is_better=False`` (a loss) a lower ``metric`` is better.
     """
     v = table.vector(dataset, split, epochs, metric, seed=seed, rng=rng)
     c = cost_vector(table, dataset, cost, epochs=epochs)
@@ -145,10 +153,11 @@ def pareto_front(
     if idx.size == 0:
         raise ConstraintError(f"no architecture has both a measured {metric} and a {cost}")
     # sweep by rising cost (higher value first at equal cost): keep each new best value
-    order = idx[np.lexsort((idx, -v[idx], c[idx]))]
-    best = np.maximum.accumulate(v[order])
+    w = v if higher_is_better else -v
+    order = idx[np.lexsort((idx, -w[idx], c[idx]))]
+    best = np.maximum.accumulate(w[order])
     keep = np.ones(order.size, dtype=bool)
-    keep[1:] = v[order][1:] > best[:-1]
+    keep[1:] = w[order][1:] > best[:-1]
     return _frame(table, order[keep], v, c)
 
 

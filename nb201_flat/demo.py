@@ -106,7 +106,7 @@ class DemoResult:
     archs: int
     measured: int
     best: tuple[BestArch, ...]
-    flattest: BestArch
+    flattest: BestArch | None
     flattest_meaning: str
     median_sharpness: float
     fitness_distance_correlation: float
@@ -137,7 +137,9 @@ class DemoResult:
             "archs": self.archs,
             "measured": self.measured,
             "best": [_arch_dict(b) for b in self.best],
-            "flattest_of_top_1pct": {
+            "flattest_of_top_1pct": None
+            if self.flattest is None
+            else {
                 "index": self.flattest.index,
                 "arch": self.flattest.arch,
                 "value": self.flattest.value,
@@ -186,6 +188,7 @@ def run_demo(table: Table, *, top: int = 5, runs: int = 200, seed: int = 0) -> D
     The search uses the NB201 paper's protocol where the table supports it, else ``fixed-n``
     (100 queries, optimistic: search metric = report metric; said once, in the notes).
     """
+    from nb201_flat.errors import NoPathError
     from nb201_flat.landscape import (
         barrier_tree,
         fitness_distance_correlation,
@@ -208,6 +211,7 @@ def run_demo(table: Table, *, top: int = 5, runs: int = 200, seed: int = 0) -> D
     key = default_metric(table)
     values = table.vector_for(key)
     flat = flatness(space, values, radius=1)
+    sharp = flat["sharpness"]  # pandas: its median skips NaN without numpy's all-NaN warning
     col = {c: flat[c].to_numpy() for c in ("mean", "min", "sharpness")}
 
     def arch(i: int) -> BestArch:
@@ -223,11 +227,18 @@ def run_demo(table: Table, *, top: int = 5, runs: int = 200, seed: int = 0) -> D
     ranked = np.argsort(-np.nan_to_num(values, nan=-np.inf), kind="stable")
     order = ranked[:top]
     k = max(1, space.size // 100)
-    top_pool = ranked[:k]
-    flattest = int(top_pool[np.nanargmax(col["mean"][top_pool])])
+    top_pool = ranked[:k][~np.isnan(values[ranked[:k]])]  # measured cells only
+    pool_means = col["mean"][top_pool]
+    # None where no cell of the pool has a measured neighbour (a sparse table)
+    flattest = None if np.isnan(pool_means).all() else int(top_pool[np.nanargmax(pool_means)])
     optima = local_optima(space, values)
     tree = barrier_tree(space, values)
-    path = tree.path(int(order[0]), int(order[1])) if len(order) > 1 else None
+    barrier_notes: tuple[str, ...] = ()
+    try:
+        path = tree.path(int(order[0]), int(order[1])) if len(order) > 1 else None
+    except NoPathError as exc:  # a sparse table: the rest of the demo still stands
+        path = None
+        barrier_notes = (f"no lowest barrier between the two best: {exc}",)
     fdc = fitness_distance_correlation(space, values)
 
     t0 = time.perf_counter()
@@ -273,9 +284,9 @@ def run_demo(table: Table, *, top: int = 5, runs: int = 200, seed: int = 0) -> D
         archs=space.size,
         measured=int((~np.isnan(values)).sum()),
         best=tuple(arch(int(i)) for i in order),
-        flattest=arch(flattest),
+        flattest=None if flattest is None else arch(flattest),
         flattest_meaning=FLATTEST_MEANING,
-        median_sharpness=float(np.nanmedian(flat["sharpness"])),
+        median_sharpness=float(sharp.median()),  # NaN (shown as -) where none is defined
         fitness_distance_correlation=float(fdc),
         local_optima=int(optima.sum()),
         barrier_best_two=None
@@ -291,5 +302,5 @@ def run_demo(table: Table, *, top: int = 5, runs: int = 200, seed: int = 0) -> D
             )
         ),
         paired=tuple(paired),
-        notes=tuple(res.notes),
+        notes=tuple(res.notes) + barrier_notes,
     )

@@ -222,6 +222,10 @@ def check_float_range(
     Traceback (most recent call last):
     ...
     nb201_flat.errors.ArgumentError: quantile must lie in [0, 1], got 1.5
+    >>> check_float_range("max_cost", float("inf"))
+    Traceback (most recent call last):
+    ...
+    nb201_flat.errors.ArgumentError: max_cost must be a finite number, got inf
     """
     try:
         f = float(value)
@@ -229,7 +233,7 @@ def check_float_range(
         f = math.nan
     bad = isinstance(value, bool) or math.isnan(f)
     bad = bad or (f <= lo if lo_open else f < lo) or (f >= hi if hi_open else f > hi)
-    bad = bad or (math.isinf(f) and not (math.isinf(lo) or math.isinf(hi)))
+    bad = bad or math.isinf(f)  # an open-ended range still wants a finite number
     if bad:
         if math.isinf(lo) and math.isinf(hi):
             want = "must be a finite number"

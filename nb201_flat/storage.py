@@ -396,15 +396,33 @@ def load_saved_table(path: str | os.PathLike[str], *, verify: bool = True) -> Ta
     A load that fails while the folder is being replaced (the manifest of one version, the
     parquet of the next) is retried a few times before the error is raised.
     """
+    if not os.fspath(path).strip():  # Path("") is the current folder: never meant here
+        raise TableFileError(
+            f"the table path {os.fspath(path)!r} is empty; pass --table PATH (a folder "
+            f"written by `nb201-flat import`), or neither it nor ${TABLE_ENV} for the "
+            "embedded default"
+        )
     folder = Path(path)
     for attempt in range(4):
+        before = _identity(folder)
         try:
             return _load_once(folder, verify)
         except TableFileError:
-            if attempt == 3 or not _replaced_since(folder):
+            # a writer still at work, or one that swapped the folder in during this read
+            # (its leftovers already gone): read the new one
+            if attempt == 3 or not (_replaced_since(folder) or _identity(folder) != before):
                 raise
             time.sleep(0.05 * (attempt + 1))
     raise AssertionError("unreachable")
+
+
+def _identity(folder: Path) -> tuple[int, int] | None:
+    """The folder's (device, inode): a replacement swaps in another folder."""
+    try:
+        st = os.stat(folder)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
 
 
 def _replaced_since(folder: Path) -> bool:

@@ -41,7 +41,8 @@ def as_rng(seed: Seed) -> np.random.Generator:
     Raises
     ------
     ArgumentError
-        ``seed`` is None, a bool, or not an int or a :class:`numpy.random.Generator`.
+        ``seed`` is None, a bool, a negative int, or not an int or a
+        :class:`numpy.random.Generator`.
     """
     if isinstance(seed, np.random.Generator):
         return seed
@@ -50,6 +51,8 @@ def as_rng(seed: Seed) -> np.random.Generator:
             f"seed must be an int or a numpy Generator, got {type(seed).__name__}; "
             "pass a fixed seed so the result can be reproduced"
         )
+    if seed < 0:  # numpy's own refusal is a bare ValueError, a traceback in the CLI
+        raise ArgumentError(f"seed must be >= 0, got {int(seed)}; pass a non-negative seed")
     return np.random.default_rng(int(seed))
 
 

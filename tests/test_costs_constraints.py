@@ -114,6 +114,34 @@ def test_pareto_front_is_exactly_the_non_dominated_set() -> None:
     assert front["cost"].is_monotonic_increasing and front["value"].is_monotonic_increasing
 
 
+def test_a_loss_is_best_when_lowest() -> None:
+    loss = np.arange(27.0)[::-1].copy()  # index 26 has the lowest loss
+    size = np.where(np.arange(27) > 20, 5.0, 1.0)
+    t = _toy(loss, size)
+    df = best_under(
+        t, "toy", "x-valid", 12, cost="params_mb", max_cost=2.0, top=2, higher_is_better=False
+    )
+    assert df["index"].tolist() == [20, 19]
+    front = pareto_front(t, "toy", "x-valid", 12, cost="params_mb", higher_is_better=False)
+    assert front["index"].tolist() == [20, 26]
+    assert front["value"].is_monotonic_decreasing
+
+
+def test_cli_ranks_a_loss_lowest_first(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # --metric loss listed the highest losses as the best, as flatness does not
+    from nb201_flat.cli import main
+
+    loss_key = MetricKey("toy", "x-valid", 12, "loss")
+    loss = np.arange(27.0)[::-1].copy()
+    t = Table(TOY, {(loss_key, None): loss, (SIZE, None): np.ones(27)}, source="toy")
+    path = save_table(t, tmp_path / "t")
+    base = ["constrained", "--table", str(path), "--dataset", "toy", "--split", "x-valid"]
+    base += ["--epochs", "12", "--cost", "params_mb", "--max-cost", "2", "--top", "2", "--json"]
+    assert main([*base, "--metric", "loss"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert [r["index"] for r in doc["rows"]] == [26, 25] and doc["higher_is_better"] is False
+
+
 def test_cost_band_and_flatness_in_band() -> None:
     acc = np.arange(27.0)
     size = (TOY.codes == 2).sum(axis=1).astype(float)  # 0..3 edges of op "c"
@@ -157,6 +185,29 @@ def test_cli_best_under_and_pareto(tmp_path: Path, capsys: pytest.CaptureFixture
     assert "error: no architecture" in capsys.readouterr().err
     assert main([*base, "--pareto", "--top", "3"]) == 2
     assert "--top applies to --max-cost" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("extra", "fragment"),
+    [
+        (["--max-cost", "inf", "--json"], "max_cost must be a finite number, got inf"),
+        (["--max-cost", "nan"], "max_cost must be a finite number, got nan"),
+        (["--pareto", "--top", "1"], "--top applies to --max-cost"),  # the default, given
+    ],
+)
+def test_cli_limit_that_is_no_limit_and_top_with_pareto_are_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: list[str], fragment: str
+) -> None:
+    # --max-cost inf printed "max_cost": Infinity (invalid JSON); nan blamed the limit as too
+    # low; --pareto --top 1 ignored --top
+    from nb201_flat.cli import main
+
+    path = save_table(_toy(np.arange(27.0), np.ones(27)), tmp_path / "t")
+    base = ["constrained", "--table", str(path), "--dataset", "toy", "--split", "x-valid"]
+    assert main([*base, "--epochs", "12", "--cost", "params_mb", *extra]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.startswith("error: ")
+    assert captured.err.count("\n") == 1 and fragment in captured.err
 
 
 def test_frames_are_tidy() -> None:

@@ -199,6 +199,12 @@ def test_the_one_rng_helper_refuses_what_cannot_be_reproduced(bad: object) -> No
     assert as_rng(np.int64(3)).integers(1000) == np.random.default_rng(3).integers(1000)
 
 
+def test_the_rng_helper_refuses_a_negative_seed_in_its_own_error() -> None:
+    # numpy's refusal is a bare ValueError: the CLI would print a traceback (census --seed -1)
+    with pytest.raises(ArgumentError, match="seed must be >= 0, got -1"):
+        as_rng(-1)
+
+
 def test_with_vector_adds_or_replaces_without_touching_the_original() -> None:
     t = seeded_table()
     new_key = MetricKey("cifar100", "x-test", 12)

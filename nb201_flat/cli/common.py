@@ -42,6 +42,21 @@ def add_key_args(parser: argparse.ArgumentParser, *, required: bool = True) -> N
     parser.add_argument("--metric", default="accuracy", help="default: accuracy")
 
 
+def add_direction_arg(parser: argparse.ArgumentParser) -> None:
+    """``--lower-is-better``: the metric is a loss (see :func:`higher_is_better`)."""
+    parser.add_argument(
+        "--lower-is-better",
+        action="store_true",
+        help="the metric is a loss (default: only when the metric's name ends in 'loss')",
+    )
+
+
+def higher_is_better(args: argparse.Namespace) -> bool:
+    """Whether ``args.metric`` ranks high values first: not for ``--lower-is-better`` or a
+    metric whose name ends in ``loss``."""
+    return not (args.lower_is_better or str(args.metric).endswith("loss"))
+
+
 def add_neighbourhood_args(
     parser: argparse.ArgumentParser,
     *,
@@ -152,6 +167,12 @@ def open_table(args: argparse.Namespace) -> Table:
     from nb201_flat.storage import load_table
 
     return load_table(getattr(args, "table", None))
+
+
+def num(v: float, spec: str) -> str:
+    """``v`` formatted by ``spec``, or ``-`` where it is undefined (NaN: the std of one run, a
+    neighbourhood with no measured member); the JSON forms hold null there."""
+    return "-" if math.isnan(v) else format(v, spec)
 
 
 def jsonable(obj: Any) -> Any:

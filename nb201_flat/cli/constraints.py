@@ -11,8 +11,9 @@ Examples (shell)::
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any
+
+from nb201_flat.cli.common import add_direction_arg, emit_json, higher_is_better
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -36,7 +37,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     what = p.add_mutually_exclusive_group(required=True)
     what.add_argument("--max-cost", type=float, help="keep archs with cost <= this")
     what.add_argument("--pareto", action="store_true", help="print the Pareto front instead")
-    p.add_argument("--top", type=int, default=1, help="how many (with --max-cost; default 1)")
+    p.add_argument("--top", type=int, default=None, help="how many (with --max-cost; default 1)")
+    add_direction_arg(p)
     p.add_argument("--table", metavar="PATH", help="table folder (default: $NB201_FLAT_TABLE)")
     p.add_argument("--json", action="store_true", help="print machine-readable JSON")
     p.set_defaults(func=cmd_constrained)
@@ -46,10 +48,11 @@ def cmd_constrained(args: argparse.Namespace) -> int:
     from nb201_flat.constraints import ConstraintError, best_under, pareto_front
     from nb201_flat.storage import load_table
 
-    if args.pareto and args.top != 1:
+    if args.pareto and args.top is not None:
         raise ConstraintError("--top applies to --max-cost, not to --pareto; drop it")
     table = load_table(args.table)
-    common: dict[str, Any] = {"cost": args.cost, "metric": args.metric}
+    hib = higher_is_better(args)
+    common: dict[str, Any] = {"cost": args.cost, "metric": args.metric, "higher_is_better": hib}
     if args.pareto:
         df = pareto_front(table, args.dataset, args.split, args.epochs, **common)
     else:
@@ -59,7 +62,7 @@ def cmd_constrained(args: argparse.Namespace) -> int:
             args.split,
             args.epochs,
             max_cost=args.max_cost,
-            top=args.top,
+            top=1 if args.top is None else args.top,
             **common,
         )
     rows = [
@@ -73,19 +76,18 @@ def cmd_constrained(args: argparse.Namespace) -> int:
         )
     ]
     if args.json:
-        print(
-            json.dumps(
-                {
-                    "dataset": args.dataset,
-                    "split": args.split,
-                    "epochs": args.epochs,
-                    "metric": args.metric,
-                    "cost": args.cost,
-                    "max_cost": None if args.pareto else args.max_cost,
-                    "pareto": bool(args.pareto),
-                    "rows": rows,
-                }
-            )
+        emit_json(
+            {
+                "dataset": args.dataset,
+                "split": args.split,
+                "epochs": args.epochs,
+                "metric": args.metric,
+                "higher_is_better": hib,
+                "cost": args.cost,
+                "max_cost": None if args.pareto else args.max_cost,
+                "pareto": bool(args.pareto),
+                "rows": rows,
+            }
         )
         return 0
     head = "Pareto front" if args.pareto else f"best with {args.cost} <= {args.max_cost:g}"

@@ -12,7 +12,7 @@ import argparse
 import time
 from typing import Any
 
-from nb201_flat.cli.common import add_json_arg, add_table_arg, emit_json, open_table
+from nb201_flat.cli.common import add_json_arg, add_table_arg, emit_json, num, open_table
 from nb201_flat.table import Table
 
 
@@ -34,12 +34,11 @@ def demo_summary(table: Table, *, top: int = 5, runs: int = 200, seed: int = 0) 
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from nb201_flat.errors import ArgumentError
+    from nb201_flat.errors import check_int_range
+    from nb201_flat.search.runner import MAX_RUNS
 
-    if args.top < 1 or args.runs < 1:
-        raise ArgumentError(
-            f"--top and --runs must be >= 1, got --top {args.top} --runs {args.runs}"
-        )
+    check_int_range("--top", args.top, 1)
+    check_int_range("--runs", args.runs, 1, MAX_RUNS, fix="the demo's default is 200")
     t0 = time.perf_counter()
     table = open_table(args)
     load_s = time.perf_counter() - t0
@@ -55,18 +54,21 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"  {'index':>6} {'value':>7} {'nb mean':>8} {'nb min':>7} {'sharp':>6}  arch")
     for b in out["best"]:
         print(
-            f"  {b['index']:>6} {b['value']:7.2f} {b['nbhd_mean']:8.2f} {b['nbhd_min']:7.2f} "
-            f"{b['sharpness']:6.2f}  {b['arch']}"
+            f"  {b['index']:>6} {b['value']:7.2f} {num(b['nbhd_mean'], '.2f'):>8} "
+            f"{num(b['nbhd_min'], '.2f'):>7} {num(b['sharpness'], '.2f'):>6}  {b['arch']}"
         )
     f = out["flattest_of_top_1pct"]
+    if f is None:
+        print("\nflattest of the top 1 %: none of them has a measured radius-1 neighbour")
+    else:
+        print(
+            f"\nflattest of the top 1 %: {f['index']} value {f['value']:.2f} %, neighbourhood "
+            f"mean {f['nbhd_mean']:.2f} %  {f['arch']}"
+        )
+        print(f"  (flattest = {f['meaning']})")
+    print(f"median sharpness (value - radius-1 mean): {num(out['median_sharpness'], '.2f')} points")
     print(
-        f"\nflattest of the top 1 %: {f['index']} value {f['value']:.2f} %, neighbourhood mean "
-        f"{f['nbhd_mean']:.2f} %  {f['arch']}"
-    )
-    print(f"  (flattest = {f['meaning']})")
-    print(f"median sharpness (value - radius-1 mean): {out['median_sharpness']:.2f} points")
-    print(
-        f"fitness-distance correlation: {out['fitness_distance_correlation']:.3f}; "
+        f"fitness-distance correlation: {num(out['fitness_distance_correlation'], '.3f')}; "
         f"local optima at radius 1: {out['local_optima']}"
     )
     if out["barrier_best_two"]:
@@ -82,14 +84,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
     )
     for r in s["rows"]:
         print(
-            f"  {r['algorithm']:>6}  {r['dataset']}/{r['split']}: {r['mean']:.2f} +- {r['std']:.2f} "
-            f"(n={r['n']})"
+            f"  {r['algorithm']:>6}  {r['dataset']}/{r['split']}: {num(r['mean'], '.2f')} +- "
+            f"{num(r['std'], '.2f')} (n={r['n']})"
         )
     for p in s["paired_difference"]:
         lo, hi = p["ci95"]
         print(
-            f"  NA-RS - RS, paired by run, {p['dataset']}: {p['mean']:+.2f} points, "
-            f"95 % bootstrap CI [{lo:+.2f}, {hi:+.2f}] (n={p['n']})"
+            f"  NA-RS - RS, paired by run, {p['dataset']}: {num(p['mean'], '+.2f')} points, "
+            f"95 % bootstrap CI [{num(lo, '+.2f')}, {num(hi, '+.2f')}] (n={p['n']})"
         )
     for note in s["notes"]:
         print(f"  note: {note}")

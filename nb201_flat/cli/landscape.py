@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from nb201_flat.cli.common import (
+    add_direction_arg,
     add_json_arg,
     add_key_args,
     add_neighbourhood_args,
     add_table_arg,
     emit_json,
+    higher_is_better,
     neighbourhood_from_args,
+    num,
     open_table,
 )
 from nb201_flat.errors import LandscapeArgumentError, MissingValueError
@@ -51,7 +55,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--limit", type=int, default=None, metavar="N", help="print only the first N rows"
     )
-    _add_direction_arg(p)
+    add_direction_arg(p)
     add_table_arg(p)
     add_json_arg(p)
     p.set_defaults(func=cmd_flatness)
@@ -89,7 +93,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         action="store_true",
         help="the lowest barrier only through connected cells",
     )
-    _add_direction_arg(p)
+    add_direction_arg(p)
     add_table_arg(p)
     add_json_arg(p)
     p.set_defaults(func=cmd_barrier)
@@ -122,7 +126,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--pairs-out", metavar="CSV", help="also write one row per pair to this CSV file"
     )
-    _add_direction_arg(p)
+    add_direction_arg(p)
     add_table_arg(p)
     add_json_arg(p)
     p.set_defaults(func=cmd_census)
@@ -131,18 +135,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 _SORT_COLUMNS = ("value", "mean", "min", "sharpness", "std", "score")
 # flat = small spread and small drop from the cell to its neighbours
 _LOWER_FIRST = ("sharpness", "std")
-
-
-def _add_direction_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--lower-is-better",
-        action="store_true",
-        help="the metric is a loss (default: only when the metric's name ends in 'loss')",
-    )
-
-
-def _higher_is_better(args: argparse.Namespace) -> bool:
-    return not (args.lower_is_better or str(args.metric).endswith("loss"))
 
 
 def cmd_flatness(args: argparse.Namespace) -> int:
@@ -168,11 +160,20 @@ def cmd_flatness(args: argparse.Namespace) -> int:
         df["score"] = neighbourhood_score(space, values, spec)
         cols.append("score")
     if args.arch:
+        # a cell never measured is an error naming what the table serves, never a nan row
+        for a in args.arch:
+            table.value(a, args.dataset, args.split, args.epochs, args.metric)
         chosen = [space.resolve(a).index for a in args.arch]
     else:
-        key = values if _higher_is_better(args) else -values
-        key = np.where(np.isnan(key), -np.inf, key)
-        chosen = np.lexsort((np.arange(space.size), -key))[:top].tolist()
+        measured = np.flatnonzero(~np.isnan(values))
+        if measured.size == 0:
+            key_name = table.key(args.dataset, args.split, args.epochs, args.metric)
+            raise MissingValueError(
+                f"no architecture is measured for {key_name}; choose a key that "
+                "`nb201-flat info` lists with archs > 0"
+            )
+        key = values[measured] if higher_is_better(args) else -values[measured]
+        chosen = measured[np.lexsort((measured, -key))[:top]].tolist()
     rows: list[dict[str, Any]] = []
     picked = df.loc[chosen, cols].to_numpy(dtype=np.float64)
     for i, rec in zip(chosen, picked.tolist(), strict=True):
@@ -181,7 +182,7 @@ def cmd_flatness(args: argparse.Namespace) -> int:
         row["n"] = int(row["n"])
         rows.append(row)
     if args.sort_by is not None:
-        sign = 1.0 if _higher_is_better(args) else -1.0
+        sign = 1.0 if higher_is_better(args) else -1.0
         if args.sort_by in _LOWER_FIRST:
             sign = -1.0 if args.sort_by == "std" else -sign
 
@@ -222,8 +223,9 @@ def cmd_flatness(args: argparse.Namespace) -> int:
     )
     for r in rows:
         print(
-            f"{r['index']:>6} {r['value']:>9.4f} {r['n']:>5} {r['mean']:>9.4f} {r['min']:>9.4f} "
-            f"{r['std']:>8.4f} {r['sharpness']:>8.4f}  {r['arch']}"
+            f"{r['index']:>6} {r['value']:>9.4f} {r['n']:>5} {num(r['mean'], '.4f'):>9} "
+            f"{num(r['min'], '.4f'):>9} {num(r['std'], '.4f'):>8} "
+            f"{num(r['sharpness'], '.4f'):>8}  {r['arch']}"
         )
     return 0
 
@@ -254,7 +256,7 @@ def cmd_barrier(args: argparse.Namespace) -> int:
     space = table.space
     a, b = space.resolve(args.a), space.resolve(args.b)
     values = table.vector(args.dataset, args.split, args.epochs, args.metric)
-    hib = _higher_is_better(args)
+    hib = higher_is_better(args)
     tree = barrier_tree(space, values, higher_is_better=hib, connected_only=args.connected_only)
     shown = _PATH_SHOWN[args.method]
     payload: dict[str, Any] = {
@@ -361,9 +363,14 @@ _A2M_TEST_KEYS = (
 
 
 def cmd_census(args: argparse.Namespace) -> int:
+    from nb201_flat.atomic import check_writable_file
     from nb201_flat.landscape.census import barrier_census, census_summary
     from nb201_flat.table import MetricKey
 
+    # before the work, not after it
+    pairs_out = (
+        None if args.pairs_out is None else check_writable_file(args.pairs_out, what="--pairs-out")
+    )
     for flag, value, least in (("--pairs", args.pairs, 0), ("--top", args.top, 0)):
         if value < least:
             raise LandscapeArgumentError(f"{flag} must be >= {least}, got {value}")
@@ -373,6 +380,16 @@ def cmd_census(args: argparse.Namespace) -> int:
             "give --dataset, --split and --epochs together, or none of them for A²M's test keys"
         )
     table = open_table(args)
+    folder = table.meta.get("path")
+    if (
+        pairs_out is not None
+        and folder
+        and pairs_out.resolve().is_relative_to(Path(folder).resolve())
+    ):
+        raise LandscapeArgumentError(
+            f"--pairs-out {args.pairs_out} lies inside the table folder {folder}, which holds "
+            "the table read here; write it elsewhere"
+        )
     if all(given):
         keys = [MetricKey(args.dataset, args.split, args.epochs, args.metric)]
     else:
@@ -384,7 +401,7 @@ def cmd_census(args: argparse.Namespace) -> int:
                 "cifar100/x-test@200, ImageNet16-120/x-test@200); name one with --dataset "
                 "--split --epochs"
             )
-    hib = _higher_is_better(args)
+    hib = higher_is_better(args)
     distance = args.distance or None
     frames = []
     results = []
@@ -413,10 +430,13 @@ def cmd_census(args: argparse.Namespace) -> int:
                 "groups": summary.to_dict(orient="records"),
             }
         )
-    if args.pairs_out:
+    if pairs_out is not None:
         import pandas as pd
 
-        pd.concat(frames, ignore_index=True).to_csv(args.pairs_out, index=False)
+        from nb201_flat.atomic import write_file
+
+        pairs = pd.concat(frames, ignore_index=True)
+        write_file(pairs_out, lambda f: pairs.to_csv(f, index=False))
     if args.json:
         emit_json(
             {

@@ -15,6 +15,7 @@ from nb201_flat.cli.common import (
     emit_json,
     neighbourhood_fields,
     neighbourhood_from_args,
+    num,
     open_table,
     parse_seed,
 )
@@ -159,9 +160,6 @@ def _jobs(args: argparse.Namespace) -> int:
     return int(args.jobs) if args.jobs is not None else max(1, os.cpu_count() or 1)
 
 
-_MAX_RUNS = 1_000_000
-
-
 def _check_search_options(args: argparse.Namespace) -> None:
     """Options that do not apply to the chosen protocol or algorithm are errors, not ignored."""
     from nb201_flat.errors import ArgumentError
@@ -213,11 +211,12 @@ def cmd_search(args: argparse.Namespace) -> int:
         )
     }
     from nb201_flat.errors import ArgumentError
+    from nb201_flat.search.runner import MAX_RUNS
 
-    if not 1 <= args.runs <= _MAX_RUNS:
+    if not 1 <= args.runs <= MAX_RUNS:
         # each run holds its record in memory: bound the request before starting it
         raise ArgumentError(
-            f"--runs must be between 1 and {_MAX_RUNS:,} (one search's records must fit in "
+            f"--runs must be between 1 and {MAX_RUNS:,} (one search's records must fit in "
             f"memory; published comparisons use 500), got {args.runs:,}"
         )
     algo = make_algorithm(args.algo, **options)
@@ -288,7 +287,8 @@ def cmd_search(args: argparse.Namespace) -> int:
         flag = "  [OPTIMISTIC: search metric = report metric]" if r["optimistic"] else ""
         print(
             f"  {r['protocol']:<34} {r['dataset']}/{r['split']:<9} "
-            f"{r['mean']:.2f} ± {r['std']:.2f} (n={r['n']}, {r['queries']:.0f} queries)"
+            f"{num(r['mean'], '.2f')} ± {num(r['std'], '.2f')} (n={r['n']}, "
+            f"{r['queries']:.0f} queries)"
             f"{flag}"
         )
     for n in notes:
@@ -338,6 +338,17 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
             ),
         )
     cfg = replace(cfg, **changes)
+    if (
+        args.quantile is not None
+        and cfg.base.neighbourhood.agg != "quantile"
+        and "quantile" not in cfg.aggregators
+    ):
+        from nb201_flat.errors import ArgumentError
+
+        raise ArgumentError(
+            f"--quantile applies only where the grid uses --agg quantile, and this grid's "
+            f"aggregators are {', '.join(cfg.aggregators)}; add --agg quantile or drop it"
+        )
     table = open_table(args)
     t0 = time.perf_counter()
     result = reproduce(

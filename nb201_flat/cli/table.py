@@ -15,6 +15,7 @@ from nb201_flat.cli.common import (
     add_key_args,
     add_table_arg,
     emit_json,
+    num,
     open_table,
     parse_seed,
 )
@@ -102,6 +103,11 @@ def cmd_import(args: argparse.Namespace) -> int:
     out = check_writable_target(args.out)
     if out.exists() and not args.force:
         raise TableFileError(f"{out} exists; pass --force to replace it")
+    if args.source != "analognas" and Path(args.source).resolve().is_relative_to(out.resolve()):
+        raise ArgumentError(
+            f"--out {args.out} holds the source {args.source}, which replacing it would "
+            "delete; import into another folder"
+        )
     fmt = args.format or detect_format(args.source)
     if args.no_curves and fmt not in _WITH_CURVES:
         raise ArgumentError(
@@ -230,18 +236,19 @@ def cmd_record(args: argparse.Namespace) -> int:
     not_measured: list[str] = []
     for key in table:
         mean = float(table.vector_for(key)[arch.index])
-        if math.isnan(mean):
+        seeds = {s: float(table.data[(key, s)][arch.index]) for s in table.seeds(key)}
+        seeds = {s: v for s, v in seeds.items() if not math.isnan(v)}
+        if math.isnan(mean) and not seeds:
             not_measured.append(str(key))
             continue
-        seeds = {s: float(table.data[(key, s)][arch.index]) for s in table.seeds(key)}
-        entries.append(
+        entries.append(  # a mean of nan beside stored seeds: shown as - (null in JSON)
             {
                 "dataset": key.dataset,
                 "split": key.split,
                 "epochs": key.epochs,
                 "metric": key.metric,
                 "mean": mean,
-                "seeds": {s: v for s, v in seeds.items() if not math.isnan(v)},
+                "seeds": seeds,
             }
         )
     if args.json:
@@ -261,7 +268,7 @@ def cmd_record(args: argparse.Namespace) -> int:
         per_seed = " ".join(f"{s}:{v:.4g}" for s, v in e["seeds"].items())
         print(
             f"  {e['dataset']:<15} {e['split']:<9} {e['epochs']:>6} {e['metric']:<16} "
-            f"{e['mean']:>12.4f}  {per_seed or '-'}"
+            f"{num(e['mean'], '.4f'):>12}  {per_seed or '-'}"
         )
     if not_measured:
         print(f"  not measured for this cell: {', '.join(not_measured)}")

@@ -42,11 +42,16 @@ METRIC_LABELS: dict[str, tuple[str, str]] = {
 
 
 def signed(x: float, digits: int = 2) -> str:
-    """``+0.30`` / ``−0.62`` with a typographic minus.
+    """``+0.30`` / ``−0.62`` with a typographic minus; ``undefined`` for NaN (a correlation
+    over constant values), never ``+nan`` in a legend.
 
     >>> signed(-0.617)
     '−0.62'
+    >>> signed(float("nan"))
+    'undefined'
     """
+    if np.isnan(x):
+        return "undefined"
     return f"{x:+.{digits}f}".replace("-", "−")
 
 

@@ -18,10 +18,12 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from nb201_flat.errors import FormatError, TableFileError
+from nb201_flat.errors import ArgumentError, FormatError, TableFileError
 from nb201_flat.table import Table
 
 FORMATS = ("tidy", "nb201-pth", "nats-tss", "analognas", "results-db", "naslib-zc")
+#: the formats whose importers take ``allow_unsafe_pickle`` (a full unpickle of a trusted file)
+PICKLED_FORMATS = ("nb201-pth", "nats-tss")
 
 
 def _is_sqlite(path: Path) -> bool:
@@ -87,6 +89,11 @@ def import_table(
     fmt = format or detect_format(source)
     if fmt not in FORMATS:
         raise FormatError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    if allow_unsafe_pickle and fmt not in PICKLED_FORMATS:
+        raise ArgumentError(
+            f"allow_unsafe_pickle (--allow-unsafe-pickle) applies only to "
+            f"{' and '.join(PICKLED_FORMATS)} files; {fmt} is always read without it, so drop it"
+        )
     path = Path(source)
     if fmt == "analognas":
         from nb201_flat.importers.analognas import read_analognas

@@ -23,6 +23,11 @@ _INTEGERS = ("index", "epochs", "seed")
 _INT_PATTERN = r"^[+-]?[0-9]{1,18}$"
 
 
+# an infinite value in a file of measurements is no measurement: query printed inf where
+# --json said null (a results DB keeps a diverged run's inf loss: its importer decides)
+_NOT_FINITE = "is not a finite number (write nan for a missing number)"
+
+
 def _bad(p: Path, row: int, column: str, value: object, why: str, csv: bool) -> FormatError:
     where = f"row {row + 1} (line {row + 2})" if csv else f"row {row + 1}"
     shown = repr(value)
@@ -99,6 +104,9 @@ def _read_arrow(p: Path, name: str) -> tuple[Any, bool]:
             **{c: pa.string() for c in _INTEGERS},
             "value": pa.float64(),
         },
+        # only an empty cell is missing: pyarrow's default list also nulls "nan", "NA", "null"
+        # and more, so a value written as nan was refused as empty (the fix its message names)
+        null_values=[""],
         strings_can_be_null=True,
         quoted_strings_can_be_null=False,
     )
@@ -164,6 +172,9 @@ def read_tidy_frame(path: str | os.PathLike[str]) -> pd.DataFrame:
                 i = _first(empty)
                 raise _bad(p, i, col, "", "is empty (write nan for a missing number)", csv)
             out[col] = np.asarray(arr.to_numpy(), dtype=np.float64)
+            if np.isinf(out[col]).any():
+                i = _first(np.isinf(out[col]))
+                raise _bad(p, i, col, float(out[col][i]), _NOT_FINITE, csv)
         else:
             out[col] = table.column(col).to_pandas()
     return pd.DataFrame(out)

@@ -123,12 +123,14 @@ def shortest_paths(space: Space, a: ArchLike, b: ArchLike) -> IntArray:
 def check_endpoints(space: Space, w: FloatArray, a: int, b: int, tree: BarrierTree | None) -> None:
     for x in (int(a), int(b)):
         if np.isnan(w[x]):
-            why = (
-                "is disconnected (connected_only=True)"
-                if tree is not None and tree.connected_only and not space.connected[x]
-                else "has no value (NaN) for this metric"
+            if tree is not None and tree.connected_only and not space.connected[x]:
+                raise MissingValueError(
+                    f"architecture {x} is disconnected (connected_only=True, "
+                    "--connected-only); choose a connected one or drop connected_only"
+                )
+            raise MissingValueError(
+                f"architecture {x} has no value (NaN) for this metric; choose a measured one"
             )
-            raise MissingValueError(f"architecture {x} {why}; choose a measured one")
 
 
 def make_path(

@@ -542,7 +542,14 @@ def make_algorithm(name: str, **options: Any) -> SearchAlgorithm:
     if name == "rs":
         return RandomSearch()
     if name == "na-rs":
-        return NARandomSearch(NeighbourObjective(**obj), **rest)
+        objective = NeighbourObjective(**obj)
+        if "stage1_fraction" in rest and not (objective.charge and "rerank_top_k" in rest):
+            raise AlgorithmError(
+                "stage1_fraction (--stage1-fraction) applies only to two-stage na-rs with "
+                "charged neighbours (--rerank-top-k K --charge-neighbours): otherwise stage 1 "
+                "uses the whole budget; add both or drop it"
+            )
+        return NARandomSearch(objective, **rest)
     if name in ("rea", "na-rea"):
         return RegularizedEvolution(
             objective=NeighbourObjective(**obj) if name == "na-rea" else None, **rest

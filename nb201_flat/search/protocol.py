@@ -196,6 +196,12 @@ class Protocol:
             )
         if table.space.size == 0:
             raise ProtocolError("the table's space is empty")
+        empty = [f"{what} {k}" for what, k in needed if np.isnan(table.vector_for(k)).all()]
+        if empty:  # every run would end with nothing to report: a nan mean, not a result
+            raise ProtocolError(
+                f"protocol {self.name!r} cannot run on table {table.source!r}: no architecture "
+                f"is measured for {'; '.join(empty)} (see `nb201-flat info`)"
+            )
         notes: list[str] = []
         if self.cost is not None and self.cost_scale != 1.0:
             notes.append(
@@ -243,6 +249,13 @@ class Protocol:
                 raise ProtocolError(
                     f"protocol {self.name!r}: {int(bad.sum())} architectures have no valid "
                     f"cost in {self.cost}; use a fixed-n protocol (budget in queries)"
+                )
+            cheapest = float(costs.min())
+            if self.budget_seconds is not None and self.budget_seconds < cheapest:
+                # every run would end before its first query: no result, only a nan mean
+                raise ProtocolError(
+                    f"protocol {self.name!r}: its budget of {self.budget_seconds:g} s is less "
+                    f"than the cheapest query ({cheapest:g} s); raise the budget (--budget-scale)"
                 )
         candidates = None
         if self.sampling == "connected":

@@ -336,9 +336,18 @@ def _as_algorithms(
     return labels, algos
 
 
+#: the most runs one call may ask for: each run holds its record in memory until the end
+MAX_RUNS = 1_000_000
+
+
 def _check_run_args(runs: int, seed: int, jobs: int) -> tuple[int, int, int]:
     if isinstance(runs, bool) or int(runs) < 1:
         raise AlgorithmError(f"runs must be >= 1, got {runs}")
+    if int(runs) > MAX_RUNS:  # bounded before any allocation: past it, the OOM killer answers
+        raise AlgorithmError(
+            f"runs must be at most {MAX_RUNS:,} (one search's records must fit in memory; "
+            f"published comparisons use 500), got {int(runs):,}"
+        )
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
         raise AlgorithmError(f"seed must be a non-negative int, got {seed!r}")
     if isinstance(jobs, bool) or int(jobs) < 1:
@@ -460,12 +469,25 @@ def run_cells(
     ]
     runs_df = _runs_frame(blocks)
     runs_df["seed"] = seed
+    notes += _unreported_notes(runs_df, runs)
     return SearchResults(
         runs=runs_df,
         curves=_curves_frame(blocks, curve_points),
         notes=tuple(notes),
         protocols=tuple(prots),
     )
+
+
+def _unreported_notes(runs_df: pd.DataFrame, runs: int) -> list[str]:
+    """A note per cell and reported key where some runs have no test value (their pick was
+    never measured on it, or they found nothing): the summary's mean covers the others."""
+    keys = ["protocol", "algorithm", "dataset", "split"]
+    missing = runs_df[runs_df["test"].isna()].groupby(keys, sort=False).size().reset_index()
+    return [
+        f"{prot} {algo}: {k} of {runs} runs have no {dataset}/{split} value (their pick was "
+        f"never measured there, or they found nothing); its mean covers the other {runs - k}"
+        for prot, algo, dataset, split, k in missing.itertuples(index=False, name=None)
+    ]
 
 
 class _NoBar(contextlib.nullcontext["_NoBar"]):

@@ -71,6 +71,27 @@ def test_clean_file_reads_exact_values(tmp_path: Path) -> None:
     assert np.isnan(t.vector("cifar10", "ori-test", 200)[1])
 
 
+def test_nan_value_is_a_missing_number_not_an_empty_cell(tmp_path: Path) -> None:
+    # "nan" was read as an empty cell and refused with "write nan for a missing number"
+    path = tmp_path / "t.csv"
+    path.write_text(HEADER + GOOD + _row().replace("93.5", "nan"))
+    t = read_tidy(path)
+    assert t.query(0, "cifar10", "ori-test", 200) == 93.5
+    assert np.isnan(t.vector("cifar10", "ori-test", 200)[1])
+    path.write_text(HEADER + GOOD + _row().replace("93.5", ""))
+    with pytest.raises(FormatError, match="'value'.*is empty"):
+        read_tidy(path)
+
+
+@pytest.mark.parametrize("text", ["inf", "-inf", "Infinity"])
+def test_infinite_value_is_refused(tmp_path: Path, text: str) -> None:
+    # it was imported: query printed "= inf" and its --json "value": null, both exit 0
+    path = tmp_path / "t.csv"
+    path.write_text(HEADER + GOOD + _row().replace("93.5", text))
+    with pytest.raises(FormatError, match=r"row 2 \(line 3\), column 'value': -?inf is not a fin"):
+        read_tidy(path)
+
+
 # -- the same checks for a DataFrame handed to Table.from_tidy (no csv parser in between) --------
 def _frame(**bad: object) -> pd.DataFrame:
     good: dict[str, object] = {

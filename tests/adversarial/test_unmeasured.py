@@ -92,3 +92,65 @@ def test_table_value_raises_and_names_other_keys() -> None:
     assert t2.value(UNMEASURED, "cifar100", "x-test", 200) == 5.0
     # the whole-space vector keeps NaN for "missing" (that is its documented encoding)
     assert np.isnan(t2.vector("cifar10", "ori-test", 200)[UNMEASURED])
+
+
+_FLATNESS = ["flatness", "--dataset", "cifar10", "--split", "ori-test", "--epochs", "200"]
+
+
+@pytest.mark.parametrize("json_flag", [[], ["--json"]])
+def test_cli_flatness_of_unmeasured_cell_is_one_line_exit_2(
+    capsys: pytest.CaptureFixture[str], table_path: Path, json_flag: list[str]
+) -> None:
+    # it printed a row with value nan and sharpness nan, exit 0
+    argv = [*_FLATNESS, "--arch", "0", str(UNMEASURED), *json_flag, "--table", str(table_path)]
+    assert main(argv) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1
+    assert err.startswith(f"error: architecture {UNMEASURED} was never measured")
+
+
+def test_cli_flatness_lists_measured_cells_only(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # a key with one measured cell: the top 3 were that cell and two rows of nan, exit 0
+    lone = np.full(NB201.size, np.nan)
+    lone[5] = 50.0
+    empty = MetricKey("cifar10", "x-valid", 200)
+    t = Table(NB201, {(KEY, None): lone, (empty, None): np.full(NB201.size, np.nan)})
+    path = str(save_table(t, tmp_path / "t.nb201"))
+    assert main([*_FLATNESS, "--top", "3", "--table", path]) == 0
+    out = capsys.readouterr().out
+    rows = out.splitlines()[2:]
+    assert len(rows) == 1 and rows[0].split()[:3] == ["5", "50.0000", "0"]
+    assert "nan" not in out  # a neighbourhood with no measured member shows -, not nan
+    argv = ["flatness", "--dataset", "cifar10", "--split", "x-valid", "--epochs", "200"]
+    assert main([*argv, "--table", path]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no architecture is measured for cifar10/x-valid" in err
+
+
+def test_cli_search_of_one_run_prints_no_nan_std(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # the std of one run is undefined: it printed "± nan"
+    v = np.linspace(10, 90, NB201.size)
+    keys = [MetricKey("cifar100", "x-valid", 200), MetricKey("cifar100", "x-test", 200)]
+    path = str(save_table(Table(NB201, {(k, None): v for k in keys}), tmp_path / "t.nb201"))
+    argv = ["search", "--algo", "rs", "--protocol", "fixed-n", "--epochs", "200", "--n", "5"]
+    assert main([*argv, "--runs", "1", "--jobs", "1", "--table", path]) == 0
+    out = capsys.readouterr().out
+    assert "nan" not in out and "± - (n=1," in out
+
+
+def test_cli_record_shows_a_seed_value_where_the_mean_is_missing(
+    capsys: pytest.CaptureFixture[str], table_path: Path
+) -> None:
+    # it listed the key as "not measured for this cell", hiding seed 1's stored 42.0
+    assert main(["record", str(SEEDS_ONLY), "--table", str(table_path)]) == 0
+    out = capsys.readouterr().out
+    assert "1:42" in out and out.rstrip().endswith(f"not measured for this cell: {OTHER}")
+    assert main(["record", str(SEEDS_ONLY), "--json", "--table", str(table_path)]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    (entry,) = [e for e in doc["entries"] if e["split"] == "ori-test"]
+    assert entry["mean"] is None and entry["seeds"] == {"1": 42.0}
+    assert str(KEY) not in doc["not_measured"]

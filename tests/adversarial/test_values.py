@@ -65,6 +65,7 @@ def test_arch_text_that_int_rejects(arch: str) -> None:
         ["reproduce", "--quick", "--out", "OUT", "--search-epochs", "abc"],
         ["search", "--algo", "rs", "--runs", "0"],
         ["demo", "--top", "-1"],
+        ["census", "--pairs", "2", "--top", "2", "--seed", "-1"],
         ["import", "analognas", "--force", "--out", ""],
         ["import", "analognas", "--force", "--out", "."],
         ["import", "analognas", "--force", "--out", "FILE"],
@@ -81,13 +82,29 @@ def test_bad_values_are_one_line_exit_2(
     monkeypatch.chdir(tmp_path)
     Path("FILE").write_text("precious")
     argv = [a.replace("OUT", str(tmp_path / "out")) for a in argv]
-    if argv[0] in ("query", "reproduce", "search", "demo"):
+    if argv[0] in ("query", "reproduce", "search", "demo", "census"):
         argv = [argv[0], "--table", str(table_path), *argv[1:]]
     t0 = time.perf_counter()
     _one_line_exit_2(capsys, *argv)
     assert time.perf_counter() - t0 < 60  # refused up front, not after the work
     assert Path("FILE").read_text() == "precious"
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("bad", ["DIR", "FILE/pairs.csv", "TABLE/table.parquet", ""])
+def test_census_pairs_out_refused_up_front_and_nothing_lost(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, table_path: Path, bad: str
+) -> None:
+    (tmp_path / "DIR").mkdir()
+    (tmp_path / "FILE").write_text("precious")
+    before = {p.name: p.read_bytes() for p in table_path.iterdir()}
+    target = bad.replace("TABLE", str(table_path))
+    if target and not target.startswith("/"):
+        target = str(tmp_path / target)
+    argv = ["census", "--pairs", "2", "--top", "2", "--pairs-out", target]
+    _one_line_exit_2(capsys, *argv, "--table", str(table_path))
+    assert (tmp_path / "FILE").read_text() == "precious"
+    assert {p.name: p.read_bytes() for p in table_path.iterdir()} == before
 
 
 def test_unbounded_runs_refused_at_once(table_path: Path) -> None:
@@ -99,6 +116,25 @@ def test_unbounded_runs_refused_at_once(table_path: Path) -> None:
         pytest.fail("--runs 1000000000000 started instead of being refused")
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr[-500:]
     assert "--runs" in proc.stderr
+
+
+@pytest.mark.parametrize("command", ["demo", "reproduce"])
+def test_runs_bound_holds_for_every_command_that_searches(tmp_path: Path, command: str) -> None:
+    # search refused it; demo and reproduce started and the OOM killer ended them (exit 137)
+    from nb201_flat.testing import synthetic_table
+
+    table = save_table(synthetic_table(), tmp_path / "t.nb201")
+    cmd = [sys.executable, "-m", "nb201_flat", command, "--runs", "1000000000000"]
+    cmd += ["--table", str(table)]
+    if command == "reproduce":
+        cmd += ["--quick", "--jobs", "1", "--out", str(tmp_path / "out")]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=90)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"{command} --runs 1000000000000 started instead of being refused")
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr[-500:]
+    assert "1000000" in proc.stderr.replace(",", "") and "runs" in proc.stderr
+    assert not (tmp_path / "out").exists()
 
 
 torch = pytest.importorskip("torch")

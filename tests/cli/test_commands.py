@@ -120,6 +120,16 @@ def test_missing_and_corrupt_table(
     assert code == 2 and "checksum" in err
 
 
+def test_empty_table_path_is_named_not_read_as_the_current_folder(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # it read the current folder and named a fix that import refuses (`--out .`)
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(capsys, "info", "--table", "")
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert "the table path '' is empty; pass --table PATH" in err and "--out ." not in err
+
+
 def test_import_tidy_and_refuse_overwrite(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
@@ -159,11 +169,45 @@ def test_import_tidy_and_refuse_overwrite(
     assert "--format tidy" in manifest["meta"]["import_command"]
 
 
+def test_import_refuses_to_replace_the_folder_holding_its_source(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # --force replaced the table folder and deleted the source file kept inside it
+    out_dir = tmp_path / "out.nb201"
+    src = tmp_path / "t.csv"
+    pd.DataFrame(
+        {"index": [0], "dataset": "cifar10", "split": "ori-test", "epochs": 200}
+        | {"metric": "accuracy", "value": [1.0]}
+    ).to_csv(src, index=False)
+    assert run(capsys, "import", str(src), "--out", str(out_dir))[0] == 0
+    inside = out_dir / "t.csv"
+    inside.write_bytes(src.read_bytes())
+    code, out, err = run(capsys, "import", str(inside), "--out", str(out_dir), "--force")
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert "holds the source" in err and inside.read_bytes() == src.read_bytes()
+
+
 def test_import_wrong_format(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     src = tmp_path / "notes.txt"
     src.write_text("hello")
     code, _, err = run(capsys, "import", str(src), "--out", str(tmp_path / "o"))
     assert code == 2 and "--format" in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_import_unsafe_pickle_flag_on_a_format_that_ignores_it_is_refused(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # a tidy file imported with --allow-unsafe-pickle: the flag was silently ignored
+    src = tmp_path / "t.csv"
+    pd.DataFrame(
+        {"index": [0], "dataset": "cifar10", "split": "ori-test", "epochs": 200}
+        | {"metric": "accuracy", "value": [1.0]}
+    ).to_csv(src, index=False)
+    argv = ["import", str(src), "--out", str(tmp_path / "o"), "--allow-unsafe-pickle"]
+    code, out, err = run(capsys, *argv)
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert err.startswith("error: ") and "nb201-pth and nats-tss" in err and "drop it" in err
     assert not (tmp_path / "o").exists()
 
 

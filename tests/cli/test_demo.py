@@ -11,7 +11,9 @@ import pytest
 
 from nb201_flat.cli import main
 from nb201_flat.cli.demo import demo_summary
-from nb201_flat.table import Table
+from nb201_flat.space import NB201
+from nb201_flat.storage import save_table
+from nb201_flat.table import MetricKey, Table
 
 
 def test_demo_summary_on_default(default_table: Table) -> None:
@@ -114,3 +116,37 @@ def test_demo_result_is_frozen_with_one_line_repr(default_table: Table) -> None:
     assert repr(res).startswith("DemoResult('AnalogNAS-Bench")
     with pytest.raises(dataclasses.FrozenInstanceError):
         res.runs = 1  # type: ignore[misc]
+
+
+def test_demo_prints_no_nan_on_a_half_measured_table(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # NA-RS picked unmeasured cells in 4 of 5 runs: "+- nan (n=1)" and "CI [+nan, +nan]"
+    v = np.linspace(10, 90, NB201.size)
+    holes = np.where(np.arange(NB201.size) % 2 == 1, np.nan, v)
+    data = {
+        (MetricKey("cifar100", "x-valid", 200), None): v,
+        (MetricKey("cifar100", "x-test", 200), None): holes,
+    }
+    path = save_table(Table(NB201, data, source="holes"), tmp_path / "t.nb201")
+    assert main(["demo", "--runs", "5", "--top", "2", "--table", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "NA-RS" in out and "nan" not in out.lower()
+
+
+def test_demo_on_a_table_whose_two_best_no_path_joins(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # the demo failed with "no path joins 81 and 168 ..." on a sparse tidy import, and with a
+    # numpy traceback where no top cell had a measured neighbour
+    far = int(np.flatnonzero((NB201.codes != NB201.codes[0]).all(axis=1))[0])  # 6 edges away
+    v = np.full(NB201.size, np.nan)
+    v[[0, far]] = [60.0, 50.0]
+    data = {(MetricKey("cifar10", "ori-test", 200), None): v}
+    path = save_table(Table(NB201, data, source="sparse"), tmp_path / "t.nb201")
+    assert main(["demo", "--runs", "3", "--top", "2", "--table", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert f"no lowest barrier between the two best: no path joins 0 and {far}" in out
+    assert "lowest barrier between the two best:" not in out.replace("no lowest barrier", "")
+    assert "flattest of the top 1 %: none of them has a measured radius-1 neighbour" in out
+    assert "nan" not in out.lower()

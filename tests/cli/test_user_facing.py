@@ -142,6 +142,8 @@ def test_flatness_repeated_arch_accumulates(
             "--tree-path applies",
         ),
         (["reproduce", "--out", "OUT", "--protocols", ""], "--protocols is empty"),
+        # the quick grid aggregates by mean only: the level was ignored
+        (["reproduce", "--quick", "--out", "OUT", "--quantile", "0.3"], "--quantile applies"),
         (["reproduce", "--out", "OUT", "--protocols", "nb201,bogus"], "--protocols must be one"),
         (
             [

@@ -60,3 +60,21 @@ def test_distance_profile_clips_to_connected_cells_and_says_so(default_table: Ta
     caption = " ".join(_unwrapped(t.get_text()) for t in fig.texts)
     assert f"{below} cells below it" in caption and "connected cells' range" in caption
     assert "cells at that distance" in ax.get_xlabel()
+
+
+def test_an_undefined_correlation_is_named_in_the_legend_not_printed_as_nan() -> None:
+    # a gap that does not vary has no Spearman rho: the legend read "ρ = +nan"
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    from nb201_flat.figures.generalisation import Series, plot_binned
+
+    frame = pd.DataFrame({"sharpness": np.linspace(0, 5, 50), "gap": np.full(50, 2.0)})
+    with pytest.warns(Warning, match="constant"):  # scipy: rho is not defined
+        ax = plot_binned([Series("flat", frame)])
+    (label,) = [t.get_text() for t in ax.get_legend().get_texts()]
+    plt.close(ax.figure)
+    assert "nan" not in label and "ρ = undefined" in label

@@ -150,6 +150,17 @@ def test_na_variants_run_and_respect_budgets(make_table: Callable[..., Table]) -
     assert res.runs["test"].notna().all()
 
 
+@pytest.mark.parametrize(
+    "options", [{}, {"rerank_top_k": 5}, {"charge": True}], ids=["one-stage", "free", "no-top-k"]
+)
+def test_stage1_fraction_where_it_does_not_apply_is_refused(options: dict[str, object]) -> None:
+    # it changed nothing (stage 1 takes the whole budget) and was silently dropped
+    with pytest.raises(AlgorithmError, match="applies only to two-stage na-rs with charged"):
+        make_algorithm("na-rs", stage1_fraction=0.3, **options)
+    two_stage = make_algorithm("na-rs", stage1_fraction=0.3, rerank_top_k=5, charge=True)
+    assert two_stage.label.endswith(",top5,s1=0.3]")
+
+
 def test_make_algorithm_names_and_errors() -> None:
     assert make_algorithm("rs").label == "rs"
     na = make_algorithm("na-rs", radius=2, agg="median", include_self=True, exact=False)

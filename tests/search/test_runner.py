@@ -24,6 +24,7 @@ from nb201_flat.search import (
     protocols_by_name,
     run_search,
 )
+from nb201_flat.space import NB201
 from nb201_flat.table import MetricKey, Table
 
 ALGOS = {
@@ -95,6 +96,40 @@ def test_seed_fallback_is_noted_or_refused(nb201_like: Table) -> None:
         nb201_protocol().replace(seed_fallback=False).check(nb201_like)
     with pytest.raises(ProtocolError, match="seed 5 is not stored"):
         nb201_protocol(epochs=200, seed=5).oracle_data(nb201_like)
+
+
+def _search_test(valid: np.ndarray, test: np.ndarray) -> tuple[Table, Protocol]:
+    search, report = MetricKey("cifar100", "x-valid", 200), MetricKey("cifar100", "x-test", 200)
+    table = Table(NB201, {(search, None): valid, (report, None): test}, source="holes")
+    return table, Protocol("p", search, (report,), budget_queries=20)
+
+
+@pytest.mark.parametrize("empty", ["search", "report"])
+def test_a_key_with_no_measured_cell_is_refused_up_front(empty: str) -> None:
+    # every run ended with nothing to report: the CLI printed "nan ± nan (n=0)", exit 0
+    v, none = np.linspace(10, 90, NB201.size), np.full(NB201.size, np.nan)
+    table, p = _search_test(none, v) if empty == "search" else _search_test(v, none)
+    with pytest.raises(ProtocolError, match=f"no architecture is measured for {empty} metric"):
+        run_search(table, p, RandomSearch(), runs=2)
+
+
+def test_runs_whose_pick_has_no_report_value_are_noted() -> None:
+    # half the runs were left out of the mean with only a smaller n to show for it
+    v = np.linspace(10, 90, NB201.size)
+    holes = np.where(np.arange(NB201.size) % 2 == 1, np.nan, v)
+    res = run_search(*_search_test(v, holes), RandomSearch(), runs=20)
+    n = int(res.summary()["n"].iloc[0])
+    assert 0 < n < 20
+    assert f"{20 - n} of 20 runs have no cifar100/x-test value" in " ".join(res.notes)
+    assert f"covers the other {n}" in " ".join(res.notes)
+    full = run_search(*_search_test(v, v), RandomSearch(), runs=20)
+    assert not any("runs have no" in note for note in full.notes)
+
+
+def test_a_time_budget_below_the_cheapest_query_is_refused(nb201_like: Table) -> None:
+    # every run ended before its first query: "nan ± nan (n=0, 0 queries)", exit 0
+    with pytest.raises(ProtocolError, match=r"less than the cheapest query.*--budget-scale"):
+        run_search(nb201_like, nb201_protocol(budget_seconds=1e-6), RandomSearch(), runs=2)
 
 
 def test_optimistic_overlap_rules() -> None:
