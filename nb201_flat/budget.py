@@ -301,14 +301,28 @@ def tqdm_class() -> Any:
     return auto
 
 
-class _QuietEpochs:
-    """The epochs of :func:`epoch_bar` without a bar: no tqdm object at all."""
+class NoBar:
+    """A tqdm stand-in that draws nothing, for work shown without a bar.
 
-    def __init__(self, epochs: range) -> None:
-        self._epochs = epochs
+    No tqdm object is made at all: even a disabled bar starts tqdm's monitor thread (a pool
+    forked while it holds tqdm's lock leaves that lock held in the child) and creates tqdm's
+    multiprocessing lock (which a worker stopped by Ctrl-C leaks; Python warns of it at exit).
+    """
 
-    def __iter__(self) -> Iterator[int]:
-        return iter(self._epochs)
+    def __init__(self, iterable: Iterable[Any] = (), **_: Any) -> None:
+        self._iterable = iterable
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._iterable)
+
+    def __enter__(self) -> NoBar:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        """Nothing to close."""
+
+    def update(self, n: int = 1) -> None:
+        """Nothing to draw."""
 
     def set_postfix(self, **_: Any) -> None:
         """Nothing to draw."""
@@ -318,17 +332,15 @@ class _QuietEpochs:
 
 
 def epoch_bar(start: int, total: int, *, desc: str, show: bool) -> Any:
-    """Epochs ``start .. total - 1`` of a training run, with a tqdm bar when ``show``.
-
-    Without a bar no tqdm object is made: even a disabled one creates tqdm's multiprocessing
-    lock, which a worker stopped by Ctrl-C leaks (Python warns of it at exit).
+    """Epochs ``start .. total - 1`` of a training run, with a tqdm bar when ``show`` (else a
+    :class:`NoBar`).
 
     >>> bar = epoch_bar(1, 3, desc="run", show=False)
     >>> list(bar), bar.set_postfix(loss="0.1"), bar.close()
     ([1, 2], None, None)
     """
     if not show:
-        return _QuietEpochs(range(start, total))
+        return NoBar(range(start, total))
     return tqdm_class()(range(start, total), initial=start, total=total, desc=desc, leave=False)
 
 

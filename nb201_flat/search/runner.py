@@ -39,8 +39,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from nb201_flat.budget import tqdm_class
-from nb201_flat.pools import abandon
+from nb201_flat.budget import NoBar, tqdm_class
+from nb201_flat.pools import stopped_on_interrupt
 from nb201_flat.search.algorithms import AlgorithmError, Incumbent, SearchAlgorithm
 from nb201_flat.search.oracle import FloatArray, IntArray, Oracle, OracleData, SearchEnded
 from nb201_flat.search.protocol import Protocol, ProtocolError
@@ -283,22 +283,18 @@ def _execute(
         shipped: list[OracleData] | list[dict[str, Any]] = datas
     else:
         shipped = [_pack(d) for d in datas]
-    ex = ProcessPoolExecutor(
+    pool = ProcessPoolExecutor(
         max_workers=min(jobs, len(tasks)),
         mp_context=ctx,
         initializer=_init_worker,
         initargs=(shipped, algos, seed),
     )
-    try:
+    with stopped_on_interrupt(pool) as ex:  # Ctrl-C: stop the workers, not after queued work
         futures = [ex.submit(_run_task, t) for t in tasks]
         for fut in futures:
             t, recs = fut.result()
             out[t.cell].extend(recs)
             bar.update(len(recs))
-    except BaseException:
-        abandon(ex)  # Ctrl-C: stop the workers now, not after the queued work
-        raise
-    ex.shutdown()
     return out
 
 
@@ -455,10 +451,7 @@ def run_cells(
     batched = [vectorised.batched_ok(datas[d], algos[a]) for d, a in pairs]
     tasks = _plan(pairs, batched, runs, jobs)
     total = runs * len(pairs)
-    # no tqdm object without a bar: even a disabled one starts tqdm's monitor thread, which
-    # then lives on in this process, and the pools fork with it (a fork while it holds
-    # tqdm's lock leaves that lock held in the child)
-    bar_cls = tqdm_class() if progress else _NoBar
+    bar_cls = tqdm_class() if progress else NoBar
     with bar_cls(total=total, desc="search", unit="run") as bar:
         records = _execute(datas, algos, tasks, seed, jobs, bar)
     for recs in records.values():
@@ -488,16 +481,6 @@ def _unreported_notes(runs_df: pd.DataFrame, runs: int) -> list[str]:
         f"never measured there, or they found nothing); its mean covers the other {runs - k}"
         for prot, algo, dataset, split, k in missing.itertuples(index=False, name=None)
     ]
-
-
-class _NoBar(contextlib.nullcontext["_NoBar"]):
-    """A progress bar that draws nothing and starts no thread."""
-
-    def __init__(self, **_: Any) -> None:
-        super().__init__(self)
-
-    def update(self, n: int = 1) -> None:
-        """Nothing to draw."""
 
 
 #: one cell's records with what its frames need: protocol, label, algorithm, records, evaluator
