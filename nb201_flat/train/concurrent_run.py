@@ -192,7 +192,7 @@ def _train(
         if loaded is None:
             continue
         start, state = loaded
-        check_owner(state, job, ckpt.folder, splits.identity)
+        check_owner(state, job, ckpt.folder, splits.identity, device)
         sess.load_state(state)
         starts[m], train_time[m] = start, float(state["train_time_s"])
         training = start < recipe.epochs

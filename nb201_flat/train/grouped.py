@@ -45,20 +45,11 @@ import torch.nn.functional as F  # noqa: E402
 from torch.func import functional_call, stack_module_state, vmap  # noqa: E402
 
 from nb201_flat.train.checkpoint import load_schedule_state  # noqa: E402
-from nb201_flat.train.model import Network  # noqa: E402
+from nb201_flat.train.model import seeded_network  # noqa: E402
 from nb201_flat.train.modes import TrainMode, compile_network, compile_options  # noqa: E402
 from nb201_flat.train.pruning import prune_network  # noqa: E402
 from nb201_flat.train.recipe import Recipe  # noqa: E402
 from nb201_flat.train.writer import cpu_snapshot  # noqa: E402
-
-
-def seeded_network(
-    ops: Sequence[str], n_nodes: int, *, c: int, n: int, num_classes: int, seed: int
-) -> Network:
-    """The network a :class:`~nb201_flat.train.trainer.Session` with ``seed`` starts from."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        return Network(tuple(ops), n_nodes, c=c, n=n, num_classes=num_classes)
 
 
 class GroupedNetworks(torch.nn.Module):

@@ -48,8 +48,9 @@ import torch  # noqa: E402
 from nb201_flat.train import costs  # noqa: E402
 from nb201_flat.train.checkpoint import Checkpointer  # noqa: E402
 from nb201_flat.train.data import DataIdentity, load_dataset  # noqa: E402
-from nb201_flat.train.grouped import GroupedSession, seeded_network  # noqa: E402
+from nb201_flat.train.grouped import GroupedSession  # noqa: E402
 from nb201_flat.train.jobs import JobResult, TrainJob, check_data_read  # noqa: E402
+from nb201_flat.train.model import seeded_network  # noqa: E402
 from nb201_flat.train.modes import apply_backend_flags, is_eval_epoch  # noqa: E402
 from nb201_flat.train.results_db import ResultsDB  # noqa: E402
 from nb201_flat.train.trainer import (  # noqa: E402
@@ -139,7 +140,10 @@ def run_group(jobs: Sequence[TrainJob]) -> list[JobResult]:
 
 
 def _resume_point(
-    ckpts: Sequence[Checkpointer], jobs: Sequence[TrainJob], data: DataIdentity | None
+    ckpts: Sequence[Checkpointer],
+    jobs: Sequence[TrainJob],
+    data: DataIdentity | None,
+    device: torch.device,
 ) -> tuple[int, list[Any]]:
     """The newest epoch every member has a readable checkpoint of, and their states there.
 
@@ -150,14 +154,14 @@ def _resume_point(
         # renames corrupt newest files aside, removes killed writers' temps
         latest = c.load_latest()
         if latest is not None:
-            check_owner(latest[1], job, c.folder, data)
+            check_owner(latest[1], job, c.folder, data, device)
     common = set.intersection(*({e for e, _ in c.files()} for c in ckpts))
     for epoch in sorted(common, reverse=True):
         states = [c.load_epoch(epoch) for c in ckpts]
         if all(s is not None for s in states):
             for job, st, c in zip(jobs, states, ckpts, strict=True):
                 if st is not None:
-                    check_owner(st, job, c.folder, data)
+                    check_owner(st, job, c.folder, data, device)
             return epoch, states
     return 0, []
 
@@ -184,7 +188,7 @@ def _train(
     apply_backend_flags(job0.train_mode, device.type)
     sess = grouped_session(jobs, data)
     ckpts = [Checkpointer(j.checkpoint_folder) for j in jobs]
-    start, states = _resume_point(ckpts, jobs, splits.identity)
+    start, states = _resume_point(ckpts, jobs, splits.identity, device)
     resumed = states if start else [None] * len(jobs)
     training = start < recipe.epochs
     form = f"grouped:{len(jobs)}" if training else None

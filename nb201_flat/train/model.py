@@ -225,6 +225,21 @@ class Network(nn.Module):
         return sum(p.numel() for p in self.parameters()) / 1e6
 
 
+def seeded_network(
+    ops: Sequence[str], n_nodes: int, *, c: int, n: int, num_classes: int, seed: int
+) -> Network:
+    """The network of cell ``ops`` initialised from ``seed``: the weights a training run of
+    that seed starts from, alone or in a group.
+
+    Built on the CPU from the CPU generator alone, seeded inside a fork of its state: the
+    caller's random state is left as it was (``torch.manual_seed`` would also reseed every
+    GPU's generator, which ``fork_rng(devices=[])`` does not restore).
+    """
+    with torch.random.fork_rng(devices=[]):
+        torch.default_generator.manual_seed(seed)
+        return Network(tuple(ops), n_nodes, c=c, n=n, num_classes=num_classes)
+
+
 def count_flops(model: nn.Module, image_size: int) -> int:
     """FLOPs of one forward pass of a ``(1, 3, image_size, image_size)`` input, measured.
 

@@ -57,7 +57,7 @@ from nb201_flat.train.jobs import (  # noqa: E402
     check_data_read,
     check_stored_data,
 )
-from nb201_flat.train.model import Network  # noqa: E402
+from nb201_flat.train.model import Network, seeded_network  # noqa: E402
 from nb201_flat.train.modes import (  # noqa: E402
     TrainMode,
     apply_backend_flags,
@@ -80,12 +80,19 @@ exception it raises stops the training at its next epoch (as a writer error)."""
 
 
 def resolve_device(device: str) -> torch.device:
-    """``"auto"`` -> CUDA when available, else CPU; other strings as torch reads them."""
+    """``"auto"`` -> CUDA when available, else CPU; other strings as torch reads them.
+
+    A numbered GPU (``cuda:1``) also becomes this process's current device: what torch does
+    on the current device (compiled CUDA graphs synchronise it) then happens on the run's GPU,
+    and no context is opened on GPU 0 for it.
+    """
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     dev = torch.device(device)
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise Nb201FlatError(f"device {device!r} requested but CUDA is not available; use cpu")
+    if dev.type == "cuda" and dev.index is not None:
+        torch.cuda.set_device(dev)
     return dev
 
 
@@ -255,10 +262,19 @@ class RunRecord:
 
 
 def check_owner(
-    state: Mapping[str, Any], job: TrainJob, folder: object, data: DataIdentity | None = None
+    state: Mapping[str, Any],
+    job: TrainJob,
+    folder: object,
+    data: DataIdentity | None = None,
+    device: torch.device | None = None,
 ) -> None:
     """Refuse a checkpoint state in ``folder`` that another run wrote (one run per folder),
-    or that was trained on other data than ``data`` (a state without a digest predates them)."""
+    that was trained on other data than ``data`` (a state without a digest predates them), or
+    whose random stream cannot go on on ``device``.
+
+    The crop offsets, flips and data order are drawn on the training device, and a CPU
+    generator's state (Mersenne Twister) is not a CUDA one's (Philox seed and offset): a run
+    continues on the kind of device it was trained on, any GPU of that kind."""
     if state.get("run") != _job_state_id(job):
         raise CheckpointMismatchError(
             f"checkpoints in {folder} belong to another run ({state.get('run')}); "
@@ -270,6 +286,16 @@ def check_owner(
             f"checkpoints in {folder} were trained on other data (digest {str(before)[:12]}; "
             f"these files: {data.short}); restore those files, or move the checkpoints away"
         )
+    saved = state.get("generator")
+    if device is not None and saved is not None:
+        here = torch.Generator(device=device).get_state()
+        if saved.numel() != here.numel():
+            raise CheckpointMismatchError(
+                f"checkpoints in {folder} were trained on another kind of device than "
+                f"{device.type}, whose random stream (crops, flips, data order) cannot go on "
+                "here; resume on the kind of device they were trained on, or move them away to "
+                "start the run over"
+            )
 
 
 def train(
@@ -364,10 +390,9 @@ class Session:
         self.amp = on_cuda if amp is None else amp
         self.channels_last = on_cuda if channels_last is None else channels_last
         self.pad = data.info.pad if recipe.crop_pad is None else recipe.crop_pad
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            model = Network(ops, n_nodes, c=c, n=n, num_classes=data.info.num_classes)
-        model = model.to(self.device)
+        model = seeded_network(
+            ops, n_nodes, c=c, n=n, num_classes=data.info.num_classes, seed=seed
+        ).to(self.device)
         if mode is not None and mode.name == "fast":
             prune_network(model)  # same logits and updates; skips edges into dead nodes
         if self.channels_last:
@@ -508,7 +533,7 @@ def _train(
     loaded = ckpt.load_latest()
     if loaded is not None:
         start, state = loaded
-        check_owner(state, job, ckpt.folder, splits.identity)
+        check_owner(state, job, ckpt.folder, splits.identity, device)
         sess.load_state(state)
         train_time = float(state["train_time_s"])
         log.info("%s: resuming after epoch %d", job.name, start)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -27,6 +28,24 @@ def nb201_mean_csv() -> Path:
 def cifar10_root(tmp_path: Path) -> Path:
     """A tiny CIFAR-10 (5 x 16 train images, 24 test images) in the official layout."""
     return write_tiny_cifar10(tmp_path / "data")
+
+
+@pytest.fixture(autouse=True)
+def _restore_backend_flags() -> Iterator[None]:
+    """Put back the global TF32 / cuDNN flags a test set (training sets its mode's)."""
+    try:
+        import torch
+
+        from nb201_flat.train.modes import backend_flags
+    except ImportError:
+        yield
+        return
+    flags = backend_flags()
+    yield
+    torch.backends.cuda.matmul.allow_tf32 = flags["matmul_tf32"]
+    torch.backends.cudnn.allow_tf32 = flags["cudnn_tf32"]
+    torch.backends.cudnn.deterministic = flags["cudnn_deterministic"]
+    torch.backends.cudnn.benchmark = flags["cudnn_benchmark"]
 
 
 @pytest.fixture(autouse=True)

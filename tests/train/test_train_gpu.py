@@ -26,7 +26,7 @@ import pytest
 from train_helpers import Crash, crash_after, write_tiny_cifar10
 
 from nb201_flat.errors import ArgumentError
-from nb201_flat.train.modes import FAITHFUL, FAST, TrainMode, apply_backend_flags, backend_flags
+from nb201_flat.train.modes import FAITHFUL, FAST, TrainMode, apply_backend_flags
 from nb201_flat.train.recipe import Recipe
 
 torch = pytest.importorskip("torch")
@@ -76,13 +76,8 @@ UPDATE_TOL = 0.6
 
 # -- shared state: backend flags, sync debug mode, dynamo's caches ----------------------------
 @pytest.fixture(autouse=True)
-def _restore_backend_state() -> Iterator[None]:
-    flags = backend_flags()
-    yield
-    torch.backends.cuda.matmul.allow_tf32 = flags["matmul_tf32"]
-    torch.backends.cudnn.allow_tf32 = flags["cudnn_tf32"]
-    torch.backends.cudnn.deterministic = flags["cudnn_deterministic"]
-    torch.backends.cudnn.benchmark = flags["cudnn_benchmark"]
+def _restore_sync_debug_mode() -> Iterator[None]:
+    yield  # the backend flags: conftest's _restore_backend_flags
     if HAS_CUDA:
         torch.cuda.set_sync_debug_mode("default")
 

@@ -15,7 +15,8 @@ from nb201_flat.train.recipe import Recipe
 
 torch = pytest.importorskip("torch")
 from nb201_flat.train.data import load_dataset  # noqa: E402
-from nb201_flat.train.grouped import GroupedNetworks, GroupedSession, seeded_network  # noqa: E402
+from nb201_flat.train.grouped import GroupedNetworks, GroupedSession  # noqa: E402
+from nb201_flat.train.model import seeded_network  # noqa: E402
 from nb201_flat.train.trainer import DeviceData, Session  # noqa: E402
 
 OPS = ("nor_conv_3x3", "skip_connect", "nor_conv_1x1", "avg_pool_3x3", "none", "nor_conv_3x3")

@@ -11,7 +11,7 @@ from nb201_flat.train import costs
 from nb201_flat.train.pruning import reaches_output, useful_edges
 
 torch = pytest.importorskip("torch")
-from nb201_flat.train.grouped import seeded_network  # noqa: E402
+from nb201_flat.train.model import seeded_network  # noqa: E402
 from nb201_flat.train.pruning import prune_network  # noqa: E402
 
 # edges (0,1) (0,2) (1,2) (0,3) (1,3) (2,3): node 2 receives a convolution and a pooling but

@@ -8,7 +8,7 @@ import pytest
 from train_helpers import write_tiny_cifar10
 
 from nb201_flat.errors import ArgumentError
-from nb201_flat.train.modes import FAITHFUL
+from nb201_flat.train.modes import FAITHFUL, apply_backend_flags
 from nb201_flat.train.recipe import Recipe
 
 torch = pytest.importorskip("torch")
@@ -31,6 +31,7 @@ def sessions(data: DeviceData, recipe: Recipe) -> list[Session]:
 
 
 def run_concurrently_or_in_turn(device: torch.device, root: Path, *, exact: bool) -> None:
+    apply_backend_flags(FAITHFUL, device.type)  # the sessions' mode: no TF32, no autotuning
     data = DeviceData(load_dataset("cifar10", root), device)
     recipe = Recipe(epochs=2, batch_size=32)  # 80 images: 3 steps, the last one partial
     alone = sessions(data, recipe)

@@ -280,6 +280,30 @@ def test_checkpoint_of_another_run_is_refused(reference: tuple, tmp_path: Path) 
         train(other)
 
 
+@pytest.mark.parametrize("form", ["single", "grouped"])
+def test_checkpoint_of_another_kind_of_device_is_refused(
+    reference: tuple, tmp_path: Path, form: str
+) -> None:
+    """A CUDA generator's state (Philox seed and offset, 16 bytes) cannot go on in a CPU
+    generator (Mersenne Twister): one clear refusal, not torch's size error mid-resume, and
+    the checkpoints stay for a resume on the right device."""
+    from nb201_flat.train.grouped_run import train_group
+
+    root, _, _ = reference
+    jobs = [tiny_job(root, tmp_path, seed=s) for s in (1, 2)]
+    for job in jobs:
+        with pytest.raises(Crash):
+            train(job, on_epoch_end=crash_after(2))
+        for path in sorted(job.checkpoint_folder.glob("epoch-*.pt")):  # as a GPU wrote them
+            state = torch.load(path, weights_only=True)
+            state["generator"] = torch.zeros(16, dtype=torch.uint8)
+            torch.save(state, path)
+    kept = sorted(p.name for p in jobs[0].checkpoint_folder.iterdir())
+    with pytest.raises(CheckpointMismatchError, match="another kind of device than cpu"):
+        train(jobs[0]) if form == "single" else train_group(jobs)
+    assert sorted(p.name for p in jobs[0].checkpoint_folder.iterdir()) == kept
+
+
 # -- evaluation interval ---------------------------------------------------------------------
 def test_eval_every_changes_only_which_epochs_are_evaluated(
     reference: tuple, tmp_path: Path
