@@ -469,7 +469,7 @@ def run_cells(
     ]
     runs_df = _runs_frame(blocks)
     runs_df["seed"] = seed
-    notes += _unreported_notes(runs_df, runs)
+    notes += _unreported_notes(runs_df, runs, {p.name: p for p in prots})
     return SearchResults(
         runs=runs_df,
         curves=_curves_frame(blocks, curve_points),
@@ -478,16 +478,35 @@ def run_cells(
     )
 
 
-def _unreported_notes(runs_df: pd.DataFrame, runs: int) -> list[str]:
+def _unreported_notes(
+    runs_df: pd.DataFrame, runs: int, protocols: Mapping[str, Protocol]
+) -> list[str]:
     """A note per cell and reported key where some runs have no test value (their pick was
-    never measured on it, or they found nothing): the summary's mean covers the others."""
+    never measured on it, or they found nothing): the summary's mean covers the others.
+
+    Where no run has one, the summary would be a mean of nothing: :class:`ProtocolError`."""
     keys = ["protocol", "algorithm", "dataset", "split"]
     missing = runs_df[runs_df["test"].isna()].groupby(keys, sort=False).size().reset_index()
-    return [
-        f"{prot} {algo}: {k} of {runs} runs have no {dataset}/{split} value (their pick was "
-        f"never measured there, or they found nothing); its mean covers the other {runs - k}"
-        for prot, algo, dataset, split, k in missing.itertuples(index=False, name=None)
-    ]
+    notes = []
+    for prot, algo, dataset, split, k in missing.itertuples(index=False, name=None):
+        if k == runs:
+            p = protocols[prot]
+            more = (
+                "more queries: `nb201-flat search --n`"
+                if p.budget_seconds is None
+                else "a larger budget: `nb201-flat search --budget-scale`"
+            )
+            raise ProtocolError(
+                f"{prot} {algo}: none of the {runs} runs has a {dataset}/{split} value (their "
+                "picks were never measured there, or they found nothing), so there is no "
+                f"result to report; use a denser table or report key (see `nb201-flat info`), "
+                f"or give the search {more}"
+            )
+        notes.append(
+            f"{prot} {algo}: {k} of {runs} runs have no {dataset}/{split} value (their pick was "
+            f"never measured there, or they found nothing); its mean covers the other {runs - k}"
+        )
+    return notes
 
 
 class _NoBar(contextlib.nullcontext["_NoBar"]):

@@ -142,6 +142,28 @@ def test_cli_search_of_one_run_prints_no_nan_std(
     assert "nan" not in out and "± - (n=1," in out
 
 
+def _three_measured(tmp_path: Path) -> str:
+    v = np.full(NB201.size, np.nan)
+    v[[3, 500, 9000]] = [70.0, 60.0, 50.0]
+    return str(save_table(Table(NB201, {(KEY, None): v}, source="three"), tmp_path / "t.nb201"))
+
+
+@pytest.mark.parametrize("json_flag", [[], ["--json"]])
+@pytest.mark.parametrize("command", ["search", "demo"])
+def test_cli_search_with_no_run_reporting_a_value_is_one_line_exit_2(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, command: str, json_flag: list[str]
+) -> None:
+    # 3 measured cells, 100 queries: no run found one; it printed "- ± - (n=0)", exit 0
+    argv = [command, "--runs", "3", *json_flag, "--table", _three_measured(tmp_path)]
+    if command == "search":
+        argv += ["--algo", "rs", "--protocol", "fixed-n", "--epochs", "200", "--jobs", "1"]
+    assert main(argv) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1, err
+    assert "none of the 3 runs has a cifar10/ori-test value" in err
+    assert "denser table" in err and "search --n`" in err
+
+
 def test_cli_record_shows_a_seed_value_where_the_mean_is_missing(
     capsys: pytest.CaptureFixture[str], table_path: Path
 ) -> None:

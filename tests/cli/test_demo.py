@@ -138,9 +138,13 @@ def test_demo_on_a_table_whose_two_best_no_path_joins(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     # the demo failed with "no path joins 81 and 168 ..." on a sparse tidy import, and with a
-    # numpy traceback where no top cell had a measured neighbour
-    far = int(np.flatnonzero((NB201.codes != NB201.codes[0]).all(axis=1))[0])  # 6 edges away
-    v = np.full(NB201.size, np.nan)
+    # numpy traceback where no top cell had a measured neighbour. Measured: the cells whose
+    # op codes sum to one residue mod 5 (no two of them one edge apart, so no path joins
+    # any two), a fifth of the space so that every search run finds one
+    codes = NB201.codes
+    iso = codes.sum(axis=1) % 5 == codes[0].sum() % 5
+    far = int(np.flatnonzero(iso & (codes != codes[0]).all(axis=1))[0])  # 6 edges away
+    v = np.where(iso, np.linspace(10, 40, NB201.size), np.nan)
     v[[0, far]] = [60.0, 50.0]
     data = {(MetricKey("cifar10", "ori-test", 200), None): v}
     path = save_table(Table(NB201, data, source="sparse"), tmp_path / "t.nb201")
