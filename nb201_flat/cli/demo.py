@@ -51,6 +51,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"({out['archs']} archs, loaded in {load_s:.2f} s)")
     print(f"metric: {out['metric']} in %  ({out['measured']} archs measured)\n")
     print(f"best {len(out['best'])} by value (%), with their radius-1 neighbourhood (24 cells):")
+    if len(out["best"]) < args.top:
+        print(f"  (only {out['measured']} architectures are measured; --top {args.top} asked)")
     print(f"  {'index':>6} {'value':>7} {'nb mean':>8} {'nb min':>7} {'sharp':>6}  arch")
     for b in out["best"]:
         print(
