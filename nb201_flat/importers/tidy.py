@@ -55,14 +55,15 @@ def _strict_int(p: Path, table: Any, name: str, *, nullable: bool, minimum: int,
     if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
         text = pc.utf8_trim_whitespace(col)
         nulls = nulls | np.asarray(pc.equal(text, "").fill_null(True).to_numpy(), dtype=bool)
+        if nullable:  # a seed written nan is a missing number: the mean over seeds
+            nan = pc.match_substring_regex(text, "^-?nan$", ignore_case=True).fill_null(False)
+            nulls = nulls | np.asarray(nan.to_numpy(), dtype=bool)
         ok = pc.match_substring_regex(text, _INT_PATTERN).fill_null(False).to_numpy()
         bad = ~np.asarray(ok, dtype=bool) & ~nulls
         if bad.any():
             i = _first(bad)
             raise _bad(p, i, name, col[i].as_py(), "is not an integer", csv)
-        ints = pc.cast(
-            pc.if_else(pc.or_kleene(pc.is_null(text), pc.equal(text, "")), "0", text), pa.int64()
-        )
+        ints = pc.cast(pc.if_else(pa.array(nulls), "0", text), pa.int64())
         values = np.asarray(ints.to_numpy(), dtype=np.int64)
     elif pa.types.is_integer(col.type):
         values = np.asarray(col.fill_null(0).to_numpy(), dtype=np.int64)
@@ -88,6 +89,17 @@ def _strict_int(p: Path, table: Any, name: str, *, nullable: bool, minimum: int,
     return values, nulls
 
 
+def _null_spellings() -> list[str]:
+    """pyarrow's spellings of a missing cell ("", NA, null, N/A, ...) less those of nan.
+
+    A value written nan is a missing number (NaN), not an empty cell (which the value column
+    refuses); R's NA stays missing: a seed NA is the mean over seeds, a dataset NA is empty.
+    """
+    import pyarrow.csv as pv
+
+    return [v for v in pv.ConvertOptions().null_values if v.lstrip("-").lower() != "nan"]
+
+
 def _read_arrow(p: Path, name: str) -> tuple[Any, bool]:
     import pyarrow as pa
 
@@ -104,9 +116,7 @@ def _read_arrow(p: Path, name: str) -> tuple[Any, bool]:
             **{c: pa.string() for c in _INTEGERS},
             "value": pa.float64(),
         },
-        # only an empty cell is missing: pyarrow's default list also nulls "nan", "NA", "null"
-        # and more, so a value written as nan was refused as empty (the fix its message names)
-        null_values=[""],
+        null_values=_null_spellings(),
         strings_can_be_null=True,
         quoted_strings_can_be_null=False,
     )
