@@ -23,9 +23,10 @@ _INTEGERS = ("index", "epochs", "seed")
 _INT_PATTERN = r"^[+-]?[0-9]{1,18}$"
 
 
-# an infinite value in a file of measurements is no measurement: query printed inf where
-# --json said null (a results DB keeps a diverged run's inf loss: its importer decides)
-_NOT_FINITE = "is not a finite number (write nan for a missing number)"
+# an infinite value in a table of measurements is no measurement: query printed inf where
+# --json said null (a results DB keeps a diverged run's inf loss: its importer decides);
+# checked once, for files and frames alike, in _frame_values
+_NOT_FINITE = "is not a finite number (use nan for a missing number)"
 
 
 def _bad(p: Path, row: int, column: str, value: object, why: str, csv: bool) -> FormatError:
@@ -181,10 +182,7 @@ def read_tidy_frame(path: str | os.PathLike[str]) -> pd.DataFrame:
             if empty.any():
                 i = _first(empty)
                 raise _bad(p, i, col, "", "is empty (write nan for a missing number)", csv)
-            out[col] = np.asarray(arr.to_numpy(), dtype=np.float64)
-            if np.isinf(out[col]).any():
-                i = _first(np.isinf(out[col]))
-                raise _bad(p, i, col, float(out[col][i]), _NOT_FINITE, csv)
+            out[col] = np.asarray(arr.to_numpy(), dtype=np.float64)  # inf: check_tidy_frame
         else:
             out[col] = table.column(col).to_pandas()
     return pd.DataFrame(out)
@@ -328,17 +326,22 @@ def _frame_values(source: str, df: pd.DataFrame) -> Any:
             raise _frame_bad(
                 source, df, i, "value", col.iloc[i], "is empty (use nan for a missing number)"
             )
-        return np.asarray(col.to_numpy(dtype=np.float64), dtype=np.float64)
-    out = np.empty(len(col), dtype=np.float64)
-    for i, x in enumerate(col.to_numpy(dtype=object)):
-        if isinstance(x, bool | np.bool_) or not isinstance(x, int | float | np.number):
-            why = (
-                "is empty (use nan for a missing number)"
-                if x is None or x is pd.NA
-                else "is non-numeric"
-            )
-            raise _frame_bad(source, df, i, "value", x, why)
-        out[i] = float(x)
+        out = np.asarray(col.to_numpy(dtype=np.float64), dtype=np.float64)
+    else:
+        out = np.empty(len(col), dtype=np.float64)
+        for i, x in enumerate(col.to_numpy(dtype=object)):
+            if isinstance(x, bool | np.bool_) or not isinstance(x, int | float | np.number):
+                why = (
+                    "is empty (use nan for a missing number)"
+                    if x is None or x is pd.NA
+                    else "is non-numeric"
+                )
+                raise _frame_bad(source, df, i, "value", x, why)
+            out[i] = float(x)
+    infinite = np.isinf(out)
+    if infinite.any():  # files and frames alike
+        i = _first(infinite)
+        raise _frame_bad(source, df, i, "value", out[i], _NOT_FINITE)
     return out
 
 
