@@ -97,16 +97,25 @@ def test_table_value_raises_and_names_other_keys() -> None:
 _FLATNESS = ["flatness", "--dataset", "cifar10", "--split", "ori-test", "--epochs", "200"]
 
 
-@pytest.mark.parametrize("json_flag", [[], ["--json"]])
-def test_cli_flatness_of_unmeasured_cell_is_one_line_exit_2(
-    capsys: pytest.CaptureFixture[str], table_path: Path, json_flag: list[str]
+def test_cli_flatness_of_unmeasured_cell_shows_its_neighbourhood(
+    capsys: pytest.CaptureFixture[str], table_path: Path
 ) -> None:
-    # it printed a row with value nan and sharpness nan, exit 0
-    argv = [*_FLATNESS, "--arch", "0", str(UNMEASURED), *json_flag, "--table", str(table_path)]
-    assert main(argv) == 2
+    # it printed value nan and sharpness nan; then it was refused though its neighbours'
+    # numbers exist: its own value and sharpness are - (null), the neighbourhood stays
+    from nb201_flat.landscape import flatness
+
+    expect = flatness(NB201, _table().vector_for(KEY), radius=1).loc[UNMEASURED]
+    argv = [*_FLATNESS, "--arch", "0", str(UNMEASURED), "--table", str(table_path)]
+    assert main(argv) == 0
     out, err = capsys.readouterr()
-    assert out == "" and err.count("\n") == 1
-    assert err.startswith(f"error: architecture {UNMEASURED} was never measured")
+    row = out.splitlines()[-1].split()
+    assert err == "" and "nan" not in out
+    assert row[:4] == [str(UNMEASURED), "-", str(int(expect["n"])), f"{expect['mean']:.4f}"]
+    assert row[6] == "-"
+    assert main([*argv, "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)["archs"][1]
+    assert doc["index"] == UNMEASURED and doc["value"] is None and doc["sharpness"] is None
+    assert doc["mean"] == pytest.approx(expect["mean"]) and doc["n"] == expect["n"] > 0
 
 
 def test_cli_flatness_lists_measured_cells_only(
