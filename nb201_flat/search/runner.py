@@ -40,6 +40,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from nb201_flat.budget import tqdm_class
+from nb201_flat.errors import check_int_range
 from nb201_flat.pools import abandon
 from nb201_flat.search.algorithms import AlgorithmError, Incumbent, SearchAlgorithm
 from nb201_flat.search.oracle import FloatArray, IntArray, Oracle, OracleData, SearchEnded
@@ -340,19 +341,28 @@ def _as_algorithms(
 MAX_RUNS = 1_000_000
 
 
+def check_runs(runs: Any, name: str = "runs") -> int:
+    """``runs`` as an int in ``1..MAX_RUNS``, else :class:`AlgorithmError` naming ``name`` (a
+    command passes its flag, and calls this before any work).
+
+    Bounded before any allocation: past the bound, the OOM killer answers.
+    """
+    return check_int_range(
+        name,
+        runs,
+        1,
+        MAX_RUNS,
+        fix="one search's records must fit in memory; published comparisons use 500",
+    )
+
+
 def _check_run_args(runs: int, seed: int, jobs: int) -> tuple[int, int, int]:
-    if isinstance(runs, bool) or int(runs) < 1:
-        raise AlgorithmError(f"runs must be >= 1, got {runs}")
-    if int(runs) > MAX_RUNS:  # bounded before any allocation: past it, the OOM killer answers
-        raise AlgorithmError(
-            f"runs must be at most {MAX_RUNS:,} (one search's records must fit in memory; "
-            f"published comparisons use 500), got {int(runs):,}"
-        )
+    runs = check_runs(runs)
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
         raise AlgorithmError(f"seed must be a non-negative int, got {seed!r}")
     if isinstance(jobs, bool) or int(jobs) < 1:
         raise AlgorithmError(f"jobs must be >= 1, got {jobs}")
-    return int(runs), int(seed), int(jobs)
+    return runs, int(seed), int(jobs)
 
 
 def run_search(

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from nb201_flat.cli import main
-from nb201_flat.errors import InvalidArchError
+from nb201_flat.errors import ArgumentError, InvalidArchError
 from nb201_flat.space import NB201
 from nb201_flat.storage import save_table
 from nb201_flat.table import MetricKey, Table
@@ -116,6 +116,22 @@ def test_unbounded_runs_refused_at_once(table_path: Path) -> None:
         pytest.fail("--runs 1000000000000 started instead of being refused")
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr[-500:]
     assert "--runs" in proc.stderr
+
+
+@pytest.mark.parametrize("runs", ["0", "1000001"])
+def test_runs_bound_is_one_check_with_one_message(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, table_path: Path, runs: str
+) -> None:
+    # search, demo and the runner each had their own check and wording
+    from nb201_flat.search.runner import check_runs
+
+    with pytest.raises(ArgumentError) as info:
+        check_runs(int(runs), "--runs")
+    table = ["--table", str(table_path)]
+    search = ["search", "--algo", "rs", "--protocol", "fixed-n", "--jobs", "1", *table]
+    out = ["--quick", "--jobs", "1", "--out", str(tmp_path / "out")]
+    for argv in (search, ["demo", *table], ["reproduce", *out, *table]):
+        assert _one_line_exit_2(capsys, *argv, "--runs", runs) == f"error: {info.value}"
 
 
 @pytest.mark.parametrize("command", ["demo", "reproduce"])
