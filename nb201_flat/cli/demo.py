@@ -35,10 +35,11 @@ def demo_summary(table: Table, *, top: int = 5, runs: int = 200, seed: int = 0) 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from nb201_flat.errors import check_int_range
-    from nb201_flat.search.runner import check_runs
+    from nb201_flat.search.runner import check_runs, check_seed
 
     check_int_range("--top", args.top, 1)
     check_runs(args.runs, "--runs")  # the runner's bound, before any work
+    check_seed(args.seed, "--seed")
     t0 = time.perf_counter()
     table = open_table(args)
     load_s = time.perf_counter() - t0

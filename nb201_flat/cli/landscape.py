@@ -370,7 +370,11 @@ def cmd_census(args: argparse.Namespace) -> int:
     pairs_out = (
         None if args.pairs_out is None else check_writable_file(args.pairs_out, what="--pairs-out")
     )
-    for flag, value, least in (("--pairs", args.pairs, 0), ("--top", args.top, 0)):
+    for flag, value, least in (
+        ("--pairs", args.pairs, 0),
+        ("--top", args.top, 0),
+        ("--seed", args.seed, 0),
+    ):
         if value < least:
             raise LandscapeArgumentError(f"{flag} must be >= {least}, got {value}")
     given = [x is not None for x in (args.dataset, args.split, args.epochs)]

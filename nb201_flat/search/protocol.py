@@ -200,7 +200,8 @@ class Protocol:
         if empty:  # every run would end with nothing to report: a nan mean, not a result
             raise ProtocolError(
                 f"protocol {self.name!r} cannot run on table {table.source!r}: no architecture "
-                f"is measured for {'; '.join(empty)} (see `nb201-flat info`)"
+                f"is measured for {'; '.join(empty)}; choose a protocol whose keys are measured "
+                "(`nb201-flat info` lists each key's archs), or another --table"
             )
         notes: list[str] = []
         if self.cost is not None and self.cost_scale != 1.0:

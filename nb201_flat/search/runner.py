@@ -356,13 +356,19 @@ def check_runs(runs: Any, name: str = "runs") -> int:
     )
 
 
-def _check_run_args(runs: int, seed: int, jobs: int) -> tuple[int, int, int]:
-    runs = check_runs(runs)
+def check_seed(seed: Any, name: str = "seed") -> int:
+    """``seed`` as a non-negative int (the master seed), else :class:`AlgorithmError` naming
+    ``name`` (a command passes its flag)."""
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-        raise AlgorithmError(f"seed must be a non-negative int, got {seed!r}")
+        raise AlgorithmError(f"{name} must be a non-negative int, got {seed!r}; pass e.g. 0")
+    return int(seed)
+
+
+def _check_run_args(runs: int, seed: int, jobs: int) -> tuple[int, int, int]:
+    runs, seed = check_runs(runs), check_seed(seed)
     if isinstance(jobs, bool) or int(jobs) < 1:
         raise AlgorithmError(f"jobs must be >= 1, got {jobs}")
-    return runs, int(seed), int(jobs)
+    return runs, seed, int(jobs)
 
 
 def run_search(

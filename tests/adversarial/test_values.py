@@ -91,6 +91,24 @@ def test_bad_values_are_one_line_exit_2(
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["census", "--pairs", "2", "--top", "2"],
+        ["search", "--algo", "rs", "--runs", "2"],
+        ["demo", "--runs", "2"],
+        ["reproduce", "--quick", "--runs", "2", "--out", "OUT"],
+    ],
+)
+def test_negative_seed_is_named_by_its_flag(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, table_path: Path, argv: list[str]
+) -> None:
+    # "seed must be >= 0" / "seed must be a non-negative int": the Python name, not --seed
+    argv = [a.replace("OUT", str(tmp_path / "out")) for a in argv]
+    line = _one_line_exit_2(capsys, *argv, "--seed", "-1", "--table", str(table_path))
+    assert line.startswith("error: --seed must be"), line
+
+
 @pytest.mark.parametrize("bad", ["DIR", "FILE/pairs.csv", "TABLE/table.parquet", ""])
 def test_census_pairs_out_refused_up_front_and_nothing_lost(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, table_path: Path, bad: str

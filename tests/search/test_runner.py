@@ -109,8 +109,9 @@ def test_a_key_with_no_measured_cell_is_refused_up_front(empty: str) -> None:
     # every run ended with nothing to report: the CLI printed "nan ± nan (n=0)", exit 0
     v, none = np.linspace(10, 90, NB201.size), np.full(NB201.size, np.nan)
     table, p = _search_test(none, v) if empty == "search" else _search_test(v, none)
-    with pytest.raises(ProtocolError, match=f"no architecture is measured for {empty} metric"):
+    with pytest.raises(ProtocolError, match=f"no architecture is measured for {empty} metric") as e:
         run_search(table, p, RandomSearch(), runs=2)
+    assert "choose a protocol whose keys are measured" in str(e.value)  # the fix, not only info
 
 
 def test_runs_whose_pick_has_no_report_value_are_noted() -> None:
