@@ -251,16 +251,18 @@ class Protocol:
                     f"protocol {self.name!r}: {int(bad.sum())} architectures have no valid "
                     f"cost in {self.cost}; use a fixed-n protocol (budget in queries)"
                 )
-            cheapest = float(costs.min())
+        candidates = None
+        if self.sampling == "connected":
+            candidates = np.flatnonzero(table.space.connected).astype(np.int64)
+        if costs is not None:
+            # of the cells a run may sample: a cheaper disconnected cell affords nothing
+            cheapest = float((costs if candidates is None else costs[candidates]).min())
             if self.budget_seconds is not None and self.budget_seconds < cheapest:
                 # every run would end before its first query: no result, only a nan mean
                 raise ProtocolError(
                     f"protocol {self.name!r}: its budget of {self.budget_seconds:g} s is less "
                     f"than the cheapest query ({cheapest:g} s); raise the budget (--budget-scale)"
                 )
-        candidates = None
-        if self.sampling == "connected":
-            candidates = np.flatnonzero(table.space.connected).astype(np.int64)
         return OracleData(
             space=table.space,
             key=key,

@@ -133,6 +133,19 @@ def test_a_time_budget_below_the_cheapest_query_is_refused(nb201_like: Table) ->
         run_search(nb201_like, nb201_protocol(budget_seconds=1e-6), RandomSearch(), runs=2)
 
 
+def test_a_time_budget_below_the_cheapest_connected_query_is_refused(nb201_like: Table) -> None:
+    # connected-only sampling: the check took the cheapest of all cells, here a disconnected one
+    p = nb201_protocol(budget_seconds=1.0).replace(sampling="connected")
+    assert p.cost is not None
+    connected = nb201_like.space.connected
+    cost = np.where(connected, 100.0 / p.cost_scale, 1e-6)  # a connected query: 100 s
+    data = {**nb201_like.data, (p.cost, None): cost}
+    table = Table(nb201_like.space, data, source="cheap-disconnected")
+    with pytest.raises(ProtocolError, match=r"less than the cheapest query \(100 s\)"):
+        p.oracle_data(table)
+    assert p.replace(sampling="uniform").oracle_data(table).candidates is None  # 1e-6 s fits
+
+
 def test_optimistic_overlap_rules() -> None:
     rep = (MetricKey("cifar100", "ori-test", 200),)
     p = Protocol("p", MetricKey("cifar100", "x-valid", 200), rep, budget_queries=5)
