@@ -225,7 +225,7 @@ def run_demo(table: Table, *, top: int = 5, runs: int = 200, seed: int = 0) -> D
         )
 
     ranked = np.argsort(-np.nan_to_num(values, nan=-np.inf), kind="stable")
-    order = ranked[:top]
+    order = ranked[:top][~np.isnan(values[ranked[:top]])]  # measured cells only
     k = max(1, space.size // 100)
     top_pool = ranked[:k][~np.isnan(values[ranked[:k]])]  # measured cells only
     pool_means = col["mean"][top_pool]

@@ -190,8 +190,9 @@ def test_cli_best_under_and_pareto(tmp_path: Path, capsys: pytest.CaptureFixture
 @pytest.mark.parametrize(
     ("extra", "fragment"),
     [
-        (["--max-cost", "inf", "--json"], "max_cost must be a finite number, got inf"),
-        (["--max-cost", "nan"], "max_cost must be a finite number, got nan"),
+        (["--max-cost", "inf", "--json"], "--max-cost must be a finite number, got inf"),
+        (["--max-cost", "nan"], "--max-cost must be a finite number, got nan"),
+        (["--max-cost", "1", "--top", "0"], "--top must be >= 1, got 0"),  # not top, max_cost
         (["--pareto", "--top", "1"], "--top applies to --max-cost"),  # the default, given
     ],
 )

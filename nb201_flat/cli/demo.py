@@ -35,10 +35,11 @@ def demo_summary(table: Table, *, top: int = 5, runs: int = 200, seed: int = 0) 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from nb201_flat.errors import check_int_range
-    from nb201_flat.search.runner import MAX_RUNS
+    from nb201_flat.search.runner import check_runs, check_seed
 
     check_int_range("--top", args.top, 1)
-    check_int_range("--runs", args.runs, 1, MAX_RUNS, fix="the demo's default is 200")
+    check_runs(args.runs, "--runs")  # the runner's bound, before any work
+    check_seed(args.seed, "--seed")
     t0 = time.perf_counter()
     table = open_table(args)
     load_s = time.perf_counter() - t0
@@ -51,6 +52,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"({out['archs']} archs, loaded in {load_s:.2f} s)")
     print(f"metric: {out['metric']} in %  ({out['measured']} archs measured)\n")
     print(f"best {len(out['best'])} by value (%), with their radius-1 neighbourhood (24 cells):")
+    if len(out["best"]) < args.top:
+        print(f"  (only {out['measured']} architectures are measured; --top {args.top} asked)")
     print(f"  {'index':>6} {'value':>7} {'nb mean':>8} {'nb min':>7} {'sharp':>6}  arch")
     for b in out["best"]:
         print(

@@ -160,9 +160,8 @@ def cmd_flatness(args: argparse.Namespace) -> int:
         df["score"] = neighbourhood_score(space, values, spec)
         cols.append("score")
     if args.arch:
-        # a cell never measured is an error naming what the table serves, never a nan row
-        for a in args.arch:
-            table.value(a, args.dataset, args.split, args.epochs, args.metric)
+        # a cell never measured still has its neighbourhood: its own value and sharpness
+        # print as - (null in --json), as a neighbourhood with no measured member does
         chosen = [space.resolve(a).index for a in args.arch]
     else:
         measured = np.flatnonzero(~np.isnan(values))
@@ -223,7 +222,7 @@ def cmd_flatness(args: argparse.Namespace) -> int:
     )
     for r in rows:
         print(
-            f"{r['index']:>6} {r['value']:>9.4f} {r['n']:>5} {num(r['mean'], '.4f'):>9} "
+            f"{r['index']:>6} {num(r['value'], '.4f'):>9} {r['n']:>5} {num(r['mean'], '.4f'):>9} "
             f"{num(r['min'], '.4f'):>9} {num(r['std'], '.4f'):>8} "
             f"{num(r['sharpness'], '.4f'):>8}  {r['arch']}"
         )
@@ -371,7 +370,11 @@ def cmd_census(args: argparse.Namespace) -> int:
     pairs_out = (
         None if args.pairs_out is None else check_writable_file(args.pairs_out, what="--pairs-out")
     )
-    for flag, value, least in (("--pairs", args.pairs, 0), ("--top", args.top, 0)):
+    for flag, value, least in (
+        ("--pairs", args.pairs, 0),
+        ("--top", args.top, 0),
+        ("--seed", args.seed, 0),
+    ):
         if value < least:
             raise LandscapeArgumentError(f"{flag} must be >= {least}, got {value}")
     given = [x is not None for x in (args.dataset, args.split, args.epochs)]

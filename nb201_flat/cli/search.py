@@ -210,15 +210,10 @@ def cmd_search(args: argparse.Namespace) -> int:
             "first_improvement",
         )
     }
-    from nb201_flat.errors import ArgumentError
-    from nb201_flat.search.runner import MAX_RUNS
+    from nb201_flat.search.runner import check_runs, check_seed
 
-    if not 1 <= args.runs <= MAX_RUNS:
-        # each run holds its record in memory: bound the request before starting it
-        raise ArgumentError(
-            f"--runs must be between 1 and {MAX_RUNS:,} (one search's records must fit in "
-            f"memory; published comparisons use 500), got {args.runs:,}"
-        )
+    check_runs(args.runs, "--runs")  # the runner's bound, before any work
+    check_seed(args.seed, "--seed")
     algo = make_algorithm(args.algo, **options)
     table = open_table(args)
     given_scale = 1.0 if args.budget_scale is None else args.budget_scale
@@ -315,13 +310,14 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     from nb201_flat.search.grid import ReproduceConfig, reproduce
     from nb201_flat.search.protocol import PROTOCOL_NAMES
     from nb201_flat.search.report import write_report
+    from nb201_flat.search.runner import check_runs, check_seed
     from nb201_flat.search.statistics import claim_rows
 
     check_writable_target(args.out)  # before the long run, not after it
     cfg = ReproduceConfig.quick() if args.quick else ReproduceConfig()
-    changes: dict[str, Any] = {"seed": args.seed}
+    changes: dict[str, Any] = {"seed": check_seed(args.seed, "--seed")}
     if args.runs is not None:
-        changes["runs"] = args.runs
+        changes["runs"] = check_runs(args.runs, "--runs")  # the runner's bound, before any work
     if args.design is not None:
         changes["design"] = args.design
     if args.protocols is not None:

@@ -101,13 +101,14 @@ def cmd_import(args: argparse.Namespace) -> int:
     from nb201_flat.storage import save_table
 
     out = check_writable_target(args.out)
-    if out.exists() and not args.force:
-        raise TableFileError(f"{out} exists; pass --force to replace it")
+    # first: --force cannot fix this one, so it must not be the fix the first refusal names
     if args.source != "analognas" and Path(args.source).resolve().is_relative_to(out.resolve()):
         raise ArgumentError(
             f"--out {args.out} holds the source {args.source}, which replacing it would "
             "delete; import into another folder"
         )
+    if out.exists() and not args.force:
+        raise TableFileError(f"{out} exists; pass --force to replace it")
     fmt = args.format or detect_format(args.source)
     if args.no_curves and fmt not in _WITH_CURVES:
         raise ArgumentError(

@@ -23,9 +23,10 @@ _INTEGERS = ("index", "epochs", "seed")
 _INT_PATTERN = r"^[+-]?[0-9]{1,18}$"
 
 
-# an infinite value in a file of measurements is no measurement: query printed inf where
-# --json said null (a results DB keeps a diverged run's inf loss: its importer decides)
-_NOT_FINITE = "is not a finite number (write nan for a missing number)"
+# an infinite value in a table of measurements is no measurement: query printed inf where
+# --json said null (a results DB keeps a diverged run's inf loss: its importer decides);
+# checked once, for files and frames alike, in _frame_values
+_NOT_FINITE = "is not a finite number (use nan for a missing number)"
 
 
 def _bad(p: Path, row: int, column: str, value: object, why: str, csv: bool) -> FormatError:
@@ -55,14 +56,15 @@ def _strict_int(p: Path, table: Any, name: str, *, nullable: bool, minimum: int,
     if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
         text = pc.utf8_trim_whitespace(col)
         nulls = nulls | np.asarray(pc.equal(text, "").fill_null(True).to_numpy(), dtype=bool)
+        if nullable:  # a seed written nan is a missing number: the mean over seeds
+            nan = pc.match_substring_regex(text, "^-?nan$", ignore_case=True).fill_null(False)
+            nulls = nulls | np.asarray(nan.to_numpy(), dtype=bool)
         ok = pc.match_substring_regex(text, _INT_PATTERN).fill_null(False).to_numpy()
         bad = ~np.asarray(ok, dtype=bool) & ~nulls
         if bad.any():
             i = _first(bad)
             raise _bad(p, i, name, col[i].as_py(), "is not an integer", csv)
-        ints = pc.cast(
-            pc.if_else(pc.or_kleene(pc.is_null(text), pc.equal(text, "")), "0", text), pa.int64()
-        )
+        ints = pc.cast(pc.if_else(pa.array(nulls), "0", text), pa.int64())
         values = np.asarray(ints.to_numpy(), dtype=np.int64)
     elif pa.types.is_integer(col.type):
         values = np.asarray(col.fill_null(0).to_numpy(), dtype=np.int64)
@@ -88,6 +90,17 @@ def _strict_int(p: Path, table: Any, name: str, *, nullable: bool, minimum: int,
     return values, nulls
 
 
+def _null_spellings() -> list[str]:
+    """pyarrow's spellings of a missing cell ("", NA, null, N/A, ...) less those of nan.
+
+    A value written nan is a missing number (NaN), not an empty cell (which the value column
+    refuses); R's NA stays missing: a seed NA is the mean over seeds, a dataset NA is empty.
+    """
+    import pyarrow.csv as pv
+
+    return [v for v in pv.ConvertOptions().null_values if v.lstrip("-").lower() != "nan"]
+
+
 def _read_arrow(p: Path, name: str) -> tuple[Any, bool]:
     import pyarrow as pa
 
@@ -104,9 +117,7 @@ def _read_arrow(p: Path, name: str) -> tuple[Any, bool]:
             **{c: pa.string() for c in _INTEGERS},
             "value": pa.float64(),
         },
-        # only an empty cell is missing: pyarrow's default list also nulls "nan", "NA", "null"
-        # and more, so a value written as nan was refused as empty (the fix its message names)
-        null_values=[""],
+        null_values=_null_spellings(),
         strings_can_be_null=True,
         quoted_strings_can_be_null=False,
     )
@@ -171,10 +182,7 @@ def read_tidy_frame(path: str | os.PathLike[str]) -> pd.DataFrame:
             if empty.any():
                 i = _first(empty)
                 raise _bad(p, i, col, "", "is empty (write nan for a missing number)", csv)
-            out[col] = np.asarray(arr.to_numpy(), dtype=np.float64)
-            if np.isinf(out[col]).any():
-                i = _first(np.isinf(out[col]))
-                raise _bad(p, i, col, float(out[col][i]), _NOT_FINITE, csv)
+            out[col] = np.asarray(arr.to_numpy(), dtype=np.float64)  # inf: check_tidy_frame
         else:
             out[col] = table.column(col).to_pandas()
     return pd.DataFrame(out)
@@ -318,17 +326,22 @@ def _frame_values(source: str, df: pd.DataFrame) -> Any:
             raise _frame_bad(
                 source, df, i, "value", col.iloc[i], "is empty (use nan for a missing number)"
             )
-        return np.asarray(col.to_numpy(dtype=np.float64), dtype=np.float64)
-    out = np.empty(len(col), dtype=np.float64)
-    for i, x in enumerate(col.to_numpy(dtype=object)):
-        if isinstance(x, bool | np.bool_) or not isinstance(x, int | float | np.number):
-            why = (
-                "is empty (use nan for a missing number)"
-                if x is None or x is pd.NA
-                else "is non-numeric"
-            )
-            raise _frame_bad(source, df, i, "value", x, why)
-        out[i] = float(x)
+        out = np.asarray(col.to_numpy(dtype=np.float64), dtype=np.float64)
+    else:
+        out = np.empty(len(col), dtype=np.float64)
+        for i, x in enumerate(col.to_numpy(dtype=object)):
+            if isinstance(x, bool | np.bool_) or not isinstance(x, int | float | np.number):
+                why = (
+                    "is empty (use nan for a missing number)"
+                    if x is None or x is pd.NA
+                    else "is non-numeric"
+                )
+                raise _frame_bad(source, df, i, "value", x, why)
+            out[i] = float(x)
+    infinite = np.isinf(out)
+    if infinite.any():  # files and frames alike
+        i = _first(infinite)
+        raise _frame_bad(source, df, i, "value", out[i], _NOT_FINITE)
     return out
 
 

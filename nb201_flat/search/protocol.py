@@ -200,7 +200,8 @@ class Protocol:
         if empty:  # every run would end with nothing to report: a nan mean, not a result
             raise ProtocolError(
                 f"protocol {self.name!r} cannot run on table {table.source!r}: no architecture "
-                f"is measured for {'; '.join(empty)} (see `nb201-flat info`)"
+                f"is measured for {'; '.join(empty)}; choose a protocol whose keys are measured "
+                "(`nb201-flat info` lists each key's archs), or another --table"
             )
         notes: list[str] = []
         if self.cost is not None and self.cost_scale != 1.0:
@@ -250,16 +251,18 @@ class Protocol:
                     f"protocol {self.name!r}: {int(bad.sum())} architectures have no valid "
                     f"cost in {self.cost}; use a fixed-n protocol (budget in queries)"
                 )
-            cheapest = float(costs.min())
+        candidates = None
+        if self.sampling == "connected":
+            candidates = np.flatnonzero(table.space.connected).astype(np.int64)
+        if costs is not None:
+            # of the cells a run may sample: a cheaper disconnected cell affords nothing
+            cheapest = float((costs if candidates is None else costs[candidates]).min())
             if self.budget_seconds is not None and self.budget_seconds < cheapest:
                 # every run would end before its first query: no result, only a nan mean
                 raise ProtocolError(
                     f"protocol {self.name!r}: its budget of {self.budget_seconds:g} s is less "
                     f"than the cheapest query ({cheapest:g} s); raise the budget (--budget-scale)"
                 )
-        candidates = None
-        if self.sampling == "connected":
-            candidates = np.flatnonzero(table.space.connected).astype(np.int64)
         return OracleData(
             space=table.space,
             key=key,

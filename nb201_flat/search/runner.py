@@ -40,6 +40,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from nb201_flat.budget import NoBar, tqdm_class
+from nb201_flat.errors import check_int_range
 from nb201_flat.pools import stopped_on_interrupt
 from nb201_flat.search.algorithms import AlgorithmError, Incumbent, SearchAlgorithm
 from nb201_flat.search.oracle import FloatArray, IntArray, Oracle, OracleData, SearchEnded
@@ -336,19 +337,34 @@ def _as_algorithms(
 MAX_RUNS = 1_000_000
 
 
-def _check_run_args(runs: int, seed: int, jobs: int) -> tuple[int, int, int]:
-    if isinstance(runs, bool) or int(runs) < 1:
-        raise AlgorithmError(f"runs must be >= 1, got {runs}")
-    if int(runs) > MAX_RUNS:  # bounded before any allocation: past it, the OOM killer answers
-        raise AlgorithmError(
-            f"runs must be at most {MAX_RUNS:,} (one search's records must fit in memory; "
-            f"published comparisons use 500), got {int(runs):,}"
-        )
+def check_runs(runs: Any, name: str = "runs") -> int:
+    """``runs`` as an int in ``1..MAX_RUNS``, else :class:`AlgorithmError` naming ``name`` (a
+    command passes its flag, and calls this before any work).
+
+    Bounded before any allocation: past the bound, the OOM killer answers.
+    """
+    return check_int_range(
+        name,
+        runs,
+        1,
+        MAX_RUNS,
+        fix="one search's records must fit in memory; published comparisons use 500",
+    )
+
+
+def check_seed(seed: Any, name: str = "seed") -> int:
+    """``seed`` as a non-negative int (the master seed), else :class:`AlgorithmError` naming
+    ``name`` (a command passes its flag)."""
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-        raise AlgorithmError(f"seed must be a non-negative int, got {seed!r}")
+        raise AlgorithmError(f"{name} must be a non-negative int, got {seed!r}; pass e.g. 0")
+    return int(seed)
+
+
+def _check_run_args(runs: int, seed: int, jobs: int) -> tuple[int, int, int]:
+    runs, seed = check_runs(runs), check_seed(seed)
     if isinstance(jobs, bool) or int(jobs) < 1:
         raise AlgorithmError(f"jobs must be >= 1, got {jobs}")
-    return int(runs), int(seed), int(jobs)
+    return runs, seed, int(jobs)
 
 
 def run_search(
@@ -462,7 +478,7 @@ def run_cells(
     ]
     runs_df = _runs_frame(blocks)
     runs_df["seed"] = seed
-    notes += _unreported_notes(runs_df, runs)
+    notes += _unreported_notes(runs_df, runs, {p.name: p for p in prots})
     return SearchResults(
         runs=runs_df,
         curves=_curves_frame(blocks, curve_points),
@@ -471,16 +487,35 @@ def run_cells(
     )
 
 
-def _unreported_notes(runs_df: pd.DataFrame, runs: int) -> list[str]:
+def _unreported_notes(
+    runs_df: pd.DataFrame, runs: int, protocols: Mapping[str, Protocol]
+) -> list[str]:
     """A note per cell and reported key where some runs have no test value (their pick was
-    never measured on it, or they found nothing): the summary's mean covers the others."""
+    never measured on it, or they found nothing): the summary's mean covers the others.
+
+    Where no run has one, the summary would be a mean of nothing: :class:`ProtocolError`."""
     keys = ["protocol", "algorithm", "dataset", "split"]
     missing = runs_df[runs_df["test"].isna()].groupby(keys, sort=False).size().reset_index()
-    return [
-        f"{prot} {algo}: {k} of {runs} runs have no {dataset}/{split} value (their pick was "
-        f"never measured there, or they found nothing); its mean covers the other {runs - k}"
-        for prot, algo, dataset, split, k in missing.itertuples(index=False, name=None)
-    ]
+    notes = []
+    for prot, algo, dataset, split, k in missing.itertuples(index=False, name=None):
+        if k == runs:
+            p = protocols[prot]
+            more = (
+                "more queries: `nb201-flat search --n`"
+                if p.budget_seconds is None
+                else "a larger budget: `nb201-flat search --budget-scale`"
+            )
+            raise ProtocolError(
+                f"{prot} {algo}: none of the {runs} runs has a {dataset}/{split} value (their "
+                "picks were never measured there, or they found nothing), so there is no "
+                f"result to report; use a denser table or report key (see `nb201-flat info`), "
+                f"or give the search {more}"
+            )
+        notes.append(
+            f"{prot} {algo}: {k} of {runs} runs have no {dataset}/{split} value (their pick was "
+            f"never measured there, or they found nothing); its mean covers the other {runs - k}"
+        )
+    return notes
 
 
 #: one cell's records with what its frames need: protocol, label, algorithm, records, evaluator

@@ -13,6 +13,7 @@ from nb201_flat.importers.tidy import read_tidy
 from nb201_flat.space import NB201
 from nb201_flat.table import TIDY_COLUMNS, MetricKey, Table
 
+KEY = MetricKey("cifar10", "ori-test", 200)
 HEADER = "index,arch,dataset,split,epochs,seed,metric,value\n"
 
 
@@ -83,13 +84,49 @@ def test_nan_value_is_a_missing_number_not_an_empty_cell(tmp_path: Path) -> None
         read_tidy(path)
 
 
+@pytest.mark.parametrize("seed", ["NA", "null", "N/A", "nan", "NaN"])
+def test_missing_seed_spellings_are_the_mean_over_seeds(tmp_path: Path, seed: str) -> None:
+    # a seed NA (R's write.csv) was refused as "not an integer" when only "" was missing
+    path = tmp_path / "t.csv"
+    path.write_text(HEADER + GOOD + _row(seed=seed))
+    t = read_tidy(path)
+    assert t.value(1, "cifar10", "ori-test", 200) == 93.5 and not t.seeds(KEY)
+
+
+@pytest.mark.parametrize("dataset", ["NA", "null", "N/A"])
+def test_missing_dataset_spellings_are_empty(tmp_path: Path, dataset: str) -> None:
+    # a dataset NA was imported as a dataset named "NA"
+    path = tmp_path / "t.csv"
+    path.write_text(HEADER + GOOD + _row(dataset=dataset))
+    with pytest.raises(FormatError, match=r"row 2 \(line 3\), column 'dataset': '' is empty"):
+        read_tidy(path)
+
+
+@pytest.mark.parametrize("text", ["nan", "NaN", "-nan"])
+def test_nan_spellings_of_a_value_are_missing_numbers(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "t.csv"
+    path.write_text(HEADER + GOOD + _row().replace("93.5", text))
+    assert np.isnan(read_tidy(path).vector("cifar10", "ori-test", 200)[1])
+
+
 @pytest.mark.parametrize("text", ["inf", "-inf", "Infinity"])
 def test_infinite_value_is_refused(tmp_path: Path, text: str) -> None:
     # it was imported: query printed "= inf" and its --json "value": null, both exit 0
     path = tmp_path / "t.csv"
     path.write_text(HEADER + GOOD + _row().replace("93.5", text))
-    with pytest.raises(FormatError, match=r"row 2 \(line 3\), column 'value': -?inf is not a fin"):
+    with pytest.raises(FormatError, match=r"row 2, column 'value': -?inf is not a finite number"):
         read_tidy(path)
+
+
+@pytest.mark.parametrize("value", [np.inf, -np.inf])
+@pytest.mark.parametrize("as_object", [False, True])
+def test_infinite_frame_value_is_refused(value: float, as_object: bool) -> None:
+    # Table.from_tidy kept it: only the csv reader checked
+    df = _frame(value=value)
+    if as_object:
+        df["value"] = pd.Series([93.5, value], dtype=object)
+    with pytest.raises(FormatError, match=r"row 2, column 'value': -?inf is not a finite number"):
+        Table.from_tidy(df)
 
 
 # -- the same checks for a DataFrame handed to Table.from_tidy (no csv parser in between) --------

@@ -97,16 +97,25 @@ def test_table_value_raises_and_names_other_keys() -> None:
 _FLATNESS = ["flatness", "--dataset", "cifar10", "--split", "ori-test", "--epochs", "200"]
 
 
-@pytest.mark.parametrize("json_flag", [[], ["--json"]])
-def test_cli_flatness_of_unmeasured_cell_is_one_line_exit_2(
-    capsys: pytest.CaptureFixture[str], table_path: Path, json_flag: list[str]
+def test_cli_flatness_of_unmeasured_cell_shows_its_neighbourhood(
+    capsys: pytest.CaptureFixture[str], table_path: Path
 ) -> None:
-    # it printed a row with value nan and sharpness nan, exit 0
-    argv = [*_FLATNESS, "--arch", "0", str(UNMEASURED), *json_flag, "--table", str(table_path)]
-    assert main(argv) == 2
+    # it printed value nan and sharpness nan; then it was refused though its neighbours'
+    # numbers exist: its own value and sharpness are - (null), the neighbourhood stays
+    from nb201_flat.landscape import flatness
+
+    expect = flatness(NB201, _table().vector_for(KEY), radius=1).loc[UNMEASURED]
+    argv = [*_FLATNESS, "--arch", "0", str(UNMEASURED), "--table", str(table_path)]
+    assert main(argv) == 0
     out, err = capsys.readouterr()
-    assert out == "" and err.count("\n") == 1
-    assert err.startswith(f"error: architecture {UNMEASURED} was never measured")
+    row = out.splitlines()[-1].split()
+    assert err == "" and "nan" not in out
+    assert row[:4] == [str(UNMEASURED), "-", str(int(expect["n"])), f"{expect['mean']:.4f}"]
+    assert row[6] == "-"
+    assert main([*argv, "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)["archs"][1]
+    assert doc["index"] == UNMEASURED and doc["value"] is None and doc["sharpness"] is None
+    assert doc["mean"] == pytest.approx(expect["mean"]) and doc["n"] == expect["n"] > 0
 
 
 def test_cli_flatness_lists_measured_cells_only(
@@ -140,6 +149,28 @@ def test_cli_search_of_one_run_prints_no_nan_std(
     assert main([*argv, "--runs", "1", "--jobs", "1", "--table", path]) == 0
     out = capsys.readouterr().out
     assert "nan" not in out and "± - (n=1," in out
+
+
+def _three_measured(tmp_path: Path) -> str:
+    v = np.full(NB201.size, np.nan)
+    v[[3, 500, 9000]] = [70.0, 60.0, 50.0]
+    return str(save_table(Table(NB201, {(KEY, None): v}, source="three"), tmp_path / "t.nb201"))
+
+
+@pytest.mark.parametrize("json_flag", [[], ["--json"]])
+@pytest.mark.parametrize("command", ["search", "demo"])
+def test_cli_search_with_no_run_reporting_a_value_is_one_line_exit_2(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, command: str, json_flag: list[str]
+) -> None:
+    # 3 measured cells, 100 queries: no run found one; it printed "- ± - (n=0)", exit 0
+    argv = [command, "--runs", "3", *json_flag, "--table", _three_measured(tmp_path)]
+    if command == "search":
+        argv += ["--algo", "rs", "--protocol", "fixed-n", "--epochs", "200", "--jobs", "1"]
+    assert main(argv) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1, err
+    assert "none of the 3 runs has a cifar10/ori-test value" in err
+    assert "denser table" in err and "search --n`" in err
 
 
 def test_cli_record_shows_a_seed_value_where_the_mean_is_missing(

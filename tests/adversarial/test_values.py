@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from nb201_flat.cli import main
-from nb201_flat.errors import InvalidArchError
+from nb201_flat.errors import ArgumentError, InvalidArchError
 from nb201_flat.space import NB201
 from nb201_flat.storage import save_table
 from nb201_flat.table import MetricKey, Table
@@ -91,6 +91,24 @@ def test_bad_values_are_one_line_exit_2(
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["census", "--pairs", "2", "--top", "2"],
+        ["search", "--algo", "rs", "--runs", "2"],
+        ["demo", "--runs", "2"],
+        ["reproduce", "--quick", "--runs", "2", "--out", "OUT"],
+    ],
+)
+def test_negative_seed_is_named_by_its_flag(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, table_path: Path, argv: list[str]
+) -> None:
+    # "seed must be >= 0" / "seed must be a non-negative int": the Python name, not --seed
+    argv = [a.replace("OUT", str(tmp_path / "out")) for a in argv]
+    line = _one_line_exit_2(capsys, *argv, "--seed", "-1", "--table", str(table_path))
+    assert line.startswith("error: --seed must be"), line
+
+
 @pytest.mark.parametrize("bad", ["DIR", "FILE/pairs.csv", "TABLE/table.parquet", ""])
 def test_census_pairs_out_refused_up_front_and_nothing_lost(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, table_path: Path, bad: str
@@ -116,6 +134,22 @@ def test_unbounded_runs_refused_at_once(table_path: Path) -> None:
         pytest.fail("--runs 1000000000000 started instead of being refused")
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr[-500:]
     assert "--runs" in proc.stderr
+
+
+@pytest.mark.parametrize("runs", ["0", "1000001"])
+def test_runs_bound_is_one_check_with_one_message(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, table_path: Path, runs: str
+) -> None:
+    # search, demo and the runner each had their own check and wording
+    from nb201_flat.search.runner import check_runs
+
+    with pytest.raises(ArgumentError) as info:
+        check_runs(int(runs), "--runs")
+    table = ["--table", str(table_path)]
+    search = ["search", "--algo", "rs", "--protocol", "fixed-n", "--jobs", "1", *table]
+    out = ["--quick", "--jobs", "1", "--out", str(tmp_path / "out")]
+    for argv in (search, ["demo", *table], ["reproduce", *out, *table]):
+        assert _one_line_exit_2(capsys, *argv, "--runs", runs) == f"error: {info.value}"
 
 
 @pytest.mark.parametrize("command", ["demo", "reproduce"])

@@ -182,9 +182,11 @@ def test_import_refuses_to_replace_the_folder_holding_its_source(
     assert run(capsys, "import", str(src), "--out", str(out_dir))[0] == 0
     inside = out_dir / "t.csv"
     inside.write_bytes(src.read_bytes())
-    code, out, err = run(capsys, "import", str(inside), "--out", str(out_dir), "--force")
-    assert code == 2 and out == "" and err.count("\n") == 1
-    assert "holds the source" in err and inside.read_bytes() == src.read_bytes()
+    # without --force too: it said "exists; pass --force", then refused the --force it named
+    for force in (["--force"], []):
+        code, out, err = run(capsys, "import", str(inside), "--out", str(out_dir), *force)
+        assert code == 2 and out == "" and err.count("\n") == 1
+        assert "holds the source" in err and inside.read_bytes() == src.read_bytes()
 
 
 def test_import_wrong_format(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

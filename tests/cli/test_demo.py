@@ -138,9 +138,13 @@ def test_demo_on_a_table_whose_two_best_no_path_joins(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     # the demo failed with "no path joins 81 and 168 ..." on a sparse tidy import, and with a
-    # numpy traceback where no top cell had a measured neighbour
-    far = int(np.flatnonzero((NB201.codes != NB201.codes[0]).all(axis=1))[0])  # 6 edges away
-    v = np.full(NB201.size, np.nan)
+    # numpy traceback where no top cell had a measured neighbour. Measured: the cells whose
+    # op codes sum to one residue mod 5 (no two of them one edge apart, so no path joins
+    # any two), a fifth of the space so that every search run finds one
+    codes = NB201.codes
+    iso = codes.sum(axis=1) % 5 == codes[0].sum() % 5
+    far = int(np.flatnonzero(iso & (codes != codes[0]).all(axis=1))[0])  # 6 edges away
+    v = np.where(iso, np.linspace(10, 40, NB201.size), np.nan)
     v[[0, far]] = [60.0, 50.0]
     data = {(MetricKey("cifar10", "ori-test", 200), None): v}
     path = save_table(Table(NB201, data, source="sparse"), tmp_path / "t.nb201")
@@ -150,3 +154,22 @@ def test_demo_on_a_table_whose_two_best_no_path_joins(
     assert "lowest barrier between the two best:" not in out.replace("no lowest barrier", "")
     assert "flattest of the top 1 %: none of them has a measured radius-1 neighbour" in out
     assert "nan" not in out.lower()
+
+
+def test_demo_lists_measured_cells_only(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    # 3 measured cells under the demo's metric, default --top 5: rows 4-5 read "2  nan - - -"
+    sparse = np.full(NB201.size, np.nan)
+    sparse[[3, 500, 9000]] = [70.0, 60.0, 50.0]
+    dense = np.linspace(10, 90, NB201.size)
+    data = {
+        (MetricKey("cifar10", "ori-test", 200), None): sparse,
+        (MetricKey("cifar100", "x-valid", 12), None): dense,
+        (MetricKey("cifar100", "x-test", 200), None): dense,
+    }
+    path = str(save_table(Table(NB201, data, source="three"), tmp_path / "t.nb201"))
+    assert main(["demo", "--runs", "3", "--table", path]) == 0
+    out = capsys.readouterr().out
+    assert "nan" not in out.lower()
+    assert "best 3 by value" in out and "(only 3 architectures are measured; --top 5 asked)" in out
+    assert main(["demo", "--runs", "3", "--json", "--table", path]) == 0
+    assert [b["index"] for b in json.loads(capsys.readouterr().out)["best"]] == [3, 500, 9000]

@@ -109,8 +109,9 @@ def test_a_key_with_no_measured_cell_is_refused_up_front(empty: str) -> None:
     # every run ended with nothing to report: the CLI printed "nan ± nan (n=0)", exit 0
     v, none = np.linspace(10, 90, NB201.size), np.full(NB201.size, np.nan)
     table, p = _search_test(none, v) if empty == "search" else _search_test(v, none)
-    with pytest.raises(ProtocolError, match=f"no architecture is measured for {empty} metric"):
+    with pytest.raises(ProtocolError, match=f"no architecture is measured for {empty} metric") as e:
         run_search(table, p, RandomSearch(), runs=2)
+    assert "choose a protocol whose keys are measured" in str(e.value)  # the fix, not only info
 
 
 def test_runs_whose_pick_has_no_report_value_are_noted() -> None:
@@ -130,6 +131,19 @@ def test_a_time_budget_below_the_cheapest_query_is_refused(nb201_like: Table) ->
     # every run ended before its first query: "nan ± nan (n=0, 0 queries)", exit 0
     with pytest.raises(ProtocolError, match=r"less than the cheapest query.*--budget-scale"):
         run_search(nb201_like, nb201_protocol(budget_seconds=1e-6), RandomSearch(), runs=2)
+
+
+def test_a_time_budget_below_the_cheapest_connected_query_is_refused(nb201_like: Table) -> None:
+    # connected-only sampling: the check took the cheapest of all cells, here a disconnected one
+    p = nb201_protocol(budget_seconds=1.0).replace(sampling="connected")
+    assert p.cost is not None
+    connected = nb201_like.space.connected
+    cost = np.where(connected, 100.0 / p.cost_scale, 1e-6)  # a connected query: 100 s
+    data = {**nb201_like.data, (p.cost, None): cost}
+    table = Table(nb201_like.space, data, source="cheap-disconnected")
+    with pytest.raises(ProtocolError, match=r"less than the cheapest query \(100 s\)"):
+        p.oracle_data(table)
+    assert p.replace(sampling="uniform").oracle_data(table).candidates is None  # 1e-6 s fits
 
 
 def test_optimistic_overlap_rules() -> None:
