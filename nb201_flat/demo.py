@@ -254,6 +254,7 @@ def run_demo(table: Table, *, top: int = 5, runs: int = 200, seed: int = 0) -> D
             protocols = protocols_by_name("fixed-n", table, n=100)
         res = run_search(table, protocols, algorithms, runs=runs, seed=seed)
     search_s = time.perf_counter() - t0
+    res.require_reported()
     summary = res.summary()
 
     paired = []

@@ -239,6 +239,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         progress=args.progress or budget.progress_enabled(),
     )
     took = time.perf_counter() - t0
+    res.require_reported()
     summary = res.summary()
     notes = list(res.notes)
     if timed and args.epochs != 12:

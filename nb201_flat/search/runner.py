@@ -124,6 +124,28 @@ class SearchResults:
         """Mean, std (ddof=1) and n of the final test value per protocol/algorithm/dataset."""
         return summarise(self.runs)
 
+    def require_reported(self) -> None:
+        """Refuse (:class:`ProtocolError`) a cell and reported key where no run has a test
+        value: its summary would be a mean of nothing (n = 0). What prints a summary calls it;
+        the results themselves keep such a cell (its runs' records are still the runs')."""
+        keys = ["protocol", "algorithm", "dataset", "split"]
+        counts = self.runs.groupby(keys, sort=False)["test"].agg(["count", "size"]).reset_index()
+        for prot, algo, dataset, split, _, runs in counts[counts["count"] == 0].itertuples(
+            index=False, name=None
+        ):
+            timed = next(p for p in self.protocols if p.name == prot).budget_seconds is not None
+            more = (
+                "a larger budget: `nb201-flat search --budget-scale`"
+                if timed
+                else "more queries: `nb201-flat search --n`"
+            )
+            raise ProtocolError(
+                f"{prot} {algo}: none of the {runs} runs has a {dataset}/{split} value (their "
+                "picks were never measured there, or they found nothing), so there is no "
+                "result to report; use a denser table or report key (see `nb201-flat info`), "
+                f"or give the search {more}"
+            )
+
     def __repr__(self) -> str:
         algos = self.runs["algorithm"].nunique() if "algorithm" in self.runs else 0
         runs = len(self.runs.drop_duplicates(["protocol", "algorithm", "run"])) if algos else 0
@@ -478,7 +500,7 @@ def run_cells(
     ]
     runs_df = _runs_frame(blocks)
     runs_df["seed"] = seed
-    notes += _unreported_notes(runs_df, runs, {p.name: p for p in prots})
+    notes += _unreported_notes(runs_df, runs)
     return SearchResults(
         runs=runs_df,
         curves=_curves_frame(blocks, curve_points),
@@ -487,35 +509,17 @@ def run_cells(
     )
 
 
-def _unreported_notes(
-    runs_df: pd.DataFrame, runs: int, protocols: Mapping[str, Protocol]
-) -> list[str]:
+def _unreported_notes(runs_df: pd.DataFrame, runs: int) -> list[str]:
     """A note per cell and reported key where some runs have no test value (their pick was
-    never measured on it, or they found nothing): the summary's mean covers the others.
-
-    Where no run has one, the summary would be a mean of nothing: :class:`ProtocolError`."""
+    never measured on it, or they found nothing): the summary's mean covers the others."""
     keys = ["protocol", "algorithm", "dataset", "split"]
     missing = runs_df[runs_df["test"].isna()].groupby(keys, sort=False).size().reset_index()
-    notes = []
-    for prot, algo, dataset, split, k in missing.itertuples(index=False, name=None):
-        if k == runs:
-            p = protocols[prot]
-            more = (
-                "more queries: `nb201-flat search --n`"
-                if p.budget_seconds is None
-                else "a larger budget: `nb201-flat search --budget-scale`"
-            )
-            raise ProtocolError(
-                f"{prot} {algo}: none of the {runs} runs has a {dataset}/{split} value (their "
-                "picks were never measured there, or they found nothing), so there is no "
-                f"result to report; use a denser table or report key (see `nb201-flat info`), "
-                f"or give the search {more}"
-            )
-        notes.append(
-            f"{prot} {algo}: {k} of {runs} runs have no {dataset}/{split} value (their pick was "
-            f"never measured there, or they found nothing); its mean covers the other {runs - k}"
-        )
-    return notes
+    return [
+        f"{prot} {algo}: {k} of {runs} runs have no {dataset}/{split} value (their pick was "
+        f"never measured there, or they found nothing); its mean covers the other {runs - k}"
+        for prot, algo, dataset, split, k in missing.itertuples(index=False, name=None)
+        if k < runs  # none at all: SearchResults.require_reported
+    ]
 
 
 #: one cell's records with what its frames need: protocol, label, algorithm, records, evaluator

@@ -25,6 +25,7 @@ from nb201_flat.search import (
 from nb201_flat.search.accounting import budget_matched, control_label, is_control
 from nb201_flat.search.algorithms import NABestEvaluatedSearch
 from nb201_flat.search.grid import ReproduceConfig, reproduce
+from nb201_flat.search.protocol import ProtocolError
 from nb201_flat.search.report import render_markdown
 from nb201_flat.search.statistics import SMOKE_VERDICT, accounting_rows
 from nb201_flat.space import NB201
@@ -79,6 +80,11 @@ def test_best_evaluated_na_rs_evaluates_exactly_na_rs_cells(iid: Table) -> None:
     charged = r.loc["na-c"]
     assert (charged["free_queries"] == 0).all() and (charged["evaluations"] <= 20).all()
     assert res.summary()["evaluations"].notna().all()
+    # charged NA-RS cannot finish one neighbourhood in this budget: its runs stay in the
+    # results, and what would print its summary (a mean of nothing) is refused
+    assert charged["test"].isna().all()
+    with pytest.raises(ProtocolError, match="na-c: none of the 20 runs has a"):
+        res.require_reported()
 
 
 def test_every_na_gain_vanishes_once_budgets_are_matched(iid: Table) -> None:
