@@ -72,7 +72,7 @@ _PEAK_MB = {
     "flatness_by_epoch": 45,
 }
 # a search_curves worker process loads the table and the libraries itself
-_WORKER_MB = 150
+_WORKER_MB = budget.SEARCH_WORKER_MB
 # a forked figure worker shares the libraries and the table with this process; what it copies
 _FORKED_MB = 40
 

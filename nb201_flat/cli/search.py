@@ -157,7 +157,10 @@ def _add_run_args(p: argparse.ArgumentParser, *, runs: int | None) -> None:
 
 
 def _jobs(args: argparse.Namespace) -> int:
-    return int(args.jobs) if args.jobs is not None else max(1, os.cpu_count() or 1)
+    """``--jobs`` checked (budget.check_search_jobs: >= 1, the workers fit), or the CPU count."""
+    if args.jobs is None:
+        return max(1, os.cpu_count() or 1)
+    return budget.check_search_jobs(args.jobs, "--jobs")
 
 
 def _check_search_options(args: argparse.Namespace) -> None:
@@ -214,6 +217,7 @@ def cmd_search(args: argparse.Namespace) -> int:
 
     check_runs(args.runs, "--runs")  # the runner's bound, before any work
     check_seed(args.seed, "--seed")
+    jobs = _jobs(args)
     algo = make_algorithm(args.algo, **options)
     table = open_table(args)
     given_scale = 1.0 if args.budget_scale is None else args.budget_scale
@@ -235,7 +239,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         algo,
         runs=args.runs,
         seed=args.seed,
-        jobs=_jobs(args),
+        jobs=jobs,
         progress=args.progress or budget.progress_enabled(),
     )
     took = time.perf_counter() - t0
@@ -317,6 +321,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     check_writable_target(args.out)  # before the long run, not after it
     cfg = ReproduceConfig.quick() if args.quick else ReproduceConfig()
     changes: dict[str, Any] = {"seed": check_seed(args.seed, "--seed")}
+    jobs = _jobs(args)  # before the long run
     if args.runs is not None:
         changes["runs"] = check_runs(args.runs, "--runs")  # the runner's bound, before any work
     if args.design is not None:
@@ -348,9 +353,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         )
     table = open_table(args)
     t0 = time.perf_counter()
-    result = reproduce(
-        table, cfg, jobs=_jobs(args), progress=args.progress or budget.progress_enabled()
-    )
+    result = reproduce(table, cfg, jobs=jobs, progress=args.progress or budget.progress_enabled())
     took = time.perf_counter() - t0
     files = write_report(result, args.out, seconds=took)
     claims = claim_rows(result.paired)

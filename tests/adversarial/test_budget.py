@@ -16,7 +16,7 @@ import pytest
 
 from nb201_flat import budget
 from nb201_flat.cli import main
-from nb201_flat.errors import ResourceLimitError
+from nb201_flat.errors import ArgumentError, ResourceLimitError
 from nb201_flat.landscape.neighbourhood import flatness, neighbourhood_score
 from nb201_flat.space import NB201, Space
 from nb201_flat.storage import save_table
@@ -333,3 +333,35 @@ def test_budgets_up_to_the_bound_are_served(synth_table: Table) -> None:
             p.oracle_data(synth_table)
     (p, *_) = protocols_by_name("fixed-n", synth_table, n=MAX_QUERIES_PER_CELL * 15_625)
     p.oracle_data(synth_table)
+
+
+# -- --jobs of search and reproduce: the one check (budget.check_search_jobs), as figures' -------
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["search", "--algo", "rs", "--protocol", "fixed-n", "--n", "5", "--runs", "8"],
+        ["reproduce", "--quick", "--runs", "4"],
+    ],
+)
+def test_search_jobs_whose_workers_cannot_fit_are_refused_in_one_line(
+    argv: list[str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(budget.ENV_MAX_MEMORY, "500M")  # below 4 workers of 150 MB
+    if argv[0] == "reproduce":
+        argv = [*argv, "--out", str(tmp_path / "rep")]
+    line = _one_line_exit_2(capsys, *argv, "--jobs", "4")
+    assert "--jobs 4 (worker processes) needs about" in line and "pass fewer --jobs" in line
+    assert not (tmp_path / "rep").exists()  # refused before any work
+
+
+def test_run_search_refuses_jobs_whose_workers_cannot_fit(synth_table: Table) -> None:
+    from nb201_flat.search import RandomSearch, run_search
+    from nb201_flat.search.protocol import nb201_protocol
+
+    with pytest.raises(ResourceLimitError, match="pass fewer jobs"):
+        run_search(synth_table, nb201_protocol(), RandomSearch(), runs=2, jobs=10**6)
+    with pytest.raises(ArgumentError, match="jobs must be >= 1, got 0; pass jobs 1"):
+        run_search(synth_table, nb201_protocol(), RandomSearch(), runs=2, jobs=0)
