@@ -165,8 +165,18 @@ def _jobs(args: argparse.Namespace) -> int:
 
 def _check_search_options(args: argparse.Namespace) -> None:
     """Options that do not apply to the chosen protocol or algorithm are errors, not ignored."""
-    from nb201_flat.errors import ArgumentError
+    from nb201_flat.errors import ArgumentError, check_float_range, check_int_range
 
+    if args.budget_scale is not None:  # a finite multiplier > 0 (the work bound is the oracle's)
+        check_float_range(
+            "--budget-scale",
+            args.budget_scale,
+            0.0,
+            lo_open=True,
+            fix="pass a positive multiplier of the time budget, e.g. 2",
+        )
+    if args.n is not None:
+        check_int_range("--n", args.n, 1, fix="pass the queries per run, e.g. 100")
     if args.protocol == "fixed-n":
         if args.budget_scale is not None:
             raise ArgumentError(
