@@ -58,10 +58,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         type=float,
         default=None,
         help="multiply the protocol's time budget (default 1; nb201 and per-dataset only), on "
-        "top of the epochs rule: at --epochs 200 time budgets are x 200/12",
+        "top of the epochs rule: at --epochs 200 time budgets are x 200/12; a budget that "
+        "buys more than 100 x the space's cells at the cheapest query is refused",
     )
     p.add_argument(
-        "--n", type=int, default=None, help="queries per run, fixed-n only (default 100)"
+        "--n",
+        type=int,
+        default=None,
+        help="queries per run, fixed-n only (default 100; at most 100 x the space's cells, "
+        "and with --repeats cache at most the cells)",
     )
     p.add_argument(
         "--repeats",

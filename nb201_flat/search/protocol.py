@@ -13,6 +13,10 @@ the cost key and budget, and the test keys read after the search. Three families
 ``fixed-n``
     N charged queries, no time.
 
+A run's work is bounded (:data:`MAX_QUERIES_PER_CELL`): a budget that buys more than 100 x
+the space's size in queries (N, or a time budget over the cheapest query) is refused, and so
+is one that ``repeats="cache"`` can never spend (more than one pass over the cells).
+
 Costs: the tables store the training time of the whole 200-epoch schedule (``train``
 ``time_s`` at 200 epochs) only, so a 12-epoch query is charged ``time_200 * 12 / 200``
 (:attr:`Protocol.cost_scale`), a linear approximation of NB201's own 12-epoch times, and the
