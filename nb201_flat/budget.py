@@ -241,6 +241,36 @@ def check_neighbourhood_memory(
     check_memory(estimate, what, "; ".join(options) or "nothing smaller fits either")
 
 
+# -- worker processes --------------------------------------------------------------------------
+#: estimated memory of one search worker process (MB): it loads the libraries and the table
+SEARCH_WORKER_MB = 150
+
+
+def check_search_jobs(jobs: Any, name: str = "jobs") -> int:
+    """``jobs`` as a count of search worker processes: an int >= 1 whose workers fit in memory,
+    else one :class:`ArgumentError` / :class:`ResourceLimitError` naming ``name`` (a command
+    passes its flag) and the fix. The one check of ``search``, ``reproduce`` and the searches
+    of ``figures``; call it before any work (a pool of 10,000 forks is otherwise started).
+
+    >>> check_search_jobs(2)
+    2
+    >>> check_search_jobs(0, "--jobs")
+    Traceback (most recent call last):
+    ...
+    nb201_flat.errors.ArgumentError: --jobs must be >= 1, got 0; pass --jobs 1 to run in this process
+    """
+    from nb201_flat.errors import check_int_range
+
+    n = check_int_range(name, jobs, 1, fix=f"pass {name} 1 to run in this process")
+    if n > 1:
+        check_memory(
+            n * SEARCH_WORKER_MB * 2**20,
+            f"{name} {n} (worker processes)",
+            f"pass fewer {name} (this machine has {os.cpu_count() or 1} CPUs)",
+        )
+    return n
+
+
 # What to lower, per command, when memory runs out anyway (an estimate missed a cap).
 _LOWER = {
     "figures": "render fewer figures (--only NAME) with --jobs 1",

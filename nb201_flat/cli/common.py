@@ -176,7 +176,17 @@ def num(v: float, spec: str) -> str:
 
 
 def jsonable(obj: Any) -> Any:
-    """Convert numpy scalars/arrays and NaN (-> null) for strict JSON."""
+    """Convert numpy scalars/arrays, NaN and infinities for strict JSON.
+
+    NaN (undefined: no value) becomes null, as the text's ``-`` (:func:`num`). An infinity is a
+    value (a diverged loss stored in a results DB), which the text prints as ``inf``; strict
+    JSON has no number for it, so it becomes the string ``"inf"`` / ``"-inf"`` (Python's
+    ``float()`` reads it back), never null, which would say "no value". Finite floats are
+    unchanged.
+
+    >>> jsonable({"a": np.float64(1.5), "b": float("nan"), "c": [np.inf, -np.inf]})
+    {'a': 1.5, 'b': None, 'c': ['inf', '-inf']}
+    """
     if isinstance(obj, dict):
         return {str(k): jsonable(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
@@ -187,7 +197,9 @@ def jsonable(obj: Any) -> Any:
         return int(obj)
     if isinstance(obj, np.floating | float):
         f = float(obj)
-        return None if math.isnan(f) or math.isinf(f) else f
+        if math.isnan(f):
+            return None
+        return ("inf" if f > 0 else "-inf") if math.isinf(f) else f
     if isinstance(obj, np.bool_):
         return bool(obj)
     return obj

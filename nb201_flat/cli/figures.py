@@ -1,7 +1,9 @@
 """CLI command ``figures``: regenerate the paper figures as PNG and PDF.
 
-A figure the table cannot support is skipped with the reason (``skipped a2m_paths: needs
-...``) and the command still exits 0; ``--json`` lists what was written and what was skipped.
+Of the full set, a figure the table cannot support is skipped with the reason (``skipped
+a2m_paths: needs ...``) and the command still exits 0; ``--json`` lists what was written and
+what was skipped. A figure named with ``--only`` was asked for by name: when the table cannot
+support it, that is an error (one line, exit 2) and ``--out`` is left as it was.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any
 from nb201_flat import budget
 from nb201_flat.atomic import replace_folder
 from nb201_flat.cli.common import add_json_arg, add_table_arg, emit_json, open_table
-from nb201_flat.errors import check_int_range
+from nb201_flat.errors import ArgumentError, check_int_range
 from nb201_flat.figures.registry import FIGURE_NAMES, FIGURES
 
 
@@ -34,7 +36,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         action="extend",
         metavar="NAME",
         choices=FIGURE_NAMES,
-        help=f"render only these ({', '.join(FIGURE_NAMES)})",
+        help=f"render only these ({', '.join(FIGURE_NAMES)}); one the table cannot support "
+        "is an error, not a skip",
     )
     p.add_argument(
         "--formats",
@@ -72,7 +75,7 @@ _PEAK_MB = {
     "flatness_by_epoch": 45,
 }
 # a search_curves worker process loads the table and the libraries itself
-_WORKER_MB = 150
+_WORKER_MB = budget.SEARCH_WORKER_MB
 # a forked figure worker shares the libraries and the table with this process; what it copies
 _FORKED_MB = 40
 
@@ -157,6 +160,11 @@ def cmd_figures(args: argparse.Namespace) -> int:
         # a bar on a terminal only (not under --json, not when piped): budget.progress
         for name, r in budget.progress(results, total=len(names), desc="figures"):
             if isinstance(r, FigureSkipped):
+                if args.only:  # asked for by name: not drawn is an error; --out is unchanged
+                    raise ArgumentError(
+                        f"--only {name}: this table cannot support it: {r}; pass a "
+                        f"--table that has it, or leave {name} out of --only"
+                    )
                 skipped.append({"name": name, "reason": str(r)})
                 if not args.json:
                     print(f"skipped {name}: {r}", flush=True)

@@ -110,10 +110,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     add_key_args(p, required=False)
     p.add_argument(
-        "--pairs", type=int, default=100, metavar="N", help="pairs per band (default 100)"
+        "--pairs",
+        type=int,
+        default=100,
+        metavar="N",
+        help="pairs per band (default 100; 0 for none: the top K alone)",
     )
     p.add_argument(
-        "--top", type=int, default=10, metavar="K", help="every pair of the top K (default 10)"
+        "--top",
+        type=int,
+        default=10,
+        metavar="K",
+        help="every pair of the top K (default 10; 0 for none: the bands alone)",
     )
     p.add_argument(
         "--distance",
@@ -420,6 +428,7 @@ def cmd_census(args: argparse.Namespace) -> int:
             seed=args.seed + k,
             higher_is_better=hib,
         )
+        notes = [f"group {g} has no pair: {why}" for g, why in census.attrs["empty"].items()]
         census.insert(0, "dataset", key.dataset)
         frames.append(census)
         summary = census_summary(census)
@@ -431,6 +440,7 @@ def cmd_census(args: argparse.Namespace) -> int:
                 "metric": key.metric,
                 "seed": args.seed + k,
                 "groups": summary.to_dict(orient="records"),
+                "notes": notes,
             }
         )
     if pairs_out is not None:
@@ -475,6 +485,8 @@ def cmd_census(args: argparse.Namespace) -> int:
                 f"{g['median_mean_path_above_worse']:>7.4f} "
                 f"{g['median_worst_shortest_above_worse']:>8.4f}"
             )
+        for note in res["notes"]:
+            print(f"note: {note}")
     print(
         "columns: medians. no barrier: the lowest barrier is half the endpoint gap (the worse endpoint "
         "is the bottleneck); lowest=d: a lowest path no longer than the Hamming distance; best "

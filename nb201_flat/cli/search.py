@@ -58,10 +58,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         type=float,
         default=None,
         help="multiply the protocol's time budget (default 1; nb201 and per-dataset only), on "
-        "top of the epochs rule: at --epochs 200 time budgets are x 200/12",
+        "top of the epochs rule: at --epochs 200 time budgets are x 200/12; a budget that "
+        "buys more than 100 x the space's cells at the cheapest query is refused",
     )
     p.add_argument(
-        "--n", type=int, default=None, help="queries per run, fixed-n only (default 100)"
+        "--n",
+        type=int,
+        default=None,
+        help="queries per run, fixed-n only (default 100; at most 100 x the space's cells, "
+        "and with --repeats cache at most the cells)",
     )
     p.add_argument(
         "--repeats",
@@ -157,13 +162,26 @@ def _add_run_args(p: argparse.ArgumentParser, *, runs: int | None) -> None:
 
 
 def _jobs(args: argparse.Namespace) -> int:
-    return int(args.jobs) if args.jobs is not None else max(1, os.cpu_count() or 1)
+    """``--jobs`` checked (budget.check_search_jobs: >= 1, the workers fit), or the CPU count."""
+    if args.jobs is None:
+        return max(1, os.cpu_count() or 1)
+    return budget.check_search_jobs(args.jobs, "--jobs")
 
 
 def _check_search_options(args: argparse.Namespace) -> None:
     """Options that do not apply to the chosen protocol or algorithm are errors, not ignored."""
-    from nb201_flat.errors import ArgumentError
+    from nb201_flat.errors import ArgumentError, check_float_range, check_int_range
 
+    if args.budget_scale is not None:  # a finite multiplier > 0 (the work bound is the oracle's)
+        check_float_range(
+            "--budget-scale",
+            args.budget_scale,
+            0.0,
+            lo_open=True,
+            fix="pass a positive multiplier of the time budget, e.g. 2",
+        )
+    if args.n is not None:
+        check_int_range("--n", args.n, 1, fix="pass the queries per run, e.g. 100")
     if args.protocol == "fixed-n":
         if args.budget_scale is not None:
             raise ArgumentError(
@@ -214,6 +232,7 @@ def cmd_search(args: argparse.Namespace) -> int:
 
     check_runs(args.runs, "--runs")  # the runner's bound, before any work
     check_seed(args.seed, "--seed")
+    jobs = _jobs(args)
     algo = make_algorithm(args.algo, **options)
     table = open_table(args)
     given_scale = 1.0 if args.budget_scale is None else args.budget_scale
@@ -235,7 +254,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         algo,
         runs=args.runs,
         seed=args.seed,
-        jobs=_jobs(args),
+        jobs=jobs,
         progress=args.progress or budget.progress_enabled(),
     )
     took = time.perf_counter() - t0
@@ -317,6 +336,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     check_writable_target(args.out)  # before the long run, not after it
     cfg = ReproduceConfig.quick() if args.quick else ReproduceConfig()
     changes: dict[str, Any] = {"seed": check_seed(args.seed, "--seed")}
+    jobs = _jobs(args)  # before the long run
     if args.runs is not None:
         changes["runs"] = check_runs(args.runs, "--runs")  # the runner's bound, before any work
     if args.design is not None:
@@ -348,9 +368,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         )
     table = open_table(args)
     t0 = time.perf_counter()
-    result = reproduce(
-        table, cfg, jobs=_jobs(args), progress=args.progress or budget.progress_enabled()
-    )
+    result = reproduce(table, cfg, jobs=jobs, progress=args.progress or budget.progress_enabled())
     took = time.perf_counter() - t0
     files = write_report(result, args.out, seconds=took)
     claims = claim_rows(result.paired)

@@ -361,8 +361,12 @@ def barrier_census(
     """The exact lowest barrier beside each shortest-path barrier, over many pairs.
 
     For each accuracy band (``bands``: a dataset name for A²M's bands, or ``{name: (lo,
-    hi)}``), ``n_pairs`` pairs drawn with :func:`band_pairs` (seeded); and every pair of the
-    top ``top_k`` (group ``"top-k"``; ``top_k=0`` for none).
+    hi)}``), ``n_pairs`` pairs drawn with :func:`band_pairs` (seeded; ``n_pairs=0`` for
+    none); and every pair of the top ``top_k`` (group ``"top-k"``; ``top_k=0`` for none).
+    Asking for nothing (both 0, or ``top_k=1``: one architecture makes no pair) is an error.
+    A group asked for that holds no pair (a band with no two members at ``distance``) has no
+    row: ``attrs["empty"]`` maps its name to why, for a note; when no group holds a pair,
+    :class:`MissingValueError` says which and what to change.
 
     Returns
     -------
@@ -389,17 +393,44 @@ def barrier_census(
 
     if n_pairs < 0 or top_k < 0:
         raise LandscapeArgumentError(f"n_pairs and top_k must be >= 0, got {n_pairs} and {top_k}")
+    if n_pairs == 0 and top_k == 0:
+        raise LandscapeArgumentError(
+            "n_pairs and top_k (--pairs, --top) are both 0: the census would compute nothing; give pairs per "
+            "band (--pairs N) or a top K of 2 or more (--top K)"
+        )
+    if top_k == 1:
+        raise LandscapeArgumentError(
+            "top_k 1 (--top 1) makes no pair (one architecture); pass 0 for no top-k group, or 2 or more"
+        )
     band_map = a2m_bands(bands) if isinstance(bands, str) else dict(bands)
     v = as_values(space, values)
     total = _check_census_memory(space, v, band_map, n_pairs, top_k, distance)
     tree = barrier_tree(space, v, higher_is_better=higher_is_better, connected_only=connected_only)
     rng = as_rng(seed)
-    groups: list[tuple[str, Sequence[tuple[int, int]]]] = [
-        (name, band_pairs(space, v, band, n_pairs, distance=distance, seed=rng))
-        for name, band in band_map.items()
-    ]
+    groups: list[tuple[str, Sequence[tuple[int, int]]]] = []
+    empty: dict[str, str] = {}
+    at = "at any distance" if distance is None else f"at distance {distance}"
+    for name, (lo, hi) in band_map.items() if n_pairs else ():
+        pairs = band_pairs(space, v, (lo, hi), n_pairs, distance=distance, seed=rng)
+        groups.append((name, pairs))
+        if not pairs:
+            m = int(np.count_nonzero((v >= lo) & (v <= hi)))
+            empty[name] = (
+                f"no two of its {m} members in [{lo:g}, {hi:g}] lie {at}"
+                if m > 1
+                else f"it holds {m} architecture{'' if m == 1 else 's'} in [{lo:g}, {hi:g}]"
+            )
     if top_k:
-        groups.append(("top-k", top_pairs(space, v, top_k, higher_is_better=higher_is_better)))
+        top = top_pairs(space, v, top_k, higher_is_better=higher_is_better)
+        groups.append(("top-k", top))
+        if not top:
+            empty["top-k"] = "fewer than 2 architectures are measured"
+    if all(not pairs for _, pairs in groups):
+        raise MissingValueError(
+            "no pair to compute: "
+            + "; ".join(f"{g}: {why}" for g, why in empty.items())
+            + "; draw band pairs at any distance (--distance 0) or choose another key"
+        )
     rows = []
     every = ((name, a, b) for name, pairs in groups for a, b in pairs)
     for name, a, b in budget.progress(every, total=total, desc="census pairs"):
@@ -412,6 +443,7 @@ def barrier_census(
     if isinstance(seed, int):
         df.attrs["seed"] = seed
     df.attrs["top_k"] = top_k
+    df.attrs["empty"] = empty
     return df
 
 

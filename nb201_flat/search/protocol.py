@@ -13,6 +13,10 @@ the cost key and budget, and the test keys read after the search. Three families
 ``fixed-n``
     N charged queries, no time.
 
+A run's work is bounded (:data:`MAX_QUERIES_PER_CELL`): a budget that buys more than 100 x
+the space's size in queries (N, or a time budget over the cheapest query) is refused, and so
+is one that ``repeats="cache"`` can never spend (more than one pass over the cells).
+
 Costs: the tables store the training time of the whole 200-epoch schedule (``train``
 ``time_s`` at 200 epochs) only, so a 12-epoch query is charged ``time_200 * 12 / 200``
 (:attr:`Protocol.cost_scale`), a linear approximation of NB201's own 12-epoch times, and the
@@ -60,6 +64,10 @@ log = logging.getLogger(__name__)
 Sampling: TypeAlias = Literal["uniform", "connected"]
 
 PROTOCOL_NAMES: tuple[str, ...] = ("nb201", "per-dataset", "fixed-n")
+
+#: the most charged queries one run may make, as a multiple of the space's size (see
+#: :meth:`Protocol.oracle_data`): a bound on a command's work, far past any meaningful search
+MAX_QUERIES_PER_CELL = 100
 
 # dataset searched -> (split reported, dataset reported, NATS-Bench time budget in seconds)
 _PER_DATASET: dict[str, tuple[str, str, float]] = {
@@ -263,6 +271,7 @@ class Protocol:
                     f"protocol {self.name!r}: its budget of {self.budget_seconds:g} s is less "
                     f"than the cheapest query ({cheapest:g} s); raise the budget (--budget-scale)"
                 )
+        self._check_work(table.space.size, costs, candidates)
         return OracleData(
             space=table.space,
             key=key,
@@ -275,6 +284,52 @@ class Protocol:
             repeats=self.repeats,
             candidates=candidates,
         )
+
+    def _check_work(self, size: int, costs: np.ndarray | None, candidates: IntArray | None) -> None:
+        """Refuse a budget no run could meaningfully spend (the bound on a command's work).
+
+        A run makes at most :data:`MAX_QUERIES_PER_CELL` x the space's size charged queries:
+        ``budget_queries``, or ``budget_seconds`` over the cheapest query a run may sample
+        (the most queries that budget could buy). The published protocols afford a few
+        hundred queries on NB201's 15,625 cells; far past the bound a run neither finishes
+        nor learns anything that sampling the whole space a hundred times over would not.
+        With ``repeats="cache"`` a run is charged once per cell, so a budget above what one
+        pass over the sampled cells costs is never spent and the run would never end.
+        """
+        pool = costs if costs is None or candidates is None else costs[candidates]
+        n_cells = size if candidates is None else len(candidates)
+        most, why, flag = float("inf"), "", "--n"
+        if self.budget_queries is not None:
+            most, why = float(self.budget_queries), f"a budget of {self.budget_queries} queries"
+        if self.budget_seconds is not None and pool is not None and pool.min() > 0:
+            bought = self.budget_seconds / float(pool.min())
+            if bought < most:
+                most, flag = bought, "--budget-scale"
+                why = f"{self.budget_seconds:g} s at the cheapest query ({float(pool.min()):g} s)"
+        limit = MAX_QUERIES_PER_CELL * size
+        if most > limit:
+            raise ProtocolError(
+                f"protocol {self.name!r}: a run may make {most:.4g} queries ({why}), more than "
+                f"{MAX_QUERIES_PER_CELL} x the space's {size:,} cells ({limit:,}); lower the "
+                f"budget ({flag})"
+            )
+        if self.repeats != "cache":
+            return
+        if self.budget_queries is not None and self.budget_queries > n_cells:
+            raise ProtocolError(
+                f"protocol {self.name!r}: with repeats 'cache' a run is charged once per cell, "
+                f"so a budget of {self.budget_queries} queries over {n_cells:,} cells is never "
+                f"spent; lower it to at most {n_cells:,} (--n) or use --repeats charge"
+            )
+        if self.budget_queries is None and pool is not None:
+            total = float(pool.sum())
+            if self.budget_seconds is not None and self.budget_seconds >= total:
+                raise ProtocolError(
+                    f"protocol {self.name!r}: with repeats 'cache' a run is charged once per "
+                    f"cell, so a budget of {self.budget_seconds:g} s, at least what all "
+                    f"{n_cells:,} cells cost ({total:g} s), is never spent; lower the budget "
+                    "(--budget-scale) or use --repeats charge"
+                )
 
     def evaluator(self, table: Table) -> Evaluator:
         """Test metrics of this protocol (read after searches end)."""

@@ -39,7 +39,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from nb201_flat.budget import NoBar, tqdm_class
+from nb201_flat.budget import NoBar, check_search_jobs, tqdm_class
 from nb201_flat.errors import check_int_range
 from nb201_flat.pools import stopped_on_interrupt
 from nb201_flat.search.algorithms import AlgorithmError, Incumbent, SearchAlgorithm
@@ -383,10 +383,7 @@ def check_seed(seed: Any, name: str = "seed") -> int:
 
 
 def _check_run_args(runs: int, seed: int, jobs: int) -> tuple[int, int, int]:
-    runs, seed = check_runs(runs), check_seed(seed)
-    if isinstance(jobs, bool) or int(jobs) < 1:
-        raise AlgorithmError(f"jobs must be >= 1, got {jobs}")
-    return runs, seed, int(jobs)
+    return check_runs(runs), check_seed(seed), check_search_jobs(jobs)
 
 
 def run_search(

@@ -16,7 +16,7 @@ import pytest
 
 from nb201_flat import budget
 from nb201_flat.cli import main
-from nb201_flat.errors import ResourceLimitError
+from nb201_flat.errors import ArgumentError, ResourceLimitError
 from nb201_flat.landscape.neighbourhood import flatness, neighbourhood_score
 from nb201_flat.space import NB201, Space
 from nb201_flat.storage import save_table
@@ -266,3 +266,102 @@ def test_figures_too_big_are_refused_naming_those_that_fit(
     assert offered and "barrier_census" not in offered
     assert all(budget.fits(figure_bytes(n, NB201.size)) for n in offered)
     assert not out.exists()  # refused before anything was drawn
+
+
+# -- a command's total work is bounded: no run may make more queries than MAX_QUERIES_PER_CELL
+#    times the space's size (a budget in queries, or a time budget over the cheapest query) ----
+@pytest.fixture(scope="module")
+def synth_table() -> Table:
+    from nb201_flat.testing import synthetic_table
+
+    return synthetic_table()
+
+
+def test_search_with_a_huge_query_budget_is_refused_in_one_line(tmp_path: Path) -> None:
+    from nb201_flat.testing import synthetic_table
+
+    path = save_table(synthetic_table(), tmp_path / "s.nb201")
+    argv = ["search", "--algo", "rs", "--protocol", "fixed-n", "--n", "99999999999999"]
+    argv += ["--runs", "2", "--jobs", "1", "--table", str(path)]
+    code = f"import sys; from nb201_flat.cli import main; sys.exit(main({argv!r}))"
+    try:  # today's code draws for ever: the deadline makes that a failure
+        proc = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail("search --n 99999999999999 started instead of being refused")
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
+    assert "100 x the space's 15,625 cells" in lines[0] and "(--n)" in lines[0]
+
+
+@pytest.mark.parametrize(
+    ("changes", "fragment"),
+    [
+        ({"budget_queries": 100 * 15_625 + 1, "budget_seconds": None}, "budget (--n)"),
+        ({"budget_seconds": 12_000.0 * 1e300}, "lower the budget (--budget-scale)"),
+        ({"budget_seconds": 12_000.0 * 1e5}, "lower the budget (--budget-scale)"),
+        ({"repeats": "cache", "budget_seconds": 1.5e8}, "or use --repeats charge"),
+    ],
+)
+def test_a_budget_no_run_could_spend_is_refused(
+    synth_table: Table, changes: dict[str, object], fragment: str
+) -> None:
+    from nb201_flat.search.protocol import ProtocolError, nb201_protocol
+
+    p = nb201_protocol().replace(**changes)
+    with pytest.raises(ProtocolError, match=r"\(--") as exc:
+        p.oracle_data(synth_table)
+    assert fragment in str(exc.value)
+
+
+def test_a_cached_query_budget_over_the_space_is_refused(synth_table: Table) -> None:
+    from nb201_flat.search.protocol import ProtocolError, protocols_by_name
+
+    (p, *_) = protocols_by_name("fixed-n", synth_table, n=15_626, repeats="cache")
+    with pytest.raises(ProtocolError, match="at most 15,625 .--n. or use --repeats charge"):
+        p.oracle_data(synth_table)
+    p.replace(budget_queries=15_625).oracle_data(synth_table)  # one pass: allowed
+
+
+def test_budgets_up_to_the_bound_are_served(synth_table: Table) -> None:
+    from nb201_flat.search.protocol import MAX_QUERIES_PER_CELL, protocols_by_name
+
+    for name in ("nb201", "per-dataset"):
+        for p in protocols_by_name(name, synth_table, budget_scale=200 / 12):
+            p.oracle_data(synth_table)
+    (p, *_) = protocols_by_name("fixed-n", synth_table, n=MAX_QUERIES_PER_CELL * 15_625)
+    p.oracle_data(synth_table)
+
+
+# -- --jobs of search and reproduce: the one check (budget.check_search_jobs), as figures' -------
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["search", "--algo", "rs", "--protocol", "fixed-n", "--n", "5", "--runs", "8"],
+        ["reproduce", "--quick", "--runs", "4"],
+    ],
+)
+def test_search_jobs_whose_workers_cannot_fit_are_refused_in_one_line(
+    argv: list[str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(budget.ENV_MAX_MEMORY, "500M")  # below 4 workers of 150 MB
+    if argv[0] == "reproduce":
+        argv = [*argv, "--out", str(tmp_path / "rep")]
+    line = _one_line_exit_2(capsys, *argv, "--jobs", "4")
+    assert "--jobs 4 (worker processes) needs about" in line and "pass fewer --jobs" in line
+    assert not (tmp_path / "rep").exists()  # refused before any work
+
+
+def test_run_search_refuses_jobs_whose_workers_cannot_fit(synth_table: Table) -> None:
+    from nb201_flat.search import RandomSearch, run_search
+    from nb201_flat.search.protocol import nb201_protocol
+
+    with pytest.raises(ResourceLimitError, match="pass fewer jobs"):
+        run_search(synth_table, nb201_protocol(), RandomSearch(), runs=2, jobs=10**6)
+    with pytest.raises(ArgumentError, match="jobs must be >= 1, got 0; pass jobs 1"):
+        run_search(synth_table, nb201_protocol(), RandomSearch(), runs=2, jobs=0)

@@ -290,3 +290,46 @@ def test_arch_messages_do_not_mislead() -> None:
             NB201.parse(cyrillic)
     with pytest.raises(InvalidArchError, match=r"U\+043E"):
         NB201.parse("|avg_pool_3x3~0|+|nоne~0|none~1|+|none~0|none~1|none~2|")
+
+
+# -- census: values that compute nothing are refused; a band with no pair is named -------------
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["--pairs", "0", "--top", "0"], "(--pairs, --top) are both 0"),
+        (["--top", "1"], "(--top 1)"),
+    ],
+)
+def test_census_that_computes_nothing_is_refused(
+    capsys: pytest.CaptureFixture[str], table_path: Path, args: list[str], fragment: str
+) -> None:
+    line = _one_line_exit_2(capsys, "census", *args, "--table", str(table_path))
+    assert fragment in line and ("--pairs N" in line or "2 or more" in line), line
+
+
+def test_census_names_the_band_that_had_no_pair(
+    capsys: pytest.CaptureFixture[str], table_path: Path
+) -> None:
+    import json
+
+    # cifar10's values run from 10 to 90: A²M's band A (92.3 to 93.7) holds nothing
+    argv = ["census", "--dataset", "cifar10", "--split", "ori-test", "--epochs", "200"]
+    argv += ["--pairs", "2", "--top", "2", "--table", str(table_path)]
+    note = "group A has no pair: it holds 0 architectures in [92.3, 93.7]"
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert f"note: {note}" in out.splitlines()
+    assert main([*argv, "--json"]) == 0
+    (res,) = json.loads(capsys.readouterr().out)["datasets"]
+    assert res["notes"] == [note]
+    assert [g["group"] for g in res["groups"]] == ["B", "C", "top-k", "all"]
+
+
+def test_census_with_no_pair_in_any_group_is_an_error() -> None:
+    from nb201_flat.errors import MissingValueError
+    from nb201_flat.landscape.census import barrier_census
+    from nb201_flat.space import Space
+
+    space, f = Space(("a", "b"), 3), np.arange(8.0)  # 6 and 7 lie at distance 1, not 3
+    with pytest.raises(MissingValueError, match=r"no pair to compute: hi: no two of its 2 "):
+        barrier_census(space, f, {"hi": (6, 7)}, n_pairs=2, top_k=0, seed=0)

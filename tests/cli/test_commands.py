@@ -60,6 +60,28 @@ def test_query_json(capsys: pytest.CaptureFixture[str], table_path: Path) -> Non
     assert payload["value"] == pytest.approx(np.linspace(10, 90, NB201.size)[11472] + 1)
 
 
+def test_a_stored_infinity_reads_the_same_in_text_and_json(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # a diverged loss stored as inf: the text says inf, so JSON must not say null (no value)
+    loss = np.linspace(0.1, 2.0, NB201.size)
+    loss[5], loss[6] = np.inf, -np.inf
+    key = MetricKey("cifar10", "ori-test", 200, "loss")
+    path = save_table(Table(NB201, {(key, None): loss}, source="inf"), tmp_path / "t.nb201")
+    argv = ["--dataset", "cifar10", "--split", "ori-test", "--epochs", "200", "--metric", "loss"]
+    for arch, text in (("5", "inf"), ("6", "-inf"), ("7", None)):
+        code, out, _ = run(capsys, "query", arch, *argv, "--table", str(path))
+        assert code == 0
+        shown = out.split("= ")[-1].strip()
+        code, out, _ = run(capsys, "query", arch, *argv, "--table", str(path), "--json")
+        assert code == 0
+        value = json.loads(out)["value"]
+        if text is None:  # a finite value: a JSON number, as before
+            assert isinstance(value, float) and float(shown) == pytest.approx(value, abs=1e-4)
+        else:
+            assert shown == text and value == text and float(value) == float(text)
+
+
 def test_query_by_string(capsys: pytest.CaptureFixture[str], table_path: Path) -> None:
     code, out, _ = run(
         capsys,

@@ -167,6 +167,24 @@ def test_options_that_do_not_apply_are_errors(
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [
+        (["--protocol", "nb201", "--budget-scale", "inf"], "--budget-scale must be a finite"),
+        (["--protocol", "nb201", "--budget-scale", "0"], "--budget-scale must be a finite"),
+        (["--protocol", "nb201", "--budget-scale", "nan"], "pass a positive multiplier"),
+        (["--protocol", "fixed-n", "--n", "0"], "--n must be >= 1, got 0; pass the queries"),
+    ],
+)
+def test_search_budget_flags_are_checked_by_name(
+    capsys: pytest.CaptureFixture[str], synth_path: str, argv: list[str], fragment: str
+) -> None:
+    # before: "budget_seconds must be > 0, got inf" (the Python name, no fix)
+    argv = ["search", "--algo", "rs", *argv, "--runs", "2", "--jobs", "1"]
+    code, out, err = run(capsys, *argv, "--table", synth_path)
+    one_line_error(code, out, err, fragment)
+
+
 # -- 4. Python and CLI agree on the lowest barrier path ------------------------------------------
 def test_lowest_barrier_path_default_is_the_cli_path(
     capsys: pytest.CaptureFixture[str], default_table: Table

@@ -213,26 +213,56 @@ def test_cli_gives_identical_bytes_in_separate_processes(
 
 # -- the CLI ------------------------------------------------------------------------------------
 def test_cli_skips_with_a_message_and_exits_0(
-    cifar10_only_table: Table, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    cifar10_only_table: Table,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import nb201_flat.cli.figures as cli_figures
+    from nb201_flat.cli import main
+    from nb201_flat.storage import save_table
+
+    # the full set (no --only) skips what the table cannot support; four of it, to stay quick
+    full = ("flat_vs_sharp", "distance_profile", "search_curves", "barrier_tree")
+    monkeypatch.setattr(cli_figures, "FIGURE_NAMES", full)
+    path = save_table(cifar10_only_table, tmp_path / "c10.nb201")
+    out = tmp_path / "figs"
+    argv = ["figures", "--out", str(out), "--table", str(path), "--jobs", "1"]
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    assert "skipped flat_vs_sharp: needs cifar100/x-valid@200ep:accuracy" in text
+    assert "distance_profile" in text and (out / "distance_profile.png").is_file()
+
+    assert main([*argv, "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert [s["name"] for s in doc["skipped"]] == ["flat_vs_sharp", "search_curves"]
+    assert "x-valid@12" in doc["skipped"][1]["reason"]
+    made = {f["name"]: f for f in doc["figures"]}
+    assert set(made) == {"distance_profile", "barrier_tree"}
+    assert len(made["barrier_tree"]["files"]) == 2
+    assert "CIFAR-10 only" in made["barrier_tree"]["notes"][0]
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_cli_only_a_figure_the_table_cannot_support_is_an_error(
+    cifar10_only_table: Table, tmp_path: Path, capsys: pytest.CaptureFixture[str], jobs: str
 ) -> None:
     from nb201_flat.cli import main
     from nb201_flat.storage import save_table
 
     path = save_table(cifar10_only_table, tmp_path / "c10.nb201")
     out = tmp_path / "figs"
-    argv = ["figures", "--out", str(out), "--table", str(path)]
-    assert main([*argv, "--only", "flat_vs_sharp", "distance_profile"]) == 0
-    text = capsys.readouterr().out
-    assert "skipped flat_vs_sharp: needs cifar100/x-valid@200ep:accuracy" in text
-    assert "distance_profile" in text and (out / "distance_profile.png").is_file()
-
-    assert main([*argv, "--only", "search_curves", "barrier_tree", "--json"]) == 0
-    doc = json.loads(capsys.readouterr().out)
-    assert [s["name"] for s in doc["skipped"]] == ["search_curves"]
-    assert "x-valid@12" in doc["skipped"][0]["reason"]
-    (made,) = doc["figures"]
-    assert made["name"] == "barrier_tree" and len(made["files"]) == 2
-    assert "CIFAR-10 only" in made["notes"][0]
+    out.mkdir()
+    (out / "kept.txt").write_text("earlier")
+    argv = ["figures", "--out", str(out), "--table", str(path), "--jobs", jobs]
+    code = main([*argv, "--only", "distance_profile", "flat_vs_sharp"])
+    captured = capsys.readouterr()
+    assert code == 2, captured
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: --only flat_vs_sharp: "), lines
+    assert "needs cifar100/x-valid@200ep:accuracy" in lines[0]
+    assert "pass a --table that has it, or leave flat_vs_sharp out of --only" in lines[0]
+    assert sorted(p.name for p in out.iterdir()) == ["kept.txt"]  # --out as it was
 
 
 def test_cli_rejects_unknown_names(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

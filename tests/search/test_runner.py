@@ -138,12 +138,14 @@ def test_a_time_budget_below_the_cheapest_connected_query_is_refused(nb201_like:
     p = nb201_protocol(budget_seconds=1.0).replace(sampling="connected")
     assert p.cost is not None
     connected = nb201_like.space.connected
-    cost = np.where(connected, 100.0 / p.cost_scale, 1e-6)  # a connected query: 100 s
+    # a connected query: 100 s; a disconnected one 6e-5 s, so that 1 s buys (at most) 16,667
+    # queries, within the bound on a run's work (100 x the space's cells)
+    cost = np.where(connected, 100.0 / p.cost_scale, 1e-3)
     data = {**nb201_like.data, (p.cost, None): cost}
     table = Table(nb201_like.space, data, source="cheap-disconnected")
     with pytest.raises(ProtocolError, match=r"less than the cheapest query \(100 s\)"):
         p.oracle_data(table)
-    assert p.replace(sampling="uniform").oracle_data(table).candidates is None  # 1e-6 s fits
+    assert p.replace(sampling="uniform").oracle_data(table).candidates is None  # 6e-5 s fits
 
 
 def test_optimistic_overlap_rules() -> None:
