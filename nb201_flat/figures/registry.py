@@ -253,6 +253,7 @@ def render_many(
                     try:
                         done[todo] = conn.recv()
                     except EOFError:
+                        proc.join()  # the pipe closes before the exit is reaped: its code next
                         done[todo] = (
                             "error",
                             ResourceLimitError(
