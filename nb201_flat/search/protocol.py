@@ -131,7 +131,11 @@ class Protocol:
             )
         if self.budget_seconds is not None:
             if not np.isfinite(self.budget_seconds) or self.budget_seconds <= 0:
-                raise ProtocolError(f"budget_seconds must be > 0, got {self.budget_seconds}")
+                raise ProtocolError(
+                    f"protocol {self.name!r}: its time budget must be a finite number of "
+                    f"seconds > 0, got {self.budget_seconds} (from --budget-scale, where a "
+                    "command takes it: give a smaller one)"
+                )
             if self.cost is None:
                 raise ProtocolError(
                     f"protocol {self.name!r} has a time budget but no cost key "
@@ -301,11 +305,19 @@ class Protocol:
         most, why, flag = float("inf"), "", "--n"
         if self.budget_queries is not None:
             most, why = float(self.budget_queries), f"a budget of {self.budget_queries} queries"
-        if self.budget_seconds is not None and pool is not None and pool.min() > 0:
-            bought = self.budget_seconds / float(pool.min())
-            if bought < most:
+        if self.budget_seconds is not None and pool is not None:
+            # free cells end no run: the queries a budget buys are those of the cheapest paid
+            paid = pool[pool > 0]
+            cheapest = float(paid.min()) if paid.size else 0.0
+            bought = self.budget_seconds / cheapest if cheapest else float("inf")
+            if bought < most or self.budget_queries is None:
                 most, flag = bought, "--budget-scale"
-                why = f"{self.budget_seconds:g} s at the cheapest query ({float(pool.min()):g} s)"
+                why = (
+                    f"{self.budget_seconds:g} s at the cheapest query ({cheapest:g} s)"
+                    if cheapest
+                    else f"every cell a run may sample costs 0 s: {self.budget_seconds:g} s "
+                    "never runs out"
+                )
         limit = MAX_QUERIES_PER_CELL * size
         if most > limit:
             raise ProtocolError(
@@ -315,11 +327,12 @@ class Protocol:
             )
         if self.repeats != "cache":
             return
-        if self.budget_queries is not None and self.budget_queries > n_cells:
+        # a run ends at the query its budget cannot pay: with every cell cached none is left
+        if self.budget_queries is not None and self.budget_queries >= n_cells:
             raise ProtocolError(
                 f"protocol {self.name!r}: with repeats 'cache' a run is charged once per cell, "
-                f"so a budget of {self.budget_queries} queries over {n_cells:,} cells is never "
-                f"spent; lower it to at most {n_cells:,} (--n) or use --repeats charge"
+                f"so a budget of {self.budget_queries} queries over {n_cells:,} cells never "
+                f"ends it; lower it to at most {n_cells - 1:,} (--n) or use --repeats charge"
             )
         if self.budget_queries is None and pool is not None:
             total = float(pool.sum())

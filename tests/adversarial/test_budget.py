@@ -316,13 +316,32 @@ def test_a_budget_no_run_could_spend_is_refused(
     assert fragment in str(exc.value)
 
 
+def test_free_cells_neither_bound_nor_break_the_time_budget_check() -> None:
+    import numpy as np
+
+    from nb201_flat.search.protocol import ProtocolError, nb201_protocol
+
+    p = nb201_protocol()
+    costs = np.full(15_625, 10.0)
+    costs[:100] = 0.0  # free cells: the paid ones bound the queries
+    p._check_work(15_625, costs, None)
+    with pytest.raises(ProtocolError, match=r"costs 0 s: .* never runs out.*\(--budget-scale\)"):
+        p._check_work(15_625, np.zeros(15_625), None)
+    # a scale whose budget overflows is named, not "budget_seconds must be > 0, got inf"
+    with pytest.raises(ProtocolError, match="finite number of seconds.*--budget-scale"):
+        p.replace(budget_seconds=1e305 * 12_000)
+
+
 def test_a_cached_query_budget_over_the_space_is_refused(synth_table: Table) -> None:
     from nb201_flat.search.protocol import ProtocolError, protocols_by_name
 
-    (p, *_) = protocols_by_name("fixed-n", synth_table, n=15_626, repeats="cache")
-    with pytest.raises(ProtocolError, match="at most 15,625 .--n. or use --repeats charge"):
-        p.oracle_data(synth_table)
-    p.replace(budget_queries=15_625).oracle_data(synth_table)  # one pass: allowed
+    # a run ends at the charged query its budget cannot pay: with all 15,625 cells cached
+    # there is none, and a budget of 15,625 queries never ended (RS looped on cache hits)
+    for n in (15_626, 15_625):
+        (p, *_) = protocols_by_name("fixed-n", synth_table, n=n, repeats="cache")
+        with pytest.raises(ProtocolError, match="at most 15,624 .--n. or use --repeats charge"):
+            p.oracle_data(synth_table)
+    p.replace(budget_queries=15_624).oracle_data(synth_table)  # one cell left: it ends
 
 
 def test_budgets_up_to_the_bound_are_served(synth_table: Table) -> None:
