@@ -513,9 +513,9 @@ def _unreported_notes(runs_df: pd.DataFrame, runs: int) -> list[str]:
     missing = runs_df[runs_df["test"].isna()].groupby(keys, sort=False).size().reset_index()
     return [
         f"{prot} {algo}: {k} of {runs} runs have no {dataset}/{split} value (their pick was "
-        f"never measured there, or they found nothing); its mean covers the other {runs - k}"
+        "never measured there, or they found nothing); "
+        + (f"its mean covers the other {runs - k}" if k < runs else "it has no mean")
         for prot, algo, dataset, split, k in missing.itertuples(index=False, name=None)
-        if k < runs  # none at all: SearchResults.require_reported
     ]
 
 

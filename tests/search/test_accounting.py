@@ -83,6 +83,7 @@ def test_best_evaluated_na_rs_evaluates_exactly_na_rs_cells(iid: Table) -> None:
     # charged NA-RS cannot finish one neighbourhood in this budget: its runs stay in the
     # results, and what would print its summary (a mean of nothing) is refused
     assert charged["test"].isna().all()
+    assert any(n.startswith("timed na-c: 20 of 20 runs") and "no mean" in n for n in res.notes)
     with pytest.raises(ProtocolError, match="na-c: none of the 20 runs has a"):
         res.require_reported()
 
