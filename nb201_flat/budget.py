@@ -271,6 +271,19 @@ def check_search_jobs(jobs: Any, name: str = "jobs") -> int:
     return n
 
 
+def search_jobs_that_fit(wanted: int) -> int:
+    """``wanted`` search workers, fewer where their memory would not fit (at least one): the
+    default of a command whose ``--jobs`` is not given, which must never be refused.
+
+    >>> search_jobs_that_fit(1)
+    1
+    """
+    avail = available_bytes()
+    if avail is None:
+        return max(1, wanted)
+    return max(1, min(wanted, int(_HEADROOM * avail // (SEARCH_WORKER_MB * 2**20))))
+
+
 # What to lower, per command, when memory runs out anyway (an estimate missed a cap).
 _LOWER = {
     "figures": "render fewer figures (--only NAME) with --jobs 1",

@@ -30,6 +30,7 @@ The tree, by what went wrong:
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Iterable, Sequence
 from typing import Any, TypeVar
 
@@ -185,9 +186,10 @@ def check_int_range(
     ...
     nb201_flat.errors.ArgumentError: --jobs must be >= 1, got 0
     """
-    ok = isinstance(value, int | float) and not isinstance(value, bool)
-    if ok and isinstance(value, float):
-        ok = value.is_integer()
+    # numpy integers too: a count computed with numpy is a count
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    if ok and not isinstance(value, numbers.Integral):
+        ok = float(value).is_integer()
     if ok:
         iv = int(value)
         ok = (lo is None or iv >= lo) and (hi is None or iv <= hi)

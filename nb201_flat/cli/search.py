@@ -163,8 +163,8 @@ def _add_run_args(p: argparse.ArgumentParser, *, runs: int | None) -> None:
 
 def _jobs(args: argparse.Namespace) -> int:
     """``--jobs`` checked (budget.check_search_jobs: >= 1, the workers fit), or the CPU count."""
-    if args.jobs is None:
-        return max(1, os.cpu_count() or 1)
+    if args.jobs is None:  # one per CPU, as many as fit
+        return budget.search_jobs_that_fit(os.cpu_count() or 1)
     return budget.check_search_jobs(args.jobs, "--jobs")
 
 

@@ -293,6 +293,7 @@ def _execute(
             out[t.cell].extend(recs)
             bar.update(len(recs))
         return out
+    workers = check_search_jobs(min(jobs, len(tasks)))
     ctx = _context()
     if ctx.get_start_method() == "fork":
         # fork shares the parent's memory: the oracles go over as they are, with the
@@ -307,7 +308,7 @@ def _execute(
     else:
         shipped = [_pack(d) for d in datas]
     pool = ProcessPoolExecutor(
-        max_workers=min(jobs, len(tasks)),
+        max_workers=workers,
         mp_context=ctx,
         initializer=_init_worker,
         initargs=(shipped, algos, seed),
@@ -383,7 +384,10 @@ def check_seed(seed: Any, name: str = "seed") -> int:
 
 
 def _check_run_args(runs: int, seed: int, jobs: int) -> tuple[int, int, int]:
-    return check_runs(runs), check_seed(seed), check_search_jobs(jobs)
+    # the workers' memory is checked where the pool's size is known (_execute): --runs 1
+    # --jobs 16 starts one worker
+    jobs = check_int_range("jobs", jobs, 1, fix="pass jobs=1 to run in this process")
+    return check_runs(runs), check_seed(seed), jobs
 
 
 def run_search(

@@ -380,7 +380,28 @@ def test_run_search_refuses_jobs_whose_workers_cannot_fit(synth_table: Table) ->
     from nb201_flat.search import RandomSearch, run_search
     from nb201_flat.search.protocol import nb201_protocol
 
-    with pytest.raises(ResourceLimitError, match="pass fewer jobs"):
-        run_search(synth_table, nb201_protocol(), RandomSearch(), runs=2, jobs=10**6)
-    with pytest.raises(ArgumentError, match="jobs must be >= 1, got 0; pass jobs 1"):
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(budget.ENV_MAX_MEMORY, "500M")  # below 4 workers of 150 MB
+        with pytest.raises(ResourceLimitError, match="jobs 4 .worker processes.*pass fewer jobs"):
+            run_search(synth_table, nb201_protocol(), RandomSearch(), runs=8, jobs=4)
+    with pytest.raises(ArgumentError, match="jobs must be >= 1, got 0; pass jobs=1"):
         run_search(synth_table, nb201_protocol(), RandomSearch(), runs=2, jobs=0)
+
+
+def test_search_jobs_are_sized_by_the_workers_that_start(
+    synth_table: Table, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Workers that would not start cost nothing, and a command's own default is never
+    refused: it starts as many workers as fit (numpy counts are counts, too)."""
+    import numpy as np
+
+    from nb201_flat.search import RandomSearch, run_search
+    from nb201_flat.search.protocol import nb201_protocol
+
+    monkeypatch.setenv(budget.ENV_MAX_MEMORY, "250M")  # one worker of 150 MB fits, two do not
+    res = run_search(synth_table, nb201_protocol(), RandomSearch(), runs=np.int64(1), jobs=16)
+    assert len(res.runs) > 0  # one run, one task: one worker
+    monkeypatch.setattr("os.cpu_count", lambda: 16)
+    argv = ["search", "--algo", "rs", "--protocol", "fixed-n", "--n", "5", "--runs", "4"]
+    assert main(argv) == 0, capsys.readouterr().err  # no --jobs: 16 CPUs, one fits
+    capsys.readouterr()
