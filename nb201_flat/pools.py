@@ -22,14 +22,14 @@ def abandon(ex: ProcessPoolExecutor) -> None:
     ex.shutdown(wait=False, cancel_futures=True)
     for proc in processes:
         proc.join(timeout=1.0)
-        if proc.is_alive():  # deaf to SIGTERM (e.g. inside a driver call): SIGKILL is not
+        if proc.is_alive():  # deaf to SIGTERM: SIGKILL, which waits only for a driver call
             proc.kill()
-            proc.join()
+            proc.join(timeout=5.0)
     # a worker killed while sending a large result leaves half a message in the result pipe,
     # and the pool's manager thread would wait for the rest for ever (the interpreter joins
     # that thread at exit: Ctrl-C would hang). Closing this process's copy of the pipe's
-    # writing end, the last one now that the workers are gone, gives it end-of-file instead.
-    if writer is not None:
+    # writing end, the last one once the workers are gone, gives it end-of-file instead.
+    if writer is not None and not any(proc.is_alive() for proc in processes):
         writer.close()
 
 

@@ -335,14 +335,26 @@ def apply_backend_flags(mode: TrainMode, device_type: str) -> None:
     The flags are global to the process, so one process runs one mode at a time; executors
     start a worker per job, which keeps modes apart.
     """
-    import torch
-
     if device_type != "cuda":
         return
-    torch.backends.cuda.matmul.allow_tf32 = mode.tf32
-    torch.backends.cudnn.allow_tf32 = mode.tf32
-    torch.backends.cudnn.deterministic = mode.deterministic
-    torch.backends.cudnn.benchmark = mode.cudnn_benchmark and not mode.deterministic
+    set_backend_flags(
+        {
+            "matmul_tf32": mode.tf32,
+            "cudnn_tf32": mode.tf32,
+            "cudnn_deterministic": mode.deterministic,
+            "cudnn_benchmark": mode.cudnn_benchmark and not mode.deterministic,
+        }
+    )
+
+
+def set_backend_flags(flags: dict[str, bool]) -> None:
+    """Set the flags :func:`backend_flags` reads (e.g. to put back what it read)."""
+    import torch
+
+    torch.backends.cuda.matmul.allow_tf32 = flags["matmul_tf32"]
+    torch.backends.cudnn.allow_tf32 = flags["cudnn_tf32"]
+    torch.backends.cudnn.deterministic = flags["cudnn_deterministic"]
+    torch.backends.cudnn.benchmark = flags["cudnn_benchmark"]
 
 
 def backend_flags() -> dict[str, bool]:

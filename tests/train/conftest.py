@@ -33,19 +33,15 @@ def cifar10_root(tmp_path: Path) -> Path:
 @pytest.fixture(autouse=True)
 def _restore_backend_flags() -> Iterator[None]:
     """Put back the global TF32 / cuDNN flags a test set (training sets its mode's)."""
-    try:
-        import torch
+    from nb201_flat.train.modes import backend_flags, set_backend_flags
 
-        from nb201_flat.train.modes import backend_flags
-    except ImportError:
+    try:
+        flags = backend_flags()  # reads torch's flags
+    except ImportError:  # no torch: nothing to put back
         yield
         return
-    flags = backend_flags()
     yield
-    torch.backends.cuda.matmul.allow_tf32 = flags["matmul_tf32"]
-    torch.backends.cudnn.allow_tf32 = flags["cudnn_tf32"]
-    torch.backends.cudnn.deterministic = flags["cudnn_deterministic"]
-    torch.backends.cudnn.benchmark = flags["cudnn_benchmark"]
+    set_backend_flags(flags)
 
 
 @pytest.fixture(autouse=True)
