@@ -151,6 +151,7 @@ def cmd_figures(args: argparse.Namespace) -> int:
     options: dict[str, dict[str, Any]] = {"search_curves": {"jobs": search_jobs}}
     made: list[dict[str, Any]] = []
     skipped: list[dict[str, str]] = []
+    lines: list[str] = []  # printed once --out holds the files: an error leaves none behind
     t0 = time.perf_counter()
     # all or nothing: the figures are drawn into a copy of --out that is swapped in at the end
     with replace_folder(out, keep_existing=True) as stage:
@@ -166,8 +167,7 @@ def cmd_figures(args: argparse.Namespace) -> int:
                         f"--table that has it, or leave {name} out of --only"
                     )
                 skipped.append({"name": name, "reason": str(r)})
-                if not args.json:
-                    print(f"skipped {name}: {r}", flush=True)
+                lines.append(f"skipped {name}: {r}")
                 continue
             files = [str(out / f.name) for f in r.files]
             made.append(
@@ -178,10 +178,8 @@ def cmd_figures(args: argparse.Namespace) -> int:
                     "notes": list(r.notes),
                 }
             )
-            if not args.json:
-                print(f"{name:<18} {', '.join(files)}  ({r.seconds:.1f} s)", flush=True)
-                for note in r.notes:
-                    print(f"{'':<18} note: {note}", flush=True)
+            lines.append(f"{name:<18} {', '.join(files)}  ({r.seconds:.1f} s)")
+            lines += [f"{'':<18} note: {note}" for note in r.notes]
     total = time.perf_counter() - t0
     if args.json:
         emit_json(
@@ -195,5 +193,6 @@ def cmd_figures(args: argparse.Namespace) -> int:
             }
         )
     else:
+        print("\n".join(lines))
         print(f"{len(made)} figures written to {out}, {len(skipped)} skipped, {total:.1f} s")
     return 0

@@ -162,7 +162,8 @@ def _servable_protocol(
         if any(p.optimistic for p in prots) and not allow_optimistic:
             why = (
                 f"protocol {name} on this table searches the reported metric itself, which "
-                "gives optimistic curves; pass allow_optimistic=True to draw them anyway"
+                "gives optimistic curves; in Python, make_search_curves(..., allow_optimistic=True) "
+                "draws them anyway"
             )
             continue
         return name

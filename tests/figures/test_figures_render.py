@@ -263,6 +263,7 @@ def test_cli_only_a_figure_the_table_cannot_support_is_an_error(
     assert "needs cifar100/x-valid@200ep:accuracy" in lines[0]
     assert "pass a --table that has it, or leave flat_vs_sharp out of --only" in lines[0]
     assert sorted(p.name for p in out.iterdir()) == ["kept.txt"]  # --out as it was
+    assert captured.out == ""  # no line names a file of distance_profile, which is not there
 
 
 def test_cli_rejects_unknown_names(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
