@@ -168,6 +168,20 @@ RecipeError = ArgumentError
 ExecutorSpecError = ArgumentError
 
 
+def check_seed(seed: Any, name: str = "seed") -> int:
+    """``seed`` as a non-negative int (a master seed; numpy refuses negative ones), else
+    :class:`ArgumentError` naming ``name`` (a command passes its flag).
+
+    >>> check_seed(-1, "--seed")
+    Traceback (most recent call last):
+    ...
+    nb201_flat.errors.ArgumentError: --seed must be a non-negative int, got -1; pass e.g. 0
+    """
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+        raise ArgumentError(f"{name} must be a non-negative int, got {seed!r}; pass e.g. 0")
+    return int(seed)
+
+
 def check_int_range(
     name: str, value: Any, lo: int | None = None, hi: int | None = None, *, fix: str = ""
 ) -> int:

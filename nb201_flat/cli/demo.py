@@ -34,8 +34,8 @@ def demo_summary(table: Table, *, top: int = 5, runs: int = 200, seed: int = 0) 
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from nb201_flat.errors import check_int_range
-    from nb201_flat.search.runner import check_runs, check_seed
+    from nb201_flat.errors import check_int_range, check_seed
+    from nb201_flat.search.runner import check_runs
 
     check_int_range("--top", args.top, 1)
     check_runs(args.runs, "--runs")  # the runner's bound, before any work

@@ -20,7 +20,7 @@ from nb201_flat.cli.common import (
     num,
     open_table,
 )
-from nb201_flat.errors import LandscapeArgumentError, MissingValueError
+from nb201_flat.errors import LandscapeArgumentError, MissingValueError, check_seed
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -126,7 +126,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--distance",
         type=int,
-        default=3,
+        default=None,
         metavar="D",
         help="Hamming distance of the band pairs (default 3; 0 for any)",
     )
@@ -378,13 +378,14 @@ def cmd_census(args: argparse.Namespace) -> int:
     pairs_out = (
         None if args.pairs_out is None else check_writable_file(args.pairs_out, what="--pairs-out")
     )
-    for flag, value, least in (
-        ("--pairs", args.pairs, 0),
-        ("--top", args.top, 0),
-        ("--seed", args.seed, 0),
-    ):
-        if value < least:
-            raise LandscapeArgumentError(f"{flag} must be >= {least}, got {value}")
+    for flag, value in (("--pairs", args.pairs), ("--top", args.top)):
+        if value < 0:
+            raise LandscapeArgumentError(f"{flag} must be >= 0, got {value}")
+    check_seed(args.seed, "--seed")
+    if args.distance is not None and args.pairs == 0:
+        raise LandscapeArgumentError(
+            "--distance sets the band pairs' distance, and --pairs 0 draws none; drop one of them"
+        )
     given = [x is not None for x in (args.dataset, args.split, args.epochs)]
     if any(given) and not all(given):
         raise LandscapeArgumentError(
@@ -413,7 +414,7 @@ def cmd_census(args: argparse.Namespace) -> int:
                 "--split --epochs"
             )
     hib = higher_is_better(args)
-    distance = args.distance or None
+    distance = (3 if args.distance is None else args.distance) or None  # 0: any distance
     frames = []
     results = []
     for k, key in enumerate(keys):

@@ -228,7 +228,8 @@ def cmd_search(args: argparse.Namespace) -> int:
             "first_improvement",
         )
     }
-    from nb201_flat.search.runner import check_runs, check_seed
+    from nb201_flat.errors import check_seed
+    from nb201_flat.search.runner import check_runs
 
     check_runs(args.runs, "--runs")  # the runner's bound, before any work
     check_seed(args.seed, "--seed")
@@ -327,10 +328,11 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from nb201_flat.atomic import check_writable_target
+    from nb201_flat.errors import check_seed
     from nb201_flat.search.grid import ReproduceConfig, reproduce
     from nb201_flat.search.protocol import PROTOCOL_NAMES
     from nb201_flat.search.report import write_report
-    from nb201_flat.search.runner import check_runs, check_seed
+    from nb201_flat.search.runner import check_runs
     from nb201_flat.search.statistics import claim_rows
 
     check_writable_target(args.out)  # before the long run, not after it

@@ -409,12 +409,14 @@ def barrier_census(
     rng = as_rng(seed)
     groups: list[tuple[str, Sequence[tuple[int, int]]]] = []
     empty: dict[str, str] = {}
+    crowded = False  # a band with two or more members: pairs at another distance may exist
     at = "at any distance" if distance is None else f"at distance {distance}"
     for name, (lo, hi) in band_map.items() if n_pairs else ():
         pairs = band_pairs(space, v, (lo, hi), n_pairs, distance=distance, seed=rng)
         groups.append((name, pairs))
         if not pairs:
             m = int(np.count_nonzero((v >= lo) & (v <= hi)))
+            crowded |= m > 1 and distance is not None
             empty[name] = (
                 f"no two of its {m} members in [{lo:g}, {hi:g}] lie {at}"
                 if m > 1
@@ -429,7 +431,11 @@ def barrier_census(
         raise MissingValueError(
             "no pair to compute: "
             + "; ".join(f"{g}: {why}" for g, why in empty.items())
-            + "; draw band pairs at any distance (--distance 0) or choose another key"
+            + (
+                "; draw band pairs at any distance (--distance 0) or choose another key"
+                if crowded
+                else "; choose another key"
+            )
         )
     rows = []
     every = ((name, a, b) for name, pairs in groups for a, b in pairs)

@@ -40,7 +40,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from nb201_flat.budget import NoBar, check_search_jobs, tqdm_class
-from nb201_flat.errors import check_int_range
+from nb201_flat.errors import check_int_range, check_seed
 from nb201_flat.pools import stopped_on_interrupt
 from nb201_flat.search.algorithms import AlgorithmError, Incumbent, SearchAlgorithm
 from nb201_flat.search.oracle import FloatArray, IntArray, Oracle, OracleData, SearchEnded
@@ -373,14 +373,6 @@ def check_runs(runs: Any, name: str = "runs") -> int:
         MAX_RUNS,
         fix="one search's records must fit in memory; published comparisons use 500",
     )
-
-
-def check_seed(seed: Any, name: str = "seed") -> int:
-    """``seed`` as a non-negative int (the master seed), else :class:`AlgorithmError` naming
-    ``name`` (a command passes its flag)."""
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-        raise AlgorithmError(f"{name} must be a non-negative int, got {seed!r}; pass e.g. 0")
-    return int(seed)
 
 
 def _check_run_args(runs: int, seed: int, jobs: int) -> tuple[int, int, int]:

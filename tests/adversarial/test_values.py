@@ -331,5 +331,18 @@ def test_census_with_no_pair_in_any_group_is_an_error() -> None:
     from nb201_flat.space import Space
 
     space, f = Space(("a", "b"), 3), np.arange(8.0)  # 6 and 7 lie at distance 1, not 3
-    with pytest.raises(MissingValueError, match=r"no pair to compute: hi: no two of its 2 "):
+    with pytest.raises(MissingValueError, match=r"no pair to compute: hi: no two of its 2 ") as e:
         barrier_census(space, f, {"hi": (6, 7)}, n_pairs=2, top_k=0, seed=0)
+    assert "(--distance 0)" in str(e.value)  # two members: pairs at another distance exist
+    with pytest.raises(MissingValueError, match="holds 1 architecture") as e:
+        barrier_census(space, f, {"hi": (7, 7)}, n_pairs=2, top_k=0, seed=0)
+    assert "--distance" not in str(e.value)  # no distance makes a pair of one member
+
+
+def test_census_distance_without_band_pairs_is_refused(
+    capsys: pytest.CaptureFixture[str], table_path: Path
+) -> None:
+    line = _one_line_exit_2(
+        capsys, "census", "--pairs", "0", "--distance", "4", "--table", str(table_path)
+    )
+    assert "--distance sets the band pairs' distance, and --pairs 0 draws none" in line
