@@ -25,13 +25,24 @@ _INT_PATTERN = r"^[+-]?[0-9]{1,18}$"
 
 # an infinite value in a table of measurements is no measurement: query printed inf where
 # --json said null (a results DB keeps a diverged run's inf loss: its importer decides);
-# checked once, for files and frames alike, in _frame_values
+# found by one rule (_first_infinite), for files and frames alike
 _NOT_FINITE = "is not a finite number (use nan for a missing number)"
+
+# a cell pyarrow read as missing: empty, or a spelling such as NA or null (its text is gone)
+_MISSING_CELL = object()
+
+
+def _first_infinite(values: Any) -> int | None:
+    """Position of the first infinite value, or None."""
+    import numpy as np
+
+    infinite = np.isinf(values)
+    return _first(infinite) if infinite.any() else None
 
 
 def _bad(p: Path, row: int, column: str, value: object, why: str, csv: bool) -> FormatError:
     where = f"row {row + 1} (line {row + 2})" if csv else f"row {row + 1}"
-    shown = repr(value)
+    shown = "'' (or NA, null...)" if value is _MISSING_CELL else repr(value)
     if len(shown) > 60:
         shown = shown[:57] + "..."
     return FormatError(f"{p}: {where}, column {column!r}: {shown} {why}; fix the file")
@@ -172,7 +183,7 @@ def read_tidy_frame(path: str | os.PathLike[str]) -> pd.DataFrame:
             empty = np.asarray(arr.is_null().to_numpy(zero_copy_only=False), dtype=bool)
             if col != "arch" and empty.any():
                 i = _first(empty)
-                raise _bad(p, i, col, "", "is empty (every row needs one)", csv)
+                raise _bad(p, i, col, _MISSING_CELL, "is empty (every row needs one)", csv)
             out[col] = arr.to_pandas()
         elif col == "value":
             arr = table.column(col)
@@ -181,8 +192,12 @@ def read_tidy_frame(path: str | os.PathLike[str]) -> pd.DataFrame:
             empty = np.asarray(arr.is_null().to_numpy(zero_copy_only=False), dtype=bool)
             if empty.any():
                 i = _first(empty)
-                raise _bad(p, i, col, "", "is empty (write nan for a missing number)", csv)
-            out[col] = np.asarray(arr.to_numpy(), dtype=np.float64)  # inf: check_tidy_frame
+                why = "is empty (write nan for a missing number)"
+                raise _bad(p, i, col, _MISSING_CELL, why, csv)
+            values = np.asarray(arr.to_numpy(), dtype=np.float64)
+            if (bad := _first_infinite(values)) is not None:  # here with its line number
+                raise _bad(p, bad, col, float(values[bad]), _NOT_FINITE, csv)
+            out[col] = values
         else:
             out[col] = table.column(col).to_pandas()
     return pd.DataFrame(out)
@@ -338,10 +353,8 @@ def _frame_values(source: str, df: pd.DataFrame) -> Any:
                 )
                 raise _frame_bad(source, df, i, "value", x, why)
             out[i] = float(x)
-    infinite = np.isinf(out)
-    if infinite.any():  # files and frames alike
-        i = _first(infinite)
-        raise _frame_bad(source, df, i, "value", out[i], _NOT_FINITE)
+    if (bad := _first_infinite(out)) is not None:
+        raise _frame_bad(source, df, bad, "value", out[bad], _NOT_FINITE)
     return out
 
 
