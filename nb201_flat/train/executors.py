@@ -253,6 +253,12 @@ def _init_worker(slots: Any, threads: int | None, parent_pid: int | None = None)
         die_with_parent(parent_pid)
     # each worker process takes one slot (a device) for its whole life
     _SLOT["device"] = slots.get()
+    if _SLOT["device"].startswith("cuda:"):
+        # its GPU is the worker's current device: what torch does on the current device
+        # (compiled CUDA graphs synchronise it) happens there, and no context opens on GPU 0
+        import torch
+
+        torch.cuda.set_device(_SLOT["device"])
     if threads is not None:
         os.environ["OMP_NUM_THREADS"] = str(threads)
         _SLOT["threads"] = threads

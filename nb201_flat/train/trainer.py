@@ -80,19 +80,12 @@ exception it raises stops the training at its next epoch (as a writer error)."""
 
 
 def resolve_device(device: str) -> torch.device:
-    """``"auto"`` -> CUDA when available, else CPU; other strings as torch reads them.
-
-    A numbered GPU (``cuda:1``) also becomes this process's current device: what torch does
-    on the current device (compiled CUDA graphs synchronise it) then happens on the run's GPU,
-    and no context is opened on GPU 0 for it.
-    """
+    """``"auto"`` -> CUDA when available, else CPU; other strings as torch reads them."""
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     dev = torch.device(device)
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise Nb201FlatError(f"device {device!r} requested but CUDA is not available; use cpu")
-    if dev.type == "cuda" and dev.index is not None:
-        torch.cuda.set_device(dev)
     return dev
 
 
