@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import time
 from typing import Any
 
@@ -156,15 +155,19 @@ def _add_run_args(p: argparse.ArgumentParser, *, runs: int | None) -> None:
     )
     p.add_argument("--seed", type=int, default=0, help="master seed (default 0)")
     p.add_argument(
-        "--jobs", type=int, default=None, help="worker processes (default: the CPU count)"
+        "--jobs",
+        type=int,
+        default=None,
+        help="worker processes (default: one per CPU, as many as fit in memory)",
     )
     p.add_argument("--progress", action="store_true", help="show a progress bar")
 
 
-def _jobs(args: argparse.Namespace) -> int:
-    """``--jobs`` checked (budget.check_search_jobs: >= 1, the workers fit), or the CPU count."""
-    if args.jobs is None:  # one per CPU, as many as fit
-        return budget.search_jobs_that_fit(os.cpu_count() or 1)
+def _jobs(args: argparse.Namespace) -> int | None:
+    """``--jobs`` checked (budget.check_search_jobs: >= 1, the workers fit), or ``None``: the
+    runner's default, one per CPU, as many as fit once the table is in memory."""
+    if args.jobs is None:
+        return None
     return budget.check_search_jobs(args.jobs, "--jobs")
 
 

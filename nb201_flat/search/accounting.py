@@ -84,7 +84,7 @@ def budget_matched(
     *,
     runs: int,
     seed: int = 0,
-    jobs: int = 1,
+    jobs: int | None = 1,
     curve_points: int = 51,
 ) -> MatchedControls:
     """Run the base search of each NA algorithm with the budget the NA form actually used.

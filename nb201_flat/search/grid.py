@@ -283,7 +283,7 @@ def reproduce(
     table: Table,
     config: ReproduceConfig | None = None,
     *,
-    jobs: int = 1,
+    jobs: int | None = 1,
     progress: bool = False,
 ) -> ReproduceResult:
     """Run the grid of ``config`` on ``table`` and compare with the published numbers.

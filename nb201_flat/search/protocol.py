@@ -131,10 +131,14 @@ class Protocol:
             )
         if self.budget_seconds is not None:
             if not np.isfinite(self.budget_seconds) or self.budget_seconds <= 0:
+                fix = (
+                    "a smaller --budget-scale, where a command takes one"
+                    if self.budget_seconds == float("inf")
+                    else "a positive number of seconds"
+                )
                 raise ProtocolError(
                     f"protocol {self.name!r}: its time budget must be a finite number of "
-                    f"seconds > 0, got {self.budget_seconds} (from --budget-scale, where a "
-                    "command takes it: give a smaller one)"
+                    f"seconds > 0, got {self.budget_seconds}; give {fix}"
                 )
             if self.cost is None:
                 raise ProtocolError(
@@ -312,27 +316,33 @@ class Protocol:
             bought = self.budget_seconds / cheapest if cheapest else float("inf")
             if bought < most or self.budget_queries is None:
                 most, flag = bought, "--budget-scale"
-                why = (
-                    f"{self.budget_seconds:g} s at the cheapest query ({cheapest:g} s)"
-                    if cheapest
-                    else f"every cell a run may sample costs 0 s: {self.budget_seconds:g} s "
-                    "never runs out"
-                )
+                why = f"{self.budget_seconds:g} s at the cheapest query ({cheapest:g} s)"
+                if not cheapest:  # no time budget ends such a run
+                    why = (
+                        f"every cell a run may sample costs 0 s: {self.budget_seconds:g} s "
+                        "never runs out"
+                    )
+                    flag = ""
         limit = MAX_QUERIES_PER_CELL * size
         if most > limit:
             raise ProtocolError(
                 f"protocol {self.name!r}: a run may make {most:.4g} queries ({why}), more than "
-                f"{MAX_QUERIES_PER_CELL} x the space's {size:,} cells ({limit:,}); lower the "
-                f"budget ({flag})"
+                f"{MAX_QUERIES_PER_CELL} x the space's {size:,} cells ({limit:,}); "
+                + (
+                    f"lower the budget ({flag})"
+                    if flag
+                    else "use a query budget instead (--protocol fixed-n --n N)"
+                )
             )
         if self.repeats != "cache":
             return
         # a run ends at the query its budget cannot pay: with every cell cached none is left
         if self.budget_queries is not None and self.budget_queries >= n_cells:
+            lower = f"lower it to at most {n_cells - 1:,} (--n) or " if n_cells > 1 else ""
             raise ProtocolError(
                 f"protocol {self.name!r}: with repeats 'cache' a run is charged once per cell, "
                 f"so a budget of {self.budget_queries} queries over {n_cells:,} cells never "
-                f"ends it; lower it to at most {n_cells - 1:,} (--n) or use --repeats charge"
+                f"ends it; {lower}use --repeats charge"
             )
         if self.budget_queries is None and pool is not None:
             total = float(pool.sum())

@@ -30,6 +30,7 @@ import itertools
 import logging
 import math
 import multiprocessing as mp
+import os
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -39,7 +40,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from nb201_flat.budget import NoBar, check_search_jobs, tqdm_class
+from nb201_flat.budget import NoBar, check_search_jobs, search_jobs_that_fit, tqdm_class
 from nb201_flat.errors import check_int_range, check_seed
 from nb201_flat.pools import stopped_on_interrupt
 from nb201_flat.search.algorithms import AlgorithmError, Incumbent, SearchAlgorithm
@@ -375,10 +376,11 @@ def check_runs(runs: Any, name: str = "runs") -> int:
     )
 
 
-def _check_run_args(runs: int, seed: int, jobs: int) -> tuple[int, int, int]:
+def _check_run_args(runs: int, seed: int, jobs: int | None) -> tuple[int, int, int | None]:
     # the workers' memory is checked where the pool's size is known (_execute): --runs 1
     # --jobs 16 starts one worker
-    jobs = check_int_range("jobs", jobs, 1, fix="pass jobs=1 to run in this process")
+    if jobs is not None:
+        jobs = check_int_range("jobs", jobs, 1, fix="pass jobs=1 to run in this process")
     return check_runs(runs), check_seed(seed), jobs
 
 
@@ -389,7 +391,7 @@ def run_search(
     *,
     runs: int,
     seed: int = 0,
-    jobs: int = 1,
+    jobs: int | None = 1,
     progress: bool = False,
     curve_points: int = 51,
 ) -> SearchResults:
@@ -406,7 +408,8 @@ def run_search(
     seed
         Master seed (a non-negative int).
     jobs
-        Worker processes (1: in this process).
+        Worker processes (1: in this process; ``None``: one per CPU, as many as fit in
+        the memory left once the oracles are built).
     progress
         Show a tqdm progress bar over runs.
     curve_points
@@ -437,7 +440,7 @@ def run_cells(
     *,
     runs: int,
     seed: int = 0,
-    jobs: int = 1,
+    jobs: int | None = 1,
     progress: bool = False,
     curve_points: int = 51,
 ) -> SearchResults:
@@ -480,6 +483,8 @@ def run_cells(
     # RS, NA-RS, REA, LS where covered: all runs at once with the loop's streams, same
     # records (nb201_flat.search.vectorised, .lockstep and .replay); the loop for the rest
     batched = [vectorised.batched_ok(datas[d], algos[a]) for d, a in pairs]
+    if jobs is None:  # sized now, with the table and the oracles in memory
+        jobs = search_jobs_that_fit(os.cpu_count() or 1)
     tasks = _plan(pairs, batched, runs, jobs)
     total = runs * len(pairs)
     bar_cls = tqdm_class() if progress else NoBar

@@ -32,6 +32,7 @@ stream per run, one copy of the data (on a CPU, in turn). The two options do not
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import logging
 import multiprocessing as mp
 import os
@@ -238,6 +239,17 @@ def _failed(job: TrainJob, exc: BaseException, attempts: int) -> JobResult:
     return JobResult(job, "failed", error=msg, attempts=attempts)
 
 
+def _current_gpu(device: str) -> contextlib.AbstractContextManager[object]:
+    """``device`` (``cuda:N``) as the current CUDA device inside a ``with`` block: what torch
+    does on the current device (compiled CUDA graphs synchronise it) then happens on the
+    run's GPU, and no context opens on GPU 0 for it. Nothing for other devices."""
+    if not device.startswith("cuda:"):
+        return contextlib.nullcontext()
+    import torch
+
+    return torch.cuda.device(device)
+
+
 def _with_device(job: TrainJob, device: str) -> TrainJob:
     from dataclasses import replace
 
@@ -253,12 +265,8 @@ def _init_worker(slots: Any, threads: int | None, parent_pid: int | None = None)
         die_with_parent(parent_pid)
     # each worker process takes one slot (a device) for its whole life
     _SLOT["device"] = slots.get()
-    if _SLOT["device"].startswith("cuda:"):
-        # its GPU is the worker's current device: what torch does on the current device
-        # (compiled CUDA graphs synchronise it) happens there, and no context opens on GPU 0
-        import torch
-
-        torch.cuda.set_device(_SLOT["device"])
+    _SLOT["gpu"] = _current_gpu(_SLOT["device"])  # entered for the worker's whole life
+    _SLOT["gpu"].__enter__()
     if threads is not None:
         os.environ["OMP_NUM_THREADS"] = str(threads)
         _SLOT["threads"] = threads
@@ -372,7 +380,8 @@ class LocalExecutor:
             jobs = [_with_device(all_jobs[p], device) for p in unit]
             for attempt in range(1, self.retries + 2):
                 try:
-                    res = _run_unit(jobs, self.run, self._multi)
+                    with _current_gpu(device):
+                        res = _run_unit(jobs, self.run, self._multi)
                     out.update(
                         {p: _with_attempts(r, attempt) for p, r in zip(unit, res, strict=True)}
                     )

@@ -325,11 +325,13 @@ def test_free_cells_neither_bound_nor_break_the_time_budget_check() -> None:
     costs = np.full(15_625, 10.0)
     costs[:100] = 0.0  # free cells: the paid ones bound the queries
     p._check_work(15_625, costs, None)
-    with pytest.raises(ProtocolError, match=r"costs 0 s: .* never runs out.*\(--budget-scale\)"):
+    with pytest.raises(ProtocolError, match=r"costs 0 s: .* never runs out.*--protocol fixed-n"):
         p._check_work(15_625, np.zeros(15_625), None)
     # a scale whose budget overflows is named, not "budget_seconds must be > 0, got inf"
-    with pytest.raises(ProtocolError, match="finite number of seconds.*--budget-scale"):
+    with pytest.raises(ProtocolError, match="finite number of seconds.*smaller --budget-scale"):
         p.replace(budget_seconds=1e305 * 12_000)
+    with pytest.raises(ProtocolError, match="got -5.0; give a positive number of seconds"):
+        p.replace(budget_seconds=-5.0)
 
 
 def test_a_cached_query_budget_over_the_space_is_refused(synth_table: Table) -> None:
@@ -404,4 +406,6 @@ def test_search_jobs_are_sized_by_the_workers_that_start(
     monkeypatch.setattr("os.cpu_count", lambda: 16)
     argv = ["search", "--algo", "rs", "--protocol", "fixed-n", "--n", "5", "--runs", "4"]
     assert main(argv) == 0, capsys.readouterr().err  # no --jobs: 16 CPUs, one fits
+    res = run_search(synth_table, nb201_protocol(), RandomSearch(), runs=8, jobs=None)
+    assert len(res.runs) > 0  # the API's "as many as fit" too
     capsys.readouterr()
