@@ -238,7 +238,10 @@ class BarrierTree:
         if not self._adjacency:
             start, adj = _radius1_adjacency(self.space)
             self._adjacency.update(start=start, adj=adj)
-        pred = _bfs_masked(self._adjacency["start"], self._adjacency["adj"], ok, a, b)
+        start, adj = self._adjacency["start"], self._adjacency["adj"]
+        # the search from a alone, restricted to the archs on some shortest path (a search
+        # from both ends finds them): the same route, ~10x fewer archs visited
+        pred = _bfs_masked(start, adj, _on_shortest_paths(start, adj, ok, a, b), a, b)
         route = [b]
         while route[-1] != a:
             route.append(int(pred[route[-1]]))
@@ -443,6 +446,61 @@ def _radius1_adjacency(space: Space) -> tuple[IntArray, IntArray]:
     return np.arange(n + 1, dtype=np.int64) * width, key.reshape(-1)
 
 
+def _neighbours_of(start: IntArray, adj: IntArray, nodes: IntArray) -> tuple[IntArray, IntArray]:
+    """``(cand, via)``: every neighbour of ``nodes`` in adjacency order, and the node it is
+    a neighbour of."""
+    counts = start[nodes + 1] - start[nodes]
+    ends = np.cumsum(counts)
+    total = int(ends[-1]) if ends.size else 0
+    pos = np.repeat(start[nodes] - ends + counts, counts) + np.arange(total)
+    return adj[pos], np.repeat(nodes, counts)
+
+
+def _on_shortest_paths(start: IntArray, adj: IntArray, ok: BoolArray, a: int, b: int) -> BoolArray:
+    """The ``ok`` nodes on a shortest path from ``a`` to ``b`` through ``ok`` nodes (none if
+    ``b`` cannot be reached).
+
+    Why the breadth-first search from ``a`` restricted to them finds ``b`` by the route the
+    unrestricted one takes: every neighbour of an on-path node ``x`` one step nearer ``a`` is
+    on a path too (it is one step further from ``b`` at most), so the candidates for ``x``'s
+    predecessor, and by induction their order in each level, are the same.
+    """
+    n = len(start) - 1
+    on = np.zeros(n, dtype=bool)
+    if not (ok[a] and ok[b]):
+        return on
+    if a == b:
+        on[a] = True
+        return on
+    # the two searches, one level at a time, the side with fewer edges to follow first
+    dist = [np.full(n, -1, dtype=np.int64), np.full(n, -1, dtype=np.int64)]
+    layers: list[list[IntArray]] = [[np.array([a])], [np.array([b])]]
+    dist[0][a] = dist[1][b] = 0
+    while True:
+        sides = [int((start[f + 1] - start[f]).sum()) for f in (layers[0][-1], layers[1][-1])]
+        s = 0 if sides[0] <= sides[1] else 1
+        if not sides[s]:
+            return on  # that side's frontier has no edges left: b is not reachable
+        cand, _ = _neighbours_of(start, adj, layers[s][-1])
+        cand = np.unique(cand[ok[cand] & (dist[s][cand] < 0)])
+        if not cand.size:
+            return on
+        dist[s][cand] = len(layers[s])
+        layers[s].append(cand)
+        meet = cand[dist[1 - s][cand] >= 0]
+        if meet.size:
+            break
+    # the meeting level, then outwards: an on-path node's neighbours one level nearer its end
+    on[meet] = True
+    for d in dist:
+        level = meet
+        for k in range(int(d[meet[0]]) - 1, -1, -1):
+            cand, _ = _neighbours_of(start, adj, level)
+            level = np.unique(cand[d[cand] == k])
+            on[level] = True
+    return on
+
+
 def _bfs_masked(start: IntArray, adj: IntArray, ok: BoolArray, a: int, b: int) -> IntArray:
     """:func:`_bfs_predecessors` over the edges of ``(start, adj)`` whose ends are both ``ok``.
 
@@ -456,12 +514,9 @@ def _bfs_masked(start: IntArray, adj: IntArray, ok: BoolArray, a: int, b: int) -
     frontier = np.array([a], dtype=np.int64)
     found = a == b
     while frontier.size and not found:
-        counts = start[frontier + 1] - start[frontier]
-        ends = np.cumsum(counts)
-        if not ends[-1]:
+        cand, via = _neighbours_of(start, adj, frontier)
+        if not cand.size:
             break
-        pos = np.repeat(start[frontier] - ends + counts, counts) + np.arange(int(ends[-1]))
-        cand, via = adj[pos], np.repeat(frontier, counts)
         new = ~seen[cand]
         cand, via = cand[new], via[new]
         # the first discovery wins, in queue order: as a queue-based search would find them

@@ -128,6 +128,24 @@ def test_networkx_lowest_barrier_equals_ours() -> None:
         )
 
 
+def test_networkx_fewest_steps_maximin_equals_ours() -> None:
+    from nb201_flat.landscape.maximin import barrier_tree
+
+    space = Space(("none", "a", "b"), 4)
+    values = np.random.default_rng(5).random(space.size)
+    g = bench_graph.space_graph(space)
+    tree_nx = bench_graph.nx_barrier_tree(space, values)
+    tree = barrier_tree(space, values)
+    pairs = np.random.default_rng(6).choice(space.size, size=(30, 2)).tolist()
+    steps_differ = 0
+    for a, b in pairs:
+        barrier, steps = bench_graph.nx_fewest_steps_maximin(g, tree_nx, values, a, b)
+        ours = tree.path(a, b)
+        assert (ours.barrier, ours.length) == (pytest.approx(barrier, abs=1e-12), steps)
+        steps_differ += tree.path(a, b, shortest=False).length != steps
+    assert steps_differ  # the fewest steps are not just the tree's own path
+
+
 def test_naslib_encoding_round_trips_every_cell() -> None:
     assert bench_graph.ops_match_nb201()
     strings = NB201.strings()

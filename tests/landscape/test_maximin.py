@@ -296,6 +296,33 @@ def test_lowest_and_masked_search_equal_the_route_and_the_filtered_search(seed: 
         assert longer > 0  # some pairs need the breadth-first search
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_search_restricted_to_shortest_paths_takes_the_unrestricted_route(seed: int) -> None:
+    # _shortest_above searches only the archs on some shortest path: the route it finds must
+    # be the one the search over every kept arch finds, ties included; unreachable stays so
+    from nb201_flat.landscape import maximin as mm
+
+    rng = np.random.default_rng(seed)
+    space = Space(("none", "a", "b"), 4) if seed % 2 else Space(("a", "b"), 5)
+    start, adj = mm._radius1_adjacency(space)
+    ok = rng.random(space.size) < (0.5 if seed < 4 else 0.3)  # sparse masks: cut-off pairs
+    routes = unreachable = 0
+    for a, b in rng.choice(np.flatnonzero(ok), (80, 2)).tolist():
+        on = mm._on_shortest_paths(start, adj, ok, a, b)
+        full = mm._bfs_masked(start, adj, ok, a, b)
+        if full[b] < 0 and a != b:
+            assert not on.any()
+            unreachable += 1
+            continue
+        restricted = mm._bfs_masked(start, adj, on, a, b)
+        x = b
+        while x != a:
+            assert restricted[x] == full[x]
+            x = int(full[x])
+        routes += 1
+    assert routes and (unreachable or seed < 4)
+
+
 @pytest.mark.parametrize("seed", range(4))
 def test_edges_and_ranks_equal_the_stable_sort_of_the_levels(seed: int) -> None:
     # the forest's input without sorting the edges: the live edges in the neighbour rows'
