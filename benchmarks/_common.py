@@ -79,6 +79,23 @@ def measure(fn: Callable[[], object], *, repeats: int = 5, warmup: int = 1) -> T
     return Timing(tuple(runs))
 
 
+def measure_interleaved(
+    fn_a: Callable[[], object], fn_b: Callable[[], object], *, repeats: int = 5, warmup: int = 1
+) -> tuple[Timing, Timing]:
+    """:func:`measure` of two functions taking turns, for a ratio near 1: a slow spell of a
+    shared machine then slows both sides alike instead of one."""
+    for _ in range(warmup):
+        fn_a()
+        fn_b()
+    runs: tuple[list[float], list[float]] = ([], [])
+    for _ in range(max(1, repeats)):
+        for fn, out in ((fn_a, runs[0]), (fn_b, runs[1])):
+            t0 = time.perf_counter()
+            fn()
+            out.append(time.perf_counter() - t0)
+    return Timing(tuple(runs[0])), Timing(tuple(runs[1]))
+
+
 def traced_peak_mb(fn: Callable[[], object]) -> float:
     """Peak memory (MB) allocated while ``fn`` runs, by tracemalloc.
 
