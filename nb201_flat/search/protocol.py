@@ -39,6 +39,8 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
+import numbers
 import warnings
 from dataclasses import InitVar, dataclass
 from typing import Literal, TypeAlias
@@ -53,8 +55,8 @@ from nb201_flat.conventions import (
     search_key,
     shares_data,
 )
+from nb201_flat.errors import ArgumentError, UnknownKeyError, check_int_range
 from nb201_flat.errors import ProtocolError as ProtocolError
-from nb201_flat.errors import UnknownKeyError
 from nb201_flat.search.oracle import Evaluator, IntArray, OracleData, Repeats, seed_rows
 from nb201_flat.table import MetricKey, Table, seed_policy_of
 from nb201_flat.types import SeedPolicy
@@ -130,7 +132,14 @@ class Protocol:
                 f"protocol {self.name!r} needs a budget: budget_seconds or budget_queries"
             )
         if self.budget_seconds is not None:
-            if not np.isfinite(self.budget_seconds) or self.budget_seconds <= 0:
+            bs: object = self.budget_seconds  # typed float; a caller may pass anything
+            # a number, not a bool or a string (np.isfinite raises a bare TypeError on those)
+            if (
+                isinstance(bs, bool)
+                or not isinstance(bs, numbers.Real)
+                or not math.isfinite(bs)
+                or bs <= 0
+            ):
                 fix = (
                     "a smaller --budget-scale, where a command takes one"
                     if self.budget_seconds == float("inf")
@@ -145,10 +154,16 @@ class Protocol:
                     f"protocol {self.name!r} has a time budget but no cost key "
                     f"(e.g. {cost_key()!r})"
                 )
-        if self.budget_queries is not None and (
-            isinstance(self.budget_queries, bool) or int(self.budget_queries) < 1
-        ):
-            raise ProtocolError(f"budget_queries must be >= 1, got {self.budget_queries}")
+            object.__setattr__(self, "budget_seconds", float(self.budget_seconds))
+        if self.budget_queries is not None:
+            # a whole count: 2.5 would silently buy 2 queries, NaN or inf raise from int()
+            try:
+                bq = check_int_range(
+                    "budget_queries", self.budget_queries, 1, fix="give a whole number, e.g. 100"
+                )
+            except ArgumentError as exc:
+                raise ProtocolError(f"protocol {self.name!r}: {exc}") from None
+            object.__setattr__(self, "budget_queries", bq)
         if not self.report:
             raise ProtocolError(f"protocol {self.name!r} reports nothing: give report keys")
         if self.seed_policy not in ("mean", "random") and not (

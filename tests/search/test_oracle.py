@@ -203,6 +203,31 @@ def test_protocol_requires_a_budget_and_cost() -> None:
         Protocol("p", KEY, (KEY,), budget_queries=3, seed="first")  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("bad", [2.5, float("nan"), float("inf"), "5", True])
+def test_protocol_refuses_a_query_budget_that_is_not_a_whole_count(bad: object) -> None:
+    # 2.5 bought 2 queries under a label of 2.5; NaN and inf raised bare ValueError/OverflowError
+    from nb201_flat.search import ProtocolError
+
+    with pytest.raises(ProtocolError, match="budget_queries"):
+        Protocol("p", KEY, (KEY,), budget_queries=bad)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("bad", ["100", True])
+def test_protocol_refuses_a_time_budget_that_is_not_a_number(bad: object) -> None:
+    # "100" raised numpy's TypeError from np.isfinite; True was a budget of 1 s
+    from nb201_flat.search import ProtocolError
+
+    with pytest.raises(ProtocolError, match="time budget"):
+        Protocol("p", KEY, (KEY,), budget_seconds=bad, cost=KEY)  # type: ignore[arg-type]
+
+
+def test_protocol_budgets_are_plain_numbers() -> None:
+    p = Protocol("p", KEY, (KEY,), budget_queries=np.int64(3))
+    assert type(p.budget_queries) is int and p.budget_queries == 3
+    q = Protocol("p", KEY, (KEY,), budget_seconds=np.float32(500.0), cost=KEY)
+    assert type(q.budget_seconds) is float and q.budget_seconds == 500.0
+
+
 def test_rs_uses_exactly_its_query_budget(make_table) -> None:  # type: ignore[no-untyped-def]
     t = make_table(np.arange(27.0), space=TINY, key=KEY)
     p = Protocol("fixed", KEY, (KEY,), budget_queries=7)
