@@ -173,6 +173,25 @@ def test_bad_runner_arguments(nb201_like: Table) -> None:
         run_search(nb201_like, [p, p], RandomSearch(), runs=1)
 
 
+@pytest.mark.parametrize("bad", [0, 1, -1, 2.5, True, 10**8])
+def test_curve_points_are_checked_before_any_work(nb201_like: Table, bad: object) -> None:
+    # 0 gave no curves, -1 and 2.5 raised numpy's ValueError/TypeError, 10**8 filled the memory
+    with pytest.raises(AlgorithmError, match="curve_points"):
+        run_search(nb201_like, nb201_protocol(), RandomSearch(), runs=2, curve_points=bad)  # type: ignore[arg-type]
+    res = run_search(nb201_like, nb201_protocol(), RandomSearch(), runs=2, curve_points=np.int64(3))
+    assert sorted(set(res.curves["x"])) == [0.0, 6000.0, 12000.0]
+
+
+def test_what_is_not_a_protocol_or_a_table_is_refused(nb201_like: Table) -> None:
+    # a protocol's name was iterated as letters ('str' object has no attribute 'name')
+    with pytest.raises(ProtocolError, match="'nb201' is not a Protocol; build one with"):
+        run_search(nb201_like, "nb201", RandomSearch(), runs=1)  # type: ignore[arg-type]
+    with pytest.raises(ProtocolError, match="not a Protocol"):
+        run_search(nb201_like, ["nb201"], RandomSearch(), runs=1)  # type: ignore[list-item]
+    with pytest.raises(AlgorithmError, match="table must be a Table, got str"):
+        run_search("nb201.parquet", nb201_protocol(), RandomSearch(), runs=1)  # type: ignore[arg-type]
+
+
 def test_anytime_curves_are_monotone_for_rs_in_validation(nb201_like: Table) -> None:
     res = run_search(nb201_like, nb201_protocol(), RandomSearch(), runs=10, curve_points=11)
     cur = res.curves[res.curves["dataset"] == "cifar10"]
