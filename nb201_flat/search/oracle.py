@@ -361,7 +361,10 @@ class Oracle:
         Allowed after the budget is spent: the runner reads the incumbent only when
         ``search()`` returns, so a search may still re-rank what it holds.
         """
-        idx = np.asarray(indices, dtype=np.int64).ravel()
+        raw = np.asarray(indices)
+        if raw.size and raw.dtype.kind not in "iu":  # int64 would truncate 2.5 to cell 2
+            raise InvalidArchError(f"indices must be ints, got an array of {raw.dtype}")
+        idx = raw.astype(np.int64, copy=False).ravel()
         if idx.size and (idx.min() < 0 or idx.max() >= self._data.space.size):
             raise InvalidArchError(f"indices must lie in 0..{self._data.space.size - 1}")
         self._free += int(idx.size)
@@ -378,10 +381,7 @@ class Oracle:
         return res
 
     def _check(self, index: int) -> int:
-        i = int(index)
-        if not 0 <= i < self._data.space.size:
-            raise InvalidArchError(f"index {index} out of range 0..{self._data.space.size - 1}")
-        return i
+        return check_index(index, self._data.space.size)
 
     def _draw(self, i: int) -> float:
         d = self._data
@@ -390,6 +390,24 @@ class Oracle:
         n = int(d.counts[i])
         k = int(self._rng.integers(n)) if n > 1 else 0
         return float(d.values[d.order[k, i], i])
+
+
+def check_index(index: object, size: int) -> int:
+    """``index`` as an int in ``0..size-1``, else :class:`~nb201_flat.errors.InvalidArchError`.
+
+    An int or numpy integer, not a bool or a float: ``int(2.5)`` would query cell 2.
+
+    >>> check_index(2.5, 27)
+    Traceback (most recent call last):
+    ...
+    nb201_flat.errors.InvalidArchError: an architecture index must be an int, got 2.5
+    """
+    if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
+        raise InvalidArchError(f"an architecture index must be an int, got {index!r}")
+    i = int(index)
+    if not 0 <= i < size:
+        raise InvalidArchError(f"index {index} out of range 0..{size - 1}")
+    return i
 
 
 def seed_rows(stack: FloatArray) -> tuple[IntArray, IntArray]:

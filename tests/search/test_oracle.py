@@ -248,3 +248,18 @@ def test_protocol_seed_policy_and_its_deprecated_name() -> None:
     assert nb201_protocol().seed_policy == "random"
     with pytest.warns(DeprecationWarning, match="seed_policy="):
         assert nb201_protocol(seed="mean").seed_policy == "mean"
+
+
+def test_oracle_indices_are_ints_not_floats_or_bools() -> None:
+    # int() truncated: query(2.5) trained cell 2, query(True) cell 1, query_free([2.5]) cell 2
+    data = OracleData(TINY, KEY, np.arange(27.0)[None, :], None, None, None, None, 5)
+    oracle = Oracle(data, np.random.default_rng(0))
+    for bad in (2.5, True, "3", float("nan")):
+        with pytest.raises(InvalidArchError, match="must be an int"):
+            oracle.query(bad)  # type: ignore[arg-type]
+    with pytest.raises(InvalidArchError, match="must be ints"):
+        oracle.query_free([2.5])
+    assert oracle.queries == 0 and oracle.free_queries == 0
+    assert oracle.query(np.int64(4)) == 4.0
+    assert oracle.query_free(np.array([1, 2], dtype=np.int32)).tolist() == [1.0, 2.0]
+    assert oracle.query_free([]).size == 0
