@@ -263,3 +263,20 @@ def test_oracle_indices_are_ints_not_floats_or_bools() -> None:
     assert oracle.query(np.int64(4)) == 4.0
     assert oracle.query_free(np.array([1, 2], dtype=np.int32)).tolist() == [1.0, 2.0]
     assert oracle.query_free([]).size == 0
+
+
+@pytest.mark.parametrize(
+    ("seconds", "queries", "costs"),
+    [
+        (float("nan"), None, np.ones(27)),  # never exhausted: the search looped for ever
+        (float("inf"), None, np.ones(27)),
+        (None, 2.5, None),  # bought 2 queries
+        (10.0, None, np.where(np.arange(27) == 3, np.nan, 1.0)),  # NaN seconds never end a run
+        (10.0, None, np.zeros(27)),  # nothing is ever charged
+    ],
+)
+def test_oracle_data_refuses_budgets_that_never_end_a_run(
+    seconds: float | None, queries: object, costs: np.ndarray | None
+) -> None:
+    with pytest.raises(SearchBudgetError, match="budget|cost"):
+        OracleData(TINY, KEY, np.arange(27.0)[None, :], None, None, costs, seconds, queries)  # type: ignore[arg-type]
