@@ -401,6 +401,14 @@ def _overlap(search: MetricKey, report: MetricKey) -> bool:
 
 
 # -- built-in protocols ------------------------------------------------------------------
+def _scale(budget_scale: object) -> float:
+    """``budget_scale`` as a float, if it is a number (a string raised a bare TypeError, True
+    was 1); the scaled budget is then checked by :class:`Protocol`."""
+    if isinstance(budget_scale, bool) or not isinstance(budget_scale, numbers.Real):
+        raise ProtocolError(f"budget_scale must be a number > 0, got {budget_scale!r}")
+    return float(budget_scale)
+
+
 def _policy(seed_policy: SeedPolicy | None, seed: SeedPolicy | None, default: str) -> SeedPolicy:
     """``seed_policy=``, or the deprecated ``seed=`` (warns), or the builder's default."""
     if seed_policy is None and seed is None:
@@ -422,7 +430,7 @@ def nb201_protocol(
         search=search_key("cifar10", epochs),
         report=tuple(report_key(ds) for ds in REPORT_DATASETS),
         seed_policy=_policy(seed_policy, seed, "random"),
-        budget_seconds=float(budget_seconds),
+        budget_seconds=budget_seconds,  # Protocol checks it: float() took "5" and True
         cost=cost_key("cifar10"),
         repeats=repeats,
     )
@@ -452,7 +460,7 @@ def per_dataset_protocols(
                 search=search_key(ds, epochs),
                 report=(MetricKey(rep_ds, rep_split, 200),),
                 seed_policy=_policy(seed_policy, seed, "random"),
-                budget_seconds=budget * budget_scale,
+                budget_seconds=budget * _scale(budget_scale),
                 cost=cost_key(ds),
                 repeats=repeats,
             )
@@ -528,7 +536,7 @@ def protocols_by_name(
             nb201_protocol(
                 epochs=epochs,
                 seed_policy=_policy(seed_policy, seed, "random"),
-                budget_seconds=12_000.0 * budget_scale,
+                budget_seconds=12_000.0 * _scale(budget_scale),
                 repeats=repeats,
             ),
         )

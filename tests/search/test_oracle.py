@@ -280,3 +280,18 @@ def test_oracle_data_refuses_budgets_that_never_end_a_run(
 ) -> None:
     with pytest.raises(SearchBudgetError, match="budget|cost"):
         OracleData(TINY, KEY, np.arange(27.0)[None, :], None, None, costs, seconds, queries)  # type: ignore[arg-type]
+
+
+def test_protocol_builders_pass_their_budgets_on_unconverted() -> None:
+    # nb201_protocol float()-ed "5" into 5 s and True into 1 s; a string scale raised a bare
+    # TypeError ("can't multiply sequence") and True scaled by 1
+    from nb201_flat.search import ProtocolError, per_dataset_protocols, protocols_by_name
+
+    for bad in ("5", True):
+        with pytest.raises(ProtocolError, match="time budget"):
+            nb201_protocol(budget_seconds=bad)  # type: ignore[arg-type]
+        with pytest.raises(ProtocolError, match="budget_scale must be a number"):
+            per_dataset_protocols(budget_scale=bad)  # type: ignore[arg-type]
+    with pytest.raises(ProtocolError, match="budget_scale must be a number"):
+        protocols_by_name("nb201", None, budget_scale="2")  # type: ignore[arg-type]
+    assert nb201_protocol(budget_seconds=np.int64(600)).budget_seconds == 600.0
