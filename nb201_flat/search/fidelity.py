@@ -42,7 +42,7 @@ import numpy.typing as npt
 
 from nb201_flat.conventions import CIFAR10_VALID
 from nb201_flat.curves import require_curves
-from nb201_flat.errors import SearchBudgetError
+from nb201_flat.errors import SearchBudgetError, check_seed
 from nb201_flat.search.oracle import (
     BudgetExhausted,
     HiddenDataError,
@@ -439,7 +439,11 @@ class FidelityRecord:
 
 
 def run_fidelity(data: FidelityData, algorithm: Hyperband, seed: int) -> FidelityRecord:
-    """One seeded run of ``algorithm`` on a fresh :class:`FidelityOracle` until its budget ends."""
+    """One seeded run of ``algorithm`` on a fresh :class:`FidelityOracle` until its budget ends.
+
+    ``seed`` is a non-negative int (None drew OS entropy: a run that cannot be reproduced).
+    """
+    seed = check_seed(seed)
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(0,)))
     oracle = FidelityOracle(
         data, np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(1,)))

@@ -79,7 +79,12 @@ class RunRecord:
 
 
 def run_one(data: OracleData, algorithm: SearchAlgorithm, seed: int, run: int) -> RunRecord:
-    """One seeded run of ``algorithm`` against a fresh oracle on ``data``."""
+    """One seeded run of ``algorithm`` against a fresh oracle on ``data``.
+
+    ``seed`` (the master seed) and ``run`` are non-negative ints: None drew OS entropy (a run
+    that cannot be reproduced), a bool was 0 or 1, negative numbers raised numpy's errors.
+    """
+    seed, run = check_seed(seed), check_int_range("run", run, 0, fix="runs count from 0")
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(run, 0)))
     oracle = Oracle(data, np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(run, 1))))
     incumbent = Incumbent(oracle)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from nb201_flat.curves import Curves, NoCurvesError
-from nb201_flat.errors import InvalidArchError, SearchBudgetError
+from nb201_flat.errors import ArgumentError, InvalidArchError, SearchBudgetError
 from nb201_flat.search.fidelity import (
     FidelityData,
     FidelityIncumbent,
@@ -185,3 +185,9 @@ def test_hyperband_refuses_a_fractional_eta() -> None:
     # eta=2.5 planned 98.0 configurations and failed in range() with a TypeError
     with pytest.raises(SearchBudgetError, match="whole numbers eta"):
         Hyperband(eta=2.5).brackets(EPOCHS)  # type: ignore[arg-type]
+
+
+def test_run_fidelity_needs_a_seed() -> None:
+    # None drew OS entropy: a run that could not be reproduced
+    with pytest.raises(ArgumentError, match="seed"):
+        run_fidelity(_data(_curves()), Hyperband(), None)  # type: ignore[arg-type]

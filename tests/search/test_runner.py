@@ -24,6 +24,7 @@ from nb201_flat.search import (
     protocols_by_name,
     run_search,
 )
+from nb201_flat.search.runner import run_one
 from nb201_flat.space import NB201
 from nb201_flat.table import MetricKey, Table
 
@@ -336,3 +337,16 @@ def test_a_cell_with_an_empty_neighbourhood_scores_nan_and_never_wins() -> None:
         assert {(r.best, r.score) for r in loop} == {(0, 5.0)}, algo.label
         if vectorised.batched_ok(data, algo):
             assert vectorised.run_batched(data, algo, 3, range(6)) == loop, algo.label
+
+
+@pytest.mark.parametrize(("seed", "run"), [(None, 0), (True, 0), (-1, 0), (0, -1), (0, 1.5)])
+def test_run_one_takes_a_master_seed_and_a_run_number(
+    nb201_like: Table, seed: object, run: object
+) -> None:
+    # seed=None drew OS entropy: a run that could not be reproduced; -1/1.5 raised numpy's
+    data = fixed_n_protocols(nb201_like, 5)[0].oracle_data(nb201_like)
+    with pytest.raises(AlgorithmError, match="seed|run"):
+        run_one(data, RandomSearch(), seed, run)  # type: ignore[arg-type]
+    assert run_one(data, RandomSearch(), np.int64(3), np.int64(2)) == run_one(
+        data, RandomSearch(), 3, 2
+    )
