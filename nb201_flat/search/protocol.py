@@ -164,8 +164,7 @@ class Protocol:
             except ArgumentError as exc:
                 raise ProtocolError(f"protocol {self.name!r}: {exc}") from None
             object.__setattr__(self, "budget_queries", bq)
-        if not self.report:
-            raise ProtocolError(f"protocol {self.name!r} reports nothing: give report keys")
+        self._check_keys()
         if self.seed_policy not in ("mean", "random") and not (
             isinstance(self.seed_policy, int | np.integer)
             and not isinstance(self.seed_policy, bool)
@@ -177,6 +176,32 @@ class Protocol:
             raise ProtocolError(f"repeats must be 'charge' or 'cache', got {self.repeats!r}")
         if self.sampling not in ("uniform", "connected"):
             raise ProtocolError(f"sampling must be 'uniform' or 'connected', got {self.sampling!r}")
+
+    def _check_keys(self) -> None:
+        """Keys are :class:`MetricKey` values, the report a tuple of distinct ones: a string
+        was read as a missing key (or letter by letter), a repeated report key counted each
+        run twice in the summary's n."""
+        report: object = self.report
+        if isinstance(report, MetricKey):  # one key: the report of one dataset
+            report = (report,)
+        elif isinstance(report, list):
+            report = tuple(report)
+        object.__setattr__(self, "report", report)
+        keys: list[tuple[str, object]] = [("search", self.search), ("cost", self.cost)]
+        keys += [("report", k) for k in (report if isinstance(report, tuple) else [report])]
+        for what, k in keys:
+            if not (isinstance(k, MetricKey) or (what == "cost" and k is None)):
+                raise ProtocolError(
+                    f"protocol {self.name!r}: its {what} key must be a MetricKey, got {k!r}; "
+                    "e.g. MetricKey('cifar100', 'x-valid', 12)"
+                )
+        if not self.report:
+            raise ProtocolError(f"protocol {self.name!r} reports nothing: give report keys")
+        if len(set(self.report)) != len(self.report):
+            raise ProtocolError(
+                f"protocol {self.name!r} reports a key twice ({', '.join(map(str, self.report))}); "
+                "give each report key once"
+            )
 
     @property
     def cost_scale(self) -> float:

@@ -295,3 +295,21 @@ def test_protocol_builders_pass_their_budgets_on_unconverted() -> None:
     with pytest.raises(ProtocolError, match="budget_scale must be a number"):
         protocols_by_name("nb201", None, budget_scale="2")  # type: ignore[arg-type]
     assert nb201_protocol(budget_seconds=np.int64(600)).budget_seconds == 600.0
+
+
+def test_protocol_keys_are_metric_keys_each_reported_once() -> None:
+    from nb201_flat.search import ProtocolError
+
+    other = MetricKey("toy", "x-test", 12)
+    # a repeated report key counted every run twice in the summary's n
+    with pytest.raises(ProtocolError, match="reports a key twice"):
+        Protocol("p", KEY, (other, other), budget_queries=3)
+    # a string was looked up as a key the table lacks, a report string letter by letter
+    with pytest.raises(ProtocolError, match="search key must be a MetricKey"):
+        Protocol("p", str(KEY), (other,), budget_queries=3)  # type: ignore[arg-type]
+    with pytest.raises(ProtocolError, match="report key must be a MetricKey"):
+        Protocol("p", KEY, str(other), budget_queries=3)  # type: ignore[arg-type]
+    # one key, or a list, is a report of those keys (a list left the protocol unhashable)
+    assert Protocol("p", KEY, other, budget_queries=3).report == (other,)  # type: ignore[arg-type]
+    p = Protocol("p", KEY, [other], budget_queries=3)  # type: ignore[arg-type]
+    assert p.report == (other,) and hash(p)
