@@ -216,6 +216,12 @@ def paired_differences(
     by_algo: dict[str, list[tuple[str, ...]]] = {}
     for key in cells:
         by_algo.setdefault(key[0], []).append(key)
+    unknown = [label for label in algorithms if label not in by_algo]
+    if unknown:  # they were skipped: a typo gave a frame without their rows, without a word
+        raise ArgumentError(
+            f"no runs of {', '.join(map(repr, unknown))} in the results; pass the labels the "
+            f"results hold ({', '.join(map(repr, by_algo))})"
+        )
     for label, algo in algorithms.items():
         base = _base_of(label, algo, algorithms)
         if base is None or label not in by_algo:

@@ -270,3 +270,15 @@ def test_cli_reproduce_quick(
     payload = json.loads(capsys.readouterr().out)
     assert {c["dataset"] for c in payload["claims"]} == {"cifar100", "ImageNet16-120"}
     assert (out / "report.md").exists() and (out / "curves.csv").exists()
+
+
+def test_paired_differences_refuse_labels_the_results_lack(nb201_like: Table) -> None:
+    # a mistyped label was skipped: its rows were missing from the frame, without a word
+    from nb201_flat.search import NARandomSearch, RandomSearch, fixed_n_protocols, run_search
+    from nb201_flat.search.statistics import paired_differences
+
+    algos = {"rs": RandomSearch(), "na": NARandomSearch()}
+    res = run_search(nb201_like, fixed_n_protocols(nb201_like, 10)[0], algos, runs=3)
+    assert len(paired_differences(res, algos, n_boot=50)) == 1
+    with pytest.raises(ArgumentError, match="no runs of 'na-rs' in the results"):
+        paired_differences(res, {"rs": RandomSearch(), "na-rs": NARandomSearch()}, n_boot=50)
