@@ -58,6 +58,18 @@ ALGORITHM_NAMES: tuple[str, ...] = ("rs", "na-rs", "rea", "na-rea", "ls", "na-ls
 MAX_POPULATION = 10_000
 
 
+def _check_objective(value: object, *, optional: bool) -> None:
+    """Refuse an objective that is not a :class:`NeighbourObjective` (a bare
+    :class:`~nb201_flat.neighbourhood.Neighbourhood` got a label, then failed mid-search with
+    an AttributeError)."""
+    if (value is None and optional) or isinstance(value, NeighbourObjective):
+        return
+    raise AlgorithmError(
+        f"objective must be a NeighbourObjective{' or None' if optional else ''}, got "
+        f"{value!r}; wrap a Neighbourhood as NeighbourObjective(spec, charge=...)"
+    )
+
+
 def _check_flag(name: str, value: object) -> bool:
     """``value`` as a bool, else :class:`AlgorithmError` (``bool("no")`` would be True)."""
     if not isinstance(value, bool | np.bool_):
@@ -303,6 +315,7 @@ class NARandomSearch:
     name: ClassVar[str] = "na-rs"
 
     def __post_init__(self) -> None:
+        _check_objective(self.objective, optional=False)
         if self.rerank_top_k is not None:
             # a whole count: 2.5 re-ranked the top 2 under the label top2.5
             k = check_int_range("rerank_top_k", self.rerank_top_k, 1, fix="pass e.g. 10")
@@ -366,6 +379,9 @@ class NABestEvaluatedSearch:
     objective: NeighbourObjective = field(default_factory=NeighbourObjective)
 
     name: ClassVar[str] = "na-rs-best"
+
+    def __post_init__(self) -> None:
+        _check_objective(self.objective, optional=False)
 
     @property
     def label(self) -> str:
@@ -432,6 +448,7 @@ class RegularizedEvolution:
     objective: NeighbourObjective | None = None
 
     def __post_init__(self) -> None:
+        _check_objective(self.objective, optional=True)
         # whole counts, bounded: 2.5 ran as 3 (or 2 in the compiled search), and a population
         # of 10**9 allocated gigabytes
         for name in ("population", "sample_size"):
@@ -503,6 +520,7 @@ class LocalSearch:
     objective: NeighbourObjective | None = None
 
     def __post_init__(self) -> None:
+        _check_objective(self.objective, optional=True)
         object.__setattr__(
             self, "first_improvement", _check_flag("first_improvement", self.first_improvement)
         )

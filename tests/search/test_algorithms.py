@@ -11,6 +11,7 @@ import pytest
 from nb201_flat.search import (
     AlgorithmError,
     LocalSearch,
+    NABestEvaluatedSearch,
     NARandomSearch,
     NeighbourObjective,
     Protocol,
@@ -225,3 +226,21 @@ def test_quantile_without_the_quantile_aggregator_is_refused() -> None:
     with pytest.raises(AlgorithmError, match="quantile applies only"):
         make_algorithm("na-rs", quantile=0.3)
     assert NeighbourObjective(agg="quantile", quantile=0.3).quantile == 0.3
+
+
+def test_an_objective_must_be_a_neighbour_objective() -> None:
+    # a bare Neighbourhood got a label, then failed mid-search ('no attribute charge')
+    from nb201_flat.neighbourhood import NA_PAPER
+
+    for make in (
+        lambda o: NARandomSearch(o),
+        lambda o: NABestEvaluatedSearch(o),
+        lambda o: RegularizedEvolution(objective=o),
+        lambda o: LocalSearch(objective=o),
+    ):
+        with pytest.raises(AlgorithmError, match="wrap a Neighbourhood"):
+            make(NA_PAPER)
+    for make in (lambda o: NARandomSearch(o), lambda o: NABestEvaluatedSearch(o)):
+        with pytest.raises(AlgorithmError, match="must be a NeighbourObjective, got None"):
+            make(None)
+    assert RegularizedEvolution(objective=None).label == "rea"
