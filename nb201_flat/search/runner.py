@@ -162,8 +162,15 @@ class SearchResults:
 
 
 def summarise(runs: pd.DataFrame) -> pd.DataFrame:
-    """See :meth:`SearchResults.summary`."""
+    """See :meth:`SearchResults.summary` (``runs``: a :attr:`SearchResults.runs` frame)."""
     keys = ["protocol", "algorithm", "dataset", "split"]
+    need = [*keys, "test", "queries", "seconds", "free_queries", "evaluations", "total_seconds"]
+    lacks = [c for c in need if c not in runs.columns]
+    if lacks:  # pandas answered with a bare KeyError naming the first
+        raise ArgumentError(
+            f"summarise needs the runs frame of a search (SearchResults.runs); this one lacks "
+            f"{', '.join(lacks)}"
+        )
     g = runs.groupby(keys, sort=False)
     out = g.agg(
         mean=("test", "mean"),

@@ -350,3 +350,12 @@ def test_run_one_takes_a_master_seed_and_a_run_number(
     assert run_one(data, RandomSearch(), np.int64(3), np.int64(2)) == run_one(
         data, RandomSearch(), 3, 2
     )
+
+
+def test_summarise_names_the_columns_a_frame_lacks(nb201_like: Table) -> None:
+    from nb201_flat.search.runner import summarise
+
+    with pytest.raises(AlgorithmError, match="lacks protocol, algorithm"):
+        summarise(pd.DataFrame())  # pandas raised KeyError: 'protocol'
+    res = run_search(nb201_like, fixed_n_protocols(nb201_like, 5)[0], RandomSearch(), runs=2)
+    assert summarise(res.runs.iloc[:0]).empty  # an empty frame of a search: no rows
