@@ -30,9 +30,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from nb201_flat.errors import ArgumentError, check_seed
 from nb201_flat.search.algorithms import AlgorithmError, SearchAlgorithm
 from nb201_flat.search.protocol import Protocol
-from nb201_flat.search.runner import SearchResults, run_cells
+from nb201_flat.search.runner import SearchResults, check_runs, run_cells
 from nb201_flat.table import Table
 
 log = logging.getLogger(__name__)
@@ -77,6 +78,28 @@ class MatchedControls:
     notes: tuple[str, ...]
 
 
+def _check_paired(frame: pd.DataFrame, runs: int, seed: int) -> None:
+    """Refuse ``runs``/``seed`` other than the results': control run ``r`` is paired with NA
+    run ``r`` by seed, and other values gave unpaired controls without a word."""
+    runs, seed = check_runs(runs), check_seed(seed)
+    if frame.empty:
+        return
+    if "seed" in frame:
+        seeds = sorted({int(s) for s in frame["seed"].unique()})
+        if seeds != [seed]:
+            raise ArgumentError(
+                f"seed={seed}, but the results were run with seed "
+                f"{', '.join(map(str, seeds))}: the controls would not be paired with their "
+                f"runs; pass the results' seed"
+            )
+    have = int(frame["run"].max()) + 1
+    if runs != have:
+        raise ArgumentError(
+            f"runs={runs}, but the results hold {have} runs per cell: the controls are paired "
+            f"with them run by run; pass runs={have}"
+        )
+
+
 def budget_matched(
     table: Table,
     results: SearchResults,
@@ -105,9 +128,11 @@ def budget_matched(
     Raises
     ------
     AlgorithmError
-        When an NA label has no runs in ``results``.
+        When an NA label has no runs in ``results``, or ``runs``/``seed`` differ from those
+        of ``results``.
     """
     frame = results.runs
+    _check_paired(frame, runs, seed)
     # one pass over the (large) runs frame, not two string comparisons per (protocol, NA)
     groups = {
         (str(k[0]), str(k[1])): g for k, g in frame.groupby(["protocol", "algorithm"], sort=False)

@@ -39,7 +39,7 @@ import numpy as np
 import numpy.typing as npt
 
 from nb201_flat.errors import AlgorithmError as AlgorithmError
-from nb201_flat.errors import check_int_range
+from nb201_flat.errors import check_float_range, check_int_range
 from nb201_flat.neighbourhood import FIELDS, Neighbourhood
 from nb201_flat.search.oracle import FloatArray, Oracle, SearchEnded, SearchStalled
 
@@ -51,6 +51,30 @@ Mutation: TypeAlias = Literal["node-then-edge", "uniform-edge"]
 
 AGGREGATORS: tuple[str, ...] = ("mean", "median", "min", "quantile")
 ALGORITHM_NAMES: tuple[str, ...] = ("rs", "na-rs", "rea", "na-rea", "ls", "na-ls")
+
+#: the largest REA population and tournament: the compiled searches hold the population in
+#: memory, and the loop draws ``sample_size`` members per child (NB201 uses 10 and 3; a
+#: population larger than the queries a run makes is random search)
+MAX_POPULATION = 10_000
+
+
+def _check_objective(value: object, *, optional: bool) -> None:
+    """Refuse an objective that is not a :class:`NeighbourObjective` (a bare
+    :class:`~nb201_flat.neighbourhood.Neighbourhood` got a label, then failed mid-search with
+    an AttributeError)."""
+    if (value is None and optional) or isinstance(value, NeighbourObjective):
+        return
+    raise AlgorithmError(
+        f"objective must be a NeighbourObjective{' or None' if optional else ''}, got "
+        f"{value!r}; wrap a Neighbourhood as NeighbourObjective(spec, charge=...)"
+    )
+
+
+def _check_flag(name: str, value: object) -> bool:
+    """``value`` as a bool, else :class:`AlgorithmError` (``bool("no")`` would be True)."""
+    if not isinstance(value, bool | np.bool_):
+        raise AlgorithmError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
 
 
 class Incumbent:
@@ -131,8 +155,14 @@ class NeighbourObjective:
             raise AlgorithmError(
                 f"unknown aggregator {spec.agg!r}; choose from {', '.join(AGGREGATORS)}"
             )
+        if fields.get("quantile") is not None and spec.agg != "quantile":
+            # the objective reads the level only under agg="quantile": it would be ignored
+            raise AlgorithmError(
+                f"quantile applies only with agg='quantile', not {spec.agg!r}; add "
+                "agg='quantile' or drop quantile"
+            )
         object.__setattr__(self, "neighbourhood", spec)
-        object.__setattr__(self, "charge", bool(charge))
+        object.__setattr__(self, "charge", _check_flag("charge", charge))
 
     @property
     def radius(self) -> int:
@@ -285,12 +315,13 @@ class NARandomSearch:
     name: ClassVar[str] = "na-rs"
 
     def __post_init__(self) -> None:
-        if self.rerank_top_k is not None and (
-            isinstance(self.rerank_top_k, bool) or int(self.rerank_top_k) < 1
-        ):
-            raise AlgorithmError(f"rerank_top_k must be >= 1, got {self.rerank_top_k}")
-        if not 0.0 < float(self.stage1_fraction) <= 1.0:
-            raise AlgorithmError(f"stage1_fraction must lie in (0, 1], got {self.stage1_fraction}")
+        _check_objective(self.objective, optional=False)
+        if self.rerank_top_k is not None:
+            # a whole count: 2.5 re-ranked the top 2 under the label top2.5
+            k = check_int_range("rerank_top_k", self.rerank_top_k, 1, fix="pass e.g. 10")
+            object.__setattr__(self, "rerank_top_k", k)
+        frac = check_float_range("stage1_fraction", self.stage1_fraction, 0.0, 1.0, lo_open=True)
+        object.__setattr__(self, "stage1_fraction", frac)
 
     @property
     def label(self) -> str:
@@ -348,6 +379,9 @@ class NABestEvaluatedSearch:
     objective: NeighbourObjective = field(default_factory=NeighbourObjective)
 
     name: ClassVar[str] = "na-rs-best"
+
+    def __post_init__(self) -> None:
+        _check_objective(self.objective, optional=False)
 
     @property
     def label(self) -> str:
@@ -414,10 +448,18 @@ class RegularizedEvolution:
     objective: NeighbourObjective | None = None
 
     def __post_init__(self) -> None:
-        if isinstance(self.population, bool) or int(self.population) < 1:
-            raise AlgorithmError(f"population must be >= 1, got {self.population}")
-        if isinstance(self.sample_size, bool) or int(self.sample_size) < 1:
-            raise AlgorithmError(f"sample_size must be >= 1, got {self.sample_size}")
+        _check_objective(self.objective, optional=True)
+        # whole counts, bounded: 2.5 ran as 3 (or 2 in the compiled search), and a population
+        # of 10**9 allocated gigabytes
+        for name in ("population", "sample_size"):
+            n = check_int_range(
+                name,
+                getattr(self, name),
+                1,
+                MAX_POPULATION,
+                fix="NB201 uses population 10, sample 3",
+            )
+            object.__setattr__(self, name, n)
         if self.mutation not in ("node-then-edge", "uniform-edge"):
             raise AlgorithmError(
                 f"mutation must be 'node-then-edge' or 'uniform-edge', got {self.mutation!r}"
@@ -476,6 +518,12 @@ class LocalSearch:
 
     first_improvement: bool = False
     objective: NeighbourObjective | None = None
+
+    def __post_init__(self) -> None:
+        _check_objective(self.objective, optional=True)
+        object.__setattr__(
+            self, "first_improvement", _check_flag("first_improvement", self.first_improvement)
+        )
 
     @property
     def name(self) -> str:

@@ -37,10 +37,11 @@ import numpy as np
 
 from nb201_flat.errors import SearchBudgetError
 from nb201_flat.search.algorithms import Incumbent
-from nb201_flat.search.oracle import Oracle, SearchEnded
+from nb201_flat.search.oracle import Oracle, SearchEnded, check_index
 from nb201_flat.search.protocol import Protocol as SearchProtocol
 from nb201_flat.space import Space
 from nb201_flat.table import Table
+from nb201_flat.types import Seed, as_rng
 
 
 @runtime_checkable
@@ -74,7 +75,7 @@ class AskTellSearch:
     def search(self, oracle: Oracle, rng: np.random.Generator, incumbent: Incumbent) -> None:
         algo = self.make(oracle.space)
         while True:  # ends when the oracle refuses a query (BudgetExhausted)
-            index = int(algo.ask(rng))
+            index = check_index(algo.ask(rng), oracle.size)  # int() would truncate 2.5
             value = oracle.query(index)
             algo.tell(index, value)
             incumbent.offer(index, value)
@@ -91,7 +92,8 @@ class Session:
     protocol
         What is searched, at what cost, what is reported (e.g. ``nb201_protocol()``).
     seed
-        Seeds the oracle's per-query seed draws.
+        Seeds the oracle's per-query seed draws: an int or a numpy ``Generator`` (used as
+        it is, not copied).
 
     Examples
     --------
@@ -114,14 +116,16 @@ class Session:
 
     table: Table
     protocol: SearchProtocol
-    seed: int = 0
+    seed: Seed = 0
     _oracle: Oracle = field(init=False, repr=False)
     _finished: bool = field(init=False, default=False, repr=False)
 
     def __post_init__(self) -> None:
         self.protocol.check(self.table)
         data = self.protocol.oracle_data(self.table)
-        self._oracle = Oracle(data, np.random.default_rng(self.seed))
+        # as_rng: a Generator as documented; None (unreproducible), a bool, a float or a
+        # negative int is refused rather than passed to numpy
+        self._oracle = Oracle(data, as_rng(self.seed))
 
     @property
     def space(self) -> Space:
@@ -148,8 +152,9 @@ class Session:
         """The charged validation value of ``index``, or None once the budget is spent."""
         if self._finished:
             raise SearchBudgetError("the session is finished; start a new Session to search again")
+        i = check_index(index, self.space.size)  # int() would truncate 2.5 to cell 2
         with contextlib.suppress(SearchEnded):
-            return self._oracle.query(int(index))
+            return self._oracle.query(i)
         return None
 
     def finish(self, index: int) -> dict[str, float]:
@@ -159,7 +164,9 @@ class Session:
         """
         if self._finished:
             raise SearchBudgetError("finish() was already called; the test values were read once")
+        # checked before the session ends: -1 read NaN test values, the size an IndexError
+        i = check_index(index, self.space.size)
         self._finished = True
         ev = self.protocol.evaluator(self.table)
-        values = ev.values([int(index)])[:, 0]
+        values = ev.values([i])[:, 0]
         return {str(k): float(v) for k, v in zip(ev.keys, values, strict=True)}

@@ -42,8 +42,15 @@ import numpy.typing as npt
 
 from nb201_flat.conventions import CIFAR10_VALID
 from nb201_flat.curves import require_curves
-from nb201_flat.errors import InvalidArchError, SearchBudgetError
-from nb201_flat.search.oracle import BudgetExhausted, HiddenDataError, SearchEnded, used_fraction
+from nb201_flat.errors import SearchBudgetError, check_seed
+from nb201_flat.search.oracle import (
+    BudgetExhausted,
+    HiddenDataError,
+    SearchEnded,
+    check_budgets,
+    check_index,
+    used_fraction,
+)
 from nb201_flat.space import Space
 from nb201_flat.table import MetricKey, Table
 from nb201_flat.types import FloatArray as FloatArray
@@ -89,8 +96,10 @@ class FidelityData:
             )
         if self.epoch_costs is not None and self.epoch_costs.shape != self.values.shape[1:]:
             raise SearchBudgetError(f"epoch costs must have shape {self.values.shape[1:]}")
-        if self.budget_seconds is None and self.budget_queries is None:
-            raise SearchBudgetError("a fidelity oracle needs budget_seconds or budget_queries")
+        # a NaN or infinite budget never ran out: Hyperband looped for ever
+        bs, bq = check_budgets(self.budget_seconds, self.budget_queries)
+        object.__setattr__(self, "budget_seconds", bs)
+        object.__setattr__(self, "budget_queries", bq)
         if self.budget_seconds is not None and self.epoch_costs is None:
             raise SearchBudgetError("a time budget needs per-epoch costs")
         if self.epoch_costs is not None:
@@ -290,11 +299,10 @@ class FidelityOracle:
         """
         if self._closed:
             raise BudgetExhausted("budget spent: the search has ended and may not train more")
-        i = int(index)
-        if not 0 <= i < self.size:
-            raise InvalidArchError(f"index {index} out of range 0..{self.size - 1}")
-        e = int(epochs)
+        i = check_index(index, self.size)  # int() would truncate 2.5 to cell 2
         d = self._data
+        whole = isinstance(epochs, int | np.integer) and not isinstance(epochs, bool)
+        e = int(epochs) if whole else 0  # 2.5 epochs read epoch 2's value
         if not 1 <= e <= d.max_epochs:
             raise SearchBudgetError(
                 f"epochs must lie in 1..{d.max_epochs} (the stored schedule), got {epochs}"
@@ -376,8 +384,15 @@ class Hyperband:
         >>> Hyperband(eta=3).brackets(9)
         [[(9, 1), (3, 3), (1, 9)], [(5, 3), (1, 9)], [(3, 9)]]
         """
-        if self.eta < 2 or not 1 <= self.min_epochs <= max_epochs:
-            raise SearchBudgetError(f"hyperband needs eta >= 2 and 1 <= min_epochs <= {max_epochs}")
+        whole = all(
+            isinstance(v, int | np.integer) and not isinstance(v, bool)
+            for v in (self.eta, self.min_epochs)
+        )  # eta=2.5 planned fractional numbers of configurations, then failed in range()
+        if not whole or self.eta < 2 or not 1 <= self.min_epochs <= max_epochs:
+            raise SearchBudgetError(
+                f"hyperband needs whole numbers eta >= 2 and 1 <= min_epochs <= {max_epochs}, "
+                f"got eta={self.eta!r}, min_epochs={self.min_epochs!r}"
+            )
         s_max = math.floor(math.log(max_epochs / self.min_epochs, self.eta) + 1e-9)
         out = []
         for s in range(s_max, -1, -1):
@@ -424,7 +439,11 @@ class FidelityRecord:
 
 
 def run_fidelity(data: FidelityData, algorithm: Hyperband, seed: int) -> FidelityRecord:
-    """One seeded run of ``algorithm`` on a fresh :class:`FidelityOracle` until its budget ends."""
+    """One seeded run of ``algorithm`` on a fresh :class:`FidelityOracle` until its budget ends.
+
+    ``seed`` is a non-negative int (None drew OS entropy: a run that cannot be reproduced).
+    """
+    seed = check_seed(seed)
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(0,)))
     oracle = FidelityOracle(
         data, np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(1,)))

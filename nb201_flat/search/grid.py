@@ -64,6 +64,8 @@ from nb201_flat.search.statistics import (
     SMOKE_VERDICT,
     accounting_rows,
     anchor_rows,
+    check_ci_args,
+    check_margin,
     claim_routes,
     paired_differences,
     two_stage_overlap,
@@ -140,8 +142,9 @@ class ReproduceConfig:
         for e in self.search_epochs:
             if e not in (12, 200):
                 raise ProtocolError(f"search epochs must be 12 or 200, got {e}")
-        if not 0 < self.confidence < 1:
-            raise AlgorithmError(f"confidence must lie in (0, 1), got {self.confidence}")
+        # before any search: a bad n_boot or margin was met only after the whole grid ran
+        check_ci_args(self.n_boot, self.confidence, self.seed)
+        check_margin(self.margin)
         if self.runs < 2:
             raise AlgorithmError(f"runs must be >= 2 for a confidence interval, got {self.runs}")
 

@@ -57,6 +57,8 @@ driving a run, go through :mod:`nb201_flat.search.asktell`. Notebook
 from __future__ import annotations
 
 import logging
+import math
+import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, NoReturn, TypeAlias
@@ -121,10 +123,18 @@ class OracleData:
             raise SearchBudgetError(f"oracle values must have shape (rows, {size})")
         if self.costs is not None and self.costs.shape != (size,):
             raise SearchBudgetError(f"oracle costs must have shape ({size},)")
-        if self.budget_seconds is None and self.budget_queries is None:
-            raise SearchBudgetError("an oracle needs budget_seconds or budget_queries")
+        bs, bq = check_budgets(self.budget_seconds, self.budget_queries)
+        object.__setattr__(self, "budget_seconds", bs)
+        object.__setattr__(self, "budget_queries", bq)
         if self.budget_seconds is not None and self.costs is None:
             raise SearchBudgetError("a time budget needs a cost vector")
+        if self.costs is not None:
+            bad = ~np.isfinite(self.costs) | (self.costs < 0)
+            if bad.any():  # a NaN cost makes the seconds NaN, and NaN never exceeds a budget
+                raise SearchBudgetError(
+                    f"{int(bad.sum())} architectures have a NaN, infinite or negative cost; "
+                    "pass finite costs >= 0, or no costs and a query budget"
+                )
         if self.repeats not in ("charge", "cache"):
             raise SearchBudgetError(f"repeats must be 'charge' or 'cache', got {self.repeats!r}")
         cand = self.candidates
@@ -140,6 +150,13 @@ class OracleData:
                 raise SearchBudgetError(
                     f"candidates must be cell indices in 0..{size - 1}, got "
                     f"{int(cand.min())}..{int(cand.max())}"
+                )
+        if self.budget_queries is None and self.costs is not None:
+            pool = self.costs if cand is None else self.costs[cand]
+            if not (pool > 0).any():  # nothing would ever end a run
+                raise SearchBudgetError(
+                    "every cell a run may sample costs 0 s, so a time budget never runs out; "
+                    "add a query budget (budget_queries)"
                 )
         for arr in (self.values, self.order, self.counts, self.costs, self.candidates):
             if arr is not None:
@@ -165,6 +182,43 @@ _PUBLIC = frozenset(
         "exhausted",
     }
 )
+
+
+def check_budgets(
+    budget_seconds: object, budget_queries: object
+) -> tuple[float | None, int | None]:
+    """The budgets of one run as ``(float | None, int | None)``, at least one set: seconds a
+    finite number > 0, queries a whole number >= 1, else
+    :class:`~nb201_flat.errors.SearchBudgetError` (a NaN or infinite budget is never
+    exhausted: the run never ends; 2.5 queries bought 2).
+
+    >>> check_budgets(None, 2.5)
+    Traceback (most recent call last):
+    ...
+    nb201_flat.errors.SearchBudgetError: budget_queries must be a whole number >= 1, got 2.5
+    """
+    if budget_seconds is None and budget_queries is None:
+        raise SearchBudgetError("an oracle needs budget_seconds or budget_queries")
+    bs = bq = None
+    if budget_seconds is not None:
+        if isinstance(budget_seconds, bool) or not isinstance(budget_seconds, numbers.Real):
+            bs = math.nan
+        else:
+            bs = float(budget_seconds)
+        if not (math.isfinite(bs) and bs > 0):
+            raise SearchBudgetError(
+                f"budget_seconds must be a finite number > 0, got {budget_seconds!r}"
+            )
+    if budget_queries is not None:
+        if isinstance(budget_queries, bool) or not isinstance(budget_queries, numbers.Integral):
+            bq = 0
+        else:
+            bq = int(budget_queries)
+        if bq < 1:
+            raise SearchBudgetError(
+                f"budget_queries must be a whole number >= 1, got {budget_queries!r}"
+            )
+    return bs, bq
 
 
 def used_fraction(
@@ -361,7 +415,10 @@ class Oracle:
         Allowed after the budget is spent: the runner reads the incumbent only when
         ``search()`` returns, so a search may still re-rank what it holds.
         """
-        idx = np.asarray(indices, dtype=np.int64).ravel()
+        raw = np.asarray(indices)
+        if raw.size and raw.dtype.kind not in "iu":  # int64 would truncate 2.5 to cell 2
+            raise InvalidArchError(f"indices must be ints, got an array of {raw.dtype}")
+        idx = raw.astype(np.int64, copy=False).ravel()
         if idx.size and (idx.min() < 0 or idx.max() >= self._data.space.size):
             raise InvalidArchError(f"indices must lie in 0..{self._data.space.size - 1}")
         self._free += int(idx.size)
@@ -378,10 +435,7 @@ class Oracle:
         return res
 
     def _check(self, index: int) -> int:
-        i = int(index)
-        if not 0 <= i < self._data.space.size:
-            raise InvalidArchError(f"index {index} out of range 0..{self._data.space.size - 1}")
-        return i
+        return check_index(index, self._data.space.size)
 
     def _draw(self, i: int) -> float:
         d = self._data
@@ -390,6 +444,24 @@ class Oracle:
         n = int(d.counts[i])
         k = int(self._rng.integers(n)) if n > 1 else 0
         return float(d.values[d.order[k, i], i])
+
+
+def check_index(index: object, size: int) -> int:
+    """``index`` as an int in ``0..size-1``, else :class:`~nb201_flat.errors.InvalidArchError`.
+
+    An int or numpy integer, not a bool or a float: ``int(2.5)`` would query cell 2.
+
+    >>> check_index(2.5, 27)
+    Traceback (most recent call last):
+    ...
+    nb201_flat.errors.InvalidArchError: an architecture index must be an int, got 2.5
+    """
+    if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
+        raise InvalidArchError(f"an architecture index must be an int, got {index!r}")
+    i = int(index)
+    if not 0 <= i < size:
+        raise InvalidArchError(f"index {index} out of range 0..{size - 1}")
+    return i
 
 
 def seed_rows(stack: FloatArray) -> tuple[IntArray, IntArray]:

@@ -39,6 +39,8 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
+import numbers
 import warnings
 from dataclasses import InitVar, dataclass
 from typing import Literal, TypeAlias
@@ -53,8 +55,8 @@ from nb201_flat.conventions import (
     search_key,
     shares_data,
 )
+from nb201_flat.errors import ArgumentError, UnknownKeyError, check_int_range
 from nb201_flat.errors import ProtocolError as ProtocolError
-from nb201_flat.errors import UnknownKeyError
 from nb201_flat.search.oracle import Evaluator, IntArray, OracleData, Repeats, seed_rows
 from nb201_flat.table import MetricKey, Table, seed_policy_of
 from nb201_flat.types import SeedPolicy
@@ -130,7 +132,14 @@ class Protocol:
                 f"protocol {self.name!r} needs a budget: budget_seconds or budget_queries"
             )
         if self.budget_seconds is not None:
-            if not np.isfinite(self.budget_seconds) or self.budget_seconds <= 0:
+            bs: object = self.budget_seconds  # typed float; a caller may pass anything
+            # a number, not a bool or a string (np.isfinite raises a bare TypeError on those)
+            if (
+                isinstance(bs, bool)
+                or not isinstance(bs, numbers.Real)
+                or not math.isfinite(bs)
+                or bs <= 0
+            ):
                 fix = (
                     "a smaller --budget-scale, where a command takes one"
                     if self.budget_seconds == float("inf")
@@ -145,12 +154,17 @@ class Protocol:
                     f"protocol {self.name!r} has a time budget but no cost key "
                     f"(e.g. {cost_key()!r})"
                 )
-        if self.budget_queries is not None and (
-            isinstance(self.budget_queries, bool) or int(self.budget_queries) < 1
-        ):
-            raise ProtocolError(f"budget_queries must be >= 1, got {self.budget_queries}")
-        if not self.report:
-            raise ProtocolError(f"protocol {self.name!r} reports nothing: give report keys")
+            object.__setattr__(self, "budget_seconds", float(self.budget_seconds))
+        if self.budget_queries is not None:
+            # a whole count: 2.5 would silently buy 2 queries, NaN or inf raise from int()
+            try:
+                bq = check_int_range(
+                    "budget_queries", self.budget_queries, 1, fix="give a whole number, e.g. 100"
+                )
+            except ArgumentError as exc:
+                raise ProtocolError(f"protocol {self.name!r}: {exc}") from None
+            object.__setattr__(self, "budget_queries", bq)
+        self._check_keys()
         if self.seed_policy not in ("mean", "random") and not (
             isinstance(self.seed_policy, int | np.integer)
             and not isinstance(self.seed_policy, bool)
@@ -162,6 +176,32 @@ class Protocol:
             raise ProtocolError(f"repeats must be 'charge' or 'cache', got {self.repeats!r}")
         if self.sampling not in ("uniform", "connected"):
             raise ProtocolError(f"sampling must be 'uniform' or 'connected', got {self.sampling!r}")
+
+    def _check_keys(self) -> None:
+        """Keys are :class:`MetricKey` values, the report a tuple of distinct ones: a string
+        was read as a missing key (or letter by letter), a repeated report key counted each
+        run twice in the summary's n."""
+        report: object = self.report
+        if isinstance(report, MetricKey):  # one key: the report of one dataset
+            report = (report,)
+        elif isinstance(report, list):
+            report = tuple(report)
+        object.__setattr__(self, "report", report)
+        keys: list[tuple[str, object]] = [("search", self.search), ("cost", self.cost)]
+        keys += [("report", k) for k in (report if isinstance(report, tuple) else [report])]
+        for what, k in keys:
+            if not (isinstance(k, MetricKey) or (what == "cost" and k is None)):
+                raise ProtocolError(
+                    f"protocol {self.name!r}: its {what} key must be a MetricKey, got {k!r}; "
+                    "e.g. MetricKey('cifar100', 'x-valid', 12)"
+                )
+        if not self.report:
+            raise ProtocolError(f"protocol {self.name!r} reports nothing: give report keys")
+        if len(set(self.report)) != len(self.report):
+            raise ProtocolError(
+                f"protocol {self.name!r} reports a key twice ({', '.join(map(str, self.report))}); "
+                "give each report key once"
+            )
 
     @property
     def cost_scale(self) -> float:
@@ -386,6 +426,14 @@ def _overlap(search: MetricKey, report: MetricKey) -> bool:
 
 
 # -- built-in protocols ------------------------------------------------------------------
+def _scale(budget_scale: object) -> float:
+    """``budget_scale`` as a float, if it is a number (a string raised a bare TypeError, True
+    was 1); the scaled budget is then checked by :class:`Protocol`."""
+    if isinstance(budget_scale, bool) or not isinstance(budget_scale, numbers.Real):
+        raise ProtocolError(f"budget_scale must be a number > 0, got {budget_scale!r}")
+    return float(budget_scale)
+
+
 def _policy(seed_policy: SeedPolicy | None, seed: SeedPolicy | None, default: str) -> SeedPolicy:
     """``seed_policy=``, or the deprecated ``seed=`` (warns), or the builder's default."""
     if seed_policy is None and seed is None:
@@ -407,7 +455,7 @@ def nb201_protocol(
         search=search_key("cifar10", epochs),
         report=tuple(report_key(ds) for ds in REPORT_DATASETS),
         seed_policy=_policy(seed_policy, seed, "random"),
-        budget_seconds=float(budget_seconds),
+        budget_seconds=budget_seconds,  # Protocol checks it: float() took "5" and True
         cost=cost_key("cifar10"),
         repeats=repeats,
     )
@@ -437,7 +485,7 @@ def per_dataset_protocols(
                 search=search_key(ds, epochs),
                 report=(MetricKey(rep_ds, rep_split, 200),),
                 seed_policy=_policy(seed_policy, seed, "random"),
-                budget_seconds=budget * budget_scale,
+                budget_seconds=budget * _scale(budget_scale),
                 cost=cost_key(ds),
                 repeats=repeats,
             )
@@ -513,7 +561,7 @@ def protocols_by_name(
             nb201_protocol(
                 epochs=epochs,
                 seed_policy=_policy(seed_policy, seed, "random"),
-                budget_seconds=12_000.0 * budget_scale,
+                budget_seconds=12_000.0 * _scale(budget_scale),
                 repeats=repeats,
             ),
         )

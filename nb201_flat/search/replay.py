@@ -107,6 +107,10 @@ def _replay_runs(
     obj = algorithm.objective
     nb = obj.neighbourhood.arrays(data.space)
     top = algorithm.rerank_top_k if isinstance(algorithm, NARandomSearch) else None
+    if top is not None:
+        # stage 2 re-ranks distinct sampled cells, never more than the domain holds: the
+        # kernel's buffers of top entries stay that small (a top of 10**12 failed to allocate)
+        top = min(top, n_dom)
     mode = kr.BEST if isinstance(algorithm, NABestEvaluatedSearch) else kr.ONE_STAGE
     if top is not None:
         mode = kr.TWO_STAGE

@@ -41,7 +41,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from nb201_flat.budget import NoBar, check_search_jobs, search_jobs_that_fit, tqdm_class
-from nb201_flat.errors import check_int_range, check_seed
+from nb201_flat.errors import ArgumentError, check_int_range, check_seed
 from nb201_flat.pools import stopped_on_interrupt
 from nb201_flat.search.algorithms import AlgorithmError, Incumbent, SearchAlgorithm
 from nb201_flat.search.oracle import FloatArray, IntArray, Oracle, OracleData, SearchEnded
@@ -79,7 +79,12 @@ class RunRecord:
 
 
 def run_one(data: OracleData, algorithm: SearchAlgorithm, seed: int, run: int) -> RunRecord:
-    """One seeded run of ``algorithm`` against a fresh oracle on ``data``."""
+    """One seeded run of ``algorithm`` against a fresh oracle on ``data``.
+
+    ``seed`` (the master seed) and ``run`` are non-negative ints: None drew OS entropy (a run
+    that cannot be reproduced), a bool was 0 or 1, negative numbers raised numpy's errors.
+    """
+    seed, run = check_seed(seed), check_int_range("run", run, 0, fix="runs count from 0")
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(run, 0)))
     oracle = Oracle(data, np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(run, 1))))
     incumbent = Incumbent(oracle)
@@ -157,8 +162,15 @@ class SearchResults:
 
 
 def summarise(runs: pd.DataFrame) -> pd.DataFrame:
-    """See :meth:`SearchResults.summary`."""
+    """See :meth:`SearchResults.summary` (``runs``: a :attr:`SearchResults.runs` frame)."""
     keys = ["protocol", "algorithm", "dataset", "split"]
+    need = [*keys, "test", "queries", "seconds", "free_queries", "evaluations", "total_seconds"]
+    lacks = [c for c in need if c not in runs.columns]
+    if lacks:  # pandas answered with a bare KeyError naming the first
+        raise ArgumentError(
+            f"summarise needs the runs frame of a search (SearchResults.runs); this one lacks "
+            f"{', '.join(lacks)}"
+        )
     g = runs.groupby(keys, sort=False)
     out = g.agg(
         mean=("test", "mean"),
@@ -376,12 +388,35 @@ def check_runs(runs: Any, name: str = "runs") -> int:
     )
 
 
-def _check_run_args(runs: int, seed: int, jobs: int | None) -> tuple[int, int, int | None]:
+#: the most points of an anytime-curve grid: each is a column of every run's incumbents
+MAX_CURVE_POINTS = 10_001
+
+
+def _check_run_args(
+    runs: int, seed: int, jobs: int | None, curve_points: int
+) -> tuple[int, int, int | None, int]:
     # the workers' memory is checked where the pool's size is known (_execute): --runs 1
     # --jobs 16 starts one worker
     if jobs is not None:
         jobs = check_int_range("jobs", jobs, 1, fix="pass jobs=1 to run in this process")
-    return check_runs(runs), check_seed(seed), jobs
+    # a grid 0 .. budget has both ends; 0 points gave no curves, -1 raised numpy's ValueError
+    # and 10**8 points filled the memory
+    points = check_int_range(
+        "curve_points", curve_points, 2, MAX_CURVE_POINTS, fix="the default is 51"
+    )
+    return check_runs(runs), check_seed(seed), jobs, points
+
+
+def _check_protocols(protocols: Sequence[object]) -> None:
+    """Refuse what is not a :class:`Protocol` (a name such as ``"nb201"`` was iterated as
+    letters and failed with a bare AttributeError)."""
+    for p in protocols:
+        if not isinstance(p, Protocol):
+            raise ProtocolError(
+                f"{p!r} is not a Protocol; build one with nb201_protocol(), "
+                "per_dataset_protocols(), fixed_n_protocols(table) or "
+                "protocols_by_name(name, table)"
+            )
 
 
 def run_search(
@@ -413,15 +448,17 @@ def run_search(
     progress
         Show a tqdm progress bar over runs.
     curve_points
-        Points of the anytime-curve grid (0 .. budget).
+        Points of the anytime-curve grid (0 .. budget), 2 to :data:`MAX_CURVE_POINTS`.
     """
-    prots = (protocols,) if isinstance(protocols, Protocol) else tuple(protocols)
+    # a name is one (wrong) item, not letters
+    prots = (protocols,) if isinstance(protocols, Protocol | str) else tuple(protocols)
     if not prots:
         raise ProtocolError("no protocol given")
+    _check_protocols(prots)
     if len({p.name for p in prots}) != len(prots):
         raise ProtocolError(f"protocol names must be unique, got {[p.name for p in prots]}")
     labels, algos = _as_algorithms(algorithms)
-    runs, seed, jobs = _check_run_args(runs, seed, jobs)
+    runs, seed, jobs, curve_points = _check_run_args(runs, seed, jobs, curve_points)
     cells = [(p, lab, a) for p in prots for lab, a in zip(labels, algos, strict=True)]
     return run_cells(
         table,
@@ -453,10 +490,16 @@ def run_cells(
     """
     if not cells:
         raise ProtocolError("no protocol given")
+    _check_protocols([p for p, _, _ in cells])
+    if not isinstance(table, Table):
+        raise ArgumentError(
+            f"table must be a Table, got {type(table).__name__}; load one with "
+            "nb201_flat.load_table() or nb201_flat.storage.load_saved_table(path)"
+        )
     keys = [(p.name, lab) for p, lab, _ in cells]
     if len(set(keys)) != len(keys):
         raise AlgorithmError(f"(protocol, label) pairs must be unique, got {keys}")
-    runs, seed, jobs = _check_run_args(runs, seed, jobs)
+    runs, seed, jobs, curve_points = _check_run_args(runs, seed, jobs, curve_points)
     from nb201_flat.search import vectorised
 
     notes: list[str] = [BUDGET_RULE]

@@ -22,6 +22,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from nb201_flat.budget import check_memory
+from nb201_flat.errors import ArgumentError, check_float_range, check_int_range, check_seed
 from nb201_flat.search.accounting import CONTROL_MARK, is_control
 from nb201_flat.search.algorithms import (
     LocalSearch,
@@ -64,6 +66,9 @@ def verdict(lo: float, hi: float, claim: float | None, margin: float = 0.5) -> V
     >>> verdict(0.1, 0.4, None), verdict(-0.5, -0.1, None)
     ('reproduced', 'contradicted')
     """
+    check_margin(margin)
+    if claim is not None and not np.isfinite(claim):  # NaN read as a claim: 'reproduced'
+        raise ArgumentError(f"claim must be a finite number or None, got {claim!r}")
     if not (np.isfinite(lo) and np.isfinite(hi)):
         return "inconclusive"
     if claim is None or claim == 0:
@@ -75,6 +80,22 @@ def verdict(lo: float, hi: float, claim: float | None, margin: float = 0.5) -> V
     if hi < margin * claim:
         return "contradicted"
     return "reproduced" if lo > 0 else "inconclusive"
+
+
+def check_margin(margin: Any) -> float:
+    """The verdict margin as a finite float >= 0, else :class:`ArgumentError` (a NaN margin
+    compared false and called every positive CI 'reproduced')."""
+    return check_float_range("margin", margin, 0.0, fix="the default is 0.5")
+
+
+def check_ci_args(n_boot: Any, confidence: Any, seed: Any) -> tuple[int, float, int]:
+    """``(n_boot, confidence, seed)`` checked: n_boot >= 1, confidence in (0, 1), seed a
+    non-negative int (numpy's own errors were bare tracebacks; confidence 0 a point CI)."""
+    return (
+        check_int_range("n_boot", n_boot, 1, fix="the default is 2000"),
+        check_float_range("confidence", confidence, 0.0, 1.0, lo_open=True, hi_open=True),
+        check_seed(seed),
+    )
 
 
 @functools.lru_cache(maxsize=2)  # 8 MB each at 2000 x 500
@@ -114,6 +135,7 @@ def bootstrap_cis(
     >>> bootstrap_cis([d, d[:3]], n_boot=200) == [bootstrap_ci(d, n_boot=200)] * 2
     True
     """
+    n_boot, confidence, seed = check_ci_args(n_boot, confidence, seed)
     clean = []
     for x in diffs:
         d = np.asarray(x, dtype=np.float64)
@@ -130,6 +152,12 @@ def bootstrap_cis(
         with contextlib.ExitStack() as stack:
             ex = stack.enter_context(ThreadPoolExecutor(threads)) if threads > 1 else None
             for size, group in by_size.items():
+                if size >= 2:  # the indices and the gathered means' input, n_boot x size
+                    check_memory(
+                        16 * n_boot * size,
+                        f"{n_boot} bootstrap resamples of {size} pairs",
+                        "use fewer resamples (n_boot)",
+                    )
                 idx = _resamples(seed, n_boot, size) if size >= 2 else None
 
                 def one(
@@ -188,6 +216,12 @@ def paired_differences(
     by_algo: dict[str, list[tuple[str, ...]]] = {}
     for key in cells:
         by_algo.setdefault(key[0], []).append(key)
+    unknown = [label for label in algorithms if label not in by_algo]
+    if unknown:  # they were skipped: a typo gave a frame without their rows, without a word
+        raise ArgumentError(
+            f"no runs of {', '.join(map(repr, unknown))} in the results; pass the labels the "
+            f"results hold ({', '.join(map(repr, by_algo))})"
+        )
     for label, algo in algorithms.items():
         base = _base_of(label, algo, algorithms)
         if base is None or label not in by_algo:

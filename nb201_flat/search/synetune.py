@@ -35,7 +35,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from nb201_flat.conventions import CIFAR10_VALID
-from nb201_flat.errors import MissingDependencyError, UnknownKeyError
+from nb201_flat.errors import MissingDependencyError, UnknownKeyError, check_choice
 from nb201_flat.table import MetricKey, Table
 
 if TYPE_CHECKING:
@@ -75,7 +75,11 @@ def blackbox_arrays(
     ------
     UnknownKeyError
         The accuracy key is not stored, or (``missing="raise"``) an architecture lacks a seed.
+    ArgumentError
+        ``missing`` is neither ``"impute"`` nor ``"raise"``.
     """
+    # any other word was read as "impute"
+    check_choice("missing", missing, ("impute", "raise"))
     key = table.key(dataset, split, epochs, "accuracy")
     curves = table.curves
     per_seed: dict[str, npt.NDArray[np.float64]] = {}  # objective -> (archs, seeds, fid)

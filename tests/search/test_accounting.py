@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from nb201_flat.search import (
+    AlgorithmError,
     LocalSearch,
     NARandomSearch,
     NeighbourObjective,
@@ -223,3 +224,16 @@ def test_compare_reads_the_frame_it_is_given_even_after_an_in_place_edit() -> No
     assert again is not None and again["a_mean"] == 6.0
     runs.drop(index=[0, 1], inplace=True)
     assert compare(runs, ("p", "a"), ("p", "b"), "d", n_boot=50) is None
+
+
+@pytest.mark.parametrize(("runs", "seed"), [(7, 0), (4, 3), (0, 0)])
+def test_controls_with_other_runs_or_seed_than_the_results_are_refused(
+    iid: Table, runs: int, seed: int
+) -> None:
+    # they ran, unpaired with the NA runs they are compared with run by run, without a word
+    res = run_search(iid, PROTOCOL, NARandomSearch(FREE), runs=4, seed=0)
+    pairs = {NARandomSearch(FREE).label: ("rs", RandomSearch())}
+    with pytest.raises(AlgorithmError, match="runs|seed"):
+        budget_matched(iid, res, pairs, runs=runs, seed=seed)
+    ctrl = budget_matched(iid, res, pairs, runs=np.int64(4), seed=np.int64(0))  # type: ignore[arg-type]
+    assert sorted(set(ctrl.runs["run"])) == [0, 1, 2, 3]

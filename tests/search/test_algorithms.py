@@ -11,6 +11,7 @@ import pytest
 from nb201_flat.search import (
     AlgorithmError,
     LocalSearch,
+    NABestEvaluatedSearch,
     NARandomSearch,
     NeighbourObjective,
     Protocol,
@@ -183,3 +184,63 @@ def test_make_algorithm_names_and_errors() -> None:
         NARandomSearch(rerank_top_k=0)
     with pytest.raises(AlgorithmError, match="sample_size"):
         RegularizedEvolution(sample_size=0)
+
+
+@pytest.mark.parametrize("bad", [2.5, "3", True, 10**9])
+def test_rea_counts_are_whole_and_bounded(bad: object) -> None:
+    # 2.5 ran as a population of 3 (2 in the compiled search); 10**9 allocated gigabytes
+    for name in ("population", "sample_size"):
+        with pytest.raises(AlgorithmError, match=name):
+            RegularizedEvolution(**{name: bad})  # type: ignore[arg-type]
+    rea = RegularizedEvolution(population=np.int64(5), sample_size=np.int64(2))
+    assert type(rea.population) is int and rea.label == "rea(p5,s2)"
+
+
+@pytest.mark.parametrize("bad", [2.5, "3", True])
+def test_rerank_top_k_is_a_whole_count(bad: object) -> None:
+    # 2.5 re-ranked the top 2 under the label top2.5
+    with pytest.raises(AlgorithmError, match="rerank_top_k"):
+        NARandomSearch(rerank_top_k=bad)  # type: ignore[arg-type]
+    assert NARandomSearch(rerank_top_k=np.int64(3)).label.endswith(",top3]")
+
+
+def test_stage1_fraction_is_a_number() -> None:
+    with pytest.raises(AlgorithmError, match="stage1_fraction"):
+        NARandomSearch(stage1_fraction=True)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("bad", ["no", 1, None])
+def test_flags_are_bools(bad: object) -> None:
+    # bool("no") is True: charge="no" charged the neighbours
+    with pytest.raises(AlgorithmError, match="charge must be True or False"):
+        NeighbourObjective(charge=bad)  # type: ignore[arg-type]
+    with pytest.raises(AlgorithmError, match="first_improvement must be True or False"):
+        LocalSearch(first_improvement=bad)  # type: ignore[arg-type]
+    assert NeighbourObjective(charge=np.True_).charge is True
+
+
+def test_quantile_without_the_quantile_aggregator_is_refused() -> None:
+    # it was silently ignored: the objective reads it only under agg="quantile"
+    with pytest.raises(AlgorithmError, match="quantile applies only with agg='quantile'"):
+        NeighbourObjective(agg="mean", quantile=0.3)
+    with pytest.raises(AlgorithmError, match="quantile applies only"):
+        make_algorithm("na-rs", quantile=0.3)
+    assert NeighbourObjective(agg="quantile", quantile=0.3).quantile == 0.3
+
+
+def test_an_objective_must_be_a_neighbour_objective() -> None:
+    # a bare Neighbourhood got a label, then failed mid-search ('no attribute charge')
+    from nb201_flat.neighbourhood import NA_PAPER
+
+    for make in (
+        lambda o: NARandomSearch(o),
+        lambda o: NABestEvaluatedSearch(o),
+        lambda o: RegularizedEvolution(objective=o),
+        lambda o: LocalSearch(objective=o),
+    ):
+        with pytest.raises(AlgorithmError, match="wrap a Neighbourhood"):
+            make(NA_PAPER)
+    for make in (lambda o: NARandomSearch(o), lambda o: NABestEvaluatedSearch(o)):
+        with pytest.raises(AlgorithmError, match="must be a NeighbourObjective, got None"):
+            make(None)
+    assert RegularizedEvolution(objective=None).label == "rea"

@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nb201_flat.errors import SearchBudgetError
+from nb201_flat.errors import ArgumentError, InvalidArchError, SearchBudgetError
 from nb201_flat.search import RandomSearch, run_search
 from nb201_flat.search.asktell import AskTellAlgorithm, AskTellSearch, Session
 from nb201_flat.search.protocol import Protocol
+from nb201_flat.search.runner import run_one
 from nb201_flat.space import Space
 from nb201_flat.table import MetricKey, Table
 
@@ -84,3 +85,34 @@ def test_session_budget_finish_once() -> None:
     with pytest.raises(SearchBudgetError, match="finished"):
         run.evaluate(0)
     assert not hasattr(run, "test") and not hasattr(run, "evaluator")
+
+
+@pytest.mark.parametrize("bad", [None, True, -1, 1.5, "0"])
+def test_session_seed_is_an_int_or_a_generator(bad: object) -> None:
+    # None drew unreproducible seeds, True was seed 1, -1/1.5/"0" raised numpy's errors
+    with pytest.raises(ArgumentError, match="seed"):
+        Session(_table(), PROTOCOL, seed=bad)  # type: ignore[arg-type]
+    run = Session(_table(), PROTOCOL, seed=np.random.default_rng(0))
+    assert run.evaluate(3) == _table().vector_for(VAL)[3]
+
+
+@pytest.mark.parametrize("bad", [2.5, True, "3", float("nan"), -1, 27])
+def test_session_indices_are_checked(bad: object) -> None:
+    # 2.5 queried cell 2, True cell 1; finish(-1) read NaN test values, finish(27) IndexError
+    run = Session(_table(), PROTOCOL, seed=0)
+    with pytest.raises(InvalidArchError):
+        run.evaluate(bad)  # type: ignore[arg-type]
+    with pytest.raises(InvalidArchError):
+        run.finish(bad)  # type: ignore[arg-type]
+    assert not run.done  # a refused choice does not end the session
+    assert run.finish(np.int64(4)) == {str(TEST): float(_table().vector_for(TEST)[4])}
+
+
+def test_an_ask_that_is_not_an_index_is_refused() -> None:
+    class Half(Uniform):
+        def ask(self, rng: np.random.Generator) -> int:
+            return 2.5  # type: ignore[return-value]
+
+    data = PROTOCOL.oracle_data(_table())
+    with pytest.raises(InvalidArchError, match="must be an int, got 2.5"):
+        run_one(data, AskTellSearch(Half), 0, 0)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from nb201_flat.curves import Curves, NoCurvesError
-from nb201_flat.errors import SearchBudgetError
+from nb201_flat.errors import ArgumentError, InvalidArchError, SearchBudgetError
 from nb201_flat.search.fidelity import (
     FidelityData,
     FidelityIncumbent,
@@ -156,3 +156,38 @@ def test_unusable_costs_are_refused_not_looped_on() -> None:
     ok = FidelityData(SPACE, KEY, _curves()[None], costs, 100.0, None, candidates=np.arange(4))
     o = FidelityOracle(ok, np.random.default_rng(0))
     assert {o.sample(np.random.default_rng(s)) for s in range(40)} <= {0, 1, 2, 3}
+
+
+@pytest.mark.parametrize(
+    ("seconds", "queries"),
+    [(float("nan"), None), (float("inf"), None), (0.0, None), (None, 2.5), (None, True)],
+)
+def test_fidelity_budgets_that_never_run_out_or_are_not_counts_are_refused(
+    seconds: float | None, queries: object
+) -> None:
+    # NaN/inf seconds: no query was ever refused and Hyperband looped for ever; 2.5 bought 2
+    costs = np.ones((27, EPOCHS))
+    with pytest.raises(SearchBudgetError, match="budget_"):
+        FidelityData(SPACE, KEY, _curves()[None], costs, seconds, queries)  # type: ignore[arg-type]
+
+
+def test_fidelity_queries_take_whole_indices_and_epochs() -> None:
+    o = FidelityOracle(_data(_curves()), np.random.default_rng(0))
+    with pytest.raises(InvalidArchError, match="must be an int"):
+        o.query(2.5, 3)  # type: ignore[arg-type]
+    with pytest.raises(SearchBudgetError, match="epochs must lie in"):
+        o.query(2, 2.5)  # type: ignore[arg-type]
+    assert o.queries == 0
+    assert o.query(np.int64(2), np.int64(3)) == _curves()[2, 2]
+
+
+def test_hyperband_refuses_a_fractional_eta() -> None:
+    # eta=2.5 planned 98.0 configurations and failed in range() with a TypeError
+    with pytest.raises(SearchBudgetError, match="whole numbers eta"):
+        Hyperband(eta=2.5).brackets(EPOCHS)  # type: ignore[arg-type]
+
+
+def test_run_fidelity_needs_a_seed() -> None:
+    # None drew OS entropy: a run that could not be reproduced
+    with pytest.raises(ArgumentError, match="seed"):
+        run_fidelity(_data(_curves()), Hyperband(), None)  # type: ignore[arg-type]

@@ -126,3 +126,16 @@ def test_stalled_runs_end_as_in_the_loop(rows: int) -> None:
         loop = [run_one(data, algo, 3, r) for r in range(6)]
         assert all(r.queries < 100 for r in loop)  # ended by the stall, not the budget
         assert vec.run_batched(data, algo, 3, range(6)) == loop
+
+
+@pytest.mark.parametrize("charge", [False, True])
+def test_a_top_k_past_the_space_reranks_every_cell_seen(nb201_like: Table, charge: bool) -> None:
+    # the kernel allocated top-k entries: rerank_top_k=10**12 raised MemoryError; any top-k
+    # past the space's size re-ranks every distinct cell stage 1 saw, as the loop does
+    data = nb201_protocol().oracle_data(nb201_like)
+    obj = NeighbourObjective(charge=charge)
+    big = NARandomSearch(obj, rerank_top_k=10**12)
+    whole = NARandomSearch(obj, rerank_top_k=data.space.size)
+    got = vec.run_batched(data, big, 1, range(3))
+    assert got == vec.run_batched(data, whole, 1, range(3))
+    assert got == [run_one(data, whole, 1, r) for r in range(3)]

@@ -203,6 +203,31 @@ def test_protocol_requires_a_budget_and_cost() -> None:
         Protocol("p", KEY, (KEY,), budget_queries=3, seed="first")  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("bad", [2.5, float("nan"), float("inf"), "5", True])
+def test_protocol_refuses_a_query_budget_that_is_not_a_whole_count(bad: object) -> None:
+    # 2.5 bought 2 queries under a label of 2.5; NaN and inf raised bare ValueError/OverflowError
+    from nb201_flat.search import ProtocolError
+
+    with pytest.raises(ProtocolError, match="budget_queries"):
+        Protocol("p", KEY, (KEY,), budget_queries=bad)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("bad", ["100", True])
+def test_protocol_refuses_a_time_budget_that_is_not_a_number(bad: object) -> None:
+    # "100" raised numpy's TypeError from np.isfinite; True was a budget of 1 s
+    from nb201_flat.search import ProtocolError
+
+    with pytest.raises(ProtocolError, match="time budget"):
+        Protocol("p", KEY, (KEY,), budget_seconds=bad, cost=KEY)  # type: ignore[arg-type]
+
+
+def test_protocol_budgets_are_plain_numbers() -> None:
+    p = Protocol("p", KEY, (KEY,), budget_queries=np.int64(3))
+    assert type(p.budget_queries) is int and p.budget_queries == 3
+    q = Protocol("p", KEY, (KEY,), budget_seconds=np.float32(500.0), cost=KEY)
+    assert type(q.budget_seconds) is float and q.budget_seconds == 500.0
+
+
 def test_rs_uses_exactly_its_query_budget(make_table) -> None:  # type: ignore[no-untyped-def]
     t = make_table(np.arange(27.0), space=TINY, key=KEY)
     p = Protocol("fixed", KEY, (KEY,), budget_queries=7)
@@ -223,3 +248,68 @@ def test_protocol_seed_policy_and_its_deprecated_name() -> None:
     assert nb201_protocol().seed_policy == "random"
     with pytest.warns(DeprecationWarning, match="seed_policy="):
         assert nb201_protocol(seed="mean").seed_policy == "mean"
+
+
+def test_oracle_indices_are_ints_not_floats_or_bools() -> None:
+    # int() truncated: query(2.5) trained cell 2, query(True) cell 1, query_free([2.5]) cell 2
+    data = OracleData(TINY, KEY, np.arange(27.0)[None, :], None, None, None, None, 5)
+    oracle = Oracle(data, np.random.default_rng(0))
+    for bad in (2.5, True, "3", float("nan")):
+        with pytest.raises(InvalidArchError, match="must be an int"):
+            oracle.query(bad)  # type: ignore[arg-type]
+    with pytest.raises(InvalidArchError, match="must be ints"):
+        oracle.query_free([2.5])
+    assert oracle.queries == 0 and oracle.free_queries == 0
+    assert oracle.query(np.int64(4)) == 4.0
+    assert oracle.query_free(np.array([1, 2], dtype=np.int32)).tolist() == [1.0, 2.0]
+    assert oracle.query_free([]).size == 0
+
+
+@pytest.mark.parametrize(
+    ("seconds", "queries", "costs"),
+    [
+        (float("nan"), None, np.ones(27)),  # never exhausted: the search looped for ever
+        (float("inf"), None, np.ones(27)),
+        (None, 2.5, None),  # bought 2 queries
+        (10.0, None, np.where(np.arange(27) == 3, np.nan, 1.0)),  # NaN seconds never end a run
+        (10.0, None, np.zeros(27)),  # nothing is ever charged
+    ],
+)
+def test_oracle_data_refuses_budgets_that_never_end_a_run(
+    seconds: float | None, queries: object, costs: np.ndarray | None
+) -> None:
+    with pytest.raises(SearchBudgetError, match="budget|cost"):
+        OracleData(TINY, KEY, np.arange(27.0)[None, :], None, None, costs, seconds, queries)  # type: ignore[arg-type]
+
+
+def test_protocol_builders_pass_their_budgets_on_unconverted() -> None:
+    # nb201_protocol float()-ed "5" into 5 s and True into 1 s; a string scale raised a bare
+    # TypeError ("can't multiply sequence") and True scaled by 1
+    from nb201_flat.search import ProtocolError, per_dataset_protocols, protocols_by_name
+
+    for bad in ("5", True):
+        with pytest.raises(ProtocolError, match="time budget"):
+            nb201_protocol(budget_seconds=bad)  # type: ignore[arg-type]
+        with pytest.raises(ProtocolError, match="budget_scale must be a number"):
+            per_dataset_protocols(budget_scale=bad)  # type: ignore[arg-type]
+    with pytest.raises(ProtocolError, match="budget_scale must be a number"):
+        protocols_by_name("nb201", None, budget_scale="2")  # type: ignore[arg-type]
+    assert nb201_protocol(budget_seconds=np.int64(600)).budget_seconds == 600.0
+
+
+def test_protocol_keys_are_metric_keys_each_reported_once() -> None:
+    from nb201_flat.search import ProtocolError
+
+    other = MetricKey("toy", "x-test", 12)
+    # a repeated report key counted every run twice in the summary's n
+    with pytest.raises(ProtocolError, match="reports a key twice"):
+        Protocol("p", KEY, (other, other), budget_queries=3)
+    # a string was looked up as a key the table lacks, a report string letter by letter
+    with pytest.raises(ProtocolError, match="search key must be a MetricKey"):
+        Protocol("p", str(KEY), (other,), budget_queries=3)  # type: ignore[arg-type]
+    with pytest.raises(ProtocolError, match="report key must be a MetricKey"):
+        Protocol("p", KEY, str(other), budget_queries=3)  # type: ignore[arg-type]
+    # one key, or a list, is a report of those keys (a list left the protocol unhashable)
+    assert Protocol("p", KEY, other, budget_queries=3).report == (other,)  # type: ignore[arg-type]
+    p = Protocol("p", KEY, [other], budget_queries=3)  # type: ignore[arg-type]
+    assert p.report == (other,) and hash(p)

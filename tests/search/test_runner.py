@@ -24,6 +24,7 @@ from nb201_flat.search import (
     protocols_by_name,
     run_search,
 )
+from nb201_flat.search.runner import run_one
 from nb201_flat.space import NB201
 from nb201_flat.table import MetricKey, Table
 
@@ -173,6 +174,25 @@ def test_bad_runner_arguments(nb201_like: Table) -> None:
         run_search(nb201_like, [p, p], RandomSearch(), runs=1)
 
 
+@pytest.mark.parametrize("bad", [0, 1, -1, 2.5, True, 10**8])
+def test_curve_points_are_checked_before_any_work(nb201_like: Table, bad: object) -> None:
+    # 0 gave no curves, -1 and 2.5 raised numpy's ValueError/TypeError, 10**8 filled the memory
+    with pytest.raises(AlgorithmError, match="curve_points"):
+        run_search(nb201_like, nb201_protocol(), RandomSearch(), runs=2, curve_points=bad)  # type: ignore[arg-type]
+    res = run_search(nb201_like, nb201_protocol(), RandomSearch(), runs=2, curve_points=np.int64(3))
+    assert sorted(set(res.curves["x"])) == [0.0, 6000.0, 12000.0]
+
+
+def test_what_is_not_a_protocol_or_a_table_is_refused(nb201_like: Table) -> None:
+    # a protocol's name was iterated as letters ('str' object has no attribute 'name')
+    with pytest.raises(ProtocolError, match="'nb201' is not a Protocol; build one with"):
+        run_search(nb201_like, "nb201", RandomSearch(), runs=1)  # type: ignore[arg-type]
+    with pytest.raises(ProtocolError, match="not a Protocol"):
+        run_search(nb201_like, ["nb201"], RandomSearch(), runs=1)  # type: ignore[list-item]
+    with pytest.raises(AlgorithmError, match="table must be a Table, got str"):
+        run_search("nb201.parquet", nb201_protocol(), RandomSearch(), runs=1)  # type: ignore[arg-type]
+
+
 def test_anytime_curves_are_monotone_for_rs_in_validation(nb201_like: Table) -> None:
     res = run_search(nb201_like, nb201_protocol(), RandomSearch(), runs=10, curve_points=11)
     cur = res.curves[res.curves["dataset"] == "cifar10"]
@@ -317,3 +337,25 @@ def test_a_cell_with_an_empty_neighbourhood_scores_nan_and_never_wins() -> None:
         assert {(r.best, r.score) for r in loop} == {(0, 5.0)}, algo.label
         if vectorised.batched_ok(data, algo):
             assert vectorised.run_batched(data, algo, 3, range(6)) == loop, algo.label
+
+
+@pytest.mark.parametrize(("seed", "run"), [(None, 0), (True, 0), (-1, 0), (0, -1), (0, 1.5)])
+def test_run_one_takes_a_master_seed_and_a_run_number(
+    nb201_like: Table, seed: object, run: object
+) -> None:
+    # seed=None drew OS entropy: a run that could not be reproduced; -1/1.5 raised numpy's
+    data = fixed_n_protocols(nb201_like, 5)[0].oracle_data(nb201_like)
+    with pytest.raises(AlgorithmError, match="seed|run"):
+        run_one(data, RandomSearch(), seed, run)  # type: ignore[arg-type]
+    assert run_one(data, RandomSearch(), np.int64(3), np.int64(2)) == run_one(
+        data, RandomSearch(), 3, 2
+    )
+
+
+def test_summarise_names_the_columns_a_frame_lacks(nb201_like: Table) -> None:
+    from nb201_flat.search.runner import summarise
+
+    with pytest.raises(AlgorithmError, match="lacks protocol, algorithm"):
+        summarise(pd.DataFrame())  # pandas raised KeyError: 'protocol'
+    res = run_search(nb201_like, fixed_n_protocols(nb201_like, 5)[0], RandomSearch(), runs=2)
+    assert summarise(res.runs.iloc[:0]).empty  # an empty frame of a search: no rows

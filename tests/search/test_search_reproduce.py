@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from nb201_flat.cli import main
+from nb201_flat.errors import ArgumentError, ResourceLimitError
 from nb201_flat.search import ProtocolError
 from nb201_flat.search.grid import ReproduceConfig, reproduce
 from nb201_flat.search.report import write_report
@@ -45,6 +46,39 @@ def test_bootstrap_ci_is_seeded_and_covers_the_mean() -> None:
     assert lo < d.mean() < hi
     assert hi - lo == pytest.approx(2 * 1.96 * 2.0 / 20, rel=0.25)
     assert np.isnan(bootstrap_ci(np.array([1.0]))[0])
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "name"),
+    [
+        ({"n_boot": 0}, "n_boot"),  # IndexError from np.quantile
+        ({"n_boot": 2.5}, "n_boot"),  # TypeError from numpy
+        ({"confidence": 1.5}, "confidence"),  # numpy's ValueError
+        ({"confidence": 0}, "confidence"),  # a point "CI" at the median
+        ({"seed": -1}, "seed"),  # numpy's ValueError
+        ({"seed": True}, "seed"),  # seed 1
+    ],
+)
+def test_bootstrap_arguments_are_checked(kwargs: dict[str, object], name: str) -> None:
+    with pytest.raises(ArgumentError, match=name):
+        bootstrap_ci(np.arange(10.0), **kwargs)  # type: ignore[arg-type]
+
+
+def test_bootstrap_resamples_that_cannot_fit_are_refused() -> None:
+    # n_boot=10**9 over 10 pairs asked numpy for 75 GB
+    with pytest.raises(ResourceLimitError, match="use fewer resamples"):
+        bootstrap_ci(np.arange(10.0), n_boot=10**12)
+
+
+def test_a_nan_margin_or_claim_is_refused() -> None:
+    # NaN compares false: every CI above 0 was 'reproduced', whatever its size
+    with pytest.raises(ArgumentError, match="margin"):
+        verdict(0.1, 0.2, 1.48, margin=float("nan"))
+    with pytest.raises(ArgumentError, match="claim"):
+        verdict(0.1, 0.2, float("nan"))
+    for kwargs in ({"margin": float("nan")}, {"n_boot": 0}, {"seed": -1}):
+        with pytest.raises(ArgumentError):  # before the grid runs, not after
+            ReproduceConfig(**kwargs)  # type: ignore[arg-type]
 
 
 def test_bootstrap_cis_give_each_vector_its_own_ci_computed_once() -> None:
@@ -236,3 +270,15 @@ def test_cli_reproduce_quick(
     payload = json.loads(capsys.readouterr().out)
     assert {c["dataset"] for c in payload["claims"]} == {"cifar100", "ImageNet16-120"}
     assert (out / "report.md").exists() and (out / "curves.csv").exists()
+
+
+def test_paired_differences_refuse_labels_the_results_lack(nb201_like: Table) -> None:
+    # a mistyped label was skipped: its rows were missing from the frame, without a word
+    from nb201_flat.search import NARandomSearch, RandomSearch, fixed_n_protocols, run_search
+    from nb201_flat.search.statistics import paired_differences
+
+    algos = {"rs": RandomSearch(), "na": NARandomSearch()}
+    res = run_search(nb201_like, fixed_n_protocols(nb201_like, 10)[0], algos, runs=3)
+    assert len(paired_differences(res, algos, n_boot=50)) == 1
+    with pytest.raises(ArgumentError, match="no runs of 'na-rs' in the results"):
+        paired_differences(res, {"rs": RandomSearch(), "na-rs": NARandomSearch()}, n_boot=50)

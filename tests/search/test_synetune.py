@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from nb201_flat.curves import Curves
-from nb201_flat.errors import MissingDependencyError, UnknownKeyError
+from nb201_flat.errors import ArgumentError, MissingDependencyError, UnknownKeyError
 from nb201_flat.search.synetune import blackbox_arrays, to_blackbox_tabular
 from nb201_flat.space import Space
 from nb201_flat.table import MetricKey, Table
@@ -76,6 +76,13 @@ def test_final_only_table_has_one_fidelity() -> None:
     np.testing.assert_allclose(
         a.objectives[:, 0, 0, 0], 1 - t.vector_for(VAL)[a.index] / 100, rtol=1e-6
     )
+
+
+@pytest.mark.parametrize("bad", ["drop", None])
+def test_an_unknown_missing_policy_is_refused(bad: object) -> None:
+    # anything but "raise" imputed
+    with pytest.raises(ArgumentError, match="missing must be one of impute, raise"):
+        blackbox_arrays(_table(), "cifar100", "x-valid", 200, missing=bad)  # type: ignore[arg-type]
 
 
 def test_missing_synetune_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
