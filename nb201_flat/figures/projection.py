@@ -164,7 +164,10 @@ def pick_architectures(
     except ProtocolError:
         protocol = None
     if protocol is None or protocol.report[0] != key:
-        fallback = [p for p in fixed_n_protocols(table, queries) if p.report[0] == key]
+        try:
+            fallback = [p for p in fixed_n_protocols(table, queries) if p.report[0] == key]
+        except ProtocolError:  # a validation split at other epochs only
+            fallback = []
         if not fallback:
             raise FigureSkipped(
                 NAME,

@@ -506,7 +506,9 @@ def fixed_n_protocols(
 
     Uses the per-dataset keys (``x-valid`` at ``epochs``) present in the table; a table with
     no validation split (the embedded AnalogNAS-Bench default) falls back to searching and
-    reporting its first 200-epoch ``accuracy`` key, which is flagged OPTIMISTIC.
+    reporting its first 200-epoch ``accuracy`` key, which is flagged OPTIMISTIC. A table with
+    a validation split at other epochs only is refused (naming them), never searched on its
+    report key.
     """
     out = []
     for ds, (rep_ds, rep_split, _) in _PER_DATASET.items():
@@ -524,6 +526,15 @@ def fixed_n_protocols(
             )
     if out:
         return tuple(out)
+    valid = sorted({k.epochs for k in table if k.split == "x-valid"})
+    if valid:
+        # a table with a validation split is searched on it; falling back to searching its
+        # report key would switch to an optimistic protocol without being asked to
+        raise ProtocolError(
+            f"fixed-n: table {table.source!r} has no x-valid key at {epochs} epochs beside its "
+            f"report key (x-valid is at {', '.join(map(str, valid))} epochs); pass one of "
+            "those epochs (--epochs)"
+        )
     acc = [k for k in table if k.metric == "accuracy" and k.epochs == 200]
     if not acc:
         raise ProtocolError(

@@ -125,6 +125,22 @@ def test_projection_search_picks_differ_and_are_reproducible(figure_table: Table
     assert not a.optimistic
 
 
+def test_projection_search_picks_skip_on_validation_at_other_epochs_only() -> None:
+    # fixed-n refuses a table whose validation split is at 200 epochs only (it no longer
+    # searches the test key instead): the figure is skipped with its reason, not an error
+    from nb201_flat.figures.projection import pick_architectures
+    from nb201_flat.space import NB201
+    from nb201_flat.table import MetricKey
+
+    v = np.linspace(10, 90, NB201.size)
+    data = {
+        (MetricKey("cifar100", "x-valid", 200), None): v,
+        (MetricKey("cifar100", "x-test", 200), None): v,
+    }
+    with pytest.raises(FigureSkipped):
+        pick_architectures(Table(NB201, data, source="valid at 200"), seed=3)
+
+
 def test_a2m_paths_show_the_landscape_barriers(figure_table: Table) -> None:
     from nb201_flat.figures.paths import A2M_PAIRS
     from nb201_flat.landscape.census import pair_barriers

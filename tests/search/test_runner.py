@@ -89,6 +89,21 @@ def test_fixed_n_on_the_default_table_is_flagged_optimistic(default_table: Table
     assert any("OPTIMISTIC" in n and "search metric = report metric" in n for n in res.notes)
 
 
+def test_fixed_n_without_validation_at_those_epochs_is_refused_not_optimistic() -> None:
+    # x-valid exists, at 200 epochs only: fixed-n at 12 epochs must not quietly search the
+    # report key instead (the optimistic fallback is for tables with no validation split)
+    v = np.linspace(10, 90, NB201.size)
+    data = {
+        (MetricKey("cifar100", "x-valid", 200), None): v,
+        (MetricKey("cifar100", "x-test", 200), None): v,
+    }
+    table = Table(NB201, data, source="valid at 200")
+    with pytest.raises(ProtocolError, match=r"no x-valid key at 12 epochs.*at 200 epochs"):
+        fixed_n_protocols(table, 20)
+    (p,) = fixed_n_protocols(table, 20, epochs=200)
+    assert p.search == MetricKey("cifar100", "x-valid", 200) and not p.optimistic
+
+
 def test_seed_fallback_is_noted_or_refused(nb201_like: Table) -> None:
     notes = nb201_protocol().check(nb201_like)
     assert any("stores one value" in n for n in notes)
