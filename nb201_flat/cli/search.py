@@ -246,9 +246,9 @@ def cmd_search(args: argparse.Namespace) -> int:
         table,
         epochs=args.epochs,
         seed_policy=args.seed_policy,
-        n=100 if args.n is None else args.n,
+        n=None if timed else args.n,
         # the one epochs rule (conventions.budget_scale_for), as reproduce applies it
-        budget_scale=given_scale * budget_scale_for(args.epochs) if timed else 1.0,
+        budget_scale=given_scale * budget_scale_for(args.epochs) if timed else None,
         repeats=args.repeats,
     )
     t0 = time.perf_counter()

@@ -114,7 +114,7 @@ def run_curves(
     from nb201_flat.search import make_algorithm, protocols_by_name, run_search
     from nb201_flat.search.accounting import budget_matched
 
-    prots = protocols_by_name(protocol, table, n=queries)
+    prots = protocols_by_name(protocol, table, n=queries if protocol == "fixed-n" else None)
     algos = {
         name: make_algorithm(name, neighbourhood=NA_PAPER if name.startswith("na-") else None)
         for name in algorithms

@@ -172,13 +172,14 @@ class ReproduceConfig:
         for name in self.protocols:
             for ep in self.search_epochs:
                 scale = self.budget_scale_200 if ep == 200 else 1.0
+                fixed_n = name == "fixed-n"  # each family takes its own budget, never both
                 out += protocols_by_name(
                     name,
                     table,
                     epochs=ep,
                     seed_policy=self.seed_policy,
-                    n=self.fixed_n,
-                    budget_scale=scale,
+                    n=self.fixed_n if fixed_n else None,
+                    budget_scale=None if fixed_n else scale,
                 )
         return tuple(out)
 

@@ -562,11 +562,26 @@ def protocols_by_name(
     epochs: int = 12,
     seed_policy: SeedPolicy | None = None,
     seed: SeedPolicy | None = None,
-    n: int = 100,
-    budget_scale: float = 1.0,
+    n: int | None = None,
+    budget_scale: float | None = None,
     repeats: Repeats = "charge",
 ) -> tuple[Protocol, ...]:
-    """The built-in protocol family ``name`` (``nb201``, ``per-dataset``, ``fixed-n``)."""
+    """The built-in protocol family ``name`` (``nb201``, ``per-dataset``, ``fixed-n``).
+
+    ``n`` (default 100) is the query budget of ``fixed-n``; ``budget_scale`` (default 1)
+    scales the time budgets of the others. Either one given where it does not apply is
+    refused, not ignored.
+    """
+    if name == "fixed-n" and budget_scale is not None:
+        raise ProtocolError(
+            "budget_scale scales a time budget; fixed-n has a query budget: pass n instead"
+        )
+    if name in ("nb201", "per-dataset") and n is not None:
+        raise ProtocolError(
+            f"n is fixed-n's query budget; {name} has a time budget: pass budget_scale instead"
+        )
+    n = 100 if n is None else n
+    budget_scale = 1.0 if budget_scale is None else budget_scale
     if name == "nb201":
         return (
             nb201_protocol(

@@ -89,6 +89,20 @@ def test_fixed_n_on_the_default_table_is_flagged_optimistic(default_table: Table
     assert any("OPTIMISTIC" in n and "search metric = report metric" in n for n in res.notes)
 
 
+def test_protocols_by_name_refuses_the_budget_of_another_family(nb201_like: Table) -> None:
+    # n was ignored by the timed families, budget_scale by fixed-n
+    with pytest.raises(ProtocolError, match="pass budget_scale instead"):
+        protocols_by_name("nb201", nb201_like, n=50)
+    with pytest.raises(ProtocolError, match="pass budget_scale instead"):
+        protocols_by_name("per-dataset", nb201_like, n=50)
+    with pytest.raises(ProtocolError, match="pass n instead"):
+        protocols_by_name("fixed-n", nb201_like, budget_scale=2.0)
+    (p, *_) = protocols_by_name("fixed-n", nb201_like, n=50)
+    assert p.budget_queries == 50
+    (q,) = protocols_by_name("nb201", nb201_like, budget_scale=2.0)
+    assert q.budget_seconds == 24_000.0
+
+
 def test_fixed_n_without_validation_at_those_epochs_is_refused_not_optimistic() -> None:
     # x-valid exists, at 200 epochs only: fixed-n at 12 epochs must not quietly search the
     # report key instead (the optimistic fallback is for tables with no validation split)
