@@ -42,7 +42,7 @@ import numpy.typing as npt
 
 from nb201_flat.conventions import CIFAR10_VALID
 from nb201_flat.curves import require_curves
-from nb201_flat.errors import SearchBudgetError, check_seed
+from nb201_flat.errors import SearchBudgetError, check_int_range, check_seed
 from nb201_flat.search.oracle import (
     BudgetExhausted,
     HiddenDataError,
@@ -373,6 +373,13 @@ class Hyperband:
     min_epochs: int = 1
 
     name = "hyperband"
+
+    def __post_init__(self) -> None:
+        # what can be checked without the oracle's max_epochs, refused where it is written
+        eta = check_int_range("eta", self.eta, 2, fix="pass a whole halving rate, e.g. 3")
+        low = check_int_range("min_epochs", self.min_epochs, 1, fix="pass a whole epoch count")
+        object.__setattr__(self, "eta", eta)  # 3.0 as 3: the brackets are whole numbers
+        object.__setattr__(self, "min_epochs", low)
 
     @property
     def label(self) -> str:

@@ -441,6 +441,11 @@ def _policy(seed_policy: SeedPolicy | None, seed: SeedPolicy | None, default: st
     return seed_policy_of(seed_policy, seed)
 
 
+def _check_epochs(epochs: int) -> int:
+    # True was 1 epoch and named the protocol "nb201@Trueep"
+    return check_int_range("epochs", epochs, 1, fix="pass the search epochs, e.g. 12 or 200")
+
+
 def nb201_protocol(
     *,
     epochs: int = 12,
@@ -450,6 +455,7 @@ def nb201_protocol(
     repeats: Repeats = "charge",
 ) -> Protocol:
     """The NAS-Bench-201 paper's random-search protocol (see the module docstring)."""
+    epochs = _check_epochs(epochs)
     return Protocol(
         name="nb201" if epochs == 12 else f"nb201@{epochs}ep",
         search=search_key("cifar10", epochs),
@@ -471,6 +477,7 @@ def per_dataset_protocols(
     repeats: Repeats = "charge",
 ) -> tuple[Protocol, ...]:
     """NATS-Bench's per-dataset protocols; budgets 20,000 / 40,000 / 120,000 s x scale."""
+    epochs = _check_epochs(epochs)
     out = []
     for ds in datasets:
         if ds not in _PER_DATASET:
@@ -510,6 +517,7 @@ def fixed_n_protocols(
     a validation split at other epochs only is refused (naming them), never searched on its
     report key.
     """
+    epochs = _check_epochs(epochs)
     out = []
     for ds, (rep_ds, rep_split, _) in _PER_DATASET.items():
         s, r = MetricKey(ds, "x-valid", epochs), MetricKey(rep_ds, rep_split, 200)

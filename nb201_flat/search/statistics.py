@@ -222,8 +222,14 @@ def paired_differences(
             f"no runs of {', '.join(map(repr, unknown))} in the results; pass the labels the "
             f"results hold ({', '.join(map(repr, by_algo))})"
         )
+    bases = {label: _base_of(label, algo, algorithms) for label, algo in algorithms.items()}
+    if not any(bases.values()):  # nothing to pair: an empty frame (no columns) said nothing
+        raise ArgumentError(
+            f"none of {', '.join(map(repr, algorithms))} has its base among them (NA-RS pairs "
+            "with 'rs', an NA form with its plain form); pass the bases too"
+        )
     for label, algo in algorithms.items():
-        base = _base_of(label, algo, algorithms)
+        base = bases[label]
         if base is None or label not in by_algo:
             continue
         for key in by_algo[label]:

@@ -84,8 +84,10 @@ def test_hyperband_brackets_follow_the_paper() -> None:
     plan = Hyperband(eta=3).brackets(81)
     assert [r[0] for r in plan] == [(81, 1), (34, 3), (15, 9), (8, 27), (5, 81)]
     assert plan[0] == [(81, 1), (27, 3), (9, 9), (3, 27), (1, 81)]
-    with pytest.raises(SearchBudgetError):
-        Hyperband(eta=1).brackets(9)
+    with pytest.raises(ArgumentError, match="eta must be >= 2"):
+        Hyperband(eta=1)
+    with pytest.raises(SearchBudgetError, match="min_epochs <= 9"):
+        Hyperband(min_epochs=10).brackets(9)
 
 
 def _hyperband_run(data: FidelityData, seed: int) -> tuple[FidelityOracle, FidelityIncumbent]:
@@ -182,9 +184,12 @@ def test_fidelity_queries_take_whole_indices_and_epochs() -> None:
 
 
 def test_hyperband_refuses_a_fractional_eta() -> None:
-    # eta=2.5 planned 98.0 configurations and failed in range() with a TypeError
-    with pytest.raises(SearchBudgetError, match="whole numbers eta"):
-        Hyperband(eta=2.5).brackets(EPOCHS)  # type: ignore[arg-type]
+    # eta=2.5 planned 98.0 configurations and failed in range() with a TypeError; refused
+    # where it is written, not when the search starts
+    for bad in ({"eta": 2.5}, {"eta": True}, {"min_epochs": 0.5}):
+        with pytest.raises(ArgumentError, match="eta|min_epochs"):
+            Hyperband(**bad)  # type: ignore[arg-type]
+    assert Hyperband(eta=3.0).brackets(EPOCHS) == Hyperband(eta=3).brackets(EPOCHS)  # type: ignore[arg-type]
 
 
 def test_run_fidelity_needs_a_seed() -> None:

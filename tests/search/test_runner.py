@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from nb201_flat.errors import ArgumentError
 from nb201_flat.search import (
     AlgorithmError,
     LocalSearch,
@@ -388,3 +389,15 @@ def test_summarise_names_the_columns_a_frame_lacks(nb201_like: Table) -> None:
         summarise(pd.DataFrame())  # pandas raised KeyError: 'protocol'
     res = run_search(nb201_like, fixed_n_protocols(nb201_like, 5)[0], RandomSearch(), runs=2)
     assert summarise(res.runs.iloc[:0]).empty  # an empty frame of a search: no rows
+
+
+@pytest.mark.parametrize("epochs", [True, 0, 2.5, "12"])
+def test_protocol_builders_check_the_search_epochs(nb201_like: Table, epochs: object) -> None:
+    # epochs=True named the protocol "nb201@Trueep" and searched 1-epoch keys
+    for build in (
+        lambda: nb201_protocol(epochs=epochs),  # type: ignore[arg-type]
+        lambda: per_dataset_protocols(epochs=epochs),  # type: ignore[arg-type]
+        lambda: fixed_n_protocols(nb201_like, 5, epochs=epochs),  # type: ignore[arg-type]
+    ):
+        with pytest.raises(ArgumentError, match="epochs"):
+            build()

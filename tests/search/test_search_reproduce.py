@@ -282,3 +282,6 @@ def test_paired_differences_refuse_labels_the_results_lack(nb201_like: Table) ->
     assert len(paired_differences(res, algos, n_boot=50)) == 1
     with pytest.raises(ArgumentError, match="no runs of 'na-rs' in the results"):
         paired_differences(res, {"rs": RandomSearch(), "na-rs": NARandomSearch()}, n_boot=50)
+    # no label with its base among them: nothing to pair (it returned a frame with no columns)
+    with pytest.raises(ArgumentError, match="has its base among them"):
+        paired_differences(res, {"na": NARandomSearch()}, n_boot=50)
