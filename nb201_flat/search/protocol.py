@@ -147,7 +147,8 @@ class Protocol:
                 )
                 raise ProtocolError(
                     f"protocol {self.name!r}: its time budget must be a finite number of "
-                    f"seconds > 0, got {self.budget_seconds}; give {fix}"
+                    f"seconds > 0, got {bs if isinstance(bs, numbers.Real) else repr(bs)}; "
+                    f"give {fix}"
                 )
             if self.cost is None:
                 raise ProtocolError(

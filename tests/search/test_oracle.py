@@ -217,7 +217,8 @@ def test_protocol_refuses_a_time_budget_that_is_not_a_number(bad: object) -> Non
     # "100" raised numpy's TypeError from np.isfinite; True was a budget of 1 s
     from nb201_flat.search import ProtocolError
 
-    with pytest.raises(ProtocolError, match="time budget"):
+    # the string quoted: "got 100" read as a number
+    with pytest.raises(ProtocolError, match=f"time budget.*got {bad!r};"):
         Protocol("p", KEY, (KEY,), budget_seconds=bad, cost=KEY)  # type: ignore[arg-type]
 
 
