@@ -205,6 +205,7 @@ def run_demo(table: Table, *, top: int = 5, runs: int = 200, seed: int = 0) -> D
         protocols_by_name,
         run_search,
     )
+    from nb201_flat.search.protocol import fixed_n_epochs
     from nb201_flat.search.statistics import bootstrap_ci
 
     space = table.space
@@ -251,7 +252,7 @@ def run_demo(table: Table, *, top: int = 5, runs: int = 200, seed: int = 0) -> D
         res = run_search(table, protocols, algorithms, runs=runs, seed=seed)
     except ProtocolError:  # e.g. the embedded default: no validation split, no time
         # searched on the validation split at 12 epochs, else at the most the table has
-        valid = {k.epochs for k in table if k.split == "x-valid"}
+        valid = fixed_n_epochs(table)
         epochs = 12 if 12 in valid or not valid else max(valid)
         with _no_fixed_n_warning():
             protocols = protocols_by_name("fixed-n", table, n=100, epochs=epochs)

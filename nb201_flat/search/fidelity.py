@@ -305,7 +305,8 @@ class FidelityOracle:
         e = int(epochs) if whole else 0  # 2.5 epochs read epoch 2's value
         if not 1 <= e <= d.max_epochs:
             raise SearchBudgetError(
-                f"epochs must lie in 1..{d.max_epochs} (the stored schedule), got {epochs}"
+                f"epochs must be a whole number in 1..{d.max_epochs} (the stored schedule), "
+                f"got {epochs!r}"
             )
         start = min(self._paid.get(i, 0), e) if d.resume else 0
         cost = 0.0 if d.epoch_costs is None else float(d.epoch_costs[i, start:e].sum())

@@ -535,13 +535,13 @@ def fixed_n_protocols(
             )
     if out:
         return tuple(out)
-    valid = sorted({k.epochs for k in table if k.split == "x-valid"})
-    if valid:
-        # a table with a validation split is searched on it; falling back to searching its
-        # report key would switch to an optimistic protocol without being asked to
+    usable = fixed_n_epochs(table)
+    if usable:
+        # a table fixed-n can search on its validation split at other epochs: falling back
+        # to searching its report key would switch to an optimistic protocol unasked
         raise ProtocolError(
             f"fixed-n: table {table.source!r} has no x-valid key at {epochs} epochs beside its "
-            f"report key (x-valid is at {', '.join(map(str, valid))} epochs); pass one of "
+            f"report key; it has them at {', '.join(map(str, usable))} epochs: pass one of "
             "those epochs (--epochs)"
         )
     acc = [k for k in table if k.metric == "accuracy" and k.epochs == 200]
@@ -561,6 +561,21 @@ def fixed_n_protocols(
             budget_queries=n,
             repeats=repeats,
         ),
+    )
+
+
+def fixed_n_epochs(table: Table) -> list[int]:
+    """The search epochs at which :func:`fixed_n_protocols` searches ``table``'s validation
+    split (its x-valid accuracy of a known dataset, beside that dataset's report key)."""
+    return sorted(
+        {
+            k.epochs
+            for k in table
+            if k.split == "x-valid"
+            and k.metric == "accuracy"
+            and k.dataset in _PER_DATASET
+            and MetricKey(_PER_DATASET[k.dataset][0], _PER_DATASET[k.dataset][1], 200) in table
+        }
     )
 
 

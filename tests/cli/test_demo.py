@@ -173,3 +173,15 @@ def test_demo_lists_measured_cells_only(capsys: pytest.CaptureFixture[str], tmp_
     assert "best 3 by value" in out and "(only 3 architectures are measured; --top 5 asked)" in out
     assert main(["demo", "--runs", "3", "--json", "--table", path]) == 0
     assert [b["index"] for b in json.loads(capsys.readouterr().out)["best"]] == [3, 500, 9000]
+
+
+def test_demo_on_a_table_of_one_unknown_validation_key(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # table_from's one key is synthetic/x-valid@200: fixed-n falls back to it (flagged
+    # optimistic); an x-valid key no protocol can search must not make the demo refuse
+    from nb201_flat.testing import table_from
+
+    path = save_table(table_from(np.linspace(10, 90, NB201.size)), tmp_path / "t.nb201")
+    assert main(["demo", "--runs", "3", "--top", "2", "--table", str(path)]) == 0
+    assert "fixed-n:synthetic" in capsys.readouterr().out

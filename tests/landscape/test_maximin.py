@@ -296,6 +296,19 @@ def test_lowest_and_masked_search_equal_the_route_and_the_filtered_search(seed: 
         assert longer > 0  # some pairs need the breadth-first search
 
 
+def _bfs_distances(start: np.ndarray, adj: np.ndarray, ok: np.ndarray, a: int) -> np.ndarray:
+    """Steps from ``a`` through ``ok`` nodes by a plain queue; -1 where not reached."""
+    dist = np.full(len(start) - 1, -1)
+    dist[a] = 0
+    queue = [a]
+    for x in queue:
+        for y in adj[start[x] : start[x + 1]].tolist():
+            if ok[y] and dist[y] < 0:
+                dist[y] = dist[x] + 1
+                queue.append(y)
+    return dist
+
+
 @pytest.mark.parametrize("seed", range(6))
 def test_search_restricted_to_shortest_paths_takes_the_unrestricted_route(seed: int) -> None:
     # _shortest_above searches only the archs on some shortest path: the route it finds must
@@ -314,6 +327,10 @@ def test_search_restricted_to_shortest_paths_takes_the_unrestricted_route(seed: 
             assert not on.any()
             unreachable += 1
             continue
+        # exactly the archs on a shortest path (a superset would keep the route, not the speed)
+        dist_a, dist_b = _bfs_distances(start, adj, ok, a), _bfs_distances(start, adj, ok, b)
+        exact = (dist_a >= 0) & (dist_b >= 0) & (dist_a + dist_b == dist_a[b])
+        assert np.array_equal(on, exact)
         restricted = mm._bfs_masked(start, adj, on, a, b)
         x = b
         while x != a:

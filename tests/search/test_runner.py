@@ -117,6 +117,13 @@ def test_fixed_n_without_validation_at_those_epochs_is_refused_not_optimistic() 
         fixed_n_protocols(table, 20)
     (p,) = fixed_n_protocols(table, 20, epochs=200)
     assert p.search == MetricKey("cifar100", "x-valid", 200) and not p.optimistic
+    # x-valid that fixed-n can never search (an unknown dataset; no report key beside it)
+    # keeps the optimistic fallback at any epochs: refusing it named no usable epochs
+    for odd in (MetricKey("synthetic", "x-valid", 200), MetricKey("cifar10-valid", "x-valid", 200)):
+        other = Table(NB201, {(odd, None): v}, source="odd")
+        for epochs in (12, 200):
+            (q,) = fixed_n_protocols(other, 20, epochs=epochs)
+            assert q.optimistic and q.search == odd
 
 
 def test_seed_fallback_is_noted_or_refused(nb201_like: Table) -> None:
