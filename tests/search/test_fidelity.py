@@ -177,7 +177,7 @@ def test_fidelity_queries_take_whole_indices_and_epochs() -> None:
     o = FidelityOracle(_data(_curves()), np.random.default_rng(0))
     with pytest.raises(InvalidArchError, match="must be an int"):
         o.query(2.5, 3)  # type: ignore[arg-type]
-    with pytest.raises(SearchBudgetError, match="epochs must lie in"):
+    with pytest.raises(SearchBudgetError, match="epochs must be a whole number in"):
         o.query(2, 2.5)  # type: ignore[arg-type]
     assert o.queries == 0
     assert o.query(np.int64(2), np.int64(3)) == _curves()[2, 2]
