@@ -45,6 +45,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from nb201_flat.budget import check_neighbourhood_memory, progress
+from nb201_flat.errors import check_float_range
 from nb201_flat.landscape._common import (
     BoolArray,
     FloatArray,
@@ -163,11 +164,14 @@ def flatness(
         quantile=quantile,
     )
     cols = _check_columns(columns)
+    if quantile is not None and "quantile" not in cols:
+        raise LandscapeArgumentError(
+            "quantile= is the level of the 'quantile' column; add it to columns or drop quantile="
+        )
     v = as_values(space, values)
     check_nan_policy(nan_policy)
     q = spec.quantile
-    if not np.isfinite(delta) or delta < 0:
-        raise LandscapeArgumentError(f"delta must be a finite number >= 0, got {delta}")
+    delta = check_float_range("delta", delta, 0.0)
     if nan_policy == "raise":
         raise_on_nan(v)
     nb = NeighbourRows(space, spec.radius, spec.exact, spec.no_none, spec.connected_only)
@@ -279,6 +283,10 @@ def neighbourhood_score(
         no_none=no_none,
         connected_only=connected_only,
     )
+    if quantile is not None and spec.agg != "quantile":  # it would change nothing
+        raise LandscapeArgumentError(
+            f"quantile= applies only with agg='quantile', not {spec.agg!r}; add agg='quantile'"
+        )
     v = as_values(space, values)
     check_nan_policy(nan_policy)
     if nan_policy == "raise":
