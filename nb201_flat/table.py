@@ -278,6 +278,16 @@ class Table:
     ) -> FloatArray:
         """:meth:`vector` for a validated :class:`MetricKey`."""
         seed = seed_policy_of(seed_policy, seed)
+        if key not in self:  # else an empty stack: a raw numpy error
+            raise UnknownKeyError(
+                f"{key!r} is not a key of this table; its keys: "
+                f"{', '.join(map(str, self.keys()[:8]))}{' ...' if len(self.keys()) > 8 else ''} "
+                "(table.key(dataset, split, epochs, metric) validates one)"
+            )
+        if rng is not None and seed != "random":  # as the CLI's --rng-seed
+            raise ArgumentError(
+                f"rng= applies only with seed_policy='random', not {seed!r}; drop rng="
+            )
         seeds = self.seeds(key)
         if seed == "mean":
             if (key, None) in self.data:
@@ -410,14 +420,17 @@ class Table:
         keys: Iterable[MetricKey] | None = None,
         *,
         seed_policy: SeedPolicy | None = None,
+        rng: Seed | None = None,
         seed: SeedPolicy | None = None,
     ) -> pd.DataFrame:
-        """Wide DataFrame, one row per architecture, one column per key (mean by default)."""
+        """Wide DataFrame, one row per architecture, one column per key (mean by default);
+        ``seed_policy`` and ``rng`` as in :meth:`vector` (one generator for every column)."""
         import pandas as pd
 
         policy = seed_policy_of(seed_policy, seed)
         chosen = list(keys) if keys is not None else self.keys()
-        cols = {str(k): self.vector_for(k, seed_policy=policy) for k in chosen}
+        gen = as_rng(rng) if rng is not None else None
+        cols = {str(k): self.vector_for(k, seed_policy=policy, rng=gen) for k in chosen}
         df = pd.DataFrame(cols, index=pd.RangeIndex(self.space.size, name="index"))
         df.insert(0, "arch", self.space.strings())
         return df
@@ -534,8 +547,27 @@ class Table:
     def with_vector(
         self, key: MetricKey, values: npt.ArrayLike, *, seed: int | None = None
     ) -> Table:
-        """A new table with one more (or one replaced) vector; this one is unchanged."""
-        vec = np.array(values, dtype=np.float64)
+        """A new table with one more (or one replaced) vector; this one is unchanged.
+
+        ``seed`` is None for the mean over seeds, else a stored seed position (an int >= 0);
+        ``values`` are numbers over the space, NaN where not measured (never infinite).
+        """
+        if not isinstance(key, MetricKey):
+            raise ArgumentError(
+                f"key must be a MetricKey, got {type(key).__name__}; pass e.g. "
+                "MetricKey('cifar10', 'ori-test', 200)"
+            )
+        if seed is not None and (not _is_int(seed) or seed < 0):
+            raise ArgumentError(
+                f"seed must be None (the mean) or a seed position >= 0, got {seed!r}"
+            )
+        try:
+            vec = np.array(values, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ArgumentError(f"values for {key} must be numbers") from None
+        if np.isinf(vec).any():  # as the importers: a table holds no infinite value
+            raise ArgumentError(f"values for {key} hold infinite entries; use NaN for missing")
+        seed = None if seed is None else int(seed)
         data = dict(self.data)
         data[(key, seed)] = vec
         return Table(self.space, data, source=self.source, meta=dict(self.meta), curves=self.curves)

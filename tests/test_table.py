@@ -214,3 +214,51 @@ def test_with_vector_adds_or_replaces_without_touching_the_original() -> None:
     t3 = t2.with_vector(new_key, np.zeros(NB201.size), seed=0)
     assert t3.seeds(new_key) == [0] and t3.vector_for(new_key, seed_policy=0)[7] == 0.0
     assert t2.seeds(new_key) == []
+
+
+def test_a_key_the_table_lacks_is_named_not_a_raw_numpy_error() -> None:
+    # vector_for and frame used to fail in np.stack ("need at least one array to stack")
+    t = seeded_table()
+    for bad in (MetricKey("cifar10", "ori-test", 200), "cifar100"):
+        with pytest.raises(UnknownKeyError, match="not a key of this table"):
+            t.vector_for(bad)  # type: ignore[arg-type]
+        with pytest.raises(UnknownKeyError, match="not a key of this table"):
+            t.frame([bad])  # type: ignore[list-item]
+
+
+def test_rng_applies_only_to_the_random_policy_and_frame_takes_it() -> None:
+    t = seeded_table()
+    # rng= under "mean" or a fixed seed used to be ignored (the CLI refuses --rng-seed there)
+    for policy in ("mean", 1, None):
+        with pytest.raises(ArgumentError, match="rng= applies only"):
+            t.vector("cifar100", "x-valid", 200, seed_policy=policy, rng=0)
+    with pytest.raises(ArgumentError, match="rng= applies only"):
+        t.value(5, "cifar100", "x-valid", 200, rng=0)
+    # frame's "random" needed an rng= that frame did not take
+    df = t.frame([KEY], seed_policy="random", rng=3)
+    expected = t.vector_for(KEY, seed_policy="random", rng=3)
+    np.testing.assert_array_equal(df[str(KEY)].to_numpy(), expected)
+
+
+@pytest.mark.parametrize(
+    ("key", "values", "seed", "fragment"),
+    [
+        ("cifar100", np.zeros(NB201.size), None, "MetricKey"),
+        (KEY, np.zeros(NB201.size), True, "seed must be"),
+        (KEY, np.zeros(NB201.size), -1, "seed must be"),
+        (KEY, np.full(NB201.size, np.inf), None, "infinite"),
+        (KEY, ["x"] * NB201.size, None, "numbers"),
+    ],
+)
+def test_with_vector_checks_what_it_stores(
+    key: object, values: object, seed: object, fragment: str
+) -> None:
+    # a str key broke keys() later; seed True / -1 and inf values were stored as given
+    with pytest.raises(ArgumentError, match=fragment):
+        seeded_table().with_vector(key, values, seed=seed)  # type: ignore[arg-type]
+    assert seeded_table().with_vector(KEY, np.zeros(NB201.size), seed=np.int64(4)).seeds(KEY) == [
+        0,
+        1,
+        2,
+        4,
+    ]
