@@ -621,6 +621,11 @@ def barrier_matrix(
         raise LandscapeArgumentError(
             f"method must be 'lowest', 'shortest', 'a2m' or 'a2m_published', got {method!r}"
         )
+    if connected_only:  # the shortest-path barriers read the values as given
+        raise LandscapeArgumentError(
+            f"connected_only applies only to method='lowest', not {method!r}; drop it (or set "
+            "the disconnected cells' values to NaN)"
+        )
     given: object = space
     if isinstance(given, BarrierTree):  # deprecated form: only the tree's values are used
         tree = as_tree(space, values)

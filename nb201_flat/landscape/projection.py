@@ -27,6 +27,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from nb201_flat.budget import check_memory
 from nb201_flat.landscape._common import (
     ArchLike,
     FloatArray,
@@ -105,9 +106,15 @@ def projection_grid(
     given = sum(x is not None for x in (towards, directions))
     if given > 1:
         raise LandscapeArgumentError("pass either towards= or directions=, not both")
+    if given and seed is not None:  # only random directions are drawn
+        raise LandscapeArgumentError(
+            "seed= applies only to random directions; drop it with towards= or directions="
+        )
     if towards is not None:
-        if len(towards) != 2:
-            raise LandscapeArgumentError("towards= needs exactly two architectures")
+        if isinstance(towards, str) or not isinstance(towards, Sequence) or len(towards) != 2:
+            raise LandscapeArgumentError(
+                f"towards= needs exactly two architectures, e.g. (a, b); got {towards!r:.80}"
+            )
         d = np.stack([relaxed(space, t) - alpha for t in towards])
     elif directions is not None:
         d = np.asarray(directions, dtype=np.float64)
@@ -115,6 +122,8 @@ def projection_grid(
             raise LandscapeArgumentError(
                 f"directions must have shape (2, {space.n_edges}, {space.n_ops}), got {d.shape}"
             )
+        if not np.isfinite(d).all():  # argmax would read NaN as the largest entry
+            raise LandscapeArgumentError("directions must be finite numbers")
     else:
         if seed is None:
             raise LandscapeArgumentError(
@@ -126,6 +135,14 @@ def projection_grid(
     l1 = l0 if lambdas1 is None else np.asarray(lambdas1, dtype=np.float64)
     if l0.ndim != 1 or l1.ndim != 1 or not len(l0) or not len(l1):
         raise LandscapeArgumentError("lambdas must be non-empty 1-D sequences")
+    if not (np.isfinite(l0).all() and np.isfinite(l1).all()):  # NaN picked op 0 on every edge
+        raise LandscapeArgumentError("lambdas must be finite numbers")
+    # the grid's relaxed points, (points, edges, ops) floats, and their argmax codes
+    check_memory(
+        len(l0) * len(l1) * space.n_edges * (space.n_ops + 2) * 8,
+        f"a projection grid of {len(l0)} x {len(l1)} points",
+        "pass fewer lambdas (41 x 41 is the default)",
+    )
     m0, m1 = np.meshgrid(l0, l1, indexing="ij")
     g0, g1 = m0.ravel(), m1.ravel()
     points = alpha[None] + g0[:, None, None] * d[0][None] + g1[:, None, None] * d[1][None]

@@ -365,3 +365,12 @@ def test_barrier_search_sorts_no_edge_list(monkeypatch: pytest.MonkeyPatch) -> N
         assert tree.lowest(a, b) == (p.barrier, p.length)
         longer += p.length > NB201.hamming(a, b)
     assert longer > 0  # some pairs needed the breadth-first search
+
+
+@pytest.mark.parametrize("method", ["shortest", "a2m", "a2m_published"])
+def test_barrier_matrix_refuses_connected_only_where_it_changes_nothing(method: str) -> None:
+    # connected_only=True used to be ignored by the shortest-path methods
+    f = np.arange(TINY.size, dtype=float)
+    with pytest.raises(LandscapeArgumentError, match="connected_only applies only"):
+        barrier_matrix(TINY, f, [13, 26], method=method, connected_only=True)  # type: ignore[arg-type]
+    assert barrier_matrix(TINY, f, [13, 26], connected_only=True).shape == (2, 2)
