@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeAlias
 
 import numpy as np
 
-from nb201_flat.errors import FormatError, TableFileError, UnknownKeyError
+from nb201_flat.errors import FormatError, TableFileError, UnknownKeyError, check_int_range
 from nb201_flat.errors import NoCurvesError as NoCurvesError
 from nb201_flat.table import MetricKey
 from nb201_flat.types import FloatArray as FloatArray
@@ -153,7 +153,8 @@ class Curves:
 
     def key(self, dataset: str, split: str, epochs: int, metric: str = "accuracy") -> MetricKey:
         """Validate a key; an unknown one raises :class:`UnknownKeyError` listing the keys."""
-        key = MetricKey(dataset, split, int(epochs), metric)
+        # int(200.5) would read the 200-epoch curves
+        key = MetricKey(dataset, split, check_int_range("epochs", epochs, 1), metric)
         if key not in self:
             raise self._unknown(key)
         return key
@@ -198,12 +199,13 @@ class Curves:
         """The metric over every architecture after epoch ``iepoch`` (0-based)."""
         arr = self.curve(key, seed=seed)
         n = arr.shape[1]
-        if not 0 <= int(iepoch) < n:
+        iepoch = check_int_range("iepoch", iepoch)  # int(1.5) would read epoch 1
+        if not 0 <= iepoch < n:
             raise UnknownKeyError(
                 f"epoch {iepoch} is outside the stored 0..{n - 1} of {key} (0-based, as the "
                 "official iepoch)"
             )
-        out: FloatArray = arr[:, int(iepoch)]
+        out: FloatArray = arr[:, iepoch]
         return out
 
     def __repr__(self) -> str:
