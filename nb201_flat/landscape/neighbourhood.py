@@ -58,7 +58,6 @@ from nb201_flat.landscape._common import (
 from nb201_flat.landscape.aggregates import (
     NeighbourRows,
     ball_stats,
-    exact_distance_sums,
     sphere_min,
     supports,
 )
@@ -397,11 +396,19 @@ def _sphere_extremes(
     )["n"]
     nan = np.isnan(v)
     if propagate and nan.any():
-        member = nb.space.connected if nb.connected_only else np.ones(len(v), dtype=bool)
-        poisoned = exact_distance_sums(nb.space, (nan & member).astype(np.float64), nb.radius)
-        bad = poisoned[nb.radius] > 0
-        if include_self:
-            bad |= nan
+        # a row is poisoned when it has fewer measured members than members; counting the NaN
+        # cells at distance r instead also counted cells no_none leaves out (not symmetric)
+        measured = ball_stats(
+            nb.space,
+            v,
+            nb.radius,
+            exact=True,
+            include_self=include_self,
+            propagate=False,
+            wanted=(),
+            **opts,
+        )["n"]
+        bad = measured < n
     else:
         bad = np.zeros(len(v), dtype=bool)
     out: dict[str, FloatArray] = {"n": n}

@@ -287,3 +287,19 @@ def test_options_that_change_nothing_are_refused() -> None:
         neighbourhood_score(TINY, f, 2, exact=np.bool_(False)),
         neighbourhood_score(TINY, f, 2, exact=False),
     )
+
+
+@pytest.mark.parametrize("include_self", [False, True])
+def test_propagate_min_max_at_an_exact_radius_with_no_none(include_self: bool) -> None:
+    # a NaN cell that no_none leaves out of a row (reached by a change to none) used to
+    # poison that row's min and max under nan_policy="propagate"
+    f = conv_count(TINY) + np.arange(TINY.size) / 100
+    f[[0, 5, 13]] = np.nan
+    for agg in ("min", "max"):
+        s = neighbourhood_score(
+            TINY, f, 2, agg=agg, no_none=True, include_self=include_self, nan_policy="propagate"
+        )
+        for i in range(TINY.size):
+            vals = f[brute_members(TINY, i, 2, no_none=True, include_self=include_self)]
+            want = np.nan if np.isnan(vals).any() or not len(vals) else getattr(vals, agg)()
+            np.testing.assert_equal(s[i], want)
