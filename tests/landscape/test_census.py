@@ -260,3 +260,25 @@ def test_pair_barriers_equal_each_construction_alone() -> None:
         assert r.a2m_code_947bc3e == a2m_barrier(NB201, f, a, b, published="947bc3e").barrier
         low = lowest_barrier_path(NB201, f, a, b)
         assert (r.lowest, r.lowest_length) == (low.barrier, low.length)
+
+
+def test_counts_distances_and_bands_are_checked() -> None:
+    f = np.arange(float(TINY.size))
+    # top_pairs(k=-1) used to keep all but one architecture ([:-1]); 1.5 was a raw TypeError
+    for bad in (-1, 1.5, True):
+        with pytest.raises(LandscapeArgumentError, match="k must be >= 0"):
+            top_pairs(TINY, f, bad)  # type: ignore[arg-type]
+        with pytest.raises(LandscapeArgumentError, match="n must be >= 0"):
+            band_pairs(TINY, f, (0, 26), bad, seed=0)  # type: ignore[arg-type]
+    # distance=True used to be distance 1, 1.5 a raw TypeError
+    for bad in (True, 1.5):
+        with pytest.raises(LandscapeArgumentError, match="distance must lie"):
+            band_pairs(TINY, f, (0, 26), 2, distance=bad, seed=0)  # type: ignore[arg-type]
+    # a NaN or reversed band used to hold nothing, silently
+    for band in ((np.nan, 20.0), (20.0, 10.0), (0.0, 1.0, 2.0)):
+        with pytest.raises(LandscapeArgumentError, match="band"):
+            band_pairs(TINY, f, band, 2, seed=0)  # type: ignore[arg-type]
+        with pytest.raises(LandscapeArgumentError, match="band"):
+            barrier_census(TINY, f, {"X": band}, n_pairs=2, top_k=0, seed=0)  # type: ignore[dict-item]
+    with pytest.raises(LandscapeArgumentError, match="top_k"):
+        barrier_census(TINY, f, {"X": (0, 26)}, top_k=2.5, seed=0)  # type: ignore[arg-type]
