@@ -146,6 +146,23 @@ class Table:
     curves: Curves | None = None
 
     def __post_init__(self) -> None:
+        converted = {}
+        for item, vec in self.data.items():
+            key, seed = item if isinstance(item, tuple) and len(item) == 2 else (None, None)
+            if not isinstance(key, MetricKey) or not (
+                seed is None or (_is_int(seed) and seed >= 0)
+            ):
+                raise FormatError(
+                    f"table data is keyed by (MetricKey, seed) with seed None (the mean) or a "
+                    f"position >= 0, got {item!r:.120}"
+                )
+            if not isinstance(vec, np.ndarray) or vec.dtype != np.float64:
+                try:  # a list or an int vector: the float vector every reader expects
+                    converted[item] = np.array(vec, dtype=np.float64)
+                except (TypeError, ValueError):
+                    raise FormatError(f"vector for {key} must hold numbers") from None
+        if converted:  # a new dict: the caller's stays as it was
+            self.data = {**self.data, **converted}
         for (key, _seed), vec in self.data.items():
             if vec.shape != (self.space.size,):
                 raise FormatError(

@@ -262,3 +262,17 @@ def test_with_vector_checks_what_it_stores(
         2,
         4,
     ]
+
+
+def test_the_constructor_checks_its_keys_and_makes_float_vectors() -> None:
+    space = Space(("a", "b"), 3)
+    key = MetricKey("toy", "x-valid", 12)
+    # a str key used to fail later in keys() with a raw AttributeError
+    for bad in (("toy", None), (key, -1), (key, True), key):
+        with pytest.raises(FormatError, match="keyed by"):
+            Table(space, {bad: np.zeros(8)})  # type: ignore[dict-item]
+    given = {(key, None): np.arange(8)}
+    t = Table(space, given)  # type: ignore[dict-item]
+    assert t.vector_for(key).dtype == np.float64 and given[(key, None)].dtype.kind == "i"
+    with pytest.raises(FormatError, match="numbers"):
+        Table(space, {(key, None): ["x"] * 8})  # type: ignore[dict-item]
