@@ -81,4 +81,8 @@ def resolve_index(space: Space, arch: ArchLike) -> int:
 
 def oriented(values: FloatArray, higher_is_better: bool) -> FloatArray:
     """Values turned so that larger is better (loss -> -loss); NaN stays NaN."""
+    if not isinstance(higher_is_better, bool | np.bool_):  # "no" would read as True
+        raise LandscapeArgumentError(
+            f"higher_is_better must be True or False, got {higher_is_better!r}"
+        )
     return values if higher_is_better else -values

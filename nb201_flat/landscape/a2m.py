@@ -302,7 +302,9 @@ def a2m_barriers(
     import pandas as pd  # on first use: `nb201-flat barrier` does not need it
 
     code = a2m_code(published)
-    carry = code == "54ce096" if carry_min is None else carry_min
+    if carry_min is not None and not isinstance(carry_min, bool | np.bool_):  # "no" is truthy
+        raise LandscapeArgumentError(f"carry_min must be None, True or False, got {carry_min!r}")
+    carry = code == "54ce096" if carry_min is None else bool(carry_min)
     v = as_values(space, values)
     rows = []
     carried = A2M_CODE_START if code == "54ce096" else math.inf

@@ -146,3 +146,9 @@ def test_a2m_barriers_names_a_pair_that_is_not_a_pair() -> None:
         a2m_barriers(CUBE, np.arange(8.0), [(0, 7), (0, 1, 2)])  # type: ignore[list-item]
     with pytest.raises(LandscapeArgumentError, match=r"\(a, b\) pairs"):
         a2m_barriers(CUBE, np.arange(8.0), ["07"])  # type: ignore[list-item]
+
+
+def test_carry_min_is_none_or_a_bool() -> None:
+    # carry_min="no" is truthy: it used to carry the minimum across pairs
+    with pytest.raises(LandscapeArgumentError, match="carry_min"):
+        a2m_barriers(CUBE, np.arange(8.0), [(0, 7)], carry_min="no")  # type: ignore[arg-type]
