@@ -101,6 +101,10 @@ def neighbour_arrays(
     The result is cached on the space (``space.clear_cache()`` frees it).
     """
     radius = space.check_radius(radius)
+    for name, flag in (("exact", exact), ("no_none", no_none), ("connected_only", connected_only)):
+        if not isinstance(flag, bool | np.bool_):  # no_none="no" would filter, and be cached
+            raise ArgumentError(f"{name} must be True or False, got {flag!r}")
+    exact, no_none, connected_only = bool(exact), bool(no_none), bool(connected_only)
     key = ("nbhd", radius, exact, no_none, connected_only)
     if key in space._cache:
         cached: NeighbourArrays = space._cache[key]

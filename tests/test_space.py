@@ -287,3 +287,11 @@ def test_space_arguments(
 def test_hamming_takes_strings_and_indices() -> None:
     a = NB201.arch(0)
     assert a.hamming(RESNET) == a.hamming(11472) == a.hamming(NB201.parse(RESNET))
+
+
+@pytest.mark.parametrize("flag", ["exact", "no_none", "connected_only"])
+def test_neighbour_filters_are_bools(flag: str) -> None:
+    # no_none="no" is truthy: it used to filter (and cache the result under "no")
+    with pytest.raises(ArgumentError, match=f"{flag} must be True or False"):
+        NB201.neighbours(1, **{flag: "no"})  # type: ignore[arg-type]
+    assert NB201.neighbours(2, **{flag: np.bool_(False)}) is NB201.neighbours(2, **{flag: False})

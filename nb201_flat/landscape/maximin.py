@@ -264,6 +264,11 @@ def barrier_tree(
     """
     v = as_values(space, values)
     w = oriented(v, higher_is_better).copy()
+    if not isinstance(connected_only, bool | np.bool_):  # "no" would cut the disconnected cells
+        raise LandscapeArgumentError(
+            f"connected_only must be True or False, got {connected_only!r}"
+        )
+    connected_only = bool(connected_only)
     usable = ~np.isnan(w)
     if connected_only:
         usable &= space.connected

@@ -387,3 +387,8 @@ def test_higher_is_better_is_a_bool(bad: object) -> None:
     with pytest.raises(LandscapeArgumentError, match="higher_is_better must be True or False"):
         a2m_barrier(TINY, f, 0, 26, higher_is_better=bad)  # type: ignore[arg-type]
     assert path_barrier([3.0, 1.0, 2.0], higher_is_better=np.bool_(True)) == 1.5
+
+
+def test_barrier_tree_connected_only_is_a_bool() -> None:
+    with pytest.raises(LandscapeArgumentError, match="connected_only must be True or False"):
+        barrier_tree(TINY, np.arange(27.0), connected_only="no")  # type: ignore[arg-type]
