@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal, TypeAlias
 
 import numpy as np
@@ -65,6 +66,22 @@ def raise_on_nan(values: FloatArray, what: str = "values") -> None:
             f"{what} hold {n} NaN entr{'y' if n == 1 else 'ies'} (unmeasured architectures); "
             "use nan_policy='omit' to skip them or 'propagate' to get NaN results"
         )
+
+
+def check_band(name: str, band: object) -> tuple[float, float]:
+    """An accuracy band ``(lo, hi)``, both ends included: two numbers, not NaN, ``lo <= hi``
+    (an infinite end leaves that side open). A NaN or reversed band would hold nothing."""
+    if isinstance(band, str) or not isinstance(band, Sequence) or len(band) != 2:
+        raise LandscapeArgumentError(f"band {name!r} must be a pair (lo, hi), got {band!r:.80}")
+    try:
+        lo, hi = float(band[0]), float(band[1])
+    except (TypeError, ValueError):
+        raise LandscapeArgumentError(f"band {name!r} must hold numbers, got {band!r:.80}") from None
+    if not lo <= hi:  # NaN too
+        raise LandscapeArgumentError(
+            f"band {name!r} has lo > hi or a NaN end: {band}; pass (lo, hi) with lo <= hi"
+        )
+    return lo, hi
 
 
 def check_quantile(q: float) -> float:

@@ -49,7 +49,7 @@ import numpy as np
 import numpy.typing as npt
 
 from nb201_flat import budget
-from nb201_flat.errors import check_float_range, check_int_range
+from nb201_flat.errors import check_int_range
 from nb201_flat.landscape._common import (
     ArchLike,
     IntArray,
@@ -57,6 +57,7 @@ from nb201_flat.landscape._common import (
     MissingValueError,
     Seed,
     as_values,
+    check_band,
     oriented,
     resolve_index,
 )
@@ -271,7 +272,7 @@ def band_pairs(
     """
     v = as_values(space, values)
     n = check_int_range("n", n, 0, fix="the number of pairs to draw")
-    lo, hi = _check_band(band)
+    lo, hi = check_band("band", band)
     inside = (v >= lo) & (v <= hi)
     members = np.flatnonzero(inside)
     if distance is None:
@@ -292,15 +293,6 @@ def band_pairs(
     rng = as_rng(seed)
     take = rng.choice(len(left), size=min(n, len(left)), replace=False)
     return [(int(left[t]), int(right[t])) for t in take.tolist()]
-
-
-def _check_band(band: tuple[float, float]) -> tuple[float, float]:
-    """``(lo, hi)`` as finite floats with ``lo <= hi``: a NaN or reversed band holds nothing."""
-    if isinstance(band, str) or not isinstance(band, Sequence) or len(band) != 2:
-        raise LandscapeArgumentError(f"a band is a pair (lo, hi), got {band!r:.80}")
-    lo = check_float_range("band lo", band[0])
-    hi = check_float_range("band hi", band[1], lo, fix="a band is (lo, hi) with lo <= hi")
-    return lo, hi
 
 
 # members whose neighbour rows are listed at once: a band's rows in pieces of a few MB
@@ -412,7 +404,7 @@ def barrier_census(
             "top_k 1 (--top 1) makes no pair (one architecture); pass 0 for no top-k group, or 2 or more"
         )
     band_map = a2m_bands(bands) if isinstance(bands, str) else dict(bands)
-    band_map = {name: _check_band(band) for name, band in band_map.items()}
+    band_map = {name: check_band(name, band) for name, band in band_map.items()}
     v = as_values(space, values)
     total = _check_census_memory(space, v, band_map, n_pairs, top_k, distance)
     tree = barrier_tree(space, v, higher_is_better=higher_is_better, connected_only=connected_only)

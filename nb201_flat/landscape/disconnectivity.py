@@ -9,6 +9,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from nb201_flat.errors import check_int_range
+from nb201_flat.landscape._common import MissingValueError
 from nb201_flat.landscape.maximin import BarrierTree, as_tree
 from nb201_flat.landscape.statistics import local_optima
 from nb201_flat.space import Space
@@ -63,6 +64,12 @@ def graph_of_tree(tree: BarrierTree, n_optima: int) -> pd.DataFrame:
             connected_only=tree.connected_only,
         )
     )[0]
+    if not opt.size:  # else an empty frame without its columns: a raw pandas KeyError
+        raise MissingValueError(
+            "no local optimum: every architecture is unmeasured (NaN)"
+            + (" or disconnected (connected_only)" if tree.connected_only else "")
+            + "; pass values that measure some architectures"
+        )
     opt = opt[np.lexsort((opt, -w[opt]))][:n_optima]
     sign = 1.0 if tree.higher_is_better else -1.0
     nodes: list[dict[str, Any]] = [

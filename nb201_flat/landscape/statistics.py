@@ -38,6 +38,7 @@ from nb201_flat.landscape._common import (
     LandscapeArgumentError,
     Seed,
     as_values,
+    check_band,
     oriented,
     resolve_index,
 )
@@ -477,10 +478,7 @@ def neighbour_distributions(
     """
     v = as_values(space, values)
     chosen = a2m_bands(bands) if isinstance(bands, str) else dict(bands)
-    for name, band in chosen.items():
-        lo, hi = (float(x) for x in band)
-        if not lo <= hi:
-            raise LandscapeArgumentError(f"band {name!r} has lo > hi: {band}")
+    chosen = {name: check_band(name, band) for name, band in chosen.items()}
     radii = [space.check_radius(r) for r in radii]  # int() would make 1.5 radius 1
     if weighted:
         return _weighted_distributions(

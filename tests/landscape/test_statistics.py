@@ -238,3 +238,13 @@ def test_a_walk_too_long_for_memory_is_refused_before_it_is_drawn() -> None:
 
     with pytest.raises(ResourceLimitError, match="take fewer steps"):  # a MemoryError before
         random_walk(TINY, 10**14, seed=0)
+
+
+def test_bands_are_pairs_of_numbers_and_an_infinite_end_is_open() -> None:
+    f = np.arange(float(TINY.size))
+    with pytest.raises(LandscapeArgumentError, match="must be a pair"):  # raw ValueError before
+        neighbour_distributions(TINY, f, {"a": (0, 5, 6)})  # type: ignore[dict-item]
+    with pytest.raises(LandscapeArgumentError, match="NaN end"):  # held nothing before
+        neighbour_distributions(TINY, f, {"a": (np.nan, 5)})
+    top = neighbour_distributions(TINY, f, {"top": (25, np.inf)}, radii=(1,))
+    assert len(top) == 12
