@@ -307,7 +307,13 @@ def aggregate_members(members: npt.ArrayLike, spec: Neighbourhood) -> float:
     >>> aggregate_members([], Neighbourhood())
     nan
     """
-    g = np.asarray(members, dtype=np.float64).reshape(1, -1)
+    m = np.asarray(members, dtype=np.float64)
+    if m.ndim != 1:  # reshape(1, -1) would pool several neighbourhoods into one
+        raise LandscapeArgumentError(
+            f"members must be one neighbourhood's values (1-D), got shape {m.shape}; "
+            "use neighbourhood_score for every architecture at once"
+        )
+    g = m.reshape(1, -1)
     if g.size == 0:  # an empty neighbourhood (e.g. only disconnected neighbours, no self)
         return float("nan")
     agg, q = _agg_level(spec)

@@ -303,3 +303,13 @@ def test_propagate_min_max_at_an_exact_radius_with_no_none(include_self: bool) -
             vals = f[brute_members(TINY, i, 2, no_none=True, include_self=include_self)]
             want = np.nan if np.isnan(vals).any() or not len(vals) else getattr(vals, agg)()
             np.testing.assert_equal(s[i], want)
+
+
+def test_aggregate_members_takes_one_neighbourhood() -> None:
+    from nb201_flat.landscape.neighbourhood import aggregate_members
+    from nb201_flat.neighbourhood import Neighbourhood
+
+    # a 2-D array used to be pooled into one neighbourhood (reshape(1, -1)): one wrong number
+    with pytest.raises(LandscapeArgumentError, match="1-D"):
+        aggregate_members([[1.0, 2.0], [3.0, 5.0]], Neighbourhood())
+    assert aggregate_members([1.0, 2.0, 6.0], Neighbourhood()) == 3.0
