@@ -117,7 +117,7 @@ def projection_grid(
             )
         d = np.stack([relaxed(space, t) - alpha for t in towards])
     elif directions is not None:
-        d = np.asarray(directions, dtype=np.float64)
+        d = _floats("directions", directions)
         if d.shape != (2, space.n_edges, space.n_ops):
             raise LandscapeArgumentError(
                 f"directions must have shape (2, {space.n_edges}, {space.n_ops}), got {d.shape}"
@@ -131,8 +131,8 @@ def projection_grid(
                 "figure; or pass towards=(arch1, arch2)"
             )
         d = random_directions(space, center, seed=seed)
-    l0 = np.linspace(-1.0, 1.0, 41) if lambdas is None else np.asarray(lambdas, dtype=np.float64)
-    l1 = l0 if lambdas1 is None else np.asarray(lambdas1, dtype=np.float64)
+    l0 = np.linspace(-1.0, 1.0, 41) if lambdas is None else _floats("lambdas", lambdas)
+    l1 = l0 if lambdas1 is None else _floats("lambdas1", lambdas1)
     if l0.ndim != 1 or l1.ndim != 1 or not len(l0) or not len(l1):
         raise LandscapeArgumentError("lambdas must be non-empty 1-D sequences")
     if not (np.isfinite(l0).all() and np.isfinite(l1).all()):  # NaN picked op 0 on every edge
@@ -159,3 +159,12 @@ def projection_grid(
             "value": v[idx],
         }
     )
+
+
+def _floats(name: str, values: object) -> FloatArray:
+    """``values`` as a float array; text or objects raise an error naming ``name``."""
+    try:
+        out: FloatArray = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise LandscapeArgumentError(f"{name} must be numbers, got {values!r:.80}") from None
+    return out

@@ -83,3 +83,11 @@ def test_options_and_grids_that_cannot_be_served_are_refused() -> None:
     with pytest.raises(ResourceLimitError, match="fewer lambdas"):  # a MemoryError before
         projection_grid(NB201, np.zeros(NB201.size), 0, seed=0, lambdas=np.zeros(100_000))
     assert projection_grid(TINY, f, 0, towards=[1, 9], lambdas=[0.0, 1.0]).shape == (4, 5)
+
+
+def test_text_for_numbers_is_named() -> None:
+    f = np.arange(TINY.size, dtype=float)
+    with pytest.raises(LandscapeArgumentError, match="lambdas must be numbers"):
+        projection_grid(TINY, f, 0, seed=0, lambdas=["a", "b"])
+    with pytest.raises(LandscapeArgumentError, match="directions must be numbers"):
+        projection_grid(TINY, f, 0, directions=[["x"]])
