@@ -445,6 +445,8 @@ class Table:
         import pandas as pd
 
         policy = seed_policy_of(seed_policy, seed)
+        if isinstance(keys, str | MetricKey):  # list("cifar10") would be seven one-letter keys
+            raise ArgumentError(f"keys must be a list of MetricKeys, got {keys!r}; pass [key]")
         chosen = list(keys) if keys is not None else self.keys()
         gen = as_rng(rng) if rng is not None else None
         cols = {str(k): self.vector_for(k, seed_policy=policy, rng=gen) for k in chosen}

@@ -295,3 +295,10 @@ def test_neighbour_filters_are_bools(flag: str) -> None:
     with pytest.raises(ArgumentError, match=f"{flag} must be True or False"):
         NB201.neighbours(1, **{flag: "no"})  # type: ignore[arg-type]
     assert NB201.neighbours(2, **{flag: np.bool_(False)}) is NB201.neighbours(2, **{flag: False})
+
+
+def test_cell_graph_needs_an_arch() -> None:
+    # a string used to fail inside with a raw AttributeError ('str' has no 'to_str')
+    with pytest.raises(InvalidArchError, match="needs an Arch"):
+        cell_graph(RESNET)  # type: ignore[arg-type]
+    assert cell_graph(NB201.parse(RESNET)).number_of_edges() == 6

@@ -276,3 +276,12 @@ def test_the_constructor_checks_its_keys_and_makes_float_vectors() -> None:
     assert t.vector_for(key).dtype == np.float64 and given[(key, None)].dtype.kind == "i"
     with pytest.raises(FormatError, match="numbers"):
         Table(space, {(key, None): ["x"] * 8})  # type: ignore[dict-item]
+
+
+def test_frame_keys_are_a_list_of_keys() -> None:
+    t = seeded_table()
+    # "cifar100" used to be read as seven one-letter keys, one MetricKey as a raw TypeError
+    for bad in ("cifar100", KEY):
+        with pytest.raises(ArgumentError, match="list of MetricKeys"):
+            t.frame(bad)  # type: ignore[arg-type]
+    assert t.frame([KEY]).columns.tolist() == ["arch", str(KEY)]
