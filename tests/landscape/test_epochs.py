@@ -102,3 +102,15 @@ def test_epochs_are_not_truncated_and_a_mask_is_boolean() -> None:
     with pytest.raises(LandscapeArgumentError, match="boolean vector"):
         flatness_by_epoch(t, "toy", "x-valid", 12, mask=f)
     assert flatness_by_epoch(t, "toy", "x-valid", 12, mask=f > 1)["archs"].tolist() == [7] * 3
+
+
+def test_curves_check_their_keys_and_row_count() -> None:
+    from nb201_flat.errors import ArgumentError, FormatError
+
+    # n_archs=1.5 used to be 1 row; a str key or seed -1 was kept (a raw TypeError when listed)
+    with pytest.raises(ArgumentError, match="n_archs"):
+        Curves(1.5, {})  # type: ignore[arg-type]
+    for bad in (("toy", None), (KEY, -1), (KEY, True)):
+        with pytest.raises(FormatError, match="keyed by"):
+            Curves(27, {bad: np.zeros((27, 3))})  # type: ignore[dict-item]
+    assert Curves(27, {(KEY, np.int64(0)): np.zeros((27, 3))}).seeds(KEY) == [0]
