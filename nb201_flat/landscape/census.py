@@ -273,6 +273,12 @@ def band_pairs(
     v = as_values(space, values)
     n = check_int_range("n", n, 0, fix="the number of pairs to draw")
     lo, hi = check_band("band", band)
+    # every pair of a band of m members is listed before the draw: m (m - 1) / 2 of them
+    budget.check_memory(
+        census_cost(space, v, {"band": (lo, hi)}, n, 0, distance)[1],
+        f"the candidate pairs of band [{lo:g}, {hi:g}]",
+        "draw at a distance (distance=3) or narrow the band",
+    )
     inside = (v >= lo) & (v <= hi)
     members = np.flatnonzero(inside)
     if distance is None:
@@ -341,6 +347,8 @@ def top_pairs(
     """
     w = oriented(as_values(space, values), higher_is_better)
     k = check_int_range("k", k, 0)  # [:-1] would keep all but one
+    m = min(k, space.size)
+    budget.check_memory(128 * m * (m - 1) // 2, f"the pairs of the top {k:,}", "pass a smaller k")
     key = np.where(np.isnan(w), -np.inf, w)
     best = np.lexsort((np.arange(space.size), -key))[:k]
     best = best[np.isfinite(key[best])]

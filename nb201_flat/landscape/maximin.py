@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 import numpy.typing as npt
 
+from nb201_flat.budget import check_memory
 from nb201_flat.landscape._common import (
     ArchLike,
     BoolArray,
@@ -140,6 +141,8 @@ class BarrierTree:
         """
         idx = [resolve_index(self.space, a) for a in archs]
         k = len(idx)
+        # this matrix, the barrier matrix made from it and the labelled frame
+        check_memory(4 * 8 * k * k, f"a {k:,} x {k:,} barrier matrix", "pass fewer archs")
         m = np.full((k, k), -np.inf)
         groups: dict[int, list[int]] = {}
         for pos, i in enumerate(idx):
@@ -641,6 +644,7 @@ def barrier_matrix(
         sp, v = space, as_values(space, values)
     idx = [resolve_index(sp, a) for a in archs]
     k = len(idx)
+    check_memory(2 * 8 * k * k, f"a {k:,} x {k:,} barrier matrix", "pass fewer archs")
     out = np.zeros((k, k))
     w = oriented(v, higher_is_better)
     for i, j in itertools.product(range(k), range(k)):

@@ -282,3 +282,24 @@ def test_counts_distances_and_bands_are_checked() -> None:
             barrier_census(TINY, f, {"X": band}, n_pairs=2, top_k=0, seed=0)  # type: ignore[dict-item]
     with pytest.raises(LandscapeArgumentError, match="top_k"):
         barrier_census(TINY, f, {"X": (0, 26)}, top_k=2.5, seed=0)  # type: ignore[arg-type]
+
+
+def test_pair_lists_and_matrices_too_large_for_memory_are_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from nb201_flat import budget
+    from nb201_flat.errors import ResourceLimitError
+    from nb201_flat.landscape import barrier_matrix
+
+    monkeypatch.setenv(budget.ENV_MAX_MEMORY, "512M")
+    v = np.random.default_rng(0).normal(size=NB201.size)
+    # each used to build its list or matrix until memory ran out
+    with pytest.raises(ResourceLimitError, match="smaller k"):
+        top_pairs(NB201, v, NB201.size)  # 122 million pair tuples
+    with pytest.raises(ResourceLimitError, match="draw at a distance"):
+        band_pairs(NB201, v, (-10.0, 10.0), 5, distance=None, seed=0)
+    with pytest.raises(ResourceLimitError, match="fewer archs"):
+        barrier_tree(NB201, v).matrix(list(range(NB201.size)))
+    with pytest.raises(ResourceLimitError, match="fewer archs"):
+        barrier_matrix(NB201, v, list(range(NB201.size)), method="a2m")
+    assert len(top_pairs(NB201, v, 100)) == 4950
