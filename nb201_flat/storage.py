@@ -405,9 +405,12 @@ def _load_once(folder: Path, verify: bool) -> Table:
             sums=manifest["sha256"] if verify else None,
             hint=_reimport_hint(folder, manifest),
         )
-    return Table(
-        space, data, source=str(manifest.get("source", "unknown")), meta=meta, curves=curves
-    )
+    try:
+        return Table(
+            space, data, source=str(manifest.get("source", "unknown")), meta=meta, curves=curves
+        )
+    except Nb201FlatError as exc:  # a column the table refuses: the file, not the caller
+        raise TableFileError(f"{folder}: {exc}; {_reimport_hint(folder, manifest)}") from None
 
 
 def load_saved_table(path: str | os.PathLike[str], *, verify: bool = True) -> Table:

@@ -36,6 +36,7 @@ from nb201_flat.errors import (
     InvalidArchError,
     MissingValueError,
     UnknownKeyError,
+    check_int_range,
 )
 from nb201_flat.space import NB201, Arch, Space
 from nb201_flat.types import FloatArray as FloatArray
@@ -61,6 +62,15 @@ class MetricKey:
     split: str
     epochs: int
     metric: str = "accuracy"
+
+    def __post_init__(self) -> None:
+        # epochs "12" would never equal 12, and sorting keys would fail on str < int
+        for name in ("dataset", "split", "metric"):
+            value = getattr(self, name)
+            if not isinstance(value, str) or not value:
+                raise ArgumentError(f"MetricKey {name} must be a non-empty str, got {value!r}")
+        epochs = check_int_range("MetricKey epochs", self.epochs, 0)
+        object.__setattr__(self, "epochs", epochs)
 
     def __str__(self) -> str:
         """The key's text form, used wherever a key is written down (columns, files, notes).

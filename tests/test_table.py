@@ -285,3 +285,20 @@ def test_frame_keys_are_a_list_of_keys() -> None:
         with pytest.raises(ArgumentError, match="list of MetricKeys"):
             t.frame(bad)  # type: ignore[arg-type]
     assert t.frame([KEY]).columns.tolist() == ["arch", str(KEY)]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("cifar10", "ori-test", "200"),
+        ("cifar10", "ori-test", 2.5),
+        ("cifar10", "", 200),
+        (None, "x", 1),
+    ],
+)
+def test_a_metric_key_checks_its_parts(args: tuple[object, ...]) -> None:
+    # epochs "200" used to make a key equal to nothing, whose sorting then failed (str < int)
+    with pytest.raises(ArgumentError, match="MetricKey"):
+        MetricKey(*args)  # type: ignore[arg-type]
+    assert MetricKey("cifar10", "ori-test", np.int64(200)) == MetricKey("cifar10", "ori-test", 200)
+    assert type(MetricKey("cifar10", "ori-test", 200.0).epochs) is int
