@@ -37,7 +37,13 @@ from typing import TYPE_CHECKING, Any, Final, TypeAlias
 
 import numpy as np
 
-from nb201_flat.errors import FormatError, TableFileError, UnknownKeyError
+from nb201_flat.errors import (
+    ArgumentError,
+    FormatError,
+    TableFileError,
+    UnknownKeyError,
+    check_int_range,
+)
 from nb201_flat.errors import NoCurvesError as NoCurvesError
 from nb201_flat.table import MetricKey
 from nb201_flat.types import FloatArray as FloatArray
@@ -103,9 +109,19 @@ class Curves:
         lazy: Mapping[tuple[MetricKey, CurveSeed], tuple[str, int]] | None = None,
         reader: Callable[[str, int], FloatArray] | None = None,
     ) -> None:
-        self._n = int(n_archs)
+        self._n = check_int_range("n_archs", n_archs, 1)  # int(1.5) would be 1 row
         self._data: dict[tuple[MetricKey, CurveSeed], FloatArray] = {}
         self._lazy = dict(lazy or {})
+        for item in [*(data or {}), *self._lazy]:
+            key, seed = item if isinstance(item, tuple) and len(item) == 2 else (None, None)
+            ok_seed = seed is None or (
+                isinstance(seed, int | np.integer) and not isinstance(seed, bool) and seed >= 0
+            )
+            if not isinstance(key, MetricKey) or not ok_seed:  # else a raw error when listed
+                raise FormatError(
+                    "curves are keyed by (MetricKey, seed) with seed None (the mean) or a "
+                    f"position >= 0, got {item!r:.120}"
+                )
         self._reader = reader
         if self._lazy and reader is None:
             raise FormatError("lazy curves need a reader")
@@ -153,7 +169,8 @@ class Curves:
 
     def key(self, dataset: str, split: str, epochs: int, metric: str = "accuracy") -> MetricKey:
         """Validate a key; an unknown one raises :class:`UnknownKeyError` listing the keys."""
-        key = MetricKey(dataset, split, int(epochs), metric)
+        # int(200.5) would read the 200-epoch curves
+        key = MetricKey(dataset, split, check_int_range("epochs", epochs, 1), metric)
         if key not in self:
             raise self._unknown(key)
         return key
@@ -198,12 +215,13 @@ class Curves:
         """The metric over every architecture after epoch ``iepoch`` (0-based)."""
         arr = self.curve(key, seed=seed)
         n = arr.shape[1]
-        if not 0 <= int(iepoch) < n:
+        iepoch = check_int_range("iepoch", iepoch)  # int(1.5) would read epoch 1
+        if not 0 <= iepoch < n:
             raise UnknownKeyError(
                 f"epoch {iepoch} is outside the stored 0..{n - 1} of {key} (0-based, as the "
                 "official iepoch)"
             )
-        out: FloatArray = arr[:, int(iepoch)]
+        out: FloatArray = arr[:, iepoch]
         return out
 
     def __repr__(self) -> str:
@@ -288,4 +306,7 @@ def lazy_curves(
         n_archs = int(entry["n_archs"])
     except (KeyError, TypeError, ValueError) as exc:
         raise TableFileError(f"{folder} has a malformed curves entry ({exc}); {hint}") from None
-    return Curves(n_archs, lazy=lazy, reader=reader)
+    try:
+        return Curves(n_archs, lazy=lazy, reader=reader)
+    except (FormatError, ArgumentError) as exc:  # a manifest entry Curves refuses
+        raise TableFileError(f"{folder} has a malformed curves entry ({exc}); {hint}") from None

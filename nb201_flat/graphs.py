@@ -13,6 +13,7 @@ from typing import Any
 import networkx as nx
 import numpy as np
 
+from nb201_flat.errors import ArgumentError, InvalidArchError
 from nb201_flat.space import Arch, Space
 
 
@@ -26,6 +27,10 @@ def cell_graph(arch: Arch, *, drop_none: bool = False) -> Any:
     >>> sorted((i, j, d["op"]) for i, j, d in g.edges(data=True))[:2]
     [(0, 1, 'nor_conv_3x3'), (0, 3, 'skip_connect')]
     """
+    if not isinstance(arch, Arch):
+        raise InvalidArchError(
+            f"cell_graph needs an Arch, got {type(arch).__name__}; pass space.resolve(x)"
+        )
     g = nx.DiGraph(arch=arch.to_str())
     g.add_nodes_from(range(arch.space.n_nodes))
     for (i, j), op in zip(arch.space.edges, arch.ops, strict=True):
@@ -57,6 +62,12 @@ def space_graph(
     >>> g.number_of_nodes(), g.number_of_edges()
     (15625, 187500)
     """
+    v = None if values is None else np.asarray(values, dtype=np.float64)
+    if v is not None and v.shape != (space.size,):  # a longer vector would be read silently
+        raise ArgumentError(
+            f"values must be a vector over the {space.size} architectures of the space, got "
+            f"shape {v.shape}"
+        )
     nb = space.neighbours(1, no_none=no_none, connected_only=connected_only)
     g: Any = nx.DiGraph() if no_none else nx.Graph()
     g.add_nodes_from(range(space.size))
@@ -70,8 +81,7 @@ def space_graph(
         pairs = pairs[keep]
         g.remove_nodes_from(np.flatnonzero(~space.connected).tolist())
     g.add_edges_from(pairs.tolist())
-    if values is not None:
-        v = np.asarray(values, dtype=float)
+    if v is not None:
         nx.set_node_attributes(g, {int(n): float(v[n]) for n in g.nodes}, "value")
     if labels:
         strings = space.strings()

@@ -98,7 +98,10 @@ class Neighbourhood:
         object.__setattr__(self, "radius", int(self.radius))
         object.__setattr__(self, "quantile", float(self.quantile))
         for name in ("exact", "include_self", "no_none", "connected_only"):
-            object.__setattr__(self, name, bool(getattr(self, name)))
+            flag = getattr(self, name)
+            if not isinstance(flag, bool) and not _is_numpy_bool(flag):  # bool("no") is True
+                raise ArgumentError(f"{name} must be True or False, got {flag!r}")
+            object.__setattr__(self, name, bool(flag))
 
     @classmethod
     def build(cls, base: Neighbourhood | int | None = None, /, **fields: Any) -> Neighbourhood:
@@ -146,6 +149,14 @@ class Neighbourhood:
                 parts.append({"include_self": "self"}.get(name, name))
         parts.append(f"quantile({self.quantile:g})" if self.agg == "quantile" else self.agg)
         return f"Neighbourhood({', '.join(parts)})"
+
+
+def _is_numpy_bool(flag: object) -> bool:
+    # numpy only when it is already loaded: this module is imported by small commands
+    import sys
+
+    np = sys.modules.get("numpy")
+    return np is not None and isinstance(flag, np.bool_)
 
 
 #: The NA paper's neighbourhood: every cell within radius 1 plus the cell itself, mean.

@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from nb201_flat.errors import InvalidArchError
-from nb201_flat.space import BoolArray, IntArray, Space
+from nb201_flat.errors import ArgumentError, InvalidArchError
+from nb201_flat.space import BoolArray, IntArray, Space, _as_int
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -52,8 +52,11 @@ class NeighbourArrays:
         return self.indices >= 0
 
     def of(self, index: int) -> npt.NDArray[np.int32]:
-        """Neighbours of one architecture."""
-        return self.indices[index, : self.counts[index]]
+        """Neighbours of one architecture (its index: -1 is no architecture, not the last)."""
+        i = _as_int(index, "index")
+        if not 0 <= i < len(self.counts):
+            raise InvalidArchError(f"index {index} out of range 0..{len(self.counts) - 1}")
+        return self.indices[i, : self.counts[i]]
 
     def to_csr(self) -> tuple[IntArray, npt.NDArray[np.int32]]:
         """``(indptr, flat)`` with the neighbours of ``i`` in ``flat[indptr[i]:indptr[i+1]]``."""
@@ -64,6 +67,11 @@ class NeighbourArrays:
     def gather(self, values: npt.ArrayLike) -> npt.NDArray[np.float64]:
         """``values`` of each neighbour, shape ``indices.shape``; NaN on padding."""
         v = np.asarray(values, dtype=np.float64)
+        if v.shape != (len(self.counts),):  # a longer vector would be read silently
+            raise ArgumentError(
+                f"values must be a vector over the {len(self.counts)} architectures of the "
+                f"space, got shape {v.shape}"
+            )
         out = v[np.where(self.mask, self.indices, 0)]
         out[~self.mask] = np.nan
         return out
@@ -92,9 +100,11 @@ def neighbour_arrays(
 
     The result is cached on the space (``space.clear_cache()`` frees it).
     """
-    if not 1 <= int(radius) <= space.n_edges:
-        raise InvalidArchError(f"radius must lie in 1..{space.n_edges}, got {radius}")
-    radius = int(radius)
+    radius = space.check_radius(radius)
+    for name, flag in (("exact", exact), ("no_none", no_none), ("connected_only", connected_only)):
+        if not isinstance(flag, bool | np.bool_):  # no_none="no" would filter, and be cached
+            raise ArgumentError(f"{name} must be True or False, got {flag!r}")
+    exact, no_none, connected_only = bool(exact), bool(no_none), bool(connected_only)
     key = ("nbhd", radius, exact, no_none, connected_only)
     if key in space._cache:
         cached: NeighbourArrays = space._cache[key]

@@ -29,6 +29,7 @@ True
 from __future__ import annotations
 
 import math
+import numbers
 import operator
 import random
 from collections.abc import Iterable, Iterator
@@ -55,6 +56,13 @@ NB201_OPS: tuple[str, ...] = (
 _NB201_SHUFFLE_SEED = 88  # NAS-Bench-201's own seed for the order of its files
 
 IndexOrder = Literal["official", "lexicographic"]
+
+
+def _as_int(value: Any, what: str) -> int:
+    """``value`` as an int (numpy integers too); a float or a bool is refused, never truncated."""
+    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Integral):
+        raise InvalidArchError(f"{what} must be an integer, got {value!r:.80}")
+    return int(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,8 +101,10 @@ class Arch:
     def __repr__(self) -> str:
         return f"Arch({self.to_str()!r})"
 
-    def hamming(self, other: Arch) -> int:
-        """Number of edges whose op differs."""
+    def hamming(self, other: Arch | str | int) -> int:
+        """Number of edges whose op differs (``other``: an :class:`Arch`, string or index)."""
+        if not isinstance(other, Arch):
+            other = self.space.resolve(other)
         if other.space != self.space:
             raise InvalidArchError("cannot compare architectures of different spaces")
         return sum(a != b for a, b in zip(self.codes, other.codes, strict=True))
@@ -133,15 +143,23 @@ class Space:
         *,
         index_order: IndexOrder | None = None,
     ) -> None:
+        if isinstance(ops, str):  # tuple("abc") would be three one-letter ops
+            raise InvalidArchError(f"ops must be a sequence of op names, not one string {ops!r}")
         self.ops: tuple[str, ...] = tuple(ops)
+        if not all(isinstance(op, str) for op in self.ops):
+            raise InvalidArchError(f"op names must be strings, got {self.ops!r:.120}")
         if len(self.ops) < 2 or len(set(self.ops)) != len(self.ops):
             raise InvalidArchError(f"a space needs at least two distinct ops, got {self.ops}")
         for op in self.ops:
             if not op or any(ch in op for ch in "|~+ "):
                 raise InvalidArchError(f"op name {op!r} may not be empty or contain '|~+ '")
-        if n_nodes < 2:
+        if _as_int(n_nodes, "n_nodes") < 2:
             raise InvalidArchError(f"a cell needs at least 2 nodes, got n_nodes={n_nodes}")
         self.n_nodes = int(n_nodes)
+        if index_order not in (None, "official", "lexicographic"):
+            raise InvalidArchError(
+                f"index_order must be 'official' or 'lexicographic' (or None), got {index_order!r}"
+            )
         is_nb201 = self.ops == NB201_OPS and self.n_nodes == 4
         if index_order is None:
             index_order = "official" if is_nb201 else "lexicographic"
@@ -157,6 +175,11 @@ class Space:
         self.n_edges = len(self.edges)
         self.n_ops = len(self.ops)
         self.size: int = int(self.n_ops**self.n_edges)
+        if self.size >= 2**62:  # indices and lexicographic numbers are int64
+            raise InvalidArchError(
+                f"a space of {self.n_ops}^{self.n_edges} cells is too large to index; "
+                "use fewer nodes or ops"
+            )
         self._op_code = {op: c for c, op in enumerate(self.ops)}
         self._edge_pos = {e: p for p, e in enumerate(self.edges)}
         self._weights = np.array(
@@ -193,7 +216,13 @@ class Space:
     @classmethod
     def from_spec(cls, spec: dict[str, Any]) -> Space:
         """Inverse of :meth:`spec`; returns the shared :data:`NB201` object when it matches."""
-        space = cls(spec["ops"], int(spec["n_nodes"]), index_order=spec.get("index_order"))
+        try:
+            ops, n_nodes, order = spec["ops"], spec["n_nodes"], spec.get("index_order")
+        except (KeyError, TypeError, AttributeError):
+            raise InvalidArchError(
+                f"a space spec is a dict with ops, n_nodes and index_order, got {spec!r:.120}"
+            ) from None
+        space = cls(ops, n_nodes, index_order=order)
         return NB201 if space == NB201 else space
 
     # -- ops and edges ------------------------------------------------------------------
@@ -212,9 +241,10 @@ class Space:
             if edge not in self._edge_pos:
                 raise InvalidArchError(f"no edge {edge}; edges are {list(self.edges)}")
             return self._edge_pos[edge]
-        if not 0 <= int(edge) < self.n_edges:
+        e = _as_int(edge, "edge (a position or an (i, j) pair)")
+        if not 0 <= e < self.n_edges:
             raise InvalidArchError(f"edge position {edge} out of range 0..{self.n_edges - 1}")
-        return int(edge)
+        return e
 
     # -- index <-> codes ----------------------------------------------------------------
     @property
@@ -222,6 +252,15 @@ class Space:
         """Lexicographic number (base-n_ops code) of each index."""
         key = "lex_of_index"
         if key not in self._cache:
+            from nb201_flat.budget import check_memory, human
+
+            # the first whole-space array: the lexicographic numbers, their inverse, the codes
+            check_memory(
+                self.size * (16 + self.n_edges),
+                f"the whole-space arrays of {self!r} ({self.size:,} cells)",
+                "use a smaller space; single cells (space.arch, parse) need no whole-space "
+                f"array (this needs {human(self.size * (16 + self.n_edges))})",
+            )
             if self.index_order == "official":
                 perm = list(range(self.size))
                 random.Random(_NB201_SHUFFLE_SEED).shuffle(perm)
@@ -258,18 +297,26 @@ class Space:
     def _digits(self, lex: IntArray) -> IntArray:
         return (lex[:, None] // self._weights[None, :]) % self.n_ops
 
-    def index_of_codes(self, codes: Iterable[int]) -> int:
-        """Index of the cell with these op codes."""
+    def _checked_codes(self, codes: Iterable[int]) -> tuple[int, ...]:
+        """One cell's op codes as Python ints, one per edge, each in ``0..n_ops-1``."""
         # Python ints: numpy uint8/int16 rows would wrap (or raise) when scaled by the weights;
-        # operator.index refuses floats instead of truncating them
+        # operator.index refuses floats instead of truncating them (bools are no codes either)
+        items = list(codes)
+        if any(isinstance(x, bool | np.bool_) for x in items):
+            raise InvalidArchError(f"op codes must be integers, not bools, got {items!r:.80}")
         try:
-            c = tuple(operator.index(x) for x in codes)
+            c = tuple(operator.index(x) for x in items)
         except TypeError:
             raise InvalidArchError(f"op codes must be integers, got {codes!r:.80}") from None
         if len(c) != self.n_edges or any(not 0 <= x < self.n_ops for x in c):
             raise InvalidArchError(
                 f"op codes {c} do not fit this space ({self.n_edges} edges, codes 0..{self.n_ops - 1})"
             )
+        return c
+
+    def index_of_codes(self, codes: Iterable[int]) -> int:
+        """Index of the cell with these op codes."""
+        c = self._checked_codes(codes)
         lex = sum(x * int(w) for x, w in zip(c, self._weights, strict=True))
         if self.index_order == "lexicographic":  # identity: skip the whole-space arrays
             return int(lex)
@@ -277,7 +324,10 @@ class Space:
 
     def indices_of_codes(self, codes: npt.ArrayLike) -> IntArray:
         """Vectorised :meth:`index_of_codes` for an ``(n, n_edges)`` array."""
-        c = np.asarray(codes, dtype=np.int64)
+        raw = np.asarray(codes)
+        if raw.size and raw.dtype.kind not in "iu":  # a float code would be truncated
+            raise InvalidArchError(f"op codes must be integers, got an array of {raw.dtype}")
+        c = raw.astype(np.int64)
         if c.ndim != 2 or c.shape[1] != self.n_edges or c.min(initial=0) < 0:
             raise InvalidArchError(f"expected an (n, {self.n_edges}) array of op codes")
         if c.size and c.max() >= self.n_ops:
@@ -286,8 +336,8 @@ class Space:
         return out
 
     def arch(self, index: int) -> Arch:
-        """The architecture at ``index``."""
-        i = int(index)
+        """The architecture at ``index`` (an int; :meth:`resolve` also takes strings)."""
+        i = _as_int(index, "index")
         if not 0 <= i < self.size:
             raise InvalidArchError(f"index {index} out of range 0..{self.size - 1}")
         if self.index_order == "lexicographic":  # no need to build the whole-space array
@@ -303,7 +353,9 @@ class Space:
 
     def to_str(self, codes: Iterable[int]) -> str:
         """NAS-Bench-201 string of op codes."""
-        c = tuple(codes)
+        return self._str_of(self._checked_codes(codes))
+
+    def _str_of(self, c: tuple[int, ...] | list[int]) -> str:
         nodes = []
         for j in range(1, self.n_nodes):
             parts = [f"{self.ops[c[self._edge_pos[(i, j)]]]}~{i}" for i in range(j)]
@@ -364,7 +416,7 @@ class Space:
 
     def strings(self) -> list[str]:
         """Official strings of every index (computed; a few ms)."""
-        return [self.to_str(row) for row in self.codes.tolist()]
+        return [self._str_of(row) for row in self.codes.tolist()]
 
     # -- whole-space properties ---------------------------------------------------------
     @property
@@ -381,6 +433,13 @@ class Space:
     def connected_codes(self, codes: npt.ArrayLike) -> BoolArray:
         """Connectivity of an ``(n, n_edges)`` array of op codes."""
         c = np.atleast_2d(np.asarray(codes))
+        if c.ndim != 2 or c.shape[1] != self.n_edges or (c.size and c.dtype.kind not in "iu"):
+            raise InvalidArchError(
+                f"expected an (n, {self.n_edges}) array of integer op codes, got shape "
+                f"{c.shape} of {c.dtype}"
+            )
+        if c.size and (c.min() < 0 or c.max() >= self.n_ops):
+            raise InvalidArchError(f"op codes must lie in 0..{self.n_ops - 1}")
         live = np.ones_like(c, dtype=bool)
         if "none" in self._op_code:
             live = c != self._op_code["none"]
@@ -405,8 +464,16 @@ class Space:
     # -- neighbourhoods -----------------------------------------------------------------
     def neighbourhood_size(self, radius: int, *, exact: bool = True) -> int:
         """Unfiltered neighbourhood size: ``C(E, r) (k-1)^r`` (summed over 1..r if not exact)."""
+        radius = self.check_radius(radius)
         radii = [radius] if exact else range(1, radius + 1)
         return sum(math.comb(self.n_edges, r) * (self.n_ops - 1) ** r for r in radii)
+
+    def check_radius(self, radius: Any) -> int:
+        """``radius`` as an int in ``1..n_edges``, else :class:`InvalidArchError`."""
+        r = _as_int(radius, f"radius (1..{self.n_edges})")
+        if not 1 <= r <= self.n_edges:
+            raise InvalidArchError(f"radius must lie in 1..{self.n_edges}, got {radius}")
+        return r
 
     def neighbours(
         self,
@@ -441,7 +508,7 @@ class Space:
         which all compute zero. With ``merge_disconnected=True`` (default) every disconnected
         cell gets the key ``"#"``, giving 6,462 classes.
         """
-        c = tuple(codes)
+        c = self._checked_codes(codes)
         if merge_disconnected and not bool(self.connected_codes([c])[0]):
             return "#"
         names = [self.ops[x] for x in c]

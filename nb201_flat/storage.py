@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from nb201_flat import plain_parquet
-from nb201_flat.errors import Nb201FlatError, TableFileError
+from nb201_flat.errors import ArgumentError, Nb201FlatError, TableFileError
 from nb201_flat.space import Space
 from nb201_flat.table import MetricKey, Table
 
@@ -61,6 +61,23 @@ def default_table_path() -> Path:
     return cache_dir() / DEFAULT_TABLE_NAME
 
 
+def _table_path(path: object) -> Path:
+    """``path`` as a Path; anything but a str or path is an :class:`ArgumentError`."""
+    if not isinstance(path, str | os.PathLike):
+        raise ArgumentError(
+            f"a table path must be a str or os.PathLike, got {type(path).__name__}; pass the "
+            "folder written by `nb201-flat import` (or load_table() for the default)"
+        )
+    return Path(path)
+
+
+def _check_flag(name: str, value: object) -> bool:
+    # overwrite="no" would be truthy and replace the table; verify=None would skip checksums
+    if not isinstance(value, bool | np.bool_):
+        raise ArgumentError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
 def file_sha256(path: Path) -> str:
     """sha256 hex digest of a file, read in 1 MiB chunks."""
     h = hashlib.sha256()
@@ -86,7 +103,10 @@ def save_table(table: Table, path: str | os.PathLike[str], *, overwrite: bool = 
 
     from nb201_flat import atomic
 
-    target = atomic.check_writable_target(path)
+    if not isinstance(table, Table):
+        raise ArgumentError(f"save_table needs a Table, got {type(table).__name__}")
+    overwrite = _check_flag("overwrite", overwrite)
+    target = atomic.check_writable_target(_table_path(path))
     if target.exists() and not overwrite:
         raise TableFileError(f"{target} exists; pass overwrite=True (CLI: --force) to replace it")
     if target.is_dir() and not (target / MANIFEST).exists() and any(target.iterdir()):
@@ -280,7 +300,7 @@ def _existing_folder(folder: Path) -> None:
 
 def read_manifest(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The manifest of a table folder, validated and checked against its own checksum."""
-    folder = Path(path)
+    folder = _table_path(path)
     _existing_folder(folder)
     mpath = folder / MANIFEST
     if not mpath.exists() and not mpath.is_symlink():
@@ -385,9 +405,12 @@ def _load_once(folder: Path, verify: bool) -> Table:
             sums=manifest["sha256"] if verify else None,
             hint=_reimport_hint(folder, manifest),
         )
-    return Table(
-        space, data, source=str(manifest.get("source", "unknown")), meta=meta, curves=curves
-    )
+    try:
+        return Table(
+            space, data, source=str(manifest.get("source", "unknown")), meta=meta, curves=curves
+        )
+    except Nb201FlatError as exc:  # a column the table refuses: the file, not the caller
+        raise TableFileError(f"{folder}: {exc}; {_reimport_hint(folder, manifest)}") from None
 
 
 def load_saved_table(path: str | os.PathLike[str], *, verify: bool = True) -> Table:
@@ -396,6 +419,8 @@ def load_saved_table(path: str | os.PathLike[str], *, verify: bool = True) -> Ta
     A load that fails while the folder is being replaced (the manifest of one version, the
     parquet of the next) is retried a few times before the error is raised.
     """
+    verify = _check_flag("verify", verify)
+    _table_path(path)
     if not os.fspath(path).strip():  # Path("") is the current folder: never meant here
         raise TableFileError(
             f"the table path {os.fspath(path)!r} is empty; pass --table PATH (a folder "
@@ -454,6 +479,7 @@ def load_table(path: str | os.PathLike[str] | None = None, *, verify: bool = Tru
     >>> t = load_table()  # doctest: +SKIP
     >>> t.vector("cifar10", "ori-test", 200).max()  # doctest: +SKIP
     """
+    verify = _check_flag("verify", verify)
     if path is not None:
         return load_saved_table(path, verify=verify)
     env = os.environ.get(TABLE_ENV)

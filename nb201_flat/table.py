@@ -36,6 +36,7 @@ from nb201_flat.errors import (
     InvalidArchError,
     MissingValueError,
     UnknownKeyError,
+    check_int_range,
 )
 from nb201_flat.space import NB201, Arch, Space
 from nb201_flat.types import FloatArray as FloatArray
@@ -61,6 +62,15 @@ class MetricKey:
     split: str
     epochs: int
     metric: str = "accuracy"
+
+    def __post_init__(self) -> None:
+        # epochs "12" would never equal 12, and sorting keys would fail on str < int
+        for name in ("dataset", "split", "metric"):
+            value = getattr(self, name)
+            if not isinstance(value, str) or not value:
+                raise ArgumentError(f"MetricKey {name} must be a non-empty str, got {value!r}")
+        epochs = check_int_range("MetricKey epochs", self.epochs, 0)
+        object.__setattr__(self, "epochs", epochs)
 
     def __str__(self) -> str:
         """The key's text form, used wherever a key is written down (columns, files, notes).
@@ -146,6 +156,23 @@ class Table:
     curves: Curves | None = None
 
     def __post_init__(self) -> None:
+        converted = {}
+        for item, vec in self.data.items():
+            key, seed = item if isinstance(item, tuple) and len(item) == 2 else (None, None)
+            if not isinstance(key, MetricKey) or not (
+                seed is None or (_is_int(seed) and seed >= 0)
+            ):
+                raise FormatError(
+                    f"table data is keyed by (MetricKey, seed) with seed None (the mean) or a "
+                    f"position >= 0, got {item!r:.120}"
+                )
+            if not isinstance(vec, np.ndarray) or vec.dtype != np.float64:
+                try:  # a list or an int vector: the float vector every reader expects
+                    converted[item] = np.array(vec, dtype=np.float64)
+                except (TypeError, ValueError):
+                    raise FormatError(f"vector for {key} must hold numbers") from None
+        if converted:  # a new dict: the caller's stays as it was
+            self.data = {**self.data, **converted}
         for (key, _seed), vec in self.data.items():
             if vec.shape != (self.space.size,):
                 raise FormatError(
@@ -278,6 +305,16 @@ class Table:
     ) -> FloatArray:
         """:meth:`vector` for a validated :class:`MetricKey`."""
         seed = seed_policy_of(seed_policy, seed)
+        if key not in self:  # else an empty stack: a raw numpy error
+            raise UnknownKeyError(
+                f"{key!r} is not a key of this table; its keys: "
+                f"{', '.join(map(str, self.keys()[:8]))}{' ...' if len(self.keys()) > 8 else ''} "
+                "(table.key(dataset, split, epochs, metric) validates one)"
+            )
+        if rng is not None and seed != "random":  # as the CLI's --rng-seed
+            raise ArgumentError(
+                f"rng= applies only with seed_policy='random', not {seed!r}; drop rng="
+            )
         seeds = self.seeds(key)
         if seed == "mean":
             if (key, None) in self.data:
@@ -410,14 +447,19 @@ class Table:
         keys: Iterable[MetricKey] | None = None,
         *,
         seed_policy: SeedPolicy | None = None,
+        rng: Seed | None = None,
         seed: SeedPolicy | None = None,
     ) -> pd.DataFrame:
-        """Wide DataFrame, one row per architecture, one column per key (mean by default)."""
+        """Wide DataFrame, one row per architecture, one column per key (mean by default);
+        ``seed_policy`` and ``rng`` as in :meth:`vector` (one generator for every column)."""
         import pandas as pd
 
         policy = seed_policy_of(seed_policy, seed)
+        if isinstance(keys, str | MetricKey):  # list("cifar10") would be seven one-letter keys
+            raise ArgumentError(f"keys must be a list of MetricKeys, got {keys!r}; pass [key]")
         chosen = list(keys) if keys is not None else self.keys()
-        cols = {str(k): self.vector_for(k, seed_policy=policy) for k in chosen}
+        gen = as_rng(rng) if rng is not None else None
+        cols = {str(k): self.vector_for(k, seed_policy=policy, rng=gen) for k in chosen}
         df = pd.DataFrame(cols, index=pd.RangeIndex(self.space.size, name="index"))
         df.insert(0, "arch", self.space.strings())
         return df
@@ -534,8 +576,27 @@ class Table:
     def with_vector(
         self, key: MetricKey, values: npt.ArrayLike, *, seed: int | None = None
     ) -> Table:
-        """A new table with one more (or one replaced) vector; this one is unchanged."""
-        vec = np.array(values, dtype=np.float64)
+        """A new table with one more (or one replaced) vector; this one is unchanged.
+
+        ``seed`` is None for the mean over seeds, else a stored seed position (an int >= 0);
+        ``values`` are numbers over the space, NaN where not measured (never infinite).
+        """
+        if not isinstance(key, MetricKey):
+            raise ArgumentError(
+                f"key must be a MetricKey, got {type(key).__name__}; pass e.g. "
+                "MetricKey('cifar10', 'ori-test', 200)"
+            )
+        if seed is not None and (not _is_int(seed) or seed < 0):
+            raise ArgumentError(
+                f"seed must be None (the mean) or a seed position >= 0, got {seed!r}"
+            )
+        try:
+            vec = np.array(values, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ArgumentError(f"values for {key} must be numbers") from None
+        if np.isinf(vec).any():  # as the importers: a table holds no infinite value
+            raise ArgumentError(f"values for {key} hold infinite entries; use NaN for missing")
+        seed = None if seed is None else int(seed)
         data = dict(self.data)
         data[(key, seed)] = vec
         return Table(self.space, data, source=self.source, meta=dict(self.meta), curves=self.curves)

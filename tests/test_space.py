@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nb201_flat.errors import InvalidArchError
+from nb201_flat.errors import ArgumentError, InvalidArchError
 from nb201_flat.graphs import cell_graph, space_graph
 from nb201_flat.importers.naslib import from_naslib, to_naslib
 from nb201_flat.space import NB201, NB201_OPS, Space
@@ -212,3 +212,93 @@ def test_space_graph_matches_arrays() -> None:
     assert small.nodes[3]["value"] == 3.0
     assert all(small.degree(n) == 3 for n in small.nodes)
     assert next(iter(small.nodes(data="arch")))[1] == "|none~0|+|none~0|none~1|"
+
+
+@pytest.mark.parametrize("bad", [1.5, 1.0, True, None, "3"])
+def test_index_and_edge_arguments_are_integers_never_truncated(bad: object) -> None:
+    # 1.5 used to give cell 1 and True cell 1 (int() truncates); an index is an integer
+    with pytest.raises(InvalidArchError, match="must be an integer"):
+        NB201.arch(bad)  # type: ignore[arg-type]
+    with pytest.raises(InvalidArchError, match="must be an integer"):
+        NB201.edge_position(bad)  # type: ignore[arg-type]
+    with pytest.raises(InvalidArchError, match="radius"):
+        NB201.neighbours(bad)  # type: ignore[arg-type]
+    assert NB201.arch(np.int64(11472)).to_str() == RESNET
+    assert NB201.neighbours(np.int64(1)).width == 24
+
+
+def test_neighbour_rows_refuse_minus_one_and_foreign_vectors() -> None:
+    nb = NB201.neighbours(1)
+    for bad in (-1, NB201.size):  # -1 used to be the last architecture's row
+        with pytest.raises(InvalidArchError, match="out of range"):
+            nb.of(bad)
+    assert nb.of(np.int64(11472)).size == 24
+    for n in (10, NB201.size + 1):  # a longer vector used to be read without a word
+        with pytest.raises(ArgumentError, match="vector over the 15625"):
+            nb.gather(np.zeros(n))
+    with pytest.raises(ArgumentError, match="vector over the 8"):
+        space_graph(Space(("a", "b"), 3), values=np.arange(9.0))
+
+
+@pytest.mark.parametrize("radius", [0, 7, -1, 2.0])
+def test_neighbourhood_size_checks_the_radius(radius: object) -> None:
+    # radius 0 used to answer 1 and radius 7 answer 0, sizes neighbours() refuses
+    with pytest.raises(InvalidArchError, match="radius"):
+        NB201.neighbourhood_size(radius)  # type: ignore[arg-type]
+    assert [NB201.neighbourhood_size(r) for r in range(1, 7)] == [24, 240, 1280, 3840, 6144, 4096]
+
+
+@pytest.mark.parametrize("codes", [[-1] * 6, [5] * 6, [0] * 3, [0] * 8, [1.5] * 6, [True] * 6])
+def test_op_codes_out_of_the_space_are_refused(codes: list[object]) -> None:
+    # to_str([-1] * 6) used to name avg_pool_3x3 everywhere, connected_codes([[9] * 6]) True
+    with pytest.raises(InvalidArchError, match="op codes"):
+        NB201.to_str(codes)  # type: ignore[arg-type]
+    with pytest.raises(InvalidArchError, match="op codes"):
+        NB201.isomorphism_key(codes)  # type: ignore[arg-type]
+    with pytest.raises(InvalidArchError, match="op codes"):
+        NB201.connected_codes([codes])
+    if len(codes) == 6:
+        with pytest.raises(InvalidArchError, match="op codes"):
+            NB201.indices_of_codes([codes])
+    assert NB201.to_str(NB201.codes[11472]) == RESNET
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "fragment"),
+    [
+        ((("a", "b"), 4.5), {}, "n_nodes must be an integer"),
+        (("abc", 3), {}, "not one string"),
+        (([1, 2], 3), {}, "must be strings"),
+        ((("a", "b"), 3), {"index_order": "lex"}, "index_order must be"),
+        ((("a", "b"), 20), {}, "too large"),
+    ],
+)
+def test_space_arguments(
+    args: tuple[object, ...], kwargs: dict[str, object], fragment: str
+) -> None:
+    # 4.5 nodes used to be 4, "abc" three ops, index_order "lex" stored as given
+    with pytest.raises(InvalidArchError, match=fragment):
+        Space(*args, **kwargs)  # type: ignore[arg-type]
+    with pytest.raises(InvalidArchError, match="space spec"):
+        Space.from_spec({})
+    assert Space(("a", "b"), np.int64(3)).n_nodes == 3
+
+
+def test_hamming_takes_strings_and_indices() -> None:
+    a = NB201.arch(0)
+    assert a.hamming(RESNET) == a.hamming(11472) == a.hamming(NB201.parse(RESNET))
+
+
+@pytest.mark.parametrize("flag", ["exact", "no_none", "connected_only"])
+def test_neighbour_filters_are_bools(flag: str) -> None:
+    # no_none="no" is truthy: it used to filter (and cache the result under "no")
+    with pytest.raises(ArgumentError, match=f"{flag} must be True or False"):
+        NB201.neighbours(1, **{flag: "no"})  # type: ignore[arg-type]
+    assert NB201.neighbours(2, **{flag: np.bool_(False)}) is NB201.neighbours(2, **{flag: False})
+
+
+def test_cell_graph_needs_an_arch() -> None:
+    # a string used to fail inside with a raw AttributeError ('str' has no 'to_str')
+    with pytest.raises(InvalidArchError, match="needs an Arch"):
+        cell_graph(RESNET)  # type: ignore[arg-type]
+    assert cell_graph(NB201.parse(RESNET)).number_of_edges() == 6

@@ -151,3 +151,23 @@ def test_embedded_default_imported_once(tmp_path: Path, monkeypatch: pytest.Monk
     (path / "table.parquet").write_bytes(b"garbage")
     with pytest.raises(TableFileError, match="nb201-flat import analognas --out"):
         load_table()
+
+
+def test_flags_and_paths_are_checked(tmp_path: Path) -> None:
+    from nb201_flat.errors import ArgumentError
+
+    t = small_table()
+    target = save_table(t, tmp_path / "t")
+    # overwrite="no" is truthy: it used to replace the table; verify=None skipped the checksums
+    with pytest.raises(ArgumentError, match="overwrite must be True or False"):
+        save_table(t, target, overwrite="no")  # type: ignore[arg-type]
+    with pytest.raises(ArgumentError, match="verify must be True or False"):
+        load_saved_table(target, verify=None)  # type: ignore[arg-type]
+    with pytest.raises(ArgumentError, match="verify must be True or False"):
+        load_table(target, verify="no")  # type: ignore[arg-type]
+    # raw TypeError / AttributeError before
+    with pytest.raises(ArgumentError, match="str or os.PathLike"):
+        load_saved_table(None)  # type: ignore[arg-type]
+    with pytest.raises(ArgumentError, match="needs a Table"):
+        save_table({"data": {}}, tmp_path / "u")  # type: ignore[arg-type]
+    assert load_saved_table(target, verify=np.bool_(True)).keys() == t.keys()

@@ -214,3 +214,91 @@ def test_with_vector_adds_or_replaces_without_touching_the_original() -> None:
     t3 = t2.with_vector(new_key, np.zeros(NB201.size), seed=0)
     assert t3.seeds(new_key) == [0] and t3.vector_for(new_key, seed_policy=0)[7] == 0.0
     assert t2.seeds(new_key) == []
+
+
+def test_a_key_the_table_lacks_is_named_not_a_raw_numpy_error() -> None:
+    # vector_for and frame used to fail in np.stack ("need at least one array to stack")
+    t = seeded_table()
+    for bad in (MetricKey("cifar10", "ori-test", 200), "cifar100"):
+        with pytest.raises(UnknownKeyError, match="not a key of this table"):
+            t.vector_for(bad)  # type: ignore[arg-type]
+        with pytest.raises(UnknownKeyError, match="not a key of this table"):
+            t.frame([bad])  # type: ignore[list-item]
+
+
+def test_rng_applies_only_to_the_random_policy_and_frame_takes_it() -> None:
+    t = seeded_table()
+    # rng= under "mean" or a fixed seed used to be ignored (the CLI refuses --rng-seed there)
+    for policy in ("mean", 1, None):
+        with pytest.raises(ArgumentError, match="rng= applies only"):
+            t.vector("cifar100", "x-valid", 200, seed_policy=policy, rng=0)
+    with pytest.raises(ArgumentError, match="rng= applies only"):
+        t.value(5, "cifar100", "x-valid", 200, rng=0)
+    # frame's "random" needed an rng= that frame did not take
+    df = t.frame([KEY], seed_policy="random", rng=3)
+    expected = t.vector_for(KEY, seed_policy="random", rng=3)
+    np.testing.assert_array_equal(df[str(KEY)].to_numpy(), expected)
+
+
+@pytest.mark.parametrize(
+    ("key", "values", "seed", "fragment"),
+    [
+        ("cifar100", np.zeros(NB201.size), None, "MetricKey"),
+        (KEY, np.zeros(NB201.size), True, "seed must be"),
+        (KEY, np.zeros(NB201.size), -1, "seed must be"),
+        (KEY, np.full(NB201.size, np.inf), None, "infinite"),
+        (KEY, ["x"] * NB201.size, None, "numbers"),
+    ],
+)
+def test_with_vector_checks_what_it_stores(
+    key: object, values: object, seed: object, fragment: str
+) -> None:
+    # a str key broke keys() later; seed True / -1 and inf values were stored as given
+    with pytest.raises(ArgumentError, match=fragment):
+        seeded_table().with_vector(key, values, seed=seed)  # type: ignore[arg-type]
+    assert seeded_table().with_vector(KEY, np.zeros(NB201.size), seed=np.int64(4)).seeds(KEY) == [
+        0,
+        1,
+        2,
+        4,
+    ]
+
+
+def test_the_constructor_checks_its_keys_and_makes_float_vectors() -> None:
+    space = Space(("a", "b"), 3)
+    key = MetricKey("toy", "x-valid", 12)
+    # a str key used to fail later in keys() with a raw AttributeError
+    for bad in (("toy", None), (key, -1), (key, True), key):
+        with pytest.raises(FormatError, match="keyed by"):
+            Table(space, {bad: np.zeros(8)})  # type: ignore[dict-item]
+    given = {(key, None): np.arange(8)}
+    t = Table(space, given)  # type: ignore[dict-item]
+    assert t.vector_for(key).dtype == np.float64 and given[(key, None)].dtype.kind == "i"
+    with pytest.raises(FormatError, match="numbers"):
+        Table(space, {(key, None): ["x"] * 8})  # type: ignore[dict-item]
+
+
+def test_frame_keys_are_a_list_of_keys() -> None:
+    t = seeded_table()
+    # "cifar100" used to be read as seven one-letter keys, one MetricKey as a raw TypeError
+    for bad in ("cifar100", KEY):
+        with pytest.raises(ArgumentError, match="list of MetricKeys"):
+            t.frame(bad)  # type: ignore[arg-type]
+    assert t.frame([KEY]).columns.tolist() == ["arch", str(KEY)]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("cifar10", "ori-test", "200"),
+        ("cifar10", "ori-test", 2.5),
+        ("cifar10", "", 200),
+        (None, "x", 1),
+    ],
+)
+def test_a_metric_key_checks_its_parts(args: tuple[object, ...]) -> None:
+    # epochs "200" used to make a key equal to nothing, whose sorting then failed (str < int)
+    with pytest.raises(ArgumentError, match="MetricKey"):
+        MetricKey(*args)  # type: ignore[arg-type]
+    assert MetricKey("cifar10", "ori-test", np.int64(200)) == MetricKey("cifar10", "ori-test", 200)
+    assert type(MetricKey("cifar10", "ori-test", 200.0).epochs) is int

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal, TypeAlias
 
 import numpy as np
@@ -25,12 +26,27 @@ NAN_POLICIES: tuple[str, ...] = ("omit", "propagate", "raise")
 
 
 def as_values(space: Space, values: npt.ArrayLike) -> FloatArray:
-    """``values`` as a float64 vector over ``space``; a clear error for a wrong shape."""
-    v = np.asarray(values, dtype=np.float64)
+    """``values`` as a float64 vector over ``space``; a clear error for a wrong shape, for
+    values that are not numbers and for infinite ones (NaN marks a missing value)."""
+    try:
+        v = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise LandscapeArgumentError(
+            f"values must be numbers, got {type(values).__name__} {str(values)[:60]!r}; "
+            "pass e.g. table.vector(dataset, split, epochs)"
+        ) from None
     if v.shape != (space.size,):
         raise LandscapeArgumentError(
             f"values must be a vector over the {space.size} architectures of the space, got "
             f"shape {v.shape}; pass e.g. table.vector(dataset, split, epochs)"
+        )
+    n_inf = int(np.isinf(v).sum())
+    if n_inf:
+        # one inf turns the structural sums of every cell into NaN, far neighbours included
+        first = int(np.flatnonzero(np.isinf(v))[0])
+        raise LandscapeArgumentError(
+            f"values hold {n_inf} infinite entr{'y' if n_inf == 1 else 'ies'} (first at index "
+            f"{first}); a metric is finite: mark an unmeasured architecture with NaN"
         )
     return v
 
@@ -52,6 +68,22 @@ def raise_on_nan(values: FloatArray, what: str = "values") -> None:
         )
 
 
+def check_band(name: str, band: object) -> tuple[float, float]:
+    """An accuracy band ``(lo, hi)``, both ends included: two numbers, not NaN, ``lo <= hi``
+    (an infinite end leaves that side open). A NaN or reversed band would hold nothing."""
+    if isinstance(band, str) or not isinstance(band, Sequence) or len(band) != 2:
+        raise LandscapeArgumentError(f"band {name!r} must be a pair (lo, hi), got {band!r:.80}")
+    try:
+        lo, hi = float(band[0]), float(band[1])
+    except (TypeError, ValueError):
+        raise LandscapeArgumentError(f"band {name!r} must hold numbers, got {band!r:.80}") from None
+    if not lo <= hi:  # NaN too
+        raise LandscapeArgumentError(
+            f"band {name!r} has lo > hi or a NaN end: {band}; pass (lo, hi) with lo <= hi"
+        )
+    return lo, hi
+
+
 def check_quantile(q: float) -> float:
     qf = float(q)
     if not 0.0 <= qf <= 1.0:
@@ -66,4 +98,8 @@ def resolve_index(space: Space, arch: ArchLike) -> int:
 
 def oriented(values: FloatArray, higher_is_better: bool) -> FloatArray:
     """Values turned so that larger is better (loss -> -loss); NaN stays NaN."""
+    if not isinstance(higher_is_better, bool | np.bool_):  # "no" would read as True
+        raise LandscapeArgumentError(
+            f"higher_is_better must be True or False, got {higher_is_better!r}"
+        )
     return values if higher_is_better else -values

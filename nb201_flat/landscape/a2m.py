@@ -302,10 +302,18 @@ def a2m_barriers(
     import pandas as pd  # on first use: `nb201-flat barrier` does not need it
 
     code = a2m_code(published)
-    carry = code == "54ce096" if carry_min is None else carry_min
+    if carry_min is not None and not isinstance(carry_min, bool | np.bool_):  # "no" is truthy
+        raise LandscapeArgumentError(f"carry_min must be None, True or False, got {carry_min!r}")
+    carry = code == "54ce096" if carry_min is None else bool(carry_min)
     v = as_values(space, values)
     rows = []
     carried = A2M_CODE_START if code == "54ce096" else math.inf
+    pairs = list(pairs)
+    for pair in pairs:  # a bad pair after good ones would otherwise cost their work
+        if isinstance(pair, str) or not isinstance(pair, Sequence) or len(pair) != 2:
+            raise LandscapeArgumentError(
+                f"pairs must be (a, b) pairs of architectures, got {pair!r:.80}"
+            )
     for pa, pb in pairs:
         start = carried if carry else A2M_CODE_START
         r = _a2m(space, v, pa, pb, higher_is_better, code, nan_policy, start)

@@ -63,8 +63,8 @@ from functools import lru_cache, partial
 import numpy as np
 import numpy.typing as npt
 
-from nb201_flat.errors import InvalidArchError
-from nb201_flat.landscape._common import FloatArray, IntArray, LandscapeArgumentError
+from nb201_flat.errors import check_int_range
+from nb201_flat.landscape._common import FloatArray, IntArray, LandscapeArgumentError, as_values
 from nb201_flat.neighbours import NeighbourArrays
 from nb201_flat.space import Space
 
@@ -113,17 +113,13 @@ def _none_code(space: Space, no_none: bool) -> int | None:
 
 
 def _check_values(space: Space, values: npt.ArrayLike) -> FloatArray:
-    v = np.asarray(values, dtype=np.float64)
-    if v.shape != (space.size,):
-        raise LandscapeArgumentError(f"values must have shape ({space.size},), got {v.shape}")
-    return v
+    # the landscape layer's one check: shape, numbers, no infinite value (NaN: missing)
+    return as_values(space, values)
 
 
 def _check_radius(space: Space, radius: int, *, allow_zero: bool = False) -> int:
-    lo = 0 if allow_zero else 1
-    if isinstance(radius, bool) or not lo <= int(radius) <= space.n_edges:
-        raise LandscapeArgumentError(f"radius must lie in {lo}..{space.n_edges}, got {radius}")
-    return int(radius)
+    # check_int_range: int() would make radius 1.5 radius 1
+    return check_int_range("radius", radius, 0 if allow_zero else 1, space.n_edges)
 
 
 # -- sums by exact distance ------------------------------------------------------------------
@@ -401,6 +397,11 @@ def exact_distance_sums(
     """
     r = _check_radius(space, radius, allow_zero=True)
     x = _check_values(space, values)
+    if np.isnan(x).any():  # a NaN would spread into the sums of every cell
+        raise LandscapeArgumentError(
+            "exact_distance_sums needs a value for every architecture, got NaN; mask NaNs to 0 "
+            "first (and sum a 0/1 mask for the counts)"
+        )
     sums = _level_sums(
         space, 1, lambda _, dst: np.copyto(dst, x), r, _none_code(space, no_none), exact=True
     )
@@ -941,8 +942,7 @@ class NeighbourRows:
 
     def __post_init__(self) -> None:
         # the same check and error as Space.neighbours
-        if isinstance(self.radius, bool) or not 1 <= int(self.radius) <= self.space.n_edges:
-            raise InvalidArchError(f"radius must lie in 1..{self.space.n_edges}, got {self.radius}")
+        object.__setattr__(self, "radius", self.space.check_radius(self.radius))
 
     @property
     def size(self) -> int:

@@ -49,6 +49,7 @@ import numpy as np
 import numpy.typing as npt
 
 from nb201_flat import budget
+from nb201_flat.errors import check_int_range
 from nb201_flat.landscape._common import (
     ArchLike,
     IntArray,
@@ -56,6 +57,7 @@ from nb201_flat.landscape._common import (
     MissingValueError,
     Seed,
     as_values,
+    check_band,
     oriented,
     resolve_index,
 )
@@ -269,17 +271,21 @@ def band_pairs(
     [(2, 5), (3, 4), (1, 6)]
     """
     v = as_values(space, values)
-    lo, hi = band
+    n = check_int_range("n", n, 0, fix="the number of pairs to draw")
+    lo, hi = check_band("band", band)
+    # every pair of a band of m members is listed before the draw: m (m - 1) / 2 of them
+    budget.check_memory(
+        census_cost(space, v, {"band": (lo, hi)}, n, 0, distance)[1],
+        f"the candidate pairs of band [{lo:g}, {hi:g}]",
+        "draw at a distance (distance=3) or narrow the band",
+    )
     inside = (v >= lo) & (v <= hi)
     members = np.flatnonzero(inside)
     if distance is None:
         ii, jj = np.triu_indices(len(members), k=1)
         left, right = members[ii], members[jj]
     else:
-        if not 1 <= distance <= space.n_edges:
-            raise LandscapeArgumentError(
-                f"distance must lie in 1..{space.n_edges} (or None for any), got {distance}"
-            )
+        distance = check_int_range("distance", distance, 1, space.n_edges, fix="or None for any")
         lefts, rights = [], []
         for chunk in np.array_split(members, max(1, len(members) // _CHUNK)):
             rows = _rows_at_distance(space, chunk, distance)
@@ -340,6 +346,9 @@ def top_pairs(
     [(7, 6), (7, 5), (6, 5)]
     """
     w = oriented(as_values(space, values), higher_is_better)
+    k = check_int_range("k", k, 0)  # [:-1] would keep all but one
+    m = min(k, space.size)
+    budget.check_memory(128 * m * (m - 1) // 2, f"the pairs of the top {k:,}", "pass a smaller k")
     key = np.where(np.isnan(w), -np.inf, w)
     best = np.lexsort((np.arange(space.size), -key))[:k]
     best = best[np.isfinite(key[best])]
@@ -391,8 +400,8 @@ def barrier_census(
 
     from nb201_flat.landscape.statistics import a2m_bands
 
-    if n_pairs < 0 or top_k < 0:
-        raise LandscapeArgumentError(f"n_pairs and top_k must be >= 0, got {n_pairs} and {top_k}")
+    n_pairs = check_int_range("n_pairs", n_pairs, 0)
+    top_k = check_int_range("top_k", top_k, 0)
     if n_pairs == 0 and top_k == 0:
         raise LandscapeArgumentError(
             "n_pairs and top_k (--pairs, --top) are both 0: the census would compute nothing; give pairs per "
@@ -403,6 +412,7 @@ def barrier_census(
             "top_k 1 (--top 1) makes no pair (one architecture); pass 0 for no top-k group, or 2 or more"
         )
     band_map = a2m_bands(bands) if isinstance(bands, str) else dict(bands)
+    band_map = {name: check_band(name, band) for name, band in band_map.items()}
     v = as_values(space, values)
     total = _check_census_memory(space, v, band_map, n_pairs, top_k, distance)
     tree = barrier_tree(space, v, higher_is_better=higher_is_better, connected_only=connected_only)
@@ -478,10 +488,8 @@ def census_cost(
     (31, 48512)
     """
     v = as_values(space, values)
-    if distance is not None and not 1 <= distance <= space.n_edges:
-        raise LandscapeArgumentError(
-            f"distance must lie in 1..{space.n_edges} (or None for any), got {distance}"
-        )
+    if distance is not None:
+        distance = check_int_range("distance", distance, 1, space.n_edges, fix="or None for any")
     pairs = 0
     draw = 0  # the largest band's list of candidate pairs, built one band at a time
     width = None if distance is None else space.neighbourhood_size(distance, exact=True)

@@ -19,6 +19,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from nb201_flat.curves import require_curves
+from nb201_flat.errors import check_int_range
 from nb201_flat.landscape._common import LandscapeArgumentError
 from nb201_flat.landscape.neighbourhood import flatness
 from nb201_flat.table import Table
@@ -103,7 +104,8 @@ def flatness_by_epoch(
     key = curves.key(dataset, split, epochs, metric)
     arr = curves.curve(key, seed=seed)
     n = arr.shape[1]
-    chosen = list(range(n)) if iepochs is None else [int(e) for e in iepochs]
+    # check_int_range: int(1.5) would silently read epoch 1
+    chosen = list(range(n)) if iepochs is None else [check_int_range("iepoch", e) for e in iepochs]
     bad = [e for e in chosen if not 0 <= e < n]
     if bad:
         raise LandscapeArgumentError(
@@ -112,8 +114,8 @@ def flatness_by_epoch(
     if mask is None:
         keep = np.ones(table.space.size, dtype=bool)
     else:
-        keep = np.asarray(mask, dtype=bool)
-        if keep.shape != (table.space.size,):
+        keep = np.asarray(mask)
+        if keep.dtype != bool or keep.shape != (table.space.size,):  # values are no mask
             raise LandscapeArgumentError(
                 f"mask must be a boolean vector over the {table.space.size} architectures"
             )

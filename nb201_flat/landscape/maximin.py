@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 import numpy.typing as npt
 
+from nb201_flat.budget import check_memory
 from nb201_flat.landscape._common import (
     ArchLike,
     BoolArray,
@@ -140,6 +141,8 @@ class BarrierTree:
         """
         idx = [resolve_index(self.space, a) for a in archs]
         k = len(idx)
+        # this matrix, the barrier matrix made from it and the labelled frame
+        check_memory(4 * 8 * k * k, f"a {k:,} x {k:,} barrier matrix", "pass fewer archs")
         m = np.full((k, k), -np.inf)
         groups: dict[int, list[int]] = {}
         for pos, i in enumerate(idx):
@@ -267,6 +270,11 @@ def barrier_tree(
     """
     v = as_values(space, values)
     w = oriented(v, higher_is_better).copy()
+    if not isinstance(connected_only, bool | np.bool_):  # "no" would cut the disconnected cells
+        raise LandscapeArgumentError(
+            f"connected_only must be True or False, got {connected_only!r}"
+        )
+    connected_only = bool(connected_only)
     usable = ~np.isnan(w)
     if connected_only:
         usable &= space.connected
@@ -676,6 +684,11 @@ def barrier_matrix(
         raise LandscapeArgumentError(
             f"method must be 'lowest', 'shortest', 'a2m' or 'a2m_published', got {method!r}"
         )
+    if connected_only:  # the shortest-path barriers read the values as given
+        raise LandscapeArgumentError(
+            f"connected_only applies only to method='lowest', not {method!r}; drop it (or set "
+            "the disconnected cells' values to NaN)"
+        )
     given: object = space
     if isinstance(given, BarrierTree):  # deprecated form: only the tree's values are used
         tree = as_tree(space, values)
@@ -686,6 +699,7 @@ def barrier_matrix(
         sp, v = space, as_values(space, values)
     idx = [resolve_index(sp, a) for a in archs]
     k = len(idx)
+    check_memory(2 * 8 * k * k, f"a {k:,} x {k:,} barrier matrix", "pass fewer archs")
     out = np.zeros((k, k))
     w = oriented(v, higher_is_better)
     for i, j in itertools.product(range(k), range(k)):

@@ -45,6 +45,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from nb201_flat.budget import check_neighbourhood_memory, progress
+from nb201_flat.errors import check_float_range
 from nb201_flat.landscape._common import (
     BoolArray,
     FloatArray,
@@ -57,7 +58,6 @@ from nb201_flat.landscape._common import (
 from nb201_flat.landscape.aggregates import (
     NeighbourRows,
     ball_stats,
-    exact_distance_sums,
     sphere_min,
     supports,
 )
@@ -163,11 +163,14 @@ def flatness(
         quantile=quantile,
     )
     cols = _check_columns(columns)
+    if quantile is not None and "quantile" not in cols:
+        raise LandscapeArgumentError(
+            "quantile= is the level of the 'quantile' column; add it to columns or drop quantile="
+        )
     v = as_values(space, values)
     check_nan_policy(nan_policy)
     q = spec.quantile
-    if not np.isfinite(delta) or delta < 0:
-        raise LandscapeArgumentError(f"delta must be a finite number >= 0, got {delta}")
+    delta = check_float_range("delta", delta, 0.0)
     if nan_policy == "raise":
         raise_on_nan(v)
     nb = NeighbourRows(space, spec.radius, spec.exact, spec.no_none, spec.connected_only)
@@ -279,6 +282,10 @@ def neighbourhood_score(
         no_none=no_none,
         connected_only=connected_only,
     )
+    if quantile is not None and spec.agg != "quantile":  # it would change nothing
+        raise LandscapeArgumentError(
+            f"quantile= applies only with agg='quantile', not {spec.agg!r}; add agg='quantile'"
+        )
     v = as_values(space, values)
     check_nan_policy(nan_policy)
     if nan_policy == "raise":
@@ -300,7 +307,13 @@ def aggregate_members(members: npt.ArrayLike, spec: Neighbourhood) -> float:
     >>> aggregate_members([], Neighbourhood())
     nan
     """
-    g = np.asarray(members, dtype=np.float64).reshape(1, -1)
+    m = np.asarray(members, dtype=np.float64)
+    if m.ndim != 1:  # reshape(1, -1) would pool several neighbourhoods into one
+        raise LandscapeArgumentError(
+            f"members must be one neighbourhood's values (1-D), got shape {m.shape}; "
+            "use neighbourhood_score for every architecture at once"
+        )
+    g = m.reshape(1, -1)
     if g.size == 0:  # an empty neighbourhood (e.g. only disconnected neighbours, no self)
         return float("nan")
     agg, q = _agg_level(spec)
@@ -389,11 +402,19 @@ def _sphere_extremes(
     )["n"]
     nan = np.isnan(v)
     if propagate and nan.any():
-        member = nb.space.connected if nb.connected_only else np.ones(len(v), dtype=bool)
-        poisoned = exact_distance_sums(nb.space, (nan & member).astype(np.float64), nb.radius)
-        bad = poisoned[nb.radius] > 0
-        if include_self:
-            bad |= nan
+        # a row is poisoned when it has fewer measured members than members; counting the NaN
+        # cells at distance r instead also counted cells no_none leaves out (not symmetric)
+        measured = ball_stats(
+            nb.space,
+            v,
+            nb.radius,
+            exact=True,
+            include_self=include_self,
+            propagate=False,
+            wanted=(),
+            **opts,
+        )["n"]
+        bad = measured < n
     else:
         bad = np.zeros(len(v), dtype=bool)
     out: dict[str, FloatArray] = {"n": n}

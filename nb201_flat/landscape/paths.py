@@ -40,9 +40,19 @@ def path_barrier(path_values: npt.ArrayLike, *, higher_is_better: bool = True) -
     >>> path_barrier([0.5, 0.9, 0.7], higher_is_better=False)   # a loss: max minus mean
     0.30000000000000004
     """
-    p = np.asarray(path_values, dtype=np.float64)
+    try:
+        p = np.asarray(path_values, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise LandscapeArgumentError(
+            f"path values must be numbers, got {path_values!r:.80}"
+        ) from None
     if p.ndim != 1 or len(p) == 0:
         raise LandscapeArgumentError("a path needs at least one value")
+    if not np.isfinite(p).all():  # NaN would come back as the barrier, inf as +-inf
+        raise MissingValueError(
+            "the path values hold NaN or infinite entries: the barrier is undefined; measure "
+            "every architecture on the path (lowest_barrier_path finds a detour)"
+        )
     w = oriented(p, higher_is_better)
     return float(0.5 * (w[0] + w[-1]) - w.min())
 

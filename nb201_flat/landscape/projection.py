@@ -27,6 +27,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from nb201_flat.budget import check_memory
 from nb201_flat.landscape._common import (
     ArchLike,
     FloatArray,
@@ -105,16 +106,24 @@ def projection_grid(
     given = sum(x is not None for x in (towards, directions))
     if given > 1:
         raise LandscapeArgumentError("pass either towards= or directions=, not both")
+    if given and seed is not None:  # only random directions are drawn
+        raise LandscapeArgumentError(
+            "seed= applies only to random directions; drop it with towards= or directions="
+        )
     if towards is not None:
-        if len(towards) != 2:
-            raise LandscapeArgumentError("towards= needs exactly two architectures")
+        if isinstance(towards, str) or not isinstance(towards, Sequence) or len(towards) != 2:
+            raise LandscapeArgumentError(
+                f"towards= needs exactly two architectures, e.g. (a, b); got {towards!r:.80}"
+            )
         d = np.stack([relaxed(space, t) - alpha for t in towards])
     elif directions is not None:
-        d = np.asarray(directions, dtype=np.float64)
+        d = _floats("directions", directions)
         if d.shape != (2, space.n_edges, space.n_ops):
             raise LandscapeArgumentError(
                 f"directions must have shape (2, {space.n_edges}, {space.n_ops}), got {d.shape}"
             )
+        if not np.isfinite(d).all():  # argmax would read NaN as the largest entry
+            raise LandscapeArgumentError("directions must be finite numbers")
     else:
         if seed is None:
             raise LandscapeArgumentError(
@@ -122,10 +131,18 @@ def projection_grid(
                 "figure; or pass towards=(arch1, arch2)"
             )
         d = random_directions(space, center, seed=seed)
-    l0 = np.linspace(-1.0, 1.0, 41) if lambdas is None else np.asarray(lambdas, dtype=np.float64)
-    l1 = l0 if lambdas1 is None else np.asarray(lambdas1, dtype=np.float64)
+    l0 = np.linspace(-1.0, 1.0, 41) if lambdas is None else _floats("lambdas", lambdas)
+    l1 = l0 if lambdas1 is None else _floats("lambdas1", lambdas1)
     if l0.ndim != 1 or l1.ndim != 1 or not len(l0) or not len(l1):
         raise LandscapeArgumentError("lambdas must be non-empty 1-D sequences")
+    if not (np.isfinite(l0).all() and np.isfinite(l1).all()):  # NaN picked op 0 on every edge
+        raise LandscapeArgumentError("lambdas must be finite numbers")
+    # the grid's relaxed points, (points, edges, ops) floats, and their argmax codes
+    check_memory(
+        len(l0) * len(l1) * space.n_edges * (space.n_ops + 2) * 8,
+        f"a projection grid of {len(l0)} x {len(l1)} points",
+        "pass fewer lambdas (41 x 41 is the default)",
+    )
     m0, m1 = np.meshgrid(l0, l1, indexing="ij")
     g0, g1 = m0.ravel(), m1.ravel()
     points = alpha[None] + g0[:, None, None] * d[0][None] + g1[:, None, None] * d[1][None]
@@ -142,3 +159,12 @@ def projection_grid(
             "value": v[idx],
         }
     )
+
+
+def _floats(name: str, values: object) -> FloatArray:
+    """``values`` as a float array; text or objects raise an error naming ``name``."""
+    try:
+        out: FloatArray = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise LandscapeArgumentError(f"{name} must be numbers, got {values!r:.80}") from None
+    return out

@@ -15,6 +15,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from nb201_flat.budget import check_memory
+from nb201_flat.errors import check_float_range, check_int_range
 from nb201_flat.landscape._common import LandscapeArgumentError, as_values
 from nb201_flat.landscape.neighbourhood import FLATNESS_COLUMNS, flatness
 from nb201_flat.space import Space
@@ -88,8 +90,9 @@ def proxy_correlations(
         raise LandscapeArgumentError(
             f"flatness_stat must be a flatness column other than value/n, got {flatness_stat!r}"
         )
-    if not 0 < confidence < 1 or n_boot < 1:
-        raise LandscapeArgumentError("confidence must lie in (0, 1) and n_boot be >= 1")
+    confidence = check_float_range("confidence", confidence, 0.0, 1.0, lo_open=True, hi_open=True)
+    n_boot = check_int_range("n_boot", n_boot, 1)
+    min_n = check_int_range("min_n", min_n, 2, fix="a correlation needs two points")
     flat = flatness(space, a, radius)[flatness_stat].to_numpy(dtype=np.float64)
     ok = np.isfinite(p) & np.isfinite(a) & np.isfinite(flat)
     n = int(ok.sum())
@@ -100,6 +103,7 @@ def proxy_correlations(
         )
     x, targets = p[ok], {"accuracy": a[ok], f"flatness:{flatness_stat}": flat[ok]}
     gen = as_rng(seed)
+    check_memory(8 * n_boot * n, f"{n_boot:,} bootstrap draws of {n:,}", "pass a smaller n_boot")
     draws = gen.integers(0, n, size=(n_boot, n))
     alpha = (1 - confidence) / 2
     rows = []

@@ -27,7 +27,9 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from nb201_flat.budget import check_memory
 from nb201_flat.conventions import report_dataset
+from nb201_flat.errors import check_int_range
 from nb201_flat.landscape._common import (
     ArchLike,
     BoolArray,
@@ -36,6 +38,7 @@ from nb201_flat.landscape._common import (
     LandscapeArgumentError,
     Seed,
     as_values,
+    check_band,
     oriented,
     resolve_index,
 )
@@ -171,8 +174,9 @@ def random_walk(
     with no neighbour left by the filters stays put. The start is drawn uniformly (among
     connected cells when ``connected_only``) unless given.
     """
-    if length < 0:
-        raise LandscapeArgumentError(f"length must be >= 0, got {length}")
+    length = check_int_range("length", length, 0, fix="pass a whole number of steps")
+    # the draws and the walk: 16 bytes a step
+    check_memory(16 * length, f"a random walk of {length:,} steps", "take fewer steps")
     rng = as_rng(seed)
     nb = space.neighbours(1, no_none=no_none, connected_only=connected_only)
     if start is None:
@@ -215,10 +219,10 @@ def autocorrelation(
     pandas.DataFrame
         Columns ``lag, autocorrelation, pairs``.
     """
-    if max_lag < 1 or max_lag > length:
-        raise LandscapeArgumentError(f"max_lag must lie in 1..length, got {max_lag}")
-    if n_walks < 1:
-        raise LandscapeArgumentError(f"n_walks must be >= 1, got {n_walks}")
+    length = check_int_range("length", length, 1, fix="pass a whole number of steps")
+    max_lag = check_int_range("max_lag", max_lag, 1, length, fix="a lag within the walk's length")
+    n_walks = check_int_range("n_walks", n_walks, 1)
+    check_memory(24 * length * n_walks, f"{n_walks} walks of {length:,} steps", "walk less")
     v = as_values(space, values)
     rng = as_rng(seed)
     series = [
@@ -474,11 +478,8 @@ def neighbour_distributions(
     """
     v = as_values(space, values)
     chosen = a2m_bands(bands) if isinstance(bands, str) else dict(bands)
-    for name, band in chosen.items():
-        lo, hi = (float(x) for x in band)
-        if not lo <= hi:
-            raise LandscapeArgumentError(f"band {name!r} has lo > hi: {band}")
-    radii = [int(r) for r in radii]
+    chosen = {name: check_band(name, band) for name, band in chosen.items()}
+    radii = [space.check_radius(r) for r in radii]  # int() would make 1.5 radius 1
     if weighted:
         return _weighted_distributions(
             space,

@@ -138,3 +138,17 @@ def test_best_shortest_path() -> None:
     g[[1, 2, 4]] = np.nan
     with pytest.raises(NoPathError):
         best_shortest_path(CUBE, g, 0, 7)
+
+
+def test_a2m_barriers_names_a_pair_that_is_not_a_pair() -> None:
+    # (0, 1, 2) used to be a raw "too many values to unpack", after the pairs before it ran
+    with pytest.raises(LandscapeArgumentError, match=r"\(a, b\) pairs"):
+        a2m_barriers(CUBE, np.arange(8.0), [(0, 7), (0, 1, 2)])  # type: ignore[list-item]
+    with pytest.raises(LandscapeArgumentError, match=r"\(a, b\) pairs"):
+        a2m_barriers(CUBE, np.arange(8.0), ["07"])  # type: ignore[list-item]
+
+
+def test_carry_min_is_none_or_a_bool() -> None:
+    # carry_min="no" is truthy: it used to carry the minimum across pairs
+    with pytest.raises(LandscapeArgumentError, match="carry_min"):
+        a2m_barriers(CUBE, np.arange(8.0), [(0, 7)], carry_min="no")  # type: ignore[arg-type]

@@ -318,3 +318,29 @@ def test_sums_beyond_the_diameter_add_no_cells() -> None:
     within = ag.hamming_sums(x, 2, 3, 5, cumulative=True)
     assert (exact[4:] == 0).all()
     assert (within[4:] == within[3]).all() and (within[3] == x.sum() - x).all()
+
+
+def test_structural_sums_refuse_what_would_spread_over_the_space() -> None:
+    from nb201_flat.errors import ArgumentError
+    from nb201_flat.landscape.aggregates import ball_stats, exact_distance_sums, radius_profile
+
+    space = Space(("none", "skip", "conv"), 3)
+    f = np.arange(float(space.size))
+    g = f.copy()
+    g[4] = np.nan
+    # a NaN (documented "mask NaNs to 0 first") used to make every cell's sums NaN
+    with pytest.raises(ArgumentError, match="got NaN"):
+        exact_distance_sums(space, g, 2)
+    f_inf = f.copy()
+    f_inf[0] = np.inf
+    with pytest.raises(ArgumentError, match="infinite"):
+        ball_stats(space, f_inf, 1)
+    # radius 1.5 used to be radius 1
+    for call in (
+        lambda r: ball_stats(space, f, r),
+        lambda r: radius_profile(space, f, r),
+        lambda r: exact_distance_sums(space, f, r),
+    ):
+        with pytest.raises(ArgumentError, match="radius must lie"):
+            call(1.5)
+    assert ball_stats(space, f, np.int64(1))["n"][0] == 6

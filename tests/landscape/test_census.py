@@ -260,3 +260,46 @@ def test_pair_barriers_equal_each_construction_alone() -> None:
         assert r.a2m_code_947bc3e == a2m_barrier(NB201, f, a, b, published="947bc3e").barrier
         low = lowest_barrier_path(NB201, f, a, b)
         assert (r.lowest, r.lowest_length) == (low.barrier, low.length)
+
+
+def test_counts_distances_and_bands_are_checked() -> None:
+    f = np.arange(float(TINY.size))
+    # top_pairs(k=-1) used to keep all but one architecture ([:-1]); 1.5 was a raw TypeError
+    for bad in (-1, 1.5, True):
+        with pytest.raises(LandscapeArgumentError, match="k must be >= 0"):
+            top_pairs(TINY, f, bad)  # type: ignore[arg-type]
+        with pytest.raises(LandscapeArgumentError, match="n must be >= 0"):
+            band_pairs(TINY, f, (0, 26), bad, seed=0)  # type: ignore[arg-type]
+    # distance=True used to be distance 1, 1.5 a raw TypeError
+    for bad in (True, 1.5):
+        with pytest.raises(LandscapeArgumentError, match="distance must lie"):
+            band_pairs(TINY, f, (0, 26), 2, distance=bad, seed=0)  # type: ignore[arg-type]
+    # a NaN or reversed band used to hold nothing, silently
+    for band in ((np.nan, 20.0), (20.0, 10.0), (0.0, 1.0, 2.0)):
+        with pytest.raises(LandscapeArgumentError, match="band"):
+            band_pairs(TINY, f, band, 2, seed=0)  # type: ignore[arg-type]
+        with pytest.raises(LandscapeArgumentError, match="band"):
+            barrier_census(TINY, f, {"X": band}, n_pairs=2, top_k=0, seed=0)  # type: ignore[dict-item]
+    with pytest.raises(LandscapeArgumentError, match="top_k"):
+        barrier_census(TINY, f, {"X": (0, 26)}, top_k=2.5, seed=0)  # type: ignore[arg-type]
+
+
+def test_pair_lists_and_matrices_too_large_for_memory_are_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from nb201_flat import budget
+    from nb201_flat.errors import ResourceLimitError
+    from nb201_flat.landscape import barrier_matrix
+
+    monkeypatch.setenv(budget.ENV_MAX_MEMORY, "512M")
+    v = np.random.default_rng(0).normal(size=NB201.size)
+    # each used to build its list or matrix until memory ran out
+    with pytest.raises(ResourceLimitError, match="smaller k"):
+        top_pairs(NB201, v, NB201.size)  # 122 million pair tuples
+    with pytest.raises(ResourceLimitError, match="draw at a distance"):
+        band_pairs(NB201, v, (-10.0, 10.0), 5, distance=None, seed=0)
+    with pytest.raises(ResourceLimitError, match="fewer archs"):
+        barrier_tree(NB201, v).matrix(list(range(NB201.size)))
+    with pytest.raises(ResourceLimitError, match="fewer archs"):
+        barrier_matrix(NB201, v, list(range(NB201.size)), method="a2m")
+    assert len(top_pairs(NB201, v, 100)) == 4950

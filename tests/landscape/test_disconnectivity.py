@@ -64,3 +64,19 @@ def test_disconnectivity_merge_levels_are_bottlenecks(data: list[float]) -> None
         assert level[common[0]] == tree.path(int(i1), int(i2)).bottleneck
     # leaves: the best local optima, best first
     assert leaves["level"].is_monotonic_decreasing
+
+
+@pytest.mark.parametrize("bad", [1.5, True, 0])
+def test_n_optima_is_a_positive_integer(bad: object) -> None:
+    from nb201_flat.errors import ArgumentError
+
+    # 1.5 used to be a raw TypeError from a slice, True one optimum
+    with pytest.raises(ArgumentError, match="n_optima"):
+        disconnectivity_graph(TINY, np.arange(27.0), n_optima=bad)  # type: ignore[arg-type]
+
+
+def test_no_measured_architecture_is_named_not_a_pandas_key_error() -> None:
+    from nb201_flat.errors import MissingValueError
+
+    with pytest.raises(MissingValueError, match="no local optimum"):
+        disconnectivity_graph(TINY, np.full(27, np.nan))

@@ -82,3 +82,35 @@ def test_errors() -> None:
 def test_real_data_says_it_has_no_curves(real_table: Table) -> None:
     with pytest.raises(NoCurvesError, match="final values only"):
         flatness_by_epoch(real_table, "cifar10-valid", "x-valid", 200)
+
+
+def test_epochs_are_not_truncated_and_a_mask_is_boolean() -> None:
+    from nb201_flat.errors import ArgumentError
+
+    f = (SPACE.codes == 2).sum(axis=1).astype(float)
+    t = _table(np.stack([np.zeros(27), 5 * f, 10 * f], axis=1))
+    # iepochs=[1.5] used to read epoch 1, epochs=12.5 the 12-epoch curves, at(KEY, 1.5) epoch 1
+    with pytest.raises(ArgumentError, match="iepoch"):
+        flatness_by_epoch(t, "toy", "x-valid", 12, iepochs=[1.5])
+    with pytest.raises(ArgumentError, match="epochs"):
+        flatness_by_epoch(t, "toy", "x-valid", 12.5)  # type: ignore[arg-type]
+    assert t.curves is not None
+    with pytest.raises(ArgumentError, match="iepoch"):
+        t.curves.at(KEY, 1.5)  # type: ignore[arg-type]
+    np.testing.assert_array_equal(t.curves.at(KEY, np.int64(1)), 5 * f)
+    # a value vector passed as mask used to keep every non-zero cell
+    with pytest.raises(LandscapeArgumentError, match="boolean vector"):
+        flatness_by_epoch(t, "toy", "x-valid", 12, mask=f)
+    assert flatness_by_epoch(t, "toy", "x-valid", 12, mask=f > 1)["archs"].tolist() == [7] * 3
+
+
+def test_curves_check_their_keys_and_row_count() -> None:
+    from nb201_flat.errors import ArgumentError, FormatError
+
+    # n_archs=1.5 used to be 1 row; a str key or seed -1 was kept (a raw TypeError when listed)
+    with pytest.raises(ArgumentError, match="n_archs"):
+        Curves(1.5, {})  # type: ignore[arg-type]
+    for bad in (("toy", None), (KEY, -1), (KEY, True)):
+        with pytest.raises(FormatError, match="keyed by"):
+            Curves(27, {bad: np.zeros((27, 3))})  # type: ignore[dict-item]
+    assert Curves(27, {(KEY, np.int64(0)): np.zeros((27, 3))}).seeds(KEY) == [0]

@@ -409,3 +409,30 @@ def test_barrier_search_sorts_no_edge_list(monkeypatch: pytest.MonkeyPatch) -> N
         assert tree.lowest(a, b) == (p.barrier, p.length)
         longer += p.length > NB201.hamming(a, b)
     assert longer > 0  # some pairs needed the breadth-first search
+
+
+@pytest.mark.parametrize("method", ["shortest", "a2m", "a2m_published"])
+def test_barrier_matrix_refuses_connected_only_where_it_changes_nothing(method: str) -> None:
+    # connected_only=True used to be ignored by the shortest-path methods
+    f = np.arange(TINY.size, dtype=float)
+    with pytest.raises(LandscapeArgumentError, match="connected_only applies only"):
+        barrier_matrix(TINY, f, [13, 26], method=method, connected_only=True)  # type: ignore[arg-type]
+    assert barrier_matrix(TINY, f, [13, 26], connected_only=True).shape == (2, 2)
+
+
+@pytest.mark.parametrize("bad", ["no", "False", 0, None])
+def test_higher_is_better_is_a_bool(bad: object) -> None:
+    # "no" and "False" are truthy: a loss used to be ranked as an accuracy without a word
+    f = np.arange(TINY.size, dtype=float)
+    with pytest.raises(LandscapeArgumentError, match="higher_is_better must be True or False"):
+        barrier_matrix(TINY, f, [0, 26], higher_is_better=bad)  # type: ignore[arg-type]
+    with pytest.raises(LandscapeArgumentError, match="higher_is_better must be True or False"):
+        path_barrier([3.0, 1.0, 2.0], higher_is_better=bad)  # type: ignore[arg-type]
+    with pytest.raises(LandscapeArgumentError, match="higher_is_better must be True or False"):
+        a2m_barrier(TINY, f, 0, 26, higher_is_better=bad)  # type: ignore[arg-type]
+    assert path_barrier([3.0, 1.0, 2.0], higher_is_better=np.bool_(True)) == 1.5
+
+
+def test_barrier_tree_connected_only_is_a_bool() -> None:
+    with pytest.raises(LandscapeArgumentError, match="connected_only must be True or False"):
+        barrier_tree(TINY, np.arange(27.0), connected_only="no")  # type: ignore[arg-type]

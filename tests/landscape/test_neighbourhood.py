@@ -182,7 +182,8 @@ def test_nan_policies_property(
             assert p["mean"] == pytest.approx(vals.mean())
     for agg in ("mean", "median", "min", "max", "quantile", "std"):
         col = "quantile" if agg == "quantile" else agg
-        s = neighbourhood_score(TINY, f, radius, agg=agg, quantile=q, include_self=include_self)
+        level = q if agg == "quantile" else None  # quantile= applies to agg="quantile" only
+        s = neighbourhood_score(TINY, f, radius, agg=agg, quantile=level, include_self=include_self)
         np.testing.assert_allclose(s, omit[col].to_numpy(), rtol=1e-12, atol=1e-12)
 
 
@@ -239,9 +240,7 @@ def test_flatness_computes_only_the_columns_asked_for(monkeypatch: pytest.Monkey
     space = Space(("none", "a", "b"), 3)
     v = np.random.default_rng(5).normal(50.0, 5.0, space.size)
     full = flatness(space, v, 2, exact=False, quantile=0.3, delta=2.0)
-    some = flatness(
-        space, v, 2, exact=False, quantile=0.3, delta=2.0, columns=["sharpness", "median", "n"]
-    )
+    some = flatness(space, v, 2, exact=False, delta=2.0, columns=["sharpness", "median", "n"])
     assert some.columns.tolist() == ["sharpness", "median", "n"]
     pd.testing.assert_frame_equal(some, full[["sharpness", "median", "n"]])
 
@@ -256,3 +255,61 @@ def test_flatness_computes_only_the_columns_asked_for(monkeypatch: pytest.Monkey
         flatness(space, v, 3, columns=("median",))
     with pytest.raises(LandscapeArgumentError, match="columns must be"):
         flatness(space, v, 1, columns=("mean", "average"))
+
+
+def test_an_infinite_value_is_refused_not_spread_over_the_space() -> None:
+    # one inf used to make the mean of all 15,625 neighbourhoods NaN, far ones included
+    f = conv_count(NB201)
+    f[0] = np.inf
+    with pytest.raises(LandscapeArgumentError, match="1 infinite entry.*index 0.*NaN"):
+        neighbourhood_score(NB201, f, 1)
+    with pytest.raises(LandscapeArgumentError, match="infinite"):
+        flatness(TINY, np.where(np.arange(TINY.size) == 3, -np.inf, 1.0), 1)
+    with pytest.raises(LandscapeArgumentError, match="must be numbers"):
+        neighbourhood_score(TINY, ["a"] * TINY.size, 1)
+
+
+def test_options_that_change_nothing_are_refused() -> None:
+    f = conv_count(TINY)
+    # quantile= with agg="mean" used to be ignored (the CLI refuses --quantile without it)
+    with pytest.raises(LandscapeArgumentError, match="agg='quantile'"):
+        neighbourhood_score(TINY, f, 1, quantile=0.1)
+    with pytest.raises(LandscapeArgumentError, match="'quantile' column"):
+        flatness(TINY, f, 1, quantile=0.1, columns=["mean"])
+    assert flatness(TINY, f, 1, quantile=0.1, columns=["quantile"]).shape == (TINY.size, 1)
+    for bad in ("a", True, -1.0, np.inf):  # "a" used to be a raw numpy TypeError
+        with pytest.raises(LandscapeArgumentError, match="delta"):
+            flatness(TINY, f, 1, delta=bad)  # type: ignore[arg-type]
+    # exact="no" used to be bool("no"), i.e. True
+    with pytest.raises(LandscapeArgumentError, match="exact must be True or False"):
+        neighbourhood_score(TINY, f, 2, exact="no")  # type: ignore[arg-type]
+    assert np.array_equal(
+        neighbourhood_score(TINY, f, 2, exact=np.bool_(False)),
+        neighbourhood_score(TINY, f, 2, exact=False),
+    )
+
+
+@pytest.mark.parametrize("include_self", [False, True])
+def test_propagate_min_max_at_an_exact_radius_with_no_none(include_self: bool) -> None:
+    # a NaN cell that no_none leaves out of a row (reached by a change to none) used to
+    # poison that row's min and max under nan_policy="propagate"
+    f = conv_count(TINY) + np.arange(TINY.size) / 100
+    f[[0, 5, 13]] = np.nan
+    for agg in ("min", "max"):
+        s = neighbourhood_score(
+            TINY, f, 2, agg=agg, no_none=True, include_self=include_self, nan_policy="propagate"
+        )
+        for i in range(TINY.size):
+            vals = f[brute_members(TINY, i, 2, no_none=True, include_self=include_self)]
+            want = np.nan if np.isnan(vals).any() or not len(vals) else getattr(vals, agg)()
+            np.testing.assert_equal(s[i], want)
+
+
+def test_aggregate_members_takes_one_neighbourhood() -> None:
+    from nb201_flat.landscape.neighbourhood import aggregate_members
+    from nb201_flat.neighbourhood import Neighbourhood
+
+    # a 2-D array used to be pooled into one neighbourhood (reshape(1, -1)): one wrong number
+    with pytest.raises(LandscapeArgumentError, match="1-D"):
+        aggregate_members([[1.0, 2.0], [3.0, 5.0]], Neighbourhood())
+    assert aggregate_members([1.0, 2.0, 6.0], Neighbourhood()) == 3.0

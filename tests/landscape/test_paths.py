@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import math
 
+import numpy as np
 import pytest
 
 from nb201_flat.landscape import (
@@ -43,3 +44,15 @@ def test_shortest_paths_enumerate_every_order() -> None:
     assert shortest_paths(NB201, 5, 5).tolist() == [[5]]
     for level in range(d + 1):
         assert len(set(paths[:, level].tolist())) == math.comb(d, level)
+
+
+def test_path_barrier_of_an_unmeasured_path_is_an_error() -> None:
+    from nb201_flat.landscape import MissingValueError
+
+    # a NaN used to come back as the barrier, undocumented
+    for bad in ([90.0, np.nan, 92.0], [90.0, np.inf]):
+        with pytest.raises(MissingValueError, match="undefined"):
+            path_barrier(bad)
+    with pytest.raises(LandscapeArgumentError, match="numbers"):
+        path_barrier(["a", "b"])
+    assert path_barrier([90.0, 80.0, 85.0, 92.0]) == 11.0

@@ -60,3 +60,34 @@ def test_projection_errors() -> None:
         projection_grid(TINY, f, 0, towards=(1, 2), directions=np.zeros((2, 3, 3)))
     with pytest.raises(LandscapeArgumentError, match="non-empty"):
         projection_grid(TINY, f, 0, towards=(1, 2), lambdas=[])
+
+
+def test_options_and_grids_that_cannot_be_served_are_refused() -> None:
+    from nb201_flat.errors import ResourceLimitError
+
+    f = np.arange(TINY.size, dtype=float)
+    # seed= used to be ignored with towards= or directions= (only random ones are drawn)
+    with pytest.raises(LandscapeArgumentError, match="seed= applies only"):
+        projection_grid(TINY, f, 0, towards=(1, 9), seed=3)
+    with pytest.raises(LandscapeArgumentError, match="seed= applies only"):
+        projection_grid(TINY, f, 0, directions=np.ones((2, 3, 3)), seed=3)
+    # NaN lambdas or directions used to land every point on the all-op-0 cell
+    with pytest.raises(LandscapeArgumentError, match="lambdas must be finite"):
+        projection_grid(TINY, f, 0, seed=3, lambdas=[np.nan, 0.0])
+    with pytest.raises(LandscapeArgumentError, match="lambdas must be finite"):
+        projection_grid(TINY, f, 0, seed=3, lambdas1=[np.inf])
+    with pytest.raises(LandscapeArgumentError, match="directions must be finite"):
+        projection_grid(TINY, f, 0, directions=np.full((2, 3, 3), np.nan))
+    with pytest.raises(LandscapeArgumentError, match="exactly two"):  # a raw TypeError before
+        projection_grid(TINY, f, 0, towards=5)  # type: ignore[arg-type]
+    with pytest.raises(ResourceLimitError, match="fewer lambdas"):  # a MemoryError before
+        projection_grid(NB201, np.zeros(NB201.size), 0, seed=0, lambdas=np.zeros(100_000))
+    assert projection_grid(TINY, f, 0, towards=[1, 9], lambdas=[0.0, 1.0]).shape == (4, 5)
+
+
+def test_text_for_numbers_is_named() -> None:
+    f = np.arange(TINY.size, dtype=float)
+    with pytest.raises(LandscapeArgumentError, match="lambdas must be numbers"):
+        projection_grid(TINY, f, 0, seed=0, lambdas=["a", "b"])
+    with pytest.raises(LandscapeArgumentError, match="directions must be numbers"):
+        projection_grid(TINY, f, 0, directions=[["x"]])

@@ -83,3 +83,16 @@ def test_synflow_tracks_real_cifar100_accuracy(real_table, shared_dir) -> None: 
     )
     acc = df[(df["against"] == "accuracy") & (df["method"] == "spearman")].iloc[0]
     assert acc["n"] > 700 and acc["ci_lo"] > 0.5
+
+
+def test_bootstrap_sizes_are_checked() -> None:
+    from nb201_flat.errors import ArgumentError, ResourceLimitError
+
+    acc = np.arange(SPACE.size, dtype=float)
+    for bad in (1.5, True, 0):  # 1.5 used to be a raw numpy TypeError
+        with pytest.raises(ArgumentError, match="n_boot"):
+            proxy_correlations(SPACE, acc, acc, n_boot=bad)  # type: ignore[arg-type]
+    with pytest.raises(ArgumentError, match="min_n"):
+        proxy_correlations(SPACE, acc, acc, min_n=1.5)  # type: ignore[arg-type]
+    with pytest.raises(ResourceLimitError, match="smaller n_boot"):  # a MemoryError before
+        proxy_correlations(SPACE, acc, acc, n_boot=10**14)

@@ -213,3 +213,38 @@ def test_weighted_neighbour_distributions_give_the_pooled_densities(
         # the multiplicities are the pooled counts of each neighbour
         counts = sub["neighbour"].value_counts().sort_index()
         assert w.set_index("neighbour")["weight"].sort_index().to_dict() == counts.to_dict()
+
+
+@pytest.mark.parametrize("bad", [1.5, True])
+def test_counts_are_integers_and_radii_are_not_truncated(bad: object) -> None:
+    from nb201_flat.errors import ArgumentError, InvalidArchError
+
+    f = np.arange(TINY.size, dtype=float)
+    # 1.5 or True used to be a raw numpy TypeError here
+    with pytest.raises(ArgumentError, match="length"):
+        random_walk(TINY, bad, seed=0)  # type: ignore[arg-type]
+    with pytest.raises(ArgumentError, match="max_lag"):
+        autocorrelation(TINY, f, seed=0, max_lag=bad)  # type: ignore[arg-type]
+    with pytest.raises(ArgumentError, match="n_walks"):
+        autocorrelation(TINY, f, seed=0, length=50, n_walks=bad)  # type: ignore[arg-type]
+    # radii=(1.5,) used to be radius 1 (int() truncated it)
+    with pytest.raises(InvalidArchError, match="radius"):
+        neighbour_distributions(TINY, f, {"all": (0, 26)}, radii=(bad,))  # type: ignore[arg-type]
+    assert len(random_walk(TINY, np.int64(5), seed=0)) == 6
+
+
+def test_a_walk_too_long_for_memory_is_refused_before_it_is_drawn() -> None:
+    from nb201_flat.errors import ResourceLimitError
+
+    with pytest.raises(ResourceLimitError, match="take fewer steps"):  # a MemoryError before
+        random_walk(TINY, 10**14, seed=0)
+
+
+def test_bands_are_pairs_of_numbers_and_an_infinite_end_is_open() -> None:
+    f = np.arange(float(TINY.size))
+    with pytest.raises(LandscapeArgumentError, match="must be a pair"):  # raw ValueError before
+        neighbour_distributions(TINY, f, {"a": (0, 5, 6)})  # type: ignore[dict-item]
+    with pytest.raises(LandscapeArgumentError, match="NaN end"):  # held nothing before
+        neighbour_distributions(TINY, f, {"a": (np.nan, 5)})
+    top = neighbour_distributions(TINY, f, {"top": (25, np.inf)}, radii=(1,))
+    assert len(top) == 12
