@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import sys
 from collections.abc import Iterable, Sequence
 from typing import Any, TypeVar
 
@@ -261,6 +262,23 @@ def check_float_range(
             want = f"must lie in {'(' if lo_open else '['}{lo:g}, {hi:g}{')' if hi_open else ']'}"
         raise ArgumentError(f"{name} {want}, got {value!r}{'; ' + fix if fix else ''}")
     return f
+
+
+def check_flag(name: str, value: Any) -> bool:
+    """``value`` as a bool: True, False or a numpy bool, else :class:`ArgumentError`
+    (``bool("no")`` is True, ``bool(None)`` False: neither is a flag).
+
+    >>> check_flag("exact", False)
+    False
+    >>> check_flag("exact", "no")
+    Traceback (most recent call last):
+    ...
+    nb201_flat.errors.ArgumentError: exact must be True or False, got 'no'
+    """
+    np = sys.modules.get("numpy")  # a numpy bool exists only once numpy is loaded
+    if isinstance(value, bool) or (np is not None and isinstance(value, np.bool_)):
+        return bool(value)
+    raise ArgumentError(f"{name} must be True or False, got {value!r}")
 
 
 def check_choice(name: str, value: _T, choices: Iterable[_T], *, fix: str = "") -> _T:

@@ -37,7 +37,13 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
-from nb201_flat.errors import ArgumentError, check_choice, check_float_range, check_int_range
+from nb201_flat.errors import (
+    ArgumentError,
+    check_choice,
+    check_flag,
+    check_float_range,
+    check_int_range,
+)
 
 if TYPE_CHECKING:
     from nb201_flat.neighbours import NeighbourArrays
@@ -98,10 +104,7 @@ class Neighbourhood:
         object.__setattr__(self, "radius", int(self.radius))
         object.__setattr__(self, "quantile", float(self.quantile))
         for name in ("exact", "include_self", "no_none", "connected_only"):
-            flag = getattr(self, name)
-            if not isinstance(flag, bool) and not _is_numpy_bool(flag):  # bool("no") is True
-                raise ArgumentError(f"{name} must be True or False, got {flag!r}")
-            object.__setattr__(self, name, bool(flag))
+            object.__setattr__(self, name, check_flag(name, getattr(self, name)))
 
     @classmethod
     def build(cls, base: Neighbourhood | int | None = None, /, **fields: Any) -> Neighbourhood:
@@ -149,14 +152,6 @@ class Neighbourhood:
                 parts.append({"include_self": "self"}.get(name, name))
         parts.append(f"quantile({self.quantile:g})" if self.agg == "quantile" else self.agg)
         return f"Neighbourhood({', '.join(parts)})"
-
-
-def _is_numpy_bool(flag: object) -> bool:
-    # numpy only when it is already loaded: this module is imported by small commands
-    import sys
-
-    np = sys.modules.get("numpy")
-    return np is not None and isinstance(flag, np.bool_)
 
 
 #: The NA paper's neighbourhood: every cell within radius 1 plus the cell itself, mean.

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from nb201_flat.errors import ArgumentError, InvalidArchError
+from nb201_flat.errors import ArgumentError, InvalidArchError, check_flag
 from nb201_flat.space import BoolArray, IntArray, Space, _as_int
 
 
@@ -101,10 +101,9 @@ def neighbour_arrays(
     The result is cached on the space (``space.clear_cache()`` frees it).
     """
     radius = space.check_radius(radius)
-    for name, flag in (("exact", exact), ("no_none", no_none), ("connected_only", connected_only)):
-        if not isinstance(flag, bool | np.bool_):  # no_none="no" would filter, and be cached
-            raise ArgumentError(f"{name} must be True or False, got {flag!r}")
-    exact, no_none, connected_only = bool(exact), bool(no_none), bool(connected_only)
+    # no_none="no" would filter, and be cached under "no"
+    exact, no_none = check_flag("exact", exact), check_flag("no_none", no_none)
+    connected_only = check_flag("connected_only", connected_only)
     key = ("nbhd", radius, exact, no_none, connected_only)
     if key in space._cache:
         cached: NeighbourArrays = space._cache[key]

@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from nb201_flat.errors import InvalidArchError
+from nb201_flat.errors import InvalidArchError, check_flag
 from nb201_flat.types import BoolArray as BoolArray
 from nb201_flat.types import IntArray as IntArray
 
@@ -509,6 +509,7 @@ class Space:
         cell gets the key ``"#"``, giving 6,462 classes.
         """
         c = self._checked_codes(codes)
+        merge_disconnected = check_flag("merge_disconnected", merge_disconnected)
         if merge_disconnected and not bool(self.connected_codes([c])[0]):
             return "#"
         names = [self.ops[x] for x in c]
@@ -529,7 +530,7 @@ class Space:
 
     def isomorphism_classes(self, *, merge_disconnected: bool = True) -> IntArray:
         """Class id per index (ids numbered by first appearance in index order)."""
-        key = ("iso", merge_disconnected)
+        key = ("iso", check_flag("merge_disconnected", merge_disconnected))  # not under "no"
         if key not in self._cache:
             ids: dict[str, int] = {}
             out = np.empty(self.size, dtype=np.int64)

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from nb201_flat import plain_parquet
-from nb201_flat.errors import ArgumentError, Nb201FlatError, TableFileError
+from nb201_flat.errors import ArgumentError, Nb201FlatError, TableFileError, check_flag
 from nb201_flat.space import Space
 from nb201_flat.table import MetricKey, Table
 
@@ -71,13 +71,6 @@ def _table_path(path: object) -> Path:
     return Path(path)
 
 
-def _check_flag(name: str, value: object) -> bool:
-    # overwrite="no" would be truthy and replace the table; verify=None would skip checksums
-    if not isinstance(value, bool | np.bool_):
-        raise ArgumentError(f"{name} must be True or False, got {value!r}")
-    return bool(value)
-
-
 def file_sha256(path: Path) -> str:
     """sha256 hex digest of a file, read in 1 MiB chunks."""
     h = hashlib.sha256()
@@ -105,7 +98,7 @@ def save_table(table: Table, path: str | os.PathLike[str], *, overwrite: bool = 
 
     if not isinstance(table, Table):
         raise ArgumentError(f"save_table needs a Table, got {type(table).__name__}")
-    overwrite = _check_flag("overwrite", overwrite)
+    overwrite = check_flag("overwrite", overwrite)  # "no" would replace the table
     target = atomic.check_writable_target(_table_path(path))
     if target.exists() and not overwrite:
         raise TableFileError(f"{target} exists; pass overwrite=True (CLI: --force) to replace it")
@@ -419,7 +412,7 @@ def load_saved_table(path: str | os.PathLike[str], *, verify: bool = True) -> Ta
     A load that fails while the folder is being replaced (the manifest of one version, the
     parquet of the next) is retried a few times before the error is raised.
     """
-    verify = _check_flag("verify", verify)
+    verify = check_flag("verify", verify)  # None would skip the checksums
     _table_path(path)
     if not os.fspath(path).strip():  # Path("") is the current folder: never meant here
         raise TableFileError(
@@ -479,7 +472,7 @@ def load_table(path: str | os.PathLike[str] | None = None, *, verify: bool = Tru
     >>> t = load_table()  # doctest: +SKIP
     >>> t.vector("cifar10", "ori-test", 200).max()  # doctest: +SKIP
     """
-    verify = _check_flag("verify", verify)
+    verify = check_flag("verify", verify)  # None would skip the checksums
     if path is not None:
         return load_saved_table(path, verify=verify)
     env = os.environ.get(TABLE_ENV)

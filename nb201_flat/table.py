@@ -36,6 +36,7 @@ from nb201_flat.errors import (
     InvalidArchError,
     MissingValueError,
     UnknownKeyError,
+    check_flag,
     check_int_range,
 )
 from nb201_flat.space import NB201, Arch, Space
@@ -469,6 +470,7 @@ class Table:
         """The long format of ``../shared/data/nb201/README.md`` (one row per value)."""
         import pandas as pd
 
+        dropna = check_flag("dropna", dropna)
         strings = np.asarray(self.space.strings(), dtype=object)
         parts = []
         for (key, s), vec in sorted(self.data.items(), key=lambda kv: (kv[0][0], kv[0][1] or -1)):

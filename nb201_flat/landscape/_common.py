@@ -11,6 +11,7 @@ import numpy.typing as npt
 from nb201_flat.errors import LandscapeArgumentError as LandscapeArgumentError
 from nb201_flat.errors import MissingValueError as MissingValueError
 from nb201_flat.errors import NoPathError as NoPathError
+from nb201_flat.errors import check_flag
 from nb201_flat.space import Arch, Space
 
 # re-exported: the landscape layer's errors lived here
@@ -98,8 +99,5 @@ def resolve_index(space: Space, arch: ArchLike) -> int:
 
 def oriented(values: FloatArray, higher_is_better: bool) -> FloatArray:
     """Values turned so that larger is better (loss -> -loss); NaN stays NaN."""
-    if not isinstance(higher_is_better, bool | np.bool_):  # "no" would read as True
-        raise LandscapeArgumentError(
-            f"higher_is_better must be True or False, got {higher_is_better!r}"
-        )
-    return values if higher_is_better else -values
+    # "no" would read as True: a loss ranked as an accuracy
+    return values if check_flag("higher_is_better", higher_is_better) else -values

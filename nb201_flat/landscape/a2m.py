@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Final, Literal, TypeAlias
 import numpy as np
 import numpy.typing as npt
 
+from nb201_flat.errors import check_flag
 from nb201_flat.landscape._common import (
     ArchLike,
     FloatArray,
@@ -302,9 +303,7 @@ def a2m_barriers(
     import pandas as pd  # on first use: `nb201-flat barrier` does not need it
 
     code = a2m_code(published)
-    if carry_min is not None and not isinstance(carry_min, bool | np.bool_):  # "no" is truthy
-        raise LandscapeArgumentError(f"carry_min must be None, True or False, got {carry_min!r}")
-    carry = code == "54ce096" if carry_min is None else bool(carry_min)
+    carry = code == "54ce096" if carry_min is None else check_flag("carry_min", carry_min)
     v = as_values(space, values)
     rows = []
     carried = A2M_CODE_START if code == "54ce096" else math.inf

@@ -37,6 +37,7 @@ import numpy as np
 import numpy.typing as npt
 
 from nb201_flat.budget import check_memory
+from nb201_flat.errors import check_flag
 from nb201_flat.landscape._common import (
     ArchLike,
     BoolArray,
@@ -116,7 +117,7 @@ class BarrierTree:
                 f"{' connected' if self.connected_only else ''} architectures"
             )
         route = self._tree_path(ia, ib)
-        if shortest and len(route) > 2:
+        if check_flag("shortest", shortest) and len(route) > 2:
             route = self._shortest_above(ia, ib, float(self.w[route].min()))
         return make_path(self.space, self.values, self.w, route, self.higher_is_better)
 
@@ -270,11 +271,7 @@ def barrier_tree(
     """
     v = as_values(space, values)
     w = oriented(v, higher_is_better).copy()
-    if not isinstance(connected_only, bool | np.bool_):  # "no" would cut the disconnected cells
-        raise LandscapeArgumentError(
-            f"connected_only must be True or False, got {connected_only!r}"
-        )
-    connected_only = bool(connected_only)
+    connected_only = check_flag("connected_only", connected_only)  # "no" would cut cells
     usable = ~np.isnan(w)
     if connected_only:
         usable &= space.connected

@@ -29,7 +29,7 @@ import pandas as pd
 
 from nb201_flat.budget import check_memory
 from nb201_flat.conventions import report_dataset
-from nb201_flat.errors import check_int_range
+from nb201_flat.errors import check_flag, check_int_range
 from nb201_flat.landscape._common import (
     ArchLike,
     BoolArray,
@@ -99,6 +99,7 @@ def distance_profile(
     [7.0, 4.666666666666667, 2.3333333333333335, 0.0]
     """
     v = as_values(space, values)
+    dropna = check_flag("dropna", dropna)
     refs = _references(space, v, optimum, higher_is_better)
     dist = _distance_to_nearest(space, refs)
     df = pd.DataFrame(
@@ -480,7 +481,8 @@ def neighbour_distributions(
     chosen = a2m_bands(bands) if isinstance(bands, str) else dict(bands)
     chosen = {name: check_band(name, band) for name, band in chosen.items()}
     radii = [space.check_radius(r) for r in radii]  # int() would make 1.5 radius 1
-    if weighted:
+    dropna = check_flag("dropna", dropna)
+    if check_flag("weighted", weighted):
         return _weighted_distributions(
             space,
             v,

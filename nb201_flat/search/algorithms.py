@@ -39,7 +39,7 @@ import numpy as np
 import numpy.typing as npt
 
 from nb201_flat.errors import AlgorithmError as AlgorithmError
-from nb201_flat.errors import check_float_range, check_int_range
+from nb201_flat.errors import check_flag, check_float_range, check_int_range
 from nb201_flat.neighbourhood import FIELDS, Neighbourhood
 from nb201_flat.search.oracle import FloatArray, Oracle, SearchEnded, SearchStalled
 
@@ -68,13 +68,6 @@ def _check_objective(value: object, *, optional: bool) -> None:
         f"objective must be a NeighbourObjective{' or None' if optional else ''}, got "
         f"{value!r}; wrap a Neighbourhood as NeighbourObjective(spec, charge=...)"
     )
-
-
-def _check_flag(name: str, value: object) -> bool:
-    """``value`` as a bool, else :class:`AlgorithmError` (``bool("no")`` would be True)."""
-    if not isinstance(value, bool | np.bool_):
-        raise AlgorithmError(f"{name} must be True or False, got {value!r}")
-    return bool(value)
 
 
 class Incumbent:
@@ -162,7 +155,7 @@ class NeighbourObjective:
                 "agg='quantile' or drop quantile"
             )
         object.__setattr__(self, "neighbourhood", spec)
-        object.__setattr__(self, "charge", _check_flag("charge", charge))
+        object.__setattr__(self, "charge", check_flag("charge", charge))
 
     @property
     def radius(self) -> int:
@@ -522,7 +515,7 @@ class LocalSearch:
     def __post_init__(self) -> None:
         _check_objective(self.objective, optional=True)
         object.__setattr__(
-            self, "first_improvement", _check_flag("first_improvement", self.first_improvement)
+            self, "first_improvement", check_flag("first_improvement", self.first_improvement)
         )
 
     @property
