@@ -661,7 +661,8 @@ def barrier_matrix(
     -------
     pandas.DataFrame
         ``k x k``, index and columns the architecture indices; 0 on the diagonal, ``inf``
-        where no path exists, NaN for unmeasured archs.
+        where no path exists (``"shortest"``: where every shortest path crosses an
+        unmeasured arch), NaN for unmeasured archs.
 
     Examples
     --------
@@ -710,7 +711,9 @@ def barrier_matrix(
                 out[i, j] = best_shortest_path(
                     sp, v, idx[i], idx[j], higher_is_better=higher_is_better
                 ).barrier
-            except (NoPathError, MissingValueError):
+            except NoPathError:  # every shortest path crosses an unmeasured arch: none is open
+                out[i, j] = np.inf
+            except MissingValueError:  # an unmeasured end
                 out[i, j] = np.nan
         else:
             out[i, j] = a2m_barrier(
