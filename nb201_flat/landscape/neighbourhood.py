@@ -389,34 +389,26 @@ def _sphere_extremes(
 ) -> dict[str, FloatArray]:
     """Min/max over the members at an exact radius, with the gather's NaN conventions."""
     opts = {"no_none": nb.no_none, "connected_only": nb.connected_only}
-    # counts (and, under propagate, all members) as ball_stats reports them
-    n = ball_stats(
-        nb.space,
-        v,
-        nb.radius,
-        exact=True,
-        include_self=include_self,
-        propagate=propagate,
-        wanted=(),
-        **opts,
-    )["n"]
-    nan = np.isnan(v)
-    if propagate and nan.any():
-        # a row is poisoned when it has fewer measured members than members; counting the NaN
-        # cells at distance r instead also counted cells no_none leaves out (not symmetric)
-        measured = ball_stats(
+
+    def members(every: bool) -> FloatArray:
+        # every member (propagate) or the measured ones, as ball_stats counts them
+        stats = ball_stats(
             nb.space,
             v,
             nb.radius,
             exact=True,
             include_self=include_self,
-            propagate=False,
+            propagate=every,
             wanted=(),
             **opts,
-        )["n"]
-        bad = measured < n
-    else:
-        bad = np.zeros(len(v), dtype=bool)
+        )
+        return stats["n"]
+
+    n = members(propagate)
+    nan = np.isnan(v)
+    # under propagate a row is poisoned when it has fewer measured members than members;
+    # counting the NaN cells at distance r instead also counted cells no_none leaves out
+    bad = members(False) < n if propagate and nan.any() else np.zeros(len(v), dtype=bool)
     out: dict[str, FloatArray] = {"n": n}
     for name, sign in (("min", 1.0), ("max", -1.0)):
         if name not in names:
