@@ -59,10 +59,19 @@ IndexOrder = Literal["official", "lexicographic"]
 
 
 def _as_int(value: Any, what: str) -> int:
-    """``value`` as an int (numpy integers too); a float or a bool is refused, never truncated."""
-    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Integral):
+    """``value`` as an int: numpy integers and whole floats too (5.0 is 5, as
+    :func:`~nb201_flat.errors.check_int_range` reads it); 1.5 or a bool is refused, never
+    truncated."""
+    if type(value) is int:  # the common case, first: this runs once per cell in loops
+        return value
+    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real):
         raise InvalidArchError(f"{what} must be an integer, got {value!r:.80}")
-    return int(value)
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    whole = float(value)
+    if not whole.is_integer():
+        raise InvalidArchError(f"{what} must be a whole number, got {value!r:.80}")
+    return int(whole)
 
 
 @dataclass(frozen=True, slots=True)
@@ -335,11 +344,16 @@ class Space:
         out: IntArray = self._index_of_lex[c @ self._weights]
         return out
 
-    def arch(self, index: int) -> Arch:
-        """The architecture at ``index`` (an int; :meth:`resolve` also takes strings)."""
+    def check_index(self, index: int) -> int:
+        """``index`` as an int in ``0..size - 1`` (-1 is no architecture, not the last)."""
         i = _as_int(index, "index")
         if not 0 <= i < self.size:
             raise InvalidArchError(f"index {index} out of range 0..{self.size - 1}")
+        return i
+
+    def arch(self, index: int) -> Arch:
+        """The architecture at ``index`` (an int; :meth:`resolve` also takes strings)."""
+        i = self.check_index(index)
         if self.index_order == "lexicographic":  # no need to build the whole-space array
             return Arch(self, tuple(int(x) for x in (i // self._weights) % self.n_ops))
         return Arch(self, tuple(int(x) for x in self.codes[i]))

@@ -99,7 +99,8 @@ def save_table(table: Table, path: str | os.PathLike[str], *, overwrite: bool = 
     if not isinstance(table, Table):
         raise ArgumentError(f"save_table needs a Table, got {type(table).__name__}")
     overwrite = check_flag("overwrite", overwrite)  # "no" would replace the table
-    target = atomic.check_writable_target(_table_path(path))
+    _table_path(path)  # the type; "" goes on as given, for the message that names it empty
+    target = atomic.check_writable_target(path)
     if target.exists() and not overwrite:
         raise TableFileError(f"{target} exists; pass overwrite=True (CLI: --force) to replace it")
     if target.is_dir() and not (target / MANIFEST).exists() and any(target.iterdir()):

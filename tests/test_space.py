@@ -214,17 +214,25 @@ def test_space_graph_matches_arrays() -> None:
     assert next(iter(small.nodes(data="arch")))[1] == "|none~0|+|none~0|none~1|"
 
 
-@pytest.mark.parametrize("bad", [1.5, 1.0, True, None, "3"])
+@pytest.mark.parametrize("bad", [1.5, np.float64(0.5), True, None, "3"])
 def test_index_and_edge_arguments_are_integers_never_truncated(bad: object) -> None:
     # 1.5 used to give cell 1 and True cell 1 (int() truncates); an index is an integer
-    with pytest.raises(InvalidArchError, match="must be an integer"):
+    with pytest.raises(InvalidArchError, match="must be an integer|must be a whole number"):
         NB201.arch(bad)  # type: ignore[arg-type]
-    with pytest.raises(InvalidArchError, match="must be an integer"):
+    with pytest.raises(InvalidArchError, match="must be an integer|must be a whole number"):
         NB201.edge_position(bad)  # type: ignore[arg-type]
     with pytest.raises(InvalidArchError, match="radius"):
         NB201.neighbours(bad)  # type: ignore[arg-type]
     assert NB201.arch(np.int64(11472)).to_str() == RESNET
     assert NB201.neighbours(np.int64(1)).width == 24
+
+
+def test_whole_floats_are_integers() -> None:
+    # as check_int_range reads them elsewhere: 5.0 is 5 (it worked before the int checks)
+    assert NB201.arch(11472.0).to_str() == NB201.arch(np.float64(11472)).to_str() == RESNET
+    assert NB201.neighbours(2.0).width == NB201.neighbours(2).width
+    assert NB201.edge_position(1.0) == NB201.edge_position(1)
+    assert Space(("a", "b"), 4.0).n_nodes == 4  # type: ignore[arg-type]
 
 
 def test_neighbour_rows_refuse_minus_one_and_foreign_vectors() -> None:
@@ -233,6 +241,15 @@ def test_neighbour_rows_refuse_minus_one_and_foreign_vectors() -> None:
         with pytest.raises(InvalidArchError, match="out of range"):
             nb.of(bad)
     assert nb.of(np.int64(11472)).size == 24
+    # the rows of a neighbourhood not cached whole are computed one at a time: checked too
+    from nb201_flat.landscape.aggregates import NeighbourRows
+
+    rows = NeighbourRows(NB201, 4, exact=False)
+    assert not rows.cached
+    for bad in (-1, NB201.size, 2.5):
+        with pytest.raises(InvalidArchError, match="out of range|whole number"):
+            rows.of(bad)  # type: ignore[arg-type]
+    assert rows.of(np.int64(11472)).size == sum(NB201.neighbourhood_size(r) for r in (1, 2, 3, 4))
     for n in (10, NB201.size + 1):  # a longer vector used to be read without a word
         with pytest.raises(ArgumentError, match="vector over the 15625"):
             nb.gather(np.zeros(n))
@@ -240,7 +257,7 @@ def test_neighbour_rows_refuse_minus_one_and_foreign_vectors() -> None:
         space_graph(Space(("a", "b"), 3), values=np.arange(9.0))
 
 
-@pytest.mark.parametrize("radius", [0, 7, -1, 2.0])
+@pytest.mark.parametrize("radius", [0, 7, -1, 2.5])
 def test_neighbourhood_size_checks_the_radius(radius: object) -> None:
     # radius 0 used to answer 1 and radius 7 answer 0, sizes neighbours() refuses
     with pytest.raises(InvalidArchError, match="radius"):
@@ -266,7 +283,7 @@ def test_op_codes_out_of_the_space_are_refused(codes: list[object]) -> None:
 @pytest.mark.parametrize(
     ("args", "kwargs", "fragment"),
     [
-        ((("a", "b"), 4.5), {}, "n_nodes must be an integer"),
+        ((("a", "b"), 4.5), {}, "n_nodes must be a whole number"),
         (("abc", 3), {}, "not one string"),
         (([1, 2], 3), {}, "must be strings"),
         ((("a", "b"), 3), {"index_order": "lex"}, "index_order must be"),

@@ -69,13 +69,20 @@ def raise_on_nan(values: FloatArray, what: str = "values") -> None:
         )
 
 
+def is_pair(x: object) -> bool:
+    """A sequence or a 1-D array of two items (a band, a pair of archs), not a string."""
+    if isinstance(x, np.ndarray):
+        return x.ndim == 1 and len(x) == 2
+    return isinstance(x, Sequence) and not isinstance(x, str) and len(x) == 2
+
+
 def check_band(name: str, band: object) -> tuple[float, float]:
     """An accuracy band ``(lo, hi)``, both ends included: two numbers, not NaN, ``lo <= hi``
     (an infinite end leaves that side open). A NaN or reversed band would hold nothing."""
-    if isinstance(band, str) or not isinstance(band, Sequence) or len(band) != 2:
+    if not is_pair(band):  # e.g. np.nanpercentile(v, [90, 100]) is one
         raise LandscapeArgumentError(f"band {name!r} must be a pair (lo, hi), got {band!r:.80}")
     try:
-        lo, hi = float(band[0]), float(band[1])
+        lo, hi = float(band[0]), float(band[1])  # type: ignore[index]
     except (TypeError, ValueError):
         raise LandscapeArgumentError(f"band {name!r} must hold numbers, got {band!r:.80}") from None
     if not lo <= hi:  # NaN too

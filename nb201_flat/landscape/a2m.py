@@ -47,6 +47,7 @@ from nb201_flat.landscape._common import (
     NoPathError,
     as_values,
     check_nan_policy,
+    is_pair,
     oriented,
     raise_on_nan,
 )
@@ -309,7 +310,7 @@ def a2m_barriers(
     carried = A2M_CODE_START if code == "54ce096" else math.inf
     pairs = list(pairs)
     for pair in pairs:  # a bad pair after good ones would otherwise cost their work
-        if isinstance(pair, str) or not isinstance(pair, Sequence) or len(pair) != 2:
+        if not is_pair(pair):
             raise LandscapeArgumentError(
                 f"pairs must be (a, b) pairs of architectures, got {pair!r:.80}"
             )

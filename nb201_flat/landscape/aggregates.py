@@ -968,7 +968,7 @@ class NeighbourRows:
             return self._arrays().of(index)
         one = neighbour_rows(
             self.space,
-            [index],
+            [self.space.check_index(index)],  # -1 would read the last row
             self.radius,
             exact=self.exact,
             no_none=self.no_none,

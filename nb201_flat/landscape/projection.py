@@ -34,6 +34,7 @@ from nb201_flat.landscape._common import (
     LandscapeArgumentError,
     Seed,
     as_values,
+    is_pair,
     resolve_index,
 )
 from nb201_flat.space import Space
@@ -111,7 +112,7 @@ def projection_grid(
             "seed= applies only to random directions; drop it with towards= or directions="
         )
     if towards is not None:
-        if isinstance(towards, str) or not isinstance(towards, Sequence) or len(towards) != 2:
+        if not is_pair(towards):
             raise LandscapeArgumentError(
                 f"towards= needs exactly two architectures, e.g. (a, b); got {towards!r:.80}"
             )
