@@ -248,3 +248,21 @@ def test_bands_are_pairs_of_numbers_and_an_infinite_end_is_open() -> None:
         neighbour_distributions(TINY, f, {"a": (np.nan, 5)})
     top = neighbour_distributions(TINY, f, {"top": (25, np.inf)}, radii=(1,))
     assert len(top) == 12
+
+
+def test_pairs_may_be_arrays() -> None:
+    # a band from np.nanpercentile, pairs read from a CSV with .to_numpy(), towards= an array:
+    # each worked before the pair checks, and must give what the tuple gives
+    from nb201_flat import landscape as ls
+
+    f = np.arange(float(TINY.size))
+    band = np.percentile(f, [80, 100])
+    as_array = neighbour_distributions(TINY, f, {"top": band}, radii=(1,))
+    as_tuple = neighbour_distributions(TINY, f, {"top": tuple(band.tolist())}, radii=(1,))
+    assert as_array.equals(as_tuple)
+    pairs = np.array([[0, 5], [7, 9]])
+    assert ls.a2m_barriers(TINY, f, pairs).equals(ls.a2m_barriers(TINY, f, pairs.tolist()))
+    grid = ls.projection_grid(TINY, f, 0, towards=np.array([1, 2]), lambdas=[0.0, 0.5])
+    assert grid.equals(ls.projection_grid(TINY, f, 0, towards=(1, 2), lambdas=[0.0, 0.5]))
+    with pytest.raises(LandscapeArgumentError, match="must be a pair"):
+        neighbour_distributions(TINY, f, {"top": np.zeros((2, 2))})
