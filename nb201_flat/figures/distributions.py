@@ -9,12 +9,15 @@ neighbourhood: the landscape around them is flatter.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from nb201_flat.errors import ArgumentError, check_choice, check_int_range
 from nb201_flat.figures._common import (
     TEST_KEYS,
     FigureSkipped,
@@ -68,8 +71,8 @@ def plot_neighbour_distributions(
         ``"hist"`` (step densities over ``bins``) or ``"kde"`` (seaborn kernel density
         estimates, cut at the data range, so bands with few neighbours read smoothly).
     """
-    if kind not in ("hist", "kde"):
-        raise FigureSkipped(NAME, [], f"kind must be 'hist' or 'kde', got {kind!r}")
+    # a bad option is the caller's error, not a figure the table cannot serve
+    check_choice("kind", kind, ("hist", "kde"))
     ax = axes_or_new(ax)
     w = np.asarray(whole, dtype=np.float64)
     w = w[np.isfinite(w)]
@@ -112,6 +115,16 @@ def make_a2m_distributions(
 
     ``kind="kde"`` draws the bands as seaborn kernel densities instead of step histograms.
     """
+    check_choice("kind", kind, ("hist", "kde"))
+    given: object = radii  # typed as a tuple; a notebook may pass one int all the same
+    if isinstance(given, str) or not isinstance(given, Iterable):
+        raise ArgumentError(
+            f"radii must be a sequence of Hamming radii, got {radii!r}; e.g. (1, 2, 3)"
+        )
+    # whole numbers as ints: a radius 2.0 would be titled "distance 2.0"
+    radii = tuple(check_int_range("radii", r, 1, table.space.n_edges) for r in radii)
+    if not radii:
+        raise ArgumentError("radii is empty; pass at least one Hamming radius, e.g. (1, 2, 3)")
     keys = present(table, TEST_KEYS)
     if not keys:
         raise FigureSkipped(NAME, list(TEST_KEYS.values()), "A²M's bands are defined for these")

@@ -27,7 +27,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from nb201_flat.errors import check_float_range
+from nb201_flat.errors import check_choice, check_float_range
 from nb201_flat.figures._common import (
     TEST_KEYS,
     VALID_KEYS,
@@ -65,6 +65,12 @@ def _percentile(v: np.ndarray) -> np.ndarray:
     return np.asarray(100.0 * (stats.rankdata(v) - 0.5) / len(v), dtype=np.float64)
 
 
+def _check_top(top: float) -> float:
+    return check_float_range(
+        "top", top, 0.0, 1.0, lo_open=True, fix="e.g. top=0.2 for the best 20 %"
+    )
+
+
 def _top_connected(table: Table, valid: np.ndarray, top: float) -> np.ndarray:
     ok = table.space.connected & np.isfinite(valid)
     cut = np.quantile(valid[ok], 1.0 - top)
@@ -77,6 +83,9 @@ def gap_data(table: Table, dataset: str, *, top: float = 0.2, radius: int = 1) -
     ``valid``/``test`` are the dataset's 200-epoch validation and test accuracy; sharpness
     is measured on ``valid``.
     """
+    # cifar10 has no validation split of its own: its gap would compare other networks
+    check_choice("dataset", dataset, GAP_DATASETS)
+    top = _check_top(top)
     vkey, tkey = VALID_KEYS[dataset], TEST_KEYS[dataset]
     valid = np.asarray(table.vector_for(vkey), dtype=np.float64)
     test = np.asarray(table.vector_for(tkey), dtype=np.float64)
@@ -100,6 +109,8 @@ def transfer_data(table: Table, target: str, *, top: float = 0.2, radius: int = 
 
     Percentiles are over all connected architectures; ``transfer = target_pct - source_pct``.
     """
+    check_choice("target", target, TRANSFER_TARGETS)
+    top = _check_top(top)
     skey, tkey = VALID_KEYS[TRANSFER_SOURCE], TEST_KEYS[target]
     source = np.asarray(table.vector_for(skey), dtype=np.float64)
     dest = np.asarray(table.vector_for(tkey), dtype=np.float64)
@@ -170,7 +181,7 @@ def make_flat_vs_sharp(table: Table, *, top: float = 0.2, radius: int = 1) -> Fi
 
     Draws the series the table supports; skips (:class:`FigureSkipped`) when it supports none.
     """
-    check_float_range("top", top, 0.0, 1.0, lo_open=True, fix="e.g. top=0.2 for the best 20 %")
+    top = _check_top(top)
     gaps = [ds for ds in GAP_DATASETS if VALID_KEYS[ds] in table and TEST_KEYS[ds] in table]
     source_ok = VALID_KEYS[TRANSFER_SOURCE] in table
     targets = [ds for ds in TRANSFER_TARGETS if source_ok and TEST_KEYS[ds] in table]

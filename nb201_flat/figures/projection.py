@@ -25,7 +25,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from nb201_flat.conventions import search_dataset
-from nb201_flat.errors import check_choice
+from nb201_flat.errors import check_choice, check_float_range, check_int_range
 from nb201_flat.figures._common import (
     TEST_KEYS,
     FigureSkipped,
@@ -85,8 +85,8 @@ class Picks:
 
 def _figure_key(table: Table, dataset: str | None) -> MetricKey:
     if dataset is not None:
-        if dataset not in TEST_KEYS:
-            raise FigureSkipped(NAME, [f"a dataset among {', '.join(TEST_KEYS)}"])
+        # a misspelt name is the caller's error, not a figure the table cannot serve
+        check_choice("dataset", dataset, tuple(TEST_KEYS))
         if TEST_KEYS[dataset] not in table:
             raise FigureSkipped(NAME, [TEST_KEYS[dataset]])
         return TEST_KEYS[dataset]
@@ -274,6 +274,9 @@ def make_na_projection(
     span, points
         The grid: ``points`` values of each lambda in ``[-span, span]``.
     """
+    span = check_float_range("span", span, 0.0, lo_open=True, fix="e.g. span=1.5")
+    # a finer grid than this outruns the pixels of the figure and the memory of the grid
+    points = check_int_range("points", points, 2, 1001, fix="e.g. points=61")
     picks = pick_architectures(table, dataset=dataset, pick=pick, seed=seed)
     values = table.vector_for(picks.key)
     lambdas = np.linspace(-span, span, points)

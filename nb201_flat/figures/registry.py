@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gc
 import importlib
+import inspect
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nb201_flat.errors import FigureSkipped, ResourceLimitError
+from nb201_flat.errors import ArgumentError, FigureSkipped, ResourceLimitError
 from nb201_flat.table import Table
 
 if TYPE_CHECKING:
@@ -133,7 +134,15 @@ def make(name: str, table: Table, **options: Any) -> Figure:
     """Make figure ``name`` on ``table`` (raises :class:`FigureSkipped` when it cannot)."""
     if name not in FIGURES:
         raise FigureSkipped(name, [], f"unknown figure; choose from {', '.join(FIGURE_NAMES)}")
-    return FIGURES[name].make(table, **options)
+    maker = FIGURES[name].make
+    params = inspect.signature(maker).parameters
+    unknown = [k for k in options if k not in params or k == "table"]
+    if unknown:  # Python's TypeError would name the maker, not what the figure takes
+        takes = ", ".join(p for p in params if p != "table") or "no options"
+        raise ArgumentError(
+            f"figure {name} has no option {', '.join(map(repr, unknown))}; it takes {takes}"
+        )
+    return maker(table, **options)
 
 
 def render(

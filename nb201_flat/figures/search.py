@@ -24,6 +24,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
 from nb201_flat.conventions import cost_key, search_key
+from nb201_flat.errors import ArgumentError, check_choice, check_flag, check_float_range
 from nb201_flat.figures._common import (
     FigureSkipped,
     add_caption,
@@ -233,6 +234,10 @@ def plot_anytime(
     """
     from scipy import special  # stdtrit: scipy.stats.t.ppf's quantile, a lighter import
 
+    # 95 for 95 % would draw no band (NaN) without a word
+    check_float_range(
+        "confidence", confidence, 0.0, 1.0, lo_open=True, hi_open=True, fix="e.g. 0.95"
+    )
     ax = axes_or_new(ax)
     algos = list(order) if order is not None else list(dict.fromkeys(curves["algorithm"]))
     curves = squeeze_controls(curves)
@@ -302,6 +307,33 @@ def make_search_curves(
         Draw even when the only protocol the table can serve searches on the reported metric
         (the embedded default); off by default, so such a table skips this figure.
     """
+    allow_optimistic = check_flag("allow_optimistic", allow_optimistic)
+    if protocol is not None:  # a misspelt name is the caller's error, not a skip
+        check_choice("protocol", protocol, ("per-dataset", "nb201", "fixed-n"))
+    if isinstance(algorithms, str):  # its letters would be read as names
+        raise ArgumentError(
+            f"algorithms must be a sequence of names, got {algorithms!r}; pass e.g. [{algorithms!r}]"
+        )
+    if curves is not None:
+        # the searches are not run: their options would be ignored
+        unused = [
+            name
+            for name, value, default in (
+                ("protocol", protocol, None),
+                ("runs", runs, 100),
+                ("seed", seed, 0),
+                ("jobs", jobs, 1),
+                ("allow_optimistic", allow_optimistic, False),
+            )
+            if value != default
+        ]
+        if unused:
+            raise ArgumentError(
+                f"{', '.join(unused)} apply only to the searches this function runs; with "
+                "curves= nothing is searched: drop them"
+            )
+    elif description is not None:
+        raise ArgumentError("description= describes precomputed curves=; pass both or neither")
     notes: tuple[str, ...] = ()
     if curves is None:
         used = _servable_protocol(table, protocol, allow_optimistic)

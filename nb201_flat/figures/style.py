@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from nb201_flat.atomic import write_file
+from nb201_flat.errors import ArgumentError, check_choice
 
 STYLE_NAME = "nb201_flat.mplstyle"
 
@@ -44,8 +45,24 @@ def save_figure(
     after.
     """
     import matplotlib as mpl
+    from matplotlib.figure import Figure
 
+    if not isinstance(fig, Figure):  # e.g. the Axes a plot_* function returns
+        raise ArgumentError(
+            f"save_figure needs a matplotlib Figure, got {type(fig).__name__}; "
+            "pass ax.figure for the Axes a plot function returned"
+        )
+    given: object = formats  # typed as a tuple; a notebook may pass a string all the same
+    if isinstance(given, str):  # "png" would be read as the formats p, n, g
+        raise ArgumentError(
+            f"formats must be a tuple of formats, got {formats!r}; pass ({formats!r},)"
+        )
+    supported = fig.canvas.get_supported_filetypes()
+    for fmt in formats:
+        check_choice("format", fmt, tuple(supported))
     base = Path(path)
+    if base.suffix.lower().lstrip(".") in supported:  # "fig.png": the stem is "fig"
+        base = base.with_suffix("")
     base.parent.mkdir(parents=True, exist_ok=True)
     written = []
     engine = fig.get_layout_engine()
@@ -60,7 +77,8 @@ def save_figure(
         fig.set_layout_engine(None)
         try:
             for fmt in formats:
-                target = base.with_suffix(f".{fmt}")
+                # appended, never replacing: "run1.5" must not become "run1.png"
+                target = base.with_name(f"{base.name}.{fmt}")
                 metadata = _METADATA.get(fmt, {})
                 write_file(
                     target,

@@ -1,0 +1,174 @@
+"""The figures' Python API refuses what it cannot use, naming the fix, instead of failing deep
+inside numpy, pandas or matplotlib, ignoring an option, or drawing a wrong value."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.figure import Figure
+
+from nb201_flat import landscape as ls
+from nb201_flat.errors import ArgumentError
+from nb201_flat.figures import (
+    FIGURES,
+    make,
+    plot_binned,
+    plot_disconnectivity,
+    plot_neighbour_distributions,
+    plot_projection,
+    save_figure,
+)
+from nb201_flat.figures._common import binned_means, mean_ci, new_figure
+from nb201_flat.figures.generalisation import Series, gap_data, transfer_data
+from nb201_flat.table import Table
+
+
+@pytest.fixture(scope="module")
+def grid(figure_table: Table) -> pd.DataFrame:
+    v = figure_table.vector("cifar10", "ori-test", 200)
+    return ls.projection_grid(figure_table.space, v, 0, seed=0, lambdas=np.linspace(-1, 1, 5))
+
+
+@pytest.mark.parametrize("bad", [Figure(), "ax", np.array([None])])
+def test_plot_functions_refuse_what_is_not_one_axes(grid: pd.DataFrame, bad: object) -> None:
+    with pytest.raises(ArgumentError, match="ax must be one matplotlib Axes"):
+        plot_projection(grid, bad)  # type: ignore[arg-type]
+    with pytest.raises(ArgumentError, match="ax must be one matplotlib Axes"):
+        plot_disconnectivity(pd.DataFrame(), bad)  # type: ignore[arg-type]
+
+
+def test_a_typo_in_an_option_is_an_error_not_a_skip(figure_table: Table) -> None:
+    # FigureSkipped would be reported by render_many as "the table cannot serve it"
+    with pytest.raises(ArgumentError, match="dataset must be one of cifar10, cifar100"):
+        make("na_projection", figure_table, dataset=" cifar100", pick="value")
+    with pytest.raises(ArgumentError, match="protocol must be one of per-dataset"):
+        make("search_curves", figure_table, protocol="per_dataset")
+    v = figure_table.vector("cifar10", "ori-test", 200)
+    dist = ls.neighbour_distributions(figure_table.space, v, "cifar10", (1,))
+    with pytest.raises(ArgumentError, match="kind must be one of hist, kde"):
+        plot_neighbour_distributions(dist, v, 1, kind="KDE")
+
+
+def test_make_names_the_options_a_figure_takes(figure_table: Table) -> None:
+    with pytest.raises(ArgumentError, match=r"a2m_paths has no option 'radius'; it takes no opt"):
+        make("a2m_paths", figure_table, radius=1)
+    with pytest.raises(ArgumentError, match=r"no option 'bogus'; it takes dataset, pick, seed"):
+        make("na_projection", figure_table, bogus=1)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"points": -3}, "points must lie in 2..1001"),
+        ({"points": 2.5}, "points must lie in 2..1001"),
+        ({"points": True}, "points must lie in 2..1001"),
+        ({"points": 10**6}, "points must lie in 2..1001"),  # memory, not a finer figure
+        ({"span": 0}, r"span must be a finite number > 0"),
+    ],
+)
+def test_projection_grid_options(figure_table: Table, options: dict, message: str) -> None:
+    with pytest.raises(ArgumentError, match=message):
+        make("na_projection", figure_table, pick="value", **options)
+
+
+def test_projection_whole_float_points_is_a_count(figure_table: Table) -> None:
+    fig = make("na_projection", figure_table, pick="value", points=11.0)
+    assert fig.axes[0].collections[0].get_array().size == 11 * 11
+
+
+@pytest.mark.parametrize(
+    ("radii", "message"),
+    [((), "radii is empty"), (2, "radii must be a sequence"), ((1, True), "radii must lie in")],
+)
+def test_distribution_radii(figure_table: Table, radii: object, message: str) -> None:
+    with pytest.raises(ArgumentError, match=message):
+        make("a2m_distributions", figure_table, radii=radii)
+
+
+def test_distribution_whole_float_radii_are_titled_as_ints(figure_table: Table) -> None:
+    fig = make("a2m_distributions", figure_table, radii=(2.0,))
+    assert fig.axes[0].get_title() == "neighbours at distance 2"
+
+
+@pytest.mark.parametrize("step", [0, -5, 2.5, True])
+def test_epoch_step_is_a_positive_count(figure_table: Table, step: object) -> None:
+    with pytest.raises(ArgumentError, match="step must be >= 1"):
+        make("flatness_by_epoch", figure_table, step=step)
+
+
+def test_binned_statistics_check_bins_and_confidence(figure_table: Table) -> None:
+    # confidence=95 (for 95 %) gave NaN bands without a word; bins=2.5 and True were counts
+    for bins in (0, 2.5, True):
+        with pytest.raises(ArgumentError, match="bins must be >= 1"):
+            binned_means([1.0, 2.0], [1.0, 2.0], bins=bins)  # type: ignore[arg-type]
+    for confidence in (95, 0, 1, float("nan")):
+        with pytest.raises(ArgumentError, match=r"confidence must lie in \(0, 1\)"):
+            mean_ci([1.0, 2.0], confidence)
+    frame = gap_data(figure_table, "cifar100")
+    with pytest.raises(ArgumentError, match="confidence must lie"):
+        plot_binned([Series("a", frame)], confidence=95)
+
+
+def test_gap_and_transfer_data_check_dataset_and_top(figure_table: Table) -> None:
+    # cifar10's "gap" would compare cifar10-valid's networks with cifar10's
+    with pytest.raises(ArgumentError, match="dataset must be one of cifar100, ImageNet16-120"):
+        gap_data(figure_table, "cifar10")
+    with pytest.raises(ArgumentError, match="target must be one of"):
+        transfer_data(figure_table, "cifar1000")
+    # top=0 kept the single best cell (quantile 1) as if asked for
+    for top in (0, 2, -1):
+        with pytest.raises(ArgumentError, match=r"top must lie in \(0, 1\]"):
+            gap_data(figure_table, "cifar100", top=top)
+        with pytest.raises(ArgumentError, match=r"top must lie in \(0, 1\]"):
+            transfer_data(figure_table, "cifar100", top=top)
+
+
+def test_search_curves_refuse_options_they_would_ignore(figure_table: Table) -> None:
+    curves = pd.DataFrame(
+        {
+            "protocol": "p",
+            "dataset": "cifar10",
+            "split": "ori-test",
+            "algorithm": "rs",
+            "x": [0.0, 1.0],
+            "x_unit": "seconds",
+            "mean": [90.0, 91.0],
+            "std": [1.0, 1.0],
+            "n": [5, 5],
+        }
+    )
+    make_curves = FIGURES["search_curves"].make
+    assert isinstance(make_curves(figure_table, curves=curves), Figure)
+    with pytest.raises(ArgumentError, match="runs, seed apply only to the searches"):
+        make_curves(figure_table, curves=curves, runs=500, seed=3)
+    with pytest.raises(ArgumentError, match="description= describes precomputed curves="):
+        make_curves(figure_table, description="mine", runs=1, allow_optimistic=True)
+    with pytest.raises(ArgumentError, match="allow_optimistic must be True or False"):
+        make_curves(figure_table, allow_optimistic="yes")
+    with pytest.raises(ArgumentError, match=r"algorithms must be a sequence of names.*\['rs'\]"):
+        make_curves(figure_table, algorithms="rs")
+
+
+def test_save_figure_checks_its_arguments(tmp_path: Path) -> None:
+    fig, axes = new_figure()
+    with pytest.raises(ArgumentError, match="needs a matplotlib Figure, got Axes; pass ax.figure"):
+        save_figure(axes[0, 0], tmp_path / "f")
+    with pytest.raises(ArgumentError, match=r"formats must be a tuple.*\('png',\)"):
+        save_figure(fig, tmp_path / "f", formats="png")  # type: ignore[arg-type]
+    with pytest.raises(ArgumentError, match="format must be one of"):
+        save_figure(fig, tmp_path / "f", formats=("jpgg",))
+    assert not list(tmp_path.iterdir())
+
+
+def test_save_figure_appends_the_suffix_to_a_dotted_stem(tmp_path: Path) -> None:
+    fig, _ = new_figure()
+    # with_suffix turned both into r1.png: the second overwrote the first
+    a = save_figure(fig, tmp_path / "r1.5", formats=("png",))
+    b = save_figure(fig, tmp_path / "r1.7", formats=("png",))
+    assert [p.name for p in a + b] == ["r1.5.png", "r1.7.png"]
+    # a path that already names a format keeps its stem
+    c = save_figure(fig, tmp_path / "fig.png", formats=("png", "pdf"))
+    assert [p.name for p in c] == ["fig.png", "fig.pdf"]
