@@ -17,7 +17,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from nb201_flat.errors import ArgumentError, check_choice, check_int_range
+from nb201_flat.errors import ArgumentError, MissingValueError, check_choice, check_int_range
 from nb201_flat.figures._common import (
     TEST_KEYS,
     FigureSkipped,
@@ -40,6 +40,8 @@ BAND_COLOURS = ("#0072B2", "#E69F00", "#D55E00")
 
 
 def _bins(values: npt.NDArray[np.float64], width: float = 1.0) -> npt.NDArray[np.float64]:
+    if not np.isfinite(values).any():  # nanmin of nothing fails deep in numpy
+        raise MissingValueError("no architecture has a value: there is no distribution to draw")
     lo, hi = np.floor(np.nanmin(values)), np.ceil(np.nanmax(values))
     return np.arange(lo, hi + width, width)
 

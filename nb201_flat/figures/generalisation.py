@@ -27,7 +27,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from nb201_flat.errors import check_choice, check_float_range
+from nb201_flat.errors import ArgumentError, MissingValueError, check_choice, check_float_range
 from nb201_flat.figures._common import (
     TEST_KEYS,
     VALID_KEYS,
@@ -73,6 +73,10 @@ def _check_top(top: float) -> float:
 
 def _top_connected(table: Table, valid: np.ndarray, top: float) -> np.ndarray:
     ok = table.space.connected & np.isfinite(valid)
+    if not ok.any():  # np.quantile of nothing fails deep in numpy
+        raise MissingValueError(
+            "no connected architecture has a validation value; choose a table that measures some"
+        )
     cut = np.quantile(valid[ok], 1.0 - top)
     return np.nonzero(ok & (valid >= cut))[0]
 
@@ -146,22 +150,41 @@ def plot_binned(
 ) -> Axes:
     """Binned means of ``y`` against ``x`` with a confidence band, one curve per series.
 
-    Each legend entry gives the series label, its number of architectures and Spearman's
-    rho between ``x`` and ``y`` over every point (not over the bins).
+    Each legend entry gives the series label, its number of architectures with both ``x`` and
+    ``y`` measured (the points drawn) and Spearman's rho between ``x`` and ``y`` over every
+    such point (not over the bins).
     """
     from scipy import stats
 
+    given: object = series  # typed as a list; a notebook may pass one Series all the same
+    if isinstance(given, Series):
+        raise ArgumentError("series must be a list of Series; pass [series] for one")
+    for s in series:
+        missing = [c for c in (x, y) if c not in s.frame.columns]
+        if missing:
+            raise ArgumentError(
+                f"series {s.label!r} has no column {', '.join(map(repr, missing))}; its "
+                f"columns are {', '.join(map(str, s.frame.columns))}: pass x= and y= among them"
+            )
     ax = axes_or_new(ax)
     with figure_style():
         for s in series:
             b = binned_means(s.frame[x], s.frame[y], bins=bins, confidence=confidence)
-            rho = stats.spearmanr(s.frame[x], s.frame[y], nan_policy="omit")[0]
+            both = np.isfinite(s.frame[x].to_numpy(np.float64)) & np.isfinite(
+                s.frame[y].to_numpy(np.float64)
+            )
+            # under 3 pairs scipy raises; the legend says "undefined"
+            rho = (
+                stats.spearmanr(s.frame[x], s.frame[y], nan_policy="omit")[0]
+                if both.sum() >= 3
+                else np.nan
+            )
             (line,) = ax.plot(
                 b["x"],
                 b["mean"],
                 marker="o",
                 ms=3,
-                label=f"{s.label} (n={len(s.frame)}, ρ = {signed(rho)})",
+                label=f"{s.label} (n={int(both.sum())}, ρ = {signed(rho)})",
             )
             ax.fill_between(
                 b["x"].to_numpy(dtype=np.float64),

@@ -25,7 +25,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from nb201_flat.conventions import search_dataset
-from nb201_flat.errors import check_choice, check_float_range, check_int_range
+from nb201_flat.errors import MissingValueError, check_choice, check_float_range, check_int_range
 from nb201_flat.figures._common import (
     TEST_KEYS,
     FigureSkipped,
@@ -133,8 +133,15 @@ def pick_architectures(
         return Pick(label, int(index), float(values[index]), float(means[index]))
 
     if pick == "value":
+        rated = np.where(np.isnan(values), np.nan, means)
+        if np.isnan(rated).all():  # nanargmax would fail on an all-NaN slice
+            raise MissingValueError(
+                f"no architecture with a value for {key} has a measured radius-1 "
+                "neighbourhood, so there is no best by neighbourhood mean; choose another "
+                "dataset= or a table that measures more architectures"
+            )
         best = int(np.nanargmax(values))
-        best_nb = int(np.nanargmax(np.where(np.isnan(values), np.nan, means)))
+        best_nb = int(np.nanargmax(rated))
         return Picks(
             make("best by value", best),
             make("best by neighbourhood mean", best_nb),

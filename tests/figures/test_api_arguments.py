@@ -11,7 +11,7 @@ import pytest
 from matplotlib.figure import Figure
 
 from nb201_flat import landscape as ls
-from nb201_flat.errors import ArgumentError
+from nb201_flat.errors import ArgumentError, MissingValueError
 from nb201_flat.figures import (
     FIGURES,
     make,
@@ -172,3 +172,43 @@ def test_save_figure_appends_the_suffix_to_a_dotted_stem(tmp_path: Path) -> None
     # a path that already names a format keeps its stem
     c = save_figure(fig, tmp_path / "fig.png", formats=("png", "pdf"))
     assert [p.name for p in c] == ["fig.png", "fig.pdf"]
+
+
+def _thinned(table: Table, share: float) -> Table:
+    """``table`` with each value kept with probability ``share`` (seeded), NaN elsewhere."""
+    rng = np.random.default_rng(0)
+    kept = {
+        (k, None): np.where(rng.random(table.space.size) < share, table.vector_for(k), np.nan)
+        for k in table
+    }
+    return Table(table.space, kept, source=f"{share:.0%} of {table.source}")
+
+
+def test_unmeasured_tables_are_a_missing_value_error(figure_table: Table) -> None:
+    empty = _thinned(figure_table, 0.0)
+    # each failed deep in numpy (nanargmax, quantile, nanmin of nothing)
+    with pytest.raises(MissingValueError, match="no best by neighbourhood mean"):
+        make("na_projection", empty, pick="value")
+    with pytest.raises(MissingValueError, match="no connected architecture has a validation"):
+        make("flat_vs_sharp", empty)
+    with pytest.raises(MissingValueError, match="no distribution to draw"):
+        make("a2m_distributions", empty)
+
+
+def test_binned_legend_counts_the_points_drawn(figure_table: Table) -> None:
+    frame = gap_data(_thinned(figure_table, 0.3), "cifar100")
+    drawn = int((frame["sharpness"].notna() & frame["gap"].notna()).sum())
+    assert 0 < drawn < len(frame)  # the legend said n=len(frame)
+    ax = plot_binned([Series("a", frame)])
+    assert ax.get_legend_handles_labels()[1][0].startswith(f"a (n={drawn}, ρ = ")
+    # under 3 pairs scipy raised; the correlation is undefined
+    ax = plot_binned([Series("b", frame.dropna().head(2))])
+    assert ax.get_legend_handles_labels()[1][0] == "b (n=2, ρ = undefined)"
+
+
+def test_plot_binned_checks_its_series(figure_table: Table) -> None:
+    frame = gap_data(figure_table, "cifar100")
+    with pytest.raises(ArgumentError, match=r"pass \[series\] for one"):
+        plot_binned(Series("a", frame))  # type: ignore[arg-type]
+    with pytest.raises(ArgumentError, match="series 'a' has no column 'transfer'"):
+        plot_binned([Series("a", frame)], y="transfer")
