@@ -16,6 +16,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from nb201_flat.errors import ArgumentError
 from nb201_flat.figures._common import (
     TEST_KEYS,
     FigureSkipped,
@@ -40,6 +41,8 @@ def plot_barrier_census(census: pd.DataFrame, ax: Axes | None = None) -> Axes:
     """Box plots of the barrier beyond the worse endpoint per group (from
     :func:`~nb201_flat.landscape.census.barrier_census`), four constructions side by side."""
     ax = axes_or_new(ax)
+    if census.empty:  # boxplot fails deep in matplotlib
+        raise ArgumentError("census holds no pair; pass barrier_census(...) with n_pairs or top_k")
     with figure_style():
         groups = list(dict.fromkeys(census["group"].tolist()))
         width = 0.8 / len(_SHOWN)

@@ -17,7 +17,13 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from nb201_flat.errors import ArgumentError, MissingValueError, check_choice, check_int_range
+from nb201_flat.errors import (
+    ArgumentError,
+    MissingValueError,
+    check_choice,
+    check_flag,
+    check_int_range,
+)
 from nb201_flat.figures._common import (
     TEST_KEYS,
     FigureSkipped,
@@ -75,6 +81,19 @@ def plot_neighbour_distributions(
     """
     # a bad option is the caller's error, not a figure the table cannot serve
     check_choice("kind", kind, ("hist", "kde"))
+    legend = check_flag("legend", legend)
+    drawn = sorted(int(r) for r in dist["radius"].unique())
+    # a radius dist lacks would draw the grey background alone, as if no band had neighbours
+    radius = check_int_range("radius", radius, 1, fix=f"dist holds radii {drawn}")
+    if radius not in drawn:
+        raise ArgumentError(f"dist holds no radius {radius}; it holds {drawn}")
+    if bins is not None:
+        edges = np.asarray(bins, dtype=np.float64)
+        if edges.ndim != 1 or edges.size < 2 or not np.all(np.diff(edges) > 0):
+            raise ArgumentError(
+                f"bins must be at least two increasing bin edges, got {bins!r:.80}; "
+                "e.g. np.arange(0, 101, 1.0), or leave it out for 1-point bins"
+            )
     ax = axes_or_new(ax)
     w = np.asarray(whole, dtype=np.float64)
     w = w[np.isfinite(w)]

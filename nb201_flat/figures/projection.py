@@ -25,7 +25,13 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from nb201_flat.conventions import search_dataset
-from nb201_flat.errors import MissingValueError, check_choice, check_float_range, check_int_range
+from nb201_flat.errors import (
+    ArgumentError,
+    MissingValueError,
+    check_choice,
+    check_float_range,
+    check_int_range,
+)
 from nb201_flat.figures._common import (
     TEST_KEYS,
     FigureSkipped,
@@ -238,6 +244,14 @@ def plot_projection(
     import matplotlib as mpl
 
     ax = axes_or_new(ax)
+    cols = ["lambda0", "lambda1", "value"]
+    if not set(cols) <= set(grid.columns) or grid.empty:
+        raise ArgumentError(
+            f"grid must be a non-empty frame with columns {', '.join(cols)}, as "
+            "projection_grid returns"
+        )
+    if grid.duplicated(["lambda0", "lambda1"]).any():  # pivot would fail deep in pandas
+        raise ArgumentError("grid holds a (lambda0, lambda1) point twice; pass one grid")
     colours = mpl.colormaps[cmap].with_extremes(under=under)
     with figure_style():
         table = grid.pivot(index="lambda1", columns="lambda0", values="value")

@@ -238,6 +238,8 @@ def plot_anytime(
     check_float_range(
         "confidence", confidence, 0.0, 1.0, lo_open=True, hi_open=True, fix="e.g. 0.95"
     )
+    complete_only = check_flag("complete_only", complete_only)
+    legend = check_flag("legend", legend)
     ax = axes_or_new(ax)
     algos = list(order) if order is not None else list(dict.fromkeys(curves["algorithm"]))
     curves = squeeze_controls(curves)

@@ -212,3 +212,48 @@ def test_plot_binned_checks_its_series(figure_table: Table) -> None:
         plot_binned(Series("a", frame))  # type: ignore[arg-type]
     with pytest.raises(ArgumentError, match="series 'a' has no column 'transfer'"):
         plot_binned([Series("a", frame)], y="transfer")
+
+
+def test_neighbour_distributions_draw_only_a_radius_dist_holds(figure_table: Table) -> None:
+    v = figure_table.vector("cifar10", "ori-test", 200)
+    dist = ls.neighbour_distributions(figure_table.space, v, "cifar10", (1, 2))
+    # radius 3 drew the grey background alone, as if no band had neighbours there
+    with pytest.raises(ArgumentError, match=r"dist holds no radius 3; it holds \[1, 2\]"):
+        plot_neighbour_distributions(dist, v, 3)
+    with pytest.raises(ArgumentError, match="radius must be >= 1, got True"):
+        plot_neighbour_distributions(dist, v, True)
+    for bins in (10, [50.0, 10.0, 90.0], [5.0]):
+        with pytest.raises(ArgumentError, match="bins must be at least two increasing bin edges"):
+            plot_neighbour_distributions(dist, v, 1, bins=bins)
+    with pytest.raises(MissingValueError, match="no distribution to draw"):
+        plot_neighbour_distributions(dist, np.full(v.size, np.nan), 1)
+    with pytest.raises(ArgumentError, match="legend must be True or False"):
+        plot_neighbour_distributions(dist, v, 1, legend="no")  # type: ignore[arg-type]
+
+
+def test_plot_inputs_are_checked_before_drawing(figure_table: Table, grid: pd.DataFrame) -> None:
+    from nb201_flat.figures import plot_anytime, plot_barrier_paths
+    from nb201_flat.figures.census import plot_barrier_census
+
+    with pytest.raises(ArgumentError, match="grid must be a non-empty frame with columns"):
+        plot_projection(grid.iloc[:0])
+    with pytest.raises(ArgumentError, match="grid must be a non-empty frame with columns"):
+        plot_projection(grid.drop(columns="value"))
+    with pytest.raises(ArgumentError, match=r"holds a \(lambda0, lambda1\) point twice"):
+        plot_projection(pd.concat([grid, grid]))
+    v = figure_table.vector("cifar10", "ori-test", 200)
+    tree = ls.barrier_tree(figure_table.space, v)
+    graph = tree.disconnectivity(5)
+    with pytest.raises(ArgumentError, match="graph has no local optimum to draw"):
+        plot_disconnectivity(graph.iloc[:0])
+    with pytest.raises(ArgumentError, match="colour_values must hold one value per architecture"):
+        plot_disconnectivity(graph, colour_values=[1.0, 2.0])
+    a2m, low = ls.a2m_barrier(figure_table.space, v, 0, 100), tree.path(0, 100, shortest=True)
+    with pytest.raises(ArgumentError, match=r"takes \(A2MBarrier, BarrierPath\), got \(Barr"):
+        plot_barrier_paths(low, a2m)  # type: ignore[arg-type]
+    with pytest.raises(ArgumentError, match="legend must be True or False"):
+        plot_barrier_paths(a2m, low, legend="no")  # type: ignore[arg-type]
+    with pytest.raises(ArgumentError, match="census holds no pair"):
+        plot_barrier_census(pd.DataFrame(columns=["group"]))
+    with pytest.raises(ArgumentError, match="complete_only must be True or False"):
+        plot_anytime(pd.DataFrame(), complete_only="no")  # type: ignore[arg-type]
