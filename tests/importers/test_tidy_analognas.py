@@ -53,6 +53,19 @@ def test_tidy_formats_identical(tmp_path: Path, suffix: str) -> None:
     assert t.query(11472, "cifar100", "x-valid", 200, seed=1) == pytest.approx(11.472 + 2)
 
 
+@pytest.mark.parametrize("column", ["dataset", "split", "metric"])
+def test_tidy_key_text_with_spaces_around_it_is_refused(tmp_path: Path, column: str) -> None:
+    # ' cifar100' was stored as a key of its own, which no query for cifar100 finds
+    df = tidy_frame()
+    df.loc[4, column] = f" {df.loc[4, column]}"
+    with pytest.raises(FormatError, match=rf"row 5, column '{column}': ' .*' has spaces around"):
+        Table.from_tidy(df)
+    path = tmp_path / "t.csv"
+    df.to_csv(path, index=False)
+    with pytest.raises(FormatError, match="has spaces around it"):
+        import_table(path)
+
+
 def test_truncated_tidy_csv(tmp_path: Path) -> None:
     path = tmp_path / "t.csv.gz"
     tidy_frame().to_csv(path, index=False)
