@@ -43,5 +43,10 @@ def from_naslib(op_indices: Iterable[int], space: Space = NB201) -> Arch:
 
 def to_naslib(arch: Arch) -> tuple[int, ...]:
     """Inverse of :func:`from_naslib`."""
+    if not isinstance(arch, Arch):  # an index or a string has no space to read the ops in
+        raise ArgumentError(
+            f"to_naslib takes an Arch, got {type(arch).__name__} {arch!r:.60}; pass e.g. "
+            "NB201.arch(index) or NB201.parse(string)"
+        )
     by_edge = dict(zip(arch.space.edges, arch.ops, strict=True))
     return tuple(NASLIB_OPS.index(by_edge[e]) for e in NASLIB_EDGES)

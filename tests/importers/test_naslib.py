@@ -30,3 +30,11 @@ def test_from_naslib_takes_numpy_and_whole_float_indices() -> None:
     ops = to_naslib(a)
     assert from_naslib(np.array(ops)) == a
     assert from_naslib([float(x) for x in ops]) == a
+
+
+def test_to_naslib_takes_an_arch() -> None:
+    from nb201_flat.errors import ArgumentError
+
+    for bad in (5, NB201.arch(5).to_str()):  # failed with AttributeError
+        with pytest.raises(ArgumentError, match="to_naslib takes an Arch"):
+            to_naslib(bad)  # type: ignore[arg-type]
