@@ -130,6 +130,9 @@ def pick_architectures(
         Queries per run when the table forces the fixed-n fallback.
     """
     check_choice("pick", pick, ("search", "value"))
+    queries = check_int_range("queries", queries, 1, fix="e.g. queries=100")
+    if pick == "value" and (queries != 100 or max_runs != 20):  # nothing is searched
+        raise ArgumentError("queries and max_runs apply to pick='search' only; drop them")
     key = _figure_key(table, dataset)
     values = table.vector_for(key)
     flat = flatness(table.space, values, 1, columns=["mean"])

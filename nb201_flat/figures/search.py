@@ -210,6 +210,25 @@ def squeeze_controls(curves: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+_PLOT_COLUMNS = ("algorithm", "x", "x_unit", "mean", "std", "n")
+
+
+def _check_curves(curves: object, columns: Sequence[str]) -> None:
+    """:class:`ArgumentError` unless ``curves`` is a frame with ``columns`` (a missing one
+    failed deep in pandas)."""
+    if not isinstance(curves, pd.DataFrame):
+        raise ArgumentError(
+            f"curves must be a DataFrame of search curves, got {type(curves).__name__}; pass "
+            "e.g. run_search(...).curves"
+        )
+    missing = [c for c in columns if c not in curves.columns]
+    if missing:
+        raise ArgumentError(
+            f"curves lack column(s) {', '.join(missing)}; pass the curves frame of run_search "
+            "or reproduce (columns " + ", ".join(columns) + ")"
+        )
+
+
 def plot_anytime(
     curves: pd.DataFrame,
     ax: Axes | None = None,
@@ -240,8 +259,21 @@ def plot_anytime(
     )
     complete_only = check_flag("complete_only", complete_only)
     legend = check_flag("legend", legend)
+    _check_curves(curves, _PLOT_COLUMNS)
+    held = list(dict.fromkeys(curves["algorithm"]))
+    if order is not None:
+        given: object = order  # typed as a sequence; a notebook may pass one name all the same
+        if isinstance(given, str):
+            raise ArgumentError(f"order must be a sequence of algorithms; pass [{given!r}]")
+        # a name the curves lack drew nothing, without a word
+        absent = [a for a in order if a not in held]
+        if absent:
+            raise ArgumentError(
+                f"the curves hold no algorithm {', '.join(map(repr, absent))}; they hold "
+                f"{', '.join(map(str, held))}"
+            )
     ax = axes_or_new(ax)
-    algos = list(order) if order is not None else list(dict.fromkeys(curves["algorithm"]))
+    algos = list(order) if order is not None else held
     curves = squeeze_controls(curves)
     with figure_style():
         for algo in algos:
@@ -349,6 +381,16 @@ def make_search_curves(
         )
         if caption is None:
             caption = _caption(used, runs, seed)
+    else:
+        _check_curves(curves, ("protocol", "dataset", "split", *_PLOT_COLUMNS))
+        if algorithms is not None:  # a name the curves lack drew nothing, without a word
+            held = set(curves["algorithm"])
+            absent = [a for a in algorithms if a not in held]
+            if absent:
+                raise ArgumentError(
+                    f"the curves hold no algorithm {', '.join(map(repr, absent))}; they hold "
+                    f"{', '.join(map(str, dict.fromkeys(curves['algorithm'])))}"
+                )
     groups = list(curves.groupby(["protocol", "dataset", "split"], sort=False))
     if not groups:
         raise FigureSkipped(NAME, ["non-empty search curves"])
@@ -360,6 +402,8 @@ def make_search_curves(
         if algorithms is not None:
             controls = [a for a in dict.fromkeys(g["algorithm"]) if _control_parts(str(a))]
             order = [*algorithms, *[a for a in controls if a not in algorithms]]
+            drawn = set(g["algorithm"])
+            order = [a for a in order if a in drawn]  # a panel may lack one
         plot_anytime(g, ax, order=order, legend=False)
         with figure_style():
             # the interesting part is the end; zoom from the mean at 10 % of the budget

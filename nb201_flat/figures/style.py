@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,18 @@ def figure_style() -> Iterator[None]:
 
     with plt.style.context(style_path()):
         yield
+
+
+def check_formats(formats: Sequence[str]) -> tuple[str, ...]:
+    """``formats`` as a tuple of file formats matplotlib writes, else :class:`ArgumentError`
+    (checked before a figure is drawn: a string "png" would be read as p, n, g)."""
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    given: object = formats  # typed as a sequence; a notebook may pass a string all the same
+    if isinstance(given, str):
+        raise ArgumentError(f"formats must be a tuple of formats, got {given!r}; pass ({given!r},)")
+    supported = tuple(FigureCanvasBase.get_supported_filetypes())
+    return tuple(check_choice("format", fmt, supported) for fmt in formats)
 
 
 def save_figure(
@@ -52,14 +64,8 @@ def save_figure(
             f"save_figure needs a matplotlib Figure, got {type(fig).__name__}; "
             "pass ax.figure for the Axes a plot function returned"
         )
-    given: object = formats  # typed as a tuple; a notebook may pass a string all the same
-    if isinstance(given, str):  # "png" would be read as the formats p, n, g
-        raise ArgumentError(
-            f"formats must be a tuple of formats, got {formats!r}; pass ({formats!r},)"
-        )
+    formats = check_formats(formats)
     supported = fig.canvas.get_supported_filetypes()
-    for fmt in formats:
-        check_choice("format", fmt, tuple(supported))
     base = Path(path)
     if base.suffix.lower().lstrip(".") in supported:  # "fig.png": the stem is "fig"
         base = base.with_suffix("")

@@ -257,3 +257,71 @@ def test_plot_inputs_are_checked_before_drawing(figure_table: Table, grid: pd.Da
         plot_barrier_census(pd.DataFrame(columns=["group"]))
     with pytest.raises(ArgumentError, match="complete_only must be True or False"):
         plot_anytime(pd.DataFrame(), complete_only="no")  # type: ignore[arg-type]
+
+
+def test_registry_checks_names_tables_formats_options_and_workers(
+    figure_table: Table, tmp_path: Path
+) -> None:
+    from nb201_flat.figures import render, render_many
+
+    # an unknown name was a FigureSkipped: render_many reported it as a skip
+    with pytest.raises(ArgumentError, match="figure must be one of na_projection"):
+        render("distance_profil", figure_table, tmp_path)
+    with pytest.raises(ArgumentError, match="figure must be one of"):
+        list(render_many(["bogus"], figure_table, tmp_path))
+    with pytest.raises(ArgumentError, match=r"pass \['distance_profile'\]"):  # read as letters
+        list(render_many("distance_profile", figure_table, tmp_path))
+    with pytest.raises(ArgumentError, match="table must be a Table, got NoneType"):
+        make("distance_profile", None)  # type: ignore[arg-type]
+    # formats="png" was drawn, then failed as format 'p'
+    with pytest.raises(ArgumentError, match=r"formats must be a tuple.*\('png',\)"):
+        render("distance_profile", figure_table, tmp_path, formats="png")
+    with pytest.raises(ArgumentError, match="options must be a mapping"):
+        render("distance_profile", figure_table, tmp_path, options=[1])  # type: ignore[arg-type]
+    for workers in (True, "2", 0):  # 0 drew in this process, "2" failed on <=
+        with pytest.raises(ArgumentError, match="workers must be >= 1"):
+            list(render_many(["distance_profile"], figure_table, tmp_path, workers=workers))  # type: ignore[arg-type]
+    assert not list(tmp_path.iterdir())
+
+
+def test_search_curves_check_the_curves_and_the_names_drawn(figure_table: Table) -> None:
+    from nb201_flat.figures import plot_anytime
+
+    curves = pd.DataFrame(
+        {
+            "protocol": "p",
+            "dataset": "cifar10",
+            "split": "ori-test",
+            "algorithm": "rs",
+            "x": [0.0, 1.0],
+            "x_unit": "seconds",
+            "mean": [90.0, 91.0],
+            "std": [1.0, 1.0],
+            "n": [5, 5],
+        }
+    )
+    make_curves = FIGURES["search_curves"].make
+    with pytest.raises(ArgumentError, match="curves lack column"):
+        make_curves(figure_table, curves=curves.drop(columns="n"))
+    with pytest.raises(ArgumentError, match="curves must be a DataFrame"):
+        make_curves(figure_table, curves=[1, 2])
+    # a name the curves lack drew an empty panel, without a word
+    with pytest.raises(ArgumentError, match="the curves hold no algorithm 'rea'; they hold rs"):
+        make_curves(figure_table, curves=curves, algorithms=["rea"])
+    with pytest.raises(ArgumentError, match="the curves hold no algorithm 'bogus'"):
+        plot_anytime(curves, order=["bogus"])
+    with pytest.raises(
+        ArgumentError, match=r"order must be a sequence of algorithms; pass \['rs'\]"
+    ):
+        plot_anytime(curves, order="rs")
+    with pytest.raises(ArgumentError, match="curves lack column"):
+        plot_anytime(curves.drop(columns="std"))
+
+
+def test_pick_architectures_checks_the_search_options(figure_table: Table) -> None:
+    from nb201_flat.figures.projection import pick_architectures
+
+    with pytest.raises(ArgumentError, match="queries must be >= 1"):
+        pick_architectures(figure_table, queries=0)
+    with pytest.raises(ArgumentError, match="apply to pick='search' only"):  # were ignored
+        pick_architectures(figure_table, pick="value", queries=5)
