@@ -325,3 +325,25 @@ def test_pick_architectures_checks_the_search_options(figure_table: Table) -> No
         pick_architectures(figure_table, queries=0)
     with pytest.raises(ArgumentError, match="apply to pick='search' only"):  # were ignored
         pick_architectures(figure_table, pick="value", queries=5)
+
+
+def test_distance_profile_plot_counts_measured_cells_only(figure_table: Table) -> None:
+    from nb201_flat.figures import plot_distance_profile
+
+    v = figure_table.vector("cifar10", "ori-test", 200)
+    prof = ls.distance_profile(figure_table.space, v)
+    holed = prof.copy()
+    holed.loc[holed.index[holed["distance"] == 1][:3], "value"] = np.nan
+    ax = plot_distance_profile(holed)
+    counts = {
+        int(t.get_text().split("\n")[0]): int(t.get_text().split("\n")[1])
+        for t in ax.get_xticklabels()
+    }
+    # NaN values were counted under the axis and made their distance's mean NaN
+    assert counts[1] == int((prof["distance"] == 1).sum()) - 3
+    means = ax.get_lines()[-1].get_ydata()
+    assert np.isfinite(means).all()
+    with pytest.raises(ArgumentError, match="fdc must be a number"):
+        plot_distance_profile(prof, fdc="0.3")  # type: ignore[arg-type]
+    with pytest.raises(ArgumentError, match="profile lacks column"):
+        plot_distance_profile(prof.drop(columns="value"))
