@@ -130,7 +130,10 @@ def pick_architectures(
         Queries per run when the table forces the fixed-n fallback.
     """
     check_choice("pick", pick, ("search", "value"))
+    from nb201_flat.search.runner import check_runs
+
     queries = check_int_range("queries", queries, 1, fix="e.g. queries=100")
+    max_runs = check_runs(max_runs, "max_runs")  # run_search's message named it runs
     if pick == "value" and (queries != 100 or max_runs != 20):  # nothing is searched
         raise ArgumentError("queries and max_runs apply to pick='search' only; drop them")
     key = _figure_key(table, dataset)

@@ -370,6 +370,9 @@ def make_search_curves(
         raise ArgumentError("description= describes precomputed curves=; pass both or neither")
     notes: tuple[str, ...] = ()
     if curves is None:
+        from nb201_flat.search.runner import check_runs
+
+        runs = check_runs(runs)  # as an int: 2.0 was captioned "2.0 runs"
         used = _servable_protocol(table, protocol, allow_optimistic)
         curves, notes, description = run_curves(
             table,

@@ -347,3 +347,12 @@ def test_distance_profile_plot_counts_measured_cells_only(figure_table: Table) -
         plot_distance_profile(prof, fdc="0.3")  # type: ignore[arg-type]
     with pytest.raises(ArgumentError, match="profile lacks column"):
         plot_distance_profile(prof.drop(columns="value"))
+
+
+def test_whole_float_run_counts_are_captioned_as_ints(figure_table: Table) -> None:
+    from nb201_flat.figures.projection import pick_architectures
+
+    fig = FIGURES["search_curves"].make(figure_table, runs=2.0, algorithms=["rs"])
+    assert "; 2 runs per algorithm, master seed 0." in fig.texts[0].get_text()  # was "2.0 runs"
+    with pytest.raises(ArgumentError, match="max_runs must lie in 1"):  # the message said runs
+        pick_architectures(figure_table, max_runs=0)
