@@ -107,8 +107,9 @@ def make_barrier_census(
         add_caption(
             fig,
             table,
-            f"Pairs: {n_pairs} drawn per A²M accuracy band (A, B, C) at Hamming distance 3, seed "
-            f"{seed} + panel, and every pair of the top {top_k}. Barrier beyond the worse "
+            # validated by barrier_census above: whole floats 5.0 are captioned 5
+            f"Pairs: {int(n_pairs)} drawn per A²M accuracy band (A, B, C) at Hamming distance 3, "
+            f"seed {seed} + panel, and every pair of the top {int(top_k)}. Barrier beyond the worse "
             "endpoint = barrier − half the gap between the endpoints (0: the worse endpoint is "
             "the bottleneck). Lowest: exact maximin path over the whole space; best / worst "
             "shortest: of the d! fewest-step paths; mean path: A²M's level means.",

@@ -47,7 +47,8 @@ def make_flatness_by_epoch(table: Table, *, radius: int = 1, step: int = 1) -> F
         a.plot(x, df["mean_abs_sharpness"], "-o", ms=3, label="mean |sharpness|")
         a.plot(x, df["mean_std"], "-s", ms=3, label="mean neighbourhood std")
         a.set_xlabel("epochs trained")
-        a.set_ylabel(f"radius-{radius} spread of accuracy (%)")
+        # validated by flatness_by_epoch above: a whole float 2.0 is labelled 2
+        a.set_ylabel(f"radius-{int(radius)} spread of accuracy (%)")
         a.legend(loc="best")
         panel_letter(a, "a")
         b.plot(x, df["spearman_final"], "-o", ms=3, color="black")

@@ -251,7 +251,8 @@ def make_flat_vs_sharp(table: Table, *, top: float = 0.2, radius: int = 1) -> Fi
         add_caption(
             fig,
             table,
-            f"Architectures: {share}. Sharpness: validation accuracy − mean of the radius-{radius} "
+            # validated by flatness above: a whole float 2.0 is captioned 2
+            f"Architectures: {share}. Sharpness: validation accuracy − mean of the radius-{int(radius)} "
             "neighbours'. Lines: mean in 10 equal-count bins of sharpness; bands: 95 % t "
             "confidence interval of the mean; ρ: Spearman over all points.",
         )

@@ -182,7 +182,8 @@ def make_barrier_tree(table: Table, *, n_optima: int = 20, connected_only: bool 
             fig,
             table,
             # fewer leaves than n_optima when the landscape has fewer local optima
-            f"Leaves: the best local optima (at most {n_optima})"
+            # validated by disconnectivity above: a whole float 5.0 is captioned 5
+            f"Leaves: the best local optima (at most {int(n_optima)})"
             f"{' among connected cells' if connected_only else ''}"
             " (no better radius-1 neighbour); branches join at the level of the best path "
             "between them (its lowest accuracy). Colour: mean test accuracy of each optimum's "

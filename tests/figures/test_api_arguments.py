@@ -356,3 +356,20 @@ def test_whole_float_run_counts_are_captioned_as_ints(figure_table: Table) -> No
     assert "; 2 runs per algorithm, master seed 0." in fig.texts[0].get_text()  # was "2.0 runs"
     with pytest.raises(ArgumentError, match="max_runs must lie in 1"):  # the message said runs
         pick_architectures(figure_table, max_runs=0)
+
+
+@pytest.mark.parametrize(
+    ("name", "options", "shown"),
+    [
+        ("barrier_tree", {"n_optima": 5.0}, "(at most 5)"),
+        ("barrier_census", {"n_pairs": 5.0, "top_k": 3.0}, "Pairs: 5 drawn"),
+        ("flat_vs_sharp", {"radius": 2.0}, "mean of the radius-2 neighbours"),
+        ("flatness_by_epoch", {"radius": 2.0}, "radius-2 spread"),
+    ],
+)
+def test_whole_float_counts_are_labelled_as_ints(
+    figure_table: Table, name: str, options: dict, shown: str
+) -> None:
+    fig = make(name, figure_table, **options)
+    texts = [t.get_text() for t in fig.texts] + [a.get_ylabel() for a in fig.axes]
+    assert any(shown in t for t in texts)  # "5.0", "radius-2.0" before
