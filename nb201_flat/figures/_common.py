@@ -15,8 +15,8 @@ from matplotlib.font_manager import FontProperties
 
 from nb201_flat.conventions import DATASET_LABELS as DATASET_LABELS
 from nb201_flat.conventions import REPORT_DATASETS, default_metric, report_key, search_key
+from nb201_flat.errors import ArgumentError, UnknownKeyError, check_float_range, check_int_range
 from nb201_flat.errors import FigureSkipped as FigureSkipped
-from nb201_flat.errors import UnknownKeyError
 from nb201_flat.figures.style import figure_style
 from nb201_flat.table import MetricKey, Table
 from nb201_flat.types import FloatArray as FloatArray
@@ -220,8 +220,14 @@ def new_figure(
 
 
 def axes_or_new(ax: Axes | None, figsize: tuple[float, float] | None = None) -> Axes:
-    """``ax``, or the single axes of a new styled figure."""
+    """``ax``, or the single axes of a new styled figure; :class:`ArgumentError` for anything
+    else (a figure, an array of axes: it would fail deep inside matplotlib)."""
     if ax is not None:
+        if not isinstance(ax, Axes):
+            raise ArgumentError(
+                f"ax must be one matplotlib Axes, got {type(ax).__name__}; pass e.g. "
+                "fig.subplots() or axes[0, 0], or leave it out for a new figure"
+            )
         return ax
     _, axes = new_figure(figsize=figsize)
     out: Axes = axes[0, 0]
@@ -240,6 +246,10 @@ def mean_ci(values: npt.ArrayLike, confidence: float = 0.95) -> tuple[float, flo
     # scipy.stats (a second or more) for it
     from scipy import special
 
+    # 95 for 95 % would give NaN bands silently
+    check_float_range(
+        "confidence", confidence, 0.0, 1.0, lo_open=True, hi_open=True, fix="e.g. 0.95"
+    )
     v = np.asarray(values, dtype=np.float64)
     v = v[np.isfinite(v)]
     n = int(v.size)
@@ -269,6 +279,10 @@ def binned_means(
     >>> df["mean"].tolist(), df["n"].tolist()
     ([24.0, 74.0, 124.0, 174.0], [25, 25, 25, 25])
     """
+    bins = check_int_range("bins", bins, 1, fix="e.g. bins=10")
+    check_float_range(
+        "confidence", confidence, 0.0, 1.0, lo_open=True, hi_open=True, fix="e.g. 0.95"
+    )
     xv, yv = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
     ok = np.isfinite(xv) & np.isfinite(yv)
     xv, yv = xv[ok], yv[ok]

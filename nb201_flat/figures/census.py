@@ -16,6 +16,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from nb201_flat.errors import ArgumentError
 from nb201_flat.figures._common import (
     TEST_KEYS,
     FigureSkipped,
@@ -40,6 +41,8 @@ def plot_barrier_census(census: pd.DataFrame, ax: Axes | None = None) -> Axes:
     """Box plots of the barrier beyond the worse endpoint per group (from
     :func:`~nb201_flat.landscape.census.barrier_census`), four constructions side by side."""
     ax = axes_or_new(ax)
+    if census.empty:  # boxplot fails deep in matplotlib
+        raise ArgumentError("census holds no pair; pass barrier_census(...) with n_pairs or top_k")
     with figure_style():
         groups = list(dict.fromkeys(census["group"].tolist()))
         width = 0.8 / len(_SHOWN)
@@ -104,8 +107,9 @@ def make_barrier_census(
         add_caption(
             fig,
             table,
-            f"Pairs: {n_pairs} drawn per A²M accuracy band (A, B, C) at Hamming distance 3, seed "
-            f"{seed} + panel, and every pair of the top {top_k}. Barrier beyond the worse "
+            # validated by barrier_census above: whole floats 5.0 are captioned 5
+            f"Pairs: {int(n_pairs)} drawn per A²M accuracy band (A, B, C) at Hamming distance 3, "
+            f"seed {seed} + panel, and every pair of the top {int(top_k)}. Barrier beyond the worse "
             "endpoint = barrier − half the gap between the endpoints (0: the worse endpoint is "
             "the bottleneck). Lowest: exact maximin path over the whole space; best / worst "
             "shortest: of the d! fewest-step paths; mean path: A²M's level means.",

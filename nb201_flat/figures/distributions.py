@@ -9,12 +9,21 @@ neighbourhood: the landscape around them is flatter.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from nb201_flat.errors import (
+    ArgumentError,
+    MissingValueError,
+    check_choice,
+    check_flag,
+    check_int_range,
+)
 from nb201_flat.figures._common import (
     TEST_KEYS,
     FigureSkipped,
@@ -37,6 +46,8 @@ BAND_COLOURS = ("#0072B2", "#E69F00", "#D55E00")
 
 
 def _bins(values: npt.NDArray[np.float64], width: float = 1.0) -> npt.NDArray[np.float64]:
+    if not np.isfinite(values).any():  # nanmin of nothing fails deep in numpy
+        raise MissingValueError("no architecture has a value: there is no distribution to draw")
     lo, hi = np.floor(np.nanmin(values)), np.ceil(np.nanmax(values))
     return np.arange(lo, hi + width, width)
 
@@ -68,8 +79,21 @@ def plot_neighbour_distributions(
         ``"hist"`` (step densities over ``bins``) or ``"kde"`` (seaborn kernel density
         estimates, cut at the data range, so bands with few neighbours read smoothly).
     """
-    if kind not in ("hist", "kde"):
-        raise FigureSkipped(NAME, [], f"kind must be 'hist' or 'kde', got {kind!r}")
+    # a bad option is the caller's error, not a figure the table cannot serve
+    check_choice("kind", kind, ("hist", "kde"))
+    legend = check_flag("legend", legend)
+    drawn = sorted(int(r) for r in dist["radius"].unique())
+    # a radius dist lacks would draw the grey background alone, as if no band had neighbours
+    radius = check_int_range("radius", radius, 1, fix=f"dist holds radii {drawn}")
+    if radius not in drawn:
+        raise ArgumentError(f"dist holds no radius {radius}; it holds {drawn}")
+    if bins is not None:
+        edges = np.asarray(bins, dtype=np.float64)
+        if edges.ndim != 1 or edges.size < 2 or not np.all(np.diff(edges) > 0):
+            raise ArgumentError(
+                f"bins must be at least two increasing bin edges, got {bins!r:.80}; "
+                "e.g. np.arange(0, 101, 1.0), or leave it out for 1-point bins"
+            )
     ax = axes_or_new(ax)
     w = np.asarray(whole, dtype=np.float64)
     w = w[np.isfinite(w)]
@@ -112,6 +136,16 @@ def make_a2m_distributions(
 
     ``kind="kde"`` draws the bands as seaborn kernel densities instead of step histograms.
     """
+    check_choice("kind", kind, ("hist", "kde"))
+    given: object = radii  # typed as a tuple; a notebook may pass one int all the same
+    if isinstance(given, str) or not isinstance(given, Iterable):
+        raise ArgumentError(
+            f"radii must be a sequence of Hamming radii, got {radii!r}; e.g. (1, 2, 3)"
+        )
+    # whole numbers as ints: a radius 2.0 would be titled "distance 2.0"
+    radii = tuple(check_int_range("radii", r, 1, table.space.n_edges) for r in radii)
+    if not radii:
+        raise ArgumentError("radii is empty; pass at least one Hamming radius, e.g. (1, 2, 3)")
     keys = present(table, TEST_KEYS)
     if not keys:
         raise FigureSkipped(NAME, list(TEST_KEYS.values()), "A²M's bands are defined for these")

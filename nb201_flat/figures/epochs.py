@@ -11,6 +11,7 @@ from matplotlib.figure import Figure
 
 from nb201_flat.conventions import CIFAR10_VALID
 from nb201_flat.curves import NoCurvesError, require_curves
+from nb201_flat.errors import check_int_range
 from nb201_flat.figures._common import FigureSkipped, axis_label, new_figure, panel_letter
 from nb201_flat.figures.style import figure_style
 from nb201_flat.landscape.epochs import flatness_by_epoch
@@ -28,6 +29,7 @@ CURVE_KEYS: tuple[MetricKey, ...] = tuple(
 
 def make_flatness_by_epoch(table: Table, *, radius: int = 1, step: int = 1) -> Figure:
     """Sharpness and rank agreement after every ``step``-th epoch of a validation curve."""
+    step = check_int_range("step", step, 1, fix="e.g. step=1 for every epoch")
     try:
         curves = require_curves(table)
     except NoCurvesError as exc:
@@ -36,7 +38,7 @@ def make_flatness_by_epoch(table: Table, *, radius: int = 1, step: int = 1) -> F
     if key is None:
         raise FigureSkipped(NAME, list(CURVE_KEYS[:3]), "as learning curves")
     n = curves.n_epochs(key)
-    chosen = sorted({*range(0, n, max(1, step)), n - 1})
+    chosen = sorted({*range(0, n, step), n - 1})
     df = flatness_by_epoch(table, key.dataset, key.split, key.epochs, iepochs=chosen, radius=radius)
     fig, axes = new_figure(1, 2, figsize=(7.0, 3.0))
     x = df["iepoch"].to_numpy() + 1  # epochs trained
@@ -45,7 +47,8 @@ def make_flatness_by_epoch(table: Table, *, radius: int = 1, step: int = 1) -> F
         a.plot(x, df["mean_abs_sharpness"], "-o", ms=3, label="mean |sharpness|")
         a.plot(x, df["mean_std"], "-s", ms=3, label="mean neighbourhood std")
         a.set_xlabel("epochs trained")
-        a.set_ylabel(f"radius-{radius} spread of accuracy (%)")
+        # validated by flatness_by_epoch above: a whole float 2.0 is labelled 2
+        a.set_ylabel(f"radius-{int(radius)} spread of accuracy (%)")
         a.legend(loc="best")
         panel_letter(a, "a")
         b.plot(x, df["spearman_final"], "-o", ms=3, color="black")

@@ -27,7 +27,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from nb201_flat.errors import check_float_range
+from nb201_flat.errors import ArgumentError, MissingValueError, check_choice, check_float_range
 from nb201_flat.figures._common import (
     TEST_KEYS,
     VALID_KEYS,
@@ -65,8 +65,18 @@ def _percentile(v: np.ndarray) -> np.ndarray:
     return np.asarray(100.0 * (stats.rankdata(v) - 0.5) / len(v), dtype=np.float64)
 
 
+def _check_top(top: float) -> float:
+    return check_float_range(
+        "top", top, 0.0, 1.0, lo_open=True, fix="e.g. top=0.2 for the best 20 %"
+    )
+
+
 def _top_connected(table: Table, valid: np.ndarray, top: float) -> np.ndarray:
     ok = table.space.connected & np.isfinite(valid)
+    if not ok.any():  # np.quantile of nothing fails deep in numpy
+        raise MissingValueError(
+            "no connected architecture has a validation value; choose a table that measures some"
+        )
     cut = np.quantile(valid[ok], 1.0 - top)
     return np.nonzero(ok & (valid >= cut))[0]
 
@@ -77,6 +87,9 @@ def gap_data(table: Table, dataset: str, *, top: float = 0.2, radius: int = 1) -
     ``valid``/``test`` are the dataset's 200-epoch validation and test accuracy; sharpness
     is measured on ``valid``.
     """
+    # cifar10 has no validation split of its own: its gap would compare other networks
+    check_choice("dataset", dataset, GAP_DATASETS)
+    top = _check_top(top)
     vkey, tkey = VALID_KEYS[dataset], TEST_KEYS[dataset]
     valid = np.asarray(table.vector_for(vkey), dtype=np.float64)
     test = np.asarray(table.vector_for(tkey), dtype=np.float64)
@@ -100,6 +113,8 @@ def transfer_data(table: Table, target: str, *, top: float = 0.2, radius: int = 
 
     Percentiles are over all connected architectures; ``transfer = target_pct - source_pct``.
     """
+    check_choice("target", target, TRANSFER_TARGETS)
+    top = _check_top(top)
     skey, tkey = VALID_KEYS[TRANSFER_SOURCE], TEST_KEYS[target]
     source = np.asarray(table.vector_for(skey), dtype=np.float64)
     dest = np.asarray(table.vector_for(tkey), dtype=np.float64)
@@ -135,22 +150,41 @@ def plot_binned(
 ) -> Axes:
     """Binned means of ``y`` against ``x`` with a confidence band, one curve per series.
 
-    Each legend entry gives the series label, its number of architectures and Spearman's
-    rho between ``x`` and ``y`` over every point (not over the bins).
+    Each legend entry gives the series label, its number of architectures with both ``x`` and
+    ``y`` measured (the points drawn) and Spearman's rho between ``x`` and ``y`` over every
+    such point (not over the bins).
     """
     from scipy import stats
 
+    given: object = series  # typed as a list; a notebook may pass one Series all the same
+    if isinstance(given, Series):
+        raise ArgumentError("series must be a list of Series; pass [series] for one")
+    for s in series:
+        missing = [c for c in (x, y) if c not in s.frame.columns]
+        if missing:
+            raise ArgumentError(
+                f"series {s.label!r} has no column {', '.join(map(repr, missing))}; its "
+                f"columns are {', '.join(map(str, s.frame.columns))}: pass x= and y= among them"
+            )
     ax = axes_or_new(ax)
     with figure_style():
         for s in series:
             b = binned_means(s.frame[x], s.frame[y], bins=bins, confidence=confidence)
-            rho = stats.spearmanr(s.frame[x], s.frame[y], nan_policy="omit")[0]
+            both = np.isfinite(s.frame[x].to_numpy(np.float64)) & np.isfinite(
+                s.frame[y].to_numpy(np.float64)
+            )
+            # under 3 pairs scipy raises; the legend says "undefined"
+            rho = (
+                stats.spearmanr(s.frame[x], s.frame[y], nan_policy="omit")[0]
+                if both.sum() >= 3
+                else np.nan
+            )
             (line,) = ax.plot(
                 b["x"],
                 b["mean"],
                 marker="o",
                 ms=3,
-                label=f"{s.label} (n={len(s.frame)}, ρ = {signed(rho)})",
+                label=f"{s.label} (n={int(both.sum())}, ρ = {signed(rho)})",
             )
             ax.fill_between(
                 b["x"].to_numpy(dtype=np.float64),
@@ -170,7 +204,7 @@ def make_flat_vs_sharp(table: Table, *, top: float = 0.2, radius: int = 1) -> Fi
 
     Draws the series the table supports; skips (:class:`FigureSkipped`) when it supports none.
     """
-    check_float_range("top", top, 0.0, 1.0, lo_open=True, fix="e.g. top=0.2 for the best 20 %")
+    top = _check_top(top)
     gaps = [ds for ds in GAP_DATASETS if VALID_KEYS[ds] in table and TEST_KEYS[ds] in table]
     source_ok = VALID_KEYS[TRANSFER_SOURCE] in table
     targets = [ds for ds in TRANSFER_TARGETS if source_ok and TEST_KEYS[ds] in table]
@@ -217,7 +251,8 @@ def make_flat_vs_sharp(table: Table, *, top: float = 0.2, radius: int = 1) -> Fi
         add_caption(
             fig,
             table,
-            f"Architectures: {share}. Sharpness: validation accuracy − mean of the radius-{radius} "
+            # validated by flatness above: a whole float 2.0 is captioned 2
+            f"Architectures: {share}. Sharpness: validation accuracy − mean of the radius-{int(radius)} "
             "neighbours'. Lines: mean in 10 equal-count bins of sharpness; bands: 95 % t "
             "confidence interval of the mean; ρ: Spearman over all points.",
         )

@@ -90,8 +90,10 @@ def notebook_table(*, prefer_real: bool = True) -> tuple[Table, str]:
     data (imported from the shared folder, cached) when ``prefer_real`` and it is present; else
     the embedded default table.
     """
+    from nb201_flat.errors import check_flag
     from nb201_flat.storage import TABLE_ENV, load_table
 
+    prefer_real = check_flag("prefer_real", prefer_real)  # "no" would read as True
     # like the CLI: a table named in the environment wins over any guess
     env = os.environ.get(TABLE_ENV)
     if env:
@@ -129,6 +131,14 @@ def arch_label(arch: Arch) -> str:
     >>> label.split(": ")[0] == str(arch.index)
     True
     """
+    given: object = arch  # typed as an Arch; a notebook may pass an index all the same
+    if not isinstance(given, Arch):  # an index or a string has no space to read the ops in
+        from nb201_flat.errors import ArgumentError
+
+        raise ArgumentError(
+            f"arch_label takes an Arch, got {type(arch).__name__} {arch!r:.60}; pass e.g. "
+            "NB201.arch(index) or NB201.parse(string)"
+        )
     space, ops = arch.space, arch.ops
     nodes = []
     for j in range(1, space.n_nodes):

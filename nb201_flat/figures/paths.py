@@ -15,6 +15,7 @@ from __future__ import annotations
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from nb201_flat.errors import ArgumentError, check_flag
 from nb201_flat.figures._common import (
     TEST_KEYS,
     FigureSkipped,
@@ -44,6 +45,12 @@ def plot_barrier_paths(
     legend: bool = True,
 ) -> Axes:
     """A²M level means ± std (band) and the lowest-barrier path, against the step from a."""
+    if not isinstance(a2m, A2MBarrier) or not isinstance(lowest, BarrierPath):
+        raise ArgumentError(
+            f"plot_barrier_paths takes (A2MBarrier, BarrierPath), got ({type(a2m).__name__}, "
+            f"{type(lowest).__name__}); pass a2m_barrier(...) then tree.path(a, b)"
+        )
+    legend = check_flag("legend", legend)
     ax = axes_or_new(ax)
     with figure_style():
         f = a2m.frame()

@@ -8,11 +8,14 @@ correlation (Pearson, over every measured architecture) in the corner.
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from nb201_flat.errors import ArgumentError
 from nb201_flat.figures._common import (
     TEST_KEYS,
     FigureSkipped,
@@ -43,9 +46,21 @@ def plot_distance_profile(
 ) -> Axes:
     """Violins of ``value`` per ``distance`` (from :func:`~nb201_flat.landscape.distance_profile`)
     with the mean per distance; distances with fewer than 5 architectures are drawn as points.
-    ``ylabel`` names what ``value`` holds, with its unit."""
+    ``ylabel`` names what ``value`` holds, with its unit; NaN values (unmeasured) are left out.
+    """
+    missing = [c for c in ("distance", "value") if c not in profile.columns]
+    if missing:  # failed deep in pandas
+        raise ArgumentError(
+            f"profile lacks column(s) {', '.join(missing)}; pass distance_profile(space, values)"
+        )
+    given: object = fdc  # NaN is allowed: an undefined correlation reads "undefined"
+    if given is not None and (isinstance(given, bool) or not isinstance(given, numbers.Real)):
+        raise ArgumentError(f"fdc must be a number (or None), got {given!r:.40}")
     ax = axes_or_new(ax)
     with figure_style():
+        # an unmeasured (NaN) value is no cell at that distance: it made the mean NaN and was
+        # counted under the axis
+        profile = profile[np.isfinite(profile["value"].to_numpy(dtype=np.float64))]
         dists = sorted(int(d) for d in profile["distance"].unique())
         groups = {
             d: profile.loc[profile["distance"] == d, "value"].to_numpy(dtype=np.float64)

@@ -25,7 +25,13 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from nb201_flat.conventions import search_dataset
-from nb201_flat.errors import check_choice
+from nb201_flat.errors import (
+    ArgumentError,
+    MissingValueError,
+    check_choice,
+    check_float_range,
+    check_int_range,
+)
 from nb201_flat.figures._common import (
     TEST_KEYS,
     FigureSkipped,
@@ -85,8 +91,8 @@ class Picks:
 
 def _figure_key(table: Table, dataset: str | None) -> MetricKey:
     if dataset is not None:
-        if dataset not in TEST_KEYS:
-            raise FigureSkipped(NAME, [f"a dataset among {', '.join(TEST_KEYS)}"])
+        # a misspelt name is the caller's error, not a figure the table cannot serve
+        check_choice("dataset", dataset, tuple(TEST_KEYS))
         if TEST_KEYS[dataset] not in table:
             raise FigureSkipped(NAME, [TEST_KEYS[dataset]])
         return TEST_KEYS[dataset]
@@ -124,6 +130,12 @@ def pick_architectures(
         Queries per run when the table forces the fixed-n fallback.
     """
     check_choice("pick", pick, ("search", "value"))
+    from nb201_flat.search.runner import check_runs
+
+    queries = check_int_range("queries", queries, 1, fix="e.g. queries=100")
+    max_runs = check_runs(max_runs, "max_runs")  # run_search's message named it runs
+    if pick == "value" and (queries != 100 or max_runs != 20):  # nothing is searched
+        raise ArgumentError("queries and max_runs apply to pick='search' only; drop them")
     key = _figure_key(table, dataset)
     values = table.vector_for(key)
     flat = flatness(table.space, values, 1, columns=["mean"])
@@ -133,8 +145,15 @@ def pick_architectures(
         return Pick(label, int(index), float(values[index]), float(means[index]))
 
     if pick == "value":
+        rated = np.where(np.isnan(values), np.nan, means)
+        if np.isnan(rated).all():  # nanargmax would fail on an all-NaN slice
+            raise MissingValueError(
+                f"no architecture with a value for {key} has a measured radius-1 "
+                "neighbourhood, so there is no best by neighbourhood mean; choose another "
+                "dataset= or a table that measures more architectures"
+            )
         best = int(np.nanargmax(values))
-        best_nb = int(np.nanargmax(np.where(np.isnan(values), np.nan, means)))
+        best_nb = int(np.nanargmax(rated))
         return Picks(
             make("best by value", best),
             make("best by neighbourhood mean", best_nb),
@@ -231,6 +250,14 @@ def plot_projection(
     import matplotlib as mpl
 
     ax = axes_or_new(ax)
+    cols = ["lambda0", "lambda1", "value"]
+    if not set(cols) <= set(grid.columns) or grid.empty:
+        raise ArgumentError(
+            f"grid must be a non-empty frame with columns {', '.join(cols)}, as "
+            "projection_grid returns"
+        )
+    if grid.duplicated(["lambda0", "lambda1"]).any():  # pivot would fail deep in pandas
+        raise ArgumentError("grid holds a (lambda0, lambda1) point twice; pass one grid")
     colours = mpl.colormaps[cmap].with_extremes(under=under)
     with figure_style():
         table = grid.pivot(index="lambda1", columns="lambda0", values="value")
@@ -274,6 +301,9 @@ def make_na_projection(
     span, points
         The grid: ``points`` values of each lambda in ``[-span, span]``.
     """
+    span = check_float_range("span", span, 0.0, lo_open=True, fix="e.g. span=1.5")
+    # a finer grid than this outruns the pixels of the figure and the memory of the grid
+    points = check_int_range("points", points, 2, 1001, fix="e.g. points=61")
     picks = pick_architectures(table, dataset=dataset, pick=pick, seed=seed)
     values = table.vector_for(picks.key)
     lambdas = np.linspace(-span, span, points)

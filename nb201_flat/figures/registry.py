@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gc
 import importlib
+import inspect
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -15,7 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nb201_flat.errors import FigureSkipped, ResourceLimitError
+from nb201_flat.errors import (
+    ArgumentError,
+    FigureSkipped,
+    ResourceLimitError,
+    check_choice,
+    check_int_range,
+)
 from nb201_flat.table import Table
 
 if TYPE_CHECKING:
@@ -131,9 +138,21 @@ class Rendered:
 
 def make(name: str, table: Table, **options: Any) -> Figure:
     """Make figure ``name`` on ``table`` (raises :class:`FigureSkipped` when it cannot)."""
-    if name not in FIGURES:
-        raise FigureSkipped(name, [], f"unknown figure; choose from {', '.join(FIGURE_NAMES)}")
-    return FIGURES[name].make(table, **options)
+    # a misspelt name is the caller's error: a skip would read as "this table cannot"
+    check_choice("figure", name, FIGURE_NAMES)
+    if not isinstance(table, Table):  # it failed deep inside, at the first key looked up
+        raise ArgumentError(
+            f"table must be a Table, got {type(table).__name__}; pass e.g. nb201_flat.load_table()"
+        )
+    maker = FIGURES[name].make
+    params = inspect.signature(maker).parameters
+    unknown = [k for k in options if k not in params or k == "table"]
+    if unknown:  # Python's TypeError would name the maker, not what the figure takes
+        takes = ", ".join(p for p in params if p != "table") or "no options"
+        raise ArgumentError(
+            f"figure {name} has no option {', '.join(map(repr, unknown))}; it takes {takes}"
+        )
+    return maker(table, **options)
 
 
 def render(
@@ -152,11 +171,14 @@ def render(
         The table lacks what the figure needs (the message says what).
     """
     from nb201_flat.figures._common import figure_notes
-    from nb201_flat.figures.style import save_figure
+    from nb201_flat.figures.style import check_formats, save_figure
 
+    formats = check_formats(formats)  # before the figure is drawn
+    if options is not None and not isinstance(options, Mapping):
+        raise ArgumentError(f"options must be a mapping of keyword options, got {options!r:.60}")
     t0 = time.perf_counter()
     fig = make(name, table, **dict(options or {}))
-    files = save_figure(fig, Path(out_dir) / name, formats=tuple(formats))
+    files = save_figure(fig, Path(out_dir) / name, formats=formats)
     return Rendered(name, tuple(files), time.perf_counter() - t0, tuple(figure_notes(fig)))
 
 
@@ -203,6 +225,15 @@ def render_many(
     copy), the longest first. Every figure is seeded and drawn alone, so the files are the
     same bytes as with one worker. Errors other than a skip are raised here.
     """
+    from nb201_flat.figures.style import check_formats
+
+    given: object = names  # typed as a sequence; a notebook may pass one name all the same
+    if isinstance(given, str):  # its letters would be read as names
+        raise ArgumentError(f"names must be a sequence of figure names; pass [{given!r}]")
+    for name in names:
+        check_choice("figure", name, FIGURE_NAMES)
+    formats = check_formats(formats)
+    workers = check_int_range("workers", workers, 1, fix="workers=1 draws in this process")
     opts = dict(options or {})
     if workers <= 1 or len(names) <= 1:
         for name in names:

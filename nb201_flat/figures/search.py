@@ -24,6 +24,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
 from nb201_flat.conventions import cost_key, search_key
+from nb201_flat.errors import ArgumentError, check_choice, check_flag, check_float_range
 from nb201_flat.figures._common import (
     FigureSkipped,
     add_caption,
@@ -209,6 +210,25 @@ def squeeze_controls(curves: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+_PLOT_COLUMNS = ("algorithm", "x", "x_unit", "mean", "std", "n")
+
+
+def _check_curves(curves: object, columns: Sequence[str]) -> None:
+    """:class:`ArgumentError` unless ``curves`` is a frame with ``columns`` (a missing one
+    failed deep in pandas)."""
+    if not isinstance(curves, pd.DataFrame):
+        raise ArgumentError(
+            f"curves must be a DataFrame of search curves, got {type(curves).__name__}; pass "
+            "e.g. run_search(...).curves"
+        )
+    missing = [c for c in columns if c not in curves.columns]
+    if missing:
+        raise ArgumentError(
+            f"curves lack column(s) {', '.join(missing)}; pass the curves frame of run_search "
+            "or reproduce (columns " + ", ".join(columns) + ")"
+        )
+
+
 def plot_anytime(
     curves: pd.DataFrame,
     ax: Axes | None = None,
@@ -233,8 +253,27 @@ def plot_anytime(
     """
     from scipy import special  # stdtrit: scipy.stats.t.ppf's quantile, a lighter import
 
+    # 95 for 95 % would draw no band (NaN) without a word
+    check_float_range(
+        "confidence", confidence, 0.0, 1.0, lo_open=True, hi_open=True, fix="e.g. 0.95"
+    )
+    complete_only = check_flag("complete_only", complete_only)
+    legend = check_flag("legend", legend)
+    _check_curves(curves, _PLOT_COLUMNS)
+    held = list(dict.fromkeys(curves["algorithm"]))
+    if order is not None:
+        given: object = order  # typed as a sequence; a notebook may pass one name all the same
+        if isinstance(given, str):
+            raise ArgumentError(f"order must be a sequence of algorithms; pass [{given!r}]")
+        # a name the curves lack drew nothing, without a word
+        absent = [a for a in order if a not in held]
+        if absent:
+            raise ArgumentError(
+                f"the curves hold no algorithm {', '.join(map(repr, absent))}; they hold "
+                f"{', '.join(map(str, held))}"
+            )
     ax = axes_or_new(ax)
-    algos = list(order) if order is not None else list(dict.fromkeys(curves["algorithm"]))
+    algos = list(order) if order is not None else held
     curves = squeeze_controls(curves)
     with figure_style():
         for algo in algos:
@@ -302,8 +341,38 @@ def make_search_curves(
         Draw even when the only protocol the table can serve searches on the reported metric
         (the embedded default); off by default, so such a table skips this figure.
     """
+    allow_optimistic = check_flag("allow_optimistic", allow_optimistic)
+    if protocol is not None:  # a misspelt name is the caller's error, not a skip
+        check_choice("protocol", protocol, ("per-dataset", "nb201", "fixed-n"))
+    if isinstance(algorithms, str):  # its letters would be read as names
+        raise ArgumentError(
+            f"algorithms must be a sequence of names, got {algorithms!r}; pass e.g. [{algorithms!r}]"
+        )
+    if curves is not None:
+        # the searches are not run: their options would be ignored
+        unused = [
+            name
+            for name, value, default in (
+                ("protocol", protocol, None),
+                ("runs", runs, 100),
+                ("seed", seed, 0),
+                ("jobs", jobs, 1),
+                ("allow_optimistic", allow_optimistic, False),
+            )
+            if value != default
+        ]
+        if unused:
+            raise ArgumentError(
+                f"{', '.join(unused)} apply only to the searches this function runs; with "
+                "curves= nothing is searched: drop them"
+            )
+    elif description is not None:
+        raise ArgumentError("description= describes precomputed curves=; pass both or neither")
     notes: tuple[str, ...] = ()
     if curves is None:
+        from nb201_flat.search.runner import check_runs
+
+        runs = check_runs(runs)  # as an int: 2.0 was captioned "2.0 runs"
         used = _servable_protocol(table, protocol, allow_optimistic)
         curves, notes, description = run_curves(
             table,
@@ -315,6 +384,16 @@ def make_search_curves(
         )
         if caption is None:
             caption = _caption(used, runs, seed)
+    else:
+        _check_curves(curves, ("protocol", "dataset", "split", *_PLOT_COLUMNS))
+        if algorithms is not None:  # a name the curves lack drew nothing, without a word
+            held = set(curves["algorithm"])
+            absent = [a for a in algorithms if a not in held]
+            if absent:
+                raise ArgumentError(
+                    f"the curves hold no algorithm {', '.join(map(repr, absent))}; they hold "
+                    f"{', '.join(map(str, dict.fromkeys(curves['algorithm'])))}"
+                )
     groups = list(curves.groupby(["protocol", "dataset", "split"], sort=False))
     if not groups:
         raise FigureSkipped(NAME, ["non-empty search curves"])
@@ -326,6 +405,8 @@ def make_search_curves(
         if algorithms is not None:
             controls = [a for a in dict.fromkeys(g["algorithm"]) if _control_parts(str(a))]
             order = [*algorithms, *[a for a in controls if a not in algorithms]]
+            drawn = set(g["algorithm"])
+            order = [a for a in order if a in drawn]  # a panel may lack one
         plot_anytime(g, ax, order=order, legend=False)
         with figure_style():
             # the interesting part is the end; zoom from the mean at 10 % of the budget

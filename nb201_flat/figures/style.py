@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from nb201_flat.atomic import write_file
+from nb201_flat.errors import ArgumentError, check_choice
 
 STYLE_NAME = "nb201_flat.mplstyle"
 
@@ -28,6 +29,18 @@ def figure_style() -> Iterator[None]:
         yield
 
 
+def check_formats(formats: Sequence[str]) -> tuple[str, ...]:
+    """``formats`` as a tuple of file formats matplotlib writes, else :class:`ArgumentError`
+    (checked before a figure is drawn: a string "png" would be read as p, n, g)."""
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    given: object = formats  # typed as a sequence; a notebook may pass a string all the same
+    if isinstance(given, str):
+        raise ArgumentError(f"formats must be a tuple of formats, got {given!r}; pass ({given!r},)")
+    supported = tuple(FigureCanvasBase.get_supported_filetypes())
+    return tuple(check_choice("format", fmt, supported) for fmt in formats)
+
+
 def save_figure(
     fig: Any, path: str | os.PathLike[str], *, formats: tuple[str, ...] = ("png", "pdf")
 ) -> list[Path]:
@@ -44,8 +57,18 @@ def save_figure(
     after.
     """
     import matplotlib as mpl
+    from matplotlib.figure import Figure
 
+    if not isinstance(fig, Figure):  # e.g. the Axes a plot_* function returns
+        raise ArgumentError(
+            f"save_figure needs a matplotlib Figure, got {type(fig).__name__}; "
+            "pass ax.figure for the Axes a plot function returned"
+        )
+    formats = check_formats(formats)
+    supported = fig.canvas.get_supported_filetypes()
     base = Path(path)
+    if base.suffix.lower().lstrip(".") in supported:  # "fig.png": the stem is "fig"
+        base = base.with_suffix("")
     base.parent.mkdir(parents=True, exist_ok=True)
     written = []
     engine = fig.get_layout_engine()
@@ -60,7 +83,8 @@ def save_figure(
         fig.set_layout_engine(None)
         try:
             for fmt in formats:
-                target = base.with_suffix(f".{fmt}")
+                # appended, never replacing: "run1.5" must not become "run1.png"
+                target = base.with_name(f"{base.name}.{fmt}")
                 metadata = _METADATA.get(fmt, {})
                 write_file(
                     target,

@@ -16,6 +16,7 @@ from matplotlib.axes import Axes
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 
+from nb201_flat.errors import ArgumentError
 from nb201_flat.figures._common import (
     TEST_KEYS,
     FigureSkipped,
@@ -88,6 +89,20 @@ def plot_disconnectivity(
         scatter is ``ax.collections[-1]`` for a colour bar. Plain markers when None.
     """
     ax = axes_or_new(ax)
+    has_leaf = "kind" in graph and bool((graph["kind"] == "optimum").any())
+    if not has_leaf:
+        raise ArgumentError(
+            "graph has no local optimum to draw; pass a disconnectivity graph, e.g. "
+            "barrier_tree(space, values).disconnectivity(20)"
+        )
+    if colour_values is not None:
+        size = int(graph["index"].max()) + 1
+        colour_values = np.asarray(colour_values, dtype=np.float64)
+        if colour_values.ndim != 1 or colour_values.size < size:
+            raise ArgumentError(
+                f"colour_values must hold one value per architecture (indexed by the graph's "
+                f"'index'), got shape {colour_values.shape}; pass e.g. a metric vector of the table"
+            )
     x = tree_layout(graph)
     lv = dict(zip(graph["node"].tolist(), graph["level"].tolist(), strict=True))
     segs = []
@@ -167,7 +182,8 @@ def make_barrier_tree(table: Table, *, n_optima: int = 20, connected_only: bool 
             fig,
             table,
             # fewer leaves than n_optima when the landscape has fewer local optima
-            f"Leaves: the best local optima (at most {n_optima})"
+            # validated by disconnectivity above: a whole float 5.0 is captioned 5
+            f"Leaves: the best local optima (at most {int(n_optima)})"
             f"{' among connected cells' if connected_only else ''}"
             " (no better radius-1 neighbour); branches join at the level of the best path "
             "between them (its lowest accuracy). Colour: mean test accuracy of each optimum's "

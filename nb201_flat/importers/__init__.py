@@ -18,7 +18,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from nb201_flat.errors import ArgumentError, FormatError, TableFileError
+from nb201_flat.errors import ArgumentError, FormatError, TableFileError, check_flag
 from nb201_flat.table import Table
 
 FORMATS = ("tidy", "nb201-pth", "nats-tss", "analognas", "results-db", "naslib-zc")
@@ -85,7 +85,10 @@ def import_table(
     """
     from nb201_flat.importers.curves import CurveCollector
 
-    collector = CurveCollector() if curves else None
+    # bool("no") is True: allow_unsafe_pickle="no" would unpickle in full
+    allow_unsafe_pickle = check_flag("allow_unsafe_pickle", allow_unsafe_pickle)
+    progress = check_flag("progress", progress)
+    collector = CurveCollector() if check_flag("curves", curves) else None
     fmt = format or detect_format(source)
     if fmt not in FORMATS:
         raise FormatError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")

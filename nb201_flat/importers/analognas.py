@@ -31,13 +31,21 @@ import hashlib
 import importlib.metadata
 import importlib.util
 import io
+import math
+import numbers
 import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from nb201_flat.errors import FormatError, MissingDependencyError, Nb201FlatError
+from nb201_flat.errors import (
+    FormatError,
+    InvalidArchError,
+    MissingDependencyError,
+    Nb201FlatError,
+    TableFileError,
+)
 from nb201_flat.importers.naslib import from_naslib
 from nb201_flat.importers.safe_pickle import ReadableBinary, RestrictedUnpickler, safe_load
 from nb201_flat.space import NB201
@@ -101,6 +109,21 @@ def data_file() -> Path:
     )
 
 
+def _number(obj: object, attr: str, key: object, file: Path) -> float:
+    """``obj.attr`` as a float; :class:`FormatError` when a record lacks it or it is no finite
+    number (a damaged file: it failed deep inside with AttributeError or TypeError, or stored
+    inf)."""
+    value: Any = getattr(obj, attr, None)
+    if not isinstance(value, bool) and isinstance(value, numbers.Real):
+        number = float(value)
+        if math.isfinite(number):
+            return number
+    raise FormatError(
+        f"{file}: record {key!r:.60} has {attr} {value!r:.40}, not a finite number; "
+        "reinstall with `pip install --force-reinstall analog-nasbench==0.1.3`"
+    )
+
+
 def read_analognas(path: str | os.PathLike[str] | None = None) -> Table:
     """Read AnalogNAS-Bench into a :class:`~nb201_flat.table.Table` over :data:`NB201`.
 
@@ -110,6 +133,8 @@ def read_analognas(path: str | os.PathLike[str] | None = None) -> Table:
         A ``data.anb`` file; default: the one inside the installed ``analog-nasbench``.
     """
     file = Path(path) if path is not None else data_file()
+    if not file.is_file():
+        raise TableFileError(f"no such file: {file}")
     raw = file.read_bytes()
     try:
         records = safe_load(
@@ -132,14 +157,17 @@ def read_analognas(path: str | os.PathLike[str] | None = None) -> Table:
         names += [f"drift_{d}", f"drift_{d}_std", f"hwt_drift_{d}", f"hwt_drift_{d}_std"]
     vectors = {n: np.full(NB201.size, np.nan) for n in names}
     for key, rec in records.items():
-        i = from_naslib(key).index
+        try:
+            i = from_naslib(key).index
+        except InvalidArchError as exc:
+            raise FormatError(f"{file}: record key {key!r:.60} is no NASLib cell ({exc})") from None
         for attr, metric in _SCALARS.items():
-            vectors[metric][i] = float(getattr(rec, attr))
+            vectors[metric][i] = _number(rec, attr, key, file)
         for seconds, label in _DRIFTS.items():
             for prefix, out in (("baseline", "drift"), ("analog", "hwt_drift")):
-                drift = getattr(rec, f"{prefix}_drift_{seconds}")
-                vectors[f"{out}_{label}"][i] = float(drift.value)
-                vectors[f"{out}_{label}_std"][i] = float(drift.uncertainty)
+                drift = getattr(rec, f"{prefix}_drift_{seconds}", None)
+                vectors[f"{out}_{label}"][i] = _number(drift, "value", key, file)
+                vectors[f"{out}_{label}_std"][i] = _number(drift, "uncertainty", key, file)
     data: dict[tuple[MetricKey, int | None], FloatArray] = {
         (MetricKey("cifar10", "ori-test", 200, n), None): v for n, v in vectors.items()
     }

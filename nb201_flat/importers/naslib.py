@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from nb201_flat.errors import InvalidArchError
+from nb201_flat.errors import ArgumentError, InvalidArchError, check_int_range
 from nb201_flat.space import NB201, Arch, Space
 
 # NASLib and AnalogNAS-Bench encode NB201 cells with another op order and edge order.
@@ -29,14 +29,24 @@ NASLIB_EDGES: tuple[tuple[int, int], ...] = ((0, 1), (0, 2), (0, 3), (1, 2), (1,
 
 def from_naslib(op_indices: Iterable[int], space: Space = NB201) -> Arch:
     """Convert NASLib ``op_indices`` (its op and edge order) by name into an NB201 cell."""
-    idx = [int(x) for x in op_indices]
-    if len(idx) != len(NASLIB_EDGES) or any(not 0 <= x < len(NASLIB_OPS) for x in idx):
-        raise InvalidArchError(f"NASLib op indices must be 6 integers in 0..4, got {idx}")
+    given = list(op_indices)
+    # int() would read 1.5 as 1 and True as 1: another cell, silently
+    try:
+        idx = [check_int_range("op index", x, 0, len(NASLIB_OPS) - 1) for x in given]
+    except ArgumentError:
+        idx = []
+    if len(idx) != len(NASLIB_EDGES):
+        raise InvalidArchError(f"NASLib op indices must be 6 integers in 0..4, got {given}")
     by_edge = {edge: NASLIB_OPS[x] for edge, x in zip(NASLIB_EDGES, idx, strict=True)}
     return space.from_ops(by_edge[e] for e in space.edges)
 
 
 def to_naslib(arch: Arch) -> tuple[int, ...]:
     """Inverse of :func:`from_naslib`."""
+    if not isinstance(arch, Arch):  # an index or a string has no space to read the ops in
+        raise ArgumentError(
+            f"to_naslib takes an Arch, got {type(arch).__name__} {arch!r:.60}; pass e.g. "
+            "NB201.arch(index) or NB201.parse(string)"
+        )
     by_edge = dict(zip(arch.space.edges, arch.ops, strict=True))
     return tuple(NASLIB_OPS.index(by_edge[e]) for e in NASLIB_EDGES)

@@ -99,16 +99,32 @@ def _parse_key(key: str, space: Space, source: str) -> int:
         ) from None
 
 
-def _score(value: object) -> tuple[float | None, float | None]:
-    """``(score, time)`` of one entry in either layout."""
+def _number(value: object) -> float | None:
+    """``value`` as a float, or None when it is no JSON number (or too large for a float)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        return float(value)
+    except OverflowError:  # an integer beyond float range
+        return None
+
+
+def _score(value: object, where: str) -> tuple[float, float | None]:
+    """``(score, time)`` of one entry in either layout; :class:`FormatError` for an entry that
+    holds no number (it was skipped without a word) or a time that is no duration."""
     if isinstance(value, Mapping):
         score, time = value.get("score"), value.get("time")
     else:
         score, time = value, None
-    if isinstance(score, bool) or not isinstance(score, int | float):
-        return None, None
-    t = float(time) if isinstance(time, int | float) and not isinstance(time, bool) else None
-    return float(score), t
+    s = _number(score)
+    if s is None:
+        raise FormatError(
+            f"{where}: score {score!r:.40} is not a number (within float range); fix the file"
+        )
+    t = None if time is None else _number(time)
+    if time is not None and (t is None or not math.isfinite(t) or t < 0):
+        raise FormatError(f"{where}: time {time!r:.40} is not a duration in seconds; fix the file")
+    return s, t
 
 
 def read_naslib_zc(path: str | os.PathLike[str], *, space: Space = NB201) -> pd.DataFrame:
@@ -140,9 +156,7 @@ def read_naslib_zc(path: str | os.PathLike[str], *, space: Space = NB201) -> pd.
             for name, value in entry.items():
                 if name in ("idx", "arch"):
                     continue
-                score, time = _score(value)
-                if score is None:
-                    continue
+                score, time = _score(value, f"{source}: {dataset}/{key}/{name}")
                 if time is not None and name not in _NOT_PROXIES:
                     # the time was spent even when the score failed: it is kept
                     rows.append((i, strings[i], dataset, ZC_SPLIT, 0, f"{name}_time_s", time))

@@ -41,7 +41,13 @@ from typing import Any, Final
 
 import pandas as pd
 
-from nb201_flat.errors import FormatError, MissingDependencyError, Nb201FlatError, TableFileError
+from nb201_flat.errors import (
+    FormatError,
+    MissingDependencyError,
+    Nb201FlatError,
+    TableFileError,
+    check_flag,
+)
 from nb201_flat.importers.curves import CurveCollector
 from nb201_flat.importers.official import (
     TidyRows,
@@ -270,6 +276,9 @@ def read_nats_tss(
     TableFileError
         Missing, truncated or corrupt file.
     """
+    # bool("no") is True: a misread flag here would run the files' code
+    allow_unsafe_pickle = check_flag("allow_unsafe_pickle", allow_unsafe_pickle)
+    progress = check_flag("progress", progress)
     p = Path(path)
     if p.is_dir():
         return _read_folder(

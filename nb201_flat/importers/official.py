@@ -57,7 +57,13 @@ import numpy as np
 import pandas as pd
 
 from nb201_flat import conventions
-from nb201_flat.errors import FormatError, MissingDependencyError, Nb201FlatError, TableFileError
+from nb201_flat.errors import (
+    FormatError,
+    MissingDependencyError,
+    Nb201FlatError,
+    TableFileError,
+    check_flag,
+)
 from nb201_flat.importers.curves import CurveCollector
 from nb201_flat.importers.safe_pickle import ReadableBinary, safe_load
 from nb201_flat.table import TIDY_COLUMNS
@@ -595,6 +601,9 @@ def read_nb201_pth(
     unpickler, so torch is not needed, and it is about 15 times faster than
     ``torch.load(weights_only=True)``, whose unpickler is written in Python.
     """
+    # bool("no") is True: a misread flag here would run the file's code
+    allow_unsafe_pickle = check_flag("allow_unsafe_pickle", allow_unsafe_pickle)
+    progress = check_flag("progress", progress)
     p = Path(path)
     if not p.is_file():
         raise TableFileError(f"no such file: {p}")

@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from nb201_flat.errors import FormatError, ResultsDBError
+from nb201_flat.errors import FormatError, ResultsDBError, TableFileError, check_flag
 from nb201_flat.space import NB201, Space
 from nb201_flat.table import Table
 
@@ -53,17 +53,24 @@ def read_results_db(
     from nb201_flat.train.modes import recipe_of_key, split_keyed_space
     from nb201_flat.train.results_db import ResultsDB, connect_readonly, load_results
 
+    fill_isomorphic = check_flag("fill_isomorphic", fill_isomorphic)
     p = Path(path)
+    if not p.exists():  # sqlite would create it and report a file without tables
+        raise TableFileError(f"no such file: {p}")
+    con = connect_readonly(p)  # no -wal/-shm left beside a source; read-only media work
+    try:
+        keys = [r[0] for r in con.execute("SELECT DISTINCT space FROM epochs")]
+    except sqlite3.OperationalError as exc:
+        if "no such table" not in str(exc):
+            raise ResultsDBError(f"cannot read results database {p} ({exc})") from None
+        raise FormatError(f"{p} is not a results database ({exc})") from None
+    finally:
+        con.close()
+    if space is not None and keys and space not in keys:  # else: "no rows", with no why
+        raise FormatError(
+            f"{p} holds no results of space {space!r}; it holds {', '.join(sorted(keys))}"
+        )
     if space is None:
-        con = connect_readonly(p)  # no -wal/-shm left beside a source; read-only media work
-        try:
-            keys = [r[0] for r in con.execute("SELECT DISTINCT space FROM epochs")]
-        except sqlite3.OperationalError as exc:
-            if "no such table" not in str(exc):
-                raise ResultsDBError(f"cannot read results database {p} ({exc})") from None
-            raise FormatError(f"{p} is not a results database ({exc})") from None
-        finally:
-            con.close()
         if len(keys) > 1:
             raise FormatError(
                 f"{p} holds results of several spaces ({', '.join(sorted(keys))}); "

@@ -55,7 +55,13 @@ from typing import Any, Final, Protocol
 
 import numpy as np
 
-from nb201_flat.errors import FormatError, Nb201FlatError, TableFileError
+from nb201_flat.errors import (
+    ArgumentError,
+    FormatError,
+    Nb201FlatError,
+    TableFileError,
+    check_flag,
+)
 
 __all__ = [
     "DEFAULT_ALLOWED",
@@ -811,6 +817,12 @@ def safe_load(
     TableFileError
         The stream is truncated or corrupt (also when the decompressor under it fails).
     """
+    if not callable(getattr(fileobj, "read", None)):  # bytes failed with AttributeError: read
+        raise ArgumentError(
+            f"fileobj must be a binary file object, got {type(fileobj).__name__}; pass "
+            "io.BytesIO(data) for bytes, or open(path, 'rb')"
+        )
+    discard_persistent = check_flag("discard_persistent", discard_persistent)
     unpickler = RestrictedUnpickler(
         fileobj,
         allowed=allowed,

@@ -305,7 +305,8 @@ def _frame_int(
 
 
 def _frame_text(source: str, df: pd.DataFrame, name: str) -> None:
-    """Refuse empty or non-text cells of a key column (``astype(str)`` would make them 'nan')."""
+    """Refuse empty or non-text cells of a key column (``astype(str)`` would make them 'nan'),
+    and text with spaces around it."""
     import numpy as np
 
     col = df[name]
@@ -323,7 +324,15 @@ def _frame_text(source: str, df: pd.DataFrame, name: str) -> None:
     blank = np.fromiter(
         (isinstance(x, str) and not x.strip() for x in values), dtype=bool, count=len(values)
     )
-    for mask, why in ((~text, "is not text"), (blank, "is empty (every row needs one)")):
+    # ' cifar10' would be stored as a key of its own, which no query for cifar10 finds
+    padded = np.fromiter(
+        (isinstance(x, str) and x != x.strip() for x in values), dtype=bool, count=len(values)
+    )
+    for mask, why in (
+        (~text, "is not text"),
+        (blank, "is empty (every row needs one)"),
+        (padded, "has spaces around it (it would be a key of its own)"),
+    ):
         if mask.any():
             j = _first(mask)
             i = j if cells is None else _first(col.cat.codes.to_numpy() == j)

@@ -52,3 +52,16 @@ def test_shared_data_dir_from_a_wheel_uses_the_working_directory(
     # the environment still wins
     monkeypatch.setenv("NB201_FLAT_SHARED_DATA", str(tmp_path / "elsewhere"))
     assert nbmod.shared_data_dir() == (tmp_path / "elsewhere").resolve()
+
+
+def test_notebook_helpers_check_their_arguments() -> None:
+    from nb201_flat.errors import ArgumentError
+    from nb201_flat.figures import arch_label, notebook_table
+
+    # bool("no") is True: it looked for the real data when told not to
+    with pytest.raises(ArgumentError, match="prefer_real must be True or False"):
+        notebook_table(prefer_real="no")  # type: ignore[arg-type]
+    # an index or a string failed with AttributeError: 'int' object has no attribute 'space'
+    for bad in (5, "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|"):
+        with pytest.raises(ArgumentError, match="arch_label takes an Arch"):
+            arch_label(bad)  # type: ignore[arg-type]

@@ -115,6 +115,28 @@ def test_malformed_files(tmp_path: Path) -> None:
         read_naslib_zc(bad)
 
 
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ({"synflow": {"score": "0.5", "time": 1.0}}, r"synflow: score '0.5' is not a number"),
+        ({"synflow": {"score": None, "time": 1.0}}, "synflow: score None is not a number"),
+        ({"synflow": [1.0]}, r"synflow: score \[1.0\] is not a number"),
+        ({"val_accuracy": True}, "val_accuracy: score True is not a number"),
+        ({"nwot": 10**400}, "nwot: score 1000.* is not a number"),  # OverflowError before
+        ({"synflow": {"score": 1.0, "time": "2"}}, "synflow: time '2' is not a duration"),
+        ({"synflow": {"score": 1.0, "time": -2.0}}, "synflow: time -2.0 is not a duration"),
+    ],
+)
+def test_an_entry_that_holds_no_number_is_refused(
+    tmp_path: Path, entry: dict[str, Any], message: str
+) -> None:
+    # such entries were skipped without a word (a negative time was kept as a cost)
+    bad = tmp_path / "a.json"
+    bad.write_text(json.dumps({"cifar10": {"(0, 1, 2, 3, 4, 0)": {"nwot": 3.0, **entry}}}))
+    with pytest.raises(FormatError, match=rf"cifar10/\(0, 1, 2, 3, 4, 0\)/{message}"):
+        read_naslib_zc(bad)
+
+
 @pytest.mark.realdata
 @pytest.mark.parametrize("version", ["1bdbd96", "22280f7"])
 def test_real_files_equal_the_derived_csv(shared_dir: Path, version: str) -> None:

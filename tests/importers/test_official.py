@@ -245,3 +245,14 @@ def test_safe_load_truncated_and_discard() -> None:
     out = safe_load(io.BytesIO(blob), discard_modules=frozenset({"torch"}))
     assert isinstance(out["w"], Discarded)
     assert out["v"] == 1.0
+
+
+def test_safe_load_names_an_argument_that_is_no_file() -> None:
+    from nb201_flat.errors import ArgumentError
+
+    blob = pickle.dumps([1, 2])
+    with pytest.raises(ArgumentError, match=r"pass io\.BytesIO\(data\) for bytes"):
+        safe_load(blob)  # type: ignore[arg-type]  # failed with AttributeError: read
+    with pytest.raises(ArgumentError, match="discard_persistent must be True or False"):
+        safe_load(io.BytesIO(blob), discard_persistent="no")  # type: ignore[arg-type]
+    assert safe_load(io.BytesIO(blob)) == [1, 2]

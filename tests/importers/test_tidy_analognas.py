@@ -53,6 +53,19 @@ def test_tidy_formats_identical(tmp_path: Path, suffix: str) -> None:
     assert t.query(11472, "cifar100", "x-valid", 200, seed=1) == pytest.approx(11.472 + 2)
 
 
+@pytest.mark.parametrize("column", ["dataset", "split", "metric"])
+def test_tidy_key_text_with_spaces_around_it_is_refused(tmp_path: Path, column: str) -> None:
+    # ' cifar100' was stored as a key of its own, which no query for cifar100 finds
+    df = tidy_frame()
+    df.loc[4, column] = f" {df.loc[4, column]}"
+    with pytest.raises(FormatError, match=rf"row 5, column '{column}': ' .*' has spaces around"):
+        Table.from_tidy(df)
+    path = tmp_path / "t.csv"
+    df.to_csv(path, index=False)
+    with pytest.raises(FormatError, match="has spaces around it"):
+        import_table(path)
+
+
 def test_truncated_tidy_csv(tmp_path: Path) -> None:
     path = tmp_path / "t.csv.gz"
     tidy_frame().to_csv(path, index=False)
@@ -101,6 +114,78 @@ def test_analognas_refuses_foreign_pickle(tmp_path: Path) -> None:
     evil.write_bytes(b"not a pickle")
     with pytest.raises(FormatError, match="not a readable"):
         read_analognas(evil)
+
+
+def _analognas_file(
+    path: Path, monkeypatch: pytest.MonkeyPatch, records: dict[object, dict[str, object]]
+) -> Path:
+    """A data.anb-like pickle of ``records`` (key -> attributes) in the package's classes."""
+    import sys
+    import types
+
+    module = types.ModuleType("analognasbench.data")
+
+    class Architecture:
+        pass
+
+    class DriftMeasurement:
+        pass
+
+    for cls in (Architecture, DriftMeasurement):
+        cls.__module__, cls.__qualname__ = module.__name__, cls.__name__
+        setattr(module, cls.__name__, cls)
+    # pickle imports the module by name: the parent package too, so neither runs its code
+    monkeypatch.setitem(sys.modules, "analognasbench", types.ModuleType("analognasbench"))
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    out: dict[object, Architecture] = {}
+    for key, attrs in records.items():
+        rec = Architecture()
+        for name, value in attrs.items():
+            if name.endswith(tuple(f"_drift_{s}" for s in ("60", "3600", "86400", "2592000"))):
+                drift = DriftMeasurement()
+                drift.value, drift.uncertainty = value  # type: ignore[attr-defined]
+                value = drift
+            setattr(rec, name, value)
+        out[key] = rec
+    path.write_bytes(pickle.dumps(out))
+    return path
+
+
+def _analognas_record(accuracy: object = 90.0) -> dict[str, object]:
+    rec: dict[str, object] = {
+        "baseline_accuracy": accuracy,
+        "ptq_accuracy": 89.0,
+        "qat_accuracy": 89.5,
+        "noisy_accuracy": 88.0,
+        "analog_accuracy": 87.0,
+    }
+    for s in ("60", "3600", "86400", "2592000"):
+        rec[f"baseline_drift_{s}"] = (85.0, 0.5)
+        rec[f"analog_drift_{s}"] = (84.0, 0.4)
+    return rec
+
+
+def test_analognas_damaged_records_are_a_format_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key = (2, 1, 0, 2, 1, 0)
+    good = _analognas_file(tmp_path / "ok.anb", monkeypatch, {key: _analognas_record()})
+    assert read_analognas(good).value(from_naslib(key).index, "cifar10", "ori-test", 200) == 90.0
+    # inf was stored as a value; None and a missing attribute failed in float() / getattr
+    for bad in (float("inf"), None, "90"):
+        path = _analognas_file(tmp_path / "bad.anb", monkeypatch, {key: _analognas_record(bad)})
+        with pytest.raises(FormatError, match="has baseline_accuracy .*, not a finite number"):
+            read_analognas(path)
+    rec = _analognas_record()
+    del rec["analog_drift_60"]
+    path = _analognas_file(tmp_path / "bad.anb", monkeypatch, {key: rec})
+    with pytest.raises(FormatError, match="has value None, not a finite number"):
+        read_analognas(path)
+    path = _analognas_file(tmp_path / "bad.anb", monkeypatch, {(9,) * 6: _analognas_record()})
+    with pytest.raises(FormatError, match="record key .* is no NASLib cell"):
+        read_analognas(path)
+    with pytest.raises(TableFileError, match="no such file"):  # was FileNotFoundError
+        read_analognas(tmp_path / "missing.anb")
 
 
 @pytest.mark.realdata

@@ -1,0 +1,375 @@
+"""The figures' Python API refuses what it cannot use, naming the fix, instead of failing deep
+inside numpy, pandas or matplotlib, ignoring an option, or drawing a wrong value."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.figure import Figure
+
+from nb201_flat import landscape as ls
+from nb201_flat.errors import ArgumentError, MissingValueError
+from nb201_flat.figures import (
+    FIGURES,
+    make,
+    plot_binned,
+    plot_disconnectivity,
+    plot_neighbour_distributions,
+    plot_projection,
+    save_figure,
+)
+from nb201_flat.figures._common import binned_means, mean_ci, new_figure
+from nb201_flat.figures.generalisation import Series, gap_data, transfer_data
+from nb201_flat.table import Table
+
+
+@pytest.fixture(scope="module")
+def grid(figure_table: Table) -> pd.DataFrame:
+    v = figure_table.vector("cifar10", "ori-test", 200)
+    return ls.projection_grid(figure_table.space, v, 0, seed=0, lambdas=np.linspace(-1, 1, 5))
+
+
+@pytest.mark.parametrize("bad", [Figure(), "ax", np.array([None])])
+def test_plot_functions_refuse_what_is_not_one_axes(grid: pd.DataFrame, bad: object) -> None:
+    with pytest.raises(ArgumentError, match="ax must be one matplotlib Axes"):
+        plot_projection(grid, bad)  # type: ignore[arg-type]
+    with pytest.raises(ArgumentError, match="ax must be one matplotlib Axes"):
+        plot_disconnectivity(pd.DataFrame(), bad)  # type: ignore[arg-type]
+
+
+def test_a_typo_in_an_option_is_an_error_not_a_skip(figure_table: Table) -> None:
+    # FigureSkipped would be reported by render_many as "the table cannot serve it"
+    with pytest.raises(ArgumentError, match="dataset must be one of cifar10, cifar100"):
+        make("na_projection", figure_table, dataset=" cifar100", pick="value")
+    with pytest.raises(ArgumentError, match="protocol must be one of per-dataset"):
+        make("search_curves", figure_table, protocol="per_dataset")
+    v = figure_table.vector("cifar10", "ori-test", 200)
+    dist = ls.neighbour_distributions(figure_table.space, v, "cifar10", (1,))
+    with pytest.raises(ArgumentError, match="kind must be one of hist, kde"):
+        plot_neighbour_distributions(dist, v, 1, kind="KDE")
+
+
+def test_make_names_the_options_a_figure_takes(figure_table: Table) -> None:
+    with pytest.raises(ArgumentError, match=r"a2m_paths has no option 'radius'; it takes no opt"):
+        make("a2m_paths", figure_table, radius=1)
+    with pytest.raises(ArgumentError, match=r"no option 'bogus'; it takes dataset, pick, seed"):
+        make("na_projection", figure_table, bogus=1)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"points": -3}, "points must lie in 2..1001"),
+        ({"points": 2.5}, "points must lie in 2..1001"),
+        ({"points": True}, "points must lie in 2..1001"),
+        ({"points": 10**6}, "points must lie in 2..1001"),  # memory, not a finer figure
+        ({"span": 0}, r"span must be a finite number > 0"),
+    ],
+)
+def test_projection_grid_options(figure_table: Table, options: dict, message: str) -> None:
+    with pytest.raises(ArgumentError, match=message):
+        make("na_projection", figure_table, pick="value", **options)
+
+
+def test_projection_whole_float_points_is_a_count(figure_table: Table) -> None:
+    fig = make("na_projection", figure_table, pick="value", points=11.0)
+    assert fig.axes[0].collections[0].get_array().size == 11 * 11
+
+
+@pytest.mark.parametrize(
+    ("radii", "message"),
+    [((), "radii is empty"), (2, "radii must be a sequence"), ((1, True), "radii must lie in")],
+)
+def test_distribution_radii(figure_table: Table, radii: object, message: str) -> None:
+    with pytest.raises(ArgumentError, match=message):
+        make("a2m_distributions", figure_table, radii=radii)
+
+
+def test_distribution_whole_float_radii_are_titled_as_ints(figure_table: Table) -> None:
+    fig = make("a2m_distributions", figure_table, radii=(2.0,))
+    assert fig.axes[0].get_title() == "neighbours at distance 2"
+
+
+@pytest.mark.parametrize("step", [0, -5, 2.5, True])
+def test_epoch_step_is_a_positive_count(figure_table: Table, step: object) -> None:
+    with pytest.raises(ArgumentError, match="step must be >= 1"):
+        make("flatness_by_epoch", figure_table, step=step)
+
+
+def test_binned_statistics_check_bins_and_confidence(figure_table: Table) -> None:
+    # confidence=95 (for 95 %) gave NaN bands without a word; bins=2.5 and True were counts
+    for bins in (0, 2.5, True):
+        with pytest.raises(ArgumentError, match="bins must be >= 1"):
+            binned_means([1.0, 2.0], [1.0, 2.0], bins=bins)  # type: ignore[arg-type]
+    for confidence in (95, 0, 1, float("nan")):
+        with pytest.raises(ArgumentError, match=r"confidence must lie in \(0, 1\)"):
+            mean_ci([1.0, 2.0], confidence)
+    frame = gap_data(figure_table, "cifar100")
+    with pytest.raises(ArgumentError, match="confidence must lie"):
+        plot_binned([Series("a", frame)], confidence=95)
+
+
+def test_gap_and_transfer_data_check_dataset_and_top(figure_table: Table) -> None:
+    # cifar10's "gap" would compare cifar10-valid's networks with cifar10's
+    with pytest.raises(ArgumentError, match="dataset must be one of cifar100, ImageNet16-120"):
+        gap_data(figure_table, "cifar10")
+    with pytest.raises(ArgumentError, match="target must be one of"):
+        transfer_data(figure_table, "cifar1000")
+    # top=0 kept the single best cell (quantile 1) as if asked for
+    for top in (0, 2, -1):
+        with pytest.raises(ArgumentError, match=r"top must lie in \(0, 1\]"):
+            gap_data(figure_table, "cifar100", top=top)
+        with pytest.raises(ArgumentError, match=r"top must lie in \(0, 1\]"):
+            transfer_data(figure_table, "cifar100", top=top)
+
+
+def test_search_curves_refuse_options_they_would_ignore(figure_table: Table) -> None:
+    curves = pd.DataFrame(
+        {
+            "protocol": "p",
+            "dataset": "cifar10",
+            "split": "ori-test",
+            "algorithm": "rs",
+            "x": [0.0, 1.0],
+            "x_unit": "seconds",
+            "mean": [90.0, 91.0],
+            "std": [1.0, 1.0],
+            "n": [5, 5],
+        }
+    )
+    make_curves = FIGURES["search_curves"].make
+    assert isinstance(make_curves(figure_table, curves=curves), Figure)
+    with pytest.raises(ArgumentError, match="runs, seed apply only to the searches"):
+        make_curves(figure_table, curves=curves, runs=500, seed=3)
+    with pytest.raises(ArgumentError, match="description= describes precomputed curves="):
+        make_curves(figure_table, description="mine", runs=1, allow_optimistic=True)
+    with pytest.raises(ArgumentError, match="allow_optimistic must be True or False"):
+        make_curves(figure_table, allow_optimistic="yes")
+    with pytest.raises(ArgumentError, match=r"algorithms must be a sequence of names.*\['rs'\]"):
+        make_curves(figure_table, algorithms="rs")
+
+
+def test_save_figure_checks_its_arguments(tmp_path: Path) -> None:
+    fig, axes = new_figure()
+    with pytest.raises(ArgumentError, match="needs a matplotlib Figure, got Axes; pass ax.figure"):
+        save_figure(axes[0, 0], tmp_path / "f")
+    with pytest.raises(ArgumentError, match=r"formats must be a tuple.*\('png',\)"):
+        save_figure(fig, tmp_path / "f", formats="png")  # type: ignore[arg-type]
+    with pytest.raises(ArgumentError, match="format must be one of"):
+        save_figure(fig, tmp_path / "f", formats=("jpgg",))
+    assert not list(tmp_path.iterdir())
+
+
+def test_save_figure_appends_the_suffix_to_a_dotted_stem(tmp_path: Path) -> None:
+    fig, _ = new_figure()
+    # with_suffix turned both into r1.png: the second overwrote the first
+    a = save_figure(fig, tmp_path / "r1.5", formats=("png",))
+    b = save_figure(fig, tmp_path / "r1.7", formats=("png",))
+    assert [p.name for p in a + b] == ["r1.5.png", "r1.7.png"]
+    # a path that already names a format keeps its stem
+    c = save_figure(fig, tmp_path / "fig.png", formats=("png", "pdf"))
+    assert [p.name for p in c] == ["fig.png", "fig.pdf"]
+
+
+def _thinned(table: Table, share: float) -> Table:
+    """``table`` with each value kept with probability ``share`` (seeded), NaN elsewhere."""
+    rng = np.random.default_rng(0)
+    kept = {
+        (k, None): np.where(rng.random(table.space.size) < share, table.vector_for(k), np.nan)
+        for k in table
+    }
+    return Table(table.space, kept, source=f"{share:.0%} of {table.source}")
+
+
+def test_unmeasured_tables_are_a_missing_value_error(figure_table: Table) -> None:
+    empty = _thinned(figure_table, 0.0)
+    # each failed deep in numpy (nanargmax, quantile, nanmin of nothing)
+    with pytest.raises(MissingValueError, match="no best by neighbourhood mean"):
+        make("na_projection", empty, pick="value")
+    with pytest.raises(MissingValueError, match="no connected architecture has a validation"):
+        make("flat_vs_sharp", empty)
+    with pytest.raises(MissingValueError, match="no distribution to draw"):
+        make("a2m_distributions", empty)
+
+
+def test_binned_legend_counts_the_points_drawn(figure_table: Table) -> None:
+    frame = gap_data(_thinned(figure_table, 0.3), "cifar100")
+    drawn = int((frame["sharpness"].notna() & frame["gap"].notna()).sum())
+    assert 0 < drawn < len(frame)  # the legend said n=len(frame)
+    ax = plot_binned([Series("a", frame)])
+    assert ax.get_legend_handles_labels()[1][0].startswith(f"a (n={drawn}, ρ = ")
+    # under 3 pairs scipy raised; the correlation is undefined
+    ax = plot_binned([Series("b", frame.dropna().head(2))])
+    assert ax.get_legend_handles_labels()[1][0] == "b (n=2, ρ = undefined)"
+
+
+def test_plot_binned_checks_its_series(figure_table: Table) -> None:
+    frame = gap_data(figure_table, "cifar100")
+    with pytest.raises(ArgumentError, match=r"pass \[series\] for one"):
+        plot_binned(Series("a", frame))  # type: ignore[arg-type]
+    with pytest.raises(ArgumentError, match="series 'a' has no column 'transfer'"):
+        plot_binned([Series("a", frame)], y="transfer")
+
+
+def test_neighbour_distributions_draw_only_a_radius_dist_holds(figure_table: Table) -> None:
+    v = figure_table.vector("cifar10", "ori-test", 200)
+    dist = ls.neighbour_distributions(figure_table.space, v, "cifar10", (1, 2))
+    # radius 3 drew the grey background alone, as if no band had neighbours there
+    with pytest.raises(ArgumentError, match=r"dist holds no radius 3; it holds \[1, 2\]"):
+        plot_neighbour_distributions(dist, v, 3)
+    with pytest.raises(ArgumentError, match="radius must be >= 1, got True"):
+        plot_neighbour_distributions(dist, v, True)
+    for bins in (10, [50.0, 10.0, 90.0], [5.0]):
+        with pytest.raises(ArgumentError, match="bins must be at least two increasing bin edges"):
+            plot_neighbour_distributions(dist, v, 1, bins=bins)
+    with pytest.raises(MissingValueError, match="no distribution to draw"):
+        plot_neighbour_distributions(dist, np.full(v.size, np.nan), 1)
+    with pytest.raises(ArgumentError, match="legend must be True or False"):
+        plot_neighbour_distributions(dist, v, 1, legend="no")  # type: ignore[arg-type]
+
+
+def test_plot_inputs_are_checked_before_drawing(figure_table: Table, grid: pd.DataFrame) -> None:
+    from nb201_flat.figures import plot_anytime, plot_barrier_paths
+    from nb201_flat.figures.census import plot_barrier_census
+
+    with pytest.raises(ArgumentError, match="grid must be a non-empty frame with columns"):
+        plot_projection(grid.iloc[:0])
+    with pytest.raises(ArgumentError, match="grid must be a non-empty frame with columns"):
+        plot_projection(grid.drop(columns="value"))
+    with pytest.raises(ArgumentError, match=r"holds a \(lambda0, lambda1\) point twice"):
+        plot_projection(pd.concat([grid, grid]))
+    v = figure_table.vector("cifar10", "ori-test", 200)
+    tree = ls.barrier_tree(figure_table.space, v)
+    graph = tree.disconnectivity(5)
+    with pytest.raises(ArgumentError, match="graph has no local optimum to draw"):
+        plot_disconnectivity(graph.iloc[:0])
+    with pytest.raises(ArgumentError, match="colour_values must hold one value per architecture"):
+        plot_disconnectivity(graph, colour_values=[1.0, 2.0])
+    a2m, low = ls.a2m_barrier(figure_table.space, v, 0, 100), tree.path(0, 100, shortest=True)
+    with pytest.raises(ArgumentError, match=r"takes \(A2MBarrier, BarrierPath\), got \(Barr"):
+        plot_barrier_paths(low, a2m)  # type: ignore[arg-type]
+    with pytest.raises(ArgumentError, match="legend must be True or False"):
+        plot_barrier_paths(a2m, low, legend="no")  # type: ignore[arg-type]
+    with pytest.raises(ArgumentError, match="census holds no pair"):
+        plot_barrier_census(pd.DataFrame(columns=["group"]))
+    with pytest.raises(ArgumentError, match="complete_only must be True or False"):
+        plot_anytime(pd.DataFrame(), complete_only="no")  # type: ignore[arg-type]
+
+
+def test_registry_checks_names_tables_formats_options_and_workers(
+    figure_table: Table, tmp_path: Path
+) -> None:
+    from nb201_flat.figures import render, render_many
+
+    # an unknown name was a FigureSkipped: render_many reported it as a skip
+    with pytest.raises(ArgumentError, match="figure must be one of na_projection"):
+        render("distance_profil", figure_table, tmp_path)
+    with pytest.raises(ArgumentError, match="figure must be one of"):
+        list(render_many(["bogus"], figure_table, tmp_path))
+    with pytest.raises(ArgumentError, match=r"pass \['distance_profile'\]"):  # read as letters
+        list(render_many("distance_profile", figure_table, tmp_path))
+    with pytest.raises(ArgumentError, match="table must be a Table, got NoneType"):
+        make("distance_profile", None)  # type: ignore[arg-type]
+    # formats="png" was drawn, then failed as format 'p'
+    with pytest.raises(ArgumentError, match=r"formats must be a tuple.*\('png',\)"):
+        render("distance_profile", figure_table, tmp_path, formats="png")
+    with pytest.raises(ArgumentError, match="options must be a mapping"):
+        render("distance_profile", figure_table, tmp_path, options=[1])  # type: ignore[arg-type]
+    for workers in (True, "2", 0):  # 0 drew in this process, "2" failed on <=
+        with pytest.raises(ArgumentError, match="workers must be >= 1"):
+            list(render_many(["distance_profile"], figure_table, tmp_path, workers=workers))  # type: ignore[arg-type]
+    assert not list(tmp_path.iterdir())
+
+
+def test_search_curves_check_the_curves_and_the_names_drawn(figure_table: Table) -> None:
+    from nb201_flat.figures import plot_anytime
+
+    curves = pd.DataFrame(
+        {
+            "protocol": "p",
+            "dataset": "cifar10",
+            "split": "ori-test",
+            "algorithm": "rs",
+            "x": [0.0, 1.0],
+            "x_unit": "seconds",
+            "mean": [90.0, 91.0],
+            "std": [1.0, 1.0],
+            "n": [5, 5],
+        }
+    )
+    make_curves = FIGURES["search_curves"].make
+    with pytest.raises(ArgumentError, match="curves lack column"):
+        make_curves(figure_table, curves=curves.drop(columns="n"))
+    with pytest.raises(ArgumentError, match="curves must be a DataFrame"):
+        make_curves(figure_table, curves=[1, 2])
+    # a name the curves lack drew an empty panel, without a word
+    with pytest.raises(ArgumentError, match="the curves hold no algorithm 'rea'; they hold rs"):
+        make_curves(figure_table, curves=curves, algorithms=["rea"])
+    with pytest.raises(ArgumentError, match="the curves hold no algorithm 'bogus'"):
+        plot_anytime(curves, order=["bogus"])
+    with pytest.raises(
+        ArgumentError, match=r"order must be a sequence of algorithms; pass \['rs'\]"
+    ):
+        plot_anytime(curves, order="rs")
+    with pytest.raises(ArgumentError, match="curves lack column"):
+        plot_anytime(curves.drop(columns="std"))
+
+
+def test_pick_architectures_checks_the_search_options(figure_table: Table) -> None:
+    from nb201_flat.figures.projection import pick_architectures
+
+    with pytest.raises(ArgumentError, match="queries must be >= 1"):
+        pick_architectures(figure_table, queries=0)
+    with pytest.raises(ArgumentError, match="apply to pick='search' only"):  # were ignored
+        pick_architectures(figure_table, pick="value", queries=5)
+
+
+def test_distance_profile_plot_counts_measured_cells_only(figure_table: Table) -> None:
+    from nb201_flat.figures import plot_distance_profile
+
+    v = figure_table.vector("cifar10", "ori-test", 200)
+    prof = ls.distance_profile(figure_table.space, v)
+    holed = prof.copy()
+    holed.loc[holed.index[holed["distance"] == 1][:3], "value"] = np.nan
+    ax = plot_distance_profile(holed)
+    counts = {
+        int(t.get_text().split("\n")[0]): int(t.get_text().split("\n")[1])
+        for t in ax.get_xticklabels()
+    }
+    # NaN values were counted under the axis and made their distance's mean NaN
+    assert counts[1] == int((prof["distance"] == 1).sum()) - 3
+    means = ax.get_lines()[-1].get_ydata()
+    assert np.isfinite(means).all()
+    with pytest.raises(ArgumentError, match="fdc must be a number"):
+        plot_distance_profile(prof, fdc="0.3")  # type: ignore[arg-type]
+    with pytest.raises(ArgumentError, match="profile lacks column"):
+        plot_distance_profile(prof.drop(columns="value"))
+
+
+def test_whole_float_run_counts_are_captioned_as_ints(figure_table: Table) -> None:
+    from nb201_flat.figures.projection import pick_architectures
+
+    fig = FIGURES["search_curves"].make(figure_table, runs=2.0, algorithms=["rs"])
+    assert "; 2 runs per algorithm, master seed 0." in fig.texts[0].get_text()  # was "2.0 runs"
+    with pytest.raises(ArgumentError, match="max_runs must lie in 1"):  # the message said runs
+        pick_architectures(figure_table, max_runs=0)
+
+
+@pytest.mark.parametrize(
+    ("name", "options", "shown"),
+    [
+        ("barrier_tree", {"n_optima": 5.0}, "(at most 5)"),
+        ("barrier_census", {"n_pairs": 5.0, "top_k": 3.0}, "Pairs: 5 drawn"),
+        ("flat_vs_sharp", {"radius": 2.0}, "mean of the radius-2 neighbours"),
+        ("flatness_by_epoch", {"radius": 2.0}, "radius-2 spread"),
+    ],
+)
+def test_whole_float_counts_are_labelled_as_ints(
+    figure_table: Table, name: str, options: dict, shown: str
+) -> None:
+    fig = make(name, figure_table, **options)
+    texts = [t.get_text() for t in fig.texts] + [a.get_ylabel() for a in fig.axes]
+    assert any(shown in t for t in texts)  # "5.0", "radius-2.0" before

@@ -1,0 +1,45 @@
+"""read_results_db called from Python: the file, the space and the flag are checked first."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from nb201_flat.errors import ArgumentError, FormatError, TableFileError
+from nb201_flat.importers.results_db import read_results_db
+from nb201_flat.space import NB201
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    from nb201_flat.train.results_db import ResultsDB
+
+    path = tmp_path / "results.sqlite"
+    db = ResultsDB(path)
+    key = ("nb201", NB201.arch(11472).to_str(), "cifar10", 2, 777)
+    for epoch in (1, 2):
+        db.write_epoch(key, 11472, epoch, {"ori-test": (0.4, 90.0, 1.0)})
+    db.mark_run(key, 11472, "done")
+    db.close()
+    return path
+
+
+def test_a_missing_file_is_named_and_not_created(tmp_path: Path) -> None:
+    # sqlite created an empty file there and called it "not a results database"
+    missing = tmp_path / "nope.sqlite"
+    with pytest.raises(TableFileError, match="no such file"):
+        read_results_db(missing)
+    assert not missing.exists()
+
+
+def test_a_space_the_database_lacks_is_named(db_path: Path) -> None:
+    # it read "has columns but no rows", with no word of the space
+    with pytest.raises(FormatError, match=r"no results of space 'nb201@C4N1'; it holds nb201"):
+        read_results_db(db_path, space="nb201@C4N1")
+    assert read_results_db(db_path, space="nb201").keys() == read_results_db(db_path).keys()
+
+
+def test_fill_isomorphic_is_a_flag(db_path: Path) -> None:
+    with pytest.raises(ArgumentError, match="fill_isomorphic must be True or False"):
+        read_results_db(db_path, fill_isomorphic="no")  # type: ignore[arg-type]
