@@ -82,11 +82,15 @@ def plot_neighbour_distributions(
     # a bad option is the caller's error, not a figure the table cannot serve
     check_choice("kind", kind, ("hist", "kde"))
     legend = check_flag("legend", legend)
-    drawn = sorted(int(r) for r in dist["radius"].unique())
-    # a radius dist lacks would draw the grey background alone, as if no band had neighbours
-    radius = check_int_range("radius", radius, 1, fix=f"dist holds radii {drawn}")
-    if radius not in drawn:
-        raise ArgumentError(f"dist holds no radius {radius}; it holds {drawn}")
+    # the radii dist was computed for (an empty band has no rows at any): a radius outside
+    # them would draw the grey background alone, as if no band had neighbours there
+    asked = dist.attrs.get("radii", sorted(int(r) for r in dist["radius"].unique()))
+    radius = check_int_range("radius", radius, 1, fix=f"dist holds radii {asked}")
+    if radius not in asked:
+        raise ArgumentError(
+            f"dist was not computed at radius {radius} (its radii: {asked}); pass one of "
+            "those, or compute it there with neighbour_distributions(..., radii=...)"
+        )
     if bins is not None:
         edges = np.asarray(bins, dtype=np.float64)
         if edges.ndim != 1 or edges.size < 2 or not np.all(np.diff(edges) > 0):

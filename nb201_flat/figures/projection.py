@@ -198,9 +198,21 @@ def pick_architectures(
         "rs": RandomSearch(),
         "na-rs": NARandomSearch(NeighbourObjective(NA_PAPER)),
     }
-    res = run_search(table, protocol, algorithms, runs=max_runs, seed=seed)
+    try:
+        res = run_search(table, protocol, algorithms, runs=max_runs, seed=seed)
+    except ProtocolError as exc:  # e.g. no cell measured under the search or report key
+        raise FigureSkipped(NAME, [key], f"to search for the picks: {exc}") from exc
     runs = res.runs.drop_duplicates(["algorithm", "run"])
     picked = runs.pivot(index="run", columns="algorithm", values="best").sort_index()
+    # a run that never met a measured cell has no pick (a sparse table): the others are drawn
+    picked = picked.dropna()
+    if picked.empty:
+        raise FigureSkipped(
+            NAME,
+            [key],
+            f"measured widely enough that a search finds a cell (no run of {max_runs} did); "
+            "or use pick='value'",
+        )
     rs_best = picked["rs"].to_numpy(dtype=np.int64)
     na_best = picked["na-rs"].to_numpy(dtype=np.int64)
     # the first run whose picks differ: two panels of one architecture would show nothing

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from nb201_flat.errors import (
     ArgumentError,
     FigureSkipped,
+    MissingValueError,
     ResourceLimitError,
     check_choice,
     check_int_range,
@@ -152,7 +153,14 @@ def make(name: str, table: Table, **options: Any) -> Figure:
         raise ArgumentError(
             f"figure {name} has no option {', '.join(map(repr, unknown))}; it takes {takes}"
         )
-    return maker(table, **options)
+    try:
+        return maker(table, **options)
+    except MissingValueError as exc:
+        # unmeasured cells where the figure reads values (a sparse table): the table cannot
+        # serve it, which a full `figures` run skips with this note; it aborted the run
+        raise FigureSkipped(
+            name, ["values measured where the figure reads them"], str(exc)
+        ) from exc
 
 
 def render(

@@ -30,15 +30,16 @@ def figure_style() -> Iterator[None]:
 
 
 def check_formats(formats: Sequence[str]) -> tuple[str, ...]:
-    """``formats`` as a tuple of file formats matplotlib writes, else :class:`ArgumentError`
-    (checked before a figure is drawn: a string "png" would be read as p, n, g)."""
-    from matplotlib.backend_bases import FigureCanvasBase
-
+    """``formats`` as a tuple of the formats :func:`save_figure` writes byte-stably (png, pdf,
+    svg; any case), else :class:`ArgumentError`. Checked before a figure is drawn: a string
+    "png" would be read as p, n, g, and jpg or eps failed (or were not byte-stable) after."""
     given: object = formats  # typed as a sequence; a notebook may pass a string all the same
     if isinstance(given, str):
         raise ArgumentError(f"formats must be a tuple of formats, got {given!r}; pass ({given!r},)")
-    supported = tuple(FigureCanvasBase.get_supported_filetypes())
-    return tuple(check_choice("format", fmt, supported) for fmt in formats)
+    return tuple(
+        check_choice("format", fmt.lower() if isinstance(fmt, str) else fmt, tuple(_METADATA))
+        for fmt in formats
+    )
 
 
 def save_figure(
@@ -55,6 +56,10 @@ def save_figure(
     them (``savefig`` alone lays the figure out and draws it twice per format): all formats
     show the same layout, in about half the time. The figure's layout engine is restored
     after.
+
+    ``path`` names the files without their suffix: ``out/fig`` (or ``out/fig.png``, whose
+    format suffix is dropped) gives ``out/fig.png`` and ``out/fig.pdf``; any other dotted
+    tail stays (``out/r1.5`` gives ``out/r1.5.png``).
     """
     import matplotlib as mpl
     from matplotlib.figure import Figure
@@ -67,6 +72,8 @@ def save_figure(
     formats = check_formats(formats)
     supported = fig.canvas.get_supported_filetypes()
     base = Path(path)
+    if not base.name or base.name in (".", ".."):  # Path("") is ".": no file name to write
+        raise ArgumentError(f"save_figure needs a file name, got {str(path)!r}; e.g. 'out/fig'")
     if base.suffix.lower().lstrip(".") in supported:  # "fig.png": the stem is "fig"
         base = base.with_suffix("")
     base.parent.mkdir(parents=True, exist_ok=True)

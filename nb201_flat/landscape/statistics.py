@@ -460,6 +460,7 @@ def neighbour_distributions(
         ``seaborn.histplot(df, x="value", hue="band", col="radius", stat="density")``.
         With ``weighted``: ``band``, ``radius``, ``neighbour``, ``value``, ``weight``
         (``weights="weight"`` in seaborn, ``weights=`` in ``numpy.histogram``).
+        ``attrs["bands"]`` holds the bands and ``attrs["radii"]`` the radii asked for.
 
     Examples
     --------
@@ -523,6 +524,7 @@ def neighbour_distributions(
         }
     )
     df.attrs["bands"] = {k: (float(a), float(b)) for k, (a, b) in chosen.items()}
+    df.attrs["radii"] = list(radii)  # those asked for: a band may have no neighbours at one
     return df
 
 
@@ -589,4 +591,5 @@ def _weighted_distributions(
         }
     )
     df.attrs["bands"] = {k: (float(a), float(b)) for k, (a, b) in chosen.items()}
+    df.attrs["radii"] = list(radii)  # those asked for: a band may have no neighbours at one
     return df
