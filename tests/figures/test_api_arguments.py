@@ -126,8 +126,9 @@ def test_gap_and_transfer_data_check_dataset_and_top(figure_table: Table) -> Non
             transfer_data(figure_table, "cifar100", top=top)
 
 
-def test_search_curves_refuse_options_they_would_ignore(figure_table: Table) -> None:
-    curves = pd.DataFrame(
+def _two_point_curves() -> pd.DataFrame:
+    """Anytime curves of one algorithm at two points, in the runner's columns."""
+    return pd.DataFrame(
         {
             "protocol": "p",
             "dataset": "cifar10",
@@ -140,6 +141,10 @@ def test_search_curves_refuse_options_they_would_ignore(figure_table: Table) -> 
             "n": [5, 5],
         }
     )
+
+
+def test_search_curves_refuse_options_they_would_ignore(figure_table: Table) -> None:
+    curves = _two_point_curves()
     make_curves = FIGURES["search_curves"].make
     assert isinstance(make_curves(figure_table, curves=curves), Figure)
     with pytest.raises(ArgumentError, match="runs, seed apply only to the searches"):
@@ -328,19 +333,7 @@ def test_registry_checks_names_tables_formats_options_and_workers(
 def test_search_curves_check_the_curves_and_the_names_drawn(figure_table: Table) -> None:
     from nb201_flat.figures import plot_anytime
 
-    curves = pd.DataFrame(
-        {
-            "protocol": "p",
-            "dataset": "cifar10",
-            "split": "ori-test",
-            "algorithm": "rs",
-            "x": [0.0, 1.0],
-            "x_unit": "seconds",
-            "mean": [90.0, 91.0],
-            "std": [1.0, 1.0],
-            "n": [5, 5],
-        }
-    )
+    curves = _two_point_curves()
     make_curves = FIGURES["search_curves"].make
     with pytest.raises(ArgumentError, match="curves lack column"):
         make_curves(figure_table, curves=curves.drop(columns="n"))
