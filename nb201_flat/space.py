@@ -66,12 +66,14 @@ def _as_int(value: Any, what: str) -> int:
         return value
     if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real):
         raise InvalidArchError(f"{what} must be an integer, got {value!r:.80}")
-    if isinstance(value, numbers.Integral):
-        return int(value)
-    whole = float(value)
-    if not whole.is_integer():
+    number: Any = value  # a numbers.Real: int() of it is exact (float() rounds a long double)
+    try:
+        whole = int(number)
+    except (OverflowError, ValueError):  # inf, NaN
+        whole = None
+    if whole is None or whole != value:
         raise InvalidArchError(f"{what} must be a whole number, got {value!r:.80}")
-    return int(whole)
+    return whole
 
 
 @dataclass(frozen=True, slots=True)

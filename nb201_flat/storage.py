@@ -100,7 +100,7 @@ def save_table(table: Table, path: str | os.PathLike[str], *, overwrite: bool = 
         raise ArgumentError(f"save_table needs a Table, got {type(table).__name__}")
     overwrite = check_flag("overwrite", overwrite)  # "no" would replace the table
     _table_path(path)  # the type; "" goes on as given, for the message that names it empty
-    target = atomic.check_writable_target(path)
+    target = atomic.check_writable_target(path, what="the table path")
     if target.exists() and not overwrite:
         raise TableFileError(f"{target} exists; pass overwrite=True (CLI: --force) to replace it")
     if target.is_dir() and not (target / MANIFEST).exists() and any(target.iterdir()):

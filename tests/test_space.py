@@ -227,6 +227,18 @@ def test_index_and_edge_arguments_are_integers_never_truncated(bad: object) -> N
     assert NB201.neighbours(np.int64(1)).width == 24
 
 
+def test_whole_numbers_are_read_exactly() -> None:
+    # float() rounds a long double past 2**53: 2**60 + 1 would have been read as 2**60
+    from nb201_flat.space import _as_int
+
+    assert _as_int(np.longdouble(2**60), "n") == 2**60
+    if np.finfo(np.longdouble).nmant >= 60:  # x86's 80-bit long double holds it exactly
+        assert _as_int(np.longdouble(2**60) + 1, "n") == 2**60 + 1
+    for bad in (float("inf"), float("nan"), 2.5, np.float32(0.5)):
+        with pytest.raises(InvalidArchError, match="whole number"):
+            _as_int(bad, "n")
+
+
 def test_whole_floats_are_integers() -> None:
     # as check_int_range reads them elsewhere: 5.0 is 5 (it worked before the int checks)
     assert NB201.arch(11472.0).to_str() == NB201.arch(np.float64(11472)).to_str() == RESNET

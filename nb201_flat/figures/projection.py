@@ -198,10 +198,11 @@ def pick_architectures(
         "rs": RandomSearch(),
         "na-rs": NARandomSearch(NeighbourObjective(NA_PAPER)),
     }
-    try:
-        res = run_search(table, protocol, algorithms, runs=max_runs, seed=seed)
+    try:  # what the table lacks is a skip; a bad option (queries=) stays the caller's error
+        protocol.check(table)
     except ProtocolError as exc:  # e.g. no cell measured under the search or report key
         raise FigureSkipped(NAME, [key], f"to search for the picks: {exc}") from exc
+    res = run_search(table, protocol, algorithms, runs=max_runs, seed=seed)
     runs = res.runs.drop_duplicates(["algorithm", "run"])
     picked = runs.pivot(index="run", columns="algorithm", values="best").sort_index()
     # a run that never met a measured cell has no pick (a sparse table): the others are drawn

@@ -481,6 +481,9 @@ def neighbour_distributions(
     v = as_values(space, values)
     chosen = a2m_bands(bands) if isinstance(bands, str) else dict(bands)
     chosen = {name: check_band(name, band) for name, band in chosen.items()}
+    given: object = radii  # typed as radii; a notebook may pass one number all the same
+    if not isinstance(given, Iterable) or isinstance(given, str):  # radii=2: a raw TypeError
+        raise LandscapeArgumentError(f"radii must be a sequence of radii, got {radii!r}; e.g. (2,)")
     radii = [space.check_radius(r) for r in radii]  # int() would make 1.5 radius 1
     dropna = check_flag("dropna", dropna)
     if check_flag("weighted", weighted):

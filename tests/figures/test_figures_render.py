@@ -381,3 +381,20 @@ def test_real_projection_picks_come_from_the_validation_search(real_table: Table
     picks = pick_architectures(real_table)
     assert picks.key.dataset == "cifar100" and not picks.optimistic
     assert math.isfinite(picks.sharp.sharpness) and picks.sharp.index != picks.flat.index
+
+
+def test_projection_search_picks_keep_an_option_error_an_error(figure_table: Table) -> None:
+    # a query budget too large to run is the caller's error, not "the table lacks a key"
+    from nb201_flat.errors import ProtocolError
+    from nb201_flat.figures.projection import pick_architectures
+    from nb201_flat.table import MetricKey
+
+    keys = (MetricKey("cifar100", "x-valid", 12), MetricKey("cifar100", "x-test", 200))
+    no_time = Table(  # fixed-n serves it: no training times for the per-dataset protocol
+        figure_table.space,
+        {(k, None): figure_table.vector_for(k) for k in keys},
+        source="no training times",
+    )
+    assert pick_architectures(no_time, queries=20, max_runs=2).key == keys[1]
+    with pytest.raises(ProtocolError, match="queries"):
+        pick_architectures(no_time, queries=10**9, max_runs=1)
