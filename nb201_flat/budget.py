@@ -266,7 +266,7 @@ def check_search_jobs(jobs: Any, name: str = "jobs") -> int:
         check_memory(
             n * SEARCH_WORKER_MB * 2**20,
             f"{name} {n} (worker processes)",
-            f"pass fewer {name} (this machine has {os.cpu_count() or 1} CPUs)",
+            f"pass fewer {name} (this process may use {usable_cores()} CPUs)",
         )
     return n
 

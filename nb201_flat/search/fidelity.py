@@ -392,11 +392,9 @@ class Hyperband:
         >>> Hyperband(eta=3).brackets(9)
         [[(9, 1), (3, 3), (1, 9)], [(5, 3), (1, 9)], [(3, 9)]]
         """
-        whole = all(
-            isinstance(v, int | np.integer) and not isinstance(v, bool)
-            for v in (self.eta, self.min_epochs)
-        )  # eta=2.5 planned fractional numbers of configurations, then failed in range()
-        if not whole or self.eta < 2 or not 1 <= self.min_epochs <= max_epochs:
+        # eta and min_epochs are whole numbers >= 2 and >= 1 (__post_init__); the schedule
+        # decides whether min_epochs fits
+        if self.min_epochs > max_epochs:
             raise SearchBudgetError(
                 f"hyperband needs whole numbers eta >= 2 and 1 <= min_epochs <= {max_epochs}, "
                 f"got eta={self.eta!r}, min_epochs={self.min_epochs!r}"

@@ -30,7 +30,6 @@ import itertools
 import logging
 import math
 import multiprocessing as mp
-import os
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -40,7 +39,13 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from nb201_flat.budget import NoBar, check_search_jobs, search_jobs_that_fit, tqdm_class
+from nb201_flat.budget import (
+    NoBar,
+    check_search_jobs,
+    search_jobs_that_fit,
+    tqdm_class,
+    usable_cores,
+)
 from nb201_flat.errors import ArgumentError, check_int_range, check_seed
 from nb201_flat.pools import stopped_on_interrupt
 from nb201_flat.search.algorithms import AlgorithmError, Incumbent, SearchAlgorithm
@@ -527,7 +532,7 @@ def run_cells(
     # records (nb201_flat.search.vectorised, .lockstep and .replay); the loop for the rest
     batched = [vectorised.batched_ok(datas[d], algos[a]) for d, a in pairs]
     if jobs is None:  # sized now, with the table and the oracles in memory
-        jobs = search_jobs_that_fit(os.cpu_count() or 1)
+        jobs = search_jobs_that_fit(usable_cores())  # the CPUs this process may run on
     tasks = _plan(pairs, batched, runs, jobs)
     total = runs * len(pairs)
     bar_cls = tqdm_class() if progress else NoBar

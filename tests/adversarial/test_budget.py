@@ -403,7 +403,7 @@ def test_search_jobs_are_sized_by_the_workers_that_start(
     monkeypatch.setenv(budget.ENV_MAX_MEMORY, "250M")  # one worker of 150 MB fits, two do not
     res = run_search(synth_table, nb201_protocol(), RandomSearch(), runs=np.int64(1), jobs=16)
     assert len(res.runs) > 0  # one run, one task: one worker
-    monkeypatch.setattr("os.cpu_count", lambda: 16)
+    monkeypatch.setattr("nb201_flat.search.runner.usable_cores", lambda: 16)
     argv = ["search", "--algo", "rs", "--protocol", "fixed-n", "--n", "5", "--runs", "4"]
     assert main(argv) == 0, capsys.readouterr().err  # no --jobs: 16 CPUs, one fits
     res = run_search(synth_table, nb201_protocol(), RandomSearch(), runs=8, jobs=None)
