@@ -201,14 +201,9 @@ def check_int_range(
     ...
     nb201_flat.errors.ArgumentError: --jobs must be >= 1, got 0
     """
-    # numpy integers too: a count computed with numpy is a count
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
-    if ok and not isinstance(value, numbers.Integral):
-        ok = float(value).is_integer()
-    if ok:
-        iv = int(value)
-        ok = (lo is None or iv >= lo) and (hi is None or iv <= hi)
-    if not ok:
+    iv = whole_number(value)
+    ok = iv is not None and (lo is None or iv >= lo) and (hi is None or iv <= hi)
+    if iv is None or not ok:
         if lo is not None and hi is not None:
             want = f"must lie in {lo}..{hi}"
         elif lo is not None:
@@ -218,7 +213,29 @@ def check_int_range(
         else:
             want = "must be an integer"
         raise ArgumentError(f"{name} {want}, got {value!r}{'; ' + fix if fix else ''}")
-    return int(value)
+    return iv
+
+
+def whole_number(value: Any) -> int | None:
+    """``value`` as an int when it is a whole number: an int, a numpy integer or a whole float
+    (5.0; a count computed with numpy is a count), else None (a bool, 1.5, NaN, inf, text).
+
+    >>> whole_number(5.0), whole_number(True), whole_number(2.5)
+    (5, None, None)
+    """
+    if type(value) is int:  # the common case, first: counts and indices in loops
+        return value
+    np = sys.modules.get("numpy")
+    if isinstance(value, bool) or (np is not None and isinstance(value, np.bool_)):
+        return None
+    if not isinstance(value, numbers.Real):
+        return None
+    number: Any = value
+    try:
+        whole = int(number)  # exact for every real type (float() rounds a long double)
+    except (OverflowError, ValueError):  # inf, NaN
+        return None
+    return whole if whole == value else None
 
 
 def check_float_range(

@@ -32,14 +32,14 @@ import math
 import numbers
 import operator
 import random
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 
-from nb201_flat.errors import InvalidArchError, check_flag
+from nb201_flat.errors import InvalidArchError, check_flag, whole_number
 from nb201_flat.types import BoolArray as BoolArray
 from nb201_flat.types import IntArray as IntArray
 
@@ -59,21 +59,14 @@ IndexOrder = Literal["official", "lexicographic"]
 
 
 def _as_int(value: Any, what: str) -> int:
-    """``value`` as an int: numpy integers and whole floats too (5.0 is 5, as
-    :func:`~nb201_flat.errors.check_int_range` reads it); 1.5 or a bool is refused, never
-    truncated."""
-    if type(value) is int:  # the common case, first: this runs once per cell in loops
-        return value
+    """``value`` as an int (:func:`~nb201_flat.errors.whole_number`: numpy integers and whole
+    floats too), else :class:`InvalidArchError`; 1.5 or a bool is refused, never truncated."""
+    whole = whole_number(value)
+    if whole is not None:
+        return whole
     if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real):
         raise InvalidArchError(f"{what} must be an integer, got {value!r:.80}")
-    number: Any = value  # a numbers.Real: int() of it is exact (float() rounds a long double)
-    try:
-        whole = int(number)
-    except (OverflowError, ValueError):  # inf, NaN
-        whole = None
-    if whole is None or whole != value:
-        raise InvalidArchError(f"{what} must be a whole number, got {value!r:.80}")
-    return whole
+    raise InvalidArchError(f"{what} must be a whole number, got {value!r:.80}")  # 1.5, NaN
 
 
 @dataclass(frozen=True, slots=True)
@@ -525,8 +518,12 @@ class Space:
         cell gets the key ``"#"``, giving 6,462 classes.
         """
         c = self._checked_codes(codes)
-        merge_disconnected = check_flag("merge_disconnected", merge_disconnected)
-        if merge_disconnected and not bool(self.connected_codes([c])[0]):
+        merge = check_flag("merge_disconnected", merge_disconnected)
+        return self._iso_key(c, merge and not bool(self.connected_codes([c])[0]))
+
+    def _iso_key(self, c: Sequence[int], zero: bool) -> str:
+        """:meth:`isomorphism_key` of checked codes; ``zero``: the merged disconnected key."""
+        if zero:
             return "#"
         names = [self.ops[x] for x in c]
         node_str = {0: "0"}
@@ -550,9 +547,10 @@ class Space:
         if key not in self._cache:
             ids: dict[str, int] = {}
             out = np.empty(self.size, dtype=np.int64)
+            # the space's own rows: checked already, connectivity cached (no per-cell checks)
+            zero = (~self.connected if key[1] else np.zeros(self.size, dtype=bool)).tolist()
             for i, row in enumerate(self.codes.tolist()):
-                k = self.isomorphism_key(row, merge_disconnected=merge_disconnected)
-                out[i] = ids.setdefault(k, len(ids))
+                out[i] = ids.setdefault(self._iso_key(row, zero[i]), len(ids))
             out.setflags(write=False)
             self._cache[key] = out
         arr: IntArray = self._cache[key]
