@@ -32,7 +32,6 @@ stream per run, one copy of the data (on a CPU, in turn). The two options do not
 from __future__ import annotations
 
 import concurrent.futures as cf
-import contextlib
 import logging
 import multiprocessing as mp
 import os
@@ -239,17 +238,6 @@ def _failed(job: TrainJob, exc: BaseException, attempts: int) -> JobResult:
     return JobResult(job, "failed", error=msg, attempts=attempts)
 
 
-def _current_gpu(device: str) -> contextlib.AbstractContextManager[object]:
-    """``device`` (``cuda:N``) as the current CUDA device inside a ``with`` block: what torch
-    does on the current device (compiled CUDA graphs synchronise it) then happens on the
-    run's GPU, and no context opens on GPU 0 for it. Nothing for other devices."""
-    if not device.startswith("cuda:"):
-        return contextlib.nullcontext()
-    import torch
-
-    return torch.cuda.device(device)
-
-
 def _with_device(job: TrainJob, device: str) -> TrainJob:
     from dataclasses import replace
 
@@ -265,8 +253,16 @@ def _init_worker(slots: Any, threads: int | None, parent_pid: int | None = None)
         die_with_parent(parent_pid)
     # each worker process takes one slot (a device) for its whole life
     _SLOT["device"] = slots.get()
-    _SLOT["gpu"] = _current_gpu(_SLOT["device"])  # entered for the worker's whole life
-    _SLOT["gpu"].__enter__()
+    if _SLOT["device"].startswith("cuda:"):
+        # Every run makes its own GPU the current device while it trains (trainer.current_gpu;
+        # entering the worker's again changes nothing). The worker holds its GPU for its whole
+        # life too, for the CUDA work it does outside a run: releasing a unit's compiled graphs
+        # and their CUDA graph pool (_run_in_worker), what the garbage collector frees later, a
+        # custom ``run``, the exit; none of it opens a context on GPU 0.
+        from nb201_flat.train.trainer import current_gpu
+
+        _SLOT["gpu"] = current_gpu(_SLOT["device"])
+        _SLOT["gpu"].__enter__()
     if threads is not None:
         os.environ["OMP_NUM_THREADS"] = str(threads)
         _SLOT["threads"] = threads
@@ -379,9 +375,8 @@ class LocalExecutor:
         for unit in units:
             jobs = [_with_device(all_jobs[p], device) for p in unit]
             for attempt in range(1, self.retries + 2):
-                try:
-                    with _current_gpu(device):
-                        res = _run_unit(jobs, self.run, self._multi)
+                try:  # the runs make ``device`` the current CUDA device (trainer.current_gpu)
+                    res = _run_unit(jobs, self.run, self._multi)
                     out.update(
                         {p: _with_attempts(r, attempt) for p, r in zip(unit, res, strict=True)}
                     )

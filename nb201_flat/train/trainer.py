@@ -21,6 +21,7 @@ the learning-rate update (once per epoch, as NB201).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import time
@@ -87,6 +88,33 @@ def resolve_device(device: str) -> torch.device:
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise Nb201FlatError(f"device {device!r} requested but CUDA is not available; use cpu")
     return dev
+
+
+def current_gpu(device: str | torch.device) -> contextlib.AbstractContextManager[object]:
+    """``device`` as this thread's current CUDA device inside a ``with`` block when it names
+    one GPU (``cuda:N``); nothing for any other device.
+
+    What torch does on the *current* device rather than on a tensor's (compiled CUDA graphs
+    synchronise it; ``torch.compile``, cuDNN handles and the allocator's bookkeeping follow it)
+    then happens on the run's GPU, and no CUDA context opens on GPU 0 for it. ``cuda`` without
+    an index and ``auto`` (:func:`resolve_device`) mean the current device already. The device
+    current before is back after the block, on an error too, and entering it again inside (an
+    executor's worker holds its GPU for its whole life) changes nothing.
+
+    Every run enters it where it starts training, whichever path called it (an executor, the
+    CLI's inline progress bars, a user's :func:`train`): :func:`train` for one job,
+    :func:`~nb201_flat.train.unit.train_unit` for a group or a concurrent unit.
+
+    >>> isinstance(current_gpu("cpu"), contextlib.nullcontext)
+    True
+    """
+    if isinstance(device, str):
+        if not device.startswith("cuda:"):
+            return contextlib.nullcontext()
+        device = torch.device(device)
+    if device.type != "cuda" or device.index is None:
+        return contextlib.nullcontext()
+    return torch.cuda.device(device)
 
 
 class DeviceData:
@@ -333,7 +361,8 @@ def _train_locked(
             metrics, t = db.final_metrics(job.key)
             log.info("%s already in %s; skipped", job.name, job.db_path)
             return JobResult(job, "skipped", metrics, t)
-        return _train(job, db, progress=progress, on_epoch_end=on_epoch_end)
+        with current_gpu(job.device):  # a stored run (above) touches no GPU
+            return _train(job, db, progress=progress, on_epoch_end=on_epoch_end)
     finally:
         db.close()
 

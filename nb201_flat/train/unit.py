@@ -1,7 +1,9 @@
 """Several jobs trained as one unit (a grouped network, or cells on concurrent streams).
 
 What every unit does around its training is the same: hold every member's run lock, skip the
-members the results database already has, train the rest together, and answer in job order.
+members the results database already has, train the rest together on their device (the current
+CUDA device while they train: :func:`~nb201_flat.train.trainer.current_gpu`), and answer in job
+order.
 
 Examples
 --------
@@ -24,7 +26,8 @@ UnitTrainer = Callable[[list[TrainJob], ResultsDB], list[JobResult]]
 
 
 def train_unit(jobs: Sequence[TrainJob], train: UnitTrainer) -> list[JobResult]:
-    """Lock every member, skip those ``db`` has done, ``train`` the rest; results in job order."""
+    """Lock every member, skip those ``db`` has done, ``train`` the rest on their device (one
+    for the unit, made the current CUDA device while they train); results in job order."""
     jobs = list(jobs)
     if not jobs:
         return []
@@ -43,7 +46,11 @@ def train_unit(jobs: Sequence[TrainJob], train: UnitTrainer) -> list[JobResult]:
                 else:
                     todo.append(pos)
             if todo:
-                trained = train([jobs[p] for p in todo], db)
+                from nb201_flat.train.trainer import current_gpu  # torch: only to train
+
+                # the unit's device (its members share it: check_groupable, check_concurrent)
+                with current_gpu(jobs[todo[0]].device):
+                    trained = train([jobs[p] for p in todo], db)
                 results.update(zip(todo, trained, strict=True))
         finally:
             db.close()

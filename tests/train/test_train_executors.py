@@ -15,7 +15,7 @@ from nb201_flat.train.executors import (
     SlurmExecutor,
     executor_from_spec,
 )
-from nb201_flat.train.jobs import JobResult, TrainJob, make_jobs
+from nb201_flat.train.jobs import TrainJob, make_jobs
 from nb201_flat.train.recipe import Recipe
 from nb201_flat.train.results_db import load_results
 
@@ -178,49 +178,3 @@ def test_a_pool_worker_releases_what_each_unit_compiled(
     with pytest.raises(RuntimeError, match="boom"):
         executors._run_in_worker([job], fail, fail)  # type: ignore[arg-type]
     assert released == ["during", "after", "after"]
-
-
-def test_a_numbered_gpu_is_the_current_device_while_its_runs_train(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Inline and in a worker, ``cuda:N`` is made the current device (a stand-in records it:
-    no GPU here), so torch's work on the current device lands on the run's GPU."""
-    import contextlib
-    from collections.abc import Iterator
-
-    import torch
-
-    from nb201_flat.train import executors
-
-    current: list[str | None] = [None]
-    seen: list[str | None] = []
-
-    @contextlib.contextmanager
-    def device(d: str) -> Iterator[None]:
-        before, current[0] = current[0], d
-        try:
-            yield
-        finally:
-            current[0] = before
-
-    monkeypatch.setattr(torch.cuda, "device", device)
-    (job,) = make_jobs([0], dataset="cifar10", epochs=1, seeds=[1], data_root=".",
-                       db_path=str(tmp_path / "r.sqlite"), device="cuda:1")  # fmt: skip
-
-    def run(j: TrainJob) -> JobResult:
-        seen.append(current[0])
-        return JobResult(j, "done")
-
-    (res,) = LocalExecutor(devices=["cuda:1"], processes=False, run=run).map([job])
-    assert res.status == "done"
-    assert seen == ["cuda:1"] and current[0] is None  # restored after the run
-    LocalExecutor(devices=["cpu"], processes=False, run=run).map([job])
-    assert seen[-1] is None
-
-    class Slots:
-        def get(self) -> str:
-            return "cuda:1"
-
-    monkeypatch.setattr(executors, "_SLOT", {})
-    executors._init_worker(Slots(), None)
-    assert current[0] == "cuda:1"  # a worker keeps its GPU for its whole life

@@ -259,6 +259,46 @@ def test_faithful_kill_and_resume_is_bitwise(device: str, tmp_path: Path) -> Non
     assert ("CUDA" in on) == (device == "cuda"), on
 
 
+@pytest.mark.parametrize("device", DEVICES)
+def test_a_run_trains_with_its_numbered_gpu_current(
+    device: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The real ``torch.cuda.device`` behind :func:`~nb201_flat.train.trainer.current_gpu`:
+    ``train`` on ``cuda:N`` (the last GPU) trains with it current and puts the previous one
+    back, alone and inside a pool worker that holds it already; a CPU run enters nothing.
+    (``test_train_current_gpu.py`` checks every path to it, with a stand-in, on a CPU.)"""
+    from nb201_flat.train import trainer
+    from nb201_flat.train.trainer import current_gpu
+
+    gpu = torch.cuda.device_count() - 1 if device == "cuda" else None
+    if gpu is not None:
+        device = f"cuda:{gpu}"
+    current: list[int] = []
+    real = trainer._train
+
+    def spy(job: Any, db: Any, **kwargs: Any) -> Any:
+        if gpu is not None:
+            current.append(torch.cuda.current_device())
+        return real(job, db, **kwargs)
+
+    monkeypatch.setattr(trainer, "_train", spy)
+    alone, in_worker = make_jobs(
+        [ARCH], dataset="cifar10", epochs=1, seeds=[777, 888],
+        data_root=write_tiny_cifar10(tmp_path / "data"), db_path=tmp_path / "r.sqlite",
+        recipe=Recipe(epochs=1, batch_size=BATCH), c=C, n=1, device=device, mode="faithful",
+    )  # fmt: skip
+    before = torch.cuda.current_device() if gpu is not None else None
+    assert train(alone).status == "done"
+    with current_gpu(device):  # what a pool worker holds for its whole life
+        assert train(in_worker).status == "done"
+        after_in_worker = torch.cuda.current_device() if gpu is not None else None
+    if gpu is None:
+        assert current == []
+        return
+    assert current == [gpu, gpu]
+    assert after_in_worker == gpu and torch.cuda.current_device() == before
+
+
 # -- 2. no host synchronisation inside a training step -----------------------------------------
 def warm_single(sess: Session) -> None:
     # compilation, cuDNN autotuning, and CUDA graph trees' warm-up run, recording and first

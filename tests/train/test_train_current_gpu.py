@@ -1,0 +1,223 @@
+"""A run's numbered GPU (``cuda:N``) is the current CUDA device while it trains, whichever path
+started it: a user's ``train`` / ``train_group`` / ``train_concurrent`` (or their executor entry
+points), the CLI's inline progress bars, the inline executor, a pool worker, dask and submitit.
+
+No GPU here: ``torch.cuda.device`` is replaced by a recorder, and the training itself by a stub
+that notes the current device (the real ``_train`` functions, which would move tensors to
+``cuda:1``, never run). Everything around them (run locks, the results database's skip check,
+the executors, the CLI) is the real code.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from nb201_flat.train.jobs import JobResult, TrainJob, make_jobs
+
+torch = pytest.importorskip("torch")
+
+
+class Gpu:
+    """Stands in for ``torch.cuda.device`` and for the training: what was entered, what was
+    current while each run trained, and what is current now."""
+
+    def __init__(self) -> None:
+        self.current: str | None = None
+        self.entered: list[str] = []
+        self.seen: list[str | None] = []  # the current device in each run's training
+        self.progress: list[bool] = []
+
+    @contextlib.contextmanager
+    def device(self, d: object) -> Iterator[None]:
+        self.entered.append(str(d))
+        before, self.current = self.current, str(d)
+        try:
+            yield
+        finally:
+            self.current = before
+
+    def one(self, job: TrainJob, db: object, *, progress: bool, on_epoch_end: Any) -> JobResult:
+        self.seen.append(self.current)
+        self.progress.append(progress)
+        return JobResult(job, "done", {}, 0.0)
+
+    def many(
+        self, jobs: list[TrainJob], db: object, *, progress: bool, on_epoch_end: Any
+    ) -> list[JobResult]:
+        self.seen.append(self.current)
+        self.progress.append(progress)
+        return [JobResult(j, "done", {}, 0.0) for j in jobs]
+
+
+@pytest.fixture
+def gpu(monkeypatch: pytest.MonkeyPatch) -> Gpu:
+    from nb201_flat.train import concurrent_run, grouped_run, modes, trainer
+
+    g = Gpu()
+    monkeypatch.setattr(torch.cuda, "device", g.device)
+    monkeypatch.setattr(trainer, "_train", g.one)
+    monkeypatch.setattr(grouped_run, "_train", g.many)
+    monkeypatch.setattr(concurrent_run, "_train", g.many)
+    monkeypatch.setattr(modes, "release_compiled", lambda: None)  # what a pool worker calls
+    return g
+
+
+def jobs_on(tmp_path: Path, device: str, archs: list[int], seeds: list[int]) -> list[TrainJob]:
+    return make_jobs(archs, dataset="cifar10", epochs=1, seeds=seeds, data_root=".",
+                     db_path=str(tmp_path / "r.sqlite"), device=device)  # fmt: skip
+
+
+def _entry_points() -> list[tuple[str, Callable[[list[TrainJob]], list[JobResult]], bool]]:
+    from nb201_flat.train import concurrent_run, grouped_run, trainer
+
+    return [
+        ("train", lambda js: [trainer.train(js[0])], False),
+        ("run_job", lambda js: [trainer.run_job(js[0])], False),
+        ("train_group", grouped_run.train_group, False),
+        ("run_group", grouped_run.run_group, False),
+        ("train_concurrent", concurrent_run.train_concurrent, True),
+        ("run_concurrent", concurrent_run.run_concurrent, True),
+    ]
+
+
+@pytest.mark.parametrize("name", [n for n, _, _ in _entry_points()])
+def test_a_users_run_on_cuda_n_trains_with_it_current(name: str, gpu: Gpu, tmp_path: Path) -> None:
+    """``train(job)`` with ``device="cuda:1"`` (and the grouped, concurrent and executor entry
+    points) enters the GPU once, trains with it current, and puts the previous one back; a CPU
+    run, and ``auto`` / ``cuda`` (the current device already), enter nothing."""
+    run, cells = next((r, c) for n, r, c in _entry_points() if n == name)
+    archs, seeds = ([0, 11472], [1]) if cells else ([11472], [1, 2])
+    for device in ("cuda:1", "cpu", "auto", "cuda"):
+        jobs = jobs_on(tmp_path / device, device, archs, seeds)
+        assert {r.status for r in run(jobs)} == {"done"}
+    assert gpu.entered == ["cuda:1"] and gpu.current is None
+    assert gpu.seen == ["cuda:1", None, None, None]
+
+
+def test_the_previous_device_is_back_after_a_failing_run(
+    gpu: Gpu, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from nb201_flat.train import trainer
+
+    def boom(job: TrainJob, db: object, **_: Any) -> JobResult:
+        gpu.seen.append(gpu.current)
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(trainer, "_train", boom)
+    with pytest.raises(RuntimeError, match="boom"):
+        trainer.train(jobs_on(tmp_path, "cuda:1", [11472], [1])[0])
+    assert gpu.seen == ["cuda:1"] and gpu.current is None
+
+
+def test_the_inline_executor_trains_each_job_on_its_own_gpu(gpu: Gpu, tmp_path: Path) -> None:
+    """Inline, an ``auto`` job gets the executor's device and a job naming its GPU keeps it:
+    each trains with its own GPU current, not the executor's for both."""
+    from nb201_flat.train.executors import LocalExecutor
+
+    auto = jobs_on(tmp_path / "a", "auto", [11472], [1])
+    own = jobs_on(tmp_path / "b", "cuda:1", [11472], [1])
+    res = LocalExecutor(devices=["cuda:0"], processes=False).map([*auto, *own])
+    assert [r.status for r in res] == ["done", "done"]
+    assert gpu.seen == ["cuda:0", "cuda:1"] and gpu.current is None
+
+
+def test_a_pool_worker_holds_its_gpu_and_each_run_enters_its_own(
+    gpu: Gpu, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What a ``LocalExecutor`` worker process runs (its initializer, then its units), here in
+    this process: the worker's GPU stays current for its whole life, and each run enters its
+    own GPU on top (the same one again for an ``auto`` job, which changes nothing)."""
+    from nb201_flat.train import executors
+    from nb201_flat.train.grouped_run import run_group
+    from nb201_flat.train.trainer import run_job
+
+    class Slots:
+        def __init__(self, device: str) -> None:
+            self.device = device
+
+        def get(self) -> str:
+            return self.device
+
+    monkeypatch.setattr(executors, "_SLOT", {})
+    executors._init_worker(Slots("cuda:1"), None)
+    assert gpu.entered == ["cuda:1"] and gpu.current == "cuda:1"  # for the worker's whole life
+    executors._run_in_worker(jobs_on(tmp_path / "a", "auto", [11472], [1]), run_job, run_group)
+    assert gpu.entered == ["cuda:1", "cuda:1"] and gpu.seen == ["cuda:1"]
+    assert gpu.current == "cuda:1"  # the worker's, after the run
+    group = jobs_on(tmp_path / "b", "cuda:2", [11472], [1, 2])  # a job naming another GPU
+    executors._run_in_worker(group, run_job, run_group)
+    assert gpu.seen == ["cuda:1", "cuda:2"] and gpu.current == "cuda:1"
+    executors._SLOT["gpu"].__exit__(None, None, None)
+    # a CPU worker and its runs enter nothing
+    monkeypatch.setattr(executors, "_SLOT", {})
+    executors._init_worker(Slots("cpu"), None)
+    executors._run_in_worker(jobs_on(tmp_path / "c", "auto", [11472], [1]), run_job, run_group)
+    assert len(gpu.entered) == 3 and gpu.seen[-1] is None and gpu.current is None
+
+
+def test_a_dask_worker_trains_with_the_jobs_gpu_current(gpu: Gpu, tmp_path: Path) -> None:
+    """dask runs the package's run functions in its worker threads (here in this process):
+    the job's GPU is current in the thread that trains it, a CPU job enters nothing."""
+    distributed = pytest.importorskip("distributed")
+    from nb201_flat.train.executors import DaskExecutor
+
+    jobs = [
+        *jobs_on(tmp_path / "a", "cuda:1", [11472], [1]),
+        *jobs_on(tmp_path / "b", "cuda:1", [11472], [2, 3]),
+        *jobs_on(tmp_path / "c", "cpu", [11472], [4]),
+    ]
+    with (
+        distributed.LocalCluster(
+            n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        res = DaskExecutor(client, retries=0, group_seeds=2).map(jobs)
+    assert [r.status for r in res] == ["done"] * 4
+    assert sorted(gpu.seen, key=str) == [None, "cuda:1", "cuda:1"]  # a job, a group, the cpu job
+    assert gpu.entered == ["cuda:1", "cuda:1"] and gpu.current is None
+
+
+def test_a_submitit_job_trains_with_its_gpu_current(gpu: Gpu, tmp_path: Path) -> None:
+    pytest.importorskip("submitit")
+    from nb201_flat.train.executors import SlurmExecutor
+
+    ex = SlurmExecutor(folder=tmp_path / "logs", cluster="debug", retries=0, concurrent=2)
+    res = ex.map(jobs_on(tmp_path, "cuda:1", [0, 11472], [1]))  # one concurrent unit
+    assert [r.status for r in res] == ["done", "done"]
+    assert gpu.entered == ["cuda:1"] and gpu.seen == ["cuda:1"] and gpu.current is None
+
+
+@pytest.mark.parametrize(
+    ("options", "units"), [([], 2), (["--group-seeds", "2"], 1), (["--concurrent", "2"], 1)]
+)
+def test_the_cli_progress_bars_train_with_the_gpu_current(
+    options: list[str],
+    units: int,
+    gpu: Gpu,
+    cifar10_root: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``train --executor inline --progress`` calls the run functions itself, without an
+    executor: still each run (or unit) trains with ``--device cuda:1`` current."""
+    from nb201_flat import budget
+    from nb201_flat.cli import main
+
+    monkeypatch.setattr(budget, "_show_progress", budget._show_progress)  # main sets it
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # --device cuda:1 is checked
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    argv = ["train", "11472", "--dataset", "cifar10", "--epochs", "1", "--seeds", "1", "2",
+            "--data-root", str(cifar10_root), "--db", str(tmp_path / "r.sqlite"),
+            "--executor", "inline", "--progress", "--json", *options]  # fmt: skip
+    assert main([*argv, "--device", "cuda:1"]) == 0
+    assert gpu.seen == ["cuda:1"] * units and gpu.progress == [True] * units
+    assert gpu.entered == ["cuda:1"] * units and gpu.current is None
+    if "--concurrent" not in options:  # --concurrent refuses a CPU
+        assert main([*argv, "--device", "cpu", "--db", str(tmp_path / "cpu.sqlite")]) == 0
+        assert gpu.entered == ["cuda:1"] * units and gpu.seen[units:] == [None] * units
