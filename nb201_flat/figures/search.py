@@ -24,7 +24,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
 from nb201_flat.conventions import cost_key, search_key
-from nb201_flat.errors import ArgumentError, check_choice, check_flag, check_float_range
+from nb201_flat.errors import ArgumentError, check_choice, check_flag
 from nb201_flat.figures._common import (
     FigureSkipped,
     add_caption,
@@ -34,6 +34,7 @@ from nb201_flat.figures._common import (
     new_figure,
 )
 from nb201_flat.figures.style import figure_style
+from nb201_flat.landscape._common import check_confidence
 from nb201_flat.table import Table
 
 NAME = "search_curves"
@@ -253,10 +254,7 @@ def plot_anytime(
     """
     from scipy import special  # stdtrit: scipy.stats.t.ppf's quantile, a lighter import
 
-    # 95 for 95 % would draw no band (NaN) without a word
-    check_float_range(
-        "confidence", confidence, 0.0, 1.0, lo_open=True, hi_open=True, fix="e.g. 0.95"
-    )
+    check_confidence(confidence)
     complete_only = check_flag("complete_only", complete_only)
     legend = check_flag("legend", legend)
     _check_curves(curves, _PLOT_COLUMNS)

@@ -32,3 +32,24 @@ def test_every_per_arch_vector_gets_the_same_check(values: object, match: str) -
     ):
         with pytest.raises(ArgumentError, match=match):
             call()
+
+
+def test_every_confidence_level_gets_the_same_check() -> None:
+    # figures, search statistics and proxies each checked the level themselves, and only the
+    # figures named the fix (95 for 95 %)
+    from nb201_flat.figures._common import binned_means, mean_ci
+    from nb201_flat.figures.search import plot_anytime
+    from nb201_flat.landscape.proxies import proxy_correlations
+    from nb201_flat.search.statistics import bootstrap_ci
+
+    space = Space(("a", "b", "c"), 3)
+    acc = np.arange(27.0)
+    for call in (
+        lambda: mean_ci([1.0, 2.0], 95),
+        lambda: binned_means(acc, acc, confidence=95),
+        lambda: plot_anytime(None, confidence=95),  # type: ignore[arg-type]
+        lambda: bootstrap_ci(np.ones(3), confidence=95),
+        lambda: proxy_correlations(space, acc, acc, confidence=95),
+    ):
+        with pytest.raises(ArgumentError, match=r"confidence must lie in \(0, 1\), got 95; "):
+            call()
