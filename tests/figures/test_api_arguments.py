@@ -266,6 +266,12 @@ def test_neighbour_distributions_draw_only_a_radius_dist_holds(figure_table: Tab
     assert plot_neighbour_distributions(empty, v - 60.0, 2) is not None
     fig = FIGURES["a2m_distributions"].make(_shifted(figure_table, -60.0))
     assert len(fig.axes) >= 3
+    # attrs survive row filters: radius 2 of dist[dist.radius == 1] drew the background alone
+    one = dist[dist["radius"] == 1]
+    assert one.attrs["radii"] == [1, 2]
+    with pytest.raises(ArgumentError, match=r"no rows at radius 2 .*filtered out.*\[1\]"):
+        plot_neighbour_distributions(one, v, 2)
+    assert plot_neighbour_distributions(one, v, 1) is not None
     with pytest.raises(ArgumentError, match="radius must be >= 1, got True"):
         plot_neighbour_distributions(dist, v, True)
     for bins in (10, [50.0, 10.0, 90.0], [5.0]):
