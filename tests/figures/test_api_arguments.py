@@ -212,6 +212,28 @@ def test_unmeasured_tables_are_a_skip_naming_the_missing_values(figure_table: Ta
             make(name, empty, **options)
 
 
+def test_a_missing_value_is_a_skip_only_where_the_table_lacks_values(
+    figure_table: Table, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # every MissingValueError was a skip: a NaN made by the computation on measured values
+    # (a bad option, a bug) read as "this table cannot serve the figure"
+    from nb201_flat.figures import tree
+
+    key = figure_table.key("cifar10", "ori-test", 200)
+
+    def maker(table: Table) -> None:
+        table.vector_for(key)
+        raise MissingValueError("no value where the figure looked")
+
+    monkeypatch.setattr(tree, "make_barrier_tree", maker)
+    assert not np.isnan(figure_table.vector_for(key)).any()
+    with pytest.raises(MissingValueError, match="no value where the figure looked"):
+        make("barrier_tree", figure_table)
+    assert type(figure_table.data) is dict  # the reads were noted on a copy of the table
+    with pytest.raises(FigureSkipped, match="values measured where the figure reads them"):
+        make("barrier_tree", _thinned(figure_table, 0.5))
+
+
 def test_figures_on_a_sparse_table_skip_what_it_cannot_serve(tmp_path: Path) -> None:
     # three measured cells: `nb201-flat figures` printed a pandas traceback (na_projection),
     # then stopped at the first figure with an unmeasured cell on its paths (exit 2)
