@@ -149,6 +149,9 @@ def test_search_curves_refuse_options_they_would_ignore(figure_table: Table) -> 
     assert isinstance(make_curves(figure_table, curves=curves), Figure)
     with pytest.raises(ArgumentError, match="runs, seed apply only to the searches"):
         make_curves(figure_table, curves=curves, runs=500, seed=3)
+    # a given option equal to its default was taken for no option, and ignored without a word
+    with pytest.raises(ArgumentError, match="runs, seed, jobs, allow_optimistic apply only"):
+        make_curves(figure_table, curves=curves, runs=100, seed=0, jobs=1, allow_optimistic=False)
     with pytest.raises(ArgumentError, match="description= describes precomputed curves="):
         make_curves(figure_table, description="mine", runs=1, allow_optimistic=True)
     with pytest.raises(ArgumentError, match="allow_optimistic must be True or False"):
@@ -387,6 +390,10 @@ def test_pick_architectures_checks_the_search_options(figure_table: Table) -> No
         pick_architectures(figure_table, queries=0)
     with pytest.raises(ArgumentError, match="apply to pick='search' only"):  # were ignored
         pick_architectures(figure_table, pick="value", queries=5)
+    # the defaults, given: were taken for no option, and ignored without a word
+    with pytest.raises(ArgumentError, match="queries and max_runs apply to pick='search' only"):
+        pick_architectures(figure_table, pick="value", queries=100, max_runs=20)
+    assert pick_architectures(figure_table, pick="value").how.startswith("best ")
 
 
 def test_distance_profile_plot_counts_measured_cells_only(figure_table: Table) -> None:
