@@ -59,6 +59,23 @@ CURVES_FILE: Final = "curves.parquet"
 CURVE_METRICS: Final = ("accuracy", "loss", "epoch_time_s")
 
 
+# an inf would flow into every mean, rank and sharpness read from the curve without a word
+_FINITE = "a learning curve holds finite numbers, NaN where a value is not stored"
+
+
+def first_infinite_cell(arr: FloatArray) -> tuple[int, int] | None:
+    """``(architecture, epoch)`` of the first infinite value of a curve array, else None.
+
+    >>> first_infinite_cell(np.array([[1.0, 2.0], [np.nan, -np.inf]]))
+    (1, 1)
+    """
+    inf = np.isinf(arr)
+    if not inf.any():
+        return None
+    i, e = np.argwhere(inf)[0]
+    return int(i), int(e)
+
+
 def require_curves(table: Table) -> Curves:
     """``table.curves``, or :class:`NoCurvesError` saying how to get curves.
 
@@ -132,6 +149,12 @@ class Curves:
         if arr.ndim != 2 or arr.shape[0] != self._n:
             raise FormatError(
                 f"curve {item[0]} seed {item[1]} has shape {arr.shape}, expected ({self._n}, epochs)"
+            )
+        if (cell := first_infinite_cell(arr)) is not None:
+            seed = "mean" if item[1] is None else item[1]
+            raise FormatError(
+                f"curve {item[0]} seed {seed} is infinite at architecture {cell[0]}, epoch "
+                f"{cell[1]} (0-based); {_FINITE}"
             )
         arr.setflags(write=False)
         return arr
@@ -293,7 +316,13 @@ def lazy_curves(
             raise TableFileError(
                 f"{path} could not be read ({exc.__class__.__name__}: {exc}); {hint}"
             ) from None
-        return flat.reshape(-1, n_epochs)
+        arr = flat.reshape(-1, n_epochs)
+        if (cell := first_infinite_cell(arr)) is not None:  # named here with its file
+            raise TableFileError(
+                f"{path} column {column} is infinite at architecture {cell[0]}, epoch "
+                f"{cell[1]} (0-based); {_FINITE}; {hint}"
+            )
+        return arr
 
     try:
         lazy = {

@@ -13,7 +13,8 @@ from typing import Any
 import networkx as nx
 import numpy as np
 
-from nb201_flat.errors import ArgumentError, InvalidArchError
+from nb201_flat.errors import InvalidArchError
+from nb201_flat.neighbours import arch_vector
 from nb201_flat.space import Arch, Space
 
 
@@ -62,12 +63,7 @@ def space_graph(
     >>> g.number_of_nodes(), g.number_of_edges()
     (15625, 187500)
     """
-    v = None if values is None else np.asarray(values, dtype=np.float64)
-    if v is not None and v.shape != (space.size,):  # a longer vector would be read silently
-        raise ArgumentError(
-            f"values must be a vector over the {space.size} architectures of the space, got "
-            f"shape {v.shape}"
-        )
+    v = None if values is None else arch_vector(values, space.size)
     nb = space.neighbours(1, no_none=no_none, connected_only=connected_only)
     g: Any = nx.DiGraph() if no_none else nx.Graph()
     g.add_nodes_from(range(space.size))

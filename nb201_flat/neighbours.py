@@ -66,15 +66,44 @@ class NeighbourArrays:
 
     def gather(self, values: npt.ArrayLike) -> npt.NDArray[np.float64]:
         """``values`` of each neighbour, shape ``indices.shape``; NaN on padding."""
-        v = np.asarray(values, dtype=np.float64)
-        if v.shape != (len(self.counts),):  # a longer vector would be read silently
-            raise ArgumentError(
-                f"values must be a vector over the {len(self.counts)} architectures of the "
-                f"space, got shape {v.shape}"
-            )
+        v = arch_vector(values, len(self.counts))
         out = v[np.where(self.mask, self.indices, 0)]
         out[~self.mask] = np.nan
         return out
+
+
+def arch_vector(values: npt.ArrayLike, size: int) -> npt.NDArray[np.float64]:
+    """``values`` as a float64 vector of one number per architecture of a space of ``size``;
+    :class:`ArgumentError` for values that are not numbers, a wrong shape or an infinite entry
+    (NaN marks an unmeasured architecture). The one check of every per-architecture vector.
+
+    >>> arch_vector([1.0, float("inf")], 2)
+    Traceback (most recent call last):
+    ...
+    nb201_flat.errors.ArgumentError: values hold 1 infinite entry (first at index 1); a metric is finite: mark an unmeasured architecture with NaN
+    """
+    try:
+        v = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ArgumentError(
+            f"values must be numbers, got {type(values).__name__} {str(values)[:60]!r}; "
+            "pass e.g. table.vector(dataset, split, epochs)"
+        ) from None
+    if v.shape != (size,):  # a longer vector would be read silently
+        raise ArgumentError(
+            f"values must be a vector over the {size} architectures of the space, got "
+            f"shape {v.shape}; pass e.g. table.vector(dataset, split, epochs)"
+        )
+    inf = np.isinf(v)
+    if inf.any():
+        # one inf turns the structural sums of every cell into NaN, far neighbours included
+        n_inf = int(inf.sum())
+        raise ArgumentError(
+            f"values hold {n_inf} infinite entr{'y' if n_inf == 1 else 'ies'} (first at index "
+            f"{int(np.flatnonzero(inf)[0])}); a metric is finite: mark an unmeasured "
+            "architecture with NaN"
+        )
+    return v
 
 
 def neighbour_arrays(

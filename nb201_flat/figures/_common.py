@@ -15,9 +15,10 @@ from matplotlib.font_manager import FontProperties
 
 from nb201_flat.conventions import DATASET_LABELS as DATASET_LABELS
 from nb201_flat.conventions import REPORT_DATASETS, default_metric, report_key, search_key
-from nb201_flat.errors import ArgumentError, UnknownKeyError, check_float_range, check_int_range
+from nb201_flat.errors import ArgumentError, UnknownKeyError, check_int_range
 from nb201_flat.errors import FigureSkipped as FigureSkipped
 from nb201_flat.figures.style import figure_style
+from nb201_flat.landscape._common import check_confidence
 from nb201_flat.table import MetricKey, Table
 from nb201_flat.types import FloatArray as FloatArray
 
@@ -246,10 +247,7 @@ def mean_ci(values: npt.ArrayLike, confidence: float = 0.95) -> tuple[float, flo
     # scipy.stats (a second or more) for it
     from scipy import special
 
-    # 95 for 95 % would give NaN bands silently
-    check_float_range(
-        "confidence", confidence, 0.0, 1.0, lo_open=True, hi_open=True, fix="e.g. 0.95"
-    )
+    check_confidence(confidence)
     v = np.asarray(values, dtype=np.float64)
     v = v[np.isfinite(v)]
     n = int(v.size)
@@ -280,9 +278,7 @@ def binned_means(
     ([24.0, 74.0, 124.0, 174.0], [25, 25, 25, 25])
     """
     bins = check_int_range("bins", bins, 1, fix="e.g. bins=10")
-    check_float_range(
-        "confidence", confidence, 0.0, 1.0, lo_open=True, hi_open=True, fix="e.g. 0.95"
-    )
+    check_confidence(confidence)
     xv, yv = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
     ok = np.isfinite(xv) & np.isfinite(yv)
     xv, yv = xv[ok], yv[ok]

@@ -52,6 +52,16 @@ def _bins(values: npt.NDArray[np.float64], width: float = 1.0) -> npt.NDArray[np
     return np.arange(lo, hi + width, width)
 
 
+def _drawable_radii(dist: pd.DataFrame) -> list[int]:
+    """The radii ``dist`` can be drawn at: those it has rows at, and those its attrs say were
+    computed without a row (an empty band has none at any). A radius outside them would draw
+    the grey background alone, as if no band had neighbours there; attrs["radii"] alone is not
+    enough, as it survives row filters (dist[dist.radius == 1] still lists every radius)."""
+    held = {int(r) for r in dist["radius"].unique()}
+    asked = dist.attrs.get("radii", [])
+    return sorted(held | {int(r) for r in dist.attrs.get("empty_radii", []) if r in asked})
+
+
 def plot_neighbour_distributions(
     dist: pd.DataFrame,
     whole: npt.ArrayLike,
@@ -82,11 +92,19 @@ def plot_neighbour_distributions(
     # a bad option is the caller's error, not a figure the table cannot serve
     check_choice("kind", kind, ("hist", "kde"))
     legend = check_flag("legend", legend)
-    # the radii dist was computed for (an empty band has no rows at any): a radius outside
-    # them would draw the grey background alone, as if no band had neighbours there
-    asked = dist.attrs.get("radii", sorted(int(r) for r in dist["radius"].unique()))
+    asked = _drawable_radii(dist)
     radius = check_int_range("radius", radius, 1, fix=f"dist holds radii {asked}")
     if radius not in asked:
+        if radius in dist.attrs.get("radii", ()):
+            why = (
+                "though it was computed there with some: rows were filtered out"
+                if "empty_radii" in dist.attrs
+                else "though its attrs list that radius: they survive row filters"
+            )
+            raise ArgumentError(
+                f"dist has no rows at radius {radius} {why} (it holds radii {asked}); draw "
+                "from the unfiltered neighbour_distributions frame"
+            )
         raise ArgumentError(
             f"dist was not computed at radius {radius} (its radii: {asked}); pass one of "
             "those, or compute it there with neighbour_distributions(..., radii=...)"

@@ -109,8 +109,8 @@ def pick_architectures(
     dataset: str | None = None,
     pick: PickMethod = "search",
     seed: int = 0,
-    queries: int = 100,
-    max_runs: int = 20,
+    queries: int | None = None,
+    max_runs: int | None = None,
 ) -> Picks:
     """Choose the sharp (RS) and the flat (NA-RS) architecture of the figure.
 
@@ -125,17 +125,21 @@ def pick_architectures(
     seed
         Master seed of the searches.
     max_runs
-        Runs tried; the first run whose RS and NA-RS picks differ is used (run 0 if none).
+        Runs tried (default 20); the first run whose RS and NA-RS picks differ is used (run 0
+        if none).
     queries
-        Queries per run when the table forces the fixed-n fallback.
+        Queries per run when the table forces the fixed-n fallback (default 100).
     """
     check_choice("pick", pick, ("search", "value"))
     from nb201_flat.search.runner import check_runs
 
+    # None: not given (queries=100 passed with pick='value' was ignored without a word)
+    given = [name for name, v in (("queries", queries), ("max_runs", max_runs)) if v is not None]
+    queries = 100 if queries is None else queries
     queries = check_int_range("queries", queries, 1, fix="e.g. queries=100")
-    max_runs = check_runs(max_runs, "max_runs")  # run_search's message named it runs
-    if pick == "value" and (queries != 100 or max_runs != 20):  # nothing is searched
-        raise ArgumentError("queries and max_runs apply to pick='search' only; drop them")
+    max_runs = check_runs(20 if max_runs is None else max_runs, "max_runs")  # not named runs
+    if pick == "value" and given:  # nothing is searched
+        raise ArgumentError(f"{' and '.join(given)} apply to pick='search' only; drop them")
     key = _figure_key(table, dataset)
     values = table.vector_for(key)
     flat = flatness(table.space, values, 1, columns=["mean"])

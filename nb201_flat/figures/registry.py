@@ -6,6 +6,7 @@ so the CLI parser stays fast.
 
 from __future__ import annotations
 
+import copy
 import gc
 import importlib
 import inspect
@@ -15,6 +16,8 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from nb201_flat.errors import (
     ArgumentError,
@@ -153,14 +156,38 @@ def make(name: str, table: Table, **options: Any) -> Figure:
         raise ArgumentError(
             f"figure {name} has no option {', '.join(map(repr, unknown))}; it takes {takes}"
         )
+    reading = _Reads(table)
     try:
-        return maker(table, **options)
+        return maker(reading.table, **options)
     except MissingValueError as exc:
         # unmeasured cells where the figure reads values (a sparse table): the table cannot
-        # serve it, which a full `figures` run skips with this note; it aborted the run
+        # serve it, which a full `figures` run skips with this note; it aborted the run.
+        # Where every vector it read is measured the NaN came from the computation (a bad
+        # option, a bug): the caller's error, not a figure this table cannot serve
+        if not reading.lacked_values():
+            raise
         raise FigureSkipped(
             name, ["values measured where the figure reads them"], str(exc)
         ) from exc
+
+
+class _Reads(dict[Any, Any]):
+    """A table's vectors noting which of them a maker reads (``table`` shares them with the
+    caller's table: the same arrays, no copy)."""
+
+    def __init__(self, table: Table) -> None:
+        super().__init__(table.data)
+        self.read: set[Any] = set()
+        self.table = copy.copy(table)  # the caller's table keeps its own data
+        self.table.data = self
+
+    def __getitem__(self, item: Any) -> Any:
+        self.read.add(item)
+        return super().__getitem__(item)
+
+    def lacked_values(self) -> bool:
+        """Whether a vector the maker read holds an unmeasured (NaN) cell."""
+        return any(bool(np.isnan(super(_Reads, self).__getitem__(k)).any()) for k in self.read)
 
 
 def render(

@@ -24,7 +24,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
 from nb201_flat.conventions import cost_key, search_key
-from nb201_flat.errors import ArgumentError, check_choice, check_flag, check_float_range
+from nb201_flat.errors import ArgumentError, check_choice, check_flag
 from nb201_flat.figures._common import (
     FigureSkipped,
     add_caption,
@@ -34,6 +34,7 @@ from nb201_flat.figures._common import (
     new_figure,
 )
 from nb201_flat.figures.style import figure_style
+from nb201_flat.landscape._common import check_confidence
 from nb201_flat.table import Table
 
 NAME = "search_curves"
@@ -253,10 +254,7 @@ def plot_anytime(
     """
     from scipy import special  # stdtrit: scipy.stats.t.ppf's quantile, a lighter import
 
-    # 95 for 95 % would draw no band (NaN) without a word
-    check_float_range(
-        "confidence", confidence, 0.0, 1.0, lo_open=True, hi_open=True, fix="e.g. 0.95"
-    )
+    check_confidence(confidence)
     complete_only = check_flag("complete_only", complete_only)
     legend = check_flag("legend", legend)
     _check_curves(curves, _PLOT_COLUMNS)
@@ -313,13 +311,13 @@ def make_search_curves(
     *,
     protocol: ProtocolName | None = None,
     algorithms: Sequence[str] | None = None,
-    runs: int = 100,
-    seed: int = 0,
-    jobs: int = 1,
+    runs: int | None = None,
+    seed: int | None = None,
+    jobs: int | None = None,
     curves: pd.DataFrame | None = None,
     description: str | None = None,
     caption: str | None = None,
-    allow_optimistic: bool = False,
+    allow_optimistic: bool | None = None,
 ) -> Figure:
     """Anytime curves, one panel per reported dataset.
 
@@ -331,7 +329,7 @@ def make_search_curves(
         Names to run (default: RS, NA-RS, REA, NA-REA, LS, NA-LS); with ``curves``, the
         labels to draw, in legend order (default: all of them).
     runs, seed, jobs
-        Runs per algorithm and protocol, master seed, worker processes.
+        Runs per algorithm and protocol (default 100), master seed (0), worker processes (1).
     curves, description
         Precomputed curves (e.g. ``reproduce(...).curves``) and their full description (a
         note); skips the searches.
@@ -341,7 +339,11 @@ def make_search_curves(
         Draw even when the only protocol the table can serve searches on the reported metric
         (the embedded default); off by default, so such a table skips this figure.
     """
-    allow_optimistic = check_flag("allow_optimistic", allow_optimistic)
+    # the search options default to None: given ones are told apart from the defaults (runs=100
+    # passed with curves= was ignored without a word)
+    optimistic_ok = allow_optimistic is not None and check_flag(
+        "allow_optimistic", allow_optimistic
+    )
     if protocol is not None:  # a misspelt name is the caller's error, not a skip
         check_choice("protocol", protocol, ("per-dataset", "nb201", "fixed-n"))
     if isinstance(algorithms, str):  # its letters would be read as names
@@ -350,17 +352,14 @@ def make_search_curves(
         )
     if curves is not None:
         # the searches are not run: their options would be ignored
-        unused = [
-            name
-            for name, value, default in (
-                ("protocol", protocol, None),
-                ("runs", runs, 100),
-                ("seed", seed, 0),
-                ("jobs", jobs, 1),
-                ("allow_optimistic", allow_optimistic, False),
-            )
-            if value != default
-        ]
+        search_options = {
+            "protocol": protocol,
+            "runs": runs,
+            "seed": seed,
+            "jobs": jobs,
+            "allow_optimistic": allow_optimistic,
+        }
+        unused = [name for name, value in search_options.items() if value is not None]
         if unused:
             raise ArgumentError(
                 f"{', '.join(unused)} apply only to the searches this function runs; with "
@@ -372,8 +371,9 @@ def make_search_curves(
     if curves is None:
         from nb201_flat.search.runner import check_runs
 
-        runs = check_runs(runs)  # as an int: 2.0 was captioned "2.0 runs"
-        used = _servable_protocol(table, protocol, allow_optimistic)
+        runs = check_runs(100 if runs is None else runs)  # an int: 2.0 was captioned "2.0 runs"
+        seed, jobs = (0 if seed is None else seed), (1 if jobs is None else jobs)
+        used = _servable_protocol(table, protocol, optimistic_ok)
         curves, notes, description = run_curves(
             table,
             protocol=used,

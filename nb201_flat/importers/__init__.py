@@ -88,7 +88,7 @@ def import_table(
     # bool("no") is True: allow_unsafe_pickle="no" would unpickle in full
     allow_unsafe_pickle = check_flag("allow_unsafe_pickle", allow_unsafe_pickle)
     progress = check_flag("progress", progress)
-    collector = CurveCollector() if check_flag("curves", curves) else None
+    collector = CurveCollector(str(source)) if check_flag("curves", curves) else None
     fmt = format or detect_format(source)
     if fmt not in FORMATS:
         raise FormatError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")

@@ -25,7 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from nb201_flat.curves import Curves, CurveSeed, FloatArray
+from nb201_flat.curves import Curves, CurveSeed, FloatArray, first_infinite_cell
+from nb201_flat.errors import FormatError
 from nb201_flat.table import MetricKey
 
 __all__ = ["CurveCollector"]
@@ -34,7 +35,8 @@ __all__ = ["CurveCollector"]
 class CurveCollector:
     """Accumulates curves per (key, seed position) and builds :class:`Curves` at the end."""
 
-    def __init__(self) -> None:
+    def __init__(self, source: str = "curves") -> None:
+        self.source = source  # the file named in errors
         # (key, seed) -> {index: per-epoch values}
         self._rows: dict[tuple[MetricKey, CurveSeed], dict[int, FloatArray]] = {}
 
@@ -54,6 +56,15 @@ class CurveCollector:
         ``runs`` are ``ResultsCount`` state dicts already validated by the final-value reader.
         """
         per_seed = [_run_curves(run, splits) for run in runs]
+        for pos, curves in enumerate(per_seed):
+            for (split, metric), series in curves.items():
+                if (cell := first_infinite_cell(series[None, :])) is not None:
+                    raise FormatError(
+                        f"{self.source}: architecture {index} {dataset} ({epochs} epochs) seed "
+                        f"position {pos}: {split} {metric} is infinite at epoch {cell[1]} "
+                        "(0-based); a learning curve holds finite numbers: is this the "
+                        "official file?"
+                    )
         names: dict[tuple[str, str], None] = {}
         for curves in per_seed:
             names.update(dict.fromkeys(curves))

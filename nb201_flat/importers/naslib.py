@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from nb201_flat.errors import ArgumentError, InvalidArchError, check_int_range
+from nb201_flat.errors import ArgumentError, InvalidArchError, whole_number
 from nb201_flat.space import NB201, Arch, Space
 
 # NASLib and AnalogNAS-Bench encode NB201 cells with another op order and edge order.
@@ -29,15 +29,17 @@ NASLIB_EDGES: tuple[tuple[int, int], ...] = ((0, 1), (0, 2), (0, 3), (1, 2), (1,
 
 def from_naslib(op_indices: Iterable[int], space: Space = NB201) -> Arch:
     """Convert NASLib ``op_indices`` (its op and edge order) by name into an NB201 cell."""
-    given = list(op_indices)
-    # int() would read 1.5 as 1 and True as 1: another cell, silently
-    try:
-        idx = [check_int_range("op index", x, 0, len(NASLIB_OPS) - 1) for x in given]
-    except ArgumentError:
-        idx = []
-    if len(idx) != len(NASLIB_EDGES):
-        raise InvalidArchError(f"NASLib op indices must be 6 integers in 0..4, got {given}")
-    by_edge = {edge: NASLIB_OPS[x] for edge, x in zip(NASLIB_EDGES, idx, strict=True)}
+    given: object = op_indices  # typed as an iterable; one index failed in list()
+    items = list(given) if isinstance(given, Iterable) else [given]
+    # the package's one whole-number reader: int() would read 1.5 and True as 1, another cell
+    codes = [x for x in map(whole_number, items) if x is not None and 0 <= x < len(NASLIB_OPS)]
+    if len(codes) != len(items) or len(codes) != len(NASLIB_EDGES):
+        shown = items if isinstance(given, Iterable) else given
+        raise InvalidArchError(
+            f"NASLib op indices must be {len(NASLIB_EDGES)} integers in "
+            f"0..{len(NASLIB_OPS) - 1}, got {shown!r:.80}"
+        )
+    by_edge = {edge: NASLIB_OPS[x] for edge, x in zip(NASLIB_EDGES, codes, strict=True)}
     return space.from_ops(by_edge[e] for e in space.edges)
 
 

@@ -11,7 +11,8 @@ import numpy.typing as npt
 from nb201_flat.errors import LandscapeArgumentError as LandscapeArgumentError
 from nb201_flat.errors import MissingValueError as MissingValueError
 from nb201_flat.errors import NoPathError as NoPathError
-from nb201_flat.errors import check_flag
+from nb201_flat.errors import check_flag, check_float_range
+from nb201_flat.neighbours import arch_vector
 from nb201_flat.space import Arch, Space
 
 # re-exported: the landscape layer's errors lived here
@@ -29,27 +30,7 @@ NAN_POLICIES: tuple[str, ...] = ("omit", "propagate", "raise")
 def as_values(space: Space, values: npt.ArrayLike) -> FloatArray:
     """``values`` as a float64 vector over ``space``; a clear error for a wrong shape, for
     values that are not numbers and for infinite ones (NaN marks a missing value)."""
-    try:
-        v = np.asarray(values, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise LandscapeArgumentError(
-            f"values must be numbers, got {type(values).__name__} {str(values)[:60]!r}; "
-            "pass e.g. table.vector(dataset, split, epochs)"
-        ) from None
-    if v.shape != (space.size,):
-        raise LandscapeArgumentError(
-            f"values must be a vector over the {space.size} architectures of the space, got "
-            f"shape {v.shape}; pass e.g. table.vector(dataset, split, epochs)"
-        )
-    n_inf = int(np.isinf(v).sum())
-    if n_inf:
-        # one inf turns the structural sums of every cell into NaN, far neighbours included
-        first = int(np.flatnonzero(np.isinf(v))[0])
-        raise LandscapeArgumentError(
-            f"values hold {n_inf} infinite entr{'y' if n_inf == 1 else 'ies'} (first at index "
-            f"{first}); a metric is finite: mark an unmeasured architecture with NaN"
-        )
-    return v
+    return arch_vector(values, space.size)
 
 
 def check_nan_policy(nan_policy: str) -> None:
@@ -90,6 +71,27 @@ def check_band(name: str, band: object) -> tuple[float, float]:
             f"band {name!r} has lo > hi or a NaN end: {band}; pass (lo, hi) with lo <= hi"
         )
     return lo, hi
+
+
+def check_confidence(confidence: object) -> float:
+    """An interval's confidence level as a float in (0, 1), else :class:`ArgumentError`
+    (95 for 95 % would give NaN bands silently, 0 or 1 a point or unbounded interval); the
+    one check of every CI the package draws (figures, search statistics, proxies).
+
+    >>> check_confidence(95)
+    Traceback (most recent call last):
+    ...
+    nb201_flat.errors.ArgumentError: confidence must lie in (0, 1), got 95; pass e.g. 0.95 for a 95 % interval
+    """
+    return check_float_range(
+        "confidence",
+        confidence,
+        0.0,
+        1.0,
+        lo_open=True,
+        hi_open=True,
+        fix="pass e.g. 0.95 for a 95 % interval",
+    )
 
 
 def check_quantile(q: float) -> float:

@@ -16,8 +16,8 @@ import numpy.typing as npt
 import pandas as pd
 
 from nb201_flat.budget import check_memory
-from nb201_flat.errors import check_float_range, check_int_range
-from nb201_flat.landscape._common import LandscapeArgumentError, as_values
+from nb201_flat.errors import check_int_range
+from nb201_flat.landscape._common import LandscapeArgumentError, as_values, check_confidence
 from nb201_flat.landscape.neighbourhood import FLATNESS_COLUMNS, flatness
 from nb201_flat.space import Space
 from nb201_flat.types import as_rng
@@ -90,7 +90,7 @@ def proxy_correlations(
         raise LandscapeArgumentError(
             f"flatness_stat must be a flatness column other than value/n, got {flatness_stat!r}"
         )
-    confidence = check_float_range("confidence", confidence, 0.0, 1.0, lo_open=True, hi_open=True)
+    confidence = check_confidence(confidence)
     n_boot = check_int_range("n_boot", n_boot, 1)
     min_n = check_int_range("min_n", min_n, 2, fix="a correlation needs two points")
     flat = flatness(space, a, radius)[flatness_stat].to_numpy(dtype=np.float64)

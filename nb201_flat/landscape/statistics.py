@@ -460,7 +460,8 @@ def neighbour_distributions(
         ``seaborn.histplot(df, x="value", hue="band", col="radius", stat="density")``.
         With ``weighted``: ``band``, ``radius``, ``neighbour``, ``value``, ``weight``
         (``weights="weight"`` in seaborn, ``weights=`` in ``numpy.histogram``).
-        ``attrs["bands"]`` holds the bands and ``attrs["radii"]`` the radii asked for.
+        ``attrs["bands"]`` holds the bands, ``attrs["radii"]`` the radii asked for and
+        ``attrs["empty_radii"]`` those of them without a row (no band has a neighbour there).
 
     Examples
     --------
@@ -526,8 +527,19 @@ def neighbour_distributions(
             "value": np.concatenate([p[4] for p in parts]) if parts else np.zeros(0),
         }
     )
+    return _with_attrs(df, chosen, radii)
+
+
+def _with_attrs(
+    df: pd.DataFrame, chosen: Mapping[str, tuple[float, float]], radii: list[int]
+) -> pd.DataFrame:
+    """``df`` with the bands and radii it was computed for in ``attrs``."""
     df.attrs["bands"] = {k: (float(a), float(b)) for k, (a, b) in chosen.items()}
     df.attrs["radii"] = list(radii)  # those asked for: a band may have no neighbours at one
+    # attrs survive row filters (dist[dist.radius == 1] still claims every radius): a radius
+    # without rows is one computed empty only when listed here
+    held = set(df["radius"].unique().tolist())
+    df.attrs["empty_radii"] = [r for r in radii if r not in held]
     return df
 
 
@@ -593,6 +605,4 @@ def _weighted_distributions(
             "weight": np.concatenate([p[4] for p in parts]) if parts else np.zeros(0),
         }
     )
-    df.attrs["bands"] = {k: (float(a), float(b)) for k, (a, b) in chosen.items()}
-    df.attrs["radii"] = list(radii)  # those asked for: a band may have no neighbours at one
-    return df
+    return _with_attrs(df, chosen, radii)

@@ -24,6 +24,7 @@ import pandas as pd
 
 from nb201_flat.budget import check_memory
 from nb201_flat.errors import ArgumentError, check_float_range, check_int_range, check_seed
+from nb201_flat.landscape._common import check_confidence
 from nb201_flat.search.accounting import CONTROL_MARK, is_control
 from nb201_flat.search.algorithms import (
     LocalSearch,
@@ -93,7 +94,7 @@ def check_ci_args(n_boot: Any, confidence: Any, seed: Any) -> tuple[int, float, 
     non-negative int (numpy's own errors were bare tracebacks; confidence 0 a point CI)."""
     return (
         check_int_range("n_boot", n_boot, 1, fix="the default is 2000"),
-        check_float_range("confidence", confidence, 0.0, 1.0, lo_open=True, hi_open=True),
+        check_confidence(confidence),
         check_seed(seed),
     )
 

@@ -149,6 +149,9 @@ def test_search_curves_refuse_options_they_would_ignore(figure_table: Table) -> 
     assert isinstance(make_curves(figure_table, curves=curves), Figure)
     with pytest.raises(ArgumentError, match="runs, seed apply only to the searches"):
         make_curves(figure_table, curves=curves, runs=500, seed=3)
+    # a given option equal to its default was taken for no option, and ignored without a word
+    with pytest.raises(ArgumentError, match="runs, seed, jobs, allow_optimistic apply only"):
+        make_curves(figure_table, curves=curves, runs=100, seed=0, jobs=1, allow_optimistic=False)
     with pytest.raises(ArgumentError, match="description= describes precomputed curves="):
         make_curves(figure_table, description="mine", runs=1, allow_optimistic=True)
     with pytest.raises(ArgumentError, match="allow_optimistic must be True or False"):
@@ -212,6 +215,28 @@ def test_unmeasured_tables_are_a_skip_naming_the_missing_values(figure_table: Ta
             make(name, empty, **options)
 
 
+def test_a_missing_value_is_a_skip_only_where_the_table_lacks_values(
+    figure_table: Table, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # every MissingValueError was a skip: a NaN made by the computation on measured values
+    # (a bad option, a bug) read as "this table cannot serve the figure"
+    from nb201_flat.figures import tree
+
+    key = figure_table.key("cifar10", "ori-test", 200)
+
+    def maker(table: Table) -> None:
+        table.vector_for(key)
+        raise MissingValueError("no value where the figure looked")
+
+    monkeypatch.setattr(tree, "make_barrier_tree", maker)
+    assert not np.isnan(figure_table.vector_for(key)).any()
+    with pytest.raises(MissingValueError, match="no value where the figure looked"):
+        make("barrier_tree", figure_table)
+    assert type(figure_table.data) is dict  # the reads were noted on a copy of the table
+    with pytest.raises(FigureSkipped, match="values measured where the figure reads them"):
+        make("barrier_tree", _thinned(figure_table, 0.5))
+
+
 def test_figures_on_a_sparse_table_skip_what_it_cannot_serve(tmp_path: Path) -> None:
     # three measured cells: `nb201-flat figures` printed a pandas traceback (na_projection),
     # then stopped at the first figure with an unmeasured cell on its paths (exit 2)
@@ -266,6 +291,12 @@ def test_neighbour_distributions_draw_only_a_radius_dist_holds(figure_table: Tab
     assert plot_neighbour_distributions(empty, v - 60.0, 2) is not None
     fig = FIGURES["a2m_distributions"].make(_shifted(figure_table, -60.0))
     assert len(fig.axes) >= 3
+    # attrs survive row filters: radius 2 of dist[dist.radius == 1] drew the background alone
+    one = dist[dist["radius"] == 1]
+    assert one.attrs["radii"] == [1, 2]
+    with pytest.raises(ArgumentError, match=r"no rows at radius 2 .*filtered out.*\[1\]"):
+        plot_neighbour_distributions(one, v, 2)
+    assert plot_neighbour_distributions(one, v, 1) is not None
     with pytest.raises(ArgumentError, match="radius must be >= 1, got True"):
         plot_neighbour_distributions(dist, v, True)
     for bins in (10, [50.0, 10.0, 90.0], [5.0]):
@@ -359,6 +390,10 @@ def test_pick_architectures_checks_the_search_options(figure_table: Table) -> No
         pick_architectures(figure_table, queries=0)
     with pytest.raises(ArgumentError, match="apply to pick='search' only"):  # were ignored
         pick_architectures(figure_table, pick="value", queries=5)
+    # the defaults, given: were taken for no option, and ignored without a word
+    with pytest.raises(ArgumentError, match="queries and max_runs apply to pick='search' only"):
+        pick_architectures(figure_table, pick="value", queries=100, max_runs=20)
+    assert pick_architectures(figure_table, pick="value").how.startswith("best ")
 
 
 def test_distance_profile_plot_counts_measured_cells_only(figure_table: Table) -> None:

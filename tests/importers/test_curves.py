@@ -219,3 +219,59 @@ def test_cli_no_curves_on_a_format_without_curves_is_an_error(
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and "--no-curves applies only to" in err, err
     assert not (tmp_path / "o").exists()
+
+
+def test_infinite_curve_values_are_refused_naming_where(tmp_path: Path) -> None:
+    # an inf in a learning curve flowed into every mean and rank read from it without a word
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from nb201_flat.curves import Curves, lazy_curves
+    from nb201_flat.errors import FormatError
+    from nb201_flat.importers.curves import CurveCollector
+
+    run = {
+        "epochs": 3,
+        "train_acc1es": {0: 10.0, 1: 20.0, 2: 30.0},
+        "train_losses": {0: 2.0, 1: float("inf"), 2: 1.0},  # a diverged epoch, not the last
+        "eval_acc1es": {"ori-test@2": 29.0},
+        "eval_losses": {"ori-test@2": 1.1},
+    }
+    with pytest.raises(
+        FormatError,
+        match=r"^f\.pth: architecture 7 cifar10 \(200 epochs\) seed position 0: train loss is "
+        r"infinite at epoch 1 ",
+    ):
+        CurveCollector("f.pth").add_runs(7, "cifar10", 200, ["ori-test"], [run])
+    key = MetricKey("cifar10", "ori-test", 200)
+    arr = np.zeros((4, 3))
+    arr[2, 1] = -np.inf
+    with pytest.raises(FormatError, match="seed mean is infinite at architecture 2, epoch 1"):
+        Curves(4, {(key, None): arr})
+    # a stored file: named with its column where it is first read
+    flat = pa.array(arr.ravel(), type=pa.float64())
+    pq.write_table(pa.table({"k0": pa.FixedSizeListArray.from_arrays(flat, 3)}), tmp_path / "c.pq")
+    column = {"name": "k0", "dataset": "cifar10", "split": "ori-test", "epochs": 200}
+    column.update(metric="accuracy", seed=None, n_epochs=3)
+    entry = {"file": "c.pq", "n_archs": 4, "columns": [column]}
+    curves = lazy_curves(tmp_path, entry, sums=None, hint="re-import it")
+    with pytest.raises(TableFileError, match=r"c\.pq column k0 is infinite at architecture 2"):
+        curves.curve(key)
+
+
+def test_import_names_the_file_of_an_infinite_curve_value(
+    files: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from nb201_flat.errors import FormatError
+    from nb201_flat.importers import curves as collect
+
+    read = collect._run_curves
+
+    def with_inf(run: Any, splits: Any) -> Any:
+        out = read(run, splits)
+        out["train", "loss"] = np.where(np.arange(len(out["train", "loss"])) == 1, np.inf, 0.0)
+        return out
+
+    monkeypatch.setattr(collect, "_run_curves", with_inf)
+    with pytest.raises(FormatError, match=r"-096897\.pth: architecture \d+ .* infinite at epoch 1"):
+        import_table(files["pth_zip"], format="nb201-pth")

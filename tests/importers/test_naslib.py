@@ -38,3 +38,11 @@ def test_to_naslib_takes_an_arch() -> None:
     for bad in (5, NB201.arch(5).to_str()):  # failed with AttributeError
         with pytest.raises(ArgumentError, match="to_naslib takes an Arch"):
             to_naslib(bad)  # type: ignore[arg-type]
+
+
+def test_from_naslib_refuses_one_index_in_one_line() -> None:
+    # list(5) raised a bare TypeError, where every other bad input names the format
+    with pytest.raises(InvalidArchError, match=r"must be 6 integers in 0..4, got 5$"):
+        from_naslib(5)  # type: ignore[arg-type]
+    with pytest.raises(InvalidArchError, match=r"got \[0, 1, 2, 3, 1, 7\]"):
+        from_naslib(iter([0, 1, 2, 3, 1, 7]))  # read once: the message shows what was read
