@@ -48,10 +48,9 @@ from nb201_flat.search.oracle import (
     HiddenDataError,
     SearchEnded,
     check_budgets,
-    check_index,
     used_fraction,
 )
-from nb201_flat.space import Space
+from nb201_flat.space import Space, check_arch_index
 from nb201_flat.table import MetricKey, Table
 from nb201_flat.types import FloatArray as FloatArray
 from nb201_flat.types import SeedPolicy
@@ -278,7 +277,7 @@ class FidelityOracle:
 
     def paid_epochs(self, index: int) -> int:
         """The most epochs of ``index`` this run has paid for (0 if never trained)."""
-        return self._paid.get(int(index), 0)
+        return self._paid.get(check_arch_index(index, self.size), 0)  # int() truncates 2.5
 
     def sample(self, rng: np.random.Generator) -> int:
         """One index drawn uniformly from the sampling domain (the space, or the candidates)."""
@@ -299,7 +298,7 @@ class FidelityOracle:
         """
         if self._closed:
             raise BudgetExhausted("budget spent: the search has ended and may not train more")
-        i = check_index(index, self.size)  # int() would truncate 2.5 to cell 2
+        i = check_arch_index(index, self.size)  # int() would truncate 2.5 to cell 2
         d = self._data
         whole = isinstance(epochs, int | np.integer) and not isinstance(epochs, bool)
         e = int(epochs) if whole else 0  # 2.5 epochs read epoch 2's value

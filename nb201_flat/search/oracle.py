@@ -71,7 +71,7 @@ from nb201_flat.errors import HiddenDataError as HiddenDataError
 from nb201_flat.errors import InvalidArchError, SearchBudgetError
 from nb201_flat.errors import SearchEnded as SearchEnded
 from nb201_flat.errors import SearchStalled as SearchStalled
-from nb201_flat.space import Space
+from nb201_flat.space import Space, check_arch_index
 from nb201_flat.table import MetricKey
 from nb201_flat.types import FloatArray as FloatArray
 from nb201_flat.types import IntArray as IntArray
@@ -435,7 +435,7 @@ class Oracle:
         return res
 
     def _check(self, index: int) -> int:
-        return check_index(index, self._data.space.size)
+        return check_arch_index(index, self._data.space.size)
 
     def _draw(self, i: int) -> float:
         d = self._data
@@ -444,24 +444,6 @@ class Oracle:
         n = int(d.counts[i])
         k = int(self._rng.integers(n)) if n > 1 else 0
         return float(d.values[d.order[k, i], i])
-
-
-def check_index(index: object, size: int) -> int:
-    """``index`` as an int in ``0..size-1``, else :class:`~nb201_flat.errors.InvalidArchError`.
-
-    An int or numpy integer, not a bool or a float: ``int(2.5)`` would query cell 2.
-
-    >>> check_index(2.5, 27)
-    Traceback (most recent call last):
-    ...
-    nb201_flat.errors.InvalidArchError: an architecture index must be an int, got 2.5
-    """
-    if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
-        raise InvalidArchError(f"an architecture index must be an int, got {index!r}")
-    i = int(index)
-    if not 0 <= i < size:
-        raise InvalidArchError(f"index {index} out of range 0..{size - 1}")
-    return i
 
 
 def seed_rows(stack: FloatArray) -> tuple[IntArray, IntArray]:

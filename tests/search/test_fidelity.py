@@ -175,12 +175,17 @@ def test_fidelity_budgets_that_never_run_out_or_are_not_counts_are_refused(
 
 def test_fidelity_queries_take_whole_indices_and_epochs() -> None:
     o = FidelityOracle(_data(_curves()), np.random.default_rng(0))
-    with pytest.raises(InvalidArchError, match="must be an int"):
+    with pytest.raises(InvalidArchError, match="must be a whole number"):
         o.query(2.5, 3)  # type: ignore[arg-type]
     with pytest.raises(SearchBudgetError, match="epochs must be a whole number in"):
         o.query(2, 2.5)  # type: ignore[arg-type]
     assert o.queries == 0
     assert o.query(np.int64(2), np.int64(3)) == _curves()[2, 2]
+    # one index rule (Space.arch): 2.0 is cell 2; paid_epochs(2.5) read cell 2's epochs
+    assert o.query(2.0, 3) == _curves()[2, 2]  # type: ignore[arg-type]
+    assert o.paid_epochs(2.0) == 3  # type: ignore[arg-type]
+    with pytest.raises(InvalidArchError, match="must be a whole number"):
+        o.paid_epochs(2.5)  # type: ignore[arg-type]
 
 
 def test_hyperband_refuses_a_fractional_eta() -> None:

@@ -256,12 +256,14 @@ def test_oracle_indices_are_ints_not_floats_or_bools() -> None:
     data = OracleData(TINY, KEY, np.arange(27.0)[None, :], None, None, None, None, 5)
     oracle = Oracle(data, np.random.default_rng(0))
     for bad in (2.5, True, "3", float("nan")):
-        with pytest.raises(InvalidArchError, match="must be an int"):
+        with pytest.raises(InvalidArchError, match=r"must be a whole number in 0\.\.26"):
             oracle.query(bad)  # type: ignore[arg-type]
     with pytest.raises(InvalidArchError, match="must be ints"):
         oracle.query_free([2.5])
     assert oracle.queries == 0 and oracle.free_queries == 0
     assert oracle.query(np.int64(4)) == 4.0
+    # the package's one index rule (Space.arch): a whole float is a whole number
+    assert oracle.query(5.0) == oracle.query(np.float64(5)) == 5.0  # type: ignore[arg-type]
     assert oracle.query_free(np.array([1, 2], dtype=np.int32)).tolist() == [1.0, 2.0]
     assert oracle.query_free([]).size == 0
 
