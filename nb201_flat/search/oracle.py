@@ -68,7 +68,7 @@ import numpy.typing as npt
 
 from nb201_flat.errors import BudgetExhausted as BudgetExhausted
 from nb201_flat.errors import HiddenDataError as HiddenDataError
-from nb201_flat.errors import InvalidArchError, SearchBudgetError
+from nb201_flat.errors import InvalidArchError, SearchBudgetError, whole_number
 from nb201_flat.errors import SearchEnded as SearchEnded
 from nb201_flat.errors import SearchStalled as SearchStalled
 from nb201_flat.space import Space, check_arch_index
@@ -188,35 +188,41 @@ def check_budgets(
     budget_seconds: object, budget_queries: object
 ) -> tuple[float | None, int | None]:
     """The budgets of one run as ``(float | None, int | None)``, at least one set: seconds a
-    finite number > 0, queries a whole number >= 1, else
-    :class:`~nb201_flat.errors.SearchBudgetError` (a NaN or infinite budget is never
-    exhausted: the run never ends; 2.5 queries bought 2).
+    finite number > 0, queries a whole number >= 1 (:func:`~nb201_flat.errors.whole_number`:
+    100.0 is 100), else :class:`~nb201_flat.errors.SearchBudgetError` naming the fix (a NaN
+    or infinite budget is never exhausted: the run never ends; 2.5 queries bought 2). The
+    one budget rule: oracles and protocols (which name themselves in a ProtocolError) use it.
 
+    >>> check_budgets(None, 100.0)
+    (None, 100)
     >>> check_budgets(None, 2.5)
     Traceback (most recent call last):
     ...
-    nb201_flat.errors.SearchBudgetError: budget_queries must be a whole number >= 1, got 2.5
+    nb201_flat.errors.SearchBudgetError: budget_queries must be a whole number >= 1, got 2.5; give a whole number, e.g. 100
     """
     if budget_seconds is None and budget_queries is None:
-        raise SearchBudgetError("an oracle needs budget_seconds or budget_queries")
+        raise SearchBudgetError("needs a budget: give budget_seconds or budget_queries")
     bs = bq = None
     if budget_seconds is not None:
-        if isinstance(budget_seconds, bool) or not isinstance(budget_seconds, numbers.Real):
-            bs = math.nan
-        else:
-            bs = float(budget_seconds)
+        real = isinstance(budget_seconds, numbers.Real) and not isinstance(budget_seconds, bool)
+        bs = float(budget_seconds) if real else math.nan  # type: ignore[arg-type]
         if not (math.isfinite(bs) and bs > 0):
+            fix = (  # an overflowing budget comes from a scale
+                "a smaller --budget-scale, where a command takes one"
+                if bs == math.inf
+                else "a positive number of seconds"
+            )
+            got = budget_seconds if real else repr(budget_seconds)  # "got 100" read as a number
             raise SearchBudgetError(
-                f"budget_seconds must be a finite number > 0, got {budget_seconds!r}"
+                f"budget_seconds (the time budget) must be a finite number of seconds > 0, "
+                f"got {got}; give {fix}"
             )
     if budget_queries is not None:
-        if isinstance(budget_queries, bool) or not isinstance(budget_queries, numbers.Integral):
-            bq = 0
-        else:
-            bq = int(budget_queries)
-        if bq < 1:
+        bq = whole_number(budget_queries)
+        if bq is None or bq < 1:
             raise SearchBudgetError(
-                f"budget_queries must be a whole number >= 1, got {budget_queries!r}"
+                f"budget_queries must be a whole number >= 1, got {budget_queries!r}; "
+                "give a whole number, e.g. 100"
             )
     return bs, bq
 

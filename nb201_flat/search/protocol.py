@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import math
 import numbers
 import warnings
 from dataclasses import InitVar, dataclass
@@ -55,9 +54,16 @@ from nb201_flat.conventions import (
     search_key,
     shares_data,
 )
-from nb201_flat.errors import ArgumentError, UnknownKeyError, check_int_range
 from nb201_flat.errors import ProtocolError as ProtocolError
-from nb201_flat.search.oracle import Evaluator, IntArray, OracleData, Repeats, seed_rows
+from nb201_flat.errors import SearchBudgetError, UnknownKeyError, check_int_range
+from nb201_flat.search.oracle import (
+    Evaluator,
+    IntArray,
+    OracleData,
+    Repeats,
+    check_budgets,
+    seed_rows,
+)
 from nb201_flat.table import MetricKey, Table, seed_policy_of
 from nb201_flat.types import SeedPolicy
 
@@ -127,44 +133,16 @@ class Protocol:
         if seed is not None:
             # the old name wins: replace() passes the current seed_policy along with it
             object.__setattr__(self, "seed_policy", seed_policy_of(None, seed))
-        if self.budget_seconds is None and self.budget_queries is None:
+        try:
+            bs, bq = check_budgets(self.budget_seconds, self.budget_queries)
+        except SearchBudgetError as exc:
+            raise ProtocolError(f"protocol {self.name!r}: {exc}") from None
+        if bs is not None and self.cost is None:
             raise ProtocolError(
-                f"protocol {self.name!r} needs a budget: budget_seconds or budget_queries"
+                f"protocol {self.name!r} has a time budget but no cost key (e.g. {cost_key()!r})"
             )
-        if self.budget_seconds is not None:
-            bs: object = self.budget_seconds  # typed float; a caller may pass anything
-            # a number, not a bool or a string (np.isfinite raises a bare TypeError on those)
-            if (
-                isinstance(bs, bool)
-                or not isinstance(bs, numbers.Real)
-                or not math.isfinite(bs)
-                or bs <= 0
-            ):
-                fix = (
-                    "a smaller --budget-scale, where a command takes one"
-                    if self.budget_seconds == float("inf")
-                    else "a positive number of seconds"
-                )
-                raise ProtocolError(
-                    f"protocol {self.name!r}: its time budget must be a finite number of "
-                    f"seconds > 0, got {bs if isinstance(bs, numbers.Real) else repr(bs)}; "
-                    f"give {fix}"
-                )
-            if self.cost is None:
-                raise ProtocolError(
-                    f"protocol {self.name!r} has a time budget but no cost key "
-                    f"(e.g. {cost_key()!r})"
-                )
-            object.__setattr__(self, "budget_seconds", float(self.budget_seconds))
-        if self.budget_queries is not None:
-            # a whole count: 2.5 would silently buy 2 queries, NaN or inf raise from int()
-            try:
-                bq = check_int_range(
-                    "budget_queries", self.budget_queries, 1, fix="give a whole number, e.g. 100"
-                )
-            except ArgumentError as exc:
-                raise ProtocolError(f"protocol {self.name!r}: {exc}") from None
-            object.__setattr__(self, "budget_queries", bq)
+        object.__setattr__(self, "budget_seconds", bs)
+        object.__setattr__(self, "budget_queries", bq)
         self._check_keys()
         if self.seed_policy not in ("mean", "random") and not (
             isinstance(self.seed_policy, int | np.integer)

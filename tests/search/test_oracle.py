@@ -222,6 +222,45 @@ def test_protocol_refuses_a_time_budget_that_is_not_a_number(bad: object) -> Non
         Protocol("p", KEY, (KEY,), budget_seconds=bad, cost=KEY)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize(
+    ("seconds", "queries"),
+    [
+        (None, 100.0),  # Protocol read 100.0 as 100 queries, OracleData refused it
+        (None, np.float64(7)),
+        (None, 2.5),
+        (None, True),
+        (None, 0),
+        (None, "5"),
+        (500.0, None),
+        (np.int64(600), None),
+        (float("inf"), None),
+        (-5.0, None),
+        (True, None),
+        ("100", None),
+        (None, None),
+    ],
+)
+def test_protocol_and_oracle_share_one_budget_rule(seconds: object, queries: object) -> None:
+    # one rule (oracle.check_budgets): a protocol's budgets are those its oracle takes, and a
+    # refusal is the same message, the protocol named in front
+    from nb201_flat.search import ProtocolError
+
+    costs = np.full(27, 10.0) if seconds is not None else None
+    kw = {"budget_seconds": seconds, "budget_queries": queries, "cost": KEY}
+    try:
+        data = _data(costs, seconds, queries)  # type: ignore[arg-type]
+    except SearchBudgetError as exc:
+        refusal = str(exc)
+    else:
+        p = Protocol("p", KEY, (KEY,), **kw)  # type: ignore[arg-type]
+        assert (p.budget_seconds, p.budget_queries) == (data.budget_seconds, data.budget_queries)
+        assert type(p.budget_queries) in (int, type(None))
+        return
+    with pytest.raises(ProtocolError) as refused:
+        Protocol("p", KEY, (KEY,), **kw)  # type: ignore[arg-type]
+    assert str(refused.value) == f"protocol 'p': {refusal}"
+
+
 def test_protocol_budgets_are_plain_numbers() -> None:
     p = Protocol("p", KEY, (KEY,), budget_queries=np.int64(3))
     assert type(p.budget_queries) is int and p.budget_queries == 3
