@@ -48,6 +48,8 @@ from nb201_flat.search.oracle import (
     HiddenDataError,
     SearchEnded,
     check_budgets,
+    invalid_costs,
+    sampled_costs,
     used_fraction,
 )
 from nb201_flat.space import Space, check_arch_index
@@ -102,10 +104,8 @@ class FidelityData:
         if self.budget_seconds is not None and self.epoch_costs is None:
             raise SearchBudgetError("a time budget needs per-epoch costs")
         if self.epoch_costs is not None:
-            rows = (
-                self.epoch_costs if self.candidates is None else self.epoch_costs[self.candidates]
-            )
-            bad = ~np.isfinite(rows) | (rows < 0)
+            # only the rows a run may sample: Hyperband queries no neighbours
+            bad = invalid_costs(sampled_costs(self.epoch_costs, self.candidates))
             if bad.any():
                 # a NaN cost would never exhaust the budget: refuse it up front
                 raise SearchBudgetError(

@@ -73,6 +73,7 @@ from nb201_flat.errors import SearchEnded as SearchEnded
 from nb201_flat.errors import SearchStalled as SearchStalled
 from nb201_flat.space import Space, check_arch_index
 from nb201_flat.table import MetricKey
+from nb201_flat.types import BoolArray
 from nb201_flat.types import FloatArray as FloatArray
 from nb201_flat.types import IntArray as IntArray
 
@@ -129,8 +130,8 @@ class OracleData:
         if self.budget_seconds is not None and self.costs is None:
             raise SearchBudgetError("a time budget needs a cost vector")
         if self.costs is not None:
-            bad = ~np.isfinite(self.costs) | (self.costs < 0)
-            if bad.any():  # a NaN cost makes the seconds NaN, and NaN never exceeds a budget
+            bad = invalid_costs(self.costs)
+            if bad.any():
                 raise SearchBudgetError(
                     f"{int(bad.sum())} architectures have a NaN, infinite or negative cost; "
                     "pass finite costs >= 0, or no costs and a query budget"
@@ -151,13 +152,15 @@ class OracleData:
                     f"candidates must be cell indices in 0..{size - 1}, got "
                     f"{int(cand.min())}..{int(cand.max())}"
                 )
-        if self.budget_queries is None and self.costs is not None:
-            pool = self.costs if cand is None else self.costs[cand]
-            if not (pool > 0).any():  # nothing would ever end a run
-                raise SearchBudgetError(
-                    "every cell a run may sample costs 0 s, so a time budget never runs out; "
-                    "add a query budget (budget_queries)"
-                )
+        if (
+            self.budget_queries is None
+            and self.costs is not None
+            and not cheapest_paid(sampled_costs(self.costs, cand))  # nothing would end a run
+        ):
+            raise SearchBudgetError(
+                "every cell a run may sample costs 0 s, so a time budget never runs out; "
+                "add a query budget (budget_queries)"
+            )
         for arr in (self.values, self.order, self.counts, self.costs, self.candidates):
             if arr is not None:
                 arr.setflags(write=False)
@@ -225,6 +228,34 @@ def check_budgets(
                 "give a whole number, e.g. 100"
             )
     return bs, bq
+
+
+def invalid_costs(costs: FloatArray) -> BoolArray:
+    """True where a cost cannot be charged: NaN, infinite or negative (a NaN cost makes the
+    seconds NaN, and NaN never exceeds a budget). Per cell, or per (cell, epoch) for curves.
+
+    >>> invalid_costs(np.array([1.0, 0.0, -1.0, np.nan])).tolist()
+    [False, False, True, True]
+    """
+    bad: BoolArray = ~np.isfinite(costs) | (costs < 0)
+    return bad
+
+
+def sampled_costs(costs: FloatArray, candidates: IntArray | None) -> FloatArray:
+    """The costs (rows) of the cells a run may sample: ``candidates``, or every cell."""
+    return costs if candidates is None else costs[candidates]
+
+
+def cheapest_paid(costs: FloatArray) -> float:
+    """The cheapest cost > 0, or 0.0 when every cell is free. Free cells end no run: the
+    queries a time budget buys are those of the cheapest paid cell, and with none it never
+    runs out.
+
+    >>> cheapest_paid(np.array([0.0, 5.0, 2.0])), cheapest_paid(np.zeros(3))
+    (2.0, 0.0)
+    """
+    paid = costs[costs > 0]
+    return float(paid.min()) if paid.size else 0.0
 
 
 def used_fraction(

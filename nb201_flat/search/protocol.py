@@ -61,7 +61,10 @@ from nb201_flat.search.oracle import (
     IntArray,
     OracleData,
     Repeats,
+    cheapest_paid,
     check_budgets,
+    invalid_costs,
+    sampled_costs,
     seed_rows,
 )
 from nb201_flat.table import MetricKey, Table, seed_policy_of
@@ -280,7 +283,7 @@ class Protocol:
         if self.cost is not None:
             costs = np.array(table.vector_for(self.cost), dtype=np.float64)
             costs *= self.cost_scale
-            bad = ~np.isfinite(costs) | (costs < 0)
+            bad = invalid_costs(costs)
             if bad.any():
                 raise ProtocolError(
                     f"protocol {self.name!r}: {int(bad.sum())} architectures have no valid "
@@ -291,7 +294,7 @@ class Protocol:
             candidates = np.flatnonzero(table.space.connected).astype(np.int64)
         if costs is not None:
             # of the cells a run may sample: a cheaper disconnected cell affords nothing
-            cheapest = float((costs if candidates is None else costs[candidates]).min())
+            cheapest = float(sampled_costs(costs, candidates).min())
             if self.budget_seconds is not None and self.budget_seconds < cheapest:
                 # every run would end before its first query: no result, only a nan mean
                 raise ProtocolError(
@@ -323,15 +326,13 @@ class Protocol:
         With ``repeats="cache"`` a run is charged once per cell, so a budget above what one
         pass over the sampled cells costs is never spent and the run would never end.
         """
-        pool = costs if costs is None or candidates is None else costs[candidates]
+        pool = None if costs is None else sampled_costs(costs, candidates)
         n_cells = size if candidates is None else len(candidates)
         most, why, flag = float("inf"), "", "--n"
         if self.budget_queries is not None:
             most, why = float(self.budget_queries), f"a budget of {self.budget_queries} queries"
         if self.budget_seconds is not None and pool is not None:
-            # free cells end no run: the queries a budget buys are those of the cheapest paid
-            paid = pool[pool > 0]
-            cheapest = float(paid.min()) if paid.size else 0.0
+            cheapest = cheapest_paid(pool)
             bought = self.budget_seconds / cheapest if cheapest else float("inf")
             if bought < most or self.budget_queries is None:
                 most, flag = bought, "--budget-scale"

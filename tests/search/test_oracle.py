@@ -355,3 +355,26 @@ def test_protocol_keys_are_metric_keys_each_reported_once() -> None:
     assert Protocol("p", KEY, other, budget_queries=3).report == (other,)  # type: ignore[arg-type]
     p = Protocol("p", KEY, [other], budget_queries=3)  # type: ignore[arg-type]
     assert p.report == (other,) and hash(p)
+
+
+def test_one_cost_rule_for_oracles_protocols_and_curves() -> None:
+    # invalid_costs / sampled_costs / cheapest_paid: defined once in oracle.py, read by
+    # OracleData, FidelityData and Protocol (each had its own copy of the expressions)
+    from nb201_flat.search.oracle import cheapest_paid, invalid_costs, sampled_costs
+
+    costs = np.array([0.0, 2.0, -1.0, np.nan, np.inf, 5.0])
+    assert invalid_costs(costs).tolist() == [False, False, True, True, True, False]
+    assert invalid_costs(costs.reshape(3, 2)).any(axis=1).tolist() == [False, True, True]
+    assert sampled_costs(costs, np.array([1, 5])).tolist() == [2.0, 5.0]
+    assert sampled_costs(costs, None) is costs
+    assert cheapest_paid(np.array([0.0, 3.0, 2.0])) == 2.0 and cheapest_paid(np.zeros(2)) == 0.0
+    for bad in (-1.0, np.nan, np.inf):
+        c = np.full(27, 10.0)
+        c[4] = bad
+        with pytest.raises(SearchBudgetError, match="1 architectures have a NaN"):
+            _data(c, 100.0)
+    free_sampled = np.full(27, 10.0)
+    free_sampled[:3] = 0.0  # the sampled cells are free: no time budget ends a run
+    with pytest.raises(SearchBudgetError, match="costs 0 s"):
+        _data(free_sampled, 100.0, candidates=np.arange(3))
+    assert _data(free_sampled, 100.0, candidates=np.arange(4)).budget_seconds == 100.0
