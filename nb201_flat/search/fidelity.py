@@ -49,6 +49,7 @@ from nb201_flat.search.oracle import (
     SearchEnded,
     check_budgets,
     invalid_costs,
+    policy_seeds,
     sampled_costs,
     used_fraction,
 )
@@ -147,13 +148,13 @@ def fidelity_data(
     """
     curves = require_curves(table)
     key = curves.key(dataset, split, epochs, metric)
+    seeds = policy_seeds(key, seed, curves.seeds(key))  # an int seed it lacks: UnknownKeyError
     if seed == "random":
-        seeds = curves.seeds(key)
-        if not seeds:
+        if not seeds:  # no fallback to the mean here: Hyperband's runs follow one seed each
             raise SearchBudgetError(f"{key} has no per-seed curves; use seed='mean'")
         values = np.stack([curves.curve(key, seed=s) for s in seeds])
     else:
-        values = curves.curve(key, seed=seed)[None]
+        values = curves.curve(key, seed=seeds[0] if seeds else "mean")[None]
     costs = None
     time_key = MetricKey(dataset, "train", epochs, "epoch_time_s")
     if time_key in curves:

@@ -64,6 +64,7 @@ from nb201_flat.search.oracle import (
     cheapest_paid,
     check_budgets,
     invalid_costs,
+    policy_seeds,
     sampled_costs,
     seed_rows,
 )
@@ -247,7 +248,9 @@ class Protocol:
                 f"{self.name}: cost of a {self.search.epochs}-epoch query = {self.cost} x "
                 f"{self.search.epochs}/{self.cost.epochs} (only the full-schedule time is stored)"
             )
-        if self.seed_policy == "random" and not table.seeds(self.search):
+        # an int seed the key lacks was refused only by oracle_data, after check() had passed
+        seeds = self._seeds(table)
+        if self.seed_policy == "random" and not seeds:
             msg = (
                 f"{self.name}: seed_policy='random' asked, but {self.search} stores one value per "
                 "architecture (no per-seed values), so every query returns that value"
@@ -262,23 +265,27 @@ class Protocol:
             )
         return notes
 
+    def _seeds(self, table: Table) -> tuple[int, ...]:
+        """The stored seeds this protocol's oracle reads (:func:`~.oracle.policy_seeds`)."""
+        try:
+            return policy_seeds(self.search, self.seed_policy, table.seeds(self.search))
+        except UnknownKeyError as exc:
+            raise ProtocolError(f"protocol {self.name!r}: {exc}") from None
+
     def oracle_data(self, table: Table) -> OracleData:
         """The arrays of this protocol's oracle (no test vector among them)."""
         self.check(table)
         key = self.search
         order: IntArray | None = None
         counts: IntArray | None = None
-        if self.seed_policy == "random" and table.seeds(key):
-            stack = np.stack([table.vector_for(key, seed_policy=s) for s in table.seeds(key)])
+        seeds = self._seeds(table)
+        if self.seed_policy == "random" and seeds:
+            stack = np.stack([table.vector_for(key, seed_policy=s) for s in seeds])
             order, counts = seed_rows(stack)
             values = np.array(stack, dtype=np.float64)
-        else:
-            policy: SeedPolicy = "mean" if self.seed_policy == "random" else self.seed_policy
-            try:
-                vec = table.vector_for(key, seed_policy=policy)
-            except UnknownKeyError as exc:
-                raise ProtocolError(f"protocol {self.name!r}: {exc}") from None
-            values = np.array(vec, dtype=np.float64)[None, :]
+        else:  # one row: the mean (also 'random' on a key of one value), or the seed asked
+            policy: SeedPolicy = seeds[0] if seeds else "mean"
+            values = np.array(table.vector_for(key, seed_policy=policy), dtype=np.float64)[None, :]
         costs = None
         if self.cost is not None:
             costs = np.array(table.vector_for(self.cost), dtype=np.float64)

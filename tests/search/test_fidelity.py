@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from nb201_flat.curves import Curves, NoCurvesError
-from nb201_flat.errors import ArgumentError, InvalidArchError, SearchBudgetError
+from nb201_flat.errors import ArgumentError, InvalidArchError, SearchBudgetError, UnknownKeyError
 from nb201_flat.search.fidelity import (
     FidelityData,
     FidelityIncumbent,
@@ -142,6 +142,11 @@ def test_fidelity_data_from_a_table() -> None:
     assert o.query(3, 9) - first == v[3, 8] - v[3, 1]  # one seed's run, kept across queries
     mean = fidelity_data(table, "toy", "x-valid", 12, seed="mean", budget_queries=5)
     assert mean.values.shape == (1, 27, EPOCHS)
+    one = fidelity_data(table, "toy", "x-valid", 12, seed=np.int64(1), budget_queries=5)
+    np.testing.assert_array_equal(one.values[0], v + 1)
+    # the seed rule protocols use (oracle.policy_seeds), with its message
+    with pytest.raises(UnknownKeyError, match=r"seed 7 is not stored for .*stored seeds: \[0, 1\]"):
+        fidelity_data(table, "toy", "x-valid", 12, seed=7, budget_queries=5)
     no_time = Table(SPACE, {(KEY, None): v[:, -1]}, curves=Curves(27, {(KEY, None): v}))
     with pytest.raises(SearchBudgetError, match="per-epoch training times"):
         fidelity_data(no_time, "toy", "x-valid", 12, seed="mean", budget_seconds=10.0)
