@@ -169,9 +169,9 @@ RecipeError = ArgumentError
 ExecutorSpecError = ArgumentError
 
 
-def check_seed(seed: Any, name: str = "seed") -> int:
+def check_seed(seed: Any, name: str = "seed", *, fix: str = "pass e.g. 0") -> int:
     """``seed`` as a non-negative int (a master seed; numpy refuses negative ones), else
-    :class:`ArgumentError` naming ``name`` (a command passes its flag).
+    :class:`ArgumentError` naming ``name`` (a command passes its flag) and ``fix``.
 
     >>> check_seed(-1, "--seed")
     Traceback (most recent call last):
@@ -179,7 +179,7 @@ def check_seed(seed: Any, name: str = "seed") -> int:
     nb201_flat.errors.ArgumentError: --seed must be a non-negative int, got -1; pass e.g. 0
     """
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-        raise ArgumentError(f"{name} must be a non-negative int, got {seed!r}; pass e.g. 0")
+        raise ArgumentError(f"{name} must be a non-negative int, got {seed!r}; {fix}")
     return int(seed)
 
 

@@ -69,6 +69,31 @@ def _as_int(value: Any, what: str) -> int:
     raise InvalidArchError(f"{what} must be a whole number, got {value!r:.80}")  # 1.5, NaN
 
 
+def check_arch_index(index: Any, size: int) -> int:
+    """``index`` as an architecture index in ``0..size - 1``, else :class:`InvalidArchError`.
+
+    The package's one index rule (spaces, oracles, ask/tell sessions, importers): a whole number
+    (:func:`~nb201_flat.errors.whole_number`: an int, a numpy integer or a whole float such as
+    5.0); a bool, 2.5, NaN or text is refused, never truncated, and -1 is no architecture, not
+    the last.
+
+    >>> check_arch_index(5.0, 27)
+    5
+    >>> check_arch_index(2.5, 27)
+    Traceback (most recent call last):
+    ...
+    nb201_flat.errors.InvalidArchError: an architecture index must be a whole number in 0..26, got 2.5
+    """
+    i = whole_number(index)
+    if i is None:
+        raise InvalidArchError(
+            f"an architecture index must be a whole number in 0..{size - 1}, got {index!r:.80}"
+        )
+    if not 0 <= i < size:
+        raise InvalidArchError(f"index {index} out of range 0..{size - 1}")
+    return i
+
+
 @dataclass(frozen=True, slots=True)
 class Arch:
     """One cell of a :class:`Space`: an immutable, hashable value.
@@ -340,11 +365,8 @@ class Space:
         return out
 
     def check_index(self, index: int) -> int:
-        """``index`` as an int in ``0..size - 1`` (-1 is no architecture, not the last)."""
-        i = _as_int(index, "index")
-        if not 0 <= i < self.size:
-            raise InvalidArchError(f"index {index} out of range 0..{self.size - 1}")
-        return i
+        """``index`` as an int in ``0..size - 1`` (:func:`check_arch_index`)."""
+        return check_arch_index(index, self.size)
 
     def arch(self, index: int) -> Arch:
         """The architecture at ``index`` (an int; :meth:`resolve` also takes strings)."""
@@ -410,18 +432,20 @@ class Space:
         return Arch(self, tuple(codes))
 
     def resolve(self, arch: Arch | str | int) -> Arch:
-        """Accept an :class:`Arch`, an official string or an index (int or digit string)."""
+        """Accept an :class:`Arch`, an official string or an index (a number or digit string)."""
         if isinstance(arch, Arch):
             if arch.space != self:
                 raise InvalidArchError("the architecture belongs to another space")
             return arch
-        if isinstance(arch, bool):
-            raise InvalidArchError("expected an architecture string or index, got a bool")
-        if isinstance(arch, int | np.integer):
-            return self.arch(int(arch))
-        if isinstance(arch, str) and _is_index_text(arch):
-            return self.arch(int(arch))
-        return self.parse(arch)
+        if isinstance(arch, str):
+            return self.arch(int(arch)) if _is_index_text(arch) else self.parse(arch)
+        raw: object = arch  # typed int; a caller may pass 5.0, a bool or anything
+        if isinstance(raw, numbers.Real | np.bool_):
+            # the index rule of arch(): 5.0 is cell 5; a bool or 2.5 is refused with the range
+            return self.arch(check_arch_index(raw, self.size))
+        raise InvalidArchError(
+            f"expected an architecture string or index, got {type(raw).__name__}"
+        )
 
     def strings(self) -> list[str]:
         """Official strings of every index (computed; a few ms)."""

@@ -23,7 +23,7 @@ from typing import Literal, TypeAlias
 import numpy as np
 import numpy.typing as npt
 
-from nb201_flat.errors import ArgumentError
+from nb201_flat.errors import check_seed
 
 FloatArray: TypeAlias = npt.NDArray[np.float64]
 IntArray: TypeAlias = npt.NDArray[np.int64]
@@ -46,14 +46,10 @@ def as_rng(seed: Seed) -> np.random.Generator:
     """
     if isinstance(seed, np.random.Generator):
         return seed
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
-        raise ArgumentError(
-            f"seed must be an int or a numpy Generator, got {type(seed).__name__}; "
-            "pass a fixed seed so the result can be reproduced"
-        )
-    if seed < 0:  # numpy's own refusal is a bare ValueError, a traceback in the CLI
-        raise ArgumentError(f"seed must be >= 0, got {int(seed)}; pass a non-negative seed")
-    return np.random.default_rng(int(seed))
+    # the package's seed rule (numpy's own refusal of -1 is a bare ValueError, a traceback in
+    # the CLI); None, a bool or 1.5 is refused rather than read as a fresh or truncated seed
+    fix = "pass a fixed seed (e.g. 0) or a numpy Generator, so the result can be reproduced"
+    return np.random.default_rng(check_seed(seed, "seed", fix=fix))
 
 
 __all__ = ["BoolArray", "FloatArray", "IntArray", "Seed", "SeedPolicy", "as_rng"]

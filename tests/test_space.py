@@ -79,8 +79,14 @@ def test_resolve_and_bad_indices() -> None:
     for bad in (-1, 15625):
         with pytest.raises(InvalidArchError, match="out of range"):
             NB201.resolve(bad)
-    with pytest.raises(InvalidArchError):
-        NB201.resolve(True)  # type: ignore[arg-type]
+    # resolve reads an index as arch() does: a whole float is one (it used to be parsed as a
+    # string: "expected an architecture string"); a bool or 2.5 is refused naming the range
+    assert NB201.resolve(11472.0).to_str() == NB201.resolve(np.float64(11472)).to_str() == RESNET  # type: ignore[arg-type]
+    for bad_index in (True, np.bool_(True), 2.5, float("nan")):
+        with pytest.raises(InvalidArchError, match=r"must be a whole number in 0\.\.15624"):
+            NB201.resolve(bad_index)  # type: ignore[arg-type]
+    with pytest.raises(InvalidArchError, match="expected an architecture string"):
+        NB201.resolve(None)  # type: ignore[arg-type]
     with pytest.raises(InvalidArchError, match="codes"):
         NB201.index_of_codes((0, 0, 0))
 

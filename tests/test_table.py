@@ -201,8 +201,22 @@ def test_the_one_rng_helper_refuses_what_cannot_be_reproduced(bad: object) -> No
 
 def test_the_rng_helper_refuses_a_negative_seed_in_its_own_error() -> None:
     # numpy's refusal is a bare ValueError: the CLI would print a traceback (census --seed -1)
-    with pytest.raises(ArgumentError, match="seed must be >= 0, got -1"):
+    with pytest.raises(ArgumentError, match="seed must be a non-negative int, got -1"):
         as_rng(-1)
+
+
+@pytest.mark.parametrize("bad", [None, True, np.bool_(True), 1.5, 5.0, "0", -1, np.int64(-2)])
+def test_the_rng_helper_reads_seeds_by_the_one_seed_rule(bad: object) -> None:
+    # as_rng had its own copy of errors.check_seed's rule, with other messages
+    from nb201_flat.errors import check_seed
+
+    with pytest.raises(ArgumentError) as rule:
+        check_seed(bad)
+    with pytest.raises(ArgumentError) as rng:
+        as_rng(bad)  # type: ignore[arg-type]
+    prefix = str(rule.value).split(";")[0]
+    assert str(rng.value).startswith(prefix + "; pass a fixed seed"), str(rng.value)
+    assert as_rng(np.uint64(2**63)).integers(10) == np.random.default_rng(2**63).integers(10)
 
 
 def test_with_vector_adds_or_replaces_without_touching_the_original() -> None:

@@ -59,6 +59,7 @@ import pandas as pd
 from nb201_flat import conventions
 from nb201_flat.errors import (
     FormatError,
+    InvalidArchError,
     MissingDependencyError,
     Nb201FlatError,
     TableFileError,
@@ -66,6 +67,7 @@ from nb201_flat.errors import (
 )
 from nb201_flat.importers.curves import CurveCollector
 from nb201_flat.importers.safe_pickle import ReadableBinary, safe_load
+from nb201_flat.space import check_arch_index
 from nb201_flat.table import TIDY_COLUMNS
 
 if TYPE_CHECKING:
@@ -326,12 +328,11 @@ def check_meta_archs(obj: object, source: str) -> list[str]:
 
 
 def check_index(key: object, n_archs: int, source: str) -> int:
-    """An ``arch2infos`` key as an index into ``meta_archs``."""
-    if isinstance(key, bool) or not isinstance(key, int | np.integer):
-        raise FormatError(f"{source}: arch2infos key {key!r} is not an integer index")
-    if not 0 <= int(key) < n_archs:
-        raise FormatError(f"{source}: arch2infos index {key} is outside 0..{n_archs - 1}")
-    return int(key)
+    """An ``arch2infos`` key as an index into ``meta_archs`` (the space's index rule)."""
+    try:
+        return check_arch_index(key, n_archs)
+    except InvalidArchError as e:  # a file's fault, not the caller's: a FormatError naming it
+        raise FormatError(f"{source}: arch2infos key {key!r:.80} is not a cell: {e}") from None
 
 
 def frame_from_benchmark(

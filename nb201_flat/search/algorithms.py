@@ -293,8 +293,9 @@ class NARandomSearch:
     One stage (``rerank_top_k=None``): every sampled cell is scored by the NA objective and
     the best score wins. Two stages (``rerank_top_k=k``): random search by validation, then
     the top ``k`` distinct cells are re-ranked by the NA objective. With charged neighbours the
-    first stage stops once ``stage1_fraction`` of the budget is used, leaving the rest for the
-    re-ranking; with free neighbours it uses the whole budget.
+    first stage stops once ``stage1_fraction`` of the budget is used (None: half), leaving the
+    rest for the re-ranking; with free neighbours, or one stage, it uses the whole budget, and
+    a ``stage1_fraction`` given there is refused (it would change nothing).
 
     With charged neighbours, a cell whose neighbourhood cannot be completed within the budget
     is never scored (its partial values are discarded); the incumbent is the best cell whose
@@ -303,7 +304,7 @@ class NARandomSearch:
 
     objective: NeighbourObjective = field(default_factory=NeighbourObjective)
     rerank_top_k: int | None = None
-    stage1_fraction: float = 0.5
+    stage1_fraction: float | None = None
 
     name: ClassVar[str] = "na-rs"
 
@@ -313,8 +314,30 @@ class NARandomSearch:
             # a whole count: 2.5 re-ranked the top 2 under the label top2.5
             k = check_int_range("rerank_top_k", self.rerank_top_k, 1, fix="pass e.g. 10")
             object.__setattr__(self, "rerank_top_k", k)
+        if self.stage1_fraction is None:  # kept None, so that replace() may drop a stage
+            return
         frac = check_float_range("stage1_fraction", self.stage1_fraction, 0.0, 1.0, lo_open=True)
+        if not self._split:  # it was silently ignored: stage 1 takes the whole budget
+            raise AlgorithmError(
+                "stage1_fraction (--stage1-fraction) applies only to two-stage na-rs with "
+                "charged neighbours (rerank_top_k=K and a charged objective; --rerank-top-k K "
+                "--charge-neighbours): otherwise stage 1 uses the whole budget; add both or "
+                "drop it"
+            )
         object.__setattr__(self, "stage1_fraction", frac)
+
+    @property
+    def _split(self) -> bool:
+        """Two stages with charged neighbours: the only case where stage 1 stops early."""
+        return self.rerank_top_k is not None and self.objective.charge
+
+    @property
+    def stage1_share(self) -> float:
+        """The budget share stage 1 may use: ``stage1_fraction`` (default 0.5) with two stages
+        and charged neighbours, else 1.0 (the whole budget)."""
+        if not self._split:
+            return 1.0
+        return 0.5 if self.stage1_fraction is None else self.stage1_fraction
 
     @property
     def label(self) -> str:
@@ -322,7 +345,7 @@ class NARandomSearch:
             return _na_label("rs", self.objective)
         extra = f",top{self.rerank_top_k}"
         if self.objective.charge:
-            extra += f",s1={self.stage1_fraction:g}"
+            extra += f",s1={self.stage1_share:g}"
         return f"na-rs2[{self.objective.label}{extra}]"
 
     def search(self, oracle: Oracle, rng: np.random.Generator, incumbent: Incumbent) -> None:
@@ -333,7 +356,7 @@ class NARandomSearch:
                 incumbent.offer(i, mem.score(i))
         seen: dict[int, float] = {}
         try:
-            while not (self.objective.charge and oracle.used_fraction >= self.stage1_fraction):
+            while not (self.objective.charge and oracle.used_fraction >= self.stage1_share):
                 i = oracle.sample(rng)
                 v = mem.own(i)
                 seen.setdefault(i, v)
@@ -583,14 +606,7 @@ def make_algorithm(name: str, **options: Any) -> SearchAlgorithm:
     if name == "rs":
         return RandomSearch()
     if name == "na-rs":
-        objective = NeighbourObjective(**obj)
-        if "stage1_fraction" in rest and not (objective.charge and "rerank_top_k" in rest):
-            raise AlgorithmError(
-                "stage1_fraction (--stage1-fraction) applies only to two-stage na-rs with "
-                "charged neighbours (--rerank-top-k K --charge-neighbours): otherwise stage 1 "
-                "uses the whole budget; add both or drop it"
-            )
-        return NARandomSearch(objective, **rest)
+        return NARandomSearch(NeighbourObjective(**obj), **rest)  # it refuses a stray stage1
     if name in ("rea", "na-rea"):
         return RegularizedEvolution(
             objective=NeighbourObjective(**obj) if name == "na-rea" else None, **rest

@@ -37,9 +37,9 @@ import numpy as np
 
 from nb201_flat.errors import SearchBudgetError
 from nb201_flat.search.algorithms import Incumbent
-from nb201_flat.search.oracle import Oracle, SearchEnded, check_index
+from nb201_flat.search.oracle import Oracle, SearchEnded
 from nb201_flat.search.protocol import Protocol as SearchProtocol
-from nb201_flat.space import Space
+from nb201_flat.space import Space, check_arch_index
 from nb201_flat.table import Table
 from nb201_flat.types import Seed, as_rng
 
@@ -75,7 +75,7 @@ class AskTellSearch:
     def search(self, oracle: Oracle, rng: np.random.Generator, incumbent: Incumbent) -> None:
         algo = self.make(oracle.space)
         while True:  # ends when the oracle refuses a query (BudgetExhausted)
-            index = check_index(algo.ask(rng), oracle.size)  # int() would truncate 2.5
+            index = check_arch_index(algo.ask(rng), oracle.size)  # int() would truncate 2.5
             value = oracle.query(index)
             algo.tell(index, value)
             incumbent.offer(index, value)
@@ -152,7 +152,7 @@ class Session:
         """The charged validation value of ``index``, or None once the budget is spent."""
         if self._finished:
             raise SearchBudgetError("the session is finished; start a new Session to search again")
-        i = check_index(index, self.space.size)  # int() would truncate 2.5 to cell 2
+        i = check_arch_index(index, self.space.size)  # int() would truncate 2.5 to cell 2
         with contextlib.suppress(SearchEnded):
             return self._oracle.query(i)
         return None
@@ -165,7 +165,7 @@ class Session:
         if self._finished:
             raise SearchBudgetError("finish() was already called; the test values were read once")
         # checked before the session ends: -1 read NaN test values, the size an IndexError
-        i = check_index(index, self.space.size)
+        i = check_arch_index(index, self.space.size)
         self._finished = True
         ev = self.protocol.evaluator(self.table)
         values = ev.values([i])[:, 0]

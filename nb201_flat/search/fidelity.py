@@ -48,10 +48,12 @@ from nb201_flat.search.oracle import (
     HiddenDataError,
     SearchEnded,
     check_budgets,
-    check_index,
+    invalid_costs,
+    policy_seeds,
+    sampled_costs,
     used_fraction,
 )
-from nb201_flat.space import Space
+from nb201_flat.space import Space, check_arch_index
 from nb201_flat.table import MetricKey, Table
 from nb201_flat.types import FloatArray as FloatArray
 from nb201_flat.types import SeedPolicy
@@ -103,10 +105,8 @@ class FidelityData:
         if self.budget_seconds is not None and self.epoch_costs is None:
             raise SearchBudgetError("a time budget needs per-epoch costs")
         if self.epoch_costs is not None:
-            rows = (
-                self.epoch_costs if self.candidates is None else self.epoch_costs[self.candidates]
-            )
-            bad = ~np.isfinite(rows) | (rows < 0)
+            # only the rows a run may sample: Hyperband queries no neighbours
+            bad = invalid_costs(sampled_costs(self.epoch_costs, self.candidates))
             if bad.any():
                 # a NaN cost would never exhaust the budget: refuse it up front
                 raise SearchBudgetError(
@@ -148,13 +148,13 @@ def fidelity_data(
     """
     curves = require_curves(table)
     key = curves.key(dataset, split, epochs, metric)
+    seeds = policy_seeds(key, seed, curves.seeds(key))  # an int seed it lacks: UnknownKeyError
     if seed == "random":
-        seeds = curves.seeds(key)
-        if not seeds:
+        if not seeds:  # no fallback to the mean here: Hyperband's runs follow one seed each
             raise SearchBudgetError(f"{key} has no per-seed curves; use seed='mean'")
         values = np.stack([curves.curve(key, seed=s) for s in seeds])
     else:
-        values = curves.curve(key, seed=seed)[None]
+        values = curves.curve(key, seed=seeds[0] if seeds else "mean")[None]
     costs = None
     time_key = MetricKey(dataset, "train", epochs, "epoch_time_s")
     if time_key in curves:
@@ -278,7 +278,7 @@ class FidelityOracle:
 
     def paid_epochs(self, index: int) -> int:
         """The most epochs of ``index`` this run has paid for (0 if never trained)."""
-        return self._paid.get(int(index), 0)
+        return self._paid.get(check_arch_index(index, self.size), 0)  # int() truncates 2.5
 
     def sample(self, rng: np.random.Generator) -> int:
         """One index drawn uniformly from the sampling domain (the space, or the candidates)."""
@@ -299,7 +299,7 @@ class FidelityOracle:
         """
         if self._closed:
             raise BudgetExhausted("budget spent: the search has ended and may not train more")
-        i = check_index(index, self.size)  # int() would truncate 2.5 to cell 2
+        i = check_arch_index(index, self.size)  # int() would truncate 2.5 to cell 2
         d = self._data
         whole = isinstance(epochs, int | np.integer) and not isinstance(epochs, bool)
         e = int(epochs) if whole else 0  # 2.5 epochs read epoch 2's value

@@ -141,7 +141,7 @@ def run_block(
     ``(1.0 if there is a time budget else 0.0, its seconds)`` and ``bq`` the query budget (-1:
     none); ``seeded`` draws stored seeds (``order``/``counts``), else row 0 of ``values``
     answers; ``costs`` are zeros without a cost vector. ``top_k`` and ``stage1`` are two-stage
-    NA-RS's ``rerank_top_k`` and ``stage1_fraction`` (the share applies when ``charge``).
+    NA-RS's ``rerank_top_k`` and ``stage1_share`` (used only when ``charge``).
 
     Returns per run (status, queries, seconds, free look-ups, their seconds, incumbent, its
     score, change offsets), the changes (seconds, queries, cell), and per run the offsets of

@@ -68,11 +68,12 @@ import numpy.typing as npt
 
 from nb201_flat.errors import BudgetExhausted as BudgetExhausted
 from nb201_flat.errors import HiddenDataError as HiddenDataError
-from nb201_flat.errors import InvalidArchError, SearchBudgetError
+from nb201_flat.errors import InvalidArchError, SearchBudgetError, UnknownKeyError, whole_number
 from nb201_flat.errors import SearchEnded as SearchEnded
 from nb201_flat.errors import SearchStalled as SearchStalled
-from nb201_flat.space import Space
+from nb201_flat.space import Space, check_arch_index
 from nb201_flat.table import MetricKey
+from nb201_flat.types import BoolArray, SeedPolicy
 from nb201_flat.types import FloatArray as FloatArray
 from nb201_flat.types import IntArray as IntArray
 
@@ -129,8 +130,8 @@ class OracleData:
         if self.budget_seconds is not None and self.costs is None:
             raise SearchBudgetError("a time budget needs a cost vector")
         if self.costs is not None:
-            bad = ~np.isfinite(self.costs) | (self.costs < 0)
-            if bad.any():  # a NaN cost makes the seconds NaN, and NaN never exceeds a budget
+            bad = invalid_costs(self.costs)
+            if bad.any():
                 raise SearchBudgetError(
                     f"{int(bad.sum())} architectures have a NaN, infinite or negative cost; "
                     "pass finite costs >= 0, or no costs and a query budget"
@@ -151,13 +152,15 @@ class OracleData:
                     f"candidates must be cell indices in 0..{size - 1}, got "
                     f"{int(cand.min())}..{int(cand.max())}"
                 )
-        if self.budget_queries is None and self.costs is not None:
-            pool = self.costs if cand is None else self.costs[cand]
-            if not (pool > 0).any():  # nothing would ever end a run
-                raise SearchBudgetError(
-                    "every cell a run may sample costs 0 s, so a time budget never runs out; "
-                    "add a query budget (budget_queries)"
-                )
+        if (
+            self.budget_queries is None
+            and self.costs is not None
+            and not cheapest_paid(sampled_costs(self.costs, cand))  # nothing would end a run
+        ):
+            raise SearchBudgetError(
+                "every cell a run may sample costs 0 s, so a time budget never runs out; "
+                "add a query budget (budget_queries)"
+            )
         for arr in (self.values, self.order, self.counts, self.costs, self.candidates):
             if arr is not None:
                 arr.setflags(write=False)
@@ -188,37 +191,71 @@ def check_budgets(
     budget_seconds: object, budget_queries: object
 ) -> tuple[float | None, int | None]:
     """The budgets of one run as ``(float | None, int | None)``, at least one set: seconds a
-    finite number > 0, queries a whole number >= 1, else
-    :class:`~nb201_flat.errors.SearchBudgetError` (a NaN or infinite budget is never
-    exhausted: the run never ends; 2.5 queries bought 2).
+    finite number > 0, queries a whole number >= 1 (:func:`~nb201_flat.errors.whole_number`:
+    100.0 is 100), else :class:`~nb201_flat.errors.SearchBudgetError` naming the fix (a NaN
+    or infinite budget is never exhausted: the run never ends; 2.5 queries bought 2). The
+    one budget rule: oracles and protocols (which name themselves in a ProtocolError) use it.
 
+    >>> check_budgets(None, 100.0)
+    (None, 100)
     >>> check_budgets(None, 2.5)
     Traceback (most recent call last):
     ...
-    nb201_flat.errors.SearchBudgetError: budget_queries must be a whole number >= 1, got 2.5
+    nb201_flat.errors.SearchBudgetError: budget_queries must be a whole number >= 1, got 2.5; give a whole number, e.g. 100
     """
     if budget_seconds is None and budget_queries is None:
-        raise SearchBudgetError("an oracle needs budget_seconds or budget_queries")
+        raise SearchBudgetError("needs a budget: give budget_seconds or budget_queries")
     bs = bq = None
     if budget_seconds is not None:
-        if isinstance(budget_seconds, bool) or not isinstance(budget_seconds, numbers.Real):
-            bs = math.nan
-        else:
-            bs = float(budget_seconds)
+        real = isinstance(budget_seconds, numbers.Real) and not isinstance(budget_seconds, bool)
+        bs = float(budget_seconds) if real else math.nan  # type: ignore[arg-type]
         if not (math.isfinite(bs) and bs > 0):
+            fix = (  # an overflowing budget comes from a scale
+                "a smaller --budget-scale, where a command takes one"
+                if bs == math.inf
+                else "a positive number of seconds"
+            )
+            got = budget_seconds if real else repr(budget_seconds)  # "got 100" read as a number
             raise SearchBudgetError(
-                f"budget_seconds must be a finite number > 0, got {budget_seconds!r}"
+                f"budget_seconds (the time budget) must be a finite number of seconds > 0, "
+                f"got {got}; give {fix}"
             )
     if budget_queries is not None:
-        if isinstance(budget_queries, bool) or not isinstance(budget_queries, numbers.Integral):
-            bq = 0
-        else:
-            bq = int(budget_queries)
-        if bq < 1:
+        bq = whole_number(budget_queries)
+        if bq is None or bq < 1:
             raise SearchBudgetError(
-                f"budget_queries must be a whole number >= 1, got {budget_queries!r}"
+                f"budget_queries must be a whole number >= 1, got {budget_queries!r}; "
+                "give a whole number, e.g. 100"
             )
     return bs, bq
+
+
+def invalid_costs(costs: FloatArray) -> BoolArray:
+    """True where a cost cannot be charged: NaN, infinite or negative (a NaN cost makes the
+    seconds NaN, and NaN never exceeds a budget). Per cell, or per (cell, epoch) for curves.
+
+    >>> invalid_costs(np.array([1.0, 0.0, -1.0, np.nan])).tolist()
+    [False, False, True, True]
+    """
+    bad: BoolArray = ~np.isfinite(costs) | (costs < 0)
+    return bad
+
+
+def sampled_costs(costs: FloatArray, candidates: IntArray | None) -> FloatArray:
+    """The costs (rows) of the cells a run may sample: ``candidates``, or every cell."""
+    return costs if candidates is None else costs[candidates]
+
+
+def cheapest_paid(costs: FloatArray) -> float:
+    """The cheapest cost > 0, or 0.0 when every cell is free. Free cells end no run: the
+    queries a time budget buys are those of the cheapest paid cell, and with none it never
+    runs out.
+
+    >>> cheapest_paid(np.array([0.0, 5.0, 2.0])), cheapest_paid(np.zeros(3))
+    (2.0, 0.0)
+    """
+    paid = costs[costs > 0]
+    return float(paid.min()) if paid.size else 0.0
 
 
 def used_fraction(
@@ -435,7 +472,7 @@ class Oracle:
         return res
 
     def _check(self, index: int) -> int:
-        return check_index(index, self._data.space.size)
+        return check_arch_index(index, self._data.space.size)
 
     def _draw(self, i: int) -> float:
         d = self._data
@@ -446,22 +483,37 @@ class Oracle:
         return float(d.values[d.order[k, i], i])
 
 
-def check_index(index: object, size: int) -> int:
-    """``index`` as an int in ``0..size-1``, else :class:`~nb201_flat.errors.InvalidArchError`.
+def policy_seeds(key: MetricKey, policy: SeedPolicy, stored: Sequence[int]) -> tuple[int, ...]:
+    """The stored seeds a search under ``policy`` reads for ``key`` (whose stored seeds are
+    ``stored``): every one for ``"random"`` (one row each; none when the key stores one value
+    per architecture, a fallback its caller notes or refuses), the one asked for an int, none
+    for ``"mean"``. Protocols and multi-fidelity data (tables and curves) check a policy here.
 
-    An int or numpy integer, not a bool or a float: ``int(2.5)`` would query cell 2.
+    Raises
+    ------
+    UnknownKeyError
+        ``policy`` is an int seed that ``key`` does not store, or not a seed policy.
 
-    >>> check_index(2.5, 27)
+    >>> k = MetricKey("toy", "x-valid", 12)
+    >>> policy_seeds(k, "random", [0, 1]), policy_seeds(k, "mean", [0, 1])
+    ((0, 1), ())
+    >>> policy_seeds(k, 2, [0, 1])
     Traceback (most recent call last):
     ...
-    nb201_flat.errors.InvalidArchError: an architecture index must be an int, got 2.5
+    nb201_flat.errors.UnknownKeyError: seed 2 is not stored for toy/x-valid@12ep:accuracy; stored seeds: [0, 1]; use seed_policy='mean'
     """
-    if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
-        raise InvalidArchError(f"an architecture index must be an int, got {index!r}")
-    i = int(index)
-    if not 0 <= i < size:
-        raise InvalidArchError(f"index {index} out of range 0..{size - 1}")
-    return i
+    if policy == "mean":
+        return ()
+    if policy == "random":
+        return tuple(stored)
+    if isinstance(policy, bool) or not isinstance(policy, int | np.integer):
+        raise UnknownKeyError(f"seed policy must be 'mean', 'random' or an int, got {policy!r}")
+    if int(policy) not in stored:
+        raise UnknownKeyError(
+            f"seed {int(policy)} is not stored for {key}; stored seeds: "
+            f"{list(stored) or 'none (only the mean)'}; use seed_policy='mean'"
+        )
+    return (int(policy),)
 
 
 def seed_rows(stack: FloatArray) -> tuple[IntArray, IntArray]:

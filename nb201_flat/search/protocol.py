@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import math
 import numbers
 import warnings
 from dataclasses import InitVar, dataclass
@@ -55,9 +54,20 @@ from nb201_flat.conventions import (
     search_key,
     shares_data,
 )
-from nb201_flat.errors import ArgumentError, UnknownKeyError, check_int_range
 from nb201_flat.errors import ProtocolError as ProtocolError
-from nb201_flat.search.oracle import Evaluator, IntArray, OracleData, Repeats, seed_rows
+from nb201_flat.errors import SearchBudgetError, UnknownKeyError, check_int_range
+from nb201_flat.search.oracle import (
+    Evaluator,
+    IntArray,
+    OracleData,
+    Repeats,
+    cheapest_paid,
+    check_budgets,
+    invalid_costs,
+    policy_seeds,
+    sampled_costs,
+    seed_rows,
+)
 from nb201_flat.table import MetricKey, Table, seed_policy_of
 from nb201_flat.types import SeedPolicy
 
@@ -127,44 +137,16 @@ class Protocol:
         if seed is not None:
             # the old name wins: replace() passes the current seed_policy along with it
             object.__setattr__(self, "seed_policy", seed_policy_of(None, seed))
-        if self.budget_seconds is None and self.budget_queries is None:
+        try:
+            bs, bq = check_budgets(self.budget_seconds, self.budget_queries)
+        except SearchBudgetError as exc:
+            raise ProtocolError(f"protocol {self.name!r}: {exc}") from None
+        if bs is not None and self.cost is None:
             raise ProtocolError(
-                f"protocol {self.name!r} needs a budget: budget_seconds or budget_queries"
+                f"protocol {self.name!r} has a time budget but no cost key (e.g. {cost_key()!r})"
             )
-        if self.budget_seconds is not None:
-            bs: object = self.budget_seconds  # typed float; a caller may pass anything
-            # a number, not a bool or a string (np.isfinite raises a bare TypeError on those)
-            if (
-                isinstance(bs, bool)
-                or not isinstance(bs, numbers.Real)
-                or not math.isfinite(bs)
-                or bs <= 0
-            ):
-                fix = (
-                    "a smaller --budget-scale, where a command takes one"
-                    if self.budget_seconds == float("inf")
-                    else "a positive number of seconds"
-                )
-                raise ProtocolError(
-                    f"protocol {self.name!r}: its time budget must be a finite number of "
-                    f"seconds > 0, got {bs if isinstance(bs, numbers.Real) else repr(bs)}; "
-                    f"give {fix}"
-                )
-            if self.cost is None:
-                raise ProtocolError(
-                    f"protocol {self.name!r} has a time budget but no cost key "
-                    f"(e.g. {cost_key()!r})"
-                )
-            object.__setattr__(self, "budget_seconds", float(self.budget_seconds))
-        if self.budget_queries is not None:
-            # a whole count: 2.5 would silently buy 2 queries, NaN or inf raise from int()
-            try:
-                bq = check_int_range(
-                    "budget_queries", self.budget_queries, 1, fix="give a whole number, e.g. 100"
-                )
-            except ArgumentError as exc:
-                raise ProtocolError(f"protocol {self.name!r}: {exc}") from None
-            object.__setattr__(self, "budget_queries", bq)
+        object.__setattr__(self, "budget_seconds", bs)
+        object.__setattr__(self, "budget_queries", bq)
         self._check_keys()
         if self.seed_policy not in ("mean", "random") and not (
             isinstance(self.seed_policy, int | np.integer)
@@ -266,7 +248,9 @@ class Protocol:
                 f"{self.name}: cost of a {self.search.epochs}-epoch query = {self.cost} x "
                 f"{self.search.epochs}/{self.cost.epochs} (only the full-schedule time is stored)"
             )
-        if self.seed_policy == "random" and not table.seeds(self.search):
+        # an int seed the key lacks was refused only by oracle_data, after check() had passed
+        seeds = self._seeds(table)
+        if self.seed_policy == "random" and not seeds:
             msg = (
                 f"{self.name}: seed_policy='random' asked, but {self.search} stores one value per "
                 "architecture (no per-seed values), so every query returns that value"
@@ -281,28 +265,32 @@ class Protocol:
             )
         return notes
 
+    def _seeds(self, table: Table) -> tuple[int, ...]:
+        """The stored seeds this protocol's oracle reads (:func:`~.oracle.policy_seeds`)."""
+        try:
+            return policy_seeds(self.search, self.seed_policy, table.seeds(self.search))
+        except UnknownKeyError as exc:
+            raise ProtocolError(f"protocol {self.name!r}: {exc}") from None
+
     def oracle_data(self, table: Table) -> OracleData:
         """The arrays of this protocol's oracle (no test vector among them)."""
         self.check(table)
         key = self.search
         order: IntArray | None = None
         counts: IntArray | None = None
-        if self.seed_policy == "random" and table.seeds(key):
-            stack = np.stack([table.vector_for(key, seed_policy=s) for s in table.seeds(key)])
+        seeds = self._seeds(table)
+        if self.seed_policy == "random" and seeds:
+            stack = np.stack([table.vector_for(key, seed_policy=s) for s in seeds])
             order, counts = seed_rows(stack)
             values = np.array(stack, dtype=np.float64)
-        else:
-            policy: SeedPolicy = "mean" if self.seed_policy == "random" else self.seed_policy
-            try:
-                vec = table.vector_for(key, seed_policy=policy)
-            except UnknownKeyError as exc:
-                raise ProtocolError(f"protocol {self.name!r}: {exc}") from None
-            values = np.array(vec, dtype=np.float64)[None, :]
+        else:  # one row: the mean (also 'random' on a key of one value), or the seed asked
+            policy: SeedPolicy = seeds[0] if seeds else "mean"
+            values = np.array(table.vector_for(key, seed_policy=policy), dtype=np.float64)[None, :]
         costs = None
         if self.cost is not None:
             costs = np.array(table.vector_for(self.cost), dtype=np.float64)
             costs *= self.cost_scale
-            bad = ~np.isfinite(costs) | (costs < 0)
+            bad = invalid_costs(costs)
             if bad.any():
                 raise ProtocolError(
                     f"protocol {self.name!r}: {int(bad.sum())} architectures have no valid "
@@ -313,7 +301,7 @@ class Protocol:
             candidates = np.flatnonzero(table.space.connected).astype(np.int64)
         if costs is not None:
             # of the cells a run may sample: a cheaper disconnected cell affords nothing
-            cheapest = float((costs if candidates is None else costs[candidates]).min())
+            cheapest = float(sampled_costs(costs, candidates).min())
             if self.budget_seconds is not None and self.budget_seconds < cheapest:
                 # every run would end before its first query: no result, only a nan mean
                 raise ProtocolError(
@@ -345,15 +333,13 @@ class Protocol:
         With ``repeats="cache"`` a run is charged once per cell, so a budget above what one
         pass over the sampled cells costs is never spent and the run would never end.
         """
-        pool = costs if costs is None or candidates is None else costs[candidates]
+        pool = None if costs is None else sampled_costs(costs, candidates)
         n_cells = size if candidates is None else len(candidates)
         most, why, flag = float("inf"), "", "--n"
         if self.budget_queries is not None:
             most, why = float(self.budget_queries), f"a budget of {self.budget_queries} queries"
         if self.budget_seconds is not None and pool is not None:
-            # free cells end no run: the queries a budget buys are those of the cheapest paid
-            paid = pool[pool > 0]
-            cheapest = float(paid.min()) if paid.size else 0.0
+            cheapest = cheapest_paid(pool)
             bought = self.budget_seconds / cheapest if cheapest else float("inf")
             if bought < most or self.budget_queries is None:
                 most, flag = bought, "--budget-scale"

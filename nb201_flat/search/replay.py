@@ -114,7 +114,7 @@ def _replay_runs(
     mode = kr.BEST if isinstance(algorithm, NABestEvaluatedSearch) else kr.ONE_STAGE
     if top is not None:
         mode = kr.TWO_STAGE
-    stage1 = algorithm.stage1_fraction if isinstance(algorithm, NARandomSearch) else 1.0
+    stage1 = algorithm.stage1_share if isinstance(algorithm, NARandomSearch) else 1.0
     seeded = data.order is not None and data.counts is not None
     size = data.space.size
     cand = np.zeros(0, dtype=np.int64) if data.candidates is None else data.candidates

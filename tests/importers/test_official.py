@@ -17,6 +17,7 @@ from nb201_flat.errors import FormatError, MissingDependencyError, TableFileErro
 from nb201_flat.importers.official import (
     EVAL_SPLITS,
     TIDY_COLUMNS,
+    check_index,
     looks_like_nb201_pth,
     read_nb201_pth,
 )
@@ -256,3 +257,11 @@ def test_safe_load_names_an_argument_that_is_no_file() -> None:
     with pytest.raises(ArgumentError, match="discard_persistent must be True or False"):
         safe_load(io.BytesIO(blob), discard_persistent="no")  # type: ignore[arg-type]
     assert safe_load(io.BytesIO(blob)) == [1, 2]
+
+
+def test_arch2infos_keys_follow_the_space_index_rule() -> None:
+    # one index rule (space.check_arch_index): a whole float is an index, a bool or 2.5 is not
+    assert check_index(5.0, 10, "f.pth") == check_index(np.int64(5), 10, "f.pth") == 5
+    for bad, why in ((True, "whole number"), (2.5, "whole number"), (10, "0..9")):
+        with pytest.raises(FormatError, match=rf"f\.pth: arch2infos key .*{why}"):
+            check_index(bad, 10, "f.pth")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -68,8 +69,10 @@ def test_na_rs_loses_when_the_sharp_spike_is_real() -> None:
     assert (by["na"] == 60.0).all()
 
 
-@pytest.mark.parametrize(("charge", "budget", "stage1"), [(False, 400, 1.0), (True, 2000, 0.2)])
-def test_two_stage_na_rs_reranks_to_the_plateau(charge: bool, budget: int, stage1: float) -> None:
+@pytest.mark.parametrize(("charge", "budget", "stage1"), [(False, 400, None), (True, 2000, 0.2)])
+def test_two_stage_na_rs_reranks_to_the_plateau(
+    charge: bool, budget: int, stage1: float | None
+) -> None:
     table = _spike_plateau(spike_test=10.0, plateau_test=80.0)
     # stage 1 sees about 16 spikes and 16 plateau cells in 400 draws: the top 40 by validation
     # reach the plateau; charged, stage 2 can afford about 60 neighbourhoods of 25
@@ -207,6 +210,35 @@ def test_rerank_top_k_is_a_whole_count(bad: object) -> None:
 def test_stage1_fraction_is_a_number() -> None:
     with pytest.raises(AlgorithmError, match="stage1_fraction"):
         NARandomSearch(stage1_fraction=True)  # type: ignore[arg-type]
+    with pytest.raises(AlgorithmError, match=r"stage1_fraction must lie in \(0, 1\]"):
+        NARandomSearch(NeighbourObjective(charge=True), rerank_top_k=3, stage1_fraction=1.5)
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [{}, {"rerank_top_k": 5}, {"objective": NeighbourObjective(charge=True)}],
+    ids=["one-stage", "free", "no-top-k"],
+)
+def test_na_rs_itself_refuses_a_stage1_fraction_that_does_not_apply(
+    fields: dict[str, object],
+) -> None:
+    # built in Python (not through make_algorithm) it was silently ignored
+    with pytest.raises(AlgorithmError, match="applies only to two-stage na-rs with charged"):
+        NARandomSearch(stage1_fraction=0.3, **fields)  # type: ignore[arg-type]
+    assert NARandomSearch(**fields).stage1_share == 1.0  # type: ignore[arg-type]
+
+
+def test_na_rs_stage1_default_and_replace() -> None:
+    charged = NeighbourObjective(charge=True)
+    two = NARandomSearch(charged, rerank_top_k=4)
+    assert two.stage1_fraction is None and two.stage1_share == 0.5
+    assert two.label == NARandomSearch(charged, rerank_top_k=4, stage1_fraction=0.5).label
+    assert two.label.endswith(",top4,s1=0.5]")
+    # the default stays None, so replace() may drop the charged second stage without a word
+    assert replace(two, objective=NeighbourObjective()).stage1_share == 1.0
+    assert replace(two, rerank_top_k=None).label == NARandomSearch(charged).label
+    with pytest.raises(AlgorithmError, match="applies only"):
+        replace(NARandomSearch(charged, rerank_top_k=4, stage1_fraction=0.3), rerank_top_k=None)
 
 
 @pytest.mark.parametrize("bad", ["no", 1, None])

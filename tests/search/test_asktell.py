@@ -114,5 +114,12 @@ def test_an_ask_that_is_not_an_index_is_refused() -> None:
             return 2.5  # type: ignore[return-value]
 
     data = PROTOCOL.oracle_data(_table())
-    with pytest.raises(InvalidArchError, match="must be an int, got 2.5"):
+    with pytest.raises(InvalidArchError, match=r"must be a whole number in 0\.\.26, got 2.5"):
         run_one(data, AskTellSearch(Half), 0, 0)
+
+
+def test_session_reads_indices_by_the_space_rule() -> None:
+    # one index rule (Space.arch): 4.0 is cell 4, as in space.arch(4.0); it used to be refused
+    run = Session(_table(), PROTOCOL, seed=0)
+    assert run.evaluate(4.0) == run.evaluate(4)  # type: ignore[arg-type]
+    assert run.finish(4.0) == {str(TEST): float(_table().vector_for(TEST)[4])}  # type: ignore[arg-type]

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from nb201_flat.curves import Curves, NoCurvesError
-from nb201_flat.errors import ArgumentError, InvalidArchError, SearchBudgetError
+from nb201_flat.errors import ArgumentError, InvalidArchError, SearchBudgetError, UnknownKeyError
 from nb201_flat.search.fidelity import (
     FidelityData,
     FidelityIncumbent,
@@ -142,6 +142,11 @@ def test_fidelity_data_from_a_table() -> None:
     assert o.query(3, 9) - first == v[3, 8] - v[3, 1]  # one seed's run, kept across queries
     mean = fidelity_data(table, "toy", "x-valid", 12, seed="mean", budget_queries=5)
     assert mean.values.shape == (1, 27, EPOCHS)
+    one = fidelity_data(table, "toy", "x-valid", 12, seed=np.int64(1), budget_queries=5)
+    np.testing.assert_array_equal(one.values[0], v + 1)
+    # the seed rule protocols use (oracle.policy_seeds), with its message
+    with pytest.raises(UnknownKeyError, match=r"seed 7 is not stored for .*stored seeds: \[0, 1\]"):
+        fidelity_data(table, "toy", "x-valid", 12, seed=7, budget_queries=5)
     no_time = Table(SPACE, {(KEY, None): v[:, -1]}, curves=Curves(27, {(KEY, None): v}))
     with pytest.raises(SearchBudgetError, match="per-epoch training times"):
         fidelity_data(no_time, "toy", "x-valid", 12, seed="mean", budget_seconds=10.0)
@@ -175,12 +180,17 @@ def test_fidelity_budgets_that_never_run_out_or_are_not_counts_are_refused(
 
 def test_fidelity_queries_take_whole_indices_and_epochs() -> None:
     o = FidelityOracle(_data(_curves()), np.random.default_rng(0))
-    with pytest.raises(InvalidArchError, match="must be an int"):
+    with pytest.raises(InvalidArchError, match="must be a whole number"):
         o.query(2.5, 3)  # type: ignore[arg-type]
     with pytest.raises(SearchBudgetError, match="epochs must be a whole number in"):
         o.query(2, 2.5)  # type: ignore[arg-type]
     assert o.queries == 0
     assert o.query(np.int64(2), np.int64(3)) == _curves()[2, 2]
+    # one index rule (Space.arch): 2.0 is cell 2; paid_epochs(2.5) read cell 2's epochs
+    assert o.query(2.0, 3) == _curves()[2, 2]  # type: ignore[arg-type]
+    assert o.paid_epochs(2.0) == 3  # type: ignore[arg-type]
+    with pytest.raises(InvalidArchError, match="must be a whole number"):
+        o.paid_epochs(2.5)  # type: ignore[arg-type]
 
 
 def test_hyperband_refuses_a_fractional_eta() -> None:

@@ -222,6 +222,45 @@ def test_protocol_refuses_a_time_budget_that_is_not_a_number(bad: object) -> Non
         Protocol("p", KEY, (KEY,), budget_seconds=bad, cost=KEY)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize(
+    ("seconds", "queries"),
+    [
+        (None, 100.0),  # Protocol read 100.0 as 100 queries, OracleData refused it
+        (None, np.float64(7)),
+        (None, 2.5),
+        (None, True),
+        (None, 0),
+        (None, "5"),
+        (500.0, None),
+        (np.int64(600), None),
+        (float("inf"), None),
+        (-5.0, None),
+        (True, None),
+        ("100", None),
+        (None, None),
+    ],
+)
+def test_protocol_and_oracle_share_one_budget_rule(seconds: object, queries: object) -> None:
+    # one rule (oracle.check_budgets): a protocol's budgets are those its oracle takes, and a
+    # refusal is the same message, the protocol named in front
+    from nb201_flat.search import ProtocolError
+
+    costs = np.full(27, 10.0) if seconds is not None else None
+    kw = {"budget_seconds": seconds, "budget_queries": queries, "cost": KEY}
+    try:
+        data = _data(costs, seconds, queries)  # type: ignore[arg-type]
+    except SearchBudgetError as exc:
+        refusal = str(exc)
+    else:
+        p = Protocol("p", KEY, (KEY,), **kw)  # type: ignore[arg-type]
+        assert (p.budget_seconds, p.budget_queries) == (data.budget_seconds, data.budget_queries)
+        assert type(p.budget_queries) in (int, type(None))
+        return
+    with pytest.raises(ProtocolError) as refused:
+        Protocol("p", KEY, (KEY,), **kw)  # type: ignore[arg-type]
+    assert str(refused.value) == f"protocol 'p': {refusal}"
+
+
 def test_protocol_budgets_are_plain_numbers() -> None:
     p = Protocol("p", KEY, (KEY,), budget_queries=np.int64(3))
     assert type(p.budget_queries) is int and p.budget_queries == 3
@@ -256,12 +295,14 @@ def test_oracle_indices_are_ints_not_floats_or_bools() -> None:
     data = OracleData(TINY, KEY, np.arange(27.0)[None, :], None, None, None, None, 5)
     oracle = Oracle(data, np.random.default_rng(0))
     for bad in (2.5, True, "3", float("nan")):
-        with pytest.raises(InvalidArchError, match="must be an int"):
+        with pytest.raises(InvalidArchError, match=r"must be a whole number in 0\.\.26"):
             oracle.query(bad)  # type: ignore[arg-type]
     with pytest.raises(InvalidArchError, match="must be ints"):
         oracle.query_free([2.5])
     assert oracle.queries == 0 and oracle.free_queries == 0
     assert oracle.query(np.int64(4)) == 4.0
+    # the package's one index rule (Space.arch): a whole float is a whole number
+    assert oracle.query(5.0) == oracle.query(np.float64(5)) == 5.0  # type: ignore[arg-type]
     assert oracle.query_free(np.array([1, 2], dtype=np.int32)).tolist() == [1.0, 2.0]
     assert oracle.query_free([]).size == 0
 
@@ -314,3 +355,26 @@ def test_protocol_keys_are_metric_keys_each_reported_once() -> None:
     assert Protocol("p", KEY, other, budget_queries=3).report == (other,)  # type: ignore[arg-type]
     p = Protocol("p", KEY, [other], budget_queries=3)  # type: ignore[arg-type]
     assert p.report == (other,) and hash(p)
+
+
+def test_one_cost_rule_for_oracles_protocols_and_curves() -> None:
+    # invalid_costs / sampled_costs / cheapest_paid: defined once in oracle.py, read by
+    # OracleData, FidelityData and Protocol (each had its own copy of the expressions)
+    from nb201_flat.search.oracle import cheapest_paid, invalid_costs, sampled_costs
+
+    costs = np.array([0.0, 2.0, -1.0, np.nan, np.inf, 5.0])
+    assert invalid_costs(costs).tolist() == [False, False, True, True, True, False]
+    assert invalid_costs(costs.reshape(3, 2)).any(axis=1).tolist() == [False, True, True]
+    assert sampled_costs(costs, np.array([1, 5])).tolist() == [2.0, 5.0]
+    assert sampled_costs(costs, None) is costs
+    assert cheapest_paid(np.array([0.0, 3.0, 2.0])) == 2.0 and cheapest_paid(np.zeros(2)) == 0.0
+    for bad in (-1.0, np.nan, np.inf):
+        c = np.full(27, 10.0)
+        c[4] = bad
+        with pytest.raises(SearchBudgetError, match="1 architectures have a NaN"):
+            _data(c, 100.0)
+    free_sampled = np.full(27, 10.0)
+    free_sampled[:3] = 0.0  # the sampled cells are free: no time budget ends a run
+    with pytest.raises(SearchBudgetError, match="costs 0 s"):
+        _data(free_sampled, 100.0, candidates=np.arange(3))
+    assert _data(free_sampled, 100.0, candidates=np.arange(4)).budget_seconds == 100.0

@@ -134,6 +134,13 @@ def test_seed_fallback_is_noted_or_refused(nb201_like: Table) -> None:
         nb201_protocol().replace(seed_fallback=False).check(nb201_like)
     with pytest.raises(ProtocolError, match="seed 5 is not stored"):
         nb201_protocol(epochs=200, seed=5).oracle_data(nb201_like)
+    # check() refuses it too (one rule, oracle.policy_seeds): it passed, then oracle_data failed
+    with pytest.raises(ProtocolError, match="seed 5 is not stored.*use seed_policy='mean'"):
+        nb201_protocol(epochs=200, seed_policy=5).check(nb201_like)
+    stored = nb201_like.seeds(nb201_protocol(epochs=200).search)[0]
+    data = nb201_protocol(epochs=200, seed_policy=stored).oracle_data(nb201_like)
+    key = nb201_protocol(epochs=200).search
+    np.testing.assert_array_equal(data.values[0], nb201_like.vector_for(key, seed_policy=stored))
 
 
 def _search_test(valid: np.ndarray, test: np.ndarray) -> tuple[Table, Protocol]:
