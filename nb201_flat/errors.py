@@ -169,6 +169,17 @@ RecipeError = ArgumentError
 ExecutorSpecError = ArgumentError
 
 
+def shown(value: Any, limit: int = 80) -> str:
+    """``repr(value)`` on one line and at most ``limit`` characters: what a refusal quotes (an
+    array or a long text passed by mistake would otherwise fill the terminal).
+
+    >>> shown("x" * 100)[-5:], shown([[1, 2], [3, 4]])
+    ('xx...', '[[1, 2], [3, 4]]')
+    """
+    text = " ".join(repr(value).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def check_seed(seed: Any, name: str = "seed", *, fix: str = "pass e.g. 0") -> int:
     """``seed`` as a non-negative int (a master seed; numpy refuses negative ones), else
     :class:`ArgumentError` naming ``name`` (a command passes its flag) and ``fix``.
@@ -179,7 +190,7 @@ def check_seed(seed: Any, name: str = "seed", *, fix: str = "pass e.g. 0") -> in
     nb201_flat.errors.ArgumentError: --seed must be a non-negative int, got -1; pass e.g. 0
     """
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-        raise ArgumentError(f"{name} must be a non-negative int, got {seed!r}; {fix}")
+        raise ArgumentError(f"{name} must be a non-negative int, got {shown(seed)}; {fix}")
     return int(seed)
 
 
@@ -212,7 +223,7 @@ def check_int_range(
             want = f"must be <= {hi}"
         else:
             want = "must be an integer"
-        raise ArgumentError(f"{name} {want}, got {value!r}{'; ' + fix if fix else ''}")
+        raise ArgumentError(f"{name} {want}, got {shown(value)}{'; ' + fix if fix else ''}")
     return iv
 
 
@@ -226,6 +237,8 @@ def whole_number(value: Any) -> int | None:
     if type(value) is int:  # the common case, first: counts and indices in loops
         return value
     np = sys.modules.get("numpy")
+    if np is not None and isinstance(value, np.integer):  # indices read from arrays
+        return int(value)
     if isinstance(value, bool) or (np is not None and isinstance(value, np.bool_)):
         return None
     if not isinstance(value, numbers.Real):
@@ -236,6 +249,22 @@ def whole_number(value: Any) -> int | None:
     except (OverflowError, ValueError):  # inf, NaN
         return None
     return whole if whole == value else None
+
+
+def real_number(value: Any) -> float:
+    """``value`` as a float when it is a real number (an int beyond a float's range: inf),
+    else NaN: text ("0.3", once read through float()), None, a bool, an array.
+
+    >>> real_number(2), real_number(10**400), real_number("0.3"), real_number(True)
+    (2.0, inf, nan, nan)
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return math.nan
+    number: Any = value
+    try:
+        return float(number)
+    except OverflowError:  # 10**400
+        return math.inf if number > 0 else -math.inf
 
 
 def check_float_range(
@@ -261,10 +290,7 @@ def check_float_range(
     ...
     nb201_flat.errors.ArgumentError: max_cost must be a finite number, got inf
     """
-    try:
-        f = float(value)
-    except (TypeError, ValueError):
-        f = math.nan
+    f = real_number(value)
     bad = isinstance(value, bool) or math.isnan(f)
     bad = bad or (f <= lo if lo_open else f < lo) or (f >= hi if hi_open else f > hi)
     bad = bad or math.isinf(f)  # an open-ended range still wants a finite number
@@ -277,7 +303,7 @@ def check_float_range(
             want = f"must be a finite number {'<' if hi_open else '<='} {hi:g}"
         else:
             want = f"must lie in {'(' if lo_open else '['}{lo:g}, {hi:g}{')' if hi_open else ']'}"
-        raise ArgumentError(f"{name} {want}, got {value!r}{'; ' + fix if fix else ''}")
+        raise ArgumentError(f"{name} {want}, got {shown(value)}{'; ' + fix if fix else ''}")
     return f
 
 
@@ -295,7 +321,7 @@ def check_flag(name: str, value: Any) -> bool:
     np = sys.modules.get("numpy")  # a numpy bool exists only once numpy is loaded
     if isinstance(value, bool) or (np is not None and isinstance(value, np.bool_)):
         return bool(value)
-    raise ArgumentError(f"{name} must be True or False, got {value!r}")
+    raise ArgumentError(f"{name} must be True or False, got {shown(value)}")
 
 
 def check_choice(name: str, value: _T, choices: Iterable[_T], *, fix: str = "") -> _T:
@@ -312,7 +338,7 @@ def check_choice(name: str, value: _T, choices: Iterable[_T], *, fix: str = "") 
     if value not in options:
         listed = ", ".join(str(c) for c in options)
         raise ArgumentError(
-            f"{name} must be one of {listed}, got {value!r}{'; ' + fix if fix else ''}"
+            f"{name} must be one of {listed}, got {shown(value)}{'; ' + fix if fix else ''}"
         )
     return value
 

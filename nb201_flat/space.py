@@ -369,7 +369,8 @@ class Space:
         return check_arch_index(index, self.size)
 
     def arch(self, index: int) -> Arch:
-        """The architecture at ``index`` (an int; :meth:`resolve` also takes strings)."""
+        """The architecture at ``index`` (a whole number, :func:`check_arch_index`; :meth:`resolve`
+        also takes strings)."""
         i = self.check_index(index)
         if self.index_order == "lexicographic":  # no need to build the whole-space array
             return Arch(self, tuple(int(x) for x in (i // self._weights) % self.n_ops))

@@ -42,6 +42,7 @@ from nb201_flat.errors import AlgorithmError as AlgorithmError
 from nb201_flat.errors import check_flag, check_float_range, check_int_range
 from nb201_flat.neighbourhood import FIELDS, Neighbourhood
 from nb201_flat.search.oracle import FloatArray, Oracle, SearchEnded, SearchStalled
+from nb201_flat.space import check_arch_index
 
 if TYPE_CHECKING:
     from nb201_flat.landscape.aggregates import NeighbourRows
@@ -97,9 +98,12 @@ class Incumbent:
 
     def set(self, index: int, score: float) -> None:
         """Make ``index`` the incumbent whatever its score (e.g. after re-ranking)."""
+        # the index rule of the oracle: int() took 2.5 for cell 2 and -1 for no cell at all,
+        # whose test value was then reported without a word
+        index = check_arch_index(index, self.oracle.size)
         self.score = float(score)
         if index != self.index:
-            self.index = int(index)
+            self.index = index
             self.changes.append((self.oracle.seconds, self.oracle.queries, self.index))
 
 
@@ -286,7 +290,7 @@ class RandomSearch:
             incumbent.offer(i, oracle.query(i))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class NARandomSearch:
     """Neighbourhood-aware random search.
 
@@ -316,7 +320,14 @@ class NARandomSearch:
             object.__setattr__(self, "rerank_top_k", k)
         if self.stage1_fraction is None:  # kept None, so that replace() may drop a stage
             return
-        frac = check_float_range("stage1_fraction", self.stage1_fraction, 0.0, 1.0, lo_open=True)
+        frac = check_float_range(
+            "stage1_fraction (--stage1-fraction)",
+            self.stage1_fraction,
+            0.0,
+            1.0,
+            lo_open=True,
+            fix="the budget share of stage 1, e.g. 0.5",
+        )
         if not self._split:  # it was silently ignored: stage 1 takes the whole budget
             raise AlgorithmError(
                 "stage1_fraction (--stage1-fraction) applies only to two-stage na-rs with "
@@ -325,6 +336,19 @@ class NARandomSearch:
                 "drop it"
             )
         object.__setattr__(self, "stage1_fraction", frac)
+
+    def __eq__(self, other: object) -> bool:
+        # by what it does: stage1_fraction=None and 0.5 search alike (as their labels say)
+        if not isinstance(other, NARandomSearch):
+            return NotImplemented
+        return self._identity == other._identity
+
+    def __hash__(self) -> int:
+        return hash(self._identity)
+
+    @property
+    def _identity(self) -> tuple[object, ...]:
+        return (self.objective, self.rerank_top_k, self.stage1_share)
 
     @property
     def _split(self) -> bool:

@@ -58,7 +58,6 @@ from __future__ import annotations
 
 import logging
 import math
-import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, NoReturn, TypeAlias
@@ -68,7 +67,14 @@ import numpy.typing as npt
 
 from nb201_flat.errors import BudgetExhausted as BudgetExhausted
 from nb201_flat.errors import HiddenDataError as HiddenDataError
-from nb201_flat.errors import InvalidArchError, SearchBudgetError, UnknownKeyError, whole_number
+from nb201_flat.errors import (
+    InvalidArchError,
+    SearchBudgetError,
+    UnknownKeyError,
+    real_number,
+    shown,
+    whole_number,
+)
 from nb201_flat.errors import SearchEnded as SearchEnded
 from nb201_flat.errors import SearchStalled as SearchStalled
 from nb201_flat.space import Space, check_arch_index
@@ -204,27 +210,25 @@ def check_budgets(
     nb201_flat.errors.SearchBudgetError: budget_queries must be a whole number >= 1, got 2.5; give a whole number, e.g. 100
     """
     if budget_seconds is None and budget_queries is None:
-        raise SearchBudgetError("needs a budget: give budget_seconds or budget_queries")
+        raise SearchBudgetError("a search needs a budget: give budget_seconds or budget_queries")
     bs = bq = None
     if budget_seconds is not None:
-        real = isinstance(budget_seconds, numbers.Real) and not isinstance(budget_seconds, bool)
-        bs = float(budget_seconds) if real else math.nan  # type: ignore[arg-type]
+        bs = real_number(budget_seconds)  # 10**400 is inf: a scale too large, said so
         if not (math.isfinite(bs) and bs > 0):
             fix = (  # an overflowing budget comes from a scale
                 "a smaller --budget-scale, where a command takes one"
                 if bs == math.inf
                 else "a positive number of seconds"
             )
-            got = budget_seconds if real else repr(budget_seconds)  # "got 100" read as a number
             raise SearchBudgetError(
                 f"budget_seconds (the time budget) must be a finite number of seconds > 0, "
-                f"got {got}; give {fix}"
+                f"got {shown(budget_seconds)}; give {fix}"
             )
     if budget_queries is not None:
         bq = whole_number(budget_queries)
         if bq is None or bq < 1:
             raise SearchBudgetError(
-                f"budget_queries must be a whole number >= 1, got {budget_queries!r}; "
+                f"budget_queries must be a whole number >= 1, got {shown(budget_queries)}; "
                 "give a whole number, e.g. 100"
             )
     return bs, bq

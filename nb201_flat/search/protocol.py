@@ -221,7 +221,8 @@ class Protocol:
 
     # -- against a table -----------------------------------------------------------------
     def check(self, table: Table) -> list[str]:
-        """Raise :class:`ProtocolError` naming every key the table lacks; return notes."""
+        """Raise :class:`ProtocolError` naming every key the table lacks (or holds unmeasured
+        everywhere), or the search seed it does not store; return notes."""
         needed: list[tuple[str, MetricKey]] = [("search metric", self.search)]
         if self.cost is not None:
             needed.append(("cost (training time)", self.cost))

@@ -9,6 +9,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from nb201_flat.errors import InvalidArchError
 from nb201_flat.search import (
     AlgorithmError,
     LocalSearch,
@@ -210,8 +211,11 @@ def test_rerank_top_k_is_a_whole_count(bad: object) -> None:
 def test_stage1_fraction_is_a_number() -> None:
     with pytest.raises(AlgorithmError, match="stage1_fraction"):
         NARandomSearch(stage1_fraction=True)  # type: ignore[arg-type]
-    with pytest.raises(AlgorithmError, match=r"stage1_fraction must lie in \(0, 1\]"):
-        NARandomSearch(NeighbourObjective(charge=True), rerank_top_k=3, stage1_fraction=1.5)
+    charged = NeighbourObjective(charge=True)
+    with pytest.raises(AlgorithmError, match=r"\(--stage1-fraction\) must lie in \(0, 1\]"):
+        NARandomSearch(charged, rerank_top_k=3, stage1_fraction=1.5)
+    with pytest.raises(AlgorithmError, match="got '0.3'"):  # text was read through float()
+        NARandomSearch(charged, rerank_top_k=3, stage1_fraction="0.3")  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -276,3 +280,48 @@ def test_an_objective_must_be_a_neighbour_objective() -> None:
         with pytest.raises(AlgorithmError, match="must be a NeighbourObjective, got None"):
             make(None)
     assert RegularizedEvolution(objective=None).label == "rea"
+
+
+def test_na_rs_equal_by_what_it_searches() -> None:
+    # None and 0.5 are the same search under the same label: equal and hashed alike
+    charged = NeighbourObjective(charge=True)
+    default = NARandomSearch(charged, rerank_top_k=10)
+    explicit = NARandomSearch(charged, rerank_top_k=10, stage1_fraction=0.5)
+    assert default == explicit and hash(default) == hash(explicit)
+    assert len({default, explicit}) == 1
+    assert default != NARandomSearch(charged, rerank_top_k=10, stage1_fraction=0.3)
+    assert default != NARandomSearch(charged, rerank_top_k=9)
+    assert NARandomSearch() != RandomSearch()
+
+
+class _Offers:
+    """A custom algorithm (the oracle module's documented surface) that offers one index."""
+
+    name = label = "offers"
+
+    def __init__(self, index: object) -> None:
+        self.index = index
+
+    def search(self, oracle: object, rng: object, incumbent: object) -> None:
+        oracle.query(5)  # type: ignore[attr-defined]
+        incumbent.offer(self.index, 99.0)  # type: ignore[attr-defined]
+
+
+def _toy_runs(index: object) -> dict[str, object]:
+    space = Space(("a", "b", "c"), 3)
+    val, test = MetricKey("toy", "x-valid", 12), MetricKey("toy", "x-test", 12)
+    table = Table(space, {(val, None): np.arange(27.0), (test, None): np.arange(27.0) * 10})
+    protocol = Protocol("toy", val, (test,), seed_policy="mean", budget_queries=3)
+    result = run_search(table, protocol, {"offers": _Offers(index)}, runs=1, seed=0, jobs=1)
+    return dict(result.runs.iloc[0])
+
+
+@pytest.mark.parametrize("bad", [2.5, 26.9, -1, 27, "3", True])
+def test_an_offered_index_follows_the_index_rule(bad: object) -> None:
+    # int() took 2.5 for cell 2 (its test value reported), -1 for no cell (a NaN result)
+    with pytest.raises(InvalidArchError):
+        _toy_runs(bad)
+
+
+def test_an_offered_whole_float_is_that_cell() -> None:
+    assert _toy_runs(np.float64(7.0))["best"] == 7

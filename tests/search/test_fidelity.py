@@ -193,6 +193,23 @@ def test_fidelity_queries_take_whole_indices_and_epochs() -> None:
         o.paid_epochs(2.5)  # type: ignore[arg-type]
 
 
+def test_an_offered_index_and_epochs_follow_the_oracles_rules() -> None:
+    # a custom multi-fidelity search's offer: int() took 2.5 for cell 2, 3.5 epochs for 3
+    o = FidelityOracle(_data(_curves()), np.random.default_rng(0))
+    inc = FidelityIncumbent(o)
+    with pytest.raises(InvalidArchError, match="whole number"):
+        inc.offer(2.5, 3, 50.0)  # type: ignore[arg-type]
+    with pytest.raises(InvalidArchError, match="out of range"):
+        inc.offer(-1, 3, 50.0)
+    with pytest.raises(ArgumentError, match="epochs must lie in 1..9"):
+        inc.offer(2, 3.5, 50.0)  # type: ignore[arg-type]
+    with pytest.raises(ArgumentError, match="epochs must lie in 1..9"):
+        inc.offer(2, 10, 50.0)
+    assert inc.index == -1 and not inc.changes
+    assert inc.offer(2.0, 3.0, 50.0)  # type: ignore[arg-type]
+    assert (inc.index, inc.epochs) == (2, 3) and type(inc.index) is int
+
+
 def test_hyperband_refuses_a_fractional_eta() -> None:
     # eta=2.5 planned 98.0 configurations and failed in range() with a TypeError; refused
     # where it is written, not when the search starts

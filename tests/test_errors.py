@@ -1,0 +1,67 @@
+"""The shared argument checks of nb201_flat.errors: what each accepts and how it refuses."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from nb201_flat.errors import (
+    ArgumentError,
+    check_float_range,
+    check_int_range,
+    check_seed,
+    real_number,
+    shown,
+    whole_number,
+)
+from nb201_flat.search.oracle import SearchBudgetError, check_budgets
+
+
+@pytest.mark.parametrize("text", ["0.3", b"0.3", "nan"])
+def test_a_float_option_is_a_number_not_text(text: object) -> None:
+    # float("0.3") accepted text where every other check (ints, flags) refuses it
+    with pytest.raises(ArgumentError, match="must lie in"):
+        check_float_range("quantile", text, 0.0, 1.0)
+
+
+@pytest.mark.parametrize("huge", [10**400, -(10**400)])
+def test_an_int_beyond_floats_is_refused_in_one_line(huge: int) -> None:
+    # float(10**400) raised a bare OverflowError (a traceback), not the check's own error
+    with pytest.raises(ArgumentError, match="finite number"):
+        check_float_range("max_cost", huge)
+    with pytest.raises(SearchBudgetError, match="smaller --budget-scale" if huge > 0 else "> 0"):
+        check_budgets(huge, None)
+    assert real_number(huge) == (np.inf if huge > 0 else -np.inf)
+
+
+@pytest.mark.parametrize(
+    "check",
+    [
+        lambda v: check_seed(v),
+        lambda v: check_int_range("n", v, 1),
+        lambda v: check_float_range("q", v, 0.0, 1.0),
+        lambda v: check_budgets(None, v),
+    ],
+    ids=["seed", "int", "float", "budget"],
+)
+def test_a_refusal_quotes_a_long_value_on_one_short_line(check: object) -> None:
+    # an array passed by mistake filled the terminal (1,231 characters over 16 lines)
+    with pytest.raises((ArgumentError, SearchBudgetError)) as info:
+        check(np.arange(200.0).reshape(20, 10))  # type: ignore[operator]
+    message = str(info.value)
+    assert "\n" not in message and len(message) < 250, message
+
+
+def test_shown_keeps_short_values_and_cuts_long_ones() -> None:
+    assert shown(2.5) == "2.5" and shown("x") == "'x'"
+    long = shown(list(range(100)))
+    assert len(long) == 80 and long.endswith("...")
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(np.int64(7), 7), (np.uint64(2**63), 2**63), (np.int8(-3), -3), (np.float32(4.0), 4)],
+)
+def test_numpy_numbers_are_whole_numbers(value: object, expected: int) -> None:
+    got = whole_number(value)
+    assert got == expected and type(got) is int
