@@ -24,8 +24,8 @@ _INT_PATTERN = r"^[+-]?[0-9]{1,18}$"
 
 
 # an infinite value in a table of measurements is no measurement: query printed inf where
-# --json said null (a results DB keeps a diverged run's inf loss: its importer decides);
-# found by one rule (_first_infinite), for files and frames alike
+# --json said null (a diverged run's inf loss in a results DB too: check_finite_rows names it);
+# found by one rule (_first_infinite), for files, frames and the importers' frames alike
 _NOT_FINITE = "is not a finite number (use nan for a missing number)"
 
 # a cell pyarrow read as missing: empty, or a spelling such as NA or null (its text is gone)
