@@ -189,3 +189,15 @@ def test_naslib_zc_infinite_scores_are_left_out_and_counted(
     synflow = table.vector("cifar10", "zc", 0, "synflow")
     assert np.isfinite(synflow).sum() == 1 and not np.isinf(synflow).any()
     assert "1 failed proxy values" in caplog.text
+
+
+# -- AnalogNAS-Bench data.anb (refused by its reader with the record) ----------------------------
+def test_analognas_infinity_is_refused_in_one_cli_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from .test_tidy_analognas import _analognas_file, _analognas_record
+
+    key = (2, 1, 0, 2, 1, 0)
+    path = _analognas_file(tmp_path / "data.anb", monkeypatch, {key: _analognas_record(math.inf)})
+    err = _cli_refuses(capsys, path, tmp_path / "out.nb201")
+    assert err.startswith(f"error: {path}: record {key!r} has baseline_accuracy inf, not a finite")
