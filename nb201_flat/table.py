@@ -174,11 +174,15 @@ class Table:
                     raise FormatError(f"vector for {key} must hold numbers") from None
         if converted:  # a new dict: the caller's stays as it was
             self.data = {**self.data, **converted}
-        for (key, _seed), vec in self.data.items():
+        for (key, seed), vec in self.data.items():
             if vec.shape != (self.space.size,):
                 raise FormatError(
                     f"vector for {key} has shape {vec.shape}, expected ({self.space.size},)"
                 )
+            # every construction passes here (from_tidy, with_vector, loads, importers,
+            # Table(...) by hand): an inf would make every statistic read from it wrong
+            if (why := infinite_values(key, seed, vec)) is not None:
+                raise FormatError(why)
             vec.setflags(write=False)
 
     # -- what is present ----------------------------------------------------------------
@@ -596,9 +600,9 @@ class Table:
             vec = np.array(values, dtype=np.float64)
         except (TypeError, ValueError):
             raise ArgumentError(f"values for {key} must be numbers") from None
-        if np.isinf(vec).any():  # as the importers: a table holds no infinite value
-            raise ArgumentError(f"values for {key} hold infinite entries; use NaN for missing")
         seed = None if seed is None else int(seed)
+        if (why := infinite_values(key, seed, vec)) is not None:  # the constructor's rule
+            raise ArgumentError(why)
         data = dict(self.data)
         data[(key, seed)] = vec
         return Table(self.space, data, source=self.source, meta=dict(self.meta), curves=self.curves)
@@ -609,6 +613,25 @@ class Table:
             f"<Table {self.source!r}: {self.space.size} archs, {len(keys)} keys over "
             f"{', '.join(self.datasets) or 'no datasets'}>"
         )
+
+
+def infinite_values(key: MetricKey, seed: int | None, vec: FloatArray) -> str | None:
+    """What is wrong with ``vec`` (stored under ``key`` and ``seed``) if it holds an infinite
+    value, else None: the one rule for a table's vectors (finite numbers, NaN where nothing
+    was measured), checked in one pass over the vector.
+
+    >>> infinite_values(MetricKey("c", "s", 1), None, np.array([1.0, np.nan, np.inf, -np.inf]))
+    'vector for c/s@1ep:accuracy (seed mean) holds 2 infinite values (first at architecture 2): a table holds finite numbers; use NaN for a value not measured'
+    """
+    inf = np.isinf(vec)
+    if not inf.any():
+        return None
+    n = int(np.count_nonzero(inf))
+    return (
+        f"vector for {key} (seed {'mean' if seed is None else seed}) holds {n} infinite "
+        f"value{'' if n == 1 else 's'} (first at architecture {int(np.flatnonzero(inf)[0])}): "
+        "a table holds finite numbers; use NaN for a value not measured"
+    )
 
 
 def _is_int(x: object) -> bool:

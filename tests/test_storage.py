@@ -173,3 +173,19 @@ def test_flags_and_paths_are_checked(tmp_path: Path) -> None:
     with pytest.raises(ArgumentError, match="the table path is empty; give a folder path"):
         save_table(t, "")  # not "'.' names the current folder"
     assert load_saved_table(target, verify=np.bool_(True)).keys() == t.keys()
+
+
+def test_a_saved_table_holding_an_infinity_is_refused_naming_the_folder(tmp_path: Path) -> None:
+    # a folder written before tables refused inf (its checksums match) loaded with the inf in
+    # it; now the load names the folder, the vector and the first architecture
+    table = small_table()
+    loss = MetricKey("cifar10", "ori-test", 200, "loss")
+    vec = np.zeros(NB201.size)
+    vec[42] = np.inf
+    table.data[(loss, None)] = vec  # past the constructor, as an older version stored it
+    out = save_table(table, tmp_path / "old.nb201")
+    with pytest.raises(TableFileError) as exc:
+        load_saved_table(out)
+    text = str(exc.value)
+    assert "\n" not in text and text.startswith(f"{out}: vector for {loss} (seed mean) holds 1 ")
+    assert "(first at architecture 42)" in text and "use NaN for a value not measured" in text

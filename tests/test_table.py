@@ -292,6 +292,36 @@ def test_the_constructor_checks_its_keys_and_makes_float_vectors() -> None:
         Table(space, {(key, None): ["x"] * 8})  # type: ignore[dict-item]
 
 
+def test_the_constructor_refuses_an_infinite_vector() -> None:
+    # Table(space, {key: vec}) built in Python kept an inf, and every mean, rank and
+    # neighbourhood statistic read from it was then wrong without a word
+    space = Space(("a", "b"), 3)
+    key = MetricKey("toy", "x-valid", 12, "loss")
+    vec = np.zeros(8)
+    vec[[3, 5]] = [np.inf, -np.inf]
+    want = (
+        r"^vector for toy/x-valid@12ep:loss \(seed 2\) holds 2 infinite values \(first at "
+        r"architecture 3\): a table holds finite numbers; use NaN for a value not measured$"
+    )
+    with pytest.raises(FormatError, match=want):
+        Table(space, {(key, 2): vec})
+    with pytest.raises(FormatError, match=r"\(seed mean\) holds 1 infinite value \(first at"):
+        Table(space, {(key, None): [0.0] * 7 + [float("inf")]})  # type: ignore[dict-item]
+    ok = Table(space, {(key, None): np.where(np.isinf(vec), np.nan, vec)})  # NaN: not measured
+    assert np.isnan(ok.vector_for(key)).sum() == 2
+
+
+def test_with_vector_names_the_infinite_entries_as_the_constructor() -> None:
+    values = np.zeros(NB201.size)
+    values[[7, 9, 11]] = np.inf
+    with pytest.raises(ArgumentError) as exc:
+        seeded_table().with_vector(KEY, values, seed=1)
+    assert str(exc.value) == (
+        f"vector for {KEY} (seed 1) holds 3 infinite values (first at architecture 7): "
+        "a table holds finite numbers; use NaN for a value not measured"
+    )
+
+
 def test_frame_keys_are_a_list_of_keys() -> None:
     t = seeded_table()
     # "cifar100" used to be read as seven one-letter keys, one MetricKey as a raw TypeError

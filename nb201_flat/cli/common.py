@@ -178,11 +178,11 @@ def num(v: float, spec: str) -> str:
 def jsonable(obj: Any) -> Any:
     """Convert numpy scalars/arrays, NaN and infinities for strict JSON.
 
-    NaN (undefined: no value) becomes null, as the text's ``-`` (:func:`num`). An infinity is a
-    value (a diverged loss stored in a results DB), which the text prints as ``inf``; strict
-    JSON has no number for it, so it becomes the string ``"inf"`` / ``"-inf"`` (Python's
-    ``float()`` reads it back), never null, which would say "no value". Finite floats are
-    unchanged.
+    NaN (undefined: no value) becomes null, as the text's ``-`` (:func:`num`). An infinity (no
+    table holds one, but a computed figure may be one), which the text prints as ``inf``:
+    strict JSON has no number for it, so it becomes the string ``"inf"`` / ``"-inf"``
+    (Python's ``float()`` reads it back), never null, which would say "no value". Finite floats
+    are unchanged.
 
     >>> jsonable({"a": np.float64(1.5), "b": float("nan"), "c": [np.inf, -np.inf]})
     {'a': 1.5, 'b': None, 'c': ['inf', '-inf']}

@@ -50,6 +50,7 @@ def read_results_db(
 
     import pandas as pd
 
+    from nb201_flat.importers.tidy import check_finite_rows
     from nb201_flat.train.modes import recipe_of_key, split_keyed_space
     from nb201_flat.train.results_db import ResultsDB, connect_readonly, load_results
 
@@ -78,6 +79,7 @@ def read_results_db(
             )
         space = keys[0] if keys else "nb201"
     df = load_results(p, space=space)
+    check_finite_rows(df, f"{p} ({space})")  # a diverged run's inf loss: named, not "row N"
     db = ResultsDB(p, readonly=True)  # as above: nothing is left beside the source
     try:
         runs = db.runs_frame()

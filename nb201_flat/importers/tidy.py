@@ -15,7 +15,7 @@ import pandas as pd
 
 from nb201_flat.errors import FormatError, TableFileError
 from nb201_flat.space import NB201, Space
-from nb201_flat.table import TIDY_COLUMNS, Table
+from nb201_flat.table import TIDY_COLUMNS, MetricKey, Table
 
 _STRINGS = ("arch", "dataset", "split", "metric")
 _INTEGERS = ("index", "epochs", "seed")
@@ -24,8 +24,8 @@ _INT_PATTERN = r"^[+-]?[0-9]{1,18}$"
 
 
 # an infinite value in a table of measurements is no measurement: query printed inf where
-# --json said null (a results DB keeps a diverged run's inf loss: its importer decides);
-# found by one rule (_first_infinite), for files and frames alike
+# --json said null (a diverged run's inf loss in a results DB too: check_finite_rows names it);
+# found by one rule (_first_infinite), for files, frames and the importers' frames alike
 _NOT_FINITE = "is not a finite number (use nan for a missing number)"
 
 # a cell pyarrow read as missing: empty, or a spelling such as NA or null (its text is gone)
@@ -38,6 +38,40 @@ def _first_infinite(values: Any) -> int | None:
 
     infinite = np.isinf(values)
     return _first(infinite) if infinite.any() else None
+
+
+def check_finite_rows(df: pd.DataFrame, source: str, *, seed_word: str = "seed") -> None:
+    """Refuse a tidy frame an importer built from ``source`` (a file) whose ``value`` column
+    holds an infinity, naming the file, the architecture and the key in one line.
+
+    :meth:`Table.from_tidy` would refuse it as well, but by its row in a frame the user never
+    saw; an importer calls this first. ``seed_word`` says what the seed column holds
+    (``"seed"``: seed ids; ``"seed position"``: positions in the stored order). A value stored
+    for one seed is named before a mean computed from it.
+
+    >>> df = pd.DataFrame({"index": [3, 3], "arch": "a", "dataset": "c", "split": "s",
+    ...                    "epochs": 2, "seed": pd.array([pd.NA, 777], dtype="Int64"),
+    ...                    "metric": "loss", "value": [float("inf"), float("inf")]})
+    >>> check_finite_rows(df, "f.pth")
+    Traceback (most recent call last):
+    ...
+    nb201_flat.errors.FormatError: f.pth: architecture 3, c/s@2ep:loss seed 777: inf is not a finite number (use nan for a missing number); fix or re-download the file
+    """
+    import numpy as np
+
+    values = df["value"].to_numpy(dtype=np.float64)
+    if _first_infinite(values) is None:
+        return
+    infinite = np.isinf(values)
+    stored = infinite & df["seed"].notna().to_numpy(dtype=bool)
+    pos = _first(stored if stored.any() else infinite)
+    row = df.iloc[pos]
+    key = MetricKey(str(row["dataset"]), str(row["split"]), int(row["epochs"]), str(row["metric"]))
+    seed = "mean over seeds" if pd.isna(row["seed"]) else f"{seed_word} {int(row['seed'])}"
+    raise FormatError(
+        f"{source}: architecture {int(row['index'])}, {key} {seed}: {values[pos]} "
+        f"{_NOT_FINITE}; fix or re-download the file"
+    )
 
 
 def _bad(p: Path, row: int, column: str, value: object, why: str, csv: bool) -> FormatError:
