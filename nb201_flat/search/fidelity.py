@@ -51,6 +51,7 @@ from nb201_flat.search.oracle import (
     invalid_costs,
     policy_seeds,
     sampled_costs,
+    sampling_domain,
     used_fraction,
 )
 from nb201_flat.space import Space, check_arch_index
@@ -104,6 +105,10 @@ class FidelityData:
         object.__setattr__(self, "budget_queries", bq)
         if self.budget_seconds is not None and self.epoch_costs is None:
             raise SearchBudgetError("a time budget needs per-epoch costs")
+        if self.candidates is not None:  # before they index the costs: 2.5 read cell 2
+            object.__setattr__(
+                self, "candidates", sampling_domain(self.candidates, self.space.size)
+            )
         if self.epoch_costs is not None:
             # only the rows a run may sample: Hyperband queries no neighbours
             bad = invalid_costs(sampled_costs(self.epoch_costs, self.candidates))
@@ -114,8 +119,6 @@ class FidelityData:
                     "sample only measured ones (measured_only=True) or pass budget_queries "
                     "without a time budget"
                 )
-        if self.candidates is not None and self.candidates.size == 0:
-            raise SearchBudgetError("no architecture to sample from")
         for arr in (self.values, self.epoch_costs, self.candidates):
             if arr is not None:
                 arr.setflags(write=False)
