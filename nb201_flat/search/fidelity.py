@@ -42,7 +42,7 @@ import numpy.typing as npt
 
 from nb201_flat.conventions import CIFAR10_VALID
 from nb201_flat.curves import require_curves
-from nb201_flat.errors import SearchBudgetError, check_int_range, check_seed
+from nb201_flat.errors import SearchBudgetError, check_int_range, check_seed, whole_number
 from nb201_flat.search.oracle import (
     BudgetExhausted,
     HiddenDataError,
@@ -298,15 +298,17 @@ class FidelityOracle:
         BudgetExhausted
             The query would go past the budget (then and for every later call).
         SearchBudgetError
-            ``epochs`` outside 1..max_epochs.
+            ``epochs`` not a whole number in 1..max_epochs (3.0 is 3).
         """
         if self._closed:
             raise BudgetExhausted("budget spent: the search has ended and may not train more")
         i = check_arch_index(index, self.size)  # int() would truncate 2.5 to cell 2
         d = self._data
-        whole = isinstance(epochs, int | np.integer) and not isinstance(epochs, bool)
-        e = int(epochs) if whole else 0  # 2.5 epochs read epoch 2's value
-        if not 1 <= e <= d.max_epochs:
+        # the package's whole-number rule (errors.whole_number, as check_int_range and the index
+        # rule read numbers): 3.0 epochs is 3; 2.5 is refused, never truncated to epoch 2.
+        # SearchBudgetError, not check_int_range's ArgumentError: the documented contract
+        e = whole_number(epochs)
+        if e is None or not 1 <= e <= d.max_epochs:
             raise SearchBudgetError(
                 f"epochs must be a whole number in 1..{d.max_epochs} (the stored schedule), "
                 f"got {epochs!r}"

@@ -182,9 +182,16 @@ def test_fidelity_queries_take_whole_indices_and_epochs() -> None:
     o = FidelityOracle(_data(_curves()), np.random.default_rng(0))
     with pytest.raises(InvalidArchError, match="must be a whole number"):
         o.query(2.5, 3)  # type: ignore[arg-type]
-    with pytest.raises(SearchBudgetError, match="epochs must be a whole number in"):
-        o.query(2, 2.5)  # type: ignore[arg-type]
+    for bad in (2.5, True, float("nan"), 0, EPOCHS + 1, "3"):
+        with pytest.raises(
+            SearchBudgetError, match=rf"^epochs must be a whole number in 1\.\.{EPOCHS} "
+        ):
+            o.query(2, bad)  # type: ignore[arg-type]
     assert o.queries == 0
+    # the whole-number convention (errors.whole_number): 3.0 epochs is 3 epochs, as 2.0 is
+    # cell 2; it was refused while the index 2.0 was read
+    assert o.query(2, 3.0) == o.query(2, np.float64(3)) == _curves()[2, 2]  # type: ignore[arg-type]
+    assert o.paid_epochs(2) == 3
     assert o.query(np.int64(2), np.int64(3)) == _curves()[2, 2]
     # one index rule (Space.arch): 2.0 is cell 2; paid_epochs(2.5) read cell 2's epochs
     assert o.query(2.0, 3) == _curves()[2, 2]  # type: ignore[arg-type]
