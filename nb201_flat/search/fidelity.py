@@ -50,7 +50,6 @@ from nb201_flat.search.oracle import (
     check_budgets,
     invalid_costs,
     policy_seeds,
-    sampled_costs,
     sampling_domain,
     used_fraction,
 )
@@ -111,13 +110,18 @@ class FidelityData:
             )
         if self.epoch_costs is not None:
             # only the rows a run may sample: Hyperband queries no neighbours
-            bad = invalid_costs(sampled_costs(self.epoch_costs, self.candidates))
+            rows = np.arange(self.space.size) if self.candidates is None else self.candidates
+            bad = invalid_costs(self.epoch_costs[rows])
             if bad.any():
-                # a NaN cost would never exhaust the budget: refuse it up front
+                # a NaN cost would never exhaust the budget, a negative one would refund it:
+                # refuse it up front, naming the first cell and epoch
+                r, ep = (int(x[0]) for x in np.nonzero(bad))
                 raise SearchBudgetError(
-                    f"{int(bad.any(axis=1).sum())} architectures have no valid per-epoch time; "
-                    "sample only measured ones (measured_only=True) or pass budget_queries "
-                    "without a time budget"
+                    f"{int(bad.any(axis=1).sum())} architectures have no valid per-epoch time "
+                    f"(NaN, infinite or negative; first: cell {int(rows[r])}, epoch {ep + 1} of "
+                    f"1..{bad.shape[1]}: "
+                    f"{float(self.epoch_costs[rows[r], ep])!r}); sample only measured ones "
+                    "(fidelity_data(..., measured_only=True))"
                 )
         for arr in (self.values, self.epoch_costs, self.candidates):
             if arr is not None:
@@ -146,8 +150,9 @@ def fidelity_data(
     Costs are the mean per-epoch training time of ``dataset`` (``train`` ``epoch_time_s``);
     a time budget on a table without them is an error. Tables without curves raise
     :class:`~nb201_flat.errors.NoCurvesError`. ``measured_only`` samples only architectures
-    with a curve and, under a time budget, per-epoch times (for partial tables and for the
-    v1_0 runs stored without ``train_times``).
+    with a curve and, where times are stored, per-epoch times that can be charged
+    (:func:`~nb201_flat.search.oracle.invalid_costs`: not NaN, infinite or negative), under
+    any budget (for partial tables and for the v1_0 runs stored without ``train_times``).
     """
     curves = require_curves(table)
     key = curves.key(dataset, split, epochs, metric)
@@ -170,8 +175,18 @@ def fidelity_data(
     candidates = None
     if measured_only:
         ok = ~np.isnan(values[:, :, -1]).all(axis=0)
-        if budget_seconds is not None and costs is not None:
-            ok &= np.isfinite(costs).all(axis=1)  # v1_0 runs may lack train_times
+        if costs is not None:
+            # the shared cost rule (oracle.invalid_costs): a NaN, infinite or negative time
+            # cannot be charged, so such a cell is not sampled. Under a query budget too:
+            # FidelityData refuses any sampled cell whose time cannot be charged (v1_0 runs
+            # may lack train_times; a negative time was kept and then refused)
+            ok &= ~invalid_costs(costs).any(axis=1)
+        if not ok.any():
+            raise SearchBudgetError(
+                f"no architecture has a curve of {key}"
+                + (f" and valid per-epoch times in {time_key}" if costs is not None else "")
+                + "; import a table with measured curves"
+            )
         candidates = np.flatnonzero(ok).astype(np.int64)
     return FidelityData(
         table.space,
