@@ -21,8 +21,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from nb201_flat.errors import ArgumentError, InvalidArchError, check_flag
-from nb201_flat.space import BoolArray, IntArray, Space, _as_int
+from nb201_flat.errors import ArgumentError, check_flag
+
+# no import cycle: space.py imports this module only lazily (in Space.neighbours, and under
+# TYPE_CHECKING), so the index rule is imported from space.py at the top, not redefined here
+from nb201_flat.space import BoolArray, IntArray, Space, check_arch_index
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -52,10 +55,9 @@ class NeighbourArrays:
         return self.indices >= 0
 
     def of(self, index: int) -> npt.NDArray[np.int32]:
-        """Neighbours of one architecture (its index: -1 is no architecture, not the last)."""
-        i = _as_int(index, "index")
-        if not 0 <= i < len(self.counts):
-            raise InvalidArchError(f"index {index} out of range 0..{len(self.counts) - 1}")
+        """Neighbours of one architecture; its index is read by the package's one index rule,
+        :func:`~nb201_flat.space.check_arch_index` (-1 is no architecture, not the last)."""
+        i = check_arch_index(index, len(self.counts))
         return self.indices[i, : self.counts[i]]
 
     def to_csr(self) -> tuple[IntArray, npt.NDArray[np.int32]]:

@@ -94,6 +94,56 @@ def check_arch_index(index: Any, size: int) -> int:
     return i
 
 
+def check_arch_indices(
+    indices: Any, size: int, *, name: str = "indices", no_arch_ok: bool = False
+) -> IntArray:
+    """``indices`` (any shape) as an int64 array of architecture indices in ``0..size - 1``,
+    else :class:`InvalidArchError` naming the first bad entry and its position.
+
+    :func:`check_arch_index`'s rule, entry by entry: an int array, or a float array whose every
+    entry is whole (indices computed with numpy), is read; 2.5, NaN, text or a bool array (a
+    mask, not indices) is refused, never truncated. -1 is no architecture, not the last; with
+    ``no_arch_ok`` it is let through as -1 (an incumbent not found yet).
+
+    >>> check_arch_indices([5.0, 6.0], 27).tolist()
+    [5, 6]
+    >>> check_arch_indices([1.0, 2.5], 27)
+    Traceback (most recent call last):
+    ...
+    nb201_flat.errors.InvalidArchError: indices must be whole numbers in 0..26, got 2.5 at position 1
+    """
+    lo = -1 if no_arch_ok else 0
+    want = f"{name} must be whole numbers in {lo}..{size - 1}"
+    try:
+        raw = np.asarray(indices)
+    except (TypeError, ValueError):  # ragged nesting
+        raise InvalidArchError(f"{want}, got {str(indices)[:60]!r}") from None
+    if raw.size == 0:  # [] is float64: no entry to refuse
+        return np.zeros(raw.shape, dtype=np.int64)
+    kind = raw.dtype.kind
+    if kind in "iu":
+        bad = (raw < lo) | (raw >= size)
+    elif kind == "f":
+        with np.errstate(invalid="ignore"):
+            bad = ~((raw == np.floor(raw)) & (raw >= lo) & (raw < size))  # NaN: not whole
+    elif kind == "O":  # mixed Python objects: each read by the single-index rule
+        whole = [whole_number(v) for v in raw.ravel().tolist()]
+        flat = np.array([lo - 1 if w is None else w for w in whole], dtype=object)
+        bad = ((flat < lo) | (flat >= size)).astype(bool).reshape(raw.shape)
+    else:  # bool (a mask), text, complex, dates: no entry is an index
+        bad = np.ones(raw.shape, dtype=bool)
+    if bad.any():
+        pos = np.unravel_index(int(np.flatnonzero(bad)[0]), raw.shape)
+        at = tuple(int(p) for p in pos) if raw.ndim > 1 else int(pos[0]) if raw.ndim else 0
+        value = raw[pos].item() if kind != "O" else raw[pos]
+        hint = "; a bool array is a mask: pass np.flatnonzero(mask)" if kind == "b" else ""
+        raise InvalidArchError(f"{want}, got {value!r:.60} at position {at}{hint}")
+    if kind == "O":
+        return np.array(whole, dtype=np.int64).reshape(raw.shape)
+    out: IntArray = raw.astype(np.int64, copy=False)
+    return out
+
+
 @dataclass(frozen=True, slots=True)
 class Arch:
     """One cell of a :class:`Space`: an immutable, hashable value.

@@ -253,6 +253,25 @@ def test_whole_floats_are_integers() -> None:
     assert Space(("a", "b"), 4.0).n_nodes == 4  # type: ignore[arg-type]
 
 
+def test_neighbour_arrays_read_indices_by_the_one_index_rule() -> None:
+    # NeighbourArrays.of had its own check ("index must be a whole number, got 2.5"); it now
+    # says what check_arch_index says, so a cached and an uncached neighbourhood word a bad
+    # index the same way, and a whole float still reads its row
+    from nb201_flat.landscape.aggregates import NeighbourRows
+    from nb201_flat.space import check_arch_index
+
+    cached, uncached = NeighbourRows(NB201, 1), NeighbourRows(NB201, 4, exact=False)
+    assert cached.cached and not uncached.cached
+    for bad in (2.5, float("nan"), True, "7", -1, NB201.size):
+        with pytest.raises(InvalidArchError) as want:
+            check_arch_index(bad, NB201.size)
+        for rows in (NB201.neighbours(1), cached, uncached):
+            with pytest.raises(InvalidArchError) as got:
+                rows.of(bad)  # type: ignore[arg-type]
+            assert str(got.value) == str(want.value), (rows, bad)
+    assert NB201.neighbours(1).of(11472.0).tolist() == NB201.neighbours(1).of(11472).tolist()
+
+
 def test_neighbour_rows_refuse_minus_one_and_foreign_vectors() -> None:
     nb = NB201.neighbours(1)
     for bad in (-1, NB201.size):  # -1 used to be the last architecture's row

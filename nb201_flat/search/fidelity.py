@@ -42,7 +42,7 @@ import numpy.typing as npt
 
 from nb201_flat.conventions import CIFAR10_VALID
 from nb201_flat.curves import require_curves
-from nb201_flat.errors import SearchBudgetError, check_int_range, check_seed
+from nb201_flat.errors import SearchBudgetError, check_int_range, check_seed, whole_number
 from nb201_flat.search.oracle import (
     BudgetExhausted,
     HiddenDataError,
@@ -50,7 +50,7 @@ from nb201_flat.search.oracle import (
     check_budgets,
     invalid_costs,
     policy_seeds,
-    sampled_costs,
+    sampling_domain,
     used_fraction,
 )
 from nb201_flat.space import Space, check_arch_index
@@ -104,18 +104,25 @@ class FidelityData:
         object.__setattr__(self, "budget_queries", bq)
         if self.budget_seconds is not None and self.epoch_costs is None:
             raise SearchBudgetError("a time budget needs per-epoch costs")
+        if self.candidates is not None:  # before they index the costs: 2.5 read cell 2
+            object.__setattr__(
+                self, "candidates", sampling_domain(self.candidates, self.space.size)
+            )
         if self.epoch_costs is not None:
             # only the rows a run may sample: Hyperband queries no neighbours
-            bad = invalid_costs(sampled_costs(self.epoch_costs, self.candidates))
+            rows = np.arange(self.space.size) if self.candidates is None else self.candidates
+            bad = invalid_costs(self.epoch_costs[rows])
             if bad.any():
-                # a NaN cost would never exhaust the budget: refuse it up front
+                # a NaN cost would never exhaust the budget, a negative one would refund it:
+                # refuse it up front, naming the first cell and epoch
+                r, ep = (int(x[0]) for x in np.nonzero(bad))
                 raise SearchBudgetError(
-                    f"{int(bad.any(axis=1).sum())} architectures have no valid per-epoch time; "
-                    "sample only measured ones (measured_only=True) or pass budget_queries "
-                    "without a time budget"
+                    f"{int(bad.any(axis=1).sum())} architectures have no valid per-epoch time "
+                    f"(NaN, infinite or negative; first: cell {int(rows[r])}, epoch {ep + 1} of "
+                    f"1..{bad.shape[1]}: "
+                    f"{float(self.epoch_costs[rows[r], ep])!r}); sample only measured ones "
+                    "(fidelity_data(..., measured_only=True))"
                 )
-        if self.candidates is not None and self.candidates.size == 0:
-            raise SearchBudgetError("no architecture to sample from")
         for arr in (self.values, self.epoch_costs, self.candidates):
             if arr is not None:
                 arr.setflags(write=False)
@@ -143,8 +150,9 @@ def fidelity_data(
     Costs are the mean per-epoch training time of ``dataset`` (``train`` ``epoch_time_s``);
     a time budget on a table without them is an error. Tables without curves raise
     :class:`~nb201_flat.errors.NoCurvesError`. ``measured_only`` samples only architectures
-    with a curve and, under a time budget, per-epoch times (for partial tables and for the
-    v1_0 runs stored without ``train_times``).
+    with a curve and, where times are stored, per-epoch times that can be charged
+    (:func:`~nb201_flat.search.oracle.invalid_costs`: not NaN, infinite or negative), under
+    any budget (for partial tables and for the v1_0 runs stored without ``train_times``).
     """
     curves = require_curves(table)
     key = curves.key(dataset, split, epochs, metric)
@@ -167,8 +175,18 @@ def fidelity_data(
     candidates = None
     if measured_only:
         ok = ~np.isnan(values[:, :, -1]).all(axis=0)
-        if budget_seconds is not None and costs is not None:
-            ok &= np.isfinite(costs).all(axis=1)  # v1_0 runs may lack train_times
+        if costs is not None:
+            # the shared cost rule (oracle.invalid_costs): a NaN, infinite or negative time
+            # cannot be charged, so such a cell is not sampled. Under a query budget too:
+            # FidelityData refuses any sampled cell whose time cannot be charged (v1_0 runs
+            # may lack train_times; a negative time was kept and then refused)
+            ok &= ~invalid_costs(costs).any(axis=1)
+        if not ok.any():
+            raise SearchBudgetError(
+                f"no architecture has a curve of {key}"
+                + (f" and valid per-epoch times in {time_key}" if costs is not None else "")
+                + "; import a table with measured curves"
+            )
         candidates = np.flatnonzero(ok).astype(np.int64)
     return FidelityData(
         table.space,
@@ -295,15 +313,17 @@ class FidelityOracle:
         BudgetExhausted
             The query would go past the budget (then and for every later call).
         SearchBudgetError
-            ``epochs`` outside 1..max_epochs.
+            ``epochs`` not a whole number in 1..max_epochs (3.0 is 3).
         """
         if self._closed:
             raise BudgetExhausted("budget spent: the search has ended and may not train more")
         i = check_arch_index(index, self.size)  # int() would truncate 2.5 to cell 2
         d = self._data
-        whole = isinstance(epochs, int | np.integer) and not isinstance(epochs, bool)
-        e = int(epochs) if whole else 0  # 2.5 epochs read epoch 2's value
-        if not 1 <= e <= d.max_epochs:
+        # the package's whole-number rule (errors.whole_number, as check_int_range and the index
+        # rule read numbers): 3.0 epochs is 3; 2.5 is refused, never truncated to epoch 2.
+        # SearchBudgetError, not check_int_range's ArgumentError: the documented contract
+        e = whole_number(epochs)
+        if e is None or not 1 <= e <= d.max_epochs:
             raise SearchBudgetError(
                 f"epochs must be a whole number in 1..{d.max_epochs} (the stored schedule), "
                 f"got {epochs!r}"

@@ -77,7 +77,7 @@ from nb201_flat.errors import (
 )
 from nb201_flat.errors import SearchEnded as SearchEnded
 from nb201_flat.errors import SearchStalled as SearchStalled
-from nb201_flat.space import Space, check_arch_index
+from nb201_flat.space import Space, check_arch_index, check_arch_indices
 from nb201_flat.table import MetricKey
 from nb201_flat.types import BoolArray, SeedPolicy
 from nb201_flat.types import FloatArray as FloatArray
@@ -148,16 +148,8 @@ class OracleData:
         if cand is not None:
             # the compiled searches index with them unchecked: refuse what the loop would not
             # serve (no cell to draw) or could not (a cell outside the space)
-            if cand.ndim != 1 or cand.size == 0 or cand.dtype.kind not in "iu":
-                raise SearchBudgetError(
-                    "candidates must be a non-empty 1-d array of cell indices, got "
-                    f"{cand.size} of dtype {cand.dtype}; pass None to draw from every cell"
-                )
-            if int(cand.min()) < 0 or int(cand.max()) >= size:
-                raise SearchBudgetError(
-                    f"candidates must be cell indices in 0..{size - 1}, got "
-                    f"{int(cand.min())}..{int(cand.max())}"
-                )
+            object.__setattr__(self, "candidates", sampling_domain(cand, size))
+            cand = self.candidates
         if (
             self.budget_queries is None
             and self.costs is not None
@@ -243,6 +235,24 @@ def invalid_costs(costs: FloatArray) -> BoolArray:
     """
     bad: BoolArray = ~np.isfinite(costs) | (costs < 0)
     return bad
+
+
+def sampling_domain(candidates: npt.ArrayLike, size: int) -> IntArray:
+    """``candidates`` (the cells a run may sample) as a non-empty 1-d int64 array of cells of a
+    space of ``size``, read by the one index rule (:func:`~nb201_flat.space.check_arch_indices`:
+    whole floats too), else :class:`SearchBudgetError`; oracle and fidelity data share it.
+    """
+    fix = "pass None to draw from every cell"
+    try:
+        cand = check_arch_indices(candidates, size, name="candidates")
+    except InvalidArchError as e:
+        raise SearchBudgetError(f"{e}; {fix}") from None
+    if cand.ndim != 1 or cand.size == 0:
+        raise SearchBudgetError(
+            f"candidates must be a non-empty 1-d array of cell indices, got shape {cand.shape}; "
+            f"{fix}"
+        )
+    return cand
 
 
 def sampled_costs(costs: FloatArray, candidates: IntArray | None) -> FloatArray:
@@ -456,12 +466,8 @@ class Oracle:
         Allowed after the budget is spent: the runner reads the incumbent only when
         ``search()`` returns, so a search may still re-rank what it holds.
         """
-        raw = np.asarray(indices)
-        if raw.size and raw.dtype.kind not in "iu":  # int64 would truncate 2.5 to cell 2
-            raise InvalidArchError(f"indices must be ints, got an array of {raw.dtype}")
-        idx = raw.astype(np.int64, copy=False).ravel()
-        if idx.size and (idx.min() < 0 or idx.max() >= self._data.space.size):
-            raise InvalidArchError(f"indices must lie in 0..{self._data.space.size - 1}")
+        # the one index rule, entry by entry: [5.0] is cell 5, as query(5.0) is; 2.5 is refused
+        idx = check_arch_indices(indices, self._data.space.size).ravel()
         self._free += int(idx.size)
         d = self._data
         if d.costs is not None:
@@ -545,7 +551,10 @@ class Evaluator:
 
     def values(self, indices: Sequence[int] | IntArray) -> FloatArray:
         """Shape ``(len(keys), len(indices))``; NaN where an index is ``-1`` (no incumbent)."""
-        idx = np.asarray(indices, dtype=np.int64)
+        # the one index rule: dtype=int64 truncated 2.5 to cell 2, and -5 read as no incumbent
+        if not self.vectors:  # nothing reported: no space to check the indices against
+            return np.zeros((0, np.size(indices)))
+        idx = check_arch_indices(indices, self.vectors[0].size, no_arch_ok=True).ravel()
         out = np.full((len(self.keys), idx.size), np.nan)
         ok = idx >= 0
         for r, vec in enumerate(self.vectors):

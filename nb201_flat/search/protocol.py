@@ -327,9 +327,11 @@ class Protocol:
         """Refuse a budget no run could meaningfully spend (the bound on a command's work).
 
         A run makes at most :data:`MAX_QUERIES_PER_CELL` x the space's size charged queries:
-        ``budget_queries``, or ``budget_seconds`` over the cheapest query a run may sample
-        (the most queries that budget could buy). The published protocols afford a few
-        hundred queries on NB201's 15,625 cells; far past the bound a run neither finishes
+        ``budget_queries``, or ``budget_seconds`` over the cheapest query a run may make (the
+        most queries that budget could buy): the cheapest paid cell of the whole space, not
+        only of the sampled ones, since REA's mutants (charged again on each repeat) and NA
+        and LS neighbours of a connected cell may be disconnected. The published protocols
+        afford a few hundred queries on NB201's 15,625 cells; far past the bound a run neither finishes
         nor learns anything that sampling the whole space a hundred times over would not.
         With ``repeats="cache"`` a run is charged once per cell, so a budget above what one
         pass over the sampled cells costs is never spent and the run would never end.
@@ -339,8 +341,12 @@ class Protocol:
         most, why, flag = float("inf"), "", "--n"
         if self.budget_queries is not None:
             most, why = float(self.budget_queries), f"a budget of {self.budget_queries} queries"
-        if self.budget_seconds is not None and pool is not None:
-            cheapest = cheapest_paid(pool)
+        if self.budget_seconds is not None and pool is not None and costs is not None:
+            # free sampled cells only: RS never ends; else any paid cell a run may reach
+            # (sampling='connected' bounded by the connected cells let REA on a disconnected
+            # mutant cheaper than all of them buy more queries than this bound)
+            sampled = cheapest_paid(pool)
+            cheapest = cheapest_paid(costs) if sampled else 0.0
             bought = self.budget_seconds / cheapest if cheapest else float("inf")
             if bought < most or self.budget_queries is None:
                 most, flag = bought, "--budget-scale"

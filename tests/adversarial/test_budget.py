@@ -334,6 +334,30 @@ def test_free_cells_neither_bound_nor_break_the_time_budget_check() -> None:
         p.replace(budget_seconds=-5.0)
 
 
+def test_the_work_bound_counts_cells_a_connected_run_reaches_outside_its_samples() -> None:
+    import numpy as np
+
+    from nb201_flat.search.protocol import MAX_QUERIES_PER_CELL, ProtocolError, nb201_protocol
+    from nb201_flat.space import NB201
+
+    # sampling='connected' bounded a run by the cheapest connected cell, but REA's mutants
+    # (charged on every repeat) and NA/LS neighbours may be disconnected: a disconnected cell
+    # 10x cheaper let a run buy up to 10x the bound. It is the cheapest cell of the space now
+    p = nb201_protocol().replace(sampling="connected")
+    connected = np.flatnonzero(NB201.connected).astype(np.int64)
+    costs = np.where(NB201.connected, 10.0, 1.0)
+    limit = MAX_QUERIES_PER_CELL * NB201.size
+    under = p.replace(budget_seconds=limit * 1.0)  # the disconnected cells buy `limit`: served
+    under._check_work(NB201.size, costs, connected)
+    over = p.replace(budget_seconds=limit * 5.0)  # 5x limit at 1 s, half the limit at 10 s
+    with pytest.raises(ProtocolError, match=r"a run may make 7\.812e\+06 queries .*\(1 s\)"):
+        over._check_work(NB201.size, costs, connected)
+    # free connected cells: a run that samples only them never ends, however cheap the rest
+    free = np.where(NB201.connected, 0.0, 1.0)
+    with pytest.raises(ProtocolError, match="costs 0 s: .* never runs out"):
+        p._check_work(NB201.size, free, connected)
+
+
 def test_a_cached_query_budget_over_the_space_is_refused(synth_table: Table) -> None:
     from nb201_flat.search.protocol import ProtocolError, protocols_by_name
 

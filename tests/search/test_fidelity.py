@@ -165,6 +165,39 @@ def test_unusable_costs_are_refused_not_looped_on() -> None:
     assert {o.sample(np.random.default_rng(s)) for s in range(40)} <= {0, 1, 2, 3}
 
 
+def test_measured_only_drops_every_time_the_cost_rule_refuses() -> None:
+    # measured_only kept a cell with a negative time (only NaN/inf were dropped), and under a
+    # query budget it dropped none; FidelityData then refused it, telling the caller to pass
+    # measured_only=True. One rule (oracle.invalid_costs): NaN, infinite or negative
+    v = _curves()
+    for bad in (-1.0, np.nan):  # Curves refuse an infinite time already
+        times = np.full((27, EPOCHS), 2.0)
+        times[4, 2] = bad
+        curves = Curves(27, {(KEY, None): v, (TIME, None): times})
+        table = Table(SPACE, {(KEY, None): v[:, -1]}, curves=curves)
+        for budget in ({"budget_seconds": 100.0}, {"budget_queries": 5}):
+            data = fidelity_data(
+                table, "toy", "x-valid", 12, seed="mean", measured_only=True, **budget
+            )
+            assert data.candidates is not None
+            assert data.candidates.tolist() == [i for i in range(27) if i != 4], (bad, budget)
+            # without measured_only: refused, naming the first cell and epoch and the fix
+            with pytest.raises(
+                SearchBudgetError,
+                match=rf"first: cell 4, epoch 3 of 1\.\.{EPOCHS}: {bad!r}\); sample only measured ones "
+                r"\(fidelity_data\(\.\.\., measured_only=True\)\)$",
+            ):
+                fidelity_data(table, "toy", "x-valid", 12, seed="mean", **budget)
+    nothing = np.full((27, EPOCHS), -1.0)
+    table = Table(
+        SPACE, {(KEY, None): v[:, -1]}, curves=Curves(27, {(KEY, None): v, (TIME, None): nothing})
+    )
+    with pytest.raises(SearchBudgetError, match="no architecture has a curve of .* and valid"):
+        fidelity_data(
+            table, "toy", "x-valid", 12, seed="mean", budget_queries=5, measured_only=True
+        )
+
+
 @pytest.mark.parametrize(
     ("seconds", "queries"),
     [(float("nan"), None), (float("inf"), None), (0.0, None), (None, 2.5), (None, True)],
@@ -182,9 +215,16 @@ def test_fidelity_queries_take_whole_indices_and_epochs() -> None:
     o = FidelityOracle(_data(_curves()), np.random.default_rng(0))
     with pytest.raises(InvalidArchError, match="must be a whole number"):
         o.query(2.5, 3)  # type: ignore[arg-type]
-    with pytest.raises(SearchBudgetError, match="epochs must be a whole number in"):
-        o.query(2, 2.5)  # type: ignore[arg-type]
+    for bad in (2.5, True, float("nan"), 0, EPOCHS + 1, "3"):
+        with pytest.raises(
+            SearchBudgetError, match=rf"^epochs must be a whole number in 1\.\.{EPOCHS} "
+        ):
+            o.query(2, bad)  # type: ignore[arg-type]
     assert o.queries == 0
+    # the whole-number convention (errors.whole_number): 3.0 epochs is 3 epochs, as 2.0 is
+    # cell 2; it was refused while the index 2.0 was read
+    assert o.query(2, 3.0) == o.query(2, np.float64(3)) == _curves()[2, 2]  # type: ignore[arg-type]
+    assert o.paid_epochs(2) == 3
     assert o.query(np.int64(2), np.int64(3)) == _curves()[2, 2]
     # one index rule (Space.arch): 2.0 is cell 2; paid_epochs(2.5) read cell 2's epochs
     assert o.query(2.0, 3) == _curves()[2, 2]  # type: ignore[arg-type]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import pickle
+import re
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -24,7 +25,7 @@ from nb201_flat.search import (
     nb201_protocol,
     run_search,
 )
-from nb201_flat.search.oracle import seed_rows
+from nb201_flat.search.oracle import Evaluator, seed_rows
 from nb201_flat.space import Space
 from nb201_flat.table import MetricKey, Table
 
@@ -118,7 +119,8 @@ def test_oracle_rejects_bad_index_and_pickling() -> None:
     ("candidates", "words"),
     [
         (np.array([], dtype=np.int64), "non-empty"),
-        (np.array([0.0, 1.0]), "dtype float64"),
+        (np.array([0.0, 1.5]), "got 1.5 at position 1"),
+        (np.array([True, False]), "mask"),
         (np.array([[0, 1]]), "1-d"),
         (np.array([0, 27]), "0..26"),
         (np.array([-1, 3]), "0..26"),
@@ -297,7 +299,7 @@ def test_oracle_indices_are_ints_not_floats_or_bools() -> None:
     for bad in (2.5, True, "3", float("nan")):
         with pytest.raises(InvalidArchError, match=r"must be a whole number in 0\.\.26"):
             oracle.query(bad)  # type: ignore[arg-type]
-    with pytest.raises(InvalidArchError, match="must be ints"):
+    with pytest.raises(InvalidArchError, match=r"whole numbers in 0\.\.26, got 2\.5 at position 0"):
         oracle.query_free([2.5])
     assert oracle.queries == 0 and oracle.free_queries == 0
     assert oracle.query(np.int64(4)) == 4.0
@@ -305,6 +307,53 @@ def test_oracle_indices_are_ints_not_floats_or_bools() -> None:
     assert oracle.query(5.0) == oracle.query(np.float64(5)) == 5.0  # type: ignore[arg-type]
     assert oracle.query_free(np.array([1, 2], dtype=np.int32)).tolist() == [1.0, 2.0]
     assert oracle.query_free([]).size == 0
+
+
+def test_arrays_of_indices_follow_the_single_index_rule() -> None:
+    # query(5.0) read cell 5 while query_free([5.0]) was refused ("must be ints"): one rule
+    # for both, entry by entry, and a bad entry is named with its position
+    data = OracleData(TINY, KEY, np.arange(27.0)[None, :], None, None, None, None, 5)
+    oracle = Oracle(data, np.random.default_rng(0))
+    assert oracle.query_free(np.array([5.0, 6.0])).tolist() == [5.0, 6.0]
+    assert oracle.query_free([[1.0], [2.0]]).tolist() == [1.0, 2.0]  # any shape, raveled
+    for bad, words in (
+        ([1.0, 2.5], "got 2.5 at position 1"),
+        ([3, float("nan")], "got nan at position 1"),
+        (np.array([True, False]), "got True at position 0; a bool array is a mask"),
+        ([1, 27], "got 27 at position 1"),
+        ([2.0, -1.0], "got -1.0 at position 1"),
+        (["3"], "got '3' at position 0"),
+        ([1, None], "got None at position 1"),
+    ):
+        with pytest.raises(InvalidArchError, match=r"^indices must be whole numbers in 0\.\.26, "):
+            oracle.query_free(bad)
+        with pytest.raises(InvalidArchError, match=re.escape(words)):
+            oracle.query_free(bad)
+    assert oracle.free_queries == 4
+    # the test metrics read after a search: -1 is no incumbent, 2.5 was read as cell 2 and
+    # -5 as no incumbent
+    ev = Evaluator((KEY,), (np.arange(27.0),))
+    assert np.isnan(ev.values([-1, 4.0])[0, 0]) and ev.values([-1, 4.0])[0, 1] == 4.0
+    for bad in ([2.5], [-5], [27]):
+        with pytest.raises(InvalidArchError, match=r"whole numbers in -1\.\.26"):
+            ev.values(bad)
+
+
+def test_candidates_follow_the_index_rule_in_both_oracles() -> None:
+    # whole floats are cells; FidelityData read candidates [2.5] as cell 2 (int() in sample)
+    ok = OracleData(
+        TINY, KEY, np.ones((1, 27)), None, None, None, None, 10, candidates=np.array([1.0, 3.0])
+    )
+    assert ok.candidates is not None and ok.candidates.dtype == np.int64
+    assert ok.candidates.tolist() == [1, 3]
+    from nb201_flat.search.fidelity import FidelityData
+
+    curves = np.ones((1, 27, 4))
+    fd = FidelityData(TINY, KEY, curves, None, None, 10, False, candidates=np.array([1.0, 3.0]))
+    assert fd.candidates is not None and fd.candidates.tolist() == [1, 3]
+    for bad in (np.array([2.5]), np.array([27]), np.array([], dtype=np.int64)):
+        with pytest.raises(SearchBudgetError, match="candidates must be .*; pass None"):
+            FidelityData(TINY, KEY, curves, None, None, 10, False, candidates=bad)
 
 
 @pytest.mark.parametrize(
