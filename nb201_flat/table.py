@@ -23,7 +23,7 @@ array([90. , 91.5,  nan])
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
@@ -38,6 +38,7 @@ from nb201_flat.errors import (
     UnknownKeyError,
     check_flag,
     check_int_range,
+    shown,
 )
 from nb201_flat.space import NB201, Arch, Space
 from nb201_flat.types import FloatArray as FloatArray
@@ -129,6 +130,54 @@ def seed_policy_of(seed_policy: SeedPolicy | None, seed: SeedPolicy | None = Non
         )
         return seed
     return "mean" if seed_policy is None else seed_policy
+
+
+def is_seed_policy(policy: object) -> bool:
+    """Whether ``policy`` is a seed policy: ``"mean"``, ``"random"`` or an int (not a bool)."""
+    return policy in ("mean", "random") or _is_int(policy)
+
+
+def policy_seeds(
+    key: MetricKey,
+    policy: SeedPolicy,
+    stored: Sequence[int],
+    *,
+    fix: str = "use seed_policy='mean' (--seed-policy mean)",
+) -> tuple[int, ...]:
+    """The stored seeds a read under ``policy`` takes for ``key`` (whose stored seeds are
+    ``stored``): every one for ``"random"`` (none when the key stores one value per
+    architecture, a fallback its caller notes or refuses), the one asked for an int, none for
+    ``"mean"``. The one seed-policy rule: tables, protocols and multi-fidelity data (curves)
+    check a policy here; ``fix`` names the caller's own spelling of the mean.
+
+    Raises
+    ------
+    UnknownKeyError
+        ``policy`` is an int seed that ``key`` does not store, or not a seed policy.
+
+    >>> k = MetricKey("toy", "x-valid", 12)
+    >>> policy_seeds(k, "random", [0, 1]), policy_seeds(k, "mean", [0, 1])
+    ((0, 1), ())
+    >>> policy_seeds(k, 2, [0, 1])
+    Traceback (most recent call last):
+    ...
+    nb201_flat.errors.UnknownKeyError: seed 2 is not stored for toy/x-valid@12ep:accuracy; stored seeds: [0, 1]; use seed_policy='mean' (--seed-policy mean)
+    """
+    if not is_seed_policy(policy):
+        raise UnknownKeyError(
+            f"seed policy must be 'mean', 'random' or an int, got {shown(policy)}; {fix}"
+        )
+    if policy == "mean":
+        return ()
+    if policy == "random":
+        return tuple(stored)
+    seed = int(policy)
+    if seed not in stored:
+        raise UnknownKeyError(
+            f"seed {seed} is not stored for {key}; stored seeds: "
+            f"{list(stored) or 'none (only the mean)'}; {fix}"
+        )
+    return (seed,)
 
 
 @dataclass(slots=True, eq=False)
@@ -321,6 +370,7 @@ class Table:
                 f"rng= applies only with seed_policy='random', not {seed!r}; drop rng="
             )
         seeds = self.seeds(key)
+        picked = policy_seeds(key, seed, seeds)  # a policy, and an int seed the key stores
         if seed == "mean":
             if (key, None) in self.data:
                 return self.data[(key, None)]
@@ -353,15 +403,7 @@ class Table:
             out[cols] = stack[hit.argmax(axis=0)[cols], cols]
             out.setflags(write=False)
             return out
-        if _is_int(seed):
-            s = int(seed)
-            if (key, s) not in self.data:
-                raise UnknownKeyError(
-                    f"seed {s} is not stored for {key}; stored seeds: "
-                    f"{seeds or 'none (only the mean)'}; use seed='mean'"
-                )
-            return self.data[(key, s)]
-        raise UnknownKeyError(f"seed policy must be 'mean', 'random' or an int, got {seed!r}")
+        return self.data[(key, picked[0])]  # an int seed, stored (policy_seeds)
 
     def value(
         self,

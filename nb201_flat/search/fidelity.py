@@ -156,7 +156,8 @@ def fidelity_data(
     """
     curves = require_curves(table)
     key = curves.key(dataset, split, epochs, metric)
-    seeds = policy_seeds(key, seed, curves.seeds(key))  # an int seed it lacks: UnknownKeyError
+    # an int seed the curves lack: UnknownKeyError naming this function's spelling of the mean
+    seeds = policy_seeds(key, seed, curves.seeds(key), fix="use seed='mean'")
     if seed == "random":
         if not seeds:  # no fallback to the mean here: Hyperband's runs follow one seed each
             raise SearchBudgetError(f"{key} has no per-seed curves; use seed='mean'")

@@ -70,7 +70,6 @@ from nb201_flat.errors import HiddenDataError as HiddenDataError
 from nb201_flat.errors import (
     InvalidArchError,
     SearchBudgetError,
-    UnknownKeyError,
     real_number,
     shown,
     whole_number,
@@ -79,7 +78,8 @@ from nb201_flat.errors import SearchEnded as SearchEnded
 from nb201_flat.errors import SearchStalled as SearchStalled
 from nb201_flat.space import Space, check_arch_index, check_arch_indices
 from nb201_flat.table import MetricKey
-from nb201_flat.types import BoolArray, SeedPolicy
+from nb201_flat.table import policy_seeds as policy_seeds
+from nb201_flat.types import BoolArray
 from nb201_flat.types import FloatArray as FloatArray
 from nb201_flat.types import IntArray as IntArray
 
@@ -491,39 +491,6 @@ class Oracle:
         n = int(d.counts[i])
         k = int(self._rng.integers(n)) if n > 1 else 0
         return float(d.values[d.order[k, i], i])
-
-
-def policy_seeds(key: MetricKey, policy: SeedPolicy, stored: Sequence[int]) -> tuple[int, ...]:
-    """The stored seeds a search under ``policy`` reads for ``key`` (whose stored seeds are
-    ``stored``): every one for ``"random"`` (one row each; none when the key stores one value
-    per architecture, a fallback its caller notes or refuses), the one asked for an int, none
-    for ``"mean"``. Protocols and multi-fidelity data (tables and curves) check a policy here.
-
-    Raises
-    ------
-    UnknownKeyError
-        ``policy`` is an int seed that ``key`` does not store, or not a seed policy.
-
-    >>> k = MetricKey("toy", "x-valid", 12)
-    >>> policy_seeds(k, "random", [0, 1]), policy_seeds(k, "mean", [0, 1])
-    ((0, 1), ())
-    >>> policy_seeds(k, 2, [0, 1])
-    Traceback (most recent call last):
-    ...
-    nb201_flat.errors.UnknownKeyError: seed 2 is not stored for toy/x-valid@12ep:accuracy; stored seeds: [0, 1]; use seed_policy='mean'
-    """
-    if policy == "mean":
-        return ()
-    if policy == "random":
-        return tuple(stored)
-    if isinstance(policy, bool) or not isinstance(policy, int | np.integer):
-        raise UnknownKeyError(f"seed policy must be 'mean', 'random' or an int, got {policy!r}")
-    if int(policy) not in stored:
-        raise UnknownKeyError(
-            f"seed {int(policy)} is not stored for {key}; stored seeds: "
-            f"{list(stored) or 'none (only the mean)'}; use seed_policy='mean'"
-        )
-    return (int(policy),)
 
 
 def seed_rows(stack: FloatArray) -> tuple[IntArray, IntArray]:

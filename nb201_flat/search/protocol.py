@@ -55,7 +55,7 @@ from nb201_flat.conventions import (
     shares_data,
 )
 from nb201_flat.errors import ProtocolError as ProtocolError
-from nb201_flat.errors import SearchBudgetError, UnknownKeyError, check_int_range
+from nb201_flat.errors import SearchBudgetError, UnknownKeyError, check_int_range, shown
 from nb201_flat.search.oracle import (
     Evaluator,
     IntArray,
@@ -68,7 +68,7 @@ from nb201_flat.search.oracle import (
     sampled_costs,
     seed_rows,
 )
-from nb201_flat.table import MetricKey, Table, seed_policy_of
+from nb201_flat.table import MetricKey, Table, is_seed_policy, seed_policy_of
 from nb201_flat.types import SeedPolicy
 
 log = logging.getLogger(__name__)
@@ -148,12 +148,9 @@ class Protocol:
         object.__setattr__(self, "budget_seconds", bs)
         object.__setattr__(self, "budget_queries", bq)
         self._check_keys()
-        if self.seed_policy not in ("mean", "random") and not (
-            isinstance(self.seed_policy, int | np.integer)
-            and not isinstance(self.seed_policy, bool)
-        ):
+        if not is_seed_policy(self.seed_policy):
             raise ProtocolError(
-                f"seed_policy must be 'mean', 'random' or an int, got {self.seed_policy!r}"
+                f"seed_policy must be 'mean', 'random' or an int, got {shown(self.seed_policy)}"
             )
         if self.repeats not in ("charge", "cache"):
             raise ProtocolError(f"repeats must be 'charge' or 'cache', got {self.repeats!r}")

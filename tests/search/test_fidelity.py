@@ -145,7 +145,11 @@ def test_fidelity_data_from_a_table() -> None:
     one = fidelity_data(table, "toy", "x-valid", 12, seed=np.int64(1), budget_queries=5)
     np.testing.assert_array_equal(one.values[0], v + 1)
     # the seed rule protocols use (oracle.policy_seeds), with its message
-    with pytest.raises(UnknownKeyError, match=r"seed 7 is not stored for .*stored seeds: \[0, 1\]"):
+    # (the fix in this function's own spelling: it takes seed=, not seed_policy=)
+    with pytest.raises(
+        UnknownKeyError,
+        match=r"seed 7 is not stored for .*stored seeds: \[0, 1\]; use seed='mean'$",
+    ):
         fidelity_data(table, "toy", "x-valid", 12, seed=7, budget_queries=5)
     no_time = Table(SPACE, {(KEY, None): v[:, -1]}, curves=Curves(27, {(KEY, None): v}))
     with pytest.raises(SearchBudgetError, match="per-epoch training times"):
