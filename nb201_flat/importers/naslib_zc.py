@@ -31,6 +31,8 @@ Rows of the tidy frame (datasets keep NASLib's names: ``cifar10``, ``cifar100``,
 
 NASLib writes ``-1e8`` (and maps infinities to ``±1e9``) where a proxy failed; those entries
 are left out (unmeasured, NaN in the table) and counted in a warning, never kept as scores.
+The same values in ``val_accuracy``, ``flops`` or ``params`` (measurements, not proxies) mean a
+damaged file and are refused.
 """
 
 from __future__ import annotations
@@ -161,6 +163,12 @@ def read_naslib_zc(path: str | os.PathLike[str], *, space: Space = NB201) -> pd.
                     # the time was spent even when the score failed: it is kept
                     rows.append((i, strings[i], dataset, ZC_SPLIT, 0, f"{name}_time_s", time))
                 if not math.isfinite(score) or score in _FAILED:
+                    if name in _NOT_PROXIES:  # a measurement, not a proxy that may fail
+                        raise FormatError(
+                            f"{source}: {dataset}/{key}/{name} is {score:g}, not a measured "
+                            "value (NASLib's failed-proxy marks apply to proxies only); fix or "
+                            "re-download the file"
+                        )
                     failed += 1
                     continue
                 if name == "val_accuracy":

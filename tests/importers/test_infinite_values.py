@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -201,3 +202,21 @@ def test_analognas_infinity_is_refused_in_one_cli_line(
     path = _analognas_file(tmp_path / "data.anb", monkeypatch, {key: _analognas_record(math.inf)})
     err = _cli_refuses(capsys, path, tmp_path / "out.nb201")
     assert err.startswith(f"error: {path}: record {key!r} has baseline_accuracy inf, not a finite")
+
+
+@pytest.mark.parametrize("name", ["val_accuracy", "flops", "params"])
+@pytest.mark.parametrize("bad", [math.inf, -1e8, 1e9])
+def test_naslib_zc_measurements_are_never_failed_proxies(
+    tmp_path: Path, name: str, bad: float
+) -> None:
+    # an accuracy or cost holding a failure mark is a damaged file, not a value left out
+    path = tmp_path / "zc_nasbench201.json"
+    archs = {
+        "(0, 0, 0, 0, 0, 0)": {"synflow": 1.5, "val_accuracy": 80.0, "flops": 1.0, "params": 0.1},
+        "(1, 2, 3, 4, 0, 1)": {"synflow": 2.5, "val_accuracy": 70.0, "flops": 2.0, "params": 0.2},
+    }
+    archs["(1, 2, 3, 4, 0, 1)"][name] = bad
+    path.write_text(json.dumps({"cifar10": archs}))
+    where = re.escape(f"cifar10/(1, 2, 3, 4, 0, 1)/{name} is {bad:g}, not a measured value")
+    with pytest.raises(FormatError, match=where):
+        import_table(path)
