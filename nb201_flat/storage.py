@@ -98,6 +98,7 @@ def save_table(table: Table, path: str | os.PathLike[str], *, overwrite: bool = 
 
     if not isinstance(table, Table):
         raise ArgumentError(f"save_table needs a Table, got {type(table).__name__}")
+    table.validate()  # its data may have changed since it was built: write only what loads
     overwrite = check_flag("overwrite", overwrite)  # "no" would replace the table
     _table_path(path)  # the type; "" goes on as given, for the message that names it empty
     target = atomic.check_writable_target(path, what="the table path")

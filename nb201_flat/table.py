@@ -208,14 +208,7 @@ class Table:
     def __post_init__(self) -> None:
         converted = {}
         for item, vec in self.data.items():
-            key, seed = item if isinstance(item, tuple) and len(item) == 2 else (None, None)
-            if not isinstance(key, MetricKey) or not (
-                seed is None or (_is_int(seed) and seed >= 0)
-            ):
-                raise FormatError(
-                    f"table data is keyed by (MetricKey, seed) with seed None (the mean) or a "
-                    f"position >= 0, got {item!r:.120}"
-                )
+            key, _ = _data_key(item)
             if not isinstance(vec, np.ndarray) or vec.dtype != np.float64:
                 try:  # a list or an int vector: the float vector every reader expects
                     converted[item] = np.array(vec, dtype=np.float64)
@@ -223,7 +216,22 @@ class Table:
                     raise FormatError(f"vector for {key} must hold numbers") from None
         if converted:  # a new dict: the caller's stays as it was
             self.data = {**self.data, **converted}
-        for (key, seed), vec in self.data.items():
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise :class:`~nb201_flat.errors.FormatError` unless every vector is a float vector
+        over the space holding finite numbers (NaN where unmeasured), and make each read-only.
+
+        The constructor's own check; :func:`~nb201_flat.storage.save_table` runs it again,
+        since ``data`` is a plain dict a caller may still change (a table written with an
+        infinite value could never be loaded back).
+        """
+        for item, vec in self.data.items():
+            key, seed = _data_key(item)
+            if not isinstance(vec, np.ndarray) or vec.dtype != np.float64:
+                raise FormatError(
+                    f"vector for {key} must be a float64 array, got {type(vec).__name__}"
+                )
             if vec.shape != (self.space.size,):
                 raise FormatError(
                     f"vector for {key} has shape {vec.shape}, expected ({self.space.size},)"
@@ -674,6 +682,17 @@ def infinite_values(key: MetricKey, seed: int | None, vec: FloatArray) -> str | 
         f"value{'' if n == 1 else 's'} (first at architecture {int(np.flatnonzero(inf)[0])}): "
         "a table holds finite numbers; use NaN for a value not measured"
     )
+
+
+def _data_key(item: object) -> tuple[MetricKey, int | None]:
+    """A key of ``Table.data``: ``(MetricKey, seed)`` with seed None (the mean) or a position."""
+    key, seed = item if isinstance(item, tuple) and len(item) == 2 else (None, None)
+    if not isinstance(key, MetricKey) or not (seed is None or (_is_int(seed) and seed >= 0)):
+        raise FormatError(
+            f"table data is keyed by (MetricKey, seed) with seed None (the mean) or a "
+            f"position >= 0, got {item!r:.120}"
+        )
+    return key, seed
 
 
 def _is_int(x: object) -> bool:

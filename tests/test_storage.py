@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from nb201_flat import storage
-from nb201_flat.errors import TableFileError
+from nb201_flat.errors import FormatError, TableFileError
 from nb201_flat.space import NB201, Space
 from nb201_flat.storage import load_saved_table, load_table, save_table
 from nb201_flat.table import MetricKey, Table
@@ -175,7 +175,9 @@ def test_flags_and_paths_are_checked(tmp_path: Path) -> None:
     assert load_saved_table(target, verify=np.bool_(True)).keys() == t.keys()
 
 
-def test_a_saved_table_holding_an_infinity_is_refused_naming_the_folder(tmp_path: Path) -> None:
+def test_a_saved_table_holding_an_infinity_is_refused_naming_the_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # a folder written before tables refused inf (its checksums match) loaded with the inf in
     # it; now the load names the folder, the vector and the first architecture
     table = small_table()
@@ -183,9 +185,27 @@ def test_a_saved_table_holding_an_infinity_is_refused_naming_the_folder(tmp_path
     vec = np.zeros(NB201.size)
     vec[42] = np.inf
     table.data[(loss, None)] = vec  # past the constructor, as an older version stored it
-    out = save_table(table, tmp_path / "old.nb201")
+    with monkeypatch.context() as m:
+        m.setattr(Table, "validate", lambda self: None)  # as an older version wrote it
+        out = save_table(table, tmp_path / "old.nb201")
     with pytest.raises(TableFileError) as exc:
         load_saved_table(out)
     text = str(exc.value)
     assert "\n" not in text and text.startswith(f"{out}: vector for {loss} (seed mean) holds 1 ")
     assert "(first at architecture 42)" in text and "use NaN for a value not measured" in text
+
+
+def test_a_table_changed_after_it_was_built_is_checked_before_it_is_written(
+    tmp_path: Path,
+) -> None:
+    # data is a plain dict: an inf put in after construction was written, then never loaded
+    table = small_table()
+    target = save_table(table, tmp_path / "t.nb201")
+    before = sorted(p.read_bytes() for p in target.iterdir())
+    vec = np.zeros(NB201.size)
+    vec[7] = -np.inf
+    table.data[(MetricKey("cifar10", "ori-test", 200, "loss"), None)] = vec
+    with pytest.raises(FormatError, match=r"holds 1 infinite value \(first at architecture 7\)"):
+        save_table(table, target)
+    assert sorted(p.read_bytes() for p in target.iterdir()) == before  # the old table stays
+    assert [p.name for p in tmp_path.iterdir()] == ["t.nb201"]  # nothing left beside it

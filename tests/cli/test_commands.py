@@ -61,7 +61,7 @@ def test_query_json(capsys: pytest.CaptureFixture[str], table_path: Path) -> Non
 
 
 def test_a_stored_infinity_is_refused_in_one_line_not_printed(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # query printed "= inf" (and --json "inf") from a table holding a diverged loss; a table
     # now holds finite numbers only, so a folder written before that is refused when opened
@@ -69,7 +69,9 @@ def test_a_stored_infinity_is_refused_in_one_line_not_printed(
     key = MetricKey("cifar10", "ori-test", 200, "loss")
     table = Table(NB201, {(key, None): loss}, source="inf")
     table.data[(key, None)] = np.where(np.arange(NB201.size) == 5, np.inf, loss)  # as stored
-    path = save_table(table, tmp_path / "t.nb201")
+    with monkeypatch.context() as m:
+        m.setattr(Table, "validate", lambda self: None)  # as an older version wrote it
+        path = save_table(table, tmp_path / "t.nb201")
     argv = ["--dataset", "cifar10", "--split", "ori-test", "--epochs", "200", "--metric", "loss"]
     for extra in ([], ["--json"]):
         code, out, err = run(capsys, "query", "7", *argv, "--table", str(path), *extra)
