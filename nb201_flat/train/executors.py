@@ -259,10 +259,17 @@ def _init_worker(slots: Any, threads: int | None, parent_pid: int | None = None)
         # life too, for the CUDA work it does outside a run: releasing a unit's compiled graphs
         # and their CUDA graph pool (_run_in_worker), what the garbage collector frees later, a
         # custom ``run``, the exit; none of it opens a context on GPU 0.
+        # A GPU this machine lacks is not held: the runs fail with the package's one line
+        # (trainer.resolve_device), not the pool with a broken worker.
+        from nb201_flat.errors import Nb201FlatError
         from nb201_flat.train.trainer import current_gpu
 
-        _SLOT["gpu"] = current_gpu(_SLOT["device"])
-        _SLOT["gpu"].__enter__()
+        try:
+            _SLOT["gpu"] = current_gpu(_SLOT["device"])
+        except Nb201FlatError as exc:
+            log.warning("worker: %s", exc)
+        else:
+            _SLOT["gpu"].__enter__()
     if threads is not None:
         os.environ["OMP_NUM_THREADS"] = str(threads)
         _SLOT["threads"] = threads
