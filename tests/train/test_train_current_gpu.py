@@ -227,6 +227,35 @@ def test_the_cli_progress_bars_train_with_the_gpu_current(
         assert gpu.entered == ["cuda:1"] * units and gpu.seen[units:] == [None] * units
 
 
+def test_the_inline_executor_runs_a_custom_run_with_its_gpu_current(
+    gpu: Gpu, tmp_path: Path
+) -> None:
+    """A user's ``run`` / ``run_group`` (LocalExecutor's parameters) runs inline with the
+    unit's GPU current, as in a pool worker; restored after; a CPU unit enters nothing."""
+    from nb201_flat.train.executors import LocalExecutor
+
+    def run(job: TrainJob) -> JobResult:
+        gpu.seen.append(gpu.current)
+        return JobResult(job, "done")
+
+    def run_group(jobs: list[TrainJob]) -> list[JobResult]:
+        gpu.seen.append(gpu.current)
+        return [JobResult(j, "done") for j in jobs]
+
+    (res,) = LocalExecutor(devices=["cuda:1"], processes=False, run=run).map(
+        jobs_on(tmp_path / "a", "auto", [11472], [1])
+    )
+    assert res.status == "done" and gpu.seen == ["cuda:1"] and gpu.current is None
+    ex = LocalExecutor(devices=["cuda:1"], processes=False, group_seeds=2, run_group=run_group)
+    own = jobs_on(tmp_path / "b", "cuda:0", [11472], [1, 2])  # the jobs' own GPU, not cuda:1
+    assert [r.status for r in ex.map(own)] == ["done", "done"]
+    assert gpu.seen == ["cuda:1", "cuda:0"] and gpu.current is None
+    LocalExecutor(devices=["cpu"], processes=False, run=run).map(
+        jobs_on(tmp_path / "c", "auto", [11472], [1])
+    )
+    assert gpu.seen[-1] is None and gpu.entered == ["cuda:1", "cuda:0"]
+
+
 def test_a_gpu_past_the_last_is_refused_in_one_line(gpu: Gpu, tmp_path: Path) -> None:
     """``cuda:2`` on a machine with two GPUs: the package's one line naming how many there
     are, before anything is entered (torch would fail later with an invalid device ordinal)."""
@@ -253,8 +282,8 @@ NO_CUDA_LINE = "device 'cuda:0' requested but CUDA is not available; use cpu"
 def test_a_cuda_run_without_cuda_is_refused_in_the_packages_line(tmp_path: Path) -> None:
     """On a machine without CUDA (this one: nothing replaced), a ``cuda:0`` run fails with the
     package's one line, not torch's ``compiled without CUDA support``: ``train`` and
-    ``train_group`` raise it; the inline executor reports it as the unit's failure; a pool
-    worker starts and its runs report it."""
+    ``train_group`` raise it; the inline executor reports it as the unit's failure, a custom
+    ``run`` included (not called); a pool worker starts and its runs report it."""
     from nb201_flat.errors import Nb201FlatError
     from nb201_flat.train import executors
     from nb201_flat.train.executors import LocalExecutor
@@ -266,15 +295,23 @@ def test_a_cuda_run_without_cuda_is_refused_in_the_packages_line(tmp_path: Path)
         train(jobs_on(tmp_path / "a", "cuda:0", [11472], [1])[0])
     with pytest.raises(Nb201FlatError, match=line):
         train_group(jobs_on(tmp_path / "b", "cuda:0", [11472], [1, 2]))
+    called: list[TrainJob] = []
+
+    def run(job: TrainJob) -> JobResult:
+        called.append(job)
+        return JobResult(job, "done")
+
     failed = ("failed", f"Nb201FlatError: {NO_CUDA_LINE}")
     for i, ex in enumerate(
         [
             LocalExecutor(devices=["cuda:0"], processes=False, retries=0),
             LocalExecutor(devices=["cuda:0"], processes=False, retries=0, group_seeds=2),
+            LocalExecutor(devices=["cuda:0"], processes=False, retries=0, run=run),
         ]
     ):
         res = ex.map(jobs_on(tmp_path / f"c{i}", "auto", [11472], [1, 2]))
         assert [(r.status, r.error) for r in res] == [failed, failed]
+    assert called == []
 
     class Slots:
         def get(self) -> str:
