@@ -256,6 +256,26 @@ def test_the_inline_executor_runs_a_custom_run_with_its_gpu_current(
     assert gpu.seen[-1] is None and gpu.entered == ["cuda:1", "cuda:0"]
 
 
+def test_a_stored_run_enters_no_gpu(gpu: Gpu, tmp_path: Path) -> None:
+    """A run the results database already has is skipped before its GPU is entered: alone,
+    in a group (the others train with it current, entered once), and all of a group."""
+    from nb201_flat.train.grouped_run import train_group
+    from nb201_flat.train.results_db import ResultsDB
+    from nb201_flat.train.trainer import train
+
+    one, two = jobs_on(tmp_path, "cuda:1", [11472], [1, 2])
+    db = ResultsDB(one.db_path)
+    db.mark_run(one.key, one.index, "done", final_rows={"train": (1.0, 50.0, 0.1)})
+    assert train(one).status == "skipped"
+    assert gpu.entered == [] and gpu.seen == []
+    assert [r.status for r in train_group([one, two])] == ["skipped", "done"]
+    assert gpu.entered == ["cuda:1"] and gpu.seen == ["cuda:1"]
+    db.mark_run(two.key, two.index, "done", final_rows={"train": (1.0, 50.0, 0.1)})
+    db.close()
+    assert [r.status for r in train_group([one, two])] == ["skipped", "skipped"]
+    assert gpu.entered == ["cuda:1"] and gpu.current is None
+
+
 def test_a_gpu_past_the_last_is_refused_in_one_line(gpu: Gpu, tmp_path: Path) -> None:
     """``cuda:2`` on a machine with two GPUs: the package's one line naming how many there
     are, before anything is entered (torch would fail later with an invalid device ordinal)."""
@@ -327,3 +347,16 @@ def test_a_cuda_run_without_cuda_is_refused_in_the_packages_line(tmp_path: Path)
             executors._run_in_worker(
                 jobs_on(tmp_path / "d", "auto", [11472], [1]), run_job, run_group
             )
+
+
+@NO_CUDA
+def test_a_stored_cuda_run_is_skipped_without_cuda(tmp_path: Path) -> None:
+    """The skip check comes before the device: a host without CUDA collects a stored run."""
+    from nb201_flat.train.results_db import ResultsDB
+    from nb201_flat.train.trainer import train
+
+    (job,) = jobs_on(tmp_path, "cuda:0", [11472], [1])
+    db = ResultsDB(job.db_path)
+    db.mark_run(job.key, job.index, "done", final_rows={"train": (1.0, 50.0, 0.1)})
+    db.close()
+    assert train(job).status == "skipped"
