@@ -32,6 +32,7 @@ stream per run, one copy of the data (on a CPU, in turn). The two options do not
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import logging
 import multiprocessing as mp
 import os
@@ -238,6 +239,17 @@ def _failed(job: TrainJob, exc: BaseException, attempts: int) -> JobResult:
     return JobResult(job, "failed", error=msg, attempts=attempts)
 
 
+def _unit_gpu(device: str) -> contextlib.AbstractContextManager[object]:
+    """A unit's ``cuda:N`` as the current CUDA device (:func:`.trainer.current_gpu`), for what
+    runs it: a custom ``run`` too. A CUDA device this machine lacks raises the package's one
+    line here; nothing (and no torch import) for a CPU."""
+    if not device.startswith("cuda"):
+        return contextlib.nullcontext()
+    from nb201_flat.train.trainer import current_gpu
+
+    return current_gpu(device)
+
+
 def _with_device(job: TrainJob, device: str) -> TrainJob:
     from dataclasses import replace
 
@@ -259,10 +271,17 @@ def _init_worker(slots: Any, threads: int | None, parent_pid: int | None = None)
         # life too, for the CUDA work it does outside a run: releasing a unit's compiled graphs
         # and their CUDA graph pool (_run_in_worker), what the garbage collector frees later, a
         # custom ``run``, the exit; none of it opens a context on GPU 0.
+        # A GPU this machine lacks is not held: the runs fail with the package's one line
+        # (trainer.resolve_device), not the pool with a broken worker.
+        from nb201_flat.errors import Nb201FlatError
         from nb201_flat.train.trainer import current_gpu
 
-        _SLOT["gpu"] = current_gpu(_SLOT["device"])
-        _SLOT["gpu"].__enter__()
+        try:
+            _SLOT["gpu"] = current_gpu(_SLOT["device"])
+        except Nb201FlatError as exc:
+            log.warning("worker: %s", exc)
+        else:
+            _SLOT["gpu"].__enter__()
     if threads is not None:
         os.environ["OMP_NUM_THREADS"] = str(threads)
         _SLOT["threads"] = threads
@@ -375,8 +394,13 @@ class LocalExecutor:
         for unit in units:
             jobs = [_with_device(all_jobs[p], device) for p in unit]
             for attempt in range(1, self.retries + 2):
-                try:  # the runs make ``device`` the current CUDA device (trainer.current_gpu)
-                    res = _run_unit(jobs, self.run, self._multi)
+                try:
+                    # the unit's own GPU current for whatever runs it (a custom ``run`` too; the
+                    # package's runs enter it again, which changes nothing), as a pool worker
+                    # holds its GPU; a GPU this machine lacks fails the unit with the package's
+                    # one line
+                    with _unit_gpu(jobs[0].device):
+                        res = _run_unit(jobs, self.run, self._multi)
                     out.update(
                         {p: _with_attempts(r, attempt) for p, r in zip(unit, res, strict=True)}
                     )

@@ -81,12 +81,22 @@ exception it raises stops the training at its next epoch (as a writer error)."""
 
 
 def resolve_device(device: str) -> torch.device:
-    """``"auto"`` -> CUDA when available, else CPU; other strings as torch reads them."""
+    """``"auto"`` -> CUDA when available, else CPU; other strings as torch reads them.
+
+    A CUDA device this machine lacks is refused in one line: any without CUDA, ``cuda:N``
+    past its last GPU (torch would fail later with an invalid device ordinal)."""
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     dev = torch.device(device)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise Nb201FlatError(f"device {device!r} requested but CUDA is not available; use cpu")
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise Nb201FlatError(f"device {device!r} requested but CUDA is not available; use cpu")
+        count = torch.cuda.device_count()
+        if dev.index is not None and dev.index >= count:
+            raise Nb201FlatError(
+                f"device {device!r} requested but this machine has {count} CUDA device(s); "
+                f"use cuda:0..cuda:{count - 1}"
+            )
     return dev
 
 
@@ -105,16 +115,17 @@ def current_gpu(device: str | torch.device) -> contextlib.AbstractContextManager
     CLI's inline progress bars, a user's :func:`train`): :func:`train` for one job,
     :func:`~nb201_flat.train.unit.train_unit` for a group or a concurrent unit.
 
+    A device this machine lacks is refused here, before anything is entered, as
+    :func:`resolve_device` refuses it (:class:`~nb201_flat.errors.Nb201FlatError`, one line),
+    not with torch's own error.
+
     >>> isinstance(current_gpu("cpu"), contextlib.nullcontext)
     True
     """
-    if isinstance(device, str):
-        if not device.startswith("cuda:"):
-            return contextlib.nullcontext()
-        device = torch.device(device)
-    if device.type != "cuda" or device.index is None:
+    dev = resolve_device(device if isinstance(device, str) else str(device))
+    if dev.type != "cuda" or dev.index is None:
         return contextlib.nullcontext()
-    return torch.cuda.device(device)
+    return torch.cuda.device(dev)
 
 
 class DeviceData:

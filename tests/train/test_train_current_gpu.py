@@ -2,15 +2,17 @@
 started it: a user's ``train`` / ``train_group`` / ``train_concurrent`` (or their executor entry
 points), the CLI's inline progress bars, the inline executor, a pool worker, dask and submitit.
 
-No GPU here: ``torch.cuda.device`` is replaced by a recorder, and the training itself by a stub
-that notes the current device (the real ``_train`` functions, which would move tensors to
-``cuda:1``, never run). Everything around them (run locks, the results database's skip check,
-the executors, the CLI) is the real code.
+No GPU here: ``torch.cuda.device`` is replaced by a recorder (and this machine made to show two
+GPUs), and the training itself by a stub that notes the current device (the real ``_train``
+functions, which would move tensors to ``cuda:1``, never run). Everything around them (run
+locks, the results database's skip check, the executors, the CLI) is the real code. The tests
+of a machine without CUDA use none of it: they run where there is none (this one).
 """
 
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -60,6 +62,8 @@ def gpu(monkeypatch: pytest.MonkeyPatch) -> Gpu:
 
     g = Gpu()
     monkeypatch.setattr(torch.cuda, "device", g.device)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # current_gpu checks both
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
     monkeypatch.setattr(trainer, "_train", g.one)
     monkeypatch.setattr(grouped_run, "_train", g.many)
     monkeypatch.setattr(concurrent_run, "_train", g.many)
@@ -149,9 +153,9 @@ def test_a_pool_worker_holds_its_gpu_and_each_run_enters_its_own(
     executors._run_in_worker(jobs_on(tmp_path / "a", "auto", [11472], [1]), run_job, run_group)
     assert gpu.entered == ["cuda:1", "cuda:1"] and gpu.seen == ["cuda:1"]
     assert gpu.current == "cuda:1"  # the worker's, after the run
-    group = jobs_on(tmp_path / "b", "cuda:2", [11472], [1, 2])  # a job naming another GPU
+    group = jobs_on(tmp_path / "b", "cuda:0", [11472], [1, 2])  # a job naming another GPU
     executors._run_in_worker(group, run_job, run_group)
-    assert gpu.seen == ["cuda:1", "cuda:2"] and gpu.current == "cuda:1"
+    assert gpu.seen == ["cuda:1", "cuda:0"] and gpu.current == "cuda:1"
     executors._SLOT["gpu"].__exit__(None, None, None)
     # a CPU worker and its runs enter nothing
     monkeypatch.setattr(executors, "_SLOT", {})
@@ -221,3 +225,138 @@ def test_the_cli_progress_bars_train_with_the_gpu_current(
     if "--concurrent" not in options:  # --concurrent refuses a CPU
         assert main([*argv, "--device", "cpu", "--db", str(tmp_path / "cpu.sqlite")]) == 0
         assert gpu.entered == ["cuda:1"] * units and gpu.seen[units:] == [None] * units
+
+
+def test_the_inline_executor_runs_a_custom_run_with_its_gpu_current(
+    gpu: Gpu, tmp_path: Path
+) -> None:
+    """A user's ``run`` / ``run_group`` (LocalExecutor's parameters) runs inline with the
+    unit's GPU current, as in a pool worker; restored after; a CPU unit enters nothing."""
+    from nb201_flat.train.executors import LocalExecutor
+
+    def run(job: TrainJob) -> JobResult:
+        gpu.seen.append(gpu.current)
+        return JobResult(job, "done")
+
+    def run_group(jobs: list[TrainJob]) -> list[JobResult]:
+        gpu.seen.append(gpu.current)
+        return [JobResult(j, "done") for j in jobs]
+
+    (res,) = LocalExecutor(devices=["cuda:1"], processes=False, run=run).map(
+        jobs_on(tmp_path / "a", "auto", [11472], [1])
+    )
+    assert res.status == "done" and gpu.seen == ["cuda:1"] and gpu.current is None
+    ex = LocalExecutor(devices=["cuda:1"], processes=False, group_seeds=2, run_group=run_group)
+    own = jobs_on(tmp_path / "b", "cuda:0", [11472], [1, 2])  # the jobs' own GPU, not cuda:1
+    assert [r.status for r in ex.map(own)] == ["done", "done"]
+    assert gpu.seen == ["cuda:1", "cuda:0"] and gpu.current is None
+    LocalExecutor(devices=["cpu"], processes=False, run=run).map(
+        jobs_on(tmp_path / "c", "auto", [11472], [1])
+    )
+    assert gpu.seen[-1] is None and gpu.entered == ["cuda:1", "cuda:0"]
+
+
+def test_a_stored_run_enters_no_gpu(gpu: Gpu, tmp_path: Path) -> None:
+    """A run the results database already has is skipped before its GPU is entered: alone,
+    in a group (the others train with it current, entered once), and all of a group."""
+    from nb201_flat.train.grouped_run import train_group
+    from nb201_flat.train.results_db import ResultsDB
+    from nb201_flat.train.trainer import train
+
+    one, two = jobs_on(tmp_path, "cuda:1", [11472], [1, 2])
+    db = ResultsDB(one.db_path)
+    db.mark_run(one.key, one.index, "done", final_rows={"train": (1.0, 50.0, 0.1)})
+    assert train(one).status == "skipped"
+    assert gpu.entered == [] and gpu.seen == []
+    assert [r.status for r in train_group([one, two])] == ["skipped", "done"]
+    assert gpu.entered == ["cuda:1"] and gpu.seen == ["cuda:1"]
+    db.mark_run(two.key, two.index, "done", final_rows={"train": (1.0, 50.0, 0.1)})
+    db.close()
+    assert [r.status for r in train_group([one, two])] == ["skipped", "skipped"]
+    assert gpu.entered == ["cuda:1"] and gpu.current is None
+
+
+def test_a_gpu_past_the_last_is_refused_in_one_line(gpu: Gpu, tmp_path: Path) -> None:
+    """``cuda:2`` on a machine with two GPUs: the package's one line naming how many there
+    are, before anything is entered (torch would fail later with an invalid device ordinal)."""
+    from nb201_flat.errors import Nb201FlatError
+    from nb201_flat.train.executors import LocalExecutor
+    from nb201_flat.train.trainer import train
+
+    want = "device 'cuda:2' requested but this machine has 2 CUDA device(s); use cuda:0..cuda:1"
+    (job,) = jobs_on(tmp_path / "a", "cuda:2", [11472], [1])
+    with pytest.raises(Nb201FlatError, match=f"^{re.escape(want)}$"):
+        train(job)
+    (res,) = LocalExecutor(devices=["cuda:2"], processes=False, retries=0).map(
+        jobs_on(tmp_path / "b", "auto", [11472], [1])
+    )
+    assert res.status == "failed" and res.error == f"Nb201FlatError: {want}"
+    assert gpu.entered == [] and gpu.seen == []
+
+
+NO_CUDA = pytest.mark.skipif(torch.cuda.is_available(), reason="a machine without CUDA")
+NO_CUDA_LINE = "device 'cuda:0' requested but CUDA is not available; use cpu"
+
+
+@NO_CUDA
+def test_a_cuda_run_without_cuda_is_refused_in_the_packages_line(tmp_path: Path) -> None:
+    """On a machine without CUDA (this one: nothing replaced), a ``cuda:0`` run fails with the
+    package's one line, not torch's ``compiled without CUDA support``: ``train`` and
+    ``train_group`` raise it; the inline executor reports it as the unit's failure, a custom
+    ``run`` included (not called); a pool worker starts and its runs report it."""
+    from nb201_flat.errors import Nb201FlatError
+    from nb201_flat.train import executors
+    from nb201_flat.train.executors import LocalExecutor
+    from nb201_flat.train.grouped_run import run_group, train_group
+    from nb201_flat.train.trainer import run_job, train
+
+    line = f"^{re.escape(NO_CUDA_LINE)}$"
+    with pytest.raises(Nb201FlatError, match=line):
+        train(jobs_on(tmp_path / "a", "cuda:0", [11472], [1])[0])
+    with pytest.raises(Nb201FlatError, match=line):
+        train_group(jobs_on(tmp_path / "b", "cuda:0", [11472], [1, 2]))
+    called: list[TrainJob] = []
+
+    def run(job: TrainJob) -> JobResult:
+        called.append(job)
+        return JobResult(job, "done")
+
+    failed = ("failed", f"Nb201FlatError: {NO_CUDA_LINE}")
+    for i, ex in enumerate(
+        [
+            LocalExecutor(devices=["cuda:0"], processes=False, retries=0),
+            LocalExecutor(devices=["cuda:0"], processes=False, retries=0, group_seeds=2),
+            LocalExecutor(devices=["cuda:0"], processes=False, retries=0, run=run),
+        ]
+    ):
+        res = ex.map(jobs_on(tmp_path / f"c{i}", "auto", [11472], [1, 2]))
+        assert [(r.status, r.error) for r in res] == [failed, failed]
+    assert called == []
+
+    class Slots:
+        def get(self) -> str:
+            return "cuda:0"
+
+    slot: dict[str, Any] = {}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(executors, "_SLOT", slot)
+        mp.setattr("nb201_flat.train.modes.release_compiled", lambda: None)
+        executors._init_worker(Slots(), None)  # the worker starts (a broken pool before)
+        assert "gpu" not in slot
+        with pytest.raises(Nb201FlatError, match=line):
+            executors._run_in_worker(
+                jobs_on(tmp_path / "d", "auto", [11472], [1]), run_job, run_group
+            )
+
+
+@NO_CUDA
+def test_a_stored_cuda_run_is_skipped_without_cuda(tmp_path: Path) -> None:
+    """The skip check comes before the device: a host without CUDA collects a stored run."""
+    from nb201_flat.train.results_db import ResultsDB
+    from nb201_flat.train.trainer import train
+
+    (job,) = jobs_on(tmp_path, "cuda:0", [11472], [1])
+    db = ResultsDB(job.db_path)
+    db.mark_run(job.key, job.index, "done", final_rows={"train": (1.0, 50.0, 0.1)})
+    db.close()
+    assert train(job).status == "skipped"

@@ -259,20 +259,29 @@ def test_faithful_kill_and_resume_is_bitwise(device: str, tmp_path: Path) -> Non
     assert ("CUDA" in on) == (device == "cuda"), on
 
 
-@pytest.mark.parametrize("device", DEVICES)
-def test_a_run_trains_with_its_numbered_gpu_current(
+def _train_on_the_last_gpu(
     device: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The real ``torch.cuda.device`` behind :func:`~nb201_flat.train.trainer.current_gpu`:
-    ``train`` on ``cuda:N`` (the last GPU) trains with it current and puts the previous one
-    back, alone and inside a pool worker that holds it already; a CPU run enters nothing.
-    (``test_train_current_gpu.py`` checks every path to it, with a stand-in, on a CPU.)"""
+) -> tuple[int | None, list[int], list[int], int | None, int | None]:
+    """``train`` one job alone, and one inside ``current_gpu`` (what a pool worker holds for
+    its whole life), on ``cuda:N`` (the last GPU) or the CPU, through the real
+    ``torch.cuda.device`` wrapped in a subclass that records each entry and calls through.
+
+    Returns the GPU's index (``None`` on the CPU), the indices entered, the current device as
+    each run's training started, and the current device before and after the worker's hold."""
     from nb201_flat.train import trainer
     from nb201_flat.train.trainer import current_gpu
 
     gpu = torch.cuda.device_count() - 1 if device == "cuda" else None
     if gpu is not None:
         device = f"cuda:{gpu}"
+    entered: list[int] = []
+
+    class Recording(torch.cuda.device):
+        def __enter__(self) -> None:
+            entered.append(self.idx)
+            super().__enter__()
+
+    monkeypatch.setattr(torch.cuda, "device", Recording)
     current: list[int] = []
     real = trainer._train
 
@@ -292,11 +301,38 @@ def test_a_run_trains_with_its_numbered_gpu_current(
     with current_gpu(device):  # what a pool worker holds for its whole life
         assert train(in_worker).status == "done"
         after_in_worker = torch.cuda.current_device() if gpu is not None else None
-    if gpu is None:
-        assert current == []
-        return
-    assert current == [gpu, gpu]
-    assert after_in_worker == gpu and torch.cuda.current_device() == before
+    after = torch.cuda.current_device() if gpu is not None else None
+    assert after == before
+    return gpu, entered, current, before, after_in_worker
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_a_run_trains_with_its_numbered_gpu_current(
+    device: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The real ``torch.cuda.device`` behind :func:`~nb201_flat.train.trainer.current_gpu`:
+    ``train`` on ``cuda:N`` enters it (recorded, since on a one-GPU machine GPU 0 is current
+    anyway), alone and inside a pool worker that holds it already, and puts the previous one
+    back; a CPU run enters nothing. (``test_train_current_gpu.py`` checks every path to it,
+    with a stand-in, on a CPU.)"""
+    gpu, entered, _, _, _ = _train_on_the_last_gpu(device, tmp_path, monkeypatch)
+    # the run alone; the worker's hold, then the run inside it
+    assert entered == ([] if gpu is None else [gpu, gpu, gpu])
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(
+    not HAS_CUDA or torch.cuda.device_count() < 2,
+    reason="needs two CUDA devices (on one, GPU 0 is current whatever is entered)",
+)
+def test_a_run_on_the_last_of_several_gpus_trains_with_it_current(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With several GPUs, the last one is not current by default: it is while each run trains,
+    and the previous device is back after."""
+    gpu, _, current, before, after_in_worker = _train_on_the_last_gpu("cuda", tmp_path, monkeypatch)
+    assert gpu is not None and gpu != before
+    assert current == [gpu, gpu] and after_in_worker == gpu
 
 
 # -- 2. no host synchronisation inside a training step -----------------------------------------
