@@ -297,7 +297,10 @@ def _run_in_worker(jobs: Sequence[TrainJob], run: RunFn, run_group: GroupRunFn) 
             job = replace(job, threads=_SLOT["threads"])
         placed.append(job)
     try:
-        return _run_unit(placed, run, run_group)
+        # the unit's own GPU current for whatever runs it, as inline: a custom ``run`` for a
+        # job naming another GPU than the worker's ran on the worker's
+        with _unit_gpu(placed[0].device):
+            return _run_unit(placed, run, run_group)
     finally:
         # this process is ours and trains one unit at a time: what the unit compiled (fast
         # mode: graphs, CUDA graphs and their memory pool) would otherwise stay for all later

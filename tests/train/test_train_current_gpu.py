@@ -151,17 +151,28 @@ def test_a_pool_worker_holds_its_gpu_and_each_run_enters_its_own(
     executors._init_worker(Slots("cuda:1"), None)
     assert gpu.entered == ["cuda:1"] and gpu.current == "cuda:1"  # for the worker's whole life
     executors._run_in_worker(jobs_on(tmp_path / "a", "auto", [11472], [1]), run_job, run_group)
-    assert gpu.entered == ["cuda:1", "cuda:1"] and gpu.seen == ["cuda:1"]
+    # the worker's, the unit's (for whatever runs it), the run's: the same GPU, no change
+    assert gpu.entered == ["cuda:1"] * 3 and gpu.seen == ["cuda:1"]
     assert gpu.current == "cuda:1"  # the worker's, after the run
     group = jobs_on(tmp_path / "b", "cuda:0", [11472], [1, 2])  # a job naming another GPU
     executors._run_in_worker(group, run_job, run_group)
     assert gpu.seen == ["cuda:1", "cuda:0"] and gpu.current == "cuda:1"
+    # a custom run of such a job: its own GPU current too (it ran on the worker's)
+    custom: list[str | None] = []
+
+    def run(job: Any) -> Any:
+        custom.append(gpu.current)
+        return run_job(job)
+
+    executors._run_in_worker(jobs_on(tmp_path / "d", "cuda:0", [11472], [1]), run, run_group)
+    assert custom == ["cuda:0"] and gpu.current == "cuda:1"
     executors._SLOT["gpu"].__exit__(None, None, None)
     # a CPU worker and its runs enter nothing
+    entered = len(gpu.entered)
     monkeypatch.setattr(executors, "_SLOT", {})
     executors._init_worker(Slots("cpu"), None)
     executors._run_in_worker(jobs_on(tmp_path / "c", "auto", [11472], [1]), run_job, run_group)
-    assert len(gpu.entered) == 3 and gpu.seen[-1] is None and gpu.current is None
+    assert len(gpu.entered) == entered and gpu.seen[-1] is None and gpu.current is None
 
 
 def test_a_dask_worker_trains_with_the_jobs_gpu_current(gpu: Gpu, tmp_path: Path) -> None:
