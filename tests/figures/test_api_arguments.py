@@ -3,6 +3,7 @@ inside numpy, pandas or matplotlib, ignoring an option, or drawing a wrong value
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import numpy as np
@@ -235,6 +236,49 @@ def test_a_missing_value_is_a_skip_only_where_the_table_lacks_values(
     assert type(figure_table.data) is dict  # the reads were noted on a copy of the table
     with pytest.raises(FigureSkipped, match="values measured where the figure reads them"):
         make("barrier_tree", _thinned(figure_table, 0.5))
+
+
+def test_a_key_looked_up_in_vain_is_not_a_read(
+    figure_table: Table, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the key was noted before the lookup: the skip check then raised KeyError (a traceback)
+    from nb201_flat.figures import tree
+    from nb201_flat.table import MetricKey
+
+    absent = (MetricKey("cifar10", "x-valid", 7), None)
+
+    def maker(table: Table) -> None:
+        with contextlib.suppress(KeyError):  # a probe: the figure goes on without it
+            table.data[absent]
+        raise MissingValueError("no value where the figure looked")
+
+    monkeypatch.setattr(tree, "make_barrier_tree", maker)
+    with pytest.raises(MissingValueError, match="no value where the figure looked"):
+        make("barrier_tree", figure_table)
+
+
+@pytest.mark.parametrize("how", ["get", "values", "items"])
+def test_reads_by_any_dict_method_are_noted(
+    figure_table: Table, monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    # only [] was noted: a maker reading through .get, .values() or .items() on a sparse
+    # table raised its MissingValueError as the caller's error, not a skip
+    from nb201_flat.figures import tree
+
+    sparse = _thinned(figure_table, 0.5)
+    key = (sparse.key("cifar10", "ori-test", 200), None)
+
+    def maker(table: Table) -> None:
+        data = table.data
+        if how == "get":
+            data.get(key)
+        else:
+            list(getattr(data, how)())
+        raise MissingValueError("no value where the figure looked")
+
+    monkeypatch.setattr(tree, "make_barrier_tree", maker)
+    with pytest.raises(FigureSkipped, match="values measured where the figure reads them"):
+        make("barrier_tree", sparse)
 
 
 def test_figures_on_a_sparse_table_skip_what_it_cannot_serve(tmp_path: Path) -> None:
