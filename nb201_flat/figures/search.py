@@ -362,8 +362,9 @@ def make_search_curves(
         unused = [name for name, value in search_options.items() if value is not None]
         if unused:
             raise ArgumentError(
-                f"{', '.join(unused)} apply only to the searches this function runs; with "
-                "curves= nothing is searched: drop them"
+                f"{', '.join(unused)} {'applies' if len(unused) == 1 else 'apply'} only to the "
+                "searches this function runs; with curves= nothing is searched: drop "
+                f"{'it' if len(unused) == 1 else 'them'}"
             )
     elif description is not None:
         raise ArgumentError("description= describes precomputed curves=; pass both or neither")

@@ -150,6 +150,8 @@ def test_search_curves_refuse_options_they_would_ignore(figure_table: Table) -> 
     assert isinstance(make_curves(figure_table, curves=curves), Figure)
     with pytest.raises(ArgumentError, match="runs, seed apply only to the searches"):
         make_curves(figure_table, curves=curves, runs=500, seed=3)
+    with pytest.raises(ArgumentError, match="^jobs applies only to the searches .*: drop it$"):
+        make_curves(figure_table, curves=curves, jobs=2)
     # a given option equal to its default was taken for no option, and ignored without a word
     with pytest.raises(ArgumentError, match="runs, seed, jobs, allow_optimistic apply only"):
         make_curves(figure_table, curves=curves, runs=100, seed=0, jobs=1, allow_optimistic=False)
@@ -432,12 +434,27 @@ def test_pick_architectures_checks_the_search_options(figure_table: Table) -> No
 
     with pytest.raises(ArgumentError, match="queries must be >= 1"):
         pick_architectures(figure_table, queries=0)
-    with pytest.raises(ArgumentError, match="apply to pick='search' only"):  # were ignored
-        pick_architectures(figure_table, pick="value", queries=5)
+    with pytest.raises(ArgumentError, match="^queries applies to pick='search' only; drop it$"):
+        pick_architectures(figure_table, pick="value", queries=5)  # was ignored
     # the defaults, given: were taken for no option, and ignored without a word
     with pytest.raises(ArgumentError, match="queries and max_runs apply to pick='search' only"):
         pick_architectures(figure_table, pick="value", queries=100, max_runs=20)
     assert pick_architectures(figure_table, pick="value").how.startswith("best ")
+
+
+@pytest.mark.parametrize("seed", [5, 0])
+def test_pick_by_value_refuses_the_seed_of_searches_it_does_not_run(
+    figure_table: Table, seed: int
+) -> None:
+    from nb201_flat.figures.projection import make_na_projection, pick_architectures
+
+    # the master seed of the searches was ignored without a word
+    with pytest.raises(ArgumentError, match="^seed applies to pick='search' only; drop it$"):
+        pick_architectures(figure_table, pick="value", seed=seed)
+    with pytest.raises(ArgumentError, match="^seed, queries and max_runs apply to pick='search'"):
+        pick_architectures(figure_table, pick="value", seed=seed, queries=5, max_runs=2)
+    # the figure's seed also seeds its directions: it applies with either pick
+    assert isinstance(make_na_projection(figure_table, pick="value", seed=seed, points=5), Figure)
 
 
 def test_distance_profile_plot_counts_measured_cells_only(figure_table: Table) -> None:
