@@ -19,6 +19,7 @@ SMALL = Space(("none", "conv"), 3)  # 8 architectures
         (np.arange(9.0), "vector over the 8 architectures"),
         (["x"] * 8, "values must be numbers"),
         ([0.0] * 7 + [np.inf], "1 infinite entry \\(first at index 7\\)"),
+        ([0.0] * 7 + [10**400], "^values hold a number beyond a float's range"),  # OverflowError
     ],
 )
 def test_every_per_arch_vector_gets_the_same_check(values: object, match: str) -> None:
