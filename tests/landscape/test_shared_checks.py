@@ -52,5 +52,7 @@ def test_every_confidence_level_gets_the_same_check() -> None:
         lambda: bootstrap_ci(np.ones(3), confidence=95),
         lambda: proxy_correlations(space, acc, acc, confidence=95),
     ):
-        with pytest.raises(ArgumentError, match=r"confidence must lie in \(0, 1\), got 95; "):
+        # the whole fix, to the end: "got 95; " matched the old "got 95; e.g. 0.95" too
+        fix = r"got 95; pass e\.g\. 0\.95 for a 95 % interval$"
+        with pytest.raises(ArgumentError, match=r"^confidence must lie in \(0, 1\), " + fix):
             call()
