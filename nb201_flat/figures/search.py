@@ -24,7 +24,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
 from nb201_flat.conventions import cost_key, search_key
-from nb201_flat.errors import ArgumentError, check_choice, check_flag
+from nb201_flat.errors import ArgumentError, check_choice, check_confidence, check_flag
 from nb201_flat.figures._common import (
     FigureSkipped,
     add_caption,
@@ -34,7 +34,6 @@ from nb201_flat.figures._common import (
     new_figure,
 )
 from nb201_flat.figures.style import figure_style
-from nb201_flat.landscape._common import check_confidence
 from nb201_flat.table import Table
 
 NAME = "search_curves"

@@ -56,3 +56,12 @@ def test_every_confidence_level_gets_the_same_check() -> None:
         fix = r"got 95; pass e\.g\. 0\.95 for a 95 % interval$"
         with pytest.raises(ArgumentError, match=r"^confidence must lie in \(0, 1\), " + fix):
             call()
+
+
+def test_the_confidence_check_lives_beside_the_other_checks() -> None:
+    # errors.py holds every check_* helper; this one lived in landscape._common
+    from nb201_flat import errors
+    from nb201_flat.landscape import _common
+
+    assert errors.check_confidence(0.9) == 0.9
+    assert not hasattr(_common, "check_confidence")  # defined once
