@@ -22,7 +22,7 @@ from nb201_flat.figures import (
     plot_projection,
     save_figure,
 )
-from nb201_flat.figures._common import binned_means, mean_ci, new_figure
+from nb201_flat.figures._common import binned_means, figure_notes, mean_ci, new_figure
 from nb201_flat.figures.generalisation import Series, gap_data, transfer_data
 from nb201_flat.table import Table
 
@@ -298,6 +298,22 @@ def test_figures_on_a_sparse_table_skip_what_it_cannot_serve(tmp_path: Path) -> 
     argv = ["figures", "--out", str(tmp_path / "f"), "--table", str(path), "--jobs", "1"]
     assert main([*argv, "--formats", "png"]) == 0
     assert sorted(p.name for p in (tmp_path / "f").iterdir())  # the servable ones drawn
+
+
+@pytest.mark.parametrize("name", ["na_projection", "search_curves"])
+def test_unmeasured_training_times_fall_back_to_a_query_budget(
+    figure_table: Table, name: str
+) -> None:
+    # the time-budgeted protocol passed protocol.check, then its search refused the NaN
+    # costs: a ProtocolError stopped the whole `figures` run at na_projection
+    t = figure_table
+    for key in [k for k in t if k.metric == "time_s"]:
+        t = t.with_vector(
+            key, np.where(np.arange(t.space.size) % 9 == 0, np.nan, t.vector_for(key))
+        )
+    options = {"runs": 2} if name == "search_curves" else {"points": 5}
+    notes = " ".join(figure_notes(make(name, t, **options)))
+    assert "protocol fixed-n" in notes and "budget 100 queries" in notes
 
 
 def test_binned_legend_counts_the_points_drawn(figure_table: Table) -> None:
