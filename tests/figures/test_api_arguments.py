@@ -316,6 +316,39 @@ def test_unmeasured_training_times_fall_back_to_a_query_budget(
     assert "protocol fixed-n" in notes and "budget 100 queries" in notes
 
 
+@pytest.mark.parametrize("disconnected", ["equal", "varied"])
+def test_a2m_distributions_with_no_connected_value_is_a_skip(disconnected: str) -> None:
+    # values on disconnected cells only: one value gave one bin edge (an ArgumentError about
+    # bins= the caller never passed, which stopped a `figures` run); varied ones a NaN axis
+    # limit deep in matplotlib
+    from nb201_flat.figures.distributions import make_a2m_distributions
+    from nb201_flat.space import NB201
+    from nb201_flat.table import MetricKey
+
+    key = MetricKey("cifar10", "ori-test", 200)
+    off = ~NB201.connected
+    v = np.full(NB201.size, np.nan)
+    v[off] = 10.0 if disconnected == "equal" else np.linspace(9.0, 11.0, int(off.sum()))
+    t = Table(NB201, {(key, None): v}, source="disconnected only")
+    why = r"^no connected architecture has a value for cifar10/ori-test@200ep:accuracy: "
+    with pytest.raises(MissingValueError, match=why):
+        make_a2m_distributions(t)
+    with pytest.raises(FigureSkipped, match="no connected architecture has a value for cifar10/"):
+        make("a2m_distributions", t)
+
+
+def test_a2m_distributions_of_one_measured_cell_is_drawn() -> None:
+    # all values on one whole number: the default bins had one edge and the figure failed
+    from nb201_flat.figures.distributions import make_a2m_distributions
+    from nb201_flat.space import NB201
+    from nb201_flat.table import MetricKey
+
+    v = np.full(NB201.size, np.nan)
+    v[np.flatnonzero(NB201.connected)[5]] = 93.0
+    t = Table(NB201, {(MetricKey("cifar10", "ori-test", 200), None): v}, source="one cell")
+    assert isinstance(make_a2m_distributions(t, radii=(1,)), Figure)
+
+
 def test_binned_legend_counts_the_points_drawn(figure_table: Table) -> None:
     frame = gap_data(_thinned(figure_table, 0.3), "cifar100")
     drawn = int((frame["sharpness"].notna() & frame["gap"].notna()).sum())
