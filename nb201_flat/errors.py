@@ -307,6 +307,27 @@ def check_float_range(
     return f
 
 
+def check_confidence(confidence: object) -> float:
+    """An interval's confidence level as a float in (0, 1), else :class:`ArgumentError`
+    (95 for 95 % would give NaN bands silently, 0 or 1 a point or unbounded interval); the
+    one check of every CI the package draws (figures, search statistics, proxies).
+
+    >>> check_confidence(95)
+    Traceback (most recent call last):
+    ...
+    nb201_flat.errors.ArgumentError: confidence must lie in (0, 1), got 95; pass e.g. 0.95 for a 95 % interval
+    """
+    return check_float_range(
+        "confidence",
+        confidence,
+        0.0,
+        1.0,
+        lo_open=True,
+        hi_open=True,
+        fix="pass e.g. 0.95 for a 95 % interval",
+    )
+
+
 def check_flag(name: str, value: Any) -> bool:
     """``value`` as a bool: True, False or a numpy bool, else :class:`ArgumentError`
     (``bool("no")`` is True, ``bool(None)`` False: neither is a flag).

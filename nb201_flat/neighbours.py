@@ -91,6 +91,11 @@ def arch_vector(values: npt.ArrayLike, size: int) -> npt.NDArray[np.float64]:
             f"values must be numbers, got {type(values).__name__} {str(values)[:60]!r}; "
             "pass e.g. table.vector(dataset, split, epochs)"
         ) from None
+    except OverflowError:  # an int beyond a float's range (10**400): numpy's bare error
+        raise ArgumentError(
+            "values hold a number beyond a float's range (infinite as a float); a metric is "
+            "finite: mark an unmeasured architecture with NaN"
+        ) from None
     if v.shape != (size,):  # a longer vector would be read silently
         raise ArgumentError(
             f"values must be a vector over the {size} architectures of the space, got "

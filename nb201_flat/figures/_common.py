@@ -15,10 +15,9 @@ from matplotlib.font_manager import FontProperties
 
 from nb201_flat.conventions import DATASET_LABELS as DATASET_LABELS
 from nb201_flat.conventions import REPORT_DATASETS, default_metric, report_key, search_key
-from nb201_flat.errors import ArgumentError, UnknownKeyError, check_int_range
+from nb201_flat.errors import ArgumentError, UnknownKeyError, check_confidence, check_int_range
 from nb201_flat.errors import FigureSkipped as FigureSkipped
 from nb201_flat.figures.style import figure_style
-from nb201_flat.landscape._common import check_confidence
 from nb201_flat.table import MetricKey, Table
 from nb201_flat.types import FloatArray as FloatArray
 

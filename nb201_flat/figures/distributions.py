@@ -49,7 +49,8 @@ def _bins(values: npt.NDArray[np.float64], width: float = 1.0) -> npt.NDArray[np
     if not np.isfinite(values).any():  # nanmin of nothing fails deep in numpy
         raise MissingValueError("no architecture has a value: there is no distribution to draw")
     lo, hi = np.floor(np.nanmin(values)), np.ceil(np.nanmax(values))
-    return np.arange(lo, hi + width, width)
+    # values all on one whole number (one measured cell): one edge, which no histogram takes
+    return np.arange(lo, max(hi, lo + width) + width, width)
 
 
 def _drawable_radii(dist: pd.DataFrame) -> list[int]:
@@ -177,8 +178,13 @@ def make_a2m_distributions(
     connected = table.space.connected
     for row, (ds, key) in enumerate(keys.items()):
         values = np.asarray(table.vector_for(key), dtype=np.float64)
+        edges = _bins(values[np.isfinite(values)])  # first: it names a table with no value
+        if np.isnan(values[connected]).all():  # the axis starts there: a NaN limit, deep in mpl
+            raise MissingValueError(
+                f"no connected architecture has a value for {key}: A²M's bands and the x axis "
+                "are read from connected cells; pass a table that measures some"
+            )
         dist = neighbour_distributions(table.space, values, a2m_bands(ds), radii, weighted=True)
-        edges = _bins(values[np.isfinite(values)])
         # disconnected cells sit at chance level far to the left: start the axis at the 1st
         # percentile of connected cells so the bands' differences are visible (the caption
         # says so; the densities still count every value)

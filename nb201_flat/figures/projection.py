@@ -108,7 +108,7 @@ def pick_architectures(
     *,
     dataset: str | None = None,
     pick: PickMethod = "search",
-    seed: int = 0,
+    seed: int | None = None,
     queries: int | None = None,
     max_runs: int | None = None,
 ) -> Picks:
@@ -123,7 +123,8 @@ def pick_architectures(
         ``"search"``: run 0 of RS and of NA-RS with master ``seed`` (see the module docstring);
         ``"value"``: the best arch by value vs the best by radius-1 neighbourhood mean.
     seed
-        Master seed of the searches.
+        Master seed of the searches (default 0); ``pick="value"`` searches nothing and
+        refuses it.
     max_runs
         Runs tried (default 20); the first run whose RS and NA-RS picks differ is used (run 0
         if none).
@@ -133,13 +134,17 @@ def pick_architectures(
     check_choice("pick", pick, ("search", "value"))
     from nb201_flat.search.runner import check_runs
 
-    # None: not given (queries=100 passed with pick='value' was ignored without a word)
-    given = [name for name, v in (("queries", queries), ("max_runs", max_runs)) if v is not None]
+    # None: not given (queries=100 or seed=5 passed with pick='value' was ignored without a word)
+    searched = (("seed", seed), ("queries", queries), ("max_runs", max_runs))
+    given = [name for name, v in searched if v is not None]
+    seed = 0 if seed is None else seed
     queries = 100 if queries is None else queries
     queries = check_int_range("queries", queries, 1, fix="e.g. queries=100")
     max_runs = check_runs(20 if max_runs is None else max_runs, "max_runs")  # not named runs
     if pick == "value" and given:  # nothing is searched
-        raise ArgumentError(f"{' and '.join(given)} apply to pick='search' only; drop them")
+        names = " and ".join([", ".join(given[:-1]), given[-1]] if len(given) > 1 else given)
+        verb, them = ("applies", "it") if len(given) == 1 else ("apply", "them")
+        raise ArgumentError(f"{names} {verb} to pick='search' only; drop {them}")
     key = _figure_key(table, dataset)
     values = table.vector_for(key)
     flat = flatness(table.space, values, 1, columns=["mean"])
@@ -321,7 +326,10 @@ def make_na_projection(
     span = check_float_range("span", span, 0.0, lo_open=True, fix="e.g. span=1.5")
     # a finer grid than this outruns the pixels of the figure and the memory of the grid
     points = check_int_range("points", points, 2, 1001, fix="e.g. points=61")
-    picks = pick_architectures(table, dataset=dataset, pick=pick, seed=seed)
+    # the searches' master seed only where they run (pick_architectures refuses it with
+    # pick='value'); here it seeds the directions too, so every pick takes it
+    search_seed = seed if pick == "search" else None
+    picks = pick_architectures(table, dataset=dataset, pick=pick, seed=search_seed)
     values = table.vector_for(picks.key)
     lambdas = np.linspace(-span, span, points)
     # one pair of directions for both panels: the planes differ only by their centres

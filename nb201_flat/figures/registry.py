@@ -141,7 +141,17 @@ class Rendered:
 
 
 def make(name: str, table: Table, **options: Any) -> Figure:
-    """Make figure ``name`` on ``table`` (raises :class:`FigureSkipped` when it cannot)."""
+    """Make figure ``name`` on ``table``.
+
+    Raises
+    ------
+    FigureSkipped
+        The table cannot serve it: a :class:`MissingValueError` raised where a table vector
+        the maker read holds an unmeasured (NaN) cell becomes this skip.
+    MissingValueError
+        Raised as is where every vector the maker read is fully measured: the NaN came from
+        the computation (a bad option, a bug), not from what the table lacks.
+    """
     # a misspelt name is the caller's error: a skip would read as "this table cannot"
     check_choice("figure", name, FIGURE_NAMES)
     if not isinstance(table, Table):  # it failed deep inside, at the first key looked up
@@ -181,13 +191,30 @@ class _Reads(dict[Any, Any]):
         self.table = copy.copy(table)  # the caller's table keeps its own data
         self.table.data = self
 
+    # every read of a vector is noted once it succeeds: a key looked up in vain (a maker
+    # catching the KeyError) is not a vector read. dict's C methods never call __getitem__,
+    # so each that hands out vectors is overridden
     def __getitem__(self, item: Any) -> Any:
+        vec = super().__getitem__(item)
         self.read.add(item)
-        return super().__getitem__(item)
+        return vec
+
+    def get(self, item: Any, default: Any = None) -> Any:
+        if item in self:
+            return self[item]
+        return default
+
+    def values(self) -> Any:
+        self.read.update(self)
+        return super().values()
+
+    def items(self) -> Any:
+        self.read.update(self)
+        return super().items()
 
     def lacked_values(self) -> bool:
         """Whether a vector the maker read holds an unmeasured (NaN) cell."""
-        return any(bool(np.isnan(super(_Reads, self).__getitem__(k)).any()) for k in self.read)
+        return any(bool(np.isnan(dict.__getitem__(self, k)).any()) for k in self.read)
 
 
 def render(

@@ -24,7 +24,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
 from nb201_flat.conventions import cost_key, search_key
-from nb201_flat.errors import ArgumentError, check_choice, check_flag
+from nb201_flat.errors import ArgumentError, check_choice, check_confidence, check_flag
 from nb201_flat.figures._common import (
     FigureSkipped,
     add_caption,
@@ -34,7 +34,6 @@ from nb201_flat.figures._common import (
     new_figure,
 )
 from nb201_flat.figures.style import figure_style
-from nb201_flat.landscape._common import check_confidence
 from nb201_flat.table import Table
 
 NAME = "search_curves"
@@ -362,8 +361,9 @@ def make_search_curves(
         unused = [name for name, value in search_options.items() if value is not None]
         if unused:
             raise ArgumentError(
-                f"{', '.join(unused)} apply only to the searches this function runs; with "
-                "curves= nothing is searched: drop them"
+                f"{', '.join(unused)} {'applies' if len(unused) == 1 else 'apply'} only to the "
+                "searches this function runs; with curves= nothing is searched: drop "
+                f"{'it' if len(unused) == 1 else 'them'}"
             )
     elif description is not None:
         raise ArgumentError("description= describes precomputed curves=; pass both or neither")

@@ -11,7 +11,7 @@ import numpy.typing as npt
 from nb201_flat.errors import LandscapeArgumentError as LandscapeArgumentError
 from nb201_flat.errors import MissingValueError as MissingValueError
 from nb201_flat.errors import NoPathError as NoPathError
-from nb201_flat.errors import check_flag, check_float_range
+from nb201_flat.errors import check_flag
 from nb201_flat.neighbours import arch_vector
 from nb201_flat.space import Arch, Space
 
@@ -71,27 +71,6 @@ def check_band(name: str, band: object) -> tuple[float, float]:
             f"band {name!r} has lo > hi or a NaN end: {band}; pass (lo, hi) with lo <= hi"
         )
     return lo, hi
-
-
-def check_confidence(confidence: object) -> float:
-    """An interval's confidence level as a float in (0, 1), else :class:`ArgumentError`
-    (95 for 95 % would give NaN bands silently, 0 or 1 a point or unbounded interval); the
-    one check of every CI the package draws (figures, search statistics, proxies).
-
-    >>> check_confidence(95)
-    Traceback (most recent call last):
-    ...
-    nb201_flat.errors.ArgumentError: confidence must lie in (0, 1), got 95; pass e.g. 0.95 for a 95 % interval
-    """
-    return check_float_range(
-        "confidence",
-        confidence,
-        0.0,
-        1.0,
-        lo_open=True,
-        hi_open=True,
-        fix="pass e.g. 0.95 for a 95 % interval",
-    )
 
 
 def check_quantile(q: float) -> float:

@@ -16,8 +16,8 @@ import numpy.typing as npt
 import pandas as pd
 
 from nb201_flat.budget import check_memory
-from nb201_flat.errors import check_int_range
-from nb201_flat.landscape._common import LandscapeArgumentError, as_values, check_confidence
+from nb201_flat.errors import check_confidence, check_int_range
+from nb201_flat.landscape._common import LandscapeArgumentError, as_values
 from nb201_flat.landscape.neighbourhood import FLATNESS_COLUMNS, flatness
 from nb201_flat.space import Space
 from nb201_flat.types import as_rng

@@ -219,7 +219,8 @@ class Protocol:
     # -- against a table -----------------------------------------------------------------
     def check(self, table: Table) -> list[str]:
         """Raise :class:`ProtocolError` naming every key the table lacks (or holds unmeasured
-        everywhere), or the search seed it does not store; return notes."""
+        everywhere), the search seed it does not store or a cost it cannot charge; return notes.
+        A budget no run could spend is the caller's to change: :meth:`oracle_data` refuses it."""
         needed: list[tuple[str, MetricKey]] = [("search metric", self.search)]
         if self.cost is not None:
             needed.append(("cost (training time)", self.cost))
@@ -261,7 +262,25 @@ class Protocol:
                 f"{self.name}: OPTIMISTIC — search metric = report metric ({self.search} "
                 "overlaps what is reported): the result is an upper bound, not a fair test"
             )
+        # a cost the oracle cannot charge: refused here too (it passed, then oracle_data failed:
+        # the figures took the protocol for served and a `figures` run stopped at it)
+        self._costs(table)
         return notes
+
+    def _costs(self, table: Table) -> np.ndarray | None:
+        """The charged cost of each cell (None without a cost key); :class:`ProtocolError`
+        where one cannot be charged (NaN, infinite, negative: :func:`~.oracle.invalid_costs`)."""
+        if self.cost is None:
+            return None
+        costs = np.array(table.vector_for(self.cost), dtype=np.float64)
+        costs *= self.cost_scale
+        bad = invalid_costs(costs)
+        if bad.any():
+            raise ProtocolError(
+                f"protocol {self.name!r}: {int(bad.sum())} architectures have no valid "
+                f"cost in {self.cost}; use a fixed-n protocol (budget in queries)"
+            )
+        return costs
 
     def _seeds(self, table: Table) -> tuple[int, ...]:
         """The stored seeds this protocol's oracle reads (:func:`~.oracle.policy_seeds`)."""
@@ -284,16 +303,7 @@ class Protocol:
         else:  # one row: the mean (also 'random' on a key of one value), or the seed asked
             policy: SeedPolicy = seeds[0] if seeds else "mean"
             values = np.array(table.vector_for(key, seed_policy=policy), dtype=np.float64)[None, :]
-        costs = None
-        if self.cost is not None:
-            costs = np.array(table.vector_for(self.cost), dtype=np.float64)
-            costs *= self.cost_scale
-            bad = invalid_costs(costs)
-            if bad.any():
-                raise ProtocolError(
-                    f"protocol {self.name!r}: {int(bad.sum())} architectures have no valid "
-                    f"cost in {self.cost}; use a fixed-n protocol (budget in queries)"
-                )
+        costs = self._costs(table)
         candidates = None
         if self.sampling == "connected":
             candidates = np.flatnonzero(table.space.connected).astype(np.int64)

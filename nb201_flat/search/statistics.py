@@ -23,8 +23,13 @@ import numpy.typing as npt
 import pandas as pd
 
 from nb201_flat.budget import check_memory
-from nb201_flat.errors import ArgumentError, check_float_range, check_int_range, check_seed
-from nb201_flat.landscape._common import check_confidence
+from nb201_flat.errors import (
+    ArgumentError,
+    check_confidence,
+    check_float_range,
+    check_int_range,
+    check_seed,
+)
 from nb201_flat.search.accounting import CONTROL_MARK, is_control
 from nb201_flat.search.algorithms import (
     LocalSearch,

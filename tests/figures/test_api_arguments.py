@@ -3,6 +3,7 @@ inside numpy, pandas or matplotlib, ignoring an option, or drawing a wrong value
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +22,7 @@ from nb201_flat.figures import (
     plot_projection,
     save_figure,
 )
-from nb201_flat.figures._common import binned_means, mean_ci, new_figure
+from nb201_flat.figures._common import binned_means, figure_notes, mean_ci, new_figure
 from nb201_flat.figures.generalisation import Series, gap_data, transfer_data
 from nb201_flat.table import Table
 
@@ -149,6 +150,8 @@ def test_search_curves_refuse_options_they_would_ignore(figure_table: Table) -> 
     assert isinstance(make_curves(figure_table, curves=curves), Figure)
     with pytest.raises(ArgumentError, match="runs, seed apply only to the searches"):
         make_curves(figure_table, curves=curves, runs=500, seed=3)
+    with pytest.raises(ArgumentError, match="^jobs applies only to the searches .*: drop it$"):
+        make_curves(figure_table, curves=curves, jobs=2)
     # a given option equal to its default was taken for no option, and ignored without a word
     with pytest.raises(ArgumentError, match="runs, seed, jobs, allow_optimistic apply only"):
         make_curves(figure_table, curves=curves, runs=100, seed=0, jobs=1, allow_optimistic=False)
@@ -237,6 +240,49 @@ def test_a_missing_value_is_a_skip_only_where_the_table_lacks_values(
         make("barrier_tree", _thinned(figure_table, 0.5))
 
 
+def test_a_key_looked_up_in_vain_is_not_a_read(
+    figure_table: Table, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the key was noted before the lookup: the skip check then raised KeyError (a traceback)
+    from nb201_flat.figures import tree
+    from nb201_flat.table import MetricKey
+
+    absent = (MetricKey("cifar10", "x-valid", 7), None)
+
+    def maker(table: Table) -> None:
+        with contextlib.suppress(KeyError):  # a probe: the figure goes on without it
+            table.data[absent]
+        raise MissingValueError("no value where the figure looked")
+
+    monkeypatch.setattr(tree, "make_barrier_tree", maker)
+    with pytest.raises(MissingValueError, match="no value where the figure looked"):
+        make("barrier_tree", figure_table)
+
+
+@pytest.mark.parametrize("how", ["get", "values", "items"])
+def test_reads_by_any_dict_method_are_noted(
+    figure_table: Table, monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    # only [] was noted: a maker reading through .get, .values() or .items() on a sparse
+    # table raised its MissingValueError as the caller's error, not a skip
+    from nb201_flat.figures import tree
+
+    sparse = _thinned(figure_table, 0.5)
+    key = (sparse.key("cifar10", "ori-test", 200), None)
+
+    def maker(table: Table) -> None:
+        data = table.data
+        if how == "get":
+            data.get(key)
+        else:
+            list(getattr(data, how)())
+        raise MissingValueError("no value where the figure looked")
+
+    monkeypatch.setattr(tree, "make_barrier_tree", maker)
+    with pytest.raises(FigureSkipped, match="values measured where the figure reads them"):
+        make("barrier_tree", sparse)
+
+
 def test_figures_on_a_sparse_table_skip_what_it_cannot_serve(tmp_path: Path) -> None:
     # three measured cells: `nb201-flat figures` printed a pandas traceback (na_projection),
     # then stopped at the first figure with an unmeasured cell on its paths (exit 2)
@@ -252,6 +298,55 @@ def test_figures_on_a_sparse_table_skip_what_it_cannot_serve(tmp_path: Path) -> 
     argv = ["figures", "--out", str(tmp_path / "f"), "--table", str(path), "--jobs", "1"]
     assert main([*argv, "--formats", "png"]) == 0
     assert sorted(p.name for p in (tmp_path / "f").iterdir())  # the servable ones drawn
+
+
+@pytest.mark.parametrize("name", ["na_projection", "search_curves"])
+def test_unmeasured_training_times_fall_back_to_a_query_budget(
+    figure_table: Table, name: str
+) -> None:
+    # the time-budgeted protocol passed protocol.check, then its search refused the NaN
+    # costs: a ProtocolError stopped the whole `figures` run at na_projection
+    t = figure_table
+    for key in [k for k in t if k.metric == "time_s"]:
+        t = t.with_vector(
+            key, np.where(np.arange(t.space.size) % 9 == 0, np.nan, t.vector_for(key))
+        )
+    options = {"runs": 2} if name == "search_curves" else {"points": 5}
+    notes = " ".join(figure_notes(make(name, t, **options)))
+    assert "protocol fixed-n" in notes and "budget 100 queries" in notes
+
+
+@pytest.mark.parametrize("disconnected", ["equal", "varied"])
+def test_a2m_distributions_with_no_connected_value_is_a_skip(disconnected: str) -> None:
+    # values on disconnected cells only: one value gave one bin edge (an ArgumentError about
+    # bins= the caller never passed, which stopped a `figures` run); varied ones a NaN axis
+    # limit deep in matplotlib
+    from nb201_flat.figures.distributions import make_a2m_distributions
+    from nb201_flat.space import NB201
+    from nb201_flat.table import MetricKey
+
+    key = MetricKey("cifar10", "ori-test", 200)
+    off = ~NB201.connected
+    v = np.full(NB201.size, np.nan)
+    v[off] = 10.0 if disconnected == "equal" else np.linspace(9.0, 11.0, int(off.sum()))
+    t = Table(NB201, {(key, None): v}, source="disconnected only")
+    why = r"^no connected architecture has a value for cifar10/ori-test@200ep:accuracy: "
+    with pytest.raises(MissingValueError, match=why):
+        make_a2m_distributions(t)
+    with pytest.raises(FigureSkipped, match="no connected architecture has a value for cifar10/"):
+        make("a2m_distributions", t)
+
+
+def test_a2m_distributions_of_one_measured_cell_is_drawn() -> None:
+    # all values on one whole number: the default bins had one edge and the figure failed
+    from nb201_flat.figures.distributions import make_a2m_distributions
+    from nb201_flat.space import NB201
+    from nb201_flat.table import MetricKey
+
+    v = np.full(NB201.size, np.nan)
+    v[np.flatnonzero(NB201.connected)[5]] = 93.0
+    t = Table(NB201, {(MetricKey("cifar10", "ori-test", 200), None): v}, source="one cell")
+    assert isinstance(make_a2m_distributions(t, radii=(1,)), Figure)
 
 
 def test_binned_legend_counts_the_points_drawn(figure_table: Table) -> None:
@@ -388,12 +483,27 @@ def test_pick_architectures_checks_the_search_options(figure_table: Table) -> No
 
     with pytest.raises(ArgumentError, match="queries must be >= 1"):
         pick_architectures(figure_table, queries=0)
-    with pytest.raises(ArgumentError, match="apply to pick='search' only"):  # were ignored
-        pick_architectures(figure_table, pick="value", queries=5)
+    with pytest.raises(ArgumentError, match="^queries applies to pick='search' only; drop it$"):
+        pick_architectures(figure_table, pick="value", queries=5)  # was ignored
     # the defaults, given: were taken for no option, and ignored without a word
     with pytest.raises(ArgumentError, match="queries and max_runs apply to pick='search' only"):
         pick_architectures(figure_table, pick="value", queries=100, max_runs=20)
     assert pick_architectures(figure_table, pick="value").how.startswith("best ")
+
+
+@pytest.mark.parametrize("seed", [5, 0])
+def test_pick_by_value_refuses_the_seed_of_searches_it_does_not_run(
+    figure_table: Table, seed: int
+) -> None:
+    from nb201_flat.figures.projection import make_na_projection, pick_architectures
+
+    # the master seed of the searches was ignored without a word
+    with pytest.raises(ArgumentError, match="^seed applies to pick='search' only; drop it$"):
+        pick_architectures(figure_table, pick="value", seed=seed)
+    with pytest.raises(ArgumentError, match="^seed, queries and max_runs apply to pick='search'"):
+        pick_architectures(figure_table, pick="value", seed=seed, queries=5, max_runs=2)
+    # the figure's seed also seeds its directions: it applies with either pick
+    assert isinstance(make_na_projection(figure_table, pick="value", seed=seed, points=5), Figure)
 
 
 def test_distance_profile_plot_counts_measured_cells_only(figure_table: Table) -> None:

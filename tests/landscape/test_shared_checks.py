@@ -19,6 +19,7 @@ SMALL = Space(("none", "conv"), 3)  # 8 architectures
         (np.arange(9.0), "vector over the 8 architectures"),
         (["x"] * 8, "values must be numbers"),
         ([0.0] * 7 + [np.inf], "1 infinite entry \\(first at index 7\\)"),
+        ([0.0] * 7 + [10**400], "^values hold a number beyond a float's range"),  # OverflowError
     ],
 )
 def test_every_per_arch_vector_gets_the_same_check(values: object, match: str) -> None:
@@ -51,5 +52,16 @@ def test_every_confidence_level_gets_the_same_check() -> None:
         lambda: bootstrap_ci(np.ones(3), confidence=95),
         lambda: proxy_correlations(space, acc, acc, confidence=95),
     ):
-        with pytest.raises(ArgumentError, match=r"confidence must lie in \(0, 1\), got 95; "):
+        # the whole fix, to the end: "got 95; " matched the old "got 95; e.g. 0.95" too
+        fix = r"got 95; pass e\.g\. 0\.95 for a 95 % interval$"
+        with pytest.raises(ArgumentError, match=r"^confidence must lie in \(0, 1\), " + fix):
             call()
+
+
+def test_the_confidence_check_lives_beside_the_other_checks() -> None:
+    # errors.py holds every check_* helper; this one lived in landscape._common
+    from nb201_flat import errors
+    from nb201_flat.landscape import _common
+
+    assert errors.check_confidence(0.9) == 0.9
+    assert not hasattr(_common, "check_confidence")  # defined once

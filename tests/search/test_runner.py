@@ -193,6 +193,21 @@ def test_a_time_budget_below_the_cheapest_connected_query_is_refused(nb201_like:
     assert p.replace(sampling="uniform").oracle_data(table).candidates is None  # 6e-5 s fits
 
 
+def test_check_refuses_what_oracle_data_refuses(nb201_like: Table) -> None:
+    # check() passed a table with unmeasured training times, then oracle_data refused it: the
+    # figures took per-dataset for served and a `figures` run stopped with this ProtocolError
+    from nb201_flat.conventions import servable_protocols
+
+    p = nb201_protocol()
+    assert p.cost is not None
+    costs = nb201_like.vector_for(p.cost).copy()
+    costs[::7] = np.nan
+    holes = nb201_like.with_vector(p.cost, costs)
+    with pytest.raises(ProtocolError, match=r"have no valid cost in .*; use a fixed-n protocol"):
+        p.check(holes)
+    assert servable_protocols(holes) == ("fixed-n",)  # per-dataset charges cifar10-valid too
+
+
 def test_optimistic_overlap_rules() -> None:
     rep = (MetricKey("cifar100", "ori-test", 200),)
     p = Protocol("p", MetricKey("cifar100", "x-valid", 200), rep, budget_queries=5)
