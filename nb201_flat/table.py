@@ -212,8 +212,10 @@ class Table:
             if not isinstance(vec, np.ndarray) or vec.dtype != np.float64:
                 try:  # a list or an int vector: the float vector every reader expects
                     converted[item] = np.array(vec, dtype=np.float64)
-                except (TypeError, ValueError):
-                    raise FormatError(f"vector for {key} must hold numbers") from None
+                except (TypeError, ValueError, OverflowError):  # 10**400: a traceback
+                    raise FormatError(
+                        f"vector for {key} must hold numbers within a float's range"
+                    ) from None
         if converted:  # a new dict: the caller's stays as it was
             self.data = {**self.data, **converted}
         self.validate()
@@ -648,8 +650,10 @@ class Table:
             )
         try:
             vec = np.array(values, dtype=np.float64)
-        except (TypeError, ValueError):
-            raise ArgumentError(f"values for {key} must be numbers") from None
+        except (TypeError, ValueError, OverflowError):
+            raise ArgumentError(
+                f"values for {key} must be numbers within a float's range"
+            ) from None
         seed = None if seed is None else int(seed)
         if (why := infinite_values(key, seed, vec)) is not None:  # the constructor's rule
             raise ArgumentError(why)

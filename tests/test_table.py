@@ -351,3 +351,14 @@ def test_a_metric_key_checks_its_parts(args: tuple[object, ...]) -> None:
         MetricKey(*args)  # type: ignore[arg-type]
     assert MetricKey("cifar10", "ori-test", np.int64(200)) == MetricKey("cifar10", "ori-test", 200)
     assert type(MetricKey("cifar10", "ori-test", 200.0).epochs) is int
+
+
+def test_an_int_beyond_a_float_is_refused_in_one_line() -> None:
+    # np.array([10**400], float64) raised a bare OverflowError (a traceback in the CLI)
+    key = MetricKey("cifar10", "ori-test", 200)
+    huge = [10**400] * NB201.size
+    with pytest.raises(FormatError, match="must hold numbers within a float's range"):
+        Table(NB201, {(key, None): huge})
+    base = Table(NB201, {(key, None): np.zeros(NB201.size)})
+    with pytest.raises(ArgumentError, match="must be numbers within a float's range"):
+        base.with_vector(MetricKey("cifar10", "ori-test", 200, "loss"), huge)

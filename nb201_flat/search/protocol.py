@@ -200,6 +200,9 @@ class Protocol:
 
     def replace(self, **changes: object) -> Protocol:
         """A copy with some fields changed (validated again)."""
+        # dataclasses.replace reads the InitVar ``seed`` back through its deprecated property
+        # (a DeprecationWarning the caller never asked for) unless it is given
+        changes.setdefault("seed", None)
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
 
     def describe(self) -> str:

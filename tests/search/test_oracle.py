@@ -427,3 +427,17 @@ def test_one_cost_rule_for_oracles_protocols_and_curves() -> None:
     with pytest.raises(SearchBudgetError, match="costs 0 s"):
         _data(free_sampled, 100.0, candidates=np.arange(3))
     assert _data(free_sampled, 100.0, candidates=np.arange(4)).budget_seconds == 100.0
+
+
+def test_protocol_replace_takes_the_seed_policy_asked_without_a_warning() -> None:
+    # dataclasses.replace read the deprecated ``seed`` back (a DeprecationWarning) and passed
+    # it on, where the old name won: replace(seed_policy="mean") kept seed policy 2
+    import warnings
+
+    key, report = MetricKey("toy", "x-valid", 12), (MetricKey("toy", "x-test", 12),)
+    p = Protocol("toy", key, report, budget_queries=5, seed_policy=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)
+        assert p.replace(seed_policy="mean").seed_policy == "mean"
+        kept = p.replace(budget_queries=7)
+    assert (kept.seed_policy, kept.budget_queries) == (2, 7)
