@@ -82,6 +82,9 @@ def check_quantile(q: float) -> float:
 
 def resolve_index(space: Space, arch: ArchLike) -> int:
     """Index of an :class:`Arch`, official string or index (errors from the space layer)."""
+    if isinstance(arch, int | np.integer) and not isinstance(arch, bool):
+        # resolve(i).index is i after the same range check: no Arch to build and look up
+        return space.check_index(arch)
     return space.resolve(arch).index
 
 

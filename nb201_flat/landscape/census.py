@@ -63,6 +63,7 @@ from nb201_flat.landscape._common import (
 )
 from nb201_flat.landscape.a2m import A2MCode, _a2m
 from nb201_flat.landscape.maximin import BarrierTree, as_tree, barrier_tree
+from nb201_flat.landscape.pair_batch import pair_columns
 from nb201_flat.landscape.paths import shortest_paths
 from nb201_flat.space import Space
 from nb201_flat.types import as_rng
@@ -447,21 +448,46 @@ def barrier_census(
                 else "; choose another key"
             )
         )
-    rows = []
-    every = ((name, a, b) for name, pairs in groups for a, b in pairs)
-    for name, a, b in budget.progress(every, total=total, desc="census pairs"):
-        r = tree.pair_barriers(a, b)
-        d = r.to_dict()
-        d["group"] = name
-        d["no_barrier"] = bool(r.above_worse("lowest") <= TIE)
-        rows.append({c: d[c] for c in CENSUS_COLUMNS})
-    df = pd.DataFrame(rows, columns=list(CENSUS_COLUMNS))
+    df = pd.DataFrame(_census_columns(tree, groups, total), columns=list(CENSUS_COLUMNS))
     if isinstance(seed, int):
         df.attrs["seed"] = seed
     df.attrs["top_k"] = top_k
     df.attrs["empty"] = empty
     return df
 
+
+def _census_columns(
+    tree: BarrierTree, groups: Sequence[tuple[str, Sequence[tuple[int, int]]]], total: int
+) -> dict[str, Any]:
+    """The census's columns for every pair of ``groups``, in order: whole columns at once
+    (:mod:`~nb201_flat.landscape.pair_batch`), in pieces for the progress bar; a pair left out
+    there goes through :meth:`BarrierTree.pair_barriers`, which raises what it raises."""
+    names = [name for name, pairs in groups for _ in pairs]
+    ab = np.array([pair for _, pairs in groups for pair in pairs], dtype=np.int64).reshape(-1, 2)
+    v, cols = tree.values, []
+    pieces = np.array_split(np.arange(len(ab)), max(1, -(-len(ab) // _PIECE)))
+    for piece in budget.progress(pieces, total=len(pieces), desc=f"census pairs ({total:,})"):
+        c = pair_columns(tree, ab[piece, 0], ab[piece, 1])
+        c["value_a"], c["value_b"] = v[ab[piece, 0]], v[ab[piece, 1]]
+        for i in np.flatnonzero(~c.pop("ok")).tolist():
+            r = tree.pair_barriers(int(ab[piece[i], 0]), int(ab[piece[i], 1])).to_dict()
+            for name in c:
+                c[name][i] = r[name]
+        cols.append(c)
+    out: dict[str, Any] = {"group": names, "a": ab[:, 0], "b": ab[:, 1]}
+    for name in cols[0] if cols else ():
+        out[name] = np.concatenate([c[name] for c in cols])
+    # as PairBarriers.to_dict and above_worse compute them, pair by pair
+    half_gap = np.abs(out["value_a"] - out["value_b"]) / 2
+    out["half_gap"] = half_gap
+    for name in PATH_BARRIERS:
+        out[f"{name}_above_worse"] = out[name] - half_gap
+    out["no_barrier"] = out["lowest_above_worse"] <= TIE
+    return out
+
+
+# pairs per piece of the census (a step of its progress bar)
+_PIECE = 2048
 
 # Bytes per pair while a census runs: its pair tuple and its row (a dict of CENSUS_COLUMNS).
 _PAIR_BYTES = 1536

@@ -31,7 +31,7 @@ import itertools
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -234,7 +234,8 @@ class BarrierTree:
         steps = len(route) - 1
         codes = self.space.codes
         if steps > int(np.count_nonzero(codes[ia] != codes[ib])):
-            steps = len(self._shortest_above(ia, ib, worst)) - 1
+            # the count alone: every fewest-step route has it, no route to build
+            steps = _fewest_steps(self.space.neighbours(1).indices, self.w, worst, ia, ib)
         return barrier, steps
 
     def _shortest_above(self, a: int, b: int, level: float) -> IntArray:
@@ -504,6 +505,44 @@ def _on_shortest_paths(start: IntArray, adj: IntArray, ok: BoolArray, a: int, b:
             level = np.unique(cand[d[cand] == k])
             on[level] = True
     return on
+
+
+def _fewest_steps(
+    nbrs: npt.NDArray[np.integer[Any]], w: FloatArray, level: float, a: int, b: int
+) -> int:
+    """Fewest steps from ``a`` to ``b`` through archs with ``w >= level`` (NaN never),
+    ``nbrs`` the full radius-1 rows; -1 when none joins them (``a``, ``b`` must qualify).
+
+    The two searches take turns a whole level at a time, the smaller frontier first: the
+    first frontier with a neighbour the other side has reached closes the distance (no
+    route is kept, so no tie is broken, and the count is the search's from ``a`` alone).
+
+    >>> from nb201_flat.space import Space
+    >>> cube = Space(("a", "b"), 3)
+    >>> w = np.array([9.0, 1, 1, 1, 1, 1, 1, 9])
+    >>> _fewest_steps(cube.neighbours(1).indices, w, 1.0, 0, 7), _fewest_steps(
+    ...     cube.neighbours(1).indices, w, 2.0, 0, 7)
+    (3, -1)
+    """
+    if a == b:
+        return 0
+    side = np.zeros(len(nbrs), dtype=np.int8)  # 1: reached from a, 2: from b
+    side[a], side[b] = 1, 2
+    frontier = [np.array([a]), np.array([b])]
+    depth = [0, 0]
+    while True:
+        s = 0 if len(frontier[0]) <= len(frontier[1]) else 1
+        cand = nbrs[frontier[s]].ravel()
+        seen = side[cand]
+        if (seen == 2 - s).any():  # the other side's mark: 1 for s = 1, 2 for s = 0
+            return depth[0] + depth[1] + 1
+        cand = cand[(seen == 0) & (w[cand] >= level)]
+        if not cand.size:
+            return -1
+        cand = np.unique(cand)
+        side[cand] = s + 1
+        frontier[s] = cand
+        depth[s] += 1
 
 
 def _bfs_masked(start: IntArray, adj: IntArray, ok: BoolArray, a: int, b: int) -> IntArray:

@@ -13,7 +13,12 @@ import pandas as pd
 import pytest
 
 from nb201_flat.cli import main
-from nb201_flat.landscape import LandscapeArgumentError, MissingValueError, barrier_tree
+from nb201_flat.landscape import (
+    LandscapeArgumentError,
+    MissingValueError,
+    NoPathError,
+    barrier_tree,
+)
 from nb201_flat.landscape.census import (
     BARRIER_NAMES,
     CENSUS_COLUMNS,
@@ -303,3 +308,102 @@ def test_pair_lists_and_matrices_too_large_for_memory_are_refused(
     with pytest.raises(ResourceLimitError, match="fewer archs"):
         barrier_matrix(NB201, v, list(range(NB201.size)), method="a2m")
     assert len(top_pairs(NB201, v, 100)) == 4950
+
+
+# -- the census's whole-column path against one pair at a time ---------------------------------
+S6 = Space(("none", "skip", "conv"), 4)  # 729 cells, distances up to 6
+
+
+def _landscape(space: Space, seed: int, nan_fraction: float) -> np.ndarray:
+    """Values with ties (a coarse grid) and floats whose sums depend on their order."""
+    rng = np.random.default_rng(seed)
+    f = np.where(rng.random(space.size) < 0.5, rng.integers(0, 6, space.size) * 10.0, 0.0)
+    f += np.round(rng.uniform(10, 90, space.size), 2) * (f == 0)
+    f[rng.random(space.size) < nan_fraction] = np.nan
+    return f
+
+
+def _reference(tree: object, a: int, b: int) -> dict[str, object] | None:
+    """The single-pair code's row, None where it raises."""
+    try:
+        return tree.pair_barriers(a, b).to_dict()  # type: ignore[attr-defined, no-any-return]
+    except (MissingValueError, NoPathError):
+        return None
+
+
+@pytest.mark.parametrize("space", [TINY, S6], ids=["tiny", "s6"])
+@pytest.mark.parametrize(
+    ("nan_fraction", "higher_is_better", "connected_only"),
+    [(0.0, True, False), (0.03, True, False), (0.03, False, True), (0.15, False, False)],
+)
+def test_pair_columns_equal_pair_barriers_pair_by_pair(
+    space: Space, nan_fraction: float, higher_is_better: bool, connected_only: bool
+) -> None:
+    from nb201_flat.landscape.pair_batch import COLUMNS, pair_columns
+
+    f = _landscape(space, 5, nan_fraction)
+    tree = barrier_tree(
+        space,
+        f if higher_is_better else -f,
+        higher_is_better=higher_is_better,
+        connected_only=connected_only,
+    )
+    ii, jj = np.triu_indices(space.size, k=1)
+    pick = np.random.default_rng(1).choice(len(ii), min(len(ii), 1500), replace=False)
+    a, b = ii[pick], jj[pick]
+    cols = pair_columns(tree, a, b)
+    longer = 0
+    for i in range(len(a)):
+        ref = _reference(tree, int(a[i]), int(b[i]))
+        # computed here exactly where the single-pair code answers, else left to it
+        assert cols["ok"][i] == (ref is not None), (a[i], b[i])
+        if ref is None:
+            continue
+        got = {name: cols[name][i].item() for name in COLUMNS}
+        # the same floats, bit for bit (== would let -0.0 pass for 0.0)
+        assert {k: np.float64(x).tobytes() for k, x in got.items()} == {
+            k: np.float64(ref[k]).tobytes() for k in COLUMNS
+        }, (a[i], b[i], got, {k: ref[k] for k in COLUMNS})
+        if ref["lowest_length"] > ref["distance"]:
+            # the count against the route of the search that builds one (not the one used here)
+            assert ref["lowest_length"] == tree.path(int(a[i]), int(b[i])).length
+            longer += 1
+    assert cols["ok"].sum() > len(a) // 10
+    assert longer  # the breadth-first search ran too, not only the shortcut
+
+
+def test_census_rows_equal_pair_barriers_with_ties_nans_and_excluded_cells() -> None:
+    f = _landscape(S6, 8, 0.02)
+    for hib, conn, dist in [(True, True, 1), (False, False, 1), (True, True, None)]:
+        g = f if hib else -f
+        if dist is None:  # every shortest path measured: NaNs only where no pair goes
+            g = np.where(np.isnan(g), 50.0, g)
+        if conn:  # disconnected cells: out of the band, yet on shortest paths (out of the tree)
+            g = np.where(S6.connected, g, -1000.0)
+        tree = barrier_tree(S6, g, higher_is_better=hib, connected_only=conn)
+        census = barrier_census(
+            S6,
+            g,
+            {"X": (-100, 100)},
+            n_pairs=300,
+            top_k=8 if dist is None else 0,  # the top pairs lie at any distance
+            distance=dist,
+            seed=2,
+            higher_is_better=hib,
+            connected_only=conn,
+        )
+        assert len(census) > 300 - 1
+        for row in census.to_dict("records"):
+            r = tree.pair_barriers(row["a"], row["b"])
+            want = {**r.to_dict(), "no_barrier": bool(r.above_worse("lowest") <= 1e-9)}
+            assert {c: np.float64(row[c]).tobytes() for c in CENSUS_COLUMNS[1:]} == {
+                c: np.float64(want[c]).tobytes() for c in CENSUS_COLUMNS[1:]
+            }
+    # a pair whose shortest paths cross a NaN: the census stops with that pair's error
+    pairs = band_pairs(S6, f, (-100, 100), 300, distance=2, seed=3)
+    first = next(p for p in pairs if _reference(barrier_tree(S6, f), *p) is None)
+    with pytest.raises(MissingValueError) as want_err:
+        barrier_tree(S6, f).pair_barriers(*first)
+    with pytest.raises(MissingValueError) as got_err:
+        barrier_census(S6, f, {"X": (-100, 100)}, n_pairs=300, top_k=0, distance=2, seed=3)
+    assert str(got_err.value) == str(want_err.value)

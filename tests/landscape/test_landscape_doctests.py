@@ -14,6 +14,7 @@ MODULES = [
     "nb201_flat.landscape.paths",
     "nb201_flat.landscape.a2m",
     "nb201_flat.landscape.census",
+    "nb201_flat.landscape.pair_batch",
     "nb201_flat.landscape.maximin",
     "nb201_flat.landscape.disconnectivity",
     "nb201_flat.landscape.projection",

@@ -67,6 +67,24 @@ def test_distance_to_tied_optima_and_nan() -> None:
         global_optima(CUBE, np.full(8, np.nan))
 
 
+@pytest.mark.parametrize("space", [TINY, Space(("a", "b", "c", "d"), 4), NB201], ids=str)
+def test_distance_to_the_nearest_of_many_optima_by_brute_force(space: Space) -> None:
+    # the distance transform against every cell's Hamming distance to every optimum
+    rng = np.random.default_rng(space.size)
+    for k in (1, 3, 40, space.size):
+        refs = np.sort(rng.choice(space.size, min(k, space.size), replace=False))
+        f = np.zeros(space.size)
+        f[refs] = 1.0
+        if k == space.size:  # a constant vector: every cell an optimum (was ~27 s on NB201)
+            f[:] = 7.0
+        df = distance_profile(space, f)
+        assert df.attrs["optima"] == refs.tolist()
+        probe = rng.choice(space.size, 300)
+        brute = (space.codes[probe][:, None, :] != space.codes[refs][None, :, :]).sum(axis=2)
+        assert df["distance"].to_numpy()[probe].tolist() == brute.min(axis=1).tolist()
+        assert df["distance"].dtype == np.int64
+
+
 def test_local_optima_and_basins_hand_computed() -> None:
     f = np.array([5.0, 0, 0, 0, 0, 0, 0, 9.0])
     assert np.nonzero(local_optima(CUBE, f))[0].tolist() == [0, 7]

@@ -1,0 +1,189 @@
+"""The census's barriers for many pairs at once, the same floats as one pair at a time.
+
+:func:`~nb201_flat.landscape.census.barrier_census` needs, for thousands of pairs, what
+:meth:`BarrierTree.pair_barriers <nb201_flat.landscape.maximin.BarrierTree.pair_barriers>`
+gives for one: the best and worst shortest path, the mean path and the lowest barrier with its
+fewest steps. Here they come as whole columns:
+
+- the d! shortest paths of every pair at distance d visit the 2^d cells that switch a subset
+  of the differing edges; one template of subsets per d (``itertools.permutations`` order, as
+  :func:`~nb201_flat.landscape.paths.shortest_paths`) indexes them for all pairs of that d;
+  the level means are summed path after path in that order, as ``mean(axis=0)`` sums the rows
+  of one pair's ``(d!, d + 1)`` array, so every float is the one the single pair gives;
+- the lowest barrier is the lowest value on the spanning forest's path, read by binary
+  lifting for all pairs at once (minima: exact, in any order);
+- its fewest steps are d when one of the shortest paths stays at or above that level (no path
+  is shorter); only the other pairs need a breadth-first search.
+
+Pairs this does not cover (an endpoint or a cell on the shortest paths without a value, ends
+in two trees, d = 0 or d > 8) go one at a time through the single-pair code, which raises
+what it raises there.
+
+Examples
+--------
+>>> import numpy as np
+>>> from nb201_flat.space import Space
+>>> from nb201_flat.landscape.maximin import barrier_tree
+>>> tree = barrier_tree(Space(("a", "b"), 3), np.array([9.0, 5, 6, 7, 4, 7, 7, 8]))
+>>> cols = pair_columns(tree, np.array([0, 1]), np.array([7, 6]))
+>>> cols["lowest"].tolist(), cols["best_shortest"].tolist(), cols["mean_path"].tolist()
+([2.5, 1.0], [2.5, 1.0], [3.5, 1.0])
+"""
+
+from __future__ import annotations
+
+import itertools
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from nb201_flat.landscape._common import FloatArray, IntArray, oriented
+from nb201_flat.landscape.maximin import _fewest_steps
+
+if TYPE_CHECKING:
+    from nb201_flat.landscape.maximin import BarrierTree
+
+# the most paths shortest_paths enumerates (8!); beyond, the single-pair code raises
+_MAX_D = 8
+# cells gathered at once (2^d a pair; the paths are walked one at a time, never stored):
+# pairs of one distance in pieces of a few MB
+_CELLS = 1 << 19
+
+COLUMNS = (
+    "distance",
+    "best_shortest",
+    "worst_shortest",
+    "mean_path",
+    "lowest",
+    "lowest_length",
+)
+"""The columns :func:`pair_columns` returns, beside ``ok`` (the pair was computed here)."""
+
+
+def pair_columns(tree: BarrierTree, a: IntArray, b: IntArray) -> dict[str, npt.NDArray[Any]]:
+    """The barriers of :data:`COLUMNS` for the pairs ``(a[i], b[i])`` (valid indices), and
+    ``ok``: False where the pair is left to the single-pair code (its row here is junk)."""
+    a = np.asarray(a, dtype=np.int64)
+    b = np.asarray(b, dtype=np.int64)
+    space, v, w_tree, hib = tree.space, tree.values, tree.w, tree.higher_is_better
+    codes = space.codes
+    differs = codes[a] != codes[b]
+    d = differs.sum(axis=1).astype(np.int64)
+    # what the single-pair code raises for (or, d = 0, computes otherwise)
+    ok = (d >= 1) & (d <= _MAX_D)
+    ok &= ~np.isnan(w_tree[a]) & ~np.isnan(w_tree[b])
+    ok &= tree.component[a] == tree.component[b]
+    # the lowest barrier, as BarrierTree.lowest: the ends' mean minus the forest path's minimum
+    worst = _forest_minimum(tree, np.where(ok, a, 0), np.where(ok, b, 0))
+    out: dict[str, npt.NDArray[Any]] = {name: np.zeros(len(a)) for name in COLUMNS}
+    out["distance"] = d
+    out["lowest"] = 0.5 * (w_tree[a] + w_tree[b]) - worst
+    # the fewest steps are d where a shortest path stays at or above the bottleneck
+    # (excluded cells never do: -inf); the forest's own path is that short only then
+    w_open = np.where(np.isnan(w_tree), -np.inf, w_tree)
+    above = np.zeros(len(a), dtype=bool)
+    weights = space._weights.astype(np.int64)
+    lex_a = codes[a].astype(np.int64) @ weights
+    delta = (codes[b].astype(np.int64) - codes[a].astype(np.int64)) * weights
+    for dist in np.unique(d[ok]).tolist():
+        rows = np.flatnonzero(ok & (d == dist))
+        template, masks = _template(dist)
+        for part in np.array_split(rows, max(1, (len(rows) << dist) // _CELLS)):
+            # each pair's 2^d cells by subset of its differing edges (ascending positions)
+            lex = lex_a[part, None] + delta[part][differs[part]].reshape(-1, dist) @ masks
+            cells = space._index_of_lex[lex]
+            vals = v[cells]
+            ok[part[np.isnan(vals).any(axis=1)]] = False  # undefined shortest-path barriers
+            for name, col in _shortest_path_barriers(vals, template, hib).items():
+                out[name][part] = col
+            above[part] = _best_path_minimum(w_open[cells], template) >= worst[part]
+    steps = d.copy()
+    search = np.flatnonzero(ok & ~above)
+    if search.size:
+        nbrs = space.neighbours(1).indices
+        for i in search.tolist():
+            steps[i] = _fewest_steps(nbrs, w_tree, float(worst[i]), int(a[i]), int(b[i]))
+    out["lowest_length"] = steps
+    out["ok"] = ok
+    return out
+
+
+def _shortest_path_barriers(
+    vals: FloatArray, template: IntArray, higher_is_better: bool
+) -> dict[str, FloatArray]:
+    """Best and worst shortest path and the mean path, one per row of ``vals`` (the values
+    of a pair's cells by subset), each as :func:`~nb201_flat.landscape.census.pair_barriers`
+    computes it for one pair."""
+    w = oriented(vals, higher_is_better)
+    ends = 0.5 * (w[:, 0] + w[:, -1])
+    # mean(axis=0) of one pair's (d!, d + 1) values adds the paths in turn, from 0.0
+    total = np.zeros((len(vals), template.shape[1]))
+    for path in template:
+        total += vals[:, path]
+    mean = oriented(total / len(template), higher_is_better)
+    return {
+        "best_shortest": ends - _best_path_minimum(w, template),
+        # every cell lies on some shortest path
+        "worst_shortest": ends - w.min(axis=1),
+        "mean_path": 0.5 * (mean[:, 0] + mean[:, -1]) - mean.min(axis=1),
+    }
+
+
+def _best_path_minimum(w: FloatArray, template: IntArray) -> FloatArray:
+    """Per row, the highest minimum of ``w`` along a shortest path (exact: minima, maxima)."""
+    best = np.full(len(w), -np.inf)
+    for path in template:
+        np.maximum(best, w[:, path].min(axis=1), out=best)
+    return best
+
+
+@cache
+def _template(d: int) -> tuple[IntArray, IntArray]:
+    """``(paths, masks)`` for distance ``d``: ``paths[p, k]`` is the subset (a bitmask of the
+    differing edges, in ascending position) switched after ``k`` steps of the ``p``-th
+    permutation, in :func:`~nb201_flat.landscape.paths.shortest_paths`' order; ``masks`` is
+    the ``(d, 2^d)`` 0/1 matrix of every subset's bits."""
+    orders = list(itertools.permutations(range(d)))
+    paths = np.zeros((len(orders), d + 1), dtype=np.int64)
+    for p, order in enumerate(orders):
+        for k, edge in enumerate(order):
+            paths[p, k + 1] = paths[p, k] | (1 << edge)
+    masks = (np.arange(1 << d)[None, :] >> np.arange(d)[:, None]) & 1
+    paths.setflags(write=False)
+    masks.setflags(write=False)
+    return paths, masks.astype(np.int64)
+
+
+def _forest_minimum(tree: BarrierTree, a: IntArray, b: IntArray) -> FloatArray:
+    """The lowest ``tree.w`` on the forest's path between each ``a[i]`` and ``b[i]`` (ends
+    included; same tree): what ``w[route].min()`` of one pair gives, exactly (a minimum).
+
+    Binary lifting: ``low[k][x]`` is the lowest value on the ``2^k`` nodes from ``x`` upwards,
+    ``up[k][x]`` the node above them (a root points at itself; no jump used here passes one).
+    """
+    parent, depth, w = tree.parent, tree.depth, tree.w
+    n = len(parent)
+    up = [np.where(parent < 0, np.arange(n), parent)]
+    low = [w]
+    while (1 << len(up)) <= int(depth.max(initial=0)):
+        up.append(up[-1][up[-1]])
+        low.append(np.minimum(low[-1], low[-1][up[-2]]))
+    # x the deeper end; lift it to y's depth, then both to just below their common ancestor
+    swap = depth[a] < depth[b]
+    x, y = np.where(swap, b, a), np.where(swap, a, b)
+    m = np.minimum(w[a], w[b])
+    rise = depth[x] - depth[y]
+    for k in range(len(up)):
+        jump = ((rise >> k) & 1).astype(bool)
+        m[jump] = np.minimum(m[jump], low[k][x[jump]])
+        x[jump] = up[k][x[jump]]
+    for k in range(len(up) - 1, -1, -1):
+        jump = up[k][x] != up[k][y]
+        m[jump] = np.minimum(m[jump], np.minimum(low[k][x[jump]], low[k][y[jump]]))
+        x[jump], y[jump] = up[k][x[jump]], up[k][y[jump]]
+    # x, y are now the common ancestor itself, or its two children
+    split = x != y
+    m = np.minimum(m, np.minimum(w[x], w[y]))
+    return np.minimum(m, w[np.where(split, up[0][x], x)])
