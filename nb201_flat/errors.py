@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import re
 import sys
 from collections.abc import Iterable, Sequence
 from typing import Any, TypeVar
@@ -176,7 +177,7 @@ def shown(value: Any, limit: int = 80) -> str:
     >>> shown("x" * 100)[-5:], shown([[1, 2], [3, 4]])
     ('xx...', '[[1, 2], [3, 4]]')
     """
-    text = " ".join(repr(value).split())
+    text = re.sub(r"\s*\n\s*", " ", repr(value))  # a multi-line repr (arrays) on one line
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
@@ -303,6 +304,9 @@ def check_float_range(
             want = f"must be a finite number {'<' if hi_open else '<='} {hi:g}"
         else:
             want = f"must lie in {'(' if lo_open else '['}{lo:g}, {hi:g}{')' if hi_open else ']'}"
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            # "must lie in [0, 1], got '0.3'" read as if 0.3 were out of range
+            want += f" (a number, not a {type(value).__name__})"
         raise ArgumentError(f"{name} {want}, got {shown(value)}{'; ' + fix if fix else ''}")
     return f
 

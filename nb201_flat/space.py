@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from nb201_flat.errors import InvalidArchError, check_flag, whole_number
+from nb201_flat.errors import InvalidArchError, check_flag, shown, whole_number
 from nb201_flat.types import BoolArray as BoolArray
 from nb201_flat.types import IntArray as IntArray
 
@@ -87,10 +87,10 @@ def check_arch_index(index: Any, size: int) -> int:
     i = whole_number(index)
     if i is None:
         raise InvalidArchError(
-            f"an architecture index must be a whole number in 0..{size - 1}, got {index!r:.80}"
+            f"an architecture index must be a whole number in 0..{size - 1}, got {shown(index)}"
         )
     if not 0 <= i < size:
-        raise InvalidArchError(f"index {index} out of range 0..{size - 1}")
+        raise InvalidArchError(f"index {shown(index)} out of range 0..{size - 1}")
     return i
 
 
@@ -117,15 +117,17 @@ def check_arch_indices(
     try:
         raw = np.asarray(indices)
     except (TypeError, ValueError):  # ragged nesting
-        raise InvalidArchError(f"{want}, got {str(indices)[:60]!r}") from None
+        raise InvalidArchError(f"{want}, got {shown(indices)}") from None
     if raw.size == 0:  # [] is float64: no entry to refuse
         return np.zeros(raw.shape, dtype=np.int64)
     kind = raw.dtype.kind
     if kind in "iu":
         bad = (raw < lo) | (raw >= size)
     elif kind == "f":
+        # in float64: float16 rounds 15625 down to 15624, refusing a valid 15624
+        wide = raw.astype(np.float64)
         with np.errstate(invalid="ignore"):
-            bad = ~((raw == np.floor(raw)) & (raw >= lo) & (raw < size))  # NaN: not whole
+            bad = ~((wide == np.floor(wide)) & (wide >= lo) & (wide < size))  # NaN: not whole
     elif kind == "O":  # mixed Python objects: each read by the single-index rule
         whole = [whole_number(v) for v in raw.ravel().tolist()]
         flat = np.array([lo - 1 if w is None else w for w in whole], dtype=object)
@@ -137,7 +139,7 @@ def check_arch_indices(
         at = tuple(int(p) for p in pos) if raw.ndim > 1 else int(pos[0]) if raw.ndim else 0
         value = raw[pos].item() if kind != "O" else raw[pos]
         hint = "; a bool array is a mask: pass np.flatnonzero(mask)" if kind == "b" else ""
-        raise InvalidArchError(f"{want}, got {value!r:.60} at position {at}{hint}")
+        raise InvalidArchError(f"{want}, got {shown(value)} at position {at}{hint}")
     if kind == "O":
         return np.array(whole, dtype=np.int64).reshape(raw.shape)
     out: IntArray = raw.astype(np.int64, copy=False)

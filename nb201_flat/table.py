@@ -134,7 +134,8 @@ def seed_policy_of(seed_policy: SeedPolicy | None, seed: SeedPolicy | None = Non
 
 def is_seed_policy(policy: object) -> bool:
     """Whether ``policy`` is a seed policy: ``"mean"``, ``"random"`` or an int (not a bool)."""
-    return policy in ("mean", "random") or _is_int(policy)
+    # text first: ``array in ("mean", "random")`` raises numpy's ambiguous-truth ValueError
+    return (isinstance(policy, str) and policy in ("mean", "random")) or _is_int(policy)
 
 
 def policy_seeds(
@@ -231,9 +232,8 @@ class Table:
         for item, vec in self.data.items():
             key, seed = _data_key(item)
             if not isinstance(vec, np.ndarray) or vec.dtype != np.float64:
-                raise FormatError(
-                    f"vector for {key} must be a float64 array, got {type(vec).__name__}"
-                )
+                what = f"{vec.dtype} array" if isinstance(vec, np.ndarray) else type(vec).__name__
+                raise FormatError(f"vector for {key} must be a float64 array, got a {what}")
             if vec.shape != (self.space.size,):
                 raise FormatError(
                     f"vector for {key} has shape {vec.shape}, expected ({self.space.size},)"

@@ -20,7 +20,9 @@ from nb201_flat.search.oracle import SearchBudgetError, check_budgets
 @pytest.mark.parametrize("text", ["0.3", b"0.3", "nan"])
 def test_a_float_option_is_a_number_not_text(text: object) -> None:
     # float("0.3") accepted text where every other check (ints, flags) refuses it
-    with pytest.raises(ArgumentError, match="must lie in"):
+    with pytest.raises(
+        ArgumentError, match=r"must lie in \[0, 1\] \(a number, not a (str|bytes)\)"
+    ):
         check_float_range("quantile", text, 0.0, 1.0)
 
 
@@ -65,3 +67,7 @@ def test_shown_keeps_short_values_and_cuts_long_ones() -> None:
 def test_numpy_numbers_are_whole_numbers(value: object, expected: int) -> None:
     got = whole_number(value)
     assert got == expected and type(got) is int
+
+
+def test_shown_keeps_the_spaces_inside_a_text() -> None:
+    assert shown("a   b") == "'a   b'"  # only a multi-line repr is joined onto one line

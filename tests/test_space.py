@@ -356,3 +356,10 @@ def test_cell_graph_needs_an_arch() -> None:
     with pytest.raises(InvalidArchError, match="needs an Arch"):
         cell_graph(RESNET)  # type: ignore[arg-type]
     assert cell_graph(NB201.parse(RESNET)).number_of_edges() == 6
+
+
+def test_float16_indices_are_compared_in_float64() -> None:
+    from nb201_flat.space import check_arch_indices
+
+    # float16 rounded the bound 15625 down to 15624, refusing the valid last index
+    assert check_arch_indices(np.array([15624], np.float16), 15625).tolist() == [15624]

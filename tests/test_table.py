@@ -362,3 +362,17 @@ def test_an_int_beyond_a_float_is_refused_in_one_line() -> None:
     base = Table(NB201, {(key, None): np.zeros(NB201.size)})
     with pytest.raises(ArgumentError, match="must be numbers within a float's range"):
         base.with_vector(MetricKey("cifar10", "ori-test", 200, "loss"), huge)
+
+
+def test_an_array_is_no_seed_policy_and_is_refused_in_one_line() -> None:
+    # ``array in ("mean", "random")`` raised numpy's ambiguous-truth ValueError
+    t = Table(NB201, {(KEY, None): np.zeros(NB201.size)})
+    with pytest.raises(UnknownKeyError, match="seed policy must be 'mean', 'random' or an int"):
+        t.vector_for(KEY, seed_policy=np.array([0, 1]))  # type: ignore[arg-type]
+
+
+def test_validate_names_the_dtype_of_a_vector_put_in_after_construction() -> None:
+    t = Table(NB201, {(KEY, None): np.zeros(NB201.size)})
+    t.data[(KEY, None)] = np.zeros(NB201.size, dtype=np.float32)
+    with pytest.raises(FormatError, match="must be a float64 array, got a float32 array"):
+        t.validate()

@@ -79,7 +79,14 @@ def read_results_db(
             )
         space = keys[0] if keys else "nb201"
     df = load_results(p, space=space)
-    check_finite_rows(df, f"{p} ({space})")  # a diverged run's inf loss: named, not "row N"
+    # a diverged run's inf loss: named, not "row N"; a database the user trained cannot be
+    # re-downloaded, and its run can be trained again
+    check_finite_rows(
+        df,
+        f"{p} ({space})",
+        fix="that run diverged: train that seed again, or remove the run from the database, "
+        "before importing",
+    )
     db = ResultsDB(p, readonly=True)  # as above: nothing is left beside the source
     try:
         runs = db.runs_frame()

@@ -40,14 +40,21 @@ def _first_infinite(values: Any) -> int | None:
     return _first(infinite) if infinite.any() else None
 
 
-def check_finite_rows(df: pd.DataFrame, source: str, *, seed_word: str = "seed") -> None:
+def check_finite_rows(
+    df: pd.DataFrame,
+    source: str,
+    *,
+    seed_word: str = "seed",
+    fix: str = "fix or re-download the file",
+) -> None:
     """Refuse a tidy frame an importer built from ``source`` (a file) whose ``value`` column
     holds an infinity, naming the file, the architecture and the key in one line.
 
     :meth:`Table.from_tidy` would refuse it as well, but by its row in a frame the user never
     saw; an importer calls this first. ``seed_word`` says what the seed column holds
-    (``"seed"``: seed ids; ``"seed position"``: positions in the stored order). A value stored
-    for one seed is named before a mean computed from it.
+    (``"seed"``: seed ids; ``"seed position"``: positions in the stored order); ``fix`` what
+    to do (a downloaded file, a results database the user trained). A value stored for one seed
+    is named before a mean computed from it.
 
     >>> df = pd.DataFrame({"index": [3, 3], "arch": "a", "dataset": "c", "split": "s",
     ...                    "epochs": 2, "seed": pd.array([pd.NA, 777], dtype="Int64"),
@@ -70,7 +77,7 @@ def check_finite_rows(df: pd.DataFrame, source: str, *, seed_word: str = "seed")
     seed = "mean over seeds" if pd.isna(row["seed"]) else f"{seed_word} {int(row['seed'])}"
     raise FormatError(
         f"{source}: architecture {int(row['index'])}, {key} {seed}: {values[pos]} "
-        f"{_NOT_FINITE}; fix or re-download the file"
+        f"{_NOT_FINITE}; {fix}"
     )
 
 

@@ -42,19 +42,18 @@ import numpy.typing as npt
 
 from nb201_flat.conventions import CIFAR10_VALID
 from nb201_flat.curves import require_curves
-from nb201_flat.errors import SearchBudgetError, check_int_range, check_seed, whole_number
+from nb201_flat.errors import SearchBudgetError, check_int_range, check_seed, shown, whole_number
 from nb201_flat.search.oracle import (
     BudgetExhausted,
     HiddenDataError,
     SearchEnded,
     check_budgets,
     invalid_costs,
-    policy_seeds,
     sampling_domain,
     used_fraction,
 )
 from nb201_flat.space import Space, check_arch_index
-from nb201_flat.table import MetricKey, Table
+from nb201_flat.table import MetricKey, Table, policy_seeds
 from nb201_flat.types import FloatArray as FloatArray
 from nb201_flat.types import SeedPolicy
 
@@ -320,15 +319,7 @@ class FidelityOracle:
             raise BudgetExhausted("budget spent: the search has ended and may not train more")
         i = check_arch_index(index, self.size)  # int() would truncate 2.5 to cell 2
         d = self._data
-        # the package's whole-number rule (errors.whole_number, as check_int_range and the index
-        # rule read numbers): 3.0 epochs is 3; 2.5 is refused, never truncated to epoch 2.
-        # SearchBudgetError, not check_int_range's ArgumentError: the documented contract
-        e = whole_number(epochs)
-        if e is None or not 1 <= e <= d.max_epochs:
-            raise SearchBudgetError(
-                f"epochs must be a whole number in 1..{d.max_epochs} (the stored schedule), "
-                f"got {epochs!r}"
-            )
+        e = check_epochs(epochs, d.max_epochs)  # 3.0 is 3; 2.5 refused, never truncated
         start = min(self._paid.get(i, 0), e) if d.resume else 0
         cost = 0.0 if d.epoch_costs is None else float(d.epoch_costs[i, start:e].sum())
         if (d.budget_queries is not None and self._queries + 1 > d.budget_queries) or (
@@ -354,6 +345,23 @@ class FidelityOracle:
         return self._rows[i]
 
 
+def check_epochs(epochs: object, max_epochs: int) -> int:
+    """``epochs`` as a fidelity of the stored schedule: a whole number in ``1..max_epochs``
+    (:func:`~nb201_flat.errors.whole_number`: 3.0 is 3; 2.5 is refused, never truncated),
+    else :class:`~nb201_flat.errors.SearchBudgetError` (the oracle's documented contract).
+
+    >>> check_epochs(3.0, 9)
+    3
+    """
+    e = whole_number(epochs)
+    if e is None or not 1 <= e <= max_epochs:
+        raise SearchBudgetError(
+            f"epochs must be a whole number in 1..{max_epochs} (the stored schedule), "
+            f"got {shown(epochs)}"
+        )
+    return e
+
+
 class FidelityIncumbent:
     """The best architecture so far: highest fidelity first, then the best value there."""
 
@@ -368,9 +376,13 @@ class FidelityIncumbent:
 
     def offer(self, index: int, epochs: int, score: float) -> bool:
         """Take ``index`` if it was seen at more epochs, or as many with a better value."""
-        # the oracle's rules: int() took 2.5 for cell 2 (and 3.5 epochs for 3) without a word
-        index = check_arch_index(index, self.oracle.size)
-        epochs = check_int_range("epochs", epochs, 1, self.oracle.max_epochs)
+        # the oracle's rules: int() took 2.5 for cell 2 (and 3.5 epochs for 3) without a word;
+        # checked in full only off the common path (plain ints in range), as offers are many
+        o = self.oracle
+        if not (type(index) is int and 0 <= index < o.size):
+            index = check_arch_index(index, o.size)
+        if not (type(epochs) is int and 1 <= epochs <= o.max_epochs):
+            epochs = check_epochs(epochs, o.max_epochs)
         if math.isnan(score):
             return False
         if epochs > self.epochs or (epochs == self.epochs and score > self.score):

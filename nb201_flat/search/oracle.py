@@ -65,20 +65,20 @@ from typing import Literal, NoReturn, TypeAlias
 import numpy as np
 import numpy.typing as npt
 
-from nb201_flat.errors import BudgetExhausted as BudgetExhausted
-from nb201_flat.errors import HiddenDataError as HiddenDataError
 from nb201_flat.errors import (
+    ArgumentError,
     InvalidArchError,
     SearchBudgetError,
     real_number,
     shown,
     whole_number,
 )
+from nb201_flat.errors import BudgetExhausted as BudgetExhausted
+from nb201_flat.errors import HiddenDataError as HiddenDataError
 from nb201_flat.errors import SearchEnded as SearchEnded
 from nb201_flat.errors import SearchStalled as SearchStalled
 from nb201_flat.space import Space, check_arch_index, check_arch_indices
 from nb201_flat.table import MetricKey
-from nb201_flat.table import policy_seeds as policy_seeds
 from nb201_flat.types import BoolArray
 from nb201_flat.types import FloatArray as FloatArray
 from nb201_flat.types import IntArray as IntArray
@@ -516,11 +516,17 @@ class Evaluator:
     keys: tuple[MetricKey, ...]
     vectors: tuple[FloatArray, ...]
 
+    def __post_init__(self) -> None:
+        # one vector a key, at least one: with none, values() had no space to check indices by
+        if not self.keys or len(self.vectors) != len(self.keys):
+            raise ArgumentError(
+                f"an Evaluator needs one vector per reported key, at least one; got "
+                f"{len(self.keys)} key(s) and {len(self.vectors)} vector(s)"
+            )
+
     def values(self, indices: Sequence[int] | IntArray) -> FloatArray:
         """Shape ``(len(keys), len(indices))``; NaN where an index is ``-1`` (no incumbent)."""
         # the one index rule: dtype=int64 truncated 2.5 to cell 2, and -5 read as no incumbent
-        if not self.vectors:  # nothing reported: no space to check the indices against
-            return np.zeros((0, np.size(indices)))
         idx = check_arch_indices(indices, self.vectors[0].size, no_arch_ok=True).ravel()
         out = np.full((len(self.keys), idx.size), np.nan)
         ok = idx >= 0

@@ -64,11 +64,10 @@ from nb201_flat.search.oracle import (
     cheapest_paid,
     check_budgets,
     invalid_costs,
-    policy_seeds,
     sampled_costs,
     seed_rows,
 )
-from nb201_flat.table import MetricKey, Table, is_seed_policy, seed_policy_of
+from nb201_flat.table import MetricKey, Table, is_seed_policy, policy_seeds, seed_policy_of
 from nb201_flat.types import SeedPolicy
 
 log = logging.getLogger(__name__)
@@ -286,7 +285,7 @@ class Protocol:
         return costs
 
     def _seeds(self, table: Table) -> tuple[int, ...]:
-        """The stored seeds this protocol's oracle reads (:func:`~.oracle.policy_seeds`)."""
+        """The stored seeds this protocol's oracle reads (:func:`~nb201_flat.table.policy_seeds`)."""
         try:
             return policy_seeds(self.search, self.seed_policy, table.seeds(self.search))
         except UnknownKeyError as exc:

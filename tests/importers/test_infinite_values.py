@@ -148,7 +148,8 @@ def test_results_db_infinite_final_loss_is_refused_naming_file_architecture_and_
     db.close()
     want = (
         f"{path} (nb201): architecture 11472, cifar10/ori-test@2ep:loss seed 888: inf is not a "
-        "finite number (use nan for a missing number); fix or re-download the file"
+        "finite number (use nan for a missing number); that run diverged: train that seed "
+        "again, or remove the run from the database, before importing"
     )
     with pytest.raises(FormatError) as exc:
         import_table(path)

@@ -144,7 +144,7 @@ def test_fidelity_data_from_a_table() -> None:
     assert mean.values.shape == (1, 27, EPOCHS)
     one = fidelity_data(table, "toy", "x-valid", 12, seed=np.int64(1), budget_queries=5)
     np.testing.assert_array_equal(one.values[0], v + 1)
-    # the seed rule protocols use (oracle.policy_seeds), with its message
+    # the seed rule protocols use (table.policy_seeds), with its message
     # (the fix in this function's own spelling: it takes seed=, not seed_policy=)
     with pytest.raises(
         UnknownKeyError,
@@ -245,10 +245,13 @@ def test_an_offered_index_and_epochs_follow_the_oracles_rules() -> None:
         inc.offer(2.5, 3, 50.0)  # type: ignore[arg-type]
     with pytest.raises(InvalidArchError, match="out of range"):
         inc.offer(-1, 3, 50.0)
-    with pytest.raises(ArgumentError, match="epochs must lie in 1..9"):
+    # the oracle's own epochs rule, error and message (check_epochs)
+    with pytest.raises(SearchBudgetError, match=r"epochs must be a whole number in 1\.\.9"):
         inc.offer(2, 3.5, 50.0)  # type: ignore[arg-type]
-    with pytest.raises(ArgumentError, match="epochs must lie in 1..9"):
+    with pytest.raises(SearchBudgetError, match=r"epochs must be a whole number in 1\.\.9"):
         inc.offer(2, 10, 50.0)
+    with pytest.raises(InvalidArchError, match="whole number"):
+        inc.offer(np.float64(2.5), 3, 50.0)  # type: ignore[arg-type]
     assert inc.index == -1 and not inc.changes
     assert inc.offer(2.0, 3.0, 50.0)  # type: ignore[arg-type]
     assert (inc.index, inc.epochs) == (2, 3) and type(inc.index) is int

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nb201_flat.errors import InvalidArchError, SearchBudgetError
+from nb201_flat.errors import ArgumentError, InvalidArchError, SearchBudgetError
 from nb201_flat.search import (
     BudgetExhausted,
     HiddenDataError,
@@ -337,6 +337,10 @@ def test_arrays_of_indices_follow_the_single_index_rule() -> None:
     for bad in ([2.5], [-5], [27]):
         with pytest.raises(InvalidArchError, match=r"whole numbers in -1\.\.26"):
             ev.values(bad)
+    # with no vector there was no space to check by: values([2.5, "x"]) passed without a word
+    for keys, vectors in (((), ()), ((KEY,), ())):
+        with pytest.raises(ArgumentError, match="one vector per reported key, at least one"):
+            Evaluator(keys, vectors)
 
 
 def test_candidates_follow_the_index_rule_in_both_oracles() -> None:
