@@ -343,7 +343,8 @@ def make_na_projection(
     # disconnected cells (chance accuracy) and the odd very poor cell would squash the scale:
     # start it at the 2nd percentile of connected cells; lower values are grey (the colour
     # bar's arrow and the caption say so)
-    vmin = float(np.nanpercentile(both[connected], 2)) if connected.any() else None
+    measured = both[connected & ~np.isnan(both)]  # none: all-NaN percentile, a NaN scale
+    vmin = float(np.percentile(measured, 2)) if measured.size else None
     vmax = float(np.nanmax(both))
     fig, axes = new_figure(1, 2, figsize=(7.0, 3.6))
     for k, (ax, p, g) in enumerate(zip(axes[0], (picks.sharp, picks.flat), grids, strict=True)):

@@ -552,3 +552,20 @@ def test_whole_float_counts_are_labelled_as_ints(
     fig = make(name, figure_table, **options)
     texts = [t.get_text() for t in fig.texts] + [a.get_ylabel() for a in fig.axes]
     assert any(shown in t for t in texts)  # "5.0", "radius-2.0" before
+
+
+def test_na_projection_scale_of_a_table_measured_only_on_disconnected_cells() -> None:
+    # the colour scale started at an all-NaN percentile (a NaN vmin: colours drawn wrong)
+    import warnings
+
+    from nb201_flat.space import NB201
+    from nb201_flat.table import MetricKey
+
+    key = MetricKey("cifar10", "ori-test", 200)
+    values = np.full(NB201.size, np.nan)
+    values[~NB201.connected] = np.linspace(5, 15, int((~NB201.connected).sum()))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        fig = make("na_projection", Table(NB201, {(key, None): values}), pick="value", points=11)
+    norm = fig.axes[0].collections[0].norm
+    assert np.isfinite(norm.vmin) and np.isfinite(norm.vmax) and norm.vmin < norm.vmax
