@@ -169,13 +169,16 @@ belong to another run or data."""
 
 def _run_unit(jobs: Sequence[TrainJob], run: RunFn, run_group: GroupRunFn) -> list[JobResult]:
     """One task of an executor: a single job through ``run``, a unit of several (a seed group
-    or a concurrent unit) through ``run_group``. A failure another attempt would meet again
+    or a concurrent unit) through ``run_group``, with the unit's GPU current (:func:`_unit_gpu`)
+    for whatever runs it, a custom ``run`` too: every executor's task (inline, a pool worker,
+    dask, Slurm) is this function. A failure another attempt would meet again
     (:data:`_NOT_RETRIED`) comes back as failed results, so that no executor retries it (dask
     and Slurm retry whatever raises)."""
     try:
-        if len(jobs) == 1:
-            return [run(jobs[0])]
-        return list(run_group(jobs))
+        with _unit_gpu(jobs[0].device):  # a unit's jobs share their device
+            if len(jobs) == 1:
+                return [run(jobs[0])]
+            return list(run_group(jobs))
     except _NOT_RETRIED as exc:
         return [_failed(job, exc, 1) for job in jobs]
 
@@ -297,10 +300,9 @@ def _run_in_worker(jobs: Sequence[TrainJob], run: RunFn, run_group: GroupRunFn) 
             job = replace(job, threads=_SLOT["threads"])
         placed.append(job)
     try:
-        # the unit's own GPU current for whatever runs it, as inline: a custom ``run`` for a
-        # job naming another GPU than the worker's ran on the worker's
-        with _unit_gpu(placed[0].device):
-            return _run_unit(placed, run, run_group)
+        # the unit's own GPU current for whatever runs it (_run_unit), a custom ``run`` for a
+        # job naming another GPU than the worker's too; the worker's again after it
+        return _run_unit(placed, run, run_group)
     finally:
         # this process is ours and trains one unit at a time: what the unit compiled (fast
         # mode: graphs, CUDA graphs and their memory pool) would otherwise stay for all later
@@ -398,12 +400,10 @@ class LocalExecutor:
             jobs = [_with_device(all_jobs[p], device) for p in unit]
             for attempt in range(1, self.retries + 2):
                 try:
-                    # the unit's own GPU current for whatever runs it (a custom ``run`` too; the
-                    # package's runs enter it again, which changes nothing), as a pool worker
-                    # holds its GPU; a GPU this machine lacks fails the unit with the package's
-                    # one line
-                    with _unit_gpu(jobs[0].device):
-                        res = _run_unit(jobs, self.run, self._multi)
+                    # the unit's own GPU current for whatever runs it (_run_unit: a custom
+                    # ``run`` too; the package's runs enter it again, which changes nothing); a
+                    # GPU this machine lacks fails the unit with the package's one line
+                    res = _run_unit(jobs, self.run, self._multi)
                     out.update(
                         {p: _with_attempts(r, attempt) for p, r in zip(unit, res, strict=True)}
                     )

@@ -15,7 +15,7 @@ import contextlib
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -195,7 +195,38 @@ def test_a_dask_worker_trains_with_the_jobs_gpu_current(gpu: Gpu, tmp_path: Path
         res = DaskExecutor(client, retries=0, group_seeds=2).map(jobs)
     assert [r.status for r in res] == ["done"] * 4
     assert sorted(gpu.seen, key=str) == [None, "cuda:1", "cuda:1"]  # a job, a group, the cpu job
-    assert gpu.entered == ["cuda:1", "cuda:1"] and gpu.current is None
+    # each unit's, for whatever runs it (_run_unit), then its run's again: no change
+    assert gpu.entered == ["cuda:1"] * 4 and gpu.current is None
+
+
+def _run_noting_the_gpu(job: TrainJob) -> JobResult:
+    """A user's ``run`` that notes the current device on the recorder standing in for
+    ``torch.cuda.device``: at module level, so that dask and submitit pickle it by reference
+    (a closure would travel with a copy of the recorder)."""
+    g: Gpu = cast(Any, torch.cuda.device).__self__
+    g.seen.append(g.current)
+    return JobResult(job, "done")
+
+
+def test_dask_runs_a_custom_run_with_the_jobs_gpu_current(gpu: Gpu, tmp_path: Path) -> None:
+    """A custom ``run`` on a dask worker: the job's GPU is current (the package's runs enter it
+    themselves; a user's did not), a CPU job's run enters nothing."""
+    distributed = pytest.importorskip("distributed")
+    from nb201_flat.train.executors import DaskExecutor
+
+    jobs = [
+        *jobs_on(tmp_path / "a", "cuda:1", [11472], [1]),
+        *jobs_on(tmp_path / "b", "cpu", [11472], [2]),
+    ]
+    with (
+        distributed.LocalCluster(
+            n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        res = DaskExecutor(client, retries=0, run=_run_noting_the_gpu).map(jobs)
+    assert [r.status for r in res] == ["done"] * 2
+    assert sorted(gpu.seen, key=str) == [None, "cuda:1"] and gpu.current is None
 
 
 def test_a_submitit_job_trains_with_its_gpu_current(gpu: Gpu, tmp_path: Path) -> None:
@@ -205,7 +236,19 @@ def test_a_submitit_job_trains_with_its_gpu_current(gpu: Gpu, tmp_path: Path) ->
     ex = SlurmExecutor(folder=tmp_path / "logs", cluster="debug", retries=0, concurrent=2)
     res = ex.map(jobs_on(tmp_path, "cuda:1", [0, 11472], [1]))  # one concurrent unit
     assert [r.status for r in res] == ["done", "done"]
-    assert gpu.entered == ["cuda:1"] and gpu.seen == ["cuda:1"] and gpu.current is None
+    assert gpu.seen == ["cuda:1"] and gpu.current is None
+    assert gpu.entered == ["cuda:1", "cuda:1"]  # the unit's (_run_unit), its run's again
+
+
+def test_a_submitit_job_runs_a_custom_run_with_its_gpu_current(gpu: Gpu, tmp_path: Path) -> None:
+    pytest.importorskip("submitit")
+    from nb201_flat.train.executors import SlurmExecutor
+
+    ex = SlurmExecutor(
+        folder=tmp_path / "logs", cluster="debug", retries=0, run=_run_noting_the_gpu
+    )
+    (res,) = ex.map(jobs_on(tmp_path, "cuda:1", [11472], [1]))
+    assert res.status == "done" and gpu.seen == ["cuda:1"] and gpu.current is None
 
 
 @pytest.mark.parametrize(
