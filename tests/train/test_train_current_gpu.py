@@ -341,10 +341,11 @@ def test_a_gpu_past_the_last_is_refused_in_one_line(gpu: Gpu, tmp_path: Path) ->
     (job,) = jobs_on(tmp_path / "a", "cuda:2", [11472], [1])
     with pytest.raises(Nb201FlatError, match=f"^{re.escape(want)}$"):
         train(job)
-    (res,) = LocalExecutor(devices=["cuda:2"], processes=False, retries=0).map(
+    # every attempt would meet it again: not retried
+    (res,) = LocalExecutor(devices=["cuda:2"], processes=False, retries=2).map(
         jobs_on(tmp_path / "b", "auto", [11472], [1])
     )
-    assert res.status == "failed" and res.error == f"Nb201FlatError: {want}"
+    assert (res.status, res.attempts, res.error) == ("failed", 1, f"Nb201FlatError: {want}")
     assert gpu.entered == [] and gpu.seen == []
 
 
@@ -397,10 +398,29 @@ def test_a_cuda_run_without_cuda_is_refused_in_the_packages_line(tmp_path: Path)
         mp.setattr("nb201_flat.train.modes.release_compiled", lambda: None)
         executors._init_worker(Slots(), None)  # the worker starts (a broken pool before)
         assert "gpu" not in slot
-        with pytest.raises(Nb201FlatError, match=line):
-            executors._run_in_worker(
-                jobs_on(tmp_path / "d", "auto", [11472], [1]), run_job, run_group
-            )
+        (res,) = executors._run_in_worker(
+            jobs_on(tmp_path / "d", "auto", [11472], [1]), run_job, run_group
+        )
+        assert (res.status, res.attempts, res.error) == ("failed", 1, failed[1])
+
+
+@NO_CUDA
+@pytest.mark.parametrize("processes", [False, True], ids=["inline", "pool"])
+def test_a_missing_gpu_is_not_retried(processes: bool, tmp_path: Path) -> None:
+    """A ``cuda:0`` job on a machine without CUDA fails the same way at every attempt: one
+    attempt, the package's line, however many retries (inline and in a pool worker); a
+    group too. dask and Slurm run the same task function (``_run_unit``): a failed result,
+    which they do not retry either."""
+    from nb201_flat.train.executors import LocalExecutor, _run_unit
+    from nb201_flat.train.grouped_run import run_group
+    from nb201_flat.train.trainer import run_job
+
+    failed = ("failed", 1, f"Nb201FlatError: {NO_CUDA_LINE}")
+    ex = LocalExecutor(devices=["cpu"], processes=processes, retries=2, group_seeds=2)
+    res = ex.map(jobs_on(tmp_path / "a", "cuda:0", [11472, 0], [1, 2, 3]))  # 2 groups, 2 alone
+    assert [(r.status, r.attempts, r.error) for r in res] == [failed] * 6
+    (res1,) = _run_unit(jobs_on(tmp_path / "b", "cuda:0", [11472], [1]), run_job, run_group)
+    assert (res1.status, res1.attempts, res1.error) == failed
 
 
 @NO_CUDA
