@@ -6,8 +6,8 @@ results database are not started again (their stored numbers come back with stat
 ``skipped``), a failing job is retried up to ``retries`` more times, and a job that still fails
 comes back with status ``failed`` and its error, without stopping the others. A failure another
 attempt would meet again (the run held by another process; checkpoints or stored runs of
-another run or data) is not retried. Because each epoch is checkpointed, a retry (or a re-run
-after the whole executor died) resumes where the job stopped.
+another run or data; a GPU the machine lacks) is not retried. Because each epoch is
+checkpointed, a retry (or a re-run after the whole executor died) resumes where the job stopped.
 
 * :class:`LocalExecutor`: worker processes (``spawn``) on this machine, ``jobs_per_device``
   per device, so several small networks can train at once on one GPU; ``processes=False``
@@ -47,6 +47,7 @@ from nb201_flat.errors import (
     ArgumentError,
     CheckpointMismatchError,
     DataMismatchError,
+    Nb201FlatError,
     RunLockedError,
     require,
 )
@@ -164,18 +165,26 @@ def _multi_runner(concurrent: int, run_group: GroupRunFn, run_concurrent: GroupR
 
 _NOT_RETRIED = (RunLockedError, DataMismatchError, CheckpointMismatchError)
 """Failures another attempt would meet again: a run held by another process, or files that
-belong to another run or data."""
+belong to another run or data. (A GPU the machine lacks is another: :func:`_run_unit` answers
+it where it enters the unit's GPU, keeping the package's own error type in the message.)"""
 
 
 def _run_unit(jobs: Sequence[TrainJob], run: RunFn, run_group: GroupRunFn) -> list[JobResult]:
     """One task of an executor: a single job through ``run``, a unit of several (a seed group
-    or a concurrent unit) through ``run_group``. A failure another attempt would meet again
-    (:data:`_NOT_RETRIED`) comes back as failed results, so that no executor retries it (dask
-    and Slurm retry whatever raises)."""
+    or a concurrent unit) through ``run_group``, with the unit's GPU current (:func:`_unit_gpu`)
+    for whatever runs it, a custom ``run`` too: every executor's task (inline, a pool worker,
+    dask, Slurm) is this function. A failure another attempt would meet again (a GPU this
+    machine lacks, :data:`_NOT_RETRIED`) comes back as failed results, so that no executor
+    retries it (dask and Slurm retry whatever raises)."""
     try:
-        if len(jobs) == 1:
-            return [run(jobs[0])]
-        return list(run_group(jobs))
+        gpu = _unit_gpu(jobs[0].device)  # a unit's jobs share their device
+    except Nb201FlatError as exc:  # resolve_device's one line: no CUDA, or not that many GPUs
+        return [_failed(job, exc, 1) for job in jobs]
+    try:
+        with gpu:
+            if len(jobs) == 1:
+                return [run(jobs[0])]
+            return list(run_group(jobs))
     except _NOT_RETRIED as exc:
         return [_failed(job, exc, 1) for job in jobs]
 
@@ -273,7 +282,6 @@ def _init_worker(slots: Any, threads: int | None, parent_pid: int | None = None)
         # custom ``run``, the exit; none of it opens a context on GPU 0.
         # A GPU this machine lacks is not held: the runs fail with the package's one line
         # (trainer.resolve_device), not the pool with a broken worker.
-        from nb201_flat.errors import Nb201FlatError
         from nb201_flat.train.trainer import current_gpu
 
         try:
@@ -297,10 +305,9 @@ def _run_in_worker(jobs: Sequence[TrainJob], run: RunFn, run_group: GroupRunFn) 
             job = replace(job, threads=_SLOT["threads"])
         placed.append(job)
     try:
-        # the unit's own GPU current for whatever runs it, as inline: a custom ``run`` for a
-        # job naming another GPU than the worker's ran on the worker's
-        with _unit_gpu(placed[0].device):
-            return _run_unit(placed, run, run_group)
+        # the unit's own GPU current for whatever runs it (_run_unit), a custom ``run`` for a
+        # job naming another GPU than the worker's too; the worker's again after it
+        return _run_unit(placed, run, run_group)
     finally:
         # this process is ours and trains one unit at a time: what the unit compiled (fast
         # mode: graphs, CUDA graphs and their memory pool) would otherwise stay for all later
@@ -398,12 +405,10 @@ class LocalExecutor:
             jobs = [_with_device(all_jobs[p], device) for p in unit]
             for attempt in range(1, self.retries + 2):
                 try:
-                    # the unit's own GPU current for whatever runs it (a custom ``run`` too; the
-                    # package's runs enter it again, which changes nothing), as a pool worker
-                    # holds its GPU; a GPU this machine lacks fails the unit with the package's
-                    # one line
-                    with _unit_gpu(jobs[0].device):
-                        res = _run_unit(jobs, self.run, self._multi)
+                    # the unit's own GPU current for whatever runs it (_run_unit: a custom
+                    # ``run`` too; the package's runs enter it again, which changes nothing); a
+                    # GPU this machine lacks fails the unit at once with the package's one line
+                    res = _run_unit(jobs, self.run, self._multi)
                     out.update(
                         {p: _with_attempts(r, attempt) for p, r in zip(unit, res, strict=True)}
                     )

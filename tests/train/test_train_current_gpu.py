@@ -15,7 +15,7 @@ import contextlib
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -195,7 +195,38 @@ def test_a_dask_worker_trains_with_the_jobs_gpu_current(gpu: Gpu, tmp_path: Path
         res = DaskExecutor(client, retries=0, group_seeds=2).map(jobs)
     assert [r.status for r in res] == ["done"] * 4
     assert sorted(gpu.seen, key=str) == [None, "cuda:1", "cuda:1"]  # a job, a group, the cpu job
-    assert gpu.entered == ["cuda:1", "cuda:1"] and gpu.current is None
+    # each unit's, for whatever runs it (_run_unit), then its run's again: no change
+    assert gpu.entered == ["cuda:1"] * 4 and gpu.current is None
+
+
+def _run_noting_the_gpu(job: TrainJob) -> JobResult:
+    """A user's ``run`` that notes the current device on the recorder standing in for
+    ``torch.cuda.device``: at module level, so that dask and submitit pickle it by reference
+    (a closure would travel with a copy of the recorder)."""
+    g: Gpu = cast(Any, torch.cuda.device).__self__
+    g.seen.append(g.current)
+    return JobResult(job, "done")
+
+
+def test_dask_runs_a_custom_run_with_the_jobs_gpu_current(gpu: Gpu, tmp_path: Path) -> None:
+    """A custom ``run`` on a dask worker: the job's GPU is current (the package's runs enter it
+    themselves; a user's did not), a CPU job's run enters nothing."""
+    distributed = pytest.importorskip("distributed")
+    from nb201_flat.train.executors import DaskExecutor
+
+    jobs = [
+        *jobs_on(tmp_path / "a", "cuda:1", [11472], [1]),
+        *jobs_on(tmp_path / "b", "cpu", [11472], [2]),
+    ]
+    with (
+        distributed.LocalCluster(
+            n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        res = DaskExecutor(client, retries=0, run=_run_noting_the_gpu).map(jobs)
+    assert [r.status for r in res] == ["done"] * 2
+    assert sorted(gpu.seen, key=str) == [None, "cuda:1"] and gpu.current is None
 
 
 def test_a_submitit_job_trains_with_its_gpu_current(gpu: Gpu, tmp_path: Path) -> None:
@@ -205,7 +236,19 @@ def test_a_submitit_job_trains_with_its_gpu_current(gpu: Gpu, tmp_path: Path) ->
     ex = SlurmExecutor(folder=tmp_path / "logs", cluster="debug", retries=0, concurrent=2)
     res = ex.map(jobs_on(tmp_path, "cuda:1", [0, 11472], [1]))  # one concurrent unit
     assert [r.status for r in res] == ["done", "done"]
-    assert gpu.entered == ["cuda:1"] and gpu.seen == ["cuda:1"] and gpu.current is None
+    assert gpu.seen == ["cuda:1"] and gpu.current is None
+    assert gpu.entered == ["cuda:1", "cuda:1"]  # the unit's (_run_unit), its run's again
+
+
+def test_a_submitit_job_runs_a_custom_run_with_its_gpu_current(gpu: Gpu, tmp_path: Path) -> None:
+    pytest.importorskip("submitit")
+    from nb201_flat.train.executors import SlurmExecutor
+
+    ex = SlurmExecutor(
+        folder=tmp_path / "logs", cluster="debug", retries=0, run=_run_noting_the_gpu
+    )
+    (res,) = ex.map(jobs_on(tmp_path, "cuda:1", [11472], [1]))
+    assert res.status == "done" and gpu.seen == ["cuda:1"] and gpu.current is None
 
 
 @pytest.mark.parametrize(
@@ -298,10 +341,11 @@ def test_a_gpu_past_the_last_is_refused_in_one_line(gpu: Gpu, tmp_path: Path) ->
     (job,) = jobs_on(tmp_path / "a", "cuda:2", [11472], [1])
     with pytest.raises(Nb201FlatError, match=f"^{re.escape(want)}$"):
         train(job)
-    (res,) = LocalExecutor(devices=["cuda:2"], processes=False, retries=0).map(
+    # every attempt would meet it again: not retried
+    (res,) = LocalExecutor(devices=["cuda:2"], processes=False, retries=2).map(
         jobs_on(tmp_path / "b", "auto", [11472], [1])
     )
-    assert res.status == "failed" and res.error == f"Nb201FlatError: {want}"
+    assert (res.status, res.attempts, res.error) == ("failed", 1, f"Nb201FlatError: {want}")
     assert gpu.entered == [] and gpu.seen == []
 
 
@@ -354,10 +398,29 @@ def test_a_cuda_run_without_cuda_is_refused_in_the_packages_line(tmp_path: Path)
         mp.setattr("nb201_flat.train.modes.release_compiled", lambda: None)
         executors._init_worker(Slots(), None)  # the worker starts (a broken pool before)
         assert "gpu" not in slot
-        with pytest.raises(Nb201FlatError, match=line):
-            executors._run_in_worker(
-                jobs_on(tmp_path / "d", "auto", [11472], [1]), run_job, run_group
-            )
+        (res,) = executors._run_in_worker(
+            jobs_on(tmp_path / "d", "auto", [11472], [1]), run_job, run_group
+        )
+        assert (res.status, res.attempts, res.error) == ("failed", 1, failed[1])
+
+
+@NO_CUDA
+@pytest.mark.parametrize("processes", [False, True], ids=["inline", "pool"])
+def test_a_missing_gpu_is_not_retried(processes: bool, tmp_path: Path) -> None:
+    """A ``cuda:0`` job on a machine without CUDA fails the same way at every attempt: one
+    attempt, the package's line, however many retries (inline and in a pool worker); a
+    group too. dask and Slurm run the same task function (``_run_unit``): a failed result,
+    which they do not retry either."""
+    from nb201_flat.train.executors import LocalExecutor, _run_unit
+    from nb201_flat.train.grouped_run import run_group
+    from nb201_flat.train.trainer import run_job
+
+    failed = ("failed", 1, f"Nb201FlatError: {NO_CUDA_LINE}")
+    ex = LocalExecutor(devices=["cpu"], processes=processes, retries=2, group_seeds=2)
+    res = ex.map(jobs_on(tmp_path / "a", "cuda:0", [11472, 0], [1, 2, 3]))  # 2 groups, 2 alone
+    assert [(r.status, r.attempts, r.error) for r in res] == [failed] * 6
+    (res1,) = _run_unit(jobs_on(tmp_path / "b", "cuda:0", [11472], [1]), run_job, run_group)
+    assert (res1.status, res1.attempts, res1.error) == failed
 
 
 @NO_CUDA
