@@ -299,7 +299,8 @@ def band_pairs(
     else:
         distance = check_int_range("distance", distance, 1, space.n_edges, fix="or None for any")
         lefts, rights = [], []
-        for chunk in np.array_split(members, max(1, len(members) // _CHUNK)):
+        size = _chunk_members(space, distance)
+        for chunk in np.array_split(members, max(1, len(members) // size)):
             rows = _rows_at_distance(space, chunk, distance)
             left = np.repeat(chunk, rows.shape[1])
             right = rows.ravel()
@@ -315,6 +316,17 @@ def band_pairs(
 
 # members whose neighbour rows are listed at once: a band's rows in pieces of a few MB
 _CHUNK = 512
+# at most this many (member, change, edge) entries in one of _rows_at_distance's arrays: at
+# distance 6 a member has 4^6 changes of 6 edges, and 512 members took ~300 MB at once
+_CHUNK_ENTRIES = 1 << 18
+
+
+def _chunk_members(space: Space, distance: int) -> int:
+    """Members listed at once at ``distance``: at most :data:`_CHUNK`, and few enough that the
+    temporaries of :func:`_rows_at_distance` stay a few MB (the order of the rows, and so the
+    draw, does not depend on it)."""
+    entries = int((space.n_ops - 1) ** distance * distance)  # one subset of edges, per member
+    return max(1, min(_CHUNK, _CHUNK_ENTRIES // entries))
 
 
 def as_members(space: Space, members: npt.ArrayLike | None) -> BoolArray | None:
@@ -562,8 +574,24 @@ def _census_columns(
 # pairs per piece of the census (a step of its progress bar)
 _PIECE = 2048
 
-# Bytes per pair while a census runs: its pair tuple and its row (a dict of CENSUS_COLUMNS).
-_PAIR_BYTES = 1536
+# Memory of a census, measured with tracemalloc (numpy's buffers included) on the real table
+# (cifar10 ori-test, cifar100 / ImageNet16-120 x-test, 200 epochs), the space's caches warm:
+# - per pair: the peak grows by 376-378 B a pair from 45k to 180k to 500k pairs (top K of
+#   300, 600, 1000) and the same for band pairs (114k at distance 3, 151k at any distance):
+#   the drawn pair tuples (~120 B, and 36 B for the draw's index list), the columns in pieces
+#   and concatenated, the frame built from them (its final size: 130-134 B a pair). 512 B
+#   leaves a third to spare. (The old 1536 B was sized for one dict of columns per pair.)
+_PAIR_BYTES = 512
+# - per cell of the space: the barrier tree, built first; its build peaks at 12.8-14.3 MB on
+#   NB201's 15,625 cells (817-916 B a cell), above any census piece of _PIECE pairs.
+_CELL_BYTES = 1024
+# - per candidate pair of the largest band (freed before the barriers are computed): at any
+#   distance the four int64 arrays of every pair in the band and the generator's permutation
+#   of them (drawing 2 % of the candidates or more): 32.0 B a candidate for a few pairs, up to
+#   40 with many; at a distance the rows are listed a few members at a time, and only the
+#   in-band pairs kept: at most 32 B a candidate (d = 1 to 6, bands of 78 to 6,154 members).
+_CANDIDATE_BYTES_ANY = 40
+_CANDIDATE_BYTES_AT = 32
 
 
 def census_cost(
@@ -581,14 +609,16 @@ def census_cost(
 
     A band's pairs are drawn from every pair inside it (``distance=None``: a band of ``m``
     members lists ``m (m - 1) / 2`` of them, four int64 arrays) or from its members' rows of
-    neighbours at ``distance``; the top ``k`` give ``k (k - 1) / 2`` pairs. ``members``, as
+    neighbours at ``distance``; the top ``k`` give ``k (k - 1) / 2`` pairs. The bytes add the
+    barrier tree (a fixed cost per cell of the space), the largest band's candidates (none
+    with ``n_pairs=0``: no band is drawn) and a measured cost per pair. ``members``, as
     :func:`band_pairs` and :func:`top_pairs` take it: only those cells count (the census
     passes ``space.connected`` under ``connected_only``).
 
     >>> import numpy as np
     >>> from nb201_flat.space import Space
     >>> census_cost(Space(("a", "b"), 3), np.arange(8.0), {"all": (0, 7)}, 100, 3, None)
-    (31, 48512)
+    (31, 25184)
     """
     v = as_values(space, values)
     mask = as_members(space, members)
@@ -597,15 +627,16 @@ def census_cost(
     pairs = 0
     draw = 0  # the largest band's list of candidate pairs, built one band at a time
     width = None if distance is None else space.neighbourhood_size(distance, exact=True)
-    for lo, hi in bands.values():
+    per = _CANDIDATE_BYTES_ANY if width is None else _CANDIDATE_BYTES_AT
+    for lo, hi in bands.values() if n_pairs else ():
         m = int(np.count_nonzero(_inside(v, lo, hi, mask)))
         listed = m * (m - 1) // 2 if width is None else m * width
-        draw = max(draw, 4 * 8 * listed)
+        draw = max(draw, per * listed)
         pairs += min(n_pairs, listed if width is None else listed // 2)
     measured = ~np.isnan(v) if mask is None else ~np.isnan(v) & mask
     k = min(top_k, int(np.count_nonzero(measured)))
     pairs += k * (k - 1) // 2
-    return pairs, draw + pairs * _PAIR_BYTES
+    return pairs, space.size * _CELL_BYTES + draw + pairs * _PAIR_BYTES
 
 
 def _check_census_memory(

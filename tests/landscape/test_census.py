@@ -351,6 +351,32 @@ def test_band_pairs_in_pieces_draw_as_from_the_whole_neighbour_matrix(
     assert band_pairs(NB201, v, (200.0, 300.0), 5, distance=distance, seed=9) == []
 
 
+def test_band_pairs_listed_a_member_at_a_time_draw_the_same(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # far distances list fewer members at once (4^6 changes of 6 edges each at distance 6 on
+    # NB201): the chunk size never changes the draw
+    from nb201_flat.landscape import census as cs
+
+    v = np.random.default_rng(3).uniform(0, 100, S6.size)
+    want = {d: band_pairs(S6, v, (20.0, 80.0), 40, distance=d, seed=5) for d in (1, 3, 6)}
+    assert cs._chunk_members(NB201, 6) < cs._chunk_members(NB201, 3) == cs._CHUNK
+    monkeypatch.setattr(cs, "_CHUNK_ENTRIES", 1)
+    assert cs._chunk_members(S6, 4) == 1
+    for d, pairs in want.items():
+        assert band_pairs(S6, v, (20.0, 80.0), 40, distance=d, seed=5) == pairs
+
+
+def test_census_cost_charges_no_draw_without_band_pairs() -> None:
+    from nb201_flat.landscape.census import census_cost
+
+    v = np.arange(float(TINY.size))
+    bands = {"all": (0.0, 26.0)}
+    # --pairs 0: no band is drawn, so no band's candidates are charged
+    assert census_cost(TINY, v, bands, 0, 5, None) == census_cost(TINY, v, {}, 0, 5, None)
+    assert census_cost(TINY, v, bands, 1, 5, None)[1] > census_cost(TINY, v, {}, 0, 5, None)[1]
+
+
 def test_pair_barriers_equal_each_construction_alone() -> None:
     # the constructions share one enumeration of the shortest paths; each equals its own call
     from nb201_flat.landscape import a2m_barrier, lowest_barrier_path
