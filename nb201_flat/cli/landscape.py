@@ -132,6 +132,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the pair draw (default 0)")
     p.add_argument(
+        "--connected-only",
+        action="store_true",
+        help="the lowest barrier only through connected cells, and pairs drawn among connected "
+        "architectures only (bands and top K)",
+    )
+    p.add_argument(
         "--pairs-out", metavar="CSV", help="also write one row per pair to this CSV file"
     )
     add_direction_arg(p)
@@ -428,8 +434,14 @@ def cmd_census(args: argparse.Namespace) -> int:
             distance=distance,
             seed=args.seed + k,
             higher_is_better=hib,
+            connected_only=args.connected_only,
         )
-        notes = [f"group {g} has no pair: {why}" for g, why in census.attrs["empty"].items()]
+        notes = [
+            f"group {g}: {n:,} disconnected architecture{'' if n == 1 else 's'} left out "
+            "(--connected-only: pairs among connected architectures only)"
+            for g, n in census.attrs["left_out"].items()
+        ]
+        notes += [f"group {g} has no pair: {why}" for g, why in census.attrs["empty"].items()]
         census.insert(0, "dataset", key.dataset)
         frames.append(census)
         summary = census_summary(census)
@@ -458,6 +470,7 @@ def cmd_census(args: argparse.Namespace) -> int:
                 "top_k": args.top,
                 "distance": distance,
                 "higher_is_better": hib,
+                "connected_only": args.connected_only,
                 "datasets": results,
                 "source": table.source,
             }
@@ -466,6 +479,7 @@ def cmd_census(args: argparse.Namespace) -> int:
     print(
         f"barrier census: {args.pairs} pairs per A²M band at distance "
         f"{distance if distance else 'any'}, every pair of the top {args.top}"
+        + (", connected architectures only" if args.connected_only else "")
     )
     head = (
         f"{'group':<7} {'pairs':>5} {'no barrier':>10} {'lowest=d':>8} {'lowest':>8} "

@@ -49,9 +49,11 @@ import numpy as np
 import numpy.typing as npt
 
 from nb201_flat import budget
-from nb201_flat.errors import check_int_range
+from nb201_flat.errors import check_flag, check_int_range
 from nb201_flat.landscape._common import (
     ArchLike,
+    BoolArray,
+    FloatArray,
     IntArray,
     LandscapeArgumentError,
     MissingValueError,
@@ -258,6 +260,7 @@ def band_pairs(
     *,
     distance: int | None = 3,
     seed: Seed,
+    members: npt.ArrayLike | None = None,
 ) -> list[tuple[int, int]]:
     """``n`` distinct unordered pairs drawn uniformly from the pairs inside ``band``.
 
@@ -265,22 +268,30 @@ def band_pairs(
     ``distance`` (default 3, A²M's pairs) only pairs at that Hamming distance. Fewer than
     ``n`` pairs come back when the band holds fewer; the order is the draw's.
 
+    ``members``, a boolean mask over the space (e.g. ``space.connected``), keeps the other
+    cells out of the draw, as if their values lay outside the band: a band none of whose cells
+    is left out draws exactly the pairs it draws without the mask.
+
     >>> import numpy as np
     >>> from nb201_flat.space import Space
     >>> space = Space(("a", "b"), 3)
     >>> band_pairs(space, np.arange(8.0), (0, 7), 3, distance=3, seed=0)   # 4 exist
     [(2, 5), (3, 4), (1, 6)]
+    >>> band_pairs(space, np.arange(8.0), (0, 7), 3, distance=3, seed=0,
+    ...            members=np.arange(8) != 7)   # 0-7 left out: the other three
+    [(3, 4), (1, 6), (2, 5)]
     """
     v = as_values(space, values)
     n = check_int_range("n", n, 0, fix="the number of pairs to draw")
     lo, hi = check_band("band", band)
+    mask = as_members(space, members)
     # every pair of a band of m members is listed before the draw: m (m - 1) / 2 of them
     budget.check_memory(
-        census_cost(space, v, {"band": (lo, hi)}, n, 0, distance)[1],
+        census_cost(space, v, {"band": (lo, hi)}, n, 0, distance, members=mask)[1],
         f"the candidate pairs of band [{lo:g}, {hi:g}]",
         "draw at a distance (distance=3) or narrow the band",
     )
-    inside = (v >= lo) & (v <= hi)
+    inside = _inside(v, lo, hi, mask)
     members = np.flatnonzero(inside)
     if distance is None:
         ii, jj = np.triu_indices(len(members), k=1)
@@ -288,7 +299,8 @@ def band_pairs(
     else:
         distance = check_int_range("distance", distance, 1, space.n_edges, fix="or None for any")
         lefts, rights = [], []
-        for chunk in np.array_split(members, max(1, len(members) // _CHUNK)):
+        size = _chunk_members(space, distance)
+        for chunk in np.array_split(members, max(1, len(members) // size)):
             rows = _rows_at_distance(space, chunk, distance)
             left = np.repeat(chunk, rows.shape[1])
             right = rows.ravel()
@@ -304,6 +316,37 @@ def band_pairs(
 
 # members whose neighbour rows are listed at once: a band's rows in pieces of a few MB
 _CHUNK = 512
+# at most this many (member, change, edge) entries in one of _rows_at_distance's arrays: at
+# distance 6 a member has 4^6 changes of 6 edges, and 512 members took ~300 MB at once
+_CHUNK_ENTRIES = 1 << 18
+
+
+def _chunk_members(space: Space, distance: int) -> int:
+    """Members listed at once at ``distance``: at most :data:`_CHUNK`, and few enough that the
+    temporaries of :func:`_rows_at_distance` stay a few MB (the order of the rows, and so the
+    draw, does not depend on it)."""
+    entries = int((space.n_ops - 1) ** distance * distance)  # one subset of edges, per member
+    return max(1, min(_CHUNK, _CHUNK_ENTRIES // entries))
+
+
+def as_members(space: Space, members: npt.ArrayLike | None) -> BoolArray | None:
+    """``members`` as a boolean mask over ``space`` (None: every cell); a clear error for
+    anything else (an index list would otherwise be read as a mask, or fail deep inside)."""
+    if members is None:
+        return None
+    mask = np.asarray(members)
+    if mask.dtype != np.bool_ or mask.shape != (space.size,):
+        raise LandscapeArgumentError(
+            f"members must be a boolean mask of {space.size:,} entries (one per architecture, "
+            f"e.g. space.connected), got {mask.dtype} of shape {mask.shape}"
+        )
+    return mask
+
+
+def _inside(v: FloatArray, lo: float, hi: float, members: BoolArray | None) -> BoolArray:
+    """The cells of band ``[lo, hi]`` that may be drawn (``members`` only, when given)."""
+    inside = (v >= lo) & (v <= hi)
+    return inside if members is None else inside & members
 
 
 def _rows_at_distance(space: Space, members: IntArray, distance: int) -> IntArray:
@@ -337,23 +380,41 @@ def _rows_at_distance(space: Space, members: IntArray, distance: int) -> IntArra
 
 
 def top_pairs(
-    space: Space, values: npt.ArrayLike, k: int, *, higher_is_better: bool = True
+    space: Space,
+    values: npt.ArrayLike,
+    k: int,
+    *,
+    higher_is_better: bool = True,
+    members: npt.ArrayLike | None = None,
 ) -> list[tuple[int, int]]:
     """Every pair of the best ``k`` measured architectures (ties by index), best first.
+
+    ``members``, a boolean mask over the space (e.g. ``space.connected``): the best ``k`` of
+    those cells alone.
 
     >>> import numpy as np
     >>> from nb201_flat.space import Space
     >>> top_pairs(Space(("a", "b"), 3), np.arange(8.0), 3)
     [(7, 6), (7, 5), (6, 5)]
+    >>> top_pairs(Space(("a", "b"), 3), np.arange(8.0), 3, members=np.arange(8) != 6)
+    [(7, 5), (7, 4), (5, 4)]
     """
-    w = oriented(as_values(space, values), higher_is_better)
     k = check_int_range("k", k, 0)  # [:-1] would keep all but one
     m = min(k, space.size)
     budget.check_memory(128 * m * (m - 1) // 2, f"the pairs of the top {k:,}", "pass a smaller k")
-    key = np.where(np.isnan(w), -np.inf, w)
-    best = np.lexsort((np.arange(space.size), -key))[:k]
-    best = best[np.isfinite(key[best])]
+    best = _best(space, as_values(space, values), k, higher_is_better, as_members(space, members))
     return [(int(best[i]), int(best[j])) for i in range(len(best)) for j in range(i + 1, len(best))]
+
+
+def _best(
+    space: Space, v: FloatArray, k: int, higher_is_better: bool, members: BoolArray | None
+) -> IntArray:
+    """The best ``k`` measured cells (``members`` only, when given), best first, ties by index."""
+    w = oriented(v, higher_is_better)
+    out = np.isnan(w) if members is None else np.isnan(w) | ~members
+    key = np.where(out, -np.inf, w)
+    best = np.lexsort((np.arange(space.size), -key))[:k]
+    return best[np.isfinite(key[best])]
 
 
 def barrier_census(
@@ -378,6 +439,12 @@ def barrier_census(
     row: ``attrs["empty"]`` maps its name to why, for a note; when no group holds a pair,
     :class:`MissingValueError` says which and what to change.
 
+    With ``connected_only`` the lowest barrier goes through connected cells only, and the pairs
+    are drawn among connected architectures only, in the bands and in the top ``top_k`` (a
+    disconnected endpoint has no such barrier): ``attrs["left_out"]`` maps each group that
+    lost a cell to how many disconnected architectures it left out (a band of no
+    disconnected cell draws the pairs it draws without ``connected_only``).
+
     Returns
     -------
     pandas.DataFrame
@@ -385,7 +452,8 @@ def barrier_census(
         :func:`pair_barriers` (the A²M code versions left out), each path barrier also
         relative to the worse endpoint (``*_above_worse``), and ``no_barrier``: the lowest
         barrier has nothing beyond the worse endpoint (within :data:`TIE`).
-        ``attrs["seed"]`` keeps the seed when it is an int.
+        ``attrs["seed"]`` keeps the seed when it is an int, ``attrs["connected_only"]`` the
+        flag.
 
     Examples
     --------
@@ -415,29 +483,44 @@ def barrier_census(
     band_map = a2m_bands(bands) if isinstance(bands, str) else dict(bands)
     band_map = {name: check_band(name, band) for name, band in band_map.items()}
     v = as_values(space, values)
-    total = _check_census_memory(space, v, band_map, n_pairs, top_k, distance)
+    connected_only = check_flag("connected_only", connected_only)  # "no" would cut cells
+    # a disconnected endpoint has no lowest barrier through connected cells: not drawn
+    members = space.connected if connected_only else None
+    total = _check_census_memory(space, v, band_map, n_pairs, top_k, distance, members)
     tree = barrier_tree(space, v, higher_is_better=higher_is_better, connected_only=connected_only)
     rng = as_rng(seed)
     groups: list[tuple[str, Sequence[tuple[int, int]]]] = []
     empty: dict[str, str] = {}
+    left_out: dict[str, int] = {}
     crowded = False  # a band with two or more members: pairs at another distance may exist
     at = "at any distance" if distance is None else f"at distance {distance}"
+    kind = " connected" if connected_only else ""
     for name, (lo, hi) in band_map.items() if n_pairs else ():
-        pairs = band_pairs(space, v, (lo, hi), n_pairs, distance=distance, seed=rng)
+        pairs = band_pairs(
+            space, v, (lo, hi), n_pairs, distance=distance, seed=rng, members=members
+        )
         groups.append((name, pairs))
+        band = (v >= lo) & (v <= hi)
+        if members is not None and (band & ~members).any():
+            left_out[name] = int(np.count_nonzero(band & ~members))
         if not pairs:
-            m = int(np.count_nonzero((v >= lo) & (v <= hi)))
+            m = int(np.count_nonzero(_inside(v, lo, hi, members)))
             crowded |= m > 1 and distance is not None
             empty[name] = (
-                f"no two of its {m} members in [{lo:g}, {hi:g}] lie {at}"
+                f"no two of its {m}{kind} members in [{lo:g}, {hi:g}] lie {at}"
                 if m > 1
-                else f"it holds {m} architecture{'' if m == 1 else 's'} in [{lo:g}, {hi:g}]"
+                else f"it holds {m}{kind} architecture{'' if m == 1 else 's'} in [{lo:g}, {hi:g}]"
             )
     if top_k:
-        top = top_pairs(space, v, top_k, higher_is_better=higher_is_better)
+        top = top_pairs(space, v, top_k, higher_is_better=higher_is_better, members=members)
         groups.append(("top-k", top))
+        if members is not None:
+            # the disconnected cells the top k would have held
+            n_out = int(np.count_nonzero(~members[_best(space, v, top_k, higher_is_better, None)]))
+            if n_out:
+                left_out["top-k"] = n_out
         if not top:
-            empty["top-k"] = "fewer than 2 architectures are measured"
+            empty["top-k"] = f"fewer than 2{kind} architectures are measured"
     if all(not pairs for _, pairs in groups):
         raise MissingValueError(
             "no pair to compute: "
@@ -453,6 +536,8 @@ def barrier_census(
         df.attrs["seed"] = seed
     df.attrs["top_k"] = top_k
     df.attrs["empty"] = empty
+    df.attrs["connected_only"] = connected_only
+    df.attrs["left_out"] = left_out
     return df
 
 
@@ -489,8 +574,24 @@ def _census_columns(
 # pairs per piece of the census (a step of its progress bar)
 _PIECE = 2048
 
-# Bytes per pair while a census runs: its pair tuple and its row (a dict of CENSUS_COLUMNS).
-_PAIR_BYTES = 1536
+# Memory of a census, measured with tracemalloc (numpy's buffers included) on the real table
+# (cifar10 ori-test, cifar100 / ImageNet16-120 x-test, 200 epochs), the space's caches warm:
+# - per pair: the peak grows by 376-378 B a pair from 45k to 180k to 500k pairs (top K of
+#   300, 600, 1000) and the same for band pairs (114k at distance 3, 151k at any distance):
+#   the drawn pair tuples (~120 B, and 36 B for the draw's index list), the columns in pieces
+#   and concatenated, the frame built from them (its final size: 130-134 B a pair). 512 B
+#   leaves a third to spare. (The old 1536 B was sized for one dict of columns per pair.)
+_PAIR_BYTES = 512
+# - per cell of the space: the barrier tree, built first; its build peaks at 12.8-14.3 MB on
+#   NB201's 15,625 cells (817-916 B a cell), above any census piece of _PIECE pairs.
+_CELL_BYTES = 1024
+# - per candidate pair of the largest band (freed before the barriers are computed): at any
+#   distance the four int64 arrays of every pair in the band and the generator's permutation
+#   of them (drawing 2 % of the candidates or more): 32.0 B a candidate for a few pairs, up to
+#   40 with many; at a distance the rows are listed a few members at a time, and only the
+#   in-band pairs kept: at most 32 B a candidate (d = 1 to 6, bands of 78 to 6,154 members).
+_CANDIDATE_BYTES_ANY = 40
+_CANDIDATE_BYTES_AT = 32
 
 
 def census_cost(
@@ -500,33 +601,42 @@ def census_cost(
     n_pairs: int,
     top_k: int,
     distance: int | None,
+    *,
+    members: npt.ArrayLike | None = None,
 ) -> tuple[int, int]:
     """``(pairs, bytes)``: how many pairs :func:`barrier_census` will compute (at most) and the
     memory it needs at its peak, known before anything is drawn.
 
     A band's pairs are drawn from every pair inside it (``distance=None``: a band of ``m``
     members lists ``m (m - 1) / 2`` of them, four int64 arrays) or from its members' rows of
-    neighbours at ``distance``; the top ``k`` give ``k (k - 1) / 2`` pairs.
+    neighbours at ``distance``; the top ``k`` give ``k (k - 1) / 2`` pairs. The bytes add the
+    barrier tree (a fixed cost per cell of the space), the largest band's candidates (none
+    with ``n_pairs=0``: no band is drawn) and a measured cost per pair. ``members``, as
+    :func:`band_pairs` and :func:`top_pairs` take it: only those cells count (the census
+    passes ``space.connected`` under ``connected_only``).
 
     >>> import numpy as np
     >>> from nb201_flat.space import Space
     >>> census_cost(Space(("a", "b"), 3), np.arange(8.0), {"all": (0, 7)}, 100, 3, None)
-    (31, 48512)
+    (31, 25184)
     """
     v = as_values(space, values)
+    mask = as_members(space, members)
     if distance is not None:
         distance = check_int_range("distance", distance, 1, space.n_edges, fix="or None for any")
     pairs = 0
     draw = 0  # the largest band's list of candidate pairs, built one band at a time
     width = None if distance is None else space.neighbourhood_size(distance, exact=True)
-    for lo, hi in bands.values():
-        m = int(np.count_nonzero((v >= lo) & (v <= hi)))
+    per = _CANDIDATE_BYTES_ANY if width is None else _CANDIDATE_BYTES_AT
+    for lo, hi in bands.values() if n_pairs else ():
+        m = int(np.count_nonzero(_inside(v, lo, hi, mask)))
         listed = m * (m - 1) // 2 if width is None else m * width
-        draw = max(draw, 4 * 8 * listed)
+        draw = max(draw, per * listed)
         pairs += min(n_pairs, listed if width is None else listed // 2)
-    k = min(top_k, int(np.count_nonzero(~np.isnan(v))))
+    measured = ~np.isnan(v) if mask is None else ~np.isnan(v) & mask
+    k = min(top_k, int(np.count_nonzero(measured)))
     pairs += k * (k - 1) // 2
-    return pairs, draw + pairs * _PAIR_BYTES
+    return pairs, space.size * _CELL_BYTES + draw + pairs * _PAIR_BYTES
 
 
 def _check_census_memory(
@@ -536,23 +646,28 @@ def _check_census_memory(
     n_pairs: int,
     top_k: int,
     distance: int | None,
+    members: BoolArray | None,
 ) -> int:
     """The number of pairs; :class:`ResourceLimitError` when the census cannot fit, naming
     what would (a distance instead of all pairs of a band, a smaller top K, fewer pairs)."""
-    pairs, need = census_cost(space, v, bands, n_pairs, top_k, distance)
-    if budget.fits(need):
+
+    def need(n: int, k: int, d: int | None) -> int:
+        return census_cost(space, v, bands, n, k, d, members=members)[1]
+
+    pairs = census_cost(space, v, bands, n_pairs, top_k, distance, members=members)[0]
+    if budget.fits(need(n_pairs, top_k, distance)):
         return pairs
     options = []
-    if distance is None and budget.fits(census_cost(space, v, bands, n_pairs, top_k, 3)[1]):
+    if distance is None and budget.fits(need(n_pairs, top_k, 3)):
         options.append("--distance 3 (pairs drawn among neighbours, not among all pairs)")
     ks = [k for k in (1000, 300, 100, 30, 10) if k < top_k]
-    fitting = [k for k in ks if budget.fits(census_cost(space, v, bands, n_pairs, k, distance)[1])]
+    fitting = [k for k in ks if budget.fits(need(n_pairs, k, distance))]
     if fitting:
         options.append(f"--top {fitting[0]}")
-    if n_pairs > 10 and budget.fits(census_cost(space, v, bands, 10, 0, distance)[1]):
+    if n_pairs > 10 and budget.fits(need(10, 0, distance)):
         options.append("fewer --pairs")
     budget.check_memory(
-        need,
+        need(n_pairs, top_k, distance),
         f"a barrier census of {pairs:,} pairs",
         f"{' or '.join(options)} fits" if options else "nothing smaller fits either",
     )

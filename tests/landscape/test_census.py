@@ -226,6 +226,106 @@ def test_census_command_errors(
     assert code == 2 and err.startswith("error: ") and message in err and err.count("\n") == 1
 
 
+def test_census_command_connected_only(
+    capsys: pytest.CaptureFixture[str], census_table: Path, tmp_path: Path
+) -> None:
+    # the fixture values every cell, the 341 disconnected ones too: each band holds some, and
+    # --connected-only used to stop on the first disconnected endpoint drawn
+    csv = tmp_path / "pairs.csv"
+    args = ("census", "--table", str(census_table), "--pairs", "40", "--top", "3", "--seed", "1")
+    code, out, _ = _run(capsys, *args, "--connected-only", "--json", "--pairs-out", str(csv))
+    assert code == 0
+    p = json.loads(out)
+    assert p["connected_only"] is True
+    pairs = pd.read_csv(csv)
+    assert len(pairs) == 3 * 40 + 3
+    assert NB201.connected[pairs["a"]].all() and NB201.connected[pairs["b"]].all()
+    notes = p["datasets"][0]["notes"]
+    assert [n.split(":")[0] for n in notes] == ["group A", "group B", "group C"]
+    assert all("disconnected architectures left out (--connected-only" in n for n in notes)
+    code, text, _ = _run(capsys, *args, "--connected-only")
+    assert (
+        code == 0 and text.startswith("barrier census: ") and "connected architectures only" in text
+    )
+    code, plain, _ = _run(capsys, *args, "--json")
+    assert code == 0 and json.loads(plain)["connected_only"] is False
+
+
+# -- connected_only: the pairs are drawn among connected architectures -------------------------
+def _disconnected_in_band() -> np.ndarray:
+    """Every cell valued, disconnected ones too; three disconnected cells are the best."""
+    v = np.random.default_rng(21).uniform(0, 100, NB201.size)
+    v[np.flatnonzero(~NB201.connected)[:3]] = [101.0, 102.0, 103.0]
+    return v
+
+
+@pytest.mark.parametrize("distance", [None, 3])
+def test_census_connected_only_never_draws_a_disconnected_endpoint(distance: int | None) -> None:
+    from nb201_flat.landscape.census import census_cost
+
+    v = _disconnected_in_band()
+    band = (40.0, 50.0)
+    inside = (v >= band[0]) & (v <= band[1])
+    n_out = int((inside & ~NB201.connected).sum())
+    assert n_out > 20  # the draw below would meet one of them
+    census = barrier_census(
+        NB201, v, {"X": band}, n_pairs=300, top_k=6, distance=distance, seed=4, connected_only=True
+    )
+    assert NB201.connected[census["a"]].all() and NB201.connected[census["b"]].all()
+    assert census.attrs["connected_only"] is True
+    assert census.attrs["left_out"] == {"X": n_out, "top-k": 3}
+    drawn = census[census["group"] == "X"]
+    assert len(drawn) == 300
+    # the pairs band_pairs draws among the connected members, on the census's seed
+    want = band_pairs(NB201, v, band, 300, distance=distance, seed=4, members=NB201.connected)
+    assert list(zip(drawn["a"], drawn["b"], strict=True)) == want
+    # the top 6 connected cells, the three disconnected ones above them left out
+    top = census[census["group"] == "top-k"]
+    best = np.argsort(-np.where(NB201.connected, v, -np.inf))[:6].tolist()
+    assert list(zip(top["a"], top["b"], strict=True)) == list(itertools.combinations(best, 2))
+    # the memory estimate counts the pairs drawn: the connected members
+    cost = census_cost(NB201, v, {"X": band}, 300, 6, distance, members=NB201.connected)
+    assert cost[0] == len(census)
+    assert cost[1] < census_cost(NB201, v, {"X": band}, 300, 6, distance)[1]
+
+
+def test_census_connected_only_draws_as_before_where_no_cell_is_left_out() -> None:
+    # disconnected cells outside every band and below the top: the same pairs, the same frame
+    rng = np.random.default_rng(8)
+    v = np.where(NB201.connected, rng.uniform(40, 100, NB201.size), 10.0)
+    bands = {"A": (90.0, 91.0), "B": (50.0, 52.0)}
+    for distance in (3, None):
+        kw = {"n_pairs": 200, "top_k": 8, "distance": distance, "seed": 6}
+        plain = barrier_census(NB201, v, bands, **kw)  # type: ignore[arg-type]
+        conn = barrier_census(NB201, v, bands, connected_only=True, **kw)  # type: ignore[arg-type]
+        assert conn.equals(plain) and len(conn) == 2 * 200 + 28
+        assert conn.attrs["left_out"] == {} and plain.attrs["connected_only"] is False
+    # a band of disconnected cells alone holds no connected pair: named, not a crash
+    with pytest.raises(MissingValueError, match="it holds 0 connected architectures in"):
+        barrier_census(NB201, v, {"D": (9.0, 11.0)}, top_k=0, seed=0, connected_only=True)
+
+
+def test_band_and_top_pairs_take_a_members_mask() -> None:
+    v = np.arange(8.0)
+    keep = np.arange(8) != 7
+    assert sorted(band_pairs(CUBE, v, (0, 7), 10, distance=3, seed=0, members=keep)) == [
+        (1, 6),
+        (2, 5),
+        (3, 4),
+    ]
+    assert band_pairs(CUBE, v, (0, 7), 10, distance=3, seed=0, members=np.ones(8, bool)) == (
+        band_pairs(CUBE, v, (0, 7), 10, distance=3, seed=0)
+    )
+    assert top_pairs(CUBE, v, 2, members=keep) == [(6, 5)]
+    assert top_pairs(CUBE, v, 3, members=np.zeros(8, bool)) == []
+    # an index list would read as a mask of 0/1 (or fail deep inside): refused
+    for bad in ([0, 1], np.arange(8), np.ones(7, bool)):
+        with pytest.raises(LandscapeArgumentError, match="boolean mask of 8"):
+            band_pairs(CUBE, v, (0, 7), 2, seed=0, members=bad)
+        with pytest.raises(LandscapeArgumentError, match="boolean mask of 8"):
+            top_pairs(CUBE, v, 2, members=bad)
+
+
 @pytest.mark.parametrize("distance", [1, 2, 3])
 def test_band_pairs_in_pieces_draw_as_from_the_whole_neighbour_matrix(
     distance: int, monkeypatch: pytest.MonkeyPatch
@@ -249,6 +349,32 @@ def test_band_pairs_in_pieces_draw_as_from_the_whole_neighbour_matrix(
         monkeypatch.setattr(cs, "_CHUNK", chunk)
         assert band_pairs(NB201, v, band, 50, distance=distance, seed=9) == expected
     assert band_pairs(NB201, v, (200.0, 300.0), 5, distance=distance, seed=9) == []
+
+
+def test_band_pairs_listed_a_member_at_a_time_draw_the_same(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # far distances list fewer members at once (4^6 changes of 6 edges each at distance 6 on
+    # NB201): the chunk size never changes the draw
+    from nb201_flat.landscape import census as cs
+
+    v = np.random.default_rng(3).uniform(0, 100, S6.size)
+    want = {d: band_pairs(S6, v, (20.0, 80.0), 40, distance=d, seed=5) for d in (1, 3, 6)}
+    assert cs._chunk_members(NB201, 6) < cs._chunk_members(NB201, 3) == cs._CHUNK
+    monkeypatch.setattr(cs, "_CHUNK_ENTRIES", 1)
+    assert cs._chunk_members(S6, 4) == 1
+    for d, pairs in want.items():
+        assert band_pairs(S6, v, (20.0, 80.0), 40, distance=d, seed=5) == pairs
+
+
+def test_census_cost_charges_no_draw_without_band_pairs() -> None:
+    from nb201_flat.landscape.census import census_cost
+
+    v = np.arange(float(TINY.size))
+    bands = {"all": (0.0, 26.0)}
+    # --pairs 0: no band is drawn, so no band's candidates are charged
+    assert census_cost(TINY, v, bands, 0, 5, None) == census_cost(TINY, v, {}, 0, 5, None)
+    assert census_cost(TINY, v, bands, 1, 5, None)[1] > census_cost(TINY, v, {}, 0, 5, None)[1]
 
 
 def test_pair_barriers_equal_each_construction_alone() -> None:
