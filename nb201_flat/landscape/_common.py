@@ -90,5 +90,9 @@ def resolve_index(space: Space, arch: ArchLike) -> int:
 
 def oriented(values: FloatArray, higher_is_better: bool) -> FloatArray:
     """Values turned so that larger is better (loss -> -loss); NaN stays NaN."""
-    # "no" would read as True: a loss ranked as an accuracy
-    return values if check_flag("higher_is_better", higher_is_better) else -values
+    # "no" would read as True: a loss ranked as an accuracy. + 0.0 / 0.0 - makes every zero
+    # +0.0: with both signed zeros, which one a min or max keeps depends on the order it reads
+    # them in, and the batched census and the single pair would disagree on a barrier's sign
+    if check_flag("higher_is_better", higher_is_better):
+        return values + 0.0
+    return 0.0 - values

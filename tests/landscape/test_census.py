@@ -533,3 +533,22 @@ def test_census_rows_equal_pair_barriers_with_ties_nans_and_excluded_cells() -> 
     with pytest.raises(MissingValueError) as got_err:
         barrier_census(S6, f, {"X": (-100, 100)}, n_pairs=300, top_k=0, distance=2, seed=3)
     assert str(got_err.value) == str(want_err.value)
+
+
+def test_signed_zeros_give_the_same_barrier_batched_and_one_pair_at_a_time() -> None:
+    # with both +0.0 and -0.0 among the values, which zero a min or max kept depended on the
+    # order it read them in: the census gave -0.0 where pair_barriers gave 0.0
+    from nb201_flat.landscape.census import _census_columns
+    from nb201_flat.landscape.maximin import barrier_tree
+
+    space = Space(("a", "b"), 3)
+    pairs = [(a, b) for a in range(8) for b in range(8) if a != b]
+    rng = np.random.default_rng(1)
+    for _ in range(200):
+        tree = barrier_tree(space, rng.choice([0.0, -0.0, 1.0], space.size))
+        out = _census_columns(tree, [("g", pairs)], len(pairs))
+        for i, (a, b) in enumerate(pairs):
+            one = tree.pair_barriers(a, b)
+            for col in ("lowest", "best_shortest", "mean_path", "worst_shortest"):
+                got, want = out[col][i], getattr(one, col)
+                assert got == want and np.signbit(got) == np.signbit(want), (a, b, col)
