@@ -38,11 +38,12 @@ Examples
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import numbers
 import warnings
-from dataclasses import InitVar, dataclass
-from typing import Literal, TypeAlias
+from dataclasses import dataclass
+from typing import Any, Literal, TypeAlias
 
 import numpy as np
 
@@ -130,12 +131,8 @@ class Protocol:
     repeats: Repeats = "charge"
     sampling: Sampling = "uniform"
     seed_fallback: bool = True
-    seed: InitVar[SeedPolicy | None] = None
 
-    def __post_init__(self, seed: SeedPolicy | None) -> None:
-        if seed is not None:
-            # the old name wins: replace() passes the current seed_policy along with it
-            object.__setattr__(self, "seed_policy", seed_policy_of(None, seed))
+    def __post_init__(self) -> None:
         try:
             bs, bq = check_budgets(self.budget_seconds, self.budget_queries)
         except SearchBudgetError as exc:
@@ -199,9 +196,6 @@ class Protocol:
 
     def replace(self, **changes: object) -> Protocol:
         """A copy with some fields changed (validated again)."""
-        # dataclasses.replace reads the InitVar ``seed`` back through its deprecated property
-        # (a DeprecationWarning the caller never asked for) unless it is given
-        changes.setdefault("seed", None)
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
 
     def describe(self) -> str:
@@ -413,9 +407,23 @@ def _deprecated_seed(self: Protocol) -> SeedPolicy:
     return self.seed_policy
 
 
-# reading the old name keeps working for one release; set after the class is made so that
-# the constructor's ``seed=`` (an InitVar) keeps its None default
+# The old name keeps working for one release, read and passed to the constructor. Not a field
+# (an InitVar was one): dataclasses.replace read it back through the property and passed it on
+# beside the new field, so replace(p, seed_policy="mean") kept p's old policy without a word.
 setattr(Protocol, "seed", property(_deprecated_seed))  # noqa: B010
+_fields_init = Protocol.__init__
+
+
+@functools.wraps(_fields_init)
+def _init_taking_old_seed(
+    self: Protocol, *args: Any, seed: SeedPolicy | None = None, **kw: Any
+) -> None:
+    if seed is not None:  # seed_policy_of warns, and refuses both names at once
+        kw["seed_policy"] = seed_policy_of(kw.get("seed_policy"), seed)
+    _fields_init(self, *args, **kw)
+
+
+setattr(Protocol, "__init__", _init_taking_old_seed)  # noqa: B010
 
 
 def _key_list(table: Table, limit: int = 8) -> str:

@@ -436,6 +436,7 @@ def test_one_cost_rule_for_oracles_protocols_and_curves() -> None:
 def test_protocol_replace_takes_the_seed_policy_asked_without_a_warning() -> None:
     # dataclasses.replace read the deprecated ``seed`` back (a DeprecationWarning) and passed
     # it on, where the old name won: replace(seed_policy="mean") kept seed policy 2
+    import dataclasses
     import warnings
 
     key, report = MetricKey("toy", "x-valid", 12), (MetricKey("toy", "x-test", 12),)
@@ -443,5 +444,12 @@ def test_protocol_replace_takes_the_seed_policy_asked_without_a_warning() -> Non
     with warnings.catch_warnings():
         warnings.simplefilter("error", DeprecationWarning)
         assert p.replace(seed_policy="mean").seed_policy == "mean"
+        # plain dataclasses.replace too: the old name is no field for it to read back
+        assert dataclasses.replace(p, seed_policy="mean").seed_policy == "mean"
         kept = p.replace(budget_queries=7)
     assert (kept.seed_policy, kept.budget_queries) == (2, 7)
+    # the deprecated constructor keyword still works, and both names at once are refused
+    with pytest.warns(DeprecationWarning, match="seed= as a stored-seed policy is deprecated"):
+        assert Protocol("toy", key, report, budget_queries=5, seed=1).seed_policy == 1
+    with pytest.raises(ArgumentError, match="pass seed_policy= only"):
+        Protocol("toy", key, report, budget_queries=5, seed=1, seed_policy=2)
