@@ -217,6 +217,10 @@ class Protocol:
         """Raise :class:`ProtocolError` naming every key the table lacks (or holds unmeasured
         everywhere), the search seed it does not store or a cost it cannot charge; return notes.
         A budget no run could spend is the caller's to change: :meth:`oracle_data` refuses it."""
+        return self._checked(table)[0]
+
+    def _checked(self, table: Table) -> tuple[list[str], tuple[int, ...], np.ndarray | None]:
+        """:meth:`check`'s notes, with the seeds and costs it read (oracle_data reuses them)."""
         needed: list[tuple[str, MetricKey]] = [("search metric", self.search)]
         if self.cost is not None:
             needed.append(("cost (training time)", self.cost))
@@ -260,8 +264,7 @@ class Protocol:
             )
         # a cost the oracle cannot charge: refused here too (it passed, then oracle_data failed:
         # the figures took the protocol for served and a `figures` run stopped at it)
-        self._costs(table)
-        return notes
+        return notes, seeds, self._costs(table)
 
     def _costs(self, table: Table) -> np.ndarray | None:
         """The charged cost of each cell (None without a cost key); :class:`ProtocolError`
@@ -287,11 +290,10 @@ class Protocol:
 
     def oracle_data(self, table: Table) -> OracleData:
         """The arrays of this protocol's oracle (no test vector among them)."""
-        self.check(table)
+        _, seeds, costs = self._checked(table)
         key = self.search
         order: IntArray | None = None
         counts: IntArray | None = None
-        seeds = self._seeds(table)
         if self.seed_policy == "random" and seeds:
             stack = np.stack([table.vector_for(key, seed_policy=s) for s in seeds])
             order, counts = seed_rows(stack)
@@ -299,7 +301,6 @@ class Protocol:
         else:  # one row: the mean (also 'random' on a key of one value), or the seed asked
             policy: SeedPolicy = seeds[0] if seeds else "mean"
             values = np.array(table.vector_for(key, seed_policy=policy), dtype=np.float64)[None, :]
-        costs = self._costs(table)
         candidates = None
         if self.sampling == "connected":
             candidates = np.flatnonzero(table.space.connected).astype(np.int64)

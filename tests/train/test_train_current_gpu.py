@@ -175,24 +175,29 @@ def test_a_pool_worker_holds_its_gpu_and_each_run_enters_its_own(
     assert len(gpu.entered) == entered and gpu.seen[-1] is None and gpu.current is None
 
 
-def test_a_dask_worker_trains_with_the_jobs_gpu_current(gpu: Gpu, tmp_path: Path) -> None:
-    """dask runs the package's run functions in its worker threads (here in this process):
-    the job's GPU is current in the thread that trains it, a CPU job enters nothing."""
+def _on_local_dask(jobs: list[TrainJob], **options: Any) -> list[JobResult]:
+    """``jobs`` mapped by a DaskExecutor (no retries) on an in-process one-thread cluster."""
     distributed = pytest.importorskip("distributed")
     from nb201_flat.train.executors import DaskExecutor
 
-    jobs = [
-        *jobs_on(tmp_path / "a", "cuda:1", [11472], [1]),
-        *jobs_on(tmp_path / "b", "cuda:1", [11472], [2, 3]),
-        *jobs_on(tmp_path / "c", "cpu", [11472], [4]),
-    ]
     with (
         distributed.LocalCluster(
             n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
         ) as cluster,
         distributed.Client(cluster) as client,
     ):
-        res = DaskExecutor(client, retries=0, group_seeds=2).map(jobs)
+        return DaskExecutor(client, retries=0, **options).map(jobs)
+
+
+def test_a_dask_worker_trains_with_the_jobs_gpu_current(gpu: Gpu, tmp_path: Path) -> None:
+    """dask runs the package's run functions in its worker threads (here in this process):
+    the job's GPU is current in the thread that trains it, a CPU job enters nothing."""
+    jobs = [
+        *jobs_on(tmp_path / "a", "cuda:1", [11472], [1]),
+        *jobs_on(tmp_path / "b", "cuda:1", [11472], [2, 3]),
+        *jobs_on(tmp_path / "c", "cpu", [11472], [4]),
+    ]
+    res = _on_local_dask(jobs, group_seeds=2)
     assert [r.status for r in res] == ["done"] * 4
     assert sorted(gpu.seen, key=str) == [None, "cuda:1", "cuda:1"]  # a job, a group, the cpu job
     # each unit's, for whatever runs it (_run_unit), then its run's again: no change
@@ -211,20 +216,11 @@ def _run_noting_the_gpu(job: TrainJob) -> JobResult:
 def test_dask_runs_a_custom_run_with_the_jobs_gpu_current(gpu: Gpu, tmp_path: Path) -> None:
     """A custom ``run`` on a dask worker: the job's GPU is current (the package's runs enter it
     themselves; a user's did not), a CPU job's run enters nothing."""
-    distributed = pytest.importorskip("distributed")
-    from nb201_flat.train.executors import DaskExecutor
-
     jobs = [
         *jobs_on(tmp_path / "a", "cuda:1", [11472], [1]),
         *jobs_on(tmp_path / "b", "cpu", [11472], [2]),
     ]
-    with (
-        distributed.LocalCluster(
-            n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
-        ) as cluster,
-        distributed.Client(cluster) as client,
-    ):
-        res = DaskExecutor(client, retries=0, run=_run_noting_the_gpu).map(jobs)
+    res = _on_local_dask(jobs, run=_run_noting_the_gpu)
     assert [r.status for r in res] == ["done"] * 2
     assert sorted(gpu.seen, key=str) == [None, "cuda:1"] and gpu.current is None
 
