@@ -54,9 +54,13 @@ def test_no_cuda_exits_2_with_one_line_and_writes_nothing(
     assert not out.exists()
 
 
-def test_tiny_cpu_pass_exercises_every_measurement() -> None:
+def test_tiny_cpu_pass_exercises_every_measurement(monkeypatch: pytest.MonkeyPatch) -> None:
     torch = pytest.importorskip("torch")
+    from nb201_flat.train import modes
+
     torch.set_num_threads(1)
+    released: list[int] = []  # after each measurement: its compiled graphs and CUDA graph pools
+    monkeypatch.setattr(modes, "release_compiled", lambda: released.append(1))
     snapshots: list[dict] = []
     res = B.run(
         torch.device("cpu"), c=2, n=1, batch=8, steps=1, warmup=1, n_train=16, ks=(1, 2),
@@ -75,9 +79,11 @@ def test_tiny_cpu_pass_exercises_every_measurement() -> None:
         assert r[mode]["cudagraph_skips"] == 0
     assert r["faithful"]["mode_tag"] == "faithful" and r["fast"]["mode_tag"] == "fast-bf16"
     assert r["fast_nocompile"]["mode_tag"] == "fast-bf16-tf32-nocompile"
-    # written after every measurement: 3 cells x 3 modes, 2 Ks x 3 sweeps, streams, eval, end
-    assert len(snapshots) == 9 + 6 + 2 + 1
-    assert [s["complete"] for s in snapshots] == [False] * 17 + [True]
+    # written after every measurement: 3 cells x 3 modes, 2 Ks x 2 sweeps, streams, eval,
+    # grouped fast at the largest K, end
+    assert len(snapshots) == 9 + 4 + 2 + 1 + 1
+    assert [s["complete"] for s in snapshots] == [False] * 16 + [True]
+    assert len(released) == 16
     first = snapshots[0]["cells"]
     assert "faithful" in first["resnet_like"] and "faithful" not in first["best_cifar10"]
     assert snapshots[-1] == json.loads(json.dumps(res))
@@ -87,6 +93,7 @@ def test_tiny_cpu_pass_exercises_every_measurement() -> None:
     runs = res["grouped"]["runs"]
     assert [g["k"] for g in runs] == [1, 2] and runs[0]["ratio_to_k1"] == 1.0
     assert res["peak_gpu_mem_mb"] is None  # CPU: no GPU memory to report
+    assert res["peak_gpu_reserved_mb"] is None
     st = res["streams"]
     assert st["cells"] == list(B.cells().values())
     assert st["streams_images_per_s"] > 0 and st["in_turn_images_per_s"] > 0
@@ -97,12 +104,16 @@ def test_tiny_cpu_pass_exercises_every_measurement() -> None:
     # many networks through the user-facing paths: --group-seeds K in both modes, --concurrent K
     assert "error" not in repr(res), res  # every measurement ran
     assert runs[0]["mode_tag"] == "faithful"
-    fast = res["grouped_fast"]["runs"]
-    assert [g["k"] for g in fast] == [1, 2] and {g["mode_tag"] for g in fast} == {"fast-bf16"}
-    assert fast[0]["ratio_to_k1"] == 1.0 and all(g["aggregate_images_per_s"] > 0 for g in fast)
-    assert fast[1]["ratio_to_k1"] == pytest.approx(
-        fast[1]["aggregate_images_per_s"] / fast[0]["aggregate_images_per_s"]
+    # fast grouped at the largest K only, against one network of its cell in fast mode
+    gf = res["grouped_fast"]
+    assert gf["cell"] == B.GROUPED_CELL == res["cells"]["resnet_like"]["index"]
+    assert gf["mode"] == "fast" and gf["option"] == "--group-seeds K"
+    (fast,) = gf["runs"]
+    assert fast["k"] == 2 and fast["mode_tag"] == "fast-bf16" and "ratio_to_k1" not in fast
+    assert fast["ratio_to_single_fast"] == pytest.approx(
+        fast["aggregate_images_per_s"] / r["fast"]["images_per_s"]
     )
+    assert gf["ratio_to"] == "cells.resnet_like.fast (one network of the cell, not grouped)"
     conc = res["concurrent"]["runs"]
     assert [g["k"] for g in conc] == [1, 2] and res["concurrent"]["option"] == "--concurrent K"
     assert [g["cells"] for g in conc] == [B.concurrent_cells(1), B.concurrent_cells(2)]
@@ -115,10 +126,18 @@ def test_tiny_cpu_pass_exercises_every_measurement() -> None:
     assert "skipped" in res["grouped"]["runs"][0]
     assert "skipped" in res["streams"] and "skipped" in res["eval"]
     assert "skipped" in res["grouped_fast"]["runs"][0] and "skipped" in res["concurrent"]["runs"][0]
+    assert res["grouped_fast"]["runs"][0]["ratio_to_single_fast"] is None
+    assert len(released) == 16  # nothing measured, nothing released
 
 
-def test_bench_builds_what_the_cli_trains_and_records_failures() -> None:
+def test_bench_builds_what_the_cli_trains_and_records_failures(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from nb201_flat.train import modes
     from nb201_flat.train.modes import FAST
+
+    released: list[int] = []
+    monkeypatch.setattr(modes, "release_compiled", lambda: released.append(1))
 
     jobs = B.bench_jobs([11472, 6111], [0], "fast", c=2, n=1, batch=8)
     assert [j.index for j in jobs] == [11472, 6111] and {j.train_mode for j in jobs} == {FAST}
@@ -145,6 +164,7 @@ def test_bench_builds_what_the_cli_trains_and_records_failures() -> None:
     runs = B.sweep(measure, (1, 4, 16), lambda: False, 60.0)
     assert runs[0]["ratio_to_k1"] == 1.0 and runs[2]["ratio_to_k1"] == 3.0
     assert runs[1] == {"error": "RuntimeError: oom", "k": 4, "ratio_to_k1": None}
+    assert len(released) == 3  # a failed measurement's compiled graphs are released too
 
 
 def test_a_cpu_rehearsal_never_takes_the_gpu_results_place(
