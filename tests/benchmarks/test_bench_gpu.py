@@ -174,3 +174,83 @@ def test_a_cpu_rehearsal_never_takes_the_gpu_results_place(
     assert B.main(["--rehearse-on-cpu"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--out" in err
+
+
+# -- benchmarks/device_gpu.sh, the prepared command for a lent GPU machine ---------------------
+FAKE = {
+    # each records its arguments; timeout drops its own options and runs the rest
+    "timeout": 'echo "timeout $*" >>"$LOG"\n'
+    'while [ "${1#-}" != "$1" ]; do case $1 in -s|-k) shift 2 ;; *) shift ;; esac; done\n'
+    'shift\nexec "$@"\n',
+    "nvidia-smi": 'echo "nvidia-smi $*" >>"$LOG"\n',
+    # gpu.json as mkstemp would leave it: private
+    "python3": 'echo "python3 $*" >>"$LOG"\n'
+    'while [ $# -gt 1 ]; do [ "$1" = --out ] && { touch "$2"; chmod 600 "$2"; }; shift; done\n',
+}
+GPU_MARK = "@pytest.mark." + "gpu"  # split: the script greps the tests for it, this file too
+
+
+def _device_script(tmp_path: Path, *, carry: bool, **extra: str) -> tuple[int, str, list[str]]:
+    """``benchmarks/device_gpu.sh`` in a copy of the repository's layout with fake tests,
+    ``python3``, ``nvidia-smi`` and ``timeout``: its exit status, stderr and the calls."""
+    import os
+    import shutil
+    import subprocess
+
+    root = tmp_path / "repo"
+    (root / "benchmarks").mkdir(parents=True)
+    shutil.copy(B.Path(B.__file__).parent / "device_gpu.sh", root / "benchmarks")
+    shutil.copy(B.Path(B.__file__).parents[1] / "Makefile", root)
+    tests = root / "tests" / "train"
+    tests.mkdir(parents=True)
+    for name, text in [("test_train_gpu.py", GPU_MARK), ("test_train_streams.py", GPU_MARK),
+                       ("test_train_cpu.py", "")]:  # fmt: skip
+        (tests / name).write_text(text + "\n")
+    if carry:
+        (root / ".device-carry" / "nb201").mkdir(parents=True)
+        (root / ".device-carry" / "nb201" / "nb201_tidy.csv.gz").write_bytes(b"")
+    bin_ = tmp_path / "bin"
+    bin_.mkdir()
+    for name, body in FAKE.items():
+        (bin_ / name).write_text("#!/usr/bin/env bash\n" + body)
+        (bin_ / name).chmod(0o755)
+    log = tmp_path / "calls.log"
+    log.touch()
+    env = {k: v for k, v in os.environ.items() if k not in ("NB201_FLAT_SHARED_DATA", "REHEARSE")}
+    env.update(PATH=f"{bin_}:{os.environ['PATH']}", LOG=str(log), OUT=str(tmp_path / "out"))
+    env.update(extra)
+    proc = subprocess.run(["bash", str(root / "benchmarks" / "device_gpu.sh")], env=env,
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    return proc.returncode, proc.stderr, log.read_text().splitlines()
+
+
+def test_the_device_script_refuses_to_run_without_nb201s_table(tmp_path: Path) -> None:
+    """Without ``--prepare`` (or the carry) every ratio to NB201 would be null: one line and
+    exit 2 before anything runs on the lent machine."""
+    rc, err, calls = _device_script(tmp_path, carry=False)
+    assert rc == 2 and err.count("\n") == 1 and "--prepare" in err and ".device-carry" in err
+    assert calls == [] and not (tmp_path / "out").exists()
+
+
+def test_the_device_script_fits_its_call_and_stops_pytest_so_it_reports(tmp_path: Path) -> None:
+    rc, err, calls = _device_script(tmp_path, carry=True)
+    assert rc == 0, err
+    stages = [c.split() for c in calls if c.startswith("timeout") and " nvidia-smi" not in c]
+    bench, tests = stages
+    # the benchmark: stopped well after its own budget stops new measurements
+    (run,) = [c.split() for c in calls if c.startswith("python3 -m benchmarks.bench_gpu")]
+    budget = float(run[run.index("--budget-s") + 1])
+    assert bench[:2] == ["timeout", "-k"]
+    kill, stop = int(bench[2]), int(bench[3])
+    assert stop - budget >= 60  # python, torch and the data first; then the last measurement
+    # the tests: SIGINT (pytest still prints what failed), then what is left of DEVICE_S
+    assert tests[:5] == ["timeout", "-s", "INT", "-k", "10"]
+    assert int(tests[5]) + 10 <= 580 and int(tests[5]) >= 580 - 10 - 5
+    assert 580 - 30 - (stop + kill) - 10 >= 120  # >= 2 min of tests even after a full bench
+    # the cheap streams test first, then every file holding a gpu test, no other
+    files = [w for w in tests if w.startswith("tests/")]
+    assert files == ["tests/train/test_train_streams.py", "tests/train/test_train_gpu.py"]
+    # what comes back is readable whatever the umask (the benchmark's file was 0600)
+    assert (tmp_path / "out" / "gpu.json").stat().st_mode & 0o044 == 0o044
+    rc, err, calls = _device_script(tmp_path / "late", carry=True, DEVICE_S="5")
+    assert rc != 0 and not any("-m pytest" in c for c in calls)
