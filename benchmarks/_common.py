@@ -17,6 +17,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from nb201_flat import atomic
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CACHE_DIR = REPO_ROOT / "benchmarks" / ".cache"
 SHARED_ENV = "NB201_FLAT_SHARED_DATA"
@@ -276,13 +278,6 @@ def _git(args: list[str]) -> str | None:
 
 
 def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write ``text`` to ``path`` all or nothing, with the package's one writer
+    (:func:`nb201_flat.atomic.write_bytes`): the umask's mode, not ``mkstemp``'s private 0600."""
+    atomic.write_bytes(path, text.encode())

@@ -6,21 +6,24 @@
   for three cells -- ResNet-like 11472, best CIFAR-10 6111 and the median-FLOPs connected
   cell -- in ``faithful`` mode, in ``fast`` mode without ``torch.compile`` (``fast_nocompile``,
   what ``--no-compile`` trains) and in ``fast`` mode, with the peak GPU memory of each
-  measurement (allocated, and reserved by the caching allocator), whether the network was wrapped by ``torch.compile`` and what the compiler
-  did meanwhile (graphs compiled, frames it ran eagerly instead, graphs left uncaptured by
-  CUDA graphs);
+  measurement (allocated, and reserved by the caching allocator: what earlier measurements
+  compiled, CUDA graph pools included, is released after each one, so neither counts them),
+  whether the network was wrapped by ``torch.compile`` and what the compiler did meanwhile
+  (graphs compiled, frames it ran eagerly instead, graphs left uncaptured by CUDA graphs);
 * for each cell and mode the ratio NB201's seconds per epoch / ours, NB201's being
   ``time_s`` (cifar10-valid, 200 epochs) from the shared table divided by 200 (``null`` when the
   table is not on this machine -- never estimated);
 * aggregate images/s of K = 1, 4, 16, 32 networks through the two user-facing ways of
   training many networks in one process, each built exactly as ``nb201-flat train`` builds it
   (from :class:`~nb201_flat.train.jobs.TrainJob` values, by the functions the CLI's executors
-  call), with the ratio to K = 1:
+  call), with the ratio to K = 1 (``ratio_to_k1``):
 
-  - ``grouped`` / ``grouped_fast``: ``--group-seeds K``, K seeds of one cell (11472) as one
-    grouped network (:func:`~nb201_flat.train.grouped_run.grouped_session`), in faithful and
-    in fast mode (fast: K = 1 and 32 only, since each K is a static shape of its own and so a
-    cold compilation of a minute or more);
+  - ``grouped``: ``--group-seeds K``, K seeds of one cell (11472) as one grouped network
+    (:func:`~nb201_flat.train.grouped_run.grouped_session`), faithful mode;
+  - ``grouped_fast``: the same in fast mode at K = 32 only (each K is a static shape of its
+    own, so a cold compilation of a minute or more), its ratio ``ratio_to_single_fast`` to one
+    network of the same cell in fast mode (``cells.resnet_like.fast``, not a grouped K = 1;
+    ``null`` when that one was not measured);
   - ``concurrent``: ``--concurrent K``, K different connected cells (the first K of one
     permutation drawn with seed 0, so each K's cells include the smaller K's), one CUDA stream
     each, sharing one copy of the data (:func:`~nb201_flat.train.concurrent_run.sessions_for`
@@ -29,7 +32,8 @@
   CUDA stream each, against the same three sessions stepped in turn on one stream: aggregate
   images/s of both and their ratio;
 * evaluation images/s (11472, faithful) at evaluation batch 256 (the training batch) and 1024
-  (the default ``--eval-batch-size``), on 10,000 images.
+  (the default ``--eval-batch-size``), on 10,000 images;
+* ``peak_gpu_mem_mb`` and ``peak_gpu_reserved_mb``: the largest of the measurements' peaks.
 
 Targets (the issue's): fast mode at least 10x NB201's recorded time per cell; aggregate
 throughput with many networks at least 4x one network's. The data are random uint8 images of
@@ -152,6 +156,19 @@ def guarded(measure: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
     return out
 
 
+def measured(measure: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
+    """:func:`guarded`, then what the measurement compiled released (its graphs and CUDA graph
+    pools, :func:`~nb201_flat.train.modes.release_compiled`), raised or not: the caching
+    allocator would otherwise keep those pools, and every later measurement's
+    ``peak_reserved_mb`` would count them."""
+    from nb201_flat.train import modes
+
+    try:
+        return guarded(measure, *args, **kwargs)
+    finally:
+        modes.release_compiled()
+
+
 def ratio_to_nb201(nb201_time_s: float | None, s_per_epoch: float) -> float | None:
     """NB201's seconds per epoch over ours (> 1: faster than NB201); ``None`` without NB201's.
 
@@ -208,7 +225,8 @@ def _peak_reset(device: Any) -> None:
 def _peaks(device: Any) -> dict[str, float | None]:
     """Peak GPU memory since :func:`_peak_reset`: held by tensors (``peak_mem_mb``) and held
     by the caching allocator (``peak_reserved_mb``, which also counts the private memory pools
-    of CUDA graphs); ``None`` off a GPU."""
+    of this measurement's CUDA graphs; :func:`measured` releases each measurement's); ``None``
+    off a GPU."""
     import torch
 
     if device.type != "cuda":
@@ -361,7 +379,7 @@ def sweep(
         if over_budget():
             runs.append({"k": k, "skipped": f"time budget of {budget_s:.0f} s spent"})
         else:
-            r = guarded(measure, k, **kwargs)
+            r = measured(measure, k, **kwargs)
             r.setdefault("k", k)
             ips = r.get("aggregate_images_per_s")
             if k == 1 and ips is not None:
@@ -511,7 +529,7 @@ def run(
             if over_budget():
                 rec[label] = dict(skipped)
                 continue
-            r = guarded(
+            r = measured(
                 measure_single, data, rec["index"], mode, c=c, n=n, batch=batch, steps=steps,
                 warmup=warmup, compile=compile,
             )  # fmt: skip
@@ -540,7 +558,7 @@ def run(
         sweep(measure, k_values, over_budget, budget_s, mode=mode, on_run=progress, **size)
 
     def once(key: str, measure: Any, *args: Any, **kwargs: Any) -> None:
-        out[key] = dict(skipped) if over_budget() else guarded(measure, *args, **kwargs)
+        out[key] = dict(skipped) if over_budget() else measured(measure, *args, **kwargs)
         update()
 
     per_cell("faithful")
@@ -552,23 +570,29 @@ def run(
     once("eval", measure_eval, data, 11472, eval_batches, c=c, n=n, n_eval=n_eval)
     # compiled last: compilation is the longest and least certain part of the budget
     per_cell("fast")
-    # the smallest and largest K only: each K is a static shape, compiled cold on its own
-    k_sweep("grouped_fast", seeds, grouped, "fast", tuple(dict.fromkeys((ks[0], ks[-1]))))
+    # the largest K only: each K is a static shape, compiled cold on its own (a grouped K = 1
+    # would be one more); its baseline is the single network of the cell in fast mode above
+    k = ks[-1]
+    group = dict(skipped, k=k) if over_budget() else measured(grouped, k, "fast", **size)
+    group.setdefault("k", k)
+    name = next(n for n, rec in out["cells"].items() if rec["index"] == GROUPED_CELL)
+    single = out["cells"][name]["fast"].get("images_per_s")
+    ips = group.get("aggregate_images_per_s")
+    group["ratio_to_single_fast"] = None if single is None or ips is None else ips / single
+    ratio_to = f"cells.{name}.fast (one network of the cell, not grouped)"
+    out["grouped_fast"] = {**seeds, "mode": "fast", "ratio_to": ratio_to, "runs": [group]}
+    update()
 
-    peaks = [
-        v["peak_mem_mb"]
-        for rec in out["cells"].values()
-        for v in rec.values()
-        if isinstance(v, dict) and v.get("peak_mem_mb") is not None
-    ] + [
-        r["peak_mem_mb"]
-        for key in ("grouped", "grouped_fast", "concurrent")
-        for r in out[key]["runs"]
-        if r.get("peak_mem_mb") is not None
+    results = [v for rec in out["cells"].values() for v in rec.values() if isinstance(v, dict)] + [
+        r for key in ("grouped", "grouped_fast", "concurrent") for r in out[key]["runs"]
     ]
-    if out["streams"].get("peak_mem_mb") is not None:
-        peaks.append(out["streams"]["peak_mem_mb"])
-    out["peak_gpu_mem_mb"] = max(peaks) if peaks else None
+    results.append(out["streams"])
+    for key, summary in (
+        ("peak_mem_mb", "peak_gpu_mem_mb"),
+        ("peak_reserved_mb", "peak_gpu_reserved_mb"),
+    ):
+        peaks = [r[key] for r in results if r.get(key) is not None]
+        out[summary] = max(peaks) if peaks else None
     out["complete"] = True
     update()
     return out

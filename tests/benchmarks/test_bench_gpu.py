@@ -54,9 +54,13 @@ def test_no_cuda_exits_2_with_one_line_and_writes_nothing(
     assert not out.exists()
 
 
-def test_tiny_cpu_pass_exercises_every_measurement() -> None:
+def test_tiny_cpu_pass_exercises_every_measurement(monkeypatch: pytest.MonkeyPatch) -> None:
     torch = pytest.importorskip("torch")
+    from nb201_flat.train import modes
+
     torch.set_num_threads(1)
+    released: list[int] = []  # after each measurement: its compiled graphs and CUDA graph pools
+    monkeypatch.setattr(modes, "release_compiled", lambda: released.append(1))
     snapshots: list[dict] = []
     res = B.run(
         torch.device("cpu"), c=2, n=1, batch=8, steps=1, warmup=1, n_train=16, ks=(1, 2),
@@ -75,9 +79,11 @@ def test_tiny_cpu_pass_exercises_every_measurement() -> None:
         assert r[mode]["cudagraph_skips"] == 0
     assert r["faithful"]["mode_tag"] == "faithful" and r["fast"]["mode_tag"] == "fast-bf16"
     assert r["fast_nocompile"]["mode_tag"] == "fast-bf16-tf32-nocompile"
-    # written after every measurement: 3 cells x 3 modes, 2 Ks x 3 sweeps, streams, eval, end
-    assert len(snapshots) == 9 + 6 + 2 + 1
-    assert [s["complete"] for s in snapshots] == [False] * 17 + [True]
+    # written after every measurement: 3 cells x 3 modes, 2 Ks x 2 sweeps, streams, eval,
+    # grouped fast at the largest K, end
+    assert len(snapshots) == 9 + 4 + 2 + 1 + 1
+    assert [s["complete"] for s in snapshots] == [False] * 16 + [True]
+    assert len(released) == 16
     first = snapshots[0]["cells"]
     assert "faithful" in first["resnet_like"] and "faithful" not in first["best_cifar10"]
     assert snapshots[-1] == json.loads(json.dumps(res))
@@ -87,6 +93,7 @@ def test_tiny_cpu_pass_exercises_every_measurement() -> None:
     runs = res["grouped"]["runs"]
     assert [g["k"] for g in runs] == [1, 2] and runs[0]["ratio_to_k1"] == 1.0
     assert res["peak_gpu_mem_mb"] is None  # CPU: no GPU memory to report
+    assert res["peak_gpu_reserved_mb"] is None
     st = res["streams"]
     assert st["cells"] == list(B.cells().values())
     assert st["streams_images_per_s"] > 0 and st["in_turn_images_per_s"] > 0
@@ -97,12 +104,16 @@ def test_tiny_cpu_pass_exercises_every_measurement() -> None:
     # many networks through the user-facing paths: --group-seeds K in both modes, --concurrent K
     assert "error" not in repr(res), res  # every measurement ran
     assert runs[0]["mode_tag"] == "faithful"
-    fast = res["grouped_fast"]["runs"]
-    assert [g["k"] for g in fast] == [1, 2] and {g["mode_tag"] for g in fast} == {"fast-bf16"}
-    assert fast[0]["ratio_to_k1"] == 1.0 and all(g["aggregate_images_per_s"] > 0 for g in fast)
-    assert fast[1]["ratio_to_k1"] == pytest.approx(
-        fast[1]["aggregate_images_per_s"] / fast[0]["aggregate_images_per_s"]
+    # fast grouped at the largest K only, against one network of its cell in fast mode
+    gf = res["grouped_fast"]
+    assert gf["cell"] == B.GROUPED_CELL == res["cells"]["resnet_like"]["index"]
+    assert gf["mode"] == "fast" and gf["option"] == "--group-seeds K"
+    (fast,) = gf["runs"]
+    assert fast["k"] == 2 and fast["mode_tag"] == "fast-bf16" and "ratio_to_k1" not in fast
+    assert fast["ratio_to_single_fast"] == pytest.approx(
+        fast["aggregate_images_per_s"] / r["fast"]["images_per_s"]
     )
+    assert gf["ratio_to"] == "cells.resnet_like.fast (one network of the cell, not grouped)"
     conc = res["concurrent"]["runs"]
     assert [g["k"] for g in conc] == [1, 2] and res["concurrent"]["option"] == "--concurrent K"
     assert [g["cells"] for g in conc] == [B.concurrent_cells(1), B.concurrent_cells(2)]
@@ -115,10 +126,18 @@ def test_tiny_cpu_pass_exercises_every_measurement() -> None:
     assert "skipped" in res["grouped"]["runs"][0]
     assert "skipped" in res["streams"] and "skipped" in res["eval"]
     assert "skipped" in res["grouped_fast"]["runs"][0] and "skipped" in res["concurrent"]["runs"][0]
+    assert res["grouped_fast"]["runs"][0]["ratio_to_single_fast"] is None
+    assert len(released) == 16  # nothing measured, nothing released
 
 
-def test_bench_builds_what_the_cli_trains_and_records_failures() -> None:
+def test_bench_builds_what_the_cli_trains_and_records_failures(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from nb201_flat.train import modes
     from nb201_flat.train.modes import FAST
+
+    released: list[int] = []
+    monkeypatch.setattr(modes, "release_compiled", lambda: released.append(1))
 
     jobs = B.bench_jobs([11472, 6111], [0], "fast", c=2, n=1, batch=8)
     assert [j.index for j in jobs] == [11472, 6111] and {j.train_mode for j in jobs} == {FAST}
@@ -145,6 +164,7 @@ def test_bench_builds_what_the_cli_trains_and_records_failures() -> None:
     runs = B.sweep(measure, (1, 4, 16), lambda: False, 60.0)
     assert runs[0]["ratio_to_k1"] == 1.0 and runs[2]["ratio_to_k1"] == 3.0
     assert runs[1] == {"error": "RuntimeError: oom", "k": 4, "ratio_to_k1": None}
+    assert len(released) == 3  # a failed measurement's compiled graphs are released too
 
 
 def test_a_cpu_rehearsal_never_takes_the_gpu_results_place(
@@ -154,3 +174,91 @@ def test_a_cpu_rehearsal_never_takes_the_gpu_results_place(
     assert B.main(["--rehearse-on-cpu"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--out" in err
+
+
+# -- benchmarks/device_gpu.sh, the prepared command for a lent GPU machine ---------------------
+FAKE = {
+    # each records its arguments; timeout drops its own options and runs the rest
+    "timeout": 'echo "timeout $*" >>"$LOG"\n'
+    'while [ "${1#-}" != "$1" ]; do case $1 in -s|-k) shift 2 ;; *) shift ;; esac; done\n'
+    'shift\nexec "$@"\n',
+    "nvidia-smi": 'echo "nvidia-smi $*" >>"$LOG"\n',
+    # gpu.json as mkstemp would leave it: private
+    "python3": 'echo "python3 $*" >>"$LOG"\n'
+    'while [ $# -gt 1 ]; do [ "$1" = --out ] && { touch "$2"; chmod 600 "$2"; }; shift; done\n',
+}
+GPU_MARK = "@pytest.mark." + "gpu"  # split: the script greps the tests for it, this file too
+CALL_S = 595  # the device call's timeout_s (the script's header)
+
+
+def _device_script(tmp_path: Path, *, carry: bool, **extra: str) -> tuple[int, str, list[str]]:
+    """``benchmarks/device_gpu.sh`` in a copy of the repository's layout with fake tests,
+    ``python3``, ``nvidia-smi`` and ``timeout``: its exit status, stderr and the calls."""
+    import os
+    import shutil
+    import subprocess
+
+    root = tmp_path / "repo"
+    (root / "benchmarks").mkdir(parents=True)
+    shutil.copy(Path(B.__file__).parent / "device_gpu.sh", root / "benchmarks")
+    shutil.copy(Path(B.__file__).parents[1] / "Makefile", root)
+    tests = root / "tests" / "train"
+    tests.mkdir(parents=True)
+    for name, text in [("test_train_gpu.py", GPU_MARK), ("test_train_streams.py", GPU_MARK),
+                       ("test_train_cpu.py", "")]:  # fmt: skip
+        (tests / name).write_text(text + "\n")
+    if carry:
+        (root / ".device-carry" / "nb201").mkdir(parents=True)
+        (root / ".device-carry" / "nb201" / "nb201_tidy.csv.gz").write_bytes(b"")
+    bin_ = tmp_path / "bin"
+    bin_.mkdir()
+    for name, body in FAKE.items():
+        (bin_ / name).write_text("#!/usr/bin/env bash\n" + body)
+        (bin_ / name).chmod(0o755)
+    log = tmp_path / "calls.log"
+    log.touch()
+    env = {k: v for k, v in os.environ.items() if k not in ("NB201_FLAT_SHARED_DATA", "REHEARSE")}
+    env.update(PATH=f"{bin_}:{os.environ['PATH']}", LOG=str(log), OUT=str(tmp_path / "out"))
+    env.update(extra)
+    proc = subprocess.run(["bash", str(root / "benchmarks" / "device_gpu.sh")], env=env,
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    return proc.returncode, proc.stderr, log.read_text().splitlines()
+
+
+def test_the_device_script_refuses_to_run_without_nb201s_table(tmp_path: Path) -> None:
+    """Without ``--prepare`` (or the carry) every ratio to NB201 would be null: one line and
+    exit 2 before anything runs on the lent machine."""
+    rc, err, calls = _device_script(tmp_path, carry=False)
+    assert rc == 2 and err.count("\n") == 1 and "--prepare" in err and ".device-carry" in err
+    assert calls == [] and not (tmp_path / "out").exists()
+    # a rehearsal measures nothing: it runs without the table
+    rc, err, calls = _device_script(tmp_path / "rehearsal", carry=False, REHEARSE="1")
+    assert rc == 0 and any("--rehearse-on-cpu" in c for c in calls), err
+
+
+def test_the_device_script_fits_its_call_and_stops_pytest_so_it_reports(tmp_path: Path) -> None:
+    """Each stage bounded, all of them inside the device call (no time passes here: the tests
+    get all that is left), the benchmark's budget well inside its stage."""
+    rc, err, calls = _device_script(tmp_path, carry=True)
+    assert rc == 0, err
+    stages = [c.split() for c in calls if c.startswith("timeout") and " nvidia-smi" not in c]
+    bench, tests = stages
+    # the benchmark: stopped well after its own budget stops new measurements
+    (run,) = [c.split() for c in calls if c.startswith("python3 -m benchmarks.bench_gpu")]
+    budget = float(run[run.index("--budget-s") + 1])
+    assert bench[:2] == ["timeout", "-k"]
+    kill, stop = int(bench[2]), int(bench[3])
+    assert stop - budget >= 60  # python, torch and the data first; then the last measurement
+    # the tests: SIGINT (pytest still prints what failed), then what is left of DEVICE_S
+    assert tests[:5] == ["timeout", "-s", "INT", "-k", "10"]
+    end = int(tests[5]) + 10  # the tests' stop and kill, from the start (no time passed here)
+    assert CALL_S - 20 <= end <= CALL_S - 10  # room for the shell, the chmod, the transfers
+    # >= 2 min of tests even after a full benchmark stage and 30 s of nvidia-smi and torch
+    assert end - 30 - (stop + kill) - 10 >= 120
+    # the cheap streams test first, then every file holding a gpu test, no other
+    files = [w for w in tests if w.startswith("tests/")]
+    assert files == ["tests/train/test_train_streams.py", "tests/train/test_train_gpu.py"]
+    # what comes back is readable whatever the umask (the benchmark's file was 0600)
+    assert (tmp_path / "out" / "gpu.json").stat().st_mode & 0o044 == 0o044
+    rc, err, calls = _device_script(tmp_path / "late", carry=True, DEVICE_S="5")
+    assert rc != 0 and not any("-m pytest" in c for c in calls)

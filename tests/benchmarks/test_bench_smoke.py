@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -202,3 +203,11 @@ def test_atomic_write_replaces(tmp_path: Path) -> None:
     atomic_write_text(p, "a")
     atomic_write_text(p, "b")
     assert p.read_text() == "b" and [q.name for q in p.parent.iterdir()] == ["f.txt"]
+    # the umask's mode, as every file the package writes (a lent GPU machine's results come
+    # back readable), not tempfile's private 0600
+    mask = os.umask(0o022)
+    try:
+        atomic_write_text(p, "c")
+    finally:
+        os.umask(mask)
+    assert p.stat().st_mode & 0o777 == 0o644

@@ -16,6 +16,7 @@ independent; only the compilation is shared) and cleared at its end.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -261,27 +262,42 @@ def test_faithful_kill_and_resume_is_bitwise(device: str, tmp_path: Path) -> Non
 
 def _train_on_the_last_gpu(
     device: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> tuple[int | None, list[int], list[int], int | None, int | None]:
+) -> tuple[int | None, list[str], list[int], list[int], int | None, int | None]:
     """``train`` one job alone, and one inside ``current_gpu`` (what a pool worker holds for
-    its whole life), on ``cuda:N`` (the last GPU) or the CPU, through the real
-    ``torch.cuda.device`` wrapped in a subclass that records each entry and calls through.
+    its whole life), on ``cuda:N`` (the last GPU) or the CPU, with
+    :func:`~nb201_flat.train.trainer.current_gpu` wrapped to record what it hands out.
 
-    Returns the GPU's index (``None`` on the CPU), the indices entered, the current device as
+    Recorded there, not by replacing ``torch.cuda.device``: torch enters that itself (say,
+    ``torch.cuda.synchronize(dev)``, which the trainer calls every epoch). Every caller looks
+    ``current_gpu`` up in :mod:`~nb201_flat.train.trainer` when it runs, so the wrapper sees
+    them all; what it hands out is still the real ``torch.cuda.device``.
+
+    Returns the GPU's index (``None`` on the CPU), the device of each ``current_gpu`` call, the
+    GPU index of each real ``torch.cuda.device`` it handed out, entered, the current device as
     each run's training started, and the current device before and after the worker's hold."""
     from nb201_flat.train import trainer
-    from nb201_flat.train.trainer import current_gpu
 
     gpu = torch.cuda.device_count() - 1 if device == "cuda" else None
     if gpu is not None:
         device = f"cuda:{gpu}"
+    calls: list[str] = []
     entered: list[int] = []
+    real_current_gpu = trainer.current_gpu
 
-    class Recording(torch.cuda.device):
-        def __enter__(self) -> None:
-            entered.append(self.idx)
-            super().__enter__()
+    def recording(dev: Any) -> Any:
+        calls.append(str(dev))
+        cm = real_current_gpu(dev)  # refuses a missing GPU here, as the real one does
 
-    monkeypatch.setattr(torch.cuda, "device", Recording)
+        @contextlib.contextmanager
+        def enter() -> Iterator[None]:
+            if isinstance(cm, torch.cuda.device):
+                entered.append(cm.idx)  # read before entering: __exit__ rewrites it
+            with cm:
+                yield
+
+        return enter()
+
+    monkeypatch.setattr(trainer, "current_gpu", recording)
     current: list[int] = []
     real = trainer._train
 
@@ -298,12 +314,12 @@ def _train_on_the_last_gpu(
     )  # fmt: skip
     before = torch.cuda.current_device() if gpu is not None else None
     assert train(alone).status == "done"
-    with current_gpu(device):  # what a pool worker holds for its whole life
+    with trainer.current_gpu(device):  # what a pool worker holds for its whole life
         assert train(in_worker).status == "done"
         after_in_worker = torch.cuda.current_device() if gpu is not None else None
     after = torch.cuda.current_device() if gpu is not None else None
     assert after == before
-    return gpu, entered, current, before, after_in_worker
+    return gpu, calls, entered, current, before, after_in_worker
 
 
 @pytest.mark.parametrize("device", DEVICES)
@@ -313,10 +329,12 @@ def test_a_run_trains_with_its_numbered_gpu_current(
     """The real ``torch.cuda.device`` behind :func:`~nb201_flat.train.trainer.current_gpu`:
     ``train`` on ``cuda:N`` enters it (recorded, since on a one-GPU machine GPU 0 is current
     anyway), alone and inside a pool worker that holds it already, and puts the previous one
-    back; a CPU run enters nothing. (``test_train_current_gpu.py`` checks every path to it,
-    with a stand-in, on a CPU.)"""
-    gpu, entered, _, _, _ = _train_on_the_last_gpu(device, tmp_path, monkeypatch)
+    back; a CPU run asks ``current_gpu`` too and enters nothing. (``test_train_current_gpu.py``
+    checks every path to it, with a stand-in, on a CPU.)"""
+    gpu, calls, entered, _, _, _ = _train_on_the_last_gpu(device, tmp_path, monkeypatch)
     # the run alone; the worker's hold, then the run inside it
+    want = "cpu" if gpu is None else f"cuda:{gpu}"
+    assert calls == [want] * 3
     assert entered == ([] if gpu is None else [gpu, gpu, gpu])
 
 
@@ -330,7 +348,9 @@ def test_a_run_on_the_last_of_several_gpus_trains_with_it_current(
 ) -> None:
     """With several GPUs, the last one is not current by default: it is while each run trains,
     and the previous device is back after."""
-    gpu, _, current, before, after_in_worker = _train_on_the_last_gpu("cuda", tmp_path, monkeypatch)
+    gpu, _, _, current, before, after_in_worker = _train_on_the_last_gpu(
+        "cuda", tmp_path, monkeypatch
+    )
     assert gpu is not None and gpu != before
     assert current == [gpu, gpu] and after_in_worker == gpu
 
