@@ -403,7 +403,7 @@ def test_search_jobs_whose_workers_cannot_fit_are_refused_in_one_line(
         path = save_table(synthetic_table(), tmp_path / "s.nb201")
         argv = [*argv, "--out", str(tmp_path / "rep"), "--table", str(path)]
     line = _one_line_exit_2(capsys, *argv, "--jobs", "4")
-    assert "4 search worker processes (jobs=4, --jobs 4) needs about" in line, line
+    assert "a pool of 4 search worker processes (jobs=4, --jobs 4) needs about" in line, line
     assert "pass fewer jobs (--jobs" in line
     assert not (tmp_path / "rep").exists()  # refused before any work
 
@@ -414,7 +414,9 @@ def test_run_search_refuses_jobs_whose_workers_cannot_fit(synth_table: Table) ->
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv(budget.ENV_MAX_MEMORY, "500M")  # below 4 workers of 150 MB
-        with pytest.raises(ResourceLimitError, match="4 search worker processes .*pass fewer jobs"):
+        with pytest.raises(
+            ResourceLimitError, match="pool of 4 search worker processes .*pass fewer jobs"
+        ):
             run_search(synth_table, nb201_protocol(), RandomSearch(), runs=8, jobs=4)
     with pytest.raises(ArgumentError, match="jobs must be >= 1, got 0; pass jobs=1"):
         run_search(synth_table, nb201_protocol(), RandomSearch(), runs=2, jobs=0)
@@ -430,7 +432,7 @@ def test_cli_jobs_memory_is_checked_for_the_workers_that_start(
     assert main([*argv, "--runs", "3", "--json"]) == 0, capsys.readouterr().err
     capsys.readouterr()
     line = _one_line_exit_2(capsys, *argv, "--runs", "8")  # eight runs: eight workers
-    assert "8 search worker processes (jobs=8, --jobs 8) needs about" in line, line
+    assert "a pool of 8 search worker processes (jobs=8, --jobs 8) needs about" in line, line
 
 
 def test_search_jobs_are_sized_by_the_workers_that_start(
