@@ -293,7 +293,8 @@ class FidelityOracle:
 
     @property
     def exhausted(self) -> bool:
-        return self._closed
+        """True once a query has been refused, or the run has stalled."""
+        return self._closed or self._stall.ended
 
     @property
     def used_fraction(self) -> float:
@@ -321,12 +322,13 @@ class FidelityOracle:
         SearchStalled
             The run has gone :func:`~nb201_flat.search.oracle.stall_limit` queries in a row
             without spending budget (epochs already paid for with ``resume``, or that cost
-            0 s under a time budget); the query is not charged.
+            0 s under a time budget); the query is not charged, and the run is over.
         SearchBudgetError
             ``epochs`` not a whole number in 1..max_epochs (3.0 is 3).
         """
         if self._closed:
             raise BudgetExhausted("budget spent: the search has ended and may not train more")
+        self._stall.check()
         i = check_arch_index(index, self.size)  # int() would truncate 2.5 to cell 2
         d = self._data
         e = check_epochs(epochs, d.max_epochs)  # 3.0 is 3; 2.5 refused, never truncated

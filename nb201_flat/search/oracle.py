@@ -330,11 +330,12 @@ class StallGuard:
     nb201_flat.errors.SearchStalled: the search stalled: 1,000 steps in a row spent no budget ...
     """
 
-    __slots__ = ("count", "limit")
+    __slots__ = ("count", "ended", "limit")
 
     def __init__(self, size: int) -> None:
         self.limit = stall_limit(size)
         self.count = 0
+        self.ended = False
 
     def step(self, spent: bool) -> None:
         """One step: it spent budget (the count starts again) or it did not (:meth:`idle`)."""
@@ -347,6 +348,13 @@ class StallGuard:
         """One step that spent nothing; :class:`SearchStalled` past the limit."""
         self.count += 1
         if self.count > self.limit:
+            self.ended = True
+            raise SearchStalled(_STALLED.format(limit=self.limit))
+
+    def check(self) -> None:
+        """:class:`SearchStalled` again once the run has stalled: it is over, as a refused
+        query's run is (an outside loop asking on would otherwise never stop)."""
+        if self.ended:
             raise SearchStalled(_STALLED.format(limit=self.limit))
 
 
@@ -513,8 +521,8 @@ class Oracle:
 
     @property
     def exhausted(self) -> bool:
-        """True once a charged query has been refused."""
-        return self._closed
+        """True once a charged query has been refused, or the run has stalled."""
+        return self._closed or self._stall.ended
 
     # -- queries ---------------------------------------------------------------------------
     def sample(self, rng: np.random.Generator) -> int:
@@ -533,10 +541,12 @@ class Oracle:
             When the query would take the run past its budget (then and for every later call).
         SearchStalled
             When the run has gone :func:`stall_limit` queries in a row without spending budget
-            (cached repeats, free cells under a time budget); the query is not charged.
+            (cached repeats, free cells under a time budget); the query is not charged, and
+            the run is over (:attr:`exhausted`, every later call refused).
         """
         if self._closed:
             raise BudgetExhausted("budget spent: the search has ended and may not train more")
+        self._stall.check()
         i = self._check(index)
         d = self._data
         if d.repeats == "cache" and i in self._cache:

@@ -17,6 +17,7 @@ import pytest
 
 from nb201_flat.errors import SearchBudgetError
 from nb201_flat.search.fidelity import FidelityData
+from nb201_flat.search.oracle import stall_limit
 from nb201_flat.space import Space
 from nb201_flat.table import MetricKey
 
@@ -100,6 +101,26 @@ def test_search_raises_the_stall_in_one_line() -> None:
     line = out.strip()
     assert "\n" not in line and line.startswith("the search stalled: 1,540 steps in a row")
     assert "repeats='charge'" in line and "query budget" in line
+
+
+def test_an_outside_loop_asking_a_cached_cell_again_and_again_is_done() -> None:
+    # a Session's driver stops on ``done``: a stalled run is over, and stays so (evaluate
+    # answered None for ever while done stayed False)
+    out = _in_subprocess("""
+        from nb201_flat.search.asktell import Session
+        from nb201_flat.search.protocol import Protocol
+        from nb201_flat.table import Table
+        test = MetricKey("toy", "x-test", 12)
+        table = Table(S, {(KEY, None): VALUES[0], (test, None): VALUES[0] + 1})
+        p = Protocol("toy", KEY, (test,), seed_policy="mean", budget_queries=5, repeats="cache")
+        run = Session(table, p, seed=0)
+        asked = 0
+        while not run.done:
+            run.evaluate(0)
+            asked += 1
+        print(asked, run.queries, run.evaluate(1), run.queries)
+    """)
+    assert out.split() == [str(1 + stall_limit(27) + 1), "1", "None", "1"]
 
 
 def test_a_population_of_free_cells_stalls_rea_as_the_kernel_does() -> None:
