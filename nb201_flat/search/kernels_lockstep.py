@@ -2,8 +2,8 @@
 
 :func:`run_searches` runs REA or LS (plain or NA with free neighbours) one run after another,
 each exactly as :func:`~nb201_flat.search.runner.run_one` runs it: the same oracle (budgets,
-cache, stored seeds), the same memory (paid values, free look-ups, the stall counter), the
-same incumbent. Each run's two streams are PCG64 generators stepped here, from the states
+cache, stored seeds, the stall guard), the same memory (paid values, free look-ups, the stall
+counter), the same incumbent. Each run's two streams are PCG64 generators stepped here, from the states
 ``SeedSequence(seed, spawn_key=(r, 0))`` and ``(r, 1)`` give (numpy 2.4's
 ``numpy/random/src/pcg64/pcg64.h``: a 128-bit LCG, stepped, then the XSL-RR output of the new
 state), and consumed as numpy's ``Generator`` consumes them (numpy 2.4's

@@ -296,8 +296,11 @@ def stall_limit(size: int) -> int:
     """Steps in a row a run may take without spending budget before it is ended, on a space
     of ``size`` cells: the one patience of the stall guard (:class:`StallGuard`), which the
     compiled kernels are given too. A step is a charged query (or, in an NA memory, a revisit);
-    it spends budget when it counts against the query budget or moves the seconds. Generous:
-    a search that pays with any fair chance never goes this long without paying.
+    it spends budget when it counts against the query budget or moves the seconds. Generous
+    for a search that samples: random search with one paid cell among ``size`` goes this
+    long without paying with a chance of about e**-20. A search that pays more rarely than
+    that (REA drifting among free cells) is ended too: it would spend its budget only after
+    an age.
 
     >>> stall_limit(27)
     1540
@@ -308,8 +311,9 @@ def stall_limit(size: int) -> int:
 # why a run ended early, and what would have it spend its whole budget
 _STALLED = (
     "the search stalled: {limit:,} steps in a row spent no budget (revisits of known cells, "
-    "cached repeats, or cells that cost 0 s), so it ends with what it found; to spend the "
-    "whole budget, charge repeats (repeats='charge', --repeats charge) or add a query budget"
+    "cached repeats, or cells that cost 0 s), so it ends with what it found; a query budget "
+    "(budget_queries, --protocol fixed-n) or charged repeats (repeats='charge', --repeats "
+    "charge) make every query spend"
 )
 
 
