@@ -247,10 +247,10 @@ SEARCH_WORKER_MB = 150
 
 
 def check_search_jobs(jobs: Any, name: str = "jobs") -> int:
-    """``jobs`` as a count of search worker processes: an int >= 1 whose workers fit in memory,
-    else one :class:`ArgumentError` / :class:`ResourceLimitError` naming ``name`` (a command
-    passes its flag) and the fix. The one check of ``search``, ``reproduce`` and the searches
-    of ``figures``; call it before any work (a pool of 10,000 forks is otherwise started).
+    """``jobs`` as a count of search worker processes: an int >= 1, else one
+    :class:`ArgumentError` naming ``name`` (a command passes its flag) and the fix. The one
+    check of ``search``, ``reproduce`` and the searches of ``figures``; call it before any work.
+    Their memory is checked for the workers that start (:func:`check_search_workers`).
 
     >>> check_search_jobs(2)
     2
@@ -261,14 +261,22 @@ def check_search_jobs(jobs: Any, name: str = "jobs") -> int:
     """
     from nb201_flat.errors import check_int_range
 
-    n = check_int_range(name, jobs, 1, fix=f"pass {name} 1 to run in this process")
-    if n > 1:
+    return check_int_range(name, jobs, 1, fix=f"pass {name} 1 to run in this process")
+
+
+def check_search_workers(workers: int, jobs: int) -> None:
+    """Refuse (one :class:`ResourceLimitError` naming the fix) ``workers`` search worker
+    processes that cannot fit in memory: the workers a pool asked for ``jobs`` starts, which
+    the runner decides (never more than its tasks: 3 runs with 8 jobs start 3 at most).
+
+    >>> check_search_workers(1, 8)  # one worker runs in this process: nothing to check
+    """
+    if workers > 1:
         check_memory(
-            n * SEARCH_WORKER_MB * 2**20,
-            f"{name} {n} (worker processes)",
-            f"pass fewer {name} (this process may use {usable_cores()} CPUs)",
+            workers * SEARCH_WORKER_MB * 2**20,
+            f"a pool of {workers} search worker processes (jobs={jobs}, --jobs {jobs})",
+            f"pass fewer jobs (--jobs; this process may use {usable_cores()} CPUs)",
         )
-    return n
 
 
 def search_jobs_that_fit(wanted: int) -> int:

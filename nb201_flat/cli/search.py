@@ -164,8 +164,9 @@ def _add_run_args(p: argparse.ArgumentParser, *, runs: int | None) -> None:
 
 
 def _jobs(args: argparse.Namespace) -> int | None:
-    """``--jobs`` checked (budget.check_search_jobs: >= 1, the workers fit), or ``None``: the
-    runner's default, one per CPU, as many as fit once the table is in memory."""
+    """``--jobs`` checked (budget.check_search_jobs: a whole number >= 1), or ``None``: the
+    runner's default, one per CPU, as many as fit once the table is in memory. Memory is
+    checked by the runner, for the workers that start (fewer where there are fewer tasks)."""
     if args.jobs is None:
         return None
     return budget.check_search_jobs(args.jobs, "--jobs")

@@ -41,7 +41,7 @@ import numpy.typing as npt
 from nb201_flat.errors import AlgorithmError as AlgorithmError
 from nb201_flat.errors import check_flag, check_float_range, check_int_range
 from nb201_flat.neighbourhood import FIELDS, Neighbourhood
-from nb201_flat.search.oracle import FloatArray, Oracle, SearchEnded, SearchStalled
+from nb201_flat.search.oracle import FloatArray, Oracle, SearchEnded, StallGuard
 from nb201_flat.space import check_arch_index
 
 if TYPE_CHECKING:
@@ -222,7 +222,7 @@ class _Memory:
         self._paid_m = np.zeros(n, dtype=bool)
         self._free_v = np.full(n, np.nan)
         self._free_m = np.zeros(n, dtype=bool)
-        self._stall = 0
+        self._stall = StallGuard(n)  # the oracle's rule: revisits spend nothing
         self._nb: NeighbourRows | None = None
         if objective is not None:
             # rows on demand: a large radius never caches its whole index matrix on the space
@@ -236,14 +236,14 @@ class _Memory:
     def own(self, index: int) -> float:
         """The cell's value, trained (charged) once per run."""
         if self._paid_m[index]:
-            self._stall += 1
-            if self._stall > 20 * self.oracle.size + 1000:
-                raise SearchStalled("the search only revisits cells it already knows")
+            self._stall.idle()
             return float(self._paid_v[index])
         v = self.oracle.query(index)
         self._paid_v[index] = v
         self._paid_m[index] = True
-        self._stall = 0
+        # a new cell counts as progress here, even a free one: there is one a cell, so the
+        # oracle's own guard (which counts free queries) cannot fire under a memory
+        self._stall.step(True)
         return v
 
     def values(self, indices: npt.NDArray[np.int32], charge: bool) -> FloatArray:

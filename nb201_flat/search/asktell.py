@@ -133,7 +133,9 @@ class Session:
 
     @property
     def done(self) -> bool:
-        """True once the budget has refused a query (or :meth:`finish` was called)."""
+        """True once the budget has refused a query, the run has stalled (its queries
+        stopped spending the budget, :class:`~nb201_flat.search.oracle.StallGuard`), or
+        :meth:`finish` was called."""
         return self._finished or self._oracle.exhausted
 
     @property
@@ -149,7 +151,8 @@ class Session:
         return self._oracle.sample(rng)
 
     def evaluate(self, index: int) -> float | None:
-        """The charged validation value of ``index``, or None once the budget is spent."""
+        """The charged validation value of ``index``, or None once the run is over (budget
+        spent, or stalled)."""
         if self._finished:
             raise SearchBudgetError("the session is finished; start a new Session to search again")
         i = check_arch_index(index, self.space.size)  # int() would truncate 2.5 to cell 2

@@ -47,9 +47,12 @@ from nb201_flat.search.oracle import (
     BudgetExhausted,
     HiddenDataError,
     SearchEnded,
+    StallGuard,
     check_budgets,
+    check_some_paid,
     invalid_costs,
     sampling_domain,
+    spends,
     used_fraction,
 )
 from nb201_flat.space import Space, check_arch_index
@@ -122,6 +125,8 @@ class FidelityData:
                     f"{float(self.epoch_costs[rows[r], ep])!r}); sample only measured ones "
                     "(fidelity_data(..., measured_only=True))"
                 )
+        # as the plain oracle's: all free, a time budget never ran out (Hyperband looped)
+        check_some_paid(self.epoch_costs, self.candidates, self.budget_queries)
         for arr in (self.values, self.epoch_costs, self.candidates):
             if arr is not None:
                 arr.setflags(write=False)
@@ -230,13 +235,14 @@ class FidelityOracle:
         The run's own stream for seed draws (``random`` policy).
     """
 
-    __slots__ = ("_closed", "_data", "_paid", "_queries", "_rng", "_rows", "_seconds")
+    __slots__ = ("_closed", "_data", "_paid", "_queries", "_rng", "_rows", "_seconds", "_stall")
 
     def __init__(self, data: FidelityData, rng: np.random.Generator) -> None:
         self._data = data
         self._rng = rng
         self._queries = 0
         self._seconds = 0.0
+        self._stall = StallGuard(data.space.size)
         self._closed = False
         self._paid: dict[int, int] = {}
         self._rows: dict[int, int] = {}
@@ -287,7 +293,8 @@ class FidelityOracle:
 
     @property
     def exhausted(self) -> bool:
-        return self._closed
+        """True once a query has been refused, or the run has stalled."""
+        return self._closed or self._stall.ended
 
     @property
     def used_fraction(self) -> float:
@@ -312,11 +319,16 @@ class FidelityOracle:
         ------
         BudgetExhausted
             The query would go past the budget (then and for every later call).
+        SearchStalled
+            The run has gone :func:`~nb201_flat.search.oracle.stall_limit` queries in a row
+            without spending budget (epochs already paid for with ``resume``, or that cost
+            0 s under a time budget); the query is not charged, and the run is over.
         SearchBudgetError
             ``epochs`` not a whole number in 1..max_epochs (3.0 is 3).
         """
         if self._closed:
             raise BudgetExhausted("budget spent: the search has ended and may not train more")
+        self._stall.check()
         i = check_arch_index(index, self.size)  # int() would truncate 2.5 to cell 2
         d = self._data
         e = check_epochs(epochs, d.max_epochs)  # 3.0 is 3; 2.5 refused, never truncated
@@ -330,6 +342,8 @@ class FidelityOracle:
                 f"budget spent: {self._queries} queries, {self._seconds:.1f} s of "
                 f"{d.budget_seconds} s / {d.budget_queries} queries"
             )
+        # the plain oracle's stall rule: free queries alone would never end a time budget
+        self._stall.step(spends(self._seconds, cost, d.budget_queries))
         self._queries += 1
         self._seconds += cost
         self._paid[i] = max(self._paid.get(i, 0), e)

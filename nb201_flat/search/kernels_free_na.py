@@ -50,6 +50,7 @@ import numpy.typing as npt
 from nb201_flat.jit import depends_on, kernel
 from nb201_flat.search import kernels_numpy
 from nb201_flat.search.kernels_numpy import grow, pairwise_sum
+from nb201_flat.search.oracle import NO_QUERY_BUDGET
 from nb201_flat.types import BoolArray, FloatArray, IntArray
 
 U64Array = npt.NDArray[np.uint64]
@@ -164,6 +165,7 @@ def _na_run(
     for t in range(cells.size):
         c = cells[t]
         if mark[c] != _PAID:
+            # no oracle stall guard: a cell is charged once a run, fewer than stall_limit
             cost = costs[c]
             if q + 1 > budget_q or s + cost > budget_s:
                 return DONE, t, q, s, nf, fs, inc, inc_score, n_chg
@@ -460,6 +462,7 @@ def _rs_run(
     costs: FloatArray,
     budget_s: float,
     budget_q: int,
+    stall_limit: int,
     cache: bool,
     seeded: bool,
     values0: FloatArray,
@@ -484,6 +487,8 @@ def _rs_run(
     q = 0
     s = 0.0
     h = 0
+    idle = 0  # the oracle's stall guard: queries in a row that spent no budget
+    counted = budget_q < NO_QUERY_BUDGET
     has_hi = False
     hi = np.uint64(0)
     inc = -1
@@ -491,12 +496,21 @@ def _rs_run(
     for t in range(cells.size):
         c = cells[t]
         if cache and seen[c] == tag:
+            idle += 1
+            if idle > stall_limit:
+                return DONE, t, q, s, h, inc, inc_score, n_chg
             h += 1
             v = seen_v[c]
         else:
             cost = costs[c]
             if q + 1 > budget_q or s + cost > budget_s:
                 return DONE, t, q, s, h, inc, inc_score, n_chg
+            if counted or s + cost != s:  # oracle.spends
+                idle = 0
+            else:
+                idle += 1
+                if idle > stall_limit:
+                    return DONE, t, q, s, h, inc, inc_score, n_chg
             q += 1
             s += cost
             if seeded:
@@ -528,6 +542,7 @@ def rs_walk(
     costs: FloatArray,
     budget_s: float,
     budget_q: int,
+    stall_limit: int,
     cache: bool,
     seeded: bool,
     values0: FloatArray,
@@ -552,7 +567,10 @@ def rs_walk(
 
     Every query is charged, or (``cache``) only a cell's first one in its run, later ones
     returning the first answer. Values are ``values0``, or stored seeds drawn from each run's
-    oracle-stream words as :func:`free_na_walk`'s own draws.
+    oracle-stream words as :func:`free_na_walk`'s own draws. A run ends after ``stall_limit``
+    queries in a row that spend no budget (the oracle's stall guard: cache hits, or cells
+    whose cost leaves the seconds where they were without a query budget, ``budget_q`` the
+    largest int64).
 
     Returns
     -------
@@ -579,7 +597,7 @@ def rs_walk(
     k = 0
     while k < n_runs:
         got = _rs_run(
-            cells[k], tag, costs, budget_s, budget_q, cache, seeded, values0, by_seed,
+            cells[k], tag, costs, budget_s, budget_q, stall_limit, cache, seeded, values0, by_seed,
             seed_counts, raw, raw_start[k] if seeded else 0, raw_start[k + 1] if seeded else 0,
             seen, seen_v, chg_s, chg_q, chg_i, chg_start[k],
         )  # fmt: skip
@@ -650,7 +668,7 @@ def warm_up() -> None:
     offer_rows(frozen(np.array([0, 1])), ints[:1], costs[:1], costs[:1], ints[:1])
     free_lookups(indptr, flat, costs, ints, ints, 1, 1)
     for seeded in (False, True):
-        rs_walk(cells, costs, 10.0, 5, seeded, seeded, costs, costs, ints, raw, starts)
+        rs_walk(cells, costs, 10.0, 5, 10, seeded, seeded, costs, costs, ints, raw, starts)
     bounded_draws(raw, starts, 7, np.empty((1, 3), dtype=np.int64))
 
 

@@ -2,8 +2,8 @@
 
 :func:`run_searches` runs REA or LS (plain or NA with free neighbours) one run after another,
 each exactly as :func:`~nb201_flat.search.runner.run_one` runs it: the same oracle (budgets,
-cache, stored seeds), the same memory (paid values, free look-ups, the stall counter), the
-same incumbent. Each run's two streams are PCG64 generators stepped here, from the states
+cache, stored seeds, the stall guard), the same memory (paid values, free look-ups, the stall
+counter), the same incumbent. Each run's two streams are PCG64 generators stepped here, from the states
 ``SeedSequence(seed, spawn_key=(r, 0))`` and ``(r, 1)`` give (numpy 2.4's
 ``numpy/random/src/pcg64/pcg64.h``: a 128-bit LCG, stepped, then the XSL-RR output of the new
 state), and consumed as numpy's ``Generator`` consumes them (numpy 2.4's
@@ -272,6 +272,7 @@ def run_searches(
         free_s = 0.0
         hits = 0
         stall = 0
+        idle = 0  # the oracle's stall guard: queries in a row that spent no budget
         inc_idx = -1
         inc_score = -math.inf
         start = chp
@@ -319,12 +320,21 @@ def run_searches(
                     break  # the memory's stall: the search only revisits known cells
                 own = known[cell]
             elif cache and not memory and stamp[cell] == paid:
+                idle += 1
+                if idle > stall_limit:
+                    break  # the oracle's stall: cached repeats spend nothing
                 hits += 1
                 own = known[cell]
             else:
                 cost = costs[cell] if has_costs else 0.0
                 if (bq >= 0 and queries + 1 > bq) or (has_bs and seconds + cost > bs):
                     break
+                if bq >= 0 or seconds + cost != seconds:  # oracle.spends
+                    idle = 0
+                else:
+                    idle += 1
+                    if idle > stall_limit:
+                        break  # the oracle's stall: free cells under a time budget
                 queries += 1
                 seconds += cost
                 row = 0

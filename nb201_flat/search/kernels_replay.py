@@ -133,13 +133,16 @@ def run_block(
     costs: F64,
     budget: F64,
     bq: int,
+    limit: int,
 ) -> tuple[I64, I64, F64, I64, F64, I64, F64, I64, I64, I64, F64, I64, I64, I64, F64, I64, F64]:
     """Every run of a block, from its streams' words (one row of ``a_words``/``o_words`` per
     run, the first ``a_avail``/``o_avail`` usable).
 
     ``cand`` is the sampling domain (empty: the whole space, ``n_dom`` cells); ``budget`` is
     ``(1.0 if there is a time budget else 0.0, its seconds)`` and ``bq`` the query budget (-1:
-    none); ``seeded`` draws stored seeds (``order``/``counts``), else row 0 of ``values``
+    none); ``limit`` the memory's revisits in a row before the run stalls
+    (:func:`~nb201_flat.search.oracle.stall_limit`; the oracle's own guard never fires under a
+    memory, which charges a cell once a run); ``seeded`` draws stored seeds (``order``/``counts``), else row 0 of ``values``
     answers; ``costs`` are zeros without a cost vector. ``top_k`` and ``stage1`` are two-stage
     NA-RS's ``rerank_top_k`` and ``stage1_share`` (used only when ``charge``).
 
@@ -150,7 +153,6 @@ def run_block(
     n_runs = a_words.shape[0]
     size = nb_cnt.size
     width = nb_idx.shape[1]
-    limit = 20 * size + 1000
     status = np.zeros(n_runs, dtype=np.int64)
     queries = np.zeros(n_runs, dtype=np.int64)
     seconds = np.zeros(n_runs)
@@ -538,7 +540,7 @@ def warm_up() -> None:
     for mode in (ONE_STAGE, BEST, TWO_STAGE):
         out = run_block(
             mode, True, 2, 0.5, words, 32, words, 32, np.zeros(0, dtype=np.int64), size,
-            nb_idx, nb_cnt, values, order, counts, True, costs[:size], budget, -1,
+            nb_idx, nb_cnt, values, order, counts, True, costs[:size], budget, -1, 10,
         )  # fmt: skip
         f = np.zeros(int(out[11][-1]))
         apply_scores(mode, out[5], out[6], out[7], out[8], out[9], out[10], out[11], out[12],

@@ -60,7 +60,7 @@ from nb201_flat.search.algorithms import (
     RegularizedEvolution,
     SearchAlgorithm,
 )
-from nb201_flat.search.oracle import IntArray, OracleData
+from nb201_flat.search.oracle import IntArray, OracleData, stall_limit
 from nb201_flat.search.runner import RunRecord, run_one
 from nb201_flat.space import Space
 
@@ -387,7 +387,7 @@ def _arguments(data: OracleData, algorithm: RegularizedEvolution | LocalSearch) 
     ip[kl.P_CACHE] = data.repeats == "cache"
     ip[kl.P_HAS_CAND] = data.candidates is not None
     cand = empty if data.candidates is None else _as_i64(data.candidates)
-    ip[kl.P_STALL] = 20 * size + 1000  # the memory's patience (algorithms._Memory.own)
+    ip[kl.P_STALL] = stall_limit(size)  # the memory's and the oracle's stall guards
     obj = algorithm.objective
     ip[kl.P_MEMORY] = obj is not None or isinstance(algorithm, LocalSearch)
     nbi, nbc, fixed = empty_2d, empty, np.zeros(0)

@@ -20,6 +20,11 @@ search and REA, which re-sample with replacement and re-train) charges again and
 Free (uncharged) look-ups, used by neighbourhood-aware searches when neighbour queries are not
 charged, are counted separately and stay available after the budget is spent.
 
+Stall rule: a run whose queries stop spending budget (cached repeats, or cells that cost 0 s
+under a time budget) would never end; after :func:`stall_limit` such queries in a row it ends
+(:class:`SearchStalled`, taken by the runner as the end of the run), as an NA memory's
+revisits do (:class:`StallGuard`, one rule for both and for the compiled kernels).
+
 Writing a search algorithm: the oracle protocol
 -----------------------------------------------
 A search algorithm is any object with ``name``, ``label`` and
@@ -150,15 +155,7 @@ class OracleData:
             # serve (no cell to draw) or could not (a cell outside the space)
             object.__setattr__(self, "candidates", sampling_domain(cand, size))
             cand = self.candidates
-        if (
-            self.budget_queries is None
-            and self.costs is not None
-            and not cheapest_paid(sampled_costs(self.costs, cand))  # nothing would end a run
-        ):
-            raise SearchBudgetError(
-                "every cell a run may sample costs 0 s, so a time budget never runs out; "
-                "add a query budget (budget_queries)"
-            )
+        check_some_paid(self.costs, cand, self.budget_queries)
         for arr in (self.values, self.order, self.counts, self.costs, self.candidates):
             if arr is not None:
                 arr.setflags(write=False)
@@ -260,6 +257,29 @@ def sampled_costs(costs: FloatArray, candidates: IntArray | None) -> FloatArray:
     return costs if candidates is None else costs[candidates]
 
 
+def check_some_paid(
+    costs: FloatArray | None, candidates: IntArray | None, budget_queries: int | None
+) -> None:
+    """Refuse a time budget that no cell a run may sample would ever spend (its costs, or its
+    per-epoch costs, all 0 s) and no query budget ends: such a run never ends. Free cells
+    among paid ones are the stall guard's (:class:`StallGuard`).
+
+    >>> check_some_paid(np.zeros((3, 2)), None, None)
+    Traceback (most recent call last):
+    ...
+    nb201_flat.errors.SearchBudgetError: every cell a run may sample costs 0 s, so a time budget never runs out; add a query budget (budget_queries)
+    """
+    if (
+        budget_queries is None
+        and costs is not None
+        and not cheapest_paid(sampled_costs(costs, candidates).ravel())
+    ):
+        raise SearchBudgetError(
+            "every cell a run may sample costs 0 s, so a time budget never runs out; "
+            "add a query budget (budget_queries)"
+        )
+
+
 def cheapest_paid(costs: FloatArray) -> float:
     """The cheapest cost > 0, or 0.0 when every cell is free. Free cells end no run: the
     queries a time budget buys are those of the cheapest paid cell, and with none it never
@@ -270,6 +290,91 @@ def cheapest_paid(costs: FloatArray) -> float:
     """
     paid = costs[costs > 0]
     return float(paid.min()) if paid.size else 0.0
+
+
+def stall_limit(size: int) -> int:
+    """Steps in a row a run may take without spending budget before it is ended, on a space
+    of ``size`` cells: the one patience of the stall guard (:class:`StallGuard`), which the
+    compiled kernels are given too. A step is a charged query (or, in an NA memory, a revisit);
+    it spends budget when it counts against the query budget or moves the seconds. Generous
+    for a search that samples: random search with one paid cell among ``size`` goes this
+    long without paying with a chance of about e**-20. A search that pays more rarely than
+    that (REA drifting among free cells) is ended too: it would spend its budget only after
+    an age.
+
+    >>> stall_limit(27)
+    1540
+    """
+    return 20 * size + 1000
+
+
+# why a run ended early, and what would have it spend its whole budget
+_STALLED = (
+    "the search stalled: {limit:,} steps in a row spent no budget (revisits of known cells, "
+    "cached repeats, or cells that cost 0 s), so it ends with what it found; a query budget "
+    "(budget_queries, --protocol fixed-n) or charged repeats (repeats='charge', --repeats "
+    "charge) make every query spend"
+)
+
+
+class StallGuard:
+    """Ends a run that stopped spending its budget (:class:`SearchStalled`, which the runner
+    takes as the end of the run, as a refused query).
+
+    A time budget never runs out when every step is free: cached repeats, cells that cost
+    0 s (or so little that the seconds do not move), an NA memory's revisits. Such a run would
+    loop for ever; after :func:`stall_limit` free steps in a row it ends instead.
+
+    >>> g = StallGuard(0)
+    >>> for _ in range(1000):
+    ...     g.idle()
+    >>> g.idle()
+    Traceback (most recent call last):
+    ...
+    nb201_flat.errors.SearchStalled: the search stalled: 1,000 steps in a row spent no budget ...
+    """
+
+    __slots__ = ("count", "ended", "limit")
+
+    def __init__(self, size: int) -> None:
+        self.limit = stall_limit(size)
+        self.count = 0
+        self.ended = False
+
+    def step(self, spent: bool) -> None:
+        """One step: it spent budget (the count starts again) or it did not (:meth:`idle`)."""
+        if spent:
+            self.count = 0
+        else:
+            self.idle()
+
+    def idle(self) -> None:
+        """One step that spent nothing; :class:`SearchStalled` past the limit."""
+        self.count += 1
+        if self.count > self.limit:
+            self.ended = True
+            raise SearchStalled(_STALLED.format(limit=self.limit))
+
+    def check(self) -> None:
+        """:class:`SearchStalled` again once the run has stalled: it is over, as a refused
+        query's run is (an outside loop asking on would otherwise never stop)."""
+        if self.ended:
+            raise SearchStalled(_STALLED.format(limit=self.limit))
+
+
+#: ``budget_queries`` of the compiled kernels where there is none: a count never reached
+NO_QUERY_BUDGET = int(np.iinfo(np.int64).max)
+
+
+def spends(seconds: float, cost: float, budget_queries: int | None) -> bool:
+    """Whether a charged query of ``cost`` after ``seconds`` spends budget: it counts against
+    a query budget, or it moves the seconds (a cost of 0, or one too small to change the
+    float, does not). The kernels test the same floats.
+
+    >>> spends(10.0, 0.0, None), spends(10.0, 0.0, 5), spends(1e20, 1.0, None)
+    (False, True, False)
+    """
+    return budget_queries is not None or seconds + cost != seconds
 
 
 def used_fraction(
@@ -326,6 +431,7 @@ class Oracle:
         "_queries",
         "_rng",
         "_seconds",
+        "_stall",
     )
 
     def __init__(self, data: OracleData, rng: np.random.Generator) -> None:
@@ -333,6 +439,7 @@ class Oracle:
         self._rng = rng
         self._queries = 0
         self._seconds = 0.0
+        self._stall = StallGuard(data.space.size)
         self._free = 0
         self._free_s = 0.0
         self._hits = 0
@@ -418,8 +525,8 @@ class Oracle:
 
     @property
     def exhausted(self) -> bool:
-        """True once a charged query has been refused."""
-        return self._closed
+        """True once a charged query has been refused, or the run has stalled."""
+        return self._closed or self._stall.ended
 
     # -- queries ---------------------------------------------------------------------------
     def sample(self, rng: np.random.Generator) -> int:
@@ -436,12 +543,18 @@ class Oracle:
         ------
         BudgetExhausted
             When the query would take the run past its budget (then and for every later call).
+        SearchStalled
+            When the run has gone :func:`stall_limit` queries in a row without spending budget
+            (cached repeats, free cells under a time budget); the query is not charged, and
+            the run is over (:attr:`exhausted`, every later call refused).
         """
         if self._closed:
             raise BudgetExhausted("budget spent: the search has ended and may not train more")
+        self._stall.check()
         i = self._check(index)
         d = self._data
         if d.repeats == "cache" and i in self._cache:
+            self._stall.idle()  # a cached answer spends nothing
             self._hits += 1
             return self._cache[i]
         cost = 0.0 if d.costs is None else float(d.costs[i])
@@ -453,6 +566,8 @@ class Oracle:
                 f"budget spent: {self._queries} queries, {self._seconds:.1f} s of "
                 f"{d.budget_seconds} s / {d.budget_queries} queries"
             )
+        # a free cell under a time budget: a run of them would never end (not charged if so)
+        self._stall.step(spends(self._seconds, cost, d.budget_queries))
         self._queries += 1
         self._seconds += cost
         value = self._draw(i)

@@ -43,7 +43,7 @@ from nb201_flat.search.algorithms import (
     NeighbourObjective,
     SearchAlgorithm,
 )
-from nb201_flat.search.oracle import OracleData
+from nb201_flat.search.oracle import OracleData, stall_limit
 from nb201_flat.search.runner import RunRecord, run_one
 from nb201_flat.search.vectorised import _aggregate_rows
 
@@ -132,6 +132,7 @@ def _replay_runs(
         np.zeros(size) if data.costs is None else np.array(data.costs, dtype=np.float64),
         np.array([float(data.budget_seconds is not None), data.budget_seconds or 0.0]),
         -1 if data.budget_queries is None else int(data.budget_queries),
+        stall_limit(size),
     )
     paid = _first_block(data)  # charged queries likely to outlast the budget
     draws = paid if mode == kr.TWO_STAGE else paid // (1 + nb.width)

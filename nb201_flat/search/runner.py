@@ -41,7 +41,7 @@ import pandas as pd
 
 from nb201_flat.budget import (
     NoBar,
-    check_search_jobs,
+    check_search_workers,
     search_jobs_that_fit,
     tqdm_class,
     usable_cores,
@@ -311,7 +311,10 @@ def _execute(
             out[t.cell].extend(recs)
             bar.update(len(recs))
         return out
-    workers = check_search_jobs(min(jobs, len(tasks)))
+    # the one worker count: a pool never starts more workers than it has tasks (--runs 3
+    # --jobs 8 starts 3 at most), and only those need memory
+    workers = min(jobs, len(tasks))
+    check_search_workers(workers, jobs)
     ctx = _context()
     if ctx.get_start_method() == "fork":
         # fork shares the parent's memory: the oracles go over as they are, with the

@@ -58,7 +58,13 @@ from nb201_flat.search.algorithms import (
     RandomSearch,
     SearchAlgorithm,
 )
-from nb201_flat.search.oracle import FloatArray, IntArray, OracleData
+from nb201_flat.search.oracle import (
+    NO_QUERY_BUDGET,
+    FloatArray,
+    IntArray,
+    OracleData,
+    stall_limit,
+)
 from nb201_flat.search.runner import RunRecord, run_one
 from nb201_flat.types import BoolArray as BoolArray
 
@@ -66,8 +72,8 @@ U64Array = npt.NDArray[np.uint64]
 
 _log = logging.getLogger(__name__)
 
-# beyond this many draws per run the loop is no slower to wait for (and a search that never
-# spends its budget, e.g. cached repeats over a small domain, never ends either way)
+# beyond this many draws per run the loop is no slower to wait for (a search that stops
+# spending its budget, e.g. cached repeats over a small domain, ends at the stall guard)
 _MAX_DRAWS = 1 << 24
 
 
@@ -379,7 +385,7 @@ class _Oracle:
         self.costs = frozen(np.zeros(size) if data.costs is None else data.costs, np.float64)
         self.values0 = frozen(data.values[0], np.float64)
         self.budget_s = math.inf if data.budget_seconds is None else float(data.budget_seconds)
-        self.budget_q = _NO_LIMIT if data.budget_queries is None else int(data.budget_queries)
+        self.budget_q = NO_QUERY_BUDGET if data.budget_queries is None else int(data.budget_queries)
         self.by_seed = frozen(np.zeros(0))
         self.counts = frozen(np.zeros(0, dtype=np.int64))
         if data.order is not None and data.counts is not None:
@@ -457,8 +463,6 @@ def _spare_words(most: int) -> int:
     return most + 4
 
 
-# "no query budget" for the kernels: a count never reached
-_NO_LIMIT = int(np.iinfo(np.int64).max)
 _NO_WORDS = frozen(np.zeros(0, dtype=np.uint64))
 _NO_START = frozen(np.zeros(1, dtype=np.int64))
 
@@ -514,7 +518,7 @@ class _FreeNAWalk:
             o.costs,
             o.budget_s,
             o.budget_q,
-            20 * o.data.space.size + 1000,  # as the NA memory's SearchStalled
+            stall_limit(o.data.space.size),  # the NA memory's stall guard
             self.mode,
             self.seeded,
             self.score,
@@ -716,8 +720,8 @@ def _batch(data: OracleData, seed: int, runs: list[int], block: int) -> dict[int
         raw, start = o.words(sub_runs, need) if seeded else (_NO_WORDS, _NO_START)
         got = rs_walk(
             cells if todo.size == len(runs) else frozen(cells[todo]), o.costs, o.budget_s,
-            o.budget_q, data.repeats == "cache", seeded, o.values0, o.by_seed, o.counts, raw,
-            start,
+            o.budget_q, stall_limit(data.space.size), data.repeats == "cache", seeded,
+            o.values0, o.by_seed, o.counts, raw, start,
         )  # fmt: skip
         status = got[0]
         zero_n, zero_s = np.zeros(todo.size, dtype=np.int64), np.zeros(todo.size)

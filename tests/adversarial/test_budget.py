@@ -394,11 +394,17 @@ def test_search_jobs_whose_workers_cannot_fit_are_refused_in_one_line(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    from nb201_flat.testing import synthetic_table
+
     monkeypatch.setenv(budget.ENV_MAX_MEMORY, "500M")  # below 4 workers of 150 MB
     if argv[0] == "reproduce":
-        argv = [*argv, "--out", str(tmp_path / "rep")]
+        # refused where the workers are counted, once the grid's protocols are built: on a
+        # table that serves them
+        path = save_table(synthetic_table(), tmp_path / "s.nb201")
+        argv = [*argv, "--out", str(tmp_path / "rep"), "--table", str(path)]
     line = _one_line_exit_2(capsys, *argv, "--jobs", "4")
-    assert "--jobs 4 (worker processes) needs about" in line and "pass fewer --jobs" in line
+    assert "a pool of 4 search worker processes (jobs=4, --jobs 4) needs about" in line, line
+    assert "pass fewer jobs (--jobs" in line
     assert not (tmp_path / "rep").exists()  # refused before any work
 
 
@@ -408,10 +414,25 @@ def test_run_search_refuses_jobs_whose_workers_cannot_fit(synth_table: Table) ->
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv(budget.ENV_MAX_MEMORY, "500M")  # below 4 workers of 150 MB
-        with pytest.raises(ResourceLimitError, match="jobs 4 .worker processes.*pass fewer jobs"):
+        with pytest.raises(
+            ResourceLimitError, match="pool of 4 search worker processes .*pass fewer jobs"
+        ):
             run_search(synth_table, nb201_protocol(), RandomSearch(), runs=8, jobs=4)
     with pytest.raises(ArgumentError, match="jobs must be >= 1, got 0; pass jobs=1"):
         run_search(synth_table, nb201_protocol(), RandomSearch(), runs=2, jobs=0)
+
+
+def test_cli_jobs_memory_is_checked_for_the_workers_that_start(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--runs 3 --jobs 8 starts three workers (a batched search is cut into one part a run):
+    the command checks those three, not eight (it refused them up front)."""
+    monkeypatch.setenv(budget.ENV_MAX_MEMORY, "700M")  # 3 workers of 150 MB fit, 4 do not
+    argv = ["search", "--algo", "rs", "--protocol", "fixed-n", "--n", "5", "--jobs", "8"]
+    assert main([*argv, "--runs", "3", "--json"]) == 0, capsys.readouterr().err
+    capsys.readouterr()
+    line = _one_line_exit_2(capsys, *argv, "--runs", "8")  # eight runs: eight workers
+    assert "a pool of 8 search worker processes (jobs=8, --jobs 8) needs about" in line, line
 
 
 def test_search_jobs_are_sized_by_the_workers_that_start(

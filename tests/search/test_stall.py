@@ -1,0 +1,193 @@
+"""The stall guard: a run whose queries stop spending its budget ends (SearchStalled, as a
+refused query) instead of looping for ever, in every loop and in the compiled kernels alike.
+
+Each scenario runs in a subprocess with a deadline: without the guard these loops never end
+(cached repeats over a small space, Hyperband resuming what it paid for), and a compiled loop
+cannot be interrupted from Python.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from nb201_flat.errors import SearchBudgetError
+from nb201_flat.search.fidelity import FidelityData
+from nb201_flat.search.oracle import stall_limit
+from nb201_flat.space import Space
+from nb201_flat.table import MetricKey
+
+_SETUP = """
+import numpy as np
+from nb201_flat.space import Space
+from nb201_flat.table import MetricKey
+from nb201_flat.search.algorithms import (
+    LocalSearch, NABestEvaluatedSearch, NARandomSearch, NeighbourObjective, RandomSearch,
+    RegularizedEvolution,
+)
+from nb201_flat.search.oracle import OracleData, stall_limit
+from nb201_flat.search.runner import run_one
+from nb201_flat.search.vectorised import batched_ok, run_batched
+
+S = Space(("none", "skip_connect", "conv"), 3)  # 27 cells
+KEY = MetricKey("toy", "x-valid", 12)
+VALUES = np.random.default_rng(1).uniform(size=(1, S.size))
+"""
+
+
+def _in_subprocess(body: str, timeout: float = 240) -> str:
+    code = _SETUP + textwrap.dedent(body)
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail("the search looped for ever: no stall guard ended it")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return proc.stdout
+
+
+ALGORITHMS = {
+    "rs": "RandomSearch()",
+    "rea": "RegularizedEvolution()",
+    "ls": "LocalSearch()",
+    "na-rs": "NARandomSearch()",
+    "na-rs2": "NARandomSearch(rerank_top_k=3)",
+    "na-rs-charged": "NARandomSearch(NeighbourObjective(charge=True))",
+    "na-rs-best": "NABestEvaluatedSearch()",
+    "na-rea": "RegularizedEvolution(objective=NeighbourObjective())",
+    "na-ls": "LocalSearch(objective=NeighbourObjective())",
+}
+
+
+@pytest.mark.parametrize("algo", list(ALGORITHMS))
+def test_cached_repeats_under_a_budget_they_never_spend_end_every_loop(algo: str) -> None:
+    # 27 cells cost 54 s at most, the budget is a million: once a run knows its cells, every
+    # query is a free cache hit (or a memory revisit), which before the guard looped for ever
+    # (plain RS and REA; the NA memory had its own guard)
+    out = _in_subprocess(f"""
+        data = OracleData(S, KEY, VALUES, None, None, np.linspace(1, 3, S.size), 1e6, None,
+                          repeats="cache")
+        algo = {ALGORITHMS[algo]}
+        loop = [run_one(data, algo, 3, r) for r in range(4)]
+        for rec in loop:
+            assert 0 < rec.queries <= S.size and rec.seconds < 100, rec
+        # the compiled kernels end the same runs at the same step
+        assert batched_ok(data, algo)
+        assert run_batched(data, algo, 3, range(4)) == loop
+        print("ok", sum(rec.cache_hits for rec in loop))
+    """)
+    assert out.startswith("ok")
+    if algo in ("rs", "rea"):  # no memory: the oracle's cache answers, and stalls
+        assert int(out.split()[1]) > 4 * 1540
+
+
+def test_search_raises_the_stall_in_one_line() -> None:
+    out = _in_subprocess("""
+        from nb201_flat.search.algorithms import Incumbent
+        from nb201_flat.search.oracle import Oracle, SearchStalled
+        data = OracleData(S, KEY, VALUES, None, None, np.ones(S.size), 1e6, None,
+                          repeats="cache")
+        o = Oracle(data, np.random.default_rng(0))
+        try:
+            RandomSearch().search(o, np.random.default_rng(0), Incumbent(o))
+        except SearchStalled as e:
+            print(e)
+    """)
+    line = out.strip()
+    assert "\n" not in line and line.startswith("the search stalled: 1,540 steps in a row")
+    assert "repeats='charge'" in line and "query budget" in line
+
+
+def test_an_outside_loop_asking_a_cached_cell_again_and_again_is_done() -> None:
+    # a Session's driver stops on ``done``: a stalled run is over, and stays so (evaluate
+    # answered None for ever while done stayed False)
+    out = _in_subprocess("""
+        from nb201_flat.search.asktell import Session
+        from nb201_flat.search.protocol import Protocol
+        from nb201_flat.table import Table
+        test = MetricKey("toy", "x-test", 12)
+        table = Table(S, {(KEY, None): VALUES[0], (test, None): VALUES[0] + 1})
+        p = Protocol("toy", KEY, (test,), seed_policy="mean", budget_queries=5, repeats="cache")
+        run = Session(table, p, seed=0)
+        asked = 0
+        while not run.done:
+            run.evaluate(0)
+            asked += 1
+        print(asked, run.queries, run.evaluate(1), run.queries)
+    """)
+    assert out.split() == [str(1 + stall_limit(27) + 1), "1", "None", "1"]
+
+
+def test_a_population_of_free_cells_stalls_rea_as_the_kernel_does() -> None:
+    # only cell 0 is sampled and paid, the cells around it are free and better: REA's
+    # population drifts among free cells and stops spending its time budget (before the
+    # guard, 50,000+ free queries a run); the lock-step kernel ends each run where the loop does
+    out = _in_subprocess("""
+        far = (S.codes != S.codes[0]).sum(axis=1).astype(float)  # worth its distance from 0
+        costs = np.zeros(S.size)
+        costs[0] = 1.0
+        data = OracleData(S, KEY, far[None, :], None, None, costs, 50.0, None,
+                          candidates=np.array([0]))
+        algo = RegularizedEvolution()
+        loop = [run_one(data, algo, 0, r) for r in range(4)]
+        assert all(rec.seconds < 50.0 for rec in loop), loop  # stalled, budget left
+        assert all(rec.queries < 3 * stall_limit(S.size) for rec in loop), loop
+        assert run_batched(data, algo, 0, range(4)) == loop
+        print("ok")
+    """)
+    assert out.strip() == "ok"
+
+
+def test_random_search_kernel_stalls_where_the_loop_does() -> None:
+    # a patience of 3: random search over mostly free cells stalls within a few draws; the
+    # compiled walk must count the same free queries (cost 0 without a query budget, or
+    # cache hits) as the oracle
+    out = _in_subprocess("""
+        import nb201_flat.search.oracle as oracle
+        import nb201_flat.search.vectorised as vec
+        short = lambda size: 3
+        oracle.stall_limit = vec.stall_limit = short
+        costs = np.zeros(S.size)
+        costs[:3] = 1.0
+        stalled = 0
+        for repeats in ("charge", "cache"):
+            for bq in (None, 40):
+                data = OracleData(S, KEY, VALUES, None, None, costs, 30.0, bq, repeats=repeats)
+                loop = [run_one(data, RandomSearch(), 0, r) for r in range(20)]
+                assert run_batched(data, RandomSearch(), 0, range(20)) == loop
+                stalled += sum(rec.seconds < 29.0 and rec.queries < 40 for rec in loop)
+        print(stalled)
+    """)
+    assert int(out) > 20  # the guard did end runs (without a query budget, charged or not)
+
+
+def test_hyperband_resuming_what_it_paid_for_ends() -> None:
+    # resume=True: once every cell is trained to the last epoch, each query is free; a budget
+    # of a million seconds was never spent, and Hyperband looped for ever
+    out = _in_subprocess("""
+        from nb201_flat.search.fidelity import FidelityData, Hyperband, run_fidelity
+        curves = np.linspace(0, 1, 9)[None, None, :] * np.arange(27.0)[None, :, None]
+        data = FidelityData(S, MetricKey("toy", "x-valid", 9), curves, np.ones((27, 9)),
+                            budget_seconds=1e6, budget_queries=None, resume=True)
+        rec = run_fidelity(data, Hyperband(), 0)
+        assert rec.seconds <= 27 * 9 and rec.best == 26 and rec.epochs == 9, rec
+        print("ok")
+    """)
+    assert out.strip() == "ok"
+
+
+def test_fidelity_data_refuses_a_time_budget_nothing_spends() -> None:
+    # every sampled cell's epochs cost 0 s: refused up front, as the plain oracle's data does
+    s = Space(("a", "b", "c"), 3)
+    curves = np.ones((1, s.size, 4))
+    costs = np.zeros((s.size, 4))
+    costs[5] = 1.0  # paid, but not sampled
+    with pytest.raises(SearchBudgetError, match="costs 0 s, so a time budget never runs out"):
+        FidelityData(s, MetricKey("toy", "x-valid", 4), curves, costs, 10.0, None,
+                     candidates=np.arange(5))  # fmt: skip
+    FidelityData(s, MetricKey("toy", "x-valid", 4), curves, costs, 10.0, None)  # 5 is sampled
