@@ -132,8 +132,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         action=argparse.BooleanOptionalAction,
         default=None,
         help="torch.compile the network (fast mode does on CUDA by default). --no-compile: "
-        "fast mode eager, under its own results key (fast-bf16-tf32-nocompile). Fast mode "
-        "only: faithful mode never compiles and refuses either",
+        "fast mode eager, under its own results key (fast-bf16-tf32-nocompile). Fast mode on "
+        "CUDA only: faithful mode and runs off CUDA never compile, and refuse either",
     )
     p.add_argument("--C", dest="c", type=int, default=16, help="first-stage channels (16)")
     p.add_argument("--N", dest="n", type=int, default=5, help="cells per stage (5)")
@@ -371,25 +371,46 @@ def _check_db_data(path: str, dataset: str, data: Any) -> None:
         )
 
 
-def _check_streams(device: str, executor: str, k: int) -> None:
-    """Refuse ``--concurrent`` where the runs are known to land on a device without CUDA
-    streams (there they could only train in turn: the option would do nothing).
+def _off_cuda(device: str, executor: str) -> str | None:
+    """The device the runs are known to train on when it is no CUDA device, else ``None`` (on
+    CUDA, or not known here).
 
-    ``auto`` is checked here only for executors that run on this machine; a dask or Slurm
-    worker resolves it itself (and, finding no GPU, trains the unit in turn with a warning).
+    ``auto`` is resolved here only for executors that run on this machine; a dask or Slurm
+    worker resolves it itself.
     """
-    import torch
-
     local = executor in ("local", "inline")
     if device.startswith("cuda") or (device == "auto" and not local):
-        return
+        return None
+    import torch
+
     if device == "auto" and torch.cuda.is_available():
-        return
-    where = device if device != "auto" else "cpu (no CUDA device on this machine)"
-    raise ArgumentError(
-        f"--concurrent {k} trains runs on CUDA streams, but the device is {where}, where they "
-        "could only train in turn; drop --concurrent or train on a GPU"
-    )
+        return None
+    return device if device != "auto" else "cpu (no CUDA device on this machine)"
+
+
+def _check_streams(device: str, executor: str, k: int) -> None:
+    """Refuse ``--concurrent`` where the runs are known to land on a device without CUDA
+    streams (there they could only train in turn: the option would do nothing); a dask or
+    Slurm worker that finds no GPU for ``auto`` trains the unit in turn with a warning."""
+    where = _off_cuda(device, executor)
+    if where is not None:
+        raise ArgumentError(
+            f"--concurrent {k} trains runs on CUDA streams, but the device is {where}, where "
+            "they could only train in turn; drop --concurrent or train on a GPU"
+        )
+
+
+def _check_compile_applies(compile: bool | None, device: str, executor: str) -> None:
+    """Refuse ``--compile`` / ``--no-compile`` where the runs are known to train off CUDA:
+    fast mode compiles only on CUDA, so either would change nothing there but the results
+    key (``--no-compile`` stores CPU numbers apart from the same numbers without it)."""
+    where = None if compile is None else _off_cuda(device, executor)
+    if where is not None:
+        flag = "--compile" if compile else "--no-compile"
+        raise ArgumentError(
+            f"{flag} applies only on CUDA (fast mode never compiles elsewhere), but the device "
+            f"is {where}; drop {flag}"
+        )
 
 
 def cmd_model(args: argparse.Namespace) -> int:
@@ -459,6 +480,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from nb201_flat.train.modes import effective_mode
 
     effective_mode(args.mode, compile=args.compile)
+    _check_compile_applies(args.compile, args.device, args.executor)
     check_eval_every(args.eval_every)
     check_split_dir_applies(args.dataset, args.split_dir)
     space = _space_of(args)

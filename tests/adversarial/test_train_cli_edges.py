@@ -81,6 +81,9 @@ REFUSED = [
     (["11472", "--no-compile"], "faithful mode takes no compile override"),
     (["11472", "--compile"], "faithful mode takes no compile override"),
     (["11472", "--eval-every", "0"], "--eval-every must be >= 1"),
+    # fast mode compiles only on CUDA: on a CPU either flag would change only the results key
+    (["11472", "--mode", "fast", "--no-compile"], "--no-compile applies only on CUDA"),
+    (["11472", "--mode", "fast", "--compile"], "--compile applies only on CUDA"),
 ]
 SEP_CELL = "|nor_conv_3x3~0|+|sep_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|none~1|none~2|"
 NEEDS_NO_DATA = [
