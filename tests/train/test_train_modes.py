@@ -87,7 +87,7 @@ def test_modes_and_overrides() -> None:
     for key in ("amp", "channels_last", "compile"):
         for value in (True, False):
             with pytest.raises(ArgumentError, match=f"no {key} override.*--mode fast"):
-                effective_mode("faithful", **{key: value})  # type: ignore[arg-type]
+                effective_mode("faithful", **{key: value})
     assert effective_mode("faithful") is FAITHFUL
     with pytest.raises(ArgumentError, match="no compile override"):
         make_jobs([0], dataset="cifar10", epochs=1, seeds=[1], data_root="d", db_path="r",
@@ -114,7 +114,7 @@ def test_a_mode_object_is_checked_where_it_is_made() -> None:
             dataclasses.replace(FAITHFUL, **changed)
     for bad in ({"name": "turbo"}, {"precision": "fp16"}, {"lr_update": "batch"}):
         with pytest.raises(ArgumentError, match="must be one of"):
-            dataclasses.replace(FAST, **bad)
+            dataclasses.replace(FAST, **bad)  # type: ignore[arg-type]
     assert dataclasses.replace(FAST, compile=False).tag == "fast-bf16-tf32-nocompile"
 
 
