@@ -131,9 +131,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--compile",
         action=argparse.BooleanOptionalAction,
         default=None,
-        help="torch.compile the network (fast mode does on CUDA by default; faithful mode never "
-        "does). --no-compile: fast mode eager, under its own results key "
-        "(fast-bf16-tf32-nocompile)",
+        help="torch.compile the network (fast mode does on CUDA by default). --no-compile: "
+        "fast mode eager, under its own results key (fast-bf16-tf32-nocompile). Fast mode on "
+        "CUDA only: faithful mode and runs off CUDA never compile, and refuse either",
     )
     p.add_argument("--C", dest="c", type=int, default=16, help="first-stage channels (16)")
     p.add_argument("--N", dest="n", type=int, default=5, help="cells per stage (5)")
@@ -216,6 +216,34 @@ def _space_of(args: argparse.Namespace) -> Any:
             f"more cells than a 64-bit index holds above), got {nodes}; NB201 uses 4"
         )
     return Space(ops, nodes)
+
+
+def _plan_of(space: Any, args: argparse.Namespace) -> Any:
+    """The campaign of the cell-set options in ``space``
+    (:func:`~nb201_flat.train.campaign.plan_campaign`)."""
+    from nb201_flat.space import NB201
+    from nb201_flat.train.campaign import plan_campaign
+
+    try:
+        return plan_campaign(
+            space,
+            archs=[int(a) if a.isdigit() else a for a in args.archs],
+            neighbours_of=(
+                int(args.neighbours_of)
+                if (args.neighbours_of or "").isdigit()
+                else args.neighbours_of
+            ),
+            radius=args.radius,
+            sample_n=args.sample,
+            sample_seed=args.seed,
+            unique_isomorphism=args.unique_isomorphism,
+            train_disconnected=args.train_disconnected,
+        )
+    except InvalidArchError as exc:  # a cell of another space: say which space was meant
+        where = "NB201's" if space == NB201 else f"the {space.n_nodes}-node, {space.n_ops}-op"
+        raise InvalidArchError(
+            f"{exc} (cells are read in {where} space; set it with --ops / --nodes)"
+        ) from None
 
 
 def _check_device(device: str, executor: str) -> None:
@@ -343,25 +371,46 @@ def _check_db_data(path: str, dataset: str, data: Any) -> None:
         )
 
 
-def _check_streams(device: str, executor: str, k: int) -> None:
-    """Refuse ``--concurrent`` where the runs are known to land on a device without CUDA
-    streams (there they could only train in turn: the option would do nothing).
+def _off_cuda(device: str, executor: str) -> str | None:
+    """The device the runs are known to train on when it is no CUDA device, else ``None`` (on
+    CUDA, or not known here).
 
-    ``auto`` is checked here only for executors that run on this machine; a dask or Slurm
-    worker resolves it itself (and, finding no GPU, trains the unit in turn with a warning).
+    ``auto`` is resolved here only for executors that run on this machine; a dask or Slurm
+    worker resolves it itself.
     """
-    import torch
-
     local = executor in ("local", "inline")
     if device.startswith("cuda") or (device == "auto" and not local):
-        return
+        return None
+    import torch
+
     if device == "auto" and torch.cuda.is_available():
-        return
-    where = device if device != "auto" else "cpu (no CUDA device on this machine)"
-    raise ArgumentError(
-        f"--concurrent {k} trains runs on CUDA streams, but the device is {where}, where they "
-        "could only train in turn; drop --concurrent or train on a GPU"
-    )
+        return None
+    return device if device != "auto" else "cpu (no CUDA device on this machine)"
+
+
+def _check_streams(device: str, executor: str, k: int) -> None:
+    """Refuse ``--concurrent`` where the runs are known to land on a device without CUDA
+    streams (there they could only train in turn: the option would do nothing); a dask or
+    Slurm worker that finds no GPU for ``auto`` trains the unit in turn with a warning."""
+    where = _off_cuda(device, executor)
+    if where is not None:
+        raise ArgumentError(
+            f"--concurrent {k} trains runs on CUDA streams, but the device is {where}, where "
+            "they could only train in turn; drop --concurrent or train on a GPU"
+        )
+
+
+def _check_compile_applies(compile: bool | None, device: str, executor: str) -> None:
+    """Refuse ``--compile`` / ``--no-compile`` where the runs are known to train off CUDA:
+    fast mode compiles only on CUDA, so either would change nothing there but the results
+    key (``--no-compile`` stores CPU numbers apart from the same numbers without it)."""
+    where = None if compile is None else _off_cuda(device, executor)
+    if where is not None:
+        flag = "--compile" if compile else "--no-compile"
+        raise ArgumentError(
+            f"{flag} applies only on CUDA (fast mode never compiles elsewhere), but the device "
+            f"is {where}; drop {flag}"
+        )
 
 
 def cmd_model(args: argparse.Namespace) -> int:
@@ -424,49 +473,40 @@ def cmd_train(args: argparse.Namespace) -> int:
             kind = "a folder" if name == "ckpt_dir" else "a regular file"
             raise ArgumentError(f"{option} {value} exists but is not {kind}; choose another path")
     _check_results_db(args.db)
-    if not os.path.isdir(args.data_root):
-        # fail before any worker starts: every job would fail the same way
-        raise DatasetNotFoundError(f"--data-root {args.data_root} is not a folder")
-    from nb201_flat.train.data import check_dataset_files, dataset_identity
+    # everything that needs no data is checked before the data is looked for, so a bad
+    # option is the first error, not a missing dataset folder
+    from nb201_flat.train.data import check_split_dir_applies
+    from nb201_flat.train.jobs import check_eval_every
+    from nb201_flat.train.modes import effective_mode
 
-    check_dataset_files(args.dataset, args.data_root, args.split_dir)
-    # once, before any run: every run refuses other bytes (files changed under the campaign,
-    # checkpoints or stored runs of other data), and files that are not the official ones are
-    # read through here, so a corrupt one fails now rather than in every run
-    data = dataset_identity(args.dataset, args.data_root, args.split_dir)
-    _check_db_data(args.db, args.dataset, data)
-    from nb201_flat.space import NB201
-    from nb201_flat.train.campaign import plan_campaign
-    from nb201_flat.train.data import dataset_info
-
+    effective_mode(args.mode, compile=args.compile)
+    _check_compile_applies(args.compile, args.device, args.executor)
+    check_eval_every(args.eval_every)
+    check_split_dir_applies(args.dataset, args.split_dir)
     space = _space_of(args)
-    try:
-        plan = plan_campaign(
-            space,
-            archs=[int(a) if a.isdigit() else a for a in args.archs],
-            neighbours_of=(
-                int(args.neighbours_of)
-                if (args.neighbours_of or "").isdigit()
-                else args.neighbours_of
-            ),
-            radius=args.radius,
-            sample_n=args.sample,
-            sample_seed=args.seed,
-            unique_isomorphism=args.unique_isomorphism,
-            train_disconnected=args.train_disconnected,
+    plan = _plan_of(space, args)
+    devices = None if args.device == "auto" else [args.device]
+    bars = args.executor == "inline" and args.progress
+    ex = (
+        None
+        if bars
+        else executor_from_spec(  # an unknown executor is refused before any folder is made
+            args.executor,
+            devices=devices,
+            jobs_per_device=args.jobs_per_device or 1,
+            retries=args.retries,
+            slurm_folder=os.path.join(os.path.dirname(os.path.abspath(args.db)), "submitit"),
+            group_seeds=args.group_seeds,
+            concurrent=args.concurrent,
         )
-    except InvalidArchError as exc:  # a cell of another space: say which space was meant
-        where = "NB201's" if space == NB201 else f"the {space.n_nodes}-node, {space.n_ops}-op"
-        raise InvalidArchError(
-            f"{exc} (cells are read in {where} space; set it with --ops / --nodes)"
-        ) from None
+    )
     from dataclasses import replace
 
     from nb201_flat.train.recipe import recipe_for
 
     recipe = replace(recipe_for(args.epochs), eval_batch_size=args.eval_batch_size)
     # one set of job settings for the trained cells and the constant-output ones, so both
-    # land under the same results key
+    # land under the same results key; the data's identity joins them once it is read
     settings: dict[str, Any] = {
         "space": space,
         "dataset": args.dataset,
@@ -483,26 +523,23 @@ def cmd_train(args: argparse.Namespace) -> int:
         "n": args.n,
         "compile": args.compile,
         "mode": args.mode,
-        "data_identity": data.digest,
     }
     jobs = make_jobs(plan.cells, **settings)
     if jobs:
         _check_host_memory(jobs, args)
-    devices = None if args.device == "auto" else [args.device]
-    bars = args.executor == "inline" and args.progress
-    ex = (
-        None
-        if bars
-        else executor_from_spec(  # an unknown executor is refused before any folder is made
-            args.executor,
-            devices=devices,
-            jobs_per_device=args.jobs_per_device or 1,
-            retries=args.retries,
-            slurm_folder=os.path.join(os.path.dirname(os.path.abspath(args.db)), "submitit"),
-            group_seeds=args.group_seeds,
-            concurrent=args.concurrent,
-        )
-    )
+    if not os.path.isdir(args.data_root):
+        # fail before any worker starts: every job would fail the same way
+        raise DatasetNotFoundError(f"--data-root {args.data_root} is not a folder")
+    from nb201_flat.train.data import check_dataset_files, dataset_identity, dataset_info
+
+    check_dataset_files(args.dataset, args.data_root, args.split_dir)
+    # once, before any run: every run refuses other bytes (files changed under the campaign,
+    # checkpoints or stored runs of other data), and files that are not the official ones are
+    # read through here, so a corrupt one fails now rather than in every run
+    data = dataset_identity(args.dataset, args.data_root, args.split_dir)
+    _check_db_data(args.db, args.dataset, data)
+    settings["data_identity"] = data.digest
+    jobs = [replace(j, data_identity=data.digest) for j in jobs]
     _check_writable(args.db, args.ckpt_dir)  # last check: it creates the folders
     for job in jobs:  # one line before any worker starts, not one failed job per run
         check_unlocked(job.checkpoint_folder, job.name)

@@ -622,6 +622,16 @@ def load_dataset(
     )
 
 
+def check_split_dir_applies(name: str, split_dir: str | os.PathLike[str] | None) -> None:
+    """Refuse a ``split_dir`` for a dataset that uses no split file (``cifar10``): it would be
+    ignored. Needs no file, so a command checks it before it looks for the data."""
+    if split_dir is not None and name not in SPLIT_FILES:
+        raise ArgumentError(
+            f"--split-dir applies only to {', '.join(SPLIT_FILES)} ({name} uses no split "
+            "file); drop --split-dir"
+        )
+
+
 def check_dataset_files(
     name: str, root: str | os.PathLike[str], split_dir: str | os.PathLike[str] | None = None
 ) -> None:
@@ -637,11 +647,7 @@ def check_dataset_files(
     nb201_flat.errors.ArgumentError: --split-dir applies only to ...; drop --split-dir
     """
     info = dataset_info(name)
-    if split_dir is not None and name not in SPLIT_FILES:
-        raise ArgumentError(
-            f"--split-dir applies only to {', '.join(SPLIT_FILES)} ({name} uses no split "
-            "file); drop --split-dir"
-        )
+    check_split_dir_applies(name, split_dir)
     root = Path(root)
     if not root.is_dir():
         raise DatasetNotFoundError(f"data root {root} does not exist; pass --data-root DIR")

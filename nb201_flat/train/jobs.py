@@ -57,6 +57,12 @@ def space_key(space: Space, *, c: int = 16, n: int = 5) -> str:
     return base if (c, n) == (16, 5) else f"{base}@C{c}N{n}"
 
 
+def check_eval_every(every: int | None) -> None:
+    """Refuse an evaluation interval below one epoch (``None``: the mode's default)."""
+    if every is not None and every < 1:
+        raise ArgumentError(f"--eval-every must be >= 1 (epochs between evaluations), got {every}")
+
+
 @dataclass(frozen=True, slots=True)
 class TrainJob:
     """One training run: a cell, a dataset, a schedule, a seed, and where things go.
@@ -132,10 +138,7 @@ class TrainJob:
         check_ops(self.ops, self.n_nodes)
         dataset_info(self.dataset)
         _ = self.train_mode  # an unknown mode or a contradicting override fails here
-        if self.eval_every is not None and self.eval_every < 1:
-            raise ArgumentError(
-                f"--eval-every must be >= 1 (epochs between evaluations), got {self.eval_every}"
-            )
+        check_eval_every(self.eval_every)
 
     @property
     def evaluate_every(self) -> int:

@@ -31,7 +31,7 @@ Examples
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from typing import Any, Literal
 
 from nb201_flat.errors import ArgumentError
@@ -41,6 +41,8 @@ Precision = Literal["fp32", "bf16"]
 LrUpdate = Literal["epoch", "step"]
 
 MODE_NAMES: tuple[str, ...] = ("faithful", "fast")
+_PRECISIONS: tuple[str, ...] = ("fp32", "bf16")
+_LR_UPDATES: tuple[str, ...] = ("epoch", "step")
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +80,34 @@ class TrainMode:
     channels_last: bool = False
     compile: bool = False
     cuda_graphs: bool = False
+
+    def __post_init__(self) -> None:
+        # the tag spells out only what a fast mode overrides: a "faithful" mode with other
+        # numerics would be stored under a faithful-looking key, or share one with another
+        for field, value, allowed in (
+            ("name", self.name, MODE_NAMES),
+            ("precision", self.precision, _PRECISIONS),
+            ("lr_update", self.lr_update, _LR_UPDATES),
+        ):
+            if value not in allowed:
+                raise ArgumentError(
+                    f"TrainMode {field} must be one of {', '.join(allowed)}, got {value!r}"
+                )
+        if self.name != "faithful":
+            return
+        # the field defaults are NB201's settings, which a faithful mode keeps
+        changed = [
+            f"{f.name}={getattr(self, f.name)!r}"
+            for f in fields(self)
+            if f.name not in ("name", "precision") and getattr(self, f.name) != f.default
+        ]
+        if self.precision != "fp32":
+            changed.insert(0, f"precision={self.precision!r}")
+        if changed:
+            raise ArgumentError(
+                f"a faithful TrainMode keeps NB201's numerics, not {', '.join(changed)}; "
+                "name it 'fast' for other settings (or use effective_mode('fast', ...))"
+            )
 
     @property
     def tag(self) -> str:
@@ -245,22 +275,30 @@ def effective_mode(
 ) -> TrainMode:
     """Mode ``name`` with per-job overrides (``None`` keeps the mode's own setting).
 
-    Faithful mode admits no override that changes its numerics: bf16, channels-last or
-    compilation with ``mode="faithful"`` is an error, never silently ignored.
+    Faithful mode admits no override, not even one that repeats its own setting: bf16,
+    channels-last or compilation with ``mode="faithful"`` (``True`` or ``False``) is an error,
+    never silently ignored, so no option seems to choose what faithful mode always does.
 
     >>> effective_mode("fast", compile=False).tag
     'fast-bf16-tf32-nocompile'
-    >>> effective_mode("faithful", amp=True)
+    >>> effective_mode("faithful", compile=False)
     Traceback (most recent call last):
     ...
-    nb201_flat.errors.ArgumentError: faithful mode trains in fp32 without channels_last/compile; use --mode fast for bf16, channels-last or torch.compile
+    nb201_flat.errors.ArgumentError: faithful mode takes no compile override (it always trains in fp32 without channels-last or torch.compile); drop compile=False (--no-compile), or use --mode fast
     """
     mode = mode_for(name)
     if mode.name == "faithful":
-        if amp or channels_last or compile:
+        given = {"amp": amp, "channels_last": channels_last, "compile": compile}
+        given = {k: v for k, v in given.items() if v is not None}
+        if given:
+            spelled = [
+                f"{k}={v}" + (f" (--{'' if v else 'no-'}compile)" if k == "compile" else "")
+                for k, v in given.items()
+            ]
             raise ArgumentError(
-                "faithful mode trains in fp32 without channels_last/compile; "
-                "use --mode fast for bf16, channels-last or torch.compile"
+                f"faithful mode takes no {'/'.join(given)} override (it always trains in fp32 "
+                f"without channels-last or torch.compile); drop {', '.join(spelled)}, or use "
+                "--mode fast"
             )
         return mode
     precision: Precision = mode.precision if amp is None else ("bf16" if amp else "fp32")

@@ -77,6 +77,20 @@ REFUSED = [
     (["11472", "--group-seeds", "2"], "--group-seeds 2 groups the seeds of each cell, but"),
     (["11472", "--progress", "--executor", "local"], "--progress shows a bar only"),
     (["11472", "--device", "mps"], "--device mps"),
+    # faithful mode never compiles: either flag would seem to choose something
+    (["11472", "--no-compile"], "faithful mode takes no compile override"),
+    (["11472", "--compile"], "faithful mode takes no compile override"),
+    (["11472", "--eval-every", "0"], "--eval-every must be >= 1"),
+    # fast mode compiles only on CUDA: on a CPU either flag would change only the results key
+    (["11472", "--mode", "fast", "--no-compile"], "--no-compile applies only on CUDA"),
+    (["11472", "--mode", "fast", "--compile"], "--compile applies only on CUDA"),
+]
+SEP_CELL = "|nor_conv_3x3~0|+|sep_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|none~1|none~2|"
+NEEDS_NO_DATA = [
+    *REFUSED,
+    (["11472", "--split-dir", "."], "--split-dir applies only"),
+    (["11472", "--executor", "bogus"], "unknown executor 'bogus'"),
+    ([SEP_CELL], "--ops / --nodes"),
 ]
 
 
@@ -92,6 +106,25 @@ def test_refused_in_one_line(
     line = _refused([*_base(root, db), *extra], capsys)
     assert want in line, line
     assert not db.exists()  # refused before anything was written
+
+
+@pytest.mark.parametrize(
+    ("extra", "want"), NEEDS_NO_DATA, ids=[" ".join(c[0]) for c in NEEDS_NO_DATA]
+)
+def test_what_needs_no_data_is_refused_before_the_data_is_looked_for(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: list[str], want: str
+) -> None:
+    # with no dataset at --data-root the first error is still the option's own, not a
+    # missing dataset folder the user would fix only to meet the real error next
+    import torch
+
+    if "mps" in extra and torch.backends.mps.is_available():
+        pytest.skip("this machine has an MPS device")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    for data_root in (empty, tmp_path / "absent"):
+        line = _refused([*_base(data_root, tmp_path / "r.sqlite"), *extra], capsys)
+        assert want in line, line
 
 
 def test_missing_cuda_device_refused_before_any_run(
@@ -222,6 +255,9 @@ def test_network_too_big_for_host_memory_refused(
     db = tmp_path / "r.sqlite"
     line = _refused([*_base(root, db), "11472", "--C", "64"], capsys)
     assert "--C 64 --N 1 on the CPU needs about" in line and "smaller --C/--N" in line
+    # the network's size needs no data: refused before the data is looked for
+    line = _refused([*_base(tmp_path / "absent", db), "11472", "--C", "64"], capsys)
+    assert "--C 64 --N 1 on the CPU needs about" in line
     assert not db.exists()
     assert main([*_base(root, db), "11472", "--C", "4"]) == 0  # a small one still trains
 
@@ -253,8 +289,7 @@ def test_foreign_sqlite_db_refused_and_untouched(
 def test_cell_of_another_space_names_the_space_options(
     root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    sep = "|nor_conv_3x3~0|+|sep_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|none~1|none~2|"
-    line = _refused([*_base(root, tmp_path / "r.sqlite"), sep], capsys)
+    line = _refused([*_base(root, tmp_path / "r.sqlite"), SEP_CELL], capsys)
     assert "unknown op 'sep_conv_3x3'" in line and "--ops / --nodes" in line
 
 

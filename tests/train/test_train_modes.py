@@ -82,10 +82,16 @@ def test_modes_and_overrides() -> None:
     assert FAST.amp and FAST.cudnn_benchmark and FAST.compile and FAST.channels_last
     with pytest.raises(ArgumentError, match="faithful, fast"):
         mode_for("turbo")
-    for bad in ({"amp": True}, {"channels_last": True}, {"compile": True}):
-        with pytest.raises(ArgumentError, match="--mode fast"):
-            effective_mode("faithful", **bad)  # type: ignore[arg-type]
-    assert effective_mode("faithful", amp=False) is FAITHFUL
+    # any override is refused in faithful mode, even one that repeats its own setting: no
+    # option may seem to choose what faithful mode always does
+    for key in ("amp", "channels_last", "compile"):
+        for value in (True, False):
+            with pytest.raises(ArgumentError, match=f"no {key} override.*--mode fast"):
+                effective_mode("faithful", **{key: value})
+    assert effective_mode("faithful") is FAITHFUL
+    with pytest.raises(ArgumentError, match="no compile override"):
+        make_jobs([0], dataset="cifar10", epochs=1, seeds=[1], data_root="d", db_path="r",
+                  compile=False)  # fmt: skip
     tags = {
         effective_mode("faithful").tag,
         effective_mode("fast").tag,
@@ -97,6 +103,19 @@ def test_modes_and_overrides() -> None:
     # CPU never compiles or goes channels-last; CUDA does in fast mode
     assert not FAST.uses_compile("cpu") and FAST.uses_compile("cuda")
     assert not FAST.uses_channels_last("cpu") and not FAST.uses_cuda_graphs("cpu")
+
+
+def test_a_mode_object_is_checked_where_it_is_made() -> None:
+    # a "faithful" mode with other numerics would be stored under a faithful-looking key (the
+    # tag spells out only fast overrides): two such modes would even share one
+    for changed in ({"precision": "bf16"}, {"compile": True}, {"channels_last": True},
+                    {"tf32": True}, {"lr_update": "step"}, {"cuda_graphs": True}):  # fmt: skip
+        with pytest.raises(ArgumentError, match="faithful TrainMode keeps NB201's numerics"):
+            dataclasses.replace(FAITHFUL, **changed)
+    for bad in ({"name": "turbo"}, {"precision": "fp16"}, {"lr_update": "batch"}):
+        with pytest.raises(ArgumentError, match="must be one of"):
+            dataclasses.replace(FAST, **bad)  # type: ignore[arg-type]
+    assert dataclasses.replace(FAST, compile=False).tag == "fast-bf16-tf32-nocompile"
 
 
 def test_backend_flags_follow_the_mode() -> None:
