@@ -189,6 +189,31 @@ def test_import_tidy_and_refuse_overwrite(
     assert "--format tidy" in manifest["meta"]["import_command"]
 
 
+def test_damaged_import_names_a_rebuild_into_the_folder_read(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the fix named `--out rel.nb201`, relative to the folder the import ran in
+    work = tmp_path / "a dir"
+    work.mkdir()
+    pd.DataFrame(
+        {"index": [0], "dataset": "cifar10", "split": "ori-test", "epochs": 200}
+        | {"metric": "accuracy", "value": [1.0]}
+    ).to_csv(work / "s.csv", index=False)
+    monkeypatch.chdir(work)
+    assert run(capsys, "import", "s.csv", "--out", "rel.nb201")[0] == 0
+    with (work / "rel.nb201" / "table.parquet").open("ab") as f:
+        f.write(b"x")
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run(capsys, "info", "--table", "a dir/rel.nb201")
+    assert code == 2 and err.count("\n") == 1
+    fix = (
+        "`nb201-flat import '"
+        + str(work)
+        + "/s.csv' --format tidy --out 'a dir/rel.nb201' --force`"
+    )
+    assert fix in err, err
+
+
 def test_import_refuses_to_replace_the_folder_holding_its_source(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
