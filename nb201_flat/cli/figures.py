@@ -185,7 +185,7 @@ def cmd_figures(args: argparse.Namespace) -> int:
         emit_json(
             {
                 "table": table.source,
-                "table_path": args.table,
+                "table_path": table.meta["path"],  # --table, $NB201_FLAT_TABLE or the default
                 "out": str(out),
                 "figures": made,
                 "skipped": skipped,

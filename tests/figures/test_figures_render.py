@@ -69,6 +69,12 @@ def test_every_figure_renders_on_a_synthetic_table(
     assert all(f.stat().st_size > 5000 for f in files)
 
 
+def test_formats_are_checked_once_each() -> None:
+    from nb201_flat.figures.style import check_formats
+
+    assert check_formats(["svg", "PNG", "png", "svg"]) == ("svg", "png")
+
+
 def test_registry_render_writes_files_and_notes(figure_table: Table, tmp_path: Path) -> None:
     r = render("distance_profile", figure_table, tmp_path, formats=("png", "svg"))
     assert [f.name for f in r.files] == ["distance_profile.png", "distance_profile.svg"]
@@ -257,6 +263,30 @@ def test_cli_skips_with_a_message_and_exits_0(
     assert set(made) == {"distance_profile", "barrier_tree"}
     assert len(made["barrier_tree"]["files"]) == 2
     assert "CIFAR-10 only" in made["barrier_tree"]["notes"][0]
+
+
+def test_cli_formats_once_each_and_the_table_path_used(
+    cifar10_only_table: Table,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from nb201_flat.cli import main
+    from nb201_flat.storage import save_table
+
+    # a repeated format drew and listed its file twice; a table from $NB201_FLAT_TABLE was
+    # reported as "table_path": null
+    path = save_table(cifar10_only_table, tmp_path / "c10.nb201")
+    monkeypatch.setenv("NB201_FLAT_TABLE", str(path))
+    out = tmp_path / "figs"
+    argv = ["figures", "--out", str(out), "--only", "distance_profile", "--json"]
+    assert main([*argv, "--formats", "svg", "png", "svg"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["table_path"] == str(path)
+    assert doc["figures"][0]["files"] == [
+        str(out / "distance_profile.svg"),
+        str(out / "distance_profile.png"),
+    ]
 
 
 @pytest.mark.parametrize("jobs", ["1", "2"])
