@@ -289,6 +289,30 @@ def test_cli_formats_once_each_and_the_table_path_used(
     ]
 
 
+def test_cli_full_set_on_a_two_node_table_skips_what_it_cannot_draw(
+    figure_table: Table, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from nb201_flat.cli import main
+    from nb201_flat.space import Space
+    from nb201_flat.storage import save_table
+
+    # "error: radii must lie in 1..1, got 2", exit 2, where the help promises skips
+    space = Space(("none", "skip_connect"), 2)
+    data = {k: v[: space.size].copy() for k, v in figure_table.data.items()}
+    path = save_table(Table(space, data, source="2-node"), tmp_path / "two.nb201")
+    argv = ["figures", "--out", str(tmp_path / "f"), "--table", str(path), "--jobs", "1"]
+    assert main([*argv, "--formats", "png", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    skipped = {s["name"]: s["reason"] for s in doc["skipped"]}
+    assert "A²M's radii 1, 2, 3" in skipped["a2m_distributions"]
+    assert {"barrier_census", "a2m_paths", "search_curves", "na_projection"} <= set(skipped)
+    assert {f["name"] for f in doc["figures"]} == {
+        "flat_vs_sharp",
+        "barrier_tree",
+        "distance_profile",
+    }
+
+
 @pytest.mark.parametrize("jobs", ["1", "2"])
 def test_cli_only_a_figure_the_table_cannot_support_is_an_error(
     cifar10_only_table: Table, tmp_path: Path, capsys: pytest.CaptureFixture[str], jobs: str
