@@ -242,6 +242,32 @@ def test_import_wrong_format(capsys: pytest.CaptureFixture[str], tmp_path: Path)
     assert not (tmp_path / "o").exists()
 
 
+@pytest.mark.parametrize("extra", [[], ["--format", "tidy"], ["--force"]])
+@pytest.mark.parametrize("source", ["", " "])
+def test_import_of_an_empty_source_is_refused_as_empty(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    source: str,
+    extra: list[str],
+) -> None:
+    # Path("") is the current folder: "cannot tell the format of ."
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "o").mkdir()
+    code, _, err = run(capsys, "import", source, "--out", "o", *extra)
+    assert code == 2 and err == (
+        "error: the source path is empty; give the file or folder to import (or the word "
+        "`analognas` for the embedded default)\n"
+    )
+
+
+def test_figures_empty_out_is_refused_as_empty(
+    capsys: pytest.CaptureFixture[str], table_path: Path
+) -> None:
+    code, _, err = run(capsys, "figures", "--out", "", "--table", str(table_path))
+    assert code == 2 and err == "error: --out is empty; give a folder path such as results/out\n"
+
+
 def test_import_unsafe_pickle_flag_on_a_format_that_ignores_it_is_refused(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
