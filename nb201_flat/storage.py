@@ -25,6 +25,7 @@ import hashlib
 import json
 import logging
 import os
+import shlex
 import stat
 import time
 from pathlib import Path
@@ -167,12 +168,73 @@ def _replace_dir(new: Path, target: Path) -> None:
     atomic._swap_in(new, target, overwrite=True)
 
 
+def import_command(
+    source: str, out: str | os.PathLike[str], fmt: str | None = None, flags: tuple[str, ...] = ()
+) -> str:
+    """The shell command that imports ``source`` (in format ``fmt``) into the folder ``out``.
+
+    Stored in a table's meta as ``import_command``, so that a damaged table names its rebuild
+    (:func:`_reimport_hint`); paths are quoted for the shell, which leaves plain ones as they are.
+    """
+    argv = ["nb201-flat", "import", source, *(["--format", fmt] if fmt else [])]
+    return shlex.join([*argv, "--out", os.fspath(out), *flags])
+
+
 def _reimport_hint(path: Path, manifest: dict[str, Any] | None = None) -> str:
+    """``rebuild it with `...``` for the damaged table folder ``path``.
+
+    The stored import command names the source, but its ``--out`` is the folder as it was
+    spelled at import (relative to that working folder), and a copied table keeps its
+    original's: the hint names ``path``, the folder actually read, so that the fix cannot replace
+    another table, and adds ``--force`` (the damaged folder exists)."""
     meta = (manifest or {}).get("meta")
     cmd = meta.get("import_command") if isinstance(meta, dict) else None
-    if isinstance(cmd, str) and cmd.isprintable() and len(cmd) < 2000:
-        return f"rebuild it with `{cmd}`"
-    return f"rebuild it with `nb201-flat import SOURCE --out {path}` (see data/README.md)"
+    words = _import_words(cmd) if isinstance(cmd, str) else None
+    if words is None:
+        return (
+            f"rebuild it with `{import_command('SOURCE', path, None, ('--force',))}` "
+            "(see data/README.md)"
+        )
+    source, fmt, flags = words
+    hint = f"rebuild it with `{import_command(source, path, fmt, flags)}`"
+    if source != "analognas" and not os.path.isabs(source):
+        hint += f" from the folder it was imported in ({source} is a relative path)"
+    return hint
+
+
+def _import_words(cmd: str) -> tuple[str, str | None, tuple[str, ...]] | None:
+    """SOURCE, ``--format`` and the flags (with ``--force``) of a stored import command, or
+    None for one that is not ``nb201-flat import SOURCE [--format FMT] --out OUT [flags]``.
+
+    Commands stored before they were quoted for the shell split the same unless a path holds a
+    space, which shows as a second SOURCE: such a command is not reused."""
+    if not cmd.isprintable() or len(cmd) >= 2000:
+        return None
+    try:
+        argv = shlex.split(cmd)
+    except ValueError:
+        return None
+    if argv[:2] != ["nb201-flat", "import"]:
+        return None
+    sources: list[str] = []
+    valued: dict[str, list[str]] = {"--format": [], "--out": []}
+    flags: list[str] = []
+    rest = iter(argv[2:])
+    for word in rest:
+        if word in valued:
+            value = next(rest, None)
+            if value is None:
+                return None
+            valued[word].append(value)
+        elif word.startswith("--"):
+            flags.append(word)
+        else:
+            sources.append(word)
+    if len(sources) != 1 or len(valued["--out"]) != 1 or len(valued["--format"]) > 1:
+        return None
+    if "--force" not in flags:
+        flags.insert(0, "--force")
+    return sources[0], next(iter(valued["--format"]), None), tuple(flags)
 
 
 # The manifest of a 15,625-arch table with a few thousand columns is well under this.
@@ -495,6 +557,6 @@ def load_table(path: str | os.PathLike[str] | None = None, *, verify: bool = Tru
 
         log.info("importing the embedded default AnalogNAS-Bench table into %s", target)
         table = read_analognas()
-        table.meta["import_command"] = f"nb201-flat import analognas --out {target}"
+        table.meta["import_command"] = import_command("analognas", target)
         save_table(table, target)
     return load_saved_table(target, verify=verify)

@@ -198,6 +198,21 @@ class Table:
     curves
         Per-epoch learning curves (:mod:`nb201_flat.curves`), or None when the source
         stores final values only.
+
+    Notes
+    -----
+    As a pandas DataFrame of one row per architecture and one column per key: ``len(table)``
+    is the number of architectures (``table.space.size``), while iterating gives the
+    :class:`MetricKey` s present (:meth:`keys`) and ``in`` tests for one. ``in`` takes a
+    :class:`MetricKey` or the tuple ``(dataset, split, epochs[, metric])`` of
+    :meth:`vector`'s arguments; anything else (a dataset name, a ``(key, seed)`` pair, which
+    ``in table.data`` tests) is an :class:`~nb201_flat.errors.ArgumentError`, never a silent
+    False.
+
+    >>> from nb201_flat.space import Space
+    >>> t = Table(Space(("none", "conv"), 2), {(MetricKey("c10", "test", 200), None): [1.0, 2.0]})
+    >>> len(t), list(t), ("c10", "test", 200) in t, ("c10", "test", 200, "loss") in t
+    (2, [MetricKey(dataset='c10', split='test', epochs=200, metric='accuracy')], True, False)
     """
 
     space: Space
@@ -254,9 +269,15 @@ class Table:
         return sorted(s for k, s in self.data if k == key and s is not None)
 
     def __contains__(self, key: object) -> bool:
+        """Whether the table has ``key``: a :class:`MetricKey` or ``(dataset, split, epochs[,
+        metric])`` (a tuple of another kind was silently not in it)."""
+        return self._has(_metric_key(key))
+
+    def _has(self, key: object) -> bool:
         return isinstance(key, MetricKey) and any(k == key for k, _ in self.data)
 
     def __len__(self) -> int:
+        """The number of architectures, as a DataFrame's rows (iterating gives the keys)."""
         return self.space.size
 
     def __iter__(self) -> Iterator[MetricKey]:
@@ -369,7 +390,7 @@ class Table:
     ) -> FloatArray:
         """:meth:`vector` for a validated :class:`MetricKey`."""
         seed = seed_policy_of(seed_policy, seed)
-        if key not in self:  # else an empty stack: a raw numpy error
+        if not self._has(key):  # else an empty stack: a raw numpy error
             raise UnknownKeyError(
                 f"{key!r} is not a key of this table; its keys: "
                 f"{', '.join(map(str, self.keys()[:8]))}{' ...' if len(self.keys()) > 8 else ''} "
@@ -685,6 +706,18 @@ def infinite_values(key: MetricKey, seed: int | None, vec: FloatArray) -> str | 
         f"vector for {key} (seed {'mean' if seed is None else seed}) holds {n} infinite "
         f"value{'' if n == 1 else 's'} (first at architecture {int(np.flatnonzero(inf)[0])}): "
         "a table holds finite numbers; use NaN for a value not measured"
+    )
+
+
+def _metric_key(item: object) -> MetricKey:
+    """``item`` (a :class:`MetricKey` or ``(dataset, split, epochs[, metric])``) as a key."""
+    if isinstance(item, MetricKey):
+        return item
+    if isinstance(item, tuple) and len(item) in (3, 4):  # the arguments of Table.vector
+        return MetricKey(*item)
+    raise ArgumentError(
+        f"a table holds MetricKeys: test MetricKey(...) or (dataset, split, epochs[, metric]) "
+        f"with `in`, got {shown(item)}; a (key, seed) pair is tested with `in table.data`"
     )
 
 

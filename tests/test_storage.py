@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -97,14 +99,68 @@ def test_file_instead_of_folder(tmp_path: Path) -> None:
 def test_truncated_parquet_detected(tmp_path: Path) -> None:
     out = save_table(small_table(), tmp_path / "t")
     t = small_table()
-    t.meta["import_command"] = "nb201-flat import SRC --out t"
+    t.meta["import_command"] = "nb201-flat import /d/SRC --out t"
     out = save_table(t, tmp_path / "t")
     p = out / "table.parquet"
     p.write_bytes(p.read_bytes()[:100])
-    with pytest.raises(TableFileError, match=r"checksum.*`nb201-flat import SRC --out t`"):
+    fix = f"`nb201-flat import /d/SRC --out {out} --force`"
+    with pytest.raises(TableFileError, match=r"checksum.*" + re.escape(fix)):
         load_saved_table(out)
     with pytest.raises(TableFileError, match="could not be read"):
         load_saved_table(out, verify=False)
+
+
+def _rebuild_hint(folder: Path) -> str:
+    with pytest.raises(TableFileError) as info:
+        load_saved_table(folder)
+    return str(info.value).split("rebuild it with ", 1)[1]
+
+
+def test_rebuild_hint_names_the_folder_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the stored --out was the folder as spelled at import, in that working folder, and a copy
+    # kept its original's: the fix replaced another (healthy) table
+    monkeypatch.chdir(tmp_path)
+    t = small_table()
+    t.meta["import_command"] = storage.import_command("/d/a b.csv", "t.nb201", "tidy", ("--force",))
+    save_table(t, tmp_path / "t.nb201")
+    shutil.copytree(tmp_path / "t.nb201", tmp_path / "my copy.nb201")
+    (tmp_path / "my copy.nb201" / "table.parquet").write_bytes(b"x")
+    assert _rebuild_hint(tmp_path / "my copy.nb201") == (
+        f"`nb201-flat import '/d/a b.csv' --format tidy --out '{tmp_path}/my copy.nb201' --force`"
+    )
+    assert load_saved_table(tmp_path / "t.nb201").source == "unit"  # the original is healthy
+
+
+@pytest.mark.parametrize(
+    ("stored", "fix"),
+    [
+        # the embedded default's command has no --force, which the damaged folder needs
+        ("nb201-flat import analognas --out c", "`nb201-flat import analognas --out T --force`"),
+        (
+            "nb201-flat import /d/s.pth --format nb201-pth --out c --force --no-curves",
+            "`nb201-flat import /d/s.pth --format nb201-pth --out T --force --no-curves`",
+        ),
+        (
+            "nb201-flat import s.csv --out c",
+            "`nb201-flat import s.csv --out T --force` from the folder it was imported in "
+            "(s.csv is a relative path)",
+        ),
+        # unquoted spaces (an older table) or no --out: SOURCE cannot be told, so not reused
+        ("nb201-flat import /d/a b.csv --out c", "`nb201-flat import SOURCE --out T --force` "),
+        ("nb201-flat import /d/s.csv", "`nb201-flat import SOURCE --out T --force` "),
+        ("nb201-flat import '/d/s.csv", "`nb201-flat import SOURCE --out T --force` "),
+    ],
+)
+def test_rebuild_hint_reuses_what_it_can_of_the_stored_command(
+    tmp_path: Path, stored: str, fix: str
+) -> None:
+    t = small_table()
+    t.meta["import_command"] = stored
+    out = save_table(t, tmp_path / "t")
+    (out / "table.parquet").write_bytes(b"x")
+    assert _rebuild_hint(out).startswith(fix.replace("T", str(out)))
 
 
 def test_corrupted_manifest(tmp_path: Path) -> None:

@@ -376,3 +376,20 @@ def test_validate_names_the_dtype_of_a_vector_put_in_after_construction() -> Non
     t.data[(KEY, None)] = np.zeros(NB201.size, dtype=np.float32)
     with pytest.raises(FormatError, match="must be a float64 array, got a float32 array"):
         t.validate()
+
+
+def test_container_protocol_rows_are_archs_keys_are_columns() -> None:
+    # `("cifar100", "x-test", 200, "accuracy") in table` was silently False, the tuple being
+    # the arguments that table.vector takes
+    t = seeded_table()
+    key = t.keys()[0]
+    assert len(t) == NB201.size and list(t) == t.keys()
+    assert key in t
+    assert (key.dataset, key.split, key.epochs, key.metric) in t
+    assert (key.dataset, key.split, key.epochs) in t
+    assert (key.dataset, key.split, key.epochs, "no-such-metric") not in t
+    for bad in [key.dataset, (key, None), [key.dataset, key.split, key.epochs], None]:
+        with pytest.raises(ArgumentError, match=r"^a table holds MetricKeys: .* got "):
+            assert bad not in t
+    with pytest.raises(ArgumentError, match="MetricKey epochs must be"):
+        assert (key.dataset, key.split, "200") not in t

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 from typing import Any
 
 from nb201_flat import budget
-from nb201_flat.atomic import replace_folder
+from nb201_flat.atomic import check_writable_target, replace_folder
 from nb201_flat.cli.common import add_json_arg, add_table_arg, emit_json, open_table
 from nb201_flat.errors import ArgumentError, check_int_range
 from nb201_flat.figures.registry import FIGURE_NAMES, FIGURES
@@ -141,13 +140,13 @@ def cmd_figures(args: argparse.Namespace) -> int:
 
     if args.jobs is not None:
         check_int_range("--jobs", args.jobs, 1, fix="pass --jobs 1 to draw in this process")
+    out = check_writable_target(args.out)  # Path("") would be the current folder
     table = open_table(args)
     names = list(dict.fromkeys(args.only)) if args.only else list(FIGURE_NAMES)
     workers = _workers(args, names, table.space.size)
     # drawn alone, search_curves may use the processes for its searches; in a worker, not
     search_jobs = (args.jobs or 1) if workers == 1 else 1
     _check_figures_memory(names, table.space.size, search_jobs)
-    out = Path(args.out)
     options: dict[str, dict[str, Any]] = {"search_curves": {"jobs": search_jobs}}
     made: list[dict[str, Any]] = []
     skipped: list[dict[str, str]] = []
@@ -185,7 +184,7 @@ def cmd_figures(args: argparse.Namespace) -> int:
         emit_json(
             {
                 "table": table.source,
-                "table_path": args.table,
+                "table_path": table.meta["path"],  # --table, $NB201_FLAT_TABLE or the default
                 "out": str(out),
                 "figures": made,
                 "skipped": skipped,

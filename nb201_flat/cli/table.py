@@ -97,9 +97,10 @@ _WITH_CURVES = ("nb201-pth", "nats-tss")
 def cmd_import(args: argparse.Namespace) -> int:
     from nb201_flat.atomic import check_writable_target
     from nb201_flat.errors import TableFileError
-    from nb201_flat.importers import detect_format, import_table
-    from nb201_flat.storage import save_table
+    from nb201_flat.importers import detect_format, import_table, source_path
+    from nb201_flat.storage import import_command, save_table
 
+    source_path(args.source)  # first: "" is no folder to compare with --out, and no --force fix
     out = check_writable_target(args.out)
     # first: --force cannot fix this one, so it must not be the fix the first refusal names
     if args.source != "analognas" and Path(args.source).resolve().is_relative_to(out.resolve()):
@@ -124,9 +125,8 @@ def cmd_import(args: argparse.Namespace) -> int:
         curves=not args.no_curves,
     )
     src = args.source if args.source == "analognas" else str(Path(args.source).resolve())
-    table.meta["import_command"] = f"nb201-flat import {src} --format {fmt} --out {out} --force" + (
-        " --no-curves" if args.no_curves else ""
-    )
+    flags = ("--force", "--no-curves") if args.no_curves else ("--force",)
+    table.meta["import_command"] = import_command(src, out, fmt, flags)
     save_table(table, out)
     took = time.perf_counter() - t0
     summary = {

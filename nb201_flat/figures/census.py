@@ -79,6 +79,10 @@ def plot_barrier_census(census: pd.DataFrame, ax: Axes | None = None) -> Axes:
     return ax
 
 
+# barrier_census draws its band pairs at A²M's Hamming distance
+_PAIR_DISTANCE = 3
+
+
 def make_barrier_census(
     table: Table, *, n_pairs: int = 100, top_k: int = 10, seed: int = 0
 ) -> Figure:
@@ -86,6 +90,13 @@ def make_barrier_census(
     keys = present(table, TEST_KEYS)
     if not keys:
         raise FigureSkipped(NAME, list(TEST_KEYS.values()), "the bands are A²M's NB201 bands")
+    if table.space.n_edges < _PAIR_DISTANCE:  # no pair of cells lies that far apart
+        raise FigureSkipped(
+            NAME,
+            [f"cells of at least {_PAIR_DISTANCE} edges"],
+            f"the band pairs lie at Hamming distance {_PAIR_DISTANCE}; this space's cells have "
+            f"{table.space.n_edges}",
+        )
     fig, axes = new_figure(1, len(keys), figsize=(3.6 * len(keys) + 0.3, 3.6))
     for k, (ds, key) in enumerate(keys.items()):
         values = table.vector_for(key)
@@ -108,7 +119,7 @@ def make_barrier_census(
             fig,
             table,
             # validated by barrier_census above: whole floats 5.0 are captioned 5
-            f"Pairs: {int(n_pairs)} drawn per A²M accuracy band (A, B, C) at Hamming distance 3, "
+            f"Pairs: {int(n_pairs)} drawn per A²M accuracy band (A, B, C) at Hamming distance {_PAIR_DISTANCE}, "
             f"seed {seed} + panel, and every pair of the top {int(top_k)}. Barrier beyond the worse "
             "endpoint = barrier − half the gap between the endpoints (0: the worse endpoint is "
             "the bottleneck). Lowest: exact maximin path over the whole space; best / worst "

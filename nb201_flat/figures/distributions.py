@@ -153,13 +153,24 @@ def plot_neighbour_distributions(
 
 
 def make_a2m_distributions(
-    table: Table, *, radii: tuple[int, ...] = RADII, kind: str = "hist"
+    table: Table, *, radii: tuple[int, ...] | None = None, kind: str = "hist"
 ) -> Figure:
     """A²M's neighbour distributions per band, radius and dataset (datasets the table has).
 
-    ``kind="kde"`` draws the bands as seaborn kernel densities instead of step histograms.
+    ``radii`` defaults to A²M's :data:`RADII`; in a space whose cells have fewer edges the
+    figure is skipped (:class:`FigureSkipped`), while radii passed that do not fit are an
+    error. ``kind="kde"`` draws the bands as seaborn kernel densities instead of step histograms.
     """
     check_choice("kind", kind, ("hist", "kde"))
+    if radii is None:
+        if max(RADII) > table.space.n_edges:  # the default was not asked for: not an error
+            raise FigureSkipped(
+                NAME,
+                [f"cells of at least {max(RADII)} edges"],
+                f"A²M's radii {', '.join(map(str, RADII))}; this space's cells have "
+                f"{table.space.n_edges}; in Python, pass radii=",
+            )
+        radii = RADII
     given: object = radii  # typed as a tuple; a notebook may pass one int all the same
     if isinstance(given, str) or not isinstance(given, Iterable):
         raise ArgumentError(

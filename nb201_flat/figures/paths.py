@@ -30,6 +30,7 @@ from nb201_flat.figures._common import (
 from nb201_flat.figures.style import figure_style
 from nb201_flat.landscape import A2MBarrier, BarrierPath, a2m_barrier, a2m_barriers, barrier_tree
 from nb201_flat.landscape.a2m import A2M_PAIRS
+from nb201_flat.space import NB201
 from nb201_flat.table import Table
 
 NAME = "a2m_paths"
@@ -89,6 +90,13 @@ def make_a2m_paths(table: Table) -> Figure:
     keys = present(table, TEST_KEYS)
     if not keys:
         raise FigureSkipped(NAME, list(TEST_KEYS.values()), "the pairs are A²M's NB201 pairs")
+    if table.space != NB201:  # the pairs are indices of NB201's cells
+        raise FigureSkipped(
+            NAME,
+            ["the NB201 space"],
+            "the pairs are A²M's NB201 cells; this table's space has "
+            f"{table.space.n_nodes} nodes and the ops {', '.join(table.space.ops)}",
+        )
     ncols = max(len(p) for p in A2M_PAIRS.values())
     fig, axes = new_figure(len(keys), ncols, figsize=(3.1 * ncols + 0.5, 2.7 * len(keys) + 0.5))
     for row, (ds, key) in enumerate(keys.items()):

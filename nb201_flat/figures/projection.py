@@ -191,7 +191,9 @@ def pick_architectures(
         protocol.check(table)
     except ProtocolError:
         protocol = None
+    fallback_used = False
     if protocol is None or protocol.report[0] != key:
+        fallback_used = True
         try:
             fallback = [p for p in fixed_n_protocols(table, queries) if p.report[0] == key]
         except ProtocolError:  # a validation split at other epochs only
@@ -211,7 +213,13 @@ def pick_architectures(
         protocol.check(table)
     except ProtocolError as exc:  # e.g. no cell measured under the search or report key
         raise FigureSkipped(NAME, [key], f"to search for the picks: {exc}") from exc
-    res = run_search(table, protocol, algorithms, runs=max_runs, seed=seed)
+    try:
+        res = run_search(table, protocol, algorithms, runs=max_runs, seed=seed)
+    except ProtocolError as exc:
+        if fallback_used:  # its budget is queries=, the caller's option
+            raise
+        # e.g. the per-dataset budget buys more queries than a small space has cells
+        raise FigureSkipped(NAME, [key], f"to search for the picks: {exc}") from exc
     runs = res.runs.drop_duplicates(["algorithm", "run"])
     picked = runs.pivot(index="run", columns="algorithm", values="best").sort_index()
     # a run that never met a measured cell has no pick (a sparse table): the others are drawn

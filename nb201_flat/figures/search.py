@@ -374,14 +374,24 @@ def make_search_curves(
         runs = check_runs(100 if runs is None else runs)  # an int: 2.0 was captioned "2.0 runs"
         seed, jobs = (0 if seed is None else seed), (1 if jobs is None else jobs)
         used = _servable_protocol(table, protocol, optimistic_ok)
-        curves, notes, description = run_curves(
-            table,
-            protocol=used,
-            algorithms=DEFAULT_ALGORITHMS if algorithms is None else algorithms,
-            runs=runs,
-            seed=seed,
-            jobs=jobs,
-        )
+        from nb201_flat.search import ProtocolError
+
+        try:
+            curves, notes, description = run_curves(
+                table,
+                protocol=used,
+                algorithms=DEFAULT_ALGORITHMS if algorithms is None else algorithms,
+                runs=runs,
+                seed=seed,
+                jobs=jobs,
+            )
+        except ProtocolError as exc:
+            if protocol is not None:  # asked for: the caller's to change
+                raise
+            # e.g. the default budget buys more queries than a small space has cells
+            raise FigureSkipped(
+                NAME, [f"a table the default protocol {used} fits"], str(exc)
+            ) from exc
         if caption is None:
             caption = _caption(used, runs, seed)
     else:

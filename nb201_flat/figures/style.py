@@ -31,15 +31,17 @@ def figure_style() -> Iterator[None]:
 
 def check_formats(formats: Sequence[str]) -> tuple[str, ...]:
     """``formats`` as a tuple of the formats :func:`save_figure` writes byte-stably (png, pdf,
-    svg; any case), else :class:`ArgumentError`. Checked before a figure is drawn: a string
-    "png" would be read as p, n, g, and jpg or eps failed (or were not byte-stable) after."""
+    svg; any case) without repeats, else :class:`ArgumentError`. Checked before a figure is
+    drawn: a string "png" would be read as p, n, g, and jpg or eps failed (or were not
+    byte-stable) after; a repeated format drew and listed its file twice."""
     given: object = formats  # typed as a sequence; a notebook may pass a string all the same
     if isinstance(given, str):
         raise ArgumentError(f"formats must be a tuple of formats, got {given!r}; pass ({given!r},)")
-    return tuple(
+    checked = (
         check_choice("format", fmt.lower() if isinstance(fmt, str) else fmt, tuple(_METADATA))
         for fmt in formats
     )
+    return tuple(dict.fromkeys(checked))
 
 
 def save_figure(

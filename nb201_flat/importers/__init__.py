@@ -37,11 +37,22 @@ def _is_anb(path: Path) -> bool:
     return path.is_file() and path.suffix == ".anb"
 
 
+def source_path(source: str | os.PathLike[str]) -> Path:
+    """``source`` as a Path; an empty one is an :class:`ArgumentError` (``Path("")`` is the
+    current folder, which was then reported as a file of no known format)."""
+    if not os.fspath(source).strip():
+        raise ArgumentError(
+            "the source path is empty; give the file or folder to import (or the word "
+            "`analognas` for the embedded default)"
+        )
+    return Path(source)
+
+
 def detect_format(source: str | os.PathLike[str]) -> str:
     """Name the format of ``source`` (see the module table) or raise :class:`FormatError`."""
     if str(source) == "analognas":
         return "analognas"
-    path = Path(source)
+    path = source_path(source)
     if not path.exists():
         raise TableFileError(
             f"no such file or folder: {path} (the word `analognas` imports the embedded default)"
@@ -85,6 +96,7 @@ def import_table(
     """
     from nb201_flat.importers.curves import CurveCollector
 
+    path = source_path(source)
     # bool("no") is True: allow_unsafe_pickle="no" would unpickle in full
     allow_unsafe_pickle = check_flag("allow_unsafe_pickle", allow_unsafe_pickle)
     progress = check_flag("progress", progress)
@@ -97,7 +109,6 @@ def import_table(
             f"allow_unsafe_pickle (--allow-unsafe-pickle) applies only to "
             f"{' and '.join(PICKLED_FORMATS)} files; {fmt} is always read without it, so drop it"
         )
-    path = Path(source)
     if fmt == "analognas":
         from nb201_flat.importers.analognas import read_analognas
 

@@ -189,6 +189,31 @@ def test_import_tidy_and_refuse_overwrite(
     assert "--format tidy" in manifest["meta"]["import_command"]
 
 
+def test_damaged_import_names_a_rebuild_into_the_folder_read(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the fix named `--out rel.nb201`, relative to the folder the import ran in
+    work = tmp_path / "a dir"
+    work.mkdir()
+    pd.DataFrame(
+        {"index": [0], "dataset": "cifar10", "split": "ori-test", "epochs": 200}
+        | {"metric": "accuracy", "value": [1.0]}
+    ).to_csv(work / "s.csv", index=False)
+    monkeypatch.chdir(work)
+    assert run(capsys, "import", "s.csv", "--out", "rel.nb201")[0] == 0
+    with (work / "rel.nb201" / "table.parquet").open("ab") as f:
+        f.write(b"x")
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run(capsys, "info", "--table", "a dir/rel.nb201")
+    assert code == 2 and err.count("\n") == 1
+    fix = (
+        "`nb201-flat import '"
+        + str(work)
+        + "/s.csv' --format tidy --out 'a dir/rel.nb201' --force`"
+    )
+    assert fix in err, err
+
+
 def test_import_refuses_to_replace_the_folder_holding_its_source(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
@@ -215,6 +240,32 @@ def test_import_wrong_format(capsys: pytest.CaptureFixture[str], tmp_path: Path)
     code, _, err = run(capsys, "import", str(src), "--out", str(tmp_path / "o"))
     assert code == 2 and "--format" in err
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("extra", [[], ["--format", "tidy"], ["--force"]])
+@pytest.mark.parametrize("source", ["", " "])
+def test_import_of_an_empty_source_is_refused_as_empty(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    source: str,
+    extra: list[str],
+) -> None:
+    # Path("") is the current folder: "cannot tell the format of ."
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "o").mkdir()
+    code, _, err = run(capsys, "import", source, "--out", "o", *extra)
+    assert code == 2 and err == (
+        "error: the source path is empty; give the file or folder to import (or the word "
+        "`analognas` for the embedded default)\n"
+    )
+
+
+def test_figures_empty_out_is_refused_as_empty(
+    capsys: pytest.CaptureFixture[str], table_path: Path
+) -> None:
+    code, _, err = run(capsys, "figures", "--out", "", "--table", str(table_path))
+    assert code == 2 and err == "error: --out is empty; give a folder path such as results/out\n"
 
 
 def test_import_unsafe_pickle_flag_on_a_format_that_ignores_it_is_refused(

@@ -569,3 +569,53 @@ def test_na_projection_scale_of_a_table_measured_only_on_disconnected_cells() ->
         fig = make("na_projection", Table(NB201, {(key, None): values}), pick="value", points=11)
     norm = fig.axes[0].collections[0].norm
     assert np.isfinite(norm.vmin) and np.isfinite(norm.vmax) and norm.vmin < norm.vmax
+
+
+def _tiny(figure_table: Table, ops: tuple[str, ...], n_nodes: int) -> Table:
+    """``figure_table``'s keys over a small space (the first cells' values, permuted)."""
+    from nb201_flat.space import Space
+
+    space = Space(ops, n_nodes)
+    rng = np.random.default_rng(0)
+    data = {k: rng.permutation(v[: space.size]) for k, v in figure_table.data.items()}
+    return Table(space, data, source=f"{n_nodes}-node")
+
+
+@pytest.mark.parametrize(
+    ("name", "why"),
+    [
+        ("a2m_distributions", r"cells of at least 3 edges \(A²M's radii 1, 2, 3; this space's"),
+        ("barrier_census", r"cells of at least 3 edges \(the band pairs lie at Hamming distance 3"),
+        (
+            "a2m_paths",
+            r"the NB201 space \(the pairs are A²M's NB201 cells; this table's space has 2",
+        ),
+        (
+            "search_curves",
+            r"a table the default protocol per-dataset fits \(.*more than 100 x the space",
+        ),
+        (
+            "na_projection",
+            r"cifar100/x-test@200ep:accuracy \(to search for the picks: .*more than 100 x the space's 2 cells",
+        ),
+    ],
+)
+def test_defaults_a_small_space_cannot_serve_skip_the_figure(
+    figure_table: Table, name: str, why: str
+) -> None:
+    # the full set of `figures` stopped at the first of these, with an error (radii must lie in
+    # 1..1, got 2; distance must lie in 1..1; index 81 out of range; a ProtocolError)
+    tiny = _tiny(figure_table, ("none", "skip_connect"), 2)
+    with pytest.raises(FigureSkipped, match=r"^needs " + why):
+        FIGURES[name].make(tiny)
+
+
+def test_options_a_small_space_cannot_serve_stay_errors(figure_table: Table) -> None:
+    from nb201_flat.search import ProtocolError
+
+    tiny = _tiny(figure_table, ("none", "skip_connect"), 2)
+    with pytest.raises(ArgumentError, match=r"radii must lie in 1\.\.1, got 2"):
+        make("a2m_distributions", tiny, radii=(1, 2))
+    assert isinstance(make("a2m_distributions", tiny, radii=(1,)), Figure)
+    with pytest.raises(ProtocolError, match="more than 100 x the space's 2 cells"):
+        make("search_curves", tiny, protocol="per-dataset", runs=2)

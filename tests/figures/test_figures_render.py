@@ -69,6 +69,12 @@ def test_every_figure_renders_on_a_synthetic_table(
     assert all(f.stat().st_size > 5000 for f in files)
 
 
+def test_formats_are_checked_once_each() -> None:
+    from nb201_flat.figures.style import check_formats
+
+    assert check_formats(["svg", "PNG", "png", "svg"]) == ("svg", "png")
+
+
 def test_registry_render_writes_files_and_notes(figure_table: Table, tmp_path: Path) -> None:
     r = render("distance_profile", figure_table, tmp_path, formats=("png", "svg"))
     assert [f.name for f in r.files] == ["distance_profile.png", "distance_profile.svg"]
@@ -257,6 +263,54 @@ def test_cli_skips_with_a_message_and_exits_0(
     assert set(made) == {"distance_profile", "barrier_tree"}
     assert len(made["barrier_tree"]["files"]) == 2
     assert "CIFAR-10 only" in made["barrier_tree"]["notes"][0]
+
+
+def test_cli_formats_once_each_and_the_table_path_used(
+    cifar10_only_table: Table,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from nb201_flat.cli import main
+    from nb201_flat.storage import save_table
+
+    # a repeated format drew and listed its file twice; a table from $NB201_FLAT_TABLE was
+    # reported as "table_path": null
+    path = save_table(cifar10_only_table, tmp_path / "c10.nb201")
+    monkeypatch.setenv("NB201_FLAT_TABLE", str(path))
+    out = tmp_path / "figs"
+    argv = ["figures", "--out", str(out), "--only", "distance_profile", "--json"]
+    assert main([*argv, "--formats", "svg", "png", "svg"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["table_path"] == str(path)
+    assert doc["figures"][0]["files"] == [
+        str(out / "distance_profile.svg"),
+        str(out / "distance_profile.png"),
+    ]
+
+
+def test_cli_full_set_on_a_two_node_table_skips_what_it_cannot_draw(
+    figure_table: Table, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from nb201_flat.cli import main
+    from nb201_flat.space import Space
+    from nb201_flat.storage import save_table
+
+    # "error: radii must lie in 1..1, got 2", exit 2, where the help promises skips
+    space = Space(("none", "skip_connect"), 2)
+    data = {k: v[: space.size].copy() for k, v in figure_table.data.items()}
+    path = save_table(Table(space, data, source="2-node"), tmp_path / "two.nb201")
+    argv = ["figures", "--out", str(tmp_path / "f"), "--table", str(path), "--jobs", "1"]
+    assert main([*argv, "--formats", "png", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    skipped = {s["name"]: s["reason"] for s in doc["skipped"]}
+    assert "A²M's radii 1, 2, 3" in skipped["a2m_distributions"]
+    assert {"barrier_census", "a2m_paths", "search_curves", "na_projection"} <= set(skipped)
+    assert {f["name"] for f in doc["figures"]} == {
+        "flat_vs_sharp",
+        "barrier_tree",
+        "distance_profile",
+    }
 
 
 @pytest.mark.parametrize("jobs", ["1", "2"])

@@ -240,3 +240,14 @@ def test_results_db_import_through_cli(tmp_path: Path) -> None:
     with pytest.raises(MissingValueError, match="never measured"):  # not a NaN (issue 10)
         t.query(0, "cifar10", "ori-test", 2)
     assert read_results_db(path).keys() == t.keys()
+
+
+@pytest.mark.parametrize("fmt", [None, "tidy", "analognas"])
+def test_an_empty_source_is_refused_as_empty(fmt: str | None) -> None:
+    from nb201_flat.errors import ArgumentError
+
+    # Path("") is the current folder: it was sniffed as a file of no known format
+    with pytest.raises(ArgumentError, match="^the source path is empty; give the file"):
+        import_table("", format=fmt)
+    with pytest.raises(ArgumentError, match="^the source path is empty"):
+        detect_format(" ")
