@@ -116,7 +116,7 @@ def shortest_paths_measured(
 ) -> BoolArray:
     """Per pair ``(a[i], b[i])``, whether every cell on its shortest paths has a value: the
     2^d cells that switch a subset of the d differing edges, the endpoints included (where
-    the shortest-path barriers are defined). In pieces of a few MB, like :func:`pair_columns`.
+    the shortest-path barriers are defined).
 
     >>> import numpy as np
     >>> from nb201_flat.space import Space
@@ -130,18 +130,24 @@ def shortest_paths_measured(
     if not np.isnan(values).any():  # a full table: nothing to look up
         return out
     codes = space.codes
-    differs = codes[a] != codes[b]
-    d = differs.sum(axis=1).astype(np.int64)
     weights = space._weights.astype(np.int64)
-    lex_a = codes[a].astype(np.int64) @ weights
-    delta = (codes[b].astype(np.int64) - codes[a].astype(np.int64)) * weights
-    for dist in np.unique(d).tolist():
-        rows = np.flatnonzero(d == dist)
-        masks = _masks(dist)
-        for part in np.array_split(rows, max(1, (len(rows) << dist) // _CELLS)):
-            lex = lex_a[part, None] + delta[part][differs[part]].reshape(-1, dist) @ masks
-            out[part] = ~np.isnan(values[space._index_of_lex[lex]]).any(axis=1)
+    # pairs a piece at a time: the codes and offsets take ~150 B a pair (the census checks
+    # a band's candidates, up to millions, within its estimate of the draw)
+    for s in range(0, len(a), _PAIRS_CHECKED):
+        pa, pb = a[s : s + _PAIRS_CHECKED], b[s : s + _PAIRS_CHECKED]
+        differs = codes[pa] != codes[pb]
+        d = differs.sum(axis=1)
+        lex_a = codes[pa].astype(np.int64) @ weights
+        delta = (codes[pb].astype(np.int64) - codes[pa].astype(np.int64)) * weights
+        for dist in np.unique(d).tolist():
+            rows = np.flatnonzero(d == dist)
+            lex = lex_a[rows, None] + delta[rows][differs[rows]].reshape(-1, dist) @ _masks(dist)
+            out[s + rows] = ~np.isnan(values[space._index_of_lex[lex]]).any(axis=1)
     return out
+
+
+# pairs checked at once by shortest_paths_measured: 2^d cells each, at most 64 on NB201 (4 MB)
+_PAIRS_CHECKED = 1 << 13
 
 
 @cache
