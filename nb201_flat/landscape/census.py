@@ -43,6 +43,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
@@ -338,7 +339,8 @@ def _draw_band(
         distance = check_int_range("distance", distance, 1, space.n_edges, fix="or None for any")
         lefts, rights = [], []
         size = _chunk_members(space, distance)
-        for chunk in np.array_split(members, max(1, len(members) // size)):
+        # pieces of at most `size` members (len // size pieces made them up to twice that)
+        for chunk in np.array_split(members, max(1, -(-len(members) // size))):
             rows = _rows_at_distance(space, chunk, distance)
             left = np.repeat(chunk, rows.shape[1])
             right = rows.ravel()
@@ -745,10 +747,28 @@ _CELL_BYTES = 1024
 # - per candidate pair of the largest band (freed before the barriers are computed): at any
 #   distance the four int64 arrays of every pair in the band and the generator's permutation
 #   of them (drawing 2 % of the candidates or more): 32.0 B a candidate for a few pairs, up to
-#   40 with many; at a distance the rows are listed a few members at a time, and only the
-#   in-band pairs kept: at most 32 B a candidate (d = 1 to 6, bands of 78 to 6,154 members).
+#   40 with many.
 _CANDIDATE_BYTES_ANY = 40
-_CANDIDATE_BYTES_AT = 32
+# - at a distance d the members' rows of neighbours are listed a piece of members at a time
+#   (at most _chunk_members), and only the in-band pairs kept. Measured on every A²M band of
+#   the three keys (63 to 3,162 members), d = 1 to 6, drawing 300 pairs: a piece's rows, their
+#   repeat, masks and kept copies take 26.0-27.4 B a listed row (piece x width), and
+#   _rows_at_distance's per-subset temporaries up to ~24 B an entry (piece x (k - 1)^d x d: at
+#   d = 6 a piece of 11 members peaks at 7.4 MB); the kept pairs, in lists then concatenated,
+#   32 B each, 40 with the generator's permutation of them (drawing them all). Peaks 0.9-61 MB
+#   (cifar10 band A: 25.8 MB at d = 3, 56.3 at d = 4, 61.1 at d = 5), where the old 32 B a
+#   listed row estimated up to 622 MB (129.5 MB at d = 3): the kept pairs are a fraction of
+#   the rows (641,010 of 4,047,360 at d = 3), counted exactly by _pairs_at_distance. These
+#   bytes estimate 1.25-1.93x the peaks drawing 300 pairs, 1.37x or more drawing them all
+#   (d = 1 to 3); a census of 300 pairs a band and the top 10 at d = 3 peaks at 29.9 / 24.2 /
+#   15.8 MB and is estimated 61.1 / 44.8 / 31.1 MB (cifar10 / cifar100 / ImageNet16-120;
+#   the old estimate: 146 MB for cifar10).
+_ROW_BYTES = 28
+_SUBSET_BYTES = 32
+_KEPT_BYTES = 40
+# - per cell of the space, counting a band's pairs at a distance (_pairs_at_distance, before
+#   the listing): its FFTs peak at 0.92 MB on NB201 (59 B a cell).
+_COUNT_BYTES = 80
 
 
 def census_cost(
@@ -766,7 +786,9 @@ def census_cost(
 
     A band's pairs are drawn from every pair inside it (``distance=None``: a band of ``m``
     members lists ``m (m - 1) / 2`` of them, four int64 arrays) or from its members' rows of
-    neighbours at ``distance``; the top ``k`` give ``k (k - 1) / 2`` pairs. The bytes add the
+    neighbours at ``distance``, a piece of members at a time, keeping the pairs inside it
+    (counted exactly by :func:`_pairs_at_distance`); the top ``k`` give ``k (k - 1) / 2``
+    pairs. The bytes add the
     barrier tree (a fixed cost per cell of the space), the largest band's candidates (none
     with ``n_pairs=0``: no band is drawn) and a measured cost per pair. ``members``, as
     :func:`band_pairs` and :func:`top_pairs` take it: only those cells count (the census
@@ -783,17 +805,58 @@ def census_cost(
         distance = check_int_range("distance", distance, 1, space.n_edges, fix="or None for any")
     pairs = 0
     draw = 0  # the largest band's list of candidate pairs, built one band at a time
-    width = None if distance is None else space.neighbourhood_size(distance, exact=True)
-    per = _CANDIDATE_BYTES_ANY if width is None else _CANDIDATE_BYTES_AT
     for lo, hi in bands.values() if n_pairs else ():
-        m = int(np.count_nonzero(_inside(v, lo, hi, mask)))
-        listed = m * (m - 1) // 2 if width is None else m * width
-        draw = max(draw, per * listed)
-        pairs += min(n_pairs, listed if width is None else listed // 2)
+        inside = _inside(v, lo, hi, mask)
+        m = int(np.count_nonzero(inside))
+        if distance is None:
+            listed = m * (m - 1) // 2
+            draw = max(draw, _CANDIDATE_BYTES_ANY * listed)
+        else:
+            listed = _pairs_at_distance(space, inside, distance)
+            # members listed at once: band_pairs' largest piece (of at most _chunk_members)
+            piece = -(-m // -(-m // _chunk_members(space, distance))) if m else 0
+            width = space.neighbourhood_size(distance, exact=True)
+            subsets = (space.n_ops - 1) ** distance * distance
+            rows = piece * (_ROW_BYTES * width + _SUBSET_BYTES * subsets)
+            draw = max(draw, rows + _KEPT_BYTES * listed, _COUNT_BYTES * space.size)
+        pairs += min(n_pairs, listed)
     measured = ~np.isnan(v) if mask is None else ~np.isnan(v) & mask
     k = min(top_k, int(np.count_nonzero(measured)))
     pairs += k * (k - 1) // 2
     return pairs, space.size * _CELL_BYTES + draw + pairs * _PAIR_BYTES
+
+
+def _pairs_at_distance(space: Space, inside: BoolArray, distance: int) -> int:
+    """The unordered pairs of ``inside`` cells at Hamming distance ``distance``, exactly,
+    without listing them: the autocorrelation of the cells' indicator over the grid of op
+    codes (one FFT of the space; its entry at offset z counts the pairs x - y = z, mod the
+    number of ops), summed over the offsets that change ``distance`` edges.
+
+    >>> from nb201_flat.space import Space
+    >>> space = Space(("a", "b"), 3)
+    >>> [_pairs_at_distance(space, np.ones(8, bool), d) for d in (1, 2, 3)]   # a cube
+    [12, 12, 4]
+    """
+    k, e = space.n_ops, space.n_edges
+    m = int(np.count_nonzero(inside))
+    if space.size != k**e or m < 2:  # every code a cell (NB201's 5^6), else the bound
+        return m * space.neighbourhood_size(distance, exact=True) // 2 if m >= 2 else 0
+    at = tuple(space.codes.T)  # each cell's place in the grid, and as an offset
+    grid = np.zeros((k,) * e)
+    grid[at] = inside
+    spectrum = np.fft.rfftn(grid)
+    spectrum *= spectrum.conj()
+    auto = np.fft.irfftn(spectrum, grid.shape, axes=tuple(range(e)))[at]
+    # integer counts up to m^2, read back from floats whose error is ~1e-12 of m^2
+    return round(float(auto[_edges_changed(space) == distance].sum())) // 2
+
+
+@cache
+def _edges_changed(space: Space) -> IntArray:
+    """Per cell, the number of edges whose op is not the first: the distance an offset of
+    these codes moves."""
+    changed: IntArray = np.count_nonzero(space.codes, axis=1).astype(np.int64)
+    return changed
 
 
 def _check_census_memory(

@@ -286,7 +286,10 @@ def test_census_connected_only_never_draws_a_disconnected_endpoint(distance: int
     # the memory estimate counts the pairs drawn: the connected members
     cost = census_cost(NB201, v, {"X": band}, 300, 6, distance, members=NB201.connected)
     assert cost[0] == len(census)
-    assert cost[1] < census_cost(NB201, v, {"X": band}, 300, 6, distance)[1]
+    # every pair of the band: fewer among the connected members (the bytes need not shrink at
+    # a distance: fewer members can make larger pieces listed at once, 507 here against 389)
+    every = census_cost(NB201, v, {"X": band}, 10**8, 6, distance, members=NB201.connected)
+    assert every[0] < census_cost(NB201, v, {"X": band}, 10**8, 6, distance)[0]
 
 
 def test_census_connected_only_draws_as_before_where_no_cell_is_left_out() -> None:
@@ -375,6 +378,42 @@ def test_census_cost_charges_no_draw_without_band_pairs() -> None:
     # --pairs 0: no band is drawn, so no band's candidates are charged
     assert census_cost(TINY, v, bands, 0, 5, None) == census_cost(TINY, v, {}, 0, 5, None)
     assert census_cost(TINY, v, bands, 1, 5, None)[1] > census_cost(TINY, v, {}, 0, 5, None)[1]
+
+
+@pytest.mark.parametrize("space", [TINY, Space(("none", "skip", "conv"), 4), NB201])
+def test_pairs_at_distance_are_counted_exactly(space: Space) -> None:
+    from nb201_flat.landscape.census import _pairs_at_distance, census_cost
+
+    rng = np.random.default_rng(5)
+    for share in (0.02, 0.3, 1.0):
+        inside = rng.random(space.size) < share
+        idx = np.flatnonzero(inside)
+        for d in range(1, space.n_edges + 1):
+            rows = space.neighbours(d).indices[idx]
+            want = int(((rows > idx[:, None]) & inside[np.maximum(rows, 0)]).sum())
+            assert _pairs_at_distance(space, inside, d) == want
+    # the census's count of pairs: what a draw of them all gives
+    v = rng.uniform(0, 100, space.size)
+    drawn = band_pairs(space, v, (20.0, 60.0), 10**6, distance=2, seed=0)
+    assert census_cost(space, v, {"X": (20.0, 60.0)}, 10**6, 0, 2)[0] == len(drawn)
+
+
+def test_census_memory_at_a_distance_bounds_the_draw_and_stays_near_it() -> None:
+    # 32 B a listed neighbour row charged every row, though a band keeps the pairs inside it
+    # (a fraction) and lists its rows a piece at a time: 4-10x the peak on large bands
+    import tracemalloc
+
+    from nb201_flat.landscape.census import _CELL_BYTES, census_cost
+
+    v = np.random.default_rng(5).uniform(70.0, 95.0, NB201.size)
+    for band, d in [((75.0, 80.0), 3), ((70.0, 95.0), 2), ((90.0, 90.4), 4)]:
+        band_pairs(NB201, v, band, 300, distance=d, seed=0)  # the space's caches warm
+        tracemalloc.start()
+        band_pairs(NB201, v, band, 300, distance=d, seed=0)
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        est = census_cost(NB201, v, {"X": band}, 300, 0, d)[1] - NB201.size * _CELL_BYTES
+        assert peak <= est <= 2.5 * peak, (band, d, peak, est)
 
 
 def test_pair_barriers_equal_each_construction_alone() -> None:
