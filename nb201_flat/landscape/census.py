@@ -373,9 +373,10 @@ shortest paths too; it counts as ``no_path``, the deeper cause (no detour either
 
 def _unservable(tree: BarrierTree, a: IntArray, b: IntArray) -> tuple[BoolArray, BoolArray]:
     """Per pair, the causes of :data:`OMIT_CAUSES` that keep the census from serving it:
-    ``(no_path, unmeasured)``, at most one each (no path first). What :meth:`BarrierTree.pair_barriers`
-    raises on: :class:`NoPathError` (ends in two components of the tree, or one outside it)
-    and :class:`MissingValueError` (a cell on the shortest paths without a value)."""
+    ``(no_path, unmeasured)``, at most one each (no path first). What
+    :meth:`BarrierTree.pair_barriers` raises on: :class:`NoPathError` (ends in two components
+    of the tree, or one outside it) and :class:`MissingValueError` (a cell on the shortest
+    paths without a value)."""
     comp = tree.component
     no_path = (comp[a] != comp[b]) | (comp[a] < 0)
     return no_path, ~no_path & ~shortest_paths_measured(tree.space, tree.values, a, b)
