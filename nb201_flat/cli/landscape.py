@@ -138,6 +138,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "architectures only (bands and top K)",
     )
     p.add_argument(
+        "--nan-policy",
+        choices=("raise", "omit"),
+        default="raise",
+        help="a pair no measured path joins, or whose shortest paths cross an unmeasured "
+        "architecture, has no barrier: raise (default) stops there; omit leaves it out and "
+        "counts it (band pairs are drawn among the pairs that can be served)",
+    )
+    p.add_argument(
         "--pairs-out", metavar="CSV", help="also write one row per pair to this CSV file"
     )
     add_direction_arg(p)
@@ -377,7 +385,7 @@ _A2M_TEST_KEYS = (
 
 def cmd_census(args: argparse.Namespace) -> int:
     from nb201_flat.atomic import check_writable_file
-    from nb201_flat.landscape.census import barrier_census, census_summary
+    from nb201_flat.landscape.census import barrier_census, census_summary, describe_causes
     from nb201_flat.table import MetricKey
 
     # before the work, not after it
@@ -435,11 +443,22 @@ def cmd_census(args: argparse.Namespace) -> int:
             seed=args.seed + k,
             higher_is_better=hib,
             connected_only=args.connected_only,
+            nan_policy=args.nan_policy,
         )
         notes = [
             f"group {g}: {n:,} disconnected architecture{'' if n == 1 else 's'} left out "
             "(--connected-only: pairs among connected architectures only)"
             for g, n in census.attrs["left_out"].items()
+        ]
+        notes += [
+            f"group {g}: {c['no_path'] + c['unmeasured']:,} of its {c['candidates']:,} candidate "
+            f"pairs left out of the draw (--nan-policy omit): {describe_causes(c)}"
+            for g, c in census.attrs["excluded"].items()
+        ]
+        notes += [
+            f"group {g}: {c['no_path'] + c['unmeasured']:,} of its {c['pairs']:,} pairs omitted "
+            f"(--nan-policy omit): {describe_causes(c)}"
+            for g, c in census.attrs["omitted"].items()
         ]
         notes += [f"group {g} has no pair: {why}" for g, why in census.attrs["empty"].items()]
         census.insert(0, "dataset", key.dataset)
@@ -453,6 +472,9 @@ def cmd_census(args: argparse.Namespace) -> int:
                 "metric": key.metric,
                 "seed": args.seed + k,
                 "groups": summary.to_dict(orient="records"),
+                # nan_policy "omit": candidates left out of the band draws, pairs dropped
+                "excluded": census.attrs["excluded"],
+                "omitted": census.attrs["omitted"],
                 "notes": notes,
             }
         )
@@ -471,6 +493,7 @@ def cmd_census(args: argparse.Namespace) -> int:
                 "distance": distance,
                 "higher_is_better": hib,
                 "connected_only": args.connected_only,
+                "nan_policy": args.nan_policy,
                 "datasets": results,
                 "source": table.source,
             }
@@ -480,6 +503,7 @@ def cmd_census(args: argparse.Namespace) -> int:
         f"barrier census: {args.pairs} pairs per A²M band at distance "
         f"{distance if distance else 'any'}, every pair of the top {args.top}"
         + (", connected architectures only" if args.connected_only else "")
+        + (", pairs without a barrier omitted" if args.nan_policy == "omit" else "")
     )
     head = (
         f"{'group':<7} {'pairs':>5} {'no barrier':>10} {'lowest=d':>8} {'lowest':>8} "

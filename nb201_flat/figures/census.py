@@ -6,7 +6,9 @@ beyond the worse endpoint (barrier minus half the endpoint gap: what no path can
 constructions: the lowest over the whole space (exact maximin, any length), the best shortest
 path, the mean path (A²M's level means) and the worst shortest path
 (:func:`nb201_flat.landscape.census.barrier_census`). The title gives the fraction of pairs with
-no barrier beyond the worse endpoint.
+no barrier beyond the worse endpoint. On a partly measured table the pairs without a barrier
+(no measured path, or an unmeasured cell on the shortest paths) are left out
+(``nan_policy="omit"``) and counted in the figure's notes.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from nb201_flat.figures._common import (
     TEST_KEYS,
     FigureSkipped,
     add_caption,
+    add_note,
     axes_or_new,
     dataset_label,
     new_figure,
@@ -28,7 +31,7 @@ from nb201_flat.figures._common import (
     present,
 )
 from nb201_flat.figures.style import figure_style
-from nb201_flat.landscape.census import BARRIER_NAMES, barrier_census
+from nb201_flat.landscape.census import BARRIER_NAMES, barrier_census, describe_causes
 from nb201_flat.table import Table
 
 NAME = "barrier_census"
@@ -100,9 +103,23 @@ def make_barrier_census(
     fig, axes = new_figure(1, len(keys), figsize=(3.6 * len(keys) + 0.3, 3.6))
     for k, (ds, key) in enumerate(keys.items()):
         values = table.vector_for(key)
+        # a partly measured table: the pairs it can serve, the others counted in the notes
+        # (a fully measured one draws the same pairs as nan_policy="raise")
         census = barrier_census(
-            table.space, values, ds, n_pairs=n_pairs, top_k=top_k, seed=seed + k
+            table.space, values, ds, n_pairs=n_pairs, top_k=top_k, seed=seed + k, nan_policy="omit"
         )
+        for g, c in census.attrs["excluded"].items():
+            add_note(
+                fig,
+                f"{dataset_label(ds)}, band {g}: {c['no_path'] + c['unmeasured']:,} of its "
+                f"{c['candidates']:,} candidate pairs left out of the draw: {describe_causes(c)}",
+            )
+        for g, c in census.attrs["omitted"].items():
+            add_note(
+                fig,
+                f"{dataset_label(ds)}, {g}: {c['no_path'] + c['unmeasured']:,} of its "
+                f"{c['pairs']:,} pairs left out: {describe_causes(c)}",
+            )
         ax = axes[0, k]
         plot_barrier_census(census, ax)
         none = int(census["no_barrier"].sum())

@@ -43,6 +43,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
@@ -57,15 +58,18 @@ from nb201_flat.landscape._common import (
     IntArray,
     LandscapeArgumentError,
     MissingValueError,
+    NanPolicy,
+    NoPathError,
     Seed,
     as_values,
     check_band,
+    check_nan_policy,
     oriented,
     resolve_index,
 )
 from nb201_flat.landscape.a2m import A2MCode, _a2m
 from nb201_flat.landscape.maximin import BarrierTree, as_tree, barrier_tree
-from nb201_flat.landscape.pair_batch import pair_columns
+from nb201_flat.landscape.pair_batch import pair_columns, shortest_paths_measured
 from nb201_flat.landscape.paths import shortest_paths
 from nb201_flat.space import Space
 from nb201_flat.types import as_rng
@@ -281,6 +285,27 @@ def band_pairs(
     ...            members=np.arange(8) != 7)   # 0-7 left out: the other three
     [(3, 4), (1, 6), (2, 5)]
     """
+    pairs, _ = _draw_band(
+        space, values, band, n, distance=distance, rng=as_rng(seed), members=members
+    )
+    return pairs
+
+
+def _draw_band(
+    space: Space,
+    values: npt.ArrayLike,
+    band: tuple[float, float],
+    n: int,
+    *,
+    distance: int | None,
+    rng: np.random.Generator,
+    members: npt.ArrayLike | None = None,
+    tree: BarrierTree | None = None,
+) -> tuple[list[tuple[int, int]], dict[str, int]]:
+    """:func:`band_pairs`, and with ``tree`` only among the candidate pairs it can serve (the
+    census's ``nan_policy="omit"``): endpoints in one of its components and every cell on the
+    shortest paths measured (:func:`_unservable`; the draw is then among fewer candidates).
+    Returns the pairs and, with ``tree``, ``{"candidates": listed, cause: left out}``."""
     v = as_values(space, values)
     n = check_int_range("n", n, 0, fix="the number of pairs to draw")
     lo, hi = check_band("band", band)
@@ -293,25 +318,72 @@ def band_pairs(
     )
     inside = _inside(v, lo, hi, mask)
     members = np.flatnonzero(inside)
+    lost = dict.fromkeys(OMIT_CAUSES, 0)
+    listed = 0
     if distance is None:
         ii, jj = np.triu_indices(len(members), k=1)
         left, right = members[ii], members[jj]
+        del ii, jj  # within the candidates' 40 B: the filter below copies left and right
+        listed = len(left)
+        if tree is not None:
+            keep = np.empty(len(left), dtype=bool)
+            for s in range(0, len(left), _CHECKED_AT_ONCE):
+                cut = slice(s, s + _CHECKED_AT_ONCE)
+                no_path, unmeasured = _unservable(tree, left[cut], right[cut])
+                lost["no_path"] += int(np.count_nonzero(no_path))
+                lost["unmeasured"] += int(np.count_nonzero(unmeasured))
+                keep[cut] = ~(no_path | unmeasured)
+            if not keep.all():
+                left, right = left[keep], right[keep]
     else:
         distance = check_int_range("distance", distance, 1, space.n_edges, fix="or None for any")
         lefts, rights = [], []
         size = _chunk_members(space, distance)
-        for chunk in np.array_split(members, max(1, len(members) // size)):
+        # pieces of at most `size` members (len // size pieces made them up to twice that)
+        for chunk in np.array_split(members, max(1, -(-len(members) // size))):
             rows = _rows_at_distance(space, chunk, distance)
             left = np.repeat(chunk, rows.shape[1])
             right = rows.ravel()
             keep = (right > left) & inside[right]
-            lefts.append(left[keep])
-            rights.append(right[keep])
+            left, right = left[keep], right[keep]
+            listed += len(left)
+            if tree is not None:
+                no_path, unmeasured = _unservable(tree, left, right)
+                lost["no_path"] += int(np.count_nonzero(no_path))
+                lost["unmeasured"] += int(np.count_nonzero(unmeasured))
+                keep = ~(no_path | unmeasured)
+                left, right = left[keep], right[keep]
+            lefts.append(left)
+            rights.append(right)
         left = np.concatenate(lefts) if lefts else np.zeros(0, np.int64)
         right = np.concatenate(rights) if rights else np.zeros(0, np.int64)
-    rng = as_rng(seed)
     take = rng.choice(len(left), size=min(n, len(left)), replace=False)
-    return [(int(left[t]), int(right[t])) for t in take.tolist()]
+    pairs = [(int(left[t]), int(right[t])) for t in take.tolist()]
+    return pairs, ({} if tree is None else {"candidates": listed, **lost})
+
+
+OMIT_CAUSES: Final[dict[str, str]] = {
+    "no_path": "no path through measured architectures joins them",
+    "unmeasured": "an unmeasured architecture lies on their shortest paths",
+}
+"""Why ``nan_policy="omit"`` leaves a pair out of the census: key -> the reason in words. A pair
+no path joins has an unmeasured (or, with ``connected_only``, a disconnected) cell on its
+shortest paths too; it counts as ``no_path``, the deeper cause (no detour either)."""
+
+
+def _unservable(tree: BarrierTree, a: IntArray, b: IntArray) -> tuple[BoolArray, BoolArray]:
+    """Per pair, the causes of :data:`OMIT_CAUSES` that keep the census from serving it:
+    ``(no_path, unmeasured)``, at most one each (no path first). What
+    :meth:`BarrierTree.pair_barriers` raises on: :class:`NoPathError` (ends in two components
+    of the tree, or one outside it) and :class:`MissingValueError` (a cell on the shortest
+    paths without a value)."""
+    comp = tree.component
+    no_path = (comp[a] != comp[b]) | (comp[a] < 0)
+    return no_path, ~no_path & ~shortest_paths_measured(tree.space, tree.values, a, b)
+
+
+# candidate pairs checked at once at any distance: a few MB of codes and offsets
+_CHECKED_AT_ONCE = 1 << 17
 
 
 # members whose neighbour rows are listed at once: a band's rows in pieces of a few MB
@@ -428,6 +500,7 @@ def barrier_census(
     seed: Seed,
     higher_is_better: bool = True,
     connected_only: bool = False,
+    nan_policy: NanPolicy = "raise",
 ) -> pd.DataFrame:
     """The exact lowest barrier beside each shortest-path barrier, over many pairs.
 
@@ -445,6 +518,24 @@ def barrier_census(
     lost a cell to how many disconnected architectures it left out (a band of no
     disconnected cell draws the pairs it draws without ``connected_only``).
 
+    Missing values (NaN: unmeasured architectures) leave some pairs without a barrier: no path
+    through measured (with ``connected_only``, measured connected) architectures joins them,
+    or an unmeasured architecture lies on their shortest paths (:data:`OMIT_CAUSES`).
+    ``nan_policy`` says what then:
+
+    - ``"raise"`` (default): the first such pair stops the census (:class:`NoPathError` or
+      :class:`MissingValueError`, naming the pair and ``nan_policy="omit"``).
+    - ``"omit"``: such pairs are left out, and counted (a pair with both causes counts as
+      ``no_path``). A band's pairs are drawn among the pairs it can serve -- its candidates
+      whose endpoints lie in one component of the measured graph and whose shortest paths are
+      all measured -- so the band still yields ``n_pairs`` when it holds that many;
+      ``attrs["excluded"]`` maps a band that lost candidates to ``{"candidates": listed,
+      "no_path": n, "unmeasured": m}``. The top ``top_k``'s pairs are fixed: one that cannot
+      be served is dropped, and ``attrs["omitted"]`` maps ``"top-k"`` to ``{"pairs": asked,
+      "no_path": n, "unmeasured": m}``. Where every candidate can be served (a fully measured
+      table), the draw and the rows are those of ``"raise"``.
+    - ``"propagate"`` is refused: a NaN row would count as a pair in every fraction and median.
+
     Returns
     -------
     pandas.DataFrame
@@ -453,7 +544,7 @@ def barrier_census(
         relative to the worse endpoint (``*_above_worse``), and ``no_barrier``: the lowest
         barrier has nothing beyond the worse endpoint (within :data:`TIE`).
         ``attrs["seed"]`` keeps the seed when it is an int, ``attrs["connected_only"]`` the
-        flag.
+        flag, ``attrs["nan_policy"]`` the policy.
 
     Examples
     --------
@@ -480,6 +571,14 @@ def barrier_census(
         raise LandscapeArgumentError(
             "top_k 1 (--top 1) makes no pair (one architecture); pass 0 for no top-k group, or 2 or more"
         )
+    check_nan_policy(nan_policy)
+    if nan_policy == "propagate":
+        raise LandscapeArgumentError(
+            "nan_policy='propagate' does not apply to the census: a pair without a barrier "
+            "would be a NaN row, counted as a pair in every fraction and median; use 'omit' "
+            "(--nan-policy omit) to leave such pairs out and count them, or 'raise'"
+        )
+    omit = nan_policy == "omit"
     band_map = a2m_bands(bands) if isinstance(bands, str) else dict(bands)
     band_map = {name: check_band(name, band) for name, band in band_map.items()}
     v = as_values(space, values)
@@ -492,18 +591,51 @@ def barrier_census(
     groups: list[tuple[str, Sequence[tuple[int, int]]]] = []
     empty: dict[str, str] = {}
     left_out: dict[str, int] = {}
+    excluded: dict[str, dict[str, int]] = {}
+    omitted: dict[str, dict[str, int]] = {}
+
+    def served(name: str, pairs: list[tuple[int, int]]) -> list[tuple[int, int]]:
+        """``pairs`` without those ``tree`` cannot serve, counted in ``omitted``."""
+        if not omit or not pairs:
+            return pairs
+        ab = np.array(pairs, dtype=np.int64)
+        no_path, unmeasured = _unservable(tree, ab[:, 0], ab[:, 1])
+        bad = no_path | unmeasured
+        if not bad.any():
+            return pairs
+        omitted[name] = {
+            "pairs": len(pairs),
+            "no_path": int(np.count_nonzero(no_path)),
+            "unmeasured": int(np.count_nonzero(unmeasured)),
+        }
+        return [p for p, b in zip(pairs, bad.tolist(), strict=True) if not b]
+
     crowded = False  # a band with two or more members: pairs at another distance may exist
     at = "at any distance" if distance is None else f"at distance {distance}"
     kind = " connected" if connected_only else ""
     for name, (lo, hi) in band_map.items() if n_pairs else ():
-        pairs = band_pairs(
-            space, v, (lo, hi), n_pairs, distance=distance, seed=rng, members=members
+        pairs, lost = _draw_band(
+            space,
+            v,
+            (lo, hi),
+            n_pairs,
+            distance=distance,
+            rng=rng,
+            members=members,
+            tree=tree if omit else None,
         )
+        if lost.get("no_path") or lost.get("unmeasured"):
+            excluded[name] = lost
         groups.append((name, pairs))
         band = (v >= lo) & (v <= hi)
         if members is not None and (band & ~members).any():
             left_out[name] = int(np.count_nonzero(band & ~members))
-        if not pairs:
+        if not pairs and lost.get("candidates"):  # every candidate left out under "omit"
+            empty[name] = (
+                f"none of its {_pairs(lost['candidates'], f'{kind} candidate')} {at} can be served "
+                f"({describe_causes(lost)})"
+            )
+        elif not pairs:
             m = int(np.count_nonzero(_inside(v, lo, hi, members)))
             crowded |= m > 1 and distance is not None
             empty[name] = (
@@ -512,14 +644,20 @@ def barrier_census(
                 else f"it holds {m}{kind} architecture{'' if m == 1 else 's'} in [{lo:g}, {hi:g}]"
             )
     if top_k:
-        top = top_pairs(space, v, top_k, higher_is_better=higher_is_better, members=members)
+        asked = top_pairs(space, v, top_k, higher_is_better=higher_is_better, members=members)
+        top = served("top-k", asked)
         groups.append(("top-k", top))
         if members is not None:
             # the disconnected cells the top k would have held
             n_out = int(np.count_nonzero(~members[_best(space, v, top_k, higher_is_better, None)]))
             if n_out:
                 left_out["top-k"] = n_out
-        if not top:
+        if asked and not top:
+            empty["top-k"] = (
+                f"none of its {_pairs(len(asked))} can be served "
+                f"({describe_causes(None, omitted.get('top-k'))})"
+            )
+        elif not top:
             empty["top-k"] = f"fewer than 2{kind} architectures are measured"
     if all(not pairs for _, pairs in groups):
         raise MissingValueError(
@@ -531,14 +669,36 @@ def barrier_census(
                 else "; choose another key"
             )
         )
-    df = pd.DataFrame(_census_columns(tree, groups, total), columns=list(CENSUS_COLUMNS))
+    try:
+        columns = _census_columns(tree, groups, total)
+    except (NoPathError, MissingValueError) as exc:  # "raise": the first pair it cannot serve
+        raise type(exc)(
+            f"{exc}; to leave such pairs out of the census and count them, pass "
+            "nan_policy='omit' (--nan-policy omit)"
+        ) from None
+    df = pd.DataFrame(columns, columns=list(CENSUS_COLUMNS))
     if isinstance(seed, int):
         df.attrs["seed"] = seed
     df.attrs["top_k"] = top_k
     df.attrs["empty"] = empty
     df.attrs["connected_only"] = connected_only
     df.attrs["left_out"] = left_out
+    df.attrs["nan_policy"] = nan_policy
+    df.attrs["excluded"] = excluded
+    df.attrs["omitted"] = omitted
     return df
+
+
+def describe_causes(*counts: Mapping[str, int] | None) -> str:
+    """The causes of :data:`OMIT_CAUSES` in ``counts`` (added up), in words: ``"3 pairs: no
+    path through measured architectures joins them; 1 pair: ..."``."""
+    total = {c: sum(int(n.get(c, 0)) for n in counts if n) for c in OMIT_CAUSES}
+    return "; ".join(f"{_pairs(k)}: {OMIT_CAUSES[c]}" for c, k in total.items() if k)
+
+
+def _pairs(n: int, kind: str = "") -> str:
+    """``"1 pair"``, ``"3 pairs"``; ``kind`` before the noun."""
+    return f"{n:,}{kind} pair{'' if n == 1 else 's'}"
 
 
 def _census_columns(
@@ -588,10 +748,28 @@ _CELL_BYTES = 1024
 # - per candidate pair of the largest band (freed before the barriers are computed): at any
 #   distance the four int64 arrays of every pair in the band and the generator's permutation
 #   of them (drawing 2 % of the candidates or more): 32.0 B a candidate for a few pairs, up to
-#   40 with many; at a distance the rows are listed a few members at a time, and only the
-#   in-band pairs kept: at most 32 B a candidate (d = 1 to 6, bands of 78 to 6,154 members).
+#   40 with many.
 _CANDIDATE_BYTES_ANY = 40
-_CANDIDATE_BYTES_AT = 32
+# - at a distance d the members' rows of neighbours are listed a piece of members at a time
+#   (at most _chunk_members), and only the in-band pairs kept. Measured on every A²M band of
+#   the three keys (63 to 3,162 members), d = 1 to 6, drawing 300 pairs: a piece's rows, their
+#   repeat, masks and kept copies take 26.0-27.4 B a listed row (piece x width), and
+#   _rows_at_distance's per-subset temporaries up to ~24 B an entry (piece x (k - 1)^d x d: at
+#   d = 6 a piece of 11 members peaks at 7.4 MB); the kept pairs, in lists then concatenated,
+#   32 B each, 40 with the generator's permutation of them (drawing them all). Peaks 0.9-61 MB
+#   (cifar10 band A: 25.8 MB at d = 3, 56.3 at d = 4, 61.1 at d = 5), where the old 32 B a
+#   listed row estimated up to 622 MB (129.5 MB at d = 3): the kept pairs are a fraction of
+#   the rows (641,010 of 4,047,360 at d = 3), counted exactly by _pairs_at_distance. These
+#   bytes estimate 1.25-1.93x the peaks drawing 300 pairs, 1.37x or more drawing them all
+#   (d = 1 to 3); a census of 300 pairs a band and the top 10 at d = 3 peaks at 29.9 / 24.2 /
+#   15.8 MB and is estimated 61.1 / 44.8 / 31.1 MB (cifar10 / cifar100 / ImageNet16-120;
+#   the old estimate: 146 MB for cifar10).
+_ROW_BYTES = 28
+_SUBSET_BYTES = 32
+_KEPT_BYTES = 40
+# - per cell of the space, counting a band's pairs at a distance (_pairs_at_distance, before
+#   the listing): its FFTs peak at 0.92 MB on NB201 (59 B a cell).
+_COUNT_BYTES = 80
 
 
 def census_cost(
@@ -609,7 +787,9 @@ def census_cost(
 
     A band's pairs are drawn from every pair inside it (``distance=None``: a band of ``m``
     members lists ``m (m - 1) / 2`` of them, four int64 arrays) or from its members' rows of
-    neighbours at ``distance``; the top ``k`` give ``k (k - 1) / 2`` pairs. The bytes add the
+    neighbours at ``distance``, a piece of members at a time, keeping the pairs inside it
+    (counted exactly by :func:`_pairs_at_distance`); the top ``k`` give ``k (k - 1) / 2``
+    pairs. The bytes add the
     barrier tree (a fixed cost per cell of the space), the largest band's candidates (none
     with ``n_pairs=0``: no band is drawn) and a measured cost per pair. ``members``, as
     :func:`band_pairs` and :func:`top_pairs` take it: only those cells count (the census
@@ -626,17 +806,58 @@ def census_cost(
         distance = check_int_range("distance", distance, 1, space.n_edges, fix="or None for any")
     pairs = 0
     draw = 0  # the largest band's list of candidate pairs, built one band at a time
-    width = None if distance is None else space.neighbourhood_size(distance, exact=True)
-    per = _CANDIDATE_BYTES_ANY if width is None else _CANDIDATE_BYTES_AT
     for lo, hi in bands.values() if n_pairs else ():
-        m = int(np.count_nonzero(_inside(v, lo, hi, mask)))
-        listed = m * (m - 1) // 2 if width is None else m * width
-        draw = max(draw, per * listed)
-        pairs += min(n_pairs, listed if width is None else listed // 2)
+        inside = _inside(v, lo, hi, mask)
+        m = int(np.count_nonzero(inside))
+        if distance is None:
+            listed = m * (m - 1) // 2
+            draw = max(draw, _CANDIDATE_BYTES_ANY * listed)
+        else:
+            listed = _pairs_at_distance(space, inside, distance)
+            # members listed at once: band_pairs' largest piece (of at most _chunk_members)
+            piece = -(-m // -(-m // _chunk_members(space, distance))) if m else 0
+            width = space.neighbourhood_size(distance, exact=True)
+            subsets = (space.n_ops - 1) ** distance * distance
+            rows = piece * (_ROW_BYTES * width + _SUBSET_BYTES * subsets)
+            draw = max(draw, rows + _KEPT_BYTES * listed, _COUNT_BYTES * space.size)
+        pairs += min(n_pairs, listed)
     measured = ~np.isnan(v) if mask is None else ~np.isnan(v) & mask
     k = min(top_k, int(np.count_nonzero(measured)))
     pairs += k * (k - 1) // 2
     return pairs, space.size * _CELL_BYTES + draw + pairs * _PAIR_BYTES
+
+
+def _pairs_at_distance(space: Space, inside: BoolArray, distance: int) -> int:
+    """The unordered pairs of ``inside`` cells at Hamming distance ``distance``, exactly,
+    without listing them: the autocorrelation of the cells' indicator over the grid of op
+    codes (one FFT of the space; its entry at offset z counts the pairs x - y = z, mod the
+    number of ops), summed over the offsets that change ``distance`` edges.
+
+    >>> from nb201_flat.space import Space
+    >>> space = Space(("a", "b"), 3)
+    >>> [_pairs_at_distance(space, np.ones(8, bool), d) for d in (1, 2, 3)]   # a cube
+    [12, 12, 4]
+    """
+    k, e = space.n_ops, space.n_edges
+    m = int(np.count_nonzero(inside))
+    if space.size != k**e or m < 2:  # every code a cell (NB201's 5^6), else the bound
+        return m * space.neighbourhood_size(distance, exact=True) // 2 if m >= 2 else 0
+    at = tuple(space.codes.T)  # each cell's place in the grid, and as an offset
+    grid = np.zeros((k,) * e)
+    grid[at] = inside
+    spectrum = np.fft.rfftn(grid)
+    spectrum *= spectrum.conj()
+    auto = np.fft.irfftn(spectrum, grid.shape, axes=tuple(range(e)))[at]
+    # integer counts up to m^2, read back from floats whose error is ~1e-12 of m^2
+    return round(float(auto[_edges_changed(space) == distance].sum())) // 2
+
+
+@cache
+def _edges_changed(space: Space) -> IntArray:
+    """Per cell, the number of edges whose op is not the first: the distance an offset of
+    these codes moves."""
+    changed: IntArray = np.count_nonzero(space.codes, axis=1).astype(np.int64)
+    return changed
 
 
 def _check_census_memory(

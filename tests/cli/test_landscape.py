@@ -1,4 +1,4 @@
-"""``nb201-flat flatness`` and ``nb201-flat barrier``: JSON output and one-line errors."""
+"""``nb201-flat flatness``, ``barrier`` and ``census``: JSON output and one-line errors."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from nb201_flat.cli import main
@@ -213,3 +214,88 @@ def test_errors_are_one_line_exit_2(
     code, _, err = run(capsys, *argv, "--table", str(table_path))
     assert code == 2
     assert err.startswith("error: ") and message in err and err.count("\n") == 1
+
+
+# -- census --nan-policy: a partly measured table ------------------------------------------------
+C10 = ("cifar10", "ori-test", 200)
+
+
+@pytest.fixture
+def partial_path(tmp_path: Path) -> Path:
+    """A²M's CIFAR-10 key, a fifth of the cells unmeasured (a partial retraining campaign)."""
+    rng = np.random.default_rng(9)
+    v = rng.uniform(70.0, 95.0, NB201.size)  # every A²M CIFAR-10 band holds ~800 cells
+    v[rng.random(NB201.size) < 0.2] = np.nan
+    t = Table(NB201, {(MetricKey(*C10), None): v}, source="partial")
+    return save_table(t, tmp_path / "p.nb201")
+
+
+def test_census_stops_on_an_unservable_pair_naming_nan_policy_omit(
+    capsys: pytest.CaptureFixture[str], partial_path: Path
+) -> None:
+    code, out, err = run(capsys, "census", "--table", str(partial_path), "--pairs", "50")
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert err.startswith("error: ") and "have no value" in err
+    assert err.rstrip().endswith("pass nan_policy='omit' (--nan-policy omit)")
+    # no NaN row to count as a pair: "propagate" is not offered
+    with pytest.raises(SystemExit) as info:
+        run(capsys, "census", "--table", str(partial_path), "--nan-policy", "propagate")
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and err.count("\n") == 1 and "invalid choice" in err
+
+
+def test_census_nan_policy_omit_reports_what_it_left_out(
+    capsys: pytest.CaptureFixture[str], partial_path: Path, tmp_path: Path
+) -> None:
+    from nb201_flat.landscape.census import barrier_census
+    from nb201_flat.storage import load_saved_table
+
+    csv = tmp_path / "pairs.csv"
+    args = ("census", "--table", str(partial_path), "--pairs", "50", "--top", "8", "--seed", "3")
+    code, out, _ = run(capsys, *args, "--nan-policy", "omit", "--json", "--pairs-out", str(csv))
+    assert code == 0
+    p = json.loads(out)
+    assert p["nan_policy"] == "omit"
+    (d,) = p["datasets"]
+    # the library's census on the same seed: its counts, reported as they are
+    v = load_saved_table(partial_path).vector(*C10)
+    lib = barrier_census(NB201, v, "cifar10", n_pairs=50, top_k=8, seed=3, nan_policy="omit")
+    assert d["excluded"] == lib.attrs["excluded"] and d["omitted"] == lib.attrs["omitted"]
+    assert set(d["excluded"]) == {"A", "B", "C"} and set(d["omitted"]) == {"top-k"}
+    groups = {g["group"]: g["pairs"] for g in d["groups"]}
+    top = d["omitted"]["top-k"]
+    kept = 28 - top["no_path"] - top["unmeasured"]
+    # each band still yields its 50 pairs, drawn among those it can serve; the top 8 lose some
+    assert groups == {"A": 50, "B": 50, "C": 50, "top-k": kept, "all": 150 + kept}
+    pairs = pd.read_csv(csv)
+    assert len(pairs) == groups["all"]
+    assert pairs[["a", "b"]].to_numpy().tolist() == lib[["a", "b"]].to_numpy().tolist()
+    a = d["excluded"]["A"]
+    assert (
+        f"group A: {a['no_path'] + a['unmeasured']:,} of its {a['candidates']:,} candidate "
+        "pairs left out of the draw (--nan-policy omit): " in "\n".join(d["notes"])
+    )
+    assert any(
+        n.startswith(f"group top-k: {28 - kept} of its 28 pairs omitted") for n in d["notes"]
+    )
+    code, text, _ = run(capsys, *args, "--nan-policy", "omit")
+    assert code == 0 and "pairs without a barrier omitted" in text.splitlines()[0]
+    assert "note: group top-k: " in text and "unmeasured architecture lies on" in text
+
+
+def test_census_nan_policy_omit_on_a_full_table_changes_nothing(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    v = np.random.default_rng(9).uniform(70.0, 95.0, NB201.size)
+    path = save_table(Table(NB201, {(MetricKey(*C10), None): v}, source="full"), tmp_path / "f")
+    out = {}
+    for policy in ("raise", "omit"):
+        csv = tmp_path / f"{policy}.csv"
+        argv = ("census", "--table", str(path), "--pairs", "40", "--top", "6", "--json")
+        code, text, _ = run(capsys, *argv, "--nan-policy", policy, "--pairs-out", str(csv))
+        assert code == 0
+        p = json.loads(text)
+        assert p.pop("nan_policy") == policy
+        assert p["datasets"][0]["excluded"] == {} and p["datasets"][0]["omitted"] == {}
+        out[policy] = (p, csv.read_bytes())
+    assert out["omit"] == out["raise"]

@@ -176,6 +176,49 @@ def test_barrier_census_titles_count_the_barrier_free_pairs(figure_table: Table)
         assert f"for {none} of {len(census)} pairs" in fig.axes[k].get_title()
 
 
+def test_barrier_census_on_a_partly_measured_table_draws_the_pairs_it_can_serve(
+    figure_table: Table,
+) -> None:
+    # a pair whose shortest paths crossed an unmeasured cell stopped the census: the figure
+    # was skipped. Now it draws the pairs it can serve and notes what it left out
+    from nb201_flat.errors import MissingValueError
+    from nb201_flat.figures._common import dataset_label
+    from nb201_flat.landscape.census import barrier_census
+
+    rng = np.random.default_rng(2)
+    sparse = Table(
+        figure_table.space,
+        {
+            (k, None): np.where(
+                rng.random(figure_table.space.size) < 0.85, figure_table.vector_for(k), np.nan
+            )
+            for k in figure_table
+        },
+        source="85 % measured",
+    )
+    fig = FIGURES["barrier_census"].make(sparse, n_pairs=15, top_k=5, seed=4)
+    notes = figure_notes(fig)
+    for k, ds in enumerate(("cifar10", "cifar100", "ImageNet16-120")):
+        split = "ori-test" if ds == "cifar10" else "x-test"
+        v = sparse.vector(ds, split, 200)
+        with pytest.raises(MissingValueError, match="--nan-policy omit"):
+            barrier_census(sparse.space, v, ds, n_pairs=15, top_k=5, seed=4 + k)
+        census = barrier_census(
+            sparse.space, v, ds, n_pairs=15, top_k=5, seed=4 + k, nan_policy="omit"
+        )
+        none = int(census["no_barrier"].sum())
+        assert f"for {none} of {len(census)} pairs" in fig.axes[k].get_title()
+        for g, c in census.attrs["excluded"].items():
+            lost = c["no_path"] + c["unmeasured"]
+            assert any(
+                n.startswith(f"{dataset_label(ds)}, band {g}: {lost:,} of its {c['candidates']:,}")
+                for n in notes
+            )
+        assert len(census.attrs["excluded"]) == 3  # every band lost candidates
+    # a fully measured table: nothing left out, nothing noted
+    assert not figure_notes(FIGURES["barrier_census"].make(figure_table, n_pairs=15, top_k=5))
+
+
 # -- the embedded default ---------------------------------------------------------------------
 def test_default_table_renders_or_skips_with_reasons(default_table: Table, tmp_path: Path) -> None:
     skipped: dict[str, str] = {}

@@ -286,7 +286,10 @@ def test_census_connected_only_never_draws_a_disconnected_endpoint(distance: int
     # the memory estimate counts the pairs drawn: the connected members
     cost = census_cost(NB201, v, {"X": band}, 300, 6, distance, members=NB201.connected)
     assert cost[0] == len(census)
-    assert cost[1] < census_cost(NB201, v, {"X": band}, 300, 6, distance)[1]
+    # every pair of the band: fewer among the connected members (the bytes need not shrink at
+    # a distance: fewer members can make larger pieces listed at once, 507 here against 389)
+    every = census_cost(NB201, v, {"X": band}, 10**8, 6, distance, members=NB201.connected)
+    assert every[0] < census_cost(NB201, v, {"X": band}, 10**8, 6, distance)[0]
 
 
 def test_census_connected_only_draws_as_before_where_no_cell_is_left_out() -> None:
@@ -375,6 +378,42 @@ def test_census_cost_charges_no_draw_without_band_pairs() -> None:
     # --pairs 0: no band is drawn, so no band's candidates are charged
     assert census_cost(TINY, v, bands, 0, 5, None) == census_cost(TINY, v, {}, 0, 5, None)
     assert census_cost(TINY, v, bands, 1, 5, None)[1] > census_cost(TINY, v, {}, 0, 5, None)[1]
+
+
+@pytest.mark.parametrize("space", [TINY, Space(("none", "skip", "conv"), 4), NB201])
+def test_pairs_at_distance_are_counted_exactly(space: Space) -> None:
+    from nb201_flat.landscape.census import _pairs_at_distance, census_cost
+
+    rng = np.random.default_rng(5)
+    for share in (0.02, 0.3, 1.0):
+        inside = rng.random(space.size) < share
+        idx = np.flatnonzero(inside)
+        for d in range(1, space.n_edges + 1):
+            rows = space.neighbours(d).indices[idx]
+            want = int(((rows > idx[:, None]) & inside[np.maximum(rows, 0)]).sum())
+            assert _pairs_at_distance(space, inside, d) == want
+    # the census's count of pairs: what a draw of them all gives
+    v = rng.uniform(0, 100, space.size)
+    drawn = band_pairs(space, v, (20.0, 60.0), 10**6, distance=2, seed=0)
+    assert census_cost(space, v, {"X": (20.0, 60.0)}, 10**6, 0, 2)[0] == len(drawn)
+
+
+def test_census_memory_at_a_distance_bounds_the_draw_and_stays_near_it() -> None:
+    # 32 B a listed neighbour row charged every row, though a band keeps the pairs inside it
+    # (a fraction) and lists its rows a piece at a time: 4-10x the peak on large bands
+    import tracemalloc
+
+    from nb201_flat.landscape.census import _CELL_BYTES, census_cost
+
+    v = np.random.default_rng(5).uniform(70.0, 95.0, NB201.size)
+    for band, d in [((75.0, 80.0), 3), ((70.0, 95.0), 2), ((90.0, 90.4), 4)]:
+        band_pairs(NB201, v, band, 300, distance=d, seed=0)  # the space's caches warm
+        tracemalloc.start()
+        band_pairs(NB201, v, band, 300, distance=d, seed=0)
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        est = census_cost(NB201, v, {"X": band}, 300, 0, d)[1] - NB201.size * _CELL_BYTES
+        assert peak <= est <= 2.5 * peak, (band, d, peak, est)
 
 
 def test_pair_barriers_equal_each_construction_alone() -> None:
@@ -525,14 +564,16 @@ def test_census_rows_equal_pair_barriers_with_ties_nans_and_excluded_cells() -> 
             assert {c: np.float64(row[c]).tobytes() for c in CENSUS_COLUMNS[1:]} == {
                 c: np.float64(want[c]).tobytes() for c in CENSUS_COLUMNS[1:]
             }
-    # a pair whose shortest paths cross a NaN: the census stops with that pair's error
+    # a pair whose shortest paths cross a NaN: the census stops with that pair's error, and
+    # names the way on (nan_policy="raise", the default)
     pairs = band_pairs(S6, f, (-100, 100), 300, distance=2, seed=3)
     first = next(p for p in pairs if _reference(barrier_tree(S6, f), *p) is None)
     with pytest.raises(MissingValueError) as want_err:
         barrier_tree(S6, f).pair_barriers(*first)
     with pytest.raises(MissingValueError) as got_err:
         barrier_census(S6, f, {"X": (-100, 100)}, n_pairs=300, top_k=0, distance=2, seed=3)
-    assert str(got_err.value) == str(want_err.value)
+    assert str(got_err.value).startswith(str(want_err.value))
+    assert "nan_policy='omit' (--nan-policy omit)" in str(got_err.value)
 
 
 def test_signed_zeros_give_the_same_barrier_batched_and_one_pair_at_a_time() -> None:
@@ -552,3 +593,146 @@ def test_signed_zeros_give_the_same_barrier_batched_and_one_pair_at_a_time() -> 
             for col in ("lowest", "best_shortest", "mean_path", "worst_shortest"):
                 got, want = out[col][i], getattr(one, col)
                 assert got == want and np.signbit(got) == np.signbit(want), (a, b, col)
+
+
+# -- nan_policy: pairs without a barrier on a partly measured table ------------------------------
+Q6 = Space(("a", "b"), 4)  # 64 cells, 6 edges: index = binary number of the codes
+
+
+def _cut_q6() -> np.ndarray:
+    """Every cell measured but the 10 that cut {0, 1} (the two best) off from the other 52."""
+    f = np.random.default_rng(4).uniform(0, 90, Q6.size).round(1)
+    f[[0, 1]] = [100.0, 99.0]
+    f[[2, 4, 8, 16, 32, 3, 5, 9, 17, 33]] = np.nan
+    return f
+
+
+def _brute_causes(space: Space, f: np.ndarray, pairs: list[tuple[int, int]]) -> list[str | None]:
+    """Why the census cannot serve each pair, by definition: "no_path" (no walk through
+    measured cells joins them), "unmeasured" (a cell on a shortest path has no value), or None."""
+    g = nx.Graph()
+    keep = [i for i in range(space.size) if not np.isnan(f[i])]
+    g.add_nodes_from(keep)
+    g.add_edges_from((i, j) for i, j in itertools.combinations(keep, 2) if space.hamming(i, j) == 1)
+    codes = space.codes
+    out: list[str | None] = []
+    for a, b in pairs:
+        # a cell lies on a shortest path iff each of its edges holds a's op or b's
+        on = ((codes == codes[a]) | (codes == codes[b])).all(axis=1)
+        if not nx.has_path(g, a, b):
+            out.append("no_path")
+        else:
+            out.append("unmeasured" if np.isnan(f[on]).any() else None)
+    return out
+
+
+@pytest.mark.parametrize("distance", [1, 2, 3, 4, None])
+def test_census_omit_draws_among_the_pairs_it_can_serve_and_counts_the_others(
+    distance: int | None,
+) -> None:
+    f = _cut_q6()
+    measured = np.flatnonzero(~np.isnan(f))
+    candidates = [
+        (int(a), int(b))
+        for a, b in itertools.combinations(measured, 2)
+        if distance is None or Q6.hamming(int(a), int(b)) == distance
+    ]
+    causes = dict(zip(candidates, _brute_causes(Q6, f, candidates), strict=True))
+    servable = {p for p, c in causes.items() if c is None}
+    lost = {c: sum(v == c for v in causes.values()) for c in ("no_path", "unmeasured")}
+    # both causes met (at distance 1 neither: no pair crosses the cut or an unmeasured cell)
+    assert (lost["no_path"] and lost["unmeasured"]) or distance == 1
+    band = {"X": (0.0, 100.0)}
+    kw = {"top_k": 0, "distance": distance, "seed": 1}
+    # every pair it can serve, none other; its rows are the single-pair code's
+    census = barrier_census(Q6, f, band, n_pairs=10_000, nan_policy="omit", **kw)  # type: ignore[arg-type]
+    assert set(zip(census["a"], census["b"], strict=True)) == servable
+    want = {"X": {"candidates": len(candidates), **lost}} if any(lost.values()) else {}
+    assert census.attrs["excluded"] == want
+    assert census.attrs["omitted"] == {} and census.attrs["nan_policy"] == "omit"
+    tree = barrier_tree(Q6, f)
+    for row in census.to_dict("records"):
+        assert row["lowest"] == tree.pair_barriers(row["a"], row["b"]).lowest
+    # fewer asked than it can serve: the band still yields them all, where "raise" stops
+    few = barrier_census(Q6, f, band, n_pairs=5, nan_policy="omit", **kw)  # type: ignore[arg-type]
+    assert len(few) == 5 and set(zip(few["a"], few["b"], strict=True)) <= servable
+    assert census_summary(few)["pairs"].tolist() == [5]
+    if want:
+        with pytest.raises((NoPathError, MissingValueError), match="--nan-policy omit"):
+            barrier_census(Q6, f, band, n_pairs=10_000, **kw)  # type: ignore[arg-type]
+
+
+def test_census_omit_drops_the_top_k_pairs_it_cannot_serve() -> None:
+    f = _cut_q6()
+    f[[60, 63, 61]] = [98.0, 97.0, np.nan]  # 111100 -> 111111 through 111101 or 111110
+    top = top_pairs(Q6, f, 6)  # 0 and 1 (cut off from the rest), 60, 63, two more
+    assert top[:2] == [(0, 1), (0, 60)] and (60, 63) in top
+    causes = _brute_causes(Q6, f, top)
+    lost = {c: causes.count(c) for c in ("no_path", "unmeasured")}
+    assert lost["no_path"] == 8 and lost["unmeasured"] >= 1
+    census = barrier_census(Q6, f, {}, n_pairs=0, top_k=6, seed=0, nan_policy="omit")
+    kept = [p for p, c in zip(top, causes, strict=True) if c is None]
+    assert list(zip(census["a"], census["b"], strict=True)) == kept  # in top_pairs' order
+    assert census.attrs["omitted"] == {"top-k": {"pairs": 15, **lost}}
+    assert census_summary(census)["pairs"].tolist() == [len(kept)]
+    # with a band: "all" counts the rows kept, not the pairs asked for
+    both = barrier_census(
+        Q6, f, {"X": (0, 100)}, n_pairs=7, top_k=6, distance=2, seed=0, nan_policy="omit"
+    )
+    s = census_summary(both).set_index("group")["pairs"]
+    assert s.to_dict() == {"X": 7, "top-k": len(kept), "all": 7 + len(kept)}
+    # "raise" stops on the first pair it cannot serve (0-60: the shortest paths are checked
+    # first, and a pair no path joins has an unmeasured cell on them), naming the way on
+    with pytest.raises(MissingValueError, match=r"from 0 to 60 .*nan_policy='omit'"):
+        barrier_census(Q6, f, {}, n_pairs=0, top_k=6, seed=0)
+
+
+def test_census_omit_names_a_group_left_without_a_pair() -> None:
+    f = _cut_q6()
+    f[63] = 99.5  # band (99, 100) holds 0, 1 and 63: one pair at distance 6, across the cut
+    band = {"X": (99.0, 100.0)}
+    census = barrier_census(Q6, f, band, n_pairs=5, top_k=3, distance=6, seed=0, nan_policy="omit")
+    assert census[["group", "a", "b"]].to_numpy().tolist() == [["top-k", 0, 1]]
+    assert census.attrs["omitted"] == {"top-k": {"pairs": 3, "no_path": 2, "unmeasured": 0}}
+    assert census.attrs["empty"] == {
+        "X": "none of its 1 candidate pair at distance 6 can be served "
+        "(1 pair: no path through measured architectures joins them)"
+    }
+    with pytest.raises(MissingValueError, match="no pair to compute: X: none of its 1 candid"):
+        barrier_census(Q6, f, band, n_pairs=5, top_k=0, distance=6, seed=0, nan_policy="omit")
+    with pytest.raises(MissingValueError, match="top-k: none of its 1 pair can be served"):
+        barrier_census(Q6, f, band, n_pairs=0, top_k=2, seed=0, nan_policy="omit")
+
+
+def test_census_nan_policy_propagate_and_unknown_are_refused() -> None:
+    with pytest.raises(LandscapeArgumentError, match="'propagate' does not apply to the census"):
+        barrier_census(Q6, _cut_q6(), {"X": (0, 100)}, seed=0, nan_policy="propagate")
+    with pytest.raises(LandscapeArgumentError, match="nan_policy must be one of"):
+        barrier_census(Q6, _cut_q6(), {"X": (0, 100)}, seed=0, nan_policy="skip")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("connected_only", [False, True])
+def test_census_omit_draws_what_raise_draws_where_every_pair_can_be_served(
+    connected_only: bool,
+) -> None:
+    # fully measured; then one NaN at distance 1, where no pair crosses it (the graph stays
+    # joined): the same draw, the same rows, byte for byte
+    f = _landscape(S6, 3, 0.0)
+    g = f.copy()
+    g[100] = np.nan
+    bands = {"A": (0.0, 40.0), "B": (30.0, 100.0)}
+    for values, distance in [(f, 3), (f, None), (f, 1), (g, 1)]:
+        kw = {
+            "n_pairs": 40,
+            "top_k": 5 if values is f else 0,
+            "distance": distance,
+            "seed": 7,
+            "connected_only": connected_only,
+        }
+        raised = barrier_census(S6, values, bands, **kw)  # type: ignore[arg-type]
+        omitted = barrier_census(S6, values, bands, nan_policy="omit", **kw)  # type: ignore[arg-type]
+        assert omitted.equals(raised) and len(raised) > 40
+        assert {c: omitted[c].to_numpy().tobytes() for c in CENSUS_COLUMNS[1:]} == {
+            c: raised[c].to_numpy().tobytes() for c in CENSUS_COLUMNS[1:]
+        }
+        assert omitted.attrs["excluded"] == {} and omitted.attrs["omitted"] == {}
