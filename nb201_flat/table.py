@@ -40,7 +40,7 @@ from nb201_flat.errors import (
     check_int_range,
     shown,
 )
-from nb201_flat.space import NB201, Arch, Space
+from nb201_flat.space import NB201, Arch, Space, in_index_order
 from nb201_flat.types import FloatArray as FloatArray
 from nb201_flat.types import Seed as Seed
 from nb201_flat.types import SeedPolicy as SeedPolicy
@@ -226,6 +226,8 @@ class Table:
         for item, vec in self.data.items():
             key, _ = _data_key(item)
             if not isinstance(vec, np.ndarray) or vec.dtype != np.float64:
+                # a pandas Series is read by its index, as every per-architecture vector is
+                vec = in_index_order(vec, self.space.size, f"vector for {key}")
                 try:  # a list or an int vector: the float vector every reader expects
                     converted[item] = np.array(vec, dtype=np.float64)
                 except (TypeError, ValueError, OverflowError):  # 10**400: a traceback
@@ -669,6 +671,7 @@ class Table:
             raise ArgumentError(
                 f"seed must be None (the mean) or a seed position >= 0, got {seed!r}"
             )
+        values = in_index_order(values, self.space.size)  # a Series: by its index
         try:
             vec = np.array(values, dtype=np.float64)
         except (TypeError, ValueError, OverflowError):

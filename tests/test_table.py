@@ -297,6 +297,20 @@ def test_the_constructor_checks_its_keys_and_makes_float_vectors() -> None:
         Table(space, {(key, None): ["x"] * 8})  # type: ignore[dict-item]
 
 
+def test_a_series_is_stored_by_its_index_by_the_constructor_and_with_vector() -> None:
+    # a shuffled Series was stored by position: every value under the wrong architecture
+    space = Space(("a", "b"), 3)
+    v = np.arange(8.0) * 1.5
+    shuffled = pd.Series(v).sample(frac=1, random_state=0)
+    assert Table(space, {(KEY, None): shuffled}).vector_for(KEY).tobytes() == v.tobytes()
+    assert Table(space, {}).with_vector(KEY, shuffled).vector_for(KEY).tobytes() == v.tobytes()
+    short = shuffled.iloc[:-1]
+    with pytest.raises(ArgumentError, match=r"\(a pandas Series\) must be indexed by the 8 arch"):
+        Table(space, {(KEY, None): short})
+    with pytest.raises(ArgumentError, match=r"its index lacks 1 of them"):
+        Table(space, {}).with_vector(KEY, short)
+
+
 def test_the_constructor_refuses_an_infinite_vector() -> None:
     # Table(space, {key: vec}) built in Python kept an inf, and every mean, rank and
     # neighbourhood statistic read from it was then wrong without a word
