@@ -302,11 +302,12 @@ def test_a_series_is_stored_by_its_index_by_the_constructor_and_with_vector() ->
     space = Space(("a", "b"), 3)
     v = np.arange(8.0) * 1.5
     shuffled = pd.Series(v).sample(frac=1, random_state=0)
-    assert Table(space, {(KEY, None): shuffled}).vector_for(KEY).tobytes() == v.tobytes()
+    given = {(KEY, None): shuffled}
+    assert Table(space, given).vector_for(KEY).tobytes() == v.tobytes()  # type: ignore[arg-type]
     assert Table(space, {}).with_vector(KEY, shuffled).vector_for(KEY).tobytes() == v.tobytes()
     short = shuffled.iloc[:-1]
     with pytest.raises(ArgumentError, match=r"\(a pandas Series\) must be indexed by the 8 arch"):
-        Table(space, {(KEY, None): short})
+        Table(space, {(KEY, None): short})  # type: ignore[dict-item]
     with pytest.raises(ArgumentError, match=r"its index lacks 1 of them"):
         Table(space, {}).with_vector(KEY, short)
 
