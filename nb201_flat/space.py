@@ -40,7 +40,14 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from nb201_flat.errors import ArgumentError, InvalidArchError, check_flag, shown, whole_number
+from nb201_flat.errors import (
+    ArgumentError,
+    InvalidArchError,
+    check_flag,
+    check_int_range,
+    shown,
+    whole_number,
+)
 from nb201_flat.types import BoolArray as BoolArray
 from nb201_flat.types import IntArray as IntArray
 
@@ -631,11 +638,16 @@ class Space:
         return sum(math.comb(self.n_edges, r) * (self.n_ops - 1) ** r for r in radii)
 
     def check_radius(self, radius: Any) -> int:
-        """``radius`` as an int in ``1..n_edges``, else :class:`InvalidArchError`."""
-        r = _as_int(radius, f"radius (1..{self.n_edges})")
-        if not 1 <= r <= self.n_edges:
-            raise InvalidArchError(f"radius must lie in 1..{self.n_edges}, got {radius}")
-        return r
+        """``radius`` as an int in ``1..n_edges``, else :class:`ArgumentError` (the package's
+        int-range rule: a radius is an argument, not an architecture)."""
+        return check_int_range(
+            "radius",
+            radius,
+            1,
+            self.n_edges,
+            fix=f"pass a Hamming radius such as 1 or 2 (this space's cells have {self.n_edges} "
+            "edges)",
+        )
 
     def neighbours(
         self,
