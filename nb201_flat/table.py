@@ -39,6 +39,7 @@ from nb201_flat.errors import (
     check_flag,
     check_int_range,
     shown,
+    whole_number,
 )
 from nb201_flat.space import NB201, Arch, Space, in_index_order
 from nb201_flat.types import FloatArray as FloatArray
@@ -321,10 +322,16 @@ class Table:
     def key(self, dataset: str, split: str, epochs: int, metric: str = "accuracy") -> MetricKey:
         """Validate a key; an unknown part raises :class:`UnknownKeyError` listing what exists."""
         present = self.keys()
+        # the package's int rule (200.0 is 200): "200" was looked up as a key and reported
+        # unknown ("did you mean '200'?"), 12.5 as an epoch count the table lacks
+        if whole_number(epochs) is None:
+            have = ", ".join(map(str, sorted({k.epochs for k in present}))) or "none"
+            check_int_range("epochs", epochs, fix=f"this table has {have}")  # raises
+        epochs = int(epochs)
         levels: list[tuple[str, Any]] = [
             ("dataset", dataset),
             ("split", split),
-            ("epochs", int(epochs) if _is_int(epochs) else epochs),
+            ("epochs", epochs),
             ("metric", metric),
         ]
         candidates = present

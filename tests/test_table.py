@@ -99,6 +99,20 @@ def test_unknown_keys_list_what_exists(args: tuple, fragment: str) -> None:
         seeded_table().vector(*args)
 
 
+@pytest.mark.parametrize("epochs", ["200", 12.5, True, None])
+def test_epochs_are_an_int_by_the_int_rule(epochs: object) -> None:
+    # "200" said "unknown epochs '200' ... (did you mean '200'?)", 12.5 "unknown epochs 12.5"
+    t = seeded_table()
+    with pytest.raises(
+        ArgumentError, match=r"^epochs must be an integer, got .*; this table has 200$"
+    ):
+        t.vector("cifar100", "x-test", epochs)  # type: ignore[arg-type]
+    # a whole number of another type is that int, as everywhere in the package
+    want = t.vector("cifar100", "x-test", 200).tobytes()
+    for same in (200.0, np.int64(200)):
+        assert t.vector("cifar100", "x-test", same).tobytes() == want  # type: ignore[arg-type]
+
+
 def test_cifar10_has_no_validation_split_hint() -> None:
     t = Table(NB201, {(MetricKey("cifar10", "ori-test", 200), None): np.zeros(NB201.size)})
     with pytest.raises(UnknownKeyError, match="cifar10-valid"):
