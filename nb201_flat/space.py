@@ -201,6 +201,10 @@ def in_index_order(values: Any, size: int, name: str = "values") -> Any:
             f"{want}; its labels are {index.dtype} (first {shown(first, 40)}); {how}, or use "
             ".to_numpy() if it is in index order"
         )
+    if index.hasnans:  # a nullable integer index with <NA>
+        raise ArgumentError(
+            f"{want}; its index holds {int(index.isna().sum())} missing labels; {fix}"
+        )
     labels = index.to_numpy()
     if len(labels) == size and (labels == np.arange(size)).all():
         return values  # in index order already: read as ever (byte for byte)

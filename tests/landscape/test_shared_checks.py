@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from nb201_flat.errors import ArgumentError
@@ -78,8 +79,6 @@ def _mid_values() -> np.ndarray:
 def test_a_shuffled_series_gives_the_numpy_vectors_results_byte_for_byte() -> None:
     # a shuffled Series was read by position: flatness of arch 9930 on the real table was 49.34
     # where it is 73.51, and a proxy's Kendall tau 0.553 came out -0.005
-    import pandas as pd
-
     from nb201_flat.landscape import flatness, lowest_barrier_path, neighbourhood_score
     from nb201_flat.landscape.proxies import proxy_correlations
 
@@ -109,8 +108,6 @@ def test_a_shuffled_series_gives_the_numpy_vectors_results_byte_for_byte() -> No
 
 
 def test_every_per_arch_vector_reads_a_series_by_its_index() -> None:
-    import pandas as pd
-
     v = _mid_values()
     shuffled = pd.Series(v).sample(frac=1, random_state=0)
     nb = MID.neighbours(1)
@@ -140,13 +137,15 @@ def test_a_numpy_vector_is_read_as_it_is() -> None:
         (lambda s: s.set_axis(s.index - 1), r"holds 1 label outside that range \(first -1\)"),
         (lambda s: s.set_axis([0, *range(26)]), r"it repeats 1 of them \(first 0\); keep one"),
         (lambda s: s.set_axis(s.index * 1.0), r"labels are float64 \(first 0\.0\); relabel it"),
+        (
+            lambda s: s.set_axis(pd.Index([pd.NA, *range(1, 27)], dtype="Int64")),
+            r"its index holds 1 missing labels; \.reindex",
+        ),
         (lambda s: s.set_axis(MID.strings()), r"labels are .* space\.parse\(a\)\.index, or use"),
         (lambda s: s.to_frame("acc"), r"^values must be one vector, got a DataFrame of shape"),
     ],
 )
 def test_a_series_with_any_other_index_is_refused_naming_the_fix(make: object, match: str) -> None:
-    import pandas as pd
-
     bad = make(pd.Series(_mid_values()))  # type: ignore[operator]
     nb = MID.neighbours(1)
     for call in (
