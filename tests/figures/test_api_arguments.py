@@ -392,7 +392,9 @@ def test_neighbour_distributions_draw_only_a_radius_dist_holds(figure_table: Tab
     with pytest.raises(ArgumentError, match=r"no rows at radius 2 .*filtered out.*\[1\]"):
         plot_neighbour_distributions(one, v, 2)
     assert plot_neighbour_distributions(one, v, 1) is not None
-    with pytest.raises(ArgumentError, match=r"radius must be >= 1 \(an int, not a bool\), got True"):
+    with pytest.raises(
+        ArgumentError, match=r"radius must be >= 1 \(an int, not a bool\), got True"
+    ):
         plot_neighbour_distributions(dist, v, True)
     for bins in (10, [50.0, 10.0, 90.0], [5.0]):
         with pytest.raises(ArgumentError, match="bins must be at least two increasing bin edges"):
