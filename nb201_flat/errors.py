@@ -208,6 +208,10 @@ def check_int_range(
     Traceback (most recent call last):
     ...
     nb201_flat.errors.ArgumentError: radius must lie in 1..6, got 0
+    >>> check_int_range("radius", 2.5, 1, 6)
+    Traceback (most recent call last):
+    ...
+    nb201_flat.errors.ArgumentError: radius must lie in 1..6 (an int, not a float), got 2.5
     >>> check_int_range("--jobs", 0, 1)
     Traceback (most recent call last):
     ...
@@ -224,6 +228,9 @@ def check_int_range(
             want = f"must be <= {hi}"
         else:
             want = "must be an integer"
+        if iv is None and (lo is not None or hi is not None):
+            # "must be >= 1, got 2.5" read as if 2.5 were out of range
+            want += f" (an int, not a {type(value).__name__})"
         raise ArgumentError(f"{name} {want}, got {shown(value)}{'; ' + fix if fix else ''}")
     return iv
 

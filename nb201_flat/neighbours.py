@@ -25,7 +25,7 @@ from nb201_flat.errors import ArgumentError, check_flag
 
 # no import cycle: space.py imports this module only lazily (in Space.neighbours, and under
 # TYPE_CHECKING), so the index rule is imported from space.py at the top, not redefined here
-from nb201_flat.space import BoolArray, IntArray, Space, check_arch_index
+from nb201_flat.space import BoolArray, IntArray, Space, check_arch_index, in_index_order
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -77,13 +77,15 @@ class NeighbourArrays:
 def arch_vector(values: npt.ArrayLike, size: int) -> npt.NDArray[np.float64]:
     """``values`` as a float64 vector of one number per architecture of a space of ``size``;
     :class:`ArgumentError` for values that are not numbers, a wrong shape or an infinite entry
-    (NaN marks an unmeasured architecture). The one check of every per-architecture vector.
+    (NaN marks an unmeasured architecture). The one check of every per-architecture vector; a
+    pandas Series is read by its index (:func:`~nb201_flat.space.in_index_order`).
 
     >>> arch_vector([1.0, float("inf")], 2)
     Traceback (most recent call last):
     ...
     nb201_flat.errors.ArgumentError: values hold 1 infinite entry (first at index 1); a metric is finite: mark an unmeasured architecture with NaN
     """
+    values = in_index_order(values, size)  # a pandas Series is read by its labels
     try:
         v = np.asarray(values, dtype=np.float64)
     except (TypeError, ValueError):

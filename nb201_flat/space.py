@@ -32,6 +32,7 @@ import math
 import numbers
 import operator
 import random
+import sys
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
@@ -39,7 +40,14 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from nb201_flat.errors import InvalidArchError, check_flag, shown, whole_number
+from nb201_flat.errors import (
+    ArgumentError,
+    InvalidArchError,
+    check_flag,
+    check_int_range,
+    shown,
+    whole_number,
+)
 from nb201_flat.types import BoolArray as BoolArray
 from nb201_flat.types import IntArray as IntArray
 
@@ -143,6 +151,85 @@ def check_arch_indices(
     if kind == "O":
         return np.array(whole, dtype=np.int64).reshape(raw.shape)
     out: IntArray = raw.astype(np.int64, copy=False)
+    return out
+
+
+def in_index_order(values: Any, size: int, name: str = "values") -> Any:
+    """``values`` with a pandas index read by label, not by position: the package's one rule for
+    a per-architecture vector that carries labels (a shuffled or filtered Series was otherwise
+    read by position, every value landing on the wrong architecture).
+
+    Anything that is not a pandas object comes back as it is. A Series indexed by ``0..size-1``
+    in order comes back as it is too (read as always); one indexed by a permutation of them is
+    put in index order. Any other index (missing, repeated or out-of-range labels, labels that
+    are not integers) and a DataFrame raise :class:`ArgumentError` naming the fix.
+
+    >>> import pandas as pd
+    >>> in_index_order(pd.Series([10.0, 20.0, 30.0], index=[2, 0, 1]), 3).tolist()
+    [20.0, 30.0, 10.0]
+    >>> in_index_order(pd.Series([10.0, 20.0], index=[2, 0]), 3)
+    Traceback (most recent call last):
+    ...
+    nb201_flat.errors.ArgumentError: values (a pandas Series) must be indexed by the 3 architecture indices 0..2, each once; its index lacks 1 of them (first 1); .reindex(range(3)) marks missing architectures NaN, .to_numpy() reads it by position
+    """
+    pd = sys.modules.get("pandas")  # no pandas object exists unless pandas is loaded
+    if pd is None or not isinstance(values, pd.Series | pd.DataFrame):
+        return values
+    if isinstance(values, pd.DataFrame):
+        raise ArgumentError(
+            f"{name} must be one vector, got a DataFrame of shape {values.shape}; pass one "
+            "column, e.g. df['accuracy']"
+        )
+    want = (
+        f"{name} (a pandas Series) must be indexed by the {size} architecture indices "
+        f"0..{size - 1}, each once"
+    )
+    fix = (
+        f".reindex(range({size})) marks missing architectures NaN, .to_numpy() reads it by position"
+    )
+    index = values.index
+    if index.nlevels != 1 or index.dtype.kind not in "iu":  # bools, floats, strings, tuples
+        first = index[0] if len(index) else None
+        first = first.item() if isinstance(first, np.generic) else first
+        # arch strings are not read here: mapping them is one line for the caller
+        how = (
+            "map arch strings with space.parse(a).index"
+            if isinstance(first, str)
+            else ("relabel it with integer architecture indices")
+        )
+        raise ArgumentError(
+            f"{want}; its labels are {index.dtype} (first {shown(first, 40)}); {how}, or use "
+            ".to_numpy() if it is in index order"
+        )
+    if index.hasnans:  # a nullable integer index with <NA>
+        raise ArgumentError(
+            f"{want}; its index holds {int(index.isna().sum())} missing labels; {fix}"
+        )
+    labels = index.to_numpy()
+    if len(labels) == size and (labels == np.arange(size)).all():
+        return values  # in index order already: read as ever (byte for byte)
+    if (bad := (labels < 0) | (labels >= size)).any():
+        n, first = int(bad.sum()), labels[bad][0]
+        raise ArgumentError(
+            f"{want}; it holds {n} label{'s' if n > 1 else ''} outside that range (first {first}); "
+            f"{fix}"
+        )
+    seen = np.bincount(labels.astype(np.int64), minlength=size)
+    if (seen > 1).any():
+        raise ArgumentError(
+            f"{want}; it repeats {int((seen > 1).sum())} of them (first "
+            f"{int(np.flatnonzero(seen > 1)[0])}); keep one value each, e.g. "
+            ".groupby(level=0).mean()"
+        )
+    if (seen == 0).any():
+        raise ArgumentError(
+            f"{want}; its index lacks {int((seen == 0).sum())} of them (first "
+            f"{int(np.flatnonzero(seen == 0)[0])}); {fix}"
+        )
+    # a permutation: each value moved to its label
+    raw = values.to_numpy()
+    out = np.empty_like(raw)
+    out[labels] = raw
     return out
 
 
@@ -555,11 +642,16 @@ class Space:
         return sum(math.comb(self.n_edges, r) * (self.n_ops - 1) ** r for r in radii)
 
     def check_radius(self, radius: Any) -> int:
-        """``radius`` as an int in ``1..n_edges``, else :class:`InvalidArchError`."""
-        r = _as_int(radius, f"radius (1..{self.n_edges})")
-        if not 1 <= r <= self.n_edges:
-            raise InvalidArchError(f"radius must lie in 1..{self.n_edges}, got {radius}")
-        return r
+        """``radius`` as an int in ``1..n_edges``, else :class:`ArgumentError` (the package's
+        int-range rule: a radius is an argument, not an architecture)."""
+        return check_int_range(
+            "radius",
+            radius,
+            1,
+            self.n_edges,
+            fix=f"pass a Hamming radius such as 1 or 2 (this space's cells have {self.n_edges} "
+            "edges)",
+        )
 
     def neighbours(
         self,

@@ -39,8 +39,9 @@ from nb201_flat.errors import (
     check_flag,
     check_int_range,
     shown,
+    whole_number,
 )
-from nb201_flat.space import NB201, Arch, Space
+from nb201_flat.space import NB201, Arch, Space, in_index_order
 from nb201_flat.types import FloatArray as FloatArray
 from nb201_flat.types import Seed as Seed
 from nb201_flat.types import SeedPolicy as SeedPolicy
@@ -226,6 +227,8 @@ class Table:
         for item, vec in self.data.items():
             key, _ = _data_key(item)
             if not isinstance(vec, np.ndarray) or vec.dtype != np.float64:
+                # a pandas Series is read by its index, as every per-architecture vector is
+                vec = in_index_order(vec, self.space.size, f"vector for {key}")
                 try:  # a list or an int vector: the float vector every reader expects
                     converted[item] = np.array(vec, dtype=np.float64)
                 except (TypeError, ValueError, OverflowError):  # 10**400: a traceback
@@ -319,10 +322,16 @@ class Table:
     def key(self, dataset: str, split: str, epochs: int, metric: str = "accuracy") -> MetricKey:
         """Validate a key; an unknown part raises :class:`UnknownKeyError` listing what exists."""
         present = self.keys()
+        # the package's int rule (200.0 is 200): "200" was looked up as a key and reported
+        # unknown ("did you mean '200'?"), 12.5 as an epoch count the table lacks
+        if whole_number(epochs) is None:
+            have = ", ".join(map(str, sorted({k.epochs for k in present}))) or "none"
+            check_int_range("epochs", epochs, fix=f"this table has {have}")  # raises
+        epochs = int(epochs)
         levels: list[tuple[str, Any]] = [
             ("dataset", dataset),
             ("split", split),
-            ("epochs", int(epochs) if _is_int(epochs) else epochs),
+            ("epochs", epochs),
             ("metric", metric),
         ]
         candidates = present
@@ -669,6 +678,7 @@ class Table:
             raise ArgumentError(
                 f"seed must be None (the mean) or a seed position >= 0, got {seed!r}"
             )
+        values = in_index_order(values, self.space.size)  # a Series: by its index
         try:
             vec = np.array(values, dtype=np.float64)
         except (TypeError, ValueError, OverflowError):

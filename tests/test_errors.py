@@ -71,3 +71,17 @@ def test_numpy_numbers_are_whole_numbers(value: object, expected: int) -> None:
 
 def test_shown_keeps_the_spaces_inside_a_text() -> None:
     assert shown("a   b") == "'a   b'"  # only a multi-line repr is joined onto one line
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [(2.5, r"\(an int, not a float\), got 2\.5"), ("1", r"\(an int, not a str\), got '1'")],
+)
+def test_an_int_range_refusal_says_the_value_is_no_int(value: object, reason: str) -> None:
+    # "radius must be >= 1, got 2.5" read as if 2.5 were below 1
+    with pytest.raises(ArgumentError, match=r"^radius must be >= 1 " + reason + "$"):
+        check_int_range("radius", value, 1)
+    with pytest.raises(ArgumentError, match=r"^radius must lie in 1\.\.6 " + reason + "$"):
+        check_int_range("radius", value, 1, 6)
+    with pytest.raises(ArgumentError, match=r"^radius must lie in 1\.\.6, got 7$"):
+        check_int_range("radius", 7, 1, 6)  # an int out of range: no type to name

@@ -99,6 +99,20 @@ def test_unknown_keys_list_what_exists(args: tuple, fragment: str) -> None:
         seeded_table().vector(*args)
 
 
+@pytest.mark.parametrize("epochs", ["200", 12.5, True, None])
+def test_epochs_are_an_int_by_the_int_rule(epochs: object) -> None:
+    # "200" said "unknown epochs '200' ... (did you mean '200'?)", 12.5 "unknown epochs 12.5"
+    t = seeded_table()
+    with pytest.raises(
+        ArgumentError, match=r"^epochs must be an integer, got .*; this table has 200$"
+    ):
+        t.vector("cifar100", "x-test", epochs)  # type: ignore[arg-type]
+    # a whole number of another type is that int, as everywhere in the package
+    want = t.vector("cifar100", "x-test", 200).tobytes()
+    for same in (200.0, np.int64(200)):
+        assert t.vector("cifar100", "x-test", same).tobytes() == want  # type: ignore[arg-type]
+
+
 def test_cifar10_has_no_validation_split_hint() -> None:
     t = Table(NB201, {(MetricKey("cifar10", "ori-test", 200), None): np.zeros(NB201.size)})
     with pytest.raises(UnknownKeyError, match="cifar10-valid"):
@@ -295,6 +309,21 @@ def test_the_constructor_checks_its_keys_and_makes_float_vectors() -> None:
     assert t.vector_for(key).dtype == np.float64 and given[(key, None)].dtype.kind == "i"
     with pytest.raises(FormatError, match="numbers"):
         Table(space, {(key, None): ["x"] * 8})  # type: ignore[dict-item]
+
+
+def test_a_series_is_stored_by_its_index_by_the_constructor_and_with_vector() -> None:
+    # a shuffled Series was stored by position: every value under the wrong architecture
+    space = Space(("a", "b"), 3)
+    v = np.arange(8.0) * 1.5
+    shuffled = pd.Series(v).sample(frac=1, random_state=0)
+    given = {(KEY, None): shuffled}
+    assert Table(space, given).vector_for(KEY).tobytes() == v.tobytes()  # type: ignore[arg-type]
+    assert Table(space, {}).with_vector(KEY, shuffled).vector_for(KEY).tobytes() == v.tobytes()
+    short = shuffled.iloc[:-1]
+    with pytest.raises(ArgumentError, match=r"\(a pandas Series\) must be indexed by the 8 arch"):
+        Table(space, {(KEY, None): short})  # type: ignore[dict-item]
+    with pytest.raises(ArgumentError, match=r"its index lacks 1 of them"):
+        Table(space, {}).with_vector(KEY, short)
 
 
 def test_the_constructor_refuses_an_infinite_vector() -> None:

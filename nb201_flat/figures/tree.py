@@ -30,6 +30,7 @@ from nb201_flat.figures._common import (
 )
 from nb201_flat.figures.style import figure_style
 from nb201_flat.landscape import barrier_tree, flatness
+from nb201_flat.space import in_index_order
 from nb201_flat.table import Table
 
 NAME = "barrier_tree"
@@ -97,6 +98,9 @@ def plot_disconnectivity(
         )
     if colour_values is not None:
         size = int(graph["index"].max()) + 1
+        if isinstance(colour_values, pd.Series):  # read by its index, as every per-arch vector
+            # over its own length: the graph does not know the space's size
+            colour_values = in_index_order(colour_values, len(colour_values), "colour_values")
         colour_values = np.asarray(colour_values, dtype=np.float64)
         if colour_values.ndim != 1 or colour_values.size < size:
             raise ArgumentError(

@@ -118,8 +118,11 @@ def _check_values(space: Space, values: npt.ArrayLike) -> FloatArray:
 
 
 def _check_radius(space: Space, radius: int, *, allow_zero: bool = False) -> int:
-    # check_int_range: int() would make radius 1.5 radius 1
-    return check_int_range("radius", radius, 0 if allow_zero else 1, space.n_edges)
+    # the space's radius rule (int() would make radius 1.5 radius 1); 0 only where it means
+    # the cell alone
+    if allow_zero:
+        return check_int_range("radius", radius, 0, space.n_edges)
+    return space.check_radius(radius)
 
 
 # -- sums by exact distance ------------------------------------------------------------------

@@ -22,6 +22,7 @@ from nb201_flat.curves import require_curves
 from nb201_flat.errors import check_int_range
 from nb201_flat.landscape._common import LandscapeArgumentError
 from nb201_flat.landscape.neighbourhood import flatness
+from nb201_flat.space import in_index_order
 from nb201_flat.table import Table
 
 EPOCH_COLUMNS: tuple[str, ...] = (
@@ -114,7 +115,7 @@ def flatness_by_epoch(
     if mask is None:
         keep = np.ones(table.space.size, dtype=bool)
     else:
-        keep = np.asarray(mask)
+        keep = np.asarray(in_index_order(mask, table.space.size, "mask"))  # a Series: by label
         if keep.dtype != bool or keep.shape != (table.space.size,):  # values are no mask
             raise LandscapeArgumentError(
                 f"mask must be a boolean vector over the {table.space.size} architectures"

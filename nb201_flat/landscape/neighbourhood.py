@@ -39,6 +39,7 @@ array([1., 1., 2.])
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -90,6 +91,16 @@ FLATNESS_COLUMNS: tuple[str, ...] = (
 # Rows per chunk so that one gathered block holds about 2M floats (16 MB): keeps the working
 # set in cache and the peak memory flat at radius 3 (1,280 neighbours per row).
 _CHUNK_ENTRIES = 1 << 21
+
+
+def _spec(space: Space, radius: int | Neighbourhood | None, **fields: Any) -> Neighbourhood:
+    """The neighbourhood asked for, its radius checked against ``space`` by the one radius rule
+    (:meth:`Space.check_radius`: an int in 1..n_edges; the spec alone knows only >= 1)."""
+    if radius is not None and not isinstance(radius, Neighbourhood):
+        space.check_radius(radius)
+    spec = Neighbourhood.build(radius, **fields)
+    space.check_radius(spec.radius)  # a spec built for a larger space
+    return spec
 
 
 def flatness(
@@ -154,7 +165,8 @@ def flatness(
     >>> flatness(space, f, radius=3, columns=("mean", "sharpness")).columns.tolist()
     ['mean', 'sharpness']
     """
-    spec = Neighbourhood.build(
+    spec = _spec(
+        space,
         radius,
         exact=exact,
         include_self=include_self,
@@ -273,7 +285,8 @@ def neighbourhood_score(
     >>> neighbourhood_score(space, f, Neighbourhood(include_self=True))[0]
     np.float64(1.75)
     """
-    spec = Neighbourhood.build(
+    spec = _spec(
+        space,
         radius,
         agg=agg,
         quantile=quantile,

@@ -392,7 +392,9 @@ def test_neighbour_distributions_draw_only_a_radius_dist_holds(figure_table: Tab
     with pytest.raises(ArgumentError, match=r"no rows at radius 2 .*filtered out.*\[1\]"):
         plot_neighbour_distributions(one, v, 2)
     assert plot_neighbour_distributions(one, v, 1) is not None
-    with pytest.raises(ArgumentError, match="radius must be >= 1, got True"):
+    with pytest.raises(
+        ArgumentError, match=r"radius must be >= 1 \(an int, not a bool\), got True"
+    ):
         plot_neighbour_distributions(dist, v, True)
     for bins in (10, [50.0, 10.0, 90.0], [5.0]):
         with pytest.raises(ArgumentError, match="bins must be at least two increasing bin edges"):
@@ -619,3 +621,16 @@ def test_options_a_small_space_cannot_serve_stay_errors(figure_table: Table) -> 
     assert isinstance(make("a2m_distributions", tiny, radii=(1,)), Figure)
     with pytest.raises(ProtocolError, match="more than 100 x the space's 2 cells"):
         make("search_curves", tiny, protocol="per-dataset", runs=2)
+
+
+def test_disconnectivity_colours_read_a_series_by_its_index(figure_table: Table) -> None:
+    # a shuffled Series coloured each leaf with another architecture's value
+    v = figure_table.vector("cifar10", "ori-test", 200)
+    graph = ls.barrier_tree(figure_table.space, v).disconnectivity(5)
+    shuffled = pd.Series(v).sample(frac=1, random_state=0)
+    by_array = plot_disconnectivity(graph, colour_values=v).collections[-1].get_array()
+    by_series = plot_disconnectivity(graph, colour_values=shuffled).collections[-1].get_array()
+    assert by_array is not None and by_series is not None
+    assert np.asarray(by_series).tobytes() == np.asarray(by_array).tobytes()
+    with pytest.raises(ArgumentError, match=r"^colour_values \(a pandas Series\) must be indexed"):
+        plot_disconnectivity(graph, colour_values=shuffled.iloc[1:])

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nb201_flat.errors import InvalidArchError
+from nb201_flat.errors import ArgumentError
 from nb201_flat.landscape import aggregates as ag
 from nb201_flat.landscape import neighbourhood as nbm
 from nb201_flat.landscape._common import LandscapeArgumentError
@@ -226,7 +226,7 @@ def test_errors_name_the_problem() -> None:
         ag.ball_stats(space, v, 4)
     with pytest.raises(LandscapeArgumentError, match="shape"):
         ag.ball_stats(space, v[:3], 1)
-    with pytest.raises(InvalidArchError, match="radius"):
+    with pytest.raises(ArgumentError, match="radius must lie in 1..3, got 0"):
         ag.NeighbourRows(space, 0)
 
 

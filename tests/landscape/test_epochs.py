@@ -114,3 +114,20 @@ def test_curves_check_their_keys_and_row_count() -> None:
         with pytest.raises(FormatError, match="keyed by"):
             Curves(27, {bad: np.zeros((27, 3))})  # type: ignore[dict-item]
     assert Curves(27, {(KEY, np.int64(0)): np.zeros((27, 3))}).seeds(KEY) == [0]
+
+
+def test_a_mask_series_is_read_by_its_index() -> None:
+    # a shuffled boolean Series was read by position: other architectures kept
+    from nb201_flat.errors import ArgumentError
+
+    f = (SPACE.codes == 2).sum(axis=1).astype(float) + np.arange(27) * 0.01
+    t = _table(np.stack([np.zeros(27), 5 * f, 10 * f], axis=1))
+    mask = f > 1
+    shuffled = pd.Series(mask).sample(frac=1, random_state=0)
+    pd.testing.assert_frame_equal(
+        flatness_by_epoch(t, "toy", "x-valid", 12, mask=shuffled),
+        flatness_by_epoch(t, "toy", "x-valid", 12, mask=mask),
+        check_exact=True,
+    )
+    with pytest.raises(ArgumentError, match=r"^mask \(a pandas Series\) must be indexed by the 27"):
+        flatness_by_epoch(t, "toy", "x-valid", 12, mask=shuffled.iloc[1:])

@@ -8,13 +8,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nb201_flat.errors import InvalidArchError, Nb201FlatError
+from nb201_flat.errors import ArgumentError, Nb201FlatError
 from nb201_flat.landscape import (
     LandscapeArgumentError,
     MissingValueError,
     flatness,
     neighbourhood_score,
 )
+from nb201_flat.neighbourhood import Neighbourhood
 from nb201_flat.space import NB201, Space
 
 TINY = Space(("none", "skip", "conv"), 3)  # the tiny_space fixture, at module level for hypothesis
@@ -214,7 +215,7 @@ def test_bad_arguments() -> None:
         flatness(TINY, f, quantile=1.5)
     with pytest.raises(LandscapeArgumentError, match="delta"):
         flatness(TINY, f, delta=-1)
-    with pytest.raises(InvalidArchError, match="radius"):
+    with pytest.raises(ArgumentError, match=r"^radius must lie in 1\.\.3, got 4; pass"):
         flatness(TINY, f, radius=4)
     with pytest.raises(Nb201FlatError):
         neighbourhood_score(TINY, f, radius=0)
@@ -313,3 +314,22 @@ def test_aggregate_members_takes_one_neighbourhood() -> None:
     with pytest.raises(LandscapeArgumentError, match="1-D"):
         aggregate_members([[1.0, 2.0], [3.0, 5.0]], Neighbourhood())
     assert aggregate_members([1.0, 2.0, 6.0], Neighbourhood()) == 3.0
+
+
+@pytest.mark.parametrize(
+    ("radius", "reason"),
+    [
+        (2.5, r"1\.\.6 \(an int, not a float\), got 2\.5"),
+        ("1", r"1\.\.6 \(an int, not a str\), got '1'"),
+        (7, r"1\.\.6, got 7"),
+        (Neighbourhood(radius=7), r"1\.\.6, got 7"),
+        (0, r"1\.\.6, got 0"),
+    ],
+)
+def test_a_radius_is_checked_against_the_space_by_one_rule(radius: object, reason: str) -> None:
+    # 2.5 and '1' said "must be >= 1" (the wrong reason), 7 raised InvalidArchError
+    v = np.zeros(NB201.size)
+    fix = r"; pass a Hamming radius such as 1 or 2 \(this space's cells have 6 edges\)$"
+    for call in (flatness, neighbourhood_score):
+        with pytest.raises(ArgumentError, match=r"^radius must lie in " + reason + fix):
+            call(NB201, v, radius)  # type: ignore[operator]
