@@ -233,6 +233,12 @@ def test_cli_search_text_and_errors(
     assert "do not apply to 'rs'" in capsys.readouterr().err
     assert main(["search", "--algo", "na-rs", "--quantile", "2", "--runs", "2", *table]) == 2
     assert "quantile" in capsys.readouterr().err
+    # an asked --seed-policy random on a key of one value per cell: refused, as query does
+    for prot in ("nb201", "fixed-n"):
+        args = ["search", "--algo", "rs", "--protocol", prot, "--seed-policy", "random"]
+        assert main([*args, "--runs", "2", *table]) == 2
+        err = capsys.readouterr().err
+        assert "seed policy 'random' is impossible" in err and len(err.strip().splitlines()) == 1
     with pytest.raises(SystemExit):
         main(["search", "--algo", "bogus"])
     with pytest.raises(SystemExit):
