@@ -49,8 +49,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--seed-policy",
         type=parse_seed,
         default=None,
-        help="oracle seed policy: random, mean or a stored seed "
-        "(default: random for nb201/per-dataset, mean for fixed-n)",
+        help="oracle seed policy: random, mean or a stored seed (default: random for "
+        "nb201/per-dataset, which falls back, with a note, to the one value a key stores per "
+        "cell; mean for fixed-n). Asked for, random on such a key is refused",
     )
     p.add_argument(
         "--budget-scale",
@@ -333,6 +334,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
 
     from nb201_flat.atomic import check_writable_target
     from nb201_flat.errors import check_seed
+    from nb201_flat.neighbourhood import Neighbourhood
     from nb201_flat.search.grid import ReproduceConfig, reproduce
     from nb201_flat.search.protocol import PROTOCOL_NAMES
     from nb201_flat.search.report import write_report
@@ -353,25 +355,22 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         changes["search_epochs"] = tuple(
             int(s) for s in _comma_list("--search-epochs", args.search_epochs, ("12", "200"))
         )
-    if any(v is not None for v in neighbourhood_fields(args).values()):
-        changes["base"] = replace(
-            cfg.base,
-            neighbourhood=neighbourhood_from_args(
-                args, cfg.base.neighbourhood, quantile_needs_agg=False
-            ),
-        )
-    cfg = replace(cfg, **changes)
-    if (
-        args.quantile is not None
-        and cfg.base.neighbourhood.agg != "quantile"
-        and "quantile" not in cfg.aggregators
-    ):
-        from nb201_flat.errors import ArgumentError
+    fields = neighbourhood_fields(args)
+    if any(v is not None for v in fields.values()):
+        spec = neighbourhood_from_args(args, cfg.base.neighbourhood, quantile_needs_agg=False)
+        if args.quantile is not None and spec.agg != "quantile":
+            # the level of the grid's quantile variants: a base of another aggregator has none
+            changes["quantile"] = args.quantile
+            spec = Neighbourhood.build(cfg.base.neighbourhood, **(fields | {"quantile": None}))
+        changes["base"] = replace(cfg.base, neighbourhood=spec)
+        if "quantile" in changes and "quantile" not in cfg.aggregators:
+            from nb201_flat.errors import ArgumentError
 
-        raise ArgumentError(
-            f"--quantile applies only where the grid uses --agg quantile, and this grid's "
-            f"aggregators are {', '.join(cfg.aggregators)}; add --agg quantile or drop it"
-        )
+            raise ArgumentError(
+                f"--quantile applies only where the grid uses --agg quantile, and this grid's "
+                f"aggregators are {', '.join(cfg.aggregators)}; add --agg quantile or drop it"
+            )
+    cfg = replace(cfg, **changes)
     table = open_table(args)
     t0 = time.perf_counter()
     result = reproduce(table, cfg, jobs=jobs, progress=args.progress or budget.progress_enabled())

@@ -40,7 +40,7 @@ import numpy.typing as npt
 
 from nb201_flat.errors import AlgorithmError as AlgorithmError
 from nb201_flat.errors import check_flag, check_float_range, check_int_range
-from nb201_flat.neighbourhood import FIELDS, Neighbourhood
+from nb201_flat.neighbourhood import DEFAULT_QUANTILE, FIELDS, Neighbourhood
 from nb201_flat.search.oracle import FloatArray, Oracle, SearchEnded, StallGuard
 from nb201_flat.space import check_arch_index
 
@@ -146,14 +146,20 @@ class NeighbourObjective:
     def __init__(
         self, neighbourhood: Neighbourhood | None = None, charge: bool = False, **fields: Any
     ) -> None:
+        given_q = fields.get("quantile")
+        if fields.get("agg") not in (None, "quantile") and given_q is None:
+            # another aggregator replaces the quantile: its level goes with it (the grid's
+            # agg variants of a quantile base)
+            fields["quantile"] = DEFAULT_QUANTILE
         spec = Neighbourhood.build(neighbourhood, **fields)
         check_int_range("radius", spec.radius, 1, 6, fix="NB201 cells are 6 edges apart at most")
         if spec.agg not in AGGREGATORS:
             raise AlgorithmError(
                 f"unknown aggregator {spec.agg!r}; choose from {', '.join(AGGREGATORS)}"
             )
-        if fields.get("quantile") is not None and spec.agg != "quantile":
+        if spec.agg != "quantile" and (given_q is not None or spec.quantile != DEFAULT_QUANTILE):
             # the objective reads the level only under agg="quantile": it would be ignored
+            # (given as a field or inside the Neighbourhood, whose label then hid it)
             raise AlgorithmError(
                 f"quantile applies only with agg='quantile', not {spec.agg!r}; add "
                 "agg='quantile' or drop quantile"
