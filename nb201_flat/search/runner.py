@@ -30,7 +30,7 @@ import itertools
 import logging
 import math
 import multiprocessing as mp
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -48,7 +48,13 @@ from nb201_flat.budget import (
 )
 from nb201_flat.errors import ArgumentError, check_int_range, check_seed
 from nb201_flat.pools import stopped_on_interrupt
-from nb201_flat.search.algorithms import AlgorithmError, Incumbent, SearchAlgorithm
+from nb201_flat.search.algorithms import (
+    ALGORITHM_NAMES,
+    AlgorithmError,
+    Incumbent,
+    SearchAlgorithm,
+    make_algorithm,
+)
 from nb201_flat.search.oracle import FloatArray, IntArray, Oracle, OracleData, SearchEnded
 from nb201_flat.search.protocol import Protocol, ProtocolError
 from nb201_flat.space import Space
@@ -359,22 +365,45 @@ def _warm_neighbours(
 
 
 def _as_algorithms(
-    algorithms: SearchAlgorithm | Sequence[SearchAlgorithm] | Mapping[str, SearchAlgorithm],
+    algorithms: SearchAlgorithm
+    | str
+    | Sequence[SearchAlgorithm | str]
+    | Mapping[str, SearchAlgorithm],
 ) -> tuple[list[str], list[SearchAlgorithm]]:
     if isinstance(algorithms, Mapping):
         labels, algos = [str(k) for k in algorithms], list(algorithms.values())
     else:
-        algos = [algorithms] if isinstance(algorithms, SearchAlgorithm) else list(algorithms)
+        # one algorithm, a class or a name is one item (a name was iterated as letters)
+        one = isinstance(algorithms, SearchAlgorithm | str | type) or not isinstance(
+            algorithms, Iterable
+        )
+        algos = [algorithms] if one else list(algorithms)  # type: ignore[list-item, arg-type]
         labels = []
     if not algos:
         raise AlgorithmError("no algorithm given")
-    for a in algos:
-        if not isinstance(a, SearchAlgorithm):
-            raise AlgorithmError(f"{a!r} is not a search algorithm (needs name, label, search())")
+    algos = [_algorithm(a) for a in algos]
     labels = labels or [a.label for a in algos]
     if len(set(labels)) != len(labels):
         raise AlgorithmError(f"algorithm labels must be unique, got {labels}; pass a mapping")
     return labels, algos
+
+
+def _algorithm(a: object) -> SearchAlgorithm:
+    """``a`` as a search algorithm: a CLI name (``"rs"``, ``"na-rs"``, ...) is built by
+    :func:`~nb201_flat.search.algorithms.make_algorithm` with its defaults; a class is refused
+    naming its instance (``RandomSearch()``), anything else naming what an algorithm needs."""
+    if isinstance(a, str):
+        return make_algorithm(a.lower())  # it names the algorithms on an unknown name
+    if isinstance(a, type):
+        raise AlgorithmError(
+            f"{a.__name__} is a class, not a search algorithm; pass an instance: {a.__name__}()"
+        )
+    if not isinstance(a, SearchAlgorithm):
+        raise AlgorithmError(
+            f"{a!r} is not a search algorithm (needs name, label, search()); pass e.g. "
+            f"RandomSearch() or a name: {', '.join(ALGORITHM_NAMES)}"
+        )
+    return a
 
 
 #: the most runs one call may ask for: each run holds its record in memory until the end
@@ -430,7 +459,10 @@ def _check_protocols(protocols: Sequence[object]) -> None:
 def run_search(
     table: Table,
     protocols: Protocol | Sequence[Protocol],
-    algorithms: SearchAlgorithm | Sequence[SearchAlgorithm] | Mapping[str, SearchAlgorithm],
+    algorithms: SearchAlgorithm
+    | str
+    | Sequence[SearchAlgorithm | str]
+    | Mapping[str, SearchAlgorithm],
     *,
     runs: int,
     seed: int = 0,
@@ -445,7 +477,9 @@ def run_search(
     table
         The benchmark; each protocol is checked against it first (clear error on what lacks).
     protocols, algorithms
-        One or several; algorithms may be a mapping label -> algorithm.
+        One or several; algorithms may be a mapping label -> algorithm, and an algorithm
+        its CLI name (``"rs"``, ``"na-rs"``, ...: :func:`~.algorithms.make_algorithm` with
+        its defaults).
     runs
         Runs per (protocol, algorithm) cell; run ``r`` is seeded by ``(seed, r)``.
     seed

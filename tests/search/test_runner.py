@@ -459,3 +459,21 @@ def test_protocol_builders_check_the_search_epochs(nb201_like: Table, epochs: ob
     ):
         with pytest.raises(ArgumentError, match="epochs"):
             build()
+
+
+def test_run_search_takes_algorithm_names_and_refuses_classes(nb201_like: Table) -> None:
+    # a class raised a bare TypeError; a name was iterated as letters ("'r' is not ...")
+    from nb201_flat.search import algorithms as A
+
+    p = nb201_protocol()
+    with pytest.raises(AlgorithmError, match=r"class, not a search algorithm.*RandomSearch\(\)"):
+        run_search(nb201_like, p, A.RandomSearch, runs=2)
+    named = run_search(nb201_like, p, "rs", runs=2)
+    built = run_search(nb201_like, p, RandomSearch(), runs=2)
+    pd.testing.assert_frame_equal(named.runs, built.runs)
+    both = run_search(nb201_like, p, ["rs", "na-rs"], runs=2)
+    assert set(both.runs["algorithm"]) == {"rs", NARandomSearch().label}
+    with pytest.raises(AlgorithmError, match="unknown algorithm 'bogus'; choose from rs, na-rs"):
+        run_search(nb201_like, p, "bogus", runs=2)
+    with pytest.raises(AlgorithmError, match="3 is not a search algorithm"):
+        run_search(nb201_like, p, 3, runs=2)  # type: ignore[arg-type]
