@@ -111,7 +111,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     add_table_arg(p)
     add_json_arg(p)
-    p.set_defaults(func=cmd_search)
+    flags: dict[str, list[str]] = {}
+    for a in p._actions:  # an option's flags by its field (--exact/--within share one)
+        flags.setdefault(a.dest, []).extend(a.option_strings)
+    p.set_defaults(func=cmd_search, option_flags={k: "/".join(v) for k, v in flags.items()})
 
     p = sub.add_parser(
         "reproduce",
@@ -215,6 +218,23 @@ def _check_search_options(args: argparse.Namespace) -> None:
         )
 
 
+def _check_algorithm_options(algo: str, options: dict[str, Any], flags: dict[str, str]) -> None:
+    """Flags that do not apply to ``--algo`` are errors naming the flags (make_algorithm's
+    own message names the Python fields)."""
+    from nb201_flat.errors import ArgumentError
+    from nb201_flat.search.algorithms import ALGORITHM_OPTIONS
+
+    allowed = ALGORITHM_OPTIONS[algo]
+    extra = sorted(flags[k] for k, v in options.items() if v is not None and k not in allowed)
+    if extra:
+        takes = sorted(flags[k] for k in allowed if k in flags)
+        raise ArgumentError(
+            f"{', '.join(extra)} {'does' if len(extra) == 1 else 'do'} not apply to --algo "
+            f"{algo}; drop {'it' if len(extra) == 1 else 'them'} ({algo} takes "
+            f"{', '.join(takes) or 'no algorithm options'})"
+        )
+
+
 def cmd_search(args: argparse.Namespace) -> int:
     from nb201_flat.conventions import budget_rule_note, budget_scale_for
     from nb201_flat.search import make_algorithm, protocols_by_name, run_search
@@ -239,6 +259,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     check_runs(args.runs, "--runs")  # the runner's bound, before any work
     check_seed(args.seed, "--seed")
     jobs = _jobs(args)
+    _check_algorithm_options(args.algo, options, args.option_flags)
     algo = make_algorithm(args.algo, **options)
     table = open_table(args)
     given_scale = 1.0 if args.budget_scale is None else args.budget_scale

@@ -335,11 +335,15 @@ class NARandomSearch:
             fix="the budget share of stage 1, e.g. 0.5",
         )
         if not self._split:  # it was silently ignored: stage 1 takes the whole budget
+            missing = []
+            if self.rerank_top_k is None:
+                missing.append("rerank_top_k=K (--rerank-top-k K)")
+            if not self.objective.charge:
+                missing.append("a charged objective (--charge-neighbours)")
             raise AlgorithmError(
                 "stage1_fraction (--stage1-fraction) applies only to two-stage na-rs with "
-                "charged neighbours (rerank_top_k=K and a charged objective; --rerank-top-k K "
-                "--charge-neighbours): otherwise stage 1 uses the whole budget; add both or "
-                "drop it"
+                "charged neighbours, otherwise stage 1 uses the whole budget; add "
+                f"{' and '.join(missing)} or drop it"
             )
         object.__setattr__(self, "stage1_fraction", frac)
 
@@ -602,6 +606,19 @@ class LocalSearch:
 
 
 # -- construction by name ----------------------------------------------------------------------
+_OBJECTIVE_OPTIONS = frozenset({*FIELDS, "neighbourhood", "charge"})
+
+#: CLI name -> the options :func:`make_algorithm` takes for it (the CLI names their flags)
+ALGORITHM_OPTIONS: dict[str, frozenset[str]] = {
+    "rs": frozenset(),
+    "na-rs": _OBJECTIVE_OPTIONS | {"rerank_top_k", "stage1_fraction"},
+    "rea": frozenset({"population", "sample_size", "mutation"}),
+    "na-rea": _OBJECTIVE_OPTIONS | {"population", "sample_size", "mutation"},
+    "ls": frozenset({"first_improvement"}),
+    "na-ls": _OBJECTIVE_OPTIONS | {"first_improvement"},
+}
+
+
 def make_algorithm(name: str, **options: Any) -> SearchAlgorithm:
     """Build an algorithm from its CLI name and options.
 
@@ -611,15 +628,8 @@ def make_algorithm(name: str, **options: Any) -> SearchAlgorithm:
     (+ objective fields for ``na-rea``); ``ls``/``na-ls``: ``first_improvement`` (+ objective).
     Options that do not apply raise :class:`AlgorithmError`.
     """
-    obj_fields = {*FIELDS, "neighbourhood", "charge"}
-    allowed: dict[str, set[str]] = {
-        "rs": set(),
-        "na-rs": obj_fields | {"rerank_top_k", "stage1_fraction"},
-        "rea": {"population", "sample_size", "mutation"},
-        "na-rea": obj_fields | {"population", "sample_size", "mutation"},
-        "ls": {"first_improvement"},
-        "na-ls": obj_fields | {"first_improvement"},
-    }
+    obj_fields = _OBJECTIVE_OPTIONS
+    allowed = ALGORITHM_OPTIONS
     if name not in allowed:
         raise AlgorithmError(
             f"unknown algorithm {name!r}; choose from {', '.join(ALGORITHM_NAMES)}"
