@@ -367,7 +367,8 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     changes: dict[str, Any] = {"seed": check_seed(args.seed, "--seed")}
     jobs = _jobs(args)  # before the long run
     if args.runs is not None:
-        changes["runs"] = check_runs(args.runs, "--runs")  # the runner's bound, before any work
+        # the runner's bound, before any work; each verdict rests on a confidence interval
+        changes["runs"] = check_runs(args.runs, "--runs", ci=True)
     if args.design is not None:
         changes["design"] = args.design
     if args.protocols is not None:

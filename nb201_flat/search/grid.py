@@ -60,7 +60,7 @@ from nb201_flat.search.algorithms import (
     SearchAlgorithm,
 )
 from nb201_flat.search.protocol import Protocol, ProtocolError, protocols_by_name
-from nb201_flat.search.runner import run_search, summarise
+from nb201_flat.search.runner import check_runs, run_search, summarise
 from nb201_flat.search.statistics import (
     SMOKE_VERDICT,
     accounting_rows,
@@ -159,8 +159,7 @@ class ReproduceConfig:
                     f"quantile applies only where the grid varies agg to 'quantile', and its "
                     f"aggregators are {', '.join(self.aggregators)}; add 'quantile' or drop it"
                 )
-        if self.runs < 2:
-            raise AlgorithmError(f"runs must be >= 2 for a confidence interval, got {self.runs}")
+        check_runs(self.runs, "runs", ci=True)  # every row has a confidence interval
 
     @classmethod
     def quick(cls, **changes: object) -> ReproduceConfig:

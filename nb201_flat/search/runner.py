@@ -46,7 +46,7 @@ from nb201_flat.budget import (
     tqdm_class,
     usable_cores,
 )
-from nb201_flat.errors import ArgumentError, check_int_range, check_seed
+from nb201_flat.errors import ArgumentError, check_int_range, check_seed, whole_number
 from nb201_flat.pools import stopped_on_interrupt
 from nb201_flat.search.algorithms import (
     ALGORITHM_NAMES,
@@ -410,19 +410,22 @@ def _algorithm(a: object) -> SearchAlgorithm:
 MAX_RUNS = 1_000_000
 
 
-def check_runs(runs: Any, name: str = "runs") -> int:
-    """``runs`` as an int in ``1..MAX_RUNS``, else :class:`AlgorithmError` naming ``name`` (a
-    command passes its flag, and calls this before any work).
+#: the fewest runs where a confidence interval is printed: one run has no spread
+MIN_RUNS_CI = 2
+
+
+def check_runs(runs: Any, name: str = "runs", *, ci: bool = False) -> int:
+    """``runs`` as an int in ``1..MAX_RUNS`` (``MIN_RUNS_CI..MAX_RUNS`` where a confidence
+    interval is reported: ``ci=True``), else :class:`AlgorithmError` naming ``name`` (a
+    command passes its flag, and calls this before any work). The one runs rule.
 
     Bounded before any allocation: past the bound, the OOM killer answers.
     """
-    return check_int_range(
-        name,
-        runs,
-        1,
-        MAX_RUNS,
-        fix="one search's records must fit in memory; published comparisons use 500",
-    )
+    lo, n = (MIN_RUNS_CI if ci else 1), whole_number(runs)
+    fix = "one search's records must fit in memory; published comparisons use 500"
+    if n is not None and n < lo:  # the fix of the end it missed
+        fix = "a confidence interval needs at least two runs" if ci else "pass at least one run"
+    return check_int_range(name, runs, lo, MAX_RUNS, fix=fix)
 
 
 #: the most points of an anytime-curve grid: each is a column of every run's incumbents

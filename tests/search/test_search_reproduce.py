@@ -306,3 +306,24 @@ def test_paired_differences_refuse_labels_the_results_lack(nb201_like: Table) ->
     # no label with its base among them: nothing to pair (it returned a frame with no columns)
     with pytest.raises(ArgumentError, match="has its base among them"):
         paired_differences(res, {"na": NARandomSearch()}, n_boot=50)
+
+
+def test_one_runs_rule_where_a_ci_is_printed(
+    nb201_like_path: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # demo --runs 1 printed "95 % bootstrap CI [-, -]" with exit 0 while reproduce refused it,
+    # and reproduce --runs 0 said 1..1000000, which it then refused too
+    table = ["--table", str(nb201_like_path)]
+    for cmd in (["demo", "--top", "1"], ["reproduce", "--quick", "--out", str(tmp_path / "o")]):
+        for runs in ("0", "1"):
+            assert main([*cmd, "--runs", runs, *table]) == 2
+            err = capsys.readouterr().err.strip()
+            assert err == (
+                f"error: --runs must lie in 2..1000000, got {runs}; a confidence interval "
+                "needs at least two runs"
+            )
+    # search prints no CI: one run is a run (its std is shown as '-')
+    assert main(["search", "--algo", "rs", "--runs", "0", *table]) == 2
+    assert "--runs must lie in 1..1000000, got 0; pass at least one run" in capsys.readouterr().err
+    with pytest.raises(ArgumentError, match="runs must lie in 2..1000000, got 1; a confidence"):
+        ReproduceConfig(runs=1)
