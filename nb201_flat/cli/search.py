@@ -133,7 +133,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--design",
         choices=("one-at-a-time", "full"),
         default=None,
-        help="vary one NA choice at a time (default) or every combination",
+        help="vary one NA choice at a time (default) or every combination; refused where "
+        "both run the same grid (--quick: one level per choice)",
     )
     p.add_argument(
         "--protocols", default=None, help="comma-separated families (default nb201,per-dataset)"
@@ -339,7 +340,8 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def _comma_list(flag: str, text: str, choices: tuple[str, ...]) -> tuple[str, ...]:
-    """A comma-separated option: empty is an error, each item one of ``choices`` (any case)."""
+    """A comma-separated option: empty is an error, each item one of ``choices`` (any case),
+    each given once."""
     from nb201_flat.errors import ArgumentError, check_choice
 
     items = tuple(s.strip().lower() for s in text.split(",") if s.strip())
@@ -347,7 +349,10 @@ def _comma_list(flag: str, text: str, choices: tuple[str, ...]) -> tuple[str, ..
         raise ArgumentError(f"{flag} is empty; name one or more of {', '.join(choices)}")
     for item in items:
         check_choice(flag, item, choices)
-    return tuple(dict.fromkeys(items))
+    twice = sorted({i for i in items if items.count(i) > 1})
+    if twice:  # it was dropped without a word: an item given twice is a typo, not a request
+        raise ArgumentError(f"{flag} names {', '.join(twice)} twice; give each item once")
+    return items
 
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
@@ -393,6 +398,17 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
                 f"aggregators are {', '.join(cfg.aggregators)}; add --agg quantile or drop it"
             )
     cfg = replace(cfg, **changes)
+    if args.design is not None:
+        other = replace(cfg, design="full" if cfg.design == "one-at-a-time" else "one-at-a-time")
+        if set(cfg.algorithms()) == set(other.algorithms()):
+            from nb201_flat.errors import ArgumentError
+
+            # e.g. --quick: one level per NA choice, the same grid either way
+            raise ArgumentError(
+                f"--design {args.design} changes nothing here: every NA choice of this grid "
+                f"has one level{' (--quick)' if args.quick else ''}, so both designs run the "
+                "same algorithms; drop --design, or drop --quick for the full grid"
+            )
     table = open_table(args)
     t0 = time.perf_counter()
     result = reproduce(table, cfg, jobs=jobs, progress=args.progress or budget.progress_enabled())

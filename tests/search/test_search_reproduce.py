@@ -327,3 +327,22 @@ def test_one_runs_rule_where_a_ci_is_printed(
     assert "--runs must lie in 1..1000000, got 0; pass at least one run" in capsys.readouterr().err
     with pytest.raises(ArgumentError, match="runs must lie in 2..1000000, got 1; a confidence"):
         ReproduceConfig(runs=1)
+
+
+def test_reproduce_refuses_a_design_that_changes_nothing_and_repeated_items(
+    nb201_like_path: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # --quick --design full ran the quick grid and wrote "design full" into report.md; a
+    # repeated protocol or epoch was dropped without a word
+    base = ["reproduce", "--quick", "--out", str(tmp_path / "o"), "--table", str(nb201_like_path)]
+    cases = {
+        ("--design", "full"): "--design full changes nothing here",
+        ("--design", "one-at-a-time"): "--design one-at-a-time changes nothing here",
+        ("--protocols", "nb201,NB201"): "--protocols names nb201 twice; give each item once",
+        ("--search-epochs", "12,12"): "--search-epochs names 12 twice; give each item once",
+    }
+    for extra, message in cases.items():
+        assert main([*base, *extra]) == 2
+        err = capsys.readouterr().err.strip()
+        assert message in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "o").exists()
