@@ -257,7 +257,7 @@ def test_bad_runner_arguments(nb201_like: Table) -> None:
     with pytest.raises(AlgorithmError, match="unique"):
         run_search(nb201_like, p, [RandomSearch(), RandomSearch()], runs=1)
     with pytest.raises(AlgorithmError, match="not a search algorithm"):
-        run_search(nb201_like, p, ["rs"], runs=1)  # type: ignore[list-item]
+        run_search(nb201_like, p, [object()], runs=1)  # type: ignore[list-item]
     with pytest.raises(ProtocolError, match="unique"):
         run_search(nb201_like, [p, p], RandomSearch(), runs=1)
 
