@@ -305,6 +305,7 @@ def cmd_search(args: argparse.Namespace) -> int:
             "queries": r["queries"],
             "seconds": r["seconds"],
             "optimistic": optimistic[r["protocol"]],
+            "stalled": int(r["stalled"]),  # runs that ended with budget unspent (notes)
         }
         for r in summary.to_dict(orient="records")
     ]

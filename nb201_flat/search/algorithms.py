@@ -41,7 +41,7 @@ import numpy.typing as npt
 from nb201_flat.errors import AlgorithmError as AlgorithmError
 from nb201_flat.errors import check_flag, check_float_range, check_int_range
 from nb201_flat.neighbourhood import DEFAULT_QUANTILE, FIELDS, Neighbourhood
-from nb201_flat.search.oracle import FloatArray, Oracle, SearchEnded, StallGuard
+from nb201_flat.search.oracle import FloatArray, Oracle, SearchEnded
 from nb201_flat.space import check_arch_index
 
 if TYPE_CHECKING:
@@ -228,7 +228,7 @@ class _Memory:
         self._paid_m = np.zeros(n, dtype=bool)
         self._free_v = np.full(n, np.nan)
         self._free_m = np.zeros(n, dtype=bool)
-        self._stall = StallGuard(n)  # the oracle's rule: revisits spend nothing
+        self._stall = oracle.stall_guard()  # the oracle's rule: revisits spend nothing
         self._nb: NeighbourRows | None = None
         if objective is not None:
             # rows on demand: a large radius never caches its whole index matrix on the space

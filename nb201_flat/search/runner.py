@@ -82,6 +82,9 @@ class RunRecord:
     cache_hits: int
     changes: tuple[tuple[float, int, int], ...]
     free_seconds: float = 0.0
+    #: the run stalled (:class:`~nb201_flat.search.oracle.StallGuard`): it ended with budget
+    #: unspent, with what it had found
+    stalled: bool = False
 
     @property
     def evaluations(self) -> int:
@@ -111,6 +114,7 @@ def run_one(data: OracleData, algorithm: SearchAlgorithm, seed: int, run: int) -
         cache_hits=oracle.cache_hits,
         changes=tuple(incumbent.changes),
         free_seconds=oracle.free_seconds,
+        stalled=oracle.stalled,
     )
 
 
@@ -192,6 +196,7 @@ def summarise(runs: pd.DataFrame) -> pd.DataFrame:
         free_queries=("free_queries", "mean"),
         evaluations=("evaluations", "mean"),
         total_seconds=("total_seconds", "mean"),
+        **({"stalled": ("stalled", "sum")} if "stalled" in runs.columns else {}),
     ).reset_index()
     return out
 
@@ -587,6 +592,7 @@ def run_cells(
     runs_df = _runs_frame(blocks)
     runs_df["seed"] = seed
     notes += _unreported_notes(runs_df, runs)
+    notes += stalled_notes(runs_df, runs)
     return SearchResults(
         runs=runs_df,
         curves=_curves_frame(blocks, curve_points),
@@ -605,6 +611,19 @@ def _unreported_notes(runs_df: pd.DataFrame, runs: int) -> list[str]:
         "never measured there, or they found nothing); "
         + (f"its mean covers the other {runs - k}" if k < runs else "it has no mean")
         for prot, algo, dataset, split, k in missing.itertuples(index=False, name=None)
+    ]
+
+
+def stalled_notes(runs_df: pd.DataFrame, runs: int) -> list[str]:
+    """A note per cell where runs stalled (column ``stalled``): they ended with budget
+    unspent, and the summary's mean averages them in with the others."""
+    first = runs_df.drop_duplicates(["protocol", "algorithm", "run"])
+    counts = first.groupby(["protocol", "algorithm"], sort=False)["stalled"].sum().reset_index()
+    return [
+        f"{prot} {algo}: {int(k)} of {runs} runs stalled: ended with budget unspent (the "
+        "search stopped spending it), with what they had found; the mean includes them"
+        for prot, algo, k in counts.itertuples(index=False, name=None)
+        if k
     ]
 
 
@@ -642,6 +661,7 @@ def _runs_frame(blocks: Sequence[_Block]) -> pd.DataFrame:
             "free_seconds",
             "total_seconds",
             "optimistic",
+            "stalled",
         )
     }
     for protocol, label, algo, recs, evaluator in blocks:
@@ -655,6 +675,7 @@ def _runs_frame(blocks: Sequence[_Block]) -> pd.DataFrame:
             "seconds": np.fromiter((r.seconds for r in recs), dtype=np.float64, count=n),
             "free_queries": np.fromiter((r.free_queries for r in recs), dtype=np.int64, count=n),
             "free_seconds": np.fromiter((r.free_seconds for r in recs), dtype=np.float64, count=n),
+            "stalled": np.fromiter((r.stalled for r in recs), dtype=bool, count=n),
         }
         # every evaluation, charged or not, so no comparison hides a difference
         per_run["evaluations"] = per_run["queries"] + per_run["free_queries"]

@@ -221,6 +221,7 @@ def test_cli_search_json(nb201_like_path: Path, capsys: pytest.CaptureFixture[st
     assert out["algorithm"] == "na-rs[r1,median,self,free]"
     assert [r["dataset"] for r in out["results"]] == ["cifar10", "cifar100", "ImageNet16-120"]
     assert all(r["n"] == 4 and r["mean"] is not None and "std" in r for r in out["results"])
+    assert all(r["stalled"] == 0 for r in out["results"])  # runs that ended with budget left
 
 
 def test_cli_search_text_and_errors(
