@@ -458,9 +458,10 @@ def _policy(
     seed_policy: SeedPolicy | None, seed: SeedPolicy | None, default: str
 ) -> tuple[SeedPolicy, bool]:
     """``seed_policy=``, or the deprecated ``seed=`` (warns), or the builder's default; and
-    whether ``random`` may fall back to a key's single value (only when defaulted)."""
+    whether ``random`` may fall back to a key's single value (only a defaulted ``random``:
+    replacing a defaulted ``mean`` by ``random`` asks for it)."""
     if seed_policy is None and seed is None:
-        return ("random" if default == "random" else "mean"), True
+        return ("random", True) if default == "random" else ("mean", False)
     return seed_policy_of(seed_policy, seed), False
 
 

@@ -155,6 +155,7 @@ def test_an_asked_random_seed_policy_is_never_a_fallback(nb201_like: Table) -> N
         protocols_by_name("nb201", nb201_like, seed_policy="random")[0],
         protocols_by_name("fixed-n", nb201_like, seed_policy="random")[0],
         nb201_protocol().replace(seed_fallback=False),
+        protocols_by_name("fixed-n", nb201_like)[0].replace(seed_policy="random"),
         Protocol("p", nb201_protocol().search, nb201_protocol().report, budget_queries=3,
                  seed_policy="random"),
     ):  # fmt: skip
