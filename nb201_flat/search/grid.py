@@ -209,7 +209,9 @@ class ReproduceConfig:
         """Every algorithm of the grid, by label (the base first)."""
         objs: list[NeighbourObjective]
         if self.design == "full":
-            objs = [
+            # the base too: the relatives, two-stage and accounting controls depart from it
+            # (a base outside the product left its budget-matched control with no runs)
+            objs = [self.base] + [
                 replace(self.base, radius=r, agg=a, include_self=s, charge=c, **self._level(a))  # type: ignore[call-arg, arg-type]
                 for r, a, s, c in itertools.product(
                     self.radii, self.aggregators, self.include_self, self.charge

@@ -347,3 +347,15 @@ def test_reproduce_refuses_a_design_that_changes_nothing_and_repeated_items(
         err = capsys.readouterr().err.strip()
         assert message in err and len(err.splitlines()) == 1
     assert not (tmp_path / "o").exists()
+
+
+def test_a_full_design_runs_its_base_whose_controls_need_it() -> None:
+    # a base outside the full product (--radius 2 on the quick grid's radius 1) was not run,
+    # and its budget-matched control stopped the grid: "no runs of ... to match a budget to"
+    from nb201_flat.search.algorithms import NeighbourObjective
+    from nb201_flat.search.grid import ReproduceConfig
+
+    cfg = ReproduceConfig.quick(design="full", base=NeighbourObjective(radius=2))
+    labels = set(cfg.algorithms())
+    assert set(cfg.matched_pairs()) <= labels
+    assert "na-rs[r2=,mean,noself,free]" in labels
