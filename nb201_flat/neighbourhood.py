@@ -64,6 +64,10 @@ FIELDS: tuple[str, ...] = (
 )
 
 
+#: The default ``quantile`` level (see the module docstring).
+DEFAULT_QUANTILE = 0.25
+
+
 @dataclass(frozen=True, slots=True)
 class Neighbourhood:
     """Which cells form an architecture's neighbourhood, and the aggregator g over their values.
@@ -95,7 +99,7 @@ class Neighbourhood:
     no_none: bool = False
     connected_only: bool = False
     agg: Agg = "mean"
-    quantile: float = 0.25
+    quantile: float = 0.25  # DEFAULT_QUANTILE (a field default must be a literal for mypy)
 
     def __post_init__(self) -> None:
         check_int_range("radius", self.radius, 1, fix="pass a Hamming radius such as 1 or 2")
@@ -143,7 +147,15 @@ class Neighbourhood:
             parts.append("nonone")
         if self.connected_only:
             parts.append("conn")
+        if self._other_level:
+            parts.append(f"qcol{self.quantile:g}")
         return ",".join(parts)
+
+    @property
+    def _other_level(self) -> bool:
+        # a level that is not the aggregator's: flatness's quantile column reads it, so it is
+        # shown (two specs that differ by it printed alike yet compared unequal)
+        return self.agg != "quantile" and self.quantile != DEFAULT_QUANTILE
 
     def __repr__(self) -> str:
         parts = [f"r{'=' if self.exact else '<='}{self.radius}"]
@@ -151,6 +163,8 @@ class Neighbourhood:
             if getattr(self, name):
                 parts.append({"include_self": "self"}.get(name, name))
         parts.append(f"quantile({self.quantile:g})" if self.agg == "quantile" else self.agg)
+        if self._other_level:
+            parts.append(f"quantile column {self.quantile:g}")
         return f"Neighbourhood({', '.join(parts)})"
 
 

@@ -49,8 +49,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--seed-policy",
         type=parse_seed,
         default=None,
-        help="oracle seed policy: random, mean or a stored seed "
-        "(default: random for nb201/per-dataset, mean for fixed-n)",
+        help="oracle seed policy: random, mean or a stored seed (default: random for "
+        "nb201/per-dataset, which falls back, with a note, to the one value a key stores per "
+        "cell; mean for fixed-n). Asked for, random on such a key is refused",
     )
     p.add_argument(
         "--budget-scale",
@@ -110,7 +111,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     add_table_arg(p)
     add_json_arg(p)
-    p.set_defaults(func=cmd_search)
+    flags: dict[str, list[str]] = {}
+    for a in p._actions:  # an option's flags by its field (--exact/--within share one)
+        flags.setdefault(a.dest, []).extend(a.option_strings)
+    p.set_defaults(func=cmd_search, option_flags={k: "/".join(v) for k, v in flags.items()})
 
     p = sub.add_parser(
         "reproduce",
@@ -129,7 +133,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--design",
         choices=("one-at-a-time", "full"),
         default=None,
-        help="vary one NA choice at a time (default) or every combination",
+        help="vary one NA choice at a time (default) or every combination; refused where "
+        "both run the same grid (--quick: one level per choice)",
     )
     p.add_argument(
         "--protocols", default=None, help="comma-separated families (default nb201,per-dataset)"
@@ -214,6 +219,23 @@ def _check_search_options(args: argparse.Namespace) -> None:
         )
 
 
+def _check_algorithm_options(algo: str, options: dict[str, Any], flags: dict[str, str]) -> None:
+    """Flags that do not apply to ``--algo`` are errors naming the flags (make_algorithm's
+    own message names the Python fields)."""
+    from nb201_flat.errors import ArgumentError
+    from nb201_flat.search.algorithms import ALGORITHM_OPTIONS
+
+    allowed = ALGORITHM_OPTIONS[algo]
+    extra = sorted(flags[k] for k, v in options.items() if v is not None and k not in allowed)
+    if extra:
+        takes = sorted(flags[k] for k in allowed if k in flags)
+        raise ArgumentError(
+            f"{', '.join(extra)} {'does' if len(extra) == 1 else 'do'} not apply to --algo "
+            f"{algo}; drop {'it' if len(extra) == 1 else 'them'} ({algo} takes "
+            f"{', '.join(takes) or 'no algorithm options'})"
+        )
+
+
 def cmd_search(args: argparse.Namespace) -> int:
     from nb201_flat.conventions import budget_rule_note, budget_scale_for
     from nb201_flat.search import make_algorithm, protocols_by_name, run_search
@@ -238,6 +260,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     check_runs(args.runs, "--runs")  # the runner's bound, before any work
     check_seed(args.seed, "--seed")
     jobs = _jobs(args)
+    _check_algorithm_options(args.algo, options, args.option_flags)
     algo = make_algorithm(args.algo, **options)
     table = open_table(args)
     given_scale = 1.0 if args.budget_scale is None else args.budget_scale
@@ -282,6 +305,7 @@ def cmd_search(args: argparse.Namespace) -> int:
             "queries": r["queries"],
             "seconds": r["seconds"],
             "optimistic": optimistic[r["protocol"]],
+            "stalled": int(r["stalled"]),  # runs that ended with budget unspent (notes)
         }
         for r in summary.to_dict(orient="records")
     ]
@@ -317,7 +341,8 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def _comma_list(flag: str, text: str, choices: tuple[str, ...]) -> tuple[str, ...]:
-    """A comma-separated option: empty is an error, each item one of ``choices`` (any case)."""
+    """A comma-separated option: empty is an error, each item one of ``choices`` (any case),
+    each given once."""
     from nb201_flat.errors import ArgumentError, check_choice
 
     items = tuple(s.strip().lower() for s in text.split(",") if s.strip())
@@ -325,7 +350,10 @@ def _comma_list(flag: str, text: str, choices: tuple[str, ...]) -> tuple[str, ..
         raise ArgumentError(f"{flag} is empty; name one or more of {', '.join(choices)}")
     for item in items:
         check_choice(flag, item, choices)
-    return tuple(dict.fromkeys(items))
+    twice = sorted({i for i in items if items.count(i) > 1})
+    if twice:  # it was dropped without a word: an item given twice is a typo, not a request
+        raise ArgumentError(f"{flag} names {', '.join(twice)} twice; give each item once")
+    return items
 
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
@@ -333,6 +361,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
 
     from nb201_flat.atomic import check_writable_target
     from nb201_flat.errors import check_seed
+    from nb201_flat.neighbourhood import Neighbourhood
     from nb201_flat.search.grid import ReproduceConfig, reproduce
     from nb201_flat.search.protocol import PROTOCOL_NAMES
     from nb201_flat.search.report import write_report
@@ -344,7 +373,8 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     changes: dict[str, Any] = {"seed": check_seed(args.seed, "--seed")}
     jobs = _jobs(args)  # before the long run
     if args.runs is not None:
-        changes["runs"] = check_runs(args.runs, "--runs")  # the runner's bound, before any work
+        # the runner's bound, before any work; each verdict rests on a confidence interval
+        changes["runs"] = check_runs(args.runs, "--runs", ci=True)
     if args.design is not None:
         changes["design"] = args.design
     if args.protocols is not None:
@@ -353,25 +383,33 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         changes["search_epochs"] = tuple(
             int(s) for s in _comma_list("--search-epochs", args.search_epochs, ("12", "200"))
         )
-    if any(v is not None for v in neighbourhood_fields(args).values()):
-        changes["base"] = replace(
-            cfg.base,
-            neighbourhood=neighbourhood_from_args(
-                args, cfg.base.neighbourhood, quantile_needs_agg=False
-            ),
-        )
-    cfg = replace(cfg, **changes)
-    if (
-        args.quantile is not None
-        and cfg.base.neighbourhood.agg != "quantile"
-        and "quantile" not in cfg.aggregators
-    ):
-        from nb201_flat.errors import ArgumentError
+    fields = neighbourhood_fields(args)
+    if any(v is not None for v in fields.values()):
+        spec = neighbourhood_from_args(args, cfg.base.neighbourhood, quantile_needs_agg=False)
+        if args.quantile is not None and spec.agg != "quantile":
+            # the level of the grid's quantile variants: a base of another aggregator has none
+            changes["quantile"] = args.quantile
+            spec = Neighbourhood.build(cfg.base.neighbourhood, **(fields | {"quantile": None}))
+        changes["base"] = replace(cfg.base, neighbourhood=spec)
+        if "quantile" in changes and "quantile" not in cfg.aggregators:
+            from nb201_flat.errors import ArgumentError
 
-        raise ArgumentError(
-            f"--quantile applies only where the grid uses --agg quantile, and this grid's "
-            f"aggregators are {', '.join(cfg.aggregators)}; add --agg quantile or drop it"
-        )
+            raise ArgumentError(
+                f"--quantile applies only where the grid uses --agg quantile, and this grid's "
+                f"aggregators are {', '.join(cfg.aggregators)}; add --agg quantile or drop it"
+            )
+    cfg = replace(cfg, **changes)
+    if args.design is not None:
+        other = replace(cfg, design="full" if cfg.design == "one-at-a-time" else "one-at-a-time")
+        if set(cfg.algorithms()) == set(other.algorithms()):
+            from nb201_flat.errors import ArgumentError
+
+            # e.g. --quick: one level per NA choice, the same grid either way
+            raise ArgumentError(
+                f"--design {args.design} changes nothing here: every NA choice of this grid "
+                f"has one level{' (--quick)' if args.quick else ''}, so both designs run the "
+                "same algorithms; drop --design, or drop --quick for the full grid"
+            )
     table = open_table(args)
     t0 = time.perf_counter()
     result = reproduce(table, cfg, jobs=jobs, progress=args.progress or budget.progress_enabled())

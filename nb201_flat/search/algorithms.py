@@ -40,8 +40,8 @@ import numpy.typing as npt
 
 from nb201_flat.errors import AlgorithmError as AlgorithmError
 from nb201_flat.errors import check_flag, check_float_range, check_int_range
-from nb201_flat.neighbourhood import FIELDS, Neighbourhood
-from nb201_flat.search.oracle import FloatArray, Oracle, SearchEnded, StallGuard
+from nb201_flat.neighbourhood import DEFAULT_QUANTILE, FIELDS, Neighbourhood
+from nb201_flat.search.oracle import FloatArray, Oracle, SearchEnded
 from nb201_flat.space import check_arch_index
 
 if TYPE_CHECKING:
@@ -146,14 +146,20 @@ class NeighbourObjective:
     def __init__(
         self, neighbourhood: Neighbourhood | None = None, charge: bool = False, **fields: Any
     ) -> None:
+        given_q = fields.get("quantile")
+        if fields.get("agg") not in (None, "quantile") and given_q is None:
+            # another aggregator replaces the quantile: its level goes with it (the grid's
+            # agg variants of a quantile base)
+            fields["quantile"] = DEFAULT_QUANTILE
         spec = Neighbourhood.build(neighbourhood, **fields)
         check_int_range("radius", spec.radius, 1, 6, fix="NB201 cells are 6 edges apart at most")
         if spec.agg not in AGGREGATORS:
             raise AlgorithmError(
                 f"unknown aggregator {spec.agg!r}; choose from {', '.join(AGGREGATORS)}"
             )
-        if fields.get("quantile") is not None and spec.agg != "quantile":
+        if spec.agg != "quantile" and (given_q is not None or spec.quantile != DEFAULT_QUANTILE):
             # the objective reads the level only under agg="quantile": it would be ignored
+            # (given as a field or inside the Neighbourhood, whose label then hid it)
             raise AlgorithmError(
                 f"quantile applies only with agg='quantile', not {spec.agg!r}; add "
                 "agg='quantile' or drop quantile"
@@ -222,7 +228,7 @@ class _Memory:
         self._paid_m = np.zeros(n, dtype=bool)
         self._free_v = np.full(n, np.nan)
         self._free_m = np.zeros(n, dtype=bool)
-        self._stall = StallGuard(n)  # the oracle's rule: revisits spend nothing
+        self._stall = oracle.stall_guard()  # the oracle's rule: revisits spend nothing
         self._nb: NeighbourRows | None = None
         if objective is not None:
             # rows on demand: a large radius never caches its whole index matrix on the space
@@ -329,11 +335,15 @@ class NARandomSearch:
             fix="the budget share of stage 1, e.g. 0.5",
         )
         if not self._split:  # it was silently ignored: stage 1 takes the whole budget
+            missing = []
+            if self.rerank_top_k is None:
+                missing.append("rerank_top_k=K (--rerank-top-k K)")
+            if not self.objective.charge:
+                missing.append("a charged objective (--charge-neighbours)")
             raise AlgorithmError(
                 "stage1_fraction (--stage1-fraction) applies only to two-stage na-rs with "
-                "charged neighbours (rerank_top_k=K and a charged objective; --rerank-top-k K "
-                "--charge-neighbours): otherwise stage 1 uses the whole budget; add both or "
-                "drop it"
+                "charged neighbours, otherwise stage 1 uses the whole budget; add "
+                f"{' and '.join(missing)} or drop it"
             )
         object.__setattr__(self, "stage1_fraction", frac)
 
@@ -596,6 +606,19 @@ class LocalSearch:
 
 
 # -- construction by name ----------------------------------------------------------------------
+_OBJECTIVE_OPTIONS = frozenset({*FIELDS, "neighbourhood", "charge"})
+
+#: CLI name -> the options :func:`make_algorithm` takes for it (the CLI names their flags)
+ALGORITHM_OPTIONS: dict[str, frozenset[str]] = {
+    "rs": frozenset(),
+    "na-rs": _OBJECTIVE_OPTIONS | {"rerank_top_k", "stage1_fraction"},
+    "rea": frozenset({"population", "sample_size", "mutation"}),
+    "na-rea": _OBJECTIVE_OPTIONS | {"population", "sample_size", "mutation"},
+    "ls": frozenset({"first_improvement"}),
+    "na-ls": _OBJECTIVE_OPTIONS | {"first_improvement"},
+}
+
+
 def make_algorithm(name: str, **options: Any) -> SearchAlgorithm:
     """Build an algorithm from its CLI name and options.
 
@@ -605,15 +628,8 @@ def make_algorithm(name: str, **options: Any) -> SearchAlgorithm:
     (+ objective fields for ``na-rea``); ``ls``/``na-ls``: ``first_improvement`` (+ objective).
     Options that do not apply raise :class:`AlgorithmError`.
     """
-    obj_fields = {*FIELDS, "neighbourhood", "charge"}
-    allowed: dict[str, set[str]] = {
-        "rs": set(),
-        "na-rs": obj_fields | {"rerank_top_k", "stage1_fraction"},
-        "rea": {"population", "sample_size", "mutation"},
-        "na-rea": obj_fields | {"population", "sample_size", "mutation"},
-        "ls": {"first_improvement"},
-        "na-ls": obj_fields | {"first_improvement"},
-    }
+    obj_fields = _OBJECTIVE_OPTIONS
+    allowed = ALGORITHM_OPTIONS
     if name not in allowed:
         raise AlgorithmError(
             f"unknown algorithm {name!r}; choose from {', '.join(ALGORITHM_NAMES)}"

@@ -220,6 +220,7 @@ _PUBLIC = frozenset(
         "budget_queries",
         "used_fraction",
         "exhausted",
+        "stalled",
     }
 )
 
@@ -295,6 +296,11 @@ class FidelityOracle:
     def exhausted(self) -> bool:
         """True once a query has been refused, or the run has stalled."""
         return self._closed or self._stall.ended
+
+    @property
+    def stalled(self) -> bool:
+        """True once the run has stalled: it ended with budget unspent."""
+        return self._stall.ended
 
     @property
     def used_fraction(self) -> float:
@@ -492,6 +498,7 @@ class FidelityRecord:
     score: float
     queries: int
     seconds: float
+    stalled: bool = False  # it ended at the stall guard, with budget unspent
 
 
 def run_fidelity(data: FidelityData, algorithm: Hyperband, seed: int) -> FidelityRecord:
@@ -508,5 +515,10 @@ def run_fidelity(data: FidelityData, algorithm: Hyperband, seed: int) -> Fidelit
     with contextlib.suppress(SearchEnded):
         algorithm.search(oracle, rng, incumbent)
     return FidelityRecord(
-        incumbent.index, incumbent.epochs, incumbent.score, oracle.queries, oracle.seconds
+        incumbent.index,
+        incumbent.epochs,
+        incumbent.score,
+        oracle.queries,
+        oracle.seconds,
+        stalled=oracle.stalled,
     )

@@ -45,6 +45,7 @@ from typing import Literal
 import pandas as pd
 
 from nb201_flat.conventions import budget_rule_note, budget_scale_for
+from nb201_flat.errors import check_float_range
 from nb201_flat.neighbourhood import NA_PAPER
 from nb201_flat.search.accounting import budget_matched
 from nb201_flat.search.algorithms import (
@@ -59,7 +60,7 @@ from nb201_flat.search.algorithms import (
     SearchAlgorithm,
 )
 from nb201_flat.search.protocol import Protocol, ProtocolError, protocols_by_name
-from nb201_flat.search.runner import run_search, summarise
+from nb201_flat.search.runner import check_runs, run_search, summarise
 from nb201_flat.search.statistics import (
     SMOKE_VERDICT,
     accounting_rows,
@@ -91,7 +92,9 @@ class ReproduceConfig:
     search_epochs
         Schedules searched (12 and/or 200).
     seed_policy
-        Oracle seed policy (``random`` as NB201).
+        Oracle seed policy (``random`` as NB201). The grid's ``random`` falls back to a key's
+        single value with a note (``Protocol.seed_fallback``), as the builders' default does:
+        the 12-epoch keys of the NB201 release store one value.
     budget_scale_200
         Budget multiplier at 200 epochs (default 200/12: same number of queries).
     fixed_n
@@ -100,6 +103,9 @@ class ReproduceConfig:
         The NA objective every one-at-a-time variant departs from.
     radii, aggregators, include_self, charge
         Values of each NA choice.
+    quantile
+        Level of the grid's ``agg="quantile"`` variants (None: the base's own level). The
+        base itself holds a level only when its aggregator is the quantile.
     rerank_top_k
         Two-stage NA-RS variants (top-k re-ranked); empty for none.
     relatives
@@ -127,6 +133,7 @@ class ReproduceConfig:
     aggregators: tuple[str, ...] = AGGREGATORS
     include_self: tuple[bool, ...] = (True, False)
     charge: tuple[bool, ...] = (False, True)
+    quantile: float | None = None
     rerank_top_k: tuple[int, ...] = (10,)
     relatives: bool = True
     design: Design = "one-at-a-time"
@@ -145,8 +152,14 @@ class ReproduceConfig:
         # before any search: a bad n_boot or margin was met only after the whole grid ran
         check_ci_args(self.n_boot, self.confidence, self.seed)
         check_margin(self.margin)
-        if self.runs < 2:
-            raise AlgorithmError(f"runs must be >= 2 for a confidence interval, got {self.runs}")
+        if self.quantile is not None:
+            check_float_range("quantile", self.quantile, 0.0, 1.0)
+            if "quantile" not in self.aggregators:  # it would apply to no variant
+                raise AlgorithmError(
+                    f"quantile applies only where the grid varies agg to 'quantile', and its "
+                    f"aggregators are {', '.join(self.aggregators)}; add 'quantile' or drop it"
+                )
+        check_runs(self.runs, "runs", ci=True)  # every row has a confidence interval
 
     @classmethod
     def quick(cls, **changes: object) -> ReproduceConfig:
@@ -173,22 +186,33 @@ class ReproduceConfig:
             for ep in self.search_epochs:
                 scale = self.budget_scale_200 if ep == 200 else 1.0
                 fixed_n = name == "fixed-n"  # each family takes its own budget, never both
-                out += protocols_by_name(
-                    name,
-                    table,
-                    epochs=ep,
-                    seed_policy=self.seed_policy,
-                    n=self.fixed_n if fixed_n else None,
-                    budget_scale=None if fixed_n else scale,
-                )
+                out += [
+                    p.replace(seed_fallback=True)
+                    for p in protocols_by_name(
+                        name,
+                        table,
+                        epochs=ep,
+                        seed_policy=self.seed_policy,
+                        n=self.fixed_n if fixed_n else None,
+                        budget_scale=None if fixed_n else scale,
+                    )
+                ]
         return tuple(out)
+
+    def _level(self, agg: str) -> dict[str, float]:
+        """The quantile level of an ``agg`` variant (:attr:`quantile`), where one is set."""
+        return (
+            {"quantile": self.quantile} if agg == "quantile" and self.quantile is not None else {}
+        )
 
     def algorithms(self) -> dict[str, SearchAlgorithm]:
         """Every algorithm of the grid, by label (the base first)."""
         objs: list[NeighbourObjective]
         if self.design == "full":
-            objs = [
-                replace(self.base, radius=r, agg=a, include_self=s, charge=c)  # type: ignore[call-arg]
+            # the base too: the relatives, two-stage and accounting controls depart from it
+            # (a base outside the product left its budget-matched control with no runs)
+            objs = [self.base] + [
+                replace(self.base, radius=r, agg=a, include_self=s, charge=c, **self._level(a))  # type: ignore[call-arg, arg-type]
                 for r, a, s, c in itertools.product(
                     self.radii, self.aggregators, self.include_self, self.charge
                 )
@@ -196,7 +220,7 @@ class ReproduceConfig:
         else:
             objs = [self.base]
             objs += [replace(self.base, radius=r) for r in self.radii]  # type: ignore[call-arg]
-            objs += [replace(self.base, agg=a) for a in self.aggregators]  # type: ignore[call-arg]
+            objs += [replace(self.base, agg=a, **self._level(a)) for a in self.aggregators]  # type: ignore[call-arg, arg-type]
             objs += [replace(self.base, include_self=s) for s in self.include_self]  # type: ignore[call-arg]
             objs += [replace(self.base, charge=c) for c in self.charge]
         algos: list[SearchAlgorithm] = [RandomSearch()]

@@ -61,9 +61,10 @@ BEST = 2  # offer the centre's value, then each neighbour's (best-evaluated NA-R
 ROWS = 3  # write the centre's value and its neighbours' (an NA score made by the caller)
 
 # a run's status after a walk
-DONE = 0  # the run ended within its draws (a refused query or a stall)
+DONE = 0  # the run ended within its draws: a refused query
 MORE_DRAWS = 1  # its draws ran out first
 MORE_WORDS = 2  # its stored-seed words ran out first
+STALLED = 3  # it ended within its draws at the stall guard, with budget unspent
 
 # a cell's mark in one NA walk (0: not seen)
 _LOOKED = np.uint8(1)
@@ -210,7 +211,7 @@ def _na_run(
         else:
             stall += 1
             if stall > stall_limit:
-                return DONE, t, q, s, nf, fs, inc, inc_score, n_chg
+                return STALLED, t, q, s, nf, fs, inc, inc_score, n_chg
         if mode == ROWS:
             r = row0 + t
             rows[r, 0] = val[c]
@@ -350,7 +351,7 @@ def free_na_walk(
         status[k], ends[k], queries[k], seconds[k] = got[0], got[1], got[2], got[3]
         free_n[k], free_s[k], best[k], best_score[k] = got[4], got[5], got[6], got[7]
         # a run to be redone (more draws or words) keeps no changes, and no rows
-        done = got[0] == DONE
+        done = got[0] == DONE or got[0] == STALLED
         chg_start[k + 1] = got[8] if done else chg_start[k]
         row_start[k + 1] = row_start[k] + (got[1] if done and mode == ROWS else 0)
         k += 1
@@ -498,7 +499,7 @@ def _rs_run(
         if cache and seen[c] == tag:
             idle += 1
             if idle > stall_limit:
-                return DONE, t, q, s, h, inc, inc_score, n_chg
+                return STALLED, t, q, s, h, inc, inc_score, n_chg
             h += 1
             v = seen_v[c]
         else:
@@ -510,7 +511,7 @@ def _rs_run(
             else:
                 idle += 1
                 if idle > stall_limit:
-                    return DONE, t, q, s, h, inc, inc_score, n_chg
+                    return STALLED, t, q, s, h, inc, inc_score, n_chg
             q += 1
             s += cost
             if seeded:
@@ -608,7 +609,7 @@ def rs_walk(
             continue
         status[k], ends[k], queries[k], seconds[k] = got[0], got[1], got[2], got[3]
         hits[k], best[k], best_score[k] = got[4], got[5], got[6]
-        chg_start[k + 1] = got[7] if got[0] == DONE else chg_start[k]
+        chg_start[k + 1] = got[7] if got[0] == DONE or got[0] == STALLED else chg_start[k]
         k += 1
     n_chg = chg_start[n_runs]
     return (
@@ -682,6 +683,7 @@ __all__ = [
     "MORE_WORDS",
     "ROWS",
     "SCORE",
+    "STALLED",
     "bounded_draws",
     "free_lookups",
     "free_na_walk",

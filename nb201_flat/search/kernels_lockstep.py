@@ -209,7 +209,7 @@ def run_searches(
 
     ``algo_st``/``orc_st``: each run's PCG64 ``(state hi, state lo, inc hi, inc lo)`` of its
     algorithm and oracle streams. Per run ``k``: ``out_i[k]`` = (best, queries, free
-    look-ups, cache hits, changes), ``out_f[k]`` = (score, seconds, free seconds); the
+    look-ups, cache hits, changes, stalled), ``out_f[k]`` = (score, seconds, free seconds); the
     changes ``(seconds, queries, cell)`` go to ``ch_*`` run after run. Returns the first run
     not done (its changes did not fit: call again from there with larger buffers), or the
     number of runs.
@@ -273,6 +273,7 @@ def run_searches(
         hits = 0
         stall = 0
         idle = 0  # the oracle's stall guard: queries in a row that spent no budget
+        stalled = 0  # the run ended at a stall guard, with budget unspent
         inc_idx = -1
         inc_score = -math.inf
         start = chp
@@ -317,11 +318,13 @@ def run_searches(
             if memory and stamp[cell] == paid:
                 stall += 1
                 if stall > stall_limit:
+                    stalled = 1
                     break  # the memory's stall: the search only revisits known cells
                 own = known[cell]
             elif cache and not memory and stamp[cell] == paid:
                 idle += 1
                 if idle > stall_limit:
+                    stalled = 1
                     break  # the oracle's stall: cached repeats spend nothing
                 hits += 1
                 own = known[cell]
@@ -334,6 +337,7 @@ def run_searches(
                 else:
                     idle += 1
                     if idle > stall_limit:
+                        stalled = 1
                         break  # the oracle's stall: free cells under a time budget
                 queries += 1
                 seconds += cost
@@ -436,6 +440,7 @@ def run_searches(
         out_i[k, 2] = free
         out_i[k, 3] = hits
         out_i[k, 4] = chp - start
+        out_i[k, 5] = stalled
         out_f[k, 0] = inc_score
         out_f[k, 1] = seconds
         out_f[k, 2] = free_s
@@ -507,7 +512,7 @@ def warm_up() -> None:
             np.zeros(size),
             states,
             states,
-            np.zeros((1, 5), dtype=np.int64),
+            np.zeros((1, 6), dtype=np.int64),
             np.zeros((1, 3)),
             np.zeros(4),
             np.zeros(4, dtype=np.int64),

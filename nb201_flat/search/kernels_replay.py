@@ -53,6 +53,7 @@ TWO_STAGE = 2  # two-stage NA-RS: validation offers, then re-ranked rows
 DONE = 0
 MORE_ALGO = 1  # the run needs more words of its algorithm stream
 MORE_ORACLE = 2  # the run needs more words of its oracle stream
+STALLED = 3  # the run ended (as DONE) at the memory's stall guard, with budget unspent
 
 # slots of the integer state of a run
 _Q, _STALL, _A_PTR, _A_HAS, _A_HALF, _O_PTR, _O_HAS, _O_HALF = range(8)
@@ -358,6 +359,8 @@ def run_block(
                     x = nb_idx[j, t]
                     r_g[nr, t + 1] = pv[x] if paid[x] == stamp else fv[x]
                 nr += 1
+        if code == 2:
+            status[r] = STALLED
         if code >= 3:
             status[r] = MORE_ORACLE if code == 3 else MORE_ALGO
             nc, nr = nc0, nr0  # the caller runs it again with more words

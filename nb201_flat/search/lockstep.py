@@ -465,7 +465,7 @@ def _run_kernel(
 
     ip, fp, vt, cnt, costs, cand, mut, nb1, nb1c, nbi, nbc, fixed = _arguments(data, algorithm)
     n = len(runs)
-    out_i = np.zeros((n, 5), dtype=np.int64)
+    out_i = np.zeros((n, 6), dtype=np.int64)
     out_f = np.zeros((n, 3))
     cap = _CHANGES_PER_RUN * n + _CHANGES_MIN
     parts: list[tuple[npt.NDArray[np.float64], IntArray, IntArray]] = []
@@ -510,7 +510,7 @@ def _run_kernel(
     recs = []
     lo = 0
     for k, run in enumerate(runs):
-        best, queries, free, hits, _ = ints[k]
+        best, queries, free, hits, _, stalled = ints[k]
         score, seconds, free_s = floats[k]
         recs.append(
             RunRecord(
@@ -523,6 +523,7 @@ def _run_kernel(
                 cache_hits=hits,
                 changes=tuple(changes[lo : ends[k]]),
                 free_seconds=free_s,
+                stalled=bool(stalled),
             )
         )
         lo = ends[k]

@@ -23,7 +23,9 @@ charged, are counted separately and stay available after the budget is spent.
 Stall rule: a run whose queries stop spending budget (cached repeats, or cells that cost 0 s
 under a time budget) would never end; after :func:`stall_limit` such queries in a row it ends
 (:class:`SearchStalled`, taken by the runner as the end of the run), as an NA memory's
-revisits do (:class:`StallGuard`, one rule for both and for the compiled kernels).
+revisits do (:class:`StallGuard`, one rule for both and for the compiled kernels). Such a run
+is recorded as stalled (:attr:`Oracle.stalled`, ``RunRecord.stalled``, the ``stalled`` column
+of the runs and the summary, and a note per cell naming how many), never averaged in unmarked.
 
 Writing a search algorithm: the oracle protocol
 -----------------------------------------------
@@ -178,6 +180,8 @@ _PUBLIC = frozenset(
         "budget_queries",
         "used_fraction",
         "exhausted",
+        "stalled",
+        "stall_guard",
     }
 )
 
@@ -427,6 +431,7 @@ class Oracle:
         "_data",
         "_free",
         "_free_s",
+        "_guards",
         "_hits",
         "_queries",
         "_rng",
@@ -440,6 +445,7 @@ class Oracle:
         self._queries = 0
         self._seconds = 0.0
         self._stall = StallGuard(data.space.size)
+        self._guards: list[StallGuard] = []  # a search's own (its memory's revisits)
         self._free = 0
         self._free_s = 0.0
         self._hits = 0
@@ -527,6 +533,20 @@ class Oracle:
     def exhausted(self) -> bool:
         """True once a charged query has been refused, or the run has stalled."""
         return self._closed or self._stall.ended
+
+    @property
+    def stalled(self) -> bool:
+        """True once the run has stalled (this oracle's guard, or one a search took from
+        :meth:`stall_guard`): it ended with budget unspent, and its record says so."""
+        return self._stall.ended or any(g.ended for g in self._guards)
+
+    def stall_guard(self) -> StallGuard:
+        """A stall guard for steps that never reach this oracle (a memory's revisits), whose
+        end this oracle reports as the run's (:attr:`stalled`), even where the search catches
+        its :class:`SearchStalled` and goes on (two-stage NA-RS re-ranks what it found)."""
+        guard = StallGuard(self._data.space.size)
+        self._guards.append(guard)
+        return guard
 
     # -- queries ---------------------------------------------------------------------------
     def sample(self, rng: np.random.Generator) -> int:

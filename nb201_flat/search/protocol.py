@@ -23,8 +23,10 @@ Costs: the tables store the training time of the whole 200-epoch schedule (``tra
 evaluation time NB201 adds (``valid-per-time``) is not stored and not charged.
 
 Seed policy ``random`` needs per-seed values; where a key stores a single value (every
-12-epoch key of the NB201 release here) the oracle answers that value and the protocol's notes
-say so (``seed_fallback=False`` makes it an error instead).
+12-epoch key of the NB201 release here) a policy that was *asked for* (``seed_policy="random"``
+given to a builder or to :class:`Protocol`, ``--seed-policy random``) is refused, as ``query``
+refuses it; only a builder's *default* ``random`` falls back to that single value, and the
+protocol's notes say so (``seed_fallback=True``, what the builders set when no policy is given).
 
 Examples
 --------
@@ -118,7 +120,9 @@ class Protocol:
         ``"uniform"`` over all cells (NB201: each edge uniform over the ops, no validity
         filter) or ``"connected"`` (only cells whose input reaches the output).
     seed_fallback
-        With ``seed_policy="random"`` on a key storing a single value: use it (True, noted) or raise.
+        With ``seed_policy="random"`` on a key storing a single value: use it (True, noted) or
+        raise (False, the default: a policy asked for that cannot be served is an error). The
+        builders set True only when the caller gave no policy (their default ``random``).
     """
 
     name: str
@@ -130,7 +134,7 @@ class Protocol:
     cost: MetricKey | None = None
     repeats: Repeats = "charge"
     sampling: Sampling = "uniform"
-    seed_fallback: bool = True
+    seed_fallback: bool = False
 
     def __post_init__(self) -> None:
         try:
@@ -250,13 +254,17 @@ class Protocol:
         # an int seed the key lacks was refused only by oracle_data, after check() had passed
         seeds = self._seeds(table)
         if self.seed_policy == "random" and not seeds:
-            msg = (
-                f"{self.name}: seed_policy='random' asked, but {self.search} stores one value per "
-                "architecture (no per-seed values), so every query returns that value"
+            if not self.seed_fallback:  # asked for, not defaulted: as `query` refuses it
+                raise ProtocolError(
+                    f"{self.name}: {self.search} has no per-seed values, so seed policy "
+                    "'random' is impossible; use seed_policy='mean' (--seed-policy mean), or "
+                    "give no policy to accept the single value"
+                )
+            notes.append(
+                f"{self.name}: the default seed policy 'random' falls back to the one value "
+                f"{self.search} stores per architecture (no per-seed values): every query "
+                "returns that value"
             )
-            if not self.seed_fallback:
-                raise ProtocolError(msg + "; use seed_policy='mean' or seed_fallback=True")
-            notes.append(msg)
         if self.optimistic:
             notes.append(
                 f"{self.name}: OPTIMISTIC — search metric = report metric ({self.search} "
@@ -446,11 +454,21 @@ def _scale(budget_scale: object) -> float:
     return float(budget_scale)
 
 
-def _policy(seed_policy: SeedPolicy | None, seed: SeedPolicy | None, default: str) -> SeedPolicy:
-    """``seed_policy=``, or the deprecated ``seed=`` (warns), or the builder's default."""
+def _policy(
+    seed_policy: SeedPolicy | None, seed: SeedPolicy | None, default: str
+) -> tuple[SeedPolicy, bool]:
+    """``seed_policy=``, or the deprecated ``seed=`` (warns), or the builder's default; and
+    whether ``random`` may fall back to a key's single value (only a defaulted ``random``:
+    replacing a defaulted ``mean`` by ``random`` asks for it)."""
     if seed_policy is None and seed is None:
-        return "random" if default == "random" else "mean"
-    return seed_policy_of(seed_policy, seed)
+        return ("random", True) if default == "random" else ("mean", False)
+    return seed_policy_of(seed_policy, seed), False
+
+
+def _seeding(seed_policy: SeedPolicy | None, seed: SeedPolicy | None, default: str) -> Any:
+    """A builder's ``seed_policy`` and ``seed_fallback`` fields (:func:`_policy`)."""
+    policy, fallback = _policy(seed_policy, seed, default)
+    return {"seed_policy": policy, "seed_fallback": fallback}
 
 
 def _check_epochs(epochs: int) -> int:
@@ -472,7 +490,7 @@ def nb201_protocol(
         name="nb201" if epochs == 12 else f"nb201@{epochs}ep",
         search=search_key("cifar10", epochs),
         report=tuple(report_key(ds) for ds in REPORT_DATASETS),
-        seed_policy=_policy(seed_policy, seed, "random"),
+        **_seeding(seed_policy, seed, "random"),
         budget_seconds=budget_seconds,  # Protocol checks it: float() took "5" and True
         cost=cost_key("cifar10"),
         repeats=repeats,
@@ -503,7 +521,7 @@ def per_dataset_protocols(
                 name=f"per-dataset:{ds}{suffix}",
                 search=search_key(ds, epochs),
                 report=(MetricKey(rep_ds, rep_split, 200),),
-                seed_policy=_policy(seed_policy, seed, "random"),
+                **_seeding(seed_policy, seed, "random"),
                 budget_seconds=budget * _scale(budget_scale),
                 cost=cost_key(ds),
                 repeats=repeats,
@@ -539,7 +557,7 @@ def fixed_n_protocols(
                     name=f"fixed-n:{ds}" + ("" if epochs == 12 else f"@{epochs}ep"),
                     search=s,
                     report=(r,),
-                    seed_policy=_policy(seed_policy, seed, "mean"),
+                    **_seeding(seed_policy, seed, "mean"),
                     budget_queries=n,
                     repeats=repeats,
                 )
@@ -568,7 +586,7 @@ def fixed_n_protocols(
             name=f"fixed-n:{key.dataset}",
             search=key,
             report=(key,),
-            seed_policy=_policy(seed_policy, seed, "mean"),
+            **_seeding(seed_policy, seed, "mean"),
             budget_queries=n,
             repeats=repeats,
         ),
@@ -621,7 +639,8 @@ def protocols_by_name(
         return (
             nb201_protocol(
                 epochs=epochs,
-                seed_policy=_policy(seed_policy, seed, "random"),
+                seed_policy=seed_policy,
+                seed=seed,
                 budget_seconds=12_000.0 * _scale(budget_scale),
                 repeats=repeats,
             ),
@@ -629,12 +648,13 @@ def protocols_by_name(
     if name == "per-dataset":
         return per_dataset_protocols(
             epochs=epochs,
-            seed_policy=_policy(seed_policy, seed, "random"),
+            seed_policy=seed_policy,
+            seed=seed,
             budget_scale=budget_scale,
             repeats=repeats,
         )
     if name == "fixed-n":
         return fixed_n_protocols(
-            table, n, epochs=epochs, seed_policy=_policy(seed_policy, seed, "mean"), repeats=repeats
+            table, n, epochs=epochs, seed_policy=seed_policy, seed=seed, repeats=repeats
         )
     raise ProtocolError(f"unknown protocol {name!r}; choose from {', '.join(PROTOCOL_NAMES)}")

@@ -238,7 +238,7 @@ def _records(
             strict=True,
         )
     ):
-        if st != kr.DONE:
+        if st not in (kr.DONE, kr.STALLED):
             continue
         a, z = at_l[k], at_l[k + 1]
         rec[run] = RunRecord(
@@ -251,6 +251,7 @@ def _records(
             cache_hits=0,
             changes=tuple(zip(s_l[a:z], q_l[a:z], i_l[a:z], strict=True)),
             free_seconds=fs,
+            stalled=st == kr.STALLED,
         )
     return rec
 

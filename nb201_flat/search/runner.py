@@ -30,7 +30,7 @@ import itertools
 import logging
 import math
 import multiprocessing as mp
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -46,9 +46,15 @@ from nb201_flat.budget import (
     tqdm_class,
     usable_cores,
 )
-from nb201_flat.errors import ArgumentError, check_int_range, check_seed
+from nb201_flat.errors import ArgumentError, check_int_range, check_seed, whole_number
 from nb201_flat.pools import stopped_on_interrupt
-from nb201_flat.search.algorithms import AlgorithmError, Incumbent, SearchAlgorithm
+from nb201_flat.search.algorithms import (
+    ALGORITHM_NAMES,
+    AlgorithmError,
+    Incumbent,
+    SearchAlgorithm,
+    make_algorithm,
+)
 from nb201_flat.search.oracle import FloatArray, IntArray, Oracle, OracleData, SearchEnded
 from nb201_flat.search.protocol import Protocol, ProtocolError
 from nb201_flat.space import Space
@@ -76,6 +82,9 @@ class RunRecord:
     cache_hits: int
     changes: tuple[tuple[float, int, int], ...]
     free_seconds: float = 0.0
+    #: the run stalled (:class:`~nb201_flat.search.oracle.StallGuard`): it ended with budget
+    #: unspent, with what it had found
+    stalled: bool = False
 
     @property
     def evaluations(self) -> int:
@@ -105,6 +114,7 @@ def run_one(data: OracleData, algorithm: SearchAlgorithm, seed: int, run: int) -
         cache_hits=oracle.cache_hits,
         changes=tuple(incumbent.changes),
         free_seconds=oracle.free_seconds,
+        stalled=oracle.stalled,
     )
 
 
@@ -186,6 +196,7 @@ def summarise(runs: pd.DataFrame) -> pd.DataFrame:
         free_queries=("free_queries", "mean"),
         evaluations=("evaluations", "mean"),
         total_seconds=("total_seconds", "mean"),
+        **({"stalled": ("stalled", "sum")} if "stalled" in runs.columns else {}),
     ).reset_index()
     return out
 
@@ -359,41 +370,67 @@ def _warm_neighbours(
 
 
 def _as_algorithms(
-    algorithms: SearchAlgorithm | Sequence[SearchAlgorithm] | Mapping[str, SearchAlgorithm],
+    algorithms: SearchAlgorithm
+    | str
+    | Sequence[SearchAlgorithm | str]
+    | Mapping[str, SearchAlgorithm],
 ) -> tuple[list[str], list[SearchAlgorithm]]:
     if isinstance(algorithms, Mapping):
         labels, algos = [str(k) for k in algorithms], list(algorithms.values())
     else:
-        algos = [algorithms] if isinstance(algorithms, SearchAlgorithm) else list(algorithms)
+        # one algorithm, a class or a name is one item (a name was iterated as letters)
+        one = isinstance(algorithms, SearchAlgorithm | str | type) or not isinstance(
+            algorithms, Iterable
+        )
+        algos = [algorithms] if one else list(algorithms)  # type: ignore[list-item, arg-type]
         labels = []
     if not algos:
         raise AlgorithmError("no algorithm given")
-    for a in algos:
-        if not isinstance(a, SearchAlgorithm):
-            raise AlgorithmError(f"{a!r} is not a search algorithm (needs name, label, search())")
+    algos = [_algorithm(a) for a in algos]
     labels = labels or [a.label for a in algos]
     if len(set(labels)) != len(labels):
         raise AlgorithmError(f"algorithm labels must be unique, got {labels}; pass a mapping")
     return labels, algos
 
 
+def _algorithm(a: object) -> SearchAlgorithm:
+    """``a`` as a search algorithm: a CLI name (``"rs"``, ``"na-rs"``, ...) is built by
+    :func:`~nb201_flat.search.algorithms.make_algorithm` with its defaults; a class is refused
+    naming its instance (``RandomSearch()``), anything else naming what an algorithm needs."""
+    if isinstance(a, str):
+        return make_algorithm(a.lower())  # it names the algorithms on an unknown name
+    if isinstance(a, type):
+        raise AlgorithmError(
+            f"{a.__name__} is a class, not a search algorithm; pass an instance: {a.__name__}()"
+        )
+    if not isinstance(a, SearchAlgorithm):
+        raise AlgorithmError(
+            f"{a!r} is not a search algorithm (needs name, label, search()); pass e.g. "
+            f"RandomSearch() or a name: {', '.join(ALGORITHM_NAMES)}"
+        )
+    return a
+
+
 #: the most runs one call may ask for: each run holds its record in memory until the end
 MAX_RUNS = 1_000_000
 
 
-def check_runs(runs: Any, name: str = "runs") -> int:
-    """``runs`` as an int in ``1..MAX_RUNS``, else :class:`AlgorithmError` naming ``name`` (a
-    command passes its flag, and calls this before any work).
+#: the fewest runs where a confidence interval is printed: one run has no spread
+MIN_RUNS_CI = 2
+
+
+def check_runs(runs: Any, name: str = "runs", *, ci: bool = False) -> int:
+    """``runs`` as an int in ``1..MAX_RUNS`` (``MIN_RUNS_CI..MAX_RUNS`` where a confidence
+    interval is reported: ``ci=True``), else :class:`AlgorithmError` naming ``name`` (a
+    command passes its flag, and calls this before any work). The one runs rule.
 
     Bounded before any allocation: past the bound, the OOM killer answers.
     """
-    return check_int_range(
-        name,
-        runs,
-        1,
-        MAX_RUNS,
-        fix="one search's records must fit in memory; published comparisons use 500",
-    )
+    lo, n = (MIN_RUNS_CI if ci else 1), whole_number(runs)
+    fix = "one search's records must fit in memory; published comparisons use 500"
+    if n is not None and n < lo:  # the fix of the end it missed
+        fix = "a confidence interval needs at least two runs" if ci else "pass at least one run"
+    return check_int_range(name, runs, lo, MAX_RUNS, fix=fix)
 
 
 #: the most points of an anytime-curve grid: each is a column of every run's incumbents
@@ -430,7 +467,10 @@ def _check_protocols(protocols: Sequence[object]) -> None:
 def run_search(
     table: Table,
     protocols: Protocol | Sequence[Protocol],
-    algorithms: SearchAlgorithm | Sequence[SearchAlgorithm] | Mapping[str, SearchAlgorithm],
+    algorithms: SearchAlgorithm
+    | str
+    | Sequence[SearchAlgorithm | str]
+    | Mapping[str, SearchAlgorithm],
     *,
     runs: int,
     seed: int = 0,
@@ -445,7 +485,9 @@ def run_search(
     table
         The benchmark; each protocol is checked against it first (clear error on what lacks).
     protocols, algorithms
-        One or several; algorithms may be a mapping label -> algorithm.
+        One or several; algorithms may be a mapping label -> algorithm, and an algorithm
+        its CLI name (``"rs"``, ``"na-rs"``, ...: :func:`~.algorithms.make_algorithm` with
+        its defaults).
     runs
         Runs per (protocol, algorithm) cell; run ``r`` is seeded by ``(seed, r)``.
     seed
@@ -550,6 +592,7 @@ def run_cells(
     runs_df = _runs_frame(blocks)
     runs_df["seed"] = seed
     notes += _unreported_notes(runs_df, runs)
+    notes += stalled_notes(runs_df, runs)
     return SearchResults(
         runs=runs_df,
         curves=_curves_frame(blocks, curve_points),
@@ -568,6 +611,19 @@ def _unreported_notes(runs_df: pd.DataFrame, runs: int) -> list[str]:
         "never measured there, or they found nothing); "
         + (f"its mean covers the other {runs - k}" if k < runs else "it has no mean")
         for prot, algo, dataset, split, k in missing.itertuples(index=False, name=None)
+    ]
+
+
+def stalled_notes(runs_df: pd.DataFrame, runs: int) -> list[str]:
+    """A note per cell where runs stalled (column ``stalled``): they ended with budget
+    unspent, and the summary's mean averages them in with the others."""
+    first = runs_df.drop_duplicates(["protocol", "algorithm", "run"])
+    counts = first.groupby(["protocol", "algorithm"], sort=False)["stalled"].sum().reset_index()
+    return [
+        f"{prot} {algo}: {int(k)} of {runs} runs stalled: ended with budget unspent (the "
+        "search stopped spending it), with what they had found; the mean includes them"
+        for prot, algo, k in counts.itertuples(index=False, name=None)
+        if k
     ]
 
 
@@ -605,6 +661,7 @@ def _runs_frame(blocks: Sequence[_Block]) -> pd.DataFrame:
             "free_seconds",
             "total_seconds",
             "optimistic",
+            "stalled",
         )
     }
     for protocol, label, algo, recs, evaluator in blocks:
@@ -618,6 +675,7 @@ def _runs_frame(blocks: Sequence[_Block]) -> pd.DataFrame:
             "seconds": np.fromiter((r.seconds for r in recs), dtype=np.float64, count=n),
             "free_queries": np.fromiter((r.free_queries for r in recs), dtype=np.int64, count=n),
             "free_seconds": np.fromiter((r.free_seconds for r in recs), dtype=np.float64, count=n),
+            "stalled": np.fromiter((r.stalled for r in recs), dtype=bool, count=n),
         }
         # every evaluation, charged or not, so no comparison hides a difference
         per_run["evaluations"] = per_run["queries"] + per_run["free_queries"]

@@ -538,7 +538,7 @@ class _FreeNAWalk:
         cells = self.oracle.cells(runs, block)
         if not self.seeded:
             got = self._walk(cells, (_NO_WORDS, _NO_START), _NO_ROWS)
-            return _na_records(runs, np.flatnonzero(got[0] == self.kn.DONE), got)
+            return _na_records(runs, got)
         # stored seeds: a run takes at most one word per own draw and per look-up, and looks
         # each cell up once at most (a few more words for Lemire's rare rejections)
         need = _spare_words(block + min(self.oracle.data.space.size, block * self.nb.width))
@@ -571,7 +571,7 @@ class _FreeNAWalk:
         got = self._walk(cells, self.oracle.words(runs, n_words, buf), rows)
         if self.mode == kn.ROWS:
             got = (*got[:6], *self._offer_rows(cells, got, rows))
-        recs = _na_records(runs, np.flatnonzero(got[0] == kn.DONE), got)
+        recs = _na_records(runs, got)
         return recs, got[0] == kn.MORE_WORDS
 
     def _offer_rows(self, cells: IntArray, got: tuple[Any, ...], rows: _Rows) -> tuple[Any, ...]:
@@ -596,16 +596,21 @@ class _FreeNAWalk:
         return out
 
 
-def _na_records(runs: list[int], ok: IntArray, got: tuple[Any, ...]) -> dict[int, RunRecord]:
-    """:func:`_records` of a free NA walk's results (no cache hits)."""
+def _na_records(runs: list[int], got: tuple[Any, ...]) -> dict[int, RunRecord]:
+    """:func:`_records` of the runs a free NA walk ended (no cache hits)."""
     zero = np.zeros(len(runs), dtype=np.int64)
-    return _records(runs, ok, (*got[2:6], zero, *got[6:12]))
+    return _records(runs, got[0], (*got[2:6], zero, *got[6:12]))
 
 
-def _records(runs: list[int], ok: IntArray, got: tuple[Any, ...]) -> dict[int, RunRecord]:
-    """The records of runs ``runs[k]`` for ``k`` in ``ok``, from per-run results (queries,
-    seconds, free look-ups, their seconds, cache hits, incumbent, score) and the changes
-    (where each run's start, then their seconds, queries and cells)."""
+def _records(runs: list[int], status: IntArray, got: tuple[Any, ...]) -> dict[int, RunRecord]:
+    """The records of runs ``runs[k]`` a walk ended (``status[k]`` DONE, or STALLED: marked
+    so), from per-run results (queries, seconds, free look-ups, their seconds, cache hits,
+    incumbent, score) and the changes (where each run's start, then their seconds, queries
+    and cells)."""
+    from nb201_flat.search.kernels_free_na import DONE, STALLED
+
+    stalled = (status == STALLED).tolist()
+    ok = np.flatnonzero((status == DONE) | (status == STALLED))
     queries, seconds, free_n, free_s, hits, best, score, start, c_s, c_q, c_i = got
     changes = list(zip(c_s.tolist(), c_q.tolist(), c_i.tolist(), strict=True))
     lo, hi = start[:-1].tolist(), start[1:].tolist()
@@ -622,6 +627,7 @@ def _records(runs: list[int], ok: IntArray, got: tuple[Any, ...]) -> dict[int, R
             cache_hits=h[k],
             changes=tuple(changes[lo[k] : hi[k]]),
             free_seconds=fs[k],
+            stalled=stalled[k],
         )
         for k in ok.tolist()
     }
@@ -707,7 +713,7 @@ def _batch(data: OracleData, seed: int, runs: list[int], block: int) -> dict[int
     left out (the caller draws more). Stored seeds come from each run's oracle-stream words:
     a charged query draws at most one 32-bit half, so half the draws (and a few for Lemire's
     rare rejections) suffice, and a run that asks for more gets more."""
-    from nb201_flat.search.kernels_free_na import DONE, MORE_WORDS, rs_walk
+    from nb201_flat.search.kernels_free_na import MORE_WORDS, rs_walk
 
     o = _Oracle(data, seed)
     cells = o.cells(runs, block)
@@ -726,7 +732,7 @@ def _batch(data: OracleData, seed: int, runs: list[int], block: int) -> dict[int
         status = got[0]
         zero_n, zero_s = np.zeros(todo.size, dtype=np.int64), np.zeros(todo.size)
         per_run = (got[2], got[3], zero_n, zero_s, *got[4:])
-        out.update(_records(sub_runs, np.flatnonzero(status == DONE), per_run))
+        out.update(_records(sub_runs, status, per_run))
         more = status == MORE_WORDS
         todo, need = todo[more], 2 * need[more] + 16
     return out

@@ -145,11 +145,14 @@ def test_runs_bound_is_one_check_with_one_message(
 
     with pytest.raises(ArgumentError) as info:
         check_runs(int(runs), "--runs")
+    with pytest.raises(ArgumentError) as info_ci:  # where a confidence interval is printed
+        check_runs(int(runs), "--runs", ci=True)
     table = ["--table", str(table_path)]
     search = ["search", "--algo", "rs", "--protocol", "fixed-n", "--jobs", "1", *table]
     out = ["--quick", "--jobs", "1", "--out", str(tmp_path / "out")]
-    for argv in (search, ["demo", *table], ["reproduce", *out, *table]):
-        assert _one_line_exit_2(capsys, *argv, "--runs", runs) == f"error: {info.value}"
+    assert _one_line_exit_2(capsys, *search, "--runs", runs) == f"error: {info.value}"
+    for argv in (["demo", *table], ["reproduce", *out, *table]):
+        assert _one_line_exit_2(capsys, *argv, "--runs", runs) == f"error: {info_ci.value}"
 
 
 @pytest.mark.parametrize("command", ["demo", "reproduce"])

@@ -262,6 +262,30 @@ def test_quantile_without_the_quantile_aggregator_is_refused() -> None:
     with pytest.raises(AlgorithmError, match="quantile applies only"):
         make_algorithm("na-rs", quantile=0.3)
     assert NeighbourObjective(agg="quantile", quantile=0.3).quantile == 0.3
+    # inside a Neighbourhood too: its label hid the level, two "equal" labels then collided
+    from dataclasses import replace
+
+    from nb201_flat.neighbourhood import Neighbourhood
+
+    with pytest.raises(AlgorithmError, match="quantile applies only with agg='quantile'"):
+        NARandomSearch(NeighbourObjective(Neighbourhood(quantile=0.3)))
+    # the spec itself shows the level (flatness's quantile column reads it), as it compares
+    spec = Neighbourhood(quantile=0.3)
+    assert spec != Neighbourhood() and repr(spec) != repr(Neighbourhood())
+    assert spec.label != Neighbourhood().label
+    # an aggregator replacing the quantile takes its level with it (the grid's agg variants)
+    q = NeighbourObjective(agg="quantile", quantile=0.3)
+    assert replace(q, agg="mean") == NeighbourObjective(agg="mean")  # type: ignore[call-arg]
+
+
+def test_the_grid_quantile_level_reaches_its_quantile_variants() -> None:
+    from nb201_flat.search.grid import ReproduceConfig
+
+    cfg = ReproduceConfig.quick(aggregators=("mean", "quantile"), quantile=0.3)
+    labels = list(cfg.algorithms())
+    assert any(",q0.3," in lab for lab in labels) and not any("q0.25" in lab for lab in labels)
+    with pytest.raises(AlgorithmError, match="quantile applies only where the grid"):
+        ReproduceConfig.quick(quantile=0.3)  # its aggregators: mean only
 
 
 def test_an_objective_must_be_a_neighbour_objective() -> None:

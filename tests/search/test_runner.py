@@ -128,7 +128,7 @@ def test_fixed_n_without_validation_at_those_epochs_is_refused_not_optimistic() 
 
 def test_seed_fallback_is_noted_or_refused(nb201_like: Table) -> None:
     notes = nb201_protocol().check(nb201_like)
-    assert any("stores one value" in n for n in notes)
+    assert any("falls back to the one value" in n for n in notes)
     assert any("x 12/200" in n for n in notes)
     with pytest.raises(ProtocolError, match="seed_policy='mean'"):
         nb201_protocol().replace(seed_fallback=False).check(nb201_like)
@@ -141,6 +141,36 @@ def test_seed_fallback_is_noted_or_refused(nb201_like: Table) -> None:
     data = nb201_protocol(epochs=200, seed_policy=stored).oracle_data(nb201_like)
     key = nb201_protocol(epochs=200).search
     np.testing.assert_array_equal(data.values[0], nb201_like.vector_for(key, seed_policy=stored))
+
+
+def test_an_asked_random_seed_policy_is_never_a_fallback(nb201_like: Table) -> None:
+    # only the builders' default random falls back to a key's single value; asked for (a
+    # builder's seed_policy=, Protocol(...), --seed-policy random) it is refused, as query does
+    from nb201_flat.search.protocol import per_dataset_protocols
+
+    impossible = "no per-seed values, so seed policy 'random' is impossible"
+    for asked in (
+        nb201_protocol(seed_policy="random"),
+        per_dataset_protocols(seed_policy="random")[0],
+        protocols_by_name("nb201", nb201_like, seed_policy="random")[0],
+        protocols_by_name("fixed-n", nb201_like, seed_policy="random")[0],
+        nb201_protocol().replace(seed_fallback=False),
+        protocols_by_name("fixed-n", nb201_like)[0].replace(seed_policy="random"),
+        Protocol("p", nb201_protocol().search, nb201_protocol().report, budget_queries=3,
+                 seed_policy="random"),
+    ):  # fmt: skip
+        assert not asked.seed_fallback
+        with pytest.raises(ProtocolError, match=impossible):
+            asked.check(nb201_like)
+    for default in (nb201_protocol(), protocols_by_name("per-dataset", nb201_like)[0]):
+        assert default.seed_fallback and default.seed_policy == "random"
+        assert any(
+            "default seed policy 'random' falls back" in n for n in default.check(nb201_like)
+        )
+    # where per-seed values exist, an asked random is served
+    assert (
+        nb201_protocol(epochs=200, seed_policy="random").oracle_data(nb201_like).order is not None
+    )
 
 
 def _search_test(valid: np.ndarray, test: np.ndarray) -> tuple[Table, Protocol]:
@@ -228,7 +258,7 @@ def test_bad_runner_arguments(nb201_like: Table) -> None:
     with pytest.raises(AlgorithmError, match="unique"):
         run_search(nb201_like, p, [RandomSearch(), RandomSearch()], runs=1)
     with pytest.raises(AlgorithmError, match="not a search algorithm"):
-        run_search(nb201_like, p, ["rs"], runs=1)  # type: ignore[list-item]
+        run_search(nb201_like, p, [object()], runs=1)  # type: ignore[list-item]
     with pytest.raises(ProtocolError, match="unique"):
         run_search(nb201_like, [p, p], RandomSearch(), runs=1)
 
@@ -430,3 +460,21 @@ def test_protocol_builders_check_the_search_epochs(nb201_like: Table, epochs: ob
     ):
         with pytest.raises(ArgumentError, match="epochs"):
             build()
+
+
+def test_run_search_takes_algorithm_names_and_refuses_classes(nb201_like: Table) -> None:
+    # a class raised a bare TypeError; a name was iterated as letters ("'r' is not ...")
+    from nb201_flat.search import algorithms as A
+
+    p = nb201_protocol()
+    with pytest.raises(AlgorithmError, match=r"class, not a search algorithm.*RandomSearch\(\)"):
+        run_search(nb201_like, p, A.RandomSearch, runs=2)
+    named = run_search(nb201_like, p, "rs", runs=2)
+    built = run_search(nb201_like, p, RandomSearch(), runs=2)
+    pd.testing.assert_frame_equal(named.runs, built.runs)
+    both = run_search(nb201_like, p, ["rs", "na-rs"], runs=2)
+    assert set(both.runs["algorithm"]) == {"rs", NARandomSearch().label}
+    with pytest.raises(AlgorithmError, match="unknown algorithm 'bogus'; choose from rs, na-rs"):
+        run_search(nb201_like, p, "bogus", runs=2)
+    with pytest.raises(AlgorithmError, match="3 is not a search algorithm"):
+        run_search(nb201_like, p, 3, runs=2)  # type: ignore[arg-type]

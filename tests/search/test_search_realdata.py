@@ -20,4 +20,4 @@ def test_rs_under_the_nb201_protocol_matches_the_paper(real_table: Table) -> Non
     assert abs(s.loc["ImageNet16-120", "mean"] - 44.57) < 0.6
     assert (res.runs["seconds"] <= 12_000).all()
     assert 100 < res.runs["queries"].mean() < 120  # ~110 s per 12-epoch query
-    assert any("stores one value" in n for n in res.notes)  # 12 ep: no per-seed values
+    assert any("falls back to the one value" in n for n in res.notes)  # 12 ep: no per-seed values

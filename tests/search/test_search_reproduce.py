@@ -221,6 +221,7 @@ def test_cli_search_json(nb201_like_path: Path, capsys: pytest.CaptureFixture[st
     assert out["algorithm"] == "na-rs[r1,median,self,free]"
     assert [r["dataset"] for r in out["results"]] == ["cifar10", "cifar100", "ImageNet16-120"]
     assert all(r["n"] == 4 and r["mean"] is not None and "std" in r for r in out["results"])
+    assert all(r["stalled"] == 0 for r in out["results"])  # runs that ended with budget left
 
 
 def test_cli_search_text_and_errors(
@@ -230,9 +231,30 @@ def test_cli_search_text_and_errors(
     assert main(["search", "--algo", "rs", "--protocol", "per-dataset", "--runs", "3", *table]) == 0
     assert "per-dataset:cifar100" in capsys.readouterr().out
     assert main(["search", "--algo", "rs", "--radius", "2", "--runs", "2", *table]) == 2
-    assert "do not apply to 'rs'" in capsys.readouterr().err
+    assert "--radius does not apply to --algo rs; drop it" in capsys.readouterr().err
+    # the flags, not the Python fields; and only what is missing
+    assert main(["search", "--algo", "rea", "--first-improvement", *table]) == 2
+    err = capsys.readouterr().err
+    assert "--first-improvement does not apply to --algo rea" in err
+    assert "first_improvement" not in err and "--population" in err
+    args = ["search", "--algo", "na-rs", "--stage1-fraction", "0.3"]
+    assert main([*args, "--charge-neighbours", *table]) == 2
+    err = capsys.readouterr().err
+    assert (
+        "add rerank_top_k=K (--rerank-top-k K) or drop it" in err and "charged objective" not in err
+    )
+    assert main([*args, "--rerank-top-k", "5", *table]) == 2
+    err = capsys.readouterr().err
+    assert "add a charged objective (--charge-neighbours) or drop it" in err
+    assert "both" not in err and "--rerank-top-k" not in err
     assert main(["search", "--algo", "na-rs", "--quantile", "2", "--runs", "2", *table]) == 2
     assert "quantile" in capsys.readouterr().err
+    # an asked --seed-policy random on a key of one value per cell: refused, as query does
+    for prot in ("nb201", "fixed-n"):
+        args = ["search", "--algo", "rs", "--protocol", prot, "--seed-policy", "random"]
+        assert main([*args, "--runs", "2", *table]) == 2
+        err = capsys.readouterr().err
+        assert "seed policy 'random' is impossible" in err and len(err.strip().splitlines()) == 1
     with pytest.raises(SystemExit):
         main(["search", "--algo", "bogus"])
     with pytest.raises(SystemExit):
@@ -285,3 +307,55 @@ def test_paired_differences_refuse_labels_the_results_lack(nb201_like: Table) ->
     # no label with its base among them: nothing to pair (it returned a frame with no columns)
     with pytest.raises(ArgumentError, match="has its base among them"):
         paired_differences(res, {"na": NARandomSearch()}, n_boot=50)
+
+
+def test_one_runs_rule_where_a_ci_is_printed(
+    nb201_like_path: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # demo --runs 1 printed "95 % bootstrap CI [-, -]" with exit 0 while reproduce refused it,
+    # and reproduce --runs 0 said 1..1000000, which it then refused too
+    table = ["--table", str(nb201_like_path)]
+    for cmd in (["demo", "--top", "1"], ["reproduce", "--quick", "--out", str(tmp_path / "o")]):
+        for runs in ("0", "1"):
+            assert main([*cmd, "--runs", runs, *table]) == 2
+            err = capsys.readouterr().err.strip()
+            assert err == (
+                f"error: --runs must lie in 2..1000000, got {runs}; a confidence interval "
+                "needs at least two runs"
+            )
+    # search prints no CI: one run is a run (its std is shown as '-')
+    assert main(["search", "--algo", "rs", "--runs", "0", *table]) == 2
+    assert "--runs must lie in 1..1000000, got 0; pass at least one run" in capsys.readouterr().err
+    with pytest.raises(ArgumentError, match="runs must lie in 2..1000000, got 1; a confidence"):
+        ReproduceConfig(runs=1)
+
+
+def test_reproduce_refuses_a_design_that_changes_nothing_and_repeated_items(
+    nb201_like_path: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # --quick --design full ran the quick grid and wrote "design full" into report.md; a
+    # repeated protocol or epoch was dropped without a word
+    base = ["reproduce", "--quick", "--out", str(tmp_path / "o"), "--table", str(nb201_like_path)]
+    cases = {
+        ("--design", "full"): "--design full changes nothing here",
+        ("--design", "one-at-a-time"): "--design one-at-a-time changes nothing here",
+        ("--protocols", "nb201,NB201"): "--protocols names nb201 twice; give each item once",
+        ("--search-epochs", "12,12"): "--search-epochs names 12 twice; give each item once",
+    }
+    for extra, message in cases.items():
+        assert main([*base, *extra]) == 2
+        err = capsys.readouterr().err.strip()
+        assert message in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_full_design_runs_its_base_whose_controls_need_it() -> None:
+    # a base outside the full product (--radius 2 on the quick grid's radius 1) was not run,
+    # and its budget-matched control stopped the grid: "no runs of ... to match a budget to"
+    from nb201_flat.search.algorithms import NeighbourObjective
+    from nb201_flat.search.grid import ReproduceConfig
+
+    cfg = ReproduceConfig.quick(design="full", base=NeighbourObjective(radius=2))
+    labels = set(cfg.algorithms())
+    assert set(cfg.matched_pairs()) <= labels
+    assert "na-rs[r2=,mean,noself,free]" in labels

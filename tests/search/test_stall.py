@@ -76,7 +76,8 @@ def test_cached_repeats_under_a_budget_they_never_spend_end_every_loop(algo: str
         loop = [run_one(data, algo, 3, r) for r in range(4)]
         for rec in loop:
             assert 0 < rec.queries <= S.size and rec.seconds < 100, rec
-        # the compiled kernels end the same runs at the same step
+            assert rec.stalled, rec  # recorded: it ended with budget unspent
+        # the compiled kernels end the same runs at the same step, and mark them stalled
         assert batched_ok(data, algo)
         assert run_batched(data, algo, 3, range(4)) == loop
         print("ok", sum(rec.cache_hits for rec in loop))
@@ -135,7 +136,7 @@ def test_a_population_of_free_cells_stalls_rea_as_the_kernel_does() -> None:
                           candidates=np.array([0]))
         algo = RegularizedEvolution()
         loop = [run_one(data, algo, 0, r) for r in range(4)]
-        assert all(rec.seconds < 50.0 for rec in loop), loop  # stalled, budget left
+        assert all(rec.seconds < 50.0 and rec.stalled for rec in loop), loop  # budget left
         assert all(rec.queries < 3 * stall_limit(S.size) for rec in loop), loop
         assert run_batched(data, algo, 0, range(4)) == loop
         print("ok")
@@ -160,7 +161,9 @@ def test_random_search_kernel_stalls_where_the_loop_does() -> None:
                 data = OracleData(S, KEY, VALUES, None, None, costs, 30.0, bq, repeats=repeats)
                 loop = [run_one(data, RandomSearch(), 0, r) for r in range(20)]
                 assert run_batched(data, RandomSearch(), 0, range(20)) == loop
-                stalled += sum(rec.seconds < 29.0 and rec.queries < 40 for rec in loop)
+                ended = [rec.seconds < 29.0 and rec.queries < 40 for rec in loop]
+                assert [rec.stalled for rec in loop] == ended, loop  # exactly those runs
+                stalled += sum(ended)
         print(stalled)
     """)
     assert int(out) > 20  # the guard did end runs (without a query budget, charged or not)
@@ -176,6 +179,7 @@ def test_hyperband_resuming_what_it_paid_for_ends() -> None:
                             budget_seconds=1e6, budget_queries=None, resume=True)
         rec = run_fidelity(data, Hyperband(), 0)
         assert rec.seconds <= 27 * 9 and rec.best == 26 and rec.epochs == 9, rec
+        assert rec.stalled, rec  # recorded: it ended with budget unspent
         print("ok")
     """)
     assert out.strip() == "ok"
@@ -191,3 +195,46 @@ def test_fidelity_data_refuses_a_time_budget_nothing_spends() -> None:
         FidelityData(s, MetricKey("toy", "x-valid", 4), curves, costs, 10.0, None,
                      candidates=np.arange(5))  # fmt: skip
     FidelityData(s, MetricKey("toy", "x-valid", 4), curves, costs, 10.0, None)  # 5 is sampled
+
+
+def test_stalled_runs_are_counted_in_the_results(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a stalled run ended "with what it found" and averaged in unmarked: the runs frame, the
+    # summary and the notes (which the CLI prints and puts in its JSON) now say how many
+    import nb201_flat.search.lockstep as lockstep
+    import nb201_flat.search.oracle as oracle
+    import nb201_flat.search.replay as replay
+    import nb201_flat.search.vectorised as vec
+    from nb201_flat.search.protocol import Protocol
+    from nb201_flat.search.runner import run_search
+    from nb201_flat.table import Table
+
+    for module in (oracle, vec, lockstep, replay):  # a patience of 3, loop and kernels alike
+        monkeypatch.setattr(module, "stall_limit", lambda size: 3)
+    space = Space(("none", "skip_connect", "conv"), 3)
+    key, test = MetricKey("toy", "x-valid", 200), MetricKey("toy", "x-test", 200)
+    cost = MetricKey("toy", "train", 200, "time_s")
+    vals = np.random.default_rng(1).uniform(size=space.size)
+    costs = np.zeros(space.size)
+    costs[:3] = 1.0  # mostly free cells under a time budget: runs stop spending it
+    table = Table(space, {(key, None): vals, (test, None): vals + 1, (cost, None): costs})
+    timed = Protocol("timed", key, (test,), budget_seconds=30.0, cost=cost)
+    counted = Protocol("counted", key, (test,), budget_queries=20)  # every query spends
+    res = run_search(table, [timed, counted], ["rs", "rea", "na-rs"], runs=6)
+    per_run = res.runs.drop_duplicates(["protocol", "algorithm", "run"])
+    plain = per_run[(per_run["protocol"] == "counted") & per_run["algorithm"].isin(["rs", "rea"])]
+    assert len(plain) == 12 and not plain["stalled"].any()  # no memory: every query spends
+    stalled = per_run[per_run["protocol"] == "timed"].groupby("algorithm")["stalled"].sum()
+    assert (stalled > 0).all(), stalled
+    # a stalled run is one that ended with budget left
+    timed_runs = per_run[per_run["protocol"] == "timed"]
+    assert (timed_runs.loc[timed_runs["stalled"], "seconds"] < 30.0).all()
+    summary = res.summary().set_index(["protocol", "algorithm"])["stalled"]
+    every = per_run.groupby(["protocol", "algorithm"])["stalled"].sum()
+    assert summary.to_dict() == every.to_dict()
+    notes = sorted(n for n in res.notes if "stalled" in n)
+    assert notes == sorted(
+        f"{prot} {algo}: {k} of 6 runs stalled: ended with budget unspent (the search stopped "
+        "spending it), with what they had found; the mean includes them"
+        for (prot, algo), k in every.items()
+        if k
+    )
