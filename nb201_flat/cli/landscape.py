@@ -298,12 +298,13 @@ def cmd_barrier(args: argparse.Namespace) -> int:
     try:
         named = tree.pair_barriers(a, b)
     except MissingValueError as exc:
-        # the shortest paths cross unmeasured cells: say so, and keep the lowest barrier
+        # the shortest paths cross unmeasured cells: every shortest-path barrier is unknown,
+        # the path asked for too; the lowest barrier stays
+        if shown != "lowest":
+            raise
         for name in BARRIER_NAMES:
             if name != "lowest":
                 unavailable[name] = str(exc)
-        if shown == "worst_shortest":
-            raise
         half = abs(payload["value_a"] - payload["value_b"]) / 2
         barriers["lowest"] = {
             "name": BARRIER_NAMES["lowest"],

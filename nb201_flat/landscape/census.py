@@ -70,7 +70,7 @@ from nb201_flat.landscape._common import (
 from nb201_flat.landscape.a2m import A2MCode, _a2m
 from nb201_flat.landscape.maximin import BarrierTree, as_tree, barrier_tree
 from nb201_flat.landscape.pair_batch import pair_columns, shortest_paths_measured
-from nb201_flat.landscape.paths import shortest_paths
+from nb201_flat.landscape.paths import check_shortest_paths_measured, shortest_paths
 from nb201_flat.space import Space
 from nb201_flat.types import as_rng
 
@@ -202,13 +202,8 @@ def pair_barriers_of_tree(tree: BarrierTree, a: ArchLike, b: ArchLike) -> PairBa
     ia, ib = resolve_index(sp, a), resolve_index(sp, b)
     paths = shortest_paths(sp, ia, ib)
     w = oriented(v, hib)
+    check_shortest_paths_measured(w, paths)
     on_paths = w[paths]
-    if np.isnan(on_paths).any():
-        n = int(np.isnan(w[np.unique(paths)]).sum())
-        raise MissingValueError(
-            f"{n} architecture(s) on the shortest paths from {ia} to {ib} have no value, so "
-            "the shortest-path barriers are undefined; use lowest_barrier_path for a detour"
-        )
     ends = 0.5 * (w[ia] + w[ib])
     path_min = on_paths.min(axis=1)
     lowest, steps = tree.lowest(ia, ib)

@@ -700,8 +700,8 @@ def barrier_matrix(
     -------
     pandas.DataFrame
         ``k x k``, index and columns the architecture indices; 0 on the diagonal, ``inf``
-        where no path exists (``"shortest"``: where every shortest path crosses an
-        unmeasured arch), NaN for unmeasured archs.
+        where no path exists, NaN for unmeasured archs (``"shortest"``: also where an
+        unmeasured arch lies on the shortest paths, so the best of them is unknown).
 
     Examples
     --------
@@ -750,9 +750,7 @@ def barrier_matrix(
                 out[i, j] = best_shortest_path(
                     sp, v, idx[i], idx[j], higher_is_better=higher_is_better
                 ).barrier
-            except NoPathError:  # every shortest path crosses an unmeasured arch: none is open
-                out[i, j] = np.inf
-            except MissingValueError:  # an unmeasured end
+            except MissingValueError:  # an unmeasured end, or one on the shortest paths
                 out[i, j] = np.nan
         else:
             out[i, j] = a2m_barrier(

@@ -130,6 +130,28 @@ def shortest_paths(space: Space, a: ArchLike, b: ArchLike) -> IntArray:
     return flat.reshape(len(orders), d + 1)
 
 
+# where the lowest barrier of an unservable pair is still found, in the API and on the CLI
+DETOUR_HINT = (
+    "the lowest barrier over any path is still defined: lowest_barrier_path "
+    "(CLI: nb201-flat barrier A B --method lowest)"
+)
+
+
+def check_shortest_paths_measured(w: FloatArray, paths: IntArray) -> None:
+    """:class:`MissingValueError` when a cell on the shortest ``paths`` has no value.
+
+    Every shortest-path barrier (best, worst, mean path, A²M's code) is then undefined: the
+    path through the unmeasured cell could be the best or the worst of them.
+    """
+    missing = np.isnan(w[np.unique(paths)])
+    if missing.any():
+        a, b = int(paths[0, 0]), int(paths[0, -1])
+        raise MissingValueError(
+            f"{int(missing.sum())} architecture(s) on the shortest paths from {a} to {b} have "
+            f"no value, so the shortest-path barriers are undefined; {DETOUR_HINT}"
+        )
+
+
 def check_endpoints(space: Space, w: FloatArray, a: int, b: int, tree: BarrierTree | None) -> None:
     for x in (int(a), int(b)):
         if np.isnan(w[x]):

@@ -195,6 +195,30 @@ def test_barrier_on_a_loss_is_mirrored(
         assert loss["barriers"][name]["barrier"] == pytest.approx(entry["barrier"])
 
 
+def _around_5() -> tuple[int, int]:
+    """Two cells at distance 2 with the unmeasured cell 5 on one of their two shortest paths."""
+    codes = NB201.codes[5].copy()
+    a, b = codes.copy(), codes.copy()
+    a[0], b[1] = (codes[0] + 1) % 5, (codes[1] + 1) % 5
+    return int(NB201.indices_of_codes(a[None])[0]), int(NB201.indices_of_codes(b[None])[0])
+
+
+@pytest.mark.parametrize("method", ["best-shortest", "shortest", "worst-shortest"])
+def test_barrier_method_on_an_unmeasured_shortest_path_is_refused(
+    capsys: pytest.CaptureFixture[str], table_path: Path, method: str
+) -> None:
+    # the other shortest path is measured: its barrier was printed as the best one, under a
+    # table that had just called the best shortest path unavailable
+    a, b = _around_5()
+    args = ("barrier", str(a), str(b), *KEY, "--table", str(table_path))
+    code, out, err = run(capsys, *args, "--method", method)
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert "shortest-path barriers are undefined" in err and "--method lowest" in err
+    code, out, _ = run(capsys, *args)  # the lowest barrier stays, the others named unavailable
+    assert code == 0 and "path: lowest over the whole space" in out
+    assert "best shortest path             unavailable" in out
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
