@@ -305,11 +305,10 @@ def cmd_barrier(args: argparse.Namespace) -> int:
         for name in BARRIER_NAMES:
             if name != "lowest":
                 unavailable[name] = str(exc)
-        half = abs(payload["value_a"] - payload["value_b"]) / 2
         barriers["lowest"] = {
             "name": BARRIER_NAMES["lowest"],
             "barrier": low.barrier,
-            "above_worse_endpoint": low.barrier - half,
+            "above_worse_endpoint": low.above_worse,
             "length": low.length,
         }
     else:
@@ -531,6 +530,6 @@ def cmd_census(args: argparse.Namespace) -> int:
         "columns: medians. no barrier: the lowest barrier is half the endpoint gap (the worse endpoint "
         "is the bottleneck); lowest=d: a lowest path no longer than the Hamming distance; best "
         "sp / worst sp: best / worst shortest path; mean p: mean path (A²M's level means); "
-        "beyond worse: barrier minus half the endpoint gap"
+        "beyond worse: worse endpoint minus path minimum (the barrier minus half the endpoint gap)"
     )
     return 0

@@ -219,6 +219,11 @@ class BarrierTree:
         >>> tree.lowest(0, 7)
         (7.5, 3)
         """
+        barrier, steps, _ = self._lowest(a, b)
+        return barrier, steps
+
+    def _lowest(self, a: ArchLike, b: ArchLike) -> tuple[float, int, float]:
+        """:meth:`lowest` and the bottleneck, oriented (larger is better)."""
         ia, ib = resolve_index(self.space, a), resolve_index(self.space, b)
         check_endpoints(self.space, self.w, ia, ib, self)
         if self.component[ia] != self.component[ib]:
@@ -236,7 +241,7 @@ class BarrierTree:
         if steps > int(np.count_nonzero(codes[ia] != codes[ib])):
             # the count alone: every fewest-step route has it, no route to build
             steps = _fewest_steps(self.space.neighbours(1).indices, self.w, worst, ia, ib)
-        return barrier, steps
+        return barrier, steps, worst
 
     def _shortest_above(self, a: int, b: int, level: float) -> IntArray:
         ok = self.usable & (self.w >= level)

@@ -195,6 +195,26 @@ def test_barrier_on_a_loss_is_mirrored(
         assert loss["barriers"][name]["barrier"] == pytest.approx(entry["barrier"])
 
 
+def test_barrier_beyond_the_worse_endpoint_is_never_below_zero(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # 0 and the all-3x3 cell, every other cell better than both: nothing beyond the worse
+    # endpoint on any path; barrier minus half the gap gave -7.1e-15, printed -0.0000
+    v = np.full(NB201.size, 95.0)
+    b = NB201.from_ops(["nor_conv_3x3"] * 6).index
+    v[0], v[b] = 90.9424, 89.0995
+    path = save_table(
+        Table(NB201, {(MetricKey("cifar100", "x-valid", 200), None): v}), tmp_path / "t"
+    )
+    args = ("barrier", "0", str(b), *KEY, "--table", str(path))
+    code, out, _ = run(capsys, *args, "--json")
+    named = json.loads(out)["barriers"]
+    for name in ("best_shortest", "worst_shortest", "mean_path", "lowest"):
+        assert named[name]["above_worse_endpoint"] == 0.0, name
+    code, out, _ = run(capsys, *args)
+    assert code == 0 and "-0.0000" not in out and "0.0000" in out
+
+
 def _around_5() -> tuple[int, int]:
     """Two cells at distance 2 with the unmeasured cell 5 on one of their two shortest paths."""
     codes = NB201.codes[5].copy()
