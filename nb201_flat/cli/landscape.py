@@ -238,15 +238,24 @@ def cmd_flatness(args: argparse.Namespace) -> int:
         )
         return 0
     kind = f"{'=' if spec.exact else '<='}{spec.radius}"
-    print(f"{args.dataset}/{args.split}@{args.epochs} {args.metric}; neighbours at distance {kind}")
     print(
-        f"{'index':>6} {'value':>9} {'n':>5} {'mean':>9} {'min':>9} {'std':>8} {'sharp':>8}  arch"
+        f"{args.dataset}/{args.split}@{args.epochs} {args.metric}; neighbours at distance {kind}"
+        + (f"; score: {spec.label}" if args.agg is not None else "")
+    )
+    # the aggregate g, when asked for: the column --sort-by score orders by
+    score = args.agg is not None
+    print(
+        f"{'index':>6} {'value':>9} {'n':>5} {'mean':>9} {'min':>9} {'std':>8} {'sharp':>8}"
+        + (f" {'score':>9}" if score else "")
+        + "  arch"
     )
     for r in rows:
         print(
             f"{r['index']:>6} {num(r['value'], '.4f'):>9} {r['n']:>5} {num(r['mean'], '.4f'):>9} "
             f"{num(r['min'], '.4f'):>9} {num(r['std'], '.4f'):>8} "
-            f"{num(r['sharpness'], '.4f'):>8}  {r['arch']}"
+            f"{num(r['sharpness'], '.4f'):>8}"
+            + (f" {num(r['score'], '.4f'):>9}" if score else "")
+            + f"  {r['arch']}"
         )
     return 0
 
