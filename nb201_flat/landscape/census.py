@@ -521,9 +521,12 @@ def barrier_census(
 ) -> pd.DataFrame:
     """The exact lowest barrier beside each shortest-path barrier, over many pairs.
 
-    For each accuracy band (``bands``: a dataset name for A²M's bands, or ``{name: (lo,
-    hi)}``), ``n_pairs`` pairs drawn with :func:`band_pairs` (seeded; ``n_pairs=0`` for
-    none); and every pair of the top ``top_k`` (group ``"top-k"``; ``top_k=0`` for none).
+    For each accuracy band (``bands``: a dataset name for A²M's bands -- ranges of its
+    200-epoch test accuracy, :data:`~nb201_flat.landscape.statistics.A2M_BAND_KEYS`, so
+    ``values`` should be that -- or ``{name: (lo, hi)}`` of any metric), ``n_pairs`` pairs
+    drawn with :func:`band_pairs` at Hamming distance ``distance`` (seeded; ``n_pairs=0`` for
+    none, and then ``distance`` is not used); and every pair of the top ``top_k`` (group
+    ``"top-k"``; ``top_k=0`` for none).
     Asking for nothing (both 0, or ``top_k=1``: one architecture makes no pair) is an error.
     A group asked for that holds no pair (a band with no two members at ``distance``) has no
     row: ``attrs["empty"]`` maps its name to why, for a note; when no group holds a pair,
@@ -816,7 +819,7 @@ def census_cost(
     """
     v = as_values(space, values)
     mask = as_members(space, members)
-    if distance is not None:
+    if distance is not None and n_pairs:  # the band pairs' distance: none drawn, none checked
         distance = check_int_range("distance", distance, 1, space.n_edges, fix="or None for any")
     pairs = 0
     draw = 0  # the largest band's list of candidate pairs, built one band at a time
@@ -893,7 +896,7 @@ def _check_census_memory(
     if budget.fits(need(n_pairs, top_k, distance)):
         return pairs
     options = []
-    if distance is None and budget.fits(need(n_pairs, top_k, 3)):
+    if distance is None and space.n_edges >= 3 and budget.fits(need(n_pairs, top_k, 3)):
         options.append("--distance 3 (pairs drawn among neighbours, not among all pairs)")
     ks = [k for k in (1000, 300, 100, 30, 10) if k < top_k]
     fitting = [k for k in ks if budget.fits(need(n_pairs, k, distance))]

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from nb201_flat.cli import main
-from nb201_flat.space import NB201
+from nb201_flat.space import NB201, Space
 from nb201_flat.storage import save_table
 from nb201_flat.table import MetricKey, Table
 
@@ -361,3 +361,57 @@ def test_census_nan_policy_omit_on_a_full_table_changes_nothing(
         assert p["datasets"][0]["excluded"] == {} and p["datasets"][0]["omitted"] == {}
         out[policy] = (p, csv.read_bytes())
     assert out["omit"] == out["raise"]
+
+
+# -- census: A²M's bands only on the key they are of; the distance only of band pairs -----------
+@pytest.mark.parametrize(
+    ("key", "fix"),
+    [
+        # a validation split, a loss, a time, 12 epochs: the bands are 200-epoch test accuracy
+        (KEY, "--dataset cifar100 --split x-test --epochs 200 --metric accuracy"),
+        ((*KEY, "--metric", "loss"), "--dataset cifar100 --split x-test"),
+        (("--metric", "loss"), "drop --metric loss"),  # A²M's test keys, on their loss
+        (("--dataset", "cifar10", "--split", "ori-test", "--epochs", "12"), "--epochs 200"),
+    ],
+)
+def test_census_band_pairs_on_a_key_the_bands_are_not_of_are_refused(
+    capsys: pytest.CaptureFixture[str], table_path: Path, key: tuple[str, ...], fix: str
+) -> None:
+    # it drew nothing and said "group A has no pair: it holds 0 architectures in [69.3,
+    # 70.7]" three times, exit 0: --pairs silently did nothing, or drew accuracy bands of a loss
+    args = ("census", *key, "--table", str(table_path), "--top", "3")
+    code, out, err = run(capsys, *args, "--pairs", "3")
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert "A²M's bands are of test accuracy at 200 epochs" in err
+    assert "pass --pairs 0 for the top K alone" in err and fix in err
+    if "--epochs" in key and "12" not in key:  # a key the table has: the top K alone runs
+        code, out, _ = run(capsys, *args, "--pairs", "0")
+        assert code == 0 and "barrier census: no band pairs, every pair of the top 3" in out
+
+
+@pytest.fixture
+def two_cell_path(tmp_path: Path) -> Path:
+    """A²M's CIFAR-10 key on a cell of one edge: two architectures, one step apart."""
+    space = Space(("none", "skip_connect"), 2)
+    t = Table(space, {(MetricKey(*C10), None): np.array([93.0, 93.5])}, source="two cells")
+    return save_table(t, tmp_path / "two.nb201")
+
+
+def test_census_on_a_one_edge_space_checks_the_distance_of_band_pairs_only(
+    capsys: pytest.CaptureFixture[str], two_cell_path: Path
+) -> None:
+    key = ("census", "--dataset", "cifar10", "--split", "ori-test", "--epochs", "200")
+    args = (*key, "--table", str(two_cell_path))
+    # no band pairs: the default distance 3 does not apply (it was refused: "distance must lie
+    # in 1..1, got 3", and --distance 0 then "drop one of them")
+    code, out, _ = run(capsys, *args, "--pairs", "0", "--top", "2", "--json")
+    assert code == 0
+    (res,) = json.loads(out)["datasets"]
+    assert [(g["group"], g["pairs"]) for g in res["groups"]] == [("top-k", 1)]
+    # band pairs: the default distance, or one the user gives, beyond the cell is refused
+    for extra in ((), ("--distance", "2")):
+        code, out, err = run(capsys, *args, "--pairs", "3", "--top", "0", *extra)
+        assert code == 2 and out == "" and err.count("\n") == 1
+        assert "this space's cells have 1 edge" in err and "--distance 1..1" in err
+    code, out, _ = run(capsys, *args, "--pairs", "3", "--top", "0", "--distance", "1")
+    assert code == 0 and "\nA           1 " in out  # both cells lie in band A

@@ -26,6 +26,7 @@ from nb201_flat.landscape.census import (
     PATH_BARRIERS,
     band_pairs,
     barrier_census,
+    census_cost,
     census_summary,
     pair_barriers,
     top_pairs,
@@ -767,3 +768,16 @@ def test_census_omit_draws_what_raise_draws_where_every_pair_can_be_served(
             c: raised[c].to_numpy().tobytes() for c in CENSUS_COLUMNS[1:]
         }
         assert omitted.attrs["excluded"] == {} and omitted.attrs["omitted"] == {}
+
+
+def test_census_distance_is_checked_only_when_band_pairs_are_drawn() -> None:
+    # a cell of one edge: two architectures, one step apart; the default distance 3 of band
+    # pairs stopped a census of the top K alone ("distance must lie in 1..1, got 3")
+    space, f = Space(("a", "b"), 2), np.array([93.0, 93.5])
+    assert census_cost(space, f, {"A": (93, 94)}, 0, 2, 3)[0] == 1
+    df = barrier_census(space, f, "cifar10", n_pairs=0, top_k=2, seed=0)
+    assert df[["group", "a", "b"]].to_numpy().tolist() == [["top-k", 1, 0]]
+    with pytest.raises(LandscapeArgumentError, match=r"distance must lie in 1\.\.1, got 3"):
+        barrier_census(space, f, "cifar10", n_pairs=1, top_k=2, seed=0)
+    df = barrier_census(space, f, "cifar10", n_pairs=1, top_k=0, distance=1, seed=0)
+    assert df[["group", "a", "b"]].to_numpy().tolist() == [["A", 0, 1]]
