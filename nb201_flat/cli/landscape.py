@@ -101,7 +101,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "census",
         help="barrier census: exact lowest barrier vs shortest-path barriers over many pairs",
-        description="For pairs drawn at random inside each of A²M's accuracy bands (A, B, C; "
+        description="For pairs drawn at random inside each of A²M's accuracy bands (A, B, C, "
+        "bands of the 200-epoch test accuracy; "
         "at Hamming distance --distance, 3 as A²M's pairs) and every pair of the top K, the "
         "exact lowest barrier over the whole space beside the best shortest path, mean path "
         "and worst shortest path barriers, and the fraction of pairs with no barrier beyond "
@@ -114,7 +115,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         type=int,
         default=100,
         metavar="N",
-        help="pairs per band (default 100; 0 for none: the top K alone)",
+        help="pairs per band (default 100; 0 for none: the top K alone, as on any key but the "
+        "200-epoch test accuracy the bands are of)",
     )
     p.add_argument(
         "--top",
@@ -238,15 +240,24 @@ def cmd_flatness(args: argparse.Namespace) -> int:
         )
         return 0
     kind = f"{'=' if spec.exact else '<='}{spec.radius}"
-    print(f"{args.dataset}/{args.split}@{args.epochs} {args.metric}; neighbours at distance {kind}")
     print(
-        f"{'index':>6} {'value':>9} {'n':>5} {'mean':>9} {'min':>9} {'std':>8} {'sharp':>8}  arch"
+        f"{args.dataset}/{args.split}@{args.epochs} {args.metric}; neighbours at distance {kind}"
+        + (f"; score: {spec.label}" if args.agg is not None else "")
+    )
+    # the aggregate g, when asked for: the column --sort-by score orders by
+    score = args.agg is not None
+    print(
+        f"{'index':>6} {'value':>9} {'n':>5} {'mean':>9} {'min':>9} {'std':>8} {'sharp':>8}"
+        + (f" {'score':>9}" if score else "")
+        + "  arch"
     )
     for r in rows:
         print(
             f"{r['index']:>6} {num(r['value'], '.4f'):>9} {r['n']:>5} {num(r['mean'], '.4f'):>9} "
             f"{num(r['min'], '.4f'):>9} {num(r['std'], '.4f'):>8} "
-            f"{num(r['sharpness'], '.4f'):>8}  {r['arch']}"
+            f"{num(r['sharpness'], '.4f'):>8}"
+            + (f" {num(r['score'], '.4f'):>9}" if score else "")
+            + f"  {r['arch']}"
         )
     return 0
 
@@ -298,17 +309,17 @@ def cmd_barrier(args: argparse.Namespace) -> int:
     try:
         named = tree.pair_barriers(a, b)
     except MissingValueError as exc:
-        # the shortest paths cross unmeasured cells: say so, and keep the lowest barrier
+        # the shortest paths cross unmeasured cells: every shortest-path barrier is unknown,
+        # the path asked for too; the lowest barrier stays
+        if shown != "lowest":
+            raise
         for name in BARRIER_NAMES:
             if name != "lowest":
                 unavailable[name] = str(exc)
-        if shown == "worst_shortest":
-            raise
-        half = abs(payload["value_a"] - payload["value_b"]) / 2
         barriers["lowest"] = {
             "name": BARRIER_NAMES["lowest"],
             "barrier": low.barrier,
-            "above_worse_endpoint": low.barrier - half,
+            "above_worse_endpoint": low.above_worse,
             "length": low.length,
         }
     else:
@@ -376,16 +387,11 @@ def cmd_barrier(args: argparse.Namespace) -> int:
     return 0
 
 
-_A2M_TEST_KEYS = (
-    ("cifar10", "ori-test", 200),
-    ("cifar100", "x-test", 200),
-    ("ImageNet16-120", "x-test", 200),
-)
-
-
 def cmd_census(args: argparse.Namespace) -> int:
     from nb201_flat.atomic import check_writable_file
+    from nb201_flat.conventions import report_dataset
     from nb201_flat.landscape.census import barrier_census, census_summary, describe_causes
+    from nb201_flat.landscape.statistics import A2M_BAND_KEYS, A2M_BANDS
     from nb201_flat.table import MetricKey
 
     # before the work, not after it
@@ -405,6 +411,29 @@ def cmd_census(args: argparse.Namespace) -> int:
         raise LandscapeArgumentError(
             "give --dataset, --split and --epochs together, or none of them for A²M's test keys"
         )
+    if all(given):
+        keys = [MetricKey(args.dataset, args.split, args.epochs, args.metric)]
+    else:
+        keys = [MetricKey(k.dataset, k.split, k.epochs, args.metric) for k in A2M_BAND_KEYS]
+    off = [k for k in keys if k not in A2M_BAND_KEYS]
+    if args.pairs and off:
+        # the bands are accuracy ranges of one key per dataset: on another they pick nothing
+        # meaningful (a loss, a time) or another set of cells (validation, 12 epochs)
+        band_keys = ", ".join(map(str, A2M_BAND_KEYS))
+        if not all(given):
+            fix = f"drop --metric {args.metric}"
+        elif report_dataset(args.dataset) in A2M_BANDS:
+            bk = next(k for k in A2M_BAND_KEYS if k.dataset == report_dataset(args.dataset))
+            fix = (
+                f"--dataset {bk.dataset} --split {bk.split} --epochs {bk.epochs} "
+                f"--metric {bk.metric}"
+            )
+        else:
+            fix = "one of those keys"
+        raise LandscapeArgumentError(
+            f"A²M's bands are of test accuracy at 200 epochs ({band_keys}), not {off[0]}; "
+            f"pass --pairs 0 for the top K alone, or {fix}"
+        )
     table = open_table(args)
     folder = table.meta.get("path")
     if (
@@ -416,10 +445,7 @@ def cmd_census(args: argparse.Namespace) -> int:
             f"--pairs-out {args.pairs_out} lies inside the table folder {folder}, which holds "
             "the table read here; write it elsewhere"
         )
-    if all(given):
-        keys = [MetricKey(args.dataset, args.split, args.epochs, args.metric)]
-    else:
-        keys = [MetricKey(d, s, e, args.metric) for d, s, e in _A2M_TEST_KEYS]
+    if not all(given):
         keys = [k for k in keys if k in table]
         if not keys:
             raise LandscapeArgumentError(
@@ -429,6 +455,13 @@ def cmd_census(args: argparse.Namespace) -> int:
             )
     hib = higher_is_better(args)
     distance = (3 if args.distance is None else args.distance) or None  # 0: any distance
+    n_edges = table.space.n_edges
+    if args.pairs and distance is not None and not 1 <= distance <= n_edges:
+        raise LandscapeArgumentError(
+            f"band pairs at distance {distance} (--distance, default 3): this space's cells have "
+            f"{n_edges} edge{'' if n_edges == 1 else 's'}, so no two lie farther apart; pass "
+            f"--distance 1..{n_edges}, 0 for any, or --pairs 0 for the top K alone"
+        )
     frames = []
     results = []
     for k, key in enumerate(keys):
@@ -499,9 +532,14 @@ def cmd_census(args: argparse.Namespace) -> int:
             }
         )
         return 0
+    drawn = (
+        f"{args.pairs} pairs per A²M band at distance {distance if distance else 'any'}"
+        if args.pairs
+        else "no band pairs"
+    )
+    top = f"every pair of the top {args.top}" if args.top else "no top-K pairs"
     print(
-        f"barrier census: {args.pairs} pairs per A²M band at distance "
-        f"{distance if distance else 'any'}, every pair of the top {args.top}"
+        f"barrier census: {drawn}, {top}"
         + (", connected architectures only" if args.connected_only else "")
         + (", pairs without a barrier omitted" if args.nan_policy == "omit" else "")
     )
@@ -530,6 +568,6 @@ def cmd_census(args: argparse.Namespace) -> int:
         "columns: medians. no barrier: the lowest barrier is half the endpoint gap (the worse endpoint "
         "is the bottleneck); lowest=d: a lowest path no longer than the Hamming distance; best "
         "sp / worst sp: best / worst shortest path; mean p: mean path (A²M's level means); "
-        "beyond worse: barrier minus half the endpoint gap"
+        "beyond worse: worse endpoint minus path minimum (the barrier minus half the endpoint gap)"
     )
     return 0

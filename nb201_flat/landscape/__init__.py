@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from nb201_flat.landscape.paths import BarrierPath, path_barrier, shortest_paths
     from nb201_flat.landscape.projection import projection_grid, random_directions, relaxed
     from nb201_flat.landscape.statistics import (
+        A2M_BAND_KEYS,
         A2M_BANDS,
         a2m_bands,
         autocorrelation,
@@ -85,6 +86,7 @@ _LAZY = {
     "projection_grid": "projection",
     "random_directions": "projection",
     "relaxed": "projection",
+    "A2M_BAND_KEYS": "statistics",
     "A2M_BANDS": "statistics",
     "a2m_bands": "statistics",
     "autocorrelation": "statistics",
@@ -117,6 +119,7 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "A2M_BANDS",
+    "A2M_BAND_KEYS",
     "A2MBarrier",
     "BarrierPath",
     "BarrierTree",

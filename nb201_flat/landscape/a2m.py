@@ -44,14 +44,19 @@ from nb201_flat.landscape._common import (
     IntArray,
     LandscapeArgumentError,
     NanPolicy,
-    NoPathError,
     as_values,
     check_nan_policy,
     is_pair,
     oriented,
     raise_on_nan,
 )
-from nb201_flat.landscape.paths import BarrierPath, check_endpoints, make_path, shortest_paths
+from nb201_flat.landscape.paths import (
+    BarrierPath,
+    check_endpoints,
+    check_shortest_paths_measured,
+    make_path,
+    shortest_paths,
+)
 from nb201_flat.space import Space
 
 if TYPE_CHECKING:
@@ -356,21 +361,19 @@ def best_shortest_path(
 ) -> BarrierPath:
     """The lowest-barrier path among the d! shortest Hamming paths (first one among ties).
 
-    A path through a NaN value has an undefined barrier and is never chosen; if every
-    shortest path has one, :class:`NoPathError` is raised.
+    Raises
+    ------
+    MissingValueError
+        An architecture on the shortest paths has no value: the best of them is unknown (the
+        path through it could be better than every measured one), as for
+        :func:`~nb201_flat.landscape.census.pair_barriers`.
     """
     v = as_values(space, values)
     paths = shortest_paths(space, a, b)
     w = oriented(v, higher_is_better)
     check_endpoints(space, w, paths[0, 0], paths[0, -1], None)
-    wv = w[paths]
-    worst = np.where(np.isnan(wv).any(axis=1), -np.inf, np.nanmin(wv, axis=1))
-    p = int(np.argmax(worst))
-    if not np.isfinite(worst[p]):
-        raise NoPathError(
-            "every shortest path between these architectures passes an unmeasured (NaN) one; "
-            "use lowest_barrier_path for a detour"
-        )
+    check_shortest_paths_measured(w, paths)
+    p = int(np.argmax(w[paths].min(axis=1)))
     return make_path(space, v, w, paths[p], higher_is_better)
 
 

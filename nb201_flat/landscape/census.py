@@ -70,7 +70,11 @@ from nb201_flat.landscape._common import (
 from nb201_flat.landscape.a2m import A2MCode, _a2m
 from nb201_flat.landscape.maximin import BarrierTree, as_tree, barrier_tree
 from nb201_flat.landscape.pair_batch import pair_columns, shortest_paths_measured
-from nb201_flat.landscape.paths import shortest_paths
+from nb201_flat.landscape.paths import (
+    beyond_worse,
+    check_shortest_paths_measured,
+    shortest_paths,
+)
 from nb201_flat.space import Space
 from nb201_flat.types import as_rng
 
@@ -107,6 +111,9 @@ class PairBarriers:
         Steps of a lowest-barrier path with the fewest steps.
     n_shortest
         Number of shortest paths, d!.
+    best_shortest_above_worse, worst_shortest_above_worse, mean_path_above_worse, \
+lowest_above_worse
+        Each path barrier beyond the worse endpoint (:meth:`above_worse`).
     """
 
     a: int
@@ -122,6 +129,10 @@ class PairBarriers:
     lowest: float
     lowest_length: int
     n_shortest: int
+    best_shortest_above_worse: float
+    worst_shortest_above_worse: float
+    mean_path_above_worse: float
+    lowest_above_worse: float
 
     @property
     def half_gap(self) -> float:
@@ -138,7 +149,10 @@ class PairBarriers:
         return value
 
     def above_worse(self, name: str) -> float:
-        """Barrier ``name`` relative to the worse endpoint: worse endpoint minus path minimum.
+        """Barrier ``name`` relative to the worse endpoint: worse endpoint minus path minimum
+        (:func:`~nb201_flat.landscape.paths.beyond_worse`; the mean path's endpoints are its
+        level means). The barrier minus :attr:`half_gap`, but >= 0 and exactly 0 where the
+        worse endpoint is the path minimum.
 
         Defined for the path barriers (:data:`PATH_BARRIERS`) only.
         """
@@ -148,7 +162,8 @@ class PairBarriers:
                 f"{', '.join(PATH_BARRIERS)}, not {name!r} (A²M's code does not average the "
                 "endpoints)"
             )
-        return self.barrier(name) - self.half_gap
+        value: float = getattr(self, f"{name}_above_worse")
+        return value
 
     def to_dict(self) -> dict[str, Any]:
         """Plain values, with ``<name>_above_worse`` beside each path barrier."""
@@ -202,20 +217,18 @@ def pair_barriers_of_tree(tree: BarrierTree, a: ArchLike, b: ArchLike) -> PairBa
     ia, ib = resolve_index(sp, a), resolve_index(sp, b)
     paths = shortest_paths(sp, ia, ib)
     w = oriented(v, hib)
+    check_shortest_paths_measured(w, paths)
     on_paths = w[paths]
-    if np.isnan(on_paths).any():
-        n = int(np.isnan(w[np.unique(paths)]).sum())
-        raise MissingValueError(
-            f"{n} architecture(s) on the shortest paths from {ia} to {ib} have no value, so "
-            "the shortest-path barriers are undefined; use lowest_barrier_path for a detour"
-        )
     ends = 0.5 * (w[ia] + w[ib])
     path_min = on_paths.min(axis=1)
-    lowest, steps = tree.lowest(ia, ib)
+    lowest, steps, bottleneck = tree._lowest(ia, ib)
 
     def a2m(code: A2MCode | None) -> float:
         # the paths enumerated above, not again for each construction
         return _a2m(sp, v, ia, ib, hib, code, "propagate", paths=paths).barrier
+
+    mean_path = _a2m(sp, v, ia, ib, hib, None, "propagate", paths=paths)
+    mean = oriented(mean_path.level_mean, hib)  # the mean path's endpoints: its level means
 
     return PairBarriers(
         a=ia,
@@ -225,12 +238,16 @@ def pair_barriers_of_tree(tree: BarrierTree, a: ArchLike, b: ArchLike) -> PairBa
         value_b=float(v[ib]),
         best_shortest=float(ends - path_min.max()),
         worst_shortest=float(ends - path_min.min()),
-        mean_path=a2m(None),
+        mean_path=mean_path.barrier,
         a2m_code_54ce096=a2m("54ce096"),
         a2m_code_947bc3e=a2m("947bc3e"),
         lowest=lowest,
         lowest_length=steps,
         n_shortest=len(paths),
+        best_shortest_above_worse=float(beyond_worse(w[ia], w[ib], path_min.max())),
+        worst_shortest_above_worse=float(beyond_worse(w[ia], w[ib], path_min.min())),
+        mean_path_above_worse=float(beyond_worse(mean[0], mean[-1], mean.min())),
+        lowest_above_worse=float(beyond_worse(tree.w[ia], tree.w[ib], bottleneck)),
     )
 
 
@@ -504,9 +521,12 @@ def barrier_census(
 ) -> pd.DataFrame:
     """The exact lowest barrier beside each shortest-path barrier, over many pairs.
 
-    For each accuracy band (``bands``: a dataset name for A²M's bands, or ``{name: (lo,
-    hi)}``), ``n_pairs`` pairs drawn with :func:`band_pairs` (seeded; ``n_pairs=0`` for
-    none); and every pair of the top ``top_k`` (group ``"top-k"``; ``top_k=0`` for none).
+    For each accuracy band (``bands``: a dataset name for A²M's bands -- ranges of its
+    200-epoch test accuracy, :data:`~nb201_flat.landscape.statistics.A2M_BAND_KEYS`, so
+    ``values`` should be that -- or ``{name: (lo, hi)}`` of any metric), ``n_pairs`` pairs
+    drawn with :func:`band_pairs` at Hamming distance ``distance`` (seeded; ``n_pairs=0`` for
+    none, and then ``distance`` is not used); and every pair of the top ``top_k`` (group
+    ``"top-k"``; ``top_k=0`` for none).
     Asking for nothing (both 0, or ``top_k=1``: one architecture makes no pair) is an error.
     A group asked for that holds no pair (a band with no two members at ``distance``) has no
     row: ``attrs["empty"]`` maps its name to why, for a note; when no group holds a pair,
@@ -722,11 +742,8 @@ def _census_columns(
     out: dict[str, Any] = {"group": names, "a": ab[:, 0], "b": ab[:, 1]}
     for name in cols[0] if cols else ():
         out[name] = np.concatenate([c[name] for c in cols])
-    # as PairBarriers.to_dict and above_worse compute them, pair by pair
-    half_gap = np.abs(out["value_a"] - out["value_b"]) / 2
-    out["half_gap"] = half_gap
-    for name in PATH_BARRIERS:
-        out[f"{name}_above_worse"] = out[name] - half_gap
+    # as PairBarriers.to_dict computes it, pair by pair
+    out["half_gap"] = np.abs(out["value_a"] - out["value_b"]) / 2
     out["no_barrier"] = out["lowest_above_worse"] <= TIE
     return out
 
@@ -802,7 +819,7 @@ def census_cost(
     """
     v = as_values(space, values)
     mask = as_members(space, members)
-    if distance is not None:
+    if distance is not None and n_pairs:  # the band pairs' distance: none drawn, none checked
         distance = check_int_range("distance", distance, 1, space.n_edges, fix="or None for any")
     pairs = 0
     draw = 0  # the largest band's list of candidate pairs, built one band at a time
@@ -879,7 +896,7 @@ def _check_census_memory(
     if budget.fits(need(n_pairs, top_k, distance)):
         return pairs
     options = []
-    if distance is None and budget.fits(need(n_pairs, top_k, 3)):
+    if distance is None and space.n_edges >= 3 and budget.fits(need(n_pairs, top_k, 3)):
         options.append("--distance 3 (pairs drawn among neighbours, not among all pairs)")
     ks = [k for k in (1000, 300, 100, 30, 10) if k < top_k]
     fitting = [k for k in ks if budget.fits(need(n_pairs, k, distance))]

@@ -219,6 +219,11 @@ class BarrierTree:
         >>> tree.lowest(0, 7)
         (7.5, 3)
         """
+        barrier, steps, _ = self._lowest(a, b)
+        return barrier, steps
+
+    def _lowest(self, a: ArchLike, b: ArchLike) -> tuple[float, int, float]:
+        """:meth:`lowest` and the bottleneck, oriented (larger is better)."""
         ia, ib = resolve_index(self.space, a), resolve_index(self.space, b)
         check_endpoints(self.space, self.w, ia, ib, self)
         if self.component[ia] != self.component[ib]:
@@ -236,7 +241,7 @@ class BarrierTree:
         if steps > int(np.count_nonzero(codes[ia] != codes[ib])):
             # the count alone: every fewest-step route has it, no route to build
             steps = _fewest_steps(self.space.neighbours(1).indices, self.w, worst, ia, ib)
-        return barrier, steps
+        return barrier, steps, worst
 
     def _shortest_above(self, a: int, b: int, level: float) -> IntArray:
         ok = self.usable & (self.w >= level)
@@ -700,8 +705,8 @@ def barrier_matrix(
     -------
     pandas.DataFrame
         ``k x k``, index and columns the architecture indices; 0 on the diagonal, ``inf``
-        where no path exists (``"shortest"``: where every shortest path crosses an
-        unmeasured arch), NaN for unmeasured archs.
+        where no path exists, NaN for unmeasured archs (``"shortest"``: also where an
+        unmeasured arch lies on the shortest paths, so the best of them is unknown).
 
     Examples
     --------
@@ -750,9 +755,7 @@ def barrier_matrix(
                 out[i, j] = best_shortest_path(
                     sp, v, idx[i], idx[j], higher_is_better=higher_is_better
                 ).barrier
-            except NoPathError:  # every shortest path crosses an unmeasured arch: none is open
-                out[i, j] = np.inf
-            except MissingValueError:  # an unmeasured end
+            except MissingValueError:  # an unmeasured end, or one on the shortest paths
                 out[i, j] = np.nan
         else:
             out[i, j] = a2m_barrier(

@@ -41,6 +41,7 @@ import numpy.typing as npt
 
 from nb201_flat.landscape._common import BoolArray, FloatArray, IntArray, oriented
 from nb201_flat.landscape.maximin import _fewest_steps
+from nb201_flat.landscape.paths import beyond_worse
 
 if TYPE_CHECKING:
     from nb201_flat.landscape.maximin import BarrierTree
@@ -59,6 +60,10 @@ COLUMNS = (
     "mean_path",
     "lowest",
     "lowest_length",
+    "best_shortest_above_worse",
+    "worst_shortest_above_worse",
+    "mean_path_above_worse",
+    "lowest_above_worse",
 )
 """The columns :func:`pair_columns` returns, beside ``ok`` (the pair was computed here)."""
 
@@ -81,6 +86,7 @@ def pair_columns(tree: BarrierTree, a: IntArray, b: IntArray) -> dict[str, npt.N
     out: dict[str, npt.NDArray[Any]] = {name: np.zeros(len(a)) for name in COLUMNS}
     out["distance"] = d
     out["lowest"] = 0.5 * (w_tree[a] + w_tree[b]) - worst
+    out["lowest_above_worse"] = beyond_worse(w_tree[a], w_tree[b], worst)
     # the fewest steps are d where a shortest path stays at or above the bottleneck
     # (excluded cells never do: -inf); the forest's own path is that short only then
     w_open = np.where(np.isnan(w_tree), -np.inf, w_tree)
@@ -163,8 +169,8 @@ def _shortest_path_barriers(
     vals: FloatArray, template: IntArray, higher_is_better: bool
 ) -> dict[str, FloatArray]:
     """Best and worst shortest path and the mean path, one per row of ``vals`` (the values
-    of a pair's cells by subset), each as :func:`~nb201_flat.landscape.census.pair_barriers`
-    computes it for one pair."""
+    of a pair's cells by subset), and each beyond the worse endpoint, as
+    :func:`~nb201_flat.landscape.census.pair_barriers` computes them for one pair."""
     w = oriented(vals, higher_is_better)
     ends = 0.5 * (w[:, 0] + w[:, -1])
     # mean(axis=0) of one pair's (d!, d + 1) values adds the paths in turn, from 0.0
@@ -172,11 +178,16 @@ def _shortest_path_barriers(
     for path in template:
         total += vals[:, path]
     mean = oriented(total / len(template), higher_is_better)
+    best = _best_path_minimum(w, template)
+    lowest = w.min(axis=1)  # every cell lies on some shortest path
+    lowest_mean = mean.min(axis=1)
     return {
-        "best_shortest": ends - _best_path_minimum(w, template),
-        # every cell lies on some shortest path
-        "worst_shortest": ends - w.min(axis=1),
-        "mean_path": 0.5 * (mean[:, 0] + mean[:, -1]) - mean.min(axis=1),
+        "best_shortest": ends - best,
+        "worst_shortest": ends - lowest,
+        "mean_path": 0.5 * (mean[:, 0] + mean[:, -1]) - lowest_mean,
+        "best_shortest_above_worse": beyond_worse(w[:, 0], w[:, -1], best),
+        "worst_shortest_above_worse": beyond_worse(w[:, 0], w[:, -1], lowest),
+        "mean_path_above_worse": beyond_worse(mean[:, 0], mean[:, -1], lowest_mean),
     }
 
 

@@ -57,6 +57,20 @@ def path_barrier(path_values: npt.ArrayLike, *, higher_is_better: bool = True) -
     return float(0.5 * (w[0] + w[-1]) - w.min())
 
 
+def beyond_worse(w_a: Any, w_b: Any, w_min: Any) -> Any:
+    """The barrier beyond the worse endpoint, on oriented values (larger is better): the worse
+    endpoint minus the path minimum, for floats or arrays alike.
+
+    Every path passes both endpoints, so this is the barrier minus half the endpoint gap --
+    computed as that difference it could come out a rounding error below 0; as this one it is
+    >= 0 and exactly 0 where the worse endpoint is the path minimum.
+
+    >>> float(beyond_worse(91.6067, 84.3773, 84.3773)), float(beyond_worse(9.0, 8.0, 6.0))
+    (0.0, 2.0)
+    """
+    return np.minimum(w_a, w_b) - w_min
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class BarrierPath:
     """One path between two architectures and its barrier.
@@ -84,6 +98,12 @@ class BarrierPath:
     def length(self) -> int:
         """Number of steps (one op change each)."""
         return len(self.path) - 1
+
+    @property
+    def above_worse(self) -> float:
+        """The barrier beyond the worse endpoint (:func:`beyond_worse`): >= 0."""
+        w = oriented(self.values, self.higher_is_better)
+        return float(beyond_worse(w[0], w[-1], w.min()))
 
     def strings(self) -> list[str]:
         """Official strings of the architectures on the path."""
@@ -128,6 +148,28 @@ def shortest_paths(space: Space, a: ArchLike, b: ArchLike) -> IntArray:
         codes[rows, step + 1 :, edge] = cb[edge][:, None]
     flat = space.indices_of_codes(codes.reshape(-1, space.n_edges))
     return flat.reshape(len(orders), d + 1)
+
+
+# where the lowest barrier of an unservable pair is still found, in the API and on the CLI
+DETOUR_HINT = (
+    "the lowest barrier over any path is still defined: lowest_barrier_path "
+    "(CLI: nb201-flat barrier A B --method lowest)"
+)
+
+
+def check_shortest_paths_measured(w: FloatArray, paths: IntArray) -> None:
+    """:class:`MissingValueError` when a cell on the shortest ``paths`` has no value.
+
+    Every shortest-path barrier (best, worst, mean path, A²M's code) is then undefined: the
+    path through the unmeasured cell could be the best or the worst of them.
+    """
+    missing = np.isnan(w[np.unique(paths)])
+    if missing.any():
+        a, b = int(paths[0, 0]), int(paths[0, -1])
+        raise MissingValueError(
+            f"{int(missing.sum())} architecture(s) on the shortest paths from {a} to {b} have "
+            f"no value, so the shortest-path barriers are undefined; {DETOUR_HINT}"
+        )
 
 
 def check_endpoints(space: Space, w: FloatArray, a: int, b: int, tree: BarrierTree | None) -> None:

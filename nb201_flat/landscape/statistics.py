@@ -28,7 +28,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from nb201_flat.budget import check_memory
-from nb201_flat.conventions import report_dataset
+from nb201_flat.conventions import report_dataset, report_key
 from nb201_flat.errors import check_flag, check_int_range
 from nb201_flat.landscape._common import (
     ArchLike,
@@ -43,6 +43,7 @@ from nb201_flat.landscape._common import (
     resolve_index,
 )
 from nb201_flat.space import Space
+from nb201_flat.table import MetricKey
 from nb201_flat.types import as_rng
 
 # A²M's accuracy bands (test accuracy, %, both ends included), "Models A/B/C" of its
@@ -52,6 +53,11 @@ A2M_BANDS: dict[str, dict[str, tuple[float, float]]] = {
     "cifar100": {"A": (69.3, 70.7), "B": (64.3, 65.7), "C": (54.3, 55.7)},
     "ImageNet16-120": {"A": (45.9, 47.3), "B": (34.3, 35.7), "C": (24.3, 25.7)},
 }
+
+A2M_BAND_KEYS: tuple[MetricKey, ...] = tuple(report_key(ds) for ds in A2M_BANDS)
+"""The metrics :data:`A2M_BANDS` are bands of: each dataset's 200-epoch test accuracy
+(``test-acc`` in A²M's code; cifar10 ori-test, cifar100 and ImageNet16-120 x-test). On another
+metric (a loss, a validation split, 12 epochs) they select nothing meaningful."""
 
 
 # -- distance to the optimum ----------------------------------------------------------------
@@ -425,7 +431,8 @@ def basins(
 
 # -- A²M neighbour-accuracy distributions ------------------------------------------------------
 def a2m_bands(dataset: str) -> dict[str, tuple[float, float]]:
-    """A²M's three accuracy bands (A, B, C) for ``cifar10``, ``cifar100``, ``ImageNet16-120``."""
+    """A²M's three accuracy bands (A, B, C) for ``cifar10``, ``cifar100``, ``ImageNet16-120``:
+    bands of the dataset's 200-epoch test accuracy (:data:`A2M_BAND_KEYS`)."""
     key = report_dataset(dataset)
     if key not in A2M_BANDS:
         raise LandscapeArgumentError(

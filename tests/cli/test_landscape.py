@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from nb201_flat.cli import main
-from nb201_flat.space import NB201
+from nb201_flat.space import NB201, Space
 from nb201_flat.storage import save_table
 from nb201_flat.table import MetricKey, Table
 
@@ -69,6 +69,24 @@ def test_flatness_chosen_archs_text(capsys: pytest.CaptureFixture[str], table_pa
     )
     assert code == 0
     assert "11472" in out and "\n     7 " in out and "distance <=2" in out
+
+
+def test_flatness_text_shows_the_score_it_sorts_by(
+    capsys: pytest.CaptureFixture[str], table_path: Path
+) -> None:
+    # --agg adds the score, and --sort-by score orders by it: the text showed neither
+    args = ("flatness", *KEY, "--top", "4", "--table", str(table_path))
+    agg = ("--agg", "quantile", "--quantile", "0.1", "--sort-by", "score")
+    code, out, _ = run(capsys, *args, *agg)
+    assert code == 0
+    head, *rows = out.splitlines()[1:]
+    assert head.split()[-2:] == ["score", "arch"]
+    _, js, _ = run(capsys, *args, *agg, "--json")
+    want = [f"{r['score']:.4f}" for r in json.loads(js)["archs"]]
+    assert [r.split()[-2] for r in rows] == want and len(want) == 4
+    assert "score: r1,q0.1,noself" in out.splitlines()[0]
+    code, out, _ = run(capsys, *args)  # no --agg: no score column
+    assert code == 0 and "score" not in out
 
 
 def test_barrier_json(capsys: pytest.CaptureFixture[str], table_path: Path) -> None:
@@ -195,6 +213,50 @@ def test_barrier_on_a_loss_is_mirrored(
         assert loss["barriers"][name]["barrier"] == pytest.approx(entry["barrier"])
 
 
+def test_barrier_beyond_the_worse_endpoint_is_never_below_zero(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # 0 and the all-3x3 cell, every other cell better than both: nothing beyond the worse
+    # endpoint on any path; barrier minus half the gap gave -7.1e-15, printed -0.0000
+    v = np.full(NB201.size, 95.0)
+    b = NB201.from_ops(["nor_conv_3x3"] * 6).index
+    v[0], v[b] = 90.9424, 89.0995
+    path = save_table(
+        Table(NB201, {(MetricKey("cifar100", "x-valid", 200), None): v}), tmp_path / "t"
+    )
+    args = ("barrier", "0", str(b), *KEY, "--table", str(path))
+    code, out, _ = run(capsys, *args, "--json")
+    named = json.loads(out)["barriers"]
+    for name in ("best_shortest", "worst_shortest", "mean_path", "lowest"):
+        assert named[name]["above_worse_endpoint"] == 0.0, name
+    code, out, _ = run(capsys, *args)
+    assert code == 0 and "-0.0000" not in out and "0.0000" in out
+
+
+def _around_5() -> tuple[int, int]:
+    """Two cells at distance 2 with the unmeasured cell 5 on one of their two shortest paths."""
+    codes = NB201.codes[5].copy()
+    a, b = codes.copy(), codes.copy()
+    a[0], b[1] = (codes[0] + 1) % 5, (codes[1] + 1) % 5
+    return int(NB201.indices_of_codes(a[None])[0]), int(NB201.indices_of_codes(b[None])[0])
+
+
+@pytest.mark.parametrize("method", ["best-shortest", "shortest", "worst-shortest"])
+def test_barrier_method_on_an_unmeasured_shortest_path_is_refused(
+    capsys: pytest.CaptureFixture[str], table_path: Path, method: str
+) -> None:
+    # the other shortest path is measured: its barrier was printed as the best one, under a
+    # table that had just called the best shortest path unavailable
+    a, b = _around_5()
+    args = ("barrier", str(a), str(b), *KEY, "--table", str(table_path))
+    code, out, err = run(capsys, *args, "--method", method)
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert "shortest-path barriers are undefined" in err and "--method lowest" in err
+    code, out, _ = run(capsys, *args)  # the lowest barrier stays, the others named unavailable
+    assert code == 0 and "path: lowest over the whole space" in out
+    assert "best shortest path             unavailable" in out
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
@@ -299,3 +361,57 @@ def test_census_nan_policy_omit_on_a_full_table_changes_nothing(
         assert p["datasets"][0]["excluded"] == {} and p["datasets"][0]["omitted"] == {}
         out[policy] = (p, csv.read_bytes())
     assert out["omit"] == out["raise"]
+
+
+# -- census: A²M's bands only on the key they are of; the distance only of band pairs -----------
+@pytest.mark.parametrize(
+    ("key", "fix"),
+    [
+        # a validation split, a loss, a time, 12 epochs: the bands are 200-epoch test accuracy
+        (KEY, "--dataset cifar100 --split x-test --epochs 200 --metric accuracy"),
+        ((*KEY, "--metric", "loss"), "--dataset cifar100 --split x-test"),
+        (("--metric", "loss"), "drop --metric loss"),  # A²M's test keys, on their loss
+        (("--dataset", "cifar10", "--split", "ori-test", "--epochs", "12"), "--epochs 200"),
+    ],
+)
+def test_census_band_pairs_on_a_key_the_bands_are_not_of_are_refused(
+    capsys: pytest.CaptureFixture[str], table_path: Path, key: tuple[str, ...], fix: str
+) -> None:
+    # it drew nothing and said "group A has no pair: it holds 0 architectures in [69.3,
+    # 70.7]" three times, exit 0: --pairs silently did nothing, or drew accuracy bands of a loss
+    args = ("census", *key, "--table", str(table_path), "--top", "3")
+    code, out, err = run(capsys, *args, "--pairs", "3")
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert "A²M's bands are of test accuracy at 200 epochs" in err
+    assert "pass --pairs 0 for the top K alone" in err and fix in err
+    if "--epochs" in key and "12" not in key:  # a key the table has: the top K alone runs
+        code, out, _ = run(capsys, *args, "--pairs", "0")
+        assert code == 0 and "barrier census: no band pairs, every pair of the top 3" in out
+
+
+@pytest.fixture
+def two_cell_path(tmp_path: Path) -> Path:
+    """A²M's CIFAR-10 key on a cell of one edge: two architectures, one step apart."""
+    space = Space(("none", "skip_connect"), 2)
+    t = Table(space, {(MetricKey(*C10), None): np.array([93.0, 93.5])}, source="two cells")
+    return save_table(t, tmp_path / "two.nb201")
+
+
+def test_census_on_a_one_edge_space_checks_the_distance_of_band_pairs_only(
+    capsys: pytest.CaptureFixture[str], two_cell_path: Path
+) -> None:
+    key = ("census", "--dataset", "cifar10", "--split", "ori-test", "--epochs", "200")
+    args = (*key, "--table", str(two_cell_path))
+    # no band pairs: the default distance 3 does not apply (it was refused: "distance must lie
+    # in 1..1, got 3", and --distance 0 then "drop one of them")
+    code, out, _ = run(capsys, *args, "--pairs", "0", "--top", "2", "--json")
+    assert code == 0
+    (res,) = json.loads(out)["datasets"]
+    assert [(g["group"], g["pairs"]) for g in res["groups"]] == [("top-k", 1)]
+    # band pairs: the default distance, or one the user gives, beyond the cell is refused
+    for extra in ((), ("--distance", "2")):
+        code, out, err = run(capsys, *args, "--pairs", "3", "--top", "0", *extra)
+        assert code == 2 and out == "" and err.count("\n") == 1
+        assert "this space's cells have 1 edge" in err and "--distance 1..1" in err
+    code, out, _ = run(capsys, *args, "--pairs", "3", "--top", "0", "--distance", "1")
+    assert code == 0 and "\nA           1 " in out  # both cells lie in band A

@@ -8,7 +8,6 @@ import pytest
 from nb201_flat.landscape import (
     LandscapeArgumentError,
     MissingValueError,
-    NoPathError,
     a2m_barrier,
     a2m_barriers,
     best_shortest_path,
@@ -136,8 +135,19 @@ def test_best_shortest_path() -> None:
     assert p.bottleneck == 6.0 and p.barrier == 0.5 * (9 + 8) - 6
     g = f.copy()
     g[[1, 2, 4]] = np.nan
-    with pytest.raises(NoPathError):
+    with pytest.raises(MissingValueError, match="3 architecture"):
         best_shortest_path(CUBE, g, 0, 7)
+
+
+def test_best_shortest_path_is_unknown_when_one_shortest_path_is_unmeasured() -> None:
+    # 0 -> 1 -> 3 -> 7 crosses the unmeasured 001; it could be better than the best measured
+    # path (0 -> 2 -> 3 -> 7, barrier 2.5), so no best is returned, as pair_barriers refuses
+    f = np.array([9.0, np.nan, 6, 7, 4, 7, 7, 8])
+    with pytest.raises(MissingValueError, match="undefined") as info:
+        best_shortest_path(CUBE, f, 0, 7)
+    # the way round it, named for the API and for the CLI
+    assert "lowest_barrier_path" in str(info.value) and "--method lowest" in str(info.value)
+    assert best_shortest_path(CUBE, f, 2, 7).path in ((2, 3, 7), (2, 6, 7))  # 001 not on them
 
 
 def test_a2m_barriers_names_a_pair_that_is_not_a_pair() -> None:

@@ -18,6 +18,7 @@ from nb201_flat.landscape import (
     MissingValueError,
     NoPathError,
     barrier_tree,
+    lowest_barrier_path,
 )
 from nb201_flat.landscape.census import (
     BARRIER_NAMES,
@@ -25,6 +26,7 @@ from nb201_flat.landscape.census import (
     PATH_BARRIERS,
     band_pairs,
     barrier_census,
+    census_cost,
     census_summary,
     pair_barriers,
     top_pairs,
@@ -64,6 +66,36 @@ def test_pair_barriers_hand_computed() -> None:
     assert s.lowest == 1.0 and s.above_worse("lowest") == 0.0
     assert s.best_shortest == 1.0 and s.worst_shortest == 2.0
     assert s.mean_path == pytest.approx(1.0)  # level means 5, 7.67, 6, 7
+
+
+# two endpoints whose barrier minus half their gap is -7.1e-15, not 0, in floats
+WORSE_IS_BOTTLENECK = (90.9424, 89.0995)
+
+
+@pytest.mark.parametrize("hib", [True, False])
+def test_above_worse_is_exactly_zero_where_the_worse_endpoint_is_the_bottleneck(
+    hib: bool,
+) -> None:
+    # every cell between 000 and 111 is better than both ends: each path's minimum is the
+    # worse endpoint, so nothing lies beyond it -- it printed -0.0000 (barrier - half gap)
+    a, b = WORSE_IS_BOTTLENECK
+    f = np.array([a, 95, 95, 95, 95, 95, 95, b])
+    f = f if hib else -f
+    r = pair_barriers(CUBE, f, 0, 7, higher_is_better=hib)
+    assert r.lowest - r.half_gap < 0  # the case bites
+    for name in PATH_BARRIERS:
+        assert r.above_worse(name) == 0.0, name
+        assert r.to_dict()[f"{name}_above_worse"] == 0.0, name
+    assert lowest_barrier_path(CUBE, f, 0, 7, higher_is_better=hib).above_worse == 0.0
+    # the census's columns, computed for many pairs at once
+    census = barrier_census(
+        CUBE, f, {"all": (-100, 100)}, n_pairs=4, top_k=0, seed=0, higher_is_better=hib
+    )
+    row = census.set_index(["a", "b"]).loc[(0, 7)]
+    for name in PATH_BARRIERS:
+        assert row[f"{name}_above_worse"] == 0.0, name
+    assert row["no_barrier"]
+    assert (census[[f"{n}_above_worse" for n in PATH_BARRIERS]] >= 0).all().all()
 
 
 def test_pair_barriers_loss_and_tree_and_missing() -> None:
@@ -144,7 +176,7 @@ def test_census_known_answer() -> None:
     # 2-5: 6 and 7, a path 2-3-7-5 stays >= 6 (0.5); 3-4: 7 and 4, bottleneck 4 = f(4) (1.5)
     assert band["lowest"].tolist() == [2.5, 1.0, 0.5, 1.5]
     assert band["no_barrier"].tolist() == [False, True, True, True]
-    assert (band["lowest_above_worse"] == band["lowest"] - band["half_gap"]).all()
+    assert np.allclose(band["lowest_above_worse"], band["lowest"] - band["half_gap"])
     # top 3: 0 (9), 7 (8), then 3, 5, 6 tie at 7 -> 3
     top = census[census["group"] == "top-k"]
     assert list(zip(top["a"], top["b"], strict=True)) == [(0, 7), (0, 3), (7, 3)]
@@ -736,3 +768,16 @@ def test_census_omit_draws_what_raise_draws_where_every_pair_can_be_served(
             c: raised[c].to_numpy().tobytes() for c in CENSUS_COLUMNS[1:]
         }
         assert omitted.attrs["excluded"] == {} and omitted.attrs["omitted"] == {}
+
+
+def test_census_distance_is_checked_only_when_band_pairs_are_drawn() -> None:
+    # a cell of one edge: two architectures, one step apart; the default distance 3 of band
+    # pairs stopped a census of the top K alone ("distance must lie in 1..1, got 3")
+    space, f = Space(("a", "b"), 2), np.array([93.0, 93.5])
+    assert census_cost(space, f, {"A": (93, 94)}, 0, 2, 3)[0] == 1
+    df = barrier_census(space, f, "cifar10", n_pairs=0, top_k=2, seed=0)
+    assert df[["group", "a", "b"]].to_numpy().tolist() == [["top-k", 1, 0]]
+    with pytest.raises(LandscapeArgumentError, match=r"distance must lie in 1\.\.1, got 3"):
+        barrier_census(space, f, "cifar10", n_pairs=1, top_k=2, seed=0)
+    df = barrier_census(space, f, "cifar10", n_pairs=1, top_k=0, distance=1, seed=0)
+    assert df[["group", "a", "b"]].to_numpy().tolist() == [["A", 0, 1]]

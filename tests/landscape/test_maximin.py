@@ -160,14 +160,18 @@ def test_query_errors() -> None:
 
 
 # -- matrices and disconnectivity graphs ---------------------------------------------------------
-def test_shortest_barrier_matrix_is_inf_where_no_shortest_path_is_open() -> None:
-    # 0 and 7 of the 2-op cube: every shortest path crosses 1/2/4 or 3/5/6, all unmeasured here;
-    # it read NaN, the value for an unmeasured end (the docstring says inf where no path exists)
+def test_shortest_barrier_matrix_is_nan_where_a_shortest_path_is_unmeasured() -> None:
+    # 0 and 7 of the 2-op cube: the best shortest path is unknown once one of them crosses an
+    # unmeasured arch (it could be the best); it read inf ("no path") when all of them did,
+    # and the best of the measured paths when some did
     space = Space(("a", "b"), 3)
     f = np.array([9.0, np.nan, np.nan, 1, np.nan, 1, 1, 9])
     m = barrier_matrix(space, f, [0, 7, 1], method="shortest").to_numpy()
-    assert m[0, 1] == m[1, 0] == np.inf
+    assert np.isnan(m[0, 1]) and np.isnan(m[1, 0])
     assert np.isnan(m[0, 2]) and np.isnan(m[2, 2])  # an unmeasured arch: NaN
+    g = np.array([9.0, np.nan, 5, 5, 6, 5, 5, 9])  # only the paths through 001 are unknown
+    m = barrier_matrix(space, g, [0, 7], method="shortest").to_numpy()
+    assert np.isnan(m[0, 1]) and np.isnan(m[1, 0])
 
 
 def test_barrier_matrix_methods_agree_with_queries() -> None:
