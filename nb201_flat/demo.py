@@ -206,8 +206,11 @@ def run_demo(table: Table, *, top: int = 5, runs: int = 200, seed: int = 0) -> D
         run_search,
     )
     from nb201_flat.search.protocol import fixed_n_epochs
+    from nb201_flat.search.runner import check_runs
     from nb201_flat.search.statistics import bootstrap_ci
 
+    # the one runs rule, before any work: the demo reports a confidence interval
+    runs = check_runs(runs, ci=True)
     space = table.space
     key = default_metric(table)
     values = table.vector_for(key)

@@ -91,7 +91,15 @@ class HiddenDataError(SearchBudgetError, AttributeError):
 
 
 class ProtocolError(Nb201FlatError, ValueError):
-    """A protocol that is malformed or that the table cannot serve."""
+    """A protocol that is malformed or that the table cannot serve.
+
+    ``fix``, where given, is the command line's way out (``--budget-scale``, ``--n``), kept
+    apart from ``problem`` so that a caller without those flags (a figure) names its own.
+    """
+
+    def __init__(self, problem: str, fix: str = "") -> None:
+        self.problem, self.fix = problem, fix
+        super().__init__(f"{problem}; {fix}" if fix else problem)
 
 
 class MissingValueError(Nb201FlatError, ValueError):

@@ -223,6 +223,11 @@ class Table:
     curves: Curves | None = None
 
     def __post_init__(self) -> None:
+        if not isinstance(self.space, Space):  # it sizes every vector: a str failed on .size
+            raise ArgumentError(
+                f"space must be a Space, got {type(self.space).__name__} "
+                f"{shown(self.space, 40)}; pass nb201_flat.space.NB201 or Space(ops, n_nodes)"
+            )
         converted = {}
         for item, vec in self.data.items():
             key, _ = _data_key(item)

@@ -326,6 +326,14 @@ def test_a_series_is_stored_by_its_index_by_the_constructor_and_with_vector() ->
         Table(space, {}).with_vector(KEY, short)
 
 
+@pytest.mark.parametrize("space", ["x", None, ("none", "conv")])
+def test_the_constructor_refuses_a_space_that_is_not_a_space(space: object) -> None:
+    # Table("x", {...}) failed with a raw AttributeError ('str' object has no attribute 'size')
+    data = {(MetricKey("toy", "x-valid", 12), None): np.ones(3)}
+    with pytest.raises(ArgumentError, match="^space must be a Space, got .*; pass nb201_flat"):
+        Table(space, data)  # type: ignore[arg-type]
+
+
 def test_the_constructor_refuses_an_infinite_vector() -> None:
     # Table(space, {key: vec}) built in Python kept an inf, and every mean, rank and
     # neighbourhood statistic read from it was then wrong without a word

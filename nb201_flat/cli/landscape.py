@@ -434,6 +434,11 @@ def cmd_census(args: argparse.Namespace) -> int:
             f"A²M's bands are of test accuracy at 200 epochs ({band_keys}), not {off[0]}; "
             f"pass --pairs 0 for the top K alone, or {fix}"
         )
+    if args.pairs and args.lower_is_better:  # the keys are A²M's accuracies: higher is better
+        raise LandscapeArgumentError(
+            "A²M's bands are accuracy bands (higher is better), not for --lower-is-better; "
+            "drop --lower-is-better, or pass --pairs 0 for the top K alone"
+        )
     table = open_table(args)
     folder = table.meta.get("path")
     if (

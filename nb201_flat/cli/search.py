@@ -437,4 +437,12 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
             f"{r['diff']:+.2f} [{r['ci_lo']:+.2f}, {r['ci_hi']:+.2f}] vs "
             f"{r['claim']:+.2f}: {r['verdict']}"
         )
+    # stalled runs ended with budget unspent and are averaged in: said only when there are any
+    per_run = result.runs.drop_duplicates(["protocol", "algorithm", "run"])
+    stalled = int(per_run["stalled"].sum()) if "stalled" in per_run.columns else 0
+    if stalled:
+        print(
+            f"  {stalled} of {len(per_run)} runs stalled (ended with budget unspent; the means "
+            "include them): per cell in report.md's notes and summary.csv's column stalled"
+        )
     return 0

@@ -218,8 +218,11 @@ def pick_architectures(
     except ProtocolError as exc:
         if fallback_used:  # its budget is queries=, the caller's option
             raise
-        # e.g. the per-dataset budget buys more queries than a small space has cells
-        raise FigureSkipped(NAME, [key], f"to search for the picks: {exc}") from exc
+        # e.g. the per-dataset budget buys more queries than a small space has cells; the
+        # search command's flags (exc.fix) are not this figure's
+        raise FigureSkipped(
+            NAME, [key], f"to search for the picks: {exc.problem}; or use pick='value'"
+        ) from exc
     runs = res.runs.drop_duplicates(["algorithm", "run"])
     picked = runs.pivot(index="run", columns="algorithm", values="best").sort_index()
     # a run that never met a measured cell has no pick (a sparse table): the others are drawn

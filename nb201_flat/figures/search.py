@@ -388,9 +388,13 @@ def make_search_curves(
         except ProtocolError as exc:
             if protocol is not None:  # asked for: the caller's to change
                 raise
-            # e.g. the default budget buys more queries than a small space has cells
+            # e.g. the default budget buys more queries than a small space has cells; the
+            # search command's flags (exc.fix) are not this figure's: name what it takes
             raise FigureSkipped(
-                NAME, [f"a table the default protocol {used} fits"], str(exc)
+                NAME,
+                [f"a table the default protocol {used} fits"],
+                f"{exc.problem}; in Python, make_search_curves(table, protocol='fixed-n') "
+                "searches on a query budget, or curves= draws your own searches",
             ) from exc
         if caption is None:
             caption = _caption(used, runs, seed)

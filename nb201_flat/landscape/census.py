@@ -75,7 +75,7 @@ from nb201_flat.landscape.paths import (
     check_shortest_paths_measured,
     shortest_paths,
 )
-from nb201_flat.space import Space
+from nb201_flat.space import Space, in_index_order
 from nb201_flat.types import as_rng
 
 if TYPE_CHECKING:
@@ -420,10 +420,11 @@ def _chunk_members(space: Space, distance: int) -> int:
 
 def as_members(space: Space, members: npt.ArrayLike | None) -> BoolArray | None:
     """``members`` as a boolean mask over ``space`` (None: every cell); a clear error for
-    anything else (an index list would otherwise be read as a mask, or fail deep inside)."""
+    anything else (an index list would otherwise be read as a mask, or fail deep inside). A
+    pandas Series is read by its index (:func:`~nb201_flat.space.in_index_order`)."""
     if members is None:
         return None
-    mask = np.asarray(members)
+    mask = np.asarray(in_index_order(members, space.size, "members"))
     if mask.dtype != np.bool_ or mask.shape != (space.size,):
         raise LandscapeArgumentError(
             f"members must be a boolean mask of {space.size:,} entries (one per architecture, "

@@ -33,7 +33,7 @@ import pandas as pd
 from nb201_flat.errors import ArgumentError, check_seed
 from nb201_flat.search.algorithms import AlgorithmError, SearchAlgorithm
 from nb201_flat.search.protocol import Protocol
-from nb201_flat.search.runner import SearchResults, check_runs, run_cells
+from nb201_flat.search.runner import SearchResults, check_runs, run_cells, stalled_notes
 from nb201_flat.table import Table
 
 log = logging.getLogger(__name__)
@@ -199,6 +199,8 @@ def budget_matched(
         "the mean over runs of what its NA form used: simulated seconds of charged queries plus "
         "what its free look-ups would have cost (time budgets), or its evaluations (query "
         "budgets); paired by seed with the NA form's runs",
+        # the controls' own stalls, as the runner notes them for the searches they match
+        *(stalled_notes(run_frame, runs) if cells else ()),
     )
     return MatchedControls(
         runs=run_frame, curves=curve_frame, matched=pd.DataFrame(rows), notes=notes

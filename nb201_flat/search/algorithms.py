@@ -131,7 +131,8 @@ class NeighbourObjective:
         include self, filters, aggregator); its defaults are stated once, in
         :mod:`nb201_flat.neighbourhood`. NA searches accept the aggregators ``"mean"``,
         ``"median"``, ``"min"`` and ``"quantile"``; the NA paper's own is
-        :data:`~nb201_flat.neighbourhood.NA_PAPER`.
+        :data:`~nb201_flat.neighbourhood.NA_PAPER`. Its radius is
+        checked against the searched space (1 to its number of edges) when a search starts.
     charge
         Neighbour queries are charged to the budget (True) or free look-ups (False): a
         property of the oracle budget, not of the neighbourhood.
@@ -151,8 +152,9 @@ class NeighbourObjective:
             # another aggregator replaces the quantile: its level goes with it (the grid's
             # agg variants of a quantile base)
             fields["quantile"] = DEFAULT_QUANTILE
+        # the radius's upper bound is the space's edge count, unknown here: the space checks it
+        # when a search meets it (run_cells, before any run; the oracle's space otherwise)
         spec = Neighbourhood.build(neighbourhood, **fields)
-        check_int_range("radius", spec.radius, 1, 6, fix="NB201 cells are 6 edges apart at most")
         if spec.agg not in AGGREGATORS:
             raise AlgorithmError(
                 f"unknown aggregator {spec.agg!r}; choose from {', '.join(AGGREGATORS)}"

@@ -84,7 +84,7 @@ from nb201_flat.errors import BudgetExhausted as BudgetExhausted
 from nb201_flat.errors import HiddenDataError as HiddenDataError
 from nb201_flat.errors import SearchEnded as SearchEnded
 from nb201_flat.errors import SearchStalled as SearchStalled
-from nb201_flat.space import Space, check_arch_index, check_arch_indices
+from nb201_flat.space import Space, check_arch_index, check_arch_indices, in_index_order
 from nb201_flat.table import MetricKey
 from nb201_flat.types import BoolArray
 from nb201_flat.types import FloatArray as FloatArray
@@ -133,6 +133,18 @@ class OracleData:
 
     def __post_init__(self) -> None:
         size = self.space.size
+        if self.costs is not None:  # a per-architecture vector: a Series is read by its labels
+            costs = in_index_order(self.costs, size, "oracle costs")
+            if not isinstance(costs, np.ndarray) and hasattr(costs, "to_numpy"):
+                costs = costs.to_numpy()
+            object.__setattr__(self, "costs", costs)
+        for name in ("values", "order", "counts", "costs"):
+            arr = getattr(self, name)
+            if arr is not None and not isinstance(arr, np.ndarray):
+                raise SearchBudgetError(
+                    f"oracle {name} must be a numpy array, got {type(arr).__name__}; pass "
+                    "np.asarray(...) (a pandas object: .to_numpy())"
+                )
         if self.values.ndim != 2 or self.values.shape[1] != size:
             raise SearchBudgetError(f"oracle values must have shape (rows, {size})")
         if self.costs is not None and self.costs.shape != (size,):

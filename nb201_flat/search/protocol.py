@@ -319,7 +319,8 @@ class Protocol:
                 # every run would end before its first query: no result, only a nan mean
                 raise ProtocolError(
                     f"protocol {self.name!r}: its budget of {self.budget_seconds:g} s is less "
-                    f"than the cheapest query ({cheapest:g} s); raise the budget (--budget-scale)"
+                    f"than the cheapest query ({cheapest:g} s)",
+                    "raise the budget (--budget-scale)",
                 )
         self._check_work(table.space.size, costs, candidates)
         return OracleData(
@@ -373,12 +374,10 @@ class Protocol:
         if most > limit:
             raise ProtocolError(
                 f"protocol {self.name!r}: a run may make {most:.4g} queries ({why}), more than "
-                f"{MAX_QUERIES_PER_CELL} x the space's {size:,} cells ({limit:,}); "
-                + (
-                    f"lower the budget ({flag})"
-                    if flag
-                    else "use a query budget instead (--protocol fixed-n --n N)"
-                )
+                f"{MAX_QUERIES_PER_CELL} x the space's {size:,} cells ({limit:,})",
+                f"lower the budget ({flag})"
+                if flag
+                else "use a query budget instead (--protocol fixed-n --n N)",
             )
         if self.repeats != "cache":
             return
@@ -388,7 +387,8 @@ class Protocol:
             raise ProtocolError(
                 f"protocol {self.name!r}: with repeats 'cache' a run is charged once per cell, "
                 f"so a budget of {self.budget_queries} queries over {n_cells:,} cells never "
-                f"ends it; {lower}use --repeats charge"
+                "ends it",
+                f"{lower}use --repeats charge",
             )
         if self.budget_queries is None and pool is not None:
             total = float(pool.sum())
@@ -396,8 +396,8 @@ class Protocol:
                 raise ProtocolError(
                     f"protocol {self.name!r}: with repeats 'cache' a run is charged once per "
                     f"cell, so a budget of {self.budget_seconds:g} s, at least what all "
-                    f"{n_cells:,} cells cost ({total:g} s), is never spent; lower the budget "
-                    "(--budget-scale) or use --repeats charge"
+                    f"{n_cells:,} cells cost ({total:g} s), is never spent",
+                    "lower the budget (--budget-scale) or use --repeats charge",
                 )
 
     def evaluator(self, table: Table) -> Evaluator:

@@ -52,6 +52,7 @@ from nb201_flat.search.algorithms import (
     ALGORITHM_NAMES,
     AlgorithmError,
     Incumbent,
+    NeighbourObjective,
     SearchAlgorithm,
     make_algorithm,
 )
@@ -566,6 +567,10 @@ def run_cells(
             at[id(a)] = len(algos)
             algos.append(a)
         pairs.append((where[id(p)], at[id(a)]))
+    for a in algos:  # an NA objective's radius, against this space (1..n_edges)
+        obj = getattr(a, "objective", None)
+        if isinstance(obj, NeighbourObjective):
+            table.space.check_radius(obj.radius)
     datas = []
     for p in prots:
         for n in p.check(table):

@@ -11,6 +11,7 @@ import pytest
 
 from nb201_flat.cli import main
 from nb201_flat.cli.demo import demo_summary
+from nb201_flat.errors import AlgorithmError
 from nb201_flat.space import NB201
 from nb201_flat.storage import save_table
 from nb201_flat.table import MetricKey, Table
@@ -185,3 +186,12 @@ def test_demo_on_a_table_of_one_unknown_validation_key(
     path = save_table(table_from(np.linspace(10, 90, NB201.size)), tmp_path / "t.nb201")
     assert main(["demo", "--runs", "3", "--top", "2", "--table", str(path)]) == 0
     assert "fixed-n:synthetic" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("runs", [1, 0])
+def test_run_demo_takes_the_runs_rule_of_the_command(default_table: Table, runs: int) -> None:
+    # the API printed a confidence interval from one run that the command refuses
+    from nb201_flat.demo import run_demo
+
+    with pytest.raises(AlgorithmError, match=f"runs must lie in 2..[0-9,]+, got {runs}; a conf"):
+        run_demo(default_table, top=2, runs=runs, seed=0)

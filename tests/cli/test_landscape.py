@@ -397,6 +397,19 @@ def two_cell_path(tmp_path: Path) -> Path:
     return save_table(t, tmp_path / "two.nb201")
 
 
+def test_census_refuses_band_pairs_with_lower_is_better(
+    capsys: pytest.CaptureFixture[str], two_cell_path: Path
+) -> None:
+    # A²M's bands are accuracy bands: --lower-is-better drew them and ranked the cells upside down
+    key = ("census", "--dataset", "cifar10", "--split", "ori-test", "--epochs", "200")
+    args = (*key, "--table", str(two_cell_path), "--lower-is-better")
+    code, out, err = run(capsys, *args, "--pairs", "3", "--top", "0", "--distance", "1")
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert "A²M's bands are accuracy bands (higher is better), not for --lower-is-better" in err
+    code, out, _ = run(capsys, *args, "--pairs", "0", "--top", "2")  # the top K alone: as asked
+    assert code == 0
+
+
 def test_census_on_a_one_edge_space_checks_the_distance_of_band_pairs_only(
     capsys: pytest.CaptureFixture[str], two_cell_path: Path
 ) -> None:

@@ -594,11 +594,13 @@ def _tiny(figure_table: Table, ops: tuple[str, ...], n_nodes: int) -> Table:
         ),
         (
             "search_curves",
-            r"a table the default protocol per-dataset fits \(.*more than 100 x the space",
+            r"a table the default protocol per-dataset fits \(.*more than 100 x the space.*; "
+            r"in Python, make_search_curves\(table, protocol='fixed-n'\)",
         ),
         (
             "na_projection",
-            r"cifar100/x-test@200ep:accuracy \(to search for the picks: .*more than 100 x the space's 2 cells",
+            r"cifar100/x-test@200ep:accuracy \(to search for the picks: .*more than 100 x the "
+            r"space's 2 cells \(200\); or use pick='value'\)$",
         ),
     ],
 )
@@ -608,8 +610,10 @@ def test_defaults_a_small_space_cannot_serve_skip_the_figure(
     # the full set of `figures` stopped at the first of these, with an error (radii must lie in
     # 1..1, got 2; distance must lie in 1..1; index 81 out of range; a ProtocolError)
     tiny = _tiny(figure_table, ("none", "skip_connect"), 2)
-    with pytest.raises(FigureSkipped, match=r"^needs " + why):
+    with pytest.raises(FigureSkipped, match=r"^needs " + why) as info:
         FIGURES[name].make(tiny)
+    # the search command's flags (--budget-scale) are not the figures': never advised here
+    assert "--" not in str(info.value)
 
 
 def test_options_a_small_space_cannot_serve_stay_errors(figure_table: Table) -> None:

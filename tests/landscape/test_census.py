@@ -361,6 +361,19 @@ def test_band_and_top_pairs_take_a_members_mask() -> None:
             top_pairs(CUBE, v, 2, members=bad)
 
 
+def test_a_members_series_is_read_by_its_index() -> None:
+    # a shuffled Series of booleans was read by position: the mask fell on other architectures
+    v = np.arange(8.0)
+    keep = pd.Series(np.arange(8) != 7, index=np.arange(8))
+    shuffled = keep.iloc[::-1]
+    assert top_pairs(CUBE, v, 2, members=shuffled) == top_pairs(CUBE, v, 2, members=keep)
+    assert top_pairs(CUBE, v, 2, members=shuffled) == [(6, 5)]
+    with pytest.raises(
+        LandscapeArgumentError, match="members .a pandas Series. must be indexed by the 8"
+    ):
+        top_pairs(CUBE, v, 2, members=keep.iloc[1:])
+
+
 @pytest.mark.parametrize("distance", [1, 2, 3])
 def test_band_pairs_in_pieces_draw_as_from_the_whole_neighbour_matrix(
     distance: int, monkeypatch: pytest.MonkeyPatch

@@ -349,3 +349,22 @@ def test_an_offered_index_follows_the_index_rule(bad: object) -> None:
 
 def test_an_offered_whole_float_is_that_cell() -> None:
     assert _toy_runs(np.float64(7.0))["best"] == 7
+
+
+@pytest.mark.parametrize("name", ["na-rs", "na-rea", "na-ls"])
+def test_the_radius_is_checked_against_the_searched_space(name: str) -> None:
+    # a hard-coded 6 (NB201's edges) refused radius 7 on a 10-edge space, where it is valid
+    val, test = MetricKey("toy", "x-valid", 12), MetricKey("toy", "x-test", 12)
+    protocol = Protocol("toy", val, (test,), seed_policy="mean", budget_queries=5)
+    for space, radius, ok in (
+        (Space(("a", "b"), 5), 7, True),
+        (Space(("a", "b", "c"), 3), 4, False),
+    ):
+        v = np.arange(float(space.size))
+        table = Table(space, {(val, None): v, (test, None): v * 10})
+        algo = {"x": make_algorithm(name, radius=radius)}
+        if ok:
+            assert len(run_search(table, protocol, algo, runs=2, seed=0, jobs=1).runs) == 2
+        else:
+            with pytest.raises(AlgorithmError, match="radius must lie in 1..3, got 4"):
+                run_search(table, protocol, algo, runs=2, seed=0, jobs=1)

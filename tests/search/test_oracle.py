@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -132,6 +133,20 @@ def test_oracle_refuses_candidates_it_cannot_serve(candidates: np.ndarray, words
     with pytest.raises(SearchBudgetError, match=words):
         OracleData(TINY, KEY, np.ones((1, 27)), None, None, None, None, 10, candidates=candidates)
     OracleData(TINY, KEY, np.ones((1, 27)), None, None, None, None, 10, candidates=np.arange(27))
+
+
+def test_oracle_reads_a_costs_series_by_its_index_and_refuses_other_non_arrays() -> None:
+    # a pandas Series failed with a raw AttributeError (setflags); a list too (.shape)
+    costs = np.arange(1.0, 28.0)
+    shuffled = pd.Series(costs, index=np.arange(27)).iloc[::-1]
+    assert np.array_equal(_data(shuffled, 100.0).costs, costs)  # type: ignore[arg-type]
+    with pytest.raises(ArgumentError, match="oracle costs .a pandas Series. must be indexed"):
+        _data(shuffled.iloc[1:], 100.0)  # type: ignore[arg-type]
+    with pytest.raises(SearchBudgetError, match="oracle costs must be a numpy array, got list"):
+        _data(costs.tolist(), 100.0)  # type: ignore[arg-type]
+    values = pd.DataFrame(np.ones((1, 27)))
+    with pytest.raises(SearchBudgetError, match="oracle values must be a numpy array, got DataF"):
+        OracleData(TINY, KEY, values, None, None, None, None, 10)  # type: ignore[arg-type]
 
 
 # -- test data out of reach -------------------------------------------------------------------

@@ -294,6 +294,40 @@ def test_cli_reproduce_quick(
     assert (out / "report.md").exists() and (out / "curves.csv").exists()
 
 
+def test_cli_reproduce_says_how_many_runs_stalled(
+    nb201_like_path: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # search printed "k of N runs stalled"; reproduce said nothing on stdout, and report.md
+    # lacked the budget-matched controls' stalls (their notes were dropped)
+    import nb201_flat.search.lockstep as lockstep
+    import nb201_flat.search.oracle as oracle
+    import nb201_flat.search.replay as replay
+    import nb201_flat.search.vectorised as vec
+
+    argv = ["reproduce", "--quick", "--runs", "2", "--jobs", "1", "--table", str(nb201_like_path)]
+    assert main([*argv, "--out", str(tmp_path / "calm")]) == 0
+    assert "stalled" not in capsys.readouterr().out  # none stalled: nothing said
+    for module in (oracle, vec, lockstep, replay):  # a patience of 1: local searches stall
+        monkeypatch.setattr(module, "stall_limit", lambda size: 1)
+    assert main([*argv, "--out", str(tmp_path / "o")]) == 0
+    per_run = pd.read_csv(tmp_path / "o" / "runs.csv.gz")
+    per_run = per_run.drop_duplicates(["protocol", "algorithm", "run"])
+    k = int(per_run["stalled"].sum())
+    assert k > 0
+    assert (
+        f"  {k} of {len(per_run)} runs stalled (ended with budget unspent"
+        in capsys.readouterr().out
+    )
+    md = (tmp_path / "o" / "report.md").read_text()
+    every = per_run.groupby(["protocol", "algorithm"], sort=False)["stalled"].sum()
+    for (prot, algo), n in every.items():  # each cell that stalled, controls too
+        assert (f"- {prot} {algo}: {n} of 2 runs stalled" in md) == bool(n), (algo, n)
+    assert any("(budget of" in str(algo) and n for (_, algo), n in every.items())
+
+
 def test_paired_differences_refuse_labels_the_results_lack(nb201_like: Table) -> None:
     # a mistyped label was skipped: its rows were missing from the frame, without a word
     from nb201_flat.search import NARandomSearch, RandomSearch, fixed_n_protocols, run_search
