@@ -71,6 +71,7 @@ from nb201_flat.landscape.a2m import A2MCode, _a2m
 from nb201_flat.landscape.maximin import BarrierTree, as_tree, barrier_tree
 from nb201_flat.landscape.pair_batch import pair_columns, shortest_paths_measured
 from nb201_flat.landscape.paths import (
+    DETOUR_HINT,
     beyond_worse,
     check_shortest_paths_measured,
     shortest_paths,
@@ -203,6 +204,8 @@ def pair_barriers(
 
     Raises
     ------
+    NoPathError
+        No path through measured architectures joins them (checked first).
     MissingValueError
         An architecture on the shortest paths has no value (the shortest-path barriers would
         be undefined).
@@ -217,11 +220,13 @@ def pair_barriers_of_tree(tree: BarrierTree, a: ArchLike, b: ArchLike) -> PairBa
     ia, ib = resolve_index(sp, a), resolve_index(sp, b)
     paths = shortest_paths(sp, ia, ib)
     w = oriented(v, hib)
+    # endpoints and components first (NoPathError, as _unservable orders the causes): the
+    # detour hint of an unmeasured shortest path is no use where no path joins the pair
+    lowest, steps, bottleneck = tree._lowest(ia, ib)
     check_shortest_paths_measured(w, paths)
     on_paths = w[paths]
     ends = 0.5 * (w[ia] + w[ib])
     path_min = on_paths.min(axis=1)
-    lowest, steps, bottleneck = tree._lowest(ia, ib)
 
     def a2m(code: A2MCode | None) -> float:
         # the paths enumerated above, not again for each construction
@@ -693,8 +698,10 @@ def barrier_census(
     try:
         columns = _census_columns(tree, groups, total)
     except (NoPathError, MissingValueError) as exc:  # "raise": the first pair it cannot serve
+        # the census serves no detour: its one fix is to leave the pair out
         raise type(exc)(
-            f"{exc}; to leave such pairs out of the census and count them, pass "
+            f"{str(exc).removesuffix(f'; {DETOUR_HINT}')}; to leave such pairs out of the "
+            "census and count them, pass "
             "nan_policy='omit' (--nan-policy omit)"
         ) from None
     df = pd.DataFrame(columns, columns=list(CENSUS_COLUMNS))
