@@ -641,11 +641,12 @@ class Space:
         radii = [radius] if exact else range(1, radius + 1)
         return sum(math.comb(self.n_edges, r) * (self.n_ops - 1) ** r for r in radii)
 
-    def check_radius(self, radius: Any) -> int:
+    def check_radius(self, radius: Any, name: str = "radius") -> int:
         """``radius`` as an int in ``1..n_edges``, else :class:`ArgumentError` (the package's
-        int-range rule: a radius is an argument, not an architecture)."""
+        int-range rule: a radius is an argument, not an architecture); ``name`` as the message
+        calls it (the CLI: its flag)."""
         return check_int_range(
-            "radius",
+            name,
             radius,
             1,
             self.n_edges,

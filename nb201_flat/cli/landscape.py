@@ -176,6 +176,8 @@ def cmd_flatness(args: argparse.Namespace) -> int:
         raise LandscapeArgumentError("--sort-by score needs --agg (the score is its aggregate)")
     table = open_table(args)
     space = table.space
+    if args.radius is not None:  # against this space, in one wording for 0 and 7 alike
+        space.check_radius(args.radius, name="--radius")
     values = table.vector(args.dataset, args.split, args.epochs, args.metric)
     spec = neighbourhood_from_args(args)
     cols = ["value", "n", "mean", "min", "std", "sharpness"]

@@ -266,7 +266,9 @@ def test_barrier_method_on_an_unmeasured_shortest_path_is_refused(
             ("flatness", "--dataset", "cifar10", "--split", "x-valid", "--epochs", "200"),
             "unknown dataset",
         ),
-        (("flatness", *KEY, "--radius", "9"), "radius"),
+        # one wording, naming the flag, below the range as above it
+        (("flatness", *KEY, "--radius", "9"), "--radius must lie in 1..6, got 9"),
+        (("flatness", *KEY, "--radius", "0"), "--radius must lie in 1..6, got 0"),
         (("flatness", *KEY, "--top", "0"), "--top"),
     ],
 )
