@@ -392,7 +392,7 @@ def cmd_barrier(args: argparse.Namespace) -> int:
 def cmd_census(args: argparse.Namespace) -> int:
     from nb201_flat.atomic import check_writable_file
     from nb201_flat.conventions import report_dataset
-    from nb201_flat.landscape.census import barrier_census, census_summary, describe_causes
+    from nb201_flat.landscape.census import barrier_census, census_summary, describe_left_out
     from nb201_flat.landscape.statistics import A2M_BAND_KEYS, A2M_BANDS
     from nb201_flat.table import MetricKey
 
@@ -491,14 +491,9 @@ def cmd_census(args: argparse.Namespace) -> int:
             for g, n in census.attrs["left_out"].items()
         ]
         notes += [
-            f"group {g}: {c['no_path'] + c['unmeasured']:,} of its {c['candidates']:,} candidate "
-            f"pairs left out of the draw (--nan-policy omit): {describe_causes(c)}"
-            for g, c in census.attrs["excluded"].items()
-        ]
-        notes += [
-            f"group {g}: {c['no_path'] + c['unmeasured']:,} of its {c['pairs']:,} pairs omitted "
-            f"(--nan-policy omit): {describe_causes(c)}"
-            for g, c in census.attrs["omitted"].items()
+            f"group {g}: {describe_left_out(c, '--nan-policy omit')}"
+            for attr in ("excluded", "omitted")
+            for g, c in census.attrs[attr].items()
         ]
         notes += [f"group {g} has no pair: {why}" for g, why in census.attrs["empty"].items()]
         census.insert(0, "dataset", key.dataset)

@@ -719,9 +719,31 @@ def barrier_census(
 
 def describe_causes(*counts: Mapping[str, int] | None) -> str:
     """The causes of :data:`OMIT_CAUSES` in ``counts`` (added up), in words: ``"3 pairs: no
-    path through measured architectures joins them; 1 pair: ..."``."""
+    path through measured architectures joins them; 1 pair: ..."``. One cause alone is named
+    without its count: the caller has said how many pairs it concerns, and this is all of them.
+    """
     total = {c: sum(int(n.get(c, 0)) for n in counts if n) for c in OMIT_CAUSES}
-    return "; ".join(f"{_pairs(k)}: {OMIT_CAUSES[c]}" for c, k in total.items() if k)
+    found = {c: k for c, k in total.items() if k}
+    if len(found) == 1:
+        return OMIT_CAUSES[next(iter(found))]
+    return "; ".join(f"{_pairs(k)}: {OMIT_CAUSES[c]}" for c, k in found.items())
+
+
+def describe_left_out(counts: Mapping[str, int], flag: str = "") -> str:
+    """A group's pairs ``nan_policy="omit"`` left out, in words, the count said once: ``counts``
+    is an entry of the census's ``attrs["excluded"]`` (candidates left out of a band's draw)
+    or ``attrs["omitted"]`` (drawn pairs dropped); ``flag`` in parentheses after it (the CLI's
+    ``--nan-policy omit``).
+
+    >>> describe_left_out({"candidates": 605_635, "no_path": 0, "unmeasured": 98_039})
+    '98,039 of its 605,635 candidate pairs left out of the draw: an unmeasured architecture lies on their shortest paths'
+    """
+    n = sum(int(counts.get(c, 0)) for c in OMIT_CAUSES)
+    if "candidates" in counts:
+        what = f"{_pairs(int(counts['candidates']), ' candidate')} left out of the draw"
+    else:
+        what = f"{_pairs(int(counts['pairs']))} left out"
+    return f"{n:,} of its {what}{f' ({flag})' if flag else ''}: {describe_causes(counts)}"
 
 
 def _pairs(n: int, kind: str = "") -> str:

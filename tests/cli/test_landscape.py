@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from nb201_flat.cli import main
+from nb201_flat.landscape.census import describe_left_out
 from nb201_flat.space import NB201, Space
 from nb201_flat.storage import save_table
 from nb201_flat.table import MetricKey, Table
@@ -340,8 +341,11 @@ def test_census_nan_policy_omit_reports_what_it_left_out(
         "pairs left out of the draw (--nan-policy omit): " in "\n".join(d["notes"])
     )
     assert any(
-        n.startswith(f"group top-k: {28 - kept} of its 28 pairs omitted") for n in d["notes"]
+        n.startswith(f"group top-k: {28 - kept} of its 28 pairs left out") for n in d["notes"]
     )
+    # the census's one wording (the figure notes the same), each count said once
+    for g, c in [*d["excluded"].items(), *d["omitted"].items()]:
+        assert f"group {g}: {describe_left_out(c, '--nan-policy omit')}" in d["notes"]
     code, text, _ = run(capsys, *args, "--nan-policy", "omit")
     assert code == 0 and "pairs without a barrier omitted" in text.splitlines()[0]
     assert "note: group top-k: " in text and "unmeasured architecture lies on" in text

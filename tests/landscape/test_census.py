@@ -28,6 +28,7 @@ from nb201_flat.landscape.census import (
     barrier_census,
     census_cost,
     census_summary,
+    describe_left_out,
     pair_barriers,
     top_pairs,
 )
@@ -758,8 +759,9 @@ def test_census_omit_names_a_group_left_without_a_pair() -> None:
     assert census[["group", "a", "b"]].to_numpy().tolist() == [["top-k", 0, 1]]
     assert census.attrs["omitted"] == {"top-k": {"pairs": 3, "no_path": 2, "unmeasured": 0}}
     assert census.attrs["empty"] == {
+        # one cause: the count is not said again
         "X": "none of its 1 candidate pair at distance 6 can be served "
-        "(1 pair: no path through measured architectures joins them)"
+        "(no path through measured architectures joins them)"
     }
     with pytest.raises(MissingValueError, match="no pair to compute: X: none of its 1 candid"):
         barrier_census(Q6, f, band, n_pairs=5, top_k=0, distance=6, seed=0, nan_policy="omit")
@@ -812,3 +814,19 @@ def test_census_distance_is_checked_only_when_band_pairs_are_drawn() -> None:
         barrier_census(space, f, "cifar10", n_pairs=1, top_k=2, seed=0)
     df = barrier_census(space, f, "cifar10", n_pairs=1, top_k=0, distance=1, seed=0)
     assert df[["group", "a", "b"]].to_numpy().tolist() == [["A", 0, 1]]
+
+
+def test_describe_left_out_says_each_count_once() -> None:
+    # one cause: the count before it is its count, not said again after it
+    one = {"candidates": 605_635, "no_path": 0, "unmeasured": 98_039}
+    assert describe_left_out(one) == (
+        "98,039 of its 605,635 candidate pairs left out of the draw: an unmeasured "
+        "architecture lies on their shortest paths"
+    )
+    # two causes: each its own count; a drawn group's pairs; the CLI's flag in parentheses
+    two = {"pairs": 45, "no_path": 1, "unmeasured": 3}
+    assert describe_left_out(two, "--nan-policy omit") == (
+        "4 of its 45 pairs left out (--nan-policy omit): 1 pair: no path through measured "
+        "architectures joins them; 3 pairs: an unmeasured architecture lies on their shortest "
+        "paths"
+    )
