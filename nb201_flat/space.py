@@ -202,8 +202,9 @@ def in_index_order(values: Any, size: int, name: str = "values") -> Any:
             ".to_numpy() if it is in index order"
         )
     if index.hasnans:  # a nullable integer index with <NA>
+        n = int(index.isna().sum())
         raise ArgumentError(
-            f"{want}; its index holds {int(index.isna().sum())} missing labels; {fix}"
+            f"{want}; its index holds {n} missing label{'s' if n > 1 else ''}; {fix}"
         )
     labels = index.to_numpy()
     if len(labels) == size and (labels == np.arange(size)).all():
