@@ -830,3 +830,12 @@ def test_describe_left_out_says_each_count_once() -> None:
         "architectures joins them; 3 pairs: an unmeasured architecture lies on their shortest "
         "paths"
     )
+
+
+def test_pair_batch_caches_are_read_only() -> None:
+    # cached per distance and shared by every call: a write would corrupt later censuses
+    from nb201_flat.landscape.pair_batch import _masks, _template
+
+    for d in (1, 3):
+        assert _masks(d).dtype == np.int64 and _template(d).dtype == np.int64
+        assert not _masks(d).flags.writeable and not _template(d).flags.writeable
