@@ -202,8 +202,9 @@ def in_index_order(values: Any, size: int, name: str = "values") -> Any:
             ".to_numpy() if it is in index order"
         )
     if index.hasnans:  # a nullable integer index with <NA>
+        n = int(index.isna().sum())
         raise ArgumentError(
-            f"{want}; its index holds {int(index.isna().sum())} missing labels; {fix}"
+            f"{want}; its index holds {n} missing label{'s' if n > 1 else ''}; {fix}"
         )
     labels = index.to_numpy()
     if len(labels) == size and (labels == np.arange(size)).all():
@@ -641,11 +642,12 @@ class Space:
         radii = [radius] if exact else range(1, radius + 1)
         return sum(math.comb(self.n_edges, r) * (self.n_ops - 1) ** r for r in radii)
 
-    def check_radius(self, radius: Any) -> int:
+    def check_radius(self, radius: Any, name: str = "radius") -> int:
         """``radius`` as an int in ``1..n_edges``, else :class:`ArgumentError` (the package's
-        int-range rule: a radius is an argument, not an architecture)."""
+        int-range rule: a radius is an argument, not an architecture); ``name`` as the message
+        calls it (the CLI: its flag)."""
         return check_int_range(
-            "radius",
+            name,
             radius,
             1,
             self.n_edges,

@@ -176,6 +176,8 @@ def cmd_flatness(args: argparse.Namespace) -> int:
         raise LandscapeArgumentError("--sort-by score needs --agg (the score is its aggregate)")
     table = open_table(args)
     space = table.space
+    if args.radius is not None:  # against this space, in one wording for 0 and 7 alike
+        space.check_radius(args.radius, name="--radius")
     values = table.vector(args.dataset, args.split, args.epochs, args.metric)
     spec = neighbourhood_from_args(args)
     cols = ["value", "n", "mean", "min", "std", "sharpness"]
@@ -390,8 +392,8 @@ def cmd_barrier(args: argparse.Namespace) -> int:
 def cmd_census(args: argparse.Namespace) -> int:
     from nb201_flat.atomic import check_writable_file
     from nb201_flat.conventions import report_dataset
-    from nb201_flat.landscape.census import barrier_census, census_summary, describe_causes
-    from nb201_flat.landscape.statistics import A2M_BAND_KEYS, A2M_BANDS
+    from nb201_flat.landscape.census import barrier_census, census_summary, describe_left_out
+    from nb201_flat.landscape.statistics import A2M_BAND_KEYS
     from nb201_flat.table import MetricKey
 
     # before the work, not after it
@@ -415,25 +417,6 @@ def cmd_census(args: argparse.Namespace) -> int:
         keys = [MetricKey(args.dataset, args.split, args.epochs, args.metric)]
     else:
         keys = [MetricKey(k.dataset, k.split, k.epochs, args.metric) for k in A2M_BAND_KEYS]
-    off = [k for k in keys if k not in A2M_BAND_KEYS]
-    if args.pairs and off:
-        # the bands are accuracy ranges of one key per dataset: on another they pick nothing
-        # meaningful (a loss, a time) or another set of cells (validation, 12 epochs)
-        band_keys = ", ".join(map(str, A2M_BAND_KEYS))
-        if not all(given):
-            fix = f"drop --metric {args.metric}"
-        elif report_dataset(args.dataset) in A2M_BANDS:
-            bk = next(k for k in A2M_BAND_KEYS if k.dataset == report_dataset(args.dataset))
-            fix = (
-                f"--dataset {bk.dataset} --split {bk.split} --epochs {bk.epochs} "
-                f"--metric {bk.metric}"
-            )
-        else:
-            fix = "one of those keys"
-        raise LandscapeArgumentError(
-            f"A²M's bands are of test accuracy at 200 epochs ({band_keys}), not {off[0]}; "
-            f"pass --pairs 0 for the top K alone, or {fix}"
-        )
     if args.pairs and args.lower_is_better:  # the keys are A²M's accuracies: higher is better
         raise LandscapeArgumentError(
             "A²M's bands are accuracy bands (higher is better), not for --lower-is-better; "
@@ -450,14 +433,49 @@ def cmd_census(args: argparse.Namespace) -> int:
             f"--pairs-out {args.pairs_out} lies inside the table folder {folder}, which holds "
             "the table read here; write it elsewhere"
         )
-    if not all(given):
+    # the keys the table has first: a fix for the bands below must not lead to a key it lacks
+    if all(given):
+        # an unknown part: UnknownKeyError, listing what exists
+        table.key(args.dataset, args.split, args.epochs, args.metric)
+    else:
         keys = [k for k in keys if k in table]
         if not keys:
+            metric = "" if args.metric == "accuracy" else f" with metric {args.metric}"
+            # dropping --metric leads somewhere only if the table has A²M's accuracy keys
+            fix = (
+                f"drop --metric {args.metric}, or "
+                if metric and any(k in table for k in A2M_BAND_KEYS)
+                else ""
+            )
             raise LandscapeArgumentError(
                 "the table has none of A²M's test keys (cifar10/ori-test@200, "
-                "cifar100/x-test@200, ImageNet16-120/x-test@200); name one with --dataset "
-                "--split --epochs"
+                f"cifar100/x-test@200, ImageNet16-120/x-test@200){metric}; {fix}name one with "
+                "--dataset --split --epochs"
             )
+    off = [k for k in keys if k not in A2M_BAND_KEYS]
+    if args.pairs and off:
+        # the bands are accuracy ranges of one key per dataset: on another they pick nothing
+        # meaningful (a loss, a time) or another set of cells (validation, 12 epochs)
+        band_keys = ", ".join(map(str, A2M_BAND_KEYS))
+        # a fix only towards band keys the table has
+        have = [k for k in A2M_BAND_KEYS if k in table]
+        same = [k for k in have if all(given) and k.dataset == report_dataset(args.dataset)]
+        if not have:
+            fix = ""
+        elif not all(given):
+            fix = f", or drop --metric {args.metric}"
+        elif same:
+            bk = same[0]
+            fix = (
+                f", or --dataset {bk.dataset} --split {bk.split} --epochs {bk.epochs} "
+                f"--metric {bk.metric}"
+            )
+        else:
+            fix = ", or one of those keys"
+        raise LandscapeArgumentError(
+            f"A²M's bands are of test accuracy at 200 epochs ({band_keys}), not {off[0]}; "
+            f"pass --pairs 0 for the top K alone{fix}"
+        )
     hib = higher_is_better(args)
     distance = (3 if args.distance is None else args.distance) or None  # 0: any distance
     n_edges = table.space.n_edges
@@ -489,14 +507,9 @@ def cmd_census(args: argparse.Namespace) -> int:
             for g, n in census.attrs["left_out"].items()
         ]
         notes += [
-            f"group {g}: {c['no_path'] + c['unmeasured']:,} of its {c['candidates']:,} candidate "
-            f"pairs left out of the draw (--nan-policy omit): {describe_causes(c)}"
-            for g, c in census.attrs["excluded"].items()
-        ]
-        notes += [
-            f"group {g}: {c['no_path'] + c['unmeasured']:,} of its {c['pairs']:,} pairs omitted "
-            f"(--nan-policy omit): {describe_causes(c)}"
-            for g, c in census.attrs["omitted"].items()
+            f"group {g}: {describe_left_out(c, '--nan-policy omit')}"
+            for attr in ("excluded", "omitted")
+            for g, c in census.attrs[attr].items()
         ]
         notes += [f"group {g} has no pair: {why}" for g, why in census.attrs["empty"].items()]
         census.insert(0, "dataset", key.dataset)

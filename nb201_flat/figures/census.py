@@ -31,7 +31,7 @@ from nb201_flat.figures._common import (
     present,
 )
 from nb201_flat.figures.style import figure_style
-from nb201_flat.landscape.census import BARRIER_NAMES, barrier_census, describe_causes
+from nb201_flat.landscape.census import BARRIER_NAMES, barrier_census, describe_left_out
 from nb201_flat.table import Table
 
 NAME = "barrier_census"
@@ -109,17 +109,9 @@ def make_barrier_census(
             table.space, values, ds, n_pairs=n_pairs, top_k=top_k, seed=seed + k, nan_policy="omit"
         )
         for g, c in census.attrs["excluded"].items():
-            add_note(
-                fig,
-                f"{dataset_label(ds)}, band {g}: {c['no_path'] + c['unmeasured']:,} of its "
-                f"{c['candidates']:,} candidate pairs left out of the draw: {describe_causes(c)}",
-            )
+            add_note(fig, f"{dataset_label(ds)}, band {g}: {describe_left_out(c)}")
         for g, c in census.attrs["omitted"].items():
-            add_note(
-                fig,
-                f"{dataset_label(ds)}, {g}: {c['no_path'] + c['unmeasured']:,} of its "
-                f"{c['pairs']:,} pairs left out: {describe_causes(c)}",
-            )
+            add_note(fig, f"{dataset_label(ds)}, {g}: {describe_left_out(c)}")
         ax = axes[0, k]
         plot_barrier_census(census, ax)
         none = int(census["no_barrier"].sum())

@@ -168,7 +168,9 @@ def make_a2m_distributions(
                 NAME,
                 [f"cells of at least {max(RADII)} edges"],
                 f"A²M's radii {', '.join(map(str, RADII))}; this space's cells have "
-                f"{table.space.n_edges}; in Python, pass radii=",
+                f"{table.space.n_edges}; in Python, make_a2m_distributions(table, "
+                f"radii={tuple(r for r in RADII if r <= table.space.n_edges)}) draws the radii "
+                "that fit",
             )
         radii = RADII
     given: object = radii  # typed as a tuple; a notebook may pass one int all the same

@@ -71,6 +71,7 @@ from nb201_flat.landscape.a2m import A2MCode, _a2m
 from nb201_flat.landscape.maximin import BarrierTree, as_tree, barrier_tree
 from nb201_flat.landscape.pair_batch import pair_columns, shortest_paths_measured
 from nb201_flat.landscape.paths import (
+    DETOUR_HINT,
     beyond_worse,
     check_shortest_paths_measured,
     shortest_paths,
@@ -203,6 +204,8 @@ def pair_barriers(
 
     Raises
     ------
+    NoPathError
+        No path through measured architectures joins them (checked first).
     MissingValueError
         An architecture on the shortest paths has no value (the shortest-path barriers would
         be undefined).
@@ -217,11 +220,13 @@ def pair_barriers_of_tree(tree: BarrierTree, a: ArchLike, b: ArchLike) -> PairBa
     ia, ib = resolve_index(sp, a), resolve_index(sp, b)
     paths = shortest_paths(sp, ia, ib)
     w = oriented(v, hib)
+    # endpoints and components first (NoPathError, as _unservable orders the causes): the
+    # detour hint of an unmeasured shortest path is no use where no path joins the pair
+    lowest, steps, bottleneck = tree._lowest(ia, ib)
     check_shortest_paths_measured(w, paths)
     on_paths = w[paths]
     ends = 0.5 * (w[ia] + w[ib])
     path_min = on_paths.min(axis=1)
-    lowest, steps, bottleneck = tree._lowest(ia, ib)
 
     def a2m(code: A2MCode | None) -> float:
         # the paths enumerated above, not again for each construction
@@ -693,8 +698,10 @@ def barrier_census(
     try:
         columns = _census_columns(tree, groups, total)
     except (NoPathError, MissingValueError) as exc:  # "raise": the first pair it cannot serve
+        # the census serves no detour: its one fix is to leave the pair out
         raise type(exc)(
-            f"{exc}; to leave such pairs out of the census and count them, pass "
+            f"{str(exc).removesuffix(f'; {DETOUR_HINT}')}; to leave such pairs out of the "
+            "census and count them, pass "
             "nan_policy='omit' (--nan-policy omit)"
         ) from None
     df = pd.DataFrame(columns, columns=list(CENSUS_COLUMNS))
@@ -712,9 +719,31 @@ def barrier_census(
 
 def describe_causes(*counts: Mapping[str, int] | None) -> str:
     """The causes of :data:`OMIT_CAUSES` in ``counts`` (added up), in words: ``"3 pairs: no
-    path through measured architectures joins them; 1 pair: ..."``."""
+    path through measured architectures joins them; 1 pair: ..."``. One cause alone is named
+    without its count: the caller has said how many pairs it concerns, and this is all of them.
+    """
     total = {c: sum(int(n.get(c, 0)) for n in counts if n) for c in OMIT_CAUSES}
-    return "; ".join(f"{_pairs(k)}: {OMIT_CAUSES[c]}" for c, k in total.items() if k)
+    found = {c: k for c, k in total.items() if k}
+    if len(found) == 1:
+        return OMIT_CAUSES[next(iter(found))]
+    return "; ".join(f"{_pairs(k)}: {OMIT_CAUSES[c]}" for c, k in found.items())
+
+
+def describe_left_out(counts: Mapping[str, int], flag: str = "") -> str:
+    """A group's pairs ``nan_policy="omit"`` left out, in words, the count said once: ``counts``
+    is an entry of the census's ``attrs["excluded"]`` (candidates left out of a band's draw)
+    or ``attrs["omitted"]`` (drawn pairs dropped); ``flag`` in parentheses after it (the CLI's
+    ``--nan-policy omit``).
+
+    >>> describe_left_out({"candidates": 605_635, "no_path": 0, "unmeasured": 98_039})
+    '98,039 of its 605,635 candidate pairs left out of the draw: an unmeasured architecture lies on their shortest paths'
+    """
+    n = sum(int(counts.get(c, 0)) for c in OMIT_CAUSES)
+    if "candidates" in counts:
+        what = f"{_pairs(int(counts['candidates']), ' candidate')} left out of the draw"
+    else:
+        what = f"{_pairs(int(counts['pairs']))} left out"
+    return f"{n:,} of its {what}{f' ({flag})' if flag else ''}: {describe_causes(counts)}"
 
 
 def _pairs(n: int, kind: str = "") -> str:

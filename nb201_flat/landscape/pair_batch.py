@@ -96,13 +96,11 @@ def pair_columns(tree: BarrierTree, a: IntArray, b: IntArray) -> dict[str, npt.N
     delta = (codes[b].astype(np.int64) - codes[a].astype(np.int64)) * weights
     for dist in np.unique(d[ok]).tolist():
         rows = np.flatnonzero(ok & (d == dist))
-        template, masks = _template(dist)
+        template = _template(dist)
         for part in np.array_split(rows, max(1, (len(rows) << dist) // _CELLS)):
-            # each pair's 2^d cells by subset of its differing edges (ascending positions)
-            lex = lex_a[part, None] + delta[part][differs[part]].reshape(-1, dist) @ masks
-            cells = space._index_of_lex[lex]
+            cells = _subset_cells(space, lex_a, delta, differs, part, dist)
             vals = v[cells]
-            ok[part[np.isnan(vals).any(axis=1)]] = False  # undefined shortest-path barriers
+            ok[part[~_all_measured(vals)]] = False  # undefined shortest-path barriers
             for name, col in _shortest_path_barriers(vals, template, hib).items():
                 out[name][part] = col
             above[part] = _best_path_minimum(w_open[cells], template) >= worst[part]
@@ -147,9 +145,27 @@ def shortest_paths_measured(
         delta = (codes[pb].astype(np.int64) - codes[pa].astype(np.int64)) * weights
         for dist in np.unique(d).tolist():
             rows = np.flatnonzero(d == dist)
-            lex = lex_a[rows, None] + delta[rows][differs[rows]].reshape(-1, dist) @ _masks(dist)
-            out[s + rows] = ~np.isnan(values[space._index_of_lex[lex]]).any(axis=1)
+            cells = _subset_cells(space, lex_a, delta, differs, rows, dist)
+            out[s + rows] = _all_measured(values[cells])
     return out
+
+
+def _subset_cells(
+    space: Space, lex_a: IntArray, delta: IntArray, differs: BoolArray, rows: IntArray, dist: int
+) -> IntArray:
+    """The cells on the shortest paths of the pairs ``rows`` (each at distance ``dist``):
+    ``(len(rows), 2^d)`` indices, one per subset of the differing edges (ascending positions)
+    switched from ``a`` towards ``b`` (``lex_a``: a's lexicographic index; ``delta``: the
+    per-edge step to b's; ``differs``: the differing edges)."""
+    lex = lex_a[rows, None] + delta[rows][differs[rows]].reshape(-1, dist) @ _masks(dist)
+    return space._index_of_lex[lex]
+
+
+def _all_measured(vals: FloatArray) -> BoolArray:
+    """Per row of a pair's shortest-path cell values, whether every cell has one: where the
+    shortest-path barriers are defined. (One pair with its paths built:
+    :func:`~nb201_flat.landscape.paths.check_shortest_paths_measured`, which raises.)"""
+    return np.logical_not(np.isnan(vals).any(axis=1))
 
 
 # pairs checked at once by shortest_paths_measured: 2^d cells each, at most 64 on NB201 (4 MB)
@@ -158,8 +174,7 @@ _PAIRS_CHECKED = 1 << 13
 
 @cache
 def _masks(d: int) -> IntArray:
-    """The ``(d, 2^d)`` 0/1 matrix of every subset's bits (no d! paths built, unlike
-    :func:`_template`)."""
+    """The ``(d, 2^d)`` 0/1 matrix of every subset's bits, read-only (shared by every call)."""
     masks = ((np.arange(1 << d)[None, :] >> np.arange(d)[:, None]) & 1).astype(np.int64)
     masks.setflags(write=False)
     return masks
@@ -200,20 +215,18 @@ def _best_path_minimum(w: FloatArray, template: IntArray) -> FloatArray:
 
 
 @cache
-def _template(d: int) -> tuple[IntArray, IntArray]:
-    """``(paths, masks)`` for distance ``d``: ``paths[p, k]`` is the subset (a bitmask of the
-    differing edges, in ascending position) switched after ``k`` steps of the ``p``-th
-    permutation, in :func:`~nb201_flat.landscape.paths.shortest_paths`' order; ``masks`` is
-    the ``(d, 2^d)`` 0/1 matrix of every subset's bits."""
+def _template(d: int) -> IntArray:
+    """The d! paths for distance ``d``, read-only: ``paths[p, k]`` is the subset (a bitmask of
+    the differing edges, in ascending position, as :func:`_masks` orders the subsets) switched
+    after ``k`` steps of the ``p``-th permutation, in
+    :func:`~nb201_flat.landscape.paths.shortest_paths`' order."""
     orders = list(itertools.permutations(range(d)))
     paths = np.zeros((len(orders), d + 1), dtype=np.int64)
     for p, order in enumerate(orders):
         for k, edge in enumerate(order):
             paths[p, k + 1] = paths[p, k] | (1 << edge)
-    masks = (np.arange(1 << d)[None, :] >> np.arange(d)[:, None]) & 1
     paths.setflags(write=False)
-    masks.setflags(write=False)
-    return paths, masks.astype(np.int64)
+    return paths
 
 
 def _forest_minimum(tree: BarrierTree, a: IntArray, b: IntArray) -> FloatArray:

@@ -150,10 +150,11 @@ def shortest_paths(space: Space, a: ArchLike, b: ArchLike) -> IntArray:
     return flat.reshape(len(orders), d + 1)
 
 
-# where the lowest barrier of an unservable pair is still found, in the API and on the CLI
+# where the lowest barrier of a pair without shortest-path barriers is found, in the API and on
+# the CLI; conditional: callers without a barrier tree do not know whether a detour exists
 DETOUR_HINT = (
-    "the lowest barrier over any path is still defined: lowest_barrier_path "
-    "(CLI: nb201-flat barrier A B --method lowest)"
+    "lowest_barrier_path (CLI: nb201-flat barrier A B --method lowest) finds the lowest barrier "
+    "over any path, through a detour of measured architectures if one exists"
 )
 
 

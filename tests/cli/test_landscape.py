@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from nb201_flat.cli import main
+from nb201_flat.landscape.census import describe_left_out
 from nb201_flat.space import NB201, Space
 from nb201_flat.storage import save_table
 from nb201_flat.table import MetricKey, Table
@@ -266,7 +267,9 @@ def test_barrier_method_on_an_unmeasured_shortest_path_is_refused(
             ("flatness", "--dataset", "cifar10", "--split", "x-valid", "--epochs", "200"),
             "unknown dataset",
         ),
-        (("flatness", *KEY, "--radius", "9"), "radius"),
+        # one wording, naming the flag, below the range as above it
+        (("flatness", *KEY, "--radius", "9"), "--radius must lie in 1..6, got 9"),
+        (("flatness", *KEY, "--radius", "0"), "--radius must lie in 1..6, got 0"),
         (("flatness", *KEY, "--top", "0"), "--top"),
     ],
 )
@@ -338,8 +341,11 @@ def test_census_nan_policy_omit_reports_what_it_left_out(
         "pairs left out of the draw (--nan-policy omit): " in "\n".join(d["notes"])
     )
     assert any(
-        n.startswith(f"group top-k: {28 - kept} of its 28 pairs omitted") for n in d["notes"]
+        n.startswith(f"group top-k: {28 - kept} of its 28 pairs left out") for n in d["notes"]
     )
+    # the census's one wording (the figure notes the same), each count said once
+    for g, c in [*d["excluded"].items(), *d["omitted"].items()]:
+        assert f"group {g}: {describe_left_out(c, '--nan-policy omit')}" in d["notes"]
     code, text, _ = run(capsys, *args, "--nan-policy", "omit")
     assert code == 0 and "pairs without a barrier omitted" in text.splitlines()[0]
     assert "note: group top-k: " in text and "unmeasured architecture lies on" in text
@@ -364,29 +370,74 @@ def test_census_nan_policy_omit_on_a_full_table_changes_nothing(
 
 
 # -- census: A²M's bands only on the key they are of; the distance only of band pairs -----------
+@pytest.fixture
+def band_key_path(tmp_path: Path) -> Path:
+    """``table_path``'s keys and A²M's CIFAR-100 band key (test accuracy, 200 epochs)."""
+    v = (NB201.codes == 3).sum(axis=1).astype(float) * 10
+    keys = [("x-valid", "accuracy", v), ("x-valid", "loss", 100 - v), ("x-test", "accuracy", v)]
+    data = {(MetricKey("cifar100", sp, 200, m), None): x for sp, m, x in keys}
+    return save_table(Table(NB201, data, source="band key"), tmp_path / "b.nb201")
+
+
 @pytest.mark.parametrize(
     ("key", "fix"),
     [
-        # a validation split, a loss, a time, 12 epochs: the bands are 200-epoch test accuracy
-        (KEY, "--dataset cifar100 --split x-test --epochs 200 --metric accuracy"),
-        ((*KEY, "--metric", "loss"), "--dataset cifar100 --split x-test"),
-        (("--metric", "loss"), "drop --metric loss"),  # A²M's test keys, on their loss
-        (("--dataset", "cifar10", "--split", "ori-test", "--epochs", "12"), "--epochs 200"),
+        # a validation split, a loss: the bands are 200-epoch test accuracy
+        (KEY, ("--dataset", "cifar100", "--split", "x-test", "--epochs", "200")),
+        ((*KEY, "--metric", "loss"), ("--dataset", "cifar100", "--split", "x-test")),
     ],
 )
 def test_census_band_pairs_on_a_key_the_bands_are_not_of_are_refused(
-    capsys: pytest.CaptureFixture[str], table_path: Path, key: tuple[str, ...], fix: str
+    capsys: pytest.CaptureFixture[str],
+    band_key_path: Path,
+    key: tuple[str, ...],
+    fix: tuple[str, ...],
 ) -> None:
     # it drew nothing and said "group A has no pair: it holds 0 architectures in [69.3,
     # 70.7]" three times, exit 0: --pairs silently did nothing, or drew accuracy bands of a loss
-    args = ("census", *key, "--table", str(table_path), "--top", "3")
+    args = ("census", *key, "--table", str(band_key_path), "--top", "3")
     code, out, err = run(capsys, *args, "--pairs", "3")
     assert code == 2 and out == "" and err.count("\n") == 1
     assert "A²M's bands are of test accuracy at 200 epochs" in err
-    assert "pass --pairs 0 for the top K alone" in err and fix in err
-    if "--epochs" in key and "12" not in key:  # a key the table has: the top K alone runs
-        code, out, _ = run(capsys, *args, "--pairs", "0")
-        assert code == 0 and "barrier census: no band pairs, every pair of the top 3" in out
+    assert "pass --pairs 0 for the top K alone" in err and " ".join(fix) in err
+    # each fix named runs: the top K alone, and the band key named
+    code, out, _ = run(capsys, *args, "--pairs", "0")
+    assert code == 0 and "barrier census: no band pairs, every pair of the top 3" in out
+    named = ("--dataset", "cifar100", "--split", "x-test", "--epochs", "200")
+    code, out, _ = run(capsys, "census", *named, "--table", str(band_key_path), "--pairs", "3")
+    assert code == 0, out
+
+
+def test_census_band_key_fixes_lead_only_to_keys_the_table_has(
+    capsys: pytest.CaptureFixture[str], table_path: Path, band_key_path: Path
+) -> None:
+    # the table lacks A²M's keys: the band key is not named, and --pairs 0 runs
+    args = ("census", *KEY, "--table", str(table_path), "--top", "3")
+    code, _, err = run(capsys, *args, "--pairs", "3")
+    assert code == 2 and err.rstrip().endswith("pass --pairs 0 for the top K alone")
+    assert run(capsys, *args, "--pairs", "0")[0] == 0
+    # --metric loss on A²M's test keys: "pass --pairs 0" then said "unknown metric 'loss'";
+    # the missing key is named first, with "drop --metric" only where that key exists
+    code, _, err = run(capsys, "census", "--metric", "loss", "--table", str(table_path))
+    assert code == 2 and "none of A²M's test keys" in err and "with metric loss" in err
+    assert "drop --metric" not in err and "--pairs 0" not in err
+    code, _, err = run(capsys, "census", "--metric", "loss", "--table", str(band_key_path))
+    assert code == 2 and "with metric loss; drop --metric loss, or name one" in err
+    assert run(capsys, "census", "--table", str(band_key_path), "--pairs", "3")[0] == 0
+    # a key the table lacks: its own error, not a band fix
+    code, _, err = run(
+        capsys,
+        "census",
+        "--dataset",
+        "cifar100",
+        "--split",
+        "x-test",
+        "--epochs",
+        "12",
+        "--table",
+        str(band_key_path),
+    )
+    assert code == 2 and "unknown" in err and "A²M's bands" not in err
 
 
 @pytest.fixture

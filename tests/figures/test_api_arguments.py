@@ -586,7 +586,11 @@ def _tiny(figure_table: Table, ops: tuple[str, ...], n_nodes: int) -> Table:
 @pytest.mark.parametrize(
     ("name", "why"),
     [
-        ("a2m_distributions", r"cells of at least 3 edges \(A²M's radii 1, 2, 3; this space's"),
+        (
+            "a2m_distributions",
+            r"cells of at least 3 edges \(A²M's radii 1, 2, 3; this space's cells have 1; in "
+            r"Python, make_a2m_distributions\(table, radii=\(1,\)\) draws the radii that fit\)$",
+        ),
         ("barrier_census", r"cells of at least 3 edges \(the band pairs lie at Hamming distance 3"),
         (
             "a2m_paths",

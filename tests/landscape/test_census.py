@@ -28,9 +28,11 @@ from nb201_flat.landscape.census import (
     barrier_census,
     census_cost,
     census_summary,
+    describe_left_out,
     pair_barriers,
     top_pairs,
 )
+from nb201_flat.landscape.paths import DETOUR_HINT
 from nb201_flat.space import NB201, Space
 from nb201_flat.storage import load_saved_table, save_table
 from nb201_flat.table import MetricKey, Table
@@ -111,6 +113,11 @@ def test_pair_barriers_loss_and_tree_and_missing() -> None:
     g[4] = np.nan
     with pytest.raises(MissingValueError, match="shortest paths"):
         pair_barriers(CUBE, g, 0, 7)
+    # every neighbour of 0 unmeasured: no path at all, so no detour hint (lowest_barrier_path
+    # raises NoPathError too); the components are checked before the shortest paths
+    g[[1, 2, 4]] = np.nan
+    with pytest.raises(NoPathError, match="no path joins 0 and 7"):
+        barrier_tree(CUBE, g).pair_barriers(0, 7)
 
 
 def _brute_lowest(space: Space, f: np.ndarray, a: int, b: int) -> float:
@@ -617,8 +624,13 @@ def test_census_rows_equal_pair_barriers_with_ties_nans_and_excluded_cells() -> 
         barrier_tree(S6, f).pair_barriers(*first)
     with pytest.raises(MissingValueError) as got_err:
         barrier_census(S6, f, {"X": (-100, 100)}, n_pairs=300, top_k=0, distance=2, seed=3)
-    assert str(got_err.value).startswith(str(want_err.value))
-    assert "nan_policy='omit' (--nan-policy omit)" in str(got_err.value)
+    # the pair's problem, then the census's one fix in place of the detour hint
+    problem = str(want_err.value).removesuffix(f"; {DETOUR_HINT}")
+    assert problem != str(want_err.value)
+    assert str(got_err.value) == (
+        f"{problem}; to leave such pairs out of the census and count them, pass "
+        "nan_policy='omit' (--nan-policy omit)"
+    )
 
 
 def test_signed_zeros_give_the_same_barrier_batched_and_one_pair_at_a_time() -> None:
@@ -726,10 +738,17 @@ def test_census_omit_drops_the_top_k_pairs_it_cannot_serve() -> None:
     )
     s = census_summary(both).set_index("group")["pairs"]
     assert s.to_dict() == {"X": 7, "top-k": len(kept), "all": 7 + len(kept)}
-    # "raise" stops on the first pair it cannot serve (0-60: the shortest paths are checked
-    # first, and a pair no path joins has an unmeasured cell on them), naming the way on
-    with pytest.raises(MissingValueError, match=r"from 0 to 60 .*nan_policy='omit'"):
+    # "raise" stops on the first pair it cannot serve (0-60) for the cause "omit" counts it
+    # under (no path, checked first: an unmeasured cell lies on its shortest paths too), and
+    # names the one fix the census has: no detour hint, the census serves no detour
+    with pytest.raises(NoPathError, match=r"joins 0 and 60 .*nan_policy='omit'") as info:
         barrier_census(Q6, f, {}, n_pairs=0, top_k=6, seed=0)
+    assert "lowest_barrier_path" not in str(info.value)
+    # 0 and 7 of the cube: joined through 2 and 3, the unmeasured 1 on a shortest path
+    g = np.array([9.0, np.nan, 6, 7, 4, 7, 7, 8])
+    with pytest.raises(MissingValueError, match="undefined; to leave such pairs") as info:
+        barrier_census(CUBE, g, {"X": (7.5, 10.0)}, n_pairs=1, top_k=0, seed=0)
+    assert "lowest_barrier_path" not in str(info.value)
 
 
 def test_census_omit_names_a_group_left_without_a_pair() -> None:
@@ -740,8 +759,9 @@ def test_census_omit_names_a_group_left_without_a_pair() -> None:
     assert census[["group", "a", "b"]].to_numpy().tolist() == [["top-k", 0, 1]]
     assert census.attrs["omitted"] == {"top-k": {"pairs": 3, "no_path": 2, "unmeasured": 0}}
     assert census.attrs["empty"] == {
+        # one cause: the count is not said again
         "X": "none of its 1 candidate pair at distance 6 can be served "
-        "(1 pair: no path through measured architectures joins them)"
+        "(no path through measured architectures joins them)"
     }
     with pytest.raises(MissingValueError, match="no pair to compute: X: none of its 1 candid"):
         barrier_census(Q6, f, band, n_pairs=5, top_k=0, distance=6, seed=0, nan_policy="omit")
@@ -794,3 +814,28 @@ def test_census_distance_is_checked_only_when_band_pairs_are_drawn() -> None:
         barrier_census(space, f, "cifar10", n_pairs=1, top_k=2, seed=0)
     df = barrier_census(space, f, "cifar10", n_pairs=1, top_k=0, distance=1, seed=0)
     assert df[["group", "a", "b"]].to_numpy().tolist() == [["A", 0, 1]]
+
+
+def test_describe_left_out_says_each_count_once() -> None:
+    # one cause: the count before it is its count, not said again after it
+    one = {"candidates": 605_635, "no_path": 0, "unmeasured": 98_039}
+    assert describe_left_out(one) == (
+        "98,039 of its 605,635 candidate pairs left out of the draw: an unmeasured "
+        "architecture lies on their shortest paths"
+    )
+    # two causes: each its own count; a drawn group's pairs; the CLI's flag in parentheses
+    two = {"pairs": 45, "no_path": 1, "unmeasured": 3}
+    assert describe_left_out(two, "--nan-policy omit") == (
+        "4 of its 45 pairs left out (--nan-policy omit): 1 pair: no path through measured "
+        "architectures joins them; 3 pairs: an unmeasured architecture lies on their shortest "
+        "paths"
+    )
+
+
+def test_pair_batch_caches_are_read_only() -> None:
+    # cached per distance and shared by every call: a write would corrupt later censuses
+    from nb201_flat.landscape.pair_batch import _masks, _template
+
+    for d in (1, 3):
+        assert _masks(d).dtype == np.int64 and _template(d).dtype == np.int64
+        assert not _masks(d).flags.writeable and not _template(d).flags.writeable

@@ -139,7 +139,11 @@ def test_a_numpy_vector_is_read_as_it_is() -> None:
         (lambda s: s.set_axis(s.index * 1.0), r"labels are float64 \(first 0\.0\); relabel it"),
         (
             lambda s: s.set_axis(pd.Index([pd.NA, *range(1, 27)], dtype="Int64")),
-            r"its index holds 1 missing labels; \.reindex",
+            r"its index holds 1 missing label; \.reindex",
+        ),
+        (
+            lambda s: s.set_axis(pd.Index([pd.NA, pd.NA, *range(2, 27)], dtype="Int64")),
+            r"its index holds 2 missing labels; \.reindex",
         ),
         (lambda s: s.set_axis(MID.strings()), r"labels are .* space\.parse\(a\)\.index, or use"),
         (lambda s: s.to_frame("acc"), r"^values must be one vector, got a DataFrame of shape"),
