@@ -206,17 +206,18 @@ class ReproduceConfig:
         )
 
     def algorithms(self) -> dict[str, SearchAlgorithm]:
-        """Every algorithm of the grid, by label (the base first)."""
+        """Every algorithm of the grid, by label (random search first)."""
         objs: list[NeighbourObjective]
         if self.design == "full":
-            # the base too: the relatives, two-stage and accounting controls depart from it
-            # (a base outside the product left its budget-matched control with no runs)
-            objs = [self.base] + [
+            # the base too, after the product (which keeps its order): the relatives,
+            # two-stage and accounting controls depart from it (a base outside the product
+            # left its budget-matched control with no runs)
+            objs = [
                 replace(self.base, radius=r, agg=a, include_self=s, charge=c, **self._level(a))  # type: ignore[call-arg, arg-type]
                 for r, a, s, c in itertools.product(
                     self.radii, self.aggregators, self.include_self, self.charge
                 )
-            ]
+            ] + [self.base]
         else:
             objs = [self.base]
             objs += [replace(self.base, radius=r) for r in self.radii]  # type: ignore[call-arg]

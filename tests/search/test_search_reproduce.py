@@ -393,3 +393,17 @@ def test_a_full_design_runs_its_base_whose_controls_need_it() -> None:
     labels = set(cfg.algorithms())
     assert set(cfg.matched_pairs()) <= labels
     assert "na-rs[r2=,mean,noself,free]" in labels
+
+
+def test_a_full_design_keeps_the_product_order_when_its_base_is_in_it() -> None:
+    # the base was put first, so a base inside the product but not first (--no-self) moved
+    # its rows ahead of the others in every file, against the product's order
+    from nb201_flat.search.algorithms import NeighbourObjective
+    from nb201_flat.search.grid import ReproduceConfig
+
+    cfg = ReproduceConfig.quick(
+        design="full", include_self=(True, False), base=NeighbourObjective()
+    )
+    assert not cfg.base.include_self  # the product's second level
+    na_rs = [k for k in cfg.algorithms() if k.startswith("na-rs[")]
+    assert na_rs == ["na-rs[r1,mean,self,free]", "na-rs[r1,mean,noself,free]"]
