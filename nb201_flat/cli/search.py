@@ -355,7 +355,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     from nb201_flat.atomic import check_writable_target
     from nb201_flat.errors import check_seed
     from nb201_flat.neighbourhood import Neighbourhood
-    from nb201_flat.search.grid import ReproduceConfig, reproduce
+    from nb201_flat.search.grid import ReproduceConfig, check_quantile_applies, reproduce
     from nb201_flat.search.protocol import PROTOCOL_NAMES
     from nb201_flat.search.report import write_report
     from nb201_flat.search.runner import check_runs
@@ -384,13 +384,9 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
             changes["quantile"] = args.quantile
             spec = Neighbourhood.build(cfg.base.neighbourhood, **(fields | {"quantile": None}))
         changes["base"] = replace(cfg.base, neighbourhood=spec)
-        if "quantile" in changes and "quantile" not in cfg.aggregators:
-            from nb201_flat.errors import ArgumentError
-
-            raise ArgumentError(
-                f"--quantile applies only where the grid uses --agg quantile, and this grid's "
-                f"aggregators are {', '.join(cfg.aggregators)}; add --agg quantile or drop it"
-            )
+        if "quantile" in changes:  # the grid's rule, named by its flags
+            fix = "drop --quantile, or drop --quick for the full grid" if args.quick else "drop it"
+            check_quantile_applies(cfg.aggregators, "--quantile", fix)
     cfg = replace(cfg, **changes)
     if args.design is not None:
         other = replace(cfg, design="full" if cfg.design == "one-at-a-time" else "one-at-a-time")
