@@ -274,7 +274,8 @@ def check_search_workers(workers: int, jobs: int) -> None:
     if workers > 1:
         check_memory(
             workers * SEARCH_WORKER_MB * 2**20,
-            f"a pool of {workers} search worker processes (jobs={jobs}, --jobs {jobs})",
+            f"a pool of {workers} search worker processes"
+            + (f" ({jobs} jobs asked, one worker a task at most)" if jobs > workers else ""),
             f"pass fewer jobs (--jobs; this process may use {usable_cores()} CPUs)",
         )
 

@@ -111,10 +111,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     add_table_arg(p)
     add_json_arg(p)
-    flags: dict[str, list[str]] = {}
+    flags: dict[str, list[tuple[str, Any]]] = {}
     for a in p._actions:  # an option's flags by its field (--exact/--within share one)
-        flags.setdefault(a.dest, []).extend(a.option_strings)
-    p.set_defaults(func=cmd_search, option_flags={k: "/".join(v) for k, v in flags.items()})
+        flags.setdefault(a.dest, []).extend((o, a.const) for o in a.option_strings)
+    p.set_defaults(func=cmd_search, option_flags=flags)
 
     p = sub.add_parser(
         "reproduce",
@@ -219,21 +219,15 @@ def _check_search_options(args: argparse.Namespace) -> None:
         )
 
 
-def _check_algorithm_options(algo: str, options: dict[str, Any], flags: dict[str, str]) -> None:
-    """Flags that do not apply to ``--algo`` are errors naming the flags (make_algorithm's
-    own message names the Python fields)."""
-    from nb201_flat.errors import ArgumentError
-    from nb201_flat.search.algorithms import ALGORITHM_OPTIONS
-
-    allowed = ALGORITHM_OPTIONS[algo]
-    extra = sorted(flags[k] for k, v in options.items() if v is not None and k not in allowed)
-    if extra:
-        takes = sorted(flags[k] for k in allowed if k in flags)
-        raise ArgumentError(
-            f"{', '.join(extra)} {'does' if len(extra) == 1 else 'do'} not apply to --algo "
-            f"{algo}; drop {'it' if len(extra) == 1 else 'them'} ({algo} takes "
-            f"{', '.join(takes) or 'no algorithm options'})"
-        )
+def _flags_given(args: argparse.Namespace, fields: dict[str, Any]) -> dict[str, str]:
+    """Each given field's flag as given: ``--within`` rather than ``--exact/--within``."""
+    out = {}
+    for k, v in fields.items():
+        spelled = [
+            o for o, const in args.option_flags.get(k, ()) if const is not None and const == v
+        ]
+        out[k] = spelled[0] if spelled else "/".join(o for o, _ in args.option_flags.get(k, ()))
+    return {k: v for k, v in out.items() if v}
 
 
 def cmd_search(args: argparse.Namespace) -> int:
@@ -260,8 +254,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     check_runs(args.runs, "--runs")  # the runner's bound, before any work
     check_seed(args.seed, "--seed")
     jobs = _jobs(args)
-    _check_algorithm_options(args.algo, options, args.option_flags)
-    algo = make_algorithm(args.algo, **options)
+    algo = make_algorithm(args.algo, flags=_flags_given(args, options), **options)
     table = open_table(args)
     given_scale = 1.0 if args.budget_scale is None else args.budget_scale
     timed = args.protocol != "fixed-n"
@@ -362,7 +355,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     from nb201_flat.atomic import check_writable_target
     from nb201_flat.errors import check_seed
     from nb201_flat.neighbourhood import Neighbourhood
-    from nb201_flat.search.grid import ReproduceConfig, reproduce
+    from nb201_flat.search.grid import ReproduceConfig, check_quantile_applies, reproduce
     from nb201_flat.search.protocol import PROTOCOL_NAMES
     from nb201_flat.search.report import write_report
     from nb201_flat.search.runner import check_runs
@@ -391,13 +384,9 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
             changes["quantile"] = args.quantile
             spec = Neighbourhood.build(cfg.base.neighbourhood, **(fields | {"quantile": None}))
         changes["base"] = replace(cfg.base, neighbourhood=spec)
-        if "quantile" in changes and "quantile" not in cfg.aggregators:
-            from nb201_flat.errors import ArgumentError
-
-            raise ArgumentError(
-                f"--quantile applies only where the grid uses --agg quantile, and this grid's "
-                f"aggregators are {', '.join(cfg.aggregators)}; add --agg quantile or drop it"
-            )
+        if "quantile" in changes:  # the grid's rule, named by its flags
+            fix = "drop --quantile, or drop --quick for the full grid" if args.quick else "drop it"
+            check_quantile_applies(cfg.aggregators, "--quantile", fix)
     cfg = replace(cfg, **changes)
     if args.design is not None:
         other = replace(cfg, design="full" if cfg.design == "one-at-a-time" else "one-at-a-time")

@@ -32,7 +32,9 @@ Examples
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, TypeAlias, runtime_checkable
 
 import numpy as np
@@ -322,32 +324,9 @@ class NARandomSearch:
 
     def __post_init__(self) -> None:
         _check_objective(self.objective, optional=False)
-        if self.rerank_top_k is not None:
-            # a whole count: 2.5 re-ranked the top 2 under the label top2.5
-            k = check_int_range("rerank_top_k", self.rerank_top_k, 1, fix="pass e.g. 10")
-            object.__setattr__(self, "rerank_top_k", k)
-        if self.stage1_fraction is None:  # kept None, so that replace() may drop a stage
-            return
-        frac = check_float_range(
-            "stage1_fraction (--stage1-fraction)",
-            self.stage1_fraction,
-            0.0,
-            1.0,
-            lo_open=True,
-            fix="the budget share of stage 1, e.g. 0.5",
-        )
-        if not self._split:  # it was silently ignored: stage 1 takes the whole budget
-            missing = []
-            if self.rerank_top_k is None:
-                missing.append("rerank_top_k=K (--rerank-top-k K)")
-            if not self.objective.charge:
-                missing.append("a charged objective (--charge-neighbours)")
-            raise AlgorithmError(
-                "stage1_fraction (--stage1-fraction) applies only to two-stage na-rs with "
-                "charged neighbours, otherwise stage 1 uses the whole budget; add "
-                f"{' and '.join(missing)} or drop it"
-            )
-        object.__setattr__(self, "stage1_fraction", frac)
+        k, frac = _check_two_stage(self.rerank_top_k, self.stage1_fraction, self.objective.charge)
+        object.__setattr__(self, "rerank_top_k", k)
+        object.__setattr__(self, "stage1_fraction", frac)  # kept None: replace() may drop it
 
     def __eq__(self, other: object) -> bool:
         # by what it does: stage1_fraction=None and 0.5 search alike (as their labels say)
@@ -621,34 +600,93 @@ ALGORITHM_OPTIONS: dict[str, frozenset[str]] = {
 }
 
 
-def make_algorithm(name: str, **options: Any) -> SearchAlgorithm:
+#: no flags: messages name the Python keywords
+_PYTHON: Mapping[str, str] = MappingProxyType({})
+
+
+def _named(field: str, flags: Mapping[str, str], value: str = "") -> str:
+    """``field`` as the caller spells it: its flag where ``flags`` maps it, else the Python
+    keyword (``value``, e.g. ``K``, follows either)."""
+    if field in flags:
+        return f"{flags[field]} {value}".rstrip()
+    return f"{field}={value}" if value else field
+
+
+def _check_two_stage(
+    rerank_top_k: Any, stage1_fraction: Any, charge: bool, flags: Mapping[str, str] = _PYTHON
+) -> tuple[int | None, float | None]:
+    """NA-RS's two-stage options, checked (``flags``: the command line's names for them)."""
+    k = rerank_top_k
+    if k is not None:  # a whole count: 2.5 re-ranked the top 2 under the label top2.5
+        k = check_int_range(_named("rerank_top_k", flags), k, 1, fix="pass e.g. 10")
+    if stage1_fraction is None:
+        return k, None
+    stage1 = _named("stage1_fraction", flags)
+    frac = check_float_range(
+        stage1, stage1_fraction, 0.0, 1.0, lo_open=True, fix="the budget share of stage 1, e.g. 0.5"
+    )
+    if k is None or not charge:  # it was silently ignored: stage 1 takes the whole budget
+        missing = [] if k is not None else [_named("rerank_top_k", flags, "K")]
+        if not charge:
+            missing.append(flags.get("charge", "charge=True"))
+        raise AlgorithmError(
+            f"{stage1} applies only to two-stage na-rs with charged neighbours, otherwise "
+            f"stage 1 uses the whole budget; add {' and '.join(missing)} or drop it"
+        )
+    return k, frac
+
+
+def check_algorithm_options(
+    name: str, options: Mapping[str, Any], flags: Mapping[str, str] = _PYTHON
+) -> dict[str, Any]:
+    """The options (None: not given) that ``name`` takes, or :class:`AlgorithmError` naming
+    those it does not; ``flags`` maps fields to the command line's flags, which it then names.
+    """
+    if name not in ALGORITHM_OPTIONS:
+        raise AlgorithmError(
+            f"unknown algorithm {name!r}; choose from {', '.join(ALGORITHM_NAMES)}"
+        )
+    allowed = ALGORITHM_OPTIONS[name]
+    opts = {k: v for k, v in options.items() if v is not None}
+    extra = sorted(_named(k, flags) for k in opts if k not in allowed)
+    if extra:
+        one = len(extra) == 1
+        takes = sorted(_named(k, flags) for k in allowed if not flags or k in flags)
+        raise AlgorithmError(
+            f"{', '.join(extra)} {'does' if one else 'do'} not apply to "
+            f"{f'--algo {name}' if flags else repr(name)}; drop {'it' if one else 'them'} "
+            f"({name} takes {', '.join(takes) or 'no algorithm options'})"
+        )
+    return opts
+
+
+def make_algorithm(
+    name: str, *, flags: Mapping[str, str] | None = None, **options: Any
+) -> SearchAlgorithm:
     """Build an algorithm from its CLI name and options.
 
     ``rs`` takes none; ``na-rs``: the :class:`NeighbourObjective` fields (``neighbourhood``, a
     :class:`~nb201_flat.neighbourhood.Neighbourhood`, and/or its fields one by one) plus ``rerank_top_k``,
     ``stage1_fraction``; ``rea``/``na-rea``: ``population``, ``sample_size``, ``mutation``
     (+ objective fields for ``na-rea``); ``ls``/``na-ls``: ``first_improvement`` (+ objective).
-    Options that do not apply raise :class:`AlgorithmError`.
+    Options that do not apply raise :class:`AlgorithmError`, naming the options by their
+    ``flags`` (field -> flag) where the command line passes them.
     """
-    obj_fields = _OBJECTIVE_OPTIONS
-    allowed = ALGORITHM_OPTIONS
-    if name not in allowed:
-        raise AlgorithmError(
-            f"unknown algorithm {name!r}; choose from {', '.join(ALGORITHM_NAMES)}"
-        )
-    opts = {k: v for k, v in options.items() if v is not None}
-    extra = sorted(set(opts) - allowed[name])
-    if extra:
-        raise AlgorithmError(
-            f"option(s) {', '.join(extra)} do not apply to {name!r}; it takes "
-            f"{', '.join(sorted(allowed[name])) or 'no options'}"
-        )
-    obj = {k: v for k, v in opts.items() if k in obj_fields}
-    rest = {k: v for k, v in opts.items() if k not in obj_fields}
+    opts = check_algorithm_options(name, options, flags or _PYTHON)
+    obj = {k: v for k, v in opts.items() if k in _OBJECTIVE_OPTIONS}
+    rest = {k: v for k, v in opts.items() if k not in _OBJECTIVE_OPTIONS}
     if name == "rs":
         return RandomSearch()
     if name == "na-rs":
-        return NARandomSearch(NeighbourObjective(**obj), **rest)  # it refuses a stray stage1
+        objective = NeighbourObjective(**obj)
+        # checked here too, to name the flags: a stray stage 1 is refused
+        _check_two_stage(
+            rest.get("rerank_top_k"),
+            rest.get("stage1_fraction"),
+            objective.charge,
+            flags or _PYTHON,
+        )
+        return NARandomSearch(objective, **rest)
     if name in ("rea", "na-rea"):
         return RegularizedEvolution(
             objective=NeighbourObjective(**obj) if name == "na-rea" else None, **rest

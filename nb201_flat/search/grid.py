@@ -79,6 +79,18 @@ log = logging.getLogger(__name__)
 Design = Literal["one-at-a-time", "full"]
 
 
+def check_quantile_applies(
+    aggregators: tuple[str, ...], name: str = "quantile", fix: str = "add 'quantile' or drop it"
+) -> None:
+    """Refuse a grid quantile level where ``aggregators`` has no quantile variant to take it
+    (``name`` and ``fix``: the command line's)."""
+    if "quantile" not in aggregators:  # it would apply to no variant
+        raise AlgorithmError(
+            f"{name} applies only where the grid varies agg to 'quantile', and its "
+            f"aggregators are {', '.join(aggregators)}; {fix}"
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class ReproduceConfig:
     """The grid. Defaults: the full reproduction (about half a minute on 2 cores).
@@ -154,11 +166,7 @@ class ReproduceConfig:
         check_margin(self.margin)
         if self.quantile is not None:
             check_float_range("quantile", self.quantile, 0.0, 1.0)
-            if "quantile" not in self.aggregators:  # it would apply to no variant
-                raise AlgorithmError(
-                    f"quantile applies only where the grid varies agg to 'quantile', and its "
-                    f"aggregators are {', '.join(self.aggregators)}; add 'quantile' or drop it"
-                )
+            check_quantile_applies(self.aggregators)
         check_runs(self.runs, "runs", ci=True)  # every row has a confidence interval
 
     @classmethod
@@ -206,17 +214,18 @@ class ReproduceConfig:
         )
 
     def algorithms(self) -> dict[str, SearchAlgorithm]:
-        """Every algorithm of the grid, by label (the base first)."""
+        """Every algorithm of the grid, by label (random search first)."""
         objs: list[NeighbourObjective]
         if self.design == "full":
-            # the base too: the relatives, two-stage and accounting controls depart from it
-            # (a base outside the product left its budget-matched control with no runs)
-            objs = [self.base] + [
+            # the base too, after the product (which keeps its order): the relatives,
+            # two-stage and accounting controls depart from it (a base outside the product
+            # left its budget-matched control with no runs)
+            objs = [
                 replace(self.base, radius=r, agg=a, include_self=s, charge=c, **self._level(a))  # type: ignore[call-arg, arg-type]
                 for r, a, s, c in itertools.product(
                     self.radii, self.aggregators, self.include_self, self.charge
                 )
-            ]
+            ] + [self.base]
         else:
             objs = [self.base]
             objs += [replace(self.base, radius=r) for r in self.radii]  # type: ignore[call-arg]

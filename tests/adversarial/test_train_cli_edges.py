@@ -78,8 +78,8 @@ REFUSED = [
     (["11472", "--progress", "--executor", "local"], "--progress shows a bar only"),
     (["11472", "--device", "mps"], "--device mps"),
     # faithful mode never compiles: either flag would seem to choose something
-    (["11472", "--no-compile"], "faithful mode takes no compile override"),
-    (["11472", "--compile"], "faithful mode takes no compile override"),
+    (["11472", "--no-compile"], "faithful mode takes no --no-compile ("),
+    (["11472", "--compile"], "faithful mode takes no --compile ("),
     (["11472", "--eval-every", "0"], "--eval-every must be >= 1"),
     # fast mode compiles only on CUDA: on a CPU either flag would change only the results key
     (["11472", "--mode", "fast", "--no-compile"], "--no-compile applies only on CUDA"),

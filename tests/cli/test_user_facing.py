@@ -143,7 +143,12 @@ def test_flatness_repeated_arch_accumulates(
         ),
         (["reproduce", "--out", "OUT", "--protocols", ""], "--protocols is empty"),
         # the quick grid aggregates by mean only: the level was ignored
-        (["reproduce", "--quick", "--out", "OUT", "--quantile", "0.3"], "--quantile applies"),
+        (
+            ["reproduce", "--quick", "--out", "OUT", "--quantile", "0.3"],
+            # the grid's rule, in its words, named by the flags
+            "--quantile applies only where the grid varies agg to 'quantile', and its "
+            "aggregators are mean; drop --quantile, or drop --quick for the full grid",
+        ),
         (["reproduce", "--out", "OUT", "--protocols", "nb201,bogus"], "--protocols must be one"),
         (
             [

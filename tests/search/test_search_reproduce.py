@@ -232,6 +232,8 @@ def test_cli_search_text_and_errors(
     assert "per-dataset:cifar100" in capsys.readouterr().out
     assert main(["search", "--algo", "rs", "--radius", "2", "--runs", "2", *table]) == 2
     assert "--radius does not apply to --algo rs; drop it" in capsys.readouterr().err
+    assert main(["search", "--algo", "rs", "--within", "--runs", "2", *table]) == 2
+    assert "error: --within does not apply to --algo rs" in capsys.readouterr().err  # not --exact
     # the flags, not the Python fields; and only what is missing
     assert main(["search", "--algo", "rea", "--first-improvement", *table]) == 2
     err = capsys.readouterr().err
@@ -240,13 +242,12 @@ def test_cli_search_text_and_errors(
     args = ["search", "--algo", "na-rs", "--stage1-fraction", "0.3"]
     assert main([*args, "--charge-neighbours", *table]) == 2
     err = capsys.readouterr().err
-    assert (
-        "add rerank_top_k=K (--rerank-top-k K) or drop it" in err and "charged objective" not in err
-    )
+    assert err.startswith("error: --stage1-fraction applies only")
+    assert "add --rerank-top-k K or drop it" in err and "charge" not in err.split("; ")[-1]
     assert main([*args, "--rerank-top-k", "5", *table]) == 2
     err = capsys.readouterr().err
-    assert "add a charged objective (--charge-neighbours) or drop it" in err
-    assert "both" not in err and "--rerank-top-k" not in err
+    assert "add --charge-neighbours or drop it" in err
+    assert "both" not in err and "rerank" not in err and "stage1_fraction" not in err
     assert main(["search", "--algo", "na-rs", "--quantile", "2", "--runs", "2", *table]) == 2
     assert "quantile" in capsys.readouterr().err
     # an asked --seed-policy random on a key of one value per cell: refused, as query does
@@ -393,3 +394,17 @@ def test_a_full_design_runs_its_base_whose_controls_need_it() -> None:
     labels = set(cfg.algorithms())
     assert set(cfg.matched_pairs()) <= labels
     assert "na-rs[r2=,mean,noself,free]" in labels
+
+
+def test_a_full_design_keeps_the_product_order_when_its_base_is_in_it() -> None:
+    # the base was put first, so a base inside the product but not first (--no-self) moved
+    # its rows ahead of the others in every file, against the product's order
+    from nb201_flat.search.algorithms import NeighbourObjective
+    from nb201_flat.search.grid import ReproduceConfig
+
+    cfg = ReproduceConfig.quick(
+        design="full", include_self=(True, False), base=NeighbourObjective()
+    )
+    assert not cfg.base.include_self  # the product's second level
+    na_rs = [k for k in cfg.algorithms() if k.startswith("na-rs[")]
+    assert na_rs == ["na-rs[r1,mean,self,free]", "na-rs[r1,mean,noself,free]"]

@@ -86,8 +86,11 @@ def test_modes_and_overrides() -> None:
     # option may seem to choose what faithful mode always does
     for key in ("amp", "channels_last", "compile"):
         for value in (True, False):
-            with pytest.raises(ArgumentError, match=f"no {key} override.*--mode fast"):
+            with pytest.raises(ArgumentError, match=f"no {key} override.*mode='fast'$"):
                 effective_mode("faithful", **{key: value})
+    # the command line's message names its flags, not the keywords
+    with pytest.raises(ArgumentError, match="no --compile .*drop --compile, or use --mode fast$"):
+        effective_mode("faithful", compile=True, flags={"compile": "--compile"})
     assert effective_mode("faithful") is FAITHFUL
     with pytest.raises(ArgumentError, match="no compile override"):
         make_jobs([0], dataset="cifar10", epochs=1, seeds=[1], data_root="d", db_path="r",
