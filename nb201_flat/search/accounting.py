@@ -200,7 +200,7 @@ def budget_matched(
         "what its free look-ups would have cost (time budgets), or its evaluations (query "
         "budgets); paired by seed with the NA form's runs",
         # the controls' own stalls, as the runner notes them for the searches they match
-        *(stalled_notes(run_frame, runs) if cells else ()),
+        *(stalled_notes(run_frame, runs, cells) if cells else ()),
     )
     return MatchedControls(
         runs=run_frame, curves=curve_frame, matched=pd.DataFrame(rows), notes=notes

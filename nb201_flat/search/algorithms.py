@@ -43,7 +43,7 @@ import numpy.typing as npt
 from nb201_flat.errors import AlgorithmError as AlgorithmError
 from nb201_flat.errors import check_flag, check_float_range, check_int_range
 from nb201_flat.neighbourhood import DEFAULT_QUANTILE, FIELDS, Neighbourhood
-from nb201_flat.search.oracle import FloatArray, Oracle, SearchEnded
+from nb201_flat.search.oracle import IDLE_REVISIT, FloatArray, Oracle, SearchEnded
 from nb201_flat.space import check_arch_index
 
 if TYPE_CHECKING:
@@ -219,6 +219,17 @@ class NeighbourObjective:
         return aggregate_members(values, self.neighbourhood)
 
 
+def proposes_every_cell(algorithm: object) -> bool:
+    """Whether ``algorithm`` is one of this module's searches, each of which proposes every
+    cell of its sampling domain in the end: its cache hits count toward the stall guard only
+    once the domain is cached (:class:`~nb201_flat.search.oracle.StallGuard`); any other
+    search's count from the first."""
+    return isinstance(
+        algorithm,
+        (RandomSearch, NARandomSearch, NABestEvaluatedSearch, RegularizedEvolution, LocalSearch),
+    )
+
+
 class _Memory:
     """What one run has learnt: paid values and free look-ups, and NA scores on top."""
 
@@ -246,7 +257,7 @@ class _Memory:
     def own(self, index: int) -> float:
         """The cell's value, trained (charged) once per run."""
         if self._paid_m[index]:
-            self._stall.idle()
+            self._stall.idle(IDLE_REVISIT)
             return float(self._paid_v[index])
         v = self.oracle.query(index)
         self._paid_v[index] = v
@@ -255,6 +266,12 @@ class _Memory:
         # oracle's own guard (which counts free queries) cannot fire under a memory
         self._stall.step(True)
         return v
+
+    def restart_stall(self) -> None:
+        """After a stall, the memory's guard counts again
+        (:meth:`~nb201_flat.search.oracle.StallGuard.restart`)."""
+        if self._stall.ended:
+            self._stall.restart()
 
     def values(self, indices: npt.NDArray[np.int32], charge: bool) -> FloatArray:
         """Values of several cells: charged one by one, or looked up free (paid first)."""
@@ -379,6 +396,9 @@ class NARandomSearch:
         except SearchEnded:
             if self.objective.charge:
                 raise
+            # a stalled stage 1 (its memory revisited known cells) still re-ranks: the guard
+            # counts again from 0, and the run stays recorded as stalled
+            mem.restart_stall()
         # stage 2: re-rank the top-k by validation (stable: ties keep sampling order)
         ranked = sorted(seen, key=lambda j: -seen[j] if seen[j] == seen[j] else np.inf)
         best_score = -np.inf

@@ -125,7 +125,7 @@ class Session:
         data = self.protocol.oracle_data(self.table)
         # as_rng: a Generator as documented; None (unreproducible), a bool, a float or a
         # negative int is refused rather than passed to numpy
-        self._oracle = Oracle(data, as_rng(self.seed))
+        self._oracle = Oracle(data, as_rng(self.seed), outside=True)
 
     @property
     def space(self) -> Space:

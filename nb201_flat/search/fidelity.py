@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NoReturn
 
 import numpy as np
@@ -44,12 +44,14 @@ from nb201_flat.conventions import CIFAR10_VALID
 from nb201_flat.curves import require_curves
 from nb201_flat.errors import SearchBudgetError, check_int_range, check_seed, shown, whole_number
 from nb201_flat.search.oracle import (
+    IDLE_RESUMED,
     BudgetExhausted,
     HiddenDataError,
     SearchEnded,
     StallGuard,
     check_budgets,
     check_some_paid,
+    domain_mask,
     invalid_costs,
     sampling_domain,
     spends,
@@ -57,8 +59,8 @@ from nb201_flat.search.oracle import (
 )
 from nb201_flat.space import Space, check_arch_index
 from nb201_flat.table import MetricKey, Table, policy_seeds
+from nb201_flat.types import BoolArray, SeedPolicy
 from nb201_flat.types import FloatArray as FloatArray
-from nb201_flat.types import SeedPolicy
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -92,6 +94,10 @@ class FidelityData:
     budget_queries: int | None
     resume: bool = False
     candidates: npt.NDArray[np.int64] | None = None
+    #: the sampling domain as a mask, and its cells (as :class:`OracleData`'s): a resumed
+    #: query counts toward the stall guard once every one is trained to the last epoch
+    domain: BoolArray = field(init=False, repr=False)
+    domain_size: int = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.values.ndim != 3 or self.values.shape[1] != self.space.size:
@@ -127,7 +133,10 @@ class FidelityData:
                 )
         # as the plain oracle's: all free, a time budget never ran out (Hyperband looped)
         check_some_paid(self.epoch_costs, self.candidates, self.budget_queries)
-        for arr in (self.values, self.epoch_costs, self.candidates):
+        dom = domain_mask(self.candidates, self.space.size)
+        object.__setattr__(self, "domain", dom)
+        object.__setattr__(self, "domain_size", int(dom.sum()))
+        for arr in (self.values, self.epoch_costs, self.candidates, dom):
             if arr is not None:
                 arr.setflags(write=False)
 
@@ -236,7 +245,17 @@ class FidelityOracle:
         The run's own stream for seed draws (``random`` policy).
     """
 
-    __slots__ = ("_closed", "_data", "_paid", "_queries", "_rng", "_rows", "_seconds", "_stall")
+    __slots__ = (
+        "_closed",
+        "_data",
+        "_paid",
+        "_queries",
+        "_rng",
+        "_rows",
+        "_seconds",
+        "_stall",
+        "_unfinished",
+    )
 
     def __init__(self, data: FidelityData, rng: np.random.Generator) -> None:
         self._data = data
@@ -247,6 +266,7 @@ class FidelityOracle:
         self._closed = False
         self._paid: dict[int, int] = {}
         self._rows: dict[int, int] = {}
+        self._unfinished = data.domain_size  # domain cells not trained to the last epoch
 
     def __getattr__(self, name: str) -> NoReturn:
         if name.startswith("__") or name == "_data":
@@ -348,11 +368,20 @@ class FidelityOracle:
                 f"budget spent: {self._queries} queries, {self._seconds:.1f} s of "
                 f"{d.budget_seconds} s / {d.budget_queries} queries"
             )
-        # the plain oracle's stall rule: free queries alone would never end a time budget
-        self._stall.step(spends(self._seconds, cost, d.budget_queries))
+        # the plain oracle's stall rule: free queries alone would never end a time budget;
+        # epochs already paid for (resume) count as its cache hits do, only once every cell
+        # of the domain is trained to the last epoch (StallGuard)
+        spent = spends(self._seconds, cost, d.budget_queries)
+        paid = self._paid.get(i, 0)
+        if spent or start < e:
+            self._stall.step(spent)
+        elif not self._unfinished:
+            self._stall.idle(IDLE_RESUMED)
         self._queries += 1
         self._seconds += cost
-        self._paid[i] = max(self._paid.get(i, 0), e)
+        if e > paid:
+            self._paid[i] = e
+            self._unfinished -= bool(e == d.max_epochs and d.domain[i])
         # only now, with e epochs paid for, is the value after epoch e read
         return float(d.values[self._row(i), i, e - 1])
 

@@ -464,6 +464,7 @@ def _rs_run(
     budget_s: float,
     budget_q: int,
     stall_limit: int,
+    domain_size: int,
     cache: bool,
     seeded: bool,
     values0: FloatArray,
@@ -489,6 +490,7 @@ def _rs_run(
     s = 0.0
     h = 0
     idle = 0  # the oracle's stall guard: queries in a row that spent no budget
+    uncached = domain_size  # domain cells not cached yet (every cell RS draws is one)
     counted = budget_q < NO_QUERY_BUDGET
     has_hi = False
     hi = np.uint64(0)
@@ -497,9 +499,10 @@ def _rs_run(
     for t in range(cells.size):
         c = cells[t]
         if cache and seen[c] == tag:
-            idle += 1
-            if idle > stall_limit:
-                return STALLED, t, q, s, h, inc, inc_score, n_chg
+            if uncached == 0:  # else a new cell remains: the hit does not count
+                idle += 1
+                if idle > stall_limit:
+                    return STALLED, t, q, s, h, inc, inc_score, n_chg
             h += 1
             v = seen_v[c]
         else:
@@ -524,6 +527,7 @@ def _rs_run(
             if cache:
                 seen[c] = tag
                 seen_v[c] = v
+                uncached -= 1
         if v > inc_score:  # False for NaN
             inc_score = v
             if c != inc:
@@ -544,6 +548,7 @@ def rs_walk(
     budget_s: float,
     budget_q: int,
     stall_limit: int,
+    domain_size: int,
     cache: bool,
     seeded: bool,
     values0: FloatArray,
@@ -569,7 +574,8 @@ def rs_walk(
     Every query is charged, or (``cache``) only a cell's first one in its run, later ones
     returning the first answer. Values are ``values0``, or stored seeds drawn from each run's
     oracle-stream words as :func:`free_na_walk`'s own draws. A run ends after ``stall_limit``
-    queries in a row that spend no budget (the oracle's stall guard: cache hits, or cells
+    queries in a row that spend no budget (the oracle's stall guard: cache hits once the
+    ``domain_size`` cells of the sampling domain are cached, or cells
     whose cost leaves the seconds where they were without a query budget, ``budget_q`` the
     largest int64).
 
@@ -598,7 +604,8 @@ def rs_walk(
     k = 0
     while k < n_runs:
         got = _rs_run(
-            cells[k], tag, costs, budget_s, budget_q, stall_limit, cache, seeded, values0, by_seed,
+            cells[k], tag, costs, budget_s, budget_q, stall_limit, domain_size, cache, seeded,
+            values0, by_seed,
             seed_counts, raw, raw_start[k] if seeded else 0, raw_start[k + 1] if seeded else 0,
             seen, seen_v, chg_s, chg_q, chg_i, chg_start[k],
         )  # fmt: skip
@@ -669,7 +676,7 @@ def warm_up() -> None:
     offer_rows(frozen(np.array([0, 1])), ints[:1], costs[:1], costs[:1], ints[:1])
     free_lookups(indptr, flat, costs, ints, ints, 1, 1)
     for seeded in (False, True):
-        rs_walk(cells, costs, 10.0, 5, 10, seeded, seeded, costs, costs, ints, raw, starts)
+        rs_walk(cells, costs, 10.0, 5, 10, 2, seeded, seeded, costs, costs, ints, raw, starts)
     bounded_draws(raw, starts, 7, np.empty((1, 3), dtype=np.int64))
 
 

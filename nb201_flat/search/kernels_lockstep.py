@@ -245,6 +245,16 @@ def run_searches(
     stall_limit = ip[P_STALL]
     has_cand = ip[P_HAS_CAND] != 0
     n_dom = cand.shape[0] if has_cand else size
+    # the sampling domain (OracleData.domain) and its cells: a cache hit is idle only once
+    # every one is cached (StallGuard's rule)
+    dom = np.ones(size, dtype=np.bool_)
+    if has_cand:
+        dom[:] = False
+        for t in range(n_dom):
+            dom[cand[t]] = True
+    dom_size = 0
+    for t in range(size):
+        dom_size += dom[t]
     # what run k knows of a cell: stamp 2k + 1 paid (or, without a memory, in the oracle's
     # cache), 2k looked up free, less: nothing; ``known`` holds the value (a paid one replaces
     # a look-up's, as the memory reads paid values first)
@@ -273,6 +283,7 @@ def run_searches(
         hits = 0
         stall = 0
         idle = 0  # the oracle's stall guard: queries in a row that spent no budget
+        uncached = dom_size  # domain cells not in the oracle's cache yet
         stalled = 0  # the run ended at a stall guard, with budget unspent
         inc_idx = -1
         inc_score = -math.inf
@@ -322,10 +333,11 @@ def run_searches(
                     break  # the memory's stall: the search only revisits known cells
                 own = known[cell]
             elif cache and not memory and stamp[cell] == paid:
-                idle += 1
-                if idle > stall_limit:
-                    stalled = 1
-                    break  # the oracle's stall: cached repeats spend nothing
+                if uncached == 0:  # else a new cell remains: the hit does not count
+                    idle += 1
+                    if idle > stall_limit:
+                        stalled = 1
+                        break  # the oracle's stall: cached repeats spend nothing
                 hits += 1
                 own = known[cell]
             else:
@@ -348,6 +360,8 @@ def run_searches(
                 if memory or cache:
                     known[cell] = own
                     stamp[cell] = paid
+                    if dom[cell]:
+                        uncached -= 1
                 stall = 0
             f = own
             if has_obj:

@@ -218,6 +218,7 @@ def run_block(
         nc0, nr0 = nc, nr
         best_i, best_s = -1, -np.inf
         code = 0  # how the run ended: 1 budget, 2 stall, 3 out of oracle words, 4 algorithm's
+        stalled = False  # stage 1 stalled: stage 2 re-ranks, the run stays stalled
         n_seen = 0
         while True:
             if mode == TWO_STAGE and charge:
@@ -289,7 +290,11 @@ def run_block(
                     r_g[nr, t + 1] = pv[nb_idx[c, t]]
                 nr += 1
         if mode == TWO_STAGE and (code == 0 or (code <= 2 and not charge)):
-            # stage 2: the top-k first visits by validation (stable; NaN last), re-ranked
+            # stage 2: the top-k first visits by validation (stable; NaN last), re-ranked;
+            # after a stall the guard counts again (StallGuard.restart)
+            if code == 2:
+                stalled = True
+                st[_STALL] = 0
             n_top = 0
             for a in range(n_seen):
                 cell = seen[a]
@@ -359,7 +364,7 @@ def run_block(
                     x = nb_idx[j, t]
                     r_g[nr, t + 1] = pv[x] if paid[x] == stamp else fv[x]
                 nr += 1
-        if code == 2:
+        if code == 2 or stalled:
             status[r] = STALLED
         if code >= 3:
             status[r] = MORE_ORACLE if code == 3 else MORE_ALGO

@@ -23,9 +23,10 @@ charged, are counted separately and stay available after the budget is spent.
 Stall rule: a run whose queries stop spending budget (cached repeats, or cells that cost 0 s
 under a time budget) would never end; after :func:`stall_limit` such queries in a row it ends
 (:class:`SearchStalled`, taken by the runner as the end of the run), as an NA memory's
-revisits do (:class:`StallGuard`, one rule for both and for the compiled kernels). Such a run
-is recorded as stalled (:attr:`Oracle.stalled`, ``RunRecord.stalled``, the ``stalled`` column
-of the runs and the summary, and a note per cell naming how many), never averaged in unmarked.
+revisits do (:class:`StallGuard`, one rule for both and for the compiled kernels; which
+steps count is said there). Such a run is recorded as stalled (:attr:`Oracle.stalled`,
+``RunRecord.stalled``, the ``stalled`` column of the runs and the summary, and a note per cell
+naming how many and the fix), never averaged in unmarked.
 
 Writing a search algorithm: the oracle protocol
 -----------------------------------------------
@@ -66,7 +67,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal, NoReturn, TypeAlias
 
 import numpy as np
@@ -118,6 +119,9 @@ class OracleData:
         ``"charge"`` or ``"cache"`` (see the module docstring).
     candidates
         Indices random sampling draws from (uniform), or None for the whole space.
+    domain, domain_size
+        Derived: the sampling domain as a mask, and how many cells it holds
+        (:class:`StallGuard`'s cache rule).
     """
 
     space: Space
@@ -130,6 +134,9 @@ class OracleData:
     budget_queries: int | None
     repeats: Repeats = "charge"
     candidates: IntArray | None = None
+    # derived: a cache hit counts toward the stall guard once all are cached
+    domain: BoolArray = field(init=False, repr=False)
+    domain_size: int = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         size = self.space.size
@@ -170,7 +177,10 @@ class OracleData:
             object.__setattr__(self, "candidates", sampling_domain(cand, size))
             cand = self.candidates
         check_some_paid(self.costs, cand, self.budget_queries)
-        for arr in (self.values, self.order, self.counts, self.costs, self.candidates):
+        dom = domain_mask(cand, size)
+        object.__setattr__(self, "domain", dom)
+        object.__setattr__(self, "domain_size", int(dom.sum()))
+        for arr in (self.values, self.order, self.counts, self.costs, self.candidates, dom):
             if arr is not None:
                 arr.setflags(write=False)
 
@@ -268,6 +278,15 @@ def sampling_domain(candidates: npt.ArrayLike, size: int) -> IntArray:
     return cand
 
 
+def domain_mask(candidates: IntArray | None, size: int) -> BoolArray:
+    """The cells a run may sample (``candidates``, or every cell) as a mask of ``size``."""
+    if candidates is None:
+        return np.ones(size, dtype=bool)
+    mask = np.zeros(size, dtype=bool)
+    mask[candidates] = True
+    return mask
+
+
 def sampled_costs(costs: FloatArray, candidates: IntArray | None) -> FloatArray:
     """The costs (rows) of the cells a run may sample: ``candidates``, or every cell."""
     return costs if candidates is None else costs[candidates]
@@ -310,13 +329,11 @@ def cheapest_paid(costs: FloatArray) -> float:
 
 def stall_limit(size: int) -> int:
     """Steps in a row a run may take without spending budget before it is ended, on a space
-    of ``size`` cells: the one patience of the stall guard (:class:`StallGuard`), which the
-    compiled kernels are given too. A step is a charged query (or, in an NA memory, a revisit);
-    it spends budget when it counts against the query budget or moves the seconds. Generous
-    for a search that samples: random search with one paid cell among ``size`` goes this
-    long without paying with a chance of about e**-20. A search that pays more rarely than
-    that (REA drifting among free cells) is ended too: it would spend its budget only after
-    an age.
+    of ``size`` cells: the one patience of the stall guard (:class:`StallGuard`, where the
+    steps that count are said), which the compiled kernels are given too. Generous for a
+    search that samples: random search with one paid cell among ``size`` goes this long
+    without paying with a chance of about e**-20. A search that pays more rarely than that
+    (REA drifting among free cells) is ended too: it would spend its budget only after an age.
 
     >>> stall_limit(27)
     1540
@@ -324,58 +341,126 @@ def stall_limit(size: int) -> int:
     return 20 * size + 1000
 
 
-# why a run ended early, and what would have it spend its whole budget
-_STALLED = (
-    "the search stalled: {limit:,} steps in a row spent no budget (revisits of known cells, "
-    "cached repeats, or cells that cost 0 s), so it ends with what it found; a query budget "
-    "(budget_queries, --protocol fixed-n) or charged repeats (repeats='charge', --repeats "
-    "charge) make every query spend"
-)
+#: what a stalled run's idle steps were (:meth:`StallGuard.idle`), a bit each
+IDLE_FREE, IDLE_CACHED, IDLE_REVISIT, IDLE_RESUMED = 1, 2, 4, 8
+# each kind of idle step, and what would have it spend
+_IDLE_WHY = {
+    IDLE_FREE: (
+        "charged queries of cells that cost 0 s, which a time budget never counts",
+        "a query budget (budget_queries, --protocol fixed-n) makes each query of a 0 s cell spend",
+    ),
+    IDLE_CACHED: (
+        "cache hits after every cell it may sample was cached, which spend nothing even "
+        "under a query budget",
+        "charged repeats (repeats='charge', --repeats charge) make each repeat spend",
+    ),
+    IDLE_REVISIT: (
+        "revisits of cells its NA memory has paid for, which are never charged",
+        "a budget the cells it may sample can spend (fewer seconds or queries) ends it in time",
+    ),
+    IDLE_RESUMED: (
+        "resumed queries of epochs paid for, after every cell it may sample was trained to "
+        "the last epoch",
+        "a query budget (budget_queries) makes each resumed query spend",
+    ),
+}
+
+
+def stalled_message(limit: int, kinds: int) -> str:
+    """Why a run stalled (``kinds``: the :data:`IDLE_FREE`... bits of its idle steps) and
+    the fix that applies to each kind.
+
+    >>> stalled_message(1540, IDLE_CACHED)
+    "the search stalled: 1,540 steps in a row spent no budget (cache hits after every cell it may sample was cached, which spend nothing even under a query budget), so it ends with what it found; charged repeats (repeats='charge', --repeats charge) make each repeat spend"
+    """
+    causes = "; ".join(why for bit, (why, _) in _IDLE_WHY.items() if kinds & bit)
+    return (
+        f"the search stalled: {limit:,} steps in a row spent no budget ({causes}), so it "
+        f"ends with what it found; {stall_fixes(kinds)}"
+    )
+
+
+def stall_fixes(kinds: int) -> str:
+    """What would have the idle steps of ``kinds`` (the :data:`IDLE_FREE`... bits) spend.
+
+    >>> stall_fixes(IDLE_FREE)
+    'a query budget (budget_queries, --protocol fixed-n) makes each query of a 0 s cell spend'
+    """
+    return "; ".join(fix for bit, (_, fix) in _IDLE_WHY.items() if kinds & bit)
 
 
 class StallGuard:
     """Ends a run that stopped spending its budget (:class:`SearchStalled`, which the runner
     takes as the end of the run, as a refused query).
 
-    A time budget never runs out when every step is free: cached repeats, cells that cost
-    0 s (or so little that the seconds do not move), an NA memory's revisits. Such a run would
-    loop for ever; after :func:`stall_limit` free steps in a row it ends instead.
+    A time budget never runs out when every step is free; such a run would loop for ever.
+    After :func:`stall_limit` idle steps in a row it ends instead. The steps, one rule in
+    Python and in every compiled kernel:
+
+    - a charged query is idle when it spends nothing (:func:`spends`: a cell that costs 0 s,
+      or too little to move the seconds, under a time budget alone), and a query that spends
+      starts the count again;
+    - a cache hit (``repeats="cache"``) is idle only once every cell of the run's sampling
+      domain (:attr:`OracleData.domain`) is cached; before that it neither counts nor starts
+      the count again: a new cell remains, and every search of this package proposes it in
+      the end (REA near the end of the space goes a million cached proposals between new
+      cells; an outside driver's hits count from the first, :class:`Oracle`'s ``outside``,
+      :func:`~nb201_flat.search.algorithms.proposes_every_cell`). The one
+      narrow case left: with ``sampling='connected'`` and a budget beyond the connected
+      cells, an edit-based search (REA, LS) that has cached every connected cell counts its
+      hits while disconnected cells remain; it may be ended after the patience, and is
+      flagged as stalled;
+    - a multi-fidelity query of epochs already paid for (``resume``,
+      :class:`~nb201_flat.search.fidelity.FidelityOracle`) is its cache hit: idle only once
+      every cell of the domain is trained to the last epoch, else neither counted nor
+      starting the count again;
+    - an NA memory's revisit of a cell it paid for is idle (its own guard,
+      :meth:`Oracle.stall_guard`), a new cell starts the count again.
 
     >>> g = StallGuard(0)
     >>> for _ in range(1000):
-    ...     g.idle()
-    >>> g.idle()
+    ...     g.idle(IDLE_FREE)
+    >>> g.idle(IDLE_FREE)
     Traceback (most recent call last):
     ...
     nb201_flat.errors.SearchStalled: the search stalled: 1,000 steps in a row spent no budget ...
     """
 
-    __slots__ = ("count", "ended", "limit")
+    __slots__ = ("count", "ended", "kinds", "limit")
 
     def __init__(self, size: int) -> None:
         self.limit = stall_limit(size)
         self.count = 0
+        self.kinds = 0  # the IDLE_* bits of the steps counted
         self.ended = False
 
     def step(self, spent: bool) -> None:
-        """One step: it spent budget (the count starts again) or it did not (:meth:`idle`)."""
+        """One charged step: it spent budget (the count starts again) or it did not
+        (:meth:`idle`, :data:`IDLE_FREE`)."""
         if spent:
             self.count = 0
+            self.kinds = 0
         else:
-            self.idle()
+            self.idle(IDLE_FREE)
 
-    def idle(self) -> None:
-        """One step that spent nothing; :class:`SearchStalled` past the limit."""
+    def idle(self, kind: int) -> None:
+        """One step that spent nothing (of ``kind``); :class:`SearchStalled` past the limit."""
         self.count += 1
+        self.kinds |= kind
         if self.count > self.limit:
             self.ended = True
-            raise SearchStalled(_STALLED.format(limit=self.limit))
+            raise SearchStalled(stalled_message(self.limit, self.kinds))
+
+    def restart(self) -> None:
+        """Count again from 0 (two-stage NA-RS's re-ranking after a stalled first stage); a
+        run that stalled stays :attr:`ended`, so that its record says so."""
+        self.count = 0
 
     def check(self) -> None:
         """:class:`SearchStalled` again once the run has stalled: it is over, as a refused
         query's run is (an outside loop asking on would otherwise never stop)."""
         if self.ended:
-            raise SearchStalled(_STALLED.format(limit=self.limit))
+            raise SearchStalled(stalled_message(self.limit, self.kinds))
 
 
 #: ``budget_queries`` of the compiled kernels where there is none: a count never reached
@@ -419,6 +504,10 @@ class Oracle:
     rng
         The generator for per-query seed draws (``random`` policy); the run's own stream,
         separate from the algorithm's.
+    outside
+        The queries come from an outside driver (ask/tell, a search not of this package),
+        which may ask cached cells for ever: every cache hit is an idle step of the stall
+        guard, not only once the sampling domain is cached (:class:`StallGuard`).
 
     Examples
     --------
@@ -445,14 +534,21 @@ class Oracle:
         "_free_s",
         "_guards",
         "_hits",
+        "_outside",
         "_queries",
         "_rng",
         "_seconds",
         "_stall",
+        "_uncached",
     )
 
-    def __init__(self, data: OracleData, rng: np.random.Generator) -> None:
+    def __init__(
+        self, data: OracleData, rng: np.random.Generator, *, outside: bool = False
+    ) -> None:
         self._data = data
+        # an outside driver (ask/tell) may ask cached cells for ever: each hit is idle
+        self._outside = outside
+        self._uncached = data.domain_size  # domain cells not cached yet (StallGuard's rule)
         self._rng = rng
         self._queries = 0
         self._seconds = 0.0
@@ -586,7 +682,8 @@ class Oracle:
         i = self._check(index)
         d = self._data
         if d.repeats == "cache" and i in self._cache:
-            self._stall.idle()  # a cached answer spends nothing
+            if self._outside or not self._uncached:  # else a new cell remains (StallGuard)
+                self._stall.idle(IDLE_CACHED)
             self._hits += 1
             return self._cache[i]
         cost = 0.0 if d.costs is None else float(d.costs[i])
@@ -605,6 +702,7 @@ class Oracle:
         value = self._draw(i)
         if d.repeats == "cache":
             self._cache[i] = value
+            self._uncached -= bool(d.domain[i])
         return value
 
     def query_free(self, indices: npt.ArrayLike) -> FloatArray:

@@ -52,11 +52,23 @@ from nb201_flat.search.algorithms import (
     ALGORITHM_NAMES,
     AlgorithmError,
     Incumbent,
+    LocalSearch,
     NeighbourObjective,
     SearchAlgorithm,
     make_algorithm,
+    proposes_every_cell,
 )
-from nb201_flat.search.oracle import FloatArray, IntArray, Oracle, OracleData, SearchEnded
+from nb201_flat.search.oracle import (
+    IDLE_CACHED,
+    IDLE_FREE,
+    IDLE_REVISIT,
+    FloatArray,
+    IntArray,
+    Oracle,
+    OracleData,
+    SearchEnded,
+    stall_fixes,
+)
 from nb201_flat.search.protocol import Protocol, ProtocolError
 from nb201_flat.space import Space
 from nb201_flat.table import Table
@@ -101,7 +113,11 @@ def run_one(data: OracleData, algorithm: SearchAlgorithm, seed: int, run: int) -
     """
     seed, run = check_seed(seed), check_int_range("run", run, 0, fix="runs count from 0")
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(run, 0)))
-    oracle = Oracle(data, np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(run, 1))))
+    oracle = Oracle(
+        data,
+        np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(run, 1))),
+        outside=not proposes_every_cell(algorithm),
+    )
     incumbent = Incumbent(oracle)
     with contextlib.suppress(SearchEnded):
         algorithm.search(oracle, rng, incumbent)
@@ -597,7 +613,7 @@ def run_cells(
     runs_df = _runs_frame(blocks)
     runs_df["seed"] = seed
     notes += _unreported_notes(runs_df, runs)
-    notes += stalled_notes(runs_df, runs)
+    notes += stalled_notes(runs_df, runs, ((b[0], b[1], b[2]) for b in blocks))
     return SearchResults(
         runs=runs_df,
         curves=_curves_frame(blocks, curve_points),
@@ -619,17 +635,33 @@ def _unreported_notes(runs_df: pd.DataFrame, runs: int) -> list[str]:
     ]
 
 
-def stalled_notes(runs_df: pd.DataFrame, runs: int) -> list[str]:
+def stalled_notes(
+    runs_df: pd.DataFrame, runs: int, cells: Iterable[tuple[Protocol, str, SearchAlgorithm]]
+) -> list[str]:
     """A note per cell where runs stalled (column ``stalled``): they ended with budget
-    unspent, and the summary's mean averages them in with the others."""
+    unspent, and the summary's mean averages them in with the others; the note names the
+    fix (:func:`stall_kinds`). ``cells``: each cell's protocol, label and algorithm."""
+    fixes = {(p.name, label): stall_fixes(stall_kinds(p, algo)) for p, label, algo in cells}
     first = runs_df.drop_duplicates(["protocol", "algorithm", "run"])
     counts = first.groupby(["protocol", "algorithm"], sort=False)["stalled"].sum().reset_index()
     return [
         f"{prot} {algo}: {int(k)} of {runs} runs stalled: ended with budget unspent (the "
-        "search stopped spending it), with what they had found; the mean includes them"
+        "search stopped spending it), with what they had found; the mean includes them; "
+        + fixes[(prot, algo)]
         for prot, algo, k in counts.itertuples(index=False, name=None)
         if k
     ]
+
+
+def stall_kinds(protocol: Protocol, algorithm: SearchAlgorithm) -> int:
+    """The idle steps (:data:`~nb201_flat.search.oracle.IDLE_FREE`... bits) that can stall
+    ``algorithm`` under ``protocol``: a memory's revisits (NA searches, local search: the
+    memory charges a cell once, so the oracle's guard never fires), else cache hits
+    (``repeats="cache"``) and 0 s cells (a time budget alone)."""
+    if getattr(algorithm, "objective", None) is not None or isinstance(algorithm, LocalSearch):
+        return IDLE_REVISIT
+    kinds = IDLE_CACHED if protocol.repeats == "cache" else 0
+    return kinds | (IDLE_FREE if protocol.budget_queries is None else 0)
 
 
 #: one cell's records with what its frames need: protocol, label, algorithm, records, evaluator

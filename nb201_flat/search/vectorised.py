@@ -726,7 +726,8 @@ def _batch(data: OracleData, seed: int, runs: list[int], block: int) -> dict[int
         raw, start = o.words(sub_runs, need) if seeded else (_NO_WORDS, _NO_START)
         got = rs_walk(
             cells if todo.size == len(runs) else frozen(cells[todo]), o.costs, o.budget_s,
-            o.budget_q, stall_limit(data.space.size), data.repeats == "cache", seeded,
+            o.budget_q, stall_limit(data.space.size), data.domain_size, data.repeats == "cache",
+            seeded,
             o.values0, o.by_seed, o.counts, raw, start,
         )  # fmt: skip
         status = got[0]

@@ -49,14 +49,14 @@ def test_change_buffers_grow_for_a_run_that_improves_at_every_draw() -> None:
     assert got[9].tolist() == [float(t) for t in range(1, 51)]  # seconds at each change
     assert got[11].tolist() == list(range(50))
     rs = kn.rs_walk(
-        cells, costs, np.inf, 10**9, 10**9, False, False, values, no_f, no_i, vec._NO_WORDS,
-        vec._NO_START,
+        cells, costs, np.inf, 10**9, 10**9, values.size, False, False, values, no_f, no_i,
+        vec._NO_WORDS, vec._NO_START,
     )  # fmt: skip
     assert rs[0][0] == kn.MORE_DRAWS  # no budget reached: it needs more draws
     assert rs[7].tolist() == [0, 0]  # and keeps no changes
     capped = kn.rs_walk(
-        cells, costs, np.inf, 99, 10**9, False, False, values, no_f, no_i, vec._NO_WORDS,
-        vec._NO_START,
+        cells, costs, np.inf, 99, 10**9, values.size, False, False, values, no_f, no_i,
+        vec._NO_WORDS, vec._NO_START,
     )  # fmt: skip
     assert capped[0][0] == kn.DONE and capped[10].tolist() == list(range(99))
 

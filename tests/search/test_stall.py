@@ -101,7 +101,8 @@ def test_search_raises_the_stall_in_one_line() -> None:
     """)
     line = out.strip()
     assert "\n" not in line and line.startswith("the search stalled: 1,540 steps in a row")
-    assert "repeats='charge'" in line and "query budget" in line
+    # cached repeats spend nothing even under a query budget: the fix named is charging them
+    assert "--repeats charge" in line and "--protocol fixed-n" not in line
 
 
 def test_an_outside_loop_asking_a_cached_cell_again_and_again_is_done() -> None:
@@ -232,9 +233,150 @@ def test_stalled_runs_are_counted_in_the_results(monkeypatch: pytest.MonkeyPatch
     every = per_run.groupby(["protocol", "algorithm"])["stalled"].sum()
     assert summary.to_dict() == every.to_dict()
     notes = sorted(n for n in res.notes if "stalled" in n)
+    # each names the fix that applies: a query budget for the 0 s cells RS and REA stall on,
+    # a budget its cells can spend for the NA memory's revisits (a query budget does not help)
+    fixes = {
+        "rs": "a query budget (budget_queries, --protocol fixed-n) makes each query of a 0 s "
+        "cell spend",
+        "na-": "a budget the cells it may sample can spend (fewer seconds or queries) ends it "
+        "in time",
+    }
+    fixes["rea"] = fixes["rs"]
+    cells = [c for c in every.reset_index().itertuples(index=False, name=None) if c[2]]
     assert notes == sorted(
         f"{prot} {algo}: {k} of 6 runs stalled: ended with budget unspent (the search stopped "
-        "spending it), with what they had found; the mean includes them"
-        for (prot, algo), k in every.items()
-        if k
+        f"spending it), with what they had found; the mean includes them; {fixes[algo[:3]]}"
+        for prot, algo, k in cells
     )
+
+
+_SHORT = """
+import nb201_flat.search.lockstep as lockstep
+import nb201_flat.search.oracle as oracle
+import nb201_flat.search.replay as replay
+import nb201_flat.search.vectorised as vec
+for module in (oracle, vec, lockstep, replay):  # a patience of 3, loop and kernels alike
+    module.stall_limit = lambda size: 3
+"""
+
+
+def test_rea_caching_near_the_end_of_the_space_spends_its_whole_budget() -> None:
+    # REA's proposals are local: near the end of the space it goes long streaks of cache
+    # hits between new cells (on the real table 1.3 million, against a patience of 313,500),
+    # and was ended as stalled with cells left. A hit counts only once the domain is cached,
+    # so each run spends its budget of 25 of the 27 cells, the loop and the kernel alike
+    out = _in_subprocess(
+        _SHORT
+        + textwrap.dedent("""
+        algo = RegularizedEvolution()
+        most = 0
+        for costs, bs, bq in ((None, None, 25), (np.ones(S.size), 25.5, None)):
+            data = OracleData(S, KEY, VALUES, None, None, costs, bs, bq, repeats="cache")
+            loop = [run_one(data, algo, 0, r) for r in range(20)]
+            assert all(rec.queries == 25 and not rec.stalled for rec in loop), loop
+            assert run_batched(data, algo, 0, range(20)) == loop
+            most = max(most, *(rec.cache_hits for rec in loop))
+        print("ok", most)
+    """)
+    )
+    assert out.split()[0] == "ok" and int(out.split()[1]) > 3  # hits past the patience
+
+
+def test_cache_hits_count_once_the_sampling_domain_is_cached() -> None:
+    # RS and REA over a domain of 3 cells (4 candidates, one twice) with a budget they never
+    # spend: stalled once the 3 are cached (REA's mutants leave the domain, and the cells it
+    # caches there do not count toward it), in the loop and the kernels alike
+    out = _in_subprocess("""
+        cand = np.array([3, 5, 5, 7])
+        data = OracleData(S, KEY, VALUES, None, None, np.ones(S.size), 1e6, None,
+                          repeats="cache", candidates=cand)
+        for algo in (RandomSearch(), RegularizedEvolution()):
+            loop = [run_one(data, algo, 0, r) for r in range(6)]
+            assert all(rec.stalled and rec.cache_hits >= stall_limit(27) for rec in loop), loop
+            if isinstance(algo, RandomSearch):
+                assert all(rec.queries == 3 for rec in loop), loop
+            assert run_batched(data, algo, 0, range(6)) == loop
+        print("ok")
+    """)
+    assert out.strip() == "ok"
+    # a patience of 3 and a query budget: REA stalls once the domain's 3 cells are cached,
+    # though the space's are not (the kernel builds the same domain mask)
+    out = _in_subprocess(
+        _SHORT
+        + textwrap.dedent("""
+        data = OracleData(S, KEY, VALUES, None, None, None, None, 20, repeats="cache",
+                          candidates=np.array([3, 5, 7]))
+        loop = [run_one(data, RegularizedEvolution(), 0, r) for r in range(20)]
+        assert run_batched(data, RegularizedEvolution(), 0, range(20)) == loop
+        print(sum(rec.stalled and rec.queries < 20 for rec in loop))
+    """)
+    )
+    assert int(out) > 0  # with the space as the domain, 20 queries of 27 cells never stall
+
+
+def test_a_cache_hit_before_the_domain_is_cached_neither_counts_nor_resets() -> None:
+    from nb201_flat.search import oracle
+    from nb201_flat.search.oracle import Oracle, OracleData, SearchStalled
+
+    s = Space(("none", "skip_connect", "conv"), 3)
+    costs = np.zeros(s.size)
+    costs[0] = 1.0  # cells 1.. cost 0 s under a time budget: idle charged queries
+    data = OracleData(s, MetricKey("toy", "x-valid", 12), np.ones((1, s.size)), None, None,
+                      costs, 10.0, None, repeats="cache")  # fmt: skip
+    limit = oracle.stall_limit
+    try:
+        oracle.stall_limit = lambda size: 3
+        o = Oracle(data, np.random.default_rng(0))
+        for i in (1, 1, 1, 2, 2, 3, 3, 3):  # 3 idle queries, 5 hits that do not count
+            o.query(i)
+        with pytest.raises(SearchStalled, match="cells that cost 0 s"):
+            o.query(4)  # the 4th idle query in a row
+        # an outside driver (ask/tell) may ask a cached cell for ever: each hit counts
+        out = Oracle(data, np.random.default_rng(0), outside=True)
+        for _ in range(4):  # cell 0 spends, then 3 hits
+            out.query(0)
+        with pytest.raises(SearchStalled, match="--repeats charge"):
+            out.query(0)
+    finally:
+        oracle.stall_limit = limit
+    assert o.stalled and o.queries == 3 and o.cache_hits == 5
+
+
+def test_two_stage_na_rs_re_ranks_after_a_stalled_first_stage() -> None:
+    # stage 1 pays for every cell and then only revisits them: it stalls; stage 2 must still
+    # re-rank the top 3 by their NA score (the guard counts again), and the run is recorded
+    # stalled; the loop and the replayed kernel alike (it raised at once, and kept the best
+    # validation value)
+    out = _in_subprocess("""
+        from nb201_flat.search.vectorised import na_scores
+        algo = NARandomSearch(rerank_top_k=3)
+        data = OracleData(S, KEY, VALUES, None, None, np.ones(S.size), 1e6, None)
+        na = na_scores(data, algo.objective)
+        top = np.argsort(-VALUES[0], kind="stable")[:3]
+        want = int(top[np.argmax(na[top])])
+        assert want != int(top[0])  # the re-ranking changes the pick
+        loop = [run_one(data, algo, 0, r) for r in range(4)]
+        assert all(r.stalled and r.best == want and r.score == na[want] for r in loop), loop
+        assert run_batched(data, algo, 0, range(4)) == loop
+        print("ok")
+    """)
+    assert out.strip() == "ok"
+
+
+def test_hyperband_resuming_before_every_cell_is_trained_spends_its_budget() -> None:
+    # resumed queries of epochs already paid count as cache hits do: only once every cell is
+    # trained to the last epoch; with a patience of 3 and 200 of the 243 s the cells cost,
+    # Hyperband spends its budget (it stalled on the first short run of resumed queries)
+    out = _in_subprocess(
+        _SHORT
+        + textwrap.dedent("""
+        from nb201_flat.search.fidelity import FidelityData, Hyperband, run_fidelity
+        curves = np.linspace(0, 1, 9)[None, None, :] * np.arange(27.0)[None, :, None]
+        data = FidelityData(S, MetricKey("toy", "x-valid", 9), curves, np.ones((27, 9)),
+                            budget_seconds=200.0, budget_queries=None, resume=True)
+        recs = [run_fidelity(data, Hyperband(), seed) for seed in range(10)]
+        assert all(not r.stalled and r.seconds > 190.0 for r in recs), recs
+        print("ok")
+    """)
+    )
+    assert out.strip() == "ok"
