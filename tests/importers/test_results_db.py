@@ -43,3 +43,45 @@ def test_a_space_the_database_lacks_is_named(db_path: Path) -> None:
 def test_fill_isomorphic_is_a_flag(db_path: Path) -> None:
     with pytest.raises(ArgumentError, match="fill_isomorphic must be True or False"):
         read_results_db(db_path, fill_isomorphic="no")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        # SQLite keeps any value in a REAL or INTEGER column: it crashed with a traceback...
+        ("loss='abc'", r"has loss 'abc' in table epochs \(text, not real"),
+        ("accuracy='12.5%'", r"has accuracy '12.5%' in table epochs \(text"),
+        ("time_s=x'00ff'", r"has time_s b'\\x00\\xff' in table epochs \(blob"),
+        # ...or the run vanished, or its index was truncated to 11472
+        ("seed='s777'", r"has seed 's777' in table epochs \(text, not integer\)"),
+        ("arch_index=11472.5", r"has arch_index 11472.5 in table epochs \(real, not integer\)"),
+        ("arch='garbage'", r"epochs of run \('nb201', 'garbage', .*\) have no row in table runs"),
+    ],
+)
+def test_a_damaged_cell_is_refused_naming_file_run_and_column(
+    db_path: Path, change: str, named: str
+) -> None:
+    import sqlite3
+
+    from nb201_flat.errors import ResultsDBError
+
+    con = sqlite3.connect(db_path)
+    con.execute(f"UPDATE epochs SET {change} WHERE epoch = 2")
+    con.commit()
+    con.close()
+    with pytest.raises(ResultsDBError, match=rf"results.sqlite is damaged: .*{named}.*; remove"):
+        read_results_db(db_path)
+
+
+def test_a_damaged_runs_key_is_refused(db_path: Path) -> None:
+    # runs_frame's seeds feed the isomorphic stand-ins (Int64): 's777' there crashed
+    import sqlite3
+
+    from nb201_flat.errors import ResultsDBError
+
+    con = sqlite3.connect(db_path)
+    con.execute("UPDATE runs SET seed='s777'")
+    con.commit()
+    con.close()
+    with pytest.raises(ResultsDBError, match=r"has seed 's777' in table runs \(text"):
+        read_results_db(db_path)
