@@ -139,12 +139,16 @@ def is_seed_policy(policy: object) -> bool:
     return (isinstance(policy, str) and policy in ("mean", "random")) or _is_int(policy)
 
 
+_MEAN_FIX = "use seed_policy='mean' (--seed-policy mean)"
+"""The fix :func:`policy_seeds` names for a stored-seed policy a table cannot serve."""
+
+
 def policy_seeds(
     key: MetricKey,
     policy: SeedPolicy,
     stored: Sequence[int],
     *,
-    fix: str = "use seed_policy='mean' (--seed-policy mean)",
+    fix: str = _MEAN_FIX,
 ) -> tuple[int, ...]:
     """The stored seeds a read under ``policy`` takes for ``key`` (whose stored seeds are
     ``stored``): every one for ``"random"`` (none when the key stores one value per
@@ -415,7 +419,8 @@ class Table:
                 f"rng= applies only with seed_policy='random', not {seed!r}; drop rng="
             )
         seeds = self.seeds(key)
-        picked = policy_seeds(key, seed, seeds)  # a policy, and an int seed the key stores
+        # a policy, and an int seed the key stores
+        picked = policy_seeds(key, seed, seeds, fix=self._seed_fix(seed, seeds))
         if seed == "mean":
             if (key, None) in self.data:
                 return self.data[(key, None)]
@@ -492,11 +497,34 @@ class Table:
             raise self._unmeasured(a, key, seed)
         return out
 
+    def _seed_fix(self, policy: object, stored: Sequence[int]) -> str:
+        """The fix for an int seed ``policy`` the key does not store: in a table that numbers
+        its training seeds by position (``meta["seed_ids"]``, as a results database's), a
+        training seed id names its position."""
+        ids = self.meta.get("seed_ids")
+        if not (_is_int(policy) and isinstance(ids, list) and policy in ids):
+            return _MEAN_FIX
+        pos = ids.index(policy)
+        where = (
+            f"pass seed_policy={pos} (--seed-policy {pos})"
+            if pos in stored
+            else f"which this key does not store either; {_MEAN_FIX}"
+        )
+        return (
+            f"training seed {policy} is stored as seed position {pos} (positions number the "
+            f"seed ids {ids} in order): {where}"
+        )
+
     def _unmeasured(self, a: Arch, key: MetricKey, policy: SeedPolicy) -> MissingValueError:
         """The error for a value never measured, naming what the table can serve instead."""
         i = a.index
         with_value = [s for s in self.seeds(key) if not np.isnan(self.data[(key, s)][i])]
-        measured = int(np.count_nonzero(~np.isnan(self.vector_for(key, seed_policy="mean"))))
+        if policy == "mean":
+            measured = int(np.count_nonzero(~np.isnan(self.vector_for(key))))
+        else:  # counted under the policy asked for: the seed, or any seed for "random"
+            seeds = self.seeds(key) if policy == "random" else [int(policy)]
+            present = [~np.isnan(self.data[(key, s)]) for s in seeds]
+            measured = int(np.count_nonzero(np.logical_or.reduce(present))) if present else 0
         if with_value:
             serves = f"stored seeds with a value for it: {', '.join(map(str, with_value))}"
         else:

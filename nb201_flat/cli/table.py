@@ -37,10 +37,19 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("source", help="file or folder to import, or `analognas`")
     p.add_argument("--out", required=True, help="table folder to write (atomically)")
     p.add_argument("--format", choices=FORMATS, help="skip auto-detection")
-    p.add_argument(
+    # --space means a results database, which never needs an unpickle: argparse refuses both
+    exclusive = p.add_mutually_exclusive_group()
+    exclusive.add_argument(
         "--allow-unsafe-pickle",
         action="store_true",
         help="fully unpickle a trusted file whose format needs it (never for untrusted files)",
+    )
+    exclusive.add_argument(
+        "--space",
+        metavar="KEY",
+        help="results databases only: the space key to import from one that holds several "
+        "(space, network size and training mode, e.g. nb201#faithful or nb201@C4N1#fast-bf16; "
+        "the import without it lists the keys the file holds)",
     )
     p.add_argument("--force", action="store_true", help="replace an existing table at --out")
     p.add_argument("--progress", action="store_true", help="show a progress bar")
@@ -116,16 +125,28 @@ def cmd_import(args: argparse.Namespace) -> int:
             f"--no-curves applies only to {' and '.join(_WITH_CURVES)} files, and {fmt} stores "
             "no curves; drop it"
         )
+    if args.space is not None and fmt != "results-db":
+        raise ArgumentError(
+            f"--space applies only to results-db files (the --db of `nb201-flat train`), and "
+            f"{args.source} is {fmt}; drop it"
+        )
     t0 = time.perf_counter()
-    table = import_table(
-        args.source,
-        format=fmt,
-        allow_unsafe_pickle=args.allow_unsafe_pickle,
-        progress=args.progress or budget.progress_enabled(),
-        curves=not args.no_curves,
-    )
+    if args.space is not None:
+        from nb201_flat.importers.results_db import read_results_db
+
+        table = read_results_db(args.source, space=args.space)
+    else:
+        table = import_table(
+            args.source,
+            format=fmt,
+            allow_unsafe_pickle=args.allow_unsafe_pickle,
+            progress=args.progress or budget.progress_enabled(),
+            curves=not args.no_curves,
+        )
     src = args.source if args.source == "analognas" else str(Path(args.source).resolve())
     flags = ("--force", "--no-curves") if args.no_curves else ("--force",)
+    if args.space is not None:  # one word: the stored command is split back into flags
+        flags = (*flags, f"--space={args.space}")
     table.meta["import_command"] = import_command(src, out, fmt, flags)
     save_table(table, out)
     took = time.perf_counter() - t0

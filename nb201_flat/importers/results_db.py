@@ -3,8 +3,9 @@
 The database may hold several spaces (and network sizes); each is keyed by the string of
 :func:`nb201_flat.train.jobs.space_key`, e.g. ``"nb201"``, ``"nb201@C4N1"`` or
 ``"5nodes:none,skip_connect,...:lexicographic"``. A table holds one space, so a database of
-several needs ``space=``. Seeds become positions in ascending order of the seed ids found
-(as in NB201, where 777, 888, 999 are seeds 0, 1, 2); ``table.meta["seed_ids"]`` keeps the ids.
+several needs ``space=`` (``import --space``). Seeds become positions in ascending order of
+the seed ids found (as in NB201, where 777, 888, 999 are seeds 0, 1, 2);
+``table.meta["seed_ids"]`` keeps the ids.
 There are no mean rows: ``seed="mean"`` averages the stored seeds.
 """
 
@@ -74,8 +75,8 @@ def read_results_db(
     if space is None:
         if len(keys) > 1:
             raise FormatError(
-                f"{p} holds results of several spaces ({', '.join(sorted(keys))}); "
-                "import one at a time with space="
+                f"{p} holds results of several spaces, modes or network sizes; import one at "
+                f"a time: pass space= (import --space) one of {', '.join(sorted(keys))}"
             )
         space = keys[0] if keys else "nb201"
     df = load_results(p, space=space)

@@ -535,6 +535,55 @@ def _open_existing(path: str | os.PathLike[str]) -> ResultsDB:
     return ResultsDB(p, readonly=True)  # a source that is read only is never written to
 
 
+# SQLite stores any value in any column (a REAL column keeps 'abc' as text, an INTEGER one 7.5
+# as a real): the storage classes each column read from a table may hold in a file written here
+_TEXT, _INT, _NUMBER = ("text",), ("integer",), ("real", "integer", "null")
+_READ_TYPES: dict[str, dict[str, tuple[str, ...]]] = {
+    "epochs": {
+        **dict.fromkeys(["space", "arch", "dataset", "split"], _TEXT),
+        **dict.fromkeys(["arch_index", "schedule", "seed", "epoch"], _INT),
+        **dict.fromkeys(["loss", "accuracy", "time_s"], _NUMBER),
+    },
+    "runs": {
+        **dict.fromkeys(["space", "arch", "dataset", "status"], _TEXT),
+        **dict.fromkeys(["arch_index", "schedule", "seed"], _INT),
+    },
+}
+
+
+def _check_damage(conn: sqlite3.Connection, path: Path, space: str | None) -> None:
+    """Refuse rows (of ``space``, or all) that no code here writes: a wrongly typed cell, or
+    epochs whose run is not in ``runs`` (which the join would drop in silence)."""
+    where = "" if space is None else " AND space = ?"
+    args = () if space is None else (space,)
+    fix = "remove that run from the database (or train it again) before importing"
+    for table, columns in _READ_TYPES.items():
+        for col, types in columns.items():
+            row = conn.execute(
+                f"SELECT {_RUN_KEY}, {col}, typeof({col}) FROM {table} "
+                f"WHERE typeof({col}) NOT IN ({', '.join('?' * len(types))}){where} LIMIT 1",
+                (*types, *args),
+            ).fetchone()
+            if row is not None:
+                *key, value, kind = row
+                want = " or ".join(t for t in types if t != "null")
+                raise ResultsDBError(
+                    f"{path} is damaged: run {tuple(key)} has {col} {value!r} in table {table} "
+                    f"({kind}, not {want}); {fix}"
+                )
+    match = " AND ".join(f"r.{c} = e.{c}" for c in _RUN_KEY.split(", "))
+    row = conn.execute(
+        f"SELECT {_RUN_KEY} FROM epochs e WHERE NOT EXISTS (SELECT 1 FROM runs r WHERE {match})"
+        f"{where} LIMIT 1",
+        args,
+    ).fetchone()
+    if row is not None:
+        raise ResultsDBError(
+            f"{path} is damaged: the epochs of run {tuple(row)} have no row in table runs "
+            f"(a key changed in one table only); {fix}"
+        )
+
+
 def load_results(path: str | os.PathLike[str], *, space: str | None = None) -> pd.DataFrame:
     """Final-epoch results of finished runs as the tidy long interchange frame.
 
@@ -551,6 +600,7 @@ def load_results(path: str | os.PathLike[str], *, space: str | None = None) -> p
     """
     db = _open_existing(path)
     try:
+        _check_damage(db._connect(), Path(path), space)
         wide = db.epochs_frame()
     finally:
         db.close()
@@ -565,6 +615,7 @@ def load_curves(path: str | os.PathLike[str], *, space: str | None = None) -> pd
     """Per-epoch learning curves (runs in progress included): the tidy frame plus ``epoch``."""
     db = _open_existing(path)
     try:
+        _check_damage(db._connect(), Path(path), space)
         wide = db.epochs_frame()
     finally:
         db.close()

@@ -43,3 +43,94 @@ def test_a_space_the_database_lacks_is_named(db_path: Path) -> None:
 def test_fill_isomorphic_is_a_flag(db_path: Path) -> None:
     with pytest.raises(ArgumentError, match="fill_isomorphic must be True or False"):
         read_results_db(db_path, fill_isomorphic="no")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        # SQLite keeps any value in a REAL or INTEGER column: it crashed with a traceback...
+        ("loss='abc'", r"has loss 'abc' in table epochs \(text, not real"),
+        ("accuracy='12.5%'", r"has accuracy '12.5%' in table epochs \(text"),
+        ("time_s=x'00ff'", r"has time_s b'\\x00\\xff' in table epochs \(blob"),
+        # ...or the run vanished, or its index was truncated to 11472
+        ("seed='s777'", r"has seed 's777' in table epochs \(text, not integer\)"),
+        ("arch_index=11472.5", r"has arch_index 11472.5 in table epochs \(real, not integer\)"),
+        ("arch='garbage'", r"epochs of run \('nb201', 'garbage', .*\) have no row in table runs"),
+    ],
+)
+def test_a_damaged_cell_is_refused_naming_file_run_and_column(
+    db_path: Path, change: str, named: str
+) -> None:
+    import sqlite3
+
+    from nb201_flat.errors import ResultsDBError
+
+    con = sqlite3.connect(db_path)
+    con.execute(f"UPDATE epochs SET {change} WHERE epoch = 2")
+    con.commit()
+    con.close()
+    with pytest.raises(ResultsDBError, match=rf"results.sqlite is damaged: .*{named}.*; remove"):
+        read_results_db(db_path)
+
+
+def test_a_damaged_runs_key_is_refused(db_path: Path) -> None:
+    # runs_frame's seeds feed the isomorphic stand-ins (Int64): 's777' there crashed
+    import sqlite3
+
+    from nb201_flat.errors import ResultsDBError
+
+    con = sqlite3.connect(db_path)
+    con.execute("UPDATE runs SET seed='s777'")
+    con.commit()
+    con.close()
+    with pytest.raises(ResultsDBError, match=r"has seed 's777' in table runs \(text"):
+        read_results_db(db_path)
+
+
+@pytest.fixture
+def seeds_path(tmp_path: Path) -> Path:
+    """Cell 7 trained with seeds 777, 1 and 2 (positions 2, 0, 1), cell 8 with 777 only."""
+    from nb201_flat.train.results_db import ResultsDB
+
+    path = tmp_path / "seeds.sqlite"
+    db = ResultsDB(path)
+    for index, seed in [(7, 777), (7, 1), (7, 2), (8, 777)]:
+        key = ("nb201", NB201.arch(index).to_str(), "cifar10", 2, seed)
+        db.write_epoch(key, index, 1, {"ori-test": (0.4, 90.0 + seed % 10, 1.0)})
+        db.write_epoch(key, index, 2, {"ori-test": (0.4, 80.0 + seed % 10, 1.0)})
+        db.mark_run(key, index, "done")
+    db.close()
+    return path
+
+
+def test_a_training_seed_id_is_named_with_its_position(seeds_path: Path) -> None:
+    # it read "seed 777 is not stored ...; stored seeds: [0, 1, 2]", with no word of the ids
+    from nb201_flat.errors import UnknownKeyError
+
+    table = read_results_db(seeds_path)
+    assert table.meta["seed_ids"] == [1, 2, 777]
+    with pytest.raises(
+        UnknownKeyError,
+        match=r"seed 777 is not stored .* training seed 777 is stored as seed position 2 "
+        r"\(positions number the seed ids \[1, 2, 777\] in order\): pass seed_policy=2 "
+        r"\(--seed-policy 2\)",
+    ):
+        table.value(7, "cifar10", "ori-test", 2, seed_policy=777)
+    assert table.value(7, "cifar10", "ori-test", 2, seed_policy=2) == 87.0  # 80 + 777 % 10
+    with pytest.raises(UnknownKeyError, match=r"not stored .*; use seed_policy='mean'"):
+        table.value(7, "cifar10", "ori-test", 2, seed_policy=5)  # neither id nor position
+
+
+def test_an_unmeasured_seed_counts_the_architectures_that_seed_measures(
+    seeds_path: Path,
+) -> None:
+    # it counted under the mean policy: 2 archs "are" measured at seed 0, though only cell 7 is
+    from nb201_flat.errors import MissingValueError
+
+    table = read_results_db(seeds_path)
+    with pytest.raises(MissingValueError, match=r"\(seed policy 0; 1 of 15625 architectures are\)"):
+        table.value(8, "cifar10", "ori-test", 2, seed_policy=0)
+    with pytest.raises(MissingValueError, match=r"\(seed policy 'mean'; 2 of 15625"):
+        table.value(9, "cifar10", "ori-test", 2)
+    with pytest.raises(MissingValueError, match=r"\(seed policy 'random'; 2 of 15625"):
+        table.value(9, "cifar10", "ori-test", 2, seed_policy="random", rng=0)
