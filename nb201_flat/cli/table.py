@@ -164,6 +164,23 @@ def _stand_ins(table: Any) -> tuple[set[int], dict[int, list[dict[str, Any]]]] |
     return {int(i) for i in meta.get("constant_output") or []}, copies
 
 
+def _stand_in_note(table: Any, index: int, dataset: str, epochs: int) -> str | None:
+    """Why cell ``index``'s numbers on ``dataset`` at ``epochs`` are not its own (``query``)."""
+    constant, copies = _stand_ins(table) or (set(), {})
+    if index in constant:
+        return "constant output: disconnected cell, not trained"
+    sources = sorted(
+        {
+            int(r["copied_from"])
+            for r in copies.get(index, [])
+            if (r["dataset"], r["epochs"]) == (dataset, epochs)
+        }
+    )
+    if sources:
+        return f"isomorphic copy, not trained: numbers of cell {', '.join(map(str, sources))}"
+    return None
+
+
 def _cell_counts(table: Any) -> dict[str, int] | None:
     """How many cells with numbers were trained, and how many hold stand-ins (``info``)."""
     import numpy as np
@@ -260,14 +277,17 @@ def cmd_query(args: argparse.Namespace) -> int:
         "seed": policy,
         "seed_policy": policy,
         "value": value,
+        # a stand-in's value is served, but never passed off as the cell's own measurement
+        "stand_in": _stand_in_note(table, arch.index, args.dataset, args.epochs),
         "source": table.source,
     }
     if args.json:
         emit_json(payload)
     else:
+        note = f"  [stand-in: {payload['stand_in']}]" if payload["stand_in"] else ""
         print(
             f"{arch.index}  {arch}  {args.dataset}/{args.split}@{args.epochs} "
-            f"{args.metric} [{policy}] = {value:.4f}"
+            f"{args.metric} [{policy}] = {value:.4f}{note}"
         )
     return 0
 

@@ -314,6 +314,19 @@ def test_info_and_record_flag_stand_in_cells(
     )
     code, out, _ = run(capsys, "record", "3", "--table", path)
     assert "stand-in" not in out  # the trained cell itself
+    key = ["--dataset", "cifar10", "--split", "ori-test", "--epochs", "1", "--table", path]
+    notes = [
+        json.loads(run(capsys, "query", str(i), "--json", *key)[1])["stand_in"] for i in (0, 3, 5)
+    ]
+    assert notes == [
+        "constant output: disconnected cell, not trained",
+        None,
+        "isomorphic copy, not trained: numbers of cell 3",
+    ]
+    code, out, _ = run(capsys, "query", "5", *key)
+    assert code == 0 and out.rstrip().endswith(
+        "[stand-in: isomorphic copy, not trained: numbers of cell 3]"
+    )
     # a benchmark's own table records no stand-ins: no count is made up
     save_table(Table(NB201, {(MetricKey("cifar10", "ori-test", 1), 0): acc}), tmp_path / "b")
     code, out, _ = run(capsys, "info", "--json", "--table", str(tmp_path / "b"))
