@@ -63,10 +63,12 @@ def cost_vector(table: Table, dataset: str, cost: str, *, epochs: int | None = N
     if stored:
         return table.vector_for(stored[0])
     if cost.endswith("_analytic"):
-        from nb201_flat.costs import analytic_costs
+        from nb201_flat.costs import analytic_costs, network_size
 
         column = cost.removesuffix("_analytic")
-        out: FloatArray = analytic_costs(table.space, dataset)[column].to_numpy(dtype=np.float64)
+        c, n = network_size(table)  # the trained network's size, not NB201's full one
+        costs = analytic_costs(table.space, dataset, c=c, n=n)
+        out: FloatArray = costs[column].to_numpy(dtype=np.float64)
         out.setflags(write=False)
         return out
     have = sorted({k.metric for k in table if k.split == "model" and k.dataset == dataset})

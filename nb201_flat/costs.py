@@ -29,6 +29,7 @@ Examples
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from typing import Final
 
@@ -51,6 +52,30 @@ DATASET_SHAPES: Final[Mapping[str, tuple[int, int]]] = {
 
 PARAMS_ANALYTIC: Final = "params_mb_analytic"
 FLOPS_ANALYTIC: Final = "flops_m_analytic"
+
+#: the network-size suffix of a results-database space key (:func:`~.train.jobs.space_key`)
+_SIZE_SUFFIX: Final = re.compile(r"@C(\d+)N(\d+)(?:#|$)")
+
+
+def network_size(table: Table) -> tuple[int, int]:
+    """``(C, N)`` of the network the table's numbers were measured on.
+
+    A table imported from a retraining database names its size in ``meta["space_key"]``
+    (``"nb201@C4N1#faithful"``: C=4, N=1; no ``@`` suffix: NB201's 16 and 5); a table without
+    a space key holds NB201's own numbers (C=16, N=5). Analytic costs must use this size, or
+    they describe a network other than the one trained.
+
+    >>> df = pd.DataFrame({"index": [0], "dataset": "cifar10", "split": "x", "epochs": 1,
+    ...     "metric": "accuracy", "value": [1.0]})
+    >>> small = Table.from_tidy(df, meta={"space_key": "nb201@C4N1#faithful"})
+    >>> network_size(Table.from_tidy(df)), network_size(small)
+    ((16, 5), (4, 1))
+    """
+    key = table.meta.get("space_key")
+    if key is None:
+        return 16, 5
+    m = _SIZE_SUFFIX.search(str(key))
+    return (int(m[1]), int(m[2])) if m else (16, 5)
 
 
 def analytic_costs(
@@ -102,14 +127,15 @@ def with_analytic_costs(
     datasets: Iterable[str] | None = None,
     *,
     epochs: int = 200,
-    c: int = 16,
-    n: int = 5,
+    c: int | None = None,
+    n: int | None = None,
     shapes: Mapping[str, tuple[int, int]] = DATASET_SHAPES,
 ) -> Table:
     """A new table with ``params_mb_analytic`` and ``flops_m_analytic`` columns per dataset.
 
     ``datasets`` defaults to the table's datasets that have a known shape; the columns sit
-    under split ``model`` at ``epochs`` (costs do not depend on the schedule).
+    under split ``model`` at ``epochs`` (costs do not depend on the schedule). ``c`` and ``n``
+    default to the table's own network size (:func:`network_size`).
 
     Examples
     --------
@@ -125,6 +151,8 @@ def with_analytic_costs(
             f"table {table.source!r} has no dataset with a known input shape "
             f"({', '.join(shapes)}); pass datasets= and shapes="
         )
+    own_c, own_n = network_size(table)
+    c, n = own_c if c is None else c, own_n if n is None else n
     out = table
     for ds in chosen:
         df = analytic_costs(table.space, ds, c=c, n=n, shapes=shapes)
@@ -140,7 +168,8 @@ def stored_vs_analytic(table: Table, dataset: str, *, epochs: int = 200) -> pd.D
     isomorphism class has exactly the stored count), one row per disagreeing architecture.
     """
     stored = table.vector(dataset, "model", epochs, "params_mb")
-    analytic = analytic_costs(table.space, dataset)["params_mb"].to_numpy()
+    c, n = network_size(table)
+    analytic = analytic_costs(table.space, dataset, c=c, n=n)["params_mb"].to_numpy()
     # stored values carry 6 decimals (MB = 1e6 parameters): compare at that precision
     bad = np.flatnonzero(~np.isnan(stored) & ~np.isclose(stored, analytic, rtol=0, atol=5e-7))
     classes = table.space.isomorphism_classes()

@@ -24,13 +24,19 @@
 #
 # Everything runs on a CPU in seconds: a tiny synthetic CIFAR-10 in the real on-disk layout, a
 # tiny network (C=2, N=1), one epoch. The numbers are meaningless; the plumbing is the real
-# one. The same campaign from the shell:
+# one. The same set of cells trained from the shell, at NB201's size and recipe:
 #
 # ```
 # nb201-flat train --ops none skip_connect nor_conv_1x1 nor_conv_3x3 avg_pool_3x3 sep_conv_3x3 \
 #     --neighbours-of '|nor_conv_3x3~0|+|skip_connect~0|sep_conv_3x3~1|+|nor_conv_3x3~0|skip_connect~1|sep_conv_3x3~2|' \
 #     --radius 1 --dataset cifar10 --epochs 200 --data-root DATA --db campaign.sqlite --mode faithful
 # ```
+#
+# This does not replay the cells below. They train with `Recipe(batch_size=20)`, so the
+# 40-image data gives a few steps per epoch, and `train` has no training-batch-size option
+# (it always uses NB201's 256). The batch size is part of the results key, so even
+# `--epochs 1 --C 2 --N 1 --eval-batch-size 16` files its runs under another key, with other
+# numbers.
 
 # %%
 import shutil

@@ -167,6 +167,20 @@ def test_cost_lookup_and_analytic_fallback() -> None:
         cost_vector(t, "cifar10", "latency_s")
 
 
+def test_analytic_costs_follow_the_tables_network_size() -> None:
+    # a table retrained at C=4, N=1 (its space key says so) must not get NB201's C=16, N=5 costs
+    key = MetricKey("cifar10", "ori-test", 6)
+    small = Table(NB201, {(key, None): np.zeros(NB201.size)}, meta={"space_key": "nb201@C4N1#x"})
+    own = analytic_costs(NB201, "cifar10", c=4, n=1)
+    assert not np.allclose(own["params_mb"], analytic_costs(NB201, "cifar10")["params_mb"])
+    for cost, column in [("params_mb_analytic", "params_mb"), ("flops_m_analytic", "flops_m")]:
+        np.testing.assert_array_equal(cost_vector(small, "cifar10", cost), own[column])
+    added = with_analytic_costs(small, epochs=6).vector("cifar10", "model", 6, "params_mb_analytic")
+    np.testing.assert_array_equal(added, own["params_mb"])
+    stored = small.with_vector(MetricKey("cifar10", "model", 6, "params_mb"), own["params_mb"])
+    assert stored_vs_analytic(stored, "cifar10", epochs=6).empty
+
+
 def test_cli_best_under_and_pareto(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from nb201_flat.cli import main
 

@@ -168,6 +168,58 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def _stand_ins(table: Any) -> tuple[set[int], dict[int, list[dict[str, Any]]]] | None:
+    """Cells of a retraining table whose numbers are not their own measurements.
+
+    ``(constant, copies)``: the disconnected cells recorded at chance without training
+    (``meta["constant_output"]``), and per cell not trained because an isomorphic one was, the
+    ``meta["isomorphic_to"]`` records naming that cell (``copied_from``). ``None`` for a table
+    that records neither (a benchmark's own numbers).
+    """
+    meta = table.meta
+    if "constant_output" not in meta and "isomorphic_to" not in meta:
+        return None
+    copies: dict[int, list[dict[str, Any]]] = {}
+    for rec in meta.get("isomorphic_to") or []:
+        copies.setdefault(int(rec["index"]), []).append(rec)
+    return {int(i) for i in meta.get("constant_output") or []}, copies
+
+
+def _stand_in_note(table: Any, index: int, dataset: str, epochs: int) -> str | None:
+    """Why cell ``index``'s numbers on ``dataset`` at ``epochs`` are not its own (``query``)."""
+    constant, copies = _stand_ins(table) or (set(), {})
+    if index in constant:
+        return "constant output: disconnected cell, not trained"
+    sources = sorted(
+        {
+            int(r["copied_from"])
+            for r in copies.get(index, [])
+            if (r["dataset"], r["epochs"]) == (dataset, epochs)
+        }
+    )
+    if sources:
+        return f"isomorphic copy, not trained: numbers of cell {', '.join(map(str, sources))}"
+    return None
+
+
+def _cell_counts(table: Any) -> dict[str, int] | None:
+    """How many cells with numbers were trained, and how many hold stand-ins (``info``)."""
+    import numpy as np
+
+    found = _stand_ins(table)
+    if found is None:
+        return None
+    constant, copies = found
+    measured = np.zeros(table.space.size, dtype=bool)
+    for arr in table.data.values():
+        measured |= ~np.isnan(arr)
+    return {
+        "trained": len(set(np.flatnonzero(measured).tolist()) - constant - set(copies)),
+        "constant_output": len(constant),
+        "isomorphic_copies": len(copies),
+    }
+
+
 def cmd_info(args: argparse.Namespace) -> int:
     from nb201_flat.table import INFO_COLUMNS
 
@@ -179,6 +231,8 @@ def cmd_info(args: argparse.Namespace) -> int:
         "sha256": table.meta.get("sha256"),
         "archs": table.space.size,
         "space": table.space.spec(),
+        # per-key "archs" counts stand-ins too: say how many cells were really trained
+        "cells": _cell_counts(table),
         "keys": records,
     }
     if args.json:
@@ -190,6 +244,12 @@ def cmd_info(args: argparse.Namespace) -> int:
     print(
         f"space   {table.space.size} archs, {len(table.space.ops)} ops, {table.space.n_nodes} nodes"
     )
+    if (cells := payload["cells"]) is not None:
+        print(
+            f"cells   {cells['trained']} trained; stand-ins (not trained): "
+            f"{cells['constant_output']} constant-output (disconnected, chance accuracy), "
+            f"{cells['isomorphic_copies']} isomorphic copies (a trained cell's numbers)"
+        )
     cells = [list(INFO_COLUMNS)] + [[str(r[c]) for c in INFO_COLUMNS] for r in records]
     widths = [max(len(row[i]) for row in cells) for i in range(len(INFO_COLUMNS))]
     for row in cells:
@@ -238,14 +298,17 @@ def cmd_query(args: argparse.Namespace) -> int:
         "seed": policy,
         "seed_policy": policy,
         "value": value,
+        # a stand-in's value is served, but never passed off as the cell's own measurement
+        "stand_in": _stand_in_note(table, arch.index, args.dataset, args.epochs),
         "source": table.source,
     }
     if args.json:
         emit_json(payload)
     else:
+        note = f"  [stand-in: {payload['stand_in']}]" if payload["stand_in"] else ""
         print(
             f"{arch.index}  {arch}  {args.dataset}/{args.split}@{args.epochs} "
-            f"{args.metric} [{policy}] = {value:.4f}"
+            f"{args.metric} [{policy}] = {value:.4f}{note}"
         )
     return 0
 
@@ -273,18 +336,40 @@ def cmd_record(args: argparse.Namespace) -> int:
                 "seeds": seeds,
             }
         )
+    constant, copies = _stand_ins(table) or (set(), {})
+    copied = [  # the runs this cell's numbers were copied from (seed: the database's seed id)
+        {
+            "dataset": r["dataset"],
+            "epochs": r["epochs"],
+            "seed": r["seed"],
+            "from": r["copied_from"],
+        }
+        for r in copies.get(arch.index, [])
+    ]
     if args.json:
         emit_json(
             {
                 "index": arch.index,
                 "arch": arch.to_str(),
                 "source": table.source,
+                "constant_output": arch.index in constant,
+                "copied_from": copied,
                 "entries": entries,
                 "not_measured": not_measured,
             }
         )
         return 0
     print(f"{arch.index}  {arch}  ({table.source})")
+    if arch.index in constant:
+        print(
+            "  stand-in: constant output (disconnected cell, not trained): accuracy is chance, "
+            "loss and time not measured"
+        )
+    for c in copied:
+        print(
+            f"  stand-in: isomorphic copy, not trained: {c['dataset']}@{c['epochs']}ep seed id "
+            f"{c['seed']} holds the numbers of cell {c['from']}"
+        )
     print(f"  {'dataset':<15} {'split':<9} {'epochs':>6} {'metric':<16} {'mean':>12}  seeds")
     for e in entries:
         per_seed = " ".join(f"{s}:{v:.4g}" for s, v in e["seeds"].items())

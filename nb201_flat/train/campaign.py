@@ -162,7 +162,8 @@ def record_constant_output(job: Any) -> dict[str, tuple[float, float, float]]:
     The input never reaches the output, so the network computes the same logits for every
     image; on NB201's class-balanced evaluation splits its accuracy is chance,
     ``100 / num_classes``. The loss depends on the trained classifier bias, which is not
-    computed, so it is stored as missing (NULL). The run gets status ``"constant"`` (the flag),
+    computed, so it is stored as missing (NULL); so is the training time (nothing was trained:
+    a time of 0 would make the cell free to a time-budgeted search). The run gets status ``"constant"`` (the flag),
     the final epoch's rows are written, and the imported table lists these cells in
     ``table.meta["constant_output"]``. A run of the cell already trained (with
     ``--train-disconnected``) is kept as it is.
@@ -182,11 +183,11 @@ def record_constant_output(job: Any) -> dict[str, tuple[float, float, float]]:
         raise ArgumentError(f"cell {job.arch} is connected; train it instead")
     info = dataset_info(job.dataset)
     chance = 100.0 / info.num_classes
-    rows = {s: (float("nan"), chance, 0.0) for s in ("train", *info.splits)}
+    rows = {s: (float("nan"), chance, float("nan")) for s in ("train", *info.splits)}
     db = ResultsDB(job.db_path)
     try:  # a run of the cell trained (--train-disconnected) is kept
         db.mark_run(
-            job.key, job.index, CONSTANT_STATUS, train_time_s=0.0, final_rows=rows, keep_done=True
+            job.key, job.index, CONSTANT_STATUS, train_time_s=None, final_rows=rows, keep_done=True
         )
     finally:
         db.close()

@@ -283,6 +283,56 @@ def test_record_lists_never_measured_keys_instead_of_printing_nan(
     assert code == 0 and "nan" not in out and f"not measured for this cell: {missing}" in out
 
 
+def test_info_and_record_flag_stand_in_cells(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # a retraining table: 3 cells trained, 0 recorded at chance (disconnected), 5 copying 3
+    acc = np.full(NB201.size, np.nan)
+    acc[[0, 3, 5, 9, 11]] = [10.0, 50.0, 50.0, 60.0, 70.0]
+    meta = {
+        "constant_output": [0],
+        "isomorphic_to": [
+            {"dataset": "cifar10", "epochs": 1, "seed": 777, "index": 5, "copied_from": 3}
+        ],
+    }
+    table = Table(NB201, {(MetricKey("cifar10", "ori-test", 1), 0): acc}, meta=meta)
+    path = str(save_table(table, tmp_path / "t.nb201"))
+    code, out, _ = run(capsys, "info", "--json", "--table", path)
+    counts = {"trained": 3, "constant_output": 1, "isomorphic_copies": 1}
+    assert code == 0 and json.loads(out)["cells"] == counts
+    code, out, _ = run(capsys, "info", "--table", path)
+    assert "cells   3 trained; stand-ins (not trained): 1 constant-output" in out
+    code, out, _ = run(capsys, "record", "0", "--table", path)
+    assert "stand-in: constant output (disconnected cell, not trained)" in out
+    code, out, _ = run(capsys, "record", "5", "--json", "--table", path)
+    payload = json.loads(out)
+    assert payload["copied_from"] == [{"dataset": "cifar10", "epochs": 1, "seed": 777, "from": 3}]
+    assert payload["constant_output"] is False
+    code, out, _ = run(capsys, "record", "5", "--table", path)
+    assert (
+        "isomorphic copy, not trained: cifar10@1ep seed id 777 holds the numbers of cell 3" in out
+    )
+    code, out, _ = run(capsys, "record", "3", "--table", path)
+    assert "stand-in" not in out  # the trained cell itself
+    key = ["--dataset", "cifar10", "--split", "ori-test", "--epochs", "1", "--table", path]
+    notes = [
+        json.loads(run(capsys, "query", str(i), "--json", *key)[1])["stand_in"] for i in (0, 3, 5)
+    ]
+    assert notes == [
+        "constant output: disconnected cell, not trained",
+        None,
+        "isomorphic copy, not trained: numbers of cell 3",
+    ]
+    code, out, _ = run(capsys, "query", "5", *key)
+    assert code == 0 and out.rstrip().endswith(
+        "[stand-in: isomorphic copy, not trained: numbers of cell 3]"
+    )
+    # a benchmark's own table records no stand-ins: no count is made up
+    save_table(Table(NB201, {(MetricKey("cifar10", "ori-test", 1), 0): acc}), tmp_path / "b")
+    code, out, _ = run(capsys, "info", "--json", "--table", str(tmp_path / "b"))
+    assert json.loads(out)["cells"] is None
+
+
 # -- 8. train without its extra; model's units ---------------------------------------------------
 def test_train_without_extra_is_one_line_before_any_job(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path

@@ -131,6 +131,9 @@ def test_disconnected_cells_recorded_at_chance_with_a_flag(
     assert table.meta["constant_output"] == [zero]
     assert table.vector("cifar10", "ori-test", 1)[zero] == 10.0
     assert np.isnan(table.vector("cifar10", "ori-test", 1, "loss")[zero])  # not computed
+    # not trained: no training time either (0 s would make the cell free to a time budget)
+    assert np.isnan(table.vector("cifar10", "train", 1, "time_s")[zero])
+    assert table.vector("cifar10", "train", 1, "time_s")[11472] > 0
     assert np.isfinite(table.vector("cifar10", "ori-test", 1, "loss")[11472])
     (connected,) = make_jobs([11472], dataset="cifar10", epochs=1, seeds=[1],
                              data_root=cifar10_root, db_path=db)  # fmt: skip
