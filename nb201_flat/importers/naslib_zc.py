@@ -50,6 +50,7 @@ import pandas as pd
 
 from nb201_flat.errors import FormatError, InvalidArchError, TableFileError
 from nb201_flat.importers.naslib import from_naslib
+from nb201_flat.importers.tidy import NOT_PERCENT, accuracy_outside_range
 from nb201_flat.space import NB201, Space
 from nb201_flat.table import TIDY_COLUMNS, Table
 
@@ -172,6 +173,11 @@ def read_naslib_zc(path: str | os.PathLike[str], *, space: Space = NB201) -> pd.
                     failed += 1
                     continue
                 if name == "val_accuracy":
+                    if accuracy_outside_range(score):
+                        raise FormatError(
+                            f"{source}: {dataset}/{key}/{name}: {score:g} {NOT_PERCENT}; fix or "
+                            "re-download the file"
+                        )
                     rows.append((i, strings[i], dataset, VALID_SPLIT, 200, "accuracy", score))
                 elif name in _COSTS:
                     rows.append((i, strings[i], dataset, "model", 0, _COSTS[name], score))
