@@ -94,3 +94,49 @@ def test_naslib_zc_val_accuracy_outside_percent_is_refused(tmp_path: Path, value
         f"{path}: cifar100/{_key(7)}/val_accuracy: {value:g} is not an accuracy in percent "
         "(0..100); fix or re-download the file"
     )
+
+
+def test_naslib_zc_duplicate_json_key_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # json keeps the last of two values silently
+    k = _key(5)
+    text = f'{{"cifar10": {{"{k}": {{"synflow": 1.0}}, "{k}": {{"synflow": 2.0}}}}}}'
+    path = _zc(tmp_path / "zc_nasbench201.json", text)
+    err = _cli_refuses(capsys, path, tmp_path / "out.nb201")
+    assert err == (
+        f"error: {path}: the key {k!r} appears twice in one JSON object (JSON readers keep the "
+        "last value silently); keep one and re-import\n"
+    )
+
+
+def test_naslib_zc_unknown_dataset_is_refused_naming_the_known_ones(tmp_path: Path) -> None:
+    path = _zc(
+        tmp_path / "zc_nasbench201.json", json.dumps({"cifar1000": {_key(0): {"synflow": 1.0}}})
+    )
+    with pytest.raises(FormatError) as exc:
+        import_table(path)
+    assert str(exc.value) == (
+        f"{path}: unknown dataset 'cifar1000'; NASLib's NAS-Bench-201 datasets are cifar10, "
+        "cifar100, ImageNet16-120; fix the file"
+    )
+
+
+@pytest.mark.parametrize("other", ["no spaces", "full-width digit"])
+def test_naslib_zc_two_spellings_of_one_cell_are_refused_naming_both_keys(
+    tmp_path: Path, other: str
+) -> None:
+    i = 14822
+    first = _key(i)
+    second = _key(i, ",") if other == "no spaces" else first.replace("3", "\uff13", 1)
+    assert second != first
+    archs = {first: {"synflow": 1.0, "flops": 2.0}, second: {"synflow": 3.0, "flops": 4.0}}
+    path = _zc(
+        tmp_path / "zc_nasbench201.json", json.dumps({"cifar100": archs}, ensure_ascii=False)
+    )
+    with pytest.raises(FormatError) as exc:
+        import_table(path)
+    assert str(exc.value) == (
+        f"{path}: cifar100 keys {first!r} and {second!r} are the same cell (index {i}) written "
+        "twice; keep one and re-import"
+    )
