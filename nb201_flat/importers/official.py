@@ -511,7 +511,8 @@ def _load_pth_safely(path: Path, progress: bool) -> Any:
     if kind is None:
         raise FormatError(
             f"{source} is not a torch .pth file; expected NAS-Bench-201-v1_0-e61699.pth or "
-            "NAS-Bench-201-v1_1-096897.pth (use read_nats_tss for NATS-Bench files)"
+            "NAS-Bench-201-v1_1-096897.pth; for NATS-Bench files use read_nats_tss "
+            "(--format nats-tss)"
         )
     # Trained weights (torch tensors and their storages) are skipped, never built: no importer
     # reads them and building them would run torch code the file names.

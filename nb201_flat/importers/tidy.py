@@ -537,11 +537,30 @@ def looks_like_tidy(path: str | os.PathLike[str]) -> bool:
     )
 
 
+def _check_arch_strings(p: Path, archs: pd.Series, space: Space) -> None:
+    """Refuse a malformed arch string naming it and its row, before the arch and index columns
+    are compared (a typo in an arch was reported as a file not in the official index order)."""
+    from nb201_flat.errors import InvalidArchError
+
+    known = set(space.strings())
+    for arch in archs.dropna().unique():
+        if str(arch) in known:
+            continue
+        try:
+            space.parse(str(arch))
+        except InvalidArchError as exc:
+            row = _first((archs == arch).to_numpy(dtype=bool, na_value=False))
+            csv = not p.name.lower().endswith(".parquet")
+            raise _bad(p, row, "arch", str(arch), f"is not a cell string ({exc})", csv) from None
+
+
 def read_tidy(
     path: str | os.PathLike[str], *, space: Space = NB201, source: str | None = None
 ) -> Table:
     """Read a tidy long file into a :class:`~nb201_flat.table.Table`."""
     df = read_tidy_frame(path)
+    if "arch" in df:
+        _check_arch_strings(Path(path), df["arch"], space)
     return Table.from_tidy(
         df,
         space=space,

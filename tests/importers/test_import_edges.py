@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 from nb201_flat.errors import FormatError
-from nb201_flat.importers import import_table
+from nb201_flat.importers import detect_format, import_table
 from nb201_flat.importers.naslib import to_naslib
 from nb201_flat.space import NB201
+from nb201_flat.storage import save_table
 
 from .test_infinite_values import _cli_refuses, _pth, _set
 
@@ -140,3 +141,40 @@ def test_naslib_zc_two_spellings_of_one_cell_are_refused_naming_both_keys(
         f"{path}: cifar100 keys {first!r} and {second!r} are the same cell (index {i}) written "
         "twice; keep one and re-import"
     )
+
+
+# -- messages that name the fix that applies ------------------------------------------------
+def test_tidy_malformed_arch_is_named_before_the_index_order(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # it was "the file is not in the official index order; drop the index column"
+    bad = "|foo~0|+|bar~0|baz~1|"
+    path = _tidy(tmp_path / "t.csv", _row(0, "50"), _row(1, "60", arch=bad))
+    err = _cli_refuses(capsys, path, tmp_path / "out.nb201")
+    assert err.startswith(
+        f"error: {path}: row 2 (line 3), column 'arch': {bad!r} is not a cell string ("
+    )
+    assert "index order" not in err and err.endswith("; fix the file\n")
+
+
+def test_an_imported_table_as_source_says_it_needs_no_import(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    table = import_table(_tidy(tmp_path / "t.csv", _row(0, "50")))
+    keep = save_table(table, tmp_path / "keep.nb201")
+    with pytest.raises(FormatError) as exc:
+        detect_format(keep)
+    assert str(exc.value) == (
+        f"{keep} is already an imported table, which needs no import: use it as it is "
+        f"(load_table, --table {keep}), or copy the folder for another name"
+    )
+    assert "--format" not in str(exc.value)
+    assert _cli_refuses(capsys, keep, tmp_path / "x") == f"error: {exc.value}\n"
+
+
+def test_a_non_pth_file_read_as_nb201_pth_names_the_cli_format(tmp_path: Path) -> None:
+    path = tmp_path / "g.pth"
+    path.write_bytes(b"BZh91AY&SY not a torch file")
+    with pytest.raises(FormatError) as exc:
+        import_table(path, format="nb201-pth")
+    assert str(exc.value).endswith("for NATS-Bench files use read_nats_tss (--format nats-tss)")
