@@ -76,6 +76,13 @@ def detect_format(source: str | os.PathLike[str]) -> str:
     for name, check in checks:
         if check(path):
             return name
+    from nb201_flat.storage import MANIFEST
+
+    if path.is_dir() and (path / MANIFEST).is_file():  # no format reads a table: no --format
+        raise FormatError(
+            f"{path} is already an imported table, which needs no import: use it as it is "
+            f"(load_table, --table {path}), or copy the folder for another name"
+        )
     raise FormatError(
         f"cannot tell the format of {path}; pass --format with one of {', '.join(FORMATS)}"
     )

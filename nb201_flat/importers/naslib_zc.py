@@ -50,6 +50,7 @@ import pandas as pd
 
 from nb201_flat.errors import FormatError, InvalidArchError, TableFileError
 from nb201_flat.importers.naslib import from_naslib
+from nb201_flat.importers.tidy import NOT_PERCENT, accuracy_outside_range
 from nb201_flat.space import NB201, Space
 from nb201_flat.table import TIDY_COLUMNS, Table
 
@@ -62,6 +63,24 @@ VALID_SPLIT: Final = "naslib-valid"
 _FAILED: Final = (-1e8, -1e9, 1e9)
 _NOT_PROXIES: Final = frozenset({"idx", "arch", "val_accuracy", "flops", "params"})
 _COSTS: Final = {"flops": "flops_m", "params": "params_mb"}
+#: the datasets NASLib scores NB201 on, by its names (a typo such as cifar1000 was imported as
+#: a dataset of its own, which no query finds)
+NASLIB_DATASETS: Final = ("cifar10", "cifar100", "ImageNet16-120")
+
+
+class _DuplicateKey(Exception):
+    pass
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``json.loads``' object hook: a key written twice in one object is refused (json keeps
+    the last silently, so one of two values for an architecture was dropped unseen)."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _DuplicateKey(key)
+        out[key] = value
+    return out
 
 
 def looks_like_naslib_zc(path: str | os.PathLike[str]) -> bool:
@@ -87,6 +106,12 @@ def _datasets(data: object, source: str) -> Mapping[str, Any]:
         raise FormatError(
             f"{source}: expected {{dataset: {{'(op indices)': {{proxy: score}}}}}}; "
             "is this NASLib's zc_nasbench201.json?"
+        )
+    unknown = [str(d) for d in data if d not in NASLIB_DATASETS]
+    if unknown:
+        raise FormatError(
+            f"{source}: unknown dataset {unknown[0]!r:.60}; NASLib's NAS-Bench-201 datasets are "
+            f"{', '.join(NASLIB_DATASETS)}; fix the file"
         )
     return data
 
@@ -142,7 +167,12 @@ def read_naslib_zc(path: str | os.PathLike[str], *, space: Space = NB201) -> pd.
     p = Path(path)
     source = str(p)
     try:
-        data = json.loads(p.read_text())
+        data = json.loads(p.read_text(), object_pairs_hook=_no_duplicates)
+    except _DuplicateKey as exc:
+        raise FormatError(
+            f"{source}: the key {str(exc.args[0])!r:.80} appears twice in one JSON object (JSON "
+            "readers keep the last value silently); keep one and re-import"
+        ) from None
     except FileNotFoundError:
         raise TableFileError(f"no such file: {p}") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -151,10 +181,17 @@ def read_naslib_zc(path: str | os.PathLike[str], *, space: Space = NB201) -> pd.
     rows: list[tuple[int, str, str, str, int, str, float]] = []
     failed = 0
     for dataset, archs in _datasets(data, source).items():
+        seen: dict[int, str] = {}  # index -> the key that named it
         for key, entry in archs.items():
             if not isinstance(entry, Mapping):
                 raise FormatError(f"{source}: entry {dataset}/{key} is not an object")
             i = _parse_key(str(key), space, source)
+            # '(4,3,3,3,2,3)' and '(4, 3, 3, 3, 2, 3)' are one cell: two values for it
+            if (other := seen.setdefault(i, str(key))) != str(key):
+                raise FormatError(
+                    f"{source}: {dataset} keys {other!r} and {str(key)!r} are the same cell "
+                    f"(index {i}) written twice; keep one and re-import"
+                )
             for name, value in entry.items():
                 if name in ("idx", "arch"):
                     continue
@@ -172,6 +209,11 @@ def read_naslib_zc(path: str | os.PathLike[str], *, space: Space = NB201) -> pd.
                     failed += 1
                     continue
                 if name == "val_accuracy":
+                    if accuracy_outside_range(score):
+                        raise FormatError(
+                            f"{source}: {dataset}/{key}/{name}: {score:g} {NOT_PERCENT}; fix or "
+                            "re-download the file"
+                        )
                     rows.append((i, strings[i], dataset, VALID_SPLIT, 200, "accuracy", score))
                 elif name in _COSTS:
                     rows.append((i, strings[i], dataset, "model", 0, _COSTS[name], score))

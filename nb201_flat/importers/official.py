@@ -67,7 +67,7 @@ from nb201_flat.errors import (
 )
 from nb201_flat.importers.curves import CurveCollector
 from nb201_flat.importers.safe_pickle import ReadableBinary, safe_load
-from nb201_flat.importers.tidy import check_finite_rows
+from nb201_flat.importers.tidy import check_accuracy_rows, check_finite_rows
 from nb201_flat.space import check_arch_index
 from nb201_flat.table import TIDY_COLUMNS
 
@@ -243,8 +243,8 @@ class TidyRows:
         self._value.append(value)
 
     def frame(self) -> pd.DataFrame:
-        """The rows as a tidy DataFrame with the contract's dtypes; an infinite value is
-        refused naming the file, the architecture and the key."""
+        """The rows as a tidy DataFrame with the contract's dtypes; an infinite value or an
+        accuracy outside 0..100 is refused naming the file, the architecture and the key."""
         df = pd.DataFrame(
             {
                 "index": np.asarray(self._index, dtype=np.int64),
@@ -259,6 +259,7 @@ class TidyRows:
             columns=list(TIDY_COLUMNS),
         )
         check_finite_rows(df, self.source, seed_word="seed position")
+        check_accuracy_rows(df, self.source, seed_word="seed position")
         return df
 
 
@@ -510,7 +511,8 @@ def _load_pth_safely(path: Path, progress: bool) -> Any:
     if kind is None:
         raise FormatError(
             f"{source} is not a torch .pth file; expected NAS-Bench-201-v1_0-e61699.pth or "
-            "NAS-Bench-201-v1_1-096897.pth (use read_nats_tss for NATS-Bench files)"
+            "NAS-Bench-201-v1_1-096897.pth; for NATS-Bench files use read_nats_tss "
+            "(--format nats-tss)"
         )
     # Trained weights (torch tensors and their storages) are skipped, never built: no importer
     # reads them and building them would run torch code the file names.

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import pandas as pd
 
@@ -28,6 +28,14 @@ _INT_PATTERN = r"^[+-]?[0-9]{1,18}$"
 # found by one rule (_first_infinite), for files, frames and the importers' frames alike
 _NOT_FINITE = "is not a finite number (use nan for a missing number)"
 
+# an accuracy is a percentage (NB201 stores 0..100): -5 or 1e308 is a damaged or mis-scaled
+# file, never a score; query printed it as one. Importers refuse it by one rule
+# (ACCURACY_RANGE): a tidy file by its line, an official file by arch and key
+# (check_accuracy_rows), NASLib's val_accuracy by its JSON key. Only at import: a table built
+# in memory (a synthetic one) may hold any number.
+ACCURACY_RANGE: Final = (0.0, 100.0)
+NOT_PERCENT = "is not an accuracy in percent (0..100)"
+
 # a cell pyarrow read as missing: empty, or a spelling such as NA or null (its text is gone)
 _MISSING_CELL = object()
 
@@ -38,6 +46,68 @@ def _first_infinite(values: Any) -> int | None:
 
     infinite = np.isinf(values)
     return _first(infinite) if infinite.any() else None
+
+
+def is_accuracy(metric: str) -> bool:
+    """True for a metric that is an accuracy in percent: ``accuracy`` and the ``*_accuracy`` of
+    AnalogNAS-Bench (``ptq_accuracy``, ...); the figures label these (%) too."""
+    return metric == "accuracy" or metric.endswith("_accuracy")
+
+
+def accuracy_outside_range(value: float) -> bool:
+    """True for an accuracy no measurement can have (NaN, a missing number, is not)."""
+    low, high = ACCURACY_RANGE
+    return value < low or value > high
+
+
+def _bad_accuracies(metrics: Any, values: Any) -> Any:
+    """Mask of the accuracies (:func:`is_accuracy`) outside 0..100."""
+    import numpy as np
+
+    names = pd.Series(metrics).astype("category")  # a few names over many rows
+    flags = np.array([is_accuracy(str(c)) for c in names.cat.categories] + [False], dtype=bool)
+    codes = names.cat.codes.to_numpy()  # -1 (a missing name) reads the trailing False
+    values = np.asarray(values, dtype=np.float64)
+    low, high = ACCURACY_RANGE
+    return flags[codes] & ((values < low) | (values > high))
+
+
+def _first_bad_accuracy(metrics: Any, values: Any) -> int | None:
+    """Position of the first accuracy outside 0..100, or None."""
+    bad = _bad_accuracies(metrics, values)
+    return _first(bad) if bad.any() else None
+
+
+def check_accuracy_rows(
+    df: pd.DataFrame,
+    source: str,
+    *,
+    seed_word: str = "seed",
+    fix: str = "fix or re-download the file",
+) -> None:
+    """Refuse a tidy frame an importer built from ``source`` (a file) holding an accuracy
+    outside 0..100, naming the file, the architecture and the key in one line (as
+    :func:`check_finite_rows` does for an infinity; a stored seed before the mean of it).
+
+    >>> df = pd.DataFrame({"index": [3], "arch": "a", "dataset": "c", "split": "s",
+    ...                    "epochs": 2, "seed": pd.array([pd.NA], dtype="Int64"),
+    ...                    "metric": "accuracy", "value": [250.0]})
+    >>> check_accuracy_rows(df, "f.json")
+    Traceback (most recent call last):
+    ...
+    nb201_flat.errors.FormatError: f.json: architecture 3, c/s@2ep:accuracy mean over seeds: 250.0 is not an accuracy in percent (0..100); fix or re-download the file
+    """
+    bad = _bad_accuracies(df["metric"], df["value"])
+    if not bad.any():
+        return
+    stored = bad & df["seed"].notna().to_numpy(dtype=bool)  # the seed before its mean
+    row = df.iloc[_first(stored if stored.any() else bad)]
+    key = MetricKey(str(row["dataset"]), str(row["split"]), int(row["epochs"]), str(row["metric"]))
+    seed = "mean over seeds" if pd.isna(row["seed"]) else f"{seed_word} {int(row['seed'])}"
+    raise FormatError(
+        f"{source}: architecture {int(row['index'])}, {key} {seed}: {float(row['value'])} "
+        f"{NOT_PERCENT}; {fix}"
+    )
 
 
 def check_finite_rows(
@@ -241,6 +311,11 @@ def read_tidy_frame(path: str | os.PathLike[str]) -> pd.DataFrame:
             out[col] = values
         else:
             out[col] = table.column(col).to_pandas()
+    has_both = "metric" in out and "value" in out
+    bad = _first_bad_accuracy(out["metric"], out["value"]) if has_both else None
+    if bad is not None:
+        why = f"{NOT_PERCENT} (metric {str(out['metric'][bad])!r})"
+        raise _bad(p, bad, "value", float(out["value"][bad]), why, csv)
     return pd.DataFrame(out)
 
 
@@ -462,11 +537,30 @@ def looks_like_tidy(path: str | os.PathLike[str]) -> bool:
     )
 
 
+def _check_arch_strings(p: Path, archs: pd.Series, space: Space) -> None:
+    """Refuse a malformed arch string naming it and its row, before the arch and index columns
+    are compared (a typo in an arch was reported as a file not in the official index order)."""
+    from nb201_flat.errors import InvalidArchError
+
+    known = set(space.strings())
+    for arch in archs.dropna().unique():
+        if str(arch) in known:
+            continue
+        try:
+            space.parse(str(arch))
+        except InvalidArchError as exc:
+            row = _first((archs == arch).to_numpy(dtype=bool, na_value=False))
+            csv = not p.name.lower().endswith(".parquet")
+            raise _bad(p, row, "arch", str(arch), f"is not a cell string ({exc})", csv) from None
+
+
 def read_tidy(
     path: str | os.PathLike[str], *, space: Space = NB201, source: str | None = None
 ) -> Table:
     """Read a tidy long file into a :class:`~nb201_flat.table.Table`."""
     df = read_tidy_frame(path)
+    if "arch" in df:
+        _check_arch_strings(Path(path), df["arch"], space)
     return Table.from_tidy(
         df,
         space=space,

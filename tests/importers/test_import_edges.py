@@ -1,0 +1,180 @@
+"""Edges every importer shares: an accuracy no measurement can have, a NASLib zc file whose
+keys collide or name no NASLib dataset, and messages that name the right fix."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from nb201_flat.errors import FormatError
+from nb201_flat.importers import detect_format, import_table
+from nb201_flat.importers.naslib import to_naslib
+from nb201_flat.space import NB201
+from nb201_flat.storage import save_table
+
+from .test_infinite_values import _cli_refuses, _pth, _set
+
+HEADER = "index,arch,dataset,split,epochs,seed,metric,value"
+
+
+def _tidy(path: Path, *rows: str) -> Path:
+    path.write_text("\n".join([HEADER, *rows]) + "\n")
+    return path
+
+
+def _row(i: int, value: str, metric: str = "accuracy", arch: str | None = None) -> str:
+    return f"{i},{NB201.arch(i).to_str() if arch is None else arch},cifar10,ori-test,200,,{metric},{value}"
+
+
+# -- an accuracy is a percentage: outside 0..100 it is refused, in one line ------------------------
+@pytest.mark.parametrize("value", ["-5", "1e308", "100.5"])
+def test_tidy_accuracy_outside_percent_is_refused_naming_its_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], value: str
+) -> None:
+    path = _tidy(tmp_path / "t.csv", _row(0, "50"), _row(1, value))
+    err = _cli_refuses(capsys, path, tmp_path / "out.nb201")
+    assert err == (
+        f"error: {path}: row 2 (line 3), column 'value': {float(value)!r} is not an accuracy "
+        "in percent (0..100) (metric 'accuracy'); fix the file\n"
+    )
+
+
+def test_tidy_accuracy_bounds_and_other_metrics_still_import(tmp_path: Path) -> None:
+    # 0 and 100 are accuracies; a loss of 250 or a negative proxy score is no accuracy at all
+    path = _tidy(
+        tmp_path / "t.csv",
+        _row(0, "0"),
+        _row(1, "100"),
+        _row(2, "nan"),
+        _row(0, "250", metric="loss"),
+        _row(0, "-5", metric="synflow"),
+    )
+    table = import_table(path)
+    assert table.vector("cifar10", "ori-test", 200)[:2].tolist() == [0.0, 100.0]
+    assert table.vector("cifar10", "ori-test", 200, "loss")[0] == 250.0
+
+
+def test_pth_accuracy_outside_percent_is_refused_naming_file_architecture_and_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = _pth(
+        tmp_path / "bad.pth", _set(2, "full", "cifar100", 999, "eval_acc1es@ori-test@3", 250.0)
+    )
+    want = (
+        f"{path}: architecture 2, cifar100/ori-test@200ep:accuracy seed position 1: 250.0 is not "
+        "an accuracy in percent (0..100); fix or re-download the file"
+    )
+    with pytest.raises(FormatError) as exc:
+        import_table(path, curves=False)
+    assert str(exc.value) == want
+    assert _cli_refuses(capsys, path, tmp_path / "out.nb201", "--no-curves") == f"error: {want}\n"
+
+
+# -- NASLib zero-cost files --------------------------------------------------------------------
+def _key(i: int, sep: str = ", ") -> str:
+    return "(" + sep.join(map(str, to_naslib(NB201.arch(i)))) + ")"
+
+
+def _zc(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize("value", [250.0, -1.0])
+def test_naslib_zc_val_accuracy_outside_percent_is_refused(tmp_path: Path, value: float) -> None:
+    archs = {
+        _key(0): {"synflow": 1.0, "val_accuracy": 80.0},
+        _key(7): {"synflow": 2.0, "val_accuracy": value},
+    }
+    path = _zc(tmp_path / "zc_nasbench201.json", json.dumps({"cifar100": archs}))
+    with pytest.raises(FormatError) as exc:
+        import_table(path)
+    assert str(exc.value) == (
+        f"{path}: cifar100/{_key(7)}/val_accuracy: {value:g} is not an accuracy in percent "
+        "(0..100); fix or re-download the file"
+    )
+
+
+def test_naslib_zc_duplicate_json_key_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # json keeps the last of two values silently
+    k = _key(5)
+    text = f'{{"cifar10": {{"{k}": {{"synflow": 1.0}}, "{k}": {{"synflow": 2.0}}}}}}'
+    path = _zc(tmp_path / "zc_nasbench201.json", text)
+    err = _cli_refuses(capsys, path, tmp_path / "out.nb201")
+    assert err == (
+        f"error: {path}: the key {k!r} appears twice in one JSON object (JSON readers keep the "
+        "last value silently); keep one and re-import\n"
+    )
+
+
+def test_naslib_zc_unknown_dataset_is_refused_naming_the_known_ones(tmp_path: Path) -> None:
+    path = _zc(
+        tmp_path / "zc_nasbench201.json", json.dumps({"cifar1000": {_key(0): {"synflow": 1.0}}})
+    )
+    with pytest.raises(FormatError) as exc:
+        import_table(path)
+    assert str(exc.value) == (
+        f"{path}: unknown dataset 'cifar1000'; NASLib's NAS-Bench-201 datasets are cifar10, "
+        "cifar100, ImageNet16-120; fix the file"
+    )
+
+
+@pytest.mark.parametrize("other", ["no spaces", "full-width digit"])
+def test_naslib_zc_two_spellings_of_one_cell_are_refused_naming_both_keys(
+    tmp_path: Path, other: str
+) -> None:
+    i = 14822
+    first = _key(i)
+    second = _key(i, ",") if other == "no spaces" else first.replace("3", "\uff13", 1)
+    assert second != first
+    archs = {first: {"synflow": 1.0, "flops": 2.0}, second: {"synflow": 3.0, "flops": 4.0}}
+    path = _zc(
+        tmp_path / "zc_nasbench201.json", json.dumps({"cifar100": archs}, ensure_ascii=False)
+    )
+    with pytest.raises(FormatError) as exc:
+        import_table(path)
+    assert str(exc.value) == (
+        f"{path}: cifar100 keys {first!r} and {second!r} are the same cell (index {i}) written "
+        "twice; keep one and re-import"
+    )
+
+
+# -- messages that name the fix that applies ------------------------------------------------
+def test_tidy_malformed_arch_is_named_before_the_index_order(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # it was "the file is not in the official index order; drop the index column"
+    bad = "|foo~0|+|bar~0|baz~1|"
+    path = _tidy(tmp_path / "t.csv", _row(0, "50"), _row(1, "60", arch=bad))
+    err = _cli_refuses(capsys, path, tmp_path / "out.nb201")
+    assert err.startswith(
+        f"error: {path}: row 2 (line 3), column 'arch': {bad!r} is not a cell string ("
+    )
+    assert "index order" not in err and err.endswith("; fix the file\n")
+
+
+def test_an_imported_table_as_source_says_it_needs_no_import(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    table = import_table(_tidy(tmp_path / "t.csv", _row(0, "50")))
+    keep = save_table(table, tmp_path / "keep.nb201")
+    with pytest.raises(FormatError) as exc:
+        detect_format(keep)
+    assert str(exc.value) == (
+        f"{keep} is already an imported table, which needs no import: use it as it is "
+        f"(load_table, --table {keep}), or copy the folder for another name"
+    )
+    assert "--format" not in str(exc.value)
+    assert _cli_refuses(capsys, keep, tmp_path / "x") == f"error: {exc.value}\n"
+
+
+def test_a_non_pth_file_read_as_nb201_pth_names_the_cli_format(tmp_path: Path) -> None:
+    path = tmp_path / "g.pth"
+    path.write_bytes(b"BZh91AY&SY not a torch file")
+    with pytest.raises(FormatError) as exc:
+        import_table(path, format="nb201-pth")
+    assert str(exc.value).endswith("for NATS-Bench files use read_nats_tss (--format nats-tss)")
