@@ -51,7 +51,7 @@ def read_results_db(
 
     import pandas as pd
 
-    from nb201_flat.importers.tidy import check_finite_rows
+    from nb201_flat.importers.tidy import check_accuracy_rows, check_finite_rows
     from nb201_flat.train.modes import recipe_of_key, split_keyed_space
     from nb201_flat.train.results_db import ResultsDB, connect_readonly, load_results
 
@@ -87,6 +87,12 @@ def read_results_db(
         f"{p} ({space})",
         fix="that run diverged: train that seed again, or remove the run from the database, "
         "before importing",
+    )
+    # training writes percentages: one outside 0..100 is a damaged or hand-edited database
+    check_accuracy_rows(
+        df,
+        f"{p} ({space})",
+        fix="the database is damaged: remove that run from it (or train it again) before importing",
     )
     db = ResultsDB(p, readonly=True)  # as above: nothing is left beside the source
     try:

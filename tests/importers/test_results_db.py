@@ -87,6 +87,22 @@ def test_a_damaged_runs_key_is_refused(db_path: Path) -> None:
         read_results_db(db_path)
 
 
+@pytest.mark.parametrize("accuracy", [250.0, -5.0])
+def test_an_accuracy_outside_0_to_100_is_refused(db_path: Path, accuracy: float) -> None:
+    # a REAL accuracy no training writes: it imported, and query printed it
+    import sqlite3
+
+    con = sqlite3.connect(db_path)
+    con.execute(f"UPDATE epochs SET accuracy={accuracy} WHERE epoch = 2")
+    con.commit()
+    con.close()
+    with pytest.raises(
+        FormatError,
+        match=rf"results.sqlite \(nb201\): architecture 11472, .*: {accuracy} is not an",
+    ):
+        read_results_db(db_path)
+
+
 @pytest.fixture
 def seeds_path(tmp_path: Path) -> Path:
     """Cell 7 trained with seeds 777, 1 and 2 (positions 2, 0, 1), cell 8 with 777 only."""
