@@ -59,6 +59,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache, partial
+from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -565,16 +566,39 @@ def supports(wanted: Iterable[str], radius: int, *, exact: bool) -> tuple[str, .
     return tuple(w for w in wanted if w in ok)
 
 
-def _var_floor(top: float, n_edges: int) -> float:
+_Top = TypeVar("_Top", float, FloatArray)  # one cell's floor, or every cell's
+
+
+def _var_floor(top: _Top, n_edges: int) -> _Top:
     """Variances below this are rounding noise of the one-pass formula, read as 0.
 
     The sums of squares pass through ``n_edges`` additions and subtractions of line totals,
-    so their error is a few ``eps * max(x**2)`` per edge (``x`` centred on the mean; ``top``
-    is that largest square). Without the floor, one member or equal members would get the
-    square root of that noise (about 1e-7 of the values' spread) instead of 0; true spreads
-    below the floor (under about 1e-6 of the values' spread) read as 0 too.
+    which only ever hold cells of the closed ball around the cell, so their error is a few
+    ``eps * max(x**2)`` per edge over that ball (``x`` centred on the shift; ``top`` is that
+    largest square, one per cell). Without the floor, one member or equal members would get the
+    square root of that noise (about 1e-7 of the ball's spread) instead of 0; true spreads
+    below the floor read as 0 too. Per cell: a large value elsewhere must not zero a spread.
     """
-    return 16.0 * n_edges * float(np.finfo(np.float64).eps) * top
+    scaled: _Top = 16.0 * n_edges * float(np.finfo(np.float64).eps) * top
+    return scaled
+
+
+def _check_magnitude(v: FloatArray, present: npt.NDArray[np.bool_], *, squared: bool) -> None:
+    """Refuse a value whose centred sums (of squares) could overflow: the sums would be inf
+    and the statistics NaN or 0 with no word."""
+    if not present.any():
+        return
+    mag = np.where(present, np.abs(v), 0.0)
+    big = float(np.finfo(np.float64).max) / v.size
+    # centred on a mean, a value moves by at most twice the largest magnitude
+    limit = 0.5 * (np.sqrt(big) if squared else big)
+    cell = int(mag.argmax())
+    if mag[cell] > limit:
+        what = "sums of squares" if squared else "sums"
+        raise LandscapeArgumentError(
+            f"value {v[cell]:.6g} of cell {cell} is too large for the neighbourhood {what} "
+            f"(|value| must stay below {limit:.3g}); rescale the metric or mask that cell"
+        )
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -602,6 +626,8 @@ class _Moments:
         member = space.connected if connected_only else np.ones(space.size, dtype=bool)
         present = member & ~nan
         all_present = bool(present.all())
+        if "s1" in need:
+            _check_magnitude(v, present, squared="s2" in need)
         if all_present:
             shift = float(v.mean())
         else:
@@ -613,13 +639,27 @@ class _Moments:
         return cls(nan, member, present, all_present, shift, known, channels)
 
     def var_floor(self, v: FloatArray, n_edges: int) -> float:
-        """:func:`_var_floor` for the present values, centred."""
+        """:func:`_var_floor` over every present value: the largest of the cells' floors."""
         x = v if self.all_present else v[self.present]
         if not x.size:
-            return _var_floor(0.0, n_edges)
+            return 0.0
         # the largest |x - shift| is at the smallest or the largest value
         top = max(self.shift - float(x.min()), float(x.max()) - self.shift) ** 2
         return _var_floor(top, n_edges)
+
+    def var_floors(self, space: Space, v: FloatArray, radii: Iterable[int]) -> list[FloatArray]:
+        """:func:`_var_floor` of every cell at each radius: over its closed ball (the cells
+        whose values the programme moves through), largest centred square of a value."""
+        lx = _lex_for_min(space, -np.abs(v - self.shift), None)
+        out, done = [], 0
+        for r in radii:
+            for _ in range(r - done):
+                lx = _ball_pass(lx, range(space.n_edges), space.n_ops, space.n_edges, None)
+            done = r
+            top = _from_lex(space, lx)
+            top[np.isinf(top)] = 0.0  # no value in the ball
+            out.append(_var_floor(np.square(top), space.n_edges))
+        return out
 
     def fill(self, v: FloatArray, c: int, dst: FloatArray, *, own: bool = False) -> None:
         """Channel ``c`` into ``dst``: the neighbours' values, or with ``own`` the cell's own
@@ -674,12 +714,15 @@ def _mean_std(
     sums: dict[str, FloatArray],
     n: FloatArray,
     mom: _Moments,
-    v: FloatArray,
-    n_edges: int,
+    top_floor: float,
+    floors: Callable[[], list[FloatArray]],
+    redo: Callable[[int, IntArray], tuple[FloatArray, FloatArray]],
     names: tuple[str, ...],
 ) -> dict[str, FloatArray]:
     """Means and population stds from the sums, in place in their rows (one row per radius,
-    or a single vector): the mean in ``sums["s1"]``, the std in ``sums["s2"]``."""
+    or a single vector): the mean in ``sums["s1"]``, the std in ``sums["s2"]``. ``floors()``
+    gives each row's :func:`_var_floor` per cell (at most ``top_floor``); ``redo(row, cells)``
+    the exact mean and std of cells whose variance is too close to its floor to trust."""
     out: dict[str, FloatArray] = {}
     if "s1" not in sums:
         return out
@@ -687,20 +730,71 @@ def _mean_std(
     with np.errstate(invalid="ignore", divide="ignore"):
         mean /= n
         if "s2" in sums:
-            floor = mom.var_floor(v, n_edges)
             var = sums["s2"]
             var /= n
+            size = var.shape[-1]
             # row by row into reused buffers: no (radius x cells) temporary
-            sq = np.empty(v.size)
-            low = np.empty(v.size, dtype=bool)
-            for m_row, v_row in zip(mean.reshape(-1, v.size), var.reshape(-1, v.size), strict=True):
+            sq = np.empty(size)
+            low = np.empty(size, dtype=bool)
+            rows = zip(mean.reshape(-1, size), var.reshape(-1, size), strict=True)
+            doubt, local = [], None
+            for i, (m_row, v_row) in enumerate(rows):
                 v_row -= np.multiply(m_row, m_row, out=sq)
+                floor: float | FloatArray = top_floor
+                # each cell's own floor (a few passes) only where the largest one leaves doubt
+                if np.less_equal(v_row, _TRUST * top_floor, out=low).any():
+                    local = floors() if local is None else local
+                    floor = local[i]
                 np.copyto(v_row, 0.0, where=np.less_equal(v_row, floor, out=low))
+                doubt.append(np.flatnonzero(v_row <= _TRUST * floor))
             out["std"] = np.sqrt(var, out=var)
     mean += mom.shift
     if "mean" in names:
         out["mean"] = mean
+    if "s2" in sums:
+        std = out["std"].reshape(-1, out["std"].shape[-1])
+        mean_rows = mean.reshape(std.shape)
+        for row, cells in enumerate(doubt):
+            if cells.size:
+                mean_rows[row, cells], std[row, cells] = redo(row, cells)
     return out
+
+
+# A variance within this factor of its floor may be mostly rounding noise (a spread next to
+# a large value far from the cells' own): such cells are recomputed from their members.
+_TRUST = 1e6
+
+
+def _exact_mean_std(
+    space: Space,
+    v: FloatArray,
+    cells: IntArray,
+    radius: int,
+    *,
+    exact: bool,
+    include_self: bool,
+    no_none: bool,
+    connected_only: bool,
+) -> tuple[FloatArray, FloatArray]:
+    """Mean and population std of some cells' neighbourhoods from the values themselves
+    (NaN left out), centred on a member so that equal members give exactly 0."""
+    mean, std = np.full(cells.size, np.nan), np.full(cells.size, np.nan)
+    step = max(1, (1 << 22) // max(1, space.neighbourhood_size(radius, exact=exact)))
+    for lo in range(0, cells.size, step):
+        part = cells[lo : lo + step]
+        nb = neighbour_rows(
+            space, part, radius, exact=exact, no_none=no_none, connected_only=connected_only
+        )
+        if include_self:
+            nb = np.concatenate([part[:, None].astype(np.int32), nb], axis=1)
+        x = np.where(nb >= 0, v[np.maximum(nb, 0)], np.nan)
+        for i, row in enumerate(x):
+            row = row[~np.isnan(row)]
+            if row.size:
+                d = row - row[0]
+                mean[lo + i] = row[0] + d.mean()
+                std[lo + i] = np.sqrt(np.mean(np.square(d - d.mean())))
+    return mean, std
 
 
 def ball_stats(
@@ -722,10 +816,11 @@ def ball_stats(
     connectivity, as in the gather). NaN values are left out (``n`` counts the members used);
     with ``propagate=True`` a NaN member makes the row's statistics NaN and ``n`` counts all
     members. Rows without a used member get NaN. Standard deviations are population ones, by
-    the one-pass formula on values centred on their mean: their absolute error is about 1e-7
-    of the values' spread (the gather's two-pass formula is exact to rounding), and spreads
-    below about 1e-6 of it read as 0 (see ``_var_floor``). Counts, sums and sums of squares
-    share one programme; only what ``wanted`` needs is computed.
+    the one-pass formula on values centred on their mean; a cell whose variance is within
+    ``_TRUST`` of its rounding floor (equal members, or a spread next to a value far from the
+    mean: see ``_var_floor``) gets the mean and std of its members, exact to rounding. Values
+    whose squares could overflow the sums are refused, naming their cell. Counts, sums and
+    sums of squares share one programme; only what ``wanted`` needs is computed.
 
     Parameters
     ----------
@@ -776,7 +871,15 @@ def ball_stats(
     sums = _sums(space, mom, v, r, none, exact=exact, include_self=include_self, row=r)
     size = float(space.neighbourhood_size(r, exact=exact) + include_self)
     n = np.full(space.size, size) if mom.known else sums["n"]
-    out = _mean_std(sums, n, mom, v, n_edges, names)
+    flags = {
+        "exact": exact,
+        "include_self": include_self,
+        "no_none": no_none,
+        "connected_only": connected_only,
+    }
+    redo = lambda _, cells: _exact_mean_std(space, v, cells, r, **flags)  # noqa: E731
+    floors = partial(mom.var_floors, space, v, (r,))
+    out = _mean_std(sums, n, mom, mom.var_floor(v, n_edges), floors, redo, names)
     for name, sign in (("min", 1.0), ("max", -1.0)):
         if name not in names:
             continue
@@ -849,7 +952,16 @@ def radius_profile(
         n: FloatArray = np.broadcast_to(per_radius, (r, space.size))
     else:
         n = sums["n"]
-    out = {"n": n, **_mean_std(sums, n, mom, v, space.n_edges, names)}
+    floors = partial(mom.var_floors, space, v, range(1, r + 1))
+    flags = {
+        "exact": exact,
+        "include_self": include_self,
+        "no_none": no_none,
+        "connected_only": connected_only,
+    }
+    redo = lambda row, cells: _exact_mean_std(space, v, cells, row + 1, **flags)  # noqa: E731
+    top_floor = mom.var_floor(v, space.n_edges)
+    out = {"n": n, **_mean_std(sums, n, mom, top_floor, floors, redo, names)}
     if not mom.known:
         empty = n == 0
         for name in ("mean", "std"):

@@ -344,3 +344,57 @@ def test_structural_sums_refuse_what_would_spread_over_the_space() -> None:
         with pytest.raises(ArgumentError, match="radius must lie"):
             call(1.5)
     assert ball_stats(space, f, np.int64(1))["n"][0] == 6
+
+
+def _numpy_std(space: Space, v: np.ndarray, cells: np.ndarray, radius: int, exact: bool) -> list:
+    nb = space.neighbours(radius, exact=exact)
+    return [float(np.std(v[nb.of(int(c))])) for c in cells]
+
+
+@pytest.mark.parametrize("big", [1e8, 1e12, 1e150])
+@pytest.mark.parametrize(("radius", "exact"), [(1, True), (2, True), (2, False)])
+def test_a_large_value_leaves_the_spread_of_neighbourhoods_without_it(
+    big: float, radius: int, exact: bool
+) -> None:
+    # the rounding floor once scaled with the whole vector's largest deviation: one 1e8
+    # anywhere read thousands of spreads as 0, larger ones left noise for std
+    v = _values(NB201, 11, nan_share=0.0)
+    w = v.copy()
+    w[0] = -big
+    got = ag.ball_stats(NB201, w, radius, exact=exact)["std"]
+    clean = ag.ball_stats(NB201, v, radius, exact=exact)["std"]
+    near = np.zeros(NB201.size, dtype=bool)
+    near[NB201.neighbours(radius, exact=False).of(0)] = True
+    near[0] = True
+    assert (got > 0).all()
+    np.testing.assert_allclose(got[~near], clean[~near], rtol=1e-6)
+    cells = np.array([11472, 0, *NB201.neighbours(1).of(0)[:3]])
+    np.testing.assert_allclose(got[cells], _numpy_std(NB201, w, cells, radius, exact), rtol=1e-6)
+    prof = ag.radius_profile(NB201, w, radius, exact=exact)
+    np.testing.assert_array_equal(prof["std"][radius - 1], got)
+
+
+def test_equal_neighbours_next_to_a_large_value_have_std_exactly_zero() -> None:
+    v = np.full(NB201.size, 0.1)
+    v[0] = 1e8
+    st_ = ag.ball_stats(NB201, v, 1, wanted=("mean", "std"))
+    # equal members (cell 0 itself: its neighbours) round next to 1e8 in the sums
+    far = np.ones(NB201.size, dtype=bool)
+    far[NB201.neighbours(1).of(0)] = False
+    assert (st_["std"][far] == 0.0).all()
+    assert st_["mean"][0] == 0.1
+    mixed = ag.ball_stats(NB201, v, 1)["std"][NB201.neighbours(1).of(0)]
+    assert (mixed > 0).all()
+
+
+@pytest.mark.parametrize("big", [1e160, 1.7e308, -1.7e308])
+def test_a_value_whose_square_overflows_is_refused_naming_its_cell(big: float) -> None:
+    v = _values(NB201, 12, nan_share=0.0)
+    v[4321] = big
+    with pytest.raises(LandscapeArgumentError, match=r"of cell 4321 is too large") as err:
+        ag.ball_stats(NB201, v, 1)
+    assert "\n" not in str(err.value)
+    with pytest.raises(LandscapeArgumentError, match=r"of cell 4321"):
+        ag.radius_profile(NB201, v, 2)
+    v[4321] = 1e150  # its square still fits: served, not refused
+    assert np.isfinite(ag.ball_stats(NB201, v, 1)["std"]).all()
