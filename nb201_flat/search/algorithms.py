@@ -224,9 +224,13 @@ def proposes_every_cell(algorithm: object) -> bool:
     cell of its sampling domain in the end: its cache hits count toward the stall guard only
     once the domain is cached (:class:`~nb201_flat.search.oracle.StallGuard`); any other
     search's count from the first."""
-    return isinstance(
-        algorithm,
-        (RandomSearch, NARandomSearch, NABestEvaluatedSearch, RegularizedEvolution, LocalSearch),
+    # the classes themselves: a subclass may override search and propose otherwise
+    return type(algorithm) in (
+        RandomSearch,
+        NARandomSearch,
+        NABestEvaluatedSearch,
+        RegularizedEvolution,
+        LocalSearch,
     )
 
 

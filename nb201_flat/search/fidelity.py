@@ -243,11 +243,17 @@ class FidelityOracle:
         The protocol's arrays.
     rng
         The run's own stream for seed draws (``random`` policy).
+    outside
+        As :class:`~nb201_flat.search.oracle.Oracle`'s: the queries may come from a search not
+        of this package, which may ask for epochs already paid for, for ever; every such query
+        is then an idle step of the stall guard. :func:`run_fidelity` passes ``False`` for
+        :class:`Hyperband`, whose last bracket trains every cell it samples to the end.
     """
 
     __slots__ = (
         "_closed",
         "_data",
+        "_outside",
         "_paid",
         "_queries",
         "_rng",
@@ -257,8 +263,11 @@ class FidelityOracle:
         "_unfinished",
     )
 
-    def __init__(self, data: FidelityData, rng: np.random.Generator) -> None:
+    def __init__(
+        self, data: FidelityData, rng: np.random.Generator, *, outside: bool = True
+    ) -> None:
         self._data = data
+        self._outside = outside
         self._rng = rng
         self._queries = 0
         self._seconds = 0.0
@@ -375,7 +384,7 @@ class FidelityOracle:
         paid = self._paid.get(i, 0)
         if spent or start < e:
             self._stall.step(spent)
-        elif not self._unfinished:
+        elif self._outside or not self._unfinished:
             self._stall.idle(IDLE_RESUMED)
         self._queries += 1
         self._seconds += cost
@@ -538,7 +547,9 @@ def run_fidelity(data: FidelityData, algorithm: Hyperband, seed: int) -> Fidelit
     seed = check_seed(seed)
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(0,)))
     oracle = FidelityOracle(
-        data, np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(1,)))
+        data,
+        np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(1,))),
+        outside=type(algorithm) is not Hyperband,  # a subclass may search otherwise
     )
     incumbent = FidelityIncumbent(oracle)
     with contextlib.suppress(SearchEnded):

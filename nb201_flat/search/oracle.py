@@ -453,8 +453,10 @@ class StallGuard:
 
     def restart(self) -> None:
         """Count again from 0 (two-stage NA-RS's re-ranking after a stalled first stage); a
-        run that stalled stays :attr:`ended`, so that its record says so."""
+        run that stalled stays :attr:`ended`, so that its record says so; a later stall names
+        only its own causes."""
         self.count = 0
+        self.kinds = 0
 
     def check(self) -> None:
         """:class:`SearchStalled` again once the run has stalled: it is over, as a refused
@@ -505,9 +507,11 @@ class Oracle:
         The generator for per-query seed draws (``random`` policy); the run's own stream,
         separate from the algorithm's.
     outside
-        The queries come from an outside driver (ask/tell, a search not of this package),
-        which may ask cached cells for ever: every cache hit is an idle step of the stall
-        guard, not only once the sampling domain is cached (:class:`StallGuard`).
+        The queries come from an outside driver (ask/tell, a loop of the user's, a search
+        not of this package), which may ask cached cells for ever: every cache hit is an
+        idle step of the stall guard, not only once the sampling domain is cached
+        (:class:`StallGuard`). The default, so that no loop can run for ever; the runner
+        passes ``False`` for this package's searches, which propose every cell in the end.
 
     Examples
     --------
@@ -542,9 +546,7 @@ class Oracle:
         "_uncached",
     )
 
-    def __init__(
-        self, data: OracleData, rng: np.random.Generator, *, outside: bool = False
-    ) -> None:
+    def __init__(self, data: OracleData, rng: np.random.Generator, *, outside: bool = True) -> None:
         self._data = data
         # an outside driver (ask/tell) may ask cached cells for ever: each hit is idle
         self._outside = outside

@@ -326,13 +326,14 @@ def test_a_cache_hit_before_the_domain_is_cached_neither_counts_nor_resets() -> 
     limit = oracle.stall_limit
     try:
         oracle.stall_limit = lambda size: 3
-        o = Oracle(data, np.random.default_rng(0))
+        o = Oracle(data, np.random.default_rng(0), outside=False)  # as run_one's searches
         for i in (1, 1, 1, 2, 2, 3, 3, 3):  # 3 idle queries, 5 hits that do not count
             o.query(i)
         with pytest.raises(SearchStalled, match="cells that cost 0 s"):
             o.query(4)  # the 4th idle query in a row
-        # an outside driver (ask/tell) may ask a cached cell for ever: each hit counts
-        out = Oracle(data, np.random.default_rng(0), outside=True)
+        # an outside driver (ask/tell, a user's loop: the default) may ask a cached cell for
+        # ever: each hit counts
+        out = Oracle(data, np.random.default_rng(0))
         for _ in range(4):  # cell 0 spends, then 3 hits
             out.query(0)
         with pytest.raises(SearchStalled, match="--repeats charge"):
@@ -380,3 +381,59 @@ def test_hyperband_resuming_before_every_cell_is_trained_spends_its_budget() -> 
     """)
     )
     assert out.strip() == "ok"
+
+
+def test_outside_loops_stall_by_default() -> None:
+    # a user's loop on Oracle(data, rng) or a custom per-epoch search through run_fidelity
+    # asked paid-for cells for ever (the domain rule, meant for this package's searches,
+    # never counted them); a subclass that overrides search is not one of the package's own
+    out = _in_subprocess("""
+        from nb201_flat.search import oracle as om
+        from nb201_flat.search.algorithms import RandomSearch, proposes_every_cell
+        from nb201_flat.search.fidelity import FidelityData, Hyperband, run_fidelity
+        from nb201_flat.search.oracle import Oracle, SearchStalled
+        data = OracleData(S, KEY, VALUES, None, None, np.ones(S.size), 1e9, None,
+                          repeats="cache")
+        o = Oracle(data, np.random.default_rng(0))
+        try:
+            for _ in range(10**6):
+                o.query(0)
+        except SearchStalled:
+            pass
+        assert o.stalled and o.cache_hits <= om.stall_limit(S.size) + 1, o.cache_hits
+
+        class Repeat:
+            def search(self, oracle, rng, incumbent):
+                for _ in range(10**6):
+                    oracle.query(0, 9)
+
+        curves = np.linspace(0, 1, 9)[None, None, :] * np.arange(27.0)[None, :, None]
+        fd = FidelityData(S, MetricKey("toy", "x-valid", 9), curves, np.ones((27, 9)),
+                          budget_seconds=1e9, budget_queries=None, resume=True)
+        rec = run_fidelity(fd, Repeat(), 0)
+        assert rec.stalled and rec.queries <= om.stall_limit(S.size) + 2, rec
+
+        class Mine(RandomSearch):
+            def search(self, oracle, rng, incumbent):
+                pass
+
+        assert proposes_every_cell(RandomSearch()) and not proposes_every_cell(Mine())
+        print("ok")
+    """)
+    assert out.strip() == "ok"
+
+
+def test_a_restarted_guard_names_only_its_own_causes() -> None:
+    from nb201_flat.search.oracle import IDLE_CACHED, IDLE_REVISIT, SearchStalled, StallGuard
+
+    g = StallGuard(0)
+    for _ in range(1000):
+        g.idle(IDLE_CACHED)
+    with pytest.raises(SearchStalled):
+        g.idle(IDLE_CACHED)
+    g.restart()
+    for _ in range(1000):
+        g.idle(IDLE_REVISIT)
+    with pytest.raises(SearchStalled) as info:
+        g.idle(IDLE_REVISIT)
+    assert "--repeats charge" not in str(info.value) and g.ended
