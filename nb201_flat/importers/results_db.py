@@ -101,6 +101,9 @@ def read_results_db(
         db.close()
     runs = runs[runs["space"] == space]
     constant = sorted(int(i) for i in runs.loc[runs["status"] == "constant", "arch_index"].unique())
+    # databases written before the time was stored as NULL hold time_s=0 for these untrained
+    # cells: free to a time-budgeted search; drop it, as the NULL of newer ones is
+    df = df[~(df["index"].isin(constant) & (df["metric"] == "time_s"))].reset_index(drop=True)
     done = runs[runs["status"] == "done"]
     forms = done["trained_as"].map(str).value_counts().sort_index()
     devices = done["trained_on"].map(str).value_counts().sort_index()

@@ -620,14 +620,23 @@ class _Moments:
 
     @classmethod
     def of(
-        cls, space: Space, v: FloatArray, none: int | None, connected_only: bool, *, need: set[str]
+        cls,
+        space: Space,
+        v: FloatArray,
+        none: int | None,
+        connected_only: bool,
+        *,
+        need: set[str],
+        include_self: bool,
     ) -> _Moments:
         nan = np.isnan(v)
         member = space.connected if connected_only else np.ones(space.size, dtype=bool)
         present = member & ~nan
         all_present = bool(present.all())
         if "s1" in need:
-            _check_magnitude(v, present, squared="s2" in need)
+            # with include_self a cell's own value counts even where it is no member
+            counted = ~nan if include_self else present
+            _check_magnitude(v, counted, squared="s2" in need)
         if all_present:
             shift = float(v.mean())
         else:
@@ -867,7 +876,7 @@ def ball_stats(
     poison = propagate and bool(nan.any())
     if poison and filtered:
         need.add("members")
-    mom = _Moments.of(space, v, none, connected_only, need=need)
+    mom = _Moments.of(space, v, none, connected_only, need=need, include_self=include_self)
     sums = _sums(space, mom, v, r, none, exact=exact, include_self=include_self, row=r)
     size = float(space.neighbourhood_size(r, exact=exact) + include_self)
     n = np.full(space.size, size) if mom.known else sums["n"]
@@ -943,7 +952,7 @@ def radius_profile(
         need.add("s1")
     if "std" in names:
         need.add("s2")
-    mom = _Moments.of(space, v, none, connected_only, need=need)
+    mom = _Moments.of(space, v, none, connected_only, need=need, include_self=include_self)
     # in place throughout: on 5^10 cells each (radius x cells) array is 470 MB
     sums = _sums(space, mom, v, r, none, exact=exact, include_self=include_self, row=None)
     if mom.known:

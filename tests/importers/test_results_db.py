@@ -150,3 +150,29 @@ def test_an_unmeasured_seed_counts_the_architectures_that_seed_measures(
         table.value(9, "cifar10", "ori-test", 2)
     with pytest.raises(MissingValueError, match=r"\(seed policy 'random'; 2 of 15625"):
         table.value(9, "cifar10", "ori-test", 2, seed_policy="random", rng=0)
+
+
+def test_an_old_constant_runs_zero_time_is_imported_as_missing(tmp_path: Path) -> None:
+    # databases written before record_constant_output stored NULL hold time_s=0 for a
+    # disconnected cell: imported as 0 s it was free to a time-budgeted search
+    import math
+
+    from nb201_flat.train.results_db import ResultsDB
+
+    path = tmp_path / "old.sqlite"
+    db = ResultsDB(path)
+    trained = ("nb201", NB201.arch(11472).to_str(), "cifar10", 2, 777)
+    db.write_epoch(trained, 11472, 2, {"train": (0.4, 90.0, 50.0), "ori-test": (0.5, 88.0, 1.0)})
+    db.mark_run(trained, 11472, "done", train_time_s=50.0)
+    disconnected = 10  # node 3 takes only "none" edges
+    assert not NB201.connected[disconnected]
+    rows = {s: (math.nan, 10.0, 0.0) for s in ("train", "ori-test")}  # the old writer
+    key = ("nb201", NB201.arch(disconnected).to_str(), "cifar10", 2, 777)
+    db.mark_run(key, disconnected, "constant", train_time_s=0.0, final_rows=rows)
+    db.close()
+    table = read_results_db(path)
+    assert table.meta["constant_output"] == [disconnected]
+    time_s = table.vector("cifar10", "train", 2, "time_s")
+    assert math.isnan(time_s[disconnected])
+    assert time_s[11472] == 50.0
+    assert table.vector("cifar10", "ori-test", 2)[disconnected] == 10.0  # chance stays

@@ -398,3 +398,21 @@ def test_a_value_whose_square_overflows_is_refused_naming_its_cell(big: float) -
         ag.radius_profile(NB201, v, 2)
     v[4321] = 1e150  # its square still fits: served, not refused
     assert np.isfinite(ag.ball_stats(NB201, v, 1)["std"]).all()
+
+
+def test_a_huge_own_value_of_a_disconnected_cell_is_refused_with_include_self() -> None:
+    # connected_only left it out of the check, but include_self still counts it: std was NaN
+    # with overflow warnings and no word
+    cell = 10  # node 3 takes only "none" edges
+    assert not NB201.connected[cell]
+    v = _values(NB201, 12, nan_share=0.0)
+    v[cell] = 1e200
+    with pytest.raises(LandscapeArgumentError, match=rf"of cell {cell} is too large") as err:
+        ag.ball_stats(NB201, v, 1, include_self=True, connected_only=True)
+    assert "\n" not in str(err.value)
+    with pytest.raises(LandscapeArgumentError, match=rf"of cell {cell} is too large"):
+        ag.radius_profile(NB201, v, 2, include_self=True, connected_only=True)
+    # not counted without include_self: served
+    assert np.isfinite(
+        ag.ball_stats(NB201, v, 1, connected_only=True)["std"][NB201.connected]
+    ).all()
