@@ -55,6 +55,7 @@ Examples
 from __future__ import annotations
 
 import itertools
+import warnings
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -755,7 +756,9 @@ def _mean_std(
                     local = floors() if local is None else local
                     floor = local[i]
                 np.copyto(v_row, 0.0, where=np.less_equal(v_row, floor, out=low))
-                doubt.append(np.flatnonzero(v_row <= _TRUST * floor))
+                # a floor of 0: every value of the ball is the shift itself, so the sums
+                # were exact and the 0 is the true variance; nothing to redo
+                doubt.append(np.flatnonzero((v_row <= _TRUST * floor) & (floor > 0)))
             out["std"] = np.sqrt(var, out=var)
     mean += mom.shift
     if "mean" in names:
@@ -797,12 +800,15 @@ def _exact_mean_std(
         if include_self:
             nb = np.concatenate([part[:, None].astype(np.int32), nb], axis=1)
         x = np.where(nb >= 0, v[np.maximum(nb, 0)], np.nan)
-        for i, row in enumerate(x):
-            row = row[~np.isnan(row)]
-            if row.size:
-                d = row - row[0]
-                mean[lo + i] = row[0] + d.mean()
-                std[lo + i] = np.sqrt(np.mean(np.square(d - d.mean())))
+        has = ~np.isnan(x)
+        used = has.any(axis=1)  # rows without a member keep NaN
+        first = x[np.arange(len(x)), has.argmax(axis=1)]  # the centre: a member's own value
+        d = x[used] - first[used, None]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows are not used
+            dm = np.nanmean(d, axis=1)
+            mean[lo : lo + part.size][used] = first[used] + dm
+            std[lo : lo + part.size][used] = np.sqrt(np.nanmean(np.square(d - dm[:, None]), axis=1))
     return mean, std
 
 
