@@ -54,10 +54,11 @@ def is_accuracy(metric: str) -> bool:
     return metric == "accuracy" or metric.endswith("_accuracy")
 
 
-def accuracy_outside_range(value: float) -> bool:
-    """True for an accuracy no measurement can have (NaN, a missing number, is not)."""
+def accuracy_outside_range(value: Any) -> Any:
+    """True for an accuracy no measurement can have (NaN, a missing number, is not); a value
+    or an array of them."""
     low, high = ACCURACY_RANGE
-    return value < low or value > high
+    return (value < low) | (value > high)
 
 
 def _bad_accuracies(metrics: Any, values: Any) -> Any:
@@ -67,9 +68,7 @@ def _bad_accuracies(metrics: Any, values: Any) -> Any:
     names = pd.Series(metrics).astype("category")  # a few names over many rows
     flags = np.array([is_accuracy(str(c)) for c in names.cat.categories] + [False], dtype=bool)
     codes = names.cat.codes.to_numpy()  # -1 (a missing name) reads the trailing False
-    values = np.asarray(values, dtype=np.float64)
-    low, high = ACCURACY_RANGE
-    return flags[codes] & ((values < low) | (values > high))
+    return flags[codes] & accuracy_outside_range(np.asarray(values, dtype=np.float64))
 
 
 def _first_bad_accuracy(metrics: Any, values: Any) -> int | None:
@@ -98,16 +97,8 @@ def check_accuracy_rows(
     nb201_flat.errors.FormatError: f.json: architecture 3, c/s@2ep:accuracy mean over seeds: 250.0 is not an accuracy in percent (0..100); fix or re-download the file
     """
     bad = _bad_accuracies(df["metric"], df["value"])
-    if not bad.any():
-        return
-    stored = bad & df["seed"].notna().to_numpy(dtype=bool)  # the seed before its mean
-    row = df.iloc[_first(stored if stored.any() else bad)]
-    key = MetricKey(str(row["dataset"]), str(row["split"]), int(row["epochs"]), str(row["metric"]))
-    seed = "mean over seeds" if pd.isna(row["seed"]) else f"{seed_word} {int(row['seed'])}"
-    raise FormatError(
-        f"{source}: architecture {int(row['index'])}, {key} {seed}: {float(row['value'])} "
-        f"{NOT_PERCENT}; {fix}"
-    )
+    if bad.any():
+        raise _row_error(df, bad, source, NOT_PERCENT, seed_word, fix)
 
 
 def check_finite_rows(
@@ -136,18 +127,23 @@ def check_finite_rows(
     """
     import numpy as np
 
-    values = df["value"].to_numpy(dtype=np.float64)
-    if _first_infinite(values) is None:
-        return
-    infinite = np.isinf(values)
-    stored = infinite & df["seed"].notna().to_numpy(dtype=bool)
-    pos = _first(stored if stored.any() else infinite)
-    row = df.iloc[pos]
+    infinite = np.isinf(df["value"].to_numpy(dtype=np.float64))
+    if infinite.any():
+        raise _row_error(df, infinite, source, _NOT_FINITE, seed_word, fix)
+
+
+def _row_error(
+    df: pd.DataFrame, bad: Any, source: str, why: str, seed_word: str, fix: str
+) -> FormatError:
+    """The one-line error for the first ``bad`` row of an importer's frame, by file,
+    architecture and key; a value stored for one seed is named before a mean of it."""
+    stored = bad & df["seed"].notna().to_numpy(dtype=bool)
+    row = df.iloc[_first(stored if stored.any() else bad)]
     key = MetricKey(str(row["dataset"]), str(row["split"]), int(row["epochs"]), str(row["metric"]))
     seed = "mean over seeds" if pd.isna(row["seed"]) else f"{seed_word} {int(row['seed'])}"
-    raise FormatError(
-        f"{source}: architecture {int(row['index'])}, {key} {seed}: {values[pos]} "
-        f"{_NOT_FINITE}; {fix}"
+    return FormatError(
+        f"{source}: architecture {int(row['index'])}, {key} {seed}: {float(row['value'])} "
+        f"{why}; {fix}"
     )
 
 
