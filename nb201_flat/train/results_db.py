@@ -558,14 +558,24 @@ def _check_damage(conn: sqlite3.Connection, path: Path, space: str | None) -> No
     args = () if space is None else (space,)
     fix = "remove that run from the database (or train it again) before importing"
     for table, columns in _READ_TYPES.items():
+        # one pass over the table: the first row with any wrongly typed cell, then which
+        checks: list[str] = []
+        params: list[str] = []
         for col, types in columns.items():
-            row = conn.execute(
-                f"SELECT {_RUN_KEY}, {col}, typeof({col}) FROM {table} "
-                f"WHERE typeof({col}) NOT IN ({', '.join('?' * len(types))}){where} LIMIT 1",
-                (*types, *args),
-            ).fetchone()
-            if row is not None:
-                *key, value, kind = row
+            checks.append(f"typeof({col}) NOT IN ({', '.join('?' * len(types))})")
+            params.extend(types)
+        cells = ", ".join(f"{col}, typeof({col})" for col in columns)
+        row = conn.execute(
+            f"SELECT {_RUN_KEY}, {cells} FROM {table} WHERE ({' OR '.join(checks)}){where} LIMIT 1",
+            (*params, *args),
+        ).fetchone()
+        if row is None:
+            continue
+        n_key = len(_RUN_KEY.split(", "))
+        key, found = row[:n_key], row[n_key:]
+        for i, (col, types) in enumerate(columns.items()):
+            value, kind = found[2 * i], found[2 * i + 1]
+            if kind not in types:
                 want = " or ".join(t for t in types if t != "null")
                 raise ResultsDBError(
                     f"{path} is damaged: run {tuple(key)} has {col} {value!r} in table {table} "
