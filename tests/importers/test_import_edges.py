@@ -121,7 +121,10 @@ def test_analognas_accuracy_bounds_still_import(
     from .test_tidy_analognas import _analognas_file, _analognas_record
 
     low, high = (0, 0, 0, 0, 0, 0), (2, 1, 0, 2, 1, 0)
-    records = {low: _analognas_record(0.0), high: _analognas_record(100.0)}
+    records: dict[object, dict[str, object]] = {
+        low: _analognas_record(0.0),
+        high: _analognas_record(100.0),
+    }
     table = import_table(_analognas_file(tmp_path / "data.anb", monkeypatch, records))
     acc = table.vector("cifar10", "ori-test", 200)
     assert (acc[from_naslib(low).index], acc[from_naslib(high).index]) == (0.0, 100.0)
