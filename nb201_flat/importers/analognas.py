@@ -60,6 +60,7 @@ _SCALARS = {
     "noisy_accuracy": "analog_accuracy",
     "analog_accuracy": "hwt_accuracy",
 }
+_REINSTALL = "reinstall with `pip install --force-reinstall analog-nasbench==0.1.3`"
 
 
 class _Record:
@@ -119,9 +120,27 @@ def _number(obj: object, attr: str, key: object, file: Path) -> float:
         if math.isfinite(number):
             return number
     raise FormatError(
-        f"{file}: record {key!r:.60} has {attr} {value!r:.40}, not a finite number; "
-        "reinstall with `pip install --force-reinstall analog-nasbench==0.1.3`"
+        f"{file}: record {key!r:.60} has {attr} {value!r:.40}, not a finite number; {_REINSTALL}"
     )
+
+
+def _check_percent(vectors: dict[str, FloatArray], file: Path) -> None:
+    """Refuse in one line an accuracy outside 0..100 (the importers' one rule,
+    :func:`~nb201_flat.importers.tidy.accuracy_outside_range`): the package stores percentages,
+    so 250 or -5 is a damaged file. The drift values are accuracies too (after drift); their
+    ``_std`` spreads are not."""
+    # lazy: the tidy module loads pandas, which reading the default table does not need
+    from nb201_flat.importers.tidy import NOT_PERCENT, accuracy_outside_range, is_accuracy
+
+    for metric, vec in vectors.items():
+        drift = metric.startswith(("drift_", "hwt_drift_")) and not metric.endswith("_std")
+        bad = (is_accuracy(metric) or drift) and accuracy_outside_range(vec)
+        if np.any(bad):
+            i = int(np.flatnonzero(bad)[0])
+            raise FormatError(
+                f"{file}: architecture {i}, {MetricKey('cifar10', 'ori-test', 200, metric)}: "
+                f"{vec[i]} {NOT_PERCENT}; {_REINSTALL}"
+            )
 
 
 def read_analognas(path: str | os.PathLike[str] | None = None) -> Table:
@@ -148,7 +167,7 @@ def read_analognas(path: str | os.PathLike[str] | None = None) -> Table:
     except Nb201FlatError as exc:  # a damaged or foreign file
         raise FormatError(
             f"{file} is not a readable AnalogNAS-Bench data file ({exc.__class__.__name__}: "
-            f"{exc}); reinstall with `pip install --force-reinstall analog-nasbench==0.1.3`"
+            f"{exc}); {_REINSTALL}"
         ) from None
     if not isinstance(records, dict) or not records:
         raise FormatError(f"{file} does not hold AnalogNAS-Bench records")
@@ -168,6 +187,7 @@ def read_analognas(path: str | os.PathLike[str] | None = None) -> Table:
                 drift = getattr(rec, f"{prefix}_drift_{seconds}", None)
                 vectors[f"{out}_{label}"][i] = _number(drift, "value", key, file)
                 vectors[f"{out}_{label}_std"][i] = _number(drift, "uncertainty", key, file)
+    _check_percent(vectors, file)
     data: dict[tuple[MetricKey, int | None], FloatArray] = {
         (MetricKey("cifar10", "ori-test", 200, n), None): v for n, v in vectors.items()
     }

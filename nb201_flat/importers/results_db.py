@@ -3,10 +3,11 @@
 The database may hold several spaces (and network sizes); each is keyed by the string of
 :func:`nb201_flat.train.jobs.space_key`, e.g. ``"nb201"``, ``"nb201@C4N1"`` or
 ``"5nodes:none,skip_connect,...:lexicographic"``. A table holds one space, so a database of
-several needs ``space=`` (``import --space``). Seeds become positions in ascending order of
-the seed ids found (as in NB201, where 777, 888, 999 are seeds 0, 1, 2);
-``table.meta["seed_ids"]`` keeps the ids.
-There are no mean rows: ``seed="mean"`` averages the stored seeds.
+several needs ``space=`` (``import --space``). Per-seed values are stored under their training
+seed ids (``train --seeds 777 888``: seeds 777 and 888), so ``seed_policy=888`` reads seed 888
+for every cell, whichever seeds the database holds besides (NB201 tables number seeds by
+position: the tidy data does not record which seed a 2-seed cell lacks). There are no mean
+rows: ``seed="mean"`` averages the stored seeds.
 """
 
 from __future__ import annotations
@@ -124,9 +125,9 @@ def read_results_db(
                 for d, e, sd, i, c in which.itertuples(index=False)
             ]
             df = pd.concat([df, copies.drop(columns="copied_from")], ignore_index=True)
-    # tables number seeds by position (NB201: 777, 888, 999 -> 0, 1, 2); keep the ids in meta
-    seed_ids = sorted(int(s) for s in df["seed"].dropna().unique())
-    df["seed"] = df["seed"].map({s: i for i, s in enumerate(seed_ids)}).astype("Int64")
+    # per-seed values stay under their seed ids: positions (ranks of the ids the database
+    # holds) moved when seeds were added, and read seed 777 for --seed-policy 2 when 1, 2, 777
+    # were trained; tables imported before keep positions and meta["seed_ids"] naming them
     return Table.from_tidy(
         df,
         space=space_from_key(space),
@@ -134,7 +135,6 @@ def read_results_db(
         meta={
             "file": str(p),
             "space_key": space,
-            "seed_ids": seed_ids,
             # training mode (faithful / fast-bf16 / ...); None for databases older than modes
             "mode": split_keyed_space(space)[1],
             # what the training recipe changes from NB201's (None: NB201's own recipe, or a
@@ -143,7 +143,7 @@ def read_results_db(
             # disconnected cells recorded at chance accuracy without training (flagged)
             "constant_output": constant,
             # cells not trained, holding the final numbers of the isomorphic cell trained in
-            # their place: one record per dataset, schedule, seed id and cell ("copied_from":
+            # their place: one record per dataset, schedule, seed and cell ("copied_from":
             # the trained cell's index; campaigns over other cells may pick other ones)
             "isomorphic_to": stand_ins,
             # finished runs by how they were trained (single, grouped:K, concurrent:K; None:

@@ -55,7 +55,7 @@ def test_source_whose_shm_cannot_be_created_is_read(tmp_path: Path) -> None:
     path = _db(tmp_path)
     (tmp_path / "src" / "r.sqlite-shm").mkdir()
     table = read_results_db(path)
-    assert table.meta["seed_ids"] == [777]
+    assert table.seeds(table.keys()[0]) == [777]
     assert len(load_results(path)) == 5  # accuracy and loss of 2 splits, train time
 
 
@@ -94,7 +94,8 @@ def test_read_only_folder(tmp_path: Path) -> None:
     try:
         if os.access(folder, os.W_OK):
             pytest.skip("running as a user that can write anywhere")
-        assert read_results_db(path).meta["seed_ids"] == [777]
+        table = read_results_db(path)
+        assert table.seeds(table.keys()[0]) == [777]
     finally:
         folder.chmod(0o755)
 

@@ -97,3 +97,22 @@ def test_a_space_the_database_lacks_is_named_with_those_it_holds(
     src = write_db(tmp_path / "mix.sqlite", [("nb201#faithful", 7, 777)])
     code, _, err = run(capsys, "import", str(src), "--out", str(tmp_path / "o"), "--space", "nb201")
     assert code == 2 and "no results of space 'nb201'; it holds nb201#faithful" in err
+
+
+def test_seed_policies_name_training_seeds_after_import(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # seeds were ranked (1, 2, 777 -> 0, 1, 2): --seed-policy 2 printed seed 777's accuracy
+    src = write_db(tmp_path / "s.sqlite", [("nb201", 7, 777), ("nb201", 7, 1), ("nb201", 7, 2)])
+    table = tmp_path / "s.nb201"
+    assert run(capsys, "import", str(src), "--out", str(table))[0] == 0
+    query = ["query", "7", "--table", str(table), "--dataset", "cifar10", "--split", "ori-test"]
+    for seed in (1, 2, 777):
+        code, out, _ = run(capsys, *query, "--epochs", "2", "--seed-policy", str(seed), "--json")
+        assert code == 0 and json.loads(out)["value"] == 90.0 + seed % 7
+    code, out, err = run(capsys, *query, "--epochs", "2", "--seed-policy", "0")
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert err.startswith("error: seed 0 is not stored") and "stored seeds: [1, 2, 777]" in err
+    code, out, _ = run(capsys, "record", "7", "--table", str(table), "--json")
+    entry = next(e for e in json.loads(out)["entries"] if e["split"] == "ori-test")
+    assert code == 0 and entry["seeds"] == {"1": 91.0, "2": 92.0, "777": 90.0}

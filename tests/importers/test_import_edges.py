@@ -72,6 +72,64 @@ def test_pth_accuracy_outside_percent_is_refused_naming_file_architecture_and_ke
     assert _cli_refuses(capsys, path, tmp_path / "out.nb201", "--no-curves") == f"error: {want}\n"
 
 
+# AnalogNAS-Bench: its accuracies (and the accuracies after drift) are percentages too
+@pytest.mark.parametrize(
+    ("attr", "value", "metric"),
+    [
+        ("baseline_accuracy", 250.0, "accuracy"),
+        ("ptq_accuracy", -5.0, "ptq_accuracy"),
+        ("analog_accuracy", 100.5, "hwt_accuracy"),
+        ("baseline_drift_60", (150.0, 0.5), "drift_60s"),
+        ("analog_drift_2592000", (-1.0, 0.4), "hwt_drift_30d"),
+    ],
+)
+def test_analognas_accuracy_outside_percent_is_refused_naming_file_architecture_and_key(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    attr: str,
+    value: object,
+    metric: str,
+) -> None:
+    from nb201_flat.importers.naslib import from_naslib
+
+    from .test_tidy_analognas import _analognas_file, _analognas_record
+
+    good, bad = (0, 0, 0, 0, 0, 0), (2, 1, 0, 2, 1, 0)
+    record = _analognas_record()
+    record[attr] = value
+    path = _analognas_file(
+        tmp_path / "data.anb", monkeypatch, {good: _analognas_record(), bad: record}
+    )
+    shown = value[0] if isinstance(value, tuple) else value
+    want = (
+        f"{path}: architecture {from_naslib(bad).index}, cifar10/ori-test@200ep:{metric}: "
+        f"{shown} is not an accuracy in percent (0..100); reinstall with "
+        "`pip install --force-reinstall analog-nasbench==0.1.3`"
+    )
+    with pytest.raises(FormatError) as exc:
+        import_table(path)
+    assert str(exc.value) == want
+    assert _cli_refuses(capsys, path, tmp_path / "out.nb201") == f"error: {want}\n"
+
+
+def test_analognas_accuracy_bounds_still_import(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from nb201_flat.importers.naslib import from_naslib
+
+    from .test_tidy_analognas import _analognas_file, _analognas_record
+
+    low, high = (0, 0, 0, 0, 0, 0), (2, 1, 0, 2, 1, 0)
+    records: dict[object, dict[str, object]] = {
+        low: _analognas_record(0.0),
+        high: _analognas_record(100.0),
+    }
+    table = import_table(_analognas_file(tmp_path / "data.anb", monkeypatch, records))
+    acc = table.vector("cifar10", "ori-test", 200)
+    assert (acc[from_naslib(low).index], acc[from_naslib(high).index]) == (0.0, 100.0)
+
+
 # -- NASLib zero-cost files --------------------------------------------------------------------
 def _key(i: int, sep: str = ", ") -> str:
     return "(" + sep.join(map(str, to_naslib(NB201.arch(i)))) + ")"

@@ -105,7 +105,8 @@ def test_an_accuracy_outside_0_to_100_is_refused(db_path: Path, accuracy: float)
 
 @pytest.fixture
 def seeds_path(tmp_path: Path) -> Path:
-    """Cell 7 trained with seeds 777, 1 and 2 (positions 2, 0, 1), cell 8 with 777 only."""
+    """Cell 7 trained with seeds 777, 1 and 2, cell 8 with 777 only (final accuracy 80 + the
+    seed's last digit)."""
     from nb201_flat.train.results_db import ResultsDB
 
     path = tmp_path / "seeds.sqlite"
@@ -119,33 +120,52 @@ def seeds_path(tmp_path: Path) -> Path:
     return path
 
 
-def test_a_training_seed_id_is_named_with_its_position(seeds_path: Path) -> None:
-    # it read "seed 777 is not stored ...; stored seeds: [0, 1, 2]", with no word of the ids
-    from nb201_flat.errors import UnknownKeyError
+def test_per_seed_values_are_keyed_by_the_training_seed_id(seeds_path: Path) -> None:
+    # seeds were numbered by rank (1, 2, 777 -> 0, 1, 2): seed_policy=2 served seed 777's
+    # value, while the seed trained as 2 sat at "seed 1"
+    from nb201_flat.errors import MissingValueError, UnknownKeyError
 
     table = read_results_db(seeds_path)
-    assert table.meta["seed_ids"] == [1, 2, 777]
+    key = table.keys()[0]
+    assert table.seeds(key) == [1, 2, 777]
+    assert "seed_ids" not in table.meta  # the id -> position map of tables imported before
+    assert table.value(7, "cifar10", "ori-test", 2, seed_policy=2) == 82.0  # 80 + 2 % 10
+    assert table.value(7, "cifar10", "ori-test", 2, seed_policy=1) == 81.0
+    assert table.value(7, "cifar10", "ori-test", 2, seed_policy=777) == 87.0
+    assert table.value(8, "cifar10", "ori-test", 2, seed_policy=777) == 87.0  # its only seed
+    with pytest.raises(MissingValueError, match=r"stored seeds with a value for it: 777"):
+        table.value(8, "cifar10", "ori-test", 2, seed_policy=1)
     with pytest.raises(
-        UnknownKeyError,
-        match=r"seed 777 is not stored .* training seed 777 is stored as seed position 2 "
-        r"\(positions number the seed ids \[1, 2, 777\] in order\): pass seed_policy=2 "
-        r"\(--seed-policy 2\)",
+        UnknownKeyError, match=r"seed 0 is not stored .*; stored seeds: \[1, 2, 777\]; use"
     ):
-        table.value(7, "cifar10", "ori-test", 2, seed_policy=777)
-    assert table.value(7, "cifar10", "ori-test", 2, seed_policy=2) == 87.0  # 80 + 777 % 10
-    with pytest.raises(UnknownKeyError, match=r"not stored .*; use seed_policy='mean'"):
-        table.value(7, "cifar10", "ori-test", 2, seed_policy=5)  # neither id nor position
+        table.value(7, "cifar10", "ori-test", 2, seed_policy=0)  # no position either
+
+
+def test_a_seed_keeps_its_values_when_more_seeds_are_trained(tmp_path: Path) -> None:
+    # by rank, seed 888 was "seed 0" until 777 was trained beside it, then "seed 1"
+    from nb201_flat.train.results_db import ResultsDB
+
+    path = tmp_path / "grow.sqlite"
+    reads = []
+    for seed, acc in [(888, 88.0), (777, 77.0)]:
+        db = ResultsDB(path)
+        key = ("nb201", NB201.arch(7).to_str(), "cifar10", 2, seed)
+        db.write_epoch(key, 7, 2, {"ori-test": (0.4, acc, 1.0)})
+        db.mark_run(key, 7, "done")
+        db.close()
+        reads.append(read_results_db(path).value(7, "cifar10", "ori-test", 2, seed_policy=888))
+    assert reads == [88.0, 88.0]
 
 
 def test_an_unmeasured_seed_counts_the_architectures_that_seed_measures(
     seeds_path: Path,
 ) -> None:
-    # it counted under the mean policy: 2 archs "are" measured at seed 0, though only cell 7 is
+    # it counted under the mean policy: 2 archs "are" measured at seed 1, though only cell 7 is
     from nb201_flat.errors import MissingValueError
 
     table = read_results_db(seeds_path)
-    with pytest.raises(MissingValueError, match=r"\(seed policy 0; 1 of 15625 architectures are\)"):
-        table.value(8, "cifar10", "ori-test", 2, seed_policy=0)
+    with pytest.raises(MissingValueError, match=r"\(seed policy 1; 1 of 15625 architectures are\)"):
+        table.value(8, "cifar10", "ori-test", 2, seed_policy=1)
     with pytest.raises(MissingValueError, match=r"\(seed policy 'mean'; 2 of 15625"):
         table.value(9, "cifar10", "ori-test", 2)
     with pytest.raises(MissingValueError, match=r"\(seed policy 'random'; 2 of 15625"):

@@ -233,10 +233,10 @@ def test_results_db_import_through_cli(tmp_path: Path) -> None:
     db.close()
     assert detect_format(path) == "results-db"
     t = import_table(path)
-    assert t.meta["seed_ids"] == [777, 888]
-    assert t.query(11472, "cifar10", "ori-test", 2, seed=0) == 90.0  # seed 777 is position 0
+    assert t.seeds(t.keys()[0]) == [777, 888]  # the training seed ids
+    assert t.query(11472, "cifar10", "ori-test", 2, seed=777) == 90.0
     assert t.query(11472, "cifar10", "ori-test", 2) == 90.5  # mean of the stored seeds
-    assert t.query(11472, "cifar10", "train", 2, "time_s", seed=1) == 20.0
+    assert t.query(11472, "cifar10", "train", 2, "time_s", seed=888) == 20.0
     with pytest.raises(MissingValueError, match="never measured"):  # not a NaN (issue 10)
         t.query(0, "cifar10", "ori-test", 2)
     assert read_results_db(path).keys() == t.keys()
