@@ -12,6 +12,7 @@ There are no mean rows: ``seed="mean"`` averages the stored seeds.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,8 +25,16 @@ if TYPE_CHECKING:
 
 
 def space_from_key(key: str) -> Space:
-    """The :class:`Space` named by a results-database space key (network size suffix ignored)."""
-    base = key.split("#", 1)[0].split("@", 1)[0]  # "#<mode tag>" since modes exist
+    """The :class:`Space` named by a results-database space key (network size suffix ignored,
+    but it must be one: ``@C4N1``, as :func:`~nb201_flat.train.jobs.space_key` writes it).
+
+    >>> space_from_key("nb201@C4N1#faithful").size
+    15625
+    """
+    base, at, size = key.split("#", 1)[0].partition("@")  # "#<mode tag>" since modes exist
+    # a size network_size cannot read ("@c4n1") would be costed as NB201's full network
+    if at and re.fullmatch(r"C[0-9]+N[0-9]+", size) is None:
+        raise FormatError(f"unrecognised space key {key!r} in the results database")
     if base == "nb201":
         return NB201
     try:
