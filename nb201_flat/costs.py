@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from nb201_flat.conventions import CIFAR10_VALID
-from nb201_flat.errors import UnknownKeyError
+from nb201_flat.errors import FormatError, UnknownKeyError
 from nb201_flat.space import Space
 from nb201_flat.table import MetricKey, Table
 from nb201_flat.train.costs import flops_m_of_codes, params_mb_of_codes
@@ -54,7 +54,24 @@ PARAMS_ANALYTIC: Final = "params_mb_analytic"
 FLOPS_ANALYTIC: Final = "flops_m_analytic"
 
 #: the network-size suffix of a results-database space key (:func:`~.train.jobs.space_key`)
-_SIZE_SUFFIX: Final = re.compile(r"@C(\d+)N(\d+)(?:#|$)")
+_SIZE_SUFFIX: Final = re.compile(r"C([0-9]+)N([0-9]+)")
+
+
+def key_network_size(key: str) -> tuple[int, int]:
+    """``(C, N)`` named by a results-database space key: ``"nb201@C4N1#faithful"`` is C=4, N=1,
+    no ``@`` suffix NB201's 16 and 5. A suffix of another form is refused: read as no suffix,
+    it would cost the table as NB201's full-size network.
+
+    >>> key_network_size("nb201@C4N1#faithful"), key_network_size("nb201#fast-bf16")
+    ((4, 1), (16, 5))
+    """
+    _, at, size = key.split("#", 1)[0].partition("@")  # "#<mode tag>" since modes exist
+    if not at:
+        return 16, 5
+    m = _SIZE_SUFFIX.fullmatch(size)
+    if m is None:
+        raise FormatError(f"unrecognised network size {size!r} in space key {key!r}")
+    return int(m[1]), int(m[2])
 
 
 def network_size(table: Table) -> tuple[int, int]:
@@ -72,10 +89,7 @@ def network_size(table: Table) -> tuple[int, int]:
     ((16, 5), (4, 1))
     """
     key = table.meta.get("space_key")
-    if key is None:
-        return 16, 5
-    m = _SIZE_SUFFIX.search(str(key))
-    return (int(m[1]), int(m[2])) if m else (16, 5)
+    return (16, 5) if key is None else key_network_size(str(key))
 
 
 def analytic_costs(

@@ -23,7 +23,7 @@ array([90. , 91.5,  nan])
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
@@ -41,7 +41,7 @@ from nb201_flat.errors import (
     shown,
     whole_number,
 )
-from nb201_flat.space import NB201, Arch, Space, in_index_order
+from nb201_flat.space import Arch, Space, in_index_order
 from nb201_flat.types import FloatArray as FloatArray
 from nb201_flat.types import Seed as Seed
 from nb201_flat.types import SeedPolicy as SeedPolicy
@@ -586,10 +586,18 @@ class Table:
 
     # -- tidy interchange -------------------------------------------------------------------
     def to_tidy(self, *, dropna: bool = True) -> pd.DataFrame:
-        """The long format of ``../shared/data/nb201/README.md`` (one row per value)."""
+        """The long format of ``../shared/data/nb201/README.md`` (one row per value).
+
+        A table that names its space key (``meta["space_key"]``, a retraining database's: the
+        network size and training mode) writes it in a ``space`` column, which
+        :meth:`from_tidy` reads back: without it the analytic costs of the table read back
+        would describe NB201's full-size network (:func:`~nb201_flat.costs.network_size`).
+        """
         import pandas as pd
 
         dropna = check_flag("dropna", dropna)
+        space_key = self.meta.get("space_key")
+        extra = {} if space_key is None else {"space": str(space_key)}
         strings = np.asarray(self.space.strings(), dtype=object)
         parts = []
         for (key, s), vec in sorted(self.data.items(), key=lambda kv: (kv[0][0], kv[0][1] or -1)):
@@ -605,11 +613,12 @@ class Table:
                         "seed": pd.array([s] * len(idx), dtype="Int64"),
                         "metric": key.metric,
                         "value": vec[idx],
+                        **extra,
                     }
                 )
             )
         if not parts:
-            return pd.DataFrame({c: [] for c in TIDY_COLUMNS})
+            return pd.DataFrame({c: [] for c in (*TIDY_COLUMNS, *extra)})
         return pd.concat(parts, ignore_index=True)
 
     @classmethod
@@ -617,7 +626,7 @@ class Table:
         cls,
         df: pd.DataFrame,
         *,
-        space: Space = NB201,
+        space: Space | None = None,
         source: str = "tidy",
         meta: Mapping[str, Any] | None = None,
         check_arch: bool = True,
@@ -626,7 +635,10 @@ class Table:
 
         ``index`` locates each row; an ``arch`` column, when present and ``check_arch`` is
         True, must name the same cell as ``index`` (catches files indexed in another order).
-        Without ``index``, rows are located by ``arch``. Duplicate rows for one
+        Without ``index``, rows are located by ``arch`` (:func:`check_arch_column`). A
+        ``space`` column (:meth:`to_tidy` writes it) holds the table's space key, one for
+        every row: it goes to ``meta["space_key"]`` and names the space when ``space`` is
+        None (else NB201); a key naming another space than ``space`` is an error. Duplicate rows for one
         (key, seed, arch) are an error, not silently averaged. No cell is coerced: an index,
         epoch count or seed that is not an integer in range, an empty key cell, a value that
         is not a number, or a frame without rows is a :class:`FormatError` naming the row,
@@ -640,10 +652,13 @@ class Table:
                 f"tidy table lacks column(s) {missing or ['index or arch']}; expected columns "
                 f"{', '.join(TIDY_COLUMNS)} (see data/README.md)"
             )
-        from nb201_flat.importers.tidy import check_tidy_frame
+        from nb201_flat.importers.tidy import check_tidy_frame, frame_bad, tidy_space
 
+        label = f"tidy table {source!r}"
+        space, meta = tidy_space(df, space, meta, label)
         # the casts below would coerce 1.5 to 1, -1 to the mean row, 1e30 to int64 min
-        df = check_tidy_frame(df, size=space.size, source=f"tidy table {source!r}")
+        df = check_tidy_frame(df, size=space.size, source=label)
+        index: npt.NDArray[np.int64] | None = None
         if "index" in df:
             idx = pd.to_numeric(df["index"], errors="coerce")
             if idx.isna().any() or (idx < 0).any() or (idx >= space.size).any():
@@ -651,10 +666,13 @@ class Table:
                     f"tidy table has index values outside 0..{space.size - 1} or not integers"
                 )
             index = idx.to_numpy(dtype=np.int64)
-            if check_arch and "arch" in df:
-                _check_arch_column(df["arch"], index, space)
-        else:
-            index = _indices_of_strings(df["arch"], space)
+        if index is None or (check_arch and "arch" in df):
+            frame = df
+
+            def bad(row: int, value: object, why: str) -> FormatError:
+                return frame_bad(label, frame, row, "arch", value, why)
+
+            index = check_arch_column(df["arch"], space, bad, index=index)
         seed_col = (
             pd.to_numeric(df["seed"], errors="coerce").astype("Int64")
             if "seed" in df
@@ -692,7 +710,7 @@ class Table:
             vec[ii] = g["value"].to_numpy()
             key = MetricKey(ds, sp, int(ep), me)
             data[(key, None if sd < 0 else int(sd))] = vec
-        return cls(space, data, source=source, meta=dict(meta or {}))
+        return cls(space, data, source=source, meta=meta)
 
     def with_vector(
         self, key: MetricKey, values: npt.ArrayLike, *, seed: int | None = None
@@ -779,27 +797,63 @@ def _is_int(x: object) -> bool:
     return isinstance(x, int | np.integer) and not isinstance(x, bool)
 
 
-def _indices_of_strings(strings: pd.Series, space: Space) -> npt.NDArray[np.int64]:
-    uniq, inverse = np.unique(strings.astype(str).to_numpy(), return_inverse=True)
-    try:
-        idx = np.array([space.parse(s).index for s in uniq], dtype=np.int64)
-    except InvalidArchError as exc:
-        raise FormatError(f"tidy table has a malformed arch string: {exc}") from None
-    out: npt.NDArray[np.int64] = idx[inverse]
-    return out
+def check_arch_column(
+    strings: pd.Series,
+    space: Space,
+    bad: Callable[[int, object, str], FormatError],
+    *,
+    index: npt.NDArray[np.int64] | None = None,
+) -> npt.NDArray[np.int64]:
+    """The index in ``space`` of the cell each row's arch string names: the one check of arch
+    strings against a space, for every path that builds a table from them.
 
+    An empty cell, a string that is no cell of ``space``, and (given ``index``, the rows' own
+    index column) a string naming another cell than its row's index are refused by
+    ``bad(row, value, why)``, the caller's one-line error naming its first such row (0-based)
+    as the caller counts them: a file's line, a frame's row. A spelling of a cell
+    ``space.parse`` reads is that cell. Returns ``index`` when given.
 
-def _check_arch_column(strings: pd.Series, index: npt.NDArray[np.int64], space: Space) -> None:
-    # comparing unique (index, arch) pairs keeps this cheap on 500k-row files
+    >>> import pandas as pd
+    >>> s = Space(("none", "conv"), 2)
+    >>> def bad(row, value, why):
+    ...     return FormatError(f"row {row + 1}: {value!r} {why}")
+    >>> check_arch_column(pd.Series(["|conv~0|", "|none~0|"]), s, bad).tolist()
+    [1, 0]
+    >>> check_arch_column(pd.Series(["|conv~0|", "|x~0|"]), s, bad)
+    Traceback (most recent call last):
+    ...
+    nb201_flat.errors.FormatError: row 2: '|x~0|' is not a cell string (unknown op 'x'; this space's ops are none, conv)
+    """
     import pandas as pd
 
-    pairs = pd.DataFrame({"i": index, "a": strings.astype(str).to_numpy()}).drop_duplicates()
-    expected = np.asarray(space.strings(), dtype=object)[pairs["i"].to_numpy()]
-    bad = pairs["a"].to_numpy() != expected
-    if bad.any():
-        row = pairs[bad].iloc[0]
-        raise FormatError(
-            f"tidy table row with index {row['i']} names arch {row['a']!r}, but index "
-            f"{row['i']} of {space!r} is {expected[bad][0]!r}: the file is not in the official "
-            "index order; drop the index column to locate rows by arch"
+    # over the distinct strings (a few thousand in a 500k-row file), in order of appearance
+    codes, uniques = pd.factorize(strings, use_na_sentinel=True)
+    known = {text: i for i, text in enumerate(space.strings())}
+    cells = np.empty(len(uniques), dtype=np.int64)
+    for k, text in enumerate(np.asarray(uniques, dtype=object)):
+        cell = known.get(text) if isinstance(text, str) else None
+        if cell is None:
+            try:
+                cell = space.parse(text).index
+            except InvalidArchError as exc:
+                row = int(np.flatnonzero(codes == k)[0])
+                empty = np.flatnonzero(codes < 0)
+                if not len(empty) or empty[0] > row:  # an empty cell above is named first
+                    raise bad(row, text, f"is not a cell string ({exc})") from None
+        cells[k] = -1 if cell is None else cell
+    if (codes < 0).any():
+        row = int(np.flatnonzero(codes < 0)[0])
+        raise bad(row, strings.iloc[row], "is empty (every row needs a cell string)")
+    located: npt.NDArray[np.int64] = cells[codes]
+    if index is None:
+        return located
+    other = located != index
+    if other.any():
+        row = int(np.flatnonzero(other)[0])
+        raise bad(
+            row,
+            strings.iloc[row],
+            f"names cell {located[row]}, but the row's index is {index[row]} (rows not in "
+            f"the {space.index_order} index order? drop the index column to locate them by arch)",
         )
+    return index

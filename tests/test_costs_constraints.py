@@ -181,6 +181,18 @@ def test_analytic_costs_follow_the_tables_network_size() -> None:
     assert stored_vs_analytic(stored, "cifar10", epochs=6).empty
 
 
+@pytest.mark.parametrize("key", ["nb201@c4n1", "nb201@C4#fast-bf16", "nb201@"])
+def test_a_network_size_that_cannot_be_read_is_refused(key: str) -> None:
+    # read as no suffix it would be costed as NB201's C=16, N=5 network
+    from nb201_flat.costs import network_size
+    from nb201_flat.errors import FormatError
+
+    t = Table(NB201, {(MetricKey("cifar10", "ori-test", 6), None): np.zeros(NB201.size)})
+    t.meta["space_key"] = key
+    with pytest.raises(FormatError, match="unrecognised network size"):
+        network_size(t)
+
+
 def test_cli_best_under_and_pareto(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from nb201_flat.cli import main
 

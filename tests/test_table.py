@@ -167,7 +167,7 @@ def test_from_tidy_errors() -> None:
         Table.from_tidy(base.assign(index=[0, 99999]))
     with pytest.raises(FormatError, match="not in the official index order"):
         Table.from_tidy(base.assign(arch=[NB201.arch(1).to_str(), NB201.arch(0).to_str()]))
-    with pytest.raises(FormatError, match="malformed arch"):
+    with pytest.raises(FormatError, match=r"row 1, column 'arch': '\|x~0\|' is not a cell str"):
         Table.from_tidy(base.drop(columns="index").assign(arch=["|x~0|", "|y~0|"]))
     with pytest.raises(FormatError, match="non-numeric"):
         Table.from_tidy(base.assign(value=["a", "b"]))
@@ -430,3 +430,37 @@ def test_container_protocol_rows_are_archs_keys_are_columns() -> None:
             assert bad not in t
     with pytest.raises(ArgumentError, match="MetricKey epochs must be"):
         assert (key.dataset, key.split, "200") not in t
+
+
+def test_from_tidy_checks_arch_strings_by_row_on_every_path() -> None:
+    # a frame was checked as a file was not: a malformed arch beside an index was reported as a
+    # file not in the official index order, and a swapped one named no row and no source
+    bad = "|foo~0|+|bar~0|baz~1|"
+    base = pd.DataFrame(
+        {
+            "index": [0, 1],
+            "arch": [NB201.arch(0).to_str(), bad],
+            "dataset": "d",
+            "split": "s",
+            "epochs": 200,
+            "metric": "accuracy",
+            "value": [1.0, 2.0],
+        }
+    )
+    with pytest.raises(FormatError) as exc:
+        Table.from_tidy(base, source="mine")
+    assert str(exc.value).startswith(
+        f"tidy table 'mine': row 2, column 'arch': {bad!r} is not a cell string ("
+    )
+    assert str(exc.value).endswith("; fix the frame") and "index order" not in str(exc.value)
+    swapped = base.assign(arch=[NB201.arch(1).to_str(), NB201.arch(0).to_str()])
+    with pytest.raises(FormatError) as exc:
+        Table.from_tidy(swapped, source="mine")
+    assert str(exc.value).startswith("tidy table 'mine': row 1, column 'arch': '|")
+    assert str(exc.value).endswith(
+        " names cell 1, but the row's index is 0 (rows not in the official index order? drop "
+        "the index column to locate them by arch); fix the frame"
+    )
+    # a spelling of the same cell (spaces around it) is that cell, not another order
+    spaced = base.assign(arch=[NB201.arch(0).to_str(), f" {NB201.arch(1).to_str()} "])
+    assert Table.from_tidy(spaced).vector("d", "s", 200)[:2].tolist() == [1.0, 2.0]

@@ -125,24 +125,16 @@ def cmd_import(args: argparse.Namespace) -> int:
             f"--no-curves applies only to {' and '.join(_WITH_CURVES)} files, and {fmt} stores "
             "no curves; drop it"
         )
-    if args.space is not None and fmt != "results-db":
-        raise ArgumentError(
-            f"--space applies only to results-db files (the --db of `nb201-flat train`), and "
-            f"{args.source} is {fmt}; drop it"
-        )
     t0 = time.perf_counter()
-    if args.space is not None:
-        from nb201_flat.importers.results_db import read_results_db
-
-        table = read_results_db(args.source, space=args.space)
-    else:
-        table = import_table(
-            args.source,
-            format=fmt,
-            allow_unsafe_pickle=args.allow_unsafe_pickle,
-            progress=args.progress or budget.progress_enabled(),
-            curves=not args.no_curves,
-        )
+    # the one entry of every importer, --space too: each check it makes applies here
+    table = import_table(
+        args.source,
+        format=fmt,
+        allow_unsafe_pickle=args.allow_unsafe_pickle,
+        progress=args.progress or budget.progress_enabled(),
+        curves=not args.no_curves,
+        space=args.space,
+    )
     src = args.source if args.source == "analognas" else str(Path(args.source).resolve())
     flags = ("--force", "--no-curves") if args.no_curves else ("--force",)
     if args.space is not None:  # one word: the stored command is split back into flags

@@ -95,11 +95,13 @@ def import_table(
     allow_unsafe_pickle: bool = False,
     progress: bool = False,
     curves: bool = True,
+    space: str | None = None,
 ) -> Table:
     """Read any supported source into a table (format auto-detected unless given).
 
     ``curves``: keep the per-epoch learning curves of the official NB201 / NATS-tss files
-    (``table.curves``); other formats store none.
+    (``table.curves``); other formats store none. ``space``: results databases only, the
+    space key to import from one that holds several (``import --space``).
     """
     from nb201_flat.importers.curves import CurveCollector
 
@@ -115,6 +117,11 @@ def import_table(
         raise ArgumentError(
             f"allow_unsafe_pickle (--allow-unsafe-pickle) applies only to "
             f"{' and '.join(PICKLED_FORMATS)} files; {fmt} is always read without it, so drop it"
+        )
+    if space is not None and fmt != "results-db":
+        raise ArgumentError(
+            f"space= (--space) applies only to results-db files (the --db of `nb201-flat "
+            f"train`), and {source} is {fmt}; drop it"
         )
     if fmt == "analognas":
         from nb201_flat.importers.analognas import read_analognas
@@ -149,7 +156,7 @@ def import_table(
         return Table.from_tidy(df, source=f"NASLib zero-cost {path.name}", meta={"file": str(path)})
     from nb201_flat.importers.results_db import read_results_db
 
-    return read_results_db(path)
+    return read_results_db(path, space=space)
 
 
 def _with_curves(table: Table, collector: object) -> Table:

@@ -25,8 +25,16 @@ if TYPE_CHECKING:
 
 
 def space_from_key(key: str) -> Space:
-    """The :class:`Space` named by a results-database space key (network size suffix ignored)."""
-    base = key.split("#", 1)[0].split("@", 1)[0]  # "#<mode tag>" since modes exist
+    """The :class:`Space` named by a results-database space key (network size suffix ignored,
+    but it must be one: ``@C4N1``, as :func:`~nb201_flat.train.jobs.space_key` writes it).
+
+    >>> space_from_key("nb201@C4N1#faithful").size
+    15625
+    """
+    from nb201_flat.costs import key_network_size
+
+    key_network_size(key)  # refuses a size suffix it cannot read ("@c4n1")
+    base = key.split("#", 1)[0].partition("@")[0]  # "#<mode tag>" since modes exist
     if base == "nb201":
         return NB201
     try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
 
@@ -15,9 +16,10 @@ import pandas as pd
 
 from nb201_flat.errors import FormatError, TableFileError
 from nb201_flat.space import NB201, Space
-from nb201_flat.table import TIDY_COLUMNS, MetricKey, Table
+from nb201_flat.table import TIDY_COLUMNS, MetricKey, Table, check_arch_column
 
-_STRINGS = ("arch", "dataset", "split", "metric")
+# "space": the space key of a retrained table (Table.to_tidy writes it), one for every row
+_STRINGS = ("arch", "dataset", "split", "metric", "space")
 _INTEGERS = ("index", "epochs", "seed")
 # int64 holds 18 digits for sure; longer is no index, epoch count or seed of this benchmark
 _INT_PATTERN = r"^[+-]?[0-9]{1,18}$"
@@ -319,9 +321,11 @@ def read_tidy_frame(path: str | os.PathLike[str]) -> pd.DataFrame:
 _INT64_MAX = 2**63 - 1
 
 
-def _frame_bad(
+def frame_bad(
     source: str, df: pd.DataFrame, pos: int, column: str, value: object, why: str
 ) -> FormatError:
+    """The one-line error for cell (``pos``, ``column``) of a frame handed to
+    :meth:`Table.from_tidy`, by row (and its index label when that differs)."""
     label = df.index[pos]
     label = label.item() if hasattr(label, "item") else label
     where = f"row {pos + 1}" + ("" if label == pos else f" (index label {label!r:.40})")
@@ -372,13 +376,13 @@ def _frame_int(
     nulls = np.array(col.isna().to_numpy(), dtype=bool)  # a copy: filled in below
     kind = getattr(col.dtype, "kind", "O")
     if kind == "b":
-        raise _frame_bad(source, df, 0, name, col.iloc[0], "is a boolean, not an integer")
+        raise frame_bad(source, df, 0, name, col.iloc[0], "is a boolean, not an integer")
     if kind in "iu":
         raw = np.asarray(col.to_numpy(dtype=np.uint64 if kind == "u" else np.int64, na_value=0))
         over = raw > _INT64_MAX  # uint64 above int64 would wrap in the cast
         if over.any():
             i = _first(over)
-            raise _frame_bad(source, df, i, name, col.iloc[i], "is out of range")
+            raise frame_bad(source, df, i, name, col.iloc[i], "is out of range")
         values = raw.astype(np.int64)
     elif kind == "f":
         raw = np.asarray(col.to_numpy(dtype=np.float64, na_value=np.nan), dtype=np.float64)
@@ -387,23 +391,23 @@ def _frame_int(
         bad = ~nulls & ~np.where(np.isfinite(raw), fine, False)
         if bad.any():
             i = _first(bad)
-            raise _frame_bad(source, df, i, name, col.iloc[i], "is not an integer")
+            raise frame_bad(source, df, i, name, col.iloc[i], "is not an integer")
         values = np.where(nulls, 0.0, raw).astype(np.int64)
     else:
         values = np.zeros(len(col), dtype=np.int64)
         for i, x in enumerate(col.to_numpy(dtype=object)):
             got = _as_int(x)
             if isinstance(got, str):
-                raise _frame_bad(source, df, i, name, x, got)
+                raise frame_bad(source, df, i, name, x, got)
             if got is None:
                 nulls[i] = True
             elif not -_INT64_MAX <= got <= _INT64_MAX:
-                raise _frame_bad(source, df, i, name, x, "is out of range")
+                raise frame_bad(source, df, i, name, x, "is out of range")
             else:
                 values[i] = got
     if nulls.any() and not nullable:
         i = _first(nulls)
-        raise _frame_bad(source, df, i, name, col.iloc[i], "is empty (every row needs one)")
+        raise frame_bad(source, df, i, name, col.iloc[i], "is empty (every row needs one)")
     out = ~nulls & ((values < low) | (values > high))
     if out.any():
         i = _first(out)
@@ -412,7 +416,7 @@ def _frame_int(
             if name == "seed"
             else f"outside {low}..{high}"
         )
-        raise _frame_bad(source, df, i, name, int(values[i]), f"is out of range ({what})")
+        raise frame_bad(source, df, i, name, int(values[i]), f"is out of range ({what})")
     return values, nulls
 
 
@@ -430,7 +434,7 @@ def _frame_text(source: str, df: pd.DataFrame, name: str) -> None:
     empty = np.asarray(col.isna().to_numpy(), dtype=bool)
     if empty.any():
         i = _first(empty)
-        raise _frame_bad(source, df, i, name, col.iloc[i], "is empty (every row needs one)")
+        raise frame_bad(source, df, i, name, col.iloc[i], "is empty (every row needs one)")
     values = col.to_numpy(dtype=object) if cells is None else cells
     text = np.fromiter((isinstance(x, str) for x in values), dtype=bool, count=len(values))
     blank = np.fromiter(
@@ -448,7 +452,7 @@ def _frame_text(source: str, df: pd.DataFrame, name: str) -> None:
         if mask.any():
             j = _first(mask)
             i = j if cells is None else _first(col.cat.codes.to_numpy() == j)
-            raise _frame_bad(source, df, i, name, col.iloc[i], why)
+            raise frame_bad(source, df, i, name, col.iloc[i], why)
 
 
 def _frame_values(source: str, df: pd.DataFrame) -> Any:
@@ -459,7 +463,7 @@ def _frame_values(source: str, df: pd.DataFrame) -> Any:
     if kind in "iuf":
         if col.hasnans and not isinstance(col.dtype, np.dtype):  # nullable Float64/Int64: pd.NA
             i = _first(col.isna().to_numpy())
-            raise _frame_bad(
+            raise frame_bad(
                 source, df, i, "value", col.iloc[i], "is empty (use nan for a missing number)"
             )
         out = np.asarray(col.to_numpy(dtype=np.float64), dtype=np.float64)
@@ -472,10 +476,10 @@ def _frame_values(source: str, df: pd.DataFrame) -> Any:
                     if x is None or x is pd.NA
                     else "is non-numeric"
                 )
-                raise _frame_bad(source, df, i, "value", x, why)
+                raise frame_bad(source, df, i, "value", x, why)
             out[i] = float(x)
     if (bad := _first_infinite(out)) is not None:
-        raise _frame_bad(source, df, bad, "value", out[bad], _NOT_FINITE)
+        raise frame_bad(source, df, bad, "value", out[bad], _NOT_FINITE)
     return out
 
 
@@ -533,33 +537,73 @@ def looks_like_tidy(path: str | os.PathLike[str]) -> bool:
     )
 
 
-def _check_arch_strings(p: Path, archs: pd.Series, space: Space) -> None:
-    """Refuse a malformed arch string naming it and its row, before the arch and index columns
-    are compared (a typo in an arch was reported as a file not in the official index order)."""
-    from nb201_flat.errors import InvalidArchError
+def tidy_space(
+    df: pd.DataFrame, space: Space | None, meta: Mapping[str, Any] | None, source: str
+) -> tuple[Space, dict[str, Any]]:
+    """The space of a tidy frame from ``source`` and its meta, with the space key of its
+    ``space`` column (:meth:`Table.to_tidy` writes a retrained table's: the network size the
+    analytic costs need) in ``meta["space_key"]``.
 
-    known = set(space.strings())
-    for arch in archs.dropna().unique():
-        if str(arch) in known:
-            continue
-        try:
-            space.parse(str(arch))
-        except InvalidArchError as exc:
-            row = _first((archs == arch).to_numpy(dtype=bool, na_value=False))
-            csv = not p.name.lower().endswith(".parquet")
-            raise _bad(p, row, "arch", str(arch), f"is not a cell string ({exc})", csv) from None
+    The key names the space when ``space`` is None (else NB201); several keys, a key that is
+    none (``nb201@c4n1`` would read as NB201's full size), or one naming another space than
+    ``space`` or another key than ``meta``'s are refused in one line.
+    """
+    from nb201_flat.importers.results_db import space_from_key
+
+    out = dict(meta or {})
+    if "space" not in df:
+        return (NB201 if space is None else space), out
+    _frame_text(source, df, "space")  # empty, not text, spaces around it: by its row
+    keys = sorted({str(k) for k in df["space"].unique()})
+    if len(keys) > 1:
+        raise FormatError(
+            f"{source}: column 'space' holds rows of {len(keys)} space keys "
+            f"({', '.join(map(repr, keys))}); a table holds one space: split the rows by it"
+        )
+    key = keys[0]
+    try:
+        named = space_from_key(key)
+    except FormatError:
+        raise FormatError(
+            f"{source}: column 'space': {key!r} is not a space key (as `nb201-flat train` "
+            "writes them: nb201, nb201@C4N1#faithful, ...); fix the column"
+        ) from None
+    if space is not None and named != space:
+        raise FormatError(
+            f"{source}: column 'space' holds {key!r}, which names another space than the one "
+            f"given ({space!r}); leave space= out to use the column's"
+        )
+    if out.get("space_key", key) != key:
+        raise FormatError(
+            f"{source}: column 'space' holds space key {key!r}, but meta names "
+            f"{out['space_key']!r}; pass one of them"
+        )
+    out["space_key"] = key
+    return named, out
 
 
 def read_tidy(
-    path: str | os.PathLike[str], *, space: Space = NB201, source: str | None = None
+    path: str | os.PathLike[str], *, space: Space | None = None, source: str | None = None
 ) -> Table:
-    """Read a tidy long file into a :class:`~nb201_flat.table.Table`."""
-    df = read_tidy_frame(path)
-    if "arch" in df:
-        _check_arch_strings(Path(path), df["arch"], space)
+    """Read a tidy long file into a :class:`~nb201_flat.table.Table` (its space: ``space``,
+    else the one its ``space`` column names, else NB201; :func:`tidy_space`)."""
+    p = Path(path)
+    df = read_tidy_frame(p)
+    meta = {"file": str(path), "columns": [c for c in TIDY_COLUMNS if c in df]}
+    space, meta = tidy_space(df, space, meta, str(p))
+    if "arch" in df:  # here, to name a bad string by the file's line
+        csv = not p.name.lower().endswith(".parquet")
+
+        def bad(row: int, value: object, why: str) -> FormatError:
+            empty = value is None or (isinstance(value, float) and math.isnan(value))
+            return _bad(p, row, "arch", _MISSING_CELL if empty else value, why, csv)
+
+        index = df["index"].to_numpy(dtype="int64") if "index" in df else None
+        check_arch_column(df["arch"], space, bad, index=index)
     return Table.from_tidy(
         df,
         space=space,
-        source=source or f"tidy file {Path(path).name}",
-        meta={"file": str(path), "columns": [c for c in TIDY_COLUMNS if c in df]},
+        source=source or f"tidy file {p.name}",
+        meta=meta,
+        check_arch=False,  # checked above
     )

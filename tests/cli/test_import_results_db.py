@@ -73,7 +73,7 @@ def test_space_on_another_format_or_with_unsafe_pickle_is_refused(
         }
     ).to_csv(src, index=False)
     code, _, err = run(capsys, "import", str(src), "--out", str(tmp_path / "o"), "--space", "nb201")
-    assert code == 2 and "--space applies only to results-db files" in err and "is tidy" in err
+    assert code == 2 and "(--space) applies only to results-db files" in err and "is tidy" in err
     db = write_db(tmp_path / "d.sqlite", [("nb201", 7, 777)])
     with pytest.raises(SystemExit) as exc:
         main(
@@ -116,3 +116,119 @@ def test_seed_policies_name_training_seeds_after_import(
     code, out, _ = run(capsys, "record", "7", "--table", str(table), "--json")
     entry = next(e for e in json.loads(out)["entries"] if e["split"] == "ori-test")
     assert code == 0 and entry["seeds"] == {"1": 91.0, "2": 92.0, "777": 90.0}
+
+
+# -- a retrained table's network size survives the tidy long format ---------------------------
+SMALL = "nb201@C4N1#faithful"
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_network_size_survives_a_tidy_round_trip(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, suffix: str
+) -> None:
+    # it was lost: analytic costs of the re-imported table described NB201's C=16, N=5 network
+    from nb201_flat.costs import network_size, with_analytic_costs
+    from nb201_flat.importers.results_db import read_results_db
+    from nb201_flat.storage import load_table
+    from nb201_flat.table import Table
+
+    table = read_results_db(write_db(tmp_path / "small.sqlite", [(SMALL, 7, 777)]))
+    assert network_size(table) == (4, 1)
+    df = table.to_tidy()
+    path = tmp_path / f"t{suffix}"
+    df.to_csv(path, index=False) if suffix == ".csv" else df.to_parquet(path)
+    out = tmp_path / "t.nb201"
+    code, _, err = run(capsys, "import", str(path), "--out", str(out))
+    assert code == 0, err
+    back = load_table(out)
+    assert network_size(back) == (4, 1) and back.meta["space_key"] == SMALL
+    assert network_size(Table.from_tidy(df)) == (4, 1)  # in memory too
+    params = "cifar10/model@200ep:params_mb_analytic"
+    assert (
+        with_analytic_costs(back).record(7)[params] == with_analytic_costs(table).record(7)[params]
+    )
+
+
+def _frame(**extra: object) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "index": [0, 1],
+            "dataset": "cifar10",
+            "split": "ori-test",
+            "epochs": 2,
+            "metric": "accuracy",
+            "value": [50.0, 60.0],
+            **extra,
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("space", "why"),
+    [
+        ([SMALL, "nb201#faithful"], "holds rows of 2 space keys ('nb201#faithful', "),
+        ("nb201@c4n1", "'nb201@c4n1' is not a space key"),
+        ("nb201@C4", "'nb201@C4' is not a space key"),
+        ("", "column 'space': '' is empty"),
+    ],
+)
+def test_a_space_column_that_cannot_be_kept_is_refused(space: object, why: str) -> None:
+    from nb201_flat.errors import FormatError
+    from nb201_flat.table import Table
+
+    with pytest.raises(FormatError) as exc:
+        Table.from_tidy(_frame(space=space), source="f.csv")
+    assert why in str(exc.value) and "\n" not in str(exc.value)
+
+
+def test_a_space_column_other_than_the_space_or_meta_given_is_refused() -> None:
+    from nb201_flat.errors import FormatError
+    from nb201_flat.space import Space
+    from nb201_flat.table import Table
+    from nb201_flat.train.jobs import space_key
+
+    small = Space(("none", "skip_connect", "nor_conv_3x3"), 3)
+    key = space_key(small, c=4, n=1)
+    table = Table.from_tidy(
+        _frame(space=key)
+        .drop(columns="index")
+        .assign(arch=[small.arch(0).to_str(), small.arch(1).to_str()])
+    )
+    assert table.space == small and table.meta["space_key"] == key  # the file's own space
+    with pytest.raises(FormatError, match="names another space than the one given"):
+        Table.from_tidy(_frame(space=key), space=NB201, source="f.csv")
+    with pytest.raises(FormatError, match=f"holds space key {SMALL!r}, but meta names 'nb201'"):
+        Table.from_tidy(_frame(space=SMALL), meta={"space_key": "nb201"}, source="f.csv")
+
+
+# -- --space goes through import_table, the one entry of every importer ---------------------------
+def test_import_table_takes_the_space_of_a_results_database(tmp_path: Path) -> None:
+    from nb201_flat.errors import ArgumentError
+    from nb201_flat.importers import import_table
+
+    src = write_db(tmp_path / "mix.sqlite", [("nb201#faithful", 7, 777), (SMALL, 7, 777)])
+    assert import_table(src, space=SMALL).meta["space_key"] == SMALL
+    csv = tmp_path / "t.csv"
+    _frame().to_csv(csv, index=False)
+    with pytest.raises(ArgumentError) as exc:
+        import_table(csv, space="nb201")
+    assert str(exc.value) == (
+        f"space= (--space) applies only to results-db files (the --db of `nb201-flat train`), "
+        f"and {csv} is tidy; drop it"
+    )
+
+
+def test_import_with_space_applies_the_checks_of_import_table(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # --space read the database itself: a check import_table makes was skipped with it
+    import nb201_flat.importers as importers
+    from nb201_flat.errors import FormatError
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise FormatError(f"import_table refuses {kwargs.get('space')}")
+
+    monkeypatch.setattr(importers, "import_table", refuse)
+    src = write_db(tmp_path / "mix.sqlite", [("nb201#faithful", 7, 777), (SMALL, 7, 777)])
+    code, _, err = run(capsys, "import", str(src), "--out", str(tmp_path / "o"), "--space", SMALL)
+    assert (code, err) == (2, f"error: import_table refuses {SMALL}\n")

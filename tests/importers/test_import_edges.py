@@ -215,6 +215,38 @@ def test_tidy_malformed_arch_is_named_before_the_index_order(
     assert "index order" not in err and err.endswith("; fix the file\n")
 
 
+def test_tidy_arch_of_another_index_is_named_by_its_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # it named neither the file nor the line
+    path = _tidy(tmp_path / "t.csv", _row(0, "50"), _row(1, "60", arch=NB201.arch(2).to_str()))
+    err = _cli_refuses(capsys, path, tmp_path / "out.nb201")
+    assert err.startswith(f"error: {path}: row 2 (line 3), column 'arch': '|")
+    assert err.endswith(
+        " names cell 2, but the row's index is 1 (rows not in the official index order? drop "
+        "the index column to locate them by arch); fix the file\n"
+    )
+
+
+@pytest.mark.parametrize("with_index", [True, False])
+def test_tidy_empty_arch_is_named_by_its_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], with_index: bool
+) -> None:
+    # with an index it was "names arch nan ... not in the official index order"; without one,
+    # a traceback
+    rows = [_row(0, "50", arch=""), _row(1, "60")]
+    path = tmp_path / "t.csv"
+    if with_index:
+        _tidy(path, *rows)
+    else:
+        path.write_text("\n".join(r.split(",", 1)[1] for r in [HEADER, *rows]) + "\n")
+    err = _cli_refuses(capsys, path, tmp_path / "out.nb201")
+    assert err == (
+        f"error: {path}: row 1 (line 2), column 'arch': '' (or NA, null...) is empty (every "
+        "row needs a cell string); fix the file\n"
+    )
+
+
 def test_an_imported_table_as_source_says_it_needs_no_import(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
