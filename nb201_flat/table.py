@@ -751,6 +751,23 @@ class Table:
         )
 
 
+def stand_ins(table: Table) -> tuple[set[int], dict[int, list[dict[str, Any]]]] | None:
+    """Cells of a retraining table whose numbers are not their own measurements.
+
+    ``(constant, copies)``: the disconnected cells recorded at chance without training
+    (``meta["constant_output"]``), and per cell not trained because an isomorphic one was, the
+    ``meta["isomorphic_to"]`` records naming that cell (``copied_from``). ``None`` for a table
+    that records neither (a benchmark's own numbers).
+    """
+    meta = table.meta
+    if "constant_output" not in meta and "isomorphic_to" not in meta:
+        return None
+    copies: dict[int, list[dict[str, Any]]] = {}
+    for rec in meta.get("isomorphic_to") or []:
+        copies.setdefault(int(rec["index"]), []).append(rec)
+    return {int(i) for i in meta.get("constant_output") or []}, copies
+
+
 def infinite_values(key: MetricKey, seed: int | None, vec: FloatArray) -> str | None:
     """What is wrong with ``vec`` (stored under ``key`` and ``seed``) if it holds an infinite
     value, else None: the one rule for a table's vectors (finite numbers, NaN where nothing

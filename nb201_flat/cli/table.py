@@ -160,26 +160,11 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
-def _stand_ins(table: Any) -> tuple[set[int], dict[int, list[dict[str, Any]]]] | None:
-    """Cells of a retraining table whose numbers are not their own measurements.
-
-    ``(constant, copies)``: the disconnected cells recorded at chance without training
-    (``meta["constant_output"]``), and per cell not trained because an isomorphic one was, the
-    ``meta["isomorphic_to"]`` records naming that cell (``copied_from``). ``None`` for a table
-    that records neither (a benchmark's own numbers).
-    """
-    meta = table.meta
-    if "constant_output" not in meta and "isomorphic_to" not in meta:
-        return None
-    copies: dict[int, list[dict[str, Any]]] = {}
-    for rec in meta.get("isomorphic_to") or []:
-        copies.setdefault(int(rec["index"]), []).append(rec)
-    return {int(i) for i in meta.get("constant_output") or []}, copies
-
-
 def _stand_in_note(table: Any, index: int, dataset: str, epochs: int) -> str | None:
     """Why cell ``index``'s numbers on ``dataset`` at ``epochs`` are not its own (``query``)."""
-    constant, copies = _stand_ins(table) or (set(), {})
+    from nb201_flat.table import stand_ins
+
+    constant, copies = stand_ins(table) or (set(), {})
     if index in constant:
         return "constant output: disconnected cell, not trained"
     sources = sorted(
@@ -198,7 +183,9 @@ def _cell_counts(table: Any) -> dict[str, int] | None:
     """How many cells with numbers were trained, and how many hold stand-ins (``info``)."""
     import numpy as np
 
-    found = _stand_ins(table)
+    from nb201_flat.table import stand_ins
+
+    found = stand_ins(table)
     if found is None:
         return None
     constant, copies = found
@@ -306,6 +293,8 @@ def cmd_query(args: argparse.Namespace) -> int:
 
 
 def cmd_record(args: argparse.Namespace) -> int:
+    from nb201_flat.table import stand_ins
+
     table = open_table(args)
     arch = table.space.resolve(args.arch)
     entries: list[dict[str, Any]] = []
@@ -328,7 +317,7 @@ def cmd_record(args: argparse.Namespace) -> int:
                 "seeds": seeds,
             }
         )
-    constant, copies = _stand_ins(table) or (set(), {})
+    constant, copies = stand_ins(table) or (set(), {})
     copied = [  # the runs this cell's numbers were copied from (seed: the database's seed id)
         {
             "dataset": r["dataset"],

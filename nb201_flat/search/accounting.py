@@ -33,7 +33,7 @@ import pandas as pd
 from nb201_flat.errors import ArgumentError, check_seed
 from nb201_flat.search.algorithms import AlgorithmError, SearchAlgorithm
 from nb201_flat.search.protocol import Protocol
-from nb201_flat.search.runner import SearchResults, check_runs, run_cells, stalled_notes
+from nb201_flat.search.runner import SearchResults, check_runs, run_cells_and_stalls
 from nb201_flat.table import Table
 
 log = logging.getLogger(__name__)
@@ -177,9 +177,12 @@ def budget_matched(
                 }
             )
     run_frame = curve_frame = pd.DataFrame()
+    stalls: list[str] = []  # the controls' own stalls, as the runner noted them
     if cells:
         # every control in one pool: the processes share the work of all of them at once
-        res = run_cells(table, cells, runs=runs, seed=seed, jobs=jobs, curve_points=curve_points)
+        res, stalls = run_cells_and_stalls(
+            table, cells, runs=runs, seed=seed, jobs=jobs, curve_points=curve_points
+        )
         run_frame, curve_frame = res.runs, res.curves
         # one row per run; each control's means as Series.mean takes them (the same floats)
         ctrl = run_frame.drop_duplicates(["protocol", "algorithm", "run"])
@@ -199,8 +202,7 @@ def budget_matched(
         "the mean over runs of what its NA form used: simulated seconds of charged queries plus "
         "what its free look-ups would have cost (time budgets), or its evaluations (query "
         "budgets); paired by seed with the NA form's runs",
-        # the controls' own stalls, as the runner notes them for the searches they match
-        *(stalled_notes(run_frame, runs, cells) if cells else ()),
+        *stalls,
     )
     return MatchedControls(
         runs=run_frame, curves=curve_frame, matched=pd.DataFrame(rows), notes=notes

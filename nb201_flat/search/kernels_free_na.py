@@ -50,7 +50,7 @@ import numpy.typing as npt
 from nb201_flat.jit import depends_on, kernel
 from nb201_flat.search import kernels_numpy
 from nb201_flat.search.kernels_numpy import grow, pairwise_sum
-from nb201_flat.search.oracle import NO_QUERY_BUDGET
+from nb201_flat.search.oracle import IDLE_CACHED, IDLE_FREE, NO_QUERY_BUDGET
 from nb201_flat.types import BoolArray, FloatArray, IntArray
 
 U64Array = npt.NDArray[np.uint64]
@@ -479,10 +479,10 @@ def _rs_run(
     chg_q: IntArray,
     chg_i: IntArray,
     n_chg: int,
-) -> tuple[int, int, int, float, int, int, float, int]:
+) -> tuple[int, int, int, float, int, int, float, int, int]:
     """One run of :func:`rs_walk`; ``seen[c] == tag`` where it has queried ``c`` (caching).
-    Returns status, end, queries, seconds, cache hits, incumbent, its score, and the changes'
-    new end (-1 when the change buffers are full)."""
+    Returns status, end, queries, seconds, cache hits, incumbent, its score, the changes'
+    new end (-1 when the change buffers are full), and the idle kinds of a stall."""
     size = values0.size
     n_rows = by_seed.size // size
     cap = chg_s.size
@@ -490,6 +490,7 @@ def _rs_run(
     s = 0.0
     h = 0
     idle = 0  # the oracle's stall guard: queries in a row that spent no budget
+    kinds = 0  # the IDLE_* bits of those queries (StallGuard.kinds)
     uncached = domain_size  # domain cells not cached yet (every cell RS draws is one)
     counted = budget_q < NO_QUERY_BUDGET
     has_hi = False
@@ -501,26 +502,29 @@ def _rs_run(
         if cache and seen[c] == tag:
             if uncached == 0:  # else a new cell remains: the hit does not count
                 idle += 1
+                kinds |= IDLE_CACHED
                 if idle > stall_limit:
-                    return STALLED, t, q, s, h, inc, inc_score, n_chg
+                    return STALLED, t, q, s, h, inc, inc_score, n_chg, kinds
             h += 1
             v = seen_v[c]
         else:
             cost = costs[c]
             if q + 1 > budget_q or s + cost > budget_s:
-                return DONE, t, q, s, h, inc, inc_score, n_chg
+                return DONE, t, q, s, h, inc, inc_score, n_chg, 0
             if counted or s + cost != s:  # oracle.spends
                 idle = 0
+                kinds = 0
             else:
                 idle += 1
+                kinds |= IDLE_FREE
                 if idle > stall_limit:
-                    return STALLED, t, q, s, h, inc, inc_score, n_chg
+                    return STALLED, t, q, s, h, inc, inc_score, n_chg, kinds
             q += 1
             s += cost
             if seeded:
                 pick, wp, has_hi, hi = _bounded(seed_counts[c], raw, wp, w_end, has_hi, hi)
                 if pick < 0:
-                    return MORE_WORDS, t, q, s, h, inc, inc_score, n_chg
+                    return MORE_WORDS, t, q, s, h, inc, inc_score, n_chg, 0
                 v = by_seed[c * n_rows + pick]
             else:
                 v = values0[c]
@@ -533,12 +537,12 @@ def _rs_run(
             if c != inc:
                 inc = c
                 if n_chg == cap:
-                    return DONE, t, q, s, h, inc, inc_score, -1
+                    return DONE, t, q, s, h, inc, inc_score, -1, 0
                 chg_s[n_chg] = s
                 chg_q[n_chg] = q
                 chg_i[n_chg] = c
                 n_chg += 1
-    return MORE_DRAWS, cells.size, q, s, h, inc, inc_score, n_chg
+    return MORE_DRAWS, cells.size, q, s, h, inc, inc_score, n_chg, 0
 
 
 @kernel
@@ -568,6 +572,7 @@ def rs_walk(
     FloatArray,
     IntArray,
     IntArray,
+    IntArray,
 ]:
     """Random search, each run (row of ``cells``: the cells it samples) in turn.
 
@@ -583,7 +588,7 @@ def rs_walk(
     -------
     tuple
         Per run: status, end, queries, seconds, cache hits, incumbent, its score; the changes
-        as :func:`free_na_walk`'s.
+        as :func:`free_na_walk`'s; per run, the idle kinds (``IDLE_*`` bits) of a stall.
     """
     n_runs = cells.shape[0]
     size = values0.size
@@ -596,6 +601,7 @@ def rs_walk(
     hits = np.zeros(n_runs, dtype=np.int64)
     best = np.full(n_runs, -1, dtype=np.int64)
     best_score = np.full(n_runs, -np.inf)
+    stall_kinds = np.zeros(n_runs, dtype=np.int64)
     chg_start = np.zeros(n_runs + 1, dtype=np.int64)
     chg_s = np.empty(16 * n_runs + 16)
     chg_q = np.empty(16 * n_runs + 16, dtype=np.int64)
@@ -615,7 +621,7 @@ def rs_walk(
             chg_s, chg_q, chg_i = grow(chg_s, need), grow(chg_q, need), grow(chg_i, need)
             continue
         status[k], ends[k], queries[k], seconds[k] = got[0], got[1], got[2], got[3]
-        hits[k], best[k], best_score[k] = got[4], got[5], got[6]
+        hits[k], best[k], best_score[k], stall_kinds[k] = got[4], got[5], got[6], got[8]
         chg_start[k + 1] = got[7] if got[0] == DONE or got[0] == STALLED else chg_start[k]
         k += 1
     n_chg = chg_start[n_runs]
@@ -631,6 +637,7 @@ def rs_walk(
         chg_s[:n_chg].copy(),
         chg_q[:n_chg].copy(),
         chg_i[:n_chg].copy(),
+        stall_kinds,
     )
 
 

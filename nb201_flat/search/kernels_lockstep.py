@@ -46,6 +46,7 @@ import numpy.typing as npt
 from nb201_flat.jit import depends_on, kernel
 from nb201_flat.search import kernels_numpy
 from nb201_flat.search.kernels_numpy import pairwise_sum, pcg64_output, pcg64_step
+from nb201_flat.search.oracle import IDLE_CACHED, IDLE_FREE, IDLE_REVISIT
 
 _M32 = np.uint64(0xFFFFFFFF)
 _TWO32 = np.uint64(1 << 32)
@@ -61,7 +62,7 @@ _GEN = 6
 # the integer and float parameters of :func:`run_searches`, by position
 P_SIZE, P_SEEDED, P_HAS_COSTS, P_HAS_BS, P_BQ, P_CACHE, P_KIND, P_POP, P_SAMPLE = range(9)
 P_NODE_EDGE, P_NODES, P_OPS, P_EDGES, P_FIRST, P_HAS_OBJ, P_SELF, P_AGG = range(9, 17)
-P_FIXED, P_MEMORY, P_STALL, P_START, P_HAS_CAND, P_LEN = 17, 18, 19, 20, 21, 22
+P_FIXED, P_MEMORY, P_STALL, P_START, P_HAS_CAND, P_DOM_SIZE, P_LEN = 17, 18, 19, 20, 21, 22, 23
 F_BS, F_Q, F_LEN = 0, 1, 2
 KIND_REA, KIND_LS = 0, 1
 AGG_MEAN, AGG_MIN, AGG_QUANTILE = 0, 1, 2
@@ -190,6 +191,7 @@ def run_searches(
     cnt: npt.NDArray[np.int64],
     costs: npt.NDArray[np.float64],
     cand: npt.NDArray[np.int64],
+    dom: npt.NDArray[np.bool_],
     mut: npt.NDArray[np.int64],
     nb1: npt.NDArray[np.int64],
     nb1c: npt.NDArray[np.int64],
@@ -208,8 +210,9 @@ def run_searches(
     ``run_one`` runs it.
 
     ``algo_st``/``orc_st``: each run's PCG64 ``(state hi, state lo, inc hi, inc lo)`` of its
-    algorithm and oracle streams. Per run ``k``: ``out_i[k]`` = (best, queries, free
-    look-ups, cache hits, changes, stalled), ``out_f[k]`` = (score, seconds, free seconds); the
+    algorithm and oracle streams; ``dom`` the sampling domain as a mask
+    (:attr:`~nb201_flat.search.oracle.OracleData.domain`). Per run ``k``: ``out_i[k]`` =
+    (best, queries, free look-ups, cache hits, changes, the ``IDLE_*`` bits of its stall), ``out_f[k]`` = (score, seconds, free seconds); the
     changes ``(seconds, queries, cell)`` go to ``ch_*`` run after run. Returns the first run
     not done (its changes did not fit: call again from there with larger buffers), or the
     number of runs.
@@ -245,16 +248,9 @@ def run_searches(
     stall_limit = ip[P_STALL]
     has_cand = ip[P_HAS_CAND] != 0
     n_dom = cand.shape[0] if has_cand else size
-    # the sampling domain (OracleData.domain) and its cells: a cache hit is idle only once
-    # every one is cached (StallGuard's rule)
-    dom = np.ones(size, dtype=np.bool_)
-    if has_cand:
-        dom[:] = False
-        for t in range(n_dom):
-            dom[cand[t]] = True
-    dom_size = 0
-    for t in range(size):
-        dom_size += dom[t]
+    # the sampling domain as a mask (OracleData.domain) and its cells: a cache hit is idle
+    # only once every one is cached (StallGuard's rule)
+    dom_size = ip[P_DOM_SIZE]
     # what run k knows of a cell: stamp 2k + 1 paid (or, without a memory, in the oracle's
     # cache), 2k looked up free, less: nothing; ``known`` holds the value (a paid one replaces
     # a look-up's, as the memory reads paid values first)
@@ -283,8 +279,9 @@ def run_searches(
         hits = 0
         stall = 0
         idle = 0  # the oracle's stall guard: queries in a row that spent no budget
+        kinds = 0  # the IDLE_* bits of those queries (StallGuard.kinds)
         uncached = dom_size  # domain cells not in the oracle's cache yet
-        stalled = 0  # the run ended at a stall guard, with budget unspent
+        stalled = 0  # the IDLE_* bits of the stall that ended the run (0: none)
         inc_idx = -1
         inc_score = -math.inf
         start = chp
@@ -329,14 +326,15 @@ def run_searches(
             if memory and stamp[cell] == paid:
                 stall += 1
                 if stall > stall_limit:
-                    stalled = 1
+                    stalled = IDLE_REVISIT
                     break  # the memory's stall: the search only revisits known cells
                 own = known[cell]
             elif cache and not memory and stamp[cell] == paid:
                 if uncached == 0:  # else a new cell remains: the hit does not count
                     idle += 1
+                    kinds |= IDLE_CACHED
                     if idle > stall_limit:
-                        stalled = 1
+                        stalled = kinds
                         break  # the oracle's stall: cached repeats spend nothing
                 hits += 1
                 own = known[cell]
@@ -346,10 +344,12 @@ def run_searches(
                     break
                 if bq >= 0 or seconds + cost != seconds:  # oracle.spends
                     idle = 0
+                    kinds = 0
                 else:
                     idle += 1
+                    kinds |= IDLE_FREE
                     if idle > stall_limit:
-                        stalled = 1
+                        stalled = kinds
                         break  # the oracle's stall: free cells under a time budget
                 queries += 1
                 seconds += cost
@@ -504,6 +504,7 @@ def warm_up() -> None:
     ip[P_POP] = ip[P_SAMPLE] = 1
     ip[P_NODES], ip[P_OPS], ip[P_EDGES] = 2, 2, 1
     ip[P_STALL] = 10
+    ip[P_DOM_SIZE] = size
     fp = np.zeros(F_LEN)
     i64 = np.zeros(size, dtype=np.int64)
     nb = np.array([[1], [0]], dtype=np.int64)
@@ -518,6 +519,7 @@ def warm_up() -> None:
             np.ones(size, dtype=np.int64),
             np.ones(size),
             i64,
+            np.ones(size, dtype=np.bool_),
             i64,
             nb,
             np.ones(size, dtype=np.int64),

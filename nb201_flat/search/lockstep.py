@@ -387,6 +387,7 @@ def _arguments(data: OracleData, algorithm: RegularizedEvolution | LocalSearch) 
     ip[kl.P_CACHE] = data.repeats == "cache"
     ip[kl.P_HAS_CAND] = data.candidates is not None
     cand = empty if data.candidates is None else _as_i64(data.candidates)
+    ip[kl.P_DOM_SIZE] = data.domain_size
     ip[kl.P_STALL] = stall_limit(size)  # the memory's and the oracle's stall guards
     obj = algorithm.objective
     ip[kl.P_MEMORY] = obj is not None or isinstance(algorithm, LocalSearch)
@@ -409,7 +410,7 @@ def _arguments(data: OracleData, algorithm: RegularizedEvolution | LocalSearch) 
     else:
         ip[kl.P_KIND] = kl.KIND_LS
         ip[kl.P_FIRST] = algorithm.first_improvement
-    return [ip, fp, vt, cnt, _f64(costs), cand, mut, nb1, nb1c, nbi, nbc, fixed]
+    return [ip, fp, vt, cnt, _f64(costs), cand, data.domain, mut, nb1, nb1c, nbi, nbc, fixed]
 
 
 def _f64(a: npt.ArrayLike) -> npt.NDArray[np.float64]:
@@ -463,7 +464,7 @@ def _run_kernel(
     ``algo_st`` and ``orc_st`` (one row ``(state hi, state lo, inc hi, inc lo)`` a run)."""
     from nb201_flat.search import kernels_lockstep as kl
 
-    ip, fp, vt, cnt, costs, cand, mut, nb1, nb1c, nbi, nbc, fixed = _arguments(data, algorithm)
+    ip, fp, vt, cnt, costs, cand, dom, mut, nb1, nb1c, nbi, nbc, fixed = _arguments(data, algorithm)
     n = len(runs)
     out_i = np.zeros((n, 6), dtype=np.int64)
     out_f = np.zeros((n, 3))
@@ -482,6 +483,7 @@ def _run_kernel(
             cnt,
             costs,
             cand,
+            dom,
             mut,
             nb1,
             nb1c,
@@ -510,7 +512,7 @@ def _run_kernel(
     recs = []
     lo = 0
     for k, run in enumerate(runs):
-        best, queries, free, hits, _, stalled = ints[k]
+        best, queries, free, hits, _, stall_kinds = ints[k]
         score, seconds, free_s = floats[k]
         recs.append(
             RunRecord(
@@ -523,7 +525,7 @@ def _run_kernel(
                 cache_hits=hits,
                 changes=tuple(changes[lo : ends[k]]),
                 free_seconds=free_s,
-                stalled=bool(stalled),
+                stall_kinds=stall_kinds,
             )
         )
         lo = ends[k]

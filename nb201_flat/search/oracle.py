@@ -203,6 +203,7 @@ _PUBLIC = frozenset(
         "used_fraction",
         "exhausted",
         "stalled",
+        "stall_kinds",
         "stall_guard",
     }
 )
@@ -406,10 +407,12 @@ class StallGuard:
       the end (REA near the end of the space goes a million cached proposals between new
       cells; an outside driver's hits count from the first, :class:`Oracle`'s ``outside``,
       :func:`~nb201_flat.search.algorithms.proposes_every_cell`). The one
-      narrow case left: with ``sampling='connected'`` and a budget beyond the connected
-      cells, an edit-based search (REA, LS) that has cached every connected cell counts its
-      hits while disconnected cells remain; it may be ended after the patience, and is
-      flagged as stalled;
+      narrow case left: with ``candidates`` and a cached budget beyond them, REA (whose
+      mutants leave the candidates) that has cached every candidate counts its hits while
+      other cells remain; it may be ended after the patience, and is flagged as stalled.
+      A protocol never builds it (``sampling='connected'`` with ``repeats='cache'``:
+      a budget that could pay for every connected cell is refused), and LS never caches
+      (its memory pays a cell once);
     - a multi-fidelity query of epochs already paid for (``resume``,
       :class:`~nb201_flat.search.fidelity.FidelityOracle`) is its cache hit: idle only once
       every cell of the domain is trained to the last epoch, else neither counted nor
@@ -426,13 +429,16 @@ class StallGuard:
     nb201_flat.errors.SearchStalled: the search stalled: 1,000 steps in a row spent no budget ...
     """
 
-    __slots__ = ("count", "ended", "kinds", "limit")
+    __slots__ = ("count", "ended", "kinds", "limit", "stalled_kinds")
 
     def __init__(self, size: int) -> None:
         self.limit = stall_limit(size)
         self.count = 0
         self.kinds = 0  # the IDLE_* bits of the steps counted
         self.ended = False
+        # the IDLE_* bits of the steps of every stall so far (a restart keeps them): what the
+        # run's record and the notes name, so that no note names a cause that did not occur
+        self.stalled_kinds = 0
 
     def step(self, spent: bool) -> None:
         """One charged step: it spent budget (the count starts again) or it did not
@@ -449,6 +455,7 @@ class StallGuard:
         self.kinds |= kind
         if self.count > self.limit:
             self.ended = True
+            self.stalled_kinds |= self.kinds
             raise SearchStalled(stalled_message(self.limit, self.kinds))
 
     def restart(self) -> None:
@@ -649,6 +656,15 @@ class Oracle:
         """True once the run has stalled (this oracle's guard, or one a search took from
         :meth:`stall_guard`): it ended with budget unspent, and its record says so."""
         return self._stall.ended or any(g.ended for g in self._guards)
+
+    @property
+    def stall_kinds(self) -> int:
+        """The :data:`IDLE_FREE`... bits of the idle steps of the run's stalls (this oracle's
+        guard and those a search took from :meth:`stall_guard`); 0 when it did not stall."""
+        kinds = self._stall.stalled_kinds
+        for g in self._guards:
+            kinds |= g.stalled_kinds
+        return kinds
 
     def stall_guard(self) -> StallGuard:
         """A stall guard for steps that never reach this oracle (a memory's revisits), whose

@@ -70,7 +70,14 @@ from nb201_flat.search.oracle import (
     sampled_costs,
     seed_rows,
 )
-from nb201_flat.table import MetricKey, Table, is_seed_policy, policy_seeds, seed_policy_of
+from nb201_flat.table import (
+    MetricKey,
+    Table,
+    is_seed_policy,
+    policy_seeds,
+    seed_policy_of,
+    stand_ins,
+)
 from nb201_flat.types import SeedPolicy
 
 log = logging.getLogger(__name__)
@@ -285,7 +292,8 @@ class Protocol:
         if bad.any():
             raise ProtocolError(
                 f"protocol {self.name!r}: {int(bad.sum())} architectures have no valid "
-                f"cost in {self.cost}; use a fixed-n protocol (budget in queries)"
+                f"cost in {self.cost}{_untrained(table, bad)}",
+                "use a fixed-n protocol (a budget in queries: --protocol fixed-n)",
             )
         return costs
 
@@ -433,6 +441,29 @@ def _init_taking_old_seed(
 
 
 setattr(Protocol, "__init__", _init_taking_old_seed)  # noqa: B010
+
+
+def _untrained(table: Table, bad: np.ndarray) -> str:
+    """Which of the cells ``bad`` (no valid cost) are stand-ins of a retraining table
+    (:func:`~nb201_flat.table.stand_ins`): never trained, so they have no training time
+    for a time budget to charge. Empty where none is."""
+    constant, copies = stand_ins(table) or (set(), {})
+    cells = set(np.flatnonzero(bad).tolist())
+    parts = [
+        f"{n} {what}"
+        for n, what in (
+            (len(cells & constant), "constant-output (disconnected)"),
+            (len(cells & set(copies)), "isomorphic-copy"),
+        )
+        if n
+    ]
+    if not parts:
+        return ""
+    of = "" if len(cells & (constant | set(copies))) == len(cells) else "of them, "
+    return (
+        f": {of}{' and '.join(parts)} stand-in cells, which were not trained and so have no "
+        "training time for a time budget to charge"
+    )
 
 
 def _key_list(table: Table, limit: int = 8) -> str:

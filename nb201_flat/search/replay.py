@@ -43,7 +43,7 @@ from nb201_flat.search.algorithms import (
     NeighbourObjective,
     SearchAlgorithm,
 )
-from nb201_flat.search.oracle import OracleData, stall_limit
+from nb201_flat.search.oracle import IDLE_REVISIT, OracleData, stall_limit
 from nb201_flat.search.runner import RunRecord, run_one
 from nb201_flat.search.vectorised import _aggregate_rows
 
@@ -251,7 +251,8 @@ def _records(
             cache_hits=0,
             changes=tuple(zip(s_l[a:z], q_l[a:z], i_l[a:z], strict=True)),
             free_seconds=fs,
-            stalled=st == kr.STALLED,
+            # the NA memory's guard (of revisits): the oracle's never ends a run under one
+            stall_kinds=IDLE_REVISIT if st == kr.STALLED else 0,
         )
     return rec
 

@@ -26,10 +26,12 @@ Examples
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 import logging
 import math
 import multiprocessing as mp
+import operator
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -52,16 +54,12 @@ from nb201_flat.search.algorithms import (
     ALGORITHM_NAMES,
     AlgorithmError,
     Incumbent,
-    LocalSearch,
     NeighbourObjective,
     SearchAlgorithm,
     make_algorithm,
     proposes_every_cell,
 )
 from nb201_flat.search.oracle import (
-    IDLE_CACHED,
-    IDLE_FREE,
-    IDLE_REVISIT,
     FloatArray,
     IntArray,
     Oracle,
@@ -95,9 +93,14 @@ class RunRecord:
     cache_hits: int
     changes: tuple[tuple[float, int, int], ...]
     free_seconds: float = 0.0
-    #: the run stalled (:class:`~nb201_flat.search.oracle.StallGuard`): it ended with budget
-    #: unspent, with what it had found
-    stalled: bool = False
+    #: the :data:`~nb201_flat.search.oracle.IDLE_FREE`... bits of the idle steps its stall
+    #: guards ended it on (:class:`~nb201_flat.search.oracle.StallGuard`); 0: it did not stall
+    stall_kinds: int = 0
+
+    @property
+    def stalled(self) -> bool:
+        """The run stalled: it ended with budget unspent, with what it had found."""
+        return self.stall_kinds != 0
 
     @property
     def evaluations(self) -> int:
@@ -131,7 +134,7 @@ def run_one(data: OracleData, algorithm: SearchAlgorithm, seed: int, run: int) -
         cache_hits=oracle.cache_hits,
         changes=tuple(incumbent.changes),
         free_seconds=oracle.free_seconds,
-        stalled=oracle.stalled,
+        stall_kinds=oracle.stall_kinds,
     )
 
 
@@ -555,6 +558,29 @@ def run_cells(
     protocol names). The (protocol name, label) pairs must be unique; rows come in the order
     of ``cells``. Protocols are compared by identity: pass one object per protocol.
     """
+    return run_cells_and_stalls(
+        table,
+        cells,
+        runs=runs,
+        seed=seed,
+        jobs=jobs,
+        progress=progress,
+        curve_points=curve_points,
+    )[0]
+
+
+def run_cells_and_stalls(
+    table: Table,
+    cells: Sequence[tuple[Protocol, str, SearchAlgorithm]],
+    *,
+    runs: int,
+    seed: int = 0,
+    jobs: int | None = 1,
+    progress: bool = False,
+    curve_points: int = 51,
+) -> tuple[SearchResults, list[str]]:
+    """:func:`run_cells`, and the stall notes among its notes (:func:`stalled_notes`), for
+    a caller that passes on those alone (the budget-matched controls)."""
     if not cells:
         raise ProtocolError("no protocol given")
     _check_protocols([p for p, _, _ in cells])
@@ -613,13 +639,14 @@ def run_cells(
     runs_df = _runs_frame(blocks)
     runs_df["seed"] = seed
     notes += _unreported_notes(runs_df, runs)
-    notes += stalled_notes(runs_df, runs, ((b[0], b[1], b[2]) for b in blocks))
-    return SearchResults(
+    stalls = stalled_notes(((b[0].name, b[1], b[3]) for b in blocks), runs)
+    results = SearchResults(
         runs=runs_df,
         curves=_curves_frame(blocks, curve_points),
-        notes=tuple(notes),
+        notes=(*notes, *stalls),
         protocols=tuple(prots),
     )
+    return results, stalls
 
 
 def _unreported_notes(runs_df: pd.DataFrame, runs: int) -> list[str]:
@@ -635,33 +662,21 @@ def _unreported_notes(runs_df: pd.DataFrame, runs: int) -> list[str]:
     ]
 
 
-def stalled_notes(
-    runs_df: pd.DataFrame, runs: int, cells: Iterable[tuple[Protocol, str, SearchAlgorithm]]
-) -> list[str]:
-    """A note per cell where runs stalled (column ``stalled``): they ended with budget
-    unspent, and the summary's mean averages them in with the others; the note names the
-    fix (:func:`stall_kinds`). ``cells``: each cell's protocol, label and algorithm."""
-    fixes = {(p.name, label): stall_fixes(stall_kinds(p, algo)) for p, label, algo in cells}
-    first = runs_df.drop_duplicates(["protocol", "algorithm", "run"])
-    counts = first.groupby(["protocol", "algorithm"], sort=False)["stalled"].sum().reset_index()
-    return [
-        f"{prot} {algo}: {int(k)} of {runs} runs stalled: ended with budget unspent (the "
-        "search stopped spending it), with what they had found; the mean includes them; "
-        + fixes[(prot, algo)]
-        for prot, algo, k in counts.itertuples(index=False, name=None)
-        if k
-    ]
-
-
-def stall_kinds(protocol: Protocol, algorithm: SearchAlgorithm) -> int:
-    """The idle steps (:data:`~nb201_flat.search.oracle.IDLE_FREE`... bits) that can stall
-    ``algorithm`` under ``protocol``: a memory's revisits (NA searches, local search: the
-    memory charges a cell once, so the oracle's guard never fires), else cache hits
-    (``repeats="cache"``) and 0 s cells (a time budget alone)."""
-    if getattr(algorithm, "objective", None) is not None or isinstance(algorithm, LocalSearch):
-        return IDLE_REVISIT
-    kinds = IDLE_CACHED if protocol.repeats == "cache" else 0
-    return kinds | (IDLE_FREE if protocol.budget_queries is None else 0)
+def stalled_notes(cells: Iterable[tuple[str, str, Sequence[RunRecord]]], runs: int) -> list[str]:
+    """A note per cell where runs stalled: they ended with budget unspent, and the summary's
+    mean averages them in with the others; the note names the fix for each kind of idle step
+    the stalled runs' guards saw (their :attr:`RunRecord.stall_kinds`, joined), never one
+    for a cause that did not occur. ``cells``: each cell's protocol name, label and records."""
+    notes = []
+    for prot, algo, recs in cells:
+        stalled = [r.stall_kinds for r in recs if r.stall_kinds]
+        if stalled:
+            notes.append(
+                f"{prot} {algo}: {len(stalled)} of {runs} runs stalled: ended with budget "
+                "unspent (the search stopped spending it), with what they had found; the mean "
+                "includes them; " + stall_fixes(functools.reduce(operator.or_, stalled))
+            )
+    return notes
 
 
 #: one cell's records with what its frames need: protocol, label, algorithm, records, evaluator

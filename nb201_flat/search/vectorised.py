@@ -59,6 +59,7 @@ from nb201_flat.search.algorithms import (
     SearchAlgorithm,
 )
 from nb201_flat.search.oracle import (
+    IDLE_REVISIT,
     NO_QUERY_BUDGET,
     FloatArray,
     IntArray,
@@ -597,19 +598,25 @@ class _FreeNAWalk:
 
 
 def _na_records(runs: list[int], got: tuple[Any, ...]) -> dict[int, RunRecord]:
-    """:func:`_records` of the runs a free NA walk ended (no cache hits)."""
+    """:func:`_records` of the runs a free NA walk ended (no cache hits; a stall is the NA
+    memory's, of revisits: a cell is charged once a run, so the oracle's guard never ends one)."""
+    from nb201_flat.search.kernels_free_na import STALLED
+
     zero = np.zeros(len(runs), dtype=np.int64)
-    return _records(runs, got[0], (*got[2:6], zero, *got[6:12]))
+    kinds = np.where(got[0] == STALLED, IDLE_REVISIT, 0)
+    return _records(runs, got[0], (*got[2:6], zero, *got[6:12]), kinds)
 
 
-def _records(runs: list[int], status: IntArray, got: tuple[Any, ...]) -> dict[int, RunRecord]:
-    """The records of runs ``runs[k]`` a walk ended (``status[k]`` DONE, or STALLED: marked
-    so), from per-run results (queries, seconds, free look-ups, their seconds, cache hits,
-    incumbent, score) and the changes (where each run's start, then their seconds, queries
-    and cells)."""
+def _records(
+    runs: list[int], status: IntArray, got: tuple[Any, ...], kinds: IntArray
+) -> dict[int, RunRecord]:
+    """The records of runs ``runs[k]`` a walk ended (``status[k]`` DONE, or STALLED on the
+    idle steps ``kinds[k]``), from per-run results (queries, seconds, free look-ups, their
+    seconds, cache hits, incumbent, score) and the changes (where each run's start, then their
+    seconds, queries and cells)."""
     from nb201_flat.search.kernels_free_na import DONE, STALLED
 
-    stalled = (status == STALLED).tolist()
+    stall_kinds = np.where(status == STALLED, kinds, 0).tolist()
     ok = np.flatnonzero((status == DONE) | (status == STALLED))
     queries, seconds, free_n, free_s, hits, best, score, start, c_s, c_q, c_i = got
     changes = list(zip(c_s.tolist(), c_q.tolist(), c_i.tolist(), strict=True))
@@ -627,7 +634,7 @@ def _records(runs: list[int], status: IntArray, got: tuple[Any, ...]) -> dict[in
             cache_hits=h[k],
             changes=tuple(changes[lo[k] : hi[k]]),
             free_seconds=fs[k],
-            stalled=stalled[k],
+            stall_kinds=stall_kinds[k],
         )
         for k in ok.tolist()
     }
@@ -732,8 +739,8 @@ def _batch(data: OracleData, seed: int, runs: list[int], block: int) -> dict[int
         )  # fmt: skip
         status = got[0]
         zero_n, zero_s = np.zeros(todo.size, dtype=np.int64), np.zeros(todo.size)
-        per_run = (got[2], got[3], zero_n, zero_s, *got[4:])
-        out.update(_records(sub_runs, status, per_run))
+        per_run = (got[2], got[3], zero_n, zero_s, *got[4:11])
+        out.update(_records(sub_runs, status, per_run, got[11]))
         more = status == MORE_WORDS
         todo, need = todo[more], 2 * need[more] + 16
     return out

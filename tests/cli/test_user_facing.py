@@ -333,6 +333,41 @@ def test_info_and_record_flag_stand_in_cells(
     assert json.loads(out)["cells"] is None
 
 
+def test_time_budget_on_stand_in_cells_without_training_time_says_so(
+    synth: Table, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # a retraining table's stand-ins (constant-output cells, isomorphic copies) were never
+    # trained: no training time. A time-budgeted search was refused naming only the cost key
+    # and a count, as if the table were damaged; the line now says which cells and why
+    constant = np.flatnonzero(~NB201.connected)[:3].tolist()
+    copy = int(np.flatnonzero(NB201.connected)[5])
+    data = {k: v.copy() for k, v in synth.data.items()}
+    for (key, _), vec in data.items():
+        if key.metric == "time_s":
+            vec[[*constant, copy]] = np.nan
+    meta = {
+        "constant_output": constant,
+        "isomorphic_to": [
+            {"dataset": "cifar10", "epochs": 200, "seed": 777, "index": copy, "copied_from": 0}
+        ],
+    }
+    path = str(save_table(Table(NB201, data, meta=meta), tmp_path / "t.nb201"))
+    code, out, err = run(capsys, "search", "--algo", "rs", "--runs", "2", "--table", path)
+    one_line_error(
+        code,
+        out,
+        err,
+        "4 architectures have no valid cost",
+        "3 constant-output (disconnected) and 1 isomorphic-copy stand-in cells, which were not "
+        "trained and so have no training time",
+        "--protocol fixed-n",
+    )
+    # the fix it names serves the table
+    code, out, err = run(capsys, "search", "--algo", "rs", "--runs", "2", "--protocol",
+                         "fixed-n", "--table", path)  # fmt: skip
+    assert code == 0, err
+
+
 # -- 8. train without its extra; model's units ---------------------------------------------------
 def test_train_without_extra_is_one_line_before_any_job(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path

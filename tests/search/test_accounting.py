@@ -237,3 +237,27 @@ def test_controls_with_other_runs_or_seed_than_the_results_are_refused(
         budget_matched(iid, res, pairs, runs=runs, seed=seed)
     ctrl = budget_matched(iid, res, pairs, runs=np.int64(4), seed=np.int64(0))  # type: ignore[arg-type]
     assert sorted(set(ctrl.runs["run"])) == [0, 1, 2, 3]
+
+
+def test_controls_stall_notes_are_the_runners_made_once(
+    iid: Table, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # budget_matched made the controls' stall notes again from the runs frame after the
+    # runner had made them: now it passes on the runner's, which are made once a run_cells
+    from nb201_flat.search import accounting, runner
+
+    res = run_search(iid, PROTOCOL, NARandomSearch(FREE), runs=3, seed=0)
+    pairs = {NARandomSearch(FREE).label: ("rs", RandomSearch())}
+    made: list[list[str]] = []
+    real = runner.stalled_notes
+
+    def counted(*args: object, **kwargs: object) -> list[str]:
+        made.append(real(*args, **kwargs))  # type: ignore[arg-type]
+        return made[-1]
+
+    monkeypatch.setattr(runner, "stalled_notes", counted)
+    # and wherever the accounting may hold the function by its own name
+    monkeypatch.setattr(accounting, "stalled_notes", counted, raising=False)
+    ctrl = budget_matched(iid, res, pairs, runs=3, seed=0)
+    assert len(made) == 1  # the runner's, for the controls' cells
+    assert all(n in ctrl.notes for n in made[0])

@@ -437,3 +437,87 @@ def test_a_restarted_guard_names_only_its_own_causes() -> None:
     with pytest.raises(SearchStalled) as info:
         g.idle(IDLE_REVISIT)
     assert "--repeats charge" not in str(info.value) and g.ended
+
+
+def test_stall_notes_name_only_the_idle_steps_the_runs_had(monkeypatch: pytest.MonkeyPatch) -> None:
+    # cached repeats under a time budget over mostly free cells: runs stall on a streak of
+    # free cells, never on cache hits (the budget is below what the cells cost, so the domain
+    # is never all cached). The note inferred the causes from the protocol (repeats 'cache'
+    # and no query budget) and named "--repeats charge" too, a fix for what did not occur
+    import nb201_flat.search.lockstep as lockstep
+    import nb201_flat.search.oracle as oracle
+    import nb201_flat.search.replay as replay
+    import nb201_flat.search.vectorised as vec
+    from nb201_flat.search.algorithms import RandomSearch, RegularizedEvolution
+    from nb201_flat.search.oracle import IDLE_CACHED, IDLE_FREE, OracleData
+    from nb201_flat.search.protocol import Protocol
+    from nb201_flat.search.runner import run_one, run_search
+    from nb201_flat.table import Table
+
+    for module in (oracle, vec, lockstep, replay):  # a patience of 3, loop and kernels alike
+        monkeypatch.setattr(module, "stall_limit", lambda size: 3)
+    space = Space(("none", "skip_connect", "conv"), 3)
+    key, test = MetricKey("toy", "x-valid", 200), MetricKey("toy", "x-test", 200)
+    cost = MetricKey("toy", "train", 200, "time_s")
+    vals = np.random.default_rng(1).uniform(size=space.size)
+    costs = np.zeros(space.size)
+    costs[:10] = 1.0
+    table = Table(space, {(key, None): vals, (test, None): vals + 1, (cost, None): costs})
+    cached = Protocol("cached", key, (test,), budget_seconds=9.5, cost=cost, repeats="cache")
+    res = run_search(table, cached, ["rs", "rea"], runs=8)
+    per_run = res.runs.drop_duplicates(["protocol", "algorithm", "run"])
+    assert per_run.groupby("algorithm")["stalled"].sum().min() > 0  # both stalled
+    notes = [n for n in res.notes if "runs stalled" in n]
+    assert len(notes) == 2
+    for note in notes:
+        assert note.endswith("a query budget (budget_queries, --protocol fixed-n) makes each "
+                             "query of a 0 s cell spend"), note  # fmt: skip
+        assert "--repeats charge" not in note, note
+    # the kinds are the guard's, the loop's and the kernels' alike (records compare equal)
+    data = cached.oracle_data(table)
+    loop = [run_one(data, RandomSearch(), 0, r) for r in range(8)]
+    assert {rec.stall_kinds for rec in loop} == {IDLE_FREE}, loop
+    assert vec.run_batched(data, RandomSearch(), 0, range(8)) == loop
+    # the other way round: REA over a cached domain of 3 paid cells stalls on cache hits
+    # alone, and its record says so
+    data = OracleData(space, key, vals[None, :], None, None, np.ones(space.size), 1e6, None,
+                      repeats="cache", candidates=np.array([3, 5, 7]))  # fmt: skip
+    loop = [run_one(data, RegularizedEvolution(), 0, r) for r in range(6)]
+    assert all(rec.stall_kinds == IDLE_CACHED for rec in loop), loop
+    assert vec.run_batched(data, RegularizedEvolution(), 0, range(6)) == loop
+
+
+def test_connected_sampling_cached_edit_searches_spend_the_largest_budget_allowed() -> None:
+    # sampling='connected': REA's mutants and LS's neighbours reach the disconnected cells,
+    # which the guard's domain (the cells sampled) leaves out, so a hit could count while
+    # such a cell is still to be paid. A protocol refuses every cached budget that could pay
+    # for all the connected cells, so the domain is never all cached and no hit counts: with
+    # the largest budget it accepts, every run spends it (no early stop, no endless loop),
+    # the loop and the kernels alike
+    out = _in_subprocess("""
+        from nb201_flat.search.protocol import Protocol, ProtocolError
+        from nb201_flat.table import Table
+        test = MetricKey("toy", "x-test", 12)
+        cost = MetricKey("toy", "train", 12, "time_s")
+        table = Table(S, {(KEY, None): VALUES[0], (test, None): VALUES[0] + 1,
+                          (cost, None): np.ones(S.size)})
+        n = int(S.connected.sum())
+        assert n < S.size
+        base = dict(search=KEY, report=(test,), sampling="connected", repeats="cache")
+        for budget in (dict(budget_queries=n), dict(budget_seconds=float(n), cost=cost)):
+            try:
+                Protocol("p", **base, **budget).oracle_data(table)
+                raise AssertionError(f"accepted {budget}")
+            except ProtocolError:
+                pass
+        algos = [RandomSearch(), RegularizedEvolution(), LocalSearch(),
+                 RegularizedEvolution(objective=NeighbourObjective())]
+        for budget in (dict(budget_queries=n - 1), dict(budget_seconds=n - 0.5, cost=cost)):
+            data = Protocol("p", **base, **budget).oracle_data(table)
+            for algo in algos:
+                loop = [run_one(data, algo, 0, r) for r in range(8)]
+                assert all(not r.stalled and r.queries == n - 1 for r in loop), (algo, loop)
+                assert run_batched(data, algo, 0, range(8)) == loop, algo
+        print("ok")
+    """)
+    assert out.strip() == "ok"
