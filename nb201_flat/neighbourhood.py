@@ -13,6 +13,16 @@ The defaults (the only place they are stated)
 column of :func:`~nb201_flat.landscape.flatness`). These are the landscape layer's long-standing
 defaults, which its tests pin.
 
+How the quantile level applies (the only place it is decided)
+--------------------------------------------------------------
+g reads the level under ``agg="quantile"`` only (:attr:`Neighbourhood.level`); another
+aggregator holds a level only for flatness's ``quantile`` column, and a reader of g alone
+refuses one (:meth:`Neighbourhood.level_unread`). :meth:`Neighbourhood.build` replacing the
+quantile aggregator by another takes the level with it. A level is a number in [0, 1]
+(:func:`check_level`); the quantile of n sorted values at it interpolates linearly, as
+``numpy.quantile``'s default (:func:`level_position`, :func:`lerp`: the landscape's row code and
+the search kernels compute it by these two).
+
 The NA paper's objective and this project's committed NA-RS reproduction include the cell itself
 and take every cell within the radius: that is :data:`NA_PAPER` (``include_self=True``,
 ``exact=False``; at radius 1 ``exact`` makes no difference). Name it where it is meant.
@@ -34,6 +44,7 @@ nb201_flat.errors.ArgumentError: agg must be one of mean, median, min, max, quan
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
@@ -66,6 +77,40 @@ FIELDS: tuple[str, ...] = (
 
 #: The default ``quantile`` level (see the module docstring).
 DEFAULT_QUANTILE = 0.25
+
+
+def check_level(value: object, name: str = "quantile") -> float:
+    """A quantile level: a finite number in [0, 1].
+
+    >>> check_level(1.5)
+    Traceback (most recent call last):
+    ...
+    nb201_flat.errors.ArgumentError: quantile must lie in [0, 1], got 1.5
+    """
+    return check_float_range(name, value, 0.0, 1.0)
+
+
+def level_position(q: float, n: int) -> tuple[int, int, float]:
+    """Where the level-``q`` quantile of ``n >= 1`` sorted values lies: ``(low, high, t)``, the
+    quantile being ``lerp(s[low], s[high], t)`` (``numpy.quantile``'s default, "linear").
+
+    Plain arithmetic, so that the search kernels compile this very function.
+
+    >>> level_position(0.25, 5), level_position(0.3, 4)[:2]
+    ((1, 2, 0.0), (0, 1))
+    """
+    pos = q * (n - 1)
+    low = math.floor(pos)
+    return low, min(low + 1, n - 1), pos - low
+
+
+def lerp(a: Any, b: Any, t: float) -> Any:
+    """``numpy.quantile``'s interpolation between ``a`` and ``b`` (numbers or arrays): stable at
+    both ends, exact when ``a == b``."""
+    diff = b - a
+    if t >= 0.5:
+        return b - diff * (1.0 - t)
+    return a + diff * t
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +149,7 @@ class Neighbourhood:
     def __post_init__(self) -> None:
         check_int_range("radius", self.radius, 1, fix="pass a Hamming radius such as 1 or 2")
         check_choice("agg", self.agg, AGGREGATES)
-        check_float_range("quantile", self.quantile, 0.0, 1.0)
+        check_level(self.quantile)
         object.__setattr__(self, "radius", int(self.radius))
         object.__setattr__(self, "quantile", float(self.quantile))
         for name in ("exact", "include_self", "no_none", "connected_only"):
@@ -114,10 +159,15 @@ class Neighbourhood:
     def build(cls, base: Neighbourhood | int | None = None, /, **fields: Any) -> Neighbourhood:
         """A specification from a base (a spec, a radius or None) and fields; None means "not given".
 
+        Another aggregator replacing a base's quantile takes its level with it (the level was
+        g's), unless a level is given too.
+
         >>> Neighbourhood.build(2, include_self=None, agg="min")
         Neighbourhood(r=2, min)
         >>> Neighbourhood.build(NA_PAPER, radius=2)
         Neighbourhood(r<=2, self, mean)
+        >>> Neighbourhood.build(Neighbourhood(agg="quantile", quantile=0.1), agg="min")
+        Neighbourhood(r=1, min)
         """
         unknown = sorted(set(fields) - set(FIELDS))
         if unknown:
@@ -126,6 +176,8 @@ class Neighbourhood:
             )
         given = {k: v for k, v in fields.items() if v is not None}
         if isinstance(base, Neighbourhood):
+            if base.level is not None and given.get("agg", "quantile") != "quantile":
+                given.setdefault("quantile", DEFAULT_QUANTILE)
             return replace(base, **given) if given else base
         if base is not None:
             given.setdefault("radius", base)
@@ -138,10 +190,48 @@ class Neighbourhood:
         )
 
     @property
+    def level(self) -> float | None:
+        """The quantile level g reads: :attr:`quantile` under ``agg="quantile"``, else None."""
+        return self.quantile if self.agg == "quantile" else None
+
+    def level_unread(self, *, given: bool = False, column: bool | None = None) -> bool:
+        """Whether a level is set (``given`` as an option, or held at another than the default
+        by a g that is not the quantile) where nothing reads it; readers refuse such a level.
+
+        ``column=None``: the reader is g alone, which reads a level under ``agg="quantile"``
+        only. Otherwise it is flatness, whose ``quantile`` column (asked for where ``column``)
+        reads the level; computing no g, it passes a level that is g's on with the spec.
+
+        >>> held = Neighbourhood(quantile=0.3)
+        >>> held.level_unread(), held.level_unread(column=True)
+        (True, False)
+        """
+        held = self._other_level
+        if column is None:
+            return held or (given and self.level is None)
+        return (held or given) and not column
+
+    def check_level_read(self, *, given: bool = False, name: str = "quantile") -> None:
+        """Refuse a level that g, the only reader here, does not read (:meth:`level_unread`);
+        ``name``: the option as the caller takes it."""
+        if self.level_unread(given=given):
+            raise ArgumentError(
+                f"{name} applies only with agg='quantile', not {self.agg!r}; add "
+                f"agg='quantile' or drop {name}"
+            )
+
+    @property
+    def agg_label(self) -> str:
+        """g as a short tag: the aggregator, or ``q<level>`` for the quantile."""
+        return self.agg if self.level is None else f"q{self.level:g}"
+
+    @property
     def label(self) -> str:
         """A short tag: radius (``=`` when exact and > 1), aggregator, self, filters."""
-        agg = f"q{self.quantile:g}" if self.agg == "quantile" else self.agg
-        parts = [f"r{self.radius}" + ("=" if self.exact and self.radius > 1 else ""), agg]
+        parts = [
+            f"r{self.radius}" + ("=" if self.exact and self.radius > 1 else ""),
+            self.agg_label,
+        ]
         parts.append("self" if self.include_self else "noself")
         if self.no_none:
             parts.append("nonone")
@@ -155,14 +245,14 @@ class Neighbourhood:
     def _other_level(self) -> bool:
         # a level that is not the aggregator's: flatness's quantile column reads it, so it is
         # shown (two specs that differ by it printed alike yet compared unequal)
-        return self.agg != "quantile" and self.quantile != DEFAULT_QUANTILE
+        return self.level is None and self.quantile != DEFAULT_QUANTILE
 
     def __repr__(self) -> str:
         parts = [f"r{'=' if self.exact else '<='}{self.radius}"]
         for name in ("include_self", "no_none", "connected_only"):
             if getattr(self, name):
                 parts.append({"include_self": "self"}.get(name, name))
-        parts.append(f"quantile({self.quantile:g})" if self.agg == "quantile" else self.agg)
+        parts.append(self.agg if self.level is None else f"quantile({self.level:g})")
         if self._other_level:
             parts.append(f"quantile column {self.quantile:g}")
         return f"Neighbourhood({', '.join(parts)})"

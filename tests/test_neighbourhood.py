@@ -115,6 +115,30 @@ def test_spec_errors_name_the_fix() -> None:
     assert NeighbourObjective(radius=7).radius == 7
 
 
+def test_the_quantile_level_applies_by_one_rule_everywhere() -> None:
+    f = (TINY.codes == 2).sum(axis=1).astype(float)
+    held = Neighbourhood(quantile=0.3)  # a level for flatness's quantile column only
+    # a reader of g alone refuses it, as the NA objective does: neighbourhood_score ignored it
+    with pytest.raises(LandscapeArgumentError, match="quantile applies only with agg='quantile'"):
+        neighbourhood_score(TINY, f, held)
+    # flatness refuses it where its quantile column is not asked for (it was ignored too)
+    with pytest.raises(LandscapeArgumentError, match="is the level of the 'quantile' column"):
+        flatness(TINY, f, held, columns=["mean"])
+    col = flatness(TINY, f, held, columns=["quantile"])
+    assert col.equals(flatness(TINY, f, 1, quantile=0.3, columns=["quantile"]))
+    # g's own level travels with its spec: flatness, computing no g, takes the spec as it is
+    g_level = Neighbourhood(agg="quantile", quantile=0.1)
+    assert flatness(TINY, f, g_level, columns=["mean"]).shape == (TINY.size, 1)
+    # an aggregator replacing the quantile takes its level with it, whoever builds the spec
+    assert Neighbourhood.build(g_level, agg="min") == Neighbourhood(agg="min")
+    np.testing.assert_array_equal(
+        neighbourhood_score(TINY, f, g_level, agg="mean"), neighbourhood_score(TINY, f, 1)
+    )
+    # but not a level that was never g's: the objective dropped it without a word
+    with pytest.raises(AlgorithmError, match="quantile applies only with agg='quantile'"):
+        NeighbourObjective(held, agg="min")
+
+
 def test_repr_label_and_arrays() -> None:
     assert repr(Neighbourhood()) == "Neighbourhood(r=1, mean)"
     assert repr(NA_PAPER) == "Neighbourhood(r<=1, self, mean)"

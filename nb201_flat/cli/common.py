@@ -146,7 +146,7 @@ def neighbourhood_from_args(
 
     spec = Neighbourhood.build(base, **neighbourhood_fields(args))
     quantile_given = getattr(args, "quantile", None) is not None
-    if quantile_needs_agg and quantile_given and spec.agg != "quantile":
+    if quantile_needs_agg and spec.level_unread(given=quantile_given):
         raise ArgumentError("--quantile applies only with --agg quantile; add --agg quantile")
     return spec
 

@@ -226,7 +226,7 @@ def cmd_flatness(args: argparse.Namespace) -> int:
         "connected_only": spec.connected_only,
     }
     if args.agg is not None:
-        neighbourhood.update(agg=spec.agg, quantile=spec.quantile)
+        neighbourhood.update(agg=spec.agg, quantile=spec.level)  # null: g reads no level
     if args.json:
         emit_json(
             {

@@ -379,7 +379,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     fields = neighbourhood_fields(args)
     if any(v is not None for v in fields.values()):
         spec = neighbourhood_from_args(args, cfg.base.neighbourhood, quantile_needs_agg=False)
-        if args.quantile is not None and spec.agg != "quantile":
+        if args.quantile is not None and spec.level is None:
             # the level of the grid's quantile variants: a base of another aggregator has none
             changes["quantile"] = args.quantile
             spec = Neighbourhood.build(cfg.base.neighbourhood, **(fields | {"quantile": None}))

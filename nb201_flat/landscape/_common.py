@@ -73,13 +73,6 @@ def check_band(name: str, band: object) -> tuple[float, float]:
     return lo, hi
 
 
-def check_quantile(q: float) -> float:
-    qf = float(q)
-    if not 0.0 <= qf <= 1.0:
-        raise LandscapeArgumentError(f"quantile must lie in [0, 1], got {q}")
-    return qf
-
-
 def resolve_index(space: Space, arch: ArchLike) -> int:
     """Index of an :class:`Arch`, official string or index (errors from the space layer)."""
     if isinstance(arch, int | np.integer) and not isinstance(arch, bool):

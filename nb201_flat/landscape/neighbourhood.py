@@ -21,7 +21,8 @@ Missing values (NaN) follow an explicit ``nan_policy``:
 - ``"raise"``: any NaN in ``values`` raises :class:`MissingValueError`.
 
 Standard deviations are population ones (``ddof=0``); quantiles interpolate linearly, as
-``numpy.quantile``'s default.
+``numpy.quantile``'s default (the one rule of :mod:`nb201_flat.neighbourhood`, which also says
+when a level applies).
 
 Examples
 --------
@@ -62,7 +63,7 @@ from nb201_flat.landscape.aggregates import (
     sphere_min,
     supports,
 )
-from nb201_flat.neighbourhood import AGGREGATES, Agg, Neighbourhood
+from nb201_flat.neighbourhood import AGGREGATES, Agg, Neighbourhood, lerp, level_position
 from nb201_flat.neighbours import NeighbourArrays
 from nb201_flat.space import Space
 
@@ -175,9 +176,12 @@ def flatness(
         quantile=quantile,
     )
     cols = _check_columns(columns)
-    if quantile is not None and "quantile" not in cols:
+    if spec.level_unread(given=quantile is not None, column="quantile" in cols):
+        what, drop = "quantile=", "quantile="
+        if quantile is None:  # held in the spec
+            what, drop = f"the quantile {spec.quantile:g} of {spec!r}", "that level"
         raise LandscapeArgumentError(
-            "quantile= is the level of the 'quantile' column; add it to columns or drop quantile="
+            f"{what} is the level of the 'quantile' column; add it to columns or drop {drop}"
         )
     v = as_values(space, values)
     check_nan_policy(nan_policy)
@@ -295,10 +299,7 @@ def neighbourhood_score(
         no_none=no_none,
         connected_only=connected_only,
     )
-    if quantile is not None and spec.agg != "quantile":  # it would change nothing
-        raise LandscapeArgumentError(
-            f"quantile= applies only with agg='quantile', not {spec.agg!r}; add agg='quantile'"
-        )
+    spec.check_level_read(given=quantile is not None)  # it would change nothing
     v = as_values(space, values)
     check_nan_policy(nan_policy)
     if nan_policy == "raise":
@@ -336,10 +337,10 @@ def aggregate_members(members: npt.ArrayLike, spec: Neighbourhood) -> float:
 
 
 def _agg_level(spec: Neighbourhood) -> tuple[str, float]:
-    """The internal aggregate name and quantile level of a specification's g."""
-    if spec.agg == "median":
-        return "quantile", 0.5
-    return spec.agg, spec.quantile if spec.agg == "quantile" else 0.5
+    """The internal aggregate name and quantile level of a specification's g (the median is
+    the quantile at 0.5; another g reads no level, and gets 0.5 as a placeholder)."""
+    level = 0.5 if spec.agg == "median" else spec.level
+    return ("quantile", level) if level is not None else (spec.agg, 0.5)
 
 
 def _score(nb: NeighbourRows, v: FloatArray, spec: Neighbourhood, *, propagate: bool) -> FloatArray:
@@ -551,22 +552,9 @@ def _row_quantiles(
         if c == 0:
             continue
         rows = np.nonzero(n == c)[0] if present is not None else slice(None)
-        pos = [lv * (c - 1) for lv in levels]
-        lows = [int(np.floor(p)) for p in pos]
-        highs = [min(lo + 1, int(c) - 1) for lo in lows]
-        kth = sorted(set(lows + highs))
+        where = [level_position(lv, int(c)) for lv in levels]
+        kth = sorted({k for lo, hi, _ in where for k in (lo, hi)})
         part = np.partition(x[rows], kth, axis=1)
-        for i, (p, lo, hi) in enumerate(zip(pos, lows, highs, strict=True)):
-            a, b = part[:, lo], part[:, hi]
-            res[i][rows] = _lerp(a, b, p - lo)
+        for i, (lo, hi, t) in enumerate(where):
+            res[i][rows] = lerp(part[:, lo], part[:, hi], t)
     return res
-
-
-def _lerp(a: FloatArray, b: FloatArray, t: float) -> FloatArray:
-    """numpy.quantile's interpolation (stable at both ends, exact when a == b)."""
-    diff = b - a
-    if t >= 0.5:
-        out: FloatArray = b - diff * (1.0 - t)
-        return out
-    out = a + diff * t
-    return out

@@ -42,7 +42,7 @@ import numpy.typing as npt
 
 from nb201_flat.errors import AlgorithmError as AlgorithmError
 from nb201_flat.errors import check_flag, check_float_range, check_int_range
-from nb201_flat.neighbourhood import DEFAULT_QUANTILE, FIELDS, Neighbourhood
+from nb201_flat.neighbourhood import FIELDS, Neighbourhood
 from nb201_flat.search.oracle import IDLE_REVISIT, FloatArray, Oracle, SearchEnded
 from nb201_flat.space import check_arch_index
 
@@ -149,11 +149,6 @@ class NeighbourObjective:
     def __init__(
         self, neighbourhood: Neighbourhood | None = None, charge: bool = False, **fields: Any
     ) -> None:
-        given_q = fields.get("quantile")
-        if fields.get("agg") not in (None, "quantile") and given_q is None:
-            # another aggregator replaces the quantile: its level goes with it (the grid's
-            # agg variants of a quantile base)
-            fields["quantile"] = DEFAULT_QUANTILE
         # the radius's upper bound is the space's edge count, unknown here: the space checks it
         # when a search meets it (run_cells, before any run; the oracle's space otherwise)
         spec = Neighbourhood.build(neighbourhood, **fields)
@@ -161,13 +156,8 @@ class NeighbourObjective:
             raise AlgorithmError(
                 f"unknown aggregator {spec.agg!r}; choose from {', '.join(AGGREGATORS)}"
             )
-        if spec.agg != "quantile" and (given_q is not None or spec.quantile != DEFAULT_QUANTILE):
-            # the objective reads the level only under agg="quantile": it would be ignored
-            # (given as a field or inside the Neighbourhood, whose label then hid it)
-            raise AlgorithmError(
-                f"quantile applies only with agg='quantile', not {spec.agg!r}; add "
-                "agg='quantile' or drop quantile"
-            )
+        # g is the objective's only reader of a level (given as a field or held in the spec)
+        spec.check_level_read(given=fields.get("quantile") is not None)
         object.__setattr__(self, "neighbourhood", spec)
         object.__setattr__(self, "charge", check_flag("charge", charge))
 

@@ -45,8 +45,7 @@ from typing import Literal
 import pandas as pd
 
 from nb201_flat.conventions import budget_rule_note, budget_scale_for
-from nb201_flat.errors import check_float_range
-from nb201_flat.neighbourhood import NA_PAPER
+from nb201_flat.neighbourhood import NA_PAPER, check_level
 from nb201_flat.search.accounting import budget_matched
 from nb201_flat.search.algorithms import (
     AGGREGATORS,
@@ -165,7 +164,7 @@ class ReproduceConfig:
         check_ci_args(self.n_boot, self.confidence, self.seed)
         check_margin(self.margin)
         if self.quantile is not None:
-            check_float_range("quantile", self.quantile, 0.0, 1.0)
+            check_level(self.quantile)
             check_quantile_applies(self.aggregators)
         check_runs(self.runs, "runs", ci=True)  # every row has a confidence interval
 

@@ -43,6 +43,7 @@ import math
 import numpy as np
 import numpy.typing as npt
 
+from nb201_flat import neighbourhood
 from nb201_flat.jit import depends_on, kernel
 from nb201_flat.search import kernels_numpy
 from nb201_flat.search.kernels_numpy import pairwise_sum, pcg64_output, pcg64_step
@@ -142,6 +143,11 @@ def permutation(g: npt.NDArray[np.uint64], n: int, out: npt.NDArray[np.int64]) -
         out[i] = hold
 
 
+# the quantile rule of the neighbourhood specification, compiled from its own source
+_level_position = kernel(neighbourhood.level_position)
+_lerp = kernel(neighbourhood.lerp)
+
+
 @kernel
 def aggregate(
     g: npt.NDArray[np.float64], m: int, agg: int, q: float, tmp: npt.NDArray[np.float64]
@@ -172,15 +178,8 @@ def aggregate(
             tmp[k] = g[t]
             k += 1
     s = np.sort(tmp[:n])
-    pos = q * float(n - 1)
-    low = math.floor(pos)
-    high = min(low + 1, n - 1)
-    a, b = s[low], s[high]
-    frac = pos - float(low)
-    diff = b - a
-    if frac >= 0.5:
-        return float(b - diff * (1.0 - frac))
-    return float(a + diff * frac)
+    low, high, frac = _level_position(q, n)
+    return float(_lerp(s[low], s[high], frac))
 
 
 @kernel
@@ -536,5 +535,6 @@ def warm_up() -> None:
         )
 
 
-# the kernels above call kernels_numpy's: its edits must reach their cached code
-depends_on(__name__, kernels_numpy)
+# the kernels above call kernels_numpy's and the neighbourhood's: their edits must reach their
+# cached code
+depends_on(__name__, kernels_numpy, neighbourhood)

@@ -356,8 +356,12 @@ def _describe(algo: SearchAlgorithm) -> dict[str, object]:
         "two_stage": pd.NA,
     }
     if isinstance(obj, NeighbourObjective):
-        agg = f"q{obj.quantile:g}" if obj.agg == "quantile" else obj.agg
-        row.update(radius=obj.radius, agg=agg, include_self=obj.include_self, charge=obj.charge)
+        row.update(
+            radius=obj.radius,
+            agg=obj.neighbourhood.agg_label,
+            include_self=obj.include_self,
+            charge=obj.charge,
+        )
     if isinstance(algo, NARandomSearch):
         row["two_stage"] = algo.rerank_top_k is not None
     return row

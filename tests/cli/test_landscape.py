@@ -90,6 +90,19 @@ def test_flatness_text_shows_the_score_it_sorts_by(
     assert code == 0 and "score" not in out
 
 
+def test_flatness_json_states_a_level_only_where_the_score_reads_it(
+    capsys: pytest.CaptureFixture[str], table_path: Path
+) -> None:
+    # --agg mean and median recorded "quantile": 0.25, a level their score never read (and
+    # --quantile is refused with them)
+    args = ("flatness", *KEY, "--top", "2", "--table", str(table_path), "--json")
+    for agg, level in (("quantile", ["--quantile", "0.1"]), ("median", []), ("mean", [])):
+        code, out, _ = run(capsys, *args, "--agg", agg, *level)
+        assert code == 0
+        spec = json.loads(out)["neighbourhood"]
+        assert spec["agg"] == agg and spec["quantile"] == (0.1 if level else None)
+
+
 def test_barrier_json(capsys: pytest.CaptureFixture[str], table_path: Path) -> None:
     a, b = 0, NB201.size - 1
     code, out, _ = run(
