@@ -1,8 +1,12 @@
 """Benchmark tables: dense metric vectors over a space, keyed by what was measured.
 
 A :class:`Table` maps a :class:`MetricKey` ``(dataset, split, epochs, metric)`` and a seed
-(``None`` for the mean over seeds, else the 0-based position of a stored seed) to a float
-vector over every architecture of its space, NaN where nothing was measured. Reading always
+(``None`` for the mean over seeds, else a stored seed's number) to a float vector over every
+architecture of its space, NaN where nothing was measured. A seed's number is its training
+seed id where the source records which seed each value came from (a results database of
+``nb201-flat train``: ``--seeds 777 888`` are seeds 777 and 888), else its 0-based position in
+ascending id order (the NB201 files: 777, 888, 999 are 0, 1, 2; their tidy form does not say
+which seed a 2-seed cell lacks). Reading always
 names a seed policy (:data:`SeedPolicy`): ``"mean"``, a stored seed ``int``, or ``"random"``
 (one stored seed per architecture, drawn from an explicit generator), never a hidden default.
 
@@ -277,7 +281,8 @@ class Table:
         return sorted({k for k, _ in self.data})
 
     def seeds(self, key: MetricKey) -> list[int]:
-        """Stored seed positions for ``key`` (empty when only the mean is stored)."""
+        """Stored seed numbers for ``key`` (empty when only the mean is stored; a number is an
+        id or a position as the module docstring says)."""
         return sorted(s for k, s in self.data if k == key and s is not None)
 
     def __contains__(self, key: object) -> bool:
@@ -499,8 +504,8 @@ class Table:
 
     def _seed_fix(self, policy: object, stored: Sequence[int]) -> str:
         """The fix for an int seed ``policy`` the key does not store: in a table that numbers
-        its training seeds by position (``meta["seed_ids"]``, as a results database's), a
-        training seed id names its position."""
+        its training seeds by position (``meta["seed_ids"]``: a results database imported before
+        tables kept its seed ids), a training seed id names its position."""
         ids = self.meta.get("seed_ids")
         if not (_is_int(policy) and isinstance(ids, list) and policy in ids):
             return _MEAN_FIX
@@ -717,7 +722,8 @@ class Table:
     ) -> Table:
         """A new table with one more (or one replaced) vector; this one is unchanged.
 
-        ``seed`` is None for the mean over seeds, else a stored seed position (an int >= 0);
+        ``seed`` is None for the mean over seeds, else the seed's number (an int >= 0: its id
+        or position, as the module docstring says);
         ``values`` are numbers over the space, NaN where not measured (never infinite).
         """
         if not isinstance(key, MetricKey):
@@ -726,9 +732,7 @@ class Table:
                 "MetricKey('cifar10', 'ori-test', 200)"
             )
         if seed is not None and (not _is_int(seed) or seed < 0):
-            raise ArgumentError(
-                f"seed must be None (the mean) or a seed position >= 0, got {seed!r}"
-            )
+            raise ArgumentError(f"seed must be None (the mean) or a seed number >= 0, got {seed!r}")
         values = in_index_order(values, self.space.size)  # a Series: by its index
         try:
             vec = np.array(values, dtype=np.float64)

@@ -86,7 +86,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--seed-policy",
         type=parse_seed,
         default=None,
-        help="stored training seed: mean (default), random (needs --rng-seed) or a seed position",
+        help="stored training seed: mean (default), random (needs --rng-seed) or a stored "
+        "seed (its id in a retraining table, its position 0, 1, 2 in NB201's)",
     )
     p.add_argument(
         "--seed", type=parse_seed, default=None, help="deprecated spelling of --seed-policy"

@@ -112,7 +112,7 @@ class Protocol:
         Test metrics read after the search (mean over seeds).
     seed_policy
         Stored-seed policy of the oracle: ``"random"`` (one stored seed per query, drawn from
-        the run's generator), ``"mean"`` or a stored seed position. ``seed=`` is its
+        the run's generator), ``"mean"`` or a stored seed's number (:mod:`~nb201_flat.table`). ``seed=`` is its
         deprecated old name (one release, with a :class:`DeprecationWarning`).
     budget_seconds
         Simulated-time budget, or None.
