@@ -479,8 +479,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from nb201_flat.train.jobs import check_eval_every
     from nb201_flat.train.modes import effective_mode
 
-    compile_flag = {"compile": "--compile" if args.compile else "--no-compile"}
-    effective_mode(args.mode, compile=args.compile, flags=compile_flag)
+    effective_mode(args.mode, compile=args.compile)
     _check_compile_applies(args.compile, args.device, args.executor)
     check_eval_every(args.eval_every)
     check_split_dir_applies(args.dataset, args.split_dir)

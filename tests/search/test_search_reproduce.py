@@ -248,6 +248,13 @@ def test_cli_search_text_and_errors(
     err = capsys.readouterr().err
     assert "add --charge-neighbours or drop it" in err
     assert "both" not in err and "rerank" not in err and "stage1_fraction" not in err
+    assert main([*args, *table]) == 2
+    assert "; add --rerank-top-k K and --charge-neighbours or drop it" in capsys.readouterr().err
+    # the library's checks name their parameters; the one line names the flags
+    assert main(["search", "--algo", "rea", "--population", "0", "--sample-size", "0", *table]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --population must lie in 1..10000, got 0;"), err
+    assert err.count("\n") == 1
     assert main(["search", "--algo", "na-rs", "--quantile", "2", "--runs", "2", *table]) == 2
     assert "quantile" in capsys.readouterr().err
     # an asked --seed-policy random on a key of one value per cell: refused, as query does
