@@ -553,10 +553,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     if plan.representative:  # the isomorphism mapping, beside the runs
         from nb201_flat.train.campaign import record_isomorphic
 
-        members = list(plan.representative)
-        reps = make_jobs([plan.representative[m] for m in members], **settings)
-        for mj, rj in zip(make_jobs(members, **settings), reps, strict=True):
-            record_isomorphic(mj, rj)
+        # a member's representative is a trained cell: its jobs are built already
+        trained = {(j.index, j.seed): j for j in jobs}
+        for mj in make_jobs(plan.representative, **settings):
+            record_isomorphic(mj, trained[plan.representative[mj.index], mj.seed])
     if not data.official:  # after the checks: an error stays the only line it prints
         log.warning(
             "%s under %s is not NB201's (files or split differ from the official ones; data "
