@@ -232,7 +232,7 @@ def flag_of(param: Param, parser: argparse.ArgumentParser, args: argparse.Namesp
     dest})``). Of flags that set a constant (``--exact``/``--within``,
     ``--compile``/``--no-compile``) it is the one that sets the value the message means,
     else the one given; an option that takes a value is followed by the value or its
-    placeholder (``--rerank-top-k K``).
+    placeholder (``--rerank-top-k K``); a positional is named by its metavar (``ARCH``).
 
     >>> p = argparse.ArgumentParser()
     >>> _ = p.add_argument("--compile", action=argparse.BooleanOptionalAction)
@@ -246,9 +246,12 @@ def flag_of(param: Param, parser: argparse.ArgumentParser, args: argparse.Namesp
     '--rerank-top-k K'
     """
     dest = getattr(args, "param_dests", {}).get(param.name, param.name)
-    actions = [a for a in parser._actions if a.dest == dest and a.option_strings]
+    actions = [a for a in parser._actions if a.dest == dest]
     if not actions:
         return None
+    if not actions[0].option_strings:  # a positional: named by its metavar
+        meta = actions[0].metavar
+        return meta if isinstance(meta, str) else dest.upper()
     value = param.value if param.has_value else getattr(args, dest, None)
     if all(a.nargs == 0 for a in actions):  # flags that set a constant
         setting = [o for a in actions for o in a.option_strings if _sets(a, o, value)]
