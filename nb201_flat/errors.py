@@ -471,7 +471,7 @@ def check_flag(name: str | Param, value: Any) -> bool:
     raise ArgumentError(name, f" must be True or False, got {shown(value)}")
 
 
-def check_choice(name: str, value: _T, choices: Iterable[_T], *, fix: str = "") -> _T:
+def check_choice(name: str | Param, value: _T, choices: Iterable[_T], *, fix: str = "") -> _T:
     """``value`` if it is one of ``choices``, else :class:`ArgumentError` listing them.
 
     >>> check_choice("agg", "mean", ("mean", "min"))
@@ -485,7 +485,7 @@ def check_choice(name: str, value: _T, choices: Iterable[_T], *, fix: str = "") 
     if value not in options:
         listed = ", ".join(str(c) for c in options)
         raise ArgumentError(
-            f"{name} must be one of {listed}, got {shown(value)}{'; ' + fix if fix else ''}"
+            name, f" must be one of {listed}, got {shown(value)}{'; ' + fix if fix else ''}"
         )
     return value
 

@@ -257,6 +257,14 @@ def test_cli_search_text_and_errors(
     assert err.count("\n") == 1
     assert main(["search", "--algo", "na-rs", "--quantile", "2", "--runs", "2", *table]) == 2
     assert "quantile" in capsys.readouterr().err
+    # the neighbourhood's own checks (Neighbourhood, the runner's radius) name the flags too
+    args = ["search", "--algo", "na-rs", "--agg", "quantile", "--runs", "2", *table]
+    assert main([*args, "--quantile", "2"]) == 2
+    assert capsys.readouterr().err.startswith("error: --quantile must lie in [0, 1], got 2.0\n")
+    assert main([*args, "--radius", "0"]) == 2
+    assert capsys.readouterr().err.startswith("error: --radius must be >= 1, got 0;")
+    assert main([*args, "--radius", "9"]) == 2
+    assert capsys.readouterr().err.startswith("error: --radius must lie in 1..6, got 9;")
     # an asked --seed-policy random on a key of one value per cell: refused, as query does
     for prot in ("nb201", "fixed-n"):
         args = ["search", "--algo", "rs", "--protocol", prot, "--seed-policy", "random"]
