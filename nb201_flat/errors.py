@@ -29,11 +29,13 @@ The tree, by what went wrong:
 
 from __future__ import annotations
 
+import enum
 import math
 import numbers
 import re
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 _T = TypeVar("_T")
@@ -66,8 +68,111 @@ class MissingDependencyError(Nb201FlatError, ImportError):
     """An optional dependency is not installed; the message names the extra to install."""
 
 
+class _Unset(enum.Enum):  # an enum member pickles as itself (a worker's error): object() not
+    NO_VALUE = "no value"
+
+
+_NO_VALUE: Any = _Unset.NO_VALUE  # Param.value when the message names the parameter alone
+
+
+@dataclass(frozen=True, slots=True)
+class Param:
+    """A parameter named in an :class:`ArgumentError`'s message, by its Python name.
+
+    The library names its parameters, never a command's flags: ``str()`` spells it as Python
+    does (``radius``, ``compile=False``, ``rerank_top_k=K``), and a caller with other names
+    for its parameters (the command line, :func:`nb201_flat.cli.common.error_line`) respells
+    it through :meth:`ArgumentError.spelled`.
+
+    Attributes
+    ----------
+    name
+        The Python parameter.
+    value
+        The value the message means (``compile=False``: drop it; ``charge=True``: add it);
+        absent, the parameter alone. A command line finds the flag that sets it.
+    placeholder
+        Text standing for a value to choose (``K`` in ``rerank_top_k=K``).
+
+    >>> str(Param("compile", False)), str(Param("rerank_top_k", placeholder="K"))
+    ('compile=False', 'rerank_top_k=K')
+    """
+
+    name: str
+    value: Any = _NO_VALUE
+    placeholder: str = ""
+
+    @property
+    def has_value(self) -> bool:
+        return self.value is not _NO_VALUE
+
+    def __str__(self) -> str:
+        if self.placeholder:
+            return f"{self.name}={self.placeholder}"
+        return f"{self.name}={self.value!r}" if self.has_value else self.name
+
+
+@dataclass(frozen=True, slots=True)
+class ParamList:
+    """Parameters listed in a message, joined by ``sep``, sorted as spelled; a caller without
+    a name for one of them leaves it out of the list (``empty`` stands for none)."""
+
+    params: tuple[Param, ...]
+    sep: str = ", "
+    empty: str = ""
+
+
+def joined(params: Iterable[Param], sep: str = ", ") -> list[str | Param]:
+    """``params`` as message parts, ``sep`` between them, each spelled by the caller (unlike
+    :class:`ParamList`, in this order and none left out).
+
+    >>> "".join(map(str, joined([Param("rerank_top_k", placeholder="K"), Param("charge", True)], " and ")))
+    'rerank_top_k=K and charge=True'
+    """
+    return [part for p in params for part in (sep, p)][1:]
+
+
+#: how a caller spells a parameter; None: it has no name for it (a single mention then keeps
+#: the Python spelling, a list leaves it out)
+Spelling = Callable[[Param], "str | None"]
+
+
+def _as_python(param: Param) -> str:
+    return str(param)
+
+
 class ArgumentError(Nb201FlatError, ValueError):
-    """A value given to a function or a command option that it cannot use; says which would do."""
+    """A value given to a function or a command option that it cannot use; says which would do.
+
+    Its message is text and :class:`Param` / :class:`ParamList` parts; ``str()`` names the
+    parameters as Python does and :meth:`spelled` as another caller does.
+
+    >>> err = ArgumentError(Param("compile", False), " does not apply here; drop it")
+    >>> str(err)
+    'compile=False does not apply here; drop it'
+    >>> err.spelled(lambda p: "--no-compile" if p.name == "compile" else None)
+    '--no-compile does not apply here; drop it'
+    """
+
+    def __init__(self, *parts: str | Param | ParamList) -> None:
+        self.parts = parts
+        super().__init__(self.spelled(_as_python))
+
+    def __reduce__(self) -> tuple[Any, ...]:  # a worker's error keeps its parameters
+        return (type(self), self.parts)
+
+    def spelled(self, spell: Spelling) -> str:
+        """The message with each parameter as ``spell`` names it (``None``: as Python does)."""
+        out = []
+        for part in self.parts:
+            if isinstance(part, Param):
+                out.append(spell(part) or str(part))
+            elif isinstance(part, ParamList):
+                listed = sorted(n for n in map(spell, part.params) if n)
+                out.append(part.sep.join(listed) or part.empty)
+            else:
+                out.append(part)
+        return "".join(out)
 
 
 class SearchBudgetError(Nb201FlatError, RuntimeError):
@@ -204,11 +309,13 @@ def check_seed(seed: Any, name: str = "seed", *, fix: str = "pass e.g. 0") -> in
 
 
 def check_int_range(
-    name: str, value: Any, lo: int | None = None, hi: int | None = None, *, fix: str = ""
+    name: str | Param, value: Any, lo: int | None = None, hi: int | None = None, *, fix: str = ""
 ) -> int:
     """``value`` as an int in ``lo..hi`` (either end open when None), else :class:`ArgumentError`.
 
     ``fix`` is appended to the message (what to pass instead), so each message names the fix.
+    ``name`` is the parameter's (a :class:`Param`, which a command respells as its flag) or
+    the text to name it by.
 
     >>> check_int_range("radius", 2, 1, 6)
     2
@@ -239,7 +346,7 @@ def check_int_range(
         if iv is None and (lo is not None or hi is not None):
             # "must be >= 1, got 2.5" read as if 2.5 were out of range
             want += f" (an int, not a {type(value).__name__})"
-        raise ArgumentError(f"{name} {want}, got {shown(value)}{'; ' + fix if fix else ''}")
+        raise ArgumentError(name, f" {want}, got {shown(value)}{'; ' + fix if fix else ''}")
     return iv
 
 
@@ -284,7 +391,7 @@ def real_number(value: Any) -> float:
 
 
 def check_float_range(
-    name: str,
+    name: str | Param,
     value: Any,
     lo: float = -math.inf,
     hi: float = math.inf,
@@ -322,7 +429,7 @@ def check_float_range(
         if isinstance(value, bool) or not isinstance(value, numbers.Real):
             # "must lie in [0, 1], got '0.3'" read as if 0.3 were out of range
             want += f" (a number, not a {type(value).__name__})"
-        raise ArgumentError(f"{name} {want}, got {shown(value)}{'; ' + fix if fix else ''}")
+        raise ArgumentError(name, f" {want}, got {shown(value)}{'; ' + fix if fix else ''}")
     return f
 
 
@@ -347,7 +454,7 @@ def check_confidence(confidence: object) -> float:
     )
 
 
-def check_flag(name: str, value: Any) -> bool:
+def check_flag(name: str | Param, value: Any) -> bool:
     """``value`` as a bool: True, False or a numpy bool, else :class:`ArgumentError`
     (``bool("no")`` is True, ``bool(None)`` False: neither is a flag).
 
@@ -361,10 +468,10 @@ def check_flag(name: str, value: Any) -> bool:
     np = sys.modules.get("numpy")  # a numpy bool exists only once numpy is loaded
     if isinstance(value, bool) or (np is not None and isinstance(value, np.bool_)):
         return bool(value)
-    raise ArgumentError(f"{name} must be True or False, got {shown(value)}")
+    raise ArgumentError(name, f" must be True or False, got {shown(value)}")
 
 
-def check_choice(name: str, value: _T, choices: Iterable[_T], *, fix: str = "") -> _T:
+def check_choice(name: str | Param, value: _T, choices: Iterable[_T], *, fix: str = "") -> _T:
     """``value`` if it is one of ``choices``, else :class:`ArgumentError` listing them.
 
     >>> check_choice("agg", "mean", ("mean", "min"))
@@ -378,7 +485,7 @@ def check_choice(name: str, value: _T, choices: Iterable[_T], *, fix: str = "") 
     if value not in options:
         listed = ", ".join(str(c) for c in options)
         raise ArgumentError(
-            f"{name} must be one of {listed}, got {shown(value)}{'; ' + fix if fix else ''}"
+            name, f" must be one of {listed}, got {shown(value)}{'; ' + fix if fix else ''}"
         )
     return value
 

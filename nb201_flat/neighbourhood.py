@@ -50,6 +50,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 from nb201_flat.errors import (
     ArgumentError,
+    Param,
     check_choice,
     check_flag,
     check_float_range,
@@ -79,7 +80,7 @@ FIELDS: tuple[str, ...] = (
 DEFAULT_QUANTILE = 0.25
 
 
-def check_level(value: object, name: str = "quantile") -> float:
+def check_level(value: object, name: str | Param = "quantile") -> float:
     """A quantile level: a finite number in [0, 1].
 
     >>> check_level(1.5)
@@ -147,13 +148,14 @@ class Neighbourhood:
     quantile: float = 0.25  # DEFAULT_QUANTILE (a field default must be a literal for mypy)
 
     def __post_init__(self) -> None:
-        check_int_range("radius", self.radius, 1, fix="pass a Hamming radius such as 1 or 2")
-        check_choice("agg", self.agg, AGGREGATES)
-        check_level(self.quantile)
+        # parameters, which a command names by its flags (errors.Param)
+        check_int_range(Param("radius"), self.radius, 1, fix="pass a Hamming radius such as 1 or 2")
+        check_choice(Param("agg"), self.agg, AGGREGATES)
+        check_level(self.quantile, Param("quantile"))
         object.__setattr__(self, "radius", int(self.radius))
         object.__setattr__(self, "quantile", float(self.quantile))
         for name in ("exact", "include_self", "no_none", "connected_only"):
-            object.__setattr__(self, name, check_flag(name, getattr(self, name)))
+            object.__setattr__(self, name, check_flag(Param(name), getattr(self, name)))
 
     @classmethod
     def build(cls, base: Neighbourhood | int | None = None, /, **fields: Any) -> Neighbourhood:

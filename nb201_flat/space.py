@@ -43,6 +43,7 @@ import numpy.typing as npt
 from nb201_flat.errors import (
     ArgumentError,
     InvalidArchError,
+    Param,
     check_flag,
     check_int_range,
     shown,
@@ -642,7 +643,7 @@ class Space:
         radii = [radius] if exact else range(1, radius + 1)
         return sum(math.comb(self.n_edges, r) * (self.n_ops - 1) ** r for r in radii)
 
-    def check_radius(self, radius: Any, name: str = "radius") -> int:
+    def check_radius(self, radius: Any, name: str | Param = "radius") -> int:
         """``radius`` as an int in ``1..n_edges``, else :class:`ArgumentError` (the package's
         int-range rule: a radius is an argument, not an architecture); ``name`` as the message
         calls it (the CLI: its flag)."""

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import pickle
+
 import numpy as np
 import pytest
 
 from nb201_flat.errors import (
     ArgumentError,
+    Param,
+    ParamList,
     check_float_range,
     check_int_range,
     check_seed,
@@ -85,3 +89,42 @@ def test_an_int_range_refusal_says_the_value_is_no_int(value: object, reason: st
         check_int_range("radius", value, 1, 6)
     with pytest.raises(ArgumentError, match=r"^radius must lie in 1\.\.6, got 7$"):
         check_int_range("radius", 7, 1, 6)  # an int out of range: no type to name
+
+
+def test_a_refusal_names_parameters_as_python_and_respells_them_for_a_caller() -> None:
+    # the library knows no flag: its message names parameters, a command respells them
+    err = ArgumentError(
+        Param("stage1_fraction"),
+        " applies only with ",
+        Param("charge", True),
+        "; add ",
+        Param("rerank_top_k", placeholder="K"),
+        " (na-rs takes ",
+        ParamList((Param("radius"), Param("neighbourhood"), Param("agg"))),
+        ")",
+    )
+    assert str(err) == (
+        "stage1_fraction applies only with charge=True; add rerank_top_k=K "
+        "(na-rs takes agg, neighbourhood, radius)"
+    )
+    flags = {"stage1_fraction": "--stage1-fraction", "charge": "--charge-neighbours"}
+    flags |= {"radius": "--radius", "agg": "--agg"}  # no flag for neighbourhood, nor rerank_top_k
+    # a list leaves out what the caller cannot name and sorts what it can; a single mention
+    # it cannot name keeps its Python spelling
+    assert err.spelled(lambda p: flags.get(p.name)) == (
+        "--stage1-fraction applies only with --charge-neighbours; add rerank_top_k=K "
+        "(na-rs takes --agg, --radius)"
+    )
+    assert ArgumentError(ParamList((), empty="nothing")).spelled(lambda p: None) == "nothing"
+    # a worker process's refusal keeps its parameters across the pickle
+    again = pickle.loads(pickle.dumps(err))
+    assert type(again) is ArgumentError and again.parts == err.parts and str(again) == str(err)
+
+
+def test_a_check_names_a_param_or_a_text() -> None:
+    with pytest.raises(ArgumentError, match=r"^radius must lie in 1\.\.6, got 0$") as info:
+        check_int_range(Param("radius"), 0, 1, 6)
+    assert info.value.spelled(lambda p: "--radius") == "--radius must lie in 1..6, got 0"
+    with pytest.raises(ArgumentError, match="^--jobs must be >= 1, got 0$") as info:
+        check_int_range("--jobs", 0, 1)
+    assert info.value.parts[0] == "--jobs"

@@ -89,9 +89,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     words = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser(_command_of(words))
     args, extra = parser.parse_known_args(words)
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    owner = commands.choices.get(getattr(args, "command", None) or "", parser)
     if extra:  # said by the command's own parser, so the line points at its --help
-        commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-        owner = commands.choices.get(getattr(args, "command", None) or "", parser)
         owner.error(f"unrecognized arguments: {' '.join(extra)}")
     logging.basicConfig(
         level=logging.WARNING - 10 * min(args.verbose, 2),
@@ -105,7 +105,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         budget.preload_blas(args.command)  # under ulimit -v only: a late load would hang
         code: int = args.func(args)
     except Nb201FlatError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        from nb201_flat.cli.common import error_line  # the parameters it names, as flags
+
+        print(f"error: {error_line(exc, owner, args)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

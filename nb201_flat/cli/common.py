@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from nb201_flat.table import Table
 
 if TYPE_CHECKING:
+    from nb201_flat.errors import Param
     from nb201_flat.neighbourhood import Neighbourhood
 
 
@@ -208,3 +209,63 @@ def jsonable(obj: Any) -> Any:
 def emit_json(obj: Any) -> None:
     json.dump(jsonable(obj), sys.stdout, indent=2, allow_nan=False)
     sys.stdout.write("\n")
+
+
+def error_line(
+    exc: Exception, parser: argparse.ArgumentParser | None, args: argparse.Namespace
+) -> str:
+    """The message of a refusal as the command line shows it: the parameters an
+    :class:`~nb201_flat.errors.ArgumentError` names (:class:`~nb201_flat.errors.Param`) become
+    ``parser``'s flags (:func:`flag_of`); the library knows no flag."""
+    from nb201_flat.errors import ArgumentError
+
+    if isinstance(exc, ArgumentError) and parser is not None:
+        return exc.spelled(lambda param: flag_of(param, parser, args))
+    return str(exc)
+
+
+def flag_of(param: Param, parser: argparse.ArgumentParser, args: argparse.Namespace) -> str | None:
+    """``param`` as the command spells it, or None where it has no flag for it.
+
+    The flag is that of ``parser``'s option whose ``dest`` is the parameter's name (a command
+    whose options and parameters differ maps them in ``set_defaults(param_dests={param:
+    dest})``). Of flags that set a constant (``--exact``/``--within``,
+    ``--compile``/``--no-compile``) it is the one that sets the value the message means,
+    else the one given; an option that takes a value is followed by the value or its
+    placeholder (``--rerank-top-k K``); a positional is named by its metavar (``ARCH``).
+
+    >>> p = argparse.ArgumentParser()
+    >>> _ = p.add_argument("--compile", action=argparse.BooleanOptionalAction)
+    >>> _ = p.add_argument("--rerank-top-k", type=int)
+    >>> from nb201_flat.errors import Param
+    >>> flag_of(Param("compile", False), p, p.parse_args([]))
+    '--no-compile'
+    >>> flag_of(Param("compile"), p, p.parse_args(["--compile"]))
+    '--compile'
+    >>> flag_of(Param("rerank_top_k", placeholder="K"), p, p.parse_args([]))
+    '--rerank-top-k K'
+    """
+    dest = getattr(args, "param_dests", {}).get(param.name, param.name)
+    actions = [a for a in parser._actions if a.dest == dest]
+    if not actions:
+        return None
+    if not actions[0].option_strings:  # a positional: named by its metavar
+        meta = actions[0].metavar
+        return meta if isinstance(meta, str) else dest.upper()
+    value = param.value if param.has_value else getattr(args, dest, None)
+    if all(a.nargs == 0 for a in actions):  # flags that set a constant
+        setting = [o for a in actions for o in a.option_strings if _sets(a, o, value)]
+        return setting[0] if setting else "/".join(o for a in actions for o in a.option_strings)
+    options = actions[0].option_strings
+    flag = next((o for o in options if o.startswith("--")), options[0])
+    text = param.placeholder or (str(param.value) if param.has_value else "")
+    return f"{flag} {text}".rstrip()
+
+
+def _sets(action: argparse.Action, option: str, value: Any) -> bool:
+    """Whether giving ``option`` (of ``action``, a flag without a value) sets ``value``."""
+    if value is None:
+        return False
+    if isinstance(action, argparse.BooleanOptionalAction):
+        return option.startswith("--no-") is not bool(value)
+    return bool(action.const == value)

@@ -111,10 +111,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     add_table_arg(p)
     add_json_arg(p)
-    flags: dict[str, list[tuple[str, Any]]] = {}
-    for a in p._actions:  # an option's flags by its field (--exact/--within share one)
-        flags.setdefault(a.dest, []).extend((o, a.const) for o in a.option_strings)
-    p.set_defaults(func=cmd_search, option_flags=flags)
+    # make_algorithm's name is --algo (refusals name it as errors.Param: common.error_line)
+    p.set_defaults(func=cmd_search, param_dests={"name": "algo"})
 
     p = sub.add_parser(
         "reproduce",
@@ -219,17 +217,6 @@ def _check_search_options(args: argparse.Namespace) -> None:
         )
 
 
-def _flags_given(args: argparse.Namespace, fields: dict[str, Any]) -> dict[str, str]:
-    """Each given field's flag as given: ``--within`` rather than ``--exact/--within``."""
-    out = {}
-    for k, v in fields.items():
-        spelled = [
-            o for o, const in args.option_flags.get(k, ()) if const is not None and const == v
-        ]
-        out[k] = spelled[0] if spelled else "/".join(o for o, _ in args.option_flags.get(k, ()))
-    return {k: v for k, v in out.items() if v}
-
-
 def cmd_search(args: argparse.Namespace) -> int:
     from nb201_flat.conventions import budget_rule_note, budget_scale_for
     from nb201_flat.search import make_algorithm, protocols_by_name, run_search
@@ -254,7 +241,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     check_runs(args.runs, "--runs")  # the runner's bound, before any work
     check_seed(args.seed, "--seed")
     jobs = _jobs(args)
-    algo = make_algorithm(args.algo, flags=_flags_given(args, options), **options)
+    algo = make_algorithm(args.algo, **options)
     table = open_table(args)
     given_scale = 1.0 if args.budget_scale is None else args.budget_scale
     timed = args.protocol != "fixed-n"

@@ -139,7 +139,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--N", dest="n", type=int, default=5, help="cells per stage (5)")
     p.add_argument("--progress", action="store_true", help="progress bar (inline executor)")
     add_json_arg(p)
-    p.set_defaults(func=cmd_train)
+    # plan_campaign's sample_n and sample_seed are --sample and --seed (common.error_line)
+    p.set_defaults(func=cmd_train, param_dests={"sample_n": "sample", "sample_seed": "seed"})
 
 
 def _check_network(args: argparse.Namespace) -> None:
@@ -479,8 +480,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from nb201_flat.train.jobs import check_eval_every
     from nb201_flat.train.modes import effective_mode
 
-    compile_flag = {"compile": "--compile" if args.compile else "--no-compile"}
-    effective_mode(args.mode, compile=args.compile, flags=compile_flag)
+    effective_mode(args.mode, compile=args.compile)
     _check_compile_applies(args.compile, args.device, args.executor)
     check_eval_every(args.eval_every)
     check_split_dir_applies(args.dataset, args.split_dir)
@@ -554,10 +554,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     if plan.representative:  # the isomorphism mapping, beside the runs
         from nb201_flat.train.campaign import record_isomorphic
 
-        members = list(plan.representative)
-        reps = make_jobs([plan.representative[m] for m in members], **settings)
-        for mj, rj in zip(make_jobs(members, **settings), reps, strict=True):
-            record_isomorphic(mj, rj)
+        # a member's representative is a trained cell: its jobs are built already
+        trained = {(j.index, j.seed): j for j in jobs}
+        for mj in make_jobs(plan.representative, **settings):
+            record_isomorphic(mj, trained[plan.representative[mj.index], mj.seed])
     if not data.official:  # after the checks: an error stays the only line it prints
         log.warning(
             "%s under %s is not NB201's (files or split differ from the official ones; data "

@@ -34,14 +34,20 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, TypeAlias, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
 
 from nb201_flat.errors import AlgorithmError as AlgorithmError
-from nb201_flat.errors import check_flag, check_float_range, check_int_range
+from nb201_flat.errors import (
+    Param,
+    ParamList,
+    check_flag,
+    check_float_range,
+    check_int_range,
+    joined,
+)
 from nb201_flat.neighbourhood import FIELDS, Neighbourhood
 from nb201_flat.search.oracle import IDLE_REVISIT, FloatArray, Oracle, SearchEnded
 from nb201_flat.space import check_arch_index
@@ -159,7 +165,7 @@ class NeighbourObjective:
         # g is the objective's only reader of a level (given as a field or held in the spec)
         spec.check_level_read(given=fields.get("quantile") is not None)
         object.__setattr__(self, "neighbourhood", spec)
-        object.__setattr__(self, "charge", check_flag("charge", charge))
+        object.__setattr__(self, "charge", check_flag(Param("charge"), charge))
 
     @property
     def radius(self) -> int:
@@ -498,7 +504,7 @@ class RegularizedEvolution:
         # of 10**9 allocated gigabytes
         for name in ("population", "sample_size"):
             n = check_int_range(
-                name,
+                Param(name),
                 getattr(self, name),
                 1,
                 MAX_POPULATION,
@@ -567,7 +573,9 @@ class LocalSearch:
     def __post_init__(self) -> None:
         _check_objective(self.objective, optional=True)
         object.__setattr__(
-            self, "first_improvement", check_flag("first_improvement", self.first_improvement)
+            self,
+            "first_improvement",
+            check_flag(Param("first_improvement"), self.first_improvement),
         )
 
     @property
@@ -614,93 +622,71 @@ ALGORITHM_OPTIONS: dict[str, frozenset[str]] = {
 }
 
 
-#: no flags: messages name the Python keywords
-_PYTHON: Mapping[str, str] = MappingProxyType({})
-
-
-def _named(field: str, flags: Mapping[str, str], value: str = "") -> str:
-    """``field`` as the caller spells it: its flag where ``flags`` maps it, else the Python
-    keyword (``value``, e.g. ``K``, follows either)."""
-    if field in flags:
-        return f"{flags[field]} {value}".rstrip()
-    return f"{field}={value}" if value else field
-
-
 def _check_two_stage(
-    rerank_top_k: Any, stage1_fraction: Any, charge: bool, flags: Mapping[str, str] = _PYTHON
+    rerank_top_k: Any, stage1_fraction: Any, charge: bool
 ) -> tuple[int | None, float | None]:
-    """NA-RS's two-stage options, checked (``flags``: the command line's names for them)."""
+    """NA-RS's two-stage options, checked."""
     k = rerank_top_k
     if k is not None:  # a whole count: 2.5 re-ranked the top 2 under the label top2.5
-        k = check_int_range(_named("rerank_top_k", flags), k, 1, fix="pass e.g. 10")
+        k = check_int_range(Param("rerank_top_k"), k, 1, fix="pass e.g. 10")
     if stage1_fraction is None:
         return k, None
-    stage1 = _named("stage1_fraction", flags)
+    stage1 = Param("stage1_fraction")
     frac = check_float_range(
         stage1, stage1_fraction, 0.0, 1.0, lo_open=True, fix="the budget share of stage 1, e.g. 0.5"
     )
     if k is None or not charge:  # it was silently ignored: stage 1 takes the whole budget
-        missing = [] if k is not None else [_named("rerank_top_k", flags, "K")]
-        if not charge:
-            missing.append(flags.get("charge", "charge=True"))
+        needs = [Param("rerank_top_k", placeholder="K")] if k is None else []
+        needs += [] if charge else [Param("charge", True)]
         raise AlgorithmError(
-            f"{stage1} applies only to two-stage na-rs with charged neighbours, otherwise "
-            f"stage 1 uses the whole budget; add {' and '.join(missing)} or drop it"
+            stage1,
+            " applies only to two-stage na-rs with charged neighbours, otherwise stage 1 uses "
+            "the whole budget; add ",
+            *joined(needs, " and "),
+            " or drop it",
         )
     return k, frac
 
 
-def check_algorithm_options(
-    name: str, options: Mapping[str, Any], flags: Mapping[str, str] = _PYTHON
-) -> dict[str, Any]:
+def check_algorithm_options(name: str, options: Mapping[str, Any]) -> dict[str, Any]:
     """The options (None: not given) that ``name`` takes, or :class:`AlgorithmError` naming
-    those it does not; ``flags`` maps fields to the command line's flags, which it then names.
-    """
+    those it does not (as :class:`~nb201_flat.errors.Param`: a command names its flags)."""
     if name not in ALGORITHM_OPTIONS:
         raise AlgorithmError(
             f"unknown algorithm {name!r}; choose from {', '.join(ALGORITHM_NAMES)}"
         )
     allowed = ALGORITHM_OPTIONS[name]
     opts = {k: v for k, v in options.items() if v is not None}
-    extra = sorted(_named(k, flags) for k in opts if k not in allowed)
+    extra = tuple(Param(k) for k in opts if k not in allowed)
     if extra:
         one = len(extra) == 1
-        takes = sorted(_named(k, flags) for k in allowed if not flags or k in flags)
         raise AlgorithmError(
-            f"{', '.join(extra)} {'does' if one else 'do'} not apply to "
-            f"{f'--algo {name}' if flags else repr(name)}; drop {'it' if one else 'them'} "
-            f"({name} takes {', '.join(takes) or 'no algorithm options'})"
+            ParamList(extra),
+            f" {'does' if one else 'do'} not apply to ",
+            Param("name", name),
+            f"; drop {'it' if one else 'them'} ({name} takes ",
+            ParamList(tuple(Param(k) for k in allowed), empty="no algorithm options"),
+            ")",
         )
     return opts
 
 
-def make_algorithm(
-    name: str, *, flags: Mapping[str, str] | None = None, **options: Any
-) -> SearchAlgorithm:
+def make_algorithm(name: str, **options: Any) -> SearchAlgorithm:
     """Build an algorithm from its CLI name and options.
 
     ``rs`` takes none; ``na-rs``: the :class:`NeighbourObjective` fields (``neighbourhood``, a
     :class:`~nb201_flat.neighbourhood.Neighbourhood`, and/or its fields one by one) plus ``rerank_top_k``,
     ``stage1_fraction``; ``rea``/``na-rea``: ``population``, ``sample_size``, ``mutation``
     (+ objective fields for ``na-rea``); ``ls``/``na-ls``: ``first_improvement`` (+ objective).
-    Options that do not apply raise :class:`AlgorithmError`, naming the options by their
-    ``flags`` (field -> flag) where the command line passes them.
+    Options that do not apply raise :class:`AlgorithmError`.
     """
-    opts = check_algorithm_options(name, options, flags or _PYTHON)
+    opts = check_algorithm_options(name, options)
     obj = {k: v for k, v in opts.items() if k in _OBJECTIVE_OPTIONS}
     rest = {k: v for k, v in opts.items() if k not in _OBJECTIVE_OPTIONS}
     if name == "rs":
         return RandomSearch()
     if name == "na-rs":
-        objective = NeighbourObjective(**obj)
-        # checked here too, to name the flags: a stray stage 1 is refused
-        _check_two_stage(
-            rest.get("rerank_top_k"),
-            rest.get("stage1_fraction"),
-            objective.charge,
-            flags or _PYTHON,
-        )
-        return NARandomSearch(objective, **rest)
+        return NARandomSearch(NeighbourObjective(**obj), **rest)
     if name in ("rea", "na-rea"):
         return RegularizedEvolution(
             objective=NeighbourObjective(**obj) if name == "na-rea" else None, **rest

@@ -48,7 +48,7 @@ from nb201_flat.budget import (
     tqdm_class,
     usable_cores,
 )
-from nb201_flat.errors import ArgumentError, check_int_range, check_seed, whole_number
+from nb201_flat.errors import ArgumentError, Param, check_int_range, check_seed, whole_number
 from nb201_flat.pools import stopped_on_interrupt
 from nb201_flat.search.algorithms import (
     ALGORITHM_NAMES,
@@ -612,7 +612,7 @@ def run_cells_and_stalls(
     for a in algos:  # an NA objective's radius, against this space (1..n_edges)
         obj = getattr(a, "objective", None)
         if isinstance(obj, NeighbourObjective):
-            table.space.check_radius(obj.radius)
+            table.space.check_radius(obj.radius, Param("radius"))  # a command: its flag
     datas = []
     for p in prots:
         for n in p.check(table):

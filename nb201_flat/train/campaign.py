@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from nb201_flat.errors import ArgumentError
+from nb201_flat.errors import ArgumentError, Param
 from nb201_flat.space import Arch, Space
 
 
@@ -79,8 +79,9 @@ def ball(space: Space, centre: Arch | str | int, radius: int) -> list[int]:
     # beyond the edge count the ball is the whole space; a larger radius only loops longer
     if not 0 <= radius <= space.n_edges:
         raise ArgumentError(
-            f"--radius must lie in 0..{space.n_edges} (edges per cell), got {radius}; "
-            f"{space.n_edges} already covers every cell"
+            Param("radius"),
+            f" must lie in 0..{space.n_edges} (edges per cell), got {radius}; "
+            f"{space.n_edges} already covers every cell",
         )
     arch = space.resolve(centre)
     base = list(arch.codes)
@@ -126,15 +127,30 @@ def plan_campaign(
     if neighbours_of is not None:
         chosen.update(ball(space, neighbours_of, 1 if radius is None else radius))
     elif radius is not None:
-        raise ArgumentError("--radius applies only with --neighbours-of; add --neighbours-of ARCH")
+        raise ArgumentError(
+            Param("radius"),
+            " applies only with ",
+            Param("neighbours_of"),
+            "; add ",
+            Param("neighbours_of", placeholder="ARCH"),
+        )
     if sample_n is not None:
         if sample_seed is None:
-            raise ArgumentError("--sample needs --seed (the sample is drawn from it)")
+            raise ArgumentError(
+                Param("sample_n"), " needs ", Param("sample_seed"), " (the sample is drawn from it)"
+            )
         chosen.update(sample(space, sample_n, sample_seed))
     elif sample_seed is not None:
-        raise ArgumentError("--seed applies only with --sample")
+        raise ArgumentError(Param("sample_seed"), " applies only with ", Param("sample_n"))
     if not chosen:
-        raise ArgumentError("no cells selected: give ARCH, --neighbours-of or --sample")
+        raise ArgumentError(
+            "no cells selected: give ",
+            Param("archs"),
+            ", ",
+            Param("neighbours_of"),
+            " or ",
+            Param("sample_n"),
+        )
     constant: list[int] = []
     if not train_disconnected:
         # the chosen cells' codes only: Arch.is_connected builds the whole space's arrays

@@ -61,6 +61,7 @@ from nb201_flat.errors import (
     DatasetNotFoundError,
     DownloadError,
     FormatError,
+    Param,
     TableFileError,
     UnknownKeyError,
 )
@@ -627,8 +628,9 @@ def check_split_dir_applies(name: str, split_dir: str | os.PathLike[str] | None)
     ignored. Needs no file, so a command checks it before it looks for the data."""
     if split_dir is not None and name not in SPLIT_FILES:
         raise ArgumentError(
-            f"--split-dir applies only to {', '.join(SPLIT_FILES)} ({name} uses no split "
-            "file); drop --split-dir"
+            Param("split_dir"),
+            f" applies only to {', '.join(SPLIT_FILES)} ({name} uses no split file); drop ",
+            Param("split_dir"),
         )
 
 
@@ -644,7 +646,7 @@ def check_dataset_files(
     >>> check_dataset_files("cifar10", ".", split_dir=".")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    nb201_flat.errors.ArgumentError: --split-dir applies only to ...; drop --split-dir
+    nb201_flat.errors.ArgumentError: split_dir applies only to ...; drop split_dir
     """
     info = dataset_info(name)
     check_split_dir_applies(name, split_dir)

@@ -48,6 +48,7 @@ from nb201_flat.errors import (
     CheckpointMismatchError,
     DataMismatchError,
     Nb201FlatError,
+    Param,
     RunLockedError,
     require,
 )
@@ -126,19 +127,27 @@ def check_unit_sizes(group_seeds: int, concurrent: int) -> None:
     >>> check_unit_sizes(2, 2)
     Traceback (most recent call last):
     ...
-    nb201_flat.errors.ArgumentError: --group-seeds 2 and --concurrent 2 do not combine: group seeds of one cell (--group-seeds) or train different cells on CUDA streams (--concurrent), not both
+    nb201_flat.errors.ArgumentError: group_seeds=2 and concurrent=2 do not combine: group seeds of one cell (group_seeds) or train different cells on CUDA streams (concurrent), not both
     """
     if group_seeds < 1:
-        raise ArgumentError(f"--group-seeds must be >= 1 (seeds per group), got {group_seeds}")
+        raise ArgumentError(
+            Param("group_seeds"), f" must be >= 1 (seeds per group), got {group_seeds}"
+        )
     if concurrent < 1:
         raise ArgumentError(
-            f"--concurrent must be >= 1 (runs trained at once in one process), got {concurrent}"
+            Param("concurrent"),
+            f" must be >= 1 (runs trained at once in one process), got {concurrent}",
         )
     if group_seeds > 1 and concurrent > 1:
         raise ArgumentError(
-            f"--group-seeds {group_seeds} and --concurrent {concurrent} do not combine: group "
-            "seeds of one cell (--group-seeds) or train different cells on CUDA streams "
-            "(--concurrent), not both"
+            Param("group_seeds", group_seeds),
+            " and ",
+            Param("concurrent", concurrent),
+            " do not combine: group seeds of one cell (",
+            Param("group_seeds"),
+            ") or train different cells on CUDA streams (",
+            Param("concurrent"),
+            "), not both",
         )
 
 

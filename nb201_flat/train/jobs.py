@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Literal, NamedTuple
 
-from nb201_flat.errors import ArgumentError, DataMismatchError, DatasetNotFoundError
+from nb201_flat.errors import ArgumentError, DataMismatchError, DatasetNotFoundError, Param
 from nb201_flat.space import NB201, Arch, Space
 from nb201_flat.train.costs import check_ops
 from nb201_flat.train.data import DataIdentity, dataset_identity, dataset_info
@@ -60,7 +60,9 @@ def space_key(space: Space, *, c: int = 16, n: int = 5) -> str:
 def check_eval_every(every: int | None) -> None:
     """Refuse an evaluation interval below one epoch (``None``: the mode's default)."""
     if every is not None and every < 1:
-        raise ArgumentError(f"--eval-every must be >= 1 (epochs between evaluations), got {every}")
+        raise ArgumentError(
+            Param("eval_every"), f" must be >= 1 (epochs between evaluations), got {every}"
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,11 +31,10 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any, Literal
 
-from nb201_flat.errors import ArgumentError
+from nb201_flat.errors import ArgumentError, Param, joined
 
 ModeName = Literal["faithful", "fast"]
 Precision = Literal["fp32", "bf16"]
@@ -273,10 +272,8 @@ def effective_mode(
     amp: bool | None = None,
     channels_last: bool | None = None,
     compile: bool | None = None,
-    flags: Mapping[str, str] | None = None,
 ) -> TrainMode:
-    """Mode ``name`` with per-job overrides (``None`` keeps the mode's own setting); ``flags``
-    (override -> the command line's flag as given) makes a refusal name the flags.
+    """Mode ``name`` with per-job overrides (``None`` keeps the mode's own setting).
 
     Faithful mode admits no override, not even one that repeats its own setting: bf16,
     channels-last or compilation with ``mode="faithful"`` (``True`` or ``False``) is an error,
@@ -287,24 +284,20 @@ def effective_mode(
     >>> effective_mode("faithful", compile=False)
     Traceback (most recent call last):
     ...
-    nb201_flat.errors.ArgumentError: faithful mode takes no compile override (it always trains in fp32 without channels-last or torch.compile); drop compile=False, or use mode='fast'
-    >>> effective_mode("faithful", compile=False, flags={"compile": "--no-compile"})
-    Traceback (most recent call last):
-    ...
-    nb201_flat.errors.ArgumentError: faithful mode takes no --no-compile (it always trains in fp32 without channels-last or torch.compile); drop --no-compile, or use --mode fast
+    nb201_flat.errors.ArgumentError: faithful mode takes no compile=False (it always trains in fp32 without channels-last or torch.compile); drop compile=False, or use mode='fast'
     """
     mode = mode_for(name)
     if mode.name == "faithful":
-        given = {"amp": amp, "channels_last": channels_last, "compile": compile}
-        given = {k: v for k, v in given.items() if v is not None}
-        if given:
-            cli = flags or {}
-            spelled = [cli.get(k, f"{k}={v}") for k, v in given.items()]
-            what = ", ".join(spelled) if cli else f"{'/'.join(given)} override"
+        overrides = {"amp": amp, "channels_last": channels_last, "compile": compile}
+        given = joined(Param(k, v) for k, v in overrides.items() if v is not None)
+        if given:  # parameters, which a command names by its flags
             raise ArgumentError(
-                f"faithful mode takes no {what} (it always trains in fp32 without channels-last "
-                f"or torch.compile); drop {', '.join(spelled)}, or use "
-                + ("--mode fast" if cli else "mode='fast'")
+                "faithful mode takes no ",
+                *given,
+                " (it always trains in fp32 without channels-last or torch.compile); drop ",
+                *given,
+                ", or use ",
+                Param("mode", "fast"),
             )
         return mode
     precision: Precision = mode.precision if amp is None else ("bf16" if amp else "fp32")

@@ -66,6 +66,10 @@ REFUSED = [
     (["11472", "--radius", "1"], "--radius applies only with --neighbours-of"),
     (["--neighbours-of", "11472", "--radius", HUGE], "--radius must lie in 0..6"),
     (["--sample", "1", "--seed=-1"], "--seed must be >= 0"),
+    # plan_campaign's sample_n / sample_seed, named by the command's flags
+    (["--sample", "3"], "--sample needs --seed (the sample is drawn from it)"),
+    (["11472", "--seed", "3"], "--seed applies only with --sample"),
+    ([], "no cells selected: give ARCH, --neighbours-of or --sample"),
     # a disconnected cell is recorded without building a network: the op set is checked first
     (["0", "--ops", "none", "skip_connect", "conv_9x9"], "unknown op(s) 'conv_9x9'"),
     (["0", "--ops", "none", "none", "skip_connect"], "--ops repeats none"),
@@ -207,12 +211,22 @@ def test_refusals_leave_the_results_db_untouched(
 
 
 def test_campaign_library_edges() -> None:
-    with pytest.raises(ArgumentError, match="--radius must lie in 0..6"):
+    # the library names its parameters (the command line's flags: REFUSED above)
+    with pytest.raises(ArgumentError, match="^radius must lie in 0..6"):
         ball(NB201, 0, 7)  # past the edge count: the whole space, silently
     with pytest.raises(ArgumentError, match="--seed must be >= 0"):
         sample(NB201, 2, -1)
-    with pytest.raises(ArgumentError, match="--radius applies only"):
+    with pytest.raises(
+        ArgumentError,
+        match="^radius applies only with neighbours_of; add neighbours_of=ARCH$",
+    ):
         plan_campaign(NB201, archs=[1], radius=1)
+    with pytest.raises(ArgumentError, match="^sample_seed applies only with sample_n$"):
+        plan_campaign(NB201, archs=[1], sample_seed=1)
+    with pytest.raises(ArgumentError, match="^sample_n needs sample_seed "):
+        plan_campaign(NB201, sample_n=1)
+    with pytest.raises(ArgumentError, match="give archs, neighbours_of or sample_n$"):
+        plan_campaign(NB201)
     assert (
         plan_campaign(NB201, neighbours_of=0).cells
         == plan_campaign(NB201, neighbours_of=0, radius=1).cells

@@ -174,11 +174,20 @@ def test_make_algorithm_names_and_errors() -> None:
     assert make_algorithm("rea").label == "rea"
     with pytest.raises(AlgorithmError, match="unknown algorithm 'bo'"):
         make_algorithm("bo")
-    with pytest.raises(AlgorithmError, match="^radius does not apply to 'rs'; drop it"):
+    # the Python keywords, never a flag (the command line respells them: test_search_reproduce)
+    with pytest.raises(
+        AlgorithmError,
+        match=r"^radius does not apply to name='rs'; drop it \(rs takes no algorithm options\)$",
+    ):
         make_algorithm("rs", radius=2)
-    # the Python keywords here; the command line passes its flags, the one given
-    with pytest.raises(AlgorithmError, match="^--within does not apply to --algo rs"):
-        make_algorithm("rs", exact=False, flags={"exact": "--within"})
+    with pytest.raises(AlgorithmError, match="^exact does not apply to name='rs'"):
+        make_algorithm("rs", exact=False)
+    with pytest.raises(
+        AlgorithmError,
+        match=r"^first_improvement does not apply to name='rea'; drop it \(rea takes mutation, "
+        r"population, sample_size\)$",
+    ):
+        make_algorithm("rea", first_improvement=True)
     with pytest.raises(AlgorithmError, match="population"):
         make_algorithm("ls", population=3)
     with pytest.raises(AlgorithmError, match="aggregator"):
@@ -219,9 +228,10 @@ def test_stage1_fraction_is_a_number() -> None:
         NARandomSearch(charged, rerank_top_k=3, stage1_fraction=1.5)
     with pytest.raises(AlgorithmError, match="got '0.3'"):  # text was read through float()
         NARandomSearch(charged, rerank_top_k=3, stage1_fraction="0.3")  # type: ignore[arg-type]
-    flags = {"stage1_fraction": "--stage1-fraction", "charge": "--charge-neighbours"}
-    with pytest.raises(AlgorithmError, match=r"^--stage1-fraction must lie in \(0, 1\]"):
-        make_algorithm("na-rs", charge=True, rerank_top_k=3, stage1_fraction=1.5, flags=flags)
+    with pytest.raises(AlgorithmError, match=r"^stage1_fraction must lie in \(0, 1\]"):
+        make_algorithm("na-rs", charge=True, rerank_top_k=3, stage1_fraction=1.5)
+    with pytest.raises(AlgorithmError, match="add charge=True or drop it$"):
+        make_algorithm("na-rs", rerank_top_k=3, stage1_fraction=0.3)
     with pytest.raises(AlgorithmError, match="add rerank_top_k=K and charge=True or drop it$"):
         NARandomSearch(stage1_fraction=0.3)
 

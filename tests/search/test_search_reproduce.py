@@ -248,8 +248,23 @@ def test_cli_search_text_and_errors(
     err = capsys.readouterr().err
     assert "add --charge-neighbours or drop it" in err
     assert "both" not in err and "rerank" not in err and "stage1_fraction" not in err
+    assert main([*args, *table]) == 2
+    assert "; add --rerank-top-k K and --charge-neighbours or drop it" in capsys.readouterr().err
+    # the library's checks name their parameters; the one line names the flags
+    assert main(["search", "--algo", "rea", "--population", "0", "--sample-size", "0", *table]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --population must lie in 1..10000, got 0;"), err
+    assert err.count("\n") == 1
     assert main(["search", "--algo", "na-rs", "--quantile", "2", "--runs", "2", *table]) == 2
     assert "quantile" in capsys.readouterr().err
+    # the neighbourhood's own checks (Neighbourhood, the runner's radius) name the flags too
+    args = ["search", "--algo", "na-rs", "--agg", "quantile", "--runs", "2", *table]
+    assert main([*args, "--quantile", "2"]) == 2
+    assert capsys.readouterr().err.startswith("error: --quantile must lie in [0, 1], got 2.0\n")
+    assert main([*args, "--radius", "0"]) == 2
+    assert capsys.readouterr().err.startswith("error: --radius must be >= 1, got 0;")
+    assert main([*args, "--radius", "9"]) == 2
+    assert capsys.readouterr().err.startswith("error: --radius must lie in 1..6, got 9;")
     # an asked --seed-policy random on a key of one value per cell: refused, as query does
     for prot in ("nb201", "fixed-n"):
         args = ["search", "--algo", "rs", "--protocol", prot, "--seed-policy", "random"]

@@ -167,9 +167,9 @@ def test_concurrent_checks() -> None:
     assert plan_units(jobs, range(4), group_seeds=1, concurrent=1) == [[0], [1], [2], [3]]
     assert plan_units(jobs, range(4), group_seeds=2, concurrent=1) == [[0, 1], [2, 3]]
     assert plan_units(jobs, range(4), group_seeds=1, concurrent=4) == [[0, 1, 2, 3]]
-    with pytest.raises(ArgumentError, match="do not combine"):
+    with pytest.raises(ArgumentError, match="^group_seeds=2 and concurrent=2 do not combine"):
         plan_units(jobs, range(4), group_seeds=2, concurrent=2)
-    with pytest.raises(ArgumentError, match="--concurrent must be >= 1"):
+    with pytest.raises(ArgumentError, match="^concurrent must be >= 1"):
         plan_units(jobs, range(4), group_seeds=1, concurrent=0)
     with pytest.raises(ArgumentError, match="differ in more than their cell and seed"):
         check_concurrent([jobs[0], fast[1]])
@@ -226,7 +226,10 @@ def cli_argv(root: Path, db: Path, *extra: str) -> list[str]:
     [
         (["--concurrent", "0"], "--concurrent must be >= 1"),
         (["--concurrent", "-3"], "--concurrent must be >= 1"),
-        (["--concurrent", "2", "--group-seeds", "2"], "do not combine"),
+        (
+            ["--concurrent", "2", "--group-seeds", "2"],
+            "--group-seeds 2 and --concurrent 2 do not combine: group seeds of one cell (--group-seeds)",
+        ),
         (["--concurrent", "2", "--device", "cpu"], "the device is cpu"),
         (["--concurrent", "2"], "no CUDA device on this machine"),  # auto, local executor
     ],

@@ -325,7 +325,7 @@ def test_eval_every_changes_only_which_epochs_are_evaluated(
     final = torch.load(job.checkpoint_folder / f"epoch-{EPOCHS:04d}.pt", weights_only=True)
     assert same_weights(final["model"], ref_weights)
     assert set(result.metrics) == {"train", "x-valid", "ori-test"}
-    with pytest.raises(ArgumentError, match="--eval-every must be >= 1"):
+    with pytest.raises(ArgumentError, match="^eval_every must be >= 1"):
         tiny_job(root, tmp_path, eval_every=0)
     fast = tiny_job(root, tmp_path, mode="fast")
     assert (job.evaluate_every, fast.evaluate_every, tiny_job(root, tmp_path).evaluate_every) == (
