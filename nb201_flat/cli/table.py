@@ -60,7 +60,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "(final values only: less memory and a smaller table)",
     )
     add_json_arg(p)
-    p.set_defaults(func=cmd_import)
+    p.set_defaults(func=cmd_import, param_dests={"curves": "no_curves"})
 
     p = sub.add_parser("info", help="what a table holds")
     add_table_arg(p)
@@ -100,10 +100,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(func=cmd_query)
 
 
-# the formats whose importers collect per-epoch curves (``import_table(curves=...)``)
-_WITH_CURVES = ("nb201-pth", "nats-tss")
-
-
 def cmd_import(args: argparse.Namespace) -> int:
     from nb201_flat.atomic import check_writable_target
     from nb201_flat.errors import TableFileError
@@ -121,11 +117,6 @@ def cmd_import(args: argparse.Namespace) -> int:
     if out.exists() and not args.force:
         raise TableFileError(f"{out} exists; pass --force to replace it")
     fmt = args.format or detect_format(args.source)
-    if args.no_curves and fmt not in _WITH_CURVES:
-        raise ArgumentError(
-            f"--no-curves applies only to {' and '.join(_WITH_CURVES)} files, and {fmt} stores "
-            "no curves; drop it"
-        )
     t0 = time.perf_counter()
     # the one entry of every importer, --space too: each check it makes applies here
     table = import_table(

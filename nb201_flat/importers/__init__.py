@@ -18,12 +18,14 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from nb201_flat.errors import ArgumentError, FormatError, TableFileError, check_flag
+from nb201_flat.errors import ArgumentError, FormatError, Param, TableFileError, check_flag
 from nb201_flat.table import Table
 
 FORMATS = ("tidy", "nb201-pth", "nats-tss", "analognas", "results-db", "naslib-zc")
 #: the formats whose importers take ``allow_unsafe_pickle`` (a full unpickle of a trusted file)
 PICKLED_FORMATS = ("nb201-pth", "nats-tss")
+#: the formats whose importers collect per-epoch curves (``curves=False`` drops them)
+CURVE_FORMATS = ("nb201-pth", "nats-tss")
 
 
 def _is_sqlite(path: Path) -> bool:
@@ -115,13 +117,21 @@ def import_table(
         raise FormatError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     if allow_unsafe_pickle and fmt not in PICKLED_FORMATS:
         raise ArgumentError(
-            f"allow_unsafe_pickle (--allow-unsafe-pickle) applies only to "
-            f"{' and '.join(PICKLED_FORMATS)} files; {fmt} is always read without it, so drop it"
+            Param("allow_unsafe_pickle", True),
+            f" applies only to {' and '.join(PICKLED_FORMATS)} files; {fmt} is always read "
+            "without it, so drop it",
+        )
+    if collector is None and fmt not in CURVE_FORMATS:
+        raise ArgumentError(
+            Param("curves", False),
+            f" applies only to {' and '.join(CURVE_FORMATS)} files, and {fmt} stores no "
+            "curves; drop it",
         )
     if space is not None and fmt != "results-db":
         raise ArgumentError(
-            f"space= (--space) applies only to results-db files (the --db of `nb201-flat "
-            f"train`), and {source} is {fmt}; drop it"
+            Param("space"),
+            f" applies only to results-db files (the --db of `nb201-flat train`), and {source} "
+            f"is {fmt}; drop it",
         )
     if fmt == "analognas":
         from nb201_flat.importers.analognas import read_analognas

@@ -73,7 +73,8 @@ def test_space_on_another_format_or_with_unsafe_pickle_is_refused(
         }
     ).to_csv(src, index=False)
     code, _, err = run(capsys, "import", str(src), "--out", str(tmp_path / "o"), "--space", "nb201")
-    assert code == 2 and "(--space) applies only to results-db files" in err and "is tidy" in err
+    assert code == 2 and "error: --space applies only to results-db files" in err
+    assert "is tidy" in err
     db = write_db(tmp_path / "d.sqlite", [("nb201", 7, 777)])
     with pytest.raises(SystemExit) as exc:
         main(
@@ -213,7 +214,7 @@ def test_import_table_takes_the_space_of_a_results_database(tmp_path: Path) -> N
     with pytest.raises(ArgumentError) as exc:
         import_table(csv, space="nb201")
     assert str(exc.value) == (
-        f"space= (--space) applies only to results-db files (the --db of `nb201-flat train`), "
+        f"space applies only to results-db files (the --db of `nb201-flat train`), "
         f"and {csv} is tidy; drop it"
     )
 

@@ -221,6 +221,20 @@ def test_cli_no_curves_on_a_format_without_curves_is_an_error(
     assert not (tmp_path / "o").exists()
 
 
+def test_import_table_without_curves_on_a_format_without_curves_is_an_error(
+    tmp_path: Path,
+) -> None:
+    # the option did nothing on a tidy file and was accepted without a word from Python
+    from nb201_flat.errors import ArgumentError
+    from nb201_flat.importers import import_table
+
+    csv = tmp_path / "t.csv"
+    csv.write_text("index,dataset,split,epochs,seed,metric,value\n0,d,s,1,,m,1.0\n")
+    with pytest.raises(ArgumentError, match=r"^curves=False applies only to nb201-pth and "):
+        import_table(csv, curves=False)
+    assert import_table(csv).curves is None
+
+
 def test_infinite_curve_values_are_refused_naming_where(tmp_path: Path) -> None:
     # an inf in a learning curve flowed into every mean and rank read from it without a word
     import pyarrow as pa
