@@ -153,7 +153,7 @@ def neighbourhood_from_args(
 
 
 def parse_seed(text: str) -> str | int:
-    """``mean``, ``random`` or a stored seed position."""
+    """``mean``, ``random`` or a stored seed's number (its id or position: :mod:`nb201_flat.table`)."""
     if text in ("mean", "random"):
         return text
     try:
