@@ -508,6 +508,9 @@ def warm_up() -> None:
     i64 = np.zeros(size, dtype=np.int64)
     nb = np.array([[1], [0]], dtype=np.int64)
     states = np.ones((1, 4), dtype=np.uint64)
+    # read-only as OracleData.domain is: numba compiles one version per argument types
+    domain = np.ones(size, dtype=np.bool_)
+    domain.setflags(write=False)
     for kind in (KIND_REA, KIND_LS):
         ip[P_KIND] = kind
         ip[P_MEMORY] = kind
@@ -518,7 +521,7 @@ def warm_up() -> None:
             np.ones(size, dtype=np.int64),
             np.ones(size),
             i64,
-            np.ones(size, dtype=np.bool_),
+            domain,
             i64,
             nb,
             np.ones(size, dtype=np.int64),
