@@ -452,6 +452,7 @@ def _load_once(folder: Path, verify: bool) -> Table:
     meta = dict(manifest.get("meta", {}))
     meta["path"] = str(folder)
     meta["sha256"] = expected
+    data = _seeds_by_id(data, meta, folder, manifest)
     curves = None
     if "curves" in manifest:
         from nb201_flat.curves import lazy_curves
@@ -468,6 +469,29 @@ def _load_once(folder: Path, verify: bool) -> Table:
         )
     except Nb201FlatError as exc:  # a column the table refuses: the file, not the caller
         raise TableFileError(f"{folder}: {exc}; {_reimport_hint(folder, manifest)}") from None
+
+
+def _seeds_by_id(
+    data: dict[tuple[MetricKey, int | None], np.ndarray],
+    meta: dict[str, Any],
+    folder: Path,
+    manifest: dict[str, Any],
+) -> dict[tuple[MetricKey, int | None], np.ndarray]:
+    """A results database imported before tables kept its seed ids numbered its seeds by
+    position (``meta["seed_ids"]`` the ids in order): its seeds renumbered by id, so that
+    ``seed_policy=888`` means training seed 888 in every retraining table, old or new."""
+    ids = meta.pop("seed_ids", None)
+    if ids is None:
+        return data
+    seeds = {s for _, s in data if s is not None}
+    if not (isinstance(ids, list) and all(type(i) is int for i in ids)) or not seeds <= set(
+        range(len(ids))
+    ):
+        raise TableFileError(
+            f"{folder}: its seed ids {ids!r:.80} do not name its seeds {sorted(seeds)}; "
+            f"{_reimport_hint(folder, manifest)}"
+        )
+    return {(k, s if s is None else ids[s]): v for (k, s), v in data.items()}
 
 
 def load_saved_table(path: str | os.PathLike[str], *, verify: bool = True) -> Table:

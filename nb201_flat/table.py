@@ -425,7 +425,7 @@ class Table:
             )
         seeds = self.seeds(key)
         # a policy, and an int seed the key stores
-        picked = policy_seeds(key, seed, seeds, fix=self._seed_fix(seed, seeds))
+        picked = policy_seeds(key, seed, seeds, fix=_MEAN_FIX)
         if seed == "mean":
             if (key, None) in self.data:
                 return self.data[(key, None)]
@@ -501,24 +501,6 @@ class Table:
         if np.isnan(out):  # NaN means "never measured": an error here, never a printed nan
             raise self._unmeasured(a, key, seed)
         return out
-
-    def _seed_fix(self, policy: object, stored: Sequence[int]) -> str:
-        """The fix for an int seed ``policy`` the key does not store: in a table that numbers
-        its training seeds by position (``meta["seed_ids"]``: a results database imported before
-        tables kept its seed ids), a training seed id names its position."""
-        ids = self.meta.get("seed_ids")
-        if not (_is_int(policy) and isinstance(ids, list) and policy in ids):
-            return _MEAN_FIX
-        pos = ids.index(policy)
-        where = (
-            f"pass seed_policy={pos} (--seed-policy {pos})"
-            if pos in stored
-            else f"which this key does not store either; {_MEAN_FIX}"
-        )
-        return (
-            f"training seed {policy} is stored as seed position {pos} (positions number the "
-            f"seed ids {ids} in order): {where}"
-        )
 
     def _unmeasured(self, a: Arch, key: MetricKey, policy: SeedPolicy) -> MissingValueError:
         """The error for a value never measured, naming what the table can serve instead."""

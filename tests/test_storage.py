@@ -265,3 +265,20 @@ def test_a_table_changed_after_it_was_built_is_checked_before_it_is_written(
         save_table(table, target)
     assert sorted(p.read_bytes() for p in target.iterdir()) == before  # the old table stays
     assert [p.name for p in tmp_path.iterdir()] == ["t.nb201"]  # nothing left beside it
+
+
+def test_a_table_saved_with_seed_positions_is_read_by_seed_id(tmp_path: Path) -> None:
+    # results databases imported before seed ids were kept stored seeds 1, 2, 777 as 0, 1, 2
+    # (meta["seed_ids"]); read so, --seed-policy 2 served seed 777's value
+    key = MetricKey("cifar10", "ori-test", 2)
+    data = {(key, s): np.full(NB201.size, 90.0 + s) for s in (0, 1, 2)}
+    old = save_table(Table(NB201, data, meta={"seed_ids": [1, 2, 777]}), tmp_path / "old")
+    table = load_saved_table(old)
+    assert table.seeds(key) == [1, 2, 777] and "seed_ids" not in table.meta
+    assert table.value(7, "cifar10", "ori-test", 2, seed_policy=777) == 92.0
+    assert table.value(7, "cifar10", "ori-test", 2, seed_policy=1) == 90.0
+    bad = save_table(Table(NB201, data, meta={"seed_ids": [1, 2]}), tmp_path / "bad")
+    with pytest.raises(
+        TableFileError, match=r"seed ids \[1, 2\] do not name its seeds \[0, 1, 2\]"
+    ):
+        load_saved_table(bad)

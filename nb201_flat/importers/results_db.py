@@ -135,7 +135,7 @@ def read_results_db(
             df = pd.concat([df, copies.drop(columns="copied_from")], ignore_index=True)
     # per-seed values stay under their seed ids: positions (ranks of the ids the database
     # holds) moved when seeds were added, and read seed 777 for --seed-policy 2 when 1, 2, 777
-    # were trained; tables imported before keep positions and meta["seed_ids"] naming them
+    # were trained; tables saved before are renumbered by id on load (storage._seeds_by_id)
     return Table.from_tidy(
         df,
         space=space_from_key(space),
