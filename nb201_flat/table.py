@@ -850,7 +850,8 @@ def check_arch_column(
     located: npt.NDArray[np.int64] = cells[codes]
     if index is None:
         return located
-    other = located != index
+    # an index outside the space is the index column's error, which its own check names
+    other = (located != index) & (index >= 0) & (index < space.size)
     if other.any():
         row = int(np.flatnonzero(other)[0])
         raise bad(
