@@ -228,6 +228,18 @@ def test_tidy_arch_of_another_index_is_named_by_its_line(
     )
 
 
+def test_tidy_index_outside_the_space_is_named_as_such(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # it blamed the rows' order ("names cell 1, but the row's index is 99999") and named the
+    # wrong fix
+    row = _row(1, "60").replace("1,", "99999,", 1)
+    path = _tidy(tmp_path / "t.csv", _row(0, "50"), row)
+    err = _cli_refuses(capsys, path, tmp_path / "out.nb201")
+    assert "column 'index': 99999 is out of range (outside 0..15624)" in err
+    assert "index order" not in err
+
+
 @pytest.mark.parametrize("with_index", [True, False])
 def test_tidy_empty_arch_is_named_by_its_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], with_index: bool
