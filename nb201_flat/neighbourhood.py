@@ -216,11 +216,18 @@ class Neighbourhood:
     def check_level_read(self, *, given: bool = False, name: str = "quantile") -> None:
         """Refuse a level that g, the only reader here, does not read (:meth:`level_unread`);
         ``name``: the option as the caller takes it."""
-        if self.level_unread(given=given):
+        if not self.level_unread(given=given):
+            return
+        if given:
             raise ArgumentError(
                 f"{name} applies only with agg='quantile', not {self.agg!r}; add "
                 f"agg='quantile' or drop {name}"
             )
+        # held by the spec, not passed here: dropping an option the caller never gave is no fix
+        raise ArgumentError(
+            f"the quantile {self.quantile:g} of {self!r} applies only with agg='quantile', not "
+            f"{self.agg!r}; pass agg='quantile' or a Neighbourhood without that level"
+        )
 
     @property
     def agg_label(self) -> str:

@@ -119,7 +119,8 @@ def test_the_quantile_level_applies_by_one_rule_everywhere() -> None:
     f = (TINY.codes == 2).sum(axis=1).astype(float)
     held = Neighbourhood(quantile=0.3)  # a level for flatness's quantile column only
     # a reader of g alone refuses it, as the NA objective does: neighbourhood_score ignored it
-    with pytest.raises(LandscapeArgumentError, match="quantile applies only with agg='quantile'"):
+    # (naming the level the spec holds: the caller passed no quantile= to drop)
+    with pytest.raises(LandscapeArgumentError, match=r"^the quantile 0\.3 of Neighbourhood\("):
         neighbourhood_score(TINY, f, held)
     # flatness refuses it where its quantile column is not asked for (it was ignored too)
     with pytest.raises(LandscapeArgumentError, match="is the level of the 'quantile' column"):
@@ -135,7 +136,7 @@ def test_the_quantile_level_applies_by_one_rule_everywhere() -> None:
         neighbourhood_score(TINY, f, g_level, agg="mean"), neighbourhood_score(TINY, f, 1)
     )
     # but not a level that was never g's: the objective dropped it without a word
-    with pytest.raises(AlgorithmError, match="quantile applies only with agg='quantile'"):
+    with pytest.raises(AlgorithmError, match="0.3 .* applies only with agg='quantile', not 'min'"):
         NeighbourObjective(held, agg="min")
 
 
