@@ -418,7 +418,12 @@ def basins(
     w = oriented(v, higher_is_better)
     order = np.lexsort((opt, -w[opt]))
     opt = opt[order]
-    best = np.nanmax(w) if not np.isnan(w).all() else np.nan
+    # global within the landscape the optima are taken in: a better disconnected cell is no
+    # optimum under connected_only, and would leave none global
+    kept = ~np.isnan(w)
+    if connected_only:
+        kept &= space.connected
+    best = w[kept].max() if kept.any() else np.nan
     return pd.DataFrame(
         {
             "index": opt.astype(np.int64),

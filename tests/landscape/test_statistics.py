@@ -286,3 +286,14 @@ def test_pairs_may_be_arrays() -> None:
         neighbour_distributions(TINY, f, {"top": np.zeros((2, 2))})
     with pytest.raises(LandscapeArgumentError, match=r"radii must be a sequence.*\(2,\)"):
         neighbour_distributions(TINY, f, {"top": band}, radii=2)  # type: ignore[arg-type]
+
+
+def test_basins_connected_only_global_is_the_best_connected_cell() -> None:
+    # the best cells overall are disconnected (none on the output path): the best connected
+    # optimum is the global one of the filtered landscape
+    cost = conv_count(TINY) + 0.1 * conv_count(TINY, 1) + np.arange(TINY.size) * 1e-3
+    b = basins(TINY, cost, higher_is_better=False, connected_only=True)
+    kept = TINY.connected
+    assert cost[~kept].min() < cost[kept].min()  # the case: a better disconnected cell
+    assert b["is_global"].tolist() == [True] + [False] * (len(b) - 1)
+    assert b["index"].iloc[0] == np.flatnonzero(kept)[np.argmin(cost[kept])]
