@@ -513,6 +513,9 @@ def neighbour_distributions(
         raise LandscapeArgumentError(f"radii must be a sequence of radii, got {radii!r}; e.g. (2,)")
     radii = [space.check_radius(r) for r in radii]  # int() would make 1.5 radius 1
     dropna = check_flag("dropna", dropna)
+    # the weighted form branches on them itself: exact="no" would read as exact
+    exact, no_none = check_flag("exact", exact), check_flag("no_none", no_none)
+    connected_only = check_flag("connected_only", connected_only)
     if check_flag("weighted", weighted):
         return _weighted_distributions(
             space,

@@ -297,3 +297,13 @@ def test_basins_connected_only_global_is_the_best_connected_cell() -> None:
     assert cost[~kept].min() < cost[kept].min()  # the case: a better disconnected cell
     assert b["is_global"].tolist() == [True] + [False] * (len(b) - 1)
     assert b["index"].iloc[0] == np.flatnonzero(kept)[np.argmin(cost[kept])]
+
+
+@pytest.mark.parametrize("flag", ["exact", "no_none", "connected_only"])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_neighbour_distributions_refuses_a_non_bool_flag(flag: str, weighted: bool) -> None:
+    f = np.arange(float(TINY.size))
+    with pytest.raises(LandscapeArgumentError, match=f"^{flag} must be True or False, got 'no'$"):
+        neighbour_distributions(
+            TINY, f, {"t": (20, 26)}, radii=(1,), weighted=weighted, **{flag: "no"}
+        )
