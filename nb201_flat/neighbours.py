@@ -115,6 +115,25 @@ def arch_vector(values: npt.ArrayLike, size: int) -> npt.NDArray[np.float64]:
     return v
 
 
+def none_code(space: Space, no_none: bool) -> int | None:
+    """The code of the op ``none`` when ``no_none`` filters by it (None when it does not);
+    :class:`ArgumentError` for ``no_none=True`` on a space without that op, where the filter
+    would silently drop nothing. The one rule of every ``no_none`` option.
+
+    >>> none_code(Space(("a", "b"), 3), True)
+    Traceback (most recent call last):
+    ...
+    nb201_flat.errors.ArgumentError: no_none=True needs an op named 'none' in the space; drop no_none for this space
+    """
+    if not check_flag("no_none", no_none):
+        return None
+    if "none" not in space.ops:
+        raise ArgumentError(
+            "no_none=True needs an op named 'none' in the space; drop no_none for this space"
+        )
+    return space.ops.index("none")
+
+
 def neighbour_arrays(
     space: Space,
     radius: int = 1,
@@ -142,12 +161,13 @@ def neighbour_arrays(
     # no_none="no" would filter, and be cached under "no"
     exact, no_none = check_flag("exact", exact), check_flag("no_none", no_none)
     connected_only = check_flag("connected_only", connected_only)
+    none = none_code(space, no_none)
     key = ("nbhd", radius, exact, no_none, connected_only)
     if key in space._cache:
         cached: NeighbourArrays = space._cache[key]
         return cached
     radii = [radius] if exact else list(range(1, radius + 1))
-    blocks = [_exact_neighbours(space, r, no_none) for r in radii]
+    blocks = [_exact_neighbours(space, r, none) for r in radii]
     idx = blocks[0][0] if len(blocks) == 1 else np.concatenate([b[0] for b in blocks], axis=1)
     keep = np.ones(idx.shape, dtype=bool)
     if no_none:
@@ -172,9 +192,10 @@ def neighbour_arrays(
 
 
 def _exact_neighbours(
-    space: Space, r: int, want_none: bool
+    space: Space, r: int, none: int | None
 ) -> tuple[npt.NDArray[np.int32], BoolArray]:
-    """Neighbour indices at distance exactly r, and whether a changed edge became none.
+    """Neighbour indices at distance exactly r, and whether a changed edge became op ``none``
+    (a code; None: not asked).
 
     Works on lexicographic numbers: changing the ops of the edges in S adds a delta that
     depends only on their old ops and the new ones, so for each S a small table
@@ -183,7 +204,7 @@ def _exact_neighbours(
     """
     k = space.n_ops
     dtype = np.int32 if space.size < 2**31 else np.int64
-    none_code = space._op_code.get("none", -1)
+    want_none = none is not None
     # int32 halves the memory traffic; annotated int64 for the type checker only
     base: IntArray = space._lex_of_index.astype(dtype)
     weights: IntArray = space._weights.astype(dtype)
@@ -208,7 +229,7 @@ def _exact_neighbours(
             row_code = digits @ radix
             lex = base[:, None] + delta[row_code]
             if want_none:
-                to_none[:, cols] = (news == none_code).any(axis=2)[row_code]
+                to_none[:, cols] = (news == none).any(axis=2)[row_code]
         else:
             lex = np.repeat(base[:, None], m, axis=1)
             for p, e in enumerate(edges):
@@ -216,7 +237,7 @@ def _exact_neighbours(
                 new[new >= k] -= k
                 lex += (new - digits[:, p, None]) * weights[e]
                 if want_none:
-                    to_none[:, cols] |= new == none_code
+                    to_none[:, cols] |= new == none
         out[:, cols] = index_of_lex[lex]
     return out, to_none
 

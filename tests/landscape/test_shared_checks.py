@@ -159,3 +159,32 @@ def test_a_series_with_any_other_index_is_refused_naming_the_fix(make: object, m
     ):
         with pytest.raises(ArgumentError, match=match):
             call()
+
+
+def test_no_none_without_a_none_op_is_refused_by_every_function() -> None:
+    # the structural aggregates refused it, while the neighbour sets behind the rest looked
+    # the op up with a default and dropped nothing: no_none=True silently meant False
+    from nb201_flat import landscape as L
+
+    space = Space(("a", "b", "c"), 3)
+    f = np.arange(27.0)
+    band = {"t": (20.0, 26.0)}
+    for call in (
+        lambda: space.neighbours(1, no_none=True),
+        lambda: L.flatness(space, f, 1, no_none=True),
+        lambda: L.flatness(space, f, 1, no_none=True, columns=["median"]),
+        lambda: L.neighbourhood_score(space, f, 1, agg="median", no_none=True),
+        lambda: L.neighbourhood_score(space, f, 1, agg="quantile", quantile=0.3, no_none=True),
+        lambda: L.local_optima(space, f, no_none=True),
+        lambda: L.hill_climb(space, f, no_none=True),
+        lambda: L.basins(space, f, no_none=True),
+        lambda: L.random_walk(space, 5, seed=0, no_none=True),
+        lambda: L.neighbour_distributions(space, f, band, radii=(1,), no_none=True),
+        lambda: L.neighbour_distributions(space, f, band, (1,), no_none=True, weighted=True),
+    ):
+        with pytest.raises(
+            ArgumentError,
+            match="^no_none=True needs an op named 'none' in the space; drop no_none for this "
+            "space$",
+        ):
+            call()
