@@ -37,12 +37,13 @@ from nb201_flat.landscape._common import (
     IntArray,
     LandscapeArgumentError,
     Seed,
+    as_sequence,
     as_values,
     check_band,
     oriented,
     resolve_index,
 )
-from nb201_flat.space import Space
+from nb201_flat.space import Space, check_arch_indices
 from nb201_flat.table import MetricKey
 from nb201_flat.types import as_rng
 
@@ -146,12 +147,12 @@ def _references(
 ) -> IntArray:
     if optimum is None:
         return global_optima(space, v, higher_is_better=higher_is_better)
-    items: Iterable[ArchLike]
-    if isinstance(optimum, str | int | np.integer) or not isinstance(optimum, Iterable):
-        items = [optimum]
+    if isinstance(optimum, np.ndarray):  # any shape, np.array(5) too: the index-array rule
+        refs = sorted(set(check_arch_indices(optimum, space.size, name="optimum").ravel().tolist()))
+    elif isinstance(optimum, str | int | np.integer) or not isinstance(optimum, Iterable):
+        refs = [resolve_index(space, optimum)]
     else:
-        items = optimum
-    refs = sorted({resolve_index(space, a) for a in items})
+        refs = sorted({resolve_index(space, a) for a in optimum})
     if not refs:
         raise LandscapeArgumentError("optimum is an empty sequence")
     return np.asarray(refs, dtype=np.int64)
@@ -508,10 +509,9 @@ def neighbour_distributions(
     v = as_values(space, values)
     chosen = a2m_bands(bands) if isinstance(bands, str) else dict(bands)
     chosen = {name: check_band(name, band) for name, band in chosen.items()}
-    given: object = radii  # typed as radii; a notebook may pass one number all the same
-    if not isinstance(given, Iterable) or isinstance(given, str):  # radii=2: a raw TypeError
-        raise LandscapeArgumentError(f"radii must be a sequence of radii, got {radii!r}; e.g. (2,)")
-    radii = [space.check_radius(r) for r in radii]  # int() would make 1.5 radius 1
+    # radii=2 (a notebook may pass one number all the same): a raw TypeError; check_radius,
+    # not int(): 1.5 would be radius 1
+    radii = [space.check_radius(r) for r in as_sequence("radii", radii, "radii")]
     dropna = check_flag("dropna", dropna)
     # the weighted form branches on them itself: exact="no" would read as exact
     exact, no_none = check_flag("exact", exact), check_flag("no_none", no_none)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from nb201_flat.errors import ArgumentError
+from nb201_flat.errors import ArgumentError, InvalidArchError
 from nb201_flat.graphs import space_graph
 from nb201_flat.landscape._common import as_values
 from nb201_flat.space import Space
@@ -188,3 +190,47 @@ def test_no_none_without_a_none_op_is_refused_by_every_function() -> None:
             "space$",
         ):
             call()
+
+
+def test_one_item_where_a_sequence_belongs_is_refused_naming_the_list() -> None:
+    # iterating 5 or np.array(5) raised a raw TypeError naming no fix, and a string was read
+    # character by character
+    from nb201_flat import landscape as L
+    from nb201_flat.landscape.a2m import a2m_barriers
+
+    space = Space(("none", "skip", "conv"), 3)
+    f = np.arange(27.0)
+    tree = L.barrier_tree(space, f)
+    arch = space.arch(5).to_str()
+    for call, name, items in (
+        (lambda: L.barrier_matrix(space, f, 5), "archs", "architectures"),
+        (lambda: L.barrier_matrix(space, f, np.array(5), method="a2m"), "archs", "architectures"),
+        (lambda: L.bottleneck_matrix(tree, 5), "archs", "architectures"),
+        (lambda: a2m_barriers(space, f, 5), "pairs", "\\(a, b\\) pairs"),
+        (lambda: L.neighbour_distributions(space, f, {"t": (1, 2)}, radii=5), "radii", "radii"),
+    ):
+        with pytest.raises(ArgumentError, match=f"^{name} must be a sequence of {items}.*got 5; "):
+            call()
+    with pytest.raises(
+        ArgumentError, match=f"^archs must be a sequence .*e\\.g\\. \\['{re.escape(arch)}'\\]$"
+    ):
+        L.barrier_matrix(space, f, arch)
+    with pytest.raises(ArgumentError, match="^archs must be one sequence .* pass archs.ravel"):
+        L.barrier_matrix(space, f, np.array([[0, 5]]))
+    with pytest.raises(InvalidArchError, match="^archs must be whole numbers in 0..26, got 2.5"):
+        L.barrier_matrix(space, f, np.array([1.0, 2.5]))
+    # valid arrays are read as before: the index-array rule lets whole floats through
+    expect = L.barrier_matrix(space, f, [0, 5, 26])
+    assert L.barrier_matrix(space, f, np.array([0.0, 5.0, 26.0])).equals(expect)
+
+
+def test_a_0d_array_optimum_is_that_one_architecture() -> None:
+    from nb201_flat import landscape as L
+
+    space = Space(("none", "skip", "conv"), 3)
+    f = np.arange(27.0)
+    want = L.fitness_distance_correlation(space, f, optimum=5)
+    assert L.fitness_distance_correlation(space, f, optimum=np.array(5)) == want
+    assert L.distance_profile(space, f, np.array([[5, 7]])).attrs["optima"] == [5, 7]
+    with pytest.raises(InvalidArchError, match="^optimum must be whole numbers in 0..26, got 5.5"):
+        L.fitness_distance_correlation(space, f, optimum=np.array(5.5))
