@@ -14,6 +14,8 @@ neighbours, one row of neighbour indices per architecture (:class:`NeighbourArra
 from __future__ import annotations
 
 import itertools
+import numbers
+import sys
 import warnings
 from dataclasses import dataclass
 from typing import Any
@@ -21,7 +23,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from nb201_flat.errors import ArgumentError, check_flag
+from nb201_flat.errors import ArgumentError, check_flag, shown
 
 # no import cycle: space.py imports this module only lazily (in Space.neighbours, and under
 # TYPE_CHECKING), so the index rule is imported from space.py at the top, not redefined here
@@ -87,12 +89,17 @@ def arch_vector(values: npt.ArrayLike, size: int) -> npt.NDArray[np.float64]:
     """
     values = in_index_order(values, size)  # a pandas Series is read by its labels
     try:
-        v = np.asarray(values, dtype=np.float64)
+        raw = np.asarray(values)
+    except (TypeError, ValueError):  # ragged nesting
+        raise _not_numbers(values) from None
+    # float64 would read dates as their ns since the epoch, drop an imaginary part, parse
+    # text ('3'): none of them is a metric
+    if raw.dtype.kind not in "biuf":
+        _check_real(raw)
+    try:
+        v = np.asarray(raw, dtype=np.float64)
     except (TypeError, ValueError):
-        raise ArgumentError(
-            f"values must be numbers, got {type(values).__name__} {str(values)[:60]!r}; "
-            "pass e.g. table.vector(dataset, split, epochs)"
-        ) from None
+        raise _not_numbers(values) from None
     except OverflowError:  # an int beyond a float's range (10**400): numpy's bare error
         raise ArgumentError(
             "values hold a number beyond a float's range (infinite as a float); a metric is "
@@ -132,6 +139,32 @@ def none_code(space: Space, no_none: bool) -> int | None:
             "no_none=True needs an op named 'none' in the space; drop no_none for this space"
         )
     return space.ops.index("none")
+
+
+def _not_numbers(values: object) -> ArgumentError:
+    return ArgumentError(
+        f"values must be numbers, got {type(values).__name__} {str(values)[:60]!r}; "
+        "pass e.g. table.vector(dataset, split, epochs)"
+    )
+
+
+def _check_real(raw: npt.NDArray[Any]) -> None:
+    """:class:`ArgumentError` unless every entry of a non-numeric array is a real number (an
+    object array of ints, floats, bools, Decimals, or None for a missing value)."""
+    fix = "pass e.g. table.vector(dataset, split, epochs)"
+    if raw.dtype.kind != "O":
+        word = {"U": "text", "S": "bytes", "M": "date", "m": "time span", "c": "complex"}
+        raise ArgumentError(
+            f"values must be numbers, got {word.get(raw.dtype.kind, 'non-numeric')} entries "
+            f"(dtype {raw.dtype}); {fix}"
+        )
+    decimal = sys.modules.get("decimal")  # a Decimal exists only once decimal is loaded
+    real = (numbers.Real, np.bool_) + ((decimal.Decimal,) if decimal is not None else ())
+    for i, x in enumerate(raw.ravel().tolist()):
+        if not (x is None or isinstance(x, real)):
+            raise ArgumentError(
+                f"values must be numbers, got {type(x).__name__} {shown(x)} at index {i}; {fix}"
+            )
 
 
 def neighbour_arrays(

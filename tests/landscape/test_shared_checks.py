@@ -23,6 +23,15 @@ SMALL = Space(("none", "conv"), 3)  # 8 architectures
         (["x"] * 8, "values must be numbers"),
         ([0.0] * 7 + [np.inf], "1 infinite entry \\(first at index 7\\)"),
         ([0.0] * 7 + [10**400], "^values hold a number beyond a float's range"),  # OverflowError
+        # float64 read dates as ns since the epoch, dropped an imaginary part, parsed '3'
+        (pd.Series(pd.date_range("2020", periods=8)), "^values must be numbers, got date "),
+        (np.arange(8) * 1j, "^values must be numbers, got complex entries \\(dtype complex"),
+        ([str(i) for i in range(8)], "^values must be numbers, got text entries \\(dtype <U1"),
+        ([0.0] * 7 + ["3"], "^values must be numbers, got text entries"),
+        (
+            np.array([0.0] * 7 + ["3"], dtype=object),
+            "^values must be numbers, got str '3' at index 7",
+        ),
     ],
 )
 def test_every_per_arch_vector_gets_the_same_check(values: object, match: str) -> None:
@@ -36,6 +45,13 @@ def test_every_per_arch_vector_gets_the_same_check(values: object, match: str) -
     ):
         with pytest.raises(ArgumentError, match=match):
             call()
+
+
+def test_bools_and_object_numbers_are_still_read_as_numbers() -> None:
+    mask = np.arange(8) % 2 == 0
+    assert as_values(SMALL, mask).tolist() == mask.astype(float).tolist()
+    mixed = np.array([True, 1, 2.5, np.float32(3), None, 5, 6, 7], dtype=object)
+    np.testing.assert_array_equal(as_values(SMALL, mixed), [1, 1, 2.5, 3, np.nan, 5, 6, 7])
 
 
 def test_every_confidence_level_gets_the_same_check() -> None:
