@@ -206,6 +206,11 @@ def random_walk(
         cur = int(pool[rng.integers(len(pool))])
     else:
         cur = resolve_index(space, start)
+        if connected_only and not space.connected[cur]:  # the walk would hold a filtered cell
+            raise LandscapeArgumentError(
+                f"start {cur} is disconnected, outside the connected_only landscape; start at "
+                "a connected architecture, or drop connected_only"
+            )
     # one uniform draw per step, scaled by the current count: vectorised draws, scalar walk
     u = rng.random(length)
     walk = np.empty(length + 1, dtype=np.int64)

@@ -307,3 +307,16 @@ def test_neighbour_distributions_refuses_a_non_bool_flag(flag: str, weighted: bo
         neighbour_distributions(
             TINY, f, {"t": (20, 26)}, radii=(1,), weighted=weighted, **{flag: "no"}
         )
+
+
+def test_random_walk_refuses_a_disconnected_start_under_connected_only() -> None:
+    cell = int(np.flatnonzero(~TINY.connected)[0])
+    with pytest.raises(
+        LandscapeArgumentError,
+        match=f"^start {cell} is disconnected, outside the connected_only landscape; start at "
+        "a connected architecture, or drop connected_only$",
+    ):
+        random_walk(TINY, 5, seed=0, start=cell, connected_only=True)
+    assert random_walk(TINY, 5, seed=0, start=cell)[0] == cell  # unfiltered: any start
+    ok = int(np.flatnonzero(TINY.connected)[0])
+    assert TINY.connected[random_walk(TINY, 20, seed=0, start=ok, connected_only=True)].all()
