@@ -14,6 +14,8 @@ neighbours, one row of neighbour indices per architecture (:class:`NeighbourArra
 from __future__ import annotations
 
 import itertools
+import numbers
+import sys
 import warnings
 from dataclasses import dataclass
 from typing import Any
@@ -21,7 +23,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from nb201_flat.errors import ArgumentError, check_flag
+from nb201_flat.errors import ArgumentError, check_flag, shown
 
 # no import cycle: space.py imports this module only lazily (in Space.neighbours, and under
 # TYPE_CHECKING), so the index rule is imported from space.py at the top, not redefined here
@@ -87,12 +89,17 @@ def arch_vector(values: npt.ArrayLike, size: int) -> npt.NDArray[np.float64]:
     """
     values = in_index_order(values, size)  # a pandas Series is read by its labels
     try:
-        v = np.asarray(values, dtype=np.float64)
+        raw = np.asarray(values)
+    except (TypeError, ValueError):  # ragged nesting
+        raise _not_numbers(values) from None
+    # float64 would read dates as their ns since the epoch, drop an imaginary part, parse
+    # text ('3'): none of them is a metric
+    if raw.dtype.kind not in "biuf":
+        _check_real(raw)
+    try:
+        v = np.asarray(raw, dtype=np.float64)
     except (TypeError, ValueError):
-        raise ArgumentError(
-            f"values must be numbers, got {type(values).__name__} {str(values)[:60]!r}; "
-            "pass e.g. table.vector(dataset, split, epochs)"
-        ) from None
+        raise _not_numbers(values) from None
     except OverflowError:  # an int beyond a float's range (10**400): numpy's bare error
         raise ArgumentError(
             "values hold a number beyond a float's range (infinite as a float); a metric is "
@@ -113,6 +120,51 @@ def arch_vector(values: npt.ArrayLike, size: int) -> npt.NDArray[np.float64]:
             "architecture with NaN"
         )
     return v
+
+
+def none_code(space: Space, no_none: bool) -> int | None:
+    """The code of the op ``none`` when ``no_none`` filters by it (None when it does not);
+    :class:`ArgumentError` for ``no_none=True`` on a space without that op, where the filter
+    would silently drop nothing. The one rule of every ``no_none`` option.
+
+    >>> none_code(Space(("a", "b"), 3), True)
+    Traceback (most recent call last):
+    ...
+    nb201_flat.errors.ArgumentError: no_none=True needs an op named 'none' in the space; drop no_none for this space
+    """
+    if not check_flag("no_none", no_none):
+        return None
+    if "none" not in space.ops:
+        raise ArgumentError(
+            "no_none=True needs an op named 'none' in the space; drop no_none for this space"
+        )
+    return space.ops.index("none")
+
+
+def _not_numbers(values: object) -> ArgumentError:
+    return ArgumentError(
+        f"values must be numbers, got {type(values).__name__} {str(values)[:60]!r}; "
+        "pass e.g. table.vector(dataset, split, epochs)"
+    )
+
+
+def _check_real(raw: npt.NDArray[Any]) -> None:
+    """:class:`ArgumentError` unless every entry of a non-numeric array is a real number (an
+    object array of ints, floats, bools, Decimals, or None for a missing value)."""
+    fix = "pass e.g. table.vector(dataset, split, epochs)"
+    if raw.dtype.kind != "O":
+        word = {"U": "text", "S": "bytes", "M": "date", "m": "time span", "c": "complex"}
+        raise ArgumentError(
+            f"values must be numbers, got {word.get(raw.dtype.kind, 'non-numeric')} entries "
+            f"(dtype {raw.dtype}); {fix}"
+        )
+    decimal = sys.modules.get("decimal")  # a Decimal exists only once decimal is loaded
+    real = (numbers.Real, np.bool_) + ((decimal.Decimal,) if decimal is not None else ())
+    for i, x in enumerate(raw.ravel().tolist()):
+        if not (x is None or isinstance(x, real)):
+            raise ArgumentError(
+                f"values must be numbers, got {type(x).__name__} {shown(x)} at index {i}; {fix}"
+            )
 
 
 def neighbour_arrays(
@@ -142,12 +194,13 @@ def neighbour_arrays(
     # no_none="no" would filter, and be cached under "no"
     exact, no_none = check_flag("exact", exact), check_flag("no_none", no_none)
     connected_only = check_flag("connected_only", connected_only)
+    none = none_code(space, no_none)
     key = ("nbhd", radius, exact, no_none, connected_only)
     if key in space._cache:
         cached: NeighbourArrays = space._cache[key]
         return cached
     radii = [radius] if exact else list(range(1, radius + 1))
-    blocks = [_exact_neighbours(space, r, no_none) for r in radii]
+    blocks = [_exact_neighbours(space, r, none) for r in radii]
     idx = blocks[0][0] if len(blocks) == 1 else np.concatenate([b[0] for b in blocks], axis=1)
     keep = np.ones(idx.shape, dtype=bool)
     if no_none:
@@ -172,9 +225,10 @@ def neighbour_arrays(
 
 
 def _exact_neighbours(
-    space: Space, r: int, want_none: bool
+    space: Space, r: int, none: int | None
 ) -> tuple[npt.NDArray[np.int32], BoolArray]:
-    """Neighbour indices at distance exactly r, and whether a changed edge became none.
+    """Neighbour indices at distance exactly r, and whether a changed edge became op ``none``
+    (a code; None: not asked).
 
     Works on lexicographic numbers: changing the ops of the edges in S adds a delta that
     depends only on their old ops and the new ones, so for each S a small table
@@ -183,7 +237,7 @@ def _exact_neighbours(
     """
     k = space.n_ops
     dtype = np.int32 if space.size < 2**31 else np.int64
-    none_code = space._op_code.get("none", -1)
+    want_none = none is not None
     # int32 halves the memory traffic; annotated int64 for the type checker only
     base: IntArray = space._lex_of_index.astype(dtype)
     weights: IntArray = space._weights.astype(dtype)
@@ -208,7 +262,7 @@ def _exact_neighbours(
             row_code = digits @ radix
             lex = base[:, None] + delta[row_code]
             if want_none:
-                to_none[:, cols] = (news == none_code).any(axis=2)[row_code]
+                to_none[:, cols] = (news == none).any(axis=2)[row_code]
         else:
             lex = np.repeat(base[:, None], m, axis=1)
             for p, e in enumerate(edges):
@@ -216,7 +270,7 @@ def _exact_neighbours(
                 new[new >= k] -= k
                 lex += (new - digits[:, p, None]) * weights[e]
                 if want_none:
-                    to_none[:, cols] |= new == none_code
+                    to_none[:, cols] |= new == none
         out[:, cols] = index_of_lex[lex]
     return out, to_none
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Literal, TypeAlias
 
 import numpy as np
@@ -11,9 +11,9 @@ import numpy.typing as npt
 from nb201_flat.errors import LandscapeArgumentError as LandscapeArgumentError
 from nb201_flat.errors import MissingValueError as MissingValueError
 from nb201_flat.errors import NoPathError as NoPathError
-from nb201_flat.errors import check_flag
+from nb201_flat.errors import check_flag, shown
 from nb201_flat.neighbours import arch_vector
-from nb201_flat.space import Arch, Space
+from nb201_flat.space import Arch, Space, check_arch_indices
 
 # re-exported: the landscape layer's errors lived here
 from nb201_flat.types import BoolArray as BoolArray
@@ -79,6 +79,39 @@ def resolve_index(space: Space, arch: ArchLike) -> int:
         # resolve(i).index is i after the same range check: no Arch to build and look up
         return space.check_index(arch)
     return space.resolve(arch).index
+
+
+def as_sequence(name: str, value: object, items: str) -> list[object]:
+    """``value`` as a list of its items; one item alone (a number, a string, an :class:`Arch`,
+    a 0-d array: iterating it is a raw TypeError, or its characters) is refused naming the
+    list it belongs in."""
+    if (
+        isinstance(value, str | Arch)
+        or (isinstance(value, np.ndarray) and value.ndim == 0)
+        or not isinstance(value, Iterable)
+    ):
+        # array(5), np.int64(5): shown as 5
+        one = value.tolist() if isinstance(value, np.ndarray | np.generic) else value
+        raise LandscapeArgumentError(
+            f"{name} must be a sequence of {items}, got {shown(one)}; pass a list, e.g. "
+            f"[{shown(one)}]"
+        )
+    return list(value)
+
+
+def resolve_indices(space: Space, archs: object, name: str = "archs") -> list[int]:
+    """Indices of a sequence of architectures (:class:`Arch`, official strings or indices,
+    :func:`as_sequence`); a numpy array is read by the package's one rule for index arrays
+    (:func:`~nb201_flat.space.check_arch_indices`)."""
+    items = as_sequence(name, archs, "architectures (indices, strings or Arch)")
+    if isinstance(archs, np.ndarray) and archs.ndim > 1:  # rows would each be one "arch"
+        raise LandscapeArgumentError(
+            f"{name} must be one sequence of architectures, got an array of shape "
+            f"{archs.shape}; pass {name}.ravel()"
+        )
+    if isinstance(archs, np.ndarray):
+        return [int(i) for i in check_arch_indices(archs, space.size, name=name)]
+    return [resolve_index(space, a) for a in items]  # type: ignore[arg-type]
 
 
 def oriented(values: FloatArray, higher_is_better: bool) -> FloatArray:

@@ -44,6 +44,7 @@ from nb201_flat.landscape._common import (
     IntArray,
     LandscapeArgumentError,
     NanPolicy,
+    as_sequence,
     as_values,
     check_nan_policy,
     is_pair,
@@ -313,7 +314,7 @@ def a2m_barriers(
     v = as_values(space, values)
     rows = []
     carried = A2M_CODE_START if code == "54ce096" else math.inf
-    pairs = list(pairs)
+    pairs = as_sequence("pairs", pairs, "(a, b) pairs of architectures")  # type: ignore[assignment]
     for pair in pairs:  # a bad pair after good ones would otherwise cost their work
         if not is_pair(pair):
             raise LandscapeArgumentError(

@@ -20,7 +20,7 @@ import pandas as pd
 
 from nb201_flat.curves import require_curves
 from nb201_flat.errors import check_int_range
-from nb201_flat.landscape._common import LandscapeArgumentError
+from nb201_flat.landscape._common import LandscapeArgumentError, as_sequence
 from nb201_flat.landscape.neighbourhood import flatness
 from nb201_flat.space import in_index_order
 from nb201_flat.table import Table
@@ -106,7 +106,15 @@ def flatness_by_epoch(
     arr = curves.curve(key, seed=seed)
     n = arr.shape[1]
     # check_int_range: int(1.5) would silently read epoch 1
-    chosen = list(range(n)) if iepochs is None else [check_int_range("iepoch", e) for e in iepochs]
+    chosen = (
+        list(range(n))
+        if iepochs is None
+        else [check_int_range("iepoch", e) for e in as_sequence("iepochs", iepochs, "epochs")]
+    )
+    if not chosen:  # an empty frame would read as "computed, nothing to report"
+        raise LandscapeArgumentError(
+            f"iepochs is empty; pass epochs in 0..{n - 1} of {key} (0-based), or None for all"
+        )
     bad = [e for e in chosen if not 0 <= e < n]
     if bad:
         raise LandscapeArgumentError(

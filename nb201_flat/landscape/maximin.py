@@ -49,6 +49,7 @@ from nb201_flat.landscape._common import (
     as_values,
     oriented,
     resolve_index,
+    resolve_indices,
 )
 from nb201_flat.landscape.a2m import a2m_barrier, best_shortest_path
 from nb201_flat.landscape.paths import (
@@ -140,7 +141,7 @@ class BarrierTree:
         Read off the merge hierarchy: ``-inf`` where no path exists, NaN on rows of excluded
         archs; the diagonal holds each arch's own value.
         """
-        idx = [resolve_index(self.space, a) for a in archs]
+        idx = resolve_indices(self.space, archs)
         k = len(idx)
         # this matrix, the barrier matrix made from it and the labelled frame
         check_memory(4 * 8 * k * k, f"a {k:,} x {k:,} barrier matrix", "pass fewer archs")
@@ -169,7 +170,7 @@ class BarrierTree:
 
     def matrix(self, archs: Sequence[ArchLike]) -> pd.DataFrame:
         """Lowest barriers between every pair of ``archs`` (see :func:`barrier_matrix`)."""
-        idx = [resolve_index(self.space, a) for a in archs]
+        idx = resolve_indices(self.space, archs)
         bn = self.bottleneck_matrix(idx)
         wi = self.w[idx]
         with np.errstate(invalid="ignore"):
@@ -739,7 +740,7 @@ def barrier_matrix(
         raise LandscapeArgumentError("values are needed for the shortest-path barriers")
     else:
         sp, v = space, as_values(space, values)
-    idx = [resolve_index(sp, a) for a in archs]
+    idx = resolve_indices(sp, archs)
     k = len(idx)
     check_memory(2 * 8 * k * k, f"a {k:,} x {k:,} barrier matrix", "pass fewer archs")
     out = np.zeros((k, k))

@@ -11,6 +11,7 @@ whole space, :mod:`~nb201_flat.landscape.disconnectivity` the barrier tree of th
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -121,6 +122,11 @@ class BarrierPath:
 
 
 # -- the A²M construction ------------------------------------------------------------------------
+# the most differing edges whose d! shortest paths are enumerated: 8! = 40,320 paths; more is a
+# mistake, not an analysis (spaces of more than 8 edges: the lowest barrier still serves)
+MAX_SHORTEST_D = 8
+
+
 def shortest_paths(space: Space, a: ArchLike, b: ArchLike) -> IntArray:
     """All d! shortest Hamming paths from ``a`` to ``b``, shape ``(d!, d + 1)`` of indices.
 
@@ -135,8 +141,13 @@ def shortest_paths(space: Space, a: ArchLike, b: ArchLike) -> IntArray:
     ca, cb = space.codes[ia].astype(np.int64), space.codes[ib].astype(np.int64)
     diff = np.nonzero(ca != cb)[0]
     d = len(diff)
-    if d > 8:  # 8! = 40,320 paths; more is a mistake, not an analysis
-        raise LandscapeArgumentError(f"{d}! shortest paths is too many to enumerate (d <= 8)")
+    if d > MAX_SHORTEST_D:
+        raise LandscapeArgumentError(
+            f"architectures {ia} and {ib} differ on {d} edges: their {d}! = "
+            f"{math.factorial(d):,} shortest paths are too many to enumerate (at most "
+            f"{MAX_SHORTEST_D} differing edges); {LOWEST_BARRIER} gives the lowest barrier over "
+            "any path"
+        )
     if d == 0:
         return np.array([[ia]], dtype=np.int64)
     orders = np.array(list(itertools.permutations(diff.tolist())), dtype=np.int64)
@@ -152,9 +163,10 @@ def shortest_paths(space: Space, a: ArchLike, b: ArchLike) -> IntArray:
 
 # where the lowest barrier of a pair without shortest-path barriers is found, in the API and on
 # the CLI; conditional: callers without a barrier tree do not know whether a detour exists
+LOWEST_BARRIER = "lowest_barrier_path (CLI: nb201-flat barrier A B --method lowest)"
 DETOUR_HINT = (
-    "lowest_barrier_path (CLI: nb201-flat barrier A B --method lowest) finds the lowest barrier "
-    "over any path, through a detour of measured architectures if one exists"
+    f"{LOWEST_BARRIER} finds the lowest barrier over any path, through a detour of measured "
+    "architectures if one exists"
 )
 
 

@@ -37,12 +37,13 @@ from nb201_flat.landscape._common import (
     IntArray,
     LandscapeArgumentError,
     Seed,
+    as_sequence,
     as_values,
     check_band,
     oriented,
     resolve_index,
 )
-from nb201_flat.space import Space
+from nb201_flat.space import Space, check_arch_indices
 from nb201_flat.table import MetricKey
 from nb201_flat.types import as_rng
 
@@ -146,12 +147,12 @@ def _references(
 ) -> IntArray:
     if optimum is None:
         return global_optima(space, v, higher_is_better=higher_is_better)
-    items: Iterable[ArchLike]
-    if isinstance(optimum, str | int | np.integer) or not isinstance(optimum, Iterable):
-        items = [optimum]
+    if isinstance(optimum, np.ndarray):  # any shape, np.array(5) too: the index-array rule
+        refs = sorted(set(check_arch_indices(optimum, space.size, name="optimum").ravel().tolist()))
+    elif isinstance(optimum, str | int | np.integer) or not isinstance(optimum, Iterable):
+        refs = [resolve_index(space, optimum)]
     else:
-        items = optimum
-    refs = sorted({resolve_index(space, a) for a in items})
+        refs = sorted({resolve_index(space, a) for a in optimum})
     if not refs:
         raise LandscapeArgumentError("optimum is an empty sequence")
     return np.asarray(refs, dtype=np.int64)
@@ -205,6 +206,11 @@ def random_walk(
         cur = int(pool[rng.integers(len(pool))])
     else:
         cur = resolve_index(space, start)
+        if connected_only and not space.connected[cur]:  # the walk would hold a filtered cell
+            raise LandscapeArgumentError(
+                f"start {cur} is disconnected, outside the connected_only landscape; start at "
+                "a connected architecture, or drop connected_only"
+            )
     # one uniform draw per step, scaled by the current count: vectorised draws, scalar walk
     u = rng.random(length)
     walk = np.empty(length + 1, dtype=np.int64)
@@ -418,7 +424,12 @@ def basins(
     w = oriented(v, higher_is_better)
     order = np.lexsort((opt, -w[opt]))
     opt = opt[order]
-    best = np.nanmax(w) if not np.isnan(w).all() else np.nan
+    # global within the landscape the optima are taken in: a better disconnected cell is no
+    # optimum under connected_only, and would leave none global
+    kept = ~np.isnan(w)
+    if connected_only:
+        kept &= space.connected
+    best = w[kept].max() if kept.any() else np.nan
     return pd.DataFrame(
         {
             "index": opt.astype(np.int64),
@@ -503,11 +514,13 @@ def neighbour_distributions(
     v = as_values(space, values)
     chosen = a2m_bands(bands) if isinstance(bands, str) else dict(bands)
     chosen = {name: check_band(name, band) for name, band in chosen.items()}
-    given: object = radii  # typed as radii; a notebook may pass one number all the same
-    if not isinstance(given, Iterable) or isinstance(given, str):  # radii=2: a raw TypeError
-        raise LandscapeArgumentError(f"radii must be a sequence of radii, got {radii!r}; e.g. (2,)")
-    radii = [space.check_radius(r) for r in radii]  # int() would make 1.5 radius 1
+    # radii=2 (a notebook may pass one number all the same): a raw TypeError; check_radius,
+    # not int(): 1.5 would be radius 1
+    radii = [space.check_radius(r) for r in as_sequence("radii", radii, "radii")]
     dropna = check_flag("dropna", dropna)
+    # the weighted form branches on them itself: exact="no" would read as exact
+    exact, no_none = check_flag("exact", exact), check_flag("no_none", no_none)
+    connected_only = check_flag("connected_only", connected_only)
     if check_flag("weighted", weighted):
         return _weighted_distributions(
             space,

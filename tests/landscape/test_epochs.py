@@ -131,3 +131,22 @@ def test_a_mask_series_is_read_by_its_index() -> None:
     )
     with pytest.raises(ArgumentError, match=r"^mask \(a pandas Series\) must be indexed by the 27"):
         flatness_by_epoch(t, "toy", "x-valid", 12, mask=shuffled.iloc[1:])
+
+
+@pytest.mark.parametrize(
+    ("iepochs", "match"),
+    [
+        (2, "^iepochs must be a sequence of epochs, got 2; pass a list, e.g. \\[2\\]$"),
+        (np.int64(2), "^iepochs must be a sequence of epochs, got 2; pass a list"),
+        ([], "^iepochs is empty; pass epochs in 0..2 of .* \\(0-based\\), or None for all$"),
+    ],
+)
+def test_iepochs_must_name_at_least_one_epoch(iepochs: object, match: str) -> None:
+    # 2 raised a raw TypeError; [] returned an empty frame, read as "nothing to report"
+    f = (SPACE.codes == 2).sum(axis=1).astype(float)
+    t = _table(np.stack([np.zeros(27), 5 * f, 10 * f], axis=1))
+    with pytest.raises(LandscapeArgumentError, match=match):
+        flatness_by_epoch(t, "toy", "x-valid", 12, iepochs=iepochs)  # type: ignore[arg-type]
+    assert flatness_by_epoch(t, "toy", "x-valid", 12, iepochs=np.array([2]))["iepoch"].tolist() == [
+        2
+    ]

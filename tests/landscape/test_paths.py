@@ -56,3 +56,25 @@ def test_path_barrier_of_an_unmeasured_path_is_an_error() -> None:
     with pytest.raises(LandscapeArgumentError, match="numbers"):
         path_barrier(["a", "b"])
     assert path_barrier([90.0, 80.0, 85.0, 92.0]) == 11.0
+
+
+def test_too_many_shortest_paths_name_the_pair_and_the_lowest_barrier() -> None:
+    from nb201_flat.landscape import a2m_barrier, lowest_barrier_path
+    from nb201_flat.landscape.census import pair_barriers
+
+    big = Space(("none", "a"), 5)  # 10 edges: the two ends differ on all of them
+    f = np.arange(float(big.size))
+    a, b = 0, big.size - 1
+    msg = (
+        f"^architectures {a} and {b} differ on 10 edges: their 10! = 3,628,800 shortest paths "
+        "are too many to enumerate \\(at most 8 differing edges\\); lowest_barrier_path "
+        "\\(CLI: nb201-flat barrier A B --method lowest\\) gives the lowest barrier over any path$"
+    )
+    for call in (
+        lambda: shortest_paths(big, a, b),
+        lambda: a2m_barrier(big, f, a, b),
+        lambda: pair_barriers(big, f, a, b),
+    ):
+        with pytest.raises(LandscapeArgumentError, match=msg):
+            call()
+    assert lowest_barrier_path(big, f, a, b).barrier >= 0  # the fix the message names serves

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from nb201_flat.errors import ArgumentError
+from nb201_flat.errors import ArgumentError, InvalidArchError
 from nb201_flat.graphs import space_graph
 from nb201_flat.landscape._common import as_values
 from nb201_flat.space import Space
@@ -21,6 +23,15 @@ SMALL = Space(("none", "conv"), 3)  # 8 architectures
         (["x"] * 8, "values must be numbers"),
         ([0.0] * 7 + [np.inf], "1 infinite entry \\(first at index 7\\)"),
         ([0.0] * 7 + [10**400], "^values hold a number beyond a float's range"),  # OverflowError
+        # float64 read dates as ns since the epoch, dropped an imaginary part, parsed '3'
+        (pd.Series(pd.date_range("2020", periods=8)), "^values must be numbers, got date "),
+        (np.arange(8) * 1j, "^values must be numbers, got complex entries \\(dtype complex"),
+        ([str(i) for i in range(8)], "^values must be numbers, got text entries \\(dtype <U1"),
+        ([0.0] * 7 + ["3"], "^values must be numbers, got text entries"),
+        (
+            np.array([0.0] * 7 + ["3"], dtype=object),
+            "^values must be numbers, got str '3' at index 7",
+        ),
     ],
 )
 def test_every_per_arch_vector_gets_the_same_check(values: object, match: str) -> None:
@@ -34,6 +45,13 @@ def test_every_per_arch_vector_gets_the_same_check(values: object, match: str) -
     ):
         with pytest.raises(ArgumentError, match=match):
             call()
+
+
+def test_bools_and_object_numbers_are_still_read_as_numbers() -> None:
+    mask = np.arange(8) % 2 == 0
+    assert as_values(SMALL, mask).tolist() == mask.astype(float).tolist()
+    mixed = np.array([True, 1, 2.5, np.float32(3), None, 5, 6, 7], dtype=object)
+    np.testing.assert_array_equal(as_values(SMALL, mixed), [1, 1, 2.5, 3, np.nan, 5, 6, 7])
 
 
 def test_every_confidence_level_gets_the_same_check() -> None:
@@ -159,3 +177,76 @@ def test_a_series_with_any_other_index_is_refused_naming_the_fix(make: object, m
     ):
         with pytest.raises(ArgumentError, match=match):
             call()
+
+
+def test_no_none_without_a_none_op_is_refused_by_every_function() -> None:
+    # the structural aggregates refused it, while the neighbour sets behind the rest looked
+    # the op up with a default and dropped nothing: no_none=True silently meant False
+    from nb201_flat import landscape as L
+
+    space = Space(("a", "b", "c"), 3)
+    f = np.arange(27.0)
+    band = {"t": (20.0, 26.0)}
+    for call in (
+        lambda: space.neighbours(1, no_none=True),
+        lambda: L.flatness(space, f, 1, no_none=True),
+        lambda: L.flatness(space, f, 1, no_none=True, columns=["median"]),
+        lambda: L.neighbourhood_score(space, f, 1, agg="median", no_none=True),
+        lambda: L.neighbourhood_score(space, f, 1, agg="quantile", quantile=0.3, no_none=True),
+        lambda: L.local_optima(space, f, no_none=True),
+        lambda: L.hill_climb(space, f, no_none=True),
+        lambda: L.basins(space, f, no_none=True),
+        lambda: L.random_walk(space, 5, seed=0, no_none=True),
+        lambda: L.neighbour_distributions(space, f, band, radii=(1,), no_none=True),
+        lambda: L.neighbour_distributions(space, f, band, (1,), no_none=True, weighted=True),
+    ):
+        with pytest.raises(
+            ArgumentError,
+            match="^no_none=True needs an op named 'none' in the space; drop no_none for this "
+            "space$",
+        ):
+            call()
+
+
+def test_one_item_where_a_sequence_belongs_is_refused_naming_the_list() -> None:
+    # iterating 5 or np.array(5) raised a raw TypeError naming no fix, and a string was read
+    # character by character
+    from nb201_flat import landscape as L
+    from nb201_flat.landscape.a2m import a2m_barriers
+
+    space = Space(("none", "skip", "conv"), 3)
+    f = np.arange(27.0)
+    tree = L.barrier_tree(space, f)
+    arch = space.arch(5).to_str()
+    for call, name, items in (
+        (lambda: L.barrier_matrix(space, f, 5), "archs", "architectures"),
+        (lambda: L.barrier_matrix(space, f, np.array(5), method="a2m"), "archs", "architectures"),
+        (lambda: L.bottleneck_matrix(tree, 5), "archs", "architectures"),
+        (lambda: a2m_barriers(space, f, 5), "pairs", "\\(a, b\\) pairs"),
+        (lambda: L.neighbour_distributions(space, f, {"t": (1, 2)}, radii=5), "radii", "radii"),
+    ):
+        with pytest.raises(ArgumentError, match=f"^{name} must be a sequence of {items}.*got 5; "):
+            call()
+    with pytest.raises(
+        ArgumentError, match=f"^archs must be a sequence .*e\\.g\\. \\['{re.escape(arch)}'\\]$"
+    ):
+        L.barrier_matrix(space, f, arch)
+    with pytest.raises(ArgumentError, match="^archs must be one sequence .* pass archs.ravel"):
+        L.barrier_matrix(space, f, np.array([[0, 5]]))
+    with pytest.raises(InvalidArchError, match="^archs must be whole numbers in 0..26, got 2.5"):
+        L.barrier_matrix(space, f, np.array([1.0, 2.5]))
+    # valid arrays are read as before: the index-array rule lets whole floats through
+    expect = L.barrier_matrix(space, f, [0, 5, 26])
+    assert L.barrier_matrix(space, f, np.array([0.0, 5.0, 26.0])).equals(expect)
+
+
+def test_a_0d_array_optimum_is_that_one_architecture() -> None:
+    from nb201_flat import landscape as L
+
+    space = Space(("none", "skip", "conv"), 3)
+    f = np.arange(27.0)
+    want = L.fitness_distance_correlation(space, f, optimum=5)
+    assert L.fitness_distance_correlation(space, f, optimum=np.array(5)) == want
+    assert L.distance_profile(space, f, np.array([[5, 7]])).attrs["optima"] == [5, 7]
+    with pytest.raises(InvalidArchError, match="^optimum must be whole numbers in 0..26, got 5.5"):
+        L.fitness_distance_correlation(space, f, optimum=np.array(5.5))

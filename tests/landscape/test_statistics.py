@@ -284,5 +284,39 @@ def test_pairs_may_be_arrays() -> None:
     assert grid.equals(ls.projection_grid(TINY, f, 0, towards=(1, 2), lambdas=[0.0, 0.5]))
     with pytest.raises(LandscapeArgumentError, match="must be a pair"):
         neighbour_distributions(TINY, f, {"top": np.zeros((2, 2))})
-    with pytest.raises(LandscapeArgumentError, match=r"radii must be a sequence.*\(2,\)"):
+    with pytest.raises(LandscapeArgumentError, match=r"^radii must be a sequence.*e\.g\. \[2\]$"):
         neighbour_distributions(TINY, f, {"top": band}, radii=2)  # type: ignore[arg-type]
+
+
+def test_basins_connected_only_global_is_the_best_connected_cell() -> None:
+    # the best cells overall are disconnected (none on the output path): the best connected
+    # optimum is the global one of the filtered landscape
+    cost = conv_count(TINY) + 0.1 * conv_count(TINY, 1) + np.arange(TINY.size) * 1e-3
+    b = basins(TINY, cost, higher_is_better=False, connected_only=True)
+    kept = TINY.connected
+    assert cost[~kept].min() < cost[kept].min()  # the case: a better disconnected cell
+    assert b["is_global"].tolist() == [True] + [False] * (len(b) - 1)
+    assert b["index"].iloc[0] == np.flatnonzero(kept)[np.argmin(cost[kept])]
+
+
+@pytest.mark.parametrize("flag", ["exact", "no_none", "connected_only"])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_neighbour_distributions_refuses_a_non_bool_flag(flag: str, weighted: bool) -> None:
+    f = np.arange(float(TINY.size))
+    with pytest.raises(LandscapeArgumentError, match=f"^{flag} must be True or False, got 'no'$"):
+        neighbour_distributions(
+            TINY, f, {"t": (20, 26)}, radii=(1,), weighted=weighted, **{flag: "no"}
+        )
+
+
+def test_random_walk_refuses_a_disconnected_start_under_connected_only() -> None:
+    cell = int(np.flatnonzero(~TINY.connected)[0])
+    with pytest.raises(
+        LandscapeArgumentError,
+        match=f"^start {cell} is disconnected, outside the connected_only landscape; start at "
+        "a connected architecture, or drop connected_only$",
+    ):
+        random_walk(TINY, 5, seed=0, start=cell, connected_only=True)
+    assert random_walk(TINY, 5, seed=0, start=cell)[0] == cell  # unfiltered: any start
+    ok = int(np.flatnonzero(TINY.connected)[0])
+    assert TINY.connected[random_walk(TINY, 20, seed=0, start=ok, connected_only=True)].all()
