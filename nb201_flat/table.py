@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
@@ -237,7 +239,7 @@ class Table:
                 f"{shown(self.space, 40)}; pass nb201_flat.space.NB201 or Space(ops, n_nodes)"
             )
         converted = {}
-        for item, vec in self.data.items():
+        for item, vec in _stored_items(self.data):
             key, _ = _data_key(item)
             if not isinstance(vec, np.ndarray) or vec.dtype != np.float64:
                 # a pandas Series is read by its index, as every per-architecture vector is
@@ -251,6 +253,8 @@ class Table:
         if converted:  # a new dict: the caller's stays as it was
             self.data = {**self.data, **converted}
         self.validate()
+        if (wrap := _DATA_WRAPPER.get()) is not None:
+            self.data = wrap(self.data)
 
     def validate(self) -> None:
         """Raise :class:`~nb201_flat.errors.FormatError` unless every vector is a float vector
@@ -260,7 +264,7 @@ class Table:
         since ``data`` is a plain dict a caller may still change (a table written with an
         infinite value could never be loaded back).
         """
-        for item, vec in self.data.items():
+        for item, vec in _stored_items(self.data):
             key, seed = _data_key(item)
             if not isinstance(vec, np.ndarray) or vec.dtype != np.float64:
                 what = f"{vec.dtype} array" if isinstance(vec, np.ndarray) else type(vec).__name__
@@ -752,6 +756,34 @@ def stand_ins(table: Table) -> tuple[set[int], dict[int, list[dict[str, Any]]]] 
     for rec in meta.get("isomorphic_to") or []:
         copies.setdefault(int(rec["index"]), []).append(rec)
     return {int(i) for i in meta.get("constant_output") or []}, copies
+
+
+_DataWrapper = Callable[
+    [dict[tuple[MetricKey, int | None], FloatArray]], dict[tuple[MetricKey, int | None], FloatArray]
+]
+_DATA_WRAPPER: ContextVar[_DataWrapper | None] = ContextVar("table_data_wrapper", default=None)
+
+
+@contextmanager
+def wrapping_data(wrap: _DataWrapper) -> Iterator[None]:
+    """Within the block, each :class:`Table` built (in this thread) keeps ``wrap(data)`` as its
+    data.
+
+    :func:`nb201_flat.figures.make` notes through it which vectors a figure reads: a table the
+    figure derives from the one it was given (``with_vector``, a subset, a copy of ``data``)
+    holds the same vectors in a new dict, whose reads would go unnoted.
+    """
+    token = _DATA_WRAPPER.set(wrap)
+    try:
+        yield
+    finally:
+        _DATA_WRAPPER.reset(token)
+
+
+def _stored_items(data: Mapping[Any, Any]) -> Iterable[tuple[Any, Any]]:
+    """``data``'s pairs by dict's own ``items``: checking the vectors is no read of them that
+    a wrapper (:func:`wrapping_data`) should note."""
+    return dict.items(data) if isinstance(data, dict) else data.items()
 
 
 def infinite_values(key: MetricKey, seed: int | None, vec: FloatArray) -> str | None:

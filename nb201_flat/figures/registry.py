@@ -27,7 +27,8 @@ from nb201_flat.errors import (
     check_choice,
     check_int_range,
 )
-from nb201_flat.table import Table
+from nb201_flat.table import Table, wrapping_data
+from nb201_flat.types import FloatArray
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -168,7 +169,8 @@ def make(name: str, table: Table, **options: Any) -> Figure:
         )
     reading = _Reads(table)
     try:
-        return maker(reading.table, **options)
+        with wrapping_data(reading.wrap):
+            return maker(reading.table, **options)
     except MissingValueError as exc:
         # unmeasured cells where the figure reads values (a sparse table): the table cannot
         # serve it, which a full `figures` run skips with this note; it aborted the run.
@@ -181,22 +183,59 @@ def make(name: str, table: Table, **options: Any) -> Figure:
         ) from exc
 
 
-class _Reads(dict[Any, Any]):
-    """A table's vectors noting which of them a maker reads (``table`` shares them with the
-    caller's table: the same arrays, no copy)."""
+class _Reads:
+    """Which of a table's vectors a figure maker reads, through the table it is given or any
+    table it derives from it: ``with_vector``, a subset, a copy of ``data`` or of the table
+    share the vectors (a deep copy's are noted as the ones they copy)."""
 
     def __init__(self, table: Table) -> None:
-        super().__init__(table.data)
-        self.read: set[Any] = set()
+        # id -> (a vector the maker may read, the caller's vector whose values it holds): the
+        # first of each pair is kept alive, so that no other array takes its id
+        self.vectors: dict[int, tuple[Any, FloatArray]] = {
+            id(v): (v, v) for v in dict.values(table.data)
+        }
+        self.read: set[int] = set()
         self.table = copy.copy(table)  # the caller's table keeps its own data
-        self.table.data = self
+        self.table.data = self.wrap(table.data)
 
-    # every read of a vector is noted once it succeeds: a key looked up in vain (a maker
-    # catching the KeyError) is not a vector read. dict's C methods never call __getitem__,
-    # so each that hands out vectors is overridden
+    def wrap(self, data: dict[Any, Any]) -> dict[Any, Any]:
+        """``data`` noting reads here (each table built while the maker runs keeps this)."""
+        if isinstance(data, _NotingData) and data.reads is self:
+            return data
+        return _NotingData(self, data)
+
+    def note(self, vec: object) -> None:
+        if id(vec) in self.vectors:
+            self.read.add(id(vec))
+
+    def copied(self, vec: object, copied: object) -> None:
+        if id(vec) in self.vectors:
+            self.vectors[id(copied)] = (copied, self.vectors[id(vec)][1])
+
+    def lacked_values(self) -> bool:
+        """Whether a vector the maker read holds an unmeasured (NaN) cell."""
+        return any(bool(np.isnan(self.vectors[i][1]).any()) for i in self.read)
+
+
+class _NotingData(dict[Any, Any]):
+    """A table's ``data`` noting in :class:`_Reads` the vectors handed out.
+
+    Every read of a vector is noted once it succeeds: a key looked up in vain (a maker
+    catching the KeyError) is not a vector read. dict's C methods never call ``__getitem__``,
+    so each that hands out vectors is overridden; a copy notes its reads here too. ``items()``
+    and ``values()`` hand out every vector: a subset built by iterating them notes them all,
+    one built from the keys it keeps (``data[key]``) only those.
+    """
+
+    __slots__ = ("reads",)
+
+    def __init__(self, reads: _Reads, data: dict[Any, Any]) -> None:
+        super().__init__(data)
+        self.reads = reads
+
     def __getitem__(self, item: Any) -> Any:
         vec = super().__getitem__(item)
-        self.read.add(item)
+        self.reads.note(vec)
         return vec
 
     def get(self, item: Any, default: Any = None) -> Any:
@@ -205,16 +244,33 @@ class _Reads(dict[Any, Any]):
         return default
 
     def values(self) -> Any:
-        self.read.update(self)
+        self._note_all()
         return super().values()
 
     def items(self) -> Any:
-        self.read.update(self)
+        self._note_all()
         return super().items()
 
-    def lacked_values(self) -> bool:
-        """Whether a vector the maker read holds an unmeasured (NaN) cell."""
-        return any(bool(np.isnan(dict.__getitem__(self, k)).any()) for k in self.read)
+    def _note_all(self) -> None:
+        for vec in dict.values(self):
+            self.reads.note(vec)
+
+    def copy(self) -> _NotingData:
+        return _NotingData(self.reads, self)
+
+    __copy__ = copy
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> _NotingData:
+        out = _NotingData(self.reads, {})
+        for item, vec in dict.items(self):
+            dup = copy.deepcopy(vec, memo)
+            self.reads.copied(vec, dup)
+            dict.__setitem__(out, copy.deepcopy(item, memo), dup)
+        return out
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # a plain dict in another process: its reads cannot be noted here
+        return (dict, (dict(self),))
 
 
 def render(

@@ -56,7 +56,7 @@ from __future__ import annotations
 
 import itertools
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache, partial
@@ -671,6 +671,29 @@ class _Moments:
             out.append(_var_floor(np.square(top), space.n_edges))
         return out
 
+    def reach(self, v: FloatArray, n_edges: int) -> float:
+        """:func:`_var_floor` over every value, members or not: no cell's floor is higher."""
+        x = v[~self.nan]
+        if not x.size:
+            return 0.0
+        top = max(self.shift - float(x.min()), float(x.max()) - self.shift)
+        return float(_var_floor(np.square(np.float64(top)), n_edges))  # inf as in var_floors
+
+    def ball_floors(self, space: Space, v: FloatArray, radius: int, cells: IntArray) -> FloatArray:
+        """:meth:`var_floors` at ``radius`` of ``cells`` only, the same numbers, read from
+        their closed balls' members (a max is exact whatever the order)."""
+        top = np.empty(cells.size)
+        ball = space.neighbourhood_size(radius, exact=False) + 1
+        step = max(1, (1 << 22) // ball)
+        for lo in range(0, cells.size, step):
+            part = cells[lo : lo + step]
+            nb = neighbour_rows(space, part, radius, exact=False)
+            members = np.concatenate([part[:, None], nb], axis=1)
+            # NaN (no value) is left out; a ball with none gets 0, as in var_floors
+            top[lo : lo + part.size] = np.fmax.reduce(np.abs(v[members] - self.shift), axis=1)
+        top[np.isnan(top)] = 0.0
+        return _var_floor(np.square(top), space.n_edges)
+
     def fill(self, v: FloatArray, c: int, dst: FloatArray, *, own: bool = False) -> None:
         """Channel ``c`` into ``dst``: the neighbours' values, or with ``own`` the cell's own
         (what ``include_self`` adds; the cell counts whenever it has a value)."""
@@ -687,6 +710,38 @@ class _Moments:
                 np.copyto(dst, 0.0, where=~self.present)
             if name == "s2":
                 np.multiply(dst, dst, out=dst)
+
+
+def _cell_floors(
+    space: Space, mom: _Moments, v: FloatArray, radii: Sequence[int]
+) -> Callable[[int, FloatArray], tuple[IntArray, FloatArray]]:
+    """``floors(row, var)``: the cells whose variance in ``var`` (at ``radii[row]``) is within
+    :data:`_TRUST` of the highest floor any cell has (:meth:`_Moments.reach`), the only ones
+    that their own floor can zero or put in doubt, and those floors (:func:`_var_floor`).
+
+    A few cells' floors are read from their balls (:meth:`_Moments.ball_floors`); where that
+    reads more values than passes over the whole space, from those passes
+    (:meth:`_Moments.var_floors`, every radius at once, kept for the next row).
+    """
+    every: list[FloatArray] = []
+    reach: list[float] = []  # computed once, when a row first needs floors
+
+    def floors(row: int, var: FloatArray) -> tuple[IntArray, FloatArray]:
+        if not reach:
+            reach.append(mom.reach(v, space.n_edges))
+        cells = np.flatnonzero(var <= _TRUST * reach[0])
+        r = radii[row]
+        if reach[0] == 0:  # every value is the shift: every floor is 0
+            return cells, np.zeros(cells.size)
+        if cells.size * (space.neighbourhood_size(r, exact=False) + 1) <= (
+            r * space.n_edges * space.size
+        ):
+            return cells, mom.ball_floors(space, v, r, cells)
+        if not every:
+            every.extend(mom.var_floors(space, v, radii))
+        return cells, every[row][cells]
+
+    return floors
 
 
 def _sums(
@@ -725,14 +780,15 @@ def _mean_std(
     n: FloatArray,
     mom: _Moments,
     top_floor: float,
-    floors: Callable[[], list[FloatArray]],
+    floors: Callable[[int, FloatArray], tuple[IntArray, FloatArray]],
     redo: Callable[[int, IntArray], tuple[FloatArray, FloatArray]],
     names: tuple[str, ...],
 ) -> dict[str, FloatArray]:
     """Means and population stds from the sums, in place in their rows (one row per radius,
-    or a single vector): the mean in ``sums["s1"]``, the std in ``sums["s2"]``. ``floors()``
-    gives each row's :func:`_var_floor` per cell (at most ``top_floor``); ``redo(row, cells)``
-    the exact mean and std of cells whose variance is too close to its floor to trust."""
+    or a single vector): the mean in ``sums["s1"]``, the std in ``sums["s2"]``.
+    ``floors(row, var)`` gives the cells of a row's variances that their own floor could
+    change and those floors (:func:`_cell_floors`); ``redo(row, cells)`` the exact mean and
+    std of cells whose variance is too close to its floor to trust."""
     out: dict[str, FloatArray] = {}
     if "s1" not in sums:
         return out
@@ -747,18 +803,20 @@ def _mean_std(
             sq = np.empty(size)
             low = np.empty(size, dtype=bool)
             rows = zip(mean.reshape(-1, size), var.reshape(-1, size), strict=True)
-            doubt, local = [], None
+            doubt = []
             for i, (m_row, v_row) in enumerate(rows):
                 v_row -= np.multiply(m_row, m_row, out=sq)
-                floor: float | FloatArray = top_floor
-                # each cell's own floor (a few passes) only where the largest one leaves doubt
-                if np.less_equal(v_row, _TRUST * top_floor, out=low).any():
-                    local = floors() if local is None else local
-                    floor = local[i]
-                np.copyto(v_row, 0.0, where=np.less_equal(v_row, floor, out=low))
+                # each cell's own floor only where the largest one leaves doubt
+                if not np.less_equal(v_row, _TRUST * top_floor, out=low).any():
+                    doubt.append(np.empty(0, dtype=np.intp))  # none at or near the floor
+                    continue
+                cells, floor = floors(i, v_row)
+                near = v_row[cells]
+                near[near <= floor] = 0.0
+                v_row[cells] = near
                 # a floor of 0: every value of the ball is the shift itself, so the sums
                 # were exact and the 0 is the true variance; nothing to redo
-                doubt.append(np.flatnonzero((v_row <= _TRUST * floor) & (floor > 0)))
+                doubt.append(cells[(near <= _TRUST * floor) & (floor > 0)])
             out["std"] = np.sqrt(var, out=var)
     mean += mom.shift
     if "mean" in names:
@@ -803,6 +861,12 @@ def _exact_mean_std(
         has = ~np.isnan(x)
         used = has.any(axis=1)  # rows without a member keep NaN
         first = x[np.arange(len(x)), has.argmax(axis=1)]  # the centre: a member's own value
+        # members all equal (a plateau, the usual doubt): every d below is 0, so the mean is
+        # first + 0.0 and the std 0.0, the same numbers without the sums
+        flat = used & (np.fmax.reduce(x, axis=1) == np.fmin.reduce(x, axis=1))
+        mean[lo : lo + part.size][flat] = first[flat] + 0.0
+        std[lo : lo + part.size][flat] = 0.0
+        used &= ~flat
         d = x[used] - first[used, None]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows are not used
@@ -893,7 +957,7 @@ def ball_stats(
         "connected_only": connected_only,
     }
     redo = lambda _, cells: _exact_mean_std(space, v, cells, r, **flags)  # noqa: E731
-    floors = partial(mom.var_floors, space, v, (r,))
+    floors = _cell_floors(space, mom, v, (r,))
     out = _mean_std(sums, n, mom, mom.var_floor(v, n_edges), floors, redo, names)
     for name, sign in (("min", 1.0), ("max", -1.0)):
         if name not in names:
@@ -967,7 +1031,7 @@ def radius_profile(
         n: FloatArray = np.broadcast_to(per_radius, (r, space.size))
     else:
         n = sums["n"]
-    floors = partial(mom.var_floors, space, v, range(1, r + 1))
+    floors = _cell_floors(space, mom, v, range(1, r + 1))
     flags = {
         "exact": exact,
         "include_self": include_self,
@@ -986,6 +1050,27 @@ def radius_profile(
 
 
 # -- neighbour rows for the gather, chunk by chunk ---------------------------------------------
+@lru_cache(maxsize=16)
+def _neighbour_columns(
+    k: int, n_edges: int, radius: int, exact: bool
+) -> tuple[npt.NDArray[np.int32], ...]:
+    """Each neighbour as its changed edges' columns ``edge * k + offset`` (one array per
+    changed edge, offset 0 where a nearer neighbour changes fewer), in the order of
+    :meth:`Space.neighbours`: by distance, then edges changed, then new ops."""
+    blocks = [np.empty((0, radius), dtype=np.int32)]
+    for d in [radius] if exact else range(1, radius + 1):
+        offsets = np.array(list(itertools.product(range(1, k), repeat=d)), dtype=np.int32)
+        for subset in itertools.combinations(range(n_edges), d):
+            block = np.zeros((len(offsets), radius), dtype=np.int32)  # column 0: no change
+            block[:, :d] = np.array(subset, dtype=np.int32) * k + offsets.reshape(-1, d)
+            blocks.append(block)
+    table = np.concatenate(blocks)
+    out = tuple(np.ascontiguousarray(table[:, j]) for j in range(radius))
+    for arr in out:
+        arr.setflags(write=False)
+    return out
+
+
 def neighbour_rows(
     space: Space,
     rows: npt.ArrayLike,
@@ -1023,17 +1108,24 @@ def neighbour_rows(
         index_of_lex = np.empty(space.size, dtype=np.int64)
         index_of_lex[lex_map] = np.arange(space.size)
     base = codes @ weights
-    blocks = []
-    for d in [r] if exact else range(1, r + 1):
-        offsets = np.array(list(itertools.product(range(1, k), repeat=d)), dtype=np.int64)
-        for subset in itertools.combinations(range(n_edges), d):
-            old = codes[:, list(subset)]  # (m, d)
-            new = (old[:, None, :] + offsets[None, :, :]) % k  # (m, o, d)
-            lex = base[:, None] + ((new - old[:, None, :]) * weights[list(subset)]).sum(axis=2)
-            if none is not None:
-                lex = np.where((new == none).any(axis=2), -1, lex)
-            blocks.append(lex)
-    lex_all = np.concatenate(blocks, axis=1) if blocks else np.empty((len(idx_rows), 0), np.int64)
+    # per row, edge and op offset: the change of the base-k number, and whether the new op
+    # is `none`; a neighbour adds one entry per edge it changes (its columns)
+    m, cols = len(idx_rows), _neighbour_columns(k, n_edges, r, exact)
+    op = (codes[:, :, None] + np.arange(k)) % k  # (m, edges, offsets)
+    step = ((op - codes[:, :, None]) * weights[:, None]).reshape(m, n_edges * k)
+    lex_all = base[:, None] + step[:, cols[0]]
+    for c in cols[1:]:
+        lex_all += step[:, c]
+    if none is not None:
+        to_none = (op == none).reshape(m, n_edges * k)
+        to_none[:, ::k] = False  # offset 0: the edge is not changed
+        hit = to_none[:, cols[0]]
+        for c in cols[1:]:
+            hit |= to_none[:, c]
+        lex_all[hit] = -1
+    if m and none is None and not connected_only:  # every neighbour kept: nothing to compact
+        idx = lex_all if index_of_lex is None else index_of_lex[lex_all]
+        return idx.astype(np.int32)
     keep = lex_all >= 0
     idx = np.where(keep, lex_all, 0)
     if index_of_lex is not None:

@@ -4,6 +4,8 @@ inside numpy, pandas or matplotlib, ignoring an option, or drawing a wrong value
 from __future__ import annotations
 
 import contextlib
+import copy
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +26,7 @@ from nb201_flat.figures import (
 )
 from nb201_flat.figures._common import binned_means, figure_notes, mean_ci, new_figure
 from nb201_flat.figures.generalisation import Series, gap_data, transfer_data
-from nb201_flat.table import Table
+from nb201_flat.table import MetricKey, Table
 
 
 @pytest.fixture(scope="module")
@@ -281,6 +283,44 @@ def test_reads_by_any_dict_method_are_noted(
     monkeypatch.setattr(tree, "make_barrier_tree", maker)
     with pytest.raises(FigureSkipped, match="values measured where the figure reads them"):
         make("barrier_tree", sparse)
+
+
+_DERIVED = {
+    "with_vector": lambda t, k: t.with_vector(MetricKey("cifar10", "extra", 1), np.zeros(len(t))),
+    "dict copy": lambda t, k: Table(t.space, dict(t.data)),
+    "data.copy()": lambda t, k: Table(t.space, t.data.copy()),
+    "subset": lambda t, k: Table(t.space, {(k, None): t.data[(k, None)]}),
+    "another key": lambda t, k: Table(t.space, {(MetricKey("c", "s", 1), None): t.data[(k, None)]}),
+    "replace": lambda t, k: dataclasses.replace(t, source="derived"),
+    "copy": lambda t, k: copy.copy(t),
+    "deepcopy": lambda t, k: copy.deepcopy(t),
+}
+
+
+@pytest.mark.parametrize("how", list(_DERIVED))
+def test_reads_on_a_derived_table_are_noted_as_the_vectors_it_shares(
+    figure_table: Table, monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    # reads on a table the maker derived (a new Table over the same vectors) were not noted:
+    # a sparse table's skip aborted the run; and building one from the noted data (replace,
+    # deepcopy) noted every vector, so a bug on measured values read as a skip
+    from nb201_flat.figures import tree
+
+    key = figure_table.key("cifar10", "ori-test", 200)
+    read = MetricKey("c", "s", 1) if how == "another key" else key
+
+    def maker(table: Table) -> None:
+        _DERIVED[how](table, key).data[(read, None)]
+        raise MissingValueError("no value where the figure looked")
+
+    monkeypatch.setattr(tree, "make_barrier_tree", maker)
+    sparse = _thinned(figure_table, 0.5)
+    with pytest.raises(FigureSkipped, match="values measured where the figure reads them"):
+        make("barrier_tree", sparse)
+    # the vector read measured, the others not: the NaN is the computation's
+    measured_read = sparse.with_vector(key, figure_table.vector_for(key))
+    with pytest.raises(MissingValueError, match="no value where the figure looked"):
+        make("barrier_tree", measured_read)
 
 
 def test_figures_on_a_sparse_table_skip_what_it_cannot_serve(tmp_path: Path) -> None:

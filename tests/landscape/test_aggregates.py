@@ -435,3 +435,28 @@ def test_a_constant_vector_is_not_recomputed_member_by_member(
     st = aggregates.ball_stats(NB201, v, 3)
     assert (prof["std"] == 0).all() and (prof["mean"] == 10.0).all()
     assert (st["std"] == 0).all() and (st["mean"] == 10.0).all()
+
+
+def test_a_plateau_reads_its_few_cells_floors_from_their_balls(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # a few cells with equal members (a plateau) made every cell's floor at every radius come
+    # from passes over the whole space: radius_profile to 6 on a piecewise-constant NB201
+    # vector took 2-3 times the default's time
+    v = _values(NB201, 21, nan_share=0.0)
+    plateau = np.r_[0, NB201.neighbours(2, exact=False).of(0)]  # the radius-2 ball of cell 0
+    v[plateau] = 50.0
+    inner = np.r_[0, NB201.neighbours(1).of(0)]  # their radius-1 neighbours: all at 50
+    expected = [ag.ball_stats(NB201, v, r, exact=False) for r in range(1, 7)]
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("passes over the whole space for the floors of a few cells")
+
+    monkeypatch.setattr(ag._Moments, "var_floors", refuse)
+    prof = ag.radius_profile(NB201, v, 6)
+    for r, st_r in enumerate(expected, start=1):
+        for name in ("mean", "std"):
+            np.testing.assert_array_equal(prof[name][r - 1], st_r[name])
+    assert (prof["std"][0, inner] == 0.0).all() and (prof["mean"][0, inner] == 50.0).all()
+    assert prof["std"][1, 0] == 0.0 and prof["mean"][1, 0] == 50.0
+    _compare(NB201, v, 1, (False, False, False, False, False))
