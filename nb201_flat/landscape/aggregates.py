@@ -67,7 +67,7 @@ import numpy.typing as npt
 
 from nb201_flat.errors import check_int_range
 from nb201_flat.landscape._common import FloatArray, IntArray, LandscapeArgumentError, as_values
-from nb201_flat.neighbours import NeighbourArrays
+from nb201_flat.neighbours import NeighbourArrays, none_code
 from nb201_flat.space import Space
 
 FAST_STATS: tuple[str, ...] = ("n", "mean", "std", "min", "max")
@@ -102,16 +102,6 @@ def _from_lex(space: Space, x: FloatArray) -> FloatArray:
         return x
     out: FloatArray = x[..., lex]
     return out
-
-
-def _none_code(space: Space, no_none: bool) -> int | None:
-    if not no_none:
-        return None
-    if "none" not in space.ops:
-        raise LandscapeArgumentError(
-            "no_none=True needs an op named 'none' in the space; drop no_none for this space"
-        )
-    return space.ops.index("none")
 
 
 def _check_values(space: Space, values: npt.ArrayLike) -> FloatArray:
@@ -408,7 +398,7 @@ def exact_distance_sums(
             "first (and sum a 0/1 mask for the counts)"
         )
     sums = _level_sums(
-        space, 1, lambda _, dst: np.copyto(dst, x), r, _none_code(space, no_none), exact=True
+        space, 1, lambda _, dst: np.copyto(dst, x), r, none_code(space, no_none), exact=True
     )
     out: FloatArray = sums[:, 0]
     return out
@@ -504,7 +494,7 @@ def ball_min(
     """
     r = _check_radius(space, radius)
     lx = _lex_for_min(space, _check_values(space, values), None)
-    out = _ball_min_lex(lx, space.n_ops, space.n_edges, r, _none_code(space, no_none), include_self)
+    out = _ball_min_lex(lx, space.n_ops, space.n_edges, r, none_code(space, no_none), include_self)
     return _from_lex(space, out)
 
 
@@ -545,7 +535,7 @@ def sphere_min(
     r = _check_radius(space, radius)
     keep = space.connected if connected_only else None
     lx = _lex_for_min(space, _check_values(space, values), keep)
-    out = _sphere_min_lex(lx, space.n_ops, space.n_edges, r, _none_code(space, no_none))
+    out = _sphere_min_lex(lx, space.n_ops, space.n_edges, r, none_code(space, no_none))
     return _from_lex(space, out)
 
 
@@ -649,9 +639,10 @@ class _Moments:
         return cls(nan, member, present, all_present, shift, known, channels)
 
     def var_floor(self, v: FloatArray, n_edges: int) -> float:
-        """:func:`_var_floor` over every present value: the largest of the cells' floors."""
+        """:func:`_var_floor` over every present value: the largest of the cells' floors
+        (0 where no variance is computed: values too large to square are then allowed)."""
         x = v if self.all_present else v[self.present]
-        if not x.size:
+        if not x.size or "s2" not in self.channels:
             return 0.0
         # the largest |x - shift| is at the smallest or the largest value
         top = max(self.shift - float(x.min()), float(x.max()) - self.shift) ** 2
@@ -935,7 +926,7 @@ def ball_stats(
         )
     v = _check_values(space, values)
     k, n_edges = space.n_ops, space.n_edges
-    none = _none_code(space, no_none)
+    none = none_code(space, no_none)
     filtered = connected_only or none is not None
     need = {"n"}
     if "mean" in names or "std" in names:
@@ -1016,7 +1007,7 @@ def radius_profile(
         )
     r = _check_radius(space, max_radius)
     v = _check_values(space, values)
-    none = _none_code(space, no_none)
+    none = none_code(space, no_none)
     need = {"n"}
     if "mean" in names or "std" in names:
         need.add("s1")
@@ -1097,7 +1088,7 @@ def neighbour_rows(
     r = _check_radius(space, radius)
     idx_rows = np.asarray(rows, dtype=np.int64).ravel()
     k, n_edges = space.n_ops, space.n_edges
-    none = _none_code(space, no_none)
+    none = none_code(space, no_none)
     weights = k ** np.arange(n_edges - 1, -1, -1, dtype=np.int64)
     lex_map = _lex_of_index(space)
     if lex_map is None:
