@@ -161,3 +161,53 @@ def test_search_workers_that_do_not_fit_name_jobs(
     monkeypatch.setenv(budget.ENV_MAX_MEMORY, "500M")  # below 4 workers of 150 MB
     with pytest.raises(ResourceLimitError, match=r"pass fewer jobs \(jobs; "):
         run_search(synth_table, nb201_protocol(), RandomSearch(), runs=8, jobs=4)
+
+
+def test_save_table_names_overwrite_and_the_import_command_force(
+    capsys: pytest.CaptureFixture[str], synth_table: Table, tmp_path: Path
+) -> None:
+    path = save_table(synth_table, tmp_path / "t.nb201")
+    with pytest.raises(TableFileError, match=r"pass overwrite=True to replace it$"):
+        save_table(synth_table, path, overwrite=False)
+    (tmp_path / "junk").mkdir()
+    (tmp_path / "junk" / "x").write_text("x")
+    with pytest.raises(
+        TableFileError, match=r"not an nb201_flat table; choose another folder \(path\)$"
+    ):
+        save_table(synth_table, tmp_path / "junk")
+    csv = tmp_path / "s.csv"
+    synth_table.to_tidy().to_csv(csv, index=False)
+    argv = ["import", str(csv), "--out", str(tmp_path / "junk"), "--force"]
+    assert _one_line_exit_2(capsys, *argv).endswith("choose another folder (--out)")
+
+
+def test_dataset_folders_are_named_by_the_training_parameters(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    from nb201_flat.train.data import check_dataset_files
+
+    with pytest.raises(DatasetNotFoundError, match=r"does not exist; pass data_root=DIR$"):
+        check_dataset_files("cifar10", tmp_path / "missing")
+
+
+def test_a_non_pth_file_names_the_format_as_each_caller_spells_it(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from nb201_flat.errors import FormatError
+    from nb201_flat.importers import import_table
+
+    path = tmp_path / "g.pth"
+    path.write_bytes(b"BZh91AY&SY not a torch file")
+    with pytest.raises(FormatError, match=r"use read_nats_tss \(format='nats-tss'\)$"):
+        import_table(path, format="nb201-pth")
+    argv = ["import", str(path), "--format", "nb201-pth", "--out", str(tmp_path / "t")]
+    assert _one_line_exit_2(capsys, *argv).endswith("use read_nats_tss (--format nats-tss)")
+
+
+def test_an_empty_table_path_names_path_or_the_table_flag(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from nb201_flat.storage import load_table
+
+    with pytest.raises(TableFileError, match=r"is empty; pass path=PATH \("):
+        load_table("")
+    assert "is empty; pass --table PATH (" in _one_line_exit_2(capsys, "info", "--table", "")
