@@ -41,7 +41,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Final
 
-from nb201_flat.errors import ArgumentError, Nb201FlatError, TableFileError
+from nb201_flat.errors import ArgumentError, Nb201FlatError, Param, TableFileError
 
 __all__ = [
     "check_writable_target",
@@ -52,6 +52,9 @@ __all__ = [
     "write_bytes",
     "write_file",
 ]
+
+_OVERWRITE = Param("overwrite", True)  # the fix for a target that exists
+_OUT = Param("out")  # the target, where a caller names it no other way
 
 log = logging.getLogger(__name__)
 
@@ -163,28 +166,30 @@ def _remove(path: Path) -> None:
         path.unlink(missing_ok=True)
 
 
-def check_writable_target(target: str | os.PathLike[str], *, what: str = "--out") -> Path:
+def check_writable_target(target: str | os.PathLike[str], *, what: str | Param = _OUT) -> Path:
     """Check up front that ``target`` can be written as a folder; return it as a Path.
 
     Raises :class:`~nb201_flat.errors.ArgumentError` for ``''``, ``.``, a path that is a file
-    or lies under a file, and a parent folder that cannot be created or written.
+    or lies under a file, and a parent folder that cannot be created or written. ``what``
+    names the target: a parameter (a command respells it as its flag), or text.
     """
     raw = os.fspath(target)
     if raw.strip() == "":
-        raise ArgumentError(f"{what} is empty; give a folder path such as results/out")
+        raise ArgumentError(what, " is empty; give a folder path such as results/out")
     path = Path(raw)
     if path.name in ("", ".", "..") or path.resolve() == Path.cwd().resolve():
         raise ArgumentError(
-            f"{what} {raw!r} names the current or a parent folder, which cannot be replaced; "
-            "give a new folder path such as results/out"
+            what,
+            f" {raw!r} names the current or a parent folder, which cannot be replaced; "
+            "give a new folder path such as results/out",
         )
     if path.exists() and not path.is_dir():
-        raise ArgumentError(f"{what} {raw} is a file, not a folder; choose another path")
+        raise ArgumentError(what, f" {raw} is a file, not a folder; choose another path")
     _check_parent(path, raw, what)
     return path
 
 
-def check_writable_file(target: str | os.PathLike[str], *, what: str) -> Path:
+def check_writable_file(target: str | os.PathLike[str], *, what: str | Param) -> Path:
     """Check up front that ``target`` can be written as a file (by :func:`write_file`).
 
     Raises :class:`~nb201_flat.errors.ArgumentError` for ``''``, a folder, a path that lies
@@ -192,25 +197,26 @@ def check_writable_file(target: str | os.PathLike[str], *, what: str) -> Path:
     """
     raw = os.fspath(target)
     if raw.strip() == "":
-        raise ArgumentError(f"{what} is empty; give a file path such as results/out.csv")
+        raise ArgumentError(what, " is empty; give a file path such as results/out.csv")
     path = Path(raw)
     if path.is_dir() or raw.endswith(("/", os.sep)):
-        raise ArgumentError(f"{what} {raw} is a folder, not a file; name a file in it")
+        raise ArgumentError(what, f" {raw} is a folder, not a file; name a file in it")
     _check_parent(path, raw, what)
     return path
 
 
-def _check_parent(path: Path, raw: str, what: str) -> None:
+def _check_parent(path: Path, raw: str, what: str | Param) -> None:
     """The nearest existing folder above ``path`` is a writable folder (not a file)."""
     parent = path.parent
     for up in [parent, *parent.parents]:
         if up.exists():
             if not up.is_dir():
-                raise ArgumentError(f"{what} {raw} lies under the file {up}; choose another path")
+                raise ArgumentError(what, f" {raw} lies under the file {up}; choose another path")
             if not os.access(up, os.W_OK | os.X_OK):
                 raise ArgumentError(
-                    f"{what} {raw}: the folder {up} is not writable (read-only filesystem or "
-                    "no permission); choose a writable path"
+                    what,
+                    f" {raw}: the folder {up} is not writable (read-only filesystem or "
+                    "no permission); choose a writable path",
                 )
             break
 
@@ -221,7 +227,7 @@ def replace_folder(
     *,
     overwrite: bool = True,
     keep_existing: bool = False,
-    what: str = "--out",
+    what: str | Param = _OUT,
 ) -> Iterator[Path]:
     """Yield an empty folder beside ``target``; on success swap it in as ``target``.
 
@@ -237,7 +243,8 @@ def replace_folder(
         does not produce are kept (a report or figure folder shared with other outputs).
         Files must then be replaced (written to a new name and renamed), never edited.
     what
-        How messages name the target (the CLI option).
+        How messages name the target: the caller's parameter (a command respells it as its
+        flag), or text.
 
     Raises
     ------
@@ -247,7 +254,7 @@ def replace_folder(
     """
     path = check_writable_target(target, what=what)
     if path.exists() and not overwrite:
-        raise TableFileError(f"{path} exists; pass --force to replace it")
+        raise TableFileError(f"{path} exists; pass ", _OVERWRITE, " to replace it")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         recover(path)
@@ -306,9 +313,9 @@ def _swap_in(new: Path, target: Path, *, overwrite: bool) -> None:
             else:
                 return
         if not overwrite:
-            raise TableFileError(f"{target} exists; pass --force to replace it")
+            raise TableFileError(f"{target} exists; pass ", _OVERWRITE, " to replace it")
     elif not overwrite:
-        raise TableFileError(f"{target} exists; pass --force to replace it")
+        raise TableFileError(f"{target} exists; pass ", _OVERWRITE, " to replace it")
     old = Path(f"{new.parent / ('.' + target.name)}.old-{os.getpid()}-{new.name[-8:]}")
     if _rename2(new, target, _RENAME_EXCHANGE):
         _remove(new)  # now holds the previous folder

@@ -25,11 +25,11 @@ from __future__ import annotations
 import os
 import re
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from nb201_flat.errors import ArgumentError, ResourceLimitError
+from nb201_flat.errors import ArgumentError, Param, Part, ResourceLimitError
 
 T = TypeVar("T")
 
@@ -147,18 +147,21 @@ def fits(need_bytes: float) -> bool:
     return avail is None or need_bytes <= _HEADROOM * avail
 
 
-def check_memory(need_bytes: float, what: str, fix: str) -> None:
+def check_memory(need_bytes: float, what: str, fix: str | Sequence[Part]) -> None:
     """Raise :class:`ResourceLimitError` when ``what`` (estimated ``need_bytes``) cannot fit.
 
-    ``fix`` says what would fit (a smaller radius, fewer runs...); the message also names the
-    estimate, the memory available and how to raise the cap.
+    ``fix`` says what would fit (a smaller radius, fewer runs...): text, or message parts that
+    name a :class:`~nb201_flat.errors.Param` (a command respells it as its flag); the message
+    also names the estimate, the memory available and how to raise the cap.
     """
     if fits(need_bytes):
         return
     avail = available_bytes() or 0
     raise ResourceLimitError(
         f"{what} needs about {human(need_bytes)} of memory and {human(_HEADROOM * avail)} is "
-        f"available; {fix} (or free memory / raise the limit{_cap_hint()})"
+        "available; ",
+        *((fix,) if isinstance(fix, str) else fix),
+        f" (or free memory / raise the limit{_cap_hint()})",
     )
 
 
@@ -246,22 +249,23 @@ def check_neighbourhood_memory(
 SEARCH_WORKER_MB = 150
 
 
-def check_search_jobs(jobs: Any, name: str = "jobs") -> int:
+def check_search_jobs(jobs: Any) -> int:
     """``jobs`` as a count of search worker processes: an int >= 1, else one
-    :class:`ArgumentError` naming ``name`` (a command passes its flag) and the fix. The one
+    :class:`ArgumentError` naming the parameter (a command respells it) and the fix. The one
     check of ``search``, ``reproduce`` and the searches of ``figures``; call it before any work.
     Their memory is checked for the workers that start (:func:`check_search_workers`).
 
     >>> check_search_jobs(2)
     2
-    >>> check_search_jobs(0, "--jobs")
+    >>> check_search_jobs(0)
     Traceback (most recent call last):
     ...
-    nb201_flat.errors.ArgumentError: --jobs must be >= 1, got 0; pass --jobs 1 to run in this process
+    nb201_flat.errors.ArgumentError: jobs must be >= 1, got 0; pass jobs=1 to run in this process
     """
     from nb201_flat.errors import check_int_range
 
-    return check_int_range(name, jobs, 1, fix=f"pass {name} 1 to run in this process")
+    fix = ("pass ", Param("jobs", 1), " to run in this process")
+    return check_int_range(Param("jobs"), jobs, 1, fix=fix)
 
 
 def check_search_workers(workers: int, jobs: int) -> None:
@@ -276,7 +280,7 @@ def check_search_workers(workers: int, jobs: int) -> None:
             workers * SEARCH_WORKER_MB * 2**20,
             f"a pool of {workers} search worker processes"
             + (f" ({jobs} jobs asked, one worker a task at most)" if jobs > workers else ""),
-            f"pass fewer jobs (--jobs; this process may use {usable_cores()} CPUs)",
+            ("pass fewer jobs (", Param("jobs"), f"; this process may use {usable_cores()} CPUs)"),
         )
 
 
@@ -291,29 +295,6 @@ def search_jobs_that_fit(wanted: int) -> int:
     if avail is None:
         return max(1, wanted)
     return max(1, min(wanted, int(_HEADROOM * avail // (SEARCH_WORKER_MB * 2**20))))
-
-
-# What to lower, per command, when memory runs out anyway (an estimate missed a cap).
-_LOWER = {
-    "figures": "render fewer figures (--only NAME) with --jobs 1",
-    "flatness": "a smaller --radius, or --agg mean/min/max/std",
-    "search": "fewer --runs or --jobs",
-    "reproduce": "fewer --runs or --jobs",
-    "import": "import on a machine with more memory",
-    "train": "fewer --jobs-per-device or a smaller --C/--N",
-}
-
-
-def out_of_memory(command: str | None, exc: BaseException) -> str:
-    """One-line message for a :class:`MemoryError` in ``command``, naming what to lower.
-
-    >>> out_of_memory("flatness", MemoryError())
-    'out of memory in flatness; a smaller --radius, or --agg mean/min/max/std, or raise the memory limit'
-    """
-    detail = str(exc).splitlines()[0][:120] if str(exc) else ""
-    name = command or "this command"
-    lower = _LOWER.get(name, "ask for less at once")
-    return f"out of memory in {name}{f' ({detail})' if detail else ''}; {lower}, or raise the memory limit"
 
 
 # -- progress ---------------------------------------------------------------------------------

@@ -40,7 +40,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from nb201_flat.errors import ConstraintError as ConstraintError
-from nb201_flat.errors import check_float_range
+from nb201_flat.errors import Param, check_float_range
 from nb201_flat.landscape.neighbourhood import flatness
 from nb201_flat.table import MetricKey, Table
 from nb201_flat.types import BoolArray as BoolArray
@@ -124,7 +124,8 @@ def best_under(
         least = float(np.min(c[ok])) if ok.any() else float("nan")
         raise ConstraintError(
             f"no architecture with a measured {metric} has {cost} <= {max_cost:g}; the "
-            f"smallest {cost} is {least:g}: raise --max-cost"
+            f"smallest {cost} is {least:g}: raise ",
+            Param("max_cost"),
         )
     idx = np.flatnonzero(within)
     w = v if higher_is_better else -v

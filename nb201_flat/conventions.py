@@ -94,14 +94,17 @@ def budget_scale_for(epochs: int) -> float:
     return 1.0 if epochs == 12 else epochs / 12.0
 
 
-def budget_rule_note(epochs: int, extra_scale: float = 1.0) -> str:
-    """The sentence every report that applies :func:`budget_scale_for` prints.
+def budget_rule_note(
+    epochs: int, extra_scale: float = 1.0, scale_name: str = "budget_scale"
+) -> str:
+    """The sentence every report that applies :func:`budget_scale_for` prints; ``scale_name``
+    names the caller's scale of the time budget (a command: its flag).
 
     >>> budget_rule_note(200)
     'search at 200 epochs: time budgets x 16.67 so that a run affords about as many queries as at 12 epochs'
     """
     scale = budget_scale_for(epochs) * extra_scale
-    given = "" if extra_scale == 1.0 else f" (times --budget-scale {extra_scale:g})"
+    given = "" if extra_scale == 1.0 else f" (times {scale_name} {extra_scale:g})"
     return (
         f"search at {epochs} epochs: time budgets x {scale:.4g}{given} so that a run affords "
         f"about as many queries as at 12 epochs"
@@ -172,7 +175,8 @@ def default_metric(table: Table) -> MetricKey:
     acc = [k for k in table if k.metric == "accuracy"]
     if not acc:
         raise UnknownKeyError(
-            f"table {table.source!r} has no accuracy metric; name one with --dataset/--split"
+            f"table {table.source!r} has no accuracy metric, so none is the default; name the "
+            "metric key (dataset, split, epochs, metric) to use"
         )
     full = [k for k in acc if k.epochs == 200]
     return (full or acc)[0]

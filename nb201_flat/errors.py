@@ -45,29 +45,6 @@ class Nb201FlatError(Exception):
     """Base class of every error this package raises on purpose."""
 
 
-class InvalidArchError(Nb201FlatError, ValueError):
-    """A malformed architecture string, index or op code."""
-
-
-class UnknownKeyError(Nb201FlatError, LookupError):
-    """A dataset, split, epochs, metric or seed the table does not hold."""
-
-    def __str__(self) -> str:  # LookupError would repr() the message; keep it readable
-        return str(self.args[0]) if self.args else ""
-
-
-class TableFileError(Nb201FlatError, OSError):
-    """A table file that is missing, truncated, corrupted, of another schema or format."""
-
-
-class FormatError(Nb201FlatError, ValueError):
-    """An input file whose format is not the one expected (or cannot be detected)."""
-
-
-class MissingDependencyError(Nb201FlatError, ImportError):
-    """An optional dependency is not installed; the message names the extra to install."""
-
-
 class _Unset(enum.Enum):  # an enum member pickles as itself (a worker's error): object() not
     NO_VALUE = "no value"
 
@@ -141,20 +118,23 @@ def _as_python(param: Param) -> str:
     return str(param)
 
 
-class ArgumentError(Nb201FlatError, ValueError):
-    """A value given to a function or a command option that it cannot use; says which would do.
+#: a piece of a message that names parameters
+Part = str | Param | ParamList
 
-    Its message is text and :class:`Param` / :class:`ParamList` parts; ``str()`` names the
-    parameters as Python does and :meth:`spelled` as another caller does.
 
-    >>> err = ArgumentError(Param("compile", False), " does not apply here; drop it")
+class ParamMessage(Nb201FlatError):
+    """An error whose message names parameters: text and :class:`Param` / :class:`ParamList`
+    parts. ``str()`` names the parameters as Python does and :meth:`spelled` as another
+    caller does (the command line: its flags). The base of every error that names one.
+
+    >>> err = TableFileError("out exists; pass ", Param("overwrite", True), " to replace it")
     >>> str(err)
-    'compile=False does not apply here; drop it'
-    >>> err.spelled(lambda p: "--no-compile" if p.name == "compile" else None)
-    '--no-compile does not apply here; drop it'
+    'out exists; pass overwrite=True to replace it'
+    >>> err.spelled(lambda p: "--force" if p.name == "overwrite" else None)
+    'out exists; pass --force to replace it'
     """
 
-    def __init__(self, *parts: str | Param | ParamList) -> None:
+    def __init__(self, *parts: Part) -> None:
         self.parts = parts
         super().__init__(self.spelled(_as_python))
 
@@ -163,19 +143,71 @@ class ArgumentError(Nb201FlatError, ValueError):
 
     def spelled(self, spell: Spelling) -> str:
         """The message with each parameter as ``spell`` names it (``None``: as Python does)."""
-        out = []
-        for part in self.parts:
-            if isinstance(part, Param):
-                out.append(spell(part) or str(part))
-            elif isinstance(part, ParamList):
-                listed = sorted(n for n in map(spell, part.params) if n)
-                out.append(part.sep.join(listed) or part.empty)
-            else:
-                out.append(part)
-        return "".join(out)
+        return spelled(self.parts, spell)
 
 
-class SearchBudgetError(Nb201FlatError, RuntimeError):
+def spelled(parts: Iterable[Part], spell: Spelling = _as_python) -> str:
+    """Message ``parts`` as text, each parameter as ``spell`` names it (``None``: as Python
+    does); a :class:`ParamList` lists those ``spell`` names."""
+    out = []
+    for part in parts:
+        if isinstance(part, Param):
+            out.append(spell(part) or str(part))
+        elif isinstance(part, ParamList):
+            listed = sorted(n for n in map(spell, part.params) if n)
+            out.append(part.sep.join(listed) or part.empty)
+        else:
+            out.append(part)
+    return "".join(out)
+
+
+def parts_of(exc: BaseException) -> tuple[Part, ...]:
+    """``exc``'s message as parts, to quote it in another error without losing the
+    parameters it names (a plain error: its text).
+
+    >>> parts_of(ArgumentError("pass ", Param("n")))
+    ('pass ', Param(name='n', value=<_Unset.NO_VALUE: 'no value'>, placeholder=''))
+    """
+    return exc.parts if isinstance(exc, ParamMessage) else (str(exc),)
+
+
+class InvalidArchError(Nb201FlatError, ValueError):
+    """A malformed architecture string, index or op code."""
+
+
+class UnknownKeyError(ParamMessage, LookupError):
+    """A dataset, split, epochs, metric or seed the table does not hold."""
+
+    def __str__(self) -> str:  # LookupError would repr() the message; keep it readable
+        return str(self.args[0]) if self.args else ""
+
+
+class TableFileError(ParamMessage, OSError):
+    """A table file that is missing, truncated, corrupted, of another schema or format."""
+
+
+class FormatError(ParamMessage, ValueError):
+    """An input file whose format is not the one expected (or cannot be detected)."""
+
+
+class MissingDependencyError(Nb201FlatError, ImportError):
+    """An optional dependency is not installed; the message names the extra to install."""
+
+
+class ArgumentError(ParamMessage, ValueError):
+    """A value given to a function or a command option that it cannot use; says which would do.
+
+    Its message is text and :class:`Param` / :class:`ParamList` parts (:class:`ParamMessage`).
+
+    >>> err = ArgumentError(Param("compile", False), " does not apply here; drop it")
+    >>> str(err)
+    'compile=False does not apply here; drop it'
+    >>> err.spelled(lambda p: "--no-compile" if p.name == "compile" else None)
+    '--no-compile does not apply here; drop it'
+    """
+
+
+class SearchBudgetError(ParamMessage, RuntimeError):
     """A search asked for more than its budget or for data it may not see."""
 
 
@@ -195,16 +227,36 @@ class HiddenDataError(SearchBudgetError, AttributeError):
     """A search reached for something the oracle does not expose (a table, test metrics)."""
 
 
-class ProtocolError(Nb201FlatError, ValueError):
+class ProtocolError(ParamMessage, ValueError):
     """A protocol that is malformed or that the table cannot serve.
 
-    ``fix``, where given, is the command line's way out (``--budget-scale``, ``--n``), kept
-    apart from ``problem`` so that a caller without those flags (a figure) names its own.
+    ``fix``, where given, is the search's way out (a larger ``budget_scale``, ``n``, as
+    :class:`Param` parts a command respells as its flags), kept apart from ``problem`` so that
+    a caller whose parameters are other ones (a figure) names its own.
+
+    >>> err = ProtocolError("a run never ends", ("use ", Param("repeats", "charge")))
+    >>> str(err), err.problem
+    ("a run never ends; use repeats='charge'", 'a run never ends')
     """
 
-    def __init__(self, problem: str, fix: str = "") -> None:
-        self.problem, self.fix = problem, fix
-        super().__init__(f"{problem}; {fix}" if fix else problem)
+    def __init__(self, problem: str | Sequence[Part], fix: str | Sequence[Part] = "") -> None:
+        self.problem_parts = (problem,) if isinstance(problem, str) else tuple(problem)
+        self.fix_parts = (fix,) if isinstance(fix, str) and fix else tuple(fix)
+        fixed = ("; ", *self.fix_parts) if self.fix_parts else ()
+        super().__init__(*self.problem_parts, *fixed)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.problem_parts, self.fix_parts))
+
+    @property
+    def problem(self) -> str:
+        """What is wrong, without the fix, its parameters as Python names them."""
+        return spelled(self.problem_parts)
+
+    @property
+    def fix(self) -> str:
+        """The way out (empty when none is given), its parameters as Python names them."""
+        return spelled(self.fix_parts)
 
 
 class MissingValueError(Nb201FlatError, ValueError):
@@ -236,7 +288,7 @@ class FigureSkipped(Nb201FlatError):
         super().__init__(text + (f" ({why})" if why else ""))
 
 
-class DatasetNotFoundError(Nb201FlatError, FileNotFoundError):
+class DatasetNotFoundError(ParamMessage, FileNotFoundError):
     """The dataset folder is missing; the message says how to get it."""
 
 
@@ -244,11 +296,11 @@ class DownloadError(Nb201FlatError, OSError):
     """A download failed or its checksum did not match; nothing was left behind."""
 
 
-class CheckpointMismatchError(Nb201FlatError, ValueError):
+class CheckpointMismatchError(ParamMessage, ValueError):
     """A checkpoint folder belongs to another run."""
 
 
-class ResultsDBError(Nb201FlatError, OSError):
+class ResultsDBError(ParamMessage, OSError):
     """The results database cannot be opened or written."""
 
 
@@ -256,7 +308,7 @@ class RunLockedError(Nb201FlatError, RuntimeError):
     """A training run is held by another live process (its lock file is taken)."""
 
 
-class ResourceLimitError(Nb201FlatError, RuntimeError):
+class ResourceLimitError(ParamMessage, RuntimeError):
     """A request whose estimated memory or work does not fit; the message says what would."""
 
 
@@ -268,11 +320,11 @@ class NoCurvesError(UnknownKeyError):
     """The table stores final values only; per-epoch questions cannot be answered."""
 
 
-class DatasetSizeError(Nb201FlatError, ValueError):
+class DatasetSizeError(ParamMessage, ValueError):
     """A dataset's image counts differ from the ones NB201 trained on."""
 
 
-class DataMismatchError(Nb201FlatError, ValueError):
+class DataMismatchError(ParamMessage, ValueError):
     """Dataset files differ from those a stored run, a checkpoint or a started campaign used."""
 
 
@@ -294,6 +346,12 @@ def shown(value: Any, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def _fixed(fix: str | Sequence[Part]) -> tuple[Part, ...]:
+    """A check's ``fix`` as the parts that end its message (none when empty)."""
+    parts = (fix,) if isinstance(fix, str) else tuple(fix)
+    return ("; ", *parts) if any(parts) else ()
+
+
 def check_seed(seed: Any, name: str = "seed", *, fix: str = "pass e.g. 0") -> int:
     """``seed`` as a non-negative int (a master seed; numpy refuses negative ones), else
     :class:`ArgumentError` naming ``name`` (a command passes its flag) and ``fix``.
@@ -309,11 +367,17 @@ def check_seed(seed: Any, name: str = "seed", *, fix: str = "pass e.g. 0") -> in
 
 
 def check_int_range(
-    name: str | Param, value: Any, lo: int | None = None, hi: int | None = None, *, fix: str = ""
+    name: str | Param,
+    value: Any,
+    lo: int | None = None,
+    hi: int | None = None,
+    *,
+    fix: str | Sequence[Part] = "",
 ) -> int:
     """``value`` as an int in ``lo..hi`` (either end open when None), else :class:`ArgumentError`.
 
-    ``fix`` is appended to the message (what to pass instead), so each message names the fix.
+    ``fix`` is appended to the message (what to pass instead: text, or message parts naming a
+    :class:`Param`), so each message names the fix.
     ``name`` is the parameter's (a :class:`Param`, which a command respells as its flag) or
     the text to name it by.
 
@@ -346,7 +410,7 @@ def check_int_range(
         if iv is None and (lo is not None or hi is not None):
             # "must be >= 1, got 2.5" read as if 2.5 were out of range
             want += f" (an int, not a {type(value).__name__})"
-        raise ArgumentError(name, f" {want}, got {shown(value)}{'; ' + fix if fix else ''}")
+        raise ArgumentError(name, f" {want}, got {shown(value)}", *_fixed(fix))
     return iv
 
 
@@ -398,7 +462,7 @@ def check_float_range(
     *,
     lo_open: bool = False,
     hi_open: bool = False,
-    fix: str = "",
+    fix: str | Sequence[Part] = "",
 ) -> float:
     """``value`` as a finite float in ``[lo, hi]`` (``(`` / ``)`` when open), else :class:`ArgumentError`.
 
@@ -429,7 +493,7 @@ def check_float_range(
         if isinstance(value, bool) or not isinstance(value, numbers.Real):
             # "must lie in [0, 1], got '0.3'" read as if 0.3 were out of range
             want += f" (a number, not a {type(value).__name__})"
-        raise ArgumentError(name, f" {want}, got {shown(value)}{'; ' + fix if fix else ''}")
+        raise ArgumentError(name, f" {want}, got {shown(value)}", *_fixed(fix))
     return f
 
 
@@ -471,7 +535,9 @@ def check_flag(name: str | Param, value: Any) -> bool:
     raise ArgumentError(name, f" must be True or False, got {shown(value)}")
 
 
-def check_choice(name: str | Param, value: _T, choices: Iterable[_T], *, fix: str = "") -> _T:
+def check_choice(
+    name: str | Param, value: _T, choices: Iterable[_T], *, fix: str | Sequence[Part] = ""
+) -> _T:
     """``value`` if it is one of ``choices``, else :class:`ArgumentError` listing them.
 
     >>> check_choice("agg", "mean", ("mean", "min"))
@@ -484,9 +550,7 @@ def check_choice(name: str | Param, value: _T, choices: Iterable[_T], *, fix: st
     options = tuple(choices)
     if value not in options:
         listed = ", ".join(str(c) for c in options)
-        raise ArgumentError(
-            name, f" must be one of {listed}, got {shown(value)}{'; ' + fix if fix else ''}"
-        )
+        raise ArgumentError(name, f" must be one of {listed}, got {shown(value)}", *_fixed(fix))
     return value
 
 

@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from nb201_flat import plain_parquet
-from nb201_flat.errors import ArgumentError, Nb201FlatError, TableFileError, check_flag
+from nb201_flat.errors import ArgumentError, Nb201FlatError, Param, TableFileError, check_flag
 from nb201_flat.space import Space
 from nb201_flat.table import MetricKey, Table
 
@@ -102,13 +102,15 @@ def save_table(table: Table, path: str | os.PathLike[str], *, overwrite: bool = 
     table.validate()  # its data may have changed since it was built: write only what loads
     overwrite = check_flag("overwrite", overwrite)  # "no" would replace the table
     _table_path(path)  # the type; "" goes on as given, for the message that names it empty
-    target = atomic.check_writable_target(path, what="the table path")
+    target = atomic.check_writable_target(path, what=Param("path"))
     if target.exists() and not overwrite:
-        raise TableFileError(f"{target} exists; pass overwrite=True (CLI: --force) to replace it")
+        raise TableFileError(f"{target} exists; pass ", Param("overwrite", True), " to replace it")
     if target.is_dir() and not (target / MANIFEST).exists() and any(target.iterdir()):
         raise TableFileError(
-            f"{target} is a non-empty folder that is not an nb201_flat table; "
-            "choose another --out path"
+            f"{target} is a non-empty folder that is not an nb201_flat table; choose another "
+            "folder (",
+            Param("path"),
+            ")",
         )
     items = sorted(
         table.data.items(), key=lambda kv: (kv[0][0], -1 if kv[0][1] is None else kv[0][1])
@@ -504,9 +506,10 @@ def load_saved_table(path: str | os.PathLike[str], *, verify: bool = True) -> Ta
     _table_path(path)
     if not os.fspath(path).strip():  # Path("") is the current folder: never meant here
         raise TableFileError(
-            f"the table path {os.fspath(path)!r} is empty; pass --table PATH (a folder "
-            f"written by `nb201-flat import`), or neither it nor ${TABLE_ENV} for the "
-            "embedded default"
+            f"the table path {os.fspath(path)!r} is empty; pass ",
+            Param("path", placeholder="PATH"),
+            f" (a folder written by `nb201-flat import`), or neither it nor ${TABLE_ENV} for "
+            "the embedded default",
         )
     folder = Path(path)
     for attempt in range(4):

@@ -41,6 +41,8 @@ from nb201_flat.errors import (
     FormatError,
     InvalidArchError,
     MissingValueError,
+    Param,
+    Part,
     UnknownKeyError,
     check_flag,
     check_int_range,
@@ -145,7 +147,7 @@ def is_seed_policy(policy: object) -> bool:
     return (isinstance(policy, str) and policy in ("mean", "random")) or _is_int(policy)
 
 
-_MEAN_FIX = "use seed_policy='mean' (--seed-policy mean)"
+_MEAN_FIX: tuple[Part, ...] = ("use ", Param("seed_policy", "mean"))
 """The fix :func:`policy_seeds` names for a stored-seed policy a table cannot serve."""
 
 
@@ -154,13 +156,14 @@ def policy_seeds(
     policy: SeedPolicy,
     stored: Sequence[int],
     *,
-    fix: str = _MEAN_FIX,
+    fix: str | Sequence[Part] = _MEAN_FIX,
 ) -> tuple[int, ...]:
     """The stored seeds a read under ``policy`` takes for ``key`` (whose stored seeds are
     ``stored``): every one for ``"random"`` (none when the key stores one value per
     architecture, a fallback its caller notes or refuses), the one asked for an int, none for
     ``"mean"``. The one seed-policy rule: tables, protocols and multi-fidelity data (curves)
-    check a policy here; ``fix`` names the caller's own spelling of the mean.
+    check a policy here; ``fix`` names the caller's own spelling of the mean (text, or message
+    parts naming a :class:`~nb201_flat.errors.Param`).
 
     Raises
     ------
@@ -173,11 +176,12 @@ def policy_seeds(
     >>> policy_seeds(k, 2, [0, 1])
     Traceback (most recent call last):
     ...
-    nb201_flat.errors.UnknownKeyError: seed 2 is not stored for toy/x-valid@12ep:accuracy; stored seeds: [0, 1]; use seed_policy='mean' (--seed-policy mean)
+    nb201_flat.errors.UnknownKeyError: seed 2 is not stored for toy/x-valid@12ep:accuracy; stored seeds: [0, 1]; use seed_policy='mean'
     """
+    fixed = (fix,) if isinstance(fix, str) else tuple(fix)
     if not is_seed_policy(policy):
         raise UnknownKeyError(
-            f"seed policy must be 'mean', 'random' or an int, got {shown(policy)}; {fix}"
+            f"seed policy must be 'mean', 'random' or an int, got {shown(policy)}; ", *fixed
         )
     if policy == "mean":
         return ()
@@ -187,7 +191,8 @@ def policy_seeds(
     if seed not in stored:
         raise UnknownKeyError(
             f"seed {seed} is not stored for {key}; stored seeds: "
-            f"{list(stored) or 'none (only the mean)'}; {fix}"
+            f"{list(stored) or 'none (only the mean)'}; ",
+            *fixed,
         )
     return (seed,)
 

@@ -35,7 +35,7 @@ def test_an_int_beyond_floats_is_refused_in_one_line(huge: int) -> None:
     # float(10**400) raised a bare OverflowError (a traceback), not the check's own error
     with pytest.raises(ArgumentError, match="finite number"):
         check_float_range("max_cost", huge)
-    with pytest.raises(SearchBudgetError, match="smaller --budget-scale" if huge > 0 else "> 0"):
+    with pytest.raises(SearchBudgetError, match="smaller budget_scale" if huge > 0 else "> 0"):
         check_budgets(huge, None)
     assert real_number(huge) == (np.inf if huge > 0 else -np.inf)
 

@@ -113,7 +113,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("interrupted", file=sys.stderr)
         return 130
     except MemoryError as exc:  # a cap the up-front estimates did not see: one line, not a trace
-        print(f"error: {budget.out_of_memory(args.command, exc)}", file=sys.stderr)
+        from nb201_flat.cli.common import out_of_memory
+
+        print(f"error: {out_of_memory(args.command, exc)}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # e.g. `nb201-flat info | head`
         return 0

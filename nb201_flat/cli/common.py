@@ -165,8 +165,11 @@ def parse_seed(text: str) -> str | int:
 
 
 def open_table(args: argparse.Namespace) -> Table:
+    """The table of ``--table`` (load_table's ``path``: its refusals name it, error_line
+    spells it ``--table``)."""
     from nb201_flat.storage import load_table
 
+    args.param_dests = {"path": "table"} | getattr(args, "param_dests", {})
     return load_table(getattr(args, "table", None))
 
 
@@ -211,15 +214,39 @@ def emit_json(obj: Any) -> None:
     sys.stdout.write("\n")
 
 
+# What to lower, per command, when memory runs out anyway (an estimate missed a cap): the
+# commands' flags, so the command line's own table, not the library's.
+_LOWER = {
+    "figures": "render fewer figures (--only NAME) with --jobs 1",
+    "flatness": "a smaller --radius, or --agg mean/min/max/std",
+    "search": "fewer --runs or --jobs",
+    "reproduce": "fewer --runs or --jobs",
+    "import": "import on a machine with more memory",
+    "train": "fewer --jobs-per-device or a smaller --C/--N",
+}
+
+
+def out_of_memory(command: str | None, exc: BaseException) -> str:
+    """One-line message for a :class:`MemoryError` in ``command``, naming what to lower.
+
+    >>> out_of_memory("flatness", MemoryError())
+    'out of memory in flatness; a smaller --radius, or --agg mean/min/max/std, or raise the memory limit'
+    """
+    detail = str(exc).splitlines()[0][:120] if str(exc) else ""
+    name = command or "this command"
+    lower = _LOWER.get(name, "ask for less at once")
+    return f"out of memory in {name}{f' ({detail})' if detail else ''}; {lower}, or raise the memory limit"
+
+
 def error_line(
     exc: Exception, parser: argparse.ArgumentParser | None, args: argparse.Namespace
 ) -> str:
-    """The message of a refusal as the command line shows it: the parameters an
-    :class:`~nb201_flat.errors.ArgumentError` names (:class:`~nb201_flat.errors.Param`) become
-    ``parser``'s flags (:func:`flag_of`); the library knows no flag."""
-    from nb201_flat.errors import ArgumentError
+    """The message of a refusal as the command line shows it: the parameters an error names
+    (:class:`~nb201_flat.errors.Param` parts of a :class:`~nb201_flat.errors.ParamMessage`)
+    become ``parser``'s flags (:func:`flag_of`); the library knows no flag."""
+    from nb201_flat.errors import ParamMessage
 
-    if isinstance(exc, ArgumentError) and parser is not None:
+    if isinstance(exc, ParamMessage) and parser is not None:
         return exc.spelled(lambda param: flag_of(param, parser, args))
     return str(exc)
 

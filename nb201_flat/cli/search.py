@@ -172,7 +172,7 @@ def _jobs(args: argparse.Namespace) -> int | None:
     checked by the runner, for the workers that start (fewer where there are fewer tasks)."""
     if args.jobs is None:
         return None
-    return budget.check_search_jobs(args.jobs, "--jobs")
+    return budget.check_search_jobs(args.jobs)
 
 
 def _check_search_options(args: argparse.Namespace) -> None:
@@ -270,7 +270,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     summary = res.summary()
     notes = list(res.notes)
     if timed and args.epochs != 12:
-        notes.insert(0, budget_rule_note(args.epochs, given_scale))
+        notes.insert(0, budget_rule_note(args.epochs, given_scale, "--budget-scale"))
     searched = {p.name: str(p.search) for p in protocols}
     optimistic = {p.name: p.optimistic for p in protocols}
     rows: list[dict[str, Any]] = [

@@ -60,7 +60,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "(final values only: less memory and a smaller table)",
     )
     add_json_arg(p)
-    p.set_defaults(func=cmd_import, param_dests={"curves": "no_curves"})
+    # save_table's path and overwrite are --out and --force
+    p.set_defaults(
+        func=cmd_import,
+        param_dests={"curves": "no_curves", "path": "out", "overwrite": "force"},
+    )
 
     p = sub.add_parser("info", help="what a table holds")
     add_table_arg(p)

@@ -140,7 +140,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--progress", action="store_true", help="progress bar (inline executor)")
     add_json_arg(p)
     # plan_campaign's sample_n and sample_seed are --sample and --seed (common.error_line)
-    p.set_defaults(func=cmd_train, param_dests={"sample_n": "sample", "sample_seed": "seed"})
+    p.set_defaults(
+        func=cmd_train,
+        param_dests={"sample_n": "sample", "sample_seed": "seed", "db_path": "db"},
+    )
 
 
 def _check_network(args: argparse.Namespace) -> None:

@@ -86,7 +86,9 @@ def detect_format(source: str | os.PathLike[str]) -> str:
             f"(load_table, --table {path}), or copy the folder for another name"
         )
     raise FormatError(
-        f"cannot tell the format of {path}; pass --format with one of {', '.join(FORMATS)}"
+        f"cannot tell the format of {path}; pass ",
+        Param("format"),
+        f" with one of {', '.join(FORMATS)}",
     )
 
 
@@ -130,7 +132,7 @@ def import_table(
     if space is not None and fmt != "results-db":
         raise ArgumentError(
             Param("space"),
-            f" applies only to results-db files (the --db of `nb201-flat train`), and {source} "
+            f" applies only to results-db files (what `nb201-flat train` writes), and {source} "
             f"is {fmt}; drop it",
         )
     if fmt == "analognas":

@@ -62,6 +62,7 @@ from nb201_flat.errors import (
     InvalidArchError,
     MissingDependencyError,
     Nb201FlatError,
+    Param,
     TableFileError,
     check_flag,
 )
@@ -511,8 +512,9 @@ def _load_pth_safely(path: Path, progress: bool) -> Any:
     if kind is None:
         raise FormatError(
             f"{source} is not a torch .pth file; expected NAS-Bench-201-v1_0-e61699.pth or "
-            "NAS-Bench-201-v1_1-096897.pth; for NATS-Bench files use read_nats_tss "
-            "(--format nats-tss)"
+            "NAS-Bench-201-v1_1-096897.pth; for NATS-Bench files use read_nats_tss (",
+            Param("format", "nats-tss"),
+            ")",
         )
     # Trained weights (torch tensors and their storages) are skipped, never built: no importer
     # reads them and building them would run torch code the file names.

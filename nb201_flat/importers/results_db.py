@@ -16,7 +16,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from nb201_flat.errors import FormatError, ResultsDBError, TableFileError, check_flag
+from nb201_flat.errors import FormatError, Param, ResultsDBError, TableFileError, check_flag
 from nb201_flat.space import NB201, Space
 from nb201_flat.table import Table
 
@@ -85,7 +85,9 @@ def read_results_db(
         if len(keys) > 1:
             raise FormatError(
                 f"{p} holds results of several spaces, modes or network sizes; import one at "
-                f"a time: pass space= (import --space) one of {', '.join(sorted(keys))}"
+                "a time: pass ",
+                Param("space"),
+                f" as one of {', '.join(sorted(keys))}",
             )
         space = keys[0] if keys else "nb201"
     df = load_results(p, space=space)
@@ -196,8 +198,8 @@ def _data_of(done: pd.DataFrame, path: Path) -> dict[str, dict[str, object]]:
         if len(digests) > 1:  # the same dataset name over two sets of bytes: one table mixes
             raise FormatError(
                 f"{path} holds {dataset} runs trained on different data (digests "
-                f"{', '.join(d[:12] for d in digests)}); train each set of files into a --db "
-                "of its own"
+                f"{', '.join(d[:12] for d in digests)}); train each set of files into a "
+                "results database of its own"
             )
         out[str(dataset)] = {
             "digest": digests[0] if digests else None,

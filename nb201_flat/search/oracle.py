@@ -76,6 +76,8 @@ import numpy.typing as npt
 from nb201_flat.errors import (
     ArgumentError,
     InvalidArchError,
+    Param,
+    Part,
     SearchBudgetError,
     real_number,
     shown,
@@ -231,14 +233,15 @@ def check_budgets(
     if budget_seconds is not None:
         bs = real_number(budget_seconds)  # 10**400 is inf: a scale too large, said so
         if not (math.isfinite(bs) and bs > 0):
-            fix = (  # an overflowing budget comes from a scale
-                "a smaller --budget-scale, where a command takes one"
+            fix: tuple[Part, ...] = (  # an overflowing budget comes from a scale
+                ("a smaller ", Param("budget_scale"), ", where the caller takes one")
                 if bs == math.inf
-                else "a positive number of seconds"
+                else ("a positive number of seconds",)
             )
             raise SearchBudgetError(
                 f"budget_seconds (the time budget) must be a finite number of seconds > 0, "
-                f"got {shown(budget_seconds)}; give {fix}"
+                f"got {shown(budget_seconds)}; give ",
+                *fix,
             )
     if budget_queries is not None:
         bq = whole_number(budget_queries)

@@ -57,8 +57,16 @@ from nb201_flat.conventions import (
     search_key,
     shares_data,
 )
+from nb201_flat.errors import (
+    Param,
+    SearchBudgetError,
+    UnknownKeyError,
+    check_int_range,
+    joined,
+    parts_of,
+    shown,
+)
 from nb201_flat.errors import ProtocolError as ProtocolError
-from nb201_flat.errors import SearchBudgetError, UnknownKeyError, check_int_range, shown
 from nb201_flat.search.oracle import (
     Evaluator,
     IntArray,
@@ -147,7 +155,7 @@ class Protocol:
         try:
             bs, bq = check_budgets(self.budget_seconds, self.budget_queries)
         except SearchBudgetError as exc:
-            raise ProtocolError(f"protocol {self.name!r}: {exc}") from None
+            raise ProtocolError((f"protocol {self.name!r}: ", *parts_of(exc))) from None
         if bs is not None and self.cost is None:
             raise ProtocolError(
                 f"protocol {self.name!r} has a time budget but no cost key (e.g. {cost_key()!r})"
@@ -249,8 +257,12 @@ class Protocol:
         if empty:  # every run would end with nothing to report: a nan mean, not a result
             raise ProtocolError(
                 f"protocol {self.name!r} cannot run on table {table.source!r}: no architecture "
-                f"is measured for {'; '.join(empty)}; choose a protocol whose keys are measured "
-                "(`nb201-flat info` lists each key's archs), or another --table"
+                f"is measured for {'; '.join(empty)}",
+                (
+                    "choose a protocol whose keys are measured (`nb201-flat info` lists each "
+                    "key's archs), or another ",
+                    Param("table"),
+                ),
             )
         notes: list[str] = []
         if self.cost is not None and self.cost_scale != 1.0:
@@ -263,9 +275,12 @@ class Protocol:
         if self.seed_policy == "random" and not seeds:
             if not self.seed_fallback:  # asked for, not defaulted: as `query` refuses it
                 raise ProtocolError(
-                    f"{self.name}: {self.search} has no per-seed values, so seed policy "
-                    "'random' is impossible; use seed_policy='mean' (--seed-policy mean), or "
-                    "give no policy to accept the single value"
+                    (
+                        f"{self.name}: {self.search} has no per-seed values, so seed policy "
+                        "'random' is impossible; use ",
+                        Param("seed_policy", "mean"),
+                        ", or give no policy to accept the single value",
+                    )
                 )
             notes.append(
                 f"{self.name}: the default seed policy 'random' falls back to the one value "
@@ -293,7 +308,11 @@ class Protocol:
             raise ProtocolError(
                 f"protocol {self.name!r}: {int(bad.sum())} architectures have no valid "
                 f"cost in {self.cost}{_untrained(table, bad)}",
-                "use a fixed-n protocol (a budget in queries: --protocol fixed-n)",
+                (
+                    "use a fixed-n protocol (a budget in queries: ",
+                    Param("protocol", "fixed-n"),
+                    ")",
+                ),
             )
         return costs
 
@@ -302,7 +321,7 @@ class Protocol:
         try:
             return policy_seeds(self.search, self.seed_policy, table.seeds(self.search))
         except UnknownKeyError as exc:
-            raise ProtocolError(f"protocol {self.name!r}: {exc}") from None
+            raise ProtocolError((f"protocol {self.name!r}: ", *parts_of(exc))) from None
 
     def oracle_data(self, table: Table) -> OracleData:
         """The arrays of this protocol's oracle (no test vector among them)."""
@@ -328,7 +347,7 @@ class Protocol:
                 raise ProtocolError(
                     f"protocol {self.name!r}: its budget of {self.budget_seconds:g} s is less "
                     f"than the cheapest query ({cheapest:g} s)",
-                    "raise the budget (--budget-scale)",
+                    ("raise the budget (", Param("budget_scale"), ")"),
                 )
         self._check_work(table.space.size, costs, candidates)
         return OracleData(
@@ -359,7 +378,8 @@ class Protocol:
         """
         pool = None if costs is None else sampled_costs(costs, candidates)
         n_cells = size if candidates is None else len(candidates)
-        most, why, flag = float("inf"), "", "--n"
+        flag: Param | None = Param("n")  # the parameter that lowers the budget
+        most, why = float("inf"), ""
         if self.budget_queries is not None:
             most, why = float(self.budget_queries), f"a budget of {self.budget_queries} queries"
         if self.budget_seconds is not None and pool is not None and costs is not None:
@@ -370,33 +390,37 @@ class Protocol:
             cheapest = cheapest_paid(costs) if sampled else 0.0
             bought = self.budget_seconds / cheapest if cheapest else float("inf")
             if bought < most or self.budget_queries is None:
-                most, flag = bought, "--budget-scale"
+                most, flag = bought, Param("budget_scale")
                 why = f"{self.budget_seconds:g} s at the cheapest query ({cheapest:g} s)"
                 if not cheapest:  # no time budget ends such a run
                     why = (
                         f"every cell a run may sample costs 0 s: {self.budget_seconds:g} s "
                         "never runs out"
                     )
-                    flag = ""
+                    flag = None
         limit = MAX_QUERIES_PER_CELL * size
         if most > limit:
             raise ProtocolError(
                 f"protocol {self.name!r}: a run may make {most:.4g} queries ({why}), more than "
                 f"{MAX_QUERIES_PER_CELL} x the space's {size:,} cells ({limit:,})",
-                f"lower the budget ({flag})"
+                ("lower the budget (", flag, ")")
                 if flag
-                else "use a query budget instead (--protocol fixed-n --n N)",
+                else (
+                    "use a query budget instead (",
+                    *joined([Param("protocol", "fixed-n"), Param("n", placeholder="N")], " "),
+                    ")",
+                ),
             )
         if self.repeats != "cache":
             return
         # a run ends at the query its budget cannot pay: with every cell cached none is left
         if self.budget_queries is not None and self.budget_queries >= n_cells:
-            lower = f"lower it to at most {n_cells - 1:,} (--n) or " if n_cells > 1 else ""
+            lower = (f"lower it to at most {n_cells - 1:,} (", Param("n"), ") or ")
             raise ProtocolError(
                 f"protocol {self.name!r}: with repeats 'cache' a run is charged once per cell, "
                 f"so a budget of {self.budget_queries} queries over {n_cells:,} cells never "
                 "ends it",
-                f"{lower}use --repeats charge",
+                (*(lower if n_cells > 1 else ()), "use ", Param("repeats", "charge")),
             )
         if self.budget_queries is None and pool is not None:
             total = float(pool.sum())
@@ -405,7 +429,12 @@ class Protocol:
                     f"protocol {self.name!r}: with repeats 'cache' a run is charged once per "
                     f"cell, so a budget of {self.budget_seconds:g} s, at least what all "
                     f"{n_cells:,} cells cost ({total:g} s), is never spent",
-                    "lower the budget (--budget-scale) or use --repeats charge",
+                    (
+                        "lower the budget (",
+                        Param("budget_scale"),
+                        ") or use ",
+                        Param("repeats", "charge"),
+                    ),
                 )
 
     def evaluator(self, table: Table) -> Evaluator:
@@ -481,7 +510,7 @@ def _scale(budget_scale: object) -> float:
     """``budget_scale`` as a float, if it is a number (a string raised a bare TypeError, True
     was 1); the scaled budget is then checked by :class:`Protocol`."""
     if isinstance(budget_scale, bool) or not isinstance(budget_scale, numbers.Real):
-        raise ProtocolError(f"budget_scale must be a number > 0, got {budget_scale!r}")
+        raise ProtocolError((Param("budget_scale"), f" must be a number > 0, got {budget_scale!r}"))
     return float(budget_scale)
 
 
@@ -601,8 +630,8 @@ def fixed_n_protocols(
         # to searching its report key would switch to an optimistic protocol unasked
         raise ProtocolError(
             f"fixed-n: table {table.source!r} has no x-valid key at {epochs} epochs beside its "
-            f"report key; it has them at {', '.join(map(str, usable))} epochs: pass one of "
-            "those epochs (--epochs)"
+            f"report key; it has them at {', '.join(map(str, usable))} epochs",
+            ("pass one of those epochs (", Param("epochs"), ")"),
         )
     acc = [k for k in table if k.metric == "accuracy" and k.epochs == 200]
     if not acc:
@@ -658,11 +687,13 @@ def protocols_by_name(
     """
     if name == "fixed-n" and budget_scale is not None:
         raise ProtocolError(
-            "budget_scale scales a time budget; fixed-n has a query budget: pass n instead"
+            (Param("budget_scale"), " scales a time budget; fixed-n has a query budget"),
+            ("pass ", Param("n"), " instead"),
         )
     if name in ("nb201", "per-dataset") and n is not None:
         raise ProtocolError(
-            f"n is fixed-n's query budget; {name} has a time budget: pass budget_scale instead"
+            (Param("n"), f" is fixed-n's query budget; {name} has a time budget"),
+            ("pass ", Param("budget_scale"), " instead"),
         )
     n = 100 if n is None else n
     budget_scale = 1.0 if budget_scale is None else budget_scale

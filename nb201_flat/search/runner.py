@@ -176,15 +176,18 @@ class SearchResults:
         ):
             timed = next(p for p in self.protocols if p.name == prot).budget_seconds is not None
             more = (
-                "a larger budget: `nb201-flat search --budget-scale`"
+                ("a larger budget (", Param("budget_scale"), ")")
                 if timed
-                else "more queries: `nb201-flat search --n`"
+                else ("more queries (", Param("n"), ")")
             )
             raise ProtocolError(
                 f"{prot} {algo}: none of the {runs} runs has a {dataset}/{split} value (their "
                 "picks were never measured there, or they found nothing), so there is no "
-                "result to report; use a denser table or report key (see `nb201-flat info`), "
-                f"or give the search {more}"
+                "result to report",
+                (
+                    "use a denser table or report key (see `nb201-flat info`), or give the search ",
+                    *more,
+                ),
             )
 
     def __repr__(self) -> str:

@@ -101,9 +101,11 @@ def ball(space: Space, centre: Arch | str | int, radius: int) -> list[int]:
 def sample(space: Space, n: int, seed: int) -> list[int]:
     """``n`` distinct indices drawn uniformly with ``numpy.random.default_rng(seed)``."""
     if not 0 < n <= space.size:
-        raise ArgumentError(f"--sample must be in 1..{space.size}, got {n}")
+        raise ArgumentError(Param("n"), f" must be in 1..{space.size}, got {n}")
     if seed < 0:
-        raise ArgumentError(f"--seed must be >= 0 (numpy seeds are non-negative), got {seed}")
+        raise ArgumentError(
+            Param("seed"), f" must be >= 0 (numpy seeds are non-negative), got {seed}"
+        )
     rng = np.random.default_rng(seed)
     return sorted(int(i) for i in rng.choice(space.size, size=n, replace=False))
 

@@ -578,7 +578,9 @@ def load_dataset(
     info = dataset_info(name)
     root = Path(root)
     if not root.is_dir():
-        raise DatasetNotFoundError(f"data root {root} does not exist; pass --data-root DIR")
+        raise DatasetNotFoundError(
+            f"data root {root} does not exist; pass ", Param("data_root", placeholder="DIR")
+        )
     split_dir = root if split_dir is None else Path(split_dir)
     md5s: dict[str, str] = {}
     readers: dict[str, Callable[[Path], tuple[U8, I64, U8, I64]]] = {
@@ -652,7 +654,9 @@ def check_dataset_files(
     check_split_dir_applies(name, split_dir)
     root = Path(root)
     if not root.is_dir():
-        raise DatasetNotFoundError(f"data root {root} does not exist; pass --data-root DIR")
+        raise DatasetNotFoundError(
+            f"data root {root} does not exist; pass ", Param("data_root", placeholder="DIR")
+        )
     _data_files_present(root, info.source)
     if split_dir is None:
         return
@@ -660,8 +664,10 @@ def check_dataset_files(
     path = Path(split_dir) / fname
     if not path.is_file():
         raise DatasetNotFoundError(
-            f"--split-dir {split_dir} has no {fname}; put NB201's file there, or drop "
-            "--split-dir to use the copy shipped with the package"
+            Param("split_dir"),
+            f" {split_dir} has no {fname}; put NB201's file there, or drop ",
+            Param("split_dir"),
+            " to use the copy shipped with the package",
         )
     read_split_file(path, (k1, k2))
 

@@ -230,7 +230,8 @@ def check_stored_data(job: TrainJob, stored: str | None) -> None:
         raise DataMismatchError(
             f"{job.db_path} already holds {job.name} trained on other data (digest "
             f"{stored[:12]}; these files: {expected[:12]}); train each set of files into a "
-            "--db of its own"
+            # also raised in a worker, whose failure is kept as text (JobResult.error)
+            "db_path (CLI: --db) of its own"
         )
 
 

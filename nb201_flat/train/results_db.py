@@ -57,7 +57,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 import pandas as pd
 
-from nb201_flat.errors import FormatError, ResultsDBError
+from nb201_flat.errors import FormatError, Param, ResultsDBError
 
 if TYPE_CHECKING:
     from nb201_flat.train.data import DataIdentity
@@ -196,8 +196,9 @@ class ResultsDB:
         except sqlite3.DatabaseError as exc:
             conn.close()
             raise ResultsDBError(
-                f"{self.path} is not a readable results database ({exc}); "
-                "pass another --db or move the file away"
+                f"{self.path} is not a readable results database ({exc}); pass another ",
+                Param("db_path"),
+                " or move the file away",
             ) from exc
         except BaseException:
             conn.close()

@@ -310,7 +310,9 @@ def check_owner(
     if state.get("run") != _job_state_id(job):
         raise CheckpointMismatchError(
             f"checkpoints in {folder} belong to another run ({state.get('run')}); "
-            "move them away or use another --ckpt-dir"
+            # a worker's failure is kept as text (JobResult.error), which no command
+            # respells: the parameter and the train command's flag both
+            "move them away or use another ckpt_dir (CLI: --ckpt-dir)"
         )
     before = state.get("data")
     if data is not None and before is not None and before != data.digest:

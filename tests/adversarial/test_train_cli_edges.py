@@ -214,7 +214,7 @@ def test_campaign_library_edges() -> None:
     # the library names its parameters (the command line's flags: REFUSED above)
     with pytest.raises(ArgumentError, match="^radius must lie in 0..6"):
         ball(NB201, 0, 7)  # past the edge count: the whole space, silently
-    with pytest.raises(ArgumentError, match="--seed must be >= 0"):
+    with pytest.raises(ArgumentError, match="^seed must be >= 0"):
         sample(NB201, 2, -1)
     with pytest.raises(
         ArgumentError,

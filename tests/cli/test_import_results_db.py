@@ -49,7 +49,7 @@ def test_a_database_of_several_modes_or_sizes_imports_one_with_space(
     code, _, err = run(capsys, "import", str(src), "--out", str(out))
     keys = ", ".join(sorted(["nb201#faithful", other]))
     assert code == 2 and err.count("\n") == 1
-    assert f"pass space= (import --space) one of {keys}" in err
+    assert f"pass --space as one of {keys}" in err  # the flag: no Python keyword here
     code, stdout, _ = run(capsys, "import", str(src), "--out", str(out), "--space", other, "--json")
     assert code == 0 and json.loads(stdout)["source"] == f"retraining results mix.sqlite ({other})"
     manifest = json.loads((out / "manifest.json").read_text())
@@ -214,7 +214,7 @@ def test_import_table_takes_the_space_of_a_results_database(tmp_path: Path) -> N
     with pytest.raises(ArgumentError) as exc:
         import_table(csv, space="nb201")
     assert str(exc.value) == (
-        f"space applies only to results-db files (the --db of `nb201-flat train`), "
+        f"space applies only to results-db files (what `nb201-flat train` writes), "
         f"and {csv} is tidy; drop it"
     )
 

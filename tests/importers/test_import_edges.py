@@ -279,4 +279,5 @@ def test_a_non_pth_file_read_as_nb201_pth_names_the_cli_format(tmp_path: Path) -
     path.write_bytes(b"BZh91AY&SY not a torch file")
     with pytest.raises(FormatError) as exc:
         import_table(path, format="nb201-pth")
-    assert str(exc.value).endswith("for NATS-Bench files use read_nats_tss (--format nats-tss)")
+    # import_table's format= (the import command respells it --format nats-tss)
+    assert str(exc.value).endswith("for NATS-Bench files use read_nats_tss (format='nats-tss')")
