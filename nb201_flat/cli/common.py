@@ -260,6 +260,8 @@ def flag_of(param: Param, parser: argparse.ArgumentParser, args: argparse.Namesp
     ``--compile``/``--no-compile``) it is the one that sets the value the message means,
     else the one given; an option that takes a value is followed by the value or its
     placeholder (``--rerank-top-k K``); a positional is named by its metavar (``ARCH``).
+    A command without the option names where it is (``set_defaults(param_elsewhere={param:
+    text})``: the demo's ``n`` is ``nb201-flat search --n``).
 
     >>> p = argparse.ArgumentParser()
     >>> _ = p.add_argument("--compile", action=argparse.BooleanOptionalAction)
@@ -272,6 +274,9 @@ def flag_of(param: Param, parser: argparse.ArgumentParser, args: argparse.Namesp
     >>> flag_of(Param("rerank_top_k", placeholder="K"), p, p.parse_args([]))
     '--rerank-top-k K'
     """
+    elsewhere = getattr(args, "param_elsewhere", {}).get(param.name)
+    if elsewhere is not None:
+        return str(elsewhere)
     dest = getattr(args, "param_dests", {}).get(param.name, param.name)
     actions = [a for a in parser._actions if a.dest == dest]
     if not actions:

@@ -23,7 +23,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--runs", type=int, default=200, help="search runs per algorithm (default 200)")
     p.add_argument("--seed", type=int, default=0, help="master seed of the searches")
     add_json_arg(p)
-    p.set_defaults(func=cmd_demo)
+    # the demo runs searches it takes no budget for: the fix is a search of one's own
+    p.set_defaults(
+        func=cmd_demo,
+        param_elsewhere={
+            "n": "`nb201-flat search --n`",
+            "budget_scale": "`nb201-flat search --budget-scale`",
+        },
+    )
 
 
 def demo_summary(table: Table, *, top: int = 5, runs: int = 200, seed: int = 0) -> dict[str, Any]:

@@ -48,7 +48,7 @@ import numpy as np
 import numpy.typing as npt
 
 from nb201_flat.jit import depends_on, kernel
-from nb201_flat.search import kernels_numpy
+from nb201_flat.search import kernels_numpy, oracle
 from nb201_flat.search.kernels_numpy import grow, pairwise_sum
 from nb201_flat.search.oracle import IDLE_CACHED, IDLE_FREE, NO_QUERY_BUDGET
 from nb201_flat.types import BoolArray, FloatArray, IntArray
@@ -688,7 +688,9 @@ def warm_up() -> None:
 
 
 # the kernels above call kernels_numpy's: its edits must reach their cached code
-depends_on(__name__, kernels_numpy)
+#: the files whose code or constants the compiled kernels hold (the disk cache is tied to them)
+CACHE_SOURCES = (kernels_numpy, oracle)
+depends_on(__name__, *CACHE_SOURCES)
 
 __all__ = [
     "BEST",

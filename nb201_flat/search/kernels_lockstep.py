@@ -45,7 +45,7 @@ import numpy.typing as npt
 
 from nb201_flat import neighbourhood
 from nb201_flat.jit import depends_on, kernel
-from nb201_flat.search import kernels_numpy
+from nb201_flat.search import kernels_numpy, oracle
 from nb201_flat.search.kernels_numpy import pairwise_sum, pcg64_output, pcg64_step
 from nb201_flat.search.oracle import IDLE_CACHED, IDLE_FREE, IDLE_REVISIT
 
@@ -540,4 +540,6 @@ def warm_up() -> None:
 
 # the kernels above call kernels_numpy's and the neighbourhood's: their edits must reach their
 # cached code
-depends_on(__name__, kernels_numpy, neighbourhood)
+#: the files whose code or constants the compiled kernels hold (the disk cache is tied to them)
+CACHE_SOURCES = (kernels_numpy, neighbourhood, oracle)
+depends_on(__name__, *CACHE_SOURCES)

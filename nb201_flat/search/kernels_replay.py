@@ -556,4 +556,6 @@ def warm_up() -> None:
 
 
 # the kernels above call kernels_numpy's: its edits must reach their cached code
-depends_on(__name__, kernels_numpy)
+#: the files whose code or constants the compiled kernels hold (the disk cache is tied to them)
+CACHE_SOURCES = (kernels_numpy,)
+depends_on(__name__, *CACHE_SOURCES)

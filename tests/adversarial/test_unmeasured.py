@@ -172,7 +172,8 @@ def test_cli_search_with_no_run_reporting_a_value_is_one_line_exit_2(
     out, err = capsys.readouterr()
     assert out == "" and err.count("\n") == 1, err
     assert "none of the 3 runs has a cifar10/ori-test value" in err
-    assert "denser table" in err and "search --n`" in err
+    more = "(--n)" if command == "search" else "(`nb201-flat search --n`)"
+    assert "denser table" in err and err.endswith(f"more queries {more}\n")
 
 
 def test_cli_record_shows_a_seed_value_where_the_mean_is_missing(

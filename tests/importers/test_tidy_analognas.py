@@ -77,7 +77,7 @@ def test_truncated_tidy_csv(tmp_path: Path) -> None:
 def test_detect_unknown_and_missing(tmp_path: Path) -> None:
     junk = tmp_path / "junk.bin"
     junk.write_bytes(b"\x00\x01hello")
-    with pytest.raises(FormatError, match="--format"):
+    with pytest.raises(FormatError, match="; pass format with one of tidy, "):
         detect_format(junk)
     with pytest.raises(TableFileError, match="no such file"):
         detect_format(tmp_path / "missing.csv")

@@ -3,6 +3,7 @@ the runner loading them before it forks."""
 
 from __future__ import annotations
 
+import ast
 import importlib
 import logging
 import sys
@@ -141,4 +142,16 @@ def test_every_search_kernel_is_cached_on_disk_and_tied_to_kernels_numpy(name: s
     for k in kernels:
         # not the uncached fallback of depends_on: numba's stamp, then kernels_numpy's digest
         stamp = k._cache._cache_file._source_stamp
-        assert stamp[1:] == (_digest(kernels_numpy),), k.py_func.__name__
+        assert stamp[1:] == tuple(map(_digest, module.CACHE_SOURCES)), k.py_func.__name__
+    # every package module it imports from is among them (a constant of oracle.py is frozen
+    # into the cached code as much as a function of kernels_numpy)
+    assert kernels_numpy in module.CACHE_SOURCES
+    imported = set()
+    # module level: an import inside a Python (not compiled) function holds nothing cached
+    for node in ast.parse(Path(module.__file__ or "").read_text()).body:
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("nb201_flat"):
+            for alias in node.names:  # `from pkg import module` or `from module import name`
+                full = f"{node.module}.{alias.name}"
+                imported.add(full if full in sys.modules else node.module)
+    imported -= {"nb201_flat.jit", "nb201_flat.types"}
+    assert imported <= {m.__name__ for m in module.CACHE_SOURCES}, sorted(imported)
