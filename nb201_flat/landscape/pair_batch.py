@@ -161,7 +161,8 @@ def _subset_cells(
     ``(len(rows), 2^d)`` indices, one per subset of the differing edges (ascending positions)
     switched from ``a`` towards ``b`` (``lex_a``: a's lexicographic index; ``delta``: the
     per-edge step to b's; ``differs``: the differing edges)."""
-    lex = lex_a[rows, None] + delta[rows][differs[rows]].reshape(-1, dist) @ _masks(dist)
+    # len(rows), not -1: at d = 0 (a pair of one cell) there is nothing to infer it from
+    lex = lex_a[rows, None] + delta[rows][differs[rows]].reshape(len(rows), dist) @ _masks(dist)
     return space._index_of_lex[lex]
 
 

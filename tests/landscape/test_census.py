@@ -890,3 +890,13 @@ def test_pair_batch_caches_are_read_only() -> None:
     for d in (1, 3):
         assert _masks(d).dtype == np.int64 and _template(d).dtype == np.int64
         assert not _masks(d).flags.writeable and not _template(d).flags.writeable
+
+
+def test_shortest_paths_measured_takes_a_pair_of_one_cell() -> None:
+    # a == b: its one path is the cell itself (d = 0 left nothing to size the subsets by)
+    from nb201_flat.landscape.pair_batch import shortest_paths_measured
+
+    f = F.copy()
+    f[4] = np.nan
+    got = shortest_paths_measured(CUBE, f, np.array([0, 4, 0, 1]), np.array([0, 4, 7, 3]))
+    assert got.tolist() == [True, False, False, True]
