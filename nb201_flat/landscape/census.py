@@ -348,21 +348,12 @@ def _draw_band(
         del ii, jj  # within the candidates' 40 B: the filter below copies left and right
         listed = len(left)
         if tree is not None:
-            keep = np.empty(len(left), dtype=bool)
-            for s in range(0, len(left), _CHECKED_AT_ONCE):
-                cut = slice(s, s + _CHECKED_AT_ONCE)
-                no_path, unmeasured = _unservable(tree, left[cut], right[cut])
-                lost["no_path"] += int(np.count_nonzero(no_path))
-                lost["unmeasured"] += int(np.count_nonzero(unmeasured))
-                keep[cut] = ~(no_path | unmeasured)
-            if not keep.all():
-                left, right = left[keep], right[keep]
+            left, right = _servable(tree, left, right, lost)
     else:
         distance = check_int_range("distance", distance, 1, space.n_edges, fix="or None for any")
         lefts, rights = [], []
-        size = _chunk_members(space, distance)
-        # pieces of at most `size` members (len // size pieces made them up to twice that)
-        for chunk in np.array_split(members, max(1, -(-len(members) // size))):
+        pieces = _member_pieces(space, distance, len(members))
+        for chunk in np.split(members, np.cumsum(pieces)[:-1]):
             rows = _rows_at_distance(space, chunk, distance)
             left = np.repeat(chunk, rows.shape[1])
             right = rows.ravel()
@@ -370,11 +361,7 @@ def _draw_band(
             left, right = left[keep], right[keep]
             listed += len(left)
             if tree is not None:
-                no_path, unmeasured = _unservable(tree, left, right)
-                lost["no_path"] += int(np.count_nonzero(no_path))
-                lost["unmeasured"] += int(np.count_nonzero(unmeasured))
-                keep = ~(no_path | unmeasured)
-                left, right = left[keep], right[keep]
+                left, right = _servable(tree, left, right, lost)
             lefts.append(left)
             rights.append(right)
         left = np.concatenate(lefts) if lefts else np.zeros(0, np.int64)
@@ -404,7 +391,25 @@ def _unservable(tree: BarrierTree, a: IntArray, b: IntArray) -> tuple[BoolArray,
     return no_path, ~no_path & ~shortest_paths_measured(tree.space, tree.values, a, b)
 
 
-# candidate pairs checked at once at any distance: a few MB of codes and offsets
+def _servable(
+    tree: BarrierTree, a: IntArray, b: IntArray, lost: dict[str, int]
+) -> tuple[IntArray, IntArray]:
+    """The pairs ``(a[i], b[i])`` that ``tree`` can serve, in order (``a`` and ``b`` themselves
+    when it serves them all); each one left out counted in ``lost`` by its cause
+    (:func:`_unservable`). The one filter of the census's ``nan_policy="omit"``: a band's
+    candidates before the draw, the top k's pairs after it."""
+    keep = np.empty(len(a), dtype=bool)
+    for s in range(0, len(a), _CHECKED_AT_ONCE):
+        cut = slice(s, s + _CHECKED_AT_ONCE)
+        no_path, unmeasured = _unservable(tree, a[cut], b[cut])
+        lost["no_path"] += int(np.count_nonzero(no_path))
+        lost["unmeasured"] += int(np.count_nonzero(unmeasured))
+        keep[cut] = ~(no_path | unmeasured)
+    return (a, b) if keep.all() else (a[keep], b[keep])
+
+
+# pairs checked at once (a band's candidates: millions at any distance): a few MB of codes
+# and offsets
 _CHECKED_AT_ONCE = 1 << 17
 
 
@@ -421,6 +426,21 @@ def _chunk_members(space: Space, distance: int) -> int:
     draw, does not depend on it)."""
     entries = int((space.n_ops - 1) ** distance * distance)  # one subset of edges, per member
     return max(1, min(_CHUNK, _CHUNK_ENTRIES // entries))
+
+
+def _member_pieces(space: Space, distance: int, m: int) -> list[int]:
+    """The sizes of the pieces, in order, in which a band of ``m`` members lists its rows at
+    ``distance``: as few as hold at most :func:`_chunk_members` each, as even as
+    ``np.array_split`` makes them (``m // size`` pieces would make them up to twice that). The draw
+    lists them; :func:`census_cost` charges the largest (``[0]`` for no member).
+
+    >>> from nb201_flat.space import NB201
+    >>> _chunk_members(NB201, 3), _member_pieces(NB201, 3, 1100)
+    (512, [367, 367, 366])
+    """
+    n = max(1, -(-m // _chunk_members(space, distance)))
+    size, extra = divmod(m, n)
+    return [size + 1] * extra + [size] * (n - extra)
 
 
 def as_members(space: Space, members: npt.ArrayLike | None) -> BoolArray | None:
@@ -625,16 +645,12 @@ def barrier_census(
         if not omit or not pairs:
             return pairs
         ab = np.array(pairs, dtype=np.int64)
-        no_path, unmeasured = _unservable(tree, ab[:, 0], ab[:, 1])
-        bad = no_path | unmeasured
-        if not bad.any():
+        lost = {"pairs": len(pairs), **dict.fromkeys(OMIT_CAUSES, 0)}
+        a, b = _servable(tree, ab[:, 0], ab[:, 1], lost)
+        if len(a) == len(pairs):
             return pairs
-        omitted[name] = {
-            "pairs": len(pairs),
-            "no_path": int(np.count_nonzero(no_path)),
-            "unmeasured": int(np.count_nonzero(unmeasured)),
-        }
-        return [p for p, b in zip(pairs, bad.tolist(), strict=True) if not b]
+        omitted[name] = lost
+        return list(zip(a.tolist(), b.tolist(), strict=True))
 
     crowded = False  # a band with two or more members: pairs at another distance may exist
     at = "at any distance" if distance is None else f"at distance {distance}"
@@ -861,8 +877,7 @@ def census_cost(
             draw = max(draw, _CANDIDATE_BYTES_ANY * listed)
         else:
             listed = _pairs_at_distance(space, inside, distance)
-            # members listed at once: band_pairs' largest piece (of at most _chunk_members)
-            piece = -(-m // -(-m // _chunk_members(space, distance))) if m else 0
+            piece = max(_member_pieces(space, distance, m))  # members listed at once
             width = space.neighbourhood_size(distance, exact=True)
             subsets = (space.n_ops - 1) ** distance * distance
             rows = piece * (_ROW_BYTES * width + _SUBSET_BYTES * subsets)

@@ -74,9 +74,7 @@ def pair_columns(tree: BarrierTree, a: IntArray, b: IntArray) -> dict[str, npt.N
     a = np.asarray(a, dtype=np.int64)
     b = np.asarray(b, dtype=np.int64)
     space, v, w_tree, hib = tree.space, tree.values, tree.w, tree.higher_is_better
-    codes = space.codes
-    differs = codes[a] != codes[b]
-    d = differs.sum(axis=1).astype(np.int64)
+    differs, d, lex_a, delta = _pair_steps(space, a, b)
     # what the single-pair code raises for (or, d = 0, computes otherwise)
     ok = (d >= 1) & (d <= _MAX_D)
     ok &= ~np.isnan(w_tree[a]) & ~np.isnan(w_tree[b])
@@ -91,9 +89,6 @@ def pair_columns(tree: BarrierTree, a: IntArray, b: IntArray) -> dict[str, npt.N
     # (excluded cells never do: -inf); the forest's own path is that short only then
     w_open = np.where(np.isnan(w_tree), -np.inf, w_tree)
     above = np.zeros(len(a), dtype=bool)
-    weights = space._weights.astype(np.int64)
-    lex_a = codes[a].astype(np.int64) @ weights
-    delta = (codes[b].astype(np.int64) - codes[a].astype(np.int64)) * weights
     for dist in np.unique(d[ok]).tolist():
         rows = np.flatnonzero(ok & (d == dist))
         template = _template(dist)
@@ -133,21 +128,30 @@ def shortest_paths_measured(
     out = np.ones(len(a), dtype=bool)
     if not np.isnan(values).any():  # a full table: nothing to look up
         return out
-    codes = space.codes
-    weights = space._weights.astype(np.int64)
     # pairs a piece at a time: the codes and offsets take ~150 B a pair (the census checks
     # a band's candidates, up to millions, within its estimate of the draw)
     for s in range(0, len(a), _PAIRS_CHECKED):
         pa, pb = a[s : s + _PAIRS_CHECKED], b[s : s + _PAIRS_CHECKED]
-        differs = codes[pa] != codes[pb]
-        d = differs.sum(axis=1)
-        lex_a = codes[pa].astype(np.int64) @ weights
-        delta = (codes[pb].astype(np.int64) - codes[pa].astype(np.int64)) * weights
+        differs, d, lex_a, delta = _pair_steps(space, pa, pb)
         for dist in np.unique(d).tolist():
             rows = np.flatnonzero(d == dist)
             cells = _subset_cells(space, lex_a, delta, differs, rows, dist)
             out[s + rows] = _all_measured(values[cells])
     return out
+
+
+def _pair_steps(
+    space: Space, a: IntArray, b: IntArray
+) -> tuple[BoolArray, IntArray, IntArray, IntArray]:
+    """What :func:`_subset_cells` reads of the pairs ``(a[i], b[i])`` (int64 indices):
+    ``(differs, d, lex_a, delta)``, the differing edges, their number (the distance), a's
+    lexicographic index and the per-edge step from a's op to b's on that index."""
+    weights = space._weights.astype(np.int64)
+    code_a = space.codes[a].astype(np.int64)
+    code_b = space.codes[b].astype(np.int64)
+    differs = code_a != code_b
+    d = differs.sum(axis=1, dtype=np.int64)
+    return differs, d, code_a @ weights, (code_b - code_a) * weights
 
 
 def _subset_cells(
@@ -157,7 +161,8 @@ def _subset_cells(
     ``(len(rows), 2^d)`` indices, one per subset of the differing edges (ascending positions)
     switched from ``a`` towards ``b`` (``lex_a``: a's lexicographic index; ``delta``: the
     per-edge step to b's; ``differs``: the differing edges)."""
-    lex = lex_a[rows, None] + delta[rows][differs[rows]].reshape(-1, dist) @ _masks(dist)
+    # len(rows), not -1: at d = 0 (a pair of one cell) there is nothing to infer it from
+    lex = lex_a[rows, None] + delta[rows][differs[rows]].reshape(len(rows), dist) @ _masks(dist)
     return space._index_of_lex[lex]
 
 

@@ -540,6 +540,57 @@ def _landscape(space: Space, seed: int, nan_fraction: float) -> np.ndarray:
     return f
 
 
+@pytest.mark.parametrize(
+    ("space", "distance", "chunk"),
+    [(NB201, 3, None), (NB201, 5, None), (NB201, 6, None), (S6, 2, 7), (TINY, 3, 3)],
+)
+def test_census_cost_charges_the_largest_piece_the_draw_lists(
+    space: Space, distance: int, chunk: int | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the estimate and the draw cut a band's members into the same pieces: what the estimate
+    # charges for the members listed at once is what the draw lists at most
+    from nb201_flat.landscape import census as cs
+
+    if chunk is not None:  # a small space in several pieces
+        monkeypatch.setattr(cs, "_CHUNK", chunk)
+    listed: list[int] = []
+    rows_at_distance = cs._rows_at_distance
+
+    def spy_rows(sp: Space, members: np.ndarray, d: int) -> np.ndarray:
+        listed.append(len(members))
+        return rows_at_distance(sp, members, d)
+
+    charged: list[int] = []
+    member_pieces = cs._member_pieces
+
+    def spy_pieces(sp: Space, d: int, m: int) -> list[int]:
+        pieces = member_pieces(sp, d, m)
+        charged.append(max(pieces))
+        return pieces
+
+    monkeypatch.setattr(cs, "_rows_at_distance", spy_rows)
+    monkeypatch.setattr(cs, "_member_pieces", spy_pieces)
+    v = np.random.default_rng(distance).uniform(0, 100, space.size)
+    size, s = cs._chunk_members(space, distance), np.sort(v)
+    # bands in several pieces, the first of them shorter than the pieces' bound; of one
+    # member; of none
+    for band, several in (
+        ((s[0], s[2 * size]), True),
+        ((s[0], s[3 * size - 2]), True),
+        ((s[5], s[5]), False),
+        ((200.0, 300.0), False),
+    ):
+        m = int(np.count_nonzero((v >= band[0]) & (v <= band[1])))
+        listed.clear()
+        charged.clear()
+        band_pairs(space, v, band, 10, distance=distance, seed=0)
+        charged.clear()  # the draw's own memory check aside: the estimate alone
+        cs.census_cost(space, v, {"X": band}, 10, 0, distance)
+        assert sum(listed) == m
+        assert (len(listed) > 1) == several, (band, listed)
+        assert charged == [max(listed)], (band, m, listed)
+
+
 def _reference(tree: object, a: int, b: int) -> dict[str, object] | None:
     """The single-pair code's row, None where it raises."""
     try:
@@ -839,3 +890,13 @@ def test_pair_batch_caches_are_read_only() -> None:
     for d in (1, 3):
         assert _masks(d).dtype == np.int64 and _template(d).dtype == np.int64
         assert not _masks(d).flags.writeable and not _template(d).flags.writeable
+
+
+def test_shortest_paths_measured_takes_a_pair_of_one_cell() -> None:
+    # a == b: its one path is the cell itself (d = 0 left nothing to size the subsets by)
+    from nb201_flat.landscape.pair_batch import shortest_paths_measured
+
+    f = F.copy()
+    f[4] = np.nan
+    got = shortest_paths_measured(CUBE, f, np.array([0, 4, 0, 1]), np.array([0, 4, 7, 3]))
+    assert got.tolist() == [True, False, False, True]
