@@ -272,6 +272,7 @@ class Protocol:
             )
         # an int seed the key lacks was refused only by oracle_data, after check() had passed
         seeds = self._seeds(table)
+        self._check_fixed_seed(table, seeds)
         if self.seed_policy == "random" and not seeds:
             if not self.seed_fallback:  # asked for, not defaulted: as `query` refuses it
                 raise ProtocolError(
@@ -322,6 +323,28 @@ class Protocol:
             return policy_seeds(self.search, self.seed_policy, table.seeds(self.search))
         except UnknownKeyError as exc:
             raise ProtocolError((f"protocol {self.name!r}: ", *parts_of(exc))) from None
+
+    def _check_fixed_seed(self, table: Table, seeds: tuple[int, ...]) -> None:
+        """Refuse a fixed stored seed that some architecture measured under the mean lacks:
+        each query of one would be charged and return NaN (a search silently of fewer cells).
+        Checked on every cell, not only the sampled ones: REA's mutants and NA and LS
+        neighbours of a connected cell may be disconnected."""
+        if self.seed_policy in ("mean", "random") or not seeds:
+            return
+        measured = ~np.isnan(table.vector_for(self.search))
+        lacking = measured & np.isnan(table.vector_for(self.search, seed_policy=seeds[0]))
+        if lacking.any():
+            raise ProtocolError(
+                f"protocol {self.name!r}: seed {seeds[0]} is not measured for {self.search} "
+                f"on {int(lacking.sum()):,} of the {int(measured.sum()):,} architectures "
+                "measured under the mean, so each query of one would be charged and return NaN",
+                (
+                    "use ",
+                    Param("seed_policy", "random"),
+                    " (each query draws among its architecture's stored seeds) or ",
+                    Param("seed_policy", "mean"),
+                ),
+            )
 
     def oracle_data(self, table: Table) -> OracleData:
         """The arrays of this protocol's oracle (no test vector among them)."""
