@@ -172,6 +172,53 @@ def test_search_at_200_epochs_scales_the_time_budget_and_says_so(
     assert code == 0 and f"note: {budget_rule_note(200)}" in out
 
 
+def test_python_builders_at_200_epochs_have_the_cli_budget(
+    capsys: pytest.CaptureFixture[str], synth: Table, synth_path: str
+) -> None:
+    # the epochs rule was applied by the CLI and the grid only: nb201_protocol(epochs=200)
+    # kept 12,000 s under the name "nb201@200ep" the CLI gives 200,000 s
+    from nb201_flat.search import nb201_protocol, per_dataset_protocols, protocols_by_name
+    from nb201_flat.search.grid import ReproduceConfig
+
+    def cli(protocol: str, *extra: str) -> list[str]:
+        code, out, err = run(
+            capsys,
+            *("search", "--algo", "rs", "--protocol", protocol, "--epochs", "200", *extra),
+            *("--runs", "2", "--jobs", "1", "--json", "--table", synth_path),
+        )
+        assert code == 0, err
+        return list(json.loads(out)["protocols"])
+
+    def described(protocols: object) -> list[str]:
+        return [p.describe() for p in protocols]  # type: ignore[attr-defined]
+
+    nb201, per_dataset = cli("nb201"), cli("per-dataset")
+    assert "budget 200000 s" in nb201[0]
+    assert described([nb201_protocol(epochs=200)]) == nb201
+    assert described(protocols_by_name("nb201", synth, epochs=200)) == nb201
+    assert described(per_dataset_protocols(epochs=200)) == per_dataset
+    assert described(protocols_by_name("per-dataset", synth, epochs=200)) == per_dataset
+    # a scale given is on top of the rule, in Python as with --budget-scale; once, not twice
+    assert described(protocols_by_name("nb201", synth, epochs=200, budget_scale=0.5)) == cli(
+        "nb201", "--budget-scale", "0.5"
+    )
+    assert described(per_dataset_protocols(epochs=200, budget_scale=0.5)) == cli(
+        "per-dataset", "--budget-scale", "0.5"
+    )
+    grid = ReproduceConfig(search_epochs=(200,), protocols=("nb201", "per-dataset"))
+    assert [p.budget_seconds for p in grid.protocol_list(synth)] == [
+        p.budget_seconds for p in (nb201_protocol(epochs=200), *per_dataset_protocols(epochs=200))
+    ]
+    # the grid's own multiplier at 200 epochs (the whole of it) still overrides the rule
+    (unscaled,) = ReproduceConfig(search_epochs=(200,), budget_scale_200=1.0).protocol_list(synth)[
+        :1
+    ]
+    assert unscaled.budget_seconds == pytest.approx(12_000.0)
+    # 12 epochs unchanged; a budget given in seconds is the budget
+    assert nb201_protocol().budget_seconds == 12_000.0
+    assert nb201_protocol(epochs=200, budget_seconds=5_000.0).budget_seconds == 5_000.0
+
+
 # -- 3. repeats accumulate; options that do not apply are errors ---------------------------------
 def test_flatness_repeated_arch_accumulates(
     capsys: pytest.CaptureFixture[str], synth_path: str
