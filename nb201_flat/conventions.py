@@ -81,10 +81,12 @@ SEARCH_EPOCHS: Final = (12, 200)
 def budget_scale_for(epochs: int) -> float:
     """The multiplier of a protocol's time budget when a search reads the ``epochs`` schedule.
 
-    The one rule for every time-budgeted search (``search``, ``reproduce``): NB201's budgets are
-    set for the 12-epoch schedule; at 200 epochs each query costs about 200/12 times more
-    simulated training time, so the budget is scaled by 200/12 and a run affords about as many
-    queries as at 12 epochs. Query-count budgets (``fixed-n``) are never scaled.
+    The one rule for every time-budgeted search, applied by the protocol builders
+    (:mod:`nb201_flat.search.protocol`) and so by ``search``, ``reproduce`` and Python alike:
+    NB201's budgets are set for the 12-epoch schedule; at 200 epochs each query costs about
+    200/12 times more simulated training time, so the budget is scaled by 200/12 and a run
+    affords about as many queries as at 12 epochs. Query-count budgets (``fixed-n``) are never
+    scaled.
 
     >>> budget_scale_for(12), round(budget_scale_for(200), 4)
     (1.0, 16.6667)

@@ -218,7 +218,7 @@ def _check_search_options(args: argparse.Namespace) -> None:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    from nb201_flat.conventions import budget_rule_note, budget_scale_for
+    from nb201_flat.conventions import budget_rule_note
     from nb201_flat.search import make_algorithm, protocols_by_name, run_search
 
     _check_search_options(args)
@@ -251,8 +251,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         epochs=args.epochs,
         seed_policy=args.seed_policy,
         n=None if timed else args.n,
-        # the one epochs rule (conventions.budget_scale_for), as reproduce applies it
-        budget_scale=given_scale * budget_scale_for(args.epochs) if timed else None,
+        budget_scale=given_scale if timed else None,  # the builders apply the epochs rule
         repeats=args.repeats,
     )
     t0 = time.perf_counter()

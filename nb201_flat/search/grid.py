@@ -191,7 +191,8 @@ class ReproduceConfig:
         out: list[Protocol] = []
         for name in self.protocols:
             for ep in self.search_epochs:
-                scale = self.budget_scale_200 if ep == 200 else 1.0
+                # the builders apply the epochs rule; budget_scale_200 is the whole multiplier
+                scale = self.budget_scale_200 / budget_scale_for(200) if ep == 200 else 1.0
                 fixed_n = name == "fixed-n"  # each family takes its own budget, never both
                 out += [
                     p.replace(seed_fallback=True)

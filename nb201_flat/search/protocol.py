@@ -10,6 +10,8 @@ the cost key and budget, and the test keys read after the search. Three families
 ``per-dataset``
     NATS-Bench's: search each dataset's own ``x-valid`` (``cifar10-valid``, ``cifar100``,
     ``ImageNet16-120``) with 20,000 / 40,000 / 120,000 s and report that dataset's test.
+    Searched at 200 epochs, either family's time budget is x 200/12 (the epochs rule,
+    :func:`~nb201_flat.conventions.budget_scale_for`, applied by the builders).
 ``fixed-n``
     N charged queries, no time.
 
@@ -50,8 +52,10 @@ from typing import Any, Literal, TypeAlias
 import numpy as np
 
 from nb201_flat.conventions import (
+    NB201_TIME_BUDGET,
     REPORT_DATASETS,
     TIME_BUDGETS,
+    budget_scale_for,
     cost_key,
     report_key,
     search_key,
@@ -272,6 +276,7 @@ class Protocol:
             )
         # an int seed the key lacks was refused only by oracle_data, after check() had passed
         seeds = self._seeds(table)
+        self._check_fixed_seed(table, seeds)
         if self.seed_policy == "random" and not seeds:
             if not self.seed_fallback:  # asked for, not defaulted: as `query` refuses it
                 raise ProtocolError(
@@ -322,6 +327,28 @@ class Protocol:
             return policy_seeds(self.search, self.seed_policy, table.seeds(self.search))
         except UnknownKeyError as exc:
             raise ProtocolError((f"protocol {self.name!r}: ", *parts_of(exc))) from None
+
+    def _check_fixed_seed(self, table: Table, seeds: tuple[int, ...]) -> None:
+        """Refuse a fixed stored seed that some architecture measured under the mean lacks:
+        each query of one would be charged and return NaN (a search silently of fewer cells).
+        Checked on every cell, not only the sampled ones: REA's mutants and NA and LS
+        neighbours of a connected cell may be disconnected."""
+        if self.seed_policy in ("mean", "random") or not seeds:
+            return
+        measured = ~np.isnan(table.vector_for(self.search))
+        lacking = measured & np.isnan(table.vector_for(self.search, seed_policy=seeds[0]))
+        if lacking.any():
+            raise ProtocolError(
+                f"protocol {self.name!r}: seed {seeds[0]} is not measured for {self.search} "
+                f"on {int(lacking.sum()):,} of the {int(measured.sum()):,} architectures "
+                "measured under the mean, so each query of one would be charged and return NaN",
+                (
+                    "use ",
+                    Param("seed_policy", "random"),
+                    " (each query draws among its architecture's stored seeds) or ",
+                    Param("seed_policy", "mean"),
+                ),
+            )
 
     def oracle_data(self, table: Table) -> OracleData:
         """The arrays of this protocol's oracle (no test vector among them)."""
@@ -514,6 +541,29 @@ def _scale(budget_scale: object) -> float:
     return float(budget_scale)
 
 
+def _time_budget(budget: float, epochs: int, budget_scale: object = 1.0) -> float:
+    """A built-in time budget (NB201's or NATS-Bench's, set for the 12-epoch schedule) for a
+    search of ``epochs``, times ``budget_scale``. The epochs rule
+    (:func:`~nb201_flat.conventions.budget_scale_for`) is applied here, by every builder, and
+    nowhere else: a Python protocol and the CLI's of the same name have the same budget."""
+    scale = _scale(budget_scale)
+    try:
+        rule = budget_scale_for(epochs)
+    except UnknownKeyError:
+        raise ProtocolError(
+            f"a built-in time budget is set for 12-epoch searches and scaled for 200; there "
+            f"is none for {epochs} epochs",
+            (
+                "search ",
+                Param("epochs", 12),
+                " or 200, or use a query budget (",
+                Param("protocol", "fixed-n"),
+                ")",
+            ),
+        ) from None
+    return budget * (scale * rule)  # the order of the CLI's product before (same floats)
+
+
 def _policy(
     seed_policy: SeedPolicy | None, seed: SeedPolicy | None, default: str
 ) -> tuple[SeedPolicy, bool]:
@@ -541,11 +591,17 @@ def nb201_protocol(
     epochs: int = 12,
     seed_policy: SeedPolicy | None = None,
     seed: SeedPolicy | None = None,
-    budget_seconds: float = 12_000.0,
+    budget_seconds: float | None = None,
     repeats: Repeats = "charge",
 ) -> Protocol:
-    """The NAS-Bench-201 paper's random-search protocol (see the module docstring)."""
+    """The NAS-Bench-201 paper's random-search protocol (see the module docstring).
+
+    ``budget_seconds`` defaults to NB201's 12,000 s under the epochs rule (x 200/12 at 200
+    epochs, :func:`~nb201_flat.conventions.budget_scale_for`); one given is used as it is.
+    """
     epochs = _check_epochs(epochs)
+    if budget_seconds is None:
+        budget_seconds = _time_budget(NB201_TIME_BUDGET, epochs)
     return Protocol(
         name="nb201" if epochs == 12 else f"nb201@{epochs}ep",
         search=search_key("cifar10", epochs),
@@ -566,7 +622,8 @@ def per_dataset_protocols(
     datasets: tuple[str, ...] = tuple(_PER_DATASET),
     repeats: Repeats = "charge",
 ) -> tuple[Protocol, ...]:
-    """NATS-Bench's per-dataset protocols; budgets 20,000 / 40,000 / 120,000 s x scale."""
+    """NATS-Bench's per-dataset protocols; budgets 20,000 / 40,000 / 120,000 s x
+    ``budget_scale``, on top of the epochs rule (x 200/12 at 200 epochs)."""
     epochs = _check_epochs(epochs)
     out = []
     for ds in datasets:
@@ -582,7 +639,7 @@ def per_dataset_protocols(
                 search=search_key(ds, epochs),
                 report=(MetricKey(rep_ds, rep_split, 200),),
                 **_seeding(seed_policy, seed, "random"),
-                budget_seconds=budget * _scale(budget_scale),
+                budget_seconds=_time_budget(budget, epochs, budget_scale),
                 cost=cost_key(ds),
                 repeats=repeats,
             )
@@ -682,8 +739,9 @@ def protocols_by_name(
     """The built-in protocol family ``name`` (``nb201``, ``per-dataset``, ``fixed-n``).
 
     ``n`` (default 100) is the query budget of ``fixed-n``; ``budget_scale`` (default 1)
-    scales the time budgets of the others. Either one given where it does not apply is
-    refused, not ignored.
+    scales the time budgets of the others, on top of the epochs rule (x 200/12 at 200 epochs,
+    as ``--budget-scale`` does). Either one given where it does not apply is refused, not
+    ignored.
     """
     if name == "fixed-n" and budget_scale is not None:
         raise ProtocolError(
@@ -703,7 +761,7 @@ def protocols_by_name(
                 epochs=epochs,
                 seed_policy=seed_policy,
                 seed=seed,
-                budget_seconds=12_000.0 * _scale(budget_scale),
+                budget_seconds=_time_budget(NB201_TIME_BUDGET, epochs, budget_scale),
                 repeats=repeats,
             ),
         )

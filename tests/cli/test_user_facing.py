@@ -78,6 +78,71 @@ def test_table_value_random_policy_raises_like_vector(synth: Table) -> None:
         synth.vector("cifar10", "ori-test", 200, seed_policy="random", rng=3)
 
 
+def test_a_fixed_seed_some_cells_lack_is_refused_not_searched(
+    capsys: pytest.CaptureFixture[str], synth: Table, synth_path: str
+) -> None:
+    # seed 2 is unmeasured on about 40 % of the 200-epoch cells: a search under it exited 0,
+    # each query of such a cell charged and answered NaN (`query` refused the same cell)
+    from nb201_flat.conventions import search_key
+    from nb201_flat.search import ProtocolError, nb201_protocol, run_search
+    from nb201_flat.search.grid import ReproduceConfig, reproduce
+
+    key = search_key("cifar10", 200)
+    mean, seed2 = synth.vector_for(key), synth.vector_for(key, seed_policy=2)
+    lacking = int((np.isnan(seed2) & ~np.isnan(mean)).sum())
+    assert lacking > 0
+    for protocol in ("nb201", "per-dataset", "fixed-n"):
+        code, out, err = run(
+            capsys,
+            *("search", "--algo", "rs", "--protocol", protocol, "--epochs", "200"),
+            *("--seed-policy", "2", "--runs", "2", "--jobs", "1", "--table", synth_path),
+        )
+        one_line_error(
+            code, out, err, "seed 2 is not measured", "--seed-policy random", "--seed-policy mean"
+        )
+        if protocol == "nb201":  # names how many cells lack it
+            assert f"on {lacking:,} of the {NB201.size:,} architectures" in err, err
+    # a seed every cell has is served, as are random (each cell's own seeds) and mean
+    for policy in ("1", "random", "mean"):
+        code, _, err = run(
+            capsys,
+            *("search", "--algo", "rs", "--epochs", "200", "--seed-policy", policy),
+            *("--runs", "2", "--jobs", "1", "--table", synth_path),
+        )
+        assert code == 0, err
+    # Python: the protocol, the runner and the reproduce grid refuse it alike
+    with pytest.raises(ProtocolError, match=f"seed 2 is not measured .* on {lacking:,} of"):
+        nb201_protocol(epochs=200, seed_policy=2).check(synth)
+    with pytest.raises(ProtocolError, match="seed_policy='random'"):
+        run_search(synth, nb201_protocol(epochs=200, seed_policy=2), "rs", runs=2, jobs=1)
+    grid = ReproduceConfig.quick(search_epochs=(200,), seed_policy=2, runs=4, n_boot=50)
+    with pytest.raises(ProtocolError, match="seed 2 is not measured"):
+        reproduce(synth, grid, jobs=1)
+
+
+def test_a_fixed_seed_is_checked_beyond_the_sampled_cells(synth: Table) -> None:
+    # sampling='connected' samples connected cells only, but REA's mutants and NA/LS
+    # neighbours reach disconnected ones: a seed missing there answers NaN all the same
+    from nb201_flat.conventions import search_key
+    from nb201_flat.search import Protocol, ProtocolError
+
+    key, report = search_key("cifar10", 200), MetricKey("cifar10", "ori-test", 200)
+    seed0 = np.array(synth.vector_for(key, seed_policy=0))
+    holed = seed0.copy()
+    holed[np.flatnonzero(~NB201.connected)[0]] = np.nan
+    data = {
+        (key, None): synth.vector_for(key),
+        (key, 0): holed,
+        (key, 1): seed0,
+        (report, None): synth.vector_for(report),
+    }
+    t = Table(NB201, data, source="holed")
+    p = Protocol("c", key, (report,), seed_policy=0, budget_queries=5, sampling="connected")
+    with pytest.raises(ProtocolError, match="seed 0 is not measured .* on 1 of the 15,625"):
+        p.check(t)
+    p.replace(seed_policy=1).check(t)
+
+
 # -- 2. one budget rule for the 200-epoch schedule -----------------------------------------------
 def test_search_at_200_epochs_scales_the_time_budget_and_says_so(
     capsys: pytest.CaptureFixture[str], synth: Table, synth_path: str
@@ -105,6 +170,53 @@ def test_search_at_200_epochs_scales_the_time_budget_and_says_so(
         *("--runs", "2", "--jobs", "1", "--table", synth_path),
     )
     assert code == 0 and f"note: {budget_rule_note(200)}" in out
+
+
+def test_python_builders_at_200_epochs_have_the_cli_budget(
+    capsys: pytest.CaptureFixture[str], synth: Table, synth_path: str
+) -> None:
+    # the epochs rule was applied by the CLI and the grid only: nb201_protocol(epochs=200)
+    # kept 12,000 s under the name "nb201@200ep" the CLI gives 200,000 s
+    from nb201_flat.search import nb201_protocol, per_dataset_protocols, protocols_by_name
+    from nb201_flat.search.grid import ReproduceConfig
+
+    def cli(protocol: str, *extra: str) -> list[str]:
+        code, out, err = run(
+            capsys,
+            *("search", "--algo", "rs", "--protocol", protocol, "--epochs", "200", *extra),
+            *("--runs", "2", "--jobs", "1", "--json", "--table", synth_path),
+        )
+        assert code == 0, err
+        return list(json.loads(out)["protocols"])
+
+    def described(protocols: object) -> list[str]:
+        return [p.describe() for p in protocols]  # type: ignore[attr-defined]
+
+    nb201, per_dataset = cli("nb201"), cli("per-dataset")
+    assert "budget 200000 s" in nb201[0]
+    assert described([nb201_protocol(epochs=200)]) == nb201
+    assert described(protocols_by_name("nb201", synth, epochs=200)) == nb201
+    assert described(per_dataset_protocols(epochs=200)) == per_dataset
+    assert described(protocols_by_name("per-dataset", synth, epochs=200)) == per_dataset
+    # a scale given is on top of the rule, in Python as with --budget-scale; once, not twice
+    assert described(protocols_by_name("nb201", synth, epochs=200, budget_scale=0.5)) == cli(
+        "nb201", "--budget-scale", "0.5"
+    )
+    assert described(per_dataset_protocols(epochs=200, budget_scale=0.5)) == cli(
+        "per-dataset", "--budget-scale", "0.5"
+    )
+    grid = ReproduceConfig(search_epochs=(200,), protocols=("nb201", "per-dataset"))
+    assert [p.budget_seconds for p in grid.protocol_list(synth)] == [
+        p.budget_seconds for p in (nb201_protocol(epochs=200), *per_dataset_protocols(epochs=200))
+    ]
+    # the grid's own multiplier at 200 epochs (the whole of it) still overrides the rule
+    (unscaled,) = ReproduceConfig(search_epochs=(200,), budget_scale_200=1.0).protocol_list(synth)[
+        :1
+    ]
+    assert unscaled.budget_seconds == pytest.approx(12_000.0)
+    # 12 epochs unchanged; a budget given in seconds is the budget
+    assert nb201_protocol().budget_seconds == 12_000.0
+    assert nb201_protocol(epochs=200, budget_seconds=5_000.0).budget_seconds == 5_000.0
 
 
 # -- 3. repeats accumulate; options that do not apply are errors ---------------------------------

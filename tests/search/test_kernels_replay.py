@@ -68,7 +68,7 @@ def test_few_words_at_first_give_the_same_runs(
     if seeds == "single-row":
         data = nb201_protocol(seed_policy="mean").oracle_data(nb201_like)
     else:
-        data = per_dataset_protocols(epochs=200, budget_scale=200 / 12)[2].oracle_data(nb201_like)
+        data = per_dataset_protocols(epochs=200)[2].oracle_data(nb201_like)
         assert data.order is not None
     loop = _same(data, algo, 40)
     assert len(blocks) > 3 and blocks[0] > 0 and blocks[-1] == 0

@@ -99,8 +99,8 @@ def test_variants_identical_single_row(nb201_like: Table, algo: SearchAlgorithm)
     "protocol",
     [
         nb201_protocol(repeats="cache"),
-        per_dataset_protocols(epochs=200, budget_scale=200 / 12)[1],  # random stored seeds
-        per_dataset_protocols(epochs=200, budget_scale=200 / 12, repeats="cache")[0],
+        per_dataset_protocols(epochs=200)[1],  # random stored seeds
+        per_dataset_protocols(epochs=200, repeats="cache")[0],
     ],
     ids=["cache", "random-seeds", "random-seeds-cache"],
 )
@@ -160,7 +160,7 @@ def test_na_scores_are_the_loop_aggregates(nb201_like: Table) -> None:
 
 
 def test_what_has_no_lockstep_form(nb201_like: Table) -> None:
-    seeds = per_dataset_protocols(epochs=200, budget_scale=200 / 12)[0].oracle_data(nb201_like)
+    seeds = per_dataset_protocols(epochs=200)[0].oracle_data(nb201_like)
     assert seeds.order is not None
     assert ls.lockstep_ok(seeds, RegularizedEvolution())
     # free look-ups draw stored seeds between the charged queries' draws: replayed too
@@ -228,7 +228,7 @@ def test_replayed_under_query_budgets_and_connected_sampling(
 
 
 def test_replay_needs_a_single_row_oracle(nb201_like: Table) -> None:
-    seeds = per_dataset_protocols(epochs=200, budget_scale=200 / 12)[0].oracle_data(nb201_like)
+    seeds = per_dataset_protocols(epochs=200)[0].oracle_data(nb201_like)
     assert not rp.replay_ok(seeds, REPLAYED[0])
     assert not rp.replay_kind(NARandomSearch())  # the vectorised module's
     with pytest.raises(ValueError, match="no replayed form"):
@@ -246,7 +246,7 @@ SEEDED = [
 @pytest.mark.parametrize("algo", SEEDED, ids=lambda a: a.label)
 def test_seeded_na_rs_identical_with_stored_seeds(nb201_like: Table, algo: SearchAlgorithm) -> None:
     # the random seed policy: the oracle stream's own draws and free look-ups interleave
-    data = per_dataset_protocols(epochs=200, budget_scale=200 / 12)[1].oracle_data(nb201_like)
+    data = per_dataset_protocols(epochs=200)[1].oracle_data(nb201_like)
     assert data.order is not None and rp.seeded_ok(data, algo)
     fast = rp.run_seeded(data, algo, 5, range(150))
     loop = [run_one(data, algo, 5, r) for r in range(150)]

@@ -40,7 +40,7 @@ ALGOS = {
 
 def test_same_seed_same_output_bit_for_bit_also_with_two_jobs(nb201_like: Table) -> None:
     # per-dataset at 200 epochs: the 'random' seed policy draws among stored seeds
-    prots = (nb201_protocol(), *per_dataset_protocols(epochs=200, budget_scale=200 / 12))
+    prots = (nb201_protocol(), *per_dataset_protocols(epochs=200))
     a = run_search(nb201_like, prots, ALGOS, runs=6, seed=11, jobs=1)
     b = run_search(nb201_like, prots, ALGOS, runs=6, seed=11, jobs=1)
     c = run_search(nb201_like, prots, ALGOS, runs=6, seed=11, jobs=2)
@@ -306,7 +306,7 @@ def test_batched_cells_split_across_processes_give_the_loops_records(nb201_like:
     from nb201_flat.search import vectorised
     from nb201_flat.search.runner import run_one
 
-    prots = (nb201_protocol(), *per_dataset_protocols(epochs=200, budget_scale=200 / 12)[:1])
+    prots = (nb201_protocol(), *per_dataset_protocols(epochs=200)[:1])
     data = prots[0].oracle_data(nb201_like)
     assert all(vectorised.batched_ok(data, a) for a in BATCHED.values())
     a = run_search(nb201_like, prots, BATCHED, runs=7, seed=4, jobs=1)

@@ -63,8 +63,8 @@ def test_na_rs_variants_identical_to_the_loop(nb201_like: Table, algo: NARandomS
     [
         nb201_protocol(repeats="cache"),
         nb201_protocol(seed="mean", repeats="cache"),
-        per_dataset_protocols(epochs=200, budget_scale=200 / 12)[1],  # random stored seeds
-        per_dataset_protocols(epochs=200, budget_scale=200 / 12, repeats="cache")[0],
+        per_dataset_protocols(epochs=200)[1],  # random stored seeds
+        per_dataset_protocols(epochs=200, repeats="cache")[0],
     ],
     ids=["cache", "mean-cache", "random-seeds", "random-seeds-cache"],
 )
@@ -110,7 +110,7 @@ def test_a_stalled_na_search_ends_as_in_the_loop() -> None:
 
 def test_variants_without_a_vectorised_form_keep_the_loop(nb201_like: Table) -> None:
     mean = nb201_protocol(seed="mean").oracle_data(nb201_like)
-    seeds = per_dataset_protocols(epochs=200, budget_scale=200 / 12)[0].oracle_data(nb201_like)
+    seeds = per_dataset_protocols(epochs=200)[0].oracle_data(nb201_like)
     assert seeds.order is not None
     assert vec.vectorisable(mean, RandomSearch())
     assert vec.vectorisable(seeds, RandomSearch())
@@ -126,7 +126,7 @@ def test_variants_without_a_vectorised_form_keep_the_loop(nb201_like: Table) -> 
 def test_runner_uses_the_fast_path_and_matches_the_loop(
     nb201_like: Table, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    prots = (nb201_protocol(), *per_dataset_protocols(epochs=200, budget_scale=200 / 12)[:1])
+    prots = (nb201_protocol(), *per_dataset_protocols(epochs=200)[:1])
     algos = {
         "rs": RandomSearch(),
         "na": NA_VARIANTS[0],
