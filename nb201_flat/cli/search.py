@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nb201_flat import budget
 from nb201_flat.cli.common import (
@@ -19,9 +19,14 @@ from nb201_flat.cli.common import (
     parse_seed,
 )
 
+if TYPE_CHECKING:
+    from nb201_flat.search.algorithms import SearchAlgorithm
+    from nb201_flat.search.grid import ReproduceConfig
+
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from nb201_flat.search.algorithms import AGGREGATORS, ALGORITHM_NAMES
+    from nb201_flat.neighbourhood import NA_PAPER
+    from nb201_flat.search.algorithms import AGGREGATORS, ALGORITHM_NAMES, NeighbourObjective
     from nb201_flat.search.protocol import PROTOCOL_NAMES
 
     p = sub.add_parser(
@@ -79,7 +84,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="a repeated query re-trains and pays (charge, NB201) or is cached",
     )
     add_neighbourhood_args(
-        p, title="neighbourhood-aware options (na-rs, na-rea, na-ls)", aggregators=AGGREGATORS
+        p,
+        default=NeighbourObjective().neighbourhood,  # what make_algorithm builds on
+        title="neighbourhood-aware options (na-rs, na-rea, na-ls)",
+        aggregators=AGGREGATORS,
     )
     na = p.add_argument_group("neighbourhood-aware search options")
     na.add_argument(
@@ -145,6 +153,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     _add_run_args(p, runs=None)
     add_neighbourhood_args(
         p,
+        # ReproduceConfig's base (tests/cli/test_neighbourhood_help.py holds them equal),
+        # not read from it here: that import costs `search --help` pandas and the runner
+        default=NA_PAPER,
         title="neighbourhood of the base NA objective (the grid varies it)",
         aggregators=AGGREGATORS,
     )
@@ -221,12 +232,12 @@ def _check_search_options(args: argparse.Namespace) -> None:
         )
 
 
-def cmd_search(args: argparse.Namespace) -> int:
-    from nb201_flat.conventions import budget_rule_note, budget_scale_for
-    from nb201_flat.search import make_algorithm, protocols_by_name, run_search
+def _search_algorithm(args: argparse.Namespace) -> SearchAlgorithm:
+    """The algorithm ``--algo`` and its options name: :func:`make_algorithm`'s defaults
+    where an option is not given (the neighbourhood's: ``NeighbourObjective()``'s, which the
+    help states)."""
+    from nb201_flat.search import make_algorithm
 
-    _check_search_options(args)
-    neighbourhood_from_args(args)  # checks the flags together, before any work
     options = neighbourhood_fields(args) | {
         k: getattr(args, k)
         for k in (
@@ -239,13 +250,22 @@ def cmd_search(args: argparse.Namespace) -> int:
             "first_improvement",
         )
     }
+    return make_algorithm(args.algo, **options)
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from nb201_flat.conventions import budget_rule_note, budget_scale_for
+    from nb201_flat.search import protocols_by_name, run_search
+
+    _check_search_options(args)
+    neighbourhood_from_args(args)  # checks the flags together, before any work
     from nb201_flat.errors import check_seed
     from nb201_flat.search.runner import check_runs
 
     check_runs(args.runs, "--runs")  # the runner's bound, before any work
     check_seed(args.seed, "--seed")
     jobs = _jobs(args)
-    algo = make_algorithm(args.algo, **options)
+    algo = _search_algorithm(args)
     table = open_table(args)
     given_scale = 1.0 if args.budget_scale is None else args.budget_scale
     timed = args.protocol != "fixed-n"
@@ -345,22 +365,20 @@ def _comma_list(flag: str, text: str, choices: tuple[str, ...]) -> tuple[str, ..
     return items
 
 
-def cmd_reproduce(args: argparse.Namespace) -> int:
+def _reproduce_config(args: argparse.Namespace) -> ReproduceConfig:
+    """The grid the flags name: ``ReproduceConfig()`` (or ``.quick()``) changed by what is
+    given; the neighbourhood flags change its base objective's neighbourhood (the help states
+    that base's values), the others are checked here, before any work."""
     from dataclasses import replace
 
-    from nb201_flat.atomic import check_writable_target
     from nb201_flat.errors import check_seed
     from nb201_flat.neighbourhood import Neighbourhood
-    from nb201_flat.search.grid import ReproduceConfig, check_quantile_applies, reproduce
+    from nb201_flat.search.grid import ReproduceConfig, check_quantile_applies
     from nb201_flat.search.protocol import PROTOCOL_NAMES
-    from nb201_flat.search.report import write_report
     from nb201_flat.search.runner import check_runs
-    from nb201_flat.search.statistics import claim_rows
 
-    check_writable_target(args.out)  # before the long run, not after it
     cfg = ReproduceConfig.quick() if args.quick else ReproduceConfig()
     changes: dict[str, Any] = {"seed": check_seed(args.seed, "--seed")}
-    jobs = _jobs(args)  # before the long run
     if args.runs is not None:
         # the runner's bound, before any work; each verdict rests on a confidence interval
         changes["runs"] = check_runs(args.runs, "--runs", ci=True)
@@ -395,6 +413,18 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
                 f"has one level{' (--quick)' if args.quick else ''}, so both designs run the "
                 "same algorithms; drop --design, or drop --quick for the full grid"
             )
+    return cfg
+
+
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    from nb201_flat.atomic import check_writable_target
+    from nb201_flat.search.grid import reproduce
+    from nb201_flat.search.report import write_report
+    from nb201_flat.search.statistics import claim_rows
+
+    check_writable_target(args.out)  # before the long run, not after it
+    cfg = _reproduce_config(args)
+    jobs = _jobs(args)  # before the long run
     table = open_table(args)
     t0 = time.perf_counter()
     result = reproduce(table, cfg, jobs=jobs, progress=args.progress or budget.progress_enabled())
