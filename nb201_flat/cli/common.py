@@ -61,37 +61,46 @@ def higher_is_better(args: argparse.Namespace) -> bool:
 def add_neighbourhood_args(
     parser: argparse.ArgumentParser,
     *,
+    default: Neighbourhood,
     title: str = "neighbourhood",
     aggregators: Sequence[str] = (),
 ) -> None:
     """One group of flags for a :class:`~nb201_flat.neighbourhood.Neighbourhood`, shared by
     ``flatness``, ``search`` and ``reproduce``.
 
-    Every flag defaults to "not given", so the specification's own defaults apply (stated once,
-    in :mod:`nb201_flat.neighbourhood`); :func:`neighbourhood_from_args` builds the value.
+    Every flag defaults to "not given", so the command's own specification applies;
+    ``default`` is that specification (it differs between commands: ``reproduce`` builds on
+    the NA paper's), and the help states its values, read from it. A command then builds the
+    value with :func:`neighbourhood_from_args`.
     """
     from nb201_flat.neighbourhood import AGGREGATES, NA_PAPER
 
-    g = parser.add_argument_group(
-        title,
-        "default: distance exactly 1, the cell itself excluded, mean; the NA paper's "
-        f"neighbourhood is {NA_PAPER.label!r}: --within --include-self",
+    def mark(is_default: bool) -> str:
+        return " (default)" if is_default else ""
+
+    paper = (
+        " (the NA paper's neighbourhood)"
+        if default == NA_PAPER
+        else f"; the NA paper's neighbourhood is {NA_PAPER.label!r}: --within --include-self"
     )
-    g.add_argument("--radius", type=int, metavar="R", help="Hamming radius (default 1)")
+    g = parser.add_argument_group(title, f"default: {neighbourhood_words(default)}{paper}")
+    g.add_argument(
+        "--radius", type=int, metavar="R", help=f"Hamming radius (default {default.radius})"
+    )
     dist = g.add_mutually_exclusive_group()
     dist.add_argument(
         "--exact",
         dest="exact",
         action="store_const",
         const=True,
-        help="neighbours at distance exactly R (default)",
+        help=f"neighbours at distance exactly R{mark(default.exact)}",
     )
     dist.add_argument(
         "--within",
         dest="exact",
         action="store_const",
         const=False,
-        help="neighbours at distance 1..R",
+        help=f"neighbours at distance 1..R{mark(not default.exact)}",
     )
     own = g.add_mutually_exclusive_group()
     own.add_argument(
@@ -99,32 +108,59 @@ def add_neighbourhood_args(
         dest="include_self",
         action="store_const",
         const=True,
-        help="the cell is a member of its own neighbourhood",
+        help=f"the cell is a member of its own neighbourhood{mark(default.include_self)}",
     )
     own.add_argument(
         "--no-self",
         dest="include_self",
         action="store_const",
         const=False,
-        help="leave the cell out of its neighbourhood (default)",
+        help=f"leave the cell out of its neighbourhood{mark(not default.include_self)}",
     )
     g.add_argument(
         "--no-none",
         action="store_const",
         const=True,
-        help="drop neighbours reached by substituting none",
+        help=f"drop neighbours reached by substituting none{mark(default.no_none)}",
     )
     g.add_argument(
-        "--connected-only", action="store_const", const=True, help="drop disconnected neighbours"
+        "--connected-only",
+        action="store_const",
+        const=True,
+        help=f"drop disconnected neighbours{mark(default.connected_only)}",
     )
     g.add_argument(
         "--agg",
         choices=tuple(aggregators) or AGGREGATES,
-        help="aggregator g (default mean)",
+        help=f"aggregator g (default {default.agg})",
     )
     g.add_argument(
-        "--quantile", type=float, metavar="Q", help="level of --agg quantile (default 0.25)"
+        "--quantile",
+        type=float,
+        metavar="Q",
+        help=f"level of --agg quantile (default {default.quantile:g})",
     )
+
+
+def neighbourhood_words(spec: Neighbourhood) -> str:
+    """``spec`` as the neighbourhood flags' help says it.
+
+    >>> from nb201_flat.neighbourhood import NA_PAPER, Neighbourhood
+    >>> neighbourhood_words(Neighbourhood())
+    'distance exactly 1, the cell itself excluded, mean'
+    >>> neighbourhood_words(NA_PAPER)
+    'within distance 1, the cell itself included, mean'
+    """
+    parts = [
+        f"{'distance exactly' if spec.exact else 'within distance'} {spec.radius}",
+        f"the cell itself {'included' if spec.include_self else 'excluded'}",
+    ]
+    if spec.no_none:
+        parts.append("none substitutions dropped")
+    if spec.connected_only:
+        parts.append("disconnected neighbours dropped")
+    parts.append(spec.agg if spec.level is None else f"quantile {spec.level:g}")
+    return ", ".join(parts)
 
 
 def neighbourhood_fields(args: argparse.Namespace) -> dict[str, Any]:

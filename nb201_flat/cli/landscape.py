@@ -24,6 +24,8 @@ from nb201_flat.errors import LandscapeArgumentError, MissingValueError, check_s
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from nb201_flat.neighbourhood import Neighbourhood
+
     p = sub.add_parser(
         "flatness",
         help="neighbourhood flatness of architectures",
@@ -34,7 +36,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "is `--top 100 --sort-by mean --limit 1`.",
     )
     add_key_args(p)
-    add_neighbourhood_args(p)
+    add_neighbourhood_args(p, default=Neighbourhood())  # what neighbourhood_from_args builds on
     p.add_argument(
         "--arch",
         nargs="+",

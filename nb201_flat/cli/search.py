@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nb201_flat import budget
 from nb201_flat.cli.common import (
@@ -19,9 +19,14 @@ from nb201_flat.cli.common import (
     parse_seed,
 )
 
+if TYPE_CHECKING:
+    from nb201_flat.search.algorithms import SearchAlgorithm
+    from nb201_flat.search.grid import ReproduceConfig
+
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from nb201_flat.search.algorithms import AGGREGATORS, ALGORITHM_NAMES
+    from nb201_flat.neighbourhood import NA_PAPER
+    from nb201_flat.search.algorithms import AGGREGATORS, ALGORITHM_NAMES, NeighbourObjective
     from nb201_flat.search.protocol import PROTOCOL_NAMES
 
     p = sub.add_parser(
@@ -29,7 +34,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="run one search algorithm under one protocol, many seeded runs",
         description="Run ALGO under PROTOCOL --runs times and report the final test accuracy "
         "(mean, std, n) of each reported dataset. The search sees only the validation metric "
-        "through a budgeted oracle; test values are read after each run ends.",
+        "through a budgeted oracle; test values are read after each run ends. Each row also "
+        "gives the mean per run of the queries charged to the budget and of the evaluations "
+        "(charged queries plus the free neighbour look-ups of NA searches; --json also has "
+        "free_queries, and total_seconds: charged seconds plus what the free look-ups would "
+        "have cost to train).",
     )
     p.add_argument(
         "--algo",
@@ -75,7 +84,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="a repeated query re-trains and pays (charge, NB201) or is cached",
     )
     add_neighbourhood_args(
-        p, title="neighbourhood-aware options (na-rs, na-rea, na-ls)", aggregators=AGGREGATORS
+        p,
+        default=NeighbourObjective().neighbourhood,  # what make_algorithm builds on
+        title="neighbourhood-aware options (na-rs, na-rea, na-ls)",
+        aggregators=AGGREGATORS,
     )
     na = p.add_argument_group("neighbourhood-aware search options")
     na.add_argument(
@@ -141,6 +153,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     _add_run_args(p, runs=None)
     add_neighbourhood_args(
         p,
+        # ReproduceConfig's base (tests/cli/test_neighbourhood_help.py holds them equal),
+        # not read from it here: that import costs `search --help` pandas and the runner
+        default=NA_PAPER,
         title="neighbourhood of the base NA objective (the grid varies it)",
         aggregators=AGGREGATORS,
     )
@@ -217,12 +232,12 @@ def _check_search_options(args: argparse.Namespace) -> None:
         )
 
 
-def cmd_search(args: argparse.Namespace) -> int:
-    from nb201_flat.conventions import budget_rule_note
-    from nb201_flat.search import make_algorithm, protocols_by_name, run_search
+def _search_algorithm(args: argparse.Namespace) -> SearchAlgorithm:
+    """The algorithm ``--algo`` and its options name: :func:`make_algorithm`'s defaults
+    where an option is not given (the neighbourhood's: ``NeighbourObjective()``'s, which the
+    help states)."""
+    from nb201_flat.search import make_algorithm
 
-    _check_search_options(args)
-    neighbourhood_from_args(args)  # checks the flags together, before any work
     options = neighbourhood_fields(args) | {
         k: getattr(args, k)
         for k in (
@@ -235,13 +250,22 @@ def cmd_search(args: argparse.Namespace) -> int:
             "first_improvement",
         )
     }
+    return make_algorithm(args.algo, **options)
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from nb201_flat.conventions import budget_rule_note
+    from nb201_flat.search import protocols_by_name, run_search
+
+    _check_search_options(args)
+    neighbourhood_from_args(args)  # checks the flags together, before any work
     from nb201_flat.errors import check_seed
     from nb201_flat.search.runner import check_runs
 
     check_runs(args.runs, "--runs")  # the runner's bound, before any work
     check_seed(args.seed, "--seed")
     jobs = _jobs(args)
-    algo = make_algorithm(args.algo, **options)
+    algo = _search_algorithm(args)
     table = open_table(args)
     given_scale = 1.0 if args.budget_scale is None else args.budget_scale
     timed = args.protocol != "fixed-n"
@@ -281,8 +305,13 @@ def cmd_search(args: argparse.Namespace) -> int:
             "mean": r["mean"],
             "std": r["std"],
             "n": int(r["n"]),
-            "queries": r["queries"],
-            "seconds": r["seconds"],
+            "queries": r["queries"],  # charged to the budget
+            "seconds": r["seconds"],  # charged (simulated training time)
+            # what a search with free look-ups evaluated beyond its charge (NA searches;
+            # otherwise 0, evaluations = queries and total_seconds = seconds)
+            "free_queries": r["free_queries"],
+            "evaluations": r["evaluations"],
+            "total_seconds": r["total_seconds"],
             "optimistic": optimistic[r["protocol"]],
             "stalled": int(r["stalled"]),  # runs that ended with budget unspent (notes)
         }
@@ -311,7 +340,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         print(
             f"  {r['protocol']:<34} {r['dataset']}/{r['split']:<9} "
             f"{num(r['mean'], '.2f')} ± {num(r['std'], '.2f')} (n={r['n']}, "
-            f"{r['queries']:.0f} queries)"
+            f"{r['queries']:,.0f} queries charged, {r['evaluations']:,.0f} evaluations)"
             f"{flag}"
         )
     for n in notes:
@@ -335,22 +364,20 @@ def _comma_list(flag: str, text: str, choices: tuple[str, ...]) -> tuple[str, ..
     return items
 
 
-def cmd_reproduce(args: argparse.Namespace) -> int:
+def _reproduce_config(args: argparse.Namespace) -> ReproduceConfig:
+    """The grid the flags name: ``ReproduceConfig()`` (or ``.quick()``) changed by what is
+    given; the neighbourhood flags change its base objective's neighbourhood (the help states
+    that base's values), the others are checked here, before any work."""
     from dataclasses import replace
 
-    from nb201_flat.atomic import check_writable_target
     from nb201_flat.errors import check_seed
     from nb201_flat.neighbourhood import Neighbourhood
-    from nb201_flat.search.grid import ReproduceConfig, check_quantile_applies, reproduce
+    from nb201_flat.search.grid import ReproduceConfig, check_quantile_applies
     from nb201_flat.search.protocol import PROTOCOL_NAMES
-    from nb201_flat.search.report import write_report
     from nb201_flat.search.runner import check_runs
-    from nb201_flat.search.statistics import claim_rows
 
-    check_writable_target(args.out)  # before the long run, not after it
     cfg = ReproduceConfig.quick() if args.quick else ReproduceConfig()
     changes: dict[str, Any] = {"seed": check_seed(args.seed, "--seed")}
-    jobs = _jobs(args)  # before the long run
     if args.runs is not None:
         # the runner's bound, before any work; each verdict rests on a confidence interval
         changes["runs"] = check_runs(args.runs, "--runs", ci=True)
@@ -385,6 +412,18 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
                 f"has one level{' (--quick)' if args.quick else ''}, so both designs run the "
                 "same algorithms; drop --design, or drop --quick for the full grid"
             )
+    return cfg
+
+
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    from nb201_flat.atomic import check_writable_target
+    from nb201_flat.search.grid import reproduce
+    from nb201_flat.search.report import write_report
+    from nb201_flat.search.statistics import claim_rows
+
+    check_writable_target(args.out)  # before the long run, not after it
+    cfg = _reproduce_config(args)
+    jobs = _jobs(args)  # before the long run
     table = open_table(args)
     t0 = time.perf_counter()
     result = reproduce(table, cfg, jobs=jobs, progress=args.progress or budget.progress_enabled())

@@ -212,7 +212,12 @@ def paired_differences(
     margin: float = 0.5,
     seed: int = 0,
 ) -> pd.DataFrame:
-    """NA − base per (protocol, algorithm, dataset), paired by run, with CI and verdict."""
+    """NA − base per (protocol, algorithm, dataset), paired by run, with CI and verdict.
+
+    A row's ``na_mean``, ``base_mean`` and ``diff`` are means over the same ``n`` paired runs
+    (both sides have a test value), so ``na_mean − base_mean`` is ``diff``; where a run's pick
+    has no reported value, it and its partner are left out of all three. Each search's mean
+    over all its runs is :meth:`SearchResults.summary`'s."""
     runs = results.runs
     prots = {p.name: p for p in results.protocols}
     rows: list[dict[str, object]] = []
@@ -243,6 +248,7 @@ def paired_differences(
             a = cells[key]
             tb = a.aligned(cells.get((base, pname, ds, split)), "test")
             d = a.test - tb
+            both = np.isfinite(d)  # the paired runs: every mean of the row is over them
             claim = NA_CLAIMS.get(str(ds)) if isinstance(algo, NARandomSearch) else None
             p = prots[str(pname)]
             rows.append(
@@ -255,12 +261,12 @@ def paired_differences(
                     "algorithm": label,
                     "base": base,
                     **_describe(algo),
-                    "na_mean": _mean(a.test),
-                    "base_mean": _mean(tb),
-                    "diff": float(np.nanmean(d)) if np.isfinite(d).any() else np.nan,
+                    "na_mean": _mean(a.test[both]),
+                    "base_mean": _mean(tb[both]),
+                    "diff": float(np.nanmean(d)) if both.any() else np.nan,
                     "ci_lo": np.nan,
                     "ci_hi": np.nan,
-                    "n": int(np.isfinite(d).sum()),
+                    "n": int(both.sum()),
                     "claim": claim,
                     "verdict": "",
                     "optimistic": p.optimistic,
@@ -464,15 +470,17 @@ def _pair(ga: RunGroup | None, gb: RunGroup | None) -> tuple[dict[str, object], 
     d = ga.test - tb
     if ga.evaluations is None or gb.evaluations is None:
         raise KeyError("evaluations")
+    # every mean of the row over the same paired runs as diff (see paired_differences)
+    both = np.isfinite(d)
     row: dict[str, object] = {
-        "a_mean": _mean(ga.test),
-        "b_mean": _mean(tb),
-        "a_evaluations": _mean(ga.evaluations),
-        "b_evaluations": _mean(gb.evaluations),
-        "diff": float(np.nanmean(d)) if np.isfinite(d).any() else np.nan,
+        "a_mean": _mean(ga.test[both]),
+        "b_mean": _mean(tb[both]),
+        "a_evaluations": _mean(ga.evaluations[both]),
+        "b_evaluations": _mean(ga.aligned(gb, "evaluations")[both]),
+        "diff": float(np.nanmean(d)) if both.any() else np.nan,
         "ci_lo": np.nan,
         "ci_hi": np.nan,
-        "n": int(np.isfinite(d).sum()),
+        "n": int(both.sum()),
     }
     return row, d
 
@@ -500,7 +508,9 @@ def compare(
 
     Runs sharing a run number share their random streams (see
     :mod:`~nb201_flat.search.runner`), also across protocols. Returns None when either side has
-    no runs; the evaluations of both sides come with the difference. ``groups``: the
+    no runs; the evaluations of both sides come with the difference, and every mean of the row
+    (``a_mean``, ``b_mean``, the evaluations, ``diff``) is over the same ``n`` paired runs,
+    those where both sides have a test value. ``groups``: the
     :func:`group_runs` of ``runs``, for callers that compare many pairs of the same frame.
     """
     groups = group_runs(runs) if groups is None else groups

@@ -1,0 +1,53 @@
+"""``search`` states every evaluation a run made, not only the queries charged to its budget.
+
+NA searches with free neighbour look-ups evaluate about 25 cells per charged query (radius 1);
+the output printed the charged queries alone ("109 queries") and --json's ``seconds`` was the
+charged time only, so NA-RS looked as cheap as RS.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from nb201_flat.cli import main
+from nb201_flat.storage import save_table
+from nb201_flat.testing import synthetic_table
+
+
+@pytest.fixture(scope="module")
+def synth_path(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return str(save_table(synthetic_table(), tmp_path_factory.mktemp("synth") / "t.nb201"))
+
+
+def _search(capsys: pytest.CaptureFixture[str], algo: str, path: str, *extra: str) -> str:
+    argv = ["search", "--algo", algo, "--runs", "3", "--jobs", "1", "--table", path, *extra]
+    assert main(argv) == 0
+    return capsys.readouterr().out
+
+
+@pytest.mark.parametrize("algo", ["rs", "na-rs", "na-rea", "rea"])
+def test_search_shows_free_evaluations(
+    capsys: pytest.CaptureFixture[str], synth_path: str, algo: str
+) -> None:
+    rows = json.loads(_search(capsys, algo, synth_path, "--json"))["results"]
+    assert rows
+    free = algo.startswith("na-")
+    for r in rows:
+        # the keys scripts read are kept; the accounting is added beside them
+        assert {"queries", "seconds", "mean", "std", "n"} <= set(r)
+        assert r["evaluations"] == pytest.approx(r["queries"] + r["free_queries"])
+        if free:  # each charged centre brings its neighbours for free
+            assert r["free_queries"] > r["queries"] > 0
+            assert r["total_seconds"] > r["seconds"] > 0
+        else:
+            assert r["free_queries"] == 0 and r["evaluations"] == pytest.approx(r["queries"])
+            assert r["total_seconds"] == pytest.approx(r["seconds"])
+    text = _search(capsys, algo, synth_path)
+    shown = re.findall(r"([\d,]+) queries charged, ([\d,]+) evaluations\)", text)
+    assert len(shown) == len(rows), text
+    for (q, e), r in zip(shown, rows, strict=True):
+        assert float(q.replace(",", "")) == pytest.approx(r["queries"], abs=0.5)
+        assert float(e.replace(",", "")) == pytest.approx(r["evaluations"], abs=0.5)

@@ -1,0 +1,96 @@
+"""A paired row's means are over the runs its difference is over.
+
+Where a run's pick has no reported test value (a sparse table), its difference is NaN and left
+out of ``diff`` and ``n``; ``na_mean`` and ``base_mean`` were still each side's mean over all
+of its own runs, so the report printed ``na_mean − base_mean`` (+0.20 on the real table with
+half of cifar100/x-test missing) beside a ``diff`` of +0.04 over 81 pairs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from nb201_flat.conventions import report_key
+from nb201_flat.search import make_algorithm, per_dataset_protocols, run_search
+from nb201_flat.search.algorithms import SearchAlgorithm
+from nb201_flat.search.runner import SearchResults
+from nb201_flat.search.statistics import (
+    accounting_rows,
+    claim_routes,
+    compare,
+    paired_differences,
+)
+from nb201_flat.table import Table
+
+
+@pytest.fixture(scope="module")
+def holey(nb201_like: Table) -> tuple[SearchResults, dict[str, SearchAlgorithm]]:
+    """RS and NA-RS on a table missing half of the cifar100 test values."""
+    key = report_key("cifar100")
+    rng = np.random.default_rng(0)
+    data = dict(nb201_like.data)
+    hit = [k for k in data if k[0] == key]
+    assert hit
+    gone = rng.random(nb201_like.space.size) < 0.5
+    for k in hit:
+        data[k] = np.where(gone, np.nan, data[k])
+    table = Table(nb201_like.space, data, source="holey")
+    prots = per_dataset_protocols(datasets=("cifar100",))
+    pair = (make_algorithm("rs"), make_algorithm("na-rs", include_self=True, exact=False))
+    algos = {a.label: a for a in pair}
+    return run_search(table, prots, algos, runs=40, seed=0, jobs=1), algos
+
+
+def _paired_by_hand(runs: pd.DataFrame, a: str, b: str, col: str) -> tuple[float, float, int]:
+    """Means of ``col`` of ``a`` and of ``b`` over the runs where both have a test value."""
+    cifar = runs[runs["dataset"] == "cifar100"]
+    test = cifar.pivot(index="run", columns="algorithm", values="test")
+    wide = cifar.pivot(index="run", columns="algorithm", values=col).astype(float)
+    both = test[a].notna() & test[b].notna()
+    return float(wide.loc[both, a].mean()), float(wide.loc[both, b].mean()), int(both.sum())
+
+
+def test_paired_row_means_are_over_the_paired_runs(
+    holey: tuple[SearchResults, dict[str, SearchAlgorithm]],
+) -> None:
+    res, algos = holey
+    na = next(label for label in algos if label != "rs")
+    test = res.runs[res.runs["dataset"] == "cifar100"]
+    # the case in question: each side lost some runs, not the same ones
+    lost = test[test["test"].isna()].groupby("algorithm")["run"].apply(set)
+    assert lost["rs"] and lost[na] and lost["rs"] != lost[na]
+
+    row = paired_differences(res, algos, n_boot=50).iloc[0]
+    a, b, n = _paired_by_hand(res.runs, na, "rs", "test")
+    assert int(row["n"]) == n < 40
+    assert row["na_mean"] == pytest.approx(a, rel=1e-12)
+    assert row["base_mean"] == pytest.approx(b, rel=1e-12)
+    assert row["na_mean"] - row["base_mean"] == pytest.approx(row["diff"], abs=1e-9)
+
+
+def test_compare_accounting_and_routes_means_are_over_the_paired_runs(
+    holey: tuple[SearchResults, dict[str, SearchAlgorithm]],
+) -> None:
+    res, algos = holey
+    na = next(label for label in algos if label != "rs")
+    pname = res.protocols[0].name
+    row = compare(res.runs, (pname, na), (pname, "rs"), "cifar100", n_boot=50)
+    assert row is not None
+    a, b, n = _paired_by_hand(res.runs, na, "rs", "test")
+    ea, eb, _ = _paired_by_hand(res.runs, na, "rs", "evaluations")
+    assert row["n"] == n
+    assert (row["a_mean"], row["b_mean"]) == (pytest.approx(a), pytest.approx(b))
+    assert (row["a_evaluations"], row["b_evaluations"]) == (pytest.approx(ea), pytest.approx(eb))
+    assert row["a_mean"] - row["b_mean"] == pytest.approx(row["diff"], abs=1e-9)  # type: ignore[operator]
+    # the other tables built on the same pairing
+    routes = claim_routes(res.runs, res.protocols, n_boot=50)
+    assert not routes.empty
+    assert np.allclose(routes["a_mean"] - routes["b_mean"], routes["diff"], atol=1e-9)
+    matched = pd.DataFrame(
+        [{"protocol": pname, "algorithm": na, "control": "rs(budget of x)"}]
+    )  # only the NA − RS row is found: the control has no runs
+    acc = accounting_rows(res.runs, matched, algos, n_boot=50)
+    assert len(acc) == 1
+    assert acc["a_mean"].iloc[0] - acc["b_mean"].iloc[0] == pytest.approx(acc["diff"].iloc[0])
