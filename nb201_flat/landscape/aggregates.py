@@ -560,15 +560,16 @@ def supports(wanted: Iterable[str], radius: int, *, exact: bool) -> tuple[str, .
 _Top = TypeVar("_Top", float, FloatArray)  # one cell's floor, or every cell's
 
 
-def _var_floor(top: _Top, n_edges: int) -> _Top:
-    """Variances below this are rounding noise of the one-pass formula, read as 0.
+def _floor(top: _Top, n_edges: int) -> _Top:
+    """The rounding error of a neighbourhood average whose terms are at most ``top`` in size:
+    ``top`` is the largest ``|x|`` for the mean, ``x**2`` for the mean square (``x`` a value
+    centred on the shift, over the cell's closed ball; one per cell).
 
-    The sums of squares pass through ``n_edges`` additions and subtractions of line totals,
-    which only ever hold cells of the closed ball around the cell, so their error is a few
-    ``eps * max(x**2)`` per edge over that ball (``x`` centred on the shift; ``top`` is that
-    largest square, one per cell). Without the floor, one member or equal members would get the
-    square root of that noise (about 1e-7 of the ball's spread) instead of 0; true spreads
-    below the floor read as 0 too. Per cell: a large value elsewhere must not zero a spread.
+    The sums pass through ``n_edges`` additions and subtractions of line totals, which only
+    ever hold cells of the closed ball around the cell, so their error is a few ``eps * top``
+    per edge and member. Variances below their floor are noise of the one-pass formula, read
+    as 0: one member or equal members would get the square root of that noise (about 1e-7 of
+    the ball's spread) instead of 0. Per cell: a large value elsewhere must not zero a spread.
     """
     scaled: _Top = 16.0 * n_edges * float(np.finfo(np.float64).eps) * top
     return scaled
@@ -639,40 +640,39 @@ class _Moments:
         return cls(nan, member, present, all_present, shift, known, channels)
 
     def var_floor(self, v: FloatArray, n_edges: int) -> float:
-        """:func:`_var_floor` over every present value: the largest of the cells' floors
-        (0 where no variance is computed: values too large to square are then allowed)."""
+        """:func:`_floor` of the variance over every present value: the largest of the cells'
+        floors (0 where no variance is computed: values too large to square are then allowed)."""
         x = v if self.all_present else v[self.present]
         if not x.size or "s2" not in self.channels:
             return 0.0
         # the largest |x - shift| is at the smallest or the largest value
         top = max(self.shift - float(x.min()), float(x.max()) - self.shift) ** 2
-        return _var_floor(top, n_edges)
+        return _floor(top, n_edges)
 
-    def var_floors(self, space: Space, v: FloatArray, radii: Iterable[int]) -> list[FloatArray]:
-        """:func:`_var_floor` of every cell at each radius: over its closed ball (the cells
-        whose values the programme moves through), largest centred square of a value."""
+    def tops(self, space: Space, v: FloatArray, radii: Iterable[int]) -> list[FloatArray]:
+        """The ``top`` of :func:`_floor` of every cell at each radius: over its closed ball
+        (the cells whose values the programme moves through), largest centred ``|value|``."""
         lx = _lex_for_min(space, -np.abs(v - self.shift), None)
         out, done = [], 0
         for r in radii:
             for _ in range(r - done):
                 lx = _ball_pass(lx, range(space.n_edges), space.n_ops, space.n_edges, None)
             done = r
-            top = _from_lex(space, lx)
+            top = -_from_lex(space, lx)
             top[np.isinf(top)] = 0.0  # no value in the ball
-            out.append(_var_floor(np.square(top), space.n_edges))
+            out.append(top)
         return out
 
-    def reach(self, v: FloatArray, n_edges: int) -> float:
-        """:func:`_var_floor` over every value, members or not: no cell's floor is higher."""
-        x = v[~self.nan]
-        if not x.size:
+    def reach(self, v: FloatArray) -> float:
+        """The largest centred ``|value|``, members or not: no cell's top is higher."""
+        lo, hi = float(np.fmin.reduce(v)), float(np.fmax.reduce(v))  # NaN left out, no copy
+        if np.isnan(lo):  # no value at all
             return 0.0
-        top = max(self.shift - float(x.min()), float(x.max()) - self.shift)
-        return float(_var_floor(np.square(np.float64(top)), n_edges))  # inf as in var_floors
+        return max(self.shift - lo, hi - self.shift)
 
-    def ball_floors(self, space: Space, v: FloatArray, radius: int, cells: IntArray) -> FloatArray:
-        """:meth:`var_floors` at ``radius`` of ``cells`` only, the same numbers, read from
-        their closed balls' members (a max is exact whatever the order)."""
+    def ball_tops(self, space: Space, v: FloatArray, radius: int, cells: IntArray) -> FloatArray:
+        """:meth:`tops` at ``radius`` of ``cells`` only, the same numbers, read from their
+        closed balls' members (a max is exact whatever the order)."""
         top = np.empty(cells.size)
         ball = space.neighbourhood_size(radius, exact=False) + 1
         step = max(1, (1 << 22) // ball)
@@ -680,10 +680,10 @@ class _Moments:
             part = cells[lo : lo + step]
             nb = neighbour_rows(space, part, radius, exact=False)
             members = np.concatenate([part[:, None], nb], axis=1)
-            # NaN (no value) is left out; a ball with none gets 0, as in var_floors
+            # NaN (no value) is left out; a ball with none gets 0, as in tops
             top[lo : lo + part.size] = np.fmax.reduce(np.abs(v[members] - self.shift), axis=1)
         top[np.isnan(top)] = 0.0
-        return _var_floor(np.square(top), space.n_edges)
+        return top
 
     def fill(self, v: FloatArray, c: int, dst: FloatArray, *, own: bool = False) -> None:
         """Channel ``c`` into ``dst``: the neighbours' values, or with ``own`` the cell's own
@@ -703,36 +703,33 @@ class _Moments:
                 np.multiply(dst, dst, out=dst)
 
 
-def _cell_floors(
-    space: Space, mom: _Moments, v: FloatArray, radii: Sequence[int]
-) -> Callable[[int, FloatArray], tuple[IntArray, FloatArray]]:
-    """``floors(row, var)``: the cells whose variance in ``var`` (at ``radii[row]``) is within
-    :data:`_TRUST` of the highest floor any cell has (:meth:`_Moments.reach`), the only ones
-    that their own floor can zero or put in doubt, and those floors (:func:`_var_floor`).
+def _cell_tops(
+    space: Space, mom: _Moments, v: FloatArray, radii: Sequence[int], reach: float
+) -> Callable[[int, IntArray], FloatArray]:
+    """``tops(row, cells)``: the ``top`` of :func:`_floor` of some cells at ``radii[row]``
+    (:meth:`_Moments.tops`), for the few cells whose statistic is near the highest floor any
+    cell has (from ``reach``, :meth:`_Moments.reach`), the only ones their own floor can put
+    in doubt.
 
-    A few cells' floors are read from their balls (:meth:`_Moments.ball_floors`); where that
-    reads more values than passes over the whole space, from those passes
-    (:meth:`_Moments.var_floors`, every radius at once, kept for the next row).
+    A few cells' tops are read from their balls (:meth:`_Moments.ball_tops`); where that
+    reads more values than passes over the whole space, from those passes (every radius at
+    once, kept for the next row and statistic).
     """
     every: list[FloatArray] = []
-    reach: list[float] = []  # computed once, when a row first needs floors
 
-    def floors(row: int, var: FloatArray) -> tuple[IntArray, FloatArray]:
-        if not reach:
-            reach.append(mom.reach(v, space.n_edges))
-        cells = np.flatnonzero(var <= _TRUST * reach[0])
+    def tops(row: int, cells: IntArray) -> FloatArray:
         r = radii[row]
-        if reach[0] == 0:  # every value is the shift: every floor is 0
-            return cells, np.zeros(cells.size)
+        if reach == 0:  # every value is the shift: every top is 0
+            return np.zeros(cells.size)
         if cells.size * (space.neighbourhood_size(r, exact=False) + 1) <= (
             r * space.n_edges * space.size
         ):
-            return cells, mom.ball_floors(space, v, r, cells)
+            return mom.ball_tops(space, v, r, cells)
         if not every:
-            every.extend(mom.var_floors(space, v, radii))
-        return cells, every[row][cells]
+            every.extend(mom.tops(space, v, radii))
+        return every[row][cells]
 
-    return floors
+    return tops
 
 
 def _sums(
@@ -770,60 +767,84 @@ def _mean_std(
     sums: dict[str, FloatArray],
     n: FloatArray,
     mom: _Moments,
+    n_edges: int,
     top_floor: float,
-    floors: Callable[[int, FloatArray], tuple[IntArray, FloatArray]],
+    reach: float,
+    tops: Callable[[int, IntArray], FloatArray],
     redo: Callable[[int, IntArray], tuple[FloatArray, FloatArray]],
     names: tuple[str, ...],
 ) -> dict[str, FloatArray]:
     """Means and population stds from the sums, in place in their rows (one row per radius,
     or a single vector): the mean in ``sums["s1"]``, the std in ``sums["s2"]``.
-    ``floors(row, var)`` gives the cells of a row's variances that their own floor could
-    change and those floors (:func:`_cell_floors`); ``redo(row, cells)`` the exact mean and
-    std of cells whose variance is too close to its floor to trust."""
+    ``top_floor`` is the highest variance floor of a present value (:meth:`_Moments.var_floor`),
+    ``reach`` the largest centred ``|value|`` (:meth:`_Moments.reach`), ``tops(row, cells)``
+    each cell's own (:func:`_cell_tops`); ``redo(row, cells)`` the exact mean and std of cells
+    whose mean or variance is too close to its rounding floor to trust."""
     out: dict[str, FloatArray] = {}
     if "s1" not in sums:
         return out
     mean = sums["s1"]
-    with np.errstate(invalid="ignore", divide="ignore"):
+    size = mean.shape[-1]
+    mean_rows = mean.reshape(-1, size)
+    none_in_doubt = np.empty(0, dtype=np.intp)
+    doubt = [none_in_doubt] * len(mean_rows)
+    # row by row into reused buffers: no (radius x cells) temporary
+    buf = np.empty(size)
+    low = np.empty(size, dtype=bool)
+    # over: a floor is inf, not an error, where the square of a non-member's value overflows
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         mean /= n
         if "s2" in sums:
             var = sums["s2"]
             var /= n
-            size = var.shape[-1]
-            # row by row into reused buffers: no (radius x cells) temporary
-            sq = np.empty(size)
-            low = np.empty(size, dtype=bool)
-            rows = zip(mean.reshape(-1, size), var.reshape(-1, size), strict=True)
-            doubt = []
-            for i, (m_row, v_row) in enumerate(rows):
-                v_row -= np.multiply(m_row, m_row, out=sq)
+            high = _floor(float(np.square(np.float64(reach))), n_edges)
+            for i, (m_row, v_row) in enumerate(zip(mean_rows, var.reshape(-1, size), strict=True)):
+                v_row -= np.multiply(m_row, m_row, out=buf)
                 # each cell's own floor only where the largest one leaves doubt
                 if not np.less_equal(v_row, _TRUST * top_floor, out=low).any():
-                    doubt.append(np.empty(0, dtype=np.intp))  # none at or near the floor
-                    continue
-                cells, floor = floors(i, v_row)
+                    continue  # none at or near the floor
+                cells = np.flatnonzero(v_row <= _TRUST * high)
+                floor = _floor(np.square(tops(i, cells)), n_edges)
                 near = v_row[cells]
                 near[near <= floor] = 0.0
                 v_row[cells] = near
                 # a floor of 0: every value of the ball is the shift itself, so the sums
                 # were exact and the 0 is the true variance; nothing to redo
-                doubt.append(cells[(near <= _TRUST * floor) & (floor > 0)])
+                doubt[i] = cells[(near <= _TRUST * floor) & (floor > 0)]
             out["std"] = np.sqrt(var, out=var)
     mean += mom.shift
     if "mean" in names:
         out["mean"] = mean
-    if "s2" in sums:
-        std = out["std"].reshape(-1, out["std"].shape[-1])
-        mean_rows = mean.reshape(std.shape)
-        for row, cells in enumerate(doubt):
-            if cells.size:
-                mean_rows[row, cells], std[row, cells] = redo(row, cells)
+        # The same rule for the mean, whose error is at most its floor (the shift's rounding
+        # and the sums): within _TRUST_MEAN of it (small values next to a large one or far
+        # from the shift, a mean near 0), it is recomputed from the members.
+        high = _floor(reach, n_edges)
+        for i, m_row in enumerate(mean_rows):
+            np.abs(m_row, out=buf)
+            if not np.less_equal(buf, _TRUST_MEAN * high, out=low).any():
+                continue  # every mean far above the highest floor: one comparison per row
+            cells = np.flatnonzero(low)
+            floor = _floor(tops(i, cells), n_edges)
+            bad = cells[(buf[cells] <= _TRUST_MEAN * floor) & (floor > 0)]
+            doubt[i] = np.union1d(doubt[i], bad)
+    std_rows = out["std"].reshape(-1, size) if "std" in out else None
+    for row, cells in enumerate(doubt):
+        if cells.size:
+            m, sd = redo(row, cells)
+            mean_rows[row, cells] = m
+            if std_rows is not None:
+                std_rows[row, cells] = sd
     return out
 
 
 # A variance within this factor of its floor may be mostly rounding noise (a spread next to
 # a large value far from the cells' own): such cells are recomputed from their members.
 _TRUST = 1e6
+# A mean is served from the sums only where its floor is below 1e-9 of it, its error then a
+# few eps * top in fact, about 1e-11 of it at most (a mean is compared and ranked to more
+# digits than a spread). The real tables' means are all above it, the lowest (a training
+# loss near 0) thirty times, so they take no recompute.
+_TRUST_MEAN = 1e9
 
 
 def _exact_mean_std(
@@ -886,11 +907,13 @@ def ball_stats(
     connectivity, as in the gather). NaN values are left out (``n`` counts the members used);
     with ``propagate=True`` a NaN member makes the row's statistics NaN and ``n`` counts all
     members. Rows without a used member get NaN. Standard deviations are population ones, by
-    the one-pass formula on values centred on their mean; a cell whose variance is within
-    ``_TRUST`` of its rounding floor (equal members, or a spread next to a value far from the
-    mean: see ``_var_floor``) gets the mean and std of its members, exact to rounding. Values
-    whose squares could overflow the sums are refused, naming their cell. Counts, sums and
-    sums of squares share one programme; only what ``wanted`` needs is computed.
+    the one-pass formula on values centred on their mean; a cell whose variance or mean is
+    within ``_TRUST`` (``_TRUST_MEAN`` for a mean) of its rounding floor (equal members, a
+    spread or small values next to a value far from the mean, a mean near 0: see ``_floor``)
+    gets the mean and std of its
+    members, exact to rounding. Values whose squares (with ``std``; else the values) could
+    overflow the sums are refused, naming their cell. Counts, sums and sums of squares share
+    one programme; only what ``wanted`` needs is computed.
 
     Parameters
     ----------
@@ -948,8 +971,10 @@ def ball_stats(
         "connected_only": connected_only,
     }
     redo = lambda _, cells: _exact_mean_std(space, v, cells, r, **flags)  # noqa: E731
-    floors = _cell_floors(space, mom, v, (r,))
-    out = _mean_std(sums, n, mom, mom.var_floor(v, n_edges), floors, redo, names)
+    reach = mom.reach(v)
+    tops = _cell_tops(space, mom, v, (r,), reach)
+    top_floor = mom.var_floor(v, n_edges)
+    out = _mean_std(sums, n, mom, n_edges, top_floor, reach, tops, redo, names)
     for name, sign in (("min", 1.0), ("max", -1.0)):
         if name not in names:
             continue
@@ -1022,7 +1047,8 @@ def radius_profile(
         n: FloatArray = np.broadcast_to(per_radius, (r, space.size))
     else:
         n = sums["n"]
-    floors = _cell_floors(space, mom, v, range(1, r + 1))
+    reach = mom.reach(v)
+    tops = _cell_tops(space, mom, v, range(1, r + 1), reach)
     flags = {
         "exact": exact,
         "include_self": include_self,
@@ -1031,7 +1057,7 @@ def radius_profile(
     }
     redo = lambda row, cells: _exact_mean_std(space, v, cells, row + 1, **flags)  # noqa: E731
     top_floor = mom.var_floor(v, space.n_edges)
-    out = {"n": n, **_mean_std(sums, n, mom, top_floor, floors, redo, names)}
+    out = {"n": n, **_mean_std(sums, n, mom, space.n_edges, top_floor, reach, tops, redo, names)}
     if not mom.known:
         empty = n == 0
         for name in ("mean", "std"):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from typing import Any
 
 import numpy as np
 import pytest
@@ -452,7 +453,7 @@ def test_a_plateau_reads_its_few_cells_floors_from_their_balls(
     def refuse(*args: object, **kwargs: object) -> None:
         raise AssertionError("passes over the whole space for the floors of a few cells")
 
-    monkeypatch.setattr(ag._Moments, "var_floors", refuse)
+    monkeypatch.setattr(ag._Moments, "tops", refuse)
     prof = ag.radius_profile(NB201, v, 6)
     for r, st_r in enumerate(expected, start=1):
         for name in ("mean", "std"):
@@ -460,3 +461,106 @@ def test_a_plateau_reads_its_few_cells_floors_from_their_balls(
     assert (prof["std"][0, inner] == 0.0).all() and (prof["mean"][0, inner] == 50.0).all()
     assert prof["std"][1, 0] == 0.0 and prof["mean"][1, 0] == 50.0
     _compare(NB201, v, 1, (False, False, False, False, False))
+
+
+def _exact_means(
+    space: Space, v: np.ndarray, radius: int, flags: tuple[bool, ...]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each cell's mean from its members by a correctly rounded sum, and the members' largest
+    distance from the first (what a mean of them can be exact to)."""
+    exact, include_self, no_none, connected_only = flags
+    nb = space.neighbours(radius, exact=exact, no_none=no_none, connected_only=connected_only)
+    ref, spread = np.full(space.size, np.nan), np.zeros(space.size)
+    for c in range(space.size):
+        m = v[nb.of(c)]
+        if include_self:
+            m = np.r_[v[c], m]
+        m = m[~np.isnan(m)]
+        if m.size:
+            ref[c] = math.fsum(m) / m.size
+            spread[c] = np.abs(m - m[0]).max()
+    return ref, spread
+
+
+def _wide_range(space: Space, seed: int, big: float, signs: bool) -> np.ndarray:
+    # small values (mixed signs or not), NaN, and a few cells far away (a sentinel, or a
+    # zero-cost proxy's range): the sums' one shift is far from most cells' members
+    rng = np.random.default_rng(seed)
+    v = rng.normal(0.0, 3.0, space.size) if signs else rng.uniform(0.1, 10.0, space.size)
+    v[rng.random(space.size) < 0.1] = np.nan
+    far = rng.choice(space.size, 3, replace=False)
+    v[far] = big * (np.array([1.0, -1.0, 1.0]) if signs else 1.0)
+    return v
+
+
+def _assert_ulps(
+    got: np.ndarray, ref: np.ndarray, spread: np.ndarray, what: str, rtol: float = 0.0
+) -> None:
+    # a few ulps of the mean, or of the members' spread (where they cancel, no mean of the
+    # values as stored is closer); `rtol` where a mean may be served from the sums (its bound)
+    eps = np.finfo(np.float64).eps
+    assert np.array_equal(np.isnan(got), np.isnan(ref)), what
+    ok = ~np.isnan(ref)
+    err = np.abs(got[ok] - ref[ok])
+    tol = np.maximum(8 * eps * np.maximum(np.abs(ref[ok]), spread[ok]), rtol * np.abs(ref[ok]))
+    worst = int(np.argmax(err / tol))
+    assert (err <= tol).all(), f"{what}: {got[ok][worst]!r} vs {ref[ok][worst]!r}"
+
+
+@pytest.mark.parametrize(
+    ("big", "signs"), [(1e16, False), (1e20, False), (-1e8, False), (1e16, True), (1e20, True)]
+)
+@pytest.mark.parametrize("radius", [1, 2, 3])
+@pytest.mark.parametrize("flags", list(itertools.product([True, False], repeat=4)))
+def test_means_next_to_far_values_equal_their_members_mean(
+    big: float, signs: bool, radius: int, flags: tuple[bool, ...]
+) -> None:
+    # a mean without the std skipped the floor and recompute: the small values' means lost
+    # every digit to the shift (1e20 next to ones: means of 0.0 for 1.0). Here the shift is
+    # far from every small value, so each of their means is recomputed: to a few ulps.
+    space = Space(("none", "a", "b"), 3)
+    v = _wide_range(space, radius, big, signs)
+    ref, spread = _exact_means(space, v, radius, flags)
+    exact, include_self, no_none, connected_only = flags
+    opts: dict[str, Any] = dict(
+        exact=exact, include_self=include_self, no_none=no_none, connected_only=connected_only
+    )
+    for wanted in (("mean",), ("mean", "std")):
+        got = ag.ball_stats(space, v, radius, wanted=wanted, **opts)["mean"]
+        _assert_ulps(got, ref, spread, f"ball_stats {wanted} {flags}")
+        prof = ag.radius_profile(space, v, radius, wanted=wanted, **opts)["mean"][radius - 1]
+        _assert_ulps(prof, ref, spread, f"radius_profile {wanted} {flags}")
+    score = nbm.neighbourhood_score(space, v, radius, agg="mean", **opts)
+    _assert_ulps(score, ref, spread, f"neighbourhood_score {flags}")
+
+
+@pytest.mark.parametrize(("big", "signs"), [(1e16, False), (1e20, True), (-1e12, False)])
+@pytest.mark.parametrize(("radius", "exact"), [(1, True), (2, True), (4, False), (6, False)])
+def test_means_next_to_far_values_on_a_larger_space(
+    big: float, signs: bool, radius: int, exact: bool
+) -> None:
+    # a mean kept from the sums is within 1e-9 of itself by its bound (_TRUST_MEAN)
+    space = Space(("none", "a", "b", "c"), 4)  # 4096 cells, 6 edges
+    v = _wide_range(space, 7, big, signs=signs)
+    ref, spread = _exact_means(space, v, radius, (exact, False, False, False))
+    got = ag.ball_stats(space, v, radius, exact=exact, wanted=("mean",))["mean"]
+    _assert_ulps(got, ref, spread, "ball_stats", rtol=1e-9)
+    prof = ag.radius_profile(space, v, radius, exact=exact, wanted=("mean",))
+    _assert_ulps(prof["mean"][radius - 1], ref, spread, "radius_profile", rtol=1e-9)
+
+
+def test_a_mean_only_call_takes_values_up_to_the_sums_limit() -> None:
+    # no squares without the std: values whose squares would overflow are served, and their
+    # neighbours' means are still exact
+    space = Space(("none", "a", "b"), 3)
+    v = _values(space, 3, nan_share=0.0)
+    v[5] = 0.45 * np.finfo(np.float64).max / space.size
+    flags = (True, False, False, False)
+    ref, spread = _exact_means(space, v, 1, flags)
+    _assert_ulps(ag.ball_stats(space, v, 1, wanted=("mean",))["mean"], ref, spread, "mean")
+    _assert_ulps(ag.radius_profile(space, v, 1, wanted=("mean",))["mean"][0], ref, spread, "rp")
+    with pytest.raises(LandscapeArgumentError, match="of cell 5 is too large"):
+        ag.ball_stats(space, v, 1, wanted=("mean", "std"))
+    v[5] = 0.55 * np.finfo(np.float64).max / space.size
+    with pytest.raises(LandscapeArgumentError, match="of cell 5 is too large for the"):
+        ag.ball_stats(space, v, 1, wanted=("mean",))
