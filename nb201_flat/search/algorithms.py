@@ -330,7 +330,8 @@ class NARandomSearch:
 
     With charged neighbours, a cell whose neighbourhood cannot be completed within the budget
     is never scored (its partial values are discarded); the incumbent is the best cell whose
-    score was completed.
+    score was completed. Two stages: stage 1's validation values only rank the candidates,
+    so a run whose stage 2 completes no neighbourhood found nothing.
     """
 
     objective: NeighbourObjective = field(default_factory=NeighbourObjective)
@@ -390,9 +391,9 @@ class NARandomSearch:
         try:
             while not (self.objective.charge and oracle.used_fraction >= self.stage1_share):
                 i = oracle.sample(rng)
-                v = mem.own(i)
-                seen.setdefault(i, v)
-                incumbent.offer(i, v)
+                # stage 1 offers nothing: a validation value is not an NA score, and a run
+                # whose stage 2 completes no neighbourhood found nothing (as one stage's)
+                seen.setdefault(i, mem.own(i))
         except SearchEnded:
             if self.objective.charge:
                 raise
@@ -401,12 +402,8 @@ class NARandomSearch:
             mem.restart_stall()
         # stage 2: re-rank the top-k by validation (stable: ties keep sampling order)
         ranked = sorted(seen, key=lambda j: -seen[j] if seen[j] == seen[j] else np.inf)
-        best_score = -np.inf
         for j in ranked[: int(self.rerank_top_k)]:
-            s = mem.score(j)
-            if s > best_score:
-                best_score = s
-                incumbent.set(j, s)
+            incumbent.offer(j, mem.score(j))
 
 
 @dataclass(frozen=True, slots=True)
@@ -489,7 +486,8 @@ class RegularizedEvolution:
     """NB201's regularised evolution (aging tournament), or its NA form with ``objective``.
 
     A population of ``population`` random cells; each cycle draws ``sample_size`` members with
-    replacement, mutates the fittest, adds the child and removes the oldest. The incumbent is
+    replacement, mutates the fittest (NaN fitness ranks last; ties keep the first drawn), adds
+    the child and removes the oldest. The incumbent is
     the fittest cell ever evaluated. NB201 uses population 10, sample size 3.
     """
 
@@ -545,7 +543,9 @@ class RegularizedEvolution:
             best_i, best_f = -1, -np.inf
             for _ in range(self.sample_size):
                 i, f = pop[int(rng.integers(len(pop)))]
-                if best_i < 0 or f > best_f:
+                # the first drawn, replaced by each strictly fitter one; NaN ranks last (as
+                # Incumbent's: an unmeasured member never beats a measured one)
+                if best_i < 0 or f > best_f or (best_f != best_f and f == f):
                     best_i, best_f = i, f
             child = space.index_of_codes(
                 mutate(codes, space.n_nodes, space.n_ops, best_i, rng, self.mutation)

@@ -35,7 +35,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from nb201_flat.errors import SearchBudgetError
+from nb201_flat.errors import MissingValueError, SearchBudgetError
 from nb201_flat.search.algorithms import Incumbent
 from nb201_flat.search.oracle import Oracle, SearchEnded
 from nb201_flat.search.protocol import Protocol as SearchProtocol
@@ -163,7 +163,8 @@ class Session:
     def finish(self, index: int) -> dict[str, float]:
         """End the search with ``index`` as its choice; return its reported (test) values.
 
-        Called once: afterwards the session answers nothing more.
+        Called once: afterwards the session answers nothing more. A reported value the table
+        lacks at ``index`` raises :class:`~nb201_flat.errors.MissingValueError` (never NaN).
         """
         if self._finished:
             raise SearchBudgetError("finish() was already called; the test values were read once")
@@ -172,4 +173,12 @@ class Session:
         self._finished = True
         ev = self.protocol.evaluator(self.table)
         values = ev.values([i])[:, 0]
+        # the runner's rule: an unmeasured test value is no result, never a NaN to average
+        lacks = [str(k) for k, v in zip(ev.keys, values, strict=True) if np.isnan(v)]
+        if lacks:
+            raise MissingValueError(
+                f"cell {i} has no {', '.join(lacks)} value (it was never measured there), so "
+                "there is no result to report; use a denser table or report key (see "
+                "`nb201-flat info`)"
+            )
         return {str(k): float(v) for k, v in zip(ev.keys, values, strict=True)}

@@ -49,14 +49,17 @@ from nb201_flat.search.oracle import (
     HiddenDataError,
     SearchEnded,
     StallGuard,
+    cheapest_paid,
     check_budgets,
     check_some_paid,
     domain_mask,
     invalid_costs,
+    sampled_costs,
     sampling_domain,
     spends,
     used_fraction,
 )
+from nb201_flat.search.protocol import MAX_QUERIES_PER_CELL
 from nb201_flat.space import Space, check_arch_index
 from nb201_flat.table import MetricKey, Table, policy_seeds
 from nb201_flat.types import BoolArray, SeedPolicy
@@ -133,12 +136,35 @@ class FidelityData:
                 )
         # as the plain oracle's: all free, a time budget never ran out (Hyperband looped)
         check_some_paid(self.epoch_costs, self.candidates, self.budget_queries)
+        self._check_work()
         dom = domain_mask(self.candidates, self.space.size)
         object.__setattr__(self, "domain", dom)
         object.__setattr__(self, "domain_size", int(dom.sum()))
         for arr in (self.values, self.epoch_costs, self.candidates, dom):
             if arr is not None:
                 arr.setflags(write=False)
+
+    def _check_work(self) -> None:
+        """Refuse a budget that buys more than :data:`MAX_QUERIES_PER_CELL` x the space's
+        cells in queries: the protocols' bound on a run's work (1e12 s ran Hyperband for ever).
+        A time budget buys most queries at the cheapest paid epoch (a resumed query pays one).
+        """
+        most, why = math.inf, ""
+        if self.budget_queries is not None:
+            most, why = float(self.budget_queries), f"a budget of {self.budget_queries} queries"
+        if self.budget_seconds is not None and self.epoch_costs is not None:
+            cheapest = cheapest_paid(sampled_costs(self.epoch_costs, self.candidates).ravel())
+            bought = self.budget_seconds / cheapest if cheapest else math.inf
+            if bought < most:
+                most = bought
+                why = f"{self.budget_seconds:g} s at the cheapest epoch ({cheapest:g} s)"
+        limit = MAX_QUERIES_PER_CELL * self.space.size
+        if most > limit:
+            raise SearchBudgetError(
+                f"a fidelity run may make {most:.4g} queries ({why}), more than "
+                f"{MAX_QUERIES_PER_CELL} x the space's {self.space.size:,} cells ({limit:,}); "
+                "lower the budget (budget_seconds / budget_queries)"
+            )
 
     @property
     def max_epochs(self) -> int:

@@ -298,12 +298,14 @@ def run_searches(
         while True:
             # the cell the algorithm scores next
             if rea and filled >= pop:
-                # the tournament: the first drawn member, replaced by each strictly fitter one
+                # the tournament: the first drawn member, replaced by each strictly fitter one;
+                # NaN ranks last (the loop's rule)
                 best_i = -1
                 top = -math.inf
                 for _ in range(n_sample):
                     slot = (head + bounded(ag, pop)) % pop
-                    if best_i < 0 or pop_f[slot] > top:
+                    f = pop_f[slot]
+                    if best_i < 0 or f > top or (math.isnan(top) and not math.isnan(f)):
                         best_i = pop_c[slot]
                         top = pop_f[slot]
                 # the mutation: node 1..n-1 then one of its input edges (or an edge), then

@@ -47,7 +47,7 @@ U64 = npt.NDArray[np.uint64]
 # forms of run_block's ``mode``
 ONE_STAGE = 0  # charged one-stage NA-RS: scored rows, aggregated by the caller
 BEST = 1  # charged best-evaluated NA-RS: every paid value offered in turn
-TWO_STAGE = 2  # two-stage NA-RS: validation offers, then re-ranked rows
+TWO_STAGE = 2  # two-stage NA-RS: validation ranks the candidates, then re-ranked rows
 
 # per-run status of run_block
 DONE = 0
@@ -242,18 +242,12 @@ def run_block(
             code = own(c, r, stamp)
             if code:
                 break
-            if mode == TWO_STAGE:
+            if mode == TWO_STAGE:  # stage 1 only ranks (the loop offers nothing)
                 if new:
                     if n_seen == seen.size:
                         seen = grow(seen, n_seen + 1)
                     seen[n_seen] = c
                     n_seen += 1
-                v = pv[c]
-                if v > best_s:
-                    best_s = v
-                    if c != best_i:
-                        best_i = c
-                        c_s, c_q, c_i, nc = _note_change(c_s, c_q, c_i, nc, fst[0], st[_Q], c)
                 continue
             if mode == BEST:
                 v = pv[c]
@@ -483,7 +477,6 @@ def stream_words(entropy: U64, runs: I64, stream: int, n: int) -> U64:
 
 @kernel
 def apply_scores(
-    mode: int,
     inc_i: I64,
     inc_s: F64,
     chg_at: I64,
@@ -496,9 +489,9 @@ def apply_scores(
     r_s: F64,
     f: F64,
 ) -> tuple[I64, F64, I64, I64, I64, F64]:
-    """Each run's incumbent after its scored rows (aggregates ``f``): offered in turn (one
-    stage: a strictly better score wins), or re-ranked (two stages: each score better than
-    the re-ranking's best so far becomes the incumbent, whatever the incumbent's).
+    """Each run's incumbent after its scored rows (aggregates ``f``), offered in turn: a
+    strictly better score wins (two stages too: stage 1 offered nothing, so the re-ranking's
+    best so far is the incumbent's).
 
     Returns the incumbents, their scores, and the change offsets and changes of every run
     (its earlier changes first)."""
@@ -515,14 +508,9 @@ def apply_scores(
         for a in range(chg_at[r], chg_at[r + 1]):
             o_q[n], o_i[n], o_s[n] = c_q[a], c_i[a], c_s[a]
             n += 1
-        top = -np.inf
         for a in range(row_at[r], row_at[r + 1]):
             s = f[a]
-            if mode == TWO_STAGE:
-                if not s > top:
-                    continue
-                top = s
-            elif not s > best_s[r]:
+            if not s > best_s[r]:
                 continue
             best_s[r] = s
             if r_cell[a] != best_i[r]:
@@ -551,7 +539,7 @@ def warm_up() -> None:
             nb_idx, nb_cnt, values, order, counts, True, costs[:size], budget, -1, 10,
         )  # fmt: skip
         f = np.zeros(int(out[11][-1]))
-        apply_scores(mode, out[5], out[6], out[7], out[8], out[9], out[10], out[11], out[12],
+        apply_scores(out[5], out[6], out[7], out[8], out[9], out[10], out[11], out[12],
                      out[13], out[14], f)  # fmt: skip
 
 

@@ -155,7 +155,7 @@ def _replay_runs(
             out = kr.run_block(
                 mode, obj.charge, int(top or 0), float(stage1), a_words, n_a, o_words, n_o, *args
             )
-            done.update(_records(kr, mode, obj, chunk, out))
+            done.update(_records(kr, obj, chunk, out))
             more_a |= bool((out[0] == kr.MORE_ALGO).any())
             more_o |= bool((out[0] == kr.MORE_ORACLE).any())
         todo = [r for r in todo if r not in done]
@@ -205,7 +205,7 @@ def _numpy_words(seed: int, run: int, stream: int, n: int) -> npt.NDArray[np.uin
 
 
 def _records(
-    kr: ModuleType, mode: int, obj: NeighbourObjective, runs: list[int], out: tuple[Any, ...]
+    kr: ModuleType, obj: NeighbourObjective, runs: list[int], out: tuple[Any, ...]
 ) -> dict[int, RunRecord]:
     """The records of the runs :func:`kernels_replay.run_block` finished: its scored rows
     aggregated by numpy (the loop's floats), then offered in turn."""
@@ -219,7 +219,7 @@ def _records(
         valid = np.arange(g.shape[1]) < r_n[:n_rows, None]
         f = _aggregate_rows(g[:, own:], valid[:, own:], obj)
     best, score, at, q, idx, secs = kr.apply_scores(
-        mode, inc_i, inc_s, chg_at, c_q, c_i, c_s, row_at, r_cell, r_q, r_s, f
+        inc_i, inc_s, chg_at, c_q, c_i, c_s, row_at, r_cell, r_q, r_s, f
     )
     n_chg = int(at[-1])
     q_l, i_l, s_l = q[:n_chg].tolist(), idx[:n_chg].tolist(), secs[:n_chg].tolist()

@@ -23,6 +23,7 @@ from nb201_flat.search import (
     run_search,
 )
 from nb201_flat.search.algorithms import mutate
+from nb201_flat.search.runner import run_one
 from nb201_flat.space import NB201, Space
 from nb201_flat.table import MetricKey, Table
 
@@ -86,6 +87,42 @@ def test_two_stage_na_rs_reranks_to_the_plateau(
     assert ((res.runs["free_queries"] > 0) != charge).all()
 
 
+@pytest.mark.parametrize("stage1", [None, 0.99], ids=["one-stage", "two-stage"])
+def test_na_rs_that_completes_no_neighbourhood_found_nothing(stage1: float | None) -> None:
+    # two stages used to keep stage 1's validation best as the incumbent, its score column a
+    # validation value: silently RS's pick. 4 queries left after stage 1 (or 4 in all) buy
+    # none of the 24-cell neighbourhoods, so neither form scores a cell
+    table = _spike_plateau(spike_test=10.0, plateau_test=80.0)
+    charged = NeighbourObjective(charge=True)
+    if stage1 is None:
+        algo, budget = NARandomSearch(charged), 4
+    else:
+        algo, budget = NARandomSearch(charged, rerank_top_k=10, stage1_fraction=stage1), 400
+    p = Protocol("fixed", VAL, (TEST,), budget_queries=budget)
+    res = run_search(table, p, algo, runs=5, seed=0)
+    assert (res.runs["queries"] == budget).all()  # the budget was spent
+    assert res.runs["best"].isna().all() and res.runs["test"].isna().all()
+    assert (res.runs["score"] == -np.inf).all()
+    assert int(res.summary()["n"].iloc[0]) == 0
+    assert any("5 of 5 runs have no synthetic/x-test value" in n for n in res.notes)
+    assert (res.curves["n"] == 0).all()  # no incumbent at any point of the run
+
+
+def test_two_stage_na_rs_offers_only_completed_scores() -> None:
+    # charged stage 2 completes some neighbourhoods: every incumbent change is a re-ranked
+    # cell at its NA score, never a stage-1 validation pick
+    table = _spike_plateau(spike_test=10.0, plateau_test=80.0)
+    algo = NARandomSearch(NeighbourObjective(charge=True), rerank_top_k=10, stage1_fraction=0.9)
+    p = Protocol("fixed", VAL, (TEST,), budget_queries=400)
+    data = p.oracle_data(table)
+    val = table.vector_for(VAL)
+    nb = table.space.neighbours(1).indices
+    for run in range(5):
+        rec = run_one(data, algo, 0, run)
+        assert rec.best >= 0 and rec.score == pytest.approx(val[nb[rec.best]].mean())
+        assert all(q > 360 for _, q, _ in rec.changes)  # all made in stage 2
+
+
 def test_rs_expected_best_matches_the_closed_form(tiny_space: Space) -> None:
     values = (np.arange(tiny_space.size) * 7 % 11).astype(float)  # ties on purpose
     key = MetricKey("tiny", "x-valid", 12)
@@ -118,6 +155,45 @@ def test_node_then_edge_mutation_is_nb201s() -> None:
     expected = [1 / 3, 1 / 6, 1 / 6, 1 / 9, 1 / 9, 1 / 9]
     for e, p in enumerate(expected):
         assert counts[e] / 18_000 == pytest.approx(p, abs=0.015)
+
+
+def test_rea_tournament_ranks_unmeasured_members_last(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a NaN member drawn first won the tournament (NaN > x is False for every x); the rule is
+    # Incumbent's: NaN never beats a measured value. Population 2, 40 draws: each tournament
+    # meets both members (but with chance 2**-39), so its parent is measured if either is
+    import nb201_flat.search.algorithms as algorithms
+    from nb201_flat.search.oracle import Oracle
+
+    space = Space(("a", "b", "c", "d"), 4)
+    rng = np.random.default_rng(0)
+    val = rng.normal(50, 5, space.size)
+    val[rng.random(space.size) < 0.5] = np.nan
+    table = Table(space, {(VAL, None): val, (TEST, None): rng.normal(80, 3, space.size)})
+    queried: list[int] = []
+    parents: list[tuple[int, int]] = []  # (parent, queries made when it was chosen)
+    query, mutate_ = Oracle.query, algorithms.mutate
+
+    def counted_query(self: Oracle, i: int) -> float:
+        queried.append(i)
+        return query(self, i)
+
+    def recorded_mutate(codes: np.ndarray, *args: object, **kw: object) -> object:
+        parents.append((int(args[2]), len(queried)))  # type: ignore[call-overload]
+        return mutate_(codes, *args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Oracle, "query", counted_query)
+    monkeypatch.setattr(algorithms, "mutate", recorded_mutate)
+    p = Protocol("fixed", VAL, (TEST,), budget_queries=60)
+    data = p.oracle_data(table)
+    for run in range(10):
+        queried.clear()
+        parents.clear()
+        run_one(data, RegularizedEvolution(population=2, sample_size=40), 0, run)
+        assert len(parents) >= 58  # every charged child (and the refused last one)
+        for parent, n in parents:
+            members = queried[n - 2 : n]  # the population: the last two evaluated
+            if not np.isnan(val[members]).all():
+                assert not np.isnan(val[parent]), (run, members, parent)
 
 
 def _onemax(codes: np.ndarray) -> np.ndarray:

@@ -5,7 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nb201_flat.errors import ArgumentError, InvalidArchError, SearchBudgetError
+from nb201_flat.errors import (
+    ArgumentError,
+    InvalidArchError,
+    MissingValueError,
+    SearchBudgetError,
+)
 from nb201_flat.search import RandomSearch, run_search
 from nb201_flat.search.asktell import AskTellAlgorithm, AskTellSearch, Session
 from nb201_flat.search.protocol import Protocol
@@ -123,3 +128,19 @@ def test_session_reads_indices_by_the_space_rule() -> None:
     run = Session(_table(), PROTOCOL, seed=0)
     assert run.evaluate(4.0) == run.evaluate(4)  # type: ignore[arg-type]
     assert run.finish(4.0) == {str(TEST): float(_table().vector_for(TEST)[4])}  # type: ignore[arg-type]
+
+
+def test_session_finish_refuses_an_unmeasured_test_value() -> None:
+    # it returned {key: nan}: a silent NaN where the runner reports no result
+    table = _table()
+    test = np.array(table.vector_for(TEST))
+    test[4] = np.nan
+    holey = Table(SPACE, {**table.data, (TEST, None): test}, source="holey")
+    run = Session(holey, PROTOCOL, seed=0)
+    with pytest.raises(
+        MissingValueError, match=r"^cell 4 has no toy/x-test@12ep\S* value .*denser"
+    ):
+        run.finish(4)
+    with pytest.raises(SearchBudgetError, match="already called"):
+        run.finish(5)  # the choice was declared: no second pick to try
+    assert Session(holey, PROTOCOL, seed=0).finish(5) == {str(TEST): float(test[5])}

@@ -270,3 +270,17 @@ def test_run_fidelity_needs_a_seed() -> None:
     # None drew OS entropy: a run that could not be reproduced
     with pytest.raises(ArgumentError, match="seed"):
         run_fidelity(_data(_curves()), Hyperband(), None)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("seconds", "queries"), [(1e12, None), (None, 10**12), (1e12, 10**12)])
+def test_a_fidelity_budget_past_the_protocols_work_bound_is_refused(
+    seconds: float | None, queries: int | None
+) -> None:
+    # 27 cells x 4 epochs with 1e12 s or 10**12 queries: Hyperband never ended
+    curves = np.linspace(0, 1, 4)[None, None, :] * np.arange(27.0)[None, :, None]
+    costs = np.ones((27, 4))
+    with pytest.raises(SearchBudgetError, match=r"more than 100 x the space's 27 cells .*lower"):
+        FidelityData(SPACE, KEY, curves, costs, seconds, queries)
+    # at the bound (2,700 one-second epochs or queries) a run is still allowed, and ends
+    data = FidelityData(SPACE, KEY, curves, costs, 2700.0, 2700)
+    assert run_fidelity(data, Hyperband(), 0).seconds <= 2700.0
