@@ -259,11 +259,11 @@ class ProtocolError(ParamMessage, ValueError):
         return spelled(self.fix_parts)
 
 
-class MissingValueError(Nb201FlatError, ValueError):
+class MissingValueError(ParamMessage, ValueError):
     """NaN values met under ``nan_policy="raise"``, or a query about an unmeasured arch."""
 
 
-class NoPathError(Nb201FlatError, LookupError):
+class NoPathError(ParamMessage, LookupError):
     """No path joins two architectures (filters or missing values cut them apart)."""
 
     def __str__(self) -> str:  # LookupError would repr() the message

@@ -14,6 +14,8 @@ from nb201_flat.cli import main
 from nb201_flat.errors import (
     ConstraintError,
     DatasetNotFoundError,
+    MissingValueError,
+    NoPathError,
     Param,
     ParamMessage,
     ProtocolError,
@@ -60,6 +62,8 @@ def table_path(synth_table: Table, tmp_path: Path) -> str:
         DatasetNotFoundError("pass ", Param("data_root", placeholder="DIR")),
         SearchBudgetError("give a smaller ", Param("budget_scale")),
         ResourceLimitError("pass fewer jobs (", Param("jobs"), ")"),
+        MissingValueError("no pair; draw at any distance (", Param("distance", None), ")"),
+        NoPathError("no path joins 0 and 7; pass ", Param("nan_policy", "omit")),
     ],
 )
 def test_a_worker_s_error_keeps_its_parameters_through_pickle(err: ParamMessage) -> None:

@@ -296,6 +296,8 @@ def flag_of(param: Param, parser: argparse.ArgumentParser, args: argparse.Namesp
     ``--compile``/``--no-compile``) it is the one that sets the value the message means,
     else the one given; an option that takes a value is followed by the value or its
     placeholder (``--rerank-top-k K``); a positional is named by its metavar (``ARCH``).
+    A value the command spells otherwise is mapped in ``set_defaults(param_values={param:
+    {value: text}})`` (the census's ``distance=None`` is ``--distance 0``).
     A command without the option names where it is (``set_defaults(param_elsewhere={param:
     text})``: the demo's ``n`` is ``nb201-flat search --n``).
 
@@ -309,6 +311,10 @@ def flag_of(param: Param, parser: argparse.ArgumentParser, args: argparse.Namesp
     '--compile'
     >>> flag_of(Param("rerank_top_k", placeholder="K"), p, p.parse_args([]))
     '--rerank-top-k K'
+    >>> args = p.parse_args([])   # a value the command spells otherwise
+    >>> args.param_values = {"rerank_top_k": {None: "0"}}
+    >>> flag_of(Param("rerank_top_k", None), p, args)
+    '--rerank-top-k 0'
     """
     elsewhere = getattr(args, "param_elsewhere", {}).get(param.name)
     if elsewhere is not None:
@@ -326,7 +332,12 @@ def flag_of(param: Param, parser: argparse.ArgumentParser, args: argparse.Namesp
         return setting[0] if setting else "/".join(o for a in actions for o in a.option_strings)
     options = actions[0].option_strings
     flag = next((o for o in options if o.startswith("--")), options[0])
-    text = param.placeholder or (str(param.value) if param.has_value else "")
+    # a value the command spells otherwise (set_defaults(param_values={param: {value: text}}))
+    spell = getattr(args, "param_values", {}).get(param.name)
+    value_text = str(param.value) if param.has_value else ""
+    if spell and param.has_value:
+        value_text = spell.get(param.value, value_text)
+    text = param.placeholder or value_text
     return f"{flag} {text}".rstrip()
 
 

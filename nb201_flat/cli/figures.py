@@ -57,7 +57,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     add_table_arg(p)
     add_json_arg(p)
-    p.set_defaults(func=cmd_figures)
+    # render_many's parameters by their options
+    p.set_defaults(func=cmd_figures, param_dests={"workers": "jobs", "names": "only"})
 
 
 # Peak memory of each figure above a process that has loaded a 15,625-cell table (MB, peak RSS

@@ -155,7 +155,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_direction_arg(p)
     add_table_arg(p)
     add_json_arg(p)
-    p.set_defaults(func=cmd_census)
+    # the census's parameters by their options; its distance None ("any") is --distance 0
+    p.set_defaults(
+        func=cmd_census,
+        param_dests={"n_pairs": "pairs", "top_k": "top"},
+        param_values={"distance": {None: "0"}},
+    )
 
 
 _SORT_COLUMNS = ("value", "mean", "min", "sharpness", "std", "score")
@@ -509,7 +514,7 @@ def cmd_census(args: argparse.Namespace) -> int:
             for g, n in census.attrs["left_out"].items()
         ]
         notes += [
-            f"group {g}: {describe_left_out(c, '--nan-policy omit')}"
+            f"group {g}: {describe_left_out(c, '--nan-policy omit' if 'too_far' not in c else '')}"
             for attr in ("excluded", "omitted")
             for g, c in census.attrs[attr].items()
         ]

@@ -23,6 +23,7 @@ from nb201_flat.errors import (
     ArgumentError,
     FigureSkipped,
     MissingValueError,
+    Param,
     ResourceLimitError,
     check_choice,
     check_int_range,
@@ -407,7 +408,10 @@ def render_many(
                             "error",
                             ResourceLimitError(
                                 f"the worker drawing {todo} died (exit code {proc.exitcode}, "
-                                "out of memory?); draw it with --jobs 1 or --only"
+                                "out of memory?); draw it with ",
+                                Param("workers", 1),
+                                " or ",
+                                Param("names"),
                             ),
                         )
                     conn.close()

@@ -50,7 +50,14 @@ import numpy as np
 import numpy.typing as npt
 
 from nb201_flat import budget
-from nb201_flat.errors import check_flag, check_int_range
+from nb201_flat.errors import (
+    ArgumentError,
+    Param,
+    Part,
+    check_flag,
+    check_int_range,
+    check_seed,
+)
 from nb201_flat.landscape._common import (
     ArchLike,
     BoolArray,
@@ -72,6 +79,8 @@ from nb201_flat.landscape.maximin import BarrierTree, as_tree, barrier_tree
 from nb201_flat.landscape.pair_batch import pair_columns, shortest_paths_measured
 from nb201_flat.landscape.paths import (
     DETOUR_HINT,
+    LOWEST_BARRIER,
+    MAX_SHORTEST_D,
     beyond_worse,
     check_shortest_paths_measured,
     shortest_paths,
@@ -323,11 +332,13 @@ def _draw_band(
     rng: np.random.Generator,
     members: npt.ArrayLike | None = None,
     tree: BarrierTree | None = None,
+    shortest_only: bool = False,
 ) -> tuple[list[tuple[int, int]], dict[str, int]]:
     """:func:`band_pairs`, and with ``tree`` only among the candidate pairs it can serve (the
     census's ``nan_policy="omit"``): endpoints in one of its components and every cell on the
-    shortest paths measured (:func:`_unservable`; the draw is then among fewer candidates).
-    Returns the pairs and, with ``tree``, ``{"candidates": listed, cause: left out}``."""
+    shortest paths measured (:func:`_unservable`; the draw is then among fewer candidates);
+    with ``shortest_only`` (the census) only among pairs at most :data:`MAX_SHORTEST_D` edges
+    apart. Returns the pairs and, with either, ``{"candidates": listed, cause: left out}``."""
     v = as_values(space, values)
     n = check_int_range("n", n, 0, fix="the number of pairs to draw")
     lo, hi = check_band("band", band)
@@ -340,15 +351,19 @@ def _draw_band(
     )
     inside = _inside(v, lo, hi, mask)
     members = np.flatnonzero(inside)
-    lost = dict.fromkeys(OMIT_CAUSES, 0)
+    lost = dict.fromkeys(("no_path", "unmeasured"), 0)
     listed = 0
+    # a distance is at most MAX_SHORTEST_D here (barrier_census refuses more); any distance
+    # reaches the space's edges
+    far = shortest_only and distance is None and space.n_edges > MAX_SHORTEST_D
+    filtered = tree is not None or far
     if distance is None:
         ii, jj = np.triu_indices(len(members), k=1)
         left, right = members[ii], members[jj]
         del ii, jj  # within the candidates' 40 B: the filter below copies left and right
         listed = len(left)
-        if tree is not None:
-            left, right = _servable(tree, left, right, lost)
+        if filtered:
+            left, right = _servable(space, tree, left, right, lost)
     else:
         distance = check_int_range("distance", distance, 1, space.n_edges, fix="or None for any")
         lefts, rights = [], []
@@ -361,23 +376,29 @@ def _draw_band(
             left, right = left[keep], right[keep]
             listed += len(left)
             if tree is not None:
-                left, right = _servable(tree, left, right, lost)
+                left, right = _servable(space, tree, left, right, lost)
             lefts.append(left)
             rights.append(right)
         left = np.concatenate(lefts) if lefts else np.zeros(0, np.int64)
         right = np.concatenate(rights) if rights else np.zeros(0, np.int64)
     take = rng.choice(len(left), size=min(n, len(left)), replace=False)
     pairs = [(int(left[t]), int(right[t])) for t in take.tolist()]
-    return pairs, ({} if tree is None else {"candidates": listed, **lost})
+    return pairs, ({"candidates": listed, **lost} if filtered else {})
 
 
 OMIT_CAUSES: Final[dict[str, str]] = {
     "no_path": "no path through measured architectures joins them",
     "unmeasured": "an unmeasured architecture lies on their shortest paths",
+    "too_far": f"they differ on more than {MAX_SHORTEST_D} edges: too many shortest paths to "
+    f"enumerate ({LOWEST_BARRIER} gives a pair's lowest barrier)",
 }
-"""Why ``nan_policy="omit"`` leaves a pair out of the census: key -> the reason in words. A pair
-no path joins has an unmeasured (or, with ``connected_only``, a disconnected) cell on its
-shortest paths too; it counts as ``no_path``, the deeper cause (no detour either)."""
+"""Why the census leaves a pair out: key -> the reason in words. ``nan_policy="omit"`` leaves
+out the pairs of the first two; ``too_far`` pairs (a space of more than
+:data:`~nb201_flat.landscape.paths.MAX_SHORTEST_D` edges, pairs at any distance or of the top
+k) are left out under any policy. A pair no path joins has an unmeasured (or, with
+``connected_only``, a disconnected) cell on its shortest paths too; it counts as ``no_path``,
+the deeper cause (no detour either), and a pair too far apart as ``too_far`` before
+``unmeasured``."""
 
 
 def _unservable(tree: BarrierTree, a: IntArray, b: IntArray) -> tuple[BoolArray, BoolArray]:
@@ -386,25 +407,41 @@ def _unservable(tree: BarrierTree, a: IntArray, b: IntArray) -> tuple[BoolArray,
     :meth:`BarrierTree.pair_barriers` raises on: :class:`NoPathError` (ends in two components
     of the tree, or one outside it) and :class:`MissingValueError` (a cell on the shortest
     paths without a value)."""
-    comp = tree.component
-    no_path = (comp[a] != comp[b]) | (comp[a] < 0)
+    no_path = _no_path(tree, a, b)
     return no_path, ~no_path & ~shortest_paths_measured(tree.space, tree.values, a, b)
 
 
+def _no_path(tree: BarrierTree, a: IntArray, b: IntArray) -> BoolArray:
+    """Per pair, whether no path of ``tree`` joins it (ends in two components, or one outside)."""
+    comp = tree.component
+    out: BoolArray = (comp[a] != comp[b]) | (comp[a] < 0)
+    return out
+
+
 def _servable(
-    tree: BarrierTree, a: IntArray, b: IntArray, lost: dict[str, int]
+    space: Space, tree: BarrierTree | None, a: IntArray, b: IntArray, lost: dict[str, int]
 ) -> tuple[IntArray, IntArray]:
-    """The pairs ``(a[i], b[i])`` that ``tree`` can serve, in order (``a`` and ``b`` themselves
+    """The pairs ``(a[i], b[i])`` the census can serve, in order (``a`` and ``b`` themselves
     when it serves them all); each one left out counted in ``lost`` by its cause
-    (:func:`_unservable`). The one filter of the census's ``nan_policy="omit"``: a band's
-    candidates before the draw, the top k's pairs after it."""
+    (:data:`OMIT_CAUSES`): too many differing edges, and with ``tree`` (``nan_policy="omit"``)
+    those :func:`_unservable` finds. The one filter of the census: a band's candidates before
+    the draw, the top k's pairs after it."""
     keep = np.empty(len(a), dtype=bool)
     for s in range(0, len(a), _CHECKED_AT_ONCE):
         cut = slice(s, s + _CHECKED_AT_ONCE)
-        no_path, unmeasured = _unservable(tree, a[cut], b[cut])
+        ca, cb = a[cut], b[cut]
+        far = np.count_nonzero(space.codes[ca] != space.codes[cb], axis=1) > MAX_SHORTEST_D
+        no_path = np.zeros(len(ca), dtype=bool)
+        unmeasured = np.zeros(len(ca), dtype=bool)
+        if tree is not None:  # a far pair's 2^d cells are not looked up
+            no_path[~far], unmeasured[~far] = _unservable(tree, ca[~far], cb[~far])
+            no_path[far] = _no_path(tree, ca[far], cb[far])
+            far &= ~no_path
         lost["no_path"] += int(np.count_nonzero(no_path))
         lost["unmeasured"] += int(np.count_nonzero(unmeasured))
-        keep[cut] = ~(no_path | unmeasured)
+        if far.any():  # counted where it happens: more than 8 edges (NB201 has 6)
+            lost["too_far"] = lost.get("too_far", 0) + int(np.count_nonzero(far))
+        keep[cut] = ~(no_path | unmeasured | far)
     return (a, b) if keep.all() else (a[keep], b[keep])
 
 
@@ -608,25 +645,47 @@ def barrier_census(
 
     n_pairs = check_int_range("n_pairs", n_pairs, 0)
     top_k = check_int_range("top_k", top_k, 0)
-    if n_pairs == 0 and top_k == 0:
-        raise LandscapeArgumentError(
-            "n_pairs and top_k (--pairs, --top) are both 0: the census would compute nothing; give pairs per "
-            "band (--pairs N) or a top K of 2 or more (--top K)"
+    band_map = a2m_bands(bands) if isinstance(bands, str) else dict(bands)
+    band_map = {name: check_band(name, band) for name, band in band_map.items()}
+    if top_k == 0 and not (n_pairs and band_map):
+        none = (
+            (Param("n_pairs"), " and ", Param("top_k"), " are both 0")
+            if n_pairs == 0
+            else ("no band is given and ", Param("top_k"), " is 0")
+        )
+        raise ArgumentError(
+            *none,
+            ": the census would compute nothing; give pairs per band (",
+            Param("n_pairs", placeholder="N"),
+            ") or a top K of 2 or more (",
+            Param("top_k", placeholder="K"),
+            ")",
         )
     if top_k == 1:
-        raise LandscapeArgumentError(
-            "top_k 1 (--top 1) makes no pair (one architecture); pass 0 for no top-k group, or 2 or more"
+        raise ArgumentError(
+            Param("top_k", 1),
+            " makes no pair (one architecture); pass ",
+            Param("top_k", 0),
+            " for no top-k group, or 2 or more",
+        )
+    if distance is not None and n_pairs and distance > MAX_SHORTEST_D:
+        # every band pair would fail: refused before any is drawn
+        distance = check_int_range("distance", distance, 1, space.n_edges, fix="or None for any")
+        raise ArgumentError(
+            f"band pairs at distance {distance} have {distance}! shortest paths each, too many to "
+            f"enumerate (at most {MAX_SHORTEST_D} differing edges); pass ",
+            Param("distance", placeholder=f"1..{MAX_SHORTEST_D}"),
+            f", or {LOWEST_BARRIER} for a pair's lowest barrier",
         )
     check_nan_policy(nan_policy)
     if nan_policy == "propagate":
-        raise LandscapeArgumentError(
+        raise ArgumentError(
             "nan_policy='propagate' does not apply to the census: a pair without a barrier "
-            "would be a NaN row, counted as a pair in every fraction and median; use 'omit' "
-            "(--nan-policy omit) to leave such pairs out and count them, or 'raise'"
+            "would be a NaN row, counted as a pair in every fraction and median; use ",
+            Param("nan_policy", "omit"),
+            " to leave such pairs out and count them, or 'raise'",
         )
     omit = nan_policy == "omit"
-    band_map = a2m_bands(bands) if isinstance(bands, str) else dict(bands)
-    band_map = {name: check_band(name, band) for name, band in band_map.items()}
     v = as_values(space, values)
     connected_only = check_flag("connected_only", connected_only)  # "no" would cut cells
     # a disconnected endpoint has no lowest barrier through connected cells: not drawn
@@ -641,12 +700,12 @@ def barrier_census(
     omitted: dict[str, dict[str, int]] = {}
 
     def served(name: str, pairs: list[tuple[int, int]]) -> list[tuple[int, int]]:
-        """``pairs`` without those ``tree`` cannot serve, counted in ``omitted``."""
-        if not omit or not pairs:
+        """``pairs`` without those the census cannot serve, counted in ``omitted``."""
+        if not pairs or not (omit or space.n_edges > MAX_SHORTEST_D):
             return pairs
         ab = np.array(pairs, dtype=np.int64)
-        lost = {"pairs": len(pairs), **dict.fromkeys(OMIT_CAUSES, 0)}
-        a, b = _servable(tree, ab[:, 0], ab[:, 1], lost)
+        lost = {"pairs": len(pairs), **dict.fromkeys(("no_path", "unmeasured"), 0)}
+        a, b = _servable(space, tree if omit else None, ab[:, 0], ab[:, 1], lost)
         if len(a) == len(pairs):
             return pairs
         omitted[name] = lost
@@ -665,14 +724,15 @@ def barrier_census(
             rng=rng,
             members=members,
             tree=tree if omit else None,
+            shortest_only=True,
         )
-        if lost.get("no_path") or lost.get("unmeasured"):
+        if any(lost.get(c) for c in OMIT_CAUSES):
             excluded[name] = lost
         groups.append((name, pairs))
         band = (v >= lo) & (v <= hi)
         if members is not None and (band & ~members).any():
             left_out[name] = int(np.count_nonzero(band & ~members))
-        if not pairs and lost.get("candidates"):  # every candidate left out under "omit"
+        if not pairs and lost.get("candidates"):  # every candidate left out
             empty[name] = (
                 f"none of its {_pairs(lost['candidates'], f'{kind} candidate')} {at} can be served "
                 f"({describe_causes(lost)})"
@@ -702,14 +762,10 @@ def barrier_census(
         elif not top:
             empty["top-k"] = f"fewer than 2{kind} architectures are measured"
     if all(not pairs for _, pairs in groups):
+        why = "; ".join(f"{g}: {why}" for g, why in empty.items())
+        fix = ("draw band pairs at any distance (", Param("distance", None), ") or ")
         raise MissingValueError(
-            "no pair to compute: "
-            + "; ".join(f"{g}: {why}" for g, why in empty.items())
-            + (
-                "; draw band pairs at any distance (--distance 0) or choose another key"
-                if crowded
-                else "; choose another key"
-            )
+            f"no pair to compute: {why}; ", *(fix if crowded else ()), "choose another key"
         )
     try:
         columns = _census_columns(tree, groups, total)
@@ -717,12 +773,12 @@ def barrier_census(
         # the census serves no detour: its one fix is to leave the pair out
         raise type(exc)(
             f"{str(exc).removesuffix(f'; {DETOUR_HINT}')}; to leave such pairs out of the "
-            "census and count them, pass "
-            "nan_policy='omit' (--nan-policy omit)"
+            "census and count them, pass ",
+            Param("nan_policy", "omit"),
         ) from None
     df = pd.DataFrame(columns, columns=list(CENSUS_COLUMNS))
-    if isinstance(seed, int):
-        df.attrs["seed"] = seed
+    if not isinstance(seed, np.random.Generator):  # an int, numpy's too (as_rng checked it)
+        df.attrs["seed"] = check_seed(seed)
     df.attrs["top_k"] = top_k
     df.attrs["empty"] = empty
     df.attrs["connected_only"] = connected_only
@@ -940,19 +996,23 @@ def _check_census_memory(
     pairs = census_cost(space, v, bands, n_pairs, top_k, distance, members=members)[0]
     if budget.fits(need(n_pairs, top_k, distance)):
         return pairs
-    options = []
+    options: list[tuple[Part, ...]] = []
     if distance is None and space.n_edges >= 3 and budget.fits(need(n_pairs, top_k, 3)):
-        options.append("--distance 3 (pairs drawn among neighbours, not among all pairs)")
+        options.append(
+            (Param("distance", 3), " (pairs drawn among neighbours, not among all pairs)")
+        )
     ks = [k for k in (1000, 300, 100, 30, 10) if k < top_k]
     fitting = [k for k in ks if budget.fits(need(n_pairs, k, distance))]
     if fitting:
-        options.append(f"--top {fitting[0]}")
+        options.append((Param("top_k", fitting[0]),))
     if n_pairs > 10 and budget.fits(need(10, 0, distance)):
-        options.append("fewer --pairs")
+        options.append(("fewer ", Param("n_pairs")))
     budget.check_memory(
         need(n_pairs, top_k, distance),
         f"a barrier census of {pairs:,} pairs",
-        f"{' or '.join(options)} fits" if options else "nothing smaller fits either",
+        [*(p for i, o in enumerate(options) for p in (" or ",) * bool(i) + o), " fits"]
+        if options
+        else "nothing smaller fits either",
     )
     return pairs
 

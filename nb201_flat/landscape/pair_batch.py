@@ -41,14 +41,12 @@ import numpy.typing as npt
 
 from nb201_flat.landscape._common import BoolArray, FloatArray, IntArray, oriented
 from nb201_flat.landscape.maximin import _fewest_steps
-from nb201_flat.landscape.paths import beyond_worse
+from nb201_flat.landscape.paths import MAX_SHORTEST_D, beyond_worse
 
 if TYPE_CHECKING:
     from nb201_flat.landscape.maximin import BarrierTree
     from nb201_flat.space import Space
 
-# the most paths shortest_paths enumerates (8!); beyond, the single-pair code raises
-_MAX_D = 8
 # cells gathered at once (2^d a pair; the paths are walked one at a time, never stored):
 # pairs of one distance in pieces of a few MB
 _CELLS = 1 << 19
@@ -76,7 +74,7 @@ def pair_columns(tree: BarrierTree, a: IntArray, b: IntArray) -> dict[str, npt.N
     space, v, w_tree, hib = tree.space, tree.values, tree.w, tree.higher_is_better
     differs, d, lex_a, delta = _pair_steps(space, a, b)
     # what the single-pair code raises for (or, d = 0, computes otherwise)
-    ok = (d >= 1) & (d <= _MAX_D)
+    ok = (d >= 1) & (d <= MAX_SHORTEST_D)  # beyond, the single-pair code raises
     ok &= ~np.isnan(w_tree[a]) & ~np.isnan(w_tree[b])
     ok &= tree.component[a] == tree.component[b]
     # the lowest barrier, as BarrierTree.lowest: the ends' mean minus the forest path's minimum

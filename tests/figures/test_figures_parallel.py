@@ -68,13 +68,23 @@ def _render_or_die(name: str, *args: object, **kwargs: object) -> object:
     reason="the stand-in reaches the worker by fork",
 )
 def test_a_dead_worker_is_a_clear_error_and_an_exception_comes_back(
-    cifar10_only_table: Table, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    cifar10_only_table: Table,
+    saved_figure_table: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     import nb201_flat.figures.registry as registry
     from nb201_flat.errors import ResourceLimitError
 
     monkeypatch.setattr(registry, "render", _render_or_die)
-    with pytest.raises(ResourceLimitError, match=r"barrier_tree died \(exit code 7"):
+    # the library names render_many's parameters, the command its flags
+    argv = ["figures", "--table", str(saved_figure_table), "--out", str(tmp_path / "cli")]
+    assert main([*argv, "--only", "barrier_tree", "distance_profile", "--jobs", "2"]) == 2
+    assert capsys.readouterr().err.endswith("out of memory?); draw it with --jobs 1 or --only\n")
+    with pytest.raises(
+        ResourceLimitError, match=r"barrier_tree died \(exit code 7.* with workers=1 or names$"
+    ):
         list(
             render_many(
                 ["barrier_tree", "distance_profile"],

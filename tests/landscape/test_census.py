@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import json
 from pathlib import Path
+from typing import Any
 
 import networkx as nx
 import numpy as np
@@ -23,6 +24,7 @@ from nb201_flat.landscape import (
 from nb201_flat.landscape.census import (
     BARRIER_NAMES,
     CENSUS_COLUMNS,
+    OMIT_CAUSES,
     PATH_BARRIERS,
     band_pairs,
     barrier_census,
@@ -32,7 +34,7 @@ from nb201_flat.landscape.census import (
     pair_barriers,
     top_pairs,
 )
-from nb201_flat.landscape.paths import DETOUR_HINT
+from nb201_flat.landscape.paths import DETOUR_HINT, LOWEST_BARRIER, MAX_SHORTEST_D
 from nb201_flat.space import NB201, Space
 from nb201_flat.storage import load_saved_table, save_table
 from nb201_flat.table import MetricKey, Table
@@ -679,8 +681,7 @@ def test_census_rows_equal_pair_barriers_with_ties_nans_and_excluded_cells() -> 
     problem = str(want_err.value).removesuffix(f"; {DETOUR_HINT}")
     assert problem != str(want_err.value)
     assert str(got_err.value) == (
-        f"{problem}; to leave such pairs out of the census and count them, pass "
-        "nan_policy='omit' (--nan-policy omit)"
+        f"{problem}; to leave such pairs out of the census and count them, pass nan_policy='omit'"
     )
 
 
@@ -766,7 +767,7 @@ def test_census_omit_draws_among_the_pairs_it_can_serve_and_counts_the_others(
     assert len(few) == 5 and set(zip(few["a"], few["b"], strict=True)) <= servable
     assert census_summary(few)["pairs"].tolist() == [5]
     if want:
-        with pytest.raises((NoPathError, MissingValueError), match="--nan-policy omit"):
+        with pytest.raises((NoPathError, MissingValueError), match="nan_policy='omit'$"):
             barrier_census(Q6, f, band, n_pairs=10_000, **kw)  # type: ignore[arg-type]
 
 
@@ -900,3 +901,138 @@ def test_shortest_paths_measured_takes_a_pair_of_one_cell() -> None:
     f[4] = np.nan
     got = shortest_paths_measured(CUBE, f, np.array([0, 4, 0, 1]), np.array([0, 4, 7, 3]))
     assert got.tolist() == [True, False, False, True]
+
+
+# -- spaces of more than 8 edges: shortest paths of at most MAX_SHORTEST_D differing edges -------
+WIDE = Space(("a", "b"), 5)  # 10 edges, 1,024 cells: pairs up to 10 edges apart
+
+
+def _far(space: Space, a: int, b: int) -> bool:
+    return int(np.count_nonzero(space.codes[a] != space.codes[b])) > MAX_SHORTEST_D
+
+
+def test_census_refuses_band_pairs_beyond_the_enumerable_distance_before_drawing() -> None:
+    f = np.arange(WIDE.size, dtype=float)
+    rng = np.random.default_rng(0)
+    state = rng.bit_generator.state
+    for d in (MAX_SHORTEST_D + 1, WIDE.n_edges):
+        # it used to draw pairs, then fail on one: "architectures 3 and 1020 differ on 10 ..."
+        with pytest.raises(LandscapeArgumentError) as e:
+            barrier_census(WIDE, f, {"all": (0, 2000)}, n_pairs=5, top_k=0, distance=d, seed=rng)
+        assert str(e.value).startswith(f"band pairs at distance {d} have {d}! shortest paths")
+        assert f"pass distance=1..{MAX_SHORTEST_D}, or {LOWEST_BARRIER}" in str(e.value)
+        assert "--" not in str(e.value).replace("--method", "")  # no flag of the CLI's own
+    assert rng.bit_generator.state == state  # refused before any draw
+    ok = barrier_census(WIDE, f, {"all": (0, 2000)}, n_pairs=5, top_k=0, distance=8, seed=0)
+    assert (ok["distance"] == 8).all() and len(ok) == 5
+
+
+def test_census_at_any_distance_leaves_out_pairs_too_far_apart_and_counts_them() -> None:
+    f = np.zeros(WIDE.size)
+    members = [0, 1, 3, WIDE.size - 1]  # the last differs from 0 on 10 edges, from 1 on 9
+    f[members] = 10.0
+    pairs = list(itertools.combinations(members, 2))
+    far = sum(_far(WIDE, a, b) for a, b in pairs)
+    assert far == 2
+    for policy in ("raise", "omit"):
+        df = barrier_census(
+            WIDE, f, {"B": (5, 20)}, n_pairs=100, top_k=0, distance=None, seed=0, nan_policy=policy
+        )
+        got = set(zip(df["a"].tolist(), df["b"].tolist(), strict=True))
+        assert got == {p for p in pairs if not _far(WIDE, *p)}
+        assert df.attrs["excluded"] == {
+            "B": {"candidates": len(pairs), "no_path": 0, "unmeasured": 0, "too_far": far}
+        }
+        assert describe_left_out(df.attrs["excluded"]["B"]).endswith(OMIT_CAUSES["too_far"])
+    # the top k: its pairs too far apart are dropped, counted as the other unservable ones
+    top = barrier_census(WIDE, f, {}, n_pairs=0, top_k=4, seed=0)
+    assert len(top) == len(pairs) - far
+    assert top.attrs["omitted"] == {
+        "top-k": {"pairs": len(pairs), "no_path": 0, "unmeasured": 0, "too_far": far}
+    }
+    g = np.zeros(WIDE.size)
+    g[[0, WIDE.size - 1]] = 1.0  # the top 2: one pair, 10 edges apart
+    with pytest.raises(MissingValueError, match=r"top-k: none of its 1 pair can be served \(they"):
+        barrier_census(WIDE, g, {}, n_pairs=0, top_k=2, seed=0)
+
+
+def test_census_of_no_band_and_no_top_k_computes_nothing() -> None:
+    f = np.arange(8.0)
+    # it used to fail after the work as "no pair to compute: ; choose another key"
+    with pytest.raises(LandscapeArgumentError, match="the census would compute nothing") as e:
+        barrier_census(CUBE, f, {}, seed=0, top_k=0)
+    assert str(e.value).startswith("no band is given and top_k is 0:")
+    with pytest.raises(LandscapeArgumentError, match="^n_pairs and top_k are both 0: the census"):
+        barrier_census(CUBE, f, {"X": (0, 7)}, n_pairs=0, seed=0, top_k=0)
+
+
+def test_census_keeps_a_numpy_int_seed() -> None:
+    f = np.arange(8.0)
+    kw: dict[str, Any] = {"n_pairs": 3, "top_k": 2, "distance": 2}
+    one = barrier_census(CUBE, f, {"X": (0, 7)}, seed=np.int64(3), **kw)  # type: ignore[arg-type]
+    two = barrier_census(CUBE, f, {"X": (0, 7)}, seed=3, **kw)
+    assert one.equals(two)
+    assert one.attrs["seed"] == 3 and type(one.attrs["seed"]) is int
+    gen = barrier_census(CUBE, f, {"X": (0, 7)}, seed=np.random.default_rng(3), **kw)
+    assert "seed" not in gen.attrs
+
+
+def test_census_messages_name_parameters_and_the_command_its_flags(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], census_table: Path
+) -> None:
+    from nb201_flat import budget
+    from nb201_flat.errors import ResourceLimitError
+
+    f = np.arange(8.0)
+    cases: list[tuple[dict[str, Any], str]] = [
+        (
+            {"n_pairs": 0, "top_k": 0},
+            "give pairs per band (n_pairs=N) or a top K of 2 or more (top_k=K)",
+        ),
+        ({"top_k": 1}, "top_k=1 makes no pair (one architecture); pass top_k=0 for no top-k"),
+        ({"nan_policy": "propagate"}, "use nan_policy='omit' to leave such pairs out"),
+    ]
+    for kw, want in cases:
+        with pytest.raises(LandscapeArgumentError) as e:
+            barrier_census(CUBE, f, {"X": (0, 7)}, seed=0, **kw)
+        assert want in str(e.value) and "--" not in str(e.value)
+    v = np.random.default_rng(0).normal(size=NB201.size)
+    monkeypatch.setenv(budget.ENV_MAX_MEMORY, "300M")
+    with pytest.raises(ResourceLimitError) as m:
+        barrier_census(NB201, v, {"X": (1.3, 9)}, n_pairs=5000, top_k=2000, distance=None, seed=0)
+    assert "top_k=300 or fewer n_pairs fits" in str(m.value) and "--top" not in str(m.value)
+    with pytest.raises(ResourceLimitError, match=r"; distance=3 \(pairs drawn among neighbours"):
+        barrier_census(NB201, v, {"X": (0, 9)}, n_pairs=5000, top_k=10, distance=None, seed=0)
+    monkeypatch.delenv(budget.ENV_MAX_MEMORY)
+    # the command names its flags where the library names its parameters
+    table = ("--table", str(census_table))
+    lines = {
+        ("--pairs", "0", "--top", "0"): "error: --pairs and --top are both 0: the census would "
+        "compute nothing; give pairs per band (--pairs N) or a top K of 2 or more (--top K)",
+        ("--top", "1"): "error: --top 1 makes no pair (one architecture); pass --top 0 for no "
+        "top-k group, or 2 or more",
+    }
+    for argv, want_line in lines.items():
+        code, out, err = _run(capsys, "census", *argv, *table)
+        assert (code, out, err) == (2, "", want_line + "\n")
+
+
+def test_census_parameter_values_are_spelled_as_the_command_spells_them() -> None:
+    import argparse
+
+    from nb201_flat.cli import build_parser
+    from nb201_flat.cli.common import error_line
+
+    parser = build_parser("census")
+    census = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices[
+        "census"
+    ]
+    args = parser.parse_args(["census", "--distance", "3"])
+    # 6 and 7 lie at distance 1: any distance is distance=None, the command's --distance 0
+    with pytest.raises(MissingValueError) as e:
+        barrier_census(CUBE, np.arange(8.0), {"hi": (6, 7)}, n_pairs=2, top_k=0, seed=0)
+    assert "draw band pairs at any distance (distance=None)" in str(e.value)
+    assert "at any distance (--distance 0) or choose" in error_line(e.value, census, args)
+    with pytest.raises(LandscapeArgumentError) as d:
+        barrier_census(WIDE, np.zeros(WIDE.size), {"X": (0, 1)}, n_pairs=2, distance=9, seed=0)
+    assert f"pass --distance 1..{MAX_SHORTEST_D}, or " in error_line(d.value, census, args)
