@@ -6,9 +6,10 @@ architecture of its space, NaN where nothing was measured. A seed's number is it
 seed id where the source records which seed each value came from (a results database of
 ``nb201-flat train``: ``--seeds 777 888`` are seeds 777 and 888), else its 0-based position in
 ascending id order (the NB201 files: 777, 888, 999 are 0, 1, 2; their tidy form does not say
-which seed a 2-seed cell lacks). Reading always
-names a seed policy (:data:`SeedPolicy`): ``"mean"``, a stored seed ``int``, or ``"random"``
-(one stored seed per architecture, drawn from an explicit generator), never a hidden default.
+which seed a 2-seed cell lacks). Reading takes a seed policy (:data:`SeedPolicy`): ``"mean"``
+(the default), a stored seed ``int``, or ``"random"`` (one stored seed per architecture, drawn
+from an explicit generator); the official API's defaults (``hp='12'``, ``is_random=True``)
+are not used.
 
 Tables are built from the tidy long format (:meth:`Table.from_tidy`, the interchange form of
 every importer) and stored natively by :mod:`nb201_flat.storage`.

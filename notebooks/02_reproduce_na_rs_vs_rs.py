@@ -21,7 +21,7 @@
 # choices as a grid and reports paired differences (runs sharing their seed) with bootstrap
 # confidence intervals and a verdict per cell. Here: a quick grid (few runs, one NA
 # objective: radius 1, mean, including the cell, free neighbour look-ups); the full grid is
-# `nb201-flat reproduce` (a few minutes).
+# `nb201-flat reproduce` (about 5 s on two cores once numba has cached its kernels; see `results/README.md`).
 
 # %%
 # %matplotlib inline

@@ -333,12 +333,14 @@ def cmd_search(args: argparse.Namespace) -> int:
         return 0
     print(
         f"{algo.label} under {args.protocol}: {args.runs} runs, seed {args.seed}, "
-        f"{took:.1f} s ({table.source})"
+        f"{took:.1f} s ({table.source}); test value at each run's pick, mean ± std over runs"
     )
+    width = max((len(f"{r['dataset']}/{r['split']}") for r in rows), default=0)
     for r in rows:
         flag = "  [OPTIMISTIC: search metric = report metric]" if r["optimistic"] else ""
+        reported = f"{r['dataset']}/{r['split']}"
         print(
-            f"  {r['protocol']:<34} {r['dataset']}/{r['split']:<9} "
+            f"  {r['protocol']:<34} {reported:<{width}}  "
             f"{num(r['mean'], '.2f')} ± {num(r['std'], '.2f')} (n={r['n']}, "
             f"{r['queries']:,.0f} queries charged, {r['evaluations']:,.0f} evaluations)"
             f"{flag}"
