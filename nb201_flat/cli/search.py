@@ -161,7 +161,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     add_table_arg(p)
     add_json_arg(p)
-    p.set_defaults(func=cmd_reproduce)
+    # the protocol builders' parameters, as reproduce's own options spell them
+    p.set_defaults(
+        func=cmd_reproduce, param_dests={"protocol": "protocols", "epochs": "search_epochs"}
+    )
 
 
 def _add_run_args(p: argparse.ArgumentParser, *, runs: int | None) -> None:

@@ -98,13 +98,14 @@ def ball(space: Space, centre: Arch | str | int, radius: int) -> list[int]:
     return sorted(out)
 
 
-def sample(space: Space, n: int, seed: int) -> list[int]:
-    """``n`` distinct indices drawn uniformly with ``numpy.random.default_rng(seed)``."""
+def sample(space: Space, n: int, seed: int, *, names: tuple[str, str] = ("n", "seed")) -> list[int]:
+    """``n`` distinct indices drawn uniformly with ``numpy.random.default_rng(seed)``;
+    ``names``: the parameters a refusal names (a caller's own for ``n`` and ``seed``)."""
     if not 0 < n <= space.size:
-        raise ArgumentError(Param("n"), f" must be in 1..{space.size}, got {n}")
+        raise ArgumentError(Param(names[0]), f" must be in 1..{space.size}, got {n}")
     if seed < 0:
         raise ArgumentError(
-            Param("seed"), f" must be >= 0 (numpy seeds are non-negative), got {seed}"
+            Param(names[1]), f" must be >= 0 (numpy seeds are non-negative), got {seed}"
         )
     rng = np.random.default_rng(seed)
     return sorted(int(i) for i in rng.choice(space.size, size=n, replace=False))
@@ -141,7 +142,7 @@ def plan_campaign(
             raise ArgumentError(
                 Param("sample_n"), " needs ", Param("sample_seed"), " (the sample is drawn from it)"
             )
-        chosen.update(sample(space, sample_n, sample_seed))
+        chosen.update(sample(space, sample_n, sample_seed, names=("sample_n", "sample_seed")))
     elif sample_seed is not None:
         raise ArgumentError(Param("sample_seed"), " applies only with ", Param("sample_n"))
     if not chosen:

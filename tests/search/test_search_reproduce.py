@@ -423,3 +423,22 @@ def test_a_full_design_keeps_the_product_order_when_its_base_is_in_it() -> None:
     assert not cfg.base.include_self  # the product's second level
     na_rs = [k for k in cfg.algorithms() if k.startswith("na-rs[")]
     assert na_rs == ["na-rs[r1,mean,self,free]", "na-rs[r1,mean,noself,free]"]
+
+
+def test_reproduce_names_the_protocol_builders_parameters_by_its_own_flags() -> None:
+    # it printed `protocol='fixed-n'` and `(epochs)`, names reproduce takes no flag for
+    import argparse
+
+    from nb201_flat.cli import build_parser
+    from nb201_flat.cli.common import error_line
+    from nb201_flat.errors import Param, ProtocolError
+
+    words = ["reproduce", "--quick", "--out", "o"]
+    parser = build_parser("reproduce")
+    args = parser.parse_args(words)
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    exc = ProtocolError(
+        "no key", ("use ", Param("protocol", "fixed-n"), " or pass ", Param("epochs"))
+    )
+    line = error_line(exc, commands.choices["reproduce"], args)
+    assert line.endswith("use --protocols fixed-n or pass --search-epochs"), line
