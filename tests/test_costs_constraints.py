@@ -240,3 +240,13 @@ def test_cli_limit_that_is_no_limit_and_top_with_pareto_are_refused(
 def test_frames_are_tidy() -> None:
     df = pareto_front(_toy(np.arange(27.0), np.ones(27)), "toy", "x-valid", 12, cost="params_mb")
     assert isinstance(df, pd.DataFrame) and df["index"].tolist() == [26]
+
+
+def test_cli_constrained_names_its_table_flag(capsys: pytest.CaptureFixture[str]) -> None:
+    # it read the table itself and printed load_table's Python name: "pass path=PATH"
+    from nb201_flat.cli import main
+
+    argv = ["constrained", "--table", "", "--dataset", "cifar10", "--split", "ori-test"]
+    assert main([*argv, "--epochs", "200", "--cost", "params_mb", "--max-cost", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "pass --table PATH" in err and "path=" not in err

@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from nb201_flat.cli.common import add_direction_arg, emit_json, higher_is_better
+from nb201_flat.cli.common import add_direction_arg, emit_json, higher_is_better, open_table
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -47,7 +47,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def cmd_constrained(args: argparse.Namespace) -> int:
     from nb201_flat.constraints import ConstraintError, best_under, pareto_front
     from nb201_flat.errors import check_float_range, check_int_range
-    from nb201_flat.storage import load_table
 
     if args.pareto and args.top is not None:
         raise ConstraintError("--top applies to --max-cost, not to --pareto; drop it")
@@ -55,7 +54,7 @@ def cmd_constrained(args: argparse.Namespace) -> int:
         check_float_range("--max-cost", args.max_cost, fix="give a cost limit such as 0.5")
         if args.top is not None:
             check_int_range("--top", args.top, 1)
-    table = load_table(args.table)
+    table = open_table(args)
     hib = higher_is_better(args)
     common: dict[str, Any] = {"cost": args.cost, "metric": args.metric, "higher_is_better": hib}
     if args.pareto:

@@ -410,8 +410,9 @@ def render_many(
                                 f"the worker drawing {todo} died (exit code {proc.exitcode}, "
                                 "out of memory?); draw it with ",
                                 Param("workers", 1),
-                                " or ",
-                                Param("names"),
+                                " or alone (",
+                                Param("names", placeholder="NAME"),
+                                ")",
                             ),
                         )
                     conn.close()

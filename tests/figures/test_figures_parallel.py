@@ -81,9 +81,12 @@ def test_a_dead_worker_is_a_clear_error_and_an_exception_comes_back(
     # the library names render_many's parameters, the command its flags
     argv = ["figures", "--table", str(saved_figure_table), "--out", str(tmp_path / "cli")]
     assert main([*argv, "--only", "barrier_tree", "distance_profile", "--jobs", "2"]) == 2
-    assert capsys.readouterr().err.endswith("out of memory?); draw it with --jobs 1 or --only\n")
+    assert capsys.readouterr().err.endswith(
+        "out of memory?); draw it with --jobs 1 or alone (--only NAME)\n"
+    )
     with pytest.raises(
-        ResourceLimitError, match=r"barrier_tree died \(exit code 7.* with workers=1 or names$"
+        ResourceLimitError,
+        match=r"barrier_tree died \(exit code 7.* with workers=1 or alone \(names=NAME\)$",
     ):
         list(
             render_many(

@@ -201,7 +201,7 @@ def test_barrier_census_on_a_partly_measured_table_draws_the_pairs_it_can_serve(
     for k, ds in enumerate(("cifar10", "cifar100", "ImageNet16-120")):
         split = "ori-test" if ds == "cifar10" else "x-test"
         v = sparse.vector(ds, split, 200)
-        with pytest.raises(MissingValueError, match="--nan-policy omit"):
+        with pytest.raises(MissingValueError, match="nan_policy='omit'"):
             barrier_census(sparse.space, v, ds, n_pairs=15, top_k=5, seed=4 + k)
         census = barrier_census(
             sparse.space, v, ds, n_pairs=15, top_k=5, seed=4 + k, nan_policy="omit"
