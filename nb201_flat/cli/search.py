@@ -162,14 +162,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_table_arg(p)
     add_json_arg(p)
     # the protocol builders' parameters, as reproduce's own options spell them; its grid
-    # sets the budgets itself (Python: ReproduceConfig's budget_scale_200 and fixed_n)
+    # sets the time budgets itself (in Python, ReproduceConfig's budget_scale_200)
     p.set_defaults(
         func=cmd_reproduce,
         param_dests={"protocol": "protocols", "epochs": "search_epochs"},
-        param_elsewhere={
-            "budget_scale": "ReproduceConfig(budget_scale_200=...) in Python",
-            "n": "ReproduceConfig(fixed_n=...) in Python",
-        },
+        param_elsewhere={"budget_scale": "ReproduceConfig(budget_scale_200=...) in Python"},
     )
 
 
