@@ -427,10 +427,15 @@ def _servable(
     those :func:`_unservable` finds. The one filter of the census: a band's candidates before
     the draw, the top k's pairs after it."""
     keep = np.empty(len(a), dtype=bool)
+    reach = space.n_edges > MAX_SHORTEST_D  # else no pair is too far (NB201: 6 edges)
     for s in range(0, len(a), _CHECKED_AT_ONCE):
         cut = slice(s, s + _CHECKED_AT_ONCE)
         ca, cb = a[cut], b[cut]
-        far = np.count_nonzero(space.codes[ca] != space.codes[cb], axis=1) > MAX_SHORTEST_D
+        far = (
+            np.count_nonzero(space.codes[ca] != space.codes[cb], axis=1) > MAX_SHORTEST_D
+            if reach
+            else np.zeros(len(ca), dtype=bool)
+        )
         no_path = np.zeros(len(ca), dtype=bool)
         unmeasured = np.zeros(len(ca), dtype=bool)
         if tree is not None:  # a far pair's 2^d cells are not looked up
