@@ -420,13 +420,7 @@ def render_many(
             kind, value = done.pop(name)
             if kind == "error":
                 raise value
-            if kind == "skipped":
-                figure, needs, text = value
-                skip = FigureSkipped(figure, needs)
-                skip.args = (text,)
-                yield name, skip
-            else:
-                yield name, value
+            yield name, value  # a skip (it pickles as itself) or what was written
     finally:
         for conn, (_, proc) in running.items():  # stopped early (an error, or Ctrl-C)
             proc.terminate()
@@ -472,8 +466,8 @@ def _child(
             "rendered",
             render(name, table, out_dir, formats=formats, options=options),
         )
-    except FigureSkipped as exc:  # sent back as plain values: its constructor takes others
-        out = ("skipped", (exc.figure, exc.needs, str(exc)))
+    except FigureSkipped as exc:
+        out = ("skipped", exc)
     except Exception as exc:  # raised again in the parent, as a pool would
         out = ("error", exc)
     try:
