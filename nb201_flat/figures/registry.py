@@ -13,6 +13,7 @@ import inspect
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -168,7 +169,8 @@ def make(name: str, table: Table, **options: Any) -> Figure:
         raise ArgumentError(
             f"figure {name} has no option {', '.join(map(repr, unknown))}; it takes {takes}"
         )
-    reading = _Reads(table)
+    reading = _Reads(table, outer=_READING.get())
+    token = _READING.set(reading)
     try:
         with wrapping_data(reading.wrap):
             return maker(reading.table, **options)
@@ -182,14 +184,18 @@ def make(name: str, table: Table, **options: Any) -> Figure:
         raise FigureSkipped(
             name, ["values measured where the figure reads them"], str(exc)
         ) from exc
+    finally:
+        _READING.reset(token)
 
 
 class _Reads:
     """Which of a table's vectors a figure maker reads, through the table it is given or any
     table it derives from it: ``with_vector``, a subset, a copy of ``data`` or of the table
-    share the vectors (a deep copy's are noted as the ones they copy)."""
+    share the vectors (a deep copy's are noted as the ones they copy). A figure made inside
+    another's maker (``outer``) reads for that one too."""
 
-    def __init__(self, table: Table) -> None:
+    def __init__(self, table: Table, outer: _Reads | None = None) -> None:
+        self.outer = outer
         # id -> (a vector the maker may read, the caller's vector whose values it holds): the
         # first of each pair is kept alive, so that no other array takes its id
         self.vectors: dict[int, tuple[Any, FloatArray]] = {
@@ -208,14 +214,23 @@ class _Reads:
     def note(self, vec: object) -> None:
         if id(vec) in self.vectors:
             self.read.add(id(vec))
+        if self.outer is not None:
+            self.outer.note(vec)
 
     def copied(self, vec: object, copied: object) -> None:
         if id(vec) in self.vectors:
             self.vectors[id(copied)] = (copied, self.vectors[id(vec)][1])
+        if self.outer is not None:
+            self.outer.copied(vec, copied)
 
     def lacked_values(self) -> bool:
         """Whether a vector the maker read holds an unmeasured (NaN) cell."""
         return any(bool(np.isnan(self.vectors[i][1]).any()) for i in self.read)
+
+
+# the record of the figure being made here: a figure made inside its maker notes its reads
+# there too (the table hook wraps new tables for the innermost figure alone)
+_READING: ContextVar[_Reads | None] = ContextVar("figure_reads", default=None)
 
 
 class _NotingData(dict[Any, Any]):
