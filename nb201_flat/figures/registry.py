@@ -11,6 +11,7 @@ import gc
 import importlib
 import inspect
 import os
+import pickle
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
@@ -486,7 +487,10 @@ def _child(
     except Exception as exc:  # raised again in the parent, as a pool would
         out = ("error", exc)
     try:
+        # loaded back here first: an exception whose constructor takes other arguments than
+        # its message pickles, and then fails to load in the parent, hiding what went wrong
+        pickle.loads(pickle.dumps(out))
         send.send(out)
-    except Exception as exc:  # an exception that does not pickle: its text
+    except Exception as exc:  # an exception that does not pickle or load back: its text
         send.send(("error", RuntimeError(f"{name}: {out[1]!r} (unpicklable: {exc})")))
     send.close()

@@ -157,3 +157,31 @@ def test_a_worker_tells_unmeasured_reads_from_the_computation_s_nan(
         assert skip.why == "no value where the figure looked"
     with pytest.raises(MissingValueError, match="no value where the figure looked"):
         list(render_many(names, cifar10_only_table, tmp_path, formats=("png",), workers=2))
+
+
+class _TwoPartError(Exception):
+    """An error whose constructor takes other arguments than its message (as many do)."""
+
+    def __init__(self, what: str, why: str) -> None:
+        super().__init__(f"{what}: {why}")
+
+
+def _render_raising(name: str, *args: object, **kwargs: object) -> object:
+    raise _TwoPartError(f"broken {name}", "a bug")
+
+
+@pytest.mark.skipif(
+    "fork" not in __import__("multiprocessing").get_all_start_methods(),
+    reason="the stand-in reaches the worker by fork",
+)
+def test_a_worker_error_that_does_not_load_back_keeps_its_message(
+    cifar10_only_table: Table, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # it pickled in the worker but its constructor refused the message alone in the parent:
+    # a TypeError about __init__'s arguments hid what went wrong
+    import nb201_flat.figures.registry as registry
+
+    monkeypatch.setattr(registry, "render", _render_raising)
+    names = ["distance_profile", "a2m_paths"]
+    with pytest.raises(RuntimeError, match="broken distance_profile: a bug"):
+        list(render_many(names, cifar10_only_table, tmp_path, formats=("png",), workers=2))
