@@ -42,7 +42,20 @@ _T = TypeVar("_T")
 
 
 class Nb201FlatError(Exception):
-    """Base class of every error this package raises on purpose."""
+    """Base class of every error this package raises on purpose.
+
+    It pickles (a worker process's error, a pool's) as the arguments that build it again, from
+    :meth:`_init_args`, and its attributes (``add_note``'s too): Exception's own pickle passes
+    the message alone to the constructor, which one taking other arguments refuses.
+    """
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), self._init_args(), self.__dict__)
+
+    def _init_args(self) -> tuple[Any, ...]:
+        """The constructor's arguments that build this error again (a subclass taking other
+        arguments than the message says which)."""
+        return self.args
 
 
 class _Unset(enum.Enum):  # an enum member pickles as itself (a worker's error): object() not
@@ -138,8 +151,8 @@ class ParamMessage(Nb201FlatError):
         self.parts = parts
         super().__init__(self.spelled(_as_python))
 
-    def __reduce__(self) -> tuple[Any, ...]:  # a worker's error keeps its parameters
-        return (type(self), self.parts)
+    def _init_args(self) -> tuple[Any, ...]:  # a worker's error keeps its parameters
+        return self.parts
 
     def spelled(self, spell: Spelling) -> str:
         """The message with each parameter as ``spell`` names it (``None``: as Python does)."""
@@ -245,8 +258,8 @@ class ProtocolError(ParamMessage, ValueError):
         fixed = ("; ", *self.fix_parts) if self.fix_parts else ()
         super().__init__(*self.problem_parts, *fixed)
 
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (self.problem_parts, self.fix_parts))
+    def _init_args(self) -> tuple[Any, ...]:
+        return (self.problem_parts, self.fix_parts)
 
     @property
     def problem(self) -> str:
@@ -279,13 +292,19 @@ class FigureSkipped(Nb201FlatError):
         The figure's registry name.
     needs
         The metric keys (as ``str(key)``) or other requirements, as text, the table lacks.
+    why
+        What the figure needs them for, or what went wrong (empty when not said).
     """
 
     def __init__(self, figure: str, needs: Sequence[object], why: str = "") -> None:
         self.figure = figure
         self.needs = tuple(k if isinstance(k, str) else str(k) for k in needs)
+        self.why = why
         text = f"needs {', '.join(self.needs)}" if self.needs else "cannot be drawn"
         super().__init__(text + (f" ({why})" if why else ""))
+
+    def _init_args(self) -> tuple[Any, ...]:
+        return (self.figure, self.needs, self.why)
 
 
 class DatasetNotFoundError(ParamMessage, FileNotFoundError):

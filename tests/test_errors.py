@@ -128,3 +128,64 @@ def test_a_check_names_a_param_or_a_text() -> None:
     with pytest.raises(ArgumentError, match="^--jobs must be >= 1, got 0$") as info:
         check_int_range("--jobs", 0, 1)
     assert info.value.parts[0] == "--jobs"
+
+
+# -- every error crosses a process boundary (a pool's worker, dask) as itself ---------------
+def _error_classes() -> list[type[BaseException]]:
+    """Every class of the package derived from Nb201FlatError, wherever it is defined: the
+    sources are read for class statements (importing every module would load torch), and the
+    modules defining one whose base is an error of the package are imported."""
+    import ast
+    import importlib
+    from pathlib import Path
+
+    import nb201_flat
+    from nb201_flat import errors
+
+    root = Path(nb201_flat.__file__).parent
+    defs: list[tuple[str, str, set[str]]] = []  # (module, class, base names)
+    for path in sorted(root.rglob("*.py")):
+        module = ".".join(("nb201_flat", *path.relative_to(root).with_suffix("").parts))
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ClassDef):
+                bases = {ast.unparse(b).rsplit(".", 1)[-1] for b in node.bases}
+                defs.append((module.removesuffix(".__init__"), node.name, bases))
+    # error names by the base they name, until no new one: the aliases of errors.py too
+    names = {n for n, v in vars(errors).items() if isinstance(v, type)}
+    names &= {n for n in names if issubclass(getattr(errors, n), errors.Nb201FlatError)}
+    grown = True
+    while grown:
+        found = {c for _, c, bases in defs if bases & names}
+        grown, names = not found <= names, names | found
+    classes = {getattr(importlib.import_module(m), c) for m, c, bases in defs if bases & names}
+    classes |= {getattr(errors, n) for n in names if hasattr(errors, n)}
+    out = sorted(classes, key=lambda c: f"{c.__module__}.{c.__qualname__}")
+    assert all(issubclass(c, errors.Nb201FlatError) for c in out)
+    return out
+
+
+def _sample(cls: type[BaseException]) -> BaseException:
+    """An instance of ``cls`` built as its raisers build it; a class whose constructor takes
+    other arguments than these needs a line here (the test then fails until it has one)."""
+    from nb201_flat.errors import FigureSkipped, ParamMessage, ProtocolError
+    from nb201_flat.table import MetricKey
+
+    if issubclass(cls, FigureSkipped):
+        return cls("flat_vs_sharp", [MetricKey("cifar100", "x-valid", 200)], "for the gap")
+    if issubclass(cls, ProtocolError):
+        return cls(("a run never ends (", Param("n"), ")"), ("use ", Param("repeats", "charge")))
+    if issubclass(cls, ParamMessage):
+        return cls("out exists; pass ", Param("overwrite", True), " to replace it")
+    return cls("what is wrong; how to fix it")
+
+
+@pytest.mark.parametrize("cls", _error_classes(), ids=lambda c: c.__qualname__)
+def test_every_error_pickles_as_itself(cls: type[BaseException]) -> None:
+    # FigureSkipped raised in a worker was pickled as its message alone, and its constructor
+    # (figure, needs, why) refused that on the parent's side: a TypeError hid the message
+    err = _sample(cls)
+    err.add_note("drawn in worker 3")  # an attribute set after construction
+    back = pickle.loads(pickle.dumps(err))
+    assert type(back) is cls
+    assert str(back) == str(err) and back.args == err.args
+    assert vars(back) == vars(err)  # parts, figure, needs, why, the note

@@ -41,6 +41,7 @@ def demo_summary(table: Table, *, top: int = 5, runs: int = 200, seed: int = 0) 
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    from nb201_flat.cli.landscape import sharp_legend
     from nb201_flat.errors import check_int_range, check_seed
     from nb201_flat.search.runner import check_runs
 
@@ -63,6 +64,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if len(out["best"]) < args.top:
         print(f"  (only {out['measured']} architectures are measured; --top {args.top} asked)")
     print(f"  {'index':>6} {'value':>7} {'nb mean':>8} {'nb min':>7} {'sharp':>6}  arch")
+    print(f"  {sharp_legend('nb mean')}")
     for b in out["best"]:
         print(
             f"  {b['index']:>6} {b['value']:7.2f} {num(b['nbhd_mean'], '.2f'):>8} "

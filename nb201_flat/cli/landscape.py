@@ -260,6 +260,7 @@ def cmd_flatness(args: argparse.Namespace) -> int:
         + (f" {'score':>9}" if score else "")
         + "  arch"
     )
+    print(sharp_legend("mean", loss=not higher_is_better(args)))
     for r in rows:
         print(
             f"{r['index']:>6} {num(r['value'], '.4f'):>9} {r['n']:>5} {num(r['mean'], '.4f'):>9} "
@@ -269,6 +270,16 @@ def cmd_flatness(args: argparse.Namespace) -> int:
             + f"  {r['arch']}"
         )
     return 0
+
+
+def sharp_legend(mean: str, *, loss: bool = False) -> str:
+    """The line under a header with a ``sharp`` column (``mean``: the column of the
+    neighbourhood's mean): what it is, and its sign, which a loss does not mirror."""
+    worse = " (for a loss: worse than them)" if loss else ""
+    return (
+        f"(sharp = value - {mean}: the cell's value minus its neighbourhood's mean; "
+        f"> 0: above its neighbours{worse})"
+    )
 
 
 _PATH_SHOWN = {

@@ -11,8 +11,10 @@ import gc
 import importlib
 import inspect
 import os
+import pickle
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -168,7 +170,8 @@ def make(name: str, table: Table, **options: Any) -> Figure:
         raise ArgumentError(
             f"figure {name} has no option {', '.join(map(repr, unknown))}; it takes {takes}"
         )
-    reading = _Reads(table)
+    reading = _Reads(table, outer=_READING.get())
+    token = _READING.set(reading)
     try:
         with wrapping_data(reading.wrap):
             return maker(reading.table, **options)
@@ -182,14 +185,18 @@ def make(name: str, table: Table, **options: Any) -> Figure:
         raise FigureSkipped(
             name, ["values measured where the figure reads them"], str(exc)
         ) from exc
+    finally:
+        _READING.reset(token)
 
 
 class _Reads:
     """Which of a table's vectors a figure maker reads, through the table it is given or any
     table it derives from it: ``with_vector``, a subset, a copy of ``data`` or of the table
-    share the vectors (a deep copy's are noted as the ones they copy)."""
+    share the vectors (a deep copy's are noted as the ones they copy). A figure made inside
+    another's maker (``outer``) reads for that one too."""
 
-    def __init__(self, table: Table) -> None:
+    def __init__(self, table: Table, outer: _Reads | None = None) -> None:
+        self.outer = outer
         # id -> (a vector the maker may read, the caller's vector whose values it holds): the
         # first of each pair is kept alive, so that no other array takes its id
         self.vectors: dict[int, tuple[Any, FloatArray]] = {
@@ -208,14 +215,23 @@ class _Reads:
     def note(self, vec: object) -> None:
         if id(vec) in self.vectors:
             self.read.add(id(vec))
+        if self.outer is not None:
+            self.outer.note(vec)
 
     def copied(self, vec: object, copied: object) -> None:
         if id(vec) in self.vectors:
             self.vectors[id(copied)] = (copied, self.vectors[id(vec)][1])
+        if self.outer is not None:
+            self.outer.copied(vec, copied)
 
     def lacked_values(self) -> bool:
         """Whether a vector the maker read holds an unmeasured (NaN) cell."""
         return any(bool(np.isnan(self.vectors[i][1]).any()) for i in self.read)
+
+
+# the record of the figure being made here: a figure made inside its maker notes its reads
+# there too (the table hook wraps new tables for the innermost figure alone)
+_READING: ContextVar[_Reads | None] = ContextVar("figure_reads", default=None)
 
 
 class _NotingData(dict[Any, Any]):
@@ -420,13 +436,7 @@ def render_many(
             kind, value = done.pop(name)
             if kind == "error":
                 raise value
-            if kind == "skipped":
-                figure, needs, text = value
-                skip = FigureSkipped(figure, needs)
-                skip.args = (text,)
-                yield name, skip
-            else:
-                yield name, value
+            yield name, value  # a skip (it pickles as itself) or what was written
     finally:
         for conn, (_, proc) in running.items():  # stopped early (an error, or Ctrl-C)
             proc.terminate()
@@ -472,12 +482,15 @@ def _child(
             "rendered",
             render(name, table, out_dir, formats=formats, options=options),
         )
-    except FigureSkipped as exc:  # sent back as plain values: its constructor takes others
-        out = ("skipped", (exc.figure, exc.needs, str(exc)))
+    except FigureSkipped as exc:
+        out = ("skipped", exc)
     except Exception as exc:  # raised again in the parent, as a pool would
         out = ("error", exc)
     try:
+        # loaded back here first: an exception whose constructor takes other arguments than
+        # its message pickles, and then fails to load in the parent, hiding what went wrong
+        pickle.loads(pickle.dumps(out))
         send.send(out)
-    except Exception as exc:  # an exception that does not pickle: its text
+    except Exception as exc:  # an exception that does not pickle or load back: its text
         send.send(("error", RuntimeError(f"{name}: {out[1]!r} (unpicklable: {exc})")))
     send.close()

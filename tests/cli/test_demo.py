@@ -89,6 +89,14 @@ def test_demo_explains_flattest_and_units(
     assert "final test value in %" in out
     assert "sharpness (value - radius-1 mean): " in out and " points" in out
     assert "loaded in " in out and " s)" in out
+    # the sharp column had no word of what it is, nor of its sign: the line under its header
+    lines = out.splitlines()
+    at = next(i for i, x in enumerate(lines) if x.split()[-2:] == ["sharp", "arch"])
+    legend, *rows = lines[at + 1 : at + 4]
+    assert legend.startswith("  (sharp = value - nb mean: the cell's value minus its neighb")
+    for row in rows:  # what it says holds, sign included (each number rounded to 0.01)
+        _, value, mean, _, sharp, _ = row.split()
+        assert float(sharp) == pytest.approx(float(value) - float(mean), abs=0.016)
 
 
 def test_demo_uses_table_env(

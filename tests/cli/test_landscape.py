@@ -72,6 +72,24 @@ def test_flatness_chosen_archs_text(capsys: pytest.CaptureFixture[str], table_pa
     assert "11472" in out and "\n     7 " in out and "distance <=2" in out
 
 
+@pytest.mark.parametrize("metric", ["accuracy", "loss"])
+def test_flatness_text_says_what_sharp_is_and_its_sign(
+    capsys: pytest.CaptureFixture[str], table_path: Path, metric: str
+) -> None:
+    # the sharp column had no word of what it is, nor of its sign (is a loss mirrored?)
+    code, out, _ = run(capsys, "flatness", *KEY, "--metric", metric, "--table", str(table_path))
+    assert code == 0
+    head, legend, *rows = out.splitlines()[1:]
+    assert head.split()[-2:] == ["sharp", "arch"]
+    assert legend.startswith("(sharp = value - mean: the cell's value minus its neighbourhood")
+    assert ("for a loss" in legend) == (metric == "loss")
+    # what it says holds, sign included: value minus mean, not mirrored for a loss
+    cells = [r.split() for r in rows]
+    assert len(cells) == 10 and any(float(c[6]) != 0 for c in cells)
+    for c in cells:
+        assert float(c[6]) == pytest.approx(float(c[1]) - float(c[3]), abs=2e-4)
+
+
 def test_flatness_text_shows_the_score_it_sorts_by(
     capsys: pytest.CaptureFixture[str], table_path: Path
 ) -> None:
@@ -80,7 +98,7 @@ def test_flatness_text_shows_the_score_it_sorts_by(
     agg = ("--agg", "quantile", "--quantile", "0.1", "--sort-by", "score")
     code, out, _ = run(capsys, *args, *agg)
     assert code == 0
-    head, *rows = out.splitlines()[1:]
+    head, _legend, *rows = out.splitlines()[1:]
     assert head.split()[-2:] == ["score", "arch"]
     _, js, _ = run(capsys, *args, *agg, "--json")
     want = [f"{r['score']:.4f}" for r in json.loads(js)["archs"]]

@@ -682,3 +682,29 @@ def test_disconnectivity_colours_read_a_series_by_its_index(figure_table: Table)
     assert np.asarray(by_series).tobytes() == np.asarray(by_array).tobytes()
     with pytest.raises(ArgumentError, match=r"^colour_values \(a pandas Series\) must be indexed"):
         plot_disconnectivity(graph, colour_values=shuffled.iloc[1:])
+
+
+@pytest.mark.parametrize("how", ["as given", "derived inside"])
+def test_reads_of_a_nested_make_are_noted_by_the_figure_around_it(
+    figure_table: Table, monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    # a figure drawing another with make() read its vectors through the inner make's record
+    # alone: the outer one lost them, and a sparse table's skip became the caller's error
+    from nb201_flat.figures import profile, tree
+
+    key = figure_table.key("cifar10", "ori-test", 200)
+
+    def inner(table: Table) -> None:
+        table.vector_for(key)  # read, and drawn around its unmeasured cells
+
+    def outer(table: Table) -> None:
+        given = table if how == "as given" else dataclasses.replace(table, source="derived")
+        make("distance_profile", given)
+        raise MissingValueError("no value where the figure looked")
+
+    monkeypatch.setattr(profile, "make_distance_profile", inner)
+    monkeypatch.setattr(tree, "make_barrier_tree", outer)
+    with pytest.raises(FigureSkipped, match="values measured where the figure reads them"):
+        make("barrier_tree", _thinned(figure_table, 0.5))
+    with pytest.raises(MissingValueError, match="no value where the figure looked"):
+        make("barrier_tree", figure_table)  # measured where read: the computation's NaN

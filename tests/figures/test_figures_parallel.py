@@ -121,3 +121,67 @@ def test_figures_that_run_searches_say_so() -> None:
         source = Path(str(origin)).read_text()
         searches = re.search(r"^\s*from nb201_flat\.search[\w.]* import", source, re.M)
         assert spec.runs_searches == bool(searches), spec.name
+
+
+@pytest.mark.skipif(
+    "fork" not in __import__("multiprocessing").get_all_start_methods(),
+    reason="the stand-in makers reach the workers by fork",
+)
+def test_a_worker_tells_unmeasured_reads_from_the_computation_s_nan(
+    cifar10_only_table: Table, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # each worker keeps the record of the vectors its figure read: an unmeasured one makes the
+    # MissingValueError a skip there, which comes back whole (figure, needs, why)
+    import numpy as np
+
+    from nb201_flat.errors import MissingValueError
+    from nb201_flat.figures import profile, tree
+
+    key = cifar10_only_table.key("cifar10", "ori-test", 200)
+
+    def maker(table: Table) -> None:
+        table.vector_for(key)
+        raise MissingValueError("no value where the figure looked")
+
+    for module, fn in ((tree, "make_barrier_tree"), (profile, "make_distance_profile")):
+        monkeypatch.setattr(module, fn, maker)
+    names = ["barrier_tree", "distance_profile"]
+    v = cifar10_only_table.vector_for(key).copy()
+    v[::2] = np.nan
+    sparse = Table(cifar10_only_table.space, {(key, None): v}, source="half")
+    got = dict(render_many(names, sparse, tmp_path, formats=("png",), workers=2))
+    for name in names:
+        skip = got[name]
+        assert isinstance(skip, FigureSkipped) and skip.figure == name
+        assert skip.needs == ("values measured where the figure reads them",)
+        assert skip.why == "no value where the figure looked"
+    with pytest.raises(MissingValueError, match="no value where the figure looked"):
+        list(render_many(names, cifar10_only_table, tmp_path, formats=("png",), workers=2))
+
+
+class _TwoPartError(Exception):
+    """An error whose constructor takes other arguments than its message (as many do)."""
+
+    def __init__(self, what: str, why: str) -> None:
+        super().__init__(f"{what}: {why}")
+
+
+def _render_raising(name: str, *args: object, **kwargs: object) -> object:
+    raise _TwoPartError(f"broken {name}", "a bug")
+
+
+@pytest.mark.skipif(
+    "fork" not in __import__("multiprocessing").get_all_start_methods(),
+    reason="the stand-in reaches the worker by fork",
+)
+def test_a_worker_error_that_does_not_load_back_keeps_its_message(
+    cifar10_only_table: Table, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # it pickled in the worker but its constructor refused the message alone in the parent:
+    # a TypeError about __init__'s arguments hid what went wrong
+    import nb201_flat.figures.registry as registry
+
+    monkeypatch.setattr(registry, "render", _render_raising)
+    names = ["distance_profile", "a2m_paths"]
+    with pytest.raises(RuntimeError, match="broken distance_profile: a bug"):
+        list(render_many(names, cifar10_only_table, tmp_path, formats=("png",), workers=2))
