@@ -98,7 +98,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_direction_arg(p)
     add_table_arg(p)
     add_json_arg(p)
-    p.set_defaults(func=cmd_barrier)
+    # the library's way to the lowest barrier (landscape.paths.LOWEST_BARRIER) is this option
+    p.set_defaults(func=cmd_barrier, param_elsewhere={"lowest_barrier_path": "--method lowest"})
 
     p = sub.add_parser(
         "census",
@@ -160,6 +161,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         func=cmd_census,
         param_dests={"n_pairs": "pairs", "top_k": "top"},
         param_values={"distance": {None: "0"}},
+        param_elsewhere={"lowest_barrier_path": "nb201-flat barrier A B --method lowest"},
     )
 
 
@@ -333,9 +335,10 @@ def cmd_barrier(args: argparse.Namespace) -> int:
         # the path asked for too; the lowest barrier stays
         if shown != "lowest":
             raise
+        why = exc.spelled(lambda p: args.param_elsewhere.get(p.name))  # as error_line would
         for name in BARRIER_NAMES:
             if name != "lowest":
-                unavailable[name] = str(exc)
+                unavailable[name] = why
         barriers["lowest"] = {
             "name": BARRIER_NAMES["lowest"],
             "barrier": low.barrier,

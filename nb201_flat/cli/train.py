@@ -139,10 +139,19 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--N", dest="n", type=int, default=5, help="cells per stage (5)")
     p.add_argument("--progress", action="store_true", help="progress bar (inline executor)")
     add_json_arg(p)
-    # plan_campaign's sample_n and sample_seed are --sample and --seed (common.error_line)
+    # plan_campaign's sample_n and sample_seed are --sample and --seed, a job's db_path is
+    # --db, the executor's address (and executor_from_spec's spec) --executor
+    # (common.error_line); the parser respells the failed runs' errors as well
     p.set_defaults(
         func=cmd_train,
-        param_dests={"sample_n": "sample", "sample_seed": "seed", "db_path": "db"},
+        param_dests={
+            "sample_n": "sample",
+            "sample_seed": "seed",
+            "db_path": "db",
+            "address": "executor",
+            "spec": "executor",
+        },
+        parser=p,
     )
 
 
@@ -591,6 +600,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         results = [by_pos[p] for p in range(len(jobs))]
     else:
         results = ex.map(jobs)
+    from nb201_flat.cli.common import flag_of
+
+    def spell(param: Any) -> str | None:  # a failed run's error names this command's flags
+        return flag_of(param, args.parser, args)
+
     records: list[dict[str, Any]] = [
         {
             "index": r.job.index,
@@ -602,7 +616,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             "status": r.status,
             "train_time_s": r.train_time_s,
             "metrics": r.metrics,
-            "error": r.error,
+            "error": r.error_spelled(spell),
         }
         for r in results
     ]

@@ -50,7 +50,7 @@ import math
 import pickle
 import re
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Final, Protocol
 
 import numpy as np
@@ -59,6 +59,8 @@ from nb201_flat.errors import (
     ArgumentError,
     FormatError,
     Nb201FlatError,
+    Param,
+    Part,
     TableFileError,
     check_flag,
 )
@@ -72,10 +74,11 @@ __all__ = [
     "safe_load",
 ]
 
-#: How a user opts in to full unpickling; every refusal message ends with it.
-UNSAFE_OPT_IN: Final = (
-    "allow_unsafe_pickle=True (CLI --allow-unsafe-pickle) opts in to full unpickling, "
-    "for files from a source you trust"
+#: How a user opts in to full unpickling; every refusal message ends with it. The importers'
+#: parameter, which a command respells as its flag (``import --allow-unsafe-pickle``).
+UNSAFE_OPT_IN: Final[tuple[Part, ...]] = (
+    Param("allow_unsafe_pickle", True),
+    " opts in to full unpickling, for files from a source you trust",
 )
 
 _BUILTINS: Final = frozenset(
@@ -715,7 +718,7 @@ class RestrictedUnpickler(pickle.Unpickler):
         discard_persistent: bool = False,
         substitutes: Mapping[tuple[str, str], type] | None = None,
         source: str = "the pickle",
-        opt_in: str | None = UNSAFE_OPT_IN,
+        opt_in: str | Sequence[Part] | None = UNSAFE_OPT_IN,
         encoding: str = "ASCII",
     ) -> None:
         super().__init__(_ScannedReader(file), encoding=encoding)
@@ -724,14 +727,17 @@ class RestrictedUnpickler(pickle.Unpickler):
         self._discard_persistent = discard_persistent
         self._substitutes = dict(substitutes or {})
         self._source = source
-        self._opt_in = opt_in
+        self._opt_in: tuple[Part, ...] = (
+            (opt_in,) if isinstance(opt_in, str) else tuple(opt_in or ())
+        )
         self._needs_plain = False
 
     def _discards(self, module: str) -> bool:
         return any(module == m or module.startswith(m + ".") for m in self._discard_modules)
 
-    def _hint(self) -> str:
-        return f"; {self._opt_in}" if self._opt_in else ""
+    def _hint(self) -> tuple[Part, ...]:
+        """The opt-in that ends a refusal, as message parts (none without one)."""
+        return ("; ", *self._opt_in) if self._opt_in else ()
 
     def find_class(self, module: str, name: str) -> Any:
         module = _PY2_MODULES.get(module, module)
@@ -746,7 +752,8 @@ class RestrictedUnpickler(pickle.Unpickler):
             return Discarded
         raise FormatError(
             f"refusing to unpickle {module}.{name} from {self._source}: it is not allowed "
-            f"(only plain containers, numbers and numpy arrays are read){self._hint()}"
+            "(only plain containers, numbers and numpy arrays are read)",
+            *self._hint(),
         )
 
     def persistent_load(self, pid: Any) -> Any:
@@ -754,7 +761,8 @@ class RestrictedUnpickler(pickle.Unpickler):
             return None
         raise FormatError(
             f"{self._source} refers to external objects (persistent id {str(pid)[:60]!r}), "
-            f"which a plain pickle does not{self._hint()}"
+            "which a plain pickle does not",
+            *self._hint(),
         )
 
     def load(self) -> Any:
@@ -763,7 +771,7 @@ class RestrictedUnpickler(pickle.Unpickler):
             obj = super().load()
         except _Refused as exc:
             raise FormatError(
-                f"refusing to unpickle {self._source}: it asks for {exc}{self._hint()}"
+                f"refusing to unpickle {self._source}: it asks for {exc}", *self._hint()
             ) from None
         return _plain(obj, {}) if self._needs_plain else obj
 
@@ -776,7 +784,7 @@ def safe_load(
     discard_persistent: bool = False,
     substitutes: Mapping[tuple[str, str], type] | None = None,
     source: str = "the pickle",
-    opt_in: str | None = UNSAFE_OPT_IN,
+    opt_in: str | Sequence[Part] | None = UNSAFE_OPT_IN,
     encoding: str = "ASCII",
 ) -> Any:
     """Unpickle one object from ``fileobj``, resolving only the allowed globals.
@@ -799,7 +807,8 @@ def safe_load(
     source
         How messages name the stream, usually its path.
     opt_in
-        The opt-in that refusal messages end with (``None``: there is none).
+        The opt-in that refusal messages end with: text, or message parts naming a
+        :class:`~nb201_flat.errors.Param` (``None``: there is none).
     encoding
         How Python 2 ``str`` is decoded (``"bytes"`` keeps it as bytes).
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
+from nb201_flat.errors import Param, Part, spelled
 from nb201_flat.landscape._common import (
     ArchLike,
     FloatArray,
@@ -145,8 +146,9 @@ def shortest_paths(space: Space, a: ArchLike, b: ArchLike) -> IntArray:
         raise LandscapeArgumentError(
             f"architectures {ia} and {ib} differ on {d} edges: their {d}! = "
             f"{math.factorial(d):,} shortest paths are too many to enumerate (at most "
-            f"{MAX_SHORTEST_D} differing edges); {LOWEST_BARRIER} gives the lowest barrier over "
-            "any path"
+            f"{MAX_SHORTEST_D} differing edges); ",
+            LOWEST_BARRIER,
+            " gives the lowest barrier over any path",
         )
     if d == 0:
         return np.array([[ia]], dtype=np.int64)
@@ -161,13 +163,17 @@ def shortest_paths(space: Space, a: ArchLike, b: ArchLike) -> IntArray:
     return flat.reshape(len(orders), d + 1)
 
 
-# where the lowest barrier of a pair without shortest-path barriers is found, in the API and on
-# the CLI; conditional: callers without a barrier tree do not know whether a detour exists
-LOWEST_BARRIER = "lowest_barrier_path (CLI: nb201-flat barrier A B --method lowest)"
-DETOUR_HINT = (
-    f"{LOWEST_BARRIER} finds the lowest barrier over any path, through a detour of measured "
-    "architectures if one exists"
+# where the lowest barrier of a pair without shortest-path barriers is found: the function,
+# named as a Param so that a command names its own way to it (``barrier``: --method lowest;
+# cli.common.flag_of reads it from the command's param_elsewhere); str(): the Python name
+LOWEST_BARRIER = Param("lowest_barrier_path")
+# conditional: callers without a barrier tree do not know whether a detour exists
+DETOUR_PARTS: tuple[Part, ...] = (
+    LOWEST_BARRIER,
+    " finds the lowest barrier over any path, through a detour of measured architectures if "
+    "one exists",
 )
+DETOUR_HINT = spelled(DETOUR_PARTS)  # as Python names it (the census quotes it as text)
 
 
 def check_shortest_paths_measured(w: FloatArray, paths: IntArray) -> None:
@@ -181,7 +187,8 @@ def check_shortest_paths_measured(w: FloatArray, paths: IntArray) -> None:
         a, b = int(paths[0, 0]), int(paths[0, -1])
         raise MissingValueError(
             f"{int(missing.sum())} architecture(s) on the shortest paths from {a} to {b} have "
-            f"no value, so the shortest-path barriers are undefined; {DETOUR_HINT}"
+            "no value, so the shortest-path barriers are undefined; ",
+            *DETOUR_PARTS,
         )
 
 
@@ -190,8 +197,9 @@ def check_endpoints(space: Space, w: FloatArray, a: int, b: int, tree: BarrierTr
         if np.isnan(w[x]):
             if tree is not None and tree.connected_only and not space.connected[x]:
                 raise MissingValueError(
-                    f"architecture {x} is disconnected (connected_only=True, "
-                    "--connected-only); choose a connected one or drop connected_only"
+                    f"architecture {x} is disconnected, and ",
+                    Param("connected_only", True),
+                    " leaves disconnected architectures out; choose a connected one or drop it",
                 )
             raise MissingValueError(
                 f"architecture {x} has no value (NaN) for this metric; choose a measured one"

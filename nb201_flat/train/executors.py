@@ -50,6 +50,7 @@ from nb201_flat.errors import (
     Nb201FlatError,
     Param,
     RunLockedError,
+    parts_of,
     require,
 )
 from nb201_flat.errors import ExecutorSpecError as ExecutorSpecError
@@ -249,12 +250,14 @@ def split_done(jobs: Sequence[TrainJob]) -> tuple[dict[int, JobResult], list[int
 
 
 def _failed(job: TrainJob, exc: BaseException, attempts: int) -> JobResult:
+    # the parts keep the parameters the error names, for a command to respell
+    parts = (f"{type(exc).__name__}: ", *parts_of(exc))
     msg = f"{type(exc).__name__}: {exc}"
     if attempts:
         log.error("%s failed after %d attempt(s): %s", job.name, attempts, msg)
     else:
         log.error("%s refused before any attempt: %s", job.name, msg)
-    return JobResult(job, "failed", error=msg, attempts=attempts)
+    return JobResult(job, "failed", error=msg, attempts=attempts, error_parts=parts)
 
 
 def _unit_gpu(device: str) -> contextlib.AbstractContextManager[object]:
@@ -530,8 +533,9 @@ class DaskExecutor:
             client = Client(self.address) if own else self.address  # type: ignore[no-untyped-call]
         except OSError as err:  # unreachable or timed out: one line, not dask's traceback
             raise ExecutorSpecError(
-                f"cannot reach the dask scheduler at {self.address} ({err}); start it or fix "
-                "--executor dask://HOST:PORT"
+                f"cannot reach the dask scheduler at {self.address} ({err}); start it, or "
+                "correct ",
+                Param("address"),
             ) from None
         try:
             futures = {
@@ -562,14 +566,17 @@ class DaskExecutor:
 
 
 # -- slurm ------------------------------------------------------------------------------------
-def check_cluster(cluster: str | None) -> None:
+def check_cluster(cluster: str | None, instead: Param = Param("cluster", "local")) -> None:
     """Refuse a submitit ``cluster`` this machine cannot submit to: Slurm without ``srun``
-    (submitit says so only at the first submission), or submitit missing."""
+    (submitit says so only at the first submission), or submitit missing. ``instead`` is the
+    caller's parameter that runs without Slurm (:class:`SlurmExecutor`'s ``cluster='local'``,
+    :func:`executor_from_spec`'s ``spec='local'``)."""
     require("submitit", "cluster")
     if cluster == "slurm" and shutil.which("srun") is None:
         raise ExecutorSpecError(
             "Slurm is not available here (srun is not on PATH); run on a Slurm login node, or "
-            "use --executor local or dask://HOST:PORT (SlurmExecutor(cluster='local') in Python)"
+            "use ",
+            instead,
         )
 
 
@@ -676,7 +683,7 @@ def executor_from_spec(
     if spec.startswith(("tcp://", "tls://")):
         return DaskExecutor(spec, retries=retries, **units)
     if spec == "slurm":
-        check_cluster("slurm")  # before the campaign writes anything
+        check_cluster("slurm", Param("spec", "local"))  # before the campaign writes anything
         return SlurmExecutor(folder=slurm_folder, retries=retries, **units)
     raise ExecutorSpecError(
         f"unknown executor {spec!r}; use local, inline, dask://HOST:PORT or slurm"

@@ -17,12 +17,19 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Literal, NamedTuple
 
-from nb201_flat.errors import ArgumentError, DataMismatchError, DatasetNotFoundError, Param
+from nb201_flat.errors import (
+    ArgumentError,
+    DataMismatchError,
+    DatasetNotFoundError,
+    Param,
+    Part,
+    spelled,
+)
 from nb201_flat.space import NB201, Arch, Space
 from nb201_flat.train.costs import check_ops
 from nb201_flat.train.data import DataIdentity, dataset_identity, dataset_info
@@ -229,9 +236,9 @@ def check_stored_data(job: TrainJob, stored: str | None) -> None:
     if stored != expected:
         raise DataMismatchError(
             f"{job.db_path} already holds {job.name} trained on other data (digest "
-            f"{stored[:12]}; these files: {expected[:12]}); train each set of files into a "
-            # also raised in a worker, whose failure is kept as text (JobResult.error)
-            "db_path (CLI: --db) of its own"
+            f"{stored[:12]}; these files: {expected[:12]}); train each set of files into a ",
+            Param("db_path"),
+            " of its own",
         )
 
 
@@ -333,9 +340,14 @@ class JobResult:
     train_time_s
         Training time of the whole schedule (excluding evaluation), seconds.
     error
-        Last error message when failed.
+        Last error message when failed, naming parameters as Python does.
     attempts
         How many times it ran.
+    error_parts
+        The same message as parts (:class:`~nb201_flat.errors.ParamMessage`): the parameters
+        it names stay :class:`~nb201_flat.errors.Param`, which a command respells as its flags
+        (:meth:`error_spelled`); a failure in a worker comes back as this result, not as the
+        error, so it keeps them here.
     """
 
     job: TrainJob
@@ -344,8 +356,14 @@ class JobResult:
     train_time_s: float = float("nan")
     error: str | None = None
     attempts: int = 1
+    error_parts: tuple[Part, ...] = ()
 
     @property
     def ok(self) -> bool:
         """True unless failed."""
         return self.status != "failed"
+
+    def error_spelled(self, spell: Callable[[Param], str | None]) -> str | None:
+        """:attr:`error` with each parameter it names as ``spell`` names it (``None``: as
+        Python does; :func:`nb201_flat.errors.spelled`)."""
+        return spelled(self.error_parts, spell) if self.error_parts else self.error

@@ -35,7 +35,7 @@ import numpy.typing as npt
 
 from nb201_flat.conventions import CIFAR10_VALID
 from nb201_flat.errors import DatasetSizeError as DatasetSizeError
-from nb201_flat.errors import FormatError
+from nb201_flat.errors import FormatError, Param
 
 I64 = npt.NDArray[np.int64]
 
@@ -114,13 +114,12 @@ def check_nb201_counts(dataset: str, n_train: int, n_test: int) -> None:
     Traceback (most recent call last):
     ...
     nb201_flat.errors.DatasetSizeError: ImageNet16-120 has 151699 train / 6000 test \
-images, NB201 trained on 151700 / 6000; use the full NB201 dataset or mode='fast' (CLI: --mode fast)
+images, NB201 trained on 151700 / 6000; use the full NB201 dataset or mode='fast'
     """
     want = NB201_COUNTS.get(dataset)
     if want is not None and (n_train, n_test) != want:
         raise DatasetSizeError(
             f"{dataset} has {n_train} train / {n_test} test images, NB201 trained on "
-            # raised in a worker, whose failure is kept as text (JobResult.error): the
-            # parameter and the train command's flag both
-            f"{want[0]} / {want[1]}; use the full NB201 dataset or mode='fast' (CLI: --mode fast)"
+            f"{want[0]} / {want[1]}; use the full NB201 dataset or ",
+            Param("mode", "fast"),
         )

@@ -35,6 +35,7 @@ from nb201_flat.errors import (
     CheckpointMismatchError,
     DataMismatchError,
     Nb201FlatError,
+    Param,
     require,
 )
 
@@ -310,9 +311,8 @@ def check_owner(
     if state.get("run") != _job_state_id(job):
         raise CheckpointMismatchError(
             f"checkpoints in {folder} belong to another run ({state.get('run')}); "
-            # a worker's failure is kept as text (JobResult.error), which no command
-            # respells: the parameter and the train command's flag both
-            "move them away or use another ckpt_dir (CLI: --ckpt-dir)"
+            "move them away or use another ",
+            Param("ckpt_dir"),
         )
     before = state.get("data")
     if data is not None and before is not None and before != data.digest:

@@ -283,10 +283,29 @@ def test_barrier_method_on_an_unmeasured_shortest_path_is_refused(
     args = ("barrier", str(a), str(b), *KEY, "--table", str(table_path))
     code, out, err = run(capsys, *args, "--method", method)
     assert code == 2 and out == "" and err.count("\n") == 1
-    assert "shortest-path barriers are undefined" in err and "--method lowest" in err
+    assert "shortest-path barriers are undefined" in err
+    # the library's lowest_barrier_path, as this command reaches it
+    assert "; --method lowest finds the lowest barrier" in err
+    assert "lowest_barrier_path" not in err and "CLI" not in err
     code, out, _ = run(capsys, *args)  # the lowest barrier stays, the others named unavailable
     assert code == 0 and "path: lowest over the whole space" in out
     assert "best shortest path             unavailable" in out
+    assert "--method lowest finds" in out and "lowest_barrier_path" not in out
+
+
+def test_barrier_connected_only_names_its_flag(
+    capsys: pytest.CaptureFixture[str], table_path: Path
+) -> None:
+    # the library names connected_only=True; the command, its --connected-only
+    disconnected = int(np.nonzero(~NB201.connected)[0][0])
+    args = ("barrier", str(disconnected), "6111", *KEY, "--table", str(table_path))
+    code, out, err = run(capsys, *args, "--connected-only")
+    assert code == 2 and out == "" and err.count("\n") == 1 and err.startswith("error: ")
+    assert (
+        f"architecture {disconnected} is disconnected, and --connected-only leaves "
+        "disconnected architectures out; choose a connected one or drop it"
+    ) in err
+    assert "connected_only" not in err
 
 
 @pytest.mark.parametrize(

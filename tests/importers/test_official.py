@@ -178,10 +178,24 @@ def test_refused_global_names_the_opt_in(files: dict[str, Path], frame: pd.DataF
         read_nb201_pth(files["pth_refused"])
     message = _one_line(exc)
     assert "Harmless" in message
-    assert "allow_unsafe_pickle=True" in message
-    assert "--allow-unsafe-pickle" in message
+    # the library names its parameter; the import command, its flag (cli.common.error_line)
+    assert "allow_unsafe_pickle=True opts in" in message
+    assert "--allow-unsafe-pickle" not in message
     unsafe = read_nb201_pth(files["pth_refused"], allow_unsafe_pickle=True)
     pd.testing.assert_frame_equal(unsafe, frame)
+
+
+def test_import_command_names_the_opt_in_flag(
+    files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from nb201_flat.cli import main
+
+    code = main(["import", str(files["pth_refused"]), "--out", str(tmp_path / "t.nb201")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and err[0].startswith("error: "), err
+    assert "Harmless" in err[0]
+    assert "; --allow-unsafe-pickle opts in to full unpickling" in err[0]
+    assert "allow_unsafe_pickle" not in err[0]
 
 
 def test_unsafe_without_torch(files: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:

@@ -147,6 +147,10 @@ def test_connected_only_paths() -> None:
     # the fix it names is the filter, not "choose a measured one" (the cell is measured)
     with pytest.raises(MissingValueError, match="disconnected.*choose a connected one or drop"):
         tree.path(disconnected, a)
+    with pytest.raises(MissingValueError) as exc:  # by its Python name, no flag
+        tree.path(disconnected, a)
+    assert "and connected_only=True leaves disconnected architectures out" in str(exc.value)
+    assert "--" not in str(exc.value)
 
 
 def test_query_errors() -> None:
