@@ -46,7 +46,7 @@ from typing import Literal
 import pandas as pd
 
 from nb201_flat.conventions import budget_ratio, budget_rule_note, budget_scale_for
-from nb201_flat.errors import Param, check_float_range
+from nb201_flat.errors import Param, check_float_range, real_number
 from nb201_flat.neighbourhood import NA_PAPER, check_level
 from nb201_flat.search.accounting import budget_matched
 from nb201_flat.search.algorithms import (
@@ -141,7 +141,7 @@ class ReproduceConfig:
     protocols: tuple[str, ...] = ("nb201", "per-dataset")
     search_epochs: tuple[int, ...] = (12, 200)
     seed_policy: SeedPolicy = "random"
-    budget_scale_200: float = field(default_factory=lambda: budget_scale_for(200))
+    budget_scale_200: float | Fraction = field(default_factory=lambda: budget_scale_for(200))
     fixed_n: int = 100
     base: NeighbourObjective = field(default_factory=lambda: NeighbourObjective(NA_PAPER))
     radii: tuple[int, ...] = (1, 2)
@@ -224,7 +224,9 @@ class ReproduceConfig:
         float, stands for the rule itself (200/12, not 16.666666666666668)."""
         if epochs != 200 or self.budget_scale_200 == budget_scale_for(200):
             return Fraction(1)
-        return Fraction(self.budget_scale_200) / budget_ratio(200)
+        whole = self.budget_scale_200  # checked in __post_init__: a finite real > 0
+        exact = whole if isinstance(whole, Fraction) else Fraction(real_number(whole))
+        return exact / budget_ratio(200)
 
     def check_space(self, space: Space) -> None:
         """Refuse the grid's radius variants beyond ``space``'s edges (a radius lies in

@@ -53,6 +53,7 @@ from typing import Any, Literal, TypeAlias
 import numpy as np
 
 from nb201_flat.conventions import (
+    BUDGET_EPOCHS,
     NB201_TIME_BUDGET,
     REPORT_DATASETS,
     TIME_BUDGETS,
@@ -613,11 +614,12 @@ def _time_budget(budget: float, epochs: int, budget_scale: object = 1.0) -> floa
             ),
         ) from None
     except OverflowError:  # the seconds exceed a float: far past the work bound
+        rule = "" if epochs == BUDGET_EPOCHS else f" x {epochs}/{BUDGET_EPOCHS}"
+        product = f"{budget:g} s x {shown(budget_scale)}{rule}"
         raise ProtocolError(
             (
                 Param("budget_scale"),
-                f" {shown(budget_scale)} makes the {budget:g} s time budget larger than a "
-                "float holds",
+                f" makes the time budget ({product}) larger than a float holds",
             ),
             ("pass a smaller ", Param("budget_scale")),
         ) from None

@@ -103,13 +103,15 @@ def test_a_budget_scale_past_a_float_is_refused_by_its_name(
 
     with pytest.raises(ProtocolError) as exc:
         per_dataset_protocols(budget_scale=1e308)
-    assert str(exc.value).startswith("budget_scale 1e+308 makes the 20000 s time budget")
+    assert str(exc.value).startswith("budget_scale makes the time budget (20000 s x 1e+308)")
     assert "budget_seconds" not in str(exc.value)
     # it said "budget_seconds (the time budget) ... --budget-scale, where the caller takes one"
-    line = _line(capsys, "search", "--algo", "rs", "--budget-scale", "1e308", "--table", free_path)
+    line = _line(
+        capsys, *f"search --algo rs --budget-scale 1e308 --epochs 200 --table {free_path}".split()
+    )
     assert line == (
-        "error: --budget-scale 1e+308 makes the 12000 s time budget larger than a float holds; "
-        "pass a smaller --budget-scale"
+        "error: --budget-scale makes the time budget (12000 s x 1e+308 x 200/12) larger than a "
+        "float holds; pass a smaller --budget-scale"
     )
 
 
@@ -169,10 +171,11 @@ def test_time_budgets_at_200_epochs_are_200_12_of_the_12_epoch_ones_rounded_once
     grid = ReproduceConfig.quick(protocols=("nb201", "per-dataset"), search_epochs=(200,))
     assert [p.budget_seconds for p in grid.protocol_list(nb201_like)] == want
     # budget_scale_200 is the whole multiplier, exactly (1.0 gave 11,999.999999999998 s)
-    for scale in (1.0, 0.1 * 3):
+    for scale in (1.0, 0.1 * 3, np.float32(2.5), Fraction(1, 3)):
         cfg = ReproduceConfig.quick(search_epochs=(200,), budget_scale_200=scale)
         (p,) = cfg.protocol_list(nb201_like)
-        assert p.budget_seconds == float(Fraction(NB201_TIME_BUDGET) * Fraction(scale))
+        whole = scale if isinstance(scale, Fraction) else Fraction(float(scale))
+        assert p.budget_seconds == float(Fraction(NB201_TIME_BUDGET) * whole)
     # a scale on top of the rule, as --budget-scale: the same rounding
     (p,) = per_dataset_protocols(epochs=200, budget_scale=0.3, datasets=("ImageNet16-120",))
     assert p.budget_seconds == exact(TIME_BUDGETS["ImageNet16-120"], 0.3)
