@@ -22,6 +22,7 @@ Examples
 
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import TYPE_CHECKING, Final
 
 from nb201_flat.errors import UnknownKeyError
@@ -78,22 +79,49 @@ NB201_TIME_BUDGET: Final = 12_000.0
 SEARCH_EPOCHS: Final = (12, 200)
 
 
-def budget_scale_for(epochs: int) -> float:
-    """The multiplier of a protocol's time budget when a search reads the ``epochs`` schedule.
+#: The schedule NB201's time budgets are set for.
+BUDGET_EPOCHS: Final = 12
+
+
+def budget_ratio(epochs: int) -> Fraction:
+    """The epochs rule, exactly: a protocol's time budget is multiplied by ``epochs / 12`` when
+    a search reads the ``epochs`` schedule.
 
     The one rule for every time-budgeted search, applied by the protocol builders
-    (:mod:`nb201_flat.search.protocol`) and so by ``search``, ``reproduce`` and Python alike:
-    NB201's budgets are set for the 12-epoch schedule; at 200 epochs each query costs about
-    200/12 times more simulated training time, so the budget is scaled by 200/12 and a run
-    affords about as many queries as at 12 epochs. Query-count budgets (``fixed-n``) are never
-    scaled.
+    (:mod:`nb201_flat.search.protocol`, through :func:`scaled_time_budget`) and so by
+    ``search``, ``reproduce`` and Python alike: NB201's budgets are set for the 12-epoch
+    schedule; at 200 epochs each query costs about 200/12 times more simulated training time,
+    so the budget is scaled by 200/12 and a run affords about as many queries as at 12 epochs.
+    Query-count budgets (``fixed-n``) are never scaled.
+
+    >>> budget_ratio(200)
+    Fraction(50, 3)
+    """
+    if epochs not in SEARCH_EPOCHS:
+        raise UnknownKeyError(f"search epochs must be 12 or 200, got {epochs!r}")
+    return Fraction(epochs, BUDGET_EPOCHS)
+
+
+def budget_scale_for(epochs: int) -> float:
+    """:func:`budget_ratio` as a float (the multiplier reports print).
 
     >>> budget_scale_for(12), round(budget_scale_for(200), 4)
     (1.0, 16.6667)
     """
-    if epochs not in SEARCH_EPOCHS:
-        raise UnknownKeyError(f"search epochs must be 12 or 200, got {epochs!r}")
-    return 1.0 if epochs == 12 else epochs / 12.0
+    return float(budget_ratio(epochs))
+
+
+def scaled_time_budget(budget: float, epochs: int, scale: float | Fraction = 1) -> float:
+    """``budget`` seconds (set for 12 epochs) x ``scale`` under the epochs rule, rounded once.
+
+    The product is exact before its one rounding, so the rule is 200/12 itself and not the
+    float nearest it (``120_000 * 16.666666666666668`` is 2,000,000.0000000002 s). Raises
+    :class:`OverflowError` where the budget exceeds any float.
+
+    >>> scaled_time_budget(120_000.0, 200), scaled_time_budget(20_000.0, 200)
+    (2000000.0, 333333.3333333333)
+    """
+    return float(Fraction(budget) * Fraction(scale) * budget_ratio(epochs))
 
 
 def budget_rule_note(

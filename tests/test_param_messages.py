@@ -109,10 +109,11 @@ def test_search_refusals_name_the_search_flags(
 def test_a_time_budget_below_the_cheapest_query_names_budget_scale(
     capsys: pytest.CaptureFixture[str], synth_table: Table, table_path: str
 ) -> None:
-    from nb201_flat.search.protocol import nb201_protocol
+    from nb201_flat.search.protocol import protocols_by_name
 
+    (scaled,) = protocols_by_name("nb201", synth_table, budget_scale=1e-7)
     with pytest.raises(ProtocolError, match=r"raise the budget \(budget_scale\)$"):
-        nb201_protocol(budget_seconds=0.001).oracle_data(synth_table)
+        scaled.oracle_data(synth_table)
     line = _one_line_exit_2(
         capsys,
         "search",

@@ -162,11 +162,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_table_arg(p)
     add_json_arg(p)
     # the protocol builders' parameters, as reproduce's own options spell them; its grid
-    # sets the time budgets itself (in Python, ReproduceConfig's budget_scale_200)
+    # sets the budgets and radius variants itself (Protocol.budget_by names the grid's
+    # fields); a fixed-n protocol's n, which the grid sets, is left out of a list of flags
     p.set_defaults(
         func=cmd_reproduce,
         param_dests={"protocol": "protocols", "epochs": "search_epochs"},
-        param_elsewhere={"budget_scale": "ReproduceConfig(budget_scale_200=...) in Python"},
+        param_elsewhere={
+            name: f"ReproduceConfig({name}=...) in Python"
+            for name in ("budget_scale_200", "fixed_n", "radii")
+        },
     )
 
 

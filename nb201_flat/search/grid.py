@@ -40,11 +40,13 @@ import itertools
 import logging
 import time
 from dataclasses import dataclass, field, replace
+from fractions import Fraction
 from typing import Literal
 
 import pandas as pd
 
-from nb201_flat.conventions import budget_rule_note, budget_scale_for
+from nb201_flat.conventions import budget_ratio, budget_rule_note, budget_scale_for
+from nb201_flat.errors import Param, check_float_range, real_number
 from nb201_flat.neighbourhood import NA_PAPER, check_level
 from nb201_flat.search.accounting import budget_matched
 from nb201_flat.search.algorithms import (
@@ -70,6 +72,7 @@ from nb201_flat.search.statistics import (
     paired_differences,
     two_stage_overlap,
 )
+from nb201_flat.space import Space
 from nb201_flat.table import SeedPolicy, Table
 
 log = logging.getLogger(__name__)
@@ -107,7 +110,8 @@ class ReproduceConfig:
         single value with a note (``Protocol.seed_fallback``), as the builders' default does:
         the 12-epoch keys of the NB201 release store one value.
     budget_scale_200
-        Budget multiplier at 200 epochs (default 200/12: same number of queries).
+        Budget multiplier at 200 epochs (default :func:`~nb201_flat.conventions.budget_scale_for`
+        ``(200)``, which stands for the epochs rule, 200/12 exactly: same number of queries).
     fixed_n
         Queries per run of ``fixed-n`` protocols.
     base
@@ -137,7 +141,7 @@ class ReproduceConfig:
     protocols: tuple[str, ...] = ("nb201", "per-dataset")
     search_epochs: tuple[int, ...] = (12, 200)
     seed_policy: SeedPolicy = "random"
-    budget_scale_200: float = field(default_factory=lambda: budget_scale_for(200))
+    budget_scale_200: float | Fraction = field(default_factory=lambda: budget_scale_for(200))
     fixed_n: int = 100
     base: NeighbourObjective = field(default_factory=lambda: NeighbourObjective(NA_PAPER))
     radii: tuple[int, ...] = (1, 2)
@@ -167,6 +171,13 @@ class ReproduceConfig:
             check_level(self.quantile)
             check_quantile_applies(self.aggregators)
         check_runs(self.runs, "runs", ci=True)  # every row has a confidence interval
+        check_float_range(
+            Param("budget_scale_200"),
+            self.budget_scale_200,
+            0.0,
+            lo_open=True,
+            fix="pass the multiplier of the time budgets at 200 epochs, e.g. 200/12",
+        )
 
     @classmethod
     def quick(cls, **changes: object) -> ReproduceConfig:
@@ -191,21 +202,46 @@ class ReproduceConfig:
         out: list[Protocol] = []
         for name in self.protocols:
             for ep in self.search_epochs:
-                # the builders apply the epochs rule; budget_scale_200 is the whole multiplier
-                scale = self.budget_scale_200 / budget_scale_for(200) if ep == 200 else 1.0
                 fixed_n = name == "fixed-n"  # each family takes its own budget, never both
+                # refusals name the grid's field that sets a budget (none for 12 epochs)
+                by = "fixed_n" if fixed_n else ("budget_scale_200" if ep == 200 else "")
                 out += [
-                    p.replace(seed_fallback=True)
+                    p.replace(seed_fallback=True, budget_by=by)
                     for p in protocols_by_name(
                         name,
                         table,
                         epochs=ep,
                         seed_policy=self.seed_policy,
                         n=self.fixed_n if fixed_n else None,
-                        budget_scale=None if fixed_n else scale,
+                        budget_scale=None if fixed_n else self._scale_on_rule(ep),
                     )
                 ]
         return tuple(out)
+
+    def _scale_on_rule(self, epochs: int) -> Fraction:
+        """The builders' ``budget_scale`` (on top of the epochs rule) that makes the whole
+        multiplier at 200 epochs :attr:`budget_scale_200`, exactly; its default, the rule's
+        float, stands for the rule itself (200/12, not 16.666666666666668)."""
+        if epochs != 200 or self.budget_scale_200 == budget_scale_for(200):
+            return Fraction(1)
+        whole = self.budget_scale_200  # checked in __post_init__: a finite real > 0
+        exact = whole if isinstance(whole, Fraction) else Fraction(real_number(whole))
+        return exact / budget_ratio(200)
+
+    def check_space(self, space: Space) -> None:
+        """Refuse the grid's radius variants beyond ``space``'s edges (a radius lies in
+        1..edges), before any search: the runner would name the base's radius."""
+        fits = tuple(r for r in self.radii if 1 <= r <= space.n_edges)
+        if len(fits) < len(self.radii):
+            beyond = ", ".join(str(r) for r in self.radii if r not in fits)
+            edges = f"{space.n_edges} edge{'s' if space.n_edges != 1 else ''}"
+            raise AlgorithmError(
+                f"the grid's radius variants {beyond} lie beyond this space's {edges} (a "
+                f"radius lies in 1..{space.n_edges}); use a table of a larger space, or give "
+                "the grid radii within it (",
+                Param("radii", fits or (1,)),
+                ")",
+            )
 
     def _level(self, agg: str) -> dict[str, float]:
         """The quantile level of an ``agg`` variant (:attr:`quantile`), where one is set."""
@@ -329,6 +365,7 @@ def reproduce(
     when a protocol of the grid cannot run on it.
     """
     cfg = config or ReproduceConfig()
+    cfg.check_space(table.space)
     protocols = cfg.protocol_list(table)
     algorithms = cfg.algorithms()
     log.info(

@@ -44,30 +44,34 @@ from __future__ import annotations
 import dataclasses
 import functools
 import logging
-import numbers
+import math
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any, Literal, TypeAlias
 
 import numpy as np
 
 from nb201_flat.conventions import (
+    BUDGET_EPOCHS,
     NB201_TIME_BUDGET,
     REPORT_DATASETS,
     TIME_BUDGETS,
-    budget_scale_for,
     cost_key,
     report_key,
+    scaled_time_budget,
     search_key,
     shares_data,
 )
 from nb201_flat.errors import (
     Param,
+    ParamList,
+    Part,
     SearchBudgetError,
     UnknownKeyError,
     check_int_range,
-    joined,
     parts_of,
+    real_number,
     shown,
 )
 from nb201_flat.errors import ProtocolError as ProtocolError
@@ -101,6 +105,14 @@ PROTOCOL_NAMES: tuple[str, ...] = ("nb201", "per-dataset", "fixed-n")
 #: the most charged queries one run may make, as a multiple of the space's size (see
 #: :meth:`Protocol.oracle_data`): a bound on a command's work, far past any meaningful search
 MAX_QUERIES_PER_CELL = 100
+
+#: the way out where no time budget would do: the fixed-n family (a caller without a name for
+#: its ``n``, as reproduce, whose grid sets it, leaves it out of the list)
+_QUERY_BUDGET: tuple[Part, ...] = (
+    "use a query budget instead (",
+    ParamList((Param("protocol", "fixed-n"), Param("n", placeholder="N")), " "),
+    ")",
+)
 
 # dataset searched -> (split reported, dataset reported, NATS-Bench time budget in seconds)
 _PER_DATASET: dict[str, tuple[str, str, float]] = {
@@ -142,6 +154,12 @@ class Protocol:
         With ``seed_policy="random"`` on a key storing a single value: use it (True, noted) or
         raise (False, the default: a policy asked for that cannot be served is an error). The
         builders set True only when the caller gave no policy (their default ``random``).
+    budget_by
+        The caller's parameter that set the one budget (a builder's ``budget_scale`` or
+        ``n``), which refusals name in place of the field; ``""`` where nothing the caller
+        passes sets it (the reproduce grid's 12-epoch budgets); None (the default): the field
+        itself, ``budget_seconds`` or ``budget_queries``. Not part of the protocol's identity;
+        :meth:`replace` resets it where it changes a budget.
     """
 
     name: str
@@ -154,6 +172,7 @@ class Protocol:
     repeats: Repeats = "charge"
     sampling: Sampling = "uniform"
     seed_fallback: bool = False
+    budget_by: str | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         try:
@@ -218,8 +237,25 @@ class Protocol:
         )
 
     def replace(self, **changes: object) -> Protocol:
-        """A copy with some fields changed (validated again)."""
+        """A copy with some fields changed (validated again); a budget changed is the field's
+        own (:attr:`budget_by` reset, unless given)."""
+        if {"budget_seconds", "budget_queries"} & changes.keys():
+            changes.setdefault("budget_by", None)
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+    def budget_param(self, seconds: bool) -> Param | None:
+        """The parameter a refusal names to change the time (``seconds``) or query budget:
+        :attr:`budget_by` where it set the protocol's one budget, else the field; None where
+        nothing the caller passes sets it.
+
+        >>> nb201_protocol(budget_seconds=100.0).budget_param(True)
+        Param(name='budget_seconds', value=<_Unset.NO_VALUE: 'no value'>, placeholder='')
+        """
+        own = "budget_seconds" if seconds else "budget_queries"
+        one = (self.budget_seconds is None) != (self.budget_queries is None)
+        if self.budget_by is None or not one:
+            return Param(own)
+        return Param(self.budget_by) if self.budget_by else None
 
     def describe(self) -> str:
         """One line for reports."""
@@ -374,7 +410,7 @@ class Protocol:
                 raise ProtocolError(
                     f"protocol {self.name!r}: its budget of {self.budget_seconds:g} s is less "
                     f"than the cheapest query ({cheapest:g} s)",
-                    ("raise the budget (", Param("budget_scale"), ")"),
+                    self._budget_fix("raise", seconds=True),
                 )
         self._check_work(table.space.size, costs, candidates)
         return OracleData(
@@ -405,7 +441,7 @@ class Protocol:
         """
         pool = None if costs is None else sampled_costs(costs, candidates)
         n_cells = size if candidates is None else len(candidates)
-        flag: Param | None = Param("n")  # the parameter that lowers the budget
+        flag = self.budget_param(seconds=False)  # the parameter that lowers the budget
         most, why = float("inf"), ""
         if self.budget_queries is not None:
             most, why = float(self.budget_queries), f"a budget of {self.budget_queries} queries"
@@ -417,7 +453,7 @@ class Protocol:
             cheapest = cheapest_paid(costs) if sampled else 0.0
             bought = self.budget_seconds / cheapest if cheapest else float("inf")
             if bought < most or self.budget_queries is None:
-                most, flag = bought, Param("budget_scale")
+                most, flag = bought, self.budget_param(seconds=True)
                 why = f"{self.budget_seconds:g} s at the cheapest query ({cheapest:g} s)"
                 if not cheapest:  # no time budget ends such a run
                     why = (
@@ -430,24 +466,23 @@ class Protocol:
             raise ProtocolError(
                 f"protocol {self.name!r}: a run may make {most:.4g} queries ({why}), more than "
                 f"{MAX_QUERIES_PER_CELL} x the space's {size:,} cells ({limit:,})",
-                ("lower the budget (", flag, ")")
-                if flag
-                else (
-                    "use a query budget instead (",
-                    *joined([Param("protocol", "fixed-n"), Param("n", placeholder="N")], " "),
-                    ")",
-                ),
+                ("lower the budget (", flag, ")") if flag else _QUERY_BUDGET,
             )
         if self.repeats != "cache":
             return
         # a run ends at the query its budget cannot pay: with every cell cached none is left
+        query_param = self.budget_param(seconds=False)
         if self.budget_queries is not None and self.budget_queries >= n_cells:
-            lower = (f"lower it to at most {n_cells - 1:,} (", Param("n"), ") or ")
+            lower = (f"lower it to at most {n_cells - 1:,} (", query_param, ") or ")
             raise ProtocolError(
                 f"protocol {self.name!r}: with repeats 'cache' a run is charged once per cell, "
                 f"so a budget of {self.budget_queries} queries over {n_cells:,} cells never "
                 "ends it",
-                (*(lower if n_cells > 1 else ()), "use ", Param("repeats", "charge")),
+                (
+                    *(lower if n_cells > 1 and query_param else ()),
+                    "use ",
+                    Param("repeats", "charge"),
+                ),
             )
         if self.budget_queries is None and pool is not None:
             total = float(pool.sum())
@@ -457,12 +492,19 @@ class Protocol:
                     f"cell, so a budget of {self.budget_seconds:g} s, at least what all "
                     f"{n_cells:,} cells cost ({total:g} s), is never spent",
                     (
-                        "lower the budget (",
-                        Param("budget_scale"),
-                        ") or use ",
+                        *self._budget_fix("lower", seconds=True, more=True),
+                        "use ",
                         Param("repeats", "charge"),
                     ),
                 )
+
+    def _budget_fix(self, change: str, *, seconds: bool, more: bool = False) -> tuple[Part, ...]:
+        """``change`` ("raise", "lower") the budget, naming :meth:`budget_param`; where nothing
+        sets it, a query budget instead (``more``: the start of a longer fix, or nothing)."""
+        param = self.budget_param(seconds)
+        if param is not None:
+            return (f"{change} the budget (", param, ")" + (" or " if more else ""))
+        return () if more else _QUERY_BUDGET
 
     def evaluator(self, table: Table) -> Evaluator:
         """Test metrics of this protocol (read after searches end)."""
@@ -533,22 +575,32 @@ def _overlap(search: MetricKey, report: MetricKey) -> bool:
 
 
 # -- built-in protocols ------------------------------------------------------------------
-def _scale(budget_scale: object) -> float:
-    """``budget_scale`` as a float, if it is a number (a string raised a bare TypeError, True
-    was 1); the scaled budget is then checked by :class:`Protocol`."""
-    if isinstance(budget_scale, bool) or not isinstance(budget_scale, numbers.Real):
-        raise ProtocolError((Param("budget_scale"), f" must be a number > 0, got {budget_scale!r}"))
-    return float(budget_scale)
+def _scale(budget_scale: object) -> Fraction:
+    """``budget_scale`` as an exact number, if it is one > 0 and finite (a string raised a bare
+    TypeError, True was 1, a negative or NaN scale was refused as a budget_seconds)."""
+    number: Any = budget_scale
+    if isinstance(number, int | Fraction) and not isinstance(number, bool):
+        exact = Fraction(number)  # exact, however large
+    elif math.isfinite(value := real_number(number)):
+        exact = Fraction(value)
+    else:
+        exact = Fraction(0)  # NaN, an infinity, not a number: refused below
+    if exact <= 0:
+        raise ProtocolError(
+            (Param("budget_scale"), f" must be a finite number > 0, got {shown(budget_scale)}"),
+            ("pass a multiplier of the time budget, e.g. 2",),
+        )
+    return exact
 
 
 def _time_budget(budget: float, epochs: int, budget_scale: object = 1.0) -> float:
     """A built-in time budget (NB201's or NATS-Bench's, set for the 12-epoch schedule) for a
     search of ``epochs``, times ``budget_scale``. The epochs rule
-    (:func:`~nb201_flat.conventions.budget_scale_for`) is applied here, by every builder, and
+    (:func:`~nb201_flat.conventions.scaled_time_budget`) is applied here, by every builder, and
     nowhere else: a Python protocol and the CLI's of the same name have the same budget."""
     scale = _scale(budget_scale)
     try:
-        rule = budget_scale_for(epochs)
+        return scaled_time_budget(budget, epochs, scale)
     except UnknownKeyError:
         raise ProtocolError(
             f"a built-in time budget is set for 12-epoch searches and scaled for 200; there "
@@ -561,7 +613,16 @@ def _time_budget(budget: float, epochs: int, budget_scale: object = 1.0) -> floa
                 ")",
             ),
         ) from None
-    return budget * (scale * rule)  # the order of the CLI's product before (same floats)
+    except OverflowError:  # the seconds exceed a float: far past the work bound
+        rule = "" if epochs == BUDGET_EPOCHS else f" x {epochs}/{BUDGET_EPOCHS}"
+        product = f"{budget:g} s x {shown(budget_scale)}{rule}"
+        raise ProtocolError(
+            (
+                Param("budget_scale"),
+                f" makes the time budget ({product}) larger than a float holds",
+            ),
+            ("pass a smaller ", Param("budget_scale")),
+        ) from None
 
 
 def _policy(
@@ -618,7 +679,7 @@ def per_dataset_protocols(
     epochs: int = 12,
     seed_policy: SeedPolicy | None = None,
     seed: SeedPolicy | None = None,
-    budget_scale: float = 1.0,
+    budget_scale: float | Fraction = 1.0,
     datasets: tuple[str, ...] = tuple(_PER_DATASET),
     repeats: Repeats = "charge",
 ) -> tuple[Protocol, ...]:
@@ -642,6 +703,7 @@ def per_dataset_protocols(
                 budget_seconds=_time_budget(budget, epochs, budget_scale),
                 cost=cost_key(ds),
                 repeats=repeats,
+                budget_by="budget_scale",
             )
         )
     return tuple(out)
@@ -677,6 +739,7 @@ def fixed_n_protocols(
                     **_seeding(seed_policy, seed, "mean"),
                     budget_queries=n,
                     repeats=repeats,
+                    budget_by="n",
                 )
             )
     if out:
@@ -706,6 +769,7 @@ def fixed_n_protocols(
             **_seeding(seed_policy, seed, "mean"),
             budget_queries=n,
             repeats=repeats,
+            budget_by="n",
         ),
     )
 
@@ -733,7 +797,7 @@ def protocols_by_name(
     seed_policy: SeedPolicy | None = None,
     seed: SeedPolicy | None = None,
     n: int | None = None,
-    budget_scale: float | None = None,
+    budget_scale: float | Fraction | None = None,
     repeats: Repeats = "charge",
 ) -> tuple[Protocol, ...]:
     """The built-in protocol family ``name`` (``nb201``, ``per-dataset``, ``fixed-n``).
@@ -756,15 +820,14 @@ def protocols_by_name(
     n = 100 if n is None else n
     budget_scale = 1.0 if budget_scale is None else budget_scale
     if name == "nb201":
-        return (
-            nb201_protocol(
-                epochs=epochs,
-                seed_policy=seed_policy,
-                seed=seed,
-                budget_seconds=_time_budget(NB201_TIME_BUDGET, epochs, budget_scale),
-                repeats=repeats,
-            ),
+        nb201 = nb201_protocol(
+            epochs=epochs,
+            seed_policy=seed_policy,
+            seed=seed,
+            budget_seconds=_time_budget(NB201_TIME_BUDGET, epochs, budget_scale),
+            repeats=repeats,
         )
+        return (nb201.replace(budget_by="budget_scale"),)
     if name == "per-dataset":
         return per_dataset_protocols(
             epochs=epochs,

@@ -303,9 +303,10 @@ def test_search_with_a_huge_query_budget_is_refused_in_one_line(tmp_path: Path) 
 @pytest.mark.parametrize(
     ("changes", "fragment"),
     [
-        ({"budget_queries": 100 * 15_625 + 1, "budget_seconds": None}, "budget (n)"),
-        ({"budget_seconds": 12_000.0 * 1e300}, "lower the budget (budget_scale)"),
-        ({"budget_seconds": 12_000.0 * 1e5}, "lower the budget (budget_scale)"),
+        # the field each sets (a builder's budget_scale or n: tests/search/test_budget_messages)
+        ({"budget_queries": 100 * 15_625 + 1, "budget_seconds": None}, "budget (budget_queries)"),
+        ({"budget_seconds": 12_000.0 * 1e300}, "lower the budget (budget_seconds)"),
+        ({"budget_seconds": 12_000.0 * 1e5}, "lower the budget (budget_seconds)"),
         ({"repeats": "cache", "budget_seconds": 1.5e8}, "or use repeats='charge'"),
     ],
 )
@@ -331,7 +332,7 @@ def test_free_cells_neither_bound_nor_break_the_time_budget_check() -> None:
     costs[:100] = 0.0  # free cells: the paid ones bound the queries
     p._check_work(15_625, costs, None)
     with pytest.raises(
-        ProtocolError, match=r"costs 0 s: .* never runs out.*protocol='fixed-n' n=N"
+        ProtocolError, match=r"costs 0 s: .* never runs out.*\(n=N protocol='fixed-n'\)"
     ):
         p._check_work(15_625, np.zeros(15_625), None)
     # a scale whose budget overflows is named, not "budget_seconds must be > 0, got inf"

@@ -400,9 +400,9 @@ def test_protocol_builders_pass_their_budgets_on_unconverted() -> None:
     for bad in ("5", True):
         with pytest.raises(ProtocolError, match="time budget"):
             nb201_protocol(budget_seconds=bad)  # type: ignore[arg-type]
-        with pytest.raises(ProtocolError, match="budget_scale must be a number"):
+        with pytest.raises(ProtocolError, match="budget_scale must be a finite number"):
             per_dataset_protocols(budget_scale=bad)  # type: ignore[arg-type]
-    with pytest.raises(ProtocolError, match="budget_scale must be a number"):
+    with pytest.raises(ProtocolError, match="budget_scale must be a finite number"):
         protocols_by_name("nb201", None, budget_scale="2")  # type: ignore[arg-type]
     assert nb201_protocol(budget_seconds=np.int64(600)).budget_seconds == 600.0
 

@@ -204,7 +204,8 @@ def test_runs_whose_pick_has_no_report_value_are_noted() -> None:
 
 def test_a_time_budget_below_the_cheapest_query_is_refused(nb201_like: Table) -> None:
     # every run ended before its first query: "nan ± nan (n=0, 0 queries)", exit 0
-    with pytest.raises(ProtocolError, match=r"less than the cheapest query.*\(budget_scale\)$"):
+    # the fix names the budget the protocol was given (a builder's scale: test_budget_messages)
+    with pytest.raises(ProtocolError, match=r"less than the cheapest query.*\(budget_seconds\)$"):
         run_search(nb201_like, nb201_protocol(budget_seconds=1e-6), RandomSearch(), runs=2)
 
 

@@ -442,7 +442,8 @@ def test_reproduce_names_the_protocol_builders_parameters_by_its_own_flags() -> 
     )
     line = error_line(exc, commands.choices["reproduce"], args)
     assert line.endswith("use --protocols fixed-n or pass --search-epochs"), line
-    # the budgets its grid sets, which no flag of reproduce changes: where they are set
-    exc = ProtocolError("no budget", ("raise it (", Param("budget_scale"), ")"))
+    # the budgets its grid sets (Protocol.budget_by), which no flag of reproduce changes:
+    # where they are set
+    exc = ProtocolError("no budget", ("raise it (", Param("budget_scale_200"), ")"))
     line = error_line(exc, commands.choices["reproduce"], args)
     assert line.endswith("(ReproduceConfig(budget_scale_200=...) in Python)"), line
