@@ -84,6 +84,17 @@ def test_nan_value_is_a_missing_number_not_an_empty_cell(tmp_path: Path) -> None
         read_tidy(path)
 
 
+def test_a_nan_value_pandas_wrote_to_parquet_is_a_missing_number(tmp_path: Path) -> None:
+    # to_parquet stores a NaN as a null: Table.to_tidy(dropna=False).to_parquet() was refused
+    # with "is empty (write nan for a missing number)", which a parquet cannot say otherwise
+    vec = np.full(NB201.size, np.nan)
+    vec[[0, 5]] = [93.5, 91.0]
+    path = tmp_path / "t.parquet"
+    Table(NB201, {(KEY, None): vec}).to_tidy(dropna=False).to_parquet(path)
+    back = read_tidy(path).vector("cifar10", "ori-test", 200)
+    np.testing.assert_array_equal(back, vec)
+
+
 @pytest.mark.parametrize("seed", ["NA", "null", "N/A", "nan", "NaN"])
 def test_missing_seed_spellings_are_the_mean_over_seeds(tmp_path: Path, seed: str) -> None:
     # a seed NA (R's write.csv) was refused as "not an integer" when only "" was missing
