@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Final
 
@@ -150,12 +150,14 @@ def _row_error(
     )
 
 
-def _bad(p: Path, row: int, column: str, value: object, why: str, csv: bool) -> FormatError:
+def _bad(
+    p: Path, row: int, column: str, value: object, why: str, csv: bool, fix: str = "fix the file"
+) -> FormatError:
     where = f"row {row + 1} (line {row + 2})" if csv else f"row {row + 1}"
     shown = "'' (or NA, null...)" if value is _MISSING_CELL else repr(value)
     if len(shown) > 60:
         shown = shown[:57] + "..."
-    return FormatError(f"{p}: {where}, column {column!r}: {shown} {why}; fix the file")
+    return FormatError(f"{p}: {where}, column {column!r}: {shown} {why}; {fix}")
 
 
 def _first(mask: Any) -> int:
@@ -318,7 +320,8 @@ def read_tidy_frame(path: str | os.PathLike[str]) -> pd.DataFrame:
         elif col in _STRINGS:
             arr = table.column(col)
             empty = np.asarray(arr.is_null().to_numpy(zero_copy_only=False), dtype=bool)
-            if col != "arch" and empty.any():
+            # an empty space key is named by tidy_space, with the fix for a column of one's own
+            if col not in ("arch", "space") and empty.any():
                 i = _first(empty)
                 raise _bad(p, i, col, _MISSING_CELL, "is empty (every row needs one)", csv)
             out[col] = arr.to_pandas()
@@ -352,7 +355,13 @@ _INT64_MAX = 2**63 - 1
 
 
 def frame_bad(
-    source: str, df: pd.DataFrame, pos: int, column: str, value: object, why: str
+    source: str,
+    df: pd.DataFrame,
+    pos: int,
+    column: str,
+    value: object,
+    why: str,
+    fix: str = "fix the frame",
 ) -> FormatError:
     """The one-line error for cell (``pos``, ``column``) of a frame handed to
     :meth:`Table.from_tidy`, by row (and its index label when that differs)."""
@@ -362,7 +371,7 @@ def frame_bad(
     shown = repr(value.item() if hasattr(value, "item") else value)
     if len(shown) > 60:
         shown = shown[:57] + "..."
-    return FormatError(f"{source}: {where}, column {column!r}: {shown} {why}; fix the frame")
+    return FormatError(f"{source}: {where}, column {column!r}: {shown} {why}; {fix}")
 
 
 def _as_int(x: object) -> int | str | None:
@@ -594,8 +603,20 @@ def looks_like_tidy(path: str | os.PathLike[str]) -> bool:
     )
 
 
+_SPACE_KEYS = "as `nb201-flat train` writes it: nb201, nb201@C4N1#faithful, ..."
+SPACE_COLUMN_FIX = "a column of your own called space: rename it, else fix the cell"
+"""The fix of a ``space`` column holding something else than a space key: the column is read
+as the table's space (:func:`tidy_space`), so a user's own column of that name must be
+renamed (ignoring it would drop the network size of a retrained table's file unseen)."""
+
+
 def tidy_space(
-    df: pd.DataFrame, space: Space | None, meta: Mapping[str, Any] | None, source: str
+    df: pd.DataFrame,
+    space: Space | None,
+    meta: Mapping[str, Any] | None,
+    source: str,
+    *,
+    bad: Callable[[int, object, str], FormatError] | None = None,
 ) -> tuple[Space, dict[str, Any]]:
     """The space of a tidy frame from ``source`` and its meta, with the space key of its
     ``space`` column (:meth:`Table.to_tidy` writes a retrained table's: the network size the
@@ -603,28 +624,45 @@ def tidy_space(
 
     The key names the space when ``space`` is None (else NB201); several keys, a key that is
     none (``nb201@c4n1`` would read as NB201's full size), or one naming another space than
-    ``space`` or another key than ``meta``'s are refused in one line.
+    ``space`` or another key than ``meta``'s are refused in one line. A cell that is no space
+    key (empty, not text, or text of another kind: a user's own column called ``space``) is
+    refused by its first row with :data:`SPACE_COLUMN_FIX`, by ``bad(row, value, why)`` (a
+    file's line) or else by the frame's row.
     """
+    import numpy as np
+
     from nb201_flat.importers.results_db import space_from_key
 
     out = dict(meta or {})
     if "space" not in df:
         return (NB201 if space is None else space), out
-    _frame_text(source, df, "space")  # empty, not text, spaces around it: by its row
-    keys = sorted({str(k) for k in df["space"].unique()})
+    column = df["space"]
+    codes, uniques = pd.factorize(column, use_na_sentinel=True)  # a few keys over many rows
+    spaces: dict[str, Space] = {}
+    for key in np.asarray(uniques, dtype=object):
+        try:
+            if isinstance(key, str) and key == key.strip():  # " nb201" would be a key apart
+                spaces[key] = space_from_key(key)
+        except FormatError:
+            pass
+    known = np.array([isinstance(k, str) and k in spaces for k in uniques] + [False], dtype=bool)
+    if not known[codes].all():  # code -1, an empty cell, reads the trailing False
+        row = _first(~known[codes])
+        value = column.iloc[row]
+        empty = codes[row] < 0 or (isinstance(value, str) and not value.strip())
+        why = "is empty (every row names" if empty else "is not a space key (the column names"
+        why += f" the table's space, {_SPACE_KEYS})"
+        if bad is not None:
+            raise bad(row, value, why)
+        raise frame_bad(source, df, row, "space", value, why, fix=SPACE_COLUMN_FIX)
+    keys = sorted(spaces)
     if len(keys) > 1:
         raise FormatError(
             f"{source}: column 'space' holds rows of {len(keys)} space keys "
             f"({', '.join(map(repr, keys))}); a table holds one space: split the rows by it"
         )
     key = keys[0]
-    try:
-        named = space_from_key(key)
-    except FormatError:
-        raise FormatError(
-            f"{source}: column 'space': {key!r} is not a space key (as `nb201-flat train` "
-            "writes them: nb201, nb201@C4N1#faithful, ...); fix the column"
-        ) from None
+    named = spaces[key]
     if space is not None and named != space:
         raise FormatError(
             f"{source}: column 'space' holds {key!r}, which names another space than the one "
@@ -732,9 +770,15 @@ def read_tidy(
     p = Path(path)
     df = read_tidy_frame(p)
     meta = {"file": str(path), "columns": [c for c in TIDY_COLUMNS if c in df]}
-    space, meta = tidy_space(df, space, meta, str(p))
+    csv = not p.name.lower().endswith(".parquet")
+
+    def bad_space(row: int, value: object, why: str) -> FormatError:
+        empty = value is None or (isinstance(value, float) and math.isnan(value))
+        shown = _MISSING_CELL if empty else getattr(value, "item", lambda: value)()  # np.int64
+        return _bad(p, row, "space", shown, why, csv, fix=SPACE_COLUMN_FIX)
+
+    space, meta = tidy_space(df, space, meta, str(p), bad=bad_space)
     if "arch" in df:  # here, to name a bad string by the file's line
-        csv = not p.name.lower().endswith(".parquet")
 
         def bad(row: int, value: object, why: str) -> FormatError:
             empty = value is None or (isinstance(value, float) and math.isnan(value))

@@ -386,6 +386,45 @@ def test_a_space_column_that_cannot_be_kept_is_refused(space: object, why: str) 
     assert why in str(exc.value) and "\n" not in str(exc.value)
 
 
+@pytest.mark.parametrize(
+    ("notes", "row", "why"),
+    [
+        (["my notes", "my notes"], 1, "'my notes' is not a space key"),
+        # were "rows of 2 space keys ... split the rows by it", "is empty ...; fix the file"
+        (["office A", "office B"], 1, "'office A' is not a space key"),
+        (["nb201", "B"], 2, "'B' is not a space key"),
+        (["A", None], 1, "'A' is not a space key"),
+        ([None, "A"], 1, "'' (or NA, null...) is empty"),
+        ([12, 12], 1, "12 is not a space key"),
+    ],
+)
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_a_column_of_ones_own_called_space_is_refused_naming_the_rename(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    suffix: str,
+    notes: list[object],
+    row: int,
+    why: str,
+) -> None:
+    # a user's notes column called space was refused as a bad space key ("fix the column"),
+    # or as several keys to split the rows by: never that the column can be renamed
+    path = tmp_path / f"t{suffix}"
+    df = _frame(space=notes)
+    df.to_csv(path, index=False) if suffix == ".csv" else df.to_parquet(path)
+    code, out, err = run(capsys, "import", str(path), "--out", str(tmp_path / "t.nb201"))
+    where = f"row {row} (line {row + 1})" if suffix == ".csv" else f"row {row}"
+    if suffix == ".csv" and notes[0] == 12:
+        why = "'12' is not a space key"  # a csv's space column is read as text
+    assert code == 2 and out == "" and err.count("\n") == 1, err
+    assert err.startswith(f"error: {path}: {where}, column 'space': {why} ("), err
+    assert err.endswith("; a column of your own called space: rename it, else fix the cell\n")
+    renamed = tmp_path / f"r{suffix}"
+    df = df.rename(columns={"space": "notes"})
+    df.to_csv(renamed, index=False) if suffix == ".csv" else df.to_parquet(renamed)
+    assert run(capsys, "import", str(renamed), "--out", str(tmp_path / "r.nb201"))[0] == 0
+
+
 def test_a_space_column_other_than_the_space_or_meta_given_is_refused() -> None:
     from nb201_flat.errors import FormatError
     from nb201_flat.space import Space
