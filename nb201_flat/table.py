@@ -823,42 +823,47 @@ def _stand_in_rows(
     its flag is read back: a constant-output cell in the first vector, a copy in the first
     vector of its run.
     """
-    found = stand_ins(table)
-    if found is None:
-        return None
-    constant_cells, records = found
     copies: dict[_Run, dict[int, int]] = {}
-    for cell, recs in records.items():
-        for rec in recs:
-            try:
-                run = (str(rec["dataset"]), int(rec["epochs"]), _seed_or_none(rec["seed"]))
-                source = int(rec["copied_from"])
-            except (KeyError, TypeError, ValueError):
-                raise FormatError(
-                    f"meta['isomorphic_to'] holds {shown(rec, 100)}, not a record of dataset, "
-                    "epochs, seed, index and copied_from; fix or drop it"
-                ) from None
-            if copies.setdefault(run, {}).setdefault(cell, source) != source:
-                raise FormatError(
-                    f"meta['isomorphic_to'] copies both cell {copies[run][cell]} and cell "
-                    f"{source} into cell {cell} at {_run_text(run)}; keep one record"
-                )
-    constant = np.array(sorted(constant_cells), dtype=np.int64)
+    for rec in table.meta.get("isomorphic_to") or []:
+        try:
+            cell = int(rec["index"])
+            run = (str(rec["dataset"]), int(rec["epochs"]), _seed_or_none(rec["seed"]))
+            source = int(rec["copied_from"])
+        except (KeyError, TypeError, ValueError):
+            raise FormatError(
+                f"meta['isomorphic_to'] holds {shown(rec, 100)}, not a record of dataset, "
+                "epochs, seed, index and copied_from; fix or drop it"
+            ) from None
+        if copies.setdefault(run, {}).setdefault(cell, source) != source:
+            raise FormatError(
+                f"meta['isomorphic_to'] copies both cell {copies[run][cell]} and cell "
+                f"{source} into cell {cell} at {_run_text(run)}; keep one record"
+            )
+    try:
+        cells = {int(i) for i in table.meta.get("constant_output") or ()}
+    except (TypeError, ValueError):
+        raise FormatError(
+            f"meta['constant_output'] holds {shown(table.meta['constant_output'], 100)}, not "
+            "cell indices; fix or drop it"
+        ) from None
+    if stand_ins(table) is None:  # checked above: it reads them alike
+        return None
+    constant = np.array(sorted(cells), dtype=np.int64)
     items = list(rows)
     if items:  # an empty table writes no row to flag
         shown_cells = np.unique(np.concatenate([rows[item] for item in items]))
         lost = np.setdiff1d(constant, shown_cells)
         rows[items[0]] = np.union1d(rows[items[0]], lost)
-    for run, cells in copies.items():
+    for run, copied in copies.items():
         of_run = [item for item in items if (item[0].dataset, item[0].epochs, item[1]) == run]
         if not of_run:
+            cell, source = next(iter(copied.items()))
             raise FormatError(
-                f"meta['isomorphic_to'] copies cell {min(cells.values())} into cell "
-                f"{min(cells)} at {_run_text(run)}, a run this table stores no vector of; "
-                "drop those records"
+                f"meta['isomorphic_to'] copies cell {source} into cell {cell} at "
+                f"{_run_text(run)}, a run this table stores no vector of; drop those records"
             )
         shown_cells = np.unique(np.concatenate([rows[item] for item in of_run]))
-        lost = np.setdiff1d(np.array(sorted(cells), dtype=np.int64), shown_cells)
+        lost = np.setdiff1d(np.array(sorted(copied), dtype=np.int64), shown_cells)
         rows[of_run[0]] = np.union1d(rows[of_run[0]], lost)
     return constant, copies
 

@@ -275,6 +275,14 @@ def test_stand_ins_a_tidy_frame_cannot_carry_are_refused() -> None:
     table.meta["isomorphic_to"][1] = {**elsewhere, "dataset": "cifar10", "copied_from": 8}
     with pytest.raises(FormatError, match=r"copies both cell 7 and cell 8 into cell 5 at"):
         table.to_tidy()
+    # a record by hand without its cell: a KeyError's traceback
+    table.meta["isomorphic_to"][1] = {"dataset": "cifar10", "epochs": 2, "seed": 777}
+    with pytest.raises(FormatError, match=r"^meta\['isomorphic_to'\] holds \{'dataset'.*, not a record of dataset, epochs, seed, index and copied_from; fix or drop it$"):  # fmt: skip
+        table.to_tidy()
+    table.meta["isomorphic_to"].pop()
+    table.meta["constant_output"] = ["ten"]
+    with pytest.raises(FormatError, match=r"^meta\['constant_output'\] holds \['ten'\], not cell"):
+        table.to_tidy()
 
 
 @pytest.mark.parametrize(
