@@ -334,7 +334,8 @@ def read_tidy_frame(path: str | os.PathLike[str]) -> pd.DataFrame:
             # a missing number there, while an empty csv cell may be a damaged line
             if empty.any() and (csv or not pa.types.is_floating(arr.type)):
                 i = _first(empty)
-                why = "is empty (write nan for a missing number)"
+                # pandas' to_csv writes NaN as an empty cell unless told (to_tidy(dropna=False))
+                why = "is empty (write nan for a missing number: pandas' to_csv(na_rep='nan'))"
                 raise _bad(p, i, col, _MISSING_CELL, why, csv)
             values = np.asarray(arr.to_numpy(zero_copy_only=False), dtype=np.float64)
             if (bad := _first_infinite(values)) is not None:  # here with its line number

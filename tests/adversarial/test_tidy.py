@@ -84,6 +84,21 @@ def test_nan_value_is_a_missing_number_not_an_empty_cell(tmp_path: Path) -> None
         read_tidy(path)
 
 
+def test_an_empty_value_pandas_wrote_names_how_to_write_nan(tmp_path: Path) -> None:
+    # to_csv writes NaN as an empty cell: to_tidy(dropna=False).to_csv() is refused, and the
+    # refusal said "write nan" without how
+    vec = np.full(NB201.size, np.nan)
+    vec[0] = 93.5
+    path = tmp_path / "t.csv"
+    Table(NB201, {(KEY, None): vec}).to_tidy(dropna=False).to_csv(path, index=False)
+    with pytest.raises(FormatError) as info:
+        read_tidy(path)
+    assert str(info.value) == (
+        f"{path}: row 2 (line 3), column 'value': '' (or NA, null...) is empty (write nan for a "
+        "missing number: pandas' to_csv(na_rep='nan')); fix the file"
+    )
+
+
 def test_a_nan_value_pandas_wrote_to_parquet_is_a_missing_number(tmp_path: Path) -> None:
     # to_parquet stores a NaN as a null: Table.to_tidy(dropna=False).to_parquet() was refused
     # with "is empty (write nan for a missing number)", which a parquet cannot say otherwise
