@@ -63,6 +63,14 @@ if TYPE_CHECKING:
 
 
 TIDY_COLUMNS = ("index", "arch", "dataset", "split", "epochs", "seed", "metric", "value")
+STAND_IN_COLUMNS = ("constant_output", "copied_from")
+"""The tidy columns of a retraining table's stand-in cells (:func:`stand_ins`), one value per
+row: ``constant_output`` True on every row of a disconnected cell recorded at chance (the same
+on all of a cell's rows), ``copied_from`` the index of the trained cell whose numbers a row
+copies, empty on a row of the cell's own run (the same on all rows of one dataset, schedule,
+seed and cell). :meth:`Table.to_tidy` writes them and :meth:`Table.from_tidy` reads them back
+into ``meta["constant_output"]`` and ``meta["isomorphic_to"]``; a table recording no stand-ins
+has neither."""
 INFO_COLUMNS = ("dataset", "split", "epochs", "metric", "archs", "mean", "seeds")
 
 
@@ -589,6 +597,15 @@ class Table:
         network size and training mode) writes it in a ``space`` column, which
         :meth:`from_tidy` reads back: without it the analytic costs of the table read back
         would describe NB201's full-size network (:func:`~nb201_flat.costs.network_size`).
+        A table that records stand-in cells (:func:`stand_ins`) writes them in the
+        :data:`STAND_IN_COLUMNS`; a stand-in whose rows ``dropna`` would drop (its values are
+        missing) keeps one row of value NaN, so that :meth:`from_tidy` reads every one back.
+
+        Raises
+        ------
+        FormatError
+            ``meta["isomorphic_to"]`` names a run (dataset, schedule, seed) of which the table
+            stores no vector, or two cells copied into one run: no row could carry it.
         """
         import pandas as pd
 
@@ -596,9 +613,26 @@ class Table:
         space_key = self.meta.get("space_key")
         extra = {} if space_key is None else {"space": str(space_key)}
         strings = np.asarray(self.space.strings(), dtype=object)
+        items = sorted(
+            self.data.items(), key=lambda kv: (kv[0][0], -1 if kv[0][1] is None else kv[0][1])
+        )
+        rows = {
+            item: np.nonzero(~np.isnan(vec))[0] if dropna else np.arange(self.space.size)
+            for item, vec in items
+        }
+        stand = _stand_in_rows(self, rows)
         parts = []
-        for (key, s), vec in sorted(self.data.items(), key=lambda kv: (kv[0][0], kv[0][1] or -1)):
-            idx = np.nonzero(~np.isnan(vec))[0] if dropna else np.arange(self.space.size)
+        for (key, s), vec in items:
+            idx = rows[(key, s)]
+            columns: dict[str, Any] = {}
+            if stand is not None:
+                constant, copies = stand
+                copied = np.full(self.space.size, -1, dtype=np.int64)
+                for cell, source in copies.get((key.dataset, key.epochs, s), {}).items():
+                    copied[cell] = source
+                copied_from = pd.array(copied[idx], dtype="Int64")
+                copied_from[copied[idx] < 0] = pd.NA
+                columns = {"constant_output": np.isin(idx, constant), "copied_from": copied_from}
             parts.append(
                 pd.DataFrame(
                     {
@@ -611,11 +645,13 @@ class Table:
                         "metric": key.metric,
                         "value": vec[idx],
                         **extra,
+                        **columns,
                     }
                 )
             )
         if not parts:
-            return pd.DataFrame({c: [] for c in (*TIDY_COLUMNS, *extra)})
+            named = (*TIDY_COLUMNS, *extra, *(STAND_IN_COLUMNS if stand is not None else ()))
+            return pd.DataFrame({c: [] for c in named})
         return pd.concat(parts, ignore_index=True)
 
     @classmethod
@@ -635,7 +671,9 @@ class Table:
         Without ``index``, rows are located by ``arch`` (:func:`check_arch_column`). A
         ``space`` column (:meth:`to_tidy` writes it) holds the table's space key, one for
         every row: it goes to ``meta["space_key"]`` and names the space when ``space`` is
-        None (else NB201); a key naming another space than ``space`` is an error. Duplicate rows for one
+        None (else NB201); a key naming another space than ``space`` is an error. The
+        :data:`STAND_IN_COLUMNS` go to ``meta["constant_output"]`` and ``meta["isomorphic_to"]``
+        (:func:`~nb201_flat.importers.tidy.tidy_stand_ins`). Duplicate rows for one
         (key, seed, arch) are an error, not silently averaged. No cell is coerced: an index,
         epoch count or seed that is not an integer in range, an empty key cell, a value that
         is not a number, or a frame without rows is a :class:`FormatError` naming the row,
@@ -649,7 +687,12 @@ class Table:
                 f"tidy table lacks column(s) {missing or ['index or arch']}; expected columns "
                 f"{', '.join(TIDY_COLUMNS)} (see data/README.md)"
             )
-        from nb201_flat.importers.tidy import check_tidy_frame, frame_bad, tidy_space
+        from nb201_flat.importers.tidy import (
+            check_tidy_frame,
+            frame_bad,
+            tidy_space,
+            tidy_stand_ins,
+        )
 
         label = f"tidy table {source!r}"
         space, meta = tidy_space(df, space, meta, label)
@@ -670,6 +713,7 @@ class Table:
                 return frame_bad(label, frame, row, "arch", value, why)
 
             index = check_arch_column(df["arch"], space, bad, index=index)
+        meta = tidy_stand_ins(df, index, meta, label)  # to_tidy's STAND_IN_COLUMNS
         seed_col = (
             pd.to_numeric(df["seed"], errors="coerce").astype("Int64")
             if "seed" in df
@@ -762,6 +806,75 @@ def stand_ins(table: Table) -> tuple[set[int], dict[int, list[dict[str, Any]]]] 
     for rec in meta.get("isomorphic_to") or []:
         copies.setdefault(int(rec["index"]), []).append(rec)
     return {int(i) for i in meta.get("constant_output") or []}, copies
+
+
+_Run = tuple[str, int, int | None]
+"""A retraining run's (dataset, schedule, seed) as ``meta["isomorphic_to"]`` records it."""
+
+
+def _stand_in_rows(
+    table: Table, rows: dict[tuple[MetricKey, int | None], npt.NDArray[np.intp]]
+) -> tuple[npt.NDArray[np.int64], dict[_Run, dict[int, int]]] | None:
+    """The stand-in cells of ``table`` as :meth:`Table.to_tidy` writes them: the constant-output
+    cells, and per run the cells copied into it with the cell each copies; None for a table
+    recording none.
+
+    ``rows`` (the cells written per vector) gains a row for a stand-in that has none, so that
+    its flag is read back: a constant-output cell in the first vector, a copy in the first
+    vector of its run.
+    """
+    copies: dict[_Run, dict[int, int]] = {}
+    for rec in table.meta.get("isomorphic_to") or []:
+        try:
+            cell = int(rec["index"])
+            run = (str(rec["dataset"]), int(rec["epochs"]), _seed_or_none(rec["seed"]))
+            source = int(rec["copied_from"])
+        except (KeyError, TypeError, ValueError):
+            raise FormatError(
+                f"meta['isomorphic_to'] holds {shown(rec, 100)}, not a record of dataset, "
+                "epochs, seed, index and copied_from; fix or drop it"
+            ) from None
+        if copies.setdefault(run, {}).setdefault(cell, source) != source:
+            raise FormatError(
+                f"meta['isomorphic_to'] copies both cell {copies[run][cell]} and cell "
+                f"{source} into cell {cell} at {_run_text(run)}; keep one record"
+            )
+    try:
+        cells = {int(i) for i in table.meta.get("constant_output") or ()}
+    except (TypeError, ValueError):
+        raise FormatError(
+            f"meta['constant_output'] holds {shown(table.meta['constant_output'], 100)}, not "
+            "cell indices; fix or drop it"
+        ) from None
+    if stand_ins(table) is None:  # checked above: it reads them alike
+        return None
+    constant = np.array(sorted(cells), dtype=np.int64)
+    items = list(rows)
+    if items:  # an empty table writes no row to flag
+        shown_cells = np.unique(np.concatenate([rows[item] for item in items]))
+        lost = np.setdiff1d(constant, shown_cells)
+        rows[items[0]] = np.union1d(rows[items[0]], lost)
+    for run, copied in copies.items():
+        of_run = [item for item in items if (item[0].dataset, item[0].epochs, item[1]) == run]
+        if not of_run:
+            cell, source = next(iter(copied.items()))
+            raise FormatError(
+                f"meta['isomorphic_to'] copies cell {source} into cell {cell} at "
+                f"{_run_text(run)}, a run this table stores no vector of; drop those records"
+            )
+        shown_cells = np.unique(np.concatenate([rows[item] for item in of_run]))
+        lost = np.setdiff1d(np.array(sorted(copied), dtype=np.int64), shown_cells)
+        rows[of_run[0]] = np.union1d(rows[of_run[0]], lost)
+    return constant, copies
+
+
+def _seed_or_none(seed: object) -> int | None:
+    return None if seed is None else int(cast(int, seed))
+
+
+def _run_text(run: _Run) -> str:
+    dataset, epochs, seed = run
+    return f"{dataset}@{epochs}ep seed {'mean' if seed is None else seed}"
 
 
 _DataWrapper = Callable[

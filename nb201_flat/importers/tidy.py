@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Final
 
@@ -20,7 +20,8 @@ from nb201_flat.table import TIDY_COLUMNS, MetricKey, Table, check_arch_column
 
 # "space": the space key of a retrained table (Table.to_tidy writes it), one for every row
 _STRINGS = ("arch", "dataset", "split", "metric", "space")
-_INTEGERS = ("index", "epochs", "seed")
+# "copied_from": a stand-in's trained cell (table.STAND_IN_COLUMNS), empty on a cell's own rows
+_INTEGERS = ("index", "epochs", "seed", "copied_from")
 # int64 holds 18 digits for sure; longer is no index, epoch count or seed of this benchmark
 _INT_PATTERN = r"^[+-]?[0-9]{1,18}$"
 
@@ -149,12 +150,14 @@ def _row_error(
     )
 
 
-def _bad(p: Path, row: int, column: str, value: object, why: str, csv: bool) -> FormatError:
+def _bad(
+    p: Path, row: int, column: str, value: object, why: str, csv: bool, fix: str = "fix the file"
+) -> FormatError:
     where = f"row {row + 1} (line {row + 2})" if csv else f"row {row + 1}"
     shown = "'' (or NA, null...)" if value is _MISSING_CELL else repr(value)
     if len(shown) > 60:
         shown = shown[:57] + "..."
-    return FormatError(f"{p}: {where}, column {column!r}: {shown} {why}; fix the file")
+    return FormatError(f"{p}: {where}, column {column!r}: {shown} {why}; {fix}")
 
 
 def _first(mask: Any) -> int:
@@ -210,6 +213,30 @@ def _strict_int(p: Path, table: Any, name: str, *, nullable: bool, minimum: int,
     return values, nulls
 
 
+def _strict_flags(p: Path, table: Any, name: str, csv: bool) -> Any:
+    """Column ``name`` as a bool numpy array: True or False (any case) in a csv, booleans in a
+    parquet; an empty cell or another word is refused by its row."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    col = table.column(name)
+    nulls = np.asarray(col.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+    if nulls.any():
+        raise _bad(p, _first(nulls), name, _MISSING_CELL, "is empty (write True or False)", csv)
+    if pa.types.is_boolean(col.type):
+        return np.asarray(col.to_numpy(zero_copy_only=False), dtype=bool)
+    if not (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
+        raise FormatError(f"{p}: column {name!r} has type {col.type}, not True/False; fix the file")
+    text = pc.utf8_lower(pc.utf8_trim_whitespace(col))
+    flags = np.asarray(pc.equal(text, "true").to_numpy(zero_copy_only=False), dtype=bool)
+    other = ~flags & ~np.asarray(pc.equal(text, "false").to_numpy(zero_copy_only=False), bool)
+    if other.any():
+        i = _first(other)
+        raise _bad(p, i, name, col[i].as_py(), "is not True or False", csv)
+    return flags
+
+
 def _null_spellings() -> list[str]:
     """pyarrow's spellings of a missing cell ("", NA, null, N/A, ...) less those of nan.
 
@@ -236,6 +263,7 @@ def _read_arrow(p: Path, name: str) -> tuple[Any, bool]:
             **{c: dict_string for c in _STRINGS},
             **{c: pa.string() for c in _INTEGERS},
             "value": pa.float64(),
+            "constant_output": pa.string(),  # True or False, checked by its row
         },
         null_values=_null_spellings(),
         strings_can_be_null=True,
@@ -283,14 +311,17 @@ def read_tidy_frame(path: str | os.PathLike[str]) -> pd.DataFrame:
     for col in table.column_names:
         if col in ("index", "epochs"):
             out[col], _ = _strict_int(p, table, col, nullable=False, minimum=0, csv=csv)
-        elif col == "seed":
+        elif col in ("seed", "copied_from"):  # empty: the mean over seeds; the cell's own run
             seeds, nulls = _strict_int(p, table, col, nullable=True, minimum=0, csv=csv)
             out[col] = pd.array(np.where(nulls, 0, seeds).astype(np.int64), dtype="Int64")
             out[col][nulls] = pd.NA
+        elif col == "constant_output":
+            out[col] = _strict_flags(p, table, col, csv)
         elif col in _STRINGS:
             arr = table.column(col)
             empty = np.asarray(arr.is_null().to_numpy(zero_copy_only=False), dtype=bool)
-            if col != "arch" and empty.any():
+            # an empty space key is named by tidy_space, with the fix for a column of one's own
+            if col not in ("arch", "space") and empty.any():
                 i = _first(empty)
                 raise _bad(p, i, col, _MISSING_CELL, "is empty (every row needs one)", csv)
             out[col] = arr.to_pandas()
@@ -299,11 +330,14 @@ def read_tidy_frame(path: str | os.PathLike[str]) -> pd.DataFrame:
             if not pa.types.is_floating(arr.type) and not pa.types.is_integer(arr.type):
                 raise FormatError(f"{p}: column 'value' has type {arr.type}, not numbers")
             empty = np.asarray(arr.is_null().to_numpy(zero_copy_only=False), dtype=bool)
-            if empty.any():
+            # pandas' to_parquet stores a NaN as a null (Table.to_tidy(dropna=False) has some):
+            # a missing number there, while an empty csv cell may be a damaged line
+            if empty.any() and (csv or not pa.types.is_floating(arr.type)):
                 i = _first(empty)
-                why = "is empty (write nan for a missing number)"
+                # pandas' to_csv writes NaN as an empty cell unless told (to_tidy(dropna=False))
+                why = "is empty (write nan for a missing number: pandas' to_csv(na_rep='nan'))"
                 raise _bad(p, i, col, _MISSING_CELL, why, csv)
-            values = np.asarray(arr.to_numpy(), dtype=np.float64)
+            values = np.asarray(arr.to_numpy(zero_copy_only=False), dtype=np.float64)
             if (bad := _first_infinite(values)) is not None:  # here with its line number
                 raise _bad(p, bad, col, float(values[bad]), _NOT_FINITE, csv)
             out[col] = values
@@ -322,7 +356,13 @@ _INT64_MAX = 2**63 - 1
 
 
 def frame_bad(
-    source: str, df: pd.DataFrame, pos: int, column: str, value: object, why: str
+    source: str,
+    df: pd.DataFrame,
+    pos: int,
+    column: str,
+    value: object,
+    why: str,
+    fix: str = "fix the frame",
 ) -> FormatError:
     """The one-line error for cell (``pos``, ``column``) of a frame handed to
     :meth:`Table.from_tidy`, by row (and its index label when that differs)."""
@@ -332,7 +372,7 @@ def frame_bad(
     shown = repr(value.item() if hasattr(value, "item") else value)
     if len(shown) > 60:
         shown = shown[:57] + "..."
-    return FormatError(f"{source}: {where}, column {column!r}: {shown} {why}; fix the frame")
+    return FormatError(f"{source}: {where}, column {column!r}: {shown} {why}; {fix}")
 
 
 def _as_int(x: object) -> int | str | None:
@@ -455,6 +495,24 @@ def _frame_text(source: str, df: pd.DataFrame, name: str) -> None:
             raise frame_bad(source, df, i, name, col.iloc[i], why)
 
 
+def _frame_flags(source: str, df: pd.DataFrame, name: str) -> Any:
+    """Column ``name`` as a bool array, refusing a cell that is not True or False (``"no"``
+    would be truthy, NA neither)."""
+    import numpy as np
+
+    col = df[name]
+    if col.dtype == np.bool_:
+        return col.to_numpy()
+    values = col.to_numpy(dtype=object)
+    flag = np.fromiter(
+        (isinstance(x, bool | np.bool_) for x in values), dtype=bool, count=len(values)
+    )
+    if not flag.all():
+        i = _first(~flag)
+        raise frame_bad(source, df, i, name, values[i], "is not True or False")
+    return values.astype(bool)
+
+
 def _frame_values(source: str, df: pd.DataFrame) -> Any:
     import numpy as np
 
@@ -489,7 +547,9 @@ def check_tidy_frame(df: pd.DataFrame, *, size: int, source: str) -> pd.DataFram
     What :func:`read_tidy_frame` checks in a file, for a frame built in memory: ``index`` an
     integer in ``0..size-1``, ``epochs`` an integer >= 0, ``seed`` an integer >= 0 or empty
     (the mean over seeds), ``value`` a number (NaN for missing), dataset/split/metric
-    non-empty text. The first cell that is not names its row, column and value.
+    non-empty text; where present, ``copied_from`` an integer in ``0..size-1`` or empty and
+    ``constant_output`` True or False (:data:`~nb201_flat.table.STAND_IN_COLUMNS`). The
+    first cell that is not names its row, column and value.
 
     >>> df = pd.DataFrame({"index": [0, 1.5], "dataset": "c", "split": "s", "epochs": 2,
     ...                    "metric": "m", "value": 1.0})
@@ -509,6 +569,13 @@ def check_tidy_frame(df: pd.DataFrame, *, size: int, source: str) -> pd.DataFram
         seed_col = pd.array(seeds, dtype="Int64")
         seed_col[nulls] = pd.NA
         out["seed"] = seed_col
+    if "copied_from" in df:  # a stand-in's trained cell; empty on a cell's own rows
+        cells, nulls = _frame_int(source, df, "copied_from", nullable=True, low=0, high=size - 1)
+        copied_from = pd.array(cells, dtype="Int64")
+        copied_from[nulls] = pd.NA
+        out["copied_from"] = copied_from
+    if "constant_output" in df:
+        out["constant_output"] = _frame_flags(source, df, "constant_output")
     for name in ("dataset", "split", "metric"):
         _frame_text(source, df, name)
     out["value"] = _frame_values(source, df)
@@ -537,8 +604,20 @@ def looks_like_tidy(path: str | os.PathLike[str]) -> bool:
     )
 
 
+_SPACE_KEYS = "as `nb201-flat train` writes it: nb201, nb201@C4N1#faithful, ..."
+SPACE_COLUMN_FIX = "a column of your own called space: rename it, else fix the cell"
+"""The fix of a ``space`` column holding something else than a space key: the column is read
+as the table's space (:func:`tidy_space`), so a user's own column of that name must be
+renamed (ignoring it would drop the network size of a retrained table's file unseen)."""
+
+
 def tidy_space(
-    df: pd.DataFrame, space: Space | None, meta: Mapping[str, Any] | None, source: str
+    df: pd.DataFrame,
+    space: Space | None,
+    meta: Mapping[str, Any] | None,
+    source: str,
+    *,
+    bad: Callable[[int, object, str], FormatError] | None = None,
 ) -> tuple[Space, dict[str, Any]]:
     """The space of a tidy frame from ``source`` and its meta, with the space key of its
     ``space`` column (:meth:`Table.to_tidy` writes a retrained table's: the network size the
@@ -546,28 +625,45 @@ def tidy_space(
 
     The key names the space when ``space`` is None (else NB201); several keys, a key that is
     none (``nb201@c4n1`` would read as NB201's full size), or one naming another space than
-    ``space`` or another key than ``meta``'s are refused in one line.
+    ``space`` or another key than ``meta``'s are refused in one line. A cell that is no space
+    key (empty, not text, or text of another kind: a user's own column called ``space``) is
+    refused by its first row with :data:`SPACE_COLUMN_FIX`, by ``bad(row, value, why)`` (a
+    file's line) or else by the frame's row.
     """
+    import numpy as np
+
     from nb201_flat.importers.results_db import space_from_key
 
     out = dict(meta or {})
     if "space" not in df:
         return (NB201 if space is None else space), out
-    _frame_text(source, df, "space")  # empty, not text, spaces around it: by its row
-    keys = sorted({str(k) for k in df["space"].unique()})
+    column = df["space"]
+    codes, uniques = pd.factorize(column, use_na_sentinel=True)  # a few keys over many rows
+    spaces: dict[str, Space] = {}
+    for key in np.asarray(uniques, dtype=object):
+        try:
+            if isinstance(key, str) and key == key.strip():  # " nb201" would be a key apart
+                spaces[key] = space_from_key(key)
+        except FormatError:
+            pass
+    known = np.array([isinstance(k, str) and k in spaces for k in uniques] + [False], dtype=bool)
+    if not known[codes].all():  # code -1, an empty cell, reads the trailing False
+        row = _first(~known[codes])
+        value = column.iloc[row]
+        empty = codes[row] < 0 or (isinstance(value, str) and not value.strip())
+        why = "is empty (every row names" if empty else "is not a space key (the column names"
+        why += f" the table's space, {_SPACE_KEYS})"
+        if bad is not None:
+            raise bad(row, value, why)
+        raise frame_bad(source, df, row, "space", value, why, fix=SPACE_COLUMN_FIX)
+    keys = sorted(spaces)
     if len(keys) > 1:
         raise FormatError(
             f"{source}: column 'space' holds rows of {len(keys)} space keys "
             f"({', '.join(map(repr, keys))}); a table holds one space: split the rows by it"
         )
     key = keys[0]
-    try:
-        named = space_from_key(key)
-    except FormatError:
-        raise FormatError(
-            f"{source}: column 'space': {key!r} is not a space key (as `nb201-flat train` "
-            "writes them: nb201, nb201@C4N1#faithful, ...); fix the column"
-        ) from None
+    named = spaces[key]
     if space is not None and named != space:
         raise FormatError(
             f"{source}: column 'space' holds {key!r}, which names another space than the one "
@@ -582,6 +678,91 @@ def tidy_space(
     return named, out
 
 
+def tidy_stand_ins(
+    df: pd.DataFrame, index: Any, meta: Mapping[str, Any], source: str
+) -> dict[str, Any]:
+    """``meta`` with the stand-in cells of a checked tidy frame (:func:`check_tidy_frame`)
+    from ``source``, whose rows locate cells ``index``: its :data:`~nb201_flat.table.STAND_IN_COLUMNS`
+    (:meth:`Table.to_tidy` writes a retraining table's) read back into
+    ``meta["constant_output"]`` and ``meta["isomorphic_to"]``, as
+    :func:`~nb201_flat.importers.results_db.read_results_db` records them.
+
+    A frame without them (a benchmark's, or one written before they were) keeps ``meta`` as
+    it is. A cell flagged on some of its rows only, a run whose rows name several cells
+    copied (or none on some rows), or a column disagreeing with ``meta`` is refused in one
+    line.
+    """
+    import numpy as np
+
+    out = dict(meta)
+    index = np.asarray(index, dtype=np.int64)
+    if "constant_output" in df:
+        flags = np.asarray(df["constant_output"], dtype=bool)
+        flagged = np.unique(index[flags])
+        split = np.intersect1d(flagged, index[~flags])
+        if len(split):
+            raise FormatError(
+                f"{source}: column 'constant_output' is True on some rows of cell "
+                f"{int(split[0])} and False on others; a cell is a constant-output stand-in "
+                "on all its rows or none: fix the column"
+            )
+        _agree(out, "constant_output", [int(i) for i in flagged], "constant_output", source)
+    if "copied_from" in df:
+        runs = pd.DataFrame(
+            {
+                "dataset": df["dataset"].astype(str).to_numpy(),
+                "epochs": np.asarray(df["epochs"], dtype=np.int64),
+                "seed": (
+                    df["seed"].to_numpy(dtype=np.float64, na_value=np.nan)
+                    if "seed" in df
+                    else np.nan
+                ),
+                "index": index,
+                "copied_from": df["copied_from"].to_numpy(dtype=np.float64, na_value=np.nan),
+            }
+        )
+        copies = runs[runs["index"].isin(runs.loc[runs["copied_from"].notna(), "index"])]
+        cols = ["dataset", "epochs", "seed", "index"]
+        sources = copies.groupby(cols, dropna=False, sort=True)["copied_from"]
+        several = sources.nunique(dropna=False) > 1
+        if several.any():
+            d, e, sd, i = several.index[several.to_numpy()][0]
+            named = sorted(
+                "empty" if np.isnan(c) else str(int(c))
+                for c in sources.get_group((d, e, sd, i)).unique()
+            )
+            raise FormatError(
+                f"{source}: column 'copied_from' holds {' and '.join(named)} on the rows of "
+                f"cell {i} at {d}@{e}ep seed "
+                f"{'mean' if np.isnan(sd) else int(sd)}; a run's rows name one cell copied, or "
+                "none: fix the column"
+            )
+        which = copies.dropna(subset=["copied_from"]).drop_duplicates(cols)
+        records = [
+            {
+                "dataset": str(d),
+                "epochs": int(e),
+                "seed": None if np.isnan(sd) else int(sd),
+                "index": int(i),
+                "copied_from": int(c),
+            }
+            for d, e, sd, i, c in which.sort_values([*cols, "copied_from"]).itertuples(index=False)
+        ]
+        _agree(out, "isomorphic_to", records, "copied_from", source)
+    return out
+
+
+def _agree(out: dict[str, Any], name: str, value: list[Any], column: str, source: str) -> None:
+    """Set ``out[name]`` to ``value`` (read from ``column``), refusing a meta naming another."""
+    given = out.get(name, value)
+    if sorted(map(str, given)) != sorted(map(str, value)):
+        raise FormatError(
+            f"{source}: column {column!r} gives {name} {value!r:.80}, but meta gives "
+            f"{given!r:.80}; pass one of them"
+        )
+    out[name] = value
+
+
 def read_tidy(
     path: str | os.PathLike[str], *, space: Space | None = None, source: str | None = None
 ) -> Table:
@@ -590,9 +771,15 @@ def read_tidy(
     p = Path(path)
     df = read_tidy_frame(p)
     meta = {"file": str(path), "columns": [c for c in TIDY_COLUMNS if c in df]}
-    space, meta = tidy_space(df, space, meta, str(p))
+    csv = not p.name.lower().endswith(".parquet")
+
+    def bad_space(row: int, value: object, why: str) -> FormatError:
+        empty = value is None or (isinstance(value, float) and math.isnan(value))
+        shown = _MISSING_CELL if empty else getattr(value, "item", lambda: value)()  # np.int64
+        return _bad(p, row, "space", shown, why, csv, fix=SPACE_COLUMN_FIX)
+
+    space, meta = tidy_space(df, space, meta, str(p), bad=bad_space)
     if "arch" in df:  # here, to name a bad string by the file's line
-        csv = not p.name.lower().endswith(".parquet")
 
         def bad(row: int, value: object, why: str) -> FormatError:
             empty = value is None or (isinstance(value, float) and math.isnan(value))

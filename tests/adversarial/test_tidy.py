@@ -84,6 +84,32 @@ def test_nan_value_is_a_missing_number_not_an_empty_cell(tmp_path: Path) -> None
         read_tidy(path)
 
 
+def test_an_empty_value_pandas_wrote_names_how_to_write_nan(tmp_path: Path) -> None:
+    # to_csv writes NaN as an empty cell: to_tidy(dropna=False).to_csv() is refused, and the
+    # refusal said "write nan" without how
+    vec = np.full(NB201.size, np.nan)
+    vec[0] = 93.5
+    path = tmp_path / "t.csv"
+    Table(NB201, {(KEY, None): vec}).to_tidy(dropna=False).to_csv(path, index=False)
+    with pytest.raises(FormatError) as info:
+        read_tidy(path)
+    assert str(info.value) == (
+        f"{path}: row 2 (line 3), column 'value': '' (or NA, null...) is empty (write nan for a "
+        "missing number: pandas' to_csv(na_rep='nan')); fix the file"
+    )
+
+
+def test_a_nan_value_pandas_wrote_to_parquet_is_a_missing_number(tmp_path: Path) -> None:
+    # to_parquet stores a NaN as a null: Table.to_tidy(dropna=False).to_parquet() was refused
+    # with "is empty (write nan for a missing number)", which a parquet cannot say otherwise
+    vec = np.full(NB201.size, np.nan)
+    vec[[0, 5]] = [93.5, 91.0]
+    path = tmp_path / "t.parquet"
+    Table(NB201, {(KEY, None): vec}).to_tidy(dropna=False).to_parquet(path)
+    back = read_tidy(path).vector("cifar10", "ori-test", 200)
+    np.testing.assert_array_equal(back, vec)
+
+
 @pytest.mark.parametrize("seed", ["NA", "null", "N/A", "nan", "NaN"])
 def test_missing_seed_spellings_are_the_mean_over_seeds(tmp_path: Path, seed: str) -> None:
     # a seed NA (R's write.csv) was refused as "not an integer" when only "" was missing

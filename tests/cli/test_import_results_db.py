@@ -11,6 +11,7 @@ import pytest
 
 from nb201_flat.cli import main
 from nb201_flat.space import NB201
+from nb201_flat.table import FloatArray, MetricKey, Table
 
 
 def write_db(path: Path, runs: list[tuple[str, int, int]]) -> Path:
@@ -131,7 +132,6 @@ def test_network_size_survives_a_tidy_round_trip(
     from nb201_flat.costs import network_size, with_analytic_costs
     from nb201_flat.importers.results_db import read_results_db
     from nb201_flat.storage import load_table
-    from nb201_flat.table import Table
 
     table = read_results_db(write_db(tmp_path / "small.sqlite", [(SMALL, 7, 777)]))
     assert network_size(table) == (4, 1)
@@ -147,6 +147,219 @@ def test_network_size_survives_a_tidy_round_trip(
     params = "cifar10/model@200ep:params_mb_analytic"
     assert (
         with_analytic_costs(back).record(7)[params] == with_analytic_costs(table).record(7)[params]
+    )
+
+
+def write_stand_in_db(path: Path) -> Path:
+    """Cell 7 trained with seeds 1 and 777; cell 5 not trained, copying 7 for both (an
+    isomorphic stand-in); disconnected cell 10 recorded at chance for seed 777 (constant)."""
+    import math
+
+    from nb201_flat.train.results_db import ResultsDB
+
+    write_db(path, [(SMALL, 7, 777), (SMALL, 7, 1)])
+    db = ResultsDB(path)
+    for seed in (1, 777):
+        key = (SMALL, NB201.arch(5).to_str(), "cifar10", 2, seed)
+        db.mark_run(key, 5, "isomorphic", isomorphic_to=NB201.arch(7).to_str())
+    assert not NB201.connected[10]
+    chance = {s: (math.nan, 10.0, math.nan) for s in ("train", "ori-test")}
+    key = (SMALL, NB201.arch(10).to_str(), "cifar10", 2, 777)
+    db.mark_run(key, 10, "constant", final_rows=chance)
+    db.close()
+    return path
+
+
+def same_table(a: object, b: object) -> None:
+    """``a`` and ``b`` hold the same vectors under the same keys and seeds, the same space and
+    space key, and the same stand-in cells (``stand_ins``)."""
+    import numpy as np
+
+    from nb201_flat.table import stand_ins
+
+    assert isinstance(a, Table) and isinstance(b, Table)
+    assert a.space == b.space and a.meta.get("space_key") == b.meta.get("space_key")
+    assert sorted(a.data, key=str) == sorted(b.data, key=str)
+    for item, vec in a.data.items():
+        np.testing.assert_array_equal(vec, b.data[item])
+    assert stand_ins(a) == stand_ins(b)
+    for name in ("constant_output", "isomorphic_to"):
+        assert a.meta.get(name) == b.meta.get(name)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+@pytest.mark.parametrize("dropna", [True, False])
+def test_stand_in_cells_survive_a_tidy_round_trip(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, suffix: str, dropna: bool
+) -> None:
+    # constant_output and isomorphic_to were lost: the re-imported table called the copy and
+    # the disconnected cell trained (info's counts, query's stand-in note, a time budget's why)
+    from nb201_flat.importers.results_db import read_results_db
+    from nb201_flat.storage import load_table
+
+    table = read_results_db(write_stand_in_db(tmp_path / "r.sqlite"))
+    assert table.meta["constant_output"] == [10] and len(table.meta["isomorphic_to"]) == 2
+    assert table.seeds(table.keys()[0]) == [1, 777]  # seed ids, not positions
+    df = table.to_tidy(dropna=dropna)
+    same_table(Table.from_tidy(df), table)  # in memory
+    path = tmp_path / f"t{suffix}"
+    # a missing number is written nan: an empty value cell is refused
+    df.to_csv(path, index=False, na_rep="nan") if suffix == ".csv" else df.to_parquet(path)
+    out = tmp_path / "t.nb201"
+    code, _, err = run(capsys, "import", str(path), "--out", str(out))
+    assert code == 0, err
+    back = load_table(out)
+    same_table(back, table)
+    key = ["--dataset", "cifar10", "--split", "ori-test", "--epochs", "2", "--table", str(out)]
+    code, out_text, _ = run(capsys, "query", "5", "--seed-policy", "777", *key)
+    assert code == 0 and "isomorphic copy, not trained: numbers of cell 7" in out_text
+
+
+def _stand_in_table() -> Table:
+    """A table whose stand-ins have no value (all NaN): constant cell 10, cell 5 copying 7
+    at seed 777; cell 7 measured at seeds 1 and 777, and its loss at 777."""
+    import numpy as np
+
+    key = MetricKey("cifar10", "ori-test", 2)
+    data: dict[tuple[MetricKey, int | None], FloatArray] = {}
+    for seed in (1, 777):
+        vec = np.full(NB201.size, np.nan)
+        vec[7] = 90.0 + seed % 7
+        data[(key, seed)] = vec
+    loss = np.full(NB201.size, np.nan)
+    loss[7] = 0.5
+    data[(MetricKey("cifar10", "ori-test", 2, "loss"), 777)] = loss
+    copy = {"dataset": "cifar10", "epochs": 2, "seed": 777, "index": 5, "copied_from": 7}
+    meta = {"space_key": SMALL, "constant_output": [10], "isomorphic_to": [copy]}
+    return Table(NB201, data, meta=meta)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_stand_ins_without_a_value_keep_a_row_of_nan(tmp_path: Path, suffix: str) -> None:
+    # dropna dropped every row of such a cell, and its flag with them
+    from nb201_flat.importers.tidy import read_tidy
+
+    table = _stand_in_table()
+    df = table.to_tidy()
+    assert sorted(df["index"]) == [5, 7, 7, 7, 10]  # a NaN row for 5 and for 10
+    same_table(Table.from_tidy(df), table)
+    path = tmp_path / f"t{suffix}"
+    df.to_csv(path, index=False, na_rep="nan") if suffix == ".csv" else df.to_parquet(path)
+    same_table(read_tidy(path), table)
+
+
+def test_a_tidy_frame_without_stand_in_columns_records_none() -> None:
+    # a benchmark's table, or a file written before the columns were: as it was
+    from nb201_flat.table import STAND_IN_COLUMNS, stand_ins
+
+    table = _stand_in_table()
+    df = table.to_tidy()
+    back = Table.from_tidy(df.drop(columns=list(STAND_IN_COLUMNS)))
+    assert stand_ins(back) is None and "constant_output" not in back.meta
+    plain = Table(NB201, dict(table.data))
+    assert "constant_output" not in plain.to_tidy() and "copied_from" not in plain.to_tidy()
+
+
+def test_stand_ins_a_tidy_frame_cannot_carry_are_refused() -> None:
+    from nb201_flat.errors import FormatError
+
+    table = _stand_in_table()
+    elsewhere = {"dataset": "cifar100", "epochs": 2, "seed": 777, "index": 5, "copied_from": 7}
+    table.meta["isomorphic_to"].append(elsewhere)
+    with pytest.raises(FormatError) as exc:
+        table.to_tidy()
+    assert str(exc.value) == (
+        "meta['isomorphic_to'] copies cell 7 into cell 5 at cifar100@2ep seed 777, a run this "
+        "table stores no vector of; drop those records"
+    )
+    table.meta["isomorphic_to"][1] = {**elsewhere, "dataset": "cifar10", "copied_from": 8}
+    with pytest.raises(FormatError, match=r"copies both cell 7 and cell 8 into cell 5 at"):
+        table.to_tidy()
+    # a record by hand without its cell: a KeyError's traceback
+    table.meta["isomorphic_to"][1] = {"dataset": "cifar10", "epochs": 2, "seed": 777}
+    with pytest.raises(FormatError, match=r"^meta\['isomorphic_to'\] holds \{'dataset'.*, not a record of dataset, epochs, seed, index and copied_from; fix or drop it$"):  # fmt: skip
+        table.to_tidy()
+    table.meta["isomorphic_to"].pop()
+    table.meta["constant_output"] = ["ten"]
+    with pytest.raises(FormatError, match=r"^meta\['constant_output'\] holds \['ten'\], not cell"):
+        table.to_tidy()
+
+
+@pytest.mark.parametrize(
+    ("change", "why"),
+    [
+        (
+            {"constant_output": [True, True, False, False, False]},
+            "tidy table 'f.csv': column 'constant_output' is True on some rows of cell 7 and "
+            "False on others; a cell is a constant-output stand-in on all its rows or none: "
+            "fix the column",
+        ),
+        (
+            {"copied_from": pd.array([pd.NA, pd.NA, 7, 3, pd.NA], dtype="Int64")},
+            "tidy table 'f.csv': column 'copied_from' holds 3 and empty on the rows of cell 7 "
+            "at cifar10@2ep seed 777; a run's rows name one cell copied, or none: fix the "
+            "column",
+        ),
+        (
+            {"constant_output": [False, "no", False, False, False]},
+            "tidy table 'f.csv': row 2, column 'constant_output': 'no' is not True or False; "
+            "fix the frame",
+        ),
+        (
+            {"copied_from": pd.array([pd.NA, pd.NA, 15625, pd.NA, pd.NA], dtype="Int64")},
+            "tidy table 'f.csv': row 3, column 'copied_from': 15625 is out of range (outside "
+            "0..15624); fix the frame",
+        ),
+    ],
+)
+def test_stand_in_columns_that_contradict_themselves_are_refused(
+    change: dict[str, object], why: str
+) -> None:
+    from nb201_flat.errors import FormatError
+
+    table = _stand_in_table()
+    df = table.to_tidy()  # accuracy 7 and 10 (NaN) seed 1, 5 (NaN) and 7 seed 777; loss 7
+    assert df["index"].tolist() == [7, 10, 5, 7, 7]
+    with pytest.raises(FormatError) as exc:
+        Table.from_tidy(df.assign(**change), source="f.csv")  # type: ignore[arg-type]
+    assert str(exc.value) == why
+
+
+def test_a_stand_in_column_other_than_the_meta_given_is_refused() -> None:
+    from nb201_flat.errors import FormatError
+
+    table = _stand_in_table()
+    with pytest.raises(FormatError, match=r"column 'constant_output' gives constant_output \[10\], but meta gives \[3\]; pass one of them"):  # fmt: skip
+        Table.from_tidy(table.to_tidy(), meta={"constant_output": [3]}, source="f.csv")
+    assert Table.from_tidy(table.to_tidy(), meta={"constant_output": [10]}).meta[
+        "constant_output"
+    ] == [10]
+
+
+def test_a_constant_output_cell_of_a_file_that_is_not_true_or_false_is_refused(
+    tmp_path: Path,
+) -> None:
+    from nb201_flat.errors import FormatError
+    from nb201_flat.importers.tidy import read_tidy
+
+    table = _stand_in_table()
+    path = tmp_path / "t.csv"
+    df = table.to_tidy().astype({"constant_output": object})
+    df.loc[1, "constant_output"] = ""
+    df.to_csv(path, index=False, na_rep="nan")
+    with pytest.raises(FormatError) as exc:
+        read_tidy(path)
+    assert str(exc.value) == (
+        f"{path}: row 2 (line 3), column 'constant_output': '' (or NA, null...) is empty "
+        "(write True or False); fix the file"
+    )
+    df.loc[1, "constant_output"] = "yes"
+    df.to_csv(path, index=False, na_rep="nan")
+    with pytest.raises(FormatError) as exc:
+        read_tidy(path)
+    assert str(exc.value) == (
+        f"{path}: row 2 (line 3), column 'constant_output': 'yes' is not True or False; "
+        "fix the file"
     )
 
 
@@ -175,17 +388,54 @@ def _frame(**extra: object) -> pd.DataFrame:
 )
 def test_a_space_column_that_cannot_be_kept_is_refused(space: object, why: str) -> None:
     from nb201_flat.errors import FormatError
-    from nb201_flat.table import Table
 
     with pytest.raises(FormatError) as exc:
         Table.from_tidy(_frame(space=space), source="f.csv")
     assert why in str(exc.value) and "\n" not in str(exc.value)
 
 
+@pytest.mark.parametrize(
+    ("notes", "row", "why"),
+    [
+        (["my notes", "my notes"], 1, "'my notes' is not a space key"),
+        # were "rows of 2 space keys ... split the rows by it", "is empty ...; fix the file"
+        (["office A", "office B"], 1, "'office A' is not a space key"),
+        (["nb201", "B"], 2, "'B' is not a space key"),
+        (["A", None], 1, "'A' is not a space key"),
+        ([None, "A"], 1, "'' (or NA, null...) is empty"),
+        ([12, 12], 1, "12 is not a space key"),
+    ],
+)
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_a_column_of_ones_own_called_space_is_refused_naming_the_rename(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    suffix: str,
+    notes: list[object],
+    row: int,
+    why: str,
+) -> None:
+    # a user's notes column called space was refused as a bad space key ("fix the column"),
+    # or as several keys to split the rows by: never that the column can be renamed
+    path = tmp_path / f"t{suffix}"
+    df = _frame(space=notes)
+    df.to_csv(path, index=False) if suffix == ".csv" else df.to_parquet(path)
+    code, out, err = run(capsys, "import", str(path), "--out", str(tmp_path / "t.nb201"))
+    where = f"row {row} (line {row + 1})" if suffix == ".csv" else f"row {row}"
+    if suffix == ".csv" and notes[0] == 12:
+        why = "'12' is not a space key"  # a csv's space column is read as text
+    assert code == 2 and out == "" and err.count("\n") == 1, err
+    assert err.startswith(f"error: {path}: {where}, column 'space': {why} ("), err
+    assert err.endswith("; a column of your own called space: rename it, else fix the cell\n")
+    renamed = tmp_path / f"r{suffix}"
+    df = df.rename(columns={"space": "notes"})
+    df.to_csv(renamed, index=False) if suffix == ".csv" else df.to_parquet(renamed)
+    assert run(capsys, "import", str(renamed), "--out", str(tmp_path / "r.nb201"))[0] == 0
+
+
 def test_a_space_column_other_than_the_space_or_meta_given_is_refused() -> None:
     from nb201_flat.errors import FormatError
     from nb201_flat.space import Space
-    from nb201_flat.table import Table
     from nb201_flat.train.jobs import space_key
 
     small = Space(("none", "skip_connect", "nor_conv_3x3"), 3)
