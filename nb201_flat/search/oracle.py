@@ -393,6 +393,21 @@ def stall_fixes(kinds: int) -> str:
     return "; ".join(fix for bit, (_, fix) in _IDLE_WHY.items() if kinds & bit)
 
 
+class StallRecord:
+    """What a run's record says of its stall: its :attr:`stall_kinds` (the :data:`IDLE_FREE`...
+    bits of the idle steps its guards ended it on, 0 when it did not stall), from which the
+    runner's notes name each fix (:func:`stall_fixes`); a plain and a multi-fidelity run's
+    record alike."""
+
+    __slots__ = ()
+    stall_kinds: int
+
+    @property
+    def stalled(self) -> bool:
+        """The run stalled: it ended with budget unspent, with what it had found."""
+        return self.stall_kinds != 0
+
+
 class StallGuard:
     """Ends a run that stopped spending its budget (:class:`SearchStalled`, which the runner
     takes as the end of the run, as a refused query).
