@@ -55,6 +55,7 @@ from nb201_flat.search.oracle import (
     check_some_paid,
     domain_mask,
     invalid_costs,
+    rank_order,
     sampled_costs,
     sampling_domain,
     spends,
@@ -553,12 +554,11 @@ class Hyperband:
                     for i in configs:
                         v = oracle.query(i, epochs)
                         incumbent.offer(i, epochs, v)
-                        scores.append(-np.inf if math.isnan(v) else v)
+                        scores.append(v)
                     if k + 1 < len(rungs):
                         keep = rungs[k + 1][0]
-                        # stable: ties keep sampling order
-                        order = np.argsort(-np.asarray(scores), kind="stable")[:keep]
-                        configs = [configs[j] for j in order]
+                        # NaN last, below -inf (ranks_before); ties keep sampling order
+                        configs = [configs[j] for j in rank_order(scores)[:keep]]
 
 
 @dataclass(frozen=True, slots=True)
