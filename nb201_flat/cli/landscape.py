@@ -14,11 +14,15 @@ from nb201_flat.cli.common import (
     add_key_args,
     add_neighbourhood_args,
     add_table_arg,
+    direction_words,
     emit_json,
     higher_is_better,
+    natural_direction,
     neighbourhood_from_args,
+    neighbourhood_words,
     num,
     open_table,
+    seed_words,
 )
 from nb201_flat.errors import LandscapeArgumentError, MissingValueError, check_seed
 
@@ -51,8 +55,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--sort-by",
         choices=_SORT_COLUMNS,
         default=None,
-        help="order rows by this column, best first (value, mean, min, score: highest; "
-        "sharpness, std: lowest; mirrored for a loss). Default: by value, or as given with --arch",
+        help="order rows by this column, best first: value, mean, min and score in the metric's "
+        "direction (highest first for an accuracy, lowest for a loss; min is the lowest "
+        "neighbour value: an accuracy's worst neighbour, but a loss's best, whose worst is "
+        "--agg max --sort-by score); sharpness lowest first (highest for a loss); std, and "
+        "score with --agg std, lowest first for any metric (the flatter spread). Default: by "
+        "value, or as given with --arch",
     )
     p.add_argument(
         "--limit", type=int, default=None, metavar="N", help="print only the first N rows"
@@ -166,8 +174,22 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 _SORT_COLUMNS = ("value", "mean", "min", "sharpness", "std", "score")
-# flat = small spread and small drop from the cell to its neighbours
-_LOWER_FIRST = ("sharpness", "std")
+
+
+def _spread(column: str | None, agg: str | None) -> bool:
+    """Whether ``--sort-by column`` orders by a spread (std, or the score of --agg std): the
+    flatter (lower) first, for any metric, so without the metric's direction."""
+    return column == "std" or (column == "score" and agg == "std")
+
+
+def _lower_first(column: str, agg: str | None, hib: bool | None) -> bool:
+    """Whether ``--sort-by column`` puts low values first (flat = small spread and small drop
+    from the cell to its neighbours; the others are values, best first)."""
+    if _spread(column, agg):
+        return True
+    if column == "sharpness":
+        return bool(hib)
+    return not hib
 
 
 def cmd_flatness(args: argparse.Namespace) -> int:
@@ -183,11 +205,20 @@ def cmd_flatness(args: argparse.Namespace) -> int:
         check_int_range("--limit", args.limit, 1)
     if args.sort_by == "score" and args.agg is None:
         raise LandscapeArgumentError("--sort-by score needs --agg (the score is its aggregate)")
+    # the metric's direction ranks the top K and every order but a spread's
+    ranked = not args.arch or (args.sort_by is not None and not _spread(args.sort_by, args.agg))
+    if not ranked and args.lower_is_better is not None:
+        flag = "--lower-is-better" if args.lower_is_better else "--higher-is-better"
+        raise LandscapeArgumentError(
+            f"{flag} applies only where rows are ranked by the metric (without --arch, or "
+            "--sort-by value/mean/min/sharpness/score); drop it"
+        )
     table = open_table(args)
     space = table.space
     if args.radius is not None:  # against this space, in one wording for 0 and 7 alike
         space.check_radius(args.radius, name="--radius")
     values = table.vector(args.dataset, args.split, args.epochs, args.metric)
+    hib = higher_is_better(args) if ranked else None  # a key the table has first
     spec = neighbourhood_from_args(args)
     cols = ["value", "n", "mean", "min", "std", "sharpness"]
     df = flatness(space, values, spec, columns=cols)
@@ -206,7 +237,7 @@ def cmd_flatness(args: argparse.Namespace) -> int:
                 f"no architecture is measured for {key_name}; choose a key that "
                 "`nb201-flat info` lists with archs > 0"
             )
-        key = values[measured] if higher_is_better(args) else -values[measured]
+        key = values[measured] if hib else -values[measured]
         chosen = measured[np.lexsort((measured, -key))[:top]].tolist()
     rows: list[dict[str, Any]] = []
     picked = df.loc[chosen, cols].to_numpy(dtype=np.float64)
@@ -215,10 +246,9 @@ def cmd_flatness(args: argparse.Namespace) -> int:
         row.update(zip(cols, rec, strict=True))
         row["n"] = int(row["n"])
         rows.append(row)
+    lower_first = None if args.sort_by is None else _lower_first(args.sort_by, args.agg, hib)
     if args.sort_by is not None:
-        sign = 1.0 if higher_is_better(args) else -1.0
-        if args.sort_by in _LOWER_FIRST:
-            sign = -1.0 if args.sort_by == "std" else -sign
+        sign = -1.0 if lower_first else 1.0
 
         def order(r: dict[str, Any]) -> float:
             v = float(r[args.sort_by])
@@ -245,15 +275,30 @@ def cmd_flatness(args: argparse.Namespace) -> int:
                 "metric": args.metric,
                 "neighbourhood": neighbourhood,
                 "sort_by": args.sort_by,
+                "sort_order": None if lower_first is None else _order_words(lower_first),
+                "higher_is_better": hib,  # null: nothing was ranked by the metric
+                "seed_policy": "mean",
                 "archs": rows,
                 "source": table.source,
             }
         )
         return 0
-    kind = f"{'=' if spec.exact else '<='}{spec.radius}"
+    # the key, what its values are (seed policy) and, where not the metric's own, the direction
+    mkey = table.key(args.dataset, args.split, args.epochs, args.metric)
+    way = direction_words(args) if ranked else None
     print(
-        f"{args.dataset}/{args.split}@{args.epochs} {args.metric}; neighbours at distance {kind}"
+        f"{args.dataset}/{args.split}@{args.epochs} {args.metric}; {seed_words(table, mkey)}"
+        + (f"; {way}" if way else "")
+    )
+    rows_words = "as given" if args.arch else f"top {top} by value, {_order_words(not hib)}"
+    if args.sort_by is not None:
+        rows_words += f", sorted by {args.sort_by}, {_order_words(bool(lower_first))}"
+        if args.sort_by == "min" and not hib:  # the lowest value of a loss is its best
+            rows_words += " (min: the lowest neighbour value, here the best neighbour)"
+    print(
+        f"neighbours: {neighbourhood_words(spec, agg=False)}"
         + (f"; score: {spec.label}" if args.agg is not None else "")
+        + f"; rows: {rows_words}"
     )
     # the aggregate g, when asked for: the column --sort-by score orders by
     score = args.agg is not None
@@ -262,7 +307,7 @@ def cmd_flatness(args: argparse.Namespace) -> int:
         + (f" {'score':>9}" if score else "")
         + "  arch"
     )
-    print(sharp_legend("mean", loss=not higher_is_better(args)))
+    print(sharp_legend("mean", loss=natural_direction(args.metric) is False))
     for r in rows:
         print(
             f"{r['index']:>6} {num(r['value'], '.4f'):>9} {r['n']:>5} {num(r['mean'], '.4f'):>9} "
@@ -282,6 +327,10 @@ def sharp_legend(mean: str, *, loss: bool = False) -> str:
         f"(sharp = value - {mean}: the cell's value minus its neighbourhood's mean; "
         f"> 0: above its neighbours{worse})"
     )
+
+
+def _order_words(lower_first: bool) -> str:
+    return "lowest first" if lower_first else "highest first"
 
 
 _PATH_SHOWN = {
