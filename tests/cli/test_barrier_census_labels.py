@@ -148,3 +148,14 @@ def test_help_says_what_the_a2m_rows_and_bands_are(capsys: pytest.CaptureFixture
             assert "also named Models A, B, C, may lie outside them" in text
             assert "not with --pairs 0" in text
             assert "missing folders are created" in text
+
+
+def test_tree_path_over_an_unmeasured_shortest_path_keeps_the_fewest_steps(
+    capsys: pytest.CaptureFixture[str], table_path: Path
+) -> None:
+    # a shortest path crosses the unmeasured cell 5: only the lowest barrier is served, and
+    # its row took the tree path's 18 steps for its length
+    argv = ("barrier", *VALID, "7729", "8366", "--table", str(table_path))
+    doc = json.loads(run(capsys, *argv, "--tree-path", "--json")[1])
+    assert "best_shortest" in doc["unavailable"]
+    assert doc["path"]["length"] == 18 and doc["barriers"]["lowest"]["length"] == 6
