@@ -78,7 +78,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "the d! fewest-step paths, the one whose worst value is highest), worst shortest path "
         "(the worst of them), mean path (the level means of all shortest paths: A²M's "
         "construction), A²M code (what its profile_nasbench.py computes, current version "
-        "54ce096 and the older 947bc3e, this pair taken alone) and lowest over the whole space "
+        "54ce096 and the older 947bc3e, this pair taken alone; as in that code these two rows "
+        "change when A and B are swapped, the others do not) and lowest over the whole space "
         "(the exact maximin path, any length); beside each path barrier, the part beyond the "
         "worse endpoint. --method picks the path printed: lowest (default), best-shortest or "
         "worst-shortest.",
@@ -112,12 +113,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "census",
         help="barrier census: exact lowest barrier vs shortest-path barriers over many pairs",
-        description="For pairs drawn at random inside each of A²M's accuracy bands (A, B, C, "
-        "bands of the 200-epoch test accuracy; "
-        "at Hamming distance --distance, 3 as A²M's pairs) and every pair of the top K, the "
-        "exact lowest barrier over the whole space beside the best shortest path, mean path "
-        "and worst shortest path barriers, and the fraction of pairs with no barrier beyond "
-        "the worse endpoint. Without --dataset: A²M's test keys (cifar10 ori-test, cifar100 "
+        description="For pairs drawn at random inside each of A²M's accuracy bands A, B, C "
+        "at Hamming distance --distance (3, as A²M's endpoint pairs) and every pair of the "
+        "top K, the exact lowest barrier over the whole space beside the best shortest path, "
+        "mean path and worst shortest path barriers, and the fraction of pairs with no barrier "
+        "beyond the worse endpoint. The bands are ranges of the 200-epoch test accuracy from "
+        "A²M's neighbourhood-distribution figures (e.g. CIFAR-10 A: 92.3-93.7 %); its barrier "
+        "figure's endpoint pairs, also named Models A, B, C, may lie outside them (`barrier A "
+        "B` takes such a pair). Without --dataset: A²M's test keys (cifar10 ori-test, cifar100 "
         "and ImageNet16-120 x-test, 200 epochs) the table has.",
     )
     add_key_args(p, required=False)
@@ -143,7 +146,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="D",
         help="Hamming distance of the band pairs (default 3; 0 for any)",
     )
-    p.add_argument("--seed", type=int, default=0, help="seed of the pair draw (default 0)")
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="seed of the band pair draw (default 0; the k-th dataset draws with seed + k); "
+        "not with --pairs 0, which draws nothing",
+    )
     p.add_argument(
         "--connected-only",
         action="store_true",
@@ -159,7 +168,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "counts it (band pairs are drawn among the pairs that can be served)",
     )
     p.add_argument(
-        "--pairs-out", metavar="CSV", help="also write one row per pair to this CSV file"
+        "--pairs-out",
+        metavar="CSV",
+        help="also write one row per pair to this CSV file, with its dataset, split, epochs and "
+        "metric (missing folders are created, as for the other --out options)",
     )
     add_direction_arg(p)
     add_table_arg(p)
@@ -348,7 +360,12 @@ def cmd_barrier(args: argparse.Namespace) -> int:
         best_shortest_path,
         shortest_paths,
     )
-    from nb201_flat.landscape.census import BARRIER_NAMES, PATH_BARRIERS
+    from nb201_flat.landscape.census import (
+        BARRIER_NAMES,
+        LOWEST_CONNECTED,
+        PATH_BARRIERS,
+        TREE_PATH,
+    )
     from nb201_flat.landscape.paths import make_path
 
     if args.tree_path and args.method != "lowest":
@@ -376,7 +393,12 @@ def cmd_barrier(args: argparse.Namespace) -> int:
     }
     barriers: dict[str, dict[str, Any]] = {}
     unavailable: dict[str, str] = {}
+    names = dict(BARRIER_NAMES)
+    if args.connected_only:  # the search never left the connected cells
+        names["lowest"] = LOWEST_CONNECTED
     low = tree.path(a, b, shortest=not args.tree_path)
+    # the lowest row's steps are the fewest; a tree path may wander further
+    fewest = tree.path(a, b, shortest=True) if args.tree_path else low
     try:
         named = tree.pair_barriers(a, b)
     except MissingValueError as exc:
@@ -389,13 +411,13 @@ def cmd_barrier(args: argparse.Namespace) -> int:
             if name != "lowest":
                 unavailable[name] = why
         barriers["lowest"] = {
-            "name": BARRIER_NAMES["lowest"],
-            "barrier": low.barrier,
-            "above_worse_endpoint": low.above_worse,
-            "length": low.length,
+            "name": names["lowest"],
+            "barrier": fewest.barrier,
+            "above_worse_endpoint": fewest.above_worse,
+            "length": fewest.length,
         }
     else:
-        for name, label in BARRIER_NAMES.items():
+        for name, label in names.items():
             entry: dict[str, Any] = {"name": label, "barrier": named.barrier(name)}
             if name in PATH_BARRIERS:
                 entry["above_worse_endpoint"] = named.above_worse(name)
@@ -424,7 +446,12 @@ def cmd_barrier(args: argparse.Namespace) -> int:
     payload["barriers"] = barriers
     if unavailable:
         payload["unavailable"] = unavailable
-    payload["path"] = {"name": BARRIER_NAMES[shown], **path.to_dict()}
+    shown_name = (
+        f"{TREE_PATH} (barrier: {names['lowest']}; its steps may exceed the fewest)"
+        if args.tree_path
+        else names[shown]
+    )
+    payload["path"] = {"name": shown_name, **path.to_dict()}
     payload["source"] = table.source
     if args.json:
         emit_json(payload)
@@ -432,7 +459,8 @@ def cmd_barrier(args: argparse.Namespace) -> int:
     print(
         f"barriers from {a.index} ({payload['value_a']:.4f}) to {b.index} "
         f"({payload['value_b']:.4f}), distance {payload['distance']}; "
-        f"{args.dataset}/{args.split}@{args.epochs} {args.metric}"
+        f"{args.dataset}/{args.split}@{args.epochs} {args.metric}, "
+        f"{'higher' if hib else 'lower'} is better"
     )
     print(f"  {'':<30} {'barrier':>9} {'beyond worse endpoint':>22}")
     for entry in barriers.values():
@@ -448,7 +476,7 @@ def cmd_barrier(args: argparse.Namespace) -> int:
     for name, why in unavailable.items():
         print(f"  {BARRIER_NAMES[name]:<30} unavailable: {why}")
     print(
-        f"path: {BARRIER_NAMES[shown]}, barrier {path.barrier:.4f} over {path.length} steps "
+        f"path: {shown_name}, barrier {path.barrier:.4f} over {path.length} steps "
         f"(worst value {path.bottleneck:.4f})"
     )
     for idx, s, v in zip(path.path, path.strings(), path.values.tolist(), strict=True):
@@ -473,7 +501,11 @@ def cmd_census(args: argparse.Namespace) -> int:
     for flag, value in (("--pairs", args.pairs), ("--top", args.top)):
         if value < 0:
             raise LandscapeArgumentError(f"{flag} must be >= 0, got {value}")
-    check_seed(args.seed, "--seed")
+    if args.seed is not None and args.pairs == 0:
+        raise LandscapeArgumentError(
+            "--seed seeds the band pair draw, and --pairs 0 draws none; drop --seed"
+        )
+    seed = 0 if args.seed is None else check_seed(args.seed, "--seed")
     if args.distance is not None and args.pairs == 0:
         raise LandscapeArgumentError(
             "--distance sets the band pairs' distance, and --pairs 0 draws none; drop one of them"
@@ -547,7 +579,8 @@ def cmd_census(args: argparse.Namespace) -> int:
             f"pass --pairs 0 for the top K alone{fix}"
         )
     hib = higher_is_better(args)
-    distance = (3 if args.distance is None else args.distance) or None  # 0: any distance
+    # 0: any distance; with --pairs 0 no pair is drawn, so no distance applies (None)
+    distance = ((3 if args.distance is None else args.distance) or None) if args.pairs else None
     n_edges = table.space.n_edges
     if args.pairs and distance is not None and not 1 <= distance <= n_edges:
         raise LandscapeArgumentError(
@@ -566,7 +599,7 @@ def cmd_census(args: argparse.Namespace) -> int:
             n_pairs=args.pairs,
             top_k=args.top,
             distance=distance,
-            seed=args.seed + k,
+            seed=seed + k,
             higher_is_better=hib,
             connected_only=args.connected_only,
             nan_policy=args.nan_policy,
@@ -582,7 +615,16 @@ def cmd_census(args: argparse.Namespace) -> int:
             for g, c in census.attrs[attr].items()
         ]
         notes += [f"group {g} has no pair: {why}" for g, why in census.attrs["empty"].items()]
-        census.insert(0, "dataset", key.dataset)
+        # the CSV of all keys' pairs names each row's key in full
+        for col, value in reversed(
+            (
+                ("dataset", key.dataset),
+                ("split", key.split),
+                ("epochs", key.epochs),
+                ("metric", key.metric),
+            )
+        ):
+            census.insert(0, col, value)
         frames.append(census)
         summary = census_summary(census)
         results.append(
@@ -591,7 +633,7 @@ def cmd_census(args: argparse.Namespace) -> int:
                 "split": key.split,
                 "epochs": key.epochs,
                 "metric": key.metric,
-                "seed": args.seed + k,
+                "seed": seed + k if args.pairs else None,  # the band draw's; none drawn
                 "groups": summary.to_dict(orient="records"),
                 # nan_policy "omit": candidates left out of the band draws, pairs dropped
                 "excluded": census.attrs["excluded"],
@@ -606,6 +648,8 @@ def cmd_census(args: argparse.Namespace) -> int:
 
         pairs = pd.concat(frames, ignore_index=True)
         write_file(pairs_out, lambda f: pairs.to_csv(f, index=False))
+        if not args.json:  # its folders may have been created: say where it went
+            print(f"{len(pairs)} pairs written to {pairs_out}")
     if args.json:
         emit_json(
             {
@@ -637,8 +681,10 @@ def cmd_census(args: argparse.Namespace) -> int:
         f"{'worst sp':>8}"
     )
     for res in results:
+        drew = "" if res["seed"] is None else f", pair-draw seed {res['seed']}"
         print(
-            f"{res['dataset']}/{res['split']}@{res['epochs']} {res['metric']} (seed {res['seed']})"
+            f"{res['dataset']}/{res['split']}@{res['epochs']} {res['metric']} "
+            f"({'higher' if hib else 'lower'} is better{drew})"
         )
         print(head)
         for g in res["groups"]:
