@@ -566,7 +566,10 @@ class DaskExecutor:
 
 
 # -- slurm ------------------------------------------------------------------------------------
-def check_cluster(cluster: str | None, instead: Param = Param("cluster", "local")) -> None:
+_LOCAL_CLUSTER = Param("cluster", "local")
+
+
+def check_cluster(cluster: str | None, instead: Param = _LOCAL_CLUSTER) -> None:
     """Refuse a submitit ``cluster`` this machine cannot submit to: Slurm without ``srun``
     (submitit says so only at the first submission), or submitit missing. ``instead`` is the
     caller's parameter that runs without Slurm (:class:`SlurmExecutor`'s ``cluster='local'``,
