@@ -533,8 +533,7 @@ class DaskExecutor:
             client = Client(self.address) if own else self.address  # type: ignore[no-untyped-call]
         except OSError as err:  # unreachable or timed out: one line, not dask's traceback
             raise ExecutorSpecError(
-                f"cannot reach the dask scheduler at {self.address} ({err}); start it, or "
-                "correct ",
+                f"cannot reach the dask scheduler at {self.address} ({err}); start it, or correct ",
                 Param("address"),
             ) from None
         try:
@@ -577,8 +576,7 @@ def check_cluster(cluster: str | None, instead: Param = _LOCAL_CLUSTER) -> None:
     require("submitit", "cluster")
     if cluster == "slurm" and shutil.which("srun") is None:
         raise ExecutorSpecError(
-            "Slurm is not available here (srun is not on PATH); run on a Slurm login node, or "
-            "use ",
+            "Slurm is not available here (srun is not on PATH); run on a Slurm login node, or use ",
             instead,
         )
 
