@@ -35,8 +35,12 @@ def test_an_int_beyond_floats_is_refused_in_one_line(huge: int) -> None:
     # float(10**400) raised a bare OverflowError (a traceback), not the check's own error
     with pytest.raises(ArgumentError, match="finite number"):
         check_float_range("max_cost", huge)
-    with pytest.raises(SearchBudgetError, match="smaller budget_scale" if huge > 0 else "> 0"):
+    with pytest.raises(SearchBudgetError) as budget:
         check_budgets(huge, None)
+    # an infinite budget of seconds asks for a finite one (no scale was given here)
+    want = "finite" if huge > 0 else "positive"
+    assert str(budget.value).endswith(f"; give a {want} number of seconds"), budget.value
+    assert budget.value.parts[0] == Param("budget_seconds")
     assert real_number(huge) == (np.inf if huge > 0 else -np.inf)
 
 
