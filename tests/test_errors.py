@@ -193,3 +193,18 @@ def test_every_error_pickles_as_itself(cls: type[BaseException]) -> None:
     assert type(back) is cls
     assert str(back) == str(err) and back.args == err.args
     assert vars(back) == vars(err)  # parts, figure, needs, why, the note
+
+
+def test_the_checks_examples_name_python_parameters_not_flags() -> None:
+    # errors.py is the library's: its examples used "--seed" and "--jobs" as names, as if a
+    # check named a command's flag (a command respells the Python name: cli.common.error_line)
+    import doctest
+
+    import nb201_flat.errors as errors
+
+    examples = [ex for test in doctest.DocTestFinder().find(errors) for ex in test.examples]
+    assert examples
+    # a caller's respelling (spelled) shows a flag: the point of those examples
+    own = [ex.source + ex.want for ex in examples if "spelled(" not in ex.source]
+    flags = [text for text in own if "--" in text]
+    assert flags == []
