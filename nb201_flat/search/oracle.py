@@ -89,7 +89,7 @@ from nb201_flat.errors import HiddenDataError as HiddenDataError
 from nb201_flat.errors import SearchEnded as SearchEnded
 from nb201_flat.errors import SearchStalled as SearchStalled
 from nb201_flat.space import Space, check_arch_index, check_arch_indices, in_index_order
-from nb201_flat.table import MetricKey
+from nb201_flat.table import MetricKey, infinite_values
 from nb201_flat.types import BoolArray
 from nb201_flat.types import FloatArray as FloatArray
 from nb201_flat.types import IntArray as IntArray
@@ -159,6 +159,7 @@ class OracleData:
             raise SearchBudgetError(f"oracle values must have shape (rows, {size})")
         if self.costs is not None and self.costs.shape != (size,):
             raise SearchBudgetError(f"oracle costs must have shape ({size},)")
+        check_finite_values(self.key, self.values)
         bs, bq = check_budgets(self.budget_seconds, self.budget_queries)
         object.__setattr__(self, "budget_seconds", bs)
         object.__setattr__(self, "budget_queries", bq)
@@ -210,6 +211,20 @@ _PUBLIC = frozenset(
         "stall_guard",
     }
 )
+
+
+def check_finite_values(key: MetricKey, values: FloatArray) -> None:
+    """:class:`SearchBudgetError` where an oracle's ``values`` (rows of cells, and epochs for
+    curves) hold +-inf, by a table's rule (:func:`~nb201_flat.table.infinite_values`, row by
+    row: the k-th stored seed's, or the mean): a table refuses them, and a run over -inf
+    values found nothing. Oracle and fidelity data share it."""
+    # per row, the cells with an infinite value (at any epoch)
+    inf = np.isinf(values).reshape(*values.shape[:2], -1)
+    cells: BoolArray = np.asarray(inf.any(axis=2), dtype=bool)
+    for r, row in enumerate(cells):
+        why = infinite_values(key, r if len(cells) > 1 else None, np.where(row, np.inf, 0.0))
+        if why is not None:
+            raise SearchBudgetError(why)
 
 
 def check_budgets(
