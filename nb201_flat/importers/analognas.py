@@ -27,7 +27,6 @@ Metric names in the table (dataset ``cifar10``, split ``ori-test``, 200 epochs):
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import importlib.metadata
 import importlib.util
 import io
@@ -50,9 +49,13 @@ from nb201_flat.errors import (
 from nb201_flat.importers.naslib import from_naslib
 from nb201_flat.importers.safe_pickle import ReadableBinary, RestrictedUnpickler, safe_load
 from nb201_flat.space import NB201
+from nb201_flat.storage import file_sha256
 from nb201_flat.table import FloatArray, MetricKey, Table
 
 PACKAGE = "analog-nasbench"
+#: The table meta key (and ``DataFrame.attrs`` entry of the other importers) of the sha256 of
+#: the file imported (:func:`nb201_flat.storage.file_sha256`).
+SOURCE_SHA256 = "file_sha256"
 _DRIFTS = {"60": "60s", "3600": "1h", "86400": "1d", "2592000": "30d"}
 _SCALARS = {
     "baseline_accuracy": "accuracy",
@@ -197,7 +200,7 @@ def read_analognas(path: str | os.PathLike[str] | None = None) -> Table:
     }
     meta = {
         "file": str(file),
-        "file_sha256": hashlib.sha256(raw).hexdigest(),
+        SOURCE_SHA256: file_sha256(file),
         "note": "AnalogNAS-Bench's own CIFAR-10 training of the NB201 cells; not NB201 numbers",
         "archs_in_file": len(records),
     }

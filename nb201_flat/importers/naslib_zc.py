@@ -50,9 +50,11 @@ import pandas as pd
 
 from nb201_flat.conventions import NOT_NON_NEGATIVE, cannot_be_negative
 from nb201_flat.errors import FormatError, InvalidArchError, TableFileError, shown
+from nb201_flat.importers.analognas import SOURCE_SHA256
 from nb201_flat.importers.naslib import from_naslib
 from nb201_flat.importers.tidy import NOT_PERCENT, accuracy_outside_range
 from nb201_flat.space import NB201, Space
+from nb201_flat.storage import file_sha256
 from nb201_flat.table import TIDY_COLUMNS, Table
 
 __all__ = ["ZC_SPLIT", "looks_like_naslib_zc", "merge_tables", "read_naslib_zc"]
@@ -259,7 +261,7 @@ def read_naslib_zc(path: str | os.PathLike[str], *, space: Space = NB201) -> pd.
             "%s: %d failed proxy values (-1e8 / ±1e9 / non-finite) left out", source, failed
         )
     arr = list(zip(*rows, strict=True))
-    return pd.DataFrame(
+    df = pd.DataFrame(
         {
             "index": np.asarray(arr[0], dtype=np.int64),
             "arch": list(arr[1]),
@@ -272,6 +274,8 @@ def read_naslib_zc(path: str | os.PathLike[str], *, space: Space = NB201) -> pd.
         },
         columns=list(TIDY_COLUMNS),
     )
+    df.attrs[SOURCE_SHA256] = file_sha256(p)
+    return df
 
 
 def merge_tables(base: Table, extra: Table) -> Table:

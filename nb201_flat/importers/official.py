@@ -70,10 +70,12 @@ from nb201_flat.errors import (
     shown,
     whole_number,
 )
+from nb201_flat.importers.analognas import SOURCE_SHA256
 from nb201_flat.importers.curves import CurveCollector
 from nb201_flat.importers.safe_pickle import ReadableBinary, safe_load
 from nb201_flat.importers.tidy import check_accuracy_rows, check_finite_rows
 from nb201_flat.space import check_arch_index
+from nb201_flat.storage import file_sha256
 from nb201_flat.table import TIDY_COLUMNS
 
 if TYPE_CHECKING:
@@ -637,6 +639,7 @@ def read_nb201_pth(
         Columns ``index`` (int64), ``arch``, ``dataset``, ``split``, ``epochs`` (int64: 200 for
         ``full``, 12 for ``less``), ``seed`` (Int64, NA = mean over seeds), ``metric``,
         ``value`` (float64); one row per final-epoch number (see the module docstring).
+        ``attrs["file_sha256"]`` is the file's sha256, for the table's provenance.
 
     Raises
     ------
@@ -660,7 +663,7 @@ def read_nb201_pth(
     if not p.is_file():
         raise TableFileError(f"no such file: {p}")
     data = _load_pth_unsafely(p) if allow_unsafe_pickle else _load_pth_safely(p, progress)
-    return frame_from_benchmark(
+    df = frame_from_benchmark(
         data,
         hp_epochs=NB201_HP_EPOCHS,
         source=str(p),
@@ -668,3 +671,5 @@ def read_nb201_pth(
         progress=progress,
         curves=curves,
     )
+    df.attrs[SOURCE_SHA256] = file_sha256(p)
+    return df
