@@ -49,13 +49,10 @@ from nb201_flat.errors import (
 from nb201_flat.importers.naslib import from_naslib
 from nb201_flat.importers.safe_pickle import ReadableBinary, RestrictedUnpickler, safe_load
 from nb201_flat.space import NB201
-from nb201_flat.storage import file_sha256
+from nb201_flat.storage import SOURCE_SHA256, file_sha256
 from nb201_flat.table import FloatArray, MetricKey, Table
 
 PACKAGE = "analog-nasbench"
-#: The table meta key (and ``DataFrame.attrs`` entry of the other importers) of the sha256 of
-#: the file imported (:func:`nb201_flat.storage.file_sha256`).
-SOURCE_SHA256 = "file_sha256"
 _DRIFTS = {"60": "60s", "3600": "1h", "86400": "1d", "2592000": "30d"}
 _SCALARS = {
     "baseline_accuracy": "accuracy",

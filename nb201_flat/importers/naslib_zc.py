@@ -50,11 +50,10 @@ import pandas as pd
 
 from nb201_flat.conventions import NOT_NON_NEGATIVE, cannot_be_negative
 from nb201_flat.errors import FormatError, InvalidArchError, TableFileError, shown
-from nb201_flat.importers.analognas import SOURCE_SHA256
 from nb201_flat.importers.naslib import from_naslib
 from nb201_flat.importers.tidy import NOT_PERCENT, accuracy_outside_range
 from nb201_flat.space import NB201, Space
-from nb201_flat.storage import file_sha256
+from nb201_flat.storage import SOURCE_SHA256, file_sha256
 from nb201_flat.table import TIDY_COLUMNS, Table
 
 __all__ = ["ZC_SPLIT", "looks_like_naslib_zc", "merge_tables", "read_naslib_zc"]

@@ -49,7 +49,6 @@ from nb201_flat.errors import (
     TableFileError,
     check_flag,
 )
-from nb201_flat.importers.analognas import SOURCE_SHA256
 from nb201_flat.importers.curves import CurveCollector
 from nb201_flat.importers.official import (
     TidyRows,
@@ -59,7 +58,7 @@ from nb201_flat.importers.official import (
     iter_progress,
 )
 from nb201_flat.importers.safe_pickle import ReadableBinary, safe_load
-from nb201_flat.storage import file_sha256
+from nb201_flat.storage import SOURCE_SHA256, file_sha256
 
 __all__ = ["NATS_HP_EPOCHS", "looks_like_nats_tss", "read_nats_tss"]
 

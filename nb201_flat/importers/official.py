@@ -70,12 +70,11 @@ from nb201_flat.errors import (
     shown,
     whole_number,
 )
-from nb201_flat.importers.analognas import SOURCE_SHA256
 from nb201_flat.importers.curves import CurveCollector
 from nb201_flat.importers.safe_pickle import ReadableBinary, safe_load
 from nb201_flat.importers.tidy import check_accuracy_rows, check_finite_rows
 from nb201_flat.space import check_arch_index
-from nb201_flat.storage import file_sha256
+from nb201_flat.storage import SOURCE_SHA256, file_sha256
 from nb201_flat.table import TIDY_COLUMNS
 
 if TYPE_CHECKING:

@@ -76,3 +76,19 @@ def test_the_stored_import_command_is_what_was_typed(
         "nb201-flat", "import", str(zc.resolve()), *fmt, "--out", str(out), *rest,
     ]  # fmt: skip
     capsys.readouterr()
+
+
+def test_every_imported_table_records_its_sources_sha256(tmp_path: Path) -> None:
+    """import_table puts the reader's hash in the table meta, and hashes tidy files itself, so
+    the manifest of a saved table names the bytes it came from, whatever the format."""
+    from nb201_flat.importers import import_table
+
+    pth = write_pth(tmp_path / "f.pth", benchmark())
+    from_pth = import_table(pth)
+    assert from_pth.meta["file_sha256"] == _sha(pth)
+    tidy = tmp_path / "t.csv"
+    from_pth.to_tidy().to_csv(tidy, index=False, na_rep="nan")
+    assert import_table(tidy).meta["file_sha256"] == _sha(tidy)
+    zc = tmp_path / "zc.json"
+    zc.write_text(json.dumps(BASE))
+    assert import_table(zc).meta["file_sha256"] == _sha(zc)
