@@ -86,6 +86,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--jobs-per-device", type=int, help="concurrent jobs per device (1; --executor local)"
     )
+    p.add_argument(
+        "--threads",
+        type=int,
+        metavar="N",
+        help="torch CPU threads of each run on the CPU. A CPU's numbers depend on the count: it "
+        "is recorded with the device, and a resume under another count is refused. Default: "
+        "torch's (OMP_NUM_THREADS, else the cores) with --executor inline, the CPU count / "
+        "--jobs-per-device with --executor local",
+    )
     p.add_argument("--retries", type=int, default=1, help="extra attempts per failed job")
     p.add_argument(
         "--mode",
@@ -413,6 +422,38 @@ def _check_streams(device: str, executor: str, k: int) -> None:
         )
 
 
+def _check_threads_apply(threads: int | None, device: str, executor: str) -> None:
+    """Refuse a bad ``--threads``, or one where the runs are known to train on CUDA (the
+    count sets a CPU's training threads)."""
+    if threads is None:
+        return
+    if threads < 1:
+        raise ArgumentError(f"--threads must be >= 1, got {threads}")
+    local = executor in ("local", "inline")
+    if _off_cuda(device, executor) is None and (device.startswith("cuda") or local):
+        raise ArgumentError(
+            f"--threads sets the threads of runs on the CPU, but the device is {device} "
+            "(CUDA); drop --threads"
+        )
+
+
+def _run_threads(args: argparse.Namespace) -> int | None:
+    """The CPU thread count the runs will train with, where they train on this machine's
+    CPU; else ``None`` (not on a CPU, or not known here)."""
+    where = _off_cuda(args.device, args.executor)
+    if args.executor not in ("local", "inline") or where is None or not where.startswith("cpu"):
+        return None
+    if args.threads is not None:
+        return int(args.threads)
+    if args.executor == "local":
+        from nb201_flat.train.executors import local_cpu_threads
+
+        return local_cpu_threads(args.jobs_per_device or 1)
+    import torch
+
+    return int(torch.get_num_threads())  # inline: this process's
+
+
 def _check_compile_applies(compile: bool | None, device: str, executor: str) -> None:
     """Refuse ``--compile`` / ``--no-compile`` where the runs are known to train off CUDA:
     fast mode compiles only on CUDA, so either would change nothing there but the results
@@ -494,6 +535,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     effective_mode(args.mode, compile=args.compile)
     _check_compile_applies(args.compile, args.device, args.executor)
+    _check_threads_apply(args.threads, args.device, args.executor)
     check_eval_every(args.eval_every)
     check_split_dir_applies(args.dataset, args.split_dir)
     space = _space_of(args)
@@ -536,6 +578,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         "n": args.n,
         "compile": args.compile,
         "mode": args.mode,
+        "threads": args.threads,
     }
     jobs = make_jobs(plan.cells, **settings)
     if jobs:
@@ -556,6 +599,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     _check_writable(args.db, args.ckpt_dir)  # last check: it creates the folders
     for job in jobs:  # one line before any worker starts, not one failed job per run
         check_unlocked(job.checkpoint_folder, job.name)
+    threads = _run_threads(args)
+    if threads is not None:  # likewise: a resume under another count would be refused
+        from nb201_flat.train.trainer import check_resume_threads
+
+        check_resume_threads(jobs, threads)
     # what is answered without training goes into the database first: an import while the
     # campaign trains (or after it stopped) already has it
     if plan.constant_output:

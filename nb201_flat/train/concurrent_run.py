@@ -231,7 +231,9 @@ def _train(
                     rows[m].update(ev)
             for m in trained:
                 job, sess = jobs[m], unit.sessions[m]
-                meta = checkpoint_meta(job, done, train_time[m], splits.identity, records[m])
+                meta = checkpoint_meta(
+                    job, done, train_time[m], splits.identity, records[m], device
+                )
                 callback = None if on_epoch_end is None else _bind(on_epoch_end, job)
                 writer.submit(
                     _store_epoch(

@@ -234,7 +234,7 @@ def _train(
                 for r, ev in zip(rows, sess.evaluate(), strict=True):
                     r.update(ev)
             meta = [
-                checkpoint_meta(j, done, train_time, splits.identity, rec)
+                checkpoint_meta(j, done, train_time, splits.identity, rec, device)
                 for j, rec in zip(jobs, records, strict=True)
             ]
             states = [{**m, **st} for m, st in zip(meta, sess.member_states(), strict=True)]

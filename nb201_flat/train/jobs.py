@@ -101,7 +101,9 @@ class TrainJob:
     compile, channels_last, amp
         ``torch.compile``; channels-last layout and bf16 autocast (``None``: as ``mode`` says).
     threads
-        CPU threads for torch (``None``: leave torch's default).
+        CPU threads for torch (``None``: leave torch's default). A CPU run's count is
+        recorded with its device, and a resume under another count is refused (its numbers
+        would differ from an uninterrupted run's).
     mode
         ``"faithful"`` (NB201's numerics, default) or ``"fast"``; see :mod:`.modes`. Its tag
         (with any override above) is part of :attr:`key` and of the checkpoint identity.

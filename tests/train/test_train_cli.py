@@ -209,3 +209,27 @@ def test_train_group_seeds_and_eval_options(
         assert main(argv("x.sqlite", *bad)) == 2
         err = capsys.readouterr().err
         assert err.startswith(f"error: {bad[0]} must be >= 1") and err.count("\n") == 1
+
+
+def test_train_resume_under_another_thread_count_is_one_line(
+    cifar10_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A CPU run's checkpoints record its thread count; resuming them under another is
+    refused before any run, in one line naming --threads (exit 2), not one failed attempt
+    per run after the data is loaded."""
+    pytest.importorskip("torch")
+    db = tmp_path / "r.sqlite"
+    base = ["train", "11472", "--dataset", "cifar10", "--epochs", "1", "--seeds", "1",
+            "--data-root", str(cifar10_root), "--db", str(db), "--device", "cpu",
+            "--executor", "inline", "--C", "2", "--N", "1"]  # fmt: skip
+    assert main([*base, "--threads", "1"]) == 0
+    for path in tmp_path.glob("r.sqlite*"):  # the run's checkpoint stays: it would resume
+        if path.is_file():
+            path.unlink()
+    capsys.readouterr()
+    assert main([*base, "--threads", "2"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    assert "trained with 1 CPU threads, this run has 2" in err and "--threads 1" in err, err
+    assert main([*base, "--threads", "0"]) == 2
+    assert "--threads must be >= 1" in capsys.readouterr().err
