@@ -370,6 +370,19 @@ def _check_results_db(path: str) -> None:
         )
 
 
+def _done_keys(path: str) -> set[Any]:
+    """The keys of the runs done in ``--db`` (none when it does not exist yet)."""
+    if not os.path.isfile(path) or os.path.getsize(path) == 0:
+        return set()
+    from nb201_flat.train.results_db import ResultsDB
+
+    db = ResultsDB(path, readonly=True)
+    try:
+        return db.done_keys()
+    finally:
+        db.close()
+
+
 def _check_db_data(path: str, dataset: str, data: Any) -> None:
     """Refuse an existing ``--db`` holding ``dataset`` runs trained on other data than the
     files at hand (``data``, a :class:`~nb201_flat.train.data.DataIdentity`), before any run:
@@ -603,14 +616,17 @@ def cmd_train(args: argparse.Namespace) -> int:
     if threads is not None:  # likewise: a resume under another count would be refused
         from nb201_flat.train.trainer import check_resume_threads
 
-        check_resume_threads(jobs, threads)
+        done = _done_keys(args.db)  # a done run is skipped, whatever trained it
+        check_resume_threads([j for j in jobs if j.key not in done], threads)
     # what is answered without training goes into the database first: an import while the
     # campaign trains (or after it stopped) already has it
+    answered = []
     if plan.constant_output:
         from nb201_flat.train.campaign import record_constant_output
 
         for cj in make_jobs(plan.constant_output, **settings):
             record_constant_output(cj)
+            answered.append(cj)
     if plan.representative:  # the isomorphism mapping, beside the runs
         from nb201_flat.train.campaign import record_isomorphic
 
@@ -618,6 +634,14 @@ def cmd_train(args: argparse.Namespace) -> int:
         trained = {(j.index, j.seed): j for j in jobs}
         for mj in make_jobs(plan.representative, **settings):
             record_isomorphic(mj, trained[plan.representative[mj.index], mj.seed])
+            answered.append(mj)
+    # a trained run of such a cell (--train-disconnected, or a campaign without
+    # --unique-isomorphism) is kept by the records above: report it as the database holds it,
+    # a stored run with its numbers, not as answered without training
+    done = _done_keys(args.db)
+    kept = [j for j in answered if j.key in done]
+    jobs += kept
+    kept_runs = {(j.index, j.seed) for j in kept}
     if not data.official:  # after the checks: an error stays the only line it prints
         log.warning(
             "%s under %s is not NB201's (files or split differ from the official ones; data "
@@ -668,7 +692,16 @@ def cmd_train(args: argparse.Namespace) -> int:
         }
         for r in results
     ]
-    not_trained = plan.chance_rows(dataset_info(args.dataset).num_classes)
+
+    def untrained(cell: int) -> list[int]:  # its seeds answered without training
+        return [s for s in args.seeds if (cell, s) not in kept_runs]
+
+    not_trained = [
+        row
+        for row in plan.chance_rows(dataset_info(args.dataset).num_classes)
+        if untrained(int(str(row["index"])))
+    ]
+    representative = {k: v for k, v in plan.representative.items() if untrained(k)}
     if args.json:
         emit_json(
             {
@@ -676,7 +709,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                 "data": {"digest": data.digest, "official": data.official},
                 "runs": records,
                 "constant_output": not_trained,
-                "isomorphism_representative": {str(k): v for k, v in plan.representative.items()},
+                "isomorphism_representative": {str(k): v for k, v in representative.items()},
             }
         )
     else:
@@ -685,9 +718,13 @@ def cmd_train(args: argparse.Namespace) -> int:
             detail = rec["error"] if rec["status"] == "failed" else accs
             print(f"{rec['index']:>6} seed {rec['seed']:<5} {rec['status']:<8} {detail}")
         for row in not_trained:
-            print(
-                f"{row['index']:>6} not trained: disconnected, chance accuracy {row['accuracy']}%"
-            )
-        for k, v in plan.representative.items():
-            print(f"{k:>6} not trained: isomorphic to {v}")
+            cell = int(str(row["index"]))
+            for seed in untrained(cell):
+                print(
+                    f"{cell:>6} seed {seed:<5} not trained: disconnected, chance accuracy "
+                    f"{row['accuracy']}%"
+                )
+        for k, v in representative.items():
+            for seed in untrained(k):
+                print(f"{k:>6} seed {seed:<5} not trained: isomorphic to {v}")
     return 0 if all(r.ok for r in results) else 1

@@ -223,6 +223,7 @@ def test_train_resume_under_another_thread_count_is_one_line(
             "--data-root", str(cifar10_root), "--db", str(db), "--device", "cpu",
             "--executor", "inline", "--C", "2", "--N", "1"]  # fmt: skip
     assert main([*base, "--threads", "1"]) == 0
+    assert main([*base, "--threads", "2"]) == 0  # a done run is skipped, whatever trained it
     for path in tmp_path.glob("r.sqlite*"):  # the run's checkpoint stays: it would resume
         if path.is_file():
             path.unlink()
