@@ -616,8 +616,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     if threads is not None:  # likewise: a resume under another count would be refused
         from nb201_flat.train.trainer import check_resume_threads
 
-        done = _done_keys(args.db)  # a done run is skipped, whatever trained it
-        check_resume_threads([j for j in jobs if j.key not in done], threads)
+        finished = _done_keys(args.db)  # a done run is skipped, whatever trained it
+        check_resume_threads([j for j in jobs if j.key not in finished], threads)
     # what is answered without training goes into the database first: an import while the
     # campaign trains (or after it stopped) already has it
     answered = []
@@ -638,8 +638,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     # a trained run of such a cell (--train-disconnected, or a campaign without
     # --unique-isomorphism) is kept by the records above: report it as the database holds it,
     # a stored run with its numbers, not as answered without training
-    done = _done_keys(args.db)
-    kept = [j for j in answered if j.key in done]
+    finished = _done_keys(args.db)
+    kept = [j for j in answered if j.key in finished]
     jobs += kept
     kept_runs = {(j.index, j.seed) for j in kept}
     if not data.official:  # after the checks: an error stays the only line it prints
