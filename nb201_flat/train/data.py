@@ -462,14 +462,19 @@ def _identity(name: str, md5s: Mapping[str, str], split: tuple[I64, I64] | None)
 
 
 def dataset_identity(
-    name: str, root: str | os.PathLike[str], split_dir: str | os.PathLike[str] | None = None
+    name: str,
+    root: str | os.PathLike[str],
+    split_dir: str | os.PathLike[str] | None = None,
+    *,
+    strict: bool = False,
 ) -> DataIdentity:
     """The :class:`DataIdentity` of ``name`` under ``root``, without reading the images where
     the files are the official ones.
 
     Official files (their MD5s in :data:`OFFICIAL_MD5`) are hashed only, and NB201's image
-    counts fix the split. Other files are read through :func:`load_dataset`, so a corrupt or
-    malformed file fails here, once, before any run starts.
+    counts fix the split. Other files are read through :func:`load_dataset` (with
+    ``strict``), so a corrupt or malformed file, or one of another size where faithful mode
+    needs NB201's, fails here, once, before any run starts.
 
     Raises
     ------
@@ -477,6 +482,8 @@ def dataset_identity(
         The folder or a file is missing.
     FormatError
         A file cannot be read or is not in the expected layout.
+    DatasetSizeError
+        ``strict`` and the dataset has not NB201's image counts (see :func:`load_dataset`).
     """
     info = dataset_info(name)
     root = Path(root)
@@ -488,11 +495,11 @@ def dataset_identity(
     if name in SPLIT_FILES:
         with contextlib.suppress(OSError):  # no file: the packaged split or the fallback
             split_file = _stat_key(split_root / SPLIT_FILES[name][0])
-    seen = (name, tuple(md5s.items()), split_file)
+    seen = (name, tuple(md5s.items()), split_file, strict)
     if seen in _IDENTITY_SEEN:
         return _IDENTITY_SEEN[seen]
     if any(md5s[f] != OFFICIAL_MD5[info.source][f] for f in md5s):
-        found = load_dataset(name, root, split_dir=split_dir).identity
+        found = load_dataset(name, root, split_dir=split_dir, strict=strict).identity
         if found is None:  # load_dataset always sets it
             raise AssertionError("load_dataset returned no identity")
     else:
@@ -508,8 +515,8 @@ def dataset_identity(
 
 
 _IDENTITY_SEEN: dict[tuple[object, ...], DataIdentity] = {}
-"""Identities found in this process, by dataset, files' MD5s and split file: other files are
-read through once, not once per job that asks."""
+"""Identities found in this process, by dataset, files' MD5s, split file and strictness: other
+files are read through once, not once per job that asks."""
 
 
 def _stat_key(path: Path) -> tuple[object, ...]:

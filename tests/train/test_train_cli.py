@@ -234,3 +234,22 @@ def test_train_resume_under_another_thread_count_is_one_line(
     assert "trained with 1 CPU threads, this run has 2" in err and "--threads 1" in err, err
     assert main([*base, "--threads", "0"]) == 2
     assert "--threads must be >= 1" in capsys.readouterr().err
+
+
+def test_train_faithful_on_a_small_imagenet16_is_one_line_before_any_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Faithful mode needs NB201's ImageNet16-120 image counts: refused once, exit 2, before
+    any run (not a DatasetSizeError per attempt per run, exit 1)."""
+    pytest.importorskip("torch")
+    from train_helpers import write_tiny_imagenet16
+
+    root = write_tiny_imagenet16(tmp_path / "data")
+    db = tmp_path / "i.sqlite"
+    argv = ["train", "0", "11472", "--dataset", "ImageNet16-120", "--data-root", str(root),
+            "--device", "cpu", "--executor", "inline", "--N", "1", "--C", "2", "--epochs",
+            "1", "--db", str(db)]  # fmt: skip
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "NB201 trained on 151700 / 6000" in err, err
+    assert "--mode fast" in err and not db.exists(), err
