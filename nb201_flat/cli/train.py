@@ -401,8 +401,9 @@ def _check_db_data(path: str, dataset: str, data: Any) -> None:
     other = sorted(set(digests) - {data.digest})
     if other:
         raise DataMismatchError(
-            f"--db {path} holds {dataset} runs trained on other data (digest {other[0][:12]}; "
-            f"these files: {data.short}); train each set of files into a --db of its own"
+            f"--db {path} holds {dataset} runs trained on other data (other files or another "
+            f"split; digest {other[0][:12]}; these files and split: {data.short}); train each "
+            "set of files and split into a --db of its own"
         )
 
 

@@ -332,12 +332,15 @@ def fallback_split(n: int) -> tuple[I64, I64]:
     return np.sort(perm[:half]), np.sort(perm[half:])
 
 
-def nb201_split(dataset: str, n: int, split_dir: str | os.PathLike[str] | None) -> tuple[I64, I64]:
+def nb201_split(
+    dataset: str, n: int, split_dir: str | os.PathLike[str] | None, *, warn: bool = True
+) -> tuple[I64, I64]:
     """The two halves NB201 uses for ``dataset`` over ``n`` items (train/valid or xvalid/xtest).
 
     Looked up in ``split_dir`` first, then in the copies shipped with the package
     (:mod:`.splits`, used when they cover exactly ``n`` items, i.e. on NB201's full data);
-    otherwise (a dataset of another size) the deterministic fallback, with a warning.
+    otherwise (a dataset of another size) the deterministic fallback, with a warning unless
+    ``warn`` is false (a caller that said so already).
     """
     fname, k1, k2 = SPLIT_FILES[dataset]
     path = Path(split_dir) / fname if split_dir is not None else None
@@ -347,11 +350,15 @@ def nb201_split(dataset: str, n: int, split_dir: str | os.PathLike[str] | None) 
         a, b = packaged_split(fname, (k1, k2))
         if len(a) + len(b) == n and max(a.max(), b.max()) < n:
             return a, b
-        log.warning(
-            "NB201 split file %s not found; using the deterministic fallback split "
-            "(numbers will not be exactly comparable with NB201's)",
-            path if path is not None else fname,
-        )
+        if warn:
+            log.warning(
+                "no NB201 split file %s, and the copy shipped with the package cuts NB201's "
+                "%d items, not this dataset's %d: using the deterministic fallback split "
+                "(numbers will not be exactly comparable with NB201's)",
+                path if path is not None else fname,
+                len(a) + len(b),
+                n,
+            )
         return fallback_split(n)
     a, b = read_split_file(path, (k1, k2))
     both = np.concatenate([a, b])
@@ -559,6 +566,7 @@ def load_dataset(
     *,
     split_dir: str | os.PathLike[str] | None = None,
     strict: bool = False,
+    warn: bool = True,
 ) -> DataSplits:
     """Read an NB201 dataset from ``root`` and apply NB201's splits.
 
@@ -574,6 +582,9 @@ def load_dataset(
     strict
         Faithful mode: ImageNet16-120 must have NB201's 151,700 train / 6,000 test images
         (classes 1..120 of the down-sampled ImageNet), else :class:`~nb201_flat.errors.DatasetSizeError`.
+    warn
+        Warn when the split falls back (:func:`nb201_split`); a run whose campaign found its
+        data first (and so warned once) does not repeat it.
 
     Raises
     ------
@@ -603,7 +614,7 @@ def load_dataset(
         check_nb201_counts(name, len(train_y), n_test)
     test_all = np.arange(n_test, dtype=np.int64)
     if name == CIFAR10_VALID:
-        tr, va = nb201_split(name, len(train_y), split_dir)
+        tr, va = nb201_split(name, len(train_y), split_dir, warn=warn)
         return DataSplits(
             info,
             train_x[tr],
@@ -621,7 +632,7 @@ def load_dataset(
             {"ori-test": ("test", test_all)},
             _identity(name, md5s, None),
         )
-    xv, xt = nb201_split(name, n_test, split_dir)
+    xv, xt = nb201_split(name, n_test, split_dir, warn=warn)
     return DataSplits(
         info,
         train_x,
@@ -674,7 +685,8 @@ def check_dataset_files(
             Param("split_dir"),
             f" {split_dir} has no {fname}; put NB201's file there, or drop ",
             Param("split_dir"),
-            " to use the copy shipped with the package",
+            " (then the file in the data root, else the copy shipped with the package, which "
+            "fits NB201's full dataset only)",
         )
     read_split_file(path, (k1, k2))
 

@@ -181,7 +181,13 @@ def _train(
         torch.set_num_threads(job0.threads)
     recipe = job0.recipe
     faithful = job0.train_mode.name == "faithful"
-    splits = load_dataset(job0.dataset, job0.data_root, split_dir=job0.split_dir, strict=faithful)
+    splits = load_dataset(  # the campaign that found the data (data_identity) warned already
+        job0.dataset,
+        job0.data_root,
+        split_dir=job0.split_dir,
+        strict=faithful,
+        warn=job0.data_identity is None,
+    )
     for job in jobs:
         check_data_read(job, splits.identity)
     data = DeviceData(splits, device)

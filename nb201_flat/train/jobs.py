@@ -237,8 +237,9 @@ def check_stored_data(job: TrainJob, stored: str | None) -> None:
         return
     if stored != expected:
         raise DataMismatchError(
-            f"{job.db_path} already holds {job.name} trained on other data (digest "
-            f"{stored[:12]}; these files: {expected[:12]}); train each set of files into a ",
+            f"{job.db_path} already holds {job.name} trained on other data (other files or "
+            f"another split; digest {stored[:12]}; these files and split: {expected[:12]}); "
+            "train each set of files and split into a ",
             Param("db_path"),
             " of its own",
         )

@@ -335,8 +335,9 @@ def check_owner(
     before = state.get("data")
     if data is not None and before is not None and before != data.digest:
         raise DataMismatchError(
-            f"checkpoints in {folder} were trained on other data (digest {str(before)[:12]}; "
-            f"these files: {data.short}); restore those files, or move the checkpoints away"
+            f"checkpoints in {folder} were trained on other data (other files or another "
+            f"split; digest {str(before)[:12]}; these files and split: {data.short}); restore "
+            "those files and split, or move the checkpoints away"
         )
     saved = state.get("generator")
     if device is not None and saved is not None:
@@ -596,7 +597,14 @@ def _train(
         torch.set_num_threads(job.threads)
     recipe = job.recipe
     faithful = job.train_mode.name == "faithful"
-    splits = load_dataset(job.dataset, job.data_root, split_dir=job.split_dir, strict=faithful)
+    # a campaign that found the data first (data_identity) warned of a fallback split once
+    splits = load_dataset(
+        job.dataset,
+        job.data_root,
+        split_dir=job.split_dir,
+        strict=faithful,
+        warn=job.data_identity is None,
+    )
     check_data_read(job, splits.identity)
     data = DeviceData(splits, device)
     info = data.info

@@ -253,3 +253,43 @@ def test_train_faithful_on_a_small_imagenet16_is_one_line_before_any_run(
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "NB201 trained on 151700 / 6000" in err, err
     assert "--mode fast" in err and not db.exists(), err
+
+
+def test_train_split_file_messages_say_what_happened(
+    cifar10_root: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The fallback split's warning says why (the shipped copy cuts NB201's 50,000 images, not
+    these 80) and comes once per campaign, not once more per run; a --split-dir without the
+    file does not promise the shipped copy; a --db of runs on another split says split."""
+    pytest.importorskip("torch")
+    from train_helpers import write_split_file
+
+    base = ["train", "11472", "--dataset", "cifar10-valid", "--epochs", "1", "--seeds", "1",
+            "2", "--data-root", str(cifar10_root), "--device", "cpu", "--executor", "inline",
+            "--C", "2", "--N", "1"]  # fmt: skip
+    with caplog.at_level("WARNING"):
+        assert main([*base, "--db", str(tmp_path / "f.sqlite")]) == 0
+    said = [r.getMessage() for r in caplog.records if "split file" in r.getMessage()]
+    assert len(said) == 1, said
+    assert "shipped with the package cuts NB201's 50000 items, not this dataset's 80" in said[0]
+
+    empty = tmp_path / "none"
+    empty.mkdir()
+    capsys.readouterr()
+    assert main([*base, "--db", str(tmp_path / "e.sqlite"), "--split-dir", str(empty)]) == 2
+    assert "fits NB201's full dataset only" in capsys.readouterr().err
+
+    keys = ("train", "valid")
+    for name, cut in (("a", 40), ("b", 30)):
+        (tmp_path / name).mkdir()
+        write_split_file(tmp_path / name / "cifar-split.txt", keys, list(range(cut)),
+                         list(range(cut, 80)))  # fmt: skip
+    db = ["--db", str(tmp_path / "s.sqlite")]
+    assert main([*base, *db, "--split-dir", str(tmp_path / "a")]) == 0
+    capsys.readouterr()
+    assert main([*base, *db, "--split-dir", str(tmp_path / "b")]) == 2
+    err = capsys.readouterr().err
+    assert "other files or another split" in err and "files and split into a --db" in err, err
