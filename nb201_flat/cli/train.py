@@ -597,6 +597,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     jobs = make_jobs(plan.cells, **settings)
     if jobs:
         _check_host_memory(jobs, args)
+    from nb201_flat.train.executors import DaskExecutor
+
+    if isinstance(ex, DaskExecutor) and {j.key for j in jobs} - _done_keys(args.db):
+        ex.connect()  # an unreachable scheduler: its one line before any data warning
     if not os.path.isdir(args.data_root):
         # fail before any worker starts: every job would fail the same way
         raise DatasetNotFoundError(f"--data-root {args.data_root} is not a folder")

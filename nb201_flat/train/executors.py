@@ -526,6 +526,25 @@ class DaskExecutor:
     run_group: GroupRunFn = field(default=_default_run_group)
     concurrent: int = 1
     run_concurrent: GroupRunFn = field(default=_default_run_concurrent)
+    _client: Any = field(default=None, init=False, repr=False)
+
+    def connect(self) -> None:
+        """Connect to the scheduler at ``address`` now, not in :meth:`map`: a caller with
+        work to do first (reading the data, warning about it) learns of an unreachable
+        scheduler before, in one line. The connection serves the next :meth:`map`."""
+        require("distributed", "cluster")
+        from distributed import Client
+
+        if self._client is not None or isinstance(self.address, Client):
+            return
+        try:
+            self._client = Client(self.address)  # type: ignore[no-untyped-call]
+        except OSError as err:  # unreachable or timed out: one line, not dask's traceback
+            raise ExecutorSpecError(
+                f"cannot reach the dask scheduler at {self.address} ({err}); start it, or "
+                "correct ",
+                Param("address"),
+            ) from None
 
     def map(self, jobs: Sequence[TrainJob]) -> list[JobResult]:
         """See :class:`Executor`."""
@@ -539,14 +558,8 @@ class DaskExecutor:
         units = plan_units(jobs, todo, group_seeds=self.group_seeds, concurrent=self.concurrent)
         multi = _multi_runner(self.concurrent, self.run_group, self.run_concurrent)
         own = not isinstance(self.address, Client)
-        try:
-            client = Client(self.address) if own else self.address  # type: ignore[no-untyped-call]
-        except OSError as err:  # unreachable or timed out: one line, not dask's traceback
-            raise ExecutorSpecError(
-                f"cannot reach the dask scheduler at {self.address} ({err}); start it, or "
-                "correct ",
-                Param("address"),
-            ) from None
+        self.connect()
+        client = self._client if own else self.address
         try:
             futures = {
                 client.submit(
@@ -572,6 +585,7 @@ class DaskExecutor:
         finally:
             if own:
                 client.close()
+                self._client = None
         return [results[p] for p in range(len(jobs))]
 
 

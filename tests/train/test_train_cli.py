@@ -293,3 +293,23 @@ def test_train_split_file_messages_say_what_happened(
     assert main([*base, *db, "--split-dir", str(tmp_path / "b")]) == 2
     err = capsys.readouterr().err
     assert "other files or another split" in err and "files and split into a --db" in err, err
+
+
+def test_train_unreachable_dask_scheduler_is_the_only_line(
+    cifar10_root: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The scheduler is reached before the data is read: its one-line refusal comes alone,
+    not after the data's warnings (these files are not NB201's, their split falls back)."""
+    pytest.importorskip("distributed")
+    import dask
+
+    argv = ["train", "11472", "--dataset", "cifar10-valid", "--epochs", "1", "--data-root",
+            str(cifar10_root), "--db", str(tmp_path / "r.sqlite"), "--device", "cpu",
+            "--executor", "dask://127.0.0.1:9", "--C", "2", "--N", "1"]  # fmt: skip
+    with dask.config.set({"distributed.comm.timeouts.connect": "1s"}), caplog.at_level("WARNING"):
+        assert main(argv) == 2
+    assert "cannot reach the dask scheduler" in capsys.readouterr().err
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("nb201_flat")] == []
