@@ -213,7 +213,7 @@ def _space_of(args: argparse.Namespace) -> Any:
     """The space of ``--ops`` / ``--nodes``, checked before it is built (a huge ``--nodes``
     would build a huge edge list; ops a network cannot build must not reach the database)."""
     from nb201_flat.space import NB201, NB201_OPS, Space
-    from nb201_flat.train.costs import check_ops
+    from nb201_flat.train.costs import OP_COSTS, check_ops
 
     if args.ops is None and args.nodes is None:
         return NB201
@@ -223,6 +223,12 @@ def _space_of(args: argparse.Namespace) -> Any:
         raise ArgumentError(f"--ops repeats {', '.join(repeated)}; give each op once")
     if len(ops) < 2:
         raise ArgumentError(f"--ops needs at least two ops, got {' '.join(ops)}; add another op")
+    cells = [op for op in ops if op not in OP_COSTS and (op.isdigit() or op.startswith("|"))]
+    if cells:  # argparse gives --ops every word after it, an ARCH too
+        raise ArgumentError(
+            f"--ops read the ARCH {cells[0]} as an op; put ARCH before --ops, or end the "
+            f"command with --ops {' '.join(o for o in ops if o not in cells)} -- {cells[0]}"
+        )
     for op in ops:
         check_ops((op,), 2)  # a 2-node cell has one edge: checks the name alone
     nodes = 4 if args.nodes is None else args.nodes

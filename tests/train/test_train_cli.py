@@ -313,3 +313,20 @@ def test_train_unreachable_dask_scheduler_is_the_only_line(
         assert main(argv) == 2
     assert "cannot reach the dask scheduler" in capsys.readouterr().err
     assert [r.getMessage() for r in caplog.records if r.name.startswith("nb201_flat")] == []
+
+
+def test_train_arch_after_ops_gets_a_hint(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """argparse gives --ops every word after it: an ARCH there is named as such, with the two
+    ways to write it, the second of which parses."""
+    pytest.importorskip("torch")
+    argv = ["train", "--dataset", "cifar10", "--data-root", str(tmp_path / "none"), "--db",
+            str(tmp_path / "r.sqlite"), "--device", "cpu", "--ops", "none", "skip_connect"]  # fmt: skip
+    for arch in ("0", "|none~0|+|none~0|skip_connect~1|+|none~0|none~1|skip_connect~2|"):
+        assert main([*argv, arch]) == 2
+        err = capsys.readouterr().err
+        assert f"--ops read the ARCH {arch} as an op; put ARCH before --ops" in err, err
+        assert f"end the command with --ops none skip_connect -- {arch}" in err, err
+        assert main([*argv, "--", arch]) == 2  # parsed: refused only for the missing data
+        assert "is not a folder" in capsys.readouterr().err
