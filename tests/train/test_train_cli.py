@@ -234,6 +234,10 @@ def test_train_resume_under_another_thread_count_is_one_line(
     assert "trained with 1 CPU threads, this run has 2" in err and "--threads 1" in err, err
     assert main([*base, "--threads", "0"]) == 2
     assert "--threads must be >= 1" in capsys.readouterr().err
+    # on CUDA the count is no CPU run's: refused (a dask worker would train there)
+    on_gpu = [*base, "--threads", "2", "--device", "cuda", "--executor", "dask://127.0.0.1:9"]
+    assert main(on_gpu) == 2
+    assert "--threads sets the threads of runs on the CPU" in capsys.readouterr().err
 
 
 def test_train_faithful_on_a_small_imagenet16_is_one_line_before_any_run(
