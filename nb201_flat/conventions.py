@@ -40,6 +40,19 @@ COST_METRICS: Final = (
 )
 """Metrics that measure what an architecture costs (size, compute, time), not how well it does."""
 
+
+def is_accuracy(metric: str) -> bool:
+    """True for a metric that is an accuracy in percent: ``accuracy`` and the ``*_accuracy`` of
+    AnalogNAS-Bench (``ptq_accuracy``, ...); the figures label these (%) too."""
+    return metric == "accuracy" or metric.endswith("_accuracy")
+
+
+def is_drift_accuracy(metric: str) -> bool:
+    """True for AnalogNAS-Bench's accuracies after conductance drift (``drift_1h``,
+    ``hwt_drift_30d``, ...), not their ``_std`` uncertainties."""
+    return metric.startswith(("drift_", "hwt_drift_")) and not metric.endswith("_std")
+
+
 #: The dataset a search reads for CIFAR-10 (its validation split lives there only).
 CIFAR10_VALID: Final = "cifar10-valid"
 

@@ -14,11 +14,15 @@ from nb201_flat.cli.common import (
     add_key_args,
     add_neighbourhood_args,
     add_table_arg,
+    direction_words,
     emit_json,
     higher_is_better,
+    natural_direction,
     neighbourhood_from_args,
+    neighbourhood_words,
     num,
     open_table,
+    seed_words,
 )
 from nb201_flat.errors import LandscapeArgumentError, MissingValueError, check_seed
 
@@ -51,8 +55,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--sort-by",
         choices=_SORT_COLUMNS,
         default=None,
-        help="order rows by this column, best first (value, mean, min, score: highest; "
-        "sharpness, std: lowest; mirrored for a loss). Default: by value, or as given with --arch",
+        help="order rows by this column, best first: value, mean, min and score in the metric's "
+        "direction (highest first for an accuracy, lowest for a loss; min is the lowest "
+        "neighbour value: an accuracy's worst neighbour, but a loss's best, whose worst is "
+        "--agg max --sort-by score); sharpness lowest first (highest for a loss); std, and "
+        "score with --agg std, lowest first for any metric (the flatter spread). Default: by "
+        "value, or as given with --arch",
     )
     p.add_argument(
         "--limit", type=int, default=None, metavar="N", help="print only the first N rows"
@@ -70,7 +78,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "the d! fewest-step paths, the one whose worst value is highest), worst shortest path "
         "(the worst of them), mean path (the level means of all shortest paths: A²M's "
         "construction), A²M code (what its profile_nasbench.py computes, current version "
-        "54ce096 and the older 947bc3e, this pair taken alone) and lowest over the whole space "
+        "54ce096 and the older 947bc3e, this pair taken alone; as in that code these two rows "
+        "change when A and B are swapped, the others do not) and lowest over the whole space "
         "(the exact maximin path, any length); beside each path barrier, the part beyond the "
         "worse endpoint. --method picks the path printed: lowest (default), best-shortest or "
         "worst-shortest.",
@@ -104,12 +113,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "census",
         help="barrier census: exact lowest barrier vs shortest-path barriers over many pairs",
-        description="For pairs drawn at random inside each of A²M's accuracy bands (A, B, C, "
-        "bands of the 200-epoch test accuracy; "
-        "at Hamming distance --distance, 3 as A²M's pairs) and every pair of the top K, the "
-        "exact lowest barrier over the whole space beside the best shortest path, mean path "
-        "and worst shortest path barriers, and the fraction of pairs with no barrier beyond "
-        "the worse endpoint. Without --dataset: A²M's test keys (cifar10 ori-test, cifar100 "
+        description="For pairs drawn at random inside each of A²M's accuracy bands A, B, C "
+        "at Hamming distance --distance (3, as A²M's endpoint pairs) and every pair of the "
+        "top K, the exact lowest barrier over the whole space beside the best shortest path, "
+        "mean path and worst shortest path barriers, and the fraction of pairs with no barrier "
+        "beyond the worse endpoint. The bands are ranges of the 200-epoch test accuracy from "
+        "A²M's neighbourhood-distribution figures (e.g. CIFAR-10 A: 92.3-93.7 %); its barrier "
+        "figure's endpoint pairs, also named Models A, B, C, may lie outside them (`barrier A "
+        "B` takes such a pair). Without --dataset: A²M's test keys (cifar10 ori-test, cifar100 "
         "and ImageNet16-120 x-test, 200 epochs) the table has.",
     )
     add_key_args(p, required=False)
@@ -135,7 +146,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="D",
         help="Hamming distance of the band pairs (default 3; 0 for any)",
     )
-    p.add_argument("--seed", type=int, default=0, help="seed of the pair draw (default 0)")
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="seed of the band pair draw (default 0; the k-th dataset draws with seed + k); "
+        "not with --pairs 0, which draws nothing",
+    )
     p.add_argument(
         "--connected-only",
         action="store_true",
@@ -151,7 +168,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "counts it (band pairs are drawn among the pairs that can be served)",
     )
     p.add_argument(
-        "--pairs-out", metavar="CSV", help="also write one row per pair to this CSV file"
+        "--pairs-out",
+        metavar="CSV",
+        help="also write one row per pair to this CSV file, with its dataset, split, epochs and "
+        "metric (missing folders are created, as for the other --out options)",
     )
     add_direction_arg(p)
     add_table_arg(p)
@@ -166,8 +186,22 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 _SORT_COLUMNS = ("value", "mean", "min", "sharpness", "std", "score")
-# flat = small spread and small drop from the cell to its neighbours
-_LOWER_FIRST = ("sharpness", "std")
+
+
+def _spread(column: str | None, agg: str | None) -> bool:
+    """Whether ``--sort-by column`` orders by a spread (std, or the score of --agg std): the
+    flatter (lower) first, for any metric, so without the metric's direction."""
+    return column == "std" or (column == "score" and agg == "std")
+
+
+def _lower_first(column: str, agg: str | None, hib: bool | None) -> bool:
+    """Whether ``--sort-by column`` puts low values first (flat = small spread and small drop
+    from the cell to its neighbours; the others are values, best first)."""
+    if _spread(column, agg):
+        return True
+    if column == "sharpness":
+        return bool(hib)
+    return not hib
 
 
 def cmd_flatness(args: argparse.Namespace) -> int:
@@ -183,11 +217,20 @@ def cmd_flatness(args: argparse.Namespace) -> int:
         check_int_range("--limit", args.limit, 1)
     if args.sort_by == "score" and args.agg is None:
         raise LandscapeArgumentError("--sort-by score needs --agg (the score is its aggregate)")
+    # the metric's direction ranks the top K and every order but a spread's
+    ranked = not args.arch or (args.sort_by is not None and not _spread(args.sort_by, args.agg))
+    if not ranked and args.lower_is_better is not None:
+        flag = "--lower-is-better" if args.lower_is_better else "--higher-is-better"
+        raise LandscapeArgumentError(
+            f"{flag} applies only where rows are ranked by the metric (without --arch, or "
+            "--sort-by value/mean/min/sharpness/score); drop it"
+        )
     table = open_table(args)
     space = table.space
     if args.radius is not None:  # against this space, in one wording for 0 and 7 alike
         space.check_radius(args.radius, name="--radius")
     values = table.vector(args.dataset, args.split, args.epochs, args.metric)
+    hib = higher_is_better(args) if ranked else None  # a key the table has first
     spec = neighbourhood_from_args(args)
     cols = ["value", "n", "mean", "min", "std", "sharpness"]
     df = flatness(space, values, spec, columns=cols)
@@ -206,7 +249,7 @@ def cmd_flatness(args: argparse.Namespace) -> int:
                 f"no architecture is measured for {key_name}; choose a key that "
                 "`nb201-flat info` lists with archs > 0"
             )
-        key = values[measured] if higher_is_better(args) else -values[measured]
+        key = values[measured] if hib else -values[measured]
         chosen = measured[np.lexsort((measured, -key))[:top]].tolist()
     rows: list[dict[str, Any]] = []
     picked = df.loc[chosen, cols].to_numpy(dtype=np.float64)
@@ -215,10 +258,9 @@ def cmd_flatness(args: argparse.Namespace) -> int:
         row.update(zip(cols, rec, strict=True))
         row["n"] = int(row["n"])
         rows.append(row)
+    lower_first = None if args.sort_by is None else _lower_first(args.sort_by, args.agg, hib)
     if args.sort_by is not None:
-        sign = 1.0 if higher_is_better(args) else -1.0
-        if args.sort_by in _LOWER_FIRST:
-            sign = -1.0 if args.sort_by == "std" else -sign
+        sign = -1.0 if lower_first else 1.0
 
         def order(r: dict[str, Any]) -> float:
             v = float(r[args.sort_by])
@@ -245,15 +287,30 @@ def cmd_flatness(args: argparse.Namespace) -> int:
                 "metric": args.metric,
                 "neighbourhood": neighbourhood,
                 "sort_by": args.sort_by,
+                "sort_order": None if lower_first is None else _order_words(lower_first),
+                "higher_is_better": hib,  # null: nothing was ranked by the metric
+                "seed_policy": "mean",
                 "archs": rows,
                 "source": table.source,
             }
         )
         return 0
-    kind = f"{'=' if spec.exact else '<='}{spec.radius}"
+    # the key, what its values are (seed policy) and, where not the metric's own, the direction
+    mkey = table.key(args.dataset, args.split, args.epochs, args.metric)
+    way = direction_words(args) if ranked else None
     print(
-        f"{args.dataset}/{args.split}@{args.epochs} {args.metric}; neighbours at distance {kind}"
+        f"{args.dataset}/{args.split}@{args.epochs} {args.metric}; {seed_words(table, mkey)}"
+        + (f"; {way}" if way else "")
+    )
+    rows_words = "as given" if args.arch else f"top {top} by value, {_order_words(not hib)}"
+    if args.sort_by is not None:
+        rows_words += f", sorted by {args.sort_by}, {_order_words(bool(lower_first))}"
+        if args.sort_by == "min" and not hib:  # the lowest value of a loss is its best
+            rows_words += " (min: the lowest neighbour value, here the best neighbour)"
+    print(
+        f"neighbours: {neighbourhood_words(spec, agg=False)}"
         + (f"; score: {spec.label}" if args.agg is not None else "")
+        + f"; rows: {rows_words}"
     )
     # the aggregate g, when asked for: the column --sort-by score orders by
     score = args.agg is not None
@@ -262,7 +319,7 @@ def cmd_flatness(args: argparse.Namespace) -> int:
         + (f" {'score':>9}" if score else "")
         + "  arch"
     )
-    print(sharp_legend("mean", loss=not higher_is_better(args)))
+    print(sharp_legend("mean", loss=natural_direction(args.metric) is False))
     for r in rows:
         print(
             f"{r['index']:>6} {num(r['value'], '.4f'):>9} {r['n']:>5} {num(r['mean'], '.4f'):>9} "
@@ -284,6 +341,10 @@ def sharp_legend(mean: str, *, loss: bool = False) -> str:
     )
 
 
+def _order_words(lower_first: bool) -> str:
+    return "lowest first" if lower_first else "highest first"
+
+
 _PATH_SHOWN = {
     "lowest": "lowest",
     "best-shortest": "best_shortest",
@@ -299,7 +360,12 @@ def cmd_barrier(args: argparse.Namespace) -> int:
         best_shortest_path,
         shortest_paths,
     )
-    from nb201_flat.landscape.census import BARRIER_NAMES, PATH_BARRIERS
+    from nb201_flat.landscape.census import (
+        BARRIER_NAMES,
+        LOWEST_CONNECTED,
+        PATH_BARRIERS,
+        TREE_PATH,
+    )
     from nb201_flat.landscape.paths import make_path
 
     if args.tree_path and args.method != "lowest":
@@ -327,7 +393,12 @@ def cmd_barrier(args: argparse.Namespace) -> int:
     }
     barriers: dict[str, dict[str, Any]] = {}
     unavailable: dict[str, str] = {}
+    names = dict(BARRIER_NAMES)
+    if args.connected_only:  # the search never left the connected cells
+        names["lowest"] = LOWEST_CONNECTED
     low = tree.path(a, b, shortest=not args.tree_path)
+    # the lowest row's steps are the fewest; a tree path may wander further
+    fewest = tree.path(a, b, shortest=True) if args.tree_path else low
     try:
         named = tree.pair_barriers(a, b)
     except MissingValueError as exc:
@@ -340,13 +411,13 @@ def cmd_barrier(args: argparse.Namespace) -> int:
             if name != "lowest":
                 unavailable[name] = why
         barriers["lowest"] = {
-            "name": BARRIER_NAMES["lowest"],
-            "barrier": low.barrier,
-            "above_worse_endpoint": low.above_worse,
-            "length": low.length,
+            "name": names["lowest"],
+            "barrier": fewest.barrier,
+            "above_worse_endpoint": fewest.above_worse,
+            "length": fewest.length,
         }
     else:
-        for name, label in BARRIER_NAMES.items():
+        for name, label in names.items():
             entry: dict[str, Any] = {"name": label, "barrier": named.barrier(name)}
             if name in PATH_BARRIERS:
                 entry["above_worse_endpoint"] = named.above_worse(name)
@@ -375,7 +446,12 @@ def cmd_barrier(args: argparse.Namespace) -> int:
     payload["barriers"] = barriers
     if unavailable:
         payload["unavailable"] = unavailable
-    payload["path"] = {"name": BARRIER_NAMES[shown], **path.to_dict()}
+    shown_name = (
+        f"{TREE_PATH} (barrier: {names['lowest']}; its steps may exceed the fewest)"
+        if args.tree_path
+        else names[shown]
+    )
+    payload["path"] = {"name": shown_name, **path.to_dict()}
     payload["source"] = table.source
     if args.json:
         emit_json(payload)
@@ -383,7 +459,8 @@ def cmd_barrier(args: argparse.Namespace) -> int:
     print(
         f"barriers from {a.index} ({payload['value_a']:.4f}) to {b.index} "
         f"({payload['value_b']:.4f}), distance {payload['distance']}; "
-        f"{args.dataset}/{args.split}@{args.epochs} {args.metric}"
+        f"{args.dataset}/{args.split}@{args.epochs} {args.metric}, "
+        f"{'higher' if hib else 'lower'} is better"
     )
     print(f"  {'':<30} {'barrier':>9} {'beyond worse endpoint':>22}")
     for entry in barriers.values():
@@ -399,7 +476,7 @@ def cmd_barrier(args: argparse.Namespace) -> int:
     for name, why in unavailable.items():
         print(f"  {BARRIER_NAMES[name]:<30} unavailable: {why}")
     print(
-        f"path: {BARRIER_NAMES[shown]}, barrier {path.barrier:.4f} over {path.length} steps "
+        f"path: {shown_name}, barrier {path.barrier:.4f} over {path.length} steps "
         f"(worst value {path.bottleneck:.4f})"
     )
     for idx, s, v in zip(path.path, path.strings(), path.values.tolist(), strict=True):
@@ -424,7 +501,11 @@ def cmd_census(args: argparse.Namespace) -> int:
     for flag, value in (("--pairs", args.pairs), ("--top", args.top)):
         if value < 0:
             raise LandscapeArgumentError(f"{flag} must be >= 0, got {value}")
-    check_seed(args.seed, "--seed")
+    if args.seed is not None and args.pairs == 0:
+        raise LandscapeArgumentError(
+            "--seed seeds the band pair draw, and --pairs 0 draws none; drop --seed"
+        )
+    seed = 0 if args.seed is None else check_seed(args.seed, "--seed")
     if args.distance is not None and args.pairs == 0:
         raise LandscapeArgumentError(
             "--distance sets the band pairs' distance, and --pairs 0 draws none; drop one of them"
@@ -498,7 +579,8 @@ def cmd_census(args: argparse.Namespace) -> int:
             f"pass --pairs 0 for the top K alone{fix}"
         )
     hib = higher_is_better(args)
-    distance = (3 if args.distance is None else args.distance) or None  # 0: any distance
+    # 0: any distance; with --pairs 0 no pair is drawn, so no distance applies (None)
+    distance = ((3 if args.distance is None else args.distance) or None) if args.pairs else None
     n_edges = table.space.n_edges
     if args.pairs and distance is not None and not 1 <= distance <= n_edges:
         raise LandscapeArgumentError(
@@ -517,7 +599,7 @@ def cmd_census(args: argparse.Namespace) -> int:
             n_pairs=args.pairs,
             top_k=args.top,
             distance=distance,
-            seed=args.seed + k,
+            seed=seed + k,
             higher_is_better=hib,
             connected_only=args.connected_only,
             nan_policy=args.nan_policy,
@@ -533,7 +615,16 @@ def cmd_census(args: argparse.Namespace) -> int:
             for g, c in census.attrs[attr].items()
         ]
         notes += [f"group {g} has no pair: {why}" for g, why in census.attrs["empty"].items()]
-        census.insert(0, "dataset", key.dataset)
+        # the CSV of all keys' pairs names each row's key in full
+        for col, value in reversed(
+            (
+                ("dataset", key.dataset),
+                ("split", key.split),
+                ("epochs", key.epochs),
+                ("metric", key.metric),
+            )
+        ):
+            census.insert(0, col, value)
         frames.append(census)
         summary = census_summary(census)
         results.append(
@@ -542,7 +633,7 @@ def cmd_census(args: argparse.Namespace) -> int:
                 "split": key.split,
                 "epochs": key.epochs,
                 "metric": key.metric,
-                "seed": args.seed + k,
+                "seed": seed + k if args.pairs else None,  # the band draw's; none drawn
                 "groups": summary.to_dict(orient="records"),
                 # nan_policy "omit": candidates left out of the band draws, pairs dropped
                 "excluded": census.attrs["excluded"],
@@ -557,6 +648,8 @@ def cmd_census(args: argparse.Namespace) -> int:
 
         pairs = pd.concat(frames, ignore_index=True)
         write_file(pairs_out, lambda f: pairs.to_csv(f, index=False))
+        if not args.json:  # its folders may have been created: say where it went
+            print(f"{len(pairs)} pairs written to {pairs_out}")
     if args.json:
         emit_json(
             {
@@ -588,8 +681,10 @@ def cmd_census(args: argparse.Namespace) -> int:
         f"{'worst sp':>8}"
     )
     for res in results:
+        drew = "" if res["seed"] is None else f", pair-draw seed {res['seed']}"
         print(
-            f"{res['dataset']}/{res['split']}@{res['epochs']} {res['metric']} (seed {res['seed']})"
+            f"{res['dataset']}/{res['split']}@{res['epochs']} {res['metric']} "
+            f"({'higher' if hib else 'lower'} is better{drew})"
         )
         print(head)
         for g in res["groups"]:

@@ -14,6 +14,7 @@ from typing import Any, Final
 
 import pandas as pd
 
+from nb201_flat.conventions import is_accuracy
 from nb201_flat.errors import FormatError, TableFileError
 from nb201_flat.space import NB201, Space
 from nb201_flat.table import TIDY_COLUMNS, MetricKey, Table, check_arch_column
@@ -49,12 +50,6 @@ def _first_infinite(values: Any) -> int | None:
 
     infinite = np.isinf(values)
     return _first(infinite) if infinite.any() else None
-
-
-def is_accuracy(metric: str) -> bool:
-    """True for a metric that is an accuracy in percent: ``accuracy`` and the ``*_accuracy`` of
-    AnalogNAS-Bench (``ptq_accuracy``, ...); the figures label these (%) too."""
-    return metric == "accuracy" or metric.endswith("_accuracy")
 
 
 def accuracy_outside_range(value: Any) -> Any:

@@ -541,8 +541,7 @@ class DaskExecutor:
             self._client = Client(self.address)  # type: ignore[no-untyped-call]
         except OSError as err:  # unreachable or timed out: one line, not dask's traceback
             raise ExecutorSpecError(
-                f"cannot reach the dask scheduler at {self.address} ({err}); start it, or "
-                "correct ",
+                f"cannot reach the dask scheduler at {self.address} ({err}); start it, or correct ",
                 Param("address"),
             ) from None
 
@@ -590,7 +589,10 @@ class DaskExecutor:
 
 
 # -- slurm ------------------------------------------------------------------------------------
-def check_cluster(cluster: str | None, instead: Param = Param("cluster", "local")) -> None:
+_LOCAL_CLUSTER = Param("cluster", "local")
+
+
+def check_cluster(cluster: str | None, instead: Param = _LOCAL_CLUSTER) -> None:
     """Refuse a submitit ``cluster`` this machine cannot submit to: Slurm without ``srun``
     (submitit says so only at the first submission), or submitit missing. ``instead`` is the
     caller's parameter that runs without Slurm (:class:`SlurmExecutor`'s ``cluster='local'``,
@@ -598,8 +600,7 @@ def check_cluster(cluster: str | None, instead: Param = Param("cluster", "local"
     require("submitit", "cluster")
     if cluster == "slurm" and shutil.which("srun") is None:
         raise ExecutorSpecError(
-            "Slurm is not available here (srun is not on PATH); run on a Slurm login node, or "
-            "use ",
+            "Slurm is not available here (srun is not on PATH); run on a Slurm login node, or use ",
             instead,
         )
 
