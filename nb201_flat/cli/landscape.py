@@ -648,8 +648,6 @@ def cmd_census(args: argparse.Namespace) -> int:
 
         pairs = pd.concat(frames, ignore_index=True)
         write_file(pairs_out, lambda f: pairs.to_csv(f, index=False))
-        if not args.json:  # its folders may have been created: say where it went
-            print(f"{len(pairs)} pairs written to {pairs_out}")
     if args.json:
         emit_json(
             {
@@ -704,4 +702,6 @@ def cmd_census(args: argparse.Namespace) -> int:
         "sp / worst sp: best / worst shortest path; mean p: mean path (A²M's level means); "
         "beyond worse: worse endpoint minus path minimum (the barrier minus half the endpoint gap)"
     )
+    if pairs_out is not None:  # its folders may have been created: say where it went
+        print(f"{len(pairs)} pairs written to {pairs_out}")
     return 0
