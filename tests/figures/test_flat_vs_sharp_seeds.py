@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 from scipy import stats
@@ -81,7 +83,7 @@ def test_one_seed_is_refused_not_drawn_with_the_bias() -> None:
     why = str(skip.value)
     assert why.count("needs 2 or more seeds") >= 2 and why.count("evaluation noise") == 1
     words = why.split()
-    assert not any(a == b for a, b in zip(words, words[1:], strict=False))
+    assert not any(a == b for a, b in itertools.pairwise(words))
 
 
 def test_caption_names_the_seeds() -> None:
