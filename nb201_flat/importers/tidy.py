@@ -16,7 +16,13 @@ import pandas as pd
 
 from nb201_flat.errors import FormatError, TableFileError
 from nb201_flat.space import NB201, Space
-from nb201_flat.table import TIDY_COLUMNS, MetricKey, Table, check_arch_column
+from nb201_flat.table import (
+    TIDY_COLUMNS,
+    MetricKey,
+    Table,
+    check_arch_column,
+    check_tidy_columns,
+)
 
 # "space": the space key of a retrained table (Table.to_tidy writes it), one for every row
 _STRINGS = ("arch", "dataset", "split", "metric", "space")
@@ -254,6 +260,8 @@ def _read_arrow(p: Path, name: str) -> tuple[Any, bool]:
     if name.endswith(".parquet"):
         import pyarrow.parquet as pq
 
+        # pyarrow cannot read a column named twice ("Multiple matches for FieldRef")
+        check_tidy_columns(pq.read_schema(p).names, str(p))
         return pq.read_table(p), False
     import pyarrow.csv as pv
 
@@ -296,6 +304,8 @@ def read_tidy_frame(path: str | os.PathLike[str]) -> pd.DataFrame:
         raise FormatError(f"{p}: tidy tables are .csv, .csv.gz or .parquet files")
     try:
         table, csv = _read_arrow(p, name)
+    except FormatError:
+        raise
     except (pa.ArrowInvalid, ValueError) as exc:
         # pyarrow's CSV errors name the row and column ("Row #12: CSV conversion error ...")
         text = " ".join(str(exc).split())[:300]
@@ -305,6 +315,7 @@ def read_tidy_frame(path: str | os.PathLike[str]) -> pd.DataFrame:
             f"{p} could not be read as a tidy table ({exc.__class__.__name__}: "
             f"{' '.join(str(exc).split())[:200]}); is it truncated? Re-download or re-export it"
         ) from None
+    check_tidy_columns(table.column_names, str(p))  # by name, before any column is read
     if table.num_rows == 0:
         raise FormatError(f"{p} has a header but no rows; it holds no numbers to import")
     out: dict[str, Any] = {}
@@ -605,10 +616,11 @@ def looks_like_tidy(path: str | os.PathLike[str]) -> bool:
 
 
 _SPACE_KEYS = "as `nb201-flat train` writes it: nb201, nb201@C4N1#faithful, ..."
-SPACE_COLUMN_FIX = "a column of your own called space: rename it, else fix the cell"
+SPACE_COLUMN_FIX = "a column of your own called space: drop it, else fix the cell"
 """The fix of a ``space`` column holding something else than a space key: the column is read
-as the table's space (:func:`tidy_space`), so a user's own column of that name must be
-renamed (ignoring it would drop the network size of a retrained table's file unseen)."""
+as the table's space (:func:`tidy_space`), so a user's own column of that name must go, as any
+column of one's own (:func:`~nb201_flat.table.check_tidy_columns`; ignoring it would drop the
+network size of a retrained table's file unseen)."""
 
 
 def tidy_space(

@@ -245,3 +245,58 @@ def test_clean_frames_of_every_dtype_read_exact_values() -> None:
     assert t.value(0, "cifar10", "ori-test", 200) == 93.5
     assert t.value(1, "cifar10", "ori-test", 200, seed_policy=2) == 91.25
     assert t.seeds(MetricKey("cifar10", "ori-test", 200)) == [2]
+
+
+@pytest.mark.parametrize(
+    ("header", "named", "hint"),
+    [
+        (HEADER.replace("seed", "seeds"), "seeds", "did you mean 'seed'?"),
+        (HEADER.replace("seed", "Seed"), "Seed", "did you mean 'seed'?"),
+        (HEADER.replace("value", "value,note"), "note", ""),
+    ],
+)
+def test_unknown_column_is_refused_by_name(
+    tmp_path: Path, header: str, named: str, hint: str
+) -> None:
+    # R1 #4: a misspelt `seeds` was dropped, and seed 0's values imported as the mean
+    path = tmp_path / "t.csv"
+    rows = GOOD.replace(",,accuracy", ",0,accuracy")
+    path.write_text(header + (rows.replace("93.5", "93.5,x") if "note" in header else rows))
+    with pytest.raises(FormatError) as info:
+        read_tidy(path)
+    msg = str(info.value)
+    assert "\n" not in msg and f"column '{named}' is not a tidy column" in msg, msg
+    assert hint in msg and "seed, metric, value" in msg and "copied_from" in msg, msg
+    frame = pd.read_csv(path)  # the same frame handed to Table.from_tidy
+    with pytest.raises(FormatError, match=f"column '{named}' is not a tidy column"):
+        Table.from_tidy(frame)
+
+
+@pytest.mark.parametrize("column", ["value", "index"])
+def test_repeated_header_name_is_refused(tmp_path: Path, column: str) -> None:
+    # R1: two columns called value (or index) raised pyarrow's KeyError with a traceback
+    header = HEADER.replace(column, f"{column},{column}", 1)
+    row = GOOD.replace("93.5", "93.5,1.0") if column == "value" else "0," + GOOD
+    path = tmp_path / "t.csv"
+    path.write_text(header + row)
+    with pytest.raises(FormatError, match=f"column '{column}' appears 2 times"):
+        read_tidy(path)
+    parquet = tmp_path / "t.parquet"
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    names = header.strip().split(",")
+    cells = [[c] for c in row.strip().split(",")]
+    pq.write_table(pa.table(cells, names=names), parquet)
+    with pytest.raises(FormatError, match=f"column '{column}' appears 2 times"):
+        read_tidy(parquet)
+
+
+def test_optional_columns_to_tidy_writes_are_read(tmp_path: Path) -> None:
+    table = Table.from_tidy(
+        pd.read_csv(pd.io.common.StringIO(HEADER + GOOD)), meta={"space_key": "nb201@C4N1"}
+    )
+    path = tmp_path / "t.csv"
+    table.to_tidy().to_csv(path, index=False)
+    assert "space" in pd.read_csv(path).columns
+    assert read_tidy(path).meta["space_key"] == "nb201@C4N1"
