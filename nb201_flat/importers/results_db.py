@@ -13,8 +13,9 @@ rows: ``seed="mean"`` averages the stored seeds.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from nb201_flat.errors import FormatError, Param, ResultsDBError, TableFileError, check_flag
 from nb201_flat.space import NB201, Space
@@ -91,6 +92,7 @@ def read_results_db(
             )
         space = keys[0] if keys else "nb201"
     df = load_results(p, space=space)
+    _check_runs(p, space, empty=len(df) == 0)
     # a diverged run's inf loss: named, not "row N"; a database the user trained cannot be
     # re-downloaded, and its run can be trained again
     check_finite_rows(
@@ -168,6 +170,86 @@ def read_results_db(
             "data": _data_of(done, p),
         },
     )
+
+
+def _check_runs(path: Path, space: str, *, empty: bool) -> None:
+    """Refuse runs of ``space`` that would import as missing numbers with no word (NaN where
+    the database says the run is done), in one line naming the run; and a database with no
+    finished run (``empty``: no final rows) by what it holds instead.
+
+    Training writes a finished (``done`` or ``constant``) run's final epoch, with an
+    accuracy for each split, before marking it, and numbers epochs 1..schedule; a run of
+    another status, or a finished one without that epoch or accuracy, is a damaged (or
+    hand-edited) database.
+    """
+    from nb201_flat.train.campaign import CONSTANT_STATUS, ISOMORPHIC_STATUS
+    from nb201_flat.train.results_db import connect_readonly
+
+    # "running": started, not finished (killed, or training now); the others: see mark_run
+    finished = ("done", CONSTANT_STATUS)
+    known = ("running", *finished, ISOMORPHIC_STATUS)
+    fix = "remove that run from the database (or train it again) before importing"
+    key = "space, arch, dataset, schedule, seed"
+    match = " AND ".join(f"e.{c} = r.{c}" for c in key.split(", "))
+    marks = ", ".join("?" * len(finished))
+    checks: list[tuple[str, tuple[str, ...], Callable[[Any], str]]] = [
+        (
+            f"SELECT {key}, status FROM runs WHERE space = ? AND status NOT IN "
+            f"({', '.join('?' * len(known))}) LIMIT 1",
+            known,
+            lambda row: (
+                f"has status {row[5]!r:.40}, which training never writes "
+                f"(it writes {', '.join(known)})"
+            ),
+        ),
+        (
+            f"SELECT {key}, epoch FROM epochs WHERE space = ? AND (epoch < 1 OR epoch > schedule) "
+            "LIMIT 1",
+            (),
+            lambda row: f"has an epoch {row[5]} outside its schedule's 1..{row[3]}",
+        ),
+        (
+            f"SELECT {key}, status FROM runs r WHERE r.space = ? AND r.status IN ({marks}) AND "
+            f"NOT EXISTS (SELECT 1 FROM epochs e WHERE {match} AND e.epoch = r.schedule) LIMIT 1",
+            finished,
+            lambda row: f"is marked {row[5]} but has no row for its final epoch {row[3]}",
+        ),
+        (
+            f"SELECT {', '.join('e.' + c for c in key.split(', '))}, e.split FROM epochs e "
+            f"JOIN runs r ON {match} WHERE e.space = ? AND r.status IN ({marks}) AND "
+            "e.epoch = e.schedule AND e.accuracy IS NULL LIMIT 1",
+            finished,
+            lambda row: (
+                f"is finished but has no accuracy on split {row[5]!r} at its final epoch {row[3]}"
+            ),
+        ),
+    ]
+    con = connect_readonly(path)
+    try:
+        for sql, args, why in checks:
+            row = con.execute(sql, (space, *args)).fetchone()
+            if row is not None:
+                raise ResultsDBError(f"{path} is damaged: run {tuple(row[:5])} {why(row)}; {fix}")
+        if empty:  # else Table.from_tidy: "has columns but no rows", with no why
+            counts = dict(
+                con.execute(
+                    "SELECT status, COUNT(*) FROM runs WHERE space = ? GROUP BY status", (space,)
+                ).fetchall()
+            )
+    finally:
+        con.close()
+    if empty:
+        running = counts.get("running", 0)
+        if running:
+            raise FormatError(
+                f"{path} holds no finished runs of {space} ({running} started but not "
+                "finished: killed, or training now); finish them with `nb201-flat train` "
+                "(the same command resumes them) before importing"
+            )
+        raise FormatError(
+            f"{path} holds no finished runs of {space}; train some with `nb201-flat train "
+            "... --db` before importing"
+        )
 
 
 def _isomorphic_copies(final: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:

@@ -196,3 +196,53 @@ def test_an_old_constant_runs_zero_time_is_imported_as_missing(tmp_path: Path) -
     assert math.isnan(time_s[disconnected])
     assert time_s[11472] == 50.0
     assert table.vector("cifar10", "ori-test", 2)[disconnected] == 10.0  # chance stays
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        # R1 #8: each imported as a NaN (or a mean over the other seeds) with exit 0
+        (
+            "UPDATE epochs SET epoch = 3 WHERE epoch = 2",
+            r"has an epoch 3 outside its schedule's 1\.\.2",
+        ),
+        (
+            "DELETE FROM epochs WHERE epoch = 2",
+            r"is marked done but has no row for its final epoch 2",
+        ),
+        ("UPDATE runs SET status = 'weird'", r"has status 'weird', which training never writes"),
+        (
+            "UPDATE epochs SET accuracy = NULL WHERE epoch = 2",
+            r"is finished but has no accuracy on split 'ori-test' at its final epoch 2",
+        ),
+    ],
+)
+def test_a_finished_run_that_cannot_be_served_is_damaged(
+    db_path: Path, change: str, named: str
+) -> None:
+    import sqlite3
+
+    from nb201_flat.errors import ResultsDBError
+
+    con = sqlite3.connect(db_path)
+    con.execute(change)
+    con.commit()
+    con.close()
+    run = r"run \('nb201', '[^']+', 'cifar10', 2, 777\)"
+    with pytest.raises(
+        ResultsDBError, match=rf"results.sqlite is damaged: {run} {named}[^;]*; remove"
+    ):
+        read_results_db(db_path)
+
+
+def test_a_database_whose_only_run_is_unfinished_says_finish_it(tmp_path: Path) -> None:
+    # R2 #7: it said "tidy table '...' has columns but no rows"
+    from nb201_flat.train.results_db import ResultsDB
+
+    path = tmp_path / "results.sqlite"
+    db = ResultsDB(path)
+    key = ("nb201", NB201.arch(11472).to_str(), "cifar10", 2, 777)
+    db.write_epoch(key, 11472, 1, {"ori-test": (0.4, 90.0, 1.0)})
+    db.close()
+    with pytest.raises(FormatError, match=r"no finished runs of nb201 \(1 started but not fin"):
+        read_results_db(path)
