@@ -61,7 +61,7 @@ def read_results_db(
 
     import pandas as pd
 
-    from nb201_flat.importers.tidy import check_accuracy_rows, check_finite_rows
+    from nb201_flat.importers.tidy import check_finite_rows, check_value_ranges
     from nb201_flat.train.modes import recipe_of_key, split_keyed_space
     from nb201_flat.train.results_db import ResultsDB, connect_readonly, load_results
 
@@ -101,8 +101,9 @@ def read_results_db(
         fix="that run diverged: train that seed again, or remove the run from the database, "
         "before importing",
     )
-    # training writes percentages: one outside 0..100 is a damaged or hand-edited database
-    check_accuracy_rows(
+    # training writes percentages and non-negative losses and times: another is a damaged or
+    # hand-edited database
+    check_value_ranges(
         df,
         f"{p} ({space})",
         fix="the database is damaged: remove that run from it (or train it again) before importing",

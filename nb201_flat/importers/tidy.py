@@ -14,6 +14,7 @@ from typing import Any, Final
 
 import pandas as pd
 
+from nb201_flat.conventions import COST_METRICS
 from nb201_flat.errors import FormatError, TableFileError
 from nb201_flat.space import NB201, Space
 from nb201_flat.table import (
@@ -38,12 +39,17 @@ _INT_PATTERN = r"^[+-]?[0-9]{1,18}$"
 _NOT_FINITE = "is not a finite number (use nan for a missing number)"
 
 # an accuracy is a percentage (NB201 stores 0..100): -5 or 1e308 is a damaged or mis-scaled
-# file, never a score; query printed it as one. Importers refuse it by one rule
-# (ACCURACY_RANGE): a tidy file by its line, an official file by arch and key
-# (check_accuracy_rows), NASLib's val_accuracy by its JSON key. Only at import: a table built
-# in memory (a synthetic one) may hold any number.
+# file, never a score; query printed it as one. A time, loss or size is never negative: a
+# search summed a negative time_s into its budget. Importers refuse a value outside its
+# metric's range by one rule (metric_range): a tidy file by its line, an official file or a
+# results database by arch and key (check_value_ranges), NASLib's val_accuracy by its JSON
+# key. Only at import: a table built in memory (a synthetic one) may hold any number.
 ACCURACY_RANGE: Final = (0.0, 100.0)
 NOT_PERCENT = "is not an accuracy in percent (0..100)"
+NONNEGATIVE_METRICS: Final = ("loss", "time_s", *COST_METRICS)
+"""Metrics no measurement has below 0: the cross-entropy loss, the training time and the
+costs (:data:`~nb201_flat.conventions.COST_METRICS`: parameters, FLOPs, latency). Other
+metrics (zero-cost proxies, a user's own) have no range here."""
 
 # a cell pyarrow read as missing: empty, or a spelling such as NA or null (its text is gone)
 _MISSING_CELL = object()
@@ -63,6 +69,24 @@ def is_accuracy(metric: str) -> bool:
     return metric == "accuracy" or metric.endswith("_accuracy")
 
 
+def metric_range(metric: str) -> tuple[float, float] | None:
+    """The values a measurement of ``metric`` can have (inclusive), or None for a metric of
+    no known range: :data:`ACCURACY_RANGE` for an accuracy (:func:`is_accuracy`), ``0..inf``
+    for the :data:`NONNEGATIVE_METRICS`.
+
+    >>> metric_range("accuracy"), metric_range("time_s"), metric_range("synflow")
+    ((0.0, 100.0), (0.0, inf), None)
+    """
+    if is_accuracy(metric):
+        return ACCURACY_RANGE
+    return (0.0, math.inf) if metric in NONNEGATIVE_METRICS else None
+
+
+def outside_range_why(metric: str) -> str:
+    """Why a value outside :func:`metric_range` is refused, for its message."""
+    return NOT_PERCENT if is_accuracy(metric) else f"is negative (a {metric} is >= 0)"
+
+
 def accuracy_outside_range(value: Any) -> Any:
     """True for an accuracy no measurement can have (NaN, a missing number, is not); a value
     or an array of them."""
@@ -70,44 +94,56 @@ def accuracy_outside_range(value: Any) -> Any:
     return (value < low) | (value > high)
 
 
-def _bad_accuracies(metrics: Any, values: Any) -> Any:
-    """Mask of the accuracies (:func:`is_accuracy`) outside 0..100."""
+def _outside_ranges(metrics: Any, values: Any) -> Any:
+    """Mask of the values outside their metric's range (:func:`metric_range`; NaN is not)."""
     import numpy as np
 
     names = pd.Series(metrics).astype("category")  # a few names over many rows
-    flags = np.array([is_accuracy(str(c)) for c in names.cat.categories] + [False], dtype=bool)
-    codes = names.cat.codes.to_numpy()  # -1 (a missing name) reads the trailing False
-    return flags[codes] & accuracy_outside_range(np.asarray(values, dtype=np.float64))
+    ranges = [metric_range(str(c)) or (-np.inf, np.inf) for c in names.cat.categories]
+    # code -1 (a missing name) reads the trailing unbounded range
+    low, high = (np.array([r[i] for r in ranges] + [-np.inf if i == 0 else np.inf]) for i in (0, 1))
+    codes = names.cat.codes.to_numpy()
+    values = np.asarray(values, dtype=np.float64)
+    return (values < low[codes]) | (values > high[codes])
 
 
-def _first_bad_accuracy(metrics: Any, values: Any) -> int | None:
-    """Position of the first accuracy outside 0..100, or None."""
-    bad = _bad_accuracies(metrics, values)
+def _first_outside_range(metrics: Any, values: Any) -> int | None:
+    """Position of the first value outside its metric's range, or None."""
+    bad = _outside_ranges(metrics, values)
     return _first(bad) if bad.any() else None
 
 
-def check_accuracy_rows(
+def check_value_ranges(
     df: pd.DataFrame,
     source: str,
     *,
     seed_word: str = "seed",
     fix: str = "fix or re-download the file",
 ) -> None:
-    """Refuse a tidy frame an importer built from ``source`` (a file) holding an accuracy
-    outside 0..100, naming the file, the architecture and the key in one line (as
+    """Refuse a tidy frame an importer built from ``source`` (a file) holding a value outside
+    its metric's range (:func:`metric_range`: an accuracy outside 0..100, a negative time,
+    loss or size), naming the file, the architecture and the key in one line (as
     :func:`check_finite_rows` does for an infinity; a stored seed before the mean of it).
 
-    >>> df = pd.DataFrame({"index": [3], "arch": "a", "dataset": "c", "split": "s",
-    ...                    "epochs": 2, "seed": pd.array([pd.NA], dtype="Int64"),
-    ...                    "metric": "accuracy", "value": [250.0]})
-    >>> check_accuracy_rows(df, "f.json")
+    >>> df = pd.DataFrame({"index": [3, 4], "arch": "a", "dataset": "c", "split": "s",
+    ...                    "epochs": 2, "seed": pd.array([pd.NA, pd.NA], dtype="Int64"),
+    ...                    "metric": ["accuracy", "time_s"], "value": [250.0, -3.0]})
+    >>> check_value_ranges(df, "f.json")
     Traceback (most recent call last):
     ...
     nb201_flat.errors.FormatError: f.json: architecture 3, c/s@2ep:accuracy mean over seeds: 250.0 is not an accuracy in percent (0..100); fix or re-download the file
+    >>> check_value_ranges(df.iloc[1:], "f.json")
+    Traceback (most recent call last):
+    ...
+    nb201_flat.errors.FormatError: f.json: architecture 4, c/s@2ep:time_s mean over seeds: -3.0 is negative (a time_s is >= 0); fix or re-download the file
     """
-    bad = _bad_accuracies(df["metric"], df["value"])
+    bad = _outside_ranges(df["metric"], df["value"])
     if bad.any():
-        raise _row_error(df, bad, source, NOT_PERCENT, seed_word, fix)
+        raise _row_error(df, bad, source, None, seed_word, fix)
+
+
+# the name the official and NATS importers call (they refused accuracies only before)
+check_accuracy_rows = check_value_ranges
 
 
 def check_finite_rows(
@@ -142,14 +178,16 @@ def check_finite_rows(
 
 
 def _row_error(
-    df: pd.DataFrame, bad: Any, source: str, why: str, seed_word: str, fix: str
+    df: pd.DataFrame, bad: Any, source: str, why: str | None, seed_word: str, fix: str
 ) -> FormatError:
     """The one-line error for the first ``bad`` row of an importer's frame, by file,
-    architecture and key; a value stored for one seed is named before a mean of it."""
+    architecture and key (``why``, else why its metric's range refuses it); a value stored
+    for one seed is named before a mean of it."""
     stored = bad & df["seed"].notna().to_numpy(dtype=bool)
     row = df.iloc[_first(stored if stored.any() else bad)]
     key = MetricKey(str(row["dataset"]), str(row["split"]), int(row["epochs"]), str(row["metric"]))
     seed = "mean over seeds" if pd.isna(row["seed"]) else f"{seed_word} {int(row['seed'])}"
+    why = outside_range_why(key.metric) if why is None else why
     return FormatError(
         f"{source}: architecture {int(row['index'])}, {key} {seed}: {float(row['value'])} "
         f"{why}; {fix}"
@@ -355,9 +393,10 @@ def read_tidy_frame(path: str | os.PathLike[str]) -> pd.DataFrame:
         else:
             out[col] = table.column(col).to_pandas()
     has_both = "metric" in out and "value" in out
-    bad = _first_bad_accuracy(out["metric"], out["value"]) if has_both else None
+    bad = _first_outside_range(out["metric"], out["value"]) if has_both else None
     if bad is not None:
-        why = f"{NOT_PERCENT} (metric {str(out['metric'][bad])!r})"
+        metric = str(out["metric"][bad])
+        why = outside_range_why(metric) + (f" (metric {metric!r})" if is_accuracy(metric) else "")
         raise _bad(p, bad, "value", float(out["value"][bad]), why, csv)
     return pd.DataFrame(out)
 

@@ -300,3 +300,37 @@ def test_optional_columns_to_tidy_writes_are_read(tmp_path: Path) -> None:
     table.to_tidy().to_csv(path, index=False)
     assert "space" in pd.read_csv(path).columns
     assert read_tidy(path).meta["space_key"] == "nb201@C4N1"
+
+
+@pytest.mark.parametrize(
+    ("metric", "value"),
+    [
+        ("time_s", "-3"),
+        ("loss", "-0.5"),
+        ("params_mb", "-1"),
+        ("flops_m", "-2"),
+        ("accuracy", "-5"),
+    ],
+)
+def test_a_value_outside_its_metrics_range_is_refused_by_line(
+    tmp_path: Path, metric: str, value: str
+) -> None:
+    # R1 #7: a negative training time imported, and a time budget summed it
+    path = tmp_path / "t.csv"
+    path.write_text(HEADER + GOOD + _row().replace("accuracy,93.5", f"{metric},{value}"))
+    with pytest.raises(FormatError) as info:
+        read_tidy(path)
+    msg = str(info.value)
+    assert f"row 2 (line 3), column 'value': {float(value)} " in msg, msg
+    why = "is not an accuracy in percent" if metric == "accuracy" else f"a {metric} is >= 0"
+    assert why in msg and "\n" not in msg, msg
+
+
+def test_a_metric_of_no_known_range_keeps_its_negative_values(tmp_path: Path) -> None:
+    # a zero-cost proxy (or a user's own metric) may be negative; 0 is a time's floor
+    path = tmp_path / "t.csv"
+    rows = _row().replace("accuracy,93.5", "synflow,-3") + GOOD.replace("accuracy,93.5", "time_s,0")
+    path.write_text(HEADER + rows)
+    table = read_tidy(path)
+    assert table.data[MetricKey("cifar10", "ori-test", 200, "synflow"), None][1] == -3.0
+    assert table.data[MetricKey("cifar10", "ori-test", 200, "time_s"), None][0] == 0.0

@@ -246,3 +246,21 @@ def test_a_database_whose_only_run_is_unfinished_says_finish_it(tmp_path: Path) 
     db.close()
     with pytest.raises(FormatError, match=r"no finished runs of nb201 \(1 started but not fin"):
         read_results_db(path)
+
+
+@pytest.mark.parametrize(("column", "value"), [("time_s", -50.0), ("loss", -1.0)])
+def test_a_negative_time_or_loss_is_refused(db_path: Path, column: str, value: float) -> None:
+    # R1 #7: a negative training time imported (a time budget summed it)
+    import sqlite3
+
+    con = sqlite3.connect(db_path)
+    # time_s is imported for the train split (the schedule's training time)
+    con.execute(f"UPDATE epochs SET split='train', {column}={value} WHERE epoch = 2")
+    con.commit()
+    con.close()
+    with pytest.raises(
+        FormatError,
+        match=rf"architecture 11472, cifar10/train@2ep:{column} seed 777: {value} is "
+        rf"negative \(a {column} is >= 0\); the database is damaged",
+    ):
+        read_results_db(db_path)
