@@ -374,6 +374,8 @@ def read_tidy_frame(path: str | os.PathLike[str]) -> pd.DataFrame:
                 i = _first(empty)
                 raise _bad(p, i, col, _MISSING_CELL, "is empty (every row needs one)", csv)
             out[col] = arr.to_pandas()
+            if col not in ("arch", "space"):  # those two are named by their own checks
+                _check_key_text(p, out[col], col, csv)
         elif col == "value":
             arr = table.column(col)
             if not pa.types.is_floating(arr.type) and not pa.types.is_integer(arr.type):
@@ -392,6 +394,8 @@ def read_tidy_frame(path: str | os.PathLike[str]) -> pd.DataFrame:
             out[col] = values
         else:
             out[col] = table.column(col).to_pandas()
+    if "dataset" in out and "split" in out:
+        _check_nb201_names(p, out["dataset"], out["split"], csv)
     has_both = "metric" in out and "value" in out
     bad = _first_outside_range(out["metric"], out["value"]) if has_both else None
     if bad is not None:
@@ -399,6 +403,76 @@ def read_tidy_frame(path: str | os.PathLike[str]) -> pd.DataFrame:
         why = outside_range_why(metric) + (f" (metric {metric!r})" if is_accuracy(metric) else "")
         raise _bad(p, bad, "value", float(out["value"][bad]), why, csv)
     return pd.DataFrame(out)
+
+
+def _check_key_text(p: Path, column: Any, name: str, csv: bool) -> None:
+    """Refuse a key cell (dataset, split, metric) that is not text (a parquet's bytes) or has
+    spaces around it (``' cifar10'`` would be a key of its own), by its line: Table.from_tidy
+    would name only its row in a frame the user never saw."""
+    import numpy as np
+
+    cells = (
+        column.astype("category") if not isinstance(column.dtype, pd.CategoricalDtype) else column
+    )
+    names = cells.cat.categories.to_numpy(dtype=object)  # a few names over many rows
+    for why, bad in (
+        ("is not text", [not isinstance(x, str) for x in names]),
+        (
+            "has spaces around it (it would be a key of its own)",
+            [isinstance(x, str) and x != x.strip() for x in names],
+        ),
+    ):
+        if any(bad):  # the first row of any bad name
+            row = _first(np.isin(np.asarray(cells.cat.codes), np.flatnonzero(bad)))
+            raise _bad(p, row, name, column.iloc[row], why, csv)
+
+
+def _check_nb201_names(p: Path, datasets: Any, splits: Any, csv: bool) -> None:
+    """Refuse a row naming an NB201 dataset or split in another spelling (``CIFAR10`` would be
+    a dataset of its own, which no query for ``cifar10`` finds) or an NB201 evaluation split
+    its dataset does not have (``cifar10`` ``x-valid``: NB201's CIFAR-10 validation split is
+    ``cifar10-valid``'s), by the first such row. Other names (a retraining's own dataset, a
+    proxy's split) are kept."""
+    import numpy as np
+
+    from nb201_flat.importers.official import EVAL_SPLITS
+    from nb201_flat.table import _same_but_spelling
+
+    nb201_splits = sorted({s for ss in EVAL_SPLITS.values() for s in ss} | {"train"})
+    # a few names over many rows: the first row of each (dataset, split) pair, by their codes
+    cats = [pd.Series(c).astype("category") for c in (datasets, splits)]
+    codes = pd.DataFrame({i: np.asarray(c.cat.codes) for i, c in enumerate(cats)})
+    for row, d, sp in codes.drop_duplicates().itertuples(name=None):
+        # an empty cell (code -1) was refused before
+        dataset, split = (str(c.cat.categories[i]) for c, i in zip(cats, (d, sp), strict=True))
+        for column, name, known in (
+            ("dataset", dataset, list(EVAL_SPLITS)),
+            ("split", split, nb201_splits),
+        ):
+            if name not in known:
+                spelt = _same_but_spelling(name, known)
+                if spelt:
+                    why = f"is NB201's {spelt[0]!r} spelt otherwise (it would be a key of its own)"
+                    raise _bad(p, int(row), column, name, why, csv, fix=f"write {spelt[0]!r}")
+        if (
+            dataset in EVAL_SPLITS
+            and split in nb201_splits
+            and split
+            not in (
+                "train",
+                *EVAL_SPLITS[dataset],
+            )
+        ):
+            why = (
+                f"is not a split of NB201's {dataset!r}, which has "
+                f"{', '.join(('train', *EVAL_SPLITS[dataset]))}"
+            )
+            fix = (
+                "CIFAR-10's validation split is 'cifar10-valid' 'x-valid'; fix the file"
+                if dataset == "cifar10"
+                else "fix the file"
+            )
+            raise _bad(p, int(row), "split", split, why, csv, fix=fix)
 
 
 # -- DataFrames handed to Table.from_tidy ------------------------------------------------------

@@ -334,3 +334,53 @@ def test_a_metric_of_no_known_range_keeps_its_negative_values(tmp_path: Path) ->
     table = read_tidy(path)
     assert table.data[MetricKey("cifar10", "ori-test", 200, "synflow"), None][1] == -3.0
     assert table.data[MetricKey("cifar10", "ori-test", 200, "time_s"), None][0] == 0.0
+
+
+@pytest.mark.parametrize(
+    ("row", "column", "named"),
+    [
+        # R1 #9: each imported as a key no query for NB201's names finds
+        (_row().replace("ori-test", "x-valid"), "split", "is not a split of NB201's 'cifar10'"),
+        (_row(dataset="cifar10-valid").replace("ori-test", "x-test"), "split", "'cifar10-valid'"),
+        (_row(dataset="CIFAR10"), "dataset", "is NB201's 'cifar10' spelt otherwise"),
+        (_row(dataset="cifar_100"), "dataset", "is NB201's 'cifar100' spelt otherwise"),
+        (_row().replace("ori-test", "Ori-Test"), "split", "is NB201's 'ori-test' spelt otherwise"),
+        # R1: these named the row of a frame ("fix the frame"), not the file's line
+        (_row(dataset=" cifar10"), "dataset", "has spaces around it"),
+        (_row().replace("accuracy", "accuracy "), "metric", "has spaces around it"),
+    ],
+)
+def test_a_name_nb201_spells_otherwise_is_refused_by_line(
+    tmp_path: Path, row: str, column: str, named: str
+) -> None:
+    path = tmp_path / "t.csv"
+    path.write_text(HEADER + GOOD + row)
+    with pytest.raises(FormatError) as info:
+        read_tidy(path)
+    msg = str(info.value)
+    assert msg.startswith(f"{path}: row 2 (line 3), column '{column}': "), msg
+    assert named in msg and "\n" not in msg, msg
+
+
+def test_names_of_other_sources_are_kept(tmp_path: Path) -> None:
+    # a retraining's own dataset, NASLib's proxy split, NB201's cost split
+    rows = [
+        _row(dataset="svhn").replace("ori-test", "x-valid"),
+        GOOD.replace("ori-test", "zc"),
+        _row().replace("ori-test", "model"),
+    ]
+    path = tmp_path / "t.csv"
+    path.write_text(HEADER + "".join(rows))
+    keys = {(k.dataset, k.split) for k in read_tidy(path)}
+    assert keys == {("svhn", "x-valid"), ("cifar10", "zc"), ("cifar10", "model")}
+
+
+def test_a_bytes_key_column_in_a_parquet_is_refused_by_row(tmp_path: Path) -> None:
+    frame = pd.read_csv(pd.io.common.StringIO(HEADER + GOOD + _row()))
+    frame["dataset"] = [b"cifar10", b"cifar10"]
+    path = tmp_path / "t.parquet"
+    frame.to_parquet(path)
+    with pytest.raises(
+        FormatError, match=r"t.parquet: row 1, column 'dataset': b'cifar10' is not "
+    ):
+        read_tidy(path)
