@@ -41,7 +41,14 @@ def _is_anb(path: Path) -> bool:
 
 def source_path(source: str | os.PathLike[str]) -> Path:
     """``source`` as a Path; an empty one is an :class:`ArgumentError` (``Path("")`` is the
-    current folder, which was then reported as a file of no known format)."""
+    current folder, which was then reported as a file of no known format); one that is no
+    path (None, bytes) too, not a bare TypeError."""
+    if not isinstance(source, str | os.PathLike) or isinstance(os.fspath(source), bytes):
+        decode = " (decode bytes: source.decode())" if isinstance(source, bytes) else ""
+        raise ArgumentError(
+            f"the source must be a path (str or pathlib.Path) or the word `analognas`, got "
+            f"{'None' if source is None else type(source).__name__}{decode}"
+        )
     if not os.fspath(source).strip():
         raise ArgumentError(
             "the source path is empty; give the file or folder to import (or the word "
