@@ -264,3 +264,17 @@ def test_a_negative_time_or_loss_is_refused(db_path: Path, column: str, value: f
         rf"negative \(a {column} is >= 0\); the database is damaged",
     ):
         read_results_db(db_path)
+
+
+def test_a_truncated_database_is_named_truncated(db_path: Path, tmp_path: Path) -> None:
+    # R1: it said "is not a results database ...; pass the SQLite file written by train"
+    from nb201_flat.errors import ResultsDBError
+
+    cut = tmp_path / "cut.sqlite"
+    cut.write_bytes(db_path.read_bytes()[:100])
+    with pytest.raises(ResultsDBError, match=r"cut.sqlite is a truncated or damaged SQLite file"):
+        read_results_db(cut)
+    other = tmp_path / "other.sqlite"
+    other.write_bytes(b"index,arch\n" * 20)
+    with pytest.raises(ResultsDBError, match=r"other.sqlite is not a results database"):
+        read_results_db(other)
