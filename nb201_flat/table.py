@@ -703,6 +703,7 @@ class Table:
         source: str = "tidy",
         meta: Mapping[str, Any] | None = None,
         check_arch: bool = True,
+        rows: Callable[[int], str] | None = None,
     ) -> Table:
         """Build a table from the tidy long format.
 
@@ -717,7 +718,9 @@ class Table:
         (key, seed, arch) are an error, not silently averaged. No cell is coerced: an index,
         epoch count or seed that is not an integer in range, an empty key cell, a value that
         is not a number, or a frame without rows is a :class:`FormatError` naming the row,
-        column and value (:func:`~nb201_flat.importers.tidy.check_tidy_frame`).
+        column and value (:func:`~nb201_flat.importers.tidy.check_tidy_frame`). ``rows``
+        names the 0-based row ``i`` of ``df`` in the message of two rows for one value (a
+        file's ``row 3 (line 4)``; default ``row 3``).
         """
         import pandas as pd
 
@@ -783,10 +786,16 @@ class Table:
             sd = int(cast(int, group[4]))
             ii = g["i"].to_numpy()
             if len(np.unique(ii)) != len(ii):
-                dup = int(pd.Series(ii).value_counts().index[0])
+                again = pd.Series(ii).duplicated().to_numpy()
+                second = int(np.flatnonzero(again)[0])
+                first = int(np.flatnonzero(ii == ii[second])[0])
+                pos = g.index.to_numpy()  # work's rows are df's, in order
+                name = rows or (lambda i: f"row {i + 1}")
+                key = MetricKey(ds, sp, int(ep), me)
                 raise FormatError(
-                    f"tidy table has several values for index {dup} at "
-                    f"{ds}/{sp}/{ep}/{me} seed={'mean' if sd < 0 else sd}; keep one row each"
+                    f"{label}: {name(int(pos[first]))} and {name(int(pos[second]))} both hold "
+                    f"a value for index {int(ii[second])} at {key} "
+                    f"{'mean over seeds' if sd < 0 else f'seed {sd}'}; keep one row each"
                 )
             vec = np.full(space.size, np.nan)
             vec[ii] = g["value"].to_numpy()

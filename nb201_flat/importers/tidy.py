@@ -918,4 +918,5 @@ def read_tidy(
         source=source or f"tidy file {p.name}",
         meta=meta,
         check_arch=False,  # checked above
+        rows=lambda i: f"row {i + 1} (line {i + 2})" if csv else f"row {i + 1}",
     )

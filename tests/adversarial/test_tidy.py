@@ -384,3 +384,19 @@ def test_a_bytes_key_column_in_a_parquet_is_refused_by_row(tmp_path: Path) -> No
         FormatError, match=r"t.parquet: row 1, column 'dataset': b'cifar10' is not "
     ):
         read_tidy(path)
+
+
+def test_two_rows_for_one_value_are_named_by_file_and_line(tmp_path: Path) -> None:
+    # R1: "tidy table has several values for index 1 at ...": no file, no line
+    path = tmp_path / "t.csv"
+    path.write_text(HEADER + GOOD + _row() + _row().replace("93.5", "90.0"))
+    with pytest.raises(FormatError) as info:
+        read_tidy(path)
+    msg = str(info.value)
+    assert msg.startswith(
+        "tidy table 'tidy file t.csv': row 2 (line 3) and row 3 (line 4) both "
+    ), msg
+    assert "index 1 at cifar10/ori-test@200ep:accuracy mean over seeds; keep one row" in msg, msg
+    frame = pd.read_csv(path)
+    with pytest.raises(FormatError, match=r"'f': row 2 and row 3 both hold a value for index 1"):
+        Table.from_tidy(frame, source="f")
