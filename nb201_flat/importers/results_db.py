@@ -138,12 +138,15 @@ def read_results_db(
                 for d, e, sd, i, c in which.itertuples(index=False)
             ]
             df = pd.concat([df, copies.drop(columns="copied_from")], ignore_index=True)
+    cells = space_from_key(space)
+    _check_archs(df, cells, p, space)
     # per-seed values stay under their seed ids: positions (ranks of the ids the database
     # holds) moved when seeds were added, and read seed 777 for --seed-policy 2 when 1, 2, 777
     # were trained; tables saved before are renumbered by id on load (storage._seeds_by_id)
     return Table.from_tidy(
         df,
-        space=space_from_key(space),
+        space=cells,
+        check_arch=False,  # by _check_archs, naming the run
         source=f"retraining results {p.name} ({space})",
         meta={
             "file": str(p),
@@ -173,6 +176,9 @@ def read_results_db(
     )
 
 
+_DAMAGED_FIX = "remove that run from the database (or train it again) before importing"
+
+
 def _check_runs(path: Path, space: str, *, empty: bool) -> None:
     """Refuse runs of ``space`` that would import as missing numbers with no word (NaN where
     the database says the run is done), in one line naming the run; and a database with no
@@ -189,7 +195,7 @@ def _check_runs(path: Path, space: str, *, empty: bool) -> None:
     # "running": started, not finished (killed, or training now); the others: see mark_run
     finished = ("done", CONSTANT_STATUS)
     known = ("running", *finished, ISOMORPHIC_STATUS)
-    fix = "remove that run from the database (or train it again) before importing"
+    fix = _DAMAGED_FIX
     key = "space, arch, dataset, schedule, seed"
     match = " AND ".join(f"e.{c} = r.{c}" for c in key.split(", "))
     marks = ", ".join("?" * len(finished))
@@ -202,6 +208,11 @@ def _check_runs(path: Path, space: str, *, empty: bool) -> None:
                 f"has status {row[5]!r:.40}, which training never writes "
                 f"(it writes {', '.join(known)})"
             ),
+        ),
+        (
+            f"SELECT {key}, seed FROM runs WHERE space = ? AND seed < 0 LIMIT 1",
+            (),
+            lambda row: f"has seed {row[5]}, which training never writes (seeds are >= 0)",
         ),
         (
             f"SELECT {key}, epoch FROM epochs WHERE space = ? AND (epoch < 1 OR epoch > schedule) "
@@ -250,6 +261,35 @@ def _check_runs(path: Path, space: str, *, empty: bool) -> None:
         raise FormatError(
             f"{path} holds no finished runs of {space}; train some with `nb201-flat train "
             "... --db` before importing"
+        )
+
+
+def _check_archs(df: pd.DataFrame, space: Space, path: Path, key: str) -> None:
+    """Refuse a final row whose arch is no cell of ``space`` or names another cell than its
+    ``arch_index``, naming its run (Table.from_tidy would name a row of a frame the user never
+    saw: "row 21 ... fix the frame")."""
+    import numpy as np
+
+    from nb201_flat.table import check_arch_column
+
+    def run(row: int) -> str:
+        r = df.iloc[row]
+        return str((key, r["arch"], r["dataset"], int(r["epochs"]), int(r["seed"])))
+
+    def bad(row: int, value: object, why: str) -> FormatError:
+        return FormatError(
+            f"{path} is damaged: run {run(row)} has arch {str(value)!r:.80}, which {why}; "
+            f"{_DAMAGED_FIX}"
+        )
+
+    located = check_arch_column(df["arch"], space, bad, index=None)
+    index = df["index"].to_numpy(dtype=np.int64)
+    other = located != index
+    if other.any():
+        row = int(np.flatnonzero(other)[0])
+        raise FormatError(
+            f"{path} is damaged: run {run(row)} has arch_index {index[row]}, but its arch is "
+            f"cell {located[row]}; {_DAMAGED_FIX}"
         )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -278,3 +279,29 @@ def test_a_truncated_database_is_named_truncated(db_path: Path, tmp_path: Path) 
     other.write_bytes(b"index,arch\n" * 20)
     with pytest.raises(ResultsDBError, match=r"other.sqlite is not a results database"):
         read_results_db(other)
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        # R1: these said "tidy table '...': row 2, column 'arch' ...; fix the frame"
+        ("UPDATE {t} SET arch = '|foo~0|'", r"has arch '\|foo~0\|', which is not a cell string"),
+        ("UPDATE {t} SET arch_index = 7", r"has arch_index 7, but its arch is cell 11472"),
+        ("UPDATE {t} SET seed = -5", r"has seed -5, which training never writes"),
+    ],
+)
+def test_a_damaged_run_is_named_not_a_frames_row(db_path: Path, change: str, named: str) -> None:
+    import sqlite3
+
+    con = sqlite3.connect(db_path)
+    for table in ("epochs", "runs"):
+        con.execute(change.format(t=table))
+    con.commit()
+    con.close()
+    from nb201_flat.errors import ResultsDBError
+
+    with pytest.raises((FormatError, ResultsDBError)) as info:
+        read_results_db(db_path)
+    msg = str(info.value)
+    assert "results.sqlite is damaged: run ('nb201', " in msg and "frame" not in msg, msg
+    assert re.search(named, msg) and msg.endswith("before importing"), msg
