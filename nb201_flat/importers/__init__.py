@@ -28,6 +28,17 @@ PICKLED_FORMATS = ("nb201-pth", "nats-tss")
 CURVE_FORMATS = ("nb201-pth", "nats-tss")
 
 
+# a file no check above can read (cut short, damaged) is named by its suffix: its reader then
+# says what is wrong ("truncated"), where "cannot tell the format; pass --format" led nowhere
+_BY_SUFFIX = (
+    ((".parquet", ".csv", ".csv.gz", ".csv.bz2", ".csv.xz"), "tidy"),
+    ((".json",), "naslib-zc"),
+    ((".sqlite", ".sqlite3"), "results-db"),
+    ((".pth",), "nb201-pth"),
+    ((".pbz2",), "nats-tss"),
+)
+
+
 def _is_sqlite(path: Path) -> bool:
     if not path.is_file():
         return False
@@ -87,6 +98,13 @@ def detect_format(source: str | os.PathLike[str]) -> str:
             return name
     from nb201_flat.storage import MANIFEST
 
+    if path.is_file() and path.stat().st_size == 0:
+        raise FormatError(
+            f"{path} is empty (0 bytes): nothing to import; re-download or re-export it"
+        )
+    for suffixes, name in _BY_SUFFIX:
+        if path.is_file() and path.name.lower().endswith(suffixes):
+            return name
     if path.is_dir() and (path / MANIFEST).is_file():  # no format reads a table: no --format
         raise FormatError(
             f"{path} is already an imported table, which needs no import: use it as it is "

@@ -345,9 +345,15 @@ def read_tidy_frame(path: str | os.PathLike[str]) -> pd.DataFrame:
     except FormatError:
         raise
     except (pa.ArrowInvalid, ValueError) as exc:
-        # pyarrow's CSV errors name the row and column ("Row #12: CSV conversion error ...")
+        # pyarrow's CSV errors name the row and column ("Row #12: CSV conversion error ...");
+        # a parquet's are of its footer or pages: a file cut short or damaged
         text = " ".join(str(exc).split())[:300]
-        raise FormatError(f"{p} could not be read as a tidy table ({text}); fix the file") from None
+        fix = (
+            "fix the file"
+            if not name.endswith(".parquet")
+            else "is it truncated? Re-download or re-export it"
+        )
+        raise FormatError(f"{p} could not be read as a tidy table ({text}); {fix}") from None
     except (OSError, EOFError, pa.ArrowException) as exc:
         raise FormatError(
             f"{p} could not be read as a tidy table ({exc.__class__.__name__}: "
