@@ -385,7 +385,15 @@ def read_tidy_frame(path: str | os.PathLike[str]) -> pd.DataFrame:
         elif col == "value":
             arr = table.column(col)
             if not pa.types.is_floating(arr.type) and not pa.types.is_integer(arr.type):
-                raise FormatError(f"{p}: column 'value' has type {arr.type}, not numbers")
+                # named by its first cell that is no number (else its first cell): a parquet
+                # of text, booleans or times
+                cells = pd.Series(arr.to_pandas(), dtype=object)
+                parsed = pd.to_numeric(cells.map(str), errors="coerce")
+                fails = np.asarray(parsed.isna() & cells.notna(), dtype=bool)
+                i = _first(fails) if fails.any() else 0
+                kind = "is text, not a number" if isinstance(cells.iloc[i], str) else "is no number"
+                why = f"{kind} (the column holds {arr.type})"
+                raise _bad(p, i, col, cells.iloc[i], why, csv, fix="store the values as numbers")
             empty = np.asarray(arr.is_null().to_numpy(zero_copy_only=False), dtype=bool)
             # pandas' to_parquet stores a NaN as a null (Table.to_tidy(dropna=False) has some):
             # a missing number there, while an empty csv cell may be a damaged line

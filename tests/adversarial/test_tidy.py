@@ -400,3 +400,25 @@ def test_two_rows_for_one_value_are_named_by_file_and_line(tmp_path: Path) -> No
     frame = pd.read_csv(path)
     with pytest.raises(FormatError, match=r"'f': row 2 and row 3 both hold a value for index 1"):
         Table.from_tidy(frame, source="f")
+
+
+@pytest.mark.parametrize(
+    ("values", "shown"),
+    [
+        (["93.5", "abc"], "row 2, column 'value': 'abc' is text, not a number (the column holds"),
+        (["93.5", "94"], "row 1, column 'value': '93.5' is text, not a number"),
+        ([True, False], "row 1, column 'value': True is no number (the column holds bool)"),
+    ],
+)
+def test_a_parquet_value_column_of_no_numbers_names_a_cell(
+    tmp_path: Path, values: list[object], shown: str
+) -> None:
+    # R1: "column 'value' has type large_string, not numbers": no cell, no fix
+    frame = pd.read_csv(pd.io.common.StringIO(HEADER + GOOD + _row()))
+    frame["value"] = values
+    path = tmp_path / "t.parquet"
+    frame.to_parquet(path)
+    with pytest.raises(FormatError) as info:
+        read_tidy(path)
+    msg = str(info.value)
+    assert shown in msg and msg.endswith("; store the values as numbers"), msg
