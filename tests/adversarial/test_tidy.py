@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
@@ -294,7 +295,7 @@ def test_repeated_header_name_is_refused(tmp_path: Path, column: str) -> None:
 
 def test_optional_columns_to_tidy_writes_are_read(tmp_path: Path) -> None:
     table = Table.from_tidy(
-        pd.read_csv(pd.io.common.StringIO(HEADER + GOOD)), meta={"space_key": "nb201@C4N1"}
+        pd.read_csv(io.StringIO(HEADER + GOOD)), meta={"space_key": "nb201@C4N1"}
     )
     path = tmp_path / "t.csv"
     table.to_tidy().to_csv(path, index=False)
@@ -376,7 +377,7 @@ def test_names_of_other_sources_are_kept(tmp_path: Path) -> None:
 
 
 def test_a_bytes_key_column_in_a_parquet_is_refused_by_row(tmp_path: Path) -> None:
-    frame = pd.read_csv(pd.io.common.StringIO(HEADER + GOOD + _row()))
+    frame = pd.read_csv(io.StringIO(HEADER + GOOD + _row()))
     frame["dataset"] = [b"cifar10", b"cifar10"]
     path = tmp_path / "t.parquet"
     frame.to_parquet(path)
@@ -414,8 +415,8 @@ def test_a_parquet_value_column_of_no_numbers_names_a_cell(
     tmp_path: Path, values: list[object], shown: str
 ) -> None:
     # R1: "column 'value' has type large_string, not numbers": no cell, no fix
-    frame = pd.read_csv(pd.io.common.StringIO(HEADER + GOOD + _row()))
-    frame["value"] = values
+    frame = pd.read_csv(io.StringIO(HEADER + GOOD + _row()))
+    frame = frame.assign(value=pd.Series(values, dtype=object))
     path = tmp_path / "t.parquet"
     frame.to_parquet(path)
     with pytest.raises(FormatError) as info:
