@@ -907,6 +907,8 @@ def read_tidy(
 ) -> Table:
     """Read a tidy long file into a :class:`~nb201_flat.table.Table` (its space: ``space``,
     else the one its ``space`` column names, else NB201; :func:`tidy_space`)."""
+    import numpy as np
+
     p = Path(path)
     df = read_tidy_frame(p)
     meta = {"file": str(path), "columns": [c for c in TIDY_COLUMNS if c in df]}
@@ -918,6 +920,14 @@ def read_tidy(
         return _bad(p, row, "space", shown, why, csv, fix=SPACE_COLUMN_FIX)
 
     space, meta = tidy_space(df, space, meta, str(p), bad=bad_space)
+    for col in ("index", "copied_from"):  # here, with the space's size, to name the line
+        if col in df:
+            cells = df[col].to_numpy(dtype=np.float64, na_value=np.nan)
+            over = cells >= space.size  # NaN (an empty copied_from) is not
+            if over.any():
+                i = _first(over)
+                why = f"is out of range (the space's cells are 0..{space.size - 1})"
+                raise _bad(p, i, col, int(cells[i]), why, csv)
     if "arch" in df:  # here, to name a bad string by the file's line
 
         def bad(row: int, value: object, why: str) -> FormatError:

@@ -423,3 +423,19 @@ def test_a_parquet_value_column_of_no_numbers_names_a_cell(
         read_tidy(path)
     msg = str(info.value)
     assert shown in msg and msg.endswith("; store the values as numbers"), msg
+
+
+@pytest.mark.parametrize("column", ["index", "copied_from"])
+def test_a_cell_outside_the_space_is_named_by_line(tmp_path: Path, column: str) -> None:
+    # it said "tidy table '...': row 2, column 'index': ...; fix the frame"
+    path = tmp_path / "t.csv"
+    if column == "index":
+        path.write_text(HEADER + GOOD + _row(index="99999"))
+    else:
+        rows = [GOOD.replace("\n", ",False,\n"), _row().replace("\n", ",False,99999\n")]
+        path.write_text(HEADER.replace("\n", ",constant_output,copied_from\n") + "".join(rows))
+    with pytest.raises(FormatError) as info:
+        read_tidy(path)
+    msg = str(info.value)
+    assert msg.startswith(f"{path}: row 2 (line 3), column '{column}': 99999 is out of range"), msg
+    assert msg.endswith("0..15624); fix the file"), msg
