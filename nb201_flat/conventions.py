@@ -57,6 +57,19 @@ def cannot_be_negative(metric: str) -> bool:
 #: What a refusal of a negative value of such a metric says after the value.
 NOT_NON_NEGATIVE: Final = "is negative, which a loss, a time or a cost cannot be"
 
+
+def is_accuracy(metric: str) -> bool:
+    """True for a metric that is an accuracy in percent: ``accuracy`` and the ``*_accuracy`` of
+    AnalogNAS-Bench (``ptq_accuracy``, ...); the figures label these (%) too."""
+    return metric == "accuracy" or metric.endswith("_accuracy")
+
+
+def is_drift_accuracy(metric: str) -> bool:
+    """True for AnalogNAS-Bench's accuracies after conductance drift (``drift_1h``,
+    ``hwt_drift_30d``, ...), not their ``_std`` uncertainties."""
+    return metric.startswith(("drift_", "hwt_drift_")) and not metric.endswith("_std")
+
+
 #: The dataset a search reads for CIFAR-10 (its validation split lives there only).
 CIFAR10_VALID: Final = "cifar10-valid"
 

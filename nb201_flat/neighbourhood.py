@@ -48,6 +48,8 @@ import math
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
+import numpy as np
+
 from nb201_flat.errors import (
     ArgumentError,
     Param,
@@ -106,12 +108,20 @@ def level_position(q: float, n: int) -> tuple[int, int, float]:
 
 
 def lerp(a: Any, b: Any, t: float) -> Any:
-    """``numpy.quantile``'s interpolation between ``a`` and ``b`` (numbers or arrays): stable at
-    both ends, exact when ``a == b``."""
+    """``numpy.quantile``'s interpolation between sorted ``a <= b`` (numbers or arrays): stable
+    at both ends, exact when ``a == b``, infinite ends included: where its formula meets
+    inf - inf or inf * 0 (two tied infinities, an infinite end, ``t`` = 0 beside one), which
+    numpy answers NaN, the limit (an infinite end; ``a`` at ``t`` = 0; between -inf and +inf
+    the end on ``t``'s side, +inf from 0.5). The same floats elsewhere: the formula never
+    leaves ``[a, b]``, so clipping to the nearer end changes only a NaN.
+
+    >>> float(lerp(-math.inf, -math.inf, 0.5)), float(lerp(2.0, math.inf, 0.0))
+    (-inf, 2.0)
+    """
     diff = b - a
     if t >= 0.5:
-        return b - diff * (1.0 - t)
-    return a + diff * t
+        return np.fmin(b - diff * (1.0 - t), b)
+    return np.fmax(a + diff * t, a)
 
 
 @dataclass(frozen=True, slots=True)

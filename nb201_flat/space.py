@@ -99,7 +99,9 @@ def check_arch_index(index: Any, size: int) -> int:
             f"an architecture index must be a whole number in 0..{size - 1}, got {shown(index)}"
         )
     if not 0 <= i < size:
-        raise InvalidArchError(f"index {shown(index)} out of range 0..{size - 1}")
+        raise InvalidArchError(
+            f"index {shown(index)} out of range 0..{size - 1}; use an index in that range"
+        )
     return i
 
 

@@ -151,4 +151,14 @@ def figure_table(seed: int = 0) -> Table:
     noise = rng.normal(0.0, 2.0, (NB201.size, 6)) * (1.0 - rise / rise[-1])
     curve = final[:, None] * rise[None, :] / rise[-1] + noise
     curves = Curves(NB201.size, {(search_key("cifar10", 200), None): curve})
+    # two seeds around each mean (drawn last: the values above stay as they were), so
+    # flat_vs_sharp can read sharpness and the gap from different seeds
+    for key in (
+        *(search_key(ds, 200) for ds in _RANGES),
+        report_key("cifar100"),
+        report_key("ImageNet16-120"),
+    ):
+        spread = rng.normal(0.0, 0.3, NB201.size)
+        mean = data[(key, None)]
+        data[(key, 0)], data[(key, 1)] = mean + spread, mean - spread
     return Table(NB201, data, source="synthetic figure table", curves=curves)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
-    from nb201_flat.table import Table
+    from nb201_flat.table import MetricKey, Table
 
 if TYPE_CHECKING:
     from nb201_flat.errors import Param
@@ -44,18 +44,98 @@ def add_key_args(parser: argparse.ArgumentParser, *, required: bool = True) -> N
 
 
 def add_direction_arg(parser: argparse.ArgumentParser) -> None:
-    """``--lower-is-better``: the metric is a loss (see :func:`higher_is_better`)."""
-    parser.add_argument(
+    """``--higher-is-better`` / ``--lower-is-better``: which way the metric ranks (see
+    :func:`higher_is_better`)."""
+    way = parser.add_mutually_exclusive_group()
+    way.add_argument(
+        "--higher-is-better",
+        dest="lower_is_better",
+        action="store_const",
+        const=False,
+        help="rank high values first (default for an accuracy; needed for a metric with no "
+        "natural direction: time_s, params_mb, flops_m, latency_s, a *_std spread, a zero-cost "
+        "proxy such as synflow)",
+    )
+    way.add_argument(
         "--lower-is-better",
-        action="store_true",
-        help="the metric is a loss (default: only when the metric's name ends in 'loss')",
+        dest="lower_is_better",
+        action="store_const",
+        const=True,
+        help="rank low values first (default for a metric whose name ends in 'loss')",
     )
 
 
+def natural_direction(metric: str) -> bool | None:
+    """Whether ``metric`` ranks high values first by its name: True for an accuracy (``accuracy``,
+    ``*_accuracy``, AnalogNAS-Bench's ``drift_*`` / ``hwt_drift_*`` accuracies after drift),
+    False for a loss (a name ending in ``loss``), None for a metric with no fitness direction (a
+    cost: ``time_s``, ``params_mb``, ...; a spread: ``*_std``; any other name).
+
+    >>> [natural_direction(m) for m in ("accuracy", "hwt_drift_1d", "loss", "drift_1d_std", "time_s")]
+    [True, True, False, None, None]
+    """
+    from nb201_flat.conventions import is_accuracy, is_drift_accuracy
+
+    if metric.endswith("loss"):
+        return False
+    if is_accuracy(metric) or is_drift_accuracy(metric):
+        return True
+    return None  # a cost, a spread (an uncertainty: neither end of it is "better"), unknown
+
+
 def higher_is_better(args: argparse.Namespace) -> bool:
-    """Whether ``args.metric`` ranks high values first: not for ``--lower-is-better`` or a
-    metric whose name ends in ``loss``."""
-    return not (args.lower_is_better or str(args.metric).endswith("loss"))
+    """Whether ``args.metric`` ranks high values first: ``--higher-is-better`` /
+    ``--lower-is-better`` where given, else the metric's :func:`natural_direction`; a metric
+    without one is refused (ranking a cost or a spread either way would be a guess)."""
+    given = getattr(args, "lower_is_better", None)
+    if given is not None:
+        return not given
+    natural = natural_direction(str(args.metric))
+    if natural is None:
+        from nb201_flat.errors import ArgumentError
+
+        raise ArgumentError(
+            f"metric {args.metric!r} has no natural ranking direction (accuracies rank high "
+            "first, losses low first; costs, spreads and zero-cost proxies neither); state it: "
+            "--higher-is-better or --lower-is-better"
+        )
+    return natural
+
+
+def direction_words(args: argparse.Namespace) -> str | None:
+    """The ranking direction as the text output states it where it is not the metric's natural
+    one (a flag against the name, or a metric without one), else None.
+
+    >>> ns = argparse.Namespace
+    >>> direction_words(ns(metric="accuracy", lower_is_better=True))
+    'lower is better (--lower-is-better; accuracy is higher-is-better by name)'
+    >>> direction_words(ns(metric="time_s", lower_is_better=True))
+    'lower is better (--lower-is-better)'
+    >>> direction_words(ns(metric="accuracy", lower_is_better=None)) is None
+    True
+    """
+    hib = higher_is_better(args)
+    natural = natural_direction(str(args.metric))
+    if natural is hib:
+        return None
+    flag = "--higher-is-better" if hib else "--lower-is-better"
+    against = (
+        ""
+        if natural is None
+        else f"; {args.metric} is {'higher' if natural else 'lower'}-is-better by name"
+    )
+    return f"{'higher' if hib else 'lower'} is better ({flag}{against})"
+
+
+def seed_words(table: Table, key: MetricKey) -> str:
+    """The seed policy of a value read with the default ``seed_policy="mean"``, as the text
+    output states it: the table's one stored value, or the mean over its stored seeds
+    (:meth:`~nb201_flat.table.Table.vector`). A stored value is not called a mean: some
+    sources keep one seed's value there (NASLib's ``naslib-valid``), or say nothing of seeds."""
+    if (key, None) in table.data:
+        return "value: the table's one stored value per cell (no per-seed values)"
+    n = len(table.seeds(key))
+    return f"value: mean over the {n} stored seed{'s' if n != 1 else ''}"
 
 
 def add_neighbourhood_args(
@@ -142,14 +222,17 @@ def add_neighbourhood_args(
     )
 
 
-def neighbourhood_words(spec: Neighbourhood) -> str:
-    """``spec`` as the neighbourhood flags' help says it.
+def neighbourhood_words(spec: Neighbourhood, *, agg: bool = True) -> str:
+    """``spec`` as the neighbourhood flags' help says it (without its aggregate for ``agg=False``:
+    a table of every aggregate).
 
     >>> from nb201_flat.neighbourhood import NA_PAPER, Neighbourhood
     >>> neighbourhood_words(Neighbourhood())
     'distance exactly 1, the cell itself excluded, mean'
     >>> neighbourhood_words(NA_PAPER)
     'within distance 1, the cell itself included, mean'
+    >>> neighbourhood_words(Neighbourhood(no_none=True, connected_only=True), agg=False)
+    'distance exactly 1, the cell itself excluded, none substitutions dropped, disconnected neighbours dropped'
     """
     parts = [
         f"{'distance exactly' if spec.exact else 'within distance'} {spec.radius}",
@@ -159,7 +242,8 @@ def neighbourhood_words(spec: Neighbourhood) -> str:
         parts.append("none substitutions dropped")
     if spec.connected_only:
         parts.append("disconnected neighbours dropped")
-    parts.append(spec.agg if spec.level is None else f"quantile {spec.level:g}")
+    if agg:
+        parts.append(spec.agg if spec.level is None else f"quantile {spec.level:g}")
     return ", ".join(parts)
 
 

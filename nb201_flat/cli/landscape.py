@@ -14,11 +14,15 @@ from nb201_flat.cli.common import (
     add_key_args,
     add_neighbourhood_args,
     add_table_arg,
+    direction_words,
     emit_json,
     higher_is_better,
+    natural_direction,
     neighbourhood_from_args,
+    neighbourhood_words,
     num,
     open_table,
+    seed_words,
 )
 from nb201_flat.errors import LandscapeArgumentError, MissingValueError, check_seed
 
@@ -51,11 +55,25 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--sort-by",
         choices=_SORT_COLUMNS,
         default=None,
-        help="order rows by this column, best first (value, mean, min, score: highest; "
-        "sharpness, std: lowest; mirrored for a loss). Default: by value, or as given with --arch",
+        help="order rows by this column, best first: value, mean, min and score in the metric's "
+        "direction (highest first for an accuracy, lowest for a loss; min is the lowest "
+        "neighbour value: an accuracy's worst neighbour, but a loss's best, whose worst is "
+        "--agg max --sort-by score); sharpness lowest first (highest for a loss); std, and "
+        "score with --agg std, lowest first for any metric (the flatter spread). Default: by "
+        "value, or as given with --arch",
     )
     p.add_argument(
         "--limit", type=int, default=None, metavar="N", help="print only the first N rows"
+    )
+    p.add_argument(
+        "--omit-stand-ins",
+        choices=("self", "all", "none"),
+        default=None,
+        help="on a retraining table with stand-in cells (isomorphic copies of a trained cell, "
+        "disconnected cells recorded at chance): leave out of each neighbourhood the members "
+        "holding the cell's own measurement (self, default: a copy of the cell is no neighbour "
+        "measurement), every stand-in as well (all), or none; column `stand` counts the "
+        "stand-ins among the n members",
     )
     add_direction_arg(p)
     add_table_arg(p)
@@ -70,7 +88,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "the d! fewest-step paths, the one whose worst value is highest), worst shortest path "
         "(the worst of them), mean path (the level means of all shortest paths: A²M's "
         "construction), A²M code (what its profile_nasbench.py computes, current version "
-        "54ce096 and the older 947bc3e, this pair taken alone) and lowest over the whole space "
+        "54ce096 and the older 947bc3e, this pair taken alone; as in that code these two rows "
+        "change when A and B are swapped, the others do not) and lowest over the whole space "
         "(the exact maximin path, any length); beside each path barrier, the part beyond the "
         "worse endpoint. --method picks the path printed: lowest (default), best-shortest or "
         "worst-shortest.",
@@ -104,12 +123,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "census",
         help="barrier census: exact lowest barrier vs shortest-path barriers over many pairs",
-        description="For pairs drawn at random inside each of A²M's accuracy bands (A, B, C, "
-        "bands of the 200-epoch test accuracy; "
-        "at Hamming distance --distance, 3 as A²M's pairs) and every pair of the top K, the "
-        "exact lowest barrier over the whole space beside the best shortest path, mean path "
-        "and worst shortest path barriers, and the fraction of pairs with no barrier beyond "
-        "the worse endpoint. Without --dataset: A²M's test keys (cifar10 ori-test, cifar100 "
+        description="For pairs drawn at random inside each of A²M's accuracy bands A, B, C "
+        "at Hamming distance --distance (3, as A²M's endpoint pairs) and every pair of the "
+        "top K, the exact lowest barrier over the whole space beside the best shortest path, "
+        "mean path and worst shortest path barriers, and the fraction of pairs with no barrier "
+        "beyond the worse endpoint. The bands are ranges of the 200-epoch test accuracy from "
+        "A²M's neighbourhood-distribution figures (e.g. CIFAR-10 A: 92.3-93.7 %); its barrier "
+        "figure's endpoint pairs, also named Models A, B, C, may lie outside them (`barrier A "
+        "B` takes such a pair). Without --dataset: A²M's test keys (cifar10 ori-test, cifar100 "
         "and ImageNet16-120 x-test, 200 epochs) the table has.",
     )
     add_key_args(p, required=False)
@@ -135,7 +156,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="D",
         help="Hamming distance of the band pairs (default 3; 0 for any)",
     )
-    p.add_argument("--seed", type=int, default=0, help="seed of the pair draw (default 0)")
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="seed of the band pair draw (default 0; the k-th dataset draws with seed + k); "
+        "not with --pairs 0, which draws nothing",
+    )
     p.add_argument(
         "--connected-only",
         action="store_true",
@@ -151,7 +178,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "counts it (band pairs are drawn among the pairs that can be served)",
     )
     p.add_argument(
-        "--pairs-out", metavar="CSV", help="also write one row per pair to this CSV file"
+        "--pairs-out",
+        metavar="CSV",
+        help="also write one row per pair to this CSV file, with its dataset, split, epochs and "
+        "metric (missing folders are created, as for the other --out options)",
     )
     add_direction_arg(p)
     add_table_arg(p)
@@ -166,13 +196,28 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 _SORT_COLUMNS = ("value", "mean", "min", "sharpness", "std", "score")
-# flat = small spread and small drop from the cell to its neighbours
-_LOWER_FIRST = ("sharpness", "std")
+
+
+def _spread(column: str | None, agg: str | None) -> bool:
+    """Whether ``--sort-by column`` orders by a spread (std, or the score of --agg std): the
+    flatter (lower) first, for any metric, so without the metric's direction."""
+    return column == "std" or (column == "score" and agg == "std")
+
+
+def _lower_first(column: str, agg: str | None, hib: bool | None) -> bool:
+    """Whether ``--sort-by column`` puts low values first (flat = small spread and small drop
+    from the cell to its neighbours; the others are values, best first)."""
+    if _spread(column, agg):
+        return True
+    if column == "sharpness":
+        return bool(hib)
+    return not hib
 
 
 def cmd_flatness(args: argparse.Namespace) -> int:
     from nb201_flat.errors import check_int_range
     from nb201_flat.landscape import flatness, neighbourhood_score
+    from nb201_flat.landscape.neighbourhood import STAND_IN_COLUMN, StandIns
 
     if args.arch and args.top is not None:
         raise LandscapeArgumentError(
@@ -183,16 +228,36 @@ def cmd_flatness(args: argparse.Namespace) -> int:
         check_int_range("--limit", args.limit, 1)
     if args.sort_by == "score" and args.agg is None:
         raise LandscapeArgumentError("--sort-by score needs --agg (the score is its aggregate)")
+    # the metric's direction ranks the top K and every order but a spread's
+    ranked = not args.arch or (args.sort_by is not None and not _spread(args.sort_by, args.agg))
+    if not ranked and args.lower_is_better is not None:
+        flag = "--lower-is-better" if args.lower_is_better else "--higher-is-better"
+        raise LandscapeArgumentError(
+            f"{flag} applies only where rows are ranked by the metric (without --arch, or "
+            "--sort-by value/mean/min/sharpness/score); drop it"
+        )
     table = open_table(args)
     space = table.space
     if args.radius is not None:  # against this space, in one wording for 0 and 7 alike
         space.check_radius(args.radius, name="--radius")
     values = table.vector(args.dataset, args.split, args.epochs, args.metric)
+    hib = higher_is_better(args) if ranked else None  # a key the table has first
     spec = neighbourhood_from_args(args)
+    # a retraining table's stand-ins (copies, chance) are no measurements of their own
+    stand = StandIns.of(table, args.dataset, args.epochs)
+    if stand is None and args.omit_stand_ins is not None:
+        raise LandscapeArgumentError(
+            f"--omit-stand-ins applies only to a retraining table with stand-in cells; "
+            f"{table.source} records none: drop it"
+        )
+    omit = "self" if args.omit_stand_ins is None else args.omit_stand_ins
+    standing = {} if stand is None else {"stand_ins": stand, "omit_stand_ins": omit}
     cols = ["value", "n", "mean", "min", "std", "sharpness"]
-    df = flatness(space, values, spec, columns=cols)
+    if stand is not None:
+        cols.append(STAND_IN_COLUMN)
+    df = flatness(space, values, spec, columns=cols, **standing)  # type: ignore[arg-type]
     if args.agg is not None:
-        df["score"] = neighbourhood_score(space, values, spec)
+        df["score"] = neighbourhood_score(space, values, spec, **standing)  # type: ignore[arg-type]
         cols.append("score")
     if args.arch:
         # a cell never measured still has its neighbourhood: its own value and sharpness
@@ -206,7 +271,7 @@ def cmd_flatness(args: argparse.Namespace) -> int:
                 f"no architecture is measured for {key_name}; choose a key that "
                 "`nb201-flat info` lists with archs > 0"
             )
-        key = values[measured] if higher_is_better(args) else -values[measured]
+        key = values[measured] if hib else -values[measured]
         chosen = measured[np.lexsort((measured, -key))[:top]].tolist()
     rows: list[dict[str, Any]] = []
     picked = df.loc[chosen, cols].to_numpy(dtype=np.float64)
@@ -214,11 +279,12 @@ def cmd_flatness(args: argparse.Namespace) -> int:
         row: dict[str, Any] = {"index": int(i), "arch": space.arch(i).to_str()}
         row.update(zip(cols, rec, strict=True))
         row["n"] = int(row["n"])
+        if stand is not None:
+            row[STAND_IN_COLUMN] = int(row[STAND_IN_COLUMN])
         rows.append(row)
+    lower_first = None if args.sort_by is None else _lower_first(args.sort_by, args.agg, hib)
     if args.sort_by is not None:
-        sign = 1.0 if higher_is_better(args) else -1.0
-        if args.sort_by in _LOWER_FIRST:
-            sign = -1.0 if args.sort_by == "std" else -sign
+        sign = -1.0 if lower_first else 1.0
 
         def order(r: dict[str, Any]) -> float:
             v = float(r[args.sort_by])
@@ -227,6 +293,10 @@ def cmd_flatness(args: argparse.Namespace) -> int:
         rows.sort(key=order)
     if args.limit is not None:
         rows = rows[: args.limit]
+    empty = [r["index"] for r in rows if r["n"] == 0]
+    if args.arch and len(empty) == len(rows):
+        # named cells whose neighbourhood statistics cannot be served: an error, not a row of -
+        _no_neighbour(space, values, spec, stand, omit, empty, table, args)
     neighbourhood: dict[str, Any] = {
         "radius": spec.radius,
         "exact": spec.exact,
@@ -236,6 +306,17 @@ def cmd_flatness(args: argparse.Namespace) -> int:
     }
     if args.agg is not None:
         neighbourhood.update(agg=spec.agg, quantile=spec.level)  # null: g reads no level
+    stand_ins = (
+        {}
+        if stand is None
+        else {
+            "stand_ins": {
+                "isomorphic_copies": stand.n_copies,
+                "constant_output": stand.n_constant,
+                "omit": omit,
+            }
+        }
+    )
     if args.json:
         emit_json(
             {
@@ -245,33 +326,102 @@ def cmd_flatness(args: argparse.Namespace) -> int:
                 "metric": args.metric,
                 "neighbourhood": neighbourhood,
                 "sort_by": args.sort_by,
+                "sort_order": None if lower_first is None else _order_words(lower_first),
+                "higher_is_better": hib,  # null: nothing was ranked by the metric
+                "seed_policy": "mean",
                 "archs": rows,
+                **stand_ins,
                 "source": table.source,
             }
         )
         return 0
-    kind = f"{'=' if spec.exact else '<='}{spec.radius}"
+    # the key, what its values are (seed policy) and, where not the metric's own, the direction
+    mkey = table.key(args.dataset, args.split, args.epochs, args.metric)
+    way = direction_words(args) if ranked else None
     print(
-        f"{args.dataset}/{args.split}@{args.epochs} {args.metric}; neighbours at distance {kind}"
-        + (f"; score: {spec.label}" if args.agg is not None else "")
+        f"{args.dataset}/{args.split}@{args.epochs} {args.metric}; {seed_words(table, mkey)}"
+        + (f"; {way}" if way else "")
     )
+    rows_words = "as given" if args.arch else f"top {top} by value, {_order_words(not hib)}"
+    if args.sort_by is not None:
+        rows_words += f", sorted by {args.sort_by}, {_order_words(bool(lower_first))}"
+        if args.sort_by == "min" and not hib:  # the lowest value of a loss is its best
+            rows_words += " (min: the lowest neighbour value, here the best neighbour)"
+    print(
+        f"neighbours: {neighbourhood_words(spec, agg=False)}"
+        + (f"; score: {spec.label}" if args.agg is not None else "")
+        + f"; rows: {rows_words}"
+    )
+    if stand is not None:
+        print(_stand_in_words(stand, omit))
     # the aggregate g, when asked for: the column --sort-by score orders by
     score = args.agg is not None
     print(
         f"{'index':>6} {'value':>9} {'n':>5} {'mean':>9} {'min':>9} {'std':>8} {'sharp':>8}"
+        + (f" {'stand':>5}" if stand is not None else "")
         + (f" {'score':>9}" if score else "")
         + "  arch"
     )
-    print(sharp_legend("mean", loss=not higher_is_better(args)))
+    print(sharp_legend("mean", loss=natural_direction(args.metric) is False))
     for r in rows:
         print(
             f"{r['index']:>6} {num(r['value'], '.4f'):>9} {r['n']:>5} {num(r['mean'], '.4f'):>9} "
             f"{num(r['min'], '.4f'):>9} {num(r['std'], '.4f'):>8} "
             f"{num(r['sharpness'], '.4f'):>8}"
+            + (f" {r[STAND_IN_COLUMN]:>5}" if stand is not None else "")
             + (f" {num(r['score'], '.4f'):>9}" if score else "")
             + f"  {r['arch']}"
         )
+    if empty:  # a listing may hold such rows: say what their - means
+        print(
+            f"(n = 0: no measured neighbour for {len(empty)} of these rows; their "
+            "neighbourhood statistics print as -)"
+        )
     return 0
+
+
+def _stand_in_words(stand: Any, omit: str) -> str:
+    """The line saying what a retraining table's stand-ins are and what was done with them."""
+    left = {
+        "self": "members holding a row's own measurement (its copies, or the cell it copies) "
+        "left out (--omit-stand-ins none keeps them, all drops every stand-in)",
+        "all": "every stand-in member and a row's own copies left out",
+        "none": "every stand-in kept, copies of a row's own cell too",
+    }[omit]
+    return (
+        f"stand-ins (not trained): {stand.n_copies} isomorphic copies, {stand.n_constant} "
+        f"constant-output (chance); {left}; `stand` counts the stand-ins among the n members"
+    )
+
+
+def _no_neighbour(
+    space: Any,
+    values: Any,
+    spec: Any,
+    stand: Any,
+    omit: str,
+    cells: list[int],
+    table: Any,
+    args: argparse.Namespace,
+) -> None:
+    """Refuse ``--arch`` cells none of which has a measured neighbour, in one line."""
+    from nb201_flat.landscape import flatness
+
+    key = table.key(args.dataset, args.split, args.epochs, args.metric)
+    shown = ", ".join(map(str, cells[:5])) + (", ..." if len(cells) > 5 else "")
+    why = ""
+    if stand is not None and omit != "none":
+        every = flatness(space, values, spec, columns=["n"], stand_ins=stand, omit_stand_ins="none")
+        left = int(every.loc[cells, "n"].sum())
+        if left:
+            why = (
+                f" ({left} stand-in member(s) left out by --omit-stand-ins {omit}, a copy being "
+                "no measurement; --omit-stand-ins none keeps them)"
+            )
+    raise MissingValueError(
+        f"no measured neighbour for cell {shown} on {key}{why}: the neighbourhood statistics "
+        "cannot be served; choose cells with measured neighbours or widen --radius"
+    )
 
 
 def sharp_legend(mean: str, *, loss: bool = False) -> str:
@@ -282,6 +432,10 @@ def sharp_legend(mean: str, *, loss: bool = False) -> str:
         f"(sharp = value - {mean}: the cell's value minus its neighbourhood's mean; "
         f"> 0: above its neighbours{worse})"
     )
+
+
+def _order_words(lower_first: bool) -> str:
+    return "lowest first" if lower_first else "highest first"
 
 
 _PATH_SHOWN = {
@@ -299,7 +453,12 @@ def cmd_barrier(args: argparse.Namespace) -> int:
         best_shortest_path,
         shortest_paths,
     )
-    from nb201_flat.landscape.census import BARRIER_NAMES, PATH_BARRIERS
+    from nb201_flat.landscape.census import (
+        BARRIER_NAMES,
+        LOWEST_CONNECTED,
+        PATH_BARRIERS,
+        TREE_PATH,
+    )
     from nb201_flat.landscape.paths import make_path
 
     if args.tree_path and args.method != "lowest":
@@ -327,7 +486,12 @@ def cmd_barrier(args: argparse.Namespace) -> int:
     }
     barriers: dict[str, dict[str, Any]] = {}
     unavailable: dict[str, str] = {}
+    names = dict(BARRIER_NAMES)
+    if args.connected_only:  # the search never left the connected cells
+        names["lowest"] = LOWEST_CONNECTED
     low = tree.path(a, b, shortest=not args.tree_path)
+    # the lowest row's steps are the fewest; a tree path may wander further
+    fewest = tree.path(a, b, shortest=True) if args.tree_path else low
     try:
         named = tree.pair_barriers(a, b)
     except MissingValueError as exc:
@@ -340,13 +504,13 @@ def cmd_barrier(args: argparse.Namespace) -> int:
             if name != "lowest":
                 unavailable[name] = why
         barriers["lowest"] = {
-            "name": BARRIER_NAMES["lowest"],
-            "barrier": low.barrier,
-            "above_worse_endpoint": low.above_worse,
-            "length": low.length,
+            "name": names["lowest"],
+            "barrier": fewest.barrier,
+            "above_worse_endpoint": fewest.above_worse,
+            "length": fewest.length,
         }
     else:
-        for name, label in BARRIER_NAMES.items():
+        for name, label in names.items():
             entry: dict[str, Any] = {"name": label, "barrier": named.barrier(name)}
             if name in PATH_BARRIERS:
                 entry["above_worse_endpoint"] = named.above_worse(name)
@@ -375,7 +539,12 @@ def cmd_barrier(args: argparse.Namespace) -> int:
     payload["barriers"] = barriers
     if unavailable:
         payload["unavailable"] = unavailable
-    payload["path"] = {"name": BARRIER_NAMES[shown], **path.to_dict()}
+    shown_name = (
+        f"{TREE_PATH} (barrier: {names['lowest']}; its steps may exceed the fewest)"
+        if args.tree_path
+        else names[shown]
+    )
+    payload["path"] = {"name": shown_name, **path.to_dict()}
     payload["source"] = table.source
     if args.json:
         emit_json(payload)
@@ -383,7 +552,8 @@ def cmd_barrier(args: argparse.Namespace) -> int:
     print(
         f"barriers from {a.index} ({payload['value_a']:.4f}) to {b.index} "
         f"({payload['value_b']:.4f}), distance {payload['distance']}; "
-        f"{args.dataset}/{args.split}@{args.epochs} {args.metric}"
+        f"{args.dataset}/{args.split}@{args.epochs} {args.metric}, "
+        f"{'higher' if hib else 'lower'} is better"
     )
     print(f"  {'':<30} {'barrier':>9} {'beyond worse endpoint':>22}")
     for entry in barriers.values():
@@ -399,7 +569,7 @@ def cmd_barrier(args: argparse.Namespace) -> int:
     for name, why in unavailable.items():
         print(f"  {BARRIER_NAMES[name]:<30} unavailable: {why}")
     print(
-        f"path: {BARRIER_NAMES[shown]}, barrier {path.barrier:.4f} over {path.length} steps "
+        f"path: {shown_name}, barrier {path.barrier:.4f} over {path.length} steps "
         f"(worst value {path.bottleneck:.4f})"
     )
     for idx, s, v in zip(path.path, path.strings(), path.values.tolist(), strict=True):
@@ -424,7 +594,11 @@ def cmd_census(args: argparse.Namespace) -> int:
     for flag, value in (("--pairs", args.pairs), ("--top", args.top)):
         if value < 0:
             raise LandscapeArgumentError(f"{flag} must be >= 0, got {value}")
-    check_seed(args.seed, "--seed")
+    if args.seed is not None and args.pairs == 0:
+        raise LandscapeArgumentError(
+            "--seed seeds the band pair draw, and --pairs 0 draws none; drop --seed"
+        )
+    seed = 0 if args.seed is None else check_seed(args.seed, "--seed")
     if args.distance is not None and args.pairs == 0:
         raise LandscapeArgumentError(
             "--distance sets the band pairs' distance, and --pairs 0 draws none; drop one of them"
@@ -498,7 +672,8 @@ def cmd_census(args: argparse.Namespace) -> int:
             f"pass --pairs 0 for the top K alone{fix}"
         )
     hib = higher_is_better(args)
-    distance = (3 if args.distance is None else args.distance) or None  # 0: any distance
+    # 0: any distance; with --pairs 0 no pair is drawn, so no distance applies (None)
+    distance = ((3 if args.distance is None else args.distance) or None) if args.pairs else None
     n_edges = table.space.n_edges
     if args.pairs and distance is not None and not 1 <= distance <= n_edges:
         raise LandscapeArgumentError(
@@ -517,7 +692,7 @@ def cmd_census(args: argparse.Namespace) -> int:
             n_pairs=args.pairs,
             top_k=args.top,
             distance=distance,
-            seed=args.seed + k,
+            seed=seed + k,
             higher_is_better=hib,
             connected_only=args.connected_only,
             nan_policy=args.nan_policy,
@@ -533,7 +708,16 @@ def cmd_census(args: argparse.Namespace) -> int:
             for g, c in census.attrs[attr].items()
         ]
         notes += [f"group {g} has no pair: {why}" for g, why in census.attrs["empty"].items()]
-        census.insert(0, "dataset", key.dataset)
+        # the CSV of all keys' pairs names each row's key in full
+        for col, value in reversed(
+            (
+                ("dataset", key.dataset),
+                ("split", key.split),
+                ("epochs", key.epochs),
+                ("metric", key.metric),
+            )
+        ):
+            census.insert(0, col, value)
         frames.append(census)
         summary = census_summary(census)
         results.append(
@@ -542,7 +726,7 @@ def cmd_census(args: argparse.Namespace) -> int:
                 "split": key.split,
                 "epochs": key.epochs,
                 "metric": key.metric,
-                "seed": args.seed + k,
+                "seed": seed + k if args.pairs else None,  # the band draw's; none drawn
                 "groups": summary.to_dict(orient="records"),
                 # nan_policy "omit": candidates left out of the band draws, pairs dropped
                 "excluded": census.attrs["excluded"],
@@ -588,8 +772,10 @@ def cmd_census(args: argparse.Namespace) -> int:
         f"{'worst sp':>8}"
     )
     for res in results:
+        drew = "" if res["seed"] is None else f", pair-draw seed {res['seed']}"
         print(
-            f"{res['dataset']}/{res['split']}@{res['epochs']} {res['metric']} (seed {res['seed']})"
+            f"{res['dataset']}/{res['split']}@{res['epochs']} {res['metric']} "
+            f"({'higher' if hib else 'lower'} is better{drew})"
         )
         print(head)
         for g in res["groups"]:
@@ -609,4 +795,6 @@ def cmd_census(args: argparse.Namespace) -> int:
         "sp / worst sp: best / worst shortest path; mean p: mean path (A²M's level means); "
         "beyond worse: worse endpoint minus path minimum (the barrier minus half the endpoint gap)"
     )
+    if pairs_out is not None:  # its folders may have been created: say where it went
+        print(f"{len(pairs)} pairs written to {pairs_out}")
     return 0

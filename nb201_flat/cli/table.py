@@ -19,7 +19,7 @@ from nb201_flat.cli.common import (
     open_table,
     parse_seed,
 )
-from nb201_flat.errors import ArgumentError
+from nb201_flat.errors import ArgumentError, Param
 
 if TYPE_CHECKING:
     from nb201_flat.table import SeedPolicy
@@ -108,7 +108,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     from nb201_flat.atomic import check_writable_target
     from nb201_flat.errors import TableFileError
     from nb201_flat.importers import detect_format, import_table, source_path
-    from nb201_flat.storage import import_command, save_table
+    from nb201_flat.storage import check_replaceable, import_command, save_table
 
     source_path(args.source)  # first: "" is no folder to compare with --out, and no --force fix
     out = check_writable_target(args.out)
@@ -118,6 +118,7 @@ def cmd_import(args: argparse.Namespace) -> int:
             f"--out {args.out} holds the source {args.source}, which replacing it would "
             "delete; import into another folder"
         )
+    check_replaceable(out, what=Param("out"))  # first: --force cannot fix it
     if out.exists() and not args.force:
         raise TableFileError(f"{out} exists; pass --force to replace it")
     fmt = args.format or detect_format(args.source)

@@ -15,10 +15,18 @@ choice between flat and sharp matters):
 
 Both panels show the mean in ten equal-count bins of sharpness with a 95 % Student-t
 confidence band, and Spearman's rho over all points in the legend.
+
+Sharpness (and the choice of good cells) and the measure against it are read from disjoint
+training seeds: sharpness from the first seed stored, the gap or the source rank from the mean
+of the other seeds. Read from the same networks' validation accuracy, both would contain its
+evaluation noise (a lucky draw raises the cell above its neighbours and above its test
+accuracy at once), and that alone correlates them (figures/README.md gives the sizes on NB201).
+A table with fewer than two seeds is therefore refused, not drawn with the bias.
 """
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Literal
 
@@ -81,22 +89,90 @@ def _top_connected(table: Table, valid: np.ndarray, top: float) -> np.ndarray:
     return np.nonzero(ok & (valid >= cut))[0]
 
 
+def _seed(table: Table, key: MetricKey, seed: int) -> np.ndarray:
+    return np.asarray(table.vector_for(key, seed_policy=seed), dtype=np.float64)
+
+
+def _mean_of_seeds(table: Table, key: MetricKey, seeds: tuple[int, ...]) -> np.ndarray:
+    with warnings.catch_warnings():  # a cell no seed measured stays NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.asarray(np.nanmean([_seed(table, key, s) for s in seeds], axis=0))
+
+
+def _ori_key(dataset: str) -> MetricKey:
+    t = TEST_KEYS[dataset]
+    return MetricKey(t.dataset, "ori-test", t.epochs, t.metric)
+
+
+def _gap_test_key(table: Table, dataset: str) -> MetricKey:
+    """The key the gap's test side is read from per seed: the test split itself, or else
+    ``ori-test`` (NB201 stores per-seed ``ori-test``, not ``x-test``)."""
+    tkey = TEST_KEYS[dataset]
+    return tkey if len(table.seeds(tkey)) >= 2 else _ori_key(dataset)
+
+
+def split_seeds(table: Table, keys: list[MetricKey], what: str) -> tuple[int, tuple[int, ...]]:
+    """The seed sharpness is read from, and the disjoint seeds ``what`` is read from.
+
+    Seeds stored for every key of ``keys``; the first for sharpness, the rest for ``what``.
+    Raises :class:`MissingValueError` under two: on one seed both would share its evaluation
+    noise (see the module docstring).
+    """
+    common = sorted(set(table.seeds(keys[0])).intersection(*(table.seeds(k) for k in keys[1:])))
+    if len(common) < 2:
+        raise MissingValueError(_seeds_needed(what, keys, len(common)) + _ONE_SEED_WHY)
+    return common[0], tuple(common[1:])
+
+
+# why one seed is refused, said once however many series lack a second seed
+_ONE_SEED_WHY = (
+    ": on one seed, sharpness and the measure share its evaluation noise, which alone "
+    "correlates them; choose a table with per-seed values"
+)
+
+
+def _seeds_needed(what: str, keys: list[MetricKey], common: int) -> str:
+    return (
+        f"{what} needs 2 or more seeds stored for {', '.join(map(str, keys))} (this table has "
+        f"{common} in common)"
+    )
+
+
+def gap_seeds(table: Table, dataset: str) -> tuple[int, tuple[int, ...]]:
+    """:func:`split_seeds` for :func:`gap_data`'s keys."""
+    keys = [VALID_KEYS[dataset], _gap_test_key(table, dataset)]
+    return split_seeds(table, keys, f"the {dataset} generalisation gap")
+
+
+def transfer_seeds(table: Table) -> tuple[int, tuple[int, ...]]:
+    """:func:`split_seeds` for :func:`transfer_data`'s source key."""
+    return split_seeds(table, [VALID_KEYS[TRANSFER_SOURCE]], "the transfer's source rank")
+
+
 def gap_data(table: Table, dataset: str, *, top: float = 0.2, radius: int = 1) -> pd.DataFrame:
     """Per good architecture: ``index, sharpness, valid, test, gap`` (accuracy points).
 
-    ``valid``/``test`` are the dataset's 200-epoch validation and test accuracy; sharpness
-    is measured on ``valid``.
+    Sharpness, and the choice of good cells, read the dataset's 200-epoch validation accuracy
+    of one seed; ``valid``, ``test`` and ``gap = valid - test`` are the mean over the other
+    seeds (:func:`gap_seeds`), so the two share no evaluation noise. Where the test split has
+    no per-seed values (NB201), a seed's test accuracy is ``2 * ori-test - x-valid``:
+    ``x-valid`` and ``x-test`` are equal halves of ``ori-test`` (CIFAR-100 5,000 + 5,000
+    images, ImageNet16-120 3,000 + 3,000), so the whole set's accuracy is their mean.
     """
     # cifar10 has no validation split of its own: its gap would compare other networks
     check_choice("dataset", dataset, GAP_DATASETS)
     top = _check_top(top)
-    vkey, tkey = VALID_KEYS[dataset], TEST_KEYS[dataset]
-    valid = np.asarray(table.vector_for(vkey), dtype=np.float64)
-    test = np.asarray(table.vector_for(tkey), dtype=np.float64)
-    sharp = flatness(table.space, valid, radius, columns=["sharpness"])["sharpness"].to_numpy(
+    first, others = gap_seeds(table, dataset)
+    vkey, tkey = VALID_KEYS[dataset], _gap_test_key(table, dataset)
+    sharp_on = _seed(table, vkey, first)
+    sharp = flatness(table.space, sharp_on, radius, columns=["sharpness"])["sharpness"].to_numpy(
         dtype=np.float64
     )
-    idx = _top_connected(table, valid, top)
+    valid = _mean_of_seeds(table, vkey, others)
+    test = _mean_of_seeds(table, tkey, others)
+    if tkey != TEST_KEYS[dataset]:
+        test = 2.0 * test - valid
+    idx = _top_connected(table, sharp_on, top)
     return pd.DataFrame(
         {
             "index": idx,
@@ -112,13 +188,18 @@ def transfer_data(table: Table, target: str, *, top: float = 0.2, radius: int = 
     """Per good CIFAR-10 architecture: ``index, sharpness, source_pct, target_pct, transfer``.
 
     Percentiles are over all connected architectures; ``transfer = target_pct - source_pct``.
+    Sharpness and the choice of good cells read one seed of the source's validation accuracy,
+    ``source_pct`` the mean of the other seeds (:func:`transfer_seeds`); the target's test
+    accuracy (other networks) is its mean over seeds.
     """
     check_choice("target", target, TRANSFER_TARGETS)
     top = _check_top(top)
     skey, tkey = VALID_KEYS[TRANSFER_SOURCE], TEST_KEYS[target]
-    source = np.asarray(table.vector_for(skey), dtype=np.float64)
+    first, others = transfer_seeds(table)
+    sharp_on = _seed(table, skey, first)
+    source = _mean_of_seeds(table, skey, others)
     dest = np.asarray(table.vector_for(tkey), dtype=np.float64)
-    sharp = flatness(table.space, source, radius, columns=["sharpness"])["sharpness"].to_numpy(
+    sharp = flatness(table.space, sharp_on, radius, columns=["sharpness"])["sharpness"].to_numpy(
         dtype=np.float64
     )
     conn = np.nonzero(table.space.connected & np.isfinite(source) & np.isfinite(dest))[0]
@@ -126,7 +207,7 @@ def transfer_data(table: Table, target: str, *, top: float = 0.2, radius: int = 
     tpct = np.full(table.space.size, np.nan)
     spct[conn] = _percentile(source[conn])
     tpct[conn] = _percentile(dest[conn])
-    idx = _top_connected(table, source, top)
+    idx = _top_connected(table, sharp_on, top)
     return pd.DataFrame(
         {
             "index": idx,
@@ -199,19 +280,55 @@ def plot_binned(
     return ax
 
 
+def _seed_caption(seeds: dict[str, tuple[int, tuple[int, ...]]], derived: bool) -> str:
+    """Which stored seeds sharpness and the measures against it were read from."""
+    groups: dict[tuple[int, tuple[int, ...]], list[str]] = {}
+    for ds, split in seeds.items():
+        groups.setdefault(split, []).append(dataset_label(ds))
+    parts = [
+        f"{' and '.join(names) + ': ' if len(groups) > 1 else ''}seed {first}, gap and source "
+        f"rank from the mean of seed{'s' if len(others) > 1 else ''} {', '.join(map(str, others))}"
+        for (first, others), names in groups.items()
+    ]
+    return (
+        f"Sharpness and the choice of cells: validation accuracy of {'; '.join(parts)}, so "
+        "the two share no evaluation noise."
+        + (" A seed's x-test accuracy: 2 × ori-test − x-valid (equal halves)." if derived else "")
+    )
+
+
 def make_flat_vs_sharp(table: Table, *, top: float = 0.2, radius: int = 1) -> Figure:
     """Sharpness against the validation-test gap (a) and cross-dataset transfer (b).
 
     Draws the series the table supports; skips (:class:`FigureSkipped`) when it supports none.
     """
     top = _check_top(top)
-    gaps = [ds for ds in GAP_DATASETS if VALID_KEYS[ds] in table and TEST_KEYS[ds] in table]
+    keyed = [ds for ds in GAP_DATASETS if VALID_KEYS[ds] in table and TEST_KEYS[ds] in table]
     source_ok = VALID_KEYS[TRANSFER_SOURCE] in table
-    targets = [ds for ds in TRANSFER_TARGETS if source_ok and TEST_KEYS[ds] in table]
+    keyed_targets = [ds for ds in TRANSFER_TARGETS if source_ok and TEST_KEYS[ds] in table]
+    # the seeds each series reads: sharpness from one, the measure from the others
+    seeds: dict[str, tuple[int, tuple[int, ...]]] = {}
+    one_seed: list[str] = []
+    for ds in keyed:
+        try:
+            seeds[ds] = gap_seeds(table, ds)
+        except MissingValueError as e:
+            one_seed.append(str(e))
+    if keyed_targets:
+        try:
+            seeds[TRANSFER_SOURCE] = transfer_seeds(table)
+        except MissingValueError as e:
+            one_seed.append(str(e))
+    gaps = [ds for ds in keyed if ds in seeds]
+    derived = any(_gap_test_key(table, ds) != TEST_KEYS[ds] for ds in gaps)
+    targets = keyed_targets if TRANSFER_SOURCE in seeds else []
     if not gaps and not targets:
         needs: list[MetricKey] = []
         for ds in GAP_DATASETS:
             needs += [VALID_KEYS[ds], TEST_KEYS[ds]]
+        if keyed or keyed_targets:  # the keys are there, with one seed
+            needed = [m.removesuffix(_ONE_SEED_WHY) for m in one_seed]
+            raise FigureSkipped(NAME, [], "; ".join(needed) + _ONE_SEED_WHY)
         raise FigureSkipped(
             NAME,
             [k for k in needs if k not in table][:2]
@@ -253,12 +370,15 @@ def make_flat_vs_sharp(table: Table, *, top: float = 0.2, radius: int = 1) -> Fi
             table,
             # validated by flatness above: a whole float 2.0 is captioned 2
             f"Architectures: {share}. Sharpness: validation accuracy − mean of the radius-{int(radius)} "
-            "neighbours'. Lines: mean in 10 equal-count bins of sharpness; bands: 95 % t "
-            "confidence interval of the mean; ρ: Spearman over all points.",
+            f"neighbours'. {_seed_caption(seeds, derived)} Lines: mean in 10 equal-count bins of "
+            "sharpness; bands: 95 % t confidence interval of the mean; ρ: Spearman over all "
+            "points.",
         )
-    missing = [str(VALID_KEYS[ds]) for ds in GAP_DATASETS if ds not in gaps]
+    missing = [str(VALID_KEYS[ds]) for ds in GAP_DATASETS if ds not in keyed]
     if missing:
         add_note(fig, f"gap panel without {', '.join(missing)} (not in the table)")
+    for why in one_seed:
+        add_note(fig, f"left out: {why}")
     if len(panels) == 1:
         add_note(fig, f"only the {panels[0]} panel: the table lacks the other's keys")
     return fig

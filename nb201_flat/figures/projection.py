@@ -359,9 +359,10 @@ def make_na_projection(
     vmax = float(np.nanmax(both))
     fig, axes = new_figure(1, 2, figsize=(7.0, 3.6))
     for k, (ax, p, g) in enumerate(zip(axes[0], (picks.sharp, picks.flat), grids, strict=True)):
+        # three short lines: two wider ones ran past the right panel into the colour bar
         title = (
-            f"({'ab'[k]}) {p.label}: arch {p.index}, {p.value:.2f} %\n"
-            f"radius-1 neighbours {p.neighbourhood_mean:.2f} %, sharpness {p.sharpness:+.2f}"
+            f"({'ab'[k]}) {p.label}\narch {p.index}: {p.value:.2f} %, sharpness "
+            f"{p.sharpness:+.2f}\nradius-1 neighbours {p.neighbourhood_mean:.2f} %"
         )
         plot_projection(g, ax, vmin=vmin, vmax=vmax, title=title)
     with figure_style():

@@ -33,6 +33,17 @@ PICKLED_FORMATS = ("nb201-pth", "nats-tss")
 CURVE_FORMATS = ("nb201-pth", "nats-tss")
 
 
+# a file no check above can read (cut short, damaged) is named by its suffix: its reader then
+# says what is wrong ("truncated"), where "cannot tell the format; pass --format" led nowhere
+_BY_SUFFIX = (
+    ((".parquet", ".csv", ".csv.gz", ".csv.bz2", ".csv.xz"), "tidy"),
+    ((".json",), "naslib-zc"),
+    ((".sqlite", ".sqlite3"), "results-db"),
+    ((".pth",), "nb201-pth"),
+    ((".pbz2",), "nats-tss"),
+)
+
+
 def _is_sqlite(path: Path) -> bool:
     if not path.is_file():
         return False
@@ -46,7 +57,14 @@ def _is_anb(path: Path) -> bool:
 
 def source_path(source: str | os.PathLike[str]) -> Path:
     """``source`` as a Path; an empty one is an :class:`ArgumentError` (``Path("")`` is the
-    current folder, which was then reported as a file of no known format)."""
+    current folder, which was then reported as a file of no known format); one that is no
+    path (None, bytes) too, not a bare TypeError."""
+    if not isinstance(source, str | os.PathLike) or isinstance(os.fspath(source), bytes):
+        decode = " (decode bytes: source.decode())" if isinstance(source, bytes) else ""
+        raise ArgumentError(
+            f"the source must be a path (str or pathlib.Path) or the word `analognas`, got "
+            f"{'None' if source is None else type(source).__name__}{decode}"
+        )
     if not os.fspath(source).strip():
         raise ArgumentError(
             "the source path is empty; give the file or folder to import (or the word "
@@ -85,6 +103,13 @@ def detect_format(source: str | os.PathLike[str]) -> str:
             return name
     from nb201_flat.storage import MANIFEST
 
+    if path.is_file() and path.stat().st_size == 0:
+        raise FormatError(
+            f"{path} is empty (0 bytes): nothing to import; re-download or re-export it"
+        )
+    for suffixes, name in _BY_SUFFIX:
+        if path.is_file() and path.name.lower().endswith(suffixes):
+            return name
     if path.is_dir() and (path / MANIFEST).is_file():  # no format reads a table: no --format
         raise FormatError(
             f"{path} is already an imported table, which needs no import: use it as it is "

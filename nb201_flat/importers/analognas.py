@@ -132,11 +132,11 @@ def _check_percent(vectors: dict[str, FloatArray], file: Path) -> None:
     so 250 or -5 is a damaged file. The drift values are accuracies too (after drift); their
     ``_std`` spreads are not."""
     # lazy: the tidy module loads pandas, which reading the default table does not need
-    from nb201_flat.importers.tidy import NOT_PERCENT, accuracy_outside_range, is_accuracy
+    from nb201_flat.conventions import is_accuracy, is_drift_accuracy
+    from nb201_flat.importers.tidy import NOT_PERCENT, accuracy_outside_range
 
     for metric, vec in vectors.items():
-        drift = metric.startswith(("drift_", "hwt_drift_")) and not metric.endswith("_std")
-        bad = (is_accuracy(metric) or drift) and accuracy_outside_range(vec)
+        bad = (is_accuracy(metric) or is_drift_accuracy(metric)) and accuracy_outside_range(vec)
         if np.any(bad):
             i = int(np.flatnonzero(bad)[0])
             raise FormatError(

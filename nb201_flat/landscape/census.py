@@ -101,6 +101,12 @@ BARRIER_NAMES: Final[dict[str, str]] = {
 }
 """Key -> the name a reader sees, for every barrier :func:`pair_barriers` reports."""
 
+LOWEST_CONNECTED: Final[str] = "lowest through connected cells"
+"""The name of ``lowest`` when the search was confined to connected cells (``connected_only``)."""
+
+TREE_PATH: Final[str] = "spanning-tree path"
+"""A path of the maximin spanning tree: its barrier is the lowest, its length not the fewest."""
+
 PATH_BARRIERS: Final[tuple[str, ...]] = ("best_shortest", "worst_shortest", "mean_path", "lowest")
 """The barriers that are the paper's definition on some path (the A²M code versions are not:
 they average the start with the first level, not with the end)."""

@@ -49,7 +49,14 @@ from nb201_flat.errors import (
     joined,
 )
 from nb201_flat.neighbourhood import FIELDS, Neighbourhood
-from nb201_flat.search.oracle import IDLE_REVISIT, FloatArray, Oracle, SearchEnded
+from nb201_flat.search.oracle import (
+    IDLE_REVISIT,
+    FloatArray,
+    Oracle,
+    SearchEnded,
+    rank_order,
+    ranks_before,
+)
 from nb201_flat.space import check_arch_index
 
 if TYPE_CHECKING:
@@ -400,10 +407,12 @@ class NARandomSearch:
             # a stalled stage 1 (its memory revisited known cells) still re-ranks: the guard
             # counts again from 0, and the run stays recorded as stalled
             mem.restart_stall()
-        # stage 2: re-rank the top-k by validation (stable: ties keep sampling order)
-        ranked = sorted(seen, key=lambda j: -seen[j] if seen[j] == seen[j] else np.inf)
-        for j in ranked[: int(self.rerank_top_k)]:
-            incumbent.offer(j, mem.score(j))
+
+        # stage 2: re-rank the top-k by validation (ranks_before: NaN last, below -inf;
+        # stable: ties keep sampling order)
+        cells = list(seen)
+        for a in rank_order(list(seen.values()))[: int(self.rerank_top_k)]:
+            incumbent.offer(cells[a], mem.score(cells[a]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -545,7 +554,7 @@ class RegularizedEvolution:
                 i, f = pop[int(rng.integers(len(pop)))]
                 # the first drawn, replaced by each strictly fitter one; NaN ranks last (as
                 # Incumbent's: an unmeasured member never beats a measured one)
-                if best_i < 0 or f > best_f or (best_f != best_f and f == f):
+                if best_i < 0 or ranks_before(f, best_f):
                     best_i, best_f = i, f
             child = space.index_of_codes(
                 mutate(codes, space.n_nodes, space.n_ops, best_i, rng, self.mutation)

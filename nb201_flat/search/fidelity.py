@@ -49,11 +49,13 @@ from nb201_flat.search.oracle import (
     HiddenDataError,
     SearchEnded,
     StallGuard,
+    StallRecord,
     cheapest_paid,
     check_budgets,
     check_some_paid,
     domain_mask,
     invalid_costs,
+    rank_order,
     sampled_costs,
     sampling_domain,
     spends,
@@ -256,6 +258,7 @@ _PUBLIC = frozenset(
         "used_fraction",
         "exhausted",
         "stalled",
+        "stall_kinds",
     }
 )
 
@@ -356,6 +359,12 @@ class FidelityOracle:
     def stalled(self) -> bool:
         """True once the run has stalled: it ended with budget unspent."""
         return self._stall.ended
+
+    @property
+    def stall_kinds(self) -> int:
+        """The :data:`~nb201_flat.search.oracle.IDLE_FREE`... bits of the idle steps of the
+        run's stall (0 when it did not stall), as :class:`~nb201_flat.search.oracle.Oracle`'s."""
+        return self._stall.stalled_kinds
 
     @property
     def used_fraction(self) -> float:
@@ -545,16 +554,15 @@ class Hyperband:
                     for i in configs:
                         v = oracle.query(i, epochs)
                         incumbent.offer(i, epochs, v)
-                        scores.append(-np.inf if math.isnan(v) else v)
+                        scores.append(v)
                     if k + 1 < len(rungs):
                         keep = rungs[k + 1][0]
-                        # stable: ties keep sampling order
-                        order = np.argsort(-np.asarray(scores), kind="stable")[:keep]
-                        configs = [configs[j] for j in order]
+                        # NaN last, below -inf (ranks_before); ties keep sampling order
+                        configs = [configs[j] for j in rank_order(scores)[:keep]]
 
 
 @dataclass(frozen=True, slots=True)
-class FidelityRecord:
+class FidelityRecord(StallRecord):
     """One multi-fidelity run: the incumbent, at how many epochs, and what was spent."""
 
     best: int
@@ -562,7 +570,10 @@ class FidelityRecord:
     score: float
     queries: int
     seconds: float
-    stalled: bool = False  # it ended at the stall guard, with budget unspent
+    #: the :data:`~nb201_flat.search.oracle.IDLE_FREE`... bits of the idle steps its stall
+    #: guard ended it on (0: it did not stall), which the runner's notes name fixes for
+    #: (:func:`~nb201_flat.search.runner.stalled_notes`)
+    stall_kinds: int = 0
 
 
 def run_fidelity(data: FidelityData, algorithm: Hyperband, seed: int) -> FidelityRecord:
@@ -586,5 +597,5 @@ def run_fidelity(data: FidelityData, algorithm: Hyperband, seed: int) -> Fidelit
         incumbent.score,
         oracle.queries,
         oracle.seconds,
-        stalled=oracle.stalled,
+        stall_kinds=oracle.stall_kinds,
     )

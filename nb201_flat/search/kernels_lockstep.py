@@ -146,6 +146,8 @@ def permutation(g: npt.NDArray[np.uint64], n: int, out: npt.NDArray[np.int64]) -
 # the quantile rule of the neighbourhood specification, compiled from its own source
 _level_position = kernel(neighbourhood.level_position)
 _lerp = kernel(neighbourhood.lerp)
+# the tournament's ranking rule, the loop's own
+_ranks_before = kernel(oracle.ranks_before)
 
 
 @kernel
@@ -305,7 +307,7 @@ def run_searches(
                 for _ in range(n_sample):
                     slot = (head + bounded(ag, pop)) % pop
                     f = pop_f[slot]
-                    if best_i < 0 or f > top or (math.isnan(top) and not math.isnan(f)):
+                    if best_i < 0 or _ranks_before(f, top):
                         best_i = pop_c[slot]
                         top = pop_f[slot]
                 # the mutation: node 1..n-1 then one of its input edges (or an edge), then

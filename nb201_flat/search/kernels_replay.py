@@ -32,7 +32,7 @@ import numpy as np
 import numpy.typing as npt
 
 from nb201_flat.jit import depends_on, kernel
-from nb201_flat.search import kernels_numpy
+from nb201_flat.search import kernels_numpy, oracle
 from nb201_flat.search.kernels_numpy import (
     grow,
     pairwise_sum,
@@ -98,6 +98,10 @@ def _double(words: U64, r: int, avail: int, st: I64, at: int) -> float:
     w = words[r, st[at]]
     st[at] += 1
     return float(w >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+
+
+# the ranking rule of the loop's stage 1, compiled from its own source
+_ranks_before = kernel(oracle.ranks_before)
 
 
 @kernel
@@ -284,7 +288,8 @@ def run_block(
                     r_g[nr, t + 1] = pv[nb_idx[c, t]]
                 nr += 1
         if mode == TWO_STAGE and (code == 0 or (code <= 2 and not charge)):
-            # stage 2: the top-k first visits by validation (stable; NaN last), re-ranked;
+            # stage 2: the top-k first visits by validation (ranks_before: stable; NaN last,
+            # below -inf), re-ranked;
             # after a stall the guard counts again (StallGuard.restart)
             if code == 2:
                 stalled = True
@@ -292,15 +297,9 @@ def run_block(
             n_top = 0
             for a in range(n_seen):
                 cell = seen[a]
-                key = np.inf if np.isnan(pv[cell]) else -pv[cell]
                 pos = n_top
-                while pos > 0:
-                    prev = ranked[pos - 1]
-                    pk = np.inf if np.isnan(pv[prev]) else -pv[prev]
-                    if key < pk:
-                        pos -= 1
-                    else:
-                        break
+                while pos > 0 and _ranks_before(pv[cell], pv[ranked[pos - 1]]):
+                    pos -= 1
                 if pos >= top_k:
                     continue
                 last = min(n_top, top_k - 1)
@@ -545,5 +544,5 @@ def warm_up() -> None:
 
 # the kernels above call kernels_numpy's: its edits must reach their cached code
 #: the files whose code or constants the compiled kernels hold (the disk cache is tied to them)
-CACHE_SOURCES = (kernels_numpy,)
+CACHE_SOURCES = (kernels_numpy, oracle)
 depends_on(__name__, *CACHE_SOURCES)

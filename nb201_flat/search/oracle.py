@@ -64,6 +64,7 @@ driving a run, go through :mod:`nb201_flat.search.asktell`. Notebook
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 from collections.abc import Sequence
@@ -393,6 +394,21 @@ def stall_fixes(kinds: int) -> str:
     return "; ".join(fix for bit, (_, fix) in _IDLE_WHY.items() if kinds & bit)
 
 
+class StallRecord:
+    """What a run's record says of its stall: its :attr:`stall_kinds` (the :data:`IDLE_FREE`...
+    bits of the idle steps its guards ended it on, 0 when it did not stall), from which the
+    runner's notes name each fix (:func:`stall_fixes`); a plain and a multi-fidelity run's
+    record alike."""
+
+    __slots__ = ()
+    stall_kinds: int
+
+    @property
+    def stalled(self) -> bool:
+        """The run stalled: it ended with budget unspent, with what it had found."""
+        return self.stall_kinds != 0
+
+
 class StallGuard:
     """Ends a run that stopped spending its budget (:class:`SearchStalled`, which the runner
     takes as the end of the run, as a refused query).
@@ -473,6 +489,35 @@ class StallGuard:
         query's run is (an outside loop asking on would otherwise never stop)."""
         if self.ended:
             raise SearchStalled(stalled_message(self.limit, self.kinds))
+
+
+def ranks_before(a: float, b: float) -> bool:
+    """Whether the value ``a`` ranks strictly ahead of ``b``: it is higher, or measured
+    against NaN (an unmeasured value ranks last, below -inf). Equal values (two -inf too) and
+    two NaN tie, and a tie keeps the one met first. The one ranking rule of REA's tournament
+    and two-stage NA-RS's first stage; plain comparisons, never a difference (inf - inf is
+    NaN), so that the kernels compile this very function.
+
+    >>> ranks_before(-math.inf, math.nan), ranks_before(math.nan, -math.inf)
+    (True, False)
+    >>> ranks_before(-math.inf, -math.inf), ranks_before(math.inf, 1.0)
+    (False, True)
+    """
+    return a > b or (a == a and b != b)
+
+
+def rank_order(values: Sequence[float]) -> list[int]:
+    """The positions of ``values`` in :func:`ranks_before` order, ties in their own order (a
+    stable sort).
+
+    >>> rank_order([math.nan, -math.inf, 2.0, -math.inf])
+    [2, 1, 3, 0]
+    """
+
+    def cmp(i: int, j: int) -> int:  # -1 puts i first, 0 ties
+        return -1 if ranks_before(values[i], values[j]) else int(ranks_before(values[j], values[i]))
+
+    return sorted(range(len(values)), key=functools.cmp_to_key(cmp))
 
 
 #: ``budget_queries`` of the compiled kernels where there is none: a count never reached

@@ -65,6 +65,7 @@ from nb201_flat.search.oracle import (
     Oracle,
     OracleData,
     SearchEnded,
+    StallRecord,
     stall_fixes,
 )
 from nb201_flat.search.protocol import Protocol, ProtocolError
@@ -81,7 +82,7 @@ BUDGET_RULE = (
 
 
 @dataclass(frozen=True, slots=True)
-class RunRecord:
+class RunRecord(StallRecord):
     """The outcome of one run (no test value: that is read afterwards)."""
 
     run: int
@@ -96,11 +97,6 @@ class RunRecord:
     #: the :data:`~nb201_flat.search.oracle.IDLE_FREE`... bits of the idle steps its stall
     #: guards ended it on (:class:`~nb201_flat.search.oracle.StallGuard`); 0: it did not stall
     stall_kinds: int = 0
-
-    @property
-    def stalled(self) -> bool:
-        """The run stalled: it ended with budget unspent, with what it had found."""
-        return self.stall_kinds != 0
 
     @property
     def evaluations(self) -> int:
@@ -665,11 +661,13 @@ def _unreported_notes(runs_df: pd.DataFrame, runs: int) -> list[str]:
     ]
 
 
-def stalled_notes(cells: Iterable[tuple[str, str, Sequence[RunRecord]]], runs: int) -> list[str]:
+def stalled_notes(cells: Iterable[tuple[str, str, Sequence[StallRecord]]], runs: int) -> list[str]:
     """A note per cell where runs stalled: they ended with budget unspent, and the summary's
     mean averages them in with the others; the note names the fix for each kind of idle step
-    the stalled runs' guards saw (their :attr:`RunRecord.stall_kinds`, joined), never one
-    for a cause that did not occur. ``cells``: each cell's protocol name, label and records."""
+    the stalled runs' guards saw (their :attr:`~StallRecord.stall_kinds`, joined), never one
+    for a cause that did not occur. ``cells``: each cell's protocol name, label and records
+    (:class:`RunRecord`, or a multi-fidelity run's
+    :class:`~nb201_flat.search.fidelity.FidelityRecord`)."""
     notes = []
     for prot, algo, recs in cells:
         stalled = [r.stall_kinds for r in recs if r.stall_kinds]

@@ -238,6 +238,26 @@ def test_import_refuses_to_replace_the_folder_holding_its_source(
         assert "holds the source" in err and inside.read_bytes() == src.read_bytes()
 
 
+def test_import_into_a_folder_of_other_files_says_so_first(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # R1: it said "exists; pass --force", and --force then "not an nb201_flat table"
+    src = tmp_path / "t.csv"
+    pd.DataFrame(
+        {"index": [0], "dataset": "cifar10", "split": "ori-test", "epochs": 200}
+        | {"metric": "accuracy", "value": [1.0]}
+    ).to_csv(src, index=False)
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "n.txt").write_text("x")
+    for force in ([], ["--force"]):
+        code, out, err = run(capsys, "import", str(src), "--out", str(folder), *force)
+        assert code == 2 and out == "" and err.count("\n") == 1, err
+        assert "is a non-empty folder that is not an nb201_flat table" in err, err
+        assert "--force" not in err and "choose another folder (--out)" in err, err
+    assert [p.name for p in folder.iterdir()] == ["n.txt"]
+
+
 def test_import_wrong_format(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     src = tmp_path / "notes.txt"
     src.write_text("hello")

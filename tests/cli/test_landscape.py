@@ -69,7 +69,7 @@ def test_flatness_chosen_archs_text(capsys: pytest.CaptureFixture[str], table_pa
         str(table_path),
     )
     assert code == 0
-    assert "11472" in out and "\n     7 " in out and "distance <=2" in out
+    assert "11472" in out and "\n     7 " in out and "within distance 2" in out
 
 
 @pytest.mark.parametrize("metric", ["accuracy", "loss"])
@@ -79,7 +79,7 @@ def test_flatness_text_says_what_sharp_is_and_its_sign(
     # the sharp column had no word of what it is, nor of its sign (is a loss mirrored?)
     code, out, _ = run(capsys, "flatness", *KEY, "--metric", metric, "--table", str(table_path))
     assert code == 0
-    head, legend, *rows = out.splitlines()[1:]
+    head, legend, *rows = out.splitlines()[2:]  # below the key and neighbourhood lines
     assert head.split()[-2:] == ["sharp", "arch"]
     assert legend.startswith("(sharp = value - mean: the cell's value minus its neighbourhood")
     assert ("for a loss" in legend) == (metric == "loss")
@@ -98,12 +98,12 @@ def test_flatness_text_shows_the_score_it_sorts_by(
     agg = ("--agg", "quantile", "--quantile", "0.1", "--sort-by", "score")
     code, out, _ = run(capsys, *args, *agg)
     assert code == 0
-    head, _legend, *rows = out.splitlines()[1:]
+    head, _legend, *rows = out.splitlines()[2:]  # below the key and neighbourhood lines
     assert head.split()[-2:] == ["score", "arch"]
     _, js, _ = run(capsys, *args, *agg, "--json")
     want = [f"{r['score']:.4f}" for r in json.loads(js)["archs"]]
     assert [r.split()[-2] for r in rows] == want and len(want) == 4
-    assert "score: r1,q0.1,noself" in out.splitlines()[0]
+    assert "score: r1,q0.1,noself" in out.splitlines()[1]
     code, out, _ = run(capsys, *args)  # no --agg: no score column
     assert code == 0 and "score" not in out
 

@@ -197,9 +197,9 @@ def test_save_figure_appends_the_suffix_to_a_dotted_stem(tmp_path: Path) -> None
 def _thinned(table: Table, share: float) -> Table:
     """``table`` with each value kept with probability ``share`` (seeded), NaN elsewhere."""
     rng = np.random.default_rng(0)
-    kept = {
-        (k, None): np.where(rng.random(table.space.size) < share, table.vector_for(k), np.nan)
-        for k in table
+    kept = {  # each seed too: flat_vs_sharp reads them
+        ks: np.where(rng.random(table.space.size) < share, v, np.nan)
+        for ks, v in table.data.items()
     }
     return Table(table.space, kept, source=f"{share:.0%} of {table.source}")
 

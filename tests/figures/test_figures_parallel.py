@@ -179,8 +179,13 @@ def test_a_worker_error_that_does_not_load_back_keeps_its_message(
 ) -> None:
     # it pickled in the worker but its constructor refused the message alone in the parent:
     # a TypeError about __init__'s arguments hid what went wrong
+    import copyreg
+
     import nb201_flat.figures.registry as registry
 
+    # dask's import installs tblib's reducer for every exception class then defined, which
+    # loads such errors without their constructor: this test needs plain pickling
+    monkeypatch.delitem(copyreg.dispatch_table, _TwoPartError, raising=False)
     monkeypatch.setattr(registry, "render", _render_raising)
     names = ["distance_profile", "a2m_paths"]
     with pytest.raises(RuntimeError, match="broken distance_profile: a bug"):

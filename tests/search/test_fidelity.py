@@ -284,3 +284,16 @@ def test_a_fidelity_budget_past_the_protocols_work_bound_is_refused(
     # at the bound (2,700 one-second epochs or queries) a run is still allowed, and ends
     data = FidelityData(SPACE, KEY, curves, costs, 2700.0, 2700)
     assert run_fidelity(data, Hyperband(), 0).seconds <= 2700.0
+
+
+def test_hyperband_ranks_minus_inf_above_nan() -> None:
+    # a rung's survivors were ranked with NaN read as -inf: an unmeasured cell (4) tied with a
+    # measured -inf one (5) and was promoted in sampling order; NaN ranks last (ranks_before),
+    # so the one bracket the 13 queries buy trains cell 5 to the last epoch
+    values = np.zeros((27, EPOCHS))
+    values[4] = np.nan
+    values[5] = -np.inf
+    values[5, -1] = 0.5
+    data = FidelityData(SPACE, KEY, values[None], None, None, 13, candidates=np.array([4, 5]))
+    recs = [run_fidelity(data, Hyperband(), seed) for seed in range(8)]
+    assert all((r.best, r.epochs, r.score) == (5, EPOCHS, 0.5) for r in recs), recs

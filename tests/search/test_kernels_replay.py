@@ -139,3 +139,58 @@ def test_a_top_k_past_the_space_reranks_every_cell_seen(nb201_like: Table, charg
     got = vec.run_batched(data, big, 1, range(3))
     assert got == vec.run_batched(data, whole, 1, range(3))
     assert got == [run_one(data, whole, 1, r) for r in range(3)]
+
+
+def _inf_data(values: np.ndarray, candidates: np.ndarray | None = None) -> OracleData:
+    from nb201_flat.space import Space
+    from nb201_flat.table import MetricKey
+
+    space = Space(("none", "skip_connect", "conv"), 3)
+    costs = np.ones(space.size)
+    if candidates is not None:  # charged: stage 1 spends half the budget on them, then ranks
+        costs[candidates] = 30.0 / len(candidates)
+    return OracleData(
+        space, MetricKey("toy", "x-valid", 12), values, None, None, costs, 60.0, None,
+        candidates=candidates,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("charge", [False, True])
+def test_stage_one_ranks_minus_inf_above_nan(charge: bool) -> None:
+    # stage 1 ranked by -value with NaN mapped to +inf: a -inf value tied with NaN, and the
+    # first sampled of the two was re-ranked; the rule is "higher first, NaN last", so the
+    # measured -inf cell (5) is the one stage 2 re-ranks, in the loop and the replay alike
+    vals = np.linspace(0.0, 1.0, 27)[None, :].copy()
+    vals[0, 4], vals[0, 5] = np.nan, -np.inf
+    data = _inf_data(vals, candidates=np.array([4, 5]))
+    algo = NARandomSearch(NeighbourObjective(charge=charge), rerank_top_k=1)
+    loop = [run_one(data, algo, 0, r) for r in range(8)]
+    assert [r.best for r in loop] == [5] * 8, loop
+    assert vec.run_batched(data, algo, 0, range(8)) == loop
+
+
+@pytest.mark.parametrize("agg", ["median", "quantile"])
+@pytest.mark.parametrize("top", [1, 3, 27])
+@pytest.mark.parametrize("charge", [False, True])
+def test_infinite_ties_score_and_rank_alike_in_loop_and_replay(
+    agg: str, top: int, charge: bool
+) -> None:
+    # tied infinities in a neighbourhood made its median/quantile NaN (inf - inf in lerp), so
+    # a cell whose neighbours are mostly +inf never won; stage 1 met -inf, +inf and NaN ties
+    from nb201_flat.landscape.neighbourhood import aggregate_members
+    from nb201_flat.neighbourhood import Neighbourhood
+
+    rng = np.random.default_rng(top)
+    vals = rng.uniform(size=(1, 27))
+    vals[0, rng.choice(27, 12, replace=False)] = [np.inf] * 4 + [-np.inf] * 5 + [np.nan] * 3
+    obj = NeighbourObjective(agg=agg, **({"quantile": 0.25} if agg == "quantile" else {}))
+    algo = NARandomSearch(NeighbourObjective(obj.neighbourhood, charge=charge), rerank_top_k=top)
+    data = _inf_data(vals)
+    loop = [run_one(data, algo, 1, r) for r in range(6)]
+    assert vec.run_batched(data, algo, 1, range(6)) == loop
+    spec = Neighbourhood(agg="median")
+    assert aggregate_members([1.0, 2.0, np.inf], spec) == 2.0
+    assert aggregate_members([-np.inf, -np.inf, 3.0], spec) == -np.inf
+    assert aggregate_members([np.inf, np.inf, 1.0, np.inf], spec) == np.inf
+    # every score of the re-ranked cells is a number: the pick is the best of them
+    assert not any(np.isnan(r.score) for r in loop), loop

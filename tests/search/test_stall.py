@@ -522,3 +522,35 @@ def test_connected_sampling_cached_edit_searches_spend_the_largest_budget_allowe
         print("ok")
     """)
     assert out.strip() == "ok"
+
+
+def test_a_stalled_fidelity_run_records_its_idle_steps_for_the_note() -> None:
+    # the runner's stall note names the fix for each kind of idle step a run's guard saw
+    # (RunRecord.stall_kinds); a fidelity run recorded only that it stalled, so no note could
+    # say whether a query budget (resumed epochs) or paid cells (0 s epochs) would have helped
+    out = _in_subprocess("""
+        from nb201_flat.search.fidelity import FidelityData, Hyperband, run_fidelity
+        from nb201_flat.search.oracle import IDLE_FREE, IDLE_RESUMED, stall_fixes
+        from nb201_flat.search.runner import stalled_notes
+        curves = np.linspace(0, 1, 9)[None, None, :] * np.arange(27.0)[None, :, None]
+        resumed = FidelityData(S, MetricKey("toy", "x-valid", 9), curves, np.ones((27, 9)),
+                               budget_seconds=2700.0, budget_queries=None, resume=True)
+        hb = run_fidelity(resumed, Hyperband(), 0)
+        costs = np.ones((27, 9))
+        costs[0] = 0.0  # cell 0 trains for free: a time budget never counts it
+
+        class Free:  # a search of the user's that asks only the free cell
+            def search(self, oracle, rng, incumbent):
+                while True:
+                    oracle.query(0, 9)
+
+        free = run_fidelity(FidelityData(S, MetricKey("toy", "x-valid", 9), curves, costs,
+                                         budget_seconds=2700.0, budget_queries=None), Free(), 0)
+        assert hb.stalled and hb.stall_kinds == IDLE_RESUMED, hb
+        assert free.stalled and free.stall_kinds == IDLE_FREE, free
+        notes = stalled_notes([("timed", "hyperband", [hb]), ("timed", "free", [free])], 1)
+        assert notes[0].endswith(stall_fixes(IDLE_RESUMED)), notes
+        assert notes[1].endswith(stall_fixes(IDLE_FREE)), notes
+        print("ok")
+    """)
+    assert out.strip() == "ok"

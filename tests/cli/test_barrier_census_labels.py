@@ -1,0 +1,161 @@
+"""``barrier`` and ``census`` text says what was computed: path names, direction, seeds, keys."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from nb201_flat.cli import main
+from nb201_flat.space import NB201
+from nb201_flat.storage import save_table
+from nb201_flat.table import MetricKey, Table
+
+VALID = ("--dataset", "cifar100", "--split", "x-valid", "--epochs", "200")
+TEST = ("--dataset", "cifar100", "--split", "x-test", "--epochs", "200")
+
+
+@pytest.fixture(scope="module")
+def table_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # x-valid: 10 points per 3x3 conv (ties: a spanning-tree path may wander);
+    # x-test: spread over A²M's CIFAR-100 bands, so band pairs can be drawn
+    v = (NB201.codes == 3).sum(axis=1).astype(float) * 10
+    v[5] = np.nan
+    test = np.random.default_rng(0).uniform(50.0, 75.0, NB201.size)
+    t = Table(
+        NB201,
+        {
+            (MetricKey("cifar100", "x-valid", 200), None): v,
+            (MetricKey("cifar100", "x-test", 200), None): test,
+        },
+        source="labels-test",
+    )
+    return save_table(t, tmp_path_factory.mktemp("labels") / "t.nb201")
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _rows(out: str) -> dict[str, str]:
+    return {line[2:32].strip(): line for line in out.splitlines() if line.startswith("  ")}
+
+
+def test_tree_path_is_not_named_the_fewest_step_lowest_path(
+    capsys: pytest.CaptureFixture[str], table_path: Path
+) -> None:
+    # the printed 21-step tree path was named "lowest over the whole space", whose row says 6
+    argv = ("barrier", *VALID, "13291", "9952", "--table", str(table_path))
+    _, plain, _ = run(capsys, *argv)
+    _, tree, _ = run(capsys, *argv, "--tree-path")
+    row = _rows(plain)["lowest over the whole space"]
+    assert row.endswith("(6 steps)") and _rows(tree)["lowest over the whole space"] == row
+    assert "path: lowest over the whole space, barrier 5.0000 over 6 steps" in plain
+    path = next(line for line in tree.splitlines() if line.startswith("path: "))
+    assert path.startswith("path: spanning-tree path (barrier: lowest over the whole space; ")
+    assert "over 21 steps" in path
+    _, js, _ = run(capsys, *argv, "--tree-path", "--json")
+    doc = json.loads(js)
+    assert doc["path"]["name"].startswith("spanning-tree path") and doc["path"]["length"] == 21
+    assert doc["barriers"]["lowest"]["length"] == 6
+
+
+def test_connected_only_lowest_is_named_so(
+    capsys: pytest.CaptureFixture[str], table_path: Path
+) -> None:
+    argv = ("barrier", *VALID, "13291", "9952", "--table", str(table_path), "--connected-only")
+    _, out, _ = run(capsys, *argv)
+    assert "lowest through connected cells" in _rows(out)
+    assert "whole space" not in out
+    assert "path: lowest through connected cells, barrier" in out
+    doc = json.loads(run(capsys, *argv, "--json")[1])
+    assert doc["barriers"]["lowest"]["name"] == doc["path"]["name"]
+    assert doc["path"]["name"] == "lowest through connected cells"
+
+
+def test_direction_is_printed(capsys: pytest.CaptureFixture[str], table_path: Path) -> None:
+    # --lower-is-better on an accuracy was accepted and never shown
+    argv = ("barrier", *VALID, "13291", "9952", "--table", str(table_path))
+    assert run(capsys, *argv)[1].splitlines()[0].endswith("accuracy, higher is better")
+    out = run(capsys, *argv, "--lower-is-better")[1]
+    assert out.splitlines()[0].endswith("accuracy, lower is better")
+    out = run(capsys, "census", *VALID, "--pairs", "0", "--top", "3", "--table", str(table_path))[1]
+    assert "cifar100/x-valid@200 accuracy (higher is better)" in out
+    out = run(
+        capsys,
+        "census",
+        *VALID,
+        "--pairs",
+        "0",
+        "--top",
+        "3",
+        "--lower-is-better",
+        "--table",
+        str(table_path),
+    )[1]
+    assert "cifar100/x-valid@200 accuracy (lower is better)" in out
+
+
+def test_census_seed_is_the_pair_draws_and_refused_without_a_draw(
+    capsys: pytest.CaptureFixture[str], table_path: Path
+) -> None:
+    top = ("census", *VALID, "--pairs", "0", "--top", "3", "--table", str(table_path))
+    code, out, err = run(capsys, *top, "--seed", "5")
+    assert code == 2 and out == ""
+    assert (
+        err.strip()
+        == "error: --seed seeds the band pair draw, and --pairs 0 draws none; drop --seed"
+    )
+    code, out, _ = run(capsys, *top)
+    assert code == 0 and "seed" not in out
+    doc = json.loads(run(capsys, *top, "--json")[1])
+    # the top-K pairs lie at distances 1, 2, ...: no distance was asked for, nor a seed used
+    assert doc["distance"] is None and doc["datasets"][0]["seed"] is None
+    bands = ("census", *TEST, "--pairs", "3", "--top", "2", "--table", str(table_path))
+    out = run(capsys, *bands, "--seed", "5")[1]
+    assert "cifar100/x-test@200 accuracy (higher is better, pair-draw seed 5)" in out
+    doc = json.loads(run(capsys, *bands, "--seed", "5", "--json")[1])
+    assert doc["distance"] == 3 and doc["datasets"][0]["seed"] == 5
+
+
+def test_pairs_out_names_the_key_and_says_where_it_went(
+    capsys: pytest.CaptureFixture[str], table_path: Path, tmp_path: Path
+) -> None:
+    # like the other --out options, missing folders are created; the text says where
+    target = tmp_path / "new" / "pairs.csv"
+    argv = ("census", *TEST, "--pairs", "3", "--top", "2", "--table", str(table_path))
+    out = run(capsys, *argv, "--pairs-out", str(target))[1]
+    frame = pd.read_csv(target)
+    assert out.splitlines()[-1] == f"{len(frame)} pairs written to {target}"  # after the census
+    assert list(frame.columns[:4]) == ["dataset", "split", "epochs", "metric"]
+    assert set(frame["split"]) == {"x-test"} and set(frame["epochs"]) == {200}
+    assert set(frame["metric"]) == {"accuracy"}
+
+
+def test_help_says_what_the_a2m_rows_and_bands_are(capsys: pytest.CaptureFixture[str]) -> None:
+    for argv in (["barrier", "--help"], ["census", "--help"]):
+        with pytest.raises(SystemExit):
+            main(argv)
+        text = " ".join(capsys.readouterr().out.split())
+        if argv[0] == "barrier":
+            assert "these two rows change when A and B are swapped" in text
+        else:
+            assert "also named Models A, B, C, may lie outside them" in text
+            assert "not with --pairs 0" in text
+            assert "missing folders are created" in text
+
+
+def test_tree_path_over_an_unmeasured_shortest_path_keeps_the_fewest_steps(
+    capsys: pytest.CaptureFixture[str], table_path: Path
+) -> None:
+    # a shortest path crosses the unmeasured cell 5: only the lowest barrier is served, and
+    # its row took the tree path's 18 steps for its length
+    argv = ("barrier", *VALID, "7729", "8366", "--table", str(table_path))
+    doc = json.loads(run(capsys, *argv, "--tree-path", "--json")[1])
+    assert "best_shortest" in doc["unavailable"]
+    assert doc["path"]["length"] == 18 and doc["barriers"]["lowest"]["length"] == 6
