@@ -72,6 +72,11 @@ def _table_path(path: object) -> Path:
     return Path(path)
 
 
+#: The table meta key (and ``DataFrame.attrs`` entry of the readers) of the sha256 of the source
+#: imported: of the file, or for a NATS folder of its ``sha256sum`` listing.
+SOURCE_SHA256 = "file_sha256"
+
+
 def file_sha256(path: Path) -> str:
     """sha256 hex digest of a file, read in 1 MiB chunks."""
     h = hashlib.sha256()

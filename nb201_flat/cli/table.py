@@ -133,10 +133,20 @@ def cmd_import(args: argparse.Namespace) -> int:
         space=args.space,
     )
     src = args.source if args.source == "analognas" else str(Path(args.source).resolve())
-    flags = ("--force", "--no-curves") if args.no_curves else ("--force",)
+    # the command as typed (a rebuild hint adds --force itself): --format only when given, the
+    # flags that shape the table; --progress and --json change no byte of it
+    flags = tuple(
+        flag
+        for flag, typed in (
+            ("--force", args.force),
+            ("--no-curves", args.no_curves),
+            ("--allow-unsafe-pickle", args.allow_unsafe_pickle),
+        )
+        if typed
+    )
     if args.space is not None:  # one word: the stored command is split back into flags
         flags = (*flags, f"--space={args.space}")
-    table.meta["import_command"] = import_command(src, out, fmt, flags)
+    table.meta["import_command"] = import_command(src, out, args.format, flags)
     save_table(table, out)
     took = time.perf_counter() - t0
     summary = {

@@ -17,9 +17,14 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from nb201_flat.errors import ArgumentError, FormatError, Param, TableFileError, check_flag
+from nb201_flat.storage import SOURCE_SHA256, file_sha256
 from nb201_flat.table import Table
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 FORMATS = ("tidy", "nb201-pth", "nats-tss", "analognas", "results-db", "naslib-zc")
 #: the formats whose importers take ``allow_unsafe_pickle`` (a full unpickle of a trusted file)
@@ -169,14 +174,14 @@ def import_table(
     if fmt == "tidy":
         from nb201_flat.importers.tidy import read_tidy
 
-        return read_tidy(path)
+        return _with_sha256(read_tidy(path), path)
     if fmt == "nb201-pth":
         from nb201_flat.importers.official import read_nb201_pth
 
         df = read_nb201_pth(
             path, allow_unsafe_pickle=allow_unsafe_pickle, progress=progress, curves=collector
         )
-        table = Table.from_tidy(df, source=f"NAS-Bench-201 {path.name}", meta={"file": str(path)})
+        table = Table.from_tidy(df, source=f"NAS-Bench-201 {path.name}", meta=_provenance(path, df))
         return _with_curves(table, collector)
     if fmt == "nats-tss":
         from nb201_flat.importers.nats import read_nats_tss
@@ -184,16 +189,33 @@ def import_table(
         df = read_nats_tss(
             path, allow_unsafe_pickle=allow_unsafe_pickle, progress=progress, curves=collector
         )
-        table = Table.from_tidy(df, source=f"NATS-Bench tss {path.name}", meta={"file": str(path)})
+        table = Table.from_tidy(
+            df, source=f"NATS-Bench tss {path.name}", meta=_provenance(path, df)
+        )
         return _with_curves(table, collector)
     if fmt == "naslib-zc":
         from nb201_flat.importers.naslib_zc import read_naslib_zc
 
         df = read_naslib_zc(path)
-        return Table.from_tidy(df, source=f"NASLib zero-cost {path.name}", meta={"file": str(path)})
+        return Table.from_tidy(
+            df, source=f"NASLib zero-cost {path.name}", meta=_provenance(path, df)
+        )
     from nb201_flat.importers.results_db import read_results_db
 
-    return read_results_db(path, space=space)
+    return _with_sha256(read_results_db(path, space=space), path)
+
+
+def _provenance(path: Path, df: pd.DataFrame) -> dict[str, str]:
+    """The table meta of a reader's frame: where it came from and what those bytes were (the
+    reader hashed them as it read them; a NATS folder's is that of its ``sha256sum`` listing)."""
+    return {"file": str(path), SOURCE_SHA256: df.attrs[SOURCE_SHA256]}
+
+
+def _with_sha256(table: Table, path: Path) -> Table:
+    """``table`` with the sha256 of its source file in its meta: a path says nothing once the
+    file changes."""
+    table.meta[SOURCE_SHA256] = file_sha256(path)
+    return table
 
 
 def _with_curves(table: Table, collector: object) -> Table:

@@ -14,7 +14,7 @@ from typing import Any, Final
 
 import pandas as pd
 
-from nb201_flat.conventions import COST_METRICS, is_accuracy
+from nb201_flat.conventions import cannot_be_negative, is_accuracy
 from nb201_flat.errors import FormatError, TableFileError
 from nb201_flat.space import NB201, Space
 from nb201_flat.table import (
@@ -46,10 +46,6 @@ _NOT_FINITE = "is not a finite number (use nan for a missing number)"
 # key. Only at import: a table built in memory (a synthetic one) may hold any number.
 ACCURACY_RANGE: Final = (0.0, 100.0)
 NOT_PERCENT = "is not an accuracy in percent (0..100)"
-NONNEGATIVE_METRICS: Final = ("loss", "time_s", *COST_METRICS)
-"""Metrics no measurement has below 0: the cross-entropy loss, the training time and the
-costs (:data:`~nb201_flat.conventions.COST_METRICS`: parameters, FLOPs, latency). Other
-metrics (zero-cost proxies, a user's own) have no range here."""
 
 # a cell pyarrow read as missing: empty, or a spelling such as NA or null (its text is gone)
 _MISSING_CELL = object()
@@ -66,14 +62,15 @@ def _first_infinite(values: Any) -> int | None:
 def metric_range(metric: str) -> tuple[float, float] | None:
     """The values a measurement of ``metric`` can have (inclusive), or None for a metric of
     no known range: :data:`ACCURACY_RANGE` for an accuracy (:func:`is_accuracy`), ``0..inf``
-    for the :data:`NONNEGATIVE_METRICS`.
+    for a loss, time or cost (:func:`~nb201_flat.conventions.cannot_be_negative`); zero-cost
+    proxies and a user's own metrics have none.
 
     >>> metric_range("accuracy"), metric_range("time_s"), metric_range("synflow")
     ((0.0, 100.0), (0.0, inf), None)
     """
     if is_accuracy(metric):
         return ACCURACY_RANGE
-    return (0.0, math.inf) if metric in NONNEGATIVE_METRICS else None
+    return (0.0, math.inf) if cannot_be_negative(metric) else None
 
 
 def outside_range_why(metric: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -186,7 +187,10 @@ def test_import_tidy_and_refuse_overwrite(
     )
     assert json.loads(out)["value"] == 2.0
     manifest = json.loads((out_dir / "manifest.json").read_text())
-    assert "--format tidy" in manifest["meta"]["import_command"]
+    # what was typed: neither --format nor --force (the second import was refused)
+    assert manifest["meta"]["import_command"] == shlex.join(
+        ["nb201-flat", "import", str(src.resolve()), "--out", str(out_dir)]
+    )
 
 
 def test_damaged_import_names_a_rebuild_into_the_folder_read(
@@ -209,7 +213,7 @@ def test_damaged_import_names_a_rebuild_into_the_folder_read(
     fix = (
         "`nb201-flat import '"
         + str(work)
-        + "/s.csv' --format tidy --out 'a dir/rel.nb201' --force`"
+        + "/s.csv' --out 'a dir/rel.nb201' --force`"  # as typed: no --format
     )
     assert fix in err, err
 

@@ -56,7 +56,9 @@ def test_a_database_of_several_modes_or_sizes_imports_one_with_space(
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["meta"]["space_key"] == other
     # the stored command rebuilds the same slice
-    assert shlex.split(manifest["meta"]["import_command"])[-2:] == ["--force", f"--space={other}"]
+    assert shlex.split(manifest["meta"]["import_command"])[-3:] == [
+        "--out", str(out), f"--space={other}",
+    ]  # fmt: skip
 
 
 def test_space_on_another_format_or_with_unsafe_pickle_is_refused(

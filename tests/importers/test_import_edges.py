@@ -60,7 +60,7 @@ def test_pth_accuracy_outside_percent_is_refused_naming_file_architecture_and_ke
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = _pth(
-        tmp_path / "bad.pth", _set(2, "full", "cifar100", 999, "eval_acc1es@ori-test@3", 250.0)
+        tmp_path / "bad.pth", _set(2, "full", "cifar100", 999, "eval_acc1es@ori-test@199", 250.0)
     )
     want = (
         f"{path}: architecture 2, cifar100/ori-test@200ep:accuracy seed position 1: 250.0 is not "
@@ -236,7 +236,7 @@ def test_tidy_index_outside_the_space_is_named_as_such(
     row = _row(1, "60").replace("1,", "99999,", 1)
     path = _tidy(tmp_path / "t.csv", _row(0, "50"), row)
     err = _cli_refuses(capsys, path, tmp_path / "out.nb201")
-    assert "column 'index': 99999 is out of range (outside 0..15624)" in err
+    assert "column 'index': 99999 is out of range (the space's cells are 0..15624)" in err
     assert "index order" not in err
 
 
