@@ -33,6 +33,7 @@ import enum
 import math
 import numbers
 import re
+import reprlib
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -358,11 +359,51 @@ def shown(value: Any, limit: int = 80) -> str:
     """``repr(value)`` on one line and at most ``limit`` characters: what a refusal quotes (an
     array or a long text passed by mistake would otherwise fill the terminal).
 
+    A container is quoted a few items and levels deep, never built in full: a pickle of shared
+    references makes a 2**60-item list whose whole repr would never finish.
+
     >>> shown("x" * 100)[-5:], shown([[1, 2], [3, 4]])
     ('xx...', '[[1, 2], [3, 4]]')
+    >>> a: list[object] = ["|none~0|"]
+    >>> for _ in range(60):
+    ...     a = [a, a]
+    >>> shown(a, 40)
+    '[[[[...], [...]], [[...], [...]]], [[...'
     """
-    text = re.sub(r"\s*\n\s*", " ", repr(value))  # a multi-line repr (arrays) on one line
+    if isinstance(value, str | bytes):
+        text = repr(value[: limit + 1])  # not the repr of a gigabyte text
+    elif isinstance(value, list | tuple | dict | set | frozenset):
+        text = _SHORT_REPR.repr(value)
+    else:
+        try:
+            text = repr(value)
+        except ValueError:  # an int of more than 4300 digits (sys.int_max_str_digits)
+            text = f"<{type(value).__name__} of {getattr(value, 'bit_length', int)()} bits>"
+    text = re.sub(r"\s*\n\s*", " ", text)  # a multi-line repr (arrays) on one line
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class _ShortRepr(reprlib.Repr):
+    """:mod:`reprlib` quoting of containers, bounded in levels and items (:func:`shown`)."""
+
+    def repr_int(self, x: int, level: int) -> str:
+        try:
+            return super().repr_int(x, level)
+        except ValueError:  # more than 4300 digits
+            return f"<int of {x.bit_length()} bits>"
+
+    def repr_instance(self, x: object, level: int) -> str:
+        if isinstance(x, numbers.Number):  # numpy scalars
+            return super().repr_instance(x, level)
+        return f"<{type(x).__name__}>"  # another object inside a container: its type is enough
+
+
+_SHORT_REPR = _ShortRepr()
+_SHORT_REPR.maxlevel = 3
+_SHORT_REPR.maxstring = _SHORT_REPR.maxother = 60
+# at most 24**3 items are visited, and the text is cut to ``limit`` after
+_SHORT_REPR.maxlist = _SHORT_REPR.maxtuple = _SHORT_REPR.maxset = _SHORT_REPR.maxdict = 24
+_SHORT_REPR.maxfrozenset = _SHORT_REPR.maxdeque = 24
 
 
 def _fixed(fix: str | Sequence[Part]) -> tuple[Part, ...]:

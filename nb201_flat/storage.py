@@ -72,6 +72,11 @@ def _table_path(path: object) -> Path:
     return Path(path)
 
 
+#: The table meta key (and ``DataFrame.attrs`` entry of the readers) of the sha256 of the source
+#: imported: of the file, or for a NATS folder of its ``sha256sum`` listing.
+SOURCE_SHA256 = "file_sha256"
+
+
 def file_sha256(path: Path) -> str:
     """sha256 hex digest of a file, read in 1 MiB chunks."""
     h = hashlib.sha256()
@@ -84,6 +89,20 @@ def file_sha256(path: Path) -> str:
 def _canonical(manifest: dict[str, Any]) -> bytes:
     body = {k: v for k, v in manifest.items() if k != MANIFEST_HASH}
     return json.dumps(body, sort_keys=True, separators=(",", ":"), default=str).encode()
+
+
+def check_replaceable(target: Path, *, what: Param) -> None:
+    """Refuse a ``target`` folder that holds something other than a table: writing a table
+    replaces the whole folder, which is never done to other files (``what`` names the
+    target, a parameter a command respells as its flag). Checked before any "exists; pass
+    overwrite/--force" refusal, whose fix would lead to this one."""
+    if target.is_dir() and not (target / MANIFEST).exists() and any(target.iterdir()):
+        raise TableFileError(
+            f"{target} is a non-empty folder that is not an nb201_flat table, which is never "
+            "replaced; choose another folder (",
+            what,
+            ")",
+        )
 
 
 def save_table(table: Table, path: str | os.PathLike[str], *, overwrite: bool = True) -> Path:
@@ -103,15 +122,9 @@ def save_table(table: Table, path: str | os.PathLike[str], *, overwrite: bool = 
     overwrite = check_flag("overwrite", overwrite)  # "no" would replace the table
     _table_path(path)  # the type; "" goes on as given, for the message that names it empty
     target = atomic.check_writable_target(path, what=Param("path"))
+    check_replaceable(target, what=Param("path"))  # first: overwrite cannot fix it
     if target.exists() and not overwrite:
         raise TableFileError(f"{target} exists; pass ", Param("overwrite", True), " to replace it")
-    if target.is_dir() and not (target / MANIFEST).exists() and any(target.iterdir()):
-        raise TableFileError(
-            f"{target} is a non-empty folder that is not an nb201_flat table; choose another "
-            "folder (",
-            Param("path"),
-            ")",
-        )
     items = sorted(
         table.data.items(), key=lambda kv: (kv[0][0], -1 if kv[0][1] is None else kv[0][1])
     )

@@ -71,6 +71,10 @@ copies, empty on a row of the cell's own run (the same on all rows of one datase
 seed and cell). :meth:`Table.to_tidy` writes them and :meth:`Table.from_tidy` reads them back
 into ``meta["constant_output"]`` and ``meta["isomorphic_to"]``; a table recording no stand-ins
 has neither."""
+TIDY_OPTIONAL_COLUMNS = ("space", *STAND_IN_COLUMNS)
+"""The columns a tidy table may add to :data:`TIDY_COLUMNS` (:meth:`Table.to_tidy` writes them
+for a retraining table: its space key and its stand-in cells). Any other column is refused
+(:func:`check_tidy_columns`): a misspelt ``seeds`` would read every row as a mean over seeds."""
 INFO_COLUMNS = ("dataset", "split", "epochs", "metric", "archs", "mean", "seeds")
 
 
@@ -129,6 +133,42 @@ def _same_but_spelling(value: str, options: list[str]) -> list[str]:
         return text.lower().replace("-", "").replace("_", "")
 
     return [o for o in options if norm(o) == norm(value)][:1]
+
+
+def check_tidy_columns(columns: Iterable[object], where: str) -> None:
+    """Refuse a tidy header with a column named twice or a column that is not a tidy one
+    (:data:`TIDY_COLUMNS`, :data:`TIDY_OPTIONAL_COLUMNS`), in one line naming it.
+
+    A column of another name was dropped unseen: ``seeds`` for ``seed`` imported each seed's
+    values as the mean over seeds.
+
+    >>> check_tidy_columns(["index", "dataset", "split", "epochs", "seeds", "metric", "value"],
+    ...                    "f.csv")
+    Traceback (most recent call last):
+    ...
+    nb201_flat.errors.FormatError: f.csv: column 'seeds' is not a tidy column (did you mean 'seed'?); the columns are index, arch, dataset, split, epochs, seed, metric, value, and optionally space, constant_output, copied_from (see data/README.md): rename or drop it
+    """
+    import difflib
+    from collections import Counter
+
+    names = list(columns)
+    twice = [(c, n) for c, n in Counter(map(str, names)).items() if n > 1]
+    if twice:
+        raise FormatError(
+            f"{where}: column {twice[0][0]!r:.60} appears {twice[0][1]} times in the "
+            "header; a tidy table names each column once: rename or drop the others"
+        )
+    known = [*TIDY_COLUMNS, *TIDY_OPTIONAL_COLUMNS]
+    for name in names:
+        if name not in known:
+            close = difflib.get_close_matches(str(name), known, n=1, cutoff=0.75)
+            close += [] if close else _same_but_spelling(str(name), known)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise FormatError(
+                f"{where}: column {name!r:.60} is not a tidy column{hint}; the columns are "
+                f"{', '.join(TIDY_COLUMNS)}, and optionally {', '.join(TIDY_OPTIONAL_COLUMNS)} "
+                "(see data/README.md): rename or drop it"
+            )
 
 
 def seed_policy_of(seed_policy: SeedPolicy | None, seed: SeedPolicy | None = None) -> SeedPolicy:
@@ -663,6 +703,7 @@ class Table:
         source: str = "tidy",
         meta: Mapping[str, Any] | None = None,
         check_arch: bool = True,
+        rows: Callable[[int], str] | None = None,
     ) -> Table:
         """Build a table from the tidy long format.
 
@@ -677,7 +718,9 @@ class Table:
         (key, seed, arch) are an error, not silently averaged. No cell is coerced: an index,
         epoch count or seed that is not an integer in range, an empty key cell, a value that
         is not a number, or a frame without rows is a :class:`FormatError` naming the row,
-        column and value (:func:`~nb201_flat.importers.tidy.check_tidy_frame`).
+        column and value (:func:`~nb201_flat.importers.tidy.check_tidy_frame`). ``rows``
+        names the 0-based row ``i`` of ``df`` in the message of two rows for one value (a
+        file's ``row 3 (line 4)``; default ``row 3``).
         """
         import pandas as pd
 
@@ -695,6 +738,7 @@ class Table:
         )
 
         label = f"tidy table {source!r}"
+        check_tidy_columns(df.columns, label)
         space, meta = tidy_space(df, space, meta, label)
         # the casts below would coerce 1.5 to 1, -1 to the mean row, 1e30 to int64 min
         df = check_tidy_frame(df, size=space.size, source=label)
@@ -742,10 +786,16 @@ class Table:
             sd = int(cast(int, group[4]))
             ii = g["i"].to_numpy()
             if len(np.unique(ii)) != len(ii):
-                dup = int(pd.Series(ii).value_counts().index[0])
+                again = pd.Series(ii).duplicated().to_numpy()
+                second = int(np.flatnonzero(again)[0])
+                first = int(np.flatnonzero(ii == ii[second])[0])
+                pos = g.index.to_numpy()  # work's rows are df's, in order
+                name = rows or (lambda i: f"row {i + 1}")
+                key = MetricKey(ds, sp, int(ep), me)
                 raise FormatError(
-                    f"tidy table has several values for index {dup} at "
-                    f"{ds}/{sp}/{ep}/{me} seed={'mean' if sd < 0 else sd}; keep one row each"
+                    f"{label}: {name(int(pos[first]))} and {name(int(pos[second]))} both hold "
+                    f"a value for index {int(ii[second])} at {key} "
+                    f"{'mean over seeds' if sd < 0 else f'seed {sd}'}; keep one row each"
                 )
             vec = np.full(space.size, np.nan)
             vec[ii] = g["value"].to_numpy()

@@ -142,6 +142,23 @@ def test_cli_ranks_a_loss_lowest_first(tmp_path: Path, capsys: pytest.CaptureFix
     assert [r["index"] for r in doc["rows"]] == [26, 25] and doc["higher_is_better"] is False
 
 
+def test_cli_misspelt_metric_is_named_before_its_direction(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the direction check ran first and asked for --higher-is-better; adding it only led to
+    # the next refusal, the unknown metric
+    from nb201_flat.cli import main
+
+    acc_key = MetricKey("toy", "x-valid", 12, "accuracy")
+    t = Table(TOY, {(acc_key, None): np.arange(27.0), (SIZE, None): np.ones(27)}, source="toy")
+    path = save_table(t, tmp_path / "t")
+    base = ["constrained", "--table", str(path), "--dataset", "toy", "--split", "x-valid"]
+    base += ["--epochs", "12", "--cost", "params_mb", "--max-cost", "2"]
+    assert main([*base, "--metric", "accurcy"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and "accurcy" in err and "direction" not in err
+
+
 def test_cost_band_and_flatness_in_band() -> None:
     acc = np.arange(27.0)
     size = (TOY.codes == 2).sum(axis=1).astype(float)  # 0..3 edges of op "c"

@@ -177,7 +177,8 @@ def test_save_table_names_overwrite_and_the_import_command_force(
     (tmp_path / "junk").mkdir()
     (tmp_path / "junk" / "x").write_text("x")
     with pytest.raises(
-        TableFileError, match=r"not an nb201_flat table; choose another folder \(path\)$"
+        TableFileError,
+        match=r"not an nb201_flat table, which is never replaced; choose another folder \(path\)$",
     ):
         save_table(synth_table, tmp_path / "junk")
     csv = tmp_path / "s.csv"

@@ -161,7 +161,7 @@ def test_from_tidy_errors() -> None:
     )
     with pytest.raises(FormatError, match="lacks column"):
         Table.from_tidy(base.drop(columns="value"))
-    with pytest.raises(FormatError, match="several values for index 0"):
+    with pytest.raises(FormatError, match="row 1 and row 3 both hold a value for index 0"):
         Table.from_tidy(pd.concat([base, base.iloc[:1]]))
     with pytest.raises(FormatError, match="outside 0..15624"):
         Table.from_tidy(base.assign(index=[0, 99999]))

@@ -53,7 +53,8 @@ def add_direction_arg(parser: argparse.ArgumentParser) -> None:
         action="store_const",
         const=False,
         help="rank high values first (default for an accuracy; needed for a metric with no "
-        "natural direction: time_s, params_mb, flops_m, latency_s, a *_std spread)",
+        "natural direction: time_s, params_mb, flops_m, latency_s, a *_std spread, a zero-cost "
+        "proxy such as synflow)",
     )
     way.add_argument(
         "--lower-is-better",
@@ -95,7 +96,8 @@ def higher_is_better(args: argparse.Namespace) -> bool:
 
         raise ArgumentError(
             f"metric {args.metric!r} has no natural ranking direction (accuracies rank high "
-            "first, losses low first); state it: --higher-is-better or --lower-is-better"
+            "first, losses low first; costs, spreads and zero-cost proxies neither); state it: "
+            "--higher-is-better or --lower-is-better"
         )
     return natural
 
@@ -127,10 +129,11 @@ def direction_words(args: argparse.Namespace) -> str | None:
 
 def seed_words(table: Table, key: MetricKey) -> str:
     """The seed policy of a value read with the default ``seed_policy="mean"``, as the text
-    output states it: the table's stored mean, or the mean over its stored seeds
-    (:meth:`~nb201_flat.table.Table.vector`)."""
+    output states it: the table's one stored value, or the mean over its stored seeds
+    (:meth:`~nb201_flat.table.Table.vector`). A stored value is not called a mean: some
+    sources keep one seed's value there (NASLib's ``naslib-valid``), or say nothing of seeds."""
     if (key, None) in table.data:
-        return "value: the table's stored mean over training seeds"
+        return "value: the table's one stored value per cell (no per-seed values)"
     n = len(table.seeds(key))
     return f"value: mean over the {n} stored seed{'s' if n != 1 else ''}"
 

@@ -55,6 +55,7 @@ def cmd_constrained(args: argparse.Namespace) -> int:
         if args.top is not None:
             check_int_range("--top", args.top, 1)
     table = open_table(args)
+    table.key(args.dataset, args.split, args.epochs, args.metric)  # an unknown metric first
     hib = higher_is_better(args)
     common: dict[str, Any] = {"cost": args.cost, "metric": args.metric, "higher_is_better": hib}
     if args.pareto:

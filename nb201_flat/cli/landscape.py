@@ -65,6 +65,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--limit", type=int, default=None, metavar="N", help="print only the first N rows"
     )
+    p.add_argument(
+        "--omit-stand-ins",
+        choices=("self", "all", "none"),
+        default=None,
+        help="on a retraining table with stand-in cells (isomorphic copies of a trained cell, "
+        "disconnected cells recorded at chance): leave out of each neighbourhood the members "
+        "holding the cell's own measurement (self, default: a copy of the cell is no neighbour "
+        "measurement), every stand-in as well (all), or none; column `stand` counts the "
+        "stand-ins among the n members",
+    )
     add_direction_arg(p)
     add_table_arg(p)
     add_json_arg(p)
@@ -207,6 +217,7 @@ def _lower_first(column: str, agg: str | None, hib: bool | None) -> bool:
 def cmd_flatness(args: argparse.Namespace) -> int:
     from nb201_flat.errors import check_int_range
     from nb201_flat.landscape import flatness, neighbourhood_score
+    from nb201_flat.landscape.neighbourhood import STAND_IN_COLUMN, StandIns
 
     if args.arch and args.top is not None:
         raise LandscapeArgumentError(
@@ -232,10 +243,21 @@ def cmd_flatness(args: argparse.Namespace) -> int:
     values = table.vector(args.dataset, args.split, args.epochs, args.metric)
     hib = higher_is_better(args) if ranked else None  # a key the table has first
     spec = neighbourhood_from_args(args)
+    # a retraining table's stand-ins (copies, chance) are no measurements of their own
+    stand = StandIns.of(table, args.dataset, args.epochs)
+    if stand is None and args.omit_stand_ins is not None:
+        raise LandscapeArgumentError(
+            f"--omit-stand-ins applies only to a retraining table with stand-in cells; "
+            f"{table.source} records none: drop it"
+        )
+    omit = "self" if args.omit_stand_ins is None else args.omit_stand_ins
+    standing = {} if stand is None else {"stand_ins": stand, "omit_stand_ins": omit}
     cols = ["value", "n", "mean", "min", "std", "sharpness"]
-    df = flatness(space, values, spec, columns=cols)
+    if stand is not None:
+        cols.append(STAND_IN_COLUMN)
+    df = flatness(space, values, spec, columns=cols, **standing)  # type: ignore[arg-type]
     if args.agg is not None:
-        df["score"] = neighbourhood_score(space, values, spec)
+        df["score"] = neighbourhood_score(space, values, spec, **standing)  # type: ignore[arg-type]
         cols.append("score")
     if args.arch:
         # a cell never measured still has its neighbourhood: its own value and sharpness
@@ -257,6 +279,8 @@ def cmd_flatness(args: argparse.Namespace) -> int:
         row: dict[str, Any] = {"index": int(i), "arch": space.arch(i).to_str()}
         row.update(zip(cols, rec, strict=True))
         row["n"] = int(row["n"])
+        if stand is not None:
+            row[STAND_IN_COLUMN] = int(row[STAND_IN_COLUMN])
         rows.append(row)
     lower_first = None if args.sort_by is None else _lower_first(args.sort_by, args.agg, hib)
     if args.sort_by is not None:
@@ -269,6 +293,10 @@ def cmd_flatness(args: argparse.Namespace) -> int:
         rows.sort(key=order)
     if args.limit is not None:
         rows = rows[: args.limit]
+    empty = [r["index"] for r in rows if r["n"] == 0]
+    if args.arch and len(empty) == len(rows):
+        # named cells whose neighbourhood statistics cannot be served: an error, not a row of -
+        _no_neighbour(space, values, spec, stand, omit, empty, table, args)
     neighbourhood: dict[str, Any] = {
         "radius": spec.radius,
         "exact": spec.exact,
@@ -278,6 +306,17 @@ def cmd_flatness(args: argparse.Namespace) -> int:
     }
     if args.agg is not None:
         neighbourhood.update(agg=spec.agg, quantile=spec.level)  # null: g reads no level
+    stand_ins = (
+        {}
+        if stand is None
+        else {
+            "stand_ins": {
+                "isomorphic_copies": stand.n_copies,
+                "constant_output": stand.n_constant,
+                "omit": omit,
+            }
+        }
+    )
     if args.json:
         emit_json(
             {
@@ -291,6 +330,7 @@ def cmd_flatness(args: argparse.Namespace) -> int:
                 "higher_is_better": hib,  # null: nothing was ranked by the metric
                 "seed_policy": "mean",
                 "archs": rows,
+                **stand_ins,
                 "source": table.source,
             }
         )
@@ -312,10 +352,13 @@ def cmd_flatness(args: argparse.Namespace) -> int:
         + (f"; score: {spec.label}" if args.agg is not None else "")
         + f"; rows: {rows_words}"
     )
+    if stand is not None:
+        print(_stand_in_words(stand, omit))
     # the aggregate g, when asked for: the column --sort-by score orders by
     score = args.agg is not None
     print(
         f"{'index':>6} {'value':>9} {'n':>5} {'mean':>9} {'min':>9} {'std':>8} {'sharp':>8}"
+        + (f" {'stand':>5}" if stand is not None else "")
         + (f" {'score':>9}" if score else "")
         + "  arch"
     )
@@ -325,10 +368,60 @@ def cmd_flatness(args: argparse.Namespace) -> int:
             f"{r['index']:>6} {num(r['value'], '.4f'):>9} {r['n']:>5} {num(r['mean'], '.4f'):>9} "
             f"{num(r['min'], '.4f'):>9} {num(r['std'], '.4f'):>8} "
             f"{num(r['sharpness'], '.4f'):>8}"
+            + (f" {r[STAND_IN_COLUMN]:>5}" if stand is not None else "")
             + (f" {num(r['score'], '.4f'):>9}" if score else "")
             + f"  {r['arch']}"
         )
+    if empty:  # a listing may hold such rows: say what their - means
+        print(
+            f"(n = 0: no measured neighbour for {len(empty)} of these rows; their "
+            "neighbourhood statistics print as -)"
+        )
     return 0
+
+
+def _stand_in_words(stand: Any, omit: str) -> str:
+    """The line saying what a retraining table's stand-ins are and what was done with them."""
+    left = {
+        "self": "members holding a row's own measurement (its copies, or the cell it copies) "
+        "left out (--omit-stand-ins none keeps them, all drops every stand-in)",
+        "all": "every stand-in member and a row's own copies left out",
+        "none": "every stand-in kept, copies of a row's own cell too",
+    }[omit]
+    return (
+        f"stand-ins (not trained): {stand.n_copies} isomorphic copies, {stand.n_constant} "
+        f"constant-output (chance); {left}; `stand` counts the stand-ins among the n members"
+    )
+
+
+def _no_neighbour(
+    space: Any,
+    values: Any,
+    spec: Any,
+    stand: Any,
+    omit: str,
+    cells: list[int],
+    table: Any,
+    args: argparse.Namespace,
+) -> None:
+    """Refuse ``--arch`` cells none of which has a measured neighbour, in one line."""
+    from nb201_flat.landscape import flatness
+
+    key = table.key(args.dataset, args.split, args.epochs, args.metric)
+    shown = ", ".join(map(str, cells[:5])) + (", ..." if len(cells) > 5 else "")
+    why = ""
+    if stand is not None and omit != "none":
+        every = flatness(space, values, spec, columns=["n"], stand_ins=stand, omit_stand_ins="none")
+        left = int(every.loc[cells, "n"].sum())
+        if left:
+            why = (
+                f" ({left} stand-in member(s) left out by --omit-stand-ins {omit}, a copy being "
+                "no measurement; --omit-stand-ins none keeps them)"
+            )
+    raise MissingValueError(
+        f"no measured neighbour for cell {shown} on {key}{why}: the neighbourhood statistics "
+        "cannot be served; choose cells with measured neighbours or widen --radius"
+    )
 
 
 def sharp_legend(mean: str, *, loss: bool = False) -> str:
@@ -657,8 +750,6 @@ def cmd_census(args: argparse.Namespace) -> int:
 
         pairs = pd.concat(frames, ignore_index=True)
         write_file(pairs_out, lambda f: pairs.to_csv(f, index=False))
-        if not args.json:  # its folders may have been created: say where it went
-            print(f"{len(pairs)} pairs written to {pairs_out}")
     if args.json:
         emit_json(
             {
@@ -713,4 +804,6 @@ def cmd_census(args: argparse.Namespace) -> int:
         "sp / worst sp: best / worst shortest path; mean p: mean path (A²M's level means); "
         "beyond worse: worse endpoint minus path minimum (the barrier minus half the endpoint gap)"
     )
+    if pairs_out is not None:  # its folders may have been created: say where it went
+        print(f"{len(pairs)} pairs written to {pairs_out}")
     return 0

@@ -19,7 +19,7 @@ from nb201_flat.cli.common import (
     open_table,
     parse_seed,
 )
-from nb201_flat.errors import ArgumentError
+from nb201_flat.errors import ArgumentError, Param
 
 if TYPE_CHECKING:
     from nb201_flat.table import SeedPolicy
@@ -108,7 +108,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     from nb201_flat.atomic import check_writable_target
     from nb201_flat.errors import TableFileError
     from nb201_flat.importers import detect_format, import_table, source_path
-    from nb201_flat.storage import import_command, save_table
+    from nb201_flat.storage import check_replaceable, import_command, save_table
 
     source_path(args.source)  # first: "" is no folder to compare with --out, and no --force fix
     out = check_writable_target(args.out)
@@ -118,6 +118,7 @@ def cmd_import(args: argparse.Namespace) -> int:
             f"--out {args.out} holds the source {args.source}, which replacing it would "
             "delete; import into another folder"
         )
+    check_replaceable(out, what=Param("out"))  # first: --force cannot fix it
     if out.exists() and not args.force:
         raise TableFileError(f"{out} exists; pass --force to replace it")
     fmt = args.format or detect_format(args.source)
@@ -132,10 +133,20 @@ def cmd_import(args: argparse.Namespace) -> int:
         space=args.space,
     )
     src = args.source if args.source == "analognas" else str(Path(args.source).resolve())
-    flags = ("--force", "--no-curves") if args.no_curves else ("--force",)
+    # the command as typed (a rebuild hint adds --force itself): --format only when given, the
+    # flags that shape the table; --progress and --json change no byte of it
+    flags = tuple(
+        flag
+        for flag, typed in (
+            ("--force", args.force),
+            ("--no-curves", args.no_curves),
+            ("--allow-unsafe-pickle", args.allow_unsafe_pickle),
+        )
+        if typed
+    )
     if args.space is not None:  # one word: the stored command is split back into flags
         flags = (*flags, f"--space={args.space}")
-    table.meta["import_command"] = import_command(src, out, fmt, flags)
+    table.meta["import_command"] = import_command(src, out, args.format, flags)
     save_table(table, out)
     took = time.perf_counter() - t0
     summary = {

@@ -86,6 +86,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--jobs-per-device", type=int, help="concurrent jobs per device (1; --executor local)"
     )
+    p.add_argument(
+        "--threads",
+        type=int,
+        metavar="N",
+        help="torch CPU threads of each run on the CPU. A CPU's numbers depend on the count: it "
+        "is recorded with the device, and a resume under another count is refused. Default: "
+        "torch's (OMP_NUM_THREADS, else the cores) with --executor inline, the CPU count / "
+        "--jobs-per-device with --executor local",
+    )
     p.add_argument("--retries", type=int, default=1, help="extra attempts per failed job")
     p.add_argument(
         "--mode",
@@ -204,7 +213,7 @@ def _space_of(args: argparse.Namespace) -> Any:
     """The space of ``--ops`` / ``--nodes``, checked before it is built (a huge ``--nodes``
     would build a huge edge list; ops a network cannot build must not reach the database)."""
     from nb201_flat.space import NB201, NB201_OPS, Space
-    from nb201_flat.train.costs import check_ops
+    from nb201_flat.train.costs import OP_COSTS, check_ops
 
     if args.ops is None and args.nodes is None:
         return NB201
@@ -214,6 +223,12 @@ def _space_of(args: argparse.Namespace) -> Any:
         raise ArgumentError(f"--ops repeats {', '.join(repeated)}; give each op once")
     if len(ops) < 2:
         raise ArgumentError(f"--ops needs at least two ops, got {' '.join(ops)}; add another op")
+    cells = [op for op in ops if op not in OP_COSTS and (op.isdigit() or op.startswith("|"))]
+    if cells:  # argparse gives --ops every word after it, an ARCH too
+        raise ArgumentError(
+            f"--ops read the ARCH {cells[0]} as an op; put ARCH before --ops, or end the "
+            f"command with --ops {' '.join(o for o in ops if o not in cells)} -- {cells[0]}"
+        )
     for op in ops:
         check_ops((op,), 2)  # a 2-node cell has one edge: checks the name alone
     nodes = 4 if args.nodes is None else args.nodes
@@ -361,6 +376,19 @@ def _check_results_db(path: str) -> None:
         )
 
 
+def _done_keys(path: str) -> set[Any]:
+    """The keys of the runs done in ``--db`` (none when it does not exist yet)."""
+    if not os.path.isfile(path) or os.path.getsize(path) == 0:
+        return set()
+    from nb201_flat.train.results_db import ResultsDB
+
+    db = ResultsDB(path, readonly=True)
+    try:
+        return db.done_keys()
+    finally:
+        db.close()
+
+
 def _check_db_data(path: str, dataset: str, data: Any) -> None:
     """Refuse an existing ``--db`` holding ``dataset`` runs trained on other data than the
     files at hand (``data``, a :class:`~nb201_flat.train.data.DataIdentity`), before any run:
@@ -379,8 +407,9 @@ def _check_db_data(path: str, dataset: str, data: Any) -> None:
     other = sorted(set(digests) - {data.digest})
     if other:
         raise DataMismatchError(
-            f"--db {path} holds {dataset} runs trained on other data (digest {other[0][:12]}; "
-            f"these files: {data.short}); train each set of files into a --db of its own"
+            f"--db {path} holds {dataset} runs trained on other data (other files or another "
+            f"split; digest {other[0][:12]}; these files and split: {data.short}); train each "
+            "set of files and split into a --db of its own"
         )
 
 
@@ -411,6 +440,38 @@ def _check_streams(device: str, executor: str, k: int) -> None:
             f"--concurrent {k} trains runs on CUDA streams, but the device is {where}, where "
             "they could only train in turn; drop --concurrent or train on a GPU"
         )
+
+
+def _check_threads_apply(threads: int | None, device: str, executor: str) -> None:
+    """Refuse a bad ``--threads``, or one where the runs are known to train on CUDA (the
+    count sets a CPU's training threads)."""
+    if threads is None:
+        return
+    if threads < 1:
+        raise ArgumentError(f"--threads must be >= 1, got {threads}")
+    local = executor in ("local", "inline")
+    if _off_cuda(device, executor) is None and (device.startswith("cuda") or local):
+        raise ArgumentError(
+            f"--threads sets the threads of runs on the CPU, but the device is {device} "
+            "(CUDA); drop --threads"
+        )
+
+
+def _run_threads(args: argparse.Namespace) -> int | None:
+    """The CPU thread count the runs will train with, where they train on this machine's
+    CPU; else ``None`` (not on a CPU, or not known here)."""
+    where = _off_cuda(args.device, args.executor)
+    if args.executor not in ("local", "inline") or where is None or not where.startswith("cpu"):
+        return None
+    if args.threads is not None:
+        return int(args.threads)
+    if args.executor == "local":
+        from nb201_flat.train.executors import local_cpu_threads
+
+        return local_cpu_threads(args.jobs_per_device or 1)
+    import torch
+
+    return int(torch.get_num_threads())  # inline: this process's
 
 
 def _check_compile_applies(compile: bool | None, device: str, executor: str) -> None:
@@ -494,6 +555,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     effective_mode(args.mode, compile=args.compile)
     _check_compile_applies(args.compile, args.device, args.executor)
+    _check_threads_apply(args.threads, args.device, args.executor)
     check_eval_every(args.eval_every)
     check_split_dir_applies(args.dataset, args.split_dir)
     space = _space_of(args)
@@ -536,10 +598,15 @@ def cmd_train(args: argparse.Namespace) -> int:
         "n": args.n,
         "compile": args.compile,
         "mode": args.mode,
+        "threads": args.threads,
     }
     jobs = make_jobs(plan.cells, **settings)
     if jobs:
         _check_host_memory(jobs, args)
+    from nb201_flat.train.executors import DaskExecutor
+
+    if isinstance(ex, DaskExecutor) and {j.key for j in jobs} - _done_keys(args.db):
+        ex.connect()  # an unreachable scheduler: its one line before any data warning
     if not os.path.isdir(args.data_root):
         # fail before any worker starts: every job would fail the same way
         raise DatasetNotFoundError(f"--data-root {args.data_root} is not a folder")
@@ -549,20 +616,30 @@ def cmd_train(args: argparse.Namespace) -> int:
     # once, before any run: every run refuses other bytes (files changed under the campaign,
     # checkpoints or stored runs of other data), and files that are not the official ones are
     # read through here, so a corrupt one fails now rather than in every run
-    data = dataset_identity(args.dataset, args.data_root, args.split_dir)
+    # faithful mode needs NB201's image counts: one line now, not a failed attempt per run
+    strict = args.mode == "faithful"
+    data = dataset_identity(args.dataset, args.data_root, args.split_dir, strict=strict)
     _check_db_data(args.db, args.dataset, data)
     settings["data_identity"] = data.digest
     jobs = [replace(j, data_identity=data.digest) for j in jobs]
     _check_writable(args.db, args.ckpt_dir)  # last check: it creates the folders
     for job in jobs:  # one line before any worker starts, not one failed job per run
         check_unlocked(job.checkpoint_folder, job.name)
+    threads = _run_threads(args)
+    if threads is not None:  # likewise: a resume under another count would be refused
+        from nb201_flat.train.trainer import check_resume_threads
+
+        finished = _done_keys(args.db)  # a done run is skipped, whatever trained it
+        check_resume_threads([j for j in jobs if j.key not in finished], threads)
     # what is answered without training goes into the database first: an import while the
     # campaign trains (or after it stopped) already has it
+    answered = []
     if plan.constant_output:
         from nb201_flat.train.campaign import record_constant_output
 
         for cj in make_jobs(plan.constant_output, **settings):
             record_constant_output(cj)
+            answered.append(cj)
     if plan.representative:  # the isomorphism mapping, beside the runs
         from nb201_flat.train.campaign import record_isomorphic
 
@@ -570,6 +647,14 @@ def cmd_train(args: argparse.Namespace) -> int:
         trained = {(j.index, j.seed): j for j in jobs}
         for mj in make_jobs(plan.representative, **settings):
             record_isomorphic(mj, trained[plan.representative[mj.index], mj.seed])
+            answered.append(mj)
+    # a trained run of such a cell (--train-disconnected, or a campaign without
+    # --unique-isomorphism) is kept by the records above: report it as the database holds it,
+    # a stored run with its numbers, not as answered without training
+    finished = _done_keys(args.db)
+    kept = [j for j in answered if j.key in finished]
+    jobs += kept
+    kept_runs = {(j.index, j.seed) for j in kept}
     if not data.official:  # after the checks: an error stays the only line it prints
         log.warning(
             "%s under %s is not NB201's (files or split differ from the official ones; data "
@@ -620,7 +705,16 @@ def cmd_train(args: argparse.Namespace) -> int:
         }
         for r in results
     ]
-    not_trained = plan.chance_rows(dataset_info(args.dataset).num_classes)
+
+    def untrained(cell: int) -> list[int]:  # its seeds answered without training
+        return [s for s in args.seeds if (cell, s) not in kept_runs]
+
+    not_trained = [
+        row
+        for row in plan.chance_rows(dataset_info(args.dataset).num_classes)
+        if untrained(int(str(row["index"])))
+    ]
+    representative = {k: v for k, v in plan.representative.items() if untrained(k)}
     if args.json:
         emit_json(
             {
@@ -628,7 +722,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                 "data": {"digest": data.digest, "official": data.official},
                 "runs": records,
                 "constant_output": not_trained,
-                "isomorphism_representative": {str(k): v for k, v in plan.representative.items()},
+                "isomorphism_representative": {str(k): v for k, v in representative.items()},
             }
         )
     else:
@@ -637,9 +731,13 @@ def cmd_train(args: argparse.Namespace) -> int:
             detail = rec["error"] if rec["status"] == "failed" else accs
             print(f"{rec['index']:>6} seed {rec['seed']:<5} {rec['status']:<8} {detail}")
         for row in not_trained:
-            print(
-                f"{row['index']:>6} not trained: disconnected, chance accuracy {row['accuracy']}%"
-            )
-        for k, v in plan.representative.items():
-            print(f"{k:>6} not trained: isomorphic to {v}")
+            cell = int(str(row["index"]))
+            for seed in untrained(cell):
+                print(
+                    f"{cell:>6} seed {seed:<5} not trained: disconnected, chance accuracy "
+                    f"{row['accuracy']}%"
+                )
+        for k, v in representative.items():
+            for seed in untrained(k):
+                print(f"{k:>6} seed {seed:<5} not trained: isomorphic to {v}")
     return 0 if all(r.ok for r in results) else 1

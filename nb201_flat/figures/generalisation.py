@@ -120,12 +120,22 @@ def split_seeds(table: Table, keys: list[MetricKey], what: str) -> tuple[int, tu
     """
     common = sorted(set(table.seeds(keys[0])).intersection(*(table.seeds(k) for k in keys[1:])))
     if len(common) < 2:
-        raise MissingValueError(
-            f"{what} needs 2 or more seeds stored for {', '.join(map(str, keys))} (this table "
-            f"has {len(common)} in common): on one seed, sharpness and the {what} share its "
-            "evaluation noise, which alone correlates them; choose a table with per-seed values"
-        )
+        raise MissingValueError(_seeds_needed(what, keys, len(common)) + _ONE_SEED_WHY)
     return common[0], tuple(common[1:])
+
+
+# why one seed is refused, said once however many series lack a second seed
+_ONE_SEED_WHY = (
+    ": on one seed, sharpness and the measure share its evaluation noise, which alone "
+    "correlates them; choose a table with per-seed values"
+)
+
+
+def _seeds_needed(what: str, keys: list[MetricKey], common: int) -> str:
+    return (
+        f"{what} needs 2 or more seeds stored for {', '.join(map(str, keys))} (this table has "
+        f"{common} in common)"
+    )
 
 
 def gap_seeds(table: Table, dataset: str) -> tuple[int, tuple[int, ...]]:
@@ -317,7 +327,8 @@ def make_flat_vs_sharp(table: Table, *, top: float = 0.2, radius: int = 1) -> Fi
         for ds in GAP_DATASETS:
             needs += [VALID_KEYS[ds], TEST_KEYS[ds]]
         if keyed or keyed_targets:  # the keys are there, with one seed
-            raise FigureSkipped(NAME, [], "; ".join(one_seed))
+            needed = [m.removesuffix(_ONE_SEED_WHY) for m in one_seed]
+            raise FigureSkipped(NAME, [], "; ".join(needed) + _ONE_SEED_WHY)
         raise FigureSkipped(
             NAME,
             [k for k in needs if k not in table][:2]

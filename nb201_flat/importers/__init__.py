@@ -17,15 +17,31 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from nb201_flat.errors import ArgumentError, FormatError, Param, TableFileError, check_flag
+from nb201_flat.storage import SOURCE_SHA256, file_sha256
 from nb201_flat.table import Table
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 FORMATS = ("tidy", "nb201-pth", "nats-tss", "analognas", "results-db", "naslib-zc")
 #: the formats whose importers take ``allow_unsafe_pickle`` (a full unpickle of a trusted file)
 PICKLED_FORMATS = ("nb201-pth", "nats-tss")
 #: the formats whose importers collect per-epoch curves (``curves=False`` drops them)
 CURVE_FORMATS = ("nb201-pth", "nats-tss")
+
+
+# a file no check above can read (cut short, damaged) is named by its suffix: its reader then
+# says what is wrong ("truncated"), where "cannot tell the format; pass --format" led nowhere
+_BY_SUFFIX = (
+    ((".parquet", ".csv", ".csv.gz", ".csv.bz2", ".csv.xz"), "tidy"),
+    ((".json",), "naslib-zc"),
+    ((".sqlite", ".sqlite3"), "results-db"),
+    ((".pth",), "nb201-pth"),
+    ((".pbz2",), "nats-tss"),
+)
 
 
 def _is_sqlite(path: Path) -> bool:
@@ -41,7 +57,14 @@ def _is_anb(path: Path) -> bool:
 
 def source_path(source: str | os.PathLike[str]) -> Path:
     """``source`` as a Path; an empty one is an :class:`ArgumentError` (``Path("")`` is the
-    current folder, which was then reported as a file of no known format)."""
+    current folder, which was then reported as a file of no known format); one that is no
+    path (None, bytes) too, not a bare TypeError."""
+    if not isinstance(source, str | os.PathLike) or isinstance(os.fspath(source), bytes):
+        decode = " (decode bytes: source.decode())" if isinstance(source, bytes) else ""
+        raise ArgumentError(
+            f"the source must be a path (str or pathlib.Path) or the word `analognas`, got "
+            f"{'None' if source is None else type(source).__name__}{decode}"
+        )
     if not os.fspath(source).strip():
         raise ArgumentError(
             "the source path is empty; give the file or folder to import (or the word "
@@ -80,6 +103,13 @@ def detect_format(source: str | os.PathLike[str]) -> str:
             return name
     from nb201_flat.storage import MANIFEST
 
+    if path.is_file() and path.stat().st_size == 0:
+        raise FormatError(
+            f"{path} is empty (0 bytes): nothing to import; re-download or re-export it"
+        )
+    for suffixes, name in _BY_SUFFIX:
+        if path.is_file() and path.name.lower().endswith(suffixes):
+            return name
     if path.is_dir() and (path / MANIFEST).is_file():  # no format reads a table: no --format
         raise FormatError(
             f"{path} is already an imported table, which needs no import: use it as it is "
@@ -144,14 +174,14 @@ def import_table(
     if fmt == "tidy":
         from nb201_flat.importers.tidy import read_tidy
 
-        return read_tidy(path)
+        return _with_sha256(read_tidy(path), path)
     if fmt == "nb201-pth":
         from nb201_flat.importers.official import read_nb201_pth
 
         df = read_nb201_pth(
             path, allow_unsafe_pickle=allow_unsafe_pickle, progress=progress, curves=collector
         )
-        table = Table.from_tidy(df, source=f"NAS-Bench-201 {path.name}", meta={"file": str(path)})
+        table = Table.from_tidy(df, source=f"NAS-Bench-201 {path.name}", meta=_provenance(path, df))
         return _with_curves(table, collector)
     if fmt == "nats-tss":
         from nb201_flat.importers.nats import read_nats_tss
@@ -159,16 +189,33 @@ def import_table(
         df = read_nats_tss(
             path, allow_unsafe_pickle=allow_unsafe_pickle, progress=progress, curves=collector
         )
-        table = Table.from_tidy(df, source=f"NATS-Bench tss {path.name}", meta={"file": str(path)})
+        table = Table.from_tidy(
+            df, source=f"NATS-Bench tss {path.name}", meta=_provenance(path, df)
+        )
         return _with_curves(table, collector)
     if fmt == "naslib-zc":
         from nb201_flat.importers.naslib_zc import read_naslib_zc
 
         df = read_naslib_zc(path)
-        return Table.from_tidy(df, source=f"NASLib zero-cost {path.name}", meta={"file": str(path)})
+        return Table.from_tidy(
+            df, source=f"NASLib zero-cost {path.name}", meta=_provenance(path, df)
+        )
     from nb201_flat.importers.results_db import read_results_db
 
-    return read_results_db(path, space=space)
+    return _with_sha256(read_results_db(path, space=space), path)
+
+
+def _provenance(path: Path, df: pd.DataFrame) -> dict[str, str]:
+    """The table meta of a reader's frame: where it came from and what those bytes were (the
+    reader hashed them as it read them; a NATS folder's is that of its ``sha256sum`` listing)."""
+    return {"file": str(path), SOURCE_SHA256: df.attrs[SOURCE_SHA256]}
+
+
+def _with_sha256(table: Table, path: Path) -> Table:
+    """``table`` with the sha256 of its source file in its meta: a path says nothing once the
+    file changes."""
+    table.meta[SOURCE_SHA256] = file_sha256(path)
+    return table
 
 
 def _with_curves(table: Table, collector: object) -> Table:

@@ -27,7 +27,6 @@ Metric names in the table (dataset ``cifar10``, split ``ori-test``, 200 epochs):
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import importlib.metadata
 import importlib.util
 import io
@@ -45,10 +44,12 @@ from nb201_flat.errors import (
     MissingDependencyError,
     Nb201FlatError,
     TableFileError,
+    shown,
 )
 from nb201_flat.importers.naslib import from_naslib
 from nb201_flat.importers.safe_pickle import ReadableBinary, RestrictedUnpickler, safe_load
 from nb201_flat.space import NB201
+from nb201_flat.storage import SOURCE_SHA256, file_sha256
 from nb201_flat.table import FloatArray, MetricKey, Table
 
 PACKAGE = "analog-nasbench"
@@ -120,7 +121,8 @@ def _number(obj: object, attr: str, key: object, file: Path) -> float:
         if math.isfinite(number):
             return number
     raise FormatError(
-        f"{file}: record {key!r:.60} has {attr} {value!r:.40}, not a finite number; {_REINSTALL}"
+        f"{file}: record {shown(key, 60)} has {attr} {shown(value, 40)}, not a finite number; "
+        f"{_REINSTALL}"
     )
 
 
@@ -179,7 +181,9 @@ def read_analognas(path: str | os.PathLike[str] | None = None) -> Table:
         try:
             i = from_naslib(key).index
         except InvalidArchError as exc:
-            raise FormatError(f"{file}: record key {key!r:.60} is no NASLib cell ({exc})") from None
+            raise FormatError(
+                f"{file}: record key {shown(key, 60)} is no NASLib cell ({exc})"
+            ) from None
         for attr, metric in _SCALARS.items():
             vectors[metric][i] = _number(rec, attr, key, file)
         for seconds, label in _DRIFTS.items():
@@ -193,7 +197,7 @@ def read_analognas(path: str | os.PathLike[str] | None = None) -> Table:
     }
     meta = {
         "file": str(file),
-        "file_sha256": hashlib.sha256(raw).hexdigest(),
+        SOURCE_SHA256: file_sha256(file),
         "note": "AnalogNAS-Bench's own CIFAR-10 training of the NB201 cells; not NB201 numbers",
         "archs_in_file": len(records),
     }

@@ -25,8 +25,10 @@ from typing import Any
 
 import numpy as np
 
+from nb201_flat.conventions import NOT_NON_NEGATIVE, cannot_be_negative
 from nb201_flat.curves import Curves, CurveSeed, FloatArray, first_infinite_cell
 from nb201_flat.errors import FormatError
+from nb201_flat.importers.tidy import NOT_PERCENT, accuracy_outside_range, is_accuracy
 from nb201_flat.table import MetricKey
 
 __all__ = ["CurveCollector"]
@@ -58,12 +60,26 @@ class CurveCollector:
         per_seed = [_run_curves(run, splits) for run in runs]
         for pos, curves in enumerate(per_seed):
             for (split, metric), series in curves.items():
+                where = (
+                    f"{self.source}: architecture {index} {dataset} ({epochs} epochs) seed "
+                    f"position {pos}: {split} {metric}"
+                )
                 if (cell := first_infinite_cell(series[None, :])) is not None:
                     raise FormatError(
-                        f"{self.source}: architecture {index} {dataset} ({epochs} epochs) seed "
-                        f"position {pos}: {split} {metric} is infinite at epoch {cell[1]} "
-                        "(0-based); a learning curve holds finite numbers: is this the "
-                        "official file?"
+                        f"{where} is infinite at epoch {cell[1]} (0-based); a learning curve "
+                        "holds finite numbers: is this the official file?"
+                    )
+                # the final values' rules hold at every epoch (NaN, not evaluated, passes)
+                if is_accuracy(metric):
+                    bad, why = accuracy_outside_range(series), NOT_PERCENT
+                else:
+                    bad, why = series < 0, NOT_NON_NEGATIVE
+                    bad &= cannot_be_negative(metric)
+                if bad.any():
+                    e = int(np.flatnonzero(bad)[0])
+                    raise FormatError(
+                        f"{where} at epoch {e} (0-based): {series[e]} {why}; the file is "
+                        "damaged, re-download it"
                     )
         names: dict[tuple[str, str], None] = {}
         for curves in per_seed:

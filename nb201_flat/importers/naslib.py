@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from nb201_flat.errors import ArgumentError, InvalidArchError, whole_number
+from nb201_flat.errors import ArgumentError, InvalidArchError, shown, whole_number
 from nb201_flat.space import NB201, Arch, Space
 
 # NASLib and AnalogNAS-Bench encode NB201 cells with another op order and edge order.
@@ -34,10 +34,10 @@ def from_naslib(op_indices: Iterable[int], space: Space = NB201) -> Arch:
     # the package's one whole-number reader: int() would read 1.5 and True as 1, another cell
     codes = [x for x in map(whole_number, items) if x is not None and 0 <= x < len(NASLIB_OPS)]
     if len(codes) != len(items) or len(codes) != len(NASLIB_EDGES):
-        shown = items if isinstance(given, Iterable) else given
+        got = items if isinstance(given, Iterable) else given
         raise InvalidArchError(
             f"NASLib op indices must be {len(NASLIB_EDGES)} integers in "
-            f"0..{len(NASLIB_OPS) - 1}, got {shown!r:.80}"
+            f"0..{len(NASLIB_OPS) - 1}, got {shown(got)}"
         )
     by_edge = {edge: NASLIB_OPS[x] for edge, x in zip(NASLIB_EDGES, codes, strict=True)}
     return space.from_ops(by_edge[e] for e in space.edges)
@@ -47,7 +47,7 @@ def to_naslib(arch: Arch) -> tuple[int, ...]:
     """Inverse of :func:`from_naslib`."""
     if not isinstance(arch, Arch):  # an index or a string has no space to read the ops in
         raise ArgumentError(
-            f"to_naslib takes an Arch, got {type(arch).__name__} {arch!r:.60}; pass e.g. "
+            f"to_naslib takes an Arch, got {type(arch).__name__} {shown(arch, 60)}; pass e.g. "
             "NB201.arch(index) or NB201.parse(string)"
         )
     by_edge = dict(zip(arch.space.edges, arch.ops, strict=True))

@@ -48,10 +48,12 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
-from nb201_flat.errors import FormatError, InvalidArchError, TableFileError
+from nb201_flat.conventions import NOT_NON_NEGATIVE, cannot_be_negative
+from nb201_flat.errors import FormatError, InvalidArchError, TableFileError, shown
 from nb201_flat.importers.naslib import from_naslib
 from nb201_flat.importers.tidy import NOT_PERCENT, accuracy_outside_range
 from nb201_flat.space import NB201, Space
+from nb201_flat.storage import SOURCE_SHA256, file_sha256
 from nb201_flat.table import TIDY_COLUMNS, Table
 
 __all__ = ["ZC_SPLIT", "looks_like_naslib_zc", "merge_tables", "read_naslib_zc"]
@@ -100,6 +102,13 @@ def _datasets(data: object, source: str) -> Mapping[str, Any]:
     if not isinstance(data, Mapping):
         raise FormatError(f"{source}: the top level is not a JSON object; not a NASLib zc file")
     if "nasbench201" in data and isinstance(data["nasbench201"], Mapping):
+        if len(data) > 1:  # the earlier form holds the one key; what is beside it was dropped
+            other = next(str(k) for k in data if k != "nasbench201")
+            raise FormatError(
+                f"{source}: {shown(other, 40)} sits beside 'nasbench201' at the top level; a "
+                "NASLib zc file holds either {'nasbench201': {dataset: ...}} or {dataset: ...}: "
+                "keep one form"
+            )
         data = data["nasbench201"]
     assert isinstance(data, Mapping)
     if not data or not all(isinstance(v, Mapping) for v in data.values()):
@@ -122,7 +131,7 @@ def _parse_key(key: str, space: Space, source: str) -> int:
         return from_naslib(ops, space).index
     except (ValueError, InvalidArchError) as exc:
         raise FormatError(
-            f"{source}: {key!r} is not a NASLib NAS-Bench-201 op-index tuple ({exc})"
+            f"{source}: {shown(key, 60)} is not a NASLib NAS-Bench-201 op-index tuple ({exc})"
         ) from None
 
 
@@ -175,8 +184,21 @@ def read_naslib_zc(path: str | os.PathLike[str], *, space: Space = NB201) -> pd.
         ) from None
     except FileNotFoundError:
         raise TableFileError(f"no such file: {p}") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise TableFileError(f"{p} could not be read as JSON ({exc.__class__.__name__})") from None
+    except json.JSONDecodeError as exc:
+        raise TableFileError(
+            f"{p} is not valid JSON at line {exc.lineno} column {exc.colno} ({exc.msg}); is it "
+            "truncated? Re-download it"
+        ) from None
+    except RecursionError:
+        raise FormatError(
+            f"{p} nests JSON arrays or objects thousands deep; a NASLib zc file is 3 levels "
+            "deep: is this the zc file?"
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise TableFileError(
+            f"{p} could not be read as JSON text ({exc.__class__.__name__}: {exc}); pass "
+            "NASLib's zc_nasbench201.json"
+        ) from None
     strings = space.strings()
     rows: list[tuple[int, str, str, str, int, str, float]] = []
     failed = 0
@@ -192,6 +214,13 @@ def read_naslib_zc(path: str | os.PathLike[str], *, space: Space = NB201) -> pd.
                     f"{source}: {dataset} keys {other!r} and {str(key)!r} are the same cell "
                     f"(index {i}) written twice; keep one and re-import"
                 )
+            if "arch" in entry:  # Suite-Zero repeats the key: one that differs names another cell
+                named = entry["arch"]
+                if not isinstance(named, str) or _parse_key(named, space, source) != i:
+                    raise FormatError(
+                        f"{source}: entry {dataset}/{key} has arch {shown(named, 40)}, another "
+                        "cell than its key; fix or re-download the file"
+                    )
             for name, value in entry.items():
                 if name in ("idx", "arch"):
                     continue
@@ -216,6 +245,11 @@ def read_naslib_zc(path: str | os.PathLike[str], *, space: Space = NB201) -> pd.
                         )
                     rows.append((i, strings[i], dataset, VALID_SPLIT, 200, "accuracy", score))
                 elif name in _COSTS:
+                    if score < 0 and cannot_be_negative(_COSTS[name]):
+                        raise FormatError(
+                            f"{source}: {dataset}/{key}/{name}: {score:g} {NOT_NON_NEGATIVE}; fix "
+                            "or re-download the file"
+                        )
                     rows.append((i, strings[i], dataset, "model", 0, _COSTS[name], score))
                 else:
                     rows.append((i, strings[i], dataset, ZC_SPLIT, 0, str(name), score))
@@ -226,7 +260,7 @@ def read_naslib_zc(path: str | os.PathLike[str], *, space: Space = NB201) -> pd.
             "%s: %d failed proxy values (-1e8 / ±1e9 / non-finite) left out", source, failed
         )
     arr = list(zip(*rows, strict=True))
-    return pd.DataFrame(
+    df = pd.DataFrame(
         {
             "index": np.asarray(arr[0], dtype=np.int64),
             "arch": list(arr[1]),
@@ -239,6 +273,8 @@ def read_naslib_zc(path: str | os.PathLike[str], *, space: Space = NB201) -> pd.
         },
         columns=list(TIDY_COLUMNS),
     )
+    df.attrs[SOURCE_SHA256] = file_sha256(p)
+    return df
 
 
 def merge_tables(base: Table, extra: Table) -> Table:

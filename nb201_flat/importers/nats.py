@@ -28,6 +28,7 @@ row of ``params_mb``/``flops_m`` is not always the mean of the per-seed rows.
 from __future__ import annotations
 
 import bz2
+import hashlib
 import io
 import itertools
 import logging
@@ -57,6 +58,7 @@ from nb201_flat.importers.official import (
     iter_progress,
 )
 from nb201_flat.importers.safe_pickle import ReadableBinary, safe_load
+from nb201_flat.storage import SOURCE_SHA256, file_sha256
 
 __all__ = ["NATS_HP_EPOCHS", "looks_like_nats_tss", "read_nats_tss"]
 
@@ -148,15 +150,23 @@ def _load(path: Path, *, allow_unsafe_pickle: bool, progress: bool = False) -> A
         raise _corrupt(str(path), exc) from None
 
 
-def _read_decompressed(path: Path) -> bytes:
+def _read_decompressed(path: Path) -> tuple[str, bytes]:
+    """The file's sha256 (the provenance) and its decompressed content."""
     _check_bz2(path)
     try:
-        return bz2.decompress(path.read_bytes())
+        return file_sha256(path), bz2.decompress(path.read_bytes())
     except (OSError, ValueError, EOFError) as exc:
         raise _corrupt(str(path), exc) from None
 
 
-def _decompress_ahead(paths: list[Path]) -> Iterator[bytes]:
+def _folder_sha256(sums: Mapping[str, str]) -> str:
+    """One sha256 for the files of a folder: that of ``sha256sum``'s listing of them (name
+    order), so ``sha256sum * | sort -k2 | sha256sum`` checks it by hand."""
+    listing = "".join(f"{sums[name]}  {name}\n" for name in sorted(sums))
+    return hashlib.sha256(listing.encode()).hexdigest()
+
+
+def _decompress_ahead(paths: list[Path]) -> Iterator[tuple[str, bytes]]:
     """The decompressed contents of ``paths``, in order.
 
     bz2 decompression is most of the time for a folder and releases the GIL, so threads
@@ -164,7 +174,7 @@ def _decompress_ahead(paths: list[Path]) -> Iterator[bytes]:
     """
     workers = min(8, os.cpu_count() or 1)
     with ThreadPoolExecutor(workers, thread_name_prefix="nats-bz2") as pool:
-        queue: deque[Future[bytes]] = deque()
+        queue: deque[Future[tuple[str, bytes]]] = deque()
         todo = iter(paths)
         for path in itertools.islice(todo, 2 * workers):
             queue.append(pool.submit(_read_decompressed, path))
@@ -231,13 +241,17 @@ def _read_folder(
             len(archs),
         )
     rows = TidyRows(source=str(folder), nats_cost_fix=True, curves=curves)
+    sums = {META_NAME: file_sha256(meta_path)}
     contents = _decompress_ahead([path for _, path in found])
-    for (index, path), data in iter_progress(
+    for (index, path), (sha256, data) in iter_progress(
         zip(found, contents, strict=True), progress, desc="architectures", total=len(found)
     ):
+        sums[path.name] = sha256
         hp_map = _unpickle(io.BytesIO(data), str(path), allow_unsafe_pickle)
         rows.add_arch(index, archs[index], hp_map, NATS_HP_EPOCHS)
-    return rows.frame()
+    df = rows.frame()
+    df.attrs[SOURCE_SHA256] = _folder_sha256(sums)
+    return df
 
 
 def read_nats_tss(
@@ -266,7 +280,8 @@ def read_nats_tss(
     -------
     pandas.DataFrame
         The columns of :func:`~nb201_flat.importers.official.read_nb201_pth`; ``epochs`` is
-        200 for hp ``"200"`` and 12 for hp ``"12"``.
+        200 for hp ``"200"`` and 12 for hp ``"12"``. ``attrs["file_sha256"]``: the file's
+        sha256, or a folder's (of the ``sha256sum`` listing of the files read, in name order).
 
     Raises
     ------
@@ -295,7 +310,7 @@ def read_nats_tss(
             f"{p} is one file of a NATS-tss folder (a per-architecture or the meta file); "
             "pass the folder instead"
         )
-    return frame_from_benchmark(
+    df = frame_from_benchmark(
         data,
         hp_epochs=NATS_HP_EPOCHS,
         source=str(p),
@@ -303,3 +318,5 @@ def read_nats_tss(
         progress=progress,
         curves=curves,
     )
+    df.attrs[SOURCE_SHA256] = file_sha256(p)
+    return df

@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import io
 import logging
+import math
 import os
 import re
 import struct
@@ -57,6 +58,7 @@ import numpy as np
 import pandas as pd
 
 from nb201_flat import conventions
+from nb201_flat.conventions import NOT_NON_NEGATIVE, cannot_be_negative
 from nb201_flat.errors import (
     FormatError,
     InvalidArchError,
@@ -65,11 +67,14 @@ from nb201_flat.errors import (
     Param,
     TableFileError,
     check_flag,
+    shown,
+    whole_number,
 )
 from nb201_flat.importers.curves import CurveCollector
 from nb201_flat.importers.safe_pickle import ReadableBinary, safe_load
 from nb201_flat.importers.tidy import check_accuracy_rows, check_finite_rows
 from nb201_flat.space import check_arch_index
+from nb201_flat.storage import SOURCE_SHA256, file_sha256
 from nb201_flat.table import TIDY_COLUMNS
 
 if TYPE_CHECKING:
@@ -162,7 +167,7 @@ class TidyRows:
         for key in hp_map:
             if str(key) not in hp_epochs and str(key) not in self._unknown:
                 self._unknown.add(str(key))
-                logger.warning("%s: skipping unknown schedule key %r", self.source, key)
+                logger.warning("%s: skipping unknown schedule key %s", self.source, shown(key))
         for hp, epochs in hp_epochs.items():
             if hp in hp_map:
                 self._add_results(index, arch, epochs, hp_map[hp])
@@ -181,7 +186,7 @@ class TidyRows:
         for dataset in dataset_seed:
             if dataset not in EVAL_SPLITS and dataset not in self._unknown:
                 self._unknown.add(str(dataset))
-                logger.warning("%s: skipping unknown dataset %r", self.source, dataset)
+                logger.warning("%s: skipping unknown dataset %s", self.source, shown(dataset))
         for dataset in DATASETS:
             if dataset not in dataset_seed:
                 continue
@@ -190,11 +195,19 @@ class TidyRows:
                 runs = [all_results[(dataset, seed)] for seed in seeds]
             except (KeyError, TypeError) as exc:
                 raise FormatError(
-                    f"{self.source}: {where} lists seeds {dataset_seed[dataset]!r} on {dataset} "
-                    f"but lacks the results of {exc}; the file is damaged, re-download it"
+                    f"{self.source}: {where} lists seeds {shown(dataset_seed[dataset])} on "
+                    f"{dataset} but lacks the results of {shown(exc.args[0] if exc.args else exc)}"
+                    "; the file is damaged, re-download it"
                 ) from None
+            if len(set(seeds)) != len(seeds):  # one run would count twice in the mean
+                raise FormatError(
+                    f"{self.source}: {where} lists seeds {shown(dataset_seed[dataset])} on "
+                    f"{dataset}, a seed twice; the file is damaged, re-download it"
+                )
             per_run = [
-                _run_values(run, dataset, f"{where} {dataset} seed {seed}", self.source)
+                _run_values(
+                    run, dataset, seed, epochs, f"{where} {dataset} seed {seed}", self.source
+                )
                 for run, seed in zip(runs, seeds, strict=True)
             ]
             if self.curves is not None:
@@ -264,11 +277,35 @@ class TidyRows:
         return df
 
 
-def _run_values(run: object, dataset: str, where: str, source: str) -> dict[tuple[str, str], float]:
-    """Final-epoch numbers of one ``ResultsCount`` state, keyed ``(split, metric)``."""
+def _check_run(
+    run: Mapping[Any, Any], dataset: str, seed: object, epochs: int, where: str, source: str
+) -> None:
+    """Refuse a run filed under ``(dataset, seed)`` of a schedule of ``epochs`` whose own record
+    says otherwise: its final value would be another run's, or another epoch's, under this key."""
+    damaged = "the file is damaged, re-download it"
+    ran = run.get("epochs")
+    if whole_number(ran) != epochs:
+        raise FormatError(
+            f"{source}: {where} ran {shown(ran, 30)} epochs, not the {epochs} of its schedule; "
+            f"{damaged}"
+        )
+    name = run.get("name", dataset)
+    if name != dataset:
+        raise FormatError(f"{source}: {where} is a run on {shown(name, 40)}; {damaged}")
+    own = run.get("seed", seed)  # the official files store it as text ("777")
+    if str(whole_number(own) if whole_number(own) is not None else own) != str(seed):
+        raise FormatError(f"{source}: {where} is the run of seed {shown(own, 30)}; {damaged}")
+
+
+def _run_values(
+    run: object, dataset: str, seed: object, epochs: int, where: str, source: str
+) -> dict[tuple[str, str], float]:
+    """Final-epoch numbers of one ``ResultsCount`` state of a schedule of ``epochs``, keyed
+    ``(split, metric)``."""
     run = _mapping(run, where, source)
+    _check_run(run, dataset, seed, epochs, where, source)
     try:
-        last = int(run["epochs"]) - 1
+        last = epochs - 1
         out: dict[tuple[str, str], float] = {
             ("train", "accuracy"): _number(run["train_acc1es"][last]),
             ("train", "loss"): _number(run["train_losses"][last]),
@@ -301,6 +338,13 @@ def _run_values(run: object, dataset: str, where: str, source: str) -> dict[tupl
             f"{source}: {where} is not a NAS-Bench-201 result record "
             f"({exc.__class__.__name__}: {str(exc)[:80]}); is this the official file?"
         ) from None
+    for (split, metric), value in out.items():
+        # an infinity is refused after, by check_finite_rows, as one
+        if -math.inf < value < 0 and cannot_be_negative(metric):
+            raise FormatError(
+                f"{source}: {where}: {split} {metric} {value} {NOT_NON_NEGATIVE}; the file is "
+                "damaged, re-download it"
+            )
     return out
 
 
@@ -327,7 +371,7 @@ def check_meta_archs(obj: object, source: str) -> list[str]:
     for i, arch in enumerate(archs):
         if not isinstance(arch, str) or _ARCH_RE.fullmatch(arch) is None:
             raise FormatError(
-                f"{source}: meta_archs[{i}] = {str(arch)[:60]!r} is not a NAS-Bench-201 cell "
+                f"{source}: meta_archs[{i}] = {shown(arch, 60)} is not a NAS-Bench-201 cell "
                 "string; only the topology space (NB201 / NATS tss) is supported"
             )
     return archs
@@ -338,7 +382,7 @@ def check_index(key: object, n_archs: int, source: str) -> int:
     try:
         return check_arch_index(key, n_archs)
     except InvalidArchError as e:  # a file's fault, not the caller's: a FormatError naming it
-        raise FormatError(f"{source}: arch2infos key {key!r:.80} is not a cell: {e}") from None
+        raise FormatError(f"{source}: arch2infos key {shown(key)} is not a cell: {e}") from None
 
 
 def frame_from_benchmark(
@@ -594,6 +638,7 @@ def read_nb201_pth(
         Columns ``index`` (int64), ``arch``, ``dataset``, ``split``, ``epochs`` (int64: 200 for
         ``full``, 12 for ``less``), ``seed`` (Int64, NA = mean over seeds), ``metric``,
         ``value`` (float64); one row per final-epoch number (see the module docstring).
+        ``attrs["file_sha256"]`` is the file's sha256, for the table's provenance.
 
     Raises
     ------
@@ -617,7 +662,7 @@ def read_nb201_pth(
     if not p.is_file():
         raise TableFileError(f"no such file: {p}")
     data = _load_pth_unsafely(p) if allow_unsafe_pickle else _load_pth_safely(p, progress)
-    return frame_from_benchmark(
+    df = frame_from_benchmark(
         data,
         hp_epochs=NB201_HP_EPOCHS,
         source=str(p),
@@ -625,3 +670,5 @@ def read_nb201_pth(
         progress=progress,
         curves=curves,
     )
+    df.attrs[SOURCE_SHA256] = file_sha256(p)
+    return df

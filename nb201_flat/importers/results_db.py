@@ -13,8 +13,9 @@ rows: ``seed="mean"`` averages the stored seeds.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from nb201_flat.errors import FormatError, Param, ResultsDBError, TableFileError, check_flag
 from nb201_flat.space import NB201, Space
@@ -60,7 +61,7 @@ def read_results_db(
 
     import pandas as pd
 
-    from nb201_flat.importers.tidy import check_accuracy_rows, check_finite_rows
+    from nb201_flat.importers.tidy import check_finite_rows, check_value_ranges
     from nb201_flat.train.modes import recipe_of_key, split_keyed_space
     from nb201_flat.train.results_db import ResultsDB, connect_readonly, load_results
 
@@ -91,6 +92,7 @@ def read_results_db(
             )
         space = keys[0] if keys else "nb201"
     df = load_results(p, space=space)
+    _check_runs(p, space, empty=len(df) == 0)
     # a diverged run's inf loss: named, not "row N"; a database the user trained cannot be
     # re-downloaded, and its run can be trained again
     check_finite_rows(
@@ -99,8 +101,9 @@ def read_results_db(
         fix="that run diverged: train that seed again, or remove the run from the database, "
         "before importing",
     )
-    # training writes percentages: one outside 0..100 is a damaged or hand-edited database
-    check_accuracy_rows(
+    # training writes percentages and non-negative losses and times: another is a damaged or
+    # hand-edited database
+    check_value_ranges(
         df,
         f"{p} ({space})",
         fix="the database is damaged: remove that run from it (or train it again) before importing",
@@ -135,12 +138,15 @@ def read_results_db(
                 for d, e, sd, i, c in which.itertuples(index=False)
             ]
             df = pd.concat([df, copies.drop(columns="copied_from")], ignore_index=True)
+    cells = space_from_key(space)
+    _check_archs(df, cells, p, space)
     # per-seed values stay under their seed ids: positions (ranks of the ids the database
     # holds) moved when seeds were added, and read seed 777 for --seed-policy 2 when 1, 2, 777
     # were trained; tables saved before are renumbered by id on load (storage._seeds_by_id)
     return Table.from_tidy(
         df,
-        space=space_from_key(space),
+        space=cells,
+        check_arch=False,  # by _check_archs, naming the run
         source=f"retraining results {p.name} ({space})",
         meta={
             "file": str(p),
@@ -168,6 +174,123 @@ def read_results_db(
             "data": _data_of(done, p),
         },
     )
+
+
+_DAMAGED_FIX = "remove that run from the database (or train it again) before importing"
+
+
+def _check_runs(path: Path, space: str, *, empty: bool) -> None:
+    """Refuse runs of ``space`` that would import as missing numbers with no word (NaN where
+    the database says the run is done), in one line naming the run; and a database with no
+    finished run (``empty``: no final rows) by what it holds instead.
+
+    Training writes a finished (``done`` or ``constant``) run's final epoch, with an
+    accuracy for each split, before marking it, and numbers epochs 1..schedule; a run of
+    another status, or a finished one without that epoch or accuracy, is a damaged (or
+    hand-edited) database.
+    """
+    from nb201_flat.train.campaign import CONSTANT_STATUS, ISOMORPHIC_STATUS
+    from nb201_flat.train.results_db import connect_readonly
+
+    # "running": started, not finished (killed, or training now); the others: see mark_run
+    finished = ("done", CONSTANT_STATUS)
+    known = ("running", *finished, ISOMORPHIC_STATUS)
+    fix = _DAMAGED_FIX
+    key = "space, arch, dataset, schedule, seed"
+    match = " AND ".join(f"e.{c} = r.{c}" for c in key.split(", "))
+    marks = ", ".join("?" * len(finished))
+    checks: list[tuple[str, tuple[str, ...], Callable[[Any], str]]] = [
+        (
+            f"SELECT {key}, status FROM runs WHERE space = ? AND status NOT IN "
+            f"({', '.join('?' * len(known))}) LIMIT 1",
+            known,
+            lambda row: (
+                f"has status {row[5]!r:.40}, which training never writes "
+                f"(it writes {', '.join(known)})"
+            ),
+        ),
+        (
+            f"SELECT {key}, seed FROM runs WHERE space = ? AND seed < 0 LIMIT 1",
+            (),
+            lambda row: f"has seed {row[5]}, which training never writes (seeds are >= 0)",
+        ),
+        (
+            f"SELECT {key}, epoch FROM epochs WHERE space = ? AND (epoch < 1 OR epoch > schedule) "
+            "LIMIT 1",
+            (),
+            lambda row: f"has an epoch {row[5]} outside its schedule's 1..{row[3]}",
+        ),
+        (
+            f"SELECT {key}, status FROM runs r WHERE r.space = ? AND r.status IN ({marks}) AND "
+            f"NOT EXISTS (SELECT 1 FROM epochs e WHERE {match} AND e.epoch = r.schedule) LIMIT 1",
+            finished,
+            lambda row: f"is marked {row[5]} but has no row for its final epoch {row[3]}",
+        ),
+        (
+            f"SELECT {', '.join('e.' + c for c in key.split(', '))}, e.split FROM epochs e "
+            f"JOIN runs r ON {match} WHERE e.space = ? AND r.status IN ({marks}) AND "
+            "e.epoch = e.schedule AND e.accuracy IS NULL LIMIT 1",
+            finished,
+            lambda row: (
+                f"is finished but has no accuracy on split {row[5]!r} at its final epoch {row[3]}"
+            ),
+        ),
+    ]
+    con = connect_readonly(path)
+    try:
+        for sql, args, why in checks:
+            row = con.execute(sql, (space, *args)).fetchone()
+            if row is not None:
+                raise ResultsDBError(f"{path} is damaged: run {tuple(row[:5])} {why(row)}; {fix}")
+        if empty:  # else Table.from_tidy: "has columns but no rows", with no why
+            counts = dict(
+                con.execute(
+                    "SELECT status, COUNT(*) FROM runs WHERE space = ? GROUP BY status", (space,)
+                ).fetchall()
+            )
+    finally:
+        con.close()
+    if empty:
+        running = counts.get("running", 0)
+        if running:
+            raise FormatError(
+                f"{path} holds no finished runs of {space} ({running} started but not "
+                "finished: killed, or training now); finish them with `nb201-flat train` "
+                "(the same command resumes them) before importing"
+            )
+        raise FormatError(
+            f"{path} holds no finished runs of {space}; train some with `nb201-flat train "
+            "... --db` before importing"
+        )
+
+
+def _check_archs(df: pd.DataFrame, space: Space, path: Path, key: str) -> None:
+    """Refuse a final row whose arch is no cell of ``space`` or names another cell than its
+    ``arch_index``, naming its run (Table.from_tidy would name a row of a frame the user never
+    saw: "row 21 ... fix the frame")."""
+    import numpy as np
+
+    from nb201_flat.table import check_arch_column
+
+    def run(row: int) -> str:
+        r = df.iloc[row]
+        return str((key, r["arch"], r["dataset"], int(r["epochs"]), int(r["seed"])))
+
+    def bad(row: int, value: object, why: str) -> FormatError:
+        return FormatError(
+            f"{path} is damaged: run {run(row)} has arch {str(value)!r:.80}, which {why}; "
+            f"{_DAMAGED_FIX}"
+        )
+
+    located = check_arch_column(df["arch"], space, bad, index=None)
+    index = df["index"].to_numpy(dtype=np.int64)
+    other = located != index
+    if other.any():
+        row = int(np.flatnonzero(other)[0])
+        raise FormatError(
+            f"{path} is damaged: run {run(row)} has arch_index {index[row]}, but its arch is "
+            f"cell {located[row]}; {_DAMAGED_FIX}"
+        )
 
 
 def _isomorphic_copies(final: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:

@@ -14,10 +14,16 @@ from typing import Any, Final
 
 import pandas as pd
 
-from nb201_flat.conventions import is_accuracy
+from nb201_flat.conventions import cannot_be_negative, is_accuracy
 from nb201_flat.errors import FormatError, TableFileError
 from nb201_flat.space import NB201, Space
-from nb201_flat.table import TIDY_COLUMNS, MetricKey, Table, check_arch_column
+from nb201_flat.table import (
+    TIDY_COLUMNS,
+    MetricKey,
+    Table,
+    check_arch_column,
+    check_tidy_columns,
+)
 
 # "space": the space key of a retrained table (Table.to_tidy writes it), one for every row
 _STRINGS = ("arch", "dataset", "split", "metric", "space")
@@ -33,10 +39,11 @@ _INT_PATTERN = r"^[+-]?[0-9]{1,18}$"
 _NOT_FINITE = "is not a finite number (use nan for a missing number)"
 
 # an accuracy is a percentage (NB201 stores 0..100): -5 or 1e308 is a damaged or mis-scaled
-# file, never a score; query printed it as one. Importers refuse it by one rule
-# (ACCURACY_RANGE): a tidy file by its line, an official file by arch and key
-# (check_accuracy_rows), NASLib's val_accuracy by its JSON key. Only at import: a table built
-# in memory (a synthetic one) may hold any number.
+# file, never a score; query printed it as one. A time, loss or size is never negative: a
+# search summed a negative time_s into its budget. Importers refuse a value outside its
+# metric's range by one rule (metric_range): a tidy file by its line, an official file or a
+# results database by arch and key (check_value_ranges), NASLib's val_accuracy by its JSON
+# key. Only at import: a table built in memory (a synthetic one) may hold any number.
 ACCURACY_RANGE: Final = (0.0, 100.0)
 NOT_PERCENT = "is not an accuracy in percent (0..100)"
 
@@ -52,6 +59,25 @@ def _first_infinite(values: Any) -> int | None:
     return _first(infinite) if infinite.any() else None
 
 
+def metric_range(metric: str) -> tuple[float, float] | None:
+    """The values a measurement of ``metric`` can have (inclusive), or None for a metric of
+    no known range: :data:`ACCURACY_RANGE` for an accuracy (:func:`is_accuracy`), ``0..inf``
+    for a loss, time or cost (:func:`~nb201_flat.conventions.cannot_be_negative`); zero-cost
+    proxies and a user's own metrics have none.
+
+    >>> metric_range("accuracy"), metric_range("time_s"), metric_range("synflow")
+    ((0.0, 100.0), (0.0, inf), None)
+    """
+    if is_accuracy(metric):
+        return ACCURACY_RANGE
+    return (0.0, math.inf) if cannot_be_negative(metric) else None
+
+
+def outside_range_why(metric: str) -> str:
+    """Why a value outside :func:`metric_range` is refused, for its message."""
+    return NOT_PERCENT if is_accuracy(metric) else f"is negative (a {metric} is >= 0)"
+
+
 def accuracy_outside_range(value: Any) -> Any:
     """True for an accuracy no measurement can have (NaN, a missing number, is not); a value
     or an array of them."""
@@ -59,44 +85,56 @@ def accuracy_outside_range(value: Any) -> Any:
     return (value < low) | (value > high)
 
 
-def _bad_accuracies(metrics: Any, values: Any) -> Any:
-    """Mask of the accuracies (:func:`is_accuracy`) outside 0..100."""
+def _outside_ranges(metrics: Any, values: Any) -> Any:
+    """Mask of the values outside their metric's range (:func:`metric_range`; NaN is not)."""
     import numpy as np
 
     names = pd.Series(metrics).astype("category")  # a few names over many rows
-    flags = np.array([is_accuracy(str(c)) for c in names.cat.categories] + [False], dtype=bool)
-    codes = names.cat.codes.to_numpy()  # -1 (a missing name) reads the trailing False
-    return flags[codes] & accuracy_outside_range(np.asarray(values, dtype=np.float64))
+    ranges = [metric_range(str(c)) or (-np.inf, np.inf) for c in names.cat.categories]
+    # code -1 (a missing name) reads the trailing unbounded range
+    low, high = (np.array([r[i] for r in ranges] + [-np.inf if i == 0 else np.inf]) for i in (0, 1))
+    codes = names.cat.codes.to_numpy()
+    values = np.asarray(values, dtype=np.float64)
+    return (values < low[codes]) | (values > high[codes])
 
 
-def _first_bad_accuracy(metrics: Any, values: Any) -> int | None:
-    """Position of the first accuracy outside 0..100, or None."""
-    bad = _bad_accuracies(metrics, values)
+def _first_outside_range(metrics: Any, values: Any) -> int | None:
+    """Position of the first value outside its metric's range, or None."""
+    bad = _outside_ranges(metrics, values)
     return _first(bad) if bad.any() else None
 
 
-def check_accuracy_rows(
+def check_value_ranges(
     df: pd.DataFrame,
     source: str,
     *,
     seed_word: str = "seed",
     fix: str = "fix or re-download the file",
 ) -> None:
-    """Refuse a tidy frame an importer built from ``source`` (a file) holding an accuracy
-    outside 0..100, naming the file, the architecture and the key in one line (as
+    """Refuse a tidy frame an importer built from ``source`` (a file) holding a value outside
+    its metric's range (:func:`metric_range`: an accuracy outside 0..100, a negative time,
+    loss or size), naming the file, the architecture and the key in one line (as
     :func:`check_finite_rows` does for an infinity; a stored seed before the mean of it).
 
-    >>> df = pd.DataFrame({"index": [3], "arch": "a", "dataset": "c", "split": "s",
-    ...                    "epochs": 2, "seed": pd.array([pd.NA], dtype="Int64"),
-    ...                    "metric": "accuracy", "value": [250.0]})
-    >>> check_accuracy_rows(df, "f.json")
+    >>> df = pd.DataFrame({"index": [3, 4], "arch": "a", "dataset": "c", "split": "s",
+    ...                    "epochs": 2, "seed": pd.array([pd.NA, pd.NA], dtype="Int64"),
+    ...                    "metric": ["accuracy", "time_s"], "value": [250.0, -3.0]})
+    >>> check_value_ranges(df, "f.json")
     Traceback (most recent call last):
     ...
     nb201_flat.errors.FormatError: f.json: architecture 3, c/s@2ep:accuracy mean over seeds: 250.0 is not an accuracy in percent (0..100); fix or re-download the file
+    >>> check_value_ranges(df.iloc[1:], "f.json")
+    Traceback (most recent call last):
+    ...
+    nb201_flat.errors.FormatError: f.json: architecture 4, c/s@2ep:time_s mean over seeds: -3.0 is negative (a time_s is >= 0); fix or re-download the file
     """
-    bad = _bad_accuracies(df["metric"], df["value"])
+    bad = _outside_ranges(df["metric"], df["value"])
     if bad.any():
-        raise _row_error(df, bad, source, NOT_PERCENT, seed_word, fix)
+        raise _row_error(df, bad, source, None, seed_word, fix)
+
+
+# the name the official and NATS importers call (they refused accuracies only before)
+check_accuracy_rows = check_value_ranges
 
 
 def check_finite_rows(
@@ -131,14 +169,16 @@ def check_finite_rows(
 
 
 def _row_error(
-    df: pd.DataFrame, bad: Any, source: str, why: str, seed_word: str, fix: str
+    df: pd.DataFrame, bad: Any, source: str, why: str | None, seed_word: str, fix: str
 ) -> FormatError:
     """The one-line error for the first ``bad`` row of an importer's frame, by file,
-    architecture and key; a value stored for one seed is named before a mean of it."""
+    architecture and key (``why``, else why its metric's range refuses it); a value stored
+    for one seed is named before a mean of it."""
     stored = bad & df["seed"].notna().to_numpy(dtype=bool)
     row = df.iloc[_first(stored if stored.any() else bad)]
     key = MetricKey(str(row["dataset"]), str(row["split"]), int(row["epochs"]), str(row["metric"]))
     seed = "mean over seeds" if pd.isna(row["seed"]) else f"{seed_word} {int(row['seed'])}"
+    why = outside_range_why(key.metric) if why is None else why
     return FormatError(
         f"{source}: architecture {int(row['index'])}, {key} {seed}: {float(row['value'])} "
         f"{why}; {fix}"
@@ -249,6 +289,8 @@ def _read_arrow(p: Path, name: str) -> tuple[Any, bool]:
     if name.endswith(".parquet"):
         import pyarrow.parquet as pq
 
+        # pyarrow cannot read a column named twice ("Multiple matches for FieldRef")
+        check_tidy_columns(pq.read_schema(p).names, str(p))
         return pq.read_table(p), False
     import pyarrow.csv as pv
 
@@ -291,15 +333,24 @@ def read_tidy_frame(path: str | os.PathLike[str]) -> pd.DataFrame:
         raise FormatError(f"{p}: tidy tables are .csv, .csv.gz or .parquet files")
     try:
         table, csv = _read_arrow(p, name)
+    except FormatError:
+        raise
     except (pa.ArrowInvalid, ValueError) as exc:
-        # pyarrow's CSV errors name the row and column ("Row #12: CSV conversion error ...")
+        # pyarrow's CSV errors name the row and column ("Row #12: CSV conversion error ...");
+        # a parquet's are of its footer or pages: a file cut short or damaged
         text = " ".join(str(exc).split())[:300]
-        raise FormatError(f"{p} could not be read as a tidy table ({text}); fix the file") from None
+        fix = (
+            "fix the file"
+            if not name.endswith(".parquet")
+            else "is it truncated? Re-download or re-export it"
+        )
+        raise FormatError(f"{p} could not be read as a tidy table ({text}); {fix}") from None
     except (OSError, EOFError, pa.ArrowException) as exc:
         raise FormatError(
             f"{p} could not be read as a tidy table ({exc.__class__.__name__}: "
             f"{' '.join(str(exc).split())[:200]}); is it truncated? Re-download or re-export it"
         ) from None
+    check_tidy_columns(table.column_names, str(p))  # by name, before any column is read
     if table.num_rows == 0:
         raise FormatError(f"{p} has a header but no rows; it holds no numbers to import")
     out: dict[str, Any] = {}
@@ -320,10 +371,20 @@ def read_tidy_frame(path: str | os.PathLike[str]) -> pd.DataFrame:
                 i = _first(empty)
                 raise _bad(p, i, col, _MISSING_CELL, "is empty (every row needs one)", csv)
             out[col] = arr.to_pandas()
+            if col not in ("arch", "space"):  # those two are named by their own checks
+                _check_key_text(p, out[col], col, csv)
         elif col == "value":
             arr = table.column(col)
             if not pa.types.is_floating(arr.type) and not pa.types.is_integer(arr.type):
-                raise FormatError(f"{p}: column 'value' has type {arr.type}, not numbers")
+                # named by its first cell that is no number (else its first cell): a parquet
+                # of text, booleans or times
+                cells = pd.Series(arr.to_pandas(), dtype=object)
+                parsed = pd.to_numeric(cells.map(str), errors="coerce")
+                fails = np.asarray(parsed.isna() & cells.notna(), dtype=bool)
+                i = _first(fails) if fails.any() else 0
+                kind = "is text, not a number" if isinstance(cells.iloc[i], str) else "is no number"
+                why = f"{kind} (the column holds {arr.type})"
+                raise _bad(p, i, col, cells.iloc[i], why, csv, fix="store the values as numbers")
             empty = np.asarray(arr.is_null().to_numpy(zero_copy_only=False), dtype=bool)
             # pandas' to_parquet stores a NaN as a null (Table.to_tidy(dropna=False) has some):
             # a missing number there, while an empty csv cell may be a damaged line
@@ -338,12 +399,85 @@ def read_tidy_frame(path: str | os.PathLike[str]) -> pd.DataFrame:
             out[col] = values
         else:
             out[col] = table.column(col).to_pandas()
+    if "dataset" in out and "split" in out:
+        _check_nb201_names(p, out["dataset"], out["split"], csv)
     has_both = "metric" in out and "value" in out
-    bad = _first_bad_accuracy(out["metric"], out["value"]) if has_both else None
+    bad = _first_outside_range(out["metric"], out["value"]) if has_both else None
     if bad is not None:
-        why = f"{NOT_PERCENT} (metric {str(out['metric'][bad])!r})"
+        metric = str(out["metric"][bad])
+        why = outside_range_why(metric) + (f" (metric {metric!r})" if is_accuracy(metric) else "")
         raise _bad(p, bad, "value", float(out["value"][bad]), why, csv)
     return pd.DataFrame(out)
+
+
+def _check_key_text(p: Path, column: Any, name: str, csv: bool) -> None:
+    """Refuse a key cell (dataset, split, metric) that is not text (a parquet's bytes) or has
+    spaces around it (``' cifar10'`` would be a key of its own), by its line: Table.from_tidy
+    would name only its row in a frame the user never saw."""
+    import numpy as np
+
+    cells = (
+        column.astype("category") if not isinstance(column.dtype, pd.CategoricalDtype) else column
+    )
+    names = cells.cat.categories.to_numpy(dtype=object)  # a few names over many rows
+    for why, bad in (
+        ("is not text", [not isinstance(x, str) for x in names]),
+        (
+            "has spaces around it (it would be a key of its own)",
+            [isinstance(x, str) and x != x.strip() for x in names],
+        ),
+    ):
+        if any(bad):  # the first row of any bad name
+            row = _first(np.isin(np.asarray(cells.cat.codes), np.flatnonzero(bad)))
+            raise _bad(p, row, name, column.iloc[row], why, csv)
+
+
+def _check_nb201_names(p: Path, datasets: Any, splits: Any, csv: bool) -> None:
+    """Refuse a row naming an NB201 dataset or split in another spelling (``CIFAR10`` would be
+    a dataset of its own, which no query for ``cifar10`` finds) or an NB201 evaluation split
+    its dataset does not have (``cifar10`` ``x-valid``: NB201's CIFAR-10 validation split is
+    ``cifar10-valid``'s), by the first such row. Other names (a retraining's own dataset, a
+    proxy's split) are kept."""
+    import numpy as np
+
+    from nb201_flat.importers.official import EVAL_SPLITS
+    from nb201_flat.table import _same_but_spelling
+
+    nb201_splits = sorted({s for ss in EVAL_SPLITS.values() for s in ss} | {"train"})
+    # a few names over many rows: the first row of each (dataset, split) pair, by their codes
+    cats = [pd.Series(c).astype("category") for c in (datasets, splits)]
+    codes = pd.DataFrame({i: np.asarray(c.cat.codes) for i, c in enumerate(cats)})
+    for row, d, sp in codes.drop_duplicates().itertuples(name=None):
+        # an empty cell (code -1) was refused before
+        dataset, split = (str(c.cat.categories[i]) for c, i in zip(cats, (d, sp), strict=True))
+        for column, name, known in (
+            ("dataset", dataset, list(EVAL_SPLITS)),
+            ("split", split, nb201_splits),
+        ):
+            if name not in known:
+                spelt = _same_but_spelling(name, known)
+                if spelt:
+                    why = f"is NB201's {spelt[0]!r} spelt otherwise (it would be a key of its own)"
+                    raise _bad(p, int(row), column, name, why, csv, fix=f"write {spelt[0]!r}")
+        if (
+            dataset in EVAL_SPLITS
+            and split in nb201_splits
+            and split
+            not in (
+                "train",
+                *EVAL_SPLITS[dataset],
+            )
+        ):
+            why = (
+                f"is not a split of NB201's {dataset!r}, which has "
+                f"{', '.join(('train', *EVAL_SPLITS[dataset]))}"
+            )
+            fix = (
+                "CIFAR-10's validation split is 'cifar10-valid' 'x-valid'; fix the file"
+                if dataset == "cifar10"
+                else "fix the file"
+            )
+            raise _bad(p, int(row), "split", split, why, csv, fix=fix)
 
 
 # -- DataFrames handed to Table.from_tidy ------------------------------------------------------
@@ -600,10 +734,11 @@ def looks_like_tidy(path: str | os.PathLike[str]) -> bool:
 
 
 _SPACE_KEYS = "as `nb201-flat train` writes it: nb201, nb201@C4N1#faithful, ..."
-SPACE_COLUMN_FIX = "a column of your own called space: rename it, else fix the cell"
+SPACE_COLUMN_FIX = "a column of your own called space: drop it, else fix the cell"
 """The fix of a ``space`` column holding something else than a space key: the column is read
-as the table's space (:func:`tidy_space`), so a user's own column of that name must be
-renamed (ignoring it would drop the network size of a retrained table's file unseen)."""
+as the table's space (:func:`tidy_space`), so a user's own column of that name must go, as any
+column of one's own (:func:`~nb201_flat.table.check_tidy_columns`; ignoring it would drop the
+network size of a retrained table's file unseen)."""
 
 
 def tidy_space(
@@ -763,6 +898,8 @@ def read_tidy(
 ) -> Table:
     """Read a tidy long file into a :class:`~nb201_flat.table.Table` (its space: ``space``,
     else the one its ``space`` column names, else NB201; :func:`tidy_space`)."""
+    import numpy as np
+
     p = Path(path)
     df = read_tidy_frame(p)
     meta = {"file": str(path), "columns": [c for c in TIDY_COLUMNS if c in df]}
@@ -774,6 +911,14 @@ def read_tidy(
         return _bad(p, row, "space", shown, why, csv, fix=SPACE_COLUMN_FIX)
 
     space, meta = tidy_space(df, space, meta, str(p), bad=bad_space)
+    for col in ("index", "copied_from"):  # here, with the space's size, to name the line
+        if col in df:
+            cells = df[col].to_numpy(dtype=np.float64, na_value=np.nan)
+            over = cells >= space.size  # NaN (an empty copied_from) is not
+            if over.any():
+                i = _first(over)
+                why = f"is out of range (the space's cells are 0..{space.size - 1})"
+                raise _bad(p, i, col, int(cells[i]), why, csv)
     if "arch" in df:  # here, to name a bad string by the file's line
 
         def bad(row: int, value: object, why: str) -> FormatError:
@@ -788,4 +933,5 @@ def read_tidy(
         source=source or f"tidy file {p.name}",
         meta=meta,
         check_arch=False,  # checked above
+        rows=lambda i: f"row {i + 1} (line {i + 2})" if csv else f"row {i + 1}",
     )

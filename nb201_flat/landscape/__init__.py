@@ -43,7 +43,7 @@ if TYPE_CHECKING:
         bottleneck_matrix,
         lowest_barrier_path,
     )
-    from nb201_flat.landscape.neighbourhood import flatness, neighbourhood_score
+    from nb201_flat.landscape.neighbourhood import StandIns, flatness, neighbourhood_score
     from nb201_flat.landscape.paths import BarrierPath, path_barrier, shortest_paths
     from nb201_flat.landscape.projection import projection_grid, random_directions, relaxed
     from nb201_flat.landscape.statistics import (
@@ -78,6 +78,7 @@ _LAZY = {
     "barrier_tree": "maximin",
     "bottleneck_matrix": "maximin",
     "lowest_barrier_path": "maximin",
+    "StandIns": "neighbourhood",
     "flatness": "neighbourhood",
     "neighbourhood_score": "neighbourhood",
     "BarrierPath": "paths",
@@ -126,6 +127,7 @@ __all__ = [
     "LandscapeArgumentError",
     "MissingValueError",
     "NoPathError",
+    "StandIns",
     "a2m_bands",
     "a2m_barrier",
     "a2m_barriers",

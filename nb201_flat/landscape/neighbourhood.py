@@ -20,6 +20,17 @@ Missing values (NaN) follow an explicit ``nan_policy``:
 - ``"propagate"``: any NaN member makes that row's aggregates NaN.
 - ``"raise"``: any NaN in ``values`` raises :class:`MissingValueError`.
 
+Stand-in cells (:class:`StandIns`): a retraining table trained with ``--unique-isomorphism``
+holds cells whose numbers are copies of the trained member of their isomorphism class, and
+disconnected cells recorded at chance without training (:func:`~nb201_flat.table.stand_ins`).
+NB201's own table trained every isomorphic duplicate independently; here a copy is no
+independent measurement. Given ``stand_ins``, :func:`flatness` adds ``n_stand_ins`` (the
+stand-ins among the ``n`` members) and ``omit_stand_ins`` says which members are left out:
+``"self"`` (default: a member holding the cell's own measurement -- a copy of the cell, or the
+cell it copies -- compares the cell with itself, which a neighbour measurement never is),
+``"all"`` (every stand-in, and the cell's own copies) or ``"none"``. Without ``stand_ins``
+nothing changes.
+
 Standard deviations are population ones (``ddof=0``); quantiles interpolate linearly, as
 ``numpy.quantile``'s default (the one rule of :mod:`nb201_flat.neighbourhood`, which also says
 when a level applies).
@@ -40,7 +51,8 @@ array([1., 1., 2.])
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
@@ -67,11 +79,15 @@ from nb201_flat.neighbourhood import AGGREGATES, Agg, Neighbourhood, lerp, level
 from nb201_flat.neighbours import NeighbourArrays
 from nb201_flat.space import Space
 
+if TYPE_CHECKING:
+    from nb201_flat.table import Table
+
 __all__ = [
     "AGGREGATES",
     "FLATNESS_COLUMNS",
     "Agg",
     "Neighbourhood",
+    "StandIns",
     "aggregate_members",
     "flatness",
     "neighbourhood_score",
@@ -88,6 +104,123 @@ FLATNESS_COLUMNS: tuple[str, ...] = (
     "sharpness",
     "share_within_delta",
 )
+
+#: The column :func:`flatness` adds when given ``stand_ins``.
+STAND_IN_COLUMN = "n_stand_ins"
+
+OmitStandIns: TypeAlias = Literal["self", "all", "none"]
+OMIT_STAND_INS: tuple[str, ...] = ("self", "all", "none")
+
+
+@dataclass(frozen=True, eq=False)
+class StandIns:
+    """The stand-in cells of one metric vector of a retraining table (see the module docstring).
+
+    Attributes
+    ----------
+    group
+        Per cell, a label shared by the cells holding one measurement: a cell copied into
+        another, on any seed of the vector's dataset and schedule, shares its label (the
+        smallest index of the group); every other cell is its own label.
+    stand_in
+        Per cell, whether its numbers are not its own measurement: an isomorphic copy on some
+        seed of the vector's dataset and schedule, or a constant-output cell.
+    n_copies, n_constant
+        How many cells are copies, and how many are constant-output.
+
+    >>> import numpy as np
+    >>> s = StandIns.build(6, copies=[(4, 3), (5, 3)], constant=[0])
+    >>> s.group.tolist(), s.stand_in.astype(int).tolist()
+    ([0, 1, 2, 3, 3, 3], [1, 0, 0, 0, 1, 1])
+    """
+
+    group: npt.NDArray[np.int64]
+    stand_in: BoolArray
+    n_copies: int
+    n_constant: int
+
+    @classmethod
+    def build(
+        cls, size: int, *, copies: Iterable[tuple[int, int]] = (), constant: Iterable[int] = ()
+    ) -> StandIns:
+        """From ``(cell, copied_from)`` pairs and constant-output cells of a space of ``size``."""
+        parent = np.arange(size, dtype=np.int64)
+
+        def root(i: int) -> int:
+            while parent[i] != i:
+                parent[i] = parent[parent[i]]
+                i = int(parent[i])
+            return i
+
+        def cell(i: object) -> int:
+            j: int = int(i)  # type: ignore[call-overload]
+            if not 0 <= j < size:
+                raise LandscapeArgumentError(
+                    f"stand-in cell {j} is not an index of this space (0..{size - 1}); "
+                    "build StandIns from the table the values come from"
+                )
+            return j
+
+        stand = np.zeros(size, dtype=bool)
+        copied = set()
+        for c, src in copies:
+            a, b = root(cell(c)), root(cell(src))
+            parent[max(a, b)] = min(a, b)
+            copied.add(cell(c))
+        const = {cell(i) for i in constant}
+        stand[list(copied | const)] = True
+        group = parent.copy()
+        for i in np.flatnonzero(parent != np.arange(size)).tolist():
+            group[i] = root(i)
+        return cls(group, stand, len(copied), len(const))
+
+    @classmethod
+    def of(cls, table: Table, dataset: str, epochs: int) -> StandIns | None:
+        """The stand-ins of ``table``'s vectors of ``dataset`` at ``epochs`` (any split, metric,
+        seed); None for a table that records none (a benchmark's own numbers)."""
+        from nb201_flat.table import stand_ins
+
+        found = stand_ins(table)
+        if found is None:
+            return None
+        constant, copies = found
+        pairs = [
+            (cell, int(r["copied_from"]))
+            for cell, recs in copies.items()
+            for r in recs
+            if (r["dataset"], int(r["epochs"])) == (dataset, int(epochs))
+        ]
+        return cls.build(table.space.size, copies=pairs, constant=constant)
+
+    @property
+    def any(self) -> bool:
+        """Whether a member could be left out or counted."""
+        return bool(self.stand_in.any())
+
+
+def _check_stand_ins(
+    space: Space, stand_ins: StandIns | None, omit: str | None
+) -> tuple[StandIns | None, OmitStandIns]:
+    if stand_ins is None:
+        if omit is not None:
+            raise LandscapeArgumentError(
+                f"omit_stand_ins={omit!r} applies only with stand_ins (a retraining table's "
+                "StandIns.of(table, dataset, epochs)); drop it"
+            )
+        return None, "self"
+    if not isinstance(stand_ins, StandIns) or len(stand_ins.group) != space.size:
+        raise LandscapeArgumentError(
+            f"stand_ins must be a StandIns over this space's {space.size} cells; build it "
+            "with StandIns.of(table, dataset, epochs)"
+        )
+    if omit is None:
+        omit = "self"
+    if omit not in OMIT_STAND_INS:
+        raise LandscapeArgumentError(
+            f"omit_stand_ins must be one of {', '.join(OMIT_STAND_INS)}, got {omit!r}"
+        )
+    return stand_ins, omit  # type: ignore[return-value]
+
 
 # Rows per chunk so that one gathered block holds about 2M floats (16 MB): keeps the working
 # set in cache and the peak memory flat at radius 3 (1,280 neighbours per row).
@@ -117,6 +250,8 @@ def flatness(
     delta: float = 1.0,
     nan_policy: NanPolicy = "omit",
     columns: Iterable[str] | None = None,
+    stand_ins: StandIns | None = None,
+    omit_stand_ins: OmitStandIns | None = None,
 ) -> pd.DataFrame:
     """Flatness statistics of every architecture's neighbourhood, one row per architecture.
 
@@ -141,14 +276,24 @@ def flatness(
         The columns to compute, in this order (default: all of :data:`FLATNESS_COLUMNS`).
         Only what they need is computed: count, mean, std, sharpness, min and max by the
         structure of the space, in milliseconds even at radius 6; median, quantile and
-        share by a chunked gather of the individual values.
+        share by a chunked gather of the individual values. ``n_stand_ins`` is one of them
+        with ``stand_ins`` (and in the default then).
+    stand_ins
+        The stand-in cells of a retraining table (:meth:`StandIns.of`), for the values'
+        dataset and schedule. With them every statistic is computed by the gather.
+    omit_stand_ins
+        With ``stand_ins``: ``"self"`` (default) leaves out of each neighbourhood the members
+        holding the cell's own measurement (its isomorphic copies, or the cell it copies),
+        ``"all"`` every stand-in as well, ``"none"`` nothing (see the module docstring). The
+        cell itself, a member with ``include_self``, is never left out.
 
     Returns
     -------
     pandas.DataFrame
         Indexed by architecture ``index``; the ``columns`` (default ``value, n, mean, median,
         min, max, std, quantile, sharpness, share_within_delta``). ``df.attrs`` records the
-        parameters.
+        parameters. With ``stand_ins``, ``n_stand_ins`` counts the members used (among ``n``)
+        whose numbers are stand-ins.
 
     Examples
     --------
@@ -175,7 +320,8 @@ def flatness(
         connected_only=connected_only,
         quantile=quantile,
     )
-    cols = _check_columns(columns)
+    stand, omit = _check_stand_ins(space, stand_ins, omit_stand_ins)
+    cols = _check_columns(columns, stand is not None)
     if spec.level_unread(given=quantile is not None, column="quantile" in cols):
         what, drop = "quantile=", "quantile="
         if quantile is None:  # held in the spec
@@ -203,6 +349,7 @@ def flatness(
         q=q,
         delta=float(delta),
         propagate=nan_policy == "propagate",
+        stand=None if stand is None else (stand, omit),
     )
     stats["value"] = v
     if "mean" in stats:
@@ -223,23 +370,36 @@ def flatness(
         delta=float(delta),
         nan_policy=nan_policy,
     )
+    if stand is not None:
+        df.attrs.update(omit_stand_ins=omit)
     return df
 
 
 # the statistic a flatness column is read from, where it is not the column itself
-_COLUMN_NEEDS = {"sharpness": "mean", "share_within_delta": "share", "value": "n"}
+_COLUMN_NEEDS = {
+    "sharpness": "mean",
+    "share_within_delta": "share",
+    "value": "n",
+    STAND_IN_COLUMN: "n",
+}
 
 
-def _check_columns(columns: Iterable[str] | None) -> tuple[str, ...]:
+def _check_columns(columns: Iterable[str] | None, stand: bool = False) -> tuple[str, ...]:
+    known = (*FLATNESS_COLUMNS, STAND_IN_COLUMN) if stand else FLATNESS_COLUMNS
     if columns is None:
-        return FLATNESS_COLUMNS
+        return known
     if isinstance(columns, str):
         columns = (columns,)
     cols = tuple(dict.fromkeys(columns))
-    bad = [c for c in cols if c not in FLATNESS_COLUMNS]
+    if STAND_IN_COLUMN in cols and not stand:
+        raise LandscapeArgumentError(
+            f"column {STAND_IN_COLUMN!r} counts the stand-ins that stand_ins names; pass "
+            "stand_ins=StandIns.of(table, dataset, epochs) or drop the column"
+        )
+    bad = [c for c in cols if c not in known]
     if bad or not cols:
         raise LandscapeArgumentError(
-            f"columns must be some of {', '.join(FLATNESS_COLUMNS)}, got {list(columns)}"
+            f"columns must be some of {', '.join(known)}, got {list(columns)}"
         )
     return cols
 
@@ -256,6 +416,8 @@ def neighbourhood_score(
     no_none: bool | None = None,
     connected_only: bool | None = None,
     nan_policy: NanPolicy = "omit",
+    stand_ins: StandIns | None = None,
+    omit_stand_ins: OmitStandIns | None = None,
 ) -> FloatArray:
     """The aggregated objective g(f(N(α))) of every architecture, as a vector.
 
@@ -266,7 +428,7 @@ def neighbourhood_score(
     agg, quantile, exact, include_self, no_none, connected_only
         Fields of the specification; None keeps its value. ``agg`` is g: ``"mean"``,
         ``"median"``, ``"min"``, ``"max"``, ``"quantile"`` (at ``quantile``) or ``"std"``.
-    nan_policy
+    nan_policy, stand_ins, omit_stand_ins
         As in :func:`flatness`.
 
     Returns
@@ -300,12 +462,19 @@ def neighbourhood_score(
         connected_only=connected_only,
     )
     spec.check_level_read(given=quantile is not None)  # it would change nothing
+    stand, omit = _check_stand_ins(space, stand_ins, omit_stand_ins)
     v = as_values(space, values)
     check_nan_policy(nan_policy)
     if nan_policy == "raise":
         raise_on_nan(v)
     nb = NeighbourRows(space, spec.radius, spec.exact, spec.no_none, spec.connected_only)
-    return _score(nb, v, spec, propagate=nan_policy == "propagate")
+    return _score(
+        nb,
+        v,
+        spec,
+        propagate=nan_policy == "propagate",
+        stand=None if stand is None else (stand, omit),
+    )
 
 
 def aggregate_members(members: npt.ArrayLike, spec: Neighbourhood) -> float:
@@ -343,7 +512,14 @@ def _agg_level(spec: Neighbourhood) -> tuple[str, float]:
     return ("quantile", level) if level is not None else (spec.agg, 0.5)
 
 
-def _score(nb: NeighbourRows, v: FloatArray, spec: Neighbourhood, *, propagate: bool) -> FloatArray:
+def _score(
+    nb: NeighbourRows,
+    v: FloatArray,
+    spec: Neighbourhood,
+    *,
+    propagate: bool,
+    stand: _Stand | None = None,
+) -> FloatArray:
     agg, q = _agg_level(spec)
     stats = _stats(
         nb,
@@ -353,6 +529,7 @@ def _score(nb: NeighbourRows, v: FloatArray, spec: Neighbourhood, *, propagate: 
         q=q,
         delta=0.0,
         propagate=propagate,
+        stand=stand,
     )
     return stats[agg]
 
@@ -366,9 +543,34 @@ def _stats(
     q: float,
     delta: float,
     propagate: bool,
+    stand: _Stand | None = None,
 ) -> dict[str, FloatArray]:
     """Count/mean/std/min/max by the structure of the space (no gather: see
-    :mod:`~nb201_flat.landscape.aggregates`); what needs individual values by the gather."""
+    :mod:`~nb201_flat.landscape.aggregates`); what needs individual values by the gather.
+
+    With ``stand`` (stand-ins and what to leave out), the members depend on the row's own
+    cell, which the structure does not see: every statistic is gathered, with
+    ``n_stand_ins``. A table whose vector holds no stand-in keeps the fast path.
+    """
+    if stand is not None and not stand[0].any:
+        plain = _stats(
+            nb, v, include_self=include_self, wanted=wanted, q=q, delta=delta, propagate=propagate
+        )
+        plain[STAND_IN_COLUMN] = np.where(np.isnan(plain["n"]), np.nan, 0.0)
+        return plain
+    if stand is not None:
+        check_neighbourhood_memory(nb, len(wanted) + 2, gather=True, include_self=include_self)
+        named = ("mean", "median", "min", "max", "std", "quantile", "share")
+        return _aggregate(
+            nb,
+            v,
+            include_self=include_self,
+            wanted=tuple(w for w in named if w in wanted),
+            q=q,
+            delta=delta,
+            propagate=propagate,
+            stand=stand,
+        )
     fast = supports(wanted, nb.radius, exact=nb.exact)
     slow = tuple(w for w in wanted if w not in fast)
     check_neighbourhood_memory(nb, len(wanted) + 1, gather=bool(slow), include_self=include_self)
@@ -445,16 +647,20 @@ def _aggregate(
     q: float,
     delta: float,
     propagate: bool,
+    stand: _Stand | None = None,
 ) -> dict[str, FloatArray]:
-    """Row statistics of ``v`` over every neighbourhood, computed in row chunks."""
+    """Row statistics of ``v`` over every neighbourhood, computed in row chunks; with
+    ``stand``, without the members it leaves out, and ``n_stand_ins``."""
     size = len(v)
     width = nb.width + (1 if include_self else 0)
-    out = {name: np.full(size, np.nan) for name in (*wanted, "n")}
+    names = (*wanted, "n") if stand is None else (*wanted, "n", STAND_IN_COLUMN)
+    out = {name: np.full(size, np.nan) for name in names}
     if "median" in wanted and "quantile" not in wanted:
         out["quantile"] = np.full(size, np.nan)
     step = max(1, _CHUNK_ENTRIES // max(width, 1))
     any_nan = bool(np.isnan(v).any())
     full = nb.full if isinstance(nb, NeighbourRows) else bool((nb.counts == nb.width).all())
+    full = full and stand is None
     starts = range(0, size, step)
     for start in progress(starts, total=len(starts), desc=f"radius-{nb.radius} neighbourhoods"):
         rows = slice(start, min(start + step, size))
@@ -465,12 +671,39 @@ def _aggregate(
         else:
             pad = idx < 0
             g = v[np.where(pad, 0, idx)]
+        flags = None
+        if stand is not None and pad is not None:
+            pad, flags = _stand_in_members(stand, idx, pad, rows)
         if include_self:
             g = np.concatenate([v[rows, None], g], axis=1)
             if pad is not None:
                 pad = np.concatenate([np.zeros((len(g), 1), dtype=bool), pad], axis=1)
+            if flags is not None and stand is not None:
+                flags = np.concatenate([stand[0].stand_in[rows, None], flags], axis=1)
         _chunk_stats(g, pad, v[rows], any_nan, wanted, q, delta, propagate, out, rows)
+        if flags is not None and pad is not None:
+            used = ~pad if propagate else ~pad & ~np.isnan(g)  # the members n counts
+            out[STAND_IN_COLUMN][rows] = (used & flags).sum(axis=1)
     return out
+
+
+_Stand: TypeAlias = tuple[StandIns, OmitStandIns]
+
+
+def _stand_in_members(
+    stand: _Stand, idx: npt.NDArray[Any], pad: BoolArray, rows: slice
+) -> tuple[BoolArray, BoolArray]:
+    """``pad`` with the members ``stand`` leaves out added, and which members are stand-ins."""
+    found, omit = stand
+    safe = np.where(pad, 0, idx)
+    flags = found.stand_in[safe] & ~pad
+    if omit == "none":
+        return pad, flags
+    centre = found.group[rows][:, None]
+    own = found.group[safe] == centre  # holds the centre's measurement
+    if omit == "all":
+        own |= flags
+    return pad | own, flags & ~own
 
 
 def _chunk_stats(

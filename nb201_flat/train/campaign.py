@@ -7,7 +7,8 @@ uniform sample. Two reductions avoid work that cannot change an answer:
 
 * disconnected cells (the input never reaches the output: 341 of NB201's 15,625) compute a
   constant, so they are not trained; the plan lists them with chance accuracy
-  (``100 / num_classes``) and the flag ``constant_output``;
+  (``100 / num_classes``, see :func:`record_constant_output`) and the flag
+  ``constant_output``;
 * with ``unique_isomorphism``, one member per isomorphism class (NATS-Bench's key,
   :meth:`~nb201_flat.space.Space.isomorphism_key`) is trained, the smallest index, and the plan
   maps every other member to it; ``train`` records that mapping in the results database
@@ -58,7 +59,8 @@ class CampaignPlan:
     representative: Mapping[int, int] = field(default_factory=dict)
 
     def chance_rows(self, num_classes: int) -> list[dict[str, object]]:
-        """One record per constant-output cell: chance accuracy, flagged.
+        """One record per constant-output cell: chance accuracy (``100 / num_classes``,
+        the mean of the classes' shares; see :func:`record_constant_output`), flagged.
 
         >>> CampaignPlan((), (7,)).chance_rows(10)
         [{'index': 7, 'accuracy': 10.0, 'constant_output': True}]
@@ -179,9 +181,15 @@ def record_constant_output(job: Any) -> dict[str, tuple[float, float, float]]:
     """Store a disconnected cell's result without training it: chance accuracy, flagged.
 
     The input never reaches the output, so the network computes the same logits for every
-    image; on NB201's class-balanced evaluation splits its accuracy is chance,
-    ``100 / num_classes``. The loss depends on the trained classifier bias, which is not
-    computed, so it is stored as missing (NULL); so is the training time (nothing was trained:
+    image and predicts one class for all: its accuracy on a split is that class's share of the
+    split. Which class is up to the trained classifier bias, which is not computed, so every
+    split stores chance, ``100 / num_classes``: the mean of the classes' shares (the accuracy
+    expected of a class drawn uniformly). That is a trained run's accuracy exactly only on a
+    class-balanced split (CIFAR's full train and test sets); on the halves NB201 cuts them
+    into (cifar10-valid's train and x-valid, the x-valid and x-test halves of a test set) and
+    on ImageNet16-120's train set a trained run lands on its class's share instead (NB201's own
+    cell 1651: x-valid 9.712, train 10.288 where 10 is stored here). The loss depends on the
+    same bias, so it is stored as missing (NULL); so is the training time (nothing was trained:
     a time of 0 would make the cell free to a time-budgeted search). The run gets status ``"constant"`` (the flag),
     the final epoch's rows are written, and the imported table lists these cells in
     ``table.meta["constant_output"]``. A run of the cell already trained (with

@@ -174,7 +174,13 @@ def _train(
         torch.set_num_threads(job0.threads)
     recipe = job0.recipe
     faithful = job0.train_mode.name == "faithful"
-    splits = load_dataset(job0.dataset, job0.data_root, split_dir=job0.split_dir, strict=faithful)
+    splits = load_dataset(  # the campaign that found the data (data_identity) warned already
+        job0.dataset,
+        job0.data_root,
+        split_dir=job0.split_dir,
+        strict=faithful,
+        warn=job0.data_identity is None,
+    )
     for job in jobs:
         check_data_read(job, splits.identity)
     data = DeviceData(splits, device)
@@ -231,7 +237,9 @@ def _train(
                     rows[m].update(ev)
             for m in trained:
                 job, sess = jobs[m], unit.sessions[m]
-                meta = checkpoint_meta(job, done, train_time[m], splits.identity, records[m])
+                meta = checkpoint_meta(
+                    job, done, train_time[m], splits.identity, records[m], device
+                )
                 callback = None if on_epoch_end is None else _bind(on_epoch_end, job)
                 writer.submit(
                     _store_epoch(

@@ -332,12 +332,15 @@ def fallback_split(n: int) -> tuple[I64, I64]:
     return np.sort(perm[:half]), np.sort(perm[half:])
 
 
-def nb201_split(dataset: str, n: int, split_dir: str | os.PathLike[str] | None) -> tuple[I64, I64]:
+def nb201_split(
+    dataset: str, n: int, split_dir: str | os.PathLike[str] | None, *, warn: bool = True
+) -> tuple[I64, I64]:
     """The two halves NB201 uses for ``dataset`` over ``n`` items (train/valid or xvalid/xtest).
 
     Looked up in ``split_dir`` first, then in the copies shipped with the package
     (:mod:`.splits`, used when they cover exactly ``n`` items, i.e. on NB201's full data);
-    otherwise (a dataset of another size) the deterministic fallback, with a warning.
+    otherwise (a dataset of another size) the deterministic fallback, with a warning unless
+    ``warn`` is false (a caller that said so already).
     """
     fname, k1, k2 = SPLIT_FILES[dataset]
     path = Path(split_dir) / fname if split_dir is not None else None
@@ -347,11 +350,15 @@ def nb201_split(dataset: str, n: int, split_dir: str | os.PathLike[str] | None) 
         a, b = packaged_split(fname, (k1, k2))
         if len(a) + len(b) == n and max(a.max(), b.max()) < n:
             return a, b
-        log.warning(
-            "NB201 split file %s not found; using the deterministic fallback split "
-            "(numbers will not be exactly comparable with NB201's)",
-            path if path is not None else fname,
-        )
+        if warn:
+            log.warning(
+                "no NB201 split file %s, and the copy shipped with the package cuts NB201's "
+                "%d items, not this dataset's %d: using the deterministic fallback split "
+                "(numbers will not be exactly comparable with NB201's)",
+                path if path is not None else fname,
+                len(a) + len(b),
+                n,
+            )
         return fallback_split(n)
     a, b = read_split_file(path, (k1, k2))
     both = np.concatenate([a, b])
@@ -462,14 +469,19 @@ def _identity(name: str, md5s: Mapping[str, str], split: tuple[I64, I64] | None)
 
 
 def dataset_identity(
-    name: str, root: str | os.PathLike[str], split_dir: str | os.PathLike[str] | None = None
+    name: str,
+    root: str | os.PathLike[str],
+    split_dir: str | os.PathLike[str] | None = None,
+    *,
+    strict: bool = False,
 ) -> DataIdentity:
     """The :class:`DataIdentity` of ``name`` under ``root``, without reading the images where
     the files are the official ones.
 
     Official files (their MD5s in :data:`OFFICIAL_MD5`) are hashed only, and NB201's image
-    counts fix the split. Other files are read through :func:`load_dataset`, so a corrupt or
-    malformed file fails here, once, before any run starts.
+    counts fix the split. Other files are read through :func:`load_dataset` (with
+    ``strict``), so a corrupt or malformed file, or one of another size where faithful mode
+    needs NB201's, fails here, once, before any run starts.
 
     Raises
     ------
@@ -477,6 +489,8 @@ def dataset_identity(
         The folder or a file is missing.
     FormatError
         A file cannot be read or is not in the expected layout.
+    DatasetSizeError
+        ``strict`` and the dataset has not NB201's image counts (see :func:`load_dataset`).
     """
     info = dataset_info(name)
     root = Path(root)
@@ -488,11 +502,11 @@ def dataset_identity(
     if name in SPLIT_FILES:
         with contextlib.suppress(OSError):  # no file: the packaged split or the fallback
             split_file = _stat_key(split_root / SPLIT_FILES[name][0])
-    seen = (name, tuple(md5s.items()), split_file)
+    seen = (name, tuple(md5s.items()), split_file, strict)
     if seen in _IDENTITY_SEEN:
         return _IDENTITY_SEEN[seen]
     if any(md5s[f] != OFFICIAL_MD5[info.source][f] for f in md5s):
-        found = load_dataset(name, root, split_dir=split_dir).identity
+        found = load_dataset(name, root, split_dir=split_dir, strict=strict).identity
         if found is None:  # load_dataset always sets it
             raise AssertionError("load_dataset returned no identity")
     else:
@@ -508,8 +522,8 @@ def dataset_identity(
 
 
 _IDENTITY_SEEN: dict[tuple[object, ...], DataIdentity] = {}
-"""Identities found in this process, by dataset, files' MD5s and split file: other files are
-read through once, not once per job that asks."""
+"""Identities found in this process, by dataset, files' MD5s, split file and strictness: other
+files are read through once, not once per job that asks."""
 
 
 def _stat_key(path: Path) -> tuple[object, ...]:
@@ -552,6 +566,7 @@ def load_dataset(
     *,
     split_dir: str | os.PathLike[str] | None = None,
     strict: bool = False,
+    warn: bool = True,
 ) -> DataSplits:
     """Read an NB201 dataset from ``root`` and apply NB201's splits.
 
@@ -567,6 +582,9 @@ def load_dataset(
     strict
         Faithful mode: ImageNet16-120 must have NB201's 151,700 train / 6,000 test images
         (classes 1..120 of the down-sampled ImageNet), else :class:`~nb201_flat.errors.DatasetSizeError`.
+    warn
+        Warn when the split falls back (:func:`nb201_split`); a run whose campaign found its
+        data first (and so warned once) does not repeat it.
 
     Raises
     ------
@@ -596,7 +614,7 @@ def load_dataset(
         check_nb201_counts(name, len(train_y), n_test)
     test_all = np.arange(n_test, dtype=np.int64)
     if name == CIFAR10_VALID:
-        tr, va = nb201_split(name, len(train_y), split_dir)
+        tr, va = nb201_split(name, len(train_y), split_dir, warn=warn)
         return DataSplits(
             info,
             train_x[tr],
@@ -614,7 +632,7 @@ def load_dataset(
             {"ori-test": ("test", test_all)},
             _identity(name, md5s, None),
         )
-    xv, xt = nb201_split(name, n_test, split_dir)
+    xv, xt = nb201_split(name, n_test, split_dir, warn=warn)
     return DataSplits(
         info,
         train_x,
@@ -667,7 +685,8 @@ def check_dataset_files(
             Param("split_dir"),
             f" {split_dir} has no {fname}; put NB201's file there, or drop ",
             Param("split_dir"),
-            " to use the copy shipped with the package",
+            " (then the file in the data root, else the copy shipped with the package, which "
+            "fits NB201's full dataset only)",
         )
     read_split_file(path, (k1, k2))
 

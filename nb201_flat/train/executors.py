@@ -343,6 +343,16 @@ def _detect_devices() -> list[str]:
     return ["cpu"]
 
 
+def local_cpu_threads(jobs_per_device: int, n_devices: int = 1) -> int:
+    """torch threads of each :class:`LocalExecutor` worker training on the CPU by default: the
+    cores shared among ``jobs_per_device`` workers per device.
+
+    From the option, not from the runs left to train (fewer workers would get more threads):
+    a CPU run's numbers depend on its thread count, so a rerun resuming fewer runs must keep
+    the count their checkpoints were trained with (:func:`~.trainer.check_owner`)."""
+    return max(1, (os.cpu_count() or 1) // (jobs_per_device * n_devices))
+
+
 @dataclass
 class LocalExecutor:
     """Worker processes on this machine.
@@ -354,7 +364,7 @@ class LocalExecutor:
     jobs_per_device
         Concurrent jobs per device (several small networks share a GPU well).
     threads
-        torch CPU threads per worker; default: CPU count / workers for CPU devices.
+        torch CPU threads per worker; default for CPU devices: :func:`local_cpu_threads`.
     retries
         Extra attempts for a failed job.
     processes
@@ -441,7 +451,7 @@ class LocalExecutor:
         slots = self._slots(len(units))
         threads = self.threads
         if threads is None and all(s == "cpu" for s in slots):
-            threads = max(1, (os.cpu_count() or 1) // len(slots))
+            threads = local_cpu_threads(self.jobs_per_device, len(set(slots)))
         ctx = mp.get_context("spawn")  # CUDA and fork do not mix; spawn is safe everywhere
         attempts = dict.fromkeys(range(len(units)), 0)
         pending = {u: [all_jobs[p] for p in unit] for u, unit in enumerate(units)}
@@ -516,6 +526,24 @@ class DaskExecutor:
     run_group: GroupRunFn = field(default=_default_run_group)
     concurrent: int = 1
     run_concurrent: GroupRunFn = field(default=_default_run_concurrent)
+    _client: Any = field(default=None, init=False, repr=False)
+
+    def connect(self) -> None:
+        """Connect to the scheduler at ``address`` now, not in :meth:`map`: a caller with
+        work to do first (reading the data, warning about it) learns of an unreachable
+        scheduler before, in one line. The connection serves the next :meth:`map`."""
+        require("distributed", "cluster")
+        from distributed import Client
+
+        if self._client is not None or isinstance(self.address, Client):
+            return
+        try:
+            self._client = Client(self.address)  # type: ignore[no-untyped-call]
+        except OSError as err:  # unreachable or timed out: one line, not dask's traceback
+            raise ExecutorSpecError(
+                f"cannot reach the dask scheduler at {self.address} ({err}); start it, or correct ",
+                Param("address"),
+            ) from None
 
     def map(self, jobs: Sequence[TrainJob]) -> list[JobResult]:
         """See :class:`Executor`."""
@@ -529,13 +557,8 @@ class DaskExecutor:
         units = plan_units(jobs, todo, group_seeds=self.group_seeds, concurrent=self.concurrent)
         multi = _multi_runner(self.concurrent, self.run_group, self.run_concurrent)
         own = not isinstance(self.address, Client)
-        try:
-            client = Client(self.address) if own else self.address  # type: ignore[no-untyped-call]
-        except OSError as err:  # unreachable or timed out: one line, not dask's traceback
-            raise ExecutorSpecError(
-                f"cannot reach the dask scheduler at {self.address} ({err}); start it, or correct ",
-                Param("address"),
-            ) from None
+        self.connect()
+        client = self._client if own else self.address
         try:
             futures = {
                 client.submit(
@@ -561,6 +584,7 @@ class DaskExecutor:
         finally:
             if own:
                 client.close()
+                self._client = None
         return [results[p] for p in range(len(jobs))]
 
 

@@ -181,7 +181,13 @@ def _train(
         torch.set_num_threads(job0.threads)
     recipe = job0.recipe
     faithful = job0.train_mode.name == "faithful"
-    splits = load_dataset(job0.dataset, job0.data_root, split_dir=job0.split_dir, strict=faithful)
+    splits = load_dataset(  # the campaign that found the data (data_identity) warned already
+        job0.dataset,
+        job0.data_root,
+        split_dir=job0.split_dir,
+        strict=faithful,
+        warn=job0.data_identity is None,
+    )
     for job in jobs:
         check_data_read(job, splits.identity)
     data = DeviceData(splits, device)
@@ -234,7 +240,7 @@ def _train(
                 for r, ev in zip(rows, sess.evaluate(), strict=True):
                     r.update(ev)
             meta = [
-                checkpoint_meta(j, done, train_time, splits.identity, rec)
+                checkpoint_meta(j, done, train_time, splits.identity, rec, device)
                 for j, rec in zip(jobs, records, strict=True)
             ]
             states = [{**m, **st} for m, st in zip(meta, sess.member_states(), strict=True)]

@@ -101,7 +101,9 @@ class TrainJob:
     compile, channels_last, amp
         ``torch.compile``; channels-last layout and bf16 autocast (``None``: as ``mode`` says).
     threads
-        CPU threads for torch (``None``: leave torch's default).
+        CPU threads for torch (``None``: leave torch's default). A CPU run's count is
+        recorded with its device, and a resume under another count is refused (its numbers
+        would differ from an uninterrupted run's).
     mode
         ``"faithful"`` (NB201's numerics, default) or ``"fast"``; see :mod:`.modes`. Its tag
         (with any override above) is part of :attr:`key` and of the checkpoint identity.
@@ -235,8 +237,9 @@ def check_stored_data(job: TrainJob, stored: str | None) -> None:
         return
     if stored != expected:
         raise DataMismatchError(
-            f"{job.db_path} already holds {job.name} trained on other data (digest "
-            f"{stored[:12]}; these files: {expected[:12]}); train each set of files into a ",
+            f"{job.db_path} already holds {job.name} trained on other data (other files or "
+            f"another split; digest {stored[:12]}; these files and split: {expected[:12]}); "
+            "train each set of files and split into a ",
             Param("db_path"),
             " of its own",
         )

@@ -137,6 +137,13 @@ def connect_readonly(
         )
         raise ResultsDBError(f"cannot read results database {p} ({exc}); {hint}") from exc
     except sqlite3.DatabaseError as exc:
+        with p.open("rb") as f:
+            sqlite = f.read(16) == b"SQLite format 3\x00"
+        if sqlite:  # a SQLite file cut short (a copy interrupted) or damaged: not another file
+            raise ResultsDBError(
+                f"{p} is a truncated or damaged SQLite file ({exc}); copy the results database "
+                "again from where it was trained (with its -wal file, if it has one)"
+            ) from exc
         raise ResultsDBError(
             f"{p} is not a results database ({exc}); pass the SQLite file written by train"
         ) from exc

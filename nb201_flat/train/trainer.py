@@ -5,8 +5,8 @@ and each batch is cropped (zero padding), flipped and normalised with tensor ops
 waits for a CPU data loader. All random numbers (data order, crop offsets, flips) come from one
 ``torch.Generator`` on the training device, seeded by the job's seed, whose state is
 checkpointed with the model, optimiser and scheduler: a run killed at any moment (``kill -9``) resumes from its last
-checkpoint to the same final numbers (bitwise on CPU with the same thread count; on CUDA up to
-the non-determinism of its kernels). Weight init uses the seed through a forked global RNG, so
+checkpoint to the same final numbers (bitwise on CPU, where a resume under another thread count
+is refused: :func:`check_owner`; on CUDA up to the non-determinism of its kernels). Weight init uses the seed through a forked global RNG, so
 the caller's RNG state is left untouched.
 
 After each epoch the results are upserted into the database, then the checkpoint is written,
@@ -25,7 +25,7 @@ import contextlib
 import logging
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -200,10 +200,12 @@ def checkpoint_meta(
     train_time_s: float,
     data: DataIdentity | None,
     record: RunRecord,
+    device: torch.device | None = None,
 ) -> dict[str, Any]:
     """What a checkpoint holds besides the training state: its epoch, its run's identity,
-    the training time so far, the digest of the data read (checked on resume) and the run's
-    :class:`RunRecord` so far."""
+    the training time so far, the digest of the data read (checked on resume), the run's
+    :class:`RunRecord` so far and, trained on the CPU (``device``), its thread count
+    (:func:`cpu_threads`, checked on resume)."""
     return {
         "epoch": epoch,
         "run": _job_state_id(job),
@@ -212,7 +214,18 @@ def checkpoint_meta(
         "trained_as": list(record.forms),
         "trained_on": list(record.devices),
         "data_recorded": record.data is not None,
+        "cpu_threads": None if device is None else cpu_threads(device),
     }
+
+
+def cpu_threads(device: torch.device) -> int | None:
+    """torch's intra-op thread count when ``device`` is the CPU, else ``None``.
+
+    A CPU kernel splits its reductions by thread, so the same run gives other numbers (in the
+    last digits) under another count: it is part of the device a CPU run is recorded on, and a
+    resume under another count is refused. Inter-op threads are not: eager training runs no
+    op in them."""
+    return torch.get_num_threads() if device.type == "cpu" else None
 
 
 UNRECORDED = "unrecorded"
@@ -226,13 +239,16 @@ def _so_far(state: Mapping[str, Any] | None, field: str, now: str | None) -> tup
 
 def device_label(device: torch.device) -> str:
     """The hardware and software a run trains on, as recorded: the GPU's name or ``cpu``,
-    with torch's version (and CUDA's and cuDNN's on a GPU)."""
+    with torch's version (and CUDA's and cuDNN's on a GPU; the thread count on the CPU)."""
     if device.type == "cuda":
         cudnn = torch.backends.cudnn.version()  # type: ignore[no-untyped-call]
         return (
             f"{torch.cuda.get_device_name(device)}, torch {torch.__version__}, CUDA "
             f"{torch.version.cuda}, cuDNN {cudnn}"
         )
+    threads = cpu_threads(device)
+    if threads is not None:
+        return f"{device.type}, torch {torch.__version__}, {threads} CPU threads"
     return f"{device.type}, torch {torch.__version__}"
 
 
@@ -302,8 +318,10 @@ def check_owner(
     device: torch.device | None = None,
 ) -> None:
     """Refuse a checkpoint state in ``folder`` that another run wrote (one run per folder),
-    that was trained on other data than ``data`` (a state without a digest predates them), or
-    whose random stream cannot go on on ``device``.
+    that was trained on other data than ``data`` (a state without a digest predates them),
+    whose random stream cannot go on on ``device``, or that was trained on the CPU under
+    another thread count than this process's (:func:`cpu_threads`: the resumed run would not
+    equal an uninterrupted one; a state without the count predates it).
 
     The crop offsets, flips and data order are drawn on the training device, and a CPU
     generator's state (Mersenne Twister) is not a CUDA one's (Philox seed and offset): a run
@@ -317,8 +335,9 @@ def check_owner(
     before = state.get("data")
     if data is not None and before is not None and before != data.digest:
         raise DataMismatchError(
-            f"checkpoints in {folder} were trained on other data (digest {str(before)[:12]}; "
-            f"these files: {data.short}); restore those files, or move the checkpoints away"
+            f"checkpoints in {folder} were trained on other data (other files or another "
+            f"split; digest {str(before)[:12]}; these files and split: {data.short}); restore "
+            "those files and split, or move the checkpoints away"
         )
     saved = state.get("generator")
     if device is not None and saved is not None:
@@ -330,6 +349,37 @@ def check_owner(
                 "here; resume on the kind of device they were trained on, or move them away to "
                 "start the run over"
             )
+    if device is not None:
+        check_threads(state, folder, cpu_threads(device))
+
+
+def check_threads(state: Mapping[str, Any], folder: object, threads: int | None) -> None:
+    """Refuse to resume checkpoint ``state`` (in ``folder``) trained on the CPU under another
+    thread count than ``threads`` (``None``: not on the CPU; a state without a count predates
+    its record): the resumed run's numbers would not equal an uninterrupted one's."""
+    before = state.get("cpu_threads")
+    if before is not None and threads is not None and before != threads:
+        raise CheckpointMismatchError(
+            f"checkpoints in {folder} were trained with {before} CPU threads, this run has "
+            f"{threads}, and a CPU's numbers depend on the count; resume with ",
+            Param("threads", before),
+            ", or move them away to start the run over",
+        )
+
+
+def check_resume_threads(jobs: Sequence[TrainJob], threads: int) -> None:
+    """:func:`check_threads` for the newest checkpoint of each of ``jobs`` that has one, to
+    train with ``threads`` CPU threads: one refusal before any run starts rather than one
+    failed attempt per run. Reads only (an unreadable file is left to the run)."""
+    for job in jobs:
+        for _, path in Checkpointer(job.checkpoint_folder).files():
+            try:
+                state = torch.load(path, map_location="cpu", weights_only=True)
+            except Exception:  # the run falls back past it, with a warning
+                continue
+            if isinstance(state, dict):
+                check_threads(state, path.parent, threads)
+            break  # the newest readable one is where the run resumes
 
 
 def train(
@@ -547,7 +597,14 @@ def _train(
         torch.set_num_threads(job.threads)
     recipe = job.recipe
     faithful = job.train_mode.name == "faithful"
-    splits = load_dataset(job.dataset, job.data_root, split_dir=job.split_dir, strict=faithful)
+    # a campaign that found the data first (data_identity) warned of a fallback split once
+    splits = load_dataset(
+        job.dataset,
+        job.data_root,
+        split_dir=job.split_dir,
+        strict=faithful,
+        warn=job.data_identity is None,
+    )
     check_data_read(job, splits.identity)
     data = DeviceData(splits, device)
     info = data.info
@@ -608,7 +665,7 @@ def _train(
             rows = {"train": (train_loss, train_acc, train_time)}
             if is_eval_epoch(done, every, recipe.epochs):
                 rows.update(sess.evaluate())
-            meta = checkpoint_meta(job, done, train_time, splits.identity, record)
+            meta = checkpoint_meta(job, done, train_time, splits.identity, record, device)
             snap = {**meta, **sess.snapshot()}
             writer.submit(_store_epoch(db, ckpt, job, done, dict(rows), snap, on_epoch_end))
             bar.set_postfix(loss=f"{train_loss:.3f}", acc=f"{train_acc:.1f}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
@@ -245,3 +246,196 @@ def test_clean_frames_of_every_dtype_read_exact_values() -> None:
     assert t.value(0, "cifar10", "ori-test", 200) == 93.5
     assert t.value(1, "cifar10", "ori-test", 200, seed_policy=2) == 91.25
     assert t.seeds(MetricKey("cifar10", "ori-test", 200)) == [2]
+
+
+@pytest.mark.parametrize(
+    ("header", "named", "hint"),
+    [
+        (HEADER.replace("seed", "seeds"), "seeds", "did you mean 'seed'?"),
+        (HEADER.replace("seed", "Seed"), "Seed", "did you mean 'seed'?"),
+        (HEADER.replace("value", "value,note"), "note", ""),
+    ],
+)
+def test_unknown_column_is_refused_by_name(
+    tmp_path: Path, header: str, named: str, hint: str
+) -> None:
+    # R1 #4: a misspelt `seeds` was dropped, and seed 0's values imported as the mean
+    path = tmp_path / "t.csv"
+    rows = GOOD.replace(",,accuracy", ",0,accuracy")
+    path.write_text(header + (rows.replace("93.5", "93.5,x") if "note" in header else rows))
+    with pytest.raises(FormatError) as info:
+        read_tidy(path)
+    msg = str(info.value)
+    assert "\n" not in msg and f"column '{named}' is not a tidy column" in msg, msg
+    assert hint in msg and "seed, metric, value" in msg and "copied_from" in msg, msg
+    frame = pd.read_csv(path)  # the same frame handed to Table.from_tidy
+    with pytest.raises(FormatError, match=f"column '{named}' is not a tidy column"):
+        Table.from_tidy(frame)
+
+
+@pytest.mark.parametrize("column", ["value", "index"])
+def test_repeated_header_name_is_refused(tmp_path: Path, column: str) -> None:
+    # R1: two columns called value (or index) raised pyarrow's KeyError with a traceback
+    header = HEADER.replace(column, f"{column},{column}", 1)
+    row = GOOD.replace("93.5", "93.5,1.0") if column == "value" else "0," + GOOD
+    path = tmp_path / "t.csv"
+    path.write_text(header + row)
+    with pytest.raises(FormatError, match=f"column '{column}' appears 2 times"):
+        read_tidy(path)
+    parquet = tmp_path / "t.parquet"
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    names = header.strip().split(",")
+    cells = [[c] for c in row.strip().split(",")]
+    pq.write_table(pa.table(cells, names=names), parquet)
+    with pytest.raises(FormatError, match=f"column '{column}' appears 2 times"):
+        read_tidy(parquet)
+
+
+def test_optional_columns_to_tidy_writes_are_read(tmp_path: Path) -> None:
+    table = Table.from_tidy(
+        pd.read_csv(io.StringIO(HEADER + GOOD)), meta={"space_key": "nb201@C4N1"}
+    )
+    path = tmp_path / "t.csv"
+    table.to_tidy().to_csv(path, index=False)
+    assert "space" in pd.read_csv(path).columns
+    assert read_tidy(path).meta["space_key"] == "nb201@C4N1"
+
+
+@pytest.mark.parametrize(
+    ("metric", "value"),
+    [
+        ("time_s", "-3"),
+        ("loss", "-0.5"),
+        ("params_mb", "-1"),
+        ("flops_m", "-2"),
+        ("accuracy", "-5"),
+    ],
+)
+def test_a_value_outside_its_metrics_range_is_refused_by_line(
+    tmp_path: Path, metric: str, value: str
+) -> None:
+    # R1 #7: a negative training time imported, and a time budget summed it
+    path = tmp_path / "t.csv"
+    path.write_text(HEADER + GOOD + _row().replace("accuracy,93.5", f"{metric},{value}"))
+    with pytest.raises(FormatError) as info:
+        read_tidy(path)
+    msg = str(info.value)
+    assert f"row 2 (line 3), column 'value': {float(value)} " in msg, msg
+    why = "is not an accuracy in percent" if metric == "accuracy" else f"a {metric} is >= 0"
+    assert why in msg and "\n" not in msg, msg
+
+
+def test_a_metric_of_no_known_range_keeps_its_negative_values(tmp_path: Path) -> None:
+    # a zero-cost proxy (or a user's own metric) may be negative; 0 is a time's floor
+    path = tmp_path / "t.csv"
+    rows = _row().replace("accuracy,93.5", "synflow,-3") + GOOD.replace("accuracy,93.5", "time_s,0")
+    path.write_text(HEADER + rows)
+    table = read_tidy(path)
+    assert table.data[MetricKey("cifar10", "ori-test", 200, "synflow"), None][1] == -3.0
+    assert table.data[MetricKey("cifar10", "ori-test", 200, "time_s"), None][0] == 0.0
+
+
+@pytest.mark.parametrize(
+    ("row", "column", "named"),
+    [
+        # R1 #9: each imported as a key no query for NB201's names finds
+        (_row().replace("ori-test", "x-valid"), "split", "is not a split of NB201's 'cifar10'"),
+        (_row(dataset="cifar10-valid").replace("ori-test", "x-test"), "split", "'cifar10-valid'"),
+        (_row(dataset="CIFAR10"), "dataset", "is NB201's 'cifar10' spelt otherwise"),
+        (_row(dataset="cifar_100"), "dataset", "is NB201's 'cifar100' spelt otherwise"),
+        (_row().replace("ori-test", "Ori-Test"), "split", "is NB201's 'ori-test' spelt otherwise"),
+        # R1: these named the row of a frame ("fix the frame"), not the file's line
+        (_row(dataset=" cifar10"), "dataset", "has spaces around it"),
+        (_row().replace("accuracy", "accuracy "), "metric", "has spaces around it"),
+    ],
+)
+def test_a_name_nb201_spells_otherwise_is_refused_by_line(
+    tmp_path: Path, row: str, column: str, named: str
+) -> None:
+    path = tmp_path / "t.csv"
+    path.write_text(HEADER + GOOD + row)
+    with pytest.raises(FormatError) as info:
+        read_tidy(path)
+    msg = str(info.value)
+    assert msg.startswith(f"{path}: row 2 (line 3), column '{column}': "), msg
+    assert named in msg and "\n" not in msg, msg
+
+
+def test_names_of_other_sources_are_kept(tmp_path: Path) -> None:
+    # a retraining's own dataset, NASLib's proxy split, NB201's cost split
+    rows = [
+        _row(dataset="svhn").replace("ori-test", "x-valid"),
+        GOOD.replace("ori-test", "zc"),
+        _row().replace("ori-test", "model"),
+    ]
+    path = tmp_path / "t.csv"
+    path.write_text(HEADER + "".join(rows))
+    keys = {(k.dataset, k.split) for k in read_tidy(path)}
+    assert keys == {("svhn", "x-valid"), ("cifar10", "zc"), ("cifar10", "model")}
+
+
+def test_a_bytes_key_column_in_a_parquet_is_refused_by_row(tmp_path: Path) -> None:
+    frame = pd.read_csv(io.StringIO(HEADER + GOOD + _row()))
+    frame["dataset"] = [b"cifar10", b"cifar10"]
+    path = tmp_path / "t.parquet"
+    frame.to_parquet(path)
+    with pytest.raises(
+        FormatError, match=r"t.parquet: row 1, column 'dataset': b'cifar10' is not "
+    ):
+        read_tidy(path)
+
+
+def test_two_rows_for_one_value_are_named_by_file_and_line(tmp_path: Path) -> None:
+    # R1: "tidy table has several values for index 1 at ...": no file, no line
+    path = tmp_path / "t.csv"
+    path.write_text(HEADER + GOOD + _row() + _row().replace("93.5", "90.0"))
+    with pytest.raises(FormatError) as info:
+        read_tidy(path)
+    msg = str(info.value)
+    assert msg.startswith(
+        "tidy table 'tidy file t.csv': row 2 (line 3) and row 3 (line 4) both "
+    ), msg
+    assert "index 1 at cifar10/ori-test@200ep:accuracy mean over seeds; keep one row" in msg, msg
+    frame = pd.read_csv(path)
+    with pytest.raises(FormatError, match=r"'f': row 2 and row 3 both hold a value for index 1"):
+        Table.from_tidy(frame, source="f")
+
+
+@pytest.mark.parametrize(
+    ("values", "shown"),
+    [
+        (["93.5", "abc"], "row 2, column 'value': 'abc' is text, not a number (the column holds"),
+        (["93.5", "94"], "row 1, column 'value': '93.5' is text, not a number"),
+        ([True, False], "row 1, column 'value': True is no number (the column holds bool)"),
+    ],
+)
+def test_a_parquet_value_column_of_no_numbers_names_a_cell(
+    tmp_path: Path, values: list[object], shown: str
+) -> None:
+    # R1: "column 'value' has type large_string, not numbers": no cell, no fix
+    frame = pd.read_csv(io.StringIO(HEADER + GOOD + _row()))
+    frame = frame.assign(value=pd.Series(values, dtype=object))
+    path = tmp_path / "t.parquet"
+    frame.to_parquet(path)
+    with pytest.raises(FormatError) as info:
+        read_tidy(path)
+    msg = str(info.value)
+    assert shown in msg and msg.endswith("; store the values as numbers"), msg
+
+
+@pytest.mark.parametrize("column", ["index", "copied_from"])
+def test_a_cell_outside_the_space_is_named_by_line(tmp_path: Path, column: str) -> None:
+    # it said "tidy table '...': row 2, column 'index': ...; fix the frame"
+    path = tmp_path / "t.csv"
+    if column == "index":
+        path.write_text(HEADER + GOOD + _row(index="99999"))
+    else:
+        rows = [GOOD.replace("\n", ",False,\n"), _row().replace("\n", ",False,99999\n")]
+        path.write_text(HEADER.replace("\n", ",constant_output,copied_from\n") + "".join(rows))
+    with pytest.raises(FormatError) as info:
+        read_tidy(path)
+    msg = str(info.value)
+    assert msg.startswith(f"{path}: row 2 (line 3), column '{column}': 99999 is out of range"), msg
+    assert msg.endswith("0..15624); fix the file"), msg

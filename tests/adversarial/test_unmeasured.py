@@ -132,7 +132,8 @@ def test_cli_flatness_lists_measured_cells_only(
     assert main([*_FLATNESS, "--top", "3", "--table", path]) == 0
     out = capsys.readouterr().out
     rows = out.splitlines()[4:]  # below the key, neighbourhood, column and sharp-legend lines
-    assert len(rows) == 1 and rows[0].split()[:3] == ["5", "50.0000", "0"]
+    assert len(rows) == 2 and rows[0].split()[:3] == ["5", "50.0000", "0"]
+    assert rows[1].startswith("(n = 0: no measured neighbour for 1 of these rows")  # its - marked
     assert "nan" not in out  # a neighbourhood with no measured member shows -, not nan
     argv = ["flatness", "--dataset", "cifar10", "--split", "x-valid", "--epochs", "200"]
     assert main([*argv, "--table", path]) == 2

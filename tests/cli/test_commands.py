@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -186,7 +187,10 @@ def test_import_tidy_and_refuse_overwrite(
     )
     assert json.loads(out)["value"] == 2.0
     manifest = json.loads((out_dir / "manifest.json").read_text())
-    assert "--format tidy" in manifest["meta"]["import_command"]
+    # what was typed: neither --format nor --force (the second import was refused)
+    assert manifest["meta"]["import_command"] == shlex.join(
+        ["nb201-flat", "import", str(src.resolve()), "--out", str(out_dir)]
+    )
 
 
 def test_damaged_import_names_a_rebuild_into_the_folder_read(
@@ -209,7 +213,7 @@ def test_damaged_import_names_a_rebuild_into_the_folder_read(
     fix = (
         "`nb201-flat import '"
         + str(work)
-        + "/s.csv' --format tidy --out 'a dir/rel.nb201' --force`"
+        + "/s.csv' --out 'a dir/rel.nb201' --force`"  # as typed: no --format
     )
     assert fix in err, err
 
@@ -232,6 +236,26 @@ def test_import_refuses_to_replace_the_folder_holding_its_source(
         code, out, err = run(capsys, "import", str(inside), "--out", str(out_dir), *force)
         assert code == 2 and out == "" and err.count("\n") == 1
         assert "holds the source" in err and inside.read_bytes() == src.read_bytes()
+
+
+def test_import_into_a_folder_of_other_files_says_so_first(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # R1: it said "exists; pass --force", and --force then "not an nb201_flat table"
+    src = tmp_path / "t.csv"
+    pd.DataFrame(
+        {"index": [0], "dataset": "cifar10", "split": "ori-test", "epochs": 200}
+        | {"metric": "accuracy", "value": [1.0]}
+    ).to_csv(src, index=False)
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "n.txt").write_text("x")
+    for force in ([], ["--force"]):
+        code, out, err = run(capsys, "import", str(src), "--out", str(folder), *force)
+        assert code == 2 and out == "" and err.count("\n") == 1, err
+        assert "is a non-empty folder that is not an nb201_flat table" in err, err
+        assert "--force" not in err and "choose another folder (--out)" in err, err
+    assert [p.name for p in folder.iterdir()] == ["n.txt"]
 
 
 def test_import_wrong_format(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

@@ -148,7 +148,9 @@ def test_ranking_a_cost_is_refused_until_a_direction_is_given(
 
 def test_the_seed_policy_is_stated(capsys: pytest.CaptureFixture[str], table_path: Path) -> None:
     _, out, _ = run(capsys, table_path, *KEY, "--top", "1")
-    assert "; value: the table's stored mean over training seeds" in out.splitlines()[0]
+    assert (
+        "; value: the table's one stored value per cell (no per-seed values)" in out.splitlines()[0]
+    )
     test = ("--dataset", "cifar100", "--split", "x-test", "--epochs", "200")
     _, out, _ = run(capsys, table_path, *test, "--top", "1")
     assert "; value: mean over the 2 stored seeds" in out.splitlines()[0]

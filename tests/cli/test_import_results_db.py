@@ -56,7 +56,9 @@ def test_a_database_of_several_modes_or_sizes_imports_one_with_space(
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["meta"]["space_key"] == other
     # the stored command rebuilds the same slice
-    assert shlex.split(manifest["meta"]["import_command"])[-2:] == ["--force", f"--space={other}"]
+    assert shlex.split(manifest["meta"]["import_command"])[-3:] == [
+        "--out", str(out), f"--space={other}",
+    ]  # fmt: skip
 
 
 def test_space_on_another_format_or_with_unsafe_pickle_is_refused(
@@ -426,11 +428,18 @@ def test_a_column_of_ones_own_called_space_is_refused_naming_the_rename(
         why = "'12' is not a space key"  # a csv's space column is read as text
     assert code == 2 and out == "" and err.count("\n") == 1, err
     assert err.startswith(f"error: {path}: {where}, column 'space': {why} ("), err
-    assert err.endswith("; a column of your own called space: rename it, else fix the cell\n")
+    assert err.endswith("; a column of your own called space: drop it, else fix the cell\n")
+    # a column of one's own under another name is refused too (a misspelt seed column was
+    # dropped unseen): dropping it is the fix
     renamed = tmp_path / f"r{suffix}"
-    df = df.rename(columns={"space": "notes"})
-    df.to_csv(renamed, index=False) if suffix == ".csv" else df.to_parquet(renamed)
-    assert run(capsys, "import", str(renamed), "--out", str(tmp_path / "r.nb201"))[0] == 0
+    notes_df = df.rename(columns={"space": "notes"})
+    notes_df.to_csv(renamed, index=False) if suffix == ".csv" else notes_df.to_parquet(renamed)
+    code, _, err = run(capsys, "import", str(renamed), "--out", str(tmp_path / "r.nb201"))
+    assert code == 2 and "column 'notes' is not a tidy column" in err, err
+    dropped = tmp_path / f"d{suffix}"
+    df = df.drop(columns="space")
+    df.to_csv(dropped, index=False) if suffix == ".csv" else df.to_parquet(dropped)
+    assert run(capsys, "import", str(dropped), "--out", str(tmp_path / "d.nb201"))[0] == 0
 
 
 def test_a_space_column_other_than_the_space_or_meta_given_is_refused() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 from scipy import stats
@@ -75,8 +77,13 @@ def test_one_seed_is_refused_not_drawn_with_the_bias() -> None:
         gap_data(_noisy(1), "cifar100")
     with pytest.raises(MissingValueError, match="needs 2 or more seeds"):
         transfer_data(_noisy(1), "cifar100")
-    with pytest.raises(FigureSkipped, match="needs 2 or more seeds"):
+    with pytest.raises(FigureSkipped, match="needs 2 or more seeds") as skip:
         make("flat_vs_sharp", _noisy(1))
+    # every series is named, the reason given once, and no word doubled ("the the")
+    why = str(skip.value)
+    assert why.count("needs 2 or more seeds") >= 2 and why.count("evaluation noise") == 1
+    words = why.split()
+    assert not any(a == b for a, b in itertools.pairwise(words))
 
 
 def test_caption_names_the_seeds() -> None:

@@ -60,7 +60,7 @@ def test_pth_accuracy_outside_percent_is_refused_naming_file_architecture_and_ke
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = _pth(
-        tmp_path / "bad.pth", _set(2, "full", "cifar100", 999, "eval_acc1es@ori-test@3", 250.0)
+        tmp_path / "bad.pth", _set(2, "full", "cifar100", 999, "eval_acc1es@ori-test@199", 250.0)
     )
     want = (
         f"{path}: architecture 2, cifar100/ori-test@200ep:accuracy seed position 1: 250.0 is not "
@@ -236,7 +236,7 @@ def test_tidy_index_outside_the_space_is_named_as_such(
     row = _row(1, "60").replace("1,", "99999,", 1)
     path = _tidy(tmp_path / "t.csv", _row(0, "50"), row)
     err = _cli_refuses(capsys, path, tmp_path / "out.nb201")
-    assert "column 'index': 99999 is out of range (outside 0..15624)" in err
+    assert "column 'index': 99999 is out of range (the space's cells are 0..15624)" in err
     assert "index order" not in err
 
 
@@ -281,3 +281,38 @@ def test_a_non_pth_file_read_as_nb201_pth_names_the_cli_format(tmp_path: Path) -
         import_table(path, format="nb201-pth")
     # import_table's format= (the import command respells it --format nats-tss)
     assert str(exc.value).endswith("for NATS-Bench files use read_nats_tss (format='nats-tss')")
+
+
+@pytest.mark.parametrize("name", ["t.parquet", "t.csv.gz", "t.json", "t.sqlite"])
+def test_a_truncated_or_empty_file_is_named_so_without_format(tmp_path: Path, name: str) -> None:
+    # R1: "cannot tell the format of X; pass --format", where --format then said "truncated"
+    path = tmp_path / name
+    path.write_bytes(b"")
+    with pytest.raises(FormatError, match=r"is empty \(0 bytes\): nothing to import; re-down"):
+        import_table(path)
+    if name == "t.json":
+        return  # the NASLib reader's own words on a JSON cut short
+    _tidy(tmp_path / "full.csv", _row(0, "50"), _row(1, "60"))
+    full = tmp_path / "full.csv"
+    if name == "t.parquet":
+        import pandas as pd
+
+        pd.read_csv(full).to_parquet(tmp_path / "full.parquet")
+        data = (tmp_path / "full.parquet").read_bytes()
+    elif name == "t.csv.gz":
+        import gzip
+
+        data = gzip.compress(full.read_bytes())
+    else:
+        from nb201_flat.train.results_db import ResultsDB
+
+        db = ResultsDB(tmp_path / "full.sqlite")
+        key = ("nb201", NB201.arch(0).to_str(), "cifar10", 1, 777)
+        db.write_epoch(key, 0, 1, {"ori-test": (0.4, 90.0, 1.0)})
+        db.close()
+        data = (tmp_path / "full.sqlite").read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    assert detect_format(path) == {"t.sqlite": "results-db"}.get(name, "tidy")
+    with pytest.raises(Exception, match=r"(?i)truncated") as info:
+        import_table(path)
+    assert "--format" not in str(info.value)

@@ -29,3 +29,16 @@ def test_readers_refuse_a_flag_that_is_no_bool(
 def test_import_table_curves_is_a_flag(files: dict[str, Path]) -> None:
     with pytest.raises(ArgumentError, match="curves must be True or False"):
         import_table(files["pth_zip"], curves="no")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("source", "named"),
+    [(b"small.csv", r"got bytes \(decode bytes"), (None, "got None"), (3, "got int")],
+)
+def test_import_table_refuses_a_source_that_is_no_path(source: object, named: str) -> None:
+    # R1: a bare TypeError from os.fspath / Path
+    from nb201_flat.importers import detect_format
+
+    for call in (import_table, detect_format):
+        with pytest.raises(ArgumentError, match=rf"the source must be a path .*{named}"):
+            call(source)  # type: ignore[arg-type]

@@ -100,8 +100,8 @@ def test_pth_infinite_params_are_refused_naming_file_architecture_and_key(
 def test_pth_infinite_final_loss_is_refused_with_or_without_curves(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # the last epoch (3 of the 4-epoch stand-in for 200) of one seed's ori-test loss
-    bad = _set(0, "full", "cifar10", 888, "eval_losses@ori-test@3", -math.inf)
+    # the last epoch (199 of 200) of one seed's ori-test loss
+    bad = _set(0, "full", "cifar10", 888, "eval_losses@ori-test@199", -math.inf)
     path = _pth(tmp_path / "bad.pth", bad)
     with pytest.raises(FormatError) as exc:
         import_table(path, curves=False)
@@ -113,7 +113,7 @@ def test_pth_infinite_final_loss_is_refused_with_or_without_curves(
     assert err == f"error: {exc.value}\n"
     # with curves (the default) the curve's own check names the epoch
     err = _cli_refuses(capsys, path, tmp_path / "o2")
-    assert err.startswith(f"error: {path}: architecture 0 ") and "infinite at epoch 3" in err
+    assert err.startswith(f"error: {path}: architecture 0 ") and "infinite at epoch 199" in err
 
 
 # -- NATS-Bench tss folder ----------------------------------------------------------------------

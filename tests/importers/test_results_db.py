@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -196,3 +197,111 @@ def test_an_old_constant_runs_zero_time_is_imported_as_missing(tmp_path: Path) -
     assert math.isnan(time_s[disconnected])
     assert time_s[11472] == 50.0
     assert table.vector("cifar10", "ori-test", 2)[disconnected] == 10.0  # chance stays
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        # R1 #8: each imported as a NaN (or a mean over the other seeds) with exit 0
+        (
+            "UPDATE epochs SET epoch = 3 WHERE epoch = 2",
+            r"has an epoch 3 outside its schedule's 1\.\.2",
+        ),
+        (
+            "DELETE FROM epochs WHERE epoch = 2",
+            r"is marked done but has no row for its final epoch 2",
+        ),
+        ("UPDATE runs SET status = 'weird'", r"has status 'weird', which training never writes"),
+        (
+            "UPDATE epochs SET accuracy = NULL WHERE epoch = 2",
+            r"is finished but has no accuracy on split 'ori-test' at its final epoch 2",
+        ),
+    ],
+)
+def test_a_finished_run_that_cannot_be_served_is_damaged(
+    db_path: Path, change: str, named: str
+) -> None:
+    import sqlite3
+
+    from nb201_flat.errors import ResultsDBError
+
+    con = sqlite3.connect(db_path)
+    con.execute(change)
+    con.commit()
+    con.close()
+    run = r"run \('nb201', '[^']+', 'cifar10', 2, 777\)"
+    with pytest.raises(
+        ResultsDBError, match=rf"results.sqlite is damaged: {run} {named}[^;]*; remove"
+    ):
+        read_results_db(db_path)
+
+
+def test_a_database_whose_only_run_is_unfinished_says_finish_it(tmp_path: Path) -> None:
+    # R2 #7: it said "tidy table '...' has columns but no rows"
+    from nb201_flat.train.results_db import ResultsDB
+
+    path = tmp_path / "results.sqlite"
+    db = ResultsDB(path)
+    key = ("nb201", NB201.arch(11472).to_str(), "cifar10", 2, 777)
+    db.write_epoch(key, 11472, 1, {"ori-test": (0.4, 90.0, 1.0)})
+    db.close()
+    with pytest.raises(FormatError, match=r"no finished runs of nb201 \(1 started but not fin"):
+        read_results_db(path)
+
+
+@pytest.mark.parametrize(("column", "value"), [("time_s", -50.0), ("loss", -1.0)])
+def test_a_negative_time_or_loss_is_refused(db_path: Path, column: str, value: float) -> None:
+    # R1 #7: a negative training time imported (a time budget summed it)
+    import sqlite3
+
+    con = sqlite3.connect(db_path)
+    # time_s is imported for the train split (the schedule's training time)
+    con.execute(f"UPDATE epochs SET split='train', {column}={value} WHERE epoch = 2")
+    con.commit()
+    con.close()
+    with pytest.raises(
+        FormatError,
+        match=rf"architecture 11472, cifar10/train@2ep:{column} seed 777: {value} is "
+        rf"negative \(a {column} is >= 0\); the database is damaged",
+    ):
+        read_results_db(db_path)
+
+
+def test_a_truncated_database_is_named_truncated(db_path: Path, tmp_path: Path) -> None:
+    # R1: it said "is not a results database ...; pass the SQLite file written by train"
+    from nb201_flat.errors import ResultsDBError
+
+    cut = tmp_path / "cut.sqlite"
+    cut.write_bytes(db_path.read_bytes()[:100])
+    with pytest.raises(ResultsDBError, match=r"cut.sqlite is a truncated or damaged SQLite file"):
+        read_results_db(cut)
+    other = tmp_path / "other.sqlite"
+    other.write_bytes(b"index,arch\n" * 20)
+    with pytest.raises(ResultsDBError, match=r"other.sqlite is not a results database"):
+        read_results_db(other)
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        # R1: these said "tidy table '...': row 2, column 'arch' ...; fix the frame"
+        ("UPDATE {t} SET arch = '|foo~0|'", r"has arch '\|foo~0\|', which is not a cell string"),
+        ("UPDATE {t} SET arch_index = 7", r"has arch_index 7, but its arch is cell 11472"),
+        ("UPDATE {t} SET seed = -5", r"has seed -5, which training never writes"),
+    ],
+)
+def test_a_damaged_run_is_named_not_a_frames_row(db_path: Path, change: str, named: str) -> None:
+    import sqlite3
+
+    con = sqlite3.connect(db_path)
+    for table in ("epochs", "runs"):
+        con.execute(change.format(t=table))
+    con.commit()
+    con.close()
+    from nb201_flat.errors import ResultsDBError
+
+    with pytest.raises((FormatError, ResultsDBError)) as info:
+        read_results_db(db_path)
+    msg = str(info.value)
+    assert "results.sqlite is damaged: run ('nb201', " in msg and "frame" not in msg, msg
+    assert re.search(named, msg) and msg.endswith("before importing"), msg

@@ -148,7 +148,14 @@ def test_disconnected_cells_recorded_at_chance_with_a_flag(
     own = read_results_db(db).vector("cifar10", "ori-test", 1, "loss")[zero]
     assert np.isfinite(own)  # a trained run's loss, not a chance record's missing one
     assert run_cli(argv) == 0
-    capsys.readouterr()
+    # ...and reported as the database holds it: a stored run with its numbers, not at chance
+    out = json.loads(capsys.readouterr().out)
+    assert out["constant_output"] == []
+    (kept,) = (r for r in out["runs"] if r["index"] == zero)
+    assert kept["status"] == "skipped" and kept["metrics"] == trained[0]["metrics"]
+    assert run_cli(argv[:-1]) == 0  # the text form too
+    text = capsys.readouterr().out
+    assert "not trained" not in text and f"{zero:>6} seed 777   skipped " in text, text
     again = read_results_db(db)
     assert (
         again.meta["constant_output"] == []
@@ -202,7 +209,11 @@ def test_isomorphic_cells_recorded_and_imported_with_their_stand_in(
     mine = runs[runs["arch_index"] == member]
     assert set(mine["status"]) == {"done"} and mine["isomorphic_to"].isna().all()
     assert read_results_db(db).meta["isomorphic_to"] == []
-    # a campaign recording the mapping again keeps the member's own run
+    # a campaign recording the mapping again keeps the member's own run, and reports it
     assert run_cli(argv) == 0
-    capsys.readouterr()
+    out = json.loads(capsys.readouterr().out)
+    assert out["isomorphism_representative"] == {}
+    assert {r["status"] for r in out["runs"] if r["index"] == member} == {"skipped"}
     assert read_results_db(db).meta["isomorphic_to"] == []
+    assert run_cli(argv[:-1]) == 0  # the text form too
+    assert "isomorphic to" not in capsys.readouterr().out

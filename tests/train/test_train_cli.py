@@ -209,3 +209,128 @@ def test_train_group_seeds_and_eval_options(
         assert main(argv("x.sqlite", *bad)) == 2
         err = capsys.readouterr().err
         assert err.startswith(f"error: {bad[0]} must be >= 1") and err.count("\n") == 1
+
+
+def test_train_resume_under_another_thread_count_is_one_line(
+    cifar10_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A CPU run's checkpoints record its thread count; resuming them under another is
+    refused before any run, in one line naming --threads (exit 2), not one failed attempt
+    per run after the data is loaded."""
+    pytest.importorskip("torch")
+    db = tmp_path / "r.sqlite"
+    base = ["train", "11472", "--dataset", "cifar10", "--epochs", "1", "--seeds", "1",
+            "--data-root", str(cifar10_root), "--db", str(db), "--device", "cpu",
+            "--executor", "inline", "--C", "2", "--N", "1"]  # fmt: skip
+    assert main([*base, "--threads", "1"]) == 0
+    assert main([*base, "--threads", "2"]) == 0  # a done run is skipped, whatever trained it
+    for path in tmp_path.glob("r.sqlite*"):  # the run's checkpoint stays: it would resume
+        if path.is_file():
+            path.unlink()
+    capsys.readouterr()
+    assert main([*base, "--threads", "2"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    assert "trained with 1 CPU threads, this run has 2" in err and "--threads 1" in err, err
+    assert main([*base, "--threads", "0"]) == 2
+    assert "--threads must be >= 1" in capsys.readouterr().err
+    # on CUDA the count is no CPU run's: refused (a dask worker would train there)
+    on_gpu = [*base, "--threads", "2", "--device", "cuda", "--executor", "dask://127.0.0.1:9"]
+    assert main(on_gpu) == 2
+    assert "--threads sets the threads of runs on the CPU" in capsys.readouterr().err
+
+
+def test_train_faithful_on_a_small_imagenet16_is_one_line_before_any_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Faithful mode needs NB201's ImageNet16-120 image counts: refused once, exit 2, before
+    any run (not a DatasetSizeError per attempt per run, exit 1)."""
+    pytest.importorskip("torch")
+    from train_helpers import write_tiny_imagenet16
+
+    root = write_tiny_imagenet16(tmp_path / "data")
+    db = tmp_path / "i.sqlite"
+    argv = ["train", "0", "11472", "--dataset", "ImageNet16-120", "--data-root", str(root),
+            "--device", "cpu", "--executor", "inline", "--N", "1", "--C", "2", "--epochs",
+            "1", "--db", str(db)]  # fmt: skip
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "NB201 trained on 151700 / 6000" in err, err
+    assert "--mode fast" in err and not db.exists(), err
+
+
+def test_train_split_file_messages_say_what_happened(
+    cifar10_root: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The fallback split's warning says why (the shipped copy cuts NB201's 50,000 images, not
+    these 80) and comes once per campaign, not once more per run; a --split-dir without the
+    file does not promise the shipped copy; a --db of runs on another split says split."""
+    pytest.importorskip("torch")
+    from train_helpers import write_split_file
+
+    base = ["train", "11472", "--dataset", "cifar10-valid", "--epochs", "1", "--seeds", "1",
+            "2", "--data-root", str(cifar10_root), "--device", "cpu", "--executor", "inline",
+            "--C", "2", "--N", "1"]  # fmt: skip
+    with caplog.at_level("WARNING"):
+        assert main([*base, "--db", str(tmp_path / "f.sqlite")]) == 0
+    said = [r.getMessage() for r in caplog.records if "split file" in r.getMessage()]
+    assert len(said) == 1, said
+    assert "shipped with the package cuts NB201's 50000 items, not this dataset's 80" in said[0]
+
+    empty = tmp_path / "none"
+    empty.mkdir()
+    capsys.readouterr()
+    assert main([*base, "--db", str(tmp_path / "e.sqlite"), "--split-dir", str(empty)]) == 2
+    assert "fits NB201's full dataset only" in capsys.readouterr().err
+
+    keys = ("train", "valid")
+    for name, cut in (("a", 40), ("b", 30)):
+        (tmp_path / name).mkdir()
+        write_split_file(tmp_path / name / "cifar-split.txt", keys, list(range(cut)),
+                         list(range(cut, 80)))  # fmt: skip
+    db = ["--db", str(tmp_path / "s.sqlite")]
+    assert main([*base, *db, "--split-dir", str(tmp_path / "a")]) == 0
+    capsys.readouterr()
+    assert main([*base, *db, "--split-dir", str(tmp_path / "b")]) == 2
+    err = capsys.readouterr().err
+    assert "other files or another split" in err and "files and split into a --db" in err, err
+
+
+def test_train_unreachable_dask_scheduler_is_the_only_line(
+    cifar10_root: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The scheduler is reached before the data is read: its one-line refusal comes alone,
+    not after the data's warnings (these files are not NB201's, their split falls back)."""
+    pytest.importorskip("distributed")
+    import dask
+
+    argv = ["train", "11472", "--dataset", "cifar10-valid", "--epochs", "1", "--data-root",
+            str(cifar10_root), "--db", str(tmp_path / "r.sqlite"), "--device", "cpu",
+            "--executor", "dask://127.0.0.1:9", "--C", "2", "--N", "1"]  # fmt: skip
+    with dask.config.set({"distributed.comm.timeouts.connect": "1s"}), caplog.at_level("WARNING"):
+        assert main(argv) == 2
+    assert "cannot reach the dask scheduler" in capsys.readouterr().err
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("nb201_flat")] == []
+
+
+def test_train_arch_after_ops_gets_a_hint(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """argparse gives --ops every word after it: an ARCH there is named as such, with the two
+    ways to write it, the second of which parses."""
+    pytest.importorskip("torch")
+    argv = ["train", "--dataset", "cifar10", "--data-root", str(tmp_path / "none"), "--db",
+            str(tmp_path / "r.sqlite"), "--device", "cpu", "--ops", "none", "skip_connect"]  # fmt: skip
+    for arch in ("0", "|none~0|+|none~0|skip_connect~1|+|none~0|none~1|skip_connect~2|"):
+        assert main([*argv, arch]) == 2
+        err = capsys.readouterr().err
+        assert f"--ops read the ARCH {arch} as an op; put ARCH before --ops" in err, err
+        assert f"end the command with --ops none skip_connect -- {arch}" in err, err
+        assert main([*argv, "--", arch]) == 2  # parsed: refused only for the missing data
+        assert "is not a folder" in capsys.readouterr().err

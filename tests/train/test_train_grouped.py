@@ -335,7 +335,7 @@ def test_a_run_begun_in_a_group_and_finished_alone_records_both_forms(tmp_path: 
         frame = ResultsDB(tmp_path / db, readonly=True).runs_frame()
         return frame.sort_values(["arch", "seed"])[column].tolist()
 
-    here = f"cpu, torch {torch.__version__}"  # where each epoch trained: one device here
+    here = f"cpu, torch {torch.__version__}, 1 CPU threads"  # where each epoch trained
 
     group = jobs("a.sqlite", [1, 2])
     with pytest.raises(Crash):

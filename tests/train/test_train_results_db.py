@@ -120,6 +120,9 @@ def test_runs_forms_beside_files_and_writers_of_earlier_versions(tmp_path: Path)
     assert path.read_bytes() == before
     # a writer of this version records its run's form in a table of its own...
     db = ResultsDB(path)
+    # a run is marked done after its final epoch is written (an import refuses one without)
+    db.write_epoch(("nb201", b, "cifar10", 1, 777), 1, 1, {"train": (2.0, 10.0, 3.0)})
+    db.write_epoch(("nb201", c, "cifar10", 1, 777), 2, 1, {"train": (2.0, 10.0, 3.0)})
     db.mark_run(("nb201", b, "cifar10", 1, 777), 1, "done", trained_as="grouped:3")
     db.close()
     # ...while a writer of an earlier version, on the same file, still marks its runs

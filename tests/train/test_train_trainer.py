@@ -304,6 +304,30 @@ def test_checkpoint_of_another_kind_of_device_is_refused(
     assert sorted(p.name for p in jobs[0].checkpoint_folder.iterdir()) == kept
 
 
+@pytest.mark.parametrize("form", ["single", "grouped"])
+def test_resume_under_another_cpu_thread_count_is_refused(
+    reference: tuple, tmp_path: Path, form: str
+) -> None:
+    """A CPU's numbers depend on the thread count (its reductions split by thread): a run
+    killed under 1 thread and resumed under 2 would not equal an uninterrupted one. The count
+    is recorded with the device, and the resume refused in one line naming the fix; under the
+    count it was trained with, it resumes."""
+    from nb201_flat.train.grouped_run import train_group
+
+    root, _, _ = reference
+    jobs = [tiny_job(root, tmp_path, seed=s) for s in (1, 2)]
+    run = (lambda js, **kw: [train(js[0], **kw)]) if form == "single" else train_group
+    with pytest.raises(Crash):
+        run(jobs, on_epoch_end=crash_after(2))
+    more = [dataclasses.replace(j, threads=2) for j in jobs]
+    with pytest.raises(CheckpointMismatchError, match="trained with 1 CPU threads, this run has 2"):
+        run(more)
+    done = run(jobs)  # threads=1, as they were trained
+    assert {r.status for r in done} == {"done"}
+    on = set(ResultsDB(jobs[0].db_path, readonly=True).runs_frame()["trained_on"])
+    assert on == {f"cpu, torch {torch.__version__}, 1 CPU threads"}
+
+
 # -- evaluation interval ---------------------------------------------------------------------
 def test_eval_every_changes_only_which_epochs_are_evaluated(
     reference: tuple, tmp_path: Path

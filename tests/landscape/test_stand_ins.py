@@ -1,0 +1,162 @@
+"""Neighbourhood statistics on a retraining table's stand-in cells (isomorphic copies of a
+trained cell, disconnected cells recorded at chance): counted, and left out where asked."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from nb201_flat.errors import Nb201FlatError
+from nb201_flat.landscape import flatness, neighbourhood_score
+from nb201_flat.landscape.neighbourhood import StandIns
+from nb201_flat.neighbourhood import Neighbourhood
+from nb201_flat.space import NB201, Space
+from nb201_flat.table import MetricKey, Table
+
+SPACE = Space(("none", "skip_connect", "nor_conv_1x1"), 3)  # 27 cells, 6 neighbours each
+
+
+def _row(df: pd.DataFrame, cell: int, cols: list[str]) -> list[float]:
+    return [float(x) for x in df.loc[cell, cols].to_numpy(dtype=np.float64)]
+
+
+def _copied_pair() -> tuple[int, int, int, np.ndarray]:
+    """A trained cell, two of its neighbours holding copies of its numbers, values."""
+    centre, a, b = 3, 4, 5  # 4 and 5 differ from 3 (and from each other) on the last edge
+    assert {a, b} <= set(SPACE.neighbours(1).of(centre).tolist())
+    v = np.full(SPACE.size, np.nan)
+    v[[centre, a, b]] = 8.3333
+    return centre, a, b, v
+
+
+def test_copies_of_the_cell_itself_are_no_neighbours_by_default() -> None:
+    # the reviewer's table: cell 3 trained, two neighbours copying it. Flatness compared 3 with
+    # copies of itself: n=2, sharpness 0.0000, nothing said
+    centre, a, b, v = _copied_pair()
+    stand = StandIns.build(SPACE.size, copies=[(a, centre), (b, centre)])
+    df = flatness(SPACE, v, 1, stand_ins=stand)
+    assert df.at[centre, "n"] == 0 and np.isnan(_row(df, centre, ["sharpness"])[0])
+    assert df.attrs["omit_stand_ins"] == "self"
+    # a copy's neighbourhood: the cell it copies holds its own measurement too
+    assert df.loc[a, "n"] == 0
+    kept = flatness(SPACE, v, 1, stand_ins=stand, omit_stand_ins="none")
+    assert _row(kept, centre, ["n", "sharpness", "n_stand_ins"]) == [2.0, 0.0, 2.0]
+    assert _row(kept, a, ["n", "n_stand_ins"]) == [2.0, 1.0]  # 3 trained, 5 a copy
+    score = neighbourhood_score(SPACE, v, 1, stand_ins=stand)
+    assert np.isnan(score[centre])
+    assert neighbourhood_score(SPACE, v, 1, stand_ins=stand, omit_stand_ins="none")[centre] == (
+        8.3333
+    )
+
+
+def test_other_stand_ins_are_counted_and_left_out_with_all() -> None:
+    centre = 13
+    nbrs = [int(i) for i in SPACE.neighbours(1).of(centre)]
+    v = np.full(SPACE.size, np.nan)
+    v[centre] = 50.0
+    v[nbrs] = [40.0, 41.0, 42.0, 43.0, 44.0, 45.0]
+    # nbrs[0] copies a cell away from the centre, nbrs[1] is a constant-output cell
+    far = next(i for i in range(SPACE.size) if i != centre and i not in nbrs)
+    v[far] = 40.0
+    stand = StandIns.build(SPACE.size, copies=[(nbrs[0], far)], constant=[nbrs[1]])
+    own = flatness(SPACE, v, 1, stand_ins=stand)
+    assert _row(own, centre, ["n", "mean", "n_stand_ins"]) == [6.0, 42.5, 2.0]
+    every = flatness(SPACE, v, 1, stand_ins=stand, omit_stand_ins="all")
+    assert _row(every, centre, ["n", "mean", "min", "n_stand_ins"]) == [4.0, 43.5, 42.0, 0]
+    # the cell itself (include_self) is a member whatever it is; its copies are not
+    stand = StandIns.build(SPACE.size, copies=[(centre, far), (nbrs[2], far)])
+    df = flatness(SPACE, v, Neighbourhood(include_self=True), stand_ins=stand)
+    assert _row(df, centre, ["n", "n_stand_ins"]) == [6.0, 1.0]  # nbrs[2] left out
+
+
+@pytest.mark.parametrize("omit", ["self", "all", "none"])
+@pytest.mark.parametrize(
+    "spec",
+    [
+        Neighbourhood(),
+        Neighbourhood(radius=2, exact=False, include_self=True),
+        Neighbourhood(radius=2, no_none=True, connected_only=True),
+    ],
+)
+def test_matches_a_member_by_member_count(omit: str, spec: Neighbourhood) -> None:
+    space = Space(("none", "skip_connect", "nor_conv_3x3"), 4)
+    rng = np.random.default_rng(0)
+    v = rng.uniform(0, 100, space.size).round(2)
+    v[rng.random(space.size) < 0.2] = np.nan
+    cells = rng.permutation(space.size)
+    copies = [(int(c), int(cells[i % 5])) for i, c in enumerate(cells[5:25])]
+    stand = StandIns.build(space.size, copies=copies, constant=cells[25:30].tolist())
+    df = flatness(space, v, spec, stand_ins=stand, omit_stand_ins=omit)  # type: ignore[arg-type]
+    arrays = spec.arrays(space)
+    for r in range(space.size):
+        members = [int(m) for m in arrays.of(r)]
+        if omit != "none":
+            members = [m for m in members if stand.group[m] != stand.group[r]]
+        if omit == "all":
+            members = [m for m in members if not stand.stand_in[m]]
+        if spec.include_self:
+            members.append(r)
+        used = [m for m in members if not np.isnan(v[m])]
+        assert df.loc[r, "n"] == len(used)
+        assert df.loc[r, "n_stand_ins"] == sum(bool(stand.stand_in[m]) for m in used)
+        if used:
+            assert df.loc[r, "mean"] == pytest.approx(np.mean(v[used]))
+            assert df.loc[r, "min"] == np.min(v[used])
+
+
+def test_a_vector_without_stand_ins_keeps_its_numbers() -> None:
+    v = (SPACE.codes == 2).sum(axis=1).astype(float)
+    v[4] = np.nan
+    plain = flatness(SPACE, v, 2)
+    none = flatness(SPACE, v, 2, stand_ins=StandIns.build(SPACE.size))
+    assert none.drop(columns="n_stand_ins").equals(plain)
+    assert (none["n_stand_ins"] == 0).all()
+
+
+def test_stand_ins_of_a_table_follow_the_dataset_and_schedule() -> None:
+    acc = np.full(NB201.size, np.nan)
+    acc[[0, 3, 5]] = [10.0, 50.0, 50.0]
+    meta = {
+        "constant_output": [0],
+        "isomorphic_to": [
+            {"dataset": "cifar10", "epochs": 1, "seed": 777, "index": 5, "copied_from": 3},
+            {"dataset": "cifar100", "epochs": 1, "seed": 777, "index": 9, "copied_from": 3},
+        ],
+    }
+    table = Table(NB201, {(MetricKey("cifar10", "ori-test", 1), 0): acc}, meta=meta)
+    found = StandIns.of(table, "cifar10", 1)
+    assert found is not None and (found.n_copies, found.n_constant) == (1, 1)
+    assert found.group[5] == found.group[3] == 3 and found.group[9] == 9
+    assert np.flatnonzero(found.stand_in).tolist() == [0, 5]
+    assert StandIns.of(Table(NB201, table.data), "cifar10", 1) is None
+
+
+@pytest.mark.parametrize(
+    ("call", "words"),
+    [
+        (lambda v: flatness(SPACE, v, 1, omit_stand_ins="all"), "applies only with stand_ins"),
+        (lambda v: flatness(SPACE, v, 1, columns=["n_stand_ins"]), "StandIns.of"),
+        (
+            lambda v: neighbourhood_score(SPACE, v, 1, omit_stand_ins="none"),
+            "applies only with stand_ins",
+        ),
+        (
+            lambda v: flatness(SPACE, v, 1, stand_ins=StandIns.build(8)),
+            "over this space's 27 cells",
+        ),
+        (
+            lambda v: flatness(
+                SPACE,
+                v,
+                1,
+                stand_ins=StandIns.build(27),
+                omit_stand_ins="x",  # type: ignore[arg-type]
+            ),
+            "omit_stand_ins must be one of self, all, none",
+        ),
+    ],
+)
+def test_stand_in_options_that_do_not_apply_are_refused(call: object, words: str) -> None:
+    with pytest.raises(Nb201FlatError, match=words):
+        call(np.ones(SPACE.size))  # type: ignore[operator]
