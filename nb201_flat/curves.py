@@ -40,6 +40,7 @@ import numpy as np
 from nb201_flat.errors import (
     ArgumentError,
     FormatError,
+    Param,
     TableFileError,
     UnknownKeyError,
     check_int_range,
@@ -92,10 +93,12 @@ def require_curves(table: Table) -> Curves:
     """
     curves = getattr(table, "curves", None)
     if curves is None:
+        # the importer named as a Param: a command names its own (nb201-flat import)
         raise NoCurvesError(
             f"table {table.source!r} has no learning curves (final values only); import the "
-            "official NAS-Bench-201 .pth or NATS-Bench tss files (`nb201-flat import FILE "
-            "--out TABLE`) to get per-epoch curves"
+            "official NAS-Bench-201 .pth or NATS-Bench tss files with ",
+            Param("import_table"),
+            " (nb201_flat.importers) to get per-epoch curves",
         )
     assert isinstance(curves, Curves)
     return curves

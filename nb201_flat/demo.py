@@ -32,15 +32,22 @@ FLATTEST_MEANING = (
 )
 
 
-def benchmark_statement(source: str) -> str:
+#: how a Python caller loads an imported NB201 table in place of the embedded default
+LOAD_IMPORTED = "load_table(PATH) or $NB201_FLAT_TABLE"
+
+
+def benchmark_statement(source: str, load: str = LOAD_IMPORTED) -> str:
     """Say plainly which benchmark a table holds, by its source.
 
     The embedded default is AnalogNAS-Bench: the NB201 cells, trained by AnalogNAS with its own
-    CIFAR-10 recipe, so its numbers are not NAS-Bench-201's.
+    CIFAR-10 recipe, so its numbers are not NAS-Bench-201's; ``load`` says how the caller
+    loads an imported NB201 table instead (a command: its ``--table`` option).
 
     Examples
     --------
-    >>> "not NAS-Bench-201" in benchmark_statement("AnalogNAS-Bench (x)")
+    >>> benchmark_statement("AnalogNAS-Bench (x)").endswith(
+    ...     "(not NAS-Bench-201's numbers; an imported NB201 table: load_table(PATH) or "
+    ...     "$NB201_FLAT_TABLE)")
     True
     >>> benchmark_statement("nb201-v1_1")
     'table nb201-v1_1'
@@ -48,8 +55,7 @@ def benchmark_statement(source: str) -> str:
     if "analognas" in source.lower():
         return (
             f"{source}: the embedded default, NB201's 15,625 cells trained by AnalogNAS with "
-            "its own recipe (not NAS-Bench-201's numbers; set $NB201_FLAT_TABLE or --table "
-            "for an imported NB201 table)"
+            f"its own recipe (not NAS-Bench-201's numbers; an imported NB201 table: {load})"
         )
     return f"table {source}"
 

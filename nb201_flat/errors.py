@@ -414,12 +414,12 @@ def _fixed(fix: str | Sequence[Part]) -> tuple[Part, ...]:
 
 def check_seed(seed: Any, name: str = "seed", *, fix: str = "pass e.g. 0") -> int:
     """``seed`` as a non-negative int (a master seed; numpy refuses negative ones), else
-    :class:`ArgumentError` naming ``name`` (a command passes its flag) and ``fix``.
+    :class:`ArgumentError` naming ``name`` (the caller's parameter) and ``fix``.
 
-    >>> check_seed(-1, "--seed")
+    >>> check_seed(-1, "sample_seed")
     Traceback (most recent call last):
     ...
-    nb201_flat.errors.ArgumentError: --seed must be a non-negative int, got -1; pass e.g. 0
+    nb201_flat.errors.ArgumentError: sample_seed must be a non-negative int, got -1; pass e.g. 0
     """
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
         raise ArgumentError(f"{name} must be a non-negative int, got {shown(seed)}; {fix}")
@@ -451,10 +451,10 @@ def check_int_range(
     Traceback (most recent call last):
     ...
     nb201_flat.errors.ArgumentError: radius must lie in 1..6 (an int, not a float), got 2.5
-    >>> check_int_range("--jobs", 0, 1)
+    >>> check_int_range(Param("jobs"), 0, 1)
     Traceback (most recent call last):
     ...
-    nb201_flat.errors.ArgumentError: --jobs must be >= 1, got 0
+    nb201_flat.errors.ArgumentError: jobs must be >= 1, got 0
     """
     iv = whole_number(value)
     ok = iv is not None and (lo is None or iv >= lo) and (hi is None or iv <= hi)

@@ -35,8 +35,12 @@ def test_an_int_beyond_floats_is_refused_in_one_line(huge: int) -> None:
     # float(10**400) raised a bare OverflowError (a traceback), not the check's own error
     with pytest.raises(ArgumentError, match="finite number"):
         check_float_range("max_cost", huge)
-    with pytest.raises(SearchBudgetError, match="smaller budget_scale" if huge > 0 else "> 0"):
+    with pytest.raises(SearchBudgetError) as budget:
         check_budgets(huge, None)
+    # an infinite budget of seconds asks for a finite one (no scale was given here)
+    want = "finite" if huge > 0 else "positive"
+    assert str(budget.value).endswith(f"; give a {want} number of seconds"), budget.value
+    assert budget.value.parts[0] == Param("budget_seconds")
     assert real_number(huge) == (np.inf if huge > 0 else -np.inf)
 
 
@@ -189,3 +193,18 @@ def test_every_error_pickles_as_itself(cls: type[BaseException]) -> None:
     assert type(back) is cls
     assert str(back) == str(err) and back.args == err.args
     assert vars(back) == vars(err)  # parts, figure, needs, why, the note
+
+
+def test_the_checks_examples_name_python_parameters_not_flags() -> None:
+    # errors.py is the library's: its examples used "--seed" and "--jobs" as names, as if a
+    # check named a command's flag (a command respells the Python name: cli.common.error_line)
+    import doctest
+
+    import nb201_flat.errors as errors
+
+    examples = [ex for test in doctest.DocTestFinder().find(errors) for ex in test.examples]
+    assert examples
+    # a caller's respelling (spelled) shows a flag: the point of those examples
+    own = [ex.source + ex.want for ex in examples if "spelled(" not in ex.source]
+    flags = [text for text in own if "--" in text]
+    assert flags == []

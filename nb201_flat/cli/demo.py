@@ -35,9 +35,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def demo_summary(table: Table, *, top: int = 5, runs: int = 200, seed: int = 0) -> dict[str, Any]:
     """Everything the demo prints, as a JSON-able dict (:func:`nb201_flat.demo.run_demo`)."""
-    from nb201_flat.demo import run_demo
+    from nb201_flat.demo import benchmark_statement, run_demo
 
-    return run_demo(table, top=top, runs=runs, seed=seed).as_dict()
+    out = run_demo(table, top=top, runs=runs, seed=seed).as_dict()
+    # the command's own way to an imported table (the library's names load_table)
+    out["benchmark"] = benchmark_statement(table.source, "--table PATH or $NB201_FLAT_TABLE")
+    return out
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

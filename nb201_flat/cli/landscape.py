@@ -583,9 +583,14 @@ def cmd_barrier(args: argparse.Namespace) -> int:
 def cmd_census(args: argparse.Namespace) -> int:
     from nb201_flat.atomic import check_writable_file
     from nb201_flat.conventions import report_dataset
+    from nb201_flat.errors import Param, spelled
     from nb201_flat.landscape.census import barrier_census, census_summary, describe_left_out
     from nb201_flat.landscape.statistics import A2M_BAND_KEYS
     from nb201_flat.table import MetricKey
+
+    def spell(param: Param) -> str | None:  # the notes' way to the lowest barrier, as error_line
+        way = args.param_elsewhere.get(param.name)  # names it
+        return None if way is None else str(way)
 
     # before the work, not after it
     pairs_out = (
@@ -703,11 +708,15 @@ def cmd_census(args: argparse.Namespace) -> int:
             for g, n in census.attrs["left_out"].items()
         ]
         notes += [
-            f"group {g}: {describe_left_out(c, '--nan-policy omit' if 'too_far' not in c else '')}"
+            f"group {g}: "
+            + describe_left_out(c, "--nan-policy omit" if "too_far" not in c else "", spell=spell)
             for attr in ("excluded", "omitted")
             for g, c in census.attrs[attr].items()
         ]
-        notes += [f"group {g} has no pair: {why}" for g, why in census.attrs["empty"].items()]
+        notes += [
+            f"group {g} has no pair: {spelled(why, spell)}"
+            for g, why in census.attrs["empty"].items()
+        ]
         # the CSV of all keys' pairs names each row's key in full
         for col, value in reversed(
             (

@@ -12,6 +12,7 @@ from nb201_flat.cli.common import (
     add_neighbourhood_args,
     add_table_arg,
     emit_json,
+    flag_of,
     neighbourhood_fields,
     neighbourhood_from_args,
     num,
@@ -123,8 +124,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     add_table_arg(p)
     add_json_arg(p)
-    # make_algorithm's name is --algo (refusals name it as errors.Param: common.error_line)
-    p.set_defaults(func=cmd_search, param_dests={"name": "algo"})
+    # make_algorithm's name is --algo (refusals name it as errors.Param: common.error_line);
+    # a protocol's budget_queries is set by the fixed-n family; the parser spells the notes'
+    # parameters too (a stalled run's fix)
+    p.set_defaults(
+        func=cmd_search,
+        parser=p,
+        param_dests={"name": "algo"},
+        param_elsewhere={"budget_queries": "--protocol fixed-n"},
+    )
 
     p = sub.add_parser(
         "reproduce",
@@ -301,7 +309,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     took = time.perf_counter() - t0
     res.require_reported()
     summary = res.summary()
-    notes = list(res.notes)
+    notes = list(res.spelled_notes(lambda param: flag_of(param, args.parser, args)))
     if timed and args.epochs != 12:
         notes.insert(0, budget_rule_note(args.epochs, given_scale, "--budget-scale"))
     searched = {p.name: str(p.search) for p in protocols}

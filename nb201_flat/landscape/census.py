@@ -54,9 +54,12 @@ from nb201_flat.errors import (
     ArgumentError,
     Param,
     Part,
+    Spelling,
     check_flag,
     check_int_range,
     check_seed,
+    parts_of,
+    spelled,
 )
 from nb201_flat.landscape._common import (
     ArchLike,
@@ -78,7 +81,7 @@ from nb201_flat.landscape.a2m import A2MCode, _a2m
 from nb201_flat.landscape.maximin import BarrierTree, as_tree, barrier_tree
 from nb201_flat.landscape.pair_batch import pair_columns, shortest_paths_measured
 from nb201_flat.landscape.paths import (
-    DETOUR_HINT,
+    DETOUR_PARTS,
     LOWEST_BARRIER,
     MAX_SHORTEST_D,
     beyond_worse,
@@ -392,13 +395,17 @@ def _draw_band(
     return pairs, ({"candidates": listed, **lost} if filtered else {})
 
 
-OMIT_CAUSES: Final[dict[str, str]] = {
-    "no_path": "no path through measured architectures joins them",
-    "unmeasured": "an unmeasured architecture lies on their shortest paths",
-    "too_far": f"they differ on more than {MAX_SHORTEST_D} edges: too many shortest paths to "
-    f"enumerate ({LOWEST_BARRIER} gives a pair's lowest barrier)",
+OMIT_CAUSES: Final[dict[str, tuple[Part, ...]]] = {
+    "no_path": ("no path through measured architectures joins them",),
+    "unmeasured": ("an unmeasured architecture lies on their shortest paths",),
+    "too_far": (
+        f"they differ on more than {MAX_SHORTEST_D} edges: too many shortest paths to enumerate (",
+        LOWEST_BARRIER,
+        " gives a pair's lowest barrier)",
+    ),
 }
-"""Why the census leaves a pair out: key -> the reason in words. ``nan_policy="omit"`` leaves
+"""Why the census leaves a pair out: key -> the reason in words, as message parts (a command
+names its own way to the lowest barrier). ``nan_policy="omit"`` leaves
 out the pairs of the first two; ``too_far`` pairs (a space of more than
 :data:`~nb201_flat.landscape.paths.MAX_SHORTEST_D` edges, pairs at any distance or of the top
 k) are left out under any policy. A pair no path joins has an unmeasured (or, with
@@ -603,7 +610,8 @@ def barrier_census(
     ``"top-k"``; ``top_k=0`` for none).
     Asking for nothing (both 0, or ``top_k=1``: one architecture makes no pair) is an error.
     A group asked for that holds no pair (a band with no two members at ``distance``) has no
-    row: ``attrs["empty"]`` maps its name to why, for a note; when no group holds a pair,
+    row: ``attrs["empty"]`` maps its name to why, as message parts
+    (:func:`~nb201_flat.errors.spelled` words them), for a note; when no group holds a pair,
     :class:`MissingValueError` says which and what to change.
 
     With ``connected_only`` the lowest barrier goes through connected cells only, and the pairs
@@ -686,7 +694,9 @@ def barrier_census(
             f"band pairs at distance {distance} have {distance}! shortest paths each, too many to "
             f"enumerate (at most {MAX_SHORTEST_D} differing edges); pass ",
             Param("distance", placeholder=f"1..{MAX_SHORTEST_D}"),
-            f", or {LOWEST_BARRIER} for a pair's lowest barrier",
+            ", or ",
+            LOWEST_BARRIER,
+            " for a pair's lowest barrier",
         )
     check_nan_policy(nan_policy)
     if nan_policy == "propagate":
@@ -705,7 +715,7 @@ def barrier_census(
     tree = barrier_tree(space, v, higher_is_better=higher_is_better, connected_only=connected_only)
     rng = as_rng(seed)
     groups: list[tuple[str, Sequence[tuple[int, int]]]] = []
-    empty: dict[str, str] = {}
+    empty: dict[str, tuple[Part, ...]] = {}
     left_out: dict[str, int] = {}
     excluded: dict[str, dict[str, int]] = {}
     omitted: dict[str, dict[str, int]] = {}
@@ -746,7 +756,9 @@ def barrier_census(
         if not pairs and lost.get("candidates"):  # every candidate left out
             empty[name] = (
                 f"none of its {_pairs(lost['candidates'], f'{kind} candidate')} {at} can be served "
-                f"({describe_causes(lost)})"
+                "(",
+                *describe_causes(lost),
+                ")",
             )
         elif not pairs:
             m = int(np.count_nonzero(_inside(v, lo, hi, members)))
@@ -754,7 +766,7 @@ def barrier_census(
             empty[name] = (
                 f"no two of its {m}{kind} members in [{lo:g}, {hi:g}] lie {at}"
                 if m > 1
-                else f"it holds {m}{kind} architecture{'' if m == 1 else 's'} in [{lo:g}, {hi:g}]"
+                else f"it holds {m}{kind} architecture{'' if m == 1 else 's'} in [{lo:g}, {hi:g}]",
             )
     if top_k:
         asked = top_pairs(space, v, top_k, higher_is_better=higher_is_better, members=members)
@@ -767,24 +779,25 @@ def barrier_census(
                 left_out["top-k"] = n_out
         if asked and not top:
             empty["top-k"] = (
-                f"none of its {_pairs(len(asked))} can be served "
-                f"({describe_causes(None, omitted.get('top-k'))})"
+                f"none of its {_pairs(len(asked))} can be served (",
+                *describe_causes(None, omitted.get("top-k")),
+                ")",
             )
         elif not top:
-            empty["top-k"] = f"fewer than 2{kind} architectures are measured"
+            empty["top-k"] = (f"fewer than 2{kind} architectures are measured",)
     if all(not pairs for _, pairs in groups):
-        why = "; ".join(f"{g}: {why}" for g, why in empty.items())
+        why = [part for g, parts in empty.items() for part in ("; ", f"{g}: ", *parts)][1:]
         fix = ("draw band pairs at any distance (", Param("distance", None), ") or ")
         raise MissingValueError(
-            f"no pair to compute: {why}; ", *(fix if crowded else ()), "choose another key"
+            "no pair to compute: ", *why, "; ", *(fix if crowded else ()), "choose another key"
         )
     try:
         columns = _census_columns(tree, groups, total)
     except (NoPathError, MissingValueError) as exc:  # "raise": the first pair it cannot serve
         # the census serves no detour: its one fix is to leave the pair out
         raise type(exc)(
-            f"{str(exc).removesuffix(f'; {DETOUR_HINT}')}; to leave such pairs out of the "
-            "census and count them, pass ",
+            *_without_detour(parts_of(exc)),
+            "; to leave such pairs out of the census and count them, pass ",
             Param("nan_policy", "omit"),
         ) from None
     df = pd.DataFrame(columns, columns=list(CENSUS_COLUMNS))
@@ -800,23 +813,38 @@ def barrier_census(
     return df
 
 
-def describe_causes(*counts: Mapping[str, int] | None) -> str:
-    """The causes of :data:`OMIT_CAUSES` in ``counts`` (added up), in words: ``"3 pairs: no
-    path through measured architectures joins them; 1 pair: ..."``. One cause alone is named
-    without its count: the caller has said how many pairs it concerns, and this is all of them.
+def _without_detour(parts: Sequence[Part]) -> tuple[Part, ...]:
+    """An error's message ``parts`` without their closing detour hint
+    (:data:`~nb201_flat.landscape.paths.DETOUR_PARTS`, after "; "), where they end with it."""
+    n = len(DETOUR_PARTS)
+    head, last = tuple(parts[: -n - 1]), parts[-n - 1] if len(parts) > n else None
+    if not isinstance(last, str) or tuple(parts[-n:]) != DETOUR_PARTS:
+        return tuple(parts)
+    return (*head, last.removesuffix("; "))
+
+
+def describe_causes(*counts: Mapping[str, int] | None) -> tuple[Part, ...]:
+    """The causes of :data:`OMIT_CAUSES` in ``counts`` (added up), in words, as message parts:
+    ``"3 pairs: no path through measured architectures joins them; 1 pair: ..."``. One cause
+    alone is named without its count: the caller has said how many pairs it concerns, and this
+    is all of them.
     """
     total = {c: sum(int(n.get(c, 0)) for n in counts if n) for c in OMIT_CAUSES}
     found = {c: k for c, k in total.items() if k}
     if len(found) == 1:
         return OMIT_CAUSES[next(iter(found))]
-    return "; ".join(f"{_pairs(k)}: {OMIT_CAUSES[c]}" for c, k in found.items())
+    listed = (("; ", f"{_pairs(k)}: ", *OMIT_CAUSES[c]) for c, k in found.items())
+    return tuple(part for parts in listed for part in parts)[1:]
 
 
-def describe_left_out(counts: Mapping[str, int], flag: str = "") -> str:
+def describe_left_out(
+    counts: Mapping[str, int], flag: str = "", *, spell: Spelling | None = None
+) -> str:
     """A group's pairs ``nan_policy="omit"`` left out, in words, the count said once: ``counts``
     is an entry of the census's ``attrs["excluded"]`` (candidates left out of a band's draw)
     or ``attrs["omitted"]`` (drawn pairs dropped); ``flag`` in parentheses after it (the CLI's
-    ``--nan-policy omit``).
+    ``--nan-policy omit``); the parameters it names as ``spell`` names them (default: as
+    Python does; the CLI: its own way to the lowest barrier).
 
     >>> describe_left_out({"candidates": 605_635, "no_path": 0, "unmeasured": 98_039})
     '98,039 of its 605,635 candidate pairs left out of the draw: an unmeasured architecture lies on their shortest paths'
@@ -826,7 +854,8 @@ def describe_left_out(counts: Mapping[str, int], flag: str = "") -> str:
         what = f"{_pairs(int(counts['candidates']), ' candidate')} left out of the draw"
     else:
         what = f"{_pairs(int(counts['pairs']))} left out"
-    return f"{n:,} of its {what}{f' ({flag})' if flag else ''}: {describe_causes(counts)}"
+    causes = spelled(describe_causes(counts), spell or (lambda _: None))
+    return f"{n:,} of its {what}{f' ({flag})' if flag else ''}: {causes}"
 
 
 def _pairs(n: int, kind: str = "") -> str:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from nb201_flat.errors import Param, Part, spelled
+from nb201_flat.errors import Param, Part
 from nb201_flat.landscape._common import (
     ArchLike,
     FloatArray,
@@ -173,7 +173,6 @@ DETOUR_PARTS: tuple[Part, ...] = (
     " finds the lowest barrier over any path, through a detour of measured architectures if "
     "one exists",
 )
-DETOUR_HINT = spelled(DETOUR_PARTS)  # as Python names it (the census quotes it as text)
 
 
 def check_shortest_paths_measured(w: FloatArray, paths: IntArray) -> None:

@@ -52,6 +52,7 @@ from nb201_flat.search.oracle import (
     StallRecord,
     cheapest_paid,
     check_budgets,
+    check_finite_values,
     check_some_paid,
     domain_mask,
     invalid_costs,
@@ -111,6 +112,7 @@ class FidelityData:
             )
         if self.epoch_costs is not None and self.epoch_costs.shape != self.values.shape[1:]:
             raise SearchBudgetError(f"epoch costs must have shape {self.values.shape[1:]}")
+        check_finite_values(self.key, self.values)
         # a NaN or infinite budget never ran out: Hyperband looped for ever
         bs, bq = check_budgets(self.budget_seconds, self.budget_queries)
         object.__setattr__(self, "budget_seconds", bs)

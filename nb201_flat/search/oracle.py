@@ -89,7 +89,7 @@ from nb201_flat.errors import HiddenDataError as HiddenDataError
 from nb201_flat.errors import SearchEnded as SearchEnded
 from nb201_flat.errors import SearchStalled as SearchStalled
 from nb201_flat.space import Space, check_arch_index, check_arch_indices, in_index_order
-from nb201_flat.table import MetricKey
+from nb201_flat.table import MetricKey, infinite_values
 from nb201_flat.types import BoolArray
 from nb201_flat.types import FloatArray as FloatArray
 from nb201_flat.types import IntArray as IntArray
@@ -159,6 +159,7 @@ class OracleData:
             raise SearchBudgetError(f"oracle values must have shape (rows, {size})")
         if self.costs is not None and self.costs.shape != (size,):
             raise SearchBudgetError(f"oracle costs must have shape ({size},)")
+        check_finite_values(self.key, self.values)
         bs, bq = check_budgets(self.budget_seconds, self.budget_queries)
         object.__setattr__(self, "budget_seconds", bs)
         object.__setattr__(self, "budget_queries", bq)
@@ -212,6 +213,20 @@ _PUBLIC = frozenset(
 )
 
 
+def check_finite_values(key: MetricKey, values: FloatArray) -> None:
+    """:class:`SearchBudgetError` where an oracle's ``values`` (rows of cells, and epochs for
+    curves) hold +-inf, by a table's rule (:func:`~nb201_flat.table.infinite_values`, row by
+    row: the k-th stored seed's, or the mean): a table refuses them, and a run over -inf
+    values found nothing. Oracle and fidelity data share it."""
+    # per row, the cells with an infinite value (at any epoch)
+    inf = np.isinf(values).reshape(*values.shape[:2], -1)
+    cells: BoolArray = np.asarray(inf.any(axis=2), dtype=bool)
+    for r, row in enumerate(cells):
+        why = infinite_values(key, r if len(cells) > 1 else None, np.where(row, np.inf, 0.0))
+        if why is not None:
+            raise SearchBudgetError(why)
+
+
 def check_budgets(
     budget_seconds: object, budget_queries: object
 ) -> tuple[float | None, int | None]:
@@ -229,27 +244,31 @@ def check_budgets(
     nb201_flat.errors.SearchBudgetError: budget_queries must be a whole number >= 1, got 2.5; give a whole number, e.g. 100
     """
     if budget_seconds is None and budget_queries is None:
-        raise SearchBudgetError("a search needs a budget: give budget_seconds or budget_queries")
+        raise SearchBudgetError(
+            "a search needs a budget: give ",
+            Param("budget_seconds"),
+            " or ",
+            Param("budget_queries"),
+        )
     bs = bq = None
     if budget_seconds is not None:
-        bs = real_number(budget_seconds)  # 10**400 is inf: a scale too large, said so
+        bs = real_number(budget_seconds)  # 10**400 is inf: never exhausted, refused as such
         if not (math.isfinite(bs) and bs > 0):
-            fix: tuple[Part, ...] = (  # an overflowing budget comes from a scale
-                ("a smaller ", Param("budget_scale"), ", where the caller takes one")
-                if bs == math.inf
-                else ("a positive number of seconds",)
-            )
+            # a builder's scale that overflows is refused by its name before it gets here
+            # (protocol.scaled_time_budget)
             raise SearchBudgetError(
-                f"budget_seconds (the time budget) must be a finite number of seconds > 0, "
-                f"got {shown(budget_seconds)}; give ",
-                *fix,
+                Param("budget_seconds"),
+                " (the time budget) must be a finite number of seconds > 0, got "
+                f"{shown(budget_seconds)}; give a "
+                f"{'finite' if bs == math.inf else 'positive'} number of seconds",
             )
     if budget_queries is not None:
         bq = whole_number(budget_queries)
         if bq is None or bq < 1:
             raise SearchBudgetError(
-                f"budget_queries must be a whole number >= 1, got {shown(budget_queries)}; "
-                "give a whole number, e.g. 100"
+                Param("budget_queries"),
+                f" must be a whole number >= 1, got {shown(budget_queries)}; "
+                "give a whole number, e.g. 100",
             )
     return bs, bq
 
@@ -348,50 +367,56 @@ def stall_limit(size: int) -> int:
 
 #: what a stalled run's idle steps were (:meth:`StallGuard.idle`), a bit each
 IDLE_FREE, IDLE_CACHED, IDLE_REVISIT, IDLE_RESUMED = 1, 2, 4, 8
-# each kind of idle step, and what would have it spend
-_IDLE_WHY = {
+# each kind of idle step, and what would have it spend: the parameters of a protocol (or of
+# fidelity data) by name, which a command respells as the flags that set them
+_IDLE_WHY: dict[int, tuple[str, tuple[Part, ...]]] = {
     IDLE_FREE: (
         "charged queries of cells that cost 0 s, which a time budget never counts",
-        "a query budget (budget_queries, --protocol fixed-n) makes each query of a 0 s cell spend",
+        ("a query budget (", Param("budget_queries"), ") makes each query of a 0 s cell spend"),
     ),
     IDLE_CACHED: (
         "cache hits after every cell it may sample was cached, which spend nothing even "
         "under a query budget",
-        "charged repeats (repeats='charge', --repeats charge) make each repeat spend",
+        ("charged repeats (", Param("repeats", "charge"), ") make each repeat spend"),
     ),
     IDLE_REVISIT: (
         "revisits of cells its NA memory has paid for, which are never charged",
-        "a budget the cells it may sample can spend (fewer seconds or queries) ends it in time",
+        ("a budget the cells it may sample can spend (fewer seconds or queries) ends it in time",),
     ),
     IDLE_RESUMED: (
         "resumed queries of epochs paid for, after every cell it may sample was trained to "
         "the last epoch",
-        "a query budget (budget_queries) makes each resumed query spend",
+        ("a query budget (", Param("budget_queries"), ") makes each resumed query spend"),
     ),
 }
 
 
-def stalled_message(limit: int, kinds: int) -> str:
+def stalled_message(limit: int, kinds: int) -> tuple[Part, ...]:
     """Why a run stalled (``kinds``: the :data:`IDLE_FREE`... bits of its idle steps) and
-    the fix that applies to each kind.
+    the fix that applies to each kind, as message parts.
 
-    >>> stalled_message(1540, IDLE_CACHED)
-    "the search stalled: 1,540 steps in a row spent no budget (cache hits after every cell it may sample was cached, which spend nothing even under a query budget), so it ends with what it found; charged repeats (repeats='charge', --repeats charge) make each repeat spend"
+    >>> from nb201_flat.errors import spelled
+    >>> spelled(stalled_message(1540, IDLE_CACHED))
+    "the search stalled: 1,540 steps in a row spent no budget (cache hits after every cell it may sample was cached, which spend nothing even under a query budget), so it ends with what it found; charged repeats (repeats='charge') make each repeat spend"
     """
     causes = "; ".join(why for bit, (why, _) in _IDLE_WHY.items() if kinds & bit)
     return (
         f"the search stalled: {limit:,} steps in a row spent no budget ({causes}), so it "
-        f"ends with what it found; {stall_fixes(kinds)}"
+        "ends with what it found; ",
+        *stall_fixes(kinds),
     )
 
 
-def stall_fixes(kinds: int) -> str:
-    """What would have the idle steps of ``kinds`` (the :data:`IDLE_FREE`... bits) spend.
+def stall_fixes(kinds: int) -> tuple[Part, ...]:
+    """What would have the idle steps of ``kinds`` (the :data:`IDLE_FREE`... bits) spend, as
+    message parts (:func:`~nb201_flat.errors.spelled` words them; a command: as its flags).
 
-    >>> stall_fixes(IDLE_FREE)
-    'a query budget (budget_queries, --protocol fixed-n) makes each query of a 0 s cell spend'
+    >>> from nb201_flat.errors import spelled
+    >>> spelled(stall_fixes(IDLE_FREE))
+    'a query budget (budget_queries) makes each query of a 0 s cell spend'
     """
-    return "; ".join(fix for bit, (_, fix) in _IDLE_WHY.items() if kinds & bit)
+    fixes = (("; ", *fix) for bit, (_, fix) in _IDLE_WHY.items() if kinds & bit)
+    return tuple(part for fix in fixes for part in fix)[1:]
 
 
 class StallRecord:
@@ -475,7 +500,7 @@ class StallGuard:
         if self.count > self.limit:
             self.ended = True
             self.stalled_kinds |= self.kinds
-            raise SearchStalled(stalled_message(self.limit, self.kinds))
+            raise SearchStalled(*stalled_message(self.limit, self.kinds))
 
     def restart(self) -> None:
         """Count again from 0 (two-stage NA-RS's re-ranking after a stalled first stage); a
@@ -488,7 +513,7 @@ class StallGuard:
         """:class:`SearchStalled` again once the run has stalled: it is over, as a refused
         query's run is (an outside loop asking on would otherwise never stop)."""
         if self.ended:
-            raise SearchStalled(stalled_message(self.limit, self.kinds))
+            raise SearchStalled(*stalled_message(self.limit, self.kinds))
 
 
 def ranks_before(a: float, b: float) -> bool:

@@ -48,7 +48,16 @@ from nb201_flat.budget import (
     tqdm_class,
     usable_cores,
 )
-from nb201_flat.errors import ArgumentError, Param, check_int_range, check_seed, whole_number
+from nb201_flat.errors import (
+    ArgumentError,
+    Param,
+    Part,
+    Spelling,
+    check_int_range,
+    check_seed,
+    spelled,
+    whole_number,
+)
 from nb201_flat.pools import stopped_on_interrupt
 from nb201_flat.search.algorithms import (
     ALGORITHM_NAMES,
@@ -146,16 +155,28 @@ class SearchResults:
     curves
         Anytime curves: mean/std/n over runs of the incumbent's test value at each point
         ``x`` of a grid over the budget (``x_unit`` seconds or queries).
-    notes
-        What a reader must know (cost derivation, seed fallback, optimistic protocols).
+    note_parts
+        What a reader must know (cost derivation, seed fallback, optimistic protocols,
+        stalled runs), each note as message parts: :attr:`notes` words them as Python names
+        the parameters they name, :meth:`spelled_notes` as a caller does (a command: its flags).
     protocols
         The protocols, by name.
     """
 
     runs: pd.DataFrame
     curves: pd.DataFrame
-    notes: tuple[str, ...]
+    note_parts: tuple[tuple[Part, ...], ...]
     protocols: tuple[Protocol, ...]
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        """The notes as text, their parameters as Python names them."""
+        return self.spelled_notes()
+
+    def spelled_notes(self, spell: Spelling | None = None) -> tuple[str, ...]:
+        """The notes as text, their parameters as ``spell`` names them (default, or where it
+        returns None: as Python does)."""
+        return tuple(spelled(n, spell or (lambda _: None)) for n in self.note_parts)
 
     def summary(self) -> pd.DataFrame:
         """Mean, std (ddof=1) and n of the final test value per protocol/algorithm/dataset."""
@@ -170,19 +191,22 @@ class SearchResults:
         for prot, algo, dataset, split, _, runs in counts[counts["count"] == 0].itertuples(
             index=False, name=None
         ):
-            timed = next(p for p in self.protocols if p.name == prot).budget_seconds is not None
-            more = (
-                ("a larger budget (", Param("budget_scale"), ")")
-                if timed
-                else ("more queries (", Param("n"), ")")
+            protocol = next(p for p in self.protocols if p.name == prot)
+            timed = protocol.budget_seconds is not None
+            # the parameter that set this protocol's budget (None: nothing the caller passes)
+            param = protocol.budget_param(seconds=timed)
+            more: tuple[Part, ...] = (
+                ("a larger budget" if timed else "more queries", " (", param, ")")
+                if param is not None
+                else ()
             )
             raise ProtocolError(
                 f"{prot} {algo}: none of the {runs} runs has a {dataset}/{split} value (their "
                 "picks were never measured there, or they found nothing), so there is no "
                 "result to report",
                 (
-                    "use a denser table or report key (see `nb201-flat info`), or give the search ",
-                    *more,
+                    "use a denser table or report key (see `nb201-flat info`)",
+                    *((", or give the search ", *more) if more else ()),
                 ),
             )
 
@@ -642,10 +666,10 @@ def run_cells_and_stalls(
     results = SearchResults(
         runs=runs_df,
         curves=_curves_frame(blocks, curve_points),
-        notes=(*notes, *stalls),
+        note_parts=(*((n,) for n in notes), *stalls),
         protocols=tuple(prots),
     )
-    return results, stalls
+    return results, [spelled(n) for n in stalls]
 
 
 def _unreported_notes(runs_df: pd.DataFrame, runs: int) -> list[str]:
@@ -661,21 +685,27 @@ def _unreported_notes(runs_df: pd.DataFrame, runs: int) -> list[str]:
     ]
 
 
-def stalled_notes(cells: Iterable[tuple[str, str, Sequence[StallRecord]]], runs: int) -> list[str]:
+def stalled_notes(
+    cells: Iterable[tuple[str, str, Sequence[StallRecord]]], runs: int
+) -> list[tuple[Part, ...]]:
     """A note per cell where runs stalled: they ended with budget unspent, and the summary's
     mean averages them in with the others; the note names the fix for each kind of idle step
     the stalled runs' guards saw (their :attr:`~StallRecord.stall_kinds`, joined), never one
     for a cause that did not occur. ``cells``: each cell's protocol name, label and records
     (:class:`RunRecord`, or a multi-fidelity run's
-    :class:`~nb201_flat.search.fidelity.FidelityRecord`)."""
-    notes = []
+    :class:`~nb201_flat.search.fidelity.FidelityRecord`). Each note as message parts: its
+    fixes name parameters (:func:`~nb201_flat.search.oracle.stall_fixes`)."""
+    notes: list[tuple[Part, ...]] = []
     for prot, algo, recs in cells:
         stalled = [r.stall_kinds for r in recs if r.stall_kinds]
         if stalled:
             notes.append(
-                f"{prot} {algo}: {len(stalled)} of {runs} runs stalled: ended with budget "
-                "unspent (the search stopped spending it), with what they had found; the mean "
-                "includes them; " + stall_fixes(functools.reduce(operator.or_, stalled))
+                (
+                    f"{prot} {algo}: {len(stalled)} of {runs} runs stalled: ended with budget "
+                    "unspent (the search stopped spending it), with what they had found; the "
+                    "mean includes them; ",
+                    *stall_fixes(functools.reduce(operator.or_, stalled)),
+                )
             )
     return notes
 

@@ -40,6 +40,17 @@ def test_demo_cli_json(capsys: pytest.CaptureFixture[str], default_table: Table)
     assert main(["demo", "--runs", "5", "--top", "2", "--json"]) == 0
     payload = json.loads(capsys.readouterr().out)
     assert len(payload["best"]) == 2 and payload["archs"] == 15625
+    # the command names its option for an imported table; the library its function
+    assert payload["benchmark"].endswith(
+        "an imported NB201 table: --table PATH or $NB201_FLAT_TABLE)"
+    )
+
+
+def test_the_library_s_benchmark_statement_names_no_flag() -> None:
+    from nb201_flat.demo import benchmark_statement
+
+    said = benchmark_statement("AnalogNAS-Bench (analog-nasbench 0.1.3, CIFAR-10)")
+    assert "--" not in said and said.endswith("load_table(PATH) or $NB201_FLAT_TABLE)")
 
 
 # issue 12 item 6: what the demo says about itself

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from nb201_flat.curves import NoCurvesError, require_curves
-from nb201_flat.errors import SearchBudgetError, TableFileError, UnknownKeyError
+from nb201_flat.errors import Param, SearchBudgetError, TableFileError, UnknownKeyError
 from nb201_flat.importers import import_table
 from nb201_flat.storage import load_saved_table, save_table
 from nb201_flat.table import MetricKey, Table
@@ -147,8 +147,11 @@ def test_modified_curves_file_is_refused_on_first_read(
 
 def test_curves_can_be_skipped(files: dict[str, Path]) -> None:
     table = import_table(files["pth_zip"], format="nb201-pth", curves=False)
-    with pytest.raises(NoCurvesError, match="no learning curves"):
+    with pytest.raises(NoCurvesError, match="no learning curves") as info:
         require_curves(table)
+    # the library names its importer (a command would respell it), never a command line
+    assert "with import_table (nb201_flat.importers)" in str(info.value)
+    assert Param("import_table") in info.value.parts and "nb201-flat" not in str(info.value)
 
 
 def test_unknown_curve_key_epoch_and_seed(files: dict[str, Path]) -> None:

@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from nb201_flat.cli import main
+from nb201_flat.errors import Param, spelled
 from nb201_flat.landscape import (
     LandscapeArgumentError,
     MissingValueError,
@@ -34,7 +35,7 @@ from nb201_flat.landscape.census import (
     pair_barriers,
     top_pairs,
 )
-from nb201_flat.landscape.paths import DETOUR_HINT, LOWEST_BARRIER, MAX_SHORTEST_D
+from nb201_flat.landscape.paths import DETOUR_PARTS, LOWEST_BARRIER, MAX_SHORTEST_D
 from nb201_flat.space import NB201, Space
 from nb201_flat.storage import load_saved_table, save_table
 from nb201_flat.table import MetricKey, Table
@@ -678,10 +679,17 @@ def test_census_rows_equal_pair_barriers_with_ties_nans_and_excluded_cells() -> 
     with pytest.raises(MissingValueError) as got_err:
         barrier_census(S6, f, {"X": (-100, 100)}, n_pairs=300, top_k=0, distance=2, seed=3)
     # the pair's problem, then the census's one fix in place of the detour hint
-    problem = str(want_err.value).removesuffix(f"; {DETOUR_HINT}")
-    assert problem != str(want_err.value)
+    hinted = want_err.value.parts
+    assert hinted[-len(DETOUR_PARTS) :] == DETOUR_PARTS and len(hinted) == len(DETOUR_PARTS) + 1
+    problem = str(hinted[0]).removesuffix("; ")
     assert str(got_err.value) == (
         f"{problem}; to leave such pairs out of the census and count them, pass nan_policy='omit'"
+    )
+    # quoted by its parts, not as text: a command spells the parameters it names
+    assert got_err.value.parts == (
+        problem,
+        "; to leave such pairs out of the census and count them, pass ",
+        Param("nan_policy", "omit"),
     )
 
 
@@ -810,7 +818,7 @@ def test_census_omit_names_a_group_left_without_a_pair() -> None:
     census = barrier_census(Q6, f, band, n_pairs=5, top_k=3, distance=6, seed=0, nan_policy="omit")
     assert census[["group", "a", "b"]].to_numpy().tolist() == [["top-k", 0, 1]]
     assert census.attrs["omitted"] == {"top-k": {"pairs": 3, "no_path": 2, "unmeasured": 0}}
-    assert census.attrs["empty"] == {
+    assert {g: spelled(why) for g, why in census.attrs["empty"].items()} == {
         # one cause: the count is not said again
         "X": "none of its 1 candidate pair at distance 6 can be served "
         "(no path through measured architectures joins them)"
@@ -943,7 +951,9 @@ def test_census_at_any_distance_leaves_out_pairs_too_far_apart_and_counts_them()
         assert df.attrs["excluded"] == {
             "B": {"candidates": len(pairs), "no_path": 0, "unmeasured": 0, "too_far": far}
         }
-        assert describe_left_out(df.attrs["excluded"]["B"]).endswith(OMIT_CAUSES["too_far"])
+        assert describe_left_out(df.attrs["excluded"]["B"]).endswith(
+            spelled(OMIT_CAUSES["too_far"])
+        )
     # the top k: its pairs too far apart are dropped, counted as the other unservable ones
     top = barrier_census(WIDE, f, {}, n_pairs=0, top_k=4, seed=0)
     assert len(top) == len(pairs) - far
@@ -1036,3 +1046,32 @@ def test_census_parameter_values_are_spelled_as_the_command_spells_them() -> Non
     with pytest.raises(LandscapeArgumentError) as d:
         barrier_census(WIDE, np.zeros(WIDE.size), {"X": (0, 1)}, n_pairs=2, distance=9, seed=0)
     assert f"pass --distance 1..{MAX_SHORTEST_D}, or " in error_line(d.value, census, args)
+
+
+def test_census_command_names_its_way_to_the_lowest_barrier_for_pairs_too_far_apart(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # a space of 10 edges: pairs more than MAX_SHORTEST_D apart; the library names
+    # lowest_barrier_path, the command its barrier command (it used to print the Python name)
+    way = "nb201-flat barrier A B --method lowest"
+    f = np.zeros(WIDE.size)
+    f[[0, 1, 3, WIDE.size - 1]] = 93.0  # band A; the last differs from 0 on 10 edges, 1 on 9
+    key = MetricKey("cifar10", "ori-test", 200)
+    path = save_table(Table(WIDE, {(key, None): f}, source="wide"), tmp_path / "w.nb201")
+    table = ("--table", str(path))
+    code, out, _ = _run(capsys, "census", *table, "--pairs", "5", "--distance", "0", "--top", "0")
+    assert code == 0
+    assert f"({way} gives a pair's lowest barrier)" in out
+    assert "lowest_barrier_path" not in out
+    # the top 2: one pair, 10 edges apart: no pair to compute
+    f = f.copy()
+    f[[0, WIDE.size - 1]] = 93.5
+    save_table(Table(WIDE, {(key, None): f}, source="wide"), path)
+    code, out, err = _run(capsys, "census", *table, "--pairs", "0", "--top", "2")
+    assert (code, out) == (2, "")
+    assert err.startswith("error: no pair to compute: top-k: none of its 1 pair can be served")
+    assert f"({way} gives a pair's lowest barrier)" in err
+    # band pairs at a distance beyond the enumerable one
+    code, out, err = _run(capsys, "census", *table, "--pairs", "5", "--distance", "9")
+    assert (code, out) == (2, "")
+    assert f"pass --distance 1..{MAX_SHORTEST_D}, or {way} for a pair's lowest barrier" in err

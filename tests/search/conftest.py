@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TypeVar
 
+import numpy as np
 import pytest
 
 from nb201_flat.storage import save_table
@@ -22,3 +24,19 @@ def nb201_like_path(nb201_like: Table, tmp_path_factory: pytest.TempPathFactory)
     out = tmp_path_factory.mktemp("search") / "like.nb201"
     save_table(nb201_like, out)
     return out
+
+
+_Data = TypeVar("_Data")
+
+
+def with_infinities(build: type[_Data], values: np.ndarray, *args: object, **kw: object) -> _Data:
+    """``build(values, ...)`` (:class:`~nb201_flat.search.oracle.OracleData` or
+    :class:`~nb201_flat.search.fidelity.FidelityData`, ``values`` its third argument) answering
+    ``values`` with their infinities, which both refuse as a table does: the searches' ranking
+    of +-inf against NaN (``oracle.ranks_before``) stays tested, in the loop and the kernels."""
+    space, key, *rest = args
+    data = build(space, key, np.where(np.isinf(values), 0.0, values), *rest, **kw)  # type: ignore[call-arg]
+    values = values.copy()
+    values.setflags(write=False)
+    object.__setattr__(data, "values", values)  # past the check: the data a search never gets
+    return data

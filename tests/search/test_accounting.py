@@ -85,8 +85,10 @@ def test_best_evaluated_na_rs_evaluates_exactly_na_rs_cells(iid: Table) -> None:
     # results, and what would print its summary (a mean of nothing) is refused
     assert charged["test"].isna().all()
     assert any(n.startswith("timed na-c: 20 of 20 runs") and "no mean" in n for n in res.notes)
-    with pytest.raises(ProtocolError, match="na-c: none of the 20 runs has a"):
+    with pytest.raises(ProtocolError, match="na-c: none of the 20 runs has a") as info:
         res.require_reported()
+    # the protocol's budget is its own budget_seconds: no budget_scale set it
+    assert str(info.value).endswith("give the search a larger budget (budget_seconds)")
 
 
 def test_every_na_gain_vanishes_once_budgets_are_matched(iid: Table) -> None:

@@ -21,6 +21,8 @@ from nb201_flat.search.oracle import BudgetExhausted, HiddenDataError, SearchEnd
 from nb201_flat.space import Space
 from nb201_flat.table import MetricKey, Table
 
+from .conftest import with_infinities
+
 SPACE = Space(("a", "b", "c"), 3)  # 27 cells
 KEY = MetricKey("toy", "x-valid", 12)
 TIME = MetricKey("toy", "train", 12, "epoch_time_s")
@@ -294,6 +296,21 @@ def test_hyperband_ranks_minus_inf_above_nan() -> None:
     values[4] = np.nan
     values[5] = -np.inf
     values[5, -1] = 0.5
-    data = FidelityData(SPACE, KEY, values[None], None, None, 13, candidates=np.array([4, 5]))
+    data = with_infinities(
+        FidelityData, values[None], SPACE, KEY, None, None, 13, candidates=np.array([4, 5])
+    )
     recs = [run_fidelity(data, Hyperband(), seed) for seed in range(8)]
     assert all((r.best, r.epochs, r.score) == (5, EPOCHS, 0.5) for r in recs), recs
+
+
+@pytest.mark.parametrize("inf", [np.inf, -np.inf])
+def test_fidelity_data_refuses_infinite_values_as_a_table_does(inf: float) -> None:
+    # an all -inf run "found nothing" with budget spent; a table refuses them (NaN: unmeasured)
+    values = np.zeros((2, 27, EPOCHS))
+    values[1, 6, 3] = values[1, 8, 0] = inf
+    with pytest.raises(SearchBudgetError) as info:
+        FidelityData(SPACE, KEY, values, None, None, 13)
+    assert str(info.value) == (
+        f"vector for {KEY} (seed 1) holds 2 infinite values (first at architecture 6): a table "
+        "holds finite numbers; use NaN for a value not measured"
+    )

@@ -21,6 +21,8 @@ from nb201_flat.search.oracle import OracleData
 from nb201_flat.search.runner import RunRecord, run_one
 from nb201_flat.table import Table
 
+from .conftest import with_infinities
+
 FORMS = [
     NARandomSearch(NeighbourObjective(charge=True, include_self=True)),
     NARandomSearch(NeighbourObjective(include_self=True), rerank_top_k=10),
@@ -149,9 +151,9 @@ def _inf_data(values: np.ndarray, candidates: np.ndarray | None = None) -> Oracl
     costs = np.ones(space.size)
     if candidates is not None:  # charged: stage 1 spends half the budget on them, then ranks
         costs[candidates] = 30.0 / len(candidates)
-    return OracleData(
-        space, MetricKey("toy", "x-valid", 12), values, None, None, costs, 60.0, None,
-        candidates=candidates,
+    return with_infinities(
+        OracleData, values, space, MetricKey("toy", "x-valid", 12), None, None, costs, 60.0,
+        None, candidates=candidates,
     )  # fmt: skip
 
 

@@ -26,6 +26,8 @@ from nb201_flat.search.vectorised import _Scores, na_scores
 from nb201_flat.space import Space
 from nb201_flat.table import MetricKey, Table
 
+from .conftest import with_infinities
+
 NA = NeighbourObjective(radius=1, include_self=True)
 
 
@@ -307,9 +309,10 @@ def test_infinite_and_nan_ties_rank_alike(rows: int, algo: SearchAlgorithm) -> N
     for row in vals:
         row[rng.choice(s.size, 17, replace=False)] = [np.inf] * 9 + [-np.inf] * 5 + [np.nan] * 3
     order, counts = seed_rows(vals) if rows > 1 else (None, None)
-    data = OracleData(
-        s, MetricKey("toy", "x-valid", 12), vals, order, counts, np.ones(s.size), 40.0, None
-    )
+    data = with_infinities(
+        OracleData, vals, s, MetricKey("toy", "x-valid", 12), order, counts, np.ones(s.size),
+        40.0, None,
+    )  # fmt: skip
     _same(data, algo, 12)
     # a neighbourhood of tied +inf scores +inf (it was NaN, which never wins): some run's pick
     assert any(run_one(data, algo, 3, r).score == np.inf for r in range(12))

@@ -468,3 +468,22 @@ def test_protocol_replace_takes_the_seed_policy_asked_without_a_warning() -> Non
         assert Protocol("toy", key, report, budget_queries=5, seed=1).seed_policy == 1
     with pytest.raises(ArgumentError, match="pass seed_policy= only"):
         Protocol("toy", key, report, budget_queries=5, seed=1, seed_policy=2)
+
+
+@pytest.mark.parametrize("inf", [np.inf, -np.inf])
+def test_oracle_data_refuses_infinite_values_as_a_table_does(inf: float) -> None:
+    # a table refuses them; an oracle built directly took them, and a run over -inf values
+    # spent its budget and "found nothing"
+    from nb201_flat.search.oracle import OracleData
+    from nb201_flat.space import Space
+    from nb201_flat.table import MetricKey
+
+    space, key = Space(("a", "b", "c"), 3), MetricKey("toy", "x-valid", 12)
+    values = np.full((1, 27), inf)
+    with pytest.raises(SearchBudgetError) as info:
+        OracleData(space, key, values, None, None, None, None, 10)
+    assert str(info.value) == (
+        f"vector for {key} (seed mean) holds 27 infinite values (first at architecture 0): a "
+        "table holds finite numbers; use NaN for a value not measured"
+    )
+    assert "\n" not in str(info.value)

@@ -102,7 +102,8 @@ def test_search_raises_the_stall_in_one_line() -> None:
     line = out.strip()
     assert "\n" not in line and line.startswith("the search stalled: 1,540 steps in a row")
     # cached repeats spend nothing even under a query budget: the fix named is charging them
-    assert "--repeats charge" in line and "--protocol fixed-n" not in line
+    assert "charged repeats (repeats='charge')" in line and "budget_queries" not in line
+    assert "--" not in line  # the library names its parameters, a command its flags
 
 
 def test_an_outside_loop_asking_a_cached_cell_again_and_again_is_done() -> None:
@@ -237,8 +238,7 @@ def test_stalled_runs_are_counted_in_the_results(monkeypatch: pytest.MonkeyPatch
     # each names the fix that applies: a query budget for the 0 s cells RS and REA stall on,
     # a budget its cells can spend for the NA memory's revisits (a query budget does not help)
     fixes = {
-        "rs": "a query budget (budget_queries, --protocol fixed-n) makes each query of a 0 s "
-        "cell spend",
+        "rs": "a query budget (budget_queries) makes each query of a 0 s cell spend",
         "na-": "a budget the cells it may sample can spend (fewer seconds or queries) ends it "
         "in time",
     }
@@ -337,7 +337,7 @@ def test_a_cache_hit_before_the_domain_is_cached_neither_counts_nor_resets() -> 
         out = Oracle(data, np.random.default_rng(0))
         for _ in range(4):  # cell 0 spends, then 3 hits
             out.query(0)
-        with pytest.raises(SearchStalled, match="--repeats charge"):
+        with pytest.raises(SearchStalled, match=r"charged repeats \(repeats='charge'\)"):
             out.query(0)
     finally:
         oracle.stall_limit = limit
@@ -437,7 +437,7 @@ def test_a_restarted_guard_names_only_its_own_causes() -> None:
         g.idle(IDLE_REVISIT)
     with pytest.raises(SearchStalled) as info:
         g.idle(IDLE_REVISIT)
-    assert "--repeats charge" not in str(info.value) and g.ended
+    assert "repeats=" not in str(info.value) and g.ended
 
 
 def test_stall_notes_name_only_the_idle_steps_the_runs_had(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -471,9 +471,25 @@ def test_stall_notes_name_only_the_idle_steps_the_runs_had(monkeypatch: pytest.M
     notes = [n for n in res.notes if "runs stalled" in n]
     assert len(notes) == 2
     for note in notes:
-        assert note.endswith("a query budget (budget_queries, --protocol fixed-n) makes each "
+        assert note.endswith("a query budget (budget_queries) makes each "
                              "query of a 0 s cell spend"), note  # fmt: skip
-        assert "--repeats charge" not in note, note
+        assert "repeats=" not in note, note
+    # the search command names the flags that set them: a query budget is the fixed-n family
+    from nb201_flat.cli import build_parser
+    from nb201_flat.cli.common import flag_of
+
+    parser = build_parser("search")
+    args = parser.parse_args(["search", "--algo", "rs"])
+    spelled = res.spelled_notes(lambda p: flag_of(p, args.parser, args))
+    for note in (n for n in spelled if "runs stalled" in n):
+        assert note.endswith("a query budget (--protocol fixed-n) makes each query of a 0 s "
+                             "cell spend"), note  # fmt: skip
+    from nb201_flat.errors import spelled as spelled_parts
+    from nb201_flat.search.oracle import stall_fixes
+
+    assert spelled_parts(stall_fixes(IDLE_CACHED), lambda p: flag_of(p, args.parser, args)) == (
+        "charged repeats (--repeats charge) make each repeat spend"
+    )
     # the kinds are the guard's, the loop's and the kernels' alike (records compare equal)
     data = cached.oracle_data(table)
     loop = [run_one(data, RandomSearch(), 0, r) for r in range(8)]
@@ -532,6 +548,7 @@ def test_a_stalled_fidelity_run_records_its_idle_steps_for_the_note() -> None:
         from nb201_flat.search.fidelity import FidelityData, Hyperband, run_fidelity
         from nb201_flat.search.oracle import IDLE_FREE, IDLE_RESUMED, stall_fixes
         from nb201_flat.search.runner import stalled_notes
+        from nb201_flat.errors import spelled
         curves = np.linspace(0, 1, 9)[None, None, :] * np.arange(27.0)[None, :, None]
         resumed = FidelityData(S, MetricKey("toy", "x-valid", 9), curves, np.ones((27, 9)),
                                budget_seconds=2700.0, budget_queries=None, resume=True)
@@ -549,8 +566,11 @@ def test_a_stalled_fidelity_run_records_its_idle_steps_for_the_note() -> None:
         assert hb.stalled and hb.stall_kinds == IDLE_RESUMED, hb
         assert free.stalled and free.stall_kinds == IDLE_FREE, free
         notes = stalled_notes([("timed", "hyperband", [hb]), ("timed", "free", [free])], 1)
-        assert notes[0].endswith(stall_fixes(IDLE_RESUMED)), notes
-        assert notes[1].endswith(stall_fixes(IDLE_FREE)), notes
+        assert spelled(notes[0]).endswith(spelled(stall_fixes(IDLE_RESUMED))), notes
+        assert spelled(notes[1]).endswith(spelled(stall_fixes(IDLE_FREE))), notes
+        # a fidelity run has no command: its fix names the parameter it can change
+        assert spelled(notes[1]).endswith("a query budget (budget_queries) makes each query "
+                                          "of a 0 s cell spend"), notes
         print("ok")
     """)
     assert out.strip() == "ok"
