@@ -25,10 +25,10 @@ from typing import Any
 
 import numpy as np
 
-from nb201_flat.conventions import NOT_NON_NEGATIVE, cannot_be_negative
+from nb201_flat.conventions import NOT_NON_NEGATIVE, cannot_be_negative, is_accuracy
 from nb201_flat.curves import Curves, CurveSeed, FloatArray, first_infinite_cell
 from nb201_flat.errors import FormatError
-from nb201_flat.importers.tidy import NOT_PERCENT, accuracy_outside_range, is_accuracy
+from nb201_flat.importers.tidy import NOT_PERCENT, accuracy_outside_range
 from nb201_flat.table import MetricKey
 
 __all__ = ["CurveCollector"]
