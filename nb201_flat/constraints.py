@@ -41,7 +41,7 @@ import pandas as pd
 
 from nb201_flat.errors import ConstraintError as ConstraintError
 from nb201_flat.errors import Param, check_float_range
-from nb201_flat.landscape.neighbourhood import flatness
+from nb201_flat.landscape.neighbourhood import StandIns, flatness
 from nb201_flat.table import MetricKey, Table
 from nb201_flat.types import BoolArray as BoolArray
 from nb201_flat.types import FloatArray as FloatArray
@@ -195,6 +195,8 @@ def flatness_in_band(
 
     The landscape is restricted to the band: values outside it count as unmeasured, so each
     row aggregates only the neighbours that meet the same constraint (``n`` says how many).
+    On a retraining table a cell's own isomorphic copies are no neighbours of it, and
+    ``n_stand_ins`` counts the stand-ins kept (:func:`flatness`'s ``stand_ins``).
     Returns :func:`~nb201_flat.landscape.neighbourhood.flatness`'s frame, band rows only,
     with a ``cost`` column.
     """
@@ -203,7 +205,9 @@ def flatness_in_band(
         raise ConstraintError(f"no architecture has {lo:g} <= {cost} <= {hi:g}")
     v = np.array(table.vector(dataset, split, epochs, metric, seed=seed, rng=rng))
     v[~mask] = np.nan
-    df = flatness(table.space, v, radius, delta=delta)
+    # a retraining table's copies of a cell are no neighbours of it (flatness's default)
+    stand = StandIns.of(table, dataset, epochs)
+    df = flatness(table.space, v, radius, delta=delta, stand_ins=stand)
     out = df[mask].copy()
     out["cost"] = cost_vector(table, dataset, cost, epochs=epochs)[mask]
     out.attrs = {str(k): a for k, a in df.attrs.items()}

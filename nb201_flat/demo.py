@@ -196,6 +196,7 @@ def run_demo(table: Table, *, top: int = 5, runs: int = 200, seed: int = 0) -> D
     """
     from nb201_flat.errors import NoPathError
     from nb201_flat.landscape import (
+        StandIns,
         barrier_tree,
         fitness_distance_correlation,
         flatness,
@@ -220,7 +221,8 @@ def run_demo(table: Table, *, top: int = 5, runs: int = 200, seed: int = 0) -> D
     space = table.space
     key = default_metric(table)
     values = table.vector_for(key)
-    flat = flatness(space, values, radius=1)
+    # a retraining table's copies of a cell are no neighbours of it
+    flat = flatness(space, values, radius=1, stand_ins=StandIns.of(table, key.dataset, key.epochs))
     sharp = flat["sharpness"]  # pandas: its median skips NaN without numpy's all-NaN warning
     col = {c: flat[c].to_numpy() for c in ("mean", "min", "sharpness")}
 

@@ -49,7 +49,7 @@ from nb201_flat.figures._common import (
     signed,
 )
 from nb201_flat.figures.style import figure_style
-from nb201_flat.landscape import flatness
+from nb201_flat.landscape import StandIns, flatness
 from nb201_flat.table import MetricKey, Table
 
 NAME = "flat_vs_sharp"
@@ -149,6 +149,14 @@ def transfer_seeds(table: Table) -> tuple[int, tuple[int, ...]]:
     return split_seeds(table, [VALID_KEYS[TRANSFER_SOURCE]], "the transfer's source rank")
 
 
+def _sharpness(table: Table, key: MetricKey, values: np.ndarray, radius: int) -> np.ndarray:
+    """Each cell's sharpness on ``values`` (``key``'s): a retraining table's copies of a cell
+    are no neighbours of it (flatness's default with the table's stand-ins)."""
+    stand = StandIns.of(table, key.dataset, key.epochs)
+    df = flatness(table.space, values, radius, columns=["sharpness"], stand_ins=stand)
+    return df["sharpness"].to_numpy(dtype=np.float64)
+
+
 def gap_data(table: Table, dataset: str, *, top: float = 0.2, radius: int = 1) -> pd.DataFrame:
     """Per good architecture: ``index, sharpness, valid, test, gap`` (accuracy points).
 
@@ -165,9 +173,7 @@ def gap_data(table: Table, dataset: str, *, top: float = 0.2, radius: int = 1) -
     first, others = gap_seeds(table, dataset)
     vkey, tkey = VALID_KEYS[dataset], _gap_test_key(table, dataset)
     sharp_on = _seed(table, vkey, first)
-    sharp = flatness(table.space, sharp_on, radius, columns=["sharpness"])["sharpness"].to_numpy(
-        dtype=np.float64
-    )
+    sharp = _sharpness(table, vkey, sharp_on, radius)
     valid = _mean_of_seeds(table, vkey, others)
     test = _mean_of_seeds(table, tkey, others)
     if tkey != TEST_KEYS[dataset]:
@@ -199,9 +205,7 @@ def transfer_data(table: Table, target: str, *, top: float = 0.2, radius: int = 
     sharp_on = _seed(table, skey, first)
     source = _mean_of_seeds(table, skey, others)
     dest = np.asarray(table.vector_for(tkey), dtype=np.float64)
-    sharp = flatness(table.space, sharp_on, radius, columns=["sharpness"])["sharpness"].to_numpy(
-        dtype=np.float64
-    )
+    sharp = _sharpness(table, skey, sharp_on, radius)
     conn = np.nonzero(table.space.connected & np.isfinite(source) & np.isfinite(dest))[0]
     spct = np.full(table.space.size, np.nan)
     tpct = np.full(table.space.size, np.nan)

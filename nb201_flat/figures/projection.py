@@ -44,7 +44,7 @@ from nb201_flat.figures._common import (
     primary_key,
 )
 from nb201_flat.figures.style import figure_style
-from nb201_flat.landscape import flatness, projection_grid, random_directions
+from nb201_flat.landscape import StandIns, flatness, projection_grid, random_directions
 from nb201_flat.table import MetricKey, Table
 
 NAME = "na_projection"
@@ -147,7 +147,9 @@ def pick_architectures(
         raise ArgumentError(f"{names} {verb} to pick='search' only; drop {them}")
     key = _figure_key(table, dataset)
     values = table.vector_for(key)
-    flat = flatness(table.space, values, 1, columns=["mean"])
+    # a retraining table's copies of a cell are no neighbours of it
+    stand = StandIns.of(table, key.dataset, key.epochs)
+    flat = flatness(table.space, values, 1, columns=["mean"], stand_ins=stand)
     means = flat["mean"].to_numpy(dtype=np.float64)
 
     def make(label: str, index: int) -> Pick:

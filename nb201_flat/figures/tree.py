@@ -29,7 +29,7 @@ from nb201_flat.figures._common import (
     present,
 )
 from nb201_flat.figures.style import figure_style
-from nb201_flat.landscape import barrier_tree, flatness
+from nb201_flat.landscape import StandIns, barrier_tree, flatness
 from nb201_flat.space import in_index_order
 from nb201_flat.table import Table
 
@@ -162,9 +162,10 @@ def make_barrier_tree(table: Table, *, n_optima: int = 20, connected_only: bool 
         values = table.vector_for(key)
         tree = barrier_tree(table.space, values, connected_only=connected_only)
         graphs.append(tree.disconnectivity(n_optima))
-        colours.append(
-            flatness(table.space, values, 1, columns=["mean"])["mean"].to_numpy(dtype=np.float64)
-        )
+        # a retraining table's copies of a cell are no neighbours of it
+        stand = StandIns.of(table, key.dataset, key.epochs)
+        flat = flatness(table.space, values, 1, columns=["mean"], stand_ins=stand)
+        colours.append(flat["mean"].to_numpy(dtype=np.float64))
     fig, axes = new_figure(1, len(keys), figsize=(3.4 * len(keys) + 0.6, 3.6))
     for k, ((ds, key), g, c) in enumerate(zip(keys.items(), graphs, colours, strict=True)):
         ax = axes[0, k]

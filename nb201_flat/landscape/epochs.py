@@ -21,7 +21,7 @@ import pandas as pd
 from nb201_flat.curves import require_curves
 from nb201_flat.errors import check_int_range
 from nb201_flat.landscape._common import LandscapeArgumentError, as_sequence
-from nb201_flat.landscape.neighbourhood import flatness
+from nb201_flat.landscape.neighbourhood import StandIns, flatness
 from nb201_flat.space import in_index_order
 from nb201_flat.table import Table
 
@@ -129,6 +129,8 @@ def flatness_by_epoch(
                 f"mask must be a boolean vector over the {table.space.size} architectures"
             )
     final = arr[:, n - 1]
+    # a retraining table's copies of a cell hold its curve: no neighbours of it
+    stand = StandIns.of(table, dataset, epochs)
     rows = []
     for e in chosen:
         df = flatness(
@@ -139,6 +141,7 @@ def flatness_by_epoch(
             no_none=no_none,
             connected_only=connected_only,
             delta=delta,
+            stand_ins=stand,
         )
         ok = keep & ~np.isnan(df["value"].to_numpy())
         sub = df[ok]

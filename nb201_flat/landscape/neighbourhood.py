@@ -197,6 +197,26 @@ class StandIns:
         """Whether a member could be left out or counted."""
         return bool(self.stand_in.any())
 
+    # equal by what they describe, not by identity: a search's objective holding them is
+    # compared and hashed (as a result key, or after a trip to a worker process)
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, StandIns):
+            return NotImplemented
+        return (
+            (self.n_copies, self.n_constant) == (other.n_copies, other.n_constant)
+            and np.array_equal(self.group, other.group)
+            and np.array_equal(self.stand_in, other.stand_in)
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.n_copies, self.n_constant, self.group.tobytes()))
+
+    def __repr__(self) -> str:  # the arrays' thousands of entries say nothing at a glance
+        return (
+            f"StandIns({len(self.group)} cells: {self.n_copies} copies, "
+            f"{self.n_constant} constant-output)"
+        )
+
 
 def _check_stand_ins(
     space: Space, stand_ins: StandIns | None, omit: str | None

@@ -18,7 +18,7 @@ import pandas as pd
 from nb201_flat.budget import check_memory
 from nb201_flat.errors import check_confidence, check_int_range
 from nb201_flat.landscape._common import LandscapeArgumentError, as_values
-from nb201_flat.landscape.neighbourhood import FLATNESS_COLUMNS, flatness
+from nb201_flat.landscape.neighbourhood import FLATNESS_COLUMNS, StandIns, flatness
 from nb201_flat.space import Space
 from nb201_flat.types import as_rng
 
@@ -43,6 +43,7 @@ def proxy_correlations(
     confidence: float = 0.95,
     seed: int | np.random.Generator = 0,
     min_n: int = 10,
+    stand_ins: StandIns | None = None,
 ) -> pd.DataFrame:
     """Kendall τ and Spearman ρ of ``proxy`` against accuracy and against flatness.
 
@@ -63,6 +64,10 @@ def proxy_correlations(
         Bootstrap resamples, interval level, and the generator seed.
     min_n
         Fewest jointly measured architectures accepted.
+    stand_ins
+        The stand-ins of ``accuracy`` where it comes from a retraining table
+        (:meth:`~nb201_flat.landscape.neighbourhood.StandIns.of`): a cell's own isomorphic
+        copies are then no neighbours of it, as in :func:`flatness`.
 
     Returns
     -------
@@ -93,7 +98,7 @@ def proxy_correlations(
     confidence = check_confidence(confidence)
     n_boot = check_int_range("n_boot", n_boot, 1)
     min_n = check_int_range("min_n", min_n, 2, fix="a correlation needs two points")
-    flat = flatness(space, a, radius)[flatness_stat].to_numpy(dtype=np.float64)
+    flat = flatness(space, a, radius, stand_ins=stand_ins)[flatness_stat].to_numpy(dtype=np.float64)
     ok = np.isfinite(p) & np.isfinite(a) & np.isfinite(flat)
     n = int(ok.sum())
     if n < min_n:

@@ -31,6 +31,7 @@ from nb201_flat.search.algorithms import (
     RegularizedEvolution,
     SearchAlgorithm,
     make_algorithm,
+    with_stand_ins,
 )
 from nb201_flat.search.oracle import (
     BudgetExhausted,
@@ -51,11 +52,18 @@ from nb201_flat.search.protocol import (
 )
 
 if TYPE_CHECKING:
-    from nb201_flat.search.runner import RunRecord, SearchResults, run_one, run_search, summarise
+    from nb201_flat.search.runner import (
+        RunRecord,
+        SearchResults,
+        run_cells,
+        run_one,
+        run_search,
+        summarise,
+    )
 
 # The runner pulls in pandas; loaded on first use so that building the command line (which
 # reads the algorithm names) stays fast.
-_RUNNER_NAMES = ("RunRecord", "SearchResults", "run_one", "run_search", "summarise")
+_RUNNER_NAMES = ("RunRecord", "SearchResults", "run_cells", "run_one", "run_search", "summarise")
 
 
 def __getattr__(name: str) -> Any:
@@ -93,7 +101,9 @@ __all__ = [
     "nb201_protocol",
     "per_dataset_protocols",
     "protocols_by_name",
+    "run_cells",
     "run_one",
     "run_search",
     "summarise",
+    "with_stand_ins",
 ]

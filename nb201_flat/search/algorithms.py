@@ -32,8 +32,8 @@ Examples
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, TypeAlias, runtime_checkable
 
 import numpy as np
@@ -61,6 +61,9 @@ from nb201_flat.space import check_arch_index
 
 if TYPE_CHECKING:
     from nb201_flat.landscape.aggregates import NeighbourRows
+    from nb201_flat.landscape.neighbourhood import StandIns
+    from nb201_flat.search.protocol import Protocol as SearchProtocol
+    from nb201_flat.table import Table
 
 Aggregator: TypeAlias = Literal["mean", "median", "min", "quantile"]
 Mutation: TypeAlias = Literal["node-then-edge", "uniform-edge"]
@@ -151,6 +154,15 @@ class NeighbourObjective:
     charge
         Neighbour queries are charged to the budget (True) or free look-ups (False): a
         property of the oracle budget, not of the neighbourhood.
+    stand_ins
+        The stand-in cells of a retraining table's searched vector
+        (:class:`~nb201_flat.landscape.neighbourhood.StandIns`), or None: with them a cell's
+        neighbourhood leaves out the members holding its own measurement (its isomorphic
+        copies, or the cell it copies), as flatness's ``omit_stand_ins="self"`` does: a copy
+        is no neighbour measurement. The runner sets them from the searched table
+        (:func:`with_stand_ins`); they are not part of the label (which names the search,
+        while they are facts of the table) and compare by content. The compiled searches do
+        not cover them: such a search runs the loop.
 
     The specification's fields may also be given one by one, as keywords
     (``NeighbourObjective(radius=2, agg="min")``), and read back as attributes.
@@ -158,9 +170,15 @@ class NeighbourObjective:
 
     neighbourhood: Neighbourhood
     charge: bool
+    stand_ins: StandIns | None
 
     def __init__(
-        self, neighbourhood: Neighbourhood | None = None, charge: bool = False, **fields: Any
+        self,
+        neighbourhood: Neighbourhood | None = None,
+        charge: bool = False,
+        *,
+        stand_ins: StandIns | None = None,
+        **fields: Any,
     ) -> None:
         # the radius's upper bound is the space's edge count, unknown here: the space checks it
         # when a search meets it (run_cells, before any run; the oracle's space otherwise)
@@ -173,6 +191,15 @@ class NeighbourObjective:
         spec.check_level_read(given=fields.get("quantile") is not None)
         object.__setattr__(self, "neighbourhood", spec)
         object.__setattr__(self, "charge", check_flag(Param("charge"), charge))
+        if stand_ins is not None:
+            from nb201_flat.landscape.neighbourhood import StandIns
+
+            if not isinstance(stand_ins, StandIns):
+                raise AlgorithmError(
+                    f"stand_ins must be a StandIns or None, got {type(stand_ins).__name__}; "
+                    "build it with StandIns.of(table, dataset, epochs)"
+                )
+        object.__setattr__(self, "stand_ins", stand_ins)
 
     @property
     def radius(self) -> int:
@@ -240,7 +267,17 @@ def proposes_every_cell(algorithm: object) -> bool:
 class _Memory:
     """What one run has learnt: paid values and free look-ups, and NA scores on top."""
 
-    __slots__ = ("_free_m", "_free_v", "_nb", "_obj", "_paid_m", "_paid_v", "_stall", "oracle")
+    __slots__ = (
+        "_free_m",
+        "_free_v",
+        "_group",
+        "_nb",
+        "_obj",
+        "_paid_m",
+        "_paid_v",
+        "_stall",
+        "oracle",
+    )
 
     def __init__(self, oracle: Oracle, objective: NeighbourObjective | None) -> None:
         self.oracle = oracle
@@ -260,6 +297,17 @@ class _Memory:
             self._nb = NeighbourRows(
                 oracle.space, spec.radius, spec.exact, spec.no_none, spec.connected_only
             )
+        self._group = None if objective is None else _stand_in_groups(objective, n)
+
+    def members(self, index: int) -> npt.NDArray[np.int32]:
+        """The neighbours of ``index`` the objective reads: without the members holding its own
+        measurement (a retraining table's copies: :attr:`NeighbourObjective.stand_ins`)."""
+        assert self._nb is not None  # an objective is set
+        nbrs: npt.NDArray[np.int32] = self._nb.of(index)
+        if self._group is None:
+            return nbrs
+        kept: npt.NDArray[np.int32] = nbrs[self._group[nbrs] != self._group[index]]
+        return kept
 
     def own(self, index: int) -> float:
         """The cell's value, trained (charged) once per run."""
@@ -298,7 +346,7 @@ class _Memory:
         own = self.own(index)
         if self._obj is None or self._nb is None:
             return own
-        nb = self.values(self._nb.of(index), self._obj.charge)
+        nb = self.values(self.members(index), self._obj.charge)
         vals = np.concatenate(([own], nb)) if self._obj.include_self else nb
         return self._obj.aggregate(vals)
 
@@ -446,14 +494,12 @@ class NABestEvaluatedSearch:
 
     def search(self, oracle: Oracle, rng: np.random.Generator, incumbent: Incumbent) -> None:
         mem = _Memory(oracle, self.objective)
-        # the same neighbourhood NARandomSearch scores with, built by _Memory from the objective
-        nb = mem._nb
-        assert nb is not None  # an objective is always set here
         charge = self.objective.charge
         while True:
             i = oracle.sample(rng)
             incumbent.offer(i, mem.own(i))
-            nbrs = nb.of(i)
+            # the same members NARandomSearch scores with, chosen by _Memory from the objective
+            nbrs = mem.members(i)
             if charge:
                 for j in nbrs.tolist():
                     incumbent.offer(j, mem.own(j))
@@ -615,6 +661,74 @@ class LocalSearch:
                 if best_y < 0:
                     break
                 x, fx = best_y, best_f
+
+
+# -- a retraining table's stand-ins -----------------------------------------------------------
+def check_stand_ins(objective: NeighbourObjective, size: int) -> None:
+    """Refuse ``objective``'s stand-ins where they do not cover a space of ``size`` cells (the
+    runner checks this before any run; a run's memory checks it again)."""
+    found = objective.stand_ins
+    if found is not None and len(found.group) != size:
+        raise AlgorithmError(
+            f"the objective's stand_ins cover {len(found.group)} cells, the searched space "
+            f"{size}; build them with StandIns.of(table, dataset, epochs) from the searched table"
+        )
+
+
+def _stand_in_groups(objective: NeighbourObjective, size: int) -> npt.NDArray[np.int64] | None:
+    """Per cell, the label of the cells holding its measurement, where some cell shares one;
+    None when no member is ever left out (no stand-ins, or no copies among them)."""
+    check_stand_ins(objective, size)
+    found = objective.stand_ins
+    return None if found is None or found.n_copies == 0 else found.group
+
+
+def copies_left_out(algorithm: object) -> bool:
+    """Whether ``algorithm``'s NA objective leaves a cell's own copies out of its neighbourhood
+    (:attr:`NeighbourObjective.stand_ins` with copies), which only the loop does: the compiled
+    searches read whole neighbourhoods."""
+    obj = getattr(algorithm, "objective", None)
+    found = getattr(obj, "stand_ins", None)
+    return found is not None and found.n_copies > 0
+
+
+#: the searches whose NA objective reads its members through :meth:`_Memory.members`
+_READS_MEMBERS = (NARandomSearch, NABestEvaluatedSearch, RegularizedEvolution, LocalSearch)
+
+
+def with_stand_ins(
+    table: Table, cells: Sequence[tuple[SearchProtocol, str, SearchAlgorithm]]
+) -> list[tuple[SearchProtocol, str, SearchAlgorithm]]:
+    """``cells`` (as :func:`~nb201_flat.search.runner.run_cells` takes them) with each NA
+    objective given the stand-ins of ``table``'s searched vector
+    (:meth:`~nb201_flat.landscape.neighbourhood.StandIns.of` at the protocol's search dataset
+    and epochs), so that a retraining table's copies of a cell are no neighbours of it.
+
+    A cell stays the same object where nothing changes: no NA objective, an objective that
+    already holds stand-ins (given by the caller), or a table recording no copies for that
+    vector. Labels stay: they name the search, the stand-ins are the table's. The runner
+    applies this to every search it runs.
+    """
+    from nb201_flat.landscape.neighbourhood import StandIns
+
+    found: dict[tuple[str, int], StandIns | None] = {}
+    made: dict[tuple[int, str, int], SearchAlgorithm] = {}
+    out = []
+    for p, label, a in cells:
+        obj = getattr(a, "objective", None)
+        if isinstance(a, _READS_MEMBERS) and isinstance(obj, NeighbourObjective):
+            at = (p.search.dataset, int(p.search.epochs))
+            if at not in found:
+                found[at] = StandIns.of(table, *at)
+            stand = found[at]
+            if obj.stand_ins is None and stand is not None and stand.n_copies:
+                key = (id(a), *at)
+                if key not in made:  # one object per algorithm and vector: the runner's unit
+                    given = NeighbourObjective(obj.neighbourhood, obj.charge, stand_ins=stand)
+                    made[key] = replace(a, objective=given)
+                a = made[key]
+        out.append((p, label, a))
+    return out
 
 
 # -- construction by name ----------------------------------------------------------------------

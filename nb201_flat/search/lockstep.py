@@ -59,6 +59,7 @@ from nb201_flat.search.algorithms import (
     NeighbourObjective,
     RegularizedEvolution,
     SearchAlgorithm,
+    copies_left_out,
 )
 from nb201_flat.search.oracle import IntArray, OracleData, stall_limit
 from nb201_flat.search.runner import RunRecord, run_one
@@ -82,6 +83,8 @@ def lockstep_kind(algorithm: SearchAlgorithm) -> bool:
     False
     """
     if not isinstance(algorithm, RegularizedEvolution | LocalSearch):
+        return False
+    if copies_left_out(algorithm):  # a neighbourhood less a cell's own copies: the loop's
         return False
     obj = algorithm.objective
     return obj is None or not obj.charge

@@ -42,6 +42,7 @@ from nb201_flat.search.algorithms import (
     NARandomSearch,
     NeighbourObjective,
     SearchAlgorithm,
+    copies_left_out,
 )
 from nb201_flat.search.oracle import IDLE_REVISIT, OracleData, stall_limit
 from nb201_flat.search.runner import RunRecord, run_one
@@ -59,6 +60,8 @@ def replay_kind(algorithm: SearchAlgorithm) -> bool:
     >>> replay_kind(NARandomSearch())  # the vectorised module's
     False
     """
+    if copies_left_out(algorithm):  # a neighbourhood less a cell's own copies: the loop's
+        return False
     if isinstance(algorithm, NABestEvaluatedSearch):
         return True
     if isinstance(algorithm, NARandomSearch):
@@ -272,7 +275,10 @@ def seeded_ok(data: OracleData, algorithm: SearchAlgorithm) -> bool:
 
 def seeded_kind(algorithm: SearchAlgorithm) -> bool:
     """Whether the algorithm has the seeded replay (the protocol may still rule it out)."""
-    return isinstance(algorithm, NABestEvaluatedSearch | NARandomSearch)
+    # a neighbourhood less a cell's own copies is the loop's
+    return isinstance(algorithm, NABestEvaluatedSearch | NARandomSearch) and not copies_left_out(
+        algorithm
+    )
 
 
 def run_seeded(

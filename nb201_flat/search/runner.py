@@ -65,8 +65,10 @@ from nb201_flat.search.algorithms import (
     Incumbent,
     NeighbourObjective,
     SearchAlgorithm,
+    check_stand_ins,
     make_algorithm,
     proposes_every_cell,
+    with_stand_ins,
 )
 from nb201_flat.search.oracle import (
     FloatArray,
@@ -618,6 +620,8 @@ def run_cells_and_stalls(
     runs, seed, jobs, curve_points = _check_run_args(runs, seed, jobs, curve_points)
     from nb201_flat.search import vectorised
 
+    # a retraining table's copies of a cell are no neighbours of it (NA objectives)
+    given, cells = cells, with_stand_ins(table, cells)
     notes: list[str] = [BUDGET_RULE]
     prots: list[Protocol] = []
     where: dict[int, int] = {}  # id(protocol) -> its index in prots
@@ -636,12 +640,14 @@ def run_cells_and_stalls(
         obj = getattr(a, "objective", None)
         if isinstance(obj, NeighbourObjective):
             table.space.check_radius(obj.radius, Param("radius"))  # a command: its flag
+            check_stand_ins(obj, table.space.size)
     datas = []
     for p in prots:
         for n in p.check(table):
             if n not in notes:
                 notes.append(n)
         datas.append(p.oracle_data(table))
+    notes += _copies_notes(given, cells)
     evaluators = [p.evaluator(table) for p in prots]
     # RS, NA-RS, REA, LS where covered: all runs at once with the loop's streams, same
     # records (nb201_flat.search.vectorised, .lockstep and .replay); the loop for the rest
@@ -670,6 +676,25 @@ def run_cells_and_stalls(
         protocols=tuple(prots),
     )
     return results, [spelled(n) for n in stalls]
+
+
+def _copies_notes(
+    given: Sequence[tuple[Protocol, str, SearchAlgorithm]],
+    cells: Sequence[tuple[Protocol, str, SearchAlgorithm]],
+) -> list[str]:
+    """A note per protocol whose NA searches :func:`with_stand_ins` changed: what they did
+    with the table's isomorphic copies."""
+    notes: dict[str, str] = {}
+    for (p, _, before), (_, _, after) in zip(given, cells, strict=True):
+        if after is not before and p.name not in notes:
+            copies = after.objective.stand_ins.n_copies  # type: ignore[attr-defined]
+            notes[p.name] = (
+                f"{p.name}: {copies} cells of {p.search.dataset} at {p.search.epochs} epochs "
+                "are isomorphic copies of a trained cell (stand-ins, not trained); the NA "
+                "objective leaves a cell's own copies out of its neighbourhood: a copy is no "
+                "neighbour measurement"
+            )
+    return list(notes.values())
 
 
 def _unreported_notes(runs_df: pd.DataFrame, runs: int) -> list[str]:

@@ -57,6 +57,7 @@ from nb201_flat.search.algorithms import (
     NeighbourObjective,
     RandomSearch,
     SearchAlgorithm,
+    copies_left_out,
 )
 from nb201_flat.search.oracle import (
     IDLE_REVISIT,
@@ -95,7 +96,8 @@ def vectorisable_kind(algorithm: SearchAlgorithm) -> bool:
     if isinstance(algorithm, RandomSearch):
         return True
     return (
-        isinstance(algorithm, NARandomSearch)
+        not copies_left_out(algorithm)  # a neighbourhood less a cell's own copies: the loop's
+        and isinstance(algorithm, NARandomSearch)
         and algorithm.rerank_top_k is None
         and not algorithm.objective.charge
     )
@@ -111,6 +113,12 @@ def na_scores(data: OracleData, objective: NeighbourObjective) -> FloatArray:
     # imported here, as NeighbourObjective.aggregate does: the landscape layer loads scipy
     from nb201_flat.landscape.neighbourhood import _agg_level
 
+    if objective.stand_ins is not None and objective.stand_ins.n_copies:
+        # whole neighbourhoods here: a score over a cell's own copies is no NA score
+        raise ValueError(
+            "na_scores reads whole neighbourhoods; an objective leaving out "
+            "copies (stand_ins) is scored by the loop (run_one)"
+        )
     spec = objective.neighbourhood
     nb = spec.arrays(data.space)
     row = data.values[0]
@@ -327,6 +335,8 @@ def free_na_kind(algorithm: SearchAlgorithm) -> bool:
     >>> free_na_kind(NARandomSearch()), free_na_kind(NARandomSearch(rerank_top_k=3))
     (True, False)
     """
+    if copies_left_out(algorithm):  # a neighbourhood less a cell's own copies: the loop's
+        return False
     if isinstance(algorithm, NABestEvaluatedSearch):
         return not algorithm.objective.charge
     return (
