@@ -66,7 +66,8 @@ print("train", splits.train_x.shape, "evaluated splits", list(splits.splits))
 # %% [markdown]
 # ## Which architecture
 # The best cell of the table by CIFAR-10 test accuracy; its analytic parameter count at the
-# NB201 size (C=16, N=5) is what the benchmark stores.
+# NB201 size (C=16, N=5), which is NB201's stored `params_mb` for every cell but 150 (those
+# store the count of another member of their isomorphism class).
 
 # %%
 table, which = notebook_table()

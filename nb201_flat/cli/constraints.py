@@ -13,7 +13,14 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from nb201_flat.cli.common import add_direction_arg, emit_json, higher_is_better, open_table
+from nb201_flat.cli.common import (
+    add_direction_arg,
+    add_json_arg,
+    add_table_arg,
+    emit_json,
+    higher_is_better,
+    open_table,
+)
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -39,8 +46,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     what.add_argument("--pareto", action="store_true", help="print the Pareto front instead")
     p.add_argument("--top", type=int, default=None, help="how many (with --max-cost; default 1)")
     add_direction_arg(p)
-    p.add_argument("--table", metavar="PATH", help="table folder (default: $NB201_FLAT_TABLE)")
-    p.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    add_table_arg(p)
+    add_json_arg(p)
     p.set_defaults(func=cmd_constrained)
 
 

@@ -25,7 +25,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "figures",
         help="regenerate the paper figures (PNG and PDF)",
         description="Render the figures of the NA and A²M papers on a table, each as "
-        "OUT/NAME.png and OUT/NAME.pdf (identical bytes on every run). Figures the table "
+        "OUT/NAME.png and OUT/NAME.pdf, or the --formats given (identical bytes on every run). "
+        "Figures the table "
         f"cannot support are skipped with the reason. Figures: {listing}.",
     )
     p.add_argument("--out", required=True, metavar="DIR", help="output folder (created)")
@@ -52,7 +53,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="N",
         help="worker processes: figures are drawn N at a time, each in its own process "
         "(default 2, or 1 on one CPU or when two do not fit in memory); a figure drawn alone "
-        "(--only NAME) is drawn here and search_curves runs its searches in N processes. "
+        "(--only NAME) is drawn here and search_curves runs its searches in N processes (one "
+        "without --jobs). "
         "The files are identical for any N",
     )
     add_table_arg(p)

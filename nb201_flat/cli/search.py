@@ -155,9 +155,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "both run the same grid (--quick: one level per choice)",
     )
     p.add_argument(
-        "--protocols", default=None, help="comma-separated families (default nb201,per-dataset)"
+        "--protocols",
+        default=None,
+        help="comma-separated families (default nb201,per-dataset; nb201 with --quick)",
     )
-    p.add_argument("--search-epochs", default=None, help="comma-separated, e.g. 12,200")
+    p.add_argument(
+        "--search-epochs",
+        default=None,
+        help="comma-separated schedules searched (default 12,200; 12 with --quick)",
+    )
     _add_run_args(p, runs=None)
     add_neighbourhood_args(
         p,

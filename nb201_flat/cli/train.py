@@ -49,7 +49,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     g.add_argument("--neighbours-of", metavar="ARCH", help="train the Hamming ball around ARCH")
     g.add_argument("--radius", type=int, help="radius of --neighbours-of (1)")
     g.add_argument("--sample", type=int, metavar="N", help="N cells drawn uniformly")
-    g.add_argument("--seed", type=int, metavar="S", help="seed of --sample")
+    g.add_argument("--seed", type=int, metavar="S", help="seed of --sample (required with it)")
     g.add_argument(
         "--unique-isomorphism",
         action="store_true",
@@ -64,7 +64,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     g.add_argument("--ops", nargs="+", metavar="OP", help="op set of the space (default NB201's)")
     g.add_argument("--nodes", type=int, help="nodes per cell, input and output included (4)")
     p.add_argument("--dataset", required=True, choices=_DATASETS)
-    p.add_argument("--epochs", type=int, default=200, help="schedule length: 200, 12 or any N")
+    p.add_argument(
+        "--epochs", type=int, default=200, help="schedule length: 200 (default), 12 or any N"
+    )
     p.add_argument("--seeds", type=int, nargs="+", default=[777], help="default: 777")
     p.add_argument("--data-root", required=True, help="folder holding the dataset folders")
     p.add_argument(
@@ -95,7 +97,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "torch's (OMP_NUM_THREADS, else the cores) with --executor inline, the CPU count / "
         "--jobs-per-device with --executor local",
     )
-    p.add_argument("--retries", type=int, default=1, help="extra attempts per failed job")
+    p.add_argument(
+        "--retries", type=int, default=1, help="extra attempts per failed job (default 1)"
+    )
     p.add_argument(
         "--mode",
         default="faithful",
