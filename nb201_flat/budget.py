@@ -39,11 +39,25 @@ _HEADROOM = 0.8
 _show_progress = True
 
 
-def human(n: float) -> str:
-    """Bytes as text: ``'1.5 GB'``, ``'12 MB'``."""
+def human(n: float, digits: int = 0) -> str:
+    """Bytes as text: ``'1.5 GB'``, ``'12 MB'`` (``digits`` more decimals than that)."""
     if n >= 2**30:
-        return f"{n / 2**30:.1f} GB"
-    return f"{max(n, 0) / 2**20:.0f} MB"
+        return f"{n / 2**30:.{1 + digits}f} GB"
+    return f"{max(n, 0) / 2**20:.{digits}f} MB"
+
+
+def human_apart(need: float, have: float) -> tuple[str, str]:
+    """``need`` and ``have`` (bytes, need > have) as text with enough decimals to tell them
+    apart: "needs 2 MB and 2 MB is available" read as a contradiction.
+
+    >>> human_apart(2.4 * 2**20, 2.0 * 2**20), human_apart(3 * 2**30, 2**20)
+    (('2.4 MB', '2.0 MB'), ('3.0 GB', '1 MB'))
+    """
+    for digits in range(4):
+        pair = human(need, digits), human(have, digits)
+        if pair[0] != pair[1]:
+            return pair
+    return pair
 
 
 def _parse_bytes(text: str) -> int:
@@ -156,10 +170,9 @@ def check_memory(need_bytes: float, what: str, fix: str | Sequence[Part]) -> Non
     """
     if fits(need_bytes):
         return
-    avail = available_bytes() or 0
+    need, have = human_apart(need_bytes, _HEADROOM * (available_bytes() or 0))
     raise ResourceLimitError(
-        f"{what} needs about {human(need_bytes)} of memory and {human(_HEADROOM * avail)} is "
-        "available; ",
+        f"{what} needs about {need} of memory and {have} is available; ",
         *((fix,) if isinstance(fix, str) else fix),
         f" (or free memory / raise the limit{_cap_hint()})",
     )

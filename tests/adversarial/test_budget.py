@@ -467,3 +467,16 @@ def test_search_jobs_are_sized_by_the_workers_that_start(
     res = run_search(synth_table, nb201_protocol(), RandomSearch(), runs=8, jobs=None)
     assert len(res.runs) > 0  # the API's "as many as fit" too
     capsys.readouterr()
+
+
+def test_a_memory_refusal_never_shows_need_and_room_as_the_same_number(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # whole MB printed "needs about 2 MB of memory and 2 MB is available"
+    from nb201_flat import budget
+    from nb201_flat.errors import ResourceLimitError
+
+    monkeypatch.setattr(budget, "available_bytes", lambda: int(2.6 * 2**20))
+    with pytest.raises(ResourceLimitError) as exc:
+        budget.check_memory(2.3 * 2**20, "a thing", "nothing smaller fits")
+    assert str(exc.value).startswith("a thing needs about 2.3 MB of memory and 2.1 MB is available")
