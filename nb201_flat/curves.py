@@ -39,8 +39,8 @@ import numpy as np
 
 from nb201_flat.errors import (
     ArgumentError,
+    Call,
     FormatError,
-    Param,
     TableFileError,
     UnknownKeyError,
     check_int_range,
@@ -93,12 +93,12 @@ def require_curves(table: Table) -> Curves:
     """
     curves = getattr(table, "curves", None)
     if curves is None:
-        # the importer named as a Param: a command names its own (nb201-flat import)
+        # the importer named as a Call: a command names its own (nb201-flat import)
         raise NoCurvesError(
             f"table {table.source!r} has no learning curves (final values only); import the "
             "official NAS-Bench-201 .pth or NATS-Bench tss files with ",
-            Param("import_table"),
-            " (nb201_flat.importers) to get per-epoch curves",
+            Call("nb201_flat.importers.import_table"),
+            " to get per-epoch curves",
         )
     assert isinstance(curves, Curves)
     return curves

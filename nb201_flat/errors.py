@@ -104,6 +104,21 @@ class Param:
 
 
 @dataclass(frozen=True, slots=True)
+class Call(Param):
+    """A function (or module) of the library a message names as the way to do something, by its
+    Python name: ``str()`` is the call with ``placeholder`` as its arguments (``load_table(PATH)``),
+    or the name alone. A caller with its own way to do it respells it as a parameter
+    (the command line: :data:`nb201_flat.cli.common.CALLS`, its commands and flags).
+
+    >>> str(Call("load_table", placeholder="PATH")), str(Call("save_table"))
+    ('load_table(PATH)', 'save_table')
+    """
+
+    def __str__(self) -> str:
+        return f"{self.name}({self.placeholder})" if self.placeholder else self.name
+
+
+@dataclass(frozen=True, slots=True)
 class ParamList:
     """Parameters listed in a message, joined by ``sep``, sorted as spelled; a caller without
     a name for one of them leaves it out of the list (``empty`` stands for none)."""
@@ -204,8 +219,9 @@ class FormatError(ParamMessage, ValueError):
     """An input file whose format is not the one expected (or cannot be detected)."""
 
 
-class MissingDependencyError(Nb201FlatError, ImportError):
-    """An optional dependency is not installed; the message names the extra to install."""
+class MissingDependencyError(ParamMessage, ImportError):
+    """An optional dependency is not installed; the message names the extra to install (and
+    any other way out as :class:`Call` or :class:`Param` parts)."""
 
 
 class ArgumentError(ParamMessage, ValueError):

@@ -34,7 +34,14 @@ from typing import Any
 import numpy as np
 
 from nb201_flat import plain_parquet
-from nb201_flat.errors import ArgumentError, Nb201FlatError, Param, TableFileError, check_flag
+from nb201_flat.errors import (
+    ArgumentError,
+    Call,
+    Nb201FlatError,
+    Param,
+    TableFileError,
+    check_flag,
+)
 from nb201_flat.space import Space
 from nb201_flat.table import MetricKey, Table
 
@@ -65,9 +72,9 @@ def default_table_path() -> Path:
 def _table_path(path: object) -> Path:
     """``path`` as a Path; anything but a str or path is an :class:`ArgumentError`."""
     if not isinstance(path, str | os.PathLike):
-        raise ArgumentError(
+        raise ArgumentError(  # the command line passes text: a caller's own mistake
             f"a table path must be a str or os.PathLike, got {type(path).__name__}; pass the "
-            "folder written by `nb201-flat import` (or load_table() for the default)"
+            "folder save_table wrote (or load_table() for the default)"
         )
     return Path(path)
 
@@ -360,13 +367,12 @@ def _existing_folder(folder: Path) -> None:
 
         atomic.recover(folder)
     if not folder.exists():
-        raise TableFileError(
-            f"no table at {folder}; create it with `nb201-flat import SOURCE --out {folder}`"
-        )
+        # the library's way to write one (a command: its import command)
+        raise TableFileError(f"no table at {folder}; create it with ", Call("save_table"))
     if not folder.is_dir():
         raise TableFileError(
-            f"{folder} is a file, not an nb201_flat table folder; import it first with "
-            f"`nb201-flat import {folder} --out TABLE` and pass TABLE"
+            f"{folder} is a file, not an nb201_flat table folder; import it first with ",
+            Call("nb201_flat.importers.import_table"),
         )
 
 
@@ -521,8 +527,9 @@ def load_saved_table(path: str | os.PathLike[str], *, verify: bool = True) -> Ta
         raise TableFileError(
             f"the table path {os.fspath(path)!r} is empty; pass ",
             Param("path", placeholder="PATH"),
-            f" (a folder written by `nb201-flat import`), or neither it nor ${TABLE_ENV} for "
-            "the embedded default",
+            " (a folder written by ",
+            Call("save_table"),
+            f"), or neither it nor ${TABLE_ENV} for the embedded default",
         )
     folder = Path(path)
     for attempt in range(4):

@@ -39,6 +39,7 @@ import numpy.typing as npt
 
 from nb201_flat.errors import (
     ArgumentError,
+    Call,
     FormatError,
     InvalidArchError,
     MissingValueError,
@@ -428,7 +429,9 @@ class Table:
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
                 raise UnknownKeyError(
                     f"unknown {name} {value!r}{where}{hint}; this table has "
-                    f"{', '.join(map(str, options))} (see `nb201-flat info`)"
+                    f"{', '.join(map(str, options))} (see ",
+                    Call("Table.info"),
+                    ")",
                 )
             candidates = [k for k in candidates if getattr(k, name) == value]
             chosen.append(f"{name}={value}")

@@ -358,6 +358,18 @@ def out_of_memory(command: str | None, exc: BaseException) -> str:
     return f"out of memory in {name}{f' ({detail})' if detail else ''}; {lower}, or raise the memory limit"
 
 
+# The command line's way to do what a library message names as a function (an errors.Call),
+# ``{}`` the call's arguments (PATH where it names none): flag_of spells the call so.
+# tests/cli/test_calls.py checks that every Call the library makes is here.
+CALLS = {
+    "load_table": "--table {}",
+    "save_table": "`nb201-flat import SOURCE --out TABLE`",
+    "nb201_flat.importers.import_table": "`nb201-flat import SOURCE --out TABLE`",
+    "nb201_flat.train": "`nb201-flat train ... --db FILE`",
+    "Table.info": "`nb201-flat info`",
+}
+
+
 def error_line(
     exc: Exception, parser: argparse.ArgumentParser | None, args: argparse.Namespace
 ) -> str:
@@ -383,7 +395,8 @@ def flag_of(param: Param, parser: argparse.ArgumentParser, args: argparse.Namesp
     A value the command spells otherwise is mapped in ``set_defaults(param_values={param:
     {value: text}})`` (the census's ``distance=None`` is ``--distance 0``).
     A command without the option names where it is (``set_defaults(param_elsewhere={param:
-    text})``: the demo's ``n`` is ``nb201-flat search --n``).
+    text})``: the demo's ``n`` is ``nb201-flat search --n``). A function a message names
+    (:class:`~nb201_flat.errors.Call`) is the command or flag of :data:`CALLS`.
 
     >>> p = argparse.ArgumentParser()
     >>> _ = p.add_argument("--compile", action=argparse.BooleanOptionalAction)
@@ -399,10 +412,18 @@ def flag_of(param: Param, parser: argparse.ArgumentParser, args: argparse.Namesp
     >>> args.param_values = {"rerank_top_k": {None: "0"}}
     >>> flag_of(Param("rerank_top_k", None), p, args)
     '--rerank-top-k 0'
+    >>> from nb201_flat.errors import Call
+    >>> flag_of(Call("load_table", placeholder="PATH"), p, args)
+    '--table PATH'
     """
+    from nb201_flat.errors import Call
+
     elsewhere = getattr(args, "param_elsewhere", {}).get(param.name)
     if elsewhere is not None:
         return str(elsewhere)
+    if isinstance(param, Call):  # a function, not an option: the command line's way to it
+        way = CALLS.get(param.name)
+        return way.format(param.placeholder or "PATH") if way else None
     dest = getattr(args, "param_dests", {}).get(param.name, param.name)
     actions = [a for a in parser._actions if a.dest == dest]
     if not actions:

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from nb201_flat.errors import ArgumentError, FormatError, Param, TableFileError, check_flag
+from nb201_flat.errors import ArgumentError, Call, FormatError, Param, TableFileError, check_flag
 from nb201_flat.storage import SOURCE_SHA256, file_sha256
 from nb201_flat.table import Table
 
@@ -112,8 +112,9 @@ def detect_format(source: str | os.PathLike[str]) -> str:
             return name
     if path.is_dir() and (path / MANIFEST).is_file():  # no format reads a table: no --format
         raise FormatError(
-            f"{path} is already an imported table, which needs no import: use it as it is "
-            f"(load_table, --table {path}), or copy the folder for another name"
+            f"{path} is already an imported table, which needs no import: use it as it is (",
+            Call("load_table", placeholder=repr(str(path))),
+            "), or copy the folder for another name",
         )
     raise FormatError(
         f"cannot tell the format of {path}; pass ",
@@ -162,8 +163,9 @@ def import_table(
     if space is not None and fmt != "results-db":
         raise ArgumentError(
             Param("space"),
-            f" applies only to results-db files (what `nb201-flat train` writes), and {source} "
-            f"is {fmt}; drop it",
+            " applies only to results-db files (what ",
+            Call("nb201_flat.train"),
+            f" writes), and {source} is {fmt}; drop it",
         )
     if fmt == "analognas":
         from nb201_flat.importers.analognas import read_analognas

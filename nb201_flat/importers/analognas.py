@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 
 from nb201_flat.errors import (
+    Call,
     FormatError,
     InvalidArchError,
     MissingDependencyError,
@@ -107,7 +108,9 @@ def data_file() -> Path:
         pass
     raise MissingDependencyError(
         "the embedded default table needs the PyPI package analog-nasbench; install it with "
-        "`pip install analog-nasbench==0.1.3` (or pass --table / set NB201_FLAT_TABLE)"
+        "`pip install analog-nasbench==0.1.3` (or open an imported table: ",
+        Call("load_table", placeholder="PATH"),
+        " or $NB201_FLAT_TABLE)",
     )
 
 

@@ -17,7 +17,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nb201_flat.errors import FormatError, Param, ResultsDBError, TableFileError, check_flag
+from nb201_flat.errors import (
+    Call,
+    FormatError,
+    Param,
+    ResultsDBError,
+    TableFileError,
+    check_flag,
+)
 from nb201_flat.space import NB201, Space
 from nb201_flat.table import Table
 
@@ -255,12 +262,15 @@ def _check_runs(path: Path, space: str, *, empty: bool) -> None:
         if running:
             raise FormatError(
                 f"{path} holds no finished runs of {space} ({running} started but not "
-                "finished: killed, or training now); finish them with `nb201-flat train` "
-                "(the same command resumes them) before importing"
+                "finished: killed, or training now); finish them before importing (the same "
+                "runs trained again with ",
+                Call("nb201_flat.train"),
+                " resume)",
             )
         raise FormatError(
-            f"{path} holds no finished runs of {space}; train some with `nb201-flat train "
-            "... --db` before importing"
+            f"{path} holds no finished runs of {space}; train some into it with ",
+            Call("nb201_flat.train"),
+            " before importing",
         )
 
 

@@ -733,7 +733,8 @@ def looks_like_tidy(path: str | os.PathLike[str]) -> bool:
     )
 
 
-_SPACE_KEYS = "as `nb201-flat train` writes it: nb201, nb201@C4N1#faithful, ..."
+# who writes such keys, in no caller's vocabulary (a command and a function both train)
+_SPACE_KEYS = "as retraining results record it: nb201, nb201@C4N1#faithful, ..."
 SPACE_COLUMN_FIX = "a column of your own called space: drop it, else fix the cell"
 """The fix of a ``space`` column holding something else than a space key: the column is read
 as the table's space (:func:`tidy_space`), so a user's own column of that name must go, as any

@@ -35,7 +35,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from nb201_flat.errors import MissingValueError, SearchBudgetError
+from nb201_flat.errors import Call, MissingValueError, SearchBudgetError
 from nb201_flat.search.algorithms import Incumbent
 from nb201_flat.search.oracle import Oracle, SearchEnded
 from nb201_flat.search.protocol import Protocol as SearchProtocol
@@ -178,7 +178,8 @@ class Session:
         if lacks:
             raise MissingValueError(
                 f"cell {i} has no {', '.join(lacks)} value (it was never measured there), so "
-                "there is no result to report; use a denser table or report key (see "
-                "`nb201-flat info`)"
+                "there is no result to report; use a denser table or report key (see ",
+                Call("Table.info"),
+                ")",
             )
         return {str(k): float(v) for k, v in zip(ev.keys, values, strict=True)}

@@ -64,6 +64,7 @@ from nb201_flat.conventions import (
     shares_data,
 )
 from nb201_flat.errors import (
+    Call,
     Param,
     ParamList,
     Part,
@@ -287,9 +288,12 @@ class Protocol:
         missing = [f"{what} {k}" for what, k in needed if k not in table]
         if missing:
             raise ProtocolError(
-                f"protocol {self.name!r} cannot run on table {table.source!r}: it lacks "
-                f"{'; '.join(missing)}. The table has: {_key_list(table)} "
-                "(see `nb201-flat info`; a fixed-n protocol needs no time)"
+                (
+                    f"protocol {self.name!r} cannot run on table {table.source!r}: it lacks "
+                    f"{'; '.join(missing)}. The table has: {_key_list(table)} (see ",
+                    Call("Table.info"),
+                    "; a fixed-n protocol needs no time)",
+                )
             )
         if table.space.size == 0:
             raise ProtocolError("the table's space is empty")
@@ -299,8 +303,9 @@ class Protocol:
                 f"protocol {self.name!r} cannot run on table {table.source!r}: no architecture "
                 f"is measured for {'; '.join(empty)}",
                 (
-                    "choose a protocol whose keys are measured (`nb201-flat info` lists each "
-                    "key's archs), or another ",
+                    "choose a protocol whose keys are measured (",
+                    Call("Table.info"),
+                    " lists each key's archs), or another ",
                     Param("table"),
                 ),
             )

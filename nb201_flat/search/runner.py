@@ -50,6 +50,7 @@ from nb201_flat.budget import (
 )
 from nb201_flat.errors import (
     ArgumentError,
+    Call,
     Param,
     Part,
     Spelling,
@@ -207,7 +208,9 @@ class SearchResults:
                 "picks were never measured there, or they found nothing), so there is no "
                 "result to report",
                 (
-                    "use a denser table or report key (see `nb201-flat info`)",
+                    "use a denser table or report key (see ",
+                    Call("Table.info"),
+                    ")",
                     *((", or give the search ", *more) if more else ()),
                 ),
             )

@@ -473,7 +473,7 @@ def test_import_table_takes_the_space_of_a_results_database(tmp_path: Path) -> N
     with pytest.raises(ArgumentError) as exc:
         import_table(csv, space="nb201")
     assert str(exc.value) == (
-        f"space applies only to results-db files (what `nb201-flat train` writes), "
+        f"space applies only to results-db files (what nb201_flat.train writes), "
         f"and {csv} is tidy; drop it"
     )
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from nb201_flat.curves import NoCurvesError, require_curves
-from nb201_flat.errors import Param, SearchBudgetError, TableFileError, UnknownKeyError
+from nb201_flat.errors import Call, SearchBudgetError, TableFileError, UnknownKeyError
 from nb201_flat.importers import import_table
 from nb201_flat.storage import load_saved_table, save_table
 from nb201_flat.table import MetricKey, Table
@@ -150,8 +150,9 @@ def test_curves_can_be_skipped(files: dict[str, Path]) -> None:
     with pytest.raises(NoCurvesError, match="no learning curves") as info:
         require_curves(table)
     # the library names its importer (a command would respell it), never a command line
-    assert "with import_table (nb201_flat.importers)" in str(info.value)
-    assert Param("import_table") in info.value.parts and "nb201-flat" not in str(info.value)
+    assert "with nb201_flat.importers.import_table to get" in str(info.value)
+    assert Call("nb201_flat.importers.import_table") in info.value.parts
+    assert "nb201-flat" not in str(info.value)
 
 
 def test_unknown_curve_key_epoch_and_seed(files: dict[str, Path]) -> None:

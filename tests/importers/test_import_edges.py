@@ -268,10 +268,14 @@ def test_an_imported_table_as_source_says_it_needs_no_import(
         detect_format(keep)
     assert str(exc.value) == (
         f"{keep} is already an imported table, which needs no import: use it as it is "
-        f"(load_table, --table {keep}), or copy the folder for another name"
+        f"(load_table({str(keep)!r})), or copy the folder for another name"
     )
-    assert "--format" not in str(exc.value)
-    assert _cli_refuses(capsys, keep, tmp_path / "x") == f"error: {exc.value}\n"
+    assert "--" not in str(exc.value)
+    # the command names its option for opening a table, not the function
+    assert _cli_refuses(capsys, keep, tmp_path / "x") == (
+        f"error: {keep} is already an imported table, which needs no import: use it as it is "
+        f"(--table {str(keep)!r}), or copy the folder for another name\n"
+    )
 
 
 def test_a_non_pth_file_read_as_nb201_pth_names_the_cli_format(tmp_path: Path) -> None:
