@@ -152,7 +152,12 @@ def test_census_says_it_counts_the_stand_ins(
 
 @pytest.mark.parametrize(
     ("figure", "what"),
-    [("distance_profile", "the profile and its FDC"), ("barrier_tree", "the barrier tree")],
+    [
+        ("distance_profile", "the profile and its FDC"),
+        ("barrier_tree", "the barrier tree"),
+        ("barrier_census", "the census"),
+        ("a2m_distributions", "the neighbour distributions"),
+    ],
 )
 def test_figures_note_the_stand_ins(
     capsys: pytest.CaptureFixture[str],
