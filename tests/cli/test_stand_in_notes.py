@@ -157,6 +157,7 @@ def test_census_says_it_counts_the_stand_ins(
         ("barrier_tree", "the barrier tree"),
         ("barrier_census", "the census"),
         ("a2m_distributions", "the neighbour distributions"),
+        ("na_projection", "the projected surface"),
     ],
 )
 def test_figures_note_the_stand_ins(
