@@ -124,6 +124,9 @@ class DemoResult:
     rows: tuple[dict[str, Any], ...]
     paired: tuple[PairedDifference, ...]
     notes: tuple[str, ...]
+    #: a retraining table's stand-ins of the metric (:meth:`StandIns.report`), which the FDC,
+    #: local optima and barrier count as measurements; None where it has none
+    stand_ins: dict[str, Any] | None = None
 
     def __repr__(self) -> str:
         p = self.paired[0] if self.paired else None
@@ -156,6 +159,7 @@ class DemoResult:
             "fitness_distance_correlation": self.fitness_distance_correlation,
             "local_optima": self.local_optima,
             "barrier_best_two": self.barrier_best_two,
+            **({} if self.stand_ins is None else {"stand_ins": self.stand_ins}),
             "search": {
                 "protocol": self.protocol,
                 "runs": self.runs,
@@ -252,6 +256,10 @@ def run_demo(table: Table, *, top: int = 5, runs: int = 200, seed: int = 0) -> D
         path = None
         barrier_notes = (f"no lowest barrier between the two best: {exc}",)
     fdc = fitness_distance_correlation(space, values)
+    # flatness above leaves a cell's copies out; these count every stand-in: say how many
+    landscape_stand_ins = StandIns.report(
+        table, key.dataset, key.epochs, "the FDC, the local optima count and the barrier"
+    )
 
     t0 = time.perf_counter()
     algorithms: dict[str, SearchAlgorithm] = {
@@ -319,4 +327,5 @@ def run_demo(table: Table, *, top: int = 5, runs: int = 200, seed: int = 0) -> D
         ),
         paired=tuple(paired),
         notes=tuple(res.notes) + barrier_notes,
+        stand_ins=landscape_stand_ins,
     )

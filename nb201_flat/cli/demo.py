@@ -93,6 +93,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
             f"lowest barrier between the two best: {b['barrier']:.3f} points "
             f"over {b['length']} steps"
         )
+    if "stand_ins" in out:
+        print(f"  note: {out['stand_ins']['note']}")
     s = out["search"]
     print(
         f"\nRS vs NA-RS, protocol {s['protocol']}, {s['runs']} paired runs ({s['seconds']} s), "

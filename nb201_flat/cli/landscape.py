@@ -459,6 +459,7 @@ def cmd_barrier(args: argparse.Namespace) -> int:
         PATH_BARRIERS,
         TREE_PATH,
     )
+    from nb201_flat.landscape.neighbourhood import StandIns
     from nb201_flat.landscape.paths import make_path
 
     if args.tree_path and args.method != "lowest":
@@ -545,6 +546,10 @@ def cmd_barrier(args: argparse.Namespace) -> int:
         else names[shown]
     )
     payload["path"] = {"name": shown_name, **path.to_dict()}
+    # a retraining table's stand-ins are values like any other here: say how many
+    stand = StandIns.report(table, args.dataset, args.epochs, "the barriers")
+    if stand is not None:
+        payload["stand_ins"] = stand
     payload["source"] = table.source
     if args.json:
         emit_json(payload)
@@ -577,6 +582,8 @@ def cmd_barrier(args: argparse.Namespace) -> int:
     if "level_mean" in barriers.get("mean_path", {}):
         means = " ".join(f"{x:.4f}" for x in barriers["mean_path"]["level_mean"])
         print(f"mean path over {barriers['mean_path']['n_paths']} shortest paths: levels {means}")
+    if stand is not None:
+        print(f"note: {stand['note']}")
     return 0
 
 
@@ -585,6 +592,7 @@ def cmd_census(args: argparse.Namespace) -> int:
     from nb201_flat.conventions import report_dataset
     from nb201_flat.errors import Param, spelled
     from nb201_flat.landscape.census import barrier_census, census_summary, describe_left_out
+    from nb201_flat.landscape.neighbourhood import StandIns
     from nb201_flat.landscape.statistics import A2M_BAND_KEYS
     from nb201_flat.table import MetricKey
 
@@ -717,6 +725,10 @@ def cmd_census(args: argparse.Namespace) -> int:
             f"group {g} has no pair: {spelled(why, spell)}"
             for g, why in census.attrs["empty"].items()
         ]
+        # a retraining table's stand-ins are values like any other here: say how many
+        stand = StandIns.report(table, key.dataset, key.epochs, "the census")
+        if stand is not None:
+            notes.append(stand["note"])
         # the CSV of all keys' pairs names each row's key in full
         for col, value in reversed(
             (
@@ -741,6 +753,7 @@ def cmd_census(args: argparse.Namespace) -> int:
                 "excluded": census.attrs["excluded"],
                 "omitted": census.attrs["omitted"],
                 "notes": notes,
+                **({} if stand is None else {"stand_ins": stand}),
             }
         )
     if pairs_out is not None:

@@ -126,6 +126,16 @@ def note_missing(fig: Figure, wanted: Mapping[str, MetricKey], got: Mapping[str,
         add_note(fig, f"drawn for {drawn} only; the table lacks {', '.join(left)}")
 
 
+def note_stand_ins(fig: Figure, table: Table, key: MetricKey, what: str) -> None:
+    """Record how many of ``key``'s values are a retraining table's stand-ins, which ``what``
+    (the measure drawn) counts as measurements; nothing for a table without them."""
+    from nb201_flat.landscape.neighbourhood import StandIns
+
+    found = StandIns.report(table, key.dataset, key.epochs, what)
+    if found is not None:
+        add_note(fig, f"{dataset_label(key.dataset)}: {found['note']}")
+
+
 # -- captions --------------------------------------------------------------------------------
 def add_caption(fig: Figure, table: Table, text: str, *, y: float = -0.01) -> None:
     """Draw the caption under ``fig``: the benchmark it was drawn on, then ``text``.

@@ -28,6 +28,7 @@ from nb201_flat.figures._common import (
     dataset_label,
     new_figure,
     note_missing,
+    note_stand_ins,
     present,
 )
 from nb201_flat.figures.style import figure_style
@@ -108,6 +109,7 @@ def make_barrier_census(
         census = barrier_census(
             table.space, values, ds, n_pairs=n_pairs, top_k=top_k, seed=seed + k, nan_policy="omit"
         )
+        note_stand_ins(fig, table, key, "the census")
         for g, c in census.attrs["excluded"].items():
             add_note(fig, f"{dataset_label(ds)}, band {g}: {describe_left_out(c)}")
         for g, c in census.attrs["omitted"].items():

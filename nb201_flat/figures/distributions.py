@@ -33,6 +33,7 @@ from nb201_flat.figures._common import (
     dataset_label,
     new_figure,
     note_missing,
+    note_stand_ins,
     present,
 )
 from nb201_flat.figures.style import figure_style
@@ -198,6 +199,7 @@ def make_a2m_distributions(
                 "are read from connected cells; pass a table that measures some"
             )
         dist = neighbour_distributions(table.space, values, a2m_bands(ds), radii, weighted=True)
+        note_stand_ins(fig, table, key, "the neighbour distributions")
         # disconnected cells sit at chance level far to the left: start the axis at the 1st
         # percentile of connected cells so the bands' differences are visible (the caption
         # says so; the densities still count every value)

@@ -25,6 +25,7 @@ from nb201_flat.figures._common import (
     dataset_label,
     new_figure,
     note_missing,
+    note_stand_ins,
     present,
 )
 from nb201_flat.figures.style import figure_style
@@ -102,6 +103,7 @@ def make_a2m_paths(table: Table) -> Figure:
     for row, (ds, key) in enumerate(keys.items()):
         values = table.vector_for(key)
         tree = barrier_tree(table.space, values)
+        note_stand_ins(fig, table, key, "the barriers")
         code = a2m_barriers(table.space, values, A2M_PAIRS[ds], published=True)["barrier"]
         for col, (a, b) in enumerate(A2M_PAIRS[ds]):
             ax = axes[row, col]

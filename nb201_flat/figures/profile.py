@@ -26,6 +26,7 @@ from nb201_flat.figures._common import (
     dataset_label,
     new_figure,
     note_missing,
+    note_stand_ins,
     present,
     signed,
 )
@@ -106,6 +107,7 @@ def make_distance_profile(table: Table) -> Figure:
         values = table.vector_for(key)
         prof = distance_profile(table.space, values)
         fdc = fitness_distance_correlation(table.space, values)
+        note_stand_ins(fig, table, key, "the profile and its FDC")
         ax = axes[0, k]
         plot_distance_profile(prof, ax, fdc=fdc)
         # disconnected cells sit at chance level and squash the top of the distribution: the

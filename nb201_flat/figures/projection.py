@@ -41,6 +41,7 @@ from nb201_flat.figures._common import (
     axis_label,
     dataset_label,
     new_figure,
+    note_stand_ins,
     primary_key,
 )
 from nb201_flat.figures.style import figure_style
@@ -379,6 +380,7 @@ def make_na_projection(
     if picks.sharp.index == picks.flat.index:
         add_note(fig, f"RS and NA-RS picked the same architecture ({picks.sharp.index})")
     add_note(fig, f"{dataset_label(picks.key.dataset)}; {picks.how}")
+    note_stand_ins(fig, table, picks.key, "the projected surface")
     if picks.optimistic:
         add_note(fig, "optimistic: the picks were searched on the metric shown")
     return fig

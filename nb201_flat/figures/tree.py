@@ -26,6 +26,7 @@ from nb201_flat.figures._common import (
     dataset_label,
     new_figure,
     note_missing,
+    note_stand_ins,
     present,
 )
 from nb201_flat.figures.style import figure_style
@@ -167,6 +168,8 @@ def make_barrier_tree(table: Table, *, n_optima: int = 20, connected_only: bool 
         flat = flatness(table.space, values, 1, columns=["mean"], stand_ins=stand)
         colours.append(flat["mean"].to_numpy(dtype=np.float64))
     fig, axes = new_figure(1, len(keys), figsize=(3.4 * len(keys) + 0.6, 3.6))
+    for key in keys.values():  # the colours leave a cell's copies out; the tree cannot
+        note_stand_ins(fig, table, key, "the barrier tree")
     for k, ((ds, key), g, c) in enumerate(zip(keys.items(), graphs, colours, strict=True)):
         ax = axes[0, k]
         leaf_c = c[g.loc[g["kind"] == "optimum", "index"].to_numpy(dtype=np.int64)]

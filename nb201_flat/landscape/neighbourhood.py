@@ -211,6 +211,61 @@ class StandIns:
     def __hash__(self) -> int:
         return hash((self.n_copies, self.n_constant, self.group.tobytes()))
 
+    @property
+    def n(self) -> int:
+        """How many cells are stand-ins (a cell both copied and constant-output counts once)."""
+        return int(self.stand_in.sum())
+
+    def note(self, what: str) -> str | None:
+        """One line for a measure that reads the stand-ins as measurements (``what``: its name
+        after "by", e.g. ``"the barrier tree"``); None where there are none. The one wording of it.
+
+        A copy next to its own cell is an equal-valued plateau, which changes local-optima
+        counts, barriers and correlations: the reader must know how many values are not
+        measurements.
+
+        >>> StandIns.build(6, copies=[(4, 3), (5, 3)], constant=[0]).note("FDC")
+        "3 of the 6 values are stand-ins, not trained (2 copies of an isomorphic cell's values, \
+1 constant-output cell's chance value); counted as measurements by FDC (a copy beside its own \
+cell is an equal-valued plateau)"
+        >>> StandIns.build(6).note("FDC") is None
+        True
+        """
+        if not self.any:
+            return None
+        parts = []
+        if self.n_copies:
+            s = "y" if self.n_copies == 1 else "ies"
+            parts.append(f"{self.n_copies} cop{s} of an isomorphic cell's values")
+        if self.n_constant:
+            one = self.n_constant == 1
+            parts.append(
+                f"{self.n_constant} constant-output "
+                + ("cell's chance value" if one else "cells' chance values")
+            )
+        plateau = (
+            " (a copy beside its own cell is an equal-valued plateau)" if self.n_copies else ""
+        )
+        return (
+            f"{self.n} of the {len(self.group)} values are stand-ins, not trained "
+            f"({', '.join(parts)}); counted as measurements by {what}{plateau}"
+        )
+
+    def as_dict(self, what: str) -> dict[str, Any]:
+        """The JSON form of :meth:`note`: the counts and the line (``--json`` output, notes)."""
+        return {
+            "isomorphic_copies": self.n_copies,
+            "constant_output": self.n_constant,
+            "note": self.note(what),
+        }
+
+    @classmethod
+    def report(cls, table: Table, dataset: str, epochs: int, what: str) -> dict[str, Any] | None:
+        """:meth:`as_dict` of ``table``'s stand-ins of ``dataset`` at ``epochs`` (:meth:`of`),
+        for a measure named ``what``; None where that vector has none (nothing to say)."""
+        found = cls.of(table, dataset, epochs)
+        return None if found is None or not found.any else found.as_dict(what)
+
     def __repr__(self) -> str:  # the arrays' thousands of entries say nothing at a glance
         return (
             f"StandIns({len(self.group)} cells: {self.n_copies} copies, "
