@@ -300,7 +300,7 @@ class NoPathError(ParamMessage, LookupError):
         return str(self.args[0]) if self.args else ""
 
 
-class FigureSkipped(Nb201FlatError):
+class FigureSkipped(ParamMessage):
     """A figure cannot be drawn from this table; the message names what it needs.
 
     Attributes
@@ -310,18 +310,23 @@ class FigureSkipped(Nb201FlatError):
     needs
         The metric keys (as ``str(key)``) or other requirements, as text, the table lacks.
     why
-        What the figure needs them for, or what went wrong (empty when not said).
+        What the figure needs them for, or what went wrong (empty when not said), as Python
+        names its parameters; given as message parts (an error's, :func:`parts_of`), a
+        command spells them as its own (:meth:`ParamMessage.spelled`).
     """
 
-    def __init__(self, figure: str, needs: Sequence[object], why: str = "") -> None:
+    def __init__(
+        self, figure: str, needs: Sequence[object], why: str | Sequence[Part] = ""
+    ) -> None:
         self.figure = figure
         self.needs = tuple(k if isinstance(k, str) else str(k) for k in needs)
-        self.why = why
+        self.why_parts: tuple[Part, ...] = (why,) if isinstance(why, str) else tuple(why)
+        self.why = spelled(self.why_parts)
         text = f"needs {', '.join(self.needs)}" if self.needs else "cannot be drawn"
-        super().__init__(text + (f" ({why})" if why else ""))
+        super().__init__(text, *((" (", *self.why_parts, ")") if self.why else ()))
 
     def _init_args(self) -> tuple[Any, ...]:
-        return (self.figure, self.needs, self.why)
+        return (self.figure, self.needs, self.why_parts)
 
 
 class DatasetNotFoundError(ParamMessage, FileNotFoundError):

@@ -14,7 +14,7 @@ from typing import Any
 
 from nb201_flat import budget
 from nb201_flat.atomic import check_writable_target, replace_folder
-from nb201_flat.cli.common import add_json_arg, add_table_arg, emit_json, open_table
+from nb201_flat.cli.common import add_json_arg, add_table_arg, emit_json, flag_of, open_table
 from nb201_flat.errors import ArgumentError, check_int_range
 from nb201_flat.figures.registry import FIGURE_NAMES, FIGURES
 
@@ -60,7 +60,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_table_arg(p)
     add_json_arg(p)
     # render_many's parameters by their options
-    p.set_defaults(func=cmd_figures, param_dests={"workers": "jobs", "names": "only"})
+    p.set_defaults(func=cmd_figures, parser=p, param_dests={"workers": "jobs", "names": "only"})
 
 
 # Peak memory of each figure above a process that has loaded a 15,625-cell table (MB, peak RSS
@@ -168,8 +168,10 @@ def cmd_figures(args: argparse.Namespace) -> int:
                         f"--only {name}: this table cannot support it: {r}; pass a "
                         f"--table that has it, or leave {name} out of --only"
                     )
-                skipped.append({"name": name, "reason": str(r)})
-                lines.append(f"skipped {name}: {r}")
+                # the reason's parameters as this command spells them (its flags, commands)
+                reason = r.spelled(lambda param: flag_of(param, args.parser, args))
+                skipped.append({"name": name, "reason": reason})
+                lines.append(f"skipped {name}: {reason}")
                 continue
             files = [str(out / f.name) for f in r.files]
             made.append(

@@ -29,6 +29,7 @@ from nb201_flat.errors import (
     ResourceLimitError,
     check_choice,
     check_int_range,
+    parts_of,
 )
 from nb201_flat.table import Table, wrapping_data
 from nb201_flat.types import FloatArray
@@ -183,7 +184,7 @@ def make(name: str, table: Table, **options: Any) -> Figure:
         if not reading.lacked_values():
             raise
         raise FigureSkipped(
-            name, ["values measured where the figure reads them"], str(exc)
+            name, ["values measured where the figure reads them"], parts_of(exc)
         ) from exc
     finally:
         _READING.reset(token)

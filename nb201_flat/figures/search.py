@@ -24,7 +24,15 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
 from nb201_flat.conventions import cost_key, search_key
-from nb201_flat.errors import ArgumentError, check_choice, check_confidence, check_flag
+from nb201_flat.errors import (
+    ArgumentError,
+    Part,
+    check_choice,
+    check_confidence,
+    check_flag,
+    parts_of,
+    spelled,
+)
 from nb201_flat.figures._common import (
     FigureSkipped,
     add_caption,
@@ -151,20 +159,20 @@ def _servable_protocol(
     from nb201_flat.search import ProtocolError, protocols_by_name
 
     names: list[ProtocolName] = [protocol] if protocol else ["per-dataset", "fixed-n"]
-    why = ""
+    why: tuple[Part, ...] = ()  # the last protocol's refusal, as parts a command spells
     for name in names:
         try:
             prots = protocols_by_name(name, table)
             for p in prots:
                 p.check(table)
         except ProtocolError as exc:
-            why = str(exc)
+            why = parts_of(exc)
             continue
         if any(p.optimistic for p in prots) and not allow_optimistic:
             why = (
                 f"protocol {name} on this table searches the reported metric itself, which "
                 "gives optimistic curves; in Python, make_search_curves(..., allow_optimistic=True) "
-                "draws them anyway"
+                "draws them anyway",
             )
             continue
         return name
@@ -174,8 +182,10 @@ def _servable_protocol(
             search_key("cifar10", 12),
             cost_key("cifar10"),
         ],
-        "a validation split and training times to search on"
-        + (f"; {why}" if protocol or "optimistic" in why else ""),
+        (
+            "a validation split and training times to search on",
+            *(("; ", *why) if protocol or "optimistic" in spelled(why) else ()),
+        ),
     )
 
 

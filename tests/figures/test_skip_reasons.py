@@ -1,0 +1,42 @@
+"""A figure's skip reason quotes the error that stopped it with the parameters and functions it
+names: Python's names in the library, the command's own flags and commands in `figures`."""
+
+from __future__ import annotations
+
+import json
+import pickle
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from nb201_flat.errors import Call, FigureSkipped, MissingValueError, Param, parts_of
+
+WHY = MissingValueError("no value here; see ", Call("Table.info"), " or pass ", Param("jobs", 1))
+
+
+def test_a_skip_keeps_the_parts_of_the_error_it_quotes() -> None:
+    skip = FigureSkipped("a2m_paths", ["cifar10/ori-test@200"], parts_of(WHY))
+    assert str(skip) == (
+        "needs cifar10/ori-test@200 (no value here; see Table.info or pass jobs=1)"
+    )
+    assert skip.why == "no value here; see Table.info or pass jobs=1"
+    back = pickle.loads(pickle.dumps(skip))  # a worker's skip crosses a process
+    assert (type(back), str(back), back.why_parts) == (FigureSkipped, str(skip), skip.why_parts)
+    assert str(FigureSkipped("x", [], "plain words")) == "cannot be drawn (plain words)"
+    assert str(FigureSkipped("x", [])) == "cannot be drawn"
+
+
+def test_the_figures_command_spells_a_skip_reason_as_its_own(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from nb201_flat.cli import main
+    from nb201_flat.figures import registry
+
+    def render_many(names: list[str], *_: Any, **__: Any) -> list[tuple[str, Any]]:
+        return [(n, FigureSkipped(n, [], parts_of(WHY))) for n in names]
+
+    monkeypatch.setattr(registry, "render_many", render_many)
+    assert main(["figures", "--out", str(tmp_path / "f"), "--jobs", "1", "--json"]) == 0
+    reasons = {s["reason"] for s in json.loads(capsys.readouterr().out)["skipped"]}
+    assert reasons == {"cannot be drawn (no value here; see `nb201-flat info` or pass --jobs 1)"}
