@@ -469,7 +469,7 @@ class Table:
             table has no mean row); ``int``: that stored seed; ``"random"``: for each
             architecture one of its stored seeds, uniformly, drawn from ``rng``.
         rng
-            Generator (or int seed) for ``seed="random"``; required there, so that draws are
+            Generator (or int seed) for ``seed_policy="random"``; required there, so that draws are
             reproducible.
         """
         key = self.key(dataset, split, epochs, metric)
@@ -510,7 +510,8 @@ class Table:
         if seed == "random":
             if rng is None:
                 raise UnknownKeyError(
-                    "seed='random' needs rng= (an int or numpy Generator) so the draw is reproducible"
+                    "seed_policy='random' needs rng= (an int or numpy Generator) so the draw is "
+                    "reproducible"
                 )
             if not seeds:
                 raise UnknownKeyError(
