@@ -53,7 +53,7 @@ def metric_vector() -> tuple[FloatArray, str]:
 
         table = load_saved_table(imported_table(tidy, CACHE_DIR))
         return np.array(
-            table.vector("cifar10", "ori-test", 200, seed="mean")
+            table.vector("cifar10", "ori-test", 200, seed_policy="mean")
         ), "real cifar10 test acc"
     rng = np.random.default_rng(0)
     return rng.uniform(10, 95, NB201.size), "random values (real data absent)"

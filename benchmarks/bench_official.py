@@ -88,7 +88,7 @@ def more_info_vectors(
         if key is None:
             continue
         try:
-            out[f] = table.vector(dataset, key[0], epochs, key[1], seed="mean")
+            out[f] = table.vector(dataset, key[0], epochs, key[1], seed_policy="mean")
         except UnknownKeyError:
             out[f] = nan
     return out

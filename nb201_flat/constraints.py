@@ -116,7 +116,7 @@ def best_under(
         raise ConstraintError(f"top must be >= 1, got {top}")
     # NaN would meet nothing and inf everything: neither is a limit
     max_cost = check_float_range("max_cost", max_cost, fix="give a cost limit such as 0.5")
-    v = table.vector(dataset, split, epochs, metric, seed=seed, rng=rng)
+    v = table.vector(dataset, split, epochs, metric, seed_policy=seed, rng=rng)
     c = cost_vector(table, dataset, cost, epochs=epochs)
     ok = ~np.isnan(v) & ~np.isnan(c)
     within = ok & (c <= max_cost)
@@ -150,7 +150,7 @@ def pareto_front(
     Of several archs with the same cost and value, the lowest index stands for them. With
     ``higher_is_better=False`` (a loss) a lower ``metric`` is better.
     """
-    v = table.vector(dataset, split, epochs, metric, seed=seed, rng=rng)
+    v = table.vector(dataset, split, epochs, metric, seed_policy=seed, rng=rng)
     c = cost_vector(table, dataset, cost, epochs=epochs)
     idx = np.flatnonzero(~np.isnan(v) & ~np.isnan(c))
     if idx.size == 0:
@@ -203,7 +203,7 @@ def flatness_in_band(
     mask = cost_band(table, dataset, cost, lo, hi, epochs=epochs)
     if not mask.any():
         raise ConstraintError(f"no architecture has {lo:g} <= {cost} <= {hi:g}")
-    v = np.array(table.vector(dataset, split, epochs, metric, seed=seed, rng=rng))
+    v = np.array(table.vector(dataset, split, epochs, metric, seed_policy=seed, rng=rng))
     v[~mask] = np.nan
     # a retraining table's copies of a cell are no neighbours of it (flatness's default)
     stand = StandIns.of(table, dataset, epochs)

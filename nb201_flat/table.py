@@ -172,23 +172,37 @@ def check_tidy_columns(columns: Iterable[object], where: str) -> None:
             )
 
 
-def seed_policy_of(seed_policy: SeedPolicy | None, seed: SeedPolicy | None = None) -> SeedPolicy:
-    """The stored-seed policy from ``seed_policy=``, or from the deprecated ``seed=`` spelling.
+def renamed_seed(
+    seed_policy: SeedPolicy | None, seed: SeedPolicy | None, *, stacklevel: int = 2
+) -> SeedPolicy | None:
+    """``seed_policy=``, or the deprecated ``seed=`` spelling of it, or None when neither is given.
 
     ``seed`` keeps working for one release with a :class:`DeprecationWarning` (it now means
-    randomness only); giving both is an error. Default ``"mean"``.
+    randomness only); giving both is an error. ``stacklevel`` counts as in
+    :func:`warnings.warn` from this function's caller: the default names the line that called
+    the function taking ``seed=``. Keep it pointing there, so that a library module still
+    using the old spelling is the module named (the test suite makes that an error).
     """
-    if seed is not None:
-        if seed_policy is not None:
-            raise ArgumentError("pass seed_policy= only (seed= is its deprecated old name)")
-        warnings.warn(
-            "seed= as a stored-seed policy is deprecated; pass seed_policy= (seed= and rng= "
-            "mean randomness only)",
-            DeprecationWarning,
-            stacklevel=3,
-        )
-        return seed
-    return "mean" if seed_policy is None else seed_policy
+    if seed is None:
+        return seed_policy
+    if seed_policy is not None:
+        raise ArgumentError("pass seed_policy= only (seed= is its deprecated old name)")
+    warnings.warn(
+        "seed= as a stored-seed policy is deprecated; pass seed_policy= (seed= and rng= "
+        "mean randomness only)",
+        DeprecationWarning,
+        stacklevel=stacklevel + 1,
+    )
+    return seed
+
+
+def seed_policy_of(
+    seed_policy: SeedPolicy | None, seed: SeedPolicy | None = None, *, stacklevel: int = 2
+) -> SeedPolicy:
+    """The stored-seed policy from ``seed_policy=`` or the deprecated ``seed=``
+    (:func:`renamed_seed`, whose ``stacklevel`` this passes on). Default ``"mean"``."""
+    policy = renamed_seed(seed_policy, seed, stacklevel=stacklevel + 1)
+    return "mean" if policy is None else policy
 
 
 def is_seed_policy(policy: object) -> bool:
@@ -458,7 +472,7 @@ class Table:
             table has no mean row); ``int``: that stored seed; ``"random"``: for each
             architecture one of its stored seeds, uniformly, drawn from ``rng``.
         rng
-            Generator (or int seed) for ``seed="random"``; required there, so that draws are
+            Generator (or int seed) for ``seed_policy="random"``; required there, so that draws are
             reproducible.
         """
         key = self.key(dataset, split, epochs, metric)
@@ -499,7 +513,8 @@ class Table:
         if seed == "random":
             if rng is None:
                 raise UnknownKeyError(
-                    "seed='random' needs rng= (an int or numpy Generator) so the draw is reproducible"
+                    "seed_policy='random' needs rng= (an int or numpy Generator) so the draw is "
+                    "reproducible"
                 )
             if not seeds:
                 raise UnknownKeyError(
@@ -595,6 +610,8 @@ class Table:
             DeprecationWarning,
             stacklevel=2,
         )
+        if "seed" in kwargs:  # its own warning names the caller too, not this line
+            kwargs["seed_policy"] = renamed_seed(kwargs.get("seed_policy"), kwargs.pop("seed"))
         return self.value(*args, **kwargs)
 
     def record(self, arch: Arch | str | int) -> dict[str, Any]:

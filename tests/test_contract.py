@@ -77,13 +77,13 @@ def test_the_mean_lies_within_the_stored_seeds(any_table: Table) -> None:
         seeds = any_table.seeds(key)
         if not seeds:
             continue
-        stack = np.stack([any_table.vector_for(key, seed=s) for s in seeds])
+        stack = np.stack([any_table.vector_for(key, seed_policy=s) for s in seeds])
         mean = any_table.vector_for(key)
         measured = ~np.isnan(stack).all(axis=0) & ~np.isnan(mean)
         lo, hi = np.nanmin(stack[:, measured], axis=0), np.nanmax(stack[:, measured], axis=0)
         tol = 1e-9 * np.maximum(1.0, np.abs(mean[measured]))
         assert (mean[measured] >= lo - tol).all() and (mean[measured] <= hi + tol).all(), key
-        draw = any_table.vector_for(key, seed="random", rng=0)
+        draw = any_table.vector_for(key, seed_policy="random", rng=0)
         assert np.isin(np.isnan(draw), [True, False]).all()
         assert (np.isnan(draw) == np.isnan(stack).all(axis=0)).all(), key
 

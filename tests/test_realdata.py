@@ -56,7 +56,7 @@ def test_maxima(
 
 
 def test_fixed_architectures(real_table: Table) -> None:
-    q = real_table.query
+    q = real_table.value
     assert q(11472, "cifar10", "ori-test", 200) == pytest.approx(93.91, abs=0.005)
     assert q(11472, "cifar100", "x-test", 200) == pytest.approx(70.89, abs=0.01)
     assert q(1835, "cifar10", "ori-test", 200) == pytest.approx(54.30, abs=0.005)
@@ -65,7 +65,7 @@ def test_fixed_architectures(real_table: Table) -> None:
 
 def test_seed_counts(real_table: Table) -> None:
     key = real_table.key("cifar10-valid", "x-valid", 200)
-    stack = np.stack([real_table.vector_for(key, seed=s) for s in real_table.seeds(key)])
+    stack = np.stack([real_table.vector_for(key, seed_policy=s) for s in real_table.seeds(key)])
     n = (~np.isnan(stack)).sum(axis=0)
     assert (n == 3).sum() == 8169 and (n == 2).sum() == 7456
     # the stored mean is the mean of the stored seeds

@@ -40,7 +40,7 @@ def test_round_trip_other_space(tmp_path: Path) -> None:
     space = Space(("none", "a", "b"), 3)
     t = Table(space, {(KEY, None): np.arange(27.0)})
     back = load_saved_table(save_table(t, tmp_path / "s"))
-    assert back.space == space and back.query(26, "cifar10", "ori-test", 200) == 26.0
+    assert back.space == space and back.value(26, "cifar10", "ori-test", 200) == 26.0
 
 
 def test_overwrite_is_atomic_and_keeps_old_on_failure(
@@ -58,7 +58,7 @@ def test_overwrite_is_atomic_and_keeps_old_on_failure(
     with pytest.raises(KeyboardInterrupt):
         save_table(small_table(offset=1.0), out)
     # the old table is intact and no temporary folder is left behind
-    assert load_saved_table(out).query(0, "cifar10", "ori-test", 200) == 0.0
+    assert load_saved_table(out).value(0, "cifar10", "ori-test", 200) == 0.0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["t.nb201"]
 
 
@@ -187,8 +187,8 @@ def test_load_table_resolution(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     a = save_table(small_table(0.0), tmp_path / "a")
     b = save_table(small_table(100.0), tmp_path / "b")
     monkeypatch.setenv("NB201_FLAT_TABLE", str(b))
-    assert load_table().query(0, "cifar10", "ori-test", 200) == 100.0
-    assert load_table(a).query(0, "cifar10", "ori-test", 200) == 0.0
+    assert load_table().value(0, "cifar10", "ori-test", 200) == 100.0
+    assert load_table(a).value(0, "cifar10", "ori-test", 200) == 0.0
     monkeypatch.setenv("NB201_FLAT_TABLE", str(tmp_path / "missing"))
     with pytest.raises(TableFileError, match="no table at"):
         load_table()

@@ -43,9 +43,9 @@ def test_keys_seeds_and_info() -> None:
 def test_seed_policies() -> None:
     t = seeded_table()
     assert t.vector("cifar100", "x-valid", 200)[2] == 60.0
-    assert t.vector("cifar100", "x-valid", 200, seed=2)[2] == 70.0
-    r1 = t.vector("cifar100", "x-valid", 200, seed="random", rng=7)
-    r2 = t.vector("cifar100", "x-valid", 200, seed="random", rng=np.random.default_rng(7))
+    assert t.vector("cifar100", "x-valid", 200, seed_policy=2)[2] == 70.0
+    r1 = t.vector("cifar100", "x-valid", 200, seed_policy="random", rng=7)
+    r2 = t.vector("cifar100", "x-valid", 200, seed_policy="random", rng=np.random.default_rng(7))
     np.testing.assert_array_equal(r1, r2)
     assert np.isnan(r1[1])  # nothing stored: stays missing
     assert r1[0] in (50.0, 60.0)  # only its present seeds are drawn
@@ -54,16 +54,16 @@ def test_seed_policies() -> None:
     counts = pd.Series(r1[2:]).value_counts(normalize=True)
     assert np.allclose(counts.values, 1 / 3, atol=0.02)
     with pytest.raises(UnknownKeyError, match="rng="):
-        t.vector("cifar100", "x-valid", 200, seed="random")
+        t.vector("cifar100", "x-valid", 200, seed_policy="random")
     with pytest.raises(UnknownKeyError, match="seed 5 is not stored"):
-        t.vector("cifar100", "x-valid", 200, seed=5)
+        t.vector("cifar100", "x-valid", 200, seed_policy=5)
     # one seed-policy rule (table.policy_seeds), its fix in the names a user types
     with pytest.raises(UnknownKeyError, match=r"use seed_policy='mean'$"):
         t.vector("cifar100", "x-valid", 200, seed_policy=5)
     with pytest.raises(UnknownKeyError, match="seed policy must be 'mean', 'random' or an int"):
         t.vector("cifar100", "x-valid", 200, seed_policy=1.0)  # type: ignore[arg-type]
     with pytest.raises(UnknownKeyError, match="no per-seed values"):
-        t.vector("cifar100", "x-test", 200, seed="random", rng=0)
+        t.vector("cifar100", "x-test", 200, seed_policy="random", rng=0)
 
 
 def test_mean_from_seeds_when_no_mean_row() -> None:
@@ -74,13 +74,13 @@ def test_mean_from_seeds_when_no_mean_row() -> None:
     assert v[0] == 55.0 and v[2] == 60.0 and np.isnan(v[1])
 
 
-def test_query_and_record() -> None:
+def test_value_and_record() -> None:
     t = seeded_table()
-    assert t.query(11472, "cifar100", "x-test", 200) == 11472.0
-    assert t.query("0", "cifar100", "x-valid", 200, seed="random", rng=1) in (50.0, 60.0)
+    assert t.value(11472, "cifar100", "x-test", 200) == 11472.0
+    assert t.value("0", "cifar100", "x-valid", 200, seed_policy="random", rng=1) in (50.0, 60.0)
     # never measured: an error naming what is served, not a NaN (issue 10)
     with pytest.raises(MissingValueError, match="never measured"):
-        t.query(1, "cifar100", "x-valid", 200, seed="random", rng=1)
+        t.value(1, "cifar100", "x-valid", 200, seed_policy="random", rng=1)
     rec = t.record(3)
     assert rec["index"] == 3 and rec["cifar100/x-test@200ep:accuracy"] == 3.0
 
@@ -186,7 +186,7 @@ def test_other_space_table() -> None:
         }
     )
     t = Table.from_tidy(df, space=space)
-    assert t.query("|conv~0|+|conv~0|conv~1|", "d", "s", 5) == 7.0
+    assert t.value("|conv~0|+|conv~0|conv~1|", "d", "s", 5) == 7.0
 
 
 def test_value_and_seed_policy_names_and_their_deprecated_spellings() -> None:

@@ -7,7 +7,7 @@ several needs ``space=`` (``import --space``). Per-seed values are stored under 
 seed ids (``train --seeds 777 888``: seeds 777 and 888), so ``seed_policy=888`` reads seed 888
 for every cell, whichever seeds the database holds besides (NB201 tables number seeds by
 position: the tidy data does not record which seed a 2-seed cell lacks). There are no mean
-rows: ``seed="mean"`` averages the stored seeds.
+rows: ``seed_policy="mean"`` averages the stored seeds.
 """
 
 from __future__ import annotations

@@ -92,7 +92,7 @@ from nb201_flat.table import (
     Table,
     is_seed_policy,
     policy_seeds,
-    seed_policy_of,
+    renamed_seed,
     stand_ins,
 )
 from nb201_flat.types import SeedPolicy
@@ -538,8 +538,8 @@ _fields_init = Protocol.__init__
 def _init_taking_old_seed(
     self: Protocol, *args: Any, seed: SeedPolicy | None = None, **kw: Any
 ) -> None:
-    if seed is not None:  # seed_policy_of warns, and refuses both names at once
-        kw["seed_policy"] = seed_policy_of(kw.get("seed_policy"), seed)
+    if seed is not None:  # renamed_seed warns, naming the caller, and refuses both names
+        kw["seed_policy"] = renamed_seed(kw.get("seed_policy"), seed)
     _fields_init(self, *args, **kw)
 
 
@@ -630,20 +630,19 @@ def _time_budget(budget: float, epochs: int, budget_scale: object = 1.0) -> floa
         ) from None
 
 
-def _policy(
-    seed_policy: SeedPolicy | None, seed: SeedPolicy | None, default: str
-) -> tuple[SeedPolicy, bool]:
-    """``seed_policy=``, or the deprecated ``seed=`` (warns), or the builder's default; and
-    whether ``random`` may fall back to a key's single value (only a defaulted ``random``:
-    replacing a defaulted ``mean`` by ``random`` asks for it)."""
-    if seed_policy is None and seed is None:
+def _policy(seed_policy: SeedPolicy | None, default: str) -> tuple[SeedPolicy, bool]:
+    """``seed_policy=`` or the builder's default; and whether ``random`` may fall back to a
+    key's single value (only a defaulted ``random``: replacing a defaulted ``mean`` by
+    ``random`` asks for it). The builders resolve the deprecated ``seed=`` first, with
+    :func:`~nb201_flat.table.renamed_seed`, so that its warning names their caller."""
+    if seed_policy is None:
         return ("random", True) if default == "random" else ("mean", False)
-    return seed_policy_of(seed_policy, seed), False
+    return seed_policy, False
 
 
-def _seeding(seed_policy: SeedPolicy | None, seed: SeedPolicy | None, default: str) -> Any:
+def _seeding(seed_policy: SeedPolicy | None, default: str) -> Any:
     """A builder's ``seed_policy`` and ``seed_fallback`` fields (:func:`_policy`)."""
-    policy, fallback = _policy(seed_policy, seed, default)
+    policy, fallback = _policy(seed_policy, default)
     return {"seed_policy": policy, "seed_fallback": fallback}
 
 
@@ -665,6 +664,7 @@ def nb201_protocol(
     ``budget_seconds`` defaults to NB201's 12,000 s under the epochs rule (x 200/12 at 200
     epochs, :func:`~nb201_flat.conventions.budget_scale_for`); one given is used as it is.
     """
+    seed_policy = renamed_seed(seed_policy, seed)
     epochs = _check_epochs(epochs)
     if budget_seconds is None:
         budget_seconds = _time_budget(NB201_TIME_BUDGET, epochs)
@@ -672,7 +672,7 @@ def nb201_protocol(
         name="nb201" if epochs == 12 else f"nb201@{epochs}ep",
         search=search_key("cifar10", epochs),
         report=tuple(report_key(ds) for ds in REPORT_DATASETS),
-        **_seeding(seed_policy, seed, "random"),
+        **_seeding(seed_policy, "random"),
         budget_seconds=budget_seconds,  # Protocol checks it: float() took "5" and True
         cost=cost_key("cifar10"),
         repeats=repeats,
@@ -690,6 +690,7 @@ def per_dataset_protocols(
 ) -> tuple[Protocol, ...]:
     """NATS-Bench's per-dataset protocols; budgets 20,000 / 40,000 / 120,000 s x
     ``budget_scale``, on top of the epochs rule (x 200/12 at 200 epochs)."""
+    seed_policy = renamed_seed(seed_policy, seed)
     epochs = _check_epochs(epochs)
     out = []
     for ds in datasets:
@@ -704,7 +705,7 @@ def per_dataset_protocols(
                 name=f"per-dataset:{ds}{suffix}",
                 search=search_key(ds, epochs),
                 report=(MetricKey(rep_ds, rep_split, 200),),
-                **_seeding(seed_policy, seed, "random"),
+                **_seeding(seed_policy, "random"),
                 budget_seconds=_time_budget(budget, epochs, budget_scale),
                 cost=cost_key(ds),
                 repeats=repeats,
@@ -731,6 +732,7 @@ def fixed_n_protocols(
     a validation split at other epochs only is refused (naming them), never searched on its
     report key.
     """
+    seed_policy = renamed_seed(seed_policy, seed)
     epochs = _check_epochs(epochs)
     out = []
     for ds, (rep_ds, rep_split, _) in _PER_DATASET.items():
@@ -741,7 +743,7 @@ def fixed_n_protocols(
                     name=f"fixed-n:{ds}" + ("" if epochs == 12 else f"@{epochs}ep"),
                     search=s,
                     report=(r,),
-                    **_seeding(seed_policy, seed, "mean"),
+                    **_seeding(seed_policy, "mean"),
                     budget_queries=n,
                     repeats=repeats,
                     budget_by="n",
@@ -771,7 +773,7 @@ def fixed_n_protocols(
             name=f"fixed-n:{key.dataset}",
             search=key,
             report=(key,),
-            **_seeding(seed_policy, seed, "mean"),
+            **_seeding(seed_policy, "mean"),
             budget_queries=n,
             repeats=repeats,
             budget_by="n",
@@ -812,6 +814,7 @@ def protocols_by_name(
     as ``--budget-scale`` does). Either one given where it does not apply is refused, not
     ignored.
     """
+    seed_policy = renamed_seed(seed_policy, seed)
     if name == "fixed-n" and budget_scale is not None:
         raise ProtocolError(
             (Param("budget_scale"), " scales a time budget; fixed-n has a query budget"),
@@ -828,7 +831,6 @@ def protocols_by_name(
         nb201 = nb201_protocol(
             epochs=epochs,
             seed_policy=seed_policy,
-            seed=seed,
             budget_seconds=_time_budget(NB201_TIME_BUDGET, epochs, budget_scale),
             repeats=repeats,
         )
@@ -837,12 +839,9 @@ def protocols_by_name(
         return per_dataset_protocols(
             epochs=epochs,
             seed_policy=seed_policy,
-            seed=seed,
             budget_scale=budget_scale,
             repeats=repeats,
         )
     if name == "fixed-n":
-        return fixed_n_protocols(
-            table, n, epochs=epochs, seed_policy=seed_policy, seed=seed, repeats=repeats
-        )
+        return fixed_n_protocols(table, n, epochs=epochs, seed_policy=seed_policy, repeats=repeats)
     raise ProtocolError(f"unknown protocol {name!r}; choose from {', '.join(PROTOCOL_NAMES)}")

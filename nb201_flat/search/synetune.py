@@ -171,7 +171,7 @@ def _stack_vectors(table: Table, key: MetricKey) -> npt.NDArray[np.float64]:
     seeds = table.seeds(key)
     if not seeds:
         return np.asarray(table.vector_for(key))[:, None, None]
-    return np.stack([table.vector_for(key, seed=s) for s in seeds], axis=1)[:, :, None]
+    return np.stack([table.vector_for(key, seed_policy=s) for s in seeds], axis=1)[:, :, None]
 
 
 def to_blackbox_tabular(

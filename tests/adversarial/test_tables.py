@@ -152,7 +152,7 @@ def test_replacement_is_one_exchange_readers_never_miss(tmp_path: Path) -> None:
     def reader() -> None:
         while not stop.is_set():
             try:
-                seen.append(load_saved_table(folder).query(1, "cifar100", "x-test", 200))
+                seen.append(load_saved_table(folder).value(1, "cifar100", "x-test", 200))
             except BaseException as exc:
                 errors.append(exc)
 
@@ -186,7 +186,7 @@ def test_a_replacement_finished_during_a_read_is_read_again(
         return out
 
     monkeypatch.setattr(storage, "read_manifest", manifest_then_swap)
-    assert load_saved_table(folder).query(1, "cifar100", "x-test", 200) == 6.0
+    assert load_saved_table(folder).value(1, "cifar100", "x-test", 200) == 6.0
     assert calls[0] == 2
 
 
@@ -217,11 +217,11 @@ def test_failure_at_each_rename_keeps_a_whole_table(
         _fail_at(m, *step)
         with contextlib.suppress(KeyboardInterrupt):
             save_table(small(5.0), folder)
-    value = load_saved_table(folder).query(1, "cifar100", "x-test", 200)
+    value = load_saved_table(folder).value(1, "cifar100", "x-test", 200)
     assert value in (1.0, 6.0)  # the old table or the new one, never none
     save_table(small(9.0), folder)  # the next write cleans up
     assert sorted(p.name for p in tmp_path.iterdir()) == ["t"]
-    assert load_saved_table(folder).query(1, "cifar100", "x-test", 200) == 10.0
+    assert load_saved_table(folder).value(1, "cifar100", "x-test", 200) == 10.0
 
 
 def test_kill_between_the_two_renames_is_recovered(tmp_path: Path) -> None:
@@ -231,7 +231,7 @@ def test_kill_between_the_two_renames_is_recovered(tmp_path: Path) -> None:
     os.rename(folder, tmp_path / ".t.old-999999999-abcd")  # no such process
     os.rename(new, tmp_path / ".t.tmp-999999999-efgh")
     # readers keep working: the old table is put back
-    assert load_saved_table(folder).query(1, "cifar100", "x-test", 200) == 1.0
+    assert load_saved_table(folder).value(1, "cifar100", "x-test", 200) == 1.0
     save_table(small(7.0), folder)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["t"]
 

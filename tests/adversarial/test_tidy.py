@@ -68,8 +68,8 @@ def test_clean_file_reads_exact_values(tmp_path: Path) -> None:
 
     path.write_bytes(gzip.compress((HEADER + GOOD + _row(seed="777")).encode()))
     t = read_tidy(path)
-    assert t.query(0, "cifar10", "ori-test", 200) == 93.5
-    assert t.query(1, "cifar10", "ori-test", 200, seed=777) == 93.5
+    assert t.value(0, "cifar10", "ori-test", 200) == 93.5
+    assert t.value(1, "cifar10", "ori-test", 200, seed_policy=777) == 93.5
     assert np.isnan(t.vector("cifar10", "ori-test", 200)[1])
 
 
@@ -78,7 +78,7 @@ def test_nan_value_is_a_missing_number_not_an_empty_cell(tmp_path: Path) -> None
     path = tmp_path / "t.csv"
     path.write_text(HEADER + GOOD + _row().replace("93.5", "nan"))
     t = read_tidy(path)
-    assert t.query(0, "cifar10", "ori-test", 200) == 93.5
+    assert t.value(0, "cifar10", "ori-test", 200) == 93.5
     assert np.isnan(t.vector("cifar10", "ori-test", 200)[1])
     path.write_text(HEADER + GOOD + _row().replace("93.5", ""))
     with pytest.raises(FormatError, match="'value'.*is empty"):

@@ -134,11 +134,11 @@ def test_notebook_table_imports_the_shared_data_once(
     monkeypatch.setenv("NB201_FLAT_CACHE", str(tmp_path / "cache"))
     table, which = notebook_table()
     assert "real NB201 data" in which
-    assert table.query(1, "cifar10", "ori-test", 200) == 50.0
+    assert table.value(1, "cifar10", "ori-test", 200) == 50.0
     cached = list((tmp_path / "cache").glob("nb201-tidy-*.nb201"))
     assert len(cached) == 1
     # a second call loads the cached import
     again, _ = notebook_table()
-    assert again.query(1, "cifar10", "ori-test", 200) == 50.0
+    assert again.value(1, "cifar10", "ori-test", 200) == 50.0
     _, which = notebook_table(prefer_real=False)
     assert "embedded default" in which

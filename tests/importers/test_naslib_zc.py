@@ -72,20 +72,20 @@ def test_every_value_equals_naslibs_reader(zc_file: tuple[Path, dict[str, Any], 
                 if want == -1e8:  # a failure is unmeasured, never a score
                     assert np.isnan(table.vector(ds, "zc", 0, name)[i])
                     with pytest.raises(MissingValueError, match="never measured"):
-                        table.query(i, ds, "zc", 0, name)
+                        table.value(i, ds, "zc", 0, name)
                 else:
-                    assert table.query(i, ds, "zc", 0, name) == want
+                    assert table.value(i, ds, "zc", 0, name) == want
                 if suite_zero:
                     t = data[ds][str(spec)][name]["time"]
-                    assert table.query(i, ds, "zc", 0, f"{name}_time_s") == t
+                    assert table.value(i, ds, "zc", 0, f"{name}_time_s") == t
                 checked += 1
-            assert table.query(i, ds, "model", 0, "flops_m") == naslib_score(
+            assert table.value(i, ds, "model", 0, "flops_m") == naslib_score(
                 data, ds, spec, "flops"
             )
-            assert table.query(i, ds, "model", 0, "params_mb") == naslib_score(
+            assert table.value(i, ds, "model", 0, "params_mb") == naslib_score(
                 data, ds, spec, "params"
             )
-            assert table.query(i, ds, "naslib-valid", 200) == naslib_score(
+            assert table.value(i, ds, "naslib-valid", 200) == naslib_score(
                 data, ds, spec, "val_accuracy"
             )
     assert checked == len(DATASETS) * len(INDICES) * len(PROXIES)

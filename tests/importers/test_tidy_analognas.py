@@ -50,7 +50,7 @@ def test_tidy_formats_identical(tmp_path: Path, suffix: str) -> None:
     ref = Table.from_tidy(df)
     for k, v in ref.data.items():
         np.testing.assert_array_equal(t.data[k], v)
-    assert t.query(11472, "cifar100", "x-valid", 200, seed=1) == pytest.approx(11.472 + 2)
+    assert t.value(11472, "cifar100", "x-valid", 200, seed_policy=1) == pytest.approx(11.472 + 2)
 
 
 @pytest.mark.parametrize("column", ["dataset", "split", "metric"])
@@ -99,7 +99,7 @@ def test_analognas_embedded_matches_its_records() -> None:
         i = from_naslib(key).index
         assert acc[i] == records[key].baseline_accuracy
         assert (
-            t.query(i, "cifar10", "ori-test", 200, "hwt_drift_30d")
+            t.value(i, "cifar10", "ori-test", 200, "hwt_drift_30d")
             == records[key].analog_drift_2592000.value
         )
     # disconnected cells cannot learn: chance accuracy
@@ -234,11 +234,11 @@ def test_results_db_import_through_cli(tmp_path: Path) -> None:
     assert detect_format(path) == "results-db"
     t = import_table(path)
     assert t.seeds(t.keys()[0]) == [777, 888]  # the training seed ids
-    assert t.query(11472, "cifar10", "ori-test", 2, seed=777) == 90.0
-    assert t.query(11472, "cifar10", "ori-test", 2) == 90.5  # mean of the stored seeds
-    assert t.query(11472, "cifar10", "train", 2, "time_s", seed=888) == 20.0
+    assert t.value(11472, "cifar10", "ori-test", 2, seed_policy=777) == 90.0
+    assert t.value(11472, "cifar10", "ori-test", 2) == 90.5  # mean of the stored seeds
+    assert t.value(11472, "cifar10", "train", 2, "time_s", seed_policy=888) == 20.0
     with pytest.raises(MissingValueError, match="never measured"):  # not a NaN (issue 10)
-        t.query(0, "cifar10", "ori-test", 2)
+        t.value(0, "cifar10", "ori-test", 2)
     assert read_results_db(path).keys() == t.keys()
 
 

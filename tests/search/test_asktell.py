@@ -38,7 +38,7 @@ def _table() -> Table:
     )
 
 
-PROTOCOL = Protocol("toy", VAL, (TEST,), seed="mean", budget_seconds=100.0, cost=TIME)
+PROTOCOL = Protocol("toy", VAL, (TEST,), seed_policy="mean", budget_seconds=100.0, cost=TIME)
 
 
 class Uniform:

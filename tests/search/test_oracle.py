@@ -217,7 +217,7 @@ def test_protocol_requires_a_budget_and_cost() -> None:
     with pytest.raises(ProtocolError, match="budget_queries"):
         Protocol("p", KEY, (KEY,), budget_queries=0)
     with pytest.raises(ProtocolError, match="seed"):
-        Protocol("p", KEY, (KEY,), budget_queries=3, seed="first")  # type: ignore[arg-type]
+        Protocol("p", KEY, (KEY,), budget_queries=3, seed_policy="first")  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("bad", [2.5, float("nan"), float("inf"), "5", True])

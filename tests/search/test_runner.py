@@ -133,7 +133,7 @@ def test_seed_fallback_is_noted_or_refused(nb201_like: Table) -> None:
     with pytest.raises(ProtocolError, match="seed_policy='mean'"):
         nb201_protocol().replace(seed_fallback=False).check(nb201_like)
     with pytest.raises(ProtocolError, match="seed 5 is not stored"):
-        nb201_protocol(epochs=200, seed=5).oracle_data(nb201_like)
+        nb201_protocol(epochs=200, seed_policy=5).oracle_data(nb201_like)
     # check() refuses it too (one rule, table.policy_seeds): it passed, then oracle_data failed
     with pytest.raises(ProtocolError, match="seed 5 is not stored.*use seed_policy='mean'"):
         nb201_protocol(epochs=200, seed_policy=5).check(nb201_like)

@@ -48,13 +48,13 @@ def test_rs_500_runs_identical_to_the_loop_under_nb201(nb201_like: Table) -> Non
 
 
 def test_na_rs_500_runs_identical_to_the_loop(nb201_like: Table) -> None:
-    data = nb201_protocol(seed="mean").oracle_data(nb201_like)
+    data = nb201_protocol(seed_policy="mean").oracle_data(nb201_like)
     _same(data, NA_VARIANTS[0], 500)
 
 
 @pytest.mark.parametrize("algo", NA_VARIANTS[1:], ids=lambda a: a.label)
 def test_na_rs_variants_identical_to_the_loop(nb201_like: Table, algo: NARandomSearch) -> None:
-    data = nb201_protocol(seed="mean").oracle_data(nb201_like)
+    data = nb201_protocol(seed_policy="mean").oracle_data(nb201_like)
     _same(data, algo, 40)
 
 
@@ -62,7 +62,7 @@ def test_na_rs_variants_identical_to_the_loop(nb201_like: Table, algo: NARandomS
     "protocol",
     [
         nb201_protocol(repeats="cache"),
-        nb201_protocol(seed="mean", repeats="cache"),
+        nb201_protocol(seed_policy="mean", repeats="cache"),
         per_dataset_protocols(epochs=200)[1],  # random stored seeds
         per_dataset_protocols(epochs=200, repeats="cache")[0],
     ],
@@ -86,7 +86,7 @@ def test_more_draws_when_the_first_block_runs_out(
     nb201_like: Table, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(vec, "_first_block", lambda data: 16)
-    data = nb201_protocol(seed="mean", repeats="cache").oracle_data(nb201_like)
+    data = nb201_protocol(seed_policy="mean", repeats="cache").oracle_data(nb201_like)
     _same(data, RandomSearch(), 20)
     _same(data, NA_VARIANTS[0], 20)
 
@@ -109,7 +109,7 @@ def test_a_stalled_na_search_ends_as_in_the_loop() -> None:
 
 
 def test_variants_without_a_vectorised_form_keep_the_loop(nb201_like: Table) -> None:
-    mean = nb201_protocol(seed="mean").oracle_data(nb201_like)
+    mean = nb201_protocol(seed_policy="mean").oracle_data(nb201_like)
     seeds = per_dataset_protocols(epochs=200)[0].oracle_data(nb201_like)
     assert seeds.order is not None
     assert vec.vectorisable(mean, RandomSearch())

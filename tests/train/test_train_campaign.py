@@ -198,9 +198,9 @@ def test_isomorphic_cells_recorded_and_imported_with_their_stand_in(
         for seed in (1, 2)
     ]
     for seed in (1, 2):  # the seed ids the stand-in records name
-        acc = table.vector("cifar10", "ori-test", 1, seed=seed)
+        acc = table.vector("cifar10", "ori-test", 1, seed_policy=seed)
         assert acc[member] == acc[rep] and np.isfinite(acc[rep])
-    assert np.isnan(read_results_db(db, fill_isomorphic=False).vector("cifar10", "ori-test", 1, seed=1)[member])  # fmt: skip
+    assert np.isnan(read_results_db(db, fill_isomorphic=False).vector("cifar10", "ori-test", 1, seed_policy=1)[member])  # fmt: skip
 
     # trained after all (without --unique-isomorphism): its own run replaces the stand-in
     assert run_cli([*argv[:5], *argv[6:]]) == 0

@@ -1,0 +1,120 @@
+"""Each deprecated entry point warns once, naming the line that called it.
+
+The warning's location is what pyproject.toml's filterwarnings reads: a DeprecationWarning
+attributed to a module of nb201_flat is an error in the test suite, so that the library
+never calls its own deprecated spellings (a user calling a current function must never see
+one). That works only while each warning names its caller, here this file; one that named
+a library line would be an error for every user of the old spelling instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+
+from nb201_flat.landscape import (
+    barrier_matrix,
+    barrier_tree,
+    disconnectivity_graph,
+    lowest_barrier_path,
+)
+from nb201_flat.landscape.census import pair_barriers
+from nb201_flat.landscape.maximin import BarrierTree
+from nb201_flat.search.protocol import (
+    Protocol,
+    fixed_n_protocols,
+    nb201_protocol,
+    per_dataset_protocols,
+    protocols_by_name,
+)
+from nb201_flat.space import NB201, Space
+from nb201_flat.table import MetricKey, Table
+
+KEY = MetricKey("cifar10", "ori-test", 200)
+TINY = Space(("a", "b", "c"), 3)
+
+
+def _table() -> Table:
+    n = NB201.size
+    data = {(KEY, None): np.arange(n, dtype=float), (KEY, 0): np.arange(n, dtype=float)}
+    return Table(NB201, data, source="test")
+
+
+def _tree() -> BarrierTree:
+    return barrier_tree(TINY, np.arange(TINY.size, dtype=float))
+
+
+OLD_SEED = "seed= as a stored-seed policy is deprecated"
+# (name, call of the old spelling, text of its warning); each call is on a line of this file
+CASES: list[tuple[str, Callable[[], object], str]] = [
+    ("Table.query", lambda: _table().query(0, "cifar10", "ori-test", 200), "Table.value"),
+    ("Table.vector seed=", lambda: _table().vector("cifar10", "ori-test", 200, seed=0), OLD_SEED),
+    ("Table.vector_for seed=", lambda: _table().vector_for(KEY, seed=0), OLD_SEED),
+    ("Table.value seed=", lambda: _table().value(0, "cifar10", "ori-test", 200, seed=0), OLD_SEED),
+    ("Table.frame seed=", lambda: _table().frame([KEY], seed=0), OLD_SEED),
+    ("MetricKey.label", lambda: KEY.label, r"str\(key\)"),
+    ("Protocol seed=", lambda: Protocol("p", KEY, (KEY,), budget_queries=3, seed=0), OLD_SEED),  # type: ignore[call-arg]
+    (
+        "Protocol.seed",
+        lambda: Protocol("p", KEY, (KEY,), budget_queries=3, seed_policy=0).seed,  # type: ignore[attr-defined]
+        "Protocol.seed_policy",
+    ),
+    ("nb201_protocol seed=", lambda: nb201_protocol(seed="mean"), OLD_SEED),
+    ("per_dataset_protocols seed=", lambda: per_dataset_protocols(seed="mean"), OLD_SEED),
+    ("fixed_n_protocols seed=", lambda: fixed_n_protocols(_table(), seed="mean"), OLD_SEED),
+    ("protocols_by_name seed=", lambda: protocols_by_name("nb201", _table(), seed=0), OLD_SEED),
+    ("barrier_matrix tree", lambda: barrier_matrix(_tree(), None, [0, 1]), "call its methods"),  # type: ignore[arg-type]
+    (
+        "barrier_matrix tree shortest",
+        lambda: barrier_matrix(_tree(), None, [0, 1], method="shortest"),  # type: ignore[arg-type]
+        "call its methods",
+    ),
+    ("disconnectivity_graph tree", lambda: disconnectivity_graph(_tree()), "call its methods"),  # type: ignore[arg-type]
+    ("lowest_barrier_path tree", lambda: lowest_barrier_path(_tree(), None, 0, 1), "call its"),  # type: ignore[arg-type]
+    ("pair_barriers tree", lambda: pair_barriers(_tree(), None, 0, 1), "call its methods"),  # type: ignore[arg-type]
+]
+
+
+@pytest.mark.parametrize(
+    ("old", "warns"), [(c, w) for _, c, w in CASES], ids=[n for n, *_ in CASES]
+)
+def test_a_deprecated_spelling_warns_naming_its_caller(
+    old: Callable[[], object], warns: str
+) -> None:
+    with pytest.warns(DeprecationWarning, match=warns) as caught:
+        old()
+    deprecations = [w for w in caught if issubclass(w.category, DeprecationWarning)]
+    assert len(deprecations) == 1, [str(w.message) for w in deprecations]
+    assert deprecations[0].filename == __file__, (deprecations[0].filename, deprecations[0].lineno)
+
+
+def test_the_old_query_with_the_old_seed_names_the_caller_for_both() -> None:
+    t = _table()
+    with pytest.warns(DeprecationWarning, match="Table.value|seed_policy=") as caught:
+        old = t.query(5, "cifar10", "ori-test", 200, seed=0)
+    assert old == t.value(5, "cifar10", "ori-test", 200, seed_policy=0)
+    assert sorted(str(w.message)[:20] for w in caught) == ["Table.query is now T", OLD_SEED[:20]]
+    assert {w.filename for w in caught} == {__file__}
+
+
+def test_the_old_array_class_name_names_the_importing_line() -> None:
+    with pytest.warns(DeprecationWarning, match="NeighbourArrays") as caught:
+        from nb201_flat.neighbours import Neighbourhood  # noqa: F401
+    assert [w.filename for w in caught] == [__file__]
+
+
+def test_a_current_spelling_gives_no_deprecation_warning() -> None:
+    # the same entry points, spelled as now: nothing to warn about
+    import warnings
+
+    t = _table()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)
+        t.vector("cifar10", "ori-test", 200, seed_policy=0)
+        t.value(0, "cifar10", "ori-test", 200, seed_policy="mean")
+        t.frame([KEY], seed_policy=0)
+        assert protocols_by_name("nb201", t, seed_policy="mean")[0].seed_policy == "mean"
+        assert fixed_n_protocols(t, seed_policy=0)[0].seed_policy == 0
+        assert str(KEY) == "cifar10/ori-test@200ep:accuracy"
