@@ -46,18 +46,15 @@ from nb201_flat.errors import ArgumentError, require
 
 require("torch", "train")
 
-import torch  # noqa: E402
 
 from nb201_flat.train import costs  # noqa: E402
 from nb201_flat.train.checkpoint import Checkpointer  # noqa: E402
-from nb201_flat.train.data import load_dataset  # noqa: E402
 from nb201_flat.train.jobs import (  # noqa: E402
     JobResult,
     TrainJob,
-    check_data_read,
     concurrency_key,
 )
-from nb201_flat.train.modes import apply_backend_flags, is_eval_epoch  # noqa: E402
+from nb201_flat.train.modes import is_eval_epoch  # noqa: E402
 from nb201_flat.train.results_db import ResultsDB  # noqa: E402
 from nb201_flat.train.streams import ConcurrentSessions  # noqa: E402
 from nb201_flat.train.trainer import (  # noqa: E402
@@ -68,6 +65,7 @@ from nb201_flat.train.trainer import (  # noqa: E402
     check_owner,
     checkpoint_meta,
     device_label,
+    load_device_data,
     resolve_device,
 )
 from nb201_flat.train.unit import train_unit  # noqa: E402
@@ -170,21 +168,8 @@ def _train(
             len(jobs),
             device,
         )
-    if job0.threads is not None:
-        torch.set_num_threads(job0.threads)
     recipe = job0.recipe
-    faithful = job0.train_mode.name == "faithful"
-    splits = load_dataset(  # the campaign that found the data (data_identity) warned already
-        job0.dataset,
-        job0.data_root,
-        split_dir=job0.split_dir,
-        strict=faithful,
-        warn=job0.data_identity is None,
-    )
-    for job in jobs:
-        check_data_read(job, splits.identity)
-    data = DeviceData(splits, device)
-    apply_backend_flags(job0.train_mode, device.type)
+    data, identity = load_device_data(jobs, device)
     unit = ConcurrentSessions(sessions_for(jobs, data))
     info = data.info
 
@@ -192,18 +177,18 @@ def _train(
     starts = [0] * len(jobs)
     train_time = [0.0] * len(jobs)
     form, on = f"concurrent:{len(jobs)}", device_label(device)
-    records = [RunRecord.resumed(None, form, on, splits.identity) for _ in jobs]
+    records = [RunRecord.resumed(None, form, on, identity) for _ in jobs]
     for m, (job, ckpt, sess) in enumerate(zip(jobs, ckpts, unit.sessions, strict=True)):
         loaded = ckpt.load_latest()
         if loaded is None:
             continue
         start, state = loaded
-        check_owner(state, job, ckpt.folder, splits.identity, device)
+        check_owner(state, job, ckpt.folder, identity, device)
         sess.load_state(state)
         starts[m], train_time[m] = start, float(state["train_time_s"])
         training = start < recipe.epochs
         records[m] = RunRecord.resumed(
-            state, form if training else None, on if training else None, splits.identity
+            state, form if training else None, on if training else None, identity
         )
         log.info("%s: resuming after epoch %d", job.name, start)
     for job, start in zip(jobs, starts, strict=True):
@@ -237,9 +222,7 @@ def _train(
                     rows[m].update(ev)
             for m in trained:
                 job, sess = jobs[m], unit.sessions[m]
-                meta = checkpoint_meta(
-                    job, done, train_time[m], splits.identity, records[m], device
-                )
+                meta = checkpoint_meta(job, done, train_time[m], identity, records[m], device)
                 callback = None if on_epoch_end is None else _bind(on_epoch_end, job)
                 writer.submit(
                     _store_epoch(

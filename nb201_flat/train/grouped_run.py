@@ -47,11 +47,11 @@ import torch  # noqa: E402
 
 from nb201_flat.train import costs  # noqa: E402
 from nb201_flat.train.checkpoint import Checkpointer  # noqa: E402
-from nb201_flat.train.data import DataIdentity, load_dataset  # noqa: E402
+from nb201_flat.train.data import DataIdentity  # noqa: E402
 from nb201_flat.train.grouped import GroupedSession  # noqa: E402
-from nb201_flat.train.jobs import JobResult, TrainJob, check_data_read  # noqa: E402
+from nb201_flat.train.jobs import JobResult, TrainJob  # noqa: E402
 from nb201_flat.train.model import seeded_network  # noqa: E402
-from nb201_flat.train.modes import apply_backend_flags, is_eval_epoch  # noqa: E402
+from nb201_flat.train.modes import is_eval_epoch  # noqa: E402
 from nb201_flat.train.results_db import ResultsDB  # noqa: E402
 from nb201_flat.train.trainer import (  # noqa: E402
     DeviceData,
@@ -59,6 +59,7 @@ from nb201_flat.train.trainer import (  # noqa: E402
     check_owner,
     checkpoint_meta,
     device_label,
+    load_device_data,
     resolve_device,
 )
 from nb201_flat.train.unit import train_unit  # noqa: E402
@@ -177,29 +178,16 @@ def _train(
 
     job0 = jobs[0]
     device = resolve_device(job0.device)
-    if job0.threads is not None:
-        torch.set_num_threads(job0.threads)
     recipe = job0.recipe
-    faithful = job0.train_mode.name == "faithful"
-    splits = load_dataset(  # the campaign that found the data (data_identity) warned already
-        job0.dataset,
-        job0.data_root,
-        split_dir=job0.split_dir,
-        strict=faithful,
-        warn=job0.data_identity is None,
-    )
-    for job in jobs:
-        check_data_read(job, splits.identity)
-    data = DeviceData(splits, device)
-    apply_backend_flags(job0.train_mode, device.type)
+    data, identity = load_device_data(jobs, device)
     sess = grouped_session(jobs, data)
     ckpts = [Checkpointer(j.checkpoint_folder) for j in jobs]
-    start, states = _resume_point(ckpts, jobs, splits.identity, device)
+    start, states = _resume_point(ckpts, jobs, identity, device)
     resumed = states if start else [None] * len(jobs)
     training = start < recipe.epochs
     form = f"grouped:{len(jobs)}" if training else None
     on = device_label(device) if training else None
-    records = [RunRecord.resumed(st, form, on, splits.identity) for st in resumed]
+    records = [RunRecord.resumed(st, form, on, identity) for st in resumed]
     for c in ckpts:
         c.discard_after(start)  # a member ahead of the group repeats those epochs in it
     for job in jobs:  # after the checkpoints: rows never go before the states they belong to
@@ -240,7 +228,7 @@ def _train(
                 for r, ev in zip(rows, sess.evaluate(), strict=True):
                     r.update(ev)
             meta = [
-                checkpoint_meta(j, done, train_time, splits.identity, rec, device)
+                checkpoint_meta(j, done, train_time, identity, rec, device)
                 for j, rec in zip(jobs, records, strict=True)
             ]
             states = [{**m, **st} for m, st in zip(meta, sess.member_states(), strict=True)]

@@ -587,28 +587,39 @@ class Session:
         )
 
 
+def load_device_data(
+    jobs: Sequence[TrainJob], device: torch.device
+) -> tuple[DeviceData, DataIdentity | None]:
+    """The dataset of ``jobs`` (one unit's: one dataset, split and mode) on ``device``, read
+    once and checked against each job's recorded data (:func:`check_data_read`), and the
+    identity of what was read; the first job's CPU threads and backend flags applied."""
+    job0 = jobs[0]
+    if job0.threads is not None:
+        torch.set_num_threads(job0.threads)
+    # a campaign that found the data first (data_identity) warned of a fallback split once
+    splits = load_dataset(
+        job0.dataset,
+        job0.data_root,
+        split_dir=job0.split_dir,
+        strict=job0.train_mode.name == "faithful",
+        warn=job0.data_identity is None,
+    )
+    for job in jobs:
+        check_data_read(job, splits.identity)
+    data = DeviceData(splits, device)
+    apply_backend_flags(job0.train_mode, device.type)
+    return data, splits.identity
+
+
 def _train(
     job: TrainJob, db: ResultsDB, *, progress: bool, on_epoch_end: EpochCallback | None
 ) -> JobResult:
     from nb201_flat.budget import epoch_bar
 
     device = resolve_device(job.device)
-    if job.threads is not None:
-        torch.set_num_threads(job.threads)
     recipe = job.recipe
-    faithful = job.train_mode.name == "faithful"
-    # a campaign that found the data first (data_identity) warned of a fallback split once
-    splits = load_dataset(
-        job.dataset,
-        job.data_root,
-        split_dir=job.split_dir,
-        strict=faithful,
-        warn=job.data_identity is None,
-    )
-    check_data_read(job, splits.identity)
-    data = DeviceData(splits, device)
+    data, identity = load_device_data([job], device)
     info = data.info
-    apply_backend_flags(job.train_mode, device.type)
     sess = Session(
         data,
         job.ops,
@@ -625,7 +636,7 @@ def _train(
     loaded = ckpt.load_latest()
     if loaded is not None:
         start, state = loaded
-        check_owner(state, job, ckpt.folder, splits.identity, device)
+        check_owner(state, job, ckpt.folder, identity, device)
         sess.load_state(state)
         train_time = float(state["train_time_s"])
         log.info("%s: resuming after epoch %d", job.name, start)
@@ -635,7 +646,7 @@ def _train(
         state0,
         "single" if training else None,
         device_label(device) if training else None,
-        splits.identity,
+        identity,
     )
     if db.discard_epochs_after(job.key, start):
         log.info("%s: removed stored epochs after %d (an earlier attempt's)", job.name, start)
@@ -665,7 +676,7 @@ def _train(
             rows = {"train": (train_loss, train_acc, train_time)}
             if is_eval_epoch(done, every, recipe.epochs):
                 rows.update(sess.evaluate())
-            meta = checkpoint_meta(job, done, train_time, splits.identity, record, device)
+            meta = checkpoint_meta(job, done, train_time, identity, record, device)
             snap = {**meta, **sess.snapshot()}
             writer.submit(_store_epoch(db, ckpt, job, done, dict(rows), snap, on_epoch_end))
             bar.set_postfix(loss=f"{train_loss:.3f}", acc=f"{train_acc:.1f}")
