@@ -459,8 +459,8 @@ def cmd_barrier(args: argparse.Namespace) -> int:
         PATH_BARRIERS,
         TREE_PATH,
     )
-    from nb201_flat.landscape.neighbourhood import StandIns
     from nb201_flat.landscape.paths import make_path
+    from nb201_flat.landscape.stand_ins import StandIns
 
     if args.tree_path and args.method != "lowest":
         raise LandscapeArgumentError(

@@ -43,9 +43,10 @@ if TYPE_CHECKING:
         bottleneck_matrix,
         lowest_barrier_path,
     )
-    from nb201_flat.landscape.neighbourhood import StandIns, flatness, neighbourhood_score
+    from nb201_flat.landscape.neighbourhood import flatness, neighbourhood_score
     from nb201_flat.landscape.paths import BarrierPath, path_barrier, shortest_paths
     from nb201_flat.landscape.projection import projection_grid, random_directions, relaxed
+    from nb201_flat.landscape.stand_ins import StandIns
     from nb201_flat.landscape.statistics import (
         A2M_BAND_KEYS,
         A2M_BANDS,
@@ -78,7 +79,7 @@ _LAZY = {
     "barrier_tree": "maximin",
     "bottleneck_matrix": "maximin",
     "lowest_barrier_path": "maximin",
-    "StandIns": "neighbourhood",
+    "StandIns": "stand_ins",
     "flatness": "neighbourhood",
     "neighbourhood_score": "neighbourhood",
     "BarrierPath": "paths",

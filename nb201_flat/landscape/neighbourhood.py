@@ -51,7 +51,6 @@ array([1., 1., 2.])
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 import numpy as np
@@ -75,12 +74,13 @@ from nb201_flat.landscape.aggregates import (
     sphere_min,
     supports,
 )
+from nb201_flat.landscape.stand_ins import StandIns as StandIns
 from nb201_flat.neighbourhood import AGGREGATES, Agg, Neighbourhood, lerp, level_position
 from nb201_flat.neighbours import NeighbourArrays
 from nb201_flat.space import Space
 
 if TYPE_CHECKING:
-    from nb201_flat.table import Table
+    pass
 
 __all__ = [
     "AGGREGATES",
@@ -110,167 +110,6 @@ STAND_IN_COLUMN = "n_stand_ins"
 
 OmitStandIns: TypeAlias = Literal["self", "all", "none"]
 OMIT_STAND_INS: tuple[str, ...] = ("self", "all", "none")
-
-
-@dataclass(frozen=True, eq=False)
-class StandIns:
-    """The stand-in cells of one metric vector of a retraining table (see the module docstring).
-
-    Attributes
-    ----------
-    group
-        Per cell, a label shared by the cells holding one measurement: a cell copied into
-        another, on any seed of the vector's dataset and schedule, shares its label (the
-        smallest index of the group); every other cell is its own label.
-    stand_in
-        Per cell, whether its numbers are not its own measurement: an isomorphic copy on some
-        seed of the vector's dataset and schedule, or a constant-output cell.
-    n_copies, n_constant
-        How many cells are copies, and how many are constant-output.
-
-    >>> import numpy as np
-    >>> s = StandIns.build(6, copies=[(4, 3), (5, 3)], constant=[0])
-    >>> s.group.tolist(), s.stand_in.astype(int).tolist()
-    ([0, 1, 2, 3, 3, 3], [1, 0, 0, 0, 1, 1])
-    """
-
-    group: npt.NDArray[np.int64]
-    stand_in: BoolArray
-    n_copies: int
-    n_constant: int
-
-    @classmethod
-    def build(
-        cls, size: int, *, copies: Iterable[tuple[int, int]] = (), constant: Iterable[int] = ()
-    ) -> StandIns:
-        """From ``(cell, copied_from)`` pairs and constant-output cells of a space of ``size``."""
-        parent = np.arange(size, dtype=np.int64)
-
-        def root(i: int) -> int:
-            while parent[i] != i:
-                parent[i] = parent[parent[i]]
-                i = int(parent[i])
-            return i
-
-        def cell(i: object) -> int:
-            j: int = int(i)  # type: ignore[call-overload]
-            if not 0 <= j < size:
-                raise LandscapeArgumentError(
-                    f"stand-in cell {j} is not an index of this space (0..{size - 1}); "
-                    "build StandIns from the table the values come from"
-                )
-            return j
-
-        stand = np.zeros(size, dtype=bool)
-        copied = set()
-        for c, src in copies:
-            a, b = root(cell(c)), root(cell(src))
-            parent[max(a, b)] = min(a, b)
-            copied.add(cell(c))
-        const = {cell(i) for i in constant}
-        stand[list(copied | const)] = True
-        group = parent.copy()
-        for i in np.flatnonzero(parent != np.arange(size)).tolist():
-            group[i] = root(i)
-        return cls(group, stand, len(copied), len(const))
-
-    @classmethod
-    def of(cls, table: Table, dataset: str, epochs: int) -> StandIns | None:
-        """The stand-ins of ``table``'s vectors of ``dataset`` at ``epochs`` (any split, metric,
-        seed); None for a table that records none (a benchmark's own numbers)."""
-        from nb201_flat.table import stand_ins
-
-        found = stand_ins(table)
-        if found is None:
-            return None
-        constant, copies = found
-        pairs = [
-            (cell, int(r["copied_from"]))
-            for cell, recs in copies.items()
-            for r in recs
-            if (r["dataset"], int(r["epochs"])) == (dataset, int(epochs))
-        ]
-        return cls.build(table.space.size, copies=pairs, constant=constant)
-
-    @property
-    def any(self) -> bool:
-        """Whether a member could be left out or counted."""
-        return bool(self.stand_in.any())
-
-    # equal by what they describe, not by identity: a search's objective holding them is
-    # compared and hashed (as a result key, or after a trip to a worker process)
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, StandIns):
-            return NotImplemented
-        return (
-            (self.n_copies, self.n_constant) == (other.n_copies, other.n_constant)
-            and np.array_equal(self.group, other.group)
-            and np.array_equal(self.stand_in, other.stand_in)
-        )
-
-    def __hash__(self) -> int:
-        return hash((self.n_copies, self.n_constant, self.group.tobytes()))
-
-    @property
-    def n(self) -> int:
-        """How many cells are stand-ins (a cell both copied and constant-output counts once)."""
-        return int(self.stand_in.sum())
-
-    def note(self, what: str) -> str | None:
-        """One line for a measure that reads the stand-ins as measurements (``what``: its name
-        after "by", e.g. ``"the barrier tree"``); None where there are none. The one wording of it.
-
-        A copy next to its own cell is an equal-valued plateau, which changes local-optima
-        counts, barriers and correlations: the reader must know how many values are not
-        measurements.
-
-        >>> StandIns.build(6, copies=[(4, 3), (5, 3)], constant=[0]).note("FDC")
-        "3 of the 6 values are stand-ins, not trained (2 copies of an isomorphic cell's values, \
-1 constant-output cell's chance value); counted as measurements by FDC (a copy beside its own \
-cell is an equal-valued plateau)"
-        >>> StandIns.build(6).note("FDC") is None
-        True
-        """
-        if not self.any:
-            return None
-        parts = []
-        if self.n_copies:
-            s = "y" if self.n_copies == 1 else "ies"
-            parts.append(f"{self.n_copies} cop{s} of an isomorphic cell's values")
-        if self.n_constant:
-            one = self.n_constant == 1
-            parts.append(
-                f"{self.n_constant} constant-output "
-                + ("cell's chance value" if one else "cells' chance values")
-            )
-        plateau = (
-            " (a copy beside its own cell is an equal-valued plateau)" if self.n_copies else ""
-        )
-        return (
-            f"{self.n} of the {len(self.group)} values are stand-ins, not trained "
-            f"({', '.join(parts)}); counted as measurements by {what}{plateau}"
-        )
-
-    def as_dict(self, what: str) -> dict[str, Any]:
-        """The JSON form of :meth:`note`: the counts and the line (``--json`` output, notes)."""
-        return {
-            "isomorphic_copies": self.n_copies,
-            "constant_output": self.n_constant,
-            "note": self.note(what),
-        }
-
-    @classmethod
-    def report(cls, table: Table, dataset: str, epochs: int, what: str) -> dict[str, Any] | None:
-        """:meth:`as_dict` of ``table``'s stand-ins of ``dataset`` at ``epochs`` (:meth:`of`),
-        for a measure named ``what``; None where that vector has none (nothing to say)."""
-        found = cls.of(table, dataset, epochs)
-        return None if found is None or not found.any else found.as_dict(what)
-
-    def __repr__(self) -> str:  # the arrays' thousands of entries say nothing at a glance
-        return (
-            f"StandIns({len(self.group)} cells: {self.n_copies} copies, "
-            f"{self.n_constant} constant-output)"
-        )
 
 
 def _check_stand_ins(
