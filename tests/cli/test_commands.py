@@ -223,11 +223,7 @@ def test_import_refuses_to_replace_the_folder_holding_its_source(
 ) -> None:
     # --force replaced the table folder and deleted the source file kept inside it
     out_dir = tmp_path / "out.nb201"
-    src = tmp_path / "t.csv"
-    pd.DataFrame(
-        {"index": [0], "dataset": "cifar10", "split": "ori-test", "epochs": 200}
-        | {"metric": "accuracy", "value": [1.0]}
-    ).to_csv(src, index=False)
+    src = _one_row_tidy(tmp_path / "t.csv")
     assert run(capsys, "import", str(src), "--out", str(out_dir))[0] == 0
     inside = out_dir / "t.csv"
     inside.write_bytes(src.read_bytes())
@@ -238,15 +234,20 @@ def test_import_refuses_to_replace_the_folder_holding_its_source(
         assert "holds the source" in err and inside.read_bytes() == src.read_bytes()
 
 
+def _one_row_tidy(path: Path) -> Path:
+    """A tidy file of one measured cell: a source any import accepts."""
+    pd.DataFrame(
+        {"index": [0], "dataset": "cifar10", "split": "ori-test", "epochs": 200}
+        | {"metric": "accuracy", "value": [1.0]}
+    ).to_csv(path, index=False)
+    return path
+
+
 def test_import_into_a_folder_of_other_files_says_so_first(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     # R1: it said "exists; pass --force", and --force then "not an nb201_flat table"
-    src = tmp_path / "t.csv"
-    pd.DataFrame(
-        {"index": [0], "dataset": "cifar10", "split": "ori-test", "epochs": 200}
-        | {"metric": "accuracy", "value": [1.0]}
-    ).to_csv(src, index=False)
+    src = _one_row_tidy(tmp_path / "t.csv")
     folder = tmp_path / "notes"
     folder.mkdir()
     (folder / "n.txt").write_text("x")
@@ -296,11 +297,7 @@ def test_import_unsafe_pickle_flag_on_a_format_that_ignores_it_is_refused(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     # a tidy file imported with --allow-unsafe-pickle: the flag was silently ignored
-    src = tmp_path / "t.csv"
-    pd.DataFrame(
-        {"index": [0], "dataset": "cifar10", "split": "ori-test", "epochs": 200}
-        | {"metric": "accuracy", "value": [1.0]}
-    ).to_csv(src, index=False)
+    src = _one_row_tidy(tmp_path / "t.csv")
     argv = ["import", str(src), "--out", str(tmp_path / "o"), "--allow-unsafe-pickle"]
     code, out, err = run(capsys, *argv)
     assert code == 2 and out == "" and err.count("\n") == 1
