@@ -91,6 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args, extra = parser.parse_known_args(words)
     commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     owner = commands.choices.get(getattr(args, "command", None) or "", parser)
+    args.parser = owner  # the command's own flags spell what its messages name (common.spell)
     if extra:  # said by the command's own parser, so the line points at its --help
         owner.error(f"unrecognized arguments: {' '.join(extra)}")
     logging.basicConfig(

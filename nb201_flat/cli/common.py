@@ -12,11 +12,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
-    from nb201_flat.table import MetricKey, Table
-
-if TYPE_CHECKING:
-    from nb201_flat.errors import Param
+    from nb201_flat.errors import Param, Spelling
     from nb201_flat.neighbourhood import Neighbourhood
+    from nb201_flat.table import MetricKey, Table
 
 
 def add_table_arg(parser: argparse.ArgumentParser) -> None:
@@ -368,6 +366,14 @@ CALLS = {
     "nb201_flat.train": "`nb201-flat train ... --db FILE`",
     "Table.info": "`nb201-flat info`",
 }
+
+
+def spell(args: argparse.Namespace) -> Spelling:
+    """How the running command names a parameter or function a library message names (its flag,
+    command or :data:`CALLS` entry; :func:`flag_of`), for notes and quoted errors that are not
+    refusals (:func:`error_line` spells those). ``args.parser`` is the command's parser, which
+    :func:`nb201_flat.cli.main` sets."""
+    return lambda param: flag_of(param, args.parser, args)
 
 
 def error_line(

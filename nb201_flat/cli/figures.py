@@ -14,7 +14,7 @@ from typing import Any
 
 from nb201_flat import budget
 from nb201_flat.atomic import check_writable_target, replace_folder
-from nb201_flat.cli.common import add_json_arg, add_table_arg, emit_json, flag_of, open_table
+from nb201_flat.cli.common import add_json_arg, add_table_arg, emit_json, open_table, spell
 from nb201_flat.errors import ArgumentError, check_int_range
 from nb201_flat.figures.registry import FIGURE_NAMES, FIGURES
 
@@ -60,7 +60,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_table_arg(p)
     add_json_arg(p)
     # render_many's parameters by their options
-    p.set_defaults(func=cmd_figures, parser=p, param_dests={"workers": "jobs", "names": "only"})
+    p.set_defaults(func=cmd_figures, param_dests={"workers": "jobs", "names": "only"})
 
 
 # Peak memory of each figure above a process that has loaded a 15,625-cell table (MB, peak RSS
@@ -169,7 +169,7 @@ def cmd_figures(args: argparse.Namespace) -> int:
                         f"--table that has it, or leave {name} out of --only"
                     )
                 # the reason's parameters as this command spells them (its flags, commands)
-                reason = r.spelled(lambda param: flag_of(param, args.parser, args))
+                reason = r.spelled(spell(args))
                 skipped.append({"name": name, "reason": reason})
                 lines.append(f"skipped {name}: {reason}")
                 continue

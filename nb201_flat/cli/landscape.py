@@ -23,6 +23,7 @@ from nb201_flat.cli.common import (
     num,
     open_table,
     seed_words,
+    spell,
 )
 from nb201_flat.errors import LandscapeArgumentError, MissingValueError, check_seed
 
@@ -500,7 +501,7 @@ def cmd_barrier(args: argparse.Namespace) -> int:
         # the path asked for too; the lowest barrier stays
         if shown != "lowest":
             raise
-        why = exc.spelled(lambda p: args.param_elsewhere.get(p.name))  # as error_line would
+        why = exc.spelled(spell(args))  # as error_line would
         for name in BARRIER_NAMES:
             if name != "lowest":
                 unavailable[name] = why
@@ -590,15 +591,11 @@ def cmd_barrier(args: argparse.Namespace) -> int:
 def cmd_census(args: argparse.Namespace) -> int:
     from nb201_flat.atomic import check_writable_file
     from nb201_flat.conventions import report_dataset
-    from nb201_flat.errors import Param, spelled
+    from nb201_flat.errors import spelled
     from nb201_flat.landscape.census import barrier_census, census_summary, describe_left_out
     from nb201_flat.landscape.neighbourhood import StandIns
     from nb201_flat.landscape.statistics import A2M_BAND_KEYS
     from nb201_flat.table import MetricKey
-
-    def spell(param: Param) -> str | None:  # the notes' way to the lowest barrier, as error_line
-        way = args.param_elsewhere.get(param.name)  # names it
-        return None if way is None else str(way)
 
     # before the work, not after it
     pairs_out = (
@@ -717,12 +714,14 @@ def cmd_census(args: argparse.Namespace) -> int:
         ]
         notes += [
             f"group {g}: "
-            + describe_left_out(c, "--nan-policy omit" if "too_far" not in c else "", spell=spell)
+            + describe_left_out(
+                c, "--nan-policy omit" if "too_far" not in c else "", spell=spell(args)
+            )
             for attr in ("excluded", "omitted")
             for g, c in census.attrs[attr].items()
         ]
         notes += [
-            f"group {g} has no pair: {spelled(why, spell)}"
+            f"group {g} has no pair: {spelled(why, spell(args))}"
             for g, why in census.attrs["empty"].items()
         ]
         # a retraining table's stand-ins are values like any other here: say how many

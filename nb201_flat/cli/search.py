@@ -12,12 +12,12 @@ from nb201_flat.cli.common import (
     add_neighbourhood_args,
     add_table_arg,
     emit_json,
-    flag_of,
     neighbourhood_fields,
     neighbourhood_from_args,
     num,
     open_table,
     parse_seed,
+    spell,
 )
 
 if TYPE_CHECKING:
@@ -129,7 +129,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     # parameters too (a stalled run's fix)
     p.set_defaults(
         func=cmd_search,
-        parser=p,
         param_dests={"name": "algo"},
         param_elsewhere={"budget_queries": "--protocol fixed-n"},
     )
@@ -315,7 +314,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     took = time.perf_counter() - t0
     res.require_reported()
     summary = res.summary()
-    notes = list(res.spelled_notes(lambda param: flag_of(param, args.parser, args)))
+    notes = list(res.spelled_notes(spell(args)))
     if timed and args.epochs != 12:
         notes.insert(0, budget_rule_note(args.epochs, given_scale, "--budget-scale"))
     searched = {p.name: str(p.search) for p in protocols}

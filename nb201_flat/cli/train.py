@@ -164,7 +164,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             "address": "executor",
             "spec": "executor",
         },
-        parser=p,
     )
 
 
@@ -689,11 +688,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         results = [by_pos[p] for p in range(len(jobs))]
     else:
         results = ex.map(jobs)
-    from nb201_flat.cli.common import flag_of
+    from nb201_flat.cli.common import spell
 
-    def spell(param: Any) -> str | None:  # a failed run's error names this command's flags
-        return flag_of(param, args.parser, args)
-
+    # a failed run's error names this command's flags
+    spell_flag = spell(args)
     records: list[dict[str, Any]] = [
         {
             "index": r.job.index,
@@ -705,7 +703,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             "status": r.status,
             "train_time_s": r.train_time_s,
             "metrics": r.metrics,
-            "error": r.error_spelled(spell),
+            "error": r.error_spelled(spell_flag),
         }
         for r in results
     ]
