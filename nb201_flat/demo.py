@@ -226,7 +226,8 @@ def run_demo(table: Table, *, top: int = 5, runs: int = 200, seed: int = 0) -> D
     key = default_metric(table)
     values = table.vector_for(key)
     # a retraining table's copies of a cell are no neighbours of it
-    flat = flatness(space, values, radius=1, stand_ins=StandIns.of(table, key.dataset, key.epochs))
+    stand = StandIns.of(table, key.dataset, key.epochs)
+    flat = flatness(space, values, radius=1, stand_ins=stand)
     sharp = flat["sharpness"]  # pandas: its median skips NaN without numpy's all-NaN warning
     col = {c: flat[c].to_numpy() for c in ("mean", "min", "sharpness")}
 
@@ -257,8 +258,10 @@ def run_demo(table: Table, *, top: int = 5, runs: int = 200, seed: int = 0) -> D
         barrier_notes = (f"no lowest barrier between the two best: {exc}",)
     fdc = fitness_distance_correlation(space, values)
     # flatness above leaves a cell's copies out; these count every stand-in: say how many
-    landscape_stand_ins = StandIns.report(
-        table, key.dataset, key.epochs, "the FDC, the local optima count and the barrier"
+    landscape_stand_ins = (
+        stand.as_dict("the FDC, the local optima count and the barrier")
+        if stand is not None and stand.any
+        else None
     )
 
     t0 = time.perf_counter()

@@ -33,10 +33,13 @@ PICKLED_FORMATS = ("nb201-pth", "nats-tss")
 CURVE_FORMATS = ("nb201-pth", "nats-tss")
 
 
+#: The names a tidy table's file ends with (lower case): its readers, sniffer and detector.
+TIDY_SUFFIXES = (".parquet", ".csv", ".csv.gz", ".csv.bz2", ".csv.xz", ".tsv")
+
 # a file no check above can read (cut short, damaged) is named by its suffix: its reader then
 # says what is wrong ("truncated"), where "cannot tell the format; pass --format" led nowhere
 _BY_SUFFIX = (
-    ((".parquet", ".csv", ".csv.gz", ".csv.bz2", ".csv.xz"), "tidy"),
+    (TIDY_SUFFIXES, "tidy"),
     ((".json",), "naslib-zc"),
     ((".sqlite", ".sqlite3"), "results-db"),
     ((".pth",), "nb201-pth"),
@@ -209,7 +212,8 @@ def import_table(
 
 def _provenance(path: Path, df: pd.DataFrame) -> dict[str, str]:
     """The table meta of a reader's frame: where it came from and what those bytes were (the
-    reader hashed them as it read them; a NATS folder's is that of its ``sha256sum`` listing)."""
+    reader's sha256 of the file it parsed; a NATS folder's is that of its ``sha256sum``
+    listing)."""
     return {"file": str(path), SOURCE_SHA256: df.attrs[SOURCE_SHA256]}
 
 

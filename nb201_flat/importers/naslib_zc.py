@@ -37,6 +37,7 @@ damaged file and are refused.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
@@ -53,7 +54,7 @@ from nb201_flat.errors import FormatError, InvalidArchError, TableFileError, sho
 from nb201_flat.importers.naslib import from_naslib
 from nb201_flat.importers.tidy import NOT_PERCENT, accuracy_outside_range
 from nb201_flat.space import NB201, Space
-from nb201_flat.storage import SOURCE_SHA256, file_sha256
+from nb201_flat.storage import SOURCE_SHA256
 from nb201_flat.table import TIDY_COLUMNS, Table
 
 __all__ = ["ZC_SPLIT", "looks_like_naslib_zc", "merge_tables", "read_naslib_zc"]
@@ -176,7 +177,8 @@ def read_naslib_zc(path: str | os.PathLike[str], *, space: Space = NB201) -> pd.
     p = Path(path)
     source = str(p)
     try:
-        data = json.loads(p.read_text(), object_pairs_hook=_no_duplicates)
+        raw = p.read_bytes()  # hashed below: the bytes parsed, read once
+        data = json.loads(raw, object_pairs_hook=_no_duplicates)
     except _DuplicateKey as exc:
         raise FormatError(
             f"{source}: the key {str(exc.args[0])!r:.80} appears twice in one JSON object (JSON "
@@ -216,7 +218,9 @@ def read_naslib_zc(path: str | os.PathLike[str], *, space: Space = NB201) -> pd.
                 )
             if "arch" in entry:  # Suite-Zero repeats the key: one that differs names another cell
                 named = entry["arch"]
-                if not isinstance(named, str) or _parse_key(named, space, source) != i:
+                if not isinstance(named, str) or (
+                    named != key and _parse_key(named, space, source) != i
+                ):
                     raise FormatError(
                         f"{source}: entry {dataset}/{key} has arch {shown(named, 40)}, another "
                         "cell than its key; fix or re-download the file"
@@ -273,7 +277,7 @@ def read_naslib_zc(path: str | os.PathLike[str], *, space: Space = NB201) -> pd.
         },
         columns=list(TIDY_COLUMNS),
     )
-    df.attrs[SOURCE_SHA256] = file_sha256(p)
+    df.attrs[SOURCE_SHA256] = hashlib.sha256(raw).hexdigest()
     return df
 
 

@@ -154,7 +154,8 @@ def _read_decompressed(path: Path) -> tuple[str, bytes]:
     """The file's sha256 (the provenance) and its decompressed content."""
     _check_bz2(path)
     try:
-        return file_sha256(path), bz2.decompress(path.read_bytes())
+        raw = path.read_bytes()  # hashed and decompressed from one read: the same bytes
+        return hashlib.sha256(raw).hexdigest(), bz2.decompress(raw)
     except (OSError, ValueError, EOFError) as exc:
         raise _corrupt(str(path), exc) from None
 

@@ -16,6 +16,7 @@ import pandas as pd
 
 from nb201_flat.conventions import cannot_be_negative, is_accuracy
 from nb201_flat.errors import FormatError, TableFileError
+from nb201_flat.importers import TIDY_SUFFIXES
 from nb201_flat.space import NB201, Space
 from nb201_flat.table import (
     TIDY_COLUMNS,
@@ -329,7 +330,7 @@ def read_tidy_frame(path: str | os.PathLike[str]) -> pd.DataFrame:
     if not p.exists():
         raise TableFileError(f"no such file: {p}")
     name = p.name.lower()
-    if not name.endswith((".parquet", ".csv", ".csv.gz", ".csv.bz2", ".csv.xz", ".tsv")):
+    if not name.endswith(TIDY_SUFFIXES):
         raise FormatError(f"{p}: tidy tables are .csv, .csv.gz or .parquet files")
     try:
         table, csv = _read_arrow(p, name)
@@ -722,8 +723,8 @@ def looks_like_tidy(path: str | os.PathLike[str]) -> bool:
             import pyarrow.parquet as pq
 
             cols = set(pq.read_schema(p).names)
-        elif name.endswith((".csv", ".csv.gz", ".csv.bz2", ".csv.xz")):
-            cols = set(pd.read_csv(p, nrows=0).columns)
+        elif name.endswith(TIDY_SUFFIXES):
+            cols = set(pd.read_csv(p, nrows=0, sep="\t" if name.endswith(".tsv") else ",").columns)
         else:
             return False
     except Exception:  # a sniffing failure only means "not this format"

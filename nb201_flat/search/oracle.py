@@ -218,8 +218,11 @@ def check_finite_values(key: MetricKey, values: FloatArray) -> None:
     curves) hold +-inf, by a table's rule (:func:`~nb201_flat.table.infinite_values`, row by
     row: the k-th stored seed's, or the mean): a table refuses them, and a run over -inf
     values found nothing. Oracle and fidelity data share it."""
+    inf = np.isinf(values)
+    if not inf.any():  # the common case (a table's data): one pass
+        return
     # per row, the cells with an infinite value (at any epoch)
-    inf = np.isinf(values).reshape(*values.shape[:2], -1)
+    inf = inf.reshape(*values.shape[:2], -1)
     cells: BoolArray = np.asarray(inf.any(axis=2), dtype=bool)
     for r, row in enumerate(cells):
         why = infinite_values(key, r if len(cells) > 1 else None, np.where(row, np.inf, 0.0))
