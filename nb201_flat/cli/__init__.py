@@ -89,8 +89,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     words = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser(_command_of(words))
     args, extra = parser.parse_known_args(words)
-    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    owner = commands.choices.get(getattr(args, "command", None) or "", parser)
+    from nb201_flat.cli.common import subparser
+
+    owner = subparser(parser, getattr(args, "command", None))
     args.parser = owner  # the command's own flags spell what its messages name (common.spell)
     if extra:  # said by the command's own parser, so the line points at its --help
         owner.error(f"unrecognized arguments: {' '.join(extra)}")

@@ -368,6 +368,14 @@ CALLS = {
 }
 
 
+def subparser(parser: argparse.ArgumentParser, command: str | None) -> argparse.ArgumentParser:
+    """The parser of ``command`` under the top-level ``parser`` (``parser`` itself for none):
+    the one whose flags spell that command's messages."""
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    found: argparse.ArgumentParser = commands.choices.get(command or "", parser)
+    return found
+
+
 def spell(args: argparse.Namespace) -> Spelling:
     """How the running command names a parameter or function a library message names (its flag,
     command or :data:`CALLS` entry; :func:`flag_of`), for notes and quoted errors that are not

@@ -476,10 +476,11 @@ def test_stall_notes_name_only_the_idle_steps_the_runs_had(monkeypatch: pytest.M
         assert "repeats=" not in note, note
     # the search command names the flags that set them: a query budget is the fixed-n family
     from nb201_flat.cli import build_parser
-    from nb201_flat.cli.common import flag_of
+    from nb201_flat.cli.common import flag_of, subparser
 
     parser = build_parser("search")
     args = parser.parse_args(["search", "--algo", "rs"])
+    args.parser = subparser(parser, "search")  # as cli.main sets it
     spelled = res.spelled_notes(lambda p: flag_of(p, args.parser, args))
     for note in (n for n in spelled if "runs stalled" in n):
         assert note.endswith("a query budget (--protocol fixed-n) makes each query of a 0 s "
