@@ -70,7 +70,9 @@ def run(*, quick: bool = False, repeats: int = 5) -> list[Row]:
     def first_curve() -> float:
         t = load_saved_table(curves_path)
         assert t.curves is not None
-        return float(t.curves.curve(MetricKey("cifar100", "x-valid", 200), seed="mean")[0, 0])
+        return float(
+            t.curves.curve(MetricKey("cifar100", "x-valid", 200), seed_policy="mean")[0, 0]
+        )
 
     lazy = measure(first_curve, repeats=repeats)
     size_mb = (curves_path / "curves.parquet").stat().st_size / 2**20

@@ -13,6 +13,10 @@ table lacks them). It is read from split ``model`` of the dataset the accuracy b
 - :func:`cost_band` / :func:`flatness_in_band` -- a boolean mask of archs within a cost band,
   and flatness measured inside it (neighbours outside the band do not count).
 
+The metric is read as :meth:`Table.vector <nb201_flat.table.Table.vector>` reads it:
+``seed_policy`` (``"mean"`` by default, a stored seed, or ``"random"`` with ``rng``) picks the
+stored training seed(s); ``seed=`` is its deprecated old name.
+
 Unmeasured architectures (NaN metric or cost) never qualify; a constraint nothing meets is an
 error that names the smallest cost available.
 
@@ -42,7 +46,7 @@ import pandas as pd
 from nb201_flat.errors import ConstraintError as ConstraintError
 from nb201_flat.errors import Param, check_float_range
 from nb201_flat.landscape.neighbourhood import StandIns, flatness
-from nb201_flat.table import MetricKey, Table
+from nb201_flat.table import MetricKey, Table, seed_policy_of
 from nb201_flat.types import BoolArray as BoolArray
 from nb201_flat.types import FloatArray as FloatArray
 from nb201_flat.types import Seed, SeedPolicy
@@ -96,8 +100,9 @@ def best_under(
     cost: str,
     max_cost: float,
     metric: str = "accuracy",
-    seed: SeedPolicy = "mean",
+    seed_policy: SeedPolicy | None = None,
     rng: Seed | None = None,
+    seed: SeedPolicy | None = None,
     top: int = 1,
     higher_is_better: bool = True,
 ) -> pd.DataFrame:
@@ -116,7 +121,9 @@ def best_under(
         raise ConstraintError(f"top must be >= 1, got {top}")
     # NaN would meet nothing and inf everything: neither is a limit
     max_cost = check_float_range("max_cost", max_cost, fix="give a cost limit such as 0.5")
-    v = table.vector(dataset, split, epochs, metric, seed_policy=seed, rng=rng)
+    v = table.vector(
+        dataset, split, epochs, metric, seed_policy=seed_policy_of(seed_policy, seed), rng=rng
+    )
     c = cost_vector(table, dataset, cost, epochs=epochs)
     ok = ~np.isnan(v) & ~np.isnan(c)
     within = ok & (c <= max_cost)
@@ -141,8 +148,9 @@ def pareto_front(
     *,
     cost: str,
     metric: str = "accuracy",
-    seed: SeedPolicy = "mean",
+    seed_policy: SeedPolicy | None = None,
     rng: Seed | None = None,
+    seed: SeedPolicy | None = None,
     higher_is_better: bool = True,
 ) -> pd.DataFrame:
     """The non-dominated architectures (higher ``metric``, lower ``cost``), by rising cost.
@@ -150,7 +158,9 @@ def pareto_front(
     Of several archs with the same cost and value, the lowest index stands for them. With
     ``higher_is_better=False`` (a loss) a lower ``metric`` is better.
     """
-    v = table.vector(dataset, split, epochs, metric, seed_policy=seed, rng=rng)
+    v = table.vector(
+        dataset, split, epochs, metric, seed_policy=seed_policy_of(seed_policy, seed), rng=rng
+    )
     c = cost_vector(table, dataset, cost, epochs=epochs)
     idx = np.flatnonzero(~np.isnan(v) & ~np.isnan(c))
     if idx.size == 0:
@@ -186,8 +196,9 @@ def flatness_in_band(
     lo: float,
     hi: float,
     metric: str = "accuracy",
-    seed: SeedPolicy = "mean",
+    seed_policy: SeedPolicy | None = None,
     rng: Seed | None = None,
+    seed: SeedPolicy | None = None,
     radius: int = 1,
     delta: float = 1.0,
 ) -> pd.DataFrame:
@@ -203,7 +214,11 @@ def flatness_in_band(
     mask = cost_band(table, dataset, cost, lo, hi, epochs=epochs)
     if not mask.any():
         raise ConstraintError(f"no architecture has {lo:g} <= {cost} <= {hi:g}")
-    v = np.array(table.vector(dataset, split, epochs, metric, seed_policy=seed, rng=rng))
+    v = np.array(
+        table.vector(
+            dataset, split, epochs, metric, seed_policy=seed_policy_of(seed_policy, seed), rng=rng
+        )
+    )
     v[~mask] = np.nan
     # a retraining table's copies of a cell are no neighbours of it (flatness's default)
     stand = StandIns.of(table, dataset, epochs)

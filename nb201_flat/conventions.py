@@ -41,6 +41,13 @@ COST_METRICS: Final = (
 """Metrics that measure what an architecture costs (size, compute, time), not how well it does."""
 
 
+def is_loss(metric: str) -> bool:
+    """True for the benchmark's loss (cross-entropy, ``loss`` in every format read here): the
+    one name that ranks low values first and is never negative. A user's own ``*_loss``
+    names nothing this package knows the sign or direction of."""
+    return metric == "loss"
+
+
 def cannot_be_negative(metric: str) -> bool:
     """True for a metric no measurement makes negative: a loss (cross-entropy), a time
     (``time_s``, ``epoch_time_s``, a proxy's ``<name>_time_s``) or a cost (:data:`COST_METRICS`).
@@ -51,7 +58,7 @@ def cannot_be_negative(metric: str) -> bool:
     ...  cannot_be_negative(m)]
     ['loss', 'time_s', 'synflow_time_s', 'params_mb']
     """
-    return metric == "loss" or metric.endswith("time_s") or metric in COST_METRICS
+    return is_loss(metric) or metric.endswith("time_s") or metric in COST_METRICS
 
 
 #: What a refusal of a negative value of such a metric says after the value.

@@ -22,7 +22,7 @@ Examples
 >>> from nb201_flat.table import MetricKey
 >>> key = MetricKey("cifar10-valid", "x-valid", 200)
 >>> c = Curves(4, {(key, 0): np.arange(12.0).reshape(4, 3)})
->>> c.at(key, 2, seed=0)
+>>> c.at(key, 2, seed_policy=0)
 array([ 2.,  5.,  8., 11.])
 >>> c.n_epochs(key)
 3
@@ -46,8 +46,9 @@ from nb201_flat.errors import (
     check_int_range,
 )
 from nb201_flat.errors import NoCurvesError as NoCurvesError
-from nb201_flat.table import MetricKey
+from nb201_flat.table import MetricKey, seed_policy_of
 from nb201_flat.types import FloatArray as FloatArray
+from nb201_flat.types import SeedPolicy
 
 if TYPE_CHECKING:
     from nb201_flat.table import Table
@@ -207,12 +208,20 @@ class Curves:
         return UnknownKeyError(f"no learning curve for {key}; curves stored: {have}{more}")
 
     # -- reading ---------------------------------------------------------------------------
-    def curve(self, key: MetricKey, *, seed: int | str = "mean") -> FloatArray:
-        """Read-only ``(n_archs, n_epochs)`` array of ``key`` for ``seed`` (``"mean"`` or int).
+    def curve(
+        self,
+        key: MetricKey,
+        *,
+        seed_policy: SeedPolicy | None = None,
+        seed: SeedPolicy | None = None,
+    ) -> FloatArray:
+        """Read-only ``(n_archs, n_epochs)`` array of ``key`` for ``seed_policy``: ``"mean"``
+        (default) or a stored seed position (``seed=`` is its deprecated old name).
 
         The mean is the official API's (``is_random=False``): present at an epoch only where
         every stored seed of that architecture has the value.
         """
+        seed = seed_policy_of(seed_policy, seed)
         if key not in self:
             raise self._unknown(key)
         item: tuple[MetricKey, CurveSeed]
@@ -220,9 +229,9 @@ class Curves:
             item = (key, None)
         elif isinstance(seed, int | np.integer) and not isinstance(seed, bool):
             item = (key, int(seed))
-        else:
+        else:  # one curve a call: a "random" draw per architecture would mix runs
             raise UnknownKeyError(
-                f"curve seed must be 'mean' or a stored seed position, got {seed!r}"
+                f"a curve's seed_policy must be 'mean' or a stored seed position, got {seed!r}"
             )
         if item in self._data:
             return self._data[item]
@@ -237,9 +246,17 @@ class Curves:
             f"{self.seeds(key) or 'none'}{', and the mean' if (key, None) in self._lazy else ''}"
         )
 
-    def at(self, key: MetricKey, iepoch: int, *, seed: int | str = "mean") -> FloatArray:
-        """The metric over every architecture after epoch ``iepoch`` (0-based)."""
-        arr = self.curve(key, seed=seed)
+    def at(
+        self,
+        key: MetricKey,
+        iepoch: int,
+        *,
+        seed_policy: SeedPolicy | None = None,
+        seed: SeedPolicy | None = None,
+    ) -> FloatArray:
+        """The metric over every architecture after epoch ``iepoch`` (0-based), for
+        ``seed_policy`` as :meth:`curve` reads it."""
+        arr = self.curve(key, seed_policy=seed_policy_of(seed_policy, seed))
         n = arr.shape[1]
         iepoch = check_int_range("iepoch", iepoch)  # int(1.5) would read epoch 1
         if not 0 <= iepoch < n:
@@ -265,7 +282,7 @@ def write_curves(curves: Curves, folder: Path) -> dict[str, Any]:
     arrays = {}
     columns = []
     for name, (key, seed) in zip(names, items, strict=True):
-        arr = curves.curve(key, seed="mean" if seed is None else seed)
+        arr = curves.curve(key, seed_policy="mean" if seed is None else seed)
         flat = pa.array(np.ascontiguousarray(arr).ravel(), type=pa.float64())
         arrays[name] = pa.FixedSizeListArray.from_arrays(flat, int(arr.shape[1]))
         columns.append(

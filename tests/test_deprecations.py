@@ -14,6 +14,7 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
+from nb201_flat.curves import Curves
 from nb201_flat.landscape import (
     barrier_matrix,
     barrier_tree,
@@ -46,6 +47,59 @@ def _tree() -> BarrierTree:
     return barrier_tree(TINY, np.arange(TINY.size, dtype=float))
 
 
+CURVE_KEY = MetricKey("toy", "x-valid", 12)
+COST_KEY = MetricKey("toy", "model", 12, "params_mb")
+
+
+def _curve_table() -> Table:
+    """A tiny table with learning curves (a mean and seed 0) and a cost."""
+    from nb201_flat.curves import Curves
+
+    curve = np.tile(np.arange(3.0), (TINY.size, 1)) + np.arange(TINY.size)[:, None]
+    final = curve[:, -1].copy()
+    data = {(CURVE_KEY, None): final, (CURVE_KEY, 0): final, (COST_KEY, None): final}
+    curves = Curves(TINY.size, {(CURVE_KEY, None): curve, (CURVE_KEY, 0): curve})
+    return Table(TINY, data, source="test", curves=curves)
+
+
+def _curves() -> Curves:
+    found = _curve_table().curves
+    assert found is not None
+    return found
+
+
+def _curve_reader(name: str) -> Callable[..., object]:
+    """One of the functions that read a stored seed of the curve table, by name."""
+    from nb201_flat.constraints import best_under, flatness_in_band, pareto_front
+    from nb201_flat.landscape.epochs import flatness_by_epoch
+    from nb201_flat.search.fidelity import fidelity_data
+
+    at = ("toy", "x-valid", 12)
+    t = _curve_table()
+    readers: dict[str, Callable[..., object]] = {
+        "best_under": lambda **kw: best_under(t, *at, cost="params_mb", max_cost=30, **kw),
+        "pareto_front": lambda **kw: pareto_front(t, *at, cost="params_mb", **kw),
+        "flatness_in_band": lambda **kw: flatness_in_band(
+            t, *at, cost="params_mb", lo=0, hi=30, **kw
+        ),
+        "flatness_by_epoch": lambda **kw: flatness_by_epoch(t, *at, **kw),
+        "fidelity_data": lambda **kw: fidelity_data(t, *at, budget_queries=3, **kw),
+        "Curves.curve": lambda **kw: _curves().curve(CURVE_KEY, **kw),
+        "Curves.at": lambda **kw: _curves().at(CURVE_KEY, 1, **kw),
+    }
+    return readers[name]
+
+
+CURVE_READERS = (
+    "best_under",
+    "pareto_front",
+    "flatness_in_band",
+    "flatness_by_epoch",
+    "fidelity_data",
+    "Curves.curve",
+    "Curves.at",
+)
+
 OLD_SEED = "seed= as a stored-seed policy is deprecated"
 # (name, call of the old spelling, text of its warning); each call is on a line of this file
 CASES: list[tuple[str, Callable[[], object], str]] = [
@@ -55,6 +109,13 @@ CASES: list[tuple[str, Callable[[], object], str]] = [
     ("Table.value seed=", lambda: _table().value(0, "cifar10", "ori-test", 200, seed=0), OLD_SEED),
     ("Table.frame seed=", lambda: _table().frame([KEY], seed=0), OLD_SEED),
     ("MetricKey.label", lambda: KEY.label, r"str\(key\)"),
+    ("best_under seed=", lambda: _curve_reader("best_under")(seed=0), OLD_SEED),
+    ("pareto_front seed=", lambda: _curve_reader("pareto_front")(seed=0), OLD_SEED),
+    ("flatness_in_band seed=", lambda: _curve_reader("flatness_in_band")(seed=0), OLD_SEED),
+    ("flatness_by_epoch seed=", lambda: _curve_reader("flatness_by_epoch")(seed=0), OLD_SEED),
+    ("fidelity_data seed=", lambda: _curve_reader("fidelity_data")(seed=0), OLD_SEED),
+    ("Curves.curve seed=", lambda: _curve_reader("Curves.curve")(seed=0), OLD_SEED),
+    ("Curves.at seed=", lambda: _curve_reader("Curves.at")(seed=0), OLD_SEED),
     ("Protocol seed=", lambda: Protocol("p", KEY, (KEY,), budget_queries=3, seed=0), OLD_SEED),  # type: ignore[call-arg]
     (
         "Protocol.seed",
@@ -118,3 +179,31 @@ def test_a_current_spelling_gives_no_deprecation_warning() -> None:
         assert protocols_by_name("nb201", t, seed_policy="mean")[0].seed_policy == "mean"
         assert fixed_n_protocols(t, seed_policy=0)[0].seed_policy == 0
         assert str(KEY) == "cifar10/ori-test@200ep:accuracy"
+
+
+@pytest.mark.parametrize("name", CURVE_READERS)
+def test_the_stored_seed_readers_take_seed_policy_and_refuse_both_names(name: str) -> None:
+    # seed_policy= is the current name; the old seed= gives the same numbers; both: refused
+    import warnings
+
+    from nb201_flat.errors import ArgumentError
+
+    read = _curve_reader(name)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)
+        new = read(seed_policy=0)
+    with pytest.warns(DeprecationWarning, match=OLD_SEED):
+        old = read(seed=0)
+    assert _same(new, old)
+    with pytest.raises(ArgumentError, match="pass seed_policy= only"):
+        read(seed_policy=0, seed=0)
+
+
+def _same(a: object, b: object) -> bool:
+    import pandas as pd
+
+    if isinstance(a, pd.DataFrame):
+        return a.equals(b)
+    if isinstance(a, np.ndarray):
+        return np.array_equal(a, np.asarray(b))
+    return bool(np.array_equal(a.values, b.values))  # type: ignore[attr-defined]

@@ -66,15 +66,16 @@ def add_direction_arg(parser: argparse.ArgumentParser) -> None:
 def natural_direction(metric: str) -> bool | None:
     """Whether ``metric`` ranks high values first by its name: True for an accuracy (``accuracy``,
     ``*_accuracy``, AnalogNAS-Bench's ``drift_*`` / ``hwt_drift_*`` accuracies after drift),
-    False for a loss (a name ending in ``loss``), None for a metric with no fitness direction (a
-    cost: ``time_s``, ``params_mb``, ...; a spread: ``*_std``; any other name).
+    False for the loss (:func:`~nb201_flat.conventions.is_loss`), None for a metric with no
+    fitness direction (a cost: ``time_s``, ``params_mb``, ...; a spread: ``*_std``; any other
+    name, a user's own ``*_loss`` too: its direction is the user's to say).
 
     >>> [natural_direction(m) for m in ("accuracy", "hwt_drift_1d", "loss", "drift_1d_std", "time_s")]
     [True, True, False, None, None]
     """
-    from nb201_flat.conventions import is_accuracy, is_drift_accuracy
+    from nb201_flat.conventions import is_accuracy, is_drift_accuracy, is_loss
 
-    if metric.endswith("loss"):
+    if is_loss(metric):
         return False
     if is_accuracy(metric) or is_drift_accuracy(metric):
         return True

@@ -115,7 +115,9 @@ def make_distance_profile(table: Table) -> Figure:
         lo, hi = connected_range(table, values)
         below = int(np.sum(values[np.isfinite(values)] < lo))
         with figure_style():
-            ax.set_ylim(lo - 0.02 * (hi - lo), hi + 0.02 * (hi - lo))
+            # one value over every connected cell: a margin of its own size, not an empty range
+            pad = 0.02 * (hi - lo) or 0.02 * max(abs(hi), 1.0)
+            ax.set_ylim(lo - pad, hi + pad)
         clipped += below
         optima = ", ".join(str(i) for i in prof.attrs.get("optima", []))
         with figure_style():

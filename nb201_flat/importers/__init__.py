@@ -171,9 +171,9 @@ def import_table(
             f" writes), and {source} is {fmt}; drop it",
         )
     if fmt == "analognas":
-        from nb201_flat.importers.analognas import read_analognas
+        from nb201_flat.importers.analognas import data_file, read_analognas
 
-        return read_analognas(None if str(source) == "analognas" else path)
+        return read_analognas(data_file(importing=True) if str(source) == "analognas" else path)
     if fmt != "analognas" and not path.exists():
         raise TableFileError(f"no such file or folder: {path}")
     if fmt == "tidy":

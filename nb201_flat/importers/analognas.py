@@ -93,8 +93,10 @@ class _AnalogUnpickler(RestrictedUnpickler):
         )
 
 
-def data_file() -> Path:
-    """Locate ``analognasbench/data.anb`` of the installed package without importing it."""
+def data_file(*, importing: bool = False) -> Path:
+    """Locate ``analognasbench/data.anb`` of the installed package without importing it.
+    Without the package, the refusal names the other way out: an imported table for the
+    embedded default, a data.anb by its path when ``importing`` the word ``analognas``."""
     spec = importlib.util.find_spec("analognasbench")  # a top-level find does not execute it
     if spec is not None and spec.submodule_search_locations:
         for loc in spec.submodule_search_locations:
@@ -107,9 +109,17 @@ def data_file() -> Path:
                 return Path(str(f.locate()))
     except importlib.metadata.PackageNotFoundError:
         pass
+    install = (
+        "the PyPI package analog-nasbench; install it with `pip install analog-nasbench==0.1.3`"
+    )
+    if importing:
+        raise MissingDependencyError(
+            f"importing `analognas` reads {install} (or import a copy of its data.anb by path: ",
+            Call("nb201_flat.importers.import_table", placeholder="PATH"),
+            ")",
+        )
     raise MissingDependencyError(
-        "the embedded default table needs the PyPI package analog-nasbench; install it with "
-        "`pip install analog-nasbench==0.1.3` (or open an imported table: ",
+        f"the embedded default table needs {install} (or open an imported table: ",
         Call("load_table", placeholder="PATH"),
         " or $NB201_FLAT_TABLE)",
     )

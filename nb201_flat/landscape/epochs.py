@@ -23,7 +23,8 @@ from nb201_flat.errors import check_int_range
 from nb201_flat.landscape._common import LandscapeArgumentError, as_sequence
 from nb201_flat.landscape.neighbourhood import StandIns, flatness
 from nb201_flat.space import in_index_order
-from nb201_flat.table import Table
+from nb201_flat.table import Table, seed_policy_of
+from nb201_flat.types import SeedPolicy
 
 EPOCH_COLUMNS: tuple[str, ...] = (
     "iepoch",
@@ -44,7 +45,7 @@ def flatness_by_epoch(
     epochs: int,
     *,
     metric: str = "accuracy",
-    seed: int | str = "mean",
+    seed_policy: SeedPolicy | None = None,
     iepochs: Sequence[int] | None = None,
     radius: int = 1,
     exact: bool = True,
@@ -52,6 +53,7 @@ def flatness_by_epoch(
     connected_only: bool = False,
     delta: float = 1.0,
     mask: npt.ArrayLike | None = None,
+    seed: SeedPolicy | None = None,
 ) -> pd.DataFrame:
     """Landscape flatness after each epoch of one learning curve, one row per epoch.
 
@@ -61,8 +63,9 @@ def flatness_by_epoch(
         A table with learning curves (``table.curves``).
     dataset, split, epochs, metric
         The curve: ``epochs`` names the schedule (200 or 12), as in the table.
-    seed
-        ``"mean"`` (the official mean over seeds) or a stored seed position.
+    seed_policy
+        ``"mean"`` (default: the official mean over seeds) or a stored seed position
+        (``seed=`` is its deprecated old name).
     iepochs
         Epochs to evaluate (0-based); all stored epochs by default.
     radius, exact, no_none, connected_only, delta
@@ -103,7 +106,7 @@ def flatness_by_epoch(
     """
     curves = require_curves(table)
     key = curves.key(dataset, split, epochs, metric)
-    arr = curves.curve(key, seed=seed)
+    arr = curves.curve(key, seed_policy=seed_policy_of(seed_policy, seed))
     n = arr.shape[1]
     # check_int_range: int(1.5) would silently read epoch 1
     chosen = (

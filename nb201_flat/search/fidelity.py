@@ -42,7 +42,14 @@ import numpy.typing as npt
 
 from nb201_flat.conventions import CIFAR10_VALID
 from nb201_flat.curves import require_curves
-from nb201_flat.errors import SearchBudgetError, check_int_range, check_seed, shown, whole_number
+from nb201_flat.errors import (
+    Param,
+    SearchBudgetError,
+    check_int_range,
+    check_seed,
+    shown,
+    whole_number,
+)
 from nb201_flat.search.oracle import (
     IDLE_RESUMED,
     BudgetExhausted,
@@ -64,7 +71,7 @@ from nb201_flat.search.oracle import (
 )
 from nb201_flat.search.protocol import MAX_QUERIES_PER_CELL
 from nb201_flat.space import Space, check_arch_index
-from nb201_flat.table import MetricKey, Table, policy_seeds
+from nb201_flat.table import MetricKey, Table, policy_seeds, renamed_seed
 from nb201_flat.types import BoolArray, SeedPolicy
 from nb201_flat.types import FloatArray as FloatArray
 
@@ -182,11 +189,12 @@ def fidelity_data(
     epochs: int = 200,
     *,
     metric: str = "accuracy",
-    seed: SeedPolicy = "random",
+    seed_policy: SeedPolicy | None = None,
     budget_seconds: float | None = None,
     budget_queries: int | None = None,
     resume: bool = False,
     measured_only: bool = False,
+    seed: SeedPolicy | None = None,
 ) -> FidelityData:
     """:class:`FidelityData` from a table's learning curves.
 
@@ -196,21 +204,27 @@ def fidelity_data(
     with a curve and, where times are stored, per-epoch times that can be charged
     (:func:`~nb201_flat.search.oracle.invalid_costs`: not NaN, infinite or negative), under
     any budget (for partial tables and for the v1_0 runs stored without ``train_times``).
+    ``seed_policy``: ``"random"`` (default: each run follows one stored seed's curves),
+    ``"mean"`` or a stored seed position (``seed=`` is its deprecated old name).
     """
+    policy = renamed_seed(seed_policy, seed)
+    if policy is None:
+        policy = "random"
     curves = require_curves(table)
     key = curves.key(dataset, split, epochs, metric)
-    # an int seed the curves lack: UnknownKeyError naming this function's spelling of the mean
-    seeds = policy_seeds(key, seed, curves.seeds(key), fix="use seed='mean'")
-    if seed == "random":
+    # an int seed the curves lack: UnknownKeyError naming the mean as the way out
+    mean = Param("seed_policy", "mean")
+    seeds = policy_seeds(key, policy, curves.seeds(key), fix=("use ", mean))
+    if policy == "random":
         if not seeds:  # no fallback to the mean here: Hyperband's runs follow one seed each
-            raise SearchBudgetError(f"{key} has no per-seed curves; use seed='mean'")
-        values = np.stack([curves.curve(key, seed=s) for s in seeds])
+            raise SearchBudgetError(f"{key} has no per-seed curves; use ", mean)
+        values = np.stack([curves.curve(key, seed_policy=s) for s in seeds])
     else:
-        values = curves.curve(key, seed=seeds[0] if seeds else "mean")[None]
+        values = curves.curve(key, seed_policy=seeds[0] if seeds else "mean")[None]
     costs = None
     time_key = MetricKey(dataset, "train", epochs, "epoch_time_s")
     if time_key in curves:
-        costs = np.array(curves.curve(time_key, seed="mean")[:, : values.shape[2]])
+        costs = np.array(curves.curve(time_key, seed_policy="mean")[:, : values.shape[2]])
     elif budget_seconds is not None:
         raise SearchBudgetError(
             f"a time budget needs per-epoch training times, and {time_key} is not stored; "

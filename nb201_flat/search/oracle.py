@@ -64,7 +64,6 @@ driving a run, go through :mod:`nb201_flat.search.asktell`. Notebook
 
 from __future__ import annotations
 
-import functools
 import logging
 import math
 from collections.abc import Sequence
@@ -542,10 +541,13 @@ def rank_order(values: Sequence[float]) -> list[int]:
     [2, 1, 3, 0]
     """
 
-    def cmp(i: int, j: int) -> int:  # -1 puts i first, 0 ties
-        return -1 if ranks_before(values[i], values[j]) else int(ranks_before(values[j], values[i]))
+    # the key orders as ranks_before does: measured before NaN, then higher first; equal
+    # values (and all NaN) share a key, so the stable sort keeps them in their own order
+    def key(i: int) -> tuple[bool, float]:
+        v = values[i]
+        return (v != v, 0.0 if v != v else -v)
 
-    return sorted(range(len(values)), key=functools.cmp_to_key(cmp))
+    return sorted(range(len(values)), key=key)
 
 
 #: ``budget_queries`` of the compiled kernels where there is none: a count never reached

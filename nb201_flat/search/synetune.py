@@ -163,8 +163,8 @@ def _error(acc: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
 def _stack_curves(curves: Curves, key: MetricKey) -> npt.NDArray[np.float64]:
     seeds = curves.seeds(key)
     if not seeds:
-        return np.asarray(curves.curve(key, seed="mean"))[:, None, :]
-    return np.stack([curves.curve(key, seed=s) for s in seeds], axis=1)
+        return np.asarray(curves.curve(key, seed_policy="mean"))[:, None, :]
+    return np.stack([curves.curve(key, seed_policy=s) for s in seeds], axis=1)
 
 
 def _stack_vectors(table: Table, key: MetricKey) -> npt.NDArray[np.float64]:

@@ -109,6 +109,23 @@ def test_a_missing_embedded_default_names_load_table_or_the_table_flag(
     assert line.endswith("(or open an imported table: --table PATH or $NB201_FLAT_TABLE)")
 
 
+def test_importing_analognas_without_the_package_names_a_path_not_the_table_flag(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # an import makes a table: the way out is the package's file by its path, not --table
+    from nb201_flat.importers import import_table
+
+    _without_analog_nasbench(monkeypatch, tmp_path / "cache")
+    with pytest.raises(MissingDependencyError) as exc:
+        import_table("analognas")
+    said = str(exc.value)
+    assert said.startswith("importing `analognas` reads the PyPI package analog-nasbench")
+    assert said.endswith("by path: nb201_flat.importers.import_table(PATH))")
+    line = _error_line(capsys, "import", "analognas", "--out", str(tmp_path / "x"))
+    assert line.endswith("by path: `nb201-flat import SOURCE --out TABLE`)")
+    assert "--table" not in line and not (tmp_path / "x").exists()
+
+
 def test_an_imported_table_given_to_import_names_load_table_or_the_table_flag(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:

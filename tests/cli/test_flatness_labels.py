@@ -118,7 +118,9 @@ def test_min_of_a_loss_is_said_to_be_the_best_neighbour(
     assert "a loss's best, whose worst is --agg max --sort-by score" in help_text
 
 
-@pytest.mark.parametrize("metric", ["time_s", "drift_1d_std", "params_mb", "flops_m"])
+@pytest.mark.parametrize(
+    "metric", ["time_s", "drift_1d_std", "params_mb", "flops_m", "val_loss", "gloss"]
+)
 def test_a_metric_without_a_natural_direction_needs_one(metric: str) -> None:
     ns = argparse.Namespace(metric=metric, lower_is_better=None)
     with pytest.raises(ValueError, match="--higher-is-better or --lower-is-better"):

@@ -142,3 +142,21 @@ def test_notebook_table_imports_the_shared_data_once(
     assert again.value(1, "cifar10", "ori-test", 200) == 50.0
     _, which = notebook_table(prefer_real=False)
     assert "embedded default" in which
+
+
+def test_distance_profile_of_one_value_spans_a_range_around_it() -> None:
+    # every connected cell at one accuracy: the y range was empty (matplotlib warned and drew
+    # a degenerate axis); it is now a margin around the value
+    import warnings
+
+    from nb201_flat.figures._common import TEST_KEYS
+    from nb201_flat.figures.profile import make_distance_profile
+    from nb201_flat.testing import table_from
+
+    values = np.where(NB201.connected, 90.0, 10.0)
+    table = table_from(values, key=TEST_KEYS["cifar10"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        fig = make_distance_profile(table)
+    lo, hi = fig.axes[0].get_ylim()
+    assert lo < 90.0 < hi and hi - lo < 10.0

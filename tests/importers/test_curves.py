@@ -61,7 +61,7 @@ def assert_curves_match_api(table: Table, api: Any, hp_epochs: dict[str, int]) -
                                 if f"{prefix}-{metric}" not in info:
                                     continue
                                 key = MetricKey(dataset, split, epochs, metric)
-                                got = curves.curve(key, seed=seed)[index, e]
+                                got = curves.curve(key, seed_policy=seed)[index, e]
                                 want = float(info[f"{prefix}-{metric}"])
                                 assert got == pytest.approx(want, rel=1e-12, abs=0), (
                                     index, hp, dataset, pos, e, split, metric,
@@ -70,14 +70,14 @@ def assert_curves_match_api(table: Table, api: Any, hp_epochs: dict[str, int]) -
                                 compared += 1
                         if info["train-all-time"] is not None:
                             key = MetricKey(dataset, "train", epochs, "epoch_time_s")
-                            row = curves.curve(key, seed=seed)[index]
+                            row = curves.curve(key, seed_policy=seed)[index]
                             assert row[: e + 1].sum() == pytest.approx(
                                 float(info["train-all-time"]), rel=1e-12
                             )
                             answered.setdefault((key, pos), set()).add((index, e))
                             compared += 1
     for key, seed in curves.items():
-        arr = curves.curve(key, seed="mean" if seed is None else seed)
+        arr = curves.curve(key, seed_policy="mean" if seed is None else seed)
         present = {
             (int(i), int(e))
             for i, e in zip(*np.nonzero(~np.isnan(arr)), strict=True)
@@ -110,7 +110,7 @@ def test_curve_last_epoch_is_the_final_value(files: dict[str, Path]) -> None:
     curves = require_curves(table)
     for key in ("x-valid", "train"):
         k = MetricKey("cifar100", key, 200, "accuracy")
-        last = curves.at(k, curves.n_epochs(k) - 1, seed="mean")
+        last = curves.at(k, curves.n_epochs(k) - 1, seed_policy="mean")
         np.testing.assert_array_equal(last, table.vector_for(k))
 
 
@@ -125,7 +125,9 @@ def test_curves_survive_save_and_load_lazily(files: dict[str, Path], tmp_path: P
     assert list(after.items()) == list(before.items())
     for key, seed in before.items():
         s = "mean" if seed is None else seed
-        np.testing.assert_array_equal(after.curve(key, seed=s), before.curve(key, seed=s))
+        np.testing.assert_array_equal(
+            after.curve(key, seed_policy=s), before.curve(key, seed_policy=s)
+        )
     # final values unchanged
     for key in table:
         np.testing.assert_array_equal(loaded.vector_for(key), table.vector_for(key))
@@ -163,7 +165,7 @@ def test_unknown_curve_key_epoch_and_seed(files: dict[str, Path]) -> None:
     with pytest.raises(UnknownKeyError, match=r"outside the stored 0\.\.199"):
         curves.at(key, 200)
     with pytest.raises(UnknownKeyError, match="stored seeds"):
-        curves.curve(key, seed=7)
+        curves.curve(key, seed_policy=7)
 
 
 def test_loading_final_values_does_not_read_curves(files: dict[str, Path], tmp_path: Path) -> None:
@@ -195,9 +197,9 @@ def test_cli_import_keeps_curves_and_hyperband_runs_on_them(
     record = run_fidelity(data, Hyperband(eta=2), seed=0)
     assert data.candidates is not None and set(data.candidates) == {0, 2, 5}
     assert record.best in LAYOUT and 0 < record.seconds <= 500.0
-    assert record.score in set(curves.curve(key, seed=0)[record.best]) | set(
-        curves.curve(key, seed=1)[record.best]
-    ) | set(curves.curve(key, seed=2)[record.best])
+    assert record.score in set(curves.curve(key, seed_policy=0)[record.best]) | set(
+        curves.curve(key, seed_policy=1)[record.best]
+    ) | set(curves.curve(key, seed_policy=2)[record.best])
 
 
 def test_cli_import_no_curves_keeps_every_final_value(

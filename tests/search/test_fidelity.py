@@ -142,20 +142,19 @@ def test_fidelity_data_from_a_table() -> None:
     first = o.query(3, 2)
     assert first in (v[3, 1], v[3, 1] + 1)
     assert o.query(3, 9) - first == v[3, 8] - v[3, 1]  # one seed's run, kept across queries
-    mean = fidelity_data(table, "toy", "x-valid", 12, seed="mean", budget_queries=5)
+    mean = fidelity_data(table, "toy", "x-valid", 12, seed_policy="mean", budget_queries=5)
     assert mean.values.shape == (1, 27, EPOCHS)
-    one = fidelity_data(table, "toy", "x-valid", 12, seed=np.int64(1), budget_queries=5)
+    one = fidelity_data(table, "toy", "x-valid", 12, seed_policy=np.int64(1), budget_queries=5)
     np.testing.assert_array_equal(one.values[0], v + 1)
     # the seed rule protocols use (table.policy_seeds), with its message
-    # (the fix in this function's own spelling: it takes seed=, not seed_policy=)
     with pytest.raises(
         UnknownKeyError,
-        match=r"seed 7 is not stored for .*stored seeds: \[0, 1\]; use seed='mean'$",
+        match=r"seed 7 is not stored for .*stored seeds: \[0, 1\]; use seed_policy='mean'$",
     ):
-        fidelity_data(table, "toy", "x-valid", 12, seed=7, budget_queries=5)
+        fidelity_data(table, "toy", "x-valid", 12, seed_policy=7, budget_queries=5)
     no_time = Table(SPACE, {(KEY, None): v[:, -1]}, curves=Curves(27, {(KEY, None): v}))
     with pytest.raises(SearchBudgetError, match="per-epoch training times"):
-        fidelity_data(no_time, "toy", "x-valid", 12, seed="mean", budget_seconds=10.0)
+        fidelity_data(no_time, "toy", "x-valid", 12, seed_policy="mean", budget_seconds=10.0)
     with pytest.raises(NoCurvesError):
         fidelity_data(Table(SPACE, {(KEY, None): v[:, -1]}), "toy", "x-valid", 12)
 
@@ -183,7 +182,7 @@ def test_measured_only_drops_every_time_the_cost_rule_refuses() -> None:
         table = Table(SPACE, {(KEY, None): v[:, -1]}, curves=curves)
         for budget in ({"budget_seconds": 100.0}, {"budget_queries": 5}):
             data = fidelity_data(
-                table, "toy", "x-valid", 12, seed="mean", measured_only=True, **budget
+                table, "toy", "x-valid", 12, seed_policy="mean", measured_only=True, **budget
             )
             assert data.candidates is not None
             assert data.candidates.tolist() == [i for i in range(27) if i != 4], (bad, budget)
@@ -193,14 +192,14 @@ def test_measured_only_drops_every_time_the_cost_rule_refuses() -> None:
                 match=rf"first: cell 4, epoch 3 of 1\.\.{EPOCHS}: {bad!r}\); sample only measured ones "
                 r"\(fidelity_data\(\.\.\., measured_only=True\)\)$",
             ):
-                fidelity_data(table, "toy", "x-valid", 12, seed="mean", **budget)
+                fidelity_data(table, "toy", "x-valid", 12, seed_policy="mean", **budget)
     nothing = np.full((27, EPOCHS), -1.0)
     table = Table(
         SPACE, {(KEY, None): v[:, -1]}, curves=Curves(27, {(KEY, None): v, (TIME, None): nothing})
     )
     with pytest.raises(SearchBudgetError, match="no architecture has a curve of .* and valid"):
         fidelity_data(
-            table, "toy", "x-valid", 12, seed="mean", budget_queries=5, measured_only=True
+            table, "toy", "x-valid", 12, seed_policy="mean", budget_queries=5, measured_only=True
         )
 
 

@@ -487,3 +487,25 @@ def test_oracle_data_refuses_infinite_values_as_a_table_does(inf: float) -> None
         "table holds finite numbers; use NaN for a value not measured"
     )
     assert "\n" not in str(info.value)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from([np.nan, -np.inf, np.inf, -1.5, 0.0, -0.0, 2.0, 2.0, 1e300]), max_size=12
+    )
+)
+def test_rank_order_is_the_stable_sort_by_ranks_before(values: list[float]) -> None:
+    # the definition itself: i goes before j exactly when ranks_before says so, ties (equal
+    # values, -0.0 and 0.0, two NaN) keep their positions' order
+    import functools
+
+    from nb201_flat.search.oracle import rank_order, ranks_before
+
+    def cmp(i: int, j: int) -> int:
+        if ranks_before(values[i], values[j]):
+            return -1
+        return 1 if ranks_before(values[j], values[i]) else 0
+
+    expected = sorted(range(len(values)), key=functools.cmp_to_key(cmp))
+    assert rank_order(values) == expected

@@ -54,7 +54,7 @@ def test_layout_follows_synetune_nb201_conversion() -> None:
     assert a.hyperparameters.iloc[row].tolist() == list(SPACE.arch(12).ops)
     curves = t.curves
     assert curves is not None
-    s0, s1 = curves.curve(VAL, seed=0), curves.curve(VAL, seed=1)
+    s0, s1 = curves.curve(VAL, seed_policy=0), curves.curve(VAL, seed_policy=1)
     np.testing.assert_allclose(a.objectives[row, 0, :, 0], 1 - s0[12] / 100, rtol=1e-6)
     np.testing.assert_allclose(a.objectives[row, 1, :, 1], 1 - (s1[12] + 5) / 100, rtol=1e-6)
     np.testing.assert_array_equal(a.objectives[row, 0, :, 3], [1, 3, 6, 10])
@@ -105,7 +105,7 @@ def test_blackbox_tabular_answers_like_the_table() -> None:
     assert curves is not None
     for e in range(1, E + 1):
         res = bb.objective_function(configuration=config, fidelity={"hp_epoch": e}, seed=1)
-        want = 1 - curves.curve(VAL, seed=1)[12, e - 1] / 100
+        want = 1 - curves.curve(VAL, seed_policy=1)[12, e - 1] / 100
         assert res["metric_valid_error"] == pytest.approx(want, rel=1e-6)
         assert res["metric_elapsed_time"] == pytest.approx(e * (e + 1) / 2)
     assert bb.num_seeds == 2 and list(bb.fidelity_values) == [1, 2, 3, 4]
