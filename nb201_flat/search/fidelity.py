@@ -52,6 +52,7 @@ from nb201_flat.errors import (
 )
 from nb201_flat.search.oracle import (
     IDLE_RESUMED,
+    BudgetedRun,
     BudgetExhausted,
     HiddenDataError,
     SearchEnded,
@@ -67,7 +68,6 @@ from nb201_flat.search.oracle import (
     sampled_costs,
     sampling_domain,
     spends,
-    used_fraction,
 )
 from nb201_flat.search.protocol import MAX_QUERIES_PER_CELL
 from nb201_flat.space import Space, check_arch_index
@@ -279,7 +279,7 @@ _PUBLIC = frozenset(
 )
 
 
-class FidelityOracle:
+class FidelityOracle(BudgetedRun):
     """One run's budgeted access to validation values after a chosen number of epochs.
 
     Parameters
@@ -308,6 +308,8 @@ class FidelityOracle:
         "_unfinished",
     )
 
+    _data: FidelityData
+
     def __init__(
         self, data: FidelityData, rng: np.random.Generator, *, outside: bool = True
     ) -> None:
@@ -333,59 +335,17 @@ class FidelityOracle:
     def __reduce__(self) -> NoReturn:
         raise SearchBudgetError("a FidelityOracle is one run's state and cannot be pickled")
 
-    @property
-    def space(self) -> Space:
-        return self._data.space
-
-    @property
-    def size(self) -> int:
-        return self._data.space.size
-
-    @property
-    def key(self) -> MetricKey:
-        return self._data.key
-
+    # the rest of what a search may know: BudgetedRun's
     @property
     def max_epochs(self) -> int:
         """Epochs of the stored schedule: the highest fidelity."""
         return self._data.max_epochs
 
     @property
-    def queries(self) -> int:
-        return self._queries
-
-    @property
-    def seconds(self) -> float:
-        return self._seconds
-
-    @property
-    def budget_seconds(self) -> float | None:
-        return self._data.budget_seconds
-
-    @property
-    def budget_queries(self) -> int | None:
-        return self._data.budget_queries
-
-    @property
-    def exhausted(self) -> bool:
-        """True once a query has been refused, or the run has stalled."""
-        return self._closed or self._stall.ended
-
-    @property
-    def stalled(self) -> bool:
-        """True once the run has stalled: it ended with budget unspent."""
-        return self._stall.ended
-
-    @property
     def stall_kinds(self) -> int:
         """The :data:`~nb201_flat.search.oracle.IDLE_FREE`... bits of the idle steps of the
         run's stall (0 when it did not stall), as :class:`~nb201_flat.search.oracle.Oracle`'s."""
         return self._stall.stalled_kinds
-
-    @property
-    def used_fraction(self) -> float:
-        d = self._data
-        return used_fraction(self._seconds, self._queries, d.budget_seconds, d.budget_queries)
 
     def paid_epochs(self, index: int) -> int:
         """The most epochs of ``index`` this run has paid for (0 if never trained)."""

@@ -68,7 +68,7 @@ import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal, NoReturn, TypeAlias
+from typing import TYPE_CHECKING, Literal, NoReturn, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
@@ -92,6 +92,9 @@ from nb201_flat.table import MetricKey, infinite_values
 from nb201_flat.types import BoolArray
 from nb201_flat.types import FloatArray as FloatArray
 from nb201_flat.types import IntArray as IntArray
+
+if TYPE_CHECKING:
+    from nb201_flat.search.fidelity import FidelityData
 
 log = logging.getLogger(__name__)
 
@@ -581,7 +584,71 @@ def used_fraction(
     return max(parts)
 
 
-class Oracle:
+class BudgetedRun:
+    """What a run's budgeted oracle tells any search of its spending, shared by
+    :class:`Oracle` and :class:`~nb201_flat.search.fidelity.FidelityOracle`: each holds its
+    protocol's arrays (``_data``: space, key and budget), its charges (``_queries``,
+    ``_seconds``), whether a query was refused (``_closed``) and its stall guard (``_stall``).
+    """
+
+    __slots__ = ()
+    _data: OracleData | FidelityData
+    _queries: int
+    _seconds: float
+    _closed: bool
+    _stall: StallGuard
+
+    @property
+    def space(self) -> Space:
+        """The search space (op codes, neighbour arrays): structure, no metric."""
+        return self._data.space
+
+    @property
+    def size(self) -> int:
+        return self._data.space.size
+
+    @property
+    def key(self) -> MetricKey:
+        """The validation metric this oracle answers."""
+        return self._data.key
+
+    @property
+    def queries(self) -> int:
+        """Charged queries so far."""
+        return self._queries
+
+    @property
+    def seconds(self) -> float:
+        """Simulated training seconds charged so far (0 without a cost vector)."""
+        return self._seconds
+
+    @property
+    def budget_seconds(self) -> float | None:
+        return self._data.budget_seconds
+
+    @property
+    def budget_queries(self) -> int | None:
+        return self._data.budget_queries
+
+    @property
+    def used_fraction(self) -> float:
+        """The larger of seconds/budget_seconds and queries/budget_queries."""
+        d = self._data
+        return used_fraction(self._seconds, self._queries, d.budget_seconds, d.budget_queries)
+
+    @property
+    def exhausted(self) -> bool:
+        """True once a charged query has been refused, or the oracle's own stall guard has
+        fired."""
+        return self._closed or self._stall.ended
+
+    @property
+    def stalled(self) -> bool:
+        """True once the run has stalled: it ended with budget unspent."""
+        return self._stall.ended
+
+
+class Oracle(BudgetedRun):
     """One run's budgeted access to the validation metric.
 
     Parameters
@@ -631,6 +698,8 @@ class Oracle:
         "_uncached",
     )
 
+    _data: OracleData
+
     def __init__(self, data: OracleData, rng: np.random.Generator, *, outside: bool = True) -> None:
         self._data = data
         # an outside driver (ask/tell) may ask cached cells for ever: each hit is idle
@@ -670,31 +739,7 @@ class Oracle:
             used.append(f"{self._seconds:g} s of {d.budget_seconds:g} s")
         return f"Oracle({d.key}, {', '.join(used)}, {self._free} free)"
 
-    # -- what a search may know ------------------------------------------------------------
-    @property
-    def space(self) -> Space:
-        """The search space (op codes, neighbour arrays): structure, no metric."""
-        return self._data.space
-
-    @property
-    def size(self) -> int:
-        return self._data.space.size
-
-    @property
-    def key(self) -> MetricKey:
-        """The validation metric this oracle answers."""
-        return self._data.key
-
-    @property
-    def queries(self) -> int:
-        """Charged queries so far."""
-        return self._queries
-
-    @property
-    def seconds(self) -> float:
-        """Simulated training seconds charged so far (0 without a cost vector)."""
-        return self._seconds
-
+    # -- what a search may know (besides BudgetedRun's) ------------------------------------
     @property
     def free_queries(self) -> int:
         """Architectures looked up without charge (neighbour values, when not charged)."""
@@ -709,25 +754,6 @@ class Oracle:
     def cache_hits(self) -> int:
         """Repeated queries answered from the cache (``repeats="cache"``)."""
         return self._hits
-
-    @property
-    def budget_seconds(self) -> float | None:
-        return self._data.budget_seconds
-
-    @property
-    def budget_queries(self) -> int | None:
-        return self._data.budget_queries
-
-    @property
-    def used_fraction(self) -> float:
-        """The larger of seconds/budget_seconds and queries/budget_queries."""
-        d = self._data
-        return used_fraction(self._seconds, self._queries, d.budget_seconds, d.budget_queries)
-
-    @property
-    def exhausted(self) -> bool:
-        """True once a charged query has been refused, or the run has stalled."""
-        return self._closed or self._stall.ended
 
     @property
     def stalled(self) -> bool:
