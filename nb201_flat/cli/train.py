@@ -564,8 +564,8 @@ def _prepare_runs(
     strict = args.mode == "faithful"
     data = dataset_identity(args.dataset, args.data_root, args.split_dir, strict=strict)
     _check_db_data(args.db, args.dataset, stored, data)
-    # the jobs were built before the data was read (the dask test and the memory check need
-    # them, and an unreachable scheduler or a bad option comes before a missing dataset)
+    # the jobs were built before the data was read: the memory check (a bad option) and
+    # whether to reach a dask scheduler need them, and both come before a missing dataset
     settings["data_identity"] = data.digest
     jobs = [replace(j, data_identity=data.digest) for j in jobs]
     _check_writable(args.db, args.ckpt_dir)  # last check: it creates the folders
