@@ -10,11 +10,18 @@ import argparse
 import logging
 import os
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from nb201_flat.cli.common import add_json_arg, emit_json
 from nb201_flat.conventions import DATASETS
-from nb201_flat.errors import ArgumentError, InvalidArchError, ResultsDBError
+from nb201_flat.errors import (
+    ArgumentError,
+    InvalidArchError,
+    Param,
+    ResultsDBError,
+    check_int_range,
+)
 
 log = logging.getLogger(__name__)
 
@@ -203,8 +210,12 @@ def _check_run_values(args: argparse.Namespace) -> None:
             raise ArgumentError(
                 f"--jobs-per-device applies only to --executor local, not {args.executor}; drop it"
             )
-        if args.jobs_per_device < 1:
-            raise ArgumentError(f"--jobs-per-device must be >= 1, got {args.jobs_per_device}")
+        check_int_range(
+            Param("jobs_per_device"),
+            args.jobs_per_device,
+            1,
+            fix=("the default is ", Param("jobs_per_device", 1)),
+        )
     if args.progress and args.executor != "inline":
         raise ArgumentError(
             f"--progress shows a bar only with --executor inline, not {args.executor}; "
@@ -379,35 +390,40 @@ def _check_results_db(path: str) -> None:
         )
 
 
-def _done_keys(path: str) -> set[Any]:
-    """The keys of the runs done in ``--db`` (none when it does not exist yet)."""
+@dataclass(frozen=True)
+class _StoredRuns:
+    """What the train command needs of an existing ``--db``, read in one pass."""
+
+    done: frozenset[Any]
+    """Keys of the finished runs: skipped, whatever trained them."""
+    digests: frozenset[str]
+    """Data digests of the runs of the command's dataset."""
+
+
+def _read_db(path: str, dataset: str) -> _StoredRuns:
+    """The finished runs of ``--db`` and the data its ``dataset`` runs were trained on
+    (nothing when it does not exist yet), read before the data is, for every check after."""
     if not os.path.isfile(path) or os.path.getsize(path) == 0:
-        return set()
+        return _StoredRuns(frozenset(), frozenset())
     from nb201_flat.train.results_db import ResultsDB
 
     db = ResultsDB(path, readonly=True)
     try:
-        return db.done_keys()
+        done = db.done_keys()
+        digests = {d for key, d in db.data_digests().items() if key[2] == dataset}
     finally:
         db.close()
+    return _StoredRuns(frozenset(done), frozenset(digests))
 
 
-def _check_db_data(path: str, dataset: str, data: Any) -> None:
-    """Refuse an existing ``--db`` holding ``dataset`` runs trained on other data than the
-    files at hand (``data``, a :class:`~nb201_flat.train.data.DataIdentity`), before any run:
-    one database holds one set of files per dataset name, or its table would mix them."""
-    if not os.path.isfile(path) or os.path.getsize(path) == 0:
-        return
+def _check_db_data(path: str, dataset: str, stored: _StoredRuns, data: Any) -> None:
+    """Refuse an existing ``--db`` (``stored``, read by :func:`_read_db`) holding ``dataset``
+    runs trained on other data than the files at hand (``data``, a
+    :class:`~nb201_flat.train.data.DataIdentity`), before any run: one database holds one set
+    of files per dataset name, or its table would mix them."""
     from nb201_flat.errors import DataMismatchError
-    from nb201_flat.train.results_db import ResultsDB
 
-    db = ResultsDB(path, readonly=True)
-    try:
-        runs = db.runs_frame()
-    finally:
-        db.close()
-    digests = runs.loc[runs["dataset"] == dataset, "data_digest"].dropna()
-    other = sorted(set(digests) - {data.digest})
+    other = sorted(stored.digests - {data.digest})
     if other:
         raise DataMismatchError(
             f"--db {path} holds {dataset} runs trained on other data (other files or another "
@@ -450,8 +466,7 @@ def _check_threads_apply(threads: int | None, device: str, executor: str) -> Non
     count sets a CPU's training threads)."""
     if threads is None:
         return
-    if threads < 1:
-        raise ArgumentError(f"--threads must be >= 1, got {threads}")
+    check_int_range(Param("threads"), threads, 1, fix=("e.g. ", Param("threads", 1)))
     local = executor in ("local", "inline")
     if _off_cuda(device, executor) is None and (device.startswith("cuda") or local):
         raise ArgumentError(
@@ -518,24 +533,111 @@ def cmd_model(args: argparse.Namespace) -> int:
     return 0
 
 
+def _prepare_runs(
+    args: argparse.Namespace,
+    plan: Any,
+    settings: dict[str, Any],
+    jobs: list[Any],
+    stored: _StoredRuns,
+) -> tuple[Any, list[Any], set[tuple[int, int]]]:
+    """The checks that need the data, then the records of the cells answered without
+    training: the data's :class:`~nb201_flat.train.data.DataIdentity`, the jobs to map (with
+    it, the kept runs of answered cells appended) and those runs' ``(cell, seed)``."""
+    from dataclasses import replace
+
+    from nb201_flat.train.data import (
+        DatasetNotFoundError,
+        check_dataset_files,
+        dataset_identity,
+    )
+    from nb201_flat.train.jobs import make_jobs
+    from nb201_flat.train.runlock import check_unlocked
+
+    if not os.path.isdir(args.data_root):
+        # fail before any worker starts: every job would fail the same way
+        raise DatasetNotFoundError(f"--data-root {args.data_root} is not a folder")
+    check_dataset_files(args.dataset, args.data_root, args.split_dir)
+    # once, before any run: every run refuses other bytes (files changed under the campaign,
+    # checkpoints or stored runs of other data), and files that are not the official ones are
+    # read through here, so a corrupt one fails now rather than in every run
+    # faithful mode needs NB201's image counts: one line now, not a failed attempt per run
+    strict = args.mode == "faithful"
+    data = dataset_identity(args.dataset, args.data_root, args.split_dir, strict=strict)
+    _check_db_data(args.db, args.dataset, stored, data)
+    # the jobs were built before the data was read: the memory check (a bad option) and
+    # whether to reach a dask scheduler need them, and both come before a missing dataset
+    settings["data_identity"] = data.digest
+    jobs = [replace(j, data_identity=data.digest) for j in jobs]
+    _check_writable(args.db, args.ckpt_dir)  # last check: it creates the folders
+    for job in jobs:  # one line before any worker starts, not one failed job per run
+        check_unlocked(job.checkpoint_folder, job.name)
+    threads = _run_threads(args)
+    if threads is not None:  # likewise: a resume under another count would be refused
+        from nb201_flat.train.trainer import check_resume_threads
+
+        # a done run is skipped, whatever trained it
+        check_resume_threads([j for j in jobs if j.key not in stored.done], threads)
+    # what is answered without training goes into the database first: an import while the
+    # campaign trains (or after it stopped) already has it. A record leaves a done run of
+    # its cell as it is (--train-disconnected, or a campaign without --unique-isomorphism)
+    # and says so, in the transaction that looked: such a run is reported as the database
+    # holds it, a stored run with its numbers, not as answered without training (no reread
+    # of --db, and no run finished by another process in between is missed)
+    kept = []
+    if plan.constant_output:
+        from nb201_flat.train.campaign import record_constant_output
+
+        kept += [
+            cj
+            for cj in make_jobs(plan.constant_output, **settings)
+            if not record_constant_output(cj)
+        ]
+    if plan.representative:  # the isomorphism mapping, beside the runs
+        from nb201_flat.train.campaign import record_isomorphic
+
+        # a member's representative is a trained cell: its jobs are built already
+        trained = {(j.index, j.seed): j for j in jobs}
+        for mj in make_jobs(plan.representative, **settings):
+            if not record_isomorphic(mj, trained[plan.representative[mj.index], mj.seed]):
+                kept.append(mj)
+    if not data.official:  # after the checks: an error stays the only line it prints
+        log.warning(
+            "%s under %s is not NB201's (files or split differ from the official ones; data "
+            "digest %s): its numbers are not comparable with the benchmark's",
+            args.dataset,
+            args.data_root,
+            data.short,
+        )
+    return data, jobs + kept, {(j.index, j.seed) for j in kept}
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from nb201_flat.errors import require
 
     require("torch", "train")  # one line naming the extra, before any job starts
-    from nb201_flat.train.data import DatasetNotFoundError
+    from nb201_flat.train.data import dataset_info
     from nb201_flat.train.executors import executor_from_spec
     from nb201_flat.train.jobs import make_jobs
-    from nb201_flat.train.runlock import check_unlocked
 
     _check_network(args)
-    if args.retries < 0:
-        raise ArgumentError(f"--retries must be >= 0 (extra attempts), got {args.retries}")
+    # counts share the project's one range check (errors.check_int_range): one wording,
+    # the flag named through its parameter
+    check_int_range(
+        Param("retries"),
+        args.retries,
+        0,
+        fix=("it counts extra attempts per failed job: ", Param("retries", 0), " for none"),
+    )
     _check_run_values(args)
     from nb201_flat.train.executors import check_unit_sizes
 
     check_unit_sizes(args.group_seeds, args.concurrent)
-    if args.eval_batch_size < 1:
-        raise ArgumentError(f"--eval-batch-size must be >= 1, got {args.eval_batch_size}")
+    check_int_range(
+        Param("eval_batch_size"),
+        args.eval_batch_size,
+        1,
+        fix=("the default is ", Param("eval_batch_size", 1024)),
+    )
     if not re.fullmatch(r"auto|cpu|cuda(:[0-9]+)?|mps", args.device):
         raise ArgumentError(f"--device must be auto, cpu, cuda, cuda:N or mps, got {args.device!r}")
     _check_device(args.device, args.executor)
@@ -606,66 +708,17 @@ def cmd_train(args: argparse.Namespace) -> int:
     jobs = make_jobs(plan.cells, **settings)
     if jobs:
         _check_host_memory(jobs, args)
+    stored = _read_db(args.db, args.dataset)  # read once for every use below
     from nb201_flat.train.executors import DaskExecutor
 
-    if isinstance(ex, DaskExecutor) and {j.key for j in jobs} - _done_keys(args.db):
+    if isinstance(ex, DaskExecutor) and {j.key for j in jobs} - stored.done:
         ex.connect()  # an unreachable scheduler: its one line before any data warning
-    if not os.path.isdir(args.data_root):
-        # fail before any worker starts: every job would fail the same way
-        raise DatasetNotFoundError(f"--data-root {args.data_root} is not a folder")
-    from nb201_flat.train.data import check_dataset_files, dataset_identity, dataset_info
-
-    check_dataset_files(args.dataset, args.data_root, args.split_dir)
-    # once, before any run: every run refuses other bytes (files changed under the campaign,
-    # checkpoints or stored runs of other data), and files that are not the official ones are
-    # read through here, so a corrupt one fails now rather than in every run
-    # faithful mode needs NB201's image counts: one line now, not a failed attempt per run
-    strict = args.mode == "faithful"
-    data = dataset_identity(args.dataset, args.data_root, args.split_dir, strict=strict)
-    _check_db_data(args.db, args.dataset, data)
-    settings["data_identity"] = data.digest
-    jobs = [replace(j, data_identity=data.digest) for j in jobs]
-    _check_writable(args.db, args.ckpt_dir)  # last check: it creates the folders
-    for job in jobs:  # one line before any worker starts, not one failed job per run
-        check_unlocked(job.checkpoint_folder, job.name)
-    threads = _run_threads(args)
-    if threads is not None:  # likewise: a resume under another count would be refused
-        from nb201_flat.train.trainer import check_resume_threads
-
-        finished = _done_keys(args.db)  # a done run is skipped, whatever trained it
-        check_resume_threads([j for j in jobs if j.key not in finished], threads)
-    # what is answered without training goes into the database first: an import while the
-    # campaign trains (or after it stopped) already has it
-    answered = []
-    if plan.constant_output:
-        from nb201_flat.train.campaign import record_constant_output
-
-        for cj in make_jobs(plan.constant_output, **settings):
-            record_constant_output(cj)
-            answered.append(cj)
-    if plan.representative:  # the isomorphism mapping, beside the runs
-        from nb201_flat.train.campaign import record_isomorphic
-
-        # a member's representative is a trained cell: its jobs are built already
-        trained = {(j.index, j.seed): j for j in jobs}
-        for mj in make_jobs(plan.representative, **settings):
-            record_isomorphic(mj, trained[plan.representative[mj.index], mj.seed])
-            answered.append(mj)
-    # a trained run of such a cell (--train-disconnected, or a campaign without
-    # --unique-isomorphism) is kept by the records above: report it as the database holds it,
-    # a stored run with its numbers, not as answered without training
-    finished = _done_keys(args.db)
-    kept = [j for j in answered if j.key in finished]
-    jobs += kept
-    kept_runs = {(j.index, j.seed) for j in kept}
-    if not data.official:  # after the checks: an error stays the only line it prints
-        log.warning(
-            "%s under %s is not NB201's (files or split differ from the official ones; data "
-            "digest %s): its numbers are not comparable with the benchmark's",
-            args.dataset,
-            args.data_root,
-            data.short,
-        )
+    try:
+        data, jobs, kept_runs = _prepare_runs(args, plan, settings, jobs, stored)
+    except BaseException:
+        if isinstance(ex, DaskExecutor):  # a refusal after connect leaves no client open
+            ex.close()
+        raise
     if ex is None:
         from nb201_flat.train.executors import plan_units
         from nb201_flat.train.grouped_run import train_group

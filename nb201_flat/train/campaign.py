@@ -177,7 +177,7 @@ CONSTANT_STATUS = "constant"
 """``runs.status`` of a cell recorded without training (its output is constant)."""
 
 
-def record_constant_output(job: Any) -> dict[str, tuple[float, float, float]]:
+def record_constant_output(job: Any) -> bool:
     """Store a disconnected cell's result without training it: chance accuracy, flagged.
 
     The input never reaches the output, so the network computes the same logits for every
@@ -193,7 +193,7 @@ def record_constant_output(job: Any) -> dict[str, tuple[float, float, float]]:
     a time of 0 would make the cell free to a time-budgeted search). The run gets status ``"constant"`` (the flag),
     the final epoch's rows are written, and the imported table lists these cells in
     ``table.meta["constant_output"]``. A run of the cell already trained (with
-    ``--train-disconnected``) is kept as it is.
+    ``--train-disconnected``) is kept as it is, and nothing is recorded (returns ``False``).
 
     Parameters
     ----------
@@ -213,12 +213,11 @@ def record_constant_output(job: Any) -> dict[str, tuple[float, float, float]]:
     rows = {s: (float("nan"), chance, float("nan")) for s in ("train", *info.splits)}
     db = ResultsDB(job.db_path)
     try:  # a run of the cell trained (--train-disconnected) is kept
-        db.mark_run(
+        return db.mark_run(
             job.key, job.index, CONSTANT_STATUS, train_time_s=None, final_rows=rows, keep_done=True
         )
     finally:
         db.close()
-    return rows
 
 
 ISOMORPHIC_STATUS = "isomorphic"

@@ -545,6 +545,14 @@ class DaskExecutor:
                 Param("address"),
             ) from None
 
+    def close(self) -> None:
+        """Close the connection :meth:`connect` opened, if any: a caller that connected and
+        then stops before :meth:`map` (a later check refused) leaves no client open. A given
+        ``distributed.Client`` is the caller's, left open."""
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
     def map(self, jobs: Sequence[TrainJob]) -> list[JobResult]:
         """See :class:`Executor`."""
         require("distributed", "cluster")
@@ -552,7 +560,8 @@ class DaskExecutor:
 
         check_unit_sizes(self.group_seeds, self.concurrent)
         results, todo = split_done(jobs)
-        if not todo:
+        if not todo:  # all settled since connect (another campaign finished them)
+            self.close()
             return [results[p] for p in range(len(jobs))]
         units = plan_units(jobs, todo, group_seeds=self.group_seeds, concurrent=self.concurrent)
         multi = _multi_runner(self.concurrent, self.run_group, self.run_concurrent)
@@ -582,9 +591,7 @@ class DaskExecutor:
                     for p in unit:
                         results[p] = _failed(jobs[p], exc, self.retries + 1)
         finally:
-            if own:
-                client.close()
-                self._client = None
+            self.close()
         return [results[p] for p in range(len(jobs))]
 
 

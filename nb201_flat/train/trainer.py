@@ -27,6 +27,7 @@ import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -370,16 +371,30 @@ def check_threads(state: Mapping[str, Any], folder: object, threads: int | None)
 def check_resume_threads(jobs: Sequence[TrainJob], threads: int) -> None:
     """:func:`check_threads` for the newest checkpoint of each of ``jobs`` that has one, to
     train with ``threads`` CPU threads: one refusal before any run starts rather than one
-    failed attempt per run. Reads only (an unreadable file is left to the run)."""
+    failed attempt per run. Reads only (an unreadable file is left to the run); a job without
+    a checkpoint folder costs one ``stat``, and a checkpoint is mapped rather than read
+    (:func:`_mapped_state`)."""
     for job in jobs:
         for _, path in Checkpointer(job.checkpoint_folder).files():
             try:
-                state = torch.load(path, map_location="cpu", weights_only=True)
+                state = _mapped_state(path)
             except Exception:  # the run falls back past it, with a warning
                 continue
             if isinstance(state, dict):
                 check_threads(state, path.parent, threads)
             break  # the newest readable one is where the run resumes
+
+
+def _mapped_state(path: Path) -> Any:
+    """The checkpoint at ``path`` with its tensors memory-mapped, not read: the thread count
+    sits in the small pickled part, and the weights and optimiser state, most of the file,
+    are never touched. The count is stored nowhere else (the results database records a
+    run's device once it is done). A file torch cannot map (written without the zip format)
+    is read in full."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception:
+        return torch.load(path, map_location="cpu", weights_only=True)
 
 
 def train(

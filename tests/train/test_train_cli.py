@@ -240,6 +240,108 @@ def test_train_resume_under_another_thread_count_is_one_line(
     assert "--threads sets the threads of runs on the CPU" in capsys.readouterr().err
 
 
+def test_train_count_options_share_one_wording(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--retries, --eval-batch-size, --jobs-per-device and --threads are checked by the
+    project's one range check: one line naming the flag, the bound and the fix, exit 2,
+    before the data is looked for (there is none here)."""
+    pytest.importorskip("torch")
+    base = ["train", "1", "--dataset", "cifar10", "--data-root", str(tmp_path / "none"),
+            "--db", str(tmp_path / "r.sqlite"), "--device", "cpu"]  # fmt: skip
+    expected = {
+        ("--retries", "-1"): "--retries must be >= 0, got -1; it counts extra attempts per "
+        "failed job: --retries 0 for none",
+        ("--eval-batch-size", "0"): "--eval-batch-size must be >= 1, got 0; the default is "
+        "--eval-batch-size 1024",
+        ("--jobs-per-device", "0"): "--jobs-per-device must be >= 1, got 0; the default is "
+        "--jobs-per-device 1",
+        ("--threads", "0"): "--threads must be >= 1, got 0; e.g. --threads 1",
+    }
+    for bad, line in expected.items():
+        assert main([*base, *bad]) == 2
+        assert capsys.readouterr().err == f"error: {line}\n"
+    assert not (tmp_path / "r.sqlite").exists()
+
+
+def test_train_reads_the_results_db_once(
+    cifar10_root: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Over a --db holding the campaign's runs, the command opens it twice before the runs:
+    once to tell a results database from another SQLite file, once to read what its checks
+    need (the done runs, for the thread-count check, and the data digests); the record of a
+    disconnected cell says itself whether it kept a trained run."""
+    pytest.importorskip("torch")
+    from nb201_flat.space import NB201
+    from nb201_flat.train import results_db
+
+    zero = NB201.from_ops(["none"] * 6).index
+    db = tmp_path / "r.sqlite"
+    argv = ["train", str(zero), "11472", "--dataset", "cifar10", "--epochs", "1", "--seeds",
+            "1", "--data-root", str(cifar10_root), "--db", str(db), "--device", "cpu",
+            "--executor", "inline", "--C", "2", "--N", "1", "--threads", "1",
+            "--json"]  # fmt: skip
+    assert main([*argv, "--train-disconnected"]) == 0  # the disconnected cell trained too
+    capsys.readouterr()
+    opened: list[Path] = []
+    real = results_db.connect_readonly
+
+    def counted(path: object, **kw: object) -> object:
+        opened.append(Path(str(path)))
+        return real(path, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(results_db, "connect_readonly", counted)
+    assert main(argv) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert opened == [db, db]
+    # the trained run of the disconnected cell is reported as stored, not at chance
+    assert {(r["index"], r["status"]) for r in out["runs"]} == {
+        (zero, "skipped"),
+        (11472, "skipped"),
+    }
+    assert out["constant_output"] == []
+
+
+def test_train_closes_the_dask_client_when_a_later_check_refuses(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The scheduler is reached before the data is looked for; a refusal after that (no
+    --data-root folder, a folder without the dataset's files) closes the client it opened.
+    A stand-in executor: no scheduler is reached."""
+    pytest.importorskip("torch")
+    from nb201_flat.train import executors
+
+    class Client:
+        def __init__(self) -> None:
+            self.closed = 0
+
+        def close(self) -> None:
+            self.closed += 1
+
+    clients: list[Client] = []
+
+    class Dask(executors.DaskExecutor):
+        def connect(self) -> None:
+            self._client = Client()
+            clients.append(self._client)
+
+    monkeypatch.setattr(executors, "executor_from_spec", lambda spec, **kw: Dask(spec))
+    (tmp_path / "empty").mkdir()
+    base = ["train", "11472", "--dataset", "cifar10", "--epochs", "1", "--db",
+            str(tmp_path / "r.sqlite"), "--device", "cpu", "--executor", "dask://nowhere:1",
+            "--C", "2", "--N", "1", "--data-root"]  # fmt: skip
+    for root in ("none", "empty"):
+        assert main([*base, str(tmp_path / root)]) == 2
+        assert capsys.readouterr().err.startswith("error: ")
+    assert [c.closed for c in clients] == [1, 1]  # each connected, each closed once
+    ex = Dask("tcp://nowhere:1")
+    ex.connect()
+    assert ex.map([]) == [] and clients[-1].closed == 1  # nothing left to run: closed too
+
+
 def test_train_faithful_on_a_small_imagenet16_is_one_line_before_any_run(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -328,6 +328,42 @@ def test_resume_under_another_cpu_thread_count_is_refused(
     assert on == {f"cpu, torch {torch.__version__}, 1 CPU threads"}
 
 
+def test_resume_thread_check_maps_checkpoints_rather_than_reading_them(
+    reference: tuple, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The check before a campaign's runs (check_resume_threads) needs a checkpoint's thread
+    count, in its small pickled part: the file is memory-mapped, its weights never read; a run
+    without checkpoints loads nothing; a file torch cannot map (not the zip format) is read in
+    full and checked all the same."""
+    from nb201_flat.train.checkpoint import Checkpointer
+    from nb201_flat.train.trainer import check_resume_threads
+
+    root, _, _ = reference
+    killed, fresh = (tiny_job(root, tmp_path, seed=s) for s in (1, 2))
+    with pytest.raises(Crash):
+        train(killed, on_epoch_end=crash_after(2))
+    loads: list[tuple[Path, bool]] = []
+    real_load = torch.load
+
+    def spy(path: object, *args: object, **kw: object) -> object:
+        loads.append((Path(str(path)).parent, bool(kw.get("mmap"))))
+        return real_load(path, *args, **kw)
+
+    monkeypatch.setattr(torch, "load", spy)
+    check_resume_threads([fresh, killed], 1)
+    refused = "trained with 1 CPU threads, this run has 2"
+    with pytest.raises(CheckpointMismatchError, match=refused):
+        check_resume_threads([fresh, killed], 2)
+    assert loads == [(killed.checkpoint_folder, True)] * 2  # the newest only, mapped
+    ((_, newest), *_) = Checkpointer(killed.checkpoint_folder).files()
+    state = real_load(newest, map_location="cpu", weights_only=True)
+    torch.save(state, newest, _use_new_zipfile_serialization=False)
+    loads.clear()
+    with pytest.raises(CheckpointMismatchError, match=refused):
+        check_resume_threads([killed], 2)
+    assert loads == [(killed.checkpoint_folder, True), (killed.checkpoint_folder, False)]
+
+
 # -- evaluation interval ---------------------------------------------------------------------
 def test_eval_every_changes_only_which_epochs_are_evaluated(
     reference: tuple, tmp_path: Path
