@@ -18,7 +18,7 @@ import numbers
 import sys
 import warnings
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -28,6 +28,9 @@ from nb201_flat.errors import ArgumentError, check_flag, shown
 # no import cycle: space.py imports this module only lazily (in Space.neighbours, and under
 # TYPE_CHECKING), so the index rule is imported from space.py at the top, not redefined here
 from nb201_flat.space import BoolArray, IntArray, Space, check_arch_index, in_index_order
+
+if TYPE_CHECKING:
+    from nb201_flat.landscape.stand_ins import StandIns
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -208,8 +211,19 @@ def neighbour_arrays(
     del blocks
     if connected_only:
         keep &= space.connected[idx]
+    idx, counts = _kept(idx, keep)
+    nb = NeighbourArrays(idx, counts, radius, exact, no_none, connected_only)
+    space._cache[key] = nb
+    return nb
+
+
+def _kept(
+    idx: npt.NDArray[np.int32], keep: BoolArray
+) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int32]]:
+    """The entries of each row of ``idx`` where ``keep``, moved to the front in their order,
+    the rest ``-1`` (as narrow as the longest row), and their counts; both read-only."""
     if keep.all():
-        counts = np.full(space.size, idx.shape[1], dtype=np.int32)
+        counts = np.full(len(idx), idx.shape[1], dtype=np.int32)
     else:
         counts = keep.sum(axis=1).astype(np.int32)
         width = int(counts.max(initial=0))
@@ -219,9 +233,35 @@ def neighbour_arrays(
         idx[np.arange(width)[None, :] >= counts[:, None]] = -1
     idx.setflags(write=False)
     counts.setflags(write=False)
-    nb = NeighbourArrays(idx, counts, radius, exact, no_none, connected_only)
-    space._cache[key] = nb
-    return nb
+    return idx, counts
+
+
+def own_left_out(space: Space, nb: NeighbourArrays, stand_ins: StandIns) -> NeighbourArrays:
+    """``nb`` (neighbour arrays of ``space``) without, in each row, the members holding the
+    row's own measurement (:meth:`StandIns.own <nb201_flat.landscape.stand_ins.StandIns.own>`:
+    a retraining table's copies of the cell, or the cell it copies): the neighbourhoods of
+    the NA search objective over such a table. Order kept, ``-1`` padding, counts updated.
+
+    Cached on the space, by ``nb``'s filters and the stand-ins (which hash by content); the
+    stand-ins are checked against the space when first met (:meth:`StandIns.check_covers`).
+
+    >>> from nb201_flat.landscape.stand_ins import StandIns
+    >>> cube = Space(("a", "b"), 3)  # 8 cells, 3 neighbours each
+    >>> nb = cube.neighbours(1)
+    >>> less = own_left_out(cube, nb, StandIns.build(8, copies=[(1, 0)]))  # cell 1 copies 0
+    >>> less.of(0).tolist() == [j for j in nb.of(0).tolist() if j != 1], less.counts.tolist()
+    (True, [2, 2, 3, 3, 3, 3, 3, 3])
+    """
+    key = ("nbhd-own", nb.radius, nb.exact, nb.no_none, nb.connected_only, stand_ins)
+    hit: NeighbourArrays | None = space._cache.get(key)
+    if hit is not None:
+        return hit
+    stand_ins.check_covers(space.size)
+    own = stand_ins.own(nb.indices, np.arange(len(nb.counts))[:, None])
+    idx, counts = _kept(nb.indices.copy(), nb.mask & ~own)
+    out = NeighbourArrays(idx, counts, nb.radius, nb.exact, nb.no_none, nb.connected_only)
+    space._cache[key] = out
+    return out
 
 
 def _exact_neighbours(

@@ -122,11 +122,12 @@ def _check_stand_ins(
                 "StandIns.of(table, dataset, epochs)); drop it"
             )
         return None, "self"
-    if not isinstance(stand_ins, StandIns) or len(stand_ins.group) != space.size:
+    if not isinstance(stand_ins, StandIns):
         raise LandscapeArgumentError(
-            f"stand_ins must be a StandIns over this space's {space.size} cells; build it "
-            "with StandIns.of(table, dataset, epochs)"
+            f"stand_ins must be a StandIns, got {type(stand_ins).__name__}; build it with "
+            "StandIns.of(table, dataset, epochs)"
         )
+    stand_ins.check_covers(space.size)
     if omit is None:
         omit = "self"
     if omit not in OMIT_STAND_INS:
@@ -613,8 +614,7 @@ def _stand_in_members(
     flags = found.stand_in[safe] & ~pad
     if omit == "none":
         return pad, flags
-    centre = found.group[rows][:, None]
-    own = found.group[safe] == centre  # holds the centre's measurement
+    own = found.own(idx, np.arange(rows.start, rows.stop)[:, None])
     if omit == "all":
         own |= flags
     return pad | own, flags & ~own

@@ -101,6 +101,38 @@ class StandIns:
         ]
         return cls.build(table.space.size, copies=pairs, constant=constant)
 
+    def check_covers(self, size: int) -> None:
+        """Refuse stand-ins built for another space than one of ``size`` cells: the one check
+        (and wording) of every reader, run once where the stand-ins meet a space.
+
+        >>> StandIns.build(8).check_covers(27)
+        Traceback (most recent call last):
+        ...
+        nb201_flat.errors.ArgumentError: stand_ins cover 8 cells, the space has 27; build them with StandIns.of(table, dataset, epochs) from the table the values come from
+        """
+        if len(self.group) != size:
+            raise LandscapeArgumentError(
+                f"stand_ins cover {len(self.group)} cells, the space has {size}; build them "
+                "with StandIns.of(table, dataset, epochs) from the table the values come from"
+            )
+
+    def own(self, members: npt.ArrayLike, centres: npt.ArrayLike) -> BoolArray:
+        """Which of ``members`` hold their centre's own measurement: a copy of the centre, or
+        the cell it copies (the same :attr:`group`). ``centres`` broadcasts against
+        ``members``, e.g. a column of row cells against their padded neighbour rows; a
+        negative member is padding, never one. The one rule of the members a neighbourhood
+        leaves out as no neighbour measurement (flatness's ``omit_stand_ins="self"``, the NA
+        search objective).
+
+        >>> s = StandIns.build(6, copies=[(4, 3), (5, 3)])
+        >>> s.own([[4, 5, 1], [3, 0, -1]], [[3], [4]]).tolist()
+        [[True, True, False], [True, False, False]]
+        """
+        m = np.asarray(members)
+        real = m >= 0
+        same: BoolArray = self.group[np.where(real, m, 0)] == self.group[np.asarray(centres)]
+        return real & same
+
     @property
     def any(self) -> bool:
         """Whether a member could be left out or counted."""

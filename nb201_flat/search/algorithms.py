@@ -62,7 +62,9 @@ from nb201_flat.space import check_arch_index
 if TYPE_CHECKING:
     from nb201_flat.landscape.aggregates import NeighbourRows
     from nb201_flat.landscape.neighbourhood import StandIns
+    from nb201_flat.neighbours import NeighbourArrays
     from nb201_flat.search.protocol import Protocol as SearchProtocol
+    from nb201_flat.space import Space
     from nb201_flat.table import Table
 
 Aggregator: TypeAlias = Literal["mean", "median", "min", "quantile"]
@@ -161,8 +163,9 @@ class NeighbourObjective:
         copies, or the cell it copies), as flatness's ``omit_stand_ins="self"`` does: a copy
         is no neighbour measurement. The runner sets them from the searched table
         (:func:`with_stand_ins`); they are not part of the label (which names the search,
-        while they are facts of the table) and compare by content. The compiled searches do
-        not cover them: such a search runs the loop.
+        while they are facts of the table) and compare by content. Every search reads its
+        members through :meth:`arrays` (the compiled searches) or :meth:`rows` (the loop),
+        so both leave out the same cells.
 
     The specification's fields may also be given one by one, as keywords
     (``NeighbourObjective(radius=2, agg="min")``), and read back as attributes.
@@ -248,6 +251,59 @@ class NeighbourObjective:
 
         return aggregate_members(values, self.neighbourhood)
 
+    def arrays(self, space: Space) -> NeighbourArrays:
+        """The members of every cell of ``space`` the objective reads, as padded index arrays:
+        the neighbourhood's (:meth:`Neighbourhood.arrays
+        <nb201_flat.neighbourhood.Neighbourhood.arrays>`), less each cell's own copies where
+        :attr:`stand_ins` hold copies (:func:`~nb201_flat.neighbours.own_left_out`: cached
+        on the space, the stand-ins checked against it once). What the compiled searches read.
+        """
+        nb = self.neighbourhood.arrays(space)
+        found = self.stand_ins
+        if found is None or not found.n_copies:
+            return nb
+        from nb201_flat.neighbours import own_left_out
+
+        return own_left_out(space, nb, found)
+
+    def rows(self, space: Space) -> MemberRows:
+        """The same members as :meth:`arrays`, a cell at a time (``of(index)``): what the loop
+        reads. Where the space would not cache the whole index matrix (a large radius) the
+        rows are rebuilt per cell, less the cell's own copies by the same rule
+        (:meth:`StandIns.own <nb201_flat.landscape.stand_ins.StandIns.own>`)."""
+        # imported here: the landscape layer loads pandas, which building the command line
+        # must not pay for
+        from nb201_flat.landscape.aggregates import NeighbourRows
+
+        spec = self.neighbourhood
+        rows = NeighbourRows(space, spec.radius, spec.exact, spec.no_none, spec.connected_only)
+        found = self.stand_ins
+        if found is None or not found.n_copies:
+            return rows
+        if rows.cached:
+            return self.arrays(space)
+        found.check_covers(space.size)
+        return _OwnLeftOutRows(rows, found)
+
+
+class MemberRows(Protocol):
+    """A reader of each cell's NA members (:meth:`NeighbourObjective.rows`)."""
+
+    def of(self, index: int) -> npt.NDArray[np.int32]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _OwnLeftOutRows:
+    """Rows rebuilt per cell (a large radius), less the cell's own copies."""
+
+    rows: NeighbourRows
+    stand_ins: StandIns
+
+    def of(self, index: int) -> npt.NDArray[np.int32]:
+        nbrs = self.rows.of(index)
+        kept: npt.NDArray[np.int32] = nbrs[~self.stand_ins.own(nbrs, index)]
+        return kept
+
 
 def proposes_every_cell(algorithm: object) -> bool:
     """Whether ``algorithm`` is one of this module's searches, each of which proposes every
@@ -270,7 +326,6 @@ class _Memory:
     __slots__ = (
         "_free_m",
         "_free_v",
-        "_group",
         "_nb",
         "_obj",
         "_paid_m",
@@ -288,26 +343,14 @@ class _Memory:
         self._free_v = np.full(n, np.nan)
         self._free_m = np.zeros(n, dtype=bool)
         self._stall = oracle.stall_guard()  # the oracle's rule: revisits spend nothing
-        self._nb: NeighbourRows | None = None
-        if objective is not None:
-            # rows on demand: a large radius never caches its whole index matrix on the space
-            from nb201_flat.landscape.aggregates import NeighbourRows
-
-            spec = objective.neighbourhood
-            self._nb = NeighbourRows(
-                oracle.space, spec.radius, spec.exact, spec.no_none, spec.connected_only
-            )
-        self._group = None if objective is None else _stand_in_groups(objective, n)
+        # rows on demand: a large radius never caches its whole index matrix on the space
+        self._nb = None if objective is None else objective.rows(oracle.space)
 
     def members(self, index: int) -> npt.NDArray[np.int32]:
         """The neighbours of ``index`` the objective reads: without the members holding its own
         measurement (a retraining table's copies: :attr:`NeighbourObjective.stand_ins`)."""
         assert self._nb is not None  # an objective is set
-        nbrs: npt.NDArray[np.int32] = self._nb.of(index)
-        if self._group is None:
-            return nbrs
-        kept: npt.NDArray[np.int32] = nbrs[self._group[nbrs] != self._group[index]]
-        return kept
+        return self._nb.of(index)
 
     def own(self, index: int) -> float:
         """The cell's value, trained (charged) once per run."""
@@ -664,35 +707,7 @@ class LocalSearch:
 
 
 # -- a retraining table's stand-ins -----------------------------------------------------------
-def check_stand_ins(objective: NeighbourObjective, size: int) -> None:
-    """Refuse ``objective``'s stand-ins where they do not cover a space of ``size`` cells (the
-    runner checks this before any run; a run's memory checks it again)."""
-    found = objective.stand_ins
-    if found is not None and len(found.group) != size:
-        raise AlgorithmError(
-            f"the objective's stand_ins cover {len(found.group)} cells, the searched space "
-            f"{size}; build them with StandIns.of(table, dataset, epochs) from the searched table"
-        )
-
-
-def _stand_in_groups(objective: NeighbourObjective, size: int) -> npt.NDArray[np.int64] | None:
-    """Per cell, the label of the cells holding its measurement, where some cell shares one;
-    None when no member is ever left out (no stand-ins, or no copies among them)."""
-    check_stand_ins(objective, size)
-    found = objective.stand_ins
-    return None if found is None or found.n_copies == 0 else found.group
-
-
-def copies_left_out(algorithm: object) -> bool:
-    """Whether ``algorithm``'s NA objective leaves a cell's own copies out of its neighbourhood
-    (:attr:`NeighbourObjective.stand_ins` with copies), which only the loop does: the compiled
-    searches read whole neighbourhoods."""
-    obj = getattr(algorithm, "objective", None)
-    found = getattr(obj, "stand_ins", None)
-    return found is not None and found.n_copies > 0
-
-
-#: the searches whose NA objective reads its members through :meth:`_Memory.members`
+#: the searches whose NA objective reads its members (:meth:`NeighbourObjective.arrays`, ``rows``)
 _READS_MEMBERS = (NARandomSearch, NABestEvaluatedSearch, RegularizedEvolution, LocalSearch)
 
 

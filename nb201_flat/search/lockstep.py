@@ -53,13 +53,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from nb201_flat.neighbourhood import Neighbourhood
 from nb201_flat.search.algorithms import (
     LocalSearch,
     NeighbourObjective,
     RegularizedEvolution,
     SearchAlgorithm,
-    copies_left_out,
 )
 from nb201_flat.search.oracle import IntArray, OracleData, stall_limit
 from nb201_flat.search.runner import RunRecord, run_one
@@ -83,8 +81,6 @@ def lockstep_kind(algorithm: SearchAlgorithm) -> bool:
     False
     """
     if not isinstance(algorithm, RegularizedEvolution | LocalSearch):
-        return False
-    if copies_left_out(algorithm):  # a neighbourhood less a cell's own copies: the loop's
         return False
     obj = algorithm.objective
     return obj is None or not obj.charge
@@ -322,13 +318,17 @@ def _mutants(space: Space) -> IntArray:
 
 
 @functools.lru_cache(maxsize=4)
-def _na_static(space: Space, spec: Neighbourhood) -> tuple[IntArray, IntArray, int, float]:
-    """The NA neighbourhood as the kernel takes it (indices, counts), and the aggregator's
-    code and level; converted once per space and specification."""
+def _na_static(
+    space: Space, objective: NeighbourObjective
+) -> tuple[IntArray, IntArray, int, float]:
+    """The NA members as the kernel takes them (indices, counts: the objective's, less a
+    cell's own copies where its stand-ins hold copies), and the aggregator's code and level;
+    converted once per space and objective."""
     from nb201_flat.landscape.neighbourhood import _agg_level
     from nb201_flat.search import kernels_lockstep as kl
 
-    nb = spec.arrays(space)
+    spec = objective.neighbourhood
+    nb = objective.arrays(space)
     agg, q = _agg_level(spec)
     code = {"mean": kl.AGG_MEAN, "min": kl.AGG_MIN, "quantile": kl.AGG_QUANTILE}[agg]
     return _as_i64(nb.indices), _as_i64(nb.counts), code, float(q)
@@ -396,7 +396,7 @@ def _arguments(data: OracleData, algorithm: RegularizedEvolution | LocalSearch) 
     ip[kl.P_MEMORY] = obj is not None or isinstance(algorithm, LocalSearch)
     nbi, nbc, fixed = empty_2d, empty, np.zeros(0)
     if obj is not None:
-        nbi, nbc, ip[kl.P_AGG], fp[kl.F_Q] = _na_static(space, obj.neighbourhood)
+        nbi, nbc, ip[kl.P_AGG], fp[kl.F_Q] = _na_static(space, obj)
         ip[kl.P_HAS_OBJ] = 1
         ip[kl.P_SELF] = obj.include_self
         if not seeded:

@@ -42,7 +42,6 @@ from nb201_flat.search.algorithms import (
     NARandomSearch,
     NeighbourObjective,
     SearchAlgorithm,
-    copies_left_out,
 )
 from nb201_flat.search.oracle import IDLE_REVISIT, OracleData, stall_limit
 from nb201_flat.search.runner import RunRecord, run_one
@@ -60,8 +59,6 @@ def replay_kind(algorithm: SearchAlgorithm) -> bool:
     >>> replay_kind(NARandomSearch())  # the vectorised module's
     False
     """
-    if copies_left_out(algorithm):  # a neighbourhood less a cell's own copies: the loop's
-        return False
     if isinstance(algorithm, NABestEvaluatedSearch):
         return True
     if isinstance(algorithm, NARandomSearch):
@@ -108,7 +105,7 @@ def _replay_runs(
     if not replay_matches_numpy() or n_dom >= 1 << 32:  # the kernels draw 32-bit bounds
         return [run_one(data, algorithm, seed, int(r)) for r in runs]
     obj = algorithm.objective
-    nb = obj.neighbourhood.arrays(data.space)
+    nb = obj.arrays(data.space)
     top = algorithm.rerank_top_k if isinstance(algorithm, NARandomSearch) else None
     if top is not None:
         # stage 2 re-ranks distinct sampled cells, never more than the domain holds: the
@@ -275,10 +272,7 @@ def seeded_ok(data: OracleData, algorithm: SearchAlgorithm) -> bool:
 
 def seeded_kind(algorithm: SearchAlgorithm) -> bool:
     """Whether the algorithm has the seeded replay (the protocol may still rule it out)."""
-    # a neighbourhood less a cell's own copies is the loop's
-    return isinstance(algorithm, NABestEvaluatedSearch | NARandomSearch) and not copies_left_out(
-        algorithm
-    )
+    return isinstance(algorithm, NABestEvaluatedSearch | NARandomSearch)
 
 
 def run_seeded(

@@ -66,7 +66,6 @@ from nb201_flat.search.algorithms import (
     Incumbent,
     NeighbourObjective,
     SearchAlgorithm,
-    check_stand_ins,
     make_algorithm,
     proposes_every_cell,
     with_stand_ins,
@@ -409,12 +408,11 @@ def _warm_neighbours(
     done: set[tuple[int, int]] = set()
     for t in tasks:
         obj = getattr(algos[t.algo], "objective", None)
-        spec = getattr(obj, "neighbourhood", None)
         space = datas[t.data].space
-        if spec is None or (id(space), id(spec)) in done:
+        if not isinstance(obj, NeighbourObjective) or (id(space), id(obj)) in done:
             continue
-        done.add((id(space), id(spec)))
-        spec.arrays(space)
+        done.add((id(space), id(obj)))
+        obj.arrays(space)
 
 
 def _as_algorithms(
@@ -643,7 +641,8 @@ def run_cells_and_stalls(
         obj = getattr(a, "objective", None)
         if isinstance(obj, NeighbourObjective):
             table.space.check_radius(obj.radius, Param("radius"))  # a command: its flag
-            check_stand_ins(obj, table.space.size)
+            if obj.stand_ins is not None:  # refused before any run, not by a worker
+                obj.stand_ins.check_covers(table.space.size)
     datas = []
     for p in prots:
         for n in p.check(table):

@@ -57,7 +57,6 @@ from nb201_flat.search.algorithms import (
     NeighbourObjective,
     RandomSearch,
     SearchAlgorithm,
-    copies_left_out,
 )
 from nb201_flat.search.oracle import (
     IDLE_REVISIT,
@@ -96,8 +95,7 @@ def vectorisable_kind(algorithm: SearchAlgorithm) -> bool:
     if isinstance(algorithm, RandomSearch):
         return True
     return (
-        not copies_left_out(algorithm)  # a neighbourhood less a cell's own copies: the loop's
-        and isinstance(algorithm, NARandomSearch)
+        isinstance(algorithm, NARandomSearch)
         and algorithm.rerank_top_k is None
         and not algorithm.objective.charge
     )
@@ -108,19 +106,15 @@ def na_scores(data: OracleData, objective: NeighbourObjective) -> FloatArray:
 
     Cells are grouped by their number of members, and each group is aggregated as one
     ``(cells, members)`` block by the same row-wise code :meth:`NeighbourObjective.aggregate`
-    runs on a ``(1, members)`` block, so every score is the same float.
+    runs on a ``(1, members)`` block, so every score is the same float. The members are the
+    objective's (:meth:`NeighbourObjective.arrays`: less a cell's own copies where its
+    stand-ins hold copies), as the loop's.
     """
     # imported here, as NeighbourObjective.aggregate does: the landscape layer loads scipy
     from nb201_flat.landscape.neighbourhood import _agg_level
 
-    if objective.stand_ins is not None and objective.stand_ins.n_copies:
-        # whole neighbourhoods here: a score over a cell's own copies is no NA score
-        raise ValueError(
-            "na_scores reads whole neighbourhoods; an objective leaving out "
-            "copies (stand_ins) is scored by the loop (run_one)"
-        )
     spec = objective.neighbourhood
-    nb = spec.arrays(data.space)
+    nb = objective.arrays(data.space)
     row = data.values[0]
     out = np.full(data.space.size, np.nan)
     agg, q = _agg_level(spec)
@@ -147,7 +141,7 @@ class _Scores:
 
     def __init__(self, data: OracleData, objective: NeighbourObjective) -> None:
         self._data = data
-        self._nb = objective.neighbourhood.arrays(data.space)
+        self._nb = objective.arrays(data.space)
         self._score = na_scores(data, objective)
 
     def of(self, cells: IntArray) -> FloatArray:
@@ -335,8 +329,6 @@ def free_na_kind(algorithm: SearchAlgorithm) -> bool:
     >>> free_na_kind(NARandomSearch()), free_na_kind(NARandomSearch(rerank_top_k=3))
     (True, False)
     """
-    if copies_left_out(algorithm):  # a neighbourhood less a cell's own copies: the loop's
-        return False
     if isinstance(algorithm, NABestEvaluatedSearch):
         return not algorithm.objective.charge
     return (
@@ -509,7 +501,7 @@ class _FreeNAWalk:
 
         self.kn, self.algo = kn, algo
         self.oracle = _Oracle(data, seed)
-        self.nb = algo.objective.neighbourhood.arrays(data.space)
+        self.nb = algo.objective.arrays(data.space)
         self.indptr, self.flat = _csr(self.nb)
         self.seeded = _seeded(data)
         best = isinstance(algo, NABestEvaluatedSearch)

@@ -143,7 +143,7 @@ def test_stand_ins_of_a_table_follow_the_dataset_and_schedule() -> None:
         ),
         (
             lambda v: flatness(SPACE, v, 1, stand_ins=StandIns.build(8)),
-            "over this space's 27 cells",
+            "stand_ins cover 8 cells, the space has 27",
         ),
         (
             lambda v: flatness(

@@ -1,6 +1,7 @@
 """NA searches on a retraining table's stand-ins: a cell's isomorphic copies (its own numbers)
-are no neighbours of it, as in flatness; the compiled searches, which read whole
-neighbourhoods, leave such searches to the loop; a table without copies searches as before."""
+are no neighbours of it, as in flatness; the compiled searches read the same members as the
+loop (NeighbourObjective.arrays) and give its records; a table without copies searches as
+before."""
 
 from __future__ import annotations
 
@@ -27,10 +28,11 @@ from nb201_flat.search import (
     with_stand_ins,
 )
 from nb201_flat.search import vectorised as vec
-from nb201_flat.search.algorithms import LocalSearch, copies_left_out
-from nb201_flat.search.lockstep import lockstep_kind
+from nb201_flat.search.algorithms import LocalSearch
+from nb201_flat.search.lockstep import lockstep_kind, lockstep_ok
+from nb201_flat.search.oracle import OracleData, seed_rows
 from nb201_flat.search.protocol import Protocol
-from nb201_flat.search.replay import replay_kind, seeded_kind
+from nb201_flat.search.replay import replay_kind, replay_ok, seeded_kind, seeded_ok
 from nb201_flat.search.runner import run_one
 from nb201_flat.space import Space
 from nb201_flat.storage import save_table
@@ -213,19 +215,15 @@ def test_a_table_without_copies_keeps_its_searches_and_their_kernels() -> None:
         assert got == [run_one(data, a, 2, r).best for r in range(3)], label
 
 
-def test_copies_left_out_run_the_loop_reproducibly() -> None:
+def test_the_runner_runs_copies_left_out_compiled_as_the_loop() -> None:
     p = _protocol()
     cells = _cells(p)
     changed = with_stand_ins(COPIES, cells)
     data = p.oracle_data(COPIES)
     for (_, label, before), (_, _, after) in zip(cells, changed, strict=True):
-        assert _compiled(before), label  # the test can fail: these have compiled forms
         assert after is not before and after.label == label
         assert after.objective.stand_ins == STAND  # type: ignore[attr-defined]
-        assert copies_left_out(after) and not _compiled(after), label
-        assert not vec.batched_ok(data, after), label
-    with pytest.raises(ValueError, match="loop"):
-        vec.na_scores(data, changed[0][2].objective)  # type: ignore[attr-defined]
+        assert _compiled(after) and vec.batched_ok(data, after), label
     one = run_cells(COPIES, cells, runs=4, seed=9)
     again = run_cells(COPIES, cells, runs=4, seed=9, jobs=2)  # the algorithms go to workers
     pd.testing.assert_frame_equal(one.runs, again.runs)
@@ -238,6 +236,121 @@ def test_copies_left_out_run_the_loop_reproducibly() -> None:
     none = StandIns.build(SPACE.size)
     mine = NARandomSearch(NeighbourObjective(stand_ins=none))
     assert with_stand_ins(COPIES, [(p, "x", mine)])[0][2] is mine and _compiled(mine)
+
+
+# -- the compiled searches read the members the loop reads -------------------------------------
+SPECS = [
+    Neighbourhood(),
+    Neighbourhood(radius=2, exact=False, include_self=True, agg="median", connected_only=True),
+    Neighbourhood(agg="quantile", quantile=0.75, include_self=True),
+]
+
+
+def _members_by_hand(spec: Neighbourhood, i: int) -> list[int]:
+    """Cell ``i``'s neighbours in order, less those of its own group, one by one."""
+    nb = spec.arrays(SPACE)
+    g = STAND.group.tolist()
+    return [j for j in nb.of(i).tolist() if g[j] != g[i]]
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=[s.label for s in SPECS])
+def test_arrays_leave_out_exactly_the_cells_own_group(
+    spec: Neighbourhood, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from nb201_flat.landscape import aggregates as ag
+
+    obj = NeighbourObjective(spec, stand_ins=STAND)
+    nb = obj.arrays(SPACE)
+    full = spec.arrays(SPACE)
+    assert nb.width <= full.width and int(nb.counts.sum()) < int(full.counts.sum())
+    for i in range(SPACE.size):
+        want = _members_by_hand(spec, i)
+        assert nb.of(i).tolist() == want, i
+        assert nb.counts[i] == len(want)
+        assert (nb.indices[i, len(want) :] == -1).all()
+    # cached on the space, by content: a rebuilt StandIns finds the same arrays
+    again = _stand_ins()
+    assert again is not STAND and NeighbourObjective(spec, stand_ins=again).arrays(SPACE) is nb
+    # no copies: the neighbourhood's own arrays (constant-output cells alone leave none out)
+    assert NeighbourObjective(spec).arrays(SPACE) is full
+    only_constant = StandIns.build(SPACE.size, constant=[0, 1])
+    assert NeighbourObjective(spec, stand_ins=only_constant).arrays(SPACE) is full
+    # the loop's rows: the same members, also where rows are rebuilt per cell (large radius)
+    cells = range(0, SPACE.size, 5)
+    assert all(obj.rows(SPACE).of(i).tolist() == nb.of(i).tolist() for i in cells)
+    monkeypatch.setattr(ag, "CACHE_ENTRIES_LIMIT", 0)
+    lazy = obj.rows(SPACE)
+    assert not isinstance(lazy, type(nb))
+    assert all(lazy.of(i).tolist() == _members_by_hand(spec, i) for i in cells)
+
+
+def _oracles() -> dict[str, OracleData]:
+    """The copies table's values, with costs: one row (a fixed query budget), and stored seeds
+    drawn per query (a seconds budget; some cells with one seed)."""
+    rng = np.random.default_rng(11)
+    v = COPIES.vector_for(SEARCH)
+    costs = rng.uniform(1.0, 9.0, SPACE.size)
+    stack = np.stack([v, v + rng.normal(0.0, 1.0, SPACE.size).round(2), v - 0.5])
+    stack[1:, rng.random(SPACE.size) < 0.3] = np.nan
+    order, counts = seed_rows(stack)
+    return {
+        "single": OracleData(SPACE, SEARCH, v[None, :], None, None, costs, None, 60),
+        "seeded": OracleData(SPACE, SEARCH, stack, order, counts, costs, 300.0, None),
+    }
+
+
+ORACLES = _oracles()
+
+
+def _with_stand_ins(spec: Neighbourhood, stand: StandIns | None) -> list[SearchAlgorithm]:
+    free = NeighbourObjective(spec, stand_ins=stand)
+    paid = NeighbourObjective(spec, True, stand_ins=stand)
+    return [
+        NARandomSearch(free),
+        NARandomSearch(paid),
+        NARandomSearch(free, rerank_top_k=3),
+        NARandomSearch(paid, rerank_top_k=3, stage1_fraction=0.4),
+        NABestEvaluatedSearch(free),
+        NABestEvaluatedSearch(paid),
+        RegularizedEvolution(population=5, sample_size=2, objective=free),
+        LocalSearch(objective=free),
+    ]
+
+
+def _path(data: OracleData, a: SearchAlgorithm) -> str:
+    """The compiled path run_batched takes (as its dispatch reads it)."""
+    if vec.vectorisable(data, a):
+        return "vectorised"
+    if replay_ok(data, a):
+        return "free-na" if vec.free_na_kind(a) else "replay"
+    if seeded_ok(data, a):
+        return "free-na" if vec.free_na_kind(a) else "replay"
+    return "lockstep" if lockstep_ok(data, a) else "loop"
+
+
+@pytest.mark.parametrize("oracle", sorted(ORACLES))
+@pytest.mark.parametrize("spec", SPECS[:2], ids=[s.label for s in SPECS[:2]])
+def test_compiled_searches_leave_out_copies_as_the_loop(oracle: str, spec: Neighbourhood) -> None:
+    data = ORACLES[oracle]
+    paths = set()
+    for a, plain in zip(_with_stand_ins(spec, STAND), _with_stand_ins(spec, None), strict=True):
+        path = _path(data, a)
+        assert path == _path(data, plain) != "loop", a.label  # the kernels without copies
+        paths.add(path)
+        runs = range(5)
+        loop = [run_one(data, a, 3, r) for r in runs]
+        assert sum(r.queries for r in loop) > len(runs), a.label  # the runs did search
+        got = vec.run_batched(data, a, 3, runs)
+        for fast, slow in zip(got, loop, strict=True):
+            assert fast == slow, (a.label, path, fast, slow)
+        # the copies change these runs: a kernel reading whole neighbourhoods would differ
+        kept = [run_one(data, plain, 3, r) for r in runs]
+        assert kept != loop, a.label
+    assert paths == (
+        {"vectorised", "replay", "free-na", "lockstep"}
+        if oracle == "single"
+        else {"free-na", "replay", "lockstep"}
+    )
 
 
 def test_objective_with_stand_ins_hashes_and_compares_by_content() -> None:
@@ -258,8 +371,15 @@ def test_stand_ins_of_another_space_are_refused_in_one_line() -> None:
     with pytest.raises(AlgorithmError) as err:
         run_cells(COPIES, [(_protocol(), wrong.label, wrong)], runs=1)
     msg = str(err.value)
-    assert "\n" not in msg and "cover 27 cells, the searched space 729" in msg
+    assert "\n" not in msg and "cover 27 cells, the space has 729" in msg
     assert "StandIns.of(table, dataset, epochs)" in msg
+    # a run started by hand meets the same check where its members are built, loop or kernel
+    other = NARandomSearch(NeighbourObjective(stand_ins=StandIns.build(27, copies=[(4, 3)])))
+    data = _protocol().oracle_data(COPIES)
+    with pytest.raises(AlgorithmError, match="cover 27 cells, the space has 729"):
+        run_one(data, other, 0, 0)
+    with pytest.raises(AlgorithmError, match="cover 27 cells, the space has 729"):
+        vec.run_batched(data, other, 0, range(2))
 
 
 def _cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
