@@ -46,7 +46,8 @@ _NOT_FINITE = "is not a finite number (use nan for a missing number)"
 # results database by arch and key (check_value_ranges), NASLib's val_accuracy by its JSON
 # key. Only at import: a table built in memory (a synthetic one) may hold any number.
 ACCURACY_RANGE: Final = (0.0, 100.0)
-NOT_PERCENT = "is not an accuracy in percent (0..100)"
+NOT_PERCENT: Final = "is not an accuracy in percent (0..100)"
+NOT_NON_NEGATIVE: Final = "is negative, which a loss, a time or a cost cannot be"
 
 # a cell pyarrow read as missing: empty, or a spelling such as NA or null (its text is gone)
 _MISSING_CELL = object()
@@ -75,15 +76,36 @@ def metric_range(metric: str) -> tuple[float, float] | None:
 
 
 def outside_range_why(metric: str) -> str:
-    """Why a value outside :func:`metric_range` is refused, for its message."""
-    return NOT_PERCENT if is_accuracy(metric) else f"is negative (a {metric} is >= 0)"
+    """Why a value outside :func:`metric_range` is refused, after the value in its message:
+    every importer words it so.
+
+    >>> outside_range_why("ptq_accuracy"), outside_range_why("loss")
+    ('is not an accuracy in percent (0..100)', 'is negative, which a loss, a time or a cost cannot be')
+    """
+    return NOT_PERCENT if is_accuracy(metric) else NOT_NON_NEGATIVE
+
+
+def outside_range(metric: str, values: Any) -> Any:
+    """True where ``values`` (one, or an array) of ``metric`` lie outside :func:`metric_range`
+    (NaN, a missing number, does not); False for a metric of no range.
+
+    >>> outside_range("time_s", pd.Series([-1.0, 2.0, math.nan])).tolist()
+    [True, False, False]
+    >>> outside_range("jacov", -1.0)
+    False
+    """
+    limits = metric_range(metric)
+    if limits is None:
+        return False
+    low, high = limits
+    return (values < low) | (values > high)
 
 
 def accuracy_outside_range(value: Any) -> Any:
     """True for an accuracy no measurement can have (NaN, a missing number, is not); a value
-    or an array of them."""
-    low, high = ACCURACY_RANGE
-    return (value < low) | (value > high)
+    or an array of them. For a percentage named otherwise (AnalogNAS-Bench's drift
+    accuracies); a metric named as one is :func:`outside_range`'s."""
+    return outside_range("accuracy", value)
 
 
 def _outside_ranges(metrics: Any, values: Any) -> Any:
@@ -127,15 +149,11 @@ def check_value_ranges(
     >>> check_value_ranges(df.iloc[1:], "f.json")
     Traceback (most recent call last):
     ...
-    nb201_flat.errors.FormatError: f.json: architecture 4, c/s@2ep:time_s mean over seeds: -3.0 is negative (a time_s is >= 0); fix or re-download the file
+    nb201_flat.errors.FormatError: f.json: architecture 4, c/s@2ep:time_s mean over seeds: -3.0 is negative, which a loss, a time or a cost cannot be; fix or re-download the file
     """
     bad = _outside_ranges(df["metric"], df["value"])
     if bad.any():
         raise _row_error(df, bad, source, None, seed_word, fix)
-
-
-# the name the official and NATS importers call (they refused accuracies only before)
-check_accuracy_rows = check_value_ranges
 
 
 def check_finite_rows(
@@ -406,7 +424,7 @@ def read_tidy_frame(path: str | os.PathLike[str]) -> pd.DataFrame:
     bad = _first_outside_range(out["metric"], out["value"]) if has_both else None
     if bad is not None:
         metric = str(out["metric"][bad])
-        why = outside_range_why(metric) + (f" (metric {metric!r})" if is_accuracy(metric) else "")
+        why = f"{outside_range_why(metric)} (metric {metric!r})"
         raise _bad(p, bad, "value", float(out["value"][bad]), why, csv)
     return pd.DataFrame(out)
 

@@ -323,8 +323,12 @@ def test_a_value_outside_its_metrics_range_is_refused_by_line(
         read_tidy(path)
     msg = str(info.value)
     assert f"row 2 (line 3), column 'value': {float(value)} " in msg, msg
-    why = "is not an accuracy in percent" if metric == "accuracy" else f"a {metric} is >= 0"
-    assert why in msg and "\n" not in msg, msg
+    why = (
+        "is not an accuracy in percent (0..100)"
+        if metric == "accuracy"
+        else "is negative, which a loss, a time or a cost cannot be"
+    )
+    assert f"{why} (metric {metric!r}); fix the file" in msg and "\n" not in msg, msg
 
 
 def test_a_metric_of_no_known_range_keeps_its_negative_values(tmp_path: Path) -> None:
