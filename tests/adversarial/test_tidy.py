@@ -367,6 +367,39 @@ def test_a_name_nb201_spells_otherwise_is_refused_by_line(
     assert named in msg and "\n" not in msg, msg
 
 
+@pytest.mark.parametrize(
+    ("row", "column", "why"),
+    [
+        (
+            _row(dataset=" cifar10"),
+            "dataset",
+            "has spaces around it (it would be a key of its own)",
+        ),
+        (_row(dataset="  "), "dataset", "is empty (every row needs one)"),
+        (_row().replace("accuracy", "accuracy "), "metric", "has spaces around it"),
+        (_row(index="15625"), "index", "is out of range (the space's cells are 0..15624)"),
+    ],
+)
+def test_a_file_and_a_frame_refuse_a_cell_by_one_rule(
+    tmp_path: Path, row: str, column: str, why: str
+) -> None:
+    # one rule (tidy._key_text_fault, _int_range_why) for the file's line and the frame's row
+    path = tmp_path / "t.csv"
+    path.write_text(HEADER + GOOD + row)
+    with pytest.raises(FormatError) as by_line:
+        read_tidy(path)
+    frame = pd.read_csv(io.StringIO(HEADER + GOOD + row), dtype={"seed": "Int64"})
+    with pytest.raises(FormatError) as by_row:
+        Table.from_tidy(frame)
+    for info, where, fix in (
+        (by_line, "row 2 (line 3)", "the file"),
+        (by_row, "row 2", "the frame"),
+    ):
+        msg = str(info.value)
+        assert f"{where}, column '{column}': " in msg and f"{why}" in msg, msg
+        assert msg.endswith(fix) and "\n" not in msg, msg
+
+
 def test_names_of_other_sources_are_kept(tmp_path: Path) -> None:
     # a retraining's own dataset, NASLib's proxy split, NB201's cost split
     rows = [
