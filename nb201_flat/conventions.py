@@ -52,17 +52,13 @@ def cannot_be_negative(metric: str) -> bool:
     """True for a metric no measurement makes negative: a loss (cross-entropy), a time
     (``time_s``, ``epoch_time_s``, a proxy's ``<name>_time_s``) or a cost (:data:`COST_METRICS`).
     A zero-cost proxy score or an accuracy delta may be negative; accuracies have their own
-    0..100 rule (``importers.tidy.accuracy_outside_range``).
+    0..100 rule. Importers refuse a value outside either by ``importers.tidy.metric_range``.
 
     >>> [m for m in ("loss", "time_s", "synflow_time_s", "params_mb", "jacov") if
     ...  cannot_be_negative(m)]
     ['loss', 'time_s', 'synflow_time_s', 'params_mb']
     """
     return is_loss(metric) or metric.endswith("time_s") or metric in COST_METRICS
-
-
-#: What a refusal of a negative value of such a metric says after the value.
-NOT_NON_NEGATIVE: Final = "is negative, which a loss, a time or a cost cannot be"
 
 
 def is_accuracy(metric: str) -> bool:

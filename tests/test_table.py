@@ -163,7 +163,9 @@ def test_from_tidy_errors() -> None:
         Table.from_tidy(base.drop(columns="value"))
     with pytest.raises(FormatError, match="row 1 and row 3 both hold a value for index 0"):
         Table.from_tidy(pd.concat([base, base.iloc[:1]]))
-    with pytest.raises(FormatError, match="outside 0..15624"):
+    with pytest.raises(
+        FormatError, match=r"99999 is out of range \(the space.s cells are 0..15624\)"
+    ):
         Table.from_tidy(base.assign(index=[0, 99999]))
     with pytest.raises(FormatError, match="not in the official index order"):
         Table.from_tidy(base.assign(arch=[NB201.arch(1).to_str(), NB201.arch(0).to_str()]))

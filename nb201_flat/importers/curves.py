@@ -25,10 +25,9 @@ from typing import Any
 
 import numpy as np
 
-from nb201_flat.conventions import NOT_NON_NEGATIVE, cannot_be_negative, is_accuracy
 from nb201_flat.curves import Curves, CurveSeed, FloatArray, first_infinite_cell
 from nb201_flat.errors import FormatError
-from nb201_flat.importers.tidy import NOT_PERCENT, accuracy_outside_range
+from nb201_flat.importers.tidy import outside_range, outside_range_why
 from nb201_flat.table import MetricKey
 
 __all__ = ["CurveCollector"]
@@ -69,17 +68,13 @@ class CurveCollector:
                         f"{where} is infinite at epoch {cell[1]} (0-based); a learning curve "
                         "holds finite numbers: is this the official file?"
                     )
-                # the final values' rules hold at every epoch (NaN, not evaluated, passes)
-                if is_accuracy(metric):
-                    bad, why = accuracy_outside_range(series), NOT_PERCENT
-                else:
-                    bad, why = series < 0, NOT_NON_NEGATIVE
-                    bad &= cannot_be_negative(metric)
-                if bad.any():
+                # the final values' range rule holds at every epoch (NaN, not evaluated, passes)
+                bad = outside_range(metric, series)
+                if np.any(bad):
                     e = int(np.flatnonzero(bad)[0])
                     raise FormatError(
-                        f"{where} at epoch {e} (0-based): {series[e]} {why}; the file is "
-                        "damaged, re-download it"
+                        f"{where} at epoch {e} (0-based): {series[e]} "
+                        f"{outside_range_why(metric)}; the file is damaged, re-download it"
                     )
         names: dict[tuple[str, str], None] = {}
         for curves in per_seed:

@@ -49,10 +49,9 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
-from nb201_flat.conventions import NOT_NON_NEGATIVE, cannot_be_negative
 from nb201_flat.errors import FormatError, InvalidArchError, TableFileError, shown
 from nb201_flat.importers.naslib import from_naslib
-from nb201_flat.importers.tidy import NOT_PERCENT, accuracy_outside_range
+from nb201_flat.importers.tidy import outside_range, outside_range_why
 from nb201_flat.space import NB201, Space
 from nb201_flat.storage import SOURCE_SHA256
 from nb201_flat.table import TIDY_COLUMNS, Table
@@ -242,21 +241,17 @@ def read_naslib_zc(path: str | os.PathLike[str], *, space: Space = NB201) -> pd.
                     failed += 1
                     continue
                 if name == "val_accuracy":
-                    if accuracy_outside_range(score):
-                        raise FormatError(
-                            f"{source}: {dataset}/{key}/{name}: {score:g} {NOT_PERCENT}; fix or "
-                            "re-download the file"
-                        )
-                    rows.append((i, strings[i], dataset, VALID_SPLIT, 200, "accuracy", score))
+                    row = (i, strings[i], dataset, VALID_SPLIT, 200, "accuracy", score)
                 elif name in _COSTS:
-                    if score < 0 and cannot_be_negative(_COSTS[name]):
-                        raise FormatError(
-                            f"{source}: {dataset}/{key}/{name}: {score:g} {NOT_NON_NEGATIVE}; fix "
-                            "or re-download the file"
-                        )
-                    rows.append((i, strings[i], dataset, "model", 0, _COSTS[name], score))
+                    row = (i, strings[i], dataset, "model", 0, _COSTS[name], score)
                 else:
-                    rows.append((i, strings[i], dataset, ZC_SPLIT, 0, str(name), score))
+                    row = (i, strings[i], dataset, ZC_SPLIT, 0, str(name), score)
+                if outside_range(row[5], score):  # by its JSON key, not a row of the frame
+                    raise FormatError(
+                        f"{source}: {dataset}/{key}/{name}: {score:g} {outside_range_why(row[5])}"
+                        "; fix or re-download the file"
+                    )
+                rows.append(row)
     if not rows:
         raise FormatError(f"{source} holds no proxy scores; is this NASLib's zc file?")
     if failed:

@@ -44,7 +44,6 @@ from __future__ import annotations
 
 import io
 import logging
-import math
 import os
 import re
 import struct
@@ -58,7 +57,6 @@ import numpy as np
 import pandas as pd
 
 from nb201_flat import conventions
-from nb201_flat.conventions import NOT_NON_NEGATIVE, cannot_be_negative
 from nb201_flat.errors import (
     FormatError,
     InvalidArchError,
@@ -72,7 +70,7 @@ from nb201_flat.errors import (
 )
 from nb201_flat.importers.curves import CurveCollector
 from nb201_flat.importers.safe_pickle import ReadableBinary, safe_load
-from nb201_flat.importers.tidy import check_accuracy_rows, check_finite_rows
+from nb201_flat.importers.tidy import check_finite_rows, check_value_ranges
 from nb201_flat.space import check_arch_index
 from nb201_flat.storage import SOURCE_SHA256, file_sha256
 from nb201_flat.table import TIDY_COLUMNS
@@ -257,8 +255,9 @@ class TidyRows:
         self._value.append(value)
 
     def frame(self) -> pd.DataFrame:
-        """The rows as a tidy DataFrame with the contract's dtypes; an infinite value or an
-        accuracy outside 0..100 is refused naming the file, the architecture and the key."""
+        """The rows as a tidy DataFrame with the contract's dtypes; an infinite value or one
+        outside its metric's range (an accuracy outside 0..100, a negative time, loss or size)
+        is refused naming the file, the architecture, the key and the seed position."""
         df = pd.DataFrame(
             {
                 "index": np.asarray(self._index, dtype=np.int64),
@@ -273,7 +272,7 @@ class TidyRows:
             columns=list(TIDY_COLUMNS),
         )
         check_finite_rows(df, self.source, seed_word="seed position")
-        check_accuracy_rows(df, self.source, seed_word="seed position")
+        check_value_ranges(df, self.source, seed_word="seed position")
         return df
 
 
@@ -338,13 +337,8 @@ def _run_values(
             f"{source}: {where} is not a NAS-Bench-201 result record "
             f"({exc.__class__.__name__}: {str(exc)[:80]}); is this the official file?"
         ) from None
-    for (split, metric), value in out.items():
-        # an infinity is refused after, by check_finite_rows, as one
-        if -math.inf < value < 0 and cannot_be_negative(metric):
-            raise FormatError(
-                f"{source}: {where}: {split} {metric} {value} {NOT_NON_NEGATIVE}; the file is "
-                "damaged, re-download it"
-            )
+    # every value is a row of the frame (per seed position, and in the mean), whose
+    # check_value_ranges refuses one outside its metric's range by architecture and key
     return out
 
 

@@ -13,9 +13,8 @@ rows: ``seed_policy="mean"`` averages the stored seeds.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from nb201_flat.errors import (
     Call,
@@ -70,7 +69,12 @@ def read_results_db(
 
     from nb201_flat.importers.tidy import check_finite_rows, check_value_ranges
     from nb201_flat.train.modes import recipe_of_key, split_keyed_space
-    from nb201_flat.train.results_db import ResultsDB, connect_readonly, load_results
+    from nb201_flat.train.results_db import (
+        DAMAGED_FIX,
+        ResultsDB,
+        connect_readonly,
+        load_results,
+    )
 
     fill_isomorphic = check_flag("fill_isomorphic", fill_isomorphic)
     p = Path(path)
@@ -113,7 +117,7 @@ def read_results_db(
     check_value_ranges(
         df,
         f"{p} ({space})",
-        fix="the database is damaged: remove that run from it (or train it again) before importing",
+        fix=f"the database is damaged: {DAMAGED_FIX}",
     )
     db = ResultsDB(p, readonly=True)  # as above: nothing is left beside the source
     try:
@@ -183,72 +187,14 @@ def read_results_db(
     )
 
 
-_DAMAGED_FIX = "remove that run from the database (or train it again) before importing"
-
-
 def _check_runs(path: Path, space: str, *, empty: bool) -> None:
-    """Refuse runs of ``space`` that would import as missing numbers with no word (NaN where
-    the database says the run is done), in one line naming the run; and a database with no
-    finished run (``empty``: no final rows) by what it holds instead.
+    """Refuse damaged runs of ``space`` (:func:`~nb201_flat.train.results_db.check_finished_runs`),
+    and a database with no finished run (``empty``: no final rows) by what it holds instead."""
+    from nb201_flat.train.results_db import check_finished_runs, connect_readonly
 
-    Training writes a finished (``done`` or ``constant``) run's final epoch, with an
-    accuracy for each split, before marking it, and numbers epochs 1..schedule; a run of
-    another status, or a finished one without that epoch or accuracy, is a damaged (or
-    hand-edited) database.
-    """
-    from nb201_flat.train.campaign import CONSTANT_STATUS, ISOMORPHIC_STATUS
-    from nb201_flat.train.results_db import connect_readonly
-
-    # "running": started, not finished (killed, or training now); the others: see mark_run
-    finished = ("done", CONSTANT_STATUS)
-    known = ("running", *finished, ISOMORPHIC_STATUS)
-    fix = _DAMAGED_FIX
-    key = "space, arch, dataset, schedule, seed"
-    match = " AND ".join(f"e.{c} = r.{c}" for c in key.split(", "))
-    marks = ", ".join("?" * len(finished))
-    checks: list[tuple[str, tuple[str, ...], Callable[[Any], str]]] = [
-        (
-            f"SELECT {key}, status FROM runs WHERE space = ? AND status NOT IN "
-            f"({', '.join('?' * len(known))}) LIMIT 1",
-            known,
-            lambda row: (
-                f"has status {row[5]!r:.40}, which training never writes "
-                f"(it writes {', '.join(known)})"
-            ),
-        ),
-        (
-            f"SELECT {key}, seed FROM runs WHERE space = ? AND seed < 0 LIMIT 1",
-            (),
-            lambda row: f"has seed {row[5]}, which training never writes (seeds are >= 0)",
-        ),
-        (
-            f"SELECT {key}, epoch FROM epochs WHERE space = ? AND (epoch < 1 OR epoch > schedule) "
-            "LIMIT 1",
-            (),
-            lambda row: f"has an epoch {row[5]} outside its schedule's 1..{row[3]}",
-        ),
-        (
-            f"SELECT {key}, status FROM runs r WHERE r.space = ? AND r.status IN ({marks}) AND "
-            f"NOT EXISTS (SELECT 1 FROM epochs e WHERE {match} AND e.epoch = r.schedule) LIMIT 1",
-            finished,
-            lambda row: f"is marked {row[5]} but has no row for its final epoch {row[3]}",
-        ),
-        (
-            f"SELECT {', '.join('e.' + c for c in key.split(', '))}, e.split FROM epochs e "
-            f"JOIN runs r ON {match} WHERE e.space = ? AND r.status IN ({marks}) AND "
-            "e.epoch = e.schedule AND e.accuracy IS NULL LIMIT 1",
-            finished,
-            lambda row: (
-                f"is finished but has no accuracy on split {row[5]!r} at its final epoch {row[3]}"
-            ),
-        ),
-    ]
     con = connect_readonly(path)
     try:
-        for sql, args, why in checks:
-            row = con.execute(sql, (space, *args)).fetchone()
-            if row is not None:
-                raise ResultsDBError(f"{path} is damaged: run {tuple(row[:5])} {why(row)}; {fix}")
+        check_finished_runs(con, path, space)
         if empty:  # else Table.from_tidy: "has columns but no rows", with no why
             counts = dict(
                 con.execute(
@@ -281,16 +227,14 @@ def _check_archs(df: pd.DataFrame, space: Space, path: Path, key: str) -> None:
     import numpy as np
 
     from nb201_flat.table import check_arch_column
+    from nb201_flat.train.results_db import damaged_run
 
-    def run(row: int) -> str:
+    def run(row: int) -> tuple[object, ...]:
         r = df.iloc[row]
-        return str((key, r["arch"], r["dataset"], int(r["epochs"]), int(r["seed"])))
+        return (key, r["arch"], r["dataset"], int(r["epochs"]), int(r["seed"]))
 
     def bad(row: int, value: object, why: str) -> FormatError:
-        return FormatError(
-            f"{path} is damaged: run {run(row)} has arch {str(value)!r:.80}, which {why}; "
-            f"{_DAMAGED_FIX}"
-        )
+        return FormatError(damaged_run(path, run(row), f"has arch {str(value)!r:.80}, which {why}"))
 
     located = check_arch_column(df["arch"], space, bad, index=None)
     index = df["index"].to_numpy(dtype=np.int64)
@@ -298,8 +242,9 @@ def _check_archs(df: pd.DataFrame, space: Space, path: Path, key: str) -> None:
     if other.any():
         row = int(np.flatnonzero(other)[0])
         raise FormatError(
-            f"{path} is damaged: run {run(row)} has arch_index {index[row]}, but its arch is "
-            f"cell {located[row]}; {_DAMAGED_FIX}"
+            damaged_run(
+                path, run(row), f"has arch_index {index[row]}, but its arch is cell {located[row]}"
+            )
         )
 
 

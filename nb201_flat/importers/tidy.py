@@ -46,7 +46,8 @@ _NOT_FINITE = "is not a finite number (use nan for a missing number)"
 # results database by arch and key (check_value_ranges), NASLib's val_accuracy by its JSON
 # key. Only at import: a table built in memory (a synthetic one) may hold any number.
 ACCURACY_RANGE: Final = (0.0, 100.0)
-NOT_PERCENT = "is not an accuracy in percent (0..100)"
+NOT_PERCENT: Final = "is not an accuracy in percent (0..100)"
+NOT_NON_NEGATIVE: Final = "is negative, which a loss, a time or a cost cannot be"
 
 # a cell pyarrow read as missing: empty, or a spelling such as NA or null (its text is gone)
 _MISSING_CELL = object()
@@ -75,15 +76,36 @@ def metric_range(metric: str) -> tuple[float, float] | None:
 
 
 def outside_range_why(metric: str) -> str:
-    """Why a value outside :func:`metric_range` is refused, for its message."""
-    return NOT_PERCENT if is_accuracy(metric) else f"is negative (a {metric} is >= 0)"
+    """Why a value outside :func:`metric_range` is refused, after the value in its message:
+    every importer words it so.
+
+    >>> outside_range_why("ptq_accuracy"), outside_range_why("loss")
+    ('is not an accuracy in percent (0..100)', 'is negative, which a loss, a time or a cost cannot be')
+    """
+    return NOT_PERCENT if is_accuracy(metric) else NOT_NON_NEGATIVE
+
+
+def outside_range(metric: str, values: Any) -> Any:
+    """True where ``values`` (one, or an array) of ``metric`` lie outside :func:`metric_range`
+    (NaN, a missing number, does not); False for a metric of no range.
+
+    >>> outside_range("time_s", pd.Series([-1.0, 2.0, math.nan])).tolist()
+    [True, False, False]
+    >>> outside_range("jacov", -1.0)
+    False
+    """
+    limits = metric_range(metric)
+    if limits is None:
+        return False
+    low, high = limits
+    return (values < low) | (values > high)
 
 
 def accuracy_outside_range(value: Any) -> Any:
     """True for an accuracy no measurement can have (NaN, a missing number, is not); a value
-    or an array of them."""
-    low, high = ACCURACY_RANGE
-    return (value < low) | (value > high)
+    or an array of them. For a percentage named otherwise (AnalogNAS-Bench's drift
+    accuracies); a metric named as one is :func:`outside_range`'s."""
+    return outside_range("accuracy", value)
 
 
 def _outside_ranges(metrics: Any, values: Any) -> Any:
@@ -127,15 +149,11 @@ def check_value_ranges(
     >>> check_value_ranges(df.iloc[1:], "f.json")
     Traceback (most recent call last):
     ...
-    nb201_flat.errors.FormatError: f.json: architecture 4, c/s@2ep:time_s mean over seeds: -3.0 is negative (a time_s is >= 0); fix or re-download the file
+    nb201_flat.errors.FormatError: f.json: architecture 4, c/s@2ep:time_s mean over seeds: -3.0 is negative, which a loss, a time or a cost cannot be; fix or re-download the file
     """
     bad = _outside_ranges(df["metric"], df["value"])
     if bad.any():
         raise _row_error(df, bad, source, None, seed_word, fix)
-
-
-# the name the official and NATS importers call (they refused accuracies only before)
-check_accuracy_rows = check_value_ranges
 
 
 def check_finite_rows(
@@ -202,6 +220,26 @@ def _first(mask: Any) -> int:
     return int(np.flatnonzero(np.asarray(mask))[0])
 
 
+def _int_range_why(name: str, low: int, high: int | None) -> str:
+    """Why an integer of column ``name`` outside ``low..high`` (``high`` None: unbounded, or
+    not known yet) is refused: one wording for a file's line and a frame's row."""
+    if name == "seed":
+        return "is out of range (a stored seed is >= 0; the mean over seeds is an empty cell)"
+    if high is None:
+        return f"is out of range (must be >= {low})"
+    if name in ("index", "copied_from"):
+        return f"is out of range (the space's cells are {low}..{high})"
+    return f"is out of range (outside {low}..{high})"
+
+
+def _first_outside(values: Any, nulls: Any, low: int, high: int | None) -> int | None:
+    """Position of the first integer (not null) outside ``low..high``, or None."""
+    out = ~nulls & (values < low)
+    if high is not None:
+        out |= ~nulls & (values > high)
+    return _first(out) if out.any() else None
+
+
 def _strict_int(p: Path, table: Any, name: str, *, nullable: bool, minimum: int, csv: bool) -> Any:
     """Column ``name`` as int64 numpy (float NaN for an allowed empty seed), never coerced."""
     import numpy as np
@@ -239,11 +277,9 @@ def _strict_int(p: Path, table: Any, name: str, *, nullable: bool, minimum: int,
     if nulls.any() and not nullable:
         i = _first(nulls)
         raise _bad(p, i, name, "", "is empty (every row needs one)", csv)
-    low = ~nulls & (values < minimum)
-    if low.any():
-        i = _first(low)
-        what = "mean over seeds is an empty cell" if name == "seed" else f"must be >= {minimum}"
-        raise _bad(p, i, name, int(values[i]), f"is out of range ({what})", csv)
+    # the space's size, and so an index's top, is known after the space column is read
+    if (out := _first_outside(values, nulls, minimum, None)) is not None:
+        raise _bad(p, out, name, int(values[out]), _int_range_why(name, minimum, None), csv)
     if nullable:
         return np.where(nulls, np.nan, values.astype(np.float64)), nulls
     return values, nulls
@@ -365,15 +401,16 @@ def read_tidy_frame(path: str | os.PathLike[str]) -> pd.DataFrame:
         elif col == "constant_output":
             out[col] = _strict_flags(p, table, col, csv)
         elif col in _STRINGS:
-            arr = table.column(col)
-            empty = np.asarray(arr.is_null().to_numpy(zero_copy_only=False), dtype=bool)
-            # an empty space key is named by tidy_space, with the fix for a column of one's own
-            if col not in ("arch", "space") and empty.any():
-                i = _first(empty)
-                raise _bad(p, i, col, _MISSING_CELL, "is empty (every row needs one)", csv)
-            out[col] = arr.to_pandas()
-            if col not in ("arch", "space"):  # those two are named by their own checks
-                _check_key_text(p, out[col], col, csv)
+            out[col] = table.column(col).to_pandas()
+            # arch and space are named by their own checks (an empty space key with the fix
+            # for a column of one's own); the keys by check_tidy_frame's rule, by their line
+            if col not in ("arch", "space"):
+                cells = out[col]
+                if not isinstance(cells.dtype, pd.CategoricalDtype):  # a parquet's plain text
+                    cells = cells.astype("category")  # a few names over many rows
+                if fault := _key_text_fault(cells):
+                    row, why = fault
+                    raise _line_bad(p, col, csv)(row, out[col].iloc[row], why)
         elif col == "value":
             arr = table.column(col)
             if not pa.types.is_floating(arr.type) and not pa.types.is_integer(arr.type):
@@ -406,31 +443,24 @@ def read_tidy_frame(path: str | os.PathLike[str]) -> pd.DataFrame:
     bad = _first_outside_range(out["metric"], out["value"]) if has_both else None
     if bad is not None:
         metric = str(out["metric"][bad])
-        why = outside_range_why(metric) + (f" (metric {metric!r})" if is_accuracy(metric) else "")
+        why = f"{outside_range_why(metric)} (metric {metric!r})"
         raise _bad(p, bad, "value", float(out["value"][bad]), why, csv)
     return pd.DataFrame(out)
 
 
-def _check_key_text(p: Path, column: Any, name: str, csv: bool) -> None:
-    """Refuse a key cell (dataset, split, metric) that is not text (a parquet's bytes) or has
-    spaces around it (``' cifar10'`` would be a key of its own), by its line: Table.from_tidy
-    would name only its row in a frame the user never saw."""
-    import numpy as np
+def _line_bad(
+    p: Path, column: str, csv: bool, fix: str = "fix the file"
+) -> Callable[[int, object, str], FormatError]:
+    """``bad(row, value, why)``: the one-line error for a cell of ``column`` by the file's line
+    (an empty cell, read as None or NaN, shown as such), as :func:`tidy_space` and
+    :func:`~nb201_flat.table.check_arch_column` call it."""
 
-    cells = (
-        column.astype("category") if not isinstance(column.dtype, pd.CategoricalDtype) else column
-    )
-    names = cells.cat.categories.to_numpy(dtype=object)  # a few names over many rows
-    for why, bad in (
-        ("is not text", [not isinstance(x, str) for x in names]),
-        (
-            "has spaces around it (it would be a key of its own)",
-            [isinstance(x, str) and x != x.strip() for x in names],
-        ),
-    ):
-        if any(bad):  # the first row of any bad name
-            row = _first(np.isin(np.asarray(cells.cat.codes), np.flatnonzero(bad)))
-            raise _bad(p, row, name, column.iloc[row], why, csv)
+    def bad(row: int, value: object, why: str) -> FormatError:
+        empty = value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
+        shown = _MISSING_CELL if empty else getattr(value, "item", lambda: value)()  # np.int64
+        return _bad(p, row, column, shown, why, csv, fix=fix)
+
+    return bad
 
 
 def _check_nb201_names(p: Path, datasets: Any, splits: Any, csv: bool) -> None:
@@ -578,51 +608,45 @@ def _frame_int(
     if nulls.any() and not nullable:
         i = _first(nulls)
         raise frame_bad(source, df, i, name, col.iloc[i], "is empty (every row needs one)")
-    out = ~nulls & ((values < low) | (values > high))
-    if out.any():
-        i = _first(out)
-        what = (
-            "a stored seed is >= 0; the mean over seeds is an empty cell"
-            if name == "seed"
-            else f"outside {low}..{high}"
-        )
-        raise frame_bad(source, df, i, name, int(values[i]), f"is out of range ({what})")
+    if (out := _first_outside(values, nulls, low, high)) is not None:
+        raise frame_bad(source, df, out, name, int(values[out]), _int_range_why(name, low, high))
     return values, nulls
 
 
-def _frame_text(source: str, df: pd.DataFrame, name: str) -> None:
-    """Refuse empty or non-text cells of a key column (``astype(str)`` would make them 'nan'),
-    and text with spaces around it."""
+def _key_text_fault(col: pd.Series) -> tuple[int, str] | None:
+    """(row, why) of the first bad cell of a key column (dataset, split, metric), or None: an
+    empty cell (``astype(str)`` would make it 'nan'), one that is not text (a parquet's bytes),
+    blank, or with spaces around it (``' cifar10'`` would be a key of its own, which no query
+    for cifar10 finds). The one rule for a file's lines and a frame's rows."""
     import numpy as np
 
-    col = df[name]
-    cells = (
-        col.cat.categories.to_numpy(dtype=object)
-        if isinstance(col.dtype, pd.CategoricalDtype)
-        else None
-    )
     empty = np.asarray(col.isna().to_numpy(), dtype=bool)
     if empty.any():
-        i = _first(empty)
-        raise frame_bad(source, df, i, name, col.iloc[i], "is empty (every row needs one)")
-    values = col.to_numpy(dtype=object) if cells is None else cells
-    text = np.fromiter((isinstance(x, str) for x in values), dtype=bool, count=len(values))
-    blank = np.fromiter(
-        (isinstance(x, str) and not x.strip() for x in values), dtype=bool, count=len(values)
-    )
-    # ' cifar10' would be stored as a key of its own, which no query for cifar10 finds
-    padded = np.fromiter(
-        (isinstance(x, str) and x != x.strip() for x in values), dtype=bool, count=len(values)
-    )
-    for mask, why in (
-        (~text, "is not text"),
-        (blank, "is empty (every row needs one)"),
-        (padded, "has spaces around it (it would be a key of its own)"),
+        return _first(empty), "is empty (every row needs one)"
+    if isinstance(col.dtype, pd.CategoricalDtype):  # a few names over many rows
+        values, codes = col.cat.categories.to_numpy(dtype=object), col.cat.codes.to_numpy()
+    else:
+        values, codes = col.to_numpy(dtype=object), None
+    for why, test in (
+        ("is not text", lambda x: not isinstance(x, str)),
+        ("is empty (every row needs one)", lambda x: isinstance(x, str) and not x.strip()),
+        (
+            "has spaces around it (it would be a key of its own)",
+            lambda x: isinstance(x, str) and x != x.strip(),
+        ),
     ):
-        if mask.any():
-            j = _first(mask)
-            i = j if cells is None else _first(col.cat.codes.to_numpy() == j)
-            raise frame_bad(source, df, i, name, col.iloc[i], why)
+        bad = np.fromiter(map(test, values), dtype=bool, count=len(values))
+        if bad.any():  # the first row of any bad value
+            rows = bad if codes is None else np.isin(codes, np.flatnonzero(bad))
+            return _first(rows), why
+    return None
+
+
+def _frame_text(source: str, df: pd.DataFrame, name: str) -> None:
+    """Refuse a bad cell of key column ``name`` (:func:`_key_text_fault`) by the frame's row."""
+    if fault := _key_text_fault(df[name]):
+        row, why = fault
+        raise frame_bad(source, df, row, name, df[name].iloc[row], why)
 
 
 def _frame_flags(source: str, df: pd.DataFrame, name: str) -> Any:
@@ -907,28 +931,18 @@ def read_tidy(
     meta = {"file": str(path), "columns": [c for c in TIDY_COLUMNS if c in df]}
     csv = not p.name.lower().endswith(".parquet")
 
-    def bad_space(row: int, value: object, why: str) -> FormatError:
-        empty = value is None or (isinstance(value, float) and math.isnan(value))
-        shown = _MISSING_CELL if empty else getattr(value, "item", lambda: value)()  # np.int64
-        return _bad(p, row, "space", shown, why, csv, fix=SPACE_COLUMN_FIX)
-
+    bad_space = _line_bad(p, "space", csv, fix=SPACE_COLUMN_FIX)
     space, meta = tidy_space(df, space, meta, str(p), bad=bad_space)
     for col in ("index", "copied_from"):  # here, with the space's size, to name the line
         if col in df:
-            cells = df[col].to_numpy(dtype=np.float64, na_value=np.nan)
-            over = cells >= space.size  # NaN (an empty copied_from) is not
-            if over.any():
-                i = _first(over)
-                why = f"is out of range (the space's cells are 0..{space.size - 1})"
+            nulls = df[col].isna().to_numpy(dtype=bool)
+            cells = df[col].to_numpy(dtype=np.int64, na_value=0)
+            if (i := _first_outside(cells, nulls, 0, space.size - 1)) is not None:
+                why = _int_range_why(col, 0, space.size - 1)
                 raise _bad(p, i, col, int(cells[i]), why, csv)
     if "arch" in df:  # here, to name a bad string by the file's line
-
-        def bad(row: int, value: object, why: str) -> FormatError:
-            empty = value is None or (isinstance(value, float) and math.isnan(value))
-            return _bad(p, row, "arch", _MISSING_CELL if empty else value, why, csv)
-
         index = df["index"].to_numpy(dtype="int64") if "index" in df else None
-        check_arch_column(df["arch"], space, bad, index=index)
+        check_arch_column(df["arch"], space, _line_bad(p, "arch", csv), index=index)
     return Table.from_tidy(
         df,
         space=space,

@@ -78,6 +78,10 @@ _SIDE_TABLES: dict[str, dict[str, str]] = {
 files of earlier versions stay theirs to read and write)."""
 
 _RUN_KEY = "space, arch, dataset, schedule, seed"
+"""The columns that key a run, in :data:`Key`'s order, in every table."""
+
+DAMAGED_FIX = "remove that run from the database (or train it again) before importing"
+"""What to do about a damaged run: a database the user trained cannot be re-downloaded."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -559,12 +563,21 @@ _READ_TYPES: dict[str, dict[str, tuple[str, ...]]] = {
 }
 
 
+def damaged_run(path: str | os.PathLike[str], run: Sequence[object], why: str) -> str:
+    """The one-line refusal of ``run`` (its key's five values, :data:`Key`) of the damaged
+    database at ``path``: ``why`` follows the run, :data:`DAMAGED_FIX` ends it.
+
+    >>> damaged_run("r.sqlite", ("nb201", "|a|", "cifar10", 200, 777), "has seed -1")
+    "r.sqlite is damaged: run ('nb201', '|a|', 'cifar10', 200, 777) has seed -1; remove that run from the database (or train it again) before importing"
+    """
+    return f"{path} is damaged: run {tuple(run)} {why}; {DAMAGED_FIX}"
+
+
 def _check_damage(conn: sqlite3.Connection, path: Path, space: str | None) -> None:
     """Refuse rows (of ``space``, or all) that no code here writes: a wrongly typed cell, or
     epochs whose run is not in ``runs`` (which the join would drop in silence)."""
     where = "" if space is None else " AND space = ?"
     args = () if space is None else (space,)
-    fix = "remove that run from the database (or train it again) before importing"
     for table, columns in _READ_TYPES.items():
         # one pass over the table: the first row with any wrongly typed cell, then which
         checks: list[str] = []
@@ -586,8 +599,9 @@ def _check_damage(conn: sqlite3.Connection, path: Path, space: str | None) -> No
             if kind not in types:
                 want = " or ".join(t for t in types if t != "null")
                 raise ResultsDBError(
-                    f"{path} is damaged: run {tuple(key)} has {col} {value!r} in table {table} "
-                    f"({kind}, not {want}); {fix}"
+                    damaged_run(
+                        path, key, f"has {col} {value!r} in table {table} ({kind}, not {want})"
+                    )
                 )
     match = " AND ".join(f"r.{c} = e.{c}" for c in _RUN_KEY.split(", "))
     row = conn.execute(
@@ -598,8 +612,69 @@ def _check_damage(conn: sqlite3.Connection, path: Path, space: str | None) -> No
     if row is not None:
         raise ResultsDBError(
             f"{path} is damaged: the epochs of run {tuple(row)} have no row in table runs "
-            f"(a key changed in one table only); {fix}"
+            f"(a key changed in one table only); {DAMAGED_FIX}"
         )
+
+
+def check_finished_runs(conn: sqlite3.Connection, path: Path, space: str) -> None:
+    """Refuse runs of ``space`` that would import as missing numbers with no word (NaN where
+    the database says the run is done), in one line naming the run (:func:`damaged_run`).
+
+    Training writes a finished (``done`` or ``constant``) run's final epoch, with an
+    accuracy for each split, before marking it, and numbers epochs 1..schedule; a run of
+    another status, or a finished one without that epoch or accuracy, is a damaged (or
+    hand-edited) database.
+    """
+    from nb201_flat.train.campaign import CONSTANT_STATUS, ISOMORPHIC_STATUS
+
+    # "running": started, not finished (killed, or training now); the others: see mark_run
+    finished = ("done", CONSTANT_STATUS)
+    known = ("running", *finished, ISOMORPHIC_STATUS)
+    columns = _RUN_KEY.split(", ")
+    match = " AND ".join(f"e.{c} = r.{c}" for c in columns)
+    marks = ", ".join("?" * len(finished))
+    checks: list[tuple[str, tuple[str, ...], Callable[[Sequence[object]], str]]] = [
+        (
+            f"SELECT {_RUN_KEY}, status FROM runs WHERE space = ? AND status NOT IN "
+            f"({', '.join('?' * len(known))}) LIMIT 1",
+            known,
+            lambda row: (
+                f"has status {row[5]!r:.40}, which training never writes "
+                f"(it writes {', '.join(known)})"
+            ),
+        ),
+        (
+            f"SELECT {_RUN_KEY}, seed FROM runs WHERE space = ? AND seed < 0 LIMIT 1",
+            (),
+            lambda row: f"has seed {row[5]}, which training never writes (seeds are >= 0)",
+        ),
+        (
+            f"SELECT {_RUN_KEY}, epoch FROM epochs WHERE space = ? AND (epoch < 1 OR "
+            "epoch > schedule) LIMIT 1",
+            (),
+            lambda row: f"has an epoch {row[5]} outside its schedule's 1..{row[3]}",
+        ),
+        (
+            f"SELECT {_RUN_KEY}, status FROM runs r WHERE r.space = ? AND r.status IN ({marks}) "
+            f"AND NOT EXISTS (SELECT 1 FROM epochs e WHERE {match} AND e.epoch = r.schedule) "
+            "LIMIT 1",
+            finished,
+            lambda row: f"is marked {row[5]} but has no row for its final epoch {row[3]}",
+        ),
+        (
+            f"SELECT {', '.join('e.' + c for c in columns)}, e.split FROM epochs e "
+            f"JOIN runs r ON {match} WHERE e.space = ? AND r.status IN ({marks}) AND "
+            "e.epoch = e.schedule AND e.accuracy IS NULL LIMIT 1",
+            finished,
+            lambda row: (
+                f"is finished but has no accuracy on split {row[5]!r} at its final epoch {row[3]}"
+            ),
+        ),
+    ]
+    for sql, args, why in checks:
+        row = conn.execute(sql, (space, *args)).fetchone()
+        if row is not None:
+            raise ResultsDBError(damaged_run(path, row[:5], why(row)))
 
 
 def load_results(path: str | os.PathLike[str], *, space: str | None = None) -> pd.DataFrame:

@@ -323,8 +323,12 @@ def test_a_value_outside_its_metrics_range_is_refused_by_line(
         read_tidy(path)
     msg = str(info.value)
     assert f"row 2 (line 3), column 'value': {float(value)} " in msg, msg
-    why = "is not an accuracy in percent" if metric == "accuracy" else f"a {metric} is >= 0"
-    assert why in msg and "\n" not in msg, msg
+    why = (
+        "is not an accuracy in percent (0..100)"
+        if metric == "accuracy"
+        else "is negative, which a loss, a time or a cost cannot be"
+    )
+    assert f"{why} (metric {metric!r}); fix the file" in msg and "\n" not in msg, msg
 
 
 def test_a_metric_of_no_known_range_keeps_its_negative_values(tmp_path: Path) -> None:
@@ -361,6 +365,39 @@ def test_a_name_nb201_spells_otherwise_is_refused_by_line(
     msg = str(info.value)
     assert msg.startswith(f"{path}: row 2 (line 3), column '{column}': "), msg
     assert named in msg and "\n" not in msg, msg
+
+
+@pytest.mark.parametrize(
+    ("row", "column", "why"),
+    [
+        (
+            _row(dataset=" cifar10"),
+            "dataset",
+            "has spaces around it (it would be a key of its own)",
+        ),
+        (_row(dataset="  "), "dataset", "is empty (every row needs one)"),
+        (_row().replace("accuracy", "accuracy "), "metric", "has spaces around it"),
+        (_row(index="15625"), "index", "is out of range (the space's cells are 0..15624)"),
+    ],
+)
+def test_a_file_and_a_frame_refuse_a_cell_by_one_rule(
+    tmp_path: Path, row: str, column: str, why: str
+) -> None:
+    # one rule (tidy._key_text_fault, _int_range_why) for the file's line and the frame's row
+    path = tmp_path / "t.csv"
+    path.write_text(HEADER + GOOD + row)
+    with pytest.raises(FormatError) as by_line:
+        read_tidy(path)
+    frame = pd.read_csv(io.StringIO(HEADER + GOOD + row), dtype={"seed": "Int64"})
+    with pytest.raises(FormatError) as by_row:
+        Table.from_tidy(frame)
+    for info, where, fix in (
+        (by_line, "row 2 (line 3)", "the file"),
+        (by_row, "row 2", "the frame"),
+    ):
+        msg = str(info.value)
+        assert f"{where}, column '{column}': " in msg and f"{why}" in msg, msg
+        assert msg.endswith(fix) and "\n" not in msg, msg
 
 
 def test_names_of_other_sources_are_kept(tmp_path: Path) -> None:

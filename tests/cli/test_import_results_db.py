@@ -309,8 +309,8 @@ def test_stand_ins_a_tidy_frame_cannot_carry_are_refused() -> None:
         ),
         (
             {"copied_from": pd.array([pd.NA, pd.NA, 15625, pd.NA, pd.NA], dtype="Int64")},
-            "tidy table 'f.csv': row 3, column 'copied_from': 15625 is out of range (outside "
-            "0..15624); fix the frame",
+            "tidy table 'f.csv': row 3, column 'copied_from': 15625 is out of range (the "
+            "space's cells are 0..15624); fix the frame",
         ),
     ],
 )

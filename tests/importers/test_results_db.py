@@ -262,7 +262,8 @@ def test_a_negative_time_or_loss_is_refused(db_path: Path, column: str, value: f
     with pytest.raises(
         FormatError,
         match=rf"architecture 11472, cifar10/train@2ep:{column} seed 777: {value} is "
-        rf"negative \(a {column} is >= 0\); the database is damaged",
+        rf"negative, which a loss, a time or a cost cannot be; the database is damaged: "
+        r"remove that run from the database \(or train it again\) before importing$",
     ):
         read_results_db(db_path)
 

@@ -183,24 +183,29 @@ def test_an_integer_seed_in_the_record_matches(tmp_path: Path) -> None:
 NEGATIVE: dict[str, tuple[Callable[[dict[str, Any]], None], str]] = {
     "time": (
         lambda r: r.update(train_times={e: -5.0 for e in range(200)}),
-        "train time_s -1000.0",
+        "train@200ep:time_s seed position 1: -1000.0",
     ),
-    "params": (lambda r: r.update(params=-1.0), "model params_mb -1.0"),
-    "flops": (lambda r: r.update(flop=-2.0), "model flops_m -2.0"),
-    "loss": (lambda r: r.update(eval_losses={"ori-test@199": -0.25}), "ori-test loss -0.25"),
+    "params": (lambda r: r.update(params=-1.0), "model@200ep:params_mb seed position 1: -1.0"),
+    "flops": (lambda r: r.update(flop=-2.0), "model@200ep:flops_m seed position 1: -2.0"),
+    "loss": (
+        lambda r: r.update(eval_losses={"ori-test@199": -0.25}),
+        "ori-test@200ep:loss seed position 1: -0.25",
+    ),
 }
 
 
 @pytest.mark.parametrize("case", NEGATIVE)
 def test_a_negative_time_cost_or_loss_is_refused(tmp_path: Path, case: str) -> None:
+    # seed 888 is position 1 of the stored 777, 888: named by the frame's range check, which
+    # the accuracies share (the run reader states no rule of its own)
     damage, said = NEGATIVE[case]
     data = benchmark()
     damage(run_of(data))
     with pytest.raises(FormatError) as info:
         read_nb201_pth(write_pth(tmp_path / "f.pth", data), curves=None)
     assert str(info.value) == (
-        f"{tmp_path / 'f.pth'}: architecture 1 (200 epochs) cifar10 seed 888: {said} is "
-        "negative, which a loss, a time or a cost cannot be; the file is damaged, re-download it"
+        f"{tmp_path / 'f.pth'}: architecture 1, cifar10/{said} is negative, which a loss, a "
+        "time or a cost cannot be; fix or re-download the file"
     )
 
 
@@ -217,7 +222,13 @@ def test_a_negative_time_cost_or_loss_is_refused(tmp_path: Path, case: str) -> N
         ),
         (
             lambda r: r["train_times"].update({7: -1.0}),
-            "train epoch_time_s at epoch 7 (0-based): -1.0 is negative",
+            "train epoch_time_s at epoch 7 (0-based): -1.0 is negative, which a loss, a time or "
+            "a cost cannot be; the file is damaged",
+        ),
+        (
+            lambda r: r["train_losses"].update({3: -0.5}),
+            "train loss at epoch 3 (0-based): -0.5 is negative, which a loss, a time or a cost "
+            "cannot be; the file is damaged",
         ),
     ],
 )
