@@ -763,13 +763,8 @@ class Table:
         # the casts below would coerce 1.5 to 1, -1 to the mean row, 1e30 to int64 min
         df = check_tidy_frame(df, size=space.size, source=label)
         index: npt.NDArray[np.int64] | None = None
-        if "index" in df:
-            idx = pd.to_numeric(df["index"], errors="coerce")
-            if idx.isna().any() or (idx < 0).any() or (idx >= space.size).any():
-                raise FormatError(
-                    f"tidy table has index values outside 0..{space.size - 1} or not integers"
-                )
-            index = idx.to_numpy(dtype=np.int64)
+        if "index" in df:  # every value a cell of the space: check_tidy_frame refused others
+            index = pd.to_numeric(df["index"]).to_numpy(dtype=np.int64)
         if index is None or (check_arch and "arch" in df):
             frame = df
 
