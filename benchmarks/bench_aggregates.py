@@ -436,6 +436,26 @@ def _scaling(g: str, *, quick: bool, repeats: int) -> list[Row]:
     return rows
 
 
+def _copies_of(data: Any) -> tuple[Any, Any]:
+    """``data`` as a retraining table trained with ``--unique-isomorphism`` would hold it: each
+    connected cell's value copied from its isomorphism class's first member (the copies
+    recorded as stand-ins), disconnected cells at one constant chance value."""
+    from dataclasses import replace
+
+    from nb201_flat.landscape.stand_ins import StandIns
+
+    classes = NB201.isomorphism_classes(merge_disconnected=False)
+    _, first = np.unique(classes, return_index=True)  # ids are 0..K-1 by first appearance
+    source = first[classes]
+    connected = NB201.connected
+    copies = [
+        (i, int(source[i])) for i in np.flatnonzero(connected & (source != np.arange(NB201.size)))
+    ]
+    stand = StandIns.build(NB201.size, copies=copies, constant=np.flatnonzero(~connected).tolist())
+    values = np.where(connected, data.values[:, source], 10.0)
+    return replace(data, values=values), stand
+
+
 def run_vectorised(*, quick: bool, repeats: int) -> list[Row]:
     from nb201_flat.search import (
         LocalSearch,
@@ -470,8 +490,19 @@ def run_vectorised(*, quick: bool, repeats: int) -> list[Row]:
         ("LS", LocalSearch()),
         ("NA-LS r1 mean free", LocalSearch(objective=na)),
     ]
+    # a retraining table trained one member per isomorphism class: the NA objective leaves
+    # each cell's own copies out of its neighbourhood (the runner's with_stand_ins)
+    copy_data, stand = _copies_of(data)
+    copies = NeighbourObjective(radius=1, stand_ins=stand)
+    with_copies = [
+        ("NA-RS r1 mean free, copies left out", NARandomSearch(copies)),
+        ("NA-REA r1 mean free, copies left out", RegularizedEvolution(objective=copies)),
+    ]
+    cases = [(n, a, data) for n, a in algos] + [(n, a, copy_data) for n, a in with_copies]
+    if quick:
+        cases = [*cases[:2], cases[len(algos)]]
     rows = []
-    for name, algo in algos[:2] if quick else algos:
+    for name, algo, data in cases:
         label = f"{name}, {runs} runs, NB201 time budget"
         if not batched_ok(data, algo):
             rows.append(Row("vectorised", label, status="error", note="no batched form"))
