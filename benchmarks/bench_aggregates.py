@@ -508,8 +508,12 @@ def run_vectorised(*, quick: bool, repeats: int) -> list[Row]:
             rows.append(Row("vectorised", label, status="error", note="no batched form"))
             continue
         NB201.neighbours(1, exact=False)  # both use the cached radius-1 arrays
-        t_loop, loop = _once(lambda algo=algo: [run_one(data, algo, 0, r) for r in range(runs)])
-        t_vec = measure(lambda algo=algo: run_batched(data, algo, 0, range(runs)), repeats=repeats)
+        t_loop, loop = _once(
+            lambda algo=algo, data=data: [run_one(data, algo, 0, r) for r in range(runs)]
+        )
+        t_vec = measure(
+            lambda algo=algo, data=data: run_batched(data, algo, 0, range(runs)), repeats=repeats
+        )
         rows.append(
             Row(
                 "vectorised",
