@@ -53,8 +53,6 @@ COST_KEY = MetricKey("toy", "model", 12, "params_mb")
 
 def _curve_table() -> Table:
     """A tiny table with learning curves (a mean and seed 0) and a cost."""
-    from nb201_flat.curves import Curves
-
     curve = np.tile(np.arange(3.0), (TINY.size, 1)) + np.arange(TINY.size)[:, None]
     final = curve[:, -1].copy()
     data = {(CURVE_KEY, None): final, (CURVE_KEY, 0): final, (COST_KEY, None): final}

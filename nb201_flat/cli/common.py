@@ -52,14 +52,14 @@ def add_direction_arg(parser: argparse.ArgumentParser) -> None:
         const=False,
         help="rank high values first (default for an accuracy; needed for a metric with no "
         "natural direction: time_s, params_mb, flops_m, latency_s, a *_std spread, a zero-cost "
-        "proxy such as synflow)",
+        "proxy such as synflow, a metric of your own such as a *_loss)",
     )
     way.add_argument(
         "--lower-is-better",
         dest="lower_is_better",
         action="store_const",
         const=True,
-        help="rank low values first (default for a metric whose name ends in 'loss')",
+        help="rank low values first (default for the benchmark's loss, metric 'loss')",
     )
 
 
@@ -95,8 +95,9 @@ def higher_is_better(args: argparse.Namespace) -> bool:
 
         raise ArgumentError(
             f"metric {args.metric!r} has no natural ranking direction (accuracies rank high "
-            "first, losses low first; costs, spreads and zero-cost proxies neither); state it: "
-            "--higher-is-better or --lower-is-better"
+            "first, the benchmark's 'loss' low first; costs, spreads, zero-cost proxies and "
+            "metrics of your own, a *_loss too, neither); state it: --higher-is-better or "
+            "--lower-is-better"
         )
     return natural
 

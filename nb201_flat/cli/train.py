@@ -25,6 +25,10 @@ from nb201_flat.errors import (
 
 log = logging.getLogger(__name__)
 
+#: ``--eval-batch-size``'s default: the recipe's (``train.recipe.Recipe.eval_batch_size``),
+#: stated here so that building the command line does not import the training package
+EVAL_BATCH_SIZE = 1024
+
 _DATASETS = DATASETS
 
 
@@ -143,9 +147,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--eval-batch-size",
         type=int,
-        default=1024,
+        default=EVAL_BATCH_SIZE,
         metavar="B",
-        help="evaluation batch size, separate from the training batch (1024)",
+        help=f"evaluation batch size, separate from the training batch ({EVAL_BATCH_SIZE})",
     )
     p.add_argument(
         "--compile",
@@ -636,7 +640,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         Param("eval_batch_size"),
         args.eval_batch_size,
         1,
-        fix=("the default is ", Param("eval_batch_size", 1024)),
+        fix=("the default is ", Param("eval_batch_size", EVAL_BATCH_SIZE)),
     )
     if not re.fullmatch(r"auto|cpu|cuda(:[0-9]+)?|mps", args.device):
         raise ArgumentError(f"--device must be auto, cpu, cuda, cuda:N or mps, got {args.device!r}")

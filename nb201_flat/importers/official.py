@@ -195,12 +195,12 @@ class TidyRows:
                 raise FormatError(
                     f"{self.source}: {where} lists seeds {shown(dataset_seed[dataset])} on "
                     f"{dataset} but lacks the results of {shown(exc.args[0] if exc.args else exc)}"
-                    "; the file is damaged, re-download it"
+                    f"; {_DAMAGED}"
                 ) from None
             if len(set(seeds)) != len(seeds):  # one run would count twice in the mean
                 raise FormatError(
                     f"{self.source}: {where} lists seeds {shown(dataset_seed[dataset])} on "
-                    f"{dataset}, a seed twice; the file is damaged, re-download it"
+                    f"{dataset}, a seed twice; {_DAMAGED}"
                 )
             per_run = [
                 _run_values(
@@ -272,8 +272,13 @@ class TidyRows:
             columns=list(TIDY_COLUMNS),
         )
         check_finite_rows(df, self.source, seed_word="seed position")
-        check_value_ranges(df, self.source, seed_word="seed position")
+        # a binary pickle is not fixed by hand: damaged, as the run checks say
+        check_value_ranges(df, self.source, seed_word="seed position", fix=_DAMAGED)
         return df
+
+
+#: the fix of a refusal of a value the official file holds (a binary pickle: re-download it)
+_DAMAGED = "the file is damaged, re-download it"
 
 
 def _check_run(
@@ -281,19 +286,18 @@ def _check_run(
 ) -> None:
     """Refuse a run filed under ``(dataset, seed)`` of a schedule of ``epochs`` whose own record
     says otherwise: its final value would be another run's, or another epoch's, under this key."""
-    damaged = "the file is damaged, re-download it"
     ran = run.get("epochs")
     if whole_number(ran) != epochs:
         raise FormatError(
             f"{source}: {where} ran {shown(ran, 30)} epochs, not the {epochs} of its schedule; "
-            f"{damaged}"
+            f"{_DAMAGED}"
         )
     name = run.get("name", dataset)
     if name != dataset:
-        raise FormatError(f"{source}: {where} is a run on {shown(name, 40)}; {damaged}")
+        raise FormatError(f"{source}: {where} is a run on {shown(name, 40)}; {_DAMAGED}")
     own = run.get("seed", seed)  # the official files store it as text ("777")
     if str(whole_number(own) if whole_number(own) is not None else own) != str(seed):
-        raise FormatError(f"{source}: {where} is the run of seed {shown(own, 30)}; {damaged}")
+        raise FormatError(f"{source}: {where} is the run of seed {shown(own, 30)}; {_DAMAGED}")
 
 
 def _run_values(

@@ -43,8 +43,8 @@ _NOT_FINITE = "is not a finite number (use nan for a missing number)"
 # file, never a score; query printed it as one. A time, loss or size is never negative: a
 # search summed a negative time_s into its budget. Importers refuse a value outside its
 # metric's range by one rule (metric_range): a tidy file by its line, an official file or a
-# results database by arch and key (check_value_ranges), NASLib's val_accuracy by its JSON
-# key. Only at import: a table built in memory (a synthetic one) may hold any number.
+# results database by arch and key (check_value_ranges), a NASLib zc file's measurements
+# (val_accuracy, costs) by their JSON key. Only at import: a table built in memory (a synthetic one) may hold any number.
 ACCURACY_RANGE: Final = (0.0, 100.0)
 NOT_PERCENT: Final = "is not an accuracy in percent (0..100)"
 NOT_NON_NEGATIVE: Final = "is negative, which a loss, a time or a cost cannot be"
@@ -221,11 +221,11 @@ def _first(mask: Any) -> int:
 
 
 def _int_range_why(name: str, low: int, high: int | None) -> str:
-    """Why an integer of column ``name`` outside ``low..high`` (``high`` None: unbounded, or
-    not known yet) is refused: one wording for a file's line and a frame's row."""
+    """Why an integer of column ``name`` outside ``low..high`` (``high`` None or int64's top:
+    unbounded) is refused: one wording for a file's line and a frame's row."""
     if name == "seed":
         return "is out of range (a stored seed is >= 0; the mean over seeds is an empty cell)"
-    if high is None:
+    if high is None or high >= _INT64_MAX:
         return f"is out of range (must be >= {low})"
     if name in ("index", "copied_from"):
         return f"is out of range (the space's cells are {low}..{high})"
@@ -240,8 +240,11 @@ def _first_outside(values: Any, nulls: Any, low: int, high: int | None) -> int |
     return _first(out) if out.any() else None
 
 
-def _strict_int(p: Path, table: Any, name: str, *, nullable: bool, minimum: int, csv: bool) -> Any:
-    """Column ``name`` as int64 numpy (float NaN for an allowed empty seed), never coerced."""
+def _strict_int(
+    p: Path, table: Any, name: str, *, nullable: bool, minimum: int | None, csv: bool
+) -> Any:
+    """Column ``name`` as int64 numpy (float NaN for an allowed empty seed), never coerced;
+    refused below ``minimum`` (None: its range is checked later, with the space's size)."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -277,8 +280,9 @@ def _strict_int(p: Path, table: Any, name: str, *, nullable: bool, minimum: int,
     if nulls.any() and not nullable:
         i = _first(nulls)
         raise _bad(p, i, name, "", "is empty (every row needs one)", csv)
-    # the space's size, and so an index's top, is known after the space column is read
-    if (out := _first_outside(values, nulls, minimum, None)) is not None:
+    # a cell's range (index, copied_from) is known once the space column is read: read_tidy
+    # checks both its ends then, in the words a frame's check uses
+    if minimum is not None and (out := _first_outside(values, nulls, minimum, None)) is not None:
         raise _bad(p, out, name, int(values[out]), _int_range_why(name, minimum, None), csv)
     if nullable:
         return np.where(nulls, np.nan, values.astype(np.float64)), nulls
@@ -392,10 +396,12 @@ def read_tidy_frame(path: str | os.PathLike[str]) -> pd.DataFrame:
         raise FormatError(f"{p} has a header but no rows; it holds no numbers to import")
     out: dict[str, Any] = {}
     for col in table.column_names:
+        # a cell (index, copied_from) is checked against the space by read_tidy
+        low = None if col in ("index", "copied_from") else 0
         if col in ("index", "epochs"):
-            out[col], _ = _strict_int(p, table, col, nullable=False, minimum=0, csv=csv)
+            out[col], _ = _strict_int(p, table, col, nullable=False, minimum=low, csv=csv)
         elif col in ("seed", "copied_from"):  # empty: the mean over seeds; the cell's own run
-            seeds, nulls = _strict_int(p, table, col, nullable=True, minimum=0, csv=csv)
+            seeds, nulls = _strict_int(p, table, col, nullable=True, minimum=low, csv=csv)
             out[col] = pd.array(np.where(nulls, 0, seeds).astype(np.int64), dtype="Int64")
             out[col][nulls] = pd.NA
         elif col == "constant_output":

@@ -103,7 +103,7 @@ class StandIns:
 
     def check_covers(self, size: int) -> None:
         """Refuse stand-ins built for another space than one of ``size`` cells: the one check
-        (and wording) of every reader, run once where the stand-ins meet a space.
+        (and wording) every reader runs where the stand-ins meet a space.
 
         >>> StandIns.build(8).check_covers(27)
         Traceback (most recent call last):

@@ -558,17 +558,18 @@ class DaskExecutor:
         require("distributed", "cluster")
         from distributed import Client, as_completed
 
-        check_unit_sizes(self.group_seeds, self.concurrent)
-        results, todo = split_done(jobs)
-        if not todo:  # all settled since connect (another campaign finished them)
-            self.close()
-            return [results[p] for p in range(len(jobs))]
-        units = plan_units(jobs, todo, group_seeds=self.group_seeds, concurrent=self.concurrent)
-        multi = _multi_runner(self.concurrent, self.run_group, self.run_concurrent)
-        own = not isinstance(self.address, Client)
-        self.connect()
-        client = self._client if own else self.address
+        # a client connected before map (the train command's early connect) is closed
+        # however map ends: nothing left to run, a refusal, or the runs done
         try:
+            check_unit_sizes(self.group_seeds, self.concurrent)
+            results, todo = split_done(jobs)
+            if not todo:  # all settled since connect (another campaign finished them)
+                return [results[p] for p in range(len(jobs))]
+            units = plan_units(jobs, todo, group_seeds=self.group_seeds, concurrent=self.concurrent)
+            multi = _multi_runner(self.concurrent, self.run_group, self.run_concurrent)
+            own = not isinstance(self.address, Client)
+            self.connect()
+            client = self._client if own else self.address
             futures = {
                 client.submit(
                     _run_unit,

@@ -414,12 +414,13 @@ class ResultsDB:
 
     def data_digests(self) -> dict[Key, str]:
         """The data digest of every run that recorded one (one query; ``{}`` for a file
-        written before digests were)."""
+        written before digests were). A digest whose run is gone from ``runs`` (deleted by
+        hand, as a damaged run's fix says) describes no run and is left out."""
         conn = self._connect()
         if "run_data" not in _tables(conn):
             return {}
         rows = conn.execute(
-            "SELECT space, arch, dataset, schedule, seed, data_digest FROM run_data"
+            f"SELECT {_RUN_KEY}, data_digest FROM run_data JOIN runs USING ({_RUN_KEY})"
         ).fetchall()
         return {(str(a), str(b), str(c), int(d), int(e)): str(g) for a, b, c, d, e, g in rows}
 

@@ -378,6 +378,9 @@ def test_a_name_nb201_spells_otherwise_is_refused_by_line(
         (_row(dataset="  "), "dataset", "is empty (every row needs one)"),
         (_row().replace("accuracy", "accuracy "), "metric", "has spaces around it"),
         (_row(index="15625"), "index", "is out of range (the space's cells are 0..15624)"),
+        (_row(index="-1"), "index", "is out of range (the space's cells are 0..15624)"),
+        (_row(epochs="-1"), "epochs", "is out of range (must be >= 0)"),
+        (_row(seed="-2"), "seed", "is out of range (a stored seed is >= 0;"),
     ],
 )
 def test_a_file_and_a_frame_refuse_a_cell_by_one_rule(

@@ -205,7 +205,7 @@ def test_a_negative_time_cost_or_loss_is_refused(tmp_path: Path, case: str) -> N
         read_nb201_pth(write_pth(tmp_path / "f.pth", data), curves=None)
     assert str(info.value) == (
         f"{tmp_path / 'f.pth'}: architecture 1, cifar10/{said} is negative, which a loss, a "
-        "time or a cost cannot be; fix or re-download the file"
+        "time or a cost cannot be; the file is damaged, re-download it"
     )
 
 

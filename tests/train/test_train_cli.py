@@ -17,6 +17,7 @@ from nb201_flat.errors import (
     InvalidArchError,
     MissingDependencyError,
     Nb201FlatError,
+    ResultsDBError,
 )
 from nb201_flat.train.data import DatasetNotFoundError
 
@@ -337,9 +338,19 @@ def test_train_closes_the_dask_client_when_a_later_check_refuses(
         assert main([*base, str(tmp_path / root)]) == 2
         assert capsys.readouterr().err.startswith("error: ")
     assert [c.closed for c in clients] == [1, 1]  # each connected, each closed once
+    pytest.importorskip("distributed")  # map needs it
     ex = Dask("tcp://nowhere:1")
     ex.connect()
     assert ex.map([]) == [] and clients[-1].closed == 1  # nothing left to run: closed too
+
+    def damaged(jobs: object) -> object:
+        raise ResultsDBError("a damaged --db")
+
+    monkeypatch.setattr(executors, "split_done", damaged)
+    ex.connect()
+    with pytest.raises(ResultsDBError):
+        ex.map([])
+    assert clients[-1].closed == 1  # a refusal inside map closes it too
 
 
 def test_train_faithful_on_a_small_imagenet16_is_one_line_before_any_run(
@@ -436,3 +447,11 @@ def test_train_arch_after_ops_gets_a_hint(
         assert f"end the command with --ops none skip_connect -- {arch}" in err, err
         assert main([*argv, "--", arch]) == 2  # parsed: refused only for the missing data
         assert "is not a folder" in capsys.readouterr().err
+
+
+def test_the_eval_batch_default_is_the_recipes() -> None:
+    # stated in the CLI (no training import to build the parser); one value with the recipe's
+    from nb201_flat.cli.train import EVAL_BATCH_SIZE
+    from nb201_flat.train.recipe import Recipe
+
+    assert Recipe().eval_batch_size == EVAL_BATCH_SIZE

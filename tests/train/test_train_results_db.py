@@ -139,3 +139,24 @@ def test_runs_forms_beside_files_and_writers_of_earlier_versions(tmp_path: Path)
         c: None,
     }
     assert read_results_db(path).meta["trained_as"] == {"None": 2, "grouped:3": 1}
+
+
+def test_a_digest_whose_run_was_deleted_describes_no_run(tmp_path: Path) -> None:
+    # the damaged-run fix says to remove the run: its digest left in run_data must not make
+    # the database look trained on other data (train's data check reads data_digests)
+    from types import SimpleNamespace
+
+    db = ResultsDB(tmp_path / "r.sqlite")
+    kept, gone = ("s", "a", "d", 1, 0), ("s", "b", "d", 1, 0)
+    for key, digest in ((kept, "aaa"), (gone, "bbb")):
+        data = SimpleNamespace(digest=digest, official=False)
+        db.mark_run(key, 0, "done", data=data)  # type: ignore[arg-type]
+    assert db.data_digests() == {kept: "aaa", gone: "bbb"}
+    db.close()
+    con = sqlite3.connect(tmp_path / "r.sqlite")
+    with con:
+        con.execute("DELETE FROM runs WHERE arch = 'b'")
+    con.close()
+    db = ResultsDB(tmp_path / "r.sqlite")
+    assert db.data_digests() == {kept: "aaa"}
+    db.close()
