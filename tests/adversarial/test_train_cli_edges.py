@@ -263,6 +263,22 @@ def test_unreachable_dask_scheduler_is_one_error(tmp_path: Path, root: Path) -> 
         DaskExecutor("tcp://127.0.0.1:9").map(jobs)
 
 
+@pytest.mark.parametrize(
+    ("spec", "why"),
+    [("dask://", "missing port number"), ("dask://h:abc", "invalid literal for int()")],
+)
+def test_malformed_dask_address_is_one_error(
+    spec: str, why: str, root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # dask's own parse raises a bare ValueError: it was a traceback, and exit code 1
+    pytest.importorskip("distributed")
+    db = tmp_path / "r.sqlite"
+    line = _refused([*_base(root, db), "11472", "--executor", spec], capsys)
+    assert "is not a dask scheduler address" in line and why in line, line
+    assert line.endswith("correct --executor to a host and a port number, such as localhost:8786")
+    assert not db.exists()
+
+
 def test_network_too_big_for_host_memory_refused(
     root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
