@@ -246,6 +246,14 @@ def test_flatness_repeated_arch_accumulates(
             "exceeds --population",
         ),
         (["search", "--algo", "rea", "--population", "2"], "below the default --sample-size"),
+        # the tournament's rule came first and named a fix that could not mend these
+        (["search", "--algo", "rs", "--population", "2"], "--population does not apply"),
+        (["search", "--algo", "rs", "--sample-size", "20"], "--sample-size does not apply"),
+        (["search", "--algo", "rea", "--population", "0"], "--population must lie in 1..10000"),
+        (
+            ["search", "--algo", "rea", "--sample-size", "10001"],
+            "--sample-size must lie in 1..10000",
+        ),
         (
             [
                 *("barrier", "1", "2", "--dataset", "cifar100", "--split", "x-valid"),
