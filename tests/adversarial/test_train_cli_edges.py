@@ -88,6 +88,11 @@ REFUSED = [
     (["11472", "--no-compile"], "faithful mode takes no --no-compile ("),
     (["11472", "--compile"], "faithful mode takes no --compile ("),
     (["11472", "--eval-every", "0"], "--eval-every must be >= 1"),
+    # torch starts every thread: 2**63 failed each run late (an overflow), exit code 1
+    (["11472", "--threads", HUGE], "--threads must lie in 1..4096, got " + HUGE),
+    (["11472", "--threads", "4097"], "--threads must lie in 1..4096, got 4097"),
+    # '' fell back to <db>.ckpt unsaid
+    (["11472", "--ckpt-dir", ""], "--ckpt-dir is empty; give a path such as runs/ckpt"),
     # fast mode compiles only on CUDA: on a CPU either flag would change only the results key
     (["11472", "--mode", "fast", "--no-compile"], "--no-compile applies only on CUDA"),
     (["11472", "--mode", "fast", "--compile"], "--compile applies only on CUDA"),
@@ -132,6 +137,25 @@ def test_what_needs_no_data_is_refused_before_the_data_is_looked_for(
     for data_root in (empty, tmp_path / "absent"):
         line = _refused([*_base(data_root, tmp_path / "r.sqlite"), *extra], capsys)
         assert want in line, line
+
+
+def test_a_job_refuses_a_thread_count_torch_cannot_start(root: Path, tmp_path: Path) -> None:
+    kw = {"dataset": "cifar10", "epochs": 1, "seeds": [1], "data_root": root,
+          "db_path": tmp_path / "r.sqlite", "c": 2, "n": 1, "device": "cpu"}  # fmt: skip
+    for threads in (0, 4097, int(HUGE)):
+        with pytest.raises(ArgumentError, match=r"threads must lie in 1\.\.4096"):
+            make_jobs([11472], threads=threads, **kw)
+    assert make_jobs([11472], threads=4096, **kw)[0].threads == 4096
+
+
+def test_empty_db_is_refused_before_any_folder_is_made(
+    root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # --db '' made ./.ckpt and its lock, then every run failed to open '.' (exit code 1)
+    monkeypatch.chdir(tmp_path)
+    line = _refused([*_base(root, tmp_path / "r.sqlite"), "11472", "--db", ""], capsys)
+    assert line == "error: --db is empty; give a path such as runs/results.sqlite"
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_missing_cuda_device_refused_before_any_run(
