@@ -270,6 +270,11 @@ def test_flatness_repeated_arch_accumulates(
             "aggregators are mean; drop --quantile, or drop --quick for the full grid",
         ),
         (["reproduce", "--out", "OUT", "--protocols", "nb201,bogus"], "--protocols must be one"),
+        # one figure other than search_curves is drawn in this process: N was ignored
+        (
+            ["figures", "--out", "OUT", "--only", "distance_profile", "--jobs", "2"],
+            "--jobs 2 does nothing for --only distance_profile",
+        ),
         (
             [
                 *("flatness", "--dataset", "cifar100", "--split", "x-valid", "--epochs", "200"),
