@@ -55,7 +55,9 @@ class _Parser(argparse.ArgumentParser):
     parsers are of this class too (``add_subparsers`` makes the parent's)."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"error: {self.prog}: {message}; see {self.prog} --help\n")
+        from nb201_flat.cli.common import one_line  # an unrecognized word may hold a newline
+
+        self.exit(2, f"error: {self.prog}: {one_line(message)}; see {self.prog} --help\n")
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
@@ -107,9 +109,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         budget.preload_blas(args.command)  # under ulimit -v only: a late load would hang
         code: int = args.func(args)
     except Nb201FlatError as exc:
-        from nb201_flat.cli.common import error_line  # the parameters it names, as flags
+        from nb201_flat.cli.common import error_line, one_line  # parameters named as flags
 
-        print(f"error: {error_line(exc, owner, args)}", file=sys.stderr)
+        # one line even where a path or value the message quotes holds a newline
+        print(f"error: {one_line(error_line(exc, owner, args))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -386,6 +386,19 @@ def spell(args: argparse.Namespace) -> Spelling:
     return lambda param: flag_of(param, args.parser, args)
 
 
+def one_line(text: str) -> str:
+    """``text`` with each character that would break or hide part of its line (newline, carriage
+    return, tab, any other control or separator character) written as its Python escape: a path
+    or value holding one keeps a refusal on the one line the command line promises.
+
+    >>> one_line("no table at /tmp/a\\nb; create it")
+    'no table at /tmp/a\\\\nb; create it'
+    >>> one_line("A²M's bands: 92.3-93.7 %")
+    "A²M's bands: 92.3-93.7 %"
+    """
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def error_line(
     exc: Exception, parser: argparse.ArgumentParser | None, args: argparse.Namespace
 ) -> str:

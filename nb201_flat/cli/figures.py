@@ -54,7 +54,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="worker processes: figures are drawn N at a time, each in its own process "
         "(default 2, or 1 on one CPU or when two do not fit in memory); a figure drawn alone "
         "(--only NAME) is drawn here and search_curves runs its searches in N processes (one "
-        "without --jobs). "
+        "without --jobs; any other figure alone refuses N > 1). "
         "The files are identical for any N",
     )
     add_table_arg(p)
@@ -143,9 +143,16 @@ def cmd_figures(args: argparse.Namespace) -> int:
 
     if args.jobs is not None:
         check_int_range("--jobs", args.jobs, 1, fix="pass --jobs 1 to draw in this process")
+    names = list(dict.fromkeys(args.only)) if args.only else list(FIGURE_NAMES)
+    if args.jobs is not None and args.jobs > 1 and names != ["search_curves"] and len(names) == 1:
+        # one figure is drawn here, and only search_curves has work to share out
+        raise ArgumentError(
+            f"--jobs {args.jobs} does nothing for --only {names[0]}: a figure drawn alone is "
+            "drawn in this process (only search_curves spreads its searches over --jobs); "
+            "drop --jobs, or name more figures in --only"
+        )
     out = check_writable_target(args.out)  # Path("") would be the current folder
     table = open_table(args)
-    names = list(dict.fromkeys(args.only)) if args.only else list(FIGURE_NAMES)
     workers = _workers(args, names, table.space.size)
     # drawn alone, search_curves may use the processes for its searches; in a worker, not
     search_jobs = (args.jobs or 1) if workers == 1 else 1

@@ -237,6 +237,14 @@ def _check_search_options(args: argparse.Namespace) -> None:
         raise ArgumentError(
             f"--n applies only with --protocol fixed-n, not {args.protocol}; use --budget-scale"
         )
+
+
+def _check_tournament(args: argparse.Namespace) -> None:
+    """REA's --sample-size against its --population (given or default). After the algorithm is
+    built: that refuses either flag where it does not apply (rs) or lies outside 1..10000,
+    which no change of the other flag would mend."""
+    from nb201_flat.errors import ArgumentError
+
     if args.population is not None and args.sample_size is not None:
         if args.sample_size > args.population:
             raise ArgumentError(
@@ -289,6 +297,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     check_seed(args.seed, "--seed")
     jobs = _jobs(args)
     algo = _search_algorithm(args)
+    _check_tournament(args)
     table = open_table(args)
     given_scale = 1.0 if args.budget_scale is None else args.budget_scale
     timed = args.protocol != "fixed-n"

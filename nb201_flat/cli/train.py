@@ -470,7 +470,9 @@ def _check_threads_apply(threads: int | None, device: str, executor: str) -> Non
     count sets a CPU's training threads)."""
     if threads is None:
         return
-    check_int_range(Param("threads"), threads, 1, fix=("e.g. ", Param("threads", 1)))
+    from nb201_flat.train.jobs import check_thread_count
+
+    check_thread_count(threads)
     local = executor in ("local", "inline")
     if _off_cuda(device, executor) is None and (device.startswith("cuda") or local):
         raise ArgumentError(
@@ -649,6 +651,12 @@ def cmd_train(args: argparse.Namespace) -> int:
         _check_streams(args.device, args.executor, args.concurrent)
     for name in ("ckpt_dir", "db"):
         value = getattr(args, name)
+        if value is not None and value.strip() == "":
+            # '' is no path: --db '' made its folder the cwd's parent and its checkpoints
+            # ./.ckpt, and every run failed; --ckpt-dir '' fell back to <db>.ckpt unsaid
+            option = "--" + name.replace("_", "-")
+            example = "runs/ckpt" if name == "ckpt_dir" else "runs/results.sqlite"
+            raise ArgumentError(f"{option} is empty; give a path such as {example}")
         # a device such as /dev/null exists and is no folder, and SQLite cannot use it either
         is_kind = os.path.isdir if name == "ckpt_dir" else os.path.isfile
         if value and os.path.exists(value) and not is_kind(value):

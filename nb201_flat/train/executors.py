@@ -544,6 +544,12 @@ class DaskExecutor:
                 f"cannot reach the dask scheduler at {self.address} ({err}); start it, or correct ",
                 Param("address"),
             ) from None
+        except ValueError as err:  # dask's parse of a malformed address: no port, or not a number
+            raise ExecutorSpecError(
+                f"{self.address} is not a dask scheduler address ({err}); correct ",
+                Param("address"),
+                " to a host and a port number, such as localhost:8786",
+            ) from None
 
     def close(self) -> None:
         """Close the connection :meth:`connect` opened, if any: a caller that connected and

@@ -28,6 +28,7 @@ from nb201_flat.errors import (
     DatasetNotFoundError,
     Param,
     Part,
+    check_int_range,
     spelled,
 )
 from nb201_flat.space import NB201, Arch, Space
@@ -70,6 +71,20 @@ def check_eval_every(every: int | None) -> None:
         raise ArgumentError(
             Param("eval_every"), f" must be >= 1 (epochs between evaluations), got {every}"
         )
+
+
+MAX_THREADS = 4096
+"""Most torch CPU threads a run may ask for, more than any CPU has cores: torch starts each
+one, so 2**63 failed every run (an overflow) and a million would exhaust the machine."""
+
+
+def check_thread_count(threads: int | None) -> int | None:
+    """Refuse a CPU thread count outside ``1..MAX_THREADS`` (``None``: torch's default)."""
+    if threads is None:
+        return None
+    return check_int_range(
+        Param("threads"), threads, 1, MAX_THREADS, fix=("e.g. ", Param("threads", 1))
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +165,7 @@ class TrainJob:
         dataset_info(self.dataset)
         _ = self.train_mode  # an unknown mode or a contradicting override fails here
         check_eval_every(self.eval_every)
+        check_thread_count(self.threads)
 
     @property
     def evaluate_every(self) -> int:

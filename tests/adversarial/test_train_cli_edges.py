@@ -88,6 +88,11 @@ REFUSED = [
     (["11472", "--no-compile"], "faithful mode takes no --no-compile ("),
     (["11472", "--compile"], "faithful mode takes no --compile ("),
     (["11472", "--eval-every", "0"], "--eval-every must be >= 1"),
+    # torch starts every thread: 2**63 failed each run late (an overflow), exit code 1
+    (["11472", "--threads", HUGE], "--threads must lie in 1..4096, got " + HUGE),
+    (["11472", "--threads", "4097"], "--threads must lie in 1..4096, got 4097"),
+    # '' fell back to <db>.ckpt unsaid
+    (["11472", "--ckpt-dir", ""], "--ckpt-dir is empty; give a path such as runs/ckpt"),
     # fast mode compiles only on CUDA: on a CPU either flag would change only the results key
     (["11472", "--mode", "fast", "--no-compile"], "--no-compile applies only on CUDA"),
     (["11472", "--mode", "fast", "--compile"], "--compile applies only on CUDA"),
@@ -132,6 +137,25 @@ def test_what_needs_no_data_is_refused_before_the_data_is_looked_for(
     for data_root in (empty, tmp_path / "absent"):
         line = _refused([*_base(data_root, tmp_path / "r.sqlite"), *extra], capsys)
         assert want in line, line
+
+
+def test_a_job_refuses_a_thread_count_torch_cannot_start(root: Path, tmp_path: Path) -> None:
+    kw = {"dataset": "cifar10", "epochs": 1, "seeds": [1], "data_root": root,
+          "db_path": tmp_path / "r.sqlite", "c": 2, "n": 1, "device": "cpu"}  # fmt: skip
+    for threads in (0, 4097, int(HUGE)):
+        with pytest.raises(ArgumentError, match=r"threads must lie in 1\.\.4096"):
+            make_jobs([11472], threads=threads, **kw)
+    assert make_jobs([11472], threads=4096, **kw)[0].threads == 4096
+
+
+def test_empty_db_is_refused_before_any_folder_is_made(
+    root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # --db '' made ./.ckpt and its lock, then every run failed to open '.' (exit code 1)
+    monkeypatch.chdir(tmp_path)
+    line = _refused([*_base(root, tmp_path / "r.sqlite"), "11472", "--db", ""], capsys)
+    assert line == "error: --db is empty; give a path such as runs/results.sqlite"
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_missing_cuda_device_refused_before_any_run(
@@ -261,6 +285,22 @@ def test_unreachable_dask_scheduler_is_one_error(tmp_path: Path, root: Path) -> 
     quick = dask.config.set({"distributed.comm.timeouts.connect": "1s"})
     with quick, pytest.raises(ArgumentError, match="cannot reach the dask scheduler"):
         DaskExecutor("tcp://127.0.0.1:9").map(jobs)
+
+
+@pytest.mark.parametrize(
+    ("spec", "why"),
+    [("dask://", "missing port number"), ("dask://h:abc", "invalid literal for int()")],
+)
+def test_malformed_dask_address_is_one_error(
+    spec: str, why: str, root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # dask's own parse raises a bare ValueError: it was a traceback, and exit code 1
+    pytest.importorskip("distributed")
+    db = tmp_path / "r.sqlite"
+    line = _refused([*_base(root, db), "11472", "--executor", spec], capsys)
+    assert "is not a dask scheduler address" in line and why in line, line
+    assert line.endswith("correct --executor to a host and a port number, such as localhost:8786")
+    assert not db.exists()
 
 
 def test_network_too_big_for_host_memory_refused(

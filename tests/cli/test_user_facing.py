@@ -246,6 +246,14 @@ def test_flatness_repeated_arch_accumulates(
             "exceeds --population",
         ),
         (["search", "--algo", "rea", "--population", "2"], "below the default --sample-size"),
+        # the tournament's rule came first and named a fix that could not mend these
+        (["search", "--algo", "rs", "--population", "2"], "--population does not apply"),
+        (["search", "--algo", "rs", "--sample-size", "20"], "--sample-size does not apply"),
+        (["search", "--algo", "rea", "--population", "0"], "--population must lie in 1..10000"),
+        (
+            ["search", "--algo", "rea", "--sample-size", "10001"],
+            "--sample-size must lie in 1..10000",
+        ),
         (
             [
                 *("barrier", "1", "2", "--dataset", "cifar100", "--split", "x-valid"),
@@ -262,6 +270,11 @@ def test_flatness_repeated_arch_accumulates(
             "aggregators are mean; drop --quantile, or drop --quick for the full grid",
         ),
         (["reproduce", "--out", "OUT", "--protocols", "nb201,bogus"], "--protocols must be one"),
+        # one figure other than search_curves is drawn in this process: N was ignored
+        (
+            ["figures", "--out", "OUT", "--only", "distance_profile", "--jobs", "2"],
+            "--jobs 2 does nothing for --only distance_profile",
+        ),
         (
             [
                 *("flatness", "--dataset", "cifar100", "--split", "x-valid", "--epochs", "200"),
@@ -545,3 +558,26 @@ def test_argument_errors_are_one_line_with_exit_2(
     assert err[0].startswith("error: nb201-flat") and problem in err[0]
     command = "" if argv[0] == "nosuch" else f" {argv[0]}"
     assert err[0].endswith(f"see nb201-flat{command} --help")  # the help that names the fix
+
+
+@pytest.mark.parametrize(
+    ("argv", "problem"),
+    [
+        (["info", "--table", "/no/such\ntable"], "no table at /no/such\\ntable;"),
+        (["import", "no\nsuch", "--out", "t.nb201"], "no such file or folder: no\\nsuch"),
+        (["census", "--pairs", "0", "--top", "2", "--metric", "a\rb"], "metric a\\rb;"),
+        (["info", "stray\u2028word"], "unrecognized arguments: stray\\u2028word;"),
+    ],
+)
+def test_a_newline_in_a_path_or_value_keeps_the_error_one_line(
+    argv: list[str], problem: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # messages quote paths and values as given; a line break in one split the refusal in two
+    argv = [str(tmp_path / a) if a == "t.nb201" else a for a in argv]
+    try:
+        code = main(argv)
+    except SystemExit as exc:  # argparse's own refusals exit from inside the parser
+        code = int(str(exc.code))
+    out, err = capsys.readouterr()
+    one_line_error(code, out, err, problem)
+    assert len(err.splitlines()) == 1, err  # \r and U+2028 break lines too

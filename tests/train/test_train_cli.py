@@ -234,7 +234,7 @@ def test_train_resume_under_another_thread_count_is_one_line(
     assert len(err.splitlines()) == 1, err
     assert "trained with 1 CPU threads, this run has 2" in err and "--threads 1" in err, err
     assert main([*base, "--threads", "0"]) == 2
-    assert "--threads must be >= 1" in capsys.readouterr().err
+    assert "--threads must lie in 1..4096" in capsys.readouterr().err
     # on CUDA the count is no CPU run's: refused (a dask worker would train there)
     on_gpu = [*base, "--threads", "2", "--device", "cuda", "--executor", "dask://127.0.0.1:9"]
     assert main(on_gpu) == 2
@@ -257,7 +257,7 @@ def test_train_count_options_share_one_wording(
         "--eval-batch-size 1024",
         ("--jobs-per-device", "0"): "--jobs-per-device must be >= 1, got 0; the default is "
         "--jobs-per-device 1",
-        ("--threads", "0"): "--threads must be >= 1, got 0; e.g. --threads 1",
+        ("--threads", "0"): "--threads must lie in 1..4096, got 0; e.g. --threads 1",
     }
     for bad, line in expected.items():
         assert main([*base, *bad]) == 2
