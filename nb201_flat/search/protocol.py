@@ -46,6 +46,7 @@ import functools
 import logging
 import math
 import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Literal, TypeAlias
@@ -90,6 +91,7 @@ from nb201_flat.search.oracle import (
 from nb201_flat.table import (
     MetricKey,
     Table,
+    check_table,
     is_seed_policy,
     policy_seeds,
     renamed_seed,
@@ -191,10 +193,13 @@ class Protocol:
             raise ProtocolError(
                 f"seed_policy must be 'mean', 'random' or an int, got {shown(self.seed_policy)}"
             )
-        if self.repeats not in ("charge", "cache"):
-            raise ProtocolError(f"repeats must be 'charge' or 'cache', got {self.repeats!r}")
-        if self.sampling not in ("uniform", "connected"):
-            raise ProtocolError(f"sampling must be 'uniform' or 'connected', got {self.sampling!r}")
+        # text first: an array's `in` raised numpy's ambiguous-truth ValueError
+        if not isinstance(self.repeats, str) or self.repeats not in ("charge", "cache"):
+            raise ProtocolError(f"repeats must be 'charge' or 'cache', got {shown(self.repeats)}")
+        if not isinstance(self.sampling, str) or self.sampling not in ("uniform", "connected"):
+            raise ProtocolError(
+                f"sampling must be 'uniform' or 'connected', got {shown(self.sampling)}"
+            )
 
     def _check_keys(self) -> None:
         """Keys are :class:`MetricKey` values, the report a tuple of distinct ones: a string
@@ -285,6 +290,7 @@ class Protocol:
         if self.cost is not None:
             needed.append(("cost (training time)", self.cost))
         needed += [("report metric", k) for k in self.report]
+        check_table(table)  # `k not in 3` raised a bare TypeError
         missing = [f"{what} {k}" for what, k in needed if k not in table]
         if missing:
             raise ProtocolError(
@@ -693,10 +699,21 @@ def per_dataset_protocols(
     seed_policy = renamed_seed(seed_policy, seed)
     epochs = _check_epochs(epochs)
     out = []
+    choose = f"choose from {', '.join(_PER_DATASET)}"
+    given: object = datasets  # typed as a tuple; a notebook may pass one name all the same
+    if isinstance(given, str) or not isinstance(given, Iterable):
+        raise ProtocolError(
+            (Param("datasets"), f" must be a tuple of dataset names, got {shown(given)}"),
+            choose,
+        )
+    datasets = tuple(datasets)
+    if not datasets:  # no protocol at all: a search over nothing
+        raise ProtocolError((Param("datasets"), " is empty"), choose)
     for ds in datasets:
-        if ds not in _PER_DATASET:
+        if not isinstance(ds, str) or ds not in _PER_DATASET:  # an array: unhashable
             raise ProtocolError(
-                f"per-dataset protocol: unknown dataset {ds!r}; choose from {', '.join(_PER_DATASET)}"
+                f"per-dataset protocol: unknown dataset {shown(ds)}; choose from "
+                f"{', '.join(_PER_DATASET)}"
             )
         rep_ds, rep_split, budget = _PER_DATASET[ds]
         suffix = "" if epochs == 12 else f"@{epochs}ep"
@@ -735,6 +752,7 @@ def fixed_n_protocols(
     seed_policy = renamed_seed(seed_policy, seed)
     epochs = _check_epochs(epochs)
     out = []
+    check_table(table)  # `s in 3` raised a bare TypeError
     for ds, (rep_ds, rep_split, _) in _PER_DATASET.items():
         s, r = MetricKey(ds, "x-valid", epochs), MetricKey(rep_ds, rep_split, 200)
         if s in table and r in table:
@@ -815,6 +833,10 @@ def protocols_by_name(
     ignored.
     """
     seed_policy = renamed_seed(seed_policy, seed)
+    if not isinstance(name, str):  # an array's == below: numpy's ambiguous-truth ValueError
+        raise ProtocolError(
+            f"unknown protocol {shown(name)}; choose from {', '.join(PROTOCOL_NAMES)}"
+        )
     if name == "fixed-n" and budget_scale is not None:
         raise ProtocolError(
             (Param("budget_scale"), " scales a time budget; fixed-n has a query budget"),
