@@ -71,6 +71,7 @@ from nb201_flat.errors import (
     Part,
     SearchBudgetError,
     UnknownKeyError,
+    check_flag,
     check_int_range,
     parts_of,
     real_number,
@@ -178,6 +179,20 @@ class Protocol:
     budget_by: str | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
+        # a name keys the results (a list: unhashable later, None: a column of None)
+        if not isinstance(self.name, str) or not self.name:
+            raise ProtocolError(
+                (Param("name"), f" must be a non-empty str, got {shown(self.name)}")
+            )
+        # "no" was truthy: a single stored value served for 'random' in silence
+        object.__setattr__(self, "seed_fallback", check_flag("seed_fallback", self.seed_fallback))
+        if self.budget_by is not None and not isinstance(self.budget_by, str):
+            raise ProtocolError(
+                (
+                    Param("budget_by"),
+                    f" must be a parameter's name or None, got {shown(self.budget_by)}",
+                )
+            )
         try:
             bs, bq = check_budgets(self.budget_seconds, self.budget_queries)
         except SearchBudgetError as exc:
@@ -216,7 +231,7 @@ class Protocol:
         for what, k in keys:
             if not (isinstance(k, MetricKey) or (what == "cost" and k is None)):
                 raise ProtocolError(
-                    f"protocol {self.name!r}: its {what} key must be a MetricKey, got {k!r}; "
+                    f"protocol {self.name!r}: its {what} key must be a MetricKey, got {shown(k)}; "
                     "e.g. MetricKey('cifar100', 'x-valid', 12)"
                 )
         if not self.report:

@@ -124,11 +124,6 @@ def run_one(data: OracleData, algorithm: SearchAlgorithm, seed: int, run: int) -
     that cannot be reproduced), a bool was 0 or 1, negative numbers raised numpy's errors.
     """
     seed, run = check_seed(seed), check_int_range("run", run, 0, fix="runs count from 0")
-    if not isinstance(data, OracleData):  # else an AttributeError inside the oracle
-        raise ArgumentError(
-            Param("data"),
-            f" must be an OracleData (protocol.oracle_data(table)), got {shown(data)}",
-        )
     if not isinstance(algorithm, SearchAlgorithm):
         raise ArgumentError(
             Param("algorithm"),

@@ -521,3 +521,34 @@ def test_run_one_refuses_an_algorithm_that_is_none() -> None:
     # None.search: an AttributeError after the oracle was built
     with pytest.raises(ArgumentError, match="^algorithm must be a search algorithm"):
         run_one(data, None, 0, 0)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "match"),
+    [
+        # a protocol's name keys its results: None and a list were taken as given
+        ("name", None, "^name must be a non-empty str, got None$"),
+        ("name", ["p"], r"^name must be a non-empty str, got \['p'\]$"),
+        # "no" is truthy: a key's single value would serve 'random' silently
+        ("seed_fallback", "no", "^seed_fallback must be True or False, got 'no'$"),
+        ("budget_by", 3, "^budget_by must be a parameter's name or None, got 3$"),
+        # the key's repr spanned lines
+        (
+            "search",
+            np.zeros((2, 2)),
+            r"^protocol 'p': its search key must be a MetricKey, got array\(",
+        ),
+    ],
+)
+def test_a_protocol_checks_every_field(field: str, value: object, match: str) -> None:
+    from nb201_flat.errors import Nb201FlatError
+
+    fields: dict[str, object] = {
+        "name": "p",
+        "search": MetricKey("cifar10-valid", "x-valid", 12),
+        "report": (MetricKey("cifar10", "ori-test", 200),),
+        "budget_queries": 10,
+    }
+    with pytest.raises(Nb201FlatError, match=match) as err:
+        Protocol(**{**fields, field: value})  # type: ignore[arg-type]
+    assert "\n" not in str(err.value)
