@@ -37,16 +37,25 @@ Examples
 
 from __future__ import annotations
 
+import math
 from typing import Final
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from nb201_flat.errors import (
+    ArgumentError,
+    Param,
+    check_flag,
+    check_float_range,
+    check_int_range,
+    real_number,
+    shown,
+)
 from nb201_flat.errors import ConstraintError as ConstraintError
-from nb201_flat.errors import Param, check_float_range
 from nb201_flat.landscape.neighbourhood import StandIns, flatness
-from nb201_flat.table import MetricKey, Table, seed_policy_of
+from nb201_flat.table import MetricKey, Table, check_table, seed_policy_of
 from nb201_flat.types import BoolArray as BoolArray
 from nb201_flat.types import FloatArray as FloatArray
 from nb201_flat.types import Seed, SeedPolicy
@@ -60,6 +69,12 @@ def cost_vector(table: Table, dataset: str, cost: str, *, epochs: int | None = N
     A stored ``(dataset, "model", epochs, cost)`` is preferred (``epochs`` when given, else the
     first stored schedule); analytic costs are computed when not stored.
     """
+    check_table(table)
+    for name, text in (("dataset", dataset), ("cost", cost)):
+        if not isinstance(text, str):  # `cost.endswith` raised AttributeError
+            raise ArgumentError(Param(name), f" must be a str, got {shown(text)}")
+    if epochs is not None:  # "12" matched no schedule: the first one was read silently
+        epochs = check_int_range(Param("epochs"), epochs, 0, fix="or None (the first stored)")
     stored = sorted(
         (k for k in table if k.dataset == dataset and k.split == "model" and k.metric == cost),
         key=lambda k: (k.epochs != epochs, -k.epochs),
@@ -117,11 +132,11 @@ def best_under(
     ConstraintError
         No measured architecture meets the limit (the message gives the smallest cost).
     """
-    if top < 1:
-        raise ConstraintError(f"top must be >= 1, got {top}")
+    top = check_int_range(Param("top"), top, 1)  # top=True kept one row, 1.5 raised TypeError
+    higher_is_better = check_flag("higher_is_better", higher_is_better)
     # NaN would meet nothing and inf everything: neither is a limit
     max_cost = check_float_range("max_cost", max_cost, fix="give a cost limit such as 0.5")
-    v = table.vector(
+    v = check_table(table).vector(
         dataset, split, epochs, metric, seed_policy=seed_policy_of(seed_policy, seed), rng=rng
     )
     c = cost_vector(table, dataset, cost, epochs=epochs)
@@ -158,7 +173,8 @@ def pareto_front(
     Of several archs with the same cost and value, the lowest index stands for them. With
     ``higher_is_better=False`` (a loss) a lower ``metric`` is better.
     """
-    v = table.vector(
+    higher_is_better = check_flag("higher_is_better", higher_is_better)  # "no" was True
+    v = check_table(table).vector(
         dataset, split, epochs, metric, seed_policy=seed_policy_of(seed_policy, seed), rng=rng
     )
     c = cost_vector(table, dataset, cost, epochs=epochs)
@@ -178,6 +194,12 @@ def cost_band(
     table: Table, dataset: str, cost: str, lo: float, hi: float, *, epochs: int | None = None
 ) -> BoolArray:
     """Mask of the architectures with ``lo <= cost <= hi`` (NaN costs excluded)."""
+    # NaN was blamed as "lo > hi" and a list raised TypeError; an infinite end is an open one
+    for name, end in (("lo", lo), ("hi", hi)):
+        if math.isnan(real_number(end)):
+            raise ArgumentError(
+                Param(name), f" must be a number (or inf: no limit), got {shown(end)}"
+            )
     if not lo <= hi:
         raise ConstraintError(f"cost band needs lo <= hi, got {lo:g} > {hi:g}")
     c = cost_vector(table, dataset, cost, epochs=epochs)

@@ -41,12 +41,14 @@ from nb201_flat.errors import (
     ArgumentError,
     Call,
     FormatError,
+    Param,
     TableFileError,
     UnknownKeyError,
     check_int_range,
+    shown,
 )
 from nb201_flat.errors import NoCurvesError as NoCurvesError
-from nb201_flat.table import MetricKey, seed_policy_of
+from nb201_flat.table import MetricKey, check_table, seed_policy_of
 from nb201_flat.types import FloatArray as FloatArray
 from nb201_flat.types import SeedPolicy
 
@@ -78,6 +80,13 @@ def first_infinite_cell(arr: FloatArray) -> tuple[int, int] | None:
     return int(i), int(e)
 
 
+def _check_key(key: object) -> None:
+    if not isinstance(key, MetricKey):
+        raise ArgumentError(
+            Param("key"), f" must be a MetricKey, got {shown(key)}; use curves.key(...)"
+        )
+
+
 def require_curves(table: Table) -> Curves:
     """``table.curves``, or :class:`NoCurvesError` saying how to get curves.
 
@@ -92,7 +101,7 @@ def require_curves(table: Table) -> Curves:
     ...
     nb201_flat.errors.NoCurvesError: table 'tidy' has no learning curves (final values only); ...
     """
-    curves = getattr(table, "curves", None)
+    curves = check_table(table).curves
     if curves is None:
         # the importer named as a Call: a command names its own (nb201-flat import)
         raise NoCurvesError(
@@ -179,6 +188,7 @@ class Curves:
 
     def seeds(self, key: MetricKey) -> list[int]:
         """Stored seed positions of ``key``."""
+        _check_key(key)  # anything else matched no key: [] as if seedless
         return sorted(s for k, s in self.items() if k == key and s is not None)
 
     def __contains__(self, key: object) -> bool:
@@ -186,6 +196,7 @@ class Curves:
 
     def n_epochs(self, key: MetricKey) -> int:
         """How many epochs the curves of ``key`` hold."""
+        _check_key(key)  # an array's == is elementwise: numpy's ambiguous-truth ValueError
         for (k, s), (_, n) in self._lazy.items():
             if k == key and (k, s) not in self._data:
                 return n
@@ -205,7 +216,7 @@ class Curves:
     def _unknown(self, key: MetricKey) -> UnknownKeyError:
         have = ", ".join(map(str, self.keys()[:12]))
         more = "" if len(self.keys()) <= 12 else f" (+{len(self.keys()) - 12} more)"
-        return UnknownKeyError(f"no learning curve for {key}; curves stored: {have}{more}")
+        return UnknownKeyError(f"no learning curve for {shown(key)}; curves stored: {have}{more}")
 
     # -- reading ---------------------------------------------------------------------------
     def curve(

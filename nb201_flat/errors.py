@@ -100,7 +100,8 @@ class Param:
     def __str__(self) -> str:
         if self.placeholder:
             return f"{self.name}={self.placeholder}"
-        return f"{self.name}={self.value!r}" if self.has_value else self.name
+        # shown: an array given as the value would quote its repr over several lines
+        return f"{self.name}={shown(self.value)}" if self.has_value else self.name
 
 
 @dataclass(frozen=True, slots=True)
@@ -629,7 +630,11 @@ def check_choice(
     nb201_flat.errors.ArgumentError: agg must be one of mean, min, got 'average'
     """
     options = tuple(choices)
-    if value not in options:
+    try:
+        known = value in options
+    except (TypeError, ValueError):  # an array: its == is elementwise, so `in` cannot say
+        known = False
+    if not known:
         listed = ", ".join(str(c) for c in options)
         raise ArgumentError(name, f" must be one of {listed}, got {shown(value)}", *_fixed(fix))
     return value

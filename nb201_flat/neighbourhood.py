@@ -197,7 +197,9 @@ class Neighbourhood:
 
     def arrays(self, space: Space) -> NeighbourArrays:
         """The neighbour index arrays of every architecture of ``space`` (cached on the space)."""
-        return space.neighbours(
+        from nb201_flat.space import check_space  # as Space above: imported where used
+
+        return check_space(space).neighbours(
             self.radius, exact=self.exact, no_none=self.no_none, connected_only=self.connected_only
         )
 

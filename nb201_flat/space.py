@@ -74,8 +74,8 @@ def _as_int(value: Any, what: str) -> int:
     if whole is not None:
         return whole
     if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real):
-        raise InvalidArchError(f"{what} must be an integer, got {value!r:.80}")
-    raise InvalidArchError(f"{what} must be a whole number, got {value!r:.80}")  # 1.5, NaN
+        raise InvalidArchError(f"{what} must be an integer, got {shown(value)}")
+    raise InvalidArchError(f"{what} must be a whole number, got {shown(value)}")  # 1.5, NaN
 
 
 def check_arch_index(index: Any, size: int) -> int:
@@ -103,6 +103,24 @@ def check_arch_index(index: Any, size: int) -> int:
             f"index {shown(index)} out of range 0..{size - 1}; use an index in that range"
         )
     return i
+
+
+def check_space(space: Any, name: str | Param = "space") -> Space:
+    """``space`` if it is a :class:`Space`, else :class:`ArgumentError` (a table or a list
+    passed there met an AttributeError deep inside the call).
+
+    >>> check_space("nb201")
+    Traceback (most recent call last):
+    ...
+    nb201_flat.errors.ArgumentError: space must be a Space, got str 'nb201'; pass e.g. nb201_flat.NB201
+    """
+    if not isinstance(space, Space):
+        raise ArgumentError(
+            name,
+            f" must be a Space, got {type(space).__name__} {shown(space, 60)}; pass e.g. "
+            "nb201_flat.NB201",
+        )
+    return space
 
 
 def check_arch_indices(
@@ -317,9 +335,11 @@ class Space:
     ) -> None:
         if isinstance(ops, str):  # tuple("abc") would be three one-letter ops
             raise InvalidArchError(f"ops must be a sequence of op names, not one string {ops!r}")
+        if not isinstance(ops, Iterable):  # tuple(3) raised a bare TypeError
+            raise InvalidArchError(f"ops must be a sequence of op names, got {shown(ops)}")
         self.ops: tuple[str, ...] = tuple(ops)
         if not all(isinstance(op, str) for op in self.ops):
-            raise InvalidArchError(f"op names must be strings, got {self.ops!r:.120}")
+            raise InvalidArchError(f"op names must be strings, got {shown(self.ops, 120)}")
         if len(self.ops) < 2 or len(set(self.ops)) != len(self.ops):
             raise InvalidArchError(f"a space needs at least two distinct ops, got {self.ops}")
         for op in self.ops:
@@ -328,9 +348,20 @@ class Space:
         if _as_int(n_nodes, "n_nodes") < 2:
             raise InvalidArchError(f"a cell needs at least 2 nodes, got n_nodes={n_nodes}")
         self.n_nodes = int(n_nodes)
-        if index_order not in (None, "official", "lexicographic"):
+        n_edges = self.n_nodes * (self.n_nodes - 1) // 2
+        # before listing the edges (n_nodes=2**63 would never finish); indices are int64
+        if n_edges >= 62 or len(self.ops) ** n_edges >= 2**62:
             raise InvalidArchError(
-                f"index_order must be 'official' or 'lexicographic' (or None), got {index_order!r}"
+                f"a space of {len(self.ops)}^{n_edges} cells is too large to index; "
+                "use fewer nodes or ops"
+            )
+        if not isinstance(index_order, str | None) or index_order not in (
+            None,
+            "official",
+            "lexicographic",
+        ):  # an array's `in` raised numpy's ValueError
+            raise InvalidArchError(
+                f"index_order must be 'official' or 'lexicographic' (or None), got {shown(index_order)}"
             )
         is_nb201 = self.ops == NB201_OPS and self.n_nodes == 4
         if index_order is None:
@@ -347,11 +378,6 @@ class Space:
         self.n_edges = len(self.edges)
         self.n_ops = len(self.ops)
         self.size: int = int(self.n_ops**self.n_edges)
-        if self.size >= 2**62:  # indices and lexicographic numbers are int64
-            raise InvalidArchError(
-                f"a space of {self.n_ops}^{self.n_edges} cells is too large to index; "
-                "use fewer nodes or ops"
-            )
         self._op_code = {op: c for c, op in enumerate(self.ops)}
         self._edge_pos = {e: p for p, e in enumerate(self.edges)}
         self._weights = np.array(
@@ -390,9 +416,9 @@ class Space:
         """Inverse of :meth:`spec`; returns the shared :data:`NB201` object when it matches."""
         try:
             ops, n_nodes, order = spec["ops"], spec["n_nodes"], spec.get("index_order")
-        except (KeyError, TypeError, AttributeError):
+        except (KeyError, TypeError, AttributeError, IndexError):  # IndexError: a numpy value
             raise InvalidArchError(
-                f"a space spec is a dict with ops, n_nodes and index_order, got {spec!r:.120}"
+                f"a space spec is a dict with ops, n_nodes and index_order, got {shown(spec, 120)}"
             ) from None
         space = cls(ops, n_nodes, index_order=order)
         return NB201 if space == NB201 else space
@@ -402,9 +428,9 @@ class Space:
         """Code of an op name; a clear error lists the valid names."""
         try:
             return self._op_code[op]
-        except KeyError:
+        except (KeyError, TypeError):  # TypeError: a list or an array is unhashable
             raise InvalidArchError(
-                f"unknown op {op!r}; this space's ops are {', '.join(self.ops)}"
+                f"unknown op {shown(op)}; this space's ops are {', '.join(self.ops)}"
             ) from None
 
     def edge_position(self, edge: int | tuple[int, int]) -> int:
@@ -473,13 +499,17 @@ class Space:
         """One cell's op codes as Python ints, one per edge, each in ``0..n_ops-1``."""
         # Python ints: numpy uint8/int16 rows would wrap (or raise) when scaled by the weights;
         # operator.index refuses floats instead of truncating them (bools are no codes either)
+        if not isinstance(codes, Iterable):  # list(3) raised a bare TypeError
+            raise InvalidArchError(
+                f"op codes must be a sequence of {self.n_edges} integers, got {shown(codes)}"
+            )
         items = list(codes)
         if any(isinstance(x, bool | np.bool_) for x in items):
-            raise InvalidArchError(f"op codes must be integers, not bools, got {items!r:.80}")
+            raise InvalidArchError(f"op codes must be integers, not bools, got {shown(items)}")
         try:
             c = tuple(operator.index(x) for x in items)
         except TypeError:
-            raise InvalidArchError(f"op codes must be integers, got {codes!r:.80}") from None
+            raise InvalidArchError(f"op codes must be integers, got {shown(codes)}") from None
         if len(c) != self.n_edges or any(not 0 <= x < self.n_ops for x in c):
             raise InvalidArchError(
                 f"op codes {c} do not fit this space ({self.n_edges} edges, codes 0..{self.n_ops - 1})"
@@ -521,6 +551,10 @@ class Space:
 
     def from_ops(self, ops: Iterable[str]) -> Arch:
         """Architecture from op names per edge (``space.edges`` order)."""
+        if isinstance(ops, str) or not isinstance(ops, Iterable):  # list(3): a bare TypeError
+            raise InvalidArchError(
+                f"ops must be a sequence of {self.n_edges} op names, got {shown(ops)}"
+            )
         names = list(ops)
         if len(names) != self.n_edges:
             raise InvalidArchError(f"expected {self.n_edges} ops (one per edge), got {len(names)}")
@@ -642,7 +676,7 @@ class Space:
     def neighbourhood_size(self, radius: int, *, exact: bool = True) -> int:
         """Unfiltered neighbourhood size: ``C(E, r) (k-1)^r`` (summed over 1..r if not exact)."""
         radius = self.check_radius(radius)
-        radii = [radius] if exact else range(1, radius + 1)
+        radii = [radius] if check_flag("exact", exact) else range(1, radius + 1)
         return sum(math.comb(self.n_edges, r) * (self.n_ops - 1) ** r for r in radii)
 
     def check_radius(self, radius: Any, name: str | Param = "radius") -> int:

@@ -51,7 +51,7 @@ from nb201_flat.errors import (
     shown,
     whole_number,
 )
-from nb201_flat.space import Arch, Space, in_index_order
+from nb201_flat.space import Arch, Space, check_space, in_index_order
 from nb201_flat.types import FloatArray as FloatArray
 from nb201_flat.types import Seed as Seed
 from nb201_flat.types import SeedPolicy as SeedPolicy
@@ -93,7 +93,7 @@ class MetricKey:
         for name in ("dataset", "split", "metric"):
             value = getattr(self, name)
             if not isinstance(value, str) or not value:
-                raise ArgumentError(f"MetricKey {name} must be a non-empty str, got {value!r}")
+                raise ArgumentError(f"MetricKey {name} must be a non-empty str, got {shown(value)}")
         epochs = check_int_range("MetricKey epochs", self.epochs, 0)
         object.__setattr__(self, "epochs", epochs)
 
@@ -202,6 +202,9 @@ def seed_policy_of(
     """The stored-seed policy from ``seed_policy=`` or the deprecated ``seed=``
     (:func:`renamed_seed`, whose ``stacklevel`` this passes on). Default ``"mean"``."""
     policy = renamed_seed(seed_policy, seed, stacklevel=stacklevel + 1)
+    if policy is not None and not isinstance(policy, str) and not is_seed_policy(policy):
+        # an array met `policy == "random"` before policy_seeds: numpy's ValueError
+        policy_seeds(MetricKey("any", "any", 0), policy, ())  # raises, naming the policies
     return "mean" if policy is None else policy
 
 
@@ -356,6 +359,10 @@ class Table:
     def seeds(self, key: MetricKey) -> list[int]:
         """Stored seed numbers for ``key`` (empty when only the mean is stored; a number is an
         id or a position as the module docstring says)."""
+        if not isinstance(key, MetricKey):  # anything else matched no key: [] as if seedless
+            raise ArgumentError(
+                Param("key"), f" must be a MetricKey, got {shown(key)}; use table.key(...)"
+            )
         return sorted(s for k, s in self.data if k == key and s is not None)
 
     def __contains__(self, key: object) -> bool:
@@ -415,6 +422,9 @@ class Table:
             have = ", ".join(map(str, sorted({k.epochs for k in present}))) or "none"
             check_int_range("epochs", epochs, fix=f"this table has {have}")  # raises
         epochs = int(epochs)
+        for name, text in (("dataset", dataset), ("split", split), ("metric", metric)):
+            if not isinstance(text, str):  # an array's `in` below raised numpy's ValueError
+                raise ArgumentError(Param(name), f" must be a str, got {shown(text)}")
         levels: list[tuple[str, Any]] = [
             ("dataset", dataset),
             ("split", split),
@@ -490,7 +500,7 @@ class Table:
         seed = seed_policy_of(seed_policy, seed)
         if not self._has(key):  # else an empty stack: a raw numpy error
             raise UnknownKeyError(
-                f"{key!r} is not a key of this table; its keys: "
+                f"{shown(key)} is not a key of this table; its keys: "
                 f"{', '.join(map(str, self.keys()[:8]))}{' ...' if len(self.keys()) > 8 else ''} "
                 "(table.key(dataset, split, epochs, metric) validates one)"
             )
@@ -642,6 +652,8 @@ class Table:
         policy = seed_policy_of(seed_policy, seed)
         if isinstance(keys, str | MetricKey):  # list("cifar10") would be seven one-letter keys
             raise ArgumentError(f"keys must be a list of MetricKeys, got {keys!r}; pass [key]")
+        if keys is not None and not isinstance(keys, Iterable):  # list(3): a bare TypeError
+            raise ArgumentError(Param("keys"), f" must be a list of MetricKeys, got {shown(keys)}")
         chosen = list(keys) if keys is not None else self.keys()
         gen = as_rng(rng) if rng is not None else None
         cols = {str(k): self.vector_for(k, seed_policy=policy, rng=gen) for k in chosen}
@@ -744,6 +756,13 @@ class Table:
         """
         import pandas as pd
 
+        if not isinstance(df, pd.DataFrame):  # `c not in df` raised a bare TypeError
+            raise ArgumentError(Param("df"), f" must be a pandas DataFrame, got {shown(df)}")
+        if space is not None:
+            check_space(space)
+        if meta is not None and not isinstance(meta, Mapping):
+            raise ArgumentError(Param("meta"), f" must be a mapping (a dict), got {shown(meta)}")
+        check_arch = check_flag("check_arch", check_arch)
         missing = [c for c in ("dataset", "split", "epochs", "metric", "value") if c not in df]
         if missing or ("index" not in df and "arch" not in df):
             raise FormatError(
@@ -833,7 +852,9 @@ class Table:
                 "MetricKey('cifar10', 'ori-test', 200)"
             )
         if seed is not None and (not _is_int(seed) or seed < 0):
-            raise ArgumentError(f"seed must be None (the mean) or a seed number >= 0, got {seed!r}")
+            raise ArgumentError(
+                f"seed must be None (the mean) or a seed number >= 0, got {shown(seed)}"
+            )
         values = in_index_order(values, self.space.size)  # a Series: by its index
         try:
             vec = np.array(values, dtype=np.float64)
@@ -987,6 +1008,22 @@ def infinite_values(key: MetricKey, seed: int | None, vec: FloatArray) -> str | 
         f"value{'' if n == 1 else 's'} (first at architecture {int(np.flatnonzero(inf)[0])}): "
         "a table holds finite numbers; use NaN for a value not measured"
     )
+
+
+def check_table(table: object, name: str | Param = "table") -> Table:
+    """``table`` if it is a :class:`Table`, else :class:`ArgumentError` (anything else failed
+    deep inside, at the first attribute read).
+
+    >>> check_table(None)
+    Traceback (most recent call last):
+    ...
+    nb201_flat.errors.ArgumentError: table must be a Table, got NoneType; pass e.g. nb201_flat.load_table()
+    """
+    if not isinstance(table, Table):
+        raise ArgumentError(
+            name, f" must be a Table, got {type(table).__name__}; pass e.g. nb201_flat.load_table()"
+        )
+    return table
 
 
 def _metric_key(item: object) -> MetricKey:

@@ -267,3 +267,48 @@ def test_cli_constrained_names_its_table_flag(capsys: pytest.CaptureFixture[str]
     assert main([*argv, "--epochs", "200", "--cost", "params_mb", "--max-cost", "1"]) == 2
     err = capsys.readouterr().err
     assert "pass --table PATH" in err and "path=" not in err
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        # top=True kept one row and 1.5 raised a bare TypeError from the slice
+        (
+            lambda t: best_under(t, *_Q, cost="params_mb", max_cost=30, top=True),
+            "^top must be >= 1",
+        ),
+        (lambda t: best_under(t, *_Q, cost="params_mb", max_cost=30, top=1.5), "^top must be >= 1"),
+        # "no" is truthy: the best by the highest value, silently
+        (
+            lambda t: pareto_front(t, *_Q, cost="params_mb", higher_is_better="no"),
+            "^higher_is_better must be True or False",
+        ),
+        (
+            lambda t: best_under(t, *_Q, cost="params_mb", max_cost=30, higher_is_better="no"),
+            "^higher_is_better must be True or False",
+        ),
+        # cost.endswith on a non-text: AttributeError; a table of another kind: AttributeError
+        (lambda t: cost_vector(t, "toy", None), "^cost must be a str, got None$"),
+        (lambda t: cost_vector(t, ["toy"], "params_mb"), r"^dataset must be a str, got \['toy'\]$"),
+        (lambda t: cost_vector(t.data, "toy", "params_mb"), "^table must be a Table, got dict"),
+        # epochs "12" matched no schedule, so the first stored one was read in silence
+        (lambda t: cost_vector(t, "toy", "params_mb", epochs="12"), "^epochs must be >= 0"),
+        # NaN was blamed as lo > hi; a list raised a bare TypeError
+        (lambda t: cost_band(t, "toy", "params_mb", float("nan"), 5), "^lo must be a number"),
+        (lambda t: cost_band(t, "toy", "params_mb", 1, [5]), r"^hi must be a number .*got \[5\]$"),
+    ],
+)
+def test_a_wrong_kind_of_constraint_argument_names_its_parameter(call: object, match: str) -> None:
+    from nb201_flat.errors import ArgumentError
+
+    with pytest.raises(ArgumentError, match=match):
+        call(_toy(np.arange(27.0), 27.0 - np.arange(27.0) % 9))  # type: ignore[operator]
+
+
+_Q = ("toy", "x-valid", 12)
+
+
+def test_an_infinite_band_end_is_an_open_one() -> None:
+    t = _toy(np.arange(27.0), 27.0 - np.arange(27.0) % 9)
+    assert cost_band(t, "toy", "params_mb", -np.inf, np.inf).all()
+    assert cost_band(t, "toy", "params_mb", 26, np.inf).sum() == 6

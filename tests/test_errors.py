@@ -208,3 +208,12 @@ def test_the_checks_examples_name_python_parameters_not_flags() -> None:
     own = [ex.source + ex.want for ex in examples if "spelled(" not in ex.source]
     flags = [text for text in own if "--" in text]
     assert flags == []
+
+
+def test_a_choice_refuses_an_array_instead_of_comparing_it() -> None:
+    from nb201_flat.errors import check_choice
+
+    # `array in ("mean", "min")` compares elementwise: numpy's ambiguous-truth ValueError
+    for value in (np.array([]), np.zeros((2, 2))):
+        with pytest.raises(ArgumentError, match=r"^agg must be one of mean, min, got array\("):
+            check_choice("agg", value, ("mean", "min"))

@@ -364,3 +364,74 @@ def test_float16_indices_are_compared_in_float64() -> None:
 
     # float16 rounded the bound 15625 down to 15624, refusing the valid last index
     assert check_arch_indices(np.array([15624], np.float16), 15625).tolist() == [15624]
+
+
+SMALL = Space(("a", "b", "c"), 3)
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        # each raised a bare TypeError (not iterable, unhashable)
+        (lambda: Space(3), "^ops must be a sequence of op names, got 3$"),
+        (lambda: SMALL.op_code(["a"]), r"^unknown op \['a'\]; this space's ops are a, b, c$"),
+        (lambda: SMALL.index_of_codes(5), "^op codes must be a sequence of 3 integers, got 5$"),
+        (lambda: SMALL.isomorphism_key(None), "^op codes must be a sequence of 3 integers"),
+        (lambda: SMALL.from_ops(7), "^ops must be a sequence of 3 op names, got 7$"),
+        # one string is no list of op names (list("abc") read it as three)
+        (lambda: SMALL.from_ops("abc"), "^ops must be a sequence of 3 op names, got 'abc'$"),
+        (lambda: Space.from_spec(np.int64(3)), "^a space spec is a dict with ops, n_nodes"),
+        # an array's `in` raised numpy's ambiguous-truth ValueError
+        (lambda: Space(("a", "b"), 3, index_order=np.zeros(2)), "^index_order must be"),  # type: ignore[arg-type]
+    ],
+)
+def test_a_wrong_kind_of_argument_is_an_invalid_arch_error(call: object, match: str) -> None:
+    with pytest.raises(InvalidArchError, match=match):
+        call()  # type: ignore[operator]
+
+
+def test_a_refused_array_is_quoted_on_one_line() -> None:
+    # the messages quoted repr(array), which spans lines
+    for call in (
+        lambda: SMALL.index_of_codes(np.zeros((2, 2))),
+        lambda: SMALL.edge_position(np.zeros((2, 2))),  # type: ignore[arg-type]
+        lambda: Space(("a", "b"), np.zeros((2, 2))),  # type: ignore[arg-type]
+    ):
+        with pytest.raises(InvalidArchError, match="got array") as err:
+            call()
+        assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("n_nodes", [2**63, 1e300, 12])
+def test_a_space_too_large_to_index_is_refused_before_listing_its_edges(n_nodes: float) -> None:
+    import signal
+
+    def too_slow(*_: object) -> None:
+        raise AssertionError("Space() did not refuse the size before listing the edges")
+
+    # n_nodes=2**63 listed 2**125 edges, without end
+    previous = signal.signal(signal.SIGALRM, too_slow)
+    signal.alarm(10)
+    try:
+        with pytest.raises(InvalidArchError, match="too large to index"):
+            Space(("a", "b"), n_nodes)  # type: ignore[arg-type]
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def test_neighbourhood_size_takes_exact_as_a_flag() -> None:
+    # exact="no" was truthy: the exact count, silently
+    with pytest.raises(ArgumentError, match="^exact must be True or False, got 'no'$"):
+        SMALL.neighbourhood_size(2, exact="no")  # type: ignore[arg-type]
+    assert SMALL.neighbourhood_size(2, exact=np.bool_(False)) == 6 + 12
+
+
+def test_check_space_names_the_parameter() -> None:
+    from nb201_flat.neighbourhood import Neighbourhood
+    from nb201_flat.space import check_space
+
+    assert check_space(SMALL) is SMALL
+    # a table or a list passed as the space raised AttributeError ('...' has no 'neighbours')
+    with pytest.raises(ArgumentError, match="^space must be a Space, got list"):
+        Neighbourhood(1).arrays([1, 2])  # type: ignore[arg-type]

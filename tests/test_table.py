@@ -466,3 +466,39 @@ def test_from_tidy_checks_arch_strings_by_row_on_every_path() -> None:
     # a spelling of the same cell (spaces around it) is that cell, not another order
     spaced = base.assign(arch=[NB201.arch(0).to_str(), f" {NB201.arch(1).to_str()} "])
     assert Table.from_tidy(spaced).vector("d", "s", 200)[:2].tolist() == [1.0, 2.0]
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        # an array's `in` among the stored names raised numpy's ambiguous-truth ValueError
+        (lambda t: t.key(np.zeros(2), "x-valid", 200), "^dataset must be a str, got array"),
+        (lambda t: t.vector("cifar100", np.array([]), 200), "^split must be a str, got array"),
+        (lambda t: t.value(3, "cifar100", "x-valid", 200, seed_policy=np.zeros(2)), "^seed policy"),
+        # anything but a key matched no key: no seeds, as if only the mean were stored
+        (lambda t: t.seeds(("cifar100", "x-valid", 200)), "^key must be a MetricKey, got \\("),
+        (lambda t: t.frame(3), "^keys must be a list of MetricKeys, got 3$"),  # list(3)
+        # each raised a bare TypeError or AttributeError inside
+        (lambda t: Table.from_tidy(None), "^df must be a pandas DataFrame, got None$"),
+        (lambda t: Table.from_tidy(t.to_tidy(), space="nb201"), "^space must be a Space"),
+        (lambda t: Table.from_tidy(t.to_tidy(), meta=3), "^meta must be a mapping"),
+        (lambda t: Table.from_tidy(t.to_tidy(), check_arch=np.ones(2)), "^check_arch must be"),
+    ],
+)
+def test_a_wrong_kind_of_argument_names_its_parameter(call: object, match: str) -> None:
+    t = seeded_table()
+    with pytest.raises((ArgumentError, UnknownKeyError), match=match) as err:
+        call(t)  # type: ignore[operator]
+    assert "\n" not in str(err.value)
+
+
+def test_a_refused_array_in_a_key_or_seed_is_quoted_on_one_line() -> None:
+    t = seeded_table()
+    for call in (
+        lambda: MetricKey(np.zeros((2, 2)), "x", 1),  # type: ignore[arg-type]
+        lambda: t.with_vector(KEY, np.zeros(NB201.size), seed=np.zeros((2, 2))),  # type: ignore[arg-type]
+        lambda: t.vector_for(np.zeros((2, 2))),  # type: ignore[arg-type]
+    ):
+        with pytest.raises((ArgumentError, UnknownKeyError), match="array") as err:
+            call()
+        assert "\n" not in str(err.value)

@@ -50,7 +50,7 @@ from nb201_flat.figures._common import (
 )
 from nb201_flat.figures.style import figure_style
 from nb201_flat.landscape import StandIns, flatness
-from nb201_flat.table import MetricKey, Table
+from nb201_flat.table import MetricKey, Table, check_table
 
 NAME = "flat_vs_sharp"
 LegendLoc = Literal["best", "upper left", "upper right", "lower left", "lower right"]
@@ -307,6 +307,9 @@ def make_flat_vs_sharp(table: Table, *, top: float = 0.2, radius: int = 1) -> Fi
     Draws the series the table supports; skips (:class:`FigureSkipped`) when it supports none.
     """
     top = _check_top(top)
+    # first: None passed flatness (its default) and failed in the caption's int(radius); a
+    # list as the table raised TypeError at the first `in`
+    radius = check_table(table).space.check_radius(radius)
     keyed = [ds for ds in GAP_DATASETS if VALID_KEYS[ds] in table and TEST_KEYS[ds] in table]
     source_ok = VALID_KEYS[TRANSFER_SOURCE] in table
     keyed_targets = [ds for ds in TRANSFER_TARGETS if source_ok and TEST_KEYS[ds] in table]
@@ -372,8 +375,7 @@ def make_flat_vs_sharp(table: Table, *, top: float = 0.2, radius: int = 1) -> Fi
         add_caption(
             fig,
             table,
-            # validated by flatness above: a whole float 2.0 is captioned 2
-            f"Architectures: {share}. Sharpness: validation accuracy − mean of the radius-{int(radius)} "
+            f"Architectures: {share}. Sharpness: validation accuracy − mean of the radius-{radius} "
             f"neighbours'. {_seed_caption(seeds, derived)} Lines: mean in 10 equal-count bins of "
             "sharpness; bands: 95 % t confidence interval of the mean; ρ: Spearman over all "
             "points.",

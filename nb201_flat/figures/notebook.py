@@ -133,10 +133,10 @@ def arch_label(arch: Arch) -> str:
     """
     given: object = arch  # typed as an Arch; a notebook may pass an index all the same
     if not isinstance(given, Arch):  # an index or a string has no space to read the ops in
-        from nb201_flat.errors import ArgumentError
+        from nb201_flat.errors import ArgumentError, shown
 
         raise ArgumentError(
-            f"arch_label takes an Arch, got {type(arch).__name__} {arch!r:.60}; pass e.g. "
+            f"arch_label takes an Arch, got {type(arch).__name__} {shown(arch, 60)}; pass e.g. "
             "NB201.arch(index) or NB201.parse(string)"
         )
     space, ops = arch.space, arch.ops

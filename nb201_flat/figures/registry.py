@@ -31,7 +31,7 @@ from nb201_flat.errors import (
     check_int_range,
     parts_of,
 )
-from nb201_flat.table import Table, wrapping_data
+from nb201_flat.table import Table, check_table, wrapping_data
 from nb201_flat.types import FloatArray
 
 if TYPE_CHECKING:
@@ -159,10 +159,7 @@ def make(name: str, table: Table, **options: Any) -> Figure:
     """
     # a misspelt name is the caller's error: a skip would read as "this table cannot"
     check_choice("figure", name, FIGURE_NAMES)
-    if not isinstance(table, Table):  # it failed deep inside, at the first key looked up
-        raise ArgumentError(
-            f"table must be a Table, got {type(table).__name__}; pass e.g. nb201_flat.load_table()"
-        )
+    check_table(table)  # else it failed deep inside, at the first key looked up
     maker = FIGURES[name].make
     params = inspect.signature(maker).parameters
     unknown = [k for k in options if k not in params or k == "table"]

@@ -19,7 +19,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from nb201_flat.errors import ArgumentError, Call, FormatError, Param, TableFileError, check_flag
+from nb201_flat.errors import (
+    ArgumentError,
+    Call,
+    FormatError,
+    Param,
+    TableFileError,
+    check_flag,
+    shown,
+)
 from nb201_flat.storage import SOURCE_SHA256, file_sha256
 from nb201_flat.table import Table
 
@@ -148,9 +156,12 @@ def import_table(
     allow_unsafe_pickle = check_flag("allow_unsafe_pickle", allow_unsafe_pickle)
     progress = check_flag("progress", progress)
     collector = CurveCollector(str(source)) if check_flag("curves", curves) else None
-    fmt = format or detect_format(source)
-    if fmt not in FORMATS:
-        raise FormatError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    # None alone detects it: format=False or "" was read as "detect", an array raised ValueError
+    fmt = detect_format(source) if format is None else format
+    if not isinstance(fmt, str) or fmt not in FORMATS:
+        raise FormatError(
+            f"unknown format {shown(fmt)}; choose one of {', '.join(FORMATS)} (or None to detect it)"
+        )
     if allow_unsafe_pickle and fmt not in PICKLED_FORMATS:
         raise ArgumentError(
             Param("allow_unsafe_pickle", True),

@@ -11,9 +11,9 @@ import numpy.typing as npt
 from nb201_flat.errors import LandscapeArgumentError as LandscapeArgumentError
 from nb201_flat.errors import MissingValueError as MissingValueError
 from nb201_flat.errors import NoPathError as NoPathError
-from nb201_flat.errors import check_flag, shown
+from nb201_flat.errors import check_choice, check_flag, shown
 from nb201_flat.neighbours import arch_vector
-from nb201_flat.space import Arch, Space, check_arch_indices
+from nb201_flat.space import Arch, Space, check_arch_indices, check_space
 
 # re-exported: the landscape layer's errors lived here
 from nb201_flat.types import BoolArray as BoolArray
@@ -30,14 +30,11 @@ NAN_POLICIES: tuple[str, ...] = ("omit", "propagate", "raise")
 def as_values(space: Space, values: npt.ArrayLike) -> FloatArray:
     """``values`` as a float64 vector over ``space``; a clear error for a wrong shape, for
     values that are not numbers and for infinite ones (NaN marks a missing value)."""
-    return arch_vector(values, space.size)
+    return arch_vector(values, check_space(space).size)
 
 
 def check_nan_policy(nan_policy: str) -> None:
-    if nan_policy not in NAN_POLICIES:
-        raise LandscapeArgumentError(
-            f"nan_policy must be one of {', '.join(NAN_POLICIES)}, got {nan_policy!r}"
-        )
+    check_choice("nan_policy", nan_policy, NAN_POLICIES)
 
 
 def raise_on_nan(values: FloatArray, what: str = "values") -> None:
@@ -75,6 +72,7 @@ def check_band(name: str, band: object) -> tuple[float, float]:
 
 def resolve_index(space: Space, arch: ArchLike) -> int:
     """Index of an :class:`Arch`, official string or index (errors from the space layer)."""
+    check_space(space)
     if isinstance(arch, int | np.integer) and not isinstance(arch, bool):
         # resolve(i).index is i after the same range check: no Arch to build and look up
         return space.check_index(arch)

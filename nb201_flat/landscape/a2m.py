@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Final, Literal, TypeAlias
 import numpy as np
 import numpy.typing as npt
 
-from nb201_flat.errors import check_flag
+from nb201_flat.errors import check_flag, shown
 from nb201_flat.landscape._common import (
     ArchLike,
     FloatArray,
@@ -93,11 +93,11 @@ def a2m_code(published: bool | str) -> A2MCode | None:
     if published is True:
         return A2M_CODE_VERSIONS[0]
     for code in A2M_CODE_VERSIONS:
-        if published == code:
+        if isinstance(published, str) and published == code:  # an array's == is elementwise
             return code
     raise LandscapeArgumentError(
         f"published must be False (the paper's definition), True (A²M's current code) or one "
-        f"of {', '.join(A2M_CODE_VERSIONS)}, got {published!r}"
+        f"of {', '.join(A2M_CODE_VERSIONS)}, got {shown(published)}"
     )
 
 

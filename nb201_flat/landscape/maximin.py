@@ -37,7 +37,7 @@ import numpy as np
 import numpy.typing as npt
 
 from nb201_flat.budget import check_memory
-from nb201_flat.errors import check_flag
+from nb201_flat.errors import Param, check_choice, check_flag, shown
 from nb201_flat.landscape._common import (
     ArchLike,
     BoolArray,
@@ -681,6 +681,10 @@ def lowest_barrier_path(
 
 def bottleneck_matrix(tree: BarrierTree, archs: Sequence[ArchLike]) -> FloatArray:
     """Best achievable worst value between every pair of ``archs``: :meth:`BarrierTree.bottleneck_matrix`."""
+    if not isinstance(tree, BarrierTree):  # else an AttributeError
+        raise LandscapeArgumentError(
+            Param("tree"), f" must be a BarrierTree (from barrier_tree), got {shown(tree)}"
+        )
     return tree.bottleneck_matrix(archs)
 
 
@@ -718,6 +722,7 @@ def barrier_matrix(
     >>> barrier_matrix(space, f, [0, 7, 3]).to_numpy().tolist()
     [[0.0, 8.0, 4.0], [8.0, 0.0, 4.0], [4.0, 4.0, 0.0]]
     """
+    check_choice("method", method, ("lowest", "shortest", "a2m", "a2m_published"))
     if method == "lowest":
         tree = as_tree(
             space, values, higher_is_better=higher_is_better, connected_only=connected_only

@@ -58,7 +58,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from nb201_flat.budget import check_neighbourhood_memory, progress
-from nb201_flat.errors import check_float_range
+from nb201_flat.errors import check_float_range, shown
 from nb201_flat.landscape._common import (
     BoolArray,
     FloatArray,
@@ -77,7 +77,7 @@ from nb201_flat.landscape.aggregates import (
 from nb201_flat.landscape.stand_ins import StandIns as StandIns
 from nb201_flat.neighbourhood import AGGREGATES, Agg, Neighbourhood, lerp, level_position
 from nb201_flat.neighbours import NeighbourArrays
-from nb201_flat.space import Space
+from nb201_flat.space import Space, check_space
 
 if TYPE_CHECKING:
     pass
@@ -118,7 +118,7 @@ def _check_stand_ins(
     if stand_ins is None:
         if omit is not None:
             raise LandscapeArgumentError(
-                f"omit_stand_ins={omit!r} applies only with stand_ins (a retraining table's "
+                f"omit_stand_ins={shown(omit)} applies only with stand_ins (a retraining table's "
                 "StandIns.of(table, dataset, epochs)); drop it"
             )
         return None, "self"
@@ -132,7 +132,7 @@ def _check_stand_ins(
         omit = "self"
     if omit not in OMIT_STAND_INS:
         raise LandscapeArgumentError(
-            f"omit_stand_ins must be one of {', '.join(OMIT_STAND_INS)}, got {omit!r}"
+            f"omit_stand_ins must be one of {', '.join(OMIT_STAND_INS)}, got {shown(omit)}"
         )
     return stand_ins, omit  # type: ignore[return-value]
 
@@ -145,6 +145,7 @@ _CHUNK_ENTRIES = 1 << 21
 def _spec(space: Space, radius: int | Neighbourhood | None, **fields: Any) -> Neighbourhood:
     """The neighbourhood asked for, its radius checked against ``space`` by the one radius rule
     (:meth:`Space.check_radius`: an int in 1..n_edges; the spec alone knows only >= 1)."""
+    check_space(space)
     if radius is not None and not isinstance(radius, Neighbourhood):
         space.check_radius(radius)
     spec = Neighbourhood.build(radius, **fields)
@@ -305,6 +306,11 @@ def _check_columns(columns: Iterable[str] | None, stand: bool = False) -> tuple[
         return known
     if isinstance(columns, str):
         columns = (columns,)
+    if not isinstance(columns, Iterable) or not all(isinstance(c, str) for c in columns):
+        # columns=3 or an array: dict.fromkeys raised a bare TypeError
+        raise LandscapeArgumentError(
+            f"columns must be some of {', '.join(known)}, got {shown(columns)}"
+        )
     cols = tuple(dict.fromkeys(columns))
     if STAND_IN_COLUMN in cols and not stand:
         raise LandscapeArgumentError(
@@ -314,7 +320,7 @@ def _check_columns(columns: Iterable[str] | None, stand: bool = False) -> tuple[
     bad = [c for c in cols if c not in known]
     if bad or not cols:
         raise LandscapeArgumentError(
-            f"columns must be some of {', '.join(known)}, got {list(columns)}"
+            f"columns must be some of {', '.join(known)}, got {shown(list(columns))}"
         )
     return cols
 

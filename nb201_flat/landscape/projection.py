@@ -48,7 +48,8 @@ def relaxed(space: Space, arch: ArchLike) -> FloatArray:
     >>> relaxed(NB201, 11472).argmax(axis=1).tolist() == list(NB201.arch(11472).codes)
     True
     """
-    a = space.arch(resolve_index(space, arch))
+    index = resolve_index(space, arch)  # first: it checks the space
+    a = space.arch(index)
     out = np.zeros((space.n_edges, space.n_ops))
     out[np.arange(space.n_edges), list(a.codes)] = 1.0
     return out

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from nb201_flat.errors import LandscapeArgumentError
+from nb201_flat.errors import LandscapeArgumentError, Param, check_int_range, shown, whole_number
 from nb201_flat.types import BoolArray
 
 if TYPE_CHECKING:
@@ -53,6 +53,19 @@ class StandIns:
         cls, size: int, *, copies: Iterable[tuple[int, int]] = (), constant: Iterable[int] = ()
     ) -> StandIns:
         """From ``(cell, copied_from)`` pairs and constant-output cells of a space of ``size``."""
+        size = check_int_range("size", size, 1, fix="pass the space's size, e.g. space.size")
+        # typed as iterables of ints; a notebook may pass one number all the same
+        given_ones: tuple[tuple[str, object], ...] = (("copies", copies), ("constant", constant))
+        for name, given in given_ones:
+            if isinstance(given, str) or not isinstance(given, Iterable):
+                raise LandscapeArgumentError(
+                    Param(name), f" must be a list of cell indices, got {shown(given)}"
+                )
+        copies = list(copies)
+        if not all(isinstance(p, tuple | list) and len(p) == 2 for p in copies):
+            raise LandscapeArgumentError(
+                Param("copies"), f" must be (cell, copied_from) pairs, got {shown(copies)}"
+            )
         parent = np.arange(size, dtype=np.int64)
 
         def root(i: int) -> int:
@@ -62,10 +75,10 @@ class StandIns:
             return i
 
         def cell(i: object) -> int:
-            j: int = int(i)  # type: ignore[call-overload]
-            if not 0 <= j < size:
+            j = whole_number(i)  # int() read 1.5 as cell 1 and "x" raised ValueError
+            if j is None or not 0 <= j < size:
                 raise LandscapeArgumentError(
-                    f"stand-in cell {j} is not an index of this space (0..{size - 1}); "
+                    f"stand-in cell {shown(i)} is not an index of this space (0..{size - 1}); "
                     "build StandIns from the table the values come from"
                 )
             return j
@@ -110,9 +123,9 @@ class StandIns:
         ...
         nb201_flat.errors.ArgumentError: stand_ins cover 8 cells, the space has 27; build them with StandIns.of(table, dataset, epochs) from the table the values come from
         """
-        if len(self.group) != size:
+        if whole_number(size) != len(self.group):  # an array's != is elementwise
             raise LandscapeArgumentError(
-                f"stand_ins cover {len(self.group)} cells, the space has {size}; build them "
+                f"stand_ins cover {len(self.group)} cells, the space has {shown(size)}; build them "
                 "with StandIns.of(table, dataset, epochs) from the table the values come from"
             )
 

@@ -29,7 +29,7 @@ import pandas as pd
 
 from nb201_flat.budget import check_memory
 from nb201_flat.conventions import report_dataset, report_key
-from nb201_flat.errors import check_flag, check_int_range
+from nb201_flat.errors import Param, check_choice, check_flag, check_int_range, shown
 from nb201_flat.landscape._common import (
     ArchLike,
     BoolArray,
@@ -43,7 +43,7 @@ from nb201_flat.landscape._common import (
     oriented,
     resolve_index,
 )
-from nb201_flat.space import Space, check_arch_indices
+from nb201_flat.space import Space, check_arch_indices, check_space
 from nb201_flat.table import MetricKey
 from nb201_flat.types import as_rng
 
@@ -131,8 +131,7 @@ def fitness_distance_correlation(
     Jones & Forrest's FDC over every measured architecture (NaN values left out). For
     accuracy an easy landscape gives a strongly negative value (closer is better).
     """
-    if method not in ("pearson", "spearman"):
-        raise LandscapeArgumentError(f"method must be 'pearson' or 'spearman', got {method!r}")
+    check_choice("method", method, ("pearson", "spearman"))
     df = distance_profile(space, values, optimum, higher_is_better=higher_is_better)
     if len(df) < 2 or df["distance"].nunique() < 2 or df["value"].nunique() < 2:
         return float("nan")
@@ -200,7 +199,7 @@ def random_walk(
     # the draws and the walk: 16 bytes a step
     check_memory(16 * length, f"a random walk of {length:,} steps", "take fewer steps")
     rng = as_rng(seed)
-    nb = space.neighbours(1, no_none=no_none, connected_only=connected_only)
+    nb = check_space(space).neighbours(1, no_none=no_none, connected_only=connected_only)
     if start is None:
         pool = np.nonzero(space.connected)[0] if connected_only else np.arange(space.size)
         cur = int(pool[rng.integers(len(pool))])
@@ -444,6 +443,8 @@ def basins(
 def a2m_bands(dataset: str) -> dict[str, tuple[float, float]]:
     """A²M's three accuracy bands (A, B, C) for ``cifar10``, ``cifar100``, ``ImageNet16-120``:
     bands of the dataset's 200-epoch test accuracy (:data:`A2M_BAND_KEYS`)."""
+    if not isinstance(dataset, str):  # a list met `in A2M_BANDS`: unhashable
+        raise LandscapeArgumentError(Param("dataset"), f" must be a str, got {shown(dataset)}")
     key = report_dataset(dataset)
     if key not in A2M_BANDS:
         raise LandscapeArgumentError(
@@ -512,6 +513,11 @@ def neighbour_distributions(
     True
     """
     v = as_values(space, values)
+    if not isinstance(bands, str | Mapping):  # dict(3): a bare TypeError
+        raise LandscapeArgumentError(
+            Param("bands"),
+            f" must be a dataset name or a mapping of band name -> (lo, hi), got {shown(bands)}",
+        )
     chosen = a2m_bands(bands) if isinstance(bands, str) else dict(bands)
     chosen = {name: check_band(name, band) for name, band in chosen.items()}
     # radii=2 (a notebook may pass one number all the same): a raw TypeError; check_radius,

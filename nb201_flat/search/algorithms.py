@@ -47,6 +47,7 @@ from nb201_flat.errors import (
     check_float_range,
     check_int_range,
     joined,
+    shown,
 )
 from nb201_flat.neighbourhood import FIELDS, Neighbourhood
 from nb201_flat.search.oracle import (
@@ -87,7 +88,7 @@ def _check_objective(value: object, *, optional: bool) -> None:
         return
     raise AlgorithmError(
         f"objective must be a NeighbourObjective{' or None' if optional else ''}, got "
-        f"{value!r}; wrap a Neighbourhood as NeighbourObjective(spec, charge=...)"
+        f"{shown(value)}; wrap a Neighbourhood as NeighbourObjective(spec, charge=...)"
     )
 
 
@@ -607,9 +608,12 @@ class RegularizedEvolution:
                 fix="NB201 uses population 10, sample 3",
             )
             object.__setattr__(self, name, n)
-        if self.mutation not in ("node-then-edge", "uniform-edge"):
+        if not isinstance(self.mutation, str) or self.mutation not in (
+            "node-then-edge",
+            "uniform-edge",
+        ):
             raise AlgorithmError(
-                f"mutation must be 'node-then-edge' or 'uniform-edge', got {self.mutation!r}"
+                f"mutation must be 'node-then-edge' or 'uniform-edge', got {shown(self.mutation)}"
             )
 
     @property
@@ -789,9 +793,9 @@ def _check_two_stage(
 def check_algorithm_options(name: str, options: Mapping[str, Any]) -> dict[str, Any]:
     """The options (None: not given) that ``name`` takes, or :class:`AlgorithmError` naming
     those it does not (as :class:`~nb201_flat.errors.Param`: a command names its flags)."""
-    if name not in ALGORITHM_OPTIONS:
+    if not isinstance(name, str) or name not in ALGORITHM_OPTIONS:  # a list: unhashable
         raise AlgorithmError(
-            f"unknown algorithm {name!r}; choose from {', '.join(ALGORITHM_NAMES)}"
+            f"unknown algorithm {shown(name)}; choose from {', '.join(ALGORITHM_NAMES)}"
         )
     allowed = ALGORITHM_OPTIONS[name]
     opts = {k: v for k, v in options.items() if v is not None}

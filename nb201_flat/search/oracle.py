@@ -79,6 +79,7 @@ from nb201_flat.errors import (
     Param,
     Part,
     SearchBudgetError,
+    check_flag,
     real_number,
     shown,
     whole_number,
@@ -701,6 +702,18 @@ class Oracle(BudgetedRun):
     _data: OracleData
 
     def __init__(self, data: OracleData, rng: np.random.Generator, *, outside: bool = True) -> None:
+        # once a run: anything else met an AttributeError at its first query or draw
+        if not isinstance(data, OracleData):
+            raise ArgumentError(
+                Param("data"),
+                f" must be an OracleData (protocol.oracle_data(table)), got {shown(data)}",
+            )
+        if not isinstance(rng, np.random.Generator):
+            raise ArgumentError(
+                Param("rng"),
+                f" must be a numpy Generator, got {shown(rng)}; pass np.random.default_rng(seed)",
+            )
+        outside = check_flag("outside", outside)  # "no" was truthy
         self._data = data
         # an outside driver (ask/tell) may ask cached cells for ever: each hit is idle
         self._outside = outside

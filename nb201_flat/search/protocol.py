@@ -46,6 +46,7 @@ import functools
 import logging
 import math
 import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Literal, TypeAlias
@@ -70,6 +71,7 @@ from nb201_flat.errors import (
     Part,
     SearchBudgetError,
     UnknownKeyError,
+    check_flag,
     check_int_range,
     parts_of,
     real_number,
@@ -90,6 +92,7 @@ from nb201_flat.search.oracle import (
 from nb201_flat.table import (
     MetricKey,
     Table,
+    check_table,
     is_seed_policy,
     policy_seeds,
     renamed_seed,
@@ -176,6 +179,20 @@ class Protocol:
     budget_by: str | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
+        # a name keys the results (a list: unhashable later, None: a column of None)
+        if not isinstance(self.name, str) or not self.name:
+            raise ProtocolError(
+                (Param("name"), f" must be a non-empty str, got {shown(self.name)}")
+            )
+        # "no" was truthy: a single stored value served for 'random' in silence
+        object.__setattr__(self, "seed_fallback", check_flag("seed_fallback", self.seed_fallback))
+        if self.budget_by is not None and not isinstance(self.budget_by, str):
+            raise ProtocolError(
+                (
+                    Param("budget_by"),
+                    f" must be a parameter's name or None, got {shown(self.budget_by)}",
+                )
+            )
         try:
             bs, bq = check_budgets(self.budget_seconds, self.budget_queries)
         except SearchBudgetError as exc:
@@ -191,10 +208,13 @@ class Protocol:
             raise ProtocolError(
                 f"seed_policy must be 'mean', 'random' or an int, got {shown(self.seed_policy)}"
             )
-        if self.repeats not in ("charge", "cache"):
-            raise ProtocolError(f"repeats must be 'charge' or 'cache', got {self.repeats!r}")
-        if self.sampling not in ("uniform", "connected"):
-            raise ProtocolError(f"sampling must be 'uniform' or 'connected', got {self.sampling!r}")
+        # text first: an array's `in` raised numpy's ambiguous-truth ValueError
+        if not isinstance(self.repeats, str) or self.repeats not in ("charge", "cache"):
+            raise ProtocolError(f"repeats must be 'charge' or 'cache', got {shown(self.repeats)}")
+        if not isinstance(self.sampling, str) or self.sampling not in ("uniform", "connected"):
+            raise ProtocolError(
+                f"sampling must be 'uniform' or 'connected', got {shown(self.sampling)}"
+            )
 
     def _check_keys(self) -> None:
         """Keys are :class:`MetricKey` values, the report a tuple of distinct ones: a string
@@ -211,7 +231,7 @@ class Protocol:
         for what, k in keys:
             if not (isinstance(k, MetricKey) or (what == "cost" and k is None)):
                 raise ProtocolError(
-                    f"protocol {self.name!r}: its {what} key must be a MetricKey, got {k!r}; "
+                    f"protocol {self.name!r}: its {what} key must be a MetricKey, got {shown(k)}; "
                     "e.g. MetricKey('cifar100', 'x-valid', 12)"
                 )
         if not self.report:
@@ -285,6 +305,7 @@ class Protocol:
         if self.cost is not None:
             needed.append(("cost (training time)", self.cost))
         needed += [("report metric", k) for k in self.report]
+        check_table(table)  # `k not in 3` raised a bare TypeError
         missing = [f"{what} {k}" for what, k in needed if k not in table]
         if missing:
             raise ProtocolError(
@@ -693,10 +714,21 @@ def per_dataset_protocols(
     seed_policy = renamed_seed(seed_policy, seed)
     epochs = _check_epochs(epochs)
     out = []
+    choose = f"choose from {', '.join(_PER_DATASET)}"
+    given: object = datasets  # typed as a tuple; a notebook may pass one name all the same
+    if isinstance(given, str) or not isinstance(given, Iterable):
+        raise ProtocolError(
+            (Param("datasets"), f" must be a tuple of dataset names, got {shown(given)}"),
+            choose,
+        )
+    datasets = tuple(datasets)
+    if not datasets:  # no protocol at all: a search over nothing
+        raise ProtocolError((Param("datasets"), " is empty"), choose)
     for ds in datasets:
-        if ds not in _PER_DATASET:
+        if not isinstance(ds, str) or ds not in _PER_DATASET:  # an array: unhashable
             raise ProtocolError(
-                f"per-dataset protocol: unknown dataset {ds!r}; choose from {', '.join(_PER_DATASET)}"
+                f"per-dataset protocol: unknown dataset {shown(ds)}; choose from "
+                f"{', '.join(_PER_DATASET)}"
             )
         rep_ds, rep_split, budget = _PER_DATASET[ds]
         suffix = "" if epochs == 12 else f"@{epochs}ep"
@@ -735,6 +767,7 @@ def fixed_n_protocols(
     seed_policy = renamed_seed(seed_policy, seed)
     epochs = _check_epochs(epochs)
     out = []
+    check_table(table)  # `s in 3` raised a bare TypeError
     for ds, (rep_ds, rep_split, _) in _PER_DATASET.items():
         s, r = MetricKey(ds, "x-valid", epochs), MetricKey(rep_ds, rep_split, 200)
         if s in table and r in table:
@@ -815,6 +848,10 @@ def protocols_by_name(
     ignored.
     """
     seed_policy = renamed_seed(seed_policy, seed)
+    if not isinstance(name, str):  # an array's == below: numpy's ambiguous-truth ValueError
+        raise ProtocolError(
+            f"unknown protocol {shown(name)}; choose from {', '.join(PROTOCOL_NAMES)}"
+        )
     if name == "fixed-n" and budget_scale is not None:
         raise ProtocolError(
             (Param("budget_scale"), " scales a time budget; fixed-n has a query budget"),

@@ -54,8 +54,10 @@ from nb201_flat.errors import (
     Param,
     Part,
     Spelling,
+    check_flag,
     check_int_range,
     check_seed,
+    shown,
     spelled,
     whole_number,
 )
@@ -81,7 +83,7 @@ from nb201_flat.search.oracle import (
 )
 from nb201_flat.search.protocol import Protocol, ProtocolError
 from nb201_flat.space import Space
-from nb201_flat.table import Table
+from nb201_flat.table import Table, check_table
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +124,11 @@ def run_one(data: OracleData, algorithm: SearchAlgorithm, seed: int, run: int) -
     that cannot be reproduced), a bool was 0 or 1, negative numbers raised numpy's errors.
     """
     seed, run = check_seed(seed), check_int_range("run", run, 0, fix="runs count from 0")
+    if not isinstance(algorithm, SearchAlgorithm):
+        raise ArgumentError(
+            Param("algorithm"),
+            f" must be a search algorithm (make_algorithm), got {shown(algorithm)}",
+        )
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(run, 0)))
     oracle = Oracle(
         data,
@@ -225,6 +232,10 @@ class SearchResults:
 
 def summarise(runs: pd.DataFrame) -> pd.DataFrame:
     """See :meth:`SearchResults.summary` (``runs``: a :attr:`SearchResults.runs` frame)."""
+    if not isinstance(runs, pd.DataFrame):  # runs.columns: an AttributeError
+        raise ArgumentError(
+            Param("runs"), f" must be a SearchResults.runs frame, got {shown(runs)}"
+        )
     keys = ["protocol", "algorithm", "dataset", "split"]
     need = [*keys, "test", "queries", "seconds", "free_queries", "evaluations", "total_seconds"]
     lacks = [c for c in need if c not in runs.columns]
@@ -547,6 +558,10 @@ def run_search(
         Points of the anytime-curve grid (0 .. budget), 2 to :data:`MAX_CURVE_POINTS`.
     """
     # a name is one (wrong) item, not letters
+    if not isinstance(protocols, Protocol | str | Iterable):  # tuple(3): a bare TypeError
+        raise ProtocolError(
+            (Param("protocols"), f" must be a Protocol or a list of them, got {shown(protocols)}")
+        )
     prots = (protocols,) if isinstance(protocols, Protocol | str) else tuple(protocols)
     if not prots:
         raise ProtocolError("no protocol given")
@@ -610,11 +625,8 @@ def run_cells_and_stalls(
     if not cells:
         raise ProtocolError("no protocol given")
     _check_protocols([p for p, _, _ in cells])
-    if not isinstance(table, Table):
-        raise ArgumentError(
-            f"table must be a Table, got {type(table).__name__}; load one with "
-            "nb201_flat.load_table() or nb201_flat.storage.load_saved_table(path)"
-        )
+    check_table(table)
+    progress = check_flag("progress", progress)  # "no" drew the bar, None hid it
     keys = [(p.name, lab) for p, lab, _ in cells]
     if len(set(keys)) != len(keys):
         raise AlgorithmError(f"(protocol, label) pairs must be unique, got {keys}")

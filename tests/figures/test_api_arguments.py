@@ -596,6 +596,15 @@ def test_whole_float_counts_are_labelled_as_ints(
     assert any(shown in t for t in texts)  # "5.0", "radius-2.0" before
 
 
+def test_flat_vs_sharp_checks_its_radius_and_table_before_drawing(figure_table: Table) -> None:
+    # radius=None passed flatness (its default) and failed in the caption's int(None); a list
+    # as the table raised TypeError at the first key looked up
+    with pytest.raises(ArgumentError, match="^radius must lie in 1..6 .*got None"):
+        FIGURES["flat_vs_sharp"].make(figure_table, radius=None)
+    with pytest.raises(ArgumentError, match="^table must be a Table, got list"):
+        FIGURES["flat_vs_sharp"].make([figure_table])
+
+
 def test_na_projection_scale_of_a_table_measured_only_on_disconnected_cells() -> None:
     # the colour scale started at an all-NaN percentile (a NaN vmin: colours drawn wrong)
     import warnings

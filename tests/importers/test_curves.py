@@ -304,3 +304,24 @@ def test_import_names_the_file_of_an_infinite_curve_value(
     monkeypatch.setattr(collect, "_run_curves", with_inf)
     with pytest.raises(FormatError, match=r"-096897\.pth: architecture \d+ .* infinite at epoch 1"):
         import_table(files["pth_zip"], format="nb201-pth")
+
+
+def test_a_curve_lookup_refuses_what_is_no_key() -> None:
+    from nb201_flat.errors import ArgumentError
+    from nb201_flat.testing import figure_table
+
+    curves = require_curves(figure_table())
+    # seeds() of anything but a key was [] (as if only the mean were stored); an array met
+    # `k == key` (numpy's ambiguous-truth ValueError)
+    for call in (
+        lambda: curves.seeds(("cifar10-valid", "x-valid", 200)),
+        lambda: curves.n_epochs(np.zeros(2)),
+    ):
+        with pytest.raises(ArgumentError, match="^key must be a MetricKey, got "):
+            call()
+    with pytest.raises(UnknownKeyError, match="^no learning curve for array") as err:
+        curves.curve(np.zeros((2, 2)))  # type: ignore[arg-type]
+    assert "\n" not in str(err.value)  # the array's repr spans lines
+    # a table's name or its curves where the table belongs: AttributeError ('str' has no 'source')
+    with pytest.raises(ArgumentError, match="^table must be a Table, got Curves"):
+        require_curves(curves)  # type: ignore[arg-type]

@@ -83,6 +83,15 @@ def test_detect_unknown_and_missing(tmp_path: Path) -> None:
         detect_format(tmp_path / "missing.csv")
     with pytest.raises(FormatError, match="unknown format"):
         import_table(junk, format="xml")
+    # format=False or "" was read as None (detect it): a tidy file imported without complaint;
+    # an array met `not in FORMATS` (numpy's ambiguous-truth ValueError)
+    tidy = tmp_path / "t.csv"
+    tidy.write_text("index,dataset,split,epochs,metric,value\n0,d,x-valid,12,accuracy,50\n")
+    for given in (False, "", np.zeros(2)):
+        with pytest.raises(FormatError, match="^unknown format .*; choose one of tidy, ") as err:
+            import_table(tidy, format=given)  # type: ignore[arg-type]
+        assert "\n" not in str(err.value)
+    assert import_table(tidy, format=None).vector("d", "x-valid", 12)[0] == 50.0
 
 
 def test_analognas_embedded_matches_its_records() -> None:

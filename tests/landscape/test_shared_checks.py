@@ -10,6 +10,15 @@ import pytest
 
 from nb201_flat.errors import ArgumentError, InvalidArchError
 from nb201_flat.graphs import space_graph
+from nb201_flat.landscape import (
+    a2m_bands,
+    a2m_barrier,
+    barrier_matrix,
+    bottleneck_matrix,
+    flatness,
+    neighbour_distributions,
+)
+from nb201_flat.landscape import fitness_distance_correlation as fdc
 from nb201_flat.landscape._common import as_values
 from nb201_flat.space import Space
 
@@ -250,3 +259,58 @@ def test_a_0d_array_optimum_is_that_one_architecture() -> None:
     assert L.distance_profile(space, f, np.array([[5, 7]])).attrs["optima"] == [5, 7]
     with pytest.raises(InvalidArchError, match="^optimum must be whole numbers in 0..26, got 5.5"):
         L.fitness_distance_correlation(space, f, optimum=np.array(5.5))
+
+
+def test_every_landscape_function_checks_its_space() -> None:
+    # a table or a name passed as the space met an AttributeError ('str' has no 'size',
+    # 'check_radius', 'check_index', 'neighbours') at whichever attribute came first
+    from nb201_flat import landscape as L
+
+    v = np.arange(8.0)
+    for call in (
+        lambda s: L.flatness(s, v, 1),
+        lambda s: L.local_optima(s, v),
+        lambda s: L.barrier_tree(s, v),
+        lambda s: L.shortest_paths(s, 0, 7),
+        lambda s: L.random_walk(s, 5, seed=0),
+        lambda s: L.relaxed(s, 3),
+    ):
+        with pytest.raises(ArgumentError, match="^space must be a Space, got str 'nb201'; pass e"):
+            call("nb201")
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        # an array's `in` / `==` among the names raised numpy's ambiguous-truth ValueError
+        (lambda v: barrier_matrix(SMALL, v, [0, 7], method=np.zeros(2)), "^method must be one of"),
+        (lambda v: fdc(SMALL, v, method=np.zeros(2)), "^method must be one of pearson, spearman"),
+        (lambda v: a2m_barrier(SMALL, v, 0, 7, published=np.zeros(2)), "^published must be"),
+        (lambda v: basins_nan(SMALL, v, nan_policy=np.zeros(2)), "^nan_policy must be one of"),
+        # unhashable or not iterable: bare TypeErrors
+        (lambda v: a2m_bands(["cifar10"]), r"^dataset must be a str, got \['cifar10'\]$"),
+        (lambda v: neighbour_distributions(SMALL, v, 3), "^bands must be a dataset name or"),
+        (lambda v: flatness(SMALL, v, 1, columns=3), "^columns must be some of"),
+        # an AttributeError ('float' object has no attribute 'bottleneck_matrix')
+        (lambda v: bottleneck_matrix(1.5, [0, 7]), "^tree must be a BarrierTree"),
+    ],
+)
+def test_a_wrong_kind_of_landscape_argument_names_its_parameter(call: object, match: str) -> None:
+    with pytest.raises(ArgumentError, match=match) as err:
+        call(np.arange(8.0))  # type: ignore[operator]
+    assert "\n" not in str(err.value)
+
+
+def basins_nan(space: Space, values: np.ndarray, *, nan_policy: object) -> object:
+    from nb201_flat.landscape import a2m_barriers
+
+    return a2m_barriers(space, values, [(0, 7)], nan_policy=nan_policy)  # type: ignore[arg-type]
+
+
+def test_an_array_given_for_a_parameter_is_quoted_on_one_line() -> None:
+    from nb201_flat.landscape import flatness
+
+    # Param's value was quoted by repr: an array's spans lines
+    with pytest.raises(ArgumentError, match="^omit_stand_ins=array") as err:
+        flatness(SMALL, np.arange(8.0), 1, omit_stand_ins=np.zeros((2, 2)))  # type: ignore[arg-type]
+    assert "\n" not in str(err.value)

@@ -509,3 +509,16 @@ def test_rank_order_is_the_stable_sort_by_ranks_before(values: list[float]) -> N
 
     expected = sorted(range(len(values)), key=functools.cmp_to_key(cmp))
     assert rank_order(values) == expected
+
+
+def test_an_oracle_checks_its_data_generator_and_flag_when_built() -> None:
+    data = _data(np.zeros(27), None, 3)
+    # each was an AttributeError at the first query or draw ('int' has no 'integers'), and
+    # outside="no" was truthy
+    for args, kw, match in (
+        (({"values": [1.0]}, np.random.default_rng(0)), {}, "^data must be an OracleData"),
+        ((data, 0), {}, "^rng must be a numpy Generator, got 0; pass np.random.default_rng"),
+        ((data, np.random.default_rng(0)), {"outside": "no"}, "^outside must be True or False"),
+    ):
+        with pytest.raises(ArgumentError, match=match):
+            Oracle(*args, **kw)  # type: ignore[arg-type]

@@ -20,14 +20,16 @@ from nb201_flat.search import (
     RandomSearch,
     RegularizedEvolution,
     fixed_n_protocols,
+    make_algorithm,
     nb201_protocol,
     per_dataset_protocols,
     protocols_by_name,
     run_search,
 )
-from nb201_flat.search.runner import run_one
+from nb201_flat.search.runner import run_one, summarise
 from nb201_flat.space import NB201
 from nb201_flat.table import MetricKey, Table
+from nb201_flat.testing import synthetic_table
 
 ALGOS = {
     "rs": RandomSearch(),
@@ -479,3 +481,74 @@ def test_run_search_takes_algorithm_names_and_refuses_classes(nb201_like: Table)
         run_search(nb201_like, p, "bogus", runs=2)
     with pytest.raises(AlgorithmError, match="3 is not a search algorithm"):
         run_search(nb201_like, p, 3, runs=2)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        # an array's `in` among the names raised numpy's ambiguous-truth ValueError
+        (lambda t: nb201_protocol(repeats=np.zeros(2)), "^repeats must be 'charge' or 'cache'"),
+        (lambda t: RegularizedEvolution(mutation=np.zeros(2)), "^mutation must be"),
+        # unhashable, not iterable, or not a table: bare TypeErrors and AttributeErrors
+        (lambda t: make_algorithm(["rs"]), r"^unknown algorithm \['rs'\]; choose from rs"),
+        (lambda t: per_dataset_protocols(datasets=3), "^datasets must be a tuple of dataset"),
+        (lambda t: fixed_n_protocols(t.data), "^table must be a Table, got dict"),
+        (lambda t: nb201_protocol().check([t]), "^table must be a Table, got list"),
+        (lambda t: run_search(t, 3, "rs", runs=1), "^protocols must be a Protocol or a list"),
+        (lambda t: run_one(3, RandomSearch(), 0, 0), "^data must be an OracleData"),
+        (lambda t: summarise([1, 2]), r"^runs must be a SearchResults.runs frame, got \[1, 2\]"),
+        # datasets=() built no protocol: a search over nothing, silently
+        (lambda t: per_dataset_protocols(datasets=()), "^datasets is empty; choose from"),
+        # progress="no" drew the bar (truthy), None hid it
+        (
+            lambda t: run_search(t, fixed_n_protocols(t, 5)[:1], "rs", runs=1, progress="no"),
+            "^progress must be True or False, got 'no'$",
+        ),
+    ],
+)
+def test_a_wrong_kind_of_search_argument_names_its_parameter(
+    nb201_like: Table, call: object, match: str
+) -> None:
+    from nb201_flat.errors import Nb201FlatError
+
+    with pytest.raises(Nb201FlatError, match=match) as err:
+        call(nb201_like)  # type: ignore[operator]
+    assert "\n" not in str(err.value)
+
+
+def test_run_one_refuses_an_algorithm_that_is_none() -> None:
+    data = fixed_n_protocols(synthetic_table(), 5)[0].oracle_data(synthetic_table())
+    # None.search: an AttributeError after the oracle was built
+    with pytest.raises(ArgumentError, match="^algorithm must be a search algorithm"):
+        run_one(data, None, 0, 0)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "match"),
+    [
+        # a protocol's name keys its results: None and a list were taken as given
+        ("name", None, "^name must be a non-empty str, got None$"),
+        ("name", ["p"], r"^name must be a non-empty str, got \['p'\]$"),
+        # "no" is truthy: a key's single value would serve 'random' silently
+        ("seed_fallback", "no", "^seed_fallback must be True or False, got 'no'$"),
+        ("budget_by", 3, "^budget_by must be a parameter's name or None, got 3$"),
+        # the key's repr spanned lines
+        (
+            "search",
+            np.zeros((2, 2)),
+            r"^protocol 'p': its search key must be a MetricKey, got array\(",
+        ),
+    ],
+)
+def test_a_protocol_checks_every_field(field: str, value: object, match: str) -> None:
+    from nb201_flat.errors import Nb201FlatError
+
+    fields: dict[str, object] = {
+        "name": "p",
+        "search": MetricKey("cifar10-valid", "x-valid", 12),
+        "report": (MetricKey("cifar10", "ori-test", 200),),
+        "budget_queries": 10,
+    }
+    with pytest.raises(Nb201FlatError, match=match) as err:
+        Protocol(**{**fields, field: value})  # type: ignore[arg-type]
+    assert "\n" not in str(err.value)
