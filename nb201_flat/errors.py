@@ -100,8 +100,9 @@ class Param:
     def __str__(self) -> str:
         if self.placeholder:
             return f"{self.name}={self.placeholder}"
-        # shown: an array given as the value would quote its repr over several lines
-        return f"{self.name}={shown(self.value)}" if self.has_value else self.name
+        # shown: an array given as the value would quote its repr over several lines; a
+        # longer limit than a refusal's quote, as a fix's value (a path) must stay whole
+        return f"{self.name}={shown(self.value, 400)}" if self.has_value else self.name
 
 
 @dataclass(frozen=True, slots=True)

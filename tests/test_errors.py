@@ -217,3 +217,12 @@ def test_a_choice_refuses_an_array_instead_of_comparing_it() -> None:
     for value in (np.array([]), np.zeros((2, 2))):
         with pytest.raises(ArgumentError, match=r"^agg must be one of mean, min, got array\("):
             check_choice("agg", value, ("mean", "min"))
+
+
+def test_a_param_value_is_one_line_and_a_long_path_stays_whole() -> None:
+    # an array given as a value is quoted on one line; a fix's path is not cut like a quote
+    import numpy as np
+
+    assert "\n" not in str(Param("radius", np.arange(40).reshape(4, 10)))
+    path = "/data/" + "x" * 150 + "/table.nb201"
+    assert str(Param("path", path)) == f"path={path!r}"

@@ -370,6 +370,21 @@ CALLS = {
 }
 
 
+def check_outside_table(out: str, table: Table, flag: str) -> None:
+    """Refuse an output path (``flag``'s value ``out``) inside the folder of the table the
+    command reads: what it writes would sit among the table's own files."""
+    from pathlib import Path
+
+    from nb201_flat.errors import ArgumentError
+
+    folder = table.meta.get("path")
+    if folder and Path(out).resolve().is_relative_to(Path(folder).resolve()):
+        raise ArgumentError(
+            f"{flag} {out} lies inside the table folder {folder}, which holds the table read "
+            "here; write it elsewhere"
+        )
+
+
 def subparser(parser: argparse.ArgumentParser, command: str | None) -> argparse.ArgumentParser:
     """The parser of ``command`` under the top-level ``parser`` (``parser`` itself for none):
     the one whose flags spell that command's messages."""

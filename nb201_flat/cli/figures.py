@@ -14,7 +14,14 @@ from typing import Any
 
 from nb201_flat import budget
 from nb201_flat.atomic import check_writable_target, replace_folder
-from nb201_flat.cli.common import add_json_arg, add_table_arg, emit_json, open_table, spell
+from nb201_flat.cli.common import (
+    add_json_arg,
+    add_table_arg,
+    check_outside_table,
+    emit_json,
+    open_table,
+    spell,
+)
 from nb201_flat.errors import ArgumentError, check_int_range
 from nb201_flat.figures.registry import FIGURE_NAMES, FIGURES
 
@@ -153,6 +160,7 @@ def cmd_figures(args: argparse.Namespace) -> int:
         )
     out = check_writable_target(args.out)  # Path("") would be the current folder
     table = open_table(args)
+    check_outside_table(args.out, table, "--out")
     workers = _workers(args, names, table.space.size)
     # drawn alone, search_curves may use the processes for its searches; in a worker, not
     search_jobs = (args.jobs or 1) if workers == 1 else 1

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -14,6 +13,7 @@ from nb201_flat.cli.common import (
     add_key_args,
     add_neighbourhood_args,
     add_table_arg,
+    check_outside_table,
     direction_words,
     emit_json,
     higher_is_better,
@@ -628,16 +628,8 @@ def cmd_census(args: argparse.Namespace) -> int:
             "drop --lower-is-better, or pass --pairs 0 for the top K alone"
         )
     table = open_table(args)
-    folder = table.meta.get("path")
-    if (
-        pairs_out is not None
-        and folder
-        and pairs_out.resolve().is_relative_to(Path(folder).resolve())
-    ):
-        raise LandscapeArgumentError(
-            f"--pairs-out {args.pairs_out} lies inside the table folder {folder}, which holds "
-            "the table read here; write it elsewhere"
-        )
+    if pairs_out is not None:
+        check_outside_table(args.pairs_out, table, "--pairs-out")
     # the keys the table has first: a fix for the bands below must not lead to a key it lacks
     if all(given):
         # an unknown part: UnknownKeyError, listing what exists
@@ -777,7 +769,8 @@ def cmd_census(args: argparse.Namespace) -> int:
         )
         return 0
     drawn = (
-        f"{args.pairs} pairs per A²M band at distance {distance if distance else 'any'}"
+        # a band holding fewer pairs gives them all: its count is in the pairs column
+        f"up to {args.pairs} pairs per A²M band at distance {distance if distance else 'any'}"
         if args.pairs
         else "no band pairs"
     )

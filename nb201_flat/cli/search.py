@@ -11,6 +11,7 @@ from nb201_flat.cli.common import (
     add_json_arg,
     add_neighbourhood_args,
     add_table_arg,
+    check_outside_table,
     emit_json,
     neighbourhood_fields,
     neighbourhood_from_args,
@@ -459,6 +460,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     cfg = _reproduce_config(args)
     jobs = _jobs(args)  # before the long run
     table = open_table(args)
+    check_outside_table(args.out, table, "--out")
     t0 = time.perf_counter()
     result = reproduce(table, cfg, jobs=jobs, progress=args.progress or budget.progress_enabled())
     took = time.perf_counter() - t0

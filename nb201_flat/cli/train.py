@@ -238,9 +238,11 @@ def _space_of(args: argparse.Namespace) -> Any:
     ops = tuple(args.ops or NB201_OPS)
     repeated = sorted({op for op in ops if ops.count(op) > 1})
     if repeated:
-        raise ArgumentError(f"--ops repeats {', '.join(repeated)}; give each op once")
-    if len(ops) < 2:
-        raise ArgumentError(f"--ops needs at least two ops, got {' '.join(ops)}; add another op")
+        raise ArgumentError(f"--ops repeats {', '.join(map(repr, repeated))}; give each op once")
+    if len(ops) < 2:  # quoted: an empty op must show
+        raise ArgumentError(
+            f"--ops needs at least two ops, got {' '.join(map(repr, ops))}; add another op"
+        )
     cells = [op for op in ops if op not in OP_COSTS and (op.isdigit() or op.startswith("|"))]
     if cells:  # argparse gives --ops every word after it, an ARCH too
         raise ArgumentError(

@@ -75,8 +75,10 @@ REFUSED = [
     ([], "no cells selected: give ARCH, --neighbours-of or --sample"),
     # a disconnected cell is recorded without building a network: the op set is checked first
     (["0", "--ops", "none", "skip_connect", "conv_9x9"], "unknown op(s) 'conv_9x9'"),
-    (["0", "--ops", "none", "none", "skip_connect"], "--ops repeats none"),
-    (["0", "--ops", "none"], "--ops needs at least two ops"),
+    (["0", "--ops", "none", "none", "skip_connect"], "--ops repeats 'none'"),
+    (["0", "--ops", "none"], "--ops needs at least two ops, got 'none'"),
+    # an empty op is quoted: it showed as nothing at all ("got ; add another op")
+    (["0", "--ops", ""], "--ops needs at least two ops, got ''; add another op"),
     (["0", "--nodes", "0"], "--nodes must lie in 2..7"),
     (["0", "--nodes", "100"], "--nodes must lie in 2..7"),
     (["0", "--nodes", HUGE], "--nodes must lie in 2..7"),

@@ -457,6 +457,8 @@ def test_census_band_pairs_on_a_key_the_bands_are_not_of_are_refused(
     named = ("--dataset", "cifar100", "--split", "x-test", "--epochs", "200")
     code, out, _ = run(capsys, "census", *named, "--table", str(band_key_path), "--pairs", "3")
     assert code == 0, out
+    # a band holding fewer pairs gives them all: the header promises no more than "up to"
+    assert out.startswith("barrier census: up to 3 pairs per A²M band at distance 3"), out
 
 
 def test_census_band_key_fixes_lead_only_to_keys_the_table_has(

@@ -581,3 +581,23 @@ def test_a_newline_in_a_path_or_value_keeps_the_error_one_line(
     out, err = capsys.readouterr()
     one_line_error(code, out, err, problem)
     assert len(err.splitlines()) == 1, err  # \r and U+2028 break lines too
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("figures", "--only", "distance_profile", "--out", "{table}/figs"),
+        ("reproduce", "--out", "{table}/report"),
+        ("census", "--pairs-out", "{table}/pairs.csv"),
+    ],
+    ids=["figures", "reproduce", "census"],
+)
+def test_an_output_inside_the_table_folder_is_refused(
+    capsys: pytest.CaptureFixture[str], synth_path: str, argv: tuple[str, ...]
+) -> None:
+    # what a command writes would sit among the table's own files: one rule for every output
+    given = [a.format(table=synth_path) for a in argv]
+    code, out, err = run(capsys, *given, "--table", synth_path)
+    flag = argv[-2]
+    one_line_error(code, out, err, f"{flag} {given[-1]} lies inside the table folder")
+    assert not {"figs", "report", "pairs.csv"} & {p.name for p in Path(synth_path).iterdir()}
