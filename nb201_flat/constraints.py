@@ -131,6 +131,8 @@ def best_under(
     ------
     ConstraintError
         No measured architecture meets the limit (the message gives the smallest cost).
+    ArgumentError
+        An argument of the wrong kind or range (``top`` below 1, ``max_cost`` NaN, ...).
     """
     top = check_int_range(Param("top"), top, 1)  # top=True kept one row, 1.5 raised TypeError
     higher_is_better = check_flag("higher_is_better", higher_is_better)

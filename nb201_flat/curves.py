@@ -88,7 +88,8 @@ def _check_key(key: object) -> None:
 
 
 def require_curves(table: Table) -> Curves:
-    """``table.curves``, or :class:`NoCurvesError` saying how to get curves.
+    """``table.curves``, or :class:`NoCurvesError` saying how to get curves
+    (:class:`~nb201_flat.errors.ArgumentError` for a ``table`` that is no Table).
 
     Examples
     --------

@@ -351,9 +351,10 @@ class Space:
         n_edges = self.n_nodes * (self.n_nodes - 1) // 2
         # before listing the edges (n_nodes=2**63 would never finish); indices are int64
         if n_edges >= 62 or len(self.ops) ** n_edges >= 2**62:
+            # the node count, not the edges: a 3000-digit count cannot even be printed whole
             raise InvalidArchError(
-                f"a space of {len(self.ops)}^{n_edges} cells is too large to index; "
-                "use fewer nodes or ops"
+                f"a space of {len(self.ops)} ops on {shown(n_nodes, 40)} nodes is too large to "
+                "index (int64 cell indices); use fewer nodes or ops"
             )
         if not isinstance(index_order, str | None) or index_order not in (
             None,

@@ -103,7 +103,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--threads",
         type=int,
         metavar="N",
-        help="torch CPU threads of each run on the CPU. A CPU's numbers depend on the count: it "
+        help="torch CPU threads of each run on the CPU (1..4096). A CPU's numbers depend on the count: it "
         "is recorded with the device, and a resume under another count is refused. Default: "
         "torch's (OMP_NUM_THREADS, else the cores) with --executor inline, the CPU count / "
         "--jobs-per-device with --executor local",

@@ -728,10 +728,6 @@ def barrier_matrix(
             space, values, higher_is_better=higher_is_better, connected_only=connected_only
         )
         return tree.matrix(archs)
-    if method not in ("a2m", "a2m_published", "shortest"):
-        raise LandscapeArgumentError(
-            f"method must be 'lowest', 'shortest', 'a2m' or 'a2m_published', got {method!r}"
-        )
     if connected_only:  # the shortest-path barriers read the values as given
         raise LandscapeArgumentError(
             f"connected_only applies only to method='lowest', not {method!r}; drop it (or set "

@@ -58,7 +58,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from nb201_flat.budget import check_neighbourhood_memory, progress
-from nb201_flat.errors import check_float_range, shown
+from nb201_flat.errors import check_choice, check_float_range, shown
 from nb201_flat.landscape._common import (
     BoolArray,
     FloatArray,
@@ -130,10 +130,7 @@ def _check_stand_ins(
     stand_ins.check_covers(space.size)
     if omit is None:
         omit = "self"
-    if omit not in OMIT_STAND_INS:
-        raise LandscapeArgumentError(
-            f"omit_stand_ins must be one of {', '.join(OMIT_STAND_INS)}, got {shown(omit)}"
-        )
+    check_choice("omit_stand_ins", omit, OMIT_STAND_INS)  # an array too: one line
     return stand_ins, omit  # type: ignore[return-value]
 
 
@@ -306,12 +303,14 @@ def _check_columns(columns: Iterable[str] | None, stand: bool = False) -> tuple[
         return known
     if isinstance(columns, str):
         columns = (columns,)
-    if not isinstance(columns, Iterable) or not all(isinstance(c, str) for c in columns):
-        # columns=3 or an array: dict.fromkeys raised a bare TypeError
+    # columns=3 or an array of names: dict.fromkeys raised a bare TypeError; a generator is
+    # read once, into a tuple, before its items are checked
+    given = tuple(columns) if isinstance(columns, Iterable) else None
+    if given is None or not all(isinstance(c, str) for c in given):
         raise LandscapeArgumentError(
             f"columns must be some of {', '.join(known)}, got {shown(columns)}"
         )
-    cols = tuple(dict.fromkeys(columns))
+    cols = tuple(dict.fromkeys(given))
     if STAND_IN_COLUMN in cols and not stand:
         raise LandscapeArgumentError(
             f"column {STAND_IN_COLUMN!r} counts the stand-ins that stand_ins names; pass "

@@ -54,18 +54,23 @@ class StandIns:
     ) -> StandIns:
         """From ``(cell, copied_from)`` pairs and constant-output cells of a space of ``size``."""
         size = check_int_range("size", size, 1, fix="pass the space's size, e.g. space.size")
-        # typed as iterables of ints; a notebook may pass one number all the same
-        given_ones: tuple[tuple[str, object], ...] = (("copies", copies), ("constant", constant))
-        for name, given in given_ones:
-            if isinstance(given, str) or not isinstance(given, Iterable):
-                raise LandscapeArgumentError(
-                    Param(name), f" must be a list of cell indices, got {shown(given)}"
-                )
-        copies = list(copies)
-        if not all(isinstance(p, tuple | list) and len(p) == 2 for p in copies):
+        # typed as iterables; a notebook may pass one number all the same, or the pairs as
+        # an (n, 2) array (a frame's index and copied_from columns)
+        pairs_of = " must be a list of (cell, copied_from) pairs, got "
+        given_copies: object = copies  # typed as pairs; read as anything a caller may pass
+        given_constant: object = constant
+        if isinstance(given_copies, str) or not isinstance(given_copies, Iterable):
+            raise LandscapeArgumentError(Param("copies"), pairs_of + shown(copies))
+        if isinstance(given_constant, str) or not isinstance(given_constant, Iterable):
             raise LandscapeArgumentError(
-                Param("copies"), f" must be (cell, copied_from) pairs, got {shown(copies)}"
+                Param("constant"), f" must be a list of cell indices, got {shown(constant)}"
             )
+        try:
+            pairs = [tuple(p) for p in copies]
+        except TypeError:  # an item that is no pair (a bare number)
+            pairs = [()]
+        if not all(len(p) == 2 for p in pairs):
+            raise LandscapeArgumentError(Param("copies"), pairs_of + shown(copies))
         parent = np.arange(size, dtype=np.int64)
 
         def root(i: int) -> int:
@@ -85,7 +90,7 @@ class StandIns:
 
         stand = np.zeros(size, dtype=bool)
         copied = set()
-        for c, src in copies:
+        for c, src in pairs:
             a, b = root(cell(c)), root(cell(src))
             parent[max(a, b)] = min(a, b)
             copied.add(cell(c))

@@ -46,7 +46,7 @@ from typing import Literal
 import pandas as pd
 
 from nb201_flat.conventions import budget_ratio, budget_rule_note, budget_scale_for
-from nb201_flat.errors import Param, check_float_range, real_number
+from nb201_flat.errors import Param, check_float_range, real_number, shown
 from nb201_flat.neighbourhood import NA_PAPER, check_level
 from nb201_flat.search.accounting import budget_matched
 from nb201_flat.search.algorithms import (
@@ -159,8 +159,11 @@ class ReproduceConfig:
     smoke: bool = False
 
     def __post_init__(self) -> None:
-        if self.design not in ("one-at-a-time", "full"):
-            raise AlgorithmError(f"design must be 'one-at-a-time' or 'full', got {self.design!r}")
+        # text first: an array's `in` raised numpy's ambiguous-truth ValueError
+        if not isinstance(self.design, str) or self.design not in ("one-at-a-time", "full"):
+            raise AlgorithmError(
+                f"design must be 'one-at-a-time' or 'full', got {shown(self.design)}"
+            )
         for e in self.search_epochs:
             if e not in (12, 200):
                 raise ProtocolError(f"search epochs must be 12 or 200, got {e}")

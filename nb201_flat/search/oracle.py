@@ -175,8 +175,11 @@ class OracleData:
                     f"{int(bad.sum())} architectures have a NaN, infinite or negative cost; "
                     "pass finite costs >= 0, or no costs and a query budget"
                 )
-        if self.repeats not in ("charge", "cache"):
-            raise SearchBudgetError(f"repeats must be 'charge' or 'cache', got {self.repeats!r}")
+        # text first: an array's `in` raised numpy's ambiguous-truth ValueError
+        if not isinstance(self.repeats, str) or self.repeats not in ("charge", "cache"):
+            raise SearchBudgetError(
+                f"repeats must be 'charge' or 'cache', got {shown(self.repeats)}"
+            )
         cand = self.candidates
         if cand is not None:
             # the compiled searches index with them unchecked: refuse what the loop would not

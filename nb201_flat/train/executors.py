@@ -548,7 +548,7 @@ class DaskExecutor:
             raise ExecutorSpecError(
                 f"{self.address} is not a dask scheduler address ({err}); correct ",
                 Param("address"),
-                " to a host and a port number, such as localhost:8786",
+                " to a host and a port number, such as tcp://localhost:8786",
             ) from None
 
     def close(self) -> None:
@@ -718,7 +718,14 @@ def executor_from_spec(
     if spec == "inline":
         return LocalExecutor(devices=devices, retries=retries, processes=False, **units)
     if spec.startswith("dask://"):
-        return DaskExecutor("tcp://" + spec.removeprefix("dask://"), retries=retries, **units)
+        # checked here, in the spelling typed: dask's own parse names tcp://, which is ours
+        host, _, port = spec.removeprefix("dask://").rpartition(":")
+        if not host or not port.isdigit():
+            raise ExecutorSpecError(
+                f"executor {spec!r} names no scheduler host and port number; use "
+                "dask://HOST:PORT, such as dask://localhost:8786"
+            )
+        return DaskExecutor(f"tcp://{host}:{port}", retries=retries, **units)
     if spec.startswith(("tcp://", "tls://")):
         return DaskExecutor(spec, retries=retries, **units)
     if spec == "slurm":

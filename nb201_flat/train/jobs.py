@@ -165,7 +165,8 @@ class TrainJob:
         dataset_info(self.dataset)
         _ = self.train_mode  # an unknown mode or a contradicting override fails here
         check_eval_every(self.eval_every)
-        check_thread_count(self.threads)
+        # stored as checked: 2.0 threads would reach torch as a float
+        object.__setattr__(self, "threads", check_thread_count(self.threads))
 
     @property
     def evaluate_every(self) -> int:

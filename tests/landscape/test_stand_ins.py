@@ -160,3 +160,19 @@ def test_stand_ins_of_a_table_follow_the_dataset_and_schedule() -> None:
 def test_stand_in_options_that_do_not_apply_are_refused(call: object, words: str) -> None:
     with pytest.raises(Nb201FlatError, match=words):
         call(np.ones(SPACE.size))  # type: ignore[operator]
+
+
+def test_stand_ins_take_pairs_as_an_array_and_flatness_columns_as_a_generator() -> None:
+    # a frame's (index, copied_from) columns as an (n, 2) array were refused as "no pairs",
+    # and a generator of columns was read empty by the check before its use
+    space = Space(("a", "b"), 3)
+    pairs = np.array([[4, 3], [5, 3]])
+    assert StandIns.build(8, copies=pairs) == StandIns.build(8, copies=[(4, 3), (5, 3)])
+    with pytest.raises(Nb201FlatError, match=r"^copies must be a list of \(cell, copied_from\) "):
+        StandIns.build(8, copies=[4, 3])
+    values = np.arange(8.0)
+    got = flatness(space, values, 1, columns=(c for c in ["mean", "n"]))
+    assert list(got.columns) == ["mean", "n"]
+    with pytest.raises(Nb201FlatError, match="^omit_stand_ins must be one of") as info:
+        flatness(space, values, 1, stand_ins=StandIns.build(8), omit_stand_ins=np.zeros((2, 2)))  # type: ignore[arg-type]
+    assert "\n" not in str(info.value)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -26,6 +27,8 @@ from nb201_flat.search import (
     protocols_by_name,
     run_search,
 )
+from nb201_flat.search.grid import ReproduceConfig
+from nb201_flat.search.oracle import OracleData
 from nb201_flat.search.runner import run_one, summarise
 from nb201_flat.space import NB201
 from nb201_flat.table import MetricKey, Table
@@ -483,12 +486,21 @@ def test_run_search_takes_algorithm_names_and_refuses_classes(nb201_like: Table)
         run_search(nb201_like, p, 3, runs=2)  # type: ignore[arg-type]
 
 
+def t_data(table: Table) -> OracleData:
+    return fixed_n_protocols(table, 5)[0].oracle_data(table)
+
+
 @pytest.mark.parametrize(
     ("call", "match"),
     [
         # an array's `in` among the names raised numpy's ambiguous-truth ValueError
         (lambda t: nb201_protocol(repeats=np.zeros(2)), "^repeats must be 'charge' or 'cache'"),
         (lambda t: RegularizedEvolution(mutation=np.zeros(2)), "^mutation must be"),
+        (
+            lambda t: replace(t_data(t), repeats=np.zeros(2)),
+            "^repeats must be 'charge' or 'cache', got array",
+        ),
+        (lambda t: ReproduceConfig(design=np.zeros(2)), "^design must be 'one-at-a-time'"),
         # unhashable, not iterable, or not a table: bare TypeErrors and AttributeErrors
         (lambda t: make_algorithm(["rs"]), r"^unknown algorithm \['rs'\]; choose from rs"),
         (lambda t: per_dataset_protocols(datasets=3), "^datasets must be a tuple of dataset"),
