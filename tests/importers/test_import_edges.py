@@ -64,7 +64,7 @@ def test_pth_accuracy_outside_percent_is_refused_naming_file_architecture_and_ke
     )
     want = (
         f"{path}: architecture 2, cifar100/ori-test@200ep:accuracy seed position 1: 250.0 is not "
-        "an accuracy in percent (0..100); fix or re-download the file"
+        "an accuracy in percent (0..100); the file is damaged, re-download it"
     )
     with pytest.raises(FormatError) as exc:
         import_table(path, curves=False)
