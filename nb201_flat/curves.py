@@ -41,14 +41,13 @@ from nb201_flat.errors import (
     ArgumentError,
     Call,
     FormatError,
-    Param,
     TableFileError,
     UnknownKeyError,
     check_int_range,
     shown,
 )
 from nb201_flat.errors import NoCurvesError as NoCurvesError
-from nb201_flat.table import MetricKey, check_table, seed_policy_of
+from nb201_flat.table import MetricKey, check_metric_key, check_table, seed_policy_of
 from nb201_flat.types import FloatArray as FloatArray
 from nb201_flat.types import SeedPolicy
 
@@ -78,13 +77,6 @@ def first_infinite_cell(arr: FloatArray) -> tuple[int, int] | None:
         return None
     i, e = np.argwhere(inf)[0]
     return int(i), int(e)
-
-
-def _check_key(key: object) -> None:
-    if not isinstance(key, MetricKey):
-        raise ArgumentError(
-            Param("key"), f" must be a MetricKey, got {shown(key)}; use curves.key(...)"
-        )
 
 
 def require_curves(table: Table) -> Curves:
@@ -189,7 +181,7 @@ class Curves:
 
     def seeds(self, key: MetricKey) -> list[int]:
         """Stored seed positions of ``key``."""
-        _check_key(key)  # anything else matched no key: [] as if seedless
+        check_metric_key(key, "curves")  # anything else matched no key: [] as if seedless
         return sorted(s for k, s in self.items() if k == key and s is not None)
 
     def __contains__(self, key: object) -> bool:
@@ -197,7 +189,7 @@ class Curves:
 
     def n_epochs(self, key: MetricKey) -> int:
         """How many epochs the curves of ``key`` hold."""
-        _check_key(key)  # an array's == is elementwise: numpy's ambiguous-truth ValueError
+        check_metric_key(key, "curves")  # an array's == is elementwise: numpy's ValueError
         for (k, s), (_, n) in self._lazy.items():
             if k == key and (k, s) not in self._data:
                 return n

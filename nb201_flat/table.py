@@ -202,9 +202,9 @@ def seed_policy_of(
     """The stored-seed policy from ``seed_policy=`` or the deprecated ``seed=``
     (:func:`renamed_seed`, whose ``stacklevel`` this passes on). Default ``"mean"``."""
     policy = renamed_seed(seed_policy, seed, stacklevel=stacklevel + 1)
-    if policy is not None and not isinstance(policy, str) and not is_seed_policy(policy):
-        # an array met `policy == "random"` before policy_seeds: numpy's ValueError
-        policy_seeds(MetricKey("any", "any", 0), policy, ())  # raises, naming the policies
+    if policy is not None and not isinstance(policy, str):
+        # now: an array met `policy == "random"` before policy_seeds, numpy's ValueError
+        check_seed_policy(policy)
     return "mean" if policy is None else policy
 
 
@@ -216,6 +216,16 @@ def is_seed_policy(policy: object) -> bool:
 
 _MEAN_FIX: tuple[Part, ...] = ("use ", Param("seed_policy", "mean"))
 """The fix :func:`policy_seeds` names for a stored-seed policy a table cannot serve."""
+
+
+def check_seed_policy(policy: object, fix: str | Sequence[Part] = _MEAN_FIX) -> None:
+    """Refuse what is no seed policy (:func:`is_seed_policy`), naming the policies and
+    ``fix`` (the caller's own spelling of the mean)."""
+    if not is_seed_policy(policy):
+        fixed = (fix,) if isinstance(fix, str) else tuple(fix)
+        raise UnknownKeyError(
+            f"seed policy must be 'mean', 'random' or an int, got {shown(policy)}; ", *fixed
+        )
 
 
 def policy_seeds(
@@ -245,11 +255,8 @@ def policy_seeds(
     ...
     nb201_flat.errors.UnknownKeyError: seed 2 is not stored for toy/x-valid@12ep:accuracy; stored seeds: [0, 1]; use seed_policy='mean'
     """
+    check_seed_policy(policy, fix)
     fixed = (fix,) if isinstance(fix, str) else tuple(fix)
-    if not is_seed_policy(policy):
-        raise UnknownKeyError(
-            f"seed policy must be 'mean', 'random' or an int, got {shown(policy)}; ", *fixed
-        )
     if policy == "mean":
         return ()
     if policy == "random":
@@ -359,10 +366,7 @@ class Table:
     def seeds(self, key: MetricKey) -> list[int]:
         """Stored seed numbers for ``key`` (empty when only the mean is stored; a number is an
         id or a position as the module docstring says)."""
-        if not isinstance(key, MetricKey):  # anything else matched no key: [] as if seedless
-            raise ArgumentError(
-                Param("key"), f" must be a MetricKey, got {shown(key)}; use table.key(...)"
-            )
+        check_metric_key(key, "table")  # anything else matched no key: [] as if seedless
         return sorted(s for k, s in self.data if k == key and s is not None)
 
     def __contains__(self, key: object) -> bool:
@@ -1008,6 +1012,16 @@ def infinite_values(key: MetricKey, seed: int | None, vec: FloatArray) -> str | 
         f"value{'' if n == 1 else 's'} (first at architecture {int(np.flatnonzero(inf)[0])}): "
         "a table holds finite numbers; use NaN for a value not measured"
     )
+
+
+def check_metric_key(key: object, owner: str) -> None:
+    """Refuse a ``key`` argument that is no :class:`MetricKey` (a tuple, an array: it matched
+    no key, or met numpy's elementwise ``==``); ``owner`` names who builds one (``table``,
+    ``curves``: ``owner.key(...)``)."""
+    if not isinstance(key, MetricKey):
+        raise ArgumentError(
+            Param("key"), f" must be a MetricKey, got {shown(key)}; use {owner}.key(...)"
+        )
 
 
 def check_table(table: object, name: str | Param = "table") -> Table:

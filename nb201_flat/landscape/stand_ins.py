@@ -66,10 +66,10 @@ class StandIns:
                 Param("constant"), f" must be a list of cell indices, got {shown(constant)}"
             )
         try:
-            pairs = [tuple(p) for p in copies]
+            pairs: list[tuple[Any, ...]] | None = [tuple(p) for p in copies]
         except TypeError:  # an item that is no pair (a bare number)
-            pairs = [()]
-        if not all(len(p) == 2 for p in pairs):
+            pairs = None
+        if pairs is None or not all(len(p) == 2 for p in pairs):
             raise LandscapeArgumentError(Param("copies"), pairs_of + shown(copies))
         parent = np.arange(size, dtype=np.int64)
 
