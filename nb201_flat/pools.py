@@ -15,8 +15,9 @@ from concurrent.futures import ProcessPoolExecutor
 def abandon(ex: ProcessPoolExecutor) -> None:
     """Terminate the pool's workers and drop its queued tasks (``shutdown`` would wait)."""
     processes = list((getattr(ex, "_processes", None) or {}).values())  # no public handle
-    # taken before shutdown() drops it: see below
+    # taken before shutdown() drops them: see below
     writer = getattr(getattr(ex, "_result_queue", None), "_writer", None)
+    manager = getattr(ex, "_executor_manager_thread", None)
     for proc in processes:
         proc.terminate()
     ex.shutdown(wait=False, cancel_futures=True)
@@ -31,6 +32,12 @@ def abandon(ex: ProcessPoolExecutor) -> None:
     # writing end, the last one once the workers are gone, gives it end-of-file instead.
     if writer is not None and not any(proc.is_alive() for proc in processes):
         writer.close()
+    # the manager thread closes its wake-up pipe as it ends, while Python 3.11's exit hook
+    # (concurrent.futures.process._python_exit) writes to that pipe without a lock: an exit
+    # racing the close printed "Exception ignored ... Bad file descriptor" after "interrupted".
+    # Ended here, the pipe is closed (and marked so) before the hook runs
+    if manager is not None:
+        manager.join(timeout=5.0)
 
 
 @contextlib.contextmanager
