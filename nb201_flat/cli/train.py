@@ -680,19 +680,16 @@ def cmd_train(args: argparse.Namespace) -> int:
     space = _space_of(args)
     plan = _plan_of(space, args)
     devices = None if args.device == "auto" else [args.device]
-    bars = args.executor == "inline" and args.progress
-    ex = (
-        None
-        if bars
-        else executor_from_spec(  # an unknown executor is refused before any folder is made
-            args.executor,
-            devices=devices,
-            jobs_per_device=args.jobs_per_device or 1,
-            retries=args.retries,
-            slurm_folder=os.path.join(os.path.dirname(os.path.abspath(args.db)), "submitit"),
-            group_seeds=args.group_seeds,
-            concurrent=args.concurrent,
-        )
+    # an unknown executor is refused before any folder is made
+    ex = executor_from_spec(
+        args.executor,
+        devices=devices,
+        jobs_per_device=args.jobs_per_device or 1,
+        retries=args.retries,
+        slurm_folder=os.path.join(os.path.dirname(os.path.abspath(args.db)), "submitit"),
+        group_seeds=args.group_seeds,
+        concurrent=args.concurrent,
+        progress=args.progress,
     )
     from dataclasses import replace
 
@@ -733,28 +730,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         if isinstance(ex, DaskExecutor):  # a refusal after connect leaves no client open
             ex.close()
         raise
-    if ex is None:
-        from nb201_flat.train.executors import plan_units
-        from nb201_flat.train.grouped_run import train_group
-        from nb201_flat.train.trainer import train
-
-        by_pos: dict[int, Any] = {}
-        for unit in plan_units(
-            jobs, range(len(jobs)), group_seeds=args.group_seeds, concurrent=args.concurrent
-        ):
-            group = [jobs[p] for p in unit]
-            if len(group) == 1:
-                done = [train(group[0], progress=True)]
-            elif args.concurrent > 1:
-                from nb201_flat.train.concurrent_run import train_concurrent
-
-                done = train_concurrent(group, progress=True)
-            else:
-                done = train_group(group, progress=True)
-            by_pos.update(zip(unit, done, strict=True))
-        results = [by_pos[p] for p in range(len(jobs))]
-    else:
-        results = ex.map(jobs)
+    results = ex.map(jobs)
     from nb201_flat.cli.common import spell
 
     # a failed run's error names this command's flags

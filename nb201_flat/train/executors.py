@@ -83,6 +83,26 @@ def _default_run_concurrent(jobs: Sequence[TrainJob]) -> list[JobResult]:
     return run_concurrent(jobs)
 
 
+# the same runs with a progress bar over epochs, for the inline executor (a bar needs this
+# process's terminal); everything else (retries, a failure as a failed result) is the executor's
+def _run_with_bar(job: TrainJob) -> JobResult:
+    from nb201_flat.train.trainer import train
+
+    return train(job, progress=True)
+
+
+def _run_group_with_bar(jobs: Sequence[TrainJob]) -> list[JobResult]:
+    from nb201_flat.train.grouped_run import train_group
+
+    return train_group(jobs, progress=True)
+
+
+def _run_concurrent_with_bar(jobs: Sequence[TrainJob]) -> list[JobResult]:
+    from nb201_flat.train.concurrent_run import train_concurrent
+
+    return train_concurrent(jobs, progress=True)
+
+
 def group_positions(
     jobs: Sequence[TrainJob], positions: Sequence[int], size: int
 ) -> list[list[int]]:
@@ -707,10 +727,26 @@ def executor_from_spec(
     slurm_folder: str | os.PathLike[str] = "submitit_logs",
     group_seeds: int = 1,
     concurrent: int = 1,
+    progress: bool = False,
 ) -> Executor:
-    """Executor from a CLI value: ``local``, ``inline``, ``dask://HOST:PORT`` or ``slurm``."""
+    """Executor from a CLI value: ``local``, ``inline``, ``dask://HOST:PORT`` or ``slurm``;
+    ``progress`` (inline only) shows a bar over each run's epochs."""
     check_unit_sizes(group_seeds, concurrent)
     units: dict[str, Any] = {"group_seeds": group_seeds, "concurrent": concurrent}
+    if progress and spec != "inline":
+        raise ArgumentError(
+            Param("progress", True),
+            f" shows a bar only with the inline executor, not {spec!r}; use ",
+            Param("spec", "inline"),
+            " or drop ",
+            Param("progress", True),
+        )
+    if progress:
+        units |= {
+            "run": _run_with_bar,
+            "run_group": _run_group_with_bar,
+            "run_concurrent": _run_concurrent_with_bar,
+        }
     if spec == "local":
         return LocalExecutor(
             devices=devices, jobs_per_device=jobs_per_device, retries=retries, **units

@@ -113,12 +113,15 @@ class TrainMode:
     def tag(self) -> str:
         """Short identity for results keys and checkpoint folders.
 
-        >>> TrainMode("fast", "fp32", tf32=True, channels_last=True, compile=True).tag
+        >>> TrainMode("fast", "fp32", tf32=True, deterministic=False, cudnn_benchmark=True,
+        ...           channels_last=True, compile=True).tag
         'fast-fp32-tf32'
+        >>> TrainMode("fast", "bf16", channels_last=True, compile=True).tag  # not FAST's
+        'fast-bf16-notf32-deterministic-nocudnn_benchmark'
         """
         if self == FAITHFUL:
             return "faithful"
-        if self == FAST:
+        if replace(self, cuda_graphs=FAST.cuda_graphs) == FAST:  # capture changes no number
             return "fast-bf16"
         parts: list[str] = [self.name, self.precision]
         if self.tf32:
@@ -128,6 +131,14 @@ class TrainMode:
         if self.name == "fast":
             # overrides of the fast preset change rounding, so they are spelled out
             parts += [f"no{k}" for k in ("channels_last", "compile") if not getattr(self, k)]
+            # settings no option reaches (a mode built by hand): spelled too, or such a mode
+            # would share FAST's key
+            if not self.tf32:
+                parts.append("notf32")
+            if self.deterministic:
+                parts.append("deterministic")
+            if not self.cudnn_benchmark:
+                parts.append("nocudnn_benchmark")
         return "-".join(parts)
 
     @property

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -80,9 +83,9 @@ def test_tiny_cpu_pass_exercises_every_measurement(monkeypatch: pytest.MonkeyPat
     assert r["faithful"]["mode_tag"] == "faithful" and r["fast"]["mode_tag"] == "fast-bf16"
     assert r["fast_nocompile"]["mode_tag"] == "fast-bf16-tf32-nocompile"
     # written after every measurement: 3 cells x 3 modes, 2 Ks x 2 sweeps, streams, eval,
-    # grouped fast at the largest K, end
-    assert len(snapshots) == 9 + 4 + 2 + 1 + 1
-    assert [s["complete"] for s in snapshots] == [False] * 16 + [True]
+    # grouped's ratios to one network, grouped fast at the largest K, end
+    assert len(snapshots) == 9 + 4 + 1 + 2 + 1 + 1
+    assert [s["complete"] for s in snapshots] == [False] * 17 + [True]
     assert len(released) == 16
     first = snapshots[0]["cells"]
     assert "faithful" in first["resnet_like"] and "faithful" not in first["best_cifar10"]
@@ -92,6 +95,13 @@ def test_tiny_cpu_pass_exercises_every_measurement(monkeypatch: pytest.MonkeyPat
     assert res["cells"]["best_cifar10"]["faithful"]["ratio_to_nb201"] is None  # no NB201 time
     runs = res["grouped"]["runs"]
     assert [g["k"] for g in runs] == [1, 2] and runs[0]["ratio_to_k1"] == 1.0
+    # many networks against one plain network, not against a vmapped K = 1
+    for g in runs:
+        ratio = g["aggregate_images_per_s"] / r["faithful"]["images_per_s"]
+        assert g["ratio_to_single"] == pytest.approx(ratio)
+    assert (
+        res["grouped"]["ratio_to_single"] == "cells.resnet_like.faithful (one network of the cell)"
+    )
     assert res["peak_gpu_mem_mb"] is None  # CPU: no GPU memory to report
     assert res["peak_gpu_reserved_mb"] is None
     st = res["streams"]
@@ -127,6 +137,7 @@ def test_tiny_cpu_pass_exercises_every_measurement(monkeypatch: pytest.MonkeyPat
     assert "skipped" in res["streams"] and "skipped" in res["eval"]
     assert "skipped" in res["grouped_fast"]["runs"][0] and "skipped" in res["concurrent"]["runs"][0]
     assert res["grouped_fast"]["runs"][0]["ratio_to_single_fast"] is None
+    assert res["grouped"]["runs"][0]["ratio_to_single"] is None
     assert len(released) == 16  # nothing measured, nothing released
 
 
@@ -262,3 +273,35 @@ def test_the_device_script_fits_its_call_and_stops_pytest_so_it_reports(tmp_path
     assert (tmp_path / "out" / "gpu.json").stat().st_mode & 0o044 == 0o044
     rc, err, calls = _device_script(tmp_path / "late", carry=True, DEVICE_S="5")
     assert rc != 0 and not any("-m pytest" in c for c in calls)
+
+
+def test_the_hard_limit_stops_a_measurement_and_keeps_what_was_written(tmp_path: Path) -> None:
+    """A measurement still running at --limit-s (a cold compilation begun inside the budget)
+    is stopped: exit 3, one line, and the file keeps what was measured, marked "stopped"."""
+    pytest.importorskip("torch")
+    out = tmp_path / "gpu.json"
+    # run() stands in: one measurement written, then one that never ends
+    script = (
+        "import sys, time\n"
+        "import benchmarks.bench_gpu as B\n"
+        "def run(device, *, budget_s, on_update, **sizes):\n"
+        "    on_update({'complete': False, 'elapsed_s': 0.1, 'cells': {'a': {'x': 1.0}}})\n"
+        "    time.sleep(60)\n"
+        "B.run = run\n"
+        f"sys.exit(B.main(['--rehearse-on-cpu', '--out', {str(out)!r}, '--budget-s', '0.5', "
+        "'--limit-s', '2']))\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    done = subprocess.run([sys.executable, "-c", script], cwd=root, env=env, capture_output=True,
+                          text=True, timeout=50)  # fmt: skip
+    assert done.returncode == 3, done.stderr
+    stopped = [ln for ln in done.stderr.splitlines() if "hard limit" in ln]
+    assert len(stopped) == 1 and "keeps what was measured" in stopped[0]
+    kept = json.loads(out.read_text())
+    assert kept["cells"] == {"a": {"x": 1.0}} and kept["complete"] is False
+    assert kept["stopped"].startswith("hard limit of 2 s reached during a measurement")
+    # a budget at or past the limit could never be spent: refused before anything runs
+    assert B.main(["--rehearse-on-cpu", "--out", str(tmp_path / "x.json"), "--budget-s", "500",
+                   "--limit-s", "470"]) == 2  # fmt: skip
+    assert not (tmp_path / "x.json").exists()

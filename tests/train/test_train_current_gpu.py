@@ -258,8 +258,8 @@ def test_the_cli_progress_bars_train_with_the_gpu_current(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """``train --executor inline --progress`` calls the run functions itself, without an
-    executor: still each run (or unit) trains with ``--device cuda:1`` current."""
+    """``train --executor inline --progress``: the inline executor with bars, each run (or
+    unit) trains with ``--device cuda:1`` current, entered by the unit and again by its run."""
     from nb201_flat import budget
     from nb201_flat.cli import main
 
@@ -271,10 +271,10 @@ def test_the_cli_progress_bars_train_with_the_gpu_current(
             "--executor", "inline", "--progress", "--json", *options]  # fmt: skip
     assert main([*argv, "--device", "cuda:1"]) == 0
     assert gpu.seen == ["cuda:1"] * units and gpu.progress == [True] * units
-    assert gpu.entered == ["cuda:1"] * units and gpu.current is None
+    assert gpu.entered == ["cuda:1"] * 2 * units and gpu.current is None
     if "--concurrent" not in options:  # --concurrent refuses a CPU
         assert main([*argv, "--device", "cpu", "--db", str(tmp_path / "cpu.sqlite")]) == 0
-        assert gpu.entered == ["cuda:1"] * units and gpu.seen[units:] == [None] * units
+        assert gpu.entered == ["cuda:1"] * 2 * units and gpu.seen[units:] == [None] * units
 
 
 def test_the_inline_executor_runs_a_custom_run_with_its_gpu_current(

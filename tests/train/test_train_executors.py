@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from train_helpers import always_fail, fake_srun, flaky_run
 
+from nb201_flat.errors import ArgumentError
 from nb201_flat.train.executors import (
     DaskExecutor,
     ExecutorSpecError,
@@ -117,6 +118,11 @@ def test_executor_specs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
     assert isinstance(slurm, SlurmExecutor) and slurm.cluster == "slurm"
     with pytest.raises(ExecutorSpecError, match="dask://HOST:PORT"):
         executor_from_spec("kubernetes")
+    # bars: the inline executor with its retries, never a bar silently dropped elsewhere
+    bars = executor_from_spec("inline", progress=True, retries=3)
+    assert isinstance(bars, LocalExecutor) and bars.retries == 3 and bars.processes is False
+    with pytest.raises(ArgumentError, match="progress=True shows a bar only with the inline"):
+        executor_from_spec("local", progress=True)
 
 
 def test_grouped_units_in_every_executor(cifar10_root: Path, tmp_path: Path) -> None:

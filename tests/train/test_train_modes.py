@@ -123,6 +123,24 @@ def test_a_mode_object_is_checked_where_it_is_made() -> None:
     assert dataclasses.replace(FAST, compile=False).tag == "fast-bf16-tf32-nocompile"
 
 
+def test_every_fast_mode_made_by_hand_has_its_own_tag() -> None:
+    # replace(FAST, tf32=False) once shared FAST's key "fast-bf16": its runs were skipped as
+    # done; every setting that changes a number gets a tag of its own (CUDA graphs change none)
+    import itertools
+
+    flags = ("tf32", "deterministic", "cudnn_benchmark", "channels_last", "compile")
+    modes = [
+        dataclasses.replace(FAST, precision=p, lr_update=u, **dict(zip(flags, on, strict=True)))
+        for p, u, on in itertools.product(
+            ("fp32", "bf16"), ("epoch", "step"), itertools.product((False, True), repeat=5)
+        )
+    ]
+    tags = [m.tag for m in modes]
+    assert len(set(tags)) == len(modes) == 128
+    assert FAITHFUL.tag not in tags
+    assert dataclasses.replace(FAST, cuda_graphs=False).tag == FAST.tag
+
+
 def test_backend_flags_follow_the_mode() -> None:
     before = backend_flags()
     try:

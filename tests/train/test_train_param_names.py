@@ -102,6 +102,18 @@ def test_a_worker_s_failure_names_the_train_flags(
     assert main(_argv(root, db, *args, "--seeds", "2")) == 1
     out = capsys.readouterr().out
     assert "move them away or use another --ckpt-dir" in out and "ckpt_dir" not in out
+    # with bars the same: a failed run, retried, and the rest of the campaign still trains
+    # (the bars' own loop once raised the first failure and trained nothing after it)
+    bars = [*_argv(root, db, *args, "--seeds", "2", "3"), "--retries", "2", "--progress"]
+    assert main([*bars, "--json"]) == 1
+    failed, done = json.loads(capsys.readouterr().out)["runs"]
+    assert (failed["seed"], failed["status"], done["seed"], done["status"]) == (
+        2,
+        "failed",
+        3,
+        "done",
+    )
+    assert failed["error"].endswith("move them away or use another --ckpt-dir")
 
 
 def test_imagenet16_of_another_size_names_mode_or_the_mode_flag(
