@@ -605,6 +605,13 @@ class Space:
                     raise InvalidArchError(
                         f"malformed architecture {text!r}: {token!r} is not of the form 'op~node'"
                     )
+                if not (src.isascii() and src.isdigit() and str(int(src)) == src):
+                    # '~00' was refused as "should come from node 0", the node it names
+                    raise InvalidArchError(
+                        f"malformed architecture {text!r}: edge {token!r} writes its source "
+                        f"node as {src!r}; write it as a single integer, as in {f'{op}~{i}'!r} "
+                        "(no leading zeros, signs or spaces)"
+                    )
                 if src != str(i):
                     raise InvalidArchError(
                         f"malformed architecture {text!r}: edge {token!r} into node {j} "
