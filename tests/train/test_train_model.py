@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -67,6 +68,18 @@ def test_counts_refuse_a_network_too_large_to_count_exactly(bad: dict[str, int])
     for of_codes in (costs.params_mb_of_codes, costs.flops_m_of_codes):
         with pytest.raises(ArgumentError, match=want):
             of_codes(NB201.codes[:2], NB201.ops, **bad)
+    with pytest.raises(ArgumentError, match=want):  # the network takes the same bounds
+        Network(ops, 4, **bad)
+
+
+@pytest.mark.parametrize(("bad", "want"), [({"c": 4097}, "c must lie in 1..4096, got 4097"),
+                                           ({"n": 0}, "n must lie in 1..1000, got 0")])  # fmt: skip
+def test_a_training_job_takes_the_commands_network_bounds(bad: dict[str, int], want: str) -> None:
+    # make_jobs built jobs of c=0 or n=0 (no cell: ARCH never used) that --C/--N refuse
+    from nb201_flat.train.jobs import make_jobs
+
+    with pytest.raises(ArgumentError, match=f"^{re.escape(want)}; NB201 uses c=16 n=5$"):
+        make_jobs([0], dataset="cifar10", epochs=1, seeds=[1], data_root="d", db_path="r", **bad)
 
 
 def test_largest_network_allowed_counts_exactly() -> None:
