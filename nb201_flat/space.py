@@ -64,6 +64,9 @@ NB201_OPS: tuple[str, ...] = (
 )
 _NB201_SHUFFLE_SEED = 88  # NAS-Bench-201's own seed for the order of its files
 
+#: the most cells a space may hold: indices are int64, with room left for index arithmetic
+MAX_SPACE_SIZE = 2**62 - 1
+
 IndexOrder = Literal["official", "lexicographic"]
 
 
@@ -350,7 +353,7 @@ class Space:
         self.n_nodes = int(n_nodes)
         n_edges = self.n_nodes * (self.n_nodes - 1) // 2
         # before listing the edges (n_nodes=2**63 would never finish); indices are int64
-        if n_edges >= 62 or len(self.ops) ** n_edges >= 2**62:
+        if n_edges >= 62 or len(self.ops) ** n_edges > MAX_SPACE_SIZE:
             # the node count, not the edges: a 3000-digit count cannot even be printed whole
             raise InvalidArchError(
                 f"a space of {len(self.ops)} ops on {shown(n_nodes, 40)} nodes is too large to "
@@ -601,6 +604,13 @@ class Space:
                 if not sep:
                     raise InvalidArchError(
                         f"malformed architecture {text!r}: {token!r} is not of the form 'op~node'"
+                    )
+                if not (src.isascii() and src.isdigit() and str(int(src)) == src):
+                    # '~00' was refused as "should come from node 0", the node it names
+                    raise InvalidArchError(
+                        f"malformed architecture {text!r}: edge {token!r} writes its source "
+                        f"node as {src!r}; write it as a single integer, as in {f'{op}~{i}'!r} "
+                        "(no leading zeros, signs or spaces)"
                     )
                 if src != str(i):
                     raise InvalidArchError(

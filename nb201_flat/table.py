@@ -363,11 +363,13 @@ class Table:
         """Every (dataset, split, epochs, metric) present, sorted."""
         return sorted({k for k, _ in self.data})
 
-    def seeds(self, key: MetricKey) -> list[int]:
+    def seeds(self, key: MetricKey | tuple[Any, ...]) -> list[int]:
         """Stored seed numbers for ``key`` (empty when only the mean is stored; a number is an
-        id or a position as the module docstring says)."""
-        check_metric_key(key, "table")  # anything else matched no key: [] as if seedless
-        return sorted(s for k, s in self.data if k == key and s is not None)
+        id or a position as the module docstring says). ``key`` as ``in`` takes it: a
+        :class:`MetricKey` or ``(dataset, split, epochs[, metric])``."""
+        # anything else matched no key: [] as if seedless
+        mkey = _metric_key(key, Param("key"))
+        return sorted(s for k, s in self.data if k == mkey and s is not None)
 
     def __contains__(self, key: object) -> bool:
         """Whether the table has ``key``: a :class:`MetricKey` or ``(dataset, split, epochs[,
@@ -1040,12 +1042,19 @@ def check_table(table: object, name: str | Param = "table") -> Table:
     return table
 
 
-def _metric_key(item: object) -> MetricKey:
-    """``item`` (a :class:`MetricKey` or ``(dataset, split, epochs[, metric])``) as a key."""
+def _metric_key(item: object, param: Param | None = None) -> MetricKey:
+    """``item`` (a :class:`MetricKey` or ``(dataset, split, epochs[, metric])``) as a key;
+    anything else is refused naming ``param`` (a method's argument), or else as ``in``'s."""
     if isinstance(item, MetricKey):
         return item
     if isinstance(item, tuple) and len(item) in (3, 4):  # the arguments of Table.vector
         return MetricKey(*item)
+    if param is not None:
+        raise ArgumentError(
+            param,
+            " must be a MetricKey or (dataset, split, epochs[, metric]), got "
+            f"{shown(item)}; use table.key(...)",
+        )
     raise ArgumentError(
         f"a table holds MetricKeys: test MetricKey(...) or (dataset, split, epochs[, metric]) "
         f"with `in`, got {shown(item)}; a (key, seed) pair is tested with `in table.data`"

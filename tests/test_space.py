@@ -73,6 +73,32 @@ def test_malformed_strings(text: str, fragment: str) -> None:
         NB201.parse(text)
 
 
+@pytest.mark.parametrize(
+    ("edge", "bad", "good"),
+    [
+        (0, "nor_conv_3x3~00", "nor_conv_3x3~0"),
+        (2, "nor_conv_3x3~01", "nor_conv_3x3~1"),
+        (1, "none~ 0", "none~0"),
+        (1, "none~-0", "none~0"),
+        (0, "nor_conv_3x3~", "nor_conv_3x3~0"),
+    ],
+)
+def test_a_source_node_not_written_as_a_plain_integer_is_named(
+    edge: int, bad: str, good: str
+) -> None:
+    # '~00' was refused as "should come from node 0": the node it is, written otherwise
+    edges = ["nor_conv_3x3~0", "none~0", "nor_conv_3x3~1"]
+    edges[edge] = bad
+    text = f"|{edges[0]}|+|{edges[1]}|{edges[2]}|+|skip_connect~0|none~1|skip_connect~2|"
+    src = bad.partition("~")[2]
+    with pytest.raises(InvalidArchError) as err:
+        NB201.parse(text)
+    assert str(err.value) == (
+        f"malformed architecture {text!r}: edge {bad!r} writes its source node as {src!r}; "
+        f"write it as a single integer, as in {good!r} (no leading zeros, signs or spaces)"
+    )
+
+
 def test_resolve_and_bad_indices() -> None:
     assert NB201.resolve("11472").to_str() == RESNET
     assert NB201.resolve(np.int64(11472)).to_str() == RESNET

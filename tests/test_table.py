@@ -434,6 +434,17 @@ def test_container_protocol_rows_are_archs_keys_are_columns() -> None:
         assert (key.dataset, key.split, "200") not in t
 
 
+def test_seeds_take_the_key_forms_that_in_takes() -> None:
+    # `(dataset, split, epochs) in table` was accepted while table.seeds of it was refused
+    t = seeded_table()
+    short = (KEY.dataset, KEY.split, KEY.epochs)
+    assert short in t and (*short, KEY.metric) in t
+    assert t.seeds(short) == t.seeds((*short, KEY.metric)) == t.seeds(KEY) == [0, 1, 2]
+    assert t.seeds((*short, "no-such-metric")) == []  # as `not in`: a key the table lacks
+    with pytest.raises(ArgumentError, match="MetricKey epochs must be"):
+        t.seeds((KEY.dataset, KEY.split, "200"))
+
+
 def test_from_tidy_checks_arch_strings_by_row_on_every_path() -> None:
     # a frame was checked as a file was not: a malformed arch beside an index was reported as a
     # file not in the official index order, and a swapped one named no row and no source
@@ -475,8 +486,13 @@ def test_from_tidy_checks_arch_strings_by_row_on_every_path() -> None:
         (lambda t: t.key(np.zeros(2), "x-valid", 200), "^dataset must be a str, got array"),
         (lambda t: t.vector("cifar100", np.array([]), 200), "^split must be a str, got array"),
         (lambda t: t.value(3, "cifar100", "x-valid", 200, seed_policy=np.zeros(2)), "^seed policy"),
-        # anything but a key matched no key: no seeds, as if only the mean were stored
-        (lambda t: t.seeds(("cifar100", "x-valid", 200)), "^key must be a MetricKey, got \\("),
+        # anything but a key (or its tuple, as `in` takes) matched no key: no seeds, as if
+        # only the mean were stored
+        (
+            lambda t: t.seeds(("cifar100", "x-valid")),
+            r"^key must be a MetricKey or \(dataset, split, epochs\[, metric\]\), got \(",
+        ),
+        (lambda t: t.seeds(np.zeros(4)), "^key must be a MetricKey or .*, got array"),
         (lambda t: t.frame(3), "^keys must be a list of MetricKeys, got 3$"),  # list(3)
         # each raised a bare TypeError or AttributeError inside
         (lambda t: Table.from_tidy(None), "^df must be a pandas DataFrame, got None$"),

@@ -240,30 +240,6 @@ def _check_search_options(args: argparse.Namespace) -> None:
         )
 
 
-def _check_tournament(args: argparse.Namespace) -> None:
-    """REA's --sample-size against its --population (given or default). After the algorithm is
-    built: that refuses either flag where it does not apply (rs) or lies outside 1..10000,
-    which no change of the other flag would mend."""
-    from nb201_flat.errors import ArgumentError
-
-    if args.population is not None and args.sample_size is not None:
-        if args.sample_size > args.population:
-            raise ArgumentError(
-                f"--sample-size {args.sample_size} exceeds --population {args.population}; "
-                "a tournament draws from the population, so keep it <= the population"
-            )
-    elif args.sample_size is not None and args.sample_size > 10:
-        raise ArgumentError(
-            f"--sample-size {args.sample_size} exceeds the default population 10; "
-            "raise --population too"
-        )
-    elif args.population is not None and args.population < 3:
-        raise ArgumentError(
-            f"--population {args.population} is below the default --sample-size 3; "
-            "lower --sample-size too"
-        )
-
-
 def _search_algorithm(args: argparse.Namespace) -> SearchAlgorithm:
     """The algorithm ``--algo`` and its options name: :func:`make_algorithm`'s defaults
     where an option is not given (the neighbourhood's: ``NeighbourObjective()``'s, which the
@@ -297,8 +273,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     check_runs(args.runs, "--runs")  # the runner's bound, before any work
     check_seed(args.seed, "--seed")
     jobs = _jobs(args)
-    algo = _search_algorithm(args)
-    _check_tournament(args)
+    algo = _search_algorithm(args)  # refuses a tournament larger than the population too
     table = open_table(args)
     given_scale = 1.0 if args.budget_scale is None else args.budget_scale
     timed = args.protocol != "fixed-n"

@@ -179,11 +179,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _check_network(args: argparse.Namespace) -> None:
-    if args.c < 1 or args.n < 1:
-        raise ArgumentError(
-            f"--C and --N must be >= 1 (channels and cells per stage), got --C {args.c} "
-            f"--N {args.n}; NB201 uses --C 16 --N 5"
-        )
+    """--C and --N by the counts' own bounds (costs.check_network): one line naming the flag.
+    At least one cell per stage: without one, ARCH would be ignored."""
+    from nb201_flat.train.costs import check_network
+
+    check_network(args.c, args.n, min_n=1)
 
 
 _INT64_MAX = 2**63 - 1

@@ -14,11 +14,17 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
+from nb201_flat.budget import check_memory
 from nb201_flat.errors import LandscapeArgumentError, Param, check_int_range, shown, whole_number
+from nb201_flat.space import MAX_SPACE_SIZE
 from nb201_flat.types import BoolArray
 
 if TYPE_CHECKING:
     from nb201_flat.table import Table
+
+# build's arrays per cell: the int64 parents, their copy as groups, the int64 range they are
+# compared with, the stand-in and comparison masks
+_BYTES_PER_CELL = 3 * 8 + 2
 
 
 @dataclass(frozen=True, eq=False)
@@ -53,7 +59,16 @@ class StandIns:
         cls, size: int, *, copies: Iterable[tuple[int, int]] = (), constant: Iterable[int] = ()
     ) -> StandIns:
         """From ``(cell, copied_from)`` pairs and constant-output cells of a space of ``size``."""
-        size = check_int_range("size", size, 1, fix="pass the space's size, e.g. space.size")
+        # bounded as a Space is, then by memory: 2**63 met numpy's bare "Maximum allowed
+        # dimension exceeded", 2**40 its _ArrayMemoryError
+        size = check_int_range(
+            Param("size"), size, 1, MAX_SPACE_SIZE, fix="pass the space's size, e.g. space.size"
+        )
+        check_memory(
+            _BYTES_PER_CELL * size,
+            f"stand-ins for a space of {size} cells",
+            "build them for the space the values come from (space.size)",
+        )
         # typed as iterables; a notebook may pass one number all the same, or the pairs as
         # an (n, 2) array (a frame's index and copied_from columns)
         pairs_of = " must be a list of (cell, copied_from) pairs, got "

@@ -580,6 +580,28 @@ def mutate(
     return tuple(codes)
 
 
+def check_tournament(population: int, sample_size: int) -> None:
+    """REA's tournament rule, the library's and the command line's: at most ``population``
+    members drawn. The draws are with replacement, so a larger tournament would run, but it
+    would pick the population's fittest nearly every time: greedy evolution, not NB201's.
+
+    >>> check_tournament(2, 3)
+    Traceback (most recent call last):
+    ...
+    nb201_flat.errors.ArgumentError: sample_size=3 exceeds population=2: a tournament draws its members from the population; lower sample_size or raise population
+    """
+    if sample_size > population:
+        raise AlgorithmError(
+            Param("sample_size", sample_size),
+            " exceeds ",
+            Param("population", population),
+            ": a tournament draws its members from the population; lower ",
+            Param("sample_size"),
+            " or raise ",
+            Param("population"),
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class RegularizedEvolution:
     """NB201's regularised evolution (aging tournament), or its NA form with ``objective``.
@@ -608,6 +630,7 @@ class RegularizedEvolution:
                 fix="NB201 uses population 10, sample 3",
             )
             object.__setattr__(self, name, n)
+        check_tournament(self.population, self.sample_size)
         if not isinstance(self.mutation, str) or self.mutation not in (
             "node-then-edge",
             "uniform-edge",

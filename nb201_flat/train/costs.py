@@ -31,9 +31,36 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from nb201_flat.errors import InvalidArchError
+from nb201_flat.errors import InvalidArchError, Param, check_int_range
 
 N_STAGES = 3  # NB201 has three stages; the two reductions halve the maps and double C
+
+#: the widest first stage and the most cells per stage counted (NB201: 16 and 5). Far beyond
+#: any network trained for NAS, and small enough that the largest count (all nor_conv_3x3,
+#: 120 classes, 32x32 images: 2.8e15 FLOPs) stays below 2**53: exact as a float (the /1e6
+#: totals) and within int64 (the vectorised sums). --C 2**62 printed a 35-digit float.
+MAX_C = 4096
+MAX_N = 1000
+
+
+def check_network(c: object, n: object, *, min_n: int = 0) -> tuple[int, int]:
+    """``(c, n)``, the first-stage channels and cells per stage, as ints in ``1..MAX_C`` and
+    ``min_n..MAX_N``, else :class:`~nb201_flat.errors.ArgumentError` naming the parameter.
+    ``n=0`` is a network of stem and reductions alone (the cell unused); a command that
+    takes a cell asks ``min_n=1``.
+
+    >>> check_network(16, 5)
+    (16, 5)
+    >>> check_network(2**62, 5)
+    Traceback (most recent call last):
+    ...
+    nb201_flat.errors.ArgumentError: c must lie in 1..4096, got 4611686018427387904; NB201 uses c=16 n=5
+    """
+    fix = ("NB201 uses ", Param("c", 16), " ", Param("n", 5))
+    return (
+        check_int_range(Param("c"), c, 1, MAX_C, fix=fix),
+        check_int_range(Param("n"), n, min_n, MAX_N, fix=fix),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +187,7 @@ def count_params(
         Classifier outputs (10, 100 or 120 for the NB201 datasets).
     """
     ops = check_ops(ops, n_nodes)
+    c, n = check_network(c, n)
     cells = sum(OP_COSTS[op].params(c << s) for s in range(N_STAGES) for op in ops)
     return _fixed_params(c, num_classes) + n * cells
 
@@ -182,6 +210,7 @@ def count_flops(
 ) -> int:
     """FLOPs for one ``image_size`` x ``image_size`` input, in NB201's convention."""
     ops = check_ops(ops, n_nodes)
+    c, n = check_network(c, n)
     shapes = _stage_shapes(c, image_size)
     cells = sum(OP_COSTS[op].flops(cs, hw) for cs, hw in shapes for op in ops)
     return _fixed_flops(c, num_classes, image_size) + n * cells
@@ -218,6 +247,7 @@ def params_mb_of_codes(
     """
     arr = np.asarray(codes, dtype=np.int64)
     _check_names(op_names)
+    c, n = check_network(c, n)
     per_op = np.array(
         [sum(OP_COSTS[op].params(c << s) for s in range(N_STAGES)) for op in op_names],
         dtype=np.int64,
@@ -238,6 +268,7 @@ def flops_m_of_codes(
     """Vectorised :func:`flops_m` for an ``(archs, edges)`` array of op codes."""
     arr = np.asarray(codes, dtype=np.int64)
     _check_names(op_names)
+    c, n = check_network(c, n)
     shapes = _stage_shapes(c, image_size)
     per_op = np.array(
         [sum(OP_COSTS[op].flops(cs, hw) for cs, hw in shapes) for op in op_names], dtype=np.int64

@@ -645,11 +645,20 @@ def load_dataset(
 
 def check_split_dir_applies(name: str, split_dir: str | os.PathLike[str] | None) -> None:
     """Refuse a ``split_dir`` for a dataset that uses no split file (``cifar10``): it would be
-    ignored. Needs no file, so a command checks it before it looks for the data."""
-    if split_dir is not None and name not in SPLIT_FILES:
+    ignored; and an empty one, which would read as the current folder. Needs no file, so a
+    command checks it before it looks for the data."""
+    if split_dir is None:
+        return
+    if name not in SPLIT_FILES:
         raise ArgumentError(
             Param("split_dir"),
             f" applies only to {', '.join(SPLIT_FILES)} ({name} uses no split file); drop ",
+            Param("split_dir"),
+        )
+    if os.fspath(split_dir).strip() == "":  # the refusal of a missing file showed a double space
+        raise ArgumentError(
+            Param("split_dir"),
+            f" is empty; give the folder holding {SPLIT_FILES[name][0]}, or drop ",
             Param("split_dir"),
         )
 

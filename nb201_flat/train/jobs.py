@@ -32,7 +32,7 @@ from nb201_flat.errors import (
     spelled,
 )
 from nb201_flat.space import NB201, Arch, Space
-from nb201_flat.train.costs import check_ops
+from nb201_flat.train.costs import check_network, check_ops
 from nb201_flat.train.data import DataIdentity, dataset_identity, dataset_info
 from nb201_flat.train.modes import TrainMode, default_eval_every, effective_mode, keyed_space
 from nb201_flat.train.recipe import Recipe, recipe_for, recipe_tag
@@ -162,6 +162,10 @@ class TrainJob:
 
     def __post_init__(self) -> None:
         check_ops(self.ops, self.n_nodes)
+        # as the command's --C/--N: at least one cell per stage, or the cell is never used
+        c, n = check_network(self.c, self.n, min_n=1)
+        object.__setattr__(self, "c", c)
+        object.__setattr__(self, "n", n)
         dataset_info(self.dataset)
         _ = self.train_mode  # an unknown mode or a contradicting override fails here
         check_eval_every(self.eval_every)

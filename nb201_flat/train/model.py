@@ -187,10 +187,9 @@ class Network(nn.Module):
         num_classes: int = 10,
     ) -> None:
         super().__init__()
-        if c < 1 or n < 0 or num_classes < 1:
-            raise InvalidArchError(
-                f"need c >= 1, n >= 0, num_classes >= 1; got {c}, {n}, {num_classes}"
-            )
+        c, n = costs.check_network(c, n)  # the bounds its counts are exact within
+        if num_classes < 1:
+            raise InvalidArchError(f"need num_classes >= 1, got {num_classes}")
         self.ops = costs.check_ops(ops, n_nodes)
         self.n_nodes, self.c, self.n, self.num_classes = n_nodes, c, n, num_classes
         self.stem = nn.Sequential(

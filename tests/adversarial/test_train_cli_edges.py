@@ -103,6 +103,11 @@ SEP_CELL = "|nor_conv_3x3~0|+|sep_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|non
 NEEDS_NO_DATA = [
     *REFUSED,
     (["11472", "--split-dir", "."], "--split-dir applies only"),
+    # '' read as the current folder, and the refusal named it as a double space
+    (
+        ["11472", "--dataset", "cifar10-valid", "--split-dir", ""],
+        "error: --split-dir is empty; give the folder holding cifar-split.txt, or drop --split-dir",
+    ),
     (["11472", "--executor", "bogus"], "unknown executor 'bogus'"),
     ([SEP_CELL], "--ops / --nodes"),
 ]

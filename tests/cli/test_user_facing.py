@@ -241,11 +241,21 @@ def test_flatness_repeated_arch_accumulates(
             "--budget-scale applies",
         ),
         (["search", "--algo", "na-rs", "--quantile", "0.3"], "--quantile applies only"),
+        # the library's tournament rule (RegularizedEvolution), spelled as flags; a flag not
+        # given is named with its default
         (
             ["search", "--algo", "rea", "--population", "2", "--sample-size", "3"],
-            "exceeds --population",
+            "--sample-size 3 exceeds --population 2: a tournament draws its members from the "
+            "population; lower --sample-size or raise --population",
         ),
-        (["search", "--algo", "rea", "--population", "2"], "below the default --sample-size"),
+        (
+            ["search", "--algo", "rea", "--population", "2"],
+            "--sample-size 3 exceeds --population 2",
+        ),
+        (
+            ["search", "--algo", "na-rea", "--sample-size", "11"],
+            "--sample-size 11 exceeds --population 10",
+        ),
         # the tournament's rule came first and named a fix that could not mend these
         (["search", "--algo", "rs", "--population", "2"], "--population does not apply"),
         (["search", "--algo", "rs", "--sample-size", "20"], "--sample-size does not apply"),

@@ -176,3 +176,34 @@ def test_stand_ins_take_pairs_as_an_array_and_flatness_columns_as_a_generator() 
     with pytest.raises(Nb201FlatError, match="^omit_stand_ins must be one of") as info:
         flatness(space, values, 1, stand_ins=StandIns.build(8), omit_stand_ins=np.zeros((2, 2)))  # type: ignore[arg-type]
     assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("size", [2**63, 2**62, -1])
+def test_stand_ins_refuse_a_size_no_space_has_in_one_line(size: int) -> None:
+    # 2**63 raised numpy's bare "Maximum allowed dimension exceeded" while allocating
+    from nb201_flat.errors import ArgumentError
+    from nb201_flat.space import MAX_SPACE_SIZE
+
+    with pytest.raises(ArgumentError) as err:
+        StandIns.build(size)
+    assert str(err.value) == (
+        f"size must lie in 1..{MAX_SPACE_SIZE}, got {size}; pass the space's size, e.g. space.size"
+    )
+    assert MAX_SPACE_SIZE == 2**62 - 1  # the largest a Space indexes
+    with pytest.raises(Nb201FlatError, match="too large to index"):
+        Space(("a", "b"), 12)  # 2**66 cells
+
+
+def test_stand_ins_of_a_space_too_big_for_memory_are_a_resource_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # a size within range that cannot be allocated raised numpy's bare _ArrayMemoryError
+    from nb201_flat import budget
+    from nb201_flat.errors import ResourceLimitError
+
+    monkeypatch.setenv(budget.ENV_MAX_MEMORY, "64M")
+    with pytest.raises(
+        ResourceLimitError, match=r"^stand-ins for a space of 1099511627776 cells needs about "
+    ):
+        StandIns.build(2**40)
+    assert StandIns.build(10**5).group.size == 10**5  # a table-sized space still fits

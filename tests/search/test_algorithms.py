@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import replace
+from typing import SupportsIndex
 
 import numpy as np
 import pytest
@@ -159,41 +160,46 @@ def test_node_then_edge_mutation_is_nb201s() -> None:
 
 def test_rea_tournament_ranks_unmeasured_members_last(monkeypatch: pytest.MonkeyPatch) -> None:
     # a NaN member drawn first won the tournament (NaN > x is False for every x); the rule is
-    # Incumbent's: NaN never beats a measured value. Population 2, 40 draws: each tournament
-    # meets both members (but with chance 2**-39), so its parent is measured if either is
+    # Incumbent's: NaN never beats a measured value. The population is read only by the
+    # tournament's draws, so recording its reads gives each tournament's members: the parent
+    # is measured if any member drawn is
     import nb201_flat.search.algorithms as algorithms
-    from nb201_flat.search.oracle import Oracle
 
     space = Space(("a", "b", "c", "d"), 4)
     rng = np.random.default_rng(0)
     val = rng.normal(50, 5, space.size)
     val[rng.random(space.size) < 0.5] = np.nan
     table = Table(space, {(VAL, None): val, (TEST, None): rng.normal(80, 3, space.size)})
-    queried: list[int] = []
-    parents: list[tuple[int, int]] = []  # (parent, queries made when it was chosen)
-    query, mutate_ = Oracle.query, algorithms.mutate
+    drawn: list[int] = []
+    tournaments: list[tuple[int, list[int]]] = []  # (parent, members drawn)
+    mutate_ = algorithms.mutate
 
-    def counted_query(self: Oracle, i: int) -> float:
-        queried.append(i)
-        return query(self, i)
+    class RecordedPopulation(deque[tuple[int, float]]):
+        def __getitem__(self, k: SupportsIndex) -> tuple[int, float]:  # type: ignore[override]
+            member = super().__getitem__(k)
+            drawn.append(member[0])
+            return member
 
     def recorded_mutate(codes: np.ndarray, *args: object, **kw: object) -> object:
-        parents.append((int(args[2]), len(queried)))  # type: ignore[call-overload]
+        tournaments.append((int(args[2]), drawn.copy()))  # type: ignore[call-overload]
+        drawn.clear()
         return mutate_(codes, *args, **kw)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(Oracle, "query", counted_query)
+    monkeypatch.setattr(algorithms, "deque", RecordedPopulation)
     monkeypatch.setattr(algorithms, "mutate", recorded_mutate)
     p = Protocol("fixed", VAL, (TEST,), budget_queries=60)
     data = p.oracle_data(table)
+    mixed = 0
     for run in range(10):
-        queried.clear()
-        parents.clear()
-        run_one(data, RegularizedEvolution(population=2, sample_size=40), 0, run)
-        assert len(parents) >= 58  # every charged child (and the refused last one)
-        for parent, n in parents:
-            members = queried[n - 2 : n]  # the population: the last two evaluated
+        tournaments.clear()
+        run_one(data, RegularizedEvolution(population=3, sample_size=3), 0, run)
+        assert len(tournaments) >= 57  # every charged child (and the refused last one)
+        for parent, members in tournaments:
+            assert len(members) == 3 and parent in members
             if not np.isnan(val[members]).all():
                 assert not np.isnan(val[parent]), (run, members, parent)
+                mixed += bool(np.isnan(val[members]).any())
+    assert mixed > 0  # tournaments did meet a NaN member beside a measured one
 
 
 def _onemax(codes: np.ndarray) -> np.ndarray:
@@ -286,6 +292,19 @@ def test_rea_counts_are_whole_and_bounded(bad: object) -> None:
             RegularizedEvolution(**{name: bad})  # type: ignore[arg-type]
     rea = RegularizedEvolution(population=np.int64(5), sample_size=np.int64(2))
     assert type(rea.population) is int and rea.label == "rea(p5,s2)"
+
+
+def test_rea_tournament_draws_no_more_than_the_population() -> None:
+    # the command line refused --sample-size above --population while the library ran it;
+    # one rule for both (the CLI spells the parameters as flags: tests/cli/test_user_facing)
+    fix = ": a tournament draws its members from the population; lower sample_size or raise population"
+    with pytest.raises(AlgorithmError, match="^sample_size=4 exceeds population=3" + fix + "$"):
+        RegularizedEvolution(population=3, sample_size=4)
+    with pytest.raises(AlgorithmError, match="^sample_size=3 exceeds population=2: "):
+        RegularizedEvolution(population=2)  # NB201's sample size 3
+    with pytest.raises(AlgorithmError, match="^sample_size=11 exceeds population=10: "):
+        make_algorithm("na-rea", sample_size=11)
+    assert RegularizedEvolution(population=3, sample_size=3).label == "rea(p3,s3)"
 
 
 @pytest.mark.parametrize("bad", [2.5, "3", True])

@@ -118,7 +118,7 @@ def test_protocol_variants_identical(
 
 @pytest.mark.parametrize(
     "algo",
-    [RegularizedEvolution(), RegularizedEvolution(population=3, sample_size=8)],
+    [RegularizedEvolution(), RegularizedEvolution(population=3, sample_size=3)],
     ids=lambda a: a.label,
 )
 def test_rea_on_a_nan_heavy_table_identical(nb201_like: Table, algo: SearchAlgorithm) -> None:
@@ -157,7 +157,7 @@ def test_stalled_na_search_ends_as_in_the_loop() -> None:
         10,
         candidates=np.array([0, 5, 9]),
     )
-    _same(data, RegularizedEvolution(population=2, objective=NA), 3)
+    _same(data, RegularizedEvolution(population=2, sample_size=2, objective=NA), 3)
 
 
 def test_na_scores_are_the_loop_aggregates(nb201_like: Table) -> None:

@@ -97,7 +97,7 @@ NA_FORMS = [
 ]
 PLAIN = [
     RegularizedEvolution(),
-    RegularizedEvolution(population=3, sample_size=5, mutation="uniform-edge"),
+    RegularizedEvolution(population=3, sample_size=3, mutation="uniform-edge"),
     LocalSearch(),
     LocalSearch(first_improvement=True),
 ]

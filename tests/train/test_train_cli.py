@@ -45,6 +45,31 @@ def test_model_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert " M params" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("flag", ["--C", "--N"])
+def test_model_and_train_refuse_a_network_too_large_to_count(
+    flag: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # --C 2**62 printed a 35-digit float of "M params" with exit code 0
+    from nb201_flat.train.costs import MAX_C, MAX_N
+
+    huge = str(2**62)
+    train = ["train", "1", "--dataset", "cifar10", "--data-root", str(tmp_path), "--db",
+             str(tmp_path / "r.sqlite"), "--device", "cpu"]  # fmt: skip
+    bound = MAX_C if flag == "--C" else MAX_N
+    for argv in (["model", "1", flag, huge], [*train, flag, huge]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert err == f"error: {flag} must lie in 1..{bound}, got {huge}; NB201 uses --C 16 --N 5\n"
+    assert not (tmp_path / "r.sqlite").exists()
+    # the library counts a network without cells; the command takes a cell, so --N 0 would
+    # ignore ARCH
+    assert main(["model", "1", "--N", "0"]) == 2
+    assert capsys.readouterr().err.startswith(f"error: --N must lie in 1..{MAX_N}, got 0; ")
+    # the largest network allowed is still counted, as exact integers
+    assert main(["model", "1", "--C", str(MAX_C), "--N", str(MAX_N), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["params_mb"] > 0
+
+
 def test_bad_arch_is_a_domain_error() -> None:
     with pytest.raises(InvalidArchError, match="unknown op"):
         run_cli(["model", "|conv_9x9~0|+|none~0|none~1|+|none~0|none~1|none~2|"])

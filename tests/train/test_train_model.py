@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from nb201_flat.errors import InvalidArchError
+from nb201_flat.errors import ArgumentError, InvalidArchError
 from nb201_flat.space import NB201, Space
 from nb201_flat.train import costs
 
@@ -51,6 +52,46 @@ def test_flops_range_matches_nb201_paper() -> None:
     # NB201 reports CIFAR-10 FLOPs from 7.78 M (no conv) to 220.11 M (all nor_conv_3x3)
     assert costs.flops_m(["none"] * 6, n_nodes=4) == pytest.approx(7.78305)
     assert costs.flops_m(["nor_conv_3x3"] * 6, n_nodes=4) == pytest.approx(220.11969)
+
+
+@pytest.mark.parametrize("bad", [{"c": 2**62}, {"n": 2**62}, {"c": 4097}, {"c": 0}, {"n": -1}])
+def test_counts_refuse_a_network_too_large_to_count_exactly(bad: dict[str, int]) -> None:
+    # c=2**62 gave a float of 35 digits (and wrapped int64 in the vectorised counts); n=0 is
+    # a network without cells (test_shapes_params_flops), so n's range starts at 0
+    ((name, value),) = bad.items()
+    lo, hi = (1, costs.MAX_C) if name == "c" else (0, costs.MAX_N)
+    want = f"^{name} must lie in {lo}\\.\\.{hi}, got {value}; NB201 uses c=16 n=5$"
+    ops = ["nor_conv_3x3"] * 6
+    for count in (costs.count_params, costs.params_mb, costs.count_flops, costs.flops_m):
+        with pytest.raises(ArgumentError, match=want):
+            count(ops, n_nodes=4, **bad)
+    for of_codes in (costs.params_mb_of_codes, costs.flops_m_of_codes):
+        with pytest.raises(ArgumentError, match=want):
+            of_codes(NB201.codes[:2], NB201.ops, **bad)
+    with pytest.raises(ArgumentError, match=want):  # the network takes the same bounds
+        Network(ops, 4, **bad)
+
+
+@pytest.mark.parametrize(("bad", "want"), [({"c": 4097}, "c must lie in 1..4096, got 4097"),
+                                           ({"n": 0}, "n must lie in 1..1000, got 0")])  # fmt: skip
+def test_a_training_job_takes_the_commands_network_bounds(bad: dict[str, int], want: str) -> None:
+    # make_jobs built jobs of c=0 or n=0 (no cell: ARCH never used) that --C/--N refuse
+    from nb201_flat.train.jobs import make_jobs
+
+    with pytest.raises(ArgumentError, match=f"^{re.escape(want)}; NB201 uses c=16 n=5$"):
+        make_jobs([0], dataset="cifar10", epochs=1, seeds=[1], data_root="d", db_path="r", **bad)
+
+
+def test_largest_network_allowed_counts_exactly() -> None:
+    # the bound keeps every count below 2**53, so the float totals (/1e6) and the int64 sums of
+    # the vectorised counts are exact: the largest cell on the largest dataset classes and images
+    big = {"c": costs.MAX_C, "n": costs.MAX_N, "num_classes": 120}
+    ops = ["nor_conv_3x3"] * 6
+    exact = costs.count_flops(ops, n_nodes=4, image_size=32, **big)
+    assert costs.count_params(ops, n_nodes=4, **big) < exact < 2**53
+    code = NB201.ops.index("nor_conv_3x3")
+    vectorised = costs.flops_m_of_codes([[code] * 6], NB201.ops, image_size=32, **big)
+    assert vectorised[0] == exact / 1e6
 
 
 # -- network shapes -----------------------------------------------------------------------------
