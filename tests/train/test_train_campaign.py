@@ -108,6 +108,40 @@ def test_campaign_end_to_end_in_a_space_beyond_the_table(
     assert np.isnan(a2m_barrier(space, acc, a, b, nan_policy="propagate").barrier)
 
 
+def test_a_sample_of_a_five_node_space_trains_through_the_command(
+    cifar10_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`train --nodes 5 --ops ... --sample N --seed S`: the cells plan_campaign draws, each
+    trained or answered at chance (a disconnected one), and the database imports as a table of
+    that space with exactly those cells measured."""
+    pytest.importorskip("torch")
+    from test_train_cli import run_cli
+
+    from nb201_flat.importers.results_db import read_results_db
+    from nb201_flat.train.campaign import plan_campaign
+
+    ops = ["none", "skip_connect", "nor_conv_1x1"]
+    space = Space(ops, 5)
+    plan = plan_campaign(space, sample_n=4, sample_seed=3)
+    db = tmp_path / "r.sqlite"
+    argv = ["train", "--nodes", "5", "--ops", *ops, "--sample", "4", "--seed", "3",
+            "--dataset", "cifar10", "--epochs", "1", "--data-root", str(cifar10_root),
+            "--db", str(db), "--device", "cpu", "--executor", "inline", "--C", "2", "--N", "1",
+            "--json"]  # fmt: skip
+    assert run_cli(argv) == 0
+    out = json.loads(capsys.readouterr().out)
+    trained = sorted(r["index"] for r in out["runs"])
+    chance = sorted(r["index"] for r in out["constant_output"])
+    assert trained == list(plan.cells) and chance == list(plan.constant_output)
+    assert len(trained) + len(chance) == 4 and trained
+    assert all(r["status"] == "done" for r in out["runs"])
+    table = read_results_db(db)
+    assert table.space == space
+    acc = table.vector("cifar10", "ori-test", 1)
+    measured = np.flatnonzero(np.isfinite(acc)).tolist()
+    assert measured == sorted(trained + chance)
+
+
 def test_disconnected_cells_recorded_at_chance_with_a_flag(
     cifar10_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
