@@ -103,10 +103,29 @@ def check_replaceable(target: Path, *, what: Param) -> None:
     replaces the whole folder, which is never done to other files (``what`` names the
     target, a parameter a command respells as its flag). Checked before any "exists; pass
     overwrite/--force" refusal, whose fix would lead to this one."""
-    if target.is_dir() and not (target / MANIFEST).exists() and any(target.iterdir()):
+    if not target.is_dir():
+        return
+    if not (target / MANIFEST).exists():
+        if any(target.iterdir()):
+            raise TableFileError(
+                f"{target} is a non-empty folder that is not an nb201_flat table, which is never "
+                "replaced; choose another folder (",
+                what,
+                ")",
+            )
+        return
+    from nb201_flat.curves import CURVES_FILE
+
+    # a table folder holding anything else (a results database, checkpoints, notes put there
+    # by hand): replacing the folder would delete it with the old table
+    others = sorted(
+        p.name for p in target.iterdir() if p.name not in (MANIFEST, PARQUET, CURVES_FILE)
+    )
+    if others:
+        listed = ", ".join(others[:3]) + (f" and {len(others) - 3} more" if len(others) > 3 else "")
         raise TableFileError(
-            f"{target} is a non-empty folder that is not an nb201_flat table, which is never "
-            "replaced; choose another folder (",
+            f"{target} holds {listed} besides its table, which replacing the table would "
+            "delete; move them out of the folder, or choose another folder (",
             what,
             ")",
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -588,6 +589,24 @@ def cmd_barrier(args: argparse.Namespace) -> int:
     return 0
 
 
+#: how every pairs CSV of census begins: the key's columns, then the census's own
+_PAIRS_CSV_HEAD = "dataset,split,epochs,metric,group,a,b,"
+
+
+def _check_replaces_a_pairs_csv(path: Path) -> None:
+    """An existing ``--pairs-out`` file is replaced only when it is a pairs CSV (a rerun's):
+    any other file there (a results database, a table's CSV) was silently overwritten."""
+    if not path.is_file():
+        return
+    with path.open("rb") as f:
+        head = f.read(len(_PAIRS_CSV_HEAD))
+    if head != _PAIRS_CSV_HEAD.encode():
+        raise LandscapeArgumentError(
+            f"--pairs-out {path} exists and is not a census pairs CSV, which is never "
+            "overwritten; choose another path (or delete that file first)"
+        )
+
+
 def cmd_census(args: argparse.Namespace) -> int:
     from nb201_flat.atomic import check_writable_file
     from nb201_flat.conventions import report_dataset
@@ -601,6 +620,8 @@ def cmd_census(args: argparse.Namespace) -> int:
     pairs_out = (
         None if args.pairs_out is None else check_writable_file(args.pairs_out, what="--pairs-out")
     )
+    if pairs_out is not None:
+        _check_replaces_a_pairs_csv(pairs_out)
     for flag, value in (("--pairs", args.pairs), ("--top", args.top)):
         if value < 0:
             raise LandscapeArgumentError(f"{flag} must be >= 0, got {value}")

@@ -65,6 +65,11 @@ _SCALARS = {
 }
 _REINSTALL = "reinstall with `pip install --force-reinstall analog-nasbench==0.1.3`"
 
+#: sha256 of ``data.anb`` in analog-nasbench 0.1.3's wheel on PyPI: the embedded default is
+#: read only from these bytes (a flipped byte in the installed copy changed one cell's accuracy
+#: silently: the pickle has no checksum of its own)
+PUBLISHED_SHA256 = "85f3435b877aa2d36268d55ce07f6ff6d73643d17a840f1941745da5eb80db32"
+
 
 class _Record:
     """Inert stand-in for the package's classes: keeps the pickled attributes, runs nothing."""
@@ -171,6 +176,13 @@ def read_analognas(path: str | os.PathLike[str] | None = None) -> Table:
     if not file.is_file():
         raise TableFileError(f"no such file: {file}")
     raw = file.read_bytes()
+    digest = hashlib.sha256(raw).hexdigest()
+    if path is None and digest != PUBLISHED_SHA256:  # a copy by path is the user's to vouch for
+        raise FormatError(
+            f"{file} is not analog-nasbench 0.1.3's data.anb (sha256 {digest[:12]}..., "
+            f"published {PUBLISHED_SHA256[:12]}...): the installed package is damaged or of "
+            f"another version; {_REINSTALL}"
+        )
     try:
         records = safe_load(
             io.BytesIO(raw),
@@ -211,7 +223,7 @@ def read_analognas(path: str | os.PathLike[str] | None = None) -> Table:
     }
     meta = {
         "file": str(file),
-        SOURCE_SHA256: hashlib.sha256(raw).hexdigest(),  # the bytes parsed, read once
+        SOURCE_SHA256: digest,  # the bytes parsed, read once
         "note": "AnalogNAS-Bench's own CIFAR-10 training of the NB201 cells; not NB201 numbers",
         "archs_in_file": len(records),
     }

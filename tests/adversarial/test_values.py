@@ -125,6 +125,25 @@ def test_census_pairs_out_refused_up_front_and_nothing_lost(
     assert {p.name: p.read_bytes() for p in table_path.iterdir()} == before
 
 
+def test_census_pairs_out_replaces_only_a_pairs_csv(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, table_path: Path
+) -> None:
+    # any existing file was overwritten: a results database became a CSV
+    db = tmp_path / "results.sqlite"
+    db.write_bytes(b"SQLite format 3\x00precious")
+    argv = ["census", "--pairs", "2", "--top", "2", "--table", str(table_path), "--pairs-out"]
+    line = _one_line_exit_2(capsys, *argv, str(db))
+    assert "exists and is not a census pairs CSV, which is never overwritten" in line, line
+    assert db.read_bytes() == b"SQLite format 3\x00precious"
+    # a rerun replaces its own earlier CSV
+    csv = tmp_path / "pairs.csv"
+    assert main([*argv, str(csv)]) == 0
+    first = csv.read_text()
+    assert main([*argv, str(csv), "--seed", "1"]) == 0
+    assert csv.read_text().split("\n")[0] == first.split("\n")[0]
+    capsys.readouterr()
+
+
 def test_unbounded_runs_refused_at_once(table_path: Path) -> None:
     cmd = [sys.executable, "-m", "nb201_flat", "search", "--algo", "rs", "--protocol"]
     cmd += ["fixed-n", "--runs", "1000000000000", "--jobs", "1", "--table", str(table_path)]

@@ -13,8 +13,9 @@ import pandas as pd
 import pytest
 
 from nb201_flat.cli import main
+from nb201_flat.errors import TableFileError
 from nb201_flat.space import NB201
-from nb201_flat.storage import save_table
+from nb201_flat.storage import load_table, save_table
 from nb201_flat.table import MetricKey, Table
 
 
@@ -257,6 +258,34 @@ def test_import_into_a_folder_of_other_files_says_so_first(
         assert "is a non-empty folder that is not an nb201_flat table" in err, err
         assert "--force" not in err and "choose another folder (--out)" in err, err
     assert [p.name for p in folder.iterdir()] == ["n.txt"]
+
+
+def test_import_force_never_deletes_files_kept_in_a_table_folder(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # --force replaced the whole folder: a results database and its checkpoints kept beside
+    # the table were deleted with it
+    src = _one_row_tidy(tmp_path / "t.csv")
+    table = tmp_path / "table"
+    assert run(capsys, "import", str(src), "--out", str(table))[0] == 0
+    before = {p.name: p.read_bytes() for p in table.iterdir()}
+    (table / "results.sqlite").write_text("precious")
+    (table / "results.sqlite.ckpt").mkdir()
+    code, out, err = run(capsys, "import", str(src), "--out", str(table), "--force")
+    assert code == 2 and out == "" and err.count("\n") == 1, err
+    assert "holds results.sqlite, results.sqlite.ckpt besides its table" in err, err
+    assert err.rstrip().endswith("move them out of the folder, or choose another folder (--out)")
+    assert (table / "results.sqlite").read_text() == "precious"
+    assert {p.name: p.read_bytes() for p in table.iterdir() if p.is_file()} == {
+        **before,
+        "results.sqlite": b"precious",
+    }
+    # the same rule in Python, and once they are moved out the table is replaced
+    with pytest.raises(TableFileError, match="besides its table"):
+        save_table(load_table(table), table)
+    (table / "results.sqlite").unlink()
+    (table / "results.sqlite.ckpt").rmdir()
+    assert run(capsys, "import", str(src), "--out", str(table), "--force")[0] == 0
 
 
 def test_import_wrong_format(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

@@ -197,6 +197,31 @@ def test_analognas_damaged_records_are_a_format_error(
         read_analognas(tmp_path / "missing.anb")
 
 
+def test_the_embedded_default_is_read_only_from_the_published_bytes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # one flipped mantissa byte in the installed data.anb changed one cell's accuracy silently
+    from nb201_flat.importers import analognas
+    from nb201_flat.storage import load_table
+
+    raw = bytearray(data_file().read_bytes())
+    at = raw.index(b"G", len(raw) // 2) + 8  # a BINFLOAT's last (least significant) byte
+    raw[at] ^= 1
+    damaged = tmp_path / "data.anb"
+    damaged.write_bytes(bytes(raw))
+    monkeypatch.setattr(analognas, "data_file", lambda **_: damaged)
+    want = "is not analog-nasbench 0.1.3's data.anb .*damaged or of another version; reinstall"
+    with pytest.raises(FormatError, match=want):
+        read_analognas()
+    monkeypatch.setenv("NB201_FLAT_CACHE", str(tmp_path / "cache"))  # no default imported yet
+    monkeypatch.delenv("NB201_FLAT_TABLE", raising=False)
+    with pytest.raises(FormatError, match=want):
+        load_table()
+    # a copy given by path is read as it is (the user's file; its sha256 is recorded)
+    t = read_analognas(damaged)
+    assert t.meta["file_sha256"] != analognas.PUBLISHED_SHA256
+
+
 @pytest.mark.realdata
 def test_analognas_matches_shared_csv(shared_dir: Path) -> None:
     df = pd.read_csv(shared_dir / "derived" / "analognasbench_cifar10_owntraining.csv").set_index(
