@@ -19,6 +19,10 @@ the first free data-file number from the index it read, so two signatures can sh
 and the index then names another signature's machine code. Every save of a kernel made here
 holds an exclusive lock on a file beside the index (:func:`_serialise_saves`).
 
+Cached machine code computes the searches' numbers, and numba checks nothing in it: each data
+file ends with the sha256 of its signature's key and of its code, checked on every load
+(:func:`_checksum_entries`); a damaged entry is compiled again, never run.
+
 Examples
 --------
 >>> import numpy as np
@@ -52,8 +56,79 @@ def kernel(fn: F) -> F:
     """Compile ``fn`` in nopython mode, cached on disk, releasing the GIL while it runs."""
     cache = os.path.isfile(inspect.getsourcefile(fn) or "")
     dispatcher = numba.njit(cache=cache, nogil=True)(fn)
-    _serialise_saves(getattr(getattr(dispatcher, "_cache", None), "_cache_file", None))
+    cache_file = getattr(getattr(dispatcher, "_cache", None), "_cache_file", None)
+    _checksum_entries(cache_file)
+    _serialise_saves(cache_file)  # after: the lock is held around the checksummed save
     return cast(F, dispatcher)
+
+
+#: ends every data file of a kernel cached here, before the key's and the machine code's sha256
+_SUM_MARK = b"nb201_flat-sha256"
+_SUM_SIZE = len(_SUM_MARK) + 2 * hashlib.sha256().digest_size
+
+
+def _checksum_entries(cache_file: Any) -> None:
+    """Make ``cache_file`` (numba's index-and-data cache of one kernel) end each data file with
+    the sha256 of its signature's key and of its machine code, and load an entry only when both
+    match: numba stamps a cache by its source file alone, so one flipped byte of cached machine
+    code changed a search's numbers silently, and an index naming another signature's file
+    would run that code. An entry that fails (or was written before these sums, or an index
+    numba cannot read) is compiled again and saved anew, with a warning when it was damaged.
+    This instance only; a cache without numba's usual layout is left as numba made it."""
+    needed = ("save", "_dump", "_data_path", "_open_for_write", "_load_index")
+    if cache_file is None or not all(hasattr(cache_file, n) for n in needed):
+        return
+    import pickle
+
+    save, dump = cache_file.save, cache_file._dump
+    path_of, open_for_write, load_index = (
+        cache_file._data_path,
+        cache_file._open_for_write,
+        cache_file._load_index,
+    )
+
+    def key_sum(key: Any) -> bytes:
+        return hashlib.sha256(pickle.dumps(key, protocol=4)).digest()
+
+    def save_with_key(key: Any, data: Any) -> None:
+        cache_file._nb201_key = key  # for save_data, which numba's save calls without it
+        try:
+            save(key, data)
+        finally:
+            del cache_file._nb201_key
+
+    def save_data(name: str, data: Any) -> None:
+        payload = dump(data)
+        tail = _SUM_MARK + key_sum(cache_file._nb201_key) + hashlib.sha256(payload).digest()
+        with open_for_write(path_of(name)) as f:
+            f.write(payload + tail)
+
+    def load(key: Any) -> Any:
+        try:
+            name = load_index().get(key)
+            if name is None:
+                return None
+            with open(path_of(name), "rb") as f:
+                raw = f.read()
+        except Exception:  # a missing data file (numba's own case) or an unreadable index
+            return None
+        payload, tail = raw[:-_SUM_SIZE], raw[-_SUM_SIZE:]
+        if not tail.startswith(_SUM_MARK):
+            return None  # written before these sums: compiled again, quietly
+        digest = tail[len(_SUM_MARK) :]
+        if digest != key_sum(key) + hashlib.sha256(payload).digest():
+            warnings.warn(
+                f"numba cache {path_of(name)} does not match its checksum (damaged); "
+                "compiling the kernel again",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            return None
+        return pickle.loads(payload)
+
+    cache_file.save = save_with_key
+    cache_file._save_data = save_data
+    cache_file.load = load
 
 
 def _serialise_saves(cache_file: Any) -> None:

@@ -129,3 +129,51 @@ def test_the_project_kernels_save_under_the_lock() -> None:
 
     cache_file = kernels_numpy.pairwise_sum._cache._cache_file
     assert cache_file.save.__name__ == "locked_save"
+
+
+_SCALED = """\
+from nb201_flat.jit import kernel
+
+
+@kernel
+def scaled(n):
+    s = 0.0
+    for i in range(n):
+        s += i * 3.0 + 1.5
+    return s
+"""
+
+
+def _scaled(root: Path) -> tuple[float, int, str]:
+    """``kmod.scaled(10)`` in a fresh process, its compiles from the cache, and its stderr."""
+    code = "import kmod; print(kmod.scaled(10), sum(kmod.scaled.stats.cache_hits.values()))"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), *sys.path])}
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    value, hits = out.stdout.split()
+    return float(value), int(hits), out.stderr
+
+
+def test_damaged_machine_code_in_the_cache_is_compiled_again(tmp_path: Path) -> None:
+    # numba stamps a cache by its source file alone: one flipped byte of the cached constant
+    # 3.0 made scaled(10) return 155.625 instead of 150.0, with no error (audit, measured)
+    import struct
+
+    (tmp_path / "kmod.py").write_text(_SCALED)
+    assert _scaled(tmp_path)[:2] == (150.0, 0)  # compiled, and cached
+    assert _scaled(tmp_path)[:2] == (150.0, 1)  # loaded from the cache: its sums hold
+    (data,) = (tmp_path / "__pycache__").glob("kmod.scaled-*.nbc")
+    raw = bytearray(data.read_bytes())
+    at = raw.index(struct.pack("<d", 3.0))
+    raw[at + 6] ^= 0x01  # 3.0 -> 3.0000000000000004-ish: a plausible number, silently wrong
+    data.write_bytes(bytes(raw))
+    value, hits, err = _scaled(tmp_path)
+    assert (value, hits) == (150.0, 0), err  # compiled again, never the damaged code
+    assert "does not match its checksum (damaged); compiling the kernel again" in err
+    assert _scaled(tmp_path)[:2] == (150.0, 1)  # saved anew
+    # a data file written before the sums (numba's own format) is compiled again, quietly
+    raw = data.read_bytes()
+    data.write_bytes(raw[: -len(b"nb201_flat-sha256") - 64])
+    value, hits, err = _scaled(tmp_path)
+    assert (value, hits) == (150.0, 0) and "checksum" not in err
