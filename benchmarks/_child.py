@@ -15,7 +15,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from benchmarks._common import peak_rss_mb, rss_mb
+from benchmarks._common import atomic_write_text, peak_rss_mb, rss_mb
 
 DATASETS = ("cifar10-valid", "cifar10", "cifar100", "ImageNet16-120")
 #: get_more_info fields compared with our vectorised query.
@@ -208,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
         result = run_timed(cmd)
     else:
         result = scaling(args.n_ops, args.n_nodes, args.radii, args.barrier, args.limit_gb)
-    Path(args.out).write_text(json.dumps(result))
+    atomic_write_text(Path(args.out), json.dumps(result))  # a killed child leaves no half file
     return 0
 
 

@@ -803,7 +803,9 @@ def write_batch(path: str | os.PathLike[str], data: U8, labels: Any, label_key: 
     """Write one batch file in the datasets' own pickle layout (for tests and tiny datasets)."""
     buf = io.BytesIO()
     pickle.dump({label_key: list(map(int, labels)), "data": np.ascontiguousarray(data)}, buf, 2)
-    Path(path).write_bytes(buf.getvalue())
+    from nb201_flat.atomic import write_bytes
+
+    write_bytes(path, buf.getvalue())  # beside, then swapped in: never a half-written batch
 
 
 __all__ = [
