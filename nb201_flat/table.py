@@ -48,6 +48,7 @@ from nb201_flat.errors import (
     UnknownKeyError,
     check_flag,
     check_int_range,
+    parts_of,
     shown,
     whole_number,
 )
@@ -317,6 +318,11 @@ class Table:
                 f"space must be a Space, got {type(self.space).__name__} "
                 f"{shown(self.space, 40)}; pass nb201_flat.space.NB201 or Space(ops, n_nodes)"
             )
+        given: tuple[tuple[str, object], ...] = (("data", self.data), ("meta", self.meta))
+        for name, value in given:  # typed as dicts, given as anything
+            if not isinstance(value, Mapping):  # data: list.items(), a bare AttributeError
+                what = "{(MetricKey, seed): vector}" if name == "data" else "of provenance"
+                raise ArgumentError(Param(name), f" must be a dict {what}, got {shown(value)}")
         converted = {}
         for item, vec in _stored_items(self.data):
             key, _ = _data_key(item)
@@ -324,11 +330,9 @@ class Table:
                 # a pandas Series is read by its index, as every per-architecture vector is
                 vec = in_index_order(vec, self.space.size, f"vector for {key}")
                 try:  # a list or an int vector: the float vector every reader expects
-                    converted[item] = np.array(vec, dtype=np.float64)
-                except (TypeError, ValueError, OverflowError):  # 10**400: a traceback
-                    raise FormatError(
-                        f"vector for {key} must hold numbers within a float's range"
-                    ) from None
+                    converted[item] = float_values(vec, f"vector for {key}", "hold")
+                except ArgumentError as exc:  # a file's or an importer's vector: its format
+                    raise FormatError(*parts_of(exc)) from None
         if converted:  # a new dict: the caller's stays as it was
             self.data = {**self.data, **converted}
         self.validate()
@@ -769,6 +773,10 @@ class Table:
         if meta is not None and not isinstance(meta, Mapping):
             raise ArgumentError(Param("meta"), f" must be a mapping (a dict), got {shown(meta)}")
         check_arch = check_flag("check_arch", check_arch)
+        if rows is not None and not callable(rows):  # called only on two rows for one value
+            raise ArgumentError(
+                Param("rows"), f" must name a row (a function of its number), got {shown(rows)}"
+            )
         missing = [c for c in ("dataset", "split", "epochs", "metric", "value") if c not in df]
         if missing or ("index" not in df and "arch" not in df):
             raise FormatError(
@@ -862,12 +870,7 @@ class Table:
                 f"seed must be None (the mean) or a seed number >= 0, got {shown(seed)}"
             )
         values = in_index_order(values, self.space.size)  # a Series: by its index
-        try:
-            vec = np.array(values, dtype=np.float64)
-        except (TypeError, ValueError, OverflowError):
-            raise ArgumentError(
-                f"values for {key} must be numbers within a float's range"
-            ) from None
+        vec = float_values(values, f"values for {key}")
         seed = None if seed is None else int(seed)
         if (why := infinite_values(key, seed, vec)) is not None:  # the constructor's rule
             raise ArgumentError(why)
@@ -989,6 +992,25 @@ def wrapping_data(wrap: _DataWrapper) -> Iterator[None]:
         yield
     finally:
         _DATA_WRAPPER.reset(token)
+
+
+def float_values(values: object, name: str, verb: str = "be") -> FloatArray:
+    """``values`` as a float64 array, else :class:`ArgumentError` naming ``name``: text, dates
+    and complex numbers are refused (:func:`~nb201_flat.neighbours.check_real`), where float64
+    would parse ``'3'``, count days since 1970 or drop the imaginary part."""
+    try:
+        raw = np.asarray(values)
+    except (TypeError, ValueError):  # ragged nesting
+        raw = None
+    if raw is not None and raw.dtype.kind not in "biuf":
+        # imported here: a lookup of stored float vectors never loads the neighbour module
+        from nb201_flat.neighbours import check_real
+
+        check_real(raw, name, "pass one number per architecture, NaN where not measured")
+    try:
+        return np.array(values if raw is None else raw, dtype=np.float64)
+    except (TypeError, ValueError, OverflowError):  # 10**400: a traceback
+        raise ArgumentError(f"{name} must {verb} numbers within a float's range") from None
 
 
 def _stored_items(data: Mapping[Any, Any]) -> Iterable[tuple[Any, Any]]:
