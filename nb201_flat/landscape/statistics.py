@@ -263,26 +263,26 @@ def autocorrelation(
     length = check_int_range("length", length, 1, fix="pass a whole number of steps")
     max_lag = check_int_range("max_lag", max_lag, 1, length, fix="a lag within the walk's length")
     n_walks = check_int_range("n_walks", n_walks, 1)
-    check_memory(24 * length * n_walks, f"{n_walks} walks of {length:,} steps", "walk less")
+    # the walks' values, two lagged copies and their products: 40 bytes a step
+    check_memory(40 * length * n_walks, f"{n_walks} walks of {length:,} steps", "walk less")
     v = as_values(space, values)
     rng = as_rng(seed)
     nb = space.neighbours(1, no_none=no_none, connected_only=connected_only)
-    # one memory check above for every walk: one a walk (random_walk's) took most of the time
-    series = [v[_walk(space, nb, length, rng, None, connected_only)] for _ in range(n_walks)]
-    pooled = np.concatenate(series)
-    ok = ~np.isnan(pooled)
+    # one memory check above for every walk (one a walk, random_walk's, took most of the
+    # time) and one array of them: a walk's products, row by row, are the pooled ones in order
+    series = np.empty((n_walks, length + 1))
+    for w in range(n_walks):
+        series[w] = v[_walk(space, nb, length, rng, None, connected_only)]
+    ok = ~np.isnan(series)
     if ok.sum() < 2:
         raise LandscapeArgumentError("the walk met fewer than two measured architectures")
-    m = pooled[ok].mean()
-    var = pooled[ok].var()
+    m = series[ok].mean()
+    var = series[ok].var()
     rows = []
     for k in range(1, max_lag + 1):
-        prods = []
-        for f in series:
-            a, b = f[:-k] - m, f[k:] - m
-            keep = ~(np.isnan(a) | np.isnan(b))
-            prods.append((a * b)[keep])
-        p = np.concatenate(prods)
+        a, b = series[:, :-k] - m, series[:, k:] - m
+        keep = ~(np.isnan(a) | np.isnan(b))
+        p = (a * b)[keep]
         r = float(p.mean() / var) if len(p) and var > 0 else float("nan")
         rows.append({"lag": k, "autocorrelation": r, "pairs": len(p)})
     return pd.DataFrame(rows, columns=["lag", "autocorrelation", "pairs"])

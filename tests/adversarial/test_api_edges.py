@@ -229,3 +229,35 @@ def test_protocol_replace_names_an_unknown_field() -> None:
     with pytest.raises(ProtocolError) as exc:
         p.replace(budget=10)
     _one_line(exc, "budget is not a field", "budget_queries")
+
+
+def test_autocorrelation_of_many_walks_keeps_its_numbers() -> None:
+    # the walks now sit in one array, their products computed at once: the pooled order
+    f = _F.copy()
+    f[[3, 7]] = np.nan
+    rng = np.random.default_rng(5)
+    walks = [f[random_walk(SPACE, 12, seed=rng)] for _ in range(6)]
+    pooled = np.concatenate(walks)
+    m, var = np.nanmean(pooled), np.nanvar(pooled)
+    df = autocorrelation(SPACE, f, seed=5, length=12, max_lag=3, n_walks=6)
+    for k in (1, 2, 3):
+        prods = [((w[:-k] - m) * (w[k:] - m)) for w in walks]
+        p = np.concatenate([x[~np.isnan(x)] for x in prods])
+        row = df[df["lag"] == k].iloc[0]
+        assert row["pairs"] == len(p)
+        assert row["autocorrelation"] == pytest.approx(p.mean() / var, rel=1e-12)
+
+
+def test_a_0d_array_is_the_cell_it_holds() -> None:
+    # array(5) was "expected an architecture string or index, got ndarray"; an index array
+    # (optimum=, archs=) already read it as cell 5
+    assert SPACE.resolve(np.array(5)).index == 5
+
+
+@pytest.mark.parametrize("cells", [None, 5, [1], [("p", "rs")]])
+def test_with_stand_ins_names_cells(cells: Any) -> None:
+    from nb201_flat.search import with_stand_ins
+
+    with pytest.raises(ArgumentError) as exc:
+        with_stand_ins(_table(), cells)
+    _one_line(exc, "cells")
