@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Final, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -80,6 +80,10 @@ for a retraining table: its space key and its stand-in cells). Any other column 
 INFO_COLUMNS = ("dataset", "split", "epochs", "metric", "archs", "mean", "seeds")
 
 
+#: the largest epoch count or seed number a table holds: an int64, as its files do
+INT64_MAX: Final = 2**63 - 1
+
+
 @dataclass(frozen=True, slots=True, order=True)
 class MetricKey:
     """What was measured: ``dataset`` (NB201 names), ``split``, ``epochs`` (schedule), ``metric``."""
@@ -95,7 +99,9 @@ class MetricKey:
             value = getattr(self, name)
             if not isinstance(value, str) or not value:
                 raise ArgumentError(f"MetricKey {name} must be a non-empty str, got {shown(value)}")
+        # int64 as the tidy format and the stored files hold it (2**63 was a raw OverflowError)
         epochs = check_int_range("MetricKey epochs", self.epochs, 0)
+        epochs = check_int_range("MetricKey epochs", epochs, hi=INT64_MAX)
         object.__setattr__(self, "epochs", epochs)
 
     def __str__(self) -> str:
@@ -865,9 +871,10 @@ class Table:
                 f"key must be a MetricKey, got {type(key).__name__}; pass e.g. "
                 "MetricKey('cifar10', 'ori-test', 200)"
             )
-        if seed is not None and (not _is_int(seed) or seed < 0):
+        if seed is not None and not _is_seed(seed):
             raise ArgumentError(
-                f"seed must be None (the mean) or a seed number >= 0, got {shown(seed)}"
+                f"seed must be None (the mean) or a seed number in 0..{INT64_MAX}, got "
+                f"{shown(seed)}"
             )
         values = in_index_order(values, self.space.size)  # a Series: by its index
         vec = float_values(values, f"values for {key}")
@@ -1086,16 +1093,22 @@ def _metric_key(item: object, param: Param | None = None) -> MetricKey:
 def _data_key(item: object) -> tuple[MetricKey, int | None]:
     """A key of ``Table.data``: ``(MetricKey, seed)`` with seed None (the mean) or a position."""
     key, seed = item if isinstance(item, tuple) and len(item) == 2 else (None, None)
-    if not isinstance(key, MetricKey) or not (seed is None or (_is_int(seed) and seed >= 0)):
+    if not isinstance(key, MetricKey) or not (seed is None or _is_seed(seed)):
         raise FormatError(
             f"table data is keyed by (MetricKey, seed) with seed None (the mean) or a "
-            f"position >= 0, got {item!r:.120}"
+            f"position in 0..{INT64_MAX}, got {item!r:.120}"
         )
     return key, seed
 
 
 def _is_int(x: object) -> bool:
     return isinstance(x, int | np.integer) and not isinstance(x, bool)
+
+
+def _is_seed(x: object) -> bool:
+    """A stored seed's number: an int in 0..INT64_MAX (to_tidy's Int64 column refused more
+    in a raw TypeError)."""
+    return _is_int(x) and 0 <= x <= INT64_MAX  # type: ignore[operator]
 
 
 def check_arch_column(

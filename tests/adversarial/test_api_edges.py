@@ -261,3 +261,22 @@ def test_with_stand_ins_names_cells(cells: Any) -> None:
     with pytest.raises(ArgumentError) as exc:
         with_stand_ins(_table(), cells)
     _one_line(exc, "cells")
+
+
+@pytest.mark.parametrize("seed", [2**63, 2**64])
+def test_a_seed_beyond_int64_is_refused_where_it_enters(seed: int) -> None:
+    # stored, then to_tidy's Int64 column raised a raw TypeError
+    with pytest.raises(ArgumentError) as exc:
+        _table().with_vector(KEY, np.ones(SPACE.size), seed=seed)
+    _one_line(exc, "seed")
+    with pytest.raises(FormatError):
+        Table(SPACE, {(KEY, seed): np.ones(SPACE.size)})
+
+
+def test_an_epoch_count_beyond_int64_is_refused() -> None:
+    # a key of 2**63 epochs made a table whose to_tidy raised a raw OverflowError
+    with pytest.raises(ArgumentError) as exc:
+        MetricKey("c10", "test", 2**63)
+    _one_line(exc, "epochs")
+    largest = Table(SPACE, {(MetricKey("c10", "test", 2**63 - 1), 2**63 - 1): np.ones(27)})
+    assert largest.to_tidy()["seed"].max() == 2**63 - 1
