@@ -329,6 +329,16 @@ class Table:
             if not isinstance(value, Mapping):  # data: list.items(), a bare AttributeError
                 what = "{(MetricKey, seed): vector}" if name == "data" else "of provenance"
                 raise ArgumentError(Param(name), f" must be a dict {what}, got {shown(value)}")
+        source: object = self.source  # typed; saved as str(None) = 'None' in silence
+        if not isinstance(source, str):
+            raise ArgumentError(Param("source"), f" must be a str, got {shown(source)}")
+        if self.curves is not None:  # 5 met an AssertionError when read, one when saved
+            from nb201_flat.curves import Curves  # it imports this module
+
+            if not isinstance(self.curves, Curves):
+                raise ArgumentError(
+                    Param("curves"), f" must be a Curves or None, got {shown(self.curves)}"
+                )
         converted = {}
         for item, vec in _stored_items(self.data):
             key, _ = _data_key(item)

@@ -280,3 +280,11 @@ def test_an_epoch_count_beyond_int64_is_refused() -> None:
     _one_line(exc, "epochs")
     largest = Table(SPACE, {(MetricKey("c10", "test", 2**63 - 1), 2**63 - 1): np.ones(27)})
     assert largest.to_tidy()["seed"].max() == 2**63 - 1
+
+
+@pytest.mark.parametrize(("field", "value"), [("source", None), ("source", 5), ("curves", 5)])
+def test_table_source_and_curves_are_of_their_kind(field: str, value: Any) -> None:
+    # source=None was saved as the text 'None'; curves=5 failed when read or saved
+    with pytest.raises(ArgumentError) as exc:
+        Table(SPACE, {(KEY, None): np.ones(SPACE.size)}, **{field: value})
+    _one_line(exc, field)
