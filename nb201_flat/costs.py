@@ -37,9 +37,16 @@ import numpy as np
 import pandas as pd
 
 from nb201_flat.conventions import CIFAR10_VALID
-from nb201_flat.errors import FormatError, UnknownKeyError
+from nb201_flat.errors import (
+    ArgumentError,
+    FormatError,
+    Param,
+    UnknownKeyError,
+    check_int_range,
+    shown,
+)
 from nb201_flat.space import Space
-from nb201_flat.table import MetricKey, Table
+from nb201_flat.table import MetricKey, Table, check_table
 from nb201_flat.train.costs import flops_m_of_codes, params_mb_of_codes
 
 #: dataset -> (classes, input side in pixels), NB201's.
@@ -65,6 +72,10 @@ def key_network_size(key: str) -> tuple[int, int]:
     >>> key_network_size("nb201@C4N1#faithful"), key_network_size("nb201#fast-bf16")
     ((4, 1), (16, 5))
     """
+    if not isinstance(key, str):  # None.split: a bare AttributeError
+        raise ArgumentError(
+            Param("key"), f" must be a space key such as 'nb201@C4N1', got {shown(key)}"
+        )
     _, at, size = key.split("#", 1)[0].partition("@")  # "#<mode tag>" since modes exist
     if not at:
         return 16, 5
@@ -88,7 +99,7 @@ def network_size(table: Table) -> tuple[int, int]:
     >>> network_size(Table.from_tidy(df)), network_size(small)
     ((16, 5), (4, 1))
     """
-    key = table.meta.get("space_key")
+    key = check_table(table).meta.get("space_key")
     return (16, 5) if key is None else key_network_size(str(key))
 
 
@@ -118,12 +129,18 @@ def analytic_costs(
     InvalidArchError
         An op of the space has no cost formula.
     """
+    if not isinstance(dataset, str):  # a list: unhashable, a bare TypeError
+        raise ArgumentError(Param("dataset"), f" must be a dataset name, got {shown(dataset)}")
+    if not isinstance(shapes, Mapping):
+        raise ArgumentError(
+            Param("shapes"), f" must map a dataset to (classes, side), got {shown(shapes)}"
+        )
     if dataset not in shapes:
         raise UnknownKeyError(
             f"no input shape known for dataset {dataset!r}; known: {', '.join(shapes)} "
             "(pass shapes={dataset: (classes, side)})"
         )
-    classes, side = shapes[dataset]
+    classes, side = _shape(dataset, shapes[dataset])
     codes = space.codes
     return pd.DataFrame(
         {
@@ -134,6 +151,22 @@ def analytic_costs(
         },
         index=pd.RangeIndex(space.size, name="index"),
     )
+
+
+def _shape(dataset: str, shape: object) -> tuple[int, int]:
+    """``(classes, side)`` of a network's input, else :class:`ArgumentError` naming
+    ``shapes``: 0 classes or a 0-pixel side were costed as networks all the same."""
+    where = Param(f"shapes[{dataset!r}]")
+    if not isinstance(shape, tuple | list) or len(shape) != 2:
+        raise ArgumentError(where, f" must be a pair (classes, side), got {shown(shape)}")
+    fix = "NB201's cifar10 is (10, 32)"
+    classes = check_int_range(Param(f"shapes[{dataset!r}] classes"), shape[0], 1, fix=fix)
+    side = check_int_range(Param(f"shapes[{dataset!r}] side"), shape[1], 1, fix=fix)
+    if side % 4:  # two stride-2 reductions (train.costs says so as an op error)
+        raise ArgumentError(
+            Param(f"shapes[{dataset!r}] side"), f" must be a multiple of 4, got {side}; {fix}"
+        )
+    return classes, side
 
 
 def with_analytic_costs(
@@ -159,6 +192,15 @@ def with_analytic_costs(
     >>> [str(k) for k in with_analytic_costs(t).keys() if k.split == "model"]
     ['cifar100/model@200ep:flops_m_analytic', 'cifar100/model@200ep:params_mb_analytic']
     """
+    check_table(table)
+    if isinstance(datasets, str) or not isinstance(datasets, Iterable | None):
+        # a name was read letter by letter: "no input shape known for dataset 'c'"
+        raise ArgumentError(
+            Param("datasets"),
+            f" must be a list of dataset names, got {shown(datasets)}; pass [{shown(datasets)}]",
+        )
+    # MetricKey named itself, not this parameter, for "200" or -1
+    epochs = check_int_range(Param("epochs"), epochs, 0, fix="pass e.g. 200")
     chosen = [d for d in table.datasets if d in shapes] if datasets is None else list(datasets)
     if not chosen:
         raise UnknownKeyError(

@@ -44,10 +44,17 @@ from nb201_flat.errors import (
     TableFileError,
     UnknownKeyError,
     check_int_range,
+    parts_of,
     shown,
 )
 from nb201_flat.errors import NoCurvesError as NoCurvesError
-from nb201_flat.table import MetricKey, check_metric_key, check_table, seed_policy_of
+from nb201_flat.table import (
+    MetricKey,
+    check_metric_key,
+    check_table,
+    float_values,
+    seed_policy_of,
+)
 from nb201_flat.types import FloatArray as FloatArray
 from nb201_flat.types import SeedPolicy
 
@@ -149,7 +156,11 @@ class Curves:
         if self._lazy and reader is None:
             raise FormatError("lazy curves need a reader")
         for item, arr in (data or {}).items():
-            self._data[item] = self._checked(item, np.asarray(arr, dtype=np.float64))
+            try:  # the rule of a table's vectors: text is no number, nor a date or a complex
+                values = float_values(arr, f"curve {item[0]} seed {item[1]}", "hold")
+            except ArgumentError as exc:
+                raise FormatError(*parts_of(exc)) from None
+            self._data[item] = self._checked(item, values)
 
     def _checked(self, item: tuple[MetricKey, CurveSeed], arr: FloatArray) -> FloatArray:
         if arr.ndim != 2 or arr.shape[0] != self._n:

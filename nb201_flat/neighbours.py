@@ -98,7 +98,7 @@ def arch_vector(values: npt.ArrayLike, size: int) -> npt.NDArray[np.float64]:
     # float64 would read dates as their ns since the epoch, drop an imaginary part, parse
     # text ('3'): none of them is a metric
     if raw.dtype.kind not in "biuf":
-        _check_real(raw)
+        check_real(raw)
     try:
         v = np.asarray(raw, dtype=np.float64)
     except (TypeError, ValueError):
@@ -151,14 +151,19 @@ def _not_numbers(values: object) -> ArgumentError:
     )
 
 
-def _check_real(raw: npt.NDArray[Any]) -> None:
-    """:class:`ArgumentError` unless every entry of a non-numeric array is a real number (an
-    object array of ints, floats, bools, Decimals, or None for a missing value)."""
-    fix = "pass e.g. table.vector(dataset, split, epochs)"
+def check_real(
+    raw: npt.NDArray[Any],
+    name: str = "values",
+    fix: str = "pass e.g. table.vector(dataset, split, epochs)",
+) -> None:
+    """:class:`ArgumentError` naming ``name`` unless every entry of a non-numeric array is a
+    real number (an object array of ints, floats, bools, Decimals, or None for a missing
+    value): float64 would parse text ('3'), count dates in days and drop an imaginary part.
+    The rule of every per-architecture vector (:func:`arch_vector`, a table's)."""
     if raw.dtype.kind != "O":
         word = {"U": "text", "S": "bytes", "M": "date", "m": "time span", "c": "complex"}
         raise ArgumentError(
-            f"values must be numbers, got {word.get(raw.dtype.kind, 'non-numeric')} entries "
+            f"{name} must be numbers, got {word.get(raw.dtype.kind, 'non-numeric')} entries "
             f"(dtype {raw.dtype}); {fix}"
         )
     decimal = sys.modules.get("decimal")  # a Decimal exists only once decimal is loaded
@@ -166,7 +171,7 @@ def _check_real(raw: npt.NDArray[Any]) -> None:
     for i, x in enumerate(raw.ravel().tolist()):
         if not (x is None or isinstance(x, real)):
             raise ArgumentError(
-                f"values must be numbers, got {type(x).__name__} {shown(x)} at index {i}; {fix}"
+                f"{name} must be numbers, got {type(x).__name__} {shown(x)} at index {i}; {fix}"
             )
 
 

@@ -632,6 +632,8 @@ class Space:
         if isinstance(raw, numbers.Real | np.bool_):
             # the index rule of arch(): 5.0 is cell 5; a bool or 2.5 is refused with the range
             return self.arch(check_arch_index(raw, self.size))
+        if isinstance(raw, np.ndarray) and raw.ndim == 0:  # array(5): index arrays read it so
+            return self.resolve(raw.item())
         raise InvalidArchError(
             f"expected an architecture string or index, got {type(raw).__name__}"
         )

@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Final, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -48,6 +48,7 @@ from nb201_flat.errors import (
     UnknownKeyError,
     check_flag,
     check_int_range,
+    parts_of,
     shown,
     whole_number,
 )
@@ -79,6 +80,10 @@ for a retraining table: its space key and its stand-in cells). Any other column 
 INFO_COLUMNS = ("dataset", "split", "epochs", "metric", "archs", "mean", "seeds")
 
 
+#: the largest epoch count or seed number a table holds: an int64, as its files do
+INT64_MAX: Final = 2**63 - 1
+
+
 @dataclass(frozen=True, slots=True, order=True)
 class MetricKey:
     """What was measured: ``dataset`` (NB201 names), ``split``, ``epochs`` (schedule), ``metric``."""
@@ -94,7 +99,9 @@ class MetricKey:
             value = getattr(self, name)
             if not isinstance(value, str) or not value:
                 raise ArgumentError(f"MetricKey {name} must be a non-empty str, got {shown(value)}")
+        # int64 as the tidy format and the stored files hold it (2**63 was a raw OverflowError)
         epochs = check_int_range("MetricKey epochs", self.epochs, 0)
+        epochs = check_int_range("MetricKey epochs", epochs, hi=INT64_MAX)
         object.__setattr__(self, "epochs", epochs)
 
     def __str__(self) -> str:
@@ -317,6 +324,21 @@ class Table:
                 f"space must be a Space, got {type(self.space).__name__} "
                 f"{shown(self.space, 40)}; pass nb201_flat.space.NB201 or Space(ops, n_nodes)"
             )
+        given: tuple[tuple[str, object], ...] = (("data", self.data), ("meta", self.meta))
+        for name, value in given:  # typed as dicts, given as anything
+            if not isinstance(value, Mapping):  # data: list.items(), a bare AttributeError
+                what = "{(MetricKey, seed): vector}" if name == "data" else "of provenance"
+                raise ArgumentError(Param(name), f" must be a dict {what}, got {shown(value)}")
+        source: object = self.source  # typed; saved as str(None) = 'None' in silence
+        if not isinstance(source, str):
+            raise ArgumentError(Param("source"), f" must be a str, got {shown(source)}")
+        if self.curves is not None:  # 5 met an AssertionError when read, one when saved
+            from nb201_flat.curves import Curves  # it imports this module
+
+            if not isinstance(self.curves, Curves):
+                raise ArgumentError(
+                    Param("curves"), f" must be a Curves or None, got {shown(self.curves)}"
+                )
         converted = {}
         for item, vec in _stored_items(self.data):
             key, _ = _data_key(item)
@@ -324,11 +346,9 @@ class Table:
                 # a pandas Series is read by its index, as every per-architecture vector is
                 vec = in_index_order(vec, self.space.size, f"vector for {key}")
                 try:  # a list or an int vector: the float vector every reader expects
-                    converted[item] = np.array(vec, dtype=np.float64)
-                except (TypeError, ValueError, OverflowError):  # 10**400: a traceback
-                    raise FormatError(
-                        f"vector for {key} must hold numbers within a float's range"
-                    ) from None
+                    converted[item] = float_values(vec, f"vector for {key}", "hold")
+                except ArgumentError as exc:  # a file's or an importer's vector: its format
+                    raise FormatError(*parts_of(exc)) from None
         if converted:  # a new dict: the caller's stays as it was
             self.data = {**self.data, **converted}
         self.validate()
@@ -769,6 +789,10 @@ class Table:
         if meta is not None and not isinstance(meta, Mapping):
             raise ArgumentError(Param("meta"), f" must be a mapping (a dict), got {shown(meta)}")
         check_arch = check_flag("check_arch", check_arch)
+        if rows is not None and not callable(rows):  # called only on two rows for one value
+            raise ArgumentError(
+                Param("rows"), f" must name a row (a function of its number), got {shown(rows)}"
+            )
         missing = [c for c in ("dataset", "split", "epochs", "metric", "value") if c not in df]
         if missing or ("index" not in df and "arch" not in df):
             raise FormatError(
@@ -857,17 +881,13 @@ class Table:
                 f"key must be a MetricKey, got {type(key).__name__}; pass e.g. "
                 "MetricKey('cifar10', 'ori-test', 200)"
             )
-        if seed is not None and (not _is_int(seed) or seed < 0):
+        if seed is not None and not _is_seed(seed):
             raise ArgumentError(
-                f"seed must be None (the mean) or a seed number >= 0, got {shown(seed)}"
+                f"seed must be None (the mean) or a seed number in 0..{INT64_MAX}, got "
+                f"{shown(seed)}"
             )
         values = in_index_order(values, self.space.size)  # a Series: by its index
-        try:
-            vec = np.array(values, dtype=np.float64)
-        except (TypeError, ValueError, OverflowError):
-            raise ArgumentError(
-                f"values for {key} must be numbers within a float's range"
-            ) from None
+        vec = float_values(values, f"values for {key}")
         seed = None if seed is None else int(seed)
         if (why := infinite_values(key, seed, vec)) is not None:  # the constructor's rule
             raise ArgumentError(why)
@@ -991,6 +1011,25 @@ def wrapping_data(wrap: _DataWrapper) -> Iterator[None]:
         _DATA_WRAPPER.reset(token)
 
 
+def float_values(values: object, name: str, verb: str = "be") -> FloatArray:
+    """``values`` as a float64 array, else :class:`ArgumentError` naming ``name``: text, dates
+    and complex numbers are refused (:func:`~nb201_flat.neighbours.check_real`), where float64
+    would parse ``'3'``, count days since 1970 or drop the imaginary part."""
+    try:
+        raw = np.asarray(values)
+    except (TypeError, ValueError):  # ragged nesting
+        raw = None
+    if raw is not None and raw.dtype.kind not in "biuf":
+        # imported here: a lookup of stored float vectors never loads the neighbour module
+        from nb201_flat.neighbours import check_real
+
+        check_real(raw, name, "pass one number per architecture, NaN where not measured")
+    try:
+        return np.array(values if raw is None else raw, dtype=np.float64)
+    except (TypeError, ValueError, OverflowError):  # 10**400: a traceback
+        raise ArgumentError(f"{name} must {verb} numbers within a float's range") from None
+
+
 def _stored_items(data: Mapping[Any, Any]) -> Iterable[tuple[Any, Any]]:
     """``data``'s pairs by dict's own ``items``: checking the vectors is no read of them that
     a wrapper (:func:`wrapping_data`) should note."""
@@ -1064,16 +1103,22 @@ def _metric_key(item: object, param: Param | None = None) -> MetricKey:
 def _data_key(item: object) -> tuple[MetricKey, int | None]:
     """A key of ``Table.data``: ``(MetricKey, seed)`` with seed None (the mean) or a position."""
     key, seed = item if isinstance(item, tuple) and len(item) == 2 else (None, None)
-    if not isinstance(key, MetricKey) or not (seed is None or (_is_int(seed) and seed >= 0)):
+    if not isinstance(key, MetricKey) or not (seed is None or _is_seed(seed)):
         raise FormatError(
             f"table data is keyed by (MetricKey, seed) with seed None (the mean) or a "
-            f"position >= 0, got {item!r:.120}"
+            f"position in 0..{INT64_MAX}, got {item!r:.120}"
         )
     return key, seed
 
 
 def _is_int(x: object) -> bool:
     return isinstance(x, int | np.integer) and not isinstance(x, bool)
+
+
+def _is_seed(x: object) -> bool:
+    """A stored seed's number: an int in 0..INT64_MAX (to_tidy's Int64 column refused more
+    in a raw TypeError)."""
+    return _is_int(x) and 0 <= x <= INT64_MAX  # type: ignore[operator]
 
 
 def check_arch_column(

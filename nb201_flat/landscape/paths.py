@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from nb201_flat.errors import Param, Part
+from nb201_flat.errors import Param, Part, shown
 from nb201_flat.landscape._common import (
     ArchLike,
     FloatArray,
@@ -42,13 +42,28 @@ def path_barrier(path_values: npt.ArrayLike, *, higher_is_better: bool = True) -
     >>> path_barrier([0.5, 0.9, 0.7], higher_is_better=False)   # a loss: max minus mean
     0.30000000000000004
     """
+    fix = "pass the values along the path, e.g. BarrierPath.values"
     try:
-        p = np.asarray(path_values, dtype=np.float64)
-    except (TypeError, ValueError):
+        raw = np.asarray(path_values)
+    except ValueError:  # ragged nesting
         raise LandscapeArgumentError(
-            f"path values must be numbers, got {path_values!r:.80}"
+            f"path values must be numbers, got {shown(path_values)}"
         ) from None
-    if p.ndim != 1 or len(p) == 0:
+    if raw.dtype.kind not in "biuf":  # float64 parsed '3' and dropped an imaginary part
+        from nb201_flat.neighbours import check_real
+
+        check_real(raw, "path values", fix)
+    try:
+        p = np.asarray(raw, dtype=np.float64)
+    except (TypeError, ValueError, OverflowError):  # 10**400 in an object array
+        raise LandscapeArgumentError(
+            f"path values must be numbers, got {shown(path_values)}"
+        ) from None
+    if p.ndim != 1:  # 2-D values were "a path needs at least one value"
+        raise LandscapeArgumentError(
+            f"path values must be one sequence, got shape {p.shape}; {fix}"
+        )
+    if len(p) == 0:
         raise LandscapeArgumentError("a path needs at least one value")
     if not np.isfinite(p).all():  # NaN would come back as the barrier, inf as +-inf
         raise MissingValueError(

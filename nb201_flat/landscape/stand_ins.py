@@ -120,9 +120,13 @@ class StandIns:
     def of(cls, table: Table, dataset: str, epochs: int) -> StandIns | None:
         """The stand-ins of ``table``'s vectors of ``dataset`` at ``epochs`` (any split, metric,
         seed); None for a table that records none (a benchmark's own numbers)."""
-        from nb201_flat.table import stand_ins
+        from nb201_flat.table import check_table, stand_ins
 
-        found = stand_ins(table)
+        # checked even for a table of none: int(1.5) read epoch 1, a list matched no record
+        found = stand_ins(check_table(table))
+        if not isinstance(dataset, str):
+            raise LandscapeArgumentError(Param("dataset"), f" must be a str, got {shown(dataset)}")
+        epochs = check_int_range(Param("epochs"), epochs, 0)
         if found is None:
             return None
         constant, copies = found
@@ -130,7 +134,7 @@ class StandIns:
             (cell, int(r["copied_from"]))
             for cell, recs in copies.items()
             for r in recs
-            if (r["dataset"], int(r["epochs"])) == (dataset, int(epochs))
+            if (r["dataset"], int(r["epochs"])) == (dataset, epochs)
         ]
         return cls.build(table.space.size, copies=pairs, constant=constant)
 

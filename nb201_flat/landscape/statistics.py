@@ -21,7 +21,7 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -46,6 +46,9 @@ from nb201_flat.landscape._common import (
 from nb201_flat.space import Space, check_arch_indices, check_space
 from nb201_flat.table import MetricKey
 from nb201_flat.types import as_rng
+
+if TYPE_CHECKING:
+    from nb201_flat.neighbours import NeighbourArrays
 
 # A²M's accuracy bands (test accuracy, %, both ends included), "Models A/B/C" of its
 # neighbourhood-distribution figures; read from its published profile_nasbench.py.
@@ -200,6 +203,18 @@ def random_walk(
     check_memory(16 * length, f"a random walk of {length:,} steps", "take fewer steps")
     rng = as_rng(seed)
     nb = check_space(space).neighbours(1, no_none=no_none, connected_only=connected_only)
+    return _walk(space, nb, length, rng, start, connected_only)
+
+
+def _walk(
+    space: Space,
+    nb: NeighbourArrays,
+    length: int,
+    rng: np.random.Generator,
+    start: ArchLike | None,
+    connected_only: bool,
+) -> IntArray:
+    """:func:`random_walk` on checked arguments (many walks check their memory once)."""
     if start is None:
         pool = np.nonzero(space.connected)[0] if connected_only else np.arange(space.size)
         cur = int(pool[rng.integers(len(pool))])
@@ -248,27 +263,26 @@ def autocorrelation(
     length = check_int_range("length", length, 1, fix="pass a whole number of steps")
     max_lag = check_int_range("max_lag", max_lag, 1, length, fix="a lag within the walk's length")
     n_walks = check_int_range("n_walks", n_walks, 1)
-    check_memory(24 * length * n_walks, f"{n_walks} walks of {length:,} steps", "walk less")
+    # the walks' values, two lagged copies and their products: 40 bytes a step
+    check_memory(40 * length * n_walks, f"{n_walks} walks of {length:,} steps", "walk less")
     v = as_values(space, values)
     rng = as_rng(seed)
-    series = [
-        v[random_walk(space, length, seed=rng, no_none=no_none, connected_only=connected_only)]
-        for _ in range(n_walks)
-    ]
-    pooled = np.concatenate(series)
-    ok = ~np.isnan(pooled)
+    nb = space.neighbours(1, no_none=no_none, connected_only=connected_only)
+    # one memory check above for every walk (one a walk, random_walk's, took most of the
+    # time) and one array of them: a walk's products, row by row, are the pooled ones in order
+    series = np.empty((n_walks, length + 1))
+    for w in range(n_walks):
+        series[w] = v[_walk(space, nb, length, rng, None, connected_only)]
+    ok = ~np.isnan(series)
     if ok.sum() < 2:
         raise LandscapeArgumentError("the walk met fewer than two measured architectures")
-    m = pooled[ok].mean()
-    var = pooled[ok].var()
+    m = series[ok].mean()
+    var = series[ok].var()
     rows = []
     for k in range(1, max_lag + 1):
-        prods = []
-        for f in series:
-            a, b = f[:-k] - m, f[k:] - m
-            keep = ~(np.isnan(a) | np.isnan(b))
-            prods.append((a * b)[keep])
-        p = np.concatenate(prods)
+        a, b = series[:, :-k] - m, series[:, k:] - m
+        keep = ~(np.isnan(a) | np.isnan(b))
+        p = (a * b)[keep]
         r = float(p.mean() / var) if len(p) and var > 0 else float("nan")
         rows.append({"lag": k, "autocorrelation": r, "pairs": len(p)})
     return pd.DataFrame(rows, columns=["lag", "autocorrelation", "pairs"])
@@ -523,6 +537,15 @@ def neighbour_distributions(
     # radii=2 (a notebook may pass one number all the same): a raw TypeError; check_radius,
     # not int(): 1.5 would be radius 1
     radii = [space.check_radius(r) for r in as_sequence("radii", radii, "radii")]
+    # {} or [] computed nothing (an empty frame), [1, 1] every row of radius 1 twice
+    if not chosen:
+        raise LandscapeArgumentError(
+            Param("bands"), " is empty; pass {'name': (lo, hi)} or a dataset name"
+        )
+    if not radii or len(set(radii)) != len(radii):
+        raise LandscapeArgumentError(
+            Param("radii"), f" must list each radius once, at least one, got {shown(radii)}"
+        )
     dropna = check_flag("dropna", dropna)
     # the weighted form branches on them itself: exact="no" would read as exact
     exact, no_none = check_flag("exact", exact), check_flag("no_none", no_none)

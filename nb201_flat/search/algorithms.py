@@ -752,7 +752,20 @@ def with_stand_ins(
     applies this to every search it runs.
     """
     from nb201_flat.landscape.neighbourhood import StandIns
+    from nb201_flat.table import check_table
 
+    check_table(table)
+    given_cells: object = cells  # typed; a notebook may pass anything (a bare TypeError)
+    if not isinstance(given_cells, Sequence) or isinstance(given_cells, str):
+        raise AlgorithmError(
+            Param("cells"), f" must be a list of (protocol, label, algorithm), got {shown(cells)}"
+        )
+    for cell in given_cells:
+        if not isinstance(cell, tuple) or len(cell) != 3:
+            raise AlgorithmError(
+                Param("cells"),
+                f" must hold (protocol, label, algorithm) triples, got {shown(cell)}",
+            )
     found: dict[tuple[str, int], StandIns | None] = {}
     made: dict[tuple[int, str, int], SearchAlgorithm] = {}
     out = []

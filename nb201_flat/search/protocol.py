@@ -260,6 +260,12 @@ class Protocol:
     def replace(self, **changes: object) -> Protocol:
         """A copy with some fields changed (validated again); a budget changed is the field's
         own (:attr:`budget_by` reset, unless given)."""
+        known = {f.name for f in dataclasses.fields(self)} | {"seed"}  # seed: the old name
+        if unknown := sorted(changes.keys() - known):  # else the constructor's TypeError
+            raise ProtocolError(
+                (Param(unknown[0]), " is not a field of a Protocol"),
+                f"change one of {', '.join(sorted(known - {'seed'}))}",
+            )
         if {"budget_seconds", "budget_queries"} & changes.keys():
             changes.setdefault("budget_by", None)
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
