@@ -32,7 +32,7 @@ import shlex
 import stat
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -89,10 +89,17 @@ SOURCE_SHA256 = "file_sha256"
 
 def file_sha256(path: Path) -> str:
     """sha256 hex digest of a file, read in 1 MiB chunks."""
-    h = hashlib.sha256()
     with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
+        return open_file_sha256(f)
+
+
+def open_file_sha256(f: BinaryIO) -> str:
+    """sha256 hex digest of an open file, from its start (a reader that parsed a file too
+    large to hold hashes the same open file: the bytes it parsed, whatever replaced the path)."""
+    h = hashlib.sha256()
+    f.seek(0)
+    for chunk in iter(lambda: f.read(1 << 20), b""):
+        h.update(chunk)
     return h.hexdigest()
 
 
