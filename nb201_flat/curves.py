@@ -30,7 +30,12 @@ array([ 2.,  5.,  8., 11.])
 
 from __future__ import annotations
 
+import hashlib
+import io
 import logging
+import os
+import stat
+import weakref
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, TypeAlias
@@ -282,6 +287,13 @@ class Curves:
         out: FloatArray = arr[:, iepoch]
         return out
 
+    def close(self) -> None:
+        """Close the file a loaded table's curves are read from (it is also closed when this
+        object is collected); the curves already read stay, any other is then an error."""
+        close = getattr(self._reader, "close", None)
+        if callable(close):
+            close()
+
     def __repr__(self) -> str:
         return f"<Curves: {len(self.keys())} keys over {self._n} archs>"
 
@@ -315,50 +327,172 @@ def write_curves(curves: Curves, folder: Path) -> dict[str, Any]:
     return {"file": CURVES_FILE, "n_archs": curves.n_archs, "columns": columns}
 
 
+class _PositionalReader(io.RawIOBase):
+    """A read-only file object over an open descriptor, reading with ``os.pread``: its
+    position is its own, so forked workers sharing the descriptor never move each other's."""
+
+    def __init__(self, fd: int, size: int) -> None:
+        super().__init__()
+        self._fd, self._size, self._pos = fd, size, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
+        if base + offset < 0:
+            raise OSError(f"seek to {base + offset}, before the start of the file")
+        self._pos = base + offset
+        return self._pos
+
+    def readinto(self, buffer: Any) -> int:
+        data = _pread(self._fd, len(buffer), self._pos)
+        memoryview(buffer).cast("B")[: len(data)] = data
+        self._pos += len(data)
+        return len(data)
+
+    def read(self, size: int | None = -1) -> bytes:
+        if size is None or size < 0:
+            size = max(self._size - self._pos, 0)
+        data = _pread(self._fd, size, self._pos)
+        self._pos += len(data)
+        return data
+
+
+def _pread(fd: int, size: int, offset: int) -> bytes:
+    """Up to ``size`` bytes at ``offset`` (fewer only at the end of the file)."""
+    parts = []
+    while size > 0:
+        if hasattr(os, "pread"):
+            chunk = os.pread(fd, min(size, 1 << 30), offset)
+        else:  # no pread (Windows): no fork there either, so no shared position to move
+            os.lseek(fd, offset, os.SEEK_SET)
+            chunk = os.read(fd, min(size, 1 << 30))
+        if not chunk:
+            break
+        parts.append(chunk)
+        size -= len(chunk)
+        offset += len(chunk)
+    return b"".join(parts)
+
+
+class _CurvesFile:
+    """The curves file of a loaded table, opened when the table is loaded.
+
+    Opening reads nothing, so loading final values stays as fast; and the open file keeps the
+    bytes the manifest describes: a table saved over the same folder later swaps in new files,
+    never these, so a curve is never read from the next table under this one's column names.
+    The checksum is checked over this same open file at the first read, and every column is
+    parsed from it. Called as the lazy reader of :class:`Curves`; the descriptor is closed
+    with this object (or by :meth:`close`). A pickled copy opens the file again, refusing one
+    that is no longer the file opened here.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        sha256: str | None,
+        hint: str,
+        identity: tuple[int, int] | None = None,
+    ) -> None:
+        self.path, self._sha256, self._hint = path, sha256, hint
+        self._verified = sha256 is None
+        self._fd: int | None = None
+        self._size = 0
+        self.identity: tuple[int, int] | None = None
+        self._problem = "is closed (Curves.close); load the table again"
+        self._close: Callable[[], Any] = lambda: None
+        try:
+            # non-blocking: opening a FIFO put in the file's place would wait for a writer
+            fd = os.open(
+                path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+            )
+        except FileNotFoundError:
+            self._problem = "is missing"
+            return
+        except OSError as exc:
+            self._problem = f"cannot be read ({exc.strerror or exc})"
+            return
+        st = os.fstat(fd)
+        self.identity = (st.st_dev, st.st_ino)
+        if not stat.S_ISREG(st.st_mode):
+            os.close(fd)
+            self._problem = "is not a regular file (a folder, FIFO or device)"
+        elif identity is not None and self.identity != identity:
+            os.close(fd)
+            self._problem = "was replaced after the table was loaded; load the table again"
+        else:
+            self._fd, self._size = fd, st.st_size
+            self._close = weakref.finalize(self, os.close, fd)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # a spawned worker gets the path and the identity of the file opened here
+        return (_CurvesFile, (self.path, self._sha256, self._hint, self.identity))
+
+    def close(self) -> None:
+        self._close()
+        self._fd = None
+        self._problem = "is closed (Curves.close); load the table again"
+
+    def _verify(self, fd: int) -> None:
+        """Check the checksum over the open file, to its end as it is now (bytes appended
+        since the load are checked, and then parsed, too)."""
+        h, size = hashlib.sha256(), 0
+        try:
+            while chunk := _pread(fd, 1 << 20, size):
+                h.update(chunk)
+                size += len(chunk)
+        except OSError as exc:
+            raise self._error(f"cannot be read ({exc.strerror or exc})") from None
+        if h.hexdigest() != self._sha256:
+            raise self._error("does not match its checksum (truncated or modified)")
+        self._size, self._verified = size, True
+
+    def _error(self, what: str) -> TableFileError:
+        return TableFileError(f"{self.path} {what}; {self._hint}")
+
+    def __call__(self, column: str, n_epochs: int) -> FloatArray:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        fd = self._fd
+        if fd is None:
+            raise self._error(self._problem)
+        if not self._verified:
+            self._verify(fd)
+        try:
+            with pq.ParquetFile(_PositionalReader(fd, self._size)) as parquet:
+                col = parquet.read(columns=[column]).column(column).combine_chunks()
+            flat = np.asarray(col.flatten().to_numpy(zero_copy_only=False), dtype=np.float64)
+        except (KeyError, ValueError, OSError, pa.ArrowException) as exc:
+            raise self._error(f"could not be read ({exc.__class__.__name__}: {exc})") from None
+        arr = flat.reshape(-1, n_epochs)
+        if (cell := first_infinite_cell(arr)) is not None:  # named here with its file
+            raise self._error(
+                f"column {column} is infinite at architecture {cell[0]}, epoch {cell[1]} "
+                f"(0-based); {_FINITE}"
+            )
+        return arr
+
+
 def lazy_curves(
     folder: Path, entry: object, *, sums: Mapping[str, str] | None, hint: str
 ) -> Curves:
     """A :class:`Curves` reading ``folder``'s curves file column by column on demand.
 
     ``entry`` is the manifest's ``curves`` entry; ``sums`` the manifest's checksums (None: do
-    not verify). The file's checksum is checked once, at the first read, so that loading a
-    table's final values never reads the curves; ``hint`` completes error messages.
+    not verify). The file is opened here and read only at the first curve asked for, when its
+    checksum is checked over the open file (see :class:`_CurvesFile`); ``hint`` completes error
+    messages.
     """
     if not isinstance(entry, Mapping) or not isinstance(entry.get("file"), str):
         raise TableFileError(f"{folder} has a malformed curves entry in its manifest; {hint}")
-    path = folder / entry["file"]
-    sha256 = None if sums is None else sums.get(entry["file"], "missing")
-    verified = [sha256 is None]
-
-    def reader(column: str, n_epochs: int) -> FloatArray:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        from nb201_flat.storage import file_sha256
-
-        if not path.exists():
-            raise TableFileError(f"{path} is missing; {hint}")
-        if not verified[0]:
-            if file_sha256(path) != sha256:
-                raise TableFileError(
-                    f"{path} does not match its checksum (truncated or modified); {hint}"
-                )
-            verified[0] = True
-        try:
-            col = pq.read_table(path, columns=[column]).column(column).combine_chunks()
-            flat = np.asarray(col.flatten().to_numpy(zero_copy_only=False), dtype=np.float64)
-        except (KeyError, ValueError, OSError, pa.ArrowException) as exc:
-            raise TableFileError(
-                f"{path} could not be read ({exc.__class__.__name__}: {exc}); {hint}"
-            ) from None
-        arr = flat.reshape(-1, n_epochs)
-        if (cell := first_infinite_cell(arr)) is not None:  # named here with its file
-            raise TableFileError(
-                f"{path} column {column} is infinite at architecture {cell[0]}, epoch "
-                f"{cell[1]} (0-based); {_FINITE}; {hint}"
-            )
-        return arr
-
     try:
         lazy = {
             (
@@ -370,7 +504,10 @@ def lazy_curves(
         n_archs = int(entry["n_archs"])
     except (KeyError, TypeError, ValueError) as exc:
         raise TableFileError(f"{folder} has a malformed curves entry ({exc}); {hint}") from None
+    sha256 = None if sums is None else sums.get(entry["file"], "missing")
+    reader = _CurvesFile(folder / entry["file"], sha256, hint)
     try:
         return Curves(n_archs, lazy=lazy, reader=reader)
     except (FormatError, ArgumentError) as exc:  # a manifest entry Curves refuses
+        reader.close()
         raise TableFileError(f"{folder} has a malformed curves entry ({exc}); {hint}") from None

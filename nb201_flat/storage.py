@@ -13,7 +13,10 @@ Writes go through :func:`nb201_flat.atomic.replace_folder`: the whole folder is 
 the target and swapped in at once (an exchange rename on Linux), so readers always see a
 complete table, a killed write never destroys the previous one, and leftovers of a killed
 writer are put back or removed by the next write. Loads read each file once into memory, check
-it, and parse the bytes they checked; a load that raced with a replacement is retried.
+it, and parse the bytes they checked; a load that raced with a replacement is retried. The
+learning curves (``curves.parquet``, :mod:`nb201_flat.curves`) are read only when first asked
+for, but from the file opened at the load: checked and parsed over that one open file, which a
+later replacement of the folder cannot change.
 
 :func:`load_table` resolves which table to open: an explicit path, then ``$NB201_FLAT_TABLE``,
 then the embedded default (AnalogNAS-Bench, imported into the cache folder on first use).
@@ -29,7 +32,7 @@ import shlex
 import stat
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -86,10 +89,17 @@ SOURCE_SHA256 = "file_sha256"
 
 def file_sha256(path: Path) -> str:
     """sha256 hex digest of a file, read in 1 MiB chunks."""
-    h = hashlib.sha256()
     with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
+        return open_file_sha256(f)
+
+
+def open_file_sha256(f: BinaryIO) -> str:
+    """sha256 hex digest of an open file, from its start (a reader that parsed a file too
+    large to hold hashes the same open file: the bytes it parsed, whatever replaced the path)."""
+    h = hashlib.sha256()
+    f.seek(0)
+    for chunk in iter(lambda: f.read(1 << 20), b""):
+        h.update(chunk)
     return h.hexdigest()
 
 
@@ -460,6 +470,7 @@ def _read_columns(raw: bytes, names: list[str]) -> tuple[int, dict[str, np.ndarr
 
 
 def _load_once(folder: Path, verify: bool) -> Table:
+    identity = _identity(folder)
     manifest = read_manifest(folder)
     ppath = folder / PARQUET
     if not ppath.exists() and not ppath.is_symlink():
@@ -503,6 +514,12 @@ def _load_once(folder: Path, verify: bool) -> Table:
             sums=manifest["sha256"] if verify else None,
             hint=_reimport_hint(folder, manifest),
         )
+        if _identity(folder) != identity:
+            # the curves file opened may be the next table's: load again (the caller retries)
+            curves.close()
+            raise TableFileError(
+                f"{folder} was replaced while it was loaded; {_reimport_hint(folder, manifest)}"
+            )
     try:
         return Table(
             space, data, source=str(manifest.get("source", "unknown")), meta=meta, curves=curves

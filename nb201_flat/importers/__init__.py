@@ -28,7 +28,7 @@ from nb201_flat.errors import (
     check_flag,
     shown,
 )
-from nb201_flat.storage import SOURCE_SHA256, file_sha256
+from nb201_flat.storage import SOURCE_SHA256
 from nb201_flat.table import Table
 
 if TYPE_CHECKING:
@@ -190,7 +190,7 @@ def import_table(
     if fmt == "tidy":
         from nb201_flat.importers.tidy import read_tidy
 
-        return _with_sha256(read_tidy(path), path)
+        return read_tidy(path)  # with the sha256 of the bytes it parsed
     if fmt == "nb201-pth":
         from nb201_flat.importers.official import read_nb201_pth
 
@@ -218,7 +218,7 @@ def import_table(
         )
     from nb201_flat.importers.results_db import read_results_db
 
-    return _with_sha256(read_results_db(path, space=space), path)
+    return read_results_db(path, space=space)  # with the sha256 of the bytes it read
 
 
 def _provenance(path: Path, df: pd.DataFrame) -> dict[str, str]:
@@ -226,13 +226,6 @@ def _provenance(path: Path, df: pd.DataFrame) -> dict[str, str]:
     reader's sha256 of the file it parsed; a NATS folder's is that of its ``sha256sum``
     listing)."""
     return {"file": str(path), SOURCE_SHA256: df.attrs[SOURCE_SHA256]}
-
-
-def _with_sha256(table: Table, path: Path) -> Table:
-    """``table`` with the sha256 of its source file in its meta: a path says nothing once the
-    file changes."""
-    table.meta[SOURCE_SHA256] = file_sha256(path)
-    return table
 
 
 def _with_curves(table: Table, collector: object) -> Table:

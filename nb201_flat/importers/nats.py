@@ -58,7 +58,7 @@ from nb201_flat.importers.official import (
     iter_progress,
 )
 from nb201_flat.importers.safe_pickle import ReadableBinary, safe_load
-from nb201_flat.storage import SOURCE_SHA256, file_sha256
+from nb201_flat.storage import SOURCE_SHA256, open_file_sha256
 
 __all__ = ["NATS_HP_EPOCHS", "looks_like_nats_tss", "read_nats_tss"]
 
@@ -136,16 +136,18 @@ def _corrupt(source: str, exc: BaseException) -> TableFileError:
     )
 
 
-def _load(path: Path, *, allow_unsafe_pickle: bool, progress: bool = False) -> Any:
-    """Unpickle one ``.pickle.pbz2`` file, streaming (the single-file form is large)."""
+def _load(path: Path, *, allow_unsafe_pickle: bool, progress: bool = False) -> tuple[Any, str]:
+    """Unpickle one ``.pickle.pbz2`` file, streaming (the single-file form is large), and its
+    sha256: of the open file parsed, hashed after the parse rather than held in memory."""
     _check_bz2(path)
     try:
-        with (
-            path.open("rb") as raw,
-            byte_progress(raw, path.stat().st_size, progress, path.name) as counted,
-            bz2.BZ2File(counted) as f,
-        ):
-            return _unpickle(f, str(path), allow_unsafe_pickle)
+        with path.open("rb") as raw:
+            with (
+                byte_progress(raw, os.fstat(raw.fileno()).st_size, progress, path.name) as counted,
+                bz2.BZ2File(counted) as f,  # given a file, it leaves it open
+            ):
+                data = _unpickle(f, str(path), allow_unsafe_pickle)
+            return data, open_file_sha256(raw)
     except OSError as exc:
         raise _corrupt(str(path), exc) from None
 
@@ -217,7 +219,7 @@ def _read_folder(
         raise FormatError(
             f"{folder} has no {META_NAME}; expected the NATS-tss-v1_0-3ffb9-simple folder"
         )
-    meta = _load(meta_path, allow_unsafe_pickle=allow_unsafe_pickle)
+    meta, meta_sha256 = _load(meta_path, allow_unsafe_pickle=allow_unsafe_pickle)
     if not isinstance(meta, Mapping) or "meta_archs" not in meta:
         raise FormatError(f"{meta_path} lacks 'meta_archs'; it is not a NATS-Bench meta file")
     archs = check_meta_archs(meta["meta_archs"], str(meta_path))
@@ -242,7 +244,7 @@ def _read_folder(
             len(archs),
         )
     rows = TidyRows(source=str(folder), nats_cost_fix=True, curves=curves)
-    sums = {META_NAME: file_sha256(meta_path)}
+    sums = {META_NAME: meta_sha256}
     contents = _decompress_ahead([path for _, path in found])
     for (index, path), (sha256, data) in iter_progress(
         zip(found, contents, strict=True), progress, desc="architectures", total=len(found)
@@ -302,7 +304,7 @@ def read_nats_tss(
         )
     if not p.is_file():
         raise TableFileError(f"no such file or folder: {p}")
-    data = _load(p, allow_unsafe_pickle=allow_unsafe_pickle, progress=progress)
+    data, sha256 = _load(p, allow_unsafe_pickle=allow_unsafe_pickle, progress=progress)
     if isinstance(data, Mapping) and (
         ("meta_archs" not in data and set(data) <= set(NATS_HP_EPOCHS))
         or ("meta_archs" in data and data.get("arch2infos") is None)
@@ -319,5 +321,5 @@ def read_nats_tss(
         progress=progress,
         curves=curves,
     )
-    df.attrs[SOURCE_SHA256] = file_sha256(p)
+    df.attrs[SOURCE_SHA256] = sha256
     return df

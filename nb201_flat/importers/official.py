@@ -72,7 +72,7 @@ from nb201_flat.importers.curves import CurveCollector
 from nb201_flat.importers.safe_pickle import ReadableBinary, safe_load
 from nb201_flat.importers.tidy import check_finite_rows, check_value_ranges
 from nb201_flat.space import check_arch_index
-from nb201_flat.storage import SOURCE_SHA256, file_sha256
+from nb201_flat.storage import SOURCE_SHA256, open_file_sha256
 from nb201_flat.table import TIDY_COLUMNS
 
 if TYPE_CHECKING:
@@ -460,11 +460,16 @@ def byte_progress(
 
 
 # -- torch's two container formats -------------------------------------------------------------
-def _pth_container(path: Path) -> str | None:
-    """``"zip"`` or ``"legacy"`` for a torch.save file, else None (reads 14 bytes)."""
+def _pth_container(path: Path | BinaryIO) -> str | None:
+    """``"zip"`` or ``"legacy"`` for a torch.save file (a path, or a file read from its
+    start), else None (reads 14 bytes)."""
     try:
-        with path.open("rb") as f:
-            head = f.read(len(_LEGACY_MAGIC))
+        if isinstance(path, Path):
+            with path.open("rb") as f:
+                head = f.read(len(_LEGACY_MAGIC))
+        else:
+            path.seek(0)
+            head = path.read(len(_LEGACY_MAGIC))
     except OSError:
         return None
     if head.startswith(_ZIP_MAGIC):
@@ -483,24 +488,23 @@ def _zip_data_member(zf: zipfile.ZipFile) -> zipfile.ZipInfo | None:
     return None
 
 
-def _open_zip_member(path: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> BinaryIO:
-    """A file positioned at the member's data: torch stores data.pkl uncompressed, and the
-    unpickler's many small reads are several times faster on a plain file than on ZipExtFile.
+@contextmanager
+def _zip_member(f: BinaryIO, zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> Iterator[BinaryIO]:
+    """The member's data, read from the zip's open file ``f``: torch stores data.pkl
+    uncompressed, and the unpickler's many small reads are several times faster on a plain
+    file (``f`` itself, positioned at the data; left open) than on ZipExtFile.
     """
     if info.compress_type != zipfile.ZIP_STORED:
-        return zf.open(info)  # type: ignore[return-value]  # a readable binary stream too
-    f = path.open("rb")
-    try:
-        f.seek(info.header_offset)
-        header = f.read(30)
-        if len(header) < 30 or not header.startswith(_ZIP_MAGIC):
-            raise zipfile.BadZipFile("bad local file header")
-        name_len, extra_len = struct.unpack("<HH", header[26:30])
-        f.seek(info.header_offset + 30 + name_len + extra_len)
-    except BaseException:
-        f.close()
-        raise
-    return f
+        with zf.open(info) as member:
+            yield member  # type: ignore[misc]  # a readable binary stream too
+        return
+    f.seek(info.header_offset)
+    header = f.read(30)
+    if len(header) < 30 or not header.startswith(_ZIP_MAGIC):
+        raise zipfile.BadZipFile("bad local file header")
+    name_len, extra_len = struct.unpack("<HH", header[26:30])
+    f.seek(info.header_offset + 30 + name_len + extra_len)
+    yield f
 
 
 def looks_like_nb201_pth(path: str | os.PathLike[str]) -> bool:
@@ -548,9 +552,10 @@ def _load_legacy(f: ReadableBinary, source: str) -> Any:
     return safe_load(f, **kwargs)
 
 
-def _load_pth_safely(path: Path, progress: bool) -> Any:
+def _load_pth_safely(path: Path, file: BinaryIO, progress: bool) -> Any:
+    """The benchmark object of the torch.save file ``path``, parsed from its open ``file``."""
     source = str(path)
-    kind = _pth_container(path)
+    kind = _pth_container(file)
     if kind is None:
         raise FormatError(
             f"{source} is not a torch .pth file; expected NAS-Bench-201-v1_0-e61699.pth or "
@@ -562,12 +567,12 @@ def _load_pth_safely(path: Path, progress: bool) -> Any:
     # reads them and building them would run torch code the file names.
     try:
         if kind == "zip":
-            with zipfile.ZipFile(path) as zf:
+            with zipfile.ZipFile(file) as zf:  # a file it was given: left open
                 info = _zip_data_member(zf)
                 if info is None:
                     raise FormatError(f"{source} is a zip file but not one torch.save wrote")
                 with (
-                    _open_zip_member(path, zf, info) as raw,
+                    _zip_member(file, zf, info) as raw,
                     byte_progress(raw, info.file_size, progress, path.name) as f,
                 ):
                     return safe_load(
@@ -576,10 +581,8 @@ def _load_pth_safely(path: Path, progress: bool) -> Any:
                         discard_persistent=True,
                         source=source,
                     )
-        with (
-            path.open("rb") as raw_file,
-            byte_progress(raw_file, path.stat().st_size, progress, path.name) as f,
-        ):
+        file.seek(0)
+        with byte_progress(file, os.fstat(file.fileno()).st_size, progress, path.name) as f:
             return _load_legacy(f, source)
     except Nb201FlatError:
         raise
@@ -590,7 +593,7 @@ def _load_pth_safely(path: Path, progress: bool) -> Any:
         ) from None
 
 
-def _load_pth_unsafely(path: Path) -> Any:
+def _load_pth_unsafely(path: Path, file: BinaryIO) -> Any:
     try:
         import torch
     except ImportError:
@@ -599,7 +602,7 @@ def _load_pth_unsafely(path: Path) -> Any:
             "install it with `pip install 'nb201-flat[official]'`"
         ) from None
     try:
-        return torch.load(path, map_location="cpu", weights_only=False)
+        return torch.load(file, map_location="cpu", weights_only=False)
     except Exception as exc:  # torch raises RuntimeError/UnpicklingError/EOFError/...
         raise TableFileError(
             f"{path} could not be loaded ({exc.__class__.__name__}: {str(exc)[:100]}); "
@@ -659,7 +662,21 @@ def read_nb201_pth(
     p = Path(path)
     if not p.is_file():
         raise TableFileError(f"no such file: {p}")
-    data = _load_pth_unsafely(p) if allow_unsafe_pickle else _load_pth_safely(p, progress)
+    # opened once: parsed and hashed from this one file, whatever replaces the path meanwhile
+    # (hashed after the parse, not held in memory: the official files are several GB)
+    try:
+        file = p.open("rb")
+    except OSError as exc:
+        raise TableFileError(f"cannot read {p}: {exc.strerror or exc}") from None
+    with file:
+        if allow_unsafe_pickle:
+            data = _load_pth_unsafely(p, file)
+        else:
+            data = _load_pth_safely(p, file, progress)
+        try:
+            sha256 = open_file_sha256(file)
+        except OSError as exc:
+            raise TableFileError(f"cannot read {p}: {exc.strerror or exc}") from None
     df = frame_from_benchmark(
         data,
         hp_epochs=NB201_HP_EPOCHS,
@@ -668,5 +685,5 @@ def read_nb201_pth(
         progress=progress,
         curves=curves,
     )
-    df.attrs[SOURCE_SHA256] = file_sha256(p)
+    df.attrs[SOURCE_SHA256] = sha256
     return df

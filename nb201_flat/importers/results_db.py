@@ -8,11 +8,18 @@ seed ids (``train --seeds 777 888``: seeds 777 and 888), so ``seed_policy=888`` 
 for every cell, whichever seeds the database holds besides (NB201 tables number seeds by
 position: the tidy data does not record which seed a 2-seed cell lacks). There are no mean
 rows: ``seed_policy="mean"`` averages the stored seeds.
+
+A database being trained into changes while it is read (its ``-wal`` file holds the newest
+pages), so it is read from one consistent copy (SQLite's backup, in a temporary folder), and
+the table's ``meta["file_sha256"]`` is the sha256 of that copy: of the bytes parsed, which a
+sha256 of the main file alone is not while a ``-wal`` file holds pages.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,11 +27,13 @@ from nb201_flat.errors import (
     Call,
     FormatError,
     Param,
+    ParamMessage,
     ResultsDBError,
     TableFileError,
     check_flag,
 )
 from nb201_flat.space import NB201, Space
+from nb201_flat.storage import SOURCE_SHA256, file_sha256
 from nb201_flat.table import Table
 
 if TYPE_CHECKING:
@@ -63,6 +72,62 @@ def read_results_db(
     ``table.meta["isomorphic_to"]`` lists each such cell with the cell it copies.
     ``fill_isomorphic=False`` leaves them missing.
     """
+    fill_isomorphic = check_flag("fill_isomorphic", fill_isomorphic)
+    source = Path(path)
+    if not source.exists():  # sqlite would create it and report a file without tables
+        raise TableFileError(f"no such file: {source}")
+    with _snapshot(source) as (snap, digest):
+        try:
+            table = _read_snapshot(snap, space, fill_isomorphic)
+        except ParamMessage as exc:
+            raise _naming(exc, snap, source) from None
+    table.meta["file"] = str(source)
+    table.meta[SOURCE_SHA256] = digest
+    return table
+
+
+@contextlib.contextmanager
+def _snapshot(source: Path) -> Iterator[tuple[Path, str]]:
+    """A consistent copy of the database ``source`` (same file name, in a temporary folder) and
+    its sha256: every page as one reader sees it at one moment, the committed pages of a
+    ``-wal`` file included, whatever a live training writes meanwhile."""
+    import sqlite3
+    import tempfile
+
+    from nb201_flat.train.results_db import connect_readonly
+
+    src = connect_readonly(source)  # no -wal/-shm left beside a source; read-only media work
+    try:
+        with tempfile.TemporaryDirectory(prefix="nb201-import-") as tmp:
+            snap = Path(tmp) / source.name
+            dst = sqlite3.connect(snap)
+            try:
+                src.backup(dst)
+            except sqlite3.DatabaseError as exc:
+                raise ResultsDBError(
+                    f"cannot read results database {source} ({exc}); copy it again from where "
+                    "it was trained (with its -wal file, if it has one)"
+                ) from None
+            finally:
+                dst.close()
+                src.close()
+            yield snap, file_sha256(snap)
+    finally:
+        src.close()
+
+
+def _naming(exc: ParamMessage, snap: Path, source: Path) -> ParamMessage:
+    """``exc`` naming the database the caller passed rather than the copy that was read."""
+    if type(exc).__init__ is not ParamMessage.__init__:  # parts of another shape: as it is
+        return exc
+    parts = [p.replace(str(snap), str(source)) if isinstance(p, str) else p for p in exc.parts]
+    renamed = type(exc)(*parts)
+    renamed.__dict__.update({k: v for k, v in exc.__dict__.items() if k != "parts"})
+    return renamed
+
+
+def _read_snapshot(p: Path, space: str | None, fill_isomorphic: bool) -> Table:
+    """:func:`read_results_db` of the consistent copy ``p``."""
     import sqlite3
 
     import pandas as pd
@@ -76,11 +141,7 @@ def read_results_db(
         load_results,
     )
 
-    fill_isomorphic = check_flag("fill_isomorphic", fill_isomorphic)
-    p = Path(path)
-    if not p.exists():  # sqlite would create it and report a file without tables
-        raise TableFileError(f"no such file: {p}")
-    con = connect_readonly(p)  # no -wal/-shm left beside a source; read-only media work
+    con = connect_readonly(p)
     try:
         keys = [r[0] for r in con.execute("SELECT DISTINCT space FROM epochs")]
     except sqlite3.OperationalError as exc:

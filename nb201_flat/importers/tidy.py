@@ -6,6 +6,7 @@ importer. Reads ``.csv``, ``.csv.gz`` and ``.parquet``.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 from collections.abc import Callable, Mapping
@@ -18,6 +19,7 @@ from nb201_flat.conventions import cannot_be_negative, is_accuracy
 from nb201_flat.errors import FormatError, TableFileError
 from nb201_flat.importers import TIDY_SUFFIXES
 from nb201_flat.space import NB201, Space
+from nb201_flat.storage import SOURCE_SHA256
 from nb201_flat.table import (
     TIDY_COLUMNS,
     MetricKey,
@@ -324,15 +326,16 @@ def _null_spellings() -> list[str]:
     return [v for v in pv.ConvertOptions().null_values if v.lstrip("-").lower() != "nan"]
 
 
-def _read_arrow(p: Path, name: str) -> tuple[Any, bool]:
+def _read_arrow(p: Path, name: str, raw: bytes) -> tuple[Any, bool]:
+    """The Arrow table of the tidy file ``p`` (named ``name``), parsed from its bytes ``raw``."""
     import pyarrow as pa
 
     if name.endswith(".parquet"):
         import pyarrow.parquet as pq
 
         # pyarrow cannot read a column named twice ("Multiple matches for FieldRef")
-        check_tidy_columns(pq.read_schema(p).names, str(p))
-        return pq.read_table(p), False
+        check_tidy_columns(pq.read_schema(pa.BufferReader(raw)).names, str(p))
+        return pq.read_table(pa.BufferReader(raw)), False
     import pyarrow.csv as pv
 
     dict_string = pa.dictionary(pa.int32(), pa.string())
@@ -347,8 +350,10 @@ def _read_arrow(p: Path, name: str) -> tuple[Any, bool]:
         strings_can_be_null=True,
         quoted_strings_can_be_null=False,
     )
+    # the compressions pyarrow detects by a path's suffix (input_stream's "detect")
+    codec = {"gz": "gzip", "bz2": "bz2"}.get(name.rsplit(".", 1)[-1])
     table = pv.read_csv(
-        pa.input_stream(p, compression="detect"),
+        pa.input_stream(pa.BufferReader(raw), compression=codec),
         parse_options=pv.ParseOptions(delimiter="\t" if name.endswith(".tsv") else ","),
         convert_options=convert,
     )
@@ -362,6 +367,7 @@ def read_tidy_frame(path: str | os.PathLike[str]) -> pd.DataFrame:
     must be integers, ``seed`` an integer >= 0 or empty (the mean over seeds), ``value`` a
     number, and dataset, split and metric non-empty; the first value that is not names its
     row, column and value. A file with a header but no rows is refused.
+    ``attrs["file_sha256"]``: the sha256 of the bytes parsed (the file is read once).
     """
     import numpy as np
     import pyarrow as pa
@@ -373,7 +379,8 @@ def read_tidy_frame(path: str | os.PathLike[str]) -> pd.DataFrame:
     if not name.endswith(TIDY_SUFFIXES):
         raise FormatError(f"{p}: tidy tables are .csv, .csv.gz or .parquet files")
     try:
-        table, csv = _read_arrow(p, name)
+        raw = p.read_bytes()  # hashed and parsed from one read: the same bytes
+        table, csv = _read_arrow(p, name, raw)
     except FormatError:
         raise
     except (pa.ArrowInvalid, ValueError) as exc:
@@ -451,7 +458,9 @@ def read_tidy_frame(path: str | os.PathLike[str]) -> pd.DataFrame:
         metric = str(out["metric"][bad])
         why = f"{outside_range_why(metric)} (metric {metric!r})"
         raise _bad(p, bad, "value", float(out["value"][bad]), why, csv)
-    return pd.DataFrame(out)
+    df = pd.DataFrame(out)
+    df.attrs[SOURCE_SHA256] = hashlib.sha256(raw).hexdigest()
+    return df
 
 
 def _line_bad(
@@ -934,7 +943,11 @@ def read_tidy(
 
     p = Path(path)
     df = read_tidy_frame(p)
-    meta = {"file": str(path), "columns": [c for c in TIDY_COLUMNS if c in df]}
+    meta = {
+        "file": str(path),
+        "columns": [c for c in TIDY_COLUMNS if c in df],
+        SOURCE_SHA256: df.attrs[SOURCE_SHA256],
+    }
     csv = not p.name.lower().endswith(".parquet")
 
     bad_space = _line_bad(p, "space", csv, fix=SPACE_COLUMN_FIX)

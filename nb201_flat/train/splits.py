@@ -28,6 +28,7 @@ import ast
 import gzip
 import hashlib
 import json
+import zlib
 from importlib import resources
 
 import numpy as np
@@ -62,8 +63,14 @@ def packaged_split_bytes(fname: str) -> bytes:
     """The original bytes of a shipped split file, verified against :data:`SPLIT_SHA256`."""
     if fname not in SPLIT_SHA256:
         raise FormatError(f"no packaged NB201 split file {fname!r}; known: {sorted(SPLIT_SHA256)}")
-    raw = (resources.files("nb201_flat.train") / "nb201_splits" / f"{fname}.gz").read_bytes()
-    data = gzip.decompress(raw)
+    try:
+        raw = (resources.files("nb201_flat.train") / "nb201_splits" / f"{fname}.gz").read_bytes()
+        data = gzip.decompress(raw)
+    except (OSError, EOFError, zlib.error) as exc:  # missing, cut short, not gzip, bad deflate
+        raise FormatError(
+            f"packaged split file {fname} cannot be read ({exc.__class__.__name__}: "
+            f"{str(exc)[:100]}); reinstall nb201_flat"
+        ) from None
     if hashlib.sha256(data).hexdigest() != SPLIT_SHA256[fname]:
         raise FormatError(
             f"packaged split file {fname} fails its SHA-256 check; reinstall nb201_flat"

@@ -325,3 +325,127 @@ def test_a_curve_lookup_refuses_what_is_no_key() -> None:
     # a table's name or its curves where the table belongs: AttributeError ('str' has no 'source')
     with pytest.raises(ArgumentError, match="^table must be a Table, got Curves"):
         require_curves(curves)  # type: ignore[arg-type]
+
+
+# -- a loaded table's curves file ----------------------------------------------------------------
+_ACC = MetricKey("cifar10-valid", "x-valid", 200, "accuracy")
+_LOSS = MetricKey("cifar10-valid", "x-valid", 200, "loss")
+
+
+def _curve_table(offset: float) -> Table:
+    """A full-space table with two 4-epoch curves whose values tell the table apart."""
+    from nb201_flat.curves import Curves
+    from nb201_flat.space import NB201
+
+    n = NB201.size
+    curves = Curves(
+        n,
+        {
+            (_ACC, None): np.full((n, 4), 1.0 + offset),
+            (_LOSS, None): np.full((n, 4), 2.0 + offset),
+        },
+    )
+    data = {(MetricKey("cifar10-valid", "x-valid", 200), None): np.full(n, 90.0 + offset)}
+    return Table(NB201, data, source=f"t{offset}", curves=curves)
+
+
+def test_a_loaded_table_reads_its_own_curves_after_the_folder_is_replaced(
+    tmp_path: Path,
+) -> None:
+    # the curves file was reopened by path at every read: after a save over the same folder the
+    # old table read the new file's columns under its own manifest's names (102.0, not 2.0)
+    folder = save_table(_curve_table(0.0), tmp_path / "t")
+    loaded = load_saved_table(folder)
+    curves = require_curves(loaded)
+    assert curves.curve(_ACC)[0, 0] == 1.0  # checked and read before the replacement
+    save_table(_curve_table(100.0), folder)
+    assert np.all(curves.curve(_LOSS) == 2.0)
+    assert np.all(require_curves(load_saved_table(folder)).curve(_LOSS) == 102.0)
+
+
+def test_a_first_curve_read_after_the_folder_is_replaced_is_no_false_checksum_error(
+    tmp_path: Path,
+) -> None:
+    # the old manifest's checksum was checked against the new file: "does not match its
+    # checksum" on an intact table
+    folder = save_table(_curve_table(0.0), tmp_path / "t")
+    curves = require_curves(load_saved_table(folder))
+    save_table(_curve_table(100.0), folder)
+    assert np.all(curves.curve(_ACC) == 1.0) and np.all(curves.curve(_LOSS) == 2.0)
+
+
+def test_a_curves_file_modified_in_place_after_the_load_is_still_refused(tmp_path: Path) -> None:
+    folder = save_table(_curve_table(0.0), tmp_path / "t")
+    curves = require_curves(load_saved_table(folder))
+    with (folder / "curves.parquet").open("r+b") as f:
+        f.seek(100)
+        byte = f.read(1)
+        f.seek(100)
+        f.write(bytes([byte[0] ^ 1]))
+    with pytest.raises(TableFileError, match="does not match its checksum"):
+        curves.curve(_ACC)
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="counts open files in /proc")
+def test_loaded_tables_release_their_curves_file(tmp_path: Path) -> None:
+    import gc
+
+    folder = save_table(_curve_table(0.0), tmp_path / "t")
+    load_saved_table(folder)  # whatever a first load imports and keeps open
+    gc.collect()
+    before = len(list(Path("/proc/self/fd").iterdir()))
+    for _ in range(50):
+        require_curves(load_saved_table(folder)).curve(_ACC)
+    assert len(list(Path("/proc/self/fd").iterdir())) <= before + 1
+    # and at once on close: a curve not read yet is then an error, one read stays
+    curves = require_curves(load_saved_table(folder))
+    curves.curve(_ACC)
+    opened = len(list(Path("/proc/self/fd").iterdir()))
+    curves.close()
+    assert len(list(Path("/proc/self/fd").iterdir())) == opened - 1
+    assert curves.curve(_ACC)[0, 0] == 1.0
+    with pytest.raises(TableFileError, match=r"curves\.parquet is closed"):
+        curves.curve(_LOSS)
+
+
+def test_a_loaded_table_with_curves_pickles_and_refuses_a_replaced_file(tmp_path: Path) -> None:
+    # a spawned worker gets the table pickled (figures --jobs where the platform cannot fork)
+    import pickle
+
+    folder = save_table(_curve_table(0.0), tmp_path / "t")
+    loaded = load_saved_table(folder)
+    copy = pickle.loads(pickle.dumps(loaded))
+    assert np.all(require_curves(copy).curve(_LOSS) == 2.0)
+    pickled = pickle.dumps(loaded)
+    save_table(_curve_table(100.0), folder)
+    late = require_curves(pickle.loads(pickled))
+    with pytest.raises(TableFileError, match="was replaced after the table was loaded"):
+        late.curve(_LOSS)
+    assert np.all(require_curves(loaded).curve(_LOSS) == 2.0)  # the original still reads its own
+
+
+def test_a_load_that_races_with_a_replacement_never_mixes_two_tables(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # replaced between reading the manifest and opening the curves file: the final values of
+    # one table with the curves of the next (unchecked with verify=False); now loaded again
+    import nb201_flat.curves as curves_module
+
+    folder = save_table(_curve_table(0.0), tmp_path / "t")
+    real = curves_module.lazy_curves
+    replaced: list[bool] = []
+
+    def replaced_first(*args: Any, **kwargs: Any) -> Any:
+        if not replaced:
+            replaced.append(True)
+            save_table(_curve_table(100.0), folder)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(curves_module, "lazy_curves", replaced_first)
+    for verify in (False, True):
+        replaced.clear()
+        save_table(_curve_table(0.0), folder)
+        loaded = load_saved_table(folder, verify=verify)
+        assert replaced
+        final = next(iter(loaded.data.values()))[0]
+        assert (final, require_curves(loaded).curve(_LOSS)[0, 0]) == (190.0, 102.0)

@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shlex
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
 
 from nb201_flat.importers.naslib_zc import read_naslib_zc
@@ -92,3 +95,65 @@ def test_every_imported_table_records_its_sources_sha256(tmp_path: Path) -> None
     zc = tmp_path / "zc.json"
     zc.write_text(json.dumps(BASE))
     assert import_table(zc).meta["file_sha256"] == _sha(zc)
+
+
+@pytest.mark.parametrize("kind", ["pth", "nats"])
+def test_the_sha256_is_of_the_file_parsed_when_the_path_is_replaced_meanwhile(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    # the file was hashed by path after the parse: a file swapped in meanwhile (a download
+    # finishing, another copy) was recorded as the source of numbers read from the first
+    from nb201_flat.importers import nats, official
+
+    data = benchmark(("200", "12")) if kind == "nats" else benchmark()
+    write = write_nats if kind == "nats" else write_pth
+    path = write(tmp_path / ("n.pickle.pbz2" if kind == "nats" else "f.pth"), data)
+    parsed = _sha(path)
+    hp = "200" if kind == "nats" else "full"
+    data["arch2infos"][1][hp]["all_results"]["cifar10", 777]["params"] = 0.75
+    other = write(tmp_path / ("o.pickle.pbz2" if kind == "nats" else "o.pth"), data)
+    assert _sha(other) != parsed
+    module: Any = nats if kind == "nats" else official
+    name = "_unpickle" if kind == "nats" else "_load_pth_safely"
+    real = getattr(module, name)
+
+    def then_replaced(*args: Any, **kwargs: Any) -> Any:
+        out = real(*args, **kwargs)
+        os.replace(other, path)
+        return out
+
+    monkeypatch.setattr(module, name, then_replaced)
+    reader = read_nats_tss if kind == "nats" else read_nb201_pth
+    assert reader(path).attrs["file_sha256"] == parsed
+    assert _sha(path) != parsed  # the path holds the other file now
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".csv.gz", ".parquet"])
+def test_a_tidy_files_sha256_is_of_the_bytes_parsed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, suffix: str
+) -> None:
+    # import_table hashed a tidy file by path after reading it: a file swapped in meanwhile
+    # was recorded as the source
+    from nb201_flat.importers import import_table, tidy
+
+    frame = read_nb201_pth(write_pth(tmp_path / "f.pth", benchmark()))
+    path, other = tmp_path / f"t{suffix}", tmp_path / f"o{suffix}"
+    for target, shift in ((path, 0.0), (other, 1.0)):
+        df = frame.assign(value=frame["value"] + shift)
+        if suffix == ".parquet":
+            df.to_parquet(target, index=False)
+        else:
+            df.to_csv(target, index=False, na_rep="nan")
+    parsed = _sha(path)
+    real = tidy._read_arrow
+
+    def then_replaced(*args: Any, **kwargs: Any) -> Any:
+        out = real(*args, **kwargs)
+        os.replace(other, path)
+        return out
+
+    monkeypatch.setattr(tidy, "_read_arrow", then_replaced)
+    table = import_table(path)
+    assert table.meta["file_sha256"] == parsed != _sha(path)
+    key = table.keys()[0]
+    assert np.nanmax(table.vector_for(key)) in set(frame["value"])  # the first file's numbers

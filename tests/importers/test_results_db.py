@@ -306,3 +306,45 @@ def test_a_damaged_run_is_named_not_a_frames_row(db_path: Path, change: str, nam
     msg = str(info.value)
     assert "results.sqlite is damaged: run ('nb201', " in msg and "frame" not in msg, msg
     assert re.search(named, msg) and msg.endswith("before importing"), msg
+
+
+def test_a_live_database_records_the_sha256_of_the_bytes_it_read(db_path: Path) -> None:
+    # a training writing into the database keeps its newest pages in the -wal file: the sha256
+    # of the main file alone stayed the same while the numbers read changed
+    import hashlib
+    import sqlite3
+
+    from nb201_flat.importers import import_table
+    from nb201_flat.storage import SOURCE_SHA256
+
+    writer = sqlite3.connect(db_path, isolation_level=None)
+    writer.execute("PRAGMA wal_autocheckpoint = 0")  # the change stays in the -wal file
+    try:
+        before = import_table(db_path)
+        main_file = hashlib.sha256(db_path.read_bytes()).hexdigest()
+        writer.execute("UPDATE epochs SET accuracy = 77.0 WHERE epoch = 2")
+        assert Path(f"{db_path}-wal").stat().st_size > 0
+        assert hashlib.sha256(db_path.read_bytes()).hexdigest() == main_file
+        after = import_table(db_path)
+    finally:
+        writer.close()
+    key = before.keys()[0]
+    assert (before.vector_for(key)[11472], after.vector_for(key)[11472]) == (90.0, 77.0)
+    assert before.meta[SOURCE_SHA256] != after.meta[SOURCE_SHA256]
+    assert after.meta["file"] == str(db_path)
+    # a quiet database reads the same bytes each time: the same sha256
+    assert import_table(db_path).meta[SOURCE_SHA256] == read_results_db(db_path).meta[SOURCE_SHA256]
+
+
+def test_a_refusal_names_the_database_passed_not_the_copy_read(db_path: Path) -> None:
+    import sqlite3
+
+    from nb201_flat.errors import ResultsDBError
+
+    con = sqlite3.connect(db_path)
+    con.execute("UPDATE epochs SET loss='abc' WHERE epoch = 2")
+    con.commit()
+    con.close()
+    with pytest.raises(ResultsDBError) as info:
+        read_results_db(db_path)
+    assert str(db_path) in str(info.value) and "nb201-import-" not in str(info.value)

@@ -307,6 +307,33 @@ def test_tampered_packaged_split_fails_its_checksum(monkeypatch: pytest.MonkeyPa
         S.packaged_split("cifar100-test-split.txt", ("xvalid", "xtest"))
 
 
+def test_damaged_packaged_split_is_one_reinstall_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a damaged .gz raised a bare zlib.error / gzip.BadGzipFile / EOFError, where a checksum
+    # mismatch says to reinstall
+    packed = gzip.compress(S.packaged_split_bytes("cifar100-test-split.txt"))
+    damaged = {
+        "header": packed[:3] + bytes([packed[3] ^ 0xFF]) + packed[4:],  # reserved flag bits
+        "deflate": packed[:100] + bytes([packed[100] ^ 1]) + packed[101:],
+        "crc": packed[:-6] + bytes([packed[-6] ^ 1]) + packed[-5:],
+        "cut short": packed[: len(packed) // 2],
+        "not gzip": b"\x00" + packed[1:],
+    }
+    for what, raw in damaged.items():
+
+        class Fake:
+            def __truediv__(self, _: str) -> Fake:
+                return self
+
+            def read_bytes(self, raw: bytes = raw) -> bytes:
+                return raw
+
+        monkeypatch.setattr(S.resources, "files", lambda _: Fake())
+        with pytest.raises(FormatError) as info:
+            S.packaged_split("cifar100-test-split.txt", ("xvalid", "xtest"))
+        msg = str(info.value)
+        assert msg.endswith("; reinstall nb201_flat") and "\n" not in msg, (what, msg)
+
+
 def test_imagenet16_counts_asserted_in_faithful_mode(tmp_path: Path) -> None:
     root = write_tiny_imagenet16(tmp_path / "data")
     with pytest.raises(S.DatasetSizeError, match="151700 / 6000"):
