@@ -5,10 +5,25 @@ renames it into place (``os.replace`` is atomic), so a file with the final name 
 complete. The newest ``keep`` checkpoints are kept. Loading tries the newest first; an
 unreadable one is renamed ``*.corrupt`` (kept for inspection, never reused), a warning names the
 fallback, and the previous one is tried.
+
+Every checkpoint has a sidecar ``epoch-NNNN.pt.sha256`` holding the sha256 of the exact bytes
+written, in ``sha256sum`` format (``sha256sum -c`` in the folder checks it by hand). torch.load
+does not notice a damaged tensor payload, so each load hashes the file and treats a mismatch as
+an unreadable checkpoint. A sidecar rather than a header or a digest in the name: the ``.pt``
+stays a plain torch file under its old name (torch.load, its memory map, tools and older code
+read it unchanged). The sidecar is written (atomically) before the payload is renamed into
+place, and removed after it, so a complete payload never lacks its sidecar; a kill between the
+two leaves a sidecar without a payload (removed on the next load) or, when an epoch is written
+again, the old payload beside the new digest (a mismatch: it falls back, never resumes wrong
+weights). A checkpoint without a sidecar was written before checksums were recorded; it is
+accepted as a legacy file with a warning saying it is unverified (refusing it would throw away
+runs in progress at the upgrade), and the run's next checkpoints carry a sidecar.
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
 import logging
 import os
 import re
@@ -21,6 +36,79 @@ from nb201_flat.errors import require
 log = logging.getLogger(__name__)
 
 _NAME = re.compile(r"^epoch-(\d{4,})\.pt$")
+_SUM = ".sha256"  # the sidecar's suffix, after the checkpoint's own name
+_HEX = re.compile(r"^[0-9a-f]{64}$")
+
+
+def sidecar(path: Path) -> Path:
+    """The file holding the sha256 of checkpoint ``path``."""
+    return path.with_name(path.name + _SUM)
+
+
+def write_checkpoint(path: str | os.PathLike[str], state: dict[str, Any]) -> Path:
+    """Write ``state`` to ``path`` atomically, its sidecar digest first (module docstring).
+
+    The state is serialised once in memory, so the digest is of the very bytes written.
+    """
+    import torch
+
+    target = Path(path)
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    data = buf.getvalue()
+    line = f"{hashlib.sha256(data).hexdigest()}  {target.name}\n"
+    atomic.write_bytes(sidecar(target), line.encode("ascii"))
+    return atomic.write_bytes(target, data)
+
+
+def read_checkpoint(path: Path) -> dict[str, Any]:
+    """The state in checkpoint ``path``, its bytes checked against the sidecar first.
+
+    Raises ``ValueError`` when they differ, the sidecar is malformed, or the file holds no
+    dict; torch's, zip's and pickle's errors for an unreadable file pass through. A file
+    without a sidecar (a legacy checkpoint) is read unverified, with a warning.
+    """
+    import torch
+
+    data = path.read_bytes()
+    side = sidecar(path)
+    try:
+        recorded = side.read_text("ascii")
+    except FileNotFoundError:
+        log.warning(
+            "checkpoint %s has no %s checksum (written before checkpoints were checksummed); "
+            "resuming from it unverified",
+            path,
+            _SUM,
+        )
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"its checksum file {side.name} is unreadable ({exc})") from None
+    else:
+        fields = recorded.split()
+        if len(fields) != 2 or not _HEX.match(fields[0]) or fields[1] != path.name:
+            raise ValueError(f"its checksum file {side.name} is malformed")
+        if hashlib.sha256(data).hexdigest() != fields[0]:
+            raise ValueError(f"its bytes do not match the sha256 recorded in {side.name}")
+    state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    if not isinstance(state, dict):
+        raise ValueError("not a checkpoint of this trainer")
+    return state
+
+
+def _remove(path: Path) -> None:
+    """Delete checkpoint ``path``, then its sidecar (never a payload without a sidecar)."""
+    path.unlink(missing_ok=True)
+    sidecar(path).unlink(missing_ok=True)
+
+
+def _set_aside(path: Path) -> Path:
+    """Rename a corrupt checkpoint and its sidecar to ``*.corrupt`` (kept for inspection)."""
+    bad = path.with_name(path.name + ".corrupt")
+    os.replace(path, bad)
+    side = sidecar(path)
+    if side.exists():
+        os.replace(side, sidecar(bad))
+    return bad
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -67,37 +155,34 @@ class Checkpointer:
 
     def save(self, epoch: int, state: dict[str, Any]) -> Path:
         """Write ``state`` as the checkpoint of ``epoch`` (completed epochs) atomically."""
-        import torch
-
-        final = atomic.write_file(
-            self.folder / f"epoch-{epoch:04d}.pt", lambda f: torch.save(state, f)
-        )
+        final = write_checkpoint(self.folder / f"epoch-{epoch:04d}.pt", state)
         for _, old in self.files()[self.keep :]:
-            old.unlink(missing_ok=True)
+            _remove(old)
         return final
 
     def load_latest(self) -> tuple[int, dict[str, Any]] | None:
         """The newest readable checkpoint as ``(epoch, state)``, or ``None`` if there is none.
 
-        Leftover temporary files of killed writers are removed.
+        Leftover temporary files of killed writers, and sidecars whose checkpoint was never
+        renamed into place (or was removed), are removed.
         """
-        import torch
-
         if self.folder.is_dir():
-            # atomic.write_file's temporaries, and those of older versions (.tmp-PID)
+            # atomic.write_file's temporaries (sidecars' too), and older versions' (.tmp-PID)
             for pattern in (".epoch-*.pt.*.tmp", ".epoch-*.pt.tmp-*"):
                 for p in self.folder.glob(pattern):
                     p.unlink(missing_ok=True)
+            for side in self.folder.glob(f"epoch-*.pt{_SUM}"):
+                if _NAME.match(side.name[: -len(_SUM)]) and not side.with_suffix("").exists():
+                    side.unlink(missing_ok=True)
         files = self.files()
         for pos, (epoch, path) in enumerate(files):
             try:
-                state = torch.load(path, map_location="cpu", weights_only=True)
-                if not isinstance(state, dict) or state.get("epoch") != epoch:
+                state = read_checkpoint(path)
+                if state.get("epoch") != epoch:
                     raise ValueError("not a checkpoint of this trainer")
             except Exception as exc:  # any unreadable file: torch, zip and pickle errors differ
                 nxt = files[pos + 1][1].name if pos + 1 < len(files) else "a fresh start"
-                bad = path.with_name(path.name + ".corrupt")
-                os.replace(path, bad)
+                bad = _set_aside(path)
                 log.warning(
                     "checkpoint %s is corrupt (%s: %s); kept as %s, falling back to %s",
                     path,
@@ -113,18 +198,15 @@ class Checkpointer:
     def load_epoch(self, epoch: int) -> dict[str, Any] | None:
         """The state of checkpoint ``epoch``, or ``None`` when it is missing or unreadable
         (an unreadable file is renamed ``*.corrupt`` with a warning, as in :meth:`load_latest`)."""
-        import torch
-
         path = self.folder / f"epoch-{epoch:04d}.pt"
         if not path.is_file():
             return None
         try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-            if not isinstance(state, dict) or state.get("epoch") != epoch:
+            state = read_checkpoint(path)
+            if state.get("epoch") != epoch:
                 raise ValueError("not a checkpoint of this trainer")
         except Exception as exc:  # any unreadable file: torch, zip and pickle errors differ
-            bad = path.with_name(path.name + ".corrupt")
-            os.replace(path, bad)
+            bad = _set_aside(path)
             log.warning(
                 "checkpoint %s is corrupt (%s: %s); kept as %s",
                 path,
@@ -141,12 +223,12 @@ class Checkpointer:
         for e, path in self.files():
             if e > epoch:
                 log.info("%s: restarting from epoch %d, removing %s", self.folder, epoch, path.name)
-                path.unlink(missing_ok=True)
+                _remove(path)
 
     def prune_to_last(self) -> None:
         """After a finished run keep only the final checkpoint (the trained weights)."""
         for _, old in self.files()[1:]:
-            old.unlink(missing_ok=True)
+            _remove(old)
 
 
 def load_schedule_state(

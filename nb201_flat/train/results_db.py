@@ -17,16 +17,30 @@ plus one row per run (its status and size). Side tables record, per run:
 * ``run_isomorphic``: for a cell not trained because an isomorphic cell of its campaign was
   (``train --unique-isomorphism``; its ``runs`` status is ``isomorphic``), that cell's arch.
 
-Side tables rather than columns of ``runs``: files of earlier versions stay readable and
-writable by them, with a trainer of either version writing at the same time. The database runs
-in WAL mode with a busy timeout, and every write is a short ``BEGIN IMMEDIATE`` transaction
-retried on contention, so workers on one machine (or on a file system with working POSIX locks)
-can write concurrently. Rows are upserted: a resumed run that repeats an epoch overwrites it
-with identical numbers.
+Side tables rather than columns of ``runs``: schema-1 files stayed readable and writable by
+earlier versions, with a trainer of either version writing at the same time (schema 2, the
+epochs' checksums below, ends that: an older writer would add rows without one). The database
+runs in WAL mode with a busy timeout, and every write is a short ``BEGIN IMMEDIATE``
+transaction retried on contention, so workers on one machine (or on a file system with working
+POSIX locks) can write concurrently. Rows are upserted: a resumed run that repeats an epoch
+overwrites it with identical numbers.
 
 Columns of ``epochs``: ``loss`` and ``accuracy`` (%) per split; ``time_s`` is, for ``train``,
 the cumulative training time up to that epoch (so at the last epoch: the schedule's training
 time, NB201's ``time_s``), and for evaluated splits the time of that epoch's evaluation.
+
+Every epoch row has a checksum (:func:`row_checksum`: sha256 of the row's key and values, the
+floats as ``float.hex``), written in the same transaction as the row and checked wherever
+numbers are read (:func:`load_results`, :func:`load_curves`, :meth:`ResultsDB.final_metrics`):
+SQLite notices no flipped bit in a stored REAL, and a mismatch is refused, naming the run. The
+checksum is a column of the row it covers (``epochs.checksum``), not a side table: a flipped
+key field then fails the check rather than unlinking the row from its checksum. That column
+is schema 2: a writer opening a schema-1 file adds it (``ALTER TABLE``, one transaction) and
+marks the file 2, so an older version refuses the file by its version rather than failing at
+its first positional insert. The rows already there keep a NULL checksum: they are read,
+unverified, with one warning per file. Every row written since carries one (no older writer
+can add rows to a schema-2 file), and no checksum can be recovered for the old rows; refusing
+them would leave every database trained before this change unreadable.
 
 Examples
 --------
@@ -43,7 +57,10 @@ True
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import math
 import os
 import random
 import socket
@@ -53,7 +70,7 @@ import urllib.parse
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pandas as pd
 
@@ -64,7 +81,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+_READABLE_VERSIONS = ("1", str(SCHEMA_VERSION))  # 1: no checksums, migrated by a writer
 Key = tuple[str, str, str, int, int]  # (space, arch, dataset, schedule epochs, seed)
 T = TypeVar("T")
 
@@ -75,10 +93,15 @@ _SIDE_TABLES: dict[str, dict[str, str]] = {
     "run_isomorphic": {"isomorphic_to": "TEXT"},
 }
 """Per-run records kept beside ``runs``, keyed as it is, their columns and types (side tables:
-files of earlier versions stay theirs to read and write)."""
+schema-1 files stayed earlier versions' to read and write)."""
 
 _RUN_KEY = "space, arch, dataset, schedule, seed"
 """The columns that key a run, in :data:`Key`'s order, in every table."""
+
+_EPOCH_COLUMNS = (
+    "space, arch, arch_index, dataset, split, schedule, seed, epoch, loss, accuracy, time_s"
+)
+"""The columns of ``epochs``, in order: the content :func:`row_checksum` covers."""
 
 DAMAGED_FIX = "remove that run from the database (or train it again) before importing"
 """What to do about a damaged run: a database the user trained cannot be re-downloaded."""
@@ -89,7 +112,7 @@ CREATE TABLE IF NOT EXISTS epochs (
     space TEXT NOT NULL, arch TEXT NOT NULL, arch_index INTEGER NOT NULL,
     dataset TEXT NOT NULL, split TEXT NOT NULL, schedule INTEGER NOT NULL,
     seed INTEGER NOT NULL, epoch INTEGER NOT NULL,
-    loss REAL, accuracy REAL, time_s REAL,
+    loss REAL, accuracy REAL, time_s REAL, checksum TEXT,
     PRIMARY KEY (space, arch, dataset, split, schedule, seed, epoch)
 );
 CREATE TABLE IF NOT EXISTS runs (
@@ -228,6 +251,25 @@ class ResultsDB:
             )
         )
         self._check_version(conn)
+        self._migrate(conn)  # after the check: a file of another schema is never altered
+
+    def _migrate(self, conn: sqlite3.Connection) -> None:
+        """Schema 1 to 2: add ``epochs.checksum`` (its rows keep NULL: module docstring)."""
+        if _has_checksums(conn):  # the usual case: no write lock taken
+            return
+        self._retry(lambda: conn.execute("BEGIN IMMEDIATE"))  # on conn: not yet self._conn
+        try:
+            if not _has_checksums(conn):  # not added meanwhile by another writer
+                conn.execute("ALTER TABLE epochs ADD COLUMN checksum TEXT")
+                conn.execute(
+                    "UPDATE meta SET value = ? WHERE key = 'schema_version' AND value = '1'",
+                    (str(SCHEMA_VERSION),),
+                )
+                log.info("%s: added row checksums (results schema 1 to 2)", self.path)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        self._retry(lambda: conn.execute("COMMIT"))
 
     def _check_version(self, conn: sqlite3.Connection) -> None:
         try:
@@ -237,11 +279,12 @@ class ResultsDB:
                 f"{self.path} is not a results database ({exc}); "
                 "pass the SQLite file written by train"
             ) from exc
-        if version is None or str(version[0]) != str(SCHEMA_VERSION):
+        if version is None or str(version[0]) not in _READABLE_VERSIONS:
             found = "none" if version is None else repr(version[0])[:40]
             raise FormatError(
                 f"{self.path} has results schema {found}, this version reads "
-                f"{str(SCHEMA_VERSION)!r}; read it with the version of nb201_flat that wrote it"
+                f"{' and '.join(map(repr, _READABLE_VERSIONS))}; read it with the version of "
+                "nb201_flat that wrote it"
             )
 
     def close(self) -> None:
@@ -427,13 +470,10 @@ class ResultsDB:
     def final_metrics(self, key: Sequence[object]) -> tuple[dict[str, dict[str, float]], float]:
         """``({split: {"loss", "accuracy"}}, train_time_s)`` at the schedule's last epoch."""
         conn = self._connect()
-        rows = conn.execute(
-            "SELECT split, loss, accuracy, time_s FROM epochs WHERE space=? AND arch=? "
-            "AND dataset=? AND schedule=? AND seed=? AND epoch = schedule",
-            tuple(key),
-        ).fetchall()
-        metrics = {str(s): {"loss": float(lo), "accuracy": float(acc)} for s, lo, acc, _ in rows}
-        train_time = next((float(t) for s, _, _, t in rows if s == "train"), float("nan"))
+        where = " AND ".join(f"e.{c} = ?" for c in _RUN_KEY.split(", "))
+        rows = verified_epochs(conn, self.path, f"{where} AND e.epoch = e.schedule", tuple(key))
+        metrics = {str(r[4]): {"loss": float(r[8]), "accuracy": float(r[9])} for r in rows}
+        train_time = next((float(r[10]) for r in rows if r[4] == "train"), float("nan"))
         return metrics, train_time
 
     def epochs_frame(self) -> pd.DataFrame:
@@ -483,8 +523,79 @@ def _insert_epochs(
         for split, v in rows.items()
     ]
     conn.executemany(
-        "INSERT OR REPLACE INTO epochs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", values
+        f"INSERT OR REPLACE INTO epochs ({_EPOCH_COLUMNS}, checksum) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [(*row, row_checksum(row)) for row in values],
     )
+
+
+def _has_checksums(conn: sqlite3.Connection) -> bool:
+    """Whether ``epochs`` has the ``checksum`` column (schema 2)."""
+    return any(r[1] == "checksum" for r in conn.execute("PRAGMA table_info(epochs)"))
+
+
+def _canonical(value: object) -> object:
+    """A stored cell as hashed: a float as ``float.hex`` of what SQLite keeps (NaN is stored
+    as NULL, -0.0 as 0.0), an int as it is, NULL as ``None``."""
+    if isinstance(value, float):
+        return None if math.isnan(value) else (value + 0.0).hex()
+    return value
+
+
+def row_checksum(row: Sequence[object]) -> str:
+    """The checksum of one ``epochs`` row (its 11 columns in order, :data:`_EPOCH_COLUMNS`):
+    the first 16 hex digits (64 bits, plenty against damage, a quarter of the room) of the
+    sha256 of its canonical JSON.
+
+    >>> row = ("nb201", "|a|", 5, "cifar10", "train", 200, 777, 1, 2.3, 10.0, 1.5)
+    >>> len(row_checksum(row)), row_checksum(row) == row_checksum(list(row))
+    (16, True)
+    >>> row_checksum(row) == row_checksum((*row[:9], math.nextafter(10.0, 11.0), 1.5))
+    False
+    """
+    text = json.dumps([_canonical(v) for v in row], ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+_LEGACY_WARNED: set[str] = set()
+"""The files whose rows without a checksum have been warned about (once per file)."""
+
+
+def verified_epochs(
+    conn: sqlite3.Connection, path: Path, where: str, args: Sequence[object]
+) -> list[tuple[Any, ...]]:
+    """The ``epochs`` rows (aliased ``e``) matching ``where``, each checked against its
+    checksum: a mismatch is a :class:`ResultsDBError` naming the run (:func:`damaged_run`);
+    rows without one are read unverified, with one warning per file (module docstring)."""
+    cols = ", ".join(f"e.{c}" for c in _EPOCH_COLUMNS.split(", "))
+    stored = "e.checksum" if _has_checksums(conn) else "NULL"  # NULL: schema 1, read-only
+    sql = f"SELECT {cols}, {stored} FROM epochs e"
+    legacy = 0
+    out = []
+    for *row, recorded in conn.execute(f"{sql} WHERE {where}", tuple(args)):
+        if recorded is None:
+            legacy += 1
+        elif recorded != row_checksum(row):
+            space, arch, _, dataset, split, schedule, seed, epoch = row[:8]
+            raise ResultsDBError(
+                damaged_run(
+                    path,
+                    (space, arch, dataset, schedule, seed),
+                    f"has numbers at epoch {epoch} on split {split!r} that do not match the "
+                    "checksum written with them",
+                )
+            )
+        out.append(tuple(row))
+    name = os.fspath(Path(path).resolve())
+    if legacy and name not in _LEGACY_WARNED:
+        _LEGACY_WARNED.add(name)
+        log.warning(
+            "%s: %d epoch rows have no checksum (written by a version before rows were "
+            "checksummed); read unverified",
+            path,
+            legacy,
+        )
+    return out
 
 
 _KEY_WHERE = "space=? AND arch=? AND dataset=? AND schedule=? AND seed=?"
@@ -678,6 +789,29 @@ def check_finished_runs(conn: sqlite3.Connection, path: Path, space: str) -> Non
             raise ResultsDBError(damaged_run(path, row[:5], why(row)))
 
 
+def _checked_frame(
+    path: str | os.PathLike[str], space: str | None, *, final_only: bool
+) -> pd.DataFrame:
+    """:meth:`ResultsDB.epochs_frame` of ``path`` once its rows (of ``space``, or all; the final
+    epochs only with ``final_only``) passed :func:`_check_damage` and their checksums, all in
+    one read transaction: a live writer's later rows are not read unchecked."""
+    db = _open_existing(path)
+    try:
+        conn = db._connect()
+        conn.execute("BEGIN")
+        try:
+            _check_damage(conn, Path(path), space)
+            where = ["e.epoch = e.schedule"] if final_only else []
+            where += [] if space is None else ["e.space = ?"]
+            args = () if space is None else (space,)
+            verified_epochs(conn, Path(path), " AND ".join(where) or "1", args)
+            return db.epochs_frame()
+        finally:
+            conn.execute("COMMIT")
+    finally:
+        db.close()
+
+
 def load_results(path: str | os.PathLike[str], *, space: str | None = None) -> pd.DataFrame:
     """Final-epoch results of finished runs as the tidy long interchange frame.
 
@@ -692,12 +826,7 @@ def load_results(path: str | os.PathLike[str], *, space: str | None = None) -> p
     space
         Space key (``"nb201"``...); needed only when the file holds several.
     """
-    db = _open_existing(path)
-    try:
-        _check_damage(db._connect(), Path(path), space)
-        wide = db.epochs_frame()
-    finally:
-        db.close()
+    wide = _checked_frame(path, space, final_only=True)
     wide = _select_space(wide, space, Path(path))
     # "constant": a disconnected cell recorded at chance without training (train.campaign)
     done = wide["status"].isin(["done", "constant"])
@@ -707,10 +836,5 @@ def load_results(path: str | os.PathLike[str], *, space: str | None = None) -> p
 
 def load_curves(path: str | os.PathLike[str], *, space: str | None = None) -> pd.DataFrame:
     """Per-epoch learning curves (runs in progress included): the tidy frame plus ``epoch``."""
-    db = _open_existing(path)
-    try:
-        _check_damage(db._connect(), Path(path), space)
-        wide = db.epochs_frame()
-    finally:
-        db.close()
+    wide = _checked_frame(path, space, final_only=False)
     return _tidy(_select_space(wide, space, Path(path)), keep_epoch=True)

@@ -373,7 +373,9 @@ def check_resume_threads(jobs: Sequence[TrainJob], threads: int) -> None:
     train with ``threads`` CPU threads: one refusal before any run starts rather than one
     failed attempt per run. Reads only (an unreadable file is left to the run); a job without
     a checkpoint folder costs one ``stat``, and a checkpoint is mapped rather than read
-    (:func:`_mapped_state`)."""
+    (:func:`_mapped_state`). Its sha256 is not checked here, which would read the whole file:
+    the run checks it before resuming (:mod:`~nb201_flat.train.checkpoint`) and checks the
+    thread count again on the verified state (:func:`check_owner`)."""
     for job in jobs:
         for _, path in Checkpointer(job.checkpoint_folder).files():
             try:

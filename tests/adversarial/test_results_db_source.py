@@ -13,7 +13,7 @@ from nb201_flat.cli import main
 from nb201_flat.errors import Nb201FlatError, ResultsDBError
 from nb201_flat.importers.results_db import read_results_db
 from nb201_flat.space import NB201
-from nb201_flat.train.results_db import ResultsDB, load_curves, load_results
+from nb201_flat.train.results_db import ResultsDB, load_curves, load_results, row_checksum
 
 ARCH = str(NB201.resolve(11472))
 
@@ -65,7 +65,10 @@ def test_live_writer_data_in_the_wal_is_read(tmp_path: Path) -> None:
     path = _db(tmp_path)
     writer = sqlite3.connect(path, isolation_level=None)
     writer.execute("PRAGMA wal_autocheckpoint = 0")
-    writer.execute("UPDATE epochs SET accuracy = 41.25 WHERE split = 'ori-test'")
+    writer.execute(
+        "UPDATE epochs SET accuracy = 41.25, checksum = ? WHERE split = 'ori-test'",
+        (row_checksum(("nb201", ARCH, 11472, "cifar10", "ori-test", 1, 777, 1, 1.75, 41.25, 0.1)),),
+    )
     copy = tmp_path / "copy"
     copy.mkdir()
     for name in ("r.sqlite", "r.sqlite-wal"):

@@ -12,6 +12,25 @@ from nb201_flat.importers.results_db import read_results_db
 from nb201_flat.space import NB201
 
 
+def _edit_as_a_writer(path: Path, *statements: str) -> None:
+    """Run ``statements`` on the database and rewrite every row's checksum, as a writer with a
+    bug would store those numbers: the checks past the checksum see them."""
+    import sqlite3
+
+    from nb201_flat.train.results_db import row_checksum
+
+    con = sqlite3.connect(path)
+    con.create_function("row_checksum", 11, lambda *row: row_checksum(row))
+    for sql in statements:
+        con.execute(sql)
+    columns = (
+        "space, arch, arch_index, dataset, split, schedule, seed, epoch, loss, accuracy, time_s"
+    )
+    con.execute(f"UPDATE epochs SET checksum = row_checksum({columns})")
+    con.commit()
+    con.close()
+
+
 @pytest.fixture
 def db_path(tmp_path: Path) -> Path:
     from nb201_flat.train.results_db import ResultsDB
@@ -91,12 +110,7 @@ def test_a_damaged_runs_key_is_refused(db_path: Path) -> None:
 @pytest.mark.parametrize("accuracy", [250.0, -5.0])
 def test_an_accuracy_outside_0_to_100_is_refused(db_path: Path, accuracy: float) -> None:
     # a REAL accuracy no training writes: it imported, and query printed it
-    import sqlite3
-
-    con = sqlite3.connect(db_path)
-    con.execute(f"UPDATE epochs SET accuracy={accuracy} WHERE epoch = 2")
-    con.commit()
-    con.close()
+    _edit_as_a_writer(db_path, f"UPDATE epochs SET accuracy={accuracy} WHERE epoch = 2")
     with pytest.raises(
         FormatError,
         match=rf"results.sqlite \(nb201\): architecture 11472, .*: {accuracy} is not an",
@@ -221,14 +235,9 @@ def test_an_old_constant_runs_zero_time_is_imported_as_missing(tmp_path: Path) -
 def test_a_finished_run_that_cannot_be_served_is_damaged(
     db_path: Path, change: str, named: str
 ) -> None:
-    import sqlite3
-
     from nb201_flat.errors import ResultsDBError
 
-    con = sqlite3.connect(db_path)
-    con.execute(change)
-    con.commit()
-    con.close()
+    _edit_as_a_writer(db_path, change)
     run = r"run \('nb201', '[^']+', 'cifar10', 2, 777\)"
     with pytest.raises(
         ResultsDBError, match=rf"results.sqlite is damaged: {run} {named}[^;]*; remove"
@@ -251,14 +260,9 @@ def test_a_database_whose_only_run_is_unfinished_says_finish_it(tmp_path: Path) 
 
 @pytest.mark.parametrize(("column", "value"), [("time_s", -50.0), ("loss", -1.0)])
 def test_a_negative_time_or_loss_is_refused(db_path: Path, column: str, value: float) -> None:
-    # R1 #7: a negative training time imported (a time budget summed it)
-    import sqlite3
-
-    con = sqlite3.connect(db_path)
-    # time_s is imported for the train split (the schedule's training time)
-    con.execute(f"UPDATE epochs SET split='train', {column}={value} WHERE epoch = 2")
-    con.commit()
-    con.close()
+    # R1 #7: a negative training time imported (a time budget summed it); time_s is imported
+    # for the train split (the schedule's training time)
+    _edit_as_a_writer(db_path, f"UPDATE epochs SET split='train', {column}={value} WHERE epoch = 2")
     with pytest.raises(
         FormatError,
         match=rf"architecture 11472, cifar10/train@2ep:{column} seed 777: {value} is "
@@ -292,13 +296,7 @@ def test_a_truncated_database_is_named_truncated(db_path: Path, tmp_path: Path) 
     ],
 )
 def test_a_damaged_run_is_named_not_a_frames_row(db_path: Path, change: str, named: str) -> None:
-    import sqlite3
-
-    con = sqlite3.connect(db_path)
-    for table in ("epochs", "runs"):
-        con.execute(change.format(t=table))
-    con.commit()
-    con.close()
+    _edit_as_a_writer(db_path, *(change.format(t=table) for table in ("epochs", "runs")))
     from nb201_flat.errors import ResultsDBError
 
     with pytest.raises((FormatError, ResultsDBError)) as info:

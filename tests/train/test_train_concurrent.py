@@ -39,7 +39,7 @@ def rows(db: Path) -> dict[tuple, float]:
 
 def final_weights(job: object) -> dict[str, torch.Tensor]:
     folder = job.checkpoint_folder  # type: ignore[attr-defined]
-    (path,) = sorted(folder.iterdir())
+    (path,) = sorted(folder.glob("epoch-*.pt"))
     state: dict[str, torch.Tensor] = torch.load(path, weights_only=True)["model"]
     return state
 

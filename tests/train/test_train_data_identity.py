@@ -219,6 +219,7 @@ def test_a_corrupt_file_fails_once_before_any_run(
 
 # -- training ---------------------------------------------------------------------------------
 torch = pytest.importorskip("torch")
+from nb201_flat.train.checkpoint import write_checkpoint  # noqa: E402
 from nb201_flat.train.trainer import train  # noqa: E402
 
 RECIPE = Recipe(epochs=3, batch_size=16)
@@ -264,7 +265,7 @@ def test_a_checkpoint_of_other_data_is_not_resumed(tmp_path: Path) -> None:
     ckpt = job.checkpoint_folder / "epoch-0001.pt"  # type: ignore[attr-defined]
     state = torch.load(ckpt, weights_only=True)
     del state["data"]
-    torch.save(state, ckpt)
+    write_checkpoint(ckpt, state)
     with pytest.raises(Crash):  # resumed twice: the second resume remembers the first's gap
         train(job, on_epoch_end=crash_after(2))  # type: ignore[arg-type]
     assert train(job).status == "done"  # type: ignore[arg-type]

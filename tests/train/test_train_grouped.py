@@ -14,6 +14,7 @@ from nb201_flat.train.modes import FAITHFUL
 from nb201_flat.train.recipe import Recipe
 
 torch = pytest.importorskip("torch")
+from nb201_flat.train.checkpoint import write_checkpoint  # noqa: E402
 from nb201_flat.train.data import load_dataset  # noqa: E402
 from nb201_flat.train.grouped import GroupedNetworks, GroupedSession  # noqa: E402
 from nb201_flat.train.model import seeded_network  # noqa: E402
@@ -155,7 +156,7 @@ def test_grouped_campaign_equals_separate_runs(separate: tuple[Path, Path], tmp_
     # each member's final checkpoint lies in its own folder, in the single-run format
     for job in jobs:
         files = sorted(p.name for p in job.checkpoint_folder.iterdir())
-        assert files == [f"epoch-{GROUP_EPOCHS:04d}.pt"]
+        assert files == [f"epoch-{GROUP_EPOCHS:04d}.pt", f"epoch-{GROUP_EPOCHS:04d}.pt.sha256"]
         ref_job = group_jobs(root, ref_db)[GROUP_SEEDS.index(job.seed)]
         mine = torch.load(job.checkpoint_folder / files[0], weights_only=True)
         theirs = torch.load(ref_job.checkpoint_folder / files[0], weights_only=True)
@@ -357,7 +358,7 @@ def test_a_run_begun_in_a_group_and_finished_alone_records_both_forms(tmp_path: 
     ckpt = solo.checkpoint_folder / "epoch-0001.pt"
     state = torch.load(ckpt, weights_only=True)
     del state["trained_as"], state["trained_on"]
-    torch.save(state, ckpt)
+    write_checkpoint(ckpt, state)
     assert train(solo).status == "done"
     assert forms("c.sqlite") == ["unrecorded+single"]
     assert forms("c.sqlite", "trained_on") == [f"unrecorded | {here}"]

@@ -125,12 +125,14 @@ def test_runs_forms_beside_files_and_writers_of_earlier_versions(tmp_path: Path)
     db.write_epoch(("nb201", c, "cifar10", 1, 777), 2, 1, {"train": (2.0, 10.0, 3.0)})
     db.mark_run(("nb201", b, "cifar10", 1, 777), 1, "done", trained_as="grouped:3")
     db.close()
-    # ...while a writer of an earlier version, on the same file, still marks its runs
+    # ...and runs keeps its twelve columns: an earlier version's positional mark still fits
+    # (the file is schema 2 now, for the epochs' checksums: an earlier version refuses it by
+    # its version rather than failing at its first epoch row)
     con = sqlite3.connect(path)
     row = ("nb201", c, 2, "cifar10", 1, 777, "done", 0.1, 1.0, 3.0, "h", 0.0)
     con.execute(_EARLIER_MARK, row)
     con.commit()
-    assert con.execute("SELECT value FROM meta").fetchone() == ("1",)
+    assert con.execute("SELECT value FROM meta").fetchone() == ("2",)
     con.close()
     frame = ResultsDB(path, readonly=True).runs_frame()
     assert dict(zip(frame["arch"], frame["trained_as"], strict=True)) == {

@@ -30,6 +30,7 @@ from nb201_flat.train.recipe import Recipe
 from nb201_flat.train.results_db import ResultsDB, load_curves, load_results
 
 torch = pytest.importorskip("torch")
+from nb201_flat.train.checkpoint import write_checkpoint  # noqa: E402
 from nb201_flat.train.data import load_dataset  # noqa: E402
 from nb201_flat.train.trainer import CheckpointMismatchError, DeviceData, train  # noqa: E402
 
@@ -129,7 +130,8 @@ def test_results_schema_and_skip(reference: tuple, tmp_path: Path) -> None:
     assert again.status == "skipped" and calls == []
     assert again.metrics == first.metrics
     # only the final checkpoint is kept
-    assert [p.name for p in job.checkpoint_folder.iterdir()] == [f"epoch-{EPOCHS:04d}.pt"]
+    final = f"epoch-{EPOCHS:04d}.pt"
+    assert sorted(p.name for p in job.checkpoint_folder.iterdir()) == [final, f"{final}.sha256"]
 
 
 def test_other_seed_differs(reference: tuple, tmp_path: Path) -> None:
@@ -297,7 +299,7 @@ def test_checkpoint_of_another_kind_of_device_is_refused(
         for path in sorted(job.checkpoint_folder.glob("epoch-*.pt")):  # as a GPU wrote them
             state = torch.load(path, weights_only=True)
             state["generator"] = torch.zeros(16, dtype=torch.uint8)
-            torch.save(state, path)
+            write_checkpoint(path, state)
     kept = sorted(p.name for p in jobs[0].checkpoint_folder.iterdir())
     with pytest.raises(CheckpointMismatchError, match="another kind of device than cpu"):
         train(jobs[0]) if form == "single" else train_group(jobs)
