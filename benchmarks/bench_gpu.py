@@ -578,7 +578,7 @@ def run(
     # the target compares many networks with one: a grouped K = 1 (vmapped) is no
     # plain network, so each K is also set against the cell's single faithful session above
     single = out["cells"][name]["faithful"].get("images_per_s")
-    out["grouped"]["ratio_to_single"] = f"cells.{name}.faithful (one network of the cell)"
+    out["grouped"]["single"] = f"cells.{name}.faithful (one network of the cell)"
     for r in out["grouped"]["runs"]:
         ips = r.get("aggregate_images_per_s")
         r["ratio_to_single"] = None if single is None or ips is None else ips / single
@@ -636,8 +636,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = ap.parse_args(argv)
     if not 0 <= args.budget_s < args.limit_s:
-        print(f"bench-gpu: --budget-s must be >= 0 and below --limit-s ({args.limit_s:g}), got "
-              f"{args.budget_s:g}; the default is 420", file=sys.stderr)  # fmt: skip
+        print(f"bench-gpu: need 0 <= --budget-s < --limit-s, got --budget-s {args.budget_s:g} "
+              f"--limit-s {args.limit_s:g}; the defaults are 420 and {LIMIT_S:.0f}",
+              file=sys.stderr)  # fmt: skip
         return 2
     if args.rehearse_on_cpu and args.out.resolve() == OUT.resolve():
         print(f"bench-gpu: --rehearse-on-cpu writes CPU numbers; give --out other than {OUT}",

@@ -15,7 +15,7 @@
 #   the one it ran on) before committing it. Without the table there it stops at once (exit 2).
 # Time: everything ends by DEVICE_S (580 s: the call's 595 less room for the shell, the last
 # chmod and the SIGKILL): the benchmark stage is stopped at 390 s (its own budget, 320 s of
-# measurements, starts none after; its hard limit, 380 s after torch is imported, stops a
+# measurements, starts none after; its hard limit, 360 s after torch is up (~15 s in), stops a
 # measurement still running and marks gpu.json "stopped"), the tests get what is left
 # (~150 s), each with room to be killed.
 # Rehearse it here first, on the CPU, with .venv's python (nothing is measured; both steps
@@ -50,7 +50,7 @@ if [ -n "${REHEARSE:-}" ]; then
 else
     timeout -k 2 10 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader ||
         true
-    args="--out $OUT/gpu.json --budget-s ${BUDGET_S:-320} --limit-s 380"
+    args="--out $OUT/gpu.json --budget-s ${BUDGET_S:-320} --limit-s 360"
 fi
 $PY -c 'import sys, torch, numpy; print("python", sys.version.split()[0], "torch", torch.__version__, "numpy", numpy.__version__)'
 # 1. the benchmark: its own budget stops new measurements; the timeout stops a straggler

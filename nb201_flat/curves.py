@@ -400,14 +400,17 @@ class _CurvesFile:
         sha256: str | None,
         hint: str,
         identity: tuple[int, int] | None = None,
+        problem: str | None = None,
     ) -> None:
         self.path, self._sha256, self._hint = path, sha256, hint
         self._verified = sha256 is None
         self._fd: int | None = None
         self._size = 0
         self.identity: tuple[int, int] | None = None
-        self._problem = "is closed (Curves.close); load the table again"
+        self._problem = problem or "is closed (Curves.close); load the table again"
         self._close: Callable[[], Any] = lambda: None
+        if problem is not None:  # a copy of a reader that had none open: never one opened now
+            return
         try:
             # non-blocking: opening a FIFO put in the file's place would wait for a writer
             fd = os.open(
@@ -432,8 +435,10 @@ class _CurvesFile:
             self._close = weakref.finalize(self, os.close, fd)
 
     def __reduce__(self) -> tuple[Any, ...]:
-        # a spawned worker gets the path and the identity of the file opened here
-        return (_CurvesFile, (self.path, self._sha256, self._hint, self.identity))
+        # a spawned worker gets the path and the identity of the file opened here; a reader
+        # with none open (closed, or the file missing at the load) gives one with its problem
+        problem = None if self._fd is not None else self._problem
+        return (_CurvesFile, (self.path, self._sha256, self._hint, self.identity, problem))
 
     def close(self) -> None:
         self._close()

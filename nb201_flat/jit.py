@@ -75,7 +75,15 @@ def _checksum_entries(cache_file: Any) -> None:
     would run that code. An entry that fails (or was written before these sums, or an index
     numba cannot read) is compiled again and saved anew, with a warning when it was damaged.
     This instance only; a cache without numba's usual layout is left as numba made it."""
-    needed = ("save", "_dump", "_data_path", "_open_for_write", "_load_index")
+    needed = (
+        "save",
+        "flush",
+        "_save_data",
+        "_dump",
+        "_data_path",
+        "_open_for_write",
+        "_load_index",
+    )
     if cache_file is None or not all(hasattr(cache_file, n) for n in needed):
         return
     import pickle
@@ -88,9 +96,15 @@ def _checksum_entries(cache_file: Any) -> None:
     )
 
     def key_sum(key: Any) -> bytes:
-        return hashlib.sha256(pickle.dumps(key, protocol=4)).digest()
+        # repr, not pickle: a numba type's pickle holds a number given in the order types are
+        # first made in a process, so the same signature pickled differently process to process
+        return hashlib.sha256(repr(key).encode()).digest()
 
     def save_with_key(key: Any, data: Any) -> None:
+        try:
+            load_index()
+        except Exception:  # an index numba cannot read (its save would raise): start it anew
+            cache_file.flush()
         cache_file._nb201_key = key  # for save_data, which numba's save calls without it
         try:
             save(key, data)

@@ -177,3 +177,50 @@ def test_damaged_machine_code_in_the_cache_is_compiled_again(tmp_path: Path) -> 
     data.write_bytes(raw[: -len(b"nb201_flat-sha256") - 64])
     value, hits, err = _scaled(tmp_path)
     assert (value, hits) == (150.0, 0) and "checksum" not in err
+
+
+_SUMMED = """\
+from nb201_flat.jit import kernel
+
+
+@kernel
+def summed(a):
+    s = 0.0
+    for x in a:
+        s += x
+    return s
+"""
+
+
+def _summed(root: Path, *, other_types_first: bool) -> tuple[float, int, str]:
+    """``kmod2.summed`` of a float array in a fresh process, its compiles from the cache and its
+    stderr; ``other_types_first``: numba makes two other array types before that call."""
+    first = "numba.typeof(np.zeros(2, np.int16)); numba.typeof(np.zeros(2, np.int32)); "
+    code = (
+        "import numba, numpy as np; "
+        + (first if other_types_first else "")
+        + "import kmod2; print(kmod2.summed(np.arange(4.0)), "
+        "sum(kmod2.summed.stats.cache_hits.values()))"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), *sys.path])}
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    value, hits = out.stdout.split()
+    return float(value), int(hits), out.stderr
+
+
+def test_the_sums_hold_whatever_types_a_process_made_first(tmp_path: Path) -> None:
+    # the key's sum was of its pickle, which numbers each numba type in the order a process
+    # first makes it: a process that made other array types first read every good entry as
+    # damaged, compiled again and overwrote it, and so on by turns (review, measured)
+    (tmp_path / "kmod2.py").write_text(_SUMMED)
+    assert _summed(tmp_path, other_types_first=True)[:2] == (6.0, 0)
+    for first in (False, True, False):
+        value, hits, err = _summed(tmp_path, other_types_first=first)
+        assert (value, hits) == (6.0, 1) and "checksum" not in err, err
+    # an index numba cannot read: compiled again and saved anew, never a raw UnpicklingError
+    (index,) = (tmp_path / "__pycache__").glob("kmod2.summed-*.nbi")
+    index.write_bytes(index.read_bytes()[:20])
+    assert _summed(tmp_path, other_types_first=False)[:2] == (6.0, 0)
+    assert _summed(tmp_path, other_types_first=False)[:2] == (6.0, 1)

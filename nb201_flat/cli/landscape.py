@@ -596,10 +596,18 @@ _PAIRS_CSV_HEAD = "dataset,split,epochs,metric,group,a,b,"
 def _check_replaces_a_pairs_csv(path: Path) -> None:
     """An existing ``--pairs-out`` file is replaced only when it is a pairs CSV (a rerun's):
     any other file there (a results database, a table's CSV) was silently overwritten."""
-    if not path.is_file():
+    if (
+        not path.is_file() or path.stat().st_size == 0
+    ):  # an empty file (touch, mktemp): nothing lost
         return
-    with path.open("rb") as f:
-        head = f.read(len(_PAIRS_CSV_HEAD))
+    try:
+        with path.open("rb") as f:
+            head = f.read(len(_PAIRS_CSV_HEAD))
+    except OSError as exc:
+        raise LandscapeArgumentError(
+            f"--pairs-out {path} exists and cannot be read ({exc.strerror or exc}); choose "
+            "another path"
+        ) from None
     if head != _PAIRS_CSV_HEAD.encode():
         raise LandscapeArgumentError(
             f"--pairs-out {path} exists and is not a census pairs CSV, which is never "

@@ -76,7 +76,9 @@ def read_results_db(
     source = Path(path)
     if not source.exists():  # sqlite would create it and report a file without tables
         raise TableFileError(f"no such file: {source}")
-    with _snapshot(source) as (snap, digest):
+    from nb201_flat.train.results_db import reading_for
+
+    with _snapshot(source) as (snap, digest), reading_for(snap, source):
         try:
             table = _read_snapshot(snap, space, fill_isomorphic)
         except ParamMessage as exc:
@@ -98,22 +100,49 @@ def _snapshot(source: Path) -> Iterator[tuple[Path, str]]:
 
     src = connect_readonly(source)  # no -wal/-shm left beside a source; read-only media work
     try:
-        with tempfile.TemporaryDirectory(prefix="nb201-import-") as tmp:
+        try:
+            tmp_dir = tempfile.TemporaryDirectory(prefix="nb201-import-")
+        except OSError as exc:
+            raise _no_room(source, tempfile.gettempdir(), exc) from None
+        with tmp_dir as tmp:
             snap = Path(tmp) / source.name
-            dst = sqlite3.connect(snap)
+            try:
+                dst = sqlite3.connect(snap)
+            except sqlite3.Error as exc:
+                raise _no_room(source, tmp, exc) from None
             try:
                 src.backup(dst)
             except sqlite3.DatabaseError as exc:
-                raise ResultsDBError(
-                    f"cannot read results database {source} ({exc}); copy it again from where "
-                    "it was trained (with its -wal file, if it has one)"
-                ) from None
+                # the copy's side (a full or unwritable temporary folder) is not the source's
+                if getattr(exc, "sqlite_errorname", "") in _SOURCE_ERRORS:
+                    raise ResultsDBError(
+                        f"cannot read results database {source} ({exc}); copy it again from "
+                        "where it was trained (with its -wal file, if it has one)"
+                    ) from None
+                raise _no_room(source, tmp, exc) from None
             finally:
                 dst.close()
                 src.close()
             yield snap, file_sha256(snap)
     finally:
         src.close()
+
+
+#: SQLite's names of the errors that come from reading the source while it is copied
+_SOURCE_ERRORS = frozenset(
+    {"SQLITE_CORRUPT", "SQLITE_NOTADB", "SQLITE_IOERR_READ", "SQLITE_IOERR_SHORT_READ"}
+)
+
+
+def _no_room(source: Path, folder: str, exc: BaseException) -> ResultsDBError:
+    """The one line for a consistent copy of ``source`` that could not be written."""
+    size = source.stat().st_size + sum(
+        p.stat().st_size for p in (Path(f"{source}-wal"),) if p.exists()
+    )
+    return ResultsDBError(
+        f"cannot copy results database {source} into the temporary folder {folder} to read it "
+        f"({exc}); free {size / 1e6:,.1f} MB there or point TMPDIR at a folder with room"
+    )
 
 
 def _naming(exc: ParamMessage, snap: Path, source: Path) -> ParamMessage:

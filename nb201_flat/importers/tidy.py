@@ -350,8 +350,16 @@ def _read_arrow(p: Path, name: str, raw: bytes) -> tuple[Any, bool]:
         strings_can_be_null=True,
         quoted_strings_can_be_null=False,
     )
-    # the compressions pyarrow detects by a path's suffix (input_stream's "detect")
+    # the compressions pyarrow detects by a path's suffix (input_stream's "detect"); it has
+    # no xz codec, which Python's lzma opens (a .csv.xz failed as undecodable text)
     codec = {"gz": "gzip", "bz2": "bz2"}.get(name.rsplit(".", 1)[-1])
+    if name.endswith(".xz"):
+        import lzma
+
+        try:
+            raw = lzma.decompress(raw)
+        except lzma.LZMAError as exc:
+            raise FormatError(f"{p}: not a readable .xz file ({exc})") from None
     table = pv.read_csv(
         pa.input_stream(pa.BufferReader(raw), compression=codec),
         parse_options=pv.ParseOptions(delimiter="\t" if name.endswith(".tsv") else ","),
@@ -377,7 +385,7 @@ def read_tidy_frame(path: str | os.PathLike[str]) -> pd.DataFrame:
         raise TableFileError(f"no such file: {p}")
     name = p.name.lower()
     if not name.endswith(TIDY_SUFFIXES):
-        raise FormatError(f"{p}: tidy tables are .csv, .csv.gz or .parquet files")
+        raise FormatError(f"{p}: tidy tables are {', '.join(TIDY_SUFFIXES)} files")
     try:
         raw = p.read_bytes()  # hashed and parsed from one read: the same bytes
         table, csv = _read_arrow(p, name, raw)

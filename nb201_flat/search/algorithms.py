@@ -760,8 +760,8 @@ def with_stand_ins(
         raise AlgorithmError(
             Param("cells"), f" must be a list of (protocol, label, algorithm), got {shown(cells)}"
         )
-    for cell in given_cells:
-        if not isinstance(cell, tuple) or len(cell) != 3:
+    for cell in given_cells:  # a list [p, label, algo] as well: run_cells always took one
+        if not isinstance(cell, Sequence) or isinstance(cell, str) or len(cell) != 3:
             raise AlgorithmError(
                 Param("cells"),
                 f" must hold (protocol, label, algorithm) triples, got {shown(cell)}",

@@ -266,6 +266,9 @@ class Protocol:
                 (Param(unknown[0]), " is not a field of a Protocol"),
                 f"change one of {', '.join(sorted(known - {'seed'}))}",
             )
+        if "seed" in changes:  # warns naming the caller; with seed_policy= too, refused
+            policy = changes.get("seed_policy")
+            changes["seed_policy"] = renamed_seed(policy, changes.pop("seed"))  # type: ignore[arg-type]
         if {"budget_seconds", "budget_queries"} & changes.keys():
             changes.setdefault("budget_by", None)
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]

@@ -36,9 +36,10 @@ from nb201_flat.errors import InvalidArchError, Param, check_int_range
 N_STAGES = 3  # NB201 has three stages; the two reductions halve the maps and double C
 
 #: the widest first stage and the most cells per stage counted (NB201: 16 and 5). Far beyond
-#: any network trained for NAS, and small enough that the largest count (all nor_conv_3x3,
-#: 120 classes, 32x32 images: 2.8e15 FLOPs) stays below 2**53: exact as a float (the /1e6
-#: totals) and within int64 (the vectorised sums). --C 2**62 printed a 35-digit float.
+#: any network trained for NAS; for NB201's 4-node cells on its 32x32 images the largest count
+#: (all nor_conv_3x3, 120 classes: 2.8e15 FLOPs) stays below 2**53, exact as a float (the /1e6
+#: totals). Larger cells or images count more (11 nodes: 2.6e16), where the float totals round
+#: in their last digits. --C 2**62 printed a 35-digit float.
 MAX_C = 4096
 MAX_N = 1000
 

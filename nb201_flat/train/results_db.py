@@ -69,6 +69,7 @@ import time
 import urllib.parse
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -479,8 +480,9 @@ class ResultsDB:
     def epochs_frame(self) -> pd.DataFrame:
         """All epoch rows joined with their run status, as a wide DataFrame."""
         conn = self._connect()
+        cols = ", ".join(f"e.{c}" for c in _EPOCH_COLUMNS.split(", "))  # not the checksum
         return pd.read_sql_query(
-            "SELECT e.*, r.status FROM epochs e JOIN runs r "
+            f"SELECT {cols}, r.status FROM epochs e JOIN runs r "
             "USING (space, arch, dataset, schedule, seed)",
             conn,
         )
@@ -560,13 +562,40 @@ def row_checksum(row: Sequence[object]) -> str:
 _LEGACY_WARNED: set[str] = set()
 """The files whose rows without a checksum have been warned about (once per file)."""
 
+_READ_FOR: ContextVar[tuple[Path, Path] | None] = ContextVar("_READ_FOR", default=None)
+"""A copy being read on behalf of another file (:func:`reading_for`), and that file."""
+
+
+@contextmanager
+def reading_for(copy: Path, source: Path) -> Iterator[None]:
+    """While ``copy`` (the importer's consistent copy of a database) is read, its checks'
+    messages and once-per-file warnings name ``source``, the file the caller passed."""
+    token = _READ_FOR.set((Path(copy), Path(source)))
+    try:
+        yield
+    finally:
+        _READ_FOR.reset(token)
+
+
+def _shown(path: str | os.PathLike[str]) -> Path:
+    """``path`` as messages name it: the source of a copy read for it (:func:`reading_for`)."""
+    pair = _READ_FOR.get()
+    return pair[1] if pair is not None and Path(path) == pair[0] else Path(path)
+
 
 def verified_epochs(
-    conn: sqlite3.Connection, path: Path, where: str, args: Sequence[object]
+    conn: sqlite3.Connection,
+    path: Path,
+    where: str,
+    args: Sequence[object],
+    *,
+    collect: bool = True,
 ) -> list[tuple[Any, ...]]:
     """The ``epochs`` rows (aliased ``e``) matching ``where``, each checked against its
     checksum: a mismatch is a :class:`ResultsDBError` naming the run (:func:`damaged_run`);
-    rows without one are read unverified, with one warning per file (module docstring)."""
+    rows without one are read unverified, with one warning per file (module docstring).
+    ``collect=False`` checks them and returns none (a whole campaign's rows, only checked)."""
+    path = _shown(path)
     cols = ", ".join(f"e.{c}" for c in _EPOCH_COLUMNS.split(", "))
     stored = "e.checksum" if _has_checksums(conn) else "NULL"  # NULL: schema 1, read-only
     sql = f"SELECT {cols}, {stored} FROM epochs e"
@@ -585,7 +614,8 @@ def verified_epochs(
                     "checksum written with them",
                 )
             )
-        out.append(tuple(row))
+        if collect:
+            out.append(tuple(row))
     name = os.fspath(Path(path).resolve())
     if legacy and name not in _LEGACY_WARNED:
         _LEGACY_WARNED.add(name)
@@ -682,7 +712,7 @@ def damaged_run(path: str | os.PathLike[str], run: Sequence[object], why: str) -
     >>> damaged_run("r.sqlite", ("nb201", "|a|", "cifar10", 200, 777), "has seed -1")
     "r.sqlite is damaged: run ('nb201', '|a|', 'cifar10', 200, 777) has seed -1; remove that run from the database (or train it again) before importing"
     """
-    return f"{path} is damaged: run {tuple(run)} {why}; {DAMAGED_FIX}"
+    return f"{_shown(path)} is damaged: run {tuple(run)} {why}; {DAMAGED_FIX}"
 
 
 def _check_damage(conn: sqlite3.Connection, path: Path, space: str | None) -> None:
@@ -804,7 +834,7 @@ def _checked_frame(
             where = ["e.epoch = e.schedule"] if final_only else []
             where += [] if space is None else ["e.space = ?"]
             args = () if space is None else (space,)
-            verified_epochs(conn, Path(path), " AND ".join(where) or "1", args)
+            verified_epochs(conn, Path(path), " AND ".join(where) or "1", args, collect=False)
             return db.epochs_frame()
         finally:
             conn.execute("COMMIT")

@@ -263,6 +263,16 @@ def test_with_stand_ins_names_cells(cells: Any) -> None:
     _one_line(exc, "cells")
 
 
+def test_with_stand_ins_takes_a_cell_as_a_list_too() -> None:
+    # the triples check refused [p, label, algo], which run_cells always took
+    from nb201_flat.search import RandomSearch, with_stand_ins
+    from nb201_flat.search.protocol import Protocol
+
+    p = Protocol("toy", KEY, (KEY,), budget_queries=3)
+    algo = RandomSearch()
+    assert with_stand_ins(_table(), [[p, "rs", algo]]) == [(p, "rs", algo)]
+
+
 @pytest.mark.parametrize("seed", [2**63, 2**64])
 def test_a_seed_beyond_int64_is_refused_where_it_enters(seed: int) -> None:
     # stored, then to_tidy's Int64 column raised a raw TypeError

@@ -135,8 +135,9 @@ def test_census_pairs_out_replaces_only_a_pairs_csv(
     line = _one_line_exit_2(capsys, *argv, str(db))
     assert "exists and is not a census pairs CSV, which is never overwritten" in line, line
     assert db.read_bytes() == b"SQLite format 3\x00precious"
-    # a rerun replaces its own earlier CSV
+    # a rerun replaces its own earlier CSV, and an empty file (touch, mktemp) is written
     csv = tmp_path / "pairs.csv"
+    csv.touch()
     assert main([*argv, str(csv)]) == 0
     first = csv.read_text()
     assert main([*argv, str(csv), "--seed", "1"]) == 0

@@ -99,9 +99,7 @@ def test_tiny_cpu_pass_exercises_every_measurement(monkeypatch: pytest.MonkeyPat
     for g in runs:
         ratio = g["aggregate_images_per_s"] / r["faithful"]["images_per_s"]
         assert g["ratio_to_single"] == pytest.approx(ratio)
-    assert (
-        res["grouped"]["ratio_to_single"] == "cells.resnet_like.faithful (one network of the cell)"
-    )
+    assert res["grouped"]["single"] == "cells.resnet_like.faithful (one network of the cell)"
     assert res["peak_gpu_mem_mb"] is None  # CPU: no GPU memory to report
     assert res["peak_gpu_reserved_mb"] is None
     st = res["streams"]

@@ -422,6 +422,11 @@ def test_a_loaded_table_with_curves_pickles_and_refuses_a_replaced_file(tmp_path
     with pytest.raises(TableFileError, match="was replaced after the table was loaded"):
         late.curve(_LOSS)
     assert np.all(require_curves(loaded).curve(_LOSS) == 2.0)  # the original still reads its own
+    # a closed reader's copy is closed too: it never opens whatever file is there by then
+    other = load_saved_table(folder)
+    require_curves(other).close()
+    with pytest.raises(TableFileError, match="is closed"):
+        require_curves(pickle.loads(pickle.dumps(other))).curve(_LOSS)
 
 
 def test_a_load_that_races_with_a_replacement_never_mixes_two_tables(

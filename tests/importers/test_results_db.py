@@ -314,13 +314,20 @@ def test_a_live_database_records_the_sha256_of_the_bytes_it_read(db_path: Path) 
 
     from nb201_flat.importers import import_table
     from nb201_flat.storage import SOURCE_SHA256
+    from nb201_flat.train.results_db import row_checksum
 
     writer = sqlite3.connect(db_path, isolation_level=None)
     writer.execute("PRAGMA wal_autocheckpoint = 0")  # the change stays in the -wal file
+    writer.create_function("row_checksum", 11, lambda *row: row_checksum(row))
+    columns = (
+        "space, arch, arch_index, dataset, split, schedule, seed, epoch, loss, accuracy, time_s"
+    )
     try:
         before = import_table(db_path)
         main_file = hashlib.sha256(db_path.read_bytes()).hexdigest()
+        # a change as a writer makes it: the numbers with their checksum
         writer.execute("UPDATE epochs SET accuracy = 77.0 WHERE epoch = 2")
+        writer.execute(f"UPDATE epochs SET checksum = row_checksum({columns}) WHERE epoch = 2")
         assert Path(f"{db_path}-wal").stat().st_size > 0
         assert hashlib.sha256(db_path.read_bytes()).hexdigest() == main_file
         after = import_table(db_path)

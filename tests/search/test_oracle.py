@@ -468,6 +468,11 @@ def test_protocol_replace_takes_the_seed_policy_asked_without_a_warning() -> Non
         assert Protocol("toy", key, report, budget_queries=5, seed=1).seed_policy == 1
     with pytest.raises(ArgumentError, match="pass seed_policy= only"):
         Protocol("toy", key, report, budget_queries=5, seed=1, seed_policy=2)
+    # and in replace, which listed seed as a name it takes and then refused it always
+    with pytest.warns(DeprecationWarning, match="seed= as a stored-seed policy is deprecated"):
+        assert p.replace(seed=1).seed_policy == 1
+    with pytest.raises(ArgumentError, match="pass seed_policy= only"):
+        p.replace(seed=1, seed_policy=3)
 
 
 @pytest.mark.parametrize("inf", [np.inf, -np.inf])

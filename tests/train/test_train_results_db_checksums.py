@@ -133,6 +133,8 @@ def test_a_schema_1_file_is_read_with_one_warning_and_migrated_by_a_writer(
         read_results_db(path)
     legacy = [r for r in caplog.records if "have no checksum" in r.getMessage()]
     assert len(legacy) == 1 and "1 epoch rows" in legacy[0].getMessage()  # once per file
+    # the import reads a copy, yet names the file passed (and warns once for it)
+    assert legacy[0].getMessage().startswith(f"{path}: ")
     assert path.read_bytes() == before  # reading changes nothing
     # a writer adds the column (schema 2): the old row keeps NULL, new rows get a checksum
     db = ResultsDB(path)
@@ -163,3 +165,21 @@ def test_a_file_of_a_later_schema_is_refused(tmp_path: Path) -> None:
     con.close()
     with pytest.raises(Exception, match=r"has results schema '3', this version reads '1' and '2'"):
         load_results(path)
+
+
+def test_a_copy_that_cannot_be_written_is_not_blamed_on_the_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the import reads a consistent copy in the temporary folder; a folder it cannot use
+    # escaped as a raw traceback, or was reported as the source being unreadable
+    import tempfile
+
+    path = _db(tmp_path / "r.sqlite")
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("x")
+    monkeypatch.setattr(tempfile, "tempdir", str(not_a_folder))
+    with pytest.raises(ResultsDBError, match="into the temporary folder .* point TMPDIR at a"):
+        read_results_db(path)
+    assert main(["import", str(path), "--out", str(tmp_path / "t")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"cannot copy results database {path} into" in err, err
