@@ -29,18 +29,26 @@ Columns of ``epochs``: ``loss`` and ``accuracy`` (%) per split; ``time_s`` is, f
 the cumulative training time up to that epoch (so at the last epoch: the schedule's training
 time, NB201's ``time_s``), and for evaluated splits the time of that epoch's evaluation.
 
-Every epoch row has a checksum (:func:`row_checksum`: sha256 of the row's key and values, the
-floats as ``float.hex``), written in the same transaction as the row and checked wherever
-numbers are read (:func:`load_results`, :func:`load_curves`, :meth:`ResultsDB.final_metrics`):
-SQLite notices no flipped bit in a stored REAL, and a mismatch is refused, naming the run. The
-checksum is a column of the row it covers (``epochs.checksum``), not a side table: a flipped
-key field then fails the check rather than unlinking the row from its checksum. That column
-is schema 2: a writer opening a schema-1 file adds it (``ALTER TABLE``, one transaction) and
-marks the file 2, so an older version refuses the file by its version rather than failing at
-its first positional insert. The rows already there keep a NULL checksum: they are read,
-unverified, with one warning per file. Every row written since carries one (no older writer
-can add rows to a schema-2 file), and no checksum can be recovered for the old rows; refusing
-them would leave every database trained before this change unreadable.
+Every row of every table but ``meta`` has a checksum (:func:`row_checksum`: sha256 of the
+row's key and values, the floats as ``float.hex``), written in the same statement as the row
+and checked wherever it is read: epochs where numbers are (:func:`load_results`,
+:func:`load_curves`, :meth:`ResultsDB.final_metrics`); ``runs`` and the side tables where a
+status, a stand-in or a digest decides what is imported or skipped (those two,
+:meth:`ResultsDB.runs_frame`, :func:`check_finished_runs`, and training's
+:meth:`~ResultsDB.status`, :meth:`~ResultsDB.done_keys`, :meth:`~ResultsDB.data_digest`,
+:meth:`~ResultsDB.data_digests`). SQLite notices no flipped bit in a stored value, and a flipped
+``isomorphic_to`` would copy another cell's numbers; a mismatch is refused, naming the run. The
+checksum is a column of the row it covers (``checksum``), not a side table: a flipped key field
+then fails the check rather than unlinking the row from its checksum. Those columns are schema
+2: a writer opening a schema-1 file adds them (``ALTER TABLE``, one transaction) and marks the
+file 2, so an older version refuses the file by its version rather than failing at its first
+positional insert (a schema-2 file written before ``runs`` and the side tables had theirs gets
+them the same way). The rows already there keep a NULL checksum: they are read, unverified,
+with one warning per file. Every row written since carries one (no older writer can add rows
+to a schema-2 file), and no checksum can be recovered for the old rows; refusing them would
+leave every database trained before this change unreadable. A writer that rewrites a run's
+row (:meth:`ResultsDB.write_epoch` keeps its sizes) checks it first, and writes a row that
+fails anew rather than checksumming its damaged values.
 
 Examples
 --------
@@ -104,6 +112,33 @@ _EPOCH_COLUMNS = (
 )
 """The columns of ``epochs``, in order: the content :func:`row_checksum` covers."""
 
+_KEY_KINDS = {"space": "TEXT", "arch": "TEXT", "dataset": "TEXT"} | dict.fromkeys(
+    ["schedule", "seed"], "INTEGER"
+)
+_COLUMN_KINDS: dict[str, dict[str, str]] = {
+    "runs": {
+        "space": "TEXT",
+        "arch": "TEXT",
+        "arch_index": "INTEGER",
+        "dataset": "TEXT",
+        "schedule": "INTEGER",
+        "seed": "INTEGER",
+        "status": "TEXT",
+        **dict.fromkeys(["params_mb", "flops_m", "train_time_s"], "REAL"),
+        "host": "TEXT",
+        "updated_at": "REAL",
+    },
+    **{table: _KEY_KINDS | columns for table, columns in _SIDE_TABLES.items()},
+}
+"""The columns of ``runs`` and the side tables, in order (the content of their rows'
+checksums), with their declared types (a value is hashed as the column stores it)."""
+
+_CHECKED: dict[str, str] = {
+    "epochs": _EPOCH_COLUMNS,
+    **{table: ", ".join(kinds) for table, kinds in _COLUMN_KINDS.items()},
+}
+"""Every table whose rows carry a checksum, with the columns it covers, in order."""
+
 DAMAGED_FIX = "remove that run from the database (or train it again) before importing"
 """What to do about a damaged run: a database the user trained cannot be re-downloaded."""
 
@@ -120,14 +155,14 @@ CREATE TABLE IF NOT EXISTS runs (
     space TEXT NOT NULL, arch TEXT NOT NULL, arch_index INTEGER NOT NULL,
     dataset TEXT NOT NULL, schedule INTEGER NOT NULL, seed INTEGER NOT NULL,
     status TEXT NOT NULL, params_mb REAL, flops_m REAL, train_time_s REAL,
-    host TEXT, updated_at REAL,
+    host TEXT, updated_at REAL, checksum TEXT,
     PRIMARY KEY (space, arch, dataset, schedule, seed)
 );
 """ + "".join(
     f"CREATE TABLE IF NOT EXISTS {table} (space TEXT NOT NULL, arch TEXT NOT NULL, "
     "dataset TEXT NOT NULL, schedule INTEGER NOT NULL, seed INTEGER NOT NULL, "
     + "".join(f"{name} {kind} NOT NULL, " for name, kind in columns.items())
-    + f"PRIMARY KEY ({_RUN_KEY}));\n"
+    + f"checksum TEXT, PRIMARY KEY ({_RUN_KEY}));\n"
     for table, columns in _SIDE_TABLES.items()
 )
 
@@ -255,18 +290,22 @@ class ResultsDB:
         self._migrate(conn)  # after the check: a file of another schema is never altered
 
     def _migrate(self, conn: sqlite3.Connection) -> None:
-        """Schema 1 to 2: add ``epochs.checksum`` (its rows keep NULL: module docstring)."""
-        if _has_checksums(conn):  # the usual case: no write lock taken
+        """Schema 1 to 2: add the ``checksum`` column to every table that lacks it (its rows
+        keep NULL: module docstring); also to a schema-2 file written before ``runs`` and
+        the side tables had one (their checksums joined schema 2 in its development)."""
+        if not _unchecked_tables(conn):  # the usual case: no write lock taken
             return
         self._retry(lambda: conn.execute("BEGIN IMMEDIATE"))  # on conn: not yet self._conn
         try:
-            if not _has_checksums(conn):  # not added meanwhile by another writer
-                conn.execute("ALTER TABLE epochs ADD COLUMN checksum TEXT")
-                conn.execute(
-                    "UPDATE meta SET value = ? WHERE key = 'schema_version' AND value = '1'",
-                    (str(SCHEMA_VERSION),),
-                )
-                log.info("%s: added row checksums (results schema 1 to 2)", self.path)
+            missing = _unchecked_tables(conn)  # not added meanwhile by another writer
+            for table in missing:
+                conn.execute(f"ALTER TABLE {table} ADD COLUMN checksum TEXT")
+            conn.execute(
+                "UPDATE meta SET value = ? WHERE key = 'schema_version' AND value = '1'",
+                (str(SCHEMA_VERSION),),
+            )
+            if missing:
+                log.info("%s: added row checksums to %s", self.path, ", ".join(missing))
         except BaseException:
             conn.execute("ROLLBACK")
             raise
@@ -332,12 +371,14 @@ class ResultsDB:
         space, arch, dataset, schedule, seed = key
         with self._write() as conn:
             _insert_epochs(conn, key, index, epoch, rows)
-            conn.execute(
-                "INSERT INTO runs (space, arch, arch_index, dataset, schedule, seed, status, "
-                "host, updated_at) VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?) "
-                "ON CONFLICT DO UPDATE SET status = 'running', host = excluded.host, "
-                "updated_at = excluded.updated_at",
-                (space, arch, index, dataset, schedule, seed, socket.gethostname(), time.time()),
+            # the run's sizes and time stay (a run marked before, trained again); the whole
+            # row is written again with its checksum, in the same transaction
+            old = _kept_row(conn, self.path, "runs", key)
+            sizes = (None, None, None) if old is None else old[7:10]
+            _put_row(
+                conn,
+                "runs",
+                (space, arch, index, dataset, schedule, seed, "running", *sizes, *_stamp()),
             )
 
     def discard_epochs_after(self, key: Sequence[object], epoch: int) -> int:
@@ -383,49 +424,26 @@ class ResultsDB:
         """
         space, arch, dataset, schedule, seed = key
         with self._write() as conn:
-            if keep_done and _value(conn, "runs", "status", key) == "done":
-                return False
+            if keep_done:  # a row that fails its checksum is no finished run: written anew
+                old = _kept_row(conn, self.path, "runs", key)
+                if old is not None and old[6] == "done":
+                    return False
             if final_rows is not None:
                 _insert_epochs(conn, key, index, int(schedule), final_rows)  # type: ignore[call-overload]
-            conn.execute(
-                "INSERT OR REPLACE INTO runs (space, arch, arch_index, dataset, schedule, seed, "
-                "status, params_mb, flops_m, train_time_s, host, updated_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    space,
-                    arch,
-                    index,
-                    dataset,
-                    schedule,
-                    seed,
-                    status,
-                    params_mb,
-                    flops_m,
-                    train_time_s,
-                    socket.gethostname(),
-                    time.time(),
-                ),
+            sizes = (params_mb, flops_m, train_time_s)
+            _put_row(
+                conn,
+                "runs",
+                (space, arch, index, dataset, schedule, seed, status, *sizes, *_stamp()),
             )
             if trained_as is not None:
-                conn.execute(
-                    "INSERT OR REPLACE INTO run_forms VALUES (?, ?, ?, ?, ?, ?)",
-                    (space, arch, dataset, schedule, seed, trained_as),
-                )
+                _put_row(conn, "run_forms", (*key, trained_as))
             if trained_on is not None:
-                conn.execute(
-                    "INSERT OR REPLACE INTO run_devices VALUES (?, ?, ?, ?, ?, ?)",
-                    (space, arch, dataset, schedule, seed, trained_on),
-                )
+                _put_row(conn, "run_devices", (*key, trained_on))
             if data is not None:
-                conn.execute(
-                    "INSERT OR REPLACE INTO run_data VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (space, arch, dataset, schedule, seed, data.digest, int(data.official)),
-                )
+                _put_row(conn, "run_data", (*key, data.digest, int(data.official)))
             if isomorphic_to is not None:
-                conn.execute(
-                    "INSERT OR REPLACE INTO run_isomorphic VALUES (?, ?, ?, ?, ?, ?)",
-                    (space, arch, dataset, schedule, seed, isomorphic_to),
-                )
+                _put_row(conn, "run_isomorphic", (*key, isomorphic_to))
             else:  # trained after all (or anything else): no stand-in any more
                 conn.execute(f"DELETE FROM run_isomorphic WHERE {_KEY_WHERE}", tuple(key))
         return True
@@ -433,7 +451,7 @@ class ResultsDB:
     # -- reading --------------------------------------------------------------------------
     def status(self, key: Sequence[object]) -> str | None:
         """The run's status, or ``None`` when it never started."""
-        status = _value(self._connect(), "runs", "status", key)
+        status = self._verified_value("runs", "status", key)
         return None if status is None else str(status)
 
     def is_done(self, key: Sequence[object]) -> bool:
@@ -442,18 +460,12 @@ class ResultsDB:
 
     def done_keys(self) -> set[Key]:
         """Keys of all finished runs (one query; executors use it to skip work)."""
-        conn = self._connect()
-        rows = conn.execute(
-            "SELECT space, arch, dataset, schedule, seed FROM runs WHERE status = 'done'"
-        ).fetchall()
-        return {(str(a), str(b), str(c), int(d), int(e)) for a, b, c, d, e in rows}
+        rows = verified_rows(self._connect(), self.path, "runs")
+        return {_as_key(_run_of("runs", r)) for r in rows if r[6] == "done"}
 
     def data_digest(self, key: Sequence[object]) -> str | None:
         """The data digest the run was recorded with (``None``: unrecorded)."""
-        conn = self._connect()
-        if "run_data" not in _tables(conn):
-            return None
-        digest = _value(conn, "run_data", "data_digest", key)
+        digest = self._verified_value("run_data", "data_digest", key)
         return None if digest is None else str(digest)
 
     def data_digests(self) -> dict[Key, str]:
@@ -461,12 +473,18 @@ class ResultsDB:
         written before digests were). A digest whose run is gone from ``runs`` (deleted by
         hand, as a damaged run's fix says) describes no run and is left out."""
         conn = self._connect()
-        if "run_data" not in _tables(conn):
-            return {}
-        rows = conn.execute(
-            f"SELECT {_RUN_KEY}, data_digest FROM run_data JOIN runs USING ({_RUN_KEY})"
-        ).fetchall()
-        return {(str(a), str(b), str(c), int(d), int(e)): str(g) for a, b, c, d, e, g in rows}
+        with _read_transaction(conn):  # both tables as of one moment
+            runs = {_run_of("runs", r) for r in verified_rows(conn, self.path, "runs")}
+            data = verified_rows(conn, self.path, "run_data")
+        return {_as_key(r[:5]): str(r[5]) for r in data if tuple(r[:5]) in runs}
+
+    def _verified_value(self, table: str, column: str, key: Sequence[object]) -> object:
+        """``column`` of the run ``key``'s row in ``table``, checked against the row's
+        checksum (:func:`verified_rows`); ``None`` without a row."""
+        where = " AND ".join(f"t.{c} = ?" for c in _RUN_KEY.split(", "))
+        rows = verified_rows(self._connect(), self.path, table, where, tuple(key))
+        at = list(_COLUMN_KINDS[table]).index(column)
+        return rows[0][at] if rows else None
 
     def final_metrics(self, key: Sequence[object]) -> tuple[dict[str, dict[str, float]], float]:
         """``({split: {"loss", "accuracy"}}, train_time_s)`` at the schedule's last epoch."""
@@ -495,14 +513,18 @@ class ResultsDB:
         conn = self._connect()
         tables = _tables(conn)
         # read-only files from before a side table get its columns as None
-        cols, joins = ["r.*"], []
+        cols, joins = [f"r.{c}" for c in _COLUMN_KINDS["runs"]], []
         for table, names in _SIDE_TABLES.items():
             if table in tables:
                 cols += [f"{table}.{c}" for c in names]
                 joins.append(f"LEFT JOIN {table} USING ({_RUN_KEY})")
             else:
                 cols += [f"NULL AS {c}" for c in names]
-        frame = pd.read_sql_query(f"SELECT {', '.join(cols)} FROM runs r {' '.join(joins)}", conn)
+        with _read_transaction(conn):  # the rows checked are the rows read
+            for table in _COLUMN_KINDS:  # every row, a side row whose key changed too
+                verified_rows(conn, self.path, table, collect=False)
+            sql = f"SELECT {', '.join(cols)} FROM runs r {' '.join(joins)}"
+            frame = pd.read_sql_query(sql, conn)
         for names in _SIDE_TABLES.values():
             for c in names:
                 col = frame[c].astype(object)
@@ -531,9 +553,39 @@ def _insert_epochs(
     )
 
 
-def _has_checksums(conn: sqlite3.Connection) -> bool:
-    """Whether ``epochs`` has the ``checksum`` column (schema 2)."""
-    return any(r[1] == "checksum" for r in conn.execute("PRAGMA table_info(epochs)"))
+def _put_row(conn: sqlite3.Connection, table: str, row: Sequence[object]) -> None:
+    """Upsert ``row`` (its :data:`_CHECKED` columns, in order) into ``table`` with its
+    checksum, in one statement. Numbers are hashed as the column stores them: a REAL column
+    keeps an int as a float, an INTEGER one a bool as an int."""
+    kinds = _COLUMN_KINDS[table].values()
+    stored = tuple(_as_stored(v, kind) for v, kind in zip(row, kinds, strict=True))
+    marks = ", ".join("?" * (len(stored) + 1))
+    conn.execute(
+        f"INSERT OR REPLACE INTO {table} ({_CHECKED[table]}, checksum) VALUES ({marks})",
+        (*stored, row_checksum(stored, table)),
+    )
+
+
+def _as_stored(value: Any, kind: str) -> object:
+    """``value`` as a column of type ``kind`` stores it (see :func:`_put_row`)."""
+    if value is None or kind == "TEXT":
+        return value
+    return float(value) if kind == "REAL" else int(value)
+
+
+def _stamp() -> tuple[str, float]:
+    """``runs``' last two columns: who wrote the row, and when."""
+    return socket.gethostname(), time.time()
+
+
+def _has_checksums(conn: sqlite3.Connection, table: str = "epochs") -> bool:
+    """Whether ``table`` has the ``checksum`` column (schema 2; a missing table has not)."""
+    return any(r[1] == "checksum" for r in conn.execute(f"PRAGMA table_info({table})"))
+
+
+def _unchecked_tables(conn: sqlite3.Connection) -> list[str]:
+    """The tables of :data:`_CHECKED` without their ``checksum`` column (all exist here)."""
+    return [table for table in _CHECKED if not _has_checksums(conn, table)]
 
 
 def _canonical(value: object) -> object:
@@ -544,18 +596,23 @@ def _canonical(value: object) -> object:
     return value
 
 
-def row_checksum(row: Sequence[object]) -> str:
-    """The checksum of one ``epochs`` row (its 11 columns in order, :data:`_EPOCH_COLUMNS`):
-    the first 16 hex digits (64 bits, plenty against damage, a quarter of the room) of the
-    sha256 of its canonical JSON.
+def row_checksum(row: Sequence[object], table: str = "epochs") -> str:
+    """The checksum of one row of ``table`` (its columns in order, :data:`_CHECKED`): the
+    first 16 hex digits (64 bits, plenty against damage, a quarter of the room) of the sha256
+    of its canonical JSON, the table's name first for any table but ``epochs`` (rows of the
+    side tables have one shape: a row's checksum holds only in its own table).
 
     >>> row = ("nb201", "|a|", 5, "cifar10", "train", 200, 777, 1, 2.3, 10.0, 1.5)
     >>> len(row_checksum(row)), row_checksum(row) == row_checksum(list(row))
     (16, True)
     >>> row_checksum(row) == row_checksum((*row[:9], math.nextafter(10.0, 11.0), 1.5))
     False
+    >>> side = ("nb201", "|a|", "cifar10", 200, 777, "|b|")
+    >>> row_checksum(side, "run_isomorphic") == row_checksum(side, "run_forms")
+    False
     """
-    text = json.dumps([_canonical(v) for v in row], ensure_ascii=False)
+    content = [_canonical(v) for v in row]
+    text = json.dumps(content if table == "epochs" else [table, *content], ensure_ascii=False)
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
@@ -595,47 +652,110 @@ def verified_epochs(
     checksum: a mismatch is a :class:`ResultsDBError` naming the run (:func:`damaged_run`);
     rows without one are read unverified, with one warning per file (module docstring).
     ``collect=False`` checks them and returns none (a whole campaign's rows, only checked)."""
+    return verified_rows(conn, path, "epochs", where, args, collect=collect, alias="e")
+
+
+_KEY_AT = {"epochs": (0, 1, 3, 5, 6), "runs": (0, 1, 3, 4, 5)}
+"""Where a row of a table holds its run's key (:data:`Key`); the side tables: first."""
+
+
+def verified_rows(
+    conn: sqlite3.Connection,
+    path: Path,
+    table: str,
+    where: str = "1",
+    args: Sequence[object] = (),
+    *,
+    collect: bool = True,
+    alias: str = "t",
+) -> list[tuple[Any, ...]]:
+    """The rows of ``table`` (aliased ``alias``; its :data:`_CHECKED` columns, in order)
+    matching ``where``, checked as :func:`verified_epochs` checks epochs; ``[]`` for a table
+    the file does not have (a read-only file of an earlier version)."""
     path = _shown(path)
-    cols = ", ".join(f"e.{c}" for c in _EPOCH_COLUMNS.split(", "))
-    stored = "e.checksum" if _has_checksums(conn) else "NULL"  # NULL: schema 1, read-only
-    sql = f"SELECT {cols}, {stored} FROM epochs e"
+    if table != "epochs" and table not in _tables(conn):
+        return []
+    cols = ", ".join(f"{alias}.{c}" for c in _CHECKED[table].split(", "))
+    stored = f"{alias}.checksum" if _has_checksums(conn, table) else "NULL"  # NULL: read-only
+    sql = f"SELECT {cols}, {stored} FROM {table} {alias}"
     legacy = 0
     out = []
     for *row, recorded in conn.execute(f"{sql} WHERE {where}", tuple(args)):
         if recorded is None:
             legacy += 1
-        elif recorded != row_checksum(row):
-            space, arch, _, dataset, split, schedule, seed, epoch = row[:8]
-            raise ResultsDBError(
-                damaged_run(
-                    path,
-                    (space, arch, dataset, schedule, seed),
-                    f"has numbers at epoch {epoch} on split {split!r} that do not match the "
-                    "checksum written with them",
-                )
-            )
+        elif recorded != row_checksum(row, table):
+            raise ResultsDBError(damaged_run(path, _run_of(table, row), _mismatch(table, row)))
         if collect:
             out.append(tuple(row))
     name = os.fspath(Path(path).resolve())
     if legacy and name not in _LEGACY_WARNED:
         _LEGACY_WARNED.add(name)
+        rows = f"{legacy} epoch rows" if table == "epochs" else f"{legacy} rows of table {table}"
         log.warning(
-            "%s: %d epoch rows have no checksum (written by a version before rows were "
-            "checksummed); read unverified",
+            "%s: %s have no checksum (written by a version before rows were checksummed); "
+            "read unverified (one warning per file)",
             path,
-            legacy,
+            rows,
         )
     return out
+
+
+def _run_of(table: str, row: Sequence[object]) -> tuple[object, ...]:
+    """The run key (:data:`Key`) of a row of ``table``."""
+    return tuple(row[i] for i in _KEY_AT.get(table, range(5)))
+
+
+def _mismatch(table: str, row: Sequence[object]) -> str:
+    """Why a row of ``table`` that does not match its checksum is refused (after the run)."""
+    if table == "epochs":
+        return (
+            f"has numbers at epoch {row[7]} on split {row[4]!r} that do not match the checksum "
+            "written with them"
+        )
+    return f"has a row in table {table} that does not match the checksum written with it"
+
+
+def _kept_row(
+    conn: sqlite3.Connection, path: Path, table: str, key: Sequence[object]
+) -> tuple[Any, ...] | None:
+    """A writer's read of the run ``key``'s row of ``table`` (its :data:`_CHECKED` columns;
+    ``None`` without one). A row that does not match its checksum reads as none, with a
+    warning: the write replaces it, and its damaged values are never checksummed anew."""
+    row = conn.execute(
+        f"SELECT {_CHECKED[table]}, checksum FROM {table} WHERE {_KEY_WHERE}", tuple(key)
+    ).fetchone()
+    if row is None:
+        return None
+    *values, recorded = row
+    if recorded is not None and recorded != row_checksum(values, table):
+        log.warning(
+            "%s: run %s %s; its row is written anew", path, tuple(key), _mismatch(table, values)
+        )
+        return None
+    return tuple(values)
 
 
 _KEY_WHERE = "space=? AND arch=? AND dataset=? AND schedule=? AND seed=?"
 """The condition that selects one run's rows, its key's five values bound in order."""
 
 
-def _value(conn: sqlite3.Connection, table: str, column: str, key: Sequence[object]) -> object:
-    """``column`` of the run ``key``'s row in ``table`` (``None`` without a row)."""
-    row = conn.execute(f"SELECT {column} FROM {table} WHERE {_KEY_WHERE}", tuple(key)).fetchone()
-    return None if row is None else row[0]
+def _as_key(run: Sequence[Any]) -> Key:
+    space, arch, dataset, schedule, seed = run
+    return (str(space), str(arch), str(dataset), int(schedule), int(seed))
+
+
+@contextmanager
+def _read_transaction(conn: sqlite3.Connection) -> Iterator[None]:
+    """Reads inside one read transaction (one moment of a file being written), or inside
+    the caller's."""
+    if conn.in_transaction:
+        yield
+        return
+    conn.execute("BEGIN")
+    try:
+        yield
+    finally:
+        conn.execute("COMMIT")
 
 
 def _tables(conn: sqlite3.Connection) -> set[str]:
@@ -813,10 +933,12 @@ def check_finished_runs(conn: sqlite3.Connection, path: Path, space: str) -> Non
             ),
         ),
     ]
-    for sql, args, why in checks:
-        row = conn.execute(sql, (space, *args)).fetchone()
-        if row is not None:
-            raise ResultsDBError(damaged_run(path, row[:5], why(row)))
+    with _read_transaction(conn):  # the statuses checked are the statuses read
+        verified_rows(conn, path, "runs", "t.space = ?", (space,), collect=False)
+        for sql, args, why in checks:
+            row = conn.execute(sql, (space, *args)).fetchone()
+            if row is not None:
+                raise ResultsDBError(damaged_run(path, row[:5], why(row)))
 
 
 def _checked_frame(
@@ -835,6 +957,9 @@ def _checked_frame(
             where += [] if space is None else ["e.space = ?"]
             args = () if space is None else (space,)
             verified_epochs(conn, Path(path), " AND ".join(where) or "1", args, collect=False)
+            # the frame's run status decides which runs are finished
+            runs = "1" if space is None else "t.space = ?"
+            verified_rows(conn, Path(path), "runs", runs, args, collect=False)
             return db.epochs_frame()
         finally:
             conn.execute("COMMIT")

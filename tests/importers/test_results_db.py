@@ -13,20 +13,18 @@ from nb201_flat.space import NB201
 
 
 def _edit_as_a_writer(path: Path, *statements: str) -> None:
-    """Run ``statements`` on the database and rewrite every row's checksum, as a writer with a
-    bug would store those numbers: the checks past the checksum see them."""
+    """Run ``statements`` on the database and rewrite every row's checksum (of every table),
+    as a writer with a bug would store those values: the checks past the checksum see them."""
     import sqlite3
 
-    from nb201_flat.train.results_db import row_checksum
+    from nb201_flat.train.results_db import _CHECKED, row_checksum
 
     con = sqlite3.connect(path)
-    con.create_function("row_checksum", 11, lambda *row: row_checksum(row))
+    con.create_function("row_checksum", -1, lambda table, *row: row_checksum(row, table))
     for sql in statements:
         con.execute(sql)
-    columns = (
-        "space, arch, arch_index, dataset, split, schedule, seed, epoch, loss, accuracy, time_s"
-    )
-    con.execute(f"UPDATE epochs SET checksum = row_checksum({columns})")
+    for table, columns in _CHECKED.items():
+        con.execute(f"UPDATE {table} SET checksum = row_checksum('{table}', {columns})")
     con.commit()
     con.close()
 

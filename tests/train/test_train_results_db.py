@@ -99,8 +99,12 @@ INSERT INTO meta VALUES ('schema_version', '1');
 INSERT INTO epochs VALUES ('nb201', '{a}', 0, 'cifar10', 'train', 1, 777, 1, 2.0, 10.0, 3.0);
 INSERT INTO runs VALUES ('nb201', '{a}', 0, 'cifar10', 1, 777, 'done', 0.1, 1.0, 3.0, 'h', 0.0);
 """
-# how an earlier version marks a run: by position, into runs' twelve columns
-_EARLIER_MARK = "INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+# how a version before run checksums marks a run: runs' twelve columns, no checksum
+_EARLIER_MARK = (
+    "INSERT OR REPLACE INTO runs (space, arch, arch_index, dataset, schedule, seed, status, "
+    "params_mb, flops_m, train_time_s, host, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+    "?, ?)"
+)
 
 
 def test_runs_forms_beside_files_and_writers_of_earlier_versions(tmp_path: Path) -> None:
@@ -125,9 +129,9 @@ def test_runs_forms_beside_files_and_writers_of_earlier_versions(tmp_path: Path)
     db.write_epoch(("nb201", c, "cifar10", 1, 777), 2, 1, {"train": (2.0, 10.0, 3.0)})
     db.mark_run(("nb201", b, "cifar10", 1, 777), 1, "done", trained_as="grouped:3")
     db.close()
-    # ...and runs keeps its twelve columns: an earlier version's positional mark still fits
-    # (the file is schema 2 now, for the epochs' checksums: an earlier version refuses it by
-    # its version rather than failing at its first epoch row)
+    # ...and a run marked without a checksum (a writer before run checksums) is read as it
+    # is (the file is schema 2 now, for the checksums: an earlier version refuses it by its
+    # version rather than failing at its first row)
     con = sqlite3.connect(path)
     row = ("nb201", c, 2, "cifar10", 1, 777, "done", 0.1, 1.0, 3.0, "h", 0.0)
     con.execute(_EARLIER_MARK, row)
