@@ -144,15 +144,21 @@ def scaled(n):
 """
 
 
-def _scaled(root: Path) -> tuple[float, int, str]:
-    """``kmod.scaled(10)`` in a fresh process, its compiles from the cache, and its stderr."""
-    code = "import kmod; print(kmod.scaled(10), sum(kmod.scaled.stats.cache_hits.values()))"
+def _value_hits_err(root: Path, code: str) -> tuple[float, int, str]:
+    """Run ``code`` (which prints a kernel's value and its compiles from the cache) in a fresh
+    process importing from ``root``: the value, the cache hits and the process's stderr."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), *sys.path])}
     out = subprocess.run(
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
     )
     value, hits = out.stdout.split()
     return float(value), int(hits), out.stderr
+
+
+def _scaled(root: Path) -> tuple[float, int, str]:
+    """``kmod.scaled(10)`` in a fresh process (:func:`_value_hits_err`)."""
+    code = "import kmod; print(kmod.scaled(10), sum(kmod.scaled.stats.cache_hits.values()))"
+    return _value_hits_err(root, code)
 
 
 def test_damaged_machine_code_in_the_cache_is_compiled_again(tmp_path: Path) -> None:
@@ -193,8 +199,8 @@ def summed(a):
 
 
 def _summed(root: Path, *, other_types_first: bool) -> tuple[float, int, str]:
-    """``kmod2.summed`` of a float array in a fresh process, its compiles from the cache and its
-    stderr; ``other_types_first``: numba makes two other array types before that call."""
+    """``kmod2.summed`` of a float array in a fresh process (:func:`_value_hits_err`);
+    ``other_types_first``: numba makes two other array types before that call."""
     first = "numba.typeof(np.zeros(2, np.int16)); numba.typeof(np.zeros(2, np.int32)); "
     code = (
         "import numba, numpy as np; "
@@ -202,12 +208,7 @@ def _summed(root: Path, *, other_types_first: bool) -> tuple[float, int, str]:
         + "import kmod2; print(kmod2.summed(np.arange(4.0)), "
         "sum(kmod2.summed.stats.cache_hits.values()))"
     )
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), *sys.path])}
-    out = subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
-    )
-    value, hits = out.stdout.split()
-    return float(value), int(hits), out.stderr
+    return _value_hits_err(root, code)
 
 
 def test_the_sums_hold_whatever_types_a_process_made_first(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from train_helpers import write_many
+from train_helpers import SCHEMA_1_TABLES, write_many
 
 from nb201_flat.errors import FormatError
 from nb201_flat.train.results_db import (
@@ -79,26 +79,13 @@ def test_several_spaces_need_a_choice(tmp_path: Path) -> None:
 
 
 # the layout of files written before the runs' forms were recorded
-_BEFORE_FORMS = """
-CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE epochs (
-    space TEXT NOT NULL, arch TEXT NOT NULL, arch_index INTEGER NOT NULL,
-    dataset TEXT NOT NULL, split TEXT NOT NULL, schedule INTEGER NOT NULL,
-    seed INTEGER NOT NULL, epoch INTEGER NOT NULL,
-    loss REAL, accuracy REAL, time_s REAL,
-    PRIMARY KEY (space, arch, dataset, split, schedule, seed, epoch)
-);
-CREATE TABLE runs (
-    space TEXT NOT NULL, arch TEXT NOT NULL, arch_index INTEGER NOT NULL,
-    dataset TEXT NOT NULL, schedule INTEGER NOT NULL, seed INTEGER NOT NULL,
-    status TEXT NOT NULL, params_mb REAL, flops_m REAL, train_time_s REAL,
-    host TEXT, updated_at REAL,
-    PRIMARY KEY (space, arch, dataset, schedule, seed)
-);
-INSERT INTO meta VALUES ('schema_version', '1');
+_BEFORE_FORMS = (
+    SCHEMA_1_TABLES
+    + """
 INSERT INTO epochs VALUES ('nb201', '{a}', 0, 'cifar10', 'train', 1, 777, 1, 2.0, 10.0, 3.0);
 INSERT INTO runs VALUES ('nb201', '{a}', 0, 'cifar10', 1, 777, 'done', 0.1, 1.0, 3.0, 'h', 0.0);
 """
+)
 # how a version before run checksums marks a run: runs' twelve columns, no checksum
 _EARLIER_MARK = (
     "INSERT OR REPLACE INTO runs (space, arch, arch_index, dataset, schedule, seed, status, "

@@ -16,6 +16,7 @@ from types import SimpleNamespace
 
 import pandas as pd
 import pytest
+from train_helpers import SCHEMA_1_TABLES
 
 from nb201_flat.cli import main
 from nb201_flat.errors import ResultsDBError
@@ -102,26 +103,13 @@ def test_values_sqlite_stores_differently_still_match(tmp_path: Path) -> None:
     assert math.inf in curves["value"].tolist()
 
 
-_SCHEMA_1 = """
-CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE epochs (
-    space TEXT NOT NULL, arch TEXT NOT NULL, arch_index INTEGER NOT NULL,
-    dataset TEXT NOT NULL, split TEXT NOT NULL, schedule INTEGER NOT NULL,
-    seed INTEGER NOT NULL, epoch INTEGER NOT NULL,
-    loss REAL, accuracy REAL, time_s REAL,
-    PRIMARY KEY (space, arch, dataset, split, schedule, seed, epoch)
-);
-CREATE TABLE runs (
-    space TEXT NOT NULL, arch TEXT NOT NULL, arch_index INTEGER NOT NULL,
-    dataset TEXT NOT NULL, schedule INTEGER NOT NULL, seed INTEGER NOT NULL,
-    status TEXT NOT NULL, params_mb REAL, flops_m REAL, train_time_s REAL,
-    host TEXT, updated_at REAL,
-    PRIMARY KEY (space, arch, dataset, schedule, seed)
-);
-INSERT INTO meta VALUES ('schema_version', '1');
+_SCHEMA_1 = (
+    SCHEMA_1_TABLES
+    + """
 INSERT INTO epochs VALUES ('nb201', '{a}', 11472, 'cifar10', 'train', 1, 777, 1, 2.0, 10.0, 3.0);
 INSERT INTO runs VALUES ('nb201', '{a}', 11472, 'cifar10', 1, 777, 'done', 0.1, 1.0, 3.0, 'h', 0);
 """
+)
 
 
 def test_a_schema_1_file_is_read_with_one_warning_and_migrated_by_a_writer(

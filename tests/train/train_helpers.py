@@ -10,6 +10,27 @@ import numpy as np
 
 from nb201_flat.train.data import write_batch
 
+SCHEMA_1_TABLES = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE epochs (
+    space TEXT NOT NULL, arch TEXT NOT NULL, arch_index INTEGER NOT NULL,
+    dataset TEXT NOT NULL, split TEXT NOT NULL, schedule INTEGER NOT NULL,
+    seed INTEGER NOT NULL, epoch INTEGER NOT NULL,
+    loss REAL, accuracy REAL, time_s REAL,
+    PRIMARY KEY (space, arch, dataset, split, schedule, seed, epoch)
+);
+CREATE TABLE runs (
+    space TEXT NOT NULL, arch TEXT NOT NULL, arch_index INTEGER NOT NULL,
+    dataset TEXT NOT NULL, schedule INTEGER NOT NULL, seed INTEGER NOT NULL,
+    status TEXT NOT NULL, params_mb REAL, flops_m REAL, train_time_s REAL,
+    host TEXT, updated_at REAL,
+    PRIMARY KEY (space, arch, dataset, schedule, seed)
+);
+INSERT INTO meta VALUES ('schema_version', '1');
+"""
+"""A results database of schema 1 (before row checksums and the runs' side tables), without
+rows: what files written by earlier versions hold."""
+
 # kept small so one epoch of the C=4, N=1 network takes milliseconds on a CPU
 N_PER_BATCH = 16
 N_TEST = 24
