@@ -139,8 +139,12 @@ _CHECKED: dict[str, str] = {
 }
 """Every table whose rows carry a checksum, with the columns it covers, in order."""
 
-DAMAGED_FIX = "remove that run from the database (or train it again) before importing"
-"""What to do about a damaged run: a database the user trained cannot be re-downloaded."""
+DAMAGED_FIX = (
+    "delete that run's rows from every table of the database, then train it again or import "
+    "without it"
+)
+"""What to do about a damaged run: a database the user trained cannot be re-downloaded, and
+training refuses it too (its reads check the same rows), so the rows go first."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -830,7 +834,7 @@ def damaged_run(path: str | os.PathLike[str], run: Sequence[object], why: str) -
     database at ``path``: ``why`` follows the run, :data:`DAMAGED_FIX` ends it.
 
     >>> damaged_run("r.sqlite", ("nb201", "|a|", "cifar10", 200, 777), "has seed -1")
-    "r.sqlite is damaged: run ('nb201', '|a|', 'cifar10', 200, 777) has seed -1; remove that run from the database (or train it again) before importing"
+    "r.sqlite is damaged: run ('nb201', '|a|', 'cifar10', 200, 777) has seed -1; delete that run's rows from every table of the database, then train it again or import without it"
     """
     return f"{_shown(path)} is damaged: run {tuple(run)} {why}; {DAMAGED_FIX}"
 

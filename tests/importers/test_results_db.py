@@ -87,7 +87,9 @@ def test_a_damaged_cell_is_refused_naming_file_run_and_column(
     con.execute(f"UPDATE epochs SET {change} WHERE epoch = 2")
     con.commit()
     con.close()
-    with pytest.raises(ResultsDBError, match=rf"results.sqlite is damaged: .*{named}.*; remove"):
+    with pytest.raises(
+        ResultsDBError, match=rf"results.sqlite is damaged: .*{named}.*; delete that run"
+    ):
         read_results_db(db_path)
 
 
@@ -238,7 +240,7 @@ def test_a_finished_run_that_cannot_be_served_is_damaged(
     _edit_as_a_writer(db_path, change)
     run = r"run \('nb201', '[^']+', 'cifar10', 2, 777\)"
     with pytest.raises(
-        ResultsDBError, match=rf"results.sqlite is damaged: {run} {named}[^;]*; remove"
+        ResultsDBError, match=rf"results.sqlite is damaged: {run} {named}[^;]*; delete that run"
     ):
         read_results_db(db_path)
 
@@ -265,7 +267,8 @@ def test_a_negative_time_or_loss_is_refused(db_path: Path, column: str, value: f
         FormatError,
         match=rf"architecture 11472, cifar10/train@2ep:{column} seed 777: {value} is "
         rf"negative, which a loss, a time or a cost cannot be; the database is damaged: "
-        r"remove that run from the database \(or train it again\) before importing$",
+        r"delete that run's rows from every table of the database, then train it again or "
+        r"import without it$",
     ):
         read_results_db(db_path)
 
@@ -301,7 +304,7 @@ def test_a_damaged_run_is_named_not_a_frames_row(db_path: Path, change: str, nam
         read_results_db(db_path)
     msg = str(info.value)
     assert "results.sqlite is damaged: run ('nb201', " in msg and "frame" not in msg, msg
-    assert re.search(named, msg) and msg.endswith("before importing"), msg
+    assert re.search(named, msg) and msg.endswith("import without it"), msg
 
 
 def test_a_live_database_records_the_sha256_of_the_bytes_it_read(db_path: Path) -> None:
