@@ -38,6 +38,14 @@ def _db(path: Path) -> Path:
     return path
 
 
+def _execute(path: Path, statement: str) -> None:
+    """Run one statement on the database, committed, as a hand edit (no checksum rewritten)."""
+    con = sqlite3.connect(path)
+    with con:
+        con.execute(statement)
+    con.close()
+
+
 def _flip_bit(path: Path, value: float) -> None:
     """Flip one bit of the stored REAL ``value`` in the file (WAL merged in first)."""
     con = sqlite3.connect(path)
@@ -145,20 +153,14 @@ def test_a_schema_1_file_is_read_with_one_warning_and_migrated_by_a_writer(
     assert len(load_curves(path)) == 6
     ResultsDB(path).close()  # opening again migrates nothing more
     # the old row stays readable unverified; a new row is checked
-    con = sqlite3.connect(path)
-    with con:
-        con.execute("UPDATE epochs SET loss = 1.5 WHERE arch_index = 7")
-    con.close()
+    _execute(path, "UPDATE epochs SET loss = 1.5 WHERE arch_index = 7")
     with pytest.raises(ResultsDBError, match=r"run \('nb201', '[^']+', 'cifar10', 1, 777\) has"):
         load_curves(path)
 
 
 def test_a_file_of_a_later_schema_is_refused(tmp_path: Path) -> None:
     path = _db(tmp_path / "r.sqlite")
-    con = sqlite3.connect(path)
-    with con:
-        con.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
-    con.close()
+    _execute(path, "UPDATE meta SET value = '3' WHERE key = 'schema_version'")
     with pytest.raises(Exception, match=r"has results schema '3', this version reads '1' and '2'"):
         load_results(path)
 
