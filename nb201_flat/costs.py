@@ -47,7 +47,12 @@ from nb201_flat.errors import (
 )
 from nb201_flat.space import Space
 from nb201_flat.table import MetricKey, Table, check_table
-from nb201_flat.train.costs import flops_m_of_codes, params_mb_of_codes
+from nb201_flat.train.costs import (
+    MAX_CLASSES,
+    MAX_IMAGE_SIZE,
+    flops_m_of_codes,
+    params_mb_of_codes,
+)
 
 #: dataset -> (classes, input side in pixels), NB201's.
 DATASET_SHAPES: Final[Mapping[str, tuple[int, int]]] = {
@@ -160,9 +165,12 @@ def _shape(dataset: str, shape: object) -> tuple[int, int]:
     if not isinstance(shape, tuple | list) or len(shape) != 2:
         raise ArgumentError(where, f" must be a pair (classes, side), got {shown(shape)}")
     fix = "NB201's cifar10 is (10, 32)"
-    classes = check_int_range(Param(f"shapes[{dataset!r}] classes"), shape[0], 1, fix=fix)
-    side = check_int_range(Param(f"shapes[{dataset!r}] side"), shape[1], 1, fix=fix)
-    if side % 4:  # two stride-2 reductions (train.costs says so as an op error)
+    # the counted range (train.costs.MAX_*): beyond it the int64 sums could wrap
+    classes = check_int_range(
+        Param(f"shapes[{dataset!r}] classes"), shape[0], 1, MAX_CLASSES, fix=fix
+    )
+    side = check_int_range(Param(f"shapes[{dataset!r}] side"), shape[1], 1, MAX_IMAGE_SIZE, fix=fix)
+    if side % 4:  # two stride-2 reductions (train.costs.check_image_size)
         raise ArgumentError(
             Param(f"shapes[{dataset!r}] side"), f" must be a multiple of 4, got {side}; {fix}"
         )

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -20,7 +22,7 @@ from nb201_flat.constraints import (
     pareto_front,
 )
 from nb201_flat.costs import analytic_costs, stored_vs_analytic, with_analytic_costs
-from nb201_flat.errors import InvalidArchError, UnknownKeyError
+from nb201_flat.errors import ArgumentError, InvalidArchError, UnknownKeyError
 from nb201_flat.landscape.neighbourhood import flatness
 from nb201_flat.space import NB201, Space
 from nb201_flat.storage import save_table
@@ -69,6 +71,95 @@ def test_with_analytic_costs_adds_columns_and_keeps_stored_ones() -> None:
     np.testing.assert_array_equal(got, analytic_costs(NB201, "cifar100")["params_mb"])
     assert "flops_m_analytic" in {k.metric for k in out}
     assert t.keys() == [stored]  # the input table is unchanged
+
+
+# the ops with formulas of their own (register_op may add others while a test runs)
+_BUILT_IN_OPS = (
+    "none",
+    "skip_connect",
+    "nor_conv_1x1",
+    "nor_conv_3x3",
+    "avg_pool_3x3",
+    "max_pool_3x3",
+    "sep_conv_3x3",
+    "dil_conv_3x3",
+)
+
+
+def test_vectorised_counts_are_exact_at_the_largest_values_allowed() -> None:
+    # every built-in op on every edge of the widest cell a Space holds, at the largest network,
+    # classifier and image: the int64 sums stay exact with room to spare (a quarter of 2**63)
+    widest = Space(("none", "nor_conv_3x3"), 11)
+    with pytest.raises(InvalidArchError, match="too large"):
+        Space(("none", "nor_conv_3x3"), 12)
+    big = {"c": formulas.MAX_C, "n": formulas.MAX_N, "num_classes": formulas.MAX_CLASSES}
+    side = formulas.MAX_IMAGE_SIZE
+    for code, op in enumerate(_BUILT_IN_OPS):
+        ops, codes = [op] * widest.n_edges, [[code] * widest.n_edges]
+        flops = formulas.count_flops(ops, n_nodes=11, image_size=side, **big)
+        params = formulas.count_params(ops, n_nodes=11, **big)
+        assert max(flops, params) < 2**63 // 4, op
+        got = formulas.flops_m_of_codes(codes, _BUILT_IN_OPS, image_size=side, **big)
+        assert got[0] == flops / 1e6, op
+        assert formulas.params_mb_of_codes(codes, _BUILT_IN_OPS, **big)[0] == params / 1e6, op
+
+
+@pytest.mark.parametrize(
+    ("bad", "want"),
+    [
+        ({"image_size": 2048}, "image_size must lie in 4..256, got 2048"),
+        ({"image_size": 0}, "image_size must lie in 4..256, got 0"),
+        ({"image_size": -32}, "image_size must lie in 4..256, got -32"),
+        ({"image_size": 30}, "image_size must be divisible by 4 "),
+        ({"num_classes": 0}, "num_classes must lie in 1..100000, got 0"),
+        ({"num_classes": 10**6}, "num_classes must lie in 1..100000, got 1000000"),
+    ],
+)
+def test_counts_refuse_a_classifier_or_image_beyond_the_counted_range(
+    bad: dict[str, int], want: str
+) -> None:
+    # at c=4096, n=1000 a 2048-pixel image wrapped the int64 sum to a wrong number; a 0- or
+    # negative-pixel image and a classifier of no classes were costed all the same
+    big = {"c": formulas.MAX_C, "n": formulas.MAX_N, **bad}
+    ops, codes = ["nor_conv_3x3"] * 6, NB201.codes[:2]
+    calls = [
+        lambda: formulas.count_flops(ops, n_nodes=4, **big),
+        lambda: formulas.flops_m(ops, n_nodes=4, **big),
+        lambda: formulas.flops_m_of_codes(codes, NB201.ops, **big),
+    ]
+    if "num_classes" in bad:
+        calls += [
+            lambda: formulas.count_params(ops, n_nodes=4, **big),
+            lambda: formulas.params_mb(ops, n_nodes=4, **big),
+            lambda: formulas.params_mb_of_codes(codes, NB201.ops, **big),
+        ]
+    for call in calls:
+        with pytest.raises(ArgumentError, match=f"^{re.escape(want)}") as exc:
+            call()
+        assert "\n" not in str(exc.value)
+
+
+def test_vectorised_counts_stay_exact_where_int64_would_wrap(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # a registered op's formula is the caller's: three edges of 2**62 FLOPs each overflow
+    # int64 (np.array raised a bare OverflowError, and a sum of smaller ones wrapped)
+    huge = formulas.OpCost(params=lambda c: 2**62, flops=lambda c, hw: 2**62 + hw)
+    monkeypatch.setitem(formulas.OP_COSTS, "huge_test", huge)
+    names, ops = ("none", "huge_test"), ["huge_test"] * 3
+    exact_p = formulas.count_params(ops, n_nodes=3)
+    exact_f = formulas.count_flops(ops, n_nodes=3)
+    assert exact_f > exact_p > 2**63
+    assert formulas.params_mb_of_codes([[1, 1, 1]], names)[0] == exact_p / 1e6
+    assert formulas.flops_m_of_codes([[1, 1, 1]], names)[0] == exact_f / 1e6
+
+
+@pytest.mark.parametrize("codes", [[[-1] * 6], [[5] * 6], [[1.5] * 6], [0] * 6])
+def test_vectorised_counts_refuse_codes_of_no_op(codes: list[Any]) -> None:
+    # -1 read the last op's cost, 1.5 op 1's; a flat row met numpy's bare AxisError
+    for of_codes in (formulas.params_mb_of_codes, formulas.flops_m_of_codes):
+        with pytest.raises(InvalidArchError, match="codes"):
+            of_codes(codes, NB201.ops)
 
 
 def test_cost_errors() -> None:

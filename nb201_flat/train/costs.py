@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from nb201_flat.errors import InvalidArchError, Param, check_int_range
+from nb201_flat.errors import ArgumentError, InvalidArchError, Param, check_int_range
 
 N_STAGES = 3  # NB201 has three stages; the two reductions halve the maps and double C
 
@@ -42,6 +42,15 @@ N_STAGES = 3  # NB201 has three stages; the two reductions halve the maps and do
 #: in their last digits. --C 2**62 printed a 35-digit float.
 MAX_C = 4096
 MAX_N = 1000
+
+#: the most classifier outputs and the largest input side counted (NB201: 10 to 120 classes,
+#: 32 or 16 pixels; ImageNet's 224 fits). With MAX_C and MAX_N they keep the vectorised int64
+#: sums exact with room to spare: the costliest built-in op (nor_conv_3x3, 9 c^2 hw FLOPs, the
+#: same in each stage as c doubles and hw quarters) on every edge of the widest cell a Space
+#: holds (55) counts 55 * MAX_N * 3 * 9 * MAX_C**2 * MAX_IMAGE_SIZE**2 = 1.6e18, a fifth of
+#: 2**63. Side 2048 wrapped the sum silently; the classifier adds at most 4 * MAX_C * MAX_CLASSES.
+MAX_CLASSES = 100_000
+MAX_IMAGE_SIZE = 256
 
 
 def check_network(c: object, n: object, *, min_n: int = 0) -> tuple[int, int]:
@@ -62,6 +71,45 @@ def check_network(c: object, n: object, *, min_n: int = 0) -> tuple[int, int]:
         check_int_range(Param("c"), c, 1, MAX_C, fix=fix),
         check_int_range(Param("n"), n, min_n, MAX_N, fix=fix),
     )
+
+
+def check_classes(num_classes: object) -> int:
+    """``num_classes`` as an int in ``1..MAX_CLASSES``, else
+    :class:`~nb201_flat.errors.ArgumentError` naming it.
+
+    >>> check_classes(0)
+    Traceback (most recent call last):
+    ...
+    nb201_flat.errors.ArgumentError: num_classes must lie in 1..100000, got 0; NB201's datasets have 10, 100 or 120
+    """
+    return check_int_range(
+        Param("num_classes"),
+        num_classes,
+        1,
+        MAX_CLASSES,
+        fix="NB201's datasets have 10, 100 or 120",
+    )
+
+
+def check_image_size(image_size: object) -> int:
+    """``image_size`` as an int in ``4..MAX_IMAGE_SIZE`` that the two stride-2 reductions
+    halve exactly (a multiple of 4), else :class:`~nb201_flat.errors.ArgumentError` naming it.
+
+    >>> check_image_size(2048)
+    Traceback (most recent call last):
+    ...
+    nb201_flat.errors.ArgumentError: image_size must lie in 4..256, got 2048; NB201 uses 32 (CIFAR) or 16 (ImageNet16)
+    """
+    fix = "NB201 uses 32 (CIFAR) or 16 (ImageNet16)"
+    step = 1 << (N_STAGES - 1)
+    side = check_int_range(Param("image_size"), image_size, step, MAX_IMAGE_SIZE, fix=fix)
+    if side % step:
+        raise ArgumentError(
+            Param("image_size"),
+            f" must be divisible by {step} (two stride-2 reductions with an AvgPool2d(2) "
+            f"shortcut), got {side}; {fix}",
+        )
+    return side
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,11 +189,7 @@ def cell_edges(n_nodes: int) -> tuple[tuple[int, int], ...]:
 
 
 def _stage_shapes(c: int, image_size: int) -> list[tuple[int, int]]:
-    if image_size % (1 << (N_STAGES - 1)) != 0:
-        raise InvalidArchError(
-            f"image size {image_size} must be divisible by {1 << (N_STAGES - 1)} "
-            "(two stride-2 reductions with an AvgPool2d(2) shortcut)"
-        )
+    """Per stage, channels and pixels of the map (``image_size`` by :func:`check_image_size`)."""
     return [((c << s), (image_size >> s) ** 2) for s in range(N_STAGES)]
 
 
@@ -189,6 +233,7 @@ def count_params(
     """
     ops = check_ops(ops, n_nodes)
     c, n = check_network(c, n)
+    num_classes = check_classes(num_classes)
     cells = sum(OP_COSTS[op].params(c << s) for s in range(N_STAGES) for op in ops)
     return _fixed_params(c, num_classes) + n * cells
 
@@ -212,6 +257,7 @@ def count_flops(
     """FLOPs for one ``image_size`` x ``image_size`` input, in NB201's convention."""
     ops = check_ops(ops, n_nodes)
     c, n = check_network(c, n)
+    num_classes, image_size = check_classes(num_classes), check_image_size(image_size)
     shapes = _stage_shapes(c, image_size)
     cells = sum(OP_COSTS[op].flops(cs, hw) for cs, hw in shapes for op in ops)
     return _fixed_flops(c, num_classes, image_size) + n * cells
@@ -246,15 +292,12 @@ def params_mb_of_codes(
     ``op_names[k]`` is the op of code ``k`` (``space.ops``). All 15,625 NB201 cells take about
     a millisecond.
     """
-    arr = np.asarray(codes, dtype=np.int64)
     _check_names(op_names)
+    arr = _code_array(codes, op_names)
     c, n = check_network(c, n)
-    per_op = np.array(
-        [sum(OP_COSTS[op].params(c << s) for s in range(N_STAGES)) for op in op_names],
-        dtype=np.int64,
-    )
-    total = _fixed_params(c, num_classes) + n * per_op[arr].sum(axis=1)
-    return np.asarray(total / 1e6, dtype=np.float64)
+    num_classes = check_classes(num_classes)
+    per_op = [sum(OP_COSTS[op].params(c << s) for s in range(N_STAGES)) for op in op_names]
+    return _totals_m(_fixed_params(c, num_classes), n, per_op, arr)
 
 
 def flops_m_of_codes(
@@ -267,12 +310,40 @@ def flops_m_of_codes(
     image_size: int = 32,
 ) -> npt.NDArray[np.float64]:
     """Vectorised :func:`flops_m` for an ``(archs, edges)`` array of op codes."""
-    arr = np.asarray(codes, dtype=np.int64)
     _check_names(op_names)
+    arr = _code_array(codes, op_names)
     c, n = check_network(c, n)
+    num_classes, image_size = check_classes(num_classes), check_image_size(image_size)
     shapes = _stage_shapes(c, image_size)
-    per_op = np.array(
-        [sum(OP_COSTS[op].flops(cs, hw) for cs, hw in shapes) for op in op_names], dtype=np.int64
-    )
-    total = _fixed_flops(c, num_classes, image_size) + n * per_op[arr].sum(axis=1)
+    per_op = [sum(OP_COSTS[op].flops(cs, hw) for cs, hw in shapes) for op in op_names]
+    return _totals_m(_fixed_flops(c, num_classes, image_size), n, per_op, arr)
+
+
+def _code_array(codes: npt.ArrayLike, op_names: Sequence[str]) -> npt.NDArray[np.int64]:
+    """``codes`` as an ``(archs, edges)`` int64 array of indices into ``op_names``, else
+    :class:`InvalidArchError`: a negative code read an op from the end of the list, 1.5 op 1."""
+    arr = np.asarray(codes)
+    if arr.ndim != 2 or (arr.size and arr.dtype.kind not in "iu"):
+        raise InvalidArchError(
+            f"codes must be an (archs, edges) array of integer op codes, got shape {arr.shape} "
+            f"of {arr.dtype}; pass space.codes or rows of it"
+        )
+    if arr.size and not (arr.min() >= 0 and arr.max() < len(op_names)):
+        raise InvalidArchError(
+            f"op codes must lie in 0..{len(op_names) - 1} (an index into op_names), got "
+            f"{int(arr.min())}..{int(arr.max())}"
+        )
+    return arr.astype(np.int64, copy=False)
+
+
+def _totals_m(
+    fixed: int, n: int, per_op: Sequence[int], arr: npt.NDArray[np.int64]
+) -> npt.NDArray[np.float64]:
+    """``(fixed + n * sum of per_op over each row's codes) / 1e6``, summed exactly: in int64
+    where the largest possible total fits (every built-in op within the MAX_* bounds), else
+    in Python ints (a registered op's formula, or rows wider than a Space's cells), where
+    int64 would wrap without a word."""
+    worst = abs(fixed) + n * arr.shape[1] * max((abs(v) for v in per_op), default=0)
+    table = np.array(per_op, dtype=np.int64 if worst < 2**63 else object)
+    total = fixed + n * table[arr].sum(axis=1)
     return np.asarray(total / 1e6, dtype=np.float64)

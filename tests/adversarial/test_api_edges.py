@@ -94,10 +94,12 @@ def test_from_tidy_rows_must_be_callable() -> None:
 
 # -- costs --------------------------------------------------------------------------------
 @pytest.mark.parametrize(
-    "shape", [(0, 32), (10, 0), (-10, 32), (10.5, 32), (10, 33), "x", (10,), None]
+    "shape",
+    [(0, 32), (10, 0), (-10, 32), (10.5, 32), (10, 33), "x", (10,), None, (10, 2048), (10**6, 32)],
 )
 def test_analytic_costs_refuses_a_shape_no_network_has(shape: Any) -> None:
-    # (0, 32) and (10, 0) were costed as networks of no classes or a 0-pixel input
+    # (0, 32) and (10, 0) were costed as networks of no classes or a 0-pixel input; past
+    # train.costs.MAX_IMAGE_SIZE and MAX_CLASSES the int64 sums could wrap
     with pytest.raises(ArgumentError) as exc:
         costs.analytic_costs(NB201, "cifar10", shapes={"cifar10": shape})
     _one_line(exc, "shapes")

@@ -189,7 +189,7 @@ def test_unknown_op_is_a_clear_error() -> None:
         costs.count_params(["none"] * 5, n_nodes=4)
     with pytest.raises(InvalidArchError, match="unknown op"):
         costs.params_mb_of_codes([[0]], ["bogus"])
-    with pytest.raises(InvalidArchError, match="divisible by 4"):
+    with pytest.raises(ArgumentError, match="^image_size must be divisible by 4"):
         costs.flops_m(["none"] * 6, n_nodes=4, image_size=30)
 
 
