@@ -42,8 +42,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("arch", help="official NB201 string or NB201 index")
     p.add_argument("--dataset", default="cifar10", choices=_DATASETS, help="default: cifar10")
-    p.add_argument("--C", dest="c", type=int, default=16, help="first-stage channels (16)")
-    p.add_argument("--N", dest="n", type=int, default=5, help="cells per stage (5)")
+    _add_network_args(p)
     add_json_arg(p)
     p.set_defaults(func=cmd_model)
 
@@ -159,8 +158,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "fast mode eager, under its own results key (fast-bf16-tf32-nocompile). Fast mode on "
         "CUDA only: faithful mode and runs off CUDA never compile, and refuse either",
     )
-    p.add_argument("--C", dest="c", type=int, default=16, help="first-stage channels (16)")
-    p.add_argument("--N", dest="n", type=int, default=5, help="cells per stage (5)")
+    _add_network_args(p)
     p.add_argument("--progress", action="store_true", help="progress bar (inline executor)")
     add_json_arg(p)
     # plan_campaign's sample_n and sample_seed are --sample and --seed, a job's db_path is
@@ -176,6 +174,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             "spec": "executor",
         },
     )
+
+
+def _add_network_args(p: argparse.ArgumentParser) -> None:
+    """--C and --N, their help stating the bounds :func:`_check_network` holds them to."""
+    from nb201_flat.train.costs import MAX_C, MAX_N  # numpy only, no torch
+
+    p.add_argument(
+        "--C", dest="c", type=int, default=16, help=f"first-stage channels, 1..{MAX_C} (16)"
+    )
+    p.add_argument("--N", dest="n", type=int, default=5, help=f"cells per stage, 1..{MAX_N} (5)")
 
 
 def _check_network(args: argparse.Namespace) -> None:

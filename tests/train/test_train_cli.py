@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -68,6 +69,19 @@ def test_model_and_train_refuse_a_network_too_large_to_count(
     # the largest network allowed is still counted, as exact integers
     assert main(["model", "1", "--C", str(MAX_C), "--N", str(MAX_N), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["params_mb"] > 0
+
+
+@pytest.mark.parametrize("command", ["model", "train"])
+def test_network_flags_state_their_bounds(command: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the help said "first-stage channels (16)": --C 4097 was refused by a bound it never named
+    from nb201_flat.train.costs import MAX_C, MAX_N
+
+    monkeypatch.setenv("COLUMNS", "400")  # one line per option
+    parser = argparse.ArgumentParser(prog="nb201-flat")
+    register(sub := parser.add_subparsers(dest="command"))
+    text = sub.choices[command].format_help()
+    assert re.search(rf"^  --C C +first-stage channels, 1\.\.{MAX_C} \(16\)$", text, re.M), text
+    assert re.search(rf"^  --N N +cells per stage, 1\.\.{MAX_N} \(5\)$", text, re.M), text
 
 
 def test_bad_arch_is_a_domain_error() -> None:
