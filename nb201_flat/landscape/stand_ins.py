@@ -58,7 +58,29 @@ class StandIns:
     def build(
         cls, size: int, *, copies: Iterable[tuple[int, int]] = (), constant: Iterable[int] = ()
     ) -> StandIns:
-        """From ``(cell, copied_from)`` pairs and constant-output cells of a space of ``size``."""
+        """From ``(cell, copied_from)`` pairs and constant-output cells of a space of ``size``.
+
+        A cell holds one cell's values: one named as a copy of two cells is refused (the same
+        pair twice is one), as joining them would call both sources one measurement.
+
+        >>> StandIns.build(6, copies=[(4, 3), (4, 5)])
+        Traceback (most recent call last):
+        ...
+        nb201_flat.errors.ArgumentError: copies names cell 4 a copy of both 3 and 5; a cell holds one cell's values: give one (cell, copied_from) pair per cell
+        """
+        return cls._build(size, copies, constant, one_source=True)
+
+    @classmethod
+    def _build(
+        cls,
+        size: int,
+        copies: Iterable[tuple[int, int]],
+        constant: Iterable[int],
+        *,
+        one_source: bool,
+    ) -> StandIns:
+        """:meth:`build`; without ``one_source``, a cell copied from several cells joins them
+        all in its group (:meth:`of`: one source per seed, other ones on other seeds)."""
         # bounded as a Space is, then by memory: 2**63 met numpy's bare "Maximum allowed
         # dimension exceeded", 2**40 its _ArrayMemoryError
         size = check_int_range(
@@ -104,11 +126,19 @@ class StandIns:
             return j
 
         stand = np.zeros(size, dtype=bool)
-        copied = set()
+        source: dict[int, int] = {}
         for c, src in pairs:
-            a, b = root(cell(c)), root(cell(src))
+            i, j = cell(c), cell(src)
+            first = source.setdefault(i, j)
+            if one_source and first != j:
+                raise LandscapeArgumentError(
+                    Param("copies"),
+                    f" names cell {i} a copy of both {first} and {j}; a cell holds one "
+                    "cell's values: give one (cell, copied_from) pair per cell",
+                )
+            a, b = root(i), root(j)
             parent[max(a, b)] = min(a, b)
-            copied.add(cell(c))
+        copied = set(source)
         const = {cell(i) for i in constant}
         stand[list(copied | const)] = True
         group = parent.copy()
@@ -119,7 +149,11 @@ class StandIns:
     @classmethod
     def of(cls, table: Table, dataset: str, epochs: int) -> StandIns | None:
         """The stand-ins of ``table``'s vectors of ``dataset`` at ``epochs`` (any split, metric,
-        seed); None for a table that records none (a benchmark's own numbers)."""
+        seed); None for a table that records none (a benchmark's own numbers).
+
+        A run copies one cell, but a cell may copy different ones on different seeds (each
+        campaign trains the smallest index of a class among its own cells): its values over
+        the seeds hold both measurements, so its group holds the cell and every source."""
         from nb201_flat.table import check_table, stand_ins
 
         # checked even for a table of none: int(1.5) read epoch 1, a list matched no record
@@ -136,7 +170,7 @@ class StandIns:
             for r in recs
             if (r["dataset"], int(r["epochs"])) == (dataset, epochs)
         ]
-        return cls.build(table.space.size, copies=pairs, constant=constant)
+        return cls._build(table.space.size, pairs, constant, one_source=False)
 
     def check_covers(self, size: int) -> None:
         """Refuse stand-ins built for another space than one of ``size`` cells: the one check

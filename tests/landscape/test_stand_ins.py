@@ -132,6 +132,40 @@ def test_stand_ins_of_a_table_follow_the_dataset_and_schedule() -> None:
     assert StandIns.of(Table(NB201, table.data), "cifar10", 1) is None
 
 
+def test_a_cell_copies_one_cell() -> None:
+    # copies=[(4, 3), (4, 5)] joined 3, 4 and 5 in one group without a word: two trained
+    # cells counted as one measurement
+    with pytest.raises(Nb201FlatError) as exc:
+        StandIns.build(SPACE.size, copies=[(4, 3), (4, 5)])
+    assert str(exc.value) == (
+        "copies names cell 4 a copy of both 3 and 5; a cell holds one cell's values: give one "
+        "(cell, copied_from) pair per cell"
+    )
+    # the same pair twice is one pair
+    assert StandIns.build(SPACE.size, copies=[(4, 3), (4, 3)]) == StandIns.build(
+        SPACE.size, copies=[(4, 3)]
+    )
+
+
+def test_stand_ins_of_a_table_join_a_cells_sources_on_different_seeds() -> None:
+    # two campaigns trained different members of a class, so cell 9 copies 3 on seed 777 and
+    # 5 on seed 888: its values over the seeds hold both measurements
+    acc = np.full(NB201.size, np.nan)
+    acc[[3, 5, 9]] = [50.0, 51.0, 50.5]
+    meta = {
+        "isomorphic_to": [
+            {"dataset": "cifar10", "epochs": 1, "seed": 777, "index": 9, "copied_from": 3},
+            {"dataset": "cifar10", "epochs": 1, "seed": 888, "index": 9, "copied_from": 5},
+        ],
+    }
+    key = MetricKey("cifar10", "ori-test", 1)
+    table = Table(NB201, {(key, 777): acc, (key, 888): acc}, meta=meta)
+    found = StandIns.of(table, "cifar10", 1)
+    assert found is not None and found.n_copies == 1
+    assert found.group[[3, 5, 9]].tolist() == [3, 3, 3]
+    assert np.flatnonzero(found.stand_in).tolist() == [9]
+
+
 @pytest.mark.parametrize(
     ("call", "words"),
     [
