@@ -9,8 +9,8 @@ import pickle
 from pathlib import Path
 
 import pytest
+from cli_helpers import one_line_exit_2
 
-from nb201_flat.cli import main
 from nb201_flat.errors import (
     ConstraintError,
     DatasetNotFoundError,
@@ -26,15 +26,6 @@ from nb201_flat.errors import (
 )
 from nb201_flat.storage import save_table
 from nb201_flat.table import Table
-
-
-def _one_line_exit_2(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
-    code = main(list(argv))
-    err = capsys.readouterr().err
-    assert code == 2, err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), err
-    return lines[0]
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +92,7 @@ def test_search_refusals_name_the_search_flags(
     capsys: pytest.CaptureFixture[str], table_path: str, argv: list[str], fragment: str
 ) -> None:
     base = ["search", "--algo", "rs", "--protocol", "fixed-n", "--runs", "1", "--table", table_path]
-    line = _one_line_exit_2(capsys, *base, *argv)
+    line = one_line_exit_2(capsys, *base, *argv)
     assert fragment in line, line
     assert "repeats=" not in line and "(n)" not in line
 
@@ -114,7 +105,7 @@ def test_a_time_budget_below_the_cheapest_query_names_budget_scale(
     (scaled,) = protocols_by_name("nb201", synth_table, budget_scale=1e-7)
     with pytest.raises(ProtocolError, match=r"raise the budget \(budget_scale\)$"):
         scaled.oracle_data(synth_table)
-    line = _one_line_exit_2(
+    line = one_line_exit_2(
         capsys,
         "search",
         "--algo",
@@ -134,7 +125,7 @@ def test_an_unstored_seed_names_the_seed_policy_as_each_caller_spells_it(
 ) -> None:
     with pytest.raises(UnknownKeyError, match=r"use seed_policy='mean'$"):
         synth_table.value(0, "cifar10", "ori-test", 200, seed_policy=5)
-    line = _one_line_exit_2(
+    line = one_line_exit_2(
         capsys, "query", "--table", table_path, "--dataset", "cifar10", "--split", "ori-test",
         "--epochs", "200", "--seed-policy", "5", "0",
     )  # fmt: skip
@@ -149,7 +140,7 @@ def test_a_cost_limit_below_every_cell_names_max_cost(
     args = ("cifar10", "ori-test", 200)
     with pytest.raises(ConstraintError, match=r"raise max_cost$"):
         best_under(synth_table, *args, cost="params_mb_analytic", max_cost=1e-9)
-    line = _one_line_exit_2(
+    line = one_line_exit_2(
         capsys, "constrained", "--table", table_path, "--dataset", "cifar10", "--split",
         "ori-test", "--epochs", "200", "--cost", "params_mb_analytic", "--max-cost", "1e-9",
     )  # fmt: skip
@@ -184,7 +175,7 @@ def test_save_table_names_overwrite_and_the_import_command_force(
     csv = tmp_path / "s.csv"
     synth_table.to_tidy().to_csv(csv, index=False)
     argv = ["import", str(csv), "--out", str(tmp_path / "junk"), "--force"]
-    assert _one_line_exit_2(capsys, *argv).endswith("choose another folder (--out)")
+    assert one_line_exit_2(capsys, *argv).endswith("choose another folder (--out)")
 
 
 def test_dataset_folders_are_named_by_the_training_parameters(tmp_path: Path) -> None:
@@ -206,7 +197,7 @@ def test_a_non_pth_file_names_the_format_as_each_caller_spells_it(
     with pytest.raises(FormatError, match=r"use read_nats_tss \(format='nats-tss'\)$"):
         import_table(path, format="nb201-pth")
     argv = ["import", str(path), "--format", "nb201-pth", "--out", str(tmp_path / "t")]
-    assert _one_line_exit_2(capsys, *argv).endswith("use read_nats_tss (--format nats-tss)")
+    assert one_line_exit_2(capsys, *argv).endswith("use read_nats_tss (--format nats-tss)")
 
 
 def test_an_empty_table_path_names_path_or_the_table_flag(
@@ -216,4 +207,4 @@ def test_an_empty_table_path_names_path_or_the_table_flag(
 
     with pytest.raises(TableFileError, match=r"is empty; pass path=PATH \("):
         load_table("")
-    assert "is empty; pass --table PATH (" in _one_line_exit_2(capsys, "info", "--table", "")
+    assert "is empty; pass --table PATH (" in one_line_exit_2(capsys, "info", "--table", "")

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_helpers import one_line_exit_2
 
 from nb201_flat import budget
 from nb201_flat.cli import main
@@ -31,15 +32,6 @@ def table_path(tmp_path: Path) -> Path:
     v = np.linspace(10, 90, NB201.size)
     data = {(MetricKey("cifar10", "ori-test", 200), None): v}
     return save_table(Table(NB201, data, source="budget"), tmp_path / "t.nb201")
-
-
-def _one_line_exit_2(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
-    code = main(list(argv))
-    err = capsys.readouterr().err
-    assert code == 2, err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), err
-    return lines[0]
 
 
 def test_radius_6_gather_is_refused_up_front_in_a_subprocess(tmp_path: Path) -> None:
@@ -79,7 +71,7 @@ def test_cli_flatness_refused_in_one_line(
     table_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(budget.ENV_MAX_MEMORY, CAP)
-    line = _one_line_exit_2(
+    line = one_line_exit_2(
         capsys, "flatness", "--dataset", "cifar10", "--split", "ori-test", "--epochs", "200",
         "--radius", "6", "--agg", "median", "--table", str(table_path),
     )  # fmt: skip
@@ -113,7 +105,7 @@ def test_memory_error_is_one_line_naming_what_to_lower(
         raise MemoryError("Unable to allocate 3.2 GiB for an array")
 
     monkeypatch.setattr(nbh, "_stats", oom)
-    line = _one_line_exit_2(
+    line = one_line_exit_2(
         capsys, "flatness", "--dataset", "cifar10", "--split", "ori-test", "--epochs", "200",
         "--radius", "2", "--table", str(table_path),
     )  # fmt: skip
@@ -264,7 +256,7 @@ def test_figures_too_big_are_refused_naming_those_that_fit(
 
     monkeypatch.setenv(budget.ENV_MAX_MEMORY, CAP)
     out = table_path.parent / "figs"
-    line = _one_line_exit_2(capsys, "figures", "--out", str(out), "--table", str(table_path))
+    line = one_line_exit_2(capsys, "figures", "--out", str(out), "--table", str(table_path))
     assert "figure barrier_census needs about" in line and budget.ENV_MAX_MEMORY in line, line
     offered = line.split("--only ")[1].split(" fits")[0].split()
     assert offered and "barrier_census" not in offered
@@ -413,7 +405,7 @@ def test_search_jobs_whose_workers_cannot_fit_are_refused_in_one_line(
         # table that serves them
         path = save_table(synthetic_table(), tmp_path / "s.nb201")
         argv = [*argv, "--out", str(tmp_path / "rep"), "--table", str(path)]
-    line = _one_line_exit_2(capsys, *argv, "--jobs", "4")
+    line = one_line_exit_2(capsys, *argv, "--jobs", "4")
     assert "a pool of 4 search worker processes needs about" in line, line
     assert "jobs=" not in line  # the fix names the flag: no Python keyword on the command line
     assert "pass fewer jobs (--jobs" in line
@@ -443,7 +435,7 @@ def test_cli_jobs_memory_is_checked_for_the_workers_that_start(
     argv = ["search", "--algo", "rs", "--protocol", "fixed-n", "--n", "5", "--jobs", "8"]
     assert main([*argv, "--runs", "3", "--json"]) == 0, capsys.readouterr().err
     capsys.readouterr()
-    line = _one_line_exit_2(capsys, *argv, "--runs", "8")  # eight runs: eight workers
+    line = one_line_exit_2(capsys, *argv, "--runs", "8")  # eight runs: eight workers
     assert "a pool of 8 search worker processes needs about" in line, line
     assert "jobs=" not in line  # the fix names the flag: no Python keyword on the command line
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_helpers import one_line_exit_2
 
 from nb201_flat.cli import main
 from nb201_flat.errors import ArgumentError, InvalidArchError
@@ -28,15 +29,6 @@ def table_path(tmp_path: Path) -> Path:
         data[(MetricKey("cifar100", split, 200), None)] = v
         data[(MetricKey("cifar100", split, 12), None)] = v
     return save_table(Table(NB201, data, source="values"), tmp_path / "t.nb201")
-
-
-def _one_line_exit_2(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
-    code = main(list(argv))
-    err = capsys.readouterr().err
-    assert code == 2, err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), err
-    return lines[0]
 
 
 @pytest.mark.parametrize("arch", ["²", "--5", "٣", "1²"])
@@ -85,7 +77,7 @@ def test_bad_values_are_one_line_exit_2(
     if argv[0] in ("query", "reproduce", "search", "demo", "census"):
         argv = [argv[0], "--table", str(table_path), *argv[1:]]
     t0 = time.perf_counter()
-    _one_line_exit_2(capsys, *argv)
+    one_line_exit_2(capsys, *argv)
     assert time.perf_counter() - t0 < 60  # refused up front, not after the work
     assert Path("FILE").read_text() == "precious"
     assert not (tmp_path / "out").exists()
@@ -105,7 +97,7 @@ def test_negative_seed_is_named_by_its_flag(
 ) -> None:
     # "seed must be >= 0" / "seed must be a non-negative int": the Python name, not --seed
     argv = [a.replace("OUT", str(tmp_path / "out")) for a in argv]
-    line = _one_line_exit_2(capsys, *argv, "--seed", "-1", "--table", str(table_path))
+    line = one_line_exit_2(capsys, *argv, "--seed", "-1", "--table", str(table_path))
     assert line.startswith("error: --seed must be"), line
 
 
@@ -120,7 +112,7 @@ def test_census_pairs_out_refused_up_front_and_nothing_lost(
     if target and not target.startswith("/"):
         target = str(tmp_path / target)
     argv = ["census", "--pairs", "2", "--top", "2", "--pairs-out", target]
-    _one_line_exit_2(capsys, *argv, "--table", str(table_path))
+    one_line_exit_2(capsys, *argv, "--table", str(table_path))
     assert (tmp_path / "FILE").read_text() == "precious"
     assert {p.name: p.read_bytes() for p in table_path.iterdir()} == before
 
@@ -132,7 +124,7 @@ def test_census_pairs_out_replaces_only_a_pairs_csv(
     db = tmp_path / "results.sqlite"
     db.write_bytes(b"SQLite format 3\x00precious")
     argv = ["census", "--pairs", "2", "--top", "2", "--table", str(table_path), "--pairs-out"]
-    line = _one_line_exit_2(capsys, *argv, str(db))
+    line = one_line_exit_2(capsys, *argv, str(db))
     assert "exists and is not a census pairs CSV, which is never overwritten" in line, line
     assert db.read_bytes() == b"SQLite format 3\x00precious"
     # a rerun replaces its own earlier CSV, and an empty file (touch, mktemp) is written
@@ -170,9 +162,9 @@ def test_runs_bound_is_one_check_with_one_message(
     table = ["--table", str(table_path)]
     search = ["search", "--algo", "rs", "--protocol", "fixed-n", "--jobs", "1", *table]
     out = ["--quick", "--jobs", "1", "--out", str(tmp_path / "out")]
-    assert _one_line_exit_2(capsys, *search, "--runs", runs) == f"error: {info.value}"
+    assert one_line_exit_2(capsys, *search, "--runs", runs) == f"error: {info.value}"
     for argv in (["demo", *table], ["reproduce", *out, *table]):
-        assert _one_line_exit_2(capsys, *argv, "--runs", runs) == f"error: {info_ci.value}"
+        assert one_line_exit_2(capsys, *argv, "--runs", runs) == f"error: {info_ci.value}"
 
 
 @pytest.mark.parametrize("command", ["demo", "reproduce"])
@@ -196,48 +188,17 @@ def test_runs_bound_holds_for_every_command_that_searches(tmp_path: Path, comman
 
 torch = pytest.importorskip("torch")
 
+_TRAIN = ["train", "1", "--dataset", "cifar10", "--data-root", "DATA", "--db", "DB"]
+
 
 @pytest.mark.parametrize(
     "argv",
     [
         ["model", "1", "--N", "-2"],
         ["model", "1", "--C", "0"],
-        [
-            "train",
-            "1",
-            "--dataset",
-            "cifar10",
-            "--data-root",
-            "DATA",
-            "--db",
-            "DB",
-            "--retries",
-            "-1",
-        ],
-        [
-            "train",
-            "1",
-            "--dataset",
-            "cifar10",
-            "--data-root",
-            "DATA",
-            "--db",
-            "DB",
-            "--device",
-            "tpu",
-        ],
-        [
-            "train",
-            "1",
-            "--dataset",
-            "cifar10",
-            "--data-root",
-            "DATA",
-            "--db",
-            "DB",
-            "--ckpt-dir",
-            "FILE",
-        ],
+        [*_TRAIN, "--retries", "-1"],
+        [*_TRAIN, "--device", "tpu"],
+        [*_TRAIN, "--ckpt-dir", "FILE"],
     ],
 )
 def test_bad_train_values_are_one_line_exit_2(
@@ -249,7 +210,7 @@ def test_bad_train_values_are_one_line_exit_2(
     monkeypatch.chdir(tmp_path)
     Path("FILE").write_text("x")
     Path("DATA").mkdir()
-    _one_line_exit_2(capsys, *argv)
+    one_line_exit_2(capsys, *argv)
     assert not Path("DB").exists()
 
 
@@ -326,7 +287,7 @@ def test_arch_messages_do_not_mislead() -> None:
 def test_census_that_computes_nothing_is_refused(
     capsys: pytest.CaptureFixture[str], table_path: Path, args: list[str], fragment: str
 ) -> None:
-    line = _one_line_exit_2(capsys, "census", *args, "--table", str(table_path))
+    line = one_line_exit_2(capsys, "census", *args, "--table", str(table_path))
     assert fragment in line and ("--pairs N" in line or "2 or more" in line), line
 
 
@@ -365,7 +326,7 @@ def test_census_with_no_pair_in_any_group_is_an_error() -> None:
 def test_census_distance_without_band_pairs_is_refused(
     capsys: pytest.CaptureFixture[str], table_path: Path
 ) -> None:
-    line = _one_line_exit_2(
+    line = one_line_exit_2(
         capsys, "census", "--pairs", "0", "--distance", "4", "--table", str(table_path)
     )
     assert "--distance sets the band pairs' distance, and --pairs 0 draws none" in line

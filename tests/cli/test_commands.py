@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from cli_helpers import run
 
-from nb201_flat.cli import main
 from nb201_flat.errors import TableFileError
 from nb201_flat.space import NB201
 from nb201_flat.storage import load_table, save_table
@@ -31,12 +31,6 @@ def table_path(tmp_path: Path) -> Path:
         source="cli-test",
     )
     return save_table(t, tmp_path / "t.nb201")
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_query_json(capsys: pytest.CaptureFixture[str], table_path: Path) -> None:

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from cli_helpers import run
 
-from nb201_flat.cli import main
 from nb201_flat.landscape.census import describe_left_out
 from nb201_flat.space import NB201, Space
 from nb201_flat.storage import save_table
@@ -32,12 +32,6 @@ def table_path(tmp_path: Path) -> Path:
         source="cli-test",
     )
     return save_table(t, tmp_path / "t.nb201")
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_flatness_top_json(capsys: pytest.CaptureFixture[str], table_path: Path) -> None:

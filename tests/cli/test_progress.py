@@ -57,8 +57,11 @@ class _Stop(Nb201FlatError):
     pass
 
 
-@pytest.mark.parametrize(("tty", "extra", "expected"), [(True, (), True), (False, (), False)])
-def test_reproduce_progress_follows_the_terminal(
+@pytest.mark.parametrize(
+    ("tty", "extra", "expected"),
+    [(True, (), True), (False, (), False), (True, ("--json",), False)],
+)
+def test_reproduce_progress_follows_the_terminal_quiet_under_json(
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
     default_table: Table,
@@ -78,23 +81,6 @@ def test_reproduce_progress_follows_the_terminal(
     monkeypatch.setattr(sys, "stderr", _Stderr(tty))
     main(["reproduce", "--out", str(tmp_path / "r"), *extra])
     assert seen == [expected]
-
-
-def test_reproduce_quiet_under_json(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, default_table: Table
-) -> None:
-    import nb201_flat.search.grid as grid
-
-    seen: list[bool] = []
-
-    def fake(*args: Any, progress: bool = False, **kwargs: Any) -> Any:
-        seen.append(progress)
-        raise _Stop("stopped by the test")
-
-    monkeypatch.setattr(grid, "reproduce", fake)
-    monkeypatch.setattr(sys, "stderr", _Stderr(True))
-    main(["reproduce", "--out", str(tmp_path / "r"), "--json"])
-    assert seen == [False]
 
 
 def test_plain_tqdm_without_ipywidgets(monkeypatch: pytest.MonkeyPatch) -> None:

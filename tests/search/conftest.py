@@ -9,8 +9,10 @@ from typing import TypeVar
 import numpy as np
 import pytest
 
+from nb201_flat.search.oracle import OracleData
+from nb201_flat.space import Space
 from nb201_flat.storage import save_table
-from nb201_flat.table import Table
+from nb201_flat.table import MetricKey, Table
 from nb201_flat.testing import synthetic_table
 
 
@@ -40,3 +42,19 @@ def with_infinities(build: type[_Data], values: np.ndarray, *args: object, **kw:
     values.setflags(write=False)
     object.__setattr__(data, "values", values)  # past the check: the data a search never gets
     return data
+
+
+def stalled_toy() -> OracleData:
+    """Three candidates of a 27-cell toy space and a budget of ten new cells: the cells a
+    search may query run out before its budget, so a search that only revisits them stalls."""
+    return OracleData(
+        Space(("none", "skip_connect", "conv"), 3),
+        MetricKey("toy", "x-valid", 12),
+        np.arange(27.0)[None, :],
+        None,
+        None,
+        None,
+        None,
+        10,
+        candidates=np.array([0, 5, 9]),
+    )

@@ -26,7 +26,7 @@ from nb201_flat.search.vectorised import _Scores, na_scores
 from nb201_flat.space import Space
 from nb201_flat.table import MetricKey, Table
 
-from .conftest import with_infinities
+from .conftest import stalled_toy, with_infinities
 
 NA = NeighbourObjective(radius=1, include_self=True)
 
@@ -144,19 +144,8 @@ def test_query_budget_and_connected_sampling(nb201_like: Table) -> None:
 
 
 def test_stalled_na_search_ends_as_in_the_loop() -> None:
-    # three candidates and a budget of ten new cells: the NA memory gives up revisiting
-    s = Space(("none", "skip_connect", "conv"), 3)
-    data = OracleData(
-        s,
-        MetricKey("toy", "x-valid", 12),
-        np.arange(27.0)[None, :],
-        None,
-        None,
-        None,
-        None,
-        10,
-        candidates=np.array([0, 5, 9]),
-    )
+    # the NA memory gives up revisiting the three candidates
+    data = stalled_toy()
     _same(data, RegularizedEvolution(population=2, sample_size=2, objective=NA), 3)
 
 

@@ -19,7 +19,7 @@ from nb201_flat.errors import SearchBudgetError
 from nb201_flat.search.fidelity import FidelityData
 from nb201_flat.search.oracle import stall_limit
 from nb201_flat.space import Space
-from nb201_flat.table import MetricKey
+from nb201_flat.table import MetricKey, Table
 
 _SETUP = """
 import numpy as np
@@ -200,26 +200,35 @@ def test_fidelity_data_refuses_a_time_budget_nothing_spends() -> None:
     FidelityData(s, MetricKey("toy", "x-valid", 4), curves, costs, 10.0, None)  # 5 is sampled
 
 
-def test_stalled_runs_are_counted_in_the_results(monkeypatch: pytest.MonkeyPatch) -> None:
-    # a stalled run ended "with what it found" and averaged in unmarked: the runs frame, the
-    # summary and the notes (which the CLI prints and puts in its JSON) now say how many
+_KEY, _TEST = MetricKey("toy", "x-valid", 200), MetricKey("toy", "x-test", 200)
+_COST = MetricKey("toy", "train", 200, "time_s")
+
+
+def _mostly_free(monkeypatch: pytest.MonkeyPatch, paid: int) -> Table:
+    """A patience of 3, loop and kernels alike, and a 27-cell toy table (:data:`_KEY`,
+    :data:`_TEST`, :data:`_COST`) of which only the first ``paid`` cells cost time (1 s): runs
+    under a time budget stop spending it."""
     import nb201_flat.search.lockstep as lockstep
     import nb201_flat.search.oracle as oracle
     import nb201_flat.search.replay as replay
     import nb201_flat.search.vectorised as vec
-    from nb201_flat.search.protocol import Protocol
-    from nb201_flat.search.runner import run_search
-    from nb201_flat.table import Table
 
-    for module in (oracle, vec, lockstep, replay):  # a patience of 3, loop and kernels alike
+    for module in (oracle, vec, lockstep, replay):
         monkeypatch.setattr(module, "stall_limit", lambda size: 3)
     space = Space(("none", "skip_connect", "conv"), 3)
-    key, test = MetricKey("toy", "x-valid", 200), MetricKey("toy", "x-test", 200)
-    cost = MetricKey("toy", "train", 200, "time_s")
     vals = np.random.default_rng(1).uniform(size=space.size)
     costs = np.zeros(space.size)
-    costs[:3] = 1.0  # mostly free cells under a time budget: runs stop spending it
-    table = Table(space, {(key, None): vals, (test, None): vals + 1, (cost, None): costs})
+    costs[:paid] = 1.0
+    return Table(space, {(_KEY, None): vals, (_TEST, None): vals + 1, (_COST, None): costs})
+
+
+def test_stalled_runs_are_counted_in_the_results(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a stalled run ended "with what it found" and averaged in unmarked: the runs frame, the
+    # summary and the notes (which the CLI prints and puts in its JSON) now say how many
+    from nb201_flat.search.protocol import Protocol
+    from nb201_flat.search.runner import run_search
+
+    table, key, test, cost = _mostly_free(monkeypatch, 3), _KEY, _TEST, _COST
     timed = Protocol("timed", key, (test,), budget_seconds=30.0, cost=cost)
     counted = Protocol("counted", key, (test,), budget_queries=20)  # every query spends
     res = run_search(table, [timed, counted], ["rs", "rea", "na-rs"], runs=6)
@@ -445,25 +454,14 @@ def test_stall_notes_name_only_the_idle_steps_the_runs_had(monkeypatch: pytest.M
     # free cells, never on cache hits (the budget is below what the cells cost, so the domain
     # is never all cached). The note inferred the causes from the protocol (repeats 'cache'
     # and no query budget) and named "--repeats charge" too, a fix for what did not occur
-    import nb201_flat.search.lockstep as lockstep
-    import nb201_flat.search.oracle as oracle
-    import nb201_flat.search.replay as replay
     import nb201_flat.search.vectorised as vec
     from nb201_flat.search.algorithms import RandomSearch, RegularizedEvolution
     from nb201_flat.search.oracle import IDLE_CACHED, IDLE_FREE, OracleData
     from nb201_flat.search.protocol import Protocol
     from nb201_flat.search.runner import run_one, run_search
-    from nb201_flat.table import Table
 
-    for module in (oracle, vec, lockstep, replay):  # a patience of 3, loop and kernels alike
-        monkeypatch.setattr(module, "stall_limit", lambda size: 3)
-    space = Space(("none", "skip_connect", "conv"), 3)
-    key, test = MetricKey("toy", "x-valid", 200), MetricKey("toy", "x-test", 200)
-    cost = MetricKey("toy", "train", 200, "time_s")
-    vals = np.random.default_rng(1).uniform(size=space.size)
-    costs = np.zeros(space.size)
-    costs[:10] = 1.0
-    table = Table(space, {(key, None): vals, (test, None): vals + 1, (cost, None): costs})
+    table, key, test, cost = _mostly_free(monkeypatch, 10), _KEY, _TEST, _COST
+    space, vals = table.space, table.vector_for(key)
     cached = Protocol("cached", key, (test,), budget_seconds=9.5, cost=cost, repeats="cache")
     res = run_search(table, cached, ["rs", "rea"], runs=8)
     per_run = res.runs.drop_duplicates(["protocol", "algorithm", "run"])

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -23,8 +22,9 @@ from nb201_flat.search import (
 from nb201_flat.search import vectorised as vec
 from nb201_flat.search.oracle import OracleData
 from nb201_flat.search.runner import run_one
-from nb201_flat.space import Space
-from nb201_flat.table import MetricKey, Table
+from nb201_flat.table import Table
+
+from .conftest import stalled_toy
 
 NA_VARIANTS = [
     NARandomSearch(NeighbourObjective(radius=1)),
@@ -92,19 +92,8 @@ def test_more_draws_when_the_first_block_runs_out(
 
 
 def test_a_stalled_na_search_ends_as_in_the_loop() -> None:
-    # three candidates and a budget of ten new cells: NA-RS runs out of new cells and stalls
-    s = Space(("none", "skip_connect", "conv"), 3)
-    data = OracleData(
-        s,
-        MetricKey("toy", "x-valid", 12),
-        np.arange(27.0)[None, :],
-        None,
-        None,
-        None,
-        None,
-        10,
-        candidates=np.array([0, 5, 9]),
-    )
+    # NA-RS runs out of new cells before its budget and stalls
+    data = stalled_toy()
     _same(data, NA_VARIANTS[0], 3)
 
 

@@ -1,0 +1,25 @@
+"""Running the command line in-process, for the tests of several folders (tests/ is on the
+import path of the test files directly in it and of those in its packages)."""
+
+from __future__ import annotations
+
+import pytest
+
+from nb201_flat.cli import main
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    """Exit code, stdout and stderr of ``nb201-flat ARGV``."""
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def one_line_exit_2(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
+    """The one ``error: ...`` line of ``nb201-flat ARGV``, asserting exit code 2."""
+    code = main(list(argv))
+    err = capsys.readouterr().err
+    assert code == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    return lines[0]
