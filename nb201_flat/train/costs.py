@@ -47,7 +47,7 @@ MAX_N = 1000
 #: 32 or 16 pixels; ImageNet's 224 fits). With MAX_C and MAX_N they keep the vectorised int64
 #: sums exact with room to spare: the costliest built-in op (nor_conv_3x3, 9 c^2 hw FLOPs, the
 #: same in each stage as c doubles and hw quarters) on every edge of the widest cell a Space
-#: holds (55) counts 55 * MAX_N * 3 * 9 * MAX_C**2 * MAX_IMAGE_SIZE**2 = 1.6e18, a fifth of
+#: holds (55) counts 55 * MAX_N * 3 * 9 * MAX_C**2 * MAX_IMAGE_SIZE**2 = 1.6e18, under a fifth of
 #: 2**63. Side 2048 wrapped the sum silently; the classifier adds at most 4 * MAX_C * MAX_CLASSES.
 MAX_CLASSES = 100_000
 MAX_IMAGE_SIZE = 256
