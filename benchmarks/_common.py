@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import platform
+import re
 import statistics
 import subprocess
 import sys
@@ -281,3 +282,39 @@ def atomic_write_text(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` all or nothing, with the package's one writer
     (:func:`nb201_flat.atomic.write_bytes`): the umask's mode, not ``mkstemp``'s private 0600."""
     atomic.write_bytes(path, text.encode())
+
+
+# -- checksums of cached files -----------------------------------------------------------------
+# A cached file the benchmarks regenerate only when missing (an official-layout .pth) carries a
+# sidecar NAME.sha256 in ``sha256sum`` format (``sha256sum -c`` in the cache checks it by hand),
+# as the trainer's checkpoints do: a damaged cache would otherwise change the numbers silently.
+_HEX = re.compile(r"[0-9a-f]{64}")
+
+
+def checksum_sidecar(path: Path) -> Path:
+    """The file holding the sha256 of cached file ``path``."""
+    return path.with_name(path.name + ".sha256")
+
+
+def write_checksum(path: Path, digest: str) -> None:
+    """Record ``digest``, the sha256 of the bytes of ``path``, in its sidecar."""
+    atomic_write_text(checksum_sidecar(path), f"{digest}  {path.name}\n")
+
+
+def checksum_problem(path: Path) -> str | None:
+    """Why cached file ``path`` cannot be used as it is (no sidecar, a damaged one, bytes that
+    differ from the recorded sha256), or None when its bytes are the ones recorded."""
+    from nb201_flat.storage import file_sha256
+
+    side = checksum_sidecar(path)
+    try:
+        fields = side.read_text("ascii").split()
+    except FileNotFoundError:
+        return f"it has no checksum file {side.name}"
+    except (OSError, UnicodeDecodeError) as exc:
+        return f"its checksum file {side.name} is unreadable ({exc})"
+    if len(fields) != 2 or not _HEX.fullmatch(fields[0]) or fields[1] != path.name:
+        return f"its checksum file {side.name} is malformed"
+    if file_sha256(path) != fields[0]:
+        return f"its bytes do not match the sha256 recorded in {side.name}"
+    return None

@@ -21,6 +21,7 @@ from benchmarks._child import API_FIELDS, DATASETS
 from benchmarks._common import (
     CACHE_DIR,
     Row,
+    atomic_write_text,
     ensure_cache_dir,
     measure,
     missing_data_note,
@@ -152,26 +153,51 @@ def fit_line(ns: list[int], ys: list[float]) -> Fit:
 
 
 def imported_table(tidy: Path, cache: Path) -> Path:
-    """Our native table of the shared tidy file, imported once into the cache."""
+    """Our native table of the shared tidy file, imported once into the cache.
+
+    A marker beside it records the sha256 of the tidy file it was imported from and that of
+    the table's manifest (which checksums every byte of the table), so a changed tidy file (even
+    one of the same size and time), a damaged table and a damaged marker are each noticed, and
+    the table is imported again with a warning: the benchmark never reads a stale or damaged
+    copy.
+    """
     from nb201_flat.errors import TableFileError
     from nb201_flat.importers.tidy import read_tidy
-    from nb201_flat.storage import MANIFEST, load_saved_table, save_table
+    from nb201_flat.storage import (
+        MANIFEST,
+        MANIFEST_HASH,
+        file_sha256,
+        load_saved_table,
+        read_manifest,
+        save_table,
+    )
 
     ensure_cache_dir(cache)
     path = cache / "nb201_tidy.nb201"
-    stamp = f"{tidy.stat().st_size}-{int(tidy.stat().st_mtime)}"
     marker = cache / "nb201_tidy.stamp"
-    fresh = (path / MANIFEST).exists() and marker.exists() and marker.read_text() == stamp
-    if fresh:
+
+    def expected() -> bytes:
+        table_sum = read_manifest(path)[MANIFEST_HASH]
+        return f"{file_sha256(tidy)}  {tidy.name}\n{table_sum}  {path.name}\n".encode()
+
+    problem = None
+    if (path / MANIFEST).exists() and marker.exists():
         try:
-            load_saved_table(path)
-        except TableFileError:  # written by an older nb201_flat: the cache is ours to rebuild
-            fresh = False
-    if not fresh:
-        table = read_tidy(tidy)
-        table.meta["import_command"] = f"nb201-flat import {tidy} --out {path}"
-        save_table(table, path)
-        marker.write_text(stamp)
+            load_saved_table(path)  # every checksum of the table
+            if marker.read_bytes() != expected():
+                problem = (
+                    f"{marker.name} does not match {tidy} and the table (the tidy file changed, "
+                    "the marker is damaged, or both were cached by an older version)"
+                )
+        except TableFileError as exc:
+            problem = f"the cached table is damaged or from an older nb201_flat ({exc})"
+        if problem is None:
+            return path
+        log.warning("cached table %s: %s; importing it again", path, problem)
+    table = read_tidy(tidy)
+    table.meta["import_command"] = f"nb201-flat import {tidy} --out {path}"
+    save_table(table, path)
+    atomic_write_text(marker, expected().decode())  # after the table: a kill between, a mismatch
     load_saved_table(path)  # fails loudly now rather than inside a child
     return path
 

@@ -28,6 +28,7 @@ What is real and what is placeholder:
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 import os
 import pickle
@@ -40,8 +41,11 @@ from typing import Any, BinaryIO
 import numpy as np
 import numpy.typing as npt
 
+from benchmarks._common import checksum_problem, write_checksum
 from nb201_flat.space import NB201
 from nb201_flat.table import MetricKey, Table
+
+log = logging.getLogger(__name__)
 
 FULL_EPOCHS = 200
 LESS_EPOCHS = 12
@@ -207,7 +211,8 @@ def write_official_files(table: Table, paths: Mapping[int, Path], *, seed: int =
     Each architecture is pickled separately; the unpickler's memo is a table that a later
     PUT overwrites, and each architecture only reads back its own entries, so the stream
     loads exactly as the one-piece pickle. Smaller counts are prefixes of the same order, so
-    one pass over the largest writes them all.
+    one pass over the largest writes them all. Each file gets a sha256 sidecar
+    (:func:`benchmarks._common.write_checksum`) of the bytes streamed into it.
     """
     import torch.serialization as ts
 
@@ -231,29 +236,37 @@ def write_official_files(table: Table, paths: Mapping[int, Path], *, seed: int =
     )
     files: dict[int, BinaryIO] = {}
     tmps: dict[int, Path] = {}
+    sums = {n: hashlib.sha256() for n in counts}  # of every byte written, as it is written
+
+    def write(n: int, data: bytes) -> None:
+        files[n].write(data)
+        sums[n].update(data)
+
     try:
         for n in counts:
             paths[n].parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=f".{paths[n].name}.", dir=paths[n].parent)
             tmps[n] = Path(tmp)
-            f = files[n] = os.fdopen(fd, "wb")
-            f.write(header)
-            f.write(b"\x80\x02}(")  # PROTO 2, EMPTY_DICT, MARK
-            f.write(_body("meta_archs") + _body(strings))
-            f.write(_body("total_archs") + _body(NB201.size))
-            f.write(_body("arch2infos") + b"}(")
+            files[n] = os.fdopen(fd, "wb")
+            write(n, header)
+            write(n, b"\x80\x02}(")  # PROTO 2, EMPTY_DICT, MARK
+            write(n, _body("meta_archs") + _body(strings))
+            write(n, _body("total_archs") + _body(NB201.size))
+            write(n, _body("arch2infos") + b"}(")
         for pos, i in enumerate(order[: counts[-1]].tolist()):
             chunk = _body(i) + _body(arch_state(vals, i, strings[i]))
             for n in counts:
                 if pos < n:
-                    files[n].write(chunk)
+                    write(n, chunk)
         for n in counts:
-            f = files[n]
-            f.write(b"u")  # SETITEMS: arch2infos
-            f.write(_body("evaluated_indexes") + _body(sorted(order[:n].tolist())))
-            f.write(b"u.")  # SETITEMS: the outer dict; STOP
-            f.write(pickle.dumps([], protocol=_PROTOCOL))  # no tensor storages
-            f.close()
+            write(n, b"u")  # SETITEMS: arch2infos
+            write(n, _body("evaluated_indexes") + _body(sorted(order[:n].tolist())))
+            write(n, b"u.")  # SETITEMS: the outer dict; STOP
+            write(n, pickle.dumps([], protocol=_PROTOCOL))  # no tensor storages
+            files[n].close()
+            # the digest first: a kill between the two leaves a file whose sidecar does not
+            # match (written again on next use), never one taken as checked without being so
+            write_checksum(paths[n], sums[n].hexdigest())
             os.replace(tmps[n], paths[n])
     except BaseException:
         for n, f in files.items():
@@ -284,9 +297,20 @@ def official_file_path(table: Table, n_archs: int, cache_dir: Path, *, seed: int
 def cached_official_files(
     table: Table, counts: Iterable[int], cache_dir: Path, *, seed: int = 0
 ) -> dict[int, Path]:
-    """v1_0-layout files of ``n`` sampled archs for each count, generating the missing ones."""
+    """v1_0-layout files of ``n`` sampled archs for each count, generating the missing ones.
+
+    A cached file is checked against its sha256 sidecar before it is used; one that does not
+    match (damaged, cut short, or cached before the sidecars) is generated again, with a
+    warning, so a damaged cache never changes the benchmark's numbers.
+    """
     paths = {int(n): official_file_path(table, int(n), cache_dir, seed=seed) for n in counts}
-    missing = {n: p for n, p in paths.items() if not p.exists()}
+    missing = {}
+    for n, path in paths.items():
+        if not path.exists():
+            missing[n] = path
+        elif (problem := checksum_problem(path)) is not None:
+            log.warning("cached official-layout file %s: %s; writing it again", path, problem)
+            missing[n] = path
     if missing:
         write_official_files(table, missing, seed=seed)
     return paths

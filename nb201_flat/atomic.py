@@ -1,8 +1,11 @@
 """All-or-nothing writes of files and folders: the one writer every output goes through.
 
 A file is written under a temporary name in its folder, flushed, fsynced and renamed over the
-target (:func:`write_bytes`, :func:`write_file`). A folder (a table, a report, a set of
-figures) is written whole beside the target and then swapped in (:func:`replace_folder`):
+target (:func:`write_bytes`, :func:`write_file`). Files written together into a folder that
+holds other files too (a report, a set of figures) are first written whole into a staging
+folder inside it and then renamed into place one by one (:func:`replace_files`): files they do
+not write are never touched, also ones another process writes meanwhile. A folder that is
+one whole (a table) is written beside the target and then swapped in (:func:`replace_folder`):
 
 - on Linux the swap is one ``renameat2(RENAME_EXCHANGE)``, so the target path always names a
   complete folder, the old or the new one, and a reader never sees it missing;
@@ -48,6 +51,7 @@ __all__ = [
     "file_mode",
     "folder_mode",
     "recover",
+    "replace_files",
     "replace_folder",
     "write_bytes",
     "write_file",
@@ -226,10 +230,12 @@ def replace_folder(
     target: str | os.PathLike[str],
     *,
     overwrite: bool = True,
-    keep_existing: bool = False,
     what: str | Param = _OUT,
 ) -> Iterator[Path]:
     """Yield an empty folder beside ``target``; on success swap it in as ``target``.
+
+    For a folder that is one whole (a table): whatever ``target`` held before is replaced.
+    Files written into a folder shared with other outputs go through :func:`replace_files`.
 
     Parameters
     ----------
@@ -238,10 +244,6 @@ def replace_folder(
     overwrite
         Replace an existing ``target``; else an existing one (also one created meanwhile by
         a concurrent writer) is an error and nothing is changed.
-    keep_existing
-        Start the new folder with (hard links to) what ``target`` holds, so files this write
-        does not produce are kept (a report or figure folder shared with other outputs).
-        Files must then be replaced (written to a new name and renamed), never edited.
     what
         How messages name the target: the caller's parameter (a command respells it as its
         flag), or text.
@@ -260,8 +262,6 @@ def replace_folder(
         recover(path)
         tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-{os.getpid()}-", dir=path.parent))
         os.chmod(tmp, folder_mode())
-        if keep_existing and path.is_dir():
-            _link_contents(path, tmp)
     except OSError as exc:
         raise _write_error(path, exc) from None
     try:
@@ -277,21 +277,114 @@ def replace_folder(
     _fsync_dir(path.parent)
 
 
-def _link_one(src: str, dst: str) -> None:
+# the staging folder of replace_files, inside the folder written to: a rename from it never
+# crosses a filesystem (the folder may be a mount point, unlike its parent)
+_STAGE: Final = "nb201_flat-staged"
+
+
+@contextlib.contextmanager
+def replace_files(folder: str | os.PathLike[str], *, what: str | Param = _OUT) -> Iterator[Path]:
+    """Yield an empty staging folder; on success rename each file written there into ``folder``.
+
+    A file ``stage/a.csv`` (or ``stage/sub/a.csv``) becomes ``folder/a.csv``, replacing the
+    previous version in one rename; every other file of ``folder`` is left alone, also one
+    another process creates or replaces while this write runs. ``folder`` is created if
+    missing (and removed again if the write fails and it is still empty).
+
+    When the write fails or is interrupted:
+
+    - before the renames (an error or Ctrl-C while the files are produced, a full disk while
+      they are written): ``folder`` is unchanged, each of these files keeps its previous
+      version (or stays absent), and the staging folder is removed;
+    - during the renames (which write no data: only a filesystem refusing one fails them):
+      the files renamed so far get their previous versions back (hard-linked aside before
+      each rename) or are removed where there was none, so the folder again holds the old set.
+
+    No file is ever seen half written. Only a kill (``kill -9``, power loss) in the middle
+    of the renames leaves some files new and the rest old; a staging folder it leaves behind
+    (``.nb201_flat-staged.tmp-PID-*``) is removed by the next write into ``folder``.
+
+    Raises
+    ------
+    ArgumentError
+        ``folder`` is empty, a file, or under a file, or its parent cannot be written.
+    TableFileError
+        The disk filled up or the filesystem refused a write (``folder`` is then unchanged).
+    """
+    raw = os.fspath(folder)
+    if raw.strip() == "":
+        raise ArgumentError(what, " is empty; give a folder path such as results/out")
+    path = Path(raw)
+    if path.exists() and not path.is_dir():
+        raise ArgumentError(what, f" {raw} is a file, not a folder; choose another path")
+    _check_parent(path / _STAGE, raw, what)  # path itself, where it exists, and up
+    with staged_files(path) as stage:
+        yield stage
+
+
+@contextlib.contextmanager
+def staged_files(folder: Path) -> Iterator[Path]:
+    """:func:`replace_files` without the checks of ``folder`` (its callers made them)."""
+    created = not folder.is_dir()
     try:
-        os.link(src, dst)
+        folder.mkdir(parents=True, exist_ok=True)
+        recover(folder / _STAGE)  # a killed writer's staging folder
+        stage = Path(tempfile.mkdtemp(prefix=f".{_STAGE}.tmp-{os.getpid()}-", dir=folder))
+    except OSError as exc:
+        raise _write_error(folder, exc) from None
+    try:
+        yield stage
+        _move_files(stage, folder)
+    except BaseException as exc:
+        _remove(stage)
+        if created:
+            with contextlib.suppress(OSError):
+                folder.rmdir()  # only while empty: never another process's file
+        if isinstance(exc, OSError) and not isinstance(exc, Nb201FlatError):
+            raise _write_error(folder, exc) from None
+        raise
+    _remove(stage)
+
+
+def _move_files(stage: Path, folder: Path) -> None:
+    """Rename each file under ``stage`` to the same place under ``folder``: all or none.
+
+    Each previous version is hard-linked aside (into ``stage``) before its replacement, so
+    a failed rename (or an interrupt) puts back what the earlier ones replaced.
+    """
+    files = sorted(p for p in stage.rglob("*") if p.is_symlink() or not p.is_dir())
+    for src in files:
+        _fsync_file(src)
+    aside = Path(tempfile.mkdtemp(prefix=".previous-", dir=stage))
+    moved: list[tuple[Path, Path | None]] = []  # (target, its previous version or None)
+    try:
+        for src in files:
+            dst = folder / src.relative_to(stage)
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            previous = None
+            if dst.is_symlink() or dst.is_file():
+                previous = aside / str(len(moved))
+                _link_one(dst, previous)
+            os.replace(src, dst)
+            moved.append((dst, previous))
+    except BaseException:
+        for dst, previous in reversed(moved):
+            with contextlib.suppress(OSError):
+                if previous is None:
+                    dst.unlink()
+                else:
+                    os.replace(previous, dst)
+        raise
+    for parent in sorted({dst.parent for dst, _ in moved}):
+        _fsync_dir(parent)
+
+
+def _link_one(src: Path, dst: Path) -> None:
+    """``dst`` as a second name of ``src`` (a symlink itself, not what it points to)."""
+    try:
+        os.link(src, dst, follow_symlinks=False)
     except OSError:  # another filesystem, or one without hard links
-        shutil.copy2(src, dst)
-
-
-def _link_contents(src: Path, dst: Path) -> None:
-    for entry in src.iterdir():
-        if entry.is_dir() and not entry.is_symlink():
-            shutil.copytree(entry, dst / entry.name, symlinks=True, copy_function=_link_one)
-        elif entry.is_symlink():
-            os.symlink(os.readlink(entry), dst / entry.name)
-        else:
-            _link_one(str(entry), str(dst / entry.name))
+        shutil.copy2(src, dst, follow_symlinks=False)
 
 
 def _fsync_file(path: Path) -> None:

@@ -4,6 +4,10 @@ Of the full set, a figure the table cannot support is skipped with the reason (`
 a2m_paths: needs ...``) and the command still exits 0; ``--json`` lists what was written and
 what was skipped. A figure named with ``--only`` was asked for by name: when the table cannot
 support it, that is an error (one line, exit 2) and ``--out`` is left as it was.
+
+The files of a run replace their previous versions together at the end, each in one rename;
+other files in ``--out`` are never touched. A run that fails leaves every figure file at its
+previous version (see :func:`nb201_flat.atomic.replace_files`).
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import time
 from typing import Any
 
 from nb201_flat import budget
-from nb201_flat.atomic import check_writable_target, replace_folder
+from nb201_flat.atomic import check_writable_target, replace_files
 from nb201_flat.cli.common import (
     add_json_arg,
     add_table_arg,
@@ -36,7 +40,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "Figures the table "
         f"cannot support are skipped with the reason. Figures: {listing}.",
     )
-    p.add_argument("--out", required=True, metavar="DIR", help="output folder (created)")
+    p.add_argument(
+        "--out",
+        required=True,
+        metavar="DIR",
+        help="output folder (created); its other files are left alone, and a failed run "
+        "leaves the previous figures",
+    )
     p.add_argument(
         "--only",
         nargs="+",
@@ -170,8 +180,9 @@ def cmd_figures(args: argparse.Namespace) -> int:
     skipped: list[dict[str, str]] = []
     lines: list[str] = []  # printed once --out holds the files: an error leaves none behind
     t0 = time.perf_counter()
-    # all or nothing: the figures are drawn into a copy of --out that is swapped in at the end
-    with replace_folder(out, keep_existing=True) as stage:
+    # all or nothing: the figures are drawn into a staging folder, then each file is renamed
+    # into --out; other files there are never touched (atomic.replace_files)
+    with replace_files(out) as stage:
         results = render_many(
             names, table, stage, formats=tuple(args.formats), options=options, workers=workers
         )
@@ -188,7 +199,7 @@ def cmd_figures(args: argparse.Namespace) -> int:
                 skipped.append({"name": name, "reason": reason})
                 lines.append(f"skipped {name}: {reason}")
                 continue
-            files = [str(out / f.name) for f in r.files]
+            files = [str(out / f.relative_to(stage)) for f in r.files]
             made.append(
                 {
                     "name": r.name,

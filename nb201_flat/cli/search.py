@@ -141,7 +141,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "summary/paired/anchors/curves CSVs and report.md to --out (atomically), with a "
         "verdict per row: reproduced, contradicted or inconclusive.",
     )
-    p.add_argument("--out", required=True, help="folder for the CSVs and report.md")
+    p.add_argument(
+        "--out",
+        required=True,
+        help="folder for the CSVs and report.md (created); its other files are left alone, "
+        "and a failed run leaves the previous report",
+    )
     p.add_argument(
         "--quick",
         action="store_true",

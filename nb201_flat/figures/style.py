@@ -9,7 +9,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from nb201_flat.atomic import write_file
+from nb201_flat.atomic import staged_files
 from nb201_flat.errors import ArgumentError, check_choice
 
 STYLE_NAME = "nb201_flat.mplstyle"
@@ -50,7 +50,9 @@ def save_figure(
     """Save ``fig`` as ``path`` with each suffix in ``formats``; identical bytes on every run.
 
     Dates and software versions are left out of the metadata (the reason PDFs usually differ
-    between runs), and each file is written to a temporary name and renamed into place. The
+    between runs). Every format is drawn in full into a staging folder beside the targets
+    before any is renamed into place (:func:`nb201_flat.atomic.replace_files`), so a failure
+    while drawing one format leaves the previous files of all formats as they were. The
     package style is applied while saving, since ``savefig.*``, ``pdf.fonttype`` and
     ``svg.hashsalt`` are read at save time, not when the figure is drawn.
 
@@ -78,7 +80,6 @@ def save_figure(
         raise ArgumentError(f"save_figure needs a file name, got {str(path)!r}; e.g. 'out/fig'")
     if base.suffix.lower().lstrip(".") in supported:  # "fig.png": the stem is "fig"
         base = base.with_suffix("")
-    base.parent.mkdir(parents=True, exist_ok=True)
     written = []
     engine = fig.get_layout_engine()
     with figure_style():
@@ -91,15 +92,15 @@ def save_figure(
         # no engine: savefig neither lays out again nor draws an extra time to measure
         fig.set_layout_engine(None)
         try:
-            for fmt in formats:
-                # appended, never replacing: "run1.5" must not become "run1.png"
-                target = base.with_name(f"{base.name}.{fmt}")
-                metadata = _METADATA.get(fmt, {})
-                write_file(
-                    target,
-                    lambda f: fig.savefig(f, format=fmt, metadata=metadata, bbox_inches=bbox),  # noqa: B023
-                )
-                written.append(target)
+            with staged_files(base.parent) as stage:
+                for fmt in formats:
+                    # appended, never replacing: "run1.5" must not become "run1.png"
+                    name = f"{base.name}.{fmt}"
+                    with (stage / name).open("wb") as f:
+                        fig.savefig(
+                            f, format=fmt, metadata=_METADATA.get(fmt, {}), bbox_inches=bbox
+                        )
+                    written.append(base.with_name(name))
         finally:
             fig.set_layout_engine(engine)
     return written

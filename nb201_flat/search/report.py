@@ -399,8 +399,10 @@ def write_report(
 ) -> list[Path]:
     """Write CSVs and ``report.md`` into ``out_dir``, all or nothing.
 
-    The files are written into a copy of the folder beside it, which is then swapped in, so a
-    kill or a full disk never leaves a folder mixing two runs' files (other files are kept).
+    The files are written whole into a staging folder inside ``out_dir``, then each is renamed
+    over its previous version (:func:`nb201_flat.atomic.replace_files`): other files in the
+    folder are never touched, also ones written meanwhile by another process. A failure
+    (a full disk, an interrupt) leaves every file of the report at its previous version.
     """
     out = Path(out_dir)
     # the runs table (16 MB of csv) is compressed in a thread while the rest is formatted
@@ -421,7 +423,7 @@ def write_report(
         }
         files["runs.csv.gz"] = runs_gz.result()
     written = []
-    with atomic.replace_folder(out, keep_existing=True) as stage:
+    with atomic.replace_files(out) as stage:
         for name, data in files.items():
             _atomic_write(stage / name, data)
             written.append(out / name)

@@ -3,7 +3,8 @@
 Every single-byte change of a table folder either raises a one-line TableFileError naming the
 file and the re-import command, or loads the very same numbers; replacement is one swap that
 readers never see half done; a failure injected at each write or rename leaves the old folder
-or the new one, never a mix, and the next write cleans up.
+or the new one, never a mix, and the next write cleans up. (Output folders shared with other
+files, reports and figures: tests/test_atomic_files.py.)
 """
 
 from __future__ import annotations
@@ -267,37 +268,7 @@ def test_concurrent_first_writes_exactly_one_wins(tmp_path: Path) -> None:
     load_saved_table(target)
 
 
-# -- output folders (reports, figures) -------------------------------------------------------
-def test_report_folder_is_all_or_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    out = tmp_path / "report"
-    with atomic.replace_folder(out, keep_existing=True) as stage:
-        for name in ("a.csv", "b.csv"):
-            atomic.write_bytes(stage / name, b"run1")
-    (out / "mine.txt").write_bytes(b"kept")
-    writes = [0]
-    real = atomic.write_bytes
-
-    def dies_on_second(path: Path, data: bytes) -> Path:
-        writes[0] += 1
-        if writes[0] == 2:
-            raise OSError(28, "No space left on device")
-        return real(path, data)
-
-    def second_run() -> None:
-        with atomic.replace_folder(out, keep_existing=True) as stage:
-            for name in ("a.csv", "b.csv"):
-                dies_on_second(stage / name, b"run2")
-
-    with pytest.raises(TableFileError, match="No space left on device.*nothing was changed"):
-        second_run()
-    assert {p.name: p.read_bytes() for p in out.iterdir()} == {
-        "a.csv": b"run1",
-        "b.csv": b"run1",
-        "mine.txt": b"kept",
-    }
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["report"]
-
-
+# -- output paths -----------------------------------------------------------------------------
 @pytest.mark.parametrize("bad", ["", ".", "file", "file/sub"])
 def test_bad_out_paths_fail_up_front(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, bad: str

@@ -7,6 +7,7 @@ import contextlib
 import copy
 import dataclasses
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -14,7 +15,7 @@ import pytest
 from matplotlib.figure import Figure
 
 from nb201_flat import landscape as ls
-from nb201_flat.errors import ArgumentError, FigureSkipped, MissingValueError
+from nb201_flat.errors import ArgumentError, FigureSkipped, MissingValueError, TableFileError
 from nb201_flat.figures import (
     FIGURES,
     make,
@@ -192,6 +193,34 @@ def test_save_figure_appends_the_suffix_to_a_dotted_stem(tmp_path: Path) -> None
     # a path that already names a format keeps its stem
     c = save_figure(fig, tmp_path / "fig.png", formats=("png", "pdf"))
     assert [p.name for p in c] == ["fig.png", "fig.pdf"]
+
+
+@pytest.mark.parametrize("fails", ["png", "pdf"])
+def test_save_figure_failing_on_one_format_keeps_the_previous_pair(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fails: str
+) -> None:
+    fig, axes = new_figure()
+    axes[0, 0].set_title("first")
+    save_figure(fig, tmp_path / "fig")
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    assert sorted(before) == ["fig.pdf", "fig.png"]
+    axes[0, 0].set_title("second")  # other bytes in both formats
+    real = fig.savefig
+
+    def dies_midway(f: Any, *, format: str, **kwargs: Any) -> None:
+        real(f, format=format, **kwargs)
+        if format == fails:  # after writing it in full: the rename must not have happened
+            raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(fig, "savefig", dies_midway)
+    with pytest.raises(TableFileError, match="No space left on device"):
+        save_figure(fig, tmp_path / "fig")
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before  # no leftovers
+    monkeypatch.undo()
+    save_figure(fig, tmp_path / "fig")
+    after = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    assert sorted(after) == ["fig.pdf", "fig.png"]
+    assert all(after[n] != before[n] for n in before)  # both replaced once it succeeds
 
 
 def _thinned(table: Table, share: float) -> Table:

@@ -1,0 +1,167 @@
+"""atomic.replace_files: files written together into a folder shared with other files.
+
+Each file is renamed over its previous version on its own, so a file someone else writes into
+the folder during the run is never lost or rolled back; a run that fails (while producing its
+files, or at one of the renames) leaves each of its files at the previous version and nothing
+half written or left over.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from nb201_flat import atomic
+from nb201_flat.errors import ArgumentError, TableFileError
+
+
+def tree(folder: Path) -> dict[str, bytes | None]:
+    """Every entry under ``folder``, hidden ones too: a file's bytes, None for a folder."""
+    return {
+        p.relative_to(folder).as_posix(): None if p.is_dir() else p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+    }
+
+
+def write_run(folder: str | Path, produce: Callable[[Path], object]) -> None:
+    """One run: ``produce(stage)`` writes its files, which then replace their old versions."""
+    with atomic.replace_files(folder) as stage:
+        produce(stage)
+
+
+RUN1 = {"a.csv": b"run1 a", "b.csv": b"run1 b", "theirs.txt": b"theirs before"}
+
+
+@pytest.fixture
+def out(tmp_path: Path) -> Path:
+    """A folder holding a previous run's two files and a file of someone else's."""
+    folder = tmp_path / "out"
+    folder.mkdir()
+    for name, data in RUN1.items():
+        (folder / name).write_bytes(data)
+    return folder
+
+
+def test_files_written_meanwhile_by_another_process_survive(out: Path) -> None:
+    with atomic.replace_files(out) as stage:
+        (stage / "a.csv").write_bytes(b"run2 a")
+        # another process, while this run is under way: a new file, and one replaced
+        (out / "new.txt").write_bytes(b"created meanwhile")
+        atomic.write_bytes(out / "theirs.txt", b"theirs replaced meanwhile")
+        (stage / "sub").mkdir()
+        (stage / "sub" / "c.csv").write_bytes(b"run2 c")
+    assert tree(out) == {
+        "a.csv": b"run2 a",
+        "b.csv": b"run1 b",  # not written by this run: untouched
+        "new.txt": b"created meanwhile",
+        "sub": None,
+        "sub/c.csv": b"run2 c",
+        "theirs.txt": b"theirs replaced meanwhile",
+    }
+
+
+def test_a_file_replaced_meanwhile_is_not_rolled_back_by_a_failed_run(out: Path) -> None:
+    def produce(stage: Path) -> None:
+        (stage / "a.csv").write_bytes(b"run2 a")
+        atomic.write_bytes(out / "theirs.txt", b"theirs replaced meanwhile")
+        raise RuntimeError("drawing failed")
+
+    with pytest.raises(RuntimeError, match="drawing failed"):
+        write_run(out, produce)
+    assert tree(out) == RUN1 | {"theirs.txt": b"theirs replaced meanwhile"}
+
+
+@pytest.mark.parametrize("stop", [KeyboardInterrupt, OSError(28, "No space left on device")])
+def test_an_interrupted_run_keeps_the_previous_versions(
+    out: Path, stop: BaseException | type[BaseException]
+) -> None:
+    def produce(stage: Path) -> None:
+        (stage / "a.csv").write_bytes(b"run2 a")
+        with (stage / "b.csv").open("wb") as f:
+            f.write(b"run2 b, half")
+            raise stop
+
+    expected: type[BaseException] = stop if isinstance(stop, type) else TableFileError
+    with pytest.raises(expected):
+        write_run(out, produce)
+    assert tree(out) == RUN1  # no half-written file, no staging folder left
+
+
+def test_a_full_disk_is_one_line_saying_nothing_changed(out: Path) -> None:
+    def produce(stage: Path) -> None:
+        atomic.write_bytes(stage / "a.csv", b"run2 a")
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(TableFileError) as info:
+        write_run(out, produce)
+    assert "\n" not in str(info.value)
+    assert "No space left on device" in str(info.value)
+    assert "nothing was changed" in str(info.value)
+    assert tree(out) == RUN1
+
+
+def test_a_rename_that_fails_rolls_back(out: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = os.replace
+    renamed: list[str] = []
+
+    def refuses_b(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
+        if Path(dst).parent == out:  # a rename into the folder (or a put-back)
+            renamed.append(Path(dst).name)
+            if Path(dst).name == "b.csv":
+                raise OSError(5, "Input/output error")
+        real(src, dst)
+
+    def produce(stage: Path) -> None:
+        for name in ("0-new.csv", "a.csv", "b.csv"):  # 0-new.csv had no previous version
+            (stage / name).write_bytes(b"run2")
+        monkeypatch.setattr(atomic.os, "replace", refuses_b)  # from the renames on
+
+    with pytest.raises(TableFileError, match="Input/output error"):
+        write_run(out, produce)
+    monkeypatch.undo()
+    # in name order: 0-new.csv and a.csv renamed, b.csv refused, a.csv put back
+    assert renamed == ["0-new.csv", "a.csv", "b.csv", "a.csv"]
+    assert tree(out) == RUN1  # a.csv at its previous version, 0-new.csv removed again
+
+
+def test_a_new_folder_is_not_left_behind_by_a_failed_run(tmp_path: Path) -> None:
+    def produce(stage: Path) -> None:
+        (stage / "a.csv").write_bytes(b"x")
+        raise RuntimeError("stop")
+
+    target = tmp_path / "new"
+    with pytest.raises(RuntimeError):
+        write_run(target, produce)
+    assert not target.exists()
+    write_run(target, lambda stage: (stage / "a.csv").write_bytes(b"x"))
+    assert tree(target) == {"a.csv": b"x"}
+
+
+def test_a_killed_writers_staging_folder_is_removed_by_the_next_write(out: Path) -> None:
+    child = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    dead = int(child.stdout)
+    left = out / f".nb201_flat-staged.tmp-{dead}-abc"
+    left.mkdir()
+    (left / "a.csv").write_bytes(b"half")
+    with atomic.replace_files(out) as stage:
+        (stage / "b.csv").write_bytes(b"run2 b")
+    assert tree(out) == RUN1 | {"b.csv": b"run2 b"}
+
+
+@pytest.mark.parametrize("bad", ["", "file", "file/sub"])
+def test_bad_folders_fail_up_front(tmp_path: Path, bad: str) -> None:
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ArgumentError) as info:
+        write_run(tmp_path / bad if bad else bad, lambda stage: None)
+    assert "\n" not in str(info.value)
+    assert tree(tmp_path) == {"file": b"x"}
