@@ -47,6 +47,7 @@ from typing import IO, Final
 from nb201_flat.errors import ArgumentError, Nb201FlatError, Param, TableFileError
 
 __all__ = [
+    "check_writable_folder",
     "check_writable_target",
     "file_mode",
     "folder_mode",
@@ -311,6 +312,16 @@ def replace_files(folder: str | os.PathLike[str], *, what: str | Param = _OUT) -
     TableFileError
         The disk filled up or the filesystem refused a write (``folder`` is then unchanged).
     """
+    with staged_files(check_writable_folder(folder, what=what)) as stage:
+        yield stage
+
+
+def check_writable_folder(folder: str | os.PathLike[str], *, what: str | Param = _OUT) -> Path:
+    """Check up front that :func:`replace_files` can write into ``folder``; return it as a Path.
+
+    Unlike :func:`check_writable_target`, the current folder is allowed: files are renamed
+    into it one by one, and the folder itself is never replaced.
+    """
     raw = os.fspath(folder)
     if raw.strip() == "":
         raise ArgumentError(what, " is empty; give a folder path such as results/out")
@@ -318,8 +329,7 @@ def replace_files(folder: str | os.PathLike[str], *, what: str | Param = _OUT) -
     if path.exists() and not path.is_dir():
         raise ArgumentError(what, f" {raw} is a file, not a folder; choose another path")
     _check_parent(path / _STAGE, raw, what)  # path itself, where it exists, and up
-    with staged_files(path) as stage:
-        yield stage
+    return path
 
 
 @contextlib.contextmanager

@@ -17,7 +17,7 @@ import time
 from typing import Any
 
 from nb201_flat import budget
-from nb201_flat.atomic import check_writable_target, replace_files
+from nb201_flat.atomic import check_writable_folder, replace_files
 from nb201_flat.cli.common import (
     add_json_arg,
     add_table_arg,
@@ -168,7 +168,7 @@ def cmd_figures(args: argparse.Namespace) -> int:
             "drawn in this process (only search_curves spreads its searches over --jobs); "
             "drop --jobs, or name more figures in --only"
         )
-    out = check_writable_target(args.out)  # Path("") would be the current folder
+    out = check_writable_folder(args.out)  # '.' too: files are renamed in, one by one
     table = open_table(args)
     check_outside_table(args.out, table, "--out")
     workers = _workers(args, names, table.space.size)

@@ -431,12 +431,12 @@ def _reproduce_config(args: argparse.Namespace) -> ReproduceConfig:
 
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
-    from nb201_flat.atomic import check_writable_target
+    from nb201_flat.atomic import check_writable_folder
     from nb201_flat.search.grid import reproduce
     from nb201_flat.search.report import write_report
     from nb201_flat.search.statistics import claim_rows
 
-    check_writable_target(args.out)  # before the long run, not after it
+    check_writable_folder(args.out)  # before the long run, not after it
     cfg = _reproduce_config(args)
     jobs = _jobs(args)  # before the long run
     table = open_table(args)

@@ -165,3 +165,28 @@ def test_reproduce_interrupted_midway_keeps_the_previous_files(
     if stop is not KeyboardInterrupt:
         assert "nothing was changed" in captured.err
     assert contents(out) == before
+
+
+# -- the current folder ----------------------------------------------------------------------
+@pytest.mark.parametrize("command", ["figures", "reproduce"])
+def test_out_may_be_the_current_folder(
+    command: str,
+    out: Path,
+    figure_table_path: Path,
+    like_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # a whole-folder swap could not replace '.', so `--out .` was refused; files renamed in
+    # one by one can go there like anywhere else
+    monkeypatch.chdir(out)
+    if command == "figures":
+        assert figures(Path("."), figure_table_path) == 0
+        mine, others = FIGURE_FILES, REPORT_FILES
+    else:
+        assert reproduce(Path("."), like_path) == 0
+        mine, others = REPORT_FILES, FIGURE_FILES
+    after = contents(out)
+    assert all(not after[n].startswith(b"old ") for n in mine)
+    assert all(after[n] == b"old " + n.encode() for n in others)
+    assert after["theirs.txt"] == b"theirs before"
+    assert not [n for n in after if n.startswith(".")]
