@@ -89,6 +89,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--db", required=True, help="SQLite results file (created if missing)")
     p.add_argument("--ckpt-dir", help="checkpoint folder (default: <db>.ckpt)")
     p.add_argument(
+        "--retrain-damaged",
+        action="store_true",
+        help="train again the runs of this command whose rows in --db are damaged (fail "
+        "their checksum): their rows are deleted from every table first, in one transaction, "
+        "and their checkpoints with them. Default: a damaged run is refused",
+    )
+    p.add_argument(
         "--device", default="auto", help="cuda, cuda:N or cpu (default: cuda when available)"
     )
     p.add_argument(
@@ -406,17 +413,19 @@ class _StoredRuns:
     """Data digests of the runs of the command's dataset."""
 
 
-def _read_db(path: str, dataset: str) -> _StoredRuns:
+def _read_db(path: str, dataset: str, retrain: frozenset[Any] = frozenset()) -> _StoredRuns:
     """The finished runs of ``--db`` and the data its ``dataset`` runs were trained on
-    (nothing when it does not exist yet), read before the data is, for every check after."""
+    (nothing when it does not exist yet), read before the data is, for every check after.
+    A damaged run is refused unless its key is in ``retrain`` (``--retrain-damaged``: the
+    campaign's runs), which counts it as not done (its job deletes and trains it)."""
     if not os.path.isfile(path) or os.path.getsize(path) == 0:
         return _StoredRuns(frozenset(), frozenset())
     from nb201_flat.train.results_db import ResultsDB
 
     db = ResultsDB(path, readonly=True)
     try:
-        done = db.done_keys()
-        digests = {d for key, d in db.data_digests().items() if key[2] == dataset}
+        done, found = db.finished_runs(retrain)
+        digests = {d for key, d in found.items() if key[2] == dataset}
     finally:
         db.close()
     return _StoredRuns(frozenset(done), frozenset(digests))
@@ -715,11 +724,13 @@ def cmd_train(args: argparse.Namespace) -> int:
         "compile": args.compile,
         "mode": args.mode,
         "threads": args.threads,
+        "retrain_damaged": args.retrain_damaged,
     }
     jobs = make_jobs(plan.cells, **settings)
     if jobs:
         _check_host_memory(jobs, args)
-    stored = _read_db(args.db, args.dataset)  # read once for every use below
+    retrain = frozenset(j.key for j in jobs) if args.retrain_damaged else frozenset()
+    stored = _read_db(args.db, args.dataset, retrain)  # read once for every use below
     from nb201_flat.train.executors import DaskExecutor
 
     if isinstance(ex, DaskExecutor) and {j.key for j in jobs} - stored.done:
