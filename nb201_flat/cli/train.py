@@ -91,9 +91,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--retrain-damaged",
         action="store_true",
-        help="train again the runs of this command whose rows in --db are damaged (fail "
-        "their checksum): their rows are deleted from every table first, in one transaction, "
-        "and their checkpoints with them. Default: a damaged run is refused",
+        help="train again the runs of this command whose rows in --db are damaged (a row "
+        "that fails its checksum, or that no training writes): their rows are deleted from "
+        "every table first, in one transaction, and their checkpoints with them. Default: a "
+        "damaged run is refused",
     )
     p.add_argument(
         "--device", default="auto", help="cuda, cuda:N or cpu (default: cuda when available)"
@@ -411,6 +412,8 @@ class _StoredRuns:
     """Keys of the finished runs: skipped, whatever trained them."""
     digests: frozenset[str]
     """Data digests of the runs of the command's dataset."""
+    damaged: frozenset[Any] = frozenset()
+    """Keys of the damaged runs that ``--retrain-damaged`` trains again from scratch."""
 
 
 def _read_db(path: str, dataset: str, retrain: frozenset[Any] = frozenset()) -> _StoredRuns:
@@ -424,11 +427,12 @@ def _read_db(path: str, dataset: str, retrain: frozenset[Any] = frozenset()) -> 
 
     db = ResultsDB(path, readonly=True)
     try:
-        done, found = db.finished_runs(retrain)
+        damaged: dict[tuple[object, ...], str] = {}
+        done, found = db.finished_runs(retrain, damaged=damaged)
         digests = {d for key, d in found.items() if key[2] == dataset}
     finally:
         db.close()
-    return _StoredRuns(frozenset(done), frozenset(digests))
+    return _StoredRuns(frozenset(done), frozenset(digests), frozenset(damaged))
 
 
 def _check_db_data(path: str, dataset: str, stored: _StoredRuns, data: Any) -> None:
@@ -592,8 +596,9 @@ def _prepare_runs(
     if threads is not None:  # likewise: a resume under another count would be refused
         from nb201_flat.train.trainer import check_resume_threads
 
-        # a done run is skipped, whatever trained it
-        check_resume_threads([j for j in jobs if j.key not in stored.done], threads)
+        # a done run is skipped, whatever trained it; a damaged one trains again from scratch
+        skipped = stored.done | stored.damaged
+        check_resume_threads([j for j in jobs if j.key not in skipped], threads)
     # what is answered without training goes into the database first: an import while the
     # campaign trains (or after it stopped) already has it. A record leaves a done run of
     # its cell as it is (--train-disconnected, or a campaign without --unique-isomorphism)

@@ -496,23 +496,26 @@ class ResultsDB:
         return {_as_key(r[:5]): str(r[5]) for r in data if _as_key(r[:5]) in runs}
 
     def finished_runs(
-        self, retrain: Collection[Sequence[object]] = ()
+        self, retrain: Collection[Sequence[object]] = (), *, damaged: Damaged | None = None
     ) -> tuple[set[Key], dict[Key, str]]:
         """:meth:`done_keys` and :meth:`data_digests`, read together for a campaign that
         skips what is done. A damaged run is refused, unless it is in ``retrain`` (the keys
         of its runs to train again when damaged, ``retrain_damaged``): then it counts as not
         done, and its job deletes it (:meth:`discard_damaged`, under the run's lock) and
-        trains it. A damaged run outside ``retrain`` is refused: it is not the campaign's to
-        delete, and a damaged digest cannot say which data the file holds."""
-        damaged: Damaged | None = {} if retrain else None
+        trains it (``damaged``, a dict: those runs are added to it, with why). A damaged run
+        outside ``retrain`` is refused: it is not the campaign's to delete, and a damaged
+        digest cannot say which data the file holds."""
+        found: Damaged | None = {} if retrain else None
         conn = self._connect()
         with _read_transaction(conn):
-            keys = self.done_keys(damaged=damaged)
-            digests = self.data_digests(damaged=damaged)
+            keys = self.done_keys(damaged=found)
+            digests = self.data_digests(damaged=found)
         wanted = {tuple(k) for k in retrain}
-        for run, why in (damaged or {}).items():
+        for run, why in (found or {}).items():
             if run not in wanted:
                 raise ResultsDBError(*damaged_parts(self.path, run, why))
+        if damaged is not None:
+            damaged.update(found or {})
         return keys, digests
 
     def _runs(self, damaged: Damaged | None) -> dict[Key, tuple[Any, ...]]:

@@ -294,3 +294,18 @@ def test_the_python_job_takes_retrain_damaged(
     assert result.status == "done" and _numbers(db, ARCH) == numbers
     assert any("trained again (retrain_damaged)" in r.getMessage() for r in caplog.records)
     assert train(replace(job, retrain_damaged=True)).status == "skipped"
+
+
+def test_a_run_trained_again_is_not_held_to_its_old_checkpoints_thread_count(
+    trained: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # its checkpoints go with its rows: the resume check of the thread count is not its
+    data, db = _copy(trained, tmp_path)
+    capsys.readouterr()
+    _edit(db, f"UPDATE runs SET train_time_s = 1e9 WHERE arch = '{ARCH}'")
+    argv = [a if a != "1" or i != _argv(data, db).index("--threads") + 1 else "2"
+            for i, a in enumerate(_argv(data, db, "--retrain-damaged"))]  # fmt: skip
+    assert argv[argv.index("--threads") + 1] == "2"
+    assert main(argv) == 0, capsys.readouterr().err
+    out = json.loads(capsys.readouterr().out)
+    assert {r["arch"]: r["status"] for r in out["runs"]}[ARCH] == "done"
