@@ -37,14 +37,20 @@ status, a stand-in or a digest decides what is imported or skipped (those two,
 :meth:`ResultsDB.runs_frame`, :func:`check_finished_runs`, and training's
 :meth:`~ResultsDB.status`, :meth:`~ResultsDB.done_keys`, :meth:`~ResultsDB.data_digest`,
 :meth:`~ResultsDB.data_digests`). SQLite notices no flipped bit in a stored value, and a flipped
-``isomorphic_to`` would copy another cell's numbers; a mismatch is refused, naming the run. The
+``isomorphic_to`` would copy another cell's numbers; a mismatch is refused, naming the run
+(training's reads check a run's side-table rows and final epochs with its ``runs`` row: a
+finished run is skipped only whole). A run the user trained cannot be downloaded again: the
+refusal names ``retrain_damaged`` (``train --retrain-damaged``), with which training deletes
+that run's rows from every table in one transaction (:meth:`ResultsDB.discard_damaged`) and
+trains it again; its damaged values are never checksummed anew. The
 checksum is a column of the row it covers (``checksum``), not a side table: a flipped key field
 then fails the check rather than unlinking the row from its checksum. Those columns are schema
 2: a writer opening a schema-1 file adds them (``ALTER TABLE``, one transaction) and marks the
 file 2, so an older version refuses the file by its version rather than failing at its first
 positional insert (a schema-2 file written before ``runs`` and the side tables had theirs gets
 them the same way). The rows already there keep a NULL checksum: they are read, unverified,
-with one warning per file. Every row written since carries one (no older writer can add rows
+with one warning per file (a cell of another type than its column's, which no writer here
+stores, is refused as damage). Every row written since carries one (no older writer can add rows
 to a schema-2 file), and no checksum can be recovered for the old rows; refusing them would
 leave every database trained before this change unreadable. A writer that rewrites a run's
 row (:meth:`ResultsDB.write_epoch` keeps its sizes) checks it first, and writes a row that
@@ -476,8 +482,9 @@ class ResultsDB:
 
     def done_keys(self, *, damaged: Damaged | None = None) -> set[Key]:
         """Keys of all finished runs (one query; executors use it to skip work). The rows of
-        ``runs`` and of the side tables are checked (:func:`verified_rows`): a damaged run is
-        refused, or with ``damaged`` (a dict) added to it (key: why) and left out."""
+        ``runs``, of the side tables and of the final epochs are checked
+        (:func:`verified_rows`): a damaged run is refused, or with ``damaged`` (a dict) added
+        to it (key: why) and left out."""
         return {k for k, row in self._runs(damaged).items() if row[6] == "done"}
 
     def data_digest(self, key: Sequence[object]) -> str | None:
@@ -519,13 +526,18 @@ class ResultsDB:
         return keys, digests
 
     def _runs(self, damaged: Damaged | None) -> dict[Key, tuple[Any, ...]]:
-        """Every run's ``runs`` row once it and the run's side-table rows passed their checks
+        """Every run's ``runs`` row once it, the run's side-table rows and its final epoch
+        rows (the numbers a skipped run reports, :meth:`final_metrics`) passed their checks
         (``damaged``: see :meth:`done_keys`), by key."""
         conn = self._connect()
         with _read_transaction(conn):
             rows = verified_rows(conn, self.path, "runs", damaged=damaged)
             for table in _SIDE_TABLES:
                 verified_rows(conn, self.path, table, collect=False, damaged=damaged)
+            final = "e.epoch = e.schedule"
+            verified_rows(
+                conn, self.path, "epochs", final, collect=False, alias="e", damaged=damaged
+            )
         runs = {_as_key(_run_of("runs", r)): r for r in rows}
         return {k: r for k, r in runs.items() if damaged is None or k not in damaged}
 
