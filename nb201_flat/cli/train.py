@@ -734,7 +734,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     jobs = make_jobs(plan.cells, **settings)
     if jobs:
         _check_host_memory(jobs, args)
-    retrain = frozenset(j.key for j in jobs) if args.retrain_damaged else frozenset()
+    # --retrain-damaged: the command's runs, those it records without training too
+    answered = [*plan.constant_output, *plan.representative]
+    retrain = frozenset(
+        j.key for j in ([*jobs, *make_jobs(answered, **settings)] if args.retrain_damaged else [])
+    )
     stored = _read_db(args.db, args.dataset, retrain)  # read once for every use below
     from nb201_flat.train.executors import DaskExecutor
 

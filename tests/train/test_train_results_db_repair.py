@@ -311,3 +311,39 @@ def test_a_run_trained_again_is_not_held_to_its_old_checkpoints_thread_count(
     assert main(argv) == 0, capsys.readouterr().err
     out = json.loads(capsys.readouterr().out)
     assert {r["arch"]: r["status"] for r in out["runs"]}[ARCH] == "done"
+
+
+def test_a_damaged_record_of_a_cell_answered_without_training_is_recorded_again(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # --unique-isomorphism records a member isomorphic to its representative: a damaged
+    # record is this command's too, written anew (its rows deleted first) with the flag
+    pytest.importorskip("torch")
+    from nb201_flat.space import Space
+    from nb201_flat.train.campaign import plan_campaign
+
+    ops = ["none", "skip_connect", "nor_conv_1x1"]
+    space = Space(ops, 4)
+    centre = space.from_ops(
+        ["nor_conv_1x1", "none", "skip_connect", "none", "none", "nor_conv_1x1"]
+    )
+    plan = plan_campaign(space, neighbours_of=centre, radius=1, unique_isomorphism=True)
+    ((member, rep),) = plan.representative.items()
+    data = write_tiny_cifar10(tmp_path / "data")
+    db = tmp_path / "r.sqlite"
+    argv = ["train", "--neighbours-of", str(centre), "--radius", "1", "--unique-isomorphism",
+            "--ops", *ops, "--dataset", "cifar10", "--epochs", "1", "--seeds", "1",
+            "--data-root", str(data), "--db", str(db), "--device", "cpu",
+            "--executor", "inline", "--C", "2", "--N", "1", "--threads", "1"]  # fmt: skip
+    assert main(argv) == 0
+    capsys.readouterr()
+    before = read_results_db(db).meta["isomorphic_to"]
+    assert [r["index"] for r in before] == [member]
+    other = next(i for i in plan.cells if i not in (member, rep))
+    _edit(db, "UPDATE run_isomorphic SET isomorphic_to = ?", str(space.arch(other)))
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert str(space.arch(member)) in err and "table run_isomorphic" in err
+    assert "--retrain-damaged" in err
+    assert main([*argv, "--retrain-damaged"]) == 0, capsys.readouterr().err
+    assert read_results_db(db).meta["isomorphic_to"] == before
