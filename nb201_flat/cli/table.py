@@ -60,10 +60,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "(final values only: less memory and a smaller table)",
     )
     add_json_arg(p)
-    # save_table's path and overwrite are --out and --force
+    # save_table's path and overwrite are --out and --force; a damaged results database's
+    # fix (retrain_damaged) is the train command's
     p.set_defaults(
         func=cmd_import,
         param_dests={"curves": "no_curves", "path": "out", "overwrite": "force"},
+        param_elsewhere={"retrain_damaged": "`nb201-flat train ... --retrain-damaged`"},
     )
 
     p = sub.add_parser("info", help="what a table holds")

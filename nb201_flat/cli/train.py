@@ -88,6 +88,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--db", required=True, help="SQLite results file (created if missing)")
     p.add_argument("--ckpt-dir", help="checkpoint folder (default: <db>.ckpt)")
     p.add_argument(
+        "--retrain-damaged",
+        action="store_true",
+        help="train again the runs of this command whose rows in --db are damaged (a row "
+        "that fails its checksum, or that no training writes): their rows are deleted from "
+        "every table first, in one transaction, and their checkpoints with them. Default: a "
+        "damaged run is refused",
+    )
+    p.add_argument(
         "--device", default="auto", help="cuda, cuda:N or cpu (default: cuda when available)"
     )
     p.add_argument(
@@ -412,22 +420,27 @@ class _StoredRuns:
     """Keys of the finished runs: skipped, whatever trained them."""
     digests: frozenset[str]
     """Data digests of the runs of the command's dataset."""
+    damaged: frozenset[Any] = frozenset()
+    """Keys of the damaged runs that ``--retrain-damaged`` trains again from scratch."""
 
 
-def _read_db(path: str, dataset: str) -> _StoredRuns:
+def _read_db(path: str, dataset: str, retrain: frozenset[Any] = frozenset()) -> _StoredRuns:
     """The finished runs of ``--db`` and the data its ``dataset`` runs were trained on
-    (nothing when it does not exist yet), read before the data is, for every check after."""
+    (nothing when it does not exist yet), read before the data is, for every check after.
+    A damaged run is refused unless its key is in ``retrain`` (``--retrain-damaged``: the
+    campaign's runs), which counts it as not done (its job deletes and trains it)."""
     if not os.path.isfile(path) or os.path.getsize(path) == 0:
         return _StoredRuns(frozenset(), frozenset())
     from nb201_flat.train.results_db import ResultsDB
 
     db = ResultsDB(path, readonly=True)
     try:
-        done = db.done_keys()
-        digests = {d for key, d in db.data_digests().items() if key[2] == dataset}
+        damaged: dict[tuple[object, ...], str] = {}
+        done, found = db.finished_runs(retrain, damaged=damaged)
+        digests = {d for key, d in found.items() if key[2] == dataset}
     finally:
         db.close()
-    return _StoredRuns(frozenset(done), frozenset(digests))
+    return _StoredRuns(frozenset(done), frozenset(digests), frozenset(damaged))
 
 
 def _check_db_data(path: str, dataset: str, stored: _StoredRuns, data: Any) -> None:
@@ -591,8 +604,9 @@ def _prepare_runs(
     if threads is not None:  # likewise: a resume under another count would be refused
         from nb201_flat.train.trainer import check_resume_threads
 
-        # a done run is skipped, whatever trained it
-        check_resume_threads([j for j in jobs if j.key not in stored.done], threads)
+        # a done run is skipped, whatever trained it; a damaged one trains again from scratch
+        skipped = stored.done | stored.damaged
+        check_resume_threads([j for j in jobs if j.key not in skipped], threads)
     # what is answered without training goes into the database first: an import while the
     # campaign trains (or after it stopped) already has it. A record leaves a done run of
     # its cell as it is (--train-disconnected, or a campaign without --unique-isomorphism)
@@ -723,11 +737,17 @@ def cmd_train(args: argparse.Namespace) -> int:
         "compile": args.compile,
         "mode": args.mode,
         "threads": args.threads,
+        "retrain_damaged": args.retrain_damaged,
     }
     jobs = make_jobs(plan.cells, **settings)
     if jobs:
         _check_host_memory(jobs, args)
-    stored = _read_db(args.db, args.dataset)  # read once for every use below
+    # --retrain-damaged: the command's runs, those it records without training too
+    answered = [*plan.constant_output, *plan.representative]
+    retrain = frozenset(
+        j.key for j in ([*jobs, *make_jobs(answered, **settings)] if args.retrain_damaged else [])
+    )
+    stored = _read_db(args.db, args.dataset, retrain)  # read once for every use below
     from nb201_flat.train.executors import DaskExecutor
 
     if isinstance(ex, DaskExecutor) and {j.key for j in jobs} - stored.done:

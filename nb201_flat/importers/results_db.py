@@ -164,7 +164,7 @@ def _read_snapshot(p: Path, space: str | None, fill_isomorphic: bool) -> Table:
     from nb201_flat.importers.tidy import check_finite_rows, check_value_ranges
     from nb201_flat.train.modes import recipe_of_key, split_keyed_space
     from nb201_flat.train.results_db import (
-        DAMAGED_FIX,
+        DAMAGED_FIX_PARTS,
         ResultsDB,
         connect_readonly,
         load_results,
@@ -207,14 +207,13 @@ def _read_snapshot(p: Path, space: str | None, fill_isomorphic: bool) -> Table:
     check_value_ranges(
         df,
         f"{p} ({space})",
-        fix=f"the database is damaged: {DAMAGED_FIX}",
+        fix=("the database is damaged: ", *DAMAGED_FIX_PARTS),
     )
     db = ResultsDB(p, readonly=True)  # as above: nothing is left beside the source
     try:
-        runs = db.runs_frame()
+        runs = db.runs_frame(space)  # another space's runs are not read, nor refused
     finally:
         db.close()
-    runs = runs[runs["space"] == space]
     constant = sorted(int(i) for i in runs.loc[runs["status"] == "constant", "arch_index"].unique())
     # databases written before the time was stored as NULL hold time_s=0 for these untrained
     # cells: free to a time-budgeted search; drop it, as the NULL of newer ones is
@@ -284,7 +283,8 @@ def _check_runs(path: Path, space: str, *, empty: bool) -> None:
 
     con = connect_readonly(path)
     try:
-        check_finished_runs(con, path, space)
+        # load_results verified the runs rows of space in this copy, which nothing writes
+        check_finished_runs(con, path, space, runs_verified=True)
         if empty:  # else Table.from_tidy: "has columns but no rows", with no why
             counts = dict(
                 con.execute(
@@ -317,14 +317,16 @@ def _check_archs(df: pd.DataFrame, space: Space, path: Path, key: str) -> None:
     import numpy as np
 
     from nb201_flat.table import check_arch_column
-    from nb201_flat.train.results_db import damaged_run
+    from nb201_flat.train.results_db import damaged_parts
 
     def run(row: int) -> tuple[object, ...]:
         r = df.iloc[row]
         return (key, r["arch"], r["dataset"], int(r["epochs"]), int(r["seed"]))
 
     def bad(row: int, value: object, why: str) -> FormatError:
-        return FormatError(damaged_run(path, run(row), f"has arch {str(value)!r:.80}, which {why}"))
+        return FormatError(
+            *damaged_parts(path, run(row), f"has arch {str(value)!r:.80}, which {why}")
+        )
 
     located = check_arch_column(df["arch"], space, bad, index=None)
     index = df["index"].to_numpy(dtype=np.int64)
@@ -332,7 +334,7 @@ def _check_archs(df: pd.DataFrame, space: Space, path: Path, key: str) -> None:
     if other.any():
         row = int(np.flatnonzero(other)[0])
         raise FormatError(
-            damaged_run(
+            *damaged_parts(
                 path, run(row), f"has arch_index {index[row]}, but its arch is cell {located[row]}"
             )
         )

@@ -16,7 +16,7 @@ from typing import Any, Final
 import pandas as pd
 
 from nb201_flat.conventions import cannot_be_negative, is_accuracy
-from nb201_flat.errors import FormatError, TableFileError
+from nb201_flat.errors import FormatError, Part, TableFileError
 from nb201_flat.importers import TIDY_SUFFIXES
 from nb201_flat.space import NB201, Space
 from nb201_flat.storage import SOURCE_SHA256
@@ -134,7 +134,7 @@ def check_value_ranges(
     source: str,
     *,
     seed_word: str = "seed",
-    fix: str = "fix or re-download the file",
+    fix: str | tuple[Part, ...] = "fix or re-download the file",
 ) -> None:
     """Refuse a tidy frame an importer built from ``source`` (a file) holding a value outside
     its metric's range (:func:`metric_range`: an accuracy outside 0..100, a negative time,
@@ -190,7 +190,12 @@ def check_finite_rows(
 
 
 def _row_error(
-    df: pd.DataFrame, bad: Any, source: str, why: str | None, seed_word: str, fix: str
+    df: pd.DataFrame,
+    bad: Any,
+    source: str,
+    why: str | None,
+    seed_word: str,
+    fix: str | tuple[Part, ...],
 ) -> FormatError:
     """The one-line error for the first ``bad`` row of an importer's frame, by file,
     architecture and key (``why``, else why its metric's range refuses it); a value stored
@@ -201,8 +206,8 @@ def _row_error(
     seed = "mean over seeds" if pd.isna(row["seed"]) else f"{seed_word} {int(row['seed'])}"
     why = outside_range_why(key.metric) if why is None else why
     return FormatError(
-        f"{source}: architecture {int(row['index'])}, {key} {seed}: {float(row['value'])} "
-        f"{why}; {fix}"
+        f"{source}: architecture {int(row['index'])}, {key} {seed}: {float(row['value'])} {why}; ",
+        *((fix,) if isinstance(fix, str) else fix),  # parts: a fix naming a parameter
     )
 
 

@@ -202,6 +202,7 @@ def record_constant_output(job: Any) -> bool:
     """
     from nb201_flat.space import Space
     from nb201_flat.train.data import dataset_info
+    from nb201_flat.train.jobs import discard_if_damaged
     from nb201_flat.train.results_db import ResultsDB
 
     probe = Space(("none", "skip_connect"), job.n_nodes)
@@ -213,6 +214,7 @@ def record_constant_output(job: Any) -> bool:
     rows = {s: (float("nan"), chance, float("nan")) for s in ("train", *info.splits)}
     db = ResultsDB(job.db_path)
     try:  # a run of the cell trained (--train-disconnected) is kept
+        discard_if_damaged(job, db)  # recorded anew, as a damaged run is trained again
         return db.mark_run(
             job.key, job.index, CONSTANT_STATUS, train_time_s=None, final_rows=rows, keep_done=True
         )
@@ -239,10 +241,12 @@ def record_isomorphic(job: Any, representative: Any) -> bool:
         The :class:`~nb201_flat.train.jobs.TrainJob` of the cell and that of the trained cell
         (the same key but for the arch).
     """
+    from nb201_flat.train.jobs import discard_if_damaged
     from nb201_flat.train.results_db import ResultsDB
 
     db = ResultsDB(job.db_path)
     try:
+        discard_if_damaged(job, db)  # recorded anew, as a damaged run is trained again
         return db.mark_run(
             job.key, job.index, ISOMORPHIC_STATUS, isomorphic_to=representative.arch,
             keep_done=True,

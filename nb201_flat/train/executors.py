@@ -250,8 +250,8 @@ def split_done(jobs: Sequence[TrainJob]) -> tuple[dict[int, JobResult], list[int
             continue
         db = ResultsDB(path)
         try:
-            keys = db.done_keys()
-            digests = db.data_digests()
+            retrain = {jobs[p].key for p in positions if jobs[p].retrain_damaged}
+            keys, digests = db.finished_runs(retrain)
             for pos in positions:
                 job = jobs[pos]
                 if tuple(job.key) in keys:

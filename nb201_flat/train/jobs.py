@@ -15,12 +15,13 @@ Examples
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Literal, NamedTuple
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
 from nb201_flat.errors import (
     ArgumentError,
@@ -36,6 +37,11 @@ from nb201_flat.train.costs import check_network, check_ops
 from nb201_flat.train.data import DataIdentity, dataset_identity, dataset_info
 from nb201_flat.train.modes import TrainMode, default_eval_every, effective_mode, keyed_space
 from nb201_flat.train.recipe import Recipe, recipe_for, recipe_tag
+
+if TYPE_CHECKING:
+    from nb201_flat.train.results_db import ResultsDB
+
+log = logging.getLogger(__name__)
 
 
 class RunKey(NamedTuple):
@@ -135,6 +141,13 @@ class TrainJob:
         when a stored run of its key is to be skipped). A run refuses other bytes: files
         changed under a running campaign, a checkpoint or a stored run of other data
         (:class:`~nb201_flat.errors.DataMismatchError`).
+    retrain_damaged
+        Train the run again when its rows in :attr:`db_path` are damaged (a row fails its
+        checksum, or an old row holds a wrongly typed cell): they are deleted from every
+        table first, in one transaction, and its checkpoints with them (it trains from its
+        first epoch, so that its curves are whole). ``False`` (default): such a run is
+        refused. Not part of :attr:`key`: it decides what happens to damaged rows, not the
+        numbers.
     """
 
     arch: str
@@ -159,6 +172,7 @@ class TrainJob:
     mode: str = "faithful"
     eval_every: int | None = None
     data_identity: str | None = None
+    retrain_damaged: bool = False
 
     def __post_init__(self) -> None:
         check_ops(self.ops, self.n_nodes)
@@ -266,6 +280,29 @@ def check_stored_data(job: TrainJob, stored: str | None) -> None:
         )
 
 
+def discard_if_damaged(job: TrainJob, db: ResultsDB) -> None:
+    """With :attr:`~TrainJob.retrain_damaged`, delete ``job``'s run from ``db`` when any of
+    its rows is damaged (:meth:`~.results_db.ResultsDB.discard_damaged`), and its
+    checkpoints, so that it trains again from its first epoch (a resume would leave the
+    deleted epochs out of its curves, or, from a finished run's last checkpoint, mark it done
+    without its numbers). The caller holds the run's lock (:mod:`.runlock`)."""
+    if not job.retrain_damaged:
+        return
+    why = db.discard_damaged(job.key)
+    if why is None:
+        return
+    from nb201_flat.train.checkpoint import Checkpointer
+
+    Checkpointer(job.checkpoint_folder).discard_after(0)
+    log.warning(
+        "%s: run %s in %s %s; its rows and checkpoints deleted, trained again (retrain_damaged)",
+        job.name,
+        tuple(job.key),
+        job.db_path,
+        why,
+    )
+
+
 def make_jobs(
     archs: Iterable[Arch | str | int],
     *,
@@ -288,6 +325,7 @@ def make_jobs(
     mode: str = "faithful",
     eval_every: int | None = None,
     data_identity: str | None = None,
+    retrain_damaged: bool = False,
 ) -> list[TrainJob]:
     """Jobs for every (arch, seed) pair, archs given as :class:`Arch`, string or index.
 
@@ -325,6 +363,7 @@ def make_jobs(
                     mode=mode,
                     eval_every=eval_every,
                     data_identity=data_identity,
+                    retrain_damaged=retrain_damaged,
                 )
             )
     return jobs

@@ -37,14 +37,20 @@ status, a stand-in or a digest decides what is imported or skipped (those two,
 :meth:`ResultsDB.runs_frame`, :func:`check_finished_runs`, and training's
 :meth:`~ResultsDB.status`, :meth:`~ResultsDB.done_keys`, :meth:`~ResultsDB.data_digest`,
 :meth:`~ResultsDB.data_digests`). SQLite notices no flipped bit in a stored value, and a flipped
-``isomorphic_to`` would copy another cell's numbers; a mismatch is refused, naming the run. The
+``isomorphic_to`` would copy another cell's numbers; a mismatch is refused, naming the run
+(training's reads check a run's side-table rows and final epochs with its ``runs`` row: a
+finished run is skipped only whole). A run the user trained cannot be downloaded again: the
+refusal names ``retrain_damaged`` (``train --retrain-damaged``), with which training deletes
+that run's rows from every table in one transaction (:meth:`ResultsDB.discard_damaged`) and
+trains it again; its damaged values are never checksummed anew. The
 checksum is a column of the row it covers (``checksum``), not a side table: a flipped key field
 then fails the check rather than unlinking the row from its checksum. Those columns are schema
 2: a writer opening a schema-1 file adds them (``ALTER TABLE``, one transaction) and marks the
 file 2, so an older version refuses the file by its version rather than failing at its first
 positional insert (a schema-2 file written before ``runs`` and the side tables had theirs gets
 them the same way). The rows already there keep a NULL checksum: they are read, unverified,
-with one warning per file. Every row written since carries one (no older writer can add rows
+with one warning per file (a cell of another type than its column's, which no writer here
+stores, is refused as damage). Every row written since carries one (no older writer can add rows
 to a schema-2 file), and no checksum can be recovered for the old rows; refusing them would
 leave every database trained before this change unreadable. A writer that rewrites a run's
 row (:meth:`ResultsDB.write_epoch` keeps its sizes) checks it first, and writes a row that
@@ -75,7 +81,7 @@ import socket
 import sqlite3
 import time
 import urllib.parse
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
@@ -83,7 +89,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import pandas as pd
 
-from nb201_flat.errors import FormatError, Param, ResultsDBError
+from nb201_flat.errors import FormatError, Param, Part, ResultsDBError, spelled
 
 if TYPE_CHECKING:
     from nb201_flat.train.data import DataIdentity
@@ -94,6 +100,8 @@ SCHEMA_VERSION = 2
 _READABLE_VERSIONS = ("1", str(SCHEMA_VERSION))  # 1: no checksums, migrated by a writer
 Key = tuple[str, str, str, int, int]  # (space, arch, dataset, schedule epochs, seed)
 T = TypeVar("T")
+Damaged = dict[tuple[object, ...], str]
+"""Damaged runs found by a read told to collect them: run key (as stored) -> why."""
 
 _SIDE_TABLES: dict[str, dict[str, str]] = {
     "run_forms": {"trained_as": "TEXT"},
@@ -139,12 +147,17 @@ _CHECKED: dict[str, str] = {
 }
 """Every table whose rows carry a checksum, with the columns it covers, in order."""
 
-DAMAGED_FIX = (
-    "delete that run's rows from every table of the database, then train it again or import "
-    "without it"
+DAMAGED_FIX_PARTS: tuple[Part, ...] = (
+    "train it again with ",
+    Param("retrain_damaged", True),
+    " (which first deletes that run's rows from every table of the database), or import without it",
 )
 """What to do about a damaged run: a database the user trained cannot be re-downloaded, and
-training refuses it too (its reads check the same rows), so the rows go first."""
+training refuses it too (its reads check the same rows) unless told to delete the run's rows
+and train it again (:meth:`ResultsDB.discard_damaged`)."""
+
+DAMAGED_FIX = spelled(DAMAGED_FIX_PARTS)
+""":data:`DAMAGED_FIX_PARTS` as text, its parameter as Python names it."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -454,39 +467,119 @@ class ResultsDB:
 
     # -- reading --------------------------------------------------------------------------
     def status(self, key: Sequence[object]) -> str | None:
-        """The run's status, or ``None`` when it never started."""
-        status = self._verified_value("runs", "status", key)
+        """The run's status, or ``None`` when it never started; its rows of the side tables
+        are checked with it (a damaged one is refused, as :meth:`done_keys` refuses it)."""
+        conn = self._connect()
+        with _read_transaction(conn):
+            for table in _SIDE_TABLES:
+                verified_rows(conn, self.path, table, _KEY_AT_T, tuple(key), collect=False)
+            status = self._verified_value("runs", "status", key)
         return None if status is None else str(status)
 
     def is_done(self, key: Sequence[object]) -> bool:
         """True when the run finished (its final epoch is stored)."""
         return self.status(key) == "done"
 
-    def done_keys(self) -> set[Key]:
-        """Keys of all finished runs (one query; executors use it to skip work)."""
-        rows = verified_rows(self._connect(), self.path, "runs")
-        return {_as_key(_run_of("runs", r)) for r in rows if r[6] == "done"}
+    def done_keys(self, *, damaged: Damaged | None = None) -> set[Key]:
+        """Keys of all finished runs (one query; executors use it to skip work). The rows of
+        ``runs``, of the side tables and of the final epochs are checked
+        (:func:`verified_rows`): a damaged run is refused, or with ``damaged`` (a dict) added
+        to it (key: why) and left out."""
+        return {k for k, row in self._runs(damaged).items() if row[6] == "done"}
 
     def data_digest(self, key: Sequence[object]) -> str | None:
         """The data digest the run was recorded with (``None``: unrecorded)."""
         digest = self._verified_value("run_data", "data_digest", key)
         return None if digest is None else str(digest)
 
-    def data_digests(self) -> dict[Key, str]:
+    def data_digests(self, *, damaged: Damaged | None = None) -> dict[Key, str]:
         """The data digest of every run that recorded one (one query; ``{}`` for a file
-        written before digests were). A digest whose run is gone from ``runs`` (deleted by
-        hand, as a damaged run's fix says) describes no run and is left out."""
+        written before digests were), checked as :meth:`done_keys` checks (``damaged``: as
+        there). A digest whose run is gone from ``runs`` describes no run and is left out."""
         conn = self._connect()
-        with _read_transaction(conn):  # both tables as of one moment
-            runs = {_run_of("runs", r) for r in verified_rows(conn, self.path, "runs")}
-            data = verified_rows(conn, self.path, "run_data")
-        return {_as_key(r[:5]): str(r[5]) for r in data if tuple(r[:5]) in runs}
+        with _read_transaction(conn):  # the tables as of one moment
+            runs = self._runs(damaged)
+            data = verified_rows(conn, self.path, "run_data", damaged=damaged)
+        return {_as_key(r[:5]): str(r[5]) for r in data if _as_key(r[:5]) in runs}
+
+    def finished_runs(
+        self, retrain: Collection[Sequence[object]] = (), *, damaged: Damaged | None = None
+    ) -> tuple[set[Key], dict[Key, str]]:
+        """:meth:`done_keys` and :meth:`data_digests`, read together for a campaign that
+        skips what is done. A damaged run is refused, unless it is in ``retrain`` (the keys
+        of its runs to train again when damaged, ``retrain_damaged``): then it counts as not
+        done, and its job deletes it (:meth:`discard_damaged`, under the run's lock) and
+        trains it (``damaged``, a dict: those runs are added to it, with why). A damaged run
+        outside ``retrain`` is refused: it is not the campaign's to delete, and a damaged
+        digest cannot say which data the file holds."""
+        found: Damaged | None = {} if retrain else None
+        conn = self._connect()
+        with _read_transaction(conn):
+            keys = self.done_keys(damaged=found)
+            digests = self.data_digests(damaged=found)
+        wanted = {tuple(k) for k in retrain}
+        for run, why in (found or {}).items():
+            if run not in wanted:
+                raise ResultsDBError(*damaged_parts(self.path, run, why))
+        if damaged is not None:
+            damaged.update(found or {})
+        return keys, digests
+
+    def _runs(self, damaged: Damaged | None) -> dict[Key, tuple[Any, ...]]:
+        """Every run's ``runs`` row once it, the run's side-table rows and its final epoch
+        rows (the numbers a skipped run reports, :meth:`final_metrics`) passed their checks
+        (``damaged``: see :meth:`done_keys`), by key."""
+        conn = self._connect()
+        with _read_transaction(conn):
+            rows = verified_rows(conn, self.path, "runs", damaged=damaged)
+            for table in _SIDE_TABLES:
+                verified_rows(conn, self.path, table, collect=False, damaged=damaged)
+            final = "e.epoch = e.schedule"
+            verified_rows(
+                conn, self.path, "epochs", final, collect=False, alias="e", damaged=damaged
+            )
+        runs = {_as_key(_run_of("runs", r)): r for r in rows}
+        return {k: r for k, r in runs.items() if damaged is None or k not in damaged}
+
+    def discard_damaged(self, key: Sequence[object]) -> str | None:
+        """Delete the run ``key``'s rows from every table when any of them is damaged (fails
+        its checksum, or an old row without one holds a wrongly typed cell), so that the run
+        is trained again; return why it was damaged (``None``: intact, nothing deleted).
+        A run that an import refuses by its rows (:func:`check_finished_runs`: a status
+        training never writes, a finished run without its final numbers...) is damaged too.
+
+        The check and the deletion are one transaction: no row of the run is written in
+        between, and no other run's rows are touched. Every epoch row of the run is checked,
+        not only the final ones training reads: a run trained again should import whole."""
+        found: Damaged = {}
+        with self._write() as conn:
+            for table in _CHECKED:
+                alias = "e" if table == "epochs" else "t"
+                where = " AND ".join(f"{alias}.{c} = ?" for c in _RUN_KEY.split(", "))
+                verified_rows(
+                    conn,
+                    self.path,
+                    table,
+                    where,
+                    tuple(key),
+                    collect=False,
+                    alias=alias,
+                    damaged=found,
+                )
+            one = " AND ".join(f"{{0}}{c} = ?" for c in _RUN_KEY.split(", "))
+            unservable = _unservable_run(conn, one.format, tuple(key))
+            if unservable is not None:  # what an import refuses, naming the run, too
+                found.setdefault(*unservable)
+            if not found:
+                return None
+            for table in _CHECKED:
+                conn.execute(f"DELETE FROM {table} WHERE {_KEY_WHERE}", tuple(key))
+        return next(iter(found.values()))
 
     def _verified_value(self, table: str, column: str, key: Sequence[object]) -> object:
         """``column`` of the run ``key``'s row in ``table``, checked against the row's
         checksum (:func:`verified_rows`); ``None`` without a row."""
-        where = " AND ".join(f"t.{c} = ?" for c in _RUN_KEY.split(", "))
-        rows = verified_rows(self._connect(), self.path, table, where, tuple(key))
+        rows = verified_rows(self._connect(), self.path, table, _KEY_AT_T, tuple(key))
         at = list(_COLUMN_KINDS[table]).index(column)
         return rows[0][at] if rows else None
 
@@ -509,11 +602,12 @@ class ResultsDB:
             conn,
         )
 
-    def runs_frame(self) -> pd.DataFrame:
+    def runs_frame(self, space: str | None = None) -> pd.DataFrame:
         """The ``runs`` table (status, params_mb, flops_m, train time, host) with each run's
         side-table columns: ``trained_as``, ``trained_on``, ``data_digest``, ``data_official``
         and ``isomorphic_to`` (``None`` where unrecorded: not finished, not trained, or a file
-        written before they were, read as it is)."""
+        written before they were, read as it is); the runs of ``space`` only, when given
+        (only their rows are read, so only theirs are checked)."""
         conn = self._connect()
         tables = _tables(conn)
         # read-only files from before a side table get its columns as None
@@ -524,11 +618,13 @@ class ResultsDB:
                 joins.append(f"LEFT JOIN {table} USING ({_RUN_KEY})")
             else:
                 cols += [f"NULL AS {c}" for c in names]
+        where, args = ("1", ()) if space is None else ("t.space = ?", (space,))
         with _read_transaction(conn):  # the rows checked are the rows read
             for table in _COLUMN_KINDS:  # every row, a side row whose key changed too
-                verified_rows(conn, self.path, table, collect=False)
+                verified_rows(conn, self.path, table, where, args, collect=False)
             sql = f"SELECT {', '.join(cols)} FROM runs r {' '.join(joins)}"
-            frame = pd.read_sql_query(sql, conn)
+            sql += "" if space is None else " WHERE r.space = ?"
+            frame = pd.read_sql_query(sql, conn, params=args)
         for names in _SIDE_TABLES.values():
             for c in names:
                 col = frame[c].astype(object)
@@ -672,10 +768,14 @@ def verified_rows(
     *,
     collect: bool = True,
     alias: str = "t",
+    damaged: Damaged | None = None,
 ) -> list[tuple[Any, ...]]:
     """The rows of ``table`` (aliased ``alias``; its :data:`_CHECKED` columns, in order)
     matching ``where``, checked as :func:`verified_epochs` checks epochs; ``[]`` for a table
-    the file does not have (a read-only file of an earlier version)."""
+    the file does not have (a read-only file of an earlier version). A row without a
+    checksum is checked for what no writer here stores, a wrongly typed cell (text in a REAL
+    column). With ``damaged`` (a dict), a damaged row's run is added to it with why, and the
+    row left out, rather than refused."""
     path = _shown(path)
     if table != "epochs" and table not in _tables(conn):
         return []
@@ -687,8 +787,15 @@ def verified_rows(
     for *row, recorded in conn.execute(f"{sql} WHERE {where}", tuple(args)):
         if recorded is None:
             legacy += 1
-        elif recorded != row_checksum(row, table):
-            raise ResultsDBError(damaged_run(path, _run_of(table, row), _mismatch(table, row)))
+            why = _wrong_cell(table, row)
+        else:
+            why = None if recorded == row_checksum(row, table) else _mismatch(table, row)
+        if why is not None:
+            run = _run_of(table, row)
+            if damaged is None:
+                raise ResultsDBError(*damaged_parts(path, run, why))
+            damaged.setdefault(run, why)
+            continue
         if collect:
             out.append(tuple(row))
     name = os.fspath(Path(path).resolve())
@@ -707,6 +814,33 @@ def verified_rows(
 def _run_of(table: str, row: Sequence[object]) -> tuple[object, ...]:
     """The run key (:data:`Key`) of a row of ``table``."""
     return tuple(row[i] for i in _KEY_AT.get(table, range(5)))
+
+
+_KEY_AT_T = " AND ".join(f"t.{c} = ?" for c in _RUN_KEY.split(", "))
+"""The condition that selects one run's rows of a table aliased ``t`` (:func:`verified_rows`)."""
+
+_PY_TYPES = {"TEXT": (str,), "INTEGER": (int,), "REAL": (float, int)}
+_EPOCH_KINDS = dict.fromkeys(["space", "arch", "dataset", "split"], "TEXT") | dict.fromkeys(
+    ["arch_index", "schedule", "seed", "epoch"], "INTEGER"
+)
+_EPOCH_KINDS |= dict.fromkeys(["loss", "accuracy", "time_s"], "REAL")
+
+
+def _wrong_cell(table: str, row: Sequence[object]) -> str | None:
+    """Why a row of ``table`` without a checksum is damaged: its first cell of another type
+    than its column's (NULL passes: the schema refuses it where it is not allowed); ``None``
+    when there is none. A row with a checksum needs no such check: writers here store each
+    column's type, and the checksum covers the type."""
+    kinds = _EPOCH_KINDS if table == "epochs" else _COLUMN_KINDS[table]
+    cols = _CHECKED[table].split(", ")
+    for col, value in zip(cols, row, strict=True):
+        types = _PY_TYPES[kinds[col]]
+        if value is not None and (isinstance(value, bool) or not isinstance(value, types)):
+            found = {str: "text", int: "integer", float: "real", bytes: "blob"}.get(
+                type(value), type(value).__name__
+            )
+            return f"has {col} {value!r:.40} in table {table} ({found}, not {kinds[col].lower()})"
+    return None
 
 
 def _mismatch(table: str, row: Sequence[object]) -> str:
@@ -731,6 +865,9 @@ def _kept_row(
     if row is None:
         return None
     *values, recorded = row
+    wrong = _wrong_cell(table, values) if recorded is None else None
+    if wrong is not None:  # an old row no writer here wrote: refused as a damaged run
+        raise ResultsDBError(*damaged_parts(path, _run_of(table, values), wrong))
     if recorded is not None and recorded != row_checksum(values, table):
         log.warning(
             "%s: run %s %s; its row is written anew", path, tuple(key), _mismatch(table, values)
@@ -829,14 +966,22 @@ _READ_TYPES: dict[str, dict[str, tuple[str, ...]]] = {
 }
 
 
+def damaged_parts(
+    path: str | os.PathLike[str], run: Sequence[object], why: str
+) -> tuple[Part, ...]:
+    """:func:`damaged_run` as message parts, the fix's parameter a :class:`Param` (a
+    command line spells it as its flag)."""
+    return (f"{_shown(path)} is damaged: run {tuple(run)} {why}; ", *DAMAGED_FIX_PARTS)
+
+
 def damaged_run(path: str | os.PathLike[str], run: Sequence[object], why: str) -> str:
     """The one-line refusal of ``run`` (its key's five values, :data:`Key`) of the damaged
     database at ``path``: ``why`` follows the run, :data:`DAMAGED_FIX` ends it.
 
     >>> damaged_run("r.sqlite", ("nb201", "|a|", "cifar10", 200, 777), "has seed -1")
-    "r.sqlite is damaged: run ('nb201', '|a|', 'cifar10', 200, 777) has seed -1; delete that run's rows from every table of the database, then train it again or import without it"
+    "r.sqlite is damaged: run ('nb201', '|a|', 'cifar10', 200, 777) has seed -1; train it again with retrain_damaged=True (which first deletes that run's rows from every table of the database), or import without it"
     """
-    return f"{_shown(path)} is damaged: run {tuple(run)} {why}; {DAMAGED_FIX}"
+    return spelled(damaged_parts(path, run, why))
 
 
 def _check_damage(conn: sqlite3.Connection, path: Path, space: str | None) -> None:
@@ -865,7 +1010,7 @@ def _check_damage(conn: sqlite3.Connection, path: Path, space: str | None) -> No
             if kind not in types:
                 want = " or ".join(t for t in types if t != "null")
                 raise ResultsDBError(
-                    damaged_run(
+                    *damaged_parts(
                         path, key, f"has {col} {value!r} in table {table} ({kind}, not {want})"
                     )
                 )
@@ -878,19 +1023,38 @@ def _check_damage(conn: sqlite3.Connection, path: Path, space: str | None) -> No
     if row is not None:
         raise ResultsDBError(
             f"{path} is damaged: the epochs of run {tuple(row)} have no row in table runs "
-            f"(a key changed in one table only); {DAMAGED_FIX}"
+            "(a key changed in one table only); ",
+            *DAMAGED_FIX_PARTS,
         )
 
 
-def check_finished_runs(conn: sqlite3.Connection, path: Path, space: str) -> None:
+def check_finished_runs(
+    conn: sqlite3.Connection, path: Path, space: str, *, runs_verified: bool = False
+) -> None:
     """Refuse runs of ``space`` that would import as missing numbers with no word (NaN where
     the database says the run is done), in one line naming the run (:func:`damaged_run`).
 
     Training writes a finished (``done`` or ``constant``) run's final epoch, with an
     accuracy for each split, before marking it, and numbers epochs 1..schedule; a run of
     another status, or a finished one without that epoch or accuracy, is a damaged (or
-    hand-edited) database.
+    hand-edited) database. ``runs_verified``: the caller checked the ``runs`` rows of
+    ``space`` against their checksums in this file as it is now (a private copy that
+    nothing writes), so they are not checked again.
     """
+    with _read_transaction(conn):  # the statuses checked are the statuses read
+        if not runs_verified:
+            verified_rows(conn, path, "runs", "t.space = ?", (space,), collect=False)
+        found = _unservable_run(conn, lambda a: f"{a}space = ?", (space,))
+    if found is not None:
+        raise ResultsDBError(*damaged_parts(path, *found))
+
+
+def _unservable_run(
+    conn: sqlite3.Connection, where: Callable[[str], str], args: Sequence[object]
+) -> tuple[tuple[object, ...], str] | None:
+    """The first run (of those ``where`` selects: a condition on the columns of a table
+    aliased by the prefix it is given, ``args`` bound to it) that :func:`check_finished_runs`
+    refuses, with why; ``None`` when there is none."""
     from nb201_flat.train.campaign import CONSTANT_STATUS, ISOMORPHIC_STATUS
 
     # "running": started, not finished (killed, or training now); the others: see mark_run
@@ -901,7 +1065,7 @@ def check_finished_runs(conn: sqlite3.Connection, path: Path, space: str) -> Non
     marks = ", ".join("?" * len(finished))
     checks: list[tuple[str, tuple[str, ...], Callable[[Sequence[object]], str]]] = [
         (
-            f"SELECT {_RUN_KEY}, status FROM runs WHERE space = ? AND status NOT IN "
+            f"SELECT {_RUN_KEY}, status FROM runs WHERE {where('')} AND status NOT IN "
             f"({', '.join('?' * len(known))}) LIMIT 1",
             known,
             lambda row: (
@@ -910,26 +1074,26 @@ def check_finished_runs(conn: sqlite3.Connection, path: Path, space: str) -> Non
             ),
         ),
         (
-            f"SELECT {_RUN_KEY}, seed FROM runs WHERE space = ? AND seed < 0 LIMIT 1",
+            f"SELECT {_RUN_KEY}, seed FROM runs WHERE {where('')} AND seed < 0 LIMIT 1",
             (),
             lambda row: f"has seed {row[5]}, which training never writes (seeds are >= 0)",
         ),
         (
-            f"SELECT {_RUN_KEY}, epoch FROM epochs WHERE space = ? AND (epoch < 1 OR "
+            f"SELECT {_RUN_KEY}, epoch FROM epochs WHERE {where('')} AND (epoch < 1 OR "
             "epoch > schedule) LIMIT 1",
             (),
             lambda row: f"has an epoch {row[5]} outside its schedule's 1..{row[3]}",
         ),
         (
-            f"SELECT {_RUN_KEY}, status FROM runs r WHERE r.space = ? AND r.status IN ({marks}) "
-            f"AND NOT EXISTS (SELECT 1 FROM epochs e WHERE {match} AND e.epoch = r.schedule) "
-            "LIMIT 1",
+            f"SELECT {_RUN_KEY}, status FROM runs r WHERE {where('r.')} AND r.status IN "
+            f"({marks}) AND NOT EXISTS (SELECT 1 FROM epochs e WHERE {match} AND "
+            "e.epoch = r.schedule) LIMIT 1",
             finished,
             lambda row: f"is marked {row[5]} but has no row for its final epoch {row[3]}",
         ),
         (
             f"SELECT {', '.join('e.' + c for c in columns)}, e.split FROM epochs e "
-            f"JOIN runs r ON {match} WHERE e.space = ? AND r.status IN ({marks}) AND "
+            f"JOIN runs r ON {match} WHERE {where('e.')} AND r.status IN ({marks}) AND "
             "e.epoch = e.schedule AND e.accuracy IS NULL LIMIT 1",
             finished,
             lambda row: (
@@ -937,12 +1101,11 @@ def check_finished_runs(conn: sqlite3.Connection, path: Path, space: str) -> Non
             ),
         ),
     ]
-    with _read_transaction(conn):  # the statuses checked are the statuses read
-        verified_rows(conn, path, "runs", "t.space = ?", (space,), collect=False)
-        for sql, args, why in checks:
-            row = conn.execute(sql, (space, *args)).fetchone()
-            if row is not None:
-                raise ResultsDBError(damaged_run(path, row[:5], why(row)))
+    for sql, extra, why in checks:
+        row = conn.execute(sql, (*args, *extra)).fetchone()
+        if row is not None:
+            return tuple(row[:5]), why(row)
+    return None
 
 
 def _checked_frame(

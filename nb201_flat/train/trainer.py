@@ -59,6 +59,7 @@ from nb201_flat.train.jobs import (  # noqa: E402
     TrainJob,
     check_data_read,
     check_stored_data,
+    discard_if_damaged,
 )
 from nb201_flat.train.model import Network, seeded_network  # noqa: E402
 from nb201_flat.train.modes import (  # noqa: E402
@@ -436,6 +437,7 @@ def _train_locked(
 ) -> JobResult:
     db = ResultsDB(job.db_path)
     try:
+        discard_if_damaged(job, db)  # under the run's lock: no other process trains it
         if db.is_done(job.key):
             check_stored_data(job, db.data_digest(job.key))
             metrics, t = db.final_metrics(job.key)

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 
-from nb201_flat.train.jobs import JobResult, TrainJob, check_stored_data
+from nb201_flat.train.jobs import JobResult, TrainJob, check_stored_data, discard_if_damaged
 from nb201_flat.train.results_db import ResultsDB
 from nb201_flat.train.runlock import run_lock
 
@@ -39,6 +39,7 @@ def train_unit(jobs: Sequence[TrainJob], train: UnitTrainer) -> list[JobResult]:
             results: dict[int, JobResult] = {}
             todo = []
             for pos, job in enumerate(jobs):
+                discard_if_damaged(job, db)  # every member is locked
                 if db.is_done(job.key):
                     check_stored_data(job, db.data_digest(job.key))
                     metrics, t = db.final_metrics(job.key)

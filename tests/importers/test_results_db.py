@@ -88,7 +88,8 @@ def test_a_damaged_cell_is_refused_naming_file_run_and_column(
     con.commit()
     con.close()
     with pytest.raises(
-        ResultsDBError, match=rf"results.sqlite is damaged: .*{named}.*; delete that run"
+        ResultsDBError,
+        match=rf"results.sqlite is damaged: .*{named}.*; train it again with retrain_damaged=True",
     ):
         read_results_db(db_path)
 
@@ -240,7 +241,8 @@ def test_a_finished_run_that_cannot_be_served_is_damaged(
     _edit_as_a_writer(db_path, change)
     run = r"run \('nb201', '[^']+', 'cifar10', 2, 777\)"
     with pytest.raises(
-        ResultsDBError, match=rf"results.sqlite is damaged: {run} {named}[^;]*; delete that run"
+        ResultsDBError,
+        match=rf"results.sqlite is damaged: {run} {named}[^;]*; train it again with retrain_damaged=True",
     ):
         read_results_db(db_path)
 
@@ -267,8 +269,8 @@ def test_a_negative_time_or_loss_is_refused(db_path: Path, column: str, value: f
         FormatError,
         match=rf"architecture 11472, cifar10/train@2ep:{column} seed 777: {value} is "
         rf"negative, which a loss, a time or a cost cannot be; the database is damaged: "
-        r"delete that run's rows from every table of the database, then train it again or "
-        r"import without it$",
+        r"train it again with retrain_damaged=True \(which first deletes that run's rows from "
+        r"every table of the database\), or import without it$",
     ):
         read_results_db(db_path)
 

@@ -1,0 +1,349 @@
+"""A damaged run in a results database: training refuses it, naming ``retrain_damaged``
+(``--retrain-damaged``), and with it deletes that run's rows from every table, in one
+transaction, and trains it again; damage in a finished run's side tables is seen by
+training as by the import; an old row with text in a REAL column is a damaged run, not a
+bare ValueError; an import reads (and checks) only the runs of the space it imports."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import shutil
+import sqlite3
+from dataclasses import replace
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from train_helpers import write_tiny_cifar10
+
+from nb201_flat.cli import main
+from nb201_flat.errors import ResultsDBError
+from nb201_flat.importers.results_db import read_results_db
+from nb201_flat.space import NB201
+from nb201_flat.train import results_db as rdb
+from nb201_flat.train.results_db import ResultsDB
+
+ARCH = str(NB201.resolve(11472))
+KEY = ("nb201", ARCH, "cifar10", 1, 777)
+OTHER = ("nb201", str(NB201.resolve(8)), "cifar10", 1, 777)
+DIGEST = "5eed" * 16
+
+
+def _two_runs(path: Path) -> Path:
+    """KEY and OTHER done, each with every side record but a stand-in."""
+    db = ResultsDB(path)
+    data = SimpleNamespace(digest=DIGEST, official=True)
+    for key, index, acc in ((KEY, 11472, 56.78125), (OTHER, 8, 12.5)):
+        db.write_epoch(key, index, 1, {"train": (2.3, 12.5, 1.5), "ori-test": (2.3, acc, 0.2)})
+        db.mark_run(key, index, "done", params_mb=0.5, flops_m=7, train_time_s=1.5,
+                    trained_as="single", trained_on="cpu", data=data)  # type: ignore[arg-type]  # fmt: skip
+    db.close()
+    return path
+
+
+def _edit(path: Path, sql: str, *args: object) -> None:
+    """A hand edit, committed, no checksum rewritten."""
+    con = sqlite3.connect(path)
+    with con:
+        assert con.execute(sql, args).rowcount >= 1
+    con.close()
+
+
+def _rows(path: Path) -> dict[str, list[tuple[object, ...]]]:
+    """Every row of every checksummed table, checksum included, sorted."""
+    con = sqlite3.connect(path)
+    out = {t: sorted(con.execute(f"SELECT * FROM {t}").fetchall(), key=repr) for t in rdb._CHECKED}
+    con.close()
+    return out
+
+
+def _of_run(rows: dict[str, list[tuple[object, ...]]], arch: str, keep: bool) -> dict[str, list]:
+    """The rows of the run(s) of ``arch`` (``keep``) or of every other run (column 1: arch)."""
+    return {t: [r for r in rs if (r[1] == arch) is keep] for t, rs in rows.items()}
+
+
+# -- the library ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("table", "change"),
+    [
+        ("run_forms", f"UPDATE run_forms SET trained_as = 'grouped:2' WHERE arch = '{ARCH}'"),
+        ("run_devices", f"UPDATE run_devices SET trained_on = 'gpu' WHERE arch = '{ARCH}'"),
+    ],
+)
+def test_a_damaged_side_row_of_a_finished_run_is_seen_by_trainings_reads(
+    tmp_path: Path, table: str, change: str
+) -> None:
+    path = _two_runs(tmp_path / "r.sqlite")
+    _edit(path, change)
+    db = ResultsDB(path)
+    why = re.escape(f"run ('nb201', '{ARCH}'") + f".* has a row in table {table} that does not"
+    # before: the run counted as done and was skipped, while the import refused it
+    for read in (lambda: db.is_done(KEY), db.done_keys, db.data_digests):
+        with pytest.raises(ResultsDBError, match=why):
+            read()
+    assert not db.is_done(("nb201", ARCH, "cifar10", 1, 778))  # another run reads as it is
+    db.close()
+
+
+def test_the_refusal_names_the_parameter_that_retrains_the_run(tmp_path: Path) -> None:
+    path = _two_runs(tmp_path / "r.sqlite")
+    _edit(path, f"UPDATE runs SET train_time_s = 9.0 WHERE arch = '{ARCH}'")
+    with pytest.raises(ResultsDBError) as info:
+        ResultsDB(path).done_keys()
+    assert str(info.value).endswith(
+        "; train it again with retrain_damaged=True (which first deletes that run's rows from "
+        "every table of the database), or import without it"
+    )
+    assert info.value.spelled(lambda p: "--retrain-damaged" if p.name == "retrain_damaged" else None).count("--retrain-damaged") == 1  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        f"UPDATE run_forms SET trained_as = 'grouped:2' WHERE arch = '{ARCH}'",
+        f"UPDATE runs SET status = 'running' WHERE arch = '{ARCH}'",
+        f"UPDATE epochs SET accuracy = 50.0 WHERE arch = '{ARCH}' AND split = 'ori-test'",
+        # an old row (no checksum) holding what no writer stores
+        f"UPDATE runs SET params_mb = 'abc', checksum = NULL WHERE arch = '{ARCH}'",
+        # what an import refuses by its rows, not its checksums: done without its final epoch
+        f"DELETE FROM epochs WHERE arch = '{ARCH}'",
+    ],
+)
+def test_discard_damaged_deletes_that_runs_rows_from_every_table_and_nothing_else(
+    tmp_path: Path, change: str
+) -> None:
+    path = _two_runs(tmp_path / "r.sqlite")
+    db = ResultsDB(path)
+    before = _rows(path)
+    assert db.discard_damaged(KEY) is None and db.discard_damaged(OTHER) is None
+    assert _rows(path) == before  # intact runs: nothing deleted
+    _edit(path, change)
+    damaged = _rows(path)
+    assert db.discard_damaged(OTHER) is None
+    assert db.discard_damaged(KEY) is not None
+    after = _rows(path)
+    assert all(rows == [] for rows in _of_run(after, ARCH, keep=True).values())
+    assert _of_run(after, ARCH, keep=False) == _of_run(damaged, ARCH, keep=False)
+    assert db.done_keys() == {OTHER}  # readable again: KEY is a run to train
+    db.close()
+
+
+def test_a_campaign_deletes_only_its_own_damaged_runs(tmp_path: Path) -> None:
+    # finished_runs: what the command and the executors read before the runs
+    path = _two_runs(tmp_path / "r.sqlite")
+    _edit(path, f"UPDATE run_data SET data_digest = 'x' WHERE arch = '{ARCH}'")
+    db = ResultsDB(path)
+    with pytest.raises(ResultsDBError, match="table run_data"):
+        db.finished_runs()
+    # KEY is the campaign's to train again: not done, its digest left out
+    assert db.finished_runs([KEY]) == ({OTHER}, {OTHER: DIGEST})
+    # a campaign of OTHER only: KEY is not its to delete, and a damaged digest says nothing
+    with pytest.raises(ResultsDBError, match=r"is damaged: run \('nb201', '\|nor_conv_3x3"):
+        db.finished_runs([OTHER])
+    db.close()
+
+
+def test_an_old_row_with_text_in_a_real_column_is_a_damaged_run(tmp_path: Path) -> None:
+    path = tmp_path / "r.sqlite"
+    db = ResultsDB(path)
+    db.write_epoch(KEY, 11472, 1, {"train": (2.3, 12.5, 1.5)})
+    db.close()
+    _edit(path, "UPDATE runs SET params_mb = 'abc', checksum = NULL")
+    db = ResultsDB(path)
+    why = r"run \('nb201', .*\) has params_mb 'abc' in table runs \(text, not real\); train it"
+    with pytest.raises(ResultsDBError, match=why):  # was a bare ValueError (float('abc'))
+        db.write_epoch(KEY, 11472, 1, {"train": (2.3, 12.5, 1.5)})
+    with pytest.raises(ResultsDBError, match=why):
+        db.done_keys()
+    assert "params_mb 'abc'" in str(db.discard_damaged(KEY))
+    db.write_epoch(KEY, 11472, 1, {"train": (2.3, 12.5, 1.5)})  # trained again
+    assert db.status(KEY) == "running"
+    db.close()
+
+
+def test_an_import_reads_only_the_runs_of_its_space(tmp_path: Path) -> None:
+    path = _two_runs(tmp_path / "r.sqlite")
+    db = ResultsDB(path)
+    fast = ("nb201#fast", *KEY[1:])
+    db.write_epoch(fast, 11472, 1, {"train": (2.3, 12.5, 1.5), "ori-test": (2.3, 40.0, 0.2)})
+    db.mark_run(fast, 11472, "done", trained_as="single")
+    db.close()
+    _edit(path, "UPDATE run_forms SET trained_as = 'x' WHERE space = 'nb201#fast'")
+    table = read_results_db(path, space="nb201")  # was refused for the other space's run
+    assert table.vector("cifar10", "ori-test", 1, seed_policy=777)[11472] == 56.78125
+    with pytest.raises(ResultsDBError, match=r"run \('nb201#fast'.* table run_forms"):
+        read_results_db(path, space="nb201#fast")
+
+
+# -- training ---------------------------------------------------------------------------------
+
+CELLS = ("11472", "8")
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A tiny CIFAR-10 and a folder holding a --db (and its checkpoints) of two cells trained
+    for two epochs; each test copies the folder."""
+    pytest.importorskip("torch")
+    root = tmp_path_factory.mktemp("repair")
+    data = write_tiny_cifar10(root / "data")
+    folder = root / "runs"
+    assert main(_argv(data, folder / "r.sqlite")) == 0
+    return data, folder
+
+
+def _argv(data: Path, db: Path, *extra: str) -> list[str]:
+    return ["train", *CELLS, "--dataset", "cifar10", "--epochs", "2", "--seeds", "1",
+            "--data-root", str(data), "--db", str(db), "--device", "cpu", "--executor",
+            "inline", "--C", "2", "--N", "1", "--threads", "1", "--json", *extra]  # fmt: skip
+
+
+def _copy(trained: tuple[Path, Path], tmp_path: Path) -> tuple[Path, Path]:
+    data, folder = trained
+    shutil.copytree(folder, tmp_path / "runs")
+    return data, tmp_path / "runs" / "r.sqlite"
+
+
+def _numbers(path: Path, arch: str) -> list[tuple[object, ...]]:
+    """The run's epoch rows without their timings: what training the run again reproduces."""
+    con = sqlite3.connect(path)
+    rows = con.execute(
+        "SELECT split, epoch, loss, accuracy FROM epochs WHERE arch = ? ORDER BY split, epoch",
+        (arch,),
+    ).fetchall()
+    con.close()
+    return rows
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        # a finished run's side row: skipped in silence before, while the import refused it
+        f"UPDATE run_forms SET trained_as = 'grouped:2' WHERE arch = '{ARCH}'",
+        f"UPDATE run_devices SET trained_on = 'gpu' WHERE arch = '{ARCH}'",
+        f"UPDATE runs SET train_time_s = 1e9 WHERE arch = '{ARCH}'",
+        # the final numbers a skipped run reports
+        f"UPDATE epochs SET accuracy = 50.0 WHERE arch = '{ARCH}' AND epoch = 2",
+        # an old row with text in a REAL column of a run not finished: a bare ValueError before
+        f"UPDATE runs SET status = 'running', params_mb = 'abc', checksum = NULL "
+        f"WHERE arch = '{ARCH}'",
+    ],
+)
+def test_train_refuses_a_damaged_run_then_retrains_it_with_the_flag(
+    trained: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str], change: str
+) -> None:
+    data, db = _copy(trained, tmp_path)
+    capsys.readouterr()
+    other = str(NB201.resolve(8))
+    numbers = _numbers(db, ARCH)
+    assert [r[1] for r in numbers] == [1, 2, 1, 2]  # ori-test and train, both epochs
+    _edit(db, change)
+    if "'abc'" in change:  # no checkpoint: training would start, and write_epoch read the row
+        ckpt = db.parent / "r.sqlite.ckpt" / "nb201@C2N1-11472-cifar10-e2-s1-faithful"
+        shutil.rmtree(ckpt)
+    kept = _of_run(_rows(db), ARCH, keep=False)
+    assert main(_argv(data, db)) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    assert "is damaged: run ('nb201@C2N1" in err and ARCH in err
+    assert err.rstrip().endswith(
+        "train it again with --retrain-damaged (which first deletes that run's rows from every "
+        "table of the database), or import without it"
+    ), err
+    assert _of_run(_rows(db), ARCH, keep=False) == kept  # a refusal writes nothing
+
+    assert main(_argv(data, db, "--retrain-damaged")) == 0
+    out = json.loads(capsys.readouterr().out)
+    status = {r["arch"]: r["status"] for r in out["runs"]}
+    assert status == {ARCH: "done", other: "skipped"}
+    # trained again from its first epoch (its checkpoints went with its rows): the same
+    # numbers for both epochs, every row checksummed anew, the other run untouched
+    assert _numbers(db, ARCH) == numbers
+    assert _of_run(_rows(db), ARCH, keep=False) == kept
+    con = sqlite3.connect(db)
+    for table, columns in rdb._CHECKED.items():
+        for *row, recorded in con.execute(f"SELECT {columns}, checksum FROM {table}"):
+            assert recorded == rdb.row_checksum(row, table), (table, row)
+    con.close()
+    assert len(read_results_db(db).vector("cifar10", "ori-test", 2, seed_policy=1)) >= 2
+    assert main(_argv(data, db, "--retrain-damaged")) == 0  # nothing damaged: all skipped
+    out = json.loads(capsys.readouterr().out)
+    assert {r["status"] for r in out["runs"]} == {"skipped"}
+
+
+def test_the_python_job_takes_retrain_damaged(
+    trained: tuple[Path, Path], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from nb201_flat.space import Space
+    from nb201_flat.train.jobs import make_jobs, space_key
+    from nb201_flat.train.trainer import train
+
+    data, db = _copy(trained, tmp_path)
+    assert space_key(Space(NB201.ops, 4), c=2, n=1).startswith("nb201@C2N1")
+    (job,) = make_jobs([11472], dataset="cifar10", epochs=2, seeds=[1], data_root=data,
+                       db_path=db, device="cpu", c=2, n=1, threads=1)  # fmt: skip
+    assert not job.retrain_damaged  # the default refuses
+    numbers = _numbers(db, ARCH)
+    _edit(db, f"UPDATE run_devices SET trained_on = 'gpu' WHERE arch = '{ARCH}'")
+    with pytest.raises(ResultsDBError, match="table run_devices .*retrain_damaged=True"):
+        train(job)
+    with caplog.at_level(logging.WARNING):
+        result = train(replace(job, retrain_damaged=True))
+    assert result.status == "done" and _numbers(db, ARCH) == numbers
+    assert any("trained again (retrain_damaged)" in r.getMessage() for r in caplog.records)
+    assert train(replace(job, retrain_damaged=True)).status == "skipped"
+
+
+def test_a_run_trained_again_is_not_held_to_its_old_checkpoints_thread_count(
+    trained: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # its checkpoints go with its rows: the resume check of the thread count is not its
+    data, db = _copy(trained, tmp_path)
+    capsys.readouterr()
+    _edit(db, f"UPDATE runs SET train_time_s = 1e9 WHERE arch = '{ARCH}'")
+    argv = [a if a != "1" or i != _argv(data, db).index("--threads") + 1 else "2"
+            for i, a in enumerate(_argv(data, db, "--retrain-damaged"))]  # fmt: skip
+    assert argv[argv.index("--threads") + 1] == "2"
+    assert main(argv) == 0, capsys.readouterr().err
+    out = json.loads(capsys.readouterr().out)
+    assert {r["arch"]: r["status"] for r in out["runs"]}[ARCH] == "done"
+
+
+def test_a_damaged_record_of_a_cell_answered_without_training_is_recorded_again(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # --unique-isomorphism records a member isomorphic to its representative: a damaged
+    # record is this command's too, written anew (its rows deleted first) with the flag
+    pytest.importorskip("torch")
+    from nb201_flat.space import Space
+    from nb201_flat.train.campaign import plan_campaign
+
+    ops = ["none", "skip_connect", "nor_conv_1x1"]
+    space = Space(ops, 4)
+    centre = space.from_ops(
+        ["nor_conv_1x1", "none", "skip_connect", "none", "none", "nor_conv_1x1"]
+    )
+    plan = plan_campaign(space, neighbours_of=centre, radius=1, unique_isomorphism=True)
+    ((member, rep),) = plan.representative.items()
+    data = write_tiny_cifar10(tmp_path / "data")
+    db = tmp_path / "r.sqlite"
+    argv = ["train", "--neighbours-of", str(centre), "--radius", "1", "--unique-isomorphism",
+            "--ops", *ops, "--dataset", "cifar10", "--epochs", "1", "--seeds", "1",
+            "--data-root", str(data), "--db", str(db), "--device", "cpu",
+            "--executor", "inline", "--C", "2", "--N", "1", "--threads", "1"]  # fmt: skip
+    assert main(argv) == 0
+    capsys.readouterr()
+    before = read_results_db(db).meta["isomorphic_to"]
+    assert [r["index"] for r in before] == [member]
+    other = next(i for i in plan.cells if i not in (member, rep))
+    _edit(db, "UPDATE run_isomorphic SET isomorphic_to = ?", str(space.arch(other)))
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert str(space.arch(member)) in err and "table run_isomorphic" in err
+    assert "--retrain-damaged" in err
+    assert main([*argv, "--retrain-damaged"]) == 0, capsys.readouterr().err
+    assert read_results_db(db).meta["isomorphic_to"] == before
