@@ -106,7 +106,8 @@ def make_distance_profile(table: Table) -> Figure:
     for k, (ds, key) in enumerate(keys.items()):
         values = table.vector_for(key)
         prof = distance_profile(table.space, values)
-        fdc = fitness_distance_correlation(table.space, values)
+        # a constant column (or one measured cell) has no FDC: the legend says "undefined"
+        fdc = fitness_distance_correlation(table.space, values, undefined="nan")
         note_stand_ins(fig, table, key, "the profile and its FDC")
         ax = axes[0, k]
         plot_distance_profile(prof, ax, fdc=fdc)
