@@ -297,6 +297,52 @@ def _walk(
     return walk
 
 
+def _walk_values(
+    space: Space,
+    nb: NeighbourArrays,
+    v: FloatArray,
+    length: int,
+    n_walks: int,
+    rng: np.random.Generator,
+    connected_only: bool,
+) -> FloatArray:
+    """The values met by ``n_walks`` walks of :func:`_walk`, one a row: the same draws in the
+    same order (each walk's start, then its steps' uniforms), so the same walks bit for bit,
+    but every walk takes its step ``t`` at once instead of one step of one walk at a time."""
+    counts, indices = nb.counts, nb.indices
+    # a few long walks: the scalar loop is the faster one (and a space without neighbours
+    # has no step to take)
+    if n_walks < 8 or not indices.shape[1]:
+        out = np.empty((n_walks, length + 1))
+        for w in range(n_walks):
+            out[w] = v[_walk(space, nb, length, rng, None, connected_only)]
+        return out
+    pool = np.nonzero(space.connected)[0] if connected_only else np.arange(space.size)
+    # the draws, in _walk's order: a row holds its walk's start (column 0, as an index into
+    # pool) and its steps' uniforms, each replaced by the value reached below
+    series = np.empty((n_walks, length + 1))
+    integers, uniform, n_pool = rng.integers, rng.random, len(pool)
+    for w in range(n_walks):
+        series[w, 0] = integers(n_pool)  # < 2**53: exact as a float
+        series[w, 1:] = uniform(length)
+    # every walk of a block takes step t at once; a block, transposed, holds a step in one
+    # contiguous row (about 8 MB of it: the strided column of all walks missed the cache)
+    block = max(1, (1 << 20) // (length + 1))
+    for lo in range(0, n_walks, block):
+        chunk = series[lo : lo + block].T.copy()
+        cur = pool[chunk[0].astype(np.int64)]
+        chunk[0] = v[cur]
+        for t in range(1, length + 1):
+            c = counts[cur]
+            # int(u * c) of _walk: the product in float64, truncated (both are >= 0)
+            j = (chunk[t] * c).astype(np.int64)
+            # a cell without a neighbour left by the filters stays put (there j = 0: in bounds)
+            cur = np.where(c > 0, indices[cur, j], cur)
+            chunk[t] = v[cur]
+        series[lo : lo + block] = chunk.T
+    return series
+
+
 def autocorrelation(
     space: Space,
     values: npt.ArrayLike,
@@ -349,11 +395,9 @@ def autocorrelation(
     v = as_values(space, values)
     rng = as_rng(seed)
     nb = space.neighbours(1, no_none=no_none, connected_only=connected_only)
-    # one memory check above for every walk (one a walk, random_walk's, took most of the
-    # time) and one array of them: a walk's products, row by row, are the pooled ones in order
-    series = np.empty((n_walks, length + 1))
-    for w in range(n_walks):
-        series[w] = v[_walk(space, nb, length, rng, None, connected_only)]
+    # one memory check above for every walk and one array of them: a walk's products, row by
+    # row, are the pooled ones in order
+    series = _walk_values(space, nb, v, length, n_walks, rng, connected_only)
     ok = ~np.isnan(series)
     if ok.sum() < 2:
         raise LandscapeArgumentError("the walk met fewer than two measured architectures")
