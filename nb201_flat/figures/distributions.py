@@ -138,14 +138,14 @@ def plot_neighbour_distributions(
             colour = BAND_COLOURS[k % len(BAND_COLOURS)]
             if not vals.size:
                 if str(name) in empty:
-                    why = "no architecture" if not ((w >= lo) & (w <= hi)).any() else "no neighbour"
+                    why = "empty" if not ((w >= lo) & (w <= hi)).any() else "no neighbour"
                     ax.plot(
                         [],
                         [],
                         color=colour,
                         lw=1.2,
                         ls=":",
-                        label=f"band {name}: {lo:g}–{hi:g} %, {why}: undefined",
+                        label=f"band {name} ({why}): undefined",
                     )
                 continue
             # the weighted form (one row per distinct neighbour) gives the same densities

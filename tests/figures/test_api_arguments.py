@@ -431,11 +431,11 @@ def test_neighbour_distributions_draw_only_a_radius_dist_holds(figure_table: Tab
     assert [b for b, r in empty.attrs["empty_bands"] if r == 2] == ["A", "B", "C"]
     ax = plot_neighbour_distributions(empty, v - 60.0, 2)
     labels = ax.get_legend_handles_labels()[1]
-    assert sum(label.endswith("no architecture: undefined") for label in labels) == 3
+    assert sum(label.endswith(" (empty): undefined") for label in labels) == 3
     fig = FIGURES["a2m_distributions"].make(_shifted(figure_table, -60.0))
     assert len(fig.axes) >= 3
     legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
-    assert "band A: 92.3–93.7 %, no architecture: undefined" in legend
+    assert "band A (empty): undefined" in legend
     # attrs survive row filters: radius 2 of dist[dist.radius == 1] drew the background alone
     one = dist[dist["radius"] == 1]
     assert one.attrs["radii"] == [1, 2]
