@@ -115,6 +115,7 @@ class DemoResult:
     flattest: BestArch | None
     flattest_meaning: str
     median_sharpness: float
+    #: NaN where the values do not define it (every measured value equal, one measured cell)
     fitness_distance_correlation: float
     local_optima: int
     barrier_best_two: dict[str, Any] | None
@@ -256,7 +257,9 @@ def run_demo(table: Table, *, top: int = 5, runs: int = 200, seed: int = 0) -> D
     except NoPathError as exc:  # a sparse table: the rest of the demo still stands
         path = None
         barrier_notes = (f"no lowest barrier between the two best: {exc}",)
-    fdc = fitness_distance_correlation(space, values)
+    # a constant metric (or one measured cell) has none: the demo's other facts still stand,
+    # and it prints "undefined" (JSON: null)
+    fdc = fitness_distance_correlation(space, values, undefined="nan")
     # flatness above leaves a cell's copies out; these count every stand-in: say how many
     landscape_stand_ins = (
         stand.as_dict("the FDC, the local optima count and the barrier")

@@ -9,6 +9,7 @@ of random search and neighbourhood-aware random search under a protocol the tabl
 from __future__ import annotations
 
 import argparse
+import math
 import time
 from typing import Any
 
@@ -41,6 +42,20 @@ def demo_summary(table: Table, *, top: int = 5, runs: int = 200, seed: int = 0) 
     # the command's own way to an imported table (the library's names load_table)
     out["benchmark"] = benchmark_statement(table.source, "--table PATH or $NB201_FLAT_TABLE")
     return out
+
+
+def fdc_text(fdc: float) -> str:
+    """The demo's FDC as printed: ``undefined`` where the metric does not define one (every
+    measured value equal, one measured cell), said in words rather than as a ``-`` or ``nan``.
+
+    >>> fdc_text(-0.4123), fdc_text(float("nan"))
+    ('-0.412', 'undefined (every measured value equal, or only one measured)')
+    """
+    return (
+        "undefined (every measured value equal, or only one measured)"
+        if math.isnan(fdc)
+        else num(fdc, ".3f")
+    )
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -84,7 +99,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(f"  (flattest = {f['meaning']})")
     print(f"median sharpness (value - radius-1 mean): {num(out['median_sharpness'], '.2f')} points")
     print(
-        f"fitness-distance correlation: {num(out['fitness_distance_correlation'], '.3f')}; "
+        f"fitness-distance correlation: {fdc_text(out['fitness_distance_correlation'])}; "
         f"local optima at radius 1: {out['local_optima']}"
     )
     if out["barrier_best_two"]:

@@ -123,6 +123,9 @@ def plot_neighbour_distributions(
     w = w[np.isfinite(w)]
     edges = _bins(w) if bins is None else np.asarray(bins, dtype=np.float64)
     bands: dict[str, tuple[float, float]] = dist.attrs.get("bands", {})
+    # computed without a row (allow_empty=True): undefined, said so in the legend; a band
+    # filtered out of the frame by the caller is simply not drawn
+    empty = {str(b) for b, r in dist.attrs.get("empty_bands", []) if r == radius}
     with figure_style():
         # one filled step patch, not a rectangle per bin: the same shape, drawn at once
         whole_dens, _ = np.histogram(w, bins=edges, density=True)
@@ -131,13 +134,23 @@ def plot_neighbour_distributions(
         for k, name in enumerate(dist["band"].cat.categories):
             in_band = sub["band"] == name
             vals = sub.loc[in_band, "value"].to_numpy(dtype=np.float64)
-            if not vals.size:
-                continue
             lo, hi = bands.get(str(name), (np.nan, np.nan))
+            colour = BAND_COLOURS[k % len(BAND_COLOURS)]
+            if not vals.size:
+                if str(name) in empty:
+                    why = "empty" if not ((w >= lo) & (w <= hi)).any() else "no neighbour"
+                    ax.plot(
+                        [],
+                        [],
+                        color=colour,
+                        lw=1.2,
+                        ls=":",
+                        label=f"band {name} ({why}): undefined",
+                    )
+                continue
             # the weighted form (one row per distinct neighbour) gives the same densities
             wts = sub.loc[in_band, "weight"].to_numpy() if "weight" in sub else None
             dens, _ = np.histogram(vals, bins=edges, density=True, weights=wts)
-            colour = BAND_COLOURS[k % len(BAND_COLOURS)]
             # the band itself, faintly: where its own members lie
             ax.axvspan(lo, hi, color=colour, alpha=0.12, lw=0)
             label = f"band {name}: {lo:g}–{hi:g} %"
@@ -198,7 +211,10 @@ def make_a2m_distributions(
                 f"no connected architecture has a value for {key}: A²M's bands and the x axis "
                 "are read from connected cells; pass a table that measures some"
             )
-        dist = neighbour_distributions(table.space, values, a2m_bands(ds), radii, weighted=True)
+        # a band no value of this table lies in is drawn as undefined, not an error
+        dist = neighbour_distributions(
+            table.space, values, a2m_bands(ds), radii, weighted=True, allow_empty=True
+        )
         note_stand_ins(fig, table, key, "the neighbour distributions")
         # disconnected cells sit at chance level far to the left: start the axis at the 1st
         # percentile of connected cells so the bands' differences are visible (the caption

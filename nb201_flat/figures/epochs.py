@@ -39,7 +39,10 @@ def make_flatness_by_epoch(table: Table, *, radius: int = 1, step: int = 1) -> F
         raise FigureSkipped(NAME, list(CURVE_KEYS[:3]), "as learning curves")
     n = curves.n_epochs(key)
     chosen = sorted({*range(0, n, step), n - 1})
-    df = flatness_by_epoch(table, key.dataset, key.split, key.epochs, iepochs=chosen, radius=radius)
+    # an epoch the curve does not rank by (every cell at chance): a gap, named in panel (b)
+    df = flatness_by_epoch(
+        table, key.dataset, key.split, key.epochs, iepochs=chosen, radius=radius, undefined="nan"
+    )
     fig, axes = new_figure(1, 2, figsize=(7.0, 3.0))
     x = df["iepoch"].to_numpy() + 1  # epochs trained
     with figure_style():
@@ -55,6 +58,19 @@ def make_flatness_by_epoch(table: Table, *, radius: int = 1, step: int = 1) -> F
         b.set_xlabel("epochs trained")
         b.set_ylabel("Spearman ρ with the final ranking")
         b.set_ylim(min(0.0, float(df["spearman_final"].min())), 1.02)
+        gaps = x[df["spearman_final"].isna().to_numpy()]
+        if gaps.size:
+            shown = ", ".join(map(str, gaps[:5])) + (", ..." if gaps.size > 5 else "")
+            b.text(
+                0.98,
+                0.04,
+                f"ρ undefined after {gaps.size} epoch{'s' if gaps.size > 1 else ''} ({shown}):\n"
+                "equal values, or under 3 ranked cells",
+                transform=b.transAxes,
+                ha="right",
+                va="bottom",
+                fontsize=6.5,
+            )
         panel_letter(b, "b")
         fig.suptitle(axis_label(key), fontsize=9)
     return fig

@@ -96,6 +96,17 @@ def plot_distance_profile(
     return ax
 
 
+def _optima_text(optima: list[int], most: int = 3) -> str:
+    """The optima a title names: a few, then how many tie (a constant column ties every cell:
+    its 15,625 indices made a title wider than any canvas).
+
+    >>> _optima_text([81]), _optima_text(list(range(15625)))
+    ('81', '0, 1, 2, ... (15,625 tied)')
+    """
+    shown = ", ".join(str(i) for i in optima[:most])
+    return shown if len(optima) <= most else f"{shown}, ... ({len(optima):,} tied)"
+
+
 def make_distance_profile(table: Table) -> Figure:
     """Accuracy against distance from the optimum, one panel per dataset the table has."""
     keys = present(table, TEST_KEYS)
@@ -106,7 +117,8 @@ def make_distance_profile(table: Table) -> Figure:
     for k, (ds, key) in enumerate(keys.items()):
         values = table.vector_for(key)
         prof = distance_profile(table.space, values)
-        fdc = fitness_distance_correlation(table.space, values)
+        # a constant column (or one measured cell) has no FDC: the legend says "undefined"
+        fdc = fitness_distance_correlation(table.space, values, undefined="nan")
         note_stand_ins(fig, table, key, "the profile and its FDC")
         ax = axes[0, k]
         plot_distance_profile(prof, ax, fdc=fdc)
@@ -119,7 +131,7 @@ def make_distance_profile(table: Table) -> Figure:
             pad = 0.02 * (hi - lo) or 0.02 * max(abs(hi), 1.0)
             ax.set_ylim(lo - pad, hi + pad)
         clipped += below
-        optima = ", ".join(str(i) for i in prof.attrs.get("optima", []))
+        optima = _optima_text(prof.attrs.get("optima", []))
         with figure_style():
             ax.set_title(f"({'abc'[k % 3]}) {dataset_label(ds)}: optimum {optima}", fontsize=9)
             ax.set_ylabel(axis_label(key))

@@ -11,7 +11,7 @@ import numpy.typing as npt
 from nb201_flat.errors import LandscapeArgumentError as LandscapeArgumentError
 from nb201_flat.errors import MissingValueError as MissingValueError
 from nb201_flat.errors import NoPathError as NoPathError
-from nb201_flat.errors import check_choice, check_flag, shown
+from nb201_flat.errors import Param, Part, check_choice, check_flag, shown
 from nb201_flat.neighbours import arch_vector
 from nb201_flat.space import Arch, Space, check_arch_indices, check_space
 
@@ -26,6 +26,11 @@ ArchLike: TypeAlias = Arch | str | int
 
 NAN_POLICIES: tuple[str, ...] = ("omit", "propagate", "raise")
 
+#: what a statistic the values do not define gives (a correlation over constant values, over
+#: fewer than two points): an error (the default), or NaN for a caller that shows it as
+#: undefined (a figure's legend)
+Undefined: TypeAlias = Literal["raise", "nan"]
+
 
 def as_values(space: Space, values: npt.ArrayLike) -> FloatArray:
     """``values`` as a float64 vector over ``space``; a clear error for a wrong shape, for
@@ -35,6 +40,20 @@ def as_values(space: Space, values: npt.ArrayLike) -> FloatArray:
 
 def check_nan_policy(nan_policy: str) -> None:
     check_choice("nan_policy", nan_policy, NAN_POLICIES)
+
+
+def check_undefined(undefined: Undefined) -> Undefined:
+    return check_choice("undefined", undefined, ("raise", "nan"))
+
+
+def undefined_value(undefined: Undefined, what: str, why: str, fix: Sequence[Part]) -> float:
+    """NaN under ``undefined="nan"``, else the error saying ``what`` is undefined, ``why`` and
+    the way out (``fix``, then the NaN opt-in)."""
+    if undefined == "nan":
+        return float("nan")
+    raise LandscapeArgumentError(
+        f"{what} is undefined: {why}; ", *fix, ", or pass ", Param("undefined", "nan"), " for NaN"
+    )
 
 
 def raise_on_nan(values: FloatArray, what: str = "values") -> None:

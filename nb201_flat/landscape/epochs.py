@@ -19,8 +19,14 @@ import numpy.typing as npt
 import pandas as pd
 
 from nb201_flat.curves import require_curves
-from nb201_flat.errors import check_int_range
-from nb201_flat.landscape._common import LandscapeArgumentError, as_sequence
+from nb201_flat.errors import Param, Part, check_int_range
+from nb201_flat.landscape._common import (
+    LandscapeArgumentError,
+    Undefined,
+    as_sequence,
+    check_undefined,
+    undefined_value,
+)
 from nb201_flat.landscape.neighbourhood import StandIns, flatness
 from nb201_flat.space import in_index_order
 from nb201_flat.table import Table, seed_policy_of
@@ -54,6 +60,7 @@ def flatness_by_epoch(
     delta: float = 1.0,
     mask: npt.ArrayLike | None = None,
     seed: SeedPolicy | None = None,
+    undefined: Undefined = "raise",
 ) -> pd.DataFrame:
     """Landscape flatness after each epoch of one learning curve, one row per epoch.
 
@@ -74,6 +81,11 @@ def flatness_by_epoch(
         Boolean vector over the space: summarise only these architectures (their
         neighbourhoods still range over the whole space), e.g. a cost band from
         :func:`nb201_flat.constraints.cost_band`.
+    undefined
+        What a summary the epoch does not define gives (no summarised architecture has the
+        statistic; a rank correlation over fewer than 3 architectures or over equal values,
+        e.g. every architecture at chance after epoch 0): ``"raise"`` an error, ``"nan"`` NaN
+        in that row.
 
     Returns
     -------
@@ -88,6 +100,8 @@ def flatness_by_epoch(
     ------
     NoCurvesError
         The table has no learning curves.
+    LandscapeArgumentError
+        A summary is undefined at an epoch (under ``undefined="raise"``), or a bad argument.
 
     Examples
     --------
@@ -100,10 +114,15 @@ def flatness_by_epoch(
     >>> f = (space.codes == 2).sum(axis=1).astype(float)
     >>> t = Table(space, {(key, None): 10 * f}, curves=Curves(27, {(key, None):
     ...     np.stack([np.zeros(27), 5 * f, 10 * f], axis=1)}))
-    >>> df = flatness_by_epoch(t, "toy", "x-valid", 12)
+    >>> flatness_by_epoch(t, "toy", "x-valid", 12)
+    Traceback (most recent call last):
+    ...
+    nb201_flat.errors.ArgumentError: spearman_final at iepoch 0 is undefined: every value after that epoch equals 0; leave the epoch out of iepochs, or pass undefined='nan' for NaN
+    >>> df = flatness_by_epoch(t, "toy", "x-valid", 12, undefined="nan")
     >>> df[["iepoch", "mean_value", "spearman_final"]].to_numpy().tolist()
     [[0.0, 0.0, nan], [1.0, 5.0, 1.0], [2.0, 10.0, 1.0]]
     """
+    undefined = check_undefined(undefined)
     curves = require_curves(table)
     key = curves.key(dataset, split, epochs, metric)
     arr = curves.curve(key, seed_policy=seed_policy_of(seed_policy, seed))
@@ -149,32 +168,45 @@ def flatness_by_epoch(
         ok = keep & ~np.isnan(df["value"].to_numpy())
         sub = df[ok]
         both = ok & ~np.isnan(final)
-        rows.append(
-            {
-                "iepoch": e,
-                "archs": int(ok.sum()),
-                "mean_value": _mean(sub["value"]),
-                "mean_sharpness": _mean(sub["sharpness"]),
-                "mean_abs_sharpness": _mean(sub["sharpness"].abs()),
-                "mean_std": _mean(sub["std"]),
-                "mean_share_within_delta": _mean(sub["share_within_delta"]),
-                "spearman_final": _spearman(arr[both, e], final[both]),
-            }
-        )
+        stats = {
+            "mean_value": _mean(sub["value"]),
+            "mean_sharpness": _mean(sub["sharpness"]),
+            "mean_abs_sharpness": _mean(sub["sharpness"].abs()),
+            "mean_std": _mean(sub["std"]),
+            "mean_share_within_delta": _mean(sub["share_within_delta"]),
+            "spearman_final": _spearman(arr[both, e], final[both]),
+        }
+        row: dict[str, float] = {"iepoch": e, "archs": int(ok.sum())}
+        for col, (value, why) in stats.items():
+            fix: list[Part] = ["leave the epoch out of ", Param("iepochs")]
+            if col != "spearman_final":  # nothing summarised: the mask may hold too few
+                fix += [", or summarise more architectures (", Param("mask"), ")"]
+            row[col] = (
+                undefined_value(undefined, f"{col} at iepoch {e}", why, fix) if why else value
+            )
+        rows.append(row)
     out = pd.DataFrame(rows, columns=list(EPOCH_COLUMNS))
     out.attrs.update(key=str(key), seed=seed, radius=int(radius), delta=float(delta))
     return out
 
 
-def _mean(s: pd.Series) -> float:
+# each summary with why it is undefined ("" where it is defined)
+def _mean(s: pd.Series) -> tuple[float, str]:
     v = s.to_numpy(dtype=np.float64)
     v = v[~np.isnan(v)]
-    return float(v.mean()) if v.size else float("nan")
+    if not v.size:
+        return float("nan"), f"no summarised architecture has a {s.name}"
+    return float(v.mean()), ""
 
 
-def _spearman(a: npt.NDArray[np.float64], b: npt.NDArray[np.float64]) -> float:
-    if a.size < 3 or np.ptp(a) == 0 or np.ptp(b) == 0:
-        return float("nan")  # undefined without variation: reported as missing, not as 0
+def _spearman(a: npt.NDArray[np.float64], b: npt.NDArray[np.float64]) -> tuple[float, str]:
+    # undefined without variation: never reported as 0
+    if a.size < 3:
+        return float("nan"), f"{a.size} architectures have a value then and at the end (need 3)"
+    if np.ptp(a) == 0:
+        return float("nan"), f"every value after that epoch equals {a[0]:g}"
+    if np.ptp(b) == 0:
+        return float("nan"), f"every value at the last epoch equals {b[0]:g}"
     from scipy.stats import spearmanr
 
-    return float(spearmanr(a, b).statistic)
+    return float(spearmanr(a, b).statistic), ""

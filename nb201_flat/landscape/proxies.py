@@ -16,8 +16,14 @@ import numpy.typing as npt
 import pandas as pd
 
 from nb201_flat.budget import check_memory
-from nb201_flat.errors import check_confidence, check_int_range
-from nb201_flat.landscape._common import LandscapeArgumentError, as_values
+from nb201_flat.errors import Param, Part, check_confidence, check_int_range
+from nb201_flat.landscape._common import (
+    LandscapeArgumentError,
+    Undefined,
+    as_values,
+    check_undefined,
+    undefined_value,
+)
 from nb201_flat.landscape.neighbourhood import FLATNESS_COLUMNS, StandIns, flatness
 from nb201_flat.space import Space
 from nb201_flat.types import as_rng
@@ -44,6 +50,7 @@ def proxy_correlations(
     seed: int | np.random.Generator = 0,
     min_n: int = 10,
     stand_ins: StandIns | None = None,
+    undefined: Undefined = "raise",
 ) -> pd.DataFrame:
     """Kendall τ and Spearman ρ of ``proxy`` against accuracy and against flatness.
 
@@ -68,6 +75,10 @@ def proxy_correlations(
         The stand-ins of ``accuracy`` where it comes from a retraining table
         (:meth:`~nb201_flat.landscape.neighbourhood.StandIns.of`): a cell's own isomorphic
         copies are then no neighbours of it, as in :func:`flatness`.
+    undefined
+        What a correlation the values do not define gives (the proxy, the accuracy or the
+        flatness equal on every jointly measured architecture; an interval none of whose
+        resamples varies): ``"raise"`` an error, ``"nan"`` NaN.
 
     Returns
     -------
@@ -78,7 +89,8 @@ def proxy_correlations(
     Raises
     ------
     LandscapeArgumentError
-        Fewer than ``min_n`` architectures have every value, or a bad argument.
+        Fewer than ``min_n`` architectures have every value, a correlation is undefined
+        (under ``undefined="raise"``), or a bad argument.
 
     Examples
     --------
@@ -98,6 +110,7 @@ def proxy_correlations(
     confidence = check_confidence(confidence)
     n_boot = check_int_range("n_boot", n_boot, 1)
     min_n = check_int_range("min_n", min_n, 2, fix="a correlation needs two points")
+    undefined = check_undefined(undefined)
     flat = flatness(space, a, radius, stand_ins=stand_ins)[flatness_stat].to_numpy(dtype=np.float64)
     ok = np.isfinite(p) & np.isfinite(a) & np.isfinite(flat)
     n = int(ok.sum())
@@ -114,24 +127,24 @@ def proxy_correlations(
     rows = []
     for against, y in targets.items():
         for method in ("kendall", "spearman"):
+            what = f"the {method} correlation of the proxy with {against}"
             est = _corr(method, x, y)
+            if np.isnan(est):  # a constant side: every resample is constant too
+                name, same = ("the proxy", x) if np.ptp(x) == 0 else (against, y)
+                why = f"{name} equals {same[0]:g} on all {n} jointly measured architectures"
+                est = undefined_value(undefined, what, why, ["pass values that vary"])
+                rows.append(_row(against, method, est, (est, est), n))
+                continue
             boot = np.array([_corr(method, x[d], y[d]) for d in draws])
             boot = boot[np.isfinite(boot)]
-            lo, hi = (
-                (float(np.quantile(boot, alpha)), float(np.quantile(boot, 1 - alpha)))
-                if boot.size
-                else (float("nan"), float("nan"))
-            )
-            rows.append(
-                {
-                    "against": against,
-                    "method": method,
-                    "estimate": est,
-                    "ci_lo": lo,
-                    "ci_hi": hi,
-                    "n": n,
-                }
-            )
+            if boot.size:
+                ci = (float(np.quantile(boot, alpha)), float(np.quantile(boot, 1 - alpha)))
+            else:  # a few architectures, one of them apart: every resample missed it
+                why = f"none of the {n_boot} bootstrap resamples of {n} architectures varies"
+                fix: list[Part] = ["measure more architectures, or a larger ", Param("n_boot")]
+                lo_hi = undefined_value(undefined, f"the interval of {what}", why, fix)
+                ci = (lo_hi, lo_hi)
+            rows.append(_row(against, method, est, ci, n))
     out = pd.DataFrame(rows, columns=list(CORRELATION_COLUMNS))
     out.attrs.update(
         radius=int(radius), flatness_stat=flatness_stat, n_boot=n_boot, confidence=confidence
@@ -139,11 +152,24 @@ def proxy_correlations(
     return out
 
 
+def _row(
+    against: str, method: str, est: float, ci: tuple[float, float], n: int
+) -> dict[str, object]:
+    return {
+        "against": against,
+        "method": method,
+        "estimate": est,
+        "ci_lo": ci[0],
+        "ci_hi": ci[1],
+        "n": n,
+    }
+
+
 def _corr(method: str, x: npt.NDArray[np.float64], y: npt.NDArray[np.float64]) -> float:
     from scipy.stats import kendalltau, spearmanr
 
     if np.ptp(x) == 0 or np.ptp(y) == 0:
-        return float("nan")  # undefined without variation
+        return float("nan")  # undefined without variation: the caller says so
     if method == "kendall":
         return float(kendalltau(x, y).statistic)
     return float(spearmanr(x, y).statistic)

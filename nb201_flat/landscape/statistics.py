@@ -6,6 +6,11 @@ Every function takes ``(space, values)`` with ``values`` one metric over all arc
 local optima and never lie on a hill-climbing path (a NaN neighbour counts as worse than
 anything).
 
+A statistic the values do not define (a correlation over a constant landscape, over fewer
+than two measured cells; an accuracy band no value lies in) is an error naming why, never a
+quiet NaN or empty frame: a caller that can show "undefined" (a figure) opts in with
+``undefined="nan"`` (the correlations) or ``allow_empty=True`` (:func:`neighbour_distributions`).
+
 Examples
 --------
 >>> import numpy as np
@@ -29,7 +34,14 @@ import pandas as pd
 
 from nb201_flat.budget import check_memory
 from nb201_flat.conventions import report_dataset, report_key
-from nb201_flat.errors import Param, check_choice, check_flag, check_int_range, shown
+from nb201_flat.errors import (
+    Param,
+    Part,
+    check_choice,
+    check_flag,
+    check_int_range,
+    shown,
+)
 from nb201_flat.landscape._common import (
     ArchLike,
     BoolArray,
@@ -37,11 +49,14 @@ from nb201_flat.landscape._common import (
     IntArray,
     LandscapeArgumentError,
     Seed,
+    Undefined,
     as_sequence,
     as_values,
     check_band,
+    check_undefined,
     oriented,
     resolve_index,
+    undefined_value,
 )
 from nb201_flat.space import Space, check_arch_indices, check_space
 from nb201_flat.table import MetricKey
@@ -117,6 +132,10 @@ def distance_profile(
     )
     if dropna:
         df = df[~np.isnan(v)].reset_index(drop=True)
+        if df.empty:  # only with an optimum given: all-NaN values have no optimum of their own
+            raise LandscapeArgumentError(
+                "values are all NaN: there is no measured architecture to profile"
+            )
     df.attrs["optima"] = refs.tolist()
     return df
 
@@ -128,16 +147,55 @@ def fitness_distance_correlation(
     *,
     higher_is_better: bool = True,
     method: Literal["pearson", "spearman"] = "pearson",
+    undefined: Undefined = "raise",
 ) -> float:
     """Correlation between the value and the Hamming distance to the nearest optimum.
 
     Jones & Forrest's FDC over every measured architecture (NaN values left out). For
     accuracy an easy landscape gives a strongly negative value (closer is better).
+
+    Parameters
+    ----------
+    undefined
+        What a correlation the values do not define gives (fewer than two measured
+        architectures, every measured value equal, or every one at the same distance):
+        ``"raise"`` an error, ``"nan"`` NaN.
+
+    Raises
+    ------
+    LandscapeArgumentError
+        The correlation is undefined (under ``undefined="raise"``), or a bad argument.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from nb201_flat.space import Space
+    >>> space = Space(("a", "b"), 3)
+    >>> fitness_distance_correlation(space, np.full(8, 5.0))
+    Traceback (most recent call last):
+    ...
+    nb201_flat.errors.ArgumentError: the fitness-distance correlation is undefined: every measured value equals 5 (a constant landscape); pass values that vary, or pass undefined='nan' for NaN
+    >>> fitness_distance_correlation(space, np.full(8, 5.0), undefined="nan")
+    nan
     """
     check_choice("method", method, ("pearson", "spearman"))
+    undefined = check_undefined(undefined)
     df = distance_profile(space, values, optimum, higher_is_better=higher_is_better)
-    if len(df) < 2 or df["distance"].nunique() < 2 or df["value"].nunique() < 2:
-        return float("nan")
+    what = "the fitness-distance correlation"
+    if len(df) < 2:
+        why = "only one architecture has a value"  # none: distance_profile refused
+        return undefined_value(undefined, what, why, ["pass values measured on at least two"])
+    if df["value"].nunique() < 2:
+        why = f"every measured value equals {df['value'].iloc[0]:g} (a constant landscape)"
+        return undefined_value(undefined, what, why, ["pass values that vary"])
+    if df["distance"].nunique() < 2:
+        d = int(df["distance"].iloc[0])
+        why = (
+            f"every measured architecture lies {d} edge{'' if d == 1 else 's'} from the "
+            "nearest optimum"
+        )
+        fix: list[Part] = ["pass values measured at more distances, or another ", Param("optimum")]
+        return undefined_value(undefined, what, why, fix)
     return float(df["value"].corr(df["distance"].astype(np.float64), method=method))
 
 
@@ -239,6 +297,52 @@ def _walk(
     return walk
 
 
+def _walk_values(
+    space: Space,
+    nb: NeighbourArrays,
+    v: FloatArray,
+    length: int,
+    n_walks: int,
+    rng: np.random.Generator,
+    connected_only: bool,
+) -> FloatArray:
+    """The values met by ``n_walks`` walks of :func:`_walk`, one a row: the same draws in the
+    same order (each walk's start, then its steps' uniforms), so the same walks bit for bit,
+    but every walk takes its step ``t`` at once instead of one step of one walk at a time."""
+    counts, indices = nb.counts, nb.indices
+    # a few long walks: the scalar loop is the faster one (and a space without neighbours
+    # has no step to take)
+    if n_walks < 8 or not indices.shape[1]:
+        out = np.empty((n_walks, length + 1))
+        for w in range(n_walks):
+            out[w] = v[_walk(space, nb, length, rng, None, connected_only)]
+        return out
+    pool = np.nonzero(space.connected)[0] if connected_only else np.arange(space.size)
+    # the draws, in _walk's order: a row holds its walk's start (column 0, as an index into
+    # pool) and its steps' uniforms, each replaced by the value reached below
+    series = np.empty((n_walks, length + 1))
+    integers, uniform, n_pool = rng.integers, rng.random, len(pool)
+    for w in range(n_walks):
+        series[w, 0] = integers(n_pool)  # < 2**53: exact as a float
+        series[w, 1:] = uniform(length)
+    # every walk of a block takes step t at once; a block, transposed, holds a step in one
+    # contiguous row (about 8 MB of it: the strided column of all walks missed the cache)
+    block = max(1, (1 << 20) // (length + 1))
+    for lo in range(0, n_walks, block):
+        chunk = series[lo : lo + block].T.copy()
+        cur = pool[chunk[0].astype(np.int64)]
+        chunk[0] = v[cur]
+        for t in range(1, length + 1):
+            c = counts[cur]
+            # int(u * c) of _walk: the product in float64, truncated (both are >= 0)
+            j = (chunk[t] * c).astype(np.int64)
+            # a cell without a neighbour left by the filters stays put (there j = 0: in bounds)
+            cur = np.where(c > 0, indices[cur, j], cur)
+            chunk[t] = v[cur]
+        series[lo : lo + block] = chunk.T
+    return series
+
+
 def autocorrelation(
     space: Space,
     values: npt.ArrayLike,
@@ -249,17 +353,40 @@ def autocorrelation(
     n_walks: int = 1,
     no_none: bool = False,
     connected_only: bool = False,
+    undefined: Undefined = "raise",
 ) -> pd.DataFrame:
     """Random-walk autocorrelation r(k) of the values, k = 1..max_lag (Weinberger).
 
     ``r(k) = mean[(f_t - m)(f_{t+k} - m)] / var`` with the mean ``m`` and variance of the walk's
     values; pairs with a NaN end are left out. ``n_walks`` independent walks are pooled.
 
+    Parameters
+    ----------
+    undefined
+        What an r(k) the walks do not define gives (every value they met equal, or no pair of
+        measured values ``k`` steps apart): ``"raise"`` an error, ``"nan"`` NaN in that row.
+
     Returns
     -------
     pandas.DataFrame
         Columns ``lag, autocorrelation, pairs``.
+
+    Raises
+    ------
+    LandscapeArgumentError
+        The walks met fewer than two measured architectures, an r(k) is undefined (under
+        ``undefined="raise"``), or a bad argument.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from nb201_flat.space import Space
+    >>> autocorrelation(Space(("a", "b"), 3), np.ones(8), seed=0, length=20)
+    Traceback (most recent call last):
+    ...
+    nb201_flat.errors.ArgumentError: the autocorrelation is undefined: every value the walks met equals 1 (no variance); pass values that vary, or walk further (length, n_walks), or pass undefined='nan' for NaN
     """
+    undefined = check_undefined(undefined)
     length = check_int_range("length", length, 1, fix="pass a whole number of steps")
     max_lag = check_int_range("max_lag", max_lag, 1, length, fix="a lag within the walk's length")
     n_walks = check_int_range("n_walks", n_walks, 1)
@@ -268,22 +395,31 @@ def autocorrelation(
     v = as_values(space, values)
     rng = as_rng(seed)
     nb = space.neighbours(1, no_none=no_none, connected_only=connected_only)
-    # one memory check above for every walk (one a walk, random_walk's, took most of the
-    # time) and one array of them: a walk's products, row by row, are the pooled ones in order
-    series = np.empty((n_walks, length + 1))
-    for w in range(n_walks):
-        series[w] = v[_walk(space, nb, length, rng, None, connected_only)]
+    # one memory check above for every walk and one array of them: a walk's products, row by
+    # row, are the pooled ones in order
+    series = _walk_values(space, nb, v, length, n_walks, rng, connected_only)
     ok = ~np.isnan(series)
     if ok.sum() < 2:
         raise LandscapeArgumentError("the walk met fewer than two measured architectures")
     m = series[ok].mean()
     var = series[ok].var()
+    what = "the autocorrelation"
+    walk_further: list[Part] = ["walk further (", Param("length"), ", ", Param("n_walks"), ")"]
+    if not var > 0:  # every r(k) is 0/0
+        why = f"every value the walks met equals {m:g} (no variance)"
+        undefined_value(undefined, what, why, ["pass values that vary, or ", *walk_further])
     rows = []
     for k in range(1, max_lag + 1):
         a, b = series[:, :-k] - m, series[:, k:] - m
         keep = ~(np.isnan(a) | np.isnan(b))
         p = (a * b)[keep]
-        r = float(p.mean() / var) if len(p) and var > 0 else float("nan")
+        if len(p) and var > 0:
+            r = float(p.mean() / var)
+        else:
+            why = f"no two measured values lie {k} step{'s' if k > 1 else ''} apart on the walks"
+            r = undefined_value(
+                undefined, f"r({k})", why, [*walk_further, ", or a smaller ", Param("max_lag")]
+            )
         rows.append({"lag": k, "autocorrelation": r, "pairs": len(p)})
     return pd.DataFrame(rows, columns=["lag", "autocorrelation", "pairs"])
 
@@ -297,8 +433,21 @@ def correlation_length(
     n_walks: int = 1,
     no_none: bool = False,
     connected_only: bool = False,
+    undefined: Undefined = "raise",
 ) -> float:
-    """Correlation length ``-1 / ln r(1)`` of a random walk (NaN when r(1) <= 0).
+    """Correlation length ``-1 / ln r(1)`` of a random walk (:func:`autocorrelation`).
+
+    Parameters
+    ----------
+    undefined
+        What a length the walks do not define gives (r(1) undefined, see
+        :func:`autocorrelation`, or r(1) <= 0: no positive correlation one step apart, whose
+        logarithm does not exist): ``"raise"`` an error, ``"nan"`` NaN.
+
+    Raises
+    ------
+    LandscapeArgumentError
+        The length is undefined (under ``undefined="raise"``), or a bad argument.
 
     Examples
     --------
@@ -317,10 +466,16 @@ def correlation_length(
         n_walks=n_walks,
         no_none=no_none,
         connected_only=connected_only,
+        undefined=undefined,
     )
     r1 = float(ac["autocorrelation"].iloc[0])
+    if np.isnan(r1):  # undefined="nan" and r(1) undefined: autocorrelation said why otherwise
+        return r1
     if not r1 > 0:
-        return float("nan")
+        why = f"r(1) = {r1:.3g} <= 0 (no positive correlation one step apart: -1/ln r(1) does not exist)"
+        return undefined_value(
+            undefined, "the correlation length", why, ["read autocorrelation(...) itself"]
+        )
     if r1 >= 1:
         return float("inf")
     return float(-1.0 / np.log(r1))
@@ -442,7 +597,12 @@ def basins(
     kept = ~np.isnan(w)
     if connected_only:
         kept &= space.connected
-    best = w[kept].max() if kept.any() else np.nan
+    if not kept.any():  # no optimum at all: an empty frame read as "0 local optima"
+        where = " on every connected architecture" if connected_only else ""
+        raise LandscapeArgumentError(
+            f"values are NaN{where}: there are no local optima; pass values measured on some"
+        )
+    best = w[kept].max()
     return pd.DataFrame(
         {
             "index": opt.astype(np.int64),
@@ -479,6 +639,7 @@ def neighbour_distributions(
     connected_only: bool = False,
     dropna: bool = True,
     weighted: bool = False,
+    allow_empty: bool = False,
 ) -> pd.DataFrame:
     """Neighbour values of the architectures in each accuracy band, per radius (tidy).
 
@@ -498,6 +659,10 @@ def neighbour_distributions(
         ``space.size`` rows per band and radius instead of millions (a histogram with these
         weights has bit-identical densities), counted by the structure of the space
         (:func:`~nb201_flat.landscape.aggregates.exact_distance_sums`) without a gather.
+    allow_empty
+        Keep a band without rows at a radius (no value lies in it, or none of its members
+        has a measured neighbour there): its distribution is undefined, and by default an
+        error. ``attrs["empty_bands"]`` then lists those ``(band, radius)`` pairs.
 
     Returns
     -------
@@ -508,7 +673,13 @@ def neighbour_distributions(
         With ``weighted``: ``band``, ``radius``, ``neighbour``, ``value``, ``weight``
         (``weights="weight"`` in seaborn, ``weights=`` in ``numpy.histogram``).
         ``attrs["bands"]`` holds the bands, ``attrs["radii"]`` the radii asked for and
-        ``attrs["empty_radii"]`` those of them without a row (no band has a neighbour there).
+        ``attrs["empty_radii"]`` those of them without a row (no band has a neighbour there)
+        and ``attrs["empty_bands"]`` the ``(band, radius)`` pairs without a row.
+
+    Raises
+    ------
+    LandscapeArgumentError
+        A band has no row at a radius (without ``allow_empty``), or a bad argument.
 
     Examples
     --------
@@ -525,6 +696,10 @@ def neighbour_distributions(
     >>> b = np.histogram(w["value"], bins, weights=w["weight"], density=True)[0]
     >>> bool((a == b).all())
     True
+    >>> neighbour_distributions(space, f, {"top": (25, 26), "above": (30, 40)}, radii=(1,))
+    Traceback (most recent call last):
+    ...
+    nb201_flat.errors.ArgumentError: band 'above' (30 to 40) has no distribution: no value lies in it; pass bands that values lie in, or allow_empty=True to keep it without rows
     """
     v = as_values(space, values)
     if not isinstance(bands, str | Mapping):  # dict(3): a bare TypeError
@@ -550,8 +725,9 @@ def neighbour_distributions(
     # the weighted form branches on them itself: exact="no" would read as exact
     exact, no_none = check_flag("exact", exact), check_flag("no_none", no_none)
     connected_only = check_flag("connected_only", connected_only)
+    allow_empty = check_flag("allow_empty", allow_empty)
     if check_flag("weighted", weighted):
-        return _weighted_distributions(
+        df = _weighted_distributions(
             space,
             v,
             chosen,
@@ -561,7 +737,8 @@ def neighbour_distributions(
             connected_only=connected_only,
             dropna=dropna,
         )
-    parts = []
+        return _check_empty(df, v, chosen, allow_empty)
+    parts, counts = [], []
     for code, (lo, hi) in enumerate(chosen.values()):
         centers = np.nonzero((v >= lo) & (v <= hi))[0]
         for r in radii:
@@ -575,6 +752,7 @@ def neighbour_distributions(
                 ok = ~np.isnan(val)
                 nbr, ctr, val = nbr[ok], ctr[ok], val[ok]
             parts.append((np.full(len(val), code, dtype=np.int16), r, ctr, nbr, val))
+            counts.append((code, r, len(val)))
     # the band column is built from integer codes: millions of rows at radius 3
     codes = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, dtype=np.int16)
     df = pd.DataFrame(
@@ -590,20 +768,50 @@ def neighbour_distributions(
             "value": np.concatenate([p[4] for p in parts]) if parts else np.zeros(0),
         }
     )
-    return _with_attrs(df, chosen, radii)
+    return _check_empty(_with_attrs(df, chosen, radii, counts), v, chosen, allow_empty)
 
 
 def _with_attrs(
-    df: pd.DataFrame, chosen: Mapping[str, tuple[float, float]], radii: list[int]
+    df: pd.DataFrame,
+    chosen: Mapping[str, tuple[float, float]],
+    radii: list[int],
+    rows: Sequence[tuple[int, int, int]],
 ) -> pd.DataFrame:
-    """``df`` with the bands and radii it was computed for in ``attrs``."""
+    """``df`` with the bands and radii it was computed for in ``attrs``; ``rows`` counts its
+    rows per ``(band code, radius, rows)``."""
     df.attrs["bands"] = {k: (float(a), float(b)) for k, (a, b) in chosen.items()}
     df.attrs["radii"] = list(radii)  # those asked for: a band may have no neighbours at one
     # attrs survive row filters (dist[dist.radius == 1] still claims every radius): a radius
     # without rows is one computed empty only when listed here
     held = set(df["radius"].unique().tolist())
     df.attrs["empty_radii"] = [r for r in radii if r not in held]
+    names = list(chosen)
+    df.attrs["empty_bands"] = [(names[code], r) for code, r, n in rows if not n]
     return df
+
+
+def _check_empty(
+    df: pd.DataFrame,
+    v: FloatArray,
+    chosen: Mapping[str, tuple[float, float]],
+    allow_empty: bool,
+) -> pd.DataFrame:
+    """``df``, unless a band has no row at a radius and ``allow_empty`` is not given: then the
+    error naming the first such band and why (no member, or no measured neighbour)."""
+    if allow_empty or not df.attrs["empty_bands"]:
+        return df
+    name, r = df.attrs["empty_bands"][0]
+    lo, hi = chosen[name]
+    if not ((v >= lo) & (v <= hi)).any():
+        why, fix = "no value lies in it", "pass bands that values lie in"
+    else:
+        why = f"none of its architectures has a measured neighbour at radius {r}"
+        fix = "pass other radii or filters"
+    raise LandscapeArgumentError(
+        f"band {name!r} ({lo:g} to {hi:g}) has no distribution: {why}; {fix}, or ",
+        Param("allow_empty", True),
+        " to keep it without rows",
+    )
 
 
 def _weighted_distributions(
@@ -668,4 +876,4 @@ def _weighted_distributions(
             "weight": np.concatenate([p[4] for p in parts]) if parts else np.zeros(0),
         }
     )
-    return _with_attrs(df, chosen, radii)
+    return _with_attrs(df, chosen, radii, [(p[0], p[1], len(p[2])) for p in parts])

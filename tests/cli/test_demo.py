@@ -214,3 +214,20 @@ def test_run_demo_takes_the_runs_rule_of_the_command(default_table: Table, runs:
 
     with pytest.raises(AlgorithmError, match=f"runs must lie in 2..[0-9,]+, got {runs}; a conf"):
         run_demo(default_table, top=2, runs=runs, seed=0)
+
+
+def test_demo_says_the_fdc_of_a_constant_metric_is_undefined(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # every cell at 10 %: no fitness-distance correlation exists; it printed "-" (JSON null)
+    # as if a value were merely missing
+    data = {(MetricKey("cifar10", "ori-test", 200), None): np.full(NB201.size, 10.0)}
+    path = str(save_table(Table(NB201, data, source="constant"), tmp_path / "t.nb201"))
+    assert main(["demo", "--runs", "2", "--top", "2", "--table", path]) == 0
+    out = capsys.readouterr().out
+    assert (
+        "fitness-distance correlation: undefined (every measured value equal, or only one "
+        "measured); local optima at radius 1: 15625" in out
+    )
+    assert main(["demo", "--runs", "2", "--top", "2", "--json", "--table", path]) == 0
+    assert json.loads(capsys.readouterr().out)["fitness_distance_correlation"] is None

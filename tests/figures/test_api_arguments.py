@@ -448,13 +448,23 @@ def test_neighbour_distributions_draw_only_a_radius_dist_holds(figure_table: Tab
     # radius 3 drew the grey background alone, as if no band had neighbours there
     with pytest.raises(ArgumentError, match=r"not computed at radius 3 \(its radii: \[1, 2\]\)"):
         plot_neighbour_distributions(dist, v, 3)
-    # bands with no member (a weaker campaign's table): no rows at any radius, yet computed
-    # there; the figure draws the background alone (it made `nb201-flat figures` fail)
-    empty = ls.neighbour_distributions(figure_table.space, v - 60.0, "cifar10", (1, 2))
+    # bands with no member (a weaker campaign's table): their distribution is undefined, an
+    # error unless kept (allow_empty=True) without rows; the figure draws the background and
+    # names each band undefined (an empty frame made `nb201-flat figures` fail)
+    with pytest.raises(ArgumentError, match=r"band 'A' \(92.3 to 93.7\) has no distribution"):
+        ls.neighbour_distributions(figure_table.space, v - 60.0, "cifar10", (1, 2))
+    empty = ls.neighbour_distributions(
+        figure_table.space, v - 60.0, "cifar10", (1, 2), allow_empty=True
+    )
     assert empty.empty and empty.attrs["radii"] == [1, 2]
-    assert plot_neighbour_distributions(empty, v - 60.0, 2) is not None
+    assert [b for b, r in empty.attrs["empty_bands"] if r == 2] == ["A", "B", "C"]
+    ax = plot_neighbour_distributions(empty, v - 60.0, 2)
+    labels = ax.get_legend_handles_labels()[1]
+    assert sum(label.endswith(" (empty): undefined") for label in labels) == 3
     fig = FIGURES["a2m_distributions"].make(_shifted(figure_table, -60.0))
     assert len(fig.axes) >= 3
+    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert "band A (empty): undefined" in legend
     # attrs survive row filters: radius 2 of dist[dist.radius == 1] drew the background alone
     one = dist[dist["radius"] == 1]
     assert one.attrs["radii"] == [1, 2]

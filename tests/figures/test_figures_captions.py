@@ -78,3 +78,45 @@ def test_an_undefined_correlation_is_named_in_the_legend_not_printed_as_nan() ->
     (label,) = [t.get_text() for t in ax.get_legend().get_texts()]
     plt.close(ax.figure)
     assert "nan" not in label and "ρ = undefined" in label
+
+
+def test_a_constant_column_draws_its_fdc_and_bands_as_undefined(figure_table: Table) -> None:
+    # the library refuses an undefined FDC and an empty band by default; the figures opt in
+    # and name them undefined in the legend instead of failing
+    from nb201_flat.space import NB201
+    from nb201_flat.table import MetricKey
+
+    key = MetricKey("cifar10", "ori-test", 200)
+    flat = Table(NB201, {(key, None): np.full(NB201.size, 10.0)}, source="constant")
+    fig = FIGURES["distance_profile"].make(flat)
+    (ax,) = fig.axes
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["mean (FDC = undefined)"]
+    # every cell ties for the optimum: the title listed all 15,625 (a 1-gigapixel PNG)
+    assert ax.get_title().endswith("optimum 0, 1, 2, ... (15,625 tied)")
+    fig.canvas.draw()
+    assert fig.get_tightbbox().width < 2 * fig.get_figwidth()
+    fig = FIGURES["a2m_distributions"].make(flat)
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert labels[1:] == [f"band {b} (empty): undefined" for b in "ABC"]
+
+
+def test_an_epoch_that_ranks_nothing_is_named_undefined(figure_table: Table) -> None:
+    # every cell at chance after the first epoch: no Spearman rho with the final ranking; the
+    # library refuses it by default, the figure opts in and says so in panel (b)
+    from nb201_flat.curves import Curves
+
+    assert figure_table.curves is not None
+    ((key, seed),) = figure_table.curves.items()
+    curve = figure_table.curves.curve(key).copy()
+    curve[:, 0] = 10.0
+    table = Table(
+        figure_table.space,
+        figure_table.data,
+        source="chance first epoch",
+        curves=Curves(figure_table.space.size, {(key, seed): curve}),
+    )
+    fig = FIGURES["flatness_by_epoch"].make(table, step=5)
+    b = fig.axes[1]
+    notes = [t.get_text() for t in b.texts if "undefined" in t.get_text()]
+    assert notes == ["ρ undefined after 1 epoch (1):\nequal values, or under 3 ranked cells"]
+    assert np.isnan(b.lines[0].get_ydata()[0]) and np.isfinite(b.lines[0].get_ydata()[1:]).all()

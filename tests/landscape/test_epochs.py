@@ -44,9 +44,16 @@ def test_each_epoch_is_the_flatness_of_that_column() -> None:
 def test_a_constant_epoch_is_perfectly_flat_and_rank_free() -> None:
     f = (SPACE.codes == 2).sum(axis=1).astype(float)
     curve = np.stack([np.full(27, 7.0), f, 2 * f], axis=1)
-    df = flatness_by_epoch(_table(curve), "toy", "x-valid", 12)
+    # undefined, not 0: an error by default, NaN when asked for (the figure leaves a gap)
+    with pytest.raises(
+        LandscapeArgumentError,
+        match=r"^spearman_final at iepoch 0 is undefined: every value after that epoch equals "
+        r"7; leave the epoch out of iepochs, or pass undefined='nan' for NaN$",
+    ):
+        flatness_by_epoch(_table(curve), "toy", "x-valid", 12)
+    df = flatness_by_epoch(_table(curve), "toy", "x-valid", 12, undefined="nan")
     assert df.loc[0, "mean_abs_sharpness"] == 0.0
-    assert np.isnan(df.loc[0, "spearman_final"])  # undefined, not 0
+    assert np.isnan(df.loc[0, "spearman_final"])
     assert df.loc[1, "spearman_final"] == pytest.approx(1.0)
     # |sharpness| of f is |c - 1| / 2 per cell (c conv edges); its mean is 16/54
     assert df.loc[1, "mean_abs_sharpness"] == pytest.approx(16 / 54)
@@ -58,7 +65,10 @@ def test_mask_and_missing_values() -> None:
     curve[0, 0] = np.nan
     mask = np.zeros(27, dtype=bool)
     mask[:3] = True
-    df = flatness_by_epoch(_table(curve), "toy", "x-valid", 12, mask=mask)
+    # two ranked cells at epoch 0: no rank correlation
+    with pytest.raises(LandscapeArgumentError, match=r"^spearman_final at iepoch 0 .*\(need 3\)"):
+        flatness_by_epoch(_table(curve), "toy", "x-valid", 12, mask=mask)
+    df = flatness_by_epoch(_table(curve), "toy", "x-valid", 12, mask=mask, undefined="nan")
     assert df["archs"].tolist() == [2, 3]
     assert df.loc[0, "mean_value"] == pytest.approx(1.5)
     assert df.loc[1, "mean_value"] == pytest.approx(1.0)
@@ -101,7 +111,9 @@ def test_epochs_are_not_truncated_and_a_mask_is_boolean() -> None:
     # a value vector passed as mask used to keep every non-zero cell
     with pytest.raises(LandscapeArgumentError, match="boolean vector"):
         flatness_by_epoch(t, "toy", "x-valid", 12, mask=f)
-    assert flatness_by_epoch(t, "toy", "x-valid", 12, mask=f > 1)["archs"].tolist() == [7] * 3
+    # epoch 0 (all zero) ranks nothing: NaN asked for
+    kept = flatness_by_epoch(t, "toy", "x-valid", 12, mask=f > 1, undefined="nan")
+    assert kept["archs"].tolist() == [7] * 3
 
 
 def test_curves_check_their_keys_and_row_count() -> None:
@@ -124,9 +136,9 @@ def test_a_mask_series_is_read_by_its_index() -> None:
     t = _table(np.stack([np.zeros(27), 5 * f, 10 * f], axis=1))
     mask = f > 1
     shuffled = pd.Series(mask).sample(frac=1, random_state=0)
-    pd.testing.assert_frame_equal(
-        flatness_by_epoch(t, "toy", "x-valid", 12, mask=shuffled),
-        flatness_by_epoch(t, "toy", "x-valid", 12, mask=mask),
+    pd.testing.assert_frame_equal(  # epoch 0 (all zero) ranks nothing: NaN asked for
+        flatness_by_epoch(t, "toy", "x-valid", 12, mask=shuffled, undefined="nan"),
+        flatness_by_epoch(t, "toy", "x-valid", 12, mask=mask, undefined="nan"),
         check_exact=True,
     )
     with pytest.raises(ArgumentError, match=r"^mask \(a pandas Series\) must be indexed by the 27"):
@@ -150,3 +162,20 @@ def test_iepochs_must_name_at_least_one_epoch(iepochs: object, match: str) -> No
     assert flatness_by_epoch(t, "toy", "x-valid", 12, iepochs=np.array([2]))["iepoch"].tolist() == [
         2
     ]
+
+
+def test_an_epoch_without_a_summarised_architecture_is_an_error() -> None:
+    # every masked cell unmeasured at epoch 0: its means were NaN, read as missing data
+    curve = np.tile(np.arange(27.0)[:, None], (1, 2))
+    curve[:5, 0] = np.nan
+    mask = np.arange(27) < 5
+    with pytest.raises(
+        LandscapeArgumentError,
+        match=r"^mean_value at iepoch 0 is undefined: no summarised architecture has a value; "
+        r"leave the epoch out of iepochs, or summarise more architectures \(mask\)",
+    ):
+        flatness_by_epoch(_table(curve), "toy", "x-valid", 12, mask=mask)
+    df = flatness_by_epoch(_table(curve), "toy", "x-valid", 12, mask=mask, iepochs=[1])
+    assert df["archs"].tolist() == [5]
+    with pytest.raises(LandscapeArgumentError, match="^undefined must be one of raise, nan"):
+        flatness_by_epoch(_table(curve), "toy", "x-valid", 12, undefined=None)  # type: ignore[arg-type]

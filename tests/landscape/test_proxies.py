@@ -96,3 +96,47 @@ def test_bootstrap_sizes_are_checked() -> None:
         proxy_correlations(SPACE, acc, acc, min_n=1.5)  # type: ignore[arg-type]
     with pytest.raises(ResourceLimitError, match="smaller n_boot"):  # a MemoryError before
         proxy_correlations(SPACE, acc, acc, n_boot=10**14)
+
+
+def test_a_correlation_with_a_constant_side_is_an_error_unless_asked_for() -> None:
+    # a proxy equal on every cell has no rank correlation: it came out as NaN estimates
+    acc = _acc()
+    flat_proxy = np.full(SPACE.size, 3.0)
+    with pytest.raises(
+        LandscapeArgumentError,
+        match=r"^the kendall correlation of the proxy with accuracy is undefined: the proxy "
+        r"equals 3 on all 64 jointly measured architectures; pass values that vary, or pass "
+        r"undefined='nan' for NaN$",
+    ):
+        proxy_correlations(SPACE, flat_proxy, acc, n_boot=20)
+    with pytest.raises(
+        LandscapeArgumentError, match=r"with accuracy is undefined: accuracy equals 50"
+    ):
+        proxy_correlations(SPACE, acc, np.full(SPACE.size, 50.0), n_boot=20)
+    df = proxy_correlations(SPACE, flat_proxy, acc, n_boot=20, undefined="nan")
+    assert df[["estimate", "ci_lo", "ci_hi"]].isna().all().all() and (df["n"] == 64).all()
+
+
+def test_an_interval_no_resample_defines_is_an_error() -> None:
+    # two measured cells: a resample drawing one of them twice is constant; with one resample
+    # some seeds draw only such, and the interval was NaN
+    acc = _acc()
+    two = np.full(SPACE.size, np.nan)
+    two[[0, 63]] = [1.0, 2.0]
+    undefined = 0
+    for seed in range(10):
+        nan = proxy_correlations(SPACE, two, acc, n_boot=1, min_n=2, seed=seed, undefined="nan")
+        assert nan["estimate"].notna().all()
+        if nan["ci_lo"].isna().any():
+            assert nan[["ci_lo", "ci_hi"]].isna().all().all()  # one resample: all or none
+            with pytest.raises(
+                LandscapeArgumentError,
+                match=r"^the interval of the kendall correlation of the proxy with accuracy is "
+                r"undefined: none of the 1 bootstrap resamples of 2 architectures varies",
+            ):
+                proxy_correlations(SPACE, two, acc, n_boot=1, min_n=2, seed=seed)
+            undefined += 1
+        else:
+            df = proxy_correlations(SPACE, two, acc, n_boot=1, min_n=2, seed=seed)
+            assert df.equals(nan)
+    assert 0 < undefined < 10  # each seed's one resample is constant half of the time

@@ -177,6 +177,41 @@ def test_autocorrelation_skips_nan_pairs() -> None:
     assert np.isfinite(ac["autocorrelation"].iloc[0])
 
 
+@pytest.mark.parametrize(
+    ("space", "no_none", "connected_only"),
+    [
+        (NB201, False, False),
+        (NB201, True, False),
+        (NB201, False, True),
+        (NB201, True, True),
+        # all-"a" cells have no neighbour left under no_none: the walk stays put there
+        (Space(("none", "a"), 3), True, False),
+    ],
+)
+def test_many_walks_step_together_yet_walk_as_one_at_a_time(
+    space: Space, no_none: bool, connected_only: bool
+) -> None:
+    # autocorrelation steps 64 walks at once (from 8 on): the same draws in the same order as
+    # random_walk's loop, one walk after another, so the same walks bit for bit
+    from nb201_flat.landscape.statistics import _walk_values
+
+    f = np.arange(space.size, dtype=float) * 0.5
+    f[1::7] = np.nan
+    opts = {"no_none": no_none, "connected_only": connected_only}
+    rng = np.random.default_rng(11)
+    loop = np.stack([f[random_walk(space, 40, seed=rng, **opts)] for _ in range(64)])
+    nb = space.neighbours(1, **opts)
+    together = _walk_values(space, nb, f, 40, 64, np.random.default_rng(11), connected_only)
+    np.testing.assert_array_equal(together, loop)  # NaN where the loop has NaN
+    assert together.flags.c_contiguous
+    ac = autocorrelation(space, f, seed=11, length=40, max_lag=3, n_walks=64, **opts)
+    ok = ~np.isnan(loop)
+    m, var = loop[ok].mean(), loop[ok].var()
+    for k in (1, 2, 3):
+        p = (loop[:, :-k] - m) * (loop[:, k:] - m)
+        assert ac["autocorrelation"].iloc[k - 1] == p[~np.isnan(p)].mean() / var  # exactly
+
+
 def test_neighbour_distributions() -> None:
     f = conv_count(TINY)
     bands = {"top": (3.0, 3.0), "mid": (1.0, 2.0)}
