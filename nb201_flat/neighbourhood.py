@@ -142,7 +142,7 @@ class Neighbourhood:
         Drop cells whose input does not reach the output.
     agg
         g: ``"mean"``, ``"median"``, ``"min"``, ``"max"``, ``"quantile"`` (at ``quantile``)
-        or ``"std"``.
+        or ``"std"`` (population std; undefined, NaN, over fewer than two measured members).
     quantile
         Level in [0, 1] of ``agg="quantile"`` (and of :func:`flatness`'s ``quantile`` column).
 

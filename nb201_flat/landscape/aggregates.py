@@ -73,6 +73,17 @@ from nb201_flat.space import Space
 FAST_STATS: tuple[str, ...] = ("n", "mean", "std", "min", "max")
 """Statistics :func:`ball_stats` serves (min/max only where :func:`supports` says so)."""
 
+#: The fewest measured members a spread (``std``) is defined over: one value has no spread,
+#: and its population std of 0 would rank such a neighbourhood as the flattest. Below it the
+#: std is NaN, as every statistic of a neighbourhood without a measured member.
+MIN_SPREAD_MEMBERS = 2
+
+
+def undefine_spread(std: FloatArray, n: npt.ArrayLike) -> None:
+    """Set ``std`` to NaN, in place, where ``n`` (the measured members) is below
+    :data:`MIN_SPREAD_MEMBERS`."""
+    std[np.asarray(n) < MIN_SPREAD_MEMBERS] = np.nan
+
 
 # -- layout: official index <-> base-k tensor ---------------------------------------------------
 @lru_cache(maxsize=8)
@@ -906,7 +917,8 @@ def ball_stats(
     ``connected_only``), plus the cell itself with ``include_self`` (a member whatever its
     connectivity, as in the gather). NaN values are left out (``n`` counts the members used);
     with ``propagate=True`` a NaN member makes the row's statistics NaN and ``n`` counts all
-    members. Rows without a used member get NaN. Standard deviations are population ones, by
+    members. Rows without a used member get NaN, and the std of a row with one used member
+    too (:data:`MIN_SPREAD_MEMBERS`). Standard deviations are population ones, by
     the one-pass formula on values centred on their mean; a cell whose variance or mean is
     within ``_TRUST`` (``_TRUST_MEAN`` for a mean) of its rounding floor (equal members, a
     spread or small values next to a value far from the mean, a mean near 0: see ``_floor``)
@@ -984,6 +996,8 @@ def ball_stats(
             m = np.minimum(m, np.where(nan, np.inf, sign * v))
         out[name] = sign * m
     empty = n == 0
+    if "std" in out:  # by the members used; a poisoned row is NaN below anyway
+        undefine_spread(out["std"], n)
     if poison:
         members = sums["members"] if "members" in sums else np.full(space.size, size)
         poisoned = n < members
@@ -1013,7 +1027,8 @@ def radius_profile(
     ``nan_policy="omit"``). Each result has shape ``(max_radius, space.size)``: row ``r - 1``
     is radius ``r``, equal to :func:`ball_stats` at that radius. Only the statistics in
     ``wanted`` (``mean``, ``std``) are computed; ``n`` is always returned, as a read-only
-    broadcast view when the counts are the same for every cell (no NaN, no filter).
+    broadcast view when the counts are the same for every cell (no NaN, no filter). As there,
+    a neighbourhood with one measured member has no std (NaN).
 
     Examples
     --------
@@ -1063,6 +1078,8 @@ def radius_profile(
         for name in ("mean", "std"):
             if name in out:
                 out[name][empty] = np.nan
+    if "std" in out:  # also where every neighbourhood has a single member (a tiny space)
+        undefine_spread(out["std"], n)
     return out
 
 

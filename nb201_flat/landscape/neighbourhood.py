@@ -15,7 +15,7 @@ vector, the fast path the search layer uses.
 Missing values (NaN) follow an explicit ``nan_policy``:
 
 - ``"omit"`` (default): NaN members are skipped; ``n`` counts the members used; a row with no
-  measured member gets NaN aggregates. An architecture whose own value is NaN keeps its
+  measured member gets NaN aggregates, and a row with one gets a NaN ``std``. An architecture whose own value is NaN keeps its
   neighbourhood aggregates but gets NaN ``value``, ``sharpness`` and ``share_within_delta``.
 - ``"propagate"``: any NaN member makes that row's aggregates NaN.
 - ``"raise"``: any NaN in ``values`` raises :class:`MissingValueError`.
@@ -31,7 +31,10 @@ cell it copies -- compares the cell with itself, which a neighbour measurement n
 ``"all"`` (every stand-in, and the cell's own copies) or ``"none"``. Without ``stand_ins``
 nothing changes.
 
-Standard deviations are population ones (``ddof=0``); quantiles interpolate linearly, as
+Standard deviations are population ones (``ddof=0``), defined over at least two measured
+members (:data:`~nb201_flat.landscape.aggregates.MIN_SPREAD_MEMBERS`): a neighbourhood with one
+has no spread, and its std (and ``agg="std"``'s score) is NaN rather than a 0 that would rank
+it the flattest. Quantiles interpolate linearly, as
 ``numpy.quantile``'s default (the one rule of :mod:`nb201_flat.neighbourhood`, which also says
 when a level applies).
 
@@ -73,6 +76,7 @@ from nb201_flat.landscape.aggregates import (
     ball_stats,
     sphere_min,
     supports,
+    undefine_spread,
 )
 from nb201_flat.landscape.stand_ins import StandIns as StandIns
 from nb201_flat.neighbourhood import AGGREGATES, Agg, Neighbourhood, lerp, level_position
@@ -204,7 +208,8 @@ def flatness(
     -------
     pandas.DataFrame
         Indexed by architecture ``index``; the ``columns`` (default ``value, n, mean, median,
-        min, max, std, quantile, sharpness, share_within_delta``). ``df.attrs`` records the
+        min, max, std, quantile, sharpness, share_within_delta``); ``std`` is NaN where fewer
+        than two members are measured (see the module docstring). ``df.attrs`` records the
         parameters. With ``stand_ins``, ``n_stand_ins`` counts the members used (among ``n``)
         whose numbers are stand-ins.
 
@@ -355,7 +360,8 @@ def neighbourhood_score(
     -------
     numpy.ndarray
         float64, shape ``(space.size,)``; NaN where the neighbourhood has no measured member
-        (or, under ``"propagate"``, any unmeasured one).
+        (or, under ``"propagate"``, any unmeasured one), and under ``agg="std"`` where it has
+        fewer than two.
 
     Examples
     --------
@@ -398,7 +404,8 @@ def neighbourhood_score(
 
 
 def aggregate_members(members: npt.ArrayLike, spec: Neighbourhood) -> float:
-    """g over one neighbourhood's member values (NaN members omitted; NaN when none is left).
+    """g over one neighbourhood's member values (NaN members omitted; NaN when none is left,
+    and ``agg="std"`` NaN when one is).
 
     The same computation as :func:`neighbourhood_score`, for a single row: the search layer
     scores one sampled cell at a time with it. ``members`` lists the cell itself first when
@@ -659,6 +666,7 @@ def _chunk_stats(
             dev = g - mean[:, None]
             sq = dev * dev if present is None else np.where(present, dev * dev, 0.0)
             results["std"] = np.sqrt(sq.sum(axis=1) / nf)
+            undefine_spread(results["std"], n)  # one member has no spread: NaN, not 0
         if "min" in wanted:
             lo = g if present is None else np.where(present, g, np.inf)
             results["min"] = np.where(empty, np.nan, lo.min(axis=1))

@@ -138,7 +138,9 @@ def test_matches_brute_force(radius: int, exact: bool, no_none: bool, connected_
             assert row["quantile"] == pytest.approx(np.quantile(vals, 0.3))
             assert row["min"] == vals.min()
             assert row["max"] == vals.max()
-            assert row["std"] == pytest.approx(vals.std(), abs=1e-12)
+            # a spread needs two values: one member's std is undefined, not 0
+            want_std = vals.std() if len(m) >= 2 else np.nan
+            assert row["std"] == pytest.approx(want_std, abs=1e-12, nan_ok=True)
             assert row["share_within_delta"] == pytest.approx(np.mean(np.abs(vals - f[i]) <= 0.4))
 
 
@@ -170,6 +172,8 @@ def test_nan_policies_property(
             assert r["quantile"] == pytest.approx(np.quantile(ok, q))
             assert r["median"] == pytest.approx(np.median(ok))
             assert r["min"] == ok.min() and r["max"] == ok.max()
+            want_std = ok.std() if len(ok) >= 2 else np.nan  # one value has no spread
+            assert r["std"] == pytest.approx(want_std, abs=1e-12, nan_ok=True)
         else:
             assert np.isnan(r[["mean", "median", "min", "max", "std", "quantile"]]).all()
         if np.isnan(f[i]):
@@ -333,3 +337,39 @@ def test_a_radius_is_checked_against_the_space_by_one_rule(radius: object, reaso
     for call in (flatness, neighbourhood_score):
         with pytest.raises(ArgumentError, match=r"^radius must lie in " + reason + fix):
             call(NB201, v, radius)  # type: ignore[operator]
+
+
+@pytest.mark.parametrize("include_self", [False, True])
+def test_a_single_measured_member_has_no_spread(include_self: bool) -> None:
+    # A5: a one-member neighbourhood had std 0.0, ranking it the flattest; one value has no
+    # spread, so its std is NaN on every path (structural sums, gather, one row, the score)
+    from nb201_flat.landscape import aggregates as ag
+    from nb201_flat.landscape.neighbourhood import aggregate_members
+
+    f = np.full(TINY.size, np.nan)
+    f[[0, 1, 4, 13, 26]] = [5.0, 3.0, 8.0, 1.0, 2.0]  # sparse: rows of 0, 1, 2, 3 members
+    members = [brute_members(TINY, i, 1, include_self=include_self) for i in range(TINY.size)]
+    counts = np.array([np.count_nonzero(~np.isnan(f[m])) for m in members])
+    assert {1, 2} <= set(counts.tolist())  # rows of one member, and rows with a spread
+    with np.errstate(invalid="ignore"), pytest.warns(RuntimeWarning):
+        want = np.array([np.nanstd(f[m]) for m in members])  # numpy's 0.0 for one value
+    want[counts < 2] = np.nan
+    fast = flatness(TINY, f, 1, include_self=include_self, columns=["n", "mean", "std"])
+    # "median" takes the row gather: the std comes from the same rows then
+    gathered = flatness(TINY, f, 1, include_self=include_self, columns=["std", "median"])
+    ball = ag.ball_stats(TINY, f, 1, include_self=include_self)
+    prof = ag.radius_profile(TINY, f, 1, include_self=include_self)
+    score = neighbourhood_score(TINY, f, 1, agg="std", include_self=include_self)
+    np.testing.assert_array_equal(fast["n"], counts)
+    assert fast["mean"][counts == 1].notna().all()  # the mean of one value is that value
+    for std in (fast["std"], gathered["std"], ball["std"], prof["std"][0], score):
+        np.testing.assert_allclose(np.asarray(std), want, atol=1e-12)  # NaN where NaN
+    one = members[int(np.flatnonzero(counts == 1)[0])]
+    spec = Neighbourhood(agg="std", include_self=include_self)
+    assert np.isnan(aggregate_members(f[one], spec))
+    assert aggregate_members([1.0, np.nan, 3.0], spec) == 1.0
+    # propagate: a row whose one member is measured has no spread either
+    cube = Space(("a", "b"), 3)  # cells on a cube: one cell at distance 3, the opposite corner
+    opposite = flatness(cube, 2.0 ** np.arange(8), 3, nan_policy="propagate")
+    assert (opposite["n"] == 1).all() and opposite["std"].isna().all()
+    assert opposite["mean"].notna().all()
