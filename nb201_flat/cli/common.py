@@ -131,11 +131,23 @@ def seed_words(table: Table, key: MetricKey) -> str:
     """The seed policy of a value read with the default ``seed_policy="mean"``, as the text
     output states it: the table's one stored value, or the mean over its stored seeds
     (:meth:`~nb201_flat.table.Table.vector`). A stored value is not called a mean: some
-    sources keep one seed's value there (NASLib's ``naslib-valid``), or say nothing of seeds."""
+    sources keep one seed's value there (NASLib's ``naslib-valid``), or say nothing of seeds.
+    A key may store per-seed values beside it (NB201's 200-epoch ``x-valid``): they are named,
+    as not read, rather than denied."""
+    seeds = table.seeds(key)
     if (key, None) in table.data:
-        return "value: the table's one stored value per cell (no per-seed values)"
-    n = len(table.seeds(key))
+        if not seeds:
+            return "value: the table's one stored value per cell (no per-seed values)"
+        return f"value: the table's one stored value per cell, not its per-seed values ({_seed_list(seeds)})"
+    n = len(seeds)
     return f"value: mean over the {n} stored seed{'s' if n != 1 else ''}"
+
+
+def _seed_list(seeds: Sequence[int]) -> str:
+    """Stored seeds for a line of text: their numbers, or a count when there are many."""
+    if len(seeds) > 5:
+        return f"{len(seeds)} seeds"
+    return f"seed{'s' if len(seeds) != 1 else ''} {', '.join(map(str, seeds))}"
 
 
 def add_neighbourhood_args(

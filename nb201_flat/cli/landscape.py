@@ -36,7 +36,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "flatness",
         help="neighbourhood flatness of architectures",
         description="Per architecture: its value and the mean, min and std of its radius-R "
-        "neighbourhood, and sharpness (value minus neighbourhood mean). Without --arch, the "
+        "neighbourhood (population std, over at least two measured neighbours: - with one), "
+        "and sharpness (value minus neighbourhood mean). Without --arch, the "
         "top K architectures by value. With --agg, also the chosen aggregate g as `score`. "
         "--sort-by orders the rows and --limit keeps the first N: the flattest of the top 100 "
         "is `--top 100 --sort-by mean --limit 1`.",
@@ -61,8 +62,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "direction (highest first for an accuracy, lowest for a loss; min is the lowest "
         "neighbour value: an accuracy's worst neighbour, but a loss's best, whose worst is "
         "--agg max --sort-by score); sharpness lowest first (highest for a loss); std, and "
-        "score with --agg std, lowest first for any metric (the flatter spread). Default: by "
-        "value, or as given with --arch",
+        "score with --agg std, lowest first for any metric (the flatter spread). Rows without "
+        "a value there (-: no measured neighbour; for std, fewer than two) come last, unranked; "
+        "a listing with none is refused. Default: by value, or as given with --arch",
     )
     p.add_argument(
         "--limit", type=int, default=None, metavar="N", help="print only the first N rows"
@@ -284,7 +286,15 @@ def cmd_flatness(args: argparse.Namespace) -> int:
         if stand is not None:
             row[STAND_IN_COLUMN] = int(row[STAND_IN_COLUMN])
         rows.append(row)
+    # a listing that can serve nothing is an error; its fix: other cells, where there are any
+    if args.arch:
+        other_cells = "choose other cells"
+    elif measured.size > top:
+        other_cells = "raise --top"
+    else:  # every measured cell is listed already
+        other_cells = "use a denser table"
     lower_first = None if args.sort_by is None else _lower_first(args.sort_by, args.agg, hib)
+    unranked = 0  # rows without a value of the sorted column: not ranked, after the others
     if args.sort_by is not None:
         sign = -1.0 if lower_first else 1.0
 
@@ -293,12 +303,23 @@ def cmd_flatness(args: argparse.Namespace) -> int:
             return np.inf if np.isnan(v) else -sign * v  # NaN last; stable for ties
 
         rows.sort(key=order)
-    if args.limit is not None:
-        rows = rows[: args.limit]
+        unranked = sum(bool(np.isnan(r[args.sort_by])) for r in rows)
+        if unranked == len(rows) and any(r["n"] for r in rows):  # n = 0 everywhere: below
+            why = _undefined_why(args.sort_by, args.agg, spec)
+            _nothing_ranked(len(rows), why, args, other_cells)
+    listed = len(rows)  # before --limit
+    cut = rows[args.limit :] if args.limit is not None else []
+    rows = rows[: len(rows) - len(cut)]
     empty = [r["index"] for r in rows if r["n"] == 0]
-    if args.arch and len(empty) == len(rows):
-        # named cells whose neighbourhood statistics cannot be served: an error, not a row of -
-        _no_neighbour(space, values, spec, stand, omit, empty, table, args)
+    if len(empty) == len(rows):
+        # cells whose neighbourhood statistics cannot be served: an error, not rows of -
+        if any(r["n"] for r in cut):
+            fix = "raise --limit"
+        elif args.arch:
+            fix = "choose cells with measured neighbours"
+        else:
+            fix = other_cells
+        _no_neighbour(space, values, spec, stand, omit, empty, table, args, fix)
     neighbourhood: dict[str, Any] = {
         "radius": spec.radius,
         "exact": spec.exact,
@@ -329,6 +350,8 @@ def cmd_flatness(args: argparse.Namespace) -> int:
                 "neighbourhood": neighbourhood,
                 "sort_by": args.sort_by,
                 "sort_order": None if lower_first is None else _order_words(lower_first),
+                # rows (before --limit) without a sort_by value, after the ranked ones
+                "unranked": None if args.sort_by is None else unranked,
                 "higher_is_better": hib,  # null: nothing was ranked by the metric
                 "seed_policy": "mean",
                 "archs": rows,
@@ -374,12 +397,49 @@ def cmd_flatness(args: argparse.Namespace) -> int:
             + (f" {num(r['score'], '.4f'):>9}" if score else "")
             + f"  {r['arch']}"
         )
+    member = "member" if spec.include_self else "neighbour"
     if empty:  # a listing may hold such rows: say what their - means
         print(
-            f"(n = 0: no measured neighbour for {len(empty)} of these rows; their "
+            f"(n = 0: no measured {member} for {len(empty)} of these rows; their "
             "neighbourhood statistics print as -)"
         )
+    single = sum(r["n"] == 1 for r in rows)
+    if single:  # a spread of one value is undefined, not 0
+        spreads = "std and score print" if _spread("score", args.agg) else "std prints"
+        print(
+            f"(n = 1: one measured {member} for {single} of these rows; a spread needs two, "
+            f"so their {spreads} as -)"
+        )
+    if unranked:
+        print(
+            f"note: {unranked} of the {listed} rows {'has' if unranked == 1 else 'have'} no "
+            f"{args.sort_by} "
+            f"({_undefined_why(args.sort_by, args.agg, spec)}): not ranked, they come after "
+            "the ranked rows"
+        )
     return 0
+
+
+def _undefined_why(column: str, agg: str | None, spec: Any) -> str:
+    """Why a flatness row has no value in ``column`` (NaN), in words."""
+    member = "member" if spec.include_self else "neighbour"
+    if column == "value":
+        return "the cell is not measured"
+    if _spread(column, agg):
+        return f"fewer than two measured {member}s: a spread needs two"
+    if column == "sharpness":
+        return f"the cell is not measured, or has no measured {member}"
+    return f"no measured {member}"
+
+
+def _nothing_ranked(count: int, why: str, args: argparse.Namespace, fix: str) -> None:
+    """Refuse a ``--sort-by`` listing none of whose rows has a value of that column, in one
+    line ending in ``fix``."""
+    rows = f"the {count} given cells" if args.arch else f"the top {count} cells"
+    raise MissingValueError(
+        f"--sort-by {args.sort_by}: none of {rows} has a {args.sort_by} ({why}), so nothing "
+        f"can be ranked; {fix}, widen --radius, or sort by another column"
+    )
 
 
 def _stand_in_words(stand: Any, omit: str) -> str:
@@ -405,8 +465,10 @@ def _no_neighbour(
     cells: list[int],
     table: Any,
     args: argparse.Namespace,
+    fix: str,
 ) -> None:
-    """Refuse ``--arch`` cells none of which has a measured neighbour, in one line."""
+    """Refuse a listing none of whose cells has a measured neighbour, in one line ending in
+    ``fix``."""
     from nb201_flat.landscape import flatness
 
     key = table.key(args.dataset, args.split, args.epochs, args.metric)
@@ -420,9 +482,10 @@ def _no_neighbour(
                 f" ({left} stand-in member(s) left out by --omit-stand-ins {omit}, a copy being "
                 "no measurement; --omit-stand-ins none keeps them)"
             )
+    member = "member" if spec.include_self else "neighbour"
     raise MissingValueError(
-        f"no measured neighbour for cell {shown} on {key}{why}: the neighbourhood statistics "
-        "cannot be served; choose cells with measured neighbours or widen --radius"
+        f"no measured {member} for cell {shown} on {key}{why}: the neighbourhood statistics "
+        f"cannot be served; {fix} or widen --radius"
     )
 
 

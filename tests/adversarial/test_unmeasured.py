@@ -123,17 +123,26 @@ def test_cli_flatness_of_unmeasured_cell_shows_its_neighbourhood(
 def test_cli_flatness_lists_measured_cells_only(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    # a key with one measured cell: the top 3 were that cell and two rows of nan, exit 0
+    # a key with one measured cell: the top 3 were that cell and two rows of nan, exit 0;
+    # then that one row of -, exit 0: a listing that serves nothing is an error
     lone = np.full(NB201.size, np.nan)
     lone[5] = 50.0
     empty = MetricKey("cifar10", "x-valid", 200)
     t = Table(NB201, {(KEY, None): lone, (empty, None): np.full(NB201.size, np.nan)})
     path = str(save_table(t, tmp_path / "t.nb201"))
+    assert main([*_FLATNESS, "--top", "3", "--table", path]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no measured neighbour for cell 5 on cifar10/ori-test" in err
+    # a far better cell, also without a measured neighbour, beside 5 and a neighbour of 5
+    lone = lone.copy()  # the table holds it read-only
+    lone[[15000, int(NB201.neighbours(1).of(5)[0])]] = [60.0, 40.0]
+    t = Table(NB201, {(KEY, None): lone, (empty, None): np.full(NB201.size, np.nan)})
+    path = str(save_table(t, tmp_path / "t2.nb201"))
     assert main([*_FLATNESS, "--top", "3", "--table", path]) == 0
     out = capsys.readouterr().out
     rows = out.splitlines()[4:]  # below the key, neighbourhood, column and sharp-legend lines
-    assert len(rows) == 2 and rows[0].split()[:3] == ["5", "50.0000", "0"]
-    assert rows[1].startswith("(n = 0: no measured neighbour for 1 of these rows")  # its - marked
+    assert len(rows) == 5 and rows[0].split()[:3] == ["15000", "60.0000", "0"]
+    assert rows[3].startswith("(n = 0: no measured neighbour for 1 of these rows")  # its - marked
     assert "nan" not in out  # a neighbourhood with no measured member shows -, not nan
     argv = ["flatness", "--dataset", "cifar10", "--split", "x-valid", "--epochs", "200"]
     assert main([*argv, "--table", path]) == 2

@@ -106,9 +106,11 @@ def test_flatness_of_named_cells_without_measured_neighbours_is_an_error(
         assert code == 2 and out == "" and err.count("\n") == 1
         assert "no measured neighbour for cell 11472 on cifar10/ori-test@1" in err
         assert "widen --radius" in err
-    # a neighbour of 11472 has one (11472 itself): the list is served, its n = 0 row marked
+    # a neighbour of 11472 has one (11472 itself): the list is served, its n = 0 row marked,
+    # and the std of its one member too (a spread needs two)
     near = int(NB201.neighbours(1).of(11472)[0])
     code, out, _ = run(capsys, "flatness", *KEY, "--arch", "11472", str(near), "--table", path)
-    assert code == 0 and out.splitlines()[-3].split()[:3] == ["11472", "90.0000", "0"]
-    assert out.splitlines()[-2].split()[:3] == [str(near), "-", "1"]
-    assert out.splitlines()[-1].startswith("(n = 0: no measured neighbour for 1 of these rows")
+    assert code == 0 and out.splitlines()[-4].split()[:3] == ["11472", "90.0000", "0"]
+    assert out.splitlines()[-3].split()[:6] == [str(near), "-", "1", "90.0000", "90.0000", "-"]
+    assert out.splitlines()[-2].startswith("(n = 0: no measured neighbour for 1 of these rows")
+    assert out.splitlines()[-1].startswith("(n = 1: one measured neighbour for 1 of these rows")
