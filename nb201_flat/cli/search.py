@@ -442,13 +442,15 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
 
     check_writable_folder(args.out)  # before the long run, not after it
     cfg = _reproduce_config(args)
-    # a refusal names the families to keep as a tuple (Python): --protocols spells a list
+    # a refusal names the families or epochs to keep as a tuple (Python): the flags take a
+    # comma-separated list
     args.param_values = {
         "protocols": {
             keep: ",".join(keep)
             for k in range(1, len(cfg.protocols))
             for keep in itertools.combinations(cfg.protocols, k)
-        }
+        },
+        "search_epochs": {(e,): str(e) for e in cfg.search_epochs},
     }
     jobs = _jobs(args)  # before the long run
     table = open_table(args)

@@ -224,6 +224,22 @@ class ReproduceConfig:
                         budget_scale=None if fixed_n else self._scale_on_rule(ep),
                     )
                 ]
+            seen: dict[str, Protocol] = {}
+            for p in built:
+                first = seen.setdefault(p.name, p)
+                if first is not p:
+                    # fixed-n's fallback searches the report key, at 200 epochs whatever
+                    # the grid's epochs: the grid's other epochs would run it again
+                    raise ProtocolError(
+                        f"the grid's {name} protocols at search epochs "
+                        f"{', '.join(map(str, self.search_epochs))} are one protocol on this "
+                        f"table ({p.name} searches {p.search}, whatever the epochs)",
+                        (
+                            "give one search epochs (",
+                            Param("search_epochs", (p.search.epochs,)),
+                            ")",
+                        ),
+                    )
             out[name] = tuple(built)
         return out
 

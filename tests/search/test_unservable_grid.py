@@ -208,3 +208,13 @@ def test_cli_reproduce_marks_optimistic_rows(
     assert main([*argv, "--out", str(tmp_path / "o"), "--table", str(path)]) == 0
     rows = [line for line in capsys.readouterr().out.splitlines() if " vs +1.58: " in line]
     assert rows and all(r.endswith("[OPTIMISTIC: search metric = report metric]") for r in rows)
+    # that protocol is the same at 12 and 200 search epochs: it said "protocol names must
+    # be unique", naming no option
+    argv[-1] = "fixed-n"
+    both = [*argv, "--search-epochs", "12,200", "--out", str(tmp_path / "b"), "--table", str(path)]
+    assert main(both) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: the grid's fixed-n protocols at search epochs 12, 200 are one")
+    assert err.endswith("; give one search epochs (--search-epochs 200)"), err
+    with pytest.raises(ProtocolError, match=r"\(search_epochs=\(200,\)\)$"):
+        ReproduceConfig.quick(protocols=("fixed-n",), search_epochs=(12, 200)).protocol_list(table)
