@@ -252,6 +252,32 @@ class NeighbourObjective:
 
         return aggregate_members(values, self.neighbourhood)
 
+    def least_to_score(
+        self, space: Space, costs: FloatArray | None = None
+    ) -> tuple[int, float] | None:
+        """With charged neighbours, what a run must pay before it can score any cell of
+        ``space``: the fewest queries (a cell and its members) and the fewest seconds
+        (``costs``: each cell's; None: 0) over its cells. A score needs every member's value,
+        so a budget below either finds nothing. None where the members are not cached on the
+        space (a large radius: counting them would cost as much as a search; they are many).
+        """
+        from nb201_flat.landscape.aggregates import NeighbourRows
+
+        spec = self.neighbourhood
+        rows = NeighbourRows(space, spec.radius, spec.exact, spec.no_none, spec.connected_only)
+        if not rows.cached:
+            return None
+        nb = self.arrays(space)
+        queries = 1 + int(nb.counts.min())
+        if costs is None:
+            return queries, 0.0
+        seconds = np.inf
+        for start in range(0, space.size, 4096):  # a chunk of rows at a time: bounded memory
+            idx = nb.indices[start : start + 4096]
+            paid = costs[start : start + 4096] + np.where(idx >= 0, costs[idx], 0.0).sum(axis=1)
+            seconds = min(seconds, float(paid.min()))
+        return queries, seconds
+
     def arrays(self, space: Space) -> NeighbourArrays:
         """The members of every cell of ``space`` the objective reads, as padded index arrays:
         the neighbourhood's (:meth:`Neighbourhood.arrays
@@ -810,8 +836,15 @@ def _check_two_stage(
     if stage1_fraction is None:
         return k, None
     stage1 = Param("stage1_fraction")
+    # 1 left stage 2 no budget: every run found nothing, refused only after all of them
     frac = check_float_range(
-        stage1, stage1_fraction, 0.0, 1.0, lo_open=True, fix="the budget share of stage 1, e.g. 0.5"
+        stage1,
+        stage1_fraction,
+        0.0,
+        1.0,
+        lo_open=True,
+        hi_open=True,
+        fix="the budget share of stage 1, below 1 as stage 2 re-ranks with the rest, e.g. 0.5",
     )
     if k is None or not charge:  # it was silently ignored: stage 1 takes the whole budget
         needs = [Param("rerank_top_k", placeholder="K")] if k is None else []

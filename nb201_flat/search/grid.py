@@ -46,7 +46,7 @@ from typing import Literal
 import pandas as pd
 
 from nb201_flat.conventions import budget_ratio, budget_rule_note, budget_scale_for
-from nb201_flat.errors import Param, check_float_range, real_number, shown
+from nb201_flat.errors import Call, Param, Part, check_float_range, joined, real_number, shown
 from nb201_flat.neighbourhood import NA_PAPER, check_level
 from nb201_flat.search.accounting import budget_matched
 from nb201_flat.search.algorithms import (
@@ -61,7 +61,7 @@ from nb201_flat.search.algorithms import (
     SearchAlgorithm,
 )
 from nb201_flat.search.protocol import Protocol, ProtocolError, protocols_by_name
-from nb201_flat.search.runner import check_runs, run_search, summarise
+from nb201_flat.search.runner import MIN_RUNS_CI, check_runs, run_search, summarise
 from nb201_flat.search.statistics import (
     SMOKE_VERDICT,
     accounting_rows,
@@ -202,13 +202,18 @@ class ReproduceConfig:
 
     def protocol_list(self, table: Table) -> tuple[Protocol, ...]:
         """Every protocol of the grid."""
-        out: list[Protocol] = []
+        return tuple(p for ps in self.protocol_families(table).values() for p in ps)
+
+    def protocol_families(self, table: Table) -> dict[str, tuple[Protocol, ...]]:
+        """The protocols of the grid by family (an item of :attr:`protocols`)."""
+        out: dict[str, tuple[Protocol, ...]] = {}
         for name in self.protocols:
+            built: list[Protocol] = []
             for ep in self.search_epochs:
                 fixed_n = name == "fixed-n"  # each family takes its own budget, never both
                 # refusals name the grid's field that sets a budget (none for 12 epochs)
                 by = "fixed_n" if fixed_n else ("budget_scale_200" if ep == 200 else "")
-                out += [
+                built += [
                     p.replace(seed_fallback=True, budget_by=by)
                     for p in protocols_by_name(
                         name,
@@ -219,7 +224,24 @@ class ReproduceConfig:
                         budget_scale=None if fixed_n else self._scale_on_rule(ep),
                     )
                 ]
-        return tuple(out)
+            seen: dict[str, Protocol] = {}
+            for p in built:
+                first = seen.setdefault(p.name, p)
+                if first is not p:
+                    # fixed-n's fallback searches the report key, at 200 epochs whatever
+                    # the grid's epochs: the grid's other epochs would run it again
+                    raise ProtocolError(
+                        f"the grid's {name} protocols at search epochs "
+                        f"{', '.join(map(str, self.search_epochs))} are one protocol on this "
+                        f"table ({p.name} searches {p.search}, whatever the epochs)",
+                        (
+                            "give one search epochs (",
+                            Param("search_epochs", (p.search.epochs,)),
+                            ")",
+                        ),
+                    )
+            out[name] = tuple(built)
+        return out
 
     def _scale_on_rule(self, epochs: int) -> Fraction:
         """The builders' ``budget_scale`` (on top of the epochs rule) that makes the whole
@@ -355,6 +377,85 @@ class ReproduceResult:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class _Short:
+    """A row of the grid with too few runs holding a value for a confidence interval."""
+
+    protocol: str
+    what: str  # the search and reported key, or the comparison
+    have: int  # runs with a value (a comparison: paired runs, both sides with one)
+    runs: int | None  # runs of the search (None: a comparison)
+
+
+def _short_of_values(runs: pd.DataFrame) -> list[_Short]:
+    """Each search and reported key of ``runs`` with fewer than :data:`MIN_RUNS_CI` runs that
+    have a value: every row it is part of would have no CI."""
+    keys = ["protocol", "algorithm", "dataset", "split"]
+    counts = runs.groupby(keys, sort=False)["test"].agg(["count", "size"]).reset_index()
+    return [
+        _Short(str(prot), f"{algo} on {ds}/{split}", int(k), int(n))
+        for prot, algo, ds, split, k, n in counts.itertuples(index=False, name=None)
+        if k < MIN_RUNS_CI
+    ]
+
+
+def _short_of_pairs(
+    paired: pd.DataFrame, accounting: pd.DataFrame, routes: pd.DataFrame
+) -> list[_Short]:
+    """Each comparison of the report with fewer than :data:`MIN_RUNS_CI` paired runs."""
+    out: dict[tuple[str, str], _Short] = {}
+    for frame, prot, a, b in (
+        (paired, "protocol", "algorithm", "base"),
+        (accounting, "protocol", "a", "b"),
+        (routes, "a_protocol", "a", "b"),
+    ):
+        if frame.empty:
+            continue
+        for r in frame[frame["n"] < MIN_RUNS_CI].to_dict(orient="records"):
+            what = f"{r[a]} − {r[b]} on {r['dataset']}"
+            if prot == "a_protocol" and r["b_protocol"] != r["a_protocol"]:
+                what = f"{r[a]} − {r[b]} under {r['b_protocol']} on {r['dataset']}"
+            out.setdefault((str(r[prot]), what), _Short(str(r[prot]), what, int(r["n"]), None))
+    return list(out.values())
+
+
+def _require_intervals(short: list[_Short], families: dict[str, tuple[Protocol, ...]]) -> None:
+    """Refuse (:class:`ProtocolError`) a grid where some row would have no confidence
+    interval (``short``), naming the rows and the protocol families that serve every row."""
+    if not short:
+        return
+    by_name = {p.name: p for ps in families.values() for p in ps}
+    names = list(dict.fromkeys(s.protocol for s in short))
+    shown_rows = [
+        s.what
+        + ("" if len(names) == 1 else f" under {s.protocol}")
+        + (f" ({s.have} paired runs)" if s.runs is None else f" ({s.have} of {s.runs} runs)")
+        for s in short[:4]
+    ]
+    more = f", and {len(short) - 4} more" if len(short) > 4 else ""
+    budgets: list[Param] = []
+    for name in names:
+        p = by_name.get(name)
+        param = None if p is None else p.budget_param(seconds=p.budget_seconds is not None)
+        if param is not None and param not in budgets:
+            budgets.append(param)
+    bad = [f for f, ps in families.items() if any(p.name in names for p in ps)]
+    keep = tuple(f for f in families if f not in bad)
+    fix: list[Part] = ["use a denser table or report key (see ", Call("Table.info"), "), "]
+    fix += ["give the searches "]
+    fix += ["a larger budget (", *joined(budgets), ") or "] if budgets else []
+    fix += ["more runs (", Param("runs"), ")"]
+    if keep:
+        fix += [f", or leave out {', '.join(bad)} (", Param("protocols", keep), ")"]
+    raise ProtocolError(
+        f"the grid cannot serve {', '.join(names)}: a row's confidence interval needs at "
+        f"least {MIN_RUNS_CI} runs with a reported value, and these have fewer: "
+        f"{', '.join(shown_rows)}{more} (their picks were never measured there, or they "
+        "found nothing)",
+        fix,
+    )
+
+
 def reproduce(
     table: Table,
     config: ReproduceConfig | None = None,
@@ -365,11 +466,17 @@ def reproduce(
     """Run the grid of ``config`` on ``table`` and compare with the published numbers.
 
     Raises :class:`~nb201_flat.search.protocol.ProtocolError` naming what the table lacks
-    when a protocol of the grid cannot run on it.
+    when a protocol of the grid cannot run on it, and, as soon as it is known (after the
+    searches, after the budget-matched controls, after the pairing), naming the rows and the
+    families that serve every row, when some row would have no confidence interval: fewer
+    than two runs with a reported value (their picks unmeasured on a sparse table, or no pick
+    at all). A grid with such a row is refused whole, as ``search`` refuses a mean of nothing:
+    a report is its rows side by side, and a hole in it reads as a result.
     """
     cfg = config or ReproduceConfig()
     cfg.check_space(table.space)
-    protocols = cfg.protocol_list(table)
+    families = cfg.protocol_families(table)
+    protocols = tuple(p for ps in families.values() for p in ps)
     algorithms = cfg.algorithms()
     log.info(
         "reproduce: %d protocols x %d algorithms x %d runs",
@@ -382,12 +489,15 @@ def reproduce(
         table, protocols, algorithms, runs=cfg.runs, seed=cfg.seed, jobs=jobs, progress=progress
     )
     t1 = time.perf_counter()
+    # before the controls and the statistics: a row without a CI is refused, never a NaN
+    _require_intervals(_short_of_values(res.runs), families)
     runs, curves = res.runs, res.curves
     notes = [*res.notes]
     matched = pd.DataFrame()
     pairs = cfg.matched_pairs()
     if pairs:
         ctrl = budget_matched(table, res, pairs, runs=cfg.runs, seed=cfg.seed, jobs=jobs)
+        _require_intervals(_short_of_values(ctrl.runs), families)
         runs = pd.concat([runs, ctrl.runs], ignore_index=True)
         curves = pd.concat([curves, ctrl.curves], ignore_index=True)
         matched = ctrl.matched
@@ -409,6 +519,8 @@ def reproduce(
     routes = claim_routes(
         runs, res.protocols, n_boot=cfg.n_boot, confidence=cfg.confidence, seed=cfg.seed
     )
+    # each side has its runs with a value, but the pairs may not (values lost in other runs)
+    _require_intervals(_short_of_pairs(paired, accounting, routes), families)
     log.info(
         "reproduce: searches %.1f s, budget-matched controls %.1f s, statistics %.1f s",
         t1 - t0,

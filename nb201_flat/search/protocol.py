@@ -17,7 +17,7 @@ the cost key and budget, and the test keys read after the search. Three families
 
 A run's work is bounded (:data:`MAX_QUERIES_PER_CELL`): a budget that buys more than 100 x
 the space's size in queries (N, or a time budget over the cheapest query) is refused, and so
-is one that ``repeats="cache"`` can never spend (more than one pass over the cells).
+is one that ``repeats="cache"`` never ends a run on (one pass over the cells or more).
 
 Costs: the tables store the training time of the whole 200-epoch schedule (``train``
 ``time_s`` at 200 epochs) only, so a 12-epoch query is charged ``time_200 * 12 / 200``
@@ -471,8 +471,9 @@ class Protocol:
         and LS neighbours of a connected cell may be disconnected. The published protocols
         afford a few hundred queries on NB201's 15,625 cells; far past the bound a run neither finishes
         nor learns anything that sampling the whole space a hundred times over would not.
-        With ``repeats="cache"`` a run is charged once per cell, so a budget above what one
-        pass over the sampled cells costs is never spent and the run would never end.
+        With ``repeats="cache"`` a run is charged once per cell, so a budget of at least what
+        one pass over the sampled cells costs never ends a run: once every cell is cached no
+        query is refused (only the stall guard would stop it, as if budget were left).
         """
         pool = None if costs is None else sampled_costs(costs, candidates)
         n_cells = size if candidates is None else len(candidates)

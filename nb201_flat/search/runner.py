@@ -66,7 +66,10 @@ from nb201_flat.search.algorithms import (
     ALGORITHM_NAMES,
     AlgorithmError,
     Incumbent,
+    LocalSearch,
+    NARandomSearch,
     NeighbourObjective,
+    RegularizedEvolution,
     SearchAlgorithm,
     make_algorithm,
     proposes_every_cell,
@@ -662,6 +665,8 @@ def run_cells_and_stalls(
                 notes.append(n)
         datas.append(p.oracle_data(table))
     notes += _copies_notes(given, cells)
+    for (di, ai), (_, lab, _) in zip(pairs, cells, strict=True):  # before any run
+        check_scores_affordable(prots[di], datas[di], algos[ai], lab)
     evaluators = [p.evaluator(table) for p in prots]
     # RS, NA-RS, REA, LS where covered: all runs at once with the loop's streams, same
     # records (nb201_flat.search.vectorised, .lockstep and .replay); the loop for the rest
@@ -690,6 +695,50 @@ def run_cells_and_stalls(
         protocols=tuple(prots),
     )
     return results, [spelled(n) for n in stalls]
+
+
+#: the searches whose every result is an NA score (the best-evaluated control offers each
+#: evaluation on its own, so it finds something on any budget)
+_SCORED = (NARandomSearch, RegularizedEvolution, LocalSearch)
+
+
+def check_scores_affordable(
+    protocol: Protocol, data: OracleData, algorithm: SearchAlgorithm, label: str
+) -> None:
+    """Refuse, before any run, an NA search with charged neighbours whose budget cannot pay
+    for one cell and all its members (:meth:`NeighbourObjective.least_to_score`): no run could
+    score a cell, so every run would find nothing, and the refusal that came after them all
+    named the table."""
+    obj = getattr(algorithm, "objective", None)
+    if not (isinstance(algorithm, _SCORED) and isinstance(obj, NeighbourObjective) and obj.charge):
+        return
+    timed = data.budget_seconds is not None
+    least = obj.least_to_score(data.space, data.costs if timed else None)
+    if least is None:
+        return
+    queries, seconds = least
+    if data.budget_queries is not None and queries > data.budget_queries:
+        need, have, in_seconds = float(queries), float(data.budget_queries), False
+        what = f"{queries} queries"
+    # a little slack: the oracle sums the costs in another order
+    elif data.budget_seconds is not None and seconds > data.budget_seconds * (1 + 1e-9):
+        need, have, in_seconds = seconds, data.budget_seconds, True
+        what = f"{seconds:,.0f} s of simulated training"
+    else:
+        return
+    param = protocol.budget_param(seconds=in_seconds)
+    raise_it: tuple[Part, ...] = ()
+    if param is not None and in_seconds:
+        fold = math.ceil(need / have * 100) / 100  # rounded up: 1.0 would read as enough
+        raise_it = (f"raise the budget at least {fold:g}-fold (", param, ") or ")
+    elif param is not None:
+        raise_it = ("raise the budget (", Param(param.name, int(need)), ") or ")
+    raise ProtocolError(
+        f"{label} under {protocol.name}: with charged neighbours a run pays for a cell and "
+        f"all its neighbours before it can score it, at least {what}, more than the budget "
+        f"({have:,g}{' s' if in_seconds else ' queries'}), so no run could find anything",
+        (*raise_it, "look the neighbours up free (drop ", Param("charge", True), ")"),
+    )
 
 
 def _copies_notes(

@@ -55,15 +55,13 @@ def iid() -> Table:
 
 
 def test_best_evaluated_na_rs_evaluates_exactly_na_rs_cells(iid: Table) -> None:
-    algos = {
-        "rs": RandomSearch(),
-        "na": NARandomSearch(FREE),
-        "best": NABestEvaluatedSearch(FREE),
-        "na-c": NARandomSearch(CHARGED),
-        "best-c": NABestEvaluatedSearch(CHARGED),
-    }
+    algos = {"rs": RandomSearch(), "na": NARandomSearch(FREE), "best": NABestEvaluatedSearch(FREE)}
     res = run_search(iid, PROTOCOL, algos, runs=20, seed=3)
-    r = res.runs.set_index(["algorithm", "run"])
+    # charged: 60 queries, room for two neighbourhoods of 25 (20 cannot score one: below)
+    wider = PROTOCOL.replace(name="timed60", budget_seconds=60 * COST_S)
+    charged_algos = {"na-c": NARandomSearch(CHARGED), "best-c": NABestEvaluatedSearch(CHARGED)}
+    res_c = run_search(iid, wider, charged_algos, runs=20, seed=3)
+    r = pd.concat([res.runs, res_c.runs]).set_index(["algorithm", "run"])
     for na, best in (("na", "best"), ("na-c", "best-c")):
         for col in ("queries", "free_queries", "evaluations", "seconds", "free_seconds"):
             assert (r.loc[na][col] == r.loc[best][col]).all(), col
@@ -79,15 +77,34 @@ def test_best_evaluated_na_rs_evaluates_exactly_na_rs_cells(iid: Table) -> None:
     assert np.allclose(free["free_seconds"], COST_S * free["free_queries"])
     assert np.allclose(free["total_seconds"], free["seconds"] + free["free_seconds"])
     charged = r.loc["na-c"]
-    assert (charged["free_queries"] == 0).all() and (charged["evaluations"] <= 20).all()
+    assert (charged["free_queries"] == 0).all() and (charged["evaluations"] <= 60).all()
+    assert charged["test"].notna().all()  # each run scored a neighbourhood
     assert res.summary()["evaluations"].notna().all()
-    # charged NA-RS cannot finish one neighbourhood in this budget: its runs stay in the
-    # results, and what would print its summary (a mean of nothing) is refused
-    assert charged["test"].isna().all()
-    assert any(n.startswith("timed na-c: 20 of 20 runs") and "no mean" in n for n in res.notes)
-    with pytest.raises(ProtocolError, match="na-c: none of the 20 runs has a") as info:
-        res.require_reported()
+    assert res_c.summary()["evaluations"].notna().all()
+
+
+def test_a_charged_budget_that_scores_no_cell_is_refused_before_the_runs(iid: Table) -> None:
+    # charged NA-RS cannot finish one neighbourhood in 20 queries: every run found nothing,
+    # and that was refused only when a summary was asked for, naming the table
+    with pytest.raises(ProtocolError, match="na-c under timed: with charged neighbours") as info:
+        run_search(iid, PROTOCOL, {"na-c": NARandomSearch(CHARGED)}, runs=20, seed=3)
     # the protocol's budget is its own budget_seconds: no budget_scale set it
+    assert str(info.value).endswith(
+        "raise the budget at least 1.25-fold (budget_seconds) or look the neighbours up free "
+        "(drop charge=True)"
+    )
+
+
+def test_runs_without_a_reported_value_stay_and_their_summary_is_refused(iid: Table) -> None:
+    # the reported key measured on one cell: the picks have no test value
+    test = np.full(NB201.size, np.nan)
+    test[0] = 50.0
+    sparse = Table(NB201, {**iid.data, (TEST, None): test}, "sparse test")
+    res = run_search(sparse, PROTOCOL, {"na": NARandomSearch(FREE)}, runs=20, seed=3)
+    assert res.runs["test"].isna().all() and len(res.runs) == 20  # the runs stay
+    assert any(n.startswith("timed na: 20 of 20 runs") and "no mean" in n for n in res.notes)
+    with pytest.raises(ProtocolError, match="na: none of the 20 runs has a") as info:
+        res.require_reported()
     assert str(info.value).endswith("give the search a larger budget (budget_seconds)")
 
 

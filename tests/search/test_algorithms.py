@@ -10,7 +10,7 @@ from typing import SupportsIndex
 import numpy as np
 import pytest
 
-from nb201_flat.errors import InvalidArchError
+from nb201_flat.errors import InvalidArchError, ProtocolError
 from nb201_flat.search import (
     AlgorithmError,
     LocalSearch,
@@ -100,6 +100,14 @@ def test_na_rs_that_completes_no_neighbourhood_found_nothing(stage1: float | Non
     else:
         algo, budget = NARandomSearch(charged, rerank_top_k=10, stage1_fraction=stage1), 400
     p = Protocol("fixed", VAL, (TEST,), budget_queries=budget)
+    if stage1 is None:
+        # certain from the budget: refused before any run (it ran them all, then a summary
+        # was refused naming the table); the search itself spends it and finds nothing
+        with pytest.raises(ProtocolError, match=r"at least 25 queries, more than the budget"):
+            run_search(table, p, algo, runs=5, seed=0)
+        recs = [run_one(p.oracle_data(table), algo, 0, run) for run in range(5)]
+        assert all(r.queries == budget and r.best < 0 and r.score == -np.inf for r in recs)
+        return
     res = run_search(table, p, algo, runs=5, seed=0)
     assert (res.runs["queries"] == budget).all()  # the budget was spent
     assert res.runs["best"].isna().all() and res.runs["test"].isna().all()
@@ -319,11 +327,11 @@ def test_stage1_fraction_is_a_number() -> None:
     with pytest.raises(AlgorithmError, match="stage1_fraction"):
         NARandomSearch(stage1_fraction=True)  # type: ignore[arg-type]
     charged = NeighbourObjective(charge=True)
-    with pytest.raises(AlgorithmError, match=r"^stage1_fraction must lie in \(0, 1\]"):
+    with pytest.raises(AlgorithmError, match=r"^stage1_fraction must lie in \(0, 1\),"):
         NARandomSearch(charged, rerank_top_k=3, stage1_fraction=1.5)
     with pytest.raises(AlgorithmError, match="got '0.3'"):  # text was read through float()
         NARandomSearch(charged, rerank_top_k=3, stage1_fraction="0.3")  # type: ignore[arg-type]
-    with pytest.raises(AlgorithmError, match=r"^stage1_fraction must lie in \(0, 1\]"):
+    with pytest.raises(AlgorithmError, match=r"^stage1_fraction must lie in \(0, 1\),"):
         make_algorithm("na-rs", charge=True, rerank_top_k=3, stage1_fraction=1.5)
     with pytest.raises(AlgorithmError, match="add charge=True or drop it$"):
         make_algorithm("na-rs", rerank_top_k=3, stage1_fraction=0.3)

@@ -1,0 +1,220 @@
+"""Refusals made before the numbers: a reproduction row without a confidence interval, an NA
+search whose charged budget cannot score one cell, a stage 1 that leaves stage 2 nothing, and
+the ``--repeats cache`` bound on ``--n`` that the help states."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from nb201_flat.cli import build_parser, main
+from nb201_flat.conventions import search_key
+from nb201_flat.errors import ArgumentError
+from nb201_flat.search import NARandomSearch, ProtocolError, fixed_n_protocols, run_search
+from nb201_flat.search.algorithms import LocalSearch, NeighbourObjective, RegularizedEvolution
+from nb201_flat.search.grid import ReproduceConfig, reproduce
+from nb201_flat.search.oracle import OracleData
+from nb201_flat.search.protocol import nb201_protocol
+from nb201_flat.search.runner import run_one
+from nb201_flat.space import NB201, Space
+from nb201_flat.storage import save_table
+from nb201_flat.table import MetricKey, Table
+from nb201_flat.testing import synthetic_table, table_from
+
+
+def _sparse_imagenet_search() -> Table:
+    """The NB201-shaped table with ImageNet16-120's 12-epoch validation measured on cell 0
+    alone: per-dataset:ImageNet16-120 finds nothing in almost every run, nb201 (searching
+    CIFAR-10) is untouched."""
+    t = synthetic_table()
+    data = dict(t.data)
+    v = np.full(t.space.size, np.nan)
+    v[0] = 50.0
+    data[(search_key("ImageNet16-120", 12), None)] = v
+    return Table(t.space, data, source="sparse ImageNet16-120 search")
+
+
+@pytest.fixture(scope="module")
+def sparse_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("unservable") / "sparse.nb201"
+    save_table(_sparse_imagenet_search(), out)
+    return out
+
+
+# -- A1: reproduce rows without a confidence interval ----------------------------------------
+def test_reproduce_refuses_rows_without_a_confidence_interval() -> None:
+    # it returned the grid with diff NaN, n 0 (printed "+nan [+nan, +nan]", exit 0)
+    cfg = ReproduceConfig.quick(runs=2, protocols=("nb201", "per-dataset"))
+    with pytest.raises(ProtocolError) as info:
+        reproduce(_sparse_imagenet_search(), cfg)
+    msg = str(info.value)
+    assert msg.startswith("the grid cannot serve per-dataset:ImageNet16-120:"), msg
+    assert "rs on ImageNet16-120/x-test (0 of 2 runs)" in msg
+    assert "nb201" not in msg.split(";")[0]  # the servable protocol is not blamed
+    assert msg.endswith("or leave out per-dataset (protocols=('nb201',))"), msg
+    # the servable family alone runs, every row with its interval
+    res = reproduce(_sparse_imagenet_search(), ReproduceConfig.quick(runs=2))
+    assert (res.paired["n"] >= 2).all() and res.paired["ci_lo"].notna().all()
+
+
+def test_cli_reproduce_refuses_before_writing_and_names_its_flags(
+    sparse_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "rep"
+    argv = ["reproduce", "--quick", "--runs", "2", "--jobs", "1", "--out", str(out)]
+    argv += ["--protocols", "nb201,per-dataset", "--table", str(sparse_path)]
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    err = captured.err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: the grid cannot serve"), err
+    assert err[0].endswith("more runs (--runs), or leave out per-dataset (--protocols nb201)")
+    assert "nan" not in captured.out
+    assert not out.exists()  # nothing written, not even the folder
+    # one family, no other to keep: the fix names no --protocols
+    assert main([*argv[:-4], "--protocols", "per-dataset", "--table", str(sparse_path)]) == 2
+    err = capsys.readouterr().err
+    assert "--protocols" not in err and "(see `nb201-flat info`)" in err
+    assert not out.exists()
+
+
+def test_a_comparison_with_fewer_than_two_pairs_is_refused() -> None:
+    # each side may have its values in different runs: one pair left has no interval
+    from nb201_flat.search.grid import _require_intervals, _short_of_pairs
+
+    paired = pd.DataFrame(
+        {
+            "protocol": ["p", "p"],
+            "algorithm": ["na-rs[x]", "na-rea[x]"],
+            "base": ["rs", "rea"],
+            "dataset": ["cifar100", "cifar100"],
+            "n": [1, 5],
+        }
+    )
+    short = _short_of_pairs(paired, pd.DataFrame(), pd.DataFrame())
+    assert [(s.protocol, s.what, s.have) for s in short] == [("p", "na-rs[x] − rs on cifar100", 1)]
+    families = {"fam": (nb201_protocol().replace(name="p", budget_by=""),)}
+    with pytest.raises(ProtocolError, match=r"na-rs\[x\] − rs on cifar100 \(1 paired runs\)"):
+        _require_intervals(short, families)
+    _require_intervals(_short_of_pairs(paired[paired["n"] >= 2], *[pd.DataFrame()] * 2), families)
+
+
+# -- A6: stage 1 of the whole budget; a charged budget below one neighbourhood ---------------
+def test_stage1_fraction_one_is_refused_up_front(capsys: pytest.CaptureFixture[str]) -> None:
+    obj = NeighbourObjective(charge=True)
+    with pytest.raises(ArgumentError, match=r"stage1_fraction must lie in \(0, 1\), got 1"):
+        NARandomSearch(obj, rerank_top_k=5, stage1_fraction=1)
+    assert NARandomSearch(obj, rerank_top_k=5, stage1_fraction=0.99).stage1_share == 0.99
+    # before the table is read: a missing table is not what it names
+    argv = ["search", "--algo", "na-rs", "--charge-neighbours", "--rerank-top-k", "5"]
+    assert main([*argv, "--stage1-fraction", "1", "--table", "/nonexistent/t.nb201"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --stage1-fraction must lie in (0, 1), got 1.0;"), err
+    assert "stage 2 re-ranks with the rest" in err
+
+
+def test_a_charged_budget_below_one_neighbourhood_is_refused_before_any_run(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    table = synthetic_table()
+    na = NeighbourObjective(charge=True)  # NB201 radius 1: the cell and its 24 neighbours
+    algos = [NARandomSearch(na), RegularizedEvolution(objective=na), LocalSearch(objective=na)]
+    import nb201_flat.search.runner as runner
+
+    def no_run(*args: object, **kw: object) -> None:
+        raise AssertionError("a run started")
+
+    monkeypatch.setattr(runner, "_execute", no_run)
+    for algo in algos:
+        with pytest.raises(ProtocolError) as info:
+            run_search(table, fixed_n_protocols(table, 24)[0], algo, runs=2)
+        msg = str(info.value)
+        assert "at least 25 queries, more than the budget (24 queries)" in msg, msg
+        assert msg.endswith(
+            "raise the budget (n=25) or look the neighbours up free (drop charge=True)"
+        )
+    monkeypatch.undo()
+    # 25 queries score one cell; free neighbours cost one query a cell
+    for n, objective in ((25, na), (5, NeighbourObjective())):
+        res = run_search(table, fixed_n_protocols(table, n)[0], NARandomSearch(objective), runs=2)
+        assert res.runs["test"].notna().all()
+
+
+def test_a_charged_time_budget_below_the_cheapest_neighbourhood_is_refused() -> None:
+    # a toy space with known costs: the cheapest cell and its radius-1 neighbours
+    space = Space(("none", "skip", "conv"), 3)
+    costs = 1.0 + np.arange(space.size, dtype=np.float64)
+    nbrs = space.neighbours(1)
+    least = min(costs[i] + costs[nbrs.of(i)].sum() for i in range(space.size))
+    obj = NeighbourObjective(charge=True)
+    assert obj.least_to_score(space, costs) == (1 + nbrs.counts.min(), pytest.approx(least))
+    key, cost = MetricKey("toy", "x-valid", 12), MetricKey("toy", "train", 12, "time_s")
+    table = table_from(np.arange(space.size, dtype=np.float64), space=space, key=key)
+    table = Table(space, {**table.data, (cost, None): costs}, source="toy")
+    protocol = nb201_protocol().replace(
+        name="toy", search=key, report=(key,), cost=cost, seed_policy="mean"
+    )
+    below = protocol.replace(budget_seconds=least - 1)
+    with pytest.raises(ProtocolError, match=r"raise the budget at least 1\.\d+-fold"):
+        run_search(table, below, NARandomSearch(obj), runs=2)
+    at = protocol.replace(budget_seconds=least)
+    assert run_search(table, at, NARandomSearch(obj), runs=2).runs["test"].notna().any()
+
+
+def test_cli_charged_fixed_n_below_one_neighbourhood(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["search", "--algo", "na-rs", "--charge-neighbours", "--protocol", "fixed-n"]
+    assert main([*argv, "--n", "5", "--runs", "2", "--jobs", "1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.endswith(
+        "raise the budget (--n 25) or look the neighbours up free (drop --charge-neighbours)"
+    ), err
+
+
+# -- C: the --repeats cache bound; optimistic rows in reproduce's text -----------------------
+def test_n_with_cache_help_and_check_agree(capsys: pytest.CaptureFixture[str]) -> None:
+    # a budget of every cell never ends a cached run: it stalls, as if budget were left
+    toy = Space(("none", "skip", "conv"), 3)
+    values = np.arange(27.0)[None, :]
+    from nb201_flat.search import RandomSearch
+
+    stalls = {}
+    for n in (26, 27):
+        data = OracleData(
+            toy, MetricKey("toy", "x-valid", 12), values, None, None, None, None, n, "cache"
+        )
+        stalls[n] = run_one(data, RandomSearch(), 0, 0).stall_kinds
+    assert stalls[26] == 0 and stalls[27] != 0
+    parser = build_parser("search")
+    sub = next(a for a in parser._actions if a.dest == "command")
+    search = sub.choices["search"]  # type: ignore[attr-defined]
+    help_n = next(a.help for a in search._actions if a.dest == "n")
+    assert "fewer than the cells" in help_n and "at most the cells" not in help_n
+    argv = ["search", "--algo", "rs", "--protocol", "fixed-n", "--repeats", "cache", "--runs", "1"]
+    assert main([*argv, "--n", str(NB201.size), "--jobs", "1"]) == 2
+    assert f"at most {NB201.size - 1:,}" in capsys.readouterr().err
+
+
+def test_cli_reproduce_marks_optimistic_rows(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # no validation split: fixed-n searches the reported key itself (an upper bound)
+    key = MetricKey("ImageNet16-120", "x-test", 200)
+    table = table_from(lambda c: (c == 3).sum(axis=1) + 0.1 * (c == 1).sum(axis=1), key=key)
+    path = tmp_path / "t.nb201"
+    save_table(table, path)
+    argv = ["reproduce", "--quick", "--runs", "2", "--jobs", "1", "--protocols", "fixed-n"]
+    assert main([*argv, "--out", str(tmp_path / "o"), "--table", str(path)]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if " vs +1.58: " in line]
+    assert rows and all(r.endswith("[OPTIMISTIC: search metric = report metric]") for r in rows)
+    # that protocol is the same at 12 and 200 search epochs: it said "protocol names must
+    # be unique", naming no option
+    argv[-1] = "fixed-n"
+    both = [*argv, "--search-epochs", "12,200", "--out", str(tmp_path / "b"), "--table", str(path)]
+    assert main(both) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: the grid's fixed-n protocols at search epochs 12, 200 are one")
+    assert err.endswith("; give one search epochs (--search-epochs 200)"), err
+    with pytest.raises(ProtocolError, match=r"\(search_epochs=\(200,\)\)$"):
+        ReproduceConfig.quick(protocols=("fixed-n",), search_epochs=(12, 200)).protocol_list(table)
