@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -99,6 +100,36 @@ def test_the_refusal_names_both_values_and_the_fix(capsys: pytest.CaptureFixture
     assert "--formats given twice (svg, png); give it once with every value: --formats svg png" in (
         capsys.readouterr().err
     )
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [  # the audit's cases: each ran on the last value alone, exit code 0
+        (["train", "0", "--dataset", "cifar10", "--data-root", "d", "--db", "r.sqlite",
+          "--seeds", "5", "--seeds", "6"], "--seeds given twice (5, 6)"),
+        (["train", "0", "--dataset", "cifar10", "--data-root", "d", "--db", "r.sqlite",
+          "--ops", "none", "skip_connect", "--ops", "nor_conv_3x3"],
+         "--ops given twice (none skip_connect, nor_conv_3x3); give it once with every value: "
+         "--ops none skip_connect nor_conv_3x3"),
+        (["figures", "--out", "f", "--formats", "svg", "--formats", "png"],
+         "--formats given twice (svg, png)"),
+        (["query", "0", "--dataset", "cifar10", "--split", "ori-test", "--epochs", "12",
+          "--epochs", "200"], "--epochs given twice (12, 200); give it once"),
+        (["import", "analognas", "--out", "i1", "--out", "i2"], "--out given twice (i1, i2)"),
+    ],
+)  # fmt: skip
+def test_the_audited_repeats_are_refused(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    argv: list[str],
+    said: str,
+) -> None:
+    monkeypatch.chdir(tmp_path)  # nothing may be written: checked below
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2 and said in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_collecting_options_still_collect() -> None:
