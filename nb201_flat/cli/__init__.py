@@ -49,8 +49,8 @@ COMMANDS: dict[str, str] = {
 }
 
 
-# the namespace entry where one parse keeps the options given so far (dest: option and value
-# as given); _Parser.parse_known_args takes it out again
+# the namespace entry where one parse keeps the options given so far (dest: the value as
+# given); _Parser.parse_known_args takes it out again
 _GIVEN = "_nb201_flat_given"
 
 
@@ -62,22 +62,22 @@ def _given_once(
     trained seed 6 only). A positional is consumed once by argparse itself."""
     if not action.option_strings:
         return
-    given: dict[str, tuple[str, str]] = namespace.__dict__.setdefault(_GIVEN, {})
+    given: dict[str, str] = namespace.__dict__.setdefault(_GIVEN, {})
     shown = " ".join(map(str, values)) if isinstance(values, list) else str(values)
     if isinstance(action, argparse.BooleanOptionalAction):
         shown = option or ""  # --compile / --no-compile: the option is the value
-    first = given.get(action.dest)
-    if first is None:
-        given[action.dest] = (option or action.option_strings[0], shown)
+    if action.dest not in given:
+        given[action.dest] = shown
         return
+    first = given[action.dest]
     name = next((o for o in action.option_strings if o.startswith("--")), option)
     if isinstance(action, argparse.BooleanOptionalAction):
         name, fix = "/".join(action.option_strings), "give one of them once"
     elif isinstance(values, list):  # nargs: one occurrence takes every value
-        fix = f"give it once with every value: {name} {first[1]} {shown}"
+        fix = f"give it once with every value: {name} {first} {shown}"
     else:
         fix = "give it once"
-    raise argparse.ArgumentError(None, f"{name} given twice ({first[1]}, {shown}); {fix}")
+    raise argparse.ArgumentError(None, f"{name} given twice ({first}, {shown}); {fix}")
 
 
 class _StoreOnce(argparse._StoreAction):
