@@ -174,6 +174,10 @@ def _remove(path: Path) -> None:
 def check_writable_target(target: str | os.PathLike[str], *, what: str | Param = _OUT) -> Path:
     """Check up front that ``target`` can be written as a folder; return it as a Path.
 
+    A symbolic link is written through: the path returned is the folder it names (the one
+    replaced), and the link is kept (replacing the link itself by a folder left the folder it
+    named unchanged, and every other path to it reading the old table).
+
     Raises :class:`~nb201_flat.errors.ArgumentError` for ``''``, ``.``, a path that is a file
     or lies under a file, and a parent folder that cannot be created or written. ``what``
     names the target: a parameter (a command respells it as its flag), or text.
@@ -182,6 +186,8 @@ def check_writable_target(target: str | os.PathLike[str], *, what: str | Param =
     if raw.strip() == "":
         raise ArgumentError(what, " is empty; give a folder path such as results/out")
     path = Path(raw)
+    if path.is_symlink():  # a dangling link too: its target is created
+        path = Path(os.path.realpath(path))
     if path.name in ("", ".", "..") or path.resolve() == Path.cwd().resolve():
         raise ArgumentError(
             what,

@@ -17,8 +17,10 @@ The metric is read as :meth:`Table.vector <nb201_flat.table.Table.vector>` reads
 ``seed_policy`` (``"mean"`` by default, a stored seed, or ``"random"`` with ``rng``) picks the
 stored training seed(s); ``seed=`` is its deprecated old name.
 
-Unmeasured architectures (NaN metric or cost) never qualify; a constraint nothing meets is an
-error that names the smallest cost available.
+Unmeasured architectures (NaN metric or cost) never qualify: the frames of :func:`best_under`
+and :func:`pareto_front` count in ``attrs["unpriced"]`` the cells left out for a measured metric
+without a cost (an analytic cost covers every cell), and none with a cost is an error. A
+constraint nothing meets is an error that names the smallest cost available.
 
 Examples
 --------
@@ -44,6 +46,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from nb201_flat.conventions import COST_METRICS
 from nb201_flat.errors import (
     ArgumentError,
     Param,
@@ -90,6 +93,22 @@ def cost_vector(table: Table, dataset: str, cost: str, *, epochs: int | None = N
         out: FloatArray = costs[column].to_numpy(dtype=np.float64)
         out.setflags(write=False)
         return out
+    if cost not in COST_METRICS:  # time_s, a proxy: it is no cost, whether stored or not
+        splits = sorted({k.split for k in table if k.dataset == dataset and k.metric == cost})
+        where = (
+            f" (the table stores {cost} for {dataset} under split {', '.join(splits)}, not as a "
+            "model's cost, split 'model')"
+            if splits
+            else ""
+        )
+        own = sorted(  # a model metric of the user's own is a cost too
+            {k.metric for k in table if k.split == "model" and k.dataset == dataset}
+            - set(COST_METRICS)
+        )
+        raise ConstraintError(
+            f"{cost!r} is not a cost metric{where}; give one of {', '.join(COST_METRICS)}"
+            + (f" (or this table's model metric {', '.join(own)})" if own else "")
+        )
     have = sorted({k.metric for k in table if k.split == "model" and k.dataset == dataset})
     raise ConstraintError(
         f"table {table.source!r} stores no cost {cost!r} for {dataset}; it has "
@@ -98,12 +117,41 @@ def cost_vector(table: Table, dataset: str, cost: str, *, epochs: int | None = N
     )
 
 
-def _frame(table: Table, idx: npt.NDArray[np.int64], v: FloatArray, c: FloatArray) -> pd.DataFrame:
+def analytic_for(cost: str) -> str:
+    """The analytic cost that stands in for a stored ``cost`` on every cell (the cell's
+    network, not a measurement), or both analytic costs where none is the same quantity.
+
+    >>> analytic_for("params_mb"), analytic_for("latency_s")
+    ('params_mb_analytic', 'params_mb_analytic or flops_m_analytic')
+    """
+    same = f"{cost}_analytic"
+    return same if same in COST_METRICS else "params_mb_analytic or flops_m_analytic"
+
+
+def _unpriced(v: FloatArray, c: FloatArray, metric: str, cost: str) -> int:
+    """How many cells have a measured ``metric`` but no ``cost``: they never qualify, so an
+    answer leaves them out (a partial import, a results database); refused when no cell is left."""
+    measured = ~np.isnan(v)
+    missing = int(np.count_nonzero(measured & np.isnan(c)))
+    if missing and missing == int(np.count_nonzero(measured)):
+        raise ConstraintError(
+            f"none of the {missing} cells with a measured {metric} has a stored {cost}; "
+            f"give an analytic cost, computed for every cell: ",
+            Param("cost", placeholder=analytic_for(cost)),
+        )
+    return missing
+
+
+def _frame(
+    table: Table, idx: npt.NDArray[np.int64], v: FloatArray, c: FloatArray, unpriced: int
+) -> pd.DataFrame:
     strings = np.asarray(table.space.strings(), dtype=object)
-    return pd.DataFrame(
+    out = pd.DataFrame(
         {"index": idx, "arch": strings[idx], "value": v[idx], "cost": c[idx]},
         columns=list(RESULT_COLUMNS),
     )
+    out.attrs["unpriced"] = unpriced  # cells with the metric but no cost, left out
+    return out
 
 
 def best_under(
@@ -125,7 +173,8 @@ def best_under(
 
     Returns a frame with columns ``index, arch, value, cost``, best first (ties: lower cost,
     then lower index). Best is the highest value, or the lowest with
-    ``higher_is_better=False`` (a loss).
+    ``higher_is_better=False`` (a loss). ``attrs["unpriced"]`` counts the cells with a
+    measured ``metric`` but no ``cost``, which never qualify.
 
     Raises
     ------
@@ -142,6 +191,7 @@ def best_under(
         dataset, split, epochs, metric, seed_policy=seed_policy_of(seed_policy, seed), rng=rng
     )
     c = cost_vector(table, dataset, cost, epochs=epochs)
+    unpriced = _unpriced(v, c, metric, cost)
     ok = ~np.isnan(v) & ~np.isnan(c)
     within = ok & (c <= max_cost)
     if not within.any():
@@ -154,7 +204,7 @@ def best_under(
     idx = np.flatnonzero(within)
     w = v if higher_is_better else -v
     order = np.lexsort((idx, c[idx], -w[idx]))
-    return _frame(table, idx[order][:top], v, c)
+    return _frame(table, idx[order][:top], v, c, unpriced)
 
 
 def pareto_front(
@@ -173,13 +223,15 @@ def pareto_front(
     """The non-dominated architectures (higher ``metric``, lower ``cost``), by rising cost.
 
     Of several archs with the same cost and value, the lowest index stands for them. With
-    ``higher_is_better=False`` (a loss) a lower ``metric`` is better.
+    ``higher_is_better=False`` (a loss) a lower ``metric`` is better. ``attrs["unpriced"]``
+    counts the cells with a measured ``metric`` but no ``cost``, left off the front.
     """
     higher_is_better = check_flag("higher_is_better", higher_is_better)  # "no" was True
     v = check_table(table).vector(
         dataset, split, epochs, metric, seed_policy=seed_policy_of(seed_policy, seed), rng=rng
     )
     c = cost_vector(table, dataset, cost, epochs=epochs)
+    unpriced = _unpriced(v, c, metric, cost)
     idx = np.flatnonzero(~np.isnan(v) & ~np.isnan(c))
     if idx.size == 0:
         raise ConstraintError(f"no architecture has both a measured {metric} and a {cost}")
@@ -189,7 +241,7 @@ def pareto_front(
     best = np.maximum.accumulate(w[order])
     keep = np.ones(order.size, dtype=bool)
     keep[1:] = w[order][1:] > best[:-1]
-    return _frame(table, order[keep], v, c)
+    return _frame(table, order[keep], v, c, unpriced)
 
 
 def cost_band(

@@ -608,7 +608,8 @@ def _current(target: Path) -> bool:
 
 
 def load_table(path: str | os.PathLike[str] | None = None, *, verify: bool = True) -> Table:
-    """Open a table: ``path``, else ``$NB201_FLAT_TABLE``, else the embedded default.
+    """Open a table: ``path``, else ``$NB201_FLAT_TABLE``, else the embedded default (the
+    variable set but empty is refused, as an empty ``path`` is: it names no table).
 
     The embedded default is AnalogNAS-Bench (all 15,625 NB201 cells, its own CIFAR-10
     training), imported from the installed ``analog-nasbench`` package into the cache folder
@@ -623,6 +624,12 @@ def load_table(path: str | os.PathLike[str] | None = None, *, verify: bool = Tru
     if path is not None:
         return load_saved_table(path, verify=verify)
     env = os.environ.get(TABLE_ENV)
+    if env is not None and not env.strip():  # set but empty: no table named, as path="" is not
+        raise TableFileError(
+            f"${TABLE_ENV} is set but empty ({env!r}); point it at a table folder written by ",
+            Call("save_table"),
+            ", or unset it for the embedded default",
+        )
     if env:
         return load_saved_table(env, verify=verify)
     cache = cache_dir()

@@ -403,3 +403,90 @@ def test_an_infinite_band_end_is_an_open_one() -> None:
     t = _toy(np.arange(27.0), 27.0 - np.arange(27.0) % 9)
     assert cost_band(t, "toy", "params_mb", -np.inf, np.inf).all()
     assert cost_band(t, "toy", "params_mb", 26, np.inf).sum() == 6
+
+
+# -- cells with a metric but no stored cost (a partial import, a results database) -----------
+def _holed_table(tmp_path: Path) -> tuple[Path, int]:
+    """A synthetic NB201 table with stored cifar100 params_mb for every cell but the best one by
+    x-valid accuracy; returns its folder and that cell."""
+    from nb201_flat.testing import synthetic_table
+
+    t = synthetic_table()
+    best = int(np.nanargmax(t.vector("cifar100", "x-valid", 200)))
+    params = analytic_costs(NB201, "cifar100")["params_mb"].to_numpy(dtype=float, copy=True)
+    params[best] = np.nan
+    t = t.with_vector(MetricKey("cifar100", "model", 200, "params_mb"), params)
+    return save_table(t, tmp_path / "t"), best
+
+
+def test_cli_says_how_many_cells_had_no_stored_cost(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the answer was a worse cell than the true best, which has no params_mb, and nothing said so
+    from nb201_flat.cli import main
+
+    path, best = _holed_table(tmp_path)
+    base = ["constrained", "--table", str(path), "--dataset", "cifar100", "--split", "x-valid"]
+    base += ["--epochs", "200", "--max-cost", "100"]
+    assert main([*base, "--cost", "params_mb"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert int(lines[1].split()[0]) != best
+    assert lines[-1] == (
+        "note: 1 cell with a measured accuracy has no stored params_mb and was left out; "
+        "--cost params_mb_analytic covers every cell"
+    )
+    for what in (["--max-cost", "100"], ["--pareto"]):
+        argv = [*base[:-2], "--cost", "params_mb", *what, "--json"]
+        assert main(argv) == 0
+        doc = json.loads(capsys.readouterr().out)
+        assert doc["left_out_without_cost"] == 1 and "params_mb_analytic" in doc["notes"][0]
+    # the fix the note names finds the best cell, and says nothing is left out
+    assert main([*base, "--cost", "params_mb_analytic", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["rows"][0]["index"] == best
+    assert doc["left_out_without_cost"] == 0 and doc["notes"] == []
+
+
+def test_no_measured_cell_with_a_cost_is_refused_naming_an_analytic_cost() -> None:
+    acc = np.where(np.arange(27) < 10, np.arange(27.0), np.nan)
+    size = np.where(np.arange(27) < 10, np.nan, 1.0)
+    t = _toy(acc, size)
+    for call in (
+        lambda: best_under(t, "toy", "x-valid", 12, cost="params_mb", max_cost=2.0),
+        lambda: pareto_front(t, "toy", "x-valid", 12, cost="params_mb"),
+    ):
+        with pytest.raises(ConstraintError) as err:
+            call()
+        assert str(err.value) == (
+            "none of the 10 cells with a measured accuracy has a stored params_mb; give an "
+            "analytic cost, computed for every cell: cost=params_mb_analytic"
+        )
+    # a few cells without a cost: counted, not refused
+    size = size.copy()  # the table holds it read-only
+    size[:3] = 1.0
+    df = best_under(_toy(acc, size), "toy", "x-valid", 12, cost="params_mb", max_cost=2.0)
+    assert df["index"].tolist() == [2] and df.attrs["unpriced"] == 7
+
+
+def test_a_stored_metric_that_is_no_cost_is_named_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # time_s was refused as "stores no cost 'time_s' for cifar100" beside a stored time_s
+    from nb201_flat.cli import main
+    from nb201_flat.testing import synthetic_table
+
+    t = synthetic_table()
+    with pytest.raises(ConstraintError) as err:
+        cost_vector(t, "cifar100", "time_s")
+    assert str(err.value).startswith(
+        "'time_s' is not a cost metric (the table stores time_s for cifar100 under split train, "
+        "not as a model's cost, split 'model'); give one of params_mb, flops_m, latency_s"
+    )
+    path = save_table(t, tmp_path / "t")
+    argv = ["constrained", "--table", str(path), "--dataset", "cifar100", "--split", "x-valid"]
+    assert main([*argv, "--epochs", "200", "--cost", "time_s", "--max-cost", "1e9"]) == 2
+    err_line = capsys.readouterr().err
+    assert "is not a cost metric" in err_line and "stores no cost" not in err_line
+    # a model metric of the user's own is still a cost
+    own = t.with_vector(MetricKey("cifar100", "model", 200, "energy_j"), np.ones(NB201.size))
+    assert (cost_vector(own, "cifar100", "energy_j") == 1).all()

@@ -13,7 +13,7 @@ import importlib
 import logging
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from nb201_flat import __version__, budget
 from nb201_flat.errors import Nb201FlatError
@@ -49,10 +49,93 @@ COMMANDS: dict[str, str] = {
 }
 
 
+# the namespace entry where one parse keeps the options given so far (dest: the value as
+# given); _Parser.parse_known_args takes it out again
+_GIVEN = "_nb201_flat_given"
+
+
+def _given_once(
+    action: argparse.Action, namespace: argparse.Namespace, values: Any, option: str | None
+) -> None:
+    """Refuse a second occurrence of ``action``'s option (or of another that sets its dest):
+    argparse keeps the last value and drops the earlier one unsaid (``--seeds 5 --seeds 6``
+    trained seed 6 only). A positional is consumed once by argparse itself."""
+    if not action.option_strings:
+        return
+    given: dict[str, str] = namespace.__dict__.setdefault(_GIVEN, {})
+    shown = " ".join(map(str, values)) if isinstance(values, list) else str(values)
+    if isinstance(action, argparse.BooleanOptionalAction):
+        shown = option or ""  # --compile / --no-compile: the option is the value
+    if action.dest not in given:
+        given[action.dest] = shown
+        return
+    first = given[action.dest]
+    name = next((o for o in action.option_strings if o.startswith("--")), option)
+    if isinstance(action, argparse.BooleanOptionalAction):
+        name, fix = "/".join(action.option_strings), "give one of them once"
+    elif isinstance(values, list):  # nargs: one occurrence takes every value
+        fix = f"give it once with every value: {name} {first} {shown}"
+    else:
+        fix = "give it once"
+    raise argparse.ArgumentError(None, f"{name} given twice ({first}, {shown}); {fix}")
+
+
+class _StoreOnce(argparse._StoreAction):
+    """argparse's ``store`` (an option's default action) that refuses being given twice; the
+    options meant to collect values say so with ``append`` or ``extend`` (``--arch``,
+    ``--only``)."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        _given_once(self, namespace, values, option_string)
+        super().__call__(parser, namespace, values, option_string)
+
+
+class _BooleanOnce(argparse.BooleanOptionalAction):
+    """``--compile`` / ``--no-compile``, refusing both or either twice (the last one won)."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        _given_once(self, namespace, values, option_string)
+        super().__call__(parser, namespace, values, option_string)
+
+
+#: the actions an option may take a value by without being refused when repeated: those that
+#: collect every occurrence (tests/cli/test_repeated_options.py walks every command's options)
+COLLECTING = (argparse._AppendAction, argparse._ExtendAction, argparse._CountAction)
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse with the project's error format: one line naming the problem and where the
-    fix is, exit code 2 (argparse's own prints the whole usage text first). Sub-commands'
-    parsers are of this class too (``add_subparsers`` makes the parent's)."""
+    fix is, exit code 2 (argparse's own prints the whole usage text first), and options that
+    refuse being given twice (:class:`_StoreOnce`). Sub-commands' parsers are of this class
+    too (``add_subparsers(parser_class=...)``): argparse gives a subparser none of its
+    parent's registrations, so each parser registers its actions itself."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # the action of add_argument without action=, and its name: argument groups share
+        # these registries
+        self.register("action", None, _StoreOnce)
+        self.register("action", "store", _StoreOnce)
+        self.register("action", argparse.BooleanOptionalAction, _BooleanOnce)
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        parsed, extra = super().parse_known_args(args, namespace)
+        vars(parsed).pop(_GIVEN, None)  # bookkeeping of _given_once, no option
+        return parsed, extra
 
     def error(self, message: str) -> NoReturn:
         from nb201_flat.cli.common import one_line  # an unrecognized word may hold a newline
@@ -69,7 +152,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"nb201-flat {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     modules = (COMMANDS[command],) if command in COMMANDS else _COMMAND_MODULES
     for name in modules:
         importlib.import_module(name).register(sub)

@@ -6,7 +6,8 @@ import argparse
 import json
 import math
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from shlex import quote
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -370,15 +371,24 @@ def out_of_memory(command: str | None, exc: BaseException) -> str:
     return f"out of memory in {name}{f' ({detail})' if detail else ''}; {lower}, or raise the memory limit"
 
 
+def _python_line(code: str) -> str:
+    """A shell line running ``code``: double-quoted where the shell reads it as typed."""
+    return f'python -c "{code}"' if not set(code) & set('"$`\\!') else f"python -c {quote(code)}"
+
+
 # The command line's way to do what a library message names as a function (an errors.Call),
-# ``{}`` the call's arguments (PATH where it names none): flag_of spells the call so.
-# tests/cli/test_calls.py checks that every Call the library makes is here.
-CALLS = {
+# ``{}`` the call's arguments (PATH where it names none), or a function of them: flag_of spells
+# the call so. tests/cli/test_calls.py checks that every Call the library makes is here.
+CALLS: dict[str, str | Callable[[str], str]] = {
     "load_table": "--table {}",
     "save_table": "`nb201-flat import SOURCE --out TABLE`",
     "nb201_flat.importers.import_table": "`nb201-flat import SOURCE --out TABLE`",
     "nb201_flat.train": "`nb201-flat train ... --db FILE`",
     "Table.info": "`nb201-flat info`",
+    # no command downloads a dataset: the one shell line that does
+    "nb201_flat.train.data.download": lambda args: _python_line(
+        f"from nb201_flat.train.data import download; download({args})"
+    ),
 }
 
 
@@ -479,7 +489,10 @@ def flag_of(param: Param, parser: argparse.ArgumentParser, args: argparse.Namesp
         return str(elsewhere)
     if isinstance(param, Call):  # a function, not an option: the command line's way to it
         way = CALLS.get(param.name)
-        return way.format(param.placeholder or "PATH") if way else None
+        given = param.placeholder or "PATH"
+        if way is None:
+            return None
+        return way(given) if callable(way) else way.format(given)
     dest = getattr(args, "param_dests", {}).get(param.name, param.name)
     actions = [a for a in parser._actions if a.dest == dest]
     if not actions:

@@ -52,7 +52,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def cmd_constrained(args: argparse.Namespace) -> int:
-    from nb201_flat.constraints import ConstraintError, best_under, pareto_front
+    from nb201_flat.constraints import ConstraintError, analytic_for, best_under, pareto_front
     from nb201_flat.errors import check_float_range, check_int_range
 
     if args.pareto and args.top is not None:
@@ -77,6 +77,19 @@ def cmd_constrained(args: argparse.Namespace) -> int:
             top=1 if args.top is None else args.top,
             **common,
         )
+    # cells with the metric but no stored cost never qualify: said, as the answer may then
+    # not be the best cell (its cost unknown), which an analytic cost would rank
+    unpriced = int(df.attrs.get("unpriced", 0))
+    notes = (
+        [
+            f"{unpriced} cell{'s' if unpriced != 1 else ''} with a measured {args.metric} "
+            f"{'have' if unpriced != 1 else 'has'} no stored {args.cost} and "
+            f"{'were' if unpriced != 1 else 'was'} left out; --cost {analytic_for(args.cost)} "
+            "covers every cell"
+        ]
+        if unpriced
+        else []
+    )
     rows = [
         {"index": int(i), "arch": str(a), "value": float(v), "cost": float(c)}
         for i, a, v, c in zip(
@@ -99,6 +112,8 @@ def cmd_constrained(args: argparse.Namespace) -> int:
                 "max_cost": None if args.pareto else args.max_cost,
                 "pareto": bool(args.pareto),
                 "rows": rows,
+                "left_out_without_cost": unpriced,
+                "notes": notes,
             }
         )
         return 0
@@ -108,4 +123,6 @@ def cmd_constrained(args: argparse.Namespace) -> int:
         print(
             f"{row['index']:>6}  {row['value']:>9.4f}  {args.cost}={row['cost']:.6g}  {row['arch']}"
         )
+    for note in notes:
+        print(f"note: {note}")
     return 0

@@ -35,7 +35,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "default) into the native table folder OUT.",
     )
     p.add_argument("source", help="file or folder to import, or `analognas`")
-    p.add_argument("--out", required=True, help="table folder to write (atomically)")
+    p.add_argument(
+        "--out",
+        required=True,
+        help="table folder to write (atomically); a symbolic link is written through: the "
+        "folder it names is replaced and the link kept",
+    )
     p.add_argument("--format", choices=FORMATS, help="skip auto-detection")
     # --space means a results database, which never needs an unpickle: argparse refuses both
     exclusive = p.add_mutually_exclusive_group()
@@ -285,6 +290,8 @@ def cmd_query(args: argparse.Namespace) -> int:
         "metric": args.metric,
         "seed": policy,
         "seed_policy": policy,
+        # the generator seed of a random draw (None otherwise): the output alone reproduces it
+        "rng_seed": args.rng_seed,
         "value": value,
         # a stand-in's value is served, but never passed off as the cell's own measurement
         "stand_in": _stand_in_note(table, arch.index, args.dataset, args.epochs),
@@ -294,9 +301,10 @@ def cmd_query(args: argparse.Namespace) -> int:
         emit_json(payload)
     else:
         note = f"  [stand-in: {payload['stand_in']}]" if payload["stand_in"] else ""
+        drawn = f", --rng-seed {args.rng_seed}" if args.rng_seed is not None else ""
         print(
             f"{arch.index}  {arch}  {args.dataset}/{args.split}@{args.epochs} "
-            f"{args.metric} [{policy}] = {value:.4f}{note}"
+            f"{args.metric} [{policy}{drawn}] = {value:.4f}{note}"
         )
     return 0
 

@@ -393,7 +393,10 @@ def _check_results_db(path: str) -> None:
         return
     import sqlite3
 
-    conn = connect_readonly(path)  # a file that is no database: one line from here
+    try:
+        conn = connect_readonly(path)
+    except ResultsDBError as exc:  # a file that is no database: one line naming the flag
+        raise ResultsDBError(f"--db: {exc}") from None
     tables: list[str] = []
     try:
         tables = sorted(r[0] for r in conn.execute("SELECT name FROM sqlite_master"))
@@ -697,7 +700,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     effective_mode(args.mode, compile=args.compile)
     _check_compile_applies(args.compile, args.device, args.executor)
     _check_threads_apply(args.threads, args.device, args.executor)
-    check_eval_every(args.eval_every)
+    check_eval_every(args.eval_every, args.epochs)
     check_split_dir_applies(args.dataset, args.split_dir)
     space = _space_of(args)
     plan = _plan_of(space, args)

@@ -96,7 +96,7 @@ def notebook_table(*, prefer_real: bool = True) -> tuple[Table, str]:
     prefer_real = check_flag("prefer_real", prefer_real)  # "no" would read as True
     # like the CLI: a table named in the environment wins over any guess
     env = os.environ.get(TABLE_ENV)
-    if env:
+    if env is not None:  # set but empty: load_table refuses it, as the CLI does
         named = load_table()
         return named, f"the table in ${TABLE_ENV} ({env}: {named.source})"
     if prefer_real:

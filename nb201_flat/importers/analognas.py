@@ -45,6 +45,7 @@ from nb201_flat.errors import (
     InvalidArchError,
     MissingDependencyError,
     Nb201FlatError,
+    Param,
     TableFileError,
     shown,
 )
@@ -64,6 +65,8 @@ _SCALARS = {
     "analog_accuracy": "hwt_accuracy",
 }
 _REINSTALL = "reinstall with `pip install --force-reinstall analog-nasbench==0.1.3`"
+# every pickle data.anb could be (protocol 2 and later) opens with the PROTO opcode
+_PICKLE = b"\x80"
 
 #: sha256 of ``data.anb`` in analog-nasbench 0.1.3's wheel on PyPI: the embedded default is
 #: read only from these bytes (a flipped byte in the installed copy changed one cell's accuracy
@@ -176,6 +179,13 @@ def read_analognas(path: str | os.PathLike[str] | None = None) -> Table:
     if not file.is_file():
         raise TableFileError(f"no such file: {file}")
     raw = file.read_bytes()
+    if path is not None and not raw.startswith(_PICKLE):  # a CSV, a gzip: no damage to repair
+        raise FormatError(
+            f"{file} is not an AnalogNAS-Bench data.anb file (a pickle; this one starts with "
+            f"{shown(raw[:8])}); import it with its own ",
+            Param("format"),
+            ", or without one to detect it",
+        )
     digest = hashlib.sha256(raw).hexdigest()
     if path is None and digest != PUBLISHED_SHA256:  # a copy by path is the user's to vouch for
         raise FormatError(

@@ -58,6 +58,7 @@ import numpy.typing as npt
 from nb201_flat.conventions import CIFAR10_VALID
 from nb201_flat.errors import (
     ArgumentError,
+    Call,
     DatasetNotFoundError,
     DownloadError,
     FormatError,
@@ -225,12 +226,15 @@ def _read_batch(
 def _folder(root: Path, source: str) -> Path:
     folder = root / _FOLDERS[source]
     if not folder.is_dir():
-        how = (
-            f"download it with nb201_flat.train.data.download({source!r}, {str(root)!r})"
-            if source in CIFAR_ARCHIVES
-            else "get NB201's ImageNet16 (down-sampled ImageNet, 16x16) and unpack it there"
+        if source in CIFAR_ARCHIVES:  # a caller spells the call its own way (the CLI: a shell line)
+            raise DatasetNotFoundError(
+                f"dataset folder {folder} not found; download it with ",
+                Call("nb201_flat.train.data.download", placeholder=f"{source!r}, {str(root)!r}"),
+            )
+        raise DatasetNotFoundError(
+            f"dataset folder {folder} not found; get NB201's ImageNet16 (down-sampled "
+            "ImageNet, 16x16) and unpack it there"
         )
-        raise DatasetNotFoundError(f"dataset folder {folder} not found; {how}")
     return folder
 
 

@@ -71,11 +71,22 @@ def space_key(space: Space, *, c: int = 16, n: int = 5) -> str:
     return base if (c, n) == (16, 5) else f"{base}@C{c}N{n}"
 
 
-def check_eval_every(every: int | None) -> None:
-    """Refuse an evaluation interval below one epoch (``None``: the mode's default)."""
+def check_eval_every(every: int | None, epochs: int | None = None) -> None:
+    """Refuse an evaluation interval below one epoch (``None``: the mode's default), or, given
+    the schedule's ``epochs``, one longer than it: the last epoch is evaluated anyway, so it
+    would change nothing but say it does."""
     if every is not None and every < 1:
         raise ArgumentError(
             Param("eval_every"), f" must be >= 1 (epochs between evaluations), got {every}"
+        )
+    if every is not None and epochs is not None and every > epochs:
+        raise ArgumentError(
+            Param("eval_every"),
+            f" {every} is longer than the schedule (",
+            Param("epochs", epochs),
+            "), whose last epoch is always evaluated; give ",
+            Param("eval_every", epochs),
+            " to evaluate the last epoch only, or leave it out",
         )
 
 

@@ -37,10 +37,14 @@ def _one_thread() -> None:
     torch.set_num_threads(1)
 
 
-def _base(root: Path, db: Path) -> list[str]:
-    return ["train", "--dataset", "cifar10", "--data-root", str(root), "--db", str(db),
-            "--device", "cpu", "--C", "2", "--N", "1", "--epochs", "1",
-            "--executor", "inline"]  # fmt: skip
+def _base(root: Path, db: Path, *extra: str) -> list[str]:
+    """The train command on ``root`` into ``db`` with ``extra``, whose options replace the
+    defaults here (the command refuses an option given twice)."""
+    default = {"--dataset": "cifar10", "--data-root": str(root), "--db": str(db),
+               "--device": "cpu", "--C": "2", "--N": "1", "--epochs": "1",
+               "--executor": "inline"}  # fmt: skip
+    kept = [w for option, value in default.items() if option not in extra for w in (option, value)]
+    return ["train", *kept, *extra]
 
 
 def _refused(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
@@ -90,6 +94,12 @@ REFUSED = [
     (["11472", "--no-compile"], "faithful mode takes no --no-compile ("),
     (["11472", "--compile"], "faithful mode takes no --compile ("),
     (["11472", "--eval-every", "0"], "--eval-every must be >= 1"),
+    # longer than the schedule: only the last epoch is evaluated, as it is anyway
+    (
+        ["11472", "--eval-every", "2"],
+        "error: --eval-every 2 is longer than the schedule (--epochs 1), whose last epoch is "
+        "always evaluated; give --eval-every 1 to evaluate the last epoch only, or leave it out",
+    ),
     # torch starts every thread: 2**63 failed each run late (an overflow), exit code 1
     (["11472", "--threads", HUGE], "--threads must lie in 1..4096, got " + HUGE),
     (["11472", "--threads", "4097"], "--threads must lie in 1..4096, got 4097"),
@@ -122,7 +132,7 @@ def test_refused_in_one_line(
     if "mps" in extra and torch.backends.mps.is_available():
         pytest.skip("this machine has an MPS device")
     db = tmp_path / "r.sqlite"
-    line = _refused([*_base(root, db), *extra], capsys)
+    line = _refused(_base(root, db, *extra), capsys)
     assert want in line, line
     assert not db.exists()  # refused before anything was written
 
@@ -142,7 +152,7 @@ def test_what_needs_no_data_is_refused_before_the_data_is_looked_for(
     empty = tmp_path / "empty"
     empty.mkdir()
     for data_root in (empty, tmp_path / "absent"):
-        line = _refused([*_base(data_root, tmp_path / "r.sqlite"), *extra], capsys)
+        line = _refused(_base(data_root, tmp_path / "r.sqlite", *extra), capsys)
         assert want in line, line
 
 
@@ -162,7 +172,7 @@ def test_empty_db_is_refused_before_any_folder_is_made(
 ) -> None:
     # --db '' made ./.ckpt and its lock, then every run failed to open '.' (exit code 1)
     monkeypatch.chdir(tmp_path)
-    line = _refused([*_base(root, tmp_path / "r.sqlite"), "11472", "--db", ""], capsys)
+    line = _refused(_base(root, tmp_path / "r.sqlite", "11472", "--db", ""), capsys)
     assert line == "error: --db is empty; give a path such as runs/results.sqlite"
     assert list(tmp_path.iterdir()) == []
 
@@ -171,7 +181,7 @@ def test_missing_cuda_device_refused_before_any_run(
     root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     device = _cuda_device_missing_here()
-    line = _refused([*_base(root, tmp_path / "r.sqlite"), "11472", "--device", device], capsys)
+    line = _refused(_base(root, tmp_path / "r.sqlite", "11472", "--device", device), capsys)
     assert f"--device {device}" in line and "use" in line
 
 
@@ -184,7 +194,7 @@ def test_data_and_split_problems_refused_up_front(
     line = _refused([*base, "11472", "--split-dir", str(tmp_path)], capsys)
     assert "--split-dir applies only" in line
     # an explicit folder without the file would silently fall back to another split
-    valid = [*base, "11472", "--dataset", "cifar10-valid"]
+    valid = _base(root, db, "11472", "--dataset", "cifar10-valid")
     line = _refused([*valid, "--split-dir", str(tmp_path / "nope")], capsys)
     assert "has no cifar-split.txt" in line
     (tmp_path / "cifar-split.txt").write_text("{bad")
@@ -192,11 +202,25 @@ def test_data_and_split_problems_refused_up_front(
     # a dataset folder missing one file: every run would fail the same way
     broken = write_tiny_cifar10(tmp_path / "broken")
     (broken / "cifar-10-batches-py" / "data_batch_3").unlink()
-    argv = [*_base(broken, db), "11472"]
+    argv = _base(broken, db, "11472")
     assert "missing file" in _refused(argv, capsys) and not db.exists()
     empty = tmp_path / "empty"
     empty.mkdir()
-    assert "cifar-10-batches-py not found" in _refused([*_base(empty, db), "11472"], capsys)
+    # the way to the data as a shell line, not a Python call in a command's message
+    assert _refused(_base(empty, db, "11472"), capsys) == (
+        f"error: dataset folder {empty}/cifar-10-batches-py not found; download it with "
+        f"python -c \"from nb201_flat.train.data import download; download('cifar10', '{empty}')\""
+    )
+    odd = tmp_path / "it's $HOME"  # a path the shell would read otherwise: quoted whole
+    odd.mkdir()
+    line = _refused(_base(odd, db, "11472"), capsys)
+    import shlex
+
+    code = shlex.split(line.partition("download it with ")[2])
+    assert code[:2] == ["python", "-c"]
+    assert (
+        code[2] == f"from nb201_flat.train.data import download; download('cifar10', {str(odd)!r})"
+    )
 
 
 def test_unwritable_db_and_ckpt_refused_up_front(
@@ -204,9 +228,9 @@ def test_unwritable_db_and_ckpt_refused_up_front(
 ) -> None:
     plain = tmp_path / "plain"
     plain.write_text("a file, not a folder")  # unwritable beneath, even for root
-    line = _refused([*_base(root, plain / "r.sqlite"), "11472"], capsys)
+    line = _refused(_base(root, plain / "r.sqlite", "11472"), capsys)
     assert line.startswith("error: --db: cannot create folder")
-    argv = [*_base(root, tmp_path / "r.sqlite"), "11472", "--ckpt-dir", str(plain / "ck")]
+    argv = _base(root, tmp_path / "r.sqlite", "11472", "--ckpt-dir", str(plain / "ck"))
     assert _refused(argv, capsys).startswith("error: --ckpt-dir: cannot create folder")
     assert plain.read_text() == "a file, not a folder"
 
@@ -217,9 +241,20 @@ def test_slurm_without_slurm_refused_up_front(
     pytest.importorskip("submitit")
     monkeypatch.setenv("PATH", str(tmp_path / "bin"))  # no srun: submitit would run it locally
     db = tmp_path / "r.sqlite"
-    line = _refused([*_base(root, db), "11472", "--executor", "slurm"], capsys)
+    line = _refused(_base(root, db, "11472", "--executor", "slurm"), capsys)
     assert "Slurm is not available here" in line and "--executor local" in line
     assert not db.exists() and not (tmp_path / "submitit").exists()
+
+
+def test_a_db_that_is_no_database_names_the_flag(
+    root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # "notes.txt is not a results database" did not say which option gave it
+    db = tmp_path / "notes.txt"
+    db.write_text("hello\n")
+    line = _refused(_base(root, db, "11472"), capsys)
+    assert line.startswith(f"error: --db: {db} is not a results database (")
+    assert db.read_text() == "hello\n"
 
 
 @pytest.mark.parametrize("db", ["folder", os.devnull])
@@ -227,7 +262,7 @@ def test_a_db_that_is_no_regular_file_refused_up_front(
     root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], db: str
 ) -> None:
     path = tmp_path if db == "folder" else Path(db)
-    line = _refused([*_base(root, path), "11472"], capsys)
+    line = _refused(_base(root, path, "11472"), capsys)
     assert line == f"error: --db {path} exists but is not a regular file; choose another path"
 
 
@@ -303,7 +338,7 @@ def test_malformed_dask_address_is_one_error(
     # dask's own parse raised a bare ValueError: a traceback, exit code 1; then a line quoting
     # tcp://, which the user never typed
     db = tmp_path / "r.sqlite"
-    line = _refused([*_base(root, db), "11472", "--executor", spec], capsys)
+    line = _refused(_base(root, db, "11472", "--executor", spec), capsys)
     assert line == (
         f"error: executor {spec!r} names no scheduler host and port number; use dask://HOST:PORT, "
         "such as dask://localhost:8786"
@@ -330,13 +365,13 @@ def test_network_too_big_for_host_memory_refused(
 
     monkeypatch.setenv(ENV_MAX_MEMORY, "20M")  # C=64: ~32 MB of weights, gradients, momentum
     db = tmp_path / "r.sqlite"
-    line = _refused([*_base(root, db), "11472", "--C", "64"], capsys)
+    line = _refused(_base(root, db, "11472", "--C", "64"), capsys)
     assert "--C 64 --N 1 on the CPU needs about" in line and "smaller --C/--N" in line
     # the network's size needs no data: refused before the data is looked for
-    line = _refused([*_base(tmp_path / "absent", db), "11472", "--C", "64"], capsys)
+    line = _refused(_base(tmp_path / "absent", db, "11472", "--C", "64"), capsys)
     assert "--C 64 --N 1 on the CPU needs about" in line
     assert not db.exists()
-    assert main([*_base(root, db), "11472", "--C", "4"]) == 0  # a small one still trains
+    assert main(_base(root, db, "11472", "--C", "4")) == 0  # a small one still trains
 
 
 def test_foreign_sqlite_db_refused_and_untouched(
@@ -354,19 +389,19 @@ def test_foreign_sqlite_db_refused_and_untouched(
         conn.commit()
         conn.close()
         before = sorted(p.name for p in tmp_path.iterdir()), db.read_bytes()
-        line = _refused([*_base(root, db), "11472"], capsys)
+        line = _refused(_base(root, db, "11472"), capsys)
         assert "is an SQLite database of something else" in line, line
         # not switched to WAL, no tables added, no -wal/-shm file left beside it
         assert (sorted(p.name for p in tmp_path.iterdir()), db.read_bytes()) == before
     empty = tmp_path / "empty.sqlite"
     empty.touch()  # an empty file is a new database
-    assert main([*_base(root, empty), "11472"]) == 0
+    assert main(_base(root, empty, "11472")) == 0
 
 
 def test_cell_of_another_space_names_the_space_options(
     root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    line = _refused([*_base(root, tmp_path / "r.sqlite"), SEP_CELL], capsys)
+    line = _refused(_base(root, tmp_path / "r.sqlite", SEP_CELL), capsys)
     assert "unknown op 'sep_conv_3x3'" in line and "--ops / --nodes" in line
 
 
@@ -374,6 +409,6 @@ def test_an_unknown_executor_leaves_no_folders(
     root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "out"
-    line = _refused([*_base(root, out / "r.sqlite")[:-2], "11472", "--executor", "bogus"], capsys)
+    line = _refused(_base(root, out / "r.sqlite", "11472", "--executor", "bogus"), capsys)
     assert "unknown executor 'bogus'" in line
     assert not out.exists()  # neither the --db folder nor its checkpoint folder

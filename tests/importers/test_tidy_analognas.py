@@ -122,8 +122,35 @@ def test_analognas_refuses_foreign_pickle(tmp_path: Path) -> None:
     with pytest.raises(FormatError, match="refusing to unpickle"):
         read_analognas(evil)
     evil.write_bytes(b"not a pickle")
+    with pytest.raises(FormatError, match="is not an AnalogNAS-Bench data.anb file"):
+        read_analognas(evil)
+    evil.write_bytes(pickle.dumps({(0,) * 6: 1.0})[:-4])  # a pickle cut short
     with pytest.raises(FormatError, match="not a readable"):
         read_analognas(evil)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".csv.gz"])
+def test_a_file_of_another_format_is_no_data_anb_not_a_damaged_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], suffix: str
+) -> None:
+    # a tidy CSV read with --format analognas was called truncated or corrupt, with advice to
+    # reinstall analog-nasbench, which cannot help
+    import gzip
+
+    from nb201_flat.cli import main
+
+    text = tidy_frame().to_csv(index=False).encode()
+    source = tmp_path / f"t{suffix}"
+    source.write_bytes(gzip.compress(text) if suffix.endswith(".gz") else text)
+    out = tmp_path / "out"
+    assert main(["import", str(source), "--out", str(out), "--format", "analognas"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1
+    assert err.startswith(f"error: {source} is not an AnalogNAS-Bench data.anb file (a pickle;")
+    assert err.endswith("import it with its own --format, or without one to detect it\n")
+    assert "reinstall" not in err and "corrupt" not in err and not out.exists()
+    assert main(["import", str(source), "--out", str(out)]) == 0  # the fix it names
+    capsys.readouterr()
 
 
 def _analognas_file(

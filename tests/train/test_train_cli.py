@@ -275,7 +275,8 @@ def test_train_resume_under_another_thread_count_is_one_line(
     assert main([*base, "--threads", "0"]) == 2
     assert "--threads must lie in 1..4096" in capsys.readouterr().err
     # on CUDA the count is no CPU run's: refused (a dask worker would train there)
-    on_gpu = [*base, "--threads", "2", "--device", "cuda", "--executor", "dask://127.0.0.1:9"]
+    local = base[: base.index("--device")] + base[base.index("--C") :]  # its own device
+    on_gpu = [*local, "--threads", "2", "--device", "cuda", "--executor", "dask://127.0.0.1:9"]
     assert main(on_gpu) == 2
     assert "--threads sets the threads of runs on the CPU" in capsys.readouterr().err
 

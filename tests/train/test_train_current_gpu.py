@@ -267,9 +267,9 @@ def test_the_cli_progress_bars_train_with_the_gpu_current(
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # --device cuda:1 is checked
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
     argv = ["train", "11472", "--dataset", "cifar10", "--epochs", "1", "--seeds", "1", "2",
-            "--data-root", str(cifar10_root), "--db", str(tmp_path / "r.sqlite"),
-            "--executor", "inline", "--progress", "--json", *options]  # fmt: skip
-    assert main([*argv, "--device", "cuda:1"]) == 0
+            "--data-root", str(cifar10_root), "--executor", "inline", "--progress", "--json",
+            *options]  # fmt: skip
+    assert main([*argv, "--device", "cuda:1", "--db", str(tmp_path / "r.sqlite")]) == 0
     assert gpu.seen == ["cuda:1"] * units and gpu.progress == [True] * units
     assert gpu.entered == ["cuda:1"] * 2 * units and gpu.current is None
     if "--concurrent" not in options:  # --concurrent refuses a CPU

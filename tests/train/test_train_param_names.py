@@ -20,8 +20,12 @@ ARCH = "|nor_conv_3x3~0|+|none~0|nor_conv_3x3~1|+|skip_connect~0|none~1|skip_con
 
 
 def _argv(root: Path, db: Path, *extra: str, dataset: str = "cifar10") -> list[str]:
-    return ["train", ARCH, "--dataset", dataset, "--data-root", str(root), "--db", str(db),
-            "--device", "cpu", "--C", "2", "--N", "1", "--epochs", "1", *extra]  # fmt: skip
+    """The train command; an option in ``extra`` replaces its default here (the command
+    refuses an option given twice)."""
+    default = {"--dataset": dataset, "--data-root": str(root), "--db": str(db),
+               "--device": "cpu", "--C": "2", "--N": "1", "--epochs": "1"}  # fmt: skip
+    kept = [w for option, value in default.items() if option not in extra for w in (option, value)]
+    return ["train", ARCH, *kept, *extra]
 
 
 def _one_line_exit_2(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
