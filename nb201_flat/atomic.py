@@ -381,7 +381,10 @@ def _move_files(stage: Path, folder: Path) -> None:
             if dst.is_symlink() or dst.is_file():
                 previous = aside / str(len(moved))
                 _link_one(dst, previous)
-            os.replace(src, dst)
+            try:
+                os.replace(src, dst)
+            except OSError as exc:  # named by the file refused, not by the folder
+                raise _write_error(dst, exc) from None
             moved.append((dst, previous))
     except BaseException:
         for dst, previous in reversed(moved):

@@ -121,8 +121,10 @@ def test_a_rename_that_fails_rolls_back(out: Path, monkeypatch: pytest.MonkeyPat
             (stage / name).write_bytes(b"run2")
         monkeypatch.setattr(atomic.os, "replace", refuses_b)  # from the renames on
 
-    with pytest.raises(TableFileError, match="Input/output error"):
+    with pytest.raises(TableFileError) as exc:
         write_run(out, produce)
+    # the file refused, not the folder ("could not write out (Input/output error)")
+    assert str(exc.value).startswith(f"could not write {out / 'b.csv'} (Input/output error)")
     monkeypatch.undo()
     # in name order: 0-new.csv and a.csv renamed, b.csv refused, a.csv put back
     assert renamed == ["0-new.csv", "a.csv", "b.csv", "a.csv"]

@@ -15,8 +15,9 @@ vector, the fast path the search layer uses.
 Missing values (NaN) follow an explicit ``nan_policy``:
 
 - ``"omit"`` (default): NaN members are skipped; ``n`` counts the members used; a row with no
-  measured member gets NaN aggregates, and a row with one gets a NaN ``std``. An architecture whose own value is NaN keeps its
-  neighbourhood aggregates but gets NaN ``value``, ``sharpness`` and ``share_within_delta``.
+  measured member gets NaN aggregates, and a row with one gets a NaN ``std``. An architecture
+  whose own value is NaN keeps its neighbourhood aggregates but gets NaN ``value``,
+  ``sharpness`` and ``share_within_delta``.
 - ``"propagate"``: any NaN member makes that row's aggregates NaN.
 - ``"raise"``: any NaN in ``values`` raises :class:`MissingValueError`.
 

@@ -235,7 +235,7 @@ class ReproduceConfig:
                         f"{', '.join(map(str, self.search_epochs))} are one protocol on this "
                         f"table ({p.name} searches {p.search}, whatever the epochs)",
                         (
-                            "give one search epochs (",
+                            "give one search epoch (",
                             Param("search_epochs", (p.search.epochs,)),
                             ")",
                         ),

@@ -193,7 +193,7 @@ class TrainJob:
         object.__setattr__(self, "n", n)
         dataset_info(self.dataset)
         _ = self.train_mode  # an unknown mode or a contradicting override fails here
-        check_eval_every(self.eval_every)
+        check_eval_every(self.eval_every, self.recipe.epochs)  # as the command's --eval-every
         # stored as checked: 2.0 threads would reach torch as a float
         object.__setattr__(self, "threads", check_thread_count(self.threads))
 

@@ -215,6 +215,6 @@ def test_cli_reproduce_marks_optimistic_rows(
     assert main(both) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: the grid's fixed-n protocols at search epochs 12, 200 are one")
-    assert err.endswith("; give one search epochs (--search-epochs 200)"), err
+    assert err.endswith("; give one search epoch (--search-epochs 200)"), err
     with pytest.raises(ProtocolError, match=r"\(search_epochs=\(200,\)\)$"):
         ReproduceConfig.quick(protocols=("fixed-n",), search_epochs=(12, 200)).protocol_list(table)

@@ -12,7 +12,7 @@ import pytest
 from train_helpers import write_tiny_cifar10, write_tiny_imagenet16
 
 from nb201_flat.cli import main
-from nb201_flat.errors import CheckpointMismatchError, ExecutorSpecError
+from nb201_flat.errors import ArgumentError, CheckpointMismatchError, ExecutorSpecError
 from nb201_flat.train.executors import DaskExecutor, SlurmExecutor, executor_from_spec
 from nb201_flat.train.jobs import make_jobs
 
@@ -164,3 +164,12 @@ def test_a_stored_run_of_other_data_names_db_path(tmp_path: Path) -> None:
     assert "--" not in res.error
     flags = res.error_spelled(lambda p: "--db" if p.name == "db_path" else None)
     assert flags is not None and flags.endswith("into a --db of its own")
+
+
+def test_an_interval_longer_than_the_schedule_names_eval_every(tmp_path: Path) -> None:
+    # the command refused --eval-every 10 with --epochs 5, the library's jobs took it
+    with pytest.raises(ArgumentError) as exc:
+        make_jobs([ARCH], dataset="cifar10", epochs=5, seeds=[1], eval_every=10, data_root=tmp_path,
+                  db_path=tmp_path / "r.sqlite", c=2, n=1, device="cpu")  # fmt: skip
+    assert str(exc.value).startswith("eval_every 10 is longer than the schedule (epochs=5)")
+    assert "give eval_every=5" in str(exc.value)
