@@ -29,14 +29,21 @@ Examples
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Mapping
+import logging
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from nb201_flat.errors import ArgumentError, Param
 from nb201_flat.space import Arch, Space
+
+if TYPE_CHECKING:
+    from nb201_flat.train.results_db import ResultsDB
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,11 +206,14 @@ def record_constant_output(job: Any) -> bool:
     ----------
     job
         The :class:`~nb201_flat.train.jobs.TrainJob` of a disconnected cell.
+
+    Raises
+    ------
+    RunLockedError
+        Another live process holds the run's lock (trains the cell).
     """
     from nb201_flat.space import Space
     from nb201_flat.train.data import dataset_info
-    from nb201_flat.train.jobs import discard_if_damaged
-    from nb201_flat.train.results_db import ResultsDB
 
     probe = Space(("none", "skip_connect"), job.n_nodes)
     codes = [0 if op == "none" else 1 for op in job.ops]
@@ -212,14 +222,10 @@ def record_constant_output(job: Any) -> bool:
     info = dataset_info(job.dataset)
     chance = 100.0 / info.num_classes
     rows = {s: (float("nan"), chance, float("nan")) for s in ("train", *info.splits)}
-    db = ResultsDB(job.db_path)
-    try:  # a run of the cell trained (--train-disconnected) is kept
-        discard_if_damaged(job, db)  # recorded anew, as a damaged run is trained again
+    with _recording(job) as db:  # a run of the cell trained (--train-disconnected) is kept
         return db.mark_run(
             job.key, job.index, CONSTANT_STATUS, train_time_s=None, final_rows=rows, keep_done=True
         )
-    finally:
-        db.close()
 
 
 ISOMORPHIC_STATUS = "isomorphic"
@@ -240,16 +246,54 @@ def record_isomorphic(job: Any, representative: Any) -> bool:
     job, representative
         The :class:`~nb201_flat.train.jobs.TrainJob` of the cell and that of the trained cell
         (the same key but for the arch).
-    """
-    from nb201_flat.train.jobs import discard_if_damaged
-    from nb201_flat.train.results_db import ResultsDB
 
-    db = ResultsDB(job.db_path)
-    try:
-        discard_if_damaged(job, db)  # recorded anew, as a damaged run is trained again
+    Raises
+    ------
+    RunLockedError
+        Another live process holds the run's lock (trains the cell).
+    """
+    with _recording(job) as db:
         return db.mark_run(
             job.key, job.index, ISOMORPHIC_STATUS, isomorphic_to=representative.arch,
             keep_done=True,
         )  # fmt: skip
-    finally:
-        db.close()
+
+
+@contextmanager
+def _recording(job: Any) -> Iterator[ResultsDB]:
+    """``job``'s results database, to record its run without training, under the run's lock
+    (:func:`~nb201_flat.train.runlock.run_lock`, as training holds it): no process trains the
+    run meanwhile, and with ``retrain_damaged`` a damaged run is deleted
+    (:func:`_discard_if_damaged`) and recorded anew with no writer of the run in between."""
+    from nb201_flat.train.results_db import ResultsDB
+    from nb201_flat.train.runlock import run_lock
+
+    with run_lock(job.checkpoint_folder, job.name):
+        db = ResultsDB(job.db_path)
+        try:
+            _discard_if_damaged(job, db)
+            yield db
+        finally:
+            db.close()
+
+
+def _discard_if_damaged(job: Any, db: ResultsDB) -> None:
+    """:func:`~nb201_flat.train.jobs.discard_if_damaged` for a run recorded without training:
+    the same deletion, rows and checkpoints (a later ``train_disconnected`` run must not
+    resume from a damaged run's), its warning saying the run is recorded, not trained."""
+    if not job.retrain_damaged:
+        return
+    why = db.discard_damaged(job.key)
+    if why is None:
+        return
+    from nb201_flat.train.checkpoint import Checkpointer
+
+    Checkpointer(job.checkpoint_folder).discard_after(0)
+    log.warning(
+        "%s: run %s in %s %s; its rows and checkpoints deleted, recorded again without "
+        "training (retrain_damaged)",
+        job.name,
+        tuple(job.key),
+        job.db_path,
+        why,
+    )

@@ -42,19 +42,19 @@ status, a stand-in or a digest decides what is imported or skipped (those two,
 finished run is skipped only whole). A run the user trained cannot be downloaded again: the
 refusal names ``retrain_damaged`` (``train --retrain-damaged``), with which training deletes
 that run's rows from every table in one transaction (:meth:`ResultsDB.discard_damaged`) and
-trains it again; its damaged values are never checksummed anew. The
-checksum is a column of the row it covers (``checksum``), not a side table: a flipped key field
-then fails the check rather than unlinking the row from its checksum. Those columns are schema
-2: a writer opening a schema-1 file adds them (``ALTER TABLE``, one transaction) and marks the
-file 2, so an older version refuses the file by its version rather than failing at its first
-positional insert (a schema-2 file written before ``runs`` and the side tables had theirs gets
-them the same way). The rows already there keep a NULL checksum: they are read, unverified,
-with one warning per file (a cell of another type than its column's, which no writer here
-stores, is refused as damage). Every row written since carries one (no older writer can add rows
-to a schema-2 file), and no checksum can be recovered for the old rows; refusing them would
-leave every database trained before this change unreadable. A writer that rewrites a run's
-row (:meth:`ResultsDB.write_epoch` keeps its sizes) checks it first, and writes a row that
-fails anew rather than checksumming its damaged values.
+trains it again (a finished run is then checked at every epoch before it is skipped); its
+damaged values are never checksummed anew. The checksum is a column of the row it covers
+(``checksum``), not a side table: a flipped key field then fails the check rather than unlinking
+the row from its checksum. Those columns are schema 2: a writer opening a schema-1 file adds them
+(``ALTER TABLE``, one transaction) and marks the file 2, so an older version refuses the file by
+its version rather than failing at its first positional insert (a schema-2 file written before
+``runs`` and the side tables had theirs gets them the same way). The rows already there keep a NULL
+checksum: they are read, unverified, with one warning per file (a cell of another type than its
+column's, which no writer here stores, is refused as damage). Every row written since carries one
+(no older writer can add rows to a schema-2 file), and no checksum can be recovered for the old
+rows; refusing them would leave every database trained before this change unreadable. A writer that
+rewrites a run's row (:meth:`ResultsDB.write_epoch` keeps its sizes) checks it first, and writes a
+row that fails anew rather than checksumming its damaged values.
 
 Examples
 --------
@@ -509,20 +509,34 @@ class ResultsDB:
         skips what is done. A damaged run is refused, unless it is in ``retrain`` (the keys
         of its runs to train again when damaged, ``retrain_damaged``): then it counts as not
         done, and its job deletes it (:meth:`discard_damaged`, under the run's lock) and
-        trains it (``damaged``, a dict: those runs are added to it, with why). A damaged run
+        trains it (``damaged``, a dict: those runs are added to it, with why). A finished
+        run in ``retrain`` is checked whole, every epoch as :meth:`discard_damaged` checks
+        it (an import refuses a damaged epoch of any): the others, only as
+        :meth:`done_keys` checks them (one pass, final epochs). A damaged run
         outside ``retrain`` is refused: it is not the campaign's to delete, and a damaged
         digest cannot say which data the file holds."""
-        found: Damaged | None = {} if retrain else None
+        found: Damaged = {}
+        collect = found if retrain else None  # without runs to retrain, damage is refused
+        wanted = {tuple(k) for k in retrain}
         conn = self._connect()
         with _read_transaction(conn):
-            keys = self.done_keys(damaged=found)
-            digests = self.data_digests(damaged=found)
-        wanted = {tuple(k) for k in retrain}
-        for run, why in (found or {}).items():
+            keys = self.done_keys(damaged=collect)
+            digests = self.data_digests(damaged=collect)
+            # the skip reads only final epochs; a finished run to retrain is checked whole,
+            # as its job's discard_damaged checks it (an import refuses damage at any epoch,
+            # naming retrain_damaged: such a run must not be skipped). Only those runs: the
+            # skip of a campaign without retrain_damaged stays one pass over final epochs
+            for key in sorted(keys & wanted):
+                for run, why in _run_damage(conn, self.path, key).items():
+                    found.setdefault(run, why)
+        for run, why in found.items():
             if run not in wanted:
                 raise ResultsDBError(*damaged_parts(self.path, run, why))
+        if found:  # runs found damaged whole: not done, their digests left out
+            keys = {k for k in keys if k not in found}
+            digests = {k: d for k, d in digests.items() if k not in found}
         if damaged is not None:
-            damaged.update(found or {})
+            damaged.update(found)
         return keys, digests
 
     def _runs(self, damaged: Damaged | None) -> dict[Key, tuple[Any, ...]]:
@@ -551,25 +565,8 @@ class ResultsDB:
         The check and the deletion are one transaction: no row of the run is written in
         between, and no other run's rows are touched. Every epoch row of the run is checked,
         not only the final ones training reads: a run trained again should import whole."""
-        found: Damaged = {}
         with self._write() as conn:
-            for table in _CHECKED:
-                alias = "e" if table == "epochs" else "t"
-                where = " AND ".join(f"{alias}.{c} = ?" for c in _RUN_KEY.split(", "))
-                verified_rows(
-                    conn,
-                    self.path,
-                    table,
-                    where,
-                    tuple(key),
-                    collect=False,
-                    alias=alias,
-                    damaged=found,
-                )
-            one = " AND ".join(f"{{0}}{c} = ?" for c in _RUN_KEY.split(", "))
-            unservable = _unservable_run(conn, one.format, tuple(key))
-            if unservable is not None:  # what an import refuses, naming the run, too
-                found.setdefault(*unservable)
+            found = _run_damage(conn, self.path, key)
             if not found:
                 return None
             for table in _CHECKED:
@@ -1106,6 +1103,24 @@ def _unservable_run(
         if row is not None:
             return tuple(row[:5]), why(row)
     return None
+
+
+def _run_damage(conn: sqlite3.Connection, path: Path, key: Sequence[object]) -> Damaged:
+    """Why the run ``key`` is damaged (:meth:`ResultsDB.discard_damaged`: every row of it in
+    every table checked, then what an import refuses by its rows, :func:`_unservable_run`),
+    by its key as stored; ``{}`` when it is intact (or has no rows)."""
+    found: Damaged = {}
+    for table in _CHECKED:
+        alias = "e" if table == "epochs" else "t"
+        where = " AND ".join(f"{alias}.{c} = ?" for c in _RUN_KEY.split(", "))
+        verified_rows(
+            conn, path, table, where, tuple(key), collect=False, alias=alias, damaged=found
+        )
+    one = " AND ".join(f"{{0}}{c} = ?" for c in _RUN_KEY.split(", "))
+    unservable = _unservable_run(conn, one.format, tuple(key))
+    if unservable is not None:  # what an import refuses, naming the run, too
+        found.setdefault(*unservable)
+    return found
 
 
 def _checked_frame(

@@ -251,3 +251,69 @@ def test_isomorphic_cells_recorded_and_imported_with_their_stand_in(
     assert read_results_db(db).meta["isomorphic_to"] == []
     assert run_cli(argv[:-1]) == 0  # the text form too
     assert "isomorphic to" not in capsys.readouterr().out
+
+
+def _constant_job(tmp_path: Path, **kw: object) -> object:
+    """The job of NB201's all-``none`` cell (disconnected), its --db in ``tmp_path``."""
+    from nb201_flat.train.jobs import make_jobs
+
+    zero = NB201.from_ops(["none"] * 6).index
+    (job,) = make_jobs([zero], dataset="cifar10", epochs=1, seeds=[1], data_root=tmp_path,
+                       db_path=tmp_path / "r.sqlite", **kw)  # type: ignore[arg-type]  # fmt: skip
+    return job
+
+
+def test_a_record_without_training_takes_the_runs_lock(tmp_path: Path) -> None:
+    # as training holds it: no process trains the run while it is deleted and recorded
+    from nb201_flat.errors import RunLockedError
+    from nb201_flat.train.campaign import record_constant_output, record_isomorphic
+    from nb201_flat.train.runlock import run_lock
+
+    job = _constant_job(tmp_path)
+    with run_lock(job.checkpoint_folder, job.name):  # type: ignore[attr-defined]
+        with pytest.raises(RunLockedError, match="is being trained by pid"):
+            record_constant_output(job)
+        with pytest.raises(RunLockedError, match="is being trained by pid"):
+            record_isomorphic(job, job)
+    assert not (tmp_path / "r.sqlite").exists() or not _statuses(tmp_path / "r.sqlite")
+    assert record_constant_output(job)  # the lock released: recorded
+    assert _statuses(tmp_path / "r.sqlite") == ["constant"]
+
+
+def _statuses(path: Path) -> list[str]:
+    import sqlite3
+
+    con = sqlite3.connect(path)
+    rows = [str(r[0]) for r in con.execute("SELECT status FROM runs")]
+    con.close()
+    return rows
+
+
+def test_a_damaged_record_is_recorded_again_and_the_warning_says_so(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+    import sqlite3
+    from dataclasses import replace
+
+    from nb201_flat.errors import ResultsDBError
+    from nb201_flat.train.campaign import record_constant_output
+    from nb201_flat.train.results_db import ResultsDB
+
+    job = _constant_job(tmp_path)
+    assert record_constant_output(job)
+    con = sqlite3.connect(tmp_path / "r.sqlite")
+    with con:
+        assert con.execute("UPDATE epochs SET accuracy = 99.0").rowcount >= 1
+    con.close()
+    with pytest.raises(ResultsDBError, match="retrain_damaged=True"):
+        ResultsDB(tmp_path / "r.sqlite").finished_runs()
+    with caplog.at_level(logging.WARNING):
+        assert record_constant_output(replace(job, retrain_damaged=True))  # type: ignore[type-var]
+    (said,) = [r.getMessage() for r in caplog.records if "retrain_damaged" in r.getMessage()]
+    # recorded at chance, not trained: the warning must not say it was trained
+    assert "recorded again without training" in said and "trained again" not in said, said
+    assert "do not match the checksum" in said
+    db = ResultsDB(tmp_path / "r.sqlite")
+    assert db.status(job.key) == "constant" and db.finished_runs() == (set(), {})  # type: ignore[attr-defined]
+    db.close()

@@ -347,3 +347,70 @@ def test_a_damaged_record_of_a_cell_answered_without_training_is_recorded_again(
     assert "--retrain-damaged" in err
     assert main([*argv, "--retrain-damaged"]) == 0, capsys.readouterr().err
     assert read_results_db(db).meta["isomorphic_to"] == before
+
+
+# -- damage before the final epoch ------------------------------------------------------------
+
+
+def _two_epochs(path: Path) -> tuple[object, ...]:
+    """KEY2 (KEY on a two-epoch schedule) done, both epochs stored; returns KEY2."""
+    key = (*KEY[:3], 2, KEY[4])
+    db = ResultsDB(path)
+    data = SimpleNamespace(digest=DIGEST, official=True)
+    for epoch in (1, 2):
+        db.write_epoch(key, 11472, epoch, {"train": (2.3, 12.5, 1.5), "ori-test": (2.3, 50.0 + epoch, 0.2)})  # fmt: skip
+    db.mark_run(key, 11472, "done", params_mb=0.5, flops_m=7, train_time_s=1.5,
+                trained_as="single", data=data)  # type: ignore[arg-type]  # fmt: skip
+    db.close()
+    return key
+
+
+@pytest.mark.parametrize(
+    ("change", "why"),
+    [
+        ("UPDATE epochs SET accuracy = 99.0 WHERE epoch = 1", "at epoch 1 on split"),
+        # what an import refuses by its rows: an epoch outside the schedule (an old row)
+        (
+            "INSERT INTO epochs SELECT space, arch, arch_index, dataset, split, schedule, seed, "
+            "3, loss, accuracy, time_s, NULL FROM epochs WHERE epoch = 2",
+            "epoch 3 outside",
+        ),
+    ],
+)
+def test_a_run_to_retrain_damaged_before_its_final_epoch_is_not_done(
+    tmp_path: Path, change: str, why: str
+) -> None:
+    path = tmp_path / "r.sqlite"
+    key = _two_epochs(path)
+    _edit(path, change)
+    db = ResultsDB(path)
+    # the skip of a campaign without retrain_damaged reads final epochs only (one pass)
+    assert db.finished_runs() == ({key}, {key: DIGEST})
+    # with it, the run is checked whole, as its job's discard_damaged checks it: before,
+    # it was skipped while load_curves refused it naming retrain_damaged
+    damaged: rdb.Damaged = {}
+    assert db.finished_runs([key], damaged=damaged) == (set(), {})
+    assert list(damaged) == [key] and why in damaged[key]
+    assert why in str(db.discard_damaged(key))
+    db.close()
+
+
+def test_train_retrains_a_finished_run_damaged_before_its_final_epoch(
+    trained: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data, db = _copy(trained, tmp_path)
+    capsys.readouterr()
+    numbers = _numbers(db, ARCH)
+    _edit(db, f"UPDATE epochs SET accuracy = 50.0 WHERE arch = '{ARCH}' AND epoch = 1")
+    with pytest.raises(ResultsDBError, match="at epoch 1 .*retrain_damaged=True"):
+        rdb.load_curves(db)
+    assert main(_argv(data, db, "--retrain-damaged")) == 0, capsys.readouterr().err
+    out = json.loads(capsys.readouterr().out)
+    # before: skipped (only its final epoch was read), and load_curves still refused it
+    assert {r["arch"]: r["status"] for r in out["runs"]} == {
+        ARCH: "done",
+        str(NB201.resolve(8)): "skipped",
+    }
+    assert _numbers(db, ARCH) == numbers
+    curves = rdb.load_curves(db)
+    assert sorted(set(curves["epoch"])) == [1, 2] and ARCH in set(curves["arch"])
