@@ -264,36 +264,16 @@ def _recording(job: Any) -> Iterator[ResultsDB]:
     """``job``'s results database, to record its run without training, under the run's lock
     (:func:`~nb201_flat.train.runlock.run_lock`, as training holds it): no process trains the
     run meanwhile, and with ``retrain_damaged`` a damaged run is deleted
-    (:func:`_discard_if_damaged`) and recorded anew with no writer of the run in between."""
+    (:func:`~nb201_flat.train.jobs.discard_if_damaged`) and recorded anew with no writer of
+    the run in between."""
+    from nb201_flat.train.jobs import discard_if_damaged
     from nb201_flat.train.results_db import ResultsDB
     from nb201_flat.train.runlock import run_lock
 
     with run_lock(job.checkpoint_folder, job.name):
         db = ResultsDB(job.db_path)
         try:
-            _discard_if_damaged(job, db)
+            discard_if_damaged(job, db, then="recorded again without training")
             yield db
         finally:
             db.close()
-
-
-def _discard_if_damaged(job: Any, db: ResultsDB) -> None:
-    """:func:`~nb201_flat.train.jobs.discard_if_damaged` for a run recorded without training:
-    the same deletion, rows and checkpoints (a later ``train_disconnected`` run must not
-    resume from a damaged run's), its warning saying the run is recorded, not trained."""
-    if not job.retrain_damaged:
-        return
-    why = db.discard_damaged(job.key)
-    if why is None:
-        return
-    from nb201_flat.train.checkpoint import Checkpointer
-
-    Checkpointer(job.checkpoint_folder).discard_after(0)
-    log.warning(
-        "%s: run %s in %s %s; its rows and checkpoints deleted, recorded again without "
-        "training (retrain_damaged)",
-        job.name,
-        tuple(job.key),
-        job.db_path,
-        why,
-    )

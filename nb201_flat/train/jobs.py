@@ -291,12 +291,13 @@ def check_stored_data(job: TrainJob, stored: str | None) -> None:
         )
 
 
-def discard_if_damaged(job: TrainJob, db: ResultsDB) -> None:
+def discard_if_damaged(job: TrainJob, db: ResultsDB, *, then: str = "trained again") -> None:
     """With :attr:`~TrainJob.retrain_damaged`, delete ``job``'s run from ``db`` when any of
     its rows is damaged (:meth:`~.results_db.ResultsDB.discard_damaged`), and its
     checkpoints, so that it trains again from its first epoch (a resume would leave the
     deleted epochs out of its curves, or, from a finished run's last checkpoint, mark it done
-    without its numbers). The caller holds the run's lock (:mod:`.runlock`)."""
+    without its numbers). The caller holds the run's lock (:mod:`.runlock`). ``then``: what
+    the warning says happens to the run next (a cell recorded without training says so)."""
     if not job.retrain_damaged:
         return
     why = db.discard_damaged(job.key)
@@ -306,11 +307,12 @@ def discard_if_damaged(job: TrainJob, db: ResultsDB) -> None:
 
     Checkpointer(job.checkpoint_folder).discard_after(0)
     log.warning(
-        "%s: run %s in %s %s; its rows and checkpoints deleted, trained again (retrain_damaged)",
+        "%s: run %s in %s %s; its rows and checkpoints deleted, %s (retrain_damaged)",
         job.name,
         tuple(job.key),
         job.db_path,
         why,
+        then,
     )
 
 
