@@ -80,34 +80,29 @@ def _given_once(
     raise argparse.ArgumentError(None, f"{name} given twice ({first}, {shown}); {fix}")
 
 
-class _StoreOnce(argparse._StoreAction):
+class _Once(argparse.Action):
+    """An action refusing its option's second occurrence (:func:`_given_once`), mixed in
+    before the action it wraps."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        _given_once(self, namespace, values, option_string)
+        super().__call__(parser, namespace, values, option_string)
+
+
+class _StoreOnce(_Once, argparse._StoreAction):
     """argparse's ``store`` (an option's default action) that refuses being given twice; the
     options meant to collect values say so with ``append`` or ``extend`` (``--arch``,
     ``--only``)."""
 
-    def __call__(
-        self,
-        parser: argparse.ArgumentParser,
-        namespace: argparse.Namespace,
-        values: Any,
-        option_string: str | None = None,
-    ) -> None:
-        _given_once(self, namespace, values, option_string)
-        super().__call__(parser, namespace, values, option_string)
 
-
-class _BooleanOnce(argparse.BooleanOptionalAction):
+class _BooleanOnce(_Once, argparse.BooleanOptionalAction):
     """``--compile`` / ``--no-compile``, refusing both or either twice (the last one won)."""
-
-    def __call__(
-        self,
-        parser: argparse.ArgumentParser,
-        namespace: argparse.Namespace,
-        values: Any,
-        option_string: str | None = None,
-    ) -> None:
-        _given_once(self, namespace, values, option_string)
-        super().__call__(parser, namespace, values, option_string)
 
 
 #: the actions an option may take a value by without being refused when repeated: those that

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from train_helpers import TOY_OPS, one_isomorphic_class
 
 from nb201_flat.errors import ArgumentError
 from nb201_flat.space import NB201, NB201_OPS, Space
@@ -206,13 +207,8 @@ def test_isomorphic_cells_recorded_and_imported_with_their_stand_in(
     from nb201_flat.importers.results_db import read_results_db
     from nb201_flat.train.results_db import ResultsDB
 
-    ops = ["none", "skip_connect", "nor_conv_1x1"]
-    space = Space(ops, 4)
-    centre = space.from_ops(
-        ["nor_conv_1x1", "none", "skip_connect", "none", "none", "nor_conv_1x1"]
-    )
-    plan = plan_campaign(space, neighbours_of=centre, radius=1, unique_isomorphism=True)
-    ((member, rep),) = plan.representative.items()  # one class with two members here
+    ops = list(TOY_OPS)
+    space, _, centre, member, rep = one_isomorphic_class()
     db = tmp_path / "r.sqlite"
     argv = ["train", "--neighbours-of", str(centre), "--radius", "1", "--unique-isomorphism",
             "--ops", *ops, "--dataset", "cifar10", "--epochs", "1", "--seeds", "1", "2",

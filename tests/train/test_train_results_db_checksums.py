@@ -16,7 +16,7 @@ from types import SimpleNamespace
 
 import pandas as pd
 import pytest
-from train_helpers import SCHEMA_1_TABLES
+from train_helpers import SCHEMA_1_TABLES, TOY_OPS, one_isomorphic_class
 
 from nb201_flat.cli import main
 from nb201_flat.errors import ResultsDBError
@@ -366,17 +366,10 @@ def test_a_trained_campaign_writes_verifiable_rows_and_a_changed_stand_in_is_ref
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     pytest.importorskip("torch")
-    from nb201_flat.space import Space
-    from nb201_flat.train.campaign import plan_campaign
 
     monkeypatch.setattr(rdb, "_LEGACY_WARNED", set())
-    ops = ["none", "skip_connect", "nor_conv_1x1"]
-    space = Space(ops, 4)
-    centre = space.from_ops(
-        ["nor_conv_1x1", "none", "skip_connect", "none", "none", "nor_conv_1x1"]
-    )
-    plan = plan_campaign(space, neighbours_of=centre, radius=1, unique_isomorphism=True)
-    ((member, rep),) = plan.representative.items()
+    ops = list(TOY_OPS)
+    space, plan, centre, member, rep = one_isomorphic_class()
     db = tmp_path / "r.sqlite"
     argv = ["train", "--neighbours-of", str(centre), "--radius", "1", "--unique-isomorphism",
             "--ops", *ops, "--dataset", "cifar10", "--epochs", "1", "--seeds", "1",

@@ -16,7 +16,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from train_helpers import write_tiny_cifar10
+from train_helpers import TOY_OPS, one_isomorphic_class, write_tiny_cifar10
 
 from nb201_flat.cli import main
 from nb201_flat.errors import ResultsDBError
@@ -319,16 +319,9 @@ def test_a_damaged_record_of_a_cell_answered_without_training_is_recorded_again(
     # --unique-isomorphism records a member isomorphic to its representative: a damaged
     # record is this command's too, written anew (its rows deleted first) with the flag
     pytest.importorskip("torch")
-    from nb201_flat.space import Space
-    from nb201_flat.train.campaign import plan_campaign
 
-    ops = ["none", "skip_connect", "nor_conv_1x1"]
-    space = Space(ops, 4)
-    centre = space.from_ops(
-        ["nor_conv_1x1", "none", "skip_connect", "none", "none", "nor_conv_1x1"]
-    )
-    plan = plan_campaign(space, neighbours_of=centre, radius=1, unique_isomorphism=True)
-    ((member, rep),) = plan.representative.items()
+    ops = list(TOY_OPS)
+    space, plan, centre, member, rep = one_isomorphic_class()
     data = write_tiny_cifar10(tmp_path / "data")
     db = tmp_path / "r.sqlite"
     argv = ["train", "--neighbours-of", str(centre), "--radius", "1", "--unique-isomorphism",

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from nb201_flat.space import Space
+from nb201_flat.train.campaign import CampaignPlan, plan_campaign
 from nb201_flat.train.data import write_batch
 
 SCHEMA_1_TABLES = """
@@ -145,3 +147,20 @@ def fake_srun(folder: Path) -> str:
     srun.write_text("#!/bin/sh\n")
     srun.chmod(0o755)
     return str(folder)
+
+
+#: the ops of :func:`one_isomorphic_class`'s space
+TOY_OPS = ("none", "skip_connect", "nor_conv_1x1")
+
+
+def one_isomorphic_class() -> tuple[Space, CampaignPlan, int, int, int]:
+    """``(space, plan, centre, member, representative)``: the radius-1 neighbourhood of
+    ``centre``, a cell of a 3-op, 4-node space, holds one isomorphism class of two cells
+    (``--unique-isomorphism`` trains the representative and records the member)."""
+    space = Space(TOY_OPS, 4)
+    centre = space.from_ops(
+        ["nor_conv_1x1", "none", "skip_connect", "none", "none", "nor_conv_1x1"]
+    )
+    plan = plan_campaign(space, neighbours_of=centre, radius=1, unique_isomorphism=True)
+    ((member, rep),) = plan.representative.items()
+    return space, plan, centre, member, rep
