@@ -3,6 +3,8 @@ import path of the test files directly in it and of those in its packages)."""
 
 from __future__ import annotations
 
+import signal
+
 import pytest
 
 from nb201_flat.cli import main
@@ -23,3 +25,10 @@ def one_line_exit_2(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), err
     return lines[0]
+
+
+def as_at_a_terminal() -> None:
+    """``preexec_fn`` of a command a test interrupts with SIGINT: Ctrl-C's default handling,
+    as a shell at a terminal starts it. A test run in the background by a shell without job
+    control inherits SIGINT ignored, and so would the command: Ctrl-C would do nothing."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

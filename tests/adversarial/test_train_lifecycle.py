@@ -18,6 +18,8 @@ import pytest
 
 pytest.importorskip("torch")
 
+from cli_helpers import as_at_a_terminal
+
 from nb201_flat.errors import RunLockedError
 from nb201_flat.train.data import write_batch
 from nb201_flat.train.executors import LocalExecutor
@@ -133,7 +135,7 @@ def test_ctrl_c_stops_train_and_its_workers_at_once(
     db = tmp_path / "r.sqlite"
     proc = subprocess.Popen(
         _argv(data_root, db, "local"), env=_env(), text=True, start_new_session=True,
-        stderr=subprocess.PIPE,
+        stderr=subprocess.PIPE, preexec_fn=as_at_a_terminal,
     )  # fmt: skip
     group.append(proc.pid)
     _wait_for_epoch(proc, db)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from cli_helpers import one_line_exit_2
+from cli_helpers import as_at_a_terminal, one_line_exit_2
 
 from nb201_flat.cli import main
 from nb201_flat.errors import ArgumentError, InvalidArchError
@@ -242,7 +242,13 @@ def test_ctrl_c_with_two_jobs_exits_130_at_once(table_path: Path) -> None:
     ]
     if not Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").exists():
         pytest.skip("needs Linux's /proc/PID/task/PID/children to see the workers start")
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=as_at_a_terminal,
+    )
     try:
         # once its workers exist (imports done, work handed out), not after a fixed wait: the
         # whole search takes a few seconds on a quick machine
