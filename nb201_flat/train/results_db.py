@@ -485,7 +485,7 @@ class ResultsDB:
         ``runs``, of the side tables and of the final epochs are checked
         (:func:`verified_rows`): a damaged run is refused, or with ``damaged`` (a dict) added
         to it (key: why) and left out."""
-        return {k for k, row in self._runs(damaged).items() if row[6] == "done"}
+        return _done(self._runs(damaged)[0])
 
     def data_digest(self, key: Sequence[object]) -> str | None:
         """The data digest the run was recorded with (``None``: unrecorded)."""
@@ -496,11 +496,7 @@ class ResultsDB:
         """The data digest of every run that recorded one (one query; ``{}`` for a file
         written before digests were), checked as :meth:`done_keys` checks (``damaged``: as
         there). A digest whose run is gone from ``runs`` describes no run and is left out."""
-        conn = self._connect()
-        with _read_transaction(conn):  # the tables as of one moment
-            runs = self._runs(damaged)
-            data = verified_rows(conn, self.path, "run_data", damaged=damaged)
-        return {_as_key(r[:5]): str(r[5]) for r in data if _as_key(r[:5]) in runs}
+        return self._runs(damaged)[1]
 
     def finished_runs(
         self, retrain: Collection[Sequence[object]] = (), *, damaged: Damaged | None = None
@@ -520,8 +516,8 @@ class ResultsDB:
         wanted = {tuple(k) for k in retrain}
         conn = self._connect()
         with _read_transaction(conn):
-            keys = self.done_keys(damaged=collect)
-            digests = self.data_digests(damaged=collect)
+            runs, digests = self._runs(collect)  # one pass for both
+            keys = _done(runs)
             # the skip reads only final epochs; a finished run to retrain is checked whole,
             # as its job's discard_damaged checks it (an import refuses damage at any epoch,
             # naming retrain_damaged: such a run must not be skipped). Only those runs: the
@@ -539,21 +535,28 @@ class ResultsDB:
             damaged.update(found)
         return keys, digests
 
-    def _runs(self, damaged: Damaged | None) -> dict[Key, tuple[Any, ...]]:
+    def _runs(self, damaged: Damaged | None) -> tuple[dict[Key, tuple[Any, ...]], dict[Key, str]]:
         """Every run's ``runs`` row once it, the run's side-table rows and its final epoch
         rows (the numbers a skipped run reports, :meth:`final_metrics`) passed their checks
-        (``damaged``: see :meth:`done_keys`), by key."""
+        (``damaged``: see :meth:`done_keys`), by key; and the data digests of those runs
+        (a digest whose run is gone from ``runs`` describes no run). One read of each row."""
         conn = self._connect()
-        with _read_transaction(conn):
+        with _read_transaction(conn):  # the tables as of one moment
             rows = verified_rows(conn, self.path, "runs", damaged=damaged)
+            data: list[tuple[Any, ...]] = []
             for table in _SIDE_TABLES:
-                verified_rows(conn, self.path, table, collect=False, damaged=damaged)
+                got = verified_rows(
+                    conn, self.path, table, collect=table == "run_data", damaged=damaged
+                )
+                data = got if table == "run_data" else data
             final = "e.epoch = e.schedule"
             verified_rows(
                 conn, self.path, "epochs", final, collect=False, alias="e", damaged=damaged
             )
         runs = {_as_key(_run_of("runs", r)): r for r in rows}
-        return {k: r for k, r in runs.items() if damaged is None or k not in damaged}
+        runs = {k: r for k, r in runs.items() if damaged is None or k not in damaged}
+        digests = {_as_key(r[:5]): str(r[5]) for r in data if _as_key(r[:5]) in runs}
+        return runs, digests
 
     def discard_damaged(self, key: Sequence[object]) -> str | None:
         """Delete the run ``key``'s rows from every table when any of them is damaged (fails
@@ -806,6 +809,11 @@ def verified_rows(
             rows,
         )
     return out
+
+
+def _done(runs: Mapping[Key, Sequence[object]]) -> set[Key]:
+    """The keys of the finished runs among ``runs`` (``runs`` rows by key)."""
+    return {k for k, row in runs.items() if row[6] == "done"}
 
 
 def _run_of(table: str, row: Sequence[object]) -> tuple[object, ...]:
