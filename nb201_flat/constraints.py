@@ -93,6 +93,7 @@ def cost_vector(table: Table, dataset: str, cost: str, *, epochs: int | None = N
         out: FloatArray = costs[column].to_numpy(dtype=np.float64)
         out.setflags(write=False)
         return out
+    have = sorted({k.metric for k in table if k.split == "model" and k.dataset == dataset})
     if cost not in COST_METRICS:  # time_s, a proxy: it is no cost, whether stored or not
         splits = sorted({k.split for k in table if k.dataset == dataset and k.metric == cost})
         where = (
@@ -101,15 +102,11 @@ def cost_vector(table: Table, dataset: str, cost: str, *, epochs: int | None = N
             if splits
             else ""
         )
-        own = sorted(  # a model metric of the user's own is a cost too
-            {k.metric for k in table if k.split == "model" and k.dataset == dataset}
-            - set(COST_METRICS)
-        )
+        own = sorted(set(have) - set(COST_METRICS))  # a model metric of the user's own is a cost
         raise ConstraintError(
             f"{cost!r} is not a cost metric{where}; give one of {', '.join(COST_METRICS)}"
             + (f" (or this table's model metric {', '.join(own)})" if own else "")
         )
-    have = sorted({k.metric for k in table if k.split == "model" and k.dataset == dataset})
     raise ConstraintError(
         f"table {table.source!r} stores no cost {cost!r} for {dataset}; it has "
         f"{', '.join(have) or 'none'}; params_mb_analytic and flops_m_analytic are always "
