@@ -107,10 +107,20 @@ def cost_vector(table: Table, dataset: str, cost: str, *, epochs: int | None = N
             f"{cost!r} is not a cost metric{where}; give one of {', '.join(COST_METRICS)}"
             + (f" (or this table's model metric {', '.join(own)})" if own else "")
         )
+    # e.g. NB201's params for cifar10-valid, not cifar10 ("it has none" left the user there):
+    # a stored cost is read for the dataset asked only, so name those that hold it
+    others = sorted({k.dataset for k in table if k.split == "model" and k.metric == cost})
+    way: tuple[str | Param, ...] = ("; give ",)
+    if others:
+        way = (f"; it stores {cost} for {', '.join(others)}: name one of those (",)
+        way += (Param("dataset"), "), or give ")
     raise ConstraintError(
-        f"table {table.source!r} stores no cost {cost!r} for {dataset}; it has "
-        f"{', '.join(have) or 'none'}; params_mb_analytic and flops_m_analytic are always "
-        "available for NB201 datasets"
+        f"table {table.source!r} stores no cost {cost!r} for {dataset} (its model metrics "
+        f"there: {', '.join(have) or 'none'})",
+        *way,
+        "an analytic cost, computed for every cell of an NB201 dataset (",
+        Param("cost", placeholder=analytic_for(cost)),
+        ")",
     )
 
 

@@ -245,8 +245,9 @@ def default_metric(table: Table) -> MetricKey:
     return (full or acc)[0]
 
 
-def servable_protocols(table: Table, epochs: int = 12) -> tuple[str, ...]:
-    """The built-in search protocols (by name) whose keys ``table`` holds at ``epochs``.
+def servable_protocols(table: Table, epochs: int | None = None) -> tuple[str, ...]:
+    """The built-in search protocols (by name) whose keys ``table`` holds at ``epochs``
+    (default 12, and fixed-n's fallback at its own: :func:`protocols_by_name`).
 
     >>> from nb201_flat.testing import synthetic_table
     >>> servable_protocols(synthetic_table())

@@ -276,9 +276,10 @@ def run_demo(table: Table, *, top: int = 5, runs: int = 200, seed: int = 0) -> D
         protocols = protocols_by_name("nb201", table)
         res = run_search(table, protocols, algorithms, runs=runs, seed=seed)
     except ProtocolError:  # e.g. the embedded default: no validation split, no time
-        # searched on the validation split at 12 epochs, else at the most the table has
+        # searched on the validation split at 12 epochs, else at the most the table has;
+        # none: its own fallback, which refuses epochs given
         valid = fixed_n_epochs(table)
-        epochs = 12 if 12 in valid or not valid else max(valid)
+        epochs = None if 12 in valid or not valid else max(valid)
         with _no_fixed_n_warning():
             protocols = protocols_by_name("fixed-n", table, n=100, epochs=epochs)
         res = run_search(table, protocols, algorithms, runs=runs, seed=seed)

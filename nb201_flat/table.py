@@ -924,17 +924,11 @@ _Run = tuple[str, int, int | None]
 """A retraining run's (dataset, schedule, seed) as ``meta["isomorphic_to"]`` records it."""
 
 
-def _stand_in_rows(
-    table: Table, rows: dict[tuple[MetricKey, int | None], npt.NDArray[np.intp]]
-) -> tuple[npt.NDArray[np.int64], dict[_Run, dict[int, int]]] | None:
-    """The stand-in cells of ``table`` as :meth:`Table.to_tidy` writes them: the constant-output
-    cells, and per run the cells copied into it with the cell each copies; None for a table
-    recording none.
-
-    ``rows`` (the cells written per vector) gains a row for a stand-in that has none, so that
-    its flag is read back: a constant-output cell in the first vector, a copy in the first
-    vector of its run.
-    """
+def copies_by_run(table: Table) -> dict[_Run, dict[int, int]]:
+    """Per retraining run (dataset, schedule, seed), the cells ``meta["isomorphic_to"]``
+    copies into it, each with the one cell it copies. The one reading of those records:
+    refuses one that is no record, and a cell given two sources in one run (a run holds one
+    cell's values; on other seeds a cell may copy others)."""
     copies: dict[_Run, dict[int, int]] = {}
     for rec in table.meta.get("isomorphic_to") or []:
         try:
@@ -951,6 +945,21 @@ def _stand_in_rows(
                 f"meta['isomorphic_to'] copies both cell {copies[run][cell]} and cell "
                 f"{source} into cell {cell} at {_run_text(run)}; keep one record"
             )
+    return copies
+
+
+def _stand_in_rows(
+    table: Table, rows: dict[tuple[MetricKey, int | None], npt.NDArray[np.intp]]
+) -> tuple[npt.NDArray[np.int64], dict[_Run, dict[int, int]]] | None:
+    """The stand-in cells of ``table`` as :meth:`Table.to_tidy` writes them: the constant-output
+    cells, and per run the cells copied into it with the cell each copies; None for a table
+    recording none.
+
+    ``rows`` (the cells written per vector) gains a row for a stand-in that has none, so that
+    its flag is read back: a constant-output cell in the first vector, a copy in the first
+    vector of its run.
+    """
+    copies = copies_by_run(table)
     try:
         cells = {int(i) for i in table.meta.get("constant_output") or ()}
     except (TypeError, ValueError):

@@ -275,6 +275,41 @@ def test_cost_lookup_and_analytic_fallback() -> None:
         cost_vector(t, "cifar10", "latency_s")
 
 
+def test_a_cost_stored_for_other_datasets_names_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # NB201 stores params for cifar10-valid, not cifar10: the refusal said "it has none", and
+    # the user did not learn that --dataset cifar10-valid serves them
+    from nb201_flat.cli import main
+
+    v = np.linspace(10, 90, NB201.size)
+    keys = [MetricKey("cifar10", "ori-test", 200), MetricKey("cifar10-valid", "ori-test", 200)]
+    data = {(k, None): v for k in keys}
+    data[(MetricKey("cifar10-valid", "model", 200, "params_mb"), None)] = v / 100
+    t = Table(NB201, data, source="t")
+    with pytest.raises(ConstraintError) as err:
+        cost_vector(t, "cifar10", "params_mb")
+    assert str(err.value) == (
+        "table 't' stores no cost 'params_mb' for cifar10 (its model metrics there: none); it "
+        "stores params_mb for cifar10-valid: name one of those (dataset), or give an analytic "
+        "cost, computed for every cell of an NB201 dataset (cost=params_mb_analytic)"
+    )
+    # stored for no dataset: the analytic costs alone
+    with pytest.raises(ConstraintError, match=r"none\); give an analytic cost.*\(cost=params_mb_"):
+        cost_vector(t, "cifar10", "latency_s")
+    path = str(save_table(t, tmp_path / "t"))
+    argv = ["constrained", "--table", path, "--split", "ori-test", "--epochs", "200"]
+    argv += ["--cost", "params_mb", "--max-cost", "1", "--dataset"]
+    assert main([*argv, "cifar10"]) == 2
+    err_line = capsys.readouterr().err
+    assert err_line.count("\n") == 1 and "stores params_mb for cifar10-valid: name one" in err_line
+    assert err_line.endswith(
+        "those (--dataset), or give an analytic cost, computed for every "
+        "cell of an NB201 dataset (--cost params_mb_analytic)\n"
+    ), err_line
+    assert main([*argv, "cifar10-valid"]) == 0
+
+
 def test_analytic_costs_follow_the_tables_network_size() -> None:
     # a table retrained at C=4, N=1 (its space key says so) must not get NB201's C=16, N=5 costs
     key = MetricKey("cifar10", "ori-test", 6)

@@ -83,3 +83,14 @@ def test_tidy_and_wide_csv_agree(real_table: Table, shared_dir: Path) -> None:
         "in16_xvalid_ep200": ("ImageNet16-120", "x-valid"),
     }.items():
         np.testing.assert_allclose(real_table.vector(ds, sp, 200), wide[col].to_numpy(), atol=1e-5)
+
+
+def test_params_are_stored_for_cifar10_valid_not_cifar10(real_table: Table) -> None:
+    # the refusal for cifar10 names the datasets that hold the stored count (it said "none")
+    from nb201_flat.constraints import ConstraintError, cost_vector
+
+    with pytest.raises(
+        ConstraintError, match=r"params_mb for ImageNet16-120, cifar10-valid, cifar100: "
+    ):
+        cost_vector(real_table, "cifar10", "params_mb")
+    assert not np.isnan(cost_vector(real_table, "cifar10-valid", "params_mb")).any()

@@ -55,7 +55,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     _add_run_args(p, runs=100)
     p.add_argument(
-        "--epochs", type=int, choices=(12, 200), default=12, help="schedule searched (default 12)"
+        "--epochs",
+        type=int,
+        choices=(12, 200),
+        default=None,
+        help="schedule searched (default 12; fixed-n on a table without a validation split "
+        "searches its 200-epoch report key, and refuses --epochs 12)",
     )
     p.add_argument(
         "--seed-policy",
@@ -309,7 +314,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     res.require_reported()
     summary = res.summary()
     notes = list(res.spelled_notes(spell(args)))
-    if timed and args.epochs != 12:
+    if timed and args.epochs not in (None, 12):
         notes.insert(0, budget_rule_note(args.epochs, given_scale, "--budget-scale"))
     searched = {p.name: str(p.search) for p in protocols}
     optimistic = {p.name: p.optimistic for p in protocols}
@@ -455,6 +460,13 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     jobs = _jobs(args)  # before the long run
     table = open_table(args)
     check_outside_table(args.out, table, "--out")
+    if args.search_epochs is not None and "fixed-n" in cfg.protocols:
+        from nb201_flat.search.protocol import fixed_n_protocols
+
+        # the grid lets fixed-n's fallback (no validation split) search its own epochs;
+        # asked for, other epochs are refused, as `search --epochs` is
+        for ep in cfg.search_epochs:
+            fixed_n_protocols(table, cfg.fixed_n, epochs=ep)
     t0 = time.perf_counter()
     result = reproduce(table, cfg, jobs=jobs, progress=args.progress or budget.progress_enabled())
     took = time.perf_counter() - t0

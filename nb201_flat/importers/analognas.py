@@ -65,6 +65,7 @@ _SCALARS = {
     "analog_accuracy": "hwt_accuracy",
 }
 _REINSTALL = "reinstall with `pip install --force-reinstall analog-nasbench==0.1.3`"
+_REPLACE = "use an unmodified copy of analog-nasbench 0.1.3's data.anb in place of this file"
 # every pickle data.anb could be (protocol 2 and later) opens with the PROTO opcode
 _PICKLE = b"\x80"
 
@@ -133,7 +134,20 @@ def data_file(*, importing: bool = False) -> Path:
     )
 
 
-def _number(obj: object, attr: str, key: object, file: Path) -> float:
+def _repair(file: Path, path: object) -> str:
+    """The way to repair a damaged ``file``: reinstall the package whose copy it is, or, for
+    a copy the user gave by ``path``, replace it (reinstalling would leave it as it is)."""
+    if path is None:
+        return _REINSTALL
+    # no package, or find_spec's ValueError on a module of its name without a spec: the
+    # file is not the package's
+    with contextlib.suppress(MissingDependencyError, ValueError):
+        if data_file().resolve() == file.resolve():  # `import analognas`: the package's own
+            return _REINSTALL
+    return _REPLACE
+
+
+def _number(obj: object, attr: str, key: object, file: Path, fix: str) -> float:
     """``obj.attr`` as a float; :class:`FormatError` when a record lacks it or it is no finite
     number (a damaged file: it failed deep inside with AttributeError or TypeError, or stored
     inf)."""
@@ -143,12 +157,11 @@ def _number(obj: object, attr: str, key: object, file: Path) -> float:
         if math.isfinite(number):
             return number
     raise FormatError(
-        f"{file}: record {shown(key, 60)} has {attr} {shown(value, 40)}, not a finite number; "
-        f"{_REINSTALL}"
+        f"{file}: record {shown(key, 60)} has {attr} {shown(value, 40)}, not a finite number; {fix}"
     )
 
 
-def _check_percent(vectors: dict[str, FloatArray], file: Path) -> None:
+def _check_percent(vectors: dict[str, FloatArray], file: Path, fix: str) -> None:
     """Refuse in one line an accuracy outside 0..100 (the importers' one rule,
     :func:`~nb201_flat.importers.tidy.accuracy_outside_range`): the package stores percentages,
     so 250 or -5 is a damaged file. The drift values are accuracies too (after drift); their
@@ -163,7 +176,7 @@ def _check_percent(vectors: dict[str, FloatArray], file: Path) -> None:
             i = int(np.flatnonzero(bad)[0])
             raise FormatError(
                 f"{file}: architecture {i}, {MetricKey('cifar10', 'ori-test', 200, metric)}: "
-                f"{vec[i]} {NOT_PERCENT}; {_REINSTALL}"
+                f"{vec[i]} {NOT_PERCENT}; {fix}"
             )
 
 
@@ -193,6 +206,7 @@ def read_analognas(path: str | os.PathLike[str] | None = None) -> Table:
             f"published {PUBLISHED_SHA256[:12]}...): the installed package is damaged or of "
             f"another version; {_REINSTALL}"
         )
+    fix = _repair(file, path)
     try:
         records = safe_load(
             io.BytesIO(raw),
@@ -205,7 +219,7 @@ def read_analognas(path: str | os.PathLike[str] | None = None) -> Table:
     except Nb201FlatError as exc:  # a damaged or foreign file
         raise FormatError(
             f"{file} is not a readable AnalogNAS-Bench data file ({exc.__class__.__name__}: "
-            f"{exc}); {_REINSTALL}"
+            f"{exc}); {fix}"
         ) from None
     if not isinstance(records, dict) or not records:
         raise FormatError(f"{file} does not hold AnalogNAS-Bench records")
@@ -221,13 +235,13 @@ def read_analognas(path: str | os.PathLike[str] | None = None) -> Table:
                 f"{file}: record key {shown(key, 60)} is no NASLib cell ({exc})"
             ) from None
         for attr, metric in _SCALARS.items():
-            vectors[metric][i] = _number(rec, attr, key, file)
+            vectors[metric][i] = _number(rec, attr, key, file, fix)
         for seconds, label in _DRIFTS.items():
             for prefix, out in (("baseline", "drift"), ("analog", "hwt_drift")):
                 drift = getattr(rec, f"{prefix}_drift_{seconds}", None)
-                vectors[f"{out}_{label}"][i] = _number(drift, "value", key, file)
-                vectors[f"{out}_{label}_std"][i] = _number(drift, "uncertainty", key, file)
-    _check_percent(vectors, file)
+                vectors[f"{out}_{label}"][i] = _number(drift, "value", key, file, fix)
+                vectors[f"{out}_{label}_std"][i] = _number(drift, "uncertainty", key, file, fix)
+    _check_percent(vectors, file, fix)
     data: dict[tuple[MetricKey, int | None], FloatArray] = {
         (MetricKey("cifar10", "ori-test", 200, n), None): v for n, v in vectors.items()
     }

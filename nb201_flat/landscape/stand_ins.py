@@ -154,7 +154,7 @@ class StandIns:
         A run copies one cell, but a cell may copy different ones on different seeds (each
         campaign trains the smallest index of a class among its own cells): its values over
         the seeds hold both measurements, so its group holds the cell and every source."""
-        from nb201_flat.table import check_table, stand_ins
+        from nb201_flat.table import check_table, copies_by_run, stand_ins
 
         # checked even for a table of none: int(1.5) read epoch 1, a list matched no record
         found = stand_ins(check_table(table))
@@ -163,12 +163,14 @@ class StandIns:
         epochs = check_int_range(Param("epochs"), epochs, 0)
         if found is None:
             return None
-        constant, copies = found
+        constant, _ = found
+        # read as to_tidy and the importers read them: two sources of a cell in one run (a
+        # hand-written meta) were joined as one measurement
         pairs = [
-            (cell, int(r["copied_from"]))
-            for cell, recs in copies.items()
-            for r in recs
-            if (r["dataset"], int(r["epochs"])) == (dataset, epochs)
+            pair
+            for (ds, ep, _seed), copied in copies_by_run(table).items()
+            if (ds, ep) == (dataset, epochs)
+            for pair in copied.items()
         ]
         return cls._build(table.space.size, pairs, constant, one_source=False)
 

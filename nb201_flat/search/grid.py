@@ -60,7 +60,12 @@ from nb201_flat.search.algorithms import (
     RegularizedEvolution,
     SearchAlgorithm,
 )
-from nb201_flat.search.protocol import Protocol, ProtocolError, protocols_by_name
+from nb201_flat.search.protocol import (
+    Protocol,
+    ProtocolError,
+    fixed_n_epochs,
+    protocols_by_name,
+)
 from nb201_flat.search.runner import MIN_RUNS_CI, check_runs, run_search, summarise
 from nb201_flat.search.statistics import (
     SMOKE_VERDICT,
@@ -207,6 +212,10 @@ class ReproduceConfig:
     def protocol_families(self, table: Table) -> dict[str, tuple[Protocol, ...]]:
         """The protocols of the grid by family (an item of :attr:`protocols`)."""
         out: dict[str, tuple[Protocol, ...]] = {}
+        # a table without a validation split: fixed-n's fallback searches its report key at
+        # its own epochs, which the grid's default epochs would make it refuse; more than one
+        # epoch is refused below as one protocol (reproduce refuses --search-epochs given)
+        fallback = not fixed_n_epochs(table) if "fixed-n" in self.protocols else False
         for name in self.protocols:
             built: list[Protocol] = []
             for ep in self.search_epochs:
@@ -218,7 +227,7 @@ class ReproduceConfig:
                     for p in protocols_by_name(
                         name,
                         table,
-                        epochs=ep,
+                        epochs=None if fixed_n and fallback else ep,
                         seed_policy=self.seed_policy,
                         n=self.fixed_n if fixed_n else None,
                         budget_scale=None if fixed_n else self._scale_on_rule(ep),

@@ -761,29 +761,31 @@ def fixed_n_protocols(
     table: Table,
     n: int = 100,
     *,
-    epochs: int = 12,
+    epochs: int | None = None,
     seed_policy: SeedPolicy | None = None,
     seed: SeedPolicy | None = None,
     repeats: Repeats = "charge",
 ) -> tuple[Protocol, ...]:
     """N charged queries per run on each dataset the table can search.
 
-    Uses the per-dataset keys (``x-valid`` at ``epochs``) present in the table; a table with
-    no validation split (the embedded AnalogNAS-Bench default) falls back to searching and
-    reporting its first 200-epoch ``accuracy`` key, which is flagged OPTIMISTIC. A table with
-    a validation split at other epochs only is refused (naming them), never searched on its
-    report key.
+    Uses the per-dataset keys (``x-valid`` at ``epochs``, default 12) present in the table; a
+    table with no validation split (the embedded AnalogNAS-Bench default) falls back to
+    searching and reporting its first 200-epoch ``accuracy`` key, which is flagged OPTIMISTIC.
+    That fallback searches 200 epochs whatever ``epochs`` says, so other ``epochs`` given
+    there are refused, not ignored. A table with a validation split at other epochs only is
+    refused (naming them), never searched on its report key.
     """
     seed_policy = renamed_seed(seed_policy, seed)
-    epochs = _check_epochs(epochs)
+    given = epochs is not None  # None: 12, or the fallback's own epochs
+    searched = 12 if epochs is None else _check_epochs(epochs)
     out = []
     check_table(table)  # `s in 3` raised a bare TypeError
     for ds, (rep_ds, rep_split, _) in _PER_DATASET.items():
-        s, r = MetricKey(ds, "x-valid", epochs), MetricKey(rep_ds, rep_split, 200)
+        s, r = MetricKey(ds, "x-valid", searched), MetricKey(rep_ds, rep_split, 200)
         if s in table and r in table:
             out.append(
                 Protocol(
-                    name=f"fixed-n:{ds}" + ("" if epochs == 12 else f"@{epochs}ep"),
+                    name=f"fixed-n:{ds}" + ("" if searched == 12 else f"@{searched}ep"),
                     search=s,
                     report=(r,),
                     **_seeding(seed_policy, "mean"),
@@ -799,7 +801,7 @@ def fixed_n_protocols(
         # a table fixed-n can search on its validation split at other epochs: falling back
         # to searching its report key would switch to an optimistic protocol unasked
         raise ProtocolError(
-            f"fixed-n: table {table.source!r} has no x-valid key at {epochs} epochs beside its "
+            f"fixed-n: table {table.source!r} has no x-valid key at {searched} epochs beside its "
             f"report key; it has them at {', '.join(map(str, usable))} epochs",
             ("pass one of those epochs (", Param("epochs"), ")"),
         )
@@ -810,6 +812,13 @@ def fixed_n_protocols(
             f"{_key_list(table)}"
         )
     key = acc[0]
+    if given and searched != key.epochs:
+        # the fallback's search key is fixed: epochs=12 searched 200 epochs without a word
+        raise ProtocolError(
+            f"fixed-n: table {table.source!r} has no validation split, so fixed-n searches "
+            f"its report key {key} itself, at {key.epochs} epochs, not at {searched}",
+            ("leave ", Param("epochs"), " out, or pass ", Param("epochs", key.epochs)),
+        )
     log.warning("fixed-n on %s: search metric = report metric (%s); optimistic", table.source, key)
     return (
         Protocol(
@@ -843,7 +852,7 @@ def protocols_by_name(
     name: str,
     table: Table,
     *,
-    epochs: int = 12,
+    epochs: int | None = None,
     seed_policy: SeedPolicy | None = None,
     seed: SeedPolicy | None = None,
     n: int | None = None,
@@ -855,7 +864,8 @@ def protocols_by_name(
     ``n`` (default 100) is the query budget of ``fixed-n``; ``budget_scale`` (default 1)
     scales the time budgets of the others, on top of the epochs rule (x 200/12 at 200 epochs,
     as ``--budget-scale`` does). Either one given where it does not apply is refused, not
-    ignored.
+    ignored. ``epochs`` (default 12) is the schedule searched; fixed-n's fallback on a table
+    without a validation split refuses any but its own (see :func:`fixed_n_protocols`).
     """
     seed_policy = renamed_seed(seed_policy, seed)
     if not isinstance(name, str):  # an array's == below: numpy's ambiguous-truth ValueError
@@ -874,6 +884,9 @@ def protocols_by_name(
         )
     n = 100 if n is None else n
     budget_scale = 1.0 if budget_scale is None else budget_scale
+    if name == "fixed-n":  # None passed on: the fallback tells a default from a choice
+        return fixed_n_protocols(table, n, epochs=epochs, seed_policy=seed_policy, repeats=repeats)
+    epochs = 12 if epochs is None else epochs
     if name == "nb201":
         nb201 = nb201_protocol(
             epochs=epochs,
@@ -889,6 +902,4 @@ def protocols_by_name(
             budget_scale=budget_scale,
             repeats=repeats,
         )
-    if name == "fixed-n":
-        return fixed_n_protocols(table, n, epochs=epochs, seed_policy=seed_policy, repeats=repeats)
     raise ProtocolError(f"unknown protocol {name!r}; choose from {', '.join(PROTOCOL_NAMES)}")

@@ -188,8 +188,7 @@ class Network(nn.Module):
     ) -> None:
         super().__init__()
         c, n = costs.check_network(c, n)  # the bounds its counts are exact within
-        if num_classes < 1:
-            raise InvalidArchError(f"need num_classes >= 1, got {num_classes}")
+        num_classes = costs.check_classes(num_classes)  # True built a 1-class network
         self.ops = costs.check_ops(ops, n_nodes)
         self.n_nodes, self.c, self.n, self.num_classes = n_nodes, c, n, num_classes
         self.stem = nn.Sequential(

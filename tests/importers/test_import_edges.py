@@ -104,13 +104,37 @@ def test_analognas_accuracy_outside_percent_is_refused_naming_file_architecture_
     shown = value[0] if isinstance(value, tuple) else value
     want = (
         f"{path}: architecture {from_naslib(bad).index}, cifar10/ori-test@200ep:{metric}: "
-        f"{shown} is not an accuracy in percent (0..100); reinstall with "
-        "`pip install --force-reinstall analog-nasbench==0.1.3`"
+        f"{shown} is not an accuracy in percent (0..100); use an unmodified copy of "
+        "analog-nasbench 0.1.3's data.anb in place of this file"
     )
     with pytest.raises(FormatError) as exc:
         import_table(path)
     assert str(exc.value) == want
     assert _cli_refuses(capsys, path, tmp_path / "out.nb201") == f"error: {want}\n"
+
+
+def test_a_damaged_data_anb_names_its_own_repair(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a file given by path said "reinstall analog-nasbench", which leaves that file as it is;
+    # the package's own copy (`import analognas`) is repaired by reinstalling
+    from nb201_flat.importers import analognas
+
+    from .test_tidy_analognas import _analognas_file, _analognas_record
+
+    path = _analognas_file(
+        tmp_path / "data.anb", monkeypatch, {(2, 1, 0, 2, 1, 0): _analognas_record(None)}
+    )
+    problem = "has baseline_accuracy None, not a finite number; "
+    by_path = problem + "use an unmodified copy of analog-nasbench 0.1.3's data.anb in place"
+    reinstall = problem + "reinstall with `pip install --force-reinstall analog-nasbench==0.1.3`"
+    for source, fix in ((path, by_path), (Path("analognas"), reinstall)):
+        if source.name == "analognas":
+            monkeypatch.setattr(analognas, "data_file", lambda **_: path)
+        with pytest.raises(FormatError) as exc:
+            import_table(source)
+        assert str(exc.value).startswith(f"{path}: record ") and fix in str(exc.value)
+        assert _cli_refuses(capsys, source, tmp_path / "out.nb201") == f"error: {exc.value}\n"
 
 
 def test_analognas_accuracy_bounds_still_import(

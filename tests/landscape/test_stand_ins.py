@@ -3,15 +3,19 @@ trained cell, disconnected cells recorded at chance): counted, and left out wher
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from nb201_flat.errors import Nb201FlatError
+from nb201_flat.cli import main
+from nb201_flat.errors import FormatError, Nb201FlatError
 from nb201_flat.landscape import flatness, neighbourhood_score
 from nb201_flat.landscape.neighbourhood import StandIns
 from nb201_flat.neighbourhood import Neighbourhood
 from nb201_flat.space import NB201, Space
+from nb201_flat.storage import save_table
 from nb201_flat.table import MetricKey, Table
 
 SPACE = Space(("none", "skip_connect", "nor_conv_1x1"), 3)  # 27 cells, 6 neighbours each
@@ -164,6 +168,37 @@ def test_stand_ins_of_a_table_join_a_cells_sources_on_different_seeds() -> None:
     assert found is not None and found.n_copies == 1
     assert found.group[[3, 5, 9]].tolist() == [3, 3, 3]
     assert np.flatnonzero(found.stand_in).tolist() == [9]
+
+
+def test_stand_ins_of_a_table_refuse_two_sources_of_a_cell_on_one_seed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # a hand-written meta copying 3 and 5 into cell 9 on seed 777 was read as one group: two
+    # trained cells counted as one measurement (to_tidy and the importers refused it)
+    acc = np.full(NB201.size, np.nan)
+    acc[[3, 5, 9]] = [50.0, 51.0, 50.5]
+    meta = {
+        "isomorphic_to": [
+            {"dataset": "cifar10", "epochs": 1, "seed": 777, "index": 9, "copied_from": c}
+            for c in (3, 5)
+        ],
+    }
+    table = Table(NB201, {(MetricKey("cifar10", "ori-test", 1), 777): acc}, meta=meta)
+    words = (
+        "meta['isomorphic_to'] copies both cell 3 and cell 5 into cell 9 at cifar10@1ep seed "
+        "777; keep one record"
+    )
+    with pytest.raises(FormatError) as exc:
+        StandIns.of(table, "cifar10", 1)
+    assert str(exc.value) == words
+    with pytest.raises(FormatError) as tidy:
+        table.to_tidy()
+    assert str(tidy.value) == words  # one check, one wording
+    # the command line: one line, exit 2
+    path = str(save_table(table, tmp_path / "t.nb201"))
+    argv = ["flatness", "--dataset", "cifar10", "--split", "ori-test", "--epochs", "1"]
+    assert main([*argv, "--arch", "9", "--table", path]) == 2
+    assert capsys.readouterr().err == f"error: {words}\n"
 
 
 @pytest.mark.parametrize(

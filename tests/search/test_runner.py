@@ -123,12 +123,29 @@ def test_fixed_n_without_validation_at_those_epochs_is_refused_not_optimistic() 
     (p,) = fixed_n_protocols(table, 20, epochs=200)
     assert p.search == MetricKey("cifar100", "x-valid", 200) and not p.optimistic
     # x-valid that fixed-n can never search (an unknown dataset; no report key beside it)
-    # keeps the optimistic fallback at any epochs: refusing it named no usable epochs
+    # keeps the optimistic fallback, at its own epochs (12 given is refused: next test)
     for odd in (MetricKey("synthetic", "x-valid", 200), MetricKey("cifar10-valid", "x-valid", 200)):
         other = Table(NB201, {(odd, None): v}, source="odd")
-        for epochs in (12, 200):
+        for epochs in (None, 200):
             (q,) = fixed_n_protocols(other, 20, epochs=epochs)
             assert q.optimistic and q.search == odd
+
+
+def test_fixed_n_fallback_refuses_search_epochs_given(default_table: Table) -> None:
+    # no validation split: the fallback searches the 200-epoch report key; epochs=12 given
+    # was ignored without a word (the protocol searched 200 epochs all the same)
+    (plain,) = fixed_n_protocols(default_table, 20)
+    assert plain.search.epochs == 200 and plain.optimistic
+    fix = r"; leave epochs out, or pass epochs=200$"
+    with pytest.raises(
+        ProtocolError, match=r"has no validation split.* at 200 epochs, not at 12" + fix
+    ):
+        fixed_n_protocols(default_table, 20, epochs=12)
+    with pytest.raises(ProtocolError, match=fix):
+        protocols_by_name("fixed-n", default_table, epochs=12)
+    # the fallback's own epochs, given, are what it searches: served as without them
+    assert fixed_n_protocols(default_table, 20, epochs=200) == (plain,)
+    assert protocols_by_name("fixed-n", default_table, n=20) == (plain,)
 
 
 def test_seed_fallback_is_noted_or_refused(nb201_like: Table) -> None:

@@ -209,12 +209,34 @@ def test_cli_reproduce_marks_optimistic_rows(
     rows = [line for line in capsys.readouterr().out.splitlines() if " vs +1.58: " in line]
     assert rows and all(r.endswith("[OPTIMISTIC: search metric = report metric]") for r in rows)
     # that protocol is the same at 12 and 200 search epochs: it said "protocol names must
-    # be unique", naming no option
-    argv[-1] = "fixed-n"
-    both = [*argv, "--search-epochs", "12,200", "--out", str(tmp_path / "b"), "--table", str(path)]
-    assert main(both) == 2
-    err = capsys.readouterr().err.strip()
-    assert err.startswith("error: the grid's fixed-n protocols at search epochs 12, 200 are one")
-    assert err.endswith("; give one search epoch (--search-epochs 200)"), err
+    # be unique", naming no option; the grid names the one epoch to keep (the command line
+    # refuses the 12 it was given: next test)
     with pytest.raises(ProtocolError, match=r"\(search_epochs=\(200,\)\)$"):
         ReproduceConfig.quick(protocols=("fixed-n",), search_epochs=(12, 200)).protocol_list(table)
+
+
+def test_cli_fixed_n_fallback_refuses_search_epochs_given(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # no validation split: fixed-n searches the 200-epoch report key; `search --epochs 12`
+    # and `reproduce --search-epochs 12` were ignored without a word
+    key = MetricKey("cifar10", "ori-test", 200)
+    table = table_from(np.linspace(10, 90, NB201.size), key=key)
+    common = ["--runs", "2", "--jobs", "1", "--table", str(save_table(table, tmp_path / "t"))]
+    search = ["search", "--algo", "rs", "--protocol", "fixed-n", "--n", "5", *common]
+    reproduce = ["reproduce", "--quick", "--protocols", "fixed-n", *common]
+    reproduce += ["--out", str(tmp_path / "o"), "--search-epochs"]
+    refused = [
+        ([*search, "--epochs", "12"], "--epochs"),
+        ([*reproduce, "12"], "--search-epochs"),
+        ([*reproduce, "12,200"], "--search-epochs"),
+    ]
+    for argv, flag in refused:
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "has no validation split" in err, err
+        assert err.endswith(f"; leave {flag} out, or pass {flag} 200\n"), err
+    assert not (tmp_path / "o" / "report.md").exists()
+    # its own epochs given, or none, it runs
+    assert main([*search, "--epochs", "200"]) == 0 and main(search) == 0
+    assert main([*reproduce, "200"]) == 0

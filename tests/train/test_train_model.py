@@ -72,6 +72,19 @@ def test_counts_refuse_a_network_too_large_to_count_exactly(bad: dict[str, int])
         Network(ops, 4, **bad)
 
 
+@pytest.mark.parametrize("classes", [0, -1, costs.MAX_CLASSES + 1, True, 2.5])
+def test_network_takes_the_counts_class_bounds(classes: object) -> None:
+    # Network kept its own `num_classes >= 1` (an InvalidArchError): 100,001 classes were
+    # built beyond the bound the counts are exact within, and True built one class
+    ops = ["nor_conv_3x3"] * 6
+    with pytest.raises(ArgumentError) as counted:
+        costs.count_params(ops, n_nodes=4, num_classes=classes)  # type: ignore[arg-type]
+    with pytest.raises(ArgumentError) as built:
+        Network(ops, 4, num_classes=classes)  # type: ignore[arg-type]
+    assert str(built.value) == str(counted.value)
+    assert str(built.value).startswith("num_classes must ")
+
+
 @pytest.mark.parametrize(("bad", "want"), [({"c": 4097}, "c must lie in 1..4096, got 4097"),
                                            ({"n": 0}, "n must lie in 1..1000, got 0")])  # fmt: skip
 def test_a_training_job_takes_the_commands_network_bounds(bad: dict[str, int], want: str) -> None:
