@@ -146,7 +146,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="python -m benchmarks.run", description=__doc__.splitlines()[0]
     )
     p.add_argument(
-        "--quick", action="store_true", help="smaller fractions and samples, fewer repeats (< 60 s)"
+        "--quick", action="store_true", help="smaller fractions and samples, fewer repeats"
     )
     p.add_argument(
         "--only",
