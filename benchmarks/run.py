@@ -4,7 +4,10 @@ Groups: ``official`` (nas_201_api), ``networkx``, ``loops`` (NASLib / A²M style
 ``reproduce`` (the default grid end to end), ``aggregates`` (neighbourhood engine), ``vectorised``
 (RS / NA-RS across runs) and ``scaling`` (synthetic spaces). Prints a
 Markdown table (ours, baseline, ratio, peak memory, target) and writes ``latest.json`` and
-``latest.md`` into ``--out`` (default ``benchmarks/results``), each atomically.
+``latest.md`` into ``--out``, each atomically. Its default is ``benchmarks/results`` (the
+committed record) for a full run only; a partial run (``--quick`` or ``--only``) goes to
+``benchmarks/results/partial`` (git-ignored) unless ``--out`` says otherwise, so that a quick
+look never replaces the full record.
 """
 
 from __future__ import annotations
@@ -35,6 +38,9 @@ GROUPS = (
     "curves",
 )
 log = logging.getLogger("benchmarks")
+# the committed record of a full run; partial runs (--quick, --only) write beside it, ignored
+RECORD = REPO_ROOT / "benchmarks" / "results"
+PARTIAL = RECORD / "partial"
 
 
 def _runners(quick: bool, repeats: int) -> dict[str, Callable[[], list[Row]]]:
@@ -158,8 +164,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument(
         "--out",
         type=Path,
-        default=REPO_ROOT / "benchmarks" / "results",
-        help="where latest.json and latest.md go",
+        default=None,
+        help="where latest.json and latest.md go (default: benchmarks/results for a full run, "
+        "the committed record; benchmarks/results/partial for --quick or --only)",
     )
     p.add_argument(
         "--repeats",
@@ -173,6 +180,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     repeats = args.repeats or (3 if args.quick else 5)
     chosen = args.only or list(GROUPS)
+    out: Path = args.out or (PARTIAL if args.quick or args.only else RECORD)
     t0 = time.perf_counter()
     machine = machine_info()
     runners = _runners(args.quick, repeats)
@@ -203,10 +211,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     # the measurements first: a rendering bug must not lose a quarter hour of timings
-    atomic_write_text(args.out / "latest.json", json.dumps(payload, indent=1, default=str) + "\n")
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / "latest.json", json.dumps(payload, indent=1, default=str) + "\n")
     text = render(rows, scaling, machine, mode, wall)
-    atomic_write_text(args.out / "latest.md", text)
+    atomic_write_text(out / "latest.md", text)
     sys.stdout.write(text)
+    log.info("wrote %s and %s", out / "latest.json", out / "latest.md")
     return 1 if any(r.status == "error" or r.same_result is False for r in rows) else 0
 
 

@@ -198,6 +198,22 @@ def test_run_writes_json_and_markdown(tmp_path: Path) -> None:
     assert "| group | operation | ours | baseline | ratio |" in md
 
 
+def test_a_partial_run_never_replaces_the_full_record(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `make bench-quick` (and `--only`) wrote over benchmarks/results, the committed full record
+    record, partial = tmp_path / "results", tmp_path / "results" / "partial"
+    record.mkdir()
+    (record / "latest.md").write_text("the full record\n")
+    monkeypatch.setattr(run, "RECORD", record)
+    monkeypatch.setattr(run, "PARTIAL", partial)
+    assert run.main(["--quick", "--only", "loops", "--repeats", "1"]) == 0
+    assert (record / "latest.md").read_text() == "the full record\n"
+    assert not (record / "latest.json").exists()
+    assert json.loads((partial / "latest.json").read_text())["mode"] == "quick"
+    assert "| group | operation |" in (partial / "latest.md").read_text()
+
+
 def test_atomic_write_replaces(tmp_path: Path) -> None:
     p = tmp_path / "x" / "f.txt"
     atomic_write_text(p, "a")
