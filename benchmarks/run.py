@@ -201,7 +201,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             log.error("group %s failed:\n%s", group, traceback.format_exc())
             rows.append(Row(group, "(group)", status="error", note=f"{type(exc).__name__}: {exc}"))
     wall = time.perf_counter() - t0
-    mode = "quick" if args.quick else "full"
+    # a run of some groups is no full record, whatever its sample sizes
+    mode = ("quick" if args.quick else "full") + (
+        f", only {', '.join(chosen)}" if args.only else ""
+    )
     payload = {
         "mode": mode,
         "wall_s": wall,

@@ -113,7 +113,8 @@ def cost_vector(table: Table, dataset: str, cost: str, *, epochs: int | None = N
     way: tuple[str | Param, ...] = ("; give ",)
     if others:
         way = (f"; it stores {cost} for {', '.join(others)}: name one of those (",)
-        way += (Param("dataset"), "), or give ")
+        # another dataset is another training run: its accuracies are the ones ranked then
+        way += (Param("dataset"), ", whose accuracies are then the ones ranked), or give ")
     raise ConstraintError(
         f"table {table.source!r} stores no cost {cost!r} for {dataset} (its model metrics "
         f"there: {', '.join(have) or 'none'})",

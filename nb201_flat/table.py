@@ -914,10 +914,22 @@ def stand_ins(table: Table) -> tuple[set[int], dict[int, list[dict[str, Any]]]] 
     meta = table.meta
     if "constant_output" not in meta and "isomorphic_to" not in meta:
         return None
+    copies_by_run(table)  # a malformed record is refused in one line, not a bare KeyError
     copies: dict[int, list[dict[str, Any]]] = {}
     for rec in meta.get("isomorphic_to") or []:
         copies.setdefault(int(rec["index"]), []).append(rec)
-    return {int(i) for i in meta.get("constant_output") or []}, copies
+    return _constant_cells(table), copies
+
+
+def _constant_cells(table: Table) -> set[int]:
+    """The cells ``meta["constant_output"]`` records at chance, or :class:`FormatError`."""
+    try:
+        return {int(i) for i in table.meta.get("constant_output") or ()}
+    except (TypeError, ValueError):
+        raise FormatError(
+            f"meta['constant_output'] holds {shown(table.meta['constant_output'], 100)}, not "
+            "cell indices; fix or drop it"
+        ) from None
 
 
 _Run = tuple[str, int, int | None]
@@ -960,14 +972,8 @@ def _stand_in_rows(
     vector of its run.
     """
     copies = copies_by_run(table)
-    try:
-        cells = {int(i) for i in table.meta.get("constant_output") or ()}
-    except (TypeError, ValueError):
-        raise FormatError(
-            f"meta['constant_output'] holds {shown(table.meta['constant_output'], 100)}, not "
-            "cell indices; fix or drop it"
-        ) from None
-    if stand_ins(table) is None:  # checked above: it reads them alike
+    cells = _constant_cells(table)
+    if stand_ins(table) is None:
         return None
     constant = np.array(sorted(cells), dtype=np.int64)
     items = list(rows)

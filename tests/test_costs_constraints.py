@@ -291,8 +291,9 @@ def test_a_cost_stored_for_other_datasets_names_them(
         cost_vector(t, "cifar10", "params_mb")
     assert str(err.value) == (
         "table 't' stores no cost 'params_mb' for cifar10 (its model metrics there: none); it "
-        "stores params_mb for cifar10-valid: name one of those (dataset), or give an analytic "
-        "cost, computed for every cell of an NB201 dataset (cost=params_mb_analytic)"
+        "stores params_mb for cifar10-valid: name one of those (dataset, whose accuracies are "
+        "then the ones ranked), or give an analytic cost, computed for every cell of an NB201 "
+        "dataset (cost=params_mb_analytic)"
     )
     # stored for no dataset: the analytic costs alone
     with pytest.raises(ConstraintError, match=r"none\); give an analytic cost.*\(cost=params_mb_"):
@@ -304,7 +305,8 @@ def test_a_cost_stored_for_other_datasets_names_them(
     err_line = capsys.readouterr().err
     assert err_line.count("\n") == 1 and "stores params_mb for cifar10-valid: name one" in err_line
     assert err_line.endswith(
-        "those (--dataset), or give an analytic cost, computed for every "
+        "those (--dataset, whose accuracies are then the ones ranked), or give an analytic "
+        "cost, computed for every "
         "cell of an NB201 dataset (--cost params_mb_analytic)\n"
     ), err_line
     assert main([*argv, "cifar10-valid"]) == 0

@@ -461,12 +461,20 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     table = open_table(args)
     check_outside_table(args.out, table, "--out")
     if args.search_epochs is not None and "fixed-n" in cfg.protocols:
-        from nb201_flat.search.protocol import fixed_n_protocols
+        from nb201_flat.errors import Param
+        from nb201_flat.search.protocol import ProtocolError, fixed_n_fallback
 
         # the grid lets fixed-n's fallback (no validation split) search its own epochs;
-        # asked for, other epochs are refused, as `search --epochs` is
-        for ep in cfg.search_epochs:
-            fixed_n_protocols(table, cfg.fixed_n, epochs=ep)
+        # asked for, other epochs are refused, as `search --epochs` is. The fix names the one
+        # value that runs: left out, the full grid's 12 and 200 are refused as one protocol
+        key = fixed_n_fallback(table)
+        other = [ep for ep in cfg.search_epochs if key is not None and ep != key.epochs]
+        if key is not None and other:
+            raise ProtocolError(
+                f"fixed-n: table {table.source!r} has no validation split, so fixed-n searches "
+                f"its report key {key} itself, at {key.epochs} epochs, not at {other[0]}",
+                ("pass ", Param("search_epochs", key.epochs), " alone"),
+            )
     t0 = time.perf_counter()
     result = reproduce(table, cfg, jobs=jobs, progress=args.progress or budget.progress_enabled())
     took = time.perf_counter() - t0

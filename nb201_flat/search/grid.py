@@ -109,7 +109,10 @@ class ReproduceConfig:
     protocols
         Built-in protocol families to run (``nb201``, ``per-dataset``, ``fixed-n``).
     search_epochs
-        Schedules searched (12 and/or 200).
+        Schedules searched (12 and/or 200). fixed-n on a table without a validation split
+        searches its 200-epoch report key whatever these say (its rows name that key, and
+        two epochs there are refused as one protocol); ``reproduce --search-epochs`` refuses
+        any other there, since a field cannot tell its default from a choice.
     seed_policy
         Oracle seed policy (``random`` as NB201). The grid's ``random`` falls back to a key's
         single value with a note (``Protocol.seed_fallback``), as the builders' default does:

@@ -805,13 +805,12 @@ def fixed_n_protocols(
             f"report key; it has them at {', '.join(map(str, usable))} epochs",
             ("pass one of those epochs (", Param("epochs"), ")"),
         )
-    acc = [k for k in table if k.metric == "accuracy" and k.epochs == 200]
-    if not acc:
+    key = fixed_n_fallback(table)
+    if key is None:
         raise ProtocolError(
             f"fixed-n: table {table.source!r} has no 200-epoch accuracy to search; it has "
             f"{_key_list(table)}"
         )
-    key = acc[0]
     if given and searched != key.epochs:
         # the fallback's search key is fixed: epochs=12 searched 200 epochs without a word
         raise ProtocolError(
@@ -831,6 +830,16 @@ def fixed_n_protocols(
             budget_by="n",
         ),
     )
+
+
+def fixed_n_fallback(table: Table) -> MetricKey | None:
+    """The key :func:`fixed_n_protocols` searches and reports on ``table`` when it has no
+    validation split to search (:func:`fixed_n_epochs` empty): its first 200-epoch accuracy,
+    an optimistic protocol. ``None`` where fixed-n searches a validation split, or can search
+    nothing."""
+    if fixed_n_epochs(table):
+        return None
+    return next((k for k in table if k.metric == "accuracy" and k.epochs == 200), None)
 
 
 def fixed_n_epochs(table: Table) -> list[int]:

@@ -210,7 +210,7 @@ def test_a_partial_run_never_replaces_the_full_record(
     assert run.main(["--quick", "--only", "loops", "--repeats", "1"]) == 0
     assert (record / "latest.md").read_text() == "the full record\n"
     assert not (record / "latest.json").exists()
-    assert json.loads((partial / "latest.json").read_text())["mode"] == "quick"
+    assert json.loads((partial / "latest.json").read_text())["mode"] == "quick, only loops"
     assert "| group | operation |" in (partial / "latest.md").read_text()
 
 

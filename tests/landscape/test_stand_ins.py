@@ -202,6 +202,33 @@ def test_stand_ins_of_a_table_refuse_two_sources_of_a_cell_on_one_seed(
 
 
 @pytest.mark.parametrize(
+    "record",
+    [
+        {"dataset": "cifar10", "epochs": 1, "seed": 777, "copied_from": 3},  # no index
+        None,
+        {"dataset": "cifar10", "epochs": "one", "seed": 777, "index": 9, "copied_from": 3},
+    ],
+)
+def test_stand_ins_of_a_malformed_record_refuse_it_as_to_tidy_does(record: object) -> None:
+    # StandIns.of read the records itself first: a bare KeyError 'index' or TypeError
+    acc = np.full(NB201.size, np.nan)
+    acc[[3, 9]] = [50.0, 50.5]
+    table = Table(
+        NB201,
+        {(MetricKey("cifar10", "ori-test", 1), 777): acc},
+        meta={"isomorphic_to": [record]},
+    )
+    with pytest.raises(FormatError) as exc:
+        StandIns.of(table, "cifar10", 1)
+    with pytest.raises(FormatError) as tidy:
+        table.to_tidy()
+    assert str(exc.value) == str(tidy.value)
+    assert str(exc.value).endswith(
+        "not a record of dataset, epochs, seed, index and copied_from; fix or drop it"
+    )
+
+
+@pytest.mark.parametrize(
     ("call", "words"),
     [
         (lambda v: flatness(SPACE, v, 1, omit_stand_ins="all"), "applies only with stand_ins"),

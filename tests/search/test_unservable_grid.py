@@ -227,16 +227,24 @@ def test_cli_fixed_n_fallback_refuses_search_epochs_given(
     reproduce = ["reproduce", "--quick", "--protocols", "fixed-n", *common]
     reproduce += ["--out", str(tmp_path / "o"), "--search-epochs"]
     refused = [
-        ([*search, "--epochs", "12"], "--epochs"),
-        ([*reproduce, "12"], "--search-epochs"),
-        ([*reproduce, "12,200"], "--search-epochs"),
+        ([*search, "--epochs", "12"], "; leave --epochs out, or pass --epochs 200\n"),
+        # reproduce names only the value that runs: left out, the full grid's default 12,200
+        # is refused too (below); and no WARNING line of a protocol built to check it
+        ([*reproduce, "12"], "; pass --search-epochs 200 alone\n"),
+        ([*reproduce, "12,200"], "; pass --search-epochs 200 alone\n"),
+        ([*reproduce, "200,12"], "; pass --search-epochs 200 alone\n"),
     ]
-    for argv, flag in refused:
+    for argv, fix in refused:
         assert main(argv) == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and "has no validation split" in err, err
-        assert err.endswith(f"; leave {flag} out, or pass {flag} 200\n"), err
+        assert err.endswith(fix), err
     assert not (tmp_path / "o" / "report.md").exists()
+    # the full grid without the flag: its 12 and 200 are one protocol here, and the fix it
+    # names is the one above
+    full = [a for a in reproduce if a != "--quick"][:-1]
+    assert main(full) == 2
+    assert capsys.readouterr().err.endswith("(--search-epochs 200)\n")
     # its own epochs given, or none, it runs
     assert main([*search, "--epochs", "200"]) == 0 and main(search) == 0
     assert main([*reproduce, "200"]) == 0
