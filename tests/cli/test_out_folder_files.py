@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_helpers import REPORT_FILES
 
 import nb201_flat.figures.registry as registry
 import nb201_flat.search.report as report
@@ -22,17 +23,6 @@ from nb201_flat.testing import figure_table, synthetic_table
 
 FIGURE_FILES = [
     f"{n}.{fmt}" for n in ("distance_profile", "na_projection") for fmt in ("pdf", "png")
-]
-REPORT_FILES = [
-    "summary.csv",
-    "paired.csv",
-    "anchors.csv",
-    "accounting.csv",
-    "matched.csv",
-    "routes.csv",
-    "curves.csv",
-    "runs.csv.gz",
-    "report.md",
 ]
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from cli_helpers import REPORT_FILES
 
 from nb201_flat.cli import main
 from nb201_flat.errors import ArgumentError, ResourceLimitError
@@ -165,17 +166,7 @@ def test_quick_grid_on_an_nb201_shaped_table(nb201_like: Table, tmp_path: Path) 
     assert set(na_rows["dataset"]) == {"cifar100", "ImageNet16-120"}
     files = write_report(res, tmp_path / "out", seconds=1.0)
     names = {f.name for f in files}
-    assert names == {
-        "summary.csv",
-        "paired.csv",
-        "anchors.csv",
-        "accounting.csv",
-        "matched.csv",
-        "routes.csv",
-        "curves.csv",
-        "runs.csv.gz",
-        "report.md",
-    }
+    assert names == set(REPORT_FILES)
     assert not [p for p in (tmp_path / "out").iterdir() if p.name.startswith(".")]  # no temp
     md = (tmp_path / "out" / "report.md").read_text()
     assert "Verdict rule" in md and "93.70 ± 0.36" in md and "12/200" in md
