@@ -343,6 +343,10 @@ def _walk_values(
     return series
 
 
+#: the fix of a statistic that more walking defines (too few measured pairs)
+_WALK_FURTHER: tuple[Part, ...] = ("walk further (", Param("length"), ", ", Param("n_walks"), ")")
+
+
 def autocorrelation(
     space: Space,
     values: npt.ArrayLike,
@@ -404,10 +408,9 @@ def autocorrelation(
     m = series[ok].mean()
     var = series[ok].var()
     what = "the autocorrelation"
-    walk_further: list[Part] = ["walk further (", Param("length"), ", ", Param("n_walks"), ")"]
     if not var > 0:  # every r(k) is 0/0
         why = f"every value the walks met equals {m:g} (no variance)"
-        undefined_value(undefined, what, why, ["pass values that vary, or ", *walk_further])
+        undefined_value(undefined, what, why, ["pass values that vary, or ", *_WALK_FURTHER])
     rows = []
     for k in range(1, max_lag + 1):
         a, b = series[:, :-k] - m, series[:, k:] - m
@@ -418,7 +421,7 @@ def autocorrelation(
         else:
             why = f"no two measured values lie {k} step{'s' if k > 1 else ''} apart on the walks"
             r = undefined_value(
-                undefined, f"r({k})", why, [*walk_further, ", or a smaller ", Param("max_lag")]
+                undefined, f"r({k})", why, [*_WALK_FURTHER, ", or a smaller ", Param("max_lag")]
             )
         rows.append({"lag": k, "autocorrelation": r, "pairs": len(p)})
     return pd.DataFrame(rows, columns=["lag", "autocorrelation", "pairs"])
@@ -441,8 +444,9 @@ def correlation_length(
     ----------
     undefined
         What a length the walks do not define gives (r(1) undefined, see
-        :func:`autocorrelation`, or r(1) <= 0: no positive correlation one step apart, whose
-        logarithm does not exist): ``"raise"`` an error, ``"nan"`` NaN.
+        :func:`autocorrelation`; r(1) <= 0: no positive correlation one step apart, whose
+        logarithm does not exist; r(1) >= 1: the measured steps never lose correlation, an
+        infinite or negative -1/ln r(1)): ``"raise"`` an error, ``"nan"`` NaN.
 
     Raises
     ------
@@ -477,7 +481,17 @@ def correlation_length(
             undefined, "the correlation length", why, ["read autocorrelation(...) itself"]
         )
     if r1 >= 1:
-        return float("inf")
+        # 1 exactly: every measured step kept its value (a landscape constant along the walks);
+        # above 1: an estimate from few measured pairs whose products outweigh the variance
+        # over every visit. Neither is a length to print: inf, or a negative one
+        n = int(ac["pairs"].iloc[0])
+        why = (
+            f"r(1) = {r1:.3g} >= 1 over {n:,} measured pair{'' if n == 1 else 's'} one step "
+            "apart (the measured steps keep the value, or too few of them are measured: "
+            "-1/ln r(1) is no finite positive length)"
+        )
+        fix: list[Part] = [*_WALK_FURTHER, ", or read autocorrelation(...) itself"]
+        return undefined_value(undefined, "the correlation length", why, fix)
     return float(-1.0 / np.log(r1))
 
 

@@ -94,6 +94,28 @@ def test_correlation_length_that_the_walk_does_not_define_is_an_error() -> None:
     assert math.isnan(correlation_length(CUBE, PARITY.astype(float), seed=0, undefined="nan"))
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_correlation_length_of_r1_at_least_one_is_an_error(seed: int) -> None:
+    # measured: cell 0 and its neighbour 1 at 0, and six cells at 1 with no measured
+    # neighbour (a code of minimum distance 2). The walks' one kind of measured step is
+    # 0 -> 0, whose product (0 - m)^2 outweighs the variance over every visit: an estimate
+    # r(1) > 1, and -1/ln r(1) was returned as inf
+    codes = TINY.codes
+    far = (codes.sum(axis=1) % 3 == 0) & ((codes != codes[1]).sum(axis=1) >= 2)
+    far[0] = False
+    f = np.where(far, 1.0, np.nan)
+    f[[0, 1]] = 0.0
+    r1 = autocorrelation(TINY, f, seed=seed, length=2000, max_lag=1)["autocorrelation"].iloc[0]
+    assert r1 > 1  # the case under test
+    with pytest.raises(
+        LandscapeArgumentError,
+        match=r"^the correlation length is undefined: r\(1\) = [0-9.]+ >= 1 .*walk further "
+        r"\(length, n_walks\).*undefined='nan' for NaN$",
+    ):
+        correlation_length(TINY, f, seed=seed, length=2000)
+    assert math.isnan(correlation_length(TINY, f, seed=seed, length=2000, undefined="nan"))
+
+
 @pytest.mark.parametrize("weighted", [False, True])
 def test_a_band_without_members_is_an_error_unless_kept(weighted: bool) -> None:
     f = np.arange(27.0)
