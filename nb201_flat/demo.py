@@ -198,8 +198,10 @@ def run_demo(table: Table, *, top: int = 5, runs: int = 200, seed: int = 0) -> D
 
     The search uses the NB201 paper's protocol where the table supports it, else ``fixed-n``
     (100 queries, optimistic: search metric = report metric; said once, in the notes).
+    A table that measures none of the metric (:func:`~nb201_flat.conventions.default_metric`)
+    is a :class:`~nb201_flat.errors.MissingValueError` naming it.
     """
-    from nb201_flat.errors import NoPathError
+    from nb201_flat.errors import MissingValueError, NoPathError
     from nb201_flat.landscape import (
         StandIns,
         barrier_tree,
@@ -226,6 +228,11 @@ def run_demo(table: Table, *, top: int = 5, runs: int = 200, seed: int = 0) -> D
     space = table.space
     key = default_metric(table)
     values = table.vector_for(key)
+    if np.isnan(values).all():  # no best cell, no optimum: say which metric, before any work
+        raise MissingValueError(
+            f"table {table.source!r} holds no measured value of the demo's metric {key}: "
+            "there are no best cells or local optima to show; pass a table that measures it"
+        )
     # a retraining table's copies of a cell are no neighbours of it
     stand = StandIns.of(table, key.dataset, key.epochs)
     flat = flatness(space, values, radius=1, stand_ins=stand)

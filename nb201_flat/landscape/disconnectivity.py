@@ -11,7 +11,7 @@ import pandas as pd
 from nb201_flat.errors import check_int_range
 from nb201_flat.landscape._common import MissingValueError
 from nb201_flat.landscape.maximin import BarrierTree, as_tree
-from nb201_flat.landscape.statistics import local_optima
+from nb201_flat.landscape.statistics import local_optima, measured_cells
 from nb201_flat.space import Space
 
 
@@ -56,6 +56,13 @@ def graph_of_tree(tree: BarrierTree, n_optima: int) -> pd.DataFrame:
     """:meth:`BarrierTree.disconnectivity`: the optima's groups followed up the merge hierarchy."""
     n_optima = check_int_range("n_optima", n_optima, 1)
     w = tree.w
+    # in the tree's words before local_optima's: tree.disconnectivity took no values
+    if not measured_cells(tree.space, w, tree.connected_only).any():
+        raise MissingValueError(
+            "no local optimum: every architecture is unmeasured (NaN)"
+            + (" or disconnected (connected_only)" if tree.connected_only else "")
+            + "; pass values that measure some architectures"
+        )
     opt = np.nonzero(
         local_optima(
             tree.space,
@@ -64,12 +71,6 @@ def graph_of_tree(tree: BarrierTree, n_optima: int) -> pd.DataFrame:
             connected_only=tree.connected_only,
         )
     )[0]
-    if not opt.size:  # else an empty frame without its columns: a raw pandas KeyError
-        raise MissingValueError(
-            "no local optimum: every architecture is unmeasured (NaN)"
-            + (" or disconnected (connected_only)" if tree.connected_only else "")
-            + "; pass values that measure some architectures"
-        )
     opt = opt[np.lexsort((opt, -w[opt]))][:n_optima]
     sign = 1.0 if tree.higher_is_better else -1.0
     nodes: list[dict[str, Any]] = [

@@ -512,6 +512,27 @@ def _best_neighbour(
     return best, arg
 
 
+def measured_cells(space: Space, w: FloatArray, connected_only: bool) -> BoolArray:
+    """The cells of the landscape the local optima are taken in that hold a value: not NaN,
+    and connected under ``connected_only``."""
+    kept = ~np.isnan(w)
+    if connected_only:
+        kept &= space.connected
+    return kept
+
+
+def _require_measured(space: Space, w: FloatArray, connected_only: bool) -> BoolArray:
+    """:func:`measured_cells`, or the error where there is none: an all-False mask, all -1
+    or an empty frame would read as "0 local optima"."""
+    kept = measured_cells(space, w, connected_only)
+    if not kept.any():
+        where = " on every connected architecture" if connected_only else ""
+        raise LandscapeArgumentError(
+            f"values are NaN{where}: there are no local optima; pass values measured on some"
+        )
+    return kept
+
+
 def local_optima(
     space: Space,
     values: npt.ArrayLike,
@@ -525,13 +546,16 @@ def local_optima(
     Non-strict: on a plateau every cell is a local optimum. NaN cells are never optima; NaN
     neighbours are ignored. With ``connected_only`` the disconnected cells are not optima
     either (they are outside the filtered landscape).
+
+    Raises
+    ------
+    LandscapeArgumentError
+        No architecture of the landscape is measured (every value NaN, or every connected
+        one under ``connected_only``), or a bad argument.
     """
     w = oriented(as_values(space, values), higher_is_better)
     best, _ = _best_neighbour(space, w, no_none, connected_only)
-    out = ~np.isnan(w) & (w >= best)
-    if connected_only:
-        out &= space.connected
-    return out
+    return _require_measured(space, w, connected_only) & (w >= best)
 
 
 def hill_climb(
@@ -548,6 +572,12 @@ def hill_climb(
     among equally good ones), and stops otherwise. Returns the index reached (-1 for NaN
     cells and, with ``connected_only``, for disconnected ones).
 
+    Raises
+    ------
+    LandscapeArgumentError
+        No architecture of the landscape is measured (every value NaN, or every connected
+        one under ``connected_only``), or a bad argument.
+
     Examples
     --------
     >>> import numpy as np
@@ -558,6 +588,7 @@ def hill_climb(
     """
     w = oriented(as_values(space, values), higher_is_better)
     best, arg = _best_neighbour(space, w, no_none, connected_only)
+    kept = _require_measured(space, w, connected_only)
     nxt = np.arange(space.size, dtype=np.int64)
     move = ~np.isnan(w) & (best > w)
     nxt[move] = arg[move]
@@ -567,9 +598,7 @@ def hill_climb(
         if np.array_equal(jumped, nxt):
             break
         nxt = jumped
-    nxt[np.isnan(w)] = -1
-    if connected_only:
-        nxt[~space.connected] = -1
+    nxt[~kept] = -1
     return nxt
 
 
@@ -588,6 +617,12 @@ def basins(
     pandas.DataFrame
         Columns ``index, value, basin_size, is_global``; ``len(df)`` is the number of local
         optima. Ties in value are ordered by index.
+
+    Raises
+    ------
+    LandscapeArgumentError
+        No architecture of the landscape is measured (:func:`local_optima`), or a bad
+        argument.
     """
     v = as_values(space, values)
     attractor = hill_climb(
@@ -607,16 +642,9 @@ def basins(
     order = np.lexsort((opt, -w[opt]))
     opt = opt[order]
     # global within the landscape the optima are taken in: a better disconnected cell is no
-    # optimum under connected_only, and would leave none global
-    kept = ~np.isnan(w)
-    if connected_only:
-        kept &= space.connected
-    if not kept.any():  # no optimum at all: an empty frame read as "0 local optima"
-        where = " on every connected architecture" if connected_only else ""
-        raise LandscapeArgumentError(
-            f"values are NaN{where}: there are no local optima; pass values measured on some"
-        )
-    best = w[kept].max()
+    # optimum under connected_only, and would leave none global (hill_climb above refused a
+    # landscape without a measured cell)
+    best = w[measured_cells(space, w, connected_only)].max()
     return pd.DataFrame(
         {
             "index": opt.astype(np.int64),

@@ -231,3 +231,27 @@ def test_demo_says_the_fdc_of_a_constant_metric_is_undefined(
     )
     assert main(["demo", "--runs", "2", "--top", "2", "--json", "--table", path]) == 0
     assert json.loads(capsys.readouterr().out)["fitness_distance_correlation"] is None
+
+
+def test_demo_on_a_table_that_measures_none_of_its_metric(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # the demo's metric (cifar10's 200-epoch test accuracy) held only NaN: the error read
+    # "values are all NaN: there is no optimum", naming no metric (and no local optima: 0)
+    dense = np.linspace(10, 90, NB201.size)
+    data = {
+        (MetricKey("cifar10", "ori-test", 200), None): np.full(NB201.size, np.nan),
+        (MetricKey("cifar100", "x-valid", 12), None): dense,
+        (MetricKey("cifar100", "x-test", 200), None): dense,
+    }
+    path = str(save_table(Table(NB201, data, source="unmeasured"), tmp_path / "t.nb201"))
+    for extra in ([], ["--json"]):
+        assert main(["demo", "--runs", "2", "--top", "2", *extra, "--table", path]) == 2
+        captured = capsys.readouterr()
+        assert captured.out == ""
+        lines = captured.err.strip().splitlines()
+        assert len(lines) == 1 and "Traceback" not in captured.err
+        assert lines[0].startswith(
+            "error: table 'unmeasured' holds no measured value of the demo's metric "
+            "cifar10/ori-test@200ep:accuracy"
+        )

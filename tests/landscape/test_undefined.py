@@ -166,3 +166,25 @@ def test_no_measured_architecture_has_no_basins_and_no_profile() -> None:
     with pytest.raises(LandscapeArgumentError, match="^values are all NaN: there is no measured"):
         distance_profile(TINY, nothing, optimum=0)
     assert len(distance_profile(TINY, nothing, optimum=0, dropna=False)) == 27
+
+
+def test_no_measured_architecture_has_no_local_optima_and_no_climbs() -> None:
+    from nb201_flat.landscape import hill_climb, local_optima
+
+    # an all-False mask and all -1 read as "0 local optima"
+    nothing = np.full(27, np.nan)
+    one = np.where(TINY.connected, np.nan, 1.0)  # measured on disconnected cells only
+    for call in (local_optima, hill_climb):
+        with pytest.raises(
+            LandscapeArgumentError, match="^values are NaN: there are no local optima; pass"
+        ):
+            call(TINY, nothing)
+        with pytest.raises(
+            LandscapeArgumentError,
+            match="^values are NaN on every connected architecture: there are no local optima",
+        ):
+            call(TINY, one, connected_only=True)
+    # a NaN cell among measured ones is no optimum and climbs nowhere, as before
+    assert local_optima(TINY, one).sum() >= 1 and not local_optima(TINY, one)[TINY.connected].any()
+    climb = hill_climb(TINY, one)
+    assert (climb[TINY.connected] == -1).all() and (climb[~TINY.connected] >= 0).all()
