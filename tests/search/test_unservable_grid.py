@@ -209,9 +209,8 @@ def test_cli_reproduce_marks_optimistic_rows(
     rows = [line for line in capsys.readouterr().out.splitlines() if " vs +1.58: " in line]
     assert rows and all(r.endswith("[OPTIMISTIC: search metric = report metric]") for r in rows)
     # that protocol is the same at 12 and 200 search epochs: it said "protocol names must
-    # be unique", naming no option; the grid names the one epoch to keep (the command line
-    # refuses the 12 it was given: next test)
-    with pytest.raises(ProtocolError, match=r"\(search_epochs=\(200,\)\)$"):
+    # be unique", naming no option; the grid names the one epoch that runs
+    with pytest.raises(ProtocolError, match=r"pass search_epochs=\(200,\)$"):
         ReproduceConfig.quick(protocols=("fixed-n",), search_epochs=(12, 200)).protocol_list(table)
 
 
@@ -228,11 +227,11 @@ def test_cli_fixed_n_fallback_refuses_search_epochs_given(
     reproduce += ["--out", str(tmp_path / "o"), "--search-epochs"]
     refused = [
         ([*search, "--epochs", "12"], "; leave --epochs out, or pass --epochs 200\n"),
-        # reproduce names only the value that runs: left out, the full grid's default 12,200
-        # is refused too (below); and no WARNING line of a protocol built to check it
-        ([*reproduce, "12"], "; pass --search-epochs 200 alone\n"),
-        ([*reproduce, "12,200"], "; pass --search-epochs 200 alone\n"),
-        ([*reproduce, "200,12"], "; pass --search-epochs 200 alone\n"),
+        # the grid's refusal, in the command's words; and no WARNING line of a protocol
+        # built to check it
+        ([*reproduce, "12"], "; leave --search-epochs out, or pass --search-epochs 200\n"),
+        ([*reproduce, "12,200"], "; leave --search-epochs out, or pass --search-epochs 200\n"),
+        ([*reproduce, "200,12"], "; leave --search-epochs out, or pass --search-epochs 200\n"),
     ]
     for argv, fix in refused:
         assert main(argv) == 2
@@ -240,11 +239,46 @@ def test_cli_fixed_n_fallback_refuses_search_epochs_given(
         assert err.count("\n") == 1 and "has no validation split" in err, err
         assert err.endswith(fix), err
     assert not (tmp_path / "o" / "report.md").exists()
-    # the full grid without the flag: its 12 and 200 are one protocol here, and the fix it
-    # names is the one above
-    full = [a for a in reproduce if a != "--quick"][:-1]
-    assert main(full) == 2
-    assert capsys.readouterr().err.endswith("(--search-epochs 200)\n")
-    # its own epochs given, or none, it runs
+    # its own epochs given, or none, it runs: the full grid's default 12 and 200 too (they
+    # were refused as one protocol here)
     assert main([*search, "--epochs", "200"]) == 0 and main(search) == 0
-    assert main([*reproduce, "200"]) == 0
+    assert main([*reproduce, "200"]) == 0 and main(reproduce[:-1]) == 0
+    full = [a for a in reproduce if a != "--quick"][:-1]
+    assert main(full) == 0
+
+
+def test_grid_fixed_n_fallback_refuses_search_epochs_given(
+    default_table: Table, nb201_like: Table
+) -> None:
+    # the embedded table has no validation split: fixed-n searches its 200-epoch report key.
+    # search_epochs=(12,) given in Python was ignored without a word (the command line alone
+    # refused it), and the grid's default 12 and 200 were refused as one protocol
+    fix = r"; leave search_epochs out, or pass search_epochs=\(200,\)$"
+    for epochs in ((12,), (12, 200), (200, 12)):
+        cfg = ReproduceConfig(protocols=("fixed-n",), search_epochs=epochs)
+        with pytest.raises(ProtocolError, match=r"no validation split.* not at 12" + fix):
+            cfg.protocol_list(default_table)
+        with pytest.raises(ProtocolError, match=fix):  # nb201 beside it changes nothing
+            ReproduceConfig.quick(
+                protocols=("nb201", "fixed-n"), search_epochs=epochs
+            ).protocol_list(default_table)
+    # left out, the grid's default epochs: the fallback searches its own key, once, in the
+    # full grid and in quick(); its own epochs given, the same
+    for cfg in (
+        ReproduceConfig(protocols=("fixed-n",)),
+        ReproduceConfig.quick(protocols=("fixed-n",)),
+        ReproduceConfig(protocols=("fixed-n",), search_epochs=(200,)),
+    ):
+        (p,) = cfg.protocol_list(default_table)
+        assert p.search.epochs == 200 and p.optimistic, cfg
+    # the other families search the default epochs: 12 and 200, or 12 alone with quick()
+    full = [
+        p.search.epochs for p in ReproduceConfig(protocols=("nb201",)).protocol_list(nb201_like)
+    ]
+    quick = [p.search.epochs for p in ReproduceConfig.quick().protocol_list(nb201_like)]
+    assert (full, quick) == ([12, 200], [12])
+    # a table fixed-n searches on its validation split takes the epochs as the others do
+    by_epochs = ReproduceConfig(protocols=("fixed-n",)).protocol_list(nb201_like)
+    assert {p.search.epochs for p in by_epochs} == {12, 200} and not any(
+        p.optimistic for p in by_epochs
+    )
