@@ -4,6 +4,8 @@ the ``--repeats cache`` bound on ``--n`` that the help states."""
 
 from __future__ import annotations
 
+import math
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -170,6 +172,72 @@ def test_cli_charged_fixed_n_below_one_neighbourhood(capsys: pytest.CaptureFixtu
     assert err.endswith(
         "raise the budget (--n 25) or look the neighbours up free (drop --charge-neighbours)"
     ), err
+
+
+def test_a_stage_1_that_cannot_use_its_share_is_refused_before_any_run(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # two stages, charged: stage 1 pays new cells until it has used stage1_fraction of the
+    # budget. 0.9 of 20,000 queries is more cells than the space holds (and 0.5 of a 1e8 s budget
+    # more time than all its cells cost): stage 1 stalled in every run, which then found
+    # nothing, and the runs were made before anything said so
+    table = synthetic_table()
+    two_stage = NARandomSearch(NeighbourObjective(charge=True), rerank_top_k=10)
+    queries = fixed_n_protocols(table, 20_000)[0]
+    timed = nb201_protocol(budget_seconds=1e8)
+    import nb201_flat.search.runner as runner
+
+    def no_run(*args: object, **kw: object) -> None:
+        raise AssertionError("a run started")
+
+    monkeypatch.setattr(runner, "_execute", no_run)
+    with pytest.raises(ProtocolError) as info:
+        run_search(table, queries, replace(two_stage, stage1_fraction=0.9), runs=2)
+    msg = str(info.value)
+    cells = table.space.size
+    assert "stage 1 pays new cells until it has used 0.9 of the budget" in msg, msg
+    assert f"all {cells:,} cells a run may sample are {cells / 20_000:.3g} of it" in msg, msg
+    fits_share, n = math.floor(cells / 20_000 * 100) / 100, math.floor(cells / 0.9)
+    assert msg.endswith(f"(stage1_fraction={fits_share:g}) or a smaller budget (n={n})"), msg
+    with pytest.raises(ProtocolError) as info:
+        run_search(table, timed, two_stage, runs=2)
+    msg = str(info.value)
+    paid = float(timed.oracle_data(table).costs.sum())  # type: ignore[union-attr]
+    assert f"used 0.5 of the budget, but all {cells:,} cells" in msg, msg
+    assert f"({paid:,.0f} s of training) are {paid / 1e8:.3g} of it" in msg, msg
+    share = math.floor(paid / 1e8 * 100) / 100
+    assert msg.endswith(
+        f"(stage1_fraction={share:g}) or a time budget of at most {paid / 0.5:,.0f} s "
+        "(budget_seconds)"
+    ), msg
+    monkeypatch.undo()
+    # the share the message names runs, every run with a pick; one stage is not concerned
+    fits = run_search(table, queries, replace(two_stage, stage1_fraction=fits_share), runs=2)
+    assert fits.runs["test"].notna().all()
+    one = run_search(table, queries, NARandomSearch(NeighbourObjective(charge=True)), runs=1)
+    assert one.runs["test"].notna().all()
+    # the command line names its flags
+    argv = ["search", "--algo", "na-rs", "--charge-neighbours", "--rerank-top-k", "10"]
+    argv += ["--stage1-fraction", "0.9", "--protocol", "fixed-n", "--n", "20000"]
+    assert main([*argv, "--runs", "2", "--jobs", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.endswith(
+        f"(--stage1-fraction {fits_share:g}) or a smaller budget (--n {math.floor(cells / 0.9)})\n"
+    ), err
+
+
+def test_a_stage_2_share_below_one_neighbourhood_can_find_a_cell() -> None:
+    # not refused: stage 1's cells may be the re-ranked cell's neighbours, which stage 2 then
+    # reads from memory. A cube (8 cells, 3 neighbours each): 6 queries at 0.9 are all
+    # stage 1's, yet some runs score a cell
+    space = Space(("none", "skip"), 3)
+    key = MetricKey("cifar10", "ori-test", 200)
+    table = table_from(np.arange(space.size, dtype=np.float64), space=space, key=key)
+    (protocol,) = fixed_n_protocols(table, 6)
+    algo = NARandomSearch(NeighbourObjective(charge=True), rerank_top_k=3, stage1_fraction=0.9)
+    assert math.ceil(0.9 * 6) == 6 and space.neighbours(1).counts.min() == 3
+    found = run_search(table, protocol, algo, runs=50).runs["test"].notna()
+    assert found.any() and not found.all()
 
 
 # -- C: the --repeats cache bound; optimistic rows in reproduce's text -----------------------
