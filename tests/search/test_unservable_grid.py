@@ -4,6 +4,7 @@ the ``--repeats cache`` bound on ``--n`` that the help states."""
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import replace
 from pathlib import Path
@@ -163,6 +164,63 @@ def test_a_charged_time_budget_below_the_cheapest_neighbourhood_is_refused() -> 
         run_search(table, below, NARandomSearch(obj), runs=2)
     at = protocol.replace(budget_seconds=least)
     assert run_search(table, at, NARandomSearch(obj), runs=2).runs["test"].notna().any()
+
+
+@pytest.mark.parametrize("radius", [4, 6])
+def test_a_charged_budget_below_one_neighbourhood_at_a_large_radius(
+    monkeypatch: pytest.MonkeyPatch, radius: int
+) -> None:
+    # radius 4 and up: the index matrix is not cached, and the check was skipped ("counting
+    # would cost a search"), so every run paid and found nothing before anything said so
+    table = synthetic_table()
+    na = NeighbourObjective(radius=radius, charge=True)
+    width = NB201.neighbourhood_size(radius)
+    import nb201_flat.search.runner as runner
+
+    def no_run(*args: object, **kw: object) -> None:
+        raise AssertionError("a run started")
+
+    monkeypatch.setattr(runner, "_execute", no_run)
+    below = fixed_n_protocols(table, width)[0]
+    with pytest.raises(ProtocolError, match=rf"at least {width + 1} queries.* \(n={width + 1}\)"):
+        run_search(table, below, NARandomSearch(na), runs=2)
+    timed = nb201_protocol()  # 12,000 s: a few dozen queries
+    costs = timed.oracle_data(table).costs
+    assert costs is not None
+    cheapest = float(np.sort(costs)[: width + 1].sum())  # the members are distinct cells
+    with pytest.raises(ProtocolError, match=f"at least {cheapest:,.0f} s of simulated training"):
+        run_search(table, timed, NARandomSearch(na), runs=2)
+
+
+def test_the_bounds_without_the_matrix_never_exceed_what_a_cell_costs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # where the matrix is not cached, least_to_score's counts are exact without stand-ins and
+    # lower bounds with them (a cell leaves out at most its own group), its seconds a lower
+    # bound: a budget that could score a cell is never refused
+    import nb201_flat.landscape.aggregates as ag
+    from nb201_flat.landscape.stand_ins import StandIns
+
+    space = Space(("none", "skip", "conv"), 4)  # 729 cells, 6 edges
+    costs = np.random.default_rng(0).uniform(1.0, 100.0, space.size)
+    copies = StandIns.build(space.size, copies=[(1, 0), (2, 0), (5, 4)])
+    for stand_ins, r, nn, conn in itertools.product(
+        (None, copies), (1, 2, 4), (False, True), (False, True)
+    ):
+        obj = NeighbourObjective(
+            radius=r, no_none=nn, connected_only=conn, charge=True, stand_ins=stand_ins
+        )
+        exact = obj.least_to_score(space, costs)
+        with monkeypatch.context() as m:
+            width = space.neighbourhood_size(r)
+            m.setattr(ag, "CACHE_ENTRIES_LIMIT", (1 << space.n_edges) * width)
+            assert not ag.NeighbourRows(space, r).cached
+            bound = obj.least_to_score(space, costs)
+        assert exact is not None and bound is not None
+        assert bound[0] <= exact[0] and bound[1] <= exact[1], (stand_ins, r, nn, conn)
+        if stand_ins is None:
+            assert bound[0] == exact[0]
+        space.clear_cache()
 
 
 def test_cli_charged_fixed_n_below_one_neighbourhood(capsys: pytest.CaptureFixture[str]) -> None:
