@@ -176,7 +176,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--search-epochs",
         default=None,
-        help="comma-separated schedules searched (default 12,200; 12 with --quick)",
+        help="comma-separated schedules searched (default 12,200; 12 with --quick); fixed-n "
+        "on a table without a validation split searches its 200-epoch key, and refuses others",
     )
     _add_run_args(p, runs=None)
     add_neighbourhood_args(
@@ -455,26 +456,11 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
             for k in range(1, len(cfg.protocols))
             for keep in itertools.combinations(cfg.protocols, k)
         },
-        "search_epochs": {(e,): str(e) for e in cfg.search_epochs},
+        "search_epochs": {(e,): str(e) for e in (12, 200)},
     }
     jobs = _jobs(args)  # before the long run
     table = open_table(args)
     check_outside_table(args.out, table, "--out")
-    if args.search_epochs is not None and "fixed-n" in cfg.protocols:
-        from nb201_flat.errors import Param
-        from nb201_flat.search.protocol import ProtocolError, fixed_n_fallback
-
-        # the grid lets fixed-n's fallback (no validation split) search its own epochs;
-        # asked for, other epochs are refused, as `search --epochs` is. The fix names the one
-        # value that runs: left out, the full grid's 12 and 200 are refused as one protocol
-        key = fixed_n_fallback(table)
-        other = [ep for ep in cfg.search_epochs if key is not None and ep != key.epochs]
-        if key is not None and other:
-            raise ProtocolError(
-                f"fixed-n: table {table.source!r} has no validation split, so fixed-n searches "
-                f"its report key {key} itself, at {key.epochs} epochs, not at {other[0]}",
-                ("pass ", Param("search_epochs", key.epochs), " alone"),
-            )
     t0 = time.perf_counter()
     result = reproduce(table, cfg, jobs=jobs, progress=args.progress or budget.progress_enabled())
     took = time.perf_counter() - t0

@@ -1218,6 +1218,44 @@ class NeighbourRows:
         """Every row complete (no filter): no padding to mask."""
         return not (self.no_none or self.connected_only)
 
+    @property
+    def fewest(self) -> int | None:
+        """The fewest neighbours any cell has (the smallest row), exact; None where counting
+        them would cost more than the cache limit allows.
+
+        Without filters every row is :attr:`width` long. With them a row's length depends
+        only on which edges of its cell hold ``none``: a changed ``none`` edge may take any
+        other op, a changed live edge ``none`` or one of the other live ops, and whether the
+        neighbour is connected depends only on its ``none`` edges. So one cell per set of
+        ``none`` edges (``2 ** edges`` rows, 64 on NB201) gives the minimum without the whole
+        matrix (radius 4 and up on NB201)."""
+        if self.full:
+            return self.width
+        if self.cached:
+            return int(self._arrays().counts.min())
+        none = self.space.ops.index("none") if "none" in self.space.ops else None
+        if none is None:  # nothing is cut: every cell is connected, every row complete
+            return self.width
+        n_edges = self.space.n_edges
+        if (1 << n_edges) * self.width > CACHE_ENTRIES_LIMIT:
+            return None
+        live = 1 if none == 0 else 0  # any op but none: the row's length is the same
+        cut = (np.arange(1 << n_edges)[:, None] >> np.arange(n_edges)[None, :]) & 1
+        cells = self.space.indices_of_codes(np.where(cut == 1, none, live))
+        chunk = max(1, (1 << 22) // self.width)
+        fewest = self.width
+        for start in range(0, len(cells), chunk):
+            rows = neighbour_rows(
+                self.space,
+                cells[start : start + chunk],
+                self.radius,
+                exact=self.exact,
+                no_none=self.no_none,
+                connected_only=self.connected_only,
+            )
+            fewest = min(fewest, int((rows >= 0).sum(axis=1).min()))
+        return fewest
+
     def of(self, index: int) -> npt.NDArray[np.int32]:
         """Neighbours of one architecture, in :meth:`NeighbourArrays.of` order."""
         if self.cached:

@@ -258,15 +258,31 @@ class NeighbourObjective:
         """With charged neighbours, what a run must pay before it can score any cell of
         ``space``: the fewest queries (a cell and its members) and the fewest seconds
         (``costs``: each cell's; None: 0) over its cells. A score needs every member's value,
-        so a budget below either finds nothing. None where the members are not cached on the
-        space (a large radius: counting them would cost as much as a search; they are many).
+        so a budget below either finds nothing.
+
+        Where the members are not cached on the space (a large radius) both are lower
+        bounds, never above what a cell costs: the fewest members counted without the whole
+        matrix (:attr:`~nb201_flat.landscape.aggregates.NeighbourRows.fewest`), less the most
+        own copies a cell may leave out (:attr:`stand_ins`), and the seconds of that many
+        cheapest cells. None where even that count would cost too much (a space of many
+        edges with a filter).
         """
         from nb201_flat.landscape.aggregates import NeighbourRows
 
         spec = self.neighbourhood
         rows = NeighbourRows(space, spec.radius, spec.exact, spec.no_none, spec.connected_only)
         if not rows.cached:
-            return None
+            fewest = rows.fewest
+            if fewest is None:
+                return None
+            found = self.stand_ins
+            if found is not None and found.n_copies:  # a cell leaves out its own group
+                fewest -= int(np.bincount(found.group).max()) - 1
+            queries = 1 + max(fewest, 0)
+            if costs is None:
+                return queries, 0.0
+            # a cell and its members are distinct cells: no fewer seconds than the cheapest
+            return queries, float(np.partition(costs, queries - 1)[:queries].sum())
         nb = self.arrays(space)
         queries = 1 + int(nb.counts.min())
         if costs is None:

@@ -63,7 +63,8 @@ from nb201_flat.search.algorithms import (
 from nb201_flat.search.protocol import (
     Protocol,
     ProtocolError,
-    fixed_n_epochs,
+    check_fixed_n_fallback_epochs,
+    fixed_n_fallback,
     protocols_by_name,
 )
 from nb201_flat.search.runner import MIN_RUNS_CI, check_runs, run_search, summarise
@@ -109,10 +110,13 @@ class ReproduceConfig:
     protocols
         Built-in protocol families to run (``nb201``, ``per-dataset``, ``fixed-n``).
     search_epochs
-        Schedules searched (12 and/or 200). fixed-n on a table without a validation split
-        searches its 200-epoch report key whatever these say (its rows name that key, and
-        two epochs there are refused as one protocol); ``reproduce --search-epochs`` refuses
-        any other there, since a field cannot tell its default from a choice.
+        Schedules searched (12 and/or 200); None (the default): :attr:`default_epochs`.
+        fixed-n on a table without a validation split searches its 200-epoch report key
+        instead (:func:`~nb201_flat.search.protocol.fixed_n_fallback`): left out, that key
+        once; given, any other epochs are refused there, as ``fixed_n_protocols`` refuses them.
+    default_epochs
+        What ``search_epochs=None`` stands for: 12 and 200 (``quick()``: 12 alone), where
+        fixed-n's fallback searches its own key instead.
     seed_policy
         Oracle seed policy (``random`` as NB201). The grid's ``random`` falls back to a key's
         single value with a note (``Protocol.seed_fallback``), as the builders' default does:
@@ -147,7 +151,7 @@ class ReproduceConfig:
     runs: int = 500
     seed: int = 0
     protocols: tuple[str, ...] = ("nb201", "per-dataset")
-    search_epochs: tuple[int, ...] = (12, 200)
+    search_epochs: tuple[int, ...] | None = None
     seed_policy: SeedPolicy = "random"
     budget_scale_200: float | Fraction = field(default_factory=lambda: budget_scale_for(200))
     fixed_n: int = 100
@@ -165,6 +169,7 @@ class ReproduceConfig:
     margin: float = 0.5
     accounting: bool = True
     smoke: bool = False
+    default_epochs: tuple[int, ...] = (12, 200)
 
     def __post_init__(self) -> None:
         # text first: an array's `in` raised numpy's ambiguous-truth ValueError
@@ -172,9 +177,14 @@ class ReproduceConfig:
             raise AlgorithmError(
                 f"design must be 'one-at-a-time' or 'full', got {shown(self.design)}"
             )
-        for e in self.search_epochs:
-            if e not in (12, 200):
-                raise ProtocolError(f"search epochs must be 12 or 200, got {e}")
+        for name in ("search_epochs", "default_epochs"):
+            epochs = getattr(self, name)
+            for e in epochs or ():
+                if e not in (12, 200):
+                    raise ProtocolError(f"search epochs must be 12 or 200, got {e}")
+            if epochs is not None and (not epochs or len(set(epochs)) < len(epochs)):
+                # a repeat ran the same protocols twice, under one name
+                raise ProtocolError((Param(name), f" is {epochs}"), "give 12 and/or 200, each once")
         # before any search: a bad n_boot or margin was met only after the whole grid ran
         check_ci_args(self.n_boot, self.confidence, self.seed)
         check_margin(self.margin)
@@ -196,7 +206,7 @@ class ReproduceConfig:
         base = cls(
             runs=20,
             protocols=("nb201",),
-            search_epochs=(12,),
+            default_epochs=(12,),  # a default, not a choice: fixed-n's fallback still runs
             radii=(1,),
             aggregators=("mean",),
             include_self=(True,),
@@ -212,17 +222,25 @@ class ReproduceConfig:
         """Every protocol of the grid."""
         return tuple(p for ps in self.protocol_families(table).values() for p in ps)
 
+    @property
+    def epochs(self) -> tuple[int, ...]:
+        """The schedules the grid searches: :attr:`search_epochs`, or :attr:`default_epochs`
+        where it is None (fixed-n's fallback searches its own key instead)."""
+        return self.default_epochs if self.search_epochs is None else self.search_epochs
+
     def protocol_families(self, table: Table) -> dict[str, tuple[Protocol, ...]]:
         """The protocols of the grid by family (an item of :attr:`protocols`)."""
+        # a table without a validation split: fixed-n searches its report key at that key's
+        # epochs, once; epochs given are checked first (its builder would log a warning)
+        fallback = fixed_n_fallback(table) if "fixed-n" in self.protocols else None
+        if fallback is not None:
+            own = Param("search_epochs", (fallback.epochs,))
+            check_fixed_n_fallback_epochs(table, fallback, self.search_epochs, own)
         out: dict[str, tuple[Protocol, ...]] = {}
-        # a table without a validation split: fixed-n's fallback searches its report key at
-        # its own epochs, which the grid's default epochs would make it refuse; more than one
-        # epoch is refused below as one protocol (reproduce refuses --search-epochs given)
-        fallback = not fixed_n_epochs(table) if "fixed-n" in self.protocols else False
         for name in self.protocols:
+            fixed_n = name == "fixed-n"  # each family takes its own budget, never both
             built: list[Protocol] = []
-            for ep in self.search_epochs:
-                fixed_n = name == "fixed-n"  # each family takes its own budget, never both
+            for ep in (None,) if fixed_n and fallback is not None else self.epochs:
                 # refusals name the grid's field that sets a budget (none for 12 epochs)
                 by = "fixed_n" if fixed_n else ("budget_scale_200" if ep == 200 else "")
                 built += [
@@ -230,28 +248,12 @@ class ReproduceConfig:
                     for p in protocols_by_name(
                         name,
                         table,
-                        epochs=None if fixed_n and fallback else ep,
+                        epochs=ep,
                         seed_policy=self.seed_policy,
                         n=self.fixed_n if fixed_n else None,
-                        budget_scale=None if fixed_n else self._scale_on_rule(ep),
+                        budget_scale=None if fixed_n or ep is None else self._scale_on_rule(ep),
                     )
                 ]
-            seen: dict[str, Protocol] = {}
-            for p in built:
-                first = seen.setdefault(p.name, p)
-                if first is not p:
-                    # fixed-n's fallback searches the report key, at 200 epochs whatever
-                    # the grid's epochs: the grid's other epochs would run it again
-                    raise ProtocolError(
-                        f"the grid's {name} protocols at search epochs "
-                        f"{', '.join(map(str, self.search_epochs))} are one protocol on this "
-                        f"table ({p.name} searches {p.search}, whatever the epochs)",
-                        (
-                            "give one search epoch (",
-                            Param("search_epochs", (p.search.epochs,)),
-                            ")",
-                        ),
-                    )
             out[name] = tuple(built)
         return out
 
@@ -546,7 +548,9 @@ def reproduce(
             f"SMOKE TEST ({cfg.runs} runs per cell, a reduced grid): it checks that the "
             "pipeline runs; its numbers carry no verdict",
         )
-    if cfg.budget_scale_200 != 1.0 and 200 in cfg.search_epochs:
+    if cfg.budget_scale_200 != 1.0 and any(
+        p.search.epochs == 200 and p.budget_seconds is not None for p in protocols
+    ):
         notes.append(budget_rule_note(200, cfg.budget_scale_200 / budget_scale_for(200)))
     notes.append(
         "published RS anchors come from the NB201 paper's own release of the benchmark; a "

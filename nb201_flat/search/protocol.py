@@ -46,7 +46,7 @@ import functools
 import logging
 import math
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Literal, TypeAlias
@@ -811,13 +811,10 @@ def fixed_n_protocols(
             f"fixed-n: table {table.source!r} has no 200-epoch accuracy to search; it has "
             f"{_key_list(table)}"
         )
-    if given and searched != key.epochs:
-        # the fallback's search key is fixed: epochs=12 searched 200 epochs without a word
-        raise ProtocolError(
-            f"fixed-n: table {table.source!r} has no validation split, so fixed-n searches "
-            f"its report key {key} itself, at {key.epochs} epochs, not at {searched}",
-            ("leave ", Param("epochs"), " out, or pass ", Param("epochs", key.epochs)),
-        )
+    # the fallback's search key is fixed: epochs=12 searched 200 epochs without a word
+    check_fixed_n_fallback_epochs(
+        table, key, (searched,) if given else None, Param("epochs", key.epochs)
+    )
     log.warning("fixed-n on %s: search metric = report metric (%s); optimistic", table.source, key)
     return (
         Protocol(
@@ -840,6 +837,22 @@ def fixed_n_fallback(table: Table) -> MetricKey | None:
     if fixed_n_epochs(table):
         return None
     return next((k for k in table if k.metric == "accuracy" and k.epochs == 200), None)
+
+
+def check_fixed_n_fallback_epochs(
+    table: Table, key: MetricKey, given: Sequence[int] | None, own: Param
+) -> None:
+    """Refuse search epochs ``given`` to fixed-n's fallback on ``table`` (``key``, from
+    :func:`fixed_n_fallback`) other than ``key``'s own: it searches ``key`` whatever they
+    say. ``own`` is the caller's parameter set to the value that runs (``epochs=200``, the
+    grid's ``search_epochs=(200,)``); None given (a default) is never refused."""
+    other = [e for e in given or () if e != key.epochs]
+    if other:
+        raise ProtocolError(
+            f"fixed-n: table {table.source!r} has no validation split, so fixed-n searches "
+            f"its report key {key} itself, at {key.epochs} epochs, not at {other[0]}",
+            ("leave ", Param(own.name), " out, or pass ", own),
+        )
 
 
 def fixed_n_epochs(table: Table) -> list[int]:

@@ -83,6 +83,7 @@ from nb201_flat.search.oracle import (
     SearchEnded,
     StallRecord,
     stall_fixes,
+    used_fraction,
 )
 from nb201_flat.search.protocol import Protocol, ProtocolError
 from nb201_flat.space import Space
@@ -667,6 +668,7 @@ def run_cells_and_stalls(
     notes += _copies_notes(given, cells)
     for (di, ai), (_, lab, _) in zip(pairs, cells, strict=True):  # before any run
         check_scores_affordable(prots[di], datas[di], algos[ai], lab)
+        check_stage1_ends(prots[di], datas[di], algos[ai], lab)
     evaluators = [p.evaluator(table) for p in prots]
     # RS, NA-RS, REA, LS where covered: all runs at once with the loop's streams, same
     # records (nb201_flat.search.vectorised, .lockstep and .replay); the loop for the rest
@@ -738,6 +740,51 @@ def check_scores_affordable(
         f"all its neighbours before it can score it, at least {what}, more than the budget "
         f"({have:,g}{' s' if in_seconds else ' queries'}), so no run could find anything",
         (*raise_it, "look the neighbours up free (drop ", Param("charge", True), ")"),
+    )
+
+
+def check_stage1_ends(
+    protocol: Protocol, data: OracleData, algorithm: SearchAlgorithm, label: str
+) -> None:
+    """Refuse, before any run, two-stage NA-RS with charged neighbours whose stage 1 cannot
+    use its share of the budget (:attr:`NARandomSearch.stage1_share`): it pays each cell it
+    samples once, so with every cell a run may sample paid and less than the share used it
+    only revisits them until the stall guard ends the run, and a charged run ended in stage 1
+    has found nothing (validation values there only rank the candidates).
+
+    A stage 2 left less budget than a neighbourhood costs is not refused: stage 1's cells may
+    include the re-ranked cell's members, which stage 2 reads from memory, so a run may score
+    a cell all the same (the pay-for-one-neighbourhood bound is
+    :func:`check_scores_affordable`'s)."""
+    if not isinstance(algorithm, NARandomSearch) or algorithm.stage1_share >= 1.0:
+        return
+    share, cells = algorithm.stage1_share, data.domain_size
+    seconds = 0.0 if data.costs is None else float(data.costs[data.domain].sum())
+    # the most stage 1 can use; a little slack: the oracle sums the costs in another order
+    most = used_fraction(seconds * (1 + 1e-9), cells, data.budget_seconds, data.budget_queries)
+    if most >= share:
+        return
+    cost = f" ({seconds:,.0f} s of training)" if data.budget_seconds is not None else ""
+    fix: list[Part] = []
+    fits = math.floor(most * 100) / 100
+    if fits > 0:
+        fix += ["give stage 1 a share it can use (", Param("stage1_fraction", fits), ")"]
+    smaller: list[Part] = []
+    param = protocol.budget_param(seconds=data.budget_queries is None)
+    if param is not None and data.budget_queries is not None:
+        smaller = ["a smaller budget (", Param(param.name, math.floor(cells / share)), ")"]
+    elif param is not None:
+        smaller = [f"a time budget of at most {seconds / share:,.0f} s (", param, ")"]
+    if smaller:
+        fix += [" or ", *smaller] if fix else ["give the runs ", *smaller]
+    if not fix:
+        fix = ["look the neighbours up free (drop ", Param("charge", True), ")"]
+    raise ProtocolError(
+        f"{label} under {protocol.name}: with charged neighbours stage 1 pays new cells until "
+        f"it has used {share:g} of the budget, but all {cells:,} cells a run may sample{cost} "
+        f"are {most:.3g} of it, so stage 1 never ends (its runs stall) and no run could find "
+        "anything",
+        fix,
     )
 
 

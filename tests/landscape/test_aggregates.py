@@ -179,6 +179,35 @@ def test_neighbour_rows_match_the_cached_matrix() -> None:
             assert sorted(row[row >= 0].tolist()) == sorted(nb.of(i).tolist())
 
 
+def test_fewest_neighbours_without_the_matrix_equal_its_smallest_row(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # NeighbourRows.fewest counts one cell per set of `none` edges where the matrix is not
+    # cached (the NA search's up-front budget check, radius 4 and up on NB201): the same
+    # minimum as the whole matrix, for every filter; `none` first and not first
+    small = Space(("avg", "none", "conv"), 4)  # 729 cells, 6 edges
+    cases = [(NB201, r) for r in (1, 2)] + [(small, r) for r in range(1, 7)]
+    for (space, r), exact, nn, conn in itertools.product(
+        cases, [True, False], [True, False], [True, False]
+    ):
+        rows = ag.NeighbourRows(space, r, exact, nn, conn)
+        smallest = int(
+            space.neighbours(r, exact=exact, no_none=nn, connected_only=conn).counts.min()
+        )
+        with monkeypatch.context() as m:
+            # not cached, and the 2**edges rows within the limit
+            m.setattr(ag, "CACHE_ENTRIES_LIMIT", (1 << space.n_edges) * rows.width)
+            assert not rows.cached
+            assert rows.fewest == smallest, (space, r, exact, nn, conn)
+            m.setattr(ag, "CACHE_ENTRIES_LIMIT", (1 << space.n_edges) * rows.width - 1)
+            assert rows.fewest == (rows.width if rows.full else None)
+        assert rows.fewest == smallest  # cached: the matrix's own counts
+        space.clear_cache()
+    # no `none` op: nothing is cut, every row is complete
+    plain = ag.NeighbourRows(Space(("a", "b", "c"), 3), 2, connected_only=True)
+    assert plain.fewest == plain.width == 3 * 2**2
+
+
 def test_lazy_rows_give_the_same_quantiles(monkeypatch: pytest.MonkeyPatch) -> None:
     v = _values(NB201, 8)
     kwargs = dict(radius=2, exact=False, no_none=True, connected_only=True, quantile=0.3)

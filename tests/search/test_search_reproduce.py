@@ -195,6 +195,12 @@ def test_full_design_and_grid_parameters(nb201_like: Table) -> None:
     assert p200.budget_seconds == pytest.approx(200_000.0)
     with pytest.raises(ProtocolError, match="12 or 200"):
         ReproduceConfig(search_epochs=(50,))
+    # a repeat ran one protocol twice under one name; none searched nothing
+    for epochs in ((12, 12), ()):
+        with pytest.raises(ProtocolError, match=r"; give 12 and/or 200, each once$"):
+            ReproduceConfig(search_epochs=epochs)
+    with pytest.raises(ProtocolError, match=r"^default_epochs is \(\)"):
+        ReproduceConfig.quick(default_epochs=())
 
 
 def test_reproduce_on_a_table_that_cannot_serve_it(default_table: Table) -> None:

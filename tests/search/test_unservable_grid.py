@@ -4,6 +4,9 @@ the ``--repeats cache`` bound on ``--n`` that the help states."""
 
 from __future__ import annotations
 
+import itertools
+import math
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -163,6 +166,63 @@ def test_a_charged_time_budget_below_the_cheapest_neighbourhood_is_refused() -> 
     assert run_search(table, at, NARandomSearch(obj), runs=2).runs["test"].notna().any()
 
 
+@pytest.mark.parametrize("radius", [4, 6])
+def test_a_charged_budget_below_one_neighbourhood_at_a_large_radius(
+    monkeypatch: pytest.MonkeyPatch, radius: int
+) -> None:
+    # radius 4 and up: the index matrix is not cached, and the check was skipped ("counting
+    # would cost a search"), so every run paid and found nothing before anything said so
+    table = synthetic_table()
+    na = NeighbourObjective(radius=radius, charge=True)
+    width = NB201.neighbourhood_size(radius)
+    import nb201_flat.search.runner as runner
+
+    def no_run(*args: object, **kw: object) -> None:
+        raise AssertionError("a run started")
+
+    monkeypatch.setattr(runner, "_execute", no_run)
+    below = fixed_n_protocols(table, width)[0]
+    with pytest.raises(ProtocolError, match=rf"at least {width + 1} queries.* \(n={width + 1}\)"):
+        run_search(table, below, NARandomSearch(na), runs=2)
+    timed = nb201_protocol()  # 12,000 s: a few dozen queries
+    costs = timed.oracle_data(table).costs
+    assert costs is not None
+    cheapest = float(np.sort(costs)[: width + 1].sum())  # the members are distinct cells
+    with pytest.raises(ProtocolError, match=f"at least {cheapest:,.0f} s of simulated training"):
+        run_search(table, timed, NARandomSearch(na), runs=2)
+
+
+def test_the_bounds_without_the_matrix_never_exceed_what_a_cell_costs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # where the matrix is not cached, least_to_score's counts are exact without stand-ins and
+    # lower bounds with them (a cell leaves out at most its own group), its seconds a lower
+    # bound: a budget that could score a cell is never refused
+    import nb201_flat.landscape.aggregates as ag
+    from nb201_flat.landscape.stand_ins import StandIns
+
+    space = Space(("none", "skip", "conv"), 4)  # 729 cells, 6 edges
+    costs = np.random.default_rng(0).uniform(1.0, 100.0, space.size)
+    copies = StandIns.build(space.size, copies=[(1, 0), (2, 0), (5, 4)])
+    for stand_ins, r, nn, conn in itertools.product(
+        (None, copies), (1, 2, 4), (False, True), (False, True)
+    ):
+        obj = NeighbourObjective(
+            radius=r, no_none=nn, connected_only=conn, charge=True, stand_ins=stand_ins
+        )
+        exact = obj.least_to_score(space, costs)
+        with monkeypatch.context() as m:
+            width = space.neighbourhood_size(r)
+            m.setattr(ag, "CACHE_ENTRIES_LIMIT", (1 << space.n_edges) * width)
+            assert not ag.NeighbourRows(space, r).cached
+            bound = obj.least_to_score(space, costs)
+        assert exact is not None and bound is not None
+        assert bound[0] <= exact[0] and bound[1] <= exact[1], (stand_ins, r, nn, conn)
+        if stand_ins is None:
+            assert bound[0] == exact[0]
+        space.clear_cache()
+
+
 def test_cli_charged_fixed_n_below_one_neighbourhood(capsys: pytest.CaptureFixture[str]) -> None:
     argv = ["search", "--algo", "na-rs", "--charge-neighbours", "--protocol", "fixed-n"]
     assert main([*argv, "--n", "5", "--runs", "2", "--jobs", "1"]) == 2
@@ -170,6 +230,72 @@ def test_cli_charged_fixed_n_below_one_neighbourhood(capsys: pytest.CaptureFixtu
     assert err.endswith(
         "raise the budget (--n 25) or look the neighbours up free (drop --charge-neighbours)"
     ), err
+
+
+def test_a_stage_1_that_cannot_use_its_share_is_refused_before_any_run(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # two stages, charged: stage 1 pays new cells until it has used stage1_fraction of the
+    # budget. 0.9 of 20,000 queries is more cells than the space holds (and 0.5 of a 1e8 s budget
+    # more time than all its cells cost): stage 1 stalled in every run, which then found
+    # nothing, and the runs were made before anything said so
+    table = synthetic_table()
+    two_stage = NARandomSearch(NeighbourObjective(charge=True), rerank_top_k=10)
+    queries = fixed_n_protocols(table, 20_000)[0]
+    timed = nb201_protocol(budget_seconds=1e8)
+    import nb201_flat.search.runner as runner
+
+    def no_run(*args: object, **kw: object) -> None:
+        raise AssertionError("a run started")
+
+    monkeypatch.setattr(runner, "_execute", no_run)
+    with pytest.raises(ProtocolError) as info:
+        run_search(table, queries, replace(two_stage, stage1_fraction=0.9), runs=2)
+    msg = str(info.value)
+    cells = table.space.size
+    assert "stage 1 pays new cells until it has used 0.9 of the budget" in msg, msg
+    assert f"all {cells:,} cells a run may sample are {cells / 20_000:.3g} of it" in msg, msg
+    fits_share, n = math.floor(cells / 20_000 * 100) / 100, math.floor(cells / 0.9)
+    assert msg.endswith(f"(stage1_fraction={fits_share:g}) or a smaller budget (n={n})"), msg
+    with pytest.raises(ProtocolError) as info:
+        run_search(table, timed, two_stage, runs=2)
+    msg = str(info.value)
+    paid = float(timed.oracle_data(table).costs.sum())  # type: ignore[union-attr]
+    assert f"used 0.5 of the budget, but all {cells:,} cells" in msg, msg
+    assert f"({paid:,.0f} s of training) are {paid / 1e8:.3g} of it" in msg, msg
+    share = math.floor(paid / 1e8 * 100) / 100
+    assert msg.endswith(
+        f"(stage1_fraction={share:g}) or a time budget of at most {paid / 0.5:,.0f} s "
+        "(budget_seconds)"
+    ), msg
+    monkeypatch.undo()
+    # the share the message names runs, every run with a pick; one stage is not concerned
+    fits = run_search(table, queries, replace(two_stage, stage1_fraction=fits_share), runs=2)
+    assert fits.runs["test"].notna().all()
+    one = run_search(table, queries, NARandomSearch(NeighbourObjective(charge=True)), runs=1)
+    assert one.runs["test"].notna().all()
+    # the command line names its flags
+    argv = ["search", "--algo", "na-rs", "--charge-neighbours", "--rerank-top-k", "10"]
+    argv += ["--stage1-fraction", "0.9", "--protocol", "fixed-n", "--n", "20000"]
+    assert main([*argv, "--runs", "2", "--jobs", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.endswith(
+        f"(--stage1-fraction {fits_share:g}) or a smaller budget (--n {math.floor(cells / 0.9)})\n"
+    ), err
+
+
+def test_a_stage_2_share_below_one_neighbourhood_can_find_a_cell() -> None:
+    # not refused: stage 1's cells may be the re-ranked cell's neighbours, which stage 2 then
+    # reads from memory. A cube (8 cells, 3 neighbours each): 6 queries at 0.9 are all
+    # stage 1's, yet some runs score a cell
+    space = Space(("none", "skip"), 3)
+    key = MetricKey("cifar10", "ori-test", 200)
+    table = table_from(np.arange(space.size, dtype=np.float64), space=space, key=key)
+    (protocol,) = fixed_n_protocols(table, 6)
+    algo = NARandomSearch(NeighbourObjective(charge=True), rerank_top_k=3, stage1_fraction=0.9)
+    assert math.ceil(0.9 * 6) == 6 and space.neighbours(1).counts.min() == 3
+    found = run_search(table, protocol, algo, runs=50).runs["test"].notna()
+    assert found.any() and not found.all()
 
 
 # -- C: the --repeats cache bound; optimistic rows in reproduce's text -----------------------
@@ -209,9 +335,8 @@ def test_cli_reproduce_marks_optimistic_rows(
     rows = [line for line in capsys.readouterr().out.splitlines() if " vs +1.58: " in line]
     assert rows and all(r.endswith("[OPTIMISTIC: search metric = report metric]") for r in rows)
     # that protocol is the same at 12 and 200 search epochs: it said "protocol names must
-    # be unique", naming no option; the grid names the one epoch to keep (the command line
-    # refuses the 12 it was given: next test)
-    with pytest.raises(ProtocolError, match=r"\(search_epochs=\(200,\)\)$"):
+    # be unique", naming no option; the grid names the one epoch that runs
+    with pytest.raises(ProtocolError, match=r"pass search_epochs=\(200,\)$"):
         ReproduceConfig.quick(protocols=("fixed-n",), search_epochs=(12, 200)).protocol_list(table)
 
 
@@ -228,11 +353,11 @@ def test_cli_fixed_n_fallback_refuses_search_epochs_given(
     reproduce += ["--out", str(tmp_path / "o"), "--search-epochs"]
     refused = [
         ([*search, "--epochs", "12"], "; leave --epochs out, or pass --epochs 200\n"),
-        # reproduce names only the value that runs: left out, the full grid's default 12,200
-        # is refused too (below); and no WARNING line of a protocol built to check it
-        ([*reproduce, "12"], "; pass --search-epochs 200 alone\n"),
-        ([*reproduce, "12,200"], "; pass --search-epochs 200 alone\n"),
-        ([*reproduce, "200,12"], "; pass --search-epochs 200 alone\n"),
+        # the grid's refusal, in the command's words; and no WARNING line of a protocol
+        # built to check it
+        ([*reproduce, "12"], "; leave --search-epochs out, or pass --search-epochs 200\n"),
+        ([*reproduce, "12,200"], "; leave --search-epochs out, or pass --search-epochs 200\n"),
+        ([*reproduce, "200,12"], "; leave --search-epochs out, or pass --search-epochs 200\n"),
     ]
     for argv, fix in refused:
         assert main(argv) == 2
@@ -240,11 +365,46 @@ def test_cli_fixed_n_fallback_refuses_search_epochs_given(
         assert err.count("\n") == 1 and "has no validation split" in err, err
         assert err.endswith(fix), err
     assert not (tmp_path / "o" / "report.md").exists()
-    # the full grid without the flag: its 12 and 200 are one protocol here, and the fix it
-    # names is the one above
-    full = [a for a in reproduce if a != "--quick"][:-1]
-    assert main(full) == 2
-    assert capsys.readouterr().err.endswith("(--search-epochs 200)\n")
-    # its own epochs given, or none, it runs
+    # its own epochs given, or none, it runs: the full grid's default 12 and 200 too (they
+    # were refused as one protocol here)
     assert main([*search, "--epochs", "200"]) == 0 and main(search) == 0
-    assert main([*reproduce, "200"]) == 0
+    assert main([*reproduce, "200"]) == 0 and main(reproduce[:-1]) == 0
+    full = [a for a in reproduce if a != "--quick"][:-1]
+    assert main(full) == 0
+
+
+def test_grid_fixed_n_fallback_refuses_search_epochs_given(
+    default_table: Table, nb201_like: Table
+) -> None:
+    # the embedded table has no validation split: fixed-n searches its 200-epoch report key.
+    # search_epochs=(12,) given in Python was ignored without a word (the command line alone
+    # refused it), and the grid's default 12 and 200 were refused as one protocol
+    fix = r"; leave search_epochs out, or pass search_epochs=\(200,\)$"
+    for epochs in ((12,), (12, 200), (200, 12)):
+        cfg = ReproduceConfig(protocols=("fixed-n",), search_epochs=epochs)
+        with pytest.raises(ProtocolError, match=r"no validation split.* not at 12" + fix):
+            cfg.protocol_list(default_table)
+        with pytest.raises(ProtocolError, match=fix):  # nb201 beside it changes nothing
+            ReproduceConfig.quick(
+                protocols=("nb201", "fixed-n"), search_epochs=epochs
+            ).protocol_list(default_table)
+    # left out, the grid's default epochs: the fallback searches its own key, once, in the
+    # full grid and in quick(); its own epochs given, the same
+    for cfg in (
+        ReproduceConfig(protocols=("fixed-n",)),
+        ReproduceConfig.quick(protocols=("fixed-n",)),
+        ReproduceConfig(protocols=("fixed-n",), search_epochs=(200,)),
+    ):
+        (p,) = cfg.protocol_list(default_table)
+        assert p.search.epochs == 200 and p.optimistic, cfg
+    # the other families search the default epochs: 12 and 200, or 12 alone with quick()
+    full = [
+        p.search.epochs for p in ReproduceConfig(protocols=("nb201",)).protocol_list(nb201_like)
+    ]
+    quick = [p.search.epochs for p in ReproduceConfig.quick().protocol_list(nb201_like)]
+    assert (full, quick) == ([12, 200], [12])
+    # a table fixed-n searches on its validation split takes the epochs as the others do
+    by_epochs = ReproduceConfig(protocols=("fixed-n",)).protocol_list(nb201_like)
+    assert {p.search.epochs for p in by_epochs} == {12, 200} and not any(
+        p.optimistic for p in by_epochs
+    )
