@@ -92,8 +92,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         action="store_true",
         help="train again the runs of this command whose rows in --db are damaged (a row "
         "that fails its checksum, or that no training writes): their rows are deleted from "
-        "every table first, in one transaction, and their checkpoints with them. Default: a "
-        "damaged run is refused",
+        "every table first, in one transaction, and their checkpoints with them. Stray rows "
+        "(damaged rows whose key names no run in --db, a key changed by hand) are put back "
+        "under the run their checksum matches, or deleted where none does; each is reported. "
+        "Default: a damaged run is refused",
     )
     p.add_argument(
         "--device", default="auto", help="cuda, cuda:N or cpu (default: cuda when available)"
@@ -750,6 +752,15 @@ def cmd_train(args: argparse.Namespace) -> int:
     retrain = frozenset(
         j.key for j in ([*jobs, *make_jobs(answered, **settings)] if args.retrain_damaged else [])
     )
+    if retrain and os.path.isfile(args.db) and os.path.getsize(args.db):
+        from nb201_flat.train.jobs import clear_stray_rows
+        from nb201_flat.train.results_db import ResultsDB
+
+        db = ResultsDB(args.db)  # stray rows name no run of any command: cleared first
+        try:
+            clear_stray_rows(db)
+        finally:
+            db.close()
     stored = _read_db(args.db, args.dataset, retrain)  # read once for every use below
     from nb201_flat.train.executors import DaskExecutor
 

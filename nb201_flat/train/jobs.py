@@ -316,6 +316,14 @@ def discard_if_damaged(job: TrainJob, db: ResultsDB, *, then: str = "trained aga
     )
 
 
+def clear_stray_rows(db: ResultsDB) -> None:
+    """For a campaign with :attr:`~TrainJob.retrain_damaged`: clear ``db``'s stray rows
+    (:meth:`~.results_db.ResultsDB.clear_stray_rows`: damaged rows naming no run, which no
+    job's :func:`discard_if_damaged` reaches), one warning per row saying what was done."""
+    for line in db.clear_stray_rows():
+        log.warning("%s: %s (retrain_damaged)", db.path, line)
+
+
 def make_jobs(
     archs: Iterable[Arch | str | int],
     *,
