@@ -526,3 +526,30 @@ def test_a_campaign_that_retrains_damaged_runs_clears_stray_rows(
     assert todo == [] and done[0].status == "skipped"
     assert _rows(db) == {t: [r for r in rs if t != "run_forms" or r[1] != ARCH]
                          for t, rs in before.items()}  # fmt: skip
+
+
+def test_train_says_how_deep_it_checked_the_runs_it_skipped(
+    trained: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # a plain train reads a skipped run's final epochs only (one pass: every epoch row would
+    # cost a checksum each); it was silent about it, so a run damaged before its final epoch
+    # was skipped without a word and only load_curves refused it later
+    data, db = _copy(trained, tmp_path)
+    capsys.readouterr()
+    _edit(db, f"UPDATE epochs SET accuracy = 50.0 WHERE arch = '{ARCH}' AND epoch = 1")
+    text = [a for a in _argv(data, db) if a != "--json"]
+    assert main(text) == 0
+    out = capsys.readouterr().out
+    assert out.count(" skipped ") == 2 and out.count("\n") == 3, out
+    assert out.rstrip().endswith(
+        "2 run(s) skipped, finished before: their records and final epochs checked, not their "
+        "earlier epochs (an import and load_curves check every epoch; --retrain-damaged "
+        "checks them here, and trains a damaged run again)"
+    ), out
+    assert main(_argv(data, db)) == 0
+    assert json.loads(capsys.readouterr().out)["skipped_checked"] == "final_epoch"
+    assert main([*text, "--retrain-damaged"]) == 0  # the damaged run trained again
+    out = capsys.readouterr().out
+    assert out.rstrip().endswith("1 run(s) skipped, finished before: every row checked (--retrain-damaged)"), out  # fmt: skip
+    assert main(_argv(data, db, "--retrain-damaged")) == 0
+    assert json.loads(capsys.readouterr().out)["skipped_checked"] == "every_epoch"
