@@ -158,7 +158,9 @@ class TrainJob:
         table first, in one transaction, and its checkpoints with them (it trains from its
         first epoch, so that its curves are whole). ``False`` (default): such a run is
         refused. Not part of :attr:`key`: it decides what happens to damaged rows, not the
-        numbers.
+        numbers. An executor's ``map`` with such a job (and the train command) also clears the
+        database's stray rows first (:func:`clear_stray_rows`: damaged rows naming no run);
+        :func:`~.trainer.train` of one job reads that job's rows only.
     """
 
     arch: str
