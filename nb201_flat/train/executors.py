@@ -55,7 +55,13 @@ from nb201_flat.errors import (
 )
 from nb201_flat.errors import ExecutorSpecError as ExecutorSpecError
 from nb201_flat.pools import stopped_on_interrupt
-from nb201_flat.train.jobs import JobResult, TrainJob, check_stored_data, concurrency_key
+from nb201_flat.train.jobs import (
+    JobResult,
+    TrainJob,
+    check_stored_data,
+    clear_stray_rows,
+    concurrency_key,
+)
 from nb201_flat.train.results_db import ResultsDB
 from nb201_flat.train.runlock import die_with_parent
 
@@ -251,6 +257,8 @@ def split_done(jobs: Sequence[TrainJob]) -> tuple[dict[int, JobResult], list[int
         db = ResultsDB(path)
         try:
             retrain = {jobs[p].key for p in positions if jobs[p].retrain_damaged}
+            if retrain:  # stray rows name no run a job could delete: cleared here, once
+                clear_stray_rows(db)
             keys, digests = db.finished_runs(retrain)
             for pos in positions:
                 job = jobs[pos]

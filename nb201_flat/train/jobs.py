@@ -158,7 +158,9 @@ class TrainJob:
         table first, in one transaction, and its checkpoints with them (it trains from its
         first epoch, so that its curves are whole). ``False`` (default): such a run is
         refused. Not part of :attr:`key`: it decides what happens to damaged rows, not the
-        numbers.
+        numbers. An executor's ``map`` with such a job (and the train command) also clears the
+        database's stray rows first (:func:`clear_stray_rows`: damaged rows naming no run);
+        :func:`~.trainer.train` of one job reads that job's rows only.
     """
 
     arch: str
@@ -314,6 +316,14 @@ def discard_if_damaged(job: TrainJob, db: ResultsDB, *, then: str = "trained aga
         why,
         then,
     )
+
+
+def clear_stray_rows(db: ResultsDB) -> None:
+    """For a campaign with :attr:`~TrainJob.retrain_damaged`: clear ``db``'s stray rows
+    (:meth:`~.results_db.ResultsDB.clear_stray_rows`: damaged rows naming no run, which no
+    job's :func:`discard_if_damaged` reaches), one warning per row saying what was done."""
+    for line in db.clear_stray_rows():
+        log.warning("%s: %s (retrain_damaged)", db.path, line)
 
 
 def make_jobs(

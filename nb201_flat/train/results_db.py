@@ -43,7 +43,11 @@ finished run is skipped only whole). A run the user trained cannot be downloaded
 refusal names ``retrain_damaged`` (``train --retrain-damaged``), with which training deletes
 that run's rows from every table in one transaction (:meth:`ResultsDB.discard_damaged`) and
 trains it again (a finished run is then checked at every epoch before it is skipped); its
-damaged values are never checksummed anew. The checksum is a column of the row it covers
+damaged values are never checksummed anew. A refusal names the row (table, rowid). A damaged
+row whose key names no run in ``runs`` is a stray row (its key was changed): no command trains
+the run it names, so a campaign with ``retrain_damaged`` clears such rows first
+(:meth:`ResultsDB.clear_stray_rows`: put back under the run whose key matches the checksum,
+else deleted). The checksum is a column of the row it covers
 (``checksum``), not a side table: a flipped key field then fails the check rather than unlinking
 the row from its checksum. Those columns are schema 2: a writer opening a schema-1 file adds them
 (``ALTER TABLE``, one transaction) and marks the file 2, so an older version refuses the file by
@@ -156,8 +160,20 @@ DAMAGED_FIX_PARTS: tuple[Part, ...] = (
 training refuses it too (its reads check the same rows) unless told to delete the run's rows
 and train it again (:meth:`ResultsDB.discard_damaged`)."""
 
+STRAY_FIX_PARTS: tuple[Part, ...] = (
+    "train with ",
+    Param("retrain_damaged", True),
+    ", which puts such a row back under the run whose key matches its checksum, or deletes it "
+    "where none does",
+)
+"""What to do about a stray row (:func:`_refusal`): no command trains the run it names, so
+training again cannot clear it; :meth:`ResultsDB.clear_stray_rows` does, in one transaction."""
+
 DAMAGED_FIX = spelled(DAMAGED_FIX_PARTS)
 """:data:`DAMAGED_FIX_PARTS` as text, its parameter as Python names it."""
+
+STRAY_FIX = spelled(STRAY_FIX_PARTS)
+""":data:`STRAY_FIX_PARTS` as text, its parameter as Python names it."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -527,6 +543,10 @@ class ResultsDB:
                     found.setdefault(run, why)
         for run, why in found.items():
             if run not in wanted:
+                if not _has_run(conn, run):  # a stray row: refused as its own read words it
+                    with _read_transaction(conn):
+                        for table in _SIDE_TABLES.keys() | {"epochs"}:
+                            verified_rows(conn, self.path, table, _KEY_AT_T, run, collect=False)
                 raise ResultsDBError(*damaged_parts(self.path, run, why))
         if found:  # runs found damaged whole: not done, their digests left out
             keys = {k for k in keys if k not in found}
@@ -575,6 +595,51 @@ class ResultsDB:
             for table in _CHECKED:
                 conn.execute(f"DELETE FROM {table} WHERE {_KEY_WHERE}", tuple(key))
         return next(iter(found.values()))
+
+    def clear_stray_rows(self) -> list[str]:
+        """Clear the stray rows: damaged rows of ``epochs`` and the side tables whose run has no
+        row in ``runs`` (their key was changed by hand, so no command trains the run they name
+        and :meth:`discard_damaged` never reaches them). A row that matches its checksum under
+        the key of a run in ``runs`` (only its key changed) is put back under that key, intact
+        again, unless that run has a row in its place (then it is deleted); any other is
+        deleted. Intact rows are never touched, whatever they name. One transaction, the rows
+        checked in it; returns one line per row cleared, saying what was done (``[]``: none).
+
+        Every row of those tables is read (one anti-join with ``runs``); only the stray ones
+        are checksummed."""
+        cleared: list[str] = []
+        with self._write() as conn:
+            for table in _CHECKED.keys() - {"runs"}:
+                match = " AND ".join(f"r.{c} = t.{c}" for c in _RUN_KEY.split(", "))
+                cols = ", ".join(f"t.{c}" for c in _CHECKED[table].split(", "))
+                strays = conn.execute(
+                    f"SELECT {cols}, t.checksum, t.rowid FROM {table} t "
+                    f"WHERE NOT EXISTS (SELECT 1 FROM runs r WHERE {match})"
+                ).fetchall()
+                for *row, recorded, rowid in strays:
+                    why = _row_damage(table, row, recorded, rowid)
+                    if why is None:
+                        continue
+                    said = f"run {tuple(_run_of(table, row))} {why}, a stray row"
+                    origin = _origin(conn, table, row, recorded)
+                    if origin is not None and not _taken(conn, table, row, origin):
+                        at = _KEY_AT.get(table, range(5))
+                        names = [_CHECKED[table].split(", ")[i] for i in at]
+                        conn.execute(
+                            f"UPDATE {table} SET {', '.join(f'{n} = ?' for n in names)} "
+                            "WHERE rowid = ?",
+                            (*origin, rowid),
+                        )
+                        cleared.append(f"{said}: put back under run {origin}, as its checksum says")
+                        continue
+                    conn.execute(f"DELETE FROM {table} WHERE rowid = ?", (rowid,))
+                    where = (
+                        "no run's key matches its checksum"
+                        if origin is None
+                        else f"it is run {origin}'s, which has a row in its place"
+                    )
+                    cleared.append(f"{said}: deleted ({where})")
+        return cleared
 
     def _verified_value(self, table: str, column: str, key: Sequence[object]) -> object:
         """``column`` of the run ``key``'s row in ``table``, checked against the row's
@@ -781,19 +846,16 @@ def verified_rows(
         return []
     cols = ", ".join(f"{alias}.{c}" for c in _CHECKED[table].split(", "))
     stored = f"{alias}.checksum" if _has_checksums(conn, table) else "NULL"  # NULL: read-only
-    sql = f"SELECT {cols}, {stored} FROM {table} {alias}"
+    sql = f"SELECT {cols}, {stored}, {alias}.rowid FROM {table} {alias}"
     legacy = 0
     out = []
-    for *row, recorded in conn.execute(f"{sql} WHERE {where}", tuple(args)):
-        if recorded is None:
-            legacy += 1
-            why = _wrong_cell(table, row)
-        else:
-            why = None if recorded == row_checksum(row, table) else _mismatch(table, row)
+    for *row, recorded, rowid in conn.execute(f"{sql} WHERE {where}", tuple(args)):
+        legacy += recorded is None
+        why = _row_damage(table, row, recorded, rowid)
         if why is not None:
             run = _run_of(table, row)
             if damaged is None:
-                raise ResultsDBError(*damaged_parts(path, run, why))
+                raise ResultsDBError(*_refusal(conn, path, table, row, recorded, why))
             damaged.setdefault(run, why)
             continue
         if collect:
@@ -848,6 +910,80 @@ def _wrong_cell(table: str, row: Sequence[object]) -> str | None:
     return None
 
 
+def _refusal(
+    conn: sqlite3.Connection,
+    path: Path,
+    table: str,
+    row: Sequence[object],
+    recorded: object,
+    why: str,
+) -> tuple[Part, ...]:
+    """The refusal of a damaged ``row`` of ``table`` (``why``: :func:`_row_damage`). A row of
+    ``epochs`` or a side table whose run has no row in ``runs`` is a stray row: its key was
+    changed, so no command trains the run it names and ``retrain_damaged`` on that run cannot
+    clear it; the refusal says so, and which run's key its checksum matches (:func:`_origin`)."""
+    run = _run_of(table, row)
+    if table == "runs" or _has_run(conn, run):
+        return damaged_parts(path, run, why)
+    origin = _origin(conn, table, row, recorded)
+    whose = (
+        f"its checksum matches it under run {origin}'s key"
+        if origin is not None
+        else "its checksum matches no run's key"
+    )
+    return (
+        f"{_shown(path)} is damaged: run {tuple(run)} {why}, and has no row in table runs: a "
+        f"stray row, its key changed ({whose}); ",
+        *STRAY_FIX_PARTS,
+    )
+
+
+def _has_run(conn: sqlite3.Connection, run: Sequence[object]) -> bool:
+    """Whether ``runs`` has a row (intact or not) keyed ``run``."""
+    return conn.execute(f"SELECT 1 FROM runs WHERE {_KEY_WHERE}", tuple(run)).fetchone() is not None
+
+
+def _origin(
+    conn: sqlite3.Connection, table: str, row: Sequence[object], recorded: object
+) -> tuple[object, ...] | None:
+    """The key of the run in ``runs`` under whose key ``row`` of ``table`` matches its checksum
+    (``recorded``): the run a row whose key alone was changed came from; ``None`` when no run's
+    does (its values changed too, or no checksum). One checksum per run: read on a refusal or
+    a repair only, never on a clean read."""
+    if recorded is None:
+        return None
+    at = _KEY_AT.get(table, range(5))
+    moved = list(row)
+    for key in conn.execute(f"SELECT {_RUN_KEY} FROM runs"):
+        for i, value in zip(at, key, strict=True):
+            moved[i] = value
+        if row_checksum(moved, table) == recorded:
+            return tuple(key)
+    return None
+
+
+def _taken(
+    conn: sqlite3.Connection, table: str, row: Sequence[object], key: Sequence[object]
+) -> bool:
+    """Whether ``table`` has a row where ``row`` would be under the run ``key`` (for
+    ``epochs``: the same split and epoch)."""
+    where, args = _KEY_WHERE, tuple(key)
+    if table == "epochs":
+        where, args = f"{where} AND split = ? AND epoch = ?", (*args, row[4], row[7])
+    return conn.execute(f"SELECT 1 FROM {table} WHERE {where}", args).fetchone() is not None
+
+
+def _row_damage(table: str, row: Sequence[object], recorded: object, rowid: int) -> str | None:
+    """Why a row of ``table`` (its :data:`_CHECKED` columns, its checksum as ``recorded``) is
+    damaged, ending with where it is (table, rowid: a row can be named, or deleted, alone);
+    ``None`` when it is intact. A row without a checksum is checked for a wrongly typed cell."""
+    if recorded is None:
+        why = _wrong_cell(table, row)
+    else:
+        why = None if recorded == row_checksum(row, table) else _mismatch(table, row)
+    return None if why is None else f"{why} (table {table}, rowid {rowid})"
+
+
 def _mismatch(table: str, row: Sequence[object]) -> str:
     """Why a row of ``table`` that does not match its checksum is refused (after the run)."""
     if table == "epochs":
@@ -865,18 +1001,16 @@ def _kept_row(
     ``None`` without one). A row that does not match its checksum reads as none, with a
     warning: the write replaces it, and its damaged values are never checksummed anew."""
     row = conn.execute(
-        f"SELECT {_CHECKED[table]}, checksum FROM {table} WHERE {_KEY_WHERE}", tuple(key)
+        f"SELECT {_CHECKED[table]}, checksum, rowid FROM {table} WHERE {_KEY_WHERE}", tuple(key)
     ).fetchone()
     if row is None:
         return None
-    *values, recorded = row
-    wrong = _wrong_cell(table, values) if recorded is None else None
-    if wrong is not None:  # an old row no writer here wrote: refused as a damaged run
-        raise ResultsDBError(*damaged_parts(path, _run_of(table, values), wrong))
-    if recorded is not None and recorded != row_checksum(values, table):
-        log.warning(
-            "%s: run %s %s; its row is written anew", path, tuple(key), _mismatch(table, values)
-        )
+    *values, recorded, rowid = row
+    why = _row_damage(table, values, recorded, rowid)
+    if why is not None and recorded is None:  # an old row no writer here wrote: refused
+        raise ResultsDBError(*damaged_parts(path, _run_of(table, values), why))
+    if why is not None:
+        log.warning("%s: run %s %s; its row is written anew", path, tuple(key), why)
         return None
     return tuple(values)
 
@@ -1003,31 +1137,41 @@ def _check_damage(conn: sqlite3.Connection, path: Path, space: str | None) -> No
             params.extend(types)
         cells = ", ".join(f"{col}, typeof({col})" for col in columns)
         row = conn.execute(
-            f"SELECT {_RUN_KEY}, {cells} FROM {table} WHERE ({' OR '.join(checks)}){where} LIMIT 1",
+            f"SELECT rowid, {_RUN_KEY}, {cells} FROM {table} "
+            f"WHERE ({' OR '.join(checks)}){where} LIMIT 1",
             (*params, *args),
         ).fetchone()
         if row is None:
             continue
         n_key = len(_RUN_KEY.split(", "))
-        key, found = row[:n_key], row[n_key:]
+        rowid, key, found = row[0], row[1 : n_key + 1], row[n_key + 1 :]
         for i, (col, types) in enumerate(columns.items()):
             value, kind = found[2 * i], found[2 * i + 1]
             if kind not in types:
                 want = " or ".join(t for t in types if t != "null")
                 raise ResultsDBError(
                     *damaged_parts(
-                        path, key, f"has {col} {value!r} in table {table} ({kind}, not {want})"
+                        path,
+                        key,
+                        f"has {col} {value!r} in table {table} ({kind}, not {want}) "
+                        f"(table {table}, rowid {rowid})",
                     )
                 )
     match = " AND ".join(f"r.{c} = e.{c}" for c in _RUN_KEY.split(", "))
-    row = conn.execute(
-        f"SELECT {_RUN_KEY} FROM epochs e WHERE NOT EXISTS (SELECT 1 FROM runs r WHERE {match})"
-        f"{where} LIMIT 1",
+    stored = "checksum" if _has_checksums(conn) else "NULL"
+    first = None
+    for *row, recorded, rowid in conn.execute(
+        f"SELECT {_EPOCH_COLUMNS}, {stored}, rowid FROM epochs e WHERE NOT EXISTS "
+        f"(SELECT 1 FROM runs r WHERE {match}){where}",
         args,
-    ).fetchone()
-    if row is not None:
+    ):  # a damaged one is a stray row (its key changed): refused as such, by its rowid
+        why = _row_damage("epochs", row, recorded, rowid)
+        if why is not None:
+            raise ResultsDBError(*_refusal(conn, path, "epochs", row, recorded, why))
+        first = first or _run_of("epochs", row)
+    if first is not None:
         raise ResultsDBError(
-            f"{path} is damaged: the epochs of run {tuple(row)} have no row in table runs "
+            f"{path} is damaged: the epochs of run {first} have no row in table runs "
             "(a key changed in one table only); ",
             *DAMAGED_FIX_PARTS,
         )

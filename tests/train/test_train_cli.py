@@ -125,7 +125,8 @@ def test_train_inline_then_skip(
     assert [r["status"] for r in out["runs"]] == ["done", "done"]
     assert set(out["runs"][0]["metrics"]) == {"train", "ori-test"}
     assert run_cli(argv[:-1]) == 0
-    assert capsys.readouterr().out.count("skipped") == 2
+    text = capsys.readouterr().out
+    assert text.count(" skipped ") == 2 and "2 run(s) skipped, finished before" in text
     assert {r["mode"] for r in out["runs"]} == {"faithful"}  # the default mode
 
 

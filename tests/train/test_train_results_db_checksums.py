@@ -23,7 +23,13 @@ from nb201_flat.errors import ResultsDBError
 from nb201_flat.importers.results_db import read_results_db
 from nb201_flat.space import NB201
 from nb201_flat.train import results_db as rdb
-from nb201_flat.train.results_db import DAMAGED_FIX, ResultsDB, load_curves, load_results
+from nb201_flat.train.results_db import (
+    DAMAGED_FIX,
+    STRAY_FIX,
+    ResultsDB,
+    load_curves,
+    load_results,
+)
 
 ARCH = str(NB201.resolve(11472))
 KEY = ("nb201", ARCH, "cifar10", 1, 777)
@@ -73,7 +79,8 @@ def test_a_flipped_bit_in_a_stored_number_is_refused_everywhere(
         with pytest.raises(ResultsDBError) as info:
             read(path)  # type: ignore[operator]
         msg = str(info.value)
-        assert msg == f"{path} is damaged: {RUN} {why} written with them; {DAMAGED_FIX}"
+        at = "(table epochs, rowid 2)"  # KEY's ori-test row: the second written
+        assert msg == f"{path} is damaged: {RUN} {why} written with them {at}; {DAMAGED_FIX}"
     with pytest.raises(ResultsDBError, match="do not match the checksum"):
         ResultsDB(path, readonly=True).final_metrics(KEY)
     assert main(["import", str(path), "--out", str(tmp_path / "t.nb201")]) == 2
@@ -259,7 +266,17 @@ def test_a_run_or_side_row_changed_without_its_checksum_is_refused(
     path = _campaign_db(tmp_path / "r.sqlite")
     _edit(path, change)
     msg = _import_refuses(path, tmp_path, capsys)
+    con = sqlite3.connect(path)
+    where = "space = ? AND arch = ? AND dataset = ? AND schedule = ? AND seed = ?"
+    (rowid,) = con.execute(f"SELECT rowid FROM {table} WHERE {where}", run).fetchone()
+    con.close()
     why = f"has a row in table {table} that does not match the checksum written with it"
+    why += f" (table {table}, rowid {rowid})"
+    if run[4] == 778:  # its key changed: a stray row, its checksum naming the run it left
+        stray = "has no row in table runs: a stray row, its key changed (its checksum matches "
+        stray += f"it under run {STAND_IN}'s key)"
+        assert msg == f"{path} is damaged: run {run} {why}, and {stray}; {STRAY_FIX}"
+        return
     assert msg == f"{path} is damaged: run {run} {why}; {DAMAGED_FIX}"
 
 

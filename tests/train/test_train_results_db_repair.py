@@ -154,7 +154,10 @@ def test_an_old_row_with_text_in_a_real_column_is_a_damaged_run(tmp_path: Path) 
     db.close()
     _edit(path, "UPDATE runs SET params_mb = 'abc', checksum = NULL")
     db = ResultsDB(path)
-    why = r"run \('nb201', .*\) has params_mb 'abc' in table runs \(text, not real\); train it"
+    why = (
+        r"run \('nb201', .*\) has params_mb 'abc' in table runs \(text, not real\) "
+        r"\(table runs, rowid 1\); train it"
+    )
     with pytest.raises(ResultsDBError, match=why):  # was a bare ValueError (float('abc'))
         db.write_epoch(KEY, 11472, 1, {"train": (2.3, 12.5, 1.5)})
     with pytest.raises(ResultsDBError, match=why):
@@ -407,3 +410,146 @@ def test_train_retrains_a_finished_run_damaged_before_its_final_epoch(
     assert _numbers(db, ARCH) == numbers
     curves = rdb.load_curves(db)
     assert sorted(set(curves["epoch"])) == [1, 2] and ARCH in set(curves["arch"])
+
+
+# -- stray rows: a damaged row whose key names no run -----------------------------------------
+
+_STRAY = "|nor_conv_3x3~0|+|x|"  # an arch no command trains: the hand edit's new key
+
+
+def _rowid(path: Path, sql: str) -> int:
+    con = sqlite3.connect(path)
+    (rowid,) = con.execute(sql).fetchone()
+    con.close()
+    return int(rowid)
+
+
+def test_a_stray_row_is_refused_by_its_table_and_rowid_naming_the_run_it_came_from(
+    tmp_path: Path,
+) -> None:
+    path = _two_runs(tmp_path / "r.sqlite")
+    rowid = _rowid(path, f"SELECT rowid FROM epochs WHERE arch = '{ARCH}' AND split = 'ori-test'")
+    _edit(path, f"UPDATE epochs SET arch = '{_STRAY}' WHERE rowid = {rowid}")
+    stray = re.escape(
+        f"run ('nb201', '{_STRAY}', 'cifar10', 1, 777) has numbers at epoch 1 on split 'ori-test' "
+        f"that do not match the checksum written with them (table epochs, rowid {rowid}), and "
+        f"has no row in table runs: a stray row, its key changed (its checksum matches it under "
+        f"run {KEY}'s key); train with retrain_damaged=True, which puts such a row back"
+    )
+    db = ResultsDB(path)
+    # before: "run (...'|x|'...) has numbers ...; train it again with retrain_damaged=True",
+    # which no command could: none trains that run, so none deleted the row
+    for read in (db.done_keys, lambda: db.finished_runs([KEY, OTHER])):
+        with pytest.raises(ResultsDBError, match=stray):
+            read()
+    db.close()
+    with pytest.raises(ResultsDBError, match=stray):  # the import's check of orphan epochs
+        rdb.load_curves(path)
+
+
+def test_clear_stray_rows_puts_a_moved_row_back_and_deletes_only_damaged_strays(
+    tmp_path: Path,
+) -> None:
+    path = _two_runs(tmp_path / "r.sqlite")
+    intact = _rows(path)
+    moved = _rowid(path, f"SELECT rowid FROM epochs WHERE arch = '{ARCH}' AND split = 'train'")
+    _edit(path, f"UPDATE epochs SET arch = '{_STRAY}' WHERE rowid = {moved}")
+    _edit(path, f"UPDATE run_forms SET seed = 5, trained_as = 'x' WHERE arch = '{ARCH}'")
+    # a copy of a row whose run holds it in its place: only its key differs
+    _edit(path, "INSERT INTO run_devices SELECT space, arch, dataset, schedule, 6, trained_on, "
+                f"checksum FROM run_devices WHERE arch = '{ARCH}'")  # fmt: skip
+    # intact rows whose run has no row in runs (an old file's orphans): never touched
+    _edit(path, "INSERT INTO run_data SELECT space, arch, dataset, schedule, 9, data_digest, "
+                "data_official, NULL FROM run_data WHERE arch = ?", ARCH)  # fmt: skip
+    orphan = _rows(path)["run_data"]
+    db = ResultsDB(path)
+    said = db.clear_stray_rows()
+    assert len(said) == 3, said
+    assert any(f"(table epochs, rowid {moved}), a stray row: put back under run {KEY}" in s
+               for s in said)  # fmt: skip
+    assert any("table run_forms" in s and "deleted (no run's key matches" in s for s in said)
+    assert any("table run_devices" in s and f"deleted (it is run {KEY}'s" in s for s in said)
+    after = _rows(path)
+    assert after["epochs"] == intact["epochs"]  # the moved row back, as it was written
+    assert after["run_devices"] == intact["run_devices"] and after["run_data"] == orphan
+    assert _of_run(after, ARCH, keep=False) == _of_run(intact, ARCH, keep=False)
+    assert after["run_forms"] == [r for r in intact["run_forms"] if r[1] != ARCH]
+    assert db.clear_stray_rows() == []  # nothing stray left; the intact orphan stays
+    assert _rows(path) == after
+    db.close()
+
+
+def test_train_with_the_flag_puts_a_stray_row_back_and_says_so(
+    trained: tuple[Path, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    data, db = _copy(trained, tmp_path)
+    capsys.readouterr()
+    before = _rows(db)
+    sql = f"SELECT rowid FROM epochs WHERE arch = '{ARCH}' AND epoch = 2 AND split = 'ori-test'"
+    rowid = _rowid(db, sql)
+    _edit(db, f"UPDATE epochs SET arch = '{_STRAY}' WHERE rowid = {rowid}")
+    assert main(_argv(data, db)) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    assert f"(table epochs, rowid {rowid}), and has no row in table runs: a stray row" in err
+    assert "train with --retrain-damaged, which puts such a row back" in err
+    # before: refused again, the run it names being no run of the command's
+    with caplog.at_level(logging.WARNING):
+        assert main(_argv(data, db, "--retrain-damaged")) == 0, capsys.readouterr().err
+    said = [r.getMessage() for r in caplog.records if "stray" in r.getMessage()]
+    assert (
+        len(said) == 1
+        and f"rowid {rowid}), a stray row: put back under run ('nb201@C2N1" in said[0]
+    )
+    out = json.loads(capsys.readouterr().out)
+    assert {r["status"] for r in out["runs"]} == {"skipped"}  # the run is whole again
+    assert _rows(db) == before
+
+
+def test_a_campaign_that_retrains_damaged_runs_clears_stray_rows(
+    trained: tuple[Path, Path], tmp_path: Path
+) -> None:
+    from nb201_flat.train.executors import split_done
+    from nb201_flat.train.jobs import make_jobs
+
+    data, db = _copy(trained, tmp_path)
+    before = _rows(db)
+    (job,) = make_jobs([11472], dataset="cifar10", epochs=2, seeds=[1], data_root=data,
+                       db_path=db, device="cpu", c=2, n=1, threads=1)  # fmt: skip
+    _edit(db, f"UPDATE run_forms SET arch = '{_STRAY}', trained_as = 'x' WHERE arch = '{ARCH}'")
+    with pytest.raises(ResultsDBError, match="stray row"):
+        split_done([job])
+    done, todo = split_done([replace(job, retrain_damaged=True)])
+    assert todo == [] and done[0].status == "skipped"
+    assert _rows(db) == {t: [r for r in rs if t != "run_forms" or r[1] != ARCH]
+                         for t, rs in before.items()}  # fmt: skip
+
+
+def test_train_says_how_deep_it_checked_the_runs_it_skipped(
+    trained: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # a plain train reads a skipped run's final epochs only (one pass: every epoch row would
+    # cost a checksum each); it was silent about it, so a run damaged before its final epoch
+    # was skipped without a word and only load_curves refused it later
+    data, db = _copy(trained, tmp_path)
+    capsys.readouterr()
+    _edit(db, f"UPDATE epochs SET accuracy = 50.0 WHERE arch = '{ARCH}' AND epoch = 1")
+    text = [a for a in _argv(data, db) if a != "--json"]
+    assert main(text) == 0
+    out = capsys.readouterr().out
+    assert out.count(" skipped ") == 2 and out.count("\n") == 3, out
+    assert out.rstrip().endswith(
+        "2 run(s) skipped, finished before: their records and final epochs checked, not their "
+        "earlier epochs (an import and load_curves check every epoch; --retrain-damaged "
+        "checks them here, and trains a damaged run again)"
+    ), out
+    assert main(_argv(data, db)) == 0
+    assert json.loads(capsys.readouterr().out)["skipped_checked"] == "final_epoch"
+    assert main([*text, "--retrain-damaged"]) == 0  # the damaged run trained again
+    out = capsys.readouterr().out
+    assert out.rstrip().endswith("1 run(s) skipped, finished before: every row checked (--retrain-damaged)"), out  # fmt: skip
+    assert main(_argv(data, db, "--retrain-damaged")) == 0
+    assert json.loads(capsys.readouterr().out)["skipped_checked"] == "every_epoch"
