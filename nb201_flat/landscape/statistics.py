@@ -363,6 +363,8 @@ def autocorrelation(
 
     ``r(k) = mean[(f_t - m)(f_{t+k} - m)] / var`` with the mean ``m`` and variance of the walk's
     values; pairs with a NaN end are left out. ``n_walks`` independent walks are pooled.
+    Where few pairs are measured (a sparse table) the estimate can leave [-1, 1], since the
+    pairs' spread need not match the variance over every visit: read it with its ``pairs``.
 
     Parameters
     ----------
