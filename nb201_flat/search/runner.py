@@ -773,16 +773,26 @@ def check_stage1_ends(
     param = protocol.budget_param(seconds=data.budget_queries is None)
     if param is not None and data.budget_queries is not None:
         smaller = ["a smaller budget (", Param(param.name, math.floor(cells / share)), ")"]
-    elif param is not None:
+    elif param is not None and param.name == "budget_seconds":
         smaller = [f"a time budget of at most {seconds / share:,.0f} s (", param, ")"]
+    elif param is not None:
+        # a multiplier of the budget (budget_scale): seconds are not what it takes; rounded
+        # up, as check_scores_affordable's fold: a smaller one would still fall short
+        fold = math.ceil(share / most * 100) / 100
+        smaller = [f"a time budget at least {fold:g}-fold smaller (", param, ")"]
     if smaller:
         fix += [" or ", *smaller] if fix else ["give the runs ", *smaller]
     if not fix:
         fix = ["look the neighbours up free (drop ", Param("charge", True), ")"]
+    shown = f"{most:.3g}"
+    for digits in range(4, 18):  # never rounded up to the share itself (0.49998 as 0.5)
+        if float(shown) < share:
+            break
+        shown = f"{most:.{digits}g}"
     raise ProtocolError(
         f"{label} under {protocol.name}: with charged neighbours stage 1 pays new cells until "
         f"it has used {share:g} of the budget, but all {cells:,} cells a run may sample{cost} "
-        f"are {most:.3g} of it, so stage 1 never ends (its runs stall) and no run could find "
+        f"are {shown} of it, so stage 1 never ends (its runs stall) and no run could find "
         "anything",
         fix,
     )

@@ -20,7 +20,7 @@ from nb201_flat.search import NARandomSearch, ProtocolError, fixed_n_protocols, 
 from nb201_flat.search.algorithms import LocalSearch, NeighbourObjective, RegularizedEvolution
 from nb201_flat.search.grid import ReproduceConfig, reproduce
 from nb201_flat.search.oracle import OracleData
-from nb201_flat.search.protocol import nb201_protocol
+from nb201_flat.search.protocol import nb201_protocol, protocols_by_name
 from nb201_flat.search.runner import run_one
 from nb201_flat.space import NB201, Space
 from nb201_flat.storage import save_table
@@ -282,6 +282,60 @@ def test_a_stage_1_that_cannot_use_its_share_is_refused_before_any_run(
     assert err.count("\n") == 1 and err.endswith(
         f"(--stage1-fraction {fits_share:g}) or a smaller budget (--n {math.floor(cells / 0.9)})\n"
     ), err
+
+
+class _Ran(Exception):
+    """Raised in place of the runs: everything before them passed."""
+
+
+def test_a_stage_1_refusal_under_a_budget_scale_names_a_fold_that_runs(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # the time budget set by a multiplier (budget_scale, --budget-scale): the fix named "a
+    # time budget of at most 6,826,852 s (--budget-scale)", seconds for a flag that takes a
+    # factor. It names the fold instead, as the pays-for-one-neighbourhood refusal does
+    table = synthetic_table()
+    two_stage = NARandomSearch(NeighbourObjective(charge=True), rerank_top_k=10)
+    (big,) = protocols_by_name("nb201", table, budget_scale=1000)
+    data = big.oracle_data(table)
+    assert data.costs is not None and data.budget_seconds is not None
+    most = float(data.costs.sum()) / data.budget_seconds
+    assert most < 0.5  # the case under test
+    import nb201_flat.search.runner as runner
+
+    def ran(*args: object, **kw: object) -> None:
+        raise _Ran
+
+    monkeypatch.setattr(runner, "_execute", ran)
+    with pytest.raises(ProtocolError) as info:
+        run_search(table, big, two_stage, runs=2)
+    msg = str(info.value)
+    fold = math.ceil(0.5 / most * 100) / 100
+    assert msg.endswith(f"or a time budget at least {fold:g}-fold smaller (budget_scale)"), msg
+    # that fold runs: the budget it leaves is one stage 1 can use
+    (fits,) = protocols_by_name("nb201", table, budget_scale=1000 / fold)
+    with pytest.raises(_Ran):
+        run_search(table, fits, two_stage, runs=2)
+    # the command line names its flag, the same fold
+    path = str(save_table(table, tmp_path / "t.nb201"))
+    argv = ["search", "--algo", "na-rs", "--charge-neighbours", "--rerank-top-k", "10"]
+    argv += ["--budget-scale", "1000", "--table", path, "--runs", "2", "--jobs", "1"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.endswith(f"or a time budget at least {fold:g}-fold smaller (--budget-scale)\n"), err
+
+
+def test_a_stage_1_refusal_never_shows_the_share_it_falls_short_of() -> None:
+    # 15,625 cells of 31,251 queries are 0.49998 of the budget: shown to 3 digits, "are 0.5
+    # of it" beside "until it has used 0.5 of the budget" read as enough
+    table = table_from(np.linspace(10.0, 90.0, NB201.size), key=MetricKey("c", "ori-test", 200))
+    (protocol,) = fixed_n_protocols(table, 31_251)
+    two_stage = NARandomSearch(NeighbourObjective(charge=True), rerank_top_k=10)
+    with pytest.raises(ProtocolError) as info:
+        run_search(table, protocol, two_stage, runs=2)
+    msg = str(info.value)
+    shown = msg.split(" cells a run may sample are ")[1].split(" of it")[0]
+    assert float(shown) < 0.5 and float(shown) == pytest.approx(NB201.size / 31_251, rel=1e-4), msg
 
 
 def test_a_stage_2_share_below_one_neighbourhood_can_find_a_cell() -> None:
