@@ -47,6 +47,7 @@ import pandas as pd
 
 from nb201_flat.conventions import budget_ratio, budget_rule_note, budget_scale_for
 from nb201_flat.errors import Call, Param, Part, check_float_range, joined, real_number, shown
+from nb201_flat.landscape._common import as_sequence
 from nb201_flat.neighbourhood import NA_PAPER, check_level
 from nb201_flat.search.accounting import budget_matched
 from nb201_flat.search.algorithms import (
@@ -97,6 +98,19 @@ def check_quantile_applies(
             f"{name} applies only where the grid varies agg to 'quantile', and its "
             f"aggregators are {', '.join(aggregators)}; {fix}"
         )
+
+
+#: the grid's fields that hold several values, and what they hold (for a refusal)
+_TUPLE_FIELDS = {
+    "protocols": "protocol names",
+    "search_epochs": "search epochs (12, 200)",
+    "default_epochs": "search epochs (12, 200)",
+    "radii": "Hamming radii",
+    "aggregators": "aggregator names",
+    "include_self": "True/False values",
+    "charge": "True/False values",
+    "rerank_top_k": "top-k sizes",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,11 +191,16 @@ class ReproduceConfig:
             raise AlgorithmError(
                 f"design must be 'one-at-a-time' or 'full', got {shown(self.design)}"
             )
+        # one value where a tuple belongs: iterated later, a raw TypeError or its letters
+        for name, items in _TUPLE_FIELDS.items():
+            value = getattr(self, name)
+            if value is not None or name != "search_epochs":
+                object.__setattr__(self, name, tuple(as_sequence(name, value, items)))
         for name in ("search_epochs", "default_epochs"):
             epochs = getattr(self, name)
             for e in epochs or ():
                 if e not in (12, 200):
-                    raise ProtocolError(f"search epochs must be 12 or 200, got {e}")
+                    raise ProtocolError((Param(name), f" holds {shown(e)}"), "give 12 and/or 200")
             if epochs is not None and (not epochs or len(set(epochs)) < len(epochs)):
                 # a repeat ran the same protocols twice, under one name
                 raise ProtocolError((Param(name), f" is {epochs}"), "give 12 and/or 200, each once")

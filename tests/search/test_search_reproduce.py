@@ -193,14 +193,45 @@ def test_full_design_and_grid_parameters(nb201_like: Table) -> None:
     assert len(prots) == 8
     p200 = next(p for p in prots if p.name == "nb201@200ep")
     assert p200.budget_seconds == pytest.approx(200_000.0)
-    with pytest.raises(ProtocolError, match="12 or 200"):
+    with pytest.raises(ProtocolError, match=r"^search_epochs holds 50; give 12 and/or 200$"):
         ReproduceConfig(search_epochs=(50,))
+    with pytest.raises(ProtocolError, match=r"^default_epochs holds 13; give 12 and/or 200$"):
+        ReproduceConfig(default_epochs=(13,))
     # a repeat ran one protocol twice under one name; none searched nothing
     for epochs in ((12, 12), ()):
         with pytest.raises(ProtocolError, match=r"; give 12 and/or 200, each once$"):
             ReproduceConfig(search_epochs=epochs)
     with pytest.raises(ProtocolError, match=r"^default_epochs is \(\)"):
         ReproduceConfig.quick(default_epochs=())
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("search_epochs", 12),
+        ("search_epochs", "12"),
+        ("default_epochs", 200),
+        ("protocols", "nb201"),
+        ("radii", 1),
+        ("aggregators", "mean"),
+        ("include_self", True),
+        ("charge", False),
+        ("rerank_top_k", 10),
+    ],
+)
+def test_one_value_where_the_grid_takes_several_is_refused_naming_the_field(
+    field: str, value: object
+) -> None:
+    # before: a raw TypeError at the run (not iterable), or a string read letter by letter
+    with pytest.raises(ArgumentError, match=rf"^{field} must be a sequence of .*, got"):
+        ReproduceConfig.quick(**{field: value})
+
+
+def test_the_grid_keeps_its_several_values_as_tuples() -> None:
+    cfg = ReproduceConfig.quick(radii=[1, 2], search_epochs=[12], aggregators=["mean"])
+    assert (cfg.radii, cfg.search_epochs, cfg.aggregators) == ((1, 2), (12,), ("mean",))
+    assert ReproduceConfig.quick().search_epochs is None  # the default stays a default
+    hash(cfg)  # frozen: usable as a key, as a tuple-only grid was
 
 
 def test_reproduce_on_a_table_that_cannot_serve_it(default_table: Table) -> None:
