@@ -213,13 +213,9 @@ def _check_run_values(args: argparse.Namespace) -> None:
         raise ArgumentError(f"--epochs must be >= 1, got {args.epochs}")
     if args.epochs > _INT64_MAX:
         raise ArgumentError(f"--epochs must be <= {_INT64_MAX}, got {args.epochs}; NB201 uses 200")
-    for seed in args.seeds:
-        if not 0 <= seed <= _INT64_MAX:
-            # NB201's own seeding (numpy) refuses negative seeds; torch would wrap them
-            raise ArgumentError(f"--seeds must lie in 0..{_INT64_MAX}, got {seed}; NB201 uses 777")
-    repeated = sorted({s for s in args.seeds if args.seeds.count(s) > 1})
-    if repeated:
-        raise ArgumentError(f"--seeds repeats {', '.join(map(str, repeated))}; give each seed once")
+    from nb201_flat.train.jobs import check_seeds  # no torch
+
+    check_seeds(args.seeds)  # the rule make_jobs applies, spelled as --seeds
     if args.group_seeds > 1 and len(args.seeds) == 1:
         raise ArgumentError(
             f"--group-seeds {args.group_seeds} groups the seeds of each cell, but --seeds gives "
