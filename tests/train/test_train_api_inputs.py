@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nb201_flat.errors import ArgumentError
+from nb201_flat.errors import ArgumentError, InvalidArchError
 from nb201_flat.space import NB201
 from nb201_flat.train.jobs import make_jobs
 from nb201_flat.train.recipe import recipe_for
@@ -59,4 +59,16 @@ def test_a_whole_float_epoch_count_is_that_count() -> None:
     assert recipe_for(12.0).epochs == 12
     (job,) = make_jobs([5], seeds=[0], **{**KW, "epochs": np.int64(12)})
     assert job.epochs == 12 and type(job.recipe.epochs) is int
+
+
+def test_a_network_is_built_from_an_index_or_string_as_from_its_arch() -> None:
+    pytest.importorskip("torch")
+    from nb201_flat.train.model import Network
+
+    arch = NB201.arch(13714)
+    want = Network.from_arch(arch, c=2, n=1).params_mb()
+    for given in (13714, np.int64(13714), arch.to_str()):  # int: an AttributeError on .ops
+        assert Network.from_arch(given, c=2, n=1).params_mb() == want  # type: ignore[arg-type]
+    with pytest.raises(InvalidArchError, match="out of range"):
+        Network.from_arch(NB201.size, c=2, n=1)
 
