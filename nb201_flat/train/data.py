@@ -563,6 +563,18 @@ class DataSplits:
     splits: Mapping[str, tuple[str, I64]] = field(default_factory=dict)
     identity: DataIdentity | None = None
 
+    def __repr__(self) -> str:
+        # the dataclass repr printed every image array: 300 lines in a notebook cell
+        evaluated = ", ".join(f"{name} {len(idx)}" for name, (_, idx) in self.splits.items())
+        read = "in memory" if self.identity is None else f"data {self.identity.short}"
+        if self.identity is not None and self.identity.official:
+            read += " (official files)"
+        return (
+            f"<DataSplits {self.info.name!r}: {len(self.train_y)} training images "
+            f"{'x'.join(map(str, self.train_x.shape[1:]))}, {self.info.num_classes} classes; "
+            f"evaluated: {evaluated or 'none'}; {read}>"
+        )
+
 
 def load_dataset(
     name: str,

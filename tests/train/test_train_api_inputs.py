@@ -5,6 +5,8 @@ bare TypeError or a silently truncated number."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -72,3 +74,14 @@ def test_a_network_is_built_from_an_index_or_string_as_from_its_arch() -> None:
     with pytest.raises(InvalidArchError, match="out of range"):
         Network.from_arch(NB201.size, c=2, n=1)
 
+
+def test_data_splits_show_sizes_not_their_arrays(cifar10_root: Path) -> None:
+    from nb201_flat.train.data import load_dataset
+
+    splits = load_dataset("cifar10", cifar10_root, warn=False)
+    text = repr(splits)
+    assert "\n" not in text and len(text) < 300, text  # was 300 lines of image arrays
+    n_test = len(splits.splits["ori-test"][1])
+    assert text.startswith(f"<DataSplits 'cifar10': {len(splits.train_y)} training images 3x32x32")
+    assert f"evaluated: ori-test {n_test}" in text
+    assert splits.identity is not None and splits.identity.short in text
