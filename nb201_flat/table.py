@@ -349,6 +349,8 @@ class Table:
                     converted[item] = float_values(vec, f"vector for {key}", "hold")
                 except ArgumentError as exc:  # a file's or an importer's vector: its format
                     raise FormatError(*parts_of(exc)) from None
+            elif vec.flags.writeable:  # validate() freezes it: the caller's array, not a copy
+                converted[item] = vec.copy()
         if converted:  # a new dict: the caller's stays as it was
             self.data = {**self.data, **converted}
         self.validate()

@@ -518,3 +518,14 @@ def test_a_refused_array_in_a_key_or_seed_is_quoted_on_one_line() -> None:
         with pytest.raises((ArgumentError, UnknownKeyError), match="array") as err:
             call()
         assert "\n" not in str(err.value)
+
+
+def test_the_constructor_leaves_the_callers_arrays_writable_and_keeps_its_own() -> None:
+    # validate() froze the caller's float64 array in place: their next `v[i] = x` failed
+    mine = np.linspace(0.0, 1.0, NB201.size)
+    t = Table(NB201, {(KEY, None): mine})
+    assert mine.flags.writeable
+    mine[0] = 99.0  # the caller's array is theirs; the table's vector is unchanged
+    stored = t.vector_for(KEY)
+    assert stored[0] == 0.0 and not stored.flags.writeable
+
