@@ -674,15 +674,20 @@ class Table:
         seed: SeedPolicy | None = None,
     ) -> pd.DataFrame:
         """Wide DataFrame, one row per architecture, one column per key (mean by default);
-        ``seed_policy`` and ``rng`` as in :meth:`vector` (one generator for every column)."""
+        each key as ``in`` takes it (a :class:`MetricKey` or ``(dataset, split, epochs[,
+        metric])``); ``seed_policy`` and ``rng`` as in :meth:`vector` (one generator for every
+        column)."""
         import pandas as pd
 
         policy = seed_policy_of(seed_policy, seed)
-        if isinstance(keys, str | MetricKey):  # list("cifar10") would be seven one-letter keys
+        # list("cifar10") would be seven one-letter keys, one key tuple its four parts
+        one_key = isinstance(keys, tuple) and bool(keys) and isinstance(keys[0], str)
+        if isinstance(keys, str | MetricKey) or one_key:
             raise ArgumentError(f"keys must be a list of MetricKeys, got {keys!r}; pass [key]")
         if keys is not None and not isinstance(keys, Iterable):  # list(3): a bare TypeError
             raise ArgumentError(Param("keys"), f" must be a list of MetricKeys, got {shown(keys)}")
-        chosen = list(keys) if keys is not None else self.keys()
+        # a tuple key was "not a key of this table" although `in` found it
+        chosen = [_metric_key(k, Param("keys")) for k in keys] if keys is not None else self.keys()
         gen = as_rng(rng) if rng is not None else None
         cols = {str(k): self.vector_for(k, seed_policy=policy, rng=gen) for k in chosen}
         df = pd.DataFrame(cols, index=pd.RangeIndex(self.space.size, name="index"))

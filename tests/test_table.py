@@ -257,8 +257,10 @@ def test_a_key_the_table_lacks_is_named_not_a_raw_numpy_error() -> None:
     for bad in (MetricKey("cifar10", "ori-test", 200), "cifar100"):
         with pytest.raises(UnknownKeyError, match="not a key of this table"):
             t.vector_for(bad)  # type: ignore[arg-type]
-        with pytest.raises(UnknownKeyError, match="not a key of this table"):
-            t.frame([bad])  # type: ignore[list-item]
+    with pytest.raises(UnknownKeyError, match="not a key of this table"):
+        t.frame([MetricKey("cifar10", "ori-test", 200)])
+    with pytest.raises(ArgumentError, match="^keys must be a MetricKey or"):  # no key's form
+        t.frame(["cifar100"])  # type: ignore[list-item]
 
 
 def test_rng_applies_only_to_the_random_policy_and_frame_takes_it() -> None:
@@ -529,3 +531,13 @@ def test_the_constructor_leaves_the_callers_arrays_writable_and_keeps_its_own() 
     stored = t.vector_for(KEY)
     assert stored[0] == 0.0 and not stored.flags.writeable
 
+
+def test_frame_takes_each_key_in_the_forms_in_takes() -> None:
+    # `(dataset, split, epochs) in table` was True while frame([...]) of it was "not a key"
+    t = seeded_table()
+    short = (KEY.dataset, KEY.split, KEY.epochs)
+    assert short in t
+    for given in (short, (*short, KEY.metric), KEY):
+        assert t.frame([given]).columns.tolist() == ["arch", str(KEY)]
+    with pytest.raises(ArgumentError, match=r"got \('cifar100', 'x-valid', 200\); pass \[key\]"):
+        t.frame(short)  # type: ignore[arg-type]
