@@ -518,14 +518,16 @@ class Table:
 
     def vector_for(
         self,
-        key: MetricKey,
+        key: MetricKey | tuple[Any, ...],
         *,
         seed_policy: SeedPolicy | None = None,
         rng: Seed | None = None,
         seed: SeedPolicy | None = None,
     ) -> FloatArray:
-        """:meth:`vector` for a validated :class:`MetricKey`."""
+        """:meth:`vector` for a validated :class:`MetricKey` (or its tuple, as ``in`` takes it)."""
         seed = seed_policy_of(seed_policy, seed)
+        if isinstance(key, tuple):  # `in` found it: "not a key of this table" was wrong
+            key = _metric_key(key, Param("key"))
         if not self._has(key):  # else an empty stack: a raw numpy error
             raise UnknownKeyError(
                 f"{shown(key)} is not a key of this table; its keys: "

@@ -541,3 +541,13 @@ def test_frame_takes_each_key_in_the_forms_in_takes() -> None:
         assert t.frame([given]).columns.tolist() == ["arch", str(KEY)]
     with pytest.raises(ArgumentError, match=r"got \('cifar100', 'x-valid', 200\); pass \[key\]"):
         t.frame(short)  # type: ignore[arg-type]
+
+
+def test_vector_for_takes_a_key_tuple_as_in_does() -> None:
+    # vector_for(("cifar100", "x-valid", 200)) said "is not a key of this table"
+    t = seeded_table()
+    short = (KEY.dataset, KEY.split, KEY.epochs)
+    assert short in t
+    assert np.array_equal(t.vector_for(short), t.vector_for(KEY), equal_nan=True)  # type: ignore[arg-type]
+    with pytest.raises(UnknownKeyError, match="is not a key of this table"):
+        t.vector_for(("cifar10", "ori-test", 200))  # type: ignore[arg-type]
