@@ -242,6 +242,8 @@ class Curves:
         every stored seed of that architecture has the value.
         """
         seed = seed_policy_of(seed_policy, seed)
+        # a (dataset, split, epochs) tuple was "no learning curve" for a key that has one
+        check_metric_key(key, "curves")
         if key not in self:
             raise self._unknown(key)
         item: tuple[MetricKey, CurveSeed]
