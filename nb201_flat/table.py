@@ -905,10 +905,14 @@ class Table:
         return Table(self.space, data, source=self.source, meta=dict(self.meta), curves=self.curves)
 
     def __repr__(self) -> str:
+        # "15625 archs" for a retraining table of one trained cell read as 15625 measured
+        measured = np.zeros(self.space.size, dtype=bool)
+        for _, vec in _stored_items(self.data):
+            measured |= ~np.isnan(vec)
         keys = self.keys()
         return (
-            f"<Table {self.source!r}: {self.space.size} archs, {len(keys)} keys over "
-            f"{', '.join(self.datasets) or 'no datasets'}>"
+            f"<Table {self.source!r}: {int(measured.sum())} of {self.space.size} archs "
+            f"measured, {len(keys)} keys over {', '.join(self.datasets) or 'no datasets'}>"
         )
 
 

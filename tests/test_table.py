@@ -551,3 +551,14 @@ def test_vector_for_takes_a_key_tuple_as_in_does() -> None:
     assert np.array_equal(t.vector_for(short), t.vector_for(KEY), equal_nan=True)  # type: ignore[arg-type]
     with pytest.raises(UnknownKeyError, match="is not a key of this table"):
         t.vector_for(("cifar10", "ori-test", 200))  # type: ignore[arg-type]
+
+
+def test_repr_counts_the_archs_measured_not_the_size_of_the_space() -> None:
+    # a retraining table of one trained cell said "15625 archs"
+    one = np.full(NB201.size, np.nan)
+    one[11472] = 93.0
+    t = Table(NB201, {(KEY, None): one}, source="retrained")
+    assert repr(t) == "<Table 'retrained': 1 of 15625 archs measured, 1 keys over cifar100>"
+    other = MetricKey("cifar10", "ori-test", 200)
+    both = t.with_vector(other, np.where(np.arange(NB201.size) < 3, 1.0, np.nan))
+    assert repr(both).startswith("<Table 'retrained': 4 of 15625 archs measured, 2 keys")
