@@ -217,7 +217,10 @@ def _references(
     else:
         refs = sorted({resolve_index(space, a) for a in optimum})
     if not refs:
-        raise LandscapeArgumentError("optimum is an empty sequence")
+        raise LandscapeArgumentError(
+            "optimum is an empty sequence; pass the reference architectures, or None for "
+            "every global optimum"
+        )
     return np.asarray(refs, dtype=np.int64)
 
 
