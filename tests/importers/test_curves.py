@@ -316,6 +316,11 @@ def test_a_curve_lookup_refuses_what_is_no_key() -> None:
     # curve() of a key's tuple said "no learning curve for" a key whose curve is stored
     stored = ("cifar10-valid", "x-valid", 200)
     assert curves.key(*stored) in curves
+    # `in` takes a key's tuple as a table's `in` does (it was silently not in the curves)
+    assert stored in curves and (*stored, "accuracy") in curves
+    assert ("cifar10-valid", "x-valid", 12) not in curves
+    with pytest.raises(ArgumentError, match="^curves hold MetricKeys"):
+        _ = "cifar10-valid" in curves
     for call in (
         lambda: curves.seeds(stored),
         lambda: curves.n_epochs(np.zeros(2)),
