@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -667,8 +666,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         1,
         fix=("the default is ", Param("eval_batch_size", EVAL_BATCH_SIZE)),
     )
-    if not re.fullmatch(r"auto|cpu|cuda(:[0-9]+)?|mps", args.device):
-        raise ArgumentError(f"--device must be auto, cpu, cuda, cuda:N or mps, got {args.device!r}")
+    from nb201_flat.train.jobs import check_device  # no torch
+
+    check_device(args.device)  # the rule of every job, spelled as --device
     _check_device(args.device, args.executor)
     if args.concurrent > 1:
         _check_streams(args.device, args.executor, args.concurrent)

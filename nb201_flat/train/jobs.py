@@ -97,6 +97,24 @@ MAX_THREADS = 4096
 one, so 2**63 failed every run (an overflow) and a million would exhaust the machine."""
 
 
+def check_device(device: object) -> str:
+    """``device`` if it names a device a run can train on: ``auto``, ``cpu``, ``cuda``,
+    ``cuda:N`` or ``mps`` (torch read 'gpu' only when the run started, as a RuntimeError).
+
+    >>> check_device("cuda:1")
+    'cuda:1'
+    >>> check_device("gpu")
+    Traceback (most recent call last):
+    ...
+    nb201_flat.errors.ArgumentError: device must be auto, cpu, cuda, cuda:N or mps, got 'gpu'
+    """
+    if not isinstance(device, str) or not re.fullmatch(r"auto|cpu|cuda(:[0-9]+)?|mps", device):
+        raise ArgumentError(
+            Param("device"), f" must be auto, cpu, cuda, cuda:N or mps, got {shown(device)}"
+        )
+    return device
+
+
 def check_thread_count(threads: int | None) -> int | None:
     """Refuse a CPU thread count outside ``1..MAX_THREADS`` (``None``: torch's default)."""
     if threads is None:
@@ -194,6 +212,7 @@ class TrainJob:
         object.__setattr__(self, "c", c)
         object.__setattr__(self, "n", n)
         dataset_info(self.dataset)
+        check_device(self.device)
         _ = self.train_mode  # an unknown mode or a contradicting override fails here
         check_eval_every(self.eval_every, self.recipe.epochs)  # as the command's --eval-every
         # stored as checked: 2.0 threads would reach torch as a float
