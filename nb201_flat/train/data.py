@@ -65,6 +65,7 @@ from nb201_flat.errors import (
     Param,
     TableFileError,
     UnknownKeyError,
+    shown,
 )
 
 log = logging.getLogger(__name__)
@@ -149,13 +150,22 @@ _FOLDERS = {
 
 
 def dataset_info(name: str) -> DatasetInfo:
-    """:class:`DatasetInfo` of an NB201 dataset name; a clear error lists the names."""
-    try:
-        return DATASETS[name]
-    except KeyError:
+    """:class:`DatasetInfo` of an NB201 dataset name; a clear error lists the names.
+
+    >>> dataset_info("CIFAR-10").name
+    Traceback (most recent call last):
+    ...
+    nb201_flat.errors.UnknownKeyError: unknown dataset 'CIFAR-10' (did you mean 'cifar10'?); NB201 datasets are cifar10-valid, cifar10, cifar100, ImageNet16-120
+    """
+    if not isinstance(name, str) or name not in DATASETS:  # a list: a bare TypeError
+        from nb201_flat.table import _same_but_spelling
+
+        close = _same_but_spelling(name, list(DATASETS)) if isinstance(name, str) else []
         raise UnknownKeyError(
-            f"unknown dataset {name!r}; NB201 datasets are {', '.join(DATASETS)}"
-        ) from None
+            f"unknown dataset {shown(name)}{f' (did you mean {close[0]!r}?)' if close else ''}; "
+            f"NB201 datasets are {', '.join(DATASETS)}"
+        )
+    return DATASETS[name]
 
 
 # -- restricted unpickling ------------------------------------------------------------------

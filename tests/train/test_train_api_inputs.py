@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nb201_flat.errors import ArgumentError, InvalidArchError
+from nb201_flat.errors import ArgumentError, InvalidArchError, UnknownKeyError
 from nb201_flat.space import NB201
 from nb201_flat.train.jobs import make_jobs
 from nb201_flat.train.recipe import recipe_for
@@ -95,3 +95,16 @@ def test_a_device_no_run_can_use_is_refused_when_the_job_is_made(device: object)
     for fine in ("auto", "cpu", "cuda", "cuda:3", "mps"):
         (job,) = make_jobs([5], seeds=[0], device=fine, **KW)
         assert job.device == fine
+
+
+def test_a_dataset_spelt_otherwise_names_the_nb201_name() -> None:
+    # 'CIFAR100' listed the names without the match; a list met a bare TypeError (unhashable)
+    for spelt, name in (("CIFAR100", "cifar100"), ("imagenet16-120", "ImageNet16-120")):
+        with pytest.raises(
+            UnknownKeyError, match=rf"^unknown dataset '{spelt}' \(did you mean '{name}'\?\); "
+        ):
+            make_jobs([5], seeds=[0], **{**KW, "dataset": spelt})
+    with pytest.raises(
+        UnknownKeyError, match=r"^unknown dataset \['cifar10'\]; NB201 datasets are "
+    ):
+        make_jobs([5], seeds=[0], **{**KW, "dataset": ["cifar10"]})
