@@ -39,7 +39,6 @@ from __future__ import annotations
 import itertools
 import logging
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import Literal
@@ -97,18 +96,6 @@ def check_quantile_applies(
             f"{name} applies only where the grid varies agg to 'quantile', and its "
             f"aggregators are {', '.join(aggregators)}; {fix}"
         )
-
-
-_LISTED = (
-    "protocols",
-    "search_epochs",
-    "radii",
-    "aggregators",
-    "include_self",
-    "charge",
-    "rerank_top_k",
-)
-"""The fields of :class:`ReproduceConfig` that list the values of one choice."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,17 +172,6 @@ class ReproduceConfig:
             raise AlgorithmError(
                 f"design must be 'one-at-a-time' or 'full', got {shown(self.design)}"
             )
-        for name in _LISTED:
-            value = getattr(self, name)
-            # radii=2 met a bare TypeError deep in the grid; protocols="nb201" and
-            # aggregators="median" were read letter by letter ("unknown protocol 'n'")
-            if isinstance(value, str | bytes) or not isinstance(value, Iterable):
-                raise AlgorithmError(
-                    Param(name),
-                    f" must be a tuple, got {shown(value)}; pass ",
-                    Param(name, (value,)),
-                )
-            object.__setattr__(self, name, tuple(value))
         for e in self.search_epochs:
             if e not in (12, 200):
                 raise ProtocolError(f"search epochs must be 12 or 200, got {e}")

@@ -82,33 +82,6 @@ def test_a_nan_margin_or_claim_is_refused() -> None:
             ReproduceConfig(**kwargs)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize(
-    ("field", "value"),
-    [
-        ("protocols", "fixed-n"),  # read letter by letter: "unknown protocol 'f'"
-        ("aggregators", "median"),  # "agg must be one of ..., got 'm'"
-        ("radii", 2),  # the rest met a bare TypeError deep in the grid
-        ("search_epochs", 12),
-        ("include_self", True),
-        ("charge", False),
-        ("rerank_top_k", 10),
-    ],
-)
-def test_a_grid_choice_given_as_one_value_is_refused_naming_the_tuple(
-    field: str, value: object
-) -> None:
-    with pytest.raises(
-        ArgumentError, match=rf"^{field} must be a tuple, got .*; pass {field}=\({value!r},\)$"
-    ):
-        ReproduceConfig.quick(**{field: value})
-
-
-def test_a_grid_choice_given_as_a_list_or_array_is_kept_as_a_tuple() -> None:
-    config = ReproduceConfig.quick(radii=np.array([1, 2]), aggregators=["mean", "min"])
-    assert config.radii == (1, 2) and config.aggregators == ("mean", "min")
-    assert hash(config.radii)  # a frozen config's fields stay hashable
-
-
 def test_bootstrap_cis_give_each_vector_its_own_ci_computed_once() -> None:
     from nb201_flat.search.statistics import _resamples, bootstrap_cis
 
