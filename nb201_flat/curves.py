@@ -55,6 +55,7 @@ from nb201_flat.errors import (
 from nb201_flat.errors import NoCurvesError as NoCurvesError
 from nb201_flat.table import (
     MetricKey,
+    _metric_key,
     check_metric_key,
     check_table,
     float_values,
@@ -201,7 +202,14 @@ class Curves:
         return sorted(s for k, s in self.items() if k == key and s is not None)
 
     def __contains__(self, key: object) -> bool:
-        return isinstance(key, MetricKey) and key in self.keys()
+        """Whether ``key`` has a curve: a :class:`MetricKey` or ``(dataset, split, epochs[,
+        metric])``, as a table's ``in`` takes it (a key's tuple was silently not in it)."""
+        if not isinstance(key, MetricKey | tuple):  # a dataset name was silently not in it
+            raise ArgumentError(
+                "curves hold MetricKeys: test MetricKey(...) or (dataset, split, epochs[, "
+                f"metric]) with `in`, got {shown(key)}"
+            )
+        return _metric_key(key) in self.keys()
 
     def n_epochs(self, key: MetricKey) -> int:
         """How many epochs the curves of ``key`` hold."""
@@ -242,6 +250,8 @@ class Curves:
         every stored seed of that architecture has the value.
         """
         seed = seed_policy_of(seed_policy, seed)
+        # a (dataset, split, epochs) tuple was "no learning curve" for a key that has one
+        check_metric_key(key, "curves")
         if key not in self:
             raise self._unknown(key)
         item: tuple[MetricKey, CurveSeed]

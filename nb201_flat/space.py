@@ -623,8 +623,11 @@ class Space:
     def resolve(self, arch: Arch | str | int) -> Arch:
         """Accept an :class:`Arch`, an official string or an index (a number or digit string)."""
         if isinstance(arch, Arch):
-            if arch.space != self:
-                raise InvalidArchError("the architecture belongs to another space")
+            if arch.space != self:  # an index would name another cell here: no silent fix
+                raise InvalidArchError(
+                    f"{arch!r} belongs to {arch.space!r}, not to this {self!r}; use values or "
+                    "a table over its space, or parse arch.to_str() in this one"
+                )
             return arch
         if isinstance(arch, str):
             return self.arch(int(arch)) if _is_index_text(arch) else self.parse(arch)

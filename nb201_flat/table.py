@@ -349,6 +349,8 @@ class Table:
                     converted[item] = float_values(vec, f"vector for {key}", "hold")
                 except ArgumentError as exc:  # a file's or an importer's vector: its format
                     raise FormatError(*parts_of(exc)) from None
+            elif vec.flags.writeable:  # validate() freezes it: the caller's array, not a copy
+                converted[item] = vec.copy()
         if converted:  # a new dict: the caller's stays as it was
             self.data = {**self.data, **converted}
         self.validate()
@@ -516,14 +518,16 @@ class Table:
 
     def vector_for(
         self,
-        key: MetricKey,
+        key: MetricKey | tuple[Any, ...],
         *,
         seed_policy: SeedPolicy | None = None,
         rng: Seed | None = None,
         seed: SeedPolicy | None = None,
     ) -> FloatArray:
-        """:meth:`vector` for a validated :class:`MetricKey`."""
+        """:meth:`vector` for a validated :class:`MetricKey` (or its tuple, as ``in`` takes it)."""
         seed = seed_policy_of(seed_policy, seed)
+        if isinstance(key, tuple):  # `in` found it: "not a key of this table" was wrong
+            key = _metric_key(key, Param("key"))
         if not self._has(key):  # else an empty stack: a raw numpy error
             raise UnknownKeyError(
                 f"{shown(key)} is not a key of this table; its keys: "
@@ -672,15 +676,20 @@ class Table:
         seed: SeedPolicy | None = None,
     ) -> pd.DataFrame:
         """Wide DataFrame, one row per architecture, one column per key (mean by default);
-        ``seed_policy`` and ``rng`` as in :meth:`vector` (one generator for every column)."""
+        each key as ``in`` takes it (a :class:`MetricKey` or ``(dataset, split, epochs[,
+        metric])``); ``seed_policy`` and ``rng`` as in :meth:`vector` (one generator for every
+        column)."""
         import pandas as pd
 
         policy = seed_policy_of(seed_policy, seed)
-        if isinstance(keys, str | MetricKey):  # list("cifar10") would be seven one-letter keys
+        # list("cifar10") would be seven one-letter keys, one key tuple its four parts
+        one_key = isinstance(keys, tuple) and bool(keys) and isinstance(keys[0], str)
+        if isinstance(keys, str | MetricKey) or one_key:
             raise ArgumentError(f"keys must be a list of MetricKeys, got {keys!r}; pass [key]")
         if keys is not None and not isinstance(keys, Iterable):  # list(3): a bare TypeError
             raise ArgumentError(Param("keys"), f" must be a list of MetricKeys, got {shown(keys)}")
-        chosen = list(keys) if keys is not None else self.keys()
+        # a tuple key was "not a key of this table" although `in` found it
+        chosen = [_metric_key(k, Param("keys")) for k in keys] if keys is not None else self.keys()
         gen = as_rng(rng) if rng is not None else None
         cols = {str(k): self.vector_for(k, seed_policy=policy, rng=gen) for k in chosen}
         df = pd.DataFrame(cols, index=pd.RangeIndex(self.space.size, name="index"))
@@ -896,10 +905,14 @@ class Table:
         return Table(self.space, data, source=self.source, meta=dict(self.meta), curves=self.curves)
 
     def __repr__(self) -> str:
+        # "15625 archs" for a retraining table of one trained cell read as 15625 measured
+        measured = np.zeros(self.space.size, dtype=bool)
+        for _, vec in _stored_items(self.data):
+            measured |= ~np.isnan(vec)
         keys = self.keys()
         return (
-            f"<Table {self.source!r}: {self.space.size} archs, {len(keys)} keys over "
-            f"{', '.join(self.datasets) or 'no datasets'}>"
+            f"<Table {self.source!r}: {int(measured.sum())} of {self.space.size} archs "
+            f"measured, {len(keys)} keys over {', '.join(self.datasets) or 'no datasets'}>"
         )
 
 

@@ -465,3 +465,14 @@ def test_check_space_names_the_parameter() -> None:
     # a table or a list passed as the space raised AttributeError ('...' has no 'neighbours')
     with pytest.raises(ArgumentError, match="^space must be a Space, got list"):
         Neighbourhood(1).arrays([1, 2])  # type: ignore[arg-type]
+
+
+def test_a_cell_of_another_space_is_refused_naming_both_spaces_and_the_fix() -> None:
+    # "the architecture belongs to another space" said neither which nor what to do
+    wide = Space((*NB201_OPS, "sep_conv_3x3"), 4)
+    cell = wide.arch(5)
+    with pytest.raises(InvalidArchError) as info:
+        NB201.resolve(cell)
+    text = str(info.value)
+    assert text.startswith(f"{cell!r} belongs to {wide!r}, not to this {NB201!r}; ")
+    assert "parse arch.to_str()" in text and "\n" not in text

@@ -257,8 +257,10 @@ def test_a_key_the_table_lacks_is_named_not_a_raw_numpy_error() -> None:
     for bad in (MetricKey("cifar10", "ori-test", 200), "cifar100"):
         with pytest.raises(UnknownKeyError, match="not a key of this table"):
             t.vector_for(bad)  # type: ignore[arg-type]
-        with pytest.raises(UnknownKeyError, match="not a key of this table"):
-            t.frame([bad])  # type: ignore[list-item]
+    with pytest.raises(UnknownKeyError, match="not a key of this table"):
+        t.frame([MetricKey("cifar10", "ori-test", 200)])
+    with pytest.raises(ArgumentError, match="^keys must be a MetricKey or"):  # no key's form
+        t.frame(["cifar100"])  # type: ignore[list-item]
 
 
 def test_rng_applies_only_to_the_random_policy_and_frame_takes_it() -> None:
@@ -518,3 +520,45 @@ def test_a_refused_array_in_a_key_or_seed_is_quoted_on_one_line() -> None:
         with pytest.raises((ArgumentError, UnknownKeyError), match="array") as err:
             call()
         assert "\n" not in str(err.value)
+
+
+def test_the_constructor_leaves_the_callers_arrays_writable_and_keeps_its_own() -> None:
+    # validate() froze the caller's float64 array in place: their next `v[i] = x` failed
+    mine = np.linspace(0.0, 1.0, NB201.size)
+    t = Table(NB201, {(KEY, None): mine})
+    assert mine.flags.writeable
+    mine[0] = 99.0  # the caller's array is theirs; the table's vector is unchanged
+    stored = t.vector_for(KEY)
+    assert stored[0] == 0.0 and not stored.flags.writeable
+
+
+def test_frame_takes_each_key_in_the_forms_in_takes() -> None:
+    # `(dataset, split, epochs) in table` was True while frame([...]) of it was "not a key"
+    t = seeded_table()
+    short = (KEY.dataset, KEY.split, KEY.epochs)
+    assert short in t
+    for given in (short, (*short, KEY.metric), KEY):
+        assert t.frame([given]).columns.tolist() == ["arch", str(KEY)]
+    with pytest.raises(ArgumentError, match=r"got \('cifar100', 'x-valid', 200\); pass \[key\]"):
+        t.frame(short)  # type: ignore[arg-type]
+
+
+def test_vector_for_takes_a_key_tuple_as_in_does() -> None:
+    # vector_for(("cifar100", "x-valid", 200)) said "is not a key of this table"
+    t = seeded_table()
+    short = (KEY.dataset, KEY.split, KEY.epochs)
+    assert short in t
+    assert np.array_equal(t.vector_for(short), t.vector_for(KEY), equal_nan=True)  # type: ignore[arg-type]
+    with pytest.raises(UnknownKeyError, match="is not a key of this table"):
+        t.vector_for(("cifar10", "ori-test", 200))  # type: ignore[arg-type]
+
+
+def test_repr_counts_the_archs_measured_not_the_size_of_the_space() -> None:
+    # a retraining table of one trained cell said "15625 archs"
+    one = np.full(NB201.size, np.nan)
+    one[11472] = 93.0
+    t = Table(NB201, {(KEY, None): one}, source="retrained")
+    assert repr(t) == "<Table 'retrained': 1 of 15625 archs measured, 1 keys over cifar100>"
+    other = MetricKey("cifar10", "ori-test", 200)
+    both = t.with_vector(other, np.where(np.arange(NB201.size) < 3, 1.0, np.nan))
+    assert repr(both).startswith("<Table 'retrained': 4 of 15625 archs measured, 2 keys")

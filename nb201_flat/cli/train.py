@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -215,13 +214,9 @@ def _check_run_values(args: argparse.Namespace) -> None:
         raise ArgumentError(f"--epochs must be >= 1, got {args.epochs}")
     if args.epochs > _INT64_MAX:
         raise ArgumentError(f"--epochs must be <= {_INT64_MAX}, got {args.epochs}; NB201 uses 200")
-    for seed in args.seeds:
-        if not 0 <= seed <= _INT64_MAX:
-            # NB201's own seeding (numpy) refuses negative seeds; torch would wrap them
-            raise ArgumentError(f"--seeds must lie in 0..{_INT64_MAX}, got {seed}; NB201 uses 777")
-    repeated = sorted({s for s in args.seeds if args.seeds.count(s) > 1})
-    if repeated:
-        raise ArgumentError(f"--seeds repeats {', '.join(map(str, repeated))}; give each seed once")
+    from nb201_flat.train.jobs import check_seeds  # no torch
+
+    check_seeds(args.seeds)  # the rule make_jobs applies, spelled as --seeds
     if args.group_seeds > 1 and len(args.seeds) == 1:
         raise ArgumentError(
             f"--group-seeds {args.group_seeds} groups the seeds of each cell, but --seeds gives "
@@ -684,8 +679,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         1,
         fix=("the default is ", Param("eval_batch_size", EVAL_BATCH_SIZE)),
     )
-    if not re.fullmatch(r"auto|cpu|cuda(:[0-9]+)?|mps", args.device):
-        raise ArgumentError(f"--device must be auto, cpu, cuda, cuda:N or mps, got {args.device!r}")
+    from nb201_flat.train.jobs import check_device  # no torch
+
+    check_device(args.device)  # the rule of every job, spelled as --device
     _check_device(args.device, args.executor)
     if args.concurrent > 1:
         _check_streams(args.device, args.executor, args.concurrent)

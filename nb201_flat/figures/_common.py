@@ -41,6 +41,16 @@ METRIC_LABELS: dict[str, tuple[str, str]] = {
 }
 
 
+def check_frame(frame: object, name: str, made_by: str) -> pd.DataFrame:
+    """``frame`` if it is a DataFrame, else :class:`ArgumentError` naming what makes one (an
+    array or a dict reached ``.columns`` as a bare AttributeError)."""
+    if not isinstance(frame, pd.DataFrame):
+        raise ArgumentError(
+            f"{name} must be a DataFrame, got {type(frame).__name__}; pass {made_by}"
+        )
+    return frame
+
+
 def signed(x: float, digits: int = 2) -> str:
     """``+0.30`` / ``−0.62`` with a typographic minus; ``undefined`` for NaN (a correlation
     over constant values), never ``+nan`` in a legend.

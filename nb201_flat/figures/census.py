@@ -25,6 +25,7 @@ from nb201_flat.figures._common import (
     add_caption,
     add_note,
     axes_or_new,
+    check_frame,
     dataset_label,
     new_figure,
     note_missing,
@@ -45,6 +46,7 @@ def plot_barrier_census(census: pd.DataFrame, ax: Axes | None = None) -> Axes:
     """Box plots of the barrier beyond the worse endpoint per group (from
     :func:`~nb201_flat.landscape.census.barrier_census`), four constructions side by side."""
     ax = axes_or_new(ax)
+    check_frame(census, "census", "barrier_census(space, values, bands, ...)")
     if census.empty:  # boxplot fails deep in matplotlib
         raise ArgumentError("census holds no pair; pass barrier_census(...) with n_pairs or top_k")
     with figure_style():

@@ -30,6 +30,7 @@ from nb201_flat.figures._common import (
     add_caption,
     axes_or_new,
     axis_label,
+    check_frame,
     dataset_label,
     new_figure,
     note_missing,
@@ -94,6 +95,7 @@ def plot_neighbour_distributions(
     # a bad option is the caller's error, not a figure the table cannot serve
     check_choice("kind", kind, ("hist", "kde"))
     legend = check_flag("legend", legend)
+    check_frame(dist, "dist", "neighbour_distributions(space, values, bands)")
     asked = _drawable_radii(dist)
     radius = check_int_range("radius", radius, 1, fix=f"dist holds radii {asked}")
     if radius not in asked:

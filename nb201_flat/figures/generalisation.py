@@ -35,7 +35,13 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from nb201_flat.errors import ArgumentError, MissingValueError, check_choice, check_float_range
+from nb201_flat.errors import (
+    ArgumentError,
+    MissingValueError,
+    check_choice,
+    check_float_range,
+    shown,
+)
 from nb201_flat.figures._common import (
     TEST_KEYS,
     VALID_KEYS,
@@ -244,6 +250,12 @@ def plot_binned(
     given: object = series  # typed as a list; a notebook may pass one Series all the same
     if isinstance(given, Series):
         raise ArgumentError("series must be a list of Series; pass [series] for one")
+    # an array's items reached .frame as a bare AttributeError
+    if not isinstance(given, list | tuple) or not all(isinstance(s, Series) for s in given):
+        raise ArgumentError(
+            f"series must be a list of Series (label, frame), got {shown(given, 60)}; pass "
+            "e.g. [Series('all', frame)]"
+        )
     for s in series:
         missing = [c for c in (x, y) if c not in s.frame.columns]
         if missing:

@@ -39,6 +39,7 @@ from nb201_flat.figures._common import (
     add_note,
     axes_or_new,
     axis_label,
+    check_frame,
     dataset_label,
     new_figure,
     note_stand_ins,
@@ -285,6 +286,7 @@ def plot_projection(
     """
     import matplotlib as mpl
 
+    check_frame(grid, "grid", "projection_grid(space, values, center, ...)")
     ax = axes_or_new(ax)
     cols = ["lambda0", "lambda1", "value"]
     if not set(cols) <= set(grid.columns) or grid.empty:

@@ -23,6 +23,7 @@ from nb201_flat.figures._common import (
     add_caption,
     axes_or_new,
     axis_label,
+    check_frame,
     dataset_label,
     new_figure,
     note_missing,
@@ -90,6 +91,8 @@ def plot_disconnectivity(
         A value per architecture (e.g. neighbourhood mean) colouring the leaves; the leaf
         scatter is ``ax.collections[-1]`` for a colour bar. Plain markers when None.
     """
+    # an array said "graph has no local optimum to draw"
+    check_frame(graph, "graph", "barrier_tree(space, values).disconnectivity(20)")
     ax = axes_or_new(ax)
     has_leaf = "kind" in graph and bool((graph["kind"] == "optimum").any())
     if not has_leaf:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Sequence
 from typing import Literal, TypeAlias
 
@@ -112,6 +113,14 @@ def as_sequence(name: str, value: object, items: str) -> list[object]:
         raise LandscapeArgumentError(
             f"{name} must be a sequence of {items}, got {shown(one)}; pass a list, e.g. "
             f"[{shown(one)}]"
+        )
+    pd = sys.modules.get("pandas")  # a DataFrame is only ever built with pandas loaded
+    if pd is not None and isinstance(value, pd.DataFrame):
+        # iterating one gives its column names: 'a' was then refused as an architecture
+        raise LandscapeArgumentError(
+            f"{name} must be a sequence of {items}, got a DataFrame (columns "
+            f"{shown(list(value.columns), 60)}; iterating one gives those names); pass one "
+            "column, df[column], or its rows, list(df.itertuples(index=False, name=None))"
         )
     return list(value)
 

@@ -645,8 +645,8 @@ def barrier_census(
         :func:`pair_barriers` (the A²M code versions left out), each path barrier also
         relative to the worse endpoint (``*_above_worse``), and ``no_barrier``: the lowest
         barrier has nothing beyond the worse endpoint (within :data:`TIE`).
-        ``attrs["seed"]`` keeps the seed when it is an int, ``attrs["connected_only"]`` the
-        flag, ``attrs["nan_policy"]`` the policy.
+        ``attrs["seed"]`` keeps the seed when it is an int, ``attrs["top_k"]`` the ``top_k``
+        asked for, ``attrs["connected_only"]`` the flag, ``attrs["nan_policy"]`` the policy.
 
     Examples
     --------

@@ -15,7 +15,14 @@ import numpy as np
 import numpy.typing as npt
 
 from nb201_flat.budget import check_memory
-from nb201_flat.errors import LandscapeArgumentError, Param, check_int_range, shown, whole_number
+from nb201_flat.errors import (
+    LandscapeArgumentError,
+    Param,
+    UnknownKeyError,
+    check_int_range,
+    shown,
+    whole_number,
+)
 from nb201_flat.space import MAX_SPACE_SIZE
 from nb201_flat.types import BoolArray
 
@@ -164,11 +171,21 @@ class StandIns:
         if found is None:
             return None
         constant, _ = found
+        runs = copies_by_run(table)
+        # 'CIFAR10' or another schedule matched no copy record: the copies were silently
+        # counted as neighbour measurements
+        known = {(k.dataset, k.epochs) for k in table} | {(d, e) for d, e, _ in runs}
+        if (dataset, epochs) not in known:
+            have = ", ".join(f"{d}@{e}ep" for d, e in sorted(known)) or "none"
+            raise UnknownKeyError(
+                f"the table holds no {dataset!r} values at {epochs} epochs, so no stand-ins "
+                f"of them; it holds {have}"
+            )
         # read as to_tidy and the importers read them: two sources of a cell in one run (a
         # hand-written meta) were joined as one measurement
         pairs = [
             pair
-            for (ds, ep, _seed), copied in copies_by_run(table).items()
+            for (ds, ep, _seed), copied in runs.items()
             if (ds, ep) == (dataset, epochs)
             for pair in copied.items()
         ]

@@ -113,6 +113,7 @@ def distance_profile(
     -------
     pandas.DataFrame
         Columns ``index, distance, value``; ready for ``seaborn.boxplot(x="distance", y="value")``.
+        ``attrs["optima"]`` lists the reference indices the distances are measured from.
 
     Examples
     --------
@@ -122,6 +123,8 @@ def distance_profile(
     >>> df = distance_profile(space, np.arange(8.0))
     >>> df.groupby("distance")["value"].mean().tolist()
     [7.0, 4.666666666666667, 2.3333333333333335, 0.0]
+    >>> df.attrs["optima"]
+    [7]
     """
     v = as_values(space, values)
     dropna = check_flag("dropna", dropna)
@@ -214,7 +217,10 @@ def _references(
     else:
         refs = sorted({resolve_index(space, a) for a in optimum})
     if not refs:
-        raise LandscapeArgumentError("optimum is an empty sequence")
+        raise LandscapeArgumentError(
+            "optimum is an empty sequence; pass the reference architectures, or None for "
+            "every global optimum"
+        )
     return np.asarray(refs, dtype=np.int64)
 
 

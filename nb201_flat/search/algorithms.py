@@ -879,8 +879,12 @@ def check_algorithm_options(name: str, options: Mapping[str, Any]) -> dict[str, 
     """The options (None: not given) that ``name`` takes, or :class:`AlgorithmError` naming
     those it does not (as :class:`~nb201_flat.errors.Param`: a command names its flags)."""
     if not isinstance(name, str) or name not in ALGORITHM_OPTIONS:  # a list: unhashable
+        from nb201_flat.table import _same_but_spelling
+
+        close = _same_but_spelling(name, list(ALGORITHM_NAMES)) if isinstance(name, str) else []
         raise AlgorithmError(
-            f"unknown algorithm {shown(name)}; choose from {', '.join(ALGORITHM_NAMES)}"
+            f"unknown algorithm {shown(name)}{f' (did you mean {close[0]!r}?)' if close else ''}; "
+            f"choose from {', '.join(ALGORITHM_NAMES)}"
         )
     allowed = ALGORITHM_OPTIONS[name]
     opts = {k: v for k, v in options.items() if v is not None}

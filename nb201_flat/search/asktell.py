@@ -35,7 +35,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from nb201_flat.errors import Call, MissingValueError, SearchBudgetError
+from nb201_flat.errors import Call, MissingValueError, SearchBudgetError, shown
 from nb201_flat.search.algorithms import Incumbent
 from nb201_flat.search.oracle import Oracle, SearchEnded
 from nb201_flat.search.protocol import Protocol as SearchProtocol
@@ -126,6 +126,20 @@ class Session:
         # as_rng: a Generator as documented; None (unreproducible), a bool, a float or a
         # negative int is refused rather than passed to numpy
         self._oracle = Oracle(data, as_rng(self.seed), outside=True)
+
+    def __repr__(self) -> str:
+        # the dataclass repr quoted the whole protocol and table, and none of what was spent
+        state = (
+            "finished"
+            if self._finished
+            else "over (budget spent or stalled)"
+            if self.done
+            else "running"
+        )
+        return (
+            f"Session({self.protocol.name!r} on {self.table.source!r}, seed={shown(self.seed)}: "
+            f"{self._oracle!r}, {state})"
+        )
 
     @property
     def space(self) -> Space:

@@ -18,7 +18,13 @@ algorithm) cells in one pool, e.g. the budget-matched controls of
 
 Examples
 --------
+The ``nb201`` protocol searches NB201's 12-epoch validation accuracy and charges its training
+times: a table imported from the NB201 data has them, the embedded default does not (it
+serves ``protocols_by_name("fixed-n", table)``).
+
+>>> from nb201_flat import load_table
 >>> from nb201_flat.search import RandomSearch, nb201_protocol, run_search
+>>> table = load_table("nb201.nb201")  # doctest: +SKIP
 >>> res = run_search(table, nb201_protocol(), RandomSearch(), runs=500, seed=0)  # doctest: +SKIP
 >>> res.summary()  # doctest: +SKIP
 """

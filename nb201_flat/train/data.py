@@ -65,6 +65,7 @@ from nb201_flat.errors import (
     Param,
     TableFileError,
     UnknownKeyError,
+    shown,
 )
 
 log = logging.getLogger(__name__)
@@ -149,13 +150,22 @@ _FOLDERS = {
 
 
 def dataset_info(name: str) -> DatasetInfo:
-    """:class:`DatasetInfo` of an NB201 dataset name; a clear error lists the names."""
-    try:
-        return DATASETS[name]
-    except KeyError:
+    """:class:`DatasetInfo` of an NB201 dataset name; a clear error lists the names.
+
+    >>> dataset_info("CIFAR-10").name
+    Traceback (most recent call last):
+    ...
+    nb201_flat.errors.UnknownKeyError: unknown dataset 'CIFAR-10' (did you mean 'cifar10'?); NB201 datasets are cifar10-valid, cifar10, cifar100, ImageNet16-120
+    """
+    if not isinstance(name, str) or name not in DATASETS:  # a list: a bare TypeError
+        from nb201_flat.table import _same_but_spelling
+
+        close = _same_but_spelling(name, list(DATASETS)) if isinstance(name, str) else []
         raise UnknownKeyError(
-            f"unknown dataset {name!r}; NB201 datasets are {', '.join(DATASETS)}"
-        ) from None
+            f"unknown dataset {shown(name)}{f' (did you mean {close[0]!r}?)' if close else ''}; "
+            f"NB201 datasets are {', '.join(DATASETS)}"
+        )
+    return DATASETS[name]
 
 
 # -- restricted unpickling ------------------------------------------------------------------
@@ -562,6 +572,18 @@ class DataSplits:
     sources: Mapping[str, tuple[U8, I64]]
     splits: Mapping[str, tuple[str, I64]] = field(default_factory=dict)
     identity: DataIdentity | None = None
+
+    def __repr__(self) -> str:
+        # the dataclass repr printed every image array: 300 lines in a notebook cell
+        evaluated = ", ".join(f"{name} {len(idx)}" for name, (_, idx) in self.splits.items())
+        read = "in memory" if self.identity is None else f"data {self.identity.short}"
+        if self.identity is not None and self.identity.official:
+            read += " (official files)"
+        return (
+            f"<DataSplits {self.info.name!r}: {len(self.train_y)} training images "
+            f"{'x'.join(map(str, self.train_x.shape[1:]))}, {self.info.num_classes} classes; "
+            f"evaluated: {evaluated or 'none'}; {read}>"
+        )
 
 
 def load_dataset(

@@ -21,7 +21,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from nb201_flat.errors import (
     ArgumentError,
@@ -30,9 +30,11 @@ from nb201_flat.errors import (
     Param,
     Part,
     check_int_range,
+    shown,
     spelled,
 )
 from nb201_flat.space import NB201, Arch, Space
+from nb201_flat.table import INT64_MAX
 from nb201_flat.train.costs import check_network, check_ops
 from nb201_flat.train.data import DataIdentity, dataset_identity, dataset_info
 from nb201_flat.train.modes import TrainMode, default_eval_every, effective_mode, keyed_space
@@ -93,6 +95,24 @@ def check_eval_every(every: int | None, epochs: int | None = None) -> None:
 MAX_THREADS = 4096
 """Most torch CPU threads a run may ask for, more than any CPU has cores: torch starts each
 one, so 2**63 failed every run (an overflow) and a million would exhaust the machine."""
+
+
+def check_device(device: object) -> str:
+    """``device`` if it names a device a run can train on: ``auto``, ``cpu``, ``cuda``,
+    ``cuda:N`` or ``mps`` (torch read 'gpu' only when the run started, as a RuntimeError).
+
+    >>> check_device("cuda:1")
+    'cuda:1'
+    >>> check_device("gpu")
+    Traceback (most recent call last):
+    ...
+    nb201_flat.errors.ArgumentError: device must be auto, cpu, cuda, cuda:N or mps, got 'gpu'
+    """
+    if not isinstance(device, str) or not re.fullmatch(r"auto|cpu|cuda(:[0-9]+)?|mps", device):
+        raise ArgumentError(
+            Param("device"), f" must be auto, cpu, cuda, cuda:N or mps, got {shown(device)}"
+        )
+    return device
 
 
 def check_thread_count(threads: int | None) -> int | None:
@@ -194,6 +214,7 @@ class TrainJob:
         object.__setattr__(self, "c", c)
         object.__setattr__(self, "n", n)
         dataset_info(self.dataset)
+        check_device(self.device)
         _ = self.train_mode  # an unknown mode or a contradicting override fails here
         check_eval_every(self.eval_every, self.recipe.epochs)  # as the command's --eval-every
         # stored as checked: 2.0 threads would reach torch as a float
@@ -352,16 +373,19 @@ def make_jobs(
 ) -> list[TrainJob]:
     """Jobs for every (arch, seed) pair, archs given as :class:`Arch`, string or index.
 
-    ``recipe`` defaults to NB201's with ``epochs`` epochs; the other keywords are the
-    :class:`TrainJob` fields of the same name.
+    ``archs`` and ``seeds`` are lists (a single cell or seed is refused, naming ``[...]``);
+    the seeds as :func:`check_seeds` takes them. ``recipe`` defaults to NB201's with
+    ``epochs`` epochs; the other keywords are the :class:`TrainJob` fields of the same name.
     """
-    rec = recipe.with_epochs(epochs) if recipe is not None else recipe_for(epochs)
+    rec = recipe_for(epochs)
+    if recipe is not None:
+        rec = recipe.with_epochs(rec.epochs)
     skey = space_key(space, c=c, n=n)
-    seeds = [int(s) for s in seeds]
+    seed_list = check_seeds(seeds)
     jobs = []
-    for a in archs:
+    for a in _listed(Param("archs"), archs, "cells (Arch, official strings or indices)"):
         arch = space.resolve(a)
-        for seed in seeds:
+        for seed in seed_list:
             jobs.append(
                 TrainJob(
                     arch=str(arch),
@@ -390,6 +414,50 @@ def make_jobs(
                 )
             )
     return jobs
+
+
+def _listed(param: Param, items: object, what: str) -> list[Any]:
+    """``items`` as a list, refusing one item given bare (a str was read letter by letter,
+    an int was a bare TypeError)."""
+    import numbers
+
+    import numpy as np
+
+    single = isinstance(items, Arch | str | numbers.Number) or (
+        isinstance(items, np.ndarray) and items.ndim == 0
+    )
+    if single or not isinstance(items, Iterable):
+        raise ArgumentError(
+            param, f" must be a list of {what}, got {shown(items)}; pass [{shown(items, 40)}]"
+        )
+    return list(items)
+
+
+def check_seeds(seeds: object) -> list[int]:
+    """``seeds`` as a list of distinct training seeds, each an int in ``0..2**63 - 1`` (NB201's
+    own seeding refuses negative seeds; the results database stores them as SQLite integers).
+
+    >>> check_seeds([777, 888.0])
+    [777, 888]
+    >>> check_seeds([1.5])
+    Traceback (most recent call last):
+    ...
+    nb201_flat.errors.ArgumentError: seeds must lie in 0..9223372036854775807 (an int, not a float), got 1.5; NB201 uses 777
+    >>> check_seeds([1, 1])
+    Traceback (most recent call last):
+    ...
+    nb201_flat.errors.ArgumentError: seeds repeats 1; give each seed once
+    """
+    out = [
+        check_int_range(Param("seeds"), s, 0, INT64_MAX, fix="NB201 uses 777")
+        for s in _listed(Param("seeds"), seeds, "training seeds")
+    ]
+    repeated = sorted({s for s in out if out.count(s) > 1})
+    if repeated:  # two jobs of one run: the second would find the first's lock or record
+        raise ArgumentError(
+            Param("seeds"), f" repeats {', '.join(map(str, repeated))}; give each seed once"
+        )
+    return out
 
 
 _MEMBER_FIELDS = frozenset({"arch", "index", "ops", "seed"})

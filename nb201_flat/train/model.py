@@ -29,7 +29,7 @@ require("torch", "train")
 import torch  # noqa: E402  (after the friendly missing-dependency check)
 from torch import nn  # noqa: E402
 
-from nb201_flat.space import Arch  # noqa: E402
+from nb201_flat.space import NB201, Arch, Space  # noqa: E402
 from nb201_flat.train import costs  # noqa: E402
 
 OpBuilder = Callable[[int], nn.Module]
@@ -208,9 +208,19 @@ class Network(nn.Module):
         self.classifier = nn.Linear(c_last, num_classes)
 
     @classmethod
-    def from_arch(cls, arch: Arch, *, c: int = 16, n: int = 5, num_classes: int = 10) -> Network:
-        """Network for an :class:`~nb201_flat.space.Arch` of any space."""
-        return cls(arch.ops, arch.space.n_nodes, c=c, n=n, num_classes=num_classes)
+    def from_arch(
+        cls,
+        arch: Arch | str | int,
+        *,
+        c: int = 16,
+        n: int = 5,
+        num_classes: int = 10,
+        space: Space = NB201,
+    ) -> Network:
+        """Network for an :class:`~nb201_flat.space.Arch` of any space, or for an official
+        string or index of ``space`` (an int reached ``.ops`` as a bare AttributeError)."""
+        a = arch if isinstance(arch, Arch) else space.resolve(arch)
+        return cls(a.ops, a.space.n_nodes, c=c, n=n, num_classes=num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits for a batch ``(B, 3, H, W)``; ``H`` and ``W`` divisible by 4."""

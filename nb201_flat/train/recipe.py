@@ -35,7 +35,8 @@ from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
-from nb201_flat.errors import RecipeError
+from nb201_flat.errors import Param, RecipeError, check_int_range
+from nb201_flat.table import INT64_MAX
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,8 +156,19 @@ RECIPE_12 = Recipe(epochs=12)
 
 
 def recipe_for(epochs: int) -> Recipe:
-    """The NB201 recipe with a schedule of ``epochs`` epochs (200, 12 or any other)."""
-    return RECIPE_200.with_epochs(int(epochs))
+    """The NB201 recipe with a schedule of ``epochs`` epochs (200, 12 or any other).
+
+    >>> recipe_for(12.0).epochs
+    12
+    >>> recipe_for(1.5)
+    Traceback (most recent call last):
+    ...
+    nb201_flat.errors.ArgumentError: epochs must lie in 1..9223372036854775807 (an int, not a float), got 1.5; NB201 uses 200 or 12
+    """
+    # int(1.5) trained one epoch under a schedule asked for as 1.5; a results database
+    # stores the count as an SQLite integer
+    n = check_int_range(Param("epochs"), epochs, 1, INT64_MAX, fix="NB201 uses 200 or 12")
+    return RECIPE_200.with_epochs(n)
 
 
 _UNKEYED = frozenset({"epochs", "eval_batch_size"})

@@ -512,6 +512,31 @@ def test_plot_inputs_are_checked_before_drawing(figure_table: Table, grid: pd.Da
         plot_anytime(pd.DataFrame(), complete_only="no")  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("bad", [np.arange(4.0), {"distance": [1], "value": [2.0]}], ids=repr)
+def test_every_plot_function_refuses_what_is_not_a_frame_naming_what_makes_one(
+    bad: object,
+) -> None:
+    # an array or a dict reached .columns, .empty or .frame as a bare AttributeError, and
+    # an array given as a graph was "no local optimum to draw"
+    from nb201_flat.figures import plot_distance_profile
+    from nb201_flat.figures.census import plot_barrier_census
+
+    kind = type(bad).__name__
+    for call, name, fix in (
+        (lambda: plot_distance_profile(bad), "profile", "distance_profile"),
+        (lambda: plot_projection(bad), "grid", "projection_grid"),
+        (lambda: plot_neighbour_distributions(bad, np.arange(4.0), 1), "dist", "neighbour_dis"),
+        (lambda: plot_disconnectivity(bad), "graph", "barrier_tree"),
+        (lambda: plot_barrier_census(bad), "census", "barrier_census"),
+    ):
+        with pytest.raises(
+            ArgumentError, match=rf"^{name} must be a DataFrame, got {kind}; pass {fix}"
+        ):
+            call()
+    with pytest.raises(ArgumentError, match=r"^series must be a list of Series \(label, frame\)"):
+        plot_binned(bad)  # type: ignore[arg-type]
+
+
 def test_registry_checks_names_tables_formats_options_and_workers(
     figure_table: Table, tmp_path: Path
 ) -> None:

@@ -313,13 +313,23 @@ def test_a_curve_lookup_refuses_what_is_no_key() -> None:
     curves = require_curves(figure_table())
     # seeds() of anything but a key was [] (as if only the mean were stored); an array met
     # `k == key` (numpy's ambiguous-truth ValueError)
+    # curve() of a key's tuple said "no learning curve for" a key whose curve is stored
+    stored = ("cifar10-valid", "x-valid", 200)
+    assert curves.key(*stored) in curves
+    # `in` takes a key's tuple as a table's `in` does (it was silently not in the curves)
+    assert stored in curves and (*stored, "accuracy") in curves
+    assert ("cifar10-valid", "x-valid", 12) not in curves
+    with pytest.raises(ArgumentError, match="^curves hold MetricKeys"):
+        _ = "cifar10-valid" in curves
     for call in (
-        lambda: curves.seeds(("cifar10-valid", "x-valid", 200)),
+        lambda: curves.seeds(stored),
         lambda: curves.n_epochs(np.zeros(2)),
+        lambda: curves.curve(stored),
+        lambda: curves.at(stored, 0),
     ):
         with pytest.raises(ArgumentError, match="^key must be a MetricKey, got "):
             call()
-    with pytest.raises(UnknownKeyError, match="^no learning curve for array") as err:
+    with pytest.raises(ArgumentError, match=r"^key must be a MetricKey, got array\(") as err:
         curves.curve(np.zeros((2, 2)))  # type: ignore[arg-type]
     assert "\n" not in str(err.value)  # the array's repr spans lines
     # a table's name or its curves where the table belongs: AttributeError ('str' has no 'source')

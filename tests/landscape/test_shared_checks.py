@@ -15,6 +15,7 @@ from nb201_flat.landscape import (
     a2m_barrier,
     barrier_matrix,
     bottleneck_matrix,
+    distance_profile,
     flatness,
     neighbour_distributions,
 )
@@ -247,6 +248,43 @@ def test_one_item_where_a_sequence_belongs_is_refused_naming_the_list() -> None:
     # valid arrays are read as before: the index-array rule lets whole floats through
     expect = L.barrier_matrix(space, f, [0, 5, 26])
     assert L.barrier_matrix(space, f, np.array([0.0, 5.0, 26.0])).equals(expect)
+
+
+def test_a_dataframe_where_a_sequence_belongs_is_refused_naming_a_column_or_its_rows() -> None:
+    # iterating a DataFrame gives its column names: pairs met 'a' ("not an (a, b) pair"),
+    # archs a malformed architecture 'a'
+    from nb201_flat import landscape as L
+    from nb201_flat.landscape.a2m import a2m_barriers
+
+    space = Space(("none", "skip", "conv"), 3)
+    f = np.arange(27.0)
+    df = pd.DataFrame({"a": [0, 5], "b": [26, 13]})
+    for call, name in (
+        (lambda: a2m_barriers(space, f, df), "pairs"),
+        (lambda: L.barrier_matrix(space, f, df), "archs"),
+        (lambda: L.neighbour_distributions(space, f, {"t": (1, 2)}, radii=df), "radii"),
+    ):
+        with pytest.raises(
+            ArgumentError, match=f"^{name} must be .*, got a DataFrame \\(columns \\['a', 'b'\\];"
+        ):
+            call()
+    rows = list(df.itertuples(index=False, name=None))  # the fix it names works as written
+    assert a2m_barriers(space, f, rows)[["a", "b"]].values.tolist() == [[0, 26], [5, 13]]
+    assert L.barrier_matrix(space, f, df["a"]).index.tolist() == [0, 5]
+
+
+def test_an_empty_optimum_is_refused_naming_none_for_the_global_optima() -> None:
+    # "optimum is an empty sequence" named no fix
+    space = Space(("none", "skip", "conv"), 3)
+    f = np.arange(27.0)
+    for call in (
+        lambda: fdc(space, f, []),
+        lambda: fdc(space, f, np.array([], dtype=np.int64)),
+        lambda: distance_profile(space, f, ()),
+    ):
+        with pytest.raises(ArgumentError, match=r"^optimum is an empty sequence; .* or None for"):
+            call()
+    assert distance_profile(space, f, None).attrs["optima"] == [26]
 
 
 def test_a_0d_array_optimum_is_that_one_architecture() -> None:

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from nb201_flat.cli import main
-from nb201_flat.errors import FormatError, Nb201FlatError
+from nb201_flat.errors import FormatError, Nb201FlatError, UnknownKeyError
 from nb201_flat.landscape import flatness, neighbourhood_score
 from nb201_flat.landscape.neighbourhood import StandIns
 from nb201_flat.neighbourhood import Neighbourhood
@@ -303,3 +303,25 @@ def test_stand_ins_of_a_space_too_big_for_memory_are_a_resource_error(
     ):
         StandIns.build(2**40)
     assert StandIns.build(10**5).group.size == 10**5  # a table-sized space still fits
+
+
+@pytest.mark.parametrize(("dataset", "epochs"), [("CIFAR10", 1), ("cifar10", 200), ("c10", 1)])
+def test_stand_ins_of_a_dataset_or_schedule_the_table_lacks_are_refused(
+    dataset: str, epochs: int
+) -> None:
+    # 'CIFAR10' matched no copy record: the copies were counted as neighbour measurements
+    acc = np.full(NB201.size, np.nan)
+    acc[[3, 5]] = 50.0
+    meta = {
+        "isomorphic_to": [
+            {"dataset": "cifar10", "epochs": 1, "seed": 777, "index": 5, "copied_from": 3}
+        ]
+    }
+    table = Table(NB201, {(MetricKey("cifar10", "ori-test", 1), 0): acc}, meta=meta)
+    assert StandIns.of(table, "cifar10", 1).n_copies == 1  # type: ignore[union-attr]
+    with pytest.raises(UnknownKeyError) as err:
+        StandIns.of(table, dataset, epochs)
+    assert str(err.value) == (
+        f"the table holds no {dataset!r} values at {epochs} epochs, so no stand-ins of them; "
+        "it holds cifar10@1ep"
+    )

@@ -262,8 +262,14 @@ def test_make_algorithm_names_and_errors() -> None:
     assert na.label == "na-rs[r2,median,self,free]"
     assert make_algorithm("na-rs", radius=2, agg="median").label == "na-rs[r2=,median,noself,free]"
     assert make_algorithm("rea").label == "rea"
-    with pytest.raises(AlgorithmError, match="unknown algorithm 'bo'"):
+    with pytest.raises(AlgorithmError, match="unknown algorithm 'bo'; choose from rs"):
         make_algorithm("bo")
+    # the paper's spelling of a name: the refusal named no match among the choices
+    for spelt, name in (("NA-RS", "na-rs"), ("NA_REA", "na-rea"), ("RS", "rs")):
+        with pytest.raises(
+            AlgorithmError, match=rf"^unknown algorithm '{spelt}' \(did you mean '{name}'\?\); "
+        ):
+            make_algorithm(spelt)
     # the Python keywords, never a flag (the command line respells them: test_search_reproduce)
     with pytest.raises(
         AlgorithmError,

@@ -144,3 +144,17 @@ def test_session_finish_refuses_an_unmeasured_test_value() -> None:
     with pytest.raises(SearchBudgetError, match="already called"):
         run.finish(5)  # the choice was declared: no second pick to try
     assert Session(holey, PROTOCOL, seed=0).finish(5) == {str(TEST): float(test[5])}
+
+
+def test_a_session_shows_its_protocol_and_what_it_spent_on_one_line() -> None:
+    # the dataclass repr quoted the whole table and protocol, and nothing of the budget
+    run = Session(_table(), PROTOCOL, seed=3)
+    head = "Session('toy' on 'toy', seed=3: "
+    assert repr(run) == f"{head}Oracle({VAL}, 0 queries, 0 s of 100 s, 0 free), running)"
+    for i in range(11):
+        run.evaluate(i)
+    assert repr(run).endswith(
+        "10 queries, 100 s of 100 s, 0 free), over (budget spent or stalled))"
+    )
+    run.finish(4)
+    assert repr(run).endswith(", finished)") and "\n" not in repr(run)
