@@ -228,9 +228,9 @@ _MEAN_FIX: tuple[Part, ...] = ("use ", Param("seed_policy", "mean"))
 def check_seed_policy(policy: object, fix: str | Sequence[Part] = _MEAN_FIX) -> None:
     """Refuse what is no seed policy (:func:`is_seed_policy`), naming the policies and
     ``fix`` (the caller's own spelling of the mean)."""
-    if not is_seed_policy(policy):
+    if not is_seed_policy(policy):  # a wrong argument, not a key the table lacks
         fixed = (fix,) if isinstance(fix, str) else tuple(fix)
-        raise UnknownKeyError(
+        raise ArgumentError(
             f"seed policy must be 'mean', 'random' or an int, got {shown(policy)}; ", *fixed
         )
 
@@ -252,7 +252,9 @@ def policy_seeds(
     Raises
     ------
     UnknownKeyError
-        ``policy`` is an int seed that ``key`` does not store, or not a seed policy.
+        ``policy`` is an int seed that ``key`` does not store.
+    ArgumentError
+        ``policy`` is not a seed policy.
 
     >>> k = MetricKey("toy", "x-valid", 12)
     >>> policy_seeds(k, "random", [0, 1]), policy_seeds(k, "mean", [0, 1])
@@ -552,7 +554,7 @@ class Table:
             return out
         if seed == "random":
             if rng is None:
-                raise UnknownKeyError(
+                raise ArgumentError(
                     "seed_policy='random' needs rng= (an int or numpy Generator) so the draw is "
                     "reproducible"
                 )
@@ -604,7 +606,7 @@ class Table:
                     "the policies it serves: 'mean'"
                 )
             if rng is None:
-                raise UnknownKeyError(
+                raise ArgumentError(
                     "seed policy 'random' needs rng= (an int or numpy Generator) so the draw "
                     "is reproducible"
                 )

@@ -53,14 +53,15 @@ def test_seed_policies() -> None:
     # uniform over the present seeds
     counts = pd.Series(r1[2:]).value_counts(normalize=True)
     assert np.allclose(counts.values, 1 / 3, atol=0.02)
-    with pytest.raises(UnknownKeyError, match="rng="):
+    # a missing or wrong argument is an ArgumentError; a seed the table lacks, a lookup error
+    with pytest.raises(ArgumentError, match="rng="):
         t.vector("cifar100", "x-valid", 200, seed_policy="random")
     with pytest.raises(UnknownKeyError, match="seed 5 is not stored"):
         t.vector("cifar100", "x-valid", 200, seed_policy=5)
     # one seed-policy rule (table.policy_seeds), its fix in the names a user types
     with pytest.raises(UnknownKeyError, match=r"use seed_policy='mean'$"):
         t.vector("cifar100", "x-valid", 200, seed_policy=5)
-    with pytest.raises(UnknownKeyError, match="seed policy must be 'mean', 'random' or an int"):
+    with pytest.raises(ArgumentError, match="seed policy must be 'mean', 'random' or an int"):
         t.vector("cifar100", "x-valid", 200, seed_policy=1.0)  # type: ignore[arg-type]
     with pytest.raises(UnknownKeyError, match="no per-seed values"):
         t.vector("cifar100", "x-test", 200, seed_policy="random", rng=0)
@@ -81,6 +82,8 @@ def test_value_and_record() -> None:
     # never measured: an error naming what is served, not a NaN (issue 10)
     with pytest.raises(MissingValueError, match="never measured"):
         t.value(1, "cifar100", "x-valid", 200, seed_policy="random", rng=1)
+    with pytest.raises(ArgumentError, match="needs rng="):
+        t.value("0", "cifar100", "x-valid", 200, seed_policy="random")
     rec = t.record(3)
     assert rec["index"] == 3 and rec["cifar100/x-test@200ep:accuracy"] == 3.0
 
@@ -408,7 +411,7 @@ def test_an_int_beyond_a_float_is_refused_in_one_line() -> None:
 def test_an_array_is_no_seed_policy_and_is_refused_in_one_line() -> None:
     # ``array in ("mean", "random")`` raised numpy's ambiguous-truth ValueError
     t = Table(NB201, {(KEY, None): np.zeros(NB201.size)})
-    with pytest.raises(UnknownKeyError, match="seed policy must be 'mean', 'random' or an int"):
+    with pytest.raises(ArgumentError, match="seed policy must be 'mean', 'random' or an int"):
         t.vector_for(KEY, seed_policy=np.array([0, 1]))  # type: ignore[arg-type]
 
 
