@@ -46,7 +46,16 @@ from typing import Literal
 import pandas as pd
 
 from nb201_flat.conventions import budget_ratio, budget_rule_note, budget_scale_for
-from nb201_flat.errors import Call, Param, Part, check_float_range, joined, real_number, shown
+from nb201_flat.errors import (
+    Call,
+    Param,
+    Part,
+    check_float_range,
+    check_int_range,
+    joined,
+    real_number,
+    shown,
+)
 from nb201_flat.landscape._common import as_sequence
 from nb201_flat.neighbourhood import NA_PAPER, check_level
 from nb201_flat.search.accounting import budget_matched
@@ -211,6 +220,11 @@ class ReproduceConfig:
             check_level(self.quantile)
             check_quantile_applies(self.aggregators)
         check_runs(self.runs, "runs", ci=True)  # every row has a confidence interval
+        # checked here, not only once fixed-n's protocols are built: "abc" or NaN was kept
+        fixed_n = check_int_range(
+            Param("fixed_n"), self.fixed_n, 1, fix="pass fixed-n's queries per run, e.g. 100"
+        )
+        object.__setattr__(self, "fixed_n", fixed_n)
         check_float_range(
             Param("budget_scale_200"),
             self.budget_scale_200,

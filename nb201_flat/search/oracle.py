@@ -88,6 +88,7 @@ from nb201_flat.errors import BudgetExhausted as BudgetExhausted
 from nb201_flat.errors import HiddenDataError as HiddenDataError
 from nb201_flat.errors import SearchEnded as SearchEnded
 from nb201_flat.errors import SearchStalled as SearchStalled
+from nb201_flat.landscape._common import as_sequence
 from nb201_flat.space import Space, check_arch_index, check_arch_indices, in_index_order
 from nb201_flat.table import MetricKey, infinite_values
 from nb201_flat.types import BoolArray
@@ -711,11 +712,7 @@ class Oracle(BudgetedRun):
                 Param("data"),
                 f" must be an OracleData (protocol.oracle_data(table)), got {shown(data)}",
             )
-        if not isinstance(rng, np.random.Generator):
-            raise ArgumentError(
-                Param("rng"),
-                f" must be a numpy Generator, got {shown(rng)}; pass np.random.default_rng(seed)",
-            )
+        _check_generator(rng)
         outside = check_flag("outside", outside)  # "no" was truthy
         self._data = data
         # an outside driver (ask/tell) may ask cached cells for ever: each hit is idle
@@ -797,6 +794,7 @@ class Oracle(BudgetedRun):
     # -- queries ---------------------------------------------------------------------------
     def sample(self, rng: np.random.Generator) -> int:
         """One index drawn uniformly from the protocol's sampling domain."""
+        _check_generator(rng)  # a seed (an int) met a bare AttributeError
         cand = self._data.candidates
         if cand is None:
             return int(rng.integers(self._data.space.size))
@@ -884,6 +882,14 @@ def seed_rows(stack: FloatArray) -> tuple[IntArray, IntArray]:
     return order, counts
 
 
+def _check_generator(rng: object) -> None:
+    if not isinstance(rng, np.random.Generator):
+        raise ArgumentError(
+            Param("rng"),
+            f" must be a numpy Generator, got {shown(rng)}; pass np.random.default_rng(seed)",
+        )
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class Evaluator:
     """Test metrics, applied to the incumbent after a search has ended.
@@ -900,6 +906,10 @@ class Evaluator:
     vectors: tuple[FloatArray, ...]
 
     def __post_init__(self) -> None:
+        # one key or vector alone (not in a tuple) met a bare TypeError from len()
+        object.__setattr__(self, "keys", tuple(as_sequence("keys", self.keys, "MetricKey")))
+        vectors = as_sequence("vectors", self.vectors, "metric vectors")
+        object.__setattr__(self, "vectors", tuple(vectors))
         # one vector a key, at least one: with none, values() had no space to check indices by
         if not self.keys or len(self.vectors) != len(self.keys):
             raise ArgumentError(

@@ -527,3 +527,24 @@ def test_an_oracle_checks_its_data_generator_and_flag_when_built() -> None:
     ):
         with pytest.raises(ArgumentError, match=match):
             Oracle(*args, **kw)  # type: ignore[arg-type]
+
+
+def test_sample_refuses_a_seed_where_a_generator_belongs() -> None:
+    oracle = Oracle(_data(np.zeros(27), None, 3), np.random.default_rng(0))
+    assert 0 <= oracle.sample(np.random.default_rng(1)) < 27
+    for bad in (0, None, "abc"):  # was AttributeError: 'int' object has no attribute 'integers'
+        with pytest.raises(ArgumentError, match="^rng must be a numpy Generator, got "):
+            oracle.sample(bad)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("keys", "vectors", "name"), [(KEY, (np.ones(27),), "keys"), ((KEY,), 3.0, "vectors")]
+)
+def test_an_evaluator_refuses_one_key_or_vector_outside_a_sequence(
+    keys: object, vectors: object, name: str
+) -> None:
+    # was a bare TypeError: object of type 'MetricKey' / 'float' has no len()
+    with pytest.raises(ArgumentError, match=rf"^{name} must be a sequence of "):
+        Evaluator(keys, vectors)  # type: ignore[arg-type]
+    ev = Evaluator([KEY], [np.ones(27)])  # lists are kept as tuples
+    assert ev.keys == (KEY,) and isinstance(ev.vectors, tuple)

@@ -581,3 +581,23 @@ def test_a_protocol_checks_every_field(field: str, value: object, match: str) ->
     with pytest.raises(Nb201FlatError, match=match) as err:
         Protocol(**{**fields, field: value})  # type: ignore[arg-type]
     assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("cells", "match"),
+    [
+        (3, r"^cells must be a sequence of \(protocol, label, algorithm\) triples, got 3"),
+        ("rs", r"^cells must be a sequence of"),
+        ([("rs", RandomSearch())], r"^cells must hold \(protocol, label, algorithm\) triples, got"),
+        ([3], r"^cells must hold \(protocol, label, algorithm\) triples, got 3"),
+        ([(None, "rs", "rs")], r"^cells must hold .* \(a str label, a SearchAlgorithm\)"),
+    ],
+)
+def test_run_cells_refuses_what_is_not_a_list_of_triples(
+    nb201_like: Table, cells: object, match: str
+) -> None:
+    from nb201_flat.search.runner import run_cells
+
+    # each was a bare TypeError or ValueError (unpacking) before any run
+    with pytest.raises(ArgumentError, match=match):
+        run_cells(nb201_like, cells, runs=2)  # type: ignore[arg-type]

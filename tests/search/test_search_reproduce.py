@@ -475,3 +475,11 @@ def test_reproduce_names_the_protocol_builders_parameters_by_its_own_flags() -> 
     exc = ProtocolError("no budget", ("raise it (", Param("budget_scale_200"), ")"))
     line = error_line(exc, commands.choices["reproduce"], args)
     assert line.endswith("(ReproduceConfig(budget_scale_200=...) in Python)"), line
+
+
+@pytest.mark.parametrize("value", ["abc", float("nan"), 0, 2.5, None])
+def test_fixed_n_is_checked_when_the_config_is_built(value: object) -> None:
+    # was kept as given, met (if ever) once fixed-n's protocols were built
+    with pytest.raises(ArgumentError, match="^fixed_n must be >= 1"):
+        ReproduceConfig.quick(fixed_n=value)
+    assert ReproduceConfig.quick(fixed_n=np.int64(7)).fixed_n == 7
