@@ -82,12 +82,14 @@ A2M_PAIRS: Final[dict[str, tuple[tuple[int, int], ...]]] = {
 its minimum from one pair to the next."""
 
 
-def a2m_code(published: bool | str) -> A2MCode | None:
+def a2m_code(published: bool | str | np.bool_) -> A2MCode | None:
     """The code version a ``published=`` argument names (None: the paper's definition).
 
     >>> a2m_code(True), a2m_code(False), a2m_code("947bc3e")
     ('54ce096', None, '947bc3e')
     """
+    if isinstance(published, np.bool_):  # read from an array or a frame: a flag as any other
+        published = bool(published)
     if published is False:
         return None
     if published is True:

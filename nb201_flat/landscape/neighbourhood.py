@@ -418,7 +418,19 @@ def aggregate_members(members: npt.ArrayLike, spec: Neighbourhood) -> float:
     >>> aggregate_members([], Neighbourhood())
     nan
     """
-    m = np.asarray(members, dtype=np.float64)
+    if not isinstance(spec, Neighbourhood):  # was a bare AttributeError ('int' has no 'agg')
+        raise LandscapeArgumentError(
+            f"spec must be a Neighbourhood, got {shown(spec)}; pass e.g. Neighbourhood(agg='median')"
+        )
+    try:
+        raw = np.asarray(members)
+    except ValueError:  # ragged nesting
+        raw = np.asarray(None)
+    if raw.dtype.kind not in "biuf":  # text was parsed ('3') or met numpy's bare ValueError
+        raise LandscapeArgumentError(
+            f"members must be numbers (one neighbourhood's values), got {shown(members)}"
+        )
+    m = raw.astype(np.float64)
     if m.ndim != 1:  # reshape(1, -1) would pool several neighbourhoods into one
         raise LandscapeArgumentError(
             f"members must be one neighbourhood's values (1-D), got shape {m.shape}; "

@@ -40,6 +40,10 @@ def test_a2m_hand_computed() -> None:
     assert cur.barrier == 0.5 * (9 + 5) - 4
     assert a2m_barrier(CUBE, f, 0, 7, published="54ce096").barrier == cur.barrier
     assert r.code is None and not r.published
+    # a numpy bool (read from an array or a frame) is a flag as True and False are; it was
+    # refused as if it named no code version
+    assert a2m_barrier(CUBE, f, 0, 7, published=np.True_).code == "54ce096"
+    assert a2m_barrier(CUBE, f, 0, 7, published=np.False_).code is None
     # a loss: the mirror image
     loss = a2m_barrier(CUBE, -f, 0, 7, higher_is_better=False)
     assert loss.barrier == r.barrier

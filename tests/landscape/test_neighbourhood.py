@@ -321,6 +321,28 @@ def test_aggregate_members_takes_one_neighbourhood() -> None:
 
 
 @pytest.mark.parametrize(
+    ("members", "spec", "match"),
+    [
+        # a bare AttributeError ('int' object has no attribute 'agg')
+        ([1.0, 2.0], 1, r"^spec must be a Neighbourhood, got 1; pass e\.g\. Neighbourhood"),
+        ([1.0, 2.0], "mean", r"^spec must be a Neighbourhood, got 'mean'"),
+        # numpy's bare ValueError, or text parsed as a number
+        ("abc", None, r"^members must be numbers \(one neighbourhood's values\), got 'abc'"),
+        (["3", "4"], None, r"^members must be numbers"),
+        ([[1.0], [1.0, 2.0]], None, r"^members must be numbers"),
+    ],
+)
+def test_aggregate_members_refuses_what_is_not_numbers_and_a_spec(
+    members: object, spec: object, match: str
+) -> None:
+    from nb201_flat.landscape.neighbourhood import aggregate_members
+    from nb201_flat.neighbourhood import Neighbourhood
+
+    with pytest.raises(LandscapeArgumentError, match=match):
+        aggregate_members(members, Neighbourhood() if spec is None else spec)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
     ("radius", "reason"),
     [
         (2.5, r"1\.\.6 \(an int, not a float\), got 2\.5"),
