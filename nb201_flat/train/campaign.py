@@ -37,8 +37,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from nb201_flat.errors import ArgumentError, Param
-from nb201_flat.space import Arch, Space
+from nb201_flat.errors import ArgumentError, Param, check_flag, shown, whole_number
+from nb201_flat.landscape._common import as_sequence
+from nb201_flat.space import Arch, Space, check_space
 
 if TYPE_CHECKING:
     from nb201_flat.train.results_db import ResultsDB
@@ -85,13 +86,16 @@ def ball(space: Space, centre: Arch | str | int, radius: int) -> list[int]:
     >>> len(ball(NB201, 0, 2)) == 1 + 6 * 4 + 15 * 16
     True
     """
+    check_space(space)
     # beyond the edge count the ball is the whole space; a larger radius only loops longer
-    if not 0 <= radius <= space.n_edges:
+    r = whole_number(radius)  # None, "2" or 1.5 met a bare TypeError
+    if r is None or not 0 <= r <= space.n_edges:
         raise ArgumentError(
             Param("radius"),
-            f" must lie in 0..{space.n_edges} (edges per cell), got {radius}; "
+            f" must lie in 0..{space.n_edges} (edges per cell), got {shown(radius)}; "
             f"{space.n_edges} already covers every cell",
         )
+    radius = r
     arch = space.resolve(centre)
     base = list(arch.codes)
     n_ops = len(space.ops)
@@ -110,13 +114,18 @@ def ball(space: Space, centre: Arch | str | int, radius: int) -> list[int]:
 def sample(space: Space, n: int, seed: int, *, names: tuple[str, str] = ("n", "seed")) -> list[int]:
     """``n`` distinct indices drawn uniformly with ``numpy.random.default_rng(seed)``;
     ``names``: the parameters a refusal names (a caller's own for ``n`` and ``seed``)."""
-    if not 0 < n <= space.size:
-        raise ArgumentError(Param(names[0]), f" must be in 1..{space.size}, got {n}")
-    if seed < 0:
+    check_space(space)
+    # whole numbers only: None or text met a bare TypeError, 2.5 and True numpy's
+    count, start = whole_number(n), whole_number(seed)
+    if count is None or not 0 < count <= space.size:
+        raise ArgumentError(Param(names[0]), f" must be in 1..{space.size}, got {shown(n)}")
+    if start is None or start < 0:
         raise ArgumentError(
-            Param(names[1]), f" must be >= 0 (numpy seeds are non-negative), got {seed}"
+            Param(names[1]),
+            f" must be >= 0 (numpy seeds are non-negative ints), got {shown(seed)}",
         )
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(start)
+    n = count
     return sorted(int(i) for i in rng.choice(space.size, size=n, replace=False))
 
 
@@ -135,7 +144,11 @@ def plan_campaign(
 
     ``radius`` is that of ``neighbours_of`` (default 1); given without it, it is an error.
     """
-    chosen = {space.resolve(a).index for a in archs}
+    check_space(space)
+    # "no" was truthy; a string of archs was read letter by letter, one arch was not iterable
+    unique_isomorphism = check_flag("unique_isomorphism", unique_isomorphism)
+    train_disconnected = check_flag("train_disconnected", train_disconnected)
+    chosen = {space.resolve(a).index for a in as_sequence("archs", archs, "architectures")}  # type: ignore[arg-type]
     if neighbours_of is not None:
         chosen.update(ball(space, neighbours_of, 1 if radius is None else radius))
     elif radius is not None:

@@ -32,6 +32,7 @@ import numpy as np
 import numpy.typing as npt
 
 from nb201_flat.errors import ArgumentError, InvalidArchError, Param, check_int_range
+from nb201_flat.landscape._common import as_sequence
 
 N_STAGES = 3  # NB201 has three stages; the two reductions halve the maps and double C
 
@@ -174,6 +175,14 @@ def check_ops(ops: Sequence[str], n_nodes: int) -> tuple[str, ...]:
     return ops
 
 
+def _op_list(op_names: object) -> list[str]:
+    """``op_names`` (``space.ops``) as a checked list: one name alone was read letter by
+    letter, a number met a bare TypeError."""
+    names = as_sequence("op_names", op_names, "op names")
+    _check_names(names)  # type: ignore[arg-type]
+    return names  # type: ignore[return-value]
+
+
 def _check_names(op_names: Sequence[str]) -> None:
     unknown = sorted({op for op in op_names if op not in OP_COSTS})
     if unknown:
@@ -292,7 +301,7 @@ def params_mb_of_codes(
     ``op_names[k]`` is the op of code ``k`` (``space.ops``). All 15,625 NB201 cells take about
     a millisecond.
     """
-    _check_names(op_names)
+    op_names = _op_list(op_names)
     arr = _code_array(codes, op_names)
     c, n = check_network(c, n)
     num_classes = check_classes(num_classes)
@@ -310,7 +319,7 @@ def flops_m_of_codes(
     image_size: int = 32,
 ) -> npt.NDArray[np.float64]:
     """Vectorised :func:`flops_m` for an ``(archs, edges)`` array of op codes."""
-    _check_names(op_names)
+    op_names = _op_list(op_names)
     arr = _code_array(codes, op_names)
     c, n = check_network(c, n)
     num_classes, image_size = check_classes(num_classes), check_image_size(image_size)

@@ -313,3 +313,45 @@ def test_a_damaged_record_is_recorded_again_and_the_warning_says_so(
     db = ResultsDB(tmp_path / "r.sqlite")
     assert db.status(job.key) == "constant" and db.finished_runs() == (set(), {})  # type: ignore[attr-defined]
     db.close()
+
+
+TINY = Space(("none", "skip", "conv"), 3)
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        # a bare AttributeError ('int' object has no attribute 'n_edges' / 'size' / 'resolve')
+        (lambda: ball(3, 0, 1), "^space must be a Space, got int 3"),  # type: ignore[arg-type]
+        (lambda: sample(None, 2, 0), "^space must be a Space"),  # type: ignore[arg-type]
+        (lambda: plan_campaign("nb201", archs=[0]), "^space must be a Space"),  # type: ignore[arg-type]
+        # a bare TypeError, or int() truncating 1.5
+        (lambda: ball(TINY, 0, None), r"^radius must lie in 0\.\.3 \(edges per cell\), got None"),  # type: ignore[arg-type]
+        (lambda: ball(TINY, 0, 1.5), r"^radius must lie in 0\.\.3 \(edges per cell\), got 1\.5"),
+        (lambda: sample(TINY, None, 0), r"^n must be in 1\.\.27, got None"),  # type: ignore[arg-type]
+        (lambda: sample(TINY, 2.5, 0), r"^n must be in 1\.\.27, got 2\.5"),
+        (lambda: sample(TINY, True, 0), r"^n must be in 1\.\.27, got True"),
+        (lambda: sample(TINY, 2, "0"), r"^seed must be >= 0 .*, got '0'"),  # type: ignore[arg-type]
+        (lambda: sample(TINY, 2, 2.5), r"^seed must be >= 0 .*, got 2\.5"),
+        (
+            lambda: plan_campaign(TINY, archs=3),
+            r"^archs must be a sequence of architectures, got 3",
+        ),  # type: ignore[arg-type]
+        (
+            lambda: plan_campaign(TINY, archs=[0], unique_isomorphism="no"),
+            "^unique_isomorphism must be True or False",
+        ),  # type: ignore[arg-type]
+        (
+            lambda: plan_campaign(TINY, archs=[0], train_disconnected=1),
+            "^train_disconnected must be True or False",
+        ),  # type: ignore[arg-type]
+    ],
+)
+def test_campaign_sets_refuse_wrong_arguments_by_name(call: object, match: str) -> None:
+    with pytest.raises(ArgumentError, match=match):
+        call()  # type: ignore[operator]
+
+
+def test_campaign_sets_take_numpy_counts() -> None:
+    assert ball(TINY, 0, np.int64(1)) == ball(TINY, 0, 1)
+    assert sample(TINY, np.int64(3), np.int64(1)) == sample(TINY, 3, 1)

@@ -1,0 +1,29 @@
+"""The recipe builder and the cost formulas refuse what is not a count or a list of op names
+(no torch needed)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from nb201_flat.errors import ArgumentError
+from nb201_flat.space import NB201
+from nb201_flat.train import costs
+from nb201_flat.train.recipe import recipe_for
+
+
+@pytest.mark.parametrize("epochs", [2.5, True, "12", None])
+def test_recipe_for_refuses_what_is_not_a_whole_number_of_epochs(epochs: object) -> None:
+    # int() made 2.5 a 2-epoch and True a 1-epoch schedule; None and text a bare TypeError
+    with pytest.raises(ArgumentError, match=r"^epochs must lie in 1\.\.\d+ .*, got "):
+        recipe_for(epochs)  # type: ignore[arg-type]
+    assert recipe_for(np.int64(12)).epochs == 12
+
+
+@pytest.mark.parametrize("of_codes", [costs.params_mb_of_codes, costs.flops_m_of_codes])
+@pytest.mark.parametrize("op_names", [5, "nor_conv_3x3", None])
+def test_cost_of_codes_refuses_op_names_outside_a_list(of_codes: object, op_names: object) -> None:
+    # a number met a bare TypeError, a name was read letter by letter
+    with pytest.raises(ArgumentError, match="^op_names must be a sequence of op names, got "):
+        of_codes(NB201.codes[:2], op_names)  # type: ignore[operator]
+    assert of_codes(NB201.codes[:2], list(NB201.ops)).shape == (2,)  # type: ignore[operator]
