@@ -18,7 +18,7 @@ from nb201_flat.conventions import REPORT_DATASETS, default_metric, report_key, 
 from nb201_flat.errors import ArgumentError, UnknownKeyError, check_confidence, check_int_range
 from nb201_flat.errors import FigureSkipped as FigureSkipped
 from nb201_flat.figures.style import figure_style
-from nb201_flat.table import MetricKey, Table
+from nb201_flat.table import MetricKey, Table, check_table
 from nb201_flat.types import FloatArray as FloatArray
 
 # The 200-epoch test accuracy each paper reports per dataset, and what a search may see for the
@@ -88,6 +88,7 @@ def axis_label(key: MetricKey) -> str:
 
 def missing_keys(table: Table, keys: Iterable[MetricKey]) -> list[MetricKey]:
     """The keys of ``keys`` that ``table`` does not hold, in order."""
+    check_table(table)  # a maker called directly: `key in 3` was a bare TypeError
     return [k for k in keys if k not in table]
 
 
@@ -100,6 +101,7 @@ def require(table: Table, figure: str, keys: Iterable[MetricKey], why: str = "")
 
 def present(table: Table, keys: Mapping[str, MetricKey]) -> dict[str, MetricKey]:
     """The entries of ``keys`` whose key the table holds (order kept)."""
+    check_table(table)  # as missing_keys
     return {name: k for name, k in keys.items() if k in table}
 
 

@@ -39,7 +39,7 @@ from nb201_flat.figures._common import (
 )
 from nb201_flat.figures.style import figure_style
 from nb201_flat.landscape import a2m_bands, neighbour_distributions
-from nb201_flat.table import Table
+from nb201_flat.table import Table, check_table
 
 NAME = "a2m_distributions"
 RADII = (1, 2, 3)
@@ -178,6 +178,7 @@ def make_a2m_distributions(
     error. ``kind="kde"`` draws the bands as seaborn kernel densities instead of step histograms.
     """
     check_choice("kind", kind, ("hist", "kde"))
+    check_table(table)  # a bare AttributeError ('int' has no 'space')
     if radii is None:
         if max(RADII) > table.space.n_edges:  # the default was not asked for: not an error
             raise FigureSkipped(

@@ -34,12 +34,15 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.legend import Legend
 
 from nb201_flat.errors import (
     ArgumentError,
     MissingValueError,
     check_choice,
+    check_confidence,
     check_float_range,
+    check_int_range,
     shown,
 )
 from nb201_flat.figures._common import (
@@ -256,6 +259,11 @@ def plot_binned(
             f"series must be a list of Series (label, frame), got {shown(given, 60)}; pass "
             "e.g. [Series('all', frame)]"
         )
+    # before anything is drawn, and with no series at all: the legend's loc was matplotlib's
+    # ValueError after the curves were drawn; bins and confidence were read only per series
+    check_choice("legend_loc", legend_loc, tuple(Legend.codes))
+    check_int_range("bins", bins, 1, fix="e.g. bins=10")
+    check_confidence(confidence)
     for s in series:
         missing = [c for c in (x, y) if c not in s.frame.columns]
         if missing:

@@ -47,7 +47,7 @@ from nb201_flat.figures._common import (
 )
 from nb201_flat.figures.style import figure_style
 from nb201_flat.landscape import StandIns, flatness, projection_grid, random_directions
-from nb201_flat.table import MetricKey, Table
+from nb201_flat.table import MetricKey, Table, check_table
 
 NAME = "na_projection"
 PickMethod = Literal["search", "value"]
@@ -147,7 +147,7 @@ def pick_architectures(
         names = " and ".join([", ".join(given[:-1]), given[-1]] if len(given) > 1 else given)
         verb, them = ("applies", "it") if len(given) == 1 else ("apply", "them")
         raise ArgumentError(f"{names} {verb} to pick='search' only; drop {them}")
-    key = _figure_key(table, dataset)
+    key = _figure_key(check_table(table), dataset)  # `key in 3`: a bare TypeError
     values = table.vector_for(key)
     # a retraining table's copies of a cell are no neighbours of it
     stand = StandIns.of(table, key.dataset, key.epochs)

@@ -304,14 +304,15 @@ def render(
         The table lacks what the figure needs (the message says what).
     """
     from nb201_flat.figures._common import figure_notes
-    from nb201_flat.figures.style import check_formats, save_figure
+    from nb201_flat.figures.style import check_formats, check_path, save_figure
 
     formats = check_formats(formats)  # before the figure is drawn
+    out = check_path("out_dir", out_dir)
     if options is not None and not isinstance(options, Mapping):
         raise ArgumentError(f"options must be a mapping of keyword options, got {options!r:.60}")
     t0 = time.perf_counter()
     fig = make(name, table, **dict(options or {}))
-    files = save_figure(fig, Path(out_dir) / name, formats=formats)
+    files = save_figure(fig, out / name, formats=formats)
     return Rendered(name, tuple(files), time.perf_counter() - t0, tuple(figure_notes(fig)))
 
 

@@ -42,6 +42,7 @@ from nb201_flat.figures._common import (
     new_figure,
 )
 from nb201_flat.figures.style import figure_style
+from nb201_flat.landscape._common import as_sequence
 from nb201_flat.table import Table
 
 NAME = "search_curves"
@@ -120,13 +121,20 @@ def run_curves(
     time the NA form used, free look-ups included; :mod:`nb201_flat.search.accounting`).
     """
     from nb201_flat.neighbourhood import NA_PAPER
-    from nb201_flat.search import make_algorithm, protocols_by_name, run_search
+    from nb201_flat.search import ALGORITHM_NAMES, make_algorithm, protocols_by_name, run_search
     from nb201_flat.search.accounting import budget_matched
 
+    matched = check_flag("matched", matched)  # "no" was truthy
+    # one value alone was not iterable (3) or read letter by letter; an item not a name met
+    # a bare AttributeError (no startswith)
+    chosen: list[str] = [
+        str(check_choice("algorithms", name, ALGORITHM_NAMES))
+        for name in as_sequence("algorithms", algorithms, "algorithm names")
+    ]
     prots = protocols_by_name(protocol, table, n=queries if protocol == "fixed-n" else None)
     algos = {
         name: make_algorithm(name, neighbourhood=NA_PAPER if name.startswith("na-") else None)
-        for name in algorithms
+        for name in chosen
     }
     res = run_search(
         table, prots, algos, runs=runs, seed=seed, jobs=jobs, curve_points=curve_points

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from nb201_flat.atomic import staged_files
-from nb201_flat.errors import ArgumentError, check_choice
+from nb201_flat.errors import ArgumentError, Param, check_choice, shown
 
 STYLE_NAME = "nb201_flat.mplstyle"
 
@@ -37,11 +37,25 @@ def check_formats(formats: Sequence[str]) -> tuple[str, ...]:
     given: object = formats  # typed as a sequence; a notebook may pass a string all the same
     if isinstance(given, str):
         raise ArgumentError(f"formats must be a tuple of formats, got {given!r}; pass ({given!r},)")
+    if not isinstance(given, Iterable):  # None or 3 met a bare TypeError (not iterable)
+        raise ArgumentError(
+            f"formats must be a tuple of formats, got {shown(given)}; pass e.g. ('png',)"
+        )
     checked = (
         check_choice("format", fmt.lower() if isinstance(fmt, str) else fmt, tuple(_METADATA))
         for fmt in formats
     )
     return tuple(dict.fromkeys(checked))
+
+
+def check_path(name: str, path: object) -> Path:
+    """``path`` as a :class:`~pathlib.Path` when it is a str or path-like, else
+    :class:`ArgumentError` naming ``name`` (None or a number met pathlib's bare TypeError)."""
+    if not isinstance(path, str | os.PathLike):
+        raise ArgumentError(
+            Param(name), f" must be a path (str or pathlib.Path), got {shown(path)}"
+        )
+    return Path(path)
 
 
 def save_figure(
@@ -73,6 +87,7 @@ def save_figure(
             f"save_figure needs a matplotlib Figure, got {type(fig).__name__}; "
             "pass ax.figure for the Axes a plot function returned"
         )
+    path = check_path("path", path)
     formats = check_formats(formats)
     supported = fig.canvas.get_supported_filetypes()
     base = Path(path)

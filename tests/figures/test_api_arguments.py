@@ -781,3 +781,51 @@ def test_reads_of_a_nested_make_are_noted_by_the_figure_around_it(
         make("barrier_tree", _thinned(figure_table, 0.5))
     with pytest.raises(MissingValueError, match="no value where the figure looked"):
         make("barrier_tree", figure_table)  # measured where read: the computation's NaN
+
+
+@pytest.mark.parametrize("name", sorted(FIGURES))
+def test_every_maker_called_directly_refuses_what_is_not_a_table(name: str) -> None:
+    # make() checked the table; a maker called by itself met `key in 3` (a bare TypeError)
+    # or 'int' has no attribute 'space'
+    with pytest.raises(ArgumentError, match="^table must be a Table, got int"):
+        FIGURES[name].make(3)
+
+
+def test_render_checks_its_folder_and_formats_before_drawing(figure_table: Table) -> None:
+    from nb201_flat.figures import render
+
+    # pathlib's bare TypeError once the figure was drawn; None or 3 was not iterable
+    with pytest.raises(ArgumentError, match=r"^out_dir must be a path \(str or pathlib\.Path\)"):
+        render("distance_profile", figure_table, None, formats=("png",))  # type: ignore[arg-type]
+    for formats in (None, 3):
+        with pytest.raises(ArgumentError, match=r"^formats must be a tuple of formats, got "):
+            render("distance_profile", figure_table, ".", formats=formats)  # type: ignore[arg-type]
+    with pytest.raises(ArgumentError, match=r"^path must be a path \(str or pathlib\.Path\)"):
+        save_figure(new_figure(1, 1)[0], 3)  # type: ignore[arg-type]
+
+
+def test_plot_binned_checks_its_options_with_no_series_and_before_drawing() -> None:
+    # an item that is no Series met a bare AttributeError, one value a TypeError; the legend
+    # loc was matplotlib's ValueError after drawing; bins and confidence went unread for []
+    for series, match in (
+        (3, r"^series must be a list of Series \(label, frame\), got 3"),
+        (["x"], r"^series must be a list of Series \(label, frame\), got \['x'\]"),
+    ):
+        with pytest.raises(ArgumentError, match=match):
+            plot_binned(series)  # type: ignore[arg-type]
+    for kw, match in (
+        ({"legend_loc": "top"}, "^legend_loc must be one of best, "),
+        ({"bins": 0}, "^bins must be >= 1"),
+        ({"confidence": 95}, r"^confidence must lie in \(0, 1\)"),
+    ):
+        with pytest.raises(ArgumentError, match=match):
+            plot_binned([], **kw)  # type: ignore[arg-type]
+
+
+def test_run_curves_refuses_one_name_and_a_flag_that_is_not_one(figure_table: Table) -> None:
+    from nb201_flat.figures import run_curves
+
+    with pytest.raises(ArgumentError, match="^algorithms must be a sequence of algorithm names"):
+        run_curves(figure_table, algorithms=3)  # type: ignore[arg-type]
+    with pytest.raises(ArgumentError, match="^matched must be True or False, got 'no'"):
+        run_curves(figure_table, matched="no")  # type: ignore[arg-type]
