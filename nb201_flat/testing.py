@@ -29,7 +29,9 @@ import numpy as np
 import numpy.typing as npt
 
 from nb201_flat.conventions import REPORT_DATASETS, cost_key, report_key, search_key
-from nb201_flat.space import NB201, Space
+from nb201_flat.errors import ArgumentError, Param, check_seed, shown
+from nb201_flat.neighbours import arch_vector
+from nb201_flat.space import NB201, Space, check_space
 from nb201_flat.table import MetricKey, Table
 
 __all__ = ["SYNTHETIC_KEY", "VectorSpec", "figure_table", "synthetic_table", "table_from"]
@@ -52,7 +54,7 @@ def synthetic_table(seed: int = 7) -> Table:
     their mean), ``train`` ``time_s`` (12-epoch queries cost about 100 s), and the test split
     each paper reports. Disconnected cells are 20 points worse. Deterministic in ``seed``.
     """
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed(seed))  # numpy's bare error for -1, 2.5 or "7"
     codes = NB201.codes.astype(np.int64)
     conv = (codes == 3).sum(axis=1) + 0.5 * (codes == 2).sum(axis=1)
     signal = 60.0 + 5.0 * conv - 20.0 * ~NB201.connected
@@ -87,9 +89,19 @@ def table_from(
 ) -> Table:
     """A table whose vectors are given arrays or functions of ``space.codes`` (size x edges)."""
 
+    # the package's checks: 'abc' met numpy's bare ValueError, one key alone (or a list)
+    # Python's TypeError, extra given as a number an AttributeError
+    check_space(space)
+    if not isinstance(key, MetricKey):
+        raise ArgumentError(Param("key"), f" must be a MetricKey, got {shown(key)}")
+    if extra is not None and not isinstance(extra, Mapping):
+        raise ArgumentError(
+            Param("extra"), f" must map MetricKey to vectors, got {shown(extra)}; pass a dict"
+        )
+
     def vec(v: VectorSpec) -> npt.NDArray[np.float64]:
         out = v(space.codes.astype(np.int64)) if callable(v) else v
-        return np.array(out, dtype=np.float64)
+        return arch_vector(out, space.size).copy()
 
     data: dict[tuple[MetricKey, int | None], npt.NDArray[np.float64]] = {(key, None): vec(values)}
     for k, v in (extra or {}).items():
@@ -132,7 +144,7 @@ def figure_table(seed: int = 0) -> Table:
     """
     from nb201_flat.curves import Curves
 
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed(seed))
     codes = NB201.codes.astype(np.int64)
     base = _OP_WEIGHT[codes].sum(axis=1)
     data: dict[tuple[MetricKey, int | None], npt.NDArray[np.float64]] = {}
