@@ -80,6 +80,15 @@ class Recipe:
             raise RecipeError("batch sizes must be >= 1")
         if self.lr <= 0 or self.min_lr < 0 or self.weight_decay < 0:
             raise RecipeError("lr must be > 0; min_lr and weight_decay >= 0")
+        # torch's SGD refuses both, with a bare ValueError once the data is loaded
+        if self.momentum < 0:
+            raise RecipeError(f"momentum must be >= 0, got {self.momentum}")
+        if self.nesterov and self.momentum == 0:
+            raise RecipeError(
+                Param("nesterov", True),
+                " needs momentum > 0; give a momentum or pass ",
+                Param("nesterov", False),
+            )
         if self.crop_pad is not None and self.crop_pad < 0:
             raise RecipeError(f"crop_pad must be >= 0, got {self.crop_pad}")
 

@@ -27,3 +27,24 @@ def test_cost_of_codes_refuses_op_names_outside_a_list(of_codes: object, op_name
     with pytest.raises(ArgumentError, match="^op_names must be a sequence of op names, got "):
         of_codes(NB201.codes[:2], op_names)  # type: ignore[operator]
     assert of_codes(NB201.codes[:2], list(NB201.ops)).shape == (2,)  # type: ignore[operator]
+
+
+@pytest.mark.parametrize(
+    ("kw", "match"),
+    [
+        ({"momentum": -1}, "^momentum must be >= 0, got -1"),
+        (
+            {"momentum": 0},
+            "^nesterov=True needs momentum > 0; give a momentum or pass nesterov=False",
+        ),
+    ],
+)
+def test_a_recipe_torch_sgd_refuses_is_refused_when_built(
+    kw: dict[str, object], match: str
+) -> None:
+    # both were torch's bare ValueError at the first training step's optimiser, data loaded
+    from nb201_flat.train.recipe import Recipe
+
+    with pytest.raises(ArgumentError, match=match):
+        Recipe(**kw)  # type: ignore[arg-type]
+    assert Recipe(momentum=0, nesterov=False).momentum == 0.0  # plain SGD
