@@ -31,7 +31,14 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from nb201_flat.errors import ArgumentError, InvalidArchError, Param, check_int_range
+from nb201_flat.errors import (
+    ArgumentError,
+    InvalidArchError,
+    Param,
+    check_int_range,
+    shown,
+    whole_number,
+)
 from nb201_flat.landscape._common import as_sequence
 
 N_STAGES = 3  # NB201 has three stages; the two reductions halve the maps and double C
@@ -165,7 +172,12 @@ def check_ops(ops: Sequence[str], n_nodes: int) -> tuple[str, ...]:
     InvalidArchError
         Wrong number of ops or an op without a registered cost/builder.
     """
-    ops = tuple(ops)
+    # one op alone was not iterable, or read letter by letter
+    ops = tuple(as_sequence("ops", ops, "op names"))  # type: ignore[arg-type]
+    nodes = whole_number(n_nodes)  # None or text met a bare TypeError
+    if nodes is None:
+        raise ArgumentError(Param("n_nodes"), f" must be an int, got {shown(n_nodes)}")
+    n_nodes = nodes
     n_edges = n_nodes * (n_nodes - 1) // 2
     if n_nodes < 2 or len(ops) != n_edges:
         raise InvalidArchError(

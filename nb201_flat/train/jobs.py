@@ -32,8 +32,9 @@ from nb201_flat.errors import (
     check_int_range,
     shown,
     spelled,
+    whole_number,
 )
-from nb201_flat.space import NB201, Arch, Space
+from nb201_flat.space import NB201, Arch, Space, check_space
 from nb201_flat.table import INT64_MAX
 from nb201_flat.train.costs import check_network, check_ops
 from nb201_flat.train.data import DataIdentity, dataset_identity, dataset_info
@@ -65,6 +66,7 @@ def space_key(space: Space, *, c: int = 16, n: int = 5) -> str:
     >>> space_key(NB201), space_key(NB201, c=4, n=1)
     ('nb201', 'nb201@C4N1')
     """
+    check_space(space)  # a name ("nb201") met a bare AttributeError
     base = (
         "nb201"
         if space == NB201
@@ -77,11 +79,14 @@ def check_eval_every(every: int | None, epochs: int | None = None) -> None:
     """Refuse an evaluation interval below one epoch (``None``: the mode's default), or, given
     the schedule's ``epochs``, one longer than it: the last epoch is evaluated anyway, so it
     would change nothing but say it does."""
-    if every is not None and every < 1:
+    if every is None:
+        return
+    # a whole number: text met a bare TypeError, and 2.5 would be compared as a count
+    if (whole := whole_number(every)) is None or whole < 1:
         raise ArgumentError(
-            Param("eval_every"), f" must be >= 1 (epochs between evaluations), got {every}"
+            Param("eval_every"), f" must be >= 1 (epochs between evaluations), got {shown(every)}"
         )
-    if every is not None and epochs is not None and every > epochs:
+    if epochs is not None and every > epochs:
         raise ArgumentError(
             Param("eval_every"),
             f" {every} is longer than the schedule (",
@@ -215,6 +220,9 @@ class TrainJob:
         object.__setattr__(self, "n", n)
         dataset_info(self.dataset)
         check_device(self.device)
+        # the seed of torch's generators: text or -1 failed there, with the data loaded
+        seed = check_int_range(Param("seed"), self.seed, 0, INT64_MAX, fix="NB201 uses 777")
+        object.__setattr__(self, "seed", seed)
         _ = self.train_mode  # an unknown mode or a contradicting override fails here
         check_eval_every(self.eval_every, self.recipe.epochs)  # as the command's --eval-every
         # stored as checked: 2.0 threads would reach torch as a float
@@ -377,11 +385,28 @@ def make_jobs(
     the seeds as :func:`check_seeds` takes them. ``recipe`` defaults to NB201's with
     ``epochs`` epochs; the other keywords are the :class:`TrainJob` fields of the same name.
     """
+    if recipe is not None and not isinstance(recipe, Recipe):  # no with_epochs: AttributeError
+        raise ArgumentError(
+            Param("recipe"), f" must be a Recipe, got {shown(recipe)}; pass e.g. recipe_for(200)"
+        )
     rec = recipe_for(epochs)
     if recipe is not None:
         rec = recipe.with_epochs(rec.epochs)
     skey = space_key(space, c=c, n=n)
     seed_list = check_seeds(seeds)
+    paths = {
+        "data_root": data_root,
+        "db_path": db_path,
+        "ckpt_dir": ckpt_dir,
+        "split_dir": split_dir,
+    }
+    for name, path in paths.items():
+        if (path is not None or name in ("data_root", "db_path")) and not isinstance(
+            path, str | os.PathLike
+        ):  # os.fspath's bare TypeError
+            raise ArgumentError(
+                Param(name), f" must be a path (str or pathlib.Path), got {shown(path)}"
+            )
     jobs = []
     for a in _listed(Param("archs"), archs, "cells (Arch, official strings or indices)"):
         arch = space.resolve(a)

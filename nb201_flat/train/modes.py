@@ -186,7 +186,7 @@ def mode_for(name: str) -> TrainMode:
     """
     try:
         return _MODES[name]
-    except KeyError:
+    except (KeyError, TypeError):  # TypeError: a list (unhashable)
         raise ArgumentError(
             f"unknown training mode {name!r}; use one of {', '.join(MODE_NAMES)}"
         ) from None
