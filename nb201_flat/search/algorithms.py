@@ -34,6 +34,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from numbers import Real
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, TypeAlias, runtime_checkable
 
 import numpy as np
@@ -112,7 +113,11 @@ class Incumbent:
 
     def offer(self, index: int, score: float) -> bool:
         """Take ``index`` if its score beats the incumbent's; True when it did."""
-        if score > self.score:  # False for NaN
+        try:
+            better = bool(score > self.score)  # False for NaN
+        except (TypeError, ValueError):  # None, text, an array: refused by set()'s check
+            better = True
+        if better:
             self.set(index, score)
             return True
         return False
@@ -122,6 +127,9 @@ class Incumbent:
         # the index rule of the oracle: int() took 2.5 for cell 2 and -1 for no cell at all,
         # whose test value was then reported without a word
         index = check_arch_index(index, self.oracle.size)
+        given: object = score  # float() took True and "3" as scores
+        if isinstance(given, bool) or not isinstance(given, Real):
+            raise AlgorithmError(Param("score"), f" must be a number, got {shown(given)}")
         self.score = float(score)
         if index != self.index:
             self.index = index

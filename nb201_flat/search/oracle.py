@@ -89,7 +89,13 @@ from nb201_flat.errors import HiddenDataError as HiddenDataError
 from nb201_flat.errors import SearchEnded as SearchEnded
 from nb201_flat.errors import SearchStalled as SearchStalled
 from nb201_flat.landscape._common import as_sequence
-from nb201_flat.space import Space, check_arch_index, check_arch_indices, in_index_order
+from nb201_flat.space import (
+    Space,
+    check_arch_index,
+    check_arch_indices,
+    check_space,
+    in_index_order,
+)
 from nb201_flat.table import MetricKey, infinite_values
 from nb201_flat.types import BoolArray
 from nb201_flat.types import FloatArray as FloatArray
@@ -146,7 +152,7 @@ class OracleData:
     domain_size: int = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        size = self.space.size
+        size = check_space(self.space).size  # a name or None: a bare AttributeError
         if self.costs is not None:  # a per-architecture vector: a Series is read by its labels
             costs = in_index_order(self.costs, size, "oracle costs")
             if not isinstance(costs, np.ndarray) and hasattr(costs, "to_numpy"):
@@ -154,7 +160,8 @@ class OracleData:
             object.__setattr__(self, "costs", costs)
         for name in ("values", "order", "counts", "costs"):
             arr = getattr(self, name)
-            if arr is not None and not isinstance(arr, np.ndarray):
+            # values are required: None met a bare AttributeError (no ndim)
+            if (arr is not None or name == "values") and not isinstance(arr, np.ndarray):
                 raise SearchBudgetError(
                     f"oracle {name} must be a numpy array, got {type(arr).__name__}; pass "
                     "np.asarray(...) (a pandas object: .to_numpy())"

@@ -548,3 +548,30 @@ def test_an_evaluator_refuses_one_key_or_vector_outside_a_sequence(
         Evaluator(keys, vectors)  # type: ignore[arg-type]
     ev = Evaluator([KEY], [np.ones(27)])  # lists are kept as tuples
     assert ev.keys == (KEY,) and isinstance(ev.vectors, tuple)
+
+
+@pytest.mark.parametrize("score", [None, "3", True, [1.0], np.array([1.0, 2.0])])
+def test_the_incumbent_refuses_a_score_that_is_not_a_number(score: object) -> None:
+    # offer met Python's bare TypeError (None > -inf) or numpy's ambiguous truth; set took
+    # True and "3" through float()
+    inc = Incumbent(Oracle(_data(np.zeros(27), None, 3), np.random.default_rng(0)))
+    for call in (inc.offer, inc.set):
+        with pytest.raises(ArgumentError, match="^score must be a number, got "):
+            call(0, score)  # type: ignore[arg-type]
+    assert inc.offer(1, np.float64(2.0)) and inc.score == 2.0 and not inc.offer(2, float("nan"))
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "match"),
+    [
+        ("space", "nb201", "^space must be a Space"),
+        ("values", None, "^oracle values must be a numpy array"),
+    ],
+)
+def test_oracle_data_refuses_a_space_or_values_of_another_kind(
+    field: str, value: object, match: str
+) -> None:
+    # each was a bare AttributeError ('str' has no 'size', 'NoneType' has no 'ndim')
+    args: dict[str, object] = {"space": TINY, "values": np.ones((1, 27)), field: value}
+    with pytest.raises((ArgumentError, SearchBudgetError), match=match):
+        OracleData(args["space"], KEY, args["values"], None, None, None, None, 3)  # type: ignore[arg-type]
