@@ -57,6 +57,8 @@ from nb201_flat.errors import (
     check_flag,
     check_float_range,
     check_int_range,
+    shown,
+    whole_number,
 )
 
 if TYPE_CHECKING:
@@ -192,7 +194,17 @@ class Neighbourhood:
                 given.setdefault("quantile", DEFAULT_QUANTILE)
             return replace(base, **given) if given else base
         if base is not None:
-            given.setdefault("radius", base)
+            # a radius: anything else, or another radius beside radius=, was dropped unread
+            if isinstance(base, bool) or whole_number(base) is None:
+                raise ArgumentError(
+                    f"base must be a Neighbourhood, a radius or None, got {shown(base)}"
+                )
+            if given.setdefault("radius", base) != base:
+                raise ArgumentError(
+                    f"radius given twice: base {shown(base)} and ",
+                    Param("radius", given["radius"]),
+                    "; give one",
+                )
         return cls(**given)
 
     def arrays(self, space: Space) -> NeighbourArrays:

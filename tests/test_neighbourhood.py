@@ -150,6 +150,22 @@ def test_repr_label_and_arrays() -> None:
     assert Neighbourhood.build(NA_PAPER, radius=None) is NA_PAPER
 
 
+@pytest.mark.parametrize(
+    ("base", "match"),
+    [
+        ("abc", r"^base must be a Neighbourhood, a radius or None, got 'abc'"),
+        (float("nan"), r"^base must be a Neighbourhood, a radius or None, got nan"),
+        (True, r"^base must be a Neighbourhood, a radius or None, got True"),
+        (3, r"^radius given twice: base 3 and radius=2; give one"),
+    ],
+)
+def test_build_refuses_a_base_it_would_drop(base: object, match: str) -> None:
+    # beside radius=, the base was dropped unread: no error, the other radius used
+    with pytest.raises(ArgumentError, match=match):
+        Neighbourhood.build(base, radius=2)  # type: ignore[arg-type]
+    assert Neighbourhood.build(np.int64(2), radius=2) == Neighbourhood(radius=2)
+
+
 def test_old_array_class_name_is_a_deprecated_alias() -> None:
     from nb201_flat.neighbours import NeighbourArrays
 
