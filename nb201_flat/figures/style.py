@@ -45,7 +45,10 @@ def check_formats(formats: Sequence[str]) -> tuple[str, ...]:
         check_choice("format", fmt.lower() if isinstance(fmt, str) else fmt, tuple(_METADATA))
         for fmt in formats
     )
-    return tuple(dict.fromkeys(checked))
+    out = tuple(dict.fromkeys(checked))
+    if not out:  # a figure drawn and saved nowhere, without a word
+        raise ArgumentError("formats is empty; pass at least one, e.g. ('png',)")
+    return out
 
 
 def check_path(name: str, path: object) -> Path:

@@ -496,3 +496,17 @@ def test_projection_search_picks_keep_an_option_error_an_error(figure_table: Tab
     assert pick_architectures(no_time, queries=20, max_runs=2).key == keys[1]
     with pytest.raises(ProtocolError, match="queries"):
         pick_architectures(no_time, queries=10**9, max_runs=1)
+
+
+def test_no_format_is_refused_not_a_figure_saved_nowhere(
+    figure_table: Table, tmp_path: Path
+) -> None:
+    from nb201_flat.errors import ArgumentError
+    from nb201_flat.figures.style import check_formats
+
+    # render drew the figure and returned no file, without a word
+    with pytest.raises(ArgumentError, match=r"^formats is empty; pass at least one"):
+        check_formats(())
+    with pytest.raises(ArgumentError, match=r"^formats is empty"):
+        render("distance_profile", figure_table, tmp_path, formats=[])
+    assert not list(tmp_path.iterdir())
