@@ -67,6 +67,7 @@ def space_key(space: Space, *, c: int = 16, n: int = 5) -> str:
     ('nb201', 'nb201@C4N1')
     """
     check_space(space)  # a name ("nb201") met a bare AttributeError
+    c, n = check_network(c, n)  # as a job's: any text was spelled into the key
     base = (
         "nb201"
         if space == NB201

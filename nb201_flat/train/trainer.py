@@ -58,6 +58,7 @@ from nb201_flat.train.jobs import (  # noqa: E402
     JobResult,
     TrainJob,
     check_data_read,
+    check_device,
     check_stored_data,
     discard_if_damaged,
 )
@@ -88,7 +89,8 @@ def resolve_device(device: str) -> torch.device:
 
     A CUDA device this machine lacks is refused in one line: any without CUDA, ``cuda:N``
     past its last GPU (torch would fail later with an invalid device ordinal)."""
-    if device == "auto":
+    # the job's check, for a caller passing a device by hand: torch's bare error for "gpu"
+    if check_device(device) == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     dev = torch.device(device)
     if dev.type == "cuda":

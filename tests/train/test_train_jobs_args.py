@@ -79,3 +79,21 @@ def test_a_job_built_directly_checks_its_seed(tmp_path: Path, seed: object) -> N
     # make_jobs checks its seeds; a TrainJob built by hand took any, which failed in torch
     with pytest.raises(ArgumentError, match=r"^seed must lie in 0\.\.\d+"):
         dataclasses.replace(job, seed=seed)  # type: ignore[type-var]
+
+
+def test_space_key_checks_c_and_n() -> None:
+    # any value, text too, was spelled into the results key
+    with pytest.raises(ArgumentError, match="^c must lie in 1..4096"):
+        space_key(NB201, c="16")  # type: ignore[arg-type]
+
+
+def test_the_trainer_names_a_device_torch_cannot_read() -> None:
+    pytest.importorskip("torch")
+    from nb201_flat.train.trainer import resolve_device
+
+    # torch's bare RuntimeError ("Expected one of cpu, cuda, ... device type")
+    with pytest.raises(
+        ArgumentError, match=r"^device must be auto, cpu, cuda, cuda:N or mps, got 'gpu'"
+    ):
+        resolve_device("gpu")
+    assert resolve_device("cpu").type == "cpu"
