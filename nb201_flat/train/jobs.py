@@ -87,7 +87,7 @@ def check_eval_every(every: int | None, epochs: int | None = None) -> None:
         raise ArgumentError(
             Param("eval_every"), f" must be >= 1 (epochs between evaluations), got {shown(every)}"
         )
-    if epochs is not None and every > epochs:
+    if epochs is not None and every > check_int_range(Param("epochs"), epochs, 1):
         raise ArgumentError(
             Param("eval_every"),
             f" {every} is longer than the schedule (",

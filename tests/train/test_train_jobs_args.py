@@ -97,3 +97,10 @@ def test_the_trainer_names_a_device_torch_cannot_read() -> None:
     ):
         resolve_device("gpu")
     assert resolve_device("cpu").type == "cpu"
+
+
+def test_check_eval_every_names_a_schedule_that_is_no_count() -> None:
+    # a bare TypeError comparing the interval with text
+    with pytest.raises(ArgumentError, match="^epochs must be >= 1 .*, got '12'"):
+        check_eval_every(2, "12")  # type: ignore[arg-type]
+    check_eval_every(2, np.int64(12))
