@@ -103,6 +103,11 @@ class Incumbent:
     __slots__ = ("changes", "index", "oracle", "score")
 
     def __init__(self, oracle: Oracle) -> None:
+        given: object = oracle  # anything else met a bare AttributeError at the first offer
+        if not isinstance(given, Oracle):
+            raise AlgorithmError(
+                Param("oracle"), f" must be an Oracle, got {shown(given)}; pass the search's own"
+            )
         self.oracle = oracle
         self.index = -1
         self.score = -np.inf

@@ -561,6 +561,13 @@ def test_the_incumbent_refuses_a_score_that_is_not_a_number(score: object) -> No
     assert inc.offer(1, np.float64(2.0)) and inc.score == 2.0 and not inc.offer(2, float("nan"))
 
 
+def test_the_incumbent_refuses_what_is_not_an_oracle() -> None:
+    # was accepted, and the first offer met a bare AttributeError ('NoneType' has no 'size')
+    for bad in (None, _data(np.zeros(27), None, 3)):
+        with pytest.raises(ArgumentError, match="^oracle must be an Oracle, got "):
+            Incumbent(bad)  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize(
     ("field", "value", "match"),
     [
