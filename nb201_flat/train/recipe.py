@@ -80,6 +80,11 @@ class Recipe:
             raise RecipeError("batch sizes must be >= 1")
         if self.lr <= 0 or self.min_lr < 0 or self.weight_decay < 0:
             raise RecipeError("lr must be > 0; min_lr and weight_decay >= 0")
+        if self.min_lr > self.lr:  # the cosine would climb from lr to min_lr
+            raise RecipeError(
+                f"min_lr {self.min_lr:g} is above lr {self.lr:g}: the cosine schedule anneals "
+                "from lr down to min_lr; pass a min_lr <= lr (NB201: 0)"
+            )
         # torch's SGD refuses both, with a bare ValueError once the data is loaded
         if self.momentum < 0:
             raise RecipeError(f"momentum must be >= 0, got {self.momentum}")

@@ -48,3 +48,12 @@ def test_a_recipe_torch_sgd_refuses_is_refused_when_built(
     with pytest.raises(ArgumentError, match=match):
         Recipe(**kw)  # type: ignore[arg-type]
     assert Recipe(momentum=0, nesterov=False).momentum == 0.0  # plain SGD
+
+
+def test_a_min_lr_above_lr_is_refused_when_built() -> None:
+    # accepted before: the "annealing" climbed from lr to min_lr
+    from nb201_flat.train.recipe import Recipe
+
+    with pytest.raises(ArgumentError, match="^min_lr 1 is above lr 0.1: .*pass a min_lr <= lr"):
+        Recipe(lr=0.1, min_lr=1.0)
+    assert Recipe(lr=0.1, min_lr=0.1).min_lr == 0.1  # a constant schedule stays allowed
