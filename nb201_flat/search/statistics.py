@@ -40,7 +40,7 @@ from nb201_flat.search.algorithms import (
     SearchAlgorithm,
 )
 from nb201_flat.search.protocol import Protocol
-from nb201_flat.search.runner import SearchResults
+from nb201_flat.search.runner import KEY_COLUMNS, SearchResults
 from nb201_flat.types import FloatArray
 
 log = logging.getLogger(__name__)
@@ -212,7 +212,7 @@ def paired_differences(
     margin: float = 0.5,
     seed: int = 0,
 ) -> pd.DataFrame:
-    """NA − base per (protocol, algorithm, dataset), paired by run, with CI and verdict.
+    """NA − base per (protocol, algorithm, reported key), paired by run, with CI and verdict.
 
     A row's ``na_mean``, ``base_mean`` and ``diff`` are means over the same ``n`` paired runs
     (both sides have a test value), so ``na_mean − base_mean`` is ``diff``; where a run's pick
@@ -223,7 +223,7 @@ def paired_differences(
     rows: list[dict[str, object]] = []
     diffs: list[FloatArray] = []
     # one pass over the runs frame, not four string comparisons per row
-    cells = group_runs(runs, ("algorithm", "protocol", "dataset", "split"))
+    cells = group_runs(runs, ("algorithm", "protocol", *KEY_COLUMNS))
     by_algo: dict[str, list[tuple[str, ...]]] = {}
     for key in cells:
         by_algo.setdefault(key[0], []).append(key)
@@ -244,9 +244,9 @@ def paired_differences(
         if base is None or label not in by_algo:
             continue
         for key in by_algo[label]:
-            _, pname, ds, split = key
+            _, pname, ds, split, epochs, metric = key
             a = cells[key]
-            tb = a.aligned(cells.get((base, pname, ds, split)), "test")
+            tb = a.aligned(cells.get((base, *key[1:])), "test")
             d = a.test - tb
             both = np.isfinite(d)  # the paired runs: every mean of the row is over them
             claim = NA_CLAIMS.get(str(ds)) if isinstance(algo, NARandomSearch) else None
@@ -258,6 +258,8 @@ def paired_differences(
                     "search_epochs": p.search.epochs,
                     "dataset": ds,
                     "split": split,
+                    "epochs": int(epochs),
+                    "metric": metric,
                     "algorithm": label,
                     "base": base,
                     **_describe(algo),

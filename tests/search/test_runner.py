@@ -218,7 +218,9 @@ def test_runs_whose_pick_has_no_report_value_are_noted() -> None:
     res = run_search(*_search_test(v, holes), RandomSearch(), runs=20)
     n = int(res.summary()["n"].iloc[0])
     assert 0 < n < 20
-    assert f"{20 - n} of 20 runs have no cifar100/x-test value" in " ".join(res.notes)
+    assert f"{20 - n} of 20 runs have no cifar100/x-test@200ep:accuracy value" in " ".join(
+        res.notes
+    )
     assert f"covers the other {n}" in " ".join(res.notes)
     full = run_search(*_search_test(v, v), RandomSearch(), runs=20)
     assert not any("runs have no" in note for note in full.notes)
@@ -581,3 +583,26 @@ def test_a_protocol_checks_every_field(field: str, value: object, match: str) ->
     with pytest.raises(Nb201FlatError, match=match) as err:
         Protocol(**{**fields, field: value})  # type: ignore[arg-type]
     assert "\n" not in str(err.value)
+
+
+def test_frames_name_the_whole_reported_key(nb201_like: Table) -> None:
+    # the same dataset and split at two schedules: dataset/split alone merged them into one
+    # summary row (n = 2 x runs) and a 12-epoch value read as a 200-epoch one
+    keys = (MetricKey("cifar100", "x-valid", 12), MetricKey("cifar100", "x-valid", 200))
+    p = Protocol(
+        "two-schedules", MetricKey("cifar10-valid", "x-valid", 12), keys, budget_queries=20
+    )
+    res = run_search(nb201_like, (p,), {"rs": RandomSearch()}, runs=4, seed=0)
+    for frame in (res.runs, res.curves, res.summary()):
+        cols = list(frame.columns)
+        assert cols[cols.index("split") + 1 : cols.index("split") + 3] == ["epochs", "metric"]
+        assert frame["epochs"].dtype == np.int64
+    summary = res.summary()
+    assert sorted(summary["epochs"]) == [12, 200]
+    assert list(summary["n"]) == [4, 4]
+    for key in keys:
+        row = summary[summary["epochs"] == key.epochs].iloc[0]
+        assert row["metric"] == key.metric
+        runs = res.runs[res.runs["epochs"] == key.epochs]
+        want = nb201_like.vector_for(key)[runs["best"].to_numpy(dtype=np.int64)]
+        assert row["mean"] == pytest.approx(float(np.mean(want)))
