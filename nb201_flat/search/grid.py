@@ -370,7 +370,10 @@ class ReproduceResult:
         columns ``dataset``, ``split``, ``epochs``, ``metric``; so are the keys of
         :attr:`paired`, :attr:`curves` and :attr:`runs`).
     paired
-        NA − base paired differences with bootstrap CI, claim and verdict per row.
+        NA − base paired differences with bootstrap CI, claim and verdict per row. ``claim``
+        (float) is the NA paper's claimed difference, NaN where the row has none (its verdict
+        tests the sign only); ``two_stage`` (pandas ``boolean``) is ``<NA>`` where the
+        algorithm is no NA-RS form.
     anchors
         Published numbers beside ours.
     curves
@@ -383,7 +386,8 @@ class ReproduceResult:
         The grid.
     accounting
         Per protocol and dataset: NA − base, NA − budget-matched base, best-evaluated NA-RS −
-        RS with the same evaluations, each with its CI and both sides' evaluations.
+        RS with the same evaluations, each with its CI and both sides' evaluations; ``claim``
+        as in :attr:`paired`.
     matched
         What each budget-matched control was given (see :mod:`~nb201_flat.search.accounting`).
     routes

@@ -280,7 +280,18 @@ def paired_differences(
         claim_value = row["claim"]
         row["ci_lo"], row["ci_hi"] = lo, hi
         row["verdict"] = verdict(lo, hi, claim_value, margin)  # type: ignore[arg-type]
-    return pd.DataFrame(rows)
+    return _typed(pd.DataFrame(rows))
+
+
+#: the dtypes of the comparison frames' columns where a row may have no value (pandas'
+#: missing: NaN in a float column, ``<NA>`` in a nullable one): one dtype whatever the rows
+#: hold, never object (a grid reporting no claimed dataset had claims all None)
+_DTYPES = {"claim": "float64", "two_stage": "boolean"}
+
+
+def _typed(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with its columns of :data:`_DTYPES` in those dtypes."""
+    return frame.astype({k: v for k, v in _DTYPES.items() if k in frame.columns})
 
 
 def anchor_rows(summary: pd.DataFrame, paired: pd.DataFrame) -> pd.DataFrame:
@@ -604,7 +615,7 @@ def accounting_rows(
                 found.append((row, got[1]))
         seen_controls.add((pname, control))
     _fill_cis(found, n_boot, confidence, seed)
-    return pd.DataFrame(rows)
+    return _typed(pd.DataFrame(rows))
 
 
 def claim_routes(

@@ -13,7 +13,7 @@ from cli_helpers import REPORT_FILES
 from nb201_flat.cli import main
 from nb201_flat.errors import ArgumentError, ResourceLimitError
 from nb201_flat.search import ProtocolError
-from nb201_flat.search.grid import ReproduceConfig, reproduce
+from nb201_flat.search.grid import ReproduceConfig, ReproduceResult, reproduce
 from nb201_flat.search.report import write_report
 from nb201_flat.search.statistics import bootstrap_ci, verdict
 from nb201_flat.table import Table
@@ -237,6 +237,32 @@ def test_the_grid_keeps_its_several_values_as_tuples() -> None:
 def test_reproduce_on_a_table_that_cannot_serve_it(default_table: Table) -> None:
     with pytest.raises(ProtocolError, match="lacks"):
         reproduce(default_table, ReproduceConfig.quick())
+
+
+@pytest.fixture(scope="module")
+def fixed_n_on_cifar10(default_table: Table) -> ReproduceResult:
+    """A grid whose one reported dataset has no claimed size (fixed-n on CIFAR-10 alone)."""
+    return reproduce(default_table, ReproduceConfig.quick(protocols=("fixed-n",)))
+
+
+def test_comparison_columns_keep_their_dtype_when_every_value_is_missing(
+    fixed_n_on_cifar10: ReproduceResult, nb201_like: Table
+) -> None:
+    # claims all None were an object column, two_stage mixed pd.NA with bool (object)
+    res = fixed_n_on_cifar10
+    assert not res.paired.empty and not res.accounting.empty
+    for frame in (res.paired, res.accounting):
+        assert frame["claim"].dtype == np.float64 and frame["claim"].isna().all()
+    assert res.paired["two_stage"].dtype == "boolean"
+    # an NA-RS row is False or True, a relative's (NA-REA, NA-LS) <NA>: never read as False
+    relatives = res.paired["base"] != "rs"
+    assert relatives.any() and not relatives.all()
+    assert res.paired.loc[relatives, "two_stage"].isna().all()
+    assert res.paired.loc[~relatives, "two_stage"].notna().all()
+    # where some rows have a claim: the same dtypes, the claimed values numbers
+    other = reproduce(nb201_like, ReproduceConfig.quick(runs=4, n_boot=50))
+    assert other.paired["claim"].dtype == np.float64 and other.paired["claim"].notna().any()
+    assert other.paired["two_stage"].dtype == "boolean"
 
 
 # -- CLI --------------------------------------------------------------------------------------
