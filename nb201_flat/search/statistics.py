@@ -294,7 +294,46 @@ def _typed(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.astype({k: v for k, v in _DTYPES.items() if k in frame.columns})
 
 
+#: :func:`anchor_rows`' columns (also where no published number has a row of ours)
+ANCHOR_COLUMNS = (
+    "source",
+    "quantity",
+    "protocol",
+    "dataset",
+    "published",
+    "published_std",
+    "ours",
+    "ours_std",
+    "ours_ci",
+    "delta",
+    "n",
+)
+
+#: :func:`claim_routes`' columns (also where the grid reports no claimed dataset)
+ROUTE_COLUMNS = (
+    "dataset",
+    "kind",
+    "claim",
+    "a_protocol",
+    "a",
+    "a_search",
+    "b_protocol",
+    "b",
+    "b_search",
+    "a_mean",
+    "b_mean",
+    "a_evaluations",
+    "b_evaluations",
+    "diff",
+    "ci_lo",
+    "ci_hi",
+    "n",
+    "distance",
+)
+
+
 def anchor_rows(summary: pd.DataFrame, paired: pd.DataFrame) -> pd.DataFrame:
+    """Published numbers beside ours: RS's mean test value, NA-RS − RS (:data:`ANCHOR_COLUMNS`)."""
     rows = []
     for source, quantity, pname, ds, value, std in ANCHORS:
         if quantity.startswith("RS"):
@@ -345,7 +384,7 @@ def anchor_rows(summary: pd.DataFrame, paired: pd.DataFrame) -> pd.DataFrame:
                         "n": int(r["n"]),
                     }
                 )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=list(ANCHOR_COLUMNS))
 
 
 def claim_rows(paired: pd.DataFrame) -> pd.DataFrame:
@@ -670,7 +709,7 @@ def claim_routes(
                 found.append((row, got[1]))
     _fill_cis(found, n_boot, confidence, seed)
     if not rows:
-        return pd.DataFrame(rows)
+        return pd.DataFrame(columns=list(ROUTE_COLUMNS))
     df = pd.DataFrame(rows)
     df.insert(1, "kind", [_route_kind(str(a)) for a in df["a"]])
     df = df.sort_values(["dataset", "distance"], kind="stable")

@@ -15,7 +15,12 @@ from nb201_flat.errors import ArgumentError, ResourceLimitError
 from nb201_flat.search import ProtocolError
 from nb201_flat.search.grid import ReproduceConfig, ReproduceResult, reproduce
 from nb201_flat.search.report import write_report
-from nb201_flat.search.statistics import bootstrap_ci, verdict
+from nb201_flat.search.statistics import (
+    ANCHOR_COLUMNS,
+    ROUTE_COLUMNS,
+    bootstrap_ci,
+    verdict,
+)
 from nb201_flat.table import Table
 
 
@@ -501,3 +506,19 @@ def test_reproduce_names_the_protocol_builders_parameters_by_its_own_flags() -> 
     exc = ProtocolError("no budget", ("raise it (", Param("budget_scale_200"), ")"))
     line = error_line(exc, commands.choices["reproduce"], args)
     assert line.endswith("(ReproduceConfig(budget_scale_200=...) in Python)"), line
+
+
+def test_empty_anchors_and_routes_have_their_columns(
+    fixed_n_on_cifar10: ReproduceResult, nb201_like: Table
+) -> None:
+    # CIFAR-10 alone has no published anchor of fixed-n and no claim: both were frames with
+    # no columns, so res.routes[["dataset", "diff"]] raised a KeyError
+    res = fixed_n_on_cifar10
+    assert res.anchors.empty and res.routes.empty
+    assert list(res.anchors.columns) == list(ANCHOR_COLUMNS)
+    assert list(res.routes.columns) == list(ROUTE_COLUMNS)
+    # the same columns as a grid that has rows
+    full = reproduce(nb201_like, ReproduceConfig.quick(runs=4, n_boot=50))
+    assert not full.anchors.empty and not full.routes.empty
+    assert list(full.anchors.columns) == list(ANCHOR_COLUMNS)
+    assert list(full.routes.columns) == list(ROUTE_COLUMNS)
