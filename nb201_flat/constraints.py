@@ -20,7 +20,9 @@ stored training seed(s); ``seed=`` is its deprecated old name.
 Unmeasured architectures (NaN metric or cost) never qualify: the frames of :func:`best_under`
 and :func:`pareto_front` count in ``attrs["unpriced"]`` the cells left out for a measured metric
 without a cost (an analytic cost covers every cell), and none with a cost is an error. A
-constraint nothing meets is an error that names the smallest cost available.
+constraint nothing meets is an error that names the smallest cost available. Their columns
+``value`` and ``cost`` are generic: ``attrs["value"]`` names the metric key read
+(``str(MetricKey)``) and ``attrs["cost"]`` the cost metric.
 
 Examples
 --------
@@ -33,8 +35,9 @@ Examples
 ...               (MetricKey("toy", "model", 12, "params_mb"), None): size})
 >>> best_under(t, "toy", "x-valid", 12, cost="params_mb", max_cost=20)["index"].tolist()
 [26]
->>> pareto_front(t, "toy", "x-valid", 12, cost="params_mb")["index"].tolist()
-[26]
+>>> front = pareto_front(t, "toy", "x-valid", 12, cost="params_mb")
+>>> front["index"].tolist(), front.attrs["value"], front.attrs["cost"]
+([26], 'toy/x-valid@12ep:accuracy', 'params_mb')
 """
 
 from __future__ import annotations
@@ -151,7 +154,13 @@ def _unpriced(v: FloatArray, c: FloatArray, metric: str, cost: str) -> int:
 
 
 def _frame(
-    table: Table, idx: npt.NDArray[np.int64], v: FloatArray, c: FloatArray, unpriced: int
+    table: Table,
+    idx: npt.NDArray[np.int64],
+    v: FloatArray,
+    c: FloatArray,
+    unpriced: int,
+    key: MetricKey,
+    cost: str,
 ) -> pd.DataFrame:
     strings = np.asarray(table.space.strings(), dtype=object)
     out = pd.DataFrame(
@@ -159,6 +168,9 @@ def _frame(
         columns=list(RESULT_COLUMNS),
     )
     out.attrs["unpriced"] = unpriced  # cells with the metric but no cost, left out
+    # what the generic columns hold: a frame read later must not guess the metric or the cost
+    out.attrs["value"] = str(key)
+    out.attrs["cost"] = cost
     return out
 
 
@@ -181,8 +193,10 @@ def best_under(
 
     Returns a frame with columns ``index, arch, value, cost``, best first (ties: lower cost,
     then lower index). Best is the highest value, or the lowest with
-    ``higher_is_better=False`` (a loss). ``attrs["unpriced"]`` counts the cells with a
-    measured ``metric`` but no ``cost``, which never qualify.
+    ``higher_is_better=False`` (a loss). ``attrs["value"]`` names the metric key of
+    ``value`` (``str(MetricKey)``), ``attrs["cost"]`` the cost metric of ``cost``, and
+    ``attrs["unpriced"]`` counts the cells with a measured ``metric`` but no ``cost``, which
+    never qualify.
 
     Raises
     ------
@@ -212,7 +226,8 @@ def best_under(
     idx = np.flatnonzero(within)
     w = v if higher_is_better else -v
     order = np.lexsort((idx, c[idx], -w[idx]))
-    return _frame(table, idx[order][:top], v, c, unpriced)
+    key = MetricKey(dataset, split, epochs, metric)
+    return _frame(table, idx[order][:top], v, c, unpriced, key, cost)
 
 
 def pareto_front(
@@ -231,8 +246,9 @@ def pareto_front(
     """The non-dominated architectures (higher ``metric``, lower ``cost``), by rising cost.
 
     Of several archs with the same cost and value, the lowest index stands for them. With
-    ``higher_is_better=False`` (a loss) a lower ``metric`` is better. ``attrs["unpriced"]``
-    counts the cells with a measured ``metric`` but no ``cost``, left off the front.
+    ``higher_is_better=False`` (a loss) a lower ``metric`` is better. The frame's columns
+    and ``attrs`` are :func:`best_under`'s (``attrs["unpriced"]``: the cells with a measured
+    ``metric`` but no ``cost``, left off the front).
     """
     higher_is_better = check_flag("higher_is_better", higher_is_better)  # "no" was True
     v = check_table(table).vector(
@@ -249,7 +265,8 @@ def pareto_front(
     best = np.maximum.accumulate(w[order])
     keep = np.ones(order.size, dtype=bool)
     keep[1:] = w[order][1:] > best[:-1]
-    return _frame(table, order[keep], v, c, unpriced)
+    key = MetricKey(dataset, split, epochs, metric)
+    return _frame(table, order[keep], v, c, unpriced, key, cost)
 
 
 def cost_band(

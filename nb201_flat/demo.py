@@ -335,9 +335,9 @@ def run_demo(table: Table, *, top: int = 5, runs: int = 200, seed: int = 0) -> D
         search_seconds=round(search_s, 2),
         rows=tuple(
             {str(k): v for k, v in rec.items()}
-            for rec in summary[["algorithm", "dataset", "split", "mean", "std", "n"]].to_dict(
-                orient="records"
-            )
+            for rec in summary[
+                ["algorithm", "dataset", "split", "epochs", "metric", "mean", "std", "n"]
+            ].to_dict(orient="records")
         ),
         paired=tuple(paired),
         notes=tuple(res.notes) + barrier_notes,

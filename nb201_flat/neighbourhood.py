@@ -65,6 +65,8 @@ if TYPE_CHECKING:
     from nb201_flat.neighbours import NeighbourArrays
     from nb201_flat.space import Space
 
+#: The aggregate g of a neighbourhood's values (:attr:`Neighbourhood.agg`); ``"quantile"`` at
+#: the specification's level (see the module docstring).
 Agg: TypeAlias = Literal["mean", "median", "min", "max", "quantile", "std"]
 AGGREGATES: tuple[str, ...] = ("mean", "median", "min", "max", "quantile", "std")
 

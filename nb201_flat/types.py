@@ -25,11 +25,17 @@ import numpy.typing as npt
 
 from nb201_flat.errors import check_seed
 
+#: A float64 array: metric values over architectures (NaN where unmeasured).
 FloatArray: TypeAlias = npt.NDArray[np.float64]
+#: An int64 array: architecture indices, codes, counts.
 IntArray: TypeAlias = npt.NDArray[np.int64]
+#: A bool array: a mask over architectures.
 BoolArray: TypeAlias = npt.NDArray[np.bool_]
 # a string, so that importing the package does not import numpy.random (~17 ms of a small command)
+#: Randomness only: an int seed or a :class:`numpy.random.Generator` (:func:`as_rng`).
 Seed: TypeAlias = "int | np.random.Generator"
+#: Which stored training seed(s) a value is read from: ``"mean"`` (the stored mean over
+#: seeds), ``"random"`` (one stored seed per architecture, drawn) or a stored seed's number.
 SeedPolicy: TypeAlias = Literal["mean", "random"] | int
 
 

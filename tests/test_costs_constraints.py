@@ -387,6 +387,16 @@ def test_frames_are_tidy() -> None:
     assert isinstance(df, pd.DataFrame) and df["index"].tolist() == [26]
 
 
+@pytest.mark.parametrize("call", [best_under, pareto_front])
+def test_frames_name_their_value_and_cost(call: Any) -> None:
+    # the columns value and cost named neither the metric nor the cost they hold
+    table = _toy(np.arange(27.0), np.ones(27))
+    extra = {"max_cost": 2.0} if call is best_under else {}
+    df = call(table, "toy", "x-valid", 12, cost="params_mb", **extra)
+    assert df.attrs["value"] == str(MetricKey("toy", "x-valid", 12, "accuracy"))
+    assert df.attrs["cost"] == "params_mb"
+
+
 def test_cli_constrained_names_its_table_flag(capsys: pytest.CaptureFixture[str]) -> None:
     # it read the table itself and printed load_table's Python name: "pass path=PATH"
     from nb201_flat.cli import main

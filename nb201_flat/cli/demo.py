@@ -14,7 +14,7 @@ import time
 from typing import Any
 
 from nb201_flat.cli.common import add_json_arg, add_table_arg, emit_json, num, open_table
-from nb201_flat.table import Table
+from nb201_flat.table import MetricKey, Table
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -116,8 +116,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
         "final test value in %:"
     )
     for r in s["rows"]:
+        # the whole reported key, as search prints it
+        key = MetricKey(r["dataset"], r["split"], r["epochs"], r["metric"])
         print(
-            f"  {r['algorithm']:>6}  {r['dataset']}/{r['split']}: {num(r['mean'], '.2f')} +- "
+            f"  {r['algorithm']:>6}  {key}: {num(r['mean'], '.2f')} +- "
             f"{num(r['std'], '.2f')} (n={r['n']})"
         )
     for p in s["paired_difference"]:

@@ -325,6 +325,8 @@ def cmd_search(args: argparse.Namespace) -> int:
             "search": searched[r["protocol"]],
             "dataset": r["dataset"],
             "split": r["split"],
+            "epochs": int(r["epochs"]),
+            "metric": r["metric"],
             "mean": r["mean"],
             "std": r["std"],
             "n": int(r["n"]),
@@ -358,10 +360,15 @@ def cmd_search(args: argparse.Namespace) -> int:
         f"{algo.label} under {args.protocol}: {args.runs} runs, seed {args.seed}, "
         f"{took:.1f} s ({table.source}); test value at each run's pick, mean ± std over runs"
     )
-    width = max((len(f"{r['dataset']}/{r['split']}") for r in rows), default=0)
-    for r in rows:
+    from nb201_flat.table import MetricKey
+
+    # the whole key: a 12-epoch value must not read as a 200-epoch one
+    reported_keys = [
+        str(MetricKey(r["dataset"], r["split"], r["epochs"], r["metric"])) for r in rows
+    ]
+    width = max((len(k) for k in reported_keys), default=0)
+    for r, reported in zip(rows, reported_keys, strict=True):
         flag = "  [OPTIMISTIC: search metric = report metric]" if r["optimistic"] else ""
-        reported = f"{r['dataset']}/{r['split']}"
         print(
             f"  {r['protocol']:<34} {reported:<{width}}  "
             f"{num(r['mean'], '.2f')} ± {num(r['std'], '.2f')} (n={r['n']}, "
@@ -481,11 +488,15 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         f"reproduce: {len(result.summary)} summary rows, {len(result.paired)} paired rows "
         f"in {took:.1f} s -> {args.out}"
     )
+    from nb201_flat.table import MetricKey
+
     for r in claims.to_dict(orient="records"):
         # search's mark: such a row is an upper bound (also report.md's notes, the CSVs' column)
         flag = "  [OPTIMISTIC: search metric = report metric]" if r["optimistic"] else ""
+        # the whole reported key: a 12-epoch value must not read as a 200-epoch one
+        key = MetricKey(r["dataset"], r["split"], r["epochs"], r["metric"])
         print(
-            f"  {r['protocol']:<34} {r['dataset']:<15} {r['algorithm']:<40} "
+            f"  {r['protocol']:<34} {key!s:<36} {r['algorithm']:<40} "
             f"{r['diff']:+.2f} [{r['ci_lo']:+.2f}, {r['ci_hi']:+.2f}] vs "
             f"{r['claim']:+.2f}: {r['verdict']}{flag}"
         )

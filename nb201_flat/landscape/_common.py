@@ -33,6 +33,16 @@ NAN_POLICIES: tuple[str, ...] = ("omit", "propagate", "raise")
 Undefined: TypeAlias = Literal["raise", "nan"]
 
 
+def shown_value(x: float) -> str:
+    """``x`` for a repr: 6 significant digits, so float noise (``0.025199999999998113``)
+    reads as the number it is (``0.0252``); the value itself is unchanged.
+
+    >>> shown_value(0.025199999999998113), shown_value(93.70123456), shown_value(float("nan"))
+    ('0.0252', '93.7012', 'nan')
+    """
+    return f"{float(x):.6g}"
+
+
 def as_values(space: Space, values: npt.ArrayLike) -> FloatArray:
     """``values`` as a float64 vector over ``space``; a clear error for a wrong shape, for
     values that are not numbers and for infinite ones (NaN marks a missing value)."""

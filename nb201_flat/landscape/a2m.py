@@ -50,6 +50,7 @@ from nb201_flat.landscape._common import (
     is_pair,
     oriented,
     raise_on_nan,
+    shown_value,
 )
 from nb201_flat.landscape.paths import (
     BarrierPath,
@@ -125,6 +126,15 @@ class A2MBarrier:
     code: A2MCode | None = None
     path_min: float = float("nan")
     paths: IntArray = field(repr=False, default_factory=lambda: np.zeros((0, 0), np.int64))
+
+    def __repr__(self) -> str:  # rounded for display; the levels by their count (frame())
+        code = f", code={self.code!r}" if self.code is not None else ""
+        return (
+            f"A2MBarrier({self.a} -> {self.b}, distance={self.distance}, "
+            f"n_paths={self.n_paths}, barrier={shown_value(self.barrier)}, "
+            f"path_min={shown_value(self.path_min)}, {self.distance + 1} levels, "
+            f"published={self.published}{code}, higher_is_better={self.higher_is_better})"
+        )
 
     def frame(self) -> pd.DataFrame:
         """Tidy levels: ``level, mean, std, n`` (for an error-bar plot)."""

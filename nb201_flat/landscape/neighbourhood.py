@@ -212,7 +212,7 @@ def flatness(
         min, max, std, quantile, sharpness, share_within_delta``); ``std`` is NaN where fewer
         than two members are measured (see the module docstring). ``df.attrs`` records the
         parameters. With ``stand_ins``, ``n_stand_ins`` counts the members used (among ``n``)
-        whose numbers are stand-ins.
+        whose numbers are stand-ins. ``n`` and ``n_stand_ins`` are counts (int64).
 
     Examples
     --------
@@ -276,7 +276,7 @@ def flatness(
     if "share" in stats:
         stats["share_within_delta"] = stats["share"]
     df = pd.DataFrame(
-        {c: stats[c] for c in cols},
+        {c: _counted(c, stats[c]) if c in _COUNTS else stats[c] for c in cols},
         index=pd.RangeIndex(space.size, name="index"),
     )
     df.attrs.update(
@@ -292,6 +292,17 @@ def flatness(
     if stand is not None:
         df.attrs.update(omit_stand_ins=omit)
     return df
+
+
+#: the columns of :func:`flatness` that count members: int64, as a count reads
+_COUNTS = frozenset({"n", STAND_IN_COLUMN})
+
+
+def _counted(name: str, values: FloatArray) -> npt.NDArray[np.int64]:
+    """A count column as int64; every row has one (a row without members counts 0)."""
+    if np.isnan(values).any():  # never: a NaN would be cast to a number silently
+        raise AssertionError(f"flatness column {name} holds NaN where a count belongs")
+    return values.astype(np.int64)
 
 
 # the statistic a flatness column is read from, where it is not the column itself

@@ -27,6 +27,7 @@ from nb201_flat.landscape._common import (
     MissingValueError,
     oriented,
     resolve_index,
+    shown_value,
 )
 from nb201_flat.space import Space
 
@@ -125,6 +126,13 @@ class BarrierPath:
     def strings(self) -> list[str]:
         """Official strings of the architectures on the path."""
         return [self.space.arch(i).to_str() for i in self.path]
+
+    def __repr__(self) -> str:  # rounded for display; the path and values by their length
+        return (
+            f"BarrierPath({self.path[0]} -> {self.path[-1]}, {self.length} steps, "
+            f"bottleneck={shown_value(self.bottleneck)}, barrier={shown_value(self.barrier)}, "
+            f"higher_is_better={self.higher_is_better})"
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {

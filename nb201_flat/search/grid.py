@@ -77,7 +77,7 @@ from nb201_flat.search.protocol import (
     fixed_n_fallback,
     protocols_by_name,
 )
-from nb201_flat.search.runner import MIN_RUNS_CI, check_runs, run_search, summarise
+from nb201_flat.search.runner import KEY_COLUMNS, MIN_RUNS_CI, check_runs, run_search, summarise
 from nb201_flat.search.statistics import (
     SMOKE_VERDICT,
     accounting_rows,
@@ -89,7 +89,7 @@ from nb201_flat.search.statistics import (
     two_stage_overlap,
 )
 from nb201_flat.space import Space
-from nb201_flat.table import SeedPolicy, Table
+from nb201_flat.table import MetricKey, SeedPolicy, Table
 
 log = logging.getLogger(__name__)
 
@@ -380,22 +380,28 @@ class ReproduceResult:
     Attributes
     ----------
     summary
-        Mean, std, n of the final test accuracy per protocol, algorithm and dataset.
+        Mean, std, n of the final test accuracy per protocol, algorithm and reported key (the
+        columns ``dataset``, ``split``, ``epochs``, ``metric``; so are the keys of
+        :attr:`paired`, :attr:`curves` and :attr:`runs`).
     paired
-        NA − base paired differences with bootstrap CI, claim and verdict per row.
+        NA − base paired differences with bootstrap CI, claim and verdict per row. ``claim``
+        (float) is the NA paper's claimed difference, NaN where the row has none (its verdict
+        tests the sign only); ``two_stage`` (pandas ``boolean``) is ``<NA>`` where the
+        algorithm is no NA-RS form.
     anchors
         Published numbers beside ours.
     curves
         Anytime curves (incumbent test accuracy on a time grid).
     runs
-        One row per run and reported dataset.
+        One row per run and reported key.
     notes
         Protocol caveats (cost derivation, seed fallback, budget rule, optimistic flags).
     config
         The grid.
     accounting
         Per protocol and dataset: NA − base, NA − budget-matched base, best-evaluated NA-RS −
-        RS with the same evaluations, each with its CI and both sides' evaluations.
+        RS with the same evaluations, each with its CI and both sides' evaluations; ``claim``
+        as in :attr:`paired`.
     matched
         What each budget-matched control was given (see :mod:`~nb201_flat.search.accounting`).
     routes
@@ -437,11 +443,11 @@ class _Short:
 def _short_of_values(runs: pd.DataFrame) -> list[_Short]:
     """Each search and reported key of ``runs`` with fewer than :data:`MIN_RUNS_CI` runs that
     have a value: every row it is part of would have no CI."""
-    keys = ["protocol", "algorithm", "dataset", "split"]
+    keys = ["protocol", "algorithm", *KEY_COLUMNS]
     counts = runs.groupby(keys, sort=False)["test"].agg(["count", "size"]).reset_index()
     return [
-        _Short(str(prot), f"{algo} on {ds}/{split}", int(k), int(n))
-        for prot, algo, ds, split, k, n in counts.itertuples(index=False, name=None)
+        _Short(str(prot), f"{algo} on {MetricKey(*key)}", int(k), int(n))
+        for prot, algo, *key, k, n in counts.itertuples(index=False, name=None)
         if k < MIN_RUNS_CI
     ]
 

@@ -94,9 +94,13 @@ from nb201_flat.search.oracle import (
 )
 from nb201_flat.search.protocol import Protocol, ProtocolError
 from nb201_flat.space import Space
-from nb201_flat.table import Table, check_table
+from nb201_flat.table import MetricKey, Table, check_table
 
 log = logging.getLogger(__name__)
+
+#: the columns of a result frame that name its reported key (a :class:`MetricKey`'s fields):
+#: dataset and split alone read a 12-epoch value as a 200-epoch one
+KEY_COLUMNS = ("dataset", "split", "epochs", "metric")
 
 BUDGET_RULE = (
     "budget rule: a query whose cost would take the run past its budget is refused (not "
@@ -170,11 +174,14 @@ class SearchResults:
     Attributes
     ----------
     runs
-        One row per (protocol, algorithm, run, reported dataset): ``test`` is the reported
-        test value of the run's incumbent (``best``); also queries, seconds, free queries.
+        One row per (protocol, algorithm, run, reported key): ``test`` is the reported test
+        value of the run's incumbent (``best``); also queries, seconds, free queries. The
+        reported key is the columns :data:`KEY_COLUMNS` (``dataset``, ``split``, ``epochs``,
+        ``metric``: a :class:`~nb201_flat.table.MetricKey`'s fields).
     curves
         Anytime curves: mean/std/n over runs of the incumbent's test value at each point
-        ``x`` of a grid over the budget (``x_unit`` seconds or queries).
+        ``x`` of a grid over the budget (``x_unit`` seconds or queries), per reported key
+        (:data:`KEY_COLUMNS`).
     note_parts
         What a reader must know (cost derivation, seed fallback, optimistic protocols,
         stalled runs), each note as message parts: :attr:`notes` words them as Python names
@@ -199,16 +206,17 @@ class SearchResults:
         return tuple(spelled(n, spell or (lambda _: None)) for n in self.note_parts)
 
     def summary(self) -> pd.DataFrame:
-        """Mean, std (ddof=1) and n of the final test value per protocol/algorithm/dataset."""
+        """Mean, std (ddof=1) and n of the final test value per protocol, algorithm and
+        reported key (:data:`KEY_COLUMNS`)."""
         return summarise(self.runs)
 
     def require_reported(self) -> None:
         """Refuse (:class:`ProtocolError`) a cell and reported key where no run has a test
         value: its summary would be a mean of nothing (n = 0). What prints a summary calls it;
         the results themselves keep such a cell (its runs' records are still the runs')."""
-        keys = ["protocol", "algorithm", "dataset", "split"]
+        keys = ["protocol", "algorithm", *KEY_COLUMNS]
         counts = self.runs.groupby(keys, sort=False)["test"].agg(["count", "size"]).reset_index()
-        for prot, algo, dataset, split, _, runs in counts[counts["count"] == 0].itertuples(
+        for prot, algo, *key, _, runs in counts[counts["count"] == 0].itertuples(
             index=False, name=None
         ):
             protocol = next(p for p in self.protocols if p.name == prot)
@@ -221,7 +229,7 @@ class SearchResults:
                 else ()
             )
             raise ProtocolError(
-                f"{prot} {algo}: none of the {runs} runs has a {dataset}/{split} value (their "
+                f"{prot} {algo}: none of the {runs} runs has a {MetricKey(*key)} value (their "
                 "picks were never measured there, or they found nothing), so there is no "
                 "result to report",
                 (
@@ -247,7 +255,7 @@ def summarise(runs: pd.DataFrame) -> pd.DataFrame:
         raise ArgumentError(
             Param("runs"), f" must be a SearchResults.runs frame, got {shown(runs)}"
         )
-    keys = ["protocol", "algorithm", "dataset", "split"]
+    keys = ["protocol", "algorithm", *KEY_COLUMNS]
     need = [*keys, "test", "queries", "seconds", "free_queries", "evaluations", "total_seconds"]
     lacks = [c for c in need if c not in runs.columns]
     if lacks:  # pandas answered with a bare KeyError naming the first
@@ -850,13 +858,13 @@ def _copies_notes(
 def _unreported_notes(runs_df: pd.DataFrame, runs: int) -> list[str]:
     """A note per cell and reported key where some runs have no test value (their pick was
     never measured on it, or they found nothing): the summary's mean covers the others."""
-    keys = ["protocol", "algorithm", "dataset", "split"]
+    keys = ["protocol", "algorithm", *KEY_COLUMNS]
     missing = runs_df[runs_df["test"].isna()].groupby(keys, sort=False).size().reset_index()
     return [
-        f"{prot} {algo}: {k} of {runs} runs have no {dataset}/{split} value (their pick was "
+        f"{prot} {algo}: {k} of {runs} runs have no {MetricKey(*key)} value (their pick was "
         "never measured there, or they found nothing); "
         + (f"its mean covers the other {runs - k}" if k < runs else "it has no mean")
-        for prot, algo, dataset, split, k in missing.itertuples(index=False, name=None)
+        for prot, algo, *key, k in missing.itertuples(index=False, name=None)
     ]
 
 
@@ -894,8 +902,9 @@ def _frame(columns: dict[str, list[Any]]) -> pd.DataFrame:
     return pd.DataFrame({k: np.concatenate(v) if v else [] for k, v in columns.items()})
 
 
-def _repeat(value: str, n: int) -> npt.NDArray[np.object_]:
-    return np.full(n, value, dtype=object)
+def _repeat(value: str | int, n: int) -> npt.NDArray[Any]:
+    """``value`` ``n`` times: text as objects, a key's epochs as int64."""
+    return np.full(n, value, dtype=object if isinstance(value, str) else np.int64)
 
 
 def _runs_frame(blocks: Sequence[_Block]) -> pd.DataFrame:
@@ -907,8 +916,7 @@ def _runs_frame(blocks: Sequence[_Block]) -> pd.DataFrame:
             "algorithm",
             "algo",
             "run",
-            "dataset",
-            "split",
+            *KEY_COLUMNS,
             "test",
             "best",
             "score",
@@ -942,8 +950,8 @@ def _runs_frame(blocks: Sequence[_Block]) -> pd.DataFrame:
             cols["protocol"].append(_repeat(protocol.name, n))
             cols["algorithm"].append(_repeat(label, n))
             cols["algo"].append(_repeat(algo.name, n))
-            cols["dataset"].append(_repeat(key.dataset, n))
-            cols["split"].append(_repeat(key.split, n))
+            for name in KEY_COLUMNS:
+                cols[name].append(_repeat(getattr(key, name), n))
             cols["test"].append(tests[k])
             cols["best"].append(best)
             cols["optimistic"].append(np.full(n, bool(protocol.optimistic)))
@@ -989,8 +997,7 @@ def _incumbents(recs: list[RunRecord], col: int, grid: FloatArray) -> IntArray:
 def _curves_frame(blocks: Sequence[_Block], points: int) -> pd.DataFrame:
     """Anytime curves of every block: mean/std/n over runs at each grid point, per dataset."""
     cols: dict[str, list[Any]] = {
-        k: []
-        for k in ("protocol", "algorithm", "dataset", "split", "x_unit", "x", "mean", "std", "n")
+        k: [] for k in ("protocol", "algorithm", *KEY_COLUMNS, "x_unit", "x", "mean", "std", "n")
     }
     for protocol, label, _, recs, evaluator in blocks:
         if protocol.budget_seconds is not None:
@@ -1011,8 +1018,8 @@ def _curves_frame(blocks: Sequence[_Block], points: int) -> pd.DataFrame:
             size = grid.size
             cols["protocol"].append(_repeat(protocol.name, size))
             cols["algorithm"].append(_repeat(label, size))
-            cols["dataset"].append(_repeat(key.dataset, size))
-            cols["split"].append(_repeat(key.split, size))
+            for name in KEY_COLUMNS:
+                cols[name].append(_repeat(getattr(key, name), size))
             cols["x_unit"].append(_repeat(unit, size))
             cols["x"].append(grid)
             cols["mean"].append(mean)

@@ -40,7 +40,7 @@ from nb201_flat.search.algorithms import (
     SearchAlgorithm,
 )
 from nb201_flat.search.protocol import Protocol
-from nb201_flat.search.runner import SearchResults
+from nb201_flat.search.runner import KEY_COLUMNS, SearchResults
 from nb201_flat.types import FloatArray
 
 log = logging.getLogger(__name__)
@@ -212,7 +212,7 @@ def paired_differences(
     margin: float = 0.5,
     seed: int = 0,
 ) -> pd.DataFrame:
-    """NA − base per (protocol, algorithm, dataset), paired by run, with CI and verdict.
+    """NA − base per (protocol, algorithm, reported key), paired by run, with CI and verdict.
 
     A row's ``na_mean``, ``base_mean`` and ``diff`` are means over the same ``n`` paired runs
     (both sides have a test value), so ``na_mean − base_mean`` is ``diff``; where a run's pick
@@ -223,7 +223,7 @@ def paired_differences(
     rows: list[dict[str, object]] = []
     diffs: list[FloatArray] = []
     # one pass over the runs frame, not four string comparisons per row
-    cells = group_runs(runs, ("algorithm", "protocol", "dataset", "split"))
+    cells = group_runs(runs, ("algorithm", "protocol", *KEY_COLUMNS))
     by_algo: dict[str, list[tuple[str, ...]]] = {}
     for key in cells:
         by_algo.setdefault(key[0], []).append(key)
@@ -244,9 +244,9 @@ def paired_differences(
         if base is None or label not in by_algo:
             continue
         for key in by_algo[label]:
-            _, pname, ds, split = key
+            _, pname, ds, split, epochs, metric = key
             a = cells[key]
-            tb = a.aligned(cells.get((base, pname, ds, split)), "test")
+            tb = a.aligned(cells.get((base, *key[1:])), "test")
             d = a.test - tb
             both = np.isfinite(d)  # the paired runs: every mean of the row is over them
             claim = NA_CLAIMS.get(str(ds)) if isinstance(algo, NARandomSearch) else None
@@ -258,6 +258,8 @@ def paired_differences(
                     "search_epochs": p.search.epochs,
                     "dataset": ds,
                     "split": split,
+                    "epochs": int(epochs),
+                    "metric": metric,
                     "algorithm": label,
                     "base": base,
                     **_describe(algo),
@@ -278,10 +280,60 @@ def paired_differences(
         claim_value = row["claim"]
         row["ci_lo"], row["ci_hi"] = lo, hi
         row["verdict"] = verdict(lo, hi, claim_value, margin)  # type: ignore[arg-type]
-    return pd.DataFrame(rows)
+    return _typed(pd.DataFrame(rows))
+
+
+#: the dtypes of the comparison frames' columns where a row may have no value (pandas'
+#: missing: NaN in a float column, ``<NA>`` in a nullable one): one dtype whatever the rows
+#: hold, never object (a grid reporting no claimed dataset had claims all None)
+_DTYPES = {"claim": "float64", "two_stage": "boolean"}
+
+
+def _typed(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with its columns of :data:`_DTYPES` in those dtypes."""
+    return frame.astype({k: v for k, v in _DTYPES.items() if k in frame.columns})
+
+
+#: :func:`anchor_rows`' columns (also where no published number has a row of ours)
+ANCHOR_COLUMNS = (
+    "source",
+    "quantity",
+    "protocol",
+    "dataset",
+    "published",
+    "published_std",
+    "ours",
+    "ours_std",
+    "ours_ci",
+    "delta",
+    "n",
+)
+
+#: :func:`claim_routes`' columns (also where the grid reports no claimed dataset)
+ROUTE_COLUMNS = (
+    "dataset",
+    "kind",
+    "claim",
+    "a_protocol",
+    "a",
+    "a_search",
+    "b_protocol",
+    "b",
+    "b_search",
+    "a_mean",
+    "b_mean",
+    "a_evaluations",
+    "b_evaluations",
+    "diff",
+    "ci_lo",
+    "ci_hi",
+    "n",
+    "distance",
+)
 
 
 def anchor_rows(summary: pd.DataFrame, paired: pd.DataFrame) -> pd.DataFrame:
+    """Published numbers beside ours: RS's mean test value, NA-RS − RS (:data:`ANCHOR_COLUMNS`)."""
     rows = []
     for source, quantity, pname, ds, value, std in ANCHORS:
         if quantity.startswith("RS"):
@@ -332,7 +384,7 @@ def anchor_rows(summary: pd.DataFrame, paired: pd.DataFrame) -> pd.DataFrame:
                         "n": int(r["n"]),
                     }
                 )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=list(ANCHOR_COLUMNS))
 
 
 def claim_rows(paired: pd.DataFrame) -> pd.DataFrame:
@@ -602,7 +654,7 @@ def accounting_rows(
                 found.append((row, got[1]))
         seen_controls.add((pname, control))
     _fill_cis(found, n_boot, confidence, seed)
-    return pd.DataFrame(rows)
+    return _typed(pd.DataFrame(rows))
 
 
 def claim_routes(
@@ -657,7 +709,7 @@ def claim_routes(
                 found.append((row, got[1]))
     _fill_cis(found, n_boot, confidence, seed)
     if not rows:
-        return pd.DataFrame(rows)
+        return pd.DataFrame(columns=list(ROUTE_COLUMNS))
     df = pd.DataFrame(rows)
     df.insert(1, "kind", [_route_kind(str(a)) for a in df["a"]])
     df = df.sort_values(["dataset", "distance"], kind="stable")

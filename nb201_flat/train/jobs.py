@@ -409,8 +409,7 @@ def make_jobs(
                 Param(name), f" must be a path (str or pathlib.Path), got {shown(path)}"
             )
     jobs = []
-    for a in _listed(Param("archs"), archs, "cells (Arch, official strings or indices)"):
-        arch = space.resolve(a)
+    for arch in _distinct_cells(space, archs):
         for seed in seed_list:
             jobs.append(
                 TrainJob(
@@ -457,6 +456,24 @@ def _listed(param: Param, items: object, what: str) -> list[Any]:
             param, f" must be a list of {what}, got {shown(items)}; pass [{shown(items, 40)}]"
         )
     return list(items)
+
+
+def _distinct_cells(space: Space, archs: object) -> list[Arch]:
+    """``archs`` resolved in ``space``, refused where one cell is given twice (also once as
+    an index and once as its string), as :func:`check_seeds` refuses a repeated seed."""
+    given = _listed(Param("archs"), archs, "cells (Arch, official strings or indices)")
+    cells = [space.resolve(a) for a in given]
+    ways: dict[int, list[object]] = {}
+    for a, arch in zip(given, cells, strict=True):
+        ways.setdefault(arch.index, []).append(a)
+    repeated = [(i, w) for i, w in sorted(ways.items()) if len(w) > 1]
+    if repeated:  # two jobs of one run: the second would find the first's lock or record
+        said = "; ".join(
+            f"cell {i} (as {', '.join(shown(a, 60) for a in w)})" for i, w in repeated[:3]
+        )
+        more = f"; and {len(repeated) - 3} more" if len(repeated) > 3 else ""
+        raise ArgumentError(Param("archs"), f" repeats {said}{more}; give each cell once")
+    return cells
 
 
 def check_seeds(seeds: object) -> list[int]:

@@ -181,7 +181,7 @@ def test_cli_search_with_no_run_reporting_a_value_is_one_line_exit_2(
     assert main(argv) == 2
     out, err = capsys.readouterr()
     assert out == "" and err.count("\n") == 1, err
-    assert "none of the 3 runs has a cifar10/ori-test value" in err
+    assert "none of the 3 runs has a cifar10/ori-test@200ep:accuracy value" in err
     more = "(--n)" if command == "search" else "(`nb201-flat search --n`)"
     assert "denser table" in err and err.endswith(f"more queries {more}\n")
 

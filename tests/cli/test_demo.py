@@ -255,3 +255,14 @@ def test_demo_on_a_table_that_measures_none_of_its_metric(
             "error: table 'unmeasured' holds no measured value of the demo's metric "
             "cifar10/ori-test@200ep:accuracy"
         )
+
+
+def test_demo_rows_name_the_whole_reported_key(capsys: pytest.CaptureFixture[str]) -> None:
+    # "cifar10/ori-test" alone did not say the schedule or metric of the values
+    assert main(["demo", "--runs", "5", "--top", "2", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["search"]["rows"]
+    assert rows and all({"epochs", "metric"} <= set(r) for r in rows)
+    text = _demo_text(capsys)
+    for r in rows:
+        key = MetricKey(r["dataset"], r["split"], r["epochs"], r["metric"])
+        assert f"{r['algorithm']:>6}  {key}: " in text, text

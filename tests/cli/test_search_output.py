@@ -51,3 +51,15 @@ def test_search_shows_free_evaluations(
     for (q, e), r in zip(shown, rows, strict=True):
         assert float(q.replace(",", "")) == pytest.approx(r["queries"], abs=0.5)
         assert float(e.replace(",", "")) == pytest.approx(r["evaluations"], abs=0.5)
+
+
+def test_search_rows_name_the_whole_reported_key(
+    capsys: pytest.CaptureFixture[str], synth_path: str
+) -> None:
+    # "cifar100/x-test" alone read the same for a 12-epoch and a 200-epoch protocol
+    rows = json.loads(_search(capsys, "rs", synth_path, "--json"))["results"]
+    assert rows and all({"epochs", "metric"} <= set(r) for r in rows)
+    text = _search(capsys, "rs", synth_path)
+    for r in rows:
+        key = f"{r['dataset']}/{r['split']}@{r['epochs']}ep:{r['metric']}"
+        assert f" {key} " in text, text

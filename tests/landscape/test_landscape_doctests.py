@@ -11,6 +11,7 @@ MODULES = [
     "nb201_flat.landscape",
     "nb201_flat.landscape.neighbourhood",
     "nb201_flat.landscape.statistics",
+    "nb201_flat.landscape._common",
     "nb201_flat.landscape.paths",
     "nb201_flat.landscape.a2m",
     "nb201_flat.landscape.census",

@@ -395,3 +395,21 @@ def test_a_single_measured_member_has_no_spread(include_self: bool) -> None:
     opposite = flatness(cube, 2.0 ** np.arange(8), 3, nan_policy="propagate")
     assert (opposite["n"] == 1).all() and opposite["std"].isna().all()
     assert opposite["mean"].notna().all()
+
+
+@pytest.mark.parametrize("nan_policy", ["omit", "propagate"])
+@pytest.mark.parametrize("columns", [None, ("n",), ("median", "n")], ids=repr)
+def test_member_counts_are_ints(nan_policy: str, columns: tuple[str, ...] | None) -> None:
+    # n was float64 (6.0 members), whether gathered or counted by the structure
+    from nb201_flat.landscape.neighbourhood import StandIns
+
+    v = conv_count(TINY)
+    v[[1, 5]] = np.nan
+    df = flatness(TINY, v, 1, nan_policy=nan_policy, columns=columns)  # type: ignore[arg-type]
+    assert df["n"].dtype == np.int64
+    brute = [sum(not np.isnan(v[j]) for j in brute_members(TINY, i, 1)) for i in range(27)]
+    if nan_policy == "omit":
+        assert df["n"].tolist() == brute
+    stand = StandIns.build(TINY.size, copies=[(3, 0)])
+    with_stand = flatness(TINY, v, 1, nan_policy=nan_policy, stand_ins=stand)  # type: ignore[arg-type]
+    assert with_stand["n"].dtype == np.int64 and with_stand["n_stand_ins"].dtype == np.int64

@@ -78,3 +78,22 @@ def test_too_many_shortest_paths_name_the_pair_and_the_lowest_barrier() -> None:
         with pytest.raises(LandscapeArgumentError, match=msg):
             call()
     assert lowest_barrier_path(big, f, a, b).barrier >= 0  # the fix the message names serves
+
+
+def test_path_and_a2m_reprs_are_short_and_rounded() -> None:
+    # they printed float noise (barrier=15.699999999999989) and every array entry
+    from nb201_flat.landscape import a2m_barrier, lowest_barrier_path
+
+    space = Space(("a", "b"), 3)
+    v = np.array([90.1, 80.0, 85.3, 70.2, 88.8, 60.0, 75.0, 91.3])
+    path = lowest_barrier_path(space, v, 0, 7)
+    assert path.barrier != round(path.barrier, 6)  # the noise is in the value, kept there
+    text = repr(path)
+    assert text == (
+        f"BarrierPath(0 -> 7, {path.length} steps, bottleneck={path.bottleneck:.6g}, "
+        f"barrier={path.barrier:.6g}, higher_is_better=True)"
+    )
+    a2m = a2m_barrier(space, v, 0, 7)
+    text = repr(a2m)
+    assert f"barrier={a2m.barrier:.6g}," in text and "array" not in text and "[" not in text
+    assert len(text) < 160 and f"{a2m.distance + 1} levels" in text

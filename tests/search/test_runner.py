@@ -218,7 +218,9 @@ def test_runs_whose_pick_has_no_report_value_are_noted() -> None:
     res = run_search(*_search_test(v, holes), RandomSearch(), runs=20)
     n = int(res.summary()["n"].iloc[0])
     assert 0 < n < 20
-    assert f"{20 - n} of 20 runs have no cifar100/x-test value" in " ".join(res.notes)
+    assert f"{20 - n} of 20 runs have no cifar100/x-test@200ep:accuracy value" in " ".join(
+        res.notes
+    )
     assert f"covers the other {n}" in " ".join(res.notes)
     full = run_search(*_search_test(v, v), RandomSearch(), runs=20)
     assert not any("runs have no" in note for note in full.notes)
@@ -601,3 +603,26 @@ def test_run_cells_refuses_what_is_not_a_list_of_triples(
     # each was a bare TypeError or ValueError (unpacking) before any run
     with pytest.raises(ArgumentError, match=match):
         run_cells(nb201_like, cells, runs=2)  # type: ignore[arg-type]
+
+
+def test_frames_name_the_whole_reported_key(nb201_like: Table) -> None:
+    # the same dataset and split at two schedules: dataset/split alone merged them into one
+    # summary row (n = 2 x runs) and a 12-epoch value read as a 200-epoch one
+    keys = (MetricKey("cifar100", "x-valid", 12), MetricKey("cifar100", "x-valid", 200))
+    p = Protocol(
+        "two-schedules", MetricKey("cifar10-valid", "x-valid", 12), keys, budget_queries=20
+    )
+    res = run_search(nb201_like, (p,), {"rs": RandomSearch()}, runs=4, seed=0)
+    for frame in (res.runs, res.curves, res.summary()):
+        cols = list(frame.columns)
+        assert cols[cols.index("split") + 1 : cols.index("split") + 3] == ["epochs", "metric"]
+        assert frame["epochs"].dtype == np.int64
+    summary = res.summary()
+    assert sorted(summary["epochs"]) == [12, 200]
+    assert list(summary["n"]) == [4, 4]
+    for key in keys:
+        row = summary[summary["epochs"] == key.epochs].iloc[0]
+        assert row["metric"] == key.metric
+        runs = res.runs[res.runs["epochs"] == key.epochs]
+        want = nb201_like.vector_for(key)[runs["best"].to_numpy(dtype=np.int64)]
+        assert row["mean"] == pytest.approx(float(np.mean(want)))

@@ -13,9 +13,14 @@ from cli_helpers import REPORT_FILES
 from nb201_flat.cli import main
 from nb201_flat.errors import ArgumentError, ResourceLimitError
 from nb201_flat.search import ProtocolError
-from nb201_flat.search.grid import ReproduceConfig, reproduce
+from nb201_flat.search.grid import ReproduceConfig, ReproduceResult, reproduce
 from nb201_flat.search.report import write_report
-from nb201_flat.search.statistics import bootstrap_ci, verdict
+from nb201_flat.search.statistics import (
+    ANCHOR_COLUMNS,
+    ROUTE_COLUMNS,
+    bootstrap_ci,
+    verdict,
+)
 from nb201_flat.table import Table
 
 
@@ -237,6 +242,32 @@ def test_the_grid_keeps_its_several_values_as_tuples() -> None:
 def test_reproduce_on_a_table_that_cannot_serve_it(default_table: Table) -> None:
     with pytest.raises(ProtocolError, match="lacks"):
         reproduce(default_table, ReproduceConfig.quick())
+
+
+@pytest.fixture(scope="module")
+def fixed_n_on_cifar10(default_table: Table) -> ReproduceResult:
+    """A grid whose one reported dataset has no claimed size (fixed-n on CIFAR-10 alone)."""
+    return reproduce(default_table, ReproduceConfig.quick(protocols=("fixed-n",)))
+
+
+def test_comparison_columns_keep_their_dtype_when_every_value_is_missing(
+    fixed_n_on_cifar10: ReproduceResult, nb201_like: Table
+) -> None:
+    # claims all None were an object column, two_stage mixed pd.NA with bool (object)
+    res = fixed_n_on_cifar10
+    assert not res.paired.empty and not res.accounting.empty
+    for frame in (res.paired, res.accounting):
+        assert frame["claim"].dtype == np.float64 and frame["claim"].isna().all()
+    assert res.paired["two_stage"].dtype == "boolean"
+    # an NA-RS row is False or True, a relative's (NA-REA, NA-LS) <NA>: never read as False
+    relatives = res.paired["base"] != "rs"
+    assert relatives.any() and not relatives.all()
+    assert res.paired.loc[relatives, "two_stage"].isna().all()
+    assert res.paired.loc[~relatives, "two_stage"].notna().all()
+    # where some rows have a claim: the same dtypes, the claimed values numbers
+    other = reproduce(nb201_like, ReproduceConfig.quick(runs=4, n_boot=50))
+    assert other.paired["claim"].dtype == np.float64 and other.paired["claim"].notna().any()
+    assert other.paired["two_stage"].dtype == "boolean"
 
 
 # -- CLI --------------------------------------------------------------------------------------
@@ -483,3 +514,19 @@ def test_fixed_n_is_checked_when_the_config_is_built(value: object) -> None:
     with pytest.raises(ArgumentError, match="^fixed_n must be >= 1"):
         ReproduceConfig.quick(fixed_n=value)
     assert ReproduceConfig.quick(fixed_n=np.int64(7)).fixed_n == 7
+
+
+def test_empty_anchors_and_routes_have_their_columns(
+    fixed_n_on_cifar10: ReproduceResult, nb201_like: Table
+) -> None:
+    # CIFAR-10 alone has no published anchor of fixed-n and no claim: both were frames with
+    # no columns, so res.routes[["dataset", "diff"]] raised a KeyError
+    res = fixed_n_on_cifar10
+    assert res.anchors.empty and res.routes.empty
+    assert list(res.anchors.columns) == list(ANCHOR_COLUMNS)
+    assert list(res.routes.columns) == list(ROUTE_COLUMNS)
+    # the same columns as a grid that has rows
+    full = reproduce(nb201_like, ReproduceConfig.quick(runs=4, n_boot=50))
+    assert not full.anchors.empty and not full.routes.empty
+    assert list(full.anchors.columns) == list(ANCHOR_COLUMNS)
+    assert list(full.routes.columns) == list(ROUTE_COLUMNS)

@@ -55,7 +55,7 @@ def test_reproduce_refuses_rows_without_a_confidence_interval() -> None:
         reproduce(_sparse_imagenet_search(), cfg)
     msg = str(info.value)
     assert msg.startswith("the grid cannot serve per-dataset:ImageNet16-120:"), msg
-    assert "rs on ImageNet16-120/x-test (0 of 2 runs)" in msg
+    assert "rs on ImageNet16-120/x-test@200ep:accuracy (0 of 2 runs)" in msg
     assert "nb201" not in msg.split(";")[0]  # the servable protocol is not blamed
     assert msg.endswith("or leave out per-dataset (protocols=('nb201',))"), msg
     # the servable family alone runs, every row with its interval

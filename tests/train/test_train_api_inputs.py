@@ -42,6 +42,22 @@ def test_a_repeated_seed_is_refused() -> None:
         make_jobs([5], seeds=[3, 4, 3], **KW)
 
 
+@pytest.mark.parametrize(
+    ("archs", "said"),
+    [
+        ([5, 6, 5], "cell 5 (as 5, 5)"),
+        ([NB201.arch(7).to_str(), 7], f"cell 7 (as '{NB201.arch(7).to_str()[:20]}"),
+        ([np.int64(9), NB201.arch(9)], "cell 9 (as "),
+    ],
+    ids=["index twice", "string and index", "index and Arch"],
+)
+def test_a_repeated_cell_is_refused_by_its_index(archs: list[object], said: str) -> None:
+    # it made every job of the cell twice: the second would find the first's lock or record
+    with pytest.raises(ArgumentError, match=r"^archs repeats cell \d+ \(as ") as info:
+        make_jobs(archs, seeds=[0], **KW)  # type: ignore[arg-type]
+    assert said in str(info.value) and str(info.value).endswith("; give each cell once")
+
+
 def test_seeds_of_any_integer_kind_are_kept_as_ints() -> None:
     jobs = make_jobs([5, 6], seeds=np.array([777, 888]), **KW)
     assert [(j.index, j.seed) for j in jobs] == [(5, 777), (5, 888), (6, 777), (6, 888)]
