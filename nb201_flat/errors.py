@@ -32,11 +32,13 @@ from __future__ import annotations
 import enum
 import math
 import numbers
+import os
 import re
 import reprlib
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 _T = TypeVar("_T")
@@ -599,6 +601,16 @@ def check_confidence(confidence: object) -> float:
         hi_open=True,
         fix="pass e.g. 0.95 for a 95 % interval",
     )
+
+
+def check_path(name: str, path: object) -> Path:
+    """``path`` as a :class:`~pathlib.Path` when it is a str or path-like, else
+    :class:`ArgumentError` naming ``name`` (None or a number met pathlib's bare TypeError)."""
+    if not isinstance(path, str | os.PathLike):
+        raise ArgumentError(
+            Param(name), f" must be a path (str or pathlib.Path), got {shown(path)}"
+        )
+    return Path(path)
 
 
 def check_flag(name: str | Param, value: Any) -> bool:

@@ -303,8 +303,9 @@ def render(
     FigureSkipped
         The table lacks what the figure needs (the message says what).
     """
+    from nb201_flat.errors import check_path
     from nb201_flat.figures._common import figure_notes
-    from nb201_flat.figures.style import check_formats, check_path, save_figure
+    from nb201_flat.figures.style import check_formats, save_figure
 
     formats = check_formats(formats)  # before the figure is drawn
     out = check_path("out_dir", out_dir)

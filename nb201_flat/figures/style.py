@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from nb201_flat.atomic import staged_files
-from nb201_flat.errors import ArgumentError, Param, check_choice, shown
+from nb201_flat.errors import ArgumentError, check_choice, check_path, shown
 
 STYLE_NAME = "nb201_flat.mplstyle"
 
@@ -49,16 +49,6 @@ def check_formats(formats: Sequence[str]) -> tuple[str, ...]:
     if not out:  # a figure drawn and saved nowhere, without a word
         raise ArgumentError("formats is empty; pass at least one, e.g. ('png',)")
     return out
-
-
-def check_path(name: str, path: object) -> Path:
-    """``path`` as a :class:`~pathlib.Path` when it is a str or path-like, else
-    :class:`ArgumentError` naming ``name`` (None or a number met pathlib's bare TypeError)."""
-    if not isinstance(path, str | os.PathLike):
-        raise ArgumentError(
-            Param(name), f" must be a path (str or pathlib.Path), got {shown(path)}"
-        )
-    return Path(path)
 
 
 def save_figure(

@@ -30,6 +30,7 @@ from nb201_flat.errors import (
     Param,
     Part,
     check_int_range,
+    check_path,
     shown,
     spelled,
     whole_number,
@@ -402,12 +403,8 @@ def make_jobs(
         "split_dir": split_dir,
     }
     for name, path in paths.items():
-        if (path is not None or name in ("data_root", "db_path")) and not isinstance(
-            path, str | os.PathLike
-        ):  # os.fspath's bare TypeError
-            raise ArgumentError(
-                Param(name), f" must be a path (str or pathlib.Path), got {shown(path)}"
-            )
+        if path is not None or name in ("data_root", "db_path"):  # os.fspath's bare TypeError
+            check_path(name, path)
     jobs = []
     for arch in _distinct_cells(space, archs):
         for seed in seed_list:
