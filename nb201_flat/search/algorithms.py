@@ -821,6 +821,9 @@ def with_stand_ins(
                 Param("cells"),
                 f" must hold (protocol, label, algorithm) triples, got {shown(cell)}",
             )
+    # a key the table lacks has no stand-ins: its protocol's own check refuses it (in the
+    # runner's words, which StandIns.of's refusal of an unknown key would pre-empt)
+    held = {(k.dataset, k.epochs) for k in table}
     found: dict[tuple[str, int], StandIns | None] = {}
     made: dict[tuple[int, str, int], SearchAlgorithm] = {}
     out = []
@@ -829,7 +832,7 @@ def with_stand_ins(
         if isinstance(a, _READS_MEMBERS) and isinstance(obj, NeighbourObjective):
             at = (p.search.dataset, int(p.search.epochs))
             if at not in found:
-                found[at] = StandIns.of(table, *at)
+                found[at] = StandIns.of(table, *at) if at in held else None
             stand = found[at]
             if obj.stand_ins is None and stand is not None and stand.n_copies:
                 key = (id(a), *at)

@@ -21,6 +21,7 @@ from nb201_flat.search import (
     NABestEvaluatedSearch,
     NARandomSearch,
     NeighbourObjective,
+    ProtocolError,
     RandomSearch,
     RegularizedEvolution,
     SearchAlgorithm,
@@ -213,6 +214,25 @@ def test_a_table_without_copies_keeps_its_searches_and_their_kernels() -> None:
     for _, label, a in cells:
         got = res.runs[res.runs["algorithm"] == label].sort_values("run")["best"].tolist()
         assert got == [run_one(data, a, 2, r).best for r in range(3)], label
+
+
+def test_a_search_key_the_table_lacks_is_refused_by_its_protocol_not_by_stand_ins() -> None:
+    # StandIns.of refuses a key the table lacks (a user's 'CIFAR10'); the runner asked it for
+    # every NA search's key before the protocol's own check, so the demo's try of the NB201
+    # protocol on a table without its key met that refusal instead of the ProtocolError the
+    # demo falls back on
+    lacking = Protocol(
+        name="elsewhere",
+        search=MetricKey("cifar100", "x-valid", 12),
+        report=(REPORT,),
+        budget_queries=40,
+    )
+    assert (
+        with_stand_ins(COPIES, [(lacking, "na", _na(Neighbourhood()))])[0][2].objective.stand_ins
+        is None
+    )
+    with pytest.raises(ProtocolError, match="cifar100/x-valid@12ep"):
+        run_cells(COPIES, [(lacking, "na", _na(Neighbourhood()))], runs=2)
 
 
 def test_the_runner_runs_copies_left_out_compiled_as_the_loop() -> None:
