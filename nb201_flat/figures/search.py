@@ -151,7 +151,7 @@ def run_curves(
         )
         curves = pd.concat([curves, ctrl.curves], ignore_index=True)
         notes = (*notes, *ctrl.notes)
-    names = ", ".join(display_name(a) for a in algorithms)
+    names = ", ".join(display_name(a) for a in chosen)  # algorithms may be an iterator, read
     desc = (
         f"protocol {protocol} ({'; '.join(p.describe() for p in prots)}); {runs} runs per "
         f"algorithm and protocol, master seed {seed}; algorithms {names}"
@@ -323,6 +323,19 @@ def plot_anytime(
     return ax
 
 
+def _key_detail(rest: Sequence[object]) -> str:
+    """The rest of a panel's reported key after its dataset (split, epochs, metric where the
+    frame has them), for a title whose dataset has several panels.
+
+    >>> _key_detail(["x-valid", 12, "accuracy"]), _key_detail(["x-test", 200, "loss"])
+    (', x-valid@12ep', ', x-test@200ep:loss')
+    """
+    split, *more = map(str, rest)
+    epochs = f"@{more[0]}ep" if more else ""
+    metric = f":{more[1]}" if len(more) > 1 and more[1] != "accuracy" else ""
+    return f", {split}{epochs}{metric}"
+
+
 def make_search_curves(
     table: Table,
     *,
@@ -426,11 +439,18 @@ def make_search_curves(
                     f"the curves hold no algorithm {', '.join(map(repr, absent))}; they hold "
                     f"{', '.join(map(str, dict.fromkeys(curves['algorithm'])))}"
                 )
-    groups = list(curves.groupby(["protocol", "dataset", "split"], sort=False))
+    from nb201_flat.search.runner import KEY_COLUMNS
+
+    # a panel per protocol and reported key (its columns the frame has: a curves frame saved
+    # before they came has dataset and split): one split reported at 12 and 200 epochs was
+    # one panel, the two keys' curves drawn as one line
+    by = ["protocol", *(c for c in KEY_COLUMNS if c in curves.columns)]
+    groups = list(curves.groupby(by, sort=False))
     if not groups:
         raise FigureSkipped(NAME, ["non-empty search curves"])
+    datasets = [str(key[1]) for key, _ in groups]
     fig, axes = new_figure(1, len(groups), figsize=(max(6.0, 3.2 * len(groups) + 0.4), 3.6))
-    for k, ((_protocol, ds, _split), g) in enumerate(groups):
+    for k, ((_protocol, ds, *rest), g) in enumerate(groups):
         ax = axes[0, k]
         g = squeeze_controls(g)
         order = None
@@ -446,7 +466,11 @@ def make_search_curves(
             lo = float(np.nanmin(late["mean"] - late["std"] / 2))
             hi = float(np.nanmax(g["mean"] + g["std"] / np.sqrt(g["n"].clip(lower=1))))
             ax.set_ylim(lo, hi + 0.05 * (hi - lo))
-            ax.set_title(f"({'abcdef'[k % 6]}) {dataset_label(str(ds))}", fontsize=9)
+            ax.set_title(
+                f"({'abcdef'[k % 6]}) {dataset_label(str(ds))}"
+                + (_key_detail(rest) if datasets.count(str(ds)) > 1 else ""),
+                fontsize=9,
+            )
             ax.set_ylabel("incumbent test accuracy (%)")
     optimistic = any("OPTIMISTIC" in n for n in notes)
     with figure_style():

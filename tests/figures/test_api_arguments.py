@@ -829,3 +829,14 @@ def test_run_curves_refuses_one_name_and_a_flag_that_is_not_one(figure_table: Ta
         run_curves(figure_table, algorithms=3)  # type: ignore[arg-type]
     with pytest.raises(ArgumentError, match="^matched must be True or False, got 'no'"):
         run_curves(figure_table, matched="no")  # type: ignore[arg-type]
+
+
+def test_run_curves_describes_the_algorithms_of_an_iterator(figure_table: Table) -> None:
+    from nb201_flat.figures import run_curves
+
+    # the names were read once, to check them: the description then listed none
+    curves, _, desc = run_curves(
+        figure_table, protocol="fixed-n", algorithms=iter(["rs"]), runs=2, queries=5
+    )
+    assert set(curves["algorithm"]) == {"rs"}
+    assert desc.endswith("; algorithms RS"), desc

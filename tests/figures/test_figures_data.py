@@ -32,3 +32,28 @@ def test_band_densities_are_those_of_every_pooled_neighbour(figure_table: Table)
         distinct = weighted.loc[weighted["band"] == name, "value"].to_numpy()
         assert not np.allclose(np.histogram(distinct, bins=edges, density=True)[0], expected)
         np.testing.assert_allclose(step.get_data().values, expected, rtol=1e-12)
+
+
+def test_search_curves_draw_a_panel_per_reported_key() -> None:
+    # one split reported at 12 and 200 epochs: grouped by dataset and split alone, both keys'
+    # curves were one panel and one line, zigzagging between the two schedules' means
+    from nb201_flat.figures import FIGURES
+    from nb201_flat.search import Protocol, RandomSearch, run_search
+    from nb201_flat.testing import synthetic_table
+
+    table = synthetic_table()
+    keys = (MetricKey("cifar100", "x-valid", 12), MetricKey("cifar100", "x-valid", 200))
+    p = Protocol("two", MetricKey("cifar10-valid", "x-valid", 12), keys, budget_queries=20)
+    curves = run_search(table, (p,), {"rs": RandomSearch()}, runs=4, seed=0).curves
+    fig = FIGURES["search_curves"].make(table, curves=curves)
+    panels = [ax for ax in fig.axes if ax.get_title()]
+    titles = [ax.get_title() for ax in panels]
+    assert titles == ["(a) CIFAR-100, x-valid@12ep", "(b) CIFAR-100, x-valid@200ep"]
+    for ax, key in zip(panels, keys, strict=True):
+        own = curves[curves["epochs"] == key.epochs]
+        (line,) = ax.lines
+        drawn = np.asarray(line.get_xdata(), dtype=np.float64)
+        assert drawn.size <= len(own)  # that key's points, not both keys'
+        # the line ends at that key's final mean
+        assert line.get_ydata()[-1] == own.sort_values("x")["mean"].iloc[-1]
+    assert curves.groupby("epochs")["mean"].last().nunique() == 2  # the keys differ
