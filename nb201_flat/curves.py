@@ -204,7 +204,9 @@ class Curves:
     def __contains__(self, key: object) -> bool:
         """Whether ``key`` has a curve: a :class:`MetricKey` or ``(dataset, split, epochs[,
         metric])``, as a table's ``in`` takes it (a key's tuple was silently not in it)."""
-        if not isinstance(key, MetricKey | tuple):  # a dataset name was silently not in it
+        # a dataset name was silently not in it; a (key, seed) pair was refused in a table's
+        # words (`in table.data`)
+        if not (isinstance(key, MetricKey) or (isinstance(key, tuple) and len(key) in (3, 4))):
             raise ArgumentError(
                 "curves hold MetricKeys: test MetricKey(...) or (dataset, split, epochs[, "
                 f"metric]) with `in`, got {shown(key)}"
