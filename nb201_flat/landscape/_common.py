@@ -109,10 +109,11 @@ def resolve_index(space: Space, arch: ArchLike) -> int:
     return space.resolve(arch).index
 
 
-def as_sequence(name: str, value: object, items: str) -> list[object]:
+def as_sequence(name: str | Param, value: object, items: str) -> list[object]:
     """``value`` as a list of its items; one item alone (a number, a string, an :class:`Arch`,
     a 0-d array: iterating it is a raw TypeError, or its characters) is refused naming the
-    list it belongs in."""
+    list it belongs in (``name``: a :class:`~nb201_flat.errors.Param` where a command may
+    pass it, spelled as its flag)."""
     if (
         isinstance(value, str | Arch)
         or (isinstance(value, np.ndarray) and value.ndim == 0)
@@ -121,16 +122,17 @@ def as_sequence(name: str, value: object, items: str) -> list[object]:
         # array(5), np.int64(5): shown as 5
         one = value.tolist() if isinstance(value, np.ndarray | np.generic) else value
         raise LandscapeArgumentError(
-            f"{name} must be a sequence of {items}, got {shown(one)}; pass a list, e.g. "
-            f"[{shown(one)}]"
+            name,
+            f" must be a sequence of {items}, got {shown(one)}; pass a list, e.g. [{shown(one)}]",
         )
     pd = sys.modules.get("pandas")  # a DataFrame is only ever built with pandas loaded
     if pd is not None and isinstance(value, pd.DataFrame):
         # iterating one gives its column names: 'a' was then refused as an architecture
         raise LandscapeArgumentError(
-            f"{name} must be a sequence of {items}, got a DataFrame (columns "
+            name,
+            f" must be a sequence of {items}, got a DataFrame (columns "
             f"{shown(list(value.columns), 60)}; iterating one gives those names); pass one "
-            "column, df[column], or its rows, list(df.itertuples(index=False, name=None))"
+            "column, df[column], or its rows, list(df.itertuples(index=False, name=None))",
         )
     return list(value)
 

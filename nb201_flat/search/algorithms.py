@@ -50,6 +50,7 @@ from nb201_flat.errors import (
     joined,
     shown,
 )
+from nb201_flat.landscape._common import as_sequence
 from nb201_flat.neighbourhood import FIELDS, Neighbourhood
 from nb201_flat.search.oracle import (
     IDLE_REVISIT,
@@ -793,6 +794,29 @@ class LocalSearch:
 _READS_MEMBERS = (NARandomSearch, NABestEvaluatedSearch, RegularizedEvolution, LocalSearch)
 
 
+def check_cells(cells: object) -> list[tuple[SearchProtocol, str, SearchAlgorithm]]:
+    """``cells`` as a list of (protocol, label, algorithm) triples (a list ``[p, label,
+    algo]`` as well: run_cells always took one); a bare cell, a string or a pair met a bare
+    TypeError or ValueError when unpacked."""
+    what = "(protocol, label, algorithm) triples"
+    out = []
+    for cell in as_sequence(Param("cells"), cells, what):
+        if isinstance(cell, str) or not isinstance(cell, Sequence) or len(cell) != 3:
+            raise AlgorithmError(
+                Param("cells"),
+                f" must hold {what}, got {shown(cell)}; pass e.g. "
+                "[(protocol, 'rs', RandomSearch())]",
+            )
+        protocol, label, algorithm = cell
+        if not isinstance(label, str) or not isinstance(algorithm, SearchAlgorithm):
+            raise AlgorithmError(
+                Param("cells"),
+                f" must hold {what} (a str label, a SearchAlgorithm), got {shown(cell)}",
+            )
+        out.append((protocol, label, algorithm))
+    return out
+
+
 def with_stand_ins(
     table: Table, cells: Sequence[tuple[SearchProtocol, str, SearchAlgorithm]]
 ) -> list[tuple[SearchProtocol, str, SearchAlgorithm]]:
@@ -810,17 +834,7 @@ def with_stand_ins(
     from nb201_flat.table import check_table
 
     check_table(table)
-    given_cells: object = cells  # typed; a notebook may pass anything (a bare TypeError)
-    if not isinstance(given_cells, Sequence) or isinstance(given_cells, str):
-        raise AlgorithmError(
-            Param("cells"), f" must be a list of (protocol, label, algorithm), got {shown(cells)}"
-        )
-    for cell in given_cells:  # a list [p, label, algo] as well: run_cells always took one
-        if not isinstance(cell, Sequence) or isinstance(cell, str) or len(cell) != 3:
-            raise AlgorithmError(
-                Param("cells"),
-                f" must hold (protocol, label, algorithm) triples, got {shown(cell)}",
-            )
+    cells = check_cells(cells)
     # a key the table lacks has no stand-ins: its protocol's own check refuses it (in the
     # runner's words, which StandIns.of's refusal of an unknown key would pre-empt)
     held = {(k.dataset, k.epochs) for k in table}

@@ -67,7 +67,6 @@ from nb201_flat.errors import (
     spelled,
     whole_number,
 )
-from nb201_flat.landscape._common import as_sequence
 from nb201_flat.pools import stopped_on_interrupt
 from nb201_flat.search.algorithms import (
     ALGORITHM_NAMES,
@@ -78,6 +77,7 @@ from nb201_flat.search.algorithms import (
     NeighbourObjective,
     RegularizedEvolution,
     SearchAlgorithm,
+    check_cells,
     make_algorithm,
     proposes_every_cell,
     with_stand_ins,
@@ -528,28 +528,6 @@ def _check_run_args(
     return check_runs(runs), check_seed(seed), jobs, points
 
 
-def _check_cells(cells: object) -> list[tuple[Protocol, str, SearchAlgorithm]]:
-    """``cells`` as a list of (protocol, label, algorithm) triples; a bare cell, a string or
-    a pair met a bare TypeError or ValueError when unpacked."""
-    what = "(protocol, label, algorithm) triples"
-    out = []
-    for cell in as_sequence("cells", cells, what):
-        if isinstance(cell, str) or not isinstance(cell, Sequence) or len(cell) != 3:
-            raise ArgumentError(
-                Param("cells"),
-                f" must hold {what}, got {shown(cell)}; pass e.g. "
-                "[(protocol, 'rs', RandomSearch())]",
-            )
-        protocol, label, algorithm = cell
-        if not isinstance(label, str) or not isinstance(algorithm, SearchAlgorithm):
-            raise ArgumentError(
-                Param("cells"),
-                f" must hold {what} (a str label, a SearchAlgorithm), got {shown(cell)}",
-            )
-        out.append((protocol, label, algorithm))
-    return out
-
-
 def _check_protocols(protocols: Sequence[object]) -> None:
     """Refuse what is not a :class:`Protocol` (a name such as ``"nb201"`` was iterated as
     letters and failed with a bare AttributeError)."""
@@ -663,7 +641,7 @@ def run_cells_and_stalls(
 ) -> tuple[SearchResults, list[str]]:
     """:func:`run_cells`, and the stall notes among its notes (:func:`stalled_notes`), for
     a caller that passes on those alone (the budget-matched controls)."""
-    cells = _check_cells(cells)
+    cells = check_cells(cells)
     if not cells:
         raise ProtocolError("no protocol given")
     _check_protocols([p for p, _, _ in cells])

@@ -21,7 +21,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
 from nb201_flat.errors import (
     ArgumentError,
@@ -35,6 +35,7 @@ from nb201_flat.errors import (
     spelled,
     whole_number,
 )
+from nb201_flat.landscape._common import as_sequence
 from nb201_flat.space import NB201, Arch, Space, check_space
 from nb201_flat.table import INT64_MAX
 from nb201_flat.train.costs import check_network, check_ops
@@ -438,28 +439,11 @@ def make_jobs(
     return jobs
 
 
-def _listed(param: Param, items: object, what: str) -> list[Any]:
-    """``items`` as a list, refusing one item given bare (a str was read letter by letter,
-    an int was a bare TypeError)."""
-    import numbers
-
-    import numpy as np
-
-    single = isinstance(items, Arch | str | numbers.Number) or (
-        isinstance(items, np.ndarray) and items.ndim == 0
-    )
-    if single or not isinstance(items, Iterable):
-        raise ArgumentError(
-            param, f" must be a list of {what}, got {shown(items)}; pass [{shown(items, 40)}]"
-        )
-    return list(items)
-
-
 def _distinct_cells(space: Space, archs: object) -> list[Arch]:
     """``archs`` resolved in ``space``, refused where one cell is given twice (also once as
     an index and once as its string), as :func:`check_seeds` refuses a repeated seed."""
-    given = _listed(Param("archs"), archs, "cells (Arch, official strings or indices)")
-    cells = [space.resolve(a) for a in given]
+    given = as_sequence(Param("archs"), archs, "cells (Arch, official strings or indices)")
+    cells = [space.resolve(a) for a in given]  # type: ignore[arg-type]  # resolve checks each
     ways: dict[int, list[object]] = {}
     for a, arch in zip(given, cells, strict=True):
         ways.setdefault(arch.index, []).append(a)
@@ -490,7 +474,7 @@ def check_seeds(seeds: object) -> list[int]:
     """
     out = [
         check_int_range(Param("seeds"), s, 0, INT64_MAX, fix="NB201 uses 777")
-        for s in _listed(Param("seeds"), seeds, "training seeds")
+        for s in as_sequence(Param("seeds"), seeds, "training seeds")
     ]
     repeated = sorted({s for s in out if out.count(s) > 1})
     if repeated:  # two jobs of one run: the second would find the first's lock or record

@@ -20,13 +20,25 @@ KW = {"dataset": "cifar10", "epochs": 1, "data_root": "d", "db_path": "r.sqlite"
 
 @pytest.mark.parametrize("archs", [NB201.arch(5), NB201.arch(5).to_str(), 5, np.int64(5)], ids=repr)
 def test_one_cell_given_bare_is_refused_naming_a_list(archs: object) -> None:
-    with pytest.raises(ArgumentError, match=r"^archs must be a list of cells .*; pass \["):
+    with pytest.raises(
+        ArgumentError, match=r"^archs must be a sequence of cells .*; pass a list, e\.g\. \["
+    ):
         make_jobs(archs, seeds=[0], **KW)  # type: ignore[arg-type]
+
+
+def test_a_frame_of_cells_is_refused_not_read_by_its_column_names() -> None:
+    import pandas as pd
+
+    # iterating a DataFrame gives its column names: "index" was then parsed as a cell
+    frame = pd.DataFrame({"index": [5, 6]})
+    with pytest.raises(ArgumentError, match=r"^archs must be a sequence of cells .*DataFrame"):
+        make_jobs(frame, seeds=[0], **KW)  # type: ignore[arg-type]
+    assert [j.index for j in make_jobs(frame["index"], seeds=[0], **KW)] == [5, 6]
 
 
 @pytest.mark.parametrize("seeds", [0, np.int64(3), None], ids=repr)
 def test_one_seed_given_bare_is_refused_naming_a_list(seeds: object) -> None:
-    with pytest.raises(ArgumentError, match=r"^seeds must be a list of training seeds"):
+    with pytest.raises(ArgumentError, match=r"^seeds must be a sequence of training seeds"):
         make_jobs([5], seeds=seeds, **KW)  # type: ignore[arg-type]
 
 
