@@ -441,7 +441,7 @@ def aggregate_members(members: npt.ArrayLike, spec: Neighbourhood) -> float:
         raise LandscapeArgumentError(
             f"members must be numbers (one neighbourhood's values), got {shown(members)}"
         )
-    m = raw.astype(np.float64)
+    m = raw.astype(np.float64, copy=False)  # a float64 vector as it is, as asarray read it
     if m.ndim != 1:  # reshape(1, -1) would pool several neighbourhoods into one
         raise LandscapeArgumentError(
             f"members must be one neighbourhood's values (1-D), got shape {m.shape}; "
