@@ -55,6 +55,22 @@ def is_control(label: str) -> bool:
     return CONTROL_MARK in label and label.endswith(")")
 
 
+#: :attr:`MatchedControls.matched`'s columns (also where no control ran)
+MATCHED_COLUMNS = (
+    "protocol",
+    "algorithm",
+    "control",
+    "unit",
+    "budget",
+    "protocol_budget",
+    "na_evaluations",
+    "na_evaluations_sd",
+    "na_total_seconds",
+    "control_evaluations",
+    "control_total_seconds",
+)
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class MatchedControls:
     """The controls' runs and curves, and what was matched to what.
@@ -205,5 +221,8 @@ def budget_matched(
         *stalls,
     )
     return MatchedControls(
-        runs=run_frame, curves=curve_frame, matched=pd.DataFrame(rows), notes=notes
+        runs=run_frame,
+        curves=curve_frame,
+        matched=pd.DataFrame(rows) if rows else pd.DataFrame(columns=list(MATCHED_COLUMNS)),
+        notes=notes,
     )

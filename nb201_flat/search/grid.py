@@ -58,7 +58,7 @@ from nb201_flat.errors import (
 )
 from nb201_flat.landscape._common import as_sequence
 from nb201_flat.neighbourhood import NA_PAPER, check_level
-from nb201_flat.search.accounting import budget_matched
+from nb201_flat.search.accounting import MATCHED_COLUMNS, budget_matched
 from nb201_flat.search.algorithms import (
     AGGREGATORS,
     AlgorithmError,
@@ -546,7 +546,7 @@ def reproduce(
     _require_intervals(_short_of_values(res.runs), families)
     runs, curves = res.runs, res.curves
     notes = [*res.notes]
-    matched = pd.DataFrame()
+    matched = pd.DataFrame(columns=list(MATCHED_COLUMNS))  # no controls: columns all the same
     pairs = cfg.matched_pairs()
     if pairs:
         ctrl = budget_matched(table, res, pairs, runs=cfg.runs, seed=cfg.seed, jobs=jobs)

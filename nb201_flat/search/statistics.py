@@ -309,6 +309,25 @@ ANCHOR_COLUMNS = (
     "n",
 )
 
+#: :func:`accounting_rows`' columns (also where the grid ran no accounting)
+ACCOUNTING_COLUMNS = (
+    "protocol",
+    "dataset",
+    "comparison",
+    "neighbours",
+    "a",
+    "b",
+    "a_mean",
+    "b_mean",
+    "a_evaluations",
+    "b_evaluations",
+    "diff",
+    "ci_lo",
+    "ci_hi",
+    "n",
+    "claim",
+)
+
 #: :func:`claim_routes`' columns (also where the grid reports no claimed dataset)
 ROUTE_COLUMNS = (
     "dataset",
@@ -600,8 +619,8 @@ def accounting_rows(
     extra evaluations alone are worth). ``matched`` is :func:`budget_matched`'s table.
     """
     rows: list[dict[str, object]] = []
-    if matched.empty:
-        return pd.DataFrame(rows)
+    if matched.empty:  # no controls ran: the frame keeps its columns (selecting one works)
+        return _typed(pd.DataFrame(columns=list(ACCOUNTING_COLUMNS)))
     seen_controls: set[tuple[str, str]] = set()
     groups = group_runs(runs)
     found: list[tuple[dict[str, object], FloatArray]] = []

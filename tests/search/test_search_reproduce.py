@@ -13,9 +13,11 @@ from cli_helpers import REPORT_FILES
 from nb201_flat.cli import main
 from nb201_flat.errors import ArgumentError, ResourceLimitError
 from nb201_flat.search import ProtocolError
+from nb201_flat.search.accounting import MATCHED_COLUMNS
 from nb201_flat.search.grid import ReproduceConfig, ReproduceResult, reproduce
 from nb201_flat.search.report import write_report
 from nb201_flat.search.statistics import (
+    ACCOUNTING_COLUMNS,
     ANCHOR_COLUMNS,
     ROUTE_COLUMNS,
     bootstrap_ci,
@@ -530,3 +532,15 @@ def test_empty_anchors_and_routes_have_their_columns(
     assert not full.anchors.empty and not full.routes.empty
     assert list(full.anchors.columns) == list(ANCHOR_COLUMNS)
     assert list(full.routes.columns) == list(ROUTE_COLUMNS)
+
+
+def test_a_grid_without_accounting_keeps_its_frames_columns(nb201_like: Table) -> None:
+    # accounting=False left accounting and matched frames with no columns (a KeyError on
+    # selecting one), where a grid with the accounting has them
+    off = reproduce(nb201_like, ReproduceConfig.quick(runs=4, n_boot=50, accounting=False))
+    on = reproduce(nb201_like, ReproduceConfig.quick(runs=4, n_boot=50))
+    assert off.accounting.empty and off.matched.empty
+    assert not on.accounting.empty and not on.matched.empty
+    for res in (off, on):
+        assert list(res.accounting.columns) == list(ACCOUNTING_COLUMNS)
+        assert list(res.matched.columns) == list(MATCHED_COLUMNS)
