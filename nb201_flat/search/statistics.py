@@ -309,14 +309,9 @@ ANCHOR_COLUMNS = (
     "n",
 )
 
-#: :func:`accounting_rows`' columns (also where the grid ran no accounting)
-ACCOUNTING_COLUMNS = (
-    "protocol",
-    "dataset",
-    "comparison",
-    "neighbours",
-    "a",
-    "b",
+#: a paired comparison's columns (:func:`_pair`'s row): the two sides' means and evaluations,
+#: their mean difference with its CI, and the number of pairs
+PAIR_COLUMNS = (
     "a_mean",
     "b_mean",
     "a_evaluations",
@@ -325,6 +320,17 @@ ACCOUNTING_COLUMNS = (
     "ci_lo",
     "ci_hi",
     "n",
+)
+
+#: :func:`accounting_rows`' columns (also where the grid ran no accounting)
+ACCOUNTING_COLUMNS = (
+    "protocol",
+    "dataset",
+    "comparison",
+    "neighbours",
+    "a",
+    "b",
+    *PAIR_COLUMNS,
     "claim",
 )
 
@@ -339,14 +345,7 @@ ROUTE_COLUMNS = (
     "b_protocol",
     "b",
     "b_search",
-    "a_mean",
-    "b_mean",
-    "a_evaluations",
-    "b_evaluations",
-    "diff",
-    "ci_lo",
-    "ci_hi",
-    "n",
+    *PAIR_COLUMNS,
     "distance",
 )
 
@@ -534,7 +533,8 @@ def _mean(x: npt.NDArray[Any]) -> float:
 
 
 def _pair(ga: RunGroup | None, gb: RunGroup | None) -> tuple[dict[str, object], FloatArray] | None:
-    """:func:`compare`'s row, its CI still to fill, and the paired differences."""
+    """:func:`compare`'s row (:data:`PAIR_COLUMNS`), its CI still to fill, and the paired
+    differences."""
     if ga is None or gb is None or ga.run.size == 0 or gb.run.size == 0:
         return None
     tb = ga.aligned(gb, "test")
