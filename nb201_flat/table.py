@@ -926,17 +926,22 @@ def stand_ins(table: Table) -> tuple[set[int], dict[int, list[dict[str, Any]]]] 
     ``meta["isomorphic_to"]`` records naming that cell (``copied_from``). ``None`` for a table
     that records neither (a benchmark's own numbers).
     """
-    meta = table.meta
-    if "constant_output" not in meta and "isomorphic_to" not in meta:
+    if not records_stand_ins(table):
         return None
     copies_by_run(table)  # a malformed record is refused in one line, not a bare KeyError
     copies: dict[int, list[dict[str, Any]]] = {}
-    for rec in meta.get("isomorphic_to") or []:
+    for rec in table.meta.get("isomorphic_to") or []:
         copies.setdefault(int(rec["index"]), []).append(rec)
-    return _constant_cells(table), copies
+    return constant_cells(table), copies
 
 
-def _constant_cells(table: Table) -> set[int]:
+def records_stand_ins(table: Table) -> bool:
+    """Whether ``table``'s meta records stand-ins at all (a retraining table's), as
+    :func:`stand_ins` reads it; a benchmark's own numbers record none."""
+    return "constant_output" in table.meta or "isomorphic_to" in table.meta
+
+
+def constant_cells(table: Table) -> set[int]:
     """The cells ``meta["constant_output"]`` records at chance, or :class:`FormatError`."""
     try:
         return {int(i) for i in table.meta.get("constant_output") or ()}
@@ -986,11 +991,10 @@ def _stand_in_rows(
     its flag is read back: a constant-output cell in the first vector, a copy in the first
     vector of its run.
     """
-    copies = copies_by_run(table)
-    cells = _constant_cells(table)
-    if stand_ins(table) is None:
+    if not records_stand_ins(table):
         return None
-    constant = np.array(sorted(cells), dtype=np.int64)
+    copies = copies_by_run(table)
+    constant = np.array(sorted(constant_cells(table)), dtype=np.int64)
     items = list(rows)
     if items:  # an empty table writes no row to flag
         shown_cells = np.unique(np.concatenate([rows[item] for item in items]))

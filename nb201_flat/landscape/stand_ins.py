@@ -161,17 +161,17 @@ class StandIns:
         A run copies one cell, but a cell may copy different ones on different seeds (each
         campaign trains the smallest index of a class among its own cells): its values over
         the seeds hold both measurements, so its group holds the cell and every source."""
-        from nb201_flat.table import check_table, copies_by_run, stand_ins
+        from nb201_flat.table import check_table, constant_cells, copies_by_run, records_stand_ins
 
         # checked even for a table of none: int(1.5) read epoch 1, a list matched no record
-        found = stand_ins(check_table(table))
+        check_table(table)
         if not isinstance(dataset, str):
             raise LandscapeArgumentError(Param("dataset"), f" must be a str, got {shown(dataset)}")
         epochs = check_int_range(Param("epochs"), epochs, 0)
-        if found is None:
+        if not records_stand_ins(table):
             return None
-        constant, _ = found
-        runs = copies_by_run(table)
+        runs = copies_by_run(table)  # the records read once, checked as stand_ins() checks them
+        constant = constant_cells(table)
         # 'CIFAR10' or another schedule matched no copy record: the copies were silently
         # counted as neighbour measurements
         known = {(k.dataset, k.epochs) for k in table} | {(d, e) for d, e, _ in runs}
