@@ -476,3 +476,10 @@ def test_a_cell_of_another_space_is_refused_naming_both_spaces_and_the_fix() -> 
     text = str(info.value)
     assert text.startswith(f"{cell!r} belongs to {wide!r}, not to this {NB201!r}; ")
     assert "parse arch.to_str()" in text and "\n" not in text
+
+
+@pytest.mark.parametrize(("ops", "n_nodes"), [(("none", "skip", "conv"), 4), (("a", "b"), 5)])
+def test_strings_of_every_index_are_to_str(ops: tuple[str, ...], n_nodes: int) -> None:
+    # strings() builds the whole column at once; each must be what to_str writes for its cell
+    space = Space(ops, n_nodes)
+    assert space.strings() == [space.arch(i).to_str() for i in range(space.size)]

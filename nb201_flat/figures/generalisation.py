@@ -59,6 +59,7 @@ from nb201_flat.figures._common import (
 )
 from nb201_flat.figures.style import figure_style
 from nb201_flat.landscape import StandIns, flatness
+from nb201_flat.landscape._common import average_ranks, spearman
 from nb201_flat.table import MetricKey, Table, check_table
 
 NAME = "flat_vs_sharp"
@@ -77,9 +78,7 @@ class Series:
 
 
 def _percentile(v: np.ndarray) -> np.ndarray:
-    from scipy import stats
-
-    return np.asarray(100.0 * (stats.rankdata(v) - 0.5) / len(v), dtype=np.float64)
+    return np.asarray(100.0 * (average_ranks(v) - 0.5) / len(v), dtype=np.float64)
 
 
 def _check_top(top: float) -> float:
@@ -248,8 +247,6 @@ def plot_binned(
     ``y`` measured (the points drawn) and Spearman's rho between ``x`` and ``y`` over every
     such point (not over the bins).
     """
-    from scipy import stats
-
     given: object = series  # typed as a list; a notebook may pass one Series all the same
     if isinstance(given, Series):
         raise ArgumentError("series must be a list of Series; pass [series] for one")
@@ -278,9 +275,11 @@ def plot_binned(
             both = np.isfinite(s.frame[x].to_numpy(np.float64)) & np.isfinite(
                 s.frame[y].to_numpy(np.float64)
             )
-            # under 3 pairs scipy raises; the legend says "undefined"
+            # under 3 pairs, or over constant values, the legend says "undefined"
             rho = (
-                stats.spearmanr(s.frame[x], s.frame[y], nan_policy="omit")[0]
+                spearman(
+                    s.frame[x].to_numpy(np.float64)[both], s.frame[y].to_numpy(np.float64)[both]
+                )
                 if both.sum() >= 3
                 else np.nan
             )

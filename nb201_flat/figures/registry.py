@@ -340,6 +340,8 @@ _PRELOAD = (
     "nb201_flat.search.accounting",
     "nb201_flat.figures._common",
 )
+# imported too where a figure runs searches (the batched runs' modules, not the kernels')
+_PRELOAD_SEARCH = ("nb201_flat.search.lockstep", "nb201_flat.search.replay")
 
 _WORKER: dict[str, Any] = {}
 
@@ -382,13 +384,11 @@ def render_many(
 
     fork = "fork" in mp.get_all_start_methods()
     ctx: Any = mp.get_context("fork" if fork else "spawn")
-    for module in dict.fromkeys([*_PRELOAD, *(FIGURES[n].module for n in names if n in FIGURES)]):
+    searching = [n for n in names if n in FIGURES and FIGURES[n].runs_searches]
+    preload = [*_PRELOAD, *(FIGURES[n].module for n in names if n in FIGURES)]
+    for module in dict.fromkeys(preload + (list(_PRELOAD_SEARCH) if searching else [])):
         importlib.import_module(module)
     _warm_up(formats)
-    if any(FIGURES[n].runs_searches for n in names if n in FIGURES):
-        from nb201_flat.search.compiled import load_kernels
-
-        load_kernels(workers)
     _WORKER["table"] = table
     # objects made so far are never collected in the workers: their pages stay shared
     gc.freeze()
@@ -396,23 +396,35 @@ def render_many(
     order = sorted(names, key=lambda n: -_SECONDS.get(n, 1.0))
     running: dict[Any, tuple[str, Any]] = {}  # result pipe -> (figure, its process)
     done: dict[str, Any] = {}
+
+    def start(todo: str) -> None:
+        # each figure in a fresh process, forked here on the main thread (never from a helper
+        # thread that may hold a lock)
+        order.remove(todo)
+        recv, send = ctx.Pipe(duplex=False)
+        table_arg = None if fork else table
+        proc = ctx.Process(
+            target=_child, args=(send, table_arg, todo, *args, opts.get(todo)), daemon=True
+        )
+        proc.start()
+        send.close()
+        running[recv] = (todo, proc)
+
     try:
+        if searching:
+            # the search kernels are loaded here once, for every worker that runs searches
+            # (1-1.5 s of this process): a figure that needs none is drawn meanwhile
+            first = next((n for n in order if n not in searching), None)
+            if first is not None:
+                start(first)
+            from nb201_flat.search.compiled import load_kernels
+
+            load_kernels(workers)
+            gc.freeze()
         for name in names:
             while name not in done:
-                # each figure in a fresh process, forked here on the main thread (never from a
-                # helper thread that may hold a lock), at most `workers` at a time
-                while order and len(running) < workers:
-                    todo = order.pop(0)
-                    recv, send = ctx.Pipe(duplex=False)
-                    table_arg = None if fork else table
-                    proc = ctx.Process(
-                        target=_child,
-                        args=(send, table_arg, todo, *args, opts.get(todo)),
-                        daemon=True,
-                    )
-                    proc.start()
-                    send.close()
-                    running[recv] = (todo, proc)
+                while order and len(running) < workers:  # at most `workers` at a time
+                    start(order[0])
                 for ready in mp.connection.wait(list(running)):
                     conn: Any = ready  # one of our pipes
                     todo, proc = running.pop(conn)
@@ -452,6 +464,8 @@ def _warm_up(formats: Sequence[str]) -> None:
     every worker."""
     import io
 
+    import pandas as pd
+
     from nb201_flat.figures._common import new_figure
     from nb201_flat.figures.style import figure_style
 
@@ -460,6 +474,9 @@ def _warm_up(formats: Sequence[str]) -> None:
     with figure_style():
         for fmt in formats:
             fig.savefig(io.BytesIO(), format=fmt)
+    # what pandas loads on its first frame with text labels (pyarrow's pandas layer for its
+    # string dtype: ~0.2 s that every worker paid)
+    pd.DataFrame({"label": ["a"]}).set_index("label")
 
 
 def _child(

@@ -25,6 +25,7 @@ from nb201_flat.landscape._common import (
     Undefined,
     as_sequence,
     check_undefined,
+    spearman,
     undefined_value,
 )
 from nb201_flat.landscape.neighbourhood import StandIns, flatness
@@ -207,6 +208,4 @@ def _spearman(a: npt.NDArray[np.float64], b: npt.NDArray[np.float64]) -> tuple[f
         return float("nan"), f"every value after that epoch equals {a[0]:g}"
     if np.ptp(b) == 0:
         return float("nan"), f"every value at the last epoch equals {b[0]:g}"
-    from scipy.stats import spearmanr
-
-    return float(spearmanr(a, b).statistic), ""
+    return spearman(a, b), ""

@@ -22,6 +22,7 @@ from nb201_flat.landscape._common import (
     Undefined,
     as_values,
     check_undefined,
+    spearman,
     undefined_value,
 )
 from nb201_flat.landscape.neighbourhood import FLATNESS_COLUMNS, StandIns, flatness
@@ -166,10 +167,10 @@ def _row(
 
 
 def _corr(method: str, x: npt.NDArray[np.float64], y: npt.NDArray[np.float64]) -> float:
-    from scipy.stats import kendalltau, spearmanr
-
     if np.ptp(x) == 0 or np.ptp(y) == 0:
         return float("nan")  # undefined without variation: the caller says so
     if method == "kendall":
+        from scipy.stats import kendalltau
+
         return float(kendalltau(x, y).statistic)
-    return float(spearmanr(x, y).statistic)
+    return spearman(x, y)

@@ -125,6 +125,33 @@ def test_figures_that_run_searches_say_so() -> None:
 
 @pytest.mark.skipif(
     "fork" not in __import__("multiprocessing").get_all_start_methods(),
+    reason="the kernels are shared with the workers by fork",
+)
+def test_a_figure_without_searches_is_drawn_while_the_kernels_load(
+    cifar10_only_table: Table, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the parent loads the search kernels (1-1.5 s) once for its searching workers; a worker
+    # forked before would not share them, one forked after waits: a figure that needs none
+    # is started first, and the searching ones after the load
+    import multiprocessing.context as mpc
+
+    import nb201_flat.search.compiled as compiled
+
+    events: list[str] = []
+    start = mpc.ForkProcess.start
+    monkeypatch.setattr(
+        mpc.ForkProcess, "start", lambda self: (events.append(self._args[2]), start(self))[1]
+    )
+    monkeypatch.setattr(compiled, "load_kernels", lambda jobs=1: events.append("kernels"))
+    names = ["search_curves", "na_projection", "distance_profile"]
+    got = list(render_many(names, cifar10_only_table, tmp_path, formats=("png",), workers=2))
+    assert [n for n, _ in got] == names
+    assert events[:2] == ["distance_profile", "kernels"]
+    assert sorted(events[2:]) == ["na_projection", "search_curves"]
+
+
+@pytest.mark.skipif(
+    "fork" not in __import__("multiprocessing").get_all_start_methods(),
     reason="the stand-in makers reach the workers by fork",
 )
 def test_a_worker_tells_unmeasured_reads_from_the_computation_s_nan(

@@ -352,3 +352,21 @@ def test_an_array_given_for_a_parameter_is_quoted_on_one_line() -> None:
     with pytest.raises(ArgumentError, match="^omit_stand_ins=array") as err:
         flatness(SMALL, np.arange(8.0), 1, omit_stand_ins=np.zeros((2, 2)))  # type: ignore[arg-type]
     assert "\n" not in str(err.value)
+
+
+def test_average_ranks_and_spearman_match_scipy() -> None:
+    # the figures and the epoch/proxy correlations rank without importing scipy.stats
+    from scipy import stats
+
+    from nb201_flat.landscape._common import average_ranks, spearman
+
+    rng = np.random.default_rng(3)
+    for trial in range(200):
+        n = int(rng.integers(3, 200))
+        x = rng.integers(0, 6, n).astype(float) if trial % 2 else rng.normal(size=n)
+        y = x + rng.normal(size=n) if trial % 3 else rng.integers(0, 3, n).astype(float)
+        assert np.array_equal(average_ranks(x), stats.rankdata(x))
+        if np.ptp(x) and np.ptp(y):
+            assert spearman(x, y) == pytest.approx(stats.spearmanr(x, y).statistic, abs=1e-12)
+    assert np.isnan(spearman([1.0, 1.0, 1.0], [1.0, 2.0, 3.0]))  # constant: undefined
+    assert np.isnan(spearman([1.0], [2.0]))
