@@ -22,6 +22,10 @@ from nb201_flat.cli.common import (
     spell,
 )
 
+# at module level: every path to this module registers its parsers, whose choices load the
+# table layer anyway (nb201_flat.search.protocol), so it costs no command's start-up anything
+from nb201_flat.table import MetricKey
+
 if TYPE_CHECKING:
     from nb201_flat.search.algorithms import SearchAlgorithm
     from nb201_flat.search.grid import ReproduceConfig
@@ -191,14 +195,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_table_arg(p)
     add_json_arg(p)
     # the protocol builders' parameters, as reproduce's own options spell them; its grid
-    # sets the budgets and radius variants itself (Protocol.budget_by names the grid's
-    # fields); a fixed-n protocol's n, which the grid sets, is left out of a list of flags
+    # sets the budgets, radius and two-stage variants itself (Protocol.budget_by names the
+    # grid's fields, as its stage-1 refusal does rerank_top_k); a fixed-n protocol's n, which
+    # the grid sets, is left out of a list of flags
     p.set_defaults(
         func=cmd_reproduce,
         param_dests={"protocol": "protocols", "epochs": "search_epochs"},
         param_elsewhere={
             name: f"ReproduceConfig({name}=...) in Python"
-            for name in ("budget_scale_200", "fixed_n", "radii")
+            for name in ("budget_scale_200", "fixed_n", "radii", "rerank_top_k")
         },
     )
 
@@ -360,8 +365,6 @@ def cmd_search(args: argparse.Namespace) -> int:
         f"{algo.label} under {args.protocol}: {args.runs} runs, seed {args.seed}, "
         f"{took:.1f} s ({table.source}); test value at each run's pick, mean ± std over runs"
     )
-    from nb201_flat.table import MetricKey
-
     # the whole key: a 12-epoch value must not read as a 200-epoch one
     reported_keys = [
         str(MetricKey(r["dataset"], r["split"], r["epochs"], r["metric"])) for r in rows
@@ -488,8 +491,6 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         f"reproduce: {len(result.summary)} summary rows, {len(result.paired)} paired rows "
         f"in {took:.1f} s -> {args.out}"
     )
-    from nb201_flat.table import MetricKey
-
     for r in claims.to_dict(orient="records"):
         # search's mark: such a row is an upper bound (also report.md's notes, the CSVs' column)
         flag = "  [OPTIMISTIC: search metric = report metric]" if r["optimistic"] else ""

@@ -24,7 +24,7 @@ Examples
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,7 +33,12 @@ import pandas as pd
 from nb201_flat.errors import ArgumentError, check_seed
 from nb201_flat.search.algorithms import AlgorithmError, SearchAlgorithm
 from nb201_flat.search.protocol import Protocol
-from nb201_flat.search.runner import SearchResults, check_runs, run_cells_and_stalls
+from nb201_flat.search.runner import (
+    SearchResults,
+    check_runs,
+    run_cells_and_stalls,
+    typed_frame,
+)
 from nb201_flat.table import Table
 
 log = logging.getLogger(__name__)
@@ -55,20 +60,28 @@ def is_control(label: str) -> bool:
     return CONTROL_MARK in label and label.endswith(")")
 
 
-#: :attr:`MatchedControls.matched`'s columns (also where no control ran)
-MATCHED_COLUMNS = (
-    "protocol",
-    "algorithm",
-    "control",
-    "unit",
-    "budget",
-    "protocol_budget",
-    "na_evaluations",
-    "na_evaluations_sd",
-    "na_total_seconds",
-    "control_evaluations",
-    "control_total_seconds",
-)
+#: :attr:`MatchedControls.matched`'s columns and dtypes (also where no control ran:
+#: :func:`matched_frame`)
+MATCHED_DTYPES: dict[str, str] = {
+    "protocol": "str",
+    "algorithm": "str",
+    "control": "str",
+    "unit": "str",
+    "budget": "float64",
+    "protocol_budget": "float64",  # seconds or queries, as budget
+    "na_evaluations": "float64",
+    "na_evaluations_sd": "float64",
+    "na_total_seconds": "float64",
+    "control_evaluations": "float64",
+    "control_total_seconds": "float64",
+}
+MATCHED_COLUMNS = tuple(MATCHED_DTYPES)
+
+
+def matched_frame(rows: Sequence[Mapping[str, object]] = ()) -> pd.DataFrame:
+    """:attr:`MatchedControls.matched` of ``rows``: the same columns and dtypes with rows or
+    without (no control ran)."""
+    return typed_frame(rows, MATCHED_DTYPES)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -223,6 +236,6 @@ def budget_matched(
     return MatchedControls(
         runs=run_frame,
         curves=curve_frame,
-        matched=pd.DataFrame(rows) if rows else pd.DataFrame(columns=list(MATCHED_COLUMNS)),
+        matched=matched_frame(rows),
         notes=notes,
     )

@@ -58,7 +58,7 @@ from nb201_flat.errors import (
 )
 from nb201_flat.landscape._common import as_sequence
 from nb201_flat.neighbourhood import NA_PAPER, check_level
-from nb201_flat.search.accounting import MATCHED_COLUMNS, budget_matched
+from nb201_flat.search.accounting import budget_matched, matched_frame
 from nb201_flat.search.algorithms import (
     AGGREGATORS,
     AlgorithmError,
@@ -77,7 +77,14 @@ from nb201_flat.search.protocol import (
     fixed_n_fallback,
     protocols_by_name,
 )
-from nb201_flat.search.runner import KEY_COLUMNS, MIN_RUNS_CI, check_runs, run_search, summarise
+from nb201_flat.search.runner import (
+    KEY_COLUMNS,
+    MIN_RUNS_CI,
+    check_runs,
+    check_stage1_ends,
+    run_search,
+    summarise,
+)
 from nb201_flat.search.statistics import (
     SMOKE_VERDICT,
     accounting_rows,
@@ -399,9 +406,9 @@ class ReproduceResult:
     config
         The grid.
     accounting
-        Per protocol and dataset: NA − base, NA − budget-matched base, best-evaluated NA-RS −
-        RS with the same evaluations, each with its CI and both sides' evaluations; ``claim``
-        as in :attr:`paired`.
+        Per protocol and reported key: NA − base, NA − budget-matched base, best-evaluated
+        NA-RS − RS with the same evaluations, each with its CI and both sides' evaluations;
+        ``claim`` as in :attr:`paired`.
     matched
         What each budget-matched control was given (see :mod:`~nb201_flat.search.accounting`).
     routes
@@ -465,9 +472,10 @@ def _short_of_pairs(
         if frame.empty:
             continue
         for r in frame[frame["n"] < MIN_RUNS_CI].to_dict(orient="records"):
-            what = f"{r[a]} − {r[b]} on {r['dataset']}"
+            key = MetricKey(*(r[c] for c in KEY_COLUMNS))  # a dataset's keys are rows apart
+            what = f"{r[a]} − {r[b]} on {key}"
             if prot == "a_protocol" and r["b_protocol"] != r["a_protocol"]:
-                what = f"{r[a]} − {r[b]} under {r['b_protocol']} on {r['dataset']}"
+                what = f"{r[a]} − {r[b]} under {r['b_protocol']} on {key}"
             out.setdefault((str(r[prot]), what), _Short(str(r[prot]), what, int(r["n"]), None))
     return list(out.values())
 
@@ -509,6 +517,25 @@ def _require_intervals(short: list[_Short], families: dict[str, tuple[Protocol, 
     )
 
 
+def _check_stage1_ends(
+    table: Table, protocols: tuple[Protocol, ...], algorithms: dict[str, SearchAlgorithm]
+) -> None:
+    """The runner's refusal of a two-stage NA-RS whose stage 1 cannot end
+    (:func:`~nb201_flat.search.runner.check_stage1_ends`), before any run, naming what the grid
+    offers: it sets no stage 1 share (``stage1_fraction``), so its budget field (where one
+    sets the protocol's budget) or its two-stage variants' field (``rerank_top_k``)."""
+    two_stage = {
+        label: a
+        for label, a in algorithms.items()
+        if isinstance(a, NARandomSearch) and a.stage1_share < 1.0
+    }
+    for p in protocols if two_stage else ():
+        p.check(table)  # what the table lacks first, as the runner says it
+        data = p.oracle_data(table)
+        for label, a in two_stage.items():
+            check_stage1_ends(p, data, a, label, share_by=None, leave_out=Param("rerank_top_k", ()))
+
+
 def reproduce(
     table: Table,
     config: ReproduceConfig | None = None,
@@ -531,6 +558,7 @@ def reproduce(
     families = cfg.protocol_families(table)
     protocols = tuple(p for ps in families.values() for p in ps)
     algorithms = cfg.algorithms()
+    _check_stage1_ends(table, protocols, algorithms)
     log.info(
         "reproduce: %d protocols x %d algorithms x %d runs",
         len(protocols),
@@ -546,7 +574,7 @@ def reproduce(
     _require_intervals(_short_of_values(res.runs), families)
     runs, curves = res.runs, res.curves
     notes = [*res.notes]
-    matched = pd.DataFrame(columns=list(MATCHED_COLUMNS))  # no controls: columns all the same
+    matched = matched_frame()  # no controls: its columns and dtypes all the same
     pairs = cfg.matched_pairs()
     if pairs:
         ctrl = budget_matched(table, res, pairs, runs=cfg.runs, seed=cfg.seed, jobs=jobs)

@@ -15,6 +15,7 @@ import pandas as pd
 
 from nb201_flat import atomic
 from nb201_flat.search.grid import ReproduceResult
+from nb201_flat.search.runner import KEY_COLUMNS
 
 log = logging.getLogger(__name__)
 
@@ -152,7 +153,8 @@ def _accounting_section(result: ReproduceResult) -> list[str]:
             continue
         out += ["", f"### NA-RS, neighbours {form}", ""]
         rows = []
-        for (pname, ds), g in sub.groupby(["protocol", "dataset"], sort=False):
+        # by the whole reported key: a dataset's two keys are two rows (one overwrote the other)
+        for (pname, ds, *_), g in sub.groupby(["protocol", *KEY_COLUMNS], sort=False):
             row: dict[str, object] = {"protocol": pname, "dataset": ds}
             by = {str(r["comparison"]): r for _, r in g.iterrows()}
             for comp, head in _ACCOUNTING_COLUMNS:
@@ -192,7 +194,7 @@ def _accounting_section(result: ReproduceResult) -> list[str]:
     if not m.empty:
         out += ["", "Budgets given to the matched controls (mean over the NA form's runs):", ""]
         mm = m.copy()
-        mm["x protocol budget"] = mm["budget"] / mm["protocol_budget"].astype(float)
+        mm["x protocol budget"] = mm["budget"] / mm["protocol_budget"]
         out.append(
             markdown_table(
                 mm[

@@ -102,6 +102,10 @@ log = logging.getLogger(__name__)
 #: dataset and split alone read a 12-epoch value as a 200-epoch one
 KEY_COLUMNS = ("dataset", "split", "epochs", "metric")
 
+#: :data:`KEY_COLUMNS`' dtypes in a result frame, as the runs frame holds them: text in
+#: pandas' string dtype ("str"; object before pandas 3), epochs as int64
+KEY_DTYPES: dict[str, str] = dict(zip(KEY_COLUMNS, ("str", "str", "int64", "str"), strict=True))
+
 BUDGET_RULE = (
     "budget rule: a query whose cost would take the run past its budget is refused (not "
     "charged, not revealed) and ends the search, as NB201's R_EA.py; counted time never "
@@ -759,8 +763,18 @@ def check_scores_affordable(
     )
 
 
+#: what sets two-stage NA-RS's stage 1 share (:class:`NARandomSearch`'s own field)
+_STAGE1_FRACTION = Param("stage1_fraction")
+
+
 def check_stage1_ends(
-    protocol: Protocol, data: OracleData, algorithm: SearchAlgorithm, label: str
+    protocol: Protocol,
+    data: OracleData,
+    algorithm: SearchAlgorithm,
+    label: str,
+    *,
+    share_by: Param | None = _STAGE1_FRACTION,
+    leave_out: Param | None = None,
 ) -> None:
     """Refuse, before any run, two-stage NA-RS with charged neighbours whose stage 1 cannot
     use its share of the budget (:attr:`NARandomSearch.stage1_share`): it pays each cell it
@@ -771,7 +785,12 @@ def check_stage1_ends(
     A stage 2 left less budget than a neighbourhood costs is not refused: stage 1's cells may
     include the re-ranked cell's members, which stage 2 reads from memory, so a run may score
     a cell all the same (the pay-for-one-neighbourhood bound is
-    :func:`check_scores_affordable`'s)."""
+    :func:`check_scores_affordable`'s).
+
+    The refusal names the fixes the caller can apply: ``share_by``, the parameter that sets stage
+    1's share (None: the caller sets none, as the reproduce grid); the protocol's budget
+    (:meth:`Protocol.budget_param`); ``leave_out``, a parameter (with its value) that leaves the
+    two-stage search out, where the caller has one."""
     if not isinstance(algorithm, NARandomSearch) or algorithm.stage1_share >= 1.0:
         return
     share, cells = algorithm.stage1_share, data.domain_size
@@ -783,8 +802,8 @@ def check_stage1_ends(
     cost = f" ({seconds:,.0f} s of training)" if data.budget_seconds is not None else ""
     fix: list[Part] = []
     fits = math.floor(most * 100) / 100
-    if fits > 0:
-        fix += ["give stage 1 a share it can use (", Param("stage1_fraction", fits), ")"]
+    if fits > 0 and share_by is not None:
+        fix += ["give stage 1 a share it can use (", Param(share_by.name, fits), ")"]
     smaller: list[Part] = []
     param = protocol.budget_param(seconds=data.budget_queries is None)
     if param is not None and data.budget_queries is not None:
@@ -798,6 +817,8 @@ def check_stage1_ends(
         smaller = [f"a time budget at least {fold:g}-fold smaller (", param, ")"]
     if smaller:
         fix += [" or ", *smaller] if fix else ["give the runs ", *smaller]
+    if leave_out is not None:
+        fix += [" or " if fix else "", "leave out the two-stage search (", leave_out, ")"]
     if not fix:
         fix = ["look the neighbours up free (drop ", Param("charge", True), ")"]
     shown = f"{most:.3g}"
@@ -873,6 +894,13 @@ def stalled_notes(
 
 #: one cell's records with what its frames need: protocol, label, algorithm, records, evaluator
 _Block = tuple[Protocol, str, SearchAlgorithm, list[RunRecord], Any]
+
+
+def typed_frame(rows: Sequence[Mapping[str, object]], dtypes: Mapping[str, str]) -> pd.DataFrame:
+    """``rows`` as a frame of ``dtypes``' columns, in that order and in those dtypes, also
+    with no rows (a frame built from no rows held its columns as objects, where one built
+    from rows held floats and ints)."""
+    return pd.DataFrame(list(rows), columns=list(dtypes)).astype(dict(dtypes))
 
 
 def _frame(columns: dict[str, list[Any]]) -> pd.DataFrame:

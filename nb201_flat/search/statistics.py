@@ -40,7 +40,7 @@ from nb201_flat.search.algorithms import (
     SearchAlgorithm,
 )
 from nb201_flat.search.protocol import Protocol
-from nb201_flat.search.runner import KEY_COLUMNS, SearchResults
+from nb201_flat.search.runner import KEY_COLUMNS, KEY_DTYPES, SearchResults, typed_frame
 from nb201_flat.types import FloatArray
 
 log = logging.getLogger(__name__)
@@ -294,60 +294,69 @@ def _typed(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.astype({k: v for k, v in _DTYPES.items() if k in frame.columns})
 
 
-#: :func:`anchor_rows`' columns (also where no published number has a row of ours)
-ANCHOR_COLUMNS = (
-    "source",
-    "quantity",
-    "protocol",
-    "dataset",
-    "published",
-    "published_std",
-    "ours",
-    "ours_std",
-    "ours_ci",
-    "delta",
-    "n",
-)
+# The frames below are built by typed_frame from their dtypes: the same columns and dtypes
+# with rows or without (a frame of no rows held its columns as objects)
 
-#: a paired comparison's columns (:func:`_pair`'s row): the two sides' means and evaluations,
-#: their mean difference with its CI, and the number of pairs
-PAIR_COLUMNS = (
-    "a_mean",
-    "b_mean",
-    "a_evaluations",
-    "b_evaluations",
-    "diff",
-    "ci_lo",
-    "ci_hi",
-    "n",
-)
+#: :func:`anchor_rows`' columns and dtypes (also where no published number has a row of ours)
+ANCHOR_DTYPES: dict[str, str] = {
+    "source": "str",
+    "quantity": "str",
+    "protocol": "str",
+    "dataset": "str",
+    "published": "float64",
+    "published_std": "float64",  # NaN: the source gives none
+    "ours": "float64",
+    "ours_std": "float64",
+    "ours_ci": "str",
+    "delta": "float64",
+    "n": "int64",
+}
+ANCHOR_COLUMNS = tuple(ANCHOR_DTYPES)
 
-#: :func:`accounting_rows`' columns (also where the grid ran no accounting)
-ACCOUNTING_COLUMNS = (
-    "protocol",
-    "dataset",
-    "comparison",
-    "neighbours",
-    "a",
-    "b",
-    *PAIR_COLUMNS,
-    "claim",
-)
+#: a paired comparison's columns and dtypes (:func:`_pair`'s row): the two sides' means and
+#: evaluations, their mean difference with its CI, and the number of pairs
+PAIR_DTYPES: dict[str, str] = {
+    "a_mean": "float64",
+    "b_mean": "float64",
+    "a_evaluations": "float64",
+    "b_evaluations": "float64",
+    "diff": "float64",
+    "ci_lo": "float64",
+    "ci_hi": "float64",
+    "n": "int64",
+}
+PAIR_COLUMNS = tuple(PAIR_DTYPES)
 
-#: :func:`claim_routes`' columns (also where the grid reports no claimed dataset)
-ROUTE_COLUMNS = (
-    "dataset",
-    "kind",
-    "claim",
-    "a_protocol",
-    "a",
-    "a_search",
-    "b_protocol",
-    "b",
-    "b_search",
-    *PAIR_COLUMNS,
-    "distance",
-)
+#: :func:`accounting_rows`' columns and dtypes (also where the grid ran no accounting): a row
+#: per protocol and reported key (:data:`~nb201_flat.search.runner.KEY_COLUMNS`)
+ACCOUNTING_DTYPES: dict[str, str] = {
+    "protocol": "str",
+    **KEY_DTYPES,
+    "comparison": "str",
+    "neighbours": "str",
+    "a": "str",
+    "b": "str",
+    **PAIR_DTYPES,
+    "claim": _DTYPES["claim"],
+}
+ACCOUNTING_COLUMNS = tuple(ACCOUNTING_DTYPES)
+
+#: :func:`claim_routes`' columns and dtypes (also where the grid reports no claimed dataset):
+#: rows per reported key (:data:`~nb201_flat.search.runner.KEY_COLUMNS`)
+ROUTE_DTYPES: dict[str, str] = {
+    **KEY_DTYPES,
+    "kind": "str",
+    "claim": _DTYPES["claim"],
+    "a_protocol": "str",
+    "a": "str",
+    "a_search": "str",
+    "b_protocol": "str",
+    "b": "str",
+    "b_search": "str",
+    **PAIR_DTYPES,
+    "distance": "float64",
+}
+ROUTE_COLUMNS = tuple(ROUTE_DTYPES)
 
 
 def anchor_rows(summary: pd.DataFrame, paired: pd.DataFrame) -> pd.DataFrame:
@@ -402,7 +411,7 @@ def anchor_rows(summary: pd.DataFrame, paired: pd.DataFrame) -> pd.DataFrame:
                         "n": int(r["n"]),
                     }
                 )
-    return pd.DataFrame(rows, columns=list(ANCHOR_COLUMNS))
+    return typed_frame(rows, ANCHOR_DTYPES)
 
 
 def claim_rows(paired: pd.DataFrame) -> pd.DataFrame:
@@ -611,7 +620,7 @@ def accounting_rows(
     confidence: float = 0.95,
     seed: int = 0,
 ) -> pd.DataFrame:
-    """Issue 17's accounting, per protocol and reported dataset, each with its CI.
+    """Issue 17's accounting, per protocol and reported key, each with its CI.
 
     For NA-RS: NA-RS − RS and NA-RS − budget-matched RS; for best-evaluated NA-RS
     (:class:`NABestEvaluatedSearch`): it − RS and it − RS with the same evaluations; for NA-REA
@@ -620,15 +629,14 @@ def accounting_rows(
     """
     rows: list[dict[str, object]] = []
     if matched.empty:  # no controls ran: the frame keeps its columns (selecting one works)
-        return _typed(pd.DataFrame(columns=list(ACCOUNTING_COLUMNS)))
+        return typed_frame(rows, ACCOUNTING_DTYPES)
     seen_controls: set[tuple[str, str]] = set()
-    groups = group_runs(runs)
+    # by the whole reported key: a dataset reported at two splits or epochs is two rows
+    groups = group_runs(runs, ("protocol", "algorithm", *KEY_COLUMNS))
     found: list[tuple[dict[str, object], FloatArray]] = []
-    datasets_of: dict[str, list[str]] = {}
-    for pn, _, dn in groups:
-        datasets_of.setdefault(pn, [])
-        if dn not in datasets_of[pn]:
-            datasets_of[pn].append(dn)
+    keys_of: dict[str, dict[tuple[str, ...], None]] = {}  # protocol -> its keys, in order
+    for pn, _, *reported in groups:
+        keys_of.setdefault(pn, {})[tuple(reported)] = None
     for m in matched.itertuples(index=False):
         pname, na, control = str(m.protocol), str(m.algorithm), str(m.control)
         base = control.split(CONTROL_MARK)[0]
@@ -649,19 +657,21 @@ def accounting_rows(
                 (f"{what} − budget-matched {base_name}", control),
             ]
         claimed = isinstance(algo, NARandomSearch | NABestEvaluatedSearch)
-        for ds in datasets_of.get(pname, []):
+        for key in keys_of.get(pname, {}):
+            ds, split, epochs, metric = key
             todo = [(label, na, b) for label, b in pairs]
             if (pname, control) not in seen_controls:
                 todo.append((f"budget-matched {base_name} − {base_name}", control, base))
             for label, a_lab, b_lab in todo:
-                got = _pair(
-                    groups.get((pname, a_lab, str(ds))), groups.get((pname, b_lab, str(ds)))
-                )
+                got = _pair(groups.get((pname, a_lab, *key)), groups.get((pname, b_lab, *key)))
                 if got is None:
                     continue
                 row = {
                     "protocol": pname,
                     "dataset": ds,
+                    "split": split,
+                    "epochs": int(epochs),
+                    "metric": metric,
                     "comparison": label,
                     "neighbours": _form(algo),
                     "a": a_lab,
@@ -673,7 +683,7 @@ def accounting_rows(
                 found.append((row, got[1]))
         seen_controls.add((pname, control))
     _fill_cis(found, n_boot, confidence, seed)
-    return _typed(pd.DataFrame(rows))
+    return typed_frame(rows, ACCOUNTING_DTYPES)
 
 
 def claim_routes(
@@ -687,55 +697,63 @@ def claim_routes(
 ) -> pd.DataFrame:
     """ "What would produce the claim": the comparisons closest to +1.48 / +1.58 the grid allows.
 
-    Candidates, per claimed dataset: every NA-RS form (one- and two-stage, best-evaluated,
-    free or charged) and every budget-matched RS control, under every protocol reporting the
-    dataset, against RS under the same protocol or under ``nb201`` (RS searched on CIFAR-10,
-    as the published RS was). The ``closest`` of each kind (plain, two-stage or best-evaluated
-    NA-RS, free or charged; RS with NA-RS's evaluations) per dataset are kept, nearest the
-    claim first, each with its CI, so a reader sees which choices move the difference and by
-    how much.
+    Candidates, per reported key of a claimed dataset: every NA-RS form (one- and two-stage,
+    best-evaluated, free or charged) and every budget-matched RS control, under every protocol
+    reporting the key, against RS under the same protocol or under ``nb201`` (RS searched on
+    CIFAR-10, as the published RS was) at that key. The ``closest`` of each kind (plain,
+    two-stage or best-evaluated NA-RS, free or charged; RS with NA-RS's evaluations) per key
+    are kept, nearest the claim first, each with its CI, so a reader sees which choices move
+    the difference and by how much.
     """
     prots = {p.name: p for p in protocols}
     rows: list[dict[str, object]] = []
-    groups = group_runs(runs)
+    # by the whole reported key: a dataset reported at two splits or epochs is two sets of rows
+    groups = group_runs(runs, ("protocol", "algorithm", *KEY_COLUMNS))
     found: list[tuple[dict[str, object], FloatArray]] = []
     for ds, claim in NA_CLAIMS.items():
-        cands = [(p, a) for p, a, d in groups if d == ds]  # first appearance, as in the frame
-        rs_prots = [p for p, a in cands if a == "rs"]
-        for pa, la in cands:
-            if not (str(la).startswith("na-rs") or (is_control(str(la)) and la.startswith("rs"))):
-                continue
-            for pb in dict.fromkeys([pa, *[p for p in rs_prots if p.startswith("nb201")]]):
-                if pb not in rs_prots:
+        # its keys and their (protocol, algorithm) cells, in first appearance as in the frame
+        cells: dict[tuple[str, ...], list[tuple[str, str]]] = {}
+        for p, a, *reported in groups:
+            if reported[0] == ds:
+                cells.setdefault(tuple(reported), []).append((p, a))
+        for key, cands in cells.items():
+            rs_prots = [p for p, a in cands if a == "rs"]
+            for pa, la in cands:
+                if not (la.startswith("na-rs") or (is_control(la) and la.startswith("rs"))):
                     continue
-                got = _pair(groups.get((str(pa), str(la), ds)), groups.get((str(pb), "rs", ds)))
-                if got is None:
-                    continue
-                r = got[0]
-                row = {
-                    "dataset": ds,
-                    "claim": claim,
-                    "a_protocol": pa,
-                    "a": la,
-                    "a_search": str(prots[pa].search) if pa in prots else "",
-                    "b_protocol": pb,
-                    "b": "rs",
-                    "b_search": str(prots[pb].search) if pb in prots else "",
-                    **r,
-                    "distance": abs(float(r["diff"]) - claim),  # type: ignore[arg-type]
-                }
-                rows.append(row)
-                found.append((row, got[1]))
+                for pb in dict.fromkeys([pa, *[p for p in rs_prots if p.startswith("nb201")]]):
+                    if pb not in rs_prots:
+                        continue
+                    got = _pair(groups.get((pa, la, *key)), groups.get((pb, "rs", *key)))
+                    if got is None:
+                        continue
+                    r = got[0]
+                    row = {
+                        "dataset": ds,
+                        "split": key[1],
+                        "epochs": int(key[2]),
+                        "metric": key[3],
+                        "kind": _route_kind(la),
+                        "claim": claim,
+                        "a_protocol": pa,
+                        "a": la,
+                        "a_search": str(prots[pa].search) if pa in prots else "",
+                        "b_protocol": pb,
+                        "b": "rs",
+                        "b_search": str(prots[pb].search) if pb in prots else "",
+                        **r,
+                        "distance": abs(float(r["diff"]) - claim),  # type: ignore[arg-type]
+                    }
+                    rows.append(row)
+                    found.append((row, got[1]))
     _fill_cis(found, n_boot, confidence, seed)
-    if not rows:
-        return pd.DataFrame(columns=list(ROUTE_COLUMNS))
-    df = pd.DataFrame(rows)
-    df.insert(1, "kind", [_route_kind(str(a)) for a in df["a"]])
-    df = df.sort_values(["dataset", "distance"], kind="stable")
+    df = typed_frame(rows, ROUTE_DTYPES)
+    by = [*KEY_COLUMNS, "distance"]
+    df = df.sort_values(by, kind="stable")
     # the closest of each kind, so that every choice (neighbourhood selection, two stages,
     # best-evaluated, more evaluations) shows how far it gets
-    df = df.groupby(["dataset", "kind"], sort=False).head(closest)
-    return df.sort_values(["dataset", "distance"], kind="stable").reset_index(drop=True)
+    df = df.groupby([*KEY_COLUMNS, "kind"], sort=False).head(closest)
+    return df.sort_values(by, kind="stable").reset_index(drop=True)
 
 
 def _route_kind(label: str) -> str:

@@ -13,11 +13,12 @@ from cli_helpers import REPORT_FILES
 from nb201_flat.cli import main
 from nb201_flat.errors import ArgumentError, ResourceLimitError
 from nb201_flat.search import ProtocolError
-from nb201_flat.search.accounting import MATCHED_COLUMNS
+from nb201_flat.search.accounting import MATCHED_COLUMNS, MATCHED_DTYPES
 from nb201_flat.search.grid import ReproduceConfig, ReproduceResult, reproduce
 from nb201_flat.search.report import write_report
 from nb201_flat.search.statistics import (
     ACCOUNTING_COLUMNS,
+    ACCOUNTING_DTYPES,
     ANCHOR_COLUMNS,
     ROUTE_COLUMNS,
     bootstrap_ci,
@@ -508,6 +509,12 @@ def test_reproduce_names_the_protocol_builders_parameters_by_its_own_flags() -> 
     exc = ProtocolError("no budget", ("raise it (", Param("budget_scale_200"), ")"))
     line = error_line(exc, commands.choices["reproduce"], args)
     assert line.endswith("(ReproduceConfig(budget_scale_200=...) in Python)"), line
+    # the grid's stage-1 refusal: its two-stage variants' field, which no flag changes
+    exc = ProtocolError(
+        "stalls", ("leave out the two-stage search (", Param("rerank_top_k", ()), ")")
+    )
+    line = error_line(exc, commands.choices["reproduce"], args)
+    assert line.endswith("(ReproduceConfig(rerank_top_k=...) in Python)"), line
 
 
 @pytest.mark.parametrize("value", ["abc", float("nan"), 0, 2.5, None])
@@ -532,6 +539,11 @@ def test_empty_anchors_and_routes_have_their_columns(
     assert not full.anchors.empty and not full.routes.empty
     assert list(full.anchors.columns) == list(ANCHOR_COLUMNS)
     assert list(full.routes.columns) == list(ROUTE_COLUMNS)
+    # and the same dtypes: an empty frame's columns were all objects
+    for name in ("anchors", "routes"):
+        empty, rows = getattr(res, name), getattr(full, name)
+        pd.testing.assert_series_equal(empty.dtypes, rows.dtypes, obj=name)
+        assert rows["n"].dtype == np.int64, name  # numbers among them, as the test needs
 
 
 def test_a_grid_without_accounting_keeps_its_frames_columns(nb201_like: Table) -> None:
@@ -544,3 +556,9 @@ def test_a_grid_without_accounting_keeps_its_frames_columns(nb201_like: Table) -
     for res in (off, on):
         assert list(res.accounting.columns) == list(ACCOUNTING_COLUMNS)
         assert list(res.matched.columns) == list(MATCHED_COLUMNS)
+    # and the same dtypes (those of no rows were all objects), one definition for both
+    for name, dtypes in (("accounting", ACCOUNTING_DTYPES), ("matched", MATCHED_DTYPES)):
+        empty, rows = getattr(off, name), getattr(on, name)
+        pd.testing.assert_series_equal(empty.dtypes, rows.dtypes, obj=name)
+        assert list(rows.columns) == list(dtypes), name
+        assert rows["n" if name == "accounting" else "budget"].dtype != object, name

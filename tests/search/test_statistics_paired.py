@@ -12,9 +12,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nb201_flat.conventions import report_key
+from nb201_flat.conventions import report_key, search_key
 from nb201_flat.search import make_algorithm, per_dataset_protocols, run_search
 from nb201_flat.search.algorithms import SearchAlgorithm
+from nb201_flat.search.protocol import nb201_protocol
 from nb201_flat.search.runner import SearchResults
 from nb201_flat.search.statistics import (
     accounting_rows,
@@ -94,3 +95,28 @@ def test_compare_accounting_and_routes_means_are_over_the_paired_runs(
     acc = accounting_rows(res.runs, matched, algos, n_boot=50)
     assert len(acc) == 1
     assert acc["a_mean"].iloc[0] - acc["b_mean"].iloc[0] == pytest.approx(acc["diff"].iloc[0])
+
+
+def test_accounting_and_routes_keep_a_datasets_reported_keys_apart(nb201_like: Table) -> None:
+    # a protocol reporting CIFAR-100 at two keys (200-epoch test, 12-epoch validation): the
+    # accounting and the routes grouped runs by dataset alone, so both keys' runs were read
+    # as one group (twice the runs) and gave one merged row, where paired_differences gives
+    # one per reported key
+    keys = (report_key("cifar100"), search_key("cifar100", 12))
+    assert len({k.dataset for k in keys}) == 1 and keys[0] != keys[1]
+    prot = nb201_protocol().replace(name="two-keys", report=keys)
+    pair = (make_algorithm("rs"), make_algorithm("na-rs"))
+    algos = {a.label: a for a in pair}
+    res = run_search(nb201_like, prot, algos, runs=8, seed=0, jobs=1)
+    na = pair[1].label
+    cols = ["dataset", "split", "epochs", "metric", "diff", "n"]
+    paired = paired_differences(res, algos, n_boot=50)[cols]
+    assert len(paired) == 2
+    matched = pd.DataFrame([{"protocol": prot.name, "algorithm": na, "control": "rs(budget of x)"}])
+    acc = accounting_rows(res.runs, matched, algos, n_boot=50)
+    routes = claim_routes(res.runs, res.protocols, n_boot=50)
+    for frame in (acc, routes):
+        assert len(frame) == 2, frame
+        # each row the paired row of its own key: the same difference over the same runs
+        got = frame[cols].sort_values("split", ignore_index=True)
+        pd.testing.assert_frame_equal(got, paired.sort_values("split", ignore_index=True))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -93,13 +94,18 @@ def test_a_comparison_with_fewer_than_two_pairs_is_refused() -> None:
             "algorithm": ["na-rs[x]", "na-rea[x]"],
             "base": ["rs", "rea"],
             "dataset": ["cifar100", "cifar100"],
+            "split": ["x-test", "x-test"],
+            "epochs": [200, 200],
+            "metric": ["accuracy", "accuracy"],
             "n": [1, 5],
         }
     )
     short = _short_of_pairs(paired, pd.DataFrame(), pd.DataFrame())
-    assert [(s.protocol, s.what, s.have) for s in short] == [("p", "na-rs[x] − rs on cifar100", 1)]
+    # the whole reported key, as a search's own shortfall names it
+    what = "na-rs[x] − rs on cifar100/x-test@200ep:accuracy"
+    assert [(s.protocol, s.what, s.have) for s in short] == [("p", what, 1)]
     families = {"fam": (nb201_protocol().replace(name="p", budget_by=""),)}
-    with pytest.raises(ProtocolError, match=r"na-rs\[x\] − rs on cifar100 \(1 paired runs\)"):
+    with pytest.raises(ProtocolError, match=rf"{re.escape(what)} \(1 paired runs\)"):
         _require_intervals(short, families)
     _require_intervals(_short_of_pairs(paired[paired["n"] >= 2], *[pd.DataFrame()] * 2), families)
 
@@ -282,6 +288,56 @@ def test_a_stage_1_that_cannot_use_its_share_is_refused_before_any_run(
     assert err.count("\n") == 1 and err.endswith(
         f"(--stage1-fraction {fits_share:g}) or a smaller budget (--n {math.floor(cells / 0.9)})\n"
     ), err
+
+
+def test_the_grids_stage_1_refusal_names_only_what_the_grid_offers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # the grid's charged two-stage NA-RS under fixed-n with 40,000 queries: all 15,625 cells
+    # are 0.39 of the budget, short of stage 1's 0.5. The refusal named stage1_fraction, which
+    # ReproduceConfig has no field for; it names the grid's budget and two-stage fields
+    table = synthetic_table()
+    cfg = ReproduceConfig.quick(protocols=("fixed-n",), fixed_n=40_000, charge=(True,))
+    assert any(
+        isinstance(a, NARandomSearch) and a.stage1_share == 0.5 and a.objective.charge
+        for a in cfg.algorithms().values()
+    )
+    import nb201_flat.search.runner as runner
+
+    def no_run(*args: object, **kw: object) -> None:
+        raise AssertionError("a run started")
+
+    monkeypatch.setattr(runner, "_execute", no_run)
+    with pytest.raises(ProtocolError) as info:
+        reproduce(table, cfg)
+    msg = str(info.value)
+    cells = table.space.size
+    assert "stage 1 never ends" in msg and "stage1_fraction" not in msg, msg
+    assert msg.endswith(
+        f"give the runs a smaller budget (fixed_n={math.floor(cells / 0.5)}) or leave out the "
+        "two-stage search (rerank_top_k=())"
+    ), msg
+    # each fix it names runs past the refusal (to the runs, stopped here)
+    for fixed in (
+        replace(cfg, fixed_n=math.floor(cells / 0.5)),
+        replace(cfg, rerank_top_k=()),
+    ):
+        with pytest.raises(AssertionError, match="a run started"):
+            reproduce(table, fixed)
+    # the same search reached directly keeps its own wording: its stage1_fraction and n
+    queries = fixed_n_protocols(table, 40_000)[0]
+    two_stage = next(
+        a for a in cfg.algorithms().values() if isinstance(a, NARandomSearch) and a.stage1_share < 1
+    )
+    with pytest.raises(ProtocolError) as info:
+        run_search(table, queries, two_stage, runs=2)
+    msg = str(info.value)
+    share = math.floor(cells / 40_000 * 100) / 100
+    assert msg.endswith(
+        f"give stage 1 a share it can use (stage1_fraction={share:g}) or a smaller budget "
+        f"(n={math.floor(cells / 0.5)})"
+    ), msg
+    assert "rerank_top_k" not in msg, msg
 
 
 class _Ran(Exception):
