@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -10,7 +13,7 @@ from hypothesis import strategies as st
 from nb201_flat.errors import ArgumentError, InvalidArchError
 from nb201_flat.graphs import cell_graph, space_graph
 from nb201_flat.importers.naslib import from_naslib, to_naslib
-from nb201_flat.space import NB201, NB201_OPS, Space
+from nb201_flat.space import NB201, NB201_OPS, Arch, Space
 
 RESNET = "|nor_conv_3x3~0|+|none~0|nor_conv_3x3~1|+|skip_connect~0|none~1|skip_connect~2|"
 codes_nb201 = st.lists(st.integers(0, 4), min_size=6, max_size=6).map(tuple)
@@ -483,3 +486,34 @@ def test_strings_of_every_index_are_to_str(ops: tuple[str, ...], n_nodes: int) -
     # strings() builds the whole column at once; each must be what to_str writes for its cell
     space = Space(ops, n_nodes)
     assert space.strings() == [space.arch(i).to_str() for i in range(space.size)]
+
+
+@pytest.mark.parametrize(
+    ("space", "codes", "problem"),
+    [
+        # ops[-1] is the last op: .ops named it, and .index refused the cell
+        (NB201, (-1, 0, 0, 0, 0, 0), "codes must be a tuple of 6 ints in 0..4"),
+        (NB201, (5, 0, 0, 0, 0, 0), "codes must be a tuple of 6 ints in 0..4"),
+        # five codes: .ops listed five edges of a six-edge cell
+        (NB201, (0, 0, 0, 0, 0), "codes must be a tuple of 6 ints in 0..4"),
+        (NB201, [0, 0, 0, 0, 0, 0], "codes must be a tuple of 6 ints in 0..4"),
+        # 1.0 and True are in the code set (equal to 1), and no code
+        (NB201, (1.0, 0, 0, 0, 0, 0), "codes must be a tuple of 6 ints in 0..4"),
+        (NB201, (True, 0, 0, 0, 0, 0), "codes must be a tuple of 6 ints in 0..4"),
+        (Space(("none", "a", "b"), 3), (0, 0, 3), "codes must be a tuple of 3 ints in 0..2"),
+        ("nb201", (0, 0, 0, 0, 0, 0), "space must be a Space, got 'nb201'"),
+    ],
+)
+def test_an_arch_built_directly_is_checked(space: Any, codes: Any, problem: str) -> None:
+    """``Arch(...)`` built by hand: one line naming the problem and the Space methods."""
+    with pytest.raises(InvalidArchError, match=f"^Arch's {re.escape(problem)}") as info:
+        Arch(space, codes)
+    assert str(info.value).endswith(
+        "; build it with Space.arch(index), Space.parse(text) or Space.from_ops(ops)"
+    )
+
+
+def test_an_arch_built_directly_from_valid_codes_is_the_spaces() -> None:
+    a = Arch(NB201, (1, 2, 3, 4, 0, 1))
+    assert a == NB201.from_ops(a.ops) and NB201.arch(a.index) == a
+    assert a.with_op(0, "none").codes == (0, 2, 3, 4, 0, 1)

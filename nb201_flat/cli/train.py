@@ -309,24 +309,15 @@ def _plan_of(space: Any, args: argparse.Namespace) -> Any:
 
 def _check_device(device: str, executor: str) -> None:
     """Refuse a device this machine lacks where the runs train on this machine (a dask or
-    Slurm worker checks its own), before every run fails the same way."""
-    if executor not in ("local", "inline") or device in ("auto", "cpu"):
+    Slurm worker checks its own), before every run fails the same way: the trainer's rule
+    (:func:`~nb201_flat.train.jobs.device_shortfall`), as --device."""
+    if executor not in ("local", "inline"):
         return
-    import torch
+    from nb201_flat.train.jobs import device_shortfall
 
-    if device == "mps":
-        if not torch.backends.mps.is_available():
-            raise ArgumentError("--device mps: no MPS device on this machine; use --device cpu")
-        return
-    if not torch.cuda.is_available():
-        raise ArgumentError(f"--device {device}: CUDA is not available here; use --device cpu")
-    count = torch.cuda.device_count()
-    index = int(device.partition(":")[2] or 0)
-    if index >= count:
-        raise ArgumentError(
-            f"--device {device}: this machine has {count} CUDA device(s); use cuda:0.."
-            f"cuda:{count - 1}"
-        )
+    if (short := device_shortfall(device)) is not None:
+        problem, fix = short
+        raise ArgumentError(f"--device {device}: {problem}; use --device {fix}")
 
 
 def _check_writable(db: str, ckpt_dir: str | None) -> None:

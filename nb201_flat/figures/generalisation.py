@@ -26,9 +26,11 @@ A table with fewer than two seeds is therefore refused, not drawn with the bias.
 
 from __future__ import annotations
 
+import math
+import numbers
 import warnings
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, cast
 
 import numpy as np
 import pandas as pd
@@ -39,11 +41,14 @@ from matplotlib.legend import Legend
 from nb201_flat.errors import (
     ArgumentError,
     MissingValueError,
+    Param,
     check_choice,
     check_confidence,
     check_float_range,
     check_int_range,
+    real_number,
     shown,
+    whole_number,
 )
 from nb201_flat.figures._common import (
     TEST_KEYS,
@@ -63,7 +68,14 @@ from nb201_flat.landscape._common import average_ranks, spearman
 from nb201_flat.table import MetricKey, Table, check_table
 
 NAME = "flat_vs_sharp"
-LegendLoc = Literal["best", "upper left", "upper right", "lower left", "lower right"]
+LegendName = Literal[
+    "best", "upper right", "upper left", "lower left", "lower right", "right", "center left",
+    "center right", "lower center", "upper center", "center",
+]  # fmt: skip
+"""matplotlib's names of an axes' legend places (``Legend.codes``, in its order)."""
+LegendLoc = LegendName | int | tuple[float, float]
+"""Where a legend goes, as matplotlib's ``loc``: a name (``"upper left"``), its code 0..10, or
+the legend's lower-left corner as an ``(x, y)`` pair in axes coordinates."""
 GAP_DATASETS = ("cifar100", "ImageNet16-120")
 TRANSFER_SOURCE = "cifar10"
 TRANSFER_TARGETS = ("cifar100", "ImageNet16-120")
@@ -231,6 +243,27 @@ def transfer_data(table: Table, target: str, *, top: float = 0.2, radius: int = 
     )
 
 
+def _check_legend_loc(loc: object) -> LegendLoc:
+    """``loc`` if matplotlib places an axes' legend by it (:data:`LegendLoc`), the pair as a
+    tuple of floats; else :class:`~nb201_flat.errors.ArgumentError`, one line."""
+    if isinstance(loc, str) and loc in Legend.codes:
+        return cast(LegendName, loc)
+    # True is no place (matplotlib read it as code 1); a numpy integer is a code (it refused it)
+    code = whole_number(loc) if isinstance(loc, numbers.Integral) else None
+    if code is not None and 0 <= code <= 10:
+        return code
+    if isinstance(loc, tuple | list | np.ndarray) and len(loc) == 2:
+        x, y = (real_number(v) for v in loc)
+        if math.isfinite(x) and math.isfinite(y):  # NaN placed the legend nowhere, unsaid
+            return x, y
+    names = ", ".join(Legend.codes)
+    raise ArgumentError(
+        Param("legend_loc"),
+        f" must be one of {names}, a code 0..10 or an (x, y) pair of finite numbers in axes "
+        f"coordinates, got {shown(loc)}",
+    )
+
+
 def plot_binned(
     series: list[Series],
     ax: Axes | None = None,
@@ -258,7 +291,7 @@ def plot_binned(
         )
     # before anything is drawn, and with no series at all: the legend's loc was matplotlib's
     # ValueError after the curves were drawn; bins and confidence were read only per series
-    check_choice("legend_loc", legend_loc, tuple(Legend.codes))
+    legend_loc = _check_legend_loc(legend_loc)
     check_int_range("bins", bins, 1, fix="e.g. bins=10")
     check_confidence(confidence)
     for s in series:

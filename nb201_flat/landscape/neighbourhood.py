@@ -417,7 +417,7 @@ def neighbourhood_score(
 
 def aggregate_members(members: npt.ArrayLike, spec: Neighbourhood) -> float:
     """g over one neighbourhood's member values (NaN members omitted; NaN when none is left,
-    and ``agg="std"`` NaN when one is).
+    and ``agg="std"`` NaN when one is). A ``None`` member is missing, as NaN is.
 
     The same computation as :func:`neighbourhood_score`, for a single row: the search layer
     scores one sampled cell at a time with it. ``members`` lists the cell itself first when
@@ -426,6 +426,8 @@ def aggregate_members(members: npt.ArrayLike, spec: Neighbourhood) -> float:
     >>> from nb201_flat.neighbourhood import Neighbourhood
     >>> aggregate_members([3.0, float("nan"), 1.0, 2.0], Neighbourhood(agg="median"))
     2.0
+    >>> aggregate_members([3.0, None, 1.0, 2.0], Neighbourhood(agg="median"))
+    2.0
     >>> aggregate_members([], Neighbourhood())
     nan
     """
@@ -433,14 +435,20 @@ def aggregate_members(members: npt.ArrayLike, spec: Neighbourhood) -> float:
         raise LandscapeArgumentError(
             f"spec must be a Neighbourhood, got {shown(spec)}; pass e.g. Neighbourhood(agg='median')"
         )
+    not_numbers = f"members must be numbers (one neighbourhood's values), got {shown(members)}"
     try:
         raw = np.asarray(members)
     except ValueError:  # ragged nesting
-        raw = np.asarray(None)
-    if raw.dtype.kind not in "biuf":  # text was parsed ('3') or met numpy's bare ValueError
-        raise LandscapeArgumentError(
-            f"members must be numbers (one neighbourhood's values), got {shown(members)}"
-        )
+        raise LandscapeArgumentError(not_numbers) from None
+    if raw.dtype.kind == "O":
+        # a list with None in it: None is how a notebook writes a missing value, read as NaN
+        # (omitted, as NaN is) like every per-architecture vector's; anything else that is no
+        # real number (a list, text) is refused there
+        from nb201_flat.table import float_values
+
+        raw = float_values(raw, "members")
+    elif raw.dtype.kind not in "biuf":  # text was parsed ('3') or met numpy's bare ValueError
+        raise LandscapeArgumentError(not_numbers)
     m = raw.astype(np.float64, copy=False)  # a float64 vector as it is, as asarray read it
     if m.ndim != 1:  # reshape(1, -1) would pool several neighbourhoods into one
         raise LandscapeArgumentError(

@@ -105,22 +105,70 @@ MAX_THREADS = 4096
 one, so 2**63 failed every run (an overflow) and a million would exhaust the machine."""
 
 
-def check_device(device: object) -> str:
-    """``device`` if it names a device a run can train on: ``auto``, ``cpu``, ``cuda``,
-    ``cuda:N`` or ``mps`` (torch read 'gpu' only when the run started, as a RuntimeError).
+_DEVICE = re.compile(r"(auto|cpu|cuda|mps)(?::(0|[1-9][0-9]*))?")
+"""A device as torch spells it (``cuda:1``, ``cpu:0``); torch refuses ``cuda:01``."""
 
-    >>> check_device("cuda:1")
-    'cuda:1'
-    >>> check_device("gpu")
+
+def device_parts(device: object) -> tuple[str, int | None]:
+    """``device``'s type and index (``None``: none given) if it names a device a run can train
+    on: ``auto``, ``cpu``, ``cpu:0``, ``cuda``, ``cuda:N`` or ``mps`` (torch read 'gpu' only
+    when the run started, as a RuntimeError).
+
+    The index is read here, not by torch: ``torch.device("cuda:128")`` has index -128 (an
+    8-bit index), which no device count check refuses.
+
+    >>> device_parts("cuda:1"), device_parts("cpu")
+    (('cuda', 1), ('cpu', None))
+    >>> device_parts("gpu")
     Traceback (most recent call last):
     ...
     nb201_flat.errors.ArgumentError: device must be auto, cpu, cuda, cuda:N or mps, got 'gpu'
     """
-    if not isinstance(device, str) or not re.fullmatch(r"auto|cpu|cuda(:[0-9]+)?|mps", device):
+    match = _DEVICE.fullmatch(device) if isinstance(device, str) else None
+    if match is None or (match[2] is not None and match[1] in ("auto", "mps")):
         raise ArgumentError(
             Param("device"), f" must be auto, cpu, cuda, cuda:N or mps, got {shown(device)}"
         )
-    return device
+    kind, index = match[1], None if match[2] is None else int(match[2])
+    if kind == "cpu" and index:
+        # torch takes cpu:1 and trains on the one CPU it has: the index would mean nothing
+        raise ArgumentError(
+            Param("device", device), ": torch has one CPU device, cpu:0; use ",
+            Param("device", "cpu"),
+        )  # fmt: skip
+    return kind, index
+
+
+def check_device(device: object) -> str:
+    """``device`` if it names a device a run can train on (:func:`device_parts`).
+
+    >>> check_device("cuda:1")
+    'cuda:1'
+    """
+    device_parts(device)
+    return str(device)
+
+
+def device_shortfall(device: str) -> tuple[str, str] | None:
+    """What this machine lacks to train on ``device`` (a :func:`check_device` spelling) and the
+    device to use instead, or ``None`` when it has it (``auto`` and a CPU always). The one rule
+    of the trainer (:func:`~nb201_flat.train.trainer.resolve_device`) and the command's
+    ``--device``, each spelling the line its own way. Imports torch for a GPU only."""
+    kind, index = device_parts(device)
+    if kind in ("auto", "cpu"):
+        return None
+    import torch
+
+    if kind == "mps":
+        return (
+            None if torch.backends.mps.is_available() else ("no MPS device on this machine", "cpu")
+        )
+    if not torch.cuda.is_available():
+        return "CUDA is not available", "cpu"
+    count = torch.cuda.device_count()
+    if index is not None and index >= count:
+        return f"this machine has {count} CUDA device(s)", f"cuda:0..cuda:{count - 1}"
+    return None
 
 
 def check_thread_count(threads: int | None) -> int | None:

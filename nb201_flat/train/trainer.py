@@ -60,6 +60,7 @@ from nb201_flat.train.jobs import (  # noqa: E402
     check_data_read,
     check_device,
     check_stored_data,
+    device_shortfall,
     discard_if_damaged,
 )
 from nb201_flat.train.model import Network, seeded_network  # noqa: E402
@@ -85,24 +86,19 @@ exception it raises stops the training at its next epoch (as a writer error)."""
 
 
 def resolve_device(device: str) -> torch.device:
-    """``"auto"`` -> CUDA when available, else CPU; other strings as torch reads them.
+    """``"auto"`` -> CUDA when available, else CPU; other strings as torch reads them
+    (:func:`~.jobs.check_device`: ``cpu:0`` and ``cuda:1`` too).
 
-    A CUDA device this machine lacks is refused in one line: any without CUDA, ``cuda:N``
-    past its last GPU (torch would fail later with an invalid device ordinal)."""
+    A device this machine lacks is refused in one line (:func:`~.jobs.device_shortfall`): any
+    CUDA device without CUDA, ``cuda:N`` past its last GPU (torch would fail later with an
+    invalid device ordinal), ``mps`` without MPS."""
     # the job's check, for a caller passing a device by hand: torch's bare error for "gpu"
     if check_device(device) == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(device)
-    if dev.type == "cuda":
-        if not torch.cuda.is_available():
-            raise Nb201FlatError(f"device {device!r} requested but CUDA is not available; use cpu")
-        count = torch.cuda.device_count()
-        if dev.index is not None and dev.index >= count:
-            raise Nb201FlatError(
-                f"device {device!r} requested but this machine has {count} CUDA device(s); "
-                f"use cuda:0..cuda:{count - 1}"
-            )
-    return dev
+    if (short := device_shortfall(device)) is not None:
+        problem, fix = short
+        raise Nb201FlatError(f"device {device!r} requested but {problem}; use {fix}")
+    return torch.device(device)
 
 
 def current_gpu(device: str | torch.device) -> contextlib.AbstractContextManager[object]:

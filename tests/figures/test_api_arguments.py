@@ -822,6 +822,45 @@ def test_plot_binned_checks_its_options_with_no_series_and_before_drawing() -> N
             plot_binned([], **kw)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize(
+    ("loc", "code"),
+    [("upper left", 2), ("center", 10), (0, 0), (7, 7), (np.int64(3), 3), ((0.1, 0.9), None),
+     ([1.05, 0], None), (np.array([0.5, 0.5]), None)],
+)  # fmt: skip
+def test_plot_binned_places_the_legend_as_matplotlib_does(loc: object, code: int | None) -> None:
+    """matplotlib's ``loc``: a name, its code 0..10, an (x, y) pair (the int and the pair
+    were refused, the names but five by the type)."""
+    frame = pd.DataFrame({"sharpness": np.arange(12.0), "gap": np.arange(12.0) % 5})
+    ax = plot_binned([Series("all", frame)], legend_loc=loc)  # type: ignore[arg-type]
+    legend = ax.get_legend()
+    assert legend is not None
+    placed = legend._loc  # matplotlib's own reading: a code, or the corner's (x, y)
+    want = code if code is not None else tuple(float(v) for v in loc)  # type: ignore[attr-defined]
+    assert placed == want
+
+
+def test_the_legend_names_are_matplotlibs() -> None:
+    from typing import get_args
+
+    from matplotlib.legend import Legend
+
+    from nb201_flat.figures.generalisation import LegendName
+
+    assert get_args(LegendName) == tuple(Legend.codes)
+
+
+@pytest.mark.parametrize(
+    "loc",
+    ["top", "outside upper center", 11, -1, True, 2.0, (0.1,), (0.1, 0.2, 0.3), (0.1, "0.2"),
+     (float("nan"), 0.5), (True, 0.5), None, {"x": 1}],
+)  # fmt: skip
+def test_plot_binned_refuses_a_legend_loc_matplotlib_cannot_place(loc: object) -> None:
+    with pytest.raises(ArgumentError, match=r"^legend_loc must be one of best, upper right, .*"
+                       r"a code 0\.\.10 or an \(x, y\) pair of finite numbers in axes "
+                       r"coordinates, got "):  # fmt: skip
+        plot_binned([], legend_loc=loc)  # type: ignore[arg-type]
+
+
 def test_run_curves_refuses_one_name_and_a_flag_that_is_not_one(figure_table: Table) -> None:
     from nb201_flat.figures import run_curves
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -318,6 +320,39 @@ def test_aggregate_members_takes_one_neighbourhood() -> None:
     with pytest.raises(LandscapeArgumentError, match="1-D"):
         aggregate_members([[1.0, 2.0], [3.0, 5.0]], Neighbourhood())
     assert aggregate_members([1.0, 2.0, 6.0], Neighbourhood()) == 3.0
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [{}, {"agg": "std"}, {"agg": "min", "include_self": True}, {"agg": "median"},
+     {"agg": "quantile", "quantile": 0.75}],
+)  # fmt: skip
+@pytest.mark.parametrize(
+    "members", [[1.0, None], [None, 1.0, 4.0, 2.0], [None, None], [None], [2.0, None, 2.0, 7.0]]
+)
+def test_aggregate_members_reads_none_as_a_missing_member(
+    members: list[float | None], spec: dict[str, Any]
+) -> None:
+    """A notebook writes a missing value as None: it is NaN, omitted as NaN is (it was
+    refused as 'not numbers' once the members' text was checked)."""
+    from nb201_flat.landscape.neighbourhood import aggregate_members
+    from nb201_flat.neighbourhood import Neighbourhood
+
+    nan = [np.nan if m is None else m for m in members]
+    got = aggregate_members(members, Neighbourhood(**spec))
+    np.testing.assert_equal(got, aggregate_members(nan, Neighbourhood(**spec)))
+
+
+def test_aggregate_members_refuses_what_else_is_no_number_in_a_list() -> None:
+    from nb201_flat.landscape.neighbourhood import aggregate_members
+    from nb201_flat.neighbourhood import Neighbourhood
+
+    with pytest.raises(LandscapeArgumentError, match=r"^members must be numbers, got str 'x' at"):
+        aggregate_members([1.0, None, "x"], Neighbourhood())
+    with pytest.raises(LandscapeArgumentError, match=r"^members must be numbers within a float"):
+        aggregate_members([1.0, None, 10**400], Neighbourhood())
+    with pytest.raises(LandscapeArgumentError, match=r"^members must be one neighbourhood's"):
+        aggregate_members([[1.0, None], [2.0, 3.0]], Neighbourhood())
 
 
 @pytest.mark.parametrize(

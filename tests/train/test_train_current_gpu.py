@@ -430,3 +430,74 @@ def test_a_stored_cuda_run_is_skipped_without_cuda(tmp_path: Path) -> None:
     db.mark_run(job.key, job.index, "done", final_rows={"train": (1.0, 50.0, 0.1)})
     db.close()
     assert train(job).status == "skipped"
+
+
+# torch's own spellings: cpu:0 (a CPU tensor's device is cpu, a CUDA one's cuda:0)
+@pytest.mark.parametrize(
+    ("device", "entered"), [("cpu:0", []), ("cuda:0", ["cuda:0"]), ("cuda:1", ["cuda:1"])]
+)
+def test_torchs_device_spellings_train_through_every_caller(
+    device: str,
+    entered: list[str],
+    gpu: Gpu,
+    cifar10_root: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``cpu:0`` and ``cuda:N`` read the same in a job (make_jobs), the trainer
+    (resolve_device, train) and the command's ``--device``: 'cpu:0' was refused by all three."""
+    from nb201_flat import budget
+    from nb201_flat.cli import main
+    from nb201_flat.train.trainer import resolve_device, train
+
+    assert resolve_device(device) == torch.device(device)
+    (job,) = jobs_on(tmp_path / "a", device, [11472], [1])
+    assert train(job).status == "done" and gpu.entered == entered
+    monkeypatch.setattr(budget, "_show_progress", budget._show_progress)  # main sets it
+    argv = ["train", "11472", "--dataset", "cifar10", "--epochs", "1", "--seeds", "1",
+            "--data-root", str(cifar10_root), "--executor", "inline", "--json",
+            "--device", device, "--db", str(tmp_path / "r.sqlite")]  # fmt: skip
+    assert main(argv) == 0
+    assert gpu.entered == entered * 3 and gpu.current is None  # train, the unit and its run
+
+
+@pytest.mark.parametrize(
+    ("device", "line"),
+    [
+        # torch reads cuda:128 as index -128 (8 bits): no device count refused it
+        ("cuda:2", "this machine has 2 CUDA device(s); use "),
+        ("cuda:128", "this machine has 2 CUDA device(s); use "),
+        ("cuda:99999999999999999999", "this machine has 2 CUDA device(s); use "),
+        # torch trains cpu:1 on its one CPU: the index would mean nothing
+        ("cpu:1", "torch has one CPU device, cpu:0; use "),
+    ],
+)
+def test_an_index_the_machine_lacks_is_refused_by_every_caller(
+    device: str,
+    line: str,
+    gpu: Gpu,
+    cifar10_root: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The same refusal, one line, from a job, the trainer and ``--device``; nothing entered."""
+    from nb201_flat.cli import main
+    from nb201_flat.errors import Nb201FlatError
+    from nb201_flat.train.trainer import resolve_device
+
+    on_cpu = device.startswith("cpu")
+    fix = "cpu" if on_cpu else "cuda:0..cuda:1"
+    want = (f"device='{device}': {line}device='cpu'" if on_cpu
+            else f"device '{device}' requested but {line}{fix}")  # fmt: skip
+    with pytest.raises(Nb201FlatError, match=f"^{re.escape(want)}$"):
+        resolve_device(device)
+    if on_cpu:  # a job refuses it when it is made
+        with pytest.raises(Nb201FlatError, match=f"^{re.escape(want)}$"):
+            jobs_on(tmp_path / "a", device, [11472], [1])
+    argv = ["train", "11472", "--dataset", "cifar10", "--epochs", "1", "--seeds", "1",
+            "--data-root", str(cifar10_root), "--executor", "inline",
+            "--device", device, "--db", str(tmp_path / "r.sqlite")]  # fmt: skip
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"error: --device {device}: {line}--device {fix}"]
+    assert gpu.entered == [] and gpu.seen == []
