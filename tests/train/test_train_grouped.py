@@ -65,15 +65,34 @@ def test_grouped_training_equals_separate_sessions(tmp_path: Path) -> None:
     a, b = group.model.member_state(0), group.model.member_state(1)
     assert not torch.equal(a["classifier.weight"], b["classifier.weight"])
 
-    # whole epochs (partial last batch, per-epoch LR): the same losses per member; weights
-    # drift apart only by float rounding amplified by lr 0.1 on 80 random images
-    group, singles = make(data, recipe)
+
+def test_grouped_training_equals_separate_sessions_in_float64(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Whole epochs (partial last batch, per-epoch LR). In float32 the two drift apart: a
+    # pre-activation within rounding of a ReLU's kink goes one way in the batched kernel and
+    # the other in the single one, and lr 0.1 on 80 random images amplifies it (seen: 2e-7 to
+    # 3e-4 in one step, 0.03 after eight, on one CPU and not on another). In float64 the
+    # same steps leave nothing to amplify, so any real difference in the grouped step shows.
+    root = write_tiny_cifar10(tmp_path)
+    to_double = (DeviceData.augment, DeviceData.normalise)
+    monkeypatch.setattr(DeviceData, "augment", lambda *a, **k: to_double[0](*a, **k).double())
+    monkeypatch.setattr(DeviceData, "normalise", lambda *a, **k: to_double[1](*a, **k).double())
+    data = DeviceData(load_dataset("cifar10", root), torch.device("cpu"))
+    group, singles = make(data, Recipe(epochs=2, batch_size=32))  # 3 steps, the last partial
+    group.model.double()  # in place: the optimisers keep their parameters
+    for sess in singles:
+        sess.model.double()
     for _ in range(2):
         losses, seen = group.train_epoch()
         assert seen == 80
         for k, sess in enumerate(singles):
             loss, _, _ = sess.train_epoch()
-            assert losses[k] == pytest.approx(loss, rel=1e-4)
+            assert losses[k] == pytest.approx(loss, rel=1e-12)
+            mine, theirs = group.model.member_state(k), sess.model.state_dict()
+            for name, value in theirs.items():
+                assert mine[name].dtype == value.dtype, name
+                torch.testing.assert_close(mine[name], value, rtol=1e-10, atol=1e-12, msg=name)
 
 
 # -- grouped runs: results DB, checkpoints, executors, CLI ----------------------------------
@@ -112,6 +131,31 @@ def values(db: Path) -> dict[tuple, float]:
     }
 
 
+def routing_distances(
+    ref: dict[tuple, float], got: dict[tuple, float]
+) -> tuple[dict[int, float], dict[int, float]]:
+    """Per seed, the summed relative distance of its grouped numbers to its own separate
+    run's and to the other seed's (same split, epoch, metric)."""
+    seed_at = 5  # (index, arch, dataset, split, epochs, seed, epoch, metric)
+    own = dict.fromkeys(GROUP_SEEDS, 0.0)
+    other = dict.fromkeys(GROUP_SEEDS, 0.0)
+    for key, v in got.items():
+        seed = key[seed_at]
+        twin = (*key[:seed_at], GROUP_SEEDS[1 - GROUP_SEEDS.index(seed)], *key[seed_at + 1 :])
+        scale = abs(ref[key]) + abs(ref[twin]) + 1e-9
+        own[seed] += abs(v - ref[key]) / scale
+        other[seed] += abs(v - ref[twin]) / scale
+    return own, other
+
+
+def weights_distance(a: dict, b: dict) -> float:
+    """Euclidean distance between two state dicts' floating-point tensors."""
+    return (
+        sum(float((a[n] - b[n]).double().pow(2).sum()) for n in b if b[n].is_floating_point())
+        ** 0.5
+    )
+
+
 @pytest.fixture(scope="module")
 def separate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """The reference: each seed trained alone (inline executor, one process)."""
@@ -144,8 +188,15 @@ def test_grouped_campaign_equals_separate_runs(separate: tuple[Path, Path], tmp_
     assert [(r.status, r.job.seed) for r in res] == [("done", 777), ("done", 888)]
     ref, got = values(ref_db), values(tmp_path / "r.sqlite")
     assert got.keys() == ref.keys()  # every member under its own key, every epoch and split
+    # equal up to float32 rounding, which lr 0.1 amplifies here (seen: losses 0.08 % apart; the
+    # float64 test above shows the steps equal): so each member's numbers must be those of its
+    # own seed's separate run, far nearer them than the other seed's (>= 0.5 % apart)
+    own, other = routing_distances(ref, got)
+    for seed in GROUP_SEEDS:
+        assert own[seed] < 0.25 * other[seed], (seed, own, other)
     for key, v in ref.items():
-        assert got[key] == pytest.approx(v, rel=1e-4), key
+        if key[-1] == "loss":
+            assert got[key] == pytest.approx(v, rel=1e-2), key
     # the run records are those of separate runs: status, size, FLOPs
     a, b = ResultsDB(ref_db).runs_frame(), ResultsDB(tmp_path / "r.sqlite").runs_frame()
     cols = ["space", "arch", "seed", "status", "params_mb", "flops_m"]
@@ -161,8 +212,11 @@ def test_grouped_campaign_equals_separate_runs(separate: tuple[Path, Path], tmp_
         mine = torch.load(job.checkpoint_folder / files[0], weights_only=True)
         theirs = torch.load(ref_job.checkpoint_folder / files[0], weights_only=True)
         assert mine["run"] == theirs["run"] and mine.keys() == theirs.keys()
-        for name, value in theirs["model"].items():
-            torch.testing.assert_close(mine["model"][name], value, rtol=1e-3, atol=1e-4)
+        assert mine["model"].keys() == theirs["model"].keys()
+        other_job = group_jobs(root, ref_db)[1 - GROUP_SEEDS.index(job.seed)]
+        others = torch.load(other_job.checkpoint_folder / files[0], weights_only=True)
+        near, far = (weights_distance(mine["model"], t["model"]) for t in (theirs, others))
+        assert near < 0.25 * far, (job.seed, near, far)  # its own seed's weights, up to rounding
     # done: a second map skips everything, grouped or not
     again = LocalExecutor(processes=False, group_seeds=4, run_group=counting_group).map(jobs)  # type: ignore[arg-type]
     assert [r.status for r in again] == ["skipped", "skipped"] and calls == [2]
