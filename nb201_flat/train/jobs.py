@@ -382,12 +382,18 @@ def discard_if_damaged(job: TrainJob, db: ResultsDB, *, then: str = "trained aga
     the warning says happens to the run next (a cell recorded without training says so)."""
     if not job.retrain_damaged:
         return
-    why = db.discard_damaged(job.key)
-    if why is None:
-        return
     from nb201_flat.train.checkpoint import Checkpointer
 
-    Checkpointer(job.checkpoint_folder).discard_after(0)
+    ckpt = Checkpointer(job.checkpoint_folder)
+    why = db.discard_damaged(job.key)
+    if why is None:  # checkpoints ahead of the rows: a resume would leave a hole (refused)
+        newest = max((epoch for epoch, _ in ckpt.files()), default=0)
+        held = db.train_epochs_held(job.key)
+        if newest <= held:
+            return
+        why = f"holds train rows for {held} of the {newest} epoch(s) its checkpoints hold"
+        db.delete_run(job.key)
+    ckpt.discard_after(0)
     log.warning(
         "%s: run %s in %s %s; its rows and checkpoints deleted, %s (retrain_damaged)",
         job.name,

@@ -43,7 +43,10 @@ finished run is skipped only whole). A run the user trained cannot be downloaded
 refusal names ``retrain_damaged`` (``train --retrain-damaged``), with which training deletes
 that run's rows from every table in one transaction (:meth:`ResultsDB.discard_damaged`) and
 trains it again (a finished run is then checked at every epoch before it is skipped); its
-damaged values are never checksummed anew. A refusal names the row (table, rowid). A damaged
+damaged values are never checksummed anew. :func:`load_curves`, which serves every epoch, also
+refuses a trained run whose train split lacks an epoch up to its last (a hole in its curve:
+rows deleted, or a run resumed from a checkpoint into another database, :func:`_holed_run`),
+and ``retrain_damaged`` trains such a run again. A refusal names the row (table, rowid). A damaged
 row whose key names no run in ``runs`` is a stray row (its key was changed): no command trains
 the run it names, so a campaign with ``retrain_damaged`` clears such rows first
 (:meth:`ResultsDB.clear_stray_rows`: put back under the run whose key matches the checksum,
@@ -93,7 +96,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import pandas as pd
 
-from nb201_flat.errors import FormatError, Param, Part, ResultsDBError, spelled
+from nb201_flat.errors import (
+    CheckpointMismatchError,
+    FormatError,
+    Param,
+    Part,
+    ResultsDBError,
+    spelled,
+)
 
 if TYPE_CHECKING:
     from nb201_flat.train.data import DataIdentity
@@ -420,14 +430,41 @@ class ResultsDB:
         A run (re)starting after ``epoch`` writes those epochs again; rows of an earlier
         attempt that it would not overwrite (epochs it does not evaluate, an attempt whose
         checkpoints were moved away) must not stay in its curves.
+
+        A run resuming after ``epoch`` from its checkpoints into a database that lacks its
+        train rows of epochs 1..``epoch`` (the file was replaced, or rows deleted) is refused,
+        before anything is deleted: its curves would have a hole (:func:`_holed_run`), and a
+        run resumed from its final checkpoint would be marked done without its numbers.
         """
         space, arch, dataset, schedule, seed = key
         with self._write() as conn:
+            held = _train_epochs_held(conn, key)
+            if held < epoch:  # the checkpoints are another database's: not retried
+                raise CheckpointMismatchError(
+                    f"{_shown(self.path)} holds the train rows of run {tuple(key)} for "
+                    f"{held} of the {epoch} epoch(s) its checkpoints hold (the database was "
+                    "replaced, or rows deleted): resumed, its curves would have a hole"
+                    + (" and its final numbers would be missing" if epoch >= int(schedule) else "")
+                    + "; put back the database its checkpoints were trained into, or train it "
+                    "again from its first epoch with ",
+                    Param("retrain_damaged", True),
+                    " (which deletes its checkpoints and rows first)",
+                )
             cur = conn.execute(
                 f"DELETE FROM epochs WHERE {_KEY_WHERE} AND epoch > ?",
                 (space, arch, dataset, schedule, seed, epoch),
             )
-            return int(cur.rowcount)
+        return int(cur.rowcount)
+
+    def train_epochs_held(self, key: Sequence[object]) -> int:
+        """How many epochs of the run ``key`` have a train row (one indexed count)."""
+        return _train_epochs_held(self._connect(), key)
+
+    def delete_run(self, key: Sequence[object]) -> None:
+        """Delete the run ``key``'s rows from every table, in one transaction."""
+        with self._write() as conn:
+            for table in _CHECKED:
+                conn.execute(f"DELETE FROM {table} WHERE {_KEY_WHERE}", tuple(key))
 
     def mark_run(
         self,
@@ -1257,10 +1294,62 @@ def _unservable_run(
     return None
 
 
+def _train_epochs_held(conn: sqlite3.Connection, key: Sequence[object]) -> int:
+    """How many epochs of the run ``key`` have a train row (training writes it every epoch)."""
+    sql = f"SELECT COUNT(*) FROM epochs WHERE {_KEY_WHERE} AND split = 'train'"
+    return int(conn.execute(sql, tuple(key)).fetchone()[0])
+
+
+def _holed_run(
+    conn: sqlite3.Connection, where: Callable[[str], str], args: Sequence[object]
+) -> tuple[tuple[object, ...], str] | None:
+    """The first trained run (of those ``where`` selects, as :func:`_unservable_run` takes it)
+    whose curves have a hole, with why; ``None`` when there is none.
+
+    Training writes the train split at every epoch, in order, before the epoch's checkpoint:
+    a trained run (``done``, or ``running``) holds it at epochs 1..its last (the schedule's,
+    once done). One fewer is a curve with a hole (rows deleted, or a run resumed from a
+    checkpoint into another database) that :func:`load_curves` would serve as whole. Final
+    results do not depend on it, so an import does not check it; an evaluated split may skip
+    epochs (``eval_every``, which is not stored), so only the train split is counted. The
+    count is read off the key's index, a run at a time.
+    """
+    columns = ", ".join(f"r.{c}" for c in _RUN_KEY.split(", "))
+    match = " AND ".join(f"e.{c} = r.{c}" for c in _RUN_KEY.split(", "))
+    row = conn.execute(
+        f"SELECT {columns}, COUNT(e.epoch), COALESCE(MAX(e.epoch), 0), r.status FROM runs r "
+        f"LEFT JOIN epochs e ON {match} AND e.split = 'train' WHERE {where('r.')} AND "
+        f"r.status IN ('done', 'running') GROUP BY {columns} HAVING COUNT(e.epoch) < "
+        "CASE WHEN r.status = 'done' THEN r.schedule ELSE MAX(e.epoch) END LIMIT 1",
+        tuple(args),
+    ).fetchone()
+    return None if row is None else (tuple(row[:5]), _missing_epochs(conn, row))
+
+
+def _missing_epochs(conn: sqlite3.Connection, row: Sequence[Any]) -> str:
+    """Why a trained run with train rows at ``row[5]`` of its epochs is refused: which
+    epochs lack them (``row``: the run's key, that count, its last such epoch, its status)."""
+    key, count, last, status = tuple(row[:5]), int(row[5]), int(row[6]), str(row[7])
+    upto = int(row[3]) if status == "done" else last  # a finished run: its whole schedule
+    held = {
+        int(e)
+        for (e,) in conn.execute(
+            f"SELECT epoch FROM epochs WHERE {_KEY_WHERE} AND split = 'train'", key
+        )
+    }
+    gone = [e for e in range(1, upto + 1) if e not in held]
+    shown = ", ".join(map(str, gone[:5])) + (f", ... ({len(gone)} in all)" if len(gone) > 5 else "")
+    return (
+        f"is {status} but has no train row at epoch {shown} of its 1..{upto} ({count} held): "
+        "its curves have a hole (rows deleted, or a run resumed from a checkpoint into "
+        "another database)"
+    )
+
+
 def _run_damage(conn: sqlite3.Connection, path: Path, key: Sequence[object]) -> Damaged:
     """Why the run ``key`` is damaged (:meth:`ResultsDB.discard_damaged`: every row of it in
-    every table checked, then what an import refuses by its rows, :func:`_unservable_run`),
-    by its key as stored; ``{}`` when it is intact (or has no rows)."""
+    every table checked, then what an import or :func:`load_curves` refuses by its rows,
+    :func:`_unservable_run` and :func:`_holed_run`), by its key as stored; ``{}`` when it is intact (or has no rows)."""
     found: Damaged = {}
     for table in _CHECKED:
         alias = "e" if table == "epochs" else "t"
@@ -1269,9 +1358,10 @@ def _run_damage(conn: sqlite3.Connection, path: Path, key: Sequence[object]) -> 
             conn, path, table, where, tuple(key), collect=False, alias=alias, damaged=found
         )
     one = " AND ".join(f"{{0}}{c} = ?" for c in _RUN_KEY.split(", "))
-    unservable = _unservable_run(conn, one.format, tuple(key))
-    if unservable is not None:  # what an import refuses, naming the run, too
-        found.setdefault(*unservable)
+    for check in (_unservable_run, _holed_run):  # what an import or load_curves refuses too
+        refused = check(conn, one.format, tuple(key))
+        if refused is not None:
+            found.setdefault(*refused)
     return found
 
 
@@ -1287,6 +1377,11 @@ def _checked_frame(
         conn.execute("BEGIN")
         try:
             _check_damage(conn, Path(path), space)
+            if not final_only:  # every epoch is served: a hole in a curve is refused
+                one = (lambda a: "1") if space is None else (lambda a: f"{a}space = ?")
+                found = _holed_run(conn, one, () if space is None else (space,))
+                if found is not None:
+                    raise ResultsDBError(*damaged_parts(path, *found))
             where = ["e.epoch = e.schedule"] if final_only else []
             where += [] if space is None else ["e.space = ?"]
             args = () if space is None else (space,)
@@ -1324,6 +1419,9 @@ def load_results(path: str | os.PathLike[str], *, space: str | None = None) -> p
 
 
 def load_curves(path: str | os.PathLike[str], *, space: str | None = None) -> pd.DataFrame:
-    """Per-epoch learning curves (runs in progress included): the tidy frame plus ``epoch``."""
+    """Per-epoch learning curves (runs in progress included): the tidy frame plus ``epoch``.
+
+    A trained run whose train split lacks an epoch up to its last (the schedule's, once done)
+    is refused as damaged, naming the epochs: its curve has a hole (:func:`_holed_run`)."""
     wide = _checked_frame(path, space, final_only=False)
     return _tidy(_select_space(wide, space, Path(path)), keep_epoch=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 import shutil
 import sqlite3
@@ -371,6 +372,8 @@ def _two_epochs(path: Path) -> tuple[object, ...]:
             "3, loss, accuracy, time_s, NULL FROM epochs WHERE epoch = 2",
             "epoch 3 outside",
         ),
+        # what load_curves refuses by its rows: a curve with a hole
+        ("DELETE FROM epochs WHERE epoch = 1 AND split = 'train'", "no train row at epoch 1 "),
     ],
 )
 def test_a_run_to_retrain_damaged_before_its_final_epoch_is_not_done(
@@ -391,14 +394,88 @@ def test_a_run_to_retrain_damaged_before_its_final_epoch_is_not_done(
     db.close()
 
 
+def _curve_run(db: ResultsDB, key: tuple, epochs: range, status: str | None) -> None:
+    """``key`` trained at ``epochs`` (train rows; the test split every other epoch, as
+    eval_every 2 leaves it), then marked ``status`` (``None``: left running)."""
+    for epoch in epochs:
+        rows = {"train": (2.3, 12.5, 1.5)}
+        if epoch % 2 == 0 or epoch == key[3]:
+            rows["ori-test"] = (2.3, 40.0 + epoch, 0.2)
+        db.write_epoch(key, 11472, epoch, rows)
+    if status is not None:
+        db.mark_run(key, 11472, status, params_mb=0.5, flops_m=7, train_time_s=1.5)
+
+
+@pytest.mark.parametrize(
+    ("epochs", "status", "why"),
+    [
+        (range(2, 6), "done", "is done but has no train row at epoch 1 of its 1..5 (4 held)"),
+        (range(1, 5), "done", "is done but has no train row at epoch 5 of its 1..5 (4 held)"),
+        (
+            [*range(1, 3), *range(9, 11)],
+            "done",
+            "has no train row at epoch 3, 4, 5, 6, 7, ... (6 in all) of its 1..10 (4 held)",
+        ),
+        (range(3, 5), None, "is running but has no train row at epoch 1, 2 of its 1..4 (2 held)"),
+    ],
+)
+def test_load_curves_refuses_a_curve_with_a_hole_naming_its_epochs(
+    tmp_path: Path, epochs: range, status: str | None, why: str
+) -> None:
+    path = tmp_path / "r.sqlite"
+    schedule = max(epochs) if status is None else max(5, max(epochs))
+    key = (*KEY[:3], schedule, KEY[4])
+    db = ResultsDB(path)
+    _curve_run(db, key, epochs, status)
+    # beside it: intact runs whose evaluated split skips epochs, one in progress, and a cell
+    # answered without training (its final epoch only): all served
+    _curve_run(db, (*OTHER[:3], 5, 1), range(1, 6), "done")
+    _curve_run(db, (*OTHER[:3], 5, 2), range(1, 4), None)
+    db.mark_run((*OTHER[:3], 5, 3), 8, "constant", final_rows={"train": (math.nan, 10.0, math.nan)})
+    db.close()
+    with pytest.raises(ResultsDBError, match=re.escape(why) + ": its curves have a hole"):
+        rdb.load_curves(path)
+    with pytest.raises(ResultsDBError, match=re.escape(f"run {key} ")):
+        rdb.load_curves(path, space="nb201")
+    # final results do not depend on the hole: served, as before
+    if status == "done" and max(epochs) == schedule:
+        assert key[1] in set(rdb.load_results(path)["arch"])
+    # without the holed run, every other curve is served whole
+    con = sqlite3.connect(path)
+    with con:
+        con.execute("DELETE FROM epochs WHERE schedule = ? AND seed = ?", (key[3], key[4]))
+        con.execute("DELETE FROM runs WHERE schedule = ? AND seed = ?", (key[3], key[4]))
+    con.close()
+    curves = rdb.load_curves(path)
+    train = curves[(curves["split"] == "train") & (curves["metric"] == "accuracy")]
+    held = train.groupby("seed")["epoch"].agg(sorted)
+    assert held.to_dict() == {1: [1, 2, 3, 4, 5], 2: [1, 2, 3], 3: [5]}
+
+
+@pytest.mark.parametrize(
+    ("change", "why"),
+    [
+        (f"UPDATE epochs SET accuracy = 50.0 WHERE arch = '{ARCH}' AND epoch = 1", "at epoch 1 "),
+        # a hole: the run's train row of epoch 1 gone (a hand edit; or a resume from a
+        # checkpoint into another database, which never wrote it)
+        (
+            f"DELETE FROM epochs WHERE arch = '{ARCH}' AND epoch = 1 AND split = 'train'",
+            r"is done but has no train row at epoch 1 of its 1\.\.2 \(1 held\): its curves have a hole",
+        ),
+    ],
+)
 def test_train_retrains_a_finished_run_damaged_before_its_final_epoch(
-    trained: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    trained: tuple[Path, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    change: str,
+    why: str,
 ) -> None:
     data, db = _copy(trained, tmp_path)
     capsys.readouterr()
     numbers = _numbers(db, ARCH)
-    _edit(db, f"UPDATE epochs SET accuracy = 50.0 WHERE arch = '{ARCH}' AND epoch = 1")
-    with pytest.raises(ResultsDBError, match="at epoch 1 .*retrain_damaged=True"):
+    _edit(db, change)
+    with pytest.raises(ResultsDBError, match=f"{why}.*retrain_damaged=True"):
         rdb.load_curves(db)
     assert main(_argv(data, db, "--retrain-damaged")) == 0, capsys.readouterr().err
     out = json.loads(capsys.readouterr().out)
@@ -410,6 +487,58 @@ def test_train_retrains_a_finished_run_damaged_before_its_final_epoch(
     assert _numbers(db, ARCH) == numbers
     curves = rdb.load_curves(db)
     assert sorted(set(curves["epoch"])) == [1, 2] and ARCH in set(curves["arch"])
+
+
+def test_a_resume_into_a_database_without_the_runs_rows_is_refused_then_retrained(
+    trained: tuple[Path, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # the database deleted, its checkpoints left beside it: the runs resumed from their final
+    # checkpoints and were marked done with no numbers (metrics {}, exit 0), a hole in curves
+    data, db = _copy(trained, tmp_path)
+    numbers = _numbers(db, ARCH)
+    for f in db.parent.glob("r.sqlite*"):
+        if f.is_file():
+            f.unlink()
+    checkpoints = sorted(p.name for p in db.parent.rglob("*.pt"))
+    assert len(checkpoints) == 2
+    capsys.readouterr()
+    assert main(_argv(data, db)) == 1
+    runs = json.loads(capsys.readouterr().out)["runs"]
+    assert [r["status"] for r in runs] == ["failed", "failed"]
+    assert caplog.text.count("failed after 1 attempt(s)") == 2  # a mismatch: not retried
+    assert "holds the train rows of run" in runs[0]["error"]
+    assert "for 0 of the 2 epoch(s) its checkpoints hold" in runs[0]["error"]
+    assert "its final numbers would be missing" in runs[0]["error"]
+    assert "--retrain-damaged" in runs[0]["error"] or "retrain_damaged" in runs[0]["error"]
+    assert ResultsDB(db).done_keys() == set()  # nothing marked done without its numbers
+    assert sorted(p.name for p in db.parent.rglob("*.pt")) == checkpoints  # nothing deleted
+    assert main(_argv(data, db, "--retrain-damaged")) == 0
+    runs = json.loads(capsys.readouterr().out)["runs"]
+    assert [r["status"] for r in runs] == ["done", "done"]
+    assert _numbers(db, ARCH) == numbers  # from its first epoch: the same numbers
+    curves = rdb.load_curves(db)
+    assert sorted(set(curves["epoch"])) == [1, 2]
+
+
+def test_a_resume_past_the_rows_a_database_holds_deletes_nothing(tmp_path: Path) -> None:
+    from nb201_flat.errors import CheckpointMismatchError
+
+    path = tmp_path / "r.sqlite"
+    key = _two_epochs(path)
+    db = ResultsDB(path)
+    before = _rows(path)
+    assert db.train_epochs_held(key) == 2
+    assert db.discard_epochs_after(key, 1) == 2  # epoch 2 of train and ori-test: restarted
+    assert db.train_epochs_held(key) == 1
+    with pytest.raises(CheckpointMismatchError, match=r"for 1 of the 2 epoch\(s\)"):
+        db.discard_epochs_after(key, 2)
+    db.close()
+    assert {t: len(r) for t, r in _rows(path).items()} == {
+        t: len(r) - (2 if t == "epochs" else 0) for t, r in before.items()
+    }
 
 
 # -- stray rows: a damaged row whose key names no run -----------------------------------------
