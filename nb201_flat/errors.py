@@ -342,7 +342,8 @@ class DownloadError(Nb201FlatError, OSError):
 
 
 class CheckpointMismatchError(ParamMessage, ValueError):
-    """A checkpoint folder belongs to another run."""
+    """A checkpoint folder belongs to another run, or reaches past the rows its run holds in
+    the results database (another database's checkpoints, or rows lost)."""
 
 
 class ResultsDBError(ParamMessage, OSError):

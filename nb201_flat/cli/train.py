@@ -90,8 +90,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--retrain-damaged",
         action="store_true",
         help="train again the runs of this command whose rows in --db are damaged (a row "
-        "that fails its checksum, or that no training writes): their rows are deleted from "
-        "every table first, in one transaction, and their checkpoints with them. Stray rows "
+        "that fails its checksum, or that no training writes, or a curve with a hole): their "
+        "rows are deleted from every table first, in one transaction, and their checkpoints "
+        "with them. Checkpoints past a run's rows (another database's, or a crash before the "
+        "database synced) are deleted down to the last epoch its rows hold without a gap, and "
+        "the run resumes there (from its first epoch when none is left). Stray rows "
         "(damaged rows whose key names no run in --db, a key changed by hand) are put back "
         "under the run their checksum matches, or deleted where none does; each is reported. "
         "Default: a damaged run is refused",

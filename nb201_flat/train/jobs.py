@@ -375,23 +375,38 @@ def check_stored_data(job: TrainJob, stored: str | None) -> None:
 
 def discard_if_damaged(job: TrainJob, db: ResultsDB, *, then: str = "trained again") -> None:
     """With :attr:`~TrainJob.retrain_damaged`, delete ``job``'s run from ``db`` when any of
-    its rows is damaged (:meth:`~.results_db.ResultsDB.discard_damaged`), and its
-    checkpoints, so that it trains again from its first epoch (a resume would leave the
-    deleted epochs out of its curves, or, from a finished run's last checkpoint, mark it done
-    without its numbers). The caller holds the run's lock (:mod:`.runlock`). ``then``: what
-    the warning says happens to the run next (a cell recorded without training says so)."""
+    its rows is damaged (:meth:`~.results_db.ResultsDB.discard_damaged`, a hole in its curve
+    included), and its checkpoints, so that it trains again from its first epoch (a resume
+    would leave the deleted epochs out of its curves, or, from a finished run's last
+    checkpoint, mark it done without its numbers). Checkpoints past the run's train rows
+    (another database's, rows deleted, or a machine stopped before the database synced its
+    last epochs), which a resume refuses, are deleted down to the last epoch those rows reach
+    without a gap: the run resumes from a checkpoint within them, or, with none left, from
+    its first epoch, its rows deleted. The caller holds the run's lock (:mod:`.runlock`).
+    ``then``: what the warning says happens to the run next (a cell recorded without training
+    says so)."""
     if not job.retrain_damaged:
         return
     from nb201_flat.train.checkpoint import Checkpointer
 
     ckpt = Checkpointer(job.checkpoint_folder)
     why = db.discard_damaged(job.key)
-    if why is None:  # checkpoints ahead of the rows: a resume would leave a hole (refused)
+    if why is None:
         newest = max((epoch for epoch, _ in ckpt.files()), default=0)
-        held = db.train_epochs_held(job.key)
-        if newest <= held:
+        whole = db.whole_train_epochs(job.key)
+        if newest <= whole:
             return
-        why = f"holds train rows for {held} of the {newest} epoch(s) its checkpoints hold"
+        ckpt.discard_after(whole)
+        past = f"its checkpoints reached epoch {newest}, its train rows only {whole} without a gap"
+        kept = ckpt.files()
+        if kept:  # the resume deletes its rows after that epoch (discard_epochs_after)
+            log.warning(
+                "%s: run %s in %s: %s; the checkpoints after it deleted, resuming from epoch "
+                "%d (retrain_damaged)",
+                job.name, tuple(job.key), job.db_path, past, kept[0][0],
+            )  # fmt: skip
+            return
+        why = past
         db.delete_run(job.key)
     ckpt.discard_after(0)
     log.warning(

@@ -431,24 +431,31 @@ class ResultsDB:
         attempt that it would not overwrite (epochs it does not evaluate, an attempt whose
         checkpoints were moved away) must not stay in its curves.
 
-        A run resuming after ``epoch`` from its checkpoints into a database that lacks its
-        train rows of epochs 1..``epoch`` (the file was replaced, or rows deleted) is refused,
-        before anything is deleted: its curves would have a hole (:func:`_holed_run`), and a
-        run resumed from its final checkpoint would be marked done without its numbers.
+        A run resuming after ``epoch`` from its checkpoints while this database lacks one of
+        its train rows of epochs 1..``epoch`` is refused (:class:`CheckpointMismatchError`,
+        which no executor retries), before any of its rows is deleted: its curves would have a
+        hole (:func:`_holed_run`), and a run resumed from its final checkpoint would be marked
+        done without its numbers. That happens when the file was replaced or rows deleted,
+        when two databases share a checkpoint folder, and when the machine stopped before the
+        database synced its last epochs (their checkpoints are synced first).
         """
-        space, arch, dataset, schedule, seed = key
+        space, arch, dataset, schedule, seed = _as_key(key)
         with self._write() as conn:
-            held = _train_epochs_held(conn, key)
-            if held < epoch:  # the checkpoints are another database's: not retried
+            whole = _whole_upto(_train_epochs(conn, key))
+            if whole < epoch:
+                final = " and its final numbers would be missing" if epoch >= schedule else ""
                 raise CheckpointMismatchError(
-                    f"{_shown(self.path)} holds the train rows of run {tuple(key)} for "
-                    f"{held} of the {epoch} epoch(s) its checkpoints hold (the database was "
-                    "replaced, or rows deleted): resumed, its curves would have a hole"
-                    + (" and its final numbers would be missing" if epoch >= int(schedule) else "")
-                    + "; put back the database its checkpoints were trained into, or train it "
-                    "again from its first epoch with ",
+                    f"{_shown(self.path)} holds the train rows of run {tuple(key)} without a "
+                    f"gap only up to epoch {whole}, but its checkpoints reach epoch {epoch} (the "
+                    "database was replaced or rows deleted, another database shares its "
+                    "checkpoints, or the machine stopped before the database synced): resumed, "
+                    f"its curves would have a hole{final}; put back the database its checkpoints "
+                    "were trained into, move the checkpoints away (or use another ",
+                    Param("ckpt_dir"),
+                    "), or train with ",
                     Param("retrain_damaged", True),
-                    " (which deletes its checkpoints and rows first)",
+                    " (which resumes it from a checkpoint within those rows, or else from its "
+                    "first epoch)",
                 )
             cur = conn.execute(
                 f"DELETE FROM epochs WHERE {_KEY_WHERE} AND epoch > ?",
@@ -456,15 +463,15 @@ class ResultsDB:
             )
         return int(cur.rowcount)
 
-    def train_epochs_held(self, key: Sequence[object]) -> int:
-        """How many epochs of the run ``key`` have a train row (one indexed count)."""
-        return _train_epochs_held(self._connect(), key)
+    def whole_train_epochs(self, key: Sequence[object]) -> int:
+        """The last epoch ``m`` such that the run ``key`` has a train row at every epoch
+        1..``m`` (training writes one each epoch, before the epoch's checkpoint); 0 if none."""
+        return _whole_upto(_train_epochs(self._connect(), key))
 
     def delete_run(self, key: Sequence[object]) -> None:
         """Delete the run ``key``'s rows from every table, in one transaction."""
         with self._write() as conn:
-            for table in _CHECKED:
-                conn.execute(f"DELETE FROM {table} WHERE {_KEY_WHERE}", tuple(key))
+            _delete_run(conn, key)
 
     def mark_run(
         self,
@@ -620,7 +627,9 @@ class ResultsDB:
         its checksum, or an old row without one holds a wrongly typed cell), so that the run
         is trained again; return why it was damaged (``None``: intact, nothing deleted).
         A run that an import refuses by its rows (:func:`check_finished_runs`: a status
-        training never writes, a finished run without its final numbers...) is damaged too.
+        training never writes, a finished run without its final numbers...) is damaged too,
+        and so is one that :func:`load_curves` refuses for a hole in its curve
+        (:func:`_holed_run`).
 
         The check and the deletion are one transaction: no row of the run is written in
         between, and no other run's rows are touched. Every epoch row of the run is checked,
@@ -629,8 +638,7 @@ class ResultsDB:
             found = _run_damage(conn, self.path, key)
             if not found:
                 return None
-            for table in _CHECKED:
-                conn.execute(f"DELETE FROM {table} WHERE {_KEY_WHERE}", tuple(key))
+            _delete_run(conn, key)
         return next(iter(found.values()))
 
     def clear_stray_rows(self) -> list[str]:
@@ -1294,10 +1302,27 @@ def _unservable_run(
     return None
 
 
-def _train_epochs_held(conn: sqlite3.Connection, key: Sequence[object]) -> int:
-    """How many epochs of the run ``key`` have a train row (training writes it every epoch)."""
-    sql = f"SELECT COUNT(*) FROM epochs WHERE {_KEY_WHERE} AND split = 'train'"
-    return int(conn.execute(sql, tuple(key)).fetchone()[0])
+def _delete_run(conn: sqlite3.Connection, key: Sequence[object]) -> None:
+    """Delete the run ``key``'s rows from every table (the caller's transaction)."""
+    for table in _CHECKED:
+        conn.execute(f"DELETE FROM {table} WHERE {_KEY_WHERE}", tuple(key))
+
+
+def _train_epochs(conn: sqlite3.Connection, key: Sequence[object]) -> set[int]:
+    """The epochs at which the run ``key`` has a train row (its key's index, one run)."""
+    sql = (
+        f"SELECT epoch FROM epochs WHERE {_KEY_WHERE} AND split = 'train' "
+        "AND typeof(epoch) = 'integer'"
+    )
+    return {int(e) for (e,) in conn.execute(sql, tuple(key))}
+
+
+def _whole_upto(epochs: Collection[int]) -> int:
+    """The last ``m`` such that every epoch 1..``m`` is in ``epochs`` (0: not epoch 1)."""
+    m = 0
+    while m + 1 in epochs:
+        m += 1
+    return m
 
 
 def _holed_run(
@@ -1309,7 +1334,8 @@ def _holed_run(
     Training writes the train split at every epoch, in order, before the epoch's checkpoint:
     a trained run (``done``, or ``running``) holds it at epochs 1..its last (the schedule's,
     once done). One fewer is a curve with a hole (rows deleted, or a run resumed from a
-    checkpoint into another database) that :func:`load_curves` would serve as whole. Final
+    checkpoint into another database by an earlier version) that :func:`load_curves` would
+    serve as whole; only epochs in 1..schedule count, so a row outside cannot fill it. Final
     results do not depend on it, so an import does not check it; an evaluated split may skip
     epochs (``eval_every``, which is not stored), so only the train split is counted. The
     count is read off the key's index, a run at a time.
@@ -1318,7 +1344,8 @@ def _holed_run(
     match = " AND ".join(f"e.{c} = r.{c}" for c in _RUN_KEY.split(", "))
     row = conn.execute(
         f"SELECT {columns}, COUNT(e.epoch), COALESCE(MAX(e.epoch), 0), r.status FROM runs r "
-        f"LEFT JOIN epochs e ON {match} AND e.split = 'train' WHERE {where('r.')} AND "
+        f"LEFT JOIN epochs e ON {match} AND e.split = 'train' AND typeof(e.epoch) = "
+        f"'integer' AND e.epoch BETWEEN 1 AND r.schedule WHERE {where('r.')} AND "
         f"r.status IN ('done', 'running') GROUP BY {columns} HAVING COUNT(e.epoch) < "
         "CASE WHEN r.status = 'done' THEN r.schedule ELSE MAX(e.epoch) END LIMIT 1",
         tuple(args),
@@ -1331,18 +1358,13 @@ def _missing_epochs(conn: sqlite3.Connection, row: Sequence[Any]) -> str:
     epochs lack them (``row``: the run's key, that count, its last such epoch, its status)."""
     key, count, last, status = tuple(row[:5]), int(row[5]), int(row[6]), str(row[7])
     upto = int(row[3]) if status == "done" else last  # a finished run: its whole schedule
-    held = {
-        int(e)
-        for (e,) in conn.execute(
-            f"SELECT epoch FROM epochs WHERE {_KEY_WHERE} AND split = 'train'", key
-        )
-    }
+    held = _train_epochs(conn, key)
     gone = [e for e in range(1, upto + 1) if e not in held]
     shown = ", ".join(map(str, gone[:5])) + (f", ... ({len(gone)} in all)" if len(gone) > 5 else "")
     return (
-        f"is {status} but has no train row at epoch {shown} of its 1..{upto} ({count} held): "
-        "its curves have a hole (rows deleted, or a run resumed from a checkpoint into "
-        "another database)"
+        f"is {status} but has no train row at epoch{'s' if len(gone) > 1 else ''} {shown} of "
+        f"its 1..{upto} ({count} held): its curves have a hole (rows deleted, or a run resumed "
+        "from a checkpoint into another database)"
     )
 
 
@@ -1358,10 +1380,13 @@ def _run_damage(conn: sqlite3.Connection, path: Path, key: Sequence[object]) -> 
             conn, path, table, where, tuple(key), collect=False, alias=alias, damaged=found
         )
     one = " AND ".join(f"{{0}}{c} = ?" for c in _RUN_KEY.split(", "))
-    for check in (_unservable_run, _holed_run):  # what an import or load_curves refuses too
-        refused = check(conn, one.format, tuple(key))
-        if refused is not None:
-            found.setdefault(*refused)
+    unservable = _unservable_run(conn, one.format, tuple(key))
+    if unservable is not None:  # what an import refuses, naming the run, too
+        found.setdefault(*unservable)
+    if not found:  # what load_curves refuses; on rows found sound (it reads their epochs)
+        holed = _holed_run(conn, one.format, tuple(key))
+        if holed is not None:
+            found.setdefault(*holed)
     return found
 
 
@@ -1369,8 +1394,9 @@ def _checked_frame(
     path: str | os.PathLike[str], space: str | None, *, final_only: bool
 ) -> pd.DataFrame:
     """:meth:`ResultsDB.epochs_frame` of ``path`` once its rows (of ``space``, or all; the final
-    epochs only with ``final_only``) passed :func:`_check_damage` and their checksums, all in
-    one read transaction: a live writer's later rows are not read unchecked."""
+    epochs only with ``final_only``) passed :func:`_check_damage` and their checksums (and,
+    every epoch being served, :func:`_holed_run`), all in one read transaction: a live
+    writer's later rows are not read unchecked."""
     db = _open_existing(path)
     try:
         conn = db._connect()

@@ -76,7 +76,7 @@ def test_an_undefined_correlation_is_named_in_the_legend_not_printed_as_nan() ->
 
     frame = pd.DataFrame({"sharpness": np.linspace(0, 5, 50), "gap": np.full(50, 2.0)})
     with warnings.catch_warnings():  # undefined is said in the legend, not warned about
-        warnings.simplefilter("error")
+        warnings.simplefilter("error", RuntimeWarning)  # numpy's and scipy's NaN warnings
         ax = plot_binned([Series("flat", frame)])
     (label,) = [t.get_text() for t in ax.get_legend().get_texts()]
     plt.close(ax.figure)

@@ -414,9 +414,9 @@ def _curve_run(db: ResultsDB, key: tuple, epochs: range, status: str | None) -> 
         (
             [*range(1, 3), *range(9, 11)],
             "done",
-            "has no train row at epoch 3, 4, 5, 6, 7, ... (6 in all) of its 1..10 (4 held)",
+            "has no train row at epochs 3, 4, 5, 6, 7, ... (6 in all) of its 1..10 (4 held)",
         ),
-        (range(3, 5), None, "is running but has no train row at epoch 1, 2 of its 1..4 (2 held)"),
+        (range(3, 5), None, "is running but has no train row at epochs 1, 2 of its 1..4 (2 held)"),
     ],
 )
 def test_load_curves_refuses_a_curve_with_a_hole_naming_its_epochs(
@@ -509,10 +509,10 @@ def test_a_resume_into_a_database_without_the_runs_rows_is_refused_then_retraine
     runs = json.loads(capsys.readouterr().out)["runs"]
     assert [r["status"] for r in runs] == ["failed", "failed"]
     assert caplog.text.count("failed after 1 attempt(s)") == 2  # a mismatch: not retried
-    assert "holds the train rows of run" in runs[0]["error"]
-    assert "for 0 of the 2 epoch(s) its checkpoints hold" in runs[0]["error"]
-    assert "its final numbers would be missing" in runs[0]["error"]
-    assert "--retrain-damaged" in runs[0]["error"] or "retrain_damaged" in runs[0]["error"]
+    error = runs[0]["error"]
+    assert "without a gap only up to epoch 0, but its checkpoints reach epoch 2" in error
+    assert "its final numbers would be missing" in error
+    assert "another --ckpt-dir" in error and "train with --retrain-damaged" in error
     assert ResultsDB(db).done_keys() == set()  # nothing marked done without its numbers
     assert sorted(p.name for p in db.parent.rglob("*.pt")) == checkpoints  # nothing deleted
     assert main(_argv(data, db, "--retrain-damaged")) == 0
@@ -530,15 +530,66 @@ def test_a_resume_past_the_rows_a_database_holds_deletes_nothing(tmp_path: Path)
     key = _two_epochs(path)
     db = ResultsDB(path)
     before = _rows(path)
-    assert db.train_epochs_held(key) == 2
+    assert db.whole_train_epochs(key) == 2
     assert db.discard_epochs_after(key, 1) == 2  # epoch 2 of train and ori-test: restarted
-    assert db.train_epochs_held(key) == 1
-    with pytest.raises(CheckpointMismatchError, match=r"for 1 of the 2 epoch\(s\)"):
+    assert db.whole_train_epochs(key) == 1
+    with pytest.raises(CheckpointMismatchError, match="only up to epoch 1, but its checkpoints reach epoch 2"):  # fmt: skip
         db.discard_epochs_after(key, 2)
     db.close()
     assert {t: len(r) for t, r in _rows(path).items()} == {
         t: len(r) - (2 if t == "epochs" else 0) for t, r in before.items()
     }
+    # a row past the hole does not fill it (counted, it did)
+    _edit(path, "UPDATE epochs SET epoch = 2 WHERE epoch = 1 AND split = 'train'")
+    db = ResultsDB(path)
+    assert db.whole_train_epochs(key) == 0
+    with pytest.raises(CheckpointMismatchError, match="only up to epoch 0"):
+        db.discard_epochs_after(key, 1)
+    db.close()
+
+
+def test_retrain_damaged_resumes_from_a_checkpoint_within_the_rows_a_crash_left(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # the machine stopped after epoch 2's checkpoint was synced and before the database's
+    # row was (WAL, synchronous=NORMAL): a plain resume is refused, --retrain-damaged drops
+    # the checkpoint past the rows and resumes from epoch 1's, not from the first epoch
+    pytest.importorskip("torch")
+    from nb201_flat.errors import CheckpointMismatchError
+    from nb201_flat.train.checkpoint import Checkpointer
+    from nb201_flat.train.jobs import make_jobs
+    from nb201_flat.train.recipe import Recipe
+    from nb201_flat.train.trainer import train
+
+    data = write_tiny_cifar10(tmp_path / "data")
+
+    def job(db: Path, **kw: object) -> object:
+        (j,) = make_jobs(
+            [ARCH], dataset="cifar10", epochs=3, seeds=[1], data_root=data, db_path=db,
+            recipe=Recipe(epochs=3, batch_size=32), c=2, n=1, device="cpu", threads=1, **kw,  # type: ignore[arg-type]
+        )  # fmt: skip
+        return j
+
+    clean = train(job(tmp_path / "clean" / "r.sqlite"))  # type: ignore[arg-type]
+
+    def crash(epoch: int, rows: object) -> None:
+        if epoch == 2:
+            raise OSError("machine stopped")
+
+    db = tmp_path / "runs" / "r.sqlite"
+    with pytest.raises(OSError, match="machine stopped"):
+        train(job(db), on_epoch_end=crash)  # type: ignore[arg-type]
+    _edit(db, "DELETE FROM epochs WHERE epoch = 2")  # the rows the database had not synced
+    folder = job(db).checkpoint_folder  # type: ignore[attr-defined]
+    assert sorted(e for e, _ in Checkpointer(folder).files()) == [1, 2]
+    with pytest.raises(CheckpointMismatchError, match="only up to epoch 1, but its checkpoints reach epoch 2"):  # fmt: skip
+        train(job(db))  # type: ignore[arg-type]
+    caplog.set_level(logging.WARNING)
+    res = train(job(db, retrain_damaged=True))  # type: ignore[arg-type]
+    assert "its train rows only 1 without a gap; the checkpoints after it deleted, resuming from epoch 1" in caplog.text  # fmt: skip
+    assert res.status == "done" and res.metrics == clean.metrics  # faithful: bitwise
+    curves = rdb.load_curves(db)
+    assert sorted(set(curves["epoch"])) == [1, 2, 3]
 
 
 # -- stray rows: a damaged row whose key names no run -----------------------------------------
