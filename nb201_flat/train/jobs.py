@@ -387,10 +387,12 @@ def discard_if_damaged(job: TrainJob, db: ResultsDB, *, then: str = "trained aga
     says so)."""
     if not job.retrain_damaged:
         return
+    why = db.discard_damaged(job.key)
+    if why is None and not Path(job.checkpoint_folder).is_dir():
+        return  # intact, and no checkpoints (a cell recorded without training: no torch)
     from nb201_flat.train.checkpoint import Checkpointer
 
     ckpt = Checkpointer(job.checkpoint_folder)
-    why = db.discard_damaged(job.key)
     if why is None:
         newest = max((epoch for epoch, _ in ckpt.files()), default=0)
         whole = db.whole_train_epochs(job.key)
