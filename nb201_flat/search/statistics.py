@@ -494,12 +494,15 @@ class RunGroup:
 RunGroups: TypeAlias = dict[tuple[str, ...], RunGroup]
 
 
-def group_runs(
-    runs: pd.DataFrame, keys: Sequence[str] = ("protocol", "algorithm", "dataset")
-) -> RunGroups:
+def group_runs(runs: pd.DataFrame, keys: Sequence[str] | None = None) -> RunGroups:
     """``runs`` split by ``keys`` (in order of first appearance) into arrays: one pass over
     the (large) frame, so that a report's many :func:`compare` calls need no string
-    comparisons over all of it."""
+    comparisons over all of it. Keys are the group's values as text. ``None``: protocol,
+    algorithm and the reported key (:data:`~nb201_flat.search.runner.KEY_COLUMNS` that
+    ``runs`` has): a dataset reported at two splits or epochs is two groups, whose runs
+    share their numbers and must not be paired across."""
+    if keys is None:
+        keys = ("protocol", "algorithm", *(c for c in KEY_COLUMNS if c in runs))
     if runs.empty:
         return {}
     gid = runs.groupby(list(keys), sort=False, dropna=False).ngroup().to_numpy()
@@ -583,6 +586,9 @@ def compare(
     confidence: float = 0.95,
     seed: int = 0,
     groups: RunGroups | None = None,
+    split: str | None = None,
+    epochs: int | None = None,
+    metric: str | None = None,
 ) -> dict[str, object] | None:
     """Mean test of ``a`` − ``b`` (each ``(protocol, label)``) on ``dataset``, paired by run.
 
@@ -591,10 +597,32 @@ def compare(
     no runs; the evaluations of both sides come with the difference, and every mean of the row
     (``a_mean``, ``b_mean``, the evaluations, ``diff``) is over the same ``n`` paired runs,
     those where both sides have a test value. ``groups``: the
-    :func:`group_runs` of ``runs``, for callers that compare many pairs of the same frame.
+    :func:`group_runs` of ``runs`` (its default keys), for callers that compare many pairs of
+    the same frame.
+
+    ``split``, ``epochs``, ``metric``: which reported key of ``dataset`` to compare, where the
+    runs report it under several (a protocol at 12 and 200 search epochs); such a dataset
+    without them is refused, naming its keys (its runs would be paired across keys).
     """
     groups = group_runs(runs) if groups is None else groups
-    got = _pair(groups.get((*a, dataset)), groups.get((*b, dataset)))
+    chosen = {"split": split, "epochs": epochs, "metric": metric}
+    wanted = [None if v is None else str(v) for v in chosen.values()]
+    keys = {
+        k[3:]
+        for k in groups
+        if k[:2] in (tuple(a), tuple(b))
+        and k[2] == str(dataset)
+        and all(w is None or w == v for w, v in zip(wanted, k[3:], strict=False))
+    }
+    if len(keys) > 1:
+        shown = "; ".join(", ".join(k) for k in sorted(keys))
+        given = [n for n, v in chosen.items() if v is None]
+        raise ArgumentError(
+            f"{dataset!r} is reported under {len(keys)} keys in these runs ({shown}; split, "
+            f"epochs, metric): pass {', '.join(f'{n}=' for n in given)} to compare one"
+        )
+    key = next(iter(keys), ())
+    got = _pair(groups.get((*a, dataset, *key)), groups.get((*b, dataset, *key)))
     if got is None:
         return None
     _fill_cis([got], n_boot, confidence, seed)
@@ -781,14 +809,18 @@ def two_stage_overlap(
     out["same_cell"] = np.nan
     if out.empty:
         return out
-    groups = group_runs(runs)
+    # by the whole reported key, as paired's rows are: a dataset at 12 and 200 search epochs
+    # is two rows, whose runs share their numbers
+    columns = [c for c in KEY_COLUMNS if c in runs and c in out]
+    groups = group_runs(runs, ("protocol", "algorithm", *columns))
     for k, row in out.iterrows():
         algo = algorithms.get(str(row["algorithm"]))
         if not isinstance(algo, NARandomSearch) or algo.rerank_top_k is None:
             continue
         one = NARandomSearch(algo.objective).label
-        a = groups.get((str(row["protocol"]), str(row["algorithm"]), str(row["dataset"])))
-        b = groups.get((str(row["protocol"]), one, str(row["dataset"])))
+        key = tuple(str(row[c]) for c in columns)
+        a = groups.get((str(row["protocol"]), str(row["algorithm"]), *key))
+        b = groups.get((str(row["protocol"]), one, *key))
         if a is None or b is None or a.run.size == 0 or b.run.size == 0:
             continue
         ba = a.best if a.best is not None else np.full(a.run.size, np.nan)

@@ -280,3 +280,71 @@ def test_controls_stall_notes_are_the_runners_made_once(
     ctrl = budget_matched(iid, res, pairs, runs=3, seed=0)
     assert len(made) == 1  # the runner's, for the controls' cells
     assert all(n in ctrl.notes for n in made[0])
+
+
+def _two_keys() -> pd.DataFrame:
+    """Runs 0 and 1 of a and b on dataset d at 12 and 200 search epochs: the 200-epoch rows
+    first for b, so that pairing by run number across keys would match 12 with 200."""
+    rows = []
+    for algo, order in (("a", (12, 200)), ("b", (200, 12))):
+        for epochs in order:
+            for run in (0, 1):
+                test = {("a", 12): 10.0, ("a", 200): 50.0, ("b", 12): 8.0, ("b", 200): 49.0}
+                rows.append(
+                    {
+                        "protocol": "p",
+                        "algorithm": algo,
+                        "dataset": "d",
+                        "split": "x-test",
+                        "epochs": epochs,
+                        "metric": "accuracy",
+                        "run": run,
+                        "test": test[algo, epochs] + run,
+                        "evaluations": 3.0,
+                        "best": float(run),
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+def test_compare_refuses_a_dataset_under_two_keys_and_pairs_within_the_one_chosen() -> None:
+    from nb201_flat.errors import ArgumentError
+    from nb201_flat.search.statistics import compare
+
+    runs = _two_keys()
+    # one group of 4 runs, paired by run number across 12 and 200 epochs: n = 4, a wrong mean
+    with pytest.raises(ArgumentError, match=r"'d' is reported under 2 keys .*x-test, 12, "
+                       r"accuracy; x-test, 200, accuracy.*pass split=, epochs=, metric="):  # fmt: skip
+        compare(runs, ("p", "a"), ("p", "b"), "d", n_boot=50)
+    for epochs, diff in ((12, 2.0), (200, 1.0)):
+        row = compare(runs, ("p", "a"), ("p", "b"), "d", n_boot=50, epochs=epochs)
+        assert row is not None and row["n"] == 2 and row["diff"] == diff
+    assert compare(runs, ("p", "a"), ("p", "b"), "d", epochs=7) is None  # no such key
+    with pytest.raises(ArgumentError, match="pass split=, metric="):  # what is left to give
+        compare(runs.assign(metric="loss").pipe(lambda f: pd.concat([runs, f])),
+                ("p", "a"), ("p", "b"), "d", epochs=12)  # fmt: skip
+
+
+def test_two_stage_overlap_pairs_within_each_reported_key() -> None:
+    from nb201_flat.search.algorithms import NARandomSearch, NeighbourObjective
+    from nb201_flat.search.statistics import two_stage_overlap
+
+    objective = NeighbourObjective(radius=1, charge=True)
+    one, two = NARandomSearch(objective), NARandomSearch(objective, rerank_top_k=10)
+    runs = _two_keys().replace({"algorithm": {"a": two.label, "b": one.label}})
+    # two's incumbents equal one's at 12 epochs (runs 0, 1), not at 200 (one's 200-epoch
+    # cells shifted): merged, the share was 2 of 4 and the same in both rows
+    shifted = (runs["algorithm"] == one.label) & (runs["epochs"] == 200)
+    runs.loc[shifted, "best"] += 5.0
+    paired = pd.DataFrame(
+        {
+            "protocol": ["p", "p"],
+            "algorithm": [two.label, two.label],
+            "dataset": ["d", "d"],
+            "split": ["x-test", "x-test"],
+            "epochs": [12, 200],
+            "metric": ["accuracy", "accuracy"],
+        }
+    )
+    out = two_stage_overlap(paired, runs, {one.label: one, two.label: two})
+    assert list(out["same_cell"]) == [1.0, 0.0]
