@@ -129,6 +129,26 @@ _ACCOUNTING_COLUMNS: tuple[tuple[str, str], ...] = (
 )
 
 
+def _shown_keys(frame: pd.DataFrame, by: tuple[str, ...] = ("protocol",)) -> pd.DataFrame:
+    """``frame`` with its ``dataset`` cells naming the whole reported key (``str(MetricKey)``)
+    where rows of one ``by`` group report that dataset under several keys (a protocol at 12
+    and 200 search epochs): there the tables' rows would read alike. Elsewhere (every grid
+    the defaults build) the dataset alone, as the CSV files' other columns hold the rest."""
+    out = frame.copy()  # the caller adds its display columns: never to the result's frame
+    if out.empty or not all(c in out for c in (*KEY_COLUMNS, *by)):
+        return out
+    rest = list(KEY_COLUMNS[1:])  # split, epochs, metric
+    distinct = out.groupby([*by, "dataset"], sort=False)[rest].transform("nunique")
+    several = (distinct > 1).any(axis=1)
+    if several.any():
+        out["dataset"] = out["dataset"].astype(object)
+        out.loc[several, "dataset"] = [
+            f"{d}/{sp}@{int(e)}ep:{m}"  # str(MetricKey)'s form
+            for d, sp, e, m in out.loc[several, list(KEY_COLUMNS)].itertuples(index=False)
+        ]
+    return out
+
+
 def _accounting_section(result: ReproduceResult) -> list[str]:
     acc = result.accounting
     out = ["", "## Accounting: every evaluation counted", ""]
@@ -154,8 +174,8 @@ def _accounting_section(result: ReproduceResult) -> list[str]:
         out += ["", f"### NA-RS, neighbours {form}", ""]
         rows = []
         # by the whole reported key: a dataset's two keys are two rows (one overwrote the other)
-        for (pname, ds, *_), g in sub.groupby(["protocol", *KEY_COLUMNS], sort=False):
-            row: dict[str, object] = {"protocol": pname, "dataset": ds}
+        for (pname, *key), g in sub.groupby(["protocol", *KEY_COLUMNS], sort=False):
+            row: dict[str, object] = {"protocol": pname, **dict(zip(KEY_COLUMNS, key, strict=True))}
             by = {str(r["comparison"]): r for _, r in g.iterrows()}
             for comp, head in _ACCOUNTING_COLUMNS:
                 r = by.get(comp)
@@ -171,7 +191,8 @@ def _accounting_section(result: ReproduceResult) -> list[str]:
             claim = g["claim"].dropna()
             row["claim"] = f"{float(claim.iloc[0]):+.2f}" if len(claim) else ""
             rows.append(row)
-        out.append(markdown_table(pd.DataFrame(rows)))
+        table = _shown_keys(pd.DataFrame(rows)).drop(columns=list(KEY_COLUMNS[1:]))
+        out.append(markdown_table(table))
     rel = acc[
         acc["comparison"].str.startswith(
             ("NA-REA", "NA-LS", "budget-matched REA", "budget-matched LS")
@@ -179,7 +200,7 @@ def _accounting_section(result: ReproduceResult) -> list[str]:
     ]
     if not rel.empty:
         out += ["", "### NA-REA and NA-LS (neighbours free)", ""]
-        t = rel.copy()
+        t = _shown_keys(rel)
         t["diff [CI]"] = [
             _diff_ci(d, lo, hi) for d, lo, hi in zip(t["diff"], t["ci_lo"], t["ci_hi"], strict=True)
         ]
@@ -231,7 +252,7 @@ def _routes_section(result: ReproduceResult) -> list[str]:
         "streams."
     )
     out.append("")
-    t = r.copy()
+    t = _shown_keys(r, by=("kind",)) if "kind" in r else r.copy()
     t["diff [CI]"] = [
         _diff_ci(d, lo, hi) for d, lo, hi in zip(t["diff"], t["ci_lo"], t["ci_hi"], strict=True)
     ]
@@ -290,7 +311,7 @@ def render_markdown(result: ReproduceResult, *, seconds: float | None = None) ->
     )
     out.append("")
     if not result.anchors.empty:
-        a = result.anchors.copy()
+        a = _shown_keys(result.anchors)
         a["published"] = [
             _pm(v, s) if s is not None and np.isfinite(s) else f"{v:+.2f}"
             for v, s in zip(a["published"], a["published_std"].astype(float), strict=True)
@@ -319,7 +340,7 @@ def render_markdown(result: ReproduceResult, *, seconds: float | None = None) ->
     out += ["", "## Paired differences (NA − base) and verdicts", ""]
     p = result.paired
     if not p.empty:
-        q = p.copy()
+        q = _shown_keys(p)
         q["diff [CI]"] = [
             f"{d:+.2f} [{lo:+.2f}, {hi:+.2f}]"
             for d, lo, hi in zip(q["diff"], q["ci_lo"], q["ci_hi"], strict=True)
@@ -366,7 +387,7 @@ def render_markdown(result: ReproduceResult, *, seconds: float | None = None) ->
     out += _accounting_section(result)
     out += _routes_section(result)
     out += ["", "## Final test accuracy (mean ± std over runs)", ""]
-    s = result.summary.copy()
+    s = _shown_keys(result.summary)
     s["test"] = [_pm(m, sd) for m, sd in zip(s["mean"], s["std"], strict=True)]
     out.append(
         markdown_table(

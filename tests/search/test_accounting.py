@@ -348,3 +348,26 @@ def test_two_stage_overlap_pairs_within_each_reported_key() -> None:
     )
     out = two_stage_overlap(paired, runs, {one.label: one, two.label: two})
     assert list(out["same_cell"]) == [1.0, 0.0]
+
+
+def test_a_dataset_reported_under_two_keys_is_named_by_its_key_in_the_report(
+    nb201_like: Table,
+) -> None:
+    import dataclasses
+
+    res = reproduce(nb201_like, ReproduceConfig.quick(runs=6, n_boot=100))
+    first = res.paired.iloc[0]
+    d, sp, e, m = (str(first[c]) for c in ("dataset", "split", "epochs", "metric"))
+
+    def twice(frame: pd.DataFrame) -> pd.DataFrame:  # each row again at 7 search epochs
+        return pd.concat([frame, frame.assign(epochs=7)], ignore_index=True)
+
+    frames = ("summary", "paired", "accounting")
+    two = dataclasses.replace(res, **{f: twice(getattr(res, f)) for f in frames})
+    columns = {f: list(getattr(two, f).columns) for f in frames}
+    md = render_markdown(two)
+    # the rows of the two keys read alike before ("| nb201 | cifar100 | ... |" twice)
+    for epochs in (e, "7"):
+        assert f"| {d}/{sp}@{epochs}ep:{m} " in md, epochs
+    assert f"| {d}/{sp}@{e}ep:{m} " not in render_markdown(res)  # one key: the dataset alone
+    assert {f: list(getattr(two, f).columns) for f in frames} == columns  # frames untouched
