@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import math
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -372,9 +373,11 @@ def cmd_search(args: argparse.Namespace) -> int:
     width = max((len(k) for k in reported_keys), default=0)
     for r, reported in zip(rows, reported_keys, strict=True):
         flag = "  [OPTIMISTIC: search metric = report metric]" if r["optimistic"] else ""
+        # one run has no std: the mean alone, as report.md shows it (n says why)
+        spread = "" if math.isnan(r["std"]) else f" ± {r['std']:.2f}"
         print(
             f"  {r['protocol']:<34} {reported:<{width}}  "
-            f"{num(r['mean'], '.2f')} ± {num(r['std'], '.2f')} (n={r['n']}, "
+            f"{num(r['mean'], '.2f')}{spread} (n={r['n']}, "
             f"{r['queries']:,.0f} queries charged, {r['evaluations']:,.0f} evaluations)"
             f"{flag}"
         )
