@@ -899,8 +899,18 @@ _Block = tuple[Protocol, str, SearchAlgorithm, list[RunRecord], Any]
 def typed_frame(rows: Sequence[Mapping[str, object]], dtypes: Mapping[str, str]) -> pd.DataFrame:
     """``rows`` as a frame of ``dtypes``' columns, in that order and in those dtypes, also
     with no rows (a frame built from no rows held its columns as objects, where one built
-    from rows held floats and ints)."""
+    from rows held floats and ints).
+
+    ``"str"`` is pandas' string dtype, whose missing value is NaN; before pandas 3 it names
+    numpy's, which writes a missing text as the text ``"None"``: there such columns stay
+    objects (as the runs frame's are), a missing text missing."""
+    if not _STR_IS_PANDAS:
+        dtypes = {c: ("object" if d == "str" else d) for c, d in dtypes.items()}
     return pd.DataFrame(list(rows), columns=list(dtypes)).astype(dict(dtypes))
+
+
+# pandas >= 3: "str" is its own string dtype (a missing value stays missing)
+_STR_IS_PANDAS = int(pd.__version__.split(".")[0]) >= 3
 
 
 def _frame(columns: dict[str, list[Any]]) -> pd.DataFrame:

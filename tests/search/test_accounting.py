@@ -371,3 +371,19 @@ def test_a_dataset_reported_under_two_keys_is_named_by_its_key_in_the_report(
         assert f"| {d}/{sp}@{epochs}ep:{m} " in md, epochs
     assert f"| {d}/{sp}@{e}ep:{m} " not in render_markdown(res)  # one key: the dataset alone
     assert {f: list(getattr(two, f).columns) for f in frames} == columns  # frames untouched
+
+
+@pytest.mark.parametrize("pandas_str", [True, False])
+def test_a_missing_text_stays_missing_in_a_typed_frame(
+    monkeypatch: pytest.MonkeyPatch, pandas_str: bool
+) -> None:
+    # before pandas 3, astype("str") is numpy's: None became the text "None" in the CSVs
+    from nb201_flat.search import runner
+
+    monkeypatch.setattr(runner, "_STR_IS_PANDAS", pandas_str)
+    frame = runner.typed_frame(
+        [{"a": None, "b": 1.0}, {"a": "x", "b": 2.0}], {"a": "str", "b": "float64"}
+    )
+    assert frame["a"].isna().tolist() == [True, False]
+    assert "None" not in frame.to_csv() and frame["b"].dtype == "float64"
+    assert isinstance(frame["a"].dtype, pd.StringDtype) is pandas_str  # objects before 3
