@@ -307,8 +307,8 @@ def open_table(args: argparse.Namespace) -> Table:
 
 
 def num(v: float, spec: str) -> str:
-    """``v`` formatted by ``spec``, or ``-`` where it is undefined (NaN: the std of one run, a
-    neighbourhood with no measured member); the JSON forms hold null there."""
+    """``v`` formatted by ``spec``, or ``-`` where it is undefined (NaN: a neighbourhood with no
+    measured member, a CI of too few pairs); the JSON forms hold null there."""
     return "-" if math.isnan(v) else format(v, spec)
 
 

@@ -118,10 +118,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     for r in s["rows"]:
         # the whole reported key, as search prints it
         key = MetricKey(r["dataset"], r["split"], r["epochs"], r["metric"])
-        print(
-            f"  {r['algorithm']:>6}  {key}: {num(r['mean'], '.2f')} +- "
-            f"{num(r['std'], '.2f')} (n={r['n']})"
-        )
+        spread = "" if math.isnan(r["std"]) else f" +- {r['std']:.2f}"  # one run: no std
+        print(f"  {r['algorithm']:>6}  {key}: {num(r['mean'], '.2f')}{spread} (n={r['n']})")
     for p in s["paired_difference"]:
         lo, hi = p["ci95"]
         print(

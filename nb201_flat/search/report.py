@@ -16,6 +16,7 @@ import pandas as pd
 from nb201_flat import atomic
 from nb201_flat.search.grid import ReproduceResult
 from nb201_flat.search.runner import KEY_COLUMNS
+from nb201_flat.table import MetricKey
 
 log = logging.getLogger(__name__)
 
@@ -129,21 +130,22 @@ _ACCOUNTING_COLUMNS: tuple[tuple[str, str], ...] = (
 )
 
 
-def _shown_keys(frame: pd.DataFrame, by: tuple[str, ...] = ("protocol",)) -> pd.DataFrame:
-    """``frame`` with its ``dataset`` cells naming the whole reported key (``str(MetricKey)``)
-    where rows of one ``by`` group report that dataset under several keys (a protocol at 12
-    and 200 search epochs): there the tables' rows would read alike. Elsewhere (every grid
-    the defaults build) the dataset alone, as the CSV files' other columns hold the rest."""
+def _shown_keys(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``frame`` whose ``dataset`` cells name the whole reported key
+    (``str(MetricKey)``) wherever the frame holds that dataset under several keys (a protocol
+    at 12 and 200 search epochs): there its rows would read alike. Elsewhere (every table of
+    the default grids) the dataset alone: the CSV files' other columns hold the rest."""
     out = frame.copy()  # the caller adds its display columns: never to the result's frame
-    if out.empty or not all(c in out for c in (*KEY_COLUMNS, *by)):
+    if out.empty or not all(c in out for c in KEY_COLUMNS):
         return out
     rest = list(KEY_COLUMNS[1:])  # split, epochs, metric
-    distinct = out.groupby([*by, "dataset"], sort=False)[rest].transform("nunique")
-    several = (distinct > 1).any(axis=1)
+    whole = out[list(KEY_COLUMNS)].notna().all(axis=1)
+    distinct = out[whole].groupby("dataset", sort=False)[rest].transform("nunique")
+    several = (distinct > 1).any(axis=1).reindex(out.index, fill_value=False)
     if several.any():
         out["dataset"] = out["dataset"].astype(object)
         out.loc[several, "dataset"] = [
-            f"{d}/{sp}@{int(e)}ep:{m}"  # str(MetricKey)'s form
+            str(MetricKey(str(d), str(sp), int(e), str(m)))
             for d, sp, e, m in out.loc[several, list(KEY_COLUMNS)].itertuples(index=False)
         ]
     return out
@@ -252,7 +254,7 @@ def _routes_section(result: ReproduceResult) -> list[str]:
         "streams."
     )
     out.append("")
-    t = _shown_keys(r, by=("kind",)) if "kind" in r else r.copy()
+    t = _shown_keys(r)
     t["diff [CI]"] = [
         _diff_ci(d, lo, hi) for d, lo, hi in zip(t["diff"], t["ci_lo"], t["ci_hi"], strict=True)
     ]
@@ -311,7 +313,7 @@ def render_markdown(result: ReproduceResult, *, seconds: float | None = None) ->
     )
     out.append("")
     if not result.anchors.empty:
-        a = _shown_keys(result.anchors)
+        a = result.anchors.copy()
         a["published"] = [
             _pm(v, s) if s is not None and np.isfinite(s) else f"{v:+.2f}"
             for v, s in zip(a["published"], a["published_std"].astype(float), strict=True)

@@ -490,7 +490,8 @@ class RunGroup:
         return np.where(found, taken, np.nan)
 
 
-#: The runs frame split by (protocol, algorithm, dataset), built once per report.
+#: The runs frame split by protocol, algorithm and reported key (:func:`group_runs`), built
+#: once per report.
 RunGroups: TypeAlias = dict[tuple[str, ...], RunGroup]
 
 
@@ -602,24 +603,47 @@ def compare(
 
     ``split``, ``epochs``, ``metric``: which reported key of ``dataset`` to compare, where the
     runs report it under several (a protocol at 12 and 200 search epochs); such a dataset
-    without them is refused, naming its keys (its runs would be paired across keys).
+    without them is refused first, naming its keys (its runs would be paired across keys).
     """
+    from nb201_flat.table import MetricKey
+
+    columns = [c for c in KEY_COLUMNS[1:] if c in runs]  # split, epochs, metric, as runs has
     groups = group_runs(runs) if groups is None else groups
+    if any(len(k) != 3 + len(columns) for k in groups):
+        raise ArgumentError(
+            "groups must be group_runs(runs) with its default keys (protocol, algorithm, "
+            f"dataset, {', '.join(columns) or 'and no other key column'}); pass groups=None"
+        )
     chosen = {"split": split, "epochs": epochs, "metric": metric}
-    wanted = [None if v is None else str(v) for v in chosen.values()]
+    for name, value in chosen.items():
+        if value is not None and name not in columns:
+            raise ArgumentError(f"{name}= given, but these runs have no {name} column")
+
+    def same(name: str, got: str) -> bool:
+        want = chosen[name]
+        if want is None:
+            return True
+        return float(got) == float(want) if name == "epochs" else got == str(want)
+
+    def matches(rest: tuple[str, ...]) -> bool:
+        return all(same(n, got) for n, got in zip(columns, rest, strict=True))
+
     keys = {
         k[3:]
         for k in groups
-        if k[:2] in (tuple(a), tuple(b))
-        and k[2] == str(dataset)
-        and all(w is None or w == v for w, v in zip(wanted, k[3:], strict=False))
+        if k[:2] in (tuple(a), tuple(b)) and k[2] == str(dataset) and matches(k[3:])
     }
     if len(keys) > 1:
-        shown = "; ".join(", ".join(k) for k in sorted(keys))
-        given = [n for n, v in chosen.items() if v is None]
+        shown = "; ".join(
+            str(MetricKey(str(dataset), k[0], int(float(k[1])), k[2]))
+            if len(columns) == 3
+            else ", ".join(k)
+            for k in sorted(keys)
+        )
+        given = [n for n in columns if chosen[n] is None]
         raise ArgumentError(
-            f"{dataset!r} is reported under {len(keys)} keys in these runs ({shown}; split, "
-            f"epochs, metric): pass {', '.join(f'{n}=' for n in given)} to compare one"
+            f"{dataset!r} is reported under {len(keys)} keys in these runs ({shown}): "
+            f"pass {', '.join(f'{n}=' for n in given)} to compare one"
         )
     key = next(iter(keys), ())
     got = _pair(groups.get((*a, dataset, *key)), groups.get((*b, dataset, *key)))
