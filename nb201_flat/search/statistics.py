@@ -41,6 +41,7 @@ from nb201_flat.search.algorithms import (
 )
 from nb201_flat.search.protocol import Protocol
 from nb201_flat.search.runner import KEY_COLUMNS, KEY_DTYPES, SearchResults, typed_frame
+from nb201_flat.table import MetricKey
 from nb201_flat.types import FloatArray
 
 log = logging.getLogger(__name__)
@@ -605,8 +606,6 @@ def compare(
     runs report it under several (a protocol at 12 and 200 search epochs); such a dataset
     without them is refused first, naming its keys (its runs would be paired across keys).
     """
-    from nb201_flat.table import MetricKey
-
     columns = [c for c in KEY_COLUMNS[1:] if c in runs]  # split, epochs, metric, as runs has
     groups = group_runs(runs) if groups is None else groups
     if any(len(k) != 3 + len(columns) for k in groups):

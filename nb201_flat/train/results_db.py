@@ -1371,7 +1371,8 @@ def _missing_epochs(conn: sqlite3.Connection, row: Sequence[Any]) -> str:
 def _run_damage(conn: sqlite3.Connection, path: Path, key: Sequence[object]) -> Damaged:
     """Why the run ``key`` is damaged (:meth:`ResultsDB.discard_damaged`: every row of it in
     every table checked, then what an import or :func:`load_curves` refuses by its rows,
-    :func:`_unservable_run` and :func:`_holed_run`), by its key as stored; ``{}`` when it is intact (or has no rows)."""
+    :func:`_unservable_run` and :func:`_holed_run`), by its key as stored; ``{}`` when it is
+    intact (or has no rows)."""
     found: Damaged = {}
     for table in _CHECKED:
         alias = "e" if table == "epochs" else "t"
