@@ -474,7 +474,8 @@ def draws(
     at = 0
     top = 1
     for t in range(ops.shape[0]):
-        top = max(top, ops[t, 1])
+        if ops[t, 0] == 1:  # sized by the permutations alone: integers(n) may take n ~ 2**31
+            top = max(top, ops[t, 1])
     perm = np.empty(top, dtype=np.int64)
     for t in range(ops.shape[0]):
         op, n = ops[t, 0], ops[t, 1]

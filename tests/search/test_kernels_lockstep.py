@@ -83,3 +83,23 @@ def test_kernels_unlike_numpy_send_the_runs_to_the_loop(
         assert len(calls) == 6
         assert got == [run_one(data, algo, 4, r) for r in range(6)]
     assert "compiled REA/LS kernels" in caplog.text
+
+
+def test_the_guard_allocates_for_its_permutations_only() -> None:
+    # the guard's script draws integers(2**31 + 7): a scratch array sized by every op's n was
+    # 16 GiB of address space, a MemoryError where a machine cannot promise it (a laptop with
+    # less RAM and swap, a limit on the address space) and every REA/LS search failed with it
+    import subprocess
+    import sys
+
+    script = (
+        "import resource\n"
+        f"resource.setrlimit(resource.RLIMIT_AS, ({3 << 30}, {3 << 30}))\n"
+        "from nb201_flat.search import lockstep as ls\n"
+        "print(ls._kernels_match_numpy())\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-600:]
+    assert done.stdout.strip() == "True"
