@@ -201,7 +201,7 @@ def run_demo(table: Table, *, top: int = 5, runs: int = 200, seed: int = 0) -> D
     A table that measures none of the metric (:func:`~nb201_flat.conventions.default_metric`)
     is a :class:`~nb201_flat.errors.MissingValueError` naming it.
     """
-    from nb201_flat.errors import MissingValueError, NoPathError
+    from nb201_flat.errors import MissingValueError, NoPathError, UnknownKeyError
     from nb201_flat.landscape import (
         StandIns,
         barrier_tree,
@@ -226,7 +226,16 @@ def run_demo(table: Table, *, top: int = 5, runs: int = 200, seed: int = 0) -> D
     # the one runs rule, before any work: the demo reports a confidence interval
     runs = check_runs(runs, ci=True)
     space = table.space
-    key = default_metric(table)
+    try:
+        key = default_metric(table)
+    except UnknownKeyError:  # its fix, naming a key, is not the demo's to take
+        keys = sorted(map(str, table))
+        raise UnknownKeyError(
+            f"the demo summarises an accuracy, and table {table.source!r} measures none (it "
+            f"holds {', '.join(keys[:3])}{' and more' if len(keys) > 3 else ''}); for flatness, "
+            "barriers and searches on another metric, name its key to the flatness, barrier "
+            "and search commands (or functions)"
+        ) from None
     values = table.vector_for(key)
     if np.isnan(values).all():  # no best cell, no optimum: say which metric, before any work
         raise MissingValueError(

@@ -317,20 +317,28 @@ class FigureSkipped(ParamMessage):
         What the figure needs them for, or what went wrong (empty when not said), as Python
         names its parameters; given as message parts (an error's, :func:`parts_of`), a
         command spells them as its own (:meth:`ParamMessage.spelled`).
+    any_of
+        Whether any one of ``needs`` would do (a figure of one panel per key it finds).
     """
 
     def __init__(
-        self, figure: str, needs: Sequence[object], why: str | Sequence[Part] = ""
+        self,
+        figure: str,
+        needs: Sequence[object],
+        why: str | Sequence[Part] = "",
+        any_of: bool = False,
     ) -> None:
         self.figure = figure
         self.needs = tuple(k if isinstance(k, str) else str(k) for k in needs)
         self.why_parts: tuple[Part, ...] = (why,) if isinstance(why, str) else tuple(why)
         self.why = spelled(self.why_parts)
-        text = f"needs {', '.join(self.needs)}" if self.needs else "cannot be drawn"
+        self.any_of = any_of and len(self.needs) > 1
+        listed = ("one of " if self.any_of else "") + ", ".join(self.needs)
+        text = f"needs {listed}" if self.needs else "cannot be drawn"
         super().__init__(text, *((" (", *self.why_parts, ")") if self.why else ()))
 
     def _init_args(self) -> tuple[Any, ...]:
-        return (self.figure, self.needs, self.why_parts)
+        return (self.figure, self.needs, self.why_parts, self.any_of)
 
 
 class DatasetNotFoundError(ParamMessage, FileNotFoundError):

@@ -116,7 +116,9 @@ def check_replaceable(target: Path, *, what: Param) -> None:
     if not target.is_dir():
         return
     if not (target / MANIFEST).exists():
-        if any(target.iterdir()):
+        # a table that lost its manifest (or a write that stopped before it) holds table files
+        # only: replacing it deletes nothing else
+        if not _only_table_files(target):
             raise TableFileError(
                 f"{target} is a non-empty folder that is not an nb201_flat table, which is never "
                 "replaced; choose another folder (",
@@ -139,6 +141,13 @@ def check_replaceable(target: Path, *, what: Param) -> None:
             what,
             ")",
         )
+
+
+def _only_table_files(folder: Path) -> bool:
+    """Whether ``folder`` holds nothing but a table's own files (or nothing at all)."""
+    from nb201_flat.curves import CURVES_FILE
+
+    return all(p.name in (MANIFEST, PARQUET, CURVES_FILE) for p in folder.iterdir())
 
 
 def save_table(table: Table, path: str | os.PathLike[str], *, overwrite: bool = True) -> Path:
@@ -411,6 +420,12 @@ def read_manifest(path: str | os.PathLike[str]) -> dict[str, Any]:
     _existing_folder(folder)
     mpath = folder / MANIFEST
     if not mpath.exists() and not mpath.is_symlink():
+        if not _only_table_files(folder):  # other files, which an import never replaces
+            raise TableFileError(
+                f"{folder} has no {MANIFEST} and holds other files: not an nb201_flat table; "
+                "read a folder an import wrote, or import into a new one with "
+                "`nb201-flat import SOURCE --out NEW_FOLDER`"
+            )
         raise TableFileError(
             f"{folder} has no {MANIFEST}: not a complete table; {_reimport_hint(folder)}"
         )
@@ -646,6 +661,18 @@ def load_table(path: str | os.PathLike[str] | None = None, *, verify: bool = Tru
     ):
         from nb201_flat.importers.analognas import read_analognas
 
+        # refused here, naming the cache: save_table's refusals name a path the user never gave
+        if (target.exists() or target.is_symlink()) and not target.is_dir():
+            raise TableFileError(
+                f"the embedded default's cache {target} is not a folder; delete it (it is "
+                f"imported again) or point ${CACHE_ENV} at another folder"
+            )
+        if target.is_dir() and not _only_table_files(target):
+            raise TableFileError(
+                f"the embedded default's cache {target} holds other files, which importing "
+                f"the default there would delete; move them out, or point ${CACHE_ENV} at "
+                "another folder"
+            )
         log.info("importing the embedded default AnalogNAS-Bench table into %s", target)
         table = read_analognas()
         table.meta["import_command"] = import_command("analognas", target)

@@ -16,6 +16,7 @@ from nb201_flat.cli.common import (
     add_table_arg,
     emit_json,
     num,
+    one_line,
     open_table,
     parse_seed,
 )
@@ -169,7 +170,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     else:
         print(
             f"imported {fmt} ({table.source}): {len(table.data)} vectors over "
-            f"{table.space.size} archs -> {out} in {took:.2f} s"
+            f"{table.space.size} archs -> {one_line(str(out))} in {took:.2f} s"
         )
     return 0
 
@@ -231,7 +232,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     if args.json:
         emit_json(payload)
         return 0
-    print(f"table   {payload['path']}")
+    print(f"table   {one_line(str(payload['path']))}")
     print(f"source  {table.source}")
     print(f"sha256  {payload['sha256']}")
     print(

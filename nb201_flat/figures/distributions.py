@@ -201,7 +201,9 @@ def make_a2m_distributions(
         raise ArgumentError("radii is empty; pass at least one Hamming radius, e.g. (1, 2, 3)")
     keys = present(table, TEST_KEYS)
     if not keys:
-        raise FigureSkipped(NAME, list(TEST_KEYS.values()), "A²M's bands are defined for these")
+        raise FigureSkipped(
+            NAME, list(TEST_KEYS.values()), "A²M's bands are defined for these", any_of=True
+        )
     fig, axes = new_figure(
         len(keys), len(radii), figsize=(2.4 * len(radii) + 0.6, 2.2 * len(keys) + 0.6)
     )

@@ -113,7 +113,7 @@ def make_distance_profile(table: Table) -> Figure:
     """Accuracy against distance from the optimum, one panel per dataset the table has."""
     keys = present(table, TEST_KEYS)
     if not keys:
-        raise FigureSkipped(NAME, list(TEST_KEYS.values()))
+        raise FigureSkipped(NAME, list(TEST_KEYS.values()), any_of=True)
     fig, axes = new_figure(1, len(keys), figsize=(3.3 * len(keys) + 0.3, 3.4))
     clipped = 0
     for k, (ds, key) in enumerate(keys.items()):

@@ -644,8 +644,8 @@ def _frame_int(
 def _key_text_fault(col: pd.Series) -> tuple[int, str] | None:
     """(row, why) of the first bad cell of a key column (dataset, split, metric), or None: an
     empty cell (``astype(str)`` would make it 'nan'), one that is not text (a parquet's bytes),
-    blank, or with spaces around it (``' cifar10'`` would be a key of its own, which no query
-    for cifar10 finds). The one rule for a file's lines and a frame's rows."""
+    blank, with spaces around it (``' cifar10'`` would be a key of its own, which no query
+    for cifar10 finds), or with a control character. The one rule for a file's lines and a frame's rows."""
     import numpy as np
 
     empty = np.asarray(col.isna().to_numpy(), dtype=bool)
@@ -661,6 +661,10 @@ def _key_text_fault(col: pd.Series) -> tuple[int, str] | None:
         (
             "has spaces around it (it would be a key of its own)",
             lambda x: isinstance(x, str) and x != x.strip(),
+        ),
+        (  # a newline or tab in a name breaks every table and message that prints it
+            "has a control character (a newline, tab or the like); key names are one line",
+            lambda x: isinstance(x, str) and not x.isprintable(),
         ),
     ):
         bad = np.fromiter(map(test, values), dtype=bool, count=len(values))

@@ -107,16 +107,22 @@ class BarrierTree:
     # the radius-1 graph as sorted adjacency lists, built on the first breadth-first search
     _adjacency: dict[str, IntArray] = field(default_factory=dict, repr=False)
 
+    def _no_path(self, ia: int, ib: int) -> NoPathError:
+        """The refusal for endpoints in different components of the measured cells' graph."""
+        where = "measured connected" if self.connected_only else "measured"
+        return NoPathError(
+            f"no path joins {ia} and {ib} through {where} architectures (one differing op a "
+            "step), so no barrier between them is defined on this table; choose endpoints "
+            "such a path joins"
+        )
+
     def path(self, a: ArchLike, b: ArchLike, *, shortest: bool = True) -> BarrierPath:
         """The lowest-barrier path from ``a`` to ``b``; ``shortest`` as in
         :func:`lowest_barrier_path`, which documents the default."""
         ia, ib = resolve_index(self.space, a), resolve_index(self.space, b)
         check_endpoints(self.space, self.w, ia, ib, self)
         if self.component[ia] != self.component[ib]:
-            raise NoPathError(
-                f"no path joins {ia} and {ib} through measured"
-                f"{' connected' if self.connected_only else ''} architectures"
-            )
+            raise self._no_path(ia, ib)
         route = self._tree_path(ia, ib)
         if check_flag("shortest", shortest) and len(route) > 2:
             route = self._shortest_above(ia, ib, float(self.w[route].min()))
@@ -228,10 +234,7 @@ class BarrierTree:
         ia, ib = resolve_index(self.space, a), resolve_index(self.space, b)
         check_endpoints(self.space, self.w, ia, ib, self)
         if self.component[ia] != self.component[ib]:
-            raise NoPathError(
-                f"no path joins {ia} and {ib} through measured"
-                f"{' connected' if self.connected_only else ''} architectures"
-            )
+            raise self._no_path(ia, ib)
         route = self._tree_path(ia, ib)
         wp = self.w[route]
         worst = float(wp.min())

@@ -164,7 +164,7 @@ _CHECKED: dict[str, str] = {
 DAMAGED_FIX_PARTS: tuple[Part, ...] = (
     "train it again with ",
     Param("retrain_damaged", True),
-    " (which first deletes that run's rows from every table of the database), or import without it",
+    " (which first deletes that run's rows from every table of the database)",
 )
 """What to do about a damaged run: a database the user trained cannot be re-downloaded, and
 training refuses it too (its reads check the same rows) unless told to delete the run's rows
@@ -1163,7 +1163,7 @@ def damaged_run(path: str | os.PathLike[str], run: Sequence[object], why: str) -
     database at ``path``: ``why`` follows the run, :data:`DAMAGED_FIX` ends it.
 
     >>> damaged_run("r.sqlite", ("nb201", "|a|", "cifar10", 200, 777), "has seed -1")
-    "r.sqlite is damaged: run ('nb201', '|a|', 'cifar10', 200, 777) has seed -1; train it again with retrain_damaged=True (which first deletes that run's rows from every table of the database), or import without it"
+    "r.sqlite is damaged: run ('nb201', '|a|', 'cifar10', 200, 777) has seed -1; train it again with retrain_damaged=True (which first deletes that run's rows from every table of the database)"
     """
     return spelled(damaged_parts(path, run, why))
 

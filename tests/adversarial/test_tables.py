@@ -303,6 +303,28 @@ def test_cache_env_pointing_at_a_file(tmp_path: Path, monkeypatch: pytest.Monkey
         storage.load_table()
 
 
+@pytest.mark.parametrize("kind", ["file", "foreign folder"])
+def test_a_blocked_default_cache_names_the_cache_not_a_flag(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], kind: str
+) -> None:
+    # the cache's table path as a file was "--table CACHE/... is a file": a flag never given
+    from nb201_flat.cli import main
+
+    monkeypatch.delenv("NB201_FLAT_TABLE", raising=False)
+    monkeypatch.setenv("NB201_FLAT_CACHE", str(tmp_path))
+    target = storage.default_table_path()
+    if kind == "file":
+        target.write_text("x")
+    else:
+        target.mkdir()
+        (target / "mine.txt").write_text("x")
+    assert main(["info"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: the embedded default's cache {target} "), err
+    assert "--table" not in err and "$NB201_FLAT_CACHE" in err and err.count("\n") == 1, err
+    assert (target.read_text() if kind == "file" else (target / "mine.txt").read_text()) == "x"
+
+
 @pytest.mark.parametrize("err", [30, 28])  # EROFS, ENOSPC
 def test_filesystem_refusal_is_one_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, err: int

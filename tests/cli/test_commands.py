@@ -254,6 +254,31 @@ def test_import_into_a_folder_of_other_files_says_so_first(
     assert [p.name for p in folder.iterdir()] == ["n.txt"]
 
 
+def test_a_folder_without_a_manifest_gets_a_fix_import_accepts(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # reading a folder with no manifest suggested `import ... --out FOLDER --force`, which
+    # import then refused ("a non-empty folder that is not an nb201_flat table")
+    src = _one_row_tidy(tmp_path / "t.csv")
+    table = tmp_path / "table"
+    assert run(capsys, "import", str(src), "--out", str(table))[0] == 0
+    (table / "manifest.json").unlink()  # a table that lost its manifest: table files only
+    code, out, err = run(capsys, "info", "--table", str(table))
+    assert code == 2 and out == "" and err.count("\n") == 1, err
+    assert "not a complete table" in err and "--force" in err, err
+    code, out, err = run(capsys, "import", str(src), "--out", str(table), "--force")
+    assert code == 0, err
+    assert run(capsys, "info", "--table", str(table))[0] == 0
+    # a folder of other files: no --force is offered, and import would refuse one
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "precious.txt").write_text("x")
+    code, out, err = run(capsys, "info", "--table", str(notes))
+    assert code == 2 and out == "" and err.count("\n") == 1, err
+    assert "holds other files: not an nb201_flat table" in err and "--force" not in err, err
+    assert (notes / "precious.txt").read_text() == "x"
+
+
 def test_import_force_never_deletes_files_kept_in_a_table_folder(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:

@@ -257,6 +257,23 @@ def test_demo_on_a_table_that_measures_none_of_its_metric(
         )
 
 
+def test_demo_on_a_table_of_no_accuracy_names_no_flag_it_lacks(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # it said "name the metric key (dataset, split, epochs, metric) to use": demo takes none
+    loss = np.linspace(0.1, 2.0, NB201.size)
+    data = {(MetricKey("cifar10-valid", "x-valid", 200, "loss"), None): loss}
+    path = str(save_table(Table(NB201, data, source="losses"), tmp_path / "t.nb201"))
+    assert main(["demo", "--runs", "2", "--table", path]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.count("\n") == 1, captured.err
+    assert captured.err.startswith(
+        "error: the demo summarises an accuracy, and table 'losses' measures none (it holds "
+        "cifar10-valid/x-valid@200ep:loss); for flatness, barriers and searches on another "
+        "metric, name its key to the flatness, barrier and search commands"
+    ), captured.err
+
+
 def test_demo_rows_name_the_whole_reported_key(capsys: pytest.CaptureFixture[str]) -> None:
     # "cifar10/ori-test" alone did not say the schedule or metric of the values
     assert main(["demo", "--runs", "5", "--top", "2", "--json"]) == 0

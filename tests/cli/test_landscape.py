@@ -302,6 +302,21 @@ def test_barrier_connected_only_names_its_flag(
     assert "connected_only" not in err
 
 
+def test_barrier_between_cut_off_cells_names_a_fix(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # it said "no path joins 5 and 6 through measured architectures", and no way out
+    far = NB201.index_of_codes((c + 2) % 5 for c in NB201.codes[0])  # six ops from cell 0
+    values = np.full(NB201.size, np.nan)
+    values[[0, far]] = (90.0, 80.0)
+    data = {(MetricKey("cifar100", "x-valid", 200), None): values}
+    path = save_table(Table(NB201, data, source="two cells"), tmp_path / "t.nb201")
+    code, out, err = run(capsys, "barrier", "0", str(far), *KEY, "--table", str(path))
+    assert code == 2 and out == "" and err.count("\n") == 1, err
+    assert err.startswith(f"error: no path joins 0 and {far} through measured architectures")
+    assert err.rstrip().endswith("choose endpoints such a path joins"), err
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [

@@ -40,3 +40,22 @@ def test_the_figures_command_spells_a_skip_reason_as_its_own(
     assert main(["figures", "--out", str(tmp_path / "f"), "--jobs", "1", "--json"]) == 0
     reasons = {s["reason"] for s in json.loads(capsys.readouterr().out)["skipped"]}
     assert reasons == {"cannot be drawn (no value here; see `nb201-flat info` or pass --jobs 1)"}
+
+
+@pytest.mark.parametrize("name", ["distance_profile", "a2m_paths", "a2m_distributions"])
+def test_a_figure_drawn_from_any_one_key_says_one_of(name: str) -> None:
+    # "needs cifar10/..., cifar100/..., ImageNet16-120/..." while one of them draws it
+    import numpy as np
+
+    from nb201_flat.figures.registry import make
+    from nb201_flat.space import NB201
+    from nb201_flat.table import MetricKey, Table
+
+    loss = np.linspace(0.1, 2.0, NB201.size)
+    table = Table(NB201, {(MetricKey("cifar10", "ori-test", 200, "loss"), None): loss})
+    with pytest.raises(FigureSkipped) as info:
+        make(name, table)
+    assert str(info.value).startswith("needs one of cifar10/ori-test@200ep:accuracy, "), info.value
+    back = pickle.loads(pickle.dumps(info.value))
+    assert (str(back), back.any_of) == (str(info.value), True)
+    assert str(FigureSkipped("x", ["one key"], any_of=True)) == "needs one key"

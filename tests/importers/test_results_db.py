@@ -274,7 +274,7 @@ def test_a_negative_time_or_loss_is_refused(db_path: Path, column: str, value: f
         match=rf"architecture 11472, cifar10/train@2ep:{column} seed 777: {value} is "
         rf"negative, which a loss, a time or a cost cannot be; the database is damaged: "
         r"train it again with retrain_damaged=True \(which first deletes that run's rows from "
-        r"every table of the database\), or import without it$",
+        r"every table of the database\)$",
     ):
         read_results_db(db_path)
 
@@ -310,7 +310,7 @@ def test_a_damaged_run_is_named_not_a_frames_row(db_path: Path, change: str, nam
         read_results_db(db_path)
     msg = str(info.value)
     assert "results.sqlite is damaged: run ('nb201', " in msg and "frame" not in msg, msg
-    assert re.search(named, msg) and msg.endswith("import without it"), msg
+    assert re.search(named, msg) and msg.endswith("every table of the database)"), msg
 
 
 def test_a_live_database_records_the_sha256_of_the_bytes_it_read(db_path: Path) -> None:

@@ -97,7 +97,7 @@ def test_the_refusal_names_the_parameter_that_retrains_the_run(tmp_path: Path) -
         ResultsDB(path).done_keys()
     assert str(info.value).endswith(
         "; train it again with retrain_damaged=True (which first deletes that run's rows from "
-        "every table of the database), or import without it"
+        "every table of the database)"
     )
     assert info.value.spelled(lambda p: "--retrain-damaged" if p.name == "retrain_damaged" else None).count("--retrain-damaged") == 1  # fmt: skip
 
@@ -256,7 +256,7 @@ def test_train_refuses_a_damaged_run_then_retrains_it_with_the_flag(
     assert "is damaged: run ('nb201@C2N1" in err and ARCH in err
     assert err.rstrip().endswith(
         "train it again with --retrain-damaged (which first deletes that run's rows from every "
-        "table of the database), or import without it"
+        "table of the database)"
     ), err
     assert _of_run(_rows(db), ARCH, keep=False) == kept  # a refusal writes nothing
 
