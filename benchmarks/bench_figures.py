@@ -6,8 +6,10 @@ process (``ru_maxrss``) is not the command's memory: this benchmark samples ever
 the command's tree every 20 ms and reports the largest sum of PSS (shared pages divided among
 the processes that share them: what the tree holds; read at most every 100 ms, as reading it
 costs the kernel a walk of every mapping) beside the sum of RSS (shared pages counted in every
-process: an upper bound) and the largest single process. CPU seconds (user + system
-of the whole tree) and the load average before and after say how busy the machine was.
+process: an upper bound) and the largest single process. The sampling runs in a process of its
+own that imports the standard library only (:mod:`benchmarks._tree_sampler`): this one has
+loaded numba and pandas, whose pages PSS would split with it. CPU seconds (user + system of
+the whole tree) and the load average before and after say how busy the machine was.
 
 Rows: the default command (2 workers), ``--jobs 1`` (one process), and in full mode each figure
 alone (``--only NAME --jobs 1``, a fresh process each). Run alone:
@@ -17,12 +19,11 @@ alone (``--only NAME --jobs 1``, a fresh process each). Run alone:
 from __future__ import annotations
 
 import argparse
+import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -31,91 +32,33 @@ from benchmarks._common import CACHE_DIR, REPO_ROOT, Row, missing_data_note, tid
 GROUP = "figures"
 TARGET_S = 10.0
 TARGET_MB = 400.0
-_SAMPLE_S = 0.02
-_PSS_EVERY_S = 0.1
-
-
-def _tree(pid: int) -> list[int]:
-    try:
-        kids = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    except OSError:
-        return [pid]
-    out = [pid]
-    for k in kids:
-        out += _tree(int(k))
-    return out
-
-
-def _rss_hwm_kb(pid: int) -> tuple[int, int]:
-    """RSS now and its high-water mark (``VmHWM``: this process's own peak, unlike
-    ``ru_maxrss``, which keeps a forked parent's size across ``exec``), from ``status``."""
-    rss = hwm = 0
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                rss = int(line.split()[1])
-            elif line.startswith("VmHWM:"):
-                hwm = int(line.split()[1])
-    except (OSError, ValueError, IndexError):
-        pass
-    return rss, hwm
-
-
-def _pss_kb(pid: int) -> int:
-    """PSS now, from ``smaps_rollup`` (the kernel walks every mapping: ~1 ms a read)."""
-    try:
-        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-            if line.startswith("Pss:"):
-                return int(line.split()[1])
-    except (OSError, ValueError, IndexError):
-        pass
-    return 0
 
 
 def run_tree(cmd: list[str]) -> dict[str, Any]:
-    """Run ``cmd``; wall and CPU seconds, and the peaks of its process tree (MB).
-
-    RSS is sampled every 20 ms; PSS only where it could be a new peak (the tree's PSS is at
-    most its RSS) and at most every 100 ms: reading ``smaps_rollup`` of every process every
-    20 ms cost about 4 s of system CPU over a 20 s run, taken from the two cores the command
-    runs on.
-    """
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    load = os.getloadavg()
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(
-        cmd, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    peak_rss = peak_pss = peak_one = 0
-    sampled = Path("/proc/self/smaps_rollup").exists()
-    last_pss = 0.0
-    while proc.poll() is None:
-        if sampled:
-            pids = _tree(proc.pid)
-            mem = [_rss_hwm_kb(p) for p in pids]
-            rss = sum(m[0] for m in mem)
-            peak_rss = max(peak_rss, rss)
-            peak_one = max([peak_one, *(m[1] for m in mem)])
-            now = time.perf_counter()
-            if rss > peak_pss and now - last_pss >= _PSS_EVERY_S:
-                peak_pss = max(peak_pss, sum(_pss_kb(p) for p in pids))
-                last_pss = now
-        time.sleep(_SAMPLE_S)
-    wall = time.perf_counter() - t0
-    output = proc.stdout.read() if proc.stdout else ""
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return {
-        "returncode": proc.returncode,
-        "wall_s": wall,
-        "cpu_s": cpu,
-        # sampled: a worker that peaks and exits between two samples may be missed
-        "max_single_mb": peak_one / 1024.0 if sampled else after.ru_maxrss / 1024.0,
-        "tree_pss_mb": peak_pss / 1024.0 if sampled else None,
-        "tree_rss_mb": peak_rss / 1024.0 if sampled else None,
-        "load": (load, os.getloadavg()),
-        "output_tail": output[-2000:],
-    }
+    """Run ``cmd`` under :mod:`benchmarks._tree_sampler` (a fresh process that maps none of
+    the libraries whose pages PSS would otherwise split with this one); wall and CPU seconds,
+    and the peaks of its process tree (MB)."""
+    with tempfile.TemporaryDirectory(prefix="nb201-sample-") as tmp:
+        out = Path(tmp) / "sample.json"
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(
+                filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])
+            ),
+        }
+        done = subprocess.run(
+            [sys.executable, "-m", "benchmarks._tree_sampler", str(out), "--", *cmd],
+            cwd=REPO_ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode != 0 or not out.exists():
+            raise RuntimeError(f"the sampler failed (rc={done.returncode}): {done.stderr[-600:]}")
+        result: dict[str, Any] = json.loads(out.read_text())
+    result["load"] = tuple(tuple(x) for x in result["load"])
+    return result
 
 
 def _row(name: str, how: str, r: dict[str, Any]) -> Row:
@@ -126,7 +69,8 @@ def _row(name: str, how: str, r: dict[str, Any]) -> Row:
     (l0, _, _), (l1, _, _) = r["load"]
     note = (
         f"{how}; CPU {r['cpu_s']:.1f} s (user + system, whole tree); peak = sum of PSS over "
-        f"the process tree (sum of RSS {r['tree_rss_mb'] or float('nan'):.0f} MB, largest "
+        "the process tree, sampled from a process that maps none of its libraries (sum of RSS"
+        f" {r['tree_rss_mb'] or float('nan'):.0f} MB, largest "
         f"single process {r['max_single_mb']:.0f} MB); load average {l0:.2f} before, "
         f"{l1:.2f} after; 'baseline' is the 10 s target, not a tool; timed once"
     )
