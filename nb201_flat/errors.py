@@ -29,6 +29,8 @@ The tree, by what went wrong:
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import enum
 import math
 import numbers
@@ -36,7 +38,7 @@ import os
 import re
 import reprlib
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -192,6 +194,39 @@ def spelled(parts: Iterable[Part], spell: Spelling = _as_python) -> str:
         else:
             out.append(part)
     return "".join(out)
+
+
+_LOG_SPELLING: contextvars.ContextVar[Spelling | None] = contextvars.ContextVar(
+    "nb201_flat_log_spelling", default=None
+)
+
+
+@contextlib.contextmanager
+def spelling_logs(spell: Spelling) -> Iterator[None]:
+    """Within the block, :func:`for_log` spells errors' parameters as ``spell`` does (a command
+    whose library calls log errors: its log lines then name its flags, as its refusals do)."""
+    token = _LOG_SPELLING.set(spell)
+    try:
+        yield
+    finally:
+        _LOG_SPELLING.reset(token)
+
+
+def for_log(exc: BaseException) -> str:
+    """``exc``'s message for a log line: its parameters as the running command names them
+    (:func:`spelling_logs`), else as Python does.
+
+    >>> err = ArgumentError("pass ", Param("retrain_damaged", True))
+    >>> for_log(err)
+    'pass retrain_damaged=True'
+    >>> with spelling_logs(lambda p: "--retrain-damaged"):
+    ...     for_log(err)
+    'pass --retrain-damaged'
+    """
+    spell = _LOG_SPELLING.get()
+    if spell is not None and isinstance(exc, ParamMessage):
+        return exc.spelled(spell)
+    return str(exc)
 
 
 def parts_of(exc: BaseException) -> tuple[Part, ...]:

@@ -773,11 +773,13 @@ def cmd_train(args: argparse.Namespace) -> int:
         if isinstance(ex, DaskExecutor):  # a refusal after connect leaves no client open
             ex.close()
         raise
-    results = ex.map(jobs)
     from nb201_flat.cli.common import spell
+    from nb201_flat.errors import spelling_logs
 
-    # a failed run's error names this command's flags
+    # a failed run's error names this command's flags, in its log lines as in its record
     spell_flag = spell(args)
+    with spelling_logs(spell_flag):
+        results = ex.map(jobs)
     records: list[dict[str, Any]] = [
         {
             "index": r.job.index,

@@ -50,6 +50,7 @@ from nb201_flat.errors import (
     Nb201FlatError,
     Param,
     RunLockedError,
+    for_log,
     parts_of,
     require,
 )
@@ -281,10 +282,11 @@ def _failed(job: TrainJob, exc: BaseException, attempts: int) -> JobResult:
     # the parts keep the parameters the error names, for a command to respell
     parts = (f"{type(exc).__name__}: ", *parts_of(exc))
     msg = f"{type(exc).__name__}: {exc}"
+    said = f"{type(exc).__name__}: {for_log(exc)}"  # as the running command names parameters
     if attempts:
-        log.error("%s failed after %d attempt(s): %s", job.name, attempts, msg)
+        log.error("%s failed after %d attempt(s): %s", job.name, attempts, said)
     else:
-        log.error("%s refused before any attempt: %s", job.name, msg)
+        log.error("%s refused before any attempt: %s", job.name, said)
     return JobResult(job, "failed", error=msg, attempts=attempts, error_parts=parts)
 
 
@@ -327,7 +329,7 @@ def _init_worker(slots: Any, threads: int | None, parent_pid: int | None = None)
         try:
             _SLOT["gpu"] = current_gpu(_SLOT["device"])
         except Nb201FlatError as exc:
-            log.warning("worker: %s", exc)
+            log.warning("worker: %s", for_log(exc))
         else:
             _SLOT["gpu"].__enter__()
     if threads is not None:
@@ -464,7 +466,7 @@ class LocalExecutor:
                     )
                     break
                 except Exception as exc:
-                    log.warning("%s attempt %d failed: %s", jobs[0].name, attempt, exc)
+                    log.warning("%s attempt %d failed: %s", jobs[0].name, attempt, for_log(exc))
                     log.debug("%s", traceback.format_exc())
                     if attempt > self.retries:
                         out.update(
@@ -516,7 +518,9 @@ class LocalExecutor:
                         )
                         del pending[u]
                         continue
-                    log.warning("%s attempt %d failed: %s", pending[u][0].name, attempts[u], err)
+                    log.warning(
+                        "%s attempt %d failed: %s", pending[u][0].name, attempts[u], for_log(err)
+                    )
                     if attempts[u] > self.retries:
                         failed = pending.pop(u)
                         out.update(
@@ -714,7 +718,9 @@ class SlurmExecutor:
                 try:
                     res = sjob.result()
                 except Exception as exc:  # submitit wraps remote errors in its own types
-                    log.warning("%s attempt %d failed: %s", jobs[unit[0]].name, attempts[u], exc)
+                    log.warning(
+                        "%s attempt %d failed: %s", jobs[unit[0]].name, attempts[u], for_log(exc)
+                    )
                     if attempts[u] > self.retries:
                         results.update({p: _failed(jobs[p], exc, attempts[u]) for p in unit})
                     else:

@@ -509,6 +509,9 @@ def test_a_resume_into_a_database_without_the_runs_rows_is_refused_then_retraine
     runs = json.loads(capsys.readouterr().out)["runs"]
     assert [r["status"] for r in runs] == ["failed", "failed"]
     assert caplog.text.count("failed after 1 attempt(s)") == 2  # a mismatch: not retried
+    # the log lines name the command's flags too (they said retrain_damaged=True, ckpt_dir)
+    assert caplog.text.count("train with --retrain-damaged") == 2, caplog.text
+    assert "retrain_damaged=True" not in caplog.text and "ckpt_dir" not in caplog.text
     error = runs[0]["error"]
     assert "without a gap only up to epoch 0, but its checkpoints reach epoch 2" in error
     assert "its final numbers would be missing" in error
