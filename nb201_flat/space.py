@@ -178,16 +178,34 @@ def check_arch_indices(
     return out
 
 
+def masked_as_nan(values: Any) -> Any:
+    """A numpy masked array as a plain one, its masked entries NaN (not measured); anything
+    else as it is. ``np.asarray`` drops a mask, reading the numbers under it as measured."""
+    if not isinstance(values, np.ma.MaskedArray):
+        return values
+    data = np.asarray(values.data)
+    mask = np.ma.getmaskarray(values)
+    if data.dtype.kind not in "biuf" or not mask.any():  # text: refused by the caller's check
+        return data
+    out = data.astype(np.float64)
+    out[mask] = np.nan
+    return out
+
+
 def in_index_order(values: Any, size: int, name: str = "values") -> Any:
     """``values`` with a pandas index read by label, not by position: the package's one rule for
     a per-architecture vector that carries labels (a shuffled or filtered Series was otherwise
     read by position, every value landing on the wrong architecture).
 
-    Anything that is not a pandas object comes back as it is. A Series indexed by ``0..size-1``
+    A numpy masked array comes back as a plain array, its masked entries NaN (not measured):
+    ``np.asarray`` would read the numbers under the mask as measured values. Anything else that
+    is not a pandas object comes back as it is. A Series indexed by ``0..size-1``
     in order comes back as it is too (read as always); one indexed by a permutation of them is
     put in index order. Any other index (missing, repeated or out-of-range labels, labels that
     are not integers) and a DataFrame raise :class:`ArgumentError` naming the fix.
 
+    >>> in_index_order(np.ma.masked_array([1.0, 2.0], mask=[True, False]), 2).tolist()
+    [nan, 2.0]
     >>> import pandas as pd
     >>> in_index_order(pd.Series([10.0, 20.0, 30.0], index=[2, 0, 1]), 3).tolist()
     [20.0, 30.0, 10.0]
@@ -196,6 +214,8 @@ def in_index_order(values: Any, size: int, name: str = "values") -> Any:
     ...
     nb201_flat.errors.ArgumentError: values (a pandas Series) must be indexed by the 3 architecture indices 0..2, each once; its index lacks 1 of them (first 1); .reindex(range(3)) marks missing architectures NaN, .to_numpy() reads it by position
     """
+    if isinstance(values, np.ma.MaskedArray):
+        return masked_as_nan(values)
     pd = sys.modules.get("pandas")  # no pandas object exists unless pandas is loaded
     if pd is None or not isinstance(values, pd.Series | pd.DataFrame):
         return values

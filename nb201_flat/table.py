@@ -52,7 +52,7 @@ from nb201_flat.errors import (
     shown,
     whole_number,
 )
-from nb201_flat.space import Arch, Space, check_space, in_index_order
+from nb201_flat.space import Arch, Space, check_space, in_index_order, masked_as_nan
 from nb201_flat.types import FloatArray as FloatArray
 from nb201_flat.types import Seed as Seed
 from nb201_flat.types import SeedPolicy as SeedPolicy
@@ -344,8 +344,9 @@ class Table:
         converted = {}
         for item, vec in _stored_items(self.data):
             key, _ = _data_key(item)
-            if not isinstance(vec, np.ndarray) or vec.dtype != np.float64:
-                # a pandas Series is read by its index, as every per-architecture vector is
+            if type(vec) is not np.ndarray or vec.dtype != np.float64:
+                # a pandas Series is read by its index, as every per-architecture vector is; a
+                # masked array (a subclass, stored as itself) with its masked entries NaN
                 vec = in_index_order(vec, self.space.size, f"vector for {key}")
                 try:  # a list or an int vector: the float vector every reader expects
                     converted[item] = float_values(vec, f"vector for {key}", "hold")
@@ -390,9 +391,12 @@ class Table:
     def seeds(self, key: MetricKey | tuple[Any, ...]) -> list[int]:
         """Stored seed numbers for ``key`` (empty when only the mean is stored; a number is an
         id or a position as the module docstring says). ``key`` as ``in`` takes it: a
-        :class:`MetricKey` or ``(dataset, split, epochs[, metric])``."""
+        :class:`MetricKey` or ``(dataset, split, epochs[, metric])``; one the table lacks is
+        an :class:`UnknownKeyError` naming the part, as :meth:`key` raises."""
         # anything else matched no key: [] as if seedless
         mkey = _metric_key(key, Param("key"))
+        if not self._has(mkey):  # a typo read as "only the mean is stored"
+            self.key(mkey.dataset, mkey.split, mkey.epochs, mkey.metric)  # names the part
         return sorted(s for k, s in self.data if k == mkey and s is not None)
 
     def __contains__(self, key: object) -> bool:
@@ -1048,7 +1052,9 @@ def wrapping_data(wrap: _DataWrapper) -> Iterator[None]:
 def float_values(values: object, name: str, verb: str = "be") -> FloatArray:
     """``values`` as a float64 array, else :class:`ArgumentError` naming ``name``: text, dates
     and complex numbers are refused (:func:`~nb201_flat.neighbours.check_real`), where float64
-    would parse ``'3'``, count days since 1970 or drop the imaginary part."""
+    would parse ``'3'``, count days since 1970 or drop the imaginary part; a masked array's
+    masked entries are NaN (:func:`~nb201_flat.space.masked_as_nan`)."""
+    values = masked_as_nan(values)
     try:
         raw = np.asarray(values)
     except (TypeError, ValueError):  # ragged nesting

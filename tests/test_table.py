@@ -445,7 +445,8 @@ def test_seeds_take_the_key_forms_that_in_takes() -> None:
     short = (KEY.dataset, KEY.split, KEY.epochs)
     assert short in t and (*short, KEY.metric) in t
     assert t.seeds(short) == t.seeds((*short, KEY.metric)) == t.seeds(KEY) == [0, 1, 2]
-    assert t.seeds((*short, "no-such-metric")) == []  # as `not in`: a key the table lacks
+    with pytest.raises(UnknownKeyError, match="unknown metric 'no-such-metric'"):
+        t.seeds((*short, "no-such-metric"))  # [] read "only the mean is stored"
     with pytest.raises(ArgumentError, match="MetricKey epochs must be"):
         t.seeds((KEY.dataset, KEY.split, "200"))
 
@@ -565,3 +566,41 @@ def test_repr_counts_the_archs_measured_not_the_size_of_the_space() -> None:
     other = MetricKey("cifar10", "ori-test", 200)
     both = t.with_vector(other, np.where(np.arange(NB201.size) < 3, 1.0, np.nan))
     assert repr(both).startswith("<Table 'retrained': 4 of 15625 archs measured, 2 keys")
+
+
+def test_a_masked_array_s_masked_entries_are_unmeasured_everywhere() -> None:
+    # the subclass was stored as itself (its value read "never measured" with numpy's warning)
+    # while the landscape read the numbers under the mask as measured values
+    import warnings
+
+    from nb201_flat.landscape import neighbourhood_score
+    from nb201_flat.space import Space
+
+    space = Space(("a", "b", "c"), 3)
+    key = MetricKey("toy", "x-valid", 12)
+    raw = np.arange(27.0)
+    masked = np.ma.masked_array(raw, mask=raw < 2)
+    plain = np.where(raw < 2, np.nan, raw)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # numpy's "converting a masked element to nan"
+        table = Table(space, {(key, None): masked})
+        for vec in (table.vector_for(key), table.with_vector(key, masked).vector_for(key)):
+            assert type(vec) is np.ndarray
+            np.testing.assert_array_equal(vec, plain)
+        ints = np.ma.masked_array(np.arange(27), mask=np.arange(27) < 2)
+        np.testing.assert_array_equal(Table(space, {(key, None): ints}).vector_for(key), plain)
+        np.testing.assert_array_equal(
+            neighbourhood_score(space, masked, 1), neighbourhood_score(space, plain, 1)
+        )
+
+
+def test_seeds_of_a_key_the_table_lacks_is_an_error_not_no_seeds() -> None:
+    # [] reads "only the mean is stored": a typo in the split said so
+    from nb201_flat.errors import UnknownKeyError
+    from nb201_flat.testing import synthetic_table
+
+    table = synthetic_table()
+    key = next(iter(table))
+    assert isinstance(table.seeds(key), list)
+    with pytest.raises(UnknownKeyError, match="unknown split 'x-tset'"):
+        table.seeds(MetricKey(key.dataset, "x-tset", key.epochs, key.metric))

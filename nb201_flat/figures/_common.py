@@ -15,7 +15,14 @@ from matplotlib.font_manager import FontProperties
 
 from nb201_flat.conventions import DATASET_LABELS as DATASET_LABELS
 from nb201_flat.conventions import REPORT_DATASETS, default_metric, report_key, search_key
-from nb201_flat.errors import ArgumentError, UnknownKeyError, check_confidence, check_int_range
+from nb201_flat.errors import (
+    ArgumentError,
+    UnknownKeyError,
+    check_confidence,
+    check_float_range,
+    check_int_range,
+    shown,
+)
 from nb201_flat.errors import FigureSkipped as FigureSkipped
 from nb201_flat.figures.style import figure_style
 from nb201_flat.table import MetricKey, Table, check_table
@@ -49,6 +56,44 @@ def check_frame(frame: object, name: str, made_by: str) -> pd.DataFrame:
             f"{name} must be a DataFrame, got {type(frame).__name__}; pass {made_by}"
         )
     return frame
+
+
+def check_cmap(cmap: object, name: str = "cmap") -> str:
+    """``cmap`` if matplotlib names a colour map so, else :class:`ArgumentError` (matplotlib's
+    own KeyError or ValueError came from deep in a draw)."""
+    import matplotlib as mpl
+
+    if not isinstance(cmap, str) or cmap not in mpl.colormaps:
+        raise ArgumentError(
+            f"{name} must name a matplotlib colour map, got {shown(cmap)}; e.g. 'viridis' "
+            "(the names: list(matplotlib.colormaps))"
+        )
+    return cmap
+
+
+def check_colour(colour: object, name: str) -> Any:
+    """``colour`` if matplotlib reads it as a colour, else :class:`ArgumentError`."""
+    from matplotlib.colors import is_color_like
+
+    if isinstance(colour, bool) or not is_color_like(colour):
+        raise ArgumentError(
+            f"{name} must be a matplotlib colour, got {shown(colour)}; e.g. '#0072B2', 'C0' or "
+            "'0.6' (a grey)"
+        )
+    return colour
+
+
+def check_limits(vmin: object, vmax: object) -> tuple[float | None, float | None]:
+    """A colour scale's ends: finite numbers or None, ``vmin`` not above ``vmax`` (equal ends:
+    one colour)."""
+    lo = None if vmin is None else check_float_range("vmin", vmin)
+    hi = None if vmax is None else check_float_range("vmax", vmax)
+    if lo is not None and hi is not None and lo > hi:
+        raise ArgumentError(
+            f"vmin must not lie above vmax, got vmin={lo:g} and vmax={hi:g}; swap them, or "
+            "leave one out to take it from the values"
+        )
+    return lo, hi
 
 
 def signed(x: float, digits: int = 2) -> str:

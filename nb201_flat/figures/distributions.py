@@ -39,7 +39,7 @@ from nb201_flat.figures._common import (
 )
 from nb201_flat.figures.style import figure_style
 from nb201_flat.landscape import a2m_bands, neighbour_distributions
-from nb201_flat.table import Table, check_table
+from nb201_flat.table import Table, check_table, float_values
 
 NAME = "a2m_distributions"
 RADII = (1, 2, 3)
@@ -114,16 +114,22 @@ def plot_neighbour_distributions(
             "those, or compute it there with neighbour_distributions(..., radii=...)"
         )
     if bins is not None:
-        edges = np.asarray(bins, dtype=np.float64)
+        # text refused as values are (float64 parsed '50'); then the edges' own rule
+        edges = float_values(bins, "bins")
         if edges.ndim != 1 or edges.size < 2 or not np.all(np.diff(edges) > 0):
             raise ArgumentError(
                 f"bins must be at least two increasing bin edges, got {bins!r:.80}; "
                 "e.g. np.arange(0, 101, 1.0), or leave it out for 1-point bins"
             )
+    w = float_values(whole, "whole")
+    if w.ndim != 1 or w.size == 0:  # no value measured: the MissingValueError below
+        raise ArgumentError(
+            f"whole must be the metric over every architecture (one vector), got shape "
+            f"{w.shape}; pass e.g. table.vector(dataset, split, epochs)"
+        )
     ax = axes_or_new(ax)
-    w = np.asarray(whole, dtype=np.float64)
     w = w[np.isfinite(w)]
-    edges = _bins(w) if bins is None else np.asarray(bins, dtype=np.float64)
+    edges = _bins(w) if bins is None else edges
     bands: dict[str, tuple[float, float]] = dist.attrs.get("bands", {})
     # computed without a row (allow_empty=True): undefined, said so in the legend; a band
     # filtered out of the frame by the caller is simply not drawn

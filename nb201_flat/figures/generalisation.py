@@ -128,7 +128,7 @@ def _gap_test_key(table: Table, dataset: str) -> MetricKey:
     """The key the gap's test side is read from per seed: the test split itself, or else
     ``ori-test`` (NB201 stores per-seed ``ori-test``, not ``x-test``)."""
     tkey = TEST_KEYS[dataset]
-    return tkey if len(table.seeds(tkey)) >= 2 else _ori_key(dataset)
+    return tkey if tkey in table and len(table.seeds(tkey)) >= 2 else _ori_key(dataset)
 
 
 def split_seeds(table: Table, keys: list[MetricKey], what: str) -> tuple[int, tuple[int, ...]]:
@@ -138,7 +138,8 @@ def split_seeds(table: Table, keys: list[MetricKey], what: str) -> tuple[int, tu
     Raises :class:`MissingValueError` under two: on one seed both would share its evaluation
     noise (see the module docstring).
     """
-    common = sorted(set(table.seeds(keys[0])).intersection(*(table.seeds(k) for k in keys[1:])))
+    stored = [set(table.seeds(k)) if k in table else set() for k in keys]  # absent: no seeds
+    common = sorted(stored[0].intersection(*stored[1:]))
     if len(common) < 2:
         raise MissingValueError(_seeds_needed(what, keys, len(common)) + _ONE_SEED_WHY)
     return common[0], tuple(common[1:])

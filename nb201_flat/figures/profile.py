@@ -22,6 +22,7 @@ from nb201_flat.figures._common import (
     add_caption,
     axes_or_new,
     axis_label,
+    check_colour,
     check_frame,
     connected_range,
     dataset_label,
@@ -51,6 +52,7 @@ def plot_distance_profile(
     ``ylabel`` names what ``value`` holds, with its unit; NaN values (unmeasured) are left out.
     """
     check_frame(profile, "profile", "distance_profile(space, values)")
+    colour = check_colour(colour, "colour")
     missing = [c for c in ("distance", "value") if c not in profile.columns]
     if missing:  # failed deep in pandas
         raise ArgumentError(

@@ -39,7 +39,10 @@ from nb201_flat.figures._common import (
     add_note,
     axes_or_new,
     axis_label,
+    check_cmap,
+    check_colour,
     check_frame,
+    check_limits,
     dataset_label,
     new_figure,
     note_stand_ins,
@@ -287,6 +290,8 @@ def plot_projection(
     import matplotlib as mpl
 
     check_frame(grid, "grid", "projection_grid(space, values, center, ...)")
+    cmap, under = check_cmap(cmap), check_colour(under, "under")
+    vmin, vmax = check_limits(vmin, vmax)
     ax = axes_or_new(ax)
     cols = ["lambda0", "lambda1", "value"]
     if not set(cols) <= set(grid.columns) or grid.empty:

@@ -23,7 +23,9 @@ from nb201_flat.figures._common import (
     add_caption,
     axes_or_new,
     axis_label,
+    check_cmap,
     check_frame,
+    check_limits,
     dataset_label,
     new_figure,
     note_missing,
@@ -33,7 +35,7 @@ from nb201_flat.figures._common import (
 from nb201_flat.figures.style import figure_style
 from nb201_flat.landscape import StandIns, barrier_tree, flatness
 from nb201_flat.space import in_index_order
-from nb201_flat.table import Table
+from nb201_flat.table import Table, float_values
 
 NAME = "barrier_tree"
 
@@ -81,7 +83,7 @@ def plot_disconnectivity(
     colour_values: npt.ArrayLike | None = None,
     vmin: float | None = None,
     vmax: float | None = None,
-    cmap: str = "viridis",
+    cmap: str | None = None,
 ) -> Axes:
     """Draw a disconnectivity graph from :func:`~nb201_flat.landscape.disconnectivity_graph`.
 
@@ -90,6 +92,9 @@ def plot_disconnectivity(
     colour_values
         A value per architecture (e.g. neighbourhood mean) colouring the leaves; the leaf
         scatter is ``ax.collections[-1]`` for a colour bar. Plain markers when None.
+    vmin, vmax, cmap
+        The colour scale of ``colour_values`` (default: its range, ``"viridis"``); refused
+        without them.
     """
     # an array said "graph has no local optimum to draw"
     check_frame(graph, "graph", "barrier_tree(space, values).disconnectivity(20)")
@@ -100,12 +105,20 @@ def plot_disconnectivity(
             "graph has no local optimum to draw; pass a disconnectivity graph, e.g. "
             "barrier_tree(space, values).disconnectivity(20)"
         )
+    if colour_values is None and (cmap, vmin, vmax) != (None, None, None):
+        raise ArgumentError(
+            "cmap, vmin and vmax set the colour scale of colour_values; pass colour_values "
+            "too, or leave them out"
+        )
+    cmap = check_cmap("viridis" if cmap is None else cmap)
+    vmin, vmax = check_limits(vmin, vmax)
     if colour_values is not None:
         size = int(graph["index"].max()) + 1
         if isinstance(colour_values, pd.Series):  # read by its index, as every per-arch vector
             # over its own length: the graph does not know the space's size
             colour_values = in_index_order(colour_values, len(colour_values), "colour_values")
-        colour_values = np.asarray(colour_values, dtype=np.float64)
+        # text, complex numbers and dates refused (float64 parsed '1.5', dropped imaginary parts)
+        colour_values = float_values(colour_values, "colour_values")
         if colour_values.ndim != 1 or colour_values.size < size:
             raise ArgumentError(
                 f"colour_values must hold one value per architecture (indexed by the graph's "
@@ -176,9 +189,9 @@ def make_barrier_tree(table: Table, *, n_optima: int = 20, connected_only: bool 
     for k, ((ds, key), g, c) in enumerate(zip(keys.items(), graphs, colours, strict=True)):
         ax = axes[0, k]
         leaf_c = c[g.loc[g["kind"] == "optimum", "index"].to_numpy(dtype=np.int64)]
-        plot_disconnectivity(
-            g, ax, colour_values=c, vmin=float(leaf_c.min()), vmax=float(leaf_c.max())
-        )
+        measured = leaf_c[np.isfinite(leaf_c)]  # a leaf with no measured neighbour: no colour
+        lo, hi = (float(measured.min()), float(measured.max())) if measured.size else (None, None)
+        plot_disconnectivity(g, ax, colour_values=c, vmin=lo, vmax=hi)
         with figure_style():
             n_leaves = int((g["kind"] == "optimum").sum())
             ax.set_title(

@@ -39,6 +39,7 @@ from nb201_flat.errors import Call, MissingValueError, SearchBudgetError, shown
 from nb201_flat.search.algorithms import Incumbent
 from nb201_flat.search.oracle import Oracle, SearchEnded
 from nb201_flat.search.protocol import Protocol as SearchProtocol
+from nb201_flat.search.protocol import check_protocol
 from nb201_flat.space import Space, check_arch_index
 from nb201_flat.table import Table
 from nb201_flat.types import Seed, as_rng
@@ -121,6 +122,7 @@ class Session:
     _finished: bool = field(init=False, default=False, repr=False)
 
     def __post_init__(self) -> None:
+        check_protocol(self.protocol)
         self.protocol.check(self.table)
         data = self.protocol.oracle_data(self.table)
         # as_rng: a Generator as documented; None (unreproducible), a bool, a float or a

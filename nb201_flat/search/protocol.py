@@ -925,3 +925,15 @@ def protocols_by_name(
             repeats=repeats,
         )
     raise ProtocolError(f"unknown protocol {name!r}; choose from {', '.join(PROTOCOL_NAMES)}")
+
+
+def check_protocol(protocol: object) -> Protocol:
+    """``protocol`` if it is a :class:`Protocol`, else :class:`ProtocolError` naming the
+    builders (a name such as ``"nb201"`` met a bare AttributeError where it was used)."""
+    if not isinstance(protocol, Protocol):
+        raise ProtocolError(
+            f"{protocol!r} is not a Protocol; build one with nb201_protocol(), "
+            "per_dataset_protocols(), fixed_n_protocols(table) or "
+            "protocols_by_name(name, table)"
+        )
+    return protocol

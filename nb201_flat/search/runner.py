@@ -92,7 +92,7 @@ from nb201_flat.search.oracle import (
     stall_fixes,
     used_fraction,
 )
-from nb201_flat.search.protocol import Protocol, ProtocolError
+from nb201_flat.search.protocol import Protocol, ProtocolError, check_protocol
 from nb201_flat.space import Space
 from nb201_flat.table import MetricKey, Table, check_table
 
@@ -536,12 +536,7 @@ def _check_protocols(protocols: Sequence[object]) -> None:
     """Refuse what is not a :class:`Protocol` (a name such as ``"nb201"`` was iterated as
     letters and failed with a bare AttributeError)."""
     for p in protocols:
-        if not isinstance(p, Protocol):
-            raise ProtocolError(
-                f"{p!r} is not a Protocol; build one with nb201_protocol(), "
-                "per_dataset_protocols(), fixed_n_protocols(table) or "
-                "protocols_by_name(name, table)"
-            )
+        check_protocol(p)
 
 
 def run_search(

@@ -879,3 +879,42 @@ def test_run_curves_describes_the_algorithms_of_an_iterator(figure_table: Table)
     )
     assert set(curves["algorithm"]) == {"rs"}
     assert desc.endswith("; algorithms RS"), desc
+
+
+def test_styling_arguments_are_checked_before_drawing(
+    figure_table: Table, grid: pd.DataFrame
+) -> None:
+    # matplotlib's own KeyError / ValueError from deep in a draw, text parsed as numbers,
+    # complex values drawn by their real part, a colour scale ignored without its values
+    from nb201_flat.figures import plot_distance_profile
+
+    v = figure_table.vector("cifar10", "ori-test", 200)
+    g = ls.disconnectivity_graph(figure_table.space, v, n_optima=5)
+    n = figure_table.space.size
+    cases: list[tuple[Any, str]] = [
+        (lambda: plot_projection(grid, cmap="nope"), "cmap must name a matplotlib colour map"),
+        (lambda: plot_projection(grid, under="nope"), "under must be a matplotlib colour"),
+        (lambda: plot_projection(grid, vmin=2.0, vmax=1.0), "vmin must not lie above vmax"),
+        (lambda: plot_projection(grid, vmin=float("nan")), "vmin must be a finite number"),
+        (
+            lambda: plot_distance_profile(ls.distance_profile(figure_table.space, v), colour="x"),
+            "colour must be a matplotlib colour",
+        ),
+        (lambda: plot_disconnectivity(g, colour_values=np.array(["1.5"] * n)), "colour_values"),
+        (lambda: plot_disconnectivity(g, colour_values=v.astype(complex)), "colour_values"),
+        (lambda: plot_disconnectivity(g, colour_values=v, cmap="nope"), "cmap must name"),
+        (lambda: plot_disconnectivity(g, cmap="magma"), "pass colour_values too"),
+        (lambda: plot_disconnectivity(g, vmin=0.0), "pass colour_values too"),
+    ]
+    dist = ls.neighbour_distributions(figure_table.space, v, "cifar10", (1,))
+    cases += [
+        (lambda: plot_neighbour_distributions(dist, ["a"] * 10, 1), "whole"),
+        (lambda: plot_neighbour_distributions(dist, 5.0, 1), "whole must be the metric"),
+        (lambda: plot_neighbour_distributions(dist, v, 1, bins=["0", "50", "100"]), "bins"),
+    ]
+    for call, named in cases:
+        with pytest.raises(ArgumentError, match=named):
+            call()
+    # what stays allowed: equal ends (one colour), a grey given as text, a colour map by name
+    plot_projection(grid, vmin=1.0, vmax=1.0, under="0.6", cmap="magma")
+    plot_disconnectivity(g, colour_values=v, cmap="magma", vmin=0.0, vmax=100.0)

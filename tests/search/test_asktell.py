@@ -9,6 +9,7 @@ from nb201_flat.errors import (
     ArgumentError,
     InvalidArchError,
     MissingValueError,
+    ProtocolError,
     SearchBudgetError,
 )
 from nb201_flat.search import RandomSearch, run_search
@@ -90,6 +91,14 @@ def test_session_budget_finish_once() -> None:
     with pytest.raises(SearchBudgetError, match="finished"):
         run.evaluate(0)
     assert not hasattr(run, "test") and not hasattr(run, "evaluator")
+
+
+@pytest.mark.parametrize("bad", ["nb201", None, [PROTOCOL]])
+def test_a_session_refuses_what_is_not_a_protocol(bad: object) -> None:
+    # a bare AttributeError ("'str' object has no attribute 'check'"), where run_search names
+    # the builders
+    with pytest.raises(ProtocolError, match=r"is not a Protocol; build one with nb201_protocol"):
+        Session(_table(), bad)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("bad", [None, True, -1, 1.5, "0"])
