@@ -72,8 +72,9 @@ RESULT_COLUMNS: Final = ("index", "arch", "value", "cost")
 def cost_vector(table: Table, dataset: str, cost: str, *, epochs: int | None = None) -> FloatArray:
     """The cost ``cost`` of every architecture on ``dataset`` (read-only, NaN where unknown).
 
-    A stored ``(dataset, "model", epochs, cost)`` is preferred (``epochs`` when given, else the
-    first stored schedule); analytic costs are computed when not stored.
+    A stored ``(dataset, "model", epochs, cost)`` is preferred: ``epochs`` where given and
+    stored, else the longest stored schedule (a network's parameters and FLOPs do not depend
+    on how long it trains); analytic costs are computed when not stored.
     """
     check_table(table)
     for name, text in (("dataset", dataset), ("cost", cost)):

@@ -235,7 +235,7 @@ class Curves:
     def _unknown(self, key: MetricKey) -> UnknownKeyError:
         have = ", ".join(map(str, self.keys()[:12]))
         more = "" if len(self.keys()) <= 12 else f" (+{len(self.keys()) - 12} more)"
-        return UnknownKeyError(f"no learning curve for {shown(key)}; curves stored: {have}{more}")
+        return UnknownKeyError(f"no learning curve for {key}; curves stored: {have}{more}")
 
     # -- reading ---------------------------------------------------------------------------
     def curve(

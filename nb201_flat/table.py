@@ -536,7 +536,8 @@ class Table:
             key = _metric_key(key, Param("key"))
         if not self._has(key):  # else an empty stack: a raw numpy error
             raise UnknownKeyError(
-                f"{shown(key)} is not a key of this table; its keys: "
+                f"{key if isinstance(key, MetricKey) else shown(key)} is not a key of this "
+                "table; its keys: "
                 f"{', '.join(map(str, self.keys()[:8]))}{' ...' if len(self.keys()) > 8 else ''} "
                 "(table.key(dataset, split, epochs, metric) validates one)"
             )

@@ -553,7 +553,9 @@ def test_vector_for_takes_a_key_tuple_as_in_does() -> None:
     short = (KEY.dataset, KEY.split, KEY.epochs)
     assert short in t
     assert np.array_equal(t.vector_for(short), t.vector_for(KEY), equal_nan=True)  # type: ignore[arg-type]
-    with pytest.raises(UnknownKeyError, match="is not a key of this table"):
+    with pytest.raises(
+        UnknownKeyError, match=r"^cifar10/ori-test@200ep:accuracy is not a key of this"
+    ):
         t.vector_for(("cifar10", "ori-test", 200))  # type: ignore[arg-type]
 
 

@@ -138,6 +138,11 @@ def flatness_by_epoch(
         raise LandscapeArgumentError(
             f"iepochs is empty; pass epochs in 0..{n - 1} of {key} (0-based), or None for all"
         )
+    twice = sorted({e for e in chosen if chosen.count(e) > 1})
+    if twice:  # a row per epoch: a repeated one was two identical rows, as if two epochs
+        raise LandscapeArgumentError(
+            f"iepochs holds epoch {twice[0]} more than once; pass each epoch once"
+        )
     bad = [e for e in chosen if not 0 <= e < n]
     if bad:
         raise LandscapeArgumentError(

@@ -151,6 +151,8 @@ def test_a_mask_series_is_read_by_its_index() -> None:
         (2, "^iepochs must be a sequence of epochs, got 2; pass a list, e.g. \\[2\\]$"),
         (np.int64(2), "^iepochs must be a sequence of epochs, got 2; pass a list"),
         ([], "^iepochs is empty; pass epochs in 0..2 of .* \\(0-based\\), or None for all$"),
+        # two identical rows, as if two epochs (neighbour_distributions refuses a radius twice)
+        ([1, 2, 1], "^iepochs holds epoch 1 more than once; pass each epoch once$"),
     ],
 )
 def test_iepochs_must_name_at_least_one_epoch(iepochs: object, match: str) -> None:
