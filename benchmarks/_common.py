@@ -221,10 +221,8 @@ def peak_rss_mb() -> float:
 
 
 def machine_info() -> dict[str, Any]:
-    """What the numbers were measured on: CPU, cores, RAM, versions, git commit."""
-    import numpy as np
-    import pandas as pd
-
+    """What the numbers were measured on: CPU, cores, RAM, versions, git commit (the versions
+    from the installed metadata: importing pandas here would map it into the runner)."""
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo") as f:
@@ -246,10 +244,8 @@ def machine_info() -> dict[str, Any]:
         "ram_gb": round(ram_gb, 1),
         "os": platform.platform(),
         "python": platform.python_version(),
-        "numpy": np.__version__,
-        "pandas": pd.__version__,
     }
-    for mod in ("pyarrow", "networkx", "scipy", "torch", "nas_201_api"):
+    for mod in ("numpy", "pandas", "pyarrow", "networkx", "scipy", "torch", "nas_201_api"):
         info[mod] = _version_of(mod)
     # a copy of the tree without .git (a lent GPU machine) names its commit in the environment
     info["git_commit"] = _git(["rev-parse", "HEAD"]) or os.environ.get("NB201_FLAT_GIT_COMMIT")

@@ -2,12 +2,13 @@
 
 ``python -m benchmarks._tree_sampler OUT.json -- COMMAND ...`` writes wall and CPU seconds and
 the peaks (MB) to OUT.json. It imports the standard library only, on purpose: PSS divides a
-shared page among every process on the machine that maps it, so a sampler that had loaded
-numba, pandas or pyarrow (the benchmark runner has, from earlier groups) would take a share
-of those libraries' pages off the tree it measures: the figures command read 375 MB under
-the runner (``make bench`` at 8fa901a) and 408-431 MB sampled from a fresh process. Another process on the machine that maps
-the same libraries (a notebook with numba loaded) still lowers the figure; the sampler itself
-shares only the interpreter and libc with the tree.
+shared page among every process on the machine that maps it, so any live process that has
+loaded numba, pandas or pyarrow takes a share of those libraries' pages off the tree measured.
+The benchmark runner therefore measures the figures command before it loads them
+(:func:`benchmarks.run.main`): run after the other groups, the command read 375 MB (``make
+bench`` at 8fa901a and again at 4f24eb9), where a process loading nothing but numpy reads
+408-431 MB. Another process that maps the same libraries (a notebook with numba loaded) still
+lowers the figure.
 
 RSS is sampled every 20 ms; PSS only where it could be a new peak (the tree's PSS is at most
 its RSS) and at most every 100 ms: reading ``smaps_rollup`` of every process every 20 ms cost

@@ -6,10 +6,11 @@ process (``ru_maxrss``) is not the command's memory: this benchmark samples ever
 the command's tree every 20 ms and reports the largest sum of PSS (shared pages divided among
 the processes that share them: what the tree holds; read at most every 100 ms, as reading it
 costs the kernel a walk of every mapping) beside the sum of RSS (shared pages counted in every
-process: an upper bound) and the largest single process. The sampling runs in a process of its
-own that imports the standard library only (:mod:`benchmarks._tree_sampler`): this one has
-loaded numba and pandas, whose pages PSS would split with it. CPU seconds (user + system of
-the whole tree) and the load average before and after say how busy the machine was.
+process: an upper bound) and the largest single process. PSS splits a page with every process
+that maps it: the sampler imports the standard library only (:mod:`benchmarks._tree_sampler`),
+this module numpy alone (the table is imported in a child), and the runner measures this group
+before it loads anything else. CPU seconds (user + system of the whole tree) and the load
+average before and after say how busy the machine was.
 
 Rows: the default command (2 workers), ``--jobs 1`` (one process), and in full mode each figure
 alone (``--only NAME --jobs 1``, a fresh process each). Run alone:
@@ -27,7 +28,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from benchmarks._common import CACHE_DIR, REPO_ROOT, Row, missing_data_note, tidy_path
+from benchmarks._common import REPO_ROOT, Row, missing_data_note, tidy_path
 
 GROUP = "figures"
 TARGET_S = 10.0
@@ -94,15 +95,33 @@ def _row(name: str, how: str, r: dict[str, Any]) -> Row:
     )
 
 
+def _imported_table_path() -> str:
+    """The cached native table of the shared tidy file, imported (once) in a child process:
+    importing loads pandas and pyarrow, whose pages PSS would then split with this one."""
+    code = (
+        "from benchmarks._common import CACHE_DIR, tidy_path\n"
+        "from benchmarks.bench_official import imported_table\n"
+        "print(imported_table(tidy_path(), CACHE_DIR))"
+    )
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO_ROOT, env=env, capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"importing the table failed: {done.stderr[-600:]}")
+    return done.stdout.strip().splitlines()[-1]
+
+
 def run(*, quick: bool, repeats: int = 1) -> list[Row]:
     """The rows of this group (``repeats`` is accepted for the runner and not used)."""
     name = "nb201-flat figures end to end (real table, 8 figures, png+pdf)"
     tidy = tidy_path()
     if tidy is None:
         return [Row(GROUP, name, status="skipped", note=missing_data_note())]
-    from benchmarks.bench_official import imported_table
-
-    table = str(imported_table(tidy, CACHE_DIR))
+    table = _imported_table_path()
     base = [sys.executable, "-m", "nb201_flat", "figures", "--table", table]
     rows = []
     with tempfile.TemporaryDirectory(prefix="nb201-figures-") as tmp:

@@ -52,3 +52,19 @@ def test_the_sampler_loads_the_standard_library_only() -> None:
         [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == "[]"
+
+
+def test_the_runner_measures_figures_before_it_loads_pandas_or_numba() -> None:
+    # the runner's own pandas, pyarrow and numba pages split the figures tree's PSS with it
+    probe = (
+        "import sys\n"
+        "from benchmarks import bench_figures, run\n"
+        "from benchmarks._common import machine_info\n"
+        "machine_info()\n"
+        "print(sorted(m for m in ('pandas', 'numba', 'pyarrow', 'matplotlib', 'llvmlite') "
+        "if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "[]"
