@@ -598,7 +598,9 @@ class Table:
         """One value, free of any budget (:class:`MissingValueError` if it was never measured).
 
         For whole-space work use :meth:`vector` (NaN where missing); a search asks the
-        budgeted :class:`~nb201_flat.search.Oracle` instead.
+        budgeted :class:`~nb201_flat.search.Oracle` instead. Under ``seed_policy="random"``
+        it is one draw from ``rng`` among the seeds that measured this cell: not the entry
+        ``vector(..., rng=rng)`` holds for it, which comes from one draw per architecture.
         """
         seed = seed_policy_of(seed_policy, seed)
         a = self.space.resolve(arch)
