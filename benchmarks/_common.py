@@ -119,6 +119,14 @@ def traced_peak_mb(fn: Callable[[], object]) -> float:
     return max(0.0, (peak - base) / MB)
 
 
+def child_environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """This environment with ``extra`` added, for a child Python that must import
+    ``benchmarks`` from this checkout whatever its working folder is."""
+    env = {**os.environ, **(extra or {})}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
+    return env
+
+
 def run_child(
     args: Sequence[str], *, timeout: float | None = None, env: Mapping[str, str] | None = None
 ) -> dict[str, Any]:
@@ -129,11 +137,7 @@ def run_child(
     """
     with tempfile.TemporaryDirectory(prefix="nb201-bench-") as tmp:
         out = Path(tmp) / "result.json"
-        child_env = {**os.environ, **(env or {})}
-        # the child must import `benchmarks` from this checkout whatever the cwd is
-        child_env["PYTHONPATH"] = os.pathsep.join(
-            filter(None, [str(REPO_ROOT), child_env.get("PYTHONPATH")])
-        )
+        child_env = child_environment(env)
         proc = subprocess.run(
             [sys.executable, "-m", "benchmarks._child", "--out", str(out), *args],
             cwd=REPO_ROOT,

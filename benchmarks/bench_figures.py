@@ -21,14 +21,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
-from benchmarks._common import REPO_ROOT, Row, missing_data_note, tidy_path
+from benchmarks._common import REPO_ROOT, Row, child_environment, missing_data_note, tidy_path
 
 GROUP = "figures"
 TARGET_S = 10.0
@@ -41,16 +40,10 @@ def run_tree(cmd: list[str]) -> dict[str, Any]:
     and the peaks of its process tree (MB)."""
     with tempfile.TemporaryDirectory(prefix="nb201-sample-") as tmp:
         out = Path(tmp) / "sample.json"
-        env = {
-            **os.environ,
-            "PYTHONPATH": os.pathsep.join(
-                filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])
-            ),
-        }
         done = subprocess.run(
             [sys.executable, "-m", "benchmarks._tree_sampler", str(out), "--", *cmd],
             cwd=REPO_ROOT,
-            env=env,
+            env=child_environment(),
             capture_output=True,
             text=True,
             check=False,
@@ -103,12 +96,12 @@ def _imported_table_path() -> str:
         "from benchmarks.bench_official import imported_table\n"
         "print(imported_table(tidy_path(), CACHE_DIR))"
     )
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
-    }
     done = subprocess.run(
-        [sys.executable, "-c", code], cwd=REPO_ROOT, env=env, capture_output=True, text=True
+        [sys.executable, "-c", code],
+        cwd=REPO_ROOT,
+        env=child_environment(),
+        capture_output=True,
+        text=True,
     )
     if done.returncode != 0:
         raise RuntimeError(f"importing the table failed: {done.stderr[-600:]}")
