@@ -187,7 +187,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         from benchmarks import bench_figures
 
         log.info("running figures (the command's memory, measured first)")
-        measured_first = bench_figures.run(quick=args.quick, repeats=repeats)
+        try:
+            measured_first = bench_figures.run(quick=args.quick, repeats=repeats)
+        except Exception as exc:  # as any group's failure: a row, never the others' results
+            log.error("figures end to end failed:\n%s", traceback.format_exc())
+            note = f"{type(exc).__name__}: {exc}"
+            measured_first = [Row("figures", "(end to end)", status="error", note=note)]
     machine = machine_info()
     runners = _runners(args.quick, repeats)
     rows: list[Row] = []
@@ -202,9 +207,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
                 scaling = bench_scaling.run(quick=args.quick)
             else:
-                rows.extend(runners[group]())
-                if group == "figures":
+                if group == "figures":  # kept whatever the rest of the group does
                     rows.extend(measured_first)
+                rows.extend(runners[group]())
         except Exception as exc:  # one failing group must not lose the others' results
             log.error("group %s failed:\n%s", group, traceback.format_exc())
             rows.append(Row(group, "(group)", status="error", note=f"{type(exc).__name__}: {exc}"))

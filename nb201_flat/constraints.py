@@ -81,7 +81,7 @@ def cost_vector(table: Table, dataset: str, cost: str, *, epochs: int | None = N
         if not isinstance(text, str):  # `cost.endswith` raised AttributeError
             raise ArgumentError(Param(name), f" must be a str, got {shown(text)}")
     if epochs is not None:  # "12" matched no schedule: the first one was read silently
-        epochs = check_int_range(Param("epochs"), epochs, 0, fix="or None (the first stored)")
+        epochs = check_int_range(Param("epochs"), epochs, 0, fix="or None (the longest stored)")
     stored = sorted(
         (k for k in table if k.dataset == dataset and k.split == "model" and k.metric == cost),
         key=lambda k: (k.epochs != epochs, -k.epochs),

@@ -232,9 +232,9 @@ def run_demo(table: Table, *, top: int = 5, runs: int = 200, seed: int = 0) -> D
         keys = sorted(map(str, table))
         raise UnknownKeyError(
             f"the demo summarises an accuracy, and table {table.source!r} measures none (it "
-            f"holds {', '.join(keys[:3])}{' and more' if len(keys) > 3 else ''}); for flatness, "
-            "barriers and searches on another metric, name its key to the flatness, barrier "
-            "and search commands (or functions)"
+            f"holds {', '.join(keys[:3])}{' and more' if len(keys) > 3 else ''}); for flatness "
+            "and barriers on another metric, name its key (dataset, split, epochs, metric) to "
+            "the flatness and barrier commands or functions"
         ) from None
     values = table.vector_for(key)
     if np.isnan(values).all():  # no best cell, no optimum: say which metric, before any work

@@ -229,6 +229,11 @@ def for_log(exc: BaseException) -> str:
     return str(exc)
 
 
+def for_log_parts(parts: Iterable[Part]) -> str:
+    """Message ``parts`` for a log line, as :func:`for_log` spells an error's."""
+    return spelled(parts, _LOG_SPELLING.get() or _as_python)
+
+
 def parts_of(exc: BaseException) -> tuple[Part, ...]:
     """``exc``'s message as parts, to quote it in another error without losing the
     parameters it names (a plain error: its text).

@@ -393,7 +393,6 @@ class Table:
         id or a position as the module docstring says). ``key`` as ``in`` takes it: a
         :class:`MetricKey` or ``(dataset, split, epochs[, metric])``; one the table lacks is
         an :class:`UnknownKeyError` naming the part, as :meth:`key` raises."""
-        # anything else matched no key: [] as if seedless
         mkey = _metric_key(key, Param("key"))
         if not self._has(mkey):  # a typo read as "only the mean is stored"
             self.key(mkey.dataset, mkey.split, mkey.epochs, mkey.metric)  # names the part

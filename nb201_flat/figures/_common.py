@@ -59,10 +59,13 @@ def check_frame(frame: object, name: str, made_by: str) -> pd.DataFrame:
 
 
 def check_cmap(cmap: object, name: str = "cmap") -> str:
-    """``cmap`` if matplotlib names a colour map so, else :class:`ArgumentError` (matplotlib's
-    own KeyError or ValueError came from deep in a draw)."""
+    """``cmap`` if it is a matplotlib ``Colormap`` or names one, else :class:`ArgumentError`
+    (matplotlib's own KeyError or ValueError came from deep in a draw)."""
     import matplotlib as mpl
+    from matplotlib.colors import Colormap
 
+    if isinstance(cmap, Colormap):  # a colour map of the caller's own
+        return cmap  # type: ignore[return-value]
     if not isinstance(cmap, str) or cmap not in mpl.colormaps:
         raise ArgumentError(
             f"{name} must name a matplotlib colour map, got {shown(cmap)}; e.g. 'viridis' "

@@ -122,7 +122,7 @@ def plot_neighbour_distributions(
                 "e.g. np.arange(0, 101, 1.0), or leave it out for 1-point bins"
             )
     w = float_values(whole, "whole")
-    if w.ndim != 1 or w.size == 0:  # no value measured: the MissingValueError below
+    if w.ndim != 1 or w.size == 0:  # all NaN is _bins' MissingValueError, below
         raise ArgumentError(
             f"whole must be the metric over every architecture (one vector), got shape "
             f"{w.shape}; pass e.g. table.vector(dataset, split, epochs)"

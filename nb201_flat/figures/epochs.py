@@ -36,7 +36,7 @@ def make_flatness_by_epoch(table: Table, *, radius: int = 1, step: int = 1) -> F
         raise FigureSkipped(NAME, ["per-epoch learning curves"], str(exc).split(";")[0]) from None
     key = next((k for k in CURVE_KEYS if k in curves), None)
     if key is None:
-        raise FigureSkipped(NAME, list(CURVE_KEYS[:3]), "as learning curves")
+        raise FigureSkipped(NAME, list(CURVE_KEYS), "as learning curves", any_of=True)
     n = curves.n_epochs(key)
     chosen = sorted({*range(0, n, step), n - 1})
     # an epoch the curve does not rank by (every cell at chance): a gap, named in panel (b)

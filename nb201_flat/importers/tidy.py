@@ -645,7 +645,8 @@ def _key_text_fault(col: pd.Series) -> tuple[int, str] | None:
     """(row, why) of the first bad cell of a key column (dataset, split, metric), or None: an
     empty cell (``astype(str)`` would make it 'nan'), one that is not text (a parquet's bytes),
     blank, with spaces around it (``' cifar10'`` would be a key of its own, which no query
-    for cifar10 finds), or with a control character. The one rule for a file's lines and a frame's rows."""
+    for cifar10 finds), or with a control or invisible character. The one rule for a file's
+    lines and a frame's rows."""
     import numpy as np
 
     empty = np.asarray(col.isna().to_numpy(), dtype=bool)
@@ -663,7 +664,7 @@ def _key_text_fault(col: pd.Series) -> tuple[int, str] | None:
             lambda x: isinstance(x, str) and x != x.strip(),
         ),
         (  # a newline or tab in a name breaks every table and message that prints it
-            "has a control character (a newline, tab or the like); key names are one line",
+            "has a control or invisible character (a newline, a tab); key names are plain text",
             lambda x: isinstance(x, str) and not x.isprintable(),
         ),
     ):

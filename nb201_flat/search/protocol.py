@@ -932,7 +932,7 @@ def check_protocol(protocol: object) -> Protocol:
     builders (a name such as ``"nb201"`` met a bare AttributeError where it was used)."""
     if not isinstance(protocol, Protocol):
         raise ProtocolError(
-            f"{protocol!r} is not a Protocol; build one with nb201_protocol(), "
+            f"{shown(protocol)} is not a Protocol; build one with nb201_protocol(), "
             "per_dataset_protocols(), fixed_n_protocols(table) or "
             "protocols_by_name(name, table)"
         )

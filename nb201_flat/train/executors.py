@@ -38,7 +38,7 @@ import multiprocessing as mp
 import os
 import shutil
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -51,6 +51,7 @@ from nb201_flat.errors import (
     Param,
     RunLockedError,
     for_log,
+    for_log_parts,
     parts_of,
     require,
 )
@@ -212,18 +213,19 @@ def _run_unit(jobs: Sequence[TrainJob], run: RunFn, run_group: GroupRunFn) -> li
     for whatever runs it, a custom ``run`` too: every executor's task (inline, a pool worker,
     dask, Slurm) is this function. A failure another attempt would meet again (a GPU this
     machine lacks, :data:`_NOT_RETRIED`) comes back as failed results, so that no executor
-    retries it (dask and Slurm retry whatever raises)."""
+    retries it (dask and Slurm retry whatever raises); the executor that receives them logs
+    them (:func:`_say_failed`), where the running command's spelling is known."""
     try:
         gpu = _unit_gpu(jobs[0].device)  # a unit's jobs share their device
     except Nb201FlatError as exc:  # resolve_device's one line: no CUDA, or not that many GPUs
-        return [_failed(job, exc, 1) for job in jobs]
+        return [_failed(job, exc, 1, say=False) for job in jobs]
     try:
         with gpu:
             if len(jobs) == 1:
                 return [run(jobs[0])]
             return list(run_group(jobs))
     except _NOT_RETRIED as exc:
-        return [_failed(job, exc, 1) for job in jobs]
+        return [_failed(job, exc, 1, say=False) for job in jobs]
 
 
 def _with_attempts(res: JobResult, attempts: int) -> JobResult:
@@ -278,16 +280,30 @@ def split_done(jobs: Sequence[TrainJob]) -> tuple[dict[int, JobResult], list[int
     return done, sorted(todo)
 
 
-def _failed(job: TrainJob, exc: BaseException, attempts: int) -> JobResult:
+def _failed(job: TrainJob, exc: BaseException, attempts: int, *, say: bool = True) -> JobResult:
+    """A failed result; logged unless ``say`` is False (a worker's: :func:`_say_failed`)."""
     # the parts keep the parameters the error names, for a command to respell
     parts = (f"{type(exc).__name__}: ", *parts_of(exc))
-    msg = f"{type(exc).__name__}: {exc}"
-    said = f"{type(exc).__name__}: {for_log(exc)}"  # as the running command names parameters
-    if attempts:
-        log.error("%s failed after %d attempt(s): %s", job.name, attempts, said)
-    else:
-        log.error("%s refused before any attempt: %s", job.name, said)
-    return JobResult(job, "failed", error=msg, attempts=attempts, error_parts=parts)
+    res = JobResult(
+        job, "failed", error=f"{type(exc).__name__}: {exc}", attempts=attempts, error_parts=parts
+    )
+    if say:
+        _say_failed([res])
+    return res
+
+
+def _say_failed(results: Iterable[JobResult]) -> None:
+    """Log each failed result, its error's parameters as the running command names them
+    (:func:`~nb201_flat.errors.spelling_logs`): here, in the process that set the spelling,
+    never in a worker (a spawned process, a dask or Slurm worker) that does not know it."""
+    for res in results:
+        if res.status != "failed":
+            continue
+        said = for_log_parts(res.error_parts) if res.error_parts else res.error
+        if res.attempts:
+            log.error("%s failed after %d attempt(s): %s", res.job.name, res.attempts, said)
+        else:
+            log.error("%s refused before any attempt: %s", res.job.name, said)
 
 
 def _unit_gpu(device: str) -> contextlib.AbstractContextManager[object]:
@@ -452,7 +468,7 @@ class LocalExecutor:
         self, all_jobs: Sequence[TrainJob], units: list[list[int]]
     ) -> dict[int, JobResult]:
         device = self._slots(1)[0]
-        out = {}
+        out: dict[int, JobResult] = {}
         for unit in units:
             jobs = [_with_device(all_jobs[p], device) for p in unit]
             for attempt in range(1, self.retries + 2):
@@ -460,10 +476,11 @@ class LocalExecutor:
                     # the unit's own GPU current for whatever runs it (_run_unit: a custom
                     # ``run`` too; the package's runs enter it again, which changes nothing); a
                     # GPU this machine lacks fails the unit at once with the package's one line
-                    res = _run_unit(jobs, self.run, self._multi)
-                    out.update(
-                        {p: _with_attempts(r, attempt) for p, r in zip(unit, res, strict=True)}
-                    )
+                    res = [
+                        _with_attempts(r, attempt) for r in _run_unit(jobs, self.run, self._multi)
+                    ]
+                    _say_failed(res)
+                    out.update(zip(unit, res, strict=True))
                     break
                 except Exception as exc:
                     log.warning("%s attempt %d failed: %s", jobs[0].name, attempt, for_log(exc))
@@ -510,12 +527,9 @@ class LocalExecutor:
                     except Exception as exc:  # BrokenProcessPool too: the next round rebuilds it
                         err: BaseException = exc
                     else:
-                        out.update(
-                            {
-                                p: _with_attempts(r, attempts[u])
-                                for p, r in zip(units[u], res, strict=True)
-                            }
-                        )
+                        res = [_with_attempts(r, attempts[u]) for r in res]
+                        _say_failed(res)
+                        out.update(zip(units[u], res, strict=True))
                         del pending[u]
                         continue
                     log.warning(
@@ -624,7 +638,9 @@ class DaskExecutor:
             for fut in as_completed(list(futures)):  # type: ignore[no-untyped-call]
                 unit = futures[fut]
                 if fut.status == "finished":
-                    results.update(zip(unit, fut.result(), strict=True))
+                    res = fut.result()
+                    _say_failed(res)
+                    results.update(zip(unit, res, strict=True))
                 else:
                     exc = fut.exception()
                     for p in unit:
@@ -726,9 +742,9 @@ class SlurmExecutor:
                     else:
                         pending.append(u)
                 else:
-                    results.update(
-                        {p: _with_attempts(r, attempts[u]) for p, r in zip(unit, res, strict=True)}
-                    )
+                    res = [_with_attempts(r, attempts[u]) for r in res]
+                    _say_failed(res)
+                    results.update(zip(unit, res, strict=True))
         return [results[p] for p in range(len(jobs))]
 
 

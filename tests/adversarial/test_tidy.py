@@ -354,8 +354,12 @@ def test_a_metric_of_no_known_range_keeps_its_negative_values(tmp_path: Path) ->
         (_row(dataset=" cifar10"), "dataset", "has spaces around it"),
         (_row().replace("accuracy", "accuracy "), "metric", "has spaces around it"),
         # imported, then `info` printed the key over two lines
-        (_row(dataset='"cif\nar10"'), "dataset", "has a control character"),
-        (_row().replace("accuracy", '"acc\nuracy"'), "metric", "has a control character"),
+        (_row(dataset='"cif\nar10"'), "dataset", "has a control or invisible character"),
+        (
+            _row().replace("accuracy", '"acc\nuracy"'),
+            "metric",
+            "has a control or invisible character",
+        ),
     ],
 )
 def test_a_name_nb201_spells_otherwise_is_refused_by_line(
@@ -379,7 +383,7 @@ def test_a_name_nb201_spells_otherwise_is_refused_by_line(
             "has spaces around it (it would be a key of its own)",
         ),
         (_row(dataset="  "), "dataset", "is empty (every row needs one)"),
-        (_row(dataset="cif\tar10"), "dataset", "has a control character (a newline, tab"),
+        (_row(dataset="cif\tar10"), "dataset", "has a control or invisible character (a newline"),
         (_row().replace("accuracy", "accuracy "), "metric", "has spaces around it"),
         (_row(index="15625"), "index", "is out of range (the space's cells are 0..15624)"),
         (_row(index="-1"), "index", "is out of range (the space's cells are 0..15624)"),

@@ -269,8 +269,8 @@ def test_demo_on_a_table_of_no_accuracy_names_no_flag_it_lacks(
     assert captured.out == "" and captured.err.count("\n") == 1, captured.err
     assert captured.err.startswith(
         "error: the demo summarises an accuracy, and table 'losses' measures none (it holds "
-        "cifar10-valid/x-valid@200ep:loss); for flatness, barriers and searches on another "
-        "metric, name its key to the flatness, barrier and search commands"
+        "cifar10-valid/x-valid@200ep:loss); for flatness and barriers on another metric, "
+        "name its key (dataset, split, epochs, metric) to the flatness and barrier commands"
     ), captured.err
 
 

@@ -918,3 +918,6 @@ def test_styling_arguments_are_checked_before_drawing(
     # what stays allowed: equal ends (one colour), a grey given as text, a colour map by name
     plot_projection(grid, vmin=1.0, vmax=1.0, under="0.6", cmap="magma")
     plot_disconnectivity(g, colour_values=v, cmap="magma", vmin=0.0, vmax=100.0)
+    import matplotlib as mpl
+
+    plot_disconnectivity(g, colour_values=v, cmap=mpl.colormaps["magma"])  # a Colormap too

@@ -42,7 +42,9 @@ def test_the_figures_command_spells_a_skip_reason_as_its_own(
     assert reasons == {"cannot be drawn (no value here; see `nb201-flat info` or pass --jobs 1)"}
 
 
-@pytest.mark.parametrize("name", ["distance_profile", "a2m_paths", "a2m_distributions"])
+@pytest.mark.parametrize(
+    "name", ["distance_profile", "a2m_paths", "a2m_distributions", "barrier_census", "barrier_tree"]
+)
 def test_a_figure_drawn_from_any_one_key_says_one_of(name: str) -> None:
     # "needs cifar10/..., cifar100/..., ImageNet16-120/..." while one of them draws it
     import numpy as np

@@ -518,6 +518,14 @@ def test_a_resume_into_a_database_without_the_runs_rows_is_refused_then_retraine
     assert "another --ckpt-dir" in error and "train with --retrain-damaged" in error
     assert ResultsDB(db).done_keys() == set()  # nothing marked done without its numbers
     assert sorted(p.name for p in db.parent.rglob("*.pt")) == checkpoints  # nothing deleted
+    # in worker processes too: they refuse, and this process logs it in the command's words
+    caplog.clear()
+    local = [a if a != "inline" else "local" for a in _argv(data, db)]
+    assert main(local) == 1
+    runs = json.loads(capsys.readouterr().out)["runs"]
+    assert [r["status"] for r in runs] == ["failed", "failed"]
+    assert caplog.text.count("train with --retrain-damaged") == 2, caplog.text
+    assert "retrain_damaged=True" not in caplog.text and "ckpt_dir" not in caplog.text
     assert main(_argv(data, db, "--retrain-damaged")) == 0
     runs = json.loads(capsys.readouterr().out)["runs"]
     assert [r["status"] for r in runs] == ["done", "done"]
