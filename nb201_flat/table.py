@@ -394,9 +394,10 @@ class Table:
         :class:`MetricKey` or ``(dataset, split, epochs[, metric])``; one the table lacks is
         an :class:`UnknownKeyError` naming the part, as :meth:`key` raises."""
         mkey = _metric_key(key, Param("key"))
-        if not self._has(mkey):  # a typo read as "only the mean is stored"
+        held = [s for k, s in self.data if k == mkey]  # one pass: readers call this per read
+        if not held:  # a typo read as "only the mean is stored"
             self.key(mkey.dataset, mkey.split, mkey.epochs, mkey.metric)  # names the part
-        return sorted(s for k, s in self.data if k == mkey and s is not None)
+        return sorted(s for s in held if s is not None)
 
     def __contains__(self, key: object) -> bool:
         """Whether the table has ``key``: a :class:`MetricKey` or ``(dataset, split, epochs[,

@@ -345,7 +345,7 @@ def _init_worker(slots: Any, threads: int | None, parent_pid: int | None = None)
         try:
             _SLOT["gpu"] = current_gpu(_SLOT["device"])
         except Nb201FlatError as exc:
-            log.warning("worker: %s", for_log(exc))
+            log.warning("worker: %s", exc)  # a worker: the command's spelling is not known here
         else:
             _SLOT["gpu"].__enter__()
     if threads is not None:

@@ -42,29 +42,28 @@ def test_the_sampler_sums_the_tree() -> None:
     assert r["wall_s"] >= 1.0 and r["cpu_s"] > 0
 
 
-def test_the_sampler_loads_the_standard_library_only() -> None:
+def _heavy_modules_after(code: str) -> str:
+    """Which of the libraries whose pages PSS would split are loaded after ``code`` runs."""
     probe = (
-        "import sys, benchmarks._tree_sampler\n"
-        "print(sorted(m for m in ('numpy', 'pandas', 'numba', 'pyarrow', 'nb201_flat') "
-        "if m in sys.modules))"
+        f"import sys\n{code}\n"
+        "print(sorted(m for m in ('numpy', 'pandas', 'numba', 'pyarrow', 'matplotlib', "
+        "'llvmlite', 'nb201_flat') if m in sys.modules))"
     )
     out = subprocess.run(
         [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
     )
-    assert out.stdout.strip() == "[]"
+    return out.stdout.strip()
+
+
+def test_the_sampler_loads_the_standard_library_only() -> None:
+    assert _heavy_modules_after("import benchmarks._tree_sampler") == "[]"
 
 
 def test_the_runner_measures_figures_before_it_loads_pandas_or_numba() -> None:
     # the runner's own pandas, pyarrow and numba pages split the figures tree's PSS with it
-    probe = (
-        "import sys\n"
+    code = (
         "from benchmarks import bench_figures, run\n"
         "from benchmarks._common import machine_info\n"
-        "machine_info()\n"
-        "print(sorted(m for m in ('pandas', 'numba', 'pyarrow', 'matplotlib', 'llvmlite') "
-        "if m in sys.modules))"
+        "machine_info()"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
-    )
-    assert out.stdout.strip() == "[]"
+    assert _heavy_modules_after(code) == "['nb201_flat', 'numpy']"
