@@ -197,9 +197,14 @@ class Curves:
         return sorted({k for k, _ in self.items()})
 
     def seeds(self, key: MetricKey) -> list[int]:
-        """Stored seed positions of ``key``."""
+        """Stored seed positions of ``key`` (empty when only the mean is stored); a key
+        without a curve is an :class:`UnknownKeyError`, as :meth:`Table.seeds` raises (``[]``
+        read "only the mean is stored")."""
         check_metric_key(key, "curves")  # anything else matched no key: [] as if seedless
-        return sorted(s for k, s in self.items() if k == key and s is not None)
+        held = [s for k, s in self.items() if k == key]
+        if not held:
+            raise self._unknown(key)
+        return sorted(s for s in held if s is not None)
 
     def __contains__(self, key: object) -> bool:
         """Whether ``key`` has a curve: a :class:`MetricKey` or ``(dataset, split, epochs[,

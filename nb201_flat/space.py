@@ -185,7 +185,13 @@ def masked_as_nan(values: Any) -> Any:
         return values
     data = np.asarray(values.data)
     mask = np.ma.getmaskarray(values)
-    if data.dtype.kind not in "biuf" or not mask.any():  # text: refused by the caller's check
+    if not mask.any():
+        return data
+    if data.dtype.kind == "O":  # None is how an object vector says "not measured"
+        out_obj = data.copy()
+        out_obj[mask] = None
+        return out_obj
+    if data.dtype.kind not in "biuf":  # text: refused by the caller's check
         return data
     out = data.astype(np.float64)
     out[mask] = np.nan
@@ -198,7 +204,8 @@ def in_index_order(values: Any, size: int, name: str = "values") -> Any:
     read by position, every value landing on the wrong architecture).
 
     A numpy masked array comes back as a plain array, its masked entries NaN (not measured):
-    ``np.asarray`` would read the numbers under the mask as measured values. Anything else that
+    ``np.asarray`` would read the numbers under the mask as measured values; a boolean one with
+    masked entries is refused (such an entry is neither in nor out). Anything else that
     is not a pandas object comes back as it is. A Series indexed by ``0..size-1``
     in order comes back as it is too (read as always); one indexed by a permutation of them is
     put in index order. Any other index (missing, repeated or out-of-range labels, labels that
@@ -215,6 +222,12 @@ def in_index_order(values: Any, size: int, name: str = "values") -> Any:
     nb201_flat.errors.ArgumentError: values (a pandas Series) must be indexed by the 3 architecture indices 0..2, each once; its index lacks 1 of them (first 1); .reindex(range(3)) marks missing architectures NaN, .to_numpy() reads it by position
     """
     if isinstance(values, np.ma.MaskedArray):
+        if values.dtype == np.bool_ and np.ma.getmaskarray(values).any():
+            # a boolean mask's masked entry is neither in nor out (NaN made it a float vector)
+            raise ArgumentError(
+                f"{name} is a masked boolean array: a masked entry is neither True nor False; "
+                f"pass {name}.filled(False) to leave the masked architectures out"
+            )
         return masked_as_nan(values)
     pd = sys.modules.get("pandas")  # no pandas object exists unless pandas is loaded
     if pd is None or not isinstance(values, pd.Series | pd.DataFrame):

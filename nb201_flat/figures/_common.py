@@ -25,7 +25,7 @@ from nb201_flat.errors import (
 )
 from nb201_flat.errors import FigureSkipped as FigureSkipped
 from nb201_flat.figures.style import figure_style
-from nb201_flat.table import MetricKey, Table, check_table
+from nb201_flat.table import MetricKey, Table, check_table, float_values
 from nb201_flat.types import FloatArray as FloatArray
 
 # The 200-epoch test accuracy each paper reports per dataset, and what a search may see for the
@@ -317,7 +317,7 @@ def mean_ci(values: npt.ArrayLike, confidence: float = 0.95) -> tuple[float, flo
     from scipy import special
 
     check_confidence(confidence)
-    v = np.asarray(values, dtype=np.float64)
+    v = float_values(values, "values")  # masked entries NaN; text refused, not parsed
     v = v[np.isfinite(v)]
     n = int(v.size)
     if n == 0:
@@ -348,7 +348,7 @@ def binned_means(
     """
     bins = check_int_range("bins", bins, 1, fix="e.g. bins=10")
     check_confidence(confidence)
-    xv, yv = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    xv, yv = float_values(x, "x"), float_values(y, "y")  # masked entries NaN: dropped
     ok = np.isfinite(xv) & np.isfinite(yv)
     xv, yv = xv[ok], yv[ok]
     cols = ["x", "x_lo", "x_hi", "mean", "lo", "hi", "n"]

@@ -82,7 +82,7 @@ from nb201_flat.landscape.aggregates import (
 from nb201_flat.landscape.stand_ins import StandIns as StandIns
 from nb201_flat.neighbourhood import AGGREGATES, Agg, Neighbourhood, lerp, level_position
 from nb201_flat.neighbours import NeighbourArrays
-from nb201_flat.space import Space, check_space
+from nb201_flat.space import Space, check_space, masked_as_nan
 
 if TYPE_CHECKING:
     pass
@@ -437,7 +437,7 @@ def aggregate_members(members: npt.ArrayLike, spec: Neighbourhood) -> float:
         )
     not_numbers = f"members must be numbers (one neighbourhood's values), got {shown(members)}"
     try:
-        raw = np.asarray(members)
+        raw = np.asarray(masked_as_nan(members))  # a masked member is missing, as NaN is
     except ValueError:  # ragged nesting
         raise LandscapeArgumentError(not_numbers) from None
     if raw.dtype.kind == "O":

@@ -29,7 +29,7 @@ from nb201_flat.landscape._common import (
     resolve_index,
     shown_value,
 )
-from nb201_flat.space import Space
+from nb201_flat.space import Space, masked_as_nan
 
 if TYPE_CHECKING:
     from nb201_flat.landscape.maximin import BarrierTree
@@ -45,7 +45,7 @@ def path_barrier(path_values: npt.ArrayLike, *, higher_is_better: bool = True) -
     """
     fix = "pass the values along the path, e.g. BarrierPath.values"
     try:
-        raw = np.asarray(path_values)
+        raw = np.asarray(masked_as_nan(path_values))  # a masked value is not measured
     except ValueError:  # ragged nesting
         raise LandscapeArgumentError(
             f"path values must be numbers, got {shown(path_values)}"

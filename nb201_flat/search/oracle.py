@@ -95,6 +95,7 @@ from nb201_flat.space import (
     check_arch_indices,
     check_space,
     in_index_order,
+    masked_as_nan,
 )
 from nb201_flat.table import MetricKey, infinite_values
 from nb201_flat.types import BoolArray
@@ -153,6 +154,14 @@ class OracleData:
 
     def __post_init__(self) -> None:
         size = check_space(self.space).size  # a name or None: a bare AttributeError
+        # a masked array is an ndarray: its masked entries were read as measured
+        object.__setattr__(self, "values", masked_as_nan(self.values))
+        for name in ("order", "counts"):
+            if isinstance(getattr(self, name), np.ma.MaskedArray):
+                raise SearchBudgetError(
+                    f"oracle {name} must be a plain numpy array, got a masked array: a "
+                    "masked row index or count has no meaning; pass np.asarray(...)"
+                )
         if self.costs is not None:  # a per-architecture vector: a Series is read by its labels
             costs = in_index_order(self.costs, size, "oracle costs")
             if not isinstance(costs, np.ndarray) and hasattr(costs, "to_numpy"):
@@ -916,7 +925,8 @@ class Evaluator:
         # one key or vector alone (not in a tuple) met a bare TypeError from len()
         object.__setattr__(self, "keys", tuple(as_sequence("keys", self.keys, "MetricKey")))
         vectors = as_sequence("vectors", self.vectors, "metric vectors")
-        object.__setattr__(self, "vectors", tuple(vectors))
+        # masked entries NaN: an ndarray subclass, its masked numbers were reported as measured
+        object.__setattr__(self, "vectors", tuple(masked_as_nan(v) for v in vectors))
         # one vector a key, at least one: with none, values() had no space to check indices by
         if not self.keys or len(self.vectors) != len(self.keys):
             raise ArgumentError(
