@@ -185,9 +185,7 @@ def check_writable_target(target: str | os.PathLike[str], *, what: str | Param =
     raw = os.fspath(target)
     if raw.strip() == "":
         raise ArgumentError(what, " is empty; give a folder path such as results/out")
-    path = Path(raw)
-    if path.is_symlink():  # a dangling link too: its target is created
-        path = Path(os.path.realpath(path))
+    path = through_link(Path(raw))
     if path.name in ("", ".", "..") or path.resolve() == Path.cwd().resolve():
         raise ArgumentError(
             what,
@@ -201,7 +199,8 @@ def check_writable_target(target: str | os.PathLike[str], *, what: str | Param =
 
 
 def check_writable_file(target: str | os.PathLike[str], *, what: str | Param) -> Path:
-    """Check up front that ``target`` can be written as a file (by :func:`write_file`).
+    """Check up front that ``target`` can be written as a file (by :func:`write_file`); a
+    symbolic link is checked as the file it names (:func:`through_link`).
 
     Raises :class:`~nb201_flat.errors.ArgumentError` for ``''``, a folder, a path that lies
     under a file, and a parent folder that cannot be created or written.
@@ -209,11 +208,18 @@ def check_writable_file(target: str | os.PathLike[str], *, what: str | Param) ->
     raw = os.fspath(target)
     if raw.strip() == "":
         raise ArgumentError(what, " is empty; give a file path such as results/out.csv")
-    path = Path(raw)
+    path = through_link(Path(raw))
     if path.is_dir() or raw.endswith(("/", os.sep)):
         raise ArgumentError(what, f" {raw} is a folder, not a file; name a file in it")
     _check_parent(path, raw, what)
     return path
+
+
+def through_link(path: Path) -> Path:
+    """The path a write to ``path`` lands on: a symbolic link's target (a dangling link's too,
+    which the write creates), else ``path``. Renaming a new file over the link itself would
+    leave the file it names unchanged, and every other path to it reading the old contents."""
+    return Path(os.path.realpath(path)) if path.is_symlink() else path
 
 
 def _check_parent(path: Path, raw: str, what: str | Param) -> None:
@@ -453,8 +459,9 @@ def _write_error(path: Path, exc: OSError) -> TableFileError:
 
 
 def write_file(path: str | os.PathLike[str], write: Callable[[IO[bytes]], object]) -> Path:
-    """Write one file atomically: ``write(f)`` fills a temporary file renamed over ``path``."""
-    target = Path(path)
+    """Write one file atomically: ``write(f)`` fills a temporary file renamed over ``path``
+    (over the file it names, where ``path`` is a symbolic link: :func:`through_link`)."""
+    target = through_link(Path(path))
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -159,3 +160,20 @@ def test_tree_path_over_an_unmeasured_shortest_path_keeps_the_fewest_steps(
     doc = json.loads(run(capsys, *argv, "--tree-path", "--json")[1])
     assert "best_shortest" in doc["unavailable"]
     assert doc["path"]["length"] == 18 and doc["barriers"]["lowest"]["length"] == 6
+
+
+def test_pairs_out_writes_through_a_link_as_import_out_does(
+    capsys: pytest.CaptureFixture[str], table_path: Path, tmp_path: Path
+) -> None:
+    # the link was replaced by a file: the file it named, and every other path to it, kept
+    # the previous pairs
+    real = tmp_path / "runs" / "pairs.csv"
+    link = tmp_path / "latest.csv"
+    link.symlink_to(real)  # dangling: the write creates the file it names
+    argv = ("census", *TEST, "--pairs", "3", "--top", "2", "--table", str(table_path))
+    for seed in ("1", "2"):
+        code, _, err = run(capsys, *argv, "--seed", seed, "--pairs-out", str(link))
+        assert code == 0, err
+        assert link.is_symlink() and os.readlink(link) == str(real)
+        assert real.read_bytes() == link.read_bytes() and len(pd.read_csv(real)) > 0
+    assert sorted(p.name for p in real.parent.iterdir()) == ["pairs.csv"]  # nothing beside it
