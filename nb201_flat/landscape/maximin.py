@@ -108,12 +108,22 @@ class BarrierTree:
     _adjacency: dict[str, IntArray] = field(default_factory=dict, repr=False)
 
     def _no_path(self, ia: int, ib: int) -> NoPathError:
-        """The refusal for endpoints in different components of the measured cells' graph."""
+        """The refusal for endpoints in different components of the measured cells' graph;
+        under ``connected_only``, dropping it is offered where paths through the disconnected
+        cells join them."""
         where = "measured connected" if self.connected_only else "measured"
+        fix: list[str | Param] = ["choose endpoints such a path joins"]
+        if self.connected_only and _joined(self.space, ~np.isnan(self.values), ia, ib):
+            fix = [
+                fix[0],
+                ", or drop ",
+                Param("connected_only", True),
+                " (a path through disconnected architectures joins them)",
+            ]
         return NoPathError(
             f"no path joins {ia} and {ib} through {where} architectures (one differing op a "
-            "step), so no barrier between them is defined on this table; choose endpoints "
-            "such a path joins"
+            "step), so no barrier between them is defined on this table; ",
+            *fix,
         )
 
     def path(self, a: ArchLike, b: ArchLike, *, shortest: bool = True) -> BarrierPath:
@@ -314,6 +324,24 @@ def barrier_tree(
         graph_u=gu,
         graph_v=gv,
     )
+
+
+def _joined(space: Space, usable: BoolArray, ia: int, ib: int) -> bool:
+    """Whether a path of usable cells, one differing op a step, joins ``ia`` and ``ib``
+    (breadth first from ``ia``: at most one pass per step of the longest such path)."""
+    if not (usable[ia] and usable[ib]):
+        return False
+    idx = space.neighbours(1).indices
+    seen = np.zeros(space.size, dtype=bool)
+    seen[ia] = True
+    frontier = np.array([ia])
+    while frontier.size and not seen[ib]:
+        nxt = idx[frontier].reshape(-1)
+        nxt = nxt[nxt >= 0]  # padding
+        nxt = np.unique(nxt[usable[nxt] & ~seen[nxt]])
+        seen[nxt] = True
+        frontier = nxt
+    return bool(seen[ib])
 
 
 def _live_edges(space: Space, usable: BoolArray) -> tuple[IntArray, IntArray]:

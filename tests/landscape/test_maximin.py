@@ -153,6 +153,36 @@ def test_connected_only_paths() -> None:
     assert "--" not in str(exc.value)
 
 
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.booleans(), min_size=27, max_size=27), cells_27, cells_27)
+def test_connected_only_offers_dropping_it_only_where_that_joins_the_pair(
+    measured: list[bool], a: int, b: int
+) -> None:
+    f = np.where(measured, np.arange(27.0), np.nan)
+    if not (TINY.connected[a] and TINY.connected[b] and measured[a] and measured[b]):
+        return  # the endpoint refusals are tested above
+    if nx.has_path(space_graph(TINY, TINY.connected & ~np.isnan(f)), a, b):
+        return
+    with pytest.raises(NoPathError) as exc:
+        barrier_tree(TINY, f, connected_only=True).path(a, b)
+    offered = "or drop connected_only=True" in str(exc.value)
+    assert offered == nx.has_path(space_graph(TINY, ~np.isnan(f)), a, b)
+
+
+def test_connected_only_no_path_names_the_flag_on_the_command_line() -> None:
+    # 4 and 10 of TINY: joined only through the disconnected cell 1 (a search found the case)
+    f = np.arange(27.0)
+    f[[0, 3, 5, 9, 11, 12, 13, 16, 17, 19, 20, 21, 26]] = np.nan
+    with pytest.raises(NoPathError) as exc:
+        barrier_tree(TINY, f, connected_only=True).path(4, 10)
+    spelled = exc.value.spelled(
+        lambda p: "--connected-only" if p.name == "connected_only" else None
+    )
+    assert spelled.endswith(
+        "or drop --connected-only (a path through disconnected architectures joins them)"
+    )
+
+
 def test_query_errors() -> None:
     f = np.arange(8.0)
     with pytest.raises(InvalidArchError):
