@@ -396,7 +396,8 @@ class ReproduceResult:
         tests the sign only); ``two_stage`` (pandas ``boolean``) is ``<NA>`` where the
         algorithm is no NA-RS form.
     anchors
-        Published numbers beside ours.
+        Published numbers beside ours, with the reported key ours were read at (the
+        columns ``dataset``, ``split``, ``epochs``, ``metric``, as in the other tables).
     curves
         Anytime curves (incumbent test accuracy on a time grid).
     runs

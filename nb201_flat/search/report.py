@@ -313,7 +313,7 @@ def render_markdown(result: ReproduceResult, *, seconds: float | None = None) ->
     )
     out.append("")
     if not result.anchors.empty:
-        a = result.anchors.copy()
+        a = _shown_keys(result.anchors)
         a["published"] = [
             _pm(v, s) if s is not None and np.isfinite(s) else f"{v:+.2f}"
             for v, s in zip(a["published"], a["published_std"].astype(float), strict=True)

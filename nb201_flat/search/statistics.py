@@ -303,7 +303,7 @@ ANCHOR_DTYPES: dict[str, str] = {
     "source": "str",
     "quantity": "str",
     "protocol": "str",
-    "dataset": "str",
+    **KEY_DTYPES,  # the reported key "ours" was read at, as in every other result table
     "published": "float64",
     "published_std": "float64",  # NaN: the source gives none
     "ours": "float64",
@@ -378,7 +378,7 @@ def anchor_rows(summary: pd.DataFrame, paired: pd.DataFrame) -> pd.DataFrame:
                     "source": source,
                     "quantity": quantity,
                     "protocol": pname,
-                    "dataset": ds,
+                    **{c: r[c] for c in KEY_COLUMNS},
                     "published": value,
                     "published_std": std,
                     "ours": float(r["mean"]),
@@ -402,7 +402,7 @@ def anchor_rows(summary: pd.DataFrame, paired: pd.DataFrame) -> pd.DataFrame:
                         "source": source,
                         "quantity": f"{quantity} ({r['algorithm']})",
                         "protocol": r["protocol"],
-                        "dataset": ds,
+                        **{c: r[c] for c in KEY_COLUMNS},
                         "published": value,
                         "published_std": std,
                         "ours": float(r["diff"]),

@@ -172,6 +172,12 @@ def test_quick_grid_on_an_nb201_shaped_table(nb201_like: Table, tmp_path: Path) 
     assert list(rs_rows["dataset"]) == ["cifar10", "ImageNet16-120"]
     na_rows = res.anchors[res.anchors["quantity"].str.startswith("NA-RS")]
     assert set(na_rows["dataset"]) == {"cifar100", "ImageNet16-120"}
+    # each anchor names the key ours was read at, and that key's rows hold the same number
+    keys = ["protocol", "dataset", "split", "epochs", "metric"]
+    rs_summary = res.summary[res.summary["algorithm"] == "rs"]
+    joined = rs_rows.merge(rs_summary, on=keys, validate="one_to_one")
+    assert len(joined) == len(rs_rows) and (joined["ours"] == joined["mean"]).all()
+    assert set(res.anchors["metric"]) == {"accuracy"} and set(res.anchors["epochs"]) == {200}
     files = write_report(res, tmp_path / "out", seconds=1.0)
     names = {f.name for f in files}
     assert names == set(REPORT_FILES)
