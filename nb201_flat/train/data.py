@@ -573,6 +573,18 @@ class DataSplits:
     splits: Mapping[str, tuple[str, I64]] = field(default_factory=dict)
     identity: DataIdentity | None = None
 
+    def __post_init__(self) -> None:
+        # a split of no images evaluates to NaN (a run stored as done without numbers); a
+        # training set of none trains nothing
+        empty = [name for name, (_, idx) in self.splits.items() if len(idx) == 0]
+        if len(self.train_y) == 0:
+            empty.insert(0, "train")
+        if empty:
+            raise FormatError(
+                f"{self.info.name}: the split {', '.join(map(repr, empty))} holds no images; "
+                "each split needs at least one (check the data files and the split file)"
+            )
+
     def __repr__(self) -> str:
         # the dataclass repr printed every image array: 300 lines in a notebook cell
         evaluated = ", ".join(f"{name} {len(idx)}" for name, (_, idx) in self.splits.items())
@@ -633,6 +645,7 @@ def load_dataset(
         "imagenet16": lambda r: read_imagenet16(r, info.num_classes, md5s=md5s),
     }
     train_x, train_y, test_x, test_y = readers[info.source](root)
+    _check_images_and_labels(name, root, info.num_classes, train_y, test_y)
     n_test = len(test_y)
     if strict and name == "ImageNet16-120":
         from nb201_flat.train.splits import check_nb201_counts
@@ -667,6 +680,26 @@ def load_dataset(
         {"x-valid": ("test", xv), "x-test": ("test", xt), "ori-test": ("test", test_all)},
         _identity(name, md5s, (xv, xt)),
     )
+
+
+def _check_images_and_labels(
+    name: str, root: Path, num_classes: int, train_y: I64, test_y: I64
+) -> None:
+    """:class:`FormatError` for a part of the data with no image (a split of it evaluates to
+    NaN, a run trains on nothing) or a label outside ``0..num_classes - 1`` (every run would
+    fail on it in turn): one line before any run."""
+    for part, y in (("training", train_y), ("test", test_y)):
+        if len(y) == 0:
+            raise FormatError(
+                f"{name} under {root}: the {part} files hold no images; check the data files"
+            )
+        lo, hi = int(y.min()), int(y.max())
+        if lo < 0 or hi >= num_classes:
+            bad = lo if lo < 0 else hi
+            raise FormatError(
+                f"{name} under {root}: a {part} label is {bad}, outside the dataset's "
+                f"{num_classes} classes 0..{num_classes - 1}; check the data files"
+            )
 
 
 def check_split_dir_applies(name: str, split_dir: str | os.PathLike[str] | None) -> None:

@@ -104,6 +104,11 @@ def parse_split(text: str, keys: tuple[str, str], where: str) -> tuple[I64, I64]
             out.append(np.asarray([int(i) for i in v], dtype=np.int64))
         except (TypeError, ValueError) as exc:
             raise FormatError(f"{where}: {k!r} is not a list of integers") from exc
+        if out[-1].size == 0:  # a split of no images: NaN accuracies, stored as done
+            raise FormatError(
+                f"{where}: {k!r} lists no images; each split needs at least one (NB201's "
+                "split files list thousands)"
+            )
     return out[0], out[1]
 
 

@@ -496,3 +496,46 @@ def test_the_eval_batch_default_is_the_recipes() -> None:
     from nb201_flat.train.recipe import Recipe
 
     assert Recipe().eval_batch_size == EVAL_BATCH_SIZE
+
+
+def test_train_refuses_empty_splits_and_bad_labels_before_any_run(
+    cifar10_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A split of no images evaluated to NaN, stored as a done run (which the next train and
+    import then refused); a test batch of none did the same, a training set of none divided
+    by zero in every run, and a label past the classes failed every run in turn. Each is one
+    line now, exit 2, and nothing is written to the --db."""
+    pytest.importorskip("torch")
+    import numpy as np
+    from train_helpers import images, write_split_file, write_tiny_cifar10
+
+    from nb201_flat.train.data import write_batch
+
+    base = ["train", "5", "--epochs", "1", "--device", "cpu", "--executor", "inline",
+            "--C", "2", "--N", "1"]  # fmt: skip
+    split_dir = tmp_path / "split"
+    split_dir.mkdir()
+    write_split_file(split_dir / "cifar-split.txt", ("train", "valid"), list(range(80)), [])
+    zero_test = tmp_path / "zero_test"
+    write_tiny_cifar10(zero_test)
+    rng = np.random.default_rng(0)
+    write_batch(zero_test / "cifar-10-batches-py" / "test_batch", images(rng, 0, 32),
+                np.zeros(0, dtype=np.int64), "labels")  # fmt: skip
+    bad_label = tmp_path / "bad_label"
+    write_tiny_cifar10(bad_label)
+    write_batch(bad_label / "cifar-10-batches-py" / "test_batch", images(rng, 3, 32),
+                np.array([0, 12, 3]), "labels")  # fmt: skip
+    cases = [
+        (["--dataset", "cifar10-valid", "--data-root", str(cifar10_root), "--split-dir",
+          str(split_dir)], "'valid' lists no images"),
+        (["--dataset", "cifar10", "--data-root", str(zero_test)], "test files hold no images"),
+        (["--dataset", "cifar10", "--data-root", str(bad_label)],
+         "a test label is 12, outside the dataset's 10 classes 0..9"),
+    ]  # fmt: skip
+    for i, (args, said) in enumerate(cases):
+        db = tmp_path / f"{i}.sqlite"
+        capsys.readouterr()
+        assert main([*base, *args, "--db", str(db)]) == 2
+        err = capsys.readouterr().err
+        assert len(err.strip().splitlines()) == 1 and said in err, err
+        assert not db.exists()
