@@ -184,6 +184,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             "db_path": "db",
             "address": "executor",
             "spec": "executor",
+            "cluster": "executor",  # SlurmExecutor's cluster='local': --executor local
         },
     )
 

@@ -660,9 +660,13 @@ def check_cluster(cluster: str | None, instead: Param = _LOCAL_CLUSTER) -> None:
     caller's parameter that runs without Slurm (:class:`SlurmExecutor`'s ``cluster='local'``,
     :func:`executor_from_spec`'s ``spec='local'``)."""
     require("submitit", "cluster")
-    if cluster == "slurm" and shutil.which("srun") is None:
+    if cluster != "slurm":
+        return
+    missing = [tool for tool in ("srun", "sbatch") if shutil.which(tool) is None]
+    if missing:  # submitit submits with sbatch: without it, a FileNotFoundError per job
         raise ExecutorSpecError(
-            "Slurm is not available here (srun is not on PATH); run on a Slurm login node, or use ",
+            f"Slurm is not available here ({' and '.join(missing)} not on PATH); run on a "
+            "Slurm login node, or use ",
             instead,
         )
 
@@ -723,10 +727,7 @@ class SlurmExecutor:
         attempts = dict.fromkeys(range(len(units)), 0)
         pending = list(range(len(units)))
         while pending:
-            submitted = [
-                (u, ex.submit(_run_unit, [jobs[p] for p in units[u]], self.run, multi))
-                for u in pending
-            ]
+            submitted = [(u, self._submit(ex, [jobs[p] for p in units[u]], multi)) for u in pending]
             pending = []
             for u, sjob in submitted:
                 attempts[u] += 1
@@ -746,6 +747,20 @@ class SlurmExecutor:
                     _say_failed(res)
                     results.update(zip(unit, res, strict=True))
         return [results[p] for p in range(len(jobs))]
+
+    def _submit(self, ex: Any, unit: list[TrainJob], multi: Any) -> Any:
+        """Submit one unit; a refused submission (an invalid account or partition, sbatch
+        failing) is one :class:`ExecutorSpecError`, not submitit's traceback. Units submitted
+        before it run on and write their own rows."""
+        try:
+            return ex.submit(_run_unit, unit, self.run, multi)
+        except Exception as exc:  # submitit.core.utils.FailedJobError, OSError, ...
+            said = " ".join(str(exc).split())[:300] or type(exc).__name__
+            raise ExecutorSpecError(
+                f"Slurm refused to take {unit[0].name} ({said}); check the Slurm account and "
+                "partition, or use ",
+                _LOCAL_CLUSTER,
+            ) from None
 
 
 def executor_from_spec(

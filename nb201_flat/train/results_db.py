@@ -292,6 +292,7 @@ class ResultsDB:
             conn = connect_readonly(self.path, timeout_s=self.timeout_s)
             try:
                 self._check_version(conn)
+                self._check_core_tables(conn)
             except BaseException:
                 conn.close()
                 raise
@@ -353,6 +354,20 @@ class ResultsDB:
             conn.execute("ROLLBACK")
             raise
         self._retry(lambda: conn.execute("COMMIT"))
+
+    def _check_core_tables(self, conn: sqlite3.Connection) -> None:
+        """Refuse a file whose schema version is ours but whose runs or epochs table is
+        missing (cut by hand, or another tool's file): every read of it met a traceback. A
+        writer creates what is missing; a reader cannot."""
+        have = {str(r[0]) for r in conn.execute("SELECT name FROM sqlite_master")}
+        missing = [t for t in ("runs", "epochs") if t not in have]
+        if missing:
+            raise ResultsDBError(
+                f"{self.path} is a damaged results database: its {' and '.join(missing)} "
+                f"table{'s are' if len(missing) > 1 else ' is'} missing; copy it again from "
+                "where it was trained, or pass another ",
+                Param("db_path"),
+            )
 
     def _check_version(self, conn: sqlite3.Connection) -> None:
         try:

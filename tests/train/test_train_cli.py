@@ -539,3 +539,29 @@ def test_train_refuses_empty_splits_and_bad_labels_before_any_run(
         err = capsys.readouterr().err
         assert len(err.strip().splitlines()) == 1 and said in err, err
         assert not db.exists()
+
+
+def test_train_refuses_a_results_db_missing_its_tables(
+    cifar10_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # our schema version, no runs or epochs table: every read met sqlite3's traceback
+    import sqlite3
+
+    from nb201_flat.train.results_db import SCHEMA_VERSION
+
+    db = tmp_path / "cut.sqlite"
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+    conn.close()
+    before = db.read_bytes()
+    argv = ["train", "5", "--dataset", "cifar10", "--epochs", "1", "--device", "cpu",
+            "--executor", "inline", "--C", "2", "--N", "1", "--data-root", str(cifar10_root),
+            "--db", str(db)]  # fmt: skip
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        f"error: {db} is a damaged results database: its runs and epochs tables are missing; "
+        "copy it again from where it was trained, or pass another --db\n"
+    )
+    assert db.read_bytes() == before  # not altered

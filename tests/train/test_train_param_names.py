@@ -54,6 +54,33 @@ def test_slurm_without_srun_names_the_parameter_or_the_executor_flag(
     assert "spec" not in line and "cluster" not in line
 
 
+def test_a_refused_slurm_submission_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # sbatch missing, or refusing the job (a wrong account): submitit's FileNotFoundError or
+    # FailedJobError came out as a traceback, exit 1
+    pytest.importorskip("submitit")
+    pytest.importorskip("torch")
+    from train_helpers import fake_srun
+
+    root = write_tiny_cifar10(tmp_path / "data")
+    argv = _argv(root, tmp_path / "r.sqlite", "--executor", "slurm")
+    node = fake_srun(tmp_path / "node")
+    (tmp_path / "node" / "sbatch").unlink()
+    monkeypatch.setenv("PATH", node)
+    line = _one_line_exit_2(capsys, argv)
+    assert "(sbatch not on PATH); run on a Slurm login node, or use --executor local" in line
+    refuse = "echo 'sbatch: error: Batch job submission failed: Invalid account' >&2; exit 1"
+    monkeypatch.setenv("PATH", fake_srun(tmp_path / "node2", refuse))
+    assert main(argv) == 2
+    # submitit passes sbatch's own stderr through; then the one line, no traceback
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[0].startswith("sbatch: error:") and len(err) == 2, err
+    line = err[-1]
+    assert line.startswith("error: Slurm refused to take ") and "Invalid account" in line
+    assert line.endswith("check the Slurm account and partition, or use --executor local"), line
+
+
 def test_an_unreachable_dask_scheduler_names_address_or_the_executor_flag(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

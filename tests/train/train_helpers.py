@@ -139,13 +139,15 @@ def crash_after(n: int) -> Callable[[int, object], None]:
     return cb
 
 
-def fake_srun(folder: Path) -> str:
-    """A ``PATH`` holding only a do-nothing ``srun`` in ``folder``: a machine that looks like a
-    Slurm node to :func:`~nb201_flat.train.executors.check_cluster` (nothing is submitted)."""
+def fake_srun(folder: Path, sbatch: str = "") -> str:
+    """A ``PATH`` holding only a do-nothing ``srun`` and an ``sbatch`` running the shell lines
+    ``sbatch`` (none: it does nothing) in ``folder``: a machine that looks like a Slurm node to
+    :func:`~nb201_flat.train.executors.check_cluster` (nothing is submitted)."""
     folder.mkdir(parents=True, exist_ok=True)
-    srun = folder / "srun"
-    srun.write_text("#!/bin/sh\n")
-    srun.chmod(0o755)
+    for name, body in (("srun", ""), ("sbatch", sbatch)):
+        tool = folder / name
+        tool.write_text(f"#!/bin/sh\n{body}\n")
+        tool.chmod(0o755)
     return str(folder)
 
 
