@@ -227,7 +227,7 @@ def _train(
                 writer.submit(
                     _store_epoch(
                         db, ckpts[m], job, done, dict(rows[m]), {**meta, **sess.snapshot()},
-                        callback,
+                        callback, records[m].data,
                     )
                 )  # fmt: skip
             bar.set_postfix(active=len(trained))

@@ -232,7 +232,8 @@ def _train(
                 for j, rec in zip(jobs, records, strict=True)
             ]
             states = [{**m, **st} for m, st in zip(meta, sess.member_states(), strict=True)]
-            writer.submit(_store_epoch(db, ckpts, jobs, done, rows, states, on_epoch_end))
+            recorded = [rec.data for rec in records]
+            writer.submit(_store_epoch(db, ckpts, jobs, done, rows, states, on_epoch_end, recorded))
             bar.set_postfix(loss=f"{min(losses):.3f}")
     bar.close()
 
@@ -260,13 +261,14 @@ def _store_epoch(
     rows: Sequence[dict[str, tuple[float, float, float]]],
     states: Sequence[dict[str, Any]],
     on_epoch_end: GroupEpochCallback | None,
+    data: Sequence[DataIdentity | None],
 ) -> Any:
-    """The writer's task: every member's rows, then every member's checkpoint, then the
-    callback."""
+    """The writer's task: every member's rows (with the data it records), then every
+    member's checkpoint, then the callback."""
 
     def task() -> None:
-        for job, r in zip(jobs, rows, strict=True):
-            db.write_epoch(job.key, job.index, epoch, r)
+        for job, r, d in zip(jobs, rows, data, strict=True):
+            db.write_epoch(job.key, job.index, epoch, r, d)
         for c, st in zip(ckpts, states, strict=True):
             c.save(epoch, st)
         if on_epoch_end is not None:

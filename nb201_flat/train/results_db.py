@@ -424,11 +424,20 @@ class ResultsDB:
         index: int,
         epoch: int,
         rows: Mapping[str, tuple[float, float, float]],
+        data: DataIdentity | None = None,
     ) -> None:
-        """Upsert one epoch: ``rows[split] = (loss, accuracy %, time_s)``; run marked running."""
+        """Upsert one epoch: ``rows[split] = (loss, accuracy %, time_s)``; run marked running,
+        with the digest of the ``data`` its epochs were trained on (an unfinished run's data
+        counts in the one-set-of-files-per-dataset rule as a finished one's: a campaign on
+        other files left it unfinishable). ``None``: not known for every epoch (resumed from
+        a checkpoint written before digests were), and a digest recorded before is dropped."""
         space, arch, dataset, schedule, seed = key
         with self._write() as conn:
             _insert_epochs(conn, key, index, epoch, rows)
+            if data is not None:
+                _put_row(conn, "run_data", (*key, data.digest, int(data.official)))
+            else:
+                conn.execute(f"DELETE FROM run_data WHERE {_KEY_WHERE}", tuple(key))
             # the run's sizes and time stay (a run marked before, trained again); the whole
             # row is written again with its checksum, in the same transaction
             old = _kept_row(conn, self.path, "runs", key)

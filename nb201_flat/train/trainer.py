@@ -695,7 +695,9 @@ def _train(
                 rows.update(sess.evaluate())
             meta = checkpoint_meta(job, done, train_time, identity, record, device)
             snap = {**meta, **sess.snapshot()}
-            writer.submit(_store_epoch(db, ckpt, job, done, dict(rows), snap, on_epoch_end))
+            writer.submit(
+                _store_epoch(db, ckpt, job, done, dict(rows), snap, on_epoch_end, record.data)
+            )
             bar.set_postfix(loss=f"{train_loss:.3f}", acc=f"{train_acc:.1f}")
     bar.close()
 
@@ -719,12 +721,14 @@ def _store_epoch(
     rows: Mapping[str, tuple[float, float, float]],
     state: dict[str, Any],
     on_epoch_end: EpochCallback | None = None,
+    data: DataIdentity | None = None,
 ) -> Callable[[], None]:
-    """The writer's task for one epoch: results first, then the checkpoint (see module doc),
-    then the callback, which so sees the epoch stored."""
+    """The writer's task for one epoch: results first (with the ``data`` the run records,
+    :meth:`~nb201_flat.train.results_db.ResultsDB.write_epoch`), then the checkpoint (see
+    module doc), then the callback, which so sees the epoch stored."""
 
     def task() -> None:
-        db.write_epoch(job.key, job.index, epoch, rows)
+        db.write_epoch(job.key, job.index, epoch, rows, data)
         ckpt.save(epoch, state)
         if on_epoch_end is not None:
             on_epoch_end(epoch, rows)

@@ -274,6 +274,29 @@ def test_a_checkpoint_of_other_data_is_not_resumed(tmp_path: Path) -> None:
     assert frame["data_digest"].tolist() == [None]
 
 
+def test_an_unfinished_run_s_data_holds_the_db_to_its_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the digest was stored only when a run finished: a campaign on other files was let in,
+    # after which the unfinished run resumed on neither set of files
+    root = write_tiny_cifar10(tmp_path / "data")
+    job = _job(root, tmp_path)
+    with pytest.raises(Crash):
+        train(job, on_epoch_end=crash_after(1))  # type: ignore[arg-type]
+    db = ResultsDB(tmp_path / "r.sqlite", readonly=True)
+    assert db.data_digests() == {job.key: dataset_identity("cifar10", root).digest}  # type: ignore[attr-defined]
+    db.close()
+    other = write_tiny_cifar10(tmp_path / "other", seed=5)
+    argv = ["train", "5", "--dataset", "cifar10", "--data-root", str(other), "--db",
+            str(tmp_path / "r.sqlite"), "--device", "cpu", "--C", "2", "--N", "1", "--epochs",
+            "1", "--executor", "inline"]  # fmt: skip
+    capsys.readouterr()
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "trained on other data" in err[0], err
+    assert train(job).status == "done"  # type: ignore[arg-type]  # on its own files
+
+
 def test_a_stored_run_of_other_data_is_not_skipped(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
