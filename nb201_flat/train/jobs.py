@@ -31,6 +31,7 @@ from nb201_flat.errors import (
     Part,
     check_int_range,
     check_path,
+    for_log_parts,
     shown,
     spelled,
     whole_number,
@@ -404,20 +405,21 @@ def discard_if_damaged(job: TrainJob, db: ResultsDB, *, then: str = "trained aga
         if kept:  # the resume deletes its rows after that epoch (discard_epochs_after)
             log.warning(
                 "%s: run %s in %s: %s; the checkpoints after it deleted, resuming from epoch "
-                "%d (retrain_damaged)",
-                job.name, tuple(job.key), job.db_path, past, kept[0][0],
+                "%d (%s)",
+                job.name, tuple(job.key), job.db_path, past, kept[0][0], _retrain_said(),
             )  # fmt: skip
             return
         why = past
         db.delete_run(job.key)
     ckpt.discard_after(0)
     log.warning(
-        "%s: run %s in %s %s; its rows and checkpoints deleted, %s (retrain_damaged)",
+        "%s: run %s in %s: %s; its rows and checkpoints deleted, %s (%s)",
         job.name,
         tuple(job.key),
         job.db_path,
         why,
         then,
+        _retrain_said(),
     )
 
 
@@ -426,7 +428,13 @@ def clear_stray_rows(db: ResultsDB) -> None:
     (:meth:`~.results_db.ResultsDB.clear_stray_rows`: damaged rows naming no run, which no
     job's :func:`discard_if_damaged` reaches), one warning per row saying what was done."""
     for line in db.clear_stray_rows():
-        log.warning("%s: %s (retrain_damaged)", db.path, line)
+        log.warning("%s: %s (%s)", db.path, line, _retrain_said())
+
+
+def _retrain_said() -> str:
+    """What the repair warnings name as their cause: the option as the running command
+    spells it (``--retrain-damaged``), else as Python does."""
+    return for_log_parts([Param("retrain_damaged")])
 
 
 def make_jobs(

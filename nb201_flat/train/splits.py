@@ -88,11 +88,17 @@ def parse_split(text: str, keys: tuple[str, str], where: str) -> tuple[I64, I64]
     """
     try:
         obj = json.loads(text)
-    except json.JSONDecodeError:
+    except json.JSONDecodeError as bad_json:
         try:
             obj = ast.literal_eval(text)
-        except (ValueError, SyntaxError) as exc:
-            raise FormatError(f"{where}: neither JSON nor a Python literal: {exc}") from exc
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+            # literal_eval's own message can name a parser object (<ast.Name object at 0x..>)
+            raise FormatError(
+                f"{where}: neither JSON nor a Python literal (JSON stops at line "
+                f"{bad_json.lineno}, column {bad_json.colno}); an NB201 split file maps each "
+                'split to its image indices, e.g. {"train": ["int", [0, 1]], "valid": '
+                '["int", [2]]}'
+            ) from None
     if not isinstance(obj, dict) or any(k not in obj for k in keys):
         raise FormatError(f"{where}: expected a dict with keys {keys}")
     out = []

@@ -198,3 +198,22 @@ def test_download_checksum_mismatch_leaves_nothing(tmp_path: Path) -> None:
         D.download("cifar100", root, opener=failing)
     with pytest.raises(UnknownKeyError, match="by hand"):
         D.download("ImageNet16-120", root)
+
+
+@pytest.mark.parametrize("text", ["hello world", '{"train": [1]', "{train: [1], valid: [2]}"])
+def test_a_split_file_that_is_neither_json_nor_a_literal_names_its_form(text: str) -> None:
+    # the message of ast.literal_eval named a parser object (<ast.Name object at 0x7f...>)
+    from nb201_flat.train.splits import parse_split
+
+    with pytest.raises(FormatError) as exc:
+        parse_split(text, ("train", "valid"), "s.txt")
+    said = str(exc.value)
+    assert said.startswith("s.txt: neither JSON nor a Python literal (JSON stops at line 1, ")
+    assert "maps each split to its image indices" in said and " object at 0x" not in said
+
+
+def test_a_split_of_no_images_is_refused() -> None:
+    from nb201_flat.train.splits import parse_split
+
+    with pytest.raises(FormatError, match="'valid' lists no images"):
+        parse_split('{"train": ["int", [0]], "valid": ["int", []]}', ("train", "valid"), "s")

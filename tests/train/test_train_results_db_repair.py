@@ -526,9 +526,14 @@ def test_a_resume_into_a_database_without_the_runs_rows_is_refused_then_retraine
     assert [r["status"] for r in runs] == ["failed", "failed"]
     assert caplog.text.count("train with --retrain-damaged") == 2, caplog.text
     assert "retrain_damaged=True" not in caplog.text and "ckpt_dir" not in caplog.text
+    caplog.clear()
     assert main(_argv(data, db, "--retrain-damaged")) == 0
     runs = json.loads(capsys.readouterr().out)["runs"]
     assert [r["status"] for r in runs] == ["done", "done"]
+    # the repair warnings name the flag (they said "(retrain_damaged)"), after a colon
+    said = [r.getMessage() for r in caplog.records if "deleted" in r.getMessage()]
+    assert len(said) == 2 and all(m.endswith("(--retrain-damaged)") for m in said), said
+    assert all(f"in {db}: " in m for m in said), said
     assert _numbers(db, ARCH) == numbers  # from its first epoch: the same numbers
     curves = rdb.load_curves(db)
     assert sorted(set(curves["epoch"])) == [1, 2]
