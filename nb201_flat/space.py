@@ -226,7 +226,7 @@ def in_index_order(values: Any, size: int, name: str = "values") -> Any:
             # a boolean mask's masked entry is neither in nor out (NaN made it a float vector)
             raise ArgumentError(
                 f"{name} is a masked boolean array: a masked entry is neither True nor False; "
-                f"pass {name}.filled(False) to leave the masked architectures out"
+                f"fill it, e.g. {name}.filled(False) (a mask then leaves them out)"
             )
         return masked_as_nan(values)
     pd = sys.modules.get("pandas")  # no pandas object exists unless pandas is loaded

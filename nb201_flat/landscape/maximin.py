@@ -113,7 +113,7 @@ class BarrierTree:
         cells join them."""
         where = "measured connected" if self.connected_only else "measured"
         fix: list[str | Param] = ["choose endpoints such a path joins"]
-        if self.connected_only and _joined(self.space, ~np.isnan(self.values), ia, ib):
+        if self.connected_only and self._joined_by_measured(ia, ib):
             fix = [
                 fix[0],
                 ", or drop ",
@@ -257,12 +257,25 @@ class BarrierTree:
             steps = _fewest_steps(self.space.neighbours(1).indices, self.w, worst, ia, ib)
         return barrier, steps, worst
 
-    def _shortest_above(self, a: int, b: int, level: float) -> IntArray:
-        ok = self.usable & (self.w >= level)
+    def _graph(self) -> tuple[IntArray, IntArray]:
+        """The radius-1 graph as adjacency lists, built on the first search that needs it."""
         if not self._adjacency:
             start, adj = _radius1_adjacency(self.space)
             self._adjacency.update(start=start, adj=adj)
-        start, adj = self._adjacency["start"], self._adjacency["adj"]
+        return self._adjacency["start"], self._adjacency["adj"]
+
+    def _joined_by_measured(self, ia: int, ib: int) -> bool:
+        """Whether a path of measured cells, disconnected ones included, joins ``ia`` and
+        ``ib`` (the fix a ``connected_only`` refusal may offer)."""
+        measured = ~np.isnan(self.values)
+        if not (measured[ia] and measured[ib]):
+            return False
+        start, adj = self._graph()
+        return ia == ib or bool(_bfs_masked(start, adj, measured, ia, ib)[ib] >= 0)
+
+    def _shortest_above(self, a: int, b: int, level: float) -> IntArray:
+        ok = self.usable & (self.w >= level)
+        start, adj = self._graph()
         # the search from a alone, restricted to the archs on some shortest path (a search
         # from both ends finds them): the same route, ~10x fewer archs visited
         pred = _bfs_masked(start, adj, _on_shortest_paths(start, adj, ok, a, b), a, b)
@@ -324,24 +337,6 @@ def barrier_tree(
         graph_u=gu,
         graph_v=gv,
     )
-
-
-def _joined(space: Space, usable: BoolArray, ia: int, ib: int) -> bool:
-    """Whether a path of usable cells, one differing op a step, joins ``ia`` and ``ib``
-    (breadth first from ``ia``: at most one pass per step of the longest such path)."""
-    if not (usable[ia] and usable[ib]):
-        return False
-    idx = space.neighbours(1).indices
-    seen = np.zeros(space.size, dtype=bool)
-    seen[ia] = True
-    frontier = np.array([ia])
-    while frontier.size and not seen[ib]:
-        nxt = idx[frontier].reshape(-1)
-        nxt = nxt[nxt >= 0]  # padding
-        nxt = np.unique(nxt[usable[nxt] & ~seen[nxt]])
-        seen[nxt] = True
-        frontier = nxt
-    return bool(seen[ib])
 
 
 def _live_edges(space: Space, usable: BoolArray) -> tuple[IntArray, IntArray]:

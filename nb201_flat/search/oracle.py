@@ -157,11 +157,14 @@ class OracleData:
         # a masked array is an ndarray: its masked entries were read as measured
         object.__setattr__(self, "values", masked_as_nan(self.values))
         for name in ("order", "counts"):
-            if isinstance(getattr(self, name), np.ma.MaskedArray):
-                raise SearchBudgetError(
-                    f"oracle {name} must be a plain numpy array, got a masked array: a "
-                    "masked row index or count has no meaning; pass np.asarray(...)"
-                )
+            arr = getattr(self, name)
+            if isinstance(arr, np.ma.MaskedArray):
+                if np.ma.getmaskarray(arr).any():  # the numbers under the mask are no indices
+                    raise SearchBudgetError(
+                        f"oracle {name} holds masked entries: a masked row index or count has "
+                        "no meaning; drop the masked cells or fill them with their true values"
+                    )
+                object.__setattr__(self, name, np.asarray(arr.data))
         if self.costs is not None:  # a per-architecture vector: a Series is read by its labels
             costs = in_index_order(self.costs, size, "oracle costs")
             if not isinstance(costs, np.ndarray) and hasattr(costs, "to_numpy"):

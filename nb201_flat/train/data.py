@@ -575,14 +575,20 @@ class DataSplits:
 
     def __post_init__(self) -> None:
         # a split of no images evaluates to NaN (a run stored as done without numbers); a
-        # training set of none trains nothing
+        # training set of none trains nothing: the one check, for every reader
         empty = [name for name, (_, idx) in self.splits.items() if len(idx) == 0]
         if len(self.train_y) == 0:
             empty.insert(0, "train")
         if empty:
+            kept = (
+                f" (only classes 1..{self.info.num_classes} are kept)"
+                if self.info.source == "imagenet16"
+                else ""
+            )
             raise FormatError(
-                f"{self.info.name}: the split {', '.join(map(repr, empty))} holds no images; "
-                "each split needs at least one (check the data files and the split file)"
+                f"{self.info.name}: {', '.join(empty)} "
+                f"{'holds' if len(empty) == 1 else 'hold'} no images{kept}; each needs at "
+                "least one: check the data files (and the split file, where the dataset has one)"
             )
 
     def __repr__(self) -> str:
@@ -645,7 +651,7 @@ def load_dataset(
         "imagenet16": lambda r: read_imagenet16(r, info.num_classes, md5s=md5s),
     }
     train_x, train_y, test_x, test_y = readers[info.source](root)
-    _check_images_and_labels(name, root, info.num_classes, train_y, test_y)
+    _check_labels(name, root, info.num_classes, train_y, test_y)
     n_test = len(test_y)
     if strict and name == "ImageNet16-120":
         from nb201_flat.train.splits import check_nb201_counts
@@ -682,17 +688,12 @@ def load_dataset(
     )
 
 
-def _check_images_and_labels(
-    name: str, root: Path, num_classes: int, train_y: I64, test_y: I64
-) -> None:
-    """:class:`FormatError` for a part of the data with no image (a split of it evaluates to
-    NaN, a run trains on nothing) or a label outside ``0..num_classes - 1`` (every run would
-    fail on it in turn): one line before any run."""
+def _check_labels(name: str, root: Path, num_classes: int, train_y: I64, test_y: I64) -> None:
+    """:class:`FormatError` for a label outside ``0..num_classes - 1`` (every run would fail on
+    it in turn): one line before any run. Parts with no image: :class:`DataSplits`."""
     for part, y in (("training", train_y), ("test", test_y)):
         if len(y) == 0:
-            raise FormatError(
-                f"{name} under {root}: the {part} files hold no images; check the data files"
-            )
+            continue
         lo, hi = int(y.min()), int(y.max())
         if lo < 0 or hi >= num_classes:
             bad = lo if lo < 0 else hi

@@ -752,9 +752,13 @@ class SlurmExecutor:
         """Submit one unit; a refused submission (an invalid account or partition, sbatch
         failing) is one :class:`ExecutorSpecError`, not submitit's traceback. Units submitted
         before it run on and write their own rows."""
+        import subprocess
+
+        from submitit.core.utils import FailedJobError
+
         try:
             return ex.submit(_run_unit, unit, self.run, multi)
-        except Exception as exc:  # submitit.core.utils.FailedJobError, OSError, ...
+        except (FailedJobError, OSError, subprocess.SubprocessError) as exc:  # sbatch's refusal
             said = " ".join(str(exc).split())[:300] or type(exc).__name__
             raise ExecutorSpecError(
                 f"Slurm refused to take {unit[0].name} ({said}); check the Slurm account and "

@@ -268,7 +268,7 @@ def _store_epoch(
 
     def task() -> None:
         for job, r, d in zip(jobs, rows, data, strict=True):
-            db.write_epoch(job.key, job.index, epoch, r, d)
+            db.write_epoch(job.key, job.index, epoch, r, data=d)
         for c, st in zip(ckpts, states, strict=True):
             c.save(epoch, st)
         if on_epoch_end is not None:

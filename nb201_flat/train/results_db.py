@@ -11,7 +11,8 @@ plus one row per run (its status and size). Side tables record, per run:
 * ``run_devices``: where a finished run was trained, the device (the GPU's name, or ``cpu``)
   with torch's version (and CUDA's and cuDNN's), several joined by `` | `` for a run resumed
   elsewhere: faithful mode is bitwise reproducible on one device and software, not across;
-* ``run_data``: what a finished run was trained on, the
+* ``run_data``: what a run was trained on (written with each epoch: an unfinished run's counts
+  too), the
   :class:`~nb201_flat.train.data.DataIdentity` digest of the dataset files and splits, and
   whether they are the official ones;
 * ``run_isomorphic``: for a cell not trained because an isomorphic cell of its campaign was
@@ -91,6 +92,7 @@ import urllib.parse
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
+from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -254,6 +256,14 @@ def connect_readonly(
             f"{p} is not a results database ({exc}); pass the SQLite file written by train"
         ) from exc
     return conn
+
+
+class _Kept(Enum):
+    KEPT = "kept"
+
+
+KEEP_DATA = _Kept.KEPT
+""":meth:`ResultsDB.write_epoch`'s default: the run's recorded data digest stays as it is."""
 
 
 class ResultsDB:
@@ -424,20 +434,22 @@ class ResultsDB:
         index: int,
         epoch: int,
         rows: Mapping[str, tuple[float, float, float]],
-        data: DataIdentity | None = None,
+        *,
+        data: DataIdentity | _Kept | None = KEEP_DATA,
     ) -> None:
         """Upsert one epoch: ``rows[split] = (loss, accuracy %, time_s)``; run marked running,
         with the digest of the ``data`` its epochs were trained on (an unfinished run's data
         counts in the one-set-of-files-per-dataset rule as a finished one's: a campaign on
         other files left it unfinishable). ``None``: not known for every epoch (resumed from
-        a checkpoint written before digests were), and a digest recorded before is dropped."""
+        a checkpoint written before digests were): a digest recorded before is dropped. By
+        default (:data:`KEEP_DATA`) the recorded digest stays, as :meth:`mark_run` keeps it."""
         space, arch, dataset, schedule, seed = key
         with self._write() as conn:
             _insert_epochs(conn, key, index, epoch, rows)
-            if data is not None:
-                _put_row(conn, "run_data", (*key, data.digest, int(data.official)))
-            else:
+            if data is None:
                 conn.execute(f"DELETE FROM run_data WHERE {_KEY_WHERE}", tuple(key))
+            elif data is not KEEP_DATA:
+                _put_row(conn, "run_data", (*key, data.digest, int(data.official)))
             # the run's sizes and time stay (a run marked before, trained again); the whole
             # row is written again with its checksum, in the same transaction
             old = _kept_row(conn, self.path, "runs", key)

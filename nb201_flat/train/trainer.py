@@ -728,7 +728,7 @@ def _store_epoch(
     module doc), then the callback, which so sees the epoch stored."""
 
     def task() -> None:
-        db.write_epoch(job.key, job.index, epoch, rows, data)
+        db.write_epoch(job.key, job.index, epoch, rows, data=data)
         ckpt.save(epoch, state)
         if on_epoch_end is not None:
             on_epoch_end(epoch, rows)

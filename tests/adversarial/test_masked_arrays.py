@@ -60,9 +60,13 @@ def test_oracle_and_evaluator_read_masked_values_as_not_measured() -> None:
     costs = np.ma.masked_array(np.ones(TINY.size), mask=raw == 4)
     with pytest.raises(SearchBudgetError, match="1 architectures have a NaN"):
         OracleData(TINY, KEY, raw[None, :], None, None, costs, 5.0, None)
-    order = np.ma.masked_array(np.zeros((1, TINY.size), dtype=np.int64), mask=False)
-    with pytest.raises(SearchBudgetError, match="order must be a plain numpy array"):
-        OracleData(TINY, KEY, raw[None, :], order, np.ones(TINY.size, np.int64), None, None, 10)
+    counts = np.ones(TINY.size, np.int64)
+    order = np.ma.masked_array(np.zeros((1, TINY.size), dtype=np.int64), mask=raw == 4)
+    with pytest.raises(SearchBudgetError, match="order holds masked entries"):
+        OracleData(TINY, KEY, raw[None, :], order, counts, None, None, 10)
+    whole = OracleData(TINY, KEY, raw[None, :], np.ma.masked_array(order.data), counts, None,
+                       None, 10)  # fmt: skip
+    assert type(whole.order) is np.ndarray  # nothing masked: read as the plain array
     ev = Evaluator((KEY,), (np.ma.masked_array(raw, mask=raw == 4),))
     assert np.isnan(ev.values([4, 5])[0, 0]) and ev.values([4, 5])[0, 1] == 5.0
 
@@ -81,7 +85,7 @@ def test_a_masked_boolean_mask_is_refused_naming_filled() -> None:
 
     members = np.ma.masked_array(TINY.connected, mask=np.arange(TINY.size) == 0)
     with pytest.raises(
-        ArgumentError, match=r"members is a masked boolean.*members.filled\(False\)"
+        ArgumentError, match=r"members is a masked boolean.*members.filled\(False\) \(a mask then"
     ):
         as_members(TINY, members)
     unmasked = np.ma.masked_array(TINY.connected, mask=False)

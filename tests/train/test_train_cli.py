@@ -528,7 +528,7 @@ def test_train_refuses_empty_splits_and_bad_labels_before_any_run(
     cases = [
         (["--dataset", "cifar10-valid", "--data-root", str(cifar10_root), "--split-dir",
           str(split_dir)], "'valid' lists no images"),
-        (["--dataset", "cifar10", "--data-root", str(zero_test)], "test files hold no images"),
+        (["--dataset", "cifar10", "--data-root", str(zero_test)], "cifar10: ori-test holds no images; each needs at least one"),
         (["--dataset", "cifar10", "--data-root", str(bad_label)],
          "a test label is 12, outside the dataset's 10 classes 0..9"),
     ]  # fmt: skip

@@ -217,3 +217,19 @@ def test_a_split_of_no_images_is_refused() -> None:
 
     with pytest.raises(FormatError, match="'valid' lists no images"):
         parse_split('{"train": ["int", [0]], "valid": ["int", []]}', ("train", "valid"), "s")
+
+
+def test_data_splits_of_no_images_are_refused_naming_each() -> None:
+    # a tiny dataset halved by the fallback split, or ImageNet16 with no image of classes
+    # 1..120, evaluated to NaN: the one check names every empty part
+    x = np.zeros((2, 3, 16, 16), dtype=np.uint8)
+    y = np.zeros(2, dtype=np.int64)
+    info = D.dataset_info("ImageNet16-120")
+    with pytest.raises(FormatError) as exc:
+        D.DataSplits(info, x[:0], y[:0], {"test": (x, y)},
+                     {"x-valid": ("test", np.arange(0)), "x-test": ("test", np.arange(2))})  # fmt: skip
+    assert str(exc.value).startswith(
+        "ImageNet16-120: train, x-valid hold no images (only classes 1..120 are kept); "
+    )
+    ok = D.DataSplits(info, x, y, {"test": (x, y)}, {"x-test": ("test", np.arange(2))})
+    assert len(ok.train_y) == 2
