@@ -218,8 +218,18 @@ def check_writable_file(target: str | os.PathLike[str], *, what: str | Param) ->
 def through_link(path: Path) -> Path:
     """The path a write to ``path`` lands on: a symbolic link's target (a dangling link's too,
     which the write creates), else ``path``. Renaming a new file over the link itself would
-    leave the file it names unchanged, and every other path to it reading the old contents."""
-    return Path(os.path.realpath(path)) if path.is_symlink() else path
+    leave the file it names unchanged, and every other path to it reading the old contents.
+    A loop of links is an :class:`ArgumentError` (``realpath`` stops inside it: the write
+    replaced one of its links)."""
+    if not path.is_symlink():
+        return path
+    target = Path(os.path.realpath(path))
+    if target.is_symlink():
+        raise ArgumentError(
+            f"{path} is a loop of symbolic links, which names no file; remove it or choose "
+            "another path"
+        )
+    return target
 
 
 def _check_parent(path: Path, raw: str, what: str | Param) -> None:

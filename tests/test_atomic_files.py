@@ -167,3 +167,22 @@ def test_bad_folders_fail_up_front(tmp_path: Path, bad: str) -> None:
         write_run(tmp_path / bad if bad else bad, lambda stage: None)
     assert "\n" not in str(info.value)
     assert tree(tmp_path) == {"file": b"x"}
+
+
+def test_a_loop_of_links_is_refused_not_replaced(tmp_path: Path) -> None:
+    # realpath stops inside a loop: the write replaced one of its links by a file
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    a.symlink_to(b)
+    b.symlink_to(a)
+    for call in (
+        lambda: atomic.write_bytes(a, b"x"),
+        lambda: atomic.check_writable_file(a, what="--out"),
+    ):
+        with pytest.raises(ArgumentError, match="a.csv is a loop of symbolic links"):
+            call()
+    assert a.is_symlink() and b.is_symlink()
+    real = tmp_path / "real.csv"
+    link = tmp_path / "link.csv"
+    link.symlink_to(real)
+    atomic.write_bytes(link, b"through")
+    assert link.is_symlink() and real.read_bytes() == b"through"
