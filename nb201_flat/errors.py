@@ -38,7 +38,7 @@ import os
 import re
 import reprlib
 import sys
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -210,6 +210,24 @@ def spelling_logs(spell: Spelling) -> Iterator[None]:
         yield
     finally:
         _LOG_SPELLING.reset(token)
+
+
+def log_spelling_table(names: Iterable[str]) -> dict[str, str] | None:
+    """How the running command (:func:`spelling_logs`) names each parameter in ``names``, as a
+    plain dict that pickles to a worker process (:func:`spell_logs_from`); ``None`` where no
+    spelling is set."""
+    spell = _LOG_SPELLING.get()
+    if spell is None:
+        return None
+    return {name: said for name in names if (said := spell(Param(name)))}
+
+
+def spell_logs_from(table: Mapping[str, str] | None) -> None:
+    """In a worker process, spell the log lines' parameters by ``table`` (made by
+    :func:`log_spelling_table` in the process that started it) from here on; the others as
+    Python does."""
+    if table:
+        _LOG_SPELLING.set(lambda param: table.get(param.name))
 
 
 def for_log(exc: BaseException) -> str:

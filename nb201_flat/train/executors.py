@@ -52,12 +52,15 @@ from nb201_flat.errors import (
     RunLockedError,
     for_log,
     for_log_parts,
+    log_spelling_table,
     parts_of,
     require,
+    spell_logs_from,
 )
 from nb201_flat.errors import ExecutorSpecError as ExecutorSpecError
 from nb201_flat.pools import stopped_on_interrupt
 from nb201_flat.train.jobs import (
+    WORKER_LOGGED_PARAMS,
     JobResult,
     TrainJob,
     check_stored_data,
@@ -327,9 +330,16 @@ def _with_device(job: TrainJob, device: str) -> TrainJob:
 _SLOT: dict[str, Any] = {}
 
 
-def _init_worker(slots: Any, threads: int | None, parent_pid: int | None = None) -> None:
+def _init_worker(
+    slots: Any,
+    threads: int | None,
+    parent_pid: int | None = None,
+    spelling: dict[str, str] | None = None,
+) -> None:
     if parent_pid is not None:  # a worker outliving a killed train would finish its runs
         die_with_parent(parent_pid)
+    # the warnings a run logs here (a repair under retrain_damaged) in the command's words
+    spell_logs_from(spelling)
     # each worker process takes one slot (a device) for its whole life
     _SLOT["device"] = slots.get()
     if _SLOT["device"].startswith("cuda:"):
@@ -500,6 +510,7 @@ class LocalExecutor:
         if threads is None and all(s == "cpu" for s in slots):
             threads = local_cpu_threads(self.jobs_per_device, len(set(slots)))
         ctx = mp.get_context("spawn")  # CUDA and fork do not mix; spawn is safe everywhere
+        spelling = log_spelling_table(WORKER_LOGGED_PARAMS)
         attempts = dict.fromkeys(range(len(units)), 0)
         pending = {u: [all_jobs[p] for p in unit] for u, unit in enumerate(units)}
         out: dict[int, JobResult] = {}
@@ -512,7 +523,7 @@ class LocalExecutor:
                     max_workers=len(slots),
                     mp_context=ctx,
                     initializer=_init_worker,
-                    initargs=(queue, threads, os.getpid()),
+                    initargs=(queue, threads, os.getpid(), spelling),
                 )
             ) as pool:
                 futures = {

@@ -749,3 +749,18 @@ def test_train_says_how_deep_it_checked_the_runs_it_skipped(
     assert out.rstrip().endswith("1 run(s) skipped, finished before: every row checked (--retrain-damaged)"), out  # fmt: skip
     assert main(_argv(data, db, "--retrain-damaged")) == 0
     assert json.loads(capsys.readouterr().out)["skipped_checked"] == "every_epoch"
+
+
+def test_the_repair_warnings_of_worker_processes_name_the_flag(
+    trained: tuple[Path, Path], tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    # a spawned worker does not know the command's spelling: it said "(retrain_damaged)"
+    data, db = _copy(trained, tmp_path)
+    for f in db.parent.glob("r.sqlite*"):
+        if f.is_file():
+            f.unlink()
+    argv = [a if a != "inline" else "local" for a in _argv(data, db, "--retrain-damaged")]
+    assert main(argv) == 0
+    err = capfd.readouterr().err
+    said = [line for line in err.splitlines() if "checkpoints" in line and "deleted" in line]
+    assert len(said) == 2 and all(s.endswith("(--retrain-damaged)") for s in said), err
