@@ -821,6 +821,11 @@ def executor_from_spec(
                 f"executor {spec!r} names no scheduler host and port number; use "
                 "dask://HOST:PORT, such as dask://localhost:8786"
             )
+        if not 1 <= int(port) <= 65535:  # it waited 30 s to say it could not connect
+            raise ExecutorSpecError(
+                f"executor {spec!r} names port {port}, outside 1..65535; use dask://HOST:PORT, "
+                "such as dask://localhost:8786"
+            )
         return DaskExecutor(f"tcp://{host}:{port}", retries=retries, **units)
     if spec.startswith(("tcp://", "tls://")):
         return DaskExecutor(spec, retries=retries, **units)

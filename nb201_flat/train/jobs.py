@@ -123,12 +123,13 @@ def device_parts(device: object) -> tuple[str, int | None]:
     >>> device_parts("gpu")
     Traceback (most recent call last):
     ...
-    nb201_flat.errors.ArgumentError: device must be auto, cpu, cuda, cuda:N or mps, got 'gpu'
+    nb201_flat.errors.ArgumentError: device must be auto, cpu, cpu:0, cuda, cuda:N or mps, got 'gpu'
     """
     match = _DEVICE.fullmatch(device) if isinstance(device, str) else None
     if match is None or (match[2] is not None and match[1] in ("auto", "mps")):
         raise ArgumentError(
-            Param("device"), f" must be auto, cpu, cuda, cuda:N or mps, got {shown(device)}"
+            Param("device"),
+            f" must be auto, cpu, cpu:0, cuda, cuda:N or mps, got {shown(device)}",
         )
     kind, index = match[1], None if match[2] is None else int(match[2])
     if kind == "cpu" and index:

@@ -346,6 +346,18 @@ def test_malformed_dask_address_is_one_error(
     assert not db.exists()
 
 
+@pytest.mark.parametrize("port", ["0", "99999"])
+def test_a_dask_port_outside_the_range_is_one_error(
+    port: str, root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # it was taken, and the command waited 30 s to say it could not connect
+    db = tmp_path / "r.sqlite"
+    spec = f"dask://localhost:{port}"
+    line = _refused(_base(root, db, "11472", "--executor", spec), capsys)
+    assert line.startswith(f"error: executor {spec!r} names port {port}, outside 1..65535; ")
+    assert not db.exists()
+
+
 def test_a_malformed_address_given_to_the_library_is_one_error() -> None:
     # DaskExecutor used directly: dask's ValueError for an address without a port, one line
     pytest.importorskip("distributed")

@@ -118,7 +118,9 @@ def test_data_splits_show_sizes_not_their_arrays(cifar10_root: Path) -> None:
 @pytest.mark.parametrize("device", ["gpu", "CUDA", "cuda:x", 0, None])
 def test_a_device_no_run_can_use_is_refused_when_the_job_is_made(device: object) -> None:
     # torch read 'gpu' only when the run started, as a bare RuntimeError
-    with pytest.raises(ArgumentError, match=r"^device must be auto, cpu, cuda, cuda:N or mps, "):
+    with pytest.raises(
+        ArgumentError, match=r"^device must be auto, cpu, cpu:0, cuda, cuda:N or mps, "
+    ):
         make_jobs([5], seeds=[0], device=device, **KW)  # type: ignore[arg-type]
     for fine in ("auto", "cpu", "cuda", "cuda:3", "mps"):
         (job,) = make_jobs([5], seeds=[0], device=fine, **KW)

@@ -93,7 +93,7 @@ def test_the_trainer_names_a_device_torch_cannot_read() -> None:
 
     # torch's bare RuntimeError ("Expected one of cpu, cuda, ... device type")
     with pytest.raises(
-        ArgumentError, match=r"^device must be auto, cpu, cuda, cuda:N or mps, got 'gpu'"
+        ArgumentError, match=r"^device must be auto, cpu, cpu:0, cuda, cuda:N or mps, got 'gpu'"
     ):
         resolve_device("gpu")
     assert resolve_device("cpu").type == "cpu"
