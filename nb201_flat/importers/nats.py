@@ -148,6 +148,8 @@ def _load(path: Path, *, allow_unsafe_pickle: bool, progress: bool = False) -> t
             ):
                 data = _unpickle(f, str(path), allow_unsafe_pickle)
             return data, open_file_sha256(raw)
+    except Nb201FlatError:  # already one line (TableFileError is an OSError: wrapped twice)
+        raise
     except OSError as exc:
         raise _corrupt(str(path), exc) from None
 

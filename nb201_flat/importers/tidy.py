@@ -271,10 +271,18 @@ def _strict_int(
         if bad.any():
             i = _first(bad)
             raise _bad(p, i, name, col[i].as_py(), "is not an integer", csv)
+        # arrow's cast refuses the sign the pattern allows ('+0': a traceback)
+        text = pc.replace_substring_regex(text, r"^\+", "")
         ints = pc.cast(pc.if_else(pa.array(nulls), "0", text), pa.int64())
         values = np.asarray(ints.to_numpy(), dtype=np.int64)
     elif pa.types.is_integer(col.type):
-        values = np.asarray(col.fill_null(0).to_numpy(), dtype=np.int64)
+        raw_ints = col.fill_null(0).to_numpy()
+        if pa.types.is_unsigned_integer(col.type):  # int64 wrapped 2**64 - 1 around to -1
+            too_big = np.asarray(raw_ints > np.iinfo(np.int64).max, dtype=bool) & ~nulls
+            if too_big.any():
+                i = _first(too_big)
+                raise _bad(p, i, name, int(raw_ints[i]), "is out of range", csv)
+        values = np.asarray(raw_ints, dtype=np.int64)
     elif pa.types.is_floating(col.type):
         raw = np.asarray(col.fill_null(0.0).to_numpy(), dtype=np.float64)
         bad = ~nulls & ~(np.isfinite(raw) & (raw == np.round(raw)) & (np.abs(raw) < 2**53))

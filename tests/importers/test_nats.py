@@ -142,6 +142,8 @@ def test_truncated_and_corrupt(files: dict[str, Path], tmp_path: Path) -> None:
     with pytest.raises(TableFileError) as exc:
         read_nats_tss(cut)
     assert "truncated or corrupt" in _one_line(exc)
+    # said once: it was wrapped in itself ("... corrupt (TableFileError: ... corrupt (EOF...")
+    assert _one_line(exc).count("truncated or corrupt") == 1, _one_line(exc)
     folder = tmp_path / "corrupt"
     shutil.copytree(files["nats_dir"], folder)
     arch_file = folder / "000002.pickle.pbz2"

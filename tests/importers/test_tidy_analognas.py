@@ -313,3 +313,41 @@ def test_an_empty_source_is_refused_as_empty(fmt: str | None) -> None:
         import_table("", format=fmt)
     with pytest.raises(ArgumentError, match="^the source path is empty"):
         detect_format(" ")
+
+
+def test_a_plus_sign_on_an_integer_cell_reads_as_the_number(tmp_path: Path) -> None:
+    # the pattern let '+0' through and arrow's cast then raised ArrowInvalid: a traceback
+    arch = NB201.arch(0).to_str()
+    src = tmp_path / "plus.csv"
+    src.write_text(
+        "index,arch,dataset,split,epochs,seed,metric,value\n"
+        f"+0,{arch},cifar10,ori-test,+200,+1,accuracy,90.5\n"
+    )
+    table = read_tidy(src)
+    assert table.seeds(("cifar10", "ori-test", 200)) == [1]
+    assert table.value(0, "cifar10", "ori-test", 200, seed_policy=1) == 90.5
+
+
+def test_an_unsigned_integer_past_int64_is_shown_as_written(tmp_path: Path) -> None:
+    # int64 wrapped it round: 2**64 - 1 was refused as -1, which the file does not hold
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    src = tmp_path / "u.parquet"
+    pq.write_table(
+        pa.table(
+            {
+                "index": pa.array([2**64 - 1], pa.uint64()),
+                "arch": [""],
+                "dataset": ["cifar10"],
+                "split": ["ori-test"],
+                "epochs": pa.array([200], pa.uint64()),
+                "seed": [""],
+                "metric": ["accuracy"],
+                "value": [90.0],
+            }
+        ),
+        src,
+    )
+    with pytest.raises(FormatError, match="'index': 18446744073709551615 is out of range"):
+        read_tidy(src)
