@@ -109,6 +109,12 @@ def test_kill_9_of_train_stops_its_workers(data_root: Path, tmp_path: Path, grou
     group.append(proc.pid)
     _wait_for_epoch(proc, db)
     assert _workers(proc.pid), "no pool worker found training the run"
+    # the lock file is made before training starts; the checkpoint folder only at the first
+    # save, after the epoch's rows (a kill in between leaves no folder: CI met it)
+    locks = list((tmp_path / "r.sqlite.ckpt").glob("*.lock"))
+    assert len(locks) == 1, locks
+    run_folder = locks[0].with_name(locks[0].name.removesuffix(".lock"))
+    assert holder(run_folder) is not None, "the training worker holds no lock"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(timeout=10)
     end = time.monotonic() + 5.0  # PDEATHSIG is immediate; the watchdog polls every 0.5 s
@@ -120,9 +126,7 @@ def test_kill_9_of_train_stops_its_workers(data_root: Path, tmp_path: Path, grou
     later, status = _progress(db)
     assert later == first, f"a worker kept training after its parent died: {first} -> {later}"
     assert status == "running"
-    ckpt = tmp_path / "r.sqlite.ckpt"
-    folders = [p for p in ckpt.iterdir() if p.is_dir()]
-    assert len(folders) == 1 and holder(folders[0]) is None  # the dead worker's lock is gone
+    assert holder(run_folder) is None, "the dead worker's lock is still held"
 
 
 @pytest.mark.parametrize("to", ["train", "group"])
