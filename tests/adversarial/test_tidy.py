@@ -70,7 +70,9 @@ def test_clean_file_reads_exact_values(tmp_path: Path) -> None:
     t = read_tidy(path)
     assert t.value(0, "cifar10", "ori-test", 200) == 93.5
     assert t.value(1, "cifar10", "ori-test", 200, seed_policy=777) == 93.5
-    assert np.isnan(t.vector("cifar10", "ori-test", 200)[1])
+    # cell 1 has no mean row: its mean is that of its seed rows (one here)
+    assert t.vector("cifar10", "ori-test", 200)[1] == 93.5
+    assert np.isnan(t.vector("cifar10", "ori-test", 200)[2])
 
 
 def test_nan_value_is_a_missing_number_not_an_empty_cell(tmp_path: Path) -> None:
@@ -487,3 +489,53 @@ def test_a_cell_outside_the_space_is_named_by_line(tmp_path: Path, column: str) 
     msg = str(info.value)
     assert msg.startswith(f"{path}: row 2 (line 3), column '{column}': 99999 is out of range"), msg
     assert msg.endswith("0..15624); fix the file"), msg
+
+
+def _seed_rows(*rows: tuple[int, str, str]) -> str:
+    return HEADER + "".join(
+        f"{i},{NB201.arch(i).to_str()},cifar10,ori-test,200,{seed},accuracy,{value}\n"
+        for i, seed, value in rows
+    )
+
+
+def test_a_cell_without_a_mean_row_gets_the_mean_of_its_seeds(tmp_path: Path) -> None:
+    # a key of mean rows and seed rows: cell 1 (seed rows only) read as "never measured",
+    # while in a file of seed rows only its mean was computed over its seeds
+    mixed, seeds_only = tmp_path / "mixed.csv", tmp_path / "seeds.csv"
+    cell_1 = [(1, "0", "80"), (1, "1", "84.5")]
+    mixed.write_text(_seed_rows((0, "", "91"), (0, "0", "90"), (0, "1", "92"), *cell_1))
+    seeds_only.write_text(_seed_rows(*cell_1))
+    got = read_tidy(mixed).vector_for(KEY)
+    assert got[0] == 91.0 and got[1] == 82.25, got[:2]
+    assert read_tidy(seeds_only).vector_for(KEY)[1] == got[1]
+    assert np.isnan(got[2:]).all()
+    # the seeds are kept as written
+    assert read_tidy(mixed).data[(KEY, 1)][1] == 84.5
+
+
+def test_an_explicit_nan_mean_row_is_kept_missing(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    path.write_text(_seed_rows((0, "", "91"), (0, "0", "91"), (1, "", "nan"), (1, "0", "50")))
+    assert np.isnan(read_tidy(path).vector_for(KEY)[1])
+
+
+@pytest.mark.parametrize(("mean", "refused"), [("10", True), ("92.06", True), ("92.04", False)])
+def test_a_mean_row_outside_its_seed_rows_is_refused_by_line(
+    tmp_path: Path, mean: str, refused: bool
+) -> None:
+    # a mean of 10 over seeds of 90 and 92 was taken as written; a mean printed rounded (one
+    # decimal) may pass its seeds' range by 0.05
+    path = tmp_path / "t.csv"
+    path.write_text(
+        _seed_rows((3, "", "50"), (3, "0", "50"), (0, "0", "90"), (0, "1", "92"), (0, "", mean))
+    )
+    if not refused:
+        assert read_tidy(path).vector_for(KEY)[0] == float(mean)
+        return
+    with pytest.raises(FormatError) as info:
+        read_tidy(path)
+    assert str(info.value) == (
+        f"tidy table 'tidy file t.csv': row 5 (line 6): the mean over seeds of index 0 at {KEY} "
+        f"is {float(mean)!r}, outside its seed rows (90.0..92.0, seeds 0, 1); fix the row, or "
+        f"drop the mean rows of {KEY} to have each mean computed over its seeds"
+    )
