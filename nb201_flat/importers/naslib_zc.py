@@ -42,6 +42,7 @@ import json
 import logging
 import math
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
@@ -125,14 +126,22 @@ def _datasets(data: object, source: str) -> Mapping[str, Any]:
     return data
 
 
+# NASLib writes str(tuple): "(4, 0, 3, 1, 4, 3)". ASCII digits only: int() also read '0_4'
+# and non-ASCII digits ('٤') as 4, another cell's key
+_KEY = re.compile(r"[(\[]?\s*([0-9]+(?:\s*,\s*[0-9]+)*)\s*,?\s*[)\]]?", re.ASCII)
+
+
 def _parse_key(key: str, space: Space, source: str) -> int:
-    try:
-        ops = [int(x) for x in key.strip("()[] ").split(",")]
-        return from_naslib(ops, space).index
-    except (ValueError, InvalidArchError) as exc:
+    what = f"{source}: {shown(key, 60)} is not a NASLib NAS-Bench-201 op-index tuple"
+    found = _KEY.fullmatch(key.strip())
+    if found is None:
         raise FormatError(
-            f"{source}: {shown(key, 60)} is not a NASLib NAS-Bench-201 op-index tuple ({exc})"
-        ) from None
+            f"{what} (comma-separated op indices such as '(4, 0, 3, 1, 4, 3)'); fix the file"
+        )
+    try:
+        return from_naslib([int(x) for x in found[1].split(",")], space).index
+    except InvalidArchError as exc:
+        raise FormatError(f"{what} ({exc}); fix the file") from None
 
 
 def _number(value: object) -> float | None:

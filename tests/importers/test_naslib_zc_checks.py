@@ -108,3 +108,18 @@ def test_invalid_json_names_the_place(tmp_path: Path, raw: str, where: str) -> N
     path = write(tmp_path, raw=raw)
     with pytest.raises(TableFileError, match=f"^{path} is not valid JSON at {where}.*Re-download"):
         read_naslib_zc(path)
+
+
+@pytest.mark.parametrize(
+    "key", ["(0, 2, 3, 2, 3, 0_1)", "(0, 2, 3, 2, 3, \u0661)", "(+0, 2, 3, 2, 3, 1)"]
+)
+def test_a_key_of_other_digits_is_refused(tmp_path: Path, key: str) -> None:
+    # int() read '0_1' and the Arabic-Indic '١' as 1: the entry became another cell's
+    data = {"cifar10": {key: _entry(key, 86.06)}}
+    path = write(tmp_path, data)
+    with pytest.raises(FormatError) as info:
+        read_naslib_zc(path)
+    assert str(info.value) == (
+        f"{path}: {key!r} is not a NASLib NAS-Bench-201 op-index tuple (comma-separated op "
+        "indices such as '(4, 0, 3, 1, 4, 3)'); fix the file"
+    )
