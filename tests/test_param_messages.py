@@ -194,10 +194,21 @@ def test_a_non_pth_file_names_the_format_as_each_caller_spells_it(
 
     path = tmp_path / "g.pth"
     path.write_bytes(b"BZh91AY&SY not a torch file")
-    with pytest.raises(FormatError, match=r"use read_nats_tss \(format='nats-tss'\)$"):
+    with pytest.raises(FormatError, match=r"; import a NATS-Bench file with format='nats-tss'$"):
         import_table(path, format="nb201-pth")
     argv = ["import", str(path), "--format", "nb201-pth", "--out", str(tmp_path / "t")]
-    assert one_line_exit_2(capsys, *argv).endswith("use read_nats_tss (--format nats-tss)")
+    assert one_line_exit_2(capsys, *argv).endswith(
+        "import a NATS-Bench file with --format nats-tss"
+    )
+    # a torch file read as NATS names the other format, never a library function
+    pth = tmp_path / "n.pickle.pbz2"
+    pth.write_bytes(b"PK\x03\x04 a zip, as torch.save writes")
+    with pytest.raises(FormatError, match=r"\(it looks like a torch .pth: import it with format="):
+        import_table(pth, format="nats-tss")
+    argv = ["import", str(pth), "--format", "nats-tss", "--out", str(tmp_path / "t")]
+    assert "(it looks like a torch .pth: import it with --format nb201-pth);" in one_line_exit_2(
+        capsys, *argv
+    )
 
 
 def test_an_empty_table_path_names_path_or_the_table_flag(

@@ -46,6 +46,7 @@ from nb201_flat.errors import (
     FormatError,
     MissingDependencyError,
     Nb201FlatError,
+    Param,
     TableFileError,
     check_flag,
 )
@@ -198,15 +199,17 @@ def _check_bz2(path: Path) -> None:
     except OSError as exc:
         raise TableFileError(f"cannot read {path}: {exc.strerror or exc}") from None
     if not head.startswith(_BZ2_MAGIC):
-        hint = (
-            " (it looks like a torch .pth: use read_nb201_pth)"
-            if head.startswith((b"PK\x03\x04", b"\x80\x02\x8a\x0a"))
-            else ""
+        expected = (
+            "; expected the NATS-tss-v1_0-3ffb9-simple folder or a NATS-tss-*.pickle.pbz2 file"
         )
-        raise FormatError(
-            f"{path} is not a NATS-Bench .pickle.pbz2 file{hint}; expected the "
-            "NATS-tss-v1_0-3ffb9-simple folder or a NATS-tss-*.pickle.pbz2 file"
-        )
+        if head.startswith((b"PK\x03\x04", b"\x80\x02\x8a\x0a")):
+            raise FormatError(
+                f"{path} is not a NATS-Bench .pickle.pbz2 file (it looks like a torch .pth: "
+                "import it with ",
+                Param("format", "nb201-pth"),
+                f"){expected}",
+            )
+        raise FormatError(f"{path} is not a NATS-Bench .pickle.pbz2 file{expected}")
 
 
 def _read_folder(

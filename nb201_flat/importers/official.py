@@ -71,7 +71,7 @@ from nb201_flat.errors import (
 from nb201_flat.importers.curves import CurveCollector
 from nb201_flat.importers.safe_pickle import ReadableBinary, safe_load
 from nb201_flat.importers.tidy import check_finite_rows, check_value_ranges
-from nb201_flat.space import check_arch_index
+from nb201_flat.space import NB201, check_arch_index
 from nb201_flat.storage import SOURCE_SHA256, open_file_sha256
 from nb201_flat.table import TIDY_COLUMNS
 
@@ -366,12 +366,22 @@ def check_meta_archs(obj: object, source: str) -> list[str]:
     if not isinstance(obj, list | tuple) or not obj:
         raise FormatError(f"{source}: 'meta_archs' is not a non-empty list of strings")
     archs = list(obj)
+    official = NB201.strings()
     for i, arch in enumerate(archs):
         if not isinstance(arch, str) or _ARCH_RE.fullmatch(arch) is None:
             raise FormatError(
                 f"{source}: meta_archs[{i}] = {shown(arch, 60)} is not a NAS-Bench-201 cell "
                 "string; only the topology space (NB201 / NATS tss) is supported"
             )
+        # a position is the official index: two swapped entries gave each cell the other's
+        # numbers, refused later as a frame's row ("fix the frame") naming no place in the file
+        if i < len(official) and arch != official[i]:
+            cell = NB201.parse(arch).index
+            if cell != i:
+                raise FormatError(
+                    f"{source}: meta_archs[{i}] = {arch!r} is NB201's cell {cell}, not {i}: the "
+                    "file's cells are not in the official index order; fix or re-download the file"
+                )
     return archs
 
 
@@ -559,9 +569,8 @@ def _load_pth_safely(path: Path, file: BinaryIO, progress: bool) -> Any:
     if kind is None:
         raise FormatError(
             f"{source} is not a torch .pth file; expected NAS-Bench-201-v1_0-e61699.pth or "
-            "NAS-Bench-201-v1_1-096897.pth; for NATS-Bench files use read_nats_tss (",
+            "NAS-Bench-201-v1_1-096897.pth; import a NATS-Bench file with ",
             Param("format", "nats-tss"),
-            ")",
         )
     # Trained weights (torch tensors and their storages) are skipped, never built: no importer
     # reads them and building them would run torch code the file names.

@@ -108,7 +108,7 @@ def _one_line(exc: pytest.ExceptionInfo[BaseException]) -> str:
 def test_wrong_inputs(files: dict[str, Path], tmp_path: Path) -> None:
     with pytest.raises(FormatError) as exc:
         read_nats_tss(files["pth_zip"])
-    assert "use read_nb201_pth" in _one_line(exc)
+    assert "(it looks like a torch .pth: import it with format='nb201-pth')" in _one_line(exc)
     for name in ("000000.pickle.pbz2", "meta.pickle.pbz2"):
         with pytest.raises(FormatError) as exc:
             read_nats_tss(files["nats_dir"] / name)

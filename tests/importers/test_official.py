@@ -171,6 +171,15 @@ def test_garbage_and_wrong_formats(files: dict[str, Path], tmp_path: Path) -> No
     assert "topology space" in _one_line(exc)
     with pytest.raises(TableFileError):
         read_nb201_pth(tmp_path / "missing.pth")
+    # two cells swapped: each would take the other's numbers; refused as a frame's row
+    swapped = tmp_path / "swapped.pth"
+    torch.save({"meta_archs": [ARCHS[0], ARCHS[2], ARCHS[1]], "arch2infos": {}}, swapped)
+    with pytest.raises(FormatError) as exc:
+        read_nb201_pth(swapped)
+    assert _one_line(exc) == (
+        f"{swapped}: meta_archs[1] = {ARCHS[2]!r} is NB201's cell 2, not 1: the file's cells "
+        "are not in the official index order; fix or re-download the file"
+    )
 
 
 def test_refused_global_names_the_opt_in(files: dict[str, Path], frame: pd.DataFrame) -> None:
