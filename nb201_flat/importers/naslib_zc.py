@@ -52,7 +52,7 @@ import pandas as pd
 
 from nb201_flat.errors import FormatError, InvalidArchError, TableFileError, shown
 from nb201_flat.importers.naslib import from_naslib
-from nb201_flat.importers.tidy import outside_range, outside_range_why
+from nb201_flat.importers.tidy import key_name_fault, outside_range, outside_range_why
 from nb201_flat.space import NB201, Space
 from nb201_flat.storage import SOURCE_SHA256
 from nb201_flat.table import TIDY_COLUMNS, Table
@@ -212,6 +212,7 @@ def read_naslib_zc(path: str | os.PathLike[str], *, space: Space = NB201) -> pd.
     strings = space.strings()
     rows: list[tuple[int, str, str, str, int, str, float]] = []
     failed = 0
+    names_seen: set[str] = set()
     for dataset, archs in _datasets(data, source).items():
         seen: dict[int, str] = {}  # index -> the key that named it
         for key, entry in archs.items():
@@ -236,6 +237,12 @@ def read_naslib_zc(path: str | os.PathLike[str], *, space: Space = NB201) -> pd.
             for name, value in entry.items():
                 if name in ("idx", "arch"):
                     continue
+                if name not in names_seen:  # by its JSON key, not a row of the frame
+                    if (why := key_name_fault(name)) is not None:
+                        raise FormatError(
+                            f"{source}: {dataset}/{key}: proxy name {name!r} {why}; fix the file"
+                        )
+                    names_seen.add(name)
                 score, time = _score(value, f"{source}: {dataset}/{key}/{name}")
                 if time is not None and name not in _NOT_PROXIES:
                     # the time was spent even when the score failed: it is kept

@@ -684,6 +684,13 @@ def _key_text_fault(col: pd.Series) -> tuple[int, str] | None:
     return None
 
 
+def key_name_fault(name: object) -> str | None:
+    """Why ``name`` cannot be a dataset, split or metric name (:func:`_key_text_fault`'s
+    rule), or None; for an importer that names the place in its own file."""
+    fault = _key_text_fault(pd.Series([name], dtype=object))
+    return None if fault is None else fault[1]
+
+
 def _frame_text(source: str, df: pd.DataFrame, name: str) -> None:
     """Refuse a bad cell of key column ``name`` (:func:`_key_text_fault`) by the frame's row."""
     if fault := _key_text_fault(df[name]):

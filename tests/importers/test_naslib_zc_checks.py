@@ -123,3 +123,22 @@ def test_a_key_of_other_digits_is_refused(tmp_path: Path, key: str) -> None:
         f"{path}: {key!r} is not a NASLib NAS-Bench-201 op-index tuple (comma-separated op "
         "indices such as '(4, 0, 3, 1, 4, 3)'); fix the file"
     )
+
+
+@pytest.mark.parametrize(
+    ("name", "why"),
+    [
+        ("synflow ", "has spaces around it (it would be a key of its own)"),
+        ("", "is empty (every row needs one)"),
+        ("syn\nflow", "has a control or invisible character (a newline, a tab)"),
+    ],
+)
+def test_a_bad_proxy_name_is_refused_by_its_json_key(tmp_path: Path, name: str, why: str) -> None:
+    # it was refused as a row of an internal frame ("row 1, column 'metric' ...; fix the frame")
+    data = copy.deepcopy(BASE)
+    data["cifar10"][B][name] = {"score": 1.0, "time": 0.1}
+    path = write(tmp_path, data)
+    with pytest.raises(FormatError) as info:
+        read_naslib_zc(path)
+    assert str(info.value).startswith(f"{path}: cifar10/{B}: proxy name {name!r} {why}")
+    assert str(info.value).endswith("; fix the file")
