@@ -45,13 +45,16 @@ def test_queue_is_bounded() -> None:
 
 def test_error_surfaces_on_next_submit_and_later_writes_are_dropped() -> None:
     done: list[int] = []
+    gate = threading.Event()  # the failure waits until the next write is queued behind it
 
     def fail() -> None:
+        gate.wait(10)
         raise ResultsDBError("disk full")
 
     w = BackgroundWriter()
     w.submit(fail)
     w.submit(lambda: done.append(1))  # after the failure: must not run (order of writes)
+    gate.set()
     with pytest.raises(ResultsDBError, match="disk full"):
         w.flush()
     with pytest.raises(ResultsDBError, match="disk full"):
