@@ -428,7 +428,7 @@ def _read_db(path: str, dataset: str, retrain: frozenset[Any] = frozenset()) -> 
         return _StoredRuns(frozenset(), frozenset())
     from nb201_flat.train.results_db import ResultsDB
 
-    db = ResultsDB(path, readonly=True)
+    db = ResultsDB(path, readonly=True, named="db_path")
     try:
         damaged: dict[tuple[object, ...], str] = {}
         done, found = db.finished_runs(retrain, damaged=damaged)
@@ -758,7 +758,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         from nb201_flat.train.jobs import clear_stray_rows
         from nb201_flat.train.results_db import ResultsDB
 
-        db = ResultsDB(args.db)  # stray rows name no run of any command: cleared first
+        db = ResultsDB(
+            args.db, named="db_path"
+        )  # stray rows name no run of any command: cleared first
         try:
             clear_stray_rows(db)
         finally:

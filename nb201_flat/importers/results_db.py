@@ -173,10 +173,13 @@ def _read_snapshot(p: Path, space: str | None, fill_isomorphic: bool) -> Table:
     con = connect_readonly(p)
     try:
         keys = [r[0] for r in con.execute("SELECT DISTINCT space FROM epochs")]
+        con.execute("SELECT 1 FROM runs LIMIT 1")  # here, in the import's words (load_results')
     except sqlite3.OperationalError as exc:
         if "no such table" not in str(exc):
             raise ResultsDBError(f"cannot read results database {p} ({exc})") from None
-        raise FormatError(f"{p} is not a results database ({exc})") from None
+        raise FormatError(
+            f"{p} is not a results database ({exc}); import a file that train wrote"
+        ) from None
     finally:
         con.close()
     if space is not None and keys and space not in keys:  # else: "no rows", with no why
@@ -209,7 +212,7 @@ def _read_snapshot(p: Path, space: str | None, fill_isomorphic: bool) -> Table:
         f"{p} ({space})",
         fix=("the database is damaged: ", *DAMAGED_FIX_PARTS),
     )
-    db = ResultsDB(p, readonly=True)  # as above: nothing is left beside the source
+    db = ResultsDB(p, readonly=True, named=None)  # as above: nothing is left beside the source
     try:
         runs = db.runs_frame(space)  # another space's runs are not read, nor refused
     finally:

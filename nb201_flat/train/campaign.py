@@ -284,7 +284,7 @@ def _recording(job: Any) -> Iterator[ResultsDB]:
     from nb201_flat.train.runlock import run_lock
 
     with run_lock(job.checkpoint_folder, job.name):
-        db = ResultsDB(job.db_path)
+        db = ResultsDB(job.db_path, named="db_path")
         try:
             discard_if_damaged(job, db, then="recorded again without training")
             yield db

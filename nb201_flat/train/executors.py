@@ -260,7 +260,7 @@ def split_done(jobs: Sequence[TrainJob]) -> tuple[dict[int, JobResult], list[int
         if not Path(path).is_file():
             todo.extend(positions)
             continue
-        db = ResultsDB(path)
+        db = ResultsDB(path, named="db_path")
         try:
             retrain = {jobs[p].key for p in positions if jobs[p].retrain_damaged}
             if retrain:  # stray rows name no run a job could delete: cleared here, once

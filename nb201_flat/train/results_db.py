@@ -278,20 +278,37 @@ class ResultsDB:
     readonly
         Read an existing file only (:func:`connect_readonly`): nothing is created or written,
         no ``-wal``/``-shm`` file is left beside it, and read-only media work.
+    named
+        The parameter that gave ``path``, as a refusal of the file names it (a campaign's
+        ``db_path``, which the command line spells ``--db``); None where the caller's
+        parameter is no results database of its own (an importer's source): the refusal
+        then says "another results database".
     """
 
     def __init__(
-        self, path: str | os.PathLike[str], *, timeout_s: float = 120.0, readonly: bool = False
+        self,
+        path: str | os.PathLike[str],
+        *,
+        timeout_s: float = 120.0,
+        readonly: bool = False,
+        named: str | None = "path",
     ) -> None:
         self.path = Path(path)
         self.timeout_s = timeout_s
         self.readonly = readonly
+        self.named = named
         self._conn: sqlite3.Connection | None = None
         self._pid = -1
 
-    def __reduce__(self) -> tuple[object, tuple[str, float, bool]]:
+    def __reduce__(self) -> tuple[object, tuple[str, float, bool, str | None]]:
         # ship the path, never the connection, to other processes
-        return (_reopen, (os.fspath(self.path), self.timeout_s, self.readonly))
+        return (_reopen, (os.fspath(self.path), self.timeout_s, self.readonly, self.named))
+
+    def _another(self) -> tuple[str | Param, ...]:
+        """ "pass another PARAM" as message parts (:attr:`named`)."""
+        if self.named is None:
+            return ("pass another results database",)
+        return ("pass another ", Param(self.named))
 
     # -- connection -----------------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
@@ -320,8 +337,8 @@ class ResultsDB:
         except sqlite3.DatabaseError as exc:
             conn.close()
             raise ResultsDBError(
-                f"{self.path} is not a readable results database ({exc}); pass another ",
-                Param("db_path"),
+                f"{self.path} is not a readable results database ({exc}); ",
+                *self._another(),
                 " or move the file away",
             ) from exc
         except BaseException:
@@ -375,8 +392,8 @@ class ResultsDB:
             raise ResultsDBError(
                 f"{self.path} is a damaged results database: its {' and '.join(missing)} "
                 f"table{'s are' if len(missing) > 1 else ' is'} missing; copy it again from "
-                "where it was trained, or pass another ",
-                Param("db_path"),
+                "where it was trained, or ",
+                *self._another(),
             )
 
     def _check_version(self, conn: sqlite3.Connection) -> None:
@@ -1123,8 +1140,10 @@ def _tables(conn: sqlite3.Connection) -> set[str]:
     return {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
 
 
-def _reopen(path: str, timeout_s: float, readonly: bool = False) -> ResultsDB:
-    return ResultsDB(path, timeout_s=timeout_s, readonly=readonly)
+def _reopen(
+    path: str, timeout_s: float, readonly: bool = False, named: str | None = "path"
+) -> ResultsDB:
+    return ResultsDB(path, timeout_s=timeout_s, readonly=readonly, named=named)
 
 
 def _tidy(wide: pd.DataFrame, *, keep_epoch: bool) -> pd.DataFrame:

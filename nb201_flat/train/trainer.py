@@ -433,7 +433,7 @@ def train(
 def _train_locked(
     job: TrainJob, *, progress: bool, on_epoch_end: EpochCallback | None
 ) -> JobResult:
-    db = ResultsDB(job.db_path)
+    db = ResultsDB(job.db_path, named="db_path")
     try:
         discard_if_damaged(job, db)  # under the run's lock: no other process trains it
         if db.is_done(job.key):

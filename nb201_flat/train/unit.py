@@ -34,7 +34,7 @@ def train_unit(jobs: Sequence[TrainJob], train: UnitTrainer) -> list[JobResult]:
     with ExitStack() as stack:
         for job in jobs:
             stack.enter_context(run_lock(job.checkpoint_folder, job.name))
-        db = ResultsDB(jobs[0].db_path)
+        db = ResultsDB(jobs[0].db_path, named="db_path")
         try:
             results: dict[int, JobResult] = {}
             todo = []

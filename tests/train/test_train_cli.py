@@ -565,3 +565,14 @@ def test_train_refuses_a_results_db_missing_its_tables(
         "copy it again from where it was trained, or pass another --db\n"
     )
     assert db.read_bytes() == before  # not altered
+    # the library names its own parameter (it said db_path, the campaign's, for a path=)
+    from nb201_flat.errors import ResultsDBError
+    from nb201_flat.train.results_db import ResultsDB
+
+    with pytest.raises(ResultsDBError, match=r"where it was trained, or pass another path$"):
+        ResultsDB(db, readonly=True).runs_frame("nb201")
+    # and the import command no Python name at all (it said db_path, then --out)
+    assert main(["import", str(db), "--format", "results-db", "--out", str(tmp_path / "t")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {db} is not a results database (no such table: "), err
+    assert err.endswith("; import a file that train wrote\n"), err
