@@ -349,7 +349,9 @@ class Table:
                 # masked array (a subclass, stored as itself) with its masked entries NaN
                 vec = in_index_order(vec, self.space.size, f"vector for {key}")
                 try:  # a list or an int vector: the float vector every reader expects
-                    converted[item] = float_values(vec, f"vector for {key}", "hold")
+                    converted[item] = float_values(
+                        vec, f"vector for {key}", "hold", fix=PER_ARCH_FIX
+                    )
                 except ArgumentError as exc:  # a file's or an importer's vector: its format
                     raise FormatError(*parts_of(exc)) from None
             elif vec.flags.writeable:  # validate() freezes it: the caller's array, not a copy
@@ -911,7 +913,7 @@ class Table:
                 f"{shown(seed)}"
             )
         values = in_index_order(values, self.space.size)  # a Series: by its index
-        vec = float_values(values, f"values for {key}")
+        vec = float_values(values, f"values for {key}", fix=PER_ARCH_FIX)
         seed = None if seed is None else int(seed)
         if (why := infinite_values(key, seed, vec)) is not None:  # the constructor's rule
             raise ArgumentError(why)
@@ -1110,11 +1112,17 @@ def wrapping_data(wrap: _DataWrapper) -> Iterator[None]:
         _DATA_WRAPPER.reset(token)
 
 
-def float_values(values: object, name: str, verb: str = "be") -> FloatArray:
+PER_ARCH_FIX: Final = "pass one number per architecture, NaN where not measured"
+
+
+def float_values(
+    values: object, name: str, verb: str = "be", *, fix: str = "pass numbers, NaN for a missing one"
+) -> FloatArray:
     """``values`` as a float64 array, else :class:`ArgumentError` naming ``name``: text, dates
     and complex numbers are refused (:func:`~nb201_flat.neighbours.check_real`), where float64
     would parse ``'3'``, count days since 1970 or drop the imaginary part; a masked array's
-    masked entries are NaN (:func:`~nb201_flat.space.masked_as_nan`)."""
+    masked entries are NaN (:func:`~nb201_flat.space.masked_as_nan`). ``fix`` ends the
+    refusal of text (:data:`PER_ARCH_FIX` for a vector over the space)."""
     values = masked_as_nan(values)
     try:
         raw = np.asarray(values)
@@ -1124,7 +1132,7 @@ def float_values(values: object, name: str, verb: str = "be") -> FloatArray:
         # imported here: a lookup of stored float vectors never loads the neighbour module
         from nb201_flat.neighbours import check_real
 
-        check_real(raw, name, "pass one number per architecture, NaN where not measured")
+        check_real(raw, name, fix)
     try:
         return np.array(values if raw is None else raw, dtype=np.float64)
     except (TypeError, ValueError, OverflowError):  # 10**400: a traceback

@@ -35,7 +35,7 @@ from nb201_flat.figures._common import (
 from nb201_flat.figures.style import figure_style
 from nb201_flat.landscape import StandIns, barrier_tree, flatness
 from nb201_flat.space import in_index_order
-from nb201_flat.table import Table, float_values
+from nb201_flat.table import PER_ARCH_FIX, Table, float_values
 
 NAME = "barrier_tree"
 
@@ -118,7 +118,7 @@ def plot_disconnectivity(
             # over its own length: the graph does not know the space's size
             colour_values = in_index_order(colour_values, len(colour_values), "colour_values")
         # text, complex numbers and dates refused (float64 parsed '1.5', dropped imaginary parts)
-        colour_values = float_values(colour_values, "colour_values")
+        colour_values = float_values(colour_values, "colour_values", fix=PER_ARCH_FIX)
         if colour_values.ndim != 1 or colour_values.size < size:
             raise ArgumentError(
                 f"colour_values must hold one value per architecture (indexed by the graph's "

@@ -300,3 +300,18 @@ def test_table_source_and_curves_are_of_their_kind(field: str, value: Any) -> No
     with pytest.raises(ArgumentError) as exc:
         Table(SPACE, {(KEY, None): np.ones(SPACE.size)}, **{field: value})
     _one_line(exc, field)
+
+
+def test_a_refusal_of_text_says_what_the_numbers_are_for() -> None:
+    # mean_ci's refusal said "one number per architecture" of a sample of any size
+    from nb201_flat.figures._common import mean_ci
+
+    with pytest.raises(
+        ArgumentError, match=r"got text entries .*; pass numbers, NaN for a missing one$"
+    ):
+        mean_ci(["1", "2"])
+    key = MetricKey("cifar10", "ori-test", 200)
+    with pytest.raises(
+        FormatError, match=r"; pass one number per architecture, NaN where not measured$"
+    ):
+        Table(NB201, {(key, None): ["1"] * NB201.size})
