@@ -222,6 +222,17 @@ def log_spelling_table(names: Iterable[str]) -> dict[str, str] | None:
     return {name: said for name in names if (said := spell(Param(name)))}
 
 
+@contextlib.contextmanager
+def logs_spelled_by(table: Mapping[str, str] | None) -> Iterator[None]:
+    """:func:`spell_logs_from` for the block only: a task run in a thread of another process
+    (a dask worker's), whose later tasks may come from another command."""
+    if not table:
+        yield
+        return
+    with spelling_logs(lambda param: table.get(param.name)):
+        yield
+
+
 def spell_logs_from(table: Mapping[str, str] | None) -> None:
     """In a worker process, spell the log lines' parameters by ``table`` (made by
     :func:`log_spelling_table` in the process that started it) from here on; the others as

@@ -38,7 +38,7 @@ import multiprocessing as mp
 import os
 import shutil
 import traceback
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -53,6 +53,7 @@ from nb201_flat.errors import (
     for_log,
     for_log_parts,
     log_spelling_table,
+    logs_spelled_by,
     parts_of,
     require,
     spell_logs_from,
@@ -210,14 +211,26 @@ belong to another run or data. (A GPU the machine lacks is another: :func:`_run_
 it where it enters the unit's GPU, keeping the package's own error type in the message.)"""
 
 
-def _run_unit(jobs: Sequence[TrainJob], run: RunFn, run_group: GroupRunFn) -> list[JobResult]:
+def _run_unit(
+    jobs: Sequence[TrainJob],
+    run: RunFn,
+    run_group: GroupRunFn,
+    spelling: Mapping[str, str] | None = None,
+) -> list[JobResult]:
     """One task of an executor: a single job through ``run``, a unit of several (a seed group
     or a concurrent unit) through ``run_group``, with the unit's GPU current (:func:`_unit_gpu`)
     for whatever runs it, a custom ``run`` too: every executor's task (inline, a pool worker,
     dask, Slurm) is this function. A failure another attempt would meet again (a GPU this
     machine lacks, :data:`_NOT_RETRIED`) comes back as failed results, so that no executor
     retries it (dask and Slurm retry whatever raises); the executor that receives them logs
-    them (:func:`_say_failed`), where the running command's spelling is known."""
+    them (:func:`_say_failed`), where the running command's spelling is known. The warnings
+    a run logs itself (a repair) are spelt by ``spelling`` (:func:`log_spelling_table` of the
+    command that submitted it), in a dask or Slurm worker too."""
+    with logs_spelled_by(spelling):
+        return _run_unit_here(jobs, run, run_group)
+
+
+def _run_unit_here(jobs: Sequence[TrainJob], run: RunFn, run_group: GroupRunFn) -> list[JobResult]:
     try:
         gpu = _unit_gpu(jobs[0].device)  # a unit's jobs share their device
     except Nb201FlatError as exc:  # resolve_device's one line: no CUDA, or not that many GPUs
@@ -631,6 +644,7 @@ class DaskExecutor:
             units = plan_units(jobs, todo, group_seeds=self.group_seeds, concurrent=self.concurrent)
             multi = _multi_runner(self.concurrent, self.run_group, self.run_concurrent)
             own = not isinstance(self.address, Client)
+            spelling = log_spelling_table(WORKER_LOGGED_PARAMS)
             self.connect()
             client = self._client if own else self.address
             futures = {
@@ -639,6 +653,7 @@ class DaskExecutor:
                     [jobs[p] for p in unit],
                     self.run,
                     multi,
+                    spelling,
                     key=f"nb201-train-{jobs[unit[0]].name}-x{len(unit)}-{unit[0]}",
                     retries=self.retries,
                     pure=False,
@@ -768,7 +783,8 @@ class SlurmExecutor:
         from submitit.core.utils import FailedJobError
 
         try:
-            return ex.submit(_run_unit, unit, self.run, multi)
+            spelling = log_spelling_table(WORKER_LOGGED_PARAMS)
+            return ex.submit(_run_unit, unit, self.run, multi, spelling)
         except (FailedJobError, OSError, subprocess.SubprocessError) as exc:  # sbatch's refusal
             said = " ".join(str(exc).split())[:300] or type(exc).__name__
             raise ExecutorSpecError(

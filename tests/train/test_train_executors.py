@@ -6,9 +6,9 @@ import dataclasses
 from pathlib import Path
 
 import pytest
-from train_helpers import always_fail, fake_srun, flaky_run
+from train_helpers import always_fail, fail_saying_a_param, fake_srun, flaky_run
 
-from nb201_flat.errors import ArgumentError
+from nb201_flat.errors import ArgumentError, spelling_logs
 from nb201_flat.train.executors import (
     DaskExecutor,
     ExecutorSpecError,
@@ -90,6 +90,24 @@ def test_dask_local_cluster(cifar10_root: Path, tmp_path: Path) -> None:
     assert [r.status for r in res2] == ["skipped"] * 3 + ["failed"]
     assert "always fails" in (res2[3].error or "")
     assert load_results(tmp_path / "r.sqlite")["seed"].nunique() == 3
+
+
+def test_a_dask_worker_spells_the_logged_params_as_the_command_does(
+    cifar10_root: Path, tmp_path: Path
+) -> None:
+    # a dask worker's thread knows nothing of the command: its repair warnings said
+    # "(retrain_damaged)" where the command's flag is --retrain-damaged
+    distributed = pytest.importorskip("distributed")
+    jobs = jobs_for(cifar10_root, tmp_path, [1])
+    with (
+        distributed.LocalCluster(
+            n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+        spelling_logs(lambda p: "--retrain-damaged" if p.name == "retrain_damaged" else None),
+    ):
+        res = DaskExecutor(client, retries=0, run=fail_saying_a_param).map(jobs)
+    assert res[0].status == "failed" and "said --retrain-damaged" in (res[0].error or ""), res
 
 
 def test_submitit_debug_executor(cifar10_root: Path, tmp_path: Path) -> None:

@@ -125,6 +125,14 @@ def always_fail(job: object) -> object:
     raise RuntimeError("this job always fails")
 
 
+def fail_saying_a_param(job: object) -> object:
+    """Fails with a log line's spelling of ``retrain_damaged`` (:func:`for_log`), as the
+    process running the job spells it: what a repair warning of that run would say."""
+    from nb201_flat.errors import ArgumentError, Param, for_log
+
+    raise RuntimeError(for_log(ArgumentError("said ", Param("retrain_damaged"))))
+
+
 class Crash(RuntimeError):
     """Raised by :func:`crash_after`'s callback: a training killed after an epoch is stored."""
 
