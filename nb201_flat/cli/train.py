@@ -595,13 +595,16 @@ def _prepare_runs(
     _check_writable(args.db, args.ckpt_dir)  # last check: it creates the folders
     for job in jobs:  # one line before any worker starts, not one failed job per run
         check_unlocked(job.checkpoint_folder, job.name)
+    # a done run is skipped, whatever trained it; a damaged one trains again from scratch
+    skipped = stored.done | stored.damaged
     threads = _run_threads(args)
     if threads is not None:  # likewise: a resume under another count would be refused
         from nb201_flat.train.trainer import check_resume_threads
 
-        # a done run is skipped, whatever trained it; a damaged one trains again from scratch
-        skipped = stored.done | stored.damaged
         check_resume_threads([j for j in jobs if j.key not in skipped], threads)
+    from nb201_flat.train.trainer import check_resume_rows
+
+    check_resume_rows([j for j in jobs if j.key not in skipped], args.db)
     # what is answered without training goes into the database first: an import while the
     # campaign trains (or after it stopped) already has it. A record leaves a done run of
     # its cell as it is (--train-disconnected, or a campaign without --unique-isomorphism)

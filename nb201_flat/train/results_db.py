@@ -496,20 +496,7 @@ class ResultsDB:
         with self._write() as conn:
             whole = _whole_upto(_train_epochs(conn, key))
             if whole < epoch:
-                final = " and its final numbers would be missing" if epoch >= schedule else ""
-                raise CheckpointMismatchError(
-                    f"{_shown(self.path)} holds the train rows of run {tuple(key)} without a "
-                    f"gap only up to epoch {whole}, but its checkpoints reach epoch {epoch} (the "
-                    "database was replaced or rows deleted, another database shares its "
-                    "checkpoints, or the machine stopped before the database synced): resumed, "
-                    f"its curves would have a hole{final}; put back the database its checkpoints "
-                    "were trained into, move the checkpoints away (or use another ",
-                    Param("ckpt_dir"),
-                    "), or train with ",
-                    Param("retrain_damaged", True),
-                    " (which resumes it from a checkpoint within those rows, or else from its "
-                    "first epoch)",
-                )
+                raise checkpoints_past_rows(self.path, key, whole, epoch)
             cur = conn.execute(
                 f"DELETE FROM epochs WHERE {_KEY_WHERE} AND epoch > ?",
                 (space, arch, dataset, schedule, seed, epoch),
@@ -1138,6 +1125,32 @@ def _read_transaction(conn: sqlite3.Connection) -> Iterator[None]:
 
 def _tables(conn: sqlite3.Connection) -> set[str]:
     return {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+
+
+def checkpoints_past_rows(
+    path: str | os.PathLike[str], key: Sequence[object], whole: int, epoch: int
+) -> CheckpointMismatchError:
+    """The refusal of a resume of run ``key`` from its checkpoint of ``epoch`` where the
+    database at ``path`` holds its train rows without a gap only up to ``whole``
+    (:meth:`ResultsDB.discard_epochs_after`, and a campaign's check before any run)."""
+    schedule = _as_key(key)[3]
+    final = " and its final numbers would be missing" if epoch >= schedule else ""
+    holds = (
+        f"holds the train rows of run {tuple(key)} without a gap only up to epoch {whole}"
+        if os.path.exists(path)
+        else f"does not exist (so holds no train row of run {tuple(key)})"
+    )
+    return CheckpointMismatchError(
+        f"{_shown(Path(path))} {holds}, but its checkpoints reach epoch {epoch} (the "
+        "database was replaced or rows deleted, another database shares its "
+        "checkpoints, or the machine stopped before the database synced): resumed, "
+        f"its curves would have a hole{final}; put back the database its checkpoints "
+        "were trained into, move the checkpoints away (or use another ",
+        Param("ckpt_dir"),
+        "), or train with ",
+        Param("retrain_damaged", True),
+        " (which resumes it from a checkpoint within those rows, or else from its first epoch)",
+    )
 
 
 def _reopen(

@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -73,7 +74,7 @@ from nb201_flat.train.modes import (  # noqa: E402
 )
 from nb201_flat.train.pruning import prune_network  # noqa: E402
 from nb201_flat.train.recipe import Recipe  # noqa: E402
-from nb201_flat.train.results_db import ResultsDB  # noqa: E402
+from nb201_flat.train.results_db import ResultsDB, checkpoints_past_rows  # noqa: E402
 from nb201_flat.train.runlock import run_lock  # noqa: E402
 from nb201_flat.train.writer import BackgroundWriter, cpu_snapshot  # noqa: E402
 
@@ -384,6 +385,39 @@ def check_resume_threads(jobs: Sequence[TrainJob], threads: int) -> None:
             if isinstance(state, dict):
                 check_threads(state, path.parent, threads)
             break  # the newest readable one is where the run resumes
+
+
+def check_resume_rows(jobs: Sequence[TrainJob], db_path: str | os.PathLike[str]) -> None:
+    """The refusals a resume of each of ``jobs`` would meet over its rows in the results
+    database at ``db_path``, before any run starts (one line, not one failed run each): a
+    run whose newest readable checkpoint reaches past its train rows (the database deleted
+    or replaced, its checkpoints kept: :func:`~.results_db.checkpoints_past_rows`), or that
+    another run wrote (:func:`check_owner`), as the run would say it. A job with
+    :attr:`~.jobs.TrainJob.retrain_damaged` is left to its repair (:func:`~.jobs.discard_if_damaged`);
+    reads only, each checkpoint mapped (:func:`_mapped_state`), and only where it passes the
+    rows."""
+    db = None
+    if os.path.isfile(db_path) and os.path.getsize(db_path) > 0:
+        db = ResultsDB(db_path, readonly=True, named="db_path")
+    try:
+        for job in jobs:
+            if job.retrain_damaged:
+                continue
+            files = Checkpointer(job.checkpoint_folder).files()
+            whole = 0 if db is None or not files else db.whole_train_epochs(job.key)
+            for epoch, path in files:
+                if epoch <= whole:
+                    break  # the resume stays within its rows
+                try:
+                    state = _mapped_state(path)
+                except Exception:  # the run falls back past it, with a warning
+                    continue
+                if isinstance(state, dict) and state.get("run") != _job_state_id(job):
+                    check_owner(state, job, path.parent)  # the run's own refusal, first
+                raise checkpoints_past_rows(db_path, job.key, whole, epoch)
+    finally:
+        if db is not None:
+            db.close()
 
 
 def _mapped_state(path: Path) -> Any:

@@ -505,27 +505,27 @@ def test_a_resume_into_a_database_without_the_runs_rows_is_refused_then_retraine
     checkpoints = sorted(p.name for p in db.parent.rglob("*.pt"))
     assert len(checkpoints) == 2
     capsys.readouterr()
-    assert main(_argv(data, db)) == 1
-    runs = json.loads(capsys.readouterr().out)["runs"]
-    assert [r["status"] for r in runs] == ["failed", "failed"]
-    assert caplog.text.count("failed after 1 attempt(s)") == 2  # a mismatch: not retried
-    # the log lines name the command's flags too (they said retrain_damaged=True, ckpt_dir)
-    assert caplog.text.count("train with --retrain-damaged") == 2, caplog.text
-    assert "retrain_damaged=True" not in caplog.text and "ckpt_dir" not in caplog.text
-    error = runs[0]["error"]
-    assert "without a gap only up to epoch 0, but its checkpoints reach epoch 2" in error
-    assert "its final numbers would be missing" in error
-    assert "another --ckpt-dir" in error and "train with --retrain-damaged" in error
+    # one line before any run (it was one failed run each, exit 1), in the command's words
+    # (the library's said retrain_damaged=True, ckpt_dir); no database is created
+    for executor in ("inline", "local"):
+        argv = [a if a != "inline" else executor for a in _argv(data, db)]
+        assert main(argv) == 2
+        out, err = capsys.readouterr()
+        assert out == "" and err.count("\n") == 1, err
+        assert err.startswith(f"error: {db} does not exist (so holds no train row of run ")
+        assert "but its checkpoints reach epoch 2" in err
+        assert "its final numbers would be missing" in err
+        assert "another --ckpt-dir" in err and "train with --retrain-damaged" in err
+        assert not db.exists()
+        assert sorted(p.name for p in db.parent.rglob("*.pt")) == checkpoints  # none deleted
+    # a database without the runs' rows (replaced by another campaign's): the same, by epoch
+    empty = ResultsDB(db)
+    assert empty.done_keys() == set()  # creates the file, with no run
+    empty.close()
+    assert main(_argv(data, db)) == 2
+    err = capsys.readouterr().err
+    assert "without a gap only up to epoch 0, but its checkpoints reach epoch 2" in err, err
     assert ResultsDB(db).done_keys() == set()  # nothing marked done without its numbers
-    assert sorted(p.name for p in db.parent.rglob("*.pt")) == checkpoints  # nothing deleted
-    # in worker processes too: they refuse, and this process logs it in the command's words
-    caplog.clear()
-    local = [a if a != "inline" else "local" for a in _argv(data, db)]
-    assert main(local) == 1
-    runs = json.loads(capsys.readouterr().out)["runs"]
-    assert [r["status"] for r in runs] == ["failed", "failed"]
-    assert caplog.text.count("train with --retrain-damaged") == 2, caplog.text
-    assert "retrain_damaged=True" not in caplog.text and "ckpt_dir" not in caplog.text
     caplog.clear()
     assert main(_argv(data, db, "--retrain-damaged")) == 0
     runs = json.loads(capsys.readouterr().out)["runs"]
@@ -607,6 +607,25 @@ def test_retrain_damaged_resumes_from_a_checkpoint_within_the_rows_a_crash_left(
     curves = rdb.load_curves(db)
     assert sorted(set(curves["epoch"])) == [1, 2, 3]
 
+
+
+def test_another_runs_checkpoints_past_a_runs_rows_are_refused_up_front_as_another_runs(
+    trained: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # seed 1's final checkpoint copied into seed 2's folder, which has no rows: the up-front
+    # check names what the run itself would (another run's checkpoints), not missing rows
+    data, db = _copy(trained, tmp_path)
+    ckpt = db.parent / "r.sqlite.ckpt"
+    (one,) = [p for p in ckpt.iterdir() if p.is_dir() and f"-{CELLS[0]}-" in p.name]
+    two = one.with_name(one.name.replace("-s1-", "-s2-"))
+    shutil.copytree(one, two)
+    argv = _argv(data, db)
+    argv[argv.index("--seeds") + 1] = "2"
+    assert main(argv) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1, err
+    assert err.startswith(f"error: checkpoints in {two} belong to another run ("), err
+    assert err.endswith("; move them away or use another --ckpt-dir\n"), err
 
 # -- stray rows: a damaged row whose key names no run -----------------------------------------
 
