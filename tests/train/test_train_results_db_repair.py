@@ -608,7 +608,6 @@ def test_retrain_damaged_resumes_from_a_checkpoint_within_the_rows_a_crash_left(
     assert sorted(set(curves["epoch"])) == [1, 2, 3]
 
 
-
 def test_another_runs_checkpoints_past_a_runs_rows_are_refused_up_front_as_another_runs(
     trained: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -626,6 +625,7 @@ def test_another_runs_checkpoints_past_a_runs_rows_are_refused_up_front_as_anoth
     assert out == "" and err.count("\n") == 1, err
     assert err.startswith(f"error: checkpoints in {two} belong to another run ("), err
     assert err.endswith("; move them away or use another --ckpt-dir\n"), err
+
 
 # -- stray rows: a damaged row whose key names no run -----------------------------------------
 
