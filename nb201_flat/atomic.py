@@ -38,6 +38,7 @@ import errno
 import logging
 import os
 import shutil
+import stat
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
@@ -211,8 +212,32 @@ def check_writable_file(target: str | os.PathLike[str], *, what: str | Param) ->
     path = through_link(Path(raw))
     if path.is_dir() or raw.endswith(("/", os.sep)):
         raise ArgumentError(what, f" {raw} is a folder, not a file; name a file in it")
+    if (why := _not_replaceable(path)) is not None:
+        raise ArgumentError(what, f" {raw} {why}; choose another path")
     _check_parent(path, raw, what)
     return path
+
+
+def _not_replaceable(path: Path) -> str | None:
+    """Why a file renamed over ``path`` (a link already followed) would do harm, or None:
+    an existing device, pipe or socket (``/dev/null`` became a plain file), or the file this
+    process's own output goes to (``/dev/stdout`` redirected to a log: the log was lost)."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None  # nothing there yet (or unreadable: the write says why)
+    if not stat.S_ISREG(st.st_mode):
+        return (
+            "exists and is no regular file (a device, pipe or socket), which a write would replace"
+        )
+    for fd, name in ((1, "output"), (2, "error output")):
+        try:
+            out = os.fstat(fd)
+        except OSError:
+            continue
+        if (out.st_dev, out.st_ino) == (st.st_dev, st.st_ino):
+            return f"is the file this command's {name} goes to, which a write would replace"
+    return None
 
 
 def through_link(path: Path) -> Path:
@@ -472,6 +497,8 @@ def write_file(path: str | os.PathLike[str], write: Callable[[IO[bytes]], object
     """Write one file atomically: ``write(f)`` fills a temporary file renamed over ``path``
     (over the file it names, where ``path`` is a symbolic link: :func:`through_link`)."""
     target = through_link(Path(path))
+    if (why := _not_replaceable(target)) is not None:  # the callers' own checks said it first
+        raise TableFileError(f"could not write {target}: it {why}; nothing was changed")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)

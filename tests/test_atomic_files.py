@@ -186,3 +186,42 @@ def test_a_loop_of_links_is_refused_not_replaced(tmp_path: Path) -> None:
     link.symlink_to(real)
     atomic.write_bytes(link, b"through")
     assert link.is_symlink() and real.read_bytes() == b"through"
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
+def test_a_pipe_or_device_is_refused_not_replaced(tmp_path: Path) -> None:
+    # census --pairs-out /dev/null replaced the device with a plain file (as root)
+    fifo = tmp_path / "pipe.csv"
+    os.mkfifo(fifo)
+    link = tmp_path / "link.csv"
+    link.symlink_to(fifo)
+    for given in (fifo, link):
+        with pytest.raises(ArgumentError, match="exists and is no regular file"):
+            atomic.check_writable_file(given, what="--pairs-out")
+        with pytest.raises(TableFileError, match="exists and is no regular file"):
+            atomic.write_bytes(given, b"x")
+        assert fifo.is_fifo()
+    if os.path.exists(os.devnull):  # only checked: nothing is ever written to it
+        with pytest.raises(ArgumentError, match="no regular file"):
+            atomic.check_writable_file(os.devnull, what="--pairs-out")
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_the_file_the_commands_output_goes_to_is_refused(tmp_path: Path) -> None:
+    # --pairs-out /dev/stdout > log.txt renamed the CSV over the log: the printed table lost
+    log = tmp_path / "log.txt"
+    code = (
+        "import sys\n"
+        "from nb201_flat import atomic\n"
+        "print('kept', flush=True)\n"
+        "try:\n"
+        "    atomic.write_bytes(sys.argv[1], b'x')\n"
+        "except Exception as exc:\n"
+        "    print(exc, file=sys.stderr)\n"
+    )
+    with log.open("w") as out:
+        done = subprocess.run(
+            [sys.executable, "-c", code, str(log)], stdout=out, stderr=subprocess.PIPE, text=True
+        )
+    assert "it is the file this command's output goes to" in done.stderr, done.stderr
+    assert log.read_text() == "kept\n"
