@@ -584,6 +584,8 @@ def cmd_barrier(args: argparse.Namespace) -> int:
         barriers["best_shortest"]["length"] = named.distance
         barriers["worst_shortest"]["length"] = named.distance
         barriers["lowest"]["length"] = named.lowest_length
+        if (note := _a2m_code_note(named.distance, args.metric)) is not None:
+            barriers["a2m_code_54ce096"]["note"] = note
         text = a2m_barrier(space, values, a, b, higher_is_better=hib)
         barriers["mean_path"].update(
             {
@@ -636,6 +638,8 @@ def cmd_barrier(args: argparse.Namespace) -> int:
             "  (A²M code: this pair taken alone; its current code carries its minimum across a "
             "dataset's pairs, see a2m_barriers)"
         )
+        if "note" in barriers["a2m_code_54ce096"]:
+            print(f"  (A²M code, current: {barriers['a2m_code_54ce096']['note']})")
     for name, why in unavailable.items():
         print(f"  {BARRIER_NAMES[name]:<30} unavailable: {why}")
     print(
@@ -650,6 +654,25 @@ def cmd_barrier(args: argparse.Namespace) -> int:
     if stand is not None:
         print(f"note: {stand['note']}")
     return 0
+
+
+def _a2m_code_note(distance: int, metric: str) -> str | None:
+    """Why the current A²M code's number for a pair is no barrier, where it is not: its
+    running minimum starts at 100 (an accuracy in percent) and only cells between the pair
+    lower it (:func:`~nb201_flat.landscape.a2m.a2m_barrier`)."""
+    from nb201_flat.conventions import is_accuracy
+
+    if distance == 1:
+        return (
+            "at distance 1 no cell lies between the pair, so its minimum keeps its start value "
+            "100 and the number is (A + B)/2 - 100, not a barrier"
+        )
+    if not is_accuracy(metric):
+        return (
+            f"its minimum starts at 100, an accuracy in percent; for {metric} the number is "
+            "what its code would compute, not a barrier"
+        )
+    return None
 
 
 #: how every pairs CSV of census begins: the key's columns, then the census's own
