@@ -77,7 +77,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_table_arg(p)
     add_json_arg(p)
     # render_many's parameters by their options
-    p.set_defaults(func=cmd_figures, param_dests={"workers": "jobs", "names": "only"})
+    p.set_defaults(
+        func=cmd_figures,
+        param_dests={"workers": "jobs", "names": "only"},
+        # the picks by value have no flag: the Python call draws them
+        param_elsewhere={"pick": "make_na_projection(table, pick='value') in Python"},
+    )
 
 
 # Peak memory of each figure above a process that has loaded a 15,625-cell table (MB, peak RSS
@@ -189,13 +194,13 @@ def cmd_figures(args: argparse.Namespace) -> int:
         # a bar on a terminal only (not under --json, not when piped): budget.progress
         for name, r in budget.progress(results, total=len(names), desc="figures"):
             if isinstance(r, FigureSkipped):
-                if args.only:  # asked for by name: not drawn is an error; --out is unchanged
-                    raise ArgumentError(
-                        f"--only {name}: this table cannot support it: {r}; pass a "
-                        f"--table that has it, or leave {name} out of --only"
-                    )
                 # the reason's parameters as this command spells them (its flags, commands)
                 reason = r.spelled(spell(args))
+                if args.only:  # asked for by name: not drawn is an error; --out is unchanged
+                    raise ArgumentError(
+                        f"--only {name}: this table cannot support it: {reason}; pass a "
+                        f"--table that has it, or leave {name} out of --only"
+                    )
                 skipped.append({"name": name, "reason": reason})
                 lines.append(f"skipped {name}: {reason}")
                 continue
@@ -210,6 +215,12 @@ def cmd_figures(args: argparse.Namespace) -> int:
             )
             lines.append(f"{name:<18} {', '.join(files)}  ({r.seconds:.1f} s)")
             lines += [f"{'':<18} note: {note}" for note in r.notes]
+        if not made:  # nothing to show for it: an error, as a figure asked for by name is
+            said = "; ".join(f"{s['name']} {s['reason']}" for s in skipped)
+            raise ArgumentError(
+                f"no figure can be drawn from this table ({said}); pass a --table that has "
+                "what they need"
+            )
     total = time.perf_counter() - t0
     if args.json:
         emit_json(

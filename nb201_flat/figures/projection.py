@@ -28,6 +28,7 @@ from nb201_flat.conventions import search_dataset
 from nb201_flat.errors import (
     ArgumentError,
     MissingValueError,
+    Param,
     check_choice,
     check_float_range,
     check_int_range,
@@ -209,7 +210,7 @@ def pick_architectures(
             raise FigureSkipped(
                 NAME,
                 [MetricKey(search_ds, "x-valid", 12), MetricKey(search_ds, "train", 200, "time_s")],
-                "to search for the RS and NA-RS picks; or use pick='value'",
+                ("to search for the RS and NA-RS picks; or use ", Param("pick", "value")),
             )
         protocol = fallback[0]
     algorithms: dict[str, SearchAlgorithm] = {
@@ -228,7 +229,9 @@ def pick_architectures(
         # e.g. the per-dataset budget buys more queries than a small space has cells; the
         # search command's flags (exc.fix) are not this figure's
         raise FigureSkipped(
-            NAME, [key], f"to search for the picks: {exc.problem}; or use pick='value'"
+            NAME,
+            [key],
+            (f"to search for the picks: {exc.problem}; or use ", Param("pick", "value")),
         ) from exc
     runs = res.runs.drop_duplicates(["algorithm", "run"])
     picked = runs.pivot(index="run", columns="algorithm", values="best").sort_index()
@@ -238,8 +241,11 @@ def pick_architectures(
         raise FigureSkipped(
             NAME,
             [key],
-            f"measured widely enough that a search finds a cell (no run of {max_runs} did); "
-            "or use pick='value'",
+            (
+                f"measured widely enough that a search finds a cell (no run of {max_runs} did); "
+                "or use ",
+                Param("pick", "value"),
+            ),
         )
     rs_best = picked["rs"].to_numpy(dtype=np.int64)
     na_best = picked["na-rs"].to_numpy(dtype=np.int64)

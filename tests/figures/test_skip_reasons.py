@@ -3,7 +3,6 @@ names: Python's names in the library, the command's own flags and commands in `f
 
 from __future__ import annotations
 
-import json
 import pickle
 from pathlib import Path
 from typing import Any
@@ -37,9 +36,18 @@ def test_the_figures_command_spells_a_skip_reason_as_its_own(
         return [(n, FigureSkipped(n, [], parts_of(WHY))) for n in names]
 
     monkeypatch.setattr(registry, "render_many", render_many)
-    assert main(["figures", "--out", str(tmp_path / "f"), "--jobs", "1", "--json"]) == 0
-    reasons = {s["reason"] for s in json.loads(capsys.readouterr().out)["skipped"]}
-    assert reasons == {"cannot be drawn (no value here; see `nb201-flat info` or pass --jobs 1)"}
+    said = "cannot be drawn (no value here; see `nb201-flat info` or pass --jobs 1)"
+    # every figure skipped: nothing drawn is an error (it printed "0 figures written", exit 0)
+    assert main(["figures", "--out", str(tmp_path / "f"), "--jobs", "1", "--json"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1, err
+    assert err.startswith(f"error: no figure can be drawn from this table (na_projection {said}; ")
+    assert err.endswith("); pass a --table that has what they need\n"), err
+    assert not (tmp_path / "f").exists()
+    # one asked for by name: the same spelling (it said the Python names)
+    argv = ["figures", "--out", str(tmp_path / "f"), "--only", "na_projection"]
+    assert main(argv) == 2
+    assert f"this table cannot support it: {said}; pass a --table" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(
