@@ -9,8 +9,10 @@ line on stderr and exit code 2; anything else is a bug and keeps its traceback.
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
@@ -186,6 +188,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         budget.preload_blas(args.command)  # under ulimit -v only: a late load would hang
         code: int = args.func(args)
+        sys.stdout.flush()  # here, where a failed write is said (at exit it was a traceback)
     except Nb201FlatError as exc:
         from nb201_flat.cli.common import error_line, one_line  # parameters named as flags
 
@@ -202,7 +205,34 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except BrokenPipeError:  # e.g. `nb201-flat info | head`
         return 0
+    except OSError as exc:
+        if exc.errno not in _FULL:
+            raise
+        # stdout on a full disk (> /dev/full): a traceback, exit 1
+        _drop_stdout()
+        print(
+            f"error: could not write the output ({exc.strerror}); free some space or send it "
+            "elsewhere",
+            file=sys.stderr,
+        )
+        return 2
     return code
+
+
+# a write that failed for want of room: on the output a command prints (a file it writes
+# says so itself, atomic._write_error)
+_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
+def _drop_stdout() -> None:
+    """Point stdout at the null device, so the interpreter's last flush of what could not be
+    written fails no more (it printed a second error at exit)."""
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())
+        os.close(null)
+    except (OSError, ValueError, AttributeError):  # no file descriptor (a test's capture)
+        pass
 
 
 if __name__ == "__main__":

@@ -3,6 +3,10 @@ index, never one wrapped around 256 or an OverflowError; non-integer codes are r
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -36,3 +40,19 @@ def test_other_space_uint8() -> None:
 def test_non_integer_codes_are_refused(bad: tuple[object, ...]) -> None:
     with pytest.raises(InvalidArchError, match="integers"):
         NB201.index_of_codes(bad)  # type: ignore[arg-type]
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full here")
+@pytest.mark.parametrize("argv", [["info"], ["record", "5", "--json"]])
+def test_output_to_a_full_disk_is_one_line(argv: list[str]) -> None:
+    # > /dev/full: OSError ENOSPC as a traceback, exit 1 (only a broken pipe was caught)
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(
+            [sys.executable, "-m", "nb201_flat", *argv], stdout=full, stderr=subprocess.PIPE,
+            text=True, timeout=120,
+        )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert done.stderr == (
+        "error: could not write the output (No space left on device); free some space or send "
+        "it elsewhere\n"
+    )
