@@ -9,12 +9,15 @@ line on stderr and exit code 2; anything else is a bug and keeps its traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import importlib
 import logging
 import os
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 from typing import Any, NoReturn
 
 from nb201_flat import __version__, budget
@@ -187,7 +190,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     budget.set_progress(not getattr(args, "json", False))  # bars only beside human output
     try:
         budget.preload_blas(args.command)  # under ulimit -v only: a late load would hang
-        code: int = args.func(args)
+        with _sigterm_exits():
+            code: int = args.func(args)
         sys.stdout.flush()  # here, where a failed write is said (at exit it was a traceback)
     except Nb201FlatError as exc:
         from nb201_flat.cli.common import error_line, one_line  # parameters named as flags
@@ -217,6 +221,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 2
     return code
+
+
+@contextlib.contextmanager
+def _sigterm_exits() -> Iterator[None]:
+    """Within the block, SIGTERM (``kill``, a scheduler's stop) ends the command as an
+    exception does, so its pools stop their workers and its files stay whole; the default
+    action killed this process alone, and its workers ran on, orphaned. Exit status 143, as
+    the default gives. Left as it is where a caller set its own handler, or off the main
+    thread (where none can be set)."""
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
+    ):
+        yield
+        return
+
+    def terminated(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 # a write that failed for want of room: on the output a command prints (a file it writes

@@ -338,3 +338,47 @@ def test_census_distance_without_band_pairs_is_refused(
         capsys, "census", "--pairs", "0", "--distance", "4", "--table", str(table_path)
     )
     assert "--distance sets the band pairs' distance, and --pairs 0 draws none" in line
+
+
+def test_sigterm_with_two_jobs_stops_the_workers_too(table_path: Path) -> None:
+    # kill (SIGTERM) ended the main process alone: its two workers ran on, orphaned
+    cmd = [sys.executable, "-m", "nb201_flat", "search", "--algo", "rs", "--protocol",
+           "fixed-n", "--runs", "200000", "--jobs", "2", "--table", str(table_path)]  # fmt: skip
+    if not Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").exists():
+        pytest.skip("needs Linux's /proc/PID/task/PID/children to see the workers start")
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    workers: list[int] = []
+    try:
+        deadline = time.monotonic() + 60
+        while len(_children(proc.pid)) < 2 and proc.poll() is None:
+            assert time.monotonic() < deadline, "no workers started"
+            time.sleep(0.05)
+        workers = _children(proc.pid)
+        assert proc.poll() is None, proc.communicate()[1][-500:]
+        proc.terminate()  # SIGTERM
+        # orphaned workers would hold the pipes open: a bounded wait, then their fate below
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        orphans = [w for w in workers if Path(f"/proc/{w}").exists() and _state(w) != "Z"]
+        if proc.returncode != 143:  # a failed test leaves none running either
+            for w in orphans:
+                os.kill(w, signal.SIGKILL)
+    assert proc.returncode == 143, err[-500:]  # the default action's status, as a shell sees it
+    end = time.monotonic() + 10
+    alive = workers
+    while alive and time.monotonic() < end:
+        alive = [w for w in workers if Path(f"/proc/{w}").exists() and _state(w) != "Z"]
+        time.sleep(0.1)
+    for w in alive:  # never leave them running, whatever the test says
+        os.kill(w, signal.SIGKILL)
+    assert not alive, "the workers outlived a terminated search"
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return "Z"  # gone meanwhile
