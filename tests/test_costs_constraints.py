@@ -492,6 +492,33 @@ def test_cli_says_how_many_cells_had_no_stored_cost(
     doc = json.loads(capsys.readouterr().out)
     assert doc["rows"][0]["index"] == best
     assert doc["left_out_without_cost"] == 0 and doc["notes"] == []
+    assert doc["left_out_unmeasured"] == 0
+
+
+def test_cli_says_how_many_cells_were_never_measured(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # a sparse table ranked its measured cells only, with no note: the best, unmeasured, unseen
+    from nb201_flat.cli import main
+    from nb201_flat.testing import synthetic_table
+
+    t = synthetic_table()
+    key = MetricKey("cifar100", "x-valid", 200)
+    acc = t.vector_for(key).copy()
+    acc[::2] = np.nan
+    path = save_table(t.with_vector(key, acc), tmp_path / "t")
+    base = ["constrained", "--table", str(path), "--dataset", "cifar100", "--split", "x-valid"]
+    base += ["--epochs", "200", "--cost", "params_mb_analytic"]
+    said = (
+        f"{(NB201.size + 1) // 2} of {NB201.size} cells have no measured accuracy under "
+        "cifar100/x-valid@200 and were left out: the answer is the best of the measured cells"
+    )
+    for what in (["--max-cost", "100"], ["--pareto"]):
+        assert main([*base, *what]) == 0
+        assert capsys.readouterr().out.splitlines()[-1] == f"note: {said}"
+        assert main([*base, *what, "--json"]) == 0
+        doc = json.loads(capsys.readouterr().out)
+        assert doc["left_out_unmeasured"] == (NB201.size + 1) // 2 and doc["notes"] == [said]
 
 
 def test_no_measured_cell_with_a_cost_is_refused_naming_an_analytic_cost() -> None:
