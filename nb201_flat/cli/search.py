@@ -378,12 +378,23 @@ def cmd_search(args: argparse.Namespace) -> int:
         print(
             f"  {r['protocol']:<34} {reported:<{width}}  "
             f"{num(r['mean'], '.2f')}{spread} (n={r['n']}, "
-            f"{r['queries']:,.0f} queries charged, {r['evaluations']:,.0f} evaluations)"
+            f"{_mean_count(r['queries'])} queries charged, "
+            f"{_mean_count(r['evaluations'])} evaluations)"
             f"{flag}"
         )
     for n in notes:
         print(f"note: {n}")
     return 0
+
+
+def _mean_count(x: float) -> str:
+    """A mean over runs of a count: whole where it is (``1,200``), else one decimal (``0.5``:
+    half the runs charged one query read as ``0``).
+
+    >>> _mean_count(1200.0), _mean_count(0.5)
+    ('1,200', '0.5')
+    """
+    return f"{x:,.0f}" if float(x).is_integer() else f"{x:,.1f}"
 
 
 def _comma_list(flag: str, text: str, choices: tuple[str, ...]) -> tuple[str, ...]:
