@@ -46,11 +46,11 @@ def test_search_shows_free_evaluations(
             assert r["free_queries"] == 0 and r["evaluations"] == pytest.approx(r["queries"])
             assert r["total_seconds"] == pytest.approx(r["seconds"])
     text = _search(capsys, algo, synth_path)
-    shown = re.findall(r"([\d,]+) queries charged, ([\d,]+) evaluations\)", text)
+    shown = re.findall(r"([\d,.]+) queries charged, ([\d,.]+) evaluations\)", text)
     assert len(shown) == len(rows), text
-    for (q, e), r in zip(shown, rows, strict=True):
-        assert float(q.replace(",", "")) == pytest.approx(r["queries"], abs=0.5)
-        assert float(e.replace(",", "")) == pytest.approx(r["evaluations"], abs=0.5)
+    for (q, e), r in zip(shown, rows, strict=True):  # a mean over runs: its fraction shown
+        assert float(q.replace(",", "")) == pytest.approx(r["queries"], abs=0.05)
+        assert float(e.replace(",", "")) == pytest.approx(r["evaluations"], abs=0.05)
 
 
 def test_search_rows_name_the_whole_reported_key(
