@@ -244,10 +244,15 @@ class Neighbourhood:
         ``name``: the option as the caller takes it."""
         if not self.level_unread(given=given):
             return
-        if given:
+        if given:  # as Params: a command spells them as its flags
             raise ArgumentError(
-                f"{name} applies only with agg='quantile', not {self.agg!r}; add "
-                f"agg='quantile' or drop {name}"
+                Param(name),
+                " applies only with ",
+                Param("agg", "quantile"),
+                f", not {self.agg!r}; add ",
+                Param("agg", "quantile"),
+                " or drop ",
+                Param(name),
             )
         # held by the spec, not passed here: dropping an option the caller never gave is no fix
         raise ArgumentError(

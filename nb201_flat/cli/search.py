@@ -287,7 +287,6 @@ def cmd_search(args: argparse.Namespace) -> int:
     from nb201_flat.search import protocols_by_name, run_search
 
     _check_search_options(args)
-    neighbourhood_from_args(args)  # checks the flags together, before any work
     from nb201_flat.errors import check_seed
     from nb201_flat.search.runner import check_runs
 
@@ -295,6 +294,9 @@ def cmd_search(args: argparse.Namespace) -> int:
     check_seed(args.seed, "--seed")
     jobs = _jobs(args)
     algo = _search_algorithm(args)  # refuses a tournament larger than the population too
+    # the flags together, before any work; after the algorithm's own refusal of a flag it
+    # takes none of (--quantile with --algo rs asked for --agg, which rs refuses)
+    neighbourhood_from_args(args)
     table = open_table(args)
     given_scale = 1.0 if args.budget_scale is None else args.budget_scale
     timed = args.protocol != "fixed-n"

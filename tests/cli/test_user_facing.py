@@ -240,7 +240,13 @@ def test_flatness_repeated_arch_accumulates(
             ["search", "--algo", "rs", "--protocol", "fixed-n", "--budget-scale", "2"],
             "--budget-scale applies",
         ),
-        (["search", "--algo", "na-rs", "--quantile", "0.3"], "--quantile applies only"),
+        (
+            ["search", "--algo", "na-rs", "--quantile", "0.3"],
+            "--quantile applies only with --agg quantile, not 'mean'; add --agg quantile or "
+            "drop --quantile",
+        ),
+        # rs takes no --agg: "add --agg quantile" sent the user to a second refusal
+        (["search", "--algo", "rs", "--quantile", "0.3"], "--quantile does not apply to --algo rs"),
         # the library's tournament rule (RegularizedEvolution), spelled as flags; a flag not
         # given is named with its default
         (
