@@ -517,14 +517,15 @@ class Space:
         """Lexicographic number (base-n_ops code) of each index."""
         key = "lex_of_index"
         if key not in self._cache:
-            from nb201_flat.budget import check_memory, human
+            from nb201_flat.budget import check_memory
 
-            # the first whole-space array: the lexicographic numbers, their inverse, the codes
+            # the first whole-space array: the lexicographic numbers, their inverse, the codes;
+            # the space by its size (its repr was three lines of a command's one)
             check_memory(
                 self.size * (16 + self.n_edges),
-                f"the whole-space arrays of {self!r} ({self.size:,} cells)",
-                "use a smaller space; single cells (space.arch, parse) need no whole-space "
-                f"array (this needs {human(self.size * (16 + self.n_edges))})",
+                f"the index over all {self.size:,} cells of a space ({self.n_ops} ops on "
+                f"{self.n_edges} edges)",
+                "a smaller space needs less, and single cells (Space.arch, Space.parse) none",
             )
             if self.index_order == "official":
                 perm = list(range(self.size))

@@ -472,3 +472,16 @@ def test_a_memory_refusal_never_shows_need_and_room_as_the_same_number(
     with pytest.raises(ResourceLimitError) as exc:
         budget.check_memory(2.3 * 2**20, "a thing", "nothing smaller fits")
     assert str(exc.value).startswith("a thing needs about 2.3 MB of memory and 2.1 MB is available")
+
+
+def test_a_space_too_large_for_memory_is_named_by_its_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    # it was named by its repr, a tuple of op names three lines long on a command's one line
+    from nb201_flat.space import Space
+
+    monkeypatch.setenv(budget.ENV_MAX_MEMORY, "1K")
+    space = Space(("a", "b", "c"), 4)
+    with pytest.raises(ResourceLimitError) as info:
+        _ = space.codes  # the first whole-space array
+    said = str(info.value)
+    assert said.startswith("the index over all 729 cells of a space (3 ops on 6 edges) needs ")
+    assert "Space(" not in said
