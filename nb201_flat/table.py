@@ -568,7 +568,8 @@ class Table:
             if not seeds:
                 raise UnknownKeyError(
                     f"{key} has no per-seed values, so seed policy 'random' is impossible; "
-                    "the policies it serves: 'mean'"
+                    "it serves the mean only: pass ",
+                    Param("seed_policy", "mean"),
                 )
             stack = np.stack([self.data[(key, s)] for s in seeds])
             present = ~np.isnan(stack)
@@ -612,7 +613,8 @@ class Table:
                 # a policy the key cannot serve is an error, never a NaN (as in vector_for)
                 raise UnknownKeyError(
                     f"{key} has no per-seed values, so seed policy 'random' is impossible; "
-                    "the policies it serves: 'mean'"
+                    "it serves the mean only: pass ",
+                    Param("seed_policy", "mean"),
                 )
             if rng is None:
                 raise ArgumentError(

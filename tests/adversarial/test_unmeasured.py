@@ -199,3 +199,20 @@ def test_cli_record_shows_a_seed_value_where_the_mean_is_missing(
     (entry,) = [e for e in doc["entries"] if e["split"] == "ori-test"]
     assert entry["mean"] is None and entry["seeds"] == {"1": 42.0}
     assert str(KEY) not in doc["not_measured"]
+
+
+def test_random_seeds_of_a_key_without_seeds_name_the_policy_it_serves(
+    table_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # it ended "the policies it serves: 'mean'", which names no flag
+    from nb201_flat.errors import UnknownKeyError
+
+    argv = ["query", "1", "--dataset", "cifar100", "--split", "x-test", "--epochs", "200",
+            "--table", str(table_path), "--seed-policy", "random", "--rng-seed", "0"]  # fmt: skip
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.endswith("it serves the mean only: pass --seed-policy mean\n"), err
+    with pytest.raises(UnknownKeyError, match=r"pass seed_policy='mean'$"):
+        _table().value(1, "cifar100", "x-test", 200, seed_policy="random", rng=0)
+    with pytest.raises(UnknownKeyError, match=r"pass seed_policy='mean'$"):
+        _table().vector("cifar100", "x-test", 200, seed_policy="random", rng=0)
