@@ -367,12 +367,14 @@ def check_writable_folder(folder: str | os.PathLike[str], *, what: str | Param =
     """Check up front that :func:`replace_files` can write into ``folder``; return it as a Path.
 
     Unlike :func:`check_writable_target`, the current folder is allowed: files are renamed
-    into it one by one, and the folder itself is never replaced.
+    into it one by one, and the folder itself is never replaced. A symbolic link is the
+    folder it names (:func:`through_link`), created where it dangles, as a file's link is
+    (creating the link's own path failed with "File exists").
     """
     raw = os.fspath(folder)
     if raw.strip() == "":
         raise ArgumentError(what, " is empty; give a folder path such as results/out")
-    path = Path(raw)
+    path = through_link(Path(raw))
     if path.exists() and not path.is_dir():
         raise ArgumentError(what, f" {raw} is a file, not a folder; choose another path")
     _check_parent(path / _STAGE, raw, what)  # path itself, where it exists, and up

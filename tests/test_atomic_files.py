@@ -225,3 +225,12 @@ def test_the_file_the_commands_output_goes_to_is_refused(tmp_path: Path) -> None
         )
     assert "it is the file this command's output goes to" in done.stderr, done.stderr
     assert log.read_text() == "kept\n"
+
+
+def test_files_into_a_dangling_link_land_in_the_folder_it_names(tmp_path: Path) -> None:
+    # figures/reproduce --out LINK to a folder not made yet: "could not write LINK (File exists)"
+    link = tmp_path / "out"
+    link.symlink_to(tmp_path / "made" / "here")
+    with atomic.replace_files(link) as stage:
+        (stage / "a.csv").write_text("x\n")
+    assert link.is_symlink() and (tmp_path / "made" / "here" / "a.csv").read_text() == "x\n"
