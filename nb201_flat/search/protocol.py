@@ -815,7 +815,9 @@ def fixed_n_protocols(
     check_fixed_n_fallback_epochs(
         table, key, (searched,) if given else None, Param("epochs", key.epochs)
     )
-    log.warning("fixed-n on %s: search metric = report metric (%s); optimistic", table.source, key)
+    # info, not a warning: every result says so (its notes, the CLI's OPTIMISTIC flag), and a
+    # warning printed on stderr became a second line before a command's refusal
+    log.info("fixed-n on %s: search metric = report metric (%s); optimistic", table.source, key)
     return (
         Protocol(
             name=f"fixed-n:{key.dataset}",

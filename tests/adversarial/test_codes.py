@@ -56,3 +56,23 @@ def test_output_to_a_full_disk_is_one_line(argv: list[str]) -> None:
         "error: could not write the output (No space left on device); free some space or send "
         "it elsewhere\n"
     )
+
+
+def test_a_refused_optimistic_search_says_one_line() -> None:
+    # a warning that the protocol is optimistic came first, on a line of its own
+    argv = [
+        "search",
+        "--algo",
+        "rs",
+        "--protocol",
+        "fixed-n",
+        "--runs",
+        "3",
+        "--seed-policy",
+        "random",
+    ]
+    done = subprocess.run(
+        [sys.executable, "-m", "nb201_flat", *argv], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+    assert done.stderr.startswith("error: fixed-n:cifar10: ")
