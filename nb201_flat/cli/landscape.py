@@ -880,6 +880,12 @@ def cmd_census(args: argparse.Namespace) -> int:
                 "nan_policy": args.nan_policy,
                 "datasets": results,
                 "source": table.source,
+                # where the CSV went, as the text says (a link's file, folders created)
+                **(
+                    {}
+                    if pairs_out is None
+                    else {"pairs_out": str(pairs_out), "pairs_written": len(pairs)}
+                ),
             }
         )
         return 0

@@ -415,6 +415,8 @@ def test_census_nan_policy_omit_reports_what_it_left_out(
     pairs = pd.read_csv(csv)
     assert len(pairs) == groups["all"]
     assert pairs[["a", "b"]].to_numpy().tolist() == lib[["a", "b"]].to_numpy().tolist()
+    # where the CSV went, as the text says (--json said nothing of it)
+    assert p["pairs_out"] == str(csv) and p["pairs_written"] == len(pairs)
     a = d["excluded"]["A"]
     assert (
         f"group A: {a['no_path'] + a['unmeasured']:,} of its {a['candidates']:,} candidate "
