@@ -446,6 +446,7 @@ def test_census_nan_policy_omit_on_a_full_table_changes_nothing(
         assert code == 0
         p = json.loads(text)
         assert p.pop("nan_policy") == policy
+        assert p.pop("pairs_out") == str(csv)  # a file of each policy's own
         assert p["datasets"][0]["excluded"] == {} and p["datasets"][0]["omitted"] == {}
         out[policy] = (p, csv.read_bytes())
     assert out["omit"] == out["raise"]
