@@ -32,10 +32,11 @@ import math
 import numbers
 import operator
 import random
+import re
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, NoReturn
+from typing import TYPE_CHECKING, Any, Final, Literal, NoReturn
 
 import numpy as np
 import numpy.typing as npt
@@ -694,7 +695,14 @@ class Space:
                 )
             return arch
         if isinstance(arch, str):
-            return self.arch(int(arch)) if _is_index_text(arch) else self.parse(arch)
+            if _is_index_text(arch):
+                return self.arch(int(arch))
+            if _NUMBER_TEXT.fullmatch(arch):  # '+5', '1e3', '9930.0': read as node groups
+                raise InvalidArchError(
+                    f"{arch.strip()!r} is no architecture index (an index is written in "
+                    f"digits, 0..{self.size - 1}) and no cell string either"
+                )
+            return self.parse(arch)
         raw: object = arch  # typed int; a caller may pass 5.0, a bool or anything
         if isinstance(raw, numbers.Real | np.bool_):
             # the index rule of arch(): 5.0 is cell 5; a bool or 2.5 is refused with the range
@@ -856,6 +864,10 @@ class Space:
 
 NB201 = Space()
 """The NAS-Bench-201 cell space: 5 ops on the 6 edges of a 4-node cell, official index order."""
+
+
+# a number as Python or a spreadsheet writes it, which no cell string can be
+_NUMBER_TEXT: Final = re.compile(r"\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*", re.ASCII)
 
 
 def _is_index_text(text: str) -> bool:

@@ -517,3 +517,14 @@ def test_an_arch_built_directly_from_valid_codes_is_the_spaces() -> None:
     a = Arch(NB201, (1, 2, 3, 4, 0, 1))
     assert a == NB201.from_ops(a.ops) and NB201.arch(a.index) == a
     assert a.with_op(0, "none").codes == (0, 2, 3, 4, 0, 1)
+
+
+@pytest.mark.parametrize("text", ["+5", "1e3", "9930.0", " 5. ", ".5"])
+def test_a_number_that_is_no_index_is_said_to_be_one(text: str) -> None:
+    # it was parsed as a cell string: "malformed architecture '+5': 2 node groups"
+    with pytest.raises(InvalidArchError) as info:
+        NB201.resolve(text)
+    assert str(info.value) == (
+        f"{text.strip()!r} is no architecture index (an index is written in digits, 0..15624) "
+        "and no cell string either"
+    )

@@ -53,7 +53,7 @@ def test_query_random_policy_without_seeds_is_an_error(
         code, out, err = run(
             capsys, *base, "--seed-policy", "random", *extra, "--table", synth_path
         )
-        one_line_error(code, out, err, "no per-seed values", "'mean'")
+        one_line_error(code, out, err, "no per-seed values", "pass --seed-policy mean")
 
 
 def test_query_random_policy_names_the_cli_flag(
