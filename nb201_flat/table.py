@@ -795,9 +795,9 @@ class Table:
         None (else NB201); a key naming another space than ``space`` is an error. The
         :data:`STAND_IN_COLUMNS` go to ``meta["constant_output"]`` and ``meta["isomorphic_to"]``
         (:func:`~nb201_flat.importers.tidy.tidy_stand_ins`). Duplicate rows for one
-        (key, seed, arch) are an error, not silently averaged. Where a key holds mean rows
-        beside seed rows, a cell without a mean row gets the mean of its seed rows, and a mean
-        row outside the range of its seed rows is an error. No cell is coerced: an index,
+        (key, seed, arch) are an error, not silently averaged, and so is a mean row outside
+        the range of its cell's seed rows by more than rounding
+        (:func:`_check_means_within_seeds`). No cell is coerced: an index,
         epoch count or seed that is not an integer in range, an empty key cell, a value that
         is not a number, or a frame without rows is a :class:`FormatError` naming the row,
         column and value (:func:`~nb201_flat.importers.tidy.check_tidy_frame`). ``rows``
@@ -892,7 +892,7 @@ class Table:
             data[(key, None if sd < 0 else int(sd))] = vec
             if sd < 0:
                 mean_rows[key] = (ii, g.index.to_numpy())
-        _means_of_seed_rows(data, mean_rows, label, name)
+        _check_means_within_seeds(data, mean_rows, label, name)
         return cls(space, data, source=source, meta=meta)
 
     def with_vector(
@@ -935,56 +935,49 @@ class Table:
         )
 
 
-# a mean row may be printed rounded (93.4 for seeds averaging 93.3667): it may pass the range
-# of its seeds by this much before it contradicts them
+# a mean row may be printed rounded (93.4 for seeds averaging 93.3667, 5710 for 5709.56 s): it
+# may pass the range of its seeds by this much before it contradicts them
 _MEAN_SLACK_ABS = 0.05
-_MEAN_SLACK_REL = 1e-6
+_MEAN_SLACK_REL = 1e-3
 
 
-def _means_of_seed_rows(
-    data: dict[tuple[MetricKey, int | None], FloatArray],
+def _check_means_within_seeds(
+    data: Mapping[tuple[MetricKey, int | None], FloatArray],
     mean_rows: Mapping[MetricKey, tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]],
     label: str,
     name: Callable[[int], str],
 ) -> None:
-    """A tidy file's mean rows beside its seed rows, in place: one reading of the mean.
+    """Refuse a tidy frame's mean row outside the range of its cell's seed rows (10 for seeds
+    90 and 92): it contradicts them, and was taken as written. ``mean_rows``: per key, the
+    cells that have a mean row and those rows' positions (named by ``name``).
 
-    A file of seed rows only has its mean computed over each cell's seeds (:meth:`Table.vector`);
-    a key that also holds mean rows had none for a cell without one ("never measured"). Such
-    a cell now gets the mean of its seed rows, as in a file of seed rows only. A mean row
-    outside the range of its cell's seed rows (10 for seeds 90 and 92) contradicts them, and
-    is refused by row, never taken as written.
+    A cell without a mean row, on a key whose other cells have one, stays without a mean, as
+    in the official files, where the mean is stored only when every seed has the value: its
+    seeds are served by a seed policy (:meth:`Table.vector` computes a mean over seeds only
+    for a key of no mean row at all).
     """
     for key, (cells, positions) in mean_rows.items():
         seeds = sorted(s for (k, s) in data if k == key and s is not None)
         if not seeds:
             continue
-        stack = np.stack([data[(key, s)] for s in seeds])
+        stack = np.stack([data[(key, s)][cells] for s in seeds])
         measured = ~np.isnan(stack)
         low = np.where(measured, stack, np.inf).min(axis=0)
         high = np.where(measured, stack, -np.inf).max(axis=0)
-        mean = data[(key, None)]
-        slack = _MEAN_SLACK_ABS + _MEAN_SLACK_REL * np.abs(mean[cells])
-        outside = (mean[cells] < low[cells] - slack) | (mean[cells] > high[cells] + slack)
-        outside &= measured[:, cells].any(axis=0)  # a NaN mean row compares False already
+        mean = data[(key, None)][cells]
+        slack = _MEAN_SLACK_ABS + _MEAN_SLACK_REL * np.abs(mean)
+        outside = (mean < low - slack) | (mean > high + slack)  # a NaN mean row: False
+        outside &= measured.any(axis=0)
         if outside.any():
             at = int(np.flatnonzero(outside)[0])
-            cell = int(cells[at])
-            have = [s for s, m in zip(seeds, measured[:, cell], strict=True) if m]
+            have = [s for s, m in zip(seeds, measured[:, at], strict=True) if m]
             raise FormatError(
-                f"{label}: {name(int(positions[at]))}: the mean over seeds of index {cell} at "
-                f"{key} is {float(mean[cell])!r}, outside its seed rows "
-                f"({float(low[cell])!r}..{float(high[cell])!r}, seeds "
+                f"{label}: {name(int(positions[at]))}: the mean over seeds of index "
+                f"{int(cells[at])} at {key} is {float(mean[at])!r}, outside its seed rows "
+                f"({float(low[at])!r}..{float(high[at])!r}, seeds "
                 f"{', '.join(map(str, have))}); fix the row, or drop the mean rows of {key} to "
                 "have each mean computed over its seeds"
             )
-        without = np.ones(mean.size, dtype=bool)
-        without[cells] = False
-        fill = without & measured.any(axis=0)
-        if fill.any():  # each filled column holds a seed: nanmean meets no empty one
-            mean = mean.copy()
-            mean[fill] = np.nanmean(stack[:, fill], axis=0)
-            data[(key, None)] = mean
 
 
 def stand_ins(table: Table) -> tuple[set[int], dict[int, list[dict[str, Any]]]] | None:
