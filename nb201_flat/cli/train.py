@@ -604,7 +604,8 @@ def _prepare_runs(
         check_resume_threads([j for j in jobs if j.key not in skipped], threads)
     from nb201_flat.train.trainer import check_resume_rows
 
-    check_resume_rows([j for j in jobs if j.key not in skipped], args.db)
+    if args.group_seeds <= 1:  # a group resumes from its members' shared epoch: its own say
+        check_resume_rows([j for j in jobs if j.key not in skipped], args.db)
     # what is answered without training goes into the database first: an import while the
     # campaign trains (or after it stopped) already has it. A record leaves a done run of
     # its cell as it is (--train-disconnected, or a campaign without --unique-isomorphism)

@@ -48,7 +48,11 @@ import torch.nn.functional as F  # noqa: E402
 
 from nb201_flat.train import costs  # noqa: E402
 from nb201_flat.train.augment import draw_crops  # noqa: E402
-from nb201_flat.train.checkpoint import Checkpointer, load_schedule_state  # noqa: E402
+from nb201_flat.train.checkpoint import (  # noqa: E402
+    Checkpointer,
+    load_schedule_state,
+    read_checkpoint,
+)
 from nb201_flat.train.data import (  # noqa: E402
     DataIdentity,
     DatasetInfo,
@@ -393,9 +397,10 @@ def check_resume_rows(jobs: Sequence[TrainJob], db_path: str | os.PathLike[str])
     run whose newest readable checkpoint reaches past its train rows (the database deleted
     or replaced, its checkpoints kept: :func:`~.results_db.checkpoints_past_rows`), or that
     another run wrote (:func:`check_owner`), as the run would say it. A job with
-    :attr:`~.jobs.TrainJob.retrain_damaged` is left to its repair (:func:`~.jobs.discard_if_damaged`);
-    reads only, each checkpoint mapped (:func:`_mapped_state`), and only where it passes the
-    rows."""
+    :attr:`~.jobs.TrainJob.retrain_damaged` is left to its repair (:func:`~.jobs.discard_if_damaged`),
+    and a seed group to its own resume (it resumes from the epoch its members share). Reads
+    only: one listing per job, and a checkpoint past the rows read and verified as a resume
+    reads it (a corrupt one is passed over, as the run falls back past it)."""
     db = None
     if os.path.isfile(db_path) and os.path.getsize(db_path) > 0:
         db = ResultsDB(db_path, readonly=True, named="db_path")
@@ -408,11 +413,13 @@ def check_resume_rows(jobs: Sequence[TrainJob], db_path: str | os.PathLike[str])
             for epoch, path in files:
                 if epoch <= whole:
                     break  # the resume stays within its rows
-                try:
-                    state = _mapped_state(path)
-                except Exception:  # the run falls back past it, with a warning
+                try:  # read and verified as the run's resume reads it (Checkpointer.load_latest)
+                    state = read_checkpoint(path)
+                    if state.get("epoch") != epoch:
+                        raise ValueError("not a checkpoint of this trainer")
+                except Exception:  # the run sets it aside and falls back past it: so here
                     continue
-                if isinstance(state, dict) and state.get("run") != _job_state_id(job):
+                if state.get("run") != _job_state_id(job):
                     check_owner(state, job, path.parent)  # the run's own refusal, first
                 raise checkpoints_past_rows(db_path, job.key, whole, epoch)
     finally:

@@ -600,6 +600,19 @@ def test_retrain_damaged_resumes_from_a_checkpoint_within_the_rows_a_crash_left(
     assert sorted(e for e, _ in Checkpointer(folder).files()) == [1, 2]
     with pytest.raises(CheckpointMismatchError, match="only up to epoch 1, but its checkpoints reach epoch 2"):  # fmt: skip
         train(job(db))  # type: ignore[arg-type]
+    # the check before any run says the same (a campaign's one line)
+    from nb201_flat.train.trainer import check_resume_rows
+
+    with pytest.raises(CheckpointMismatchError, match="only up to epoch 1, but its checkpoints reach epoch 2"):  # fmt: skip
+        check_resume_rows([job(db)], db)  # type: ignore[list-item]
+    # a newest checkpoint whose bytes are not its sidecar's (here epoch 1's, which torch reads
+    # well): the run sets it aside and resumes from epoch 1, within its rows, so the check
+    # passes over it too (reading it unverified, it refused it)
+    newest = Path(folder) / "epoch-0002.pt"
+    good = newest.read_bytes()
+    newest.write_bytes((Path(folder) / "epoch-0001.pt").read_bytes())
+    check_resume_rows([job(db)], db)  # type: ignore[list-item]
+    newest.write_bytes(good)
     caplog.set_level(logging.WARNING)
     res = train(job(db, retrain_damaged=True))  # type: ignore[arg-type]
     assert "its train rows only 1 without a gap; the checkpoints after it deleted, resuming from epoch 1" in caplog.text  # fmt: skip
