@@ -12,6 +12,17 @@ from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 
 
+def default_sigterm() -> None:
+    """In a worker forked from a command: SIGTERM kills it, as by default. The command's own
+    handler (it ends the command as an exception does), inherited through fork, raised
+    ``SystemExit`` inside a task, which a pool worker sends back as the task's exception and
+    lives on: :func:`abandon`'s terminate then did not stop it."""
+    import signal
+
+    with contextlib.suppress(ValueError):  # off the main thread: nothing was inherited there
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 def abandon(ex: ProcessPoolExecutor) -> None:
     """Terminate the pool's workers and drop its queued tasks (``shutdown`` would wait)."""
     processes = list((getattr(ex, "_processes", None) or {}).values())  # no public handle

@@ -488,6 +488,9 @@ def _child(
     options: Mapping[str, Any] | None,
 ) -> None:
     """A worker: draw one figure and send back ``(kind, value)``."""
+    from nb201_flat.pools import default_sigterm
+
+    default_sigterm()
     if table is None:  # forked: the parent's table, shared page for page
         table = _WORKER["table"]
     else:  # spawned: a fresh interpreter

@@ -144,6 +144,7 @@ def _compile_group(names: list[str]) -> None:
     Ctrl-C is the parent's to handle (it stops the children): here it is ignored, so no child
     prints a traceback."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the parent's terminate() stops it (pools)
     try:
         for name in names:
             importlib.import_module(name).warm_up()

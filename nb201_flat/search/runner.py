@@ -67,7 +67,7 @@ from nb201_flat.errors import (
     spelled,
     whole_number,
 )
-from nb201_flat.pools import stopped_on_interrupt
+from nb201_flat.pools import default_sigterm, stopped_on_interrupt
 from nb201_flat.search.algorithms import (
     ALGORITHM_NAMES,
     AlgorithmError,
@@ -309,6 +309,7 @@ def _unpack(d: dict[str, Any]) -> OracleData:
 def _init_worker(
     datas: list[OracleData] | list[dict[str, Any]], algorithms: list[SearchAlgorithm], seed: int
 ) -> None:
+    default_sigterm()
     _WORKER["data"] = [d if isinstance(d, OracleData) else _unpack(d) for d in datas]
     _WORKER["algorithms"] = algorithms
     _WORKER["seed"] = seed

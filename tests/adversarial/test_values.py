@@ -350,10 +350,19 @@ def test_sigterm_with_two_jobs_stops_the_workers_too(table_path: Path) -> None:
     workers: list[int] = []
     try:
         deadline = time.monotonic() + 60
-        while len(_children(proc.pid)) < 2 and proc.poll() is None:
+        # the pool's two workers: the same two children for a second (a cold numba cache
+        # compiles in short-lived children first)
+        seen: list[int] = []
+        steady = time.monotonic()
+        while proc.poll() is None:
             assert time.monotonic() < deadline, "no workers started"
+            now = _children(proc.pid)
+            if now != seen:
+                seen, steady = now, time.monotonic()
+            elif len(now) == 2 and time.monotonic() - steady > 1.0:
+                break
             time.sleep(0.05)
-        workers = _children(proc.pid)
+        workers = seen
         assert proc.poll() is None, proc.communicate()[1][-500:]
         proc.terminate()  # SIGTERM
         # orphaned workers would hold the pipes open: a bounded wait, then their fate below
