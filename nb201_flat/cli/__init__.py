@@ -212,13 +212,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:
         if exc.errno not in _FULL:
             raise
-        # stdout on a full disk (> /dev/full): a traceback, exit 1
-        _drop_stdout()
-        print(
-            f"error: could not write the output ({exc.strerror}); free some space or send it "
-            "elsewhere",
-            file=sys.stderr,
-        )
+        # a full disk: OSError's traceback, exit 1. A write to stdout names no file (> /dev/full);
+        # the library's own files are written by atomic, which says which (_write_error)
+        if exc.filename is None:
+            _drop_stdout()
+            said = f"could not write the output ({exc.strerror}); free some space or send it "
+            said += "elsewhere"
+        else:
+            said = f"{exc.strerror} ({exc.filename}); free some space and run it again"
+        print(f"error: {said}", file=sys.stderr)
         return 2
     return code
 
