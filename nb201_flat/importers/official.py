@@ -376,7 +376,13 @@ def check_meta_archs(obj: object, source: str) -> list[str]:
         # a position is the official index: two swapped entries gave each cell the other's
         # numbers, refused later as a frame's row ("fix the frame") naming no place in the file
         if i < len(official) and arch != official[i]:
-            cell = NB201.parse(arch).index
+            try:
+                cell = NB201.parse(arch).index
+            except InvalidArchError as exc:  # an op NB201 lacks: by its place in the file
+                raise FormatError(
+                    f"{source}: meta_archs[{i}] = {arch!r} is no NAS-Bench-201 cell ({exc}); "
+                    "fix or re-download the file"
+                ) from None
             if cell != i:
                 raise FormatError(
                     f"{source}: meta_archs[{i}] = {arch!r} is NB201's cell {cell}, not {i}: the "

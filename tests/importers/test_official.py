@@ -180,6 +180,14 @@ def test_garbage_and_wrong_formats(files: dict[str, Path], tmp_path: Path) -> No
         f"{swapped}: meta_archs[1] = {ARCHS[2]!r} is NB201's cell 2, not 1: the file's cells "
         "are not in the official index order; fix or re-download the file"
     )
+    # an op NB201 lacks: by its place in the file (it was "unknown op 'foo'" alone)
+    other_op = ARCHS[1].replace("nor_conv_3x3", "foo", 1)
+    torch.save({"meta_archs": [ARCHS[0], other_op], "arch2infos": {}}, swapped)
+    with pytest.raises(FormatError) as exc:
+        read_nb201_pth(swapped)
+    said = _one_line(exc)
+    assert said.startswith(f"{swapped}: meta_archs[1] = {other_op!r} is no NAS-Bench-201 cell (")
+    assert "'foo'" in said and said.endswith("; fix or re-download the file"), said
 
 
 def test_refused_global_names_the_opt_in(files: dict[str, Path], frame: pd.DataFrame) -> None:
