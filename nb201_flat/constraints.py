@@ -19,7 +19,9 @@ stored training seed(s); ``seed=`` is its deprecated old name.
 
 Unmeasured architectures (NaN metric or cost) never qualify: the frames of :func:`best_under`
 and :func:`pareto_front` count in ``attrs["unpriced"]`` the cells left out for a measured metric
-without a cost (an analytic cost covers every cell), and none with a cost is an error. A
+without a cost (an analytic cost covers every cell), and none with a cost is an error; in
+``attrs["unmeasured"]`` the cells of no measured metric (the answer is the best of the
+measured ones). A
 constraint nothing meets is an error that names the smallest cost available. Their columns
 ``value`` and ``cost`` are generic: ``attrs["value"]`` names the metric key read
 (``str(MetricKey)``) and ``attrs["cost"]`` the cost metric.
@@ -169,6 +171,8 @@ def _frame(
         columns=list(RESULT_COLUMNS),
     )
     out.attrs["unpriced"] = unpriced  # cells with the metric but no cost, left out
+    # cells with no measured metric, never ranked: the answer is the best of the measured
+    out.attrs["unmeasured"] = int(np.count_nonzero(np.isnan(v)))
     # what the generic columns hold: a frame read later must not guess the metric or the cost
     out.attrs["value"] = str(key)
     out.attrs["cost"] = cost

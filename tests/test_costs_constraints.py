@@ -519,6 +519,17 @@ def test_cli_says_how_many_cells_were_never_measured(
         assert main([*base, *what, "--json"]) == 0
         doc = json.loads(capsys.readouterr().out)
         assert doc["left_out_unmeasured"] == (NB201.size + 1) // 2 and doc["notes"] == [said]
+    # the library's frames count them too
+    from nb201_flat.constraints import best_under, pareto_front
+    from nb201_flat.storage import load_table
+
+    holed = load_table(path)
+    args = ("cifar100", "x-valid", 200)
+    for df in (
+        best_under(holed, *args, cost="params_mb_analytic", max_cost=100),
+        pareto_front(holed, *args, cost="params_mb_analytic"),
+    ):
+        assert df.attrs["unmeasured"] == (NB201.size + 1) // 2
 
 
 def test_no_measured_cell_with_a_cost_is_refused_naming_an_analytic_cost() -> None:

@@ -52,8 +52,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def cmd_constrained(args: argparse.Namespace) -> int:
-    import numpy as np
-
     from nb201_flat.constraints import ConstraintError, analytic_for, best_under, pareto_front
     from nb201_flat.errors import check_float_range, check_int_range
 
@@ -94,14 +92,13 @@ def cmd_constrained(args: argparse.Namespace) -> int:
     )
     # cells never measured under the key are not ranked either: the answer is the best of
     # the measured ones (a sparse or retraining table), which a reader must be told
-    unmeasured = int(
-        np.isnan(table.vector(args.dataset, args.split, args.epochs, args.metric)).sum()
-    )
+    unmeasured = int(df.attrs.get("unmeasured", 0))
     if unmeasured:
         notes.append(
-            f"{unmeasured} of {table.space.size} cells have no measured {args.metric} under "
-            f"{args.dataset}/{args.split}@{args.epochs} and were left out: the answer is the "
-            "best of the measured cells"
+            f"{unmeasured} of {table.space.size} cells "
+            f"{'have' if unmeasured != 1 else 'has'} no measured {args.metric} under "
+            f"{args.dataset}/{args.split}@{args.epochs} and {'were' if unmeasured != 1 else 'was'}"
+            " left out: the answer is the best of the measured cells"
         )
     rows = [
         {"index": int(i), "arch": str(a), "value": float(v), "cost": float(c)}
