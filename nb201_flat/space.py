@@ -700,7 +700,7 @@ class Space:
             if _NUMBER_TEXT.fullmatch(arch):  # '+5', '1e3', '9930.0': read as node groups
                 raise InvalidArchError(
                     f"{arch.strip()!r} is no architecture index (an index is written in "
-                    f"digits, 0..{self.size - 1}) and no cell string either"
+                    f"digits, 0..{self.size - 1}) and no cell string either; give one of them"
                 )
             return self.parse(arch)
         raw: object = arch  # typed int; a caller may pass 5.0, a bool or anything
@@ -867,7 +867,9 @@ NB201 = Space()
 
 
 # a number as Python or a spreadsheet writes it, which no cell string can be
-_NUMBER_TEXT: Final = re.compile(r"\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*", re.ASCII)
+_NUMBER_TEXT: Final = re.compile(
+    r"\s*[+-]?(?:\d+(?:_\d+)*\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*", re.ASCII
+)
 
 
 def _is_index_text(text: str) -> bool:

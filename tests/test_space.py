@@ -519,12 +519,12 @@ def test_an_arch_built_directly_from_valid_codes_is_the_spaces() -> None:
     assert a.with_op(0, "none").codes == (0, 2, 3, 4, 0, 1)
 
 
-@pytest.mark.parametrize("text", ["+5", "1e3", "9930.0", " 5. ", ".5"])
+@pytest.mark.parametrize("text", ["+5", "1e3", "9930.0", " 5. ", ".5", "1_000"])
 def test_a_number_that_is_no_index_is_said_to_be_one(text: str) -> None:
     # it was parsed as a cell string: "malformed architecture '+5': 2 node groups"
     with pytest.raises(InvalidArchError) as info:
         NB201.resolve(text)
     assert str(info.value) == (
         f"{text.strip()!r} is no architecture index (an index is written in digits, 0..15624) "
-        "and no cell string either"
+        "and no cell string either; give one of them"
     )
