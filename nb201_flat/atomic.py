@@ -228,12 +228,14 @@ def _not_replaceable(path: Path) -> str | None:
         return None  # nothing there yet (or unreadable: the write says why)
     if not stat.S_ISREG(st.st_mode):
         return (
-            "exists and is no regular file (a device, pipe or socket), which a write would replace"
+            "exists and is no regular file (a folder, device, pipe or socket), which a write "
+            "would replace"
         )
-    for fd, name in ((1, "output"), (2, "error output")):
+    # by the streams, not fds 1 and 2: closed at start, a file opened later may hold them
+    for stream, name in ((sys.stdout, "output"), (sys.stderr, "error output")):
         try:
-            out = os.fstat(fd)
-        except OSError:
+            out = os.fstat(stream.fileno())
+        except (OSError, ValueError, AttributeError):  # None, closed, or no descriptor
             continue
         if (out.st_dev, out.st_ino) == (st.st_dev, st.st_ino):
             return f"is the file this command's {name} goes to, which a write would replace"

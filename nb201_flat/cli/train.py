@@ -762,9 +762,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         from nb201_flat.train.jobs import clear_stray_rows
         from nb201_flat.train.results_db import ResultsDB
 
-        db = ResultsDB(
-            args.db, named="db_path"
-        )  # stray rows name no run of any command: cleared first
+        # stray rows name no run of any command: cleared first
+        db = ResultsDB(args.db, named="db_path")
         try:
             clear_stray_rows(db)
         finally:
