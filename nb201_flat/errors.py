@@ -229,7 +229,7 @@ def logs_spelled_by(table: Mapping[str, str] | None) -> Iterator[None]:
     if not table:
         yield
         return
-    with spelling_logs(lambda param: table.get(param.name)):
+    with spelling_logs(_spelling_by(table)):
         yield
 
 
@@ -238,7 +238,12 @@ def spell_logs_from(table: Mapping[str, str] | None) -> None:
     :func:`log_spelling_table` in the process that started it) from here on; the others as
     Python does."""
     if table:
-        _LOG_SPELLING.set(lambda param: table.get(param.name))
+        _LOG_SPELLING.set(_spelling_by(table))
+
+
+def _spelling_by(table: Mapping[str, str]) -> Spelling:
+    """A :data:`Spelling` reading ``table`` (a parameter it lacks: as Python spells it)."""
+    return lambda param: table.get(param.name)
 
 
 def for_log(exc: BaseException) -> str:

@@ -39,7 +39,7 @@ from nb201_flat.figures._common import (
 )
 from nb201_flat.figures.style import figure_style
 from nb201_flat.landscape import a2m_bands, neighbour_distributions
-from nb201_flat.table import Table, check_table, float_values
+from nb201_flat.table import PER_ARCH_FIX, Table, check_table, float_values
 
 NAME = "a2m_distributions"
 RADII = (1, 2, 3)
@@ -121,7 +121,7 @@ def plot_neighbour_distributions(
                 f"bins must be at least two increasing bin edges, got {bins!r:.80}; "
                 "e.g. np.arange(0, 101, 1.0), or leave it out for 1-point bins"
             )
-    w = float_values(whole, "whole")
+    w = float_values(whole, "whole", fix=PER_ARCH_FIX)
     if w.ndim != 1 or w.size == 0:  # all NaN is _bins' MissingValueError, below
         raise ArgumentError(
             f"whole must be the metric over every architecture (one vector), got shape "
