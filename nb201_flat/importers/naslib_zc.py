@@ -133,8 +133,10 @@ _KEY = re.compile(r"[(\[]?\s*([0-9]+(?:\s*,\s*[0-9]+)*)\s*,?\s*[)\]]?", re.ASCII
 
 def _parse_key(key: str, space: Space, source: str) -> int:
     what = f"{source}: {shown(key, 60)} is not a NASLib NAS-Bench-201 op-index tuple"
-    found = _KEY.fullmatch(key.strip())
-    if found is None:
+    text = key.strip()
+    found = _KEY.fullmatch(text)
+    opened, closed = text[:1] if text[:1] in "([" else "", text[-1:] if text[-1:] in ")]" else ""
+    if found is None or {"(": ")", "[": "]", "": ""}[opened] != closed:  # '(4, …]' or '(4, …'
         raise FormatError(
             f"{what} (comma-separated op indices such as '(4, 0, 3, 1, 4, 3)'); fix the file"
         )

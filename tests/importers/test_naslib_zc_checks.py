@@ -111,7 +111,14 @@ def test_invalid_json_names_the_place(tmp_path: Path, raw: str, where: str) -> N
 
 
 @pytest.mark.parametrize(
-    "key", ["(0, 2, 3, 2, 3, 0_1)", "(0, 2, 3, 2, 3, \u0661)", "(+0, 2, 3, 2, 3, 1)"]
+    "key",
+    [
+        "(0, 2, 3, 2, 3, 0_1)",
+        "(0, 2, 3, 2, 3, \u0661)",
+        "(+0, 2, 3, 2, 3, 1)",
+        "(0, 2, 3, 2, 3, 1]",  # brackets that do not pair
+        "(0, 2, 3, 2, 3, 1",
+    ],
 )
 def test_a_key_of_other_digits_is_refused(tmp_path: Path, key: str) -> None:
     # int() read '0_1' and the Arabic-Indic '١' as 1: the entry became another cell's
