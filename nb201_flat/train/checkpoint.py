@@ -61,6 +61,16 @@ def write_checkpoint(path: str | os.PathLike[str], state: dict[str, Any]) -> Pat
     return atomic.write_bytes(target, data)
 
 
+def read_epoch_checkpoint(path: Path, epoch: int) -> dict[str, Any]:
+    """:func:`read_checkpoint` of the checkpoint named for ``epoch``, whose state must say that
+    epoch (``ValueError`` otherwise): the one test of a usable checkpoint, for a resume and for
+    the checks made before one."""
+    state = read_checkpoint(path)
+    if state.get("epoch") != epoch:
+        raise ValueError("not a checkpoint of this trainer")
+    return state
+
+
 def read_checkpoint(path: Path) -> dict[str, Any]:
     """The state in checkpoint ``path``, its bytes checked against the sidecar first.
 
@@ -177,9 +187,7 @@ class Checkpointer:
         files = self.files()
         for pos, (epoch, path) in enumerate(files):
             try:
-                state = read_checkpoint(path)
-                if state.get("epoch") != epoch:
-                    raise ValueError("not a checkpoint of this trainer")
+                state = read_epoch_checkpoint(path, epoch)
             except Exception as exc:  # any unreadable file: torch, zip and pickle errors differ
                 nxt = files[pos + 1][1].name if pos + 1 < len(files) else "a fresh start"
                 bad = _set_aside(path)
@@ -202,9 +210,7 @@ class Checkpointer:
         if not path.is_file():
             return None
         try:
-            state = read_checkpoint(path)
-            if state.get("epoch") != epoch:
-                raise ValueError("not a checkpoint of this trainer")
+            state = read_epoch_checkpoint(path, epoch)
         except Exception as exc:  # any unreadable file: torch, zip and pickle errors differ
             bad = _set_aside(path)
             log.warning(

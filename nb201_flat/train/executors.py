@@ -753,7 +753,10 @@ class SlurmExecutor:
         attempts = dict.fromkeys(range(len(units)), 0)
         pending = list(range(len(units)))
         while pending:
-            submitted = [(u, self._submit(ex, [jobs[p] for p in units[u]], multi)) for u in pending]
+            spelling = log_spelling_table(WORKER_LOGGED_PARAMS)
+            submitted = [
+                (u, self._submit(ex, [jobs[p] for p in units[u]], multi, spelling)) for u in pending
+            ]
             pending = []
             for u, sjob in submitted:
                 attempts[u] += 1
@@ -774,7 +777,9 @@ class SlurmExecutor:
                     results.update(zip(unit, res, strict=True))
         return [results[p] for p in range(len(jobs))]
 
-    def _submit(self, ex: Any, unit: list[TrainJob], multi: Any) -> Any:
+    def _submit(
+        self, ex: Any, unit: list[TrainJob], multi: Any, spelling: dict[str, str] | None
+    ) -> Any:
         """Submit one unit; a refused submission (an invalid account or partition, sbatch
         failing) is one :class:`ExecutorSpecError`, not submitit's traceback. Units submitted
         before it run on and write their own rows."""
@@ -783,7 +788,6 @@ class SlurmExecutor:
         from submitit.core.utils import FailedJobError
 
         try:
-            spelling = log_spelling_table(WORKER_LOGGED_PARAMS)
             return ex.submit(_run_unit, unit, self.run, multi, spelling)
         except (FailedJobError, OSError, subprocess.SubprocessError) as exc:  # sbatch's refusal
             said = " ".join(str(exc).split())[:300] or type(exc).__name__

@@ -51,7 +51,7 @@ from nb201_flat.train.augment import draw_crops  # noqa: E402
 from nb201_flat.train.checkpoint import (  # noqa: E402
     Checkpointer,
     load_schedule_state,
-    read_checkpoint,
+    read_epoch_checkpoint,
 )
 from nb201_flat.train.data import (  # noqa: E402
     DataIdentity,
@@ -414,9 +414,7 @@ def check_resume_rows(jobs: Sequence[TrainJob], db_path: str | os.PathLike[str])
                 if epoch <= whole:
                     break  # the resume stays within its rows
                 try:  # read and verified as the run's resume reads it (Checkpointer.load_latest)
-                    state = read_checkpoint(path)
-                    if state.get("epoch") != epoch:
-                        raise ValueError("not a checkpoint of this trainer")
+                    state = read_epoch_checkpoint(path, epoch)
                 except Exception:  # the run sets it aside and falls back past it: so here
                     continue
                 if state.get("run") != _job_state_id(job):
