@@ -128,15 +128,17 @@ def _datasets(data: object, source: str) -> Mapping[str, Any]:
 
 # NASLib writes str(tuple): "(4, 0, 3, 1, 4, 3)". ASCII digits only: int() also read '0_4'
 # and non-ASCII digits ('٤') as 4, another cell's key
-_KEY = re.compile(r"[(\[]?\s*([0-9]+(?:\s*,\s*[0-9]+)*)\s*,?\s*[)\]]?", re.ASCII)
+# (in a pair of brackets, or none)
+_KEY = re.compile(r"\s*([0-9]+(?:\s*,\s*[0-9]+)*)\s*,?\s*", re.ASCII)
 
 
 def _parse_key(key: str, space: Space, source: str) -> int:
     what = f"{source}: {shown(key, 60)} is not a NASLib NAS-Bench-201 op-index tuple"
     text = key.strip()
-    found = _KEY.fullmatch(text)
-    opened, closed = text[:1] if text[:1] in "([" else "", text[-1:] if text[-1:] in ")]" else ""
-    if found is None or {"(": ")", "[": "]", "": ""}[opened] != closed:  # '(4, …]' or '(4, …'
+    if text[:1] + text[-1:] in ("()", "[]"):
+        text = text[1:-1]
+    found = _KEY.fullmatch(text)  # a lone or unpaired bracket ('(4, …]', '(4, …') is no key
+    if found is None:
         raise FormatError(
             f"{what} (comma-separated op indices such as '(4, 0, 3, 1, 4, 3)'); fix the file"
         )
