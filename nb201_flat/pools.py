@@ -2,7 +2,8 @@
 
 Leaving a ``ProcessPoolExecutor`` normally waits for every running and queued task, so a Ctrl-C
 during a search or a training campaign would wait for whole runs. :func:`abandon` stops the
-workers instead; :func:`stopped_on_interrupt` does it for a ``with`` block.
+workers instead; :func:`stopped_on_interrupt` does it for a ``with`` block. Forked workers set
+themselves up with :func:`default_sigterm` and, where they are short-lived, :func:`return_freed_memory`.
 """
 
 from __future__ import annotations
@@ -21,6 +22,38 @@ def default_sigterm() -> None:
 
     with contextlib.suppress(ValueError):  # off the main thread: nothing was inherited there
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+# glibc's mallopt parameters (malloc.h)
+_M_TRIM_THRESHOLD = -1
+_M_MMAP_THRESHOLD = -3
+_FREED_BYTES = 128 * 1024  # glibc's default starting threshold
+
+
+def return_freed_memory() -> bool:
+    """In a forked worker on glibc: blocks of 128 KiB and more come from their own mappings and
+    go back to the system when freed, and a free heap top over 128 KiB is trimmed; returns
+    whether it was set (False elsewhere).
+
+    glibc raises its mmap threshold to the size of each large block freed (up to 32 MiB), so
+    after a worker's first large temporaries later ones came from the heap and their pages
+    stayed resident after the free: a worker drawing a figure kept up to 20 MB more at its
+    peak (the figures command's process tree: 432 MB, 413 MB with this). Set in the worker,
+    not the parent: a notebook's own process keeps glibc's defaults."""
+    import ctypes
+    import platform
+
+    if platform.libc_ver()[0] != "glibc":
+        return False
+    try:
+        mallopt = ctypes.CDLL(None).mallopt  # the C library this process runs on
+    except (OSError, AttributeError):
+        return False
+    mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
+    # each call returns 1 on success; a threshold set by hand also stops glibc moving it
+    return bool(
+        mallopt(_M_MMAP_THRESHOLD, _FREED_BYTES) and mallopt(_M_TRIM_THRESHOLD, _FREED_BYTES)
+    )
 
 
 def abandon(ex: ProcessPoolExecutor) -> None:

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import multiprocessing as mp
+import platform
+import signal
+import subprocess
+import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 
-from nb201_flat.pools import abandon
+import pytest
+
+from nb201_flat.pools import abandon, default_sigterm
 
 
 def test_an_abandoned_pool_has_closed_its_wakeup_pipe_before_exit() -> None:
@@ -24,3 +31,68 @@ def test_an_abandoned_pool_has_closed_its_wakeup_pipe_before_exit() -> None:
     abandon(ex)
     assert time.monotonic() - started < 10  # the 60 s task was not waited for
     assert not manager.is_alive() and wakeup._closed
+
+
+_FREED_MEMORY_SCRIPT = """
+import sys
+import numpy as np
+from nb201_flat.pools import return_freed_memory
+
+if sys.argv[1] == "set":
+    assert return_freed_memory()
+
+
+def rss_mb():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * 4096 / 2**20
+
+
+big = np.ones(3 << 20)  # 24 MiB: its free raises glibc's mmap threshold to 24 MiB
+del big
+before = rss_mb()
+block = np.ones(2 << 20)  # 16 MiB, under that threshold: from the heap unless set
+del block
+print(rss_mb() - before)
+"""
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's malloc only")
+def test_return_freed_memory_gives_a_freed_block_back_to_the_system() -> None:
+    def kept_mb(mode: str) -> float:
+        done = subprocess.run(
+            [sys.executable, "-c", _FREED_MEMORY_SCRIPT, mode],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
+        return float(done.stdout.strip())
+
+    assert kept_mb("default") > 12  # glibc's default kept the 16 MiB block resident
+    assert kept_mb("set") < 4
+
+
+def test_default_sigterm_lets_a_forked_worker_die_of_sigterm() -> None:
+    # a command's handler, inherited through fork, must not outlive it in a worker: here the
+    # handler ignores SIGTERM, so only the reset lets the worker die of it
+    ctx = mp.get_context("fork")
+    old = signal.signal(signal.SIGTERM, lambda *_: None)
+    try:
+        for reset, dies in ((True, True), (False, False)):
+            proc = ctx.Process(target=_sleep_in_worker, args=(reset,))
+            proc.start()
+            time.sleep(0.5)  # the worker has set itself up (or not)
+            proc.terminate()
+            proc.join(timeout=5)
+            assert (proc.exitcode == -signal.SIGTERM) is dies
+            if proc.is_alive():
+                proc.kill()
+                proc.join()
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
+def _sleep_in_worker(reset: bool) -> None:
+    if reset:
+        default_sigterm()
+    time.sleep(30)

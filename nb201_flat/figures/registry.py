@@ -488,9 +488,10 @@ def _child(
     options: Mapping[str, Any] | None,
 ) -> None:
     """A worker: draw one figure and send back ``(kind, value)``."""
-    from nb201_flat.pools import default_sigterm
+    from nb201_flat.pools import default_sigterm, return_freed_memory
 
     default_sigterm()
+    return_freed_memory()
     if table is None:  # forked: the parent's table, shared page for page
         table = _WORKER["table"]
     else:  # spawned: a fresh interpreter
