@@ -79,7 +79,10 @@ def _given_once(
     if isinstance(action, argparse.BooleanOptionalAction):
         name, fix = "/".join(action.option_strings), "give one of them once"
     elif isinstance(values, list):  # nargs: one occurrence takes every value
-        fix = f"give it once with every value: {name} {first} {shown}"
+        every = f"{first} {shown}".split(" ")
+        if action.choices is not None:  # names from a fixed set: each once (png, not png png)
+            every = list(dict.fromkeys(every))
+        fix = f"give it once with every value: {name} {' '.join(every)}"
     else:
         fix = "give it once"
     raise argparse.ArgumentError(None, f"{name} given twice ({first}, {shown}); {fix}")

@@ -367,7 +367,12 @@ def cmd_flatness(args: argparse.Namespace) -> int:
         f"{args.dataset}/{args.split}@{args.epochs} {args.metric}; {seed_words(table, mkey)}"
         + (f"; {way}" if way else "")
     )
-    rows_words = "as given" if args.arch else f"top {top} by value, {_order_words(not hib)}"
+    if args.arch:
+        rows_words = "as given"
+    elif len(rows) < top:  # "top 100000" of a table of 15,625 cells
+        rows_words = f"all {len(rows):,} measured cells by value, {_order_words(not hib)}"
+    else:
+        rows_words = f"top {top} by value, {_order_words(not hib)}"
     if args.sort_by is not None:
         rows_words += f", sorted by {args.sort_by}, {_order_words(bool(lower_first))}"
         if args.sort_by == "min" and not hib:  # the lowest value of a loss is its best

@@ -166,3 +166,13 @@ def test_an_index_out_of_range_names_the_fix(
     code, out, err = run(capsys, table_path, *KEY, "--arch", "99999")
     assert code == 2 and out == ""
     assert err == "error: index 99999 out of range 0..15624; use an index in that range\n"
+
+
+def test_a_top_past_the_measured_cells_says_it_lists_them_all(
+    capsys: pytest.CaptureFixture[str], table_path: Path
+) -> None:
+    code, out, _ = run(capsys, table_path, *KEY, "--top", "100000")
+    rows = out.splitlines()
+    n_rows = sum(1 for line in rows if line.split()[:1] and line.split()[0].isdigit())
+    assert code == 0 and n_rows < 100000
+    assert f"rows: all {n_rows:,} measured cells by value, highest first" in rows[1]

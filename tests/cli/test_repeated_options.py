@@ -100,6 +100,9 @@ def test_the_refusal_names_both_values_and_the_fix(capsys: pytest.CaptureFixture
     assert "--formats given twice (svg, png); give it once with every value: --formats svg png" in (
         capsys.readouterr().err
     )
+    with pytest.raises(SystemExit):  # a name from a fixed set is suggested once
+        main(["figures", "--formats", "png", "--formats", "png", "pdf"])
+    assert "give it once with every value: --formats png pdf;" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(
