@@ -644,8 +644,10 @@ class Space:
         """Parse a NAS-Bench-201 string such as ``|nor_conv_3x3~0|+|none~0|none~1|+|...|``."""
         if not isinstance(text, str):
             raise InvalidArchError(f"expected an architecture string, got {type(text).__name__}")
-        _check_arch_text(text)
+        # white space around it is no part of it (a line read with its newline, as an index
+        # read so is); inside, a control character is refused
         s = text.strip()
+        _check_arch_text(s)
         hint = f"expected {self.n_nodes - 1} node groups like '|op~0|+|op~0|op~1|' separated by '+'"
         groups = s.split("+")
         if len(groups) != self.n_nodes - 1:

@@ -76,6 +76,18 @@ def test_malformed_strings(text: str, fragment: str) -> None:
         NB201.parse(text)
 
 
+@pytest.mark.parametrize("pad", [" ", "\n", "\r\n", "\t "])
+def test_white_space_around_a_string_is_no_part_of_it_and_a_control_character_inside_is(
+    pad: str,
+) -> None:
+    # a line read from a file keeps its newline: it was refused as a control character while
+    # the same line's index ('5\n') and spaces around a string were read
+    assert NB201.resolve(pad + RESNET + pad).to_str() == RESNET
+    inside = RESNET.replace("+", "\n+", 1)
+    with pytest.raises(InvalidArchError, match="control character '\\\\n'"):
+        NB201.resolve(inside)
+
+
 @pytest.mark.parametrize(
     ("edge", "bad", "good"),
     [
