@@ -69,6 +69,17 @@ SyntheticFactory = Callable[..., Table]
 
 
 @pytest.fixture
+def cap_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The memory cap a test sets (NB201_FLAT_MAX_MEMORY) as the only bound on memory: the
+    machine's free memory, cgroup and address-space limit are not read. Otherwise a loaded
+    machine with less free memory than the cap changed what fits, and so the test's result."""
+    from nb201_flat import budget
+
+    for reader in ("_meminfo_available", "_cgroup_left", "_address_space_left"):
+        monkeypatch.setattr(budget, reader, lambda: None)
+
+
+@pytest.fixture
 def make_table() -> SyntheticFactory:
     return table_from
 

@@ -147,6 +147,7 @@ def test_a_cost_limit_below_every_cell_names_max_cost(
     assert line.endswith("raise --max-cost"), line
 
 
+@pytest.mark.usefixtures("cap_alone")
 def test_search_workers_that_do_not_fit_name_jobs(
     synth_table: Table, monkeypatch: pytest.MonkeyPatch
 ) -> None:

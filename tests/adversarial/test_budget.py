@@ -53,6 +53,7 @@ def test_radius_6_gather_is_refused_up_front_in_a_subprocess(tmp_path: Path) -> 
     assert "ResourceLimitError" in proc.stderr and "radius 1 or less fits" in proc.stderr
 
 
+@pytest.mark.usefixtures("cap_alone")
 def test_gather_refusal_names_what_fits(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(budget.ENV_MAX_MEMORY, CAP)
     v = np.linspace(0, 1, NB201.size)
@@ -67,6 +68,7 @@ def test_gather_refusal_names_what_fits(monkeypatch: pytest.MonkeyPatch) -> None
     assert np.isfinite(neighbourhood_score(NB201, v, 6, agg="mean")).all()
 
 
+@pytest.mark.usefixtures("cap_alone")
 def test_cli_flatness_refused_in_one_line(
     table_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -78,6 +80,7 @@ def test_cli_flatness_refused_in_one_line(
     assert "needs about" in line and "available" in line and "radius 1 or less" in line
 
 
+@pytest.mark.usefixtures("cap_alone")
 def test_small_requests_are_never_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(budget.ENV_MAX_MEMORY, CAP)
     space = Space(("a", "b", "c"), 3)
@@ -249,6 +252,7 @@ def test_census_cost_counts_the_pairs_it_computes() -> None:
             assert len(df) == pairs
 
 
+@pytest.mark.usefixtures("cap_alone")
 def test_figures_too_big_are_refused_naming_those_that_fit(
     table_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -391,6 +395,7 @@ def test_budgets_up_to_the_bound_are_served(synth_table: Table) -> None:
         ["reproduce", "--quick", "--runs", "4"],
     ],
 )
+@pytest.mark.usefixtures("cap_alone")
 def test_search_jobs_whose_workers_cannot_fit_are_refused_in_one_line(
     argv: list[str],
     tmp_path: Path,
@@ -412,6 +417,7 @@ def test_search_jobs_whose_workers_cannot_fit_are_refused_in_one_line(
     assert not (tmp_path / "rep").exists()  # refused before any work
 
 
+@pytest.mark.usefixtures("cap_alone")
 def test_run_search_refuses_jobs_whose_workers_cannot_fit(synth_table: Table) -> None:
     from nb201_flat.search import RandomSearch, run_search
     from nb201_flat.search.protocol import nb201_protocol
@@ -426,6 +432,7 @@ def test_run_search_refuses_jobs_whose_workers_cannot_fit(synth_table: Table) ->
         run_search(synth_table, nb201_protocol(), RandomSearch(), runs=2, jobs=0)
 
 
+@pytest.mark.usefixtures("cap_alone")
 def test_cli_jobs_memory_is_checked_for_the_workers_that_start(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -440,6 +447,7 @@ def test_cli_jobs_memory_is_checked_for_the_workers_that_start(
     assert "jobs=" not in line  # the fix names the flag: no Python keyword on the command line
 
 
+@pytest.mark.usefixtures("cap_alone")
 def test_search_jobs_are_sized_by_the_workers_that_start(
     synth_table: Table, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -474,6 +482,7 @@ def test_a_memory_refusal_never_shows_need_and_room_as_the_same_number(
     assert str(exc.value).startswith("a thing needs about 2.3 MB of memory and 2.1 MB is available")
 
 
+@pytest.mark.usefixtures("cap_alone")
 def test_a_space_too_large_for_memory_is_named_by_its_size(monkeypatch: pytest.MonkeyPatch) -> None:
     # it was named by its repr, a tuple of op names three lines long on a command's one line
     from nb201_flat.space import Space

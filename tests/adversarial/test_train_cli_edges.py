@@ -370,6 +370,7 @@ def test_a_malformed_address_given_to_the_library_is_one_error() -> None:
     )
 
 
+@pytest.mark.usefixtures("cap_alone")
 def test_network_too_big_for_host_memory_refused(
     root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

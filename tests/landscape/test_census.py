@@ -509,6 +509,7 @@ def test_counts_distances_and_bands_are_checked() -> None:
         barrier_census(TINY, f, {"X": (0, 26)}, top_k=2.5, seed=0)  # type: ignore[arg-type]
 
 
+@pytest.mark.usefixtures("cap_alone")
 def test_pair_lists_and_matrices_too_large_for_memory_are_refused(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -987,6 +988,7 @@ def test_census_keeps_a_numpy_int_seed() -> None:
     assert "seed" not in gen.attrs
 
 
+@pytest.mark.usefixtures("cap_alone")
 def test_census_messages_name_parameters_and_the_command_its_flags(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], census_table: Path
 ) -> None:

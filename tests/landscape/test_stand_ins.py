@@ -290,6 +290,7 @@ def test_stand_ins_refuse_a_size_no_space_has_in_one_line(size: int) -> None:
         Space(("a", "b"), 12)  # 2**66 cells
 
 
+@pytest.mark.usefixtures("cap_alone")
 def test_stand_ins_of_a_space_too_big_for_memory_are_a_resource_error(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
