@@ -15,7 +15,7 @@ from typing import Any, Final
 
 import pandas as pd
 
-from nb201_flat.conventions import cannot_be_negative, is_accuracy
+from nb201_flat.conventions import COST_METRICS, cannot_be_negative, is_accuracy
 from nb201_flat.errors import FormatError, Part, TableFileError
 from nb201_flat.importers import TIDY_SUFFIXES
 from nb201_flat.space import NB201, Space
@@ -474,6 +474,11 @@ def read_tidy_frame(path: str | os.PathLike[str]) -> pd.DataFrame:
             out[col] = table.column(col).to_pandas()
     if "dataset" in out and "split" in out:
         _check_nb201_names(p, out["dataset"], out["split"], csv)
+    if "metric" in out and (misspelt := _first_misspelt_metric(out["metric"])) is not None:
+        row, name, right = misspelt
+        raise _bad(
+            p, row, "metric", name, _MISSPELT_METRIC.format(right), csv, fix=f"write {right!r}"
+        )
     has_both = "metric" in out and "value" in out
     bad = _first_outside_range(out["metric"], out["value"]) if has_both else None
     if bad is not None:
@@ -546,6 +551,34 @@ def _check_nb201_names(p: Path, datasets: Any, splits: Any, csv: bool) -> None:
                 else "fix the file"
             )
             raise _bad(p, int(row), "split", split, why, csv, fix=fix)
+
+
+# the metrics whose names carry a rule (a range, a direction, a cost): another spelling of one
+# would be a metric of its own that no rule reads ('Accuracy' of 150 was imported and served)
+_RULED_METRICS = ["accuracy", "loss", "time_s", "epoch_time_s", *COST_METRICS]
+
+
+def _first_misspelt_metric(metrics: Any) -> tuple[int, str, str] | None:
+    """The first row naming a metric the package has a rule for in another spelling
+    (``Accuracy``, ``LOSS``, ``time-s``): ``(row, name, the rule's spelling)``, or None. Other
+    names (a proxy's score, a user's own metric) are kept."""
+    import numpy as np
+
+    from nb201_flat.table import _same_but_spelling
+
+    cat = pd.Series(metrics).astype("category")
+    firsts = pd.Series(np.asarray(cat.cat.codes)).drop_duplicates()
+    for row, code in firsts.items():
+        if code < 0:  # an empty cell, refused elsewhere
+            continue
+        name = str(cat.cat.categories[code])
+        spelt = [] if name in _RULED_METRICS else _same_but_spelling(name, _RULED_METRICS)
+        if spelt:
+            return int(row), name, spelt[0]
+    return None
+
+
+_MISSPELT_METRIC = "is {!r} spelt otherwise (a metric of its own, which no rule checks)"
 
 
 # -- DataFrames handed to Table.from_tidy ------------------------------------------------------

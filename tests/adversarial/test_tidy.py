@@ -352,6 +352,15 @@ def test_a_metric_of_no_known_range_keeps_its_negative_values(tmp_path: Path) ->
         (_row(dataset="CIFAR10"), "dataset", "is NB201's 'cifar10' spelt otherwise"),
         (_row(dataset="cifar_100"), "dataset", "is NB201's 'cifar100' spelt otherwise"),
         (_row().replace("ori-test", "Ori-Test"), "split", "is NB201's 'ori-test' spelt otherwise"),
+        # a metric with a rule in another spelling: 'Accuracy' of 150 was imported and served
+        (
+            _row().replace("accuracy,93.5", "Accuracy,150"),
+            "metric",
+            "'Accuracy' is 'accuracy' spelt otherwise (a metric of its own, which no rule "
+            "checks); write 'accuracy'",
+        ),
+        (_row().replace("accuracy,93.5", "LOSS,-5"), "metric", "is 'loss' spelt otherwise"),
+        (_row().replace("accuracy,93.5", "time-s,-1"), "metric", "is 'time_s' spelt otherwise"),
         # R1: these named the row of a frame ("fix the frame"), not the file's line
         (_row(dataset=" cifar10"), "dataset", "has spaces around it"),
         (_row().replace("accuracy", "accuracy "), "metric", "has spaces around it"),
