@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Final, Literal, TypeAlias
 import numpy as np
 import numpy.typing as npt
 
-from nb201_flat.errors import check_flag, shown
+from nb201_flat.errors import MissingValueError, check_flag, shown
 from nb201_flat.landscape._common import (
     ArchLike,
     FloatArray,
@@ -191,7 +191,8 @@ def a2m_barrier(
         A pair of one architecture (d = 0) has barrier 0 in every mode.
     nan_policy
         ``"propagate"`` (a level with a NaN member has a NaN mean), ``"omit"`` (average the
-        measured members) or ``"raise"``.
+        measured members; an unmeasured endpoint, or a level with none, is a
+        :class:`~nb201_flat.errors.MissingValueError`) or ``"raise"``.
 
     Examples
     --------
@@ -234,9 +235,10 @@ def _a2m(
         level_vals = np.round(level_vals, 3)  # get_info_from_arch: np.round(test_acc, 3)
     if nan_policy == "raise":
         raise_on_nan(level_vals, "values on the shortest paths")
+    if nan_policy == "omit":
+        _check_omittable(level_vals, paths)
     with warnings.catch_warnings():
-        # an all-NaN level under "omit" has a NaN mean: the documented answer, not a warning
-        warnings.simplefilter("ignore", RuntimeWarning)
+        warnings.simplefilter("ignore", RuntimeWarning)  # propagate: a NaN level, as asked
         if nan_policy == "omit":
             mean = np.nanmean(level_vals, axis=0)
             std = np.nanstd(level_vals, axis=0)
@@ -278,6 +280,26 @@ def _a2m(
         code=code,
         path_min=worst if higher_is_better else -worst,
         paths=paths,
+    )
+
+
+def _check_omittable(level_vals: FloatArray, paths: IntArray) -> None:
+    """Refuse a pair ``nan_policy="omit"`` cannot serve: an unmeasured endpoint, or a level
+    of which no member is measured (its mean, and so the barrier, was NaN)."""
+    measured = ~np.isnan(level_vals).all(axis=0)
+    if measured.all():
+        return
+    d = level_vals.shape[1] - 1
+    a, b = int(paths[0, 0]), int(paths[0, -1])
+    level = int(np.flatnonzero(~measured)[0])
+    what = (
+        f"endpoint {a if level == 0 else b} is not measured"
+        if level in (0, d)
+        else f"no architecture of level {level} (distance {level} from {a}) is measured"
+    )
+    raise MissingValueError(
+        f"no A²M barrier between {a} and {b} under nan_policy='omit': {what}; choose measured "
+        "endpoints, or pass nan_policy='propagate' for a NaN barrier"
     )
 
 

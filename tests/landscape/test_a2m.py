@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -119,6 +121,18 @@ def test_a2m_nan_policies() -> None:
     assert omit.level_mean[1] == 5.0 and omit.barrier == 0.5 * (9 + 8) - 5
     with pytest.raises(MissingValueError):
         a2m_barrier(CUBE, f, 0, 7, nan_policy="raise")
+    # what omit cannot serve is an error, not a NaN barrier: an unmeasured endpoint, a level
+    # none of whose members is measured
+    g = np.array([9.0, np.nan, np.nan, 7, np.nan, 7, 7, 8])
+    for a, b, said in (
+        (1, 7, "endpoint 1 is not measured"),
+        (0, 7, "no architecture of level 1 (distance 1 from 0) is measured"),
+    ):
+        with pytest.raises(MissingValueError, match=rf"under nan_policy='omit': {re.escape(said)}"):
+            a2m_barrier(CUBE, g, a, b, nan_policy="omit")
+        with pytest.raises(MissingValueError, match="nan_policy='propagate'"):
+            a2m_barriers(CUBE, g, [(a, b)], nan_policy="omit", published=True)
+        assert np.isnan(a2m_barrier(CUBE, g, a, b).barrier)  # propagate: NaN, as asked
 
 
 def test_a2m_barriers_and_carry_min() -> None:
