@@ -30,6 +30,7 @@ from nb201_flat.errors import (
     check_choice,
     check_int_range,
     parts_of,
+    shown,
 )
 from nb201_flat.table import Table, check_table, wrapping_data
 from nb201_flat.types import FloatArray
@@ -371,7 +372,19 @@ def render_many(
         check_choice("figure", name, FIGURE_NAMES)
     formats = check_formats(formats)
     workers = check_int_range("workers", workers, 1, fix="workers=1 draws in this process")
+    if options is not None and not isinstance(options, Mapping):
+        raise ArgumentError(
+            f"options must map figure names to their keyword options, got {shown(options)}; "
+            "e.g. {'flat_vs_sharp': {'top': 0.1}}"
+        )
     opts = dict(options or {})
+    for name in opts:  # options of a figure not drawn were dropped without a word
+        check_choice("each key of options", name, FIGURE_NAMES)
+        if name not in names:
+            raise ArgumentError(
+                f"options are given for {name}, which names does not list; add it to names "
+                "or drop its options"
+            )
     if workers <= 1 or len(names) <= 1:
         for name in names:
             try:

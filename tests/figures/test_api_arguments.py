@@ -556,6 +556,15 @@ def test_registry_checks_names_tables_formats_options_and_workers(
         render("distance_profile", figure_table, tmp_path, formats="png")
     with pytest.raises(ArgumentError, match="options must be a mapping"):
         render("distance_profile", figure_table, tmp_path, options=[1])  # type: ignore[arg-type]
+    # options of a misspelt figure, or of one not drawn, were dropped without a word
+    with pytest.raises(ArgumentError, match="each key of options must be one of .* got 'flat_vs"):
+        list(render_many(["flat_vs_sharp"], figure_table, tmp_path, options={"flat_vs": {}}))
+    with pytest.raises(ArgumentError, match="options are given for distance_profile, which names"):
+        list(
+            render_many(["flat_vs_sharp"], figure_table, tmp_path, options={"distance_profile": {}})
+        )
+    with pytest.raises(ArgumentError, match="options must map figure names"):
+        list(render_many(["flat_vs_sharp"], figure_table, tmp_path, options=5))  # type: ignore[arg-type]
     for workers in (True, "2", 0):  # 0 drew in this process, "2" failed on <=
         with pytest.raises(ArgumentError, match="workers must be >= 1"):
             list(render_many(["distance_profile"], figure_table, tmp_path, workers=workers))  # type: ignore[arg-type]
