@@ -169,6 +169,10 @@ def test_corrupted_manifest(tmp_path: Path) -> None:
     (out / "manifest.json").write_text("{not json")
     with pytest.raises(TableFileError, match="corrupted"):
         load_saved_table(out)
+    # an integer past Python's 4,300-digit limit: a bare ValueError from json
+    (out / "manifest.json").write_text('{"schema_version": ' + "9" * 5000 + "}")
+    with pytest.raises(TableFileError, match="corrupted"):
+        load_saved_table(out)
     (out / "manifest.json").unlink()
     with pytest.raises(TableFileError, match="no manifest.json"):
         load_saved_table(out)

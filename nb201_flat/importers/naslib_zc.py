@@ -203,6 +203,11 @@ def read_naslib_zc(path: str | os.PathLike[str], *, space: Space = NB201) -> pd.
             f"{p} is not valid JSON at line {exc.lineno} column {exc.colno} ({exc.msg}); is it "
             "truncated? Re-download it"
         ) from None
+    except ValueError:  # json's own: an integer over Python's 4,300-digit conversion limit
+        raise FormatError(
+            f"{p} holds an integer of more than 4,300 digits, which no score, time or index "
+            "is; pass NASLib's zc_nasbench201.json"
+        ) from None
     except RecursionError:
         raise FormatError(
             f"{p} nests JSON arrays or objects thousands deep; a NASLib zc file is 3 levels "

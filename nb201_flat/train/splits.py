@@ -99,6 +99,16 @@ def parse_split(text: str, keys: tuple[str, str], where: str) -> tuple[I64, I64]
                 'split to its image indices, e.g. {"train": ["int", [0, 1]], "valid": '
                 '["int", [2]]}'
             ) from None
+    except (ValueError, RecursionError) as exc:  # past the JSON decoder's own errors
+        what = (
+            "nests arrays or objects thousands deep"
+            if isinstance(exc, RecursionError)
+            else "holds an integer of more than 4,300 digits"
+        )
+        raise FormatError(
+            f"{where}: {what}, which no NB201 split file does; an NB201 split file maps each "
+            'split to its image indices, e.g. {"train": ["int", [0, 1]], "valid": ["int", [2]]}'
+        ) from None
     if not isinstance(obj, dict) or any(k not in obj for k in keys):
         raise FormatError(f"{where}: expected a dict with keys {keys}")
     out = []

@@ -96,6 +96,13 @@ def test_deep_nesting_is_one_line(tmp_path: Path) -> None:
         read_naslib_zc(path)  # was a RecursionError traceback
 
 
+def test_an_integer_past_the_conversion_limit_is_one_line(tmp_path: Path) -> None:
+    # json's int() of 4,301+ digits raised a bare ValueError (a 400-digit one was refused)
+    path = write(tmp_path, raw='{"cifar10": {"x": ' + "9" * 5000 + "}}")
+    with pytest.raises(FormatError, match="holds an integer of more than 4,300 digits"):
+        read_naslib_zc(path)
+
+
 @pytest.mark.parametrize(
     ("raw", "where"),
     [

@@ -212,6 +212,21 @@ def test_a_split_file_that_is_neither_json_nor_a_literal_names_its_form(text: st
     assert "maps each split to its image indices" in said and " object at 0x" not in said
 
 
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ('{"train": [' + "9" * 5000 + '], "valid": [1]}', "holds an integer of more than 4,300"),
+        ("[" * 100000 + "]" * 100000, "nests arrays or objects thousands deep"),
+    ],
+)
+def test_a_split_file_json_cannot_read_is_one_line(text: str, said: str) -> None:
+    # json raised a bare ValueError (past the 4,300-digit limit) or RecursionError
+    from nb201_flat.train.splits import parse_split
+
+    with pytest.raises(FormatError, match=f"^s.txt: {said}"):
+        parse_split(text, ("train", "valid"), "s.txt")
+
+
 def test_a_split_of_no_images_is_refused() -> None:
     from nb201_flat.train.splits import parse_split
 
