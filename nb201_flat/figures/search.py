@@ -31,6 +31,7 @@ from nb201_flat.errors import (
     check_confidence,
     check_flag,
     parts_of,
+    shown,
     spelled,
 )
 from nb201_flat.figures._common import (
@@ -398,11 +399,16 @@ def make_search_curves(
             )
     elif description is not None:
         raise ArgumentError("description= describes precomputed curves=; pass both or neither")
+    for name, text in (("caption", caption), ("description", description)):
+        if text is not None and not isinstance(text, str):  # 5 failed deep in matplotlib
+            raise ArgumentError(f"{name} must be text, got {shown(text)}; pass a str or None")
     notes: tuple[str, ...] = ()
     if curves is None:
         from nb201_flat.search.runner import check_runs
 
-        runs = check_runs(100 if runs is None else runs)  # an int: 2.0 was captioned "2.0 runs"
+        # an int (2.0 was captioned "2.0 runs"), and two or more: the bands are confidence
+        # intervals (one run drew none and failed on NaN axis limits)
+        runs = check_runs(100 if runs is None else runs, ci=True)
         seed, jobs = (0 if seed is None else seed), (1 if jobs is None else jobs)
         used = _servable_protocol(table, protocol, optimistic_ok)
         from nb201_flat.search import ProtocolError
@@ -463,9 +469,11 @@ def make_search_curves(
         with figure_style():
             # the interesting part is the end; zoom from the mean at 10 % of the budget
             late = g[g["x"] >= 0.1 * g["x"].max()]
-            lo = float(np.nanmin(late["mean"] - late["std"] / 2))
-            hi = float(np.nanmax(g["mean"] + g["std"] / np.sqrt(g["n"].clip(lower=1))))
-            ax.set_ylim(lo, hi + 0.05 * (hi - lo))
+            low = (late["mean"] - late["std"] / 2).to_numpy(dtype=np.float64)
+            high = (g["mean"] + g["std"] / np.sqrt(g["n"].clip(lower=1))).to_numpy(np.float64)
+            if not (np.isnan(low).all() or np.isnan(high).all()):  # given curves of one run
+                lo, hi = float(np.nanmin(low)), float(np.nanmax(high))  # have no std: unzoomed
+                ax.set_ylim(lo, hi + 0.05 * (hi - lo))
             ax.set_title(
                 f"({'abcdef'[k % 6]}) {dataset_label(str(ds))}"
                 + (_key_detail(rest) if datasets.count(str(ds)) > 1 else ""),

@@ -15,7 +15,13 @@ import pytest
 from matplotlib.figure import Figure
 
 from nb201_flat import landscape as ls
-from nb201_flat.errors import ArgumentError, FigureSkipped, MissingValueError, TableFileError
+from nb201_flat.errors import (
+    AlgorithmError,
+    ArgumentError,
+    FigureSkipped,
+    MissingValueError,
+    TableFileError,
+)
 from nb201_flat.figures import (
     FIGURES,
     make,
@@ -162,6 +168,14 @@ def test_search_curves_refuse_options_they_would_ignore(figure_table: Table) -> 
         make_curves(figure_table, description="mine", runs=1, allow_optimistic=True)
     with pytest.raises(ArgumentError, match="allow_optimistic must be True or False"):
         make_curves(figure_table, allow_optimistic="yes")
+    # one run has no confidence band (it failed on NaN axis limits); a caption of no text
+    # failed inside matplotlib
+    with pytest.raises(AlgorithmError, match="a confidence interval needs at least two runs"):
+        make_curves(figure_table, runs=1, allow_optimistic=True)
+    with pytest.raises(ArgumentError, match="caption must be text, got 5"):
+        make_curves(figure_table, curves=curves, caption=5)
+    one_run = curves.assign(std=np.nan, n=1)  # given curves of one run: drawn, no band
+    assert isinstance(make_curves(figure_table, curves=one_run), Figure)
     with pytest.raises(ArgumentError, match=r"algorithms must be a sequence of names.*\['rs'\]"):
         make_curves(figure_table, algorithms="rs")
 
