@@ -59,6 +59,7 @@ from nb201_flat.errors import (
     check_int_range,
     check_seed,
     parts_of,
+    shown,
     spelled,
 )
 from nb201_flat.landscape._common import (
@@ -1072,6 +1073,18 @@ def census_summary(census: pd.DataFrame) -> pd.DataFrame:
     import pandas as pd  # on first use: `nb201-flat barrier` does not need it
 
     names = ["lowest", "best_shortest", "mean_path", "worst_shortest"]
+    if not isinstance(census, pd.DataFrame):  # census.groupby: an AttributeError
+        raise LandscapeArgumentError(
+            f"census must be the frame barrier_census returns, got {shown(census)}"
+        )
+    need = ["group", "no_barrier", "lowest_length", "distance", *names]
+    lacks = [c for c in need + [f"{n}_above_worse" for n in names] if c not in census.columns]
+    if lacks:  # pandas answered with a bare KeyError naming the first
+        raise LandscapeArgumentError(
+            f"census lacks column(s) {', '.join(lacks)}; pass the frame barrier_census returns"
+        )
+    if census.empty:  # no group: a summary of nothing
+        raise LandscapeArgumentError("census has no pairs; pass the frame barrier_census returns")
     out = []
     parts = [(str(g), part) for g, part in census.groupby("group", sort=False)]
     if len(parts) > 1:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -194,6 +195,14 @@ def test_census_known_answer() -> None:
     assert s["group"].tolist() == ["band", "top-k", "all"]
     assert s.iloc[0]["pairs"] == 4 and s.iloc[0]["no_barrier"] == 0.75
     assert s.iloc[-1]["pairs"] == 7
+    # what is no census met pandas' bare KeyError or an AttributeError
+    for bad, said in (
+        (None, "census must be the frame barrier_census returns, got None"),
+        (census.drop(columns="no_barrier"), "census lacks column(s) no_barrier; pass the frame"),
+        (census.iloc[:0], "census has no pairs"),
+    ):
+        with pytest.raises(LandscapeArgumentError, match=re.escape(said)):
+            census_summary(bad)
     # deterministic under its seed; another seed draws the same four (all there are)
     again = barrier_census(CUBE, F, {"band": (0, 10)}, n_pairs=10, top_k=3, seed=0)
     assert again.equals(census)
