@@ -180,7 +180,9 @@ def cmd_figures(args: argparse.Namespace) -> int:
     # drawn alone, search_curves may use the processes for its searches; in a worker, not
     search_jobs = (args.jobs or 1) if workers == 1 else 1
     _check_figures_memory(names, table.space.size, search_jobs)
-    options: dict[str, dict[str, Any]] = {"search_curves": {"jobs": search_jobs}}
+    options: dict[str, dict[str, Any]] = (
+        {"search_curves": {"jobs": search_jobs}} if "search_curves" in names else {}
+    )
     made: list[dict[str, Any]] = []
     skipped: list[dict[str, str]] = []
     lines: list[str] = []  # printed once --out holds the files: an error leaves none behind
