@@ -568,7 +568,7 @@ def _first_misspelt_metric(metrics: Any) -> tuple[int, str, str] | None:
 
     cat = pd.Series(metrics).astype("category")
     firsts = pd.Series(np.asarray(cat.cat.codes)).drop_duplicates()
-    for row, code in firsts.items():
+    for row, code in zip(firsts.index.tolist(), firsts.tolist(), strict=True):
         if code < 0:  # an empty cell, refused elsewhere
             continue
         name = str(cat.cat.categories[code])
@@ -976,6 +976,26 @@ def tidy_stand_ins(
                 "none: fix the column"
             )
         which = copies.dropna(subset=["copied_from"]).drop_duplicates(cols)
+
+        # the cell copied must be another, trained in the same run: its own rows are there
+        def run_of(d: str, e: int, sd: float, i: float) -> tuple[str, int, int | None, int]:
+            return str(d), int(e), None if np.isnan(sd) else int(sd), int(i)  # NaN != NaN
+
+        own = runs[runs["copied_from"].isna()].drop_duplicates(cols)
+        trained = {run_of(*row) for row in own[cols].itertuples(index=False, name=None)}
+        for d, e, sd, i, c in which.itertuples(index=False):
+            seed_words = "mean" if np.isnan(sd) else int(sd)
+            if c == i or run_of(d, e, sd, c) not in trained:
+                why = (
+                    "names the cell itself"
+                    if c == i
+                    else f"names cell {int(c)}, which has no rows of that run in the file"
+                )
+                raise FormatError(
+                    f"{source}: column 'copied_from' of cell {i} at {d}@{e}ep seed "
+                    f"{seed_words} {why}; a stand-in copies another cell trained in the same "
+                    "run: fix the column"
+                )
         records = [
             {
                 "dataset": str(d),

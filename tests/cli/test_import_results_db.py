@@ -302,6 +302,18 @@ def test_stand_ins_a_tidy_frame_cannot_carry_are_refused() -> None:
             "at cifar10@2ep seed 777; a run's rows name one cell copied, or none: fix the "
             "column",
         ),
+        (  # a stand-in copying itself, or a cell not trained in its run, was imported
+            {"copied_from": pd.array([pd.NA, pd.NA, 5, pd.NA, pd.NA], dtype="Int64")},
+            "tidy table 'f.csv': column 'copied_from' of cell 5 at cifar10@2ep seed 777 names "
+            "the cell itself; a stand-in copies another cell trained in the same run: fix the "
+            "column",
+        ),
+        (
+            {"copied_from": pd.array([pd.NA, pd.NA, 10, pd.NA, pd.NA], dtype="Int64")},
+            "tidy table 'f.csv': column 'copied_from' of cell 5 at cifar10@2ep seed 777 names "
+            "cell 10, which has no rows of that run in the file; a stand-in copies another "
+            "cell trained in the same run: fix the column",
+        ),
         (
             {"constant_output": [False, "no", False, False, False]},
             "tidy table 'f.csv': row 2, column 'constant_output': 'no' is not True or False; "
