@@ -537,6 +537,17 @@ def test_model_says_millions_of_params(capsys: pytest.CaptureFixture[str]) -> No
     assert "every command takes `--json` and `--table PATH`" not in readme
 
 
+def test_model_names_the_network_size_its_numbers_are_of(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # --C 8 --N 2 printed numbers shaped as NB201's own, the size said nowhere
+    code, out, _ = run(capsys, "model", "5", "--C", "8", "--N", "2")
+    assert code == 0 and "cifar10, C=8 N=2: " in out and " M params" in out
+    code, out, _ = run(capsys, "model", "5", "--json")
+    record = json.loads(out)
+    assert code == 0 and (record["C"], record["N"]) == (16, 5)
+
+
 # -- 11. spellings -------------------------------------------------------------------------------
 def test_algo_any_case_and_dataset_did_you_mean(
     capsys: pytest.CaptureFixture[str], synth_path: str
