@@ -572,6 +572,11 @@ class Space:
             raise InvalidArchError(
                 f"op codes must be a sequence of {self.n_edges} integers, got {shown(codes)}"
             )
+        if isinstance(codes, np.ndarray) and codes.ndim != 1:  # a 2-d array: rows of cells
+            raise InvalidArchError(
+                f"op codes must be one cell's {self.n_edges} integers, got an array of shape "
+                f"{codes.shape}; pass one row, or use indices_of_codes for many cells"
+            )
         items = list(codes)
         if any(isinstance(x, bool | np.bool_) for x in items):
             raise InvalidArchError(f"op codes must be integers, not bools, got {shown(items)}")

@@ -359,6 +359,13 @@ def test_op_codes_out_of_the_space_are_refused(codes: list[object]) -> None:
     assert NB201.to_str(NB201.codes[11472]) == RESNET
 
 
+def test_rows_of_codes_given_for_one_cell_are_named_by_their_shape() -> None:
+    # "op codes must be integers, got array(...)": the rows were fine, their number not
+    with pytest.raises(InvalidArchError, match=r"got an array of shape \(2, 6\); pass one row"):
+        NB201.index_of_codes(np.zeros((2, 6), dtype=int))
+    assert NB201.index_of_codes(NB201.codes[11472]) == 11472
+
+
 @pytest.mark.parametrize(
     ("args", "kwargs", "fragment"),
     [
