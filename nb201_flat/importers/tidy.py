@@ -7,6 +7,7 @@ importer. Reads ``.csv``, ``.csv.gz`` and ``.parquet``.
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 import os
 from collections.abc import Callable, Mapping
@@ -27,6 +28,8 @@ from nb201_flat.table import (
     check_arch_column,
     check_tidy_columns,
 )
+
+log = logging.getLogger(__name__)
 
 # "space": the space key of a retrained table (Table.to_tidy writes it), one for every row
 _STRINGS = ("arch", "dataset", "split", "metric", "space")
@@ -485,9 +488,33 @@ def read_tidy_frame(path: str | os.PathLike[str]) -> pd.DataFrame:
         metric = str(out["metric"][bad])
         why = f"{outside_range_why(metric)} (metric {metric!r})"
         raise _bad(p, bad, "value", float(out["value"][bad]), why, csv)
+    if has_both:
+        _warn_if_fractions(p, out["metric"], out["value"])
     df = pd.DataFrame(out)
     df.attrs[SOURCE_SHA256] = hashlib.sha256(raw).hexdigest()
     return df
+
+
+def _warn_if_fractions(p: Path, metrics: Any, values: Any) -> None:
+    """Warn where every value of an accuracy lies in 0..1 over several distinct values:
+    fractions, most likely, which would be read as percent a hundred times too small. Not
+    refused: a file of a 120-class dataset's disconnected cells alone (chance: 0.83 %) is
+    such an accuracy in percent."""
+    import numpy as np
+
+    frame = pd.DataFrame({"metric": pd.Series(metrics).astype(str), "value": values})
+    for metric, part in frame.groupby("metric", sort=True):
+        v = part["value"].to_numpy(dtype=np.float64)
+        v = v[~np.isnan(v)]
+        if is_accuracy(str(metric)) and v.size and v.max() <= 1.0 and np.unique(v).size > 1:
+            log.warning(
+                "%s: every %s lies in 0..%g (%d values): fractions? accuracies are in percent "
+                "(0..100): multiply them by 100 and import again",
+                p,
+                metric,
+                v.max(),
+                v.size,
+            )
 
 
 def _line_bad(

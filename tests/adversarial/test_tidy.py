@@ -547,3 +547,19 @@ def test_a_mean_row_outside_its_seed_rows_is_refused_by_line(
         f"is {float(mean)!r}, outside its seed rows (90.0..92.0, seeds 0, 1); fix the row, or "
         f"drop the mean rows of {KEY} to have each mean computed over its seeds"
     )
+
+
+def test_accuracies_that_look_like_fractions_are_warned_of(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # 0.9 read as 0.9 %: served a hundred times too small, without a word
+    path = tmp_path / "t.csv"
+    path.write_text(HEADER + GOOD.replace("93.5", "0.935") + _row().replace("93.5", "0.9"))
+    with caplog.at_level("WARNING", logger="nb201_flat.importers.tidy"):
+        read_tidy(path)
+    assert "every accuracy lies in 0..0.935 (2 values): fractions?" in caplog.text
+    caplog.clear()
+    path.write_text(HEADER + GOOD + _row())  # percent: no word
+    with caplog.at_level("WARNING", logger="nb201_flat.importers.tidy"):
+        read_tidy(path)
+    assert "fractions" not in caplog.text
