@@ -298,16 +298,43 @@ def cmd_query(args: argparse.Namespace) -> int:
         "stand_in": _stand_in_note(table, arch.index, args.dataset, args.epochs),
         "source": table.source,
     }
+    short = _seeds_short(table, args, arch.index) if policy == "mean" else None
+    if short is not None:  # a "mean" over fewer seeds than the key stores says so
+        payload["seeds_averaged"], payload["seeds_unmeasured"] = short
     if args.json:
         emit_json(payload)
     else:
         note = f"  [stand-in: {payload['stand_in']}]" if payload["stand_in"] else ""
+        if short is not None:
+            took, missed = (
+                f"seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}"
+                for seeds in short
+            )
+            note += f"  [mean of {took} only; not measured at {missed}]"
         drawn = f", --rng-seed {args.rng_seed}" if args.rng_seed is not None else ""
         print(
             f"{arch.index}  {arch}  {args.dataset}/{args.split}@{args.epochs} "
             f"{args.metric} [{policy}{drawn}] = {value:.4f}{note}"
         )
     return 0
+
+
+def _seeds_short(
+    table: Any, args: argparse.Namespace, index: int
+) -> tuple[list[int], list[int]] | None:
+    """``(seeds averaged, seeds unmeasured)`` where the mean over seeds of cell ``index`` at
+    the queried key is taken over fewer seeds than the key stores (no stored mean row: the
+    mean of the measured ones), else None."""
+    import numpy as np
+
+    key = table.key(args.dataset, args.split, args.epochs, args.metric)
+    seeds = table.seeds(key)
+    if (key, None) in table.data or not seeds:
+        return None
+    measured = [s for s in seeds if not np.isnan(table.data[(key, s)][index])]
+    if not measured or len(measured) == len(seeds):  # none: the value is NaN, refused
+        return None
+    return measured, [s for s in seeds if s not in measured]
 
 
 def cmd_record(args: argparse.Namespace) -> int:

@@ -70,3 +70,31 @@ def test_the_variable_names_a_table(
     monkeypatch.setenv("NB201_FLAT_TABLE", synth_path)
     code, out, _ = run(capsys, "info", "--json")
     assert code == 0 and Path(json.loads(out)["path"]) == Path(synth_path).resolve()
+
+
+def test_a_mean_over_fewer_seeds_than_the_key_stores_says_so(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # seed 0 unmeasured, seed 1 at 90 and no mean row: "[mean] = 90.0000", one seed unsaid
+    from nb201_flat.space import NB201
+
+    a0, a1 = NB201.arch(0).to_str(), NB201.arch(1).to_str()
+    rows = [(0, a0, 0, "nan"), (0, a0, 1, "90"), (1, a1, 0, "91"), (1, a1, 1, "92")]
+    src = tmp_path / "seeds.csv"
+    src.write_text(
+        "index,arch,dataset,split,epochs,seed,metric,value\n"
+        + "".join(f"{i},{a},cifar10,ori-test,200,{s},accuracy,{v}\n" for i, a, s, v in rows)
+    )
+    code, _, _ = run(capsys, "import", str(src), "--out", str(tmp_path / "t"))
+    assert code == 0
+    key = ["--table", str(tmp_path / "t"), "--dataset", "cifar10", "--split", "ori-test"]
+    key += ["--epochs", "200"]
+    code, out, _ = run(capsys, "query", "0", *key)
+    assert code == 0 and out.rstrip().endswith(
+        "[mean] = 90.0000  [mean of seed 1 only; not measured at seed 0]"
+    )
+    code, out, _ = run(capsys, "query", "0", *key, "--json")
+    doc = json.loads(out)
+    assert (doc["seeds_averaged"], doc["seeds_unmeasured"]) == ([1], [0])
+    code, out, _ = run(capsys, "query", "1", *key)  # both seeds: no note
+    assert code == 0 and out.rstrip().endswith("[mean] = 91.5000")
