@@ -673,7 +673,7 @@ class Space:
                 )
             for i, token in enumerate(tokens):
                 op, sep, src = token.rpartition("~")
-                if not sep:
+                if not sep or "~" in op:  # 'conv~0~0' named op 'conv~0' unknown
                     raise InvalidArchError(
                         f"malformed architecture {text!r}: {token!r} is not of the form 'op~node'"
                     )

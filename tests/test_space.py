@@ -68,6 +68,8 @@ def test_naslib_conversion_by_name() -> None:
         ("|none~0|+|none~0|+|none~0|none~1|none~2|", "node 2 has 1 inputs"),
         ("|none~0|+|none~0|none~2|+|none~0|none~1|none~2|", "should come from node 1"),
         ("|none0|+|none~0|none~1|+|none~0|none~1|none~2|", "not of the form 'op~node'"),
+        # the op it named was 'none~0', unknown
+        ("|none~0~0|+|none~0|none~1|+|none~0|none~1|none~2|", "not of the form 'op~node'"),
         ("none~0+|none~0|none~1|+|none~0|none~1|none~2|", "must start and end with '|'"),
     ],
 )
