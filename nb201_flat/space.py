@@ -657,36 +657,36 @@ class Space:
         groups = s.split("+")
         if len(groups) != self.n_nodes - 1:
             raise InvalidArchError(
-                f"malformed architecture {text!r}: {len(groups)} node groups; {hint}"
+                f"malformed architecture {s!r}: {len(groups)} node groups; {hint}"
             )
         codes = [0] * self.n_edges
         for j, group in enumerate(groups, start=1):
             if not (group.startswith("|") and group.endswith("|")) or len(group) < 2:
                 raise InvalidArchError(
-                    f"malformed architecture {text!r}: node group {group!r} must start and end with '|'"
+                    f"malformed architecture {s!r}: node group {group!r} must start and end with '|'"
                 )
             tokens = group[1:-1].split("|")
             if len(tokens) != j:
                 raise InvalidArchError(
-                    f"malformed architecture {text!r}: node {j} has {len(tokens)} inputs, "
+                    f"malformed architecture {s!r}: node {j} has {len(tokens)} inputs, "
                     f"expected {j} (one from each earlier node)"
                 )
             for i, token in enumerate(tokens):
                 op, sep, src = token.rpartition("~")
                 if not sep or "~" in op:  # 'conv~0~0' named op 'conv~0' unknown
                     raise InvalidArchError(
-                        f"malformed architecture {text!r}: {token!r} is not of the form 'op~node'"
+                        f"malformed architecture {s!r}: {token!r} is not of the form 'op~node'"
                     )
                 if not (src.isascii() and src.isdigit() and str(int(src)) == src):
                     # '~00' was refused as "should come from node 0", the node it names
                     raise InvalidArchError(
-                        f"malformed architecture {text!r}: edge {token!r} writes its source "
+                        f"malformed architecture {s!r}: edge {token!r} writes its source "
                         f"node as {src!r}; write it as a single integer, as in {f'{op}~{i}'!r} "
                         "(no leading zeros, signs or spaces)"
                     )
                 if src != str(i):
                     raise InvalidArchError(
-                        f"malformed architecture {text!r}: edge {token!r} into node {j} "
+                        f"malformed architecture {s!r}: edge {token!r} into node {j} "
                         f"should come from node {i} (inputs are listed 0..{j - 1} in order)"
                     )
                 codes[self._edge_pos[(i, j)]] = self.op_code(op)

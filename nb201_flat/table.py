@@ -1050,8 +1050,8 @@ def _stand_in_rows(
     recording none.
 
     ``rows`` (the cells written per vector) gains a row for a stand-in that has none, so that
-    its flag is read back: a constant-output cell in the first vector, a copy in the first
-    vector of its run.
+    its flag is read back: a constant-output cell in the first vector, a copy (and the cell
+    it copies) in the first vector of its run.
     """
     if not records_stand_ins(table):
         return None
@@ -1071,7 +1071,10 @@ def _stand_in_rows(
                 f"{_run_text(run)}, a run this table stores no vector of; drop those records"
             )
         shown_cells = np.unique(np.concatenate([rows[item] for item in of_run]))
-        lost = np.setdiff1d(np.array(sorted(copied), dtype=np.int64), shown_cells)
+        # the cells each copies too: reading a copy back needs its source's rows in the run
+        # (a source unmeasured there, a diverged run's NaN loss, had none)
+        needed = np.array(sorted({*copied, *copied.values()}), dtype=np.int64)
+        lost = np.setdiff1d(needed, shown_cells)
         rows[of_run[0]] = np.union1d(rows[of_run[0]], lost)
     return constant, copies
 

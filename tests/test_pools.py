@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 import platform
 import signal
 import subprocess
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
+from typing import Any
 
 import pytest
 
@@ -34,6 +36,7 @@ def test_an_abandoned_pool_has_closed_its_wakeup_pipe_before_exit() -> None:
 
 
 _FREED_MEMORY_SCRIPT = """
+import os
 import sys
 import numpy as np
 from nb201_flat.pools import return_freed_memory
@@ -44,7 +47,7 @@ if sys.argv[1] == "set":
 
 def rss_mb():
     with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * 4096 / 2**20
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
 big = np.ones(3 << 20)  # 24 MiB: its free raises glibc's mmap threshold to 24 MiB
@@ -56,7 +59,12 @@ print(rss_mb() - before)
 """
 
 
+# glibc's own allocator with its defaults: not another one preloaded, nor tuned thresholds
+_TUNED = [v for v in os.environ if v.startswith("MALLOC_") or v in ("GLIBC_TUNABLES", "LD_PRELOAD")]
+
+
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's malloc only")
+@pytest.mark.skipif(bool(_TUNED), reason=f"malloc set up otherwise here: {_TUNED}")
 def test_return_freed_memory_gives_a_freed_block_back_to_the_system() -> None:
     def kept_mb(mode: str) -> float:
         done = subprocess.run(
@@ -79,11 +87,12 @@ def test_default_sigterm_lets_a_forked_worker_die_of_sigterm() -> None:
     old = signal.signal(signal.SIGTERM, lambda *_: None)
     try:
         for reset, dies in ((True, True), (False, False)):
-            proc = ctx.Process(target=_sleep_in_worker, args=(reset,))
+            ready = ctx.Event()
+            proc = ctx.Process(target=_sleep_in_worker, args=(reset, ready))
             proc.start()
-            time.sleep(0.5)  # the worker has set itself up (or not)
+            assert ready.wait(60)  # the worker has set itself up (or not)
             proc.terminate()
-            proc.join(timeout=5)
+            proc.join(timeout=30 if dies else 1)
             assert (proc.exitcode == -signal.SIGTERM) is dies
             if proc.is_alive():
                 proc.kill()
@@ -92,7 +101,8 @@ def test_default_sigterm_lets_a_forked_worker_die_of_sigterm() -> None:
         signal.signal(signal.SIGTERM, old)
 
 
-def _sleep_in_worker(reset: bool) -> None:
+def _sleep_in_worker(reset: bool, ready: Any) -> None:
     if reset:
         default_sigterm()
-    time.sleep(30)
+    ready.set()
+    time.sleep(60)

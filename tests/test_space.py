@@ -85,6 +85,9 @@ def test_white_space_around_a_string_is_no_part_of_it_and_a_control_character_in
     # a line read from a file keeps its newline: it was refused as a control character while
     # the same line's index ('5\n') and spaces around a string were read
     assert NB201.resolve(pad + RESNET + pad).to_str() == RESNET
+    with pytest.raises(InvalidArchError) as padded:  # quoted stripped: not 100,000 spaces
+        NB201.resolve("x" + " " * 100_000)
+    assert len(str(padded.value)) < 200
     inside = RESNET.replace("+", "\n+", 1)
     with pytest.raises(InvalidArchError, match="control character '\\\\n'"):
         NB201.resolve(inside)

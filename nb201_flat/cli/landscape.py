@@ -369,8 +369,8 @@ def cmd_flatness(args: argparse.Namespace) -> int:
     )
     if args.arch:
         rows_words = "as given"
-    elif len(rows) < top:  # "top 100000" of a table of 15,625 cells
-        rows_words = f"all {len(rows):,} measured cells by value, {_order_words(not hib)}"
+    elif listed < top:  # "top 100000" of a table of 15,625 cells (--limit cuts after)
+        rows_words = f"all {listed:,} measured cells by value, {_order_words(not hib)}"
     else:
         rows_words = f"top {top} by value, {_order_words(not hib)}"
     if args.sort_by is not None:

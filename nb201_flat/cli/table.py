@@ -298,9 +298,9 @@ def cmd_query(args: argparse.Namespace) -> int:
         "stand_in": _stand_in_note(table, arch.index, args.dataset, args.epochs),
         "source": table.source,
     }
+    # a "mean" over fewer seeds than the key stores says so (null: over all, or no mean)
     short = _seeds_short(table, args, arch.index) if policy == "mean" else None
-    if short is not None:  # a "mean" over fewer seeds than the key stores says so
-        payload["seeds_averaged"], payload["seeds_unmeasured"] = short
+    payload["seeds_averaged"], payload["seeds_unmeasured"] = short or (None, None)
     if args.json:
         emit_json(payload)
     else:

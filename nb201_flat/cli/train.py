@@ -548,16 +548,14 @@ def cmd_model(args: argparse.Namespace) -> int:
         "flops_m": flops,
         "input": [3, info.image_size, info.image_size],
         "num_classes": info.num_classes,
-        "C": args.c,  # the network's size: the numbers are its (NB201's is C=16, N=5)
-        "N": args.n,
+        "c": args.c,  # the network size the numbers are of (NB201: C=16, N=5), as train records it
+        "n": args.n,
     }
     if args.json:
         emit_json(record)
     else:
         print(f"{arch}  (index {arch.index})")
-        print(
-            f"{args.dataset}, C={args.c} N={args.n}: {params:.6f} M params, {flops:.4f} M FLOPs"
-        )
+        print(f"{args.dataset}, C={args.c} N={args.n}: {params:.6f} M params, {flops:.4f} M FLOPs")
     return 0
 
 

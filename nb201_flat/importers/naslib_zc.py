@@ -203,6 +203,12 @@ def read_naslib_zc(path: str | os.PathLike[str], *, space: Space = NB201) -> pd.
             f"{p} is not valid JSON at line {exc.lineno} column {exc.colno} ({exc.msg}); is it "
             "truncated? Re-download it"
         ) from None
+    # before ValueError, of which UnicodeDecodeError is one
+    except (OSError, UnicodeDecodeError) as exc:
+        raise TableFileError(
+            f"{p} could not be read as JSON text ({exc.__class__.__name__}: {exc}); pass "
+            "NASLib's zc_nasbench201.json"
+        ) from None
     except ValueError:  # json's own: an integer over Python's 4,300-digit conversion limit
         raise FormatError(
             f"{p} holds an integer of more than 4,300 digits, which no score, time or index "
@@ -212,11 +218,6 @@ def read_naslib_zc(path: str | os.PathLike[str], *, space: Space = NB201) -> pd.
         raise FormatError(
             f"{p} nests JSON arrays or objects thousands deep; a NASLib zc file is 3 levels "
             "deep: is this the zc file?"
-        ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise TableFileError(
-            f"{p} could not be read as JSON text ({exc.__class__.__name__}: {exc}); pass "
-            "NASLib's zc_nasbench201.json"
         ) from None
     strings = space.strings()
     rows: list[tuple[int, str, str, str, int, str, float]] = []

@@ -557,7 +557,9 @@ def test_accuracies_that_look_like_fractions_are_warned_of(
     path.write_text(HEADER + GOOD.replace("93.5", "0.935") + _row().replace("93.5", "0.9"))
     with caplog.at_level("WARNING", logger="nb201_flat.importers.tidy"):
         read_tidy(path)
-    assert "every accuracy lies in 0..0.935 (2 values): fractions?" in caplog.text
+    assert "every accuracy of cifar10/ori-test@200 lies in 0.9..0.935 (2 values): fractions?" in (
+        caplog.text
+    )
     caplog.clear()
     path.write_text(HEADER + GOOD + _row())  # percent: no word
     with caplog.at_level("WARNING", logger="nb201_flat.importers.tidy"):

@@ -176,3 +176,8 @@ def test_a_top_past_the_measured_cells_says_it_lists_them_all(
     n_rows = sum(1 for line in rows if line.split()[:1] and line.split()[0].isdigit())
     assert code == 0 and n_rows < 100000
     assert f"rows: all {n_rows:,} measured cells by value, highest first" in rows[1]
+    # --limit cuts the listing after the top: its rows are no "all"
+    code, out, _ = run(capsys, table_path, *KEY, "--top", "100000", "--limit", "3")
+    assert code == 0 and f"rows: all {n_rows:,} measured cells by value" in out.splitlines()[1]
+    code, out, _ = run(capsys, table_path, *KEY, "--top", "5", "--limit", "3")
+    assert code == 0 and "rows: top 5 by value, highest first" in out.splitlines()[1]

@@ -262,6 +262,22 @@ def test_a_tidy_frame_without_stand_in_columns_records_none() -> None:
     assert "constant_output" not in plain.to_tidy() and "copied_from" not in plain.to_tidy()
 
 
+def test_a_copy_whose_source_is_unmeasured_in_its_run_reads_back() -> None:
+    # to_tidy kept a NaN row for the copy but none for its source, which the import then
+    # refused as "a cell with no rows of that run"
+    import numpy as np
+
+    key = MetricKey("cifar10", "ori-test", 2)
+    seed1, seed777 = np.full(NB201.size, np.nan), np.full(NB201.size, np.nan)
+    seed1[7] = 91.0
+    copy = {"dataset": "cifar10", "epochs": 2, "seed": 777, "index": 5, "copied_from": 7}
+    meta = {"space_key": SMALL, "constant_output": [], "isomorphic_to": [copy]}
+    table = Table(NB201, {(key, 1): seed1, (key, 777): seed777}, meta=meta)
+    df = table.to_tidy()
+    assert sorted(df.loc[df["seed"] == 777, "index"]) == [5, 7]  # a NaN row for each
+    same_table(Table.from_tidy(df), table)
+
+
 def test_stand_ins_a_tidy_frame_cannot_carry_are_refused() -> None:
     from nb201_flat.errors import FormatError
 

@@ -98,3 +98,6 @@ def test_a_mean_over_fewer_seeds_than_the_key_stores_says_so(
     assert (doc["seeds_averaged"], doc["seeds_unmeasured"]) == ([1], [0])
     code, out, _ = run(capsys, "query", "1", *key)  # both seeds: no note
     assert code == 0 and out.rstrip().endswith("[mean] = 91.5000")
+    code, out, _ = run(capsys, "query", "1", *key, "--json")
+    doc = json.loads(out)
+    assert (doc["seeds_averaged"], doc["seeds_unmeasured"]) == (None, None)

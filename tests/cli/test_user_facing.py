@@ -545,7 +545,7 @@ def test_model_names_the_network_size_its_numbers_are_of(
     assert code == 0 and "cifar10, C=8 N=2: " in out and " M params" in out
     code, out, _ = run(capsys, "model", "5", "--json")
     record = json.loads(out)
-    assert code == 0 and (record["C"], record["N"]) == (16, 5)
+    assert code == 0 and (record["c"], record["n"]) == (16, 5)
 
 
 # -- 11. spellings -------------------------------------------------------------------------------

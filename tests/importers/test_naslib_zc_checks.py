@@ -96,6 +96,16 @@ def test_deep_nesting_is_one_line(tmp_path: Path) -> None:
         read_naslib_zc(path)  # was a RecursionError traceback
 
 
+def test_bytes_that_are_no_utf8_are_said_so(tmp_path: Path) -> None:
+    # a UnicodeDecodeError is a ValueError: it was said to be an integer of 4,300 digits
+    path = tmp_path / "zc.json"
+    path.write_bytes(b'{"cifar10": {"x": "\xff\xfe"}}')
+    with pytest.raises(
+        TableFileError, match=r"could not be read as JSON text \(UnicodeDecodeError"
+    ):
+        read_naslib_zc(path)
+
+
 def test_an_integer_past_the_conversion_limit_is_one_line(tmp_path: Path) -> None:
     # json's int() of 4,301+ digits raised a bare ValueError (a 400-digit one was refused)
     path = write(tmp_path, raw='{"cifar10": {"x": ' + "9" * 5000 + "}}")
