@@ -603,17 +603,19 @@ def _first_misspelt_metric(metrics: Any) -> tuple[int, str, str] | None:
     names (a proxy's score, a user's own metric) are kept."""
     import numpy as np
 
-    from nb201_flat.table import _same_but_spelling
+    def norm(name: str) -> str:  # case and - for _ only: 'times' is a name of its own
+        return name.lower().replace("-", "_")
 
+    ruled = {norm(m): m for m in _RULED_METRICS}
     cat = pd.Series(metrics).astype("category")
     firsts = pd.Series(np.asarray(cat.cat.codes)).drop_duplicates()
     for row, code in zip(firsts.index.tolist(), firsts.tolist(), strict=True):
         if code < 0:  # an empty cell, refused elsewhere
             continue
         name = str(cat.cat.categories[code])
-        spelt = [] if name in _RULED_METRICS else _same_but_spelling(name, _RULED_METRICS)
-        if spelt:
-            return int(row), name, spelt[0]
+        right = ruled.get(norm(name))
+        if right is not None and right != name:
+            return int(row), name, right
     return None
 
 

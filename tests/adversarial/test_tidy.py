@@ -334,9 +334,11 @@ def test_a_value_outside_its_metrics_range_is_refused_by_line(
 
 
 def test_a_metric_of_no_known_range_keeps_its_negative_values(tmp_path: Path) -> None:
-    # a zero-cost proxy (or a user's own metric) may be negative; 0 is a time's floor
+    # a zero-cost proxy (or a user's own metric: 'times' is no spelling of time_s) may be
+    # negative; 0 is a time's floor
     path = tmp_path / "t.csv"
     rows = _row().replace("accuracy,93.5", "synflow,-3") + GOOD.replace("accuracy,93.5", "time_s,0")
+    rows += _row().replace("accuracy,93.5", "times,-1")
     path.write_text(HEADER + rows)
     table = read_tidy(path)
     assert table.data[MetricKey("cifar10", "ori-test", 200, "synflow"), None][1] == -3.0
