@@ -38,8 +38,9 @@ def return_freed_memory() -> bool:
     glibc raises its mmap threshold to the size of each large block freed (up to 32 MiB), so
     after a worker's first large temporaries later ones came from the heap and their pages
     stayed resident after the free: a worker drawing a figure kept up to 20 MB more at its
-    peak (the figures command's process tree: 432 MB, 413 MB with this). Set in the worker,
-    not the parent: a notebook's own process keeps glibc's defaults."""
+    peak (the figures command's process tree: 432 MB, 414 MB with this, for about 0.9 s more
+    wall in 16: the page faults of fresh mappings). Set in the worker, not the parent: a
+    notebook's own process keeps glibc's defaults."""
     import ctypes
     import platform
 
