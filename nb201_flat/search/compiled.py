@@ -10,7 +10,10 @@ loads them. :func:`load_kernels` does that before the work starts:
   set-up (over 100 MB a process) page for page, instead of each loading, or on a cold cache
   compiling, the same kernels again;
 - on a cold cache with more than one job, the modules are compiled side by side in child
-  processes first (the compiler holds the GIL: threads would take turns), then loaded here.
+  processes first (the compiler holds the GIL: threads would take turns), then loaded here;
+- once loaded, the kernels run without LLVM, whose library loading mapped ~68 MB of its code
+  into this process: :func:`release_llvm_pages` unmaps those pages (the file stays in the page
+  cache), so neither this process nor its workers hold them while the work runs.
 
 Examples
 --------
@@ -23,6 +26,7 @@ from __future__ import annotations
 import importlib
 import logging
 import multiprocessing as mp
+import os
 import signal
 import sys
 from types import ModuleType
@@ -54,6 +58,66 @@ def load_kernels(jobs: int = 1) -> None:
             _compile_apart(cold, jobs)
     for m in modules:
         m.warm_up()
+    release_llvm_pages()
+
+
+# madvise(2) advice: drop the page-table entries; a private file mapping with no written page
+# reads its file again where touched (linux/mman.h)
+_MADV_DONTNEED = 4
+
+
+def release_llvm_pages() -> int:
+    """Unmap the resident pages of LLVM's library code from this process (Linux); returns the
+    bytes unmapped (0 elsewhere, or where nothing could be).
+
+    Loading the kernels initialises LLVM, which touches ~68 MB of ``libllvmlite.so``'s code and
+    read-only data; the loaded kernels never run it again. A parent that forks workers kept
+    those pages mapped through the whole run (the figures command's process tree held them at
+    its peak). Only mappings that cannot hold a written page are dropped: read-only and
+    without anonymous (copy-on-write) pages, so their content is the file's, and a later
+    compile reads them back from the page cache. The relocated data (written at load) stays."""
+    import ctypes
+
+    if not sys.platform.startswith("linux"):
+        return 0
+    try:
+        with open(f"/proc/{os.getpid()}/smaps", encoding="ascii", errors="replace") as f:
+            lines = f.read().splitlines()
+        madvise = ctypes.CDLL(None, use_errno=True).madvise
+    except (OSError, AttributeError):
+        return 0
+    madvise.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
+    released = 0
+    for start, end, resident in _clean_llvm_mappings(lines):
+        if madvise(start, end - start, _MADV_DONTNEED) == 0:
+            released += resident
+    return released
+
+
+def _clean_llvm_mappings(lines: list[str]) -> list[tuple[int, int, int]]:
+    """``(start, end, resident bytes)`` of each read-only mapping of ``libllvmlite.so`` with no
+    anonymous page, from the lines of ``/proc/PID/smaps``."""
+    found: list[tuple[int, int, int]] = []
+    head: tuple[int, int] | None = None  # the current mapping, while it qualifies so far
+    resident = 0
+    for line in lines:
+        fields = line.split()
+        if not fields:
+            continue
+        if "-" in fields[0] and not fields[0].endswith(":"):  # a mapping's header line
+            head = None
+            perms = fields[1] if len(fields) > 1 else "w"
+            path = fields[5] if len(fields) > 5 else ""
+            if os.path.basename(path) == "libllvmlite.so" and "w" not in perms:
+                lo, _, hi = fields[0].partition("-")
+                head = (int(lo, 16), int(hi, 16))
+        elif head is not None and fields[0] == "Rss:":
+            resident = int(fields[1]) * 1024
+        elif head is not None and fields[0] == "Anonymous:":
+            if int(fields[1]) == 0 and resident:
+                found.append((*head, resident))
+            head = None
+    return found
 
 
 def say_if_cold() -> None:
@@ -152,4 +216,4 @@ def _compile_group(names: list[str]) -> None:
         raise SystemExit(1) from None
 
 
-__all__ = ["MODULES", "is_cached", "load_kernels", "say_if_cold"]
+__all__ = ["MODULES", "is_cached", "load_kernels", "release_llvm_pages", "say_if_cold"]

@@ -155,3 +155,85 @@ def test_every_search_kernel_is_cached_on_disk_and_tied_to_kernels_numpy(name: s
                 imported.add(full if full in sys.modules else node.module)
     imported -= {"nb201_flat.jit", "nb201_flat.types"}
     assert imported <= {m.__name__ for m in module.CACHE_SOURCES}, sorted(imported)
+
+
+_SMAPS = """\
+7f0000000000-7f0000001000 r--p 00000000 08:01 42   /site/llvmlite/binding/libllvmlite.so
+Size:                  4 kB
+Rss:                   4 kB
+Anonymous:             0 kB
+7f0000001000-7f0000005000 r-xp 00001000 08:01 42   /site/llvmlite/binding/libllvmlite.so
+Size:                 16 kB
+Rss:                  12 kB
+Anonymous:             0 kB
+7f0000005000-7f0000006000 r--p 00005000 08:01 42   /site/llvmlite/binding/libllvmlite.so
+Size:                  4 kB
+Rss:                   4 kB
+Anonymous:             4 kB
+7f0000006000-7f0000007000 rw-p 00006000 08:01 42   /site/llvmlite/binding/libllvmlite.so
+Size:                  4 kB
+Rss:                   4 kB
+Anonymous:             0 kB
+7f0000007000-7f0000008000 r-xp 00000000 08:01 43   /site/other/libllvmlite.so.bak
+Size:                  4 kB
+Rss:                   4 kB
+Anonymous:             0 kB
+7f0000008000-7f0000009000 r-xp 00000000 08:01 44   /site/llvmlite/binding/libllvmlite.so
+Size:                  4 kB
+Rss:                   0 kB
+Anonymous:             0 kB
+7f0000009000-7f000000a000 rw-p 00000000 00:00 0
+Size:                  4 kB
+Rss:                   4 kB
+Anonymous:             4 kB
+"""
+
+
+def test_only_llvm_mappings_that_hold_the_files_bytes_are_released() -> None:
+    # the relocated read-only data (anonymous pages) and the writable data keep their pages:
+    # dropping them would bring back the file's unrelocated bytes
+    found = compiled._clean_llvm_mappings(_SMAPS.splitlines())
+    assert found == [
+        (0x7F0000000000, 0x7F0000001000, 4096),
+        (0x7F0000001000, 0x7F0000005000, 12 * 1024),
+    ]
+
+
+def _llvm_resident_kb() -> int:
+    with open("/proc/self/smaps") as f:
+        lines = f.read().splitlines()
+    return sum(r for _, _, r in compiled._clean_llvm_mappings(lines)) // 1024
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/smaps")
+def test_llvm_pages_are_released_and_numba_still_compiles_and_runs() -> None:
+    import numba
+    import numpy as np
+
+    from nb201_flat.search import kernels_lockstep
+
+    kernels_lockstep.warm_up()  # LLVM initialised, a cached kernel loaded
+    if _llvm_resident_kb() == 0:
+        pytest.skip("this process maps no page of libllvmlite.so's code")
+    released = compiled.release_llvm_pages()
+    assert released > 10 * 2**20  # LLVM's code: tens of MB
+    assert _llvm_resident_kb() < 1024  # what is left is touched after the release
+
+    @numba.njit
+    def weighted(a: np.ndarray, w: float) -> float:  # a compile after the release
+        s = 0.0
+        for x in a:
+            s += w * x
+        return s
+
+    assert weighted(np.arange(4.0), 0.5) == 3.0
+    kernels_lockstep.warm_up()  # and the loaded kernels run on
+    assert compiled.release_llvm_pages() > 0  # the compile read LLVM's code back in
+
+
+def test_load_kernels_releases_llvm_pages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _kernel_modules(tmp_path, monkeypatch, "")
+    calls: list[int] = []
+    monkeypatch.setattr(compiled, "release_llvm_pages", lambda: calls.append(1) or 0)
+    compiled.load_kernels(jobs=1)
+    assert calls == [1]
