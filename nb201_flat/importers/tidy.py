@@ -592,29 +592,31 @@ def _check_nb201_names(p: Path, datasets: Any, splits: Any, csv: bool) -> None:
             raise _bad(p, int(row), "split", split, why, csv, fix=fix)
 
 
-# the metrics whose names carry a rule (a range, a direction, a cost): another spelling of one
-# would be a metric of its own that no rule reads ('Accuracy' of 150 was imported and served)
-_RULED_METRICS = ["accuracy", "loss", "time_s", "epoch_time_s", *COST_METRICS]
+# the metrics whose names carry a rule (a range, a direction, a cost), by name or by their
+# ending (``*_accuracy``, ``*time_s``): another spelling of one would be a metric of its own
+# that no rule reads ('Accuracy' of 150, 'PTQ_Accuracy' of 150 were imported and served)
+_RULED_METRICS = frozenset(["accuracy", "loss", "time_s", "epoch_time_s", *COST_METRICS])
+
+
+def _has_rule(metric: str) -> bool:
+    return metric in _RULED_METRICS or metric_range(metric) is not None
 
 
 def _first_misspelt_metric(metrics: Any) -> tuple[int, str, str] | None:
     """The first row naming a metric the package has a rule for in another spelling
-    (``Accuracy``, ``LOSS``, ``time-s``): ``(row, name, the rule's spelling)``, or None. Other
-    names (a proxy's score, a user's own metric) are kept."""
+    (``Accuracy``, ``LOSS``, ``time-s``, ``PTQ_Accuracy``): ``(row, name, the rule's
+    spelling)``, or None. Other names (a proxy's score, a user's own metric) are kept."""
     import numpy as np
 
-    def norm(name: str) -> str:  # case and - for _ only: 'times' is a name of its own
-        return name.lower().replace("-", "_")
-
-    ruled = {norm(m): m for m in _RULED_METRICS}
     cat = pd.Series(metrics).astype("category")
     firsts = pd.Series(np.asarray(cat.cat.codes)).drop_duplicates()
     for row, code in zip(firsts.index.tolist(), firsts.tolist(), strict=True):
         if code < 0:  # an empty cell, refused elsewhere
             continue
         name = str(cat.cat.categories[code])
-        right = ruled.get(norm(name))
-        if right is not None and right != name:
+        # case and - for _ only: 'times' is a name of its own, not time_s
+        right = name.lower().replace("-", "_")
+        if right != name and _has_rule(right) and not _has_rule(name):
             return int(row), name, right
     return None
 

@@ -339,8 +339,10 @@ def test_a_metric_of_no_known_range_keeps_its_negative_values(tmp_path: Path) ->
     path = tmp_path / "t.csv"
     rows = _row().replace("accuracy,93.5", "synflow,-3") + GOOD.replace("accuracy,93.5", "time_s,0")
     rows += _row().replace("accuracy,93.5", "times,-1")
+    rows += _row().replace("accuracy,93.5", "Times_S_Ratio,-1")  # no rule by any spelling
     path.write_text(HEADER + rows)
     table = read_tidy(path)
+    assert table.data[MetricKey("cifar10", "ori-test", 200, "Times_S_Ratio"), None][1] == -1.0
     assert table.data[MetricKey("cifar10", "ori-test", 200, "synflow"), None][1] == -3.0
     assert table.data[MetricKey("cifar10", "ori-test", 200, "time_s"), None][0] == 0.0
 
@@ -363,6 +365,17 @@ def test_a_metric_of_no_known_range_keeps_its_negative_values(tmp_path: Path) ->
         ),
         (_row().replace("accuracy,93.5", "LOSS,-5"), "metric", "is 'loss' spelt otherwise"),
         (_row().replace("accuracy,93.5", "time-s,-1"), "metric", "is 'time_s' spelt otherwise"),
+        # a rule by the name's ending (*_accuracy, *time_s), spelt otherwise
+        (
+            _row().replace("accuracy,93.5", "PTQ_Accuracy,150"),
+            "metric",
+            "'PTQ_Accuracy' is 'ptq_accuracy' spelt otherwise",
+        ),
+        (
+            _row().replace("accuracy,93.5", "synflow-time-s,-1"),
+            "metric",
+            "is 'synflow_time_s' spelt otherwise",
+        ),
         # R1: these named the row of a frame ("fix the frame"), not the file's line
         (_row(dataset=" cifar10"), "dataset", "has spaces around it"),
         (_row().replace("accuracy", "accuracy "), "metric", "has spaces around it"),
