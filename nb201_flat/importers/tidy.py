@@ -826,7 +826,7 @@ def check_tidy_frame(df: pd.DataFrame, *, size: int, source: str) -> pd.DataFram
     What :func:`read_tidy_frame` checks in a file, for a frame built in memory: ``index`` an
     integer in ``0..size-1``, ``epochs`` an integer >= 0, ``seed`` an integer >= 0 or empty
     (the mean over seeds), ``value`` a number (NaN for missing), dataset/split/metric
-    non-empty text; where present, ``copied_from`` an integer in ``0..size-1`` or empty and
+    non-empty text, a ruled metric in its own spelling (``loss``, not ``LOSS``); where present, ``copied_from`` an integer in ``0..size-1`` or empty and
     ``constant_output`` True or False (:data:`~nb201_flat.table.STAND_IN_COLUMNS`). The
     first cell that is not names its row, column and value.
 
@@ -858,6 +858,12 @@ def check_tidy_frame(df: pd.DataFrame, *, size: int, source: str) -> pd.DataFram
     for name in ("dataset", "split", "metric"):
         _frame_text(source, df, name)
     out["value"] = _frame_values(source, df)
+    # as in a file: 'LOSS' would be a metric of its own, ranked high first as no loss is.
+    # Ranges are the importers' to check: a frame holds what a Table may (to_tidy's round trip)
+    if (misspelt := _first_misspelt_metric(df["metric"])) is not None:
+        row, name, right = misspelt
+        why = _MISSPELT_METRIC.format(right)
+        raise frame_bad(source, df, row, "metric", name, why, fix=f"write {right!r}")
     return out
 
 

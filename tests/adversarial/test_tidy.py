@@ -437,6 +437,28 @@ def test_a_file_and_a_frame_refuse_a_cell_by_one_rule(
         assert msg.endswith(fix) and "\n" not in msg, msg
 
 
+@pytest.mark.parametrize(
+    ("name", "right"),
+    [("Accuracy", "accuracy"), ("LOSS", "loss"), ("PTQ_Accuracy", "ptq_accuracy")],
+)
+def test_a_file_and_a_frame_refuse_a_ruled_metric_spelt_otherwise(
+    tmp_path: Path, name: str, right: str
+) -> None:
+    row = _row().replace("accuracy,93.5", f"{name},150")
+    path = tmp_path / "t.csv"
+    path.write_text(HEADER + GOOD + row)
+    frame = pd.read_csv(io.StringIO(HEADER + GOOD + row), dtype={"seed": "Int64"})
+    for where, call in (
+        ("row 2 (line 3)", lambda: read_tidy(path)),
+        ("row 2", lambda: Table.from_tidy(frame)),
+    ):
+        with pytest.raises(FormatError) as info:
+            call()
+        msg = str(info.value)
+        assert f"{where}, column 'metric': {name!r} is {right!r} spelt otherwise" in msg, msg
+        assert msg.endswith(f"write {right!r}") and "\n" not in msg, msg
+
+
 def test_names_of_other_sources_are_kept(tmp_path: Path) -> None:
     # a retraining's own dataset, NASLib's proxy split, NB201's cost split
     rows = [
