@@ -858,7 +858,7 @@ def check_tidy_frame(df: pd.DataFrame, *, size: int, source: str) -> pd.DataFram
     for name in ("dataset", "split", "metric"):
         _frame_text(source, df, name)
     out["value"] = _frame_values(source, df)
-    # as in a file: 'LOSS' would be a metric of its own, ranked high first as no loss is.
+    # as in a file: 'LOSS' would be a metric of its own, with no loss's direction or range.
     # Ranges are the importers' to check: a frame holds what a Table may (to_tidy's round trip)
     if (misspelt := _first_misspelt_metric(df["metric"])) is not None:
         row, name, right = misspelt
