@@ -514,6 +514,16 @@ _SHORT_REPR.maxlist = _SHORT_REPR.maxtuple = _SHORT_REPR.maxset = _SHORT_REPR.ma
 _SHORT_REPR.maxfrozenset = _SHORT_REPR.maxdeque = 24
 
 
+def too_many_digits() -> str:
+    """How a JSON file's integer too long for Python to read is named: ``json`` refuses one of
+    more digits than :func:`sys.get_int_max_str_digits` (4,300 by default; a user may set it).
+
+    >>> too_many_digits() == f"more than {sys.get_int_max_str_digits():,} digits"
+    True
+    """
+    return f"more than {sys.get_int_max_str_digits():,} digits"
+
+
 def _fixed(fix: str | Sequence[Part]) -> tuple[Part, ...]:
     """A check's ``fix`` as the parts that end its message (none when empty)."""
     parts = (fix,) if isinstance(fix, str) else tuple(fix)

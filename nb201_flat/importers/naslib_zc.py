@@ -50,7 +50,13 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
-from nb201_flat.errors import FormatError, InvalidArchError, TableFileError, shown
+from nb201_flat.errors import (
+    FormatError,
+    InvalidArchError,
+    TableFileError,
+    shown,
+    too_many_digits,
+)
 from nb201_flat.importers.naslib import from_naslib
 from nb201_flat.importers.tidy import key_name_fault, outside_range, outside_range_why
 from nb201_flat.space import NB201, Space
@@ -209,9 +215,9 @@ def read_naslib_zc(path: str | os.PathLike[str], *, space: Space = NB201) -> pd.
             f"{p} could not be read as JSON text ({exc.__class__.__name__}: {exc}); pass "
             "NASLib's zc_nasbench201.json"
         ) from None
-    except ValueError:  # json's own: an integer over Python's 4,300-digit conversion limit
+    except ValueError:  # json's own: an integer over Python's digit limit for int()
         raise FormatError(
-            f"{p} holds an integer of more than 4,300 digits, which no score, time or index "
+            f"{p} holds an integer of {too_many_digits()}, which no score, time or index "
             "is; pass NASLib's zc_nasbench201.json"
         ) from None
     except RecursionError:

@@ -36,7 +36,7 @@ import numpy.typing as npt
 
 from nb201_flat.conventions import CIFAR10_VALID
 from nb201_flat.errors import DatasetSizeError as DatasetSizeError
-from nb201_flat.errors import FormatError, Param
+from nb201_flat.errors import FormatError, Param, too_many_digits
 
 I64 = npt.NDArray[np.int64]
 
@@ -103,7 +103,7 @@ def parse_split(text: str, keys: tuple[str, str], where: str) -> tuple[I64, I64]
         what = (
             "nests arrays or objects thousands deep"
             if isinstance(exc, RecursionError)
-            else "holds an integer of more than 4,300 digits"
+            else f"holds an integer of {too_many_digits()}"
         )
         raise FormatError(
             f"{where}: {what}, which no NB201 split file does; an NB201 split file maps each "

@@ -113,6 +113,20 @@ def test_an_integer_past_the_conversion_limit_is_one_line(tmp_path: Path) -> Non
         read_naslib_zc(path)
 
 
+def test_the_digit_limit_named_is_the_one_python_has(tmp_path: Path) -> None:
+    # the message said 4,300 under a limit the user had raised
+    import sys
+
+    path = write(tmp_path, raw='{"cifar10": {"x": ' + "9" * 6000 + "}}")
+    before = sys.get_int_max_str_digits()
+    sys.set_int_max_str_digits(5000)
+    try:
+        with pytest.raises(FormatError, match="holds an integer of more than 5,000 digits"):
+            read_naslib_zc(path)
+    finally:
+        sys.set_int_max_str_digits(before)
+
+
 @pytest.mark.parametrize(
     ("raw", "where"),
     [
