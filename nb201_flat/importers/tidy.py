@@ -826,9 +826,10 @@ def check_tidy_frame(df: pd.DataFrame, *, size: int, source: str) -> pd.DataFram
     What :func:`read_tidy_frame` checks in a file, for a frame built in memory: ``index`` an
     integer in ``0..size-1``, ``epochs`` an integer >= 0, ``seed`` an integer >= 0 or empty
     (the mean over seeds), ``value`` a number (NaN for missing), dataset/split/metric
-    non-empty text, a ruled metric in its own spelling (``loss``, not ``LOSS``); where present, ``copied_from`` an integer in ``0..size-1`` or empty and
-    ``constant_output`` True or False (:data:`~nb201_flat.table.STAND_IN_COLUMNS`). The
-    first cell that is not names its row, column and value.
+    non-empty text, a ruled metric in its own spelling (``loss``, not ``LOSS``); where
+    present, ``copied_from`` an integer in ``0..size-1`` or empty and ``constant_output`` True
+    or False (:data:`~nb201_flat.table.STAND_IN_COLUMNS`). The first cell that is not names
+    its row, column and value. Value ranges are the importers' (:func:`check_value_ranges`).
 
     >>> df = pd.DataFrame({"index": [0, 1.5], "dataset": "c", "split": "s", "epochs": 2,
     ...                    "metric": "m", "value": 1.0})

@@ -105,7 +105,7 @@ def _clean_llvm_mappings(lines: list[str]) -> list[tuple[int, int, int]]:
         if not fields:
             continue
         if "-" in fields[0] and not fields[0].endswith(":"):  # a mapping's header line
-            head = None
+            head, resident = None, 0
             perms = fields[1] if len(fields) > 1 else "w"
             path = fields[5] if len(fields) > 5 else ""
             if os.path.basename(path) == "libllvmlite.so" and "w" not in perms:
