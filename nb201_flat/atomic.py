@@ -187,7 +187,7 @@ def check_writable_target(target: str | os.PathLike[str], *, what: str | Param =
     if raw.strip() == "":
         raise ArgumentError(what, " is empty; give a folder path such as results/out")
     path = through_link(Path(raw))
-    if path.name in ("", ".", "..") or path.resolve() == Path.cwd().resolve():
+    if path.name in ("", ".", "..") or os.path.realpath(path) == os.path.realpath(Path.cwd()):
         raise ArgumentError(
             what,
             f" {raw!r} names the current or a parent folder, which cannot be replaced; "
@@ -263,6 +263,12 @@ def _check_parent(path: Path, raw: str, what: str | Param) -> None:
     """The nearest existing folder above ``path`` is a writable folder (not a file)."""
     parent = path.parent
     for up in [parent, *parent.parents]:
+        if up.is_symlink() and not up.exists():  # making the folders met "File exists"
+            raise ArgumentError(
+                what,
+                f" {raw}: the folder {up} is a symbolic link to nothing (dangling, or a loop "
+                "of links); fix the link or choose another path",
+            )
         if up.exists():
             if not up.is_dir():
                 raise ArgumentError(what, f" {raw} lies under the file {up}; choose another path")

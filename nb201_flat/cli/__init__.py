@@ -190,6 +190,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    if sys.stdout is None:  # started with its stdout closed: every print was lost unseen
+        print(
+            "error: standard output is closed, so nothing this command says could be seen; "
+            "run it with an output (> FILE, or > /dev/null to discard it)",
+            file=sys.stderr,
+        )
+        return 2
     budget.set_progress(not getattr(args, "json", False))  # bars only beside human output
     try:
         budget.preload_blas(args.command)  # under ulimit -v only: a late load would hang
@@ -213,6 +220,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # e.g. `nb201-flat info | head`
         return 0
     except OSError as exc:
+        if exc.errno in _UNUSABLE_PATH and exc.filename is not None:
+            from nb201_flat.errors import shown
+
+            print(
+                f"error: {shown(exc.filename)}: {exc.strerror}; choose another path",
+                file=sys.stderr,
+            )
+            return 2
         if exc.errno not in _FULL:
             raise
         # a full disk: OSError's traceback, exit 1. A write to stdout names no file (> /dev/full);
@@ -255,6 +270,8 @@ def _sigterm_exits() -> Iterator[None]:
 # a write that failed for want of room: on the output a command prints (a file it writes
 # says so itself, atomic._write_error)
 _FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+# a path no call can use, wherever the command met it (a table, an --out, a file's parent)
+_UNUSABLE_PATH = (errno.ENAMETOOLONG, errno.ELOOP)
 
 
 def _drop_stdout() -> None:

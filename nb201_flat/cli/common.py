@@ -395,12 +395,14 @@ CALLS: dict[str, str | Callable[[str], str]] = {
 def check_outside_table(out: str, table: Table, flag: str) -> None:
     """Refuse an output path (``flag``'s value ``out``) inside the folder of the table the
     command reads: what it writes would sit among the table's own files."""
+    import os
     from pathlib import Path
 
     from nb201_flat.errors import ArgumentError
 
     folder = table.meta.get("path")
-    if folder and Path(out).resolve().is_relative_to(Path(folder).resolve()):
+    # realpath: Path.resolve raised RuntimeError on a loop of links
+    if folder and Path(os.path.realpath(out)).is_relative_to(os.path.realpath(folder)):
         raise ArgumentError(
             f"{flag} {out} lies inside the table folder {folder}, which holds the table read "
             "here; write it elsewhere"

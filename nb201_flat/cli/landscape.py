@@ -742,10 +742,14 @@ def cmd_census(args: argparse.Namespace) -> int:
         keys = [MetricKey(args.dataset, args.split, args.epochs, args.metric)]
     else:
         keys = [MetricKey(k.dataset, k.split, k.epochs, args.metric) for k in A2M_BAND_KEYS]
+    # the fix that leaves the top K alone: with --top 0 too, --pairs 0 alone was refused next
+    top_alone = (
+        "--pairs 0 for the top K alone" if args.top else "--pairs 0 --top K for the top K alone"
+    )
     if args.pairs and args.lower_is_better:  # the keys are A²M's accuracies: higher is better
         raise LandscapeArgumentError(
             "A²M's bands are accuracy bands (higher is better), not for --lower-is-better; "
-            "drop --lower-is-better, or pass --pairs 0 for the top K alone"
+            f"drop --lower-is-better, or pass {top_alone}"
         )
     table = open_table(args)
     if pairs_out is not None:
@@ -791,7 +795,7 @@ def cmd_census(args: argparse.Namespace) -> int:
             fix = ", or one of those keys"
         raise LandscapeArgumentError(
             f"A²M's bands are of test accuracy at 200 epochs ({band_keys}), not {off[0]}; "
-            f"pass --pairs 0 for the top K alone{fix}"
+            f"pass {top_alone}{fix}"
         )
     hib = higher_is_better(args)
     # 0: any distance; with --pairs 0 no pair is drawn, so no distance applies (None)
@@ -801,7 +805,7 @@ def cmd_census(args: argparse.Namespace) -> int:
         raise LandscapeArgumentError(
             f"band pairs at distance {distance} (--distance, default 3): this space's cells have "
             f"{n_edges} edge{'' if n_edges == 1 else 's'}, so no two lie farther apart; pass "
-            f"--distance 1..{n_edges}, 0 for any, or --pairs 0 for the top K alone"
+            f"--distance 1..{n_edges}, 0 for any, or {top_alone}"
         )
     frames = []
     results = []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import math
+import os
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -121,7 +122,9 @@ def cmd_import(args: argparse.Namespace) -> int:
     source_path(args.source)  # first: "" is no folder to compare with --out, and no --force fix
     out = check_writable_target(args.out)
     # first: --force cannot fix this one, so it must not be the fix the first refusal names
-    if args.source != "analognas" and Path(args.source).resolve().is_relative_to(out.resolve()):
+    # realpath: Path.resolve raised RuntimeError on a loop of links
+    real = os.path.realpath
+    if args.source != "analognas" and Path(real(args.source)).is_relative_to(real(out)):
         raise ArgumentError(
             f"--out {args.out} holds the source {args.source}, which replacing it would "
             "delete; import into another folder"
@@ -140,7 +143,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         curves=not args.no_curves,
         space=args.space,
     )
-    src = args.source if args.source == "analognas" else str(Path(args.source).resolve())
+    src = args.source if args.source == "analognas" else real(args.source)
     # the command as typed (a rebuild hint adds --force itself): --format only when given, the
     # flags that shape the table; --progress and --json change no byte of it
     flags = tuple(

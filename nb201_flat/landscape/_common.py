@@ -45,8 +45,34 @@ def shown_value(x: float) -> str:
 
 def as_values(space: Space, values: npt.ArrayLike) -> FloatArray:
     """``values`` as a float64 vector over ``space``; a clear error for a wrong shape, for
-    values that are not numbers and for infinite ones (NaN marks a missing value)."""
-    return arch_vector(values, check_space(space).size)
+    values that are not numbers, for infinite ones (NaN marks a missing value) and for ones
+    so large that a sum over the space could overflow (:func:`check_summable`)."""
+    v = arch_vector(values, check_space(space).size)
+    check_summable(v)
+    return v
+
+
+def check_summable(v: FloatArray) -> None:
+    """Refuse a value too large for the landscape's arithmetic: a sum of every value (a level's
+    mean) and a difference of two such sums stay finite below ``float max / (2 * size)``.
+    Beyond it, barriers and means came back inf or NaN with no word (a metric of 1e308).
+
+    >>> check_summable(np.array([1.0, np.nan, -1e308]))
+    Traceback (most recent call last):
+    ...
+    nb201_flat.errors.ArgumentError: value -1e+308 of cell 2 is too large for the landscape's sums over 3 cells (|value| must stay below 3e+307); rescale the metric or mask that cell
+    """
+    if not v.size:
+        return
+    limit = float(np.finfo(np.float64).max) / (2 * v.size)
+    mag = np.abs(v)
+    cell = int(np.nanargmax(mag)) if not np.isnan(mag).all() else 0
+    if mag[cell] >= limit:
+        raise LandscapeArgumentError(
+            f"value {v[cell]:.6g} of cell {cell} is too large for the landscape's sums over "
+            f"{v.size:,} cells (|value| must stay below {limit:.3g}); rescale the metric or "
+            "mask that cell"
+        )
 
 
 def check_nan_policy(nan_policy: str) -> None:

@@ -501,6 +501,10 @@ def test_census_band_key_fixes_lead_only_to_keys_the_table_has(
     code, _, err = run(capsys, *args, "--pairs", "3")
     assert code == 2 and err.rstrip().endswith("pass --pairs 0 for the top K alone")
     assert run(capsys, *args, "--pairs", "0")[0] == 0
+    # with --top 0 too, "pass --pairs 0" led to the refusal of both being 0: --top K is named
+    top0 = ("census", *KEY, "--table", str(table_path), "--top", "0")
+    code, _, err = run(capsys, *top0, "--pairs", "3")
+    assert code == 2 and err.rstrip().endswith("pass --pairs 0 --top K for the top K alone")
     # --metric loss on A²M's test keys: "pass --pairs 0" then said "unknown metric 'loss'";
     # the missing key is named first, with "drop --metric" only where that key exists
     code, _, err = run(capsys, "census", "--metric", "loss", "--table", str(table_path))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -370,3 +371,45 @@ def test_average_ranks_and_spearman_match_scipy() -> None:
             assert spearman(x, y) == pytest.approx(stats.spearmanr(x, y).statistic, abs=1e-12)
     assert np.isnan(spearman([1.0, 1.0, 1.0], [1.0, 2.0, 3.0]))  # constant: undefined
     assert np.isnan(spearman([1.0], [2.0]))
+
+
+def test_values_too_large_to_sum_are_refused_by_every_landscape_function(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # a metric of 1e308 gave barriers of inf and level means of NaN with exit 0 (the sums
+    # and endpoint means overflowed)
+    from nb201_flat.cli import main
+    from nb201_flat.landscape import barrier_tree
+    from nb201_flat.landscape.census import barrier_census
+    from nb201_flat.space import NB201
+    from nb201_flat.storage import save_table
+    from nb201_flat.table import MetricKey, Table
+
+    v = np.full(NB201.size, 1e308)
+    v[7] = -1e308
+    limit = float(np.finfo(np.float64).max) / (2 * NB201.size)
+    why = r"value 1e\+308 of cell 0 is too large for the landscape's sums over 15,625 cells"
+    for call in (
+        lambda: barrier_tree(NB201, v),
+        lambda: a2m_barrier(NB201, v, 0, 1),
+        lambda: barrier_census(NB201, v, {}, n_pairs=0, top_k=3, seed=0),
+        lambda: flatness(NB201, v),
+        lambda: distance_profile(NB201, v),
+    ):
+        with pytest.raises(ArgumentError, match=why):
+            call()
+    ok = np.full(NB201.size, limit * 0.99)
+    ok[7] = -limit * 0.99
+    assert np.isfinite(barrier_tree(NB201, ok).bottleneck(0, 7))
+    key = MetricKey("cifar10", "ori-test", 200, "huge")
+    path = save_table(Table(NB201, {(key, None): v}, source="huge"), tmp_path / "t.nb201")
+    keys = ("--dataset", "cifar10", "--split", "ori-test", "--epochs", "200", "--metric", "huge")
+    for argv in (
+        ("barrier", "0", "1"),
+        ("census", "--pairs", "0", "--top", "3"),
+        ("flatness",),
+    ):
+        code = main([*argv, *keys, "--higher-is-better", "--table", str(path)])
+        out, err = capsys.readouterr()
+        assert code == 2 and out == "", (argv, out)
+        assert re.search(why, err) and err.count("\n") == 1, (argv, err)
