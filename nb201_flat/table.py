@@ -609,27 +609,44 @@ class Table:
         a = self.space.resolve(arch)
         key = self.key(dataset, split, epochs, metric)
         if seed == "random":
-            if not self.seeds(key):
-                # a policy the key cannot serve is an error, never a NaN (as in vector_for)
-                raise UnknownKeyError(
-                    f"{key} has no per-seed values, so seed policy 'random' is impossible; "
-                    "it serves the mean only: pass ",
-                    Param("seed_policy", "mean"),
-                )
-            if rng is None:
-                raise ArgumentError(
-                    "seed policy 'random' needs rng= (an int or numpy Generator) so the draw "
-                    "is reproducible"
-                )
-            seeds = [s for s in self.seeds(key) if not np.isnan(self.data[(key, s)][a.index])]
-            if not seeds:
-                raise self._unmeasured(a, key, seed)
-            s = seeds[int(as_rng(rng).integers(len(seeds)))]
+            s = self.random_seed(a, dataset, split, epochs, metric, rng=rng)
             return float(self.data[(key, s)][a.index])
         out = float(self.vector_for(key, seed_policy=seed, rng=rng)[a.index])
         if np.isnan(out):  # NaN means "never measured": an error here, never a printed nan
             raise self._unmeasured(a, key, seed)
         return out
+
+    def random_seed(
+        self,
+        arch: Arch | str | int,
+        dataset: str,
+        split: str,
+        epochs: int,
+        metric: str = "accuracy",
+        *,
+        rng: Seed | None,
+    ) -> int:
+        """The stored seed whose value :meth:`value` serves under ``seed_policy="random"`` with
+        ``rng``: one draw among the seeds that measured this cell (a fresh generator from the
+        same int draws the same seed)."""
+        a = self.space.resolve(arch)
+        key = self.key(dataset, split, epochs, metric)
+        if not self.seeds(key):
+            # a policy the key cannot serve is an error, never a NaN (as in vector_for)
+            raise UnknownKeyError(
+                f"{key} has no per-seed values, so seed policy 'random' is impossible; "
+                "it serves the mean only: pass ",
+                Param("seed_policy", "mean"),
+            )
+        if rng is None:
+            raise ArgumentError(
+                "seed policy 'random' needs rng= (an int or numpy Generator) so the draw "
+                "is reproducible"
+            )
+        seeds = [s for s in self.seeds(key) if not np.isnan(self.data[(key, s)][a.index])]
+        if not seeds:
+            raise self._unmeasured(a, key, "random")
+        return seeds[int(as_rng(rng).integers(len(seeds)))]
 
     def _unmeasured(self, a: Arch, key: MetricKey, policy: SeedPolicy) -> MissingValueError:
         """The error for a value never measured, naming what the table can serve instead."""

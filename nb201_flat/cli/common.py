@@ -144,6 +144,17 @@ def seed_words(table: Table, key: MetricKey) -> str:
     return f"value: mean over the {n} stored seed{'s' if n != 1 else ''}"
 
 
+def seed_fields(table: Table, key: MetricKey) -> dict[str, Any]:
+    """:func:`seed_words` for a JSON output: what each value read is (``values_read``: the
+    table's ``"stored value"`` per cell, or the ``"mean over stored seeds"``) and the seeds
+    the key stores (``stored_seeds``; read or not)."""
+    stored = (key, None) in table.data
+    return {
+        "values_read": "stored value" if stored else "mean over stored seeds",
+        "stored_seeds": list(table.seeds(key)),
+    }
+
+
 def _seed_list(seeds: Sequence[int]) -> str:
     """Stored seeds for a line of text: their numbers, or a count when there are many."""
     if len(seeds) > 5:

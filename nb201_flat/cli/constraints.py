@@ -20,6 +20,8 @@ from nb201_flat.cli.common import (
     emit_json,
     higher_is_better,
     open_table,
+    seed_fields,
+    seed_words,
 )
 
 
@@ -62,7 +64,7 @@ def cmd_constrained(args: argparse.Namespace) -> int:
         if args.top is not None:
             check_int_range("--top", args.top, 1)
     table = open_table(args)
-    table.key(args.dataset, args.split, args.epochs, args.metric)  # an unknown metric first
+    mkey = table.key(args.dataset, args.split, args.epochs, args.metric)  # an unknown one first
     hib = higher_is_better(args)
     common: dict[str, Any] = {"cost": args.cost, "metric": args.metric, "higher_is_better": hib}
     if args.pareto:
@@ -118,6 +120,7 @@ def cmd_constrained(args: argparse.Namespace) -> int:
                 "epochs": args.epochs,
                 "metric": args.metric,
                 "higher_is_better": hib,
+                **seed_fields(table, mkey),
                 "cost": args.cost,
                 "max_cost": None if args.pareto else args.max_cost,
                 "pareto": bool(args.pareto),
@@ -129,7 +132,10 @@ def cmd_constrained(args: argparse.Namespace) -> int:
         )
         return 0
     head = "Pareto front" if args.pareto else f"best with {args.cost} <= {args.max_cost:g}"
-    print(f"{head} ({args.dataset}/{args.split}@{args.epochs} {args.metric}):")
+    print(
+        f"{head} ({args.dataset}/{args.split}@{args.epochs} {args.metric}; "
+        f"{seed_words(table, mkey)}):"
+    )
     for row in rows:  # best_under and pareto_front never return unmeasured archs
         print(
             f"{row['index']:>6}  {row['value']:>9.4f}  {args.cost}={row['cost']:.6g}  {row['arch']}"

@@ -23,6 +23,7 @@ from nb201_flat.cli.common import (
     neighbourhood_words,
     num,
     open_table,
+    seed_fields,
     seed_words,
     spell,
 )
@@ -354,6 +355,7 @@ def cmd_flatness(args: argparse.Namespace) -> int:
                 "unranked": None if args.sort_by is None else unranked,
                 "higher_is_better": hib,  # null: nothing was ranked by the metric
                 "seed_policy": "mean",
+                **seed_fields(table, table.key(args.dataset, args.split, args.epochs, args.metric)),
                 "archs": rows,
                 **stand_ins,
                 "source": table.source,
@@ -540,6 +542,7 @@ def cmd_barrier(args: argparse.Namespace) -> int:
     space = table.space
     a, b = space.resolve(args.a), space.resolve(args.b)
     values = table.vector(args.dataset, args.split, args.epochs, args.metric)
+    mkey = table.key(args.dataset, args.split, args.epochs, args.metric)
     hib = higher_is_better(args)
     tree = barrier_tree(space, values, higher_is_better=hib, connected_only=args.connected_only)
     shown = _PATH_SHOWN[args.method]
@@ -552,6 +555,7 @@ def cmd_barrier(args: argparse.Namespace) -> int:
         "epochs": args.epochs,
         "metric": args.metric,
         "higher_is_better": hib,
+        **seed_fields(table, mkey),
         "value_a": float(values[a.index]),
         "value_b": float(values[b.index]),
     }
@@ -630,7 +634,7 @@ def cmd_barrier(args: argparse.Namespace) -> int:
         f"barriers from {a.index} ({payload['value_a']:.4f}) to {b.index} "
         f"({payload['value_b']:.4f}), distance {payload['distance']}; "
         f"{args.dataset}/{args.split}@{args.epochs} {args.metric}, "
-        f"{'higher' if hib else 'lower'} is better"
+        f"{'higher' if hib else 'lower'} is better; {seed_words(table, mkey)}"
     )
     print(f"  {'':<30} {'barrier':>9} {'beyond worse endpoint':>22}")
     for entry in barriers.values():
@@ -862,6 +866,7 @@ def cmd_census(args: argparse.Namespace) -> int:
                 "split": key.split,
                 "epochs": key.epochs,
                 "metric": key.metric,
+                **seed_fields(table, key),
                 "seed": seed + k if args.pairs else None,  # the band draw's; none drawn
                 "groups": summary.to_dict(orient="records"),
                 # nan_policy "omit": candidates left out of the band draws, pairs dropped
@@ -917,9 +922,10 @@ def cmd_census(args: argparse.Namespace) -> int:
     )
     for res in results:
         drew = "" if res["seed"] is None else f", pair-draw seed {res['seed']}"
+        rkey = MetricKey(res["dataset"], res["split"], res["epochs"], res["metric"])
         print(
-            f"{res['dataset']}/{res['split']}@{res['epochs']} {res['metric']} "
-            f"({'higher' if hib else 'lower'} is better{drew})"
+            f"{rkey.dataset}/{rkey.split}@{rkey.epochs} {rkey.metric} "
+            f"({'higher' if hib else 'lower'} is better{drew}; {seed_words(table, rkey)})"
         )
         print(head)
         for g in res["groups"]:

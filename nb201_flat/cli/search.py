@@ -364,9 +364,12 @@ def cmd_search(args: argparse.Namespace) -> int:
     if args.json:
         emit_json(payload)
         return 0
+    # the master seed (of the runs' draws) apart from the oracle's seed policy (of the values)
+    policies = ", ".join(dict.fromkeys(str(p.seed_policy) for p in protocols))
     print(
-        f"{algo.label} under {args.protocol}: {args.runs} runs, seed {args.seed}, "
-        f"{took:.1f} s ({table.source}); test value at each run's pick, mean ± std over runs"
+        f"{algo.label} under {args.protocol}: {args.runs} runs, master seed {args.seed}, oracle "
+        f"seed policy {policies}, {took:.1f} s ({table.source}); test value at each run's "
+        "pick, mean ± std over runs"
     )
     # the whole key: a 12-epoch value must not read as a 200-epoch one
     reported_keys = [

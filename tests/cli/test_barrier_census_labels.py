@@ -82,11 +82,13 @@ def test_connected_only_lowest_is_named_so(
 def test_direction_is_printed(capsys: pytest.CaptureFixture[str], table_path: Path) -> None:
     # --lower-is-better on an accuracy was accepted and never shown
     argv = ("barrier", *VALID, "13291", "9952", "--table", str(table_path))
-    assert run(capsys, *argv)[1].splitlines()[0].endswith("accuracy, higher is better")
+    # then what the values are (the table's stored values: this key has no seeds)
+    stored = "; value: the table's one stored value per cell (no per-seed values)"
+    assert run(capsys, *argv)[1].splitlines()[0].endswith(f"accuracy, higher is better{stored}")
     out = run(capsys, *argv, "--lower-is-better")[1]
-    assert out.splitlines()[0].endswith("accuracy, lower is better")
+    assert out.splitlines()[0].endswith(f"accuracy, lower is better{stored}")
     out = run(capsys, "census", *VALID, "--pairs", "0", "--top", "3", "--table", str(table_path))[1]
-    assert "cifar100/x-valid@200 accuracy (higher is better)" in out
+    assert f"cifar100/x-valid@200 accuracy (higher is better{stored})" in out
     out = run(
         capsys,
         "census",
@@ -99,7 +101,7 @@ def test_direction_is_printed(capsys: pytest.CaptureFixture[str], table_path: Pa
         "--table",
         str(table_path),
     )[1]
-    assert "cifar100/x-valid@200 accuracy (lower is better)" in out
+    assert f"cifar100/x-valid@200 accuracy (lower is better{stored})" in out
 
 
 def test_census_seed_is_the_pair_draws_and_refused_without_a_draw(
@@ -113,13 +115,14 @@ def test_census_seed_is_the_pair_draws_and_refused_without_a_draw(
         == "error: --seed seeds the band pair draw, and --pairs 0 draws none; drop --seed"
     )
     code, out, _ = run(capsys, *top)
-    assert code == 0 and "seed" not in out
+    stored = "; value: the table's one stored value per cell (no per-seed values)"
+    assert code == 0 and "pair-draw seed" not in out and stored in out
     doc = json.loads(run(capsys, *top, "--json")[1])
     # the top-K pairs lie at distances 1, 2, ...: no distance was asked for, nor a seed used
     assert doc["distance"] is None and doc["datasets"][0]["seed"] is None
     bands = ("census", *TEST, "--pairs", "3", "--top", "2", "--table", str(table_path))
     out = run(capsys, *bands, "--seed", "5")[1]
-    assert "cifar100/x-test@200 accuracy (higher is better, pair-draw seed 5)" in out
+    assert f"cifar100/x-test@200 accuracy (higher is better, pair-draw seed 5{stored})" in out
     doc = json.loads(run(capsys, *bands, "--seed", "5", "--json")[1])
     assert doc["distance"] == 3 and doc["datasets"][0]["seed"] == 5
 

@@ -52,7 +52,7 @@ def test_a_random_draw_records_its_generator_seed(
     base = ["query", "0", "--table", synth_path, "--dataset", "cifar100", "--split", "x-valid"]
     base += ["--epochs", "200", "--seed-policy", "random"]
     code, out, _ = run(capsys, *base, "--rng-seed", "3")
-    assert code == 0 and "[random, --rng-seed 3] = " in out
+    assert code == 0 and "[random, --rng-seed 3: seed " in out
     code, out, _ = run(capsys, *base, "--rng-seed", "3", "--json")
     doc = json.loads(out)
     assert code == 0 and doc["seed_policy"] == "random" and doc["rng_seed"] == 3
