@@ -365,7 +365,7 @@ def _parse_manifest(folder: Path, raw: bytes) -> dict[str, Any]:
     mpath = folder / MANIFEST
     try:
         manifest = json.loads(raw.decode("utf-8"))
-    # ValueError: JSONDecodeError, or an integer over Python's 4,300-digit conversion limit
+    # ValueError: JSONDecodeError, or an integer over Python's digit limit for int()
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise TableFileError(
             f"{mpath} is corrupted ({exc.__class__.__name__}); {_reimport_hint(folder)}"

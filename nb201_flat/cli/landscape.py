@@ -134,8 +134,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "mean path and worst shortest path barriers, and the fraction of pairs with no barrier "
         "beyond the worse endpoint. The bands are ranges of the 200-epoch test accuracy from "
         "A²M's neighbourhood-distribution figures (e.g. CIFAR-10 A: 92.3-93.7 %); its barrier "
-        "figure's endpoint pairs, also named Models A, B, C, may lie outside them (`barrier A "
-        "B` takes such a pair). Without --dataset: A²M's test keys (cifar10 ori-test, cifar100 "
+        "figure's endpoint pairs, also named Models A, B, C, may lie outside them (`barrier` "
+        "takes such a pair, by index or cell string). Without --dataset: A²M's test keys (cifar10 ori-test, cifar100 "
         "and ImageNet16-120 x-test, 200 epochs) the table has.",
     )
     add_key_args(p, required=False)

@@ -142,7 +142,8 @@ def _repair(file: Path, path: object) -> str:
     # no package, or find_spec's ValueError on a module of its name without a spec: the
     # file is not the package's
     with contextlib.suppress(MissingDependencyError, ValueError):
-        if data_file().resolve() == file.resolve():  # `import analognas`: the package's own
+        # realpath: Path.resolve raises RuntimeError on a loop of links
+        if os.path.realpath(data_file()) == os.path.realpath(file):  # the package's own
             return _REINSTALL
     return _REPLACE
 

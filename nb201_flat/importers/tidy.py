@@ -480,7 +480,7 @@ def read_tidy_frame(path: str | os.PathLike[str]) -> pd.DataFrame:
     if "metric" in out and (misspelt := _first_misspelt_metric(out["metric"])) is not None:
         row, name, right = misspelt
         raise _bad(
-            p, row, "metric", name, _MISSPELT_METRIC.format(right), csv, fix=f"write {right!r}"
+            p, row, "metric", name, _MISSPELT_METRIC.format(right), csv, fix=_misspelt_fix(right)
         )
     has_both = "metric" in out and "value" in out
     bad = _first_outside_range(out["metric"], out["value"]) if has_both else None
@@ -622,6 +622,18 @@ def _first_misspelt_metric(metrics: Any) -> tuple[int, str, str] | None:
 
 
 _MISSPELT_METRIC = "is {!r} spelt otherwise (a metric of its own, which no rule checks)"
+
+
+def _misspelt_fix(right: str) -> str:
+    """The fix of a misspelt ruled metric: its spelling; for one ruled by its ending only
+    (``Delta_Accuracy``: no accuracy in percent, perhaps), a name without that ending too."""
+    if right in _RULED_METRICS:
+        return f"write {right!r}"
+    if is_accuracy(right):
+        return (
+            f"write {right!r} (an accuracy in percent, 0..100), or a name not ending in _accuracy"
+        )
+    return f"write {right!r} (never negative), or a name not ending in time_s"
 
 
 # -- DataFrames handed to Table.from_tidy ------------------------------------------------------
@@ -864,7 +876,7 @@ def check_tidy_frame(df: pd.DataFrame, *, size: int, source: str) -> pd.DataFram
     if (misspelt := _first_misspelt_metric(df["metric"])) is not None:
         row, name, right = misspelt
         why = _MISSPELT_METRIC.format(right)
-        raise frame_bad(source, df, row, "metric", name, why, fix=f"write {right!r}")
+        raise frame_bad(source, df, row, "metric", name, why, fix=_misspelt_fix(right))
     return out
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 from collections.abc import Iterable, Sequence
 from typing import Literal, TypeAlias
@@ -53,26 +54,51 @@ def as_values(space: Space, values: npt.ArrayLike) -> FloatArray:
 
 
 def check_summable(v: FloatArray) -> None:
-    """Refuse a value too large for the landscape's arithmetic: a sum of every value (a level's
+    """Refuse a value too large for the landscape's sums: a sum of every value (a level's
     mean) and a difference of two such sums stay finite below ``float max / (2 * size)``.
     Beyond it, barriers and means came back inf or NaN with no word (a metric of 1e308).
+    Squares need less: :func:`check_squarable`.
 
     >>> check_summable(np.array([1.0, np.nan, -1e308]))
     Traceback (most recent call last):
     ...
-    nb201_flat.errors.ArgumentError: value -1e+308 of cell 2 is too large for the landscape's sums over 3 cells (|value| must stay below 3e+307); rescale the metric or mask that cell
+    nb201_flat.errors.ArgumentError: value -1e+308 of cell 2 is too large for the landscape's sums over 3 cells (|value| must stay below 2.99e+307); rescale the metric or mask that cell
     """
-    if not v.size:
+    limit = float(np.finfo(np.float64).max) / (2 * max(v.size, 1))
+    _check_below(v, limit, f"the landscape's sums over {v.size:,} cells", "of cell {}")
+
+
+def check_squarable(values: FloatArray, what: str) -> None:
+    """Refuse a value whose square, summed over ``values`` about their mean, could overflow
+    (``what`` names the statistic): a variance or correlation of it came back NaN or inf with
+    no word (an autocorrelation of values near 1e200: NaN at every lag).
+
+    >>> check_squarable(np.array([1.0, 5e153]), "the autocorrelation")
+    Traceback (most recent call last):
+    ...
+    nb201_flat.errors.ArgumentError: value 5e+153 is too large for the autocorrelation (|value| must stay below 4.74e+153: its squares are summed); rescale the metric
+    """
+    limit = 0.5 * math.sqrt(float(np.finfo(np.float64).max) / max(values.size, 1))
+    _check_below(values, limit, f"{what}", "", ": its squares are summed")
+
+
+def _check_below(v: FloatArray, limit: float, what: str, where: str, why: str = "") -> None:
+    """The largest ``|value|`` of ``v`` (NaN aside) must stay below ``limit``; else one line,
+    the limit shown rounded down (never above the value refused)."""
+    if not v.size or np.isnan(v).all():
         return
-    limit = float(np.finfo(np.float64).max) / (2 * v.size)
-    mag = np.abs(v)
-    cell = int(np.nanargmax(mag)) if not np.isnan(mag).all() else 0
-    if mag[cell] >= limit:
-        raise LandscapeArgumentError(
-            f"value {v[cell]:.6g} of cell {cell} is too large for the landscape's sums over "
-            f"{v.size:,} cells (|value| must stay below {limit:.3g}); rescale the metric or "
-            "mask that cell"
-        )
+    mag = np.abs(v.reshape(-1))
+    i = int(np.nanargmax(mag))
+    if mag[i] < limit:
+        return
+    exp = math.floor(math.log10(limit)) - 2
+    shown_limit = math.floor(limit / 10.0**exp) * 10.0**exp  # 3 digits, rounded down
+    at = f" {where.format(i)}" if where else ""
+    fix = "rescale the metric or mask that cell" if where else "rescale the metric"
+    raise LandscapeArgumentError(
+        f"value {v.reshape(-1)[i]:.6g}{at} is too large for {what} (|value| must stay below "
+        f"{shown_limit:.3g}{why}); {fix}"
+    )
 
 
 def check_nan_policy(nan_policy: str) -> None:

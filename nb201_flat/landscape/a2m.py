@@ -47,6 +47,7 @@ from nb201_flat.landscape._common import (
     as_sequence,
     as_values,
     check_nan_policy,
+    check_squarable,
     is_pair,
     oriented,
     raise_on_nan,
@@ -237,6 +238,7 @@ def _a2m(
         raise_on_nan(level_vals, "values on the shortest paths")
     if nan_policy == "omit":
         _check_omittable(level_vals, paths)
+    check_squarable(level_vals, "the level std of the A²M barrier")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # propagate: a NaN level, as asked
         if nan_policy == "omit":

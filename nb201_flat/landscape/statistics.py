@@ -53,6 +53,7 @@ from nb201_flat.landscape._common import (
     as_sequence,
     as_values,
     check_band,
+    check_squarable,
     check_undefined,
     oriented,
     resolve_index,
@@ -199,6 +200,8 @@ def fitness_distance_correlation(
         )
         fix: list[Part] = ["pass values measured at more distances, or another ", Param("optimum")]
         return undefined_value(undefined, what, why, fix)
+    if method == "pearson":  # spearman correlates ranks
+        check_squarable(df["value"].to_numpy(dtype=np.float64), what)
     return float(df["value"].corr(df["distance"].astype(np.float64), method=method))
 
 
@@ -413,6 +416,7 @@ def autocorrelation(
     ok = ~np.isnan(series)
     if ok.sum() < 2:
         raise LandscapeArgumentError("the walk met fewer than two measured architectures")
+    check_squarable(series[ok], "the autocorrelation")
     m = series[ok].mean()
     var = series[ok].var()
     what = "the autocorrelation"

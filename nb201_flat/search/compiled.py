@@ -73,8 +73,8 @@ def release_llvm_pages() -> int:
     Loading the kernels initialises LLVM, which touches ~68 MB of ``libllvmlite.so``'s code and
     read-only data; the loaded kernels never run it again. A parent that forks workers kept
     those pages mapped through the whole run (the figures command's process tree held them at
-    its peak). Only mappings that cannot hold a written page are dropped: read-only and
-    without anonymous (copy-on-write) pages, so their content is the file's, and a later
+    its peak). Only mappings that hold no written page are dropped: read-only, with no
+    copy-on-write page resident or swapped out, so their content is the file's, and a later
     compile reads them back from the page cache. The relocated data (written at load) stays."""
     import ctypes
 
@@ -95,28 +95,34 @@ def release_llvm_pages() -> int:
 
 
 def _clean_llvm_mappings(lines: list[str]) -> list[tuple[int, int, int]]:
-    """``(start, end, resident bytes)`` of each read-only mapping of ``libllvmlite.so`` with no
-    anonymous page, from the lines of ``/proc/PID/smaps``."""
+    """``(start, end, resident bytes)`` of each read-only mapping of ``libllvmlite.so`` that
+    holds no page of its own, from the lines of ``/proc/PID/smaps``: no anonymous
+    (copy-on-write) page resident, none swapped out (dropping the mapping would free its swap
+    and bring back the file's unrelocated bytes), none private and dirty."""
     found: list[tuple[int, int, int]] = []
-    head: tuple[int, int] | None = None  # the current mapping, while it qualifies so far
-    resident = 0
+    head: tuple[int, int] | None = None  # the current mapping, if one of LLVM's read-only
+    fields: dict[str, int] = {}
+
+    def close() -> None:
+        own = fields.get("Anonymous", 1) + fields.get("Swap", 0) + fields.get("Private_Dirty", 0)
+        if head is not None and own == 0 and fields.get("Rss", 0) > 0:
+            found.append((*head, fields["Rss"] * 1024))
+
     for line in lines:
-        fields = line.split()
-        if not fields:
+        words = line.split()
+        if not words:
             continue
-        if "-" in fields[0] and not fields[0].endswith(":"):  # a mapping's header line
-            head, resident = None, 0
-            perms = fields[1] if len(fields) > 1 else "w"
-            path = fields[5] if len(fields) > 5 else ""
+        if "-" in words[0] and not words[0].endswith(":"):  # a mapping's header line
+            close()
+            head, fields = None, {}
+            perms = words[1] if len(words) > 1 else "w"
+            path = words[5] if len(words) > 5 else ""
             if os.path.basename(path) == "libllvmlite.so" and "w" not in perms:
-                lo, _, hi = fields[0].partition("-")
+                lo, _, hi = words[0].partition("-")
                 head = (int(lo, 16), int(hi, 16))
-        elif head is not None and fields[0] == "Rss:":
-            resident = int(fields[1]) * 1024
-        elif head is not None and fields[0] == "Anonymous:":
-            if int(fields[1]) == 0 and resident:
-                found.append((*head, resident))
-            head = None
+        elif head is not None and len(words) >= 2 and words[1].isdigit():
+            fields[words[0].rstrip(":")] = int(words[1])  # "Rss:  12 kB"
+    close()
     return found
 
 

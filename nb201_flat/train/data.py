@@ -518,7 +518,7 @@ def dataset_identity(
             # by its bytes (a split file is small): a rewrite in place of the same size within
             # one tick of the file system's clock keeps its stat key (a test met it)
             path = split_root / SPLIT_FILES[name][0]
-            split_file = (os.fspath(path.resolve()), hashlib.md5(path.read_bytes()).hexdigest())
+            split_file = (os.path.realpath(path), hashlib.md5(path.read_bytes()).hexdigest())
     seen = (name, tuple(md5s.items()), split_file, strict)
     if seen in _IDENTITY_SEEN:
         return _IDENTITY_SEEN[seen]
@@ -546,7 +546,7 @@ files are read through once, not once per job that asks."""
 def _stat_key(path: Path) -> tuple[object, ...]:
     """A file's path, inode, size and modification time: it changes when the file does."""
     st = path.stat()
-    return (os.fspath(path.resolve()), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+    return (os.path.realpath(path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
 
 @dataclass(frozen=True, slots=True, eq=False)

@@ -230,7 +230,7 @@ def connect_readonly(
         The file cannot be opened or read; the message says why, not "not a database".
     """
     p = Path(path)
-    quoted = urllib.parse.quote(os.fspath(p.resolve()))
+    quoted = urllib.parse.quote(os.path.realpath(p))  # Path.resolve: RuntimeError on a loop
     live = Path(f"{p}-wal").exists()
     uri = f"file:{quoted}?mode=ro" if live else f"file:{quoted}?immutable=1"
     try:
@@ -945,7 +945,7 @@ def verified_rows(
             continue
         if collect:
             out.append(tuple(row))
-    name = os.fspath(Path(path).resolve())
+    name = os.path.realpath(path)
     if legacy and name not in _LEGACY_WARNED:
         _LEGACY_WARNED.add(name)
         rows = f"{legacy} epoch rows" if table == "epochs" else f"{legacy} rows of table {table}"

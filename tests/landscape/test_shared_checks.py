@@ -413,3 +413,25 @@ def test_values_too_large_to_sum_are_refused_by_every_landscape_function(
         out, err = capsys.readouterr()
         assert code == 2 and out == "", (argv, out)
         assert re.search(why, err) and err.count("\n") == 1, (argv, err)
+
+
+def test_values_too_large_to_square_are_refused_where_a_variance_is_taken() -> None:
+    # below the sums' limit, squares still overflowed: an autocorrelation of values near
+    # 1e200 was NaN at every lag, the A²M level std inf, the FDC NaN, each with no word
+    from nb201_flat.landscape import autocorrelation
+    from nb201_flat.landscape import fitness_distance_correlation as fdc
+    from nb201_flat.space import NB201
+
+    rng = np.random.default_rng(0)
+    big = rng.uniform(1e200, 2e200, NB201.size)
+    for call in (
+        lambda: autocorrelation(NB201, big, seed=0),
+        lambda: fdc(NB201, big),
+        lambda: a2m_barrier(NB201, big, 0, 1),
+    ):
+        with pytest.raises(ArgumentError, match=r"its squares are summed\); rescale the metric$"):
+            call()
+    fine = rng.uniform(1e149, 2e149, NB201.size)  # squares that fit: served
+    assert np.all(np.isfinite(autocorrelation(NB201, fine, seed=0, max_lag=3)))
+    assert np.isfinite(fdc(NB201, fine))
+    assert np.isfinite(a2m_barrier(NB201, fine, 0, 1).level_std).all()
