@@ -135,8 +135,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "beyond the worse endpoint. The bands are ranges of the 200-epoch test accuracy from "
         "A²M's neighbourhood-distribution figures (e.g. CIFAR-10 A: 92.3-93.7 %); its barrier "
         "figure's endpoint pairs, also named Models A, B, C, may lie outside them (`barrier` "
-        "takes such a pair, by index or cell string). Without --dataset: A²M's test keys (cifar10 ori-test, cifar100 "
-        "and ImageNet16-120 x-test, 200 epochs) the table has.",
+        "takes such a pair, by index or cell string). Without --dataset: A²M's test keys "
+        "(cifar10 ori-test, cifar100 and ImageNet16-120 x-test, 200 epochs) the table has.",
     )
     add_key_args(p, required=False)
     p.add_argument(
@@ -245,7 +245,8 @@ def cmd_flatness(args: argparse.Namespace) -> int:
     space = table.space
     if args.radius is not None:  # against this space, in one wording for 0 and 7 alike
         space.check_radius(args.radius, name="--radius")
-    values = table.vector(args.dataset, args.split, args.epochs, args.metric)
+    mkey = table.key(args.dataset, args.split, args.epochs, args.metric)
+    values = table.vector_for(mkey)
     hib = higher_is_better(args) if ranked else None  # a key the table has first
     spec = neighbourhood_from_args(args)
     # a retraining table's stand-ins (copies, chance) are no measurements of their own
@@ -271,9 +272,8 @@ def cmd_flatness(args: argparse.Namespace) -> int:
     else:
         measured = np.flatnonzero(~np.isnan(values))
         if measured.size == 0:
-            key_name = table.key(args.dataset, args.split, args.epochs, args.metric)
             raise MissingValueError(
-                f"no architecture is measured for {key_name}; choose a key that "
+                f"no architecture is measured for {mkey}; choose a key that "
                 "`nb201-flat info` lists with archs > 0"
             )
         key = values[measured] if hib else -values[measured]
@@ -355,7 +355,7 @@ def cmd_flatness(args: argparse.Namespace) -> int:
                 "unranked": None if args.sort_by is None else unranked,
                 "higher_is_better": hib,  # null: nothing was ranked by the metric
                 "seed_policy": "mean",
-                **seed_fields(table, table.key(args.dataset, args.split, args.epochs, args.metric)),
+                **seed_fields(table, mkey),
                 "archs": rows,
                 **stand_ins,
                 "source": table.source,
@@ -363,7 +363,6 @@ def cmd_flatness(args: argparse.Namespace) -> int:
         )
         return 0
     # the key, what its values are (seed policy) and, where not the metric's own, the direction
-    mkey = table.key(args.dataset, args.split, args.epochs, args.metric)
     way = direction_words(args) if ranked else None
     print(
         f"{args.dataset}/{args.split}@{args.epochs} {args.metric}; {seed_words(table, mkey)}"
@@ -541,8 +540,8 @@ def cmd_barrier(args: argparse.Namespace) -> int:
     table = open_table(args)
     space = table.space
     a, b = space.resolve(args.a), space.resolve(args.b)
-    values = table.vector(args.dataset, args.split, args.epochs, args.metric)
     mkey = table.key(args.dataset, args.split, args.epochs, args.metric)
+    values = table.vector_for(mkey)
     hib = higher_is_better(args)
     tree = barrier_tree(space, values, higher_is_better=hib, connected_only=args.connected_only)
     shown = _PATH_SHOWN[args.method]
