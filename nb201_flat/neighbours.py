@@ -276,12 +276,15 @@ def _exact_neighbours(
     (a code; None: not asked).
 
     Works on lexicographic numbers: changing the ops of the edges in S adds a delta that
-    depends only on their old ops and the new ones, so for each S a small table
-    (old ops x changes) of deltas is built once and gathered per row; the neighbours'
-    numbers are mapped to indices at the end. Rows are already in index order.
+    depends only on their old ops and the new ones. Up to r = 3, for each S a small table
+    (old ops x changes) of deltas is built once and gathered per row; beyond, the rows are
+    built edge by edge as outer sums of each edge's (cell, change) deltas, whose cost is about
+    one write of the result (NB201 at r = 6: 0.6 s, where a table would outgrow the rows and
+    a pass per edge over the whole result took 11 s). The neighbours' numbers are mapped to
+    indices at the end. Rows are already in index order.
     """
-    k = space.n_ops
-    dtype = np.int32 if space.size < 2**31 else np.int64
+    k, n = space.n_ops, space.size
+    dtype = np.int32 if n < 2**31 else np.int64
     want_none = none is not None
     # int32 halves the memory traffic; annotated int64 for the type checker only
     base: IntArray = space._lex_of_index.astype(dtype)
@@ -290,32 +293,41 @@ def _exact_neighbours(
     offsets: IntArray = np.array(list(itertools.product(range(1, k), repeat=r)), dtype=dtype)
     subsets = list(itertools.combinations(range(space.n_edges), r))
     m = len(offsets)
-    out = np.empty((space.size, len(subsets) * m), dtype=np.int32)
+    out = np.empty((n, len(subsets) * m), dtype=np.int32)
     to_none = np.zeros(out.shape if want_none else (0, 0), dtype=bool)
-    # old ops of the changed edges (all k^r combinations) and their new ops
-    olds: IntArray = np.array(list(itertools.product(range(k), repeat=r)), dtype=dtype)
-    news: IntArray = olds[:, None, :] + offsets[None, :, :]
-    news[news >= k] -= k
-    table_ok = news.size <= 1 << 24  # else the table would outgrow the rows themselves
-    radix: IntArray = (k ** np.arange(r - 1, -1, -1)).astype(dtype)
+    if r <= 3:
+        # old ops of the changed edges (all k^r combinations) and their new ops
+        olds: IntArray = np.array(list(itertools.product(range(k), repeat=r)), dtype=dtype)
+        news: IntArray = olds[:, None, :] + offsets[None, :, :]
+        news[news >= k] -= k
+        radix: IntArray = (k ** np.arange(r - 1, -1, -1)).astype(dtype)
+    else:  # each edge's new op for each of its k - 1 changes, per cell, and its delta
+        digit: IntArray = space.codes[:, :, None].astype(dtype)
+        shifts: IntArray = np.arange(1, k).astype(dtype)
+        new_ops: IntArray = digit + shifts
+        new_ops[new_ops >= k] -= k
+        steps: IntArray = (new_ops - digit) * weights[None, :, None]
     for s, subset in enumerate(subsets):
         cols = slice(s * m, (s + 1) * m)
         edges = list(subset)
-        digits: IntArray = space.codes[:, edges].astype(dtype)
-        if table_ok:
+        if r <= 3:
             delta = ((news - olds[:, None, :]) * weights[edges]).sum(axis=2)
+            digits: IntArray = space.codes[:, edges].astype(dtype)
             row_code = digits @ radix
             lex = base[:, None] + delta[row_code]
             if want_none:
                 to_none[:, cols] = (news == none).any(axis=2)[row_code]
         else:
-            lex = np.repeat(base[:, None], m, axis=1)
-            for p, e in enumerate(edges):
-                new = digits[:, p, None] + offsets[None, :, p]
-                new[new >= k] -= k
-                lex += (new - digits[:, p, None]) * weights[e]
+            # column (o_1, ..., o_r) in the order of ``offsets``: the first edge's change
+            # varies slowest, as each edge's changes are appended innermost
+            lex = base[:, None]
+            hit = np.zeros((n, 1), dtype=bool)
+            for e in edges:
+                lex = (lex[:, :, None] + steps[:, e, None, :]).reshape(n, -1)
                 if want_none:
-                    to_none[:, cols] |= new == none
+                    hit = (hit[:, :, None] | (new_ops[:, e, None, :] == none)).reshape(n, -1)
+            if want_none:
+                to_none[:, cols] = hit
         out[:, cols] = index_of_lex[lex]
     return out, to_none
 

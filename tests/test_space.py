@@ -170,6 +170,29 @@ def test_neighbourhood_sizes_and_distances(radius: int, size: int) -> None:
         NB201.clear_cache()  # large arrays
 
 
+@pytest.mark.parametrize("space", [Space(("none", "a", "b"), 4), Space(("none", "a"), 5)])
+def test_far_neighbours_are_listed_in_their_documented_order(space: Space) -> None:
+    # each row: the edge sets in combinations order, then each edge's op shifted by 1..k-1 (the
+    # first edge's shift varying slowest), as the tables up to radius 3 and the sums beyond
+    # build it; and which neighbours a change to none reached (no_none drops them)
+    import itertools
+
+    from nb201_flat.neighbours import _exact_neighbours, none_code
+
+    k, codes = space.n_ops, space.codes.astype(int)
+    for r in range(1, space.n_edges + 1):
+        want, to_none = [], []
+        for edges in itertools.combinations(range(space.n_edges), r):
+            for shifts in itertools.product(range(1, k), repeat=r):
+                changed = codes.copy()
+                changed[:, edges] = (codes[:, edges] + shifts) % k
+                want.append(space.indices_of_codes(changed))
+                to_none.append((changed[:, edges] == 0).any(axis=1))
+        got, got_none = _exact_neighbours(space, r, none_code(space, True))
+        np.testing.assert_array_equal(got, np.stack(want, axis=1), err_msg=f"radius {r}")
+        np.testing.assert_array_equal(got_none, np.stack(to_none, axis=1))
+
+
 @pytest.mark.parametrize("radius", [1, 2, 3])
 def test_neighbourhoods_symmetric(radius: int) -> None:
     nb = NB201.neighbours(radius)

@@ -102,7 +102,7 @@ class CurveCollector:
             for index, values in rows.items():
                 arr[index, : len(values)] = values
             data[item] = arr
-        return Curves(n_archs, data)
+        return Curves(n_archs, data, copy=False)  # arrays of its own: no copies
 
 
 def _run_curves(run: Mapping[str, Any], splits: Sequence[str]) -> dict[tuple[str, str], FloatArray]:

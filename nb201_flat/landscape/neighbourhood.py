@@ -435,11 +435,17 @@ def aggregate_members(members: npt.ArrayLike, spec: Neighbourhood) -> float:
         raise LandscapeArgumentError(
             f"spec must be a Neighbourhood, got {shown(spec)}; pass e.g. Neighbourhood(agg='median')"
         )
-    not_numbers = f"members must be numbers (one neighbourhood's values), got {shown(members)}"
+
+    def not_numbers() -> LandscapeArgumentError:  # built on refusal only: a search calls
+        # this once per cell it scores, and an array's repr costs a millisecond
+        return LandscapeArgumentError(
+            f"members must be numbers (one neighbourhood's values), got {shown(members)}"
+        )
+
     try:
         raw = np.asarray(masked_as_nan(members))  # a masked member is missing, as NaN is
     except ValueError:  # ragged nesting
-        raise LandscapeArgumentError(not_numbers) from None
+        raise not_numbers() from None
     if raw.dtype.kind == "O":
         # a list with None in it: None is how a notebook writes a missing value, read as NaN
         # (omitted, as NaN is) like every per-architecture vector's; anything else that is no
@@ -448,7 +454,7 @@ def aggregate_members(members: npt.ArrayLike, spec: Neighbourhood) -> float:
 
         raw = float_values(raw, "members")
     elif raw.dtype.kind not in "biuf":  # text was parsed ('3') or met numpy's bare ValueError
-        raise LandscapeArgumentError(not_numbers)
+        raise not_numbers()
     m = raw.astype(np.float64, copy=False)  # a float64 vector as it is, as asarray read it
     if m.ndim != 1:  # reshape(1, -1) would pool several neighbourhoods into one
         raise LandscapeArgumentError(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -87,26 +89,54 @@ def assert_curves_match_api(table: Table, api: Any, hp_epochs: dict[str, int]) -
     return compared
 
 
+@pytest.fixture(scope="module")
+def imported(files: dict[str, Path]) -> Callable[[str], Table]:
+    """``name``'s fixture file imported with its curves, once per module: an import builds
+    ~190 curve arrays over the whole space (seconds), and the tests given it only read it."""
+    cache: dict[str, Table] = {}
+
+    def get(name: str) -> Table:
+        if name not in cache:
+            fmt = "nb201-pth" if name.startswith("pth") else "nats-tss"
+            cache[name] = import_table(files[name], format=fmt)
+        return cache[name]
+
+    return get
+
+
+@pytest.fixture(scope="module")
+def saved_pth_zip(
+    imported: Callable[[str], Table], tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """The pth_zip import saved once (its curves file takes seconds to write): a test copies
+    the folder before it changes anything in it."""
+    return save_table(imported("pth_zip"), tmp_path_factory.mktemp("saved") / "t")
+
+
 @pytest.mark.parametrize("name", ["pth_zip", "pth_legacy", "pth_weights"])
-def test_nb201_curves_equal_official_api(files: dict[str, Path], name: str) -> None:
+def test_nb201_curves_equal_official_api(
+    files: dict[str, Path], imported: Callable[[str], Table], name: str
+) -> None:
     from nas_201_api import NASBench201API
 
     api = NASBench201API(str(files[name]), verbose=False)
-    table = import_table(files[name], format="nb201-pth")
+    table = imported(name)
     assert assert_curves_match_api(table, api, {"200": 200, "12": 12}) > 1000
 
 
 @pytest.mark.parametrize("name", ["nats_dir", "nats_file"])
-def test_nats_curves_equal_official_api(files: dict[str, Path], name: str) -> None:
+def test_nats_curves_equal_official_api(
+    files: dict[str, Path], imported: Callable[[str], Table], name: str
+) -> None:
     from nats_bench import create
 
     api = create(str(files[name]), "tss", fast_mode=name == "nats_dir", verbose=False)
-    table = import_table(files[name], format="nats-tss")
+    table = imported(name)
     assert assert_curves_match_api(table, api, {"200": 200, "12": 12}) > 1000
 
 
-def test_curve_last_epoch_is_the_final_value(files: dict[str, Path]) -> None:
-    table = import_table(files["pth_zip"], format="nb201-pth")
+def test_curve_last_epoch_is_the_final_value(imported: Callable[[str], Table]) -> None:
+    table = imported("pth_zip")
     curves = require_curves(table)
     for key in ("x-valid", "train"):
         k = MetricKey("cifar100", key, 200, "accuracy")
@@ -114,8 +144,10 @@ def test_curve_last_epoch_is_the_final_value(files: dict[str, Path]) -> None:
         np.testing.assert_array_equal(last, table.vector_for(k))
 
 
-def test_curves_survive_save_and_load_lazily(files: dict[str, Path], tmp_path: Path) -> None:
-    table = import_table(files["nats_dir"], format="nats-tss")
+def test_curves_survive_save_and_load_lazily(
+    imported: Callable[[str], Table], tmp_path: Path
+) -> None:
+    table = imported("nats_dir")
     folder = save_table(table, tmp_path / "t")
     loaded = load_saved_table(folder)
     assert (folder / "curves.parquet").exists()
@@ -133,10 +165,8 @@ def test_curves_survive_save_and_load_lazily(files: dict[str, Path], tmp_path: P
         np.testing.assert_array_equal(loaded.vector_for(key), table.vector_for(key))
 
 
-def test_modified_curves_file_is_refused_on_first_read(
-    files: dict[str, Path], tmp_path: Path
-) -> None:
-    folder = save_table(import_table(files["pth_zip"], format="nb201-pth"), tmp_path / "t")
+def test_modified_curves_file_is_refused_on_first_read(saved_pth_zip: Path, tmp_path: Path) -> None:
+    folder = Path(shutil.copytree(saved_pth_zip, tmp_path / "t"))
     with (folder / "curves.parquet").open("ab") as f:
         f.write(b"x")
     loaded = load_saved_table(folder)  # final values load: the curves are not read yet
@@ -157,8 +187,8 @@ def test_curves_can_be_skipped(files: dict[str, Path]) -> None:
     assert "nb201-flat" not in str(info.value)
 
 
-def test_unknown_curve_key_epoch_and_seed(files: dict[str, Path]) -> None:
-    curves = require_curves(import_table(files["pth_zip"], format="nb201-pth"))
+def test_unknown_curve_key_epoch_and_seed(imported: Callable[[str], Table]) -> None:
+    curves = require_curves(imported("pth_zip"))
     # named as keys are everywhere, not a cut-off repr ("MetricKey(...'accur...")
     with pytest.raises(
         UnknownKeyError, match=r"^no learning curve for cifar10/x-valid@200ep:accuracy;"
@@ -171,9 +201,9 @@ def test_unknown_curve_key_epoch_and_seed(files: dict[str, Path]) -> None:
         curves.curve(key, seed_policy=7)
 
 
-def test_loading_final_values_does_not_read_curves(files: dict[str, Path], tmp_path: Path) -> None:
+def test_loading_final_values_does_not_read_curves(saved_pth_zip: Path, tmp_path: Path) -> None:
     # the functional half of the speed claim (the timing is in benchmarks/bench_curves.py)
-    folder = save_table(import_table(files["pth_zip"], format="nb201-pth"), tmp_path / "t")
+    folder = Path(shutil.copytree(saved_pth_zip, tmp_path / "t"))
     (folder / "curves.parquet").unlink()
     t0 = time.perf_counter()
     loaded = load_saved_table(folder)

@@ -72,14 +72,37 @@ def test_nb201_with_nans_equals_the_gather(radius: int, flags: tuple[bool, ...])
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("radius", [3, 6])
-def test_nb201_large_radii_equal_the_gather(radius: int) -> None:
-    v = _values(NB201, 20 + radius)
+@pytest.mark.parametrize(
+    ("radius", "flags"),
+    [
+        (3, (False, True, False, False, False)),
+        (3, (True, False, True, True, True)),
+        (6, (True, False, True, True, True)),  # the ball of radius 6: the test below
+    ],
+)
+def test_nb201_large_radii_equal_the_gather(radius: int, flags: tuple[bool, ...]) -> None:
     try:
-        for flags in [(False, True, False, False, False), (True, False, True, True, True)]:
-            _compare(NB201, v, radius, flags)
+        _compare(NB201, _values(NB201, 20 + radius), radius, flags)
     finally:
         NB201.clear_cache()
+
+
+def test_nb201_ball_of_radius_6_is_the_whole_space() -> None:
+    # every cell is within 6 of every other: each ball's statistics are the space's own (the
+    # gather would list 15,625 x 15,625 entries, ~25 s)
+    v = _values(NB201, 26)
+    wanted = ag.supports(("mean", "std", "min", "max"), 6, exact=False)
+    got = ag.ball_stats(NB201, v, 6, exact=False, include_self=True, wanted=wanted)
+    whole = {
+        "n": np.isfinite(v).sum(),
+        "mean": np.nanmean(v),
+        "std": np.nanstd(v),
+        "min": np.nanmin(v),
+        "max": np.nanmax(v),
+    }
+    assert set(got) == set(whole)
+    for name, value in whole.items():
+        np.testing.assert_allclose(got[name], np.full(NB201.size, value), rtol=1e-9, err_msg=name)
 
 
 @settings(max_examples=25, deadline=None)

@@ -128,6 +128,28 @@ def test_curves_check_their_keys_and_row_count() -> None:
     assert Curves(27, {(KEY, np.int64(0)): np.zeros((27, 3))}).seeds(KEY) == [0]
 
 
+def test_curves_copy_what_they_are_given_unless_told_to_take_it() -> None:
+    mine = np.zeros((27, 3))
+    copied = Curves(27, {(KEY, None): mine})
+    assert copied.curve(KEY) is not mine and mine.flags.writeable
+    mine[0, 0] = 5.0  # the caller's array stays its own
+    assert copied.curve(KEY)[0, 0] == 0.0
+    taken = Curves(27, {(KEY, None): mine}, copy=False)
+    assert taken.curve(KEY) is mine and not mine.flags.writeable
+    # what is no float64 array is converted (and checked) as always
+    ints = np.ones((27, 3), dtype=np.int64)
+    converted = Curves(27, {(KEY, None): ints}, copy=False).curve(KEY)
+    assert converted.dtype == np.float64 and converted is not ints and ints.flags.writeable
+    from nb201_flat.errors import FormatError
+
+    with pytest.raises(FormatError, match="infinite at architecture 2, epoch 1"):
+        Curves(
+            27, {(KEY, None): np.where(np.arange(81).reshape(27, 3) == 7, np.inf, 0.0)}, copy=False
+        )
+    with pytest.raises(FormatError, match="expected \\(27, epochs\\)"):
+        Curves(27, {(KEY, None): np.zeros(27)}, copy=False)
+
+
 def test_a_mask_series_is_read_by_its_index() -> None:
     # a shuffled boolean Series was read by position: other architectures kept
     from nb201_flat.errors import ArgumentError

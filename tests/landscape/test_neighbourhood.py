@@ -355,6 +355,23 @@ def test_aggregate_members_refuses_what_else_is_no_number_in_a_list() -> None:
         aggregate_members([[1.0, None], [2.0, 3.0]], Neighbourhood())
 
 
+def test_aggregate_members_quotes_its_input_only_when_it_refuses_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # the refusal's text was built on every call: a search scores each cell it samples with
+    # this, and the members' repr took ~80 % of the NA loop's time
+    from nb201_flat.landscape import neighbourhood as module
+    from nb201_flat.neighbourhood import Neighbourhood
+
+    quoted: list[object] = []
+    monkeypatch.setattr(module, "shown", lambda value, *a: quoted.append(value) or "<quoted>")
+    assert module.aggregate_members(np.arange(5.0), Neighbourhood(agg="median")) == 2.0
+    assert quoted == []
+    with pytest.raises(LandscapeArgumentError, match="got <quoted>"):
+        module.aggregate_members("abc", Neighbourhood())
+    assert quoted == ["abc"]
+
+
 @pytest.mark.parametrize(
     ("members", "spec", "match"),
     [
