@@ -160,3 +160,49 @@ def test_distance_profile_of_one_value_spans_a_range_around_it() -> None:
         fig = make_distance_profile(table)
     lo, hi = fig.axes[0].get_ylim()
     assert lo < 90.0 < hi and hi - lo < 10.0
+
+
+@pytest.mark.parametrize("size", [6.5, 9.0, 13.0])
+def test_wrapped_captions_break_where_measuring_every_trial_line_breaks(size: float) -> None:
+    # wrap_text sums word widths and measures a whole line only near the limit: its breaks
+    # must be those of measuring each longer prefix, the greedy rule it replaced
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import text_to_path
+
+    from nb201_flat.figures._common import wrap_text
+
+    prop = FontProperties(size=size)
+
+    def width(line: str) -> float:
+        return float(text_to_path.get_text_width_height_descent(line, prop, ismath=False)[0])
+
+    def measured_every_line(text: str, width_in: float) -> str:
+        lines = []
+        for paragraph in text.split("\n"):
+            line = ""
+            for word in paragraph.split(" "):
+                trial = f"{line} {word}" if line else word
+                if line and width(trial) > width_in * 72.0:
+                    lines.append(line)
+                    line = word
+                else:
+                    line = trial
+            lines.append(line)
+        return "\n".join(lines)
+
+    vocabulary = [
+        "the", "cells", "ρ", "+0.17", "CIFAR-100", "ImageNet16-120", "(81,", "1459)", "±", "x-valid",
+        "AVAVAVAVAV", "fi", "Wa", "T.", "−0.47", "percentile", "", "W", "a2m_paths", "1,544",
+    ]  # fmt: skip
+    rng = np.random.default_rng(int(size * 10))
+    breaks = 0
+    for _ in range(16):
+        words = rng.choice(vocabulary, size=int(rng.integers(1, 80)))
+        text = " ".join(words)
+        if rng.random() < 0.3:
+            text = text.replace(" the ", "\nthe ", 1)
+        width_in = float(rng.uniform(0.3, 8.0))
+        got = wrap_text(text, prop, width_in)
+        assert got == measured_every_line(text, width_in), (text, width_in)
+        breaks += got.count("\n")
+    assert breaks > 40  # the rule was met many times, not only texts that fit on a line
