@@ -134,10 +134,10 @@ class Curves:
     reader
         ``column -> array (n_archs, n_epochs)``; used for the ``lazy`` entries.
     copy
-        False takes each float64 array of ``data`` as it is, made read-only, rather than a
-        copy of it: for a builder handing over arrays it made (an official file's curves are
-        ~190 arrays of 15,625 x 200 values, whose copies took seconds). Other arrays are
-        still converted.
+        False takes each float64 array of ``data`` that owns its memory as it is, made
+        read-only, rather than a copy of it: for a builder handing over arrays it made and
+        keeps no view of (an official file's curves are ~190 arrays of 15,625 x 200 values,
+        whose copies took seconds). Views and other arrays are still copied.
     """
 
     __slots__ = ("_data", "_lazy", "_n", "_reader")
@@ -168,7 +168,12 @@ class Curves:
         if self._lazy and reader is None:
             raise FormatError("lazy curves need a reader")
         for item, arr in (data or {}).items():
-            if not copy and type(arr) is np.ndarray and arr.dtype == np.float64:
+            if (
+                not copy
+                and type(arr) is np.ndarray
+                and arr.dtype == np.float64
+                and arr.base is None
+            ):
                 self._data[item] = self._checked(item, arr)
                 continue
             try:  # the rule of a table's vectors: text is no number, nor a date or a complex

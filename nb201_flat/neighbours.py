@@ -18,7 +18,7 @@ import numbers
 import sys
 import warnings
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 import numpy.typing as npt
@@ -269,6 +269,11 @@ def own_left_out(space: Space, nb: NeighbourArrays, stand_ins: StandIns) -> Neig
     return out
 
 
+# the largest table of deltas (old ops x changes x edges) built for a set of edges: beyond it,
+# rows are outer sums (the table and its temporaries would outgrow the rows themselves)
+_TABLE_ENTRIES: Final = 1 << 20
+
+
 def _exact_neighbours(
     space: Space, r: int, none: int | None
 ) -> tuple[npt.NDArray[np.int32], BoolArray]:
@@ -276,12 +281,12 @@ def _exact_neighbours(
     (a code; None: not asked).
 
     Works on lexicographic numbers: changing the ops of the edges in S adds a delta that
-    depends only on their old ops and the new ones. Up to r = 3, for each S a small table
-    (old ops x changes) of deltas is built once and gathered per row; beyond, the rows are
-    built edge by edge as outer sums of each edge's (cell, change) deltas, whose cost is about
-    one write of the result (NB201 at r = 6: 0.6 s, where a table would outgrow the rows and
-    a pass per edge over the whole result took 11 s). The neighbours' numbers are mapped to
-    indices at the end. Rows are already in index order.
+    depends only on their old ops and the new ones. Where that table (old ops x changes) is
+    small (up to :data:`_TABLE_ENTRIES` entries: NB201 up to r = 4), it is built once for
+    each S and gathered per row; beyond, the rows are built edge by edge as outer sums of each
+    edge's (cell, change) deltas (NB201 at r = 6: 0.6 s, where a pass per edge over the whole
+    result took 11 s). The neighbours' numbers are mapped to indices at the end. Rows are
+    already in index order.
     """
     k, n = space.n_ops, space.size
     dtype = np.int32 if n < 2**31 else np.int64
@@ -295,7 +300,8 @@ def _exact_neighbours(
     m = len(offsets)
     out = np.empty((n, len(subsets) * m), dtype=np.int32)
     to_none = np.zeros(out.shape if want_none else (0, 0), dtype=bool)
-    if r <= 3:
+    use_table = k**r * (k - 1) ** r * r <= _TABLE_ENTRIES
+    if use_table:
         # old ops of the changed edges (all k^r combinations) and their new ops
         olds: IntArray = np.array(list(itertools.product(range(k), repeat=r)), dtype=dtype)
         news: IntArray = olds[:, None, :] + offsets[None, :, :]
@@ -310,7 +316,7 @@ def _exact_neighbours(
     for s, subset in enumerate(subsets):
         cols = slice(s * m, (s + 1) * m)
         edges = list(subset)
-        if r <= 3:
+        if use_table:
             delta = ((news - olds[:, None, :]) * weights[edges]).sum(axis=2)
             digits: IntArray = space.codes[:, edges].astype(dtype)
             row_code = digits @ radix

@@ -170,16 +170,21 @@ def test_neighbourhood_sizes_and_distances(radius: int, size: int) -> None:
         NB201.clear_cache()  # large arrays
 
 
-@pytest.mark.parametrize("space", [Space(("none", "a", "b"), 4), Space(("none", "a"), 5)])
-def test_far_neighbours_are_listed_in_their_documented_order(space: Space) -> None:
+@pytest.mark.parametrize("table_entries", [0, 2**62], ids=["outer-sums", "tables"])
+@pytest.mark.parametrize("space", [Space(("none", "a", "b"), 4), Space(("a", "none"), 5)])
+def test_far_neighbours_are_listed_in_their_documented_order(
+    space: Space, table_entries: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # each row: the edge sets in combinations order, then each edge's op shifted by 1..k-1 (the
-    # first edge's shift varying slowest), as the tables up to radius 3 and the sums beyond
-    # build it; and which neighbours a change to none reached (no_none drops them)
+    # first edge's shift varying slowest), whether the rows come from tables of deltas or from
+    # outer sums (forced here for every radius); and which neighbours a change to none reached
+    # (no_none drops them)
     import itertools
 
-    from nb201_flat.neighbours import _exact_neighbours, none_code
+    from nb201_flat import neighbours
 
-    k, codes = space.n_ops, space.codes.astype(int)
+    monkeypatch.setattr(neighbours, "_TABLE_ENTRIES", table_entries)
+    k, codes, none = space.n_ops, space.codes.astype(int), space.ops.index("none")
     for r in range(1, space.n_edges + 1):
         want, to_none = [], []
         for edges in itertools.combinations(range(space.n_edges), r):
@@ -187,8 +192,8 @@ def test_far_neighbours_are_listed_in_their_documented_order(space: Space) -> No
                 changed = codes.copy()
                 changed[:, edges] = (codes[:, edges] + shifts) % k
                 want.append(space.indices_of_codes(changed))
-                to_none.append((changed[:, edges] == 0).any(axis=1))
-        got, got_none = _exact_neighbours(space, r, none_code(space, True))
+                to_none.append((changed[:, edges] == none).any(axis=1))
+        got, got_none = neighbours._exact_neighbours(space, r, neighbours.none_code(space, True))
         np.testing.assert_array_equal(got, np.stack(want, axis=1), err_msg=f"radius {r}")
         np.testing.assert_array_equal(got_none, np.stack(to_none, axis=1))
 

@@ -226,10 +226,11 @@ def wrap_text(text: str, prop: FontProperties, width_in: float) -> str:
         w, _, _ = text_to_path.get_text_width_height_descent(line, prop, ismath=False)
         return float(w)
 
-    # A line's width is, within ~1e-13 pt in the package's fonts, the sum of its words' and
-    # spaces' (no kerning across a space): each word is measured once, and a whole line only
-    # when that sum lies within ``margin`` of the limit, so the breaks are those of measuring
-    # every trial line (each longer prefix measured again took ~1 s a figure set)
+    # A line's width is the sum of its words' and spaces' within ~1e-14 pt in DejaVu Sans
+    # (matplotlib's default; the style sheet names no family), which kerns nothing across a
+    # space: each word is measured once, and a whole line only when that sum lies within
+    # ``margin`` of the limit (2 pt and more: room for a font that does kern across a space),
+    # so the breaks are those of measuring every trial line, which took ~1 s a figure set
     words = {w: width(w) for w in set(text.replace("\n", " ").split(" "))}
     space = width("a a") - 2 * width("a")
     limit = width_in * 72.0

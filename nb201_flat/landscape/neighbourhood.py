@@ -436,8 +436,9 @@ def aggregate_members(members: npt.ArrayLike, spec: Neighbourhood) -> float:
             f"spec must be a Neighbourhood, got {shown(spec)}; pass e.g. Neighbourhood(agg='median')"
         )
 
-    def not_numbers() -> LandscapeArgumentError:  # built on refusal only: a search calls
-        # this once per cell it scores, and an array's repr costs a millisecond
+    # the refusal is built only when refused: a search scores each cell it samples with this
+    # function, and the members' repr costs 0.2-1.4 ms (24 to 264 members)
+    def not_numbers() -> LandscapeArgumentError:
         return LandscapeArgumentError(
             f"members must be numbers (one neighbourhood's values), got {shown(members)}"
         )

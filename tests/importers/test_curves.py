@@ -91,15 +91,17 @@ def assert_curves_match_api(table: Table, api: Any, hp_epochs: dict[str, int]) -
 
 @pytest.fixture(scope="module")
 def imported(files: dict[str, Path]) -> Callable[[str], Table]:
-    """``name``'s fixture file imported with its curves, once per module: an import builds
-    ~190 curve arrays over the whole space (seconds), and the tests given it only read it."""
-    cache: dict[str, Table] = {}
+    """``name``'s fixture file imported with its curves, kept for the next test that asks for
+    the same file: an import builds ~190 curve arrays over the whole space (seconds, 3 GB), and
+    the tests given it only read it. One table is kept at a time."""
+    kept: dict[str, Table] = {}
 
     def get(name: str) -> Table:
-        if name not in cache:
+        if name not in kept:
+            kept.clear()  # before the next import: never two tables at once
             fmt = "nb201-pth" if name.startswith("pth") else "nats-tss"
-            cache[name] = import_table(files[name], format=fmt)
-        return cache[name]
+            kept[name] = import_table(files[name], format=fmt)
+        return kept[name]
 
     return get
 
@@ -113,24 +115,14 @@ def saved_pth_zip(
     return save_table(imported("pth_zip"), tmp_path_factory.mktemp("saved") / "t")
 
 
-@pytest.mark.parametrize("name", ["pth_zip", "pth_legacy", "pth_weights"])
+# pth_zip last, nats_dir last below: the tests after each read the same import (imported)
+@pytest.mark.parametrize("name", ["pth_legacy", "pth_weights", "pth_zip"])
 def test_nb201_curves_equal_official_api(
     files: dict[str, Path], imported: Callable[[str], Table], name: str
 ) -> None:
     from nas_201_api import NASBench201API
 
     api = NASBench201API(str(files[name]), verbose=False)
-    table = imported(name)
-    assert assert_curves_match_api(table, api, {"200": 200, "12": 12}) > 1000
-
-
-@pytest.mark.parametrize("name", ["nats_dir", "nats_file"])
-def test_nats_curves_equal_official_api(
-    files: dict[str, Path], imported: Callable[[str], Table], name: str
-) -> None:
-    from nats_bench import create
-
-    api = create(str(files[name]), "tss", fast_mode=name == "nats_dir", verbose=False)
     table = imported(name)
     assert assert_curves_match_api(table, api, {"200": 200, "12": 12}) > 1000
 
@@ -142,27 +134,6 @@ def test_curve_last_epoch_is_the_final_value(imported: Callable[[str], Table]) -
         k = MetricKey("cifar100", key, 200, "accuracy")
         last = curves.at(k, curves.n_epochs(k) - 1, seed_policy="mean")
         np.testing.assert_array_equal(last, table.vector_for(k))
-
-
-def test_curves_survive_save_and_load_lazily(
-    imported: Callable[[str], Table], tmp_path: Path
-) -> None:
-    table = imported("nats_dir")
-    folder = save_table(table, tmp_path / "t")
-    loaded = load_saved_table(folder)
-    assert (folder / "curves.parquet").exists()
-    before = require_curves(table)
-    after = require_curves(loaded)
-    assert after._data == {}  # nothing read at load time
-    assert list(after.items()) == list(before.items())
-    for key, seed in before.items():
-        s = "mean" if seed is None else seed
-        np.testing.assert_array_equal(
-            after.curve(key, seed_policy=s), before.curve(key, seed_policy=s)
-        )
-    # final values unchanged
-    for key in table:
-        np.testing.assert_array_equal(loaded.vector_for(key), table.vector_for(key))
 
 
 def test_modified_curves_file_is_refused_on_first_read(saved_pth_zip: Path, tmp_path: Path) -> None:
@@ -210,6 +181,38 @@ def test_loading_final_values_does_not_read_curves(saved_pth_zip: Path, tmp_path
     assert time.perf_counter() - t0 >= 0  # loads although the curves file is gone
     with pytest.raises(TableFileError, match="missing"):
         require_curves(loaded).curve(require_curves(loaded).keys()[0])
+
+
+@pytest.mark.parametrize("name", ["nats_file", "nats_dir"])
+def test_nats_curves_equal_official_api(
+    files: dict[str, Path], imported: Callable[[str], Table], name: str
+) -> None:
+    from nats_bench import create
+
+    api = create(str(files[name]), "tss", fast_mode=name == "nats_dir", verbose=False)
+    table = imported(name)
+    assert assert_curves_match_api(table, api, {"200": 200, "12": 12}) > 1000
+
+
+def test_curves_survive_save_and_load_lazily(
+    imported: Callable[[str], Table], tmp_path: Path
+) -> None:
+    table = imported("nats_dir")
+    folder = save_table(table, tmp_path / "t")
+    loaded = load_saved_table(folder)
+    assert (folder / "curves.parquet").exists()
+    before = require_curves(table)
+    after = require_curves(loaded)
+    assert after._data == {}  # nothing read at load time
+    assert list(after.items()) == list(before.items())
+    for key, seed in before.items():
+        s = "mean" if seed is None else seed
+        np.testing.assert_array_equal(
+            after.curve(key, seed_policy=s), before.curve(key, seed_policy=s)
+        )
+    # final values unchanged
+    for key in table:
+        np.testing.assert_array_equal(loaded.vector_for(key), table.vector_for(key))
 
 
 def test_cli_import_keeps_curves_and_hyperband_runs_on_them(

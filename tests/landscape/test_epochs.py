@@ -136,6 +136,11 @@ def test_curves_copy_what_they_are_given_unless_told_to_take_it() -> None:
     assert copied.curve(KEY)[0, 0] == 0.0
     taken = Curves(27, {(KEY, None): mine}, copy=False)
     assert taken.curve(KEY) is mine and not mine.flags.writeable
+    # a view is copied: its base stays writable, and would write through to the curve
+    base = np.zeros((27, 6))
+    view = base[:, :3]
+    assert Curves(27, {(KEY, None): view}, copy=False).curve(KEY) is not view
+    assert base.flags.writeable and view.flags.writeable
     # what is no float64 array is converted (and checked) as always
     ints = np.ones((27, 3), dtype=np.int64)
     converted = Curves(27, {(KEY, None): ints}, copy=False).curve(KEY)

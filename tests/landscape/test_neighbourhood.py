@@ -359,7 +359,7 @@ def test_aggregate_members_quotes_its_input_only_when_it_refuses_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # the refusal's text was built on every call: a search scores each cell it samples with
-    # this, and the members' repr took ~80 % of the NA loop's time
+    # this, and the members' repr took three quarters of an NA loop's time (profiled)
     from nb201_flat.landscape import neighbourhood as module
     from nb201_flat.neighbourhood import Neighbourhood
 
