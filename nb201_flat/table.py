@@ -609,8 +609,7 @@ class Table:
         a = self.space.resolve(arch)
         key = self.key(dataset, split, epochs, metric)
         if seed == "random":
-            s = self.random_seed(a, dataset, split, epochs, metric, rng=rng)
-            return float(self.data[(key, s)][a.index])
+            return float(self.data[(key, self._random_seed(a, key, rng))][a.index])
         out = float(self.vector_for(key, seed_policy=seed, rng=rng)[a.index])
         if np.isnan(out):  # NaN means "never measured": an error here, never a printed nan
             raise self._unmeasured(a, key, seed)
@@ -629,8 +628,11 @@ class Table:
         """The stored seed whose value :meth:`value` serves under ``seed_policy="random"`` with
         ``rng``: one draw among the seeds that measured this cell (a fresh generator from the
         same int draws the same seed)."""
-        a = self.space.resolve(arch)
-        key = self.key(dataset, split, epochs, metric)
+        return self._random_seed(
+            self.space.resolve(arch), self.key(dataset, split, epochs, metric), rng
+        )
+
+    def _random_seed(self, a: Arch, key: MetricKey, rng: Seed | None) -> int:
         if not self.seeds(key):
             # a policy the key cannot serve is an error, never a NaN (as in vector_for)
             raise UnknownKeyError(

@@ -276,14 +276,11 @@ def cmd_query(args: argparse.Namespace) -> int:
         raise ArgumentError(
             f"--rng-seed applies only with --seed-policy random, not {policy!r}; drop it"
         )
+    key = (args.dataset, args.split, args.epochs, args.metric)
+    # a random draw is made once: the stored seed it picks is served, and named
+    drawn = table.random_seed(arch, *key, rng=args.rng_seed) if policy == "random" else None
     value = table.value(
-        arch,
-        args.dataset,
-        args.split,
-        args.epochs,
-        args.metric,
-        seed_policy=cast("SeedPolicy", policy),
-        rng=args.rng_seed,
+        arch, *key, seed_policy=cast("SeedPolicy", policy if drawn is None else drawn)
     )
     payload = {
         "index": arch.index,
@@ -297,7 +294,7 @@ def cmd_query(args: argparse.Namespace) -> int:
         # the generator seed of a random draw (None otherwise): the output alone reproduces it
         "rng_seed": args.rng_seed,
         # the stored seed that draw served (None otherwise)
-        "seed_drawn": None if policy != "random" else _drawn_seed(table, args, arch.index),
+        "seed_drawn": drawn,
         "value": value,
         # a stand-in's value is served, but never passed off as the cell's own measurement
         "stand_in": _stand_in_note(table, arch.index, args.dataset, args.epochs),
@@ -316,24 +313,14 @@ def cmd_query(args: argparse.Namespace) -> int:
                 for seeds in short
             )
             note += f"  [mean of {took} only; not measured at {missed}]"
-        drawn = (
-            f", --rng-seed {args.rng_seed}: seed {payload['seed_drawn']}"
-            if args.rng_seed is not None
-            else ""
+        drawn_words = (
+            f", --rng-seed {args.rng_seed}: seed {drawn}" if args.rng_seed is not None else ""
         )
         print(
             f"{arch.index}  {arch}  {args.dataset}/{args.split}@{args.epochs} "
-            f"{args.metric} [{policy}{drawn}] = {value:.4f}{note}"
+            f"{args.metric} [{policy}{drawn_words}] = {value:.4f}{note}"
         )
     return 0
-
-
-def _drawn_seed(table: Any, args: argparse.Namespace, index: int) -> int:
-    """The stored seed whose value ``--seed-policy random --rng-seed N`` served for cell
-    ``index`` (the same draw as the value's: a generator from the same N)."""
-    key = (args.dataset, args.split, args.epochs, args.metric)
-    seed: int = table.random_seed(index, *key, rng=args.rng_seed)
-    return seed
 
 
 def _seeds_short(
