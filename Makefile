@@ -24,9 +24,10 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 # the suite in worker processes (pytest-xdist), a file per worker at a time so each file's
-# fixtures are built once: about half the time on 2 cores, at most 4 workers for memory
+# fixtures are built once: about half the time on 2 cores, at most 4 workers for memory; the
+# 25 slowest tests are listed at the end (CI's log shows where its time went)
 test: lint
-	$(BIN)/pytest -n auto --maxprocesses 4 --dist loadfile
+	$(BIN)/pytest -n auto --maxprocesses 4 --dist loadfile --durations 25
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run

@@ -487,22 +487,13 @@ def test_a_refused_array_is_quoted_on_one_line() -> None:
 @pytest.mark.parametrize(
     "n_nodes", [2**63, 1e300, 12, 10**3000], ids=["2**63", "1e300", "12", "10**3000"]
 )
+# n_nodes=2**63 listed 2**125 edges, without end: the hang guard (pytest-timeout) fails it, at
+# a bound far above the refusal's milliseconds so that a loaded machine cannot
+@pytest.mark.timeout(120)
 def test_a_space_too_large_to_index_is_refused_before_listing_its_edges(n_nodes: float) -> None:
-    import signal
-
-    def too_slow(*_: object) -> None:
-        raise AssertionError("Space() did not refuse the size before listing the edges")
-
-    # n_nodes=2**63 listed 2**125 edges, without end
-    previous = signal.signal(signal.SIGALRM, too_slow)
-    signal.alarm(10)
-    try:
-        with pytest.raises(InvalidArchError, match="too large to index") as err:
-            Space(("a", "b"), n_nodes)  # type: ignore[arg-type]
-        assert len(str(err.value)) < 200
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
+    with pytest.raises(InvalidArchError, match="too large to index") as err:
+        Space(("a", "b"), n_nodes)  # type: ignore[arg-type]
+    assert len(str(err.value)) < 200
 
 
 def test_neighbourhood_size_takes_exact_as_a_flag() -> None:
