@@ -9,8 +9,9 @@ themselves up with :func:`default_sigterm` and, where they are short-lived, :fun
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from typing import Any
 
 
 def default_sigterm() -> None:
@@ -57,20 +58,32 @@ def return_freed_memory() -> bool:
     )
 
 
+def terminate(processes: Sequence[Any]) -> None:
+    """Send SIGTERM to each of ``processes`` (``multiprocessing`` processes), without waiting."""
+    for proc in processes:
+        proc.terminate()
+
+
+def reap(processes: Sequence[Any]) -> None:
+    """Wait for ``processes``, once terminated (:func:`terminate`), a bounded time: one deaf
+    to SIGTERM is killed (SIGKILL waits only for a driver call). Never waits for ever on a
+    child that lives on."""
+    for proc in processes:
+        proc.join(timeout=1.0)
+        if proc.is_alive():
+            proc.kill()
+            proc.join(timeout=5.0)
+
+
 def abandon(ex: ProcessPoolExecutor) -> None:
     """Terminate the pool's workers and drop its queued tasks (``shutdown`` would wait)."""
     processes = list((getattr(ex, "_processes", None) or {}).values())  # no public handle
     # taken before shutdown() drops them: see below
     writer = getattr(getattr(ex, "_result_queue", None), "_writer", None)
     manager = getattr(ex, "_executor_manager_thread", None)
-    for proc in processes:
-        proc.terminate()
+    terminate(processes)
     ex.shutdown(wait=False, cancel_futures=True)
-    for proc in processes:
-        proc.join(timeout=1.0)
-        if proc.is_alive():  # deaf to SIGTERM: SIGKILL, which waits only for a driver call
-            proc.kill()
-            proc.join(timeout=5.0)
+    reap(processes)
     # a worker killed while sending a large result leaves half a message in the result pipe,
     # and the pool's manager thread would wait for the rest for ever (the interpreter joins
     # that thread at exit: Ctrl-C would hang). Closing this process's copy of the pipe's

@@ -257,7 +257,18 @@ def _sigterm_exits() -> Iterator[None]:
         yield
         return
 
+    owner = os.getpid()
+
     def terminated(signum: int, frame: object) -> None:
+        if os.getpid() != owner:
+            # a child forked by the command, before it set its own handler (pools.
+            # default_sigterm): the default action. The exception unwound the command's stack
+            # as copied into the child, which ran the caller's code on: under pytest the child
+            # reported the test as failed, and went on as the worker while its parent waited
+            # for it (the figures' dead-worker test, terminating a sibling just forked)
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGTERM)
+            return
         raise SystemExit(128 + signum)
 
     signal.signal(signal.SIGTERM, terminated)

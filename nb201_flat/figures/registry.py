@@ -463,9 +463,12 @@ def render_many(
                 raise value
             yield name, value  # a skip (it pickles as itself) or what was written
     finally:
-        for conn, (_, proc) in running.items():  # stopped early (an error, or Ctrl-C)
-            proc.terminate()
-            proc.join()
+        from nb201_flat.pools import reap, terminate
+
+        stopped = [proc for _, proc in running.values()]  # stopped early (an error, Ctrl-C)
+        terminate(stopped)
+        reap(stopped)
+        for conn in running:
             conn.close()
         _WORKER.clear()
         gc.unfreeze()

@@ -31,6 +31,8 @@ import signal
 import sys
 from types import ModuleType
 
+from nb201_flat.pools import reap, terminate
+
 log = logging.getLogger(__name__)
 
 MODULES: tuple[str, ...] = (
@@ -200,9 +202,8 @@ def _compile_apart(names: list[str], jobs: int) -> None:
         for p in procs:
             p.join()
     except BaseException:
-        for p in procs:  # Ctrl-C: stop the compilers now
-            p.terminate()
-            p.join()
+        terminate(procs)  # Ctrl-C: stop the compilers now
+        reap(procs)
         raise
     for p, g in zip(procs, groups, strict=True):
         if p.exitcode != 0:

@@ -23,7 +23,7 @@ if os.fork() == 0:
     mine = bytearray(60 << 20)
     for i in range(0, len(mine), 4096):
         mine[i] = 2
-    time.sleep(1.0)
+    time.sleep(3.0)  # both blocks held long enough for a descheduled sampler to see them
     os._exit(0)
 time.sleep(0.5)
 os.wait()

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from train_helpers import fake_srun, write_tiny_cifar10
+from train_helpers import dask_client, fake_srun, write_tiny_cifar10
 
 from nb201_flat.errors import ArgumentError
 from nb201_flat.train.recipe import Recipe
@@ -183,7 +183,6 @@ def test_concurrent_checks() -> None:
 def test_concurrent_units_in_every_executor(
     separate: tuple[Path, Path, list], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    distributed = pytest.importorskip("distributed")
     pytest.importorskip("submitit")
     from nb201_flat.train.executors import (
         DaskExecutor,
@@ -197,12 +196,7 @@ def test_concurrent_units_in_every_executor(
     pool = LocalExecutor(devices=["cpu"], threads=1, concurrent=2)  # spawned worker processes
     assert [r.status for r in pool.map(jobs_for(root, tmp_path / "p.sqlite"))] == ["done"] * 4
     assert rows(tmp_path / "p.sqlite") == rows(ref_db)
-    with (
-        distributed.LocalCluster(
-            n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
-        ) as cluster,
-        distributed.Client(cluster) as client,
-    ):
+    with dask_client() as client:
         res = DaskExecutor(client, concurrent=4).map(jobs_for(root, tmp_path / "d.sqlite"))
     assert [r.status for r in res] == ["done"] * 4
     assert rows(tmp_path / "d.sqlite") == rows(ref_db)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import pytest
+from train_helpers import dask_client
 
 from nb201_flat.train.jobs import JobResult, TrainJob, make_jobs
 
@@ -177,15 +178,9 @@ def test_a_pool_worker_holds_its_gpu_and_each_run_enters_its_own(
 
 def _on_local_dask(jobs: list[TrainJob], **options: Any) -> list[JobResult]:
     """``jobs`` mapped by a DaskExecutor (no retries) on an in-process one-thread cluster."""
-    distributed = pytest.importorskip("distributed")
     from nb201_flat.train.executors import DaskExecutor
 
-    with (
-        distributed.LocalCluster(
-            n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
-        ) as cluster,
-        distributed.Client(cluster) as client,
-    ):
+    with dask_client() as client:
         return DaskExecutor(client, retries=0, **options).map(jobs)
 
 

@@ -6,7 +6,7 @@ import dataclasses
 from pathlib import Path
 
 import pytest
-from train_helpers import always_fail, fail_saying_a_param, fake_srun, flaky_run
+from train_helpers import always_fail, dask_client, fail_saying_a_param, fake_srun, flaky_run
 
 from nb201_flat.errors import ArgumentError, spelling_logs
 from nb201_flat.train.executors import (
@@ -74,14 +74,8 @@ def test_process_pool(cifar10_root: Path, tmp_path: Path) -> None:
 
 
 def test_dask_local_cluster(cifar10_root: Path, tmp_path: Path) -> None:
-    distributed = pytest.importorskip("distributed")
     jobs = jobs_for(cifar10_root, tmp_path, [1, 2, 3])
-    with (
-        distributed.LocalCluster(
-            n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None
-        ) as cluster,
-        distributed.Client(cluster) as client,
-    ):
+    with dask_client(2) as client:
         res = DaskExecutor(client, retries=1, run=flaky_run).map(jobs)
         assert [r.status for r in res] == ["done", "done", "done"]
         res2 = DaskExecutor(client, retries=0, run=always_fail).map(
@@ -97,13 +91,9 @@ def test_a_dask_worker_spells_the_logged_params_as_the_command_does(
 ) -> None:
     # a dask worker's thread knows nothing of the command: its repair warnings said
     # "(retrain_damaged)" where the command's flag is --retrain-damaged
-    distributed = pytest.importorskip("distributed")
     jobs = jobs_for(cifar10_root, tmp_path, [1])
     with (
-        distributed.LocalCluster(
-            n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
-        ) as cluster,
-        distributed.Client(cluster) as client,
+        dask_client() as client,
         spelling_logs(lambda p: "--retrain-damaged" if p.name == "retrain_damaged" else None),
     ):
         res = DaskExecutor(client, retries=0, run=fail_saying_a_param).map(jobs)
@@ -146,7 +136,6 @@ def test_executor_specs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
 def test_grouped_units_in_every_executor(cifar10_root: Path, tmp_path: Path) -> None:
     """--group-seeds through a worker process, dask and submitit: one task per group, each
     member's numbers those of its separate run (float rounding of batched kernels aside)."""
-    distributed = pytest.importorskip("distributed")
     pytest.importorskip("submitit")
     ref = LocalExecutor(processes=False).map(jobs_for(cifar10_root, tmp_path / "ref", [1, 2, 3]))
 
@@ -162,12 +151,7 @@ def test_grouped_units_in_every_executor(cifar10_root: Path, tmp_path: Path) -> 
 
     pool = LocalExecutor(devices=["cpu"], threads=1, group_seeds=2)
     check(pool.map(jobs_for(cifar10_root, tmp_path / "pool", [1, 2, 3])))  # groups [1, 2], [3]
-    with (
-        distributed.LocalCluster(
-            n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
-        ) as cluster,
-        distributed.Client(cluster) as client,
-    ):
+    with dask_client() as client:
         check(
             DaskExecutor(client, group_seeds=3).map(
                 jobs_for(cifar10_root, tmp_path / "d", [1, 2, 3])

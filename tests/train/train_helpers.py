@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -36,6 +38,29 @@ rows: what files written by earlier versions hold."""
 # kept small so one epoch of the C=4, N=1 network takes milliseconds on a CPU
 N_PER_BATCH = 16
 N_TEST = 24
+
+
+@contextlib.contextmanager
+def dask_client(threads: int = 1) -> Iterator[Any]:
+    """A client of a one-worker dask cluster in this process (skipped without dask).
+
+    No memory limit: an in-process worker measures the whole pytest worker (tables kept by
+    earlier tests' fixtures, heap freed but not returned), and at 80 % of its automatic limit
+    (24 GB x threads / cores) it pauses and never runs the task, so the map waits for ever."""
+    import pytest
+
+    distributed = pytest.importorskip("distributed")
+    with (
+        distributed.LocalCluster(
+            n_workers=1,
+            threads_per_worker=threads,
+            processes=False,
+            dashboard_address=None,
+            memory_limit=0,
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        yield client
 
 
 def images(rng: np.random.Generator, n: int, side: int) -> np.ndarray:
