@@ -9,16 +9,18 @@ themselves up with :func:`default_sigterm` and, where they are short-lived, :fun
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from typing import Any
+from multiprocessing.process import BaseProcess
 
 
 def default_sigterm() -> None:
-    """In a worker forked from a command: SIGTERM kills it, as by default. The command's own
-    handler (it ends the command as an exception does), inherited through fork, raised
-    ``SystemExit`` inside a task, which a pool worker sends back as the task's exception and
-    lives on: :func:`abandon`'s terminate then did not stop it."""
+    """In a worker forked from a command: SIGTERM kills it, as by default. A handler that
+    raises ``SystemExit``, inherited through fork, raised it inside a task, which a pool
+    worker sends back as the task's exception and lives on: :func:`abandon`'s terminate then
+    did not stop it. The command's own handler already acts so in a child (``cli.
+    _stop_signals``); a caller's own handler (a notebook's, a test's) may not."""
     import signal
 
     with contextlib.suppress(ValueError):  # off the main thread: nothing was inherited there
@@ -58,21 +60,29 @@ def return_freed_memory() -> bool:
     )
 
 
-def terminate(processes: Sequence[Any]) -> None:
-    """Send SIGTERM to each of ``processes`` (``multiprocessing`` processes), without waiting."""
+def terminate(processes: Sequence[BaseProcess]) -> None:
+    """Send SIGTERM to each of ``processes`` that was started, without waiting."""
     for proc in processes:
-        proc.terminate()
+        if proc.pid is not None:
+            proc.terminate()
 
 
-def reap(processes: Sequence[Any]) -> None:
-    """Wait for ``processes``, once terminated (:func:`terminate`), a bounded time: one deaf
-    to SIGTERM is killed (SIGKILL waits only for a driver call). Never waits for ever on a
-    child that lives on."""
-    for proc in processes:
-        proc.join(timeout=1.0)
-        if proc.is_alive():
+def reap(processes: Sequence[BaseProcess]) -> None:
+    """Wait for ``processes``, once terminated (:func:`terminate`), a bounded time: those
+    still alive after a second in all are killed (SIGKILL waits only for a driver call), then
+    waited for at most 5 s in all. Never waits for ever on a child that lives on."""
+    started = [proc for proc in processes if proc.pid is not None]
+    _join_all(started, 1.0)
+    for proc in started:
+        if proc.is_alive():  # deaf to SIGTERM
             proc.kill()
-            proc.join(timeout=5.0)
+    _join_all(started, 5.0)
+
+
+def _join_all(processes: Sequence[BaseProcess], seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    for proc in processes:
+        proc.join(timeout=max(0.0, deadline - time.monotonic()))
 
 
 def abandon(ex: ProcessPoolExecutor) -> None:

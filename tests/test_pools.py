@@ -122,9 +122,12 @@ def test_reap_kills_a_child_deaf_to_sigterm_instead_of_waiting_for_it() -> None:
     ready = ctx.Event()
     proc = ctx.Process(target=_deaf_to_sigterm, args=(ready,), daemon=True)
     proc.start()
-    assert ready.wait(60)
-    started = time.monotonic()
-    terminate([proc])
-    reap([proc])
+    try:
+        assert ready.wait(60)
+        started = time.monotonic()
+        terminate([proc])
+        reap([proc])
+    finally:
+        proc.kill()  # never left running, whatever the test says
     assert not proc.is_alive() and proc.exitcode == -signal.SIGKILL
     assert time.monotonic() - started < 30  # not the child's 60 s

@@ -17,7 +17,8 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from types import FrameType
 from typing import Any, NoReturn
 
 from nb201_flat import __version__, budget
@@ -200,7 +201,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     budget.set_progress(not getattr(args, "json", False))  # bars only beside human output
     try:
         budget.preload_blas(args.command)  # under ulimit -v only: a late load would hang
-        with _sigterm_exits():
+        with _stop_signals():
             code: int = args.func(args)
         sys.stdout.flush()  # here, where a failed write is said (at exit it was a traceback)
     except Nb201FlatError as exc:
@@ -244,38 +245,50 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 @contextlib.contextmanager
-def _sigterm_exits() -> Iterator[None]:
+def _stop_signals() -> Iterator[None]:
     """Within the block, SIGTERM (``kill``, a scheduler's stop) ends the command as an
     exception does, so its pools stop their workers and its files stay whole; the default
     action killed this process alone, and its workers ran on, orphaned. Exit status 143, as
-    the default gives. Left as it is where a caller set its own handler, or off the main
-    thread (where none can be set)."""
-    if (
-        threading.current_thread() is not threading.main_thread()
-        or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
-    ):
+    the default gives. Ctrl-C (SIGINT) raises KeyboardInterrupt here, as before.
+
+    Both act only in this process. A child forked by the command inherits the handlers until
+    it sets its own (pools.default_sigterm), and one signalled in between raised at
+    ``os.fork()``'s return, outside multiprocessing's exit guard: the exception unwound the
+    command's stack as copied into the child, which ran the caller's code on (under pytest
+    it reported the test failed and went on as the worker while its parent waited for it; a
+    sibling terminated just after its fork, as render_many's cleanup does). There SIGTERM
+    takes the default action and SIGINT is ignored: the command stops its children.
+
+    Each is left as it is where a caller set its own handler, and both off the main thread
+    (where none can be set)."""
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
-
     owner = os.getpid()
 
-    def terminated(signum: int, frame: object) -> None:
+    def terminated(signum: int, frame: FrameType | None) -> None:
         if os.getpid() != owner:
-            # a child forked by the command, before it set its own handler (pools.
-            # default_sigterm): the default action. The exception unwound the command's stack
-            # as copied into the child, which ran the caller's code on: under pytest the child
-            # reported the test as failed, and went on as the worker while its parent waited
-            # for it (the figures' dead-worker test, terminating a sibling just forked)
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
-            os.kill(os.getpid(), signal.SIGTERM)
-            return
+            os.kill(os.getpid(), signal.SIGTERM)  # ends it here, unless SIGTERM is blocked
+            os._exit(128 + signum)
         raise SystemExit(128 + signum)
 
-    signal.signal(signal.SIGTERM, terminated)
+    def interrupted(signum: int, frame: FrameType | None) -> None:
+        if os.getpid() == owner:
+            signal.default_int_handler(signum, frame)
+
+    ours: dict[int, tuple[Any, Callable[[int, FrameType | None], None]]] = {
+        signal.SIGTERM: (signal.SIG_DFL, terminated),
+        signal.SIGINT: (signal.default_int_handler, interrupted),
+    }
+    taken = [s for s, (default, _) in ours.items() if signal.getsignal(s) is default]
+    for s in taken:
+        signal.signal(s, ours[s][1])
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        for s in taken:
+            signal.signal(s, ours[s][0])
 
 
 # a write that failed for want of room: on the output a command prints (a file it writes

@@ -395,6 +395,8 @@ def render_many(
     import multiprocessing as mp  # here: the CLI parser imports this module for every command
     import multiprocessing.connection
 
+    from nb201_flat.pools import reap, terminate
+
     fork = "fork" in mp.get_all_start_methods()
     ctx: Any = mp.get_context("fork" if fork else "spawn")
     searching = [n for n in names if n in FIGURES and FIGURES[n].runs_searches]
@@ -463,8 +465,6 @@ def render_many(
                 raise value
             yield name, value  # a skip (it pickles as itself) or what was written
     finally:
-        from nb201_flat.pools import reap, terminate
-
         stopped = [proc for _, proc in running.values()]  # stopped early (an error, Ctrl-C)
         terminate(stopped)
         reap(stopped)

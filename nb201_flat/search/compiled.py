@@ -196,13 +196,13 @@ def _compile_apart(names: list[str], jobs: int) -> None:
         loads[k] += _COMPILE_S.get(name, 1.0)
     ctx = mp.get_context("fork")
     procs = [ctx.Process(target=_compile_group, args=(g,), daemon=True) for g in groups]
-    for p in procs:
-        p.start()
     try:
+        for p in procs:
+            p.start()
         for p in procs:
             p.join()
     except BaseException:
-        terminate(procs)  # Ctrl-C: stop the compilers now
+        terminate(procs)  # Ctrl-C: stop the compilers started so far, now
         reap(procs)
         raise
     for p, g in zip(procs, groups, strict=True):

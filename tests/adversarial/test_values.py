@@ -386,25 +386,34 @@ def test_sigterm_with_two_jobs_stops_the_workers_too(table_path: Path) -> None:
     assert not alive, "the workers outlived a terminated search"
 
 
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="a forked child inherits the handler")
-def test_sigterm_in_a_child_forked_by_a_command_is_the_default_action() -> None:
-    # the command's SIGTERM handler raised SystemExit in a child that received SIGTERM before
-    # setting its own (a sibling terminated just after its fork, as render_many's cleanup does):
-    # the exception unwound the parent's code copied into the child, which ran on as the
-    # caller (a pytest worker reporting a test, while its parent waited for the child)
-    from nb201_flat.cli import _sigterm_exits
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="a forked child inherits the handlers")
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["TERM", "INT"])
+def test_a_stop_signal_in_a_child_forked_by_a_command_never_runs_the_command_on(
+    signum: int,
+) -> None:
+    # the command's handlers raised (SystemExit, KeyboardInterrupt) in a child signalled
+    # before it set its own (a sibling terminated just after its fork, as render_many's cleanup
+    # does; Ctrl-C reaching the whole group): the exception unwound the parent's code copied
+    # into the child, which ran on as the caller (a pytest worker reporting a test, while its
+    # parent waited for the child)
+    from nb201_flat.cli import _stop_signals
 
-    with _sigterm_exits():
+    before = signal.getsignal(signum)
+    with _stop_signals():
+        assert signal.getsignal(signum) is not before  # the command's own handler is set
         pid = os.fork()
         if pid == 0:  # the child: every path ends here, never back in pytest
             try:
-                os.kill(os.getpid(), signal.SIGTERM)  # before any handler of its own
-                os._exit(0)  # not reached: the default action ends it
+                os.kill(os.getpid(), signum)  # before any handler of its own
+                os._exit(0)  # an ignored Ctrl-C: its parent stops it
             except BaseException:
                 os._exit(3)  # the command's exception, raised in the child
         _, status = os.waitpid(pid, 0)
-    assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGTERM, status
-    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # restored after the block
+    if signum == signal.SIGTERM:  # the default action
+        assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signum, status
+    else:
+        assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status
+    assert signal.getsignal(signum) is before  # restored after the block
 
 
 def _state(pid: int) -> str:

@@ -109,6 +109,54 @@ def test_a_dead_worker_is_a_clear_error_and_an_exception_comes_back(
         )
 
 
+def _render_deaf_or_die(name: str, table: object, out_dir: str, **kwargs: object) -> object:
+    """Stands in for ``render`` in a forked worker: barrier_tree lives on after SIGTERM (as a
+    child that escaped into its parent's code did); distance_profile dies once it does."""
+    import os
+    import signal
+    import time
+
+    ready = Path(out_dir) / "deaf.ready"
+    if name == "barrier_tree":
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        ready.touch()
+        time.sleep(60)
+        os._exit(0)
+    deadline = time.monotonic() + 60
+    while not ready.exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    os._exit(7)
+
+
+@pytest.mark.skipif(
+    "fork" not in __import__("multiprocessing").get_all_start_methods(),
+    reason="the stand-in reaches the worker by fork",
+)
+def test_a_worker_deaf_to_sigterm_is_killed_not_waited_for(
+    cifar10_only_table: Table, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # render_many's cleanup joined the workers it terminated without a bound: one that lived
+    # on held the command (and a pytest worker) for ever
+    import time
+
+    import nb201_flat.figures.registry as registry
+    from nb201_flat.errors import ResourceLimitError
+
+    monkeypatch.setattr(registry, "render", _render_deaf_or_die)
+    started = time.monotonic()
+    with pytest.raises(ResourceLimitError, match="distance_profile died"):
+        list(
+            render_many(
+                ["distance_profile", "barrier_tree"],  # awaited in order: barrier_tree is alive
+                cifar10_only_table,
+                tmp_path,
+                formats=("png",),
+                workers=2,
+            )
+        )
+    assert time.monotonic() - started < 30  # not barrier_tree's 60 s
+
+
 def test_figures_that_run_searches_say_so() -> None:
     """render_many loads the search kernels up front for exactly the figures declaring it."""
     import importlib.util

@@ -183,6 +183,7 @@ def test_concurrent_checks() -> None:
 def test_concurrent_units_in_every_executor(
     separate: tuple[Path, Path, list], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    pytest.importorskip("distributed")  # up front: every executor or none
     pytest.importorskip("submitit")
     from nb201_flat.train.executors import (
         DaskExecutor,

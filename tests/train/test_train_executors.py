@@ -136,6 +136,7 @@ def test_executor_specs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
 def test_grouped_units_in_every_executor(cifar10_root: Path, tmp_path: Path) -> None:
     """--group-seeds through a worker process, dask and submitit: one task per group, each
     member's numbers those of its separate run (float rounding of batched kernels aside)."""
+    pytest.importorskip("distributed")  # up front: every executor or none
     pytest.importorskip("submitit")
     ref = LocalExecutor(processes=False).map(jobs_for(cifar10_root, tmp_path / "ref", [1, 2, 3]))
 

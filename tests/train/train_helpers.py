@@ -46,7 +46,8 @@ def dask_client(threads: int = 1) -> Iterator[Any]:
 
     No memory limit: an in-process worker measures the whole pytest worker (tables kept by
     earlier tests' fixtures, heap freed but not returned), and at 80 % of its automatic limit
-    (24 GB x threads / cores) it pauses and never runs the task, so the map waits for ever."""
+    (the machine's memory x threads / cores) it pauses and never runs the task, so the map
+    waits for ever."""
     import pytest
 
     distributed = pytest.importorskip("distributed")
