@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing as mp
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,11 @@ from nb201_flat.cli import main
 from nb201_flat.figures import render_many
 from nb201_flat.figures._common import FigureSkipped
 from nb201_flat.table import Table
+
+
+def _needs_fork(why: str) -> pytest.MarkDecorator:
+    """Skip where the platform cannot fork: ``why`` says what reaches the workers by fork."""
+    return pytest.mark.skipif("fork" not in mp.get_all_start_methods(), reason=why)
 
 
 def _digests(folder: Path) -> dict[str, str]:
@@ -63,10 +69,7 @@ def _render_or_die(name: str, *args: object, **kwargs: object) -> object:
     raise ValueError(f"broken {name}")
 
 
-@pytest.mark.skipif(
-    "fork" not in __import__("multiprocessing").get_all_start_methods(),
-    reason="the stand-in reaches the worker by fork",
-)
+@_needs_fork("the stand-in reaches the worker by fork")
 def test_a_dead_worker_is_a_clear_error_and_an_exception_comes_back(
     cifar10_only_table: Table,
     saved_figure_table: Path,
@@ -128,10 +131,7 @@ def _render_deaf_or_die(name: str, table: object, out_dir: str, **kwargs: object
     os._exit(7)
 
 
-@pytest.mark.skipif(
-    "fork" not in __import__("multiprocessing").get_all_start_methods(),
-    reason="the stand-in reaches the worker by fork",
-)
+@_needs_fork("the stand-in reaches the worker by fork")
 def test_a_worker_deaf_to_sigterm_is_killed_not_waited_for(
     cifar10_only_table: Table, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -171,10 +171,7 @@ def test_figures_that_run_searches_say_so() -> None:
         assert spec.runs_searches == bool(searches), spec.name
 
 
-@pytest.mark.skipif(
-    "fork" not in __import__("multiprocessing").get_all_start_methods(),
-    reason="the kernels are shared with the workers by fork",
-)
+@_needs_fork("the kernels are shared with the workers by fork")
 def test_a_figure_without_searches_is_drawn_while_the_kernels_load(
     cifar10_only_table: Table, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -198,10 +195,7 @@ def test_a_figure_without_searches_is_drawn_while_the_kernels_load(
     assert sorted(events[2:]) == ["na_projection", "search_curves"]
 
 
-@pytest.mark.skipif(
-    "fork" not in __import__("multiprocessing").get_all_start_methods(),
-    reason="the stand-in makers reach the workers by fork",
-)
+@_needs_fork("the stand-in makers reach the workers by fork")
 def test_a_worker_tells_unmeasured_reads_from_the_computation_s_nan(
     cifar10_only_table: Table, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -245,10 +239,7 @@ def _render_raising(name: str, *args: object, **kwargs: object) -> object:
     raise _TwoPartError(f"broken {name}", "a bug")
 
 
-@pytest.mark.skipif(
-    "fork" not in __import__("multiprocessing").get_all_start_methods(),
-    reason="the stand-in reaches the worker by fork",
-)
+@_needs_fork("the stand-in reaches the worker by fork")
 def test_a_worker_error_that_does_not_load_back_keeps_its_message(
     cifar10_only_table: Table, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
