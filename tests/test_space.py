@@ -488,7 +488,7 @@ def test_a_refused_array_is_quoted_on_one_line() -> None:
     "n_nodes", [2**63, 1e300, 12, 10**3000], ids=["2**63", "1e300", "12", "10**3000"]
 )
 # n_nodes=2**63 listed 2**125 edges, without end: the hang guard (pytest-timeout) fails it, at
-# a bound far above the refusal's milliseconds so that a loaded machine cannot
+# a bound far above the refusal's milliseconds, which no loaded machine comes near
 @pytest.mark.timeout(120)
 def test_a_space_too_large_to_index_is_refused_before_listing_its_edges(n_nodes: float) -> None:
     with pytest.raises(InvalidArchError, match="too large to index") as err:
