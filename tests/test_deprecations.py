@@ -205,3 +205,50 @@ def _same(a: object, b: object) -> bool:
     if isinstance(a, np.ndarray):
         return np.array_equal(a, np.asarray(b))
     return bool(np.array_equal(a.values, b.values))  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("name", "call", "said"),
+    [
+        ("other values", lambda t: lowest_barrier_path(t, -t.values, 0, 1), "values were given"),
+        (
+            "a loss",
+            lambda t: lowest_barrier_path(t, None, 0, 1, higher_is_better=False),
+            "higher_is_better=False was given",
+        ),
+        (
+            "connected only",
+            lambda t: disconnectivity_graph(t, connected_only=True),
+            "connected_only=True was given",
+        ),
+        (
+            "a loss, shortest",
+            lambda t: barrier_matrix(t, None, [0, 1], method="a2m", higher_is_better=False),
+            "higher_is_better=False was given",
+        ),
+    ],
+    ids=lambda x: x if isinstance(x, str) else "",
+)
+def test_a_prebuilt_tree_refuses_what_it_would_have_answered_without(
+    name: str, call: Callable[[BarrierTree], object], said: str
+) -> None:
+    # the tree answered for its own values and orientation: -values or a loss was dropped
+    from nb201_flat.errors import ArgumentError
+
+    with (
+        pytest.warns(DeprecationWarning, match="call its methods"),
+        pytest.raises(ArgumentError, match=said) as exc,
+    ):
+        call(_tree())
+    assert str(exc.value).endswith("and call the tree's methods") and "\n" not in str(exc.value)
+
+
+def test_a_prebuilt_tree_takes_its_own_values_and_the_default_orientation() -> None:
+    # what the tree holds anyway, or a default the caller may not have given, is no conflict
+    t, loss = _tree(), barrier_tree(TINY, np.arange(TINY.size, dtype=float), higher_is_better=False)
+    with pytest.warns(DeprecationWarning, match="call its methods"):
+        same = lowest_barrier_path(t, t.values.copy(), 0, 5)  # type: ignore[arg-type]
+    assert same.barrier == t.path(0, 5).barrier
+    with pytest.warns(DeprecationWarning, match="call its methods"):
+        low = lowest_barrier_path(loss, None, 0, 5)  # type: ignore[arg-type]
+    assert low.barrier == loss.path(0, 5).barrier and not low.higher_is_better

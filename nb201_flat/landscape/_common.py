@@ -53,11 +53,12 @@ def as_values(space: Space, values: npt.ArrayLike) -> FloatArray:
     return v
 
 
-def check_summable(v: FloatArray) -> None:
+def check_summable(v: FloatArray, *, along_a_path: bool = False) -> None:
     """Refuse a value too large for the landscape's sums: a sum of every value (a level's
     mean) and a difference of two such sums stay finite below ``float max / (2 * size)``.
     Beyond it, barriers and means came back inf or NaN with no word (a metric of 1e308).
-    Squares need less: :func:`check_squarable`.
+    Squares need less: :func:`check_squarable`. ``along_a_path``: ``v`` holds the values
+    along one path, named by their position on it.
 
     >>> check_summable(np.array([1.0, np.nan, -1e308]))
     Traceback (most recent call last):
@@ -65,7 +66,11 @@ def check_summable(v: FloatArray) -> None:
     nb201_flat.errors.ArgumentError: value -1e+308 of cell 2 is too large for the landscape's sums over 3 cells (|value| must stay below 2.99e+307); rescale the metric or mask that cell
     """
     limit = float(np.finfo(np.float64).max) / (2 * max(v.size, 1))
-    _check_below(v, limit, f"the landscape's sums over {v.size:,} cells", "of cell {}")
+    if along_a_path:
+        where = "at position {} of the path"
+        _check_below(v, limit, f"a barrier along {v.size:,} values", where, masks=False)
+    else:
+        _check_below(v, limit, f"the landscape's sums over {v.size:,} cells", "of cell {}")
 
 
 def check_squarable(values: FloatArray, what: str) -> None:
@@ -82,9 +87,12 @@ def check_squarable(values: FloatArray, what: str) -> None:
     _check_below(values, limit, f"{what}", "", ": its squares are summed")
 
 
-def _check_below(v: FloatArray, limit: float, what: str, where: str, why: str = "") -> None:
+def _check_below(
+    v: FloatArray, limit: float, what: str, where: str, why: str = "", *, masks: bool = True
+) -> None:
     """The largest ``|value|`` of ``v`` (NaN aside) must stay below ``limit``; else one line,
-    the limit shown rounded down (never above the value refused)."""
+    the limit shown rounded down (never above the value refused). ``masks``: the fix offers
+    to mask the cell ``where`` names."""
     if not v.size or np.isnan(v).all():
         return
     mag = np.abs(v.reshape(-1))
@@ -94,7 +102,7 @@ def _check_below(v: FloatArray, limit: float, what: str, where: str, why: str = 
     exp = math.floor(math.log10(limit)) - 2
     shown_limit = math.floor(limit / 10.0**exp) * 10.0**exp  # 3 digits, rounded down
     at = f" {where.format(i)}" if where else ""
-    fix = "rescale the metric or mask that cell" if where else "rescale the metric"
+    fix = "rescale the metric or mask that cell" if where and masks else "rescale the metric"
     raise LandscapeArgumentError(
         f"value {v.reshape(-1)[i]:.6g}{at} is too large for {what} (|value| must stay below "
         f"{shown_limit:.3g}{why}); {fix}"

@@ -189,11 +189,13 @@ def a2m_barrier(
         - ``"947bc3e"`` (2025-01-30): ``m`` is the minimum of ``L``, endpoints included, per
           pair. For d = 1 it agrees with the paper's definition up to rounding.
 
-        A pair of one architecture (d = 0) has barrier 0 in every mode.
+        A pair of one architecture (d = 0) has barrier 0 in every mode (code 54ce096's
+        minimum stays at its start: the pair has no intermediate architecture).
     nan_policy
-        ``"propagate"`` (a level with a NaN member has a NaN mean), ``"omit"`` (average the
-        measured members; an unmeasured endpoint, or a level with none, is a
-        :class:`~nb201_flat.errors.MissingValueError`) or ``"raise"``.
+        ``"propagate"`` (a level with a NaN member has a NaN mean, and an unmeasured endpoint
+        a NaN barrier in every mode, though code 54ce096 reads ``f(b)`` only for d = 1),
+        ``"omit"`` (average the measured members; an unmeasured endpoint, or a level with
+        none, is a :class:`~nb201_flat.errors.MissingValueError`) or ``"raise"``.
 
     Examples
     --------
@@ -249,7 +251,9 @@ def _a2m(
             std = level_vals.std(axis=0)
     w = oriented(mean, higher_is_better)
     if d == 0:
-        worst = float(w[0])
+        # 54ce096's running minimum is over intermediate architectures: a pair without any
+        # leaves it where it was (taking w[0] raised a carried minimum)
+        worst = float(start) if code == "54ce096" else float(w[0])
         barrier = 0.0 if not np.isnan(w[0]) else float("nan")
     elif code is None:
         worst = float(w.min())
@@ -267,6 +271,8 @@ def _a2m(
             worst = float(np.minimum(start, inner_min))
         # compute_barrier(accs, ...): 0.5 * (accs[0] + accs[1]) - acc_min, rounded to 2
         barrier = float(np.round(0.5 * (w[0] + w[1]) - worst, 2))
+        if np.isnan(w[-1]):  # 54ce096 never reads f(b) at d >= 2; unmeasured, no barrier
+            barrier = float("nan")
     level_n = np.array([math.comb(d, i) for i in range(d + 1)], dtype=np.int64)
     return A2MBarrier(
         a=int(paths[0, 0]),
@@ -327,6 +333,8 @@ def a2m_barriers(
     With the paper's definition or code 947bc3e nothing is carried (947bc3e's
     ``compute_barrier(path_accs)`` takes the minimum of one pair's level means);
     ``carry_min=True`` lets the minimum of the level means run on across pairs instead.
+    A carried minimum that meets a NaN (``nan_policy="propagate"``) is NaN from there on:
+    every later pair's barrier is then NaN, as the minimum it would subtract is unknown.
 
     Returns
     -------
@@ -347,6 +355,9 @@ def a2m_barriers(
 
     code = a2m_code(published)
     carry = code == "54ce096" if carry_min is None else check_flag("carry_min", carry_min)
+    # checked here too: with no pairs, nothing below would (an empty frame for a typo)
+    check_nan_policy(nan_policy)
+    check_flag("higher_is_better", higher_is_better)
     v = as_values(space, values)
     rows = []
     carried = A2M_CODE_START if code == "54ce096" else math.inf
@@ -365,7 +376,9 @@ def a2m_barriers(
         if code == "54ce096":
             carried = worst
         elif carry:
-            carried = min(carried, worst)
+            # a NaN pair leaves the running minimum unknown from there on (min() kept
+            # whichever of the two came first: inf, or an earlier pair's finite minimum)
+            carried = float(np.minimum(carried, worst))
             worst = carried
             if r.distance > 0:
                 end = w[1] if code is not None else w[-1]

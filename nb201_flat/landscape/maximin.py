@@ -57,7 +57,7 @@ from nb201_flat.landscape.paths import (
     check_endpoints,
     make_path,
 )
-from nb201_flat.space import Space
+from nb201_flat.space import Space, masked_as_nan
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -650,7 +650,10 @@ def as_tree(
     """The :class:`BarrierTree` behind the free functions, built from ``(space, values)``.
 
     A prebuilt tree passed as ``space`` still works for one release, with a
-    :class:`DeprecationWarning`: call its method instead.
+    :class:`DeprecationWarning`: call its method instead. It answers with its own values and
+    settings, so other values, or a setting the caller gave that differs from the tree's
+    (``higher_is_better=False``, ``connected_only=True``: not the defaults), are refused
+    rather than dropped.
     """
     given: object = space  # typed as a Space; a tree is the deprecated form
     if isinstance(given, BarrierTree):
@@ -660,6 +663,7 @@ def as_tree(
             DeprecationWarning,
             stacklevel=3,
         )
+        _check_tree_settings(given, values, higher_is_better, connected_only)
         return given
     if values is None:
         raise LandscapeArgumentError(
@@ -669,6 +673,34 @@ def as_tree(
     return barrier_tree(
         space, values, higher_is_better=higher_is_better, connected_only=connected_only
     )
+
+
+def _check_tree_settings(
+    tree: BarrierTree, values: npt.ArrayLike | None, higher_is_better: bool, connected_only: bool
+) -> None:
+    """Refuse values or non-default settings given beside a prebuilt tree that differ from
+    the tree's own (see :func:`as_tree`): the tree would answer for its own."""
+    fix = "drop it, or build a tree with it (barrier_tree) and call the tree's methods"
+    if values is not None:
+        given = np.asarray(masked_as_nan(values))
+        if given.shape != tree.values.shape or not np.array_equal(
+            given, tree.values, equal_nan=given.dtype.kind == "f"
+        ):
+            raise LandscapeArgumentError(
+                "values were given beside a prebuilt BarrierTree, which answers for its own "
+                "values; drop them, or build a tree of them (barrier_tree) and call the tree's "
+                "methods"
+            )
+    # True is the default, so it may not have been given: only an explicit False is refused
+    if not check_flag("higher_is_better", higher_is_better) and tree.higher_is_better:
+        raise LandscapeArgumentError(
+            f"higher_is_better=False was given beside a prebuilt BarrierTree built with "
+            f"higher_is_better=True; {fix}"
+        )
+    if check_flag("connected_only", connected_only) and not tree.connected_only:
+        raise LandscapeArgumentError(
+            f"connected_only=True was given beside a prebuilt BarrierTree built without it; {fix}"
+        )
 
 
 def lowest_barrier_path(
@@ -760,8 +792,8 @@ def barrier_matrix(
             "the disconnected cells' values to NaN)"
         )
     given: object = space
-    if isinstance(given, BarrierTree):  # deprecated form: only the tree's values are used
-        tree = as_tree(space, values)
+    if isinstance(given, BarrierTree):  # deprecated form: the tree's values and orientation
+        tree = as_tree(space, values, higher_is_better=higher_is_better)
         sp, v, higher_is_better = tree.space, tree.values, tree.higher_is_better
     elif values is None:
         raise LandscapeArgumentError("values are needed for the shortest-path barriers")

@@ -25,6 +25,7 @@ from nb201_flat.landscape._common import (
     IntArray,
     LandscapeArgumentError,
     MissingValueError,
+    check_summable,
     oriented,
     resolve_index,
     shown_value,
@@ -71,6 +72,7 @@ def path_barrier(path_values: npt.ArrayLike, *, higher_is_better: bool = True) -
             "the path values hold NaN or infinite entries: the barrier is undefined; measure "
             "every architecture on the path (lowest_barrier_path finds a detour)"
         )
+    check_summable(p, along_a_path=True)  # 1.7e308 twice: an inf barrier with a warning
     w = oriented(p, higher_is_better)
     return float(0.5 * (w[0] + w[-1]) - w.min())
 

@@ -12,6 +12,7 @@ from nb201_flat.landscape import (
     MissingValueError,
     a2m_barrier,
     a2m_barriers,
+    barrier_matrix,
     best_shortest_path,
 )
 from nb201_flat.space import Space
@@ -182,3 +183,60 @@ def test_carry_min_is_none_or_a_bool() -> None:
     # carry_min="no" is truthy: it used to carry the minimum across pairs
     with pytest.raises(LandscapeArgumentError, match="carry_min"):
         a2m_barriers(CUBE, np.arange(8.0), [(0, 7)], carry_min="no")  # type: ignore[arg-type]
+
+
+def test_a_pair_of_one_architecture_leaves_the_carried_minimum_as_it_was() -> None:
+    # code 54ce096's minimum is over intermediate architectures; (7, 7) has none. It used to
+    # set the carried minimum to f(7) = 8, above the 4 met on (0, 7): (3, 7) then came out
+    # 0.5 * (7 + 8) - 8 = -0.5 instead of 3.5
+    f = np.array([9.0, 5, 6, 7, 4, 7, 7, 8])
+    with_it = a2m_barriers(CUBE, f, [(0, 7), (7, 7), (3, 7)], published=True)
+    without = a2m_barriers(CUBE, f, [(0, 7), (3, 7)], published=True)
+    assert with_it["barrier"].tolist() == [3.0, 0.0, 3.5]
+    assert with_it["path_min"].tolist() == [4.0, 4.0, 4.0]
+    assert with_it.drop(index=1)["barrier"].tolist() == without["barrier"].tolist()
+    # alone, the pair's minimum is the code's start (nothing lowers it), its barrier 0
+    alone = a2m_barrier(CUBE, f, 7, 7, published=True)
+    assert (alone.barrier, alone.path_min) == (0.0, 100.0)
+    loss = a2m_barrier(CUBE, f, 7, 7, published=True, higher_is_better=False)
+    assert (loss.barrier, loss.path_min) == (0.0, -100.0)  # the mirror image, as for d = 1
+
+
+@pytest.mark.parametrize("published", [False, "947bc3e", True])
+def test_a_carried_minimum_that_meets_a_nan_is_nan_from_there_on(published: bool | str) -> None:
+    # level 1 of (0, 7) holds a NaN: that pair's minimum is unknown, and so is every later
+    # pair's carried one. min() kept inf (a -inf barrier) or an earlier pair's finite minimum
+    g = np.array([9.0, np.nan, 6, 7, 4, 7, 7, 8])
+    first = a2m_barriers(CUBE, g, [(0, 7), (3, 7)], published=published, carry_min=True)
+    assert first["barrier"].isna().all() and first["path_min"].isna().all(), first
+    last = a2m_barriers(CUBE, g, [(3, 7), (0, 7)], published=published, carry_min=True)
+    assert np.isfinite(last["barrier"].iloc[0]) and last["barrier"].isna().iloc[1], last
+    assert np.isnan(last["path_min"].iloc[1])
+    # without carrying, the measured pair keeps its value whatever comes before it
+    apart = a2m_barriers(CUBE, g, [(0, 7), (3, 7)], published=published, carry_min=False)
+    assert np.isnan(apart["barrier"].iloc[0]) and np.isfinite(apart["barrier"].iloc[1])
+
+
+def test_an_unmeasured_end_gives_a_nan_barrier_in_every_code_version() -> None:
+    # code 54ce096 reads f(b) only for d = 1: at d = 3 it returned 3.0 with f(7) unmeasured,
+    # where omit refuses the pair and the barrier matrix promises NaN for unmeasured archs
+    h = np.array([9.0, 5, 6, 7, 4, 7, 7, np.nan])
+    for published in (False, True, "947bc3e"):
+        assert np.isnan(a2m_barrier(CUBE, h, 0, 7, published=published).barrier), published
+        assert np.isnan(a2m_barrier(CUBE, h, 7, 0, published=published).barrier), published
+    m = barrier_matrix(CUBE, h, [0, 7], method="a2m_published")
+    assert m.to_numpy()[0, 0] == 0.0 and np.isnan(m.to_numpy()[[0, 1, 1], [1, 0, 1]]).all()
+    # its intermediate architectures still set the carried minimum: the next pair is served
+    df = a2m_barriers(CUBE, h, [(0, 7), (0, 3)], published=True)
+    assert np.isnan(df["barrier"].iloc[0]) and df["path_min"].tolist() == [4.0, 4.0]
+    assert df["barrier"].iloc[1] == round(0.5 * (9 + (5 + 6) / 2) - 4, 2)  # level 1: {1, 2}
+
+
+def test_a2m_barriers_checks_its_options_with_no_pairs_too() -> None:
+    # an empty list of pairs returned an empty frame for any option, a typo included
+    f = np.arange(8.0)
+    with pytest.raises(LandscapeArgumentError, match="nan_policy must be one of"):
+        a2m_barriers(CUBE, f, [], nan_policy="bogus")  # type: ignore[arg-type]
+    with pytest.raises(LandscapeArgumentError, match="higher_is_better must be True or False"):
+        a2m_barriers(CUBE, f, [], higher_is_better="no")  # type: ignore[arg-type]
+    assert a2m_barriers(CUBE, f, []).empty

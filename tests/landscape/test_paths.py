@@ -58,6 +58,18 @@ def test_path_barrier_of_an_unmeasured_path_is_an_error() -> None:
     assert path_barrier([90.0, 80.0, 85.0, 92.0]) == 11.0
 
 
+def test_path_values_too_large_for_the_barrier_are_refused() -> None:
+    # 1.7e308 twice came back as an inf barrier (a RuntimeWarning at most), where every
+    # function over a vector refuses such values (check_summable)
+    for bad, at in (([1.7e308, 1.7e308], 0), ([1.0, -1.7e308, 1.7e308], 1)):
+        with pytest.raises(LandscapeArgumentError) as exc:
+            path_barrier(bad)
+        said = str(exc.value)
+        assert said.startswith(f"value {bad[at]:.6g} at position {at} of the path is too large")
+        assert said.endswith("; rescale the metric") and "\n" not in said
+    assert path_barrier([1e300, 0.0, 1e300]) == 1e300  # below the limit: served
+
+
 def test_too_many_shortest_paths_name_the_pair_and_the_lowest_barrier() -> None:
     from nb201_flat.landscape import a2m_barrier, lowest_barrier_path
     from nb201_flat.landscape.census import pair_barriers
