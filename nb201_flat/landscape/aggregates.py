@@ -65,10 +65,10 @@ from typing import TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from nb201_flat.errors import check_int_range
+from nb201_flat.errors import check_flag, check_int_range
 from nb201_flat.landscape._common import FloatArray, IntArray, LandscapeArgumentError, as_values
 from nb201_flat.neighbours import NeighbourArrays, none_code
-from nb201_flat.space import Space
+from nb201_flat.space import Space, check_arch_indices
 
 FAST_STATS: tuple[str, ...] = ("n", "mean", "std", "min", "max")
 """Statistics :func:`ball_stats` serves (min/max only where :func:`supports` says so)."""
@@ -126,6 +126,11 @@ def _check_radius(space: Space, radius: int, *, allow_zero: bool = False) -> int
     if allow_zero:
         return check_int_range("radius", radius, 0, space.n_edges)
     return space.check_radius(radius)
+
+
+def _check_flags(**flags: bool) -> tuple[bool, ...]:
+    """Each yes/no option as a bool, in the order given (``"no"`` would read as yes)."""
+    return tuple(check_flag(name, flag) for name, flag in flags.items())
 
 
 # -- sums by exact distance ------------------------------------------------------------------
@@ -503,6 +508,7 @@ def ball_min(
     >>> ball_min(space, np.arange(8.0), 1, include_self=True)[7]
     np.float64(3.0)
     """
+    include_self = check_flag("include_self", include_self)
     r = _check_radius(space, radius)
     lx = _lex_for_min(space, _check_values(space, values), None)
     out = _ball_min_lex(lx, space.n_ops, space.n_edges, r, none_code(space, no_none), include_self)
@@ -544,7 +550,7 @@ def sphere_min(
     [3.0, 2.0, 1.0, 0.0, 1.0, 0.0, 0.0, 1.0]
     """
     r = _check_radius(space, radius)
-    keep = space.connected if connected_only else None
+    keep = space.connected if check_flag("connected_only", connected_only) else None
     lx = _lex_for_min(space, _check_values(space, values), keep)
     out = _sphere_min_lex(lx, space.n_ops, space.n_edges, r, none_code(space, no_none))
     return _from_lex(space, out)
@@ -949,6 +955,9 @@ def ball_stats(
     (18, 0.8333333333333334, 2.0)
     """
     names = tuple(wanted)
+    exact, include_self, connected_only, propagate = _check_flags(
+        exact=exact, include_self=include_self, connected_only=connected_only, propagate=propagate
+    )
     bad = [w for w in names if w not in FAST_STATS]
     if bad:
         raise LandscapeArgumentError(
@@ -1039,6 +1048,9 @@ def radius_profile(
     [24.0, 264.0, 1544.0, 5384.0, 11528.0, 15624.0]
     """
     names = tuple(wanted)
+    exact, include_self, connected_only = _check_flags(
+        exact=exact, include_self=include_self, connected_only=connected_only
+    )
     bad = [w for w in names if w not in ("n", "mean", "std")]
     if bad:
         raise LandscapeArgumentError(
@@ -1129,7 +1141,9 @@ def neighbour_rows(
     True
     """
     r = _check_radius(space, radius)
-    idx_rows = np.asarray(rows, dtype=np.int64).ravel()
+    exact, connected_only = _check_flags(exact=exact, connected_only=connected_only)
+    # -1 read the last row and 2.5 row 2; past the end, a lexicographic space wrapped round
+    idx_rows = check_arch_indices(rows, space.size, name="rows").ravel()
     k, n_edges = space.n_ops, space.n_edges
     none = none_code(space, no_none)
     weights = k ** np.arange(n_edges - 1, -1, -1, dtype=np.int64)

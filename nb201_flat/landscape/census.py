@@ -688,9 +688,10 @@ def barrier_census(
             Param("top_k", 0),
             " for no top-k group, or 2 or more",
         )
+    if distance is not None and n_pairs:  # checked before it is compared ("3" > 7 raised)
+        distance = check_int_range("distance", distance, 1, space.n_edges, fix="or None for any")
     if distance is not None and n_pairs and distance > MAX_SHORTEST_D:
         # every band pair would fail: refused before any is drawn
-        distance = check_int_range("distance", distance, 1, space.n_edges, fix="or None for any")
         raise ArgumentError(
             f"band pairs at distance {distance} have {distance}! shortest paths each, too many to "
             f"enumerate (at most {MAX_SHORTEST_D} differing edges); pass ",

@@ -70,6 +70,7 @@ from nb201_flat.landscape._common import (
     NanPolicy,
     as_values,
     check_nan_policy,
+    check_squarable,
     raise_on_nan,
 )
 from nb201_flat.landscape.aggregates import (
@@ -435,6 +436,7 @@ def aggregate_members(members: npt.ArrayLike, spec: Neighbourhood) -> float:
         raise LandscapeArgumentError(
             f"spec must be a Neighbourhood, got {shown(spec)}; pass e.g. Neighbourhood(agg='median')"
         )
+    spec.check_level_read()  # as neighbourhood_score: a quantile the mean would not read
 
     # the refusal is built only when refused: a search scores each cell it samples with this
     # function, and the members' repr costs 0.2-1.4 ms (24 to 264 members)
@@ -625,6 +627,8 @@ def _aggregate(
         out["quantile"] = np.full(size, np.nan)
     step = max(1, _CHUNK_ENTRIES // max(width, 1))
     any_nan = bool(np.isnan(v).any())
+    if "std" in wanted:  # the gather's squares, refused as ball_stats refuses them (not inf)
+        check_squarable(v, "the neighbourhood std")
     full = nb.full if isinstance(nb, NeighbourRows) else bool((nb.counts == nb.width).all())
     full = full and stand is None
     starts = range(0, size, step)

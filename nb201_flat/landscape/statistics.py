@@ -211,6 +211,8 @@ def _references(
     optimum: ArchLike | Sequence[ArchLike] | None,
     higher_is_better: bool,
 ) -> IntArray:
+    # checked where a given optimum leaves it unread too: "no" was accepted there
+    higher_is_better = check_flag("higher_is_better", higher_is_better)
     if optimum is None:
         return global_optima(space, v, higher_is_better=higher_is_better)
     if isinstance(optimum, np.ndarray):  # any shape, np.array(5) too: the index-array rule
@@ -420,7 +422,10 @@ def autocorrelation(
     m = series[ok].mean()
     var = series[ok].var()
     what = "the autocorrelation"
-    if not var > 0:  # every r(k) is 0/0
+    # compared, not by the variance: the mean of three 0.1s is 0.10000000000000002, and their
+    # variance 2**-112 > 0 gave r(1) = 1.0 for a constant walk
+    varies = var > 0 and np.ptp(series[ok]) > 0
+    if not varies:  # every r(k) is 0/0
         why = f"every value the walks met equals {m:g} (no variance)"
         undefined_value(undefined, what, why, ["pass values that vary, or ", *_WALK_FURTHER])
     rows = []
@@ -428,7 +433,7 @@ def autocorrelation(
         a, b = series[:, :-k] - m, series[:, k:] - m
         keep = ~(np.isnan(a) | np.isnan(b))
         p = (a * b)[keep]
-        if len(p) and var > 0:
+        if len(p) and varies:
             r = float(p.mean() / var)
         else:
             why = f"no two measured values lie {k} step{'s' if k > 1 else ''} apart on the walks"

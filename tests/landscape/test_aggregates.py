@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nb201_flat.errors import ArgumentError
+from nb201_flat.errors import ArgumentError, InvalidArchError
 from nb201_flat.landscape import aggregates as ag
 from nb201_flat.landscape import neighbourhood as nbm
 from nb201_flat.landscape._common import LandscapeArgumentError
@@ -617,3 +617,43 @@ def test_a_mean_only_call_takes_values_up_to_the_sums_limit() -> None:
     v[5] = 0.55 * np.finfo(np.float64).max / space.size
     with pytest.raises(LandscapeArgumentError, match="of cell 5 is too large for the"):
         ag.ball_stats(space, v, 1, wanted=("mean",))
+
+
+CUBE_NONE = Space(("none", "a", "b"), 3)  # 27 cells, some disconnected
+VALS = np.linspace(1.0, 2.0, CUBE_NONE.size)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda f: ag.ball_stats(CUBE_NONE, VALS, 1, connected_only=f),
+        lambda f: ag.ball_stats(CUBE_NONE, VALS, 1, propagate=f),
+        lambda f: ag.ball_stats(CUBE_NONE, VALS, 1, include_self=f),
+        lambda f: ag.ball_stats(CUBE_NONE, VALS, 1, exact=f),
+        lambda f: ag.ball_min(CUBE_NONE, VALS, 1, include_self=f),
+        lambda f: ag.sphere_min(CUBE_NONE, VALS, 2, connected_only=f),
+        lambda f: ag.radius_profile(CUBE_NONE, VALS, 2, exact=f),
+        lambda f: ag.neighbour_rows(CUBE_NONE, [0], 1, connected_only=f),
+    ],
+)
+def test_the_aggregates_yes_no_options_are_bools(call: Any) -> None:
+    # "no" was read as yes (filtered, propagated, the cell itself included), or met a bare
+    # TypeError (int + str)
+    with pytest.raises(ArgumentError, match="must be True or False, got 'no'"):
+        call("no")
+    call(np.False_)
+
+
+@pytest.mark.parametrize(("rows", "said"), [([-1], "-1"), ([27], "27"), ([2.5], "2.5")])
+def test_neighbour_rows_refuses_what_is_not_a_cell(rows: list[float], said: str) -> None:
+    # -1 read the last row and 2.5 row 2; 27 wrapped round to cell 0 (or an IndexError)
+    with pytest.raises(
+        InvalidArchError, match=rf"rows must be whole numbers in 0\.\.26, got {said}"
+    ):
+        ag.neighbour_rows(CUBE_NONE, rows, 1)
+    with pytest.raises(InvalidArchError, match="a bool array is a mask"):
+        ag.neighbour_rows(CUBE_NONE, np.array([True]), 1)
+    assert (
+        ag.neighbour_rows(CUBE_NONE, [26.0], 1).tolist()
+        == ag.neighbour_rows(CUBE_NONE, [26], 1).tolist()
+    )

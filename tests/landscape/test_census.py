@@ -899,6 +899,14 @@ def test_census_distance_is_checked_only_when_band_pairs_are_drawn() -> None:
     assert df[["group", "a", "b"]].to_numpy().tolist() == [["A", 0, 1]]
 
 
+def test_census_distance_is_checked_before_it_is_compared() -> None:
+    # "3" met a bare TypeError ('>' not supported between 'str' and 'int')
+    for bad in ("3", 2.5):
+        with pytest.raises(LandscapeArgumentError, match="^distance must") as exc:
+            barrier_census(CUBE, F, {"b": (0, 10)}, distance=bad, seed=0)  # type: ignore[arg-type]
+        assert "\n" not in str(exc.value)
+
+
 def test_describe_left_out_says_each_count_once() -> None:
     # one cause: the count before it is its count, not said again after it
     one = {"candidates": 605_635, "no_path": 0, "unmeasured": 98_039}

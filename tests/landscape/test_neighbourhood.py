@@ -465,3 +465,18 @@ def test_member_counts_are_ints(nan_policy: str, columns: tuple[str, ...] | None
     stand = StandIns.build(TINY.size, copies=[(3, 0)])
     with_stand = flatness(TINY, v, 1, nan_policy=nan_policy, stand_ins=stand)  # type: ignore[arg-type]
     assert with_stand["n"].dtype == np.int64 and with_stand["n_stand_ins"].dtype == np.int64
+
+
+def test_aggregate_members_refuses_a_level_its_g_does_not_read_as_the_score_does() -> None:
+    # Neighbourhood(quantile=0.3) under the mean: aggregate_members returned the mean (2.0)
+    # where neighbourhood_score and the search's objective refuse the spec
+    from nb201_flat.landscape.neighbourhood import aggregate_members
+
+    spec = Neighbourhood(quantile=0.3)
+    with pytest.raises(ArgumentError) as score:
+        neighbourhood_score(TINY, np.arange(TINY.size, dtype=float), spec)
+    with pytest.raises(ArgumentError) as members:
+        aggregate_members([1.0, 2.0, 3.0], spec)
+    assert str(members.value) == str(score.value)
+    read = Neighbourhood(agg="quantile", quantile=0.3)
+    assert aggregate_members([1.0, 2.0, 3.0], read) == pytest.approx(1.6)

@@ -326,3 +326,22 @@ def test_stand_ins_of_a_dataset_or_schedule_the_table_lacks_are_refused(
         f"the table holds no {dataset!r} values at {epochs} epochs, so no stand-ins of them; "
         "it holds cifar10@1ep"
     )
+
+
+def test_values_whose_squares_overflow_are_refused_with_stand_ins_too() -> None:
+    # stand-ins gather every statistic: 1e200 squared was inf, the std inf with a warning,
+    # where the same call without them (ball_stats) refuses the value
+    cube = Space(("a", "b"), 3)
+    v = np.array([1e200, -1e200, 0, 0, 0, 0, 0, 0.0])
+    stand = StandIns.build(8, copies=[(7, 6)])
+    with pytest.raises(Nb201FlatError, match="too large"):
+        flatness(cube, v, 1)
+    for call in (
+        lambda: flatness(cube, v, 1, stand_ins=stand),
+        lambda: neighbourhood_score(cube, v, 1, agg="std", stand_ins=stand),
+    ):
+        with pytest.raises(Nb201FlatError, match="too large for the neighbourhood std") as exc:
+            call()
+        assert "\n" not in str(exc.value) and str(exc.value).endswith("; rescale the metric")
+    # what needs no squares is served
+    assert np.isfinite(neighbourhood_score(cube, v, 1, agg="max", stand_ins=stand)).all()

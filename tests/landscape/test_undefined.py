@@ -69,6 +69,16 @@ def test_autocorrelation_of_a_constant_landscape_is_an_error() -> None:
     assert ac["autocorrelation"].isna().all() and ac["pairs"].tolist() == [100, 99]
 
 
+def test_a_constant_walk_whose_mean_rounds_is_still_constant() -> None:
+    # three 0.1s have the mean 0.10000000000000002 and a variance of 2**-112: r(1) was 1.0
+    with pytest.raises(LandscapeArgumentError, match="every value the walks met equals 0.1 "):
+        autocorrelation(CUBE, np.full(CUBE.size, 0.1), seed=0, length=2, max_lag=1)
+    ac = autocorrelation(
+        CUBE, np.full(CUBE.size, 0.1), seed=0, length=2, max_lag=1, undefined="nan"
+    )
+    assert ac["autocorrelation"].isna().all()
+
+
 def test_a_lag_without_measured_pairs_is_an_error() -> None:
     # measured on even cells only: one step always ends on an unmeasured cell, two steps not
     f = np.where(PARITY == 0, np.arange(8.0), np.nan)
