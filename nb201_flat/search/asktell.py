@@ -35,7 +35,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from nb201_flat.errors import Call, MissingValueError, SearchBudgetError, shown
+from nb201_flat.errors import ArgumentError, Call, MissingValueError, SearchBudgetError, shown
 from nb201_flat.search.algorithms import Incumbent
 from nb201_flat.search.oracle import Oracle, SearchEnded
 from nb201_flat.search.protocol import Protocol as SearchProtocol
@@ -69,12 +69,26 @@ class AskTellSearch:
     make: Callable[[Space], AskTellAlgorithm]
     name: str = "ask-tell"
 
+    def __post_init__(self) -> None:
+        # an algorithm given for its factory failed at the first run (in a worker with jobs)
+        if not callable(self.make):
+            raise ArgumentError(
+                f"make must be a function of the space that makes a fresh algorithm for each "
+                f"run, got {shown(self.make)}; pass e.g. lambda space: "
+                f"{type(self.make).__name__}(space)"
+            )
+
     @property
     def label(self) -> str:
         return self.name
 
     def search(self, oracle: Oracle, rng: np.random.Generator, incumbent: Incumbent) -> None:
         algo = self.make(oracle.space)
+        if not isinstance(algo, AskTellAlgorithm):  # no tell: an AttributeError after a query
+            raise ArgumentError(
+                f"make(space) must return an ask/tell algorithm (ask(rng) and tell(index, "
+                f"value) methods), got {shown(algo)}"
+            )
         while True:  # ends when the oracle refuses a query (BudgetExhausted)
             index = check_arch_index(algo.ask(rng), oracle.size)  # int() would truncate 2.5
             value = oracle.query(index)

@@ -929,13 +929,22 @@ class Evaluator:
         object.__setattr__(self, "keys", tuple(as_sequence("keys", self.keys, "MetricKey")))
         vectors = as_sequence("vectors", self.vectors, "metric vectors")
         # masked entries NaN: an ndarray subclass, its masked numbers were reported as measured
-        object.__setattr__(self, "vectors", tuple(masked_as_nan(v) for v in vectors))
+        arrays = tuple(np.asarray(masked_as_nan(v)) for v in vectors)
         # one vector a key, at least one: with none, values() had no space to check indices by
-        if not self.keys or len(self.vectors) != len(self.keys):
+        if not self.keys or len(arrays) != len(self.keys):
             raise ArgumentError(
                 f"an Evaluator needs one vector per reported key, at least one; got "
-                f"{len(self.keys)} key(s) and {len(self.vectors)} vector(s)"
+                f"{len(self.keys)} key(s) and {len(arrays)} vector(s)"
             )
+        # indices are checked against the first: a shorter one met a bare IndexError, a list
+        # an AttributeError
+        for key, a, given in zip(self.keys, arrays, vectors, strict=True):
+            if a.ndim != 1 or a.dtype.kind not in "biuf" or a.size != arrays[0].size:
+                raise ArgumentError(
+                    f"the vector of {key} must hold one number per cell, as the first does "
+                    f"({arrays[0].size:,}), got {shown(given)}"
+                )
+        object.__setattr__(self, "vectors", tuple(a.astype(np.float64, copy=False) for a in arrays))
 
     def values(self, indices: Sequence[int] | IntArray) -> FloatArray:
         """Shape ``(len(keys), len(indices))``; NaN where an index is ``-1`` (no incumbent)."""

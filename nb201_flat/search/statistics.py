@@ -234,15 +234,23 @@ def paired_differences(
             f"no runs of {', '.join(map(repr, unknown))} in the results; pass the labels the "
             f"results hold ({', '.join(map(repr, by_algo))})"
         )
-    bases = {label: _base_of(label, algo, algorithms) for label, algo in algorithms.items()}
-    if not any(bases.values()):  # nothing to pair: an empty frame (no columns) said nothing
+    bases = {label: _base_of(algo) for label, algo in algorithms.items()}
+    if not any(base in algorithms for base in bases.values()):
+        # nothing to pair: an empty frame (no columns) said nothing
         raise ArgumentError(
             f"none of {', '.join(map(repr, algorithms))} has its base among them (NA-RS pairs "
             "with 'rs', an NA form with its plain form); pass the bases too"
         )
+    missing = {label: b for label, b in bases.items() if b is not None and b not in algorithms}
+    if missing:  # their rows were left out without a word, beside the others' rows
+        said = ", ".join(f"{label!r} pairs with {b!r}" for label, b in missing.items())
+        raise ArgumentError(
+            f"{said}, which the algorithms do not hold; pass each base under that label, or "
+            "leave its NA form out"
+        )
     for label, algo in algorithms.items():
         base = bases[label]
-        if base is None or label not in by_algo:
+        if base is None:
             continue
         for key in by_algo[label]:
             _, pname, ds, split, epochs, metric = key
@@ -420,15 +428,12 @@ def claim_rows(paired: pd.DataFrame) -> pd.DataFrame:
     return paired[paired["claim"].notna()].reset_index(drop=True)
 
 
-def _base_of(label: str, algo: SearchAlgorithm, labels: dict[str, SearchAlgorithm]) -> str | None:
+def _base_of(algo: SearchAlgorithm) -> str | None:
+    """The label of an NA form's base (None: ``algo`` is no NA form)."""
     if isinstance(algo, NARandomSearch):
-        return "rs" if "rs" in labels else None
-    if isinstance(algo, RegularizedEvolution) and algo.objective is not None:
-        plain = replace(algo, objective=None).label
-        return plain if plain in labels else None
-    if isinstance(algo, LocalSearch) and algo.objective is not None:
-        plain = replace(algo, objective=None).label
-        return plain if plain in labels else None
+        return "rs"
+    if isinstance(algo, RegularizedEvolution | LocalSearch) and algo.objective is not None:
+        return replace(algo, objective=None).label
     return None
 
 
@@ -466,20 +471,35 @@ def _is_base_objective(row: pd.Series) -> bool:
 @dataclass(frozen=True, slots=True, eq=False)
 class RunGroup:
     """One group of a runs frame (e.g. a protocol, algorithm and dataset) as arrays, in the
-    frame's row order: run numbers, test values, evaluations and incumbents (NaN: none)."""
+    frame's row order: run ids, test values, evaluations and incumbents (NaN: none).
+
+    A run id names the random streams a run drew: its run number, or where the frame joins
+    searches of several master seeds, its (seed, run) pair, numbered over the whole frame
+    (:func:`group_runs`). ``repeated``: a run id the group holds twice (a search's runs
+    joined with themselves), which no pairing can serve."""
 
     run: npt.NDArray[np.int64]
     test: FloatArray
     evaluations: npt.NDArray[Any] | None
     best: FloatArray | None
+    repeated: str | None = None
 
     def aligned(self, other: RunGroup | None, column: str) -> FloatArray:
         """``other``'s ``column`` at this group's runs (NaN where it has no such run)."""
+        for group in (self, other):
+            if group is not None and group.repeated is not None:
+                raise ArgumentError(
+                    f"the runs frame holds {group.repeated} twice for one protocol, algorithm "
+                    "and reported key: its paired differences would count a run twice; pass "
+                    "the runs of one search, or of searches with different master seeds"
+                )
         if other is None:
             return np.full(self.run.size, np.nan)
         values = getattr(other, column)
         if values is None:
-            raise KeyError(column)
+            raise ArgumentError(
+                f"the runs frame has no {column} column: pass SearchResults.runs as it is"
+            )
         if np.array_equal(self.run, other.run):  # the usual case: runs 0 .. R-1 in order
             out: FloatArray = np.asarray(values, dtype=np.float64)
             return out
@@ -496,15 +516,33 @@ class RunGroup:
 RunGroups: TypeAlias = dict[tuple[str, ...], RunGroup]
 
 
+def _check_runs_frame(runs: object) -> None:
+    """Refuse what is not a runs frame ('SearchResults' is not iterable, and the like)."""
+    if not isinstance(runs, pd.DataFrame):
+        raise ArgumentError(
+            f"runs must be a SearchResults.runs frame, got {type(runs).__name__}; pass results.runs"
+        )
+
+
 def group_runs(runs: pd.DataFrame, keys: Sequence[str] | None = None) -> RunGroups:
     """``runs`` split by ``keys`` (in order of first appearance) into arrays: one pass over
     the (large) frame, so that a report's many :func:`compare` calls need no string
     comparisons over all of it. Keys are the group's values as text. ``None``: protocol,
     algorithm and the reported key (:data:`~nb201_flat.search.runner.KEY_COLUMNS` that
     ``runs`` has): a dataset reported at two splits or epochs is two groups, whose runs
-    share their numbers and must not be paired across."""
+    share their numbers and must not be paired across.
+
+    Runs are paired by run number, which names their random streams within one search; a
+    frame that joins searches of several master seeds (its ``seed`` column) pairs by seed and
+    run number (run 0 of seed 1 was paired with run 0 of seed 0 before)."""
+    _check_runs_frame(runs)
     if keys is None:
         keys = ("protocol", "algorithm", *(c for c in KEY_COLUMNS if c in runs))
+    lacks = [c for c in (*keys, "run", "test") if c not in runs.columns]
+    if lacks:  # pandas answered with a bare KeyError naming the first
+        raise ArgumentError(
+            f"the runs frame lacks {', '.join(lacks)}: pass a search's runs (SearchResults.runs)"
+        )
     if runs.empty:
         return {}
     gid = runs.groupby(list(keys), sort=False, dropna=False).ngroup().to_numpy()
@@ -514,17 +552,32 @@ def group_runs(runs: pd.DataFrame, keys: Sequence[str] | None = None) -> RunGrou
     firsts = order[starts]
     names = [runs[k].to_numpy(dtype=object)[firsts] for k in keys]
     run = runs["run"].to_numpy(dtype=np.int64)
+    seeds = runs.get("seed")
+    if seeds is not None and seeds.nunique(dropna=False) > 1:
+        # several searches share run numbers: a run is its (seed, run) pair, one id each
+        codes, _ = pd.MultiIndex.from_arrays([seeds, runs["run"]]).factorize()
+        run = codes.astype(np.int64)
     test = runs["test"].to_numpy(dtype=np.float64, na_value=np.nan)
     evals = runs["evaluations"].to_numpy() if "evaluations" in runs else None
     best = runs["best"].to_numpy(dtype=np.float64, na_value=np.nan) if "best" in runs else None
     out: RunGroups = {}
     for g in range(counts.size):
         rows = order[starts[g] : starts[g] + counts[g]]
+        ids = run[rows]
+        ranked = np.sort(ids)
+        twice = ranked[1:][ranked[1:] == ranked[:-1]]
+        repeated = None
+        if twice.size:
+            first = int(np.flatnonzero(ids == twice[0])[0])  # the row that names it
+            where = runs.iloc[int(rows[first])]
+            seed = f" of seed {where['seed']}" if seeds is not None else ""
+            repeated = f"run {where['run']}{seed}"
         out[tuple(str(v[g]) for v in names)] = RunGroup(
-            run=run[rows],
+            run=ids,
             test=test[rows],
             evaluations=None if evals is None else evals[rows],
             best=None if best is None else best[rows],
+            repeated=repeated,
         )
     return out
 
@@ -554,7 +607,9 @@ def _pair(ga: RunGroup | None, gb: RunGroup | None) -> tuple[dict[str, object], 
     tb = ga.aligned(gb, "test")
     d = ga.test - tb
     if ga.evaluations is None or gb.evaluations is None:
-        raise KeyError("evaluations")
+        raise ArgumentError(
+            "the runs frame has no evaluations column: pass SearchResults.runs as it is"
+        )
     # every mean of the row over the same paired runs as diff (see paired_differences)
     both = np.isfinite(d)
     row: dict[str, object] = {
@@ -606,6 +661,7 @@ def compare(
     runs report it under several (a protocol at 12 and 200 search epochs); such a dataset
     without them is refused first, naming its keys (its runs would be paired across keys).
     """
+    _check_runs_frame(runs)
     columns = [c for c in KEY_COLUMNS[1:] if c in runs]  # split, epochs, metric, as runs has
     groups = group_runs(runs) if groups is None else groups
     if any(len(k) != 3 + len(columns) for k in groups):
@@ -756,6 +812,7 @@ def claim_routes(
     are kept, nearest the claim first, each with its CI, so a reader sees which choices move
     the difference and by how much.
     """
+    closest = check_int_range("closest", closest, 1)  # 0: no row; -1: all but the last
     prots = {p.name: p for p in protocols}
     rows: list[dict[str, object]] = []
     # by the whole reported key: a dataset reported at two splits or epochs is two sets of rows
@@ -834,6 +891,7 @@ def two_stage_overlap(
         return out
     # by the whole reported key, as paired's rows are: a dataset at 12 and 200 search epochs
     # is two rows, whose runs share their numbers
+    _check_runs_frame(runs)
     columns = [c for c in KEY_COLUMNS if c in runs and c in out]
     groups = group_runs(runs, ("protocol", "algorithm", *columns))
     for k, row in out.iterrows():

@@ -167,3 +167,17 @@ def test_a_session_shows_its_protocol_and_what_it_spent_on_one_line() -> None:
     )
     run.finish(4)
     assert repr(run).endswith(", finished)") and "\n" not in repr(run)
+
+
+def test_make_is_a_factory_and_makes_an_ask_tell_algorithm() -> None:
+    # an algorithm given for its factory: "'Uniform' object is not callable" at the first run
+    with pytest.raises(ArgumentError, match=r"make must be a function .* lambda space: Uniform"):
+        AskTellSearch(Uniform(SPACE))  # type: ignore[arg-type]
+
+    class AskOnly:
+        def ask(self, rng: np.random.Generator) -> int:
+            return 0
+
+    # without tell: an AttributeError after the first query was charged
+    with pytest.raises(ArgumentError, match=r"must return an ask/tell algorithm"):
+        run_search(_table(), PROTOCOL, AskTellSearch(lambda space: AskOnly()), runs=1, seed=0)  # type: ignore[arg-type,return-value]

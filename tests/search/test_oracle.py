@@ -582,3 +582,16 @@ def test_oracle_data_refuses_a_space_or_values_of_another_kind(
     args: dict[str, object] = {"space": TINY, "values": np.ones((1, 27)), field: value}
     with pytest.raises((ArgumentError, SearchBudgetError), match=match):
         OracleData(args["space"], KEY, args["values"], None, None, None, None, 3)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "vectors",
+    [(np.ones(27), np.ones(10)), (np.ones(27), [1.0] * 27 + [2.0]), (np.ones((27, 1)),)],
+)
+def test_an_evaluator_refuses_vectors_of_other_lengths_or_shapes(vectors: tuple) -> None:
+    # indices are checked against the first vector: a shorter second one met a bare IndexError
+    keys = tuple(MetricKey(f"d{i}", "x-test", 200) for i in range(len(vectors)))
+    with pytest.raises(ArgumentError, match="must hold one number per cell"):
+        Evaluator(keys, vectors)
+    ev = Evaluator(keys[:1], ([1.0] * 27,))  # a list of numbers is a vector: read as one
+    assert ev.values([3]).tolist() == [[1.0]] and ev.vectors[0].dtype == np.float64

@@ -8,11 +8,14 @@ half of cifar100/x-test missing) beside a ``diff`` of +0.04 over 81 pairs.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from nb201_flat.conventions import report_key, search_key
+from nb201_flat.errors import ArgumentError
 from nb201_flat.search import make_algorithm, per_dataset_protocols, run_search
 from nb201_flat.search.algorithms import SearchAlgorithm
 from nb201_flat.search.protocol import nb201_protocol
@@ -120,3 +123,53 @@ def test_accounting_and_routes_keep_a_datasets_reported_keys_apart(nb201_like: T
         # each row the paired row of its own key: the same difference over the same runs
         got = frame[cols].sort_values("split", ignore_index=True)
         pd.testing.assert_frame_equal(got, paired.sort_values("split", ignore_index=True))
+
+
+def test_searches_of_two_master_seeds_pair_each_run_with_its_own_seed(nb201_like: Table) -> None:
+    # joined searches share run numbers: RS of seeds 0 and 1 against NA-RS of seed 0 paired
+    # every NA-RS run twice (n = 6 one way round, 3 the other), with a CI too narrow
+    prot = nb201_protocol()
+    rs, na = make_algorithm("rs"), make_algorithm("na-rs")
+    both = run_search(nb201_like, prot, {"rs": rs, na.label: na}, runs=3, seed=0, jobs=1)
+    more = run_search(nb201_like, prot, {"rs": rs}, runs=3, seed=1, jobs=1)
+    runs = pd.concat([both.runs, more.runs], ignore_index=True)
+    ds = prot.report[0].dataset
+    one = compare(runs, (prot.name, "rs"), (prot.name, na.label), ds, n_boot=50)
+    other = compare(runs, (prot.name, na.label), (prot.name, "rs"), ds, n_boot=50)
+    alone = compare(both.runs, (prot.name, na.label), (prot.name, "rs"), ds, n_boot=50)
+    assert one is not None and other is not None and alone is not None
+    assert (one["n"], other["n"]) == (3, 3)  # seed 1's RS runs have no partner
+    assert other["diff"] == alone["diff"] == -one["diff"]  # type: ignore[operator]
+    # one search joined with itself holds each run twice: no pairing serves it
+    twice = pd.concat([both.runs, both.runs], ignore_index=True)
+    with pytest.raises(ArgumentError, match="holds run 0 of seed 0 twice for one protocol"):
+        compare(twice, (prot.name, na.label), (prot.name, "rs"), ds, n_boot=50)
+
+
+def test_the_pairing_functions_name_a_frame_that_is_not_a_runs_frame(nb201_like: Table) -> None:
+    prot = nb201_protocol()
+    algos = {"rs": make_algorithm("rs"), "na-rs": make_algorithm("na-rs")}
+    res = run_search(nb201_like, prot, algos, runs=2, seed=0, jobs=1)
+    ds = prot.report[0].dataset
+    pair = ((prot.name, "na-rs"), (prot.name, "rs"))
+    with pytest.raises(ArgumentError, match="got SearchResults; pass results.runs"):
+        compare(res, *pair, ds)  # type: ignore[arg-type]
+    for gone, said in (("evaluations", "no evaluations column"), ("test", "lacks test")):
+        with pytest.raises(ArgumentError, match=said):
+            compare(res.runs.drop(columns=gone), *pair, ds)
+    for closest in (0, -1):  # no row at all; every row but the last of each kind
+        with pytest.raises(ArgumentError, match="closest"):
+            claim_routes(res.runs, res.protocols, closest=closest)
+
+
+def test_an_na_form_whose_base_is_missing_is_named_not_left_out(nb201_like: Table) -> None:
+    # NA-REA beside RS and NA-RS but without REA: its rows were dropped without a word
+    prot = nb201_protocol()
+    algos = {a.label: a for a in (make_algorithm(n) for n in ("rs", "na-rs", "na-rea"))}
+    res = run_search(nb201_like, prot, algos, runs=2, seed=0, jobs=1)
+    na_rea = make_algorithm("na-rea").label
+    with pytest.raises(ArgumentError, match=rf"'{re.escape(na_rea)}' pairs with 'rea"):
+        paired_differences(res, algos, n_boot=50)
+    kept = {k: v for k, v in algos.items() if k != na_rea}
+    na_rs = make_algorithm("na-rs").label
+    assert set(paired_differences(res, kept, n_boot=50)["algorithm"]) == {na_rs}
