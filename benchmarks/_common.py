@@ -134,9 +134,18 @@ def run_untimed(cmd: Sequence[str]) -> float:
     ``reproduce_default_grid_first_run``). In a fresh clone the cache is empty, and the first
     figures row measured 31.6 s, most of it compiling."""
     t0 = time.perf_counter()
-    subprocess.run(
-        list(cmd), cwd=REPO_ROOT, env=child_environment(), capture_output=True, check=False
+    done = subprocess.run(
+        list(cmd),
+        cwd=REPO_ROOT,
+        env=child_environment(),
+        capture_output=True,
+        text=True,
+        timeout=3600,
+        check=False,
     )
+    if done.returncode != 0:  # the group's error row, rather than a timed run that fails too
+        tail = (done.stderr or done.stdout)[-600:]
+        raise RuntimeError(f"the untimed run failed (rc={done.returncode}): {tail}")
     return time.perf_counter() - t0
 
 

@@ -334,7 +334,8 @@ def a2m_barriers(
     ``compute_barrier(path_accs)`` takes the minimum of one pair's level means);
     ``carry_min=True`` lets the minimum of the level means run on across pairs instead.
     A carried minimum that meets a NaN (``nan_policy="propagate"``) is NaN from there on:
-    every later pair's barrier is then NaN, as the minimum it would subtract is unknown.
+    every later pair's barrier is then NaN, as the minimum it would subtract is unknown (a
+    pair of one architecture keeps its barrier 0).
 
     Returns
     -------

@@ -71,11 +71,13 @@ class AskTellSearch:
 
     def __post_init__(self) -> None:
         # an algorithm given for its factory failed at the first run (in a worker with jobs)
-        if not callable(self.make):
+        given: object = self.make  # typed as a factory; an algorithm is the usual slip
+        if not callable(given):
+            made = type(given).__name__ if isinstance(given, AskTellAlgorithm) else ""
             raise ArgumentError(
                 f"make must be a function of the space that makes a fresh algorithm for each "
-                f"run, got {shown(self.make)}; pass e.g. lambda space: "
-                f"{type(self.make).__name__}(space)"
+                f"run, got {shown(given)}; pass e.g. lambda space: "
+                f"{made or 'MyAlgorithm'}(space)"
             )
 
     @property
@@ -86,8 +88,8 @@ class AskTellSearch:
         algo = self.make(oracle.space)
         if not isinstance(algo, AskTellAlgorithm):  # no tell: an AttributeError after a query
             raise ArgumentError(
-                f"make(space) must return an ask/tell algorithm (ask(rng) and tell(index, "
-                f"value) methods), got {shown(algo)}"
+                f"make(space) must return an ask/tell algorithm, got {shown(algo)}; give its "
+                "class the methods ask(rng) -> index and tell(index, value)"
             )
         while True:  # ends when the oracle refuses a query (BudgetExhausted)
             index = check_arch_index(algo.ask(rng), oracle.size)  # int() would truncate 2.5

@@ -938,11 +938,12 @@ class Evaluator:
             )
         # indices are checked against the first: a shorter one met a bare IndexError, a list
         # an AttributeError
-        for key, a, given in zip(self.keys, arrays, vectors, strict=True):
+        for i, (key, a, given) in enumerate(zip(self.keys, arrays, vectors, strict=True)):
             if a.ndim != 1 or a.dtype.kind not in "biuf" or a.size != arrays[0].size:
+                same = f", as many as the first ({arrays[0].size:,})" if i else ""
                 raise ArgumentError(
-                    f"the vector of {key} must hold one number per cell, as the first does "
-                    f"({arrays[0].size:,}), got {shown(given)}"
+                    f"the vector of {key} must hold one number per cell{same}, got "
+                    f"{shown(given)}; pass a 1-D array over the space's cells (Table.vector_for)"
                 )
         object.__setattr__(self, "vectors", tuple(a.astype(np.float64, copy=False) for a in arrays))
 

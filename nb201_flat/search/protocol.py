@@ -381,14 +381,16 @@ class Protocol:
         costs *= self.cost_scale
         bad = invalid_costs(costs)
         if bad.any():
+            # a budget in queries alone charges no time: the cost is only counted
+            fix: tuple[Part, ...] = (
+                ("use a fixed-n protocol (a budget in queries: ", Param("protocol", "fixed-n"), ")")
+                if self.budget_seconds is not None
+                else ("pass cost=None: this protocol's budget is in queries, which charge no time",)
+            )
             raise ProtocolError(
                 f"protocol {self.name!r}: {int(bad.sum())} architectures have no valid "
                 f"cost in {self.cost}{_untrained(table, bad)}",
-                (
-                    "use a fixed-n protocol (a budget in queries: ",
-                    Param("protocol", "fixed-n"),
-                    ")",
-                ),
+                fix,
             )
         return costs
 

@@ -491,10 +491,17 @@ class RunGroup:
                 raise ArgumentError(
                     f"the runs frame holds {group.repeated} twice for one protocol, algorithm "
                     "and reported key: its paired differences would count a run twice; pass "
-                    "the runs of one search, or of searches with different master seeds"
+                    "each search's runs once"
                 )
         if other is None:
             return np.full(self.run.size, np.nan)
+        if self.run.size and other.run.size and not np.isin(self.run, other.run).any():
+            # searches of different master seeds only: no run drew the same streams (a NaN
+            # difference over n = 0; their run numbers were paired before)
+            raise ArgumentError(
+                "the two sides share no run: they come from searches of different master "
+                "seeds, whose runs are not paired; run both in one search, or with one seed"
+            )
         values = getattr(other, column)
         if values is None:
             raise ArgumentError(
@@ -534,7 +541,8 @@ def group_runs(runs: pd.DataFrame, keys: Sequence[str] | None = None) -> RunGrou
 
     Runs are paired by run number, which names their random streams within one search; a
     frame that joins searches of several master seeds (its ``seed`` column) pairs by seed and
-    run number (run 0 of seed 1 was paired with run 0 of seed 0 before)."""
+    run number (run 0 of seed 1 was paired with run 0 of seed 0 before), and two sides that
+    share no run are refused."""
     _check_runs_frame(runs)
     if keys is None:
         keys = ("protocol", "algorithm", *(c for c in KEY_COLUMNS if c in runs))

@@ -398,22 +398,29 @@ def test_a_stop_signal_in_a_child_forked_by_a_command_never_runs_the_command_on(
     # parent waited for the child)
     from nb201_flat.cli import _stop_signals
 
-    before = signal.getsignal(signum)
-    with _stop_signals():
-        assert signal.getsignal(signum) is not before  # the command's own handler is set
-        pid = os.fork()
-        if pid == 0:  # the child: every path ends here, never back in pytest
-            try:
-                os.kill(os.getpid(), signum)  # before any handler of its own
-                os._exit(0)  # an ignored Ctrl-C: its parent stops it
-            except BaseException:
-                os._exit(3)  # the command's exception, raised in the child
-        _, status = os.waitpid(pid, 0)
+    # Python's own default in place, as under a terminal: a suite started in the background
+    # (`make test &`) inherits SIGINT ignored, which the command leaves as it is
+    default = signal.default_int_handler if signum == signal.SIGINT else signal.SIG_DFL
+    inherited = signal.signal(signum, default)
+    try:
+        before = signal.getsignal(signum)
+        with _stop_signals():
+            assert signal.getsignal(signum) is not before  # the command's own handler is set
+            pid = os.fork()
+            if pid == 0:  # the child: every path ends here, never back in pytest
+                try:
+                    os.kill(os.getpid(), signum)  # before any handler of its own
+                    os._exit(0)  # an ignored Ctrl-C: its parent stops it
+                except BaseException:
+                    os._exit(3)  # the command's exception, raised in the child
+            _, status = os.waitpid(pid, 0)
+        assert signal.getsignal(signum) is before  # restored after the block
+    finally:
+        signal.signal(signum, inherited)
     if signum == signal.SIGTERM:  # the default action
         assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signum, status
     else:
         assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status
-    assert signal.getsignal(signum) is before  # restored after the block
 
 
 def _state(pid: int) -> str:

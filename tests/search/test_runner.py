@@ -261,6 +261,11 @@ def test_check_refuses_what_oracle_data_refuses(nb201_like: Table) -> None:
     with pytest.raises(ProtocolError, match=r"have no valid cost in .*; use a fixed-n protocol"):
         p.check(holes)
     assert servable_protocols(holes) == ("fixed-n",)  # per-dataset charges cifar10-valid too
+    # a budget in queries alone charges no time: the fix is to drop the cost, not fixed-n
+    queries = p.replace(budget_seconds=None, budget_queries=50)
+    with pytest.raises(ProtocolError, match=r"no valid cost in .*; pass cost=None: this prot"):
+        queries.check(holes)
+    assert isinstance(queries.replace(cost=None).check(holes), list)
 
 
 def test_optimistic_overlap_rules() -> None:

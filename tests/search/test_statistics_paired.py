@@ -140,6 +140,11 @@ def test_searches_of_two_master_seeds_pair_each_run_with_its_own_seed(nb201_like
     assert one is not None and other is not None and alone is not None
     assert (one["n"], other["n"]) == (3, 3)  # seed 1's RS runs have no partner
     assert other["diff"] == alone["diff"] == -one["diff"]  # type: ignore[operator]
+    # RS of seed 1 alone against NA-RS of seed 0: no run drew the same streams (an empty
+    # pairing gave a NaN difference over n = 0)
+    apart = runs[~((runs["algorithm"] == "rs") & (runs["seed"] == 0))]
+    with pytest.raises(ArgumentError, match="share no run: they come from searches of diff"):
+        compare(apart, (prot.name, na.label), (prot.name, "rs"), ds, n_boot=50)
     # one search joined with itself holds each run twice: no pairing serves it
     twice = pd.concat([both.runs, both.runs], ignore_index=True)
     with pytest.raises(ArgumentError, match="holds run 0 of seed 0 twice for one protocol"):
