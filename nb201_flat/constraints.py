@@ -55,6 +55,7 @@ from nb201_flat.conventions import COST_METRICS
 from nb201_flat.errors import (
     ArgumentError,
     Param,
+    UnknownKeyError,
     check_flag,
     check_float_range,
     check_int_range,
@@ -90,11 +91,18 @@ def cost_vector(table: Table, dataset: str, cost: str, *, epochs: int | None = N
     )
     if stored:
         return table.vector_for(stored[0])
-    if cost.endswith("_analytic"):
-        from nb201_flat.costs import analytic_costs, network_size
+    if cost.endswith("_analytic") and cost in COST_METRICS:  # "param_mb_analytic": a KeyError
+        from nb201_flat.costs import DATASET_SHAPES, analytic_costs, network_size
 
         column = cost.removesuffix("_analytic")
         c, n = network_size(table)  # the trained network's size, not NB201's full one
+        if dataset not in DATASET_SHAPES:  # its own advice (shapes=) is no parameter here
+            raise UnknownKeyError(
+                f"no input shape known for dataset {dataset!r} (known: "
+                f"{', '.join(DATASET_SHAPES)}); add its analytic costs first: "
+                f"with_analytic_costs(table, [{dataset!r}], shapes={{{dataset!r}: "
+                "(classes, side)}})"
+            )
         costs = analytic_costs(table.space, dataset, c=c, n=n)
         out: FloatArray = costs[column].to_numpy(dtype=np.float64)
         out.setflags(write=False)
@@ -221,8 +229,14 @@ def best_under(
     unpriced = _unpriced(v, c, metric, cost)
     ok = ~np.isnan(v) & ~np.isnan(c)
     within = ok & (c <= max_cost)
+    if not ok.any():  # no measured value at all (else _unpriced refused): raising max_cost
+        # could not help, which the message below said beside "the smallest cost is nan"
+        raise ConstraintError(
+            f"no architecture has a measured {metric} at {dataset}/{split}@{epochs}ep under this "
+            "seed policy; choose a key and policy the table measures (Table.info)"
+        )
     if not within.any():
-        least = float(np.min(c[ok])) if ok.any() else float("nan")
+        least = float(np.min(c[ok]))
         raise ConstraintError(
             f"no architecture with a measured {metric} has {cost} <= {max_cost:g}; the "
             f"smallest {cost} is {least:g}: raise ",

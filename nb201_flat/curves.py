@@ -120,6 +120,12 @@ def require_curves(table: Table) -> Curves:
     return curves
 
 
+def _plain_seed(item: tuple[MetricKey, CurveSeed]) -> tuple[MetricKey, CurveSeed]:
+    """``(key, seed)`` with a numpy integer seed as a plain int."""
+    key, seed = item
+    return (key, None if seed is None else int(seed))
+
+
 class Curves:
     """Per-epoch curves over the architectures of a space (see the module docstring).
 
@@ -164,10 +170,13 @@ class Curves:
                     "curves are keyed by (MetricKey, seed) with seed None (the mean) or a "
                     f"position >= 0, got {item!r:.120}"
                 )
+        # seeds as plain ints: a numpy one cannot be saved (JSON)
+        data = {_plain_seed(item): arr for item, arr in (data or {}).items()}
+        self._lazy = {_plain_seed(item): where for item, where in self._lazy.items()}
         self._reader = reader
         if self._lazy and reader is None:
             raise FormatError("lazy curves need a reader")
-        for item, arr in (data or {}).items():
+        for item, arr in data.items():
             if (
                 not copy
                 and type(arr) is np.ndarray

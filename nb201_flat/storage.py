@@ -170,6 +170,11 @@ def save_table(table: Table, path: str | os.PathLike[str], *, overwrite: bool = 
     check_replaceable(target, what=Param("path"))  # first: overwrite cannot fix it
     if target.exists() and not overwrite:
         raise TableFileError(f"{target} exists; pass ", Param("overwrite", True), " to replace it")
+    if not table.data:  # written as a file of no columns, which no load reads back
+        raise ArgumentError(
+            "the table holds no vector, so it could not be loaded back; add one first "
+            "(Table.with_vector)"
+        )
     items = sorted(
         table.data.items(), key=lambda kv: (kv[0][0], -1 if kv[0][1] is None else kv[0][1])
     )
@@ -211,7 +216,7 @@ def save_table(table: Table, path: str | os.PathLike[str], *, overwrite: bool = 
             "n_archs": table.space.size,
             "columns": columns,
             "sha256": sums,
-            "meta": json.loads(json.dumps(table.meta, default=str)),
+            "meta": json.loads(json.dumps(table.meta, default=_json_value)),
         }
         if curves_entry is not None:
             manifest["curves"] = curves_entry
@@ -219,6 +224,22 @@ def save_table(table: Table, path: str | os.PathLike[str], *, overwrite: bool = 
         atomic.write_bytes(tmp / MANIFEST, json.dumps(manifest, indent=1).encode())
     log.info("wrote table %s (%d vectors)", target, len(items))
     return target
+
+
+def _json_value(value: Any) -> Any:
+    """A meta value JSON cannot write, as what reads back as the same: a numpy number or
+    array, a set (the stand-ins' cells: a set was saved as the text '{3, 5}', which their
+    reader refused after the load); anything else as its text."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, set | frozenset):
+        try:
+            return sorted(value)
+        except TypeError:  # of mixed kinds: in the order it iterates
+            return list(value)
+    return str(value)
 
 
 def _replace_dir(new: Path, target: Path) -> None:

@@ -341,9 +341,18 @@ class Table:
                 raise ArgumentError(
                     Param("curves"), f" must be a Curves or None, got {shown(self.curves)}"
                 )
+            if self.curves.n_archs != self.space.size:  # row i was another space's cell i
+                raise ArgumentError(
+                    f"curves cover {self.curves.n_archs:,} architectures, the space has "
+                    f"{self.space.size:,}; pass the curves of this table's space"
+                )
         converted = {}
+        renamed: dict[Any, tuple[MetricKey, int]] = {}
         for item, vec in _stored_items(self.data):
-            key, _ = _data_key(item)
+            key, seed = _data_key(item)
+            as_given: object = seed  # typed as an int; _is_seed takes numpy's too
+            if isinstance(as_given, np.integer):  # a plain int: numpy's cannot be saved (JSON)
+                renamed[item] = (key, int(as_given))
             if type(vec) is not np.ndarray or vec.dtype != np.float64:
                 # a pandas Series is read by its index, as every per-architecture vector is; a
                 # masked array (a subclass, stored as itself) with its masked entries NaN
@@ -358,6 +367,8 @@ class Table:
                 converted[item] = vec.copy()
         if converted:  # a new dict: the caller's stays as it was
             self.data = {**self.data, **converted}
+        if renamed:
+            self.data = {renamed.get(i, i): v for i, v in _stored_items(self.data)}
         self.validate()
         if (wrap := _DATA_WRAPPER.get()) is not None:
             self.data = wrap(self.data)
@@ -543,13 +554,14 @@ class Table:
                 f"{', '.join(map(str, self.keys()[:8]))}{' ...' if len(self.keys()) > 8 else ''} "
                 "(table.key(dataset, split, epochs, metric) validates one)"
             )
+        seeds = self.seeds(key)
+        # a policy, and an int seed the key stores: first, so that a misspelt "Random" is
+        # named as such, not met by "rng= applies only with seed_policy='random'"
+        picked = policy_seeds(key, seed, seeds, fix=_MEAN_FIX)
         if rng is not None and seed != "random":  # as the CLI's --rng-seed
             raise ArgumentError(
                 f"rng= applies only with seed_policy='random', not {seed!r}; drop rng="
             )
-        seeds = self.seeds(key)
-        # a policy, and an int seed the key stores
-        picked = policy_seeds(key, seed, seeds, fix=_MEAN_FIX)
         if seed == "mean":
             if (key, None) in self.data:
                 return self.data[(key, None)]

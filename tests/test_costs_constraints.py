@@ -575,3 +575,18 @@ def test_a_stored_metric_that_is_no_cost_is_named_so(
     # a model metric of the user's own is still a cost
     own = t.with_vector(MetricKey("cifar100", "model", 200, "energy_j"), np.ones(NB201.size))
     assert (cost_vector(own, "cifar100", "energy_j") == 1).all()
+
+
+def test_what_best_under_cannot_serve_names_the_real_cause() -> None:
+    # an analytic name that is none: a bare KeyError ('param_mb')
+    t = _toy(np.arange(27.0), np.ones(27))
+    for cost in ("param_mb_analytic", "latency_s_analytic"):
+        with pytest.raises(ConstraintError, match=f"'{cost}' is not a cost metric"):
+            best_under(t, "toy", "x-valid", 12, cost=cost, max_cost=1.0)
+    # no measured value at all: "the smallest params_mb is nan: raise max_cost" could not help
+    empty = _toy(np.full(27, np.nan), np.ones(27))
+    with pytest.raises(ConstraintError, match="no architecture has a measured accuracy at toy"):
+        best_under(empty, "toy", "x-valid", 12, cost="params_mb", max_cost=2.0)
+    # a dataset of unknown shape: the fix is with_analytic_costs' shapes=, not this call's
+    with pytest.raises(UnknownKeyError, match=r"with_analytic_costs\(table, \['toy'\], shapes="):
+        best_under(t, "toy", "x-valid", 12, cost="flops_m_analytic", max_cost=5.0)

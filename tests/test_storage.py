@@ -287,3 +287,35 @@ def test_a_table_saved_with_seed_positions_is_read_by_seed_id(tmp_path: Path) ->
         TableFileError, match=r"seed ids \[1, 2\] do not name its seeds \[0, 1, 2\]"
     ):
         load_saved_table(bad)
+
+
+def test_numpy_seeds_and_set_meta_are_saved_as_what_they_read_back_as(tmp_path: Path) -> None:
+    # a numpy seed key (from np.unique) met "int64 is not JSON serializable"; a set of cells
+    # in meta was saved as the text '{3, 5}', which the stand-ins' reader refused after load
+    from nb201_flat.curves import Curves
+
+    space = Space(("a", "b"), 3)  # 8 cells
+    vec = np.arange(8.0)
+    curve = np.tile(vec[:, None], (1, 3))
+    t = Table(
+        space,
+        {(KEY, np.int64(0)): vec, (KEY, None): vec},
+        source="numpy seeds",
+        meta={"constant_output": {3, 1}, "note": np.float32(0.5)},
+        curves=Curves(8, {(KEY, np.int64(0)): curve}),
+    )
+    assert [type(s) for _, s in t.data] == [int, type(None)]
+    back = load_saved_table(save_table(t, tmp_path / "t"))
+    assert back.seeds(KEY) == [0] and back.curves is not None
+    assert back.curves.seeds(KEY) == [0]
+    assert back.meta["constant_output"] == [1, 3] and back.meta["note"] == 0.5
+    np.testing.assert_array_equal(back.vector_for(KEY, seed_policy=0), vec)
+
+
+def test_a_table_with_no_vector_is_refused_before_it_is_written(tmp_path: Path) -> None:
+    # it was written as a file of no columns, which the load then blamed on the file
+    from nb201_flat.errors import ArgumentError
+
+    with pytest.raises(ArgumentError, match="holds no vector, so it could not be loaded back"):
+        save_table(Table(NB201, {}), tmp_path / "t")
+    assert not (tmp_path / "t").exists()

@@ -606,3 +606,24 @@ def test_seeds_of_a_key_the_table_lacks_is_an_error_not_no_seeds() -> None:
     assert isinstance(table.seeds(key), list)
     with pytest.raises(UnknownKeyError, match="unknown split 'x-tset'"):
         table.seeds(MetricKey(key.dataset, "x-tset", key.epochs, key.metric))
+
+
+def test_curves_of_another_space_are_refused() -> None:
+    # row i of NB201's curves was read as this space's cell i (or an IndexError the other way)
+    from nb201_flat.curves import Curves
+
+    small = Space(("none", "conv"), 2)
+    curves = Curves(NB201.size, {(KEY, None): np.zeros((NB201.size, 3))})
+    with pytest.raises(ArgumentError, match="curves cover 15,625 architectures, the space has 2"):
+        Table(small, {(KEY, None): np.zeros(small.size)}, curves=curves)
+
+
+def test_a_misspelt_policy_with_rng_is_named_as_misspelt() -> None:
+    # "rng= applies only with seed_policy='random', not 'Random'; drop rng=" led to a second
+    # error once followed
+    t = Table(NB201, {(KEY, 0): np.zeros(NB201.size), (KEY, 1): np.ones(NB201.size)})
+    with pytest.raises(ArgumentError) as exc:
+        t.vector("cifar100", "x-valid", 200, seed_policy="Random", rng=0)
+    assert "'Random'" in str(exc.value) and "drop rng" not in str(exc.value), str(exc.value)
+    with pytest.raises(ArgumentError, match="rng= applies only with seed_policy='random'"):
+        t.vector("cifar100", "x-valid", 200, seed_policy="mean", rng=0)

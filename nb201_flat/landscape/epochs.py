@@ -125,8 +125,12 @@ def flatness_by_epoch(
     """
     undefined = check_undefined(undefined)
     curves = require_curves(table)
+    # a whole Neighbourhood (flatness takes one) failed at int(radius) after every epoch was
+    # computed, its fields overridden by this function's defaults on the way
+    radius = table.space.check_radius(radius)
     key = curves.key(dataset, split, epochs, metric)
-    arr = curves.curve(key, seed_policy=seed_policy_of(seed_policy, seed))
+    policy = seed_policy_of(seed_policy, seed)
+    arr = curves.curve(key, seed_policy=policy)
     n = arr.shape[1]
     # check_int_range: int(1.5) would silently read epoch 1
     chosen = (
@@ -192,7 +196,8 @@ def flatness_by_epoch(
             )
         rows.append(row)
     out = pd.DataFrame(rows, columns=list(EPOCH_COLUMNS))
-    out.attrs.update(key=str(key), seed=seed, radius=int(radius), delta=float(delta))
+    # the policy read (seed= was its deprecated name: seed_policy=2 was recorded as None)
+    out.attrs.update(key=str(key), seed=policy, radius=int(radius), delta=float(delta))
     return out
 
 

@@ -45,6 +45,7 @@ from nb201_flat.curves import require_curves
 from nb201_flat.errors import (
     Param,
     SearchBudgetError,
+    check_flag,
     check_int_range,
     check_seed,
     shown,
@@ -120,6 +121,7 @@ class FidelityData:
         if self.epoch_costs is not None and self.epoch_costs.shape != self.values.shape[1:]:
             raise SearchBudgetError(f"epoch costs must have shape {self.values.shape[1:]}")
         check_finite_values(self.key, self.values)
+        object.__setattr__(self, "resume", check_flag("resume", self.resume))  # "no": yes
         # a NaN or infinite budget never ran out: Hyperband looped for ever
         bs, bq = check_budgets(self.budget_seconds, self.budget_queries)
         object.__setattr__(self, "budget_seconds", bs)
@@ -147,6 +149,7 @@ class FidelityData:
                 )
         # as the plain oracle's: all free, a time budget never ran out (Hyperband looped)
         check_some_paid(self.epoch_costs, self.candidates, self.budget_queries)
+        self._check_first_query()
         self._check_work()
         dom = domain_mask(self.candidates, self.space.size)
         object.__setattr__(self, "domain", dom)
@@ -154,6 +157,20 @@ class FidelityData:
         for arr in (self.values, self.epoch_costs, self.candidates, dom):
             if arr is not None:
                 arr.setflags(write=False)
+
+    def _check_first_query(self) -> None:
+        """Refuse a time budget below the cheapest query (one epoch of the cheapest cell a run
+        may sample): every run ended before its first query, with no incumbent (best -1),
+        as :meth:`~nb201_flat.search.protocol.Protocol.oracle_data` refuses it."""
+        if self.budget_seconds is None or self.epoch_costs is None:
+            return
+        cheapest = float(sampled_costs(self.epoch_costs, self.candidates)[:, 0].min())
+        if self.budget_seconds < cheapest:
+            raise SearchBudgetError(
+                f"a time budget of {self.budget_seconds:g} s is less than the cheapest query "
+                f"(one epoch, {cheapest:g} s): no run could query anything; raise "
+                "budget_seconds"
+            )
 
     def _check_work(self) -> None:
         """Refuse a budget that buys more than :data:`MAX_QUERIES_PER_CELL` x the space's
@@ -210,6 +227,12 @@ def fidelity_data(
     policy = renamed_seed(seed_policy, seed)
     if policy is None:
         policy = "random"
+    measured_only = check_flag("measured_only", measured_only)  # "no" limited the sampling
+    if metric != "accuracy":  # every search keeps the highest value: a loss's worst cell
+        raise SearchBudgetError(
+            f"fidelity searches keep the highest value, so they search accuracy, not "
+            f"{metric!r} (a loss's best is its lowest); pass metric='accuracy'"
+        )
     curves = require_curves(table)
     key = curves.key(dataset, split, epochs, metric)
     # an int seed the curves lack: UnknownKeyError naming the mean as the way out
@@ -314,7 +337,7 @@ class FidelityOracle(BudgetedRun):
         self, data: FidelityData, rng: np.random.Generator, *, outside: bool = True
     ) -> None:
         self._data = data
-        self._outside = outside
+        self._outside = check_flag("outside", outside)  # as Oracle's: "no" read as yes
         self._rng = rng
         self._queries = 0
         self._seconds = 0.0

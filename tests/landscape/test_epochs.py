@@ -208,3 +208,22 @@ def test_an_epoch_without_a_summarised_architecture_is_an_error() -> None:
     assert df["archs"].tolist() == [5]
     with pytest.raises(LandscapeArgumentError, match="^undefined must be one of raise, nan"):
         flatness_by_epoch(_table(curve), "toy", "x-valid", 12, undefined=None)  # type: ignore[arg-type]
+
+
+def test_a_whole_neighbourhood_as_radius_is_refused_before_any_epoch() -> None:
+    # every epoch was computed, then int(radius) raised a bare TypeError
+    from nb201_flat.errors import ArgumentError
+    from nb201_flat.neighbourhood import Neighbourhood
+
+    curve = np.random.default_rng(0).normal(50, 10, (27, 3))
+    for bad in (Neighbourhood(radius=2, exact=False), None, 1.5):
+        with pytest.raises(ArgumentError, match="^radius must"):
+            flatness_by_epoch(_table(curve), "toy", "x-valid", 12, radius=bad)  # type: ignore[arg-type]
+
+
+def test_the_frame_records_the_seed_policy_it_read() -> None:
+    # seed_policy=0 was recorded as None (the deprecated seed= was kept), as the mean was
+    curve = np.random.default_rng(1).normal(50, 10, (27, 3))
+    t = Table(SPACE, {(KEY, 0): curve[:, -1].copy()}, curves=Curves(27, {(KEY, 0): curve}))
+    assert flatness_by_epoch(t, "toy", "x-valid", 12, seed_policy=0).attrs["seed"] == 0
+    assert flatness_by_epoch(_table(curve), "toy", "x-valid", 12).attrs["seed"] == "mean"

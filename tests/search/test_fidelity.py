@@ -313,3 +313,26 @@ def test_fidelity_data_refuses_infinite_values_as_a_table_does(inf: float) -> No
         f"vector for {KEY} (seed 1) holds 2 infinite values (first at architecture 6): a table "
         "holds finite numbers; use NaN for a value not measured"
     )
+
+
+def test_fidelity_options_a_search_would_misread_are_refused() -> None:
+    v = _curves()
+    loss = MetricKey("toy", "x-valid", 12, "loss")
+    times = {(TIME, None): np.full((27, EPOCHS), 2.0)}
+    curves = Curves(27, {(KEY, 0): v, (loss, 0): -v, **times})
+    table = Table(SPACE, {(KEY, None): v[:, -1]}, curves=curves)
+    at = ("toy", "x-valid", 12)
+    # the searches keep the highest value: on a loss, Hyperband returned the worst cell
+    with pytest.raises(SearchBudgetError, match="they search accuracy, not 'loss'"):
+        fidelity_data(table, *at, metric="loss", budget_queries=5)
+    # "no" read as yes: resumed runs paid only new epochs; only measured cells sampled
+    for name in ("resume", "measured_only"):
+        with pytest.raises(ArgumentError, match=f"{name} must be True or False, got 'no'"):
+            fidelity_data(table, *at, budget_queries=5, **{name: "no"})
+    data = fidelity_data(table, *at, budget_queries=5)
+    with pytest.raises(ArgumentError, match="outside must be True or False, got 'no'"):
+        FidelityOracle(data, np.random.default_rng(0), outside="no")  # type: ignore[arg-type]
+    # a time budget below one epoch of the cheapest cell: every run ended with no incumbent
+    with pytest.raises(SearchBudgetError, match=r"1\.5 s is less than the cheapest query \(one"):
+        fidelity_data(table, *at, budget_seconds=1.5)
+    assert fidelity_data(table, *at, budget_seconds=2.0).budget_seconds == 2.0  # one epoch
