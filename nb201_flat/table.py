@@ -952,6 +952,15 @@ class Table:
             raise ArgumentError(why)
         data = dict(self.data)
         data[(key, seed)] = vec
+        if (key, None) in data:  # a stored mean a new seed vector leaves outside its seeds
+            mean = data[(key, None)]
+            found = _mean_outside_seeds(data, key, np.flatnonzero(~np.isnan(mean)))
+            if found is not None:  # stale: served by seed_policy="mean" as it was
+                raise ArgumentError(
+                    f"with this vector, {found[1]}: the stored mean would be stale; build the "
+                    "table with its new mean too (Table(space, {**table.data, (key, seed): "
+                    "values, (key, None): mean})), or without the mean row"
+                )
         return Table(self.space, data, source=self.source, meta=dict(self.meta), curves=self.curves)
 
     def __repr__(self) -> str:
@@ -988,27 +997,43 @@ def _check_means_within_seeds(
     for a key of no mean row at all).
     """
     for key, (cells, positions) in mean_rows.items():
-        seeds = sorted(s for (k, s) in data if k == key and s is not None)
-        if not seeds:
-            continue
-        stack = np.stack([data[(key, s)][cells] for s in seeds])
-        measured = ~np.isnan(stack)
-        low = np.where(measured, stack, np.inf).min(axis=0)
-        high = np.where(measured, stack, -np.inf).max(axis=0)
-        mean = data[(key, None)][cells]
-        slack = _MEAN_SLACK_ABS + _MEAN_SLACK_REL * np.abs(mean)
-        outside = (mean < low - slack) | (mean > high + slack)  # a NaN mean row: False
-        outside &= measured.any(axis=0)
-        if outside.any():
-            at = int(np.flatnonzero(outside)[0])
-            have = [s for s, m in zip(seeds, measured[:, at], strict=True) if m]
+        found = _mean_outside_seeds(data, key, cells)
+        if found is not None:
+            at, said = found
             raise FormatError(
-                f"{label}: {name(int(positions[at]))}: the mean over seeds of index "
-                f"{int(cells[at])} at {key} is {float(mean[at])!r}, outside its seed rows "
-                f"({float(low[at])!r}..{float(high[at])!r}, seeds "
-                f"{', '.join(map(str, have))}); fix the row, or drop the mean rows of {key} to "
-                "have each mean computed over its seeds"
+                f"{label}: {name(int(positions[at]))}: {said}; fix the row, or drop the mean "
+                f"rows of {key} to have each mean computed over its seeds"
             )
+
+
+def _mean_outside_seeds(
+    data: Mapping[tuple[MetricKey, int | None], FloatArray],
+    key: MetricKey,
+    cells: npt.NDArray[np.int64],
+) -> tuple[int, str] | None:
+    """The first of ``cells`` whose stored mean of ``key`` lies outside the range of its
+    stored seeds (beyond rounding slack), as its position in ``cells`` and the words that
+    say so; None where every one lies within (or the key stores no seed)."""
+    seeds = sorted(s for (k, s) in data if k == key and s is not None)
+    if not seeds:
+        return None
+    stack = np.stack([data[(key, s)][cells] for s in seeds])
+    measured = ~np.isnan(stack)
+    low = np.where(measured, stack, np.inf).min(axis=0)
+    high = np.where(measured, stack, -np.inf).max(axis=0)
+    mean = data[(key, None)][cells]
+    slack = _MEAN_SLACK_ABS + _MEAN_SLACK_REL * np.abs(mean)
+    outside = (mean < low - slack) | (mean > high + slack)  # a NaN mean row: False
+    outside &= measured.any(axis=0)
+    if not outside.any():
+        return None
+    at = int(np.flatnonzero(outside)[0])
+    have = [s for s, m in zip(seeds, measured[:, at], strict=True) if m]
+    return at, (
+        f"the mean over seeds of index {int(cells[at])} at {key} is {float(mean[at])!r}, "
+        f"outside its seed rows ({float(low[at])!r}..{float(high[at])!r}, seeds "
+        f"{', '.join(map(str, have))})"
+    )
 
 
 def stand_ins(table: Table) -> tuple[set[int], dict[int, list[dict[str, Any]]]] | None:

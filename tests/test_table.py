@@ -249,8 +249,8 @@ def test_with_vector_adds_or_replaces_without_touching_the_original() -> None:
     t2 = t.with_vector(new_key, np.arange(NB201.size))
     assert new_key in t2 and new_key not in t
     assert t2.vector_for(new_key)[7] == 7.0 and t2.source == t.source
-    t3 = t2.with_vector(new_key, np.zeros(NB201.size), seed=0)
-    assert t3.seeds(new_key) == [0] and t3.vector_for(new_key, seed_policy=0)[7] == 0.0
+    t3 = t2.with_vector(new_key, np.arange(NB201.size) + 0.0, seed=0)  # the mean's own
+    assert t3.seeds(new_key) == [0] and t3.vector_for(new_key, seed_policy=0)[7] == 7.0
     assert t2.seeds(new_key) == []
 
 
@@ -627,3 +627,23 @@ def test_a_misspelt_policy_with_rng_is_named_as_misspelt() -> None:
     assert "'Random'" in str(exc.value) and "drop rng" not in str(exc.value), str(exc.value)
     with pytest.raises(ArgumentError, match="rng= applies only with seed_policy='random'"):
         t.vector("cifar100", "x-valid", 200, seed_policy="mean", rng=0)
+
+
+def test_a_seed_vector_that_leaves_the_stored_mean_outside_its_seeds_is_refused() -> None:
+    # the mean row was served as it was: 7.0 beside the only seed's 0.0, a table from_tidy
+    # refuses once written out
+    n = NB201.size
+    f = np.arange(n, dtype=float)
+    t = Table(NB201, {}).with_vector(KEY, f)  # the mean row alone
+    with pytest.raises(ArgumentError, match=r"the mean over seeds of index 1 at .* is 1\.0, out"):
+        t.with_vector(KEY, np.zeros(n), seed=0)
+    # seeds first, then a mean within them; a seed replaced within the mean's range
+    seeded = Table(NB201, {}).with_vector(KEY, f + 0.5, seed=0).with_vector(KEY, f - 0.5, seed=1)
+    both = seeded.with_vector(KEY, f)
+    np.testing.assert_array_equal(both.vector_for(KEY), f)
+    assert both.with_vector(KEY, f + 1.0, seed=0).seeds(KEY) == [0, 1]
+    # a seed or a mean that leaves the mean outside the seeds: refused, naming the fix
+    for seed, values in ((0, f - 2.0), (None, np.full(n, -5.0))):
+        with pytest.raises(ArgumentError, match="the stored mean would be stale; build") as exc:
+            both.with_vector(KEY, values, seed=seed)
+        assert "\n" not in str(exc.value)
