@@ -13,9 +13,9 @@ from typing import Any
 import networkx as nx
 import numpy as np
 
-from nb201_flat.errors import InvalidArchError
+from nb201_flat.errors import InvalidArchError, check_flag
 from nb201_flat.neighbours import arch_vector
-from nb201_flat.space import Arch, Space
+from nb201_flat.space import Arch, Space, check_space
 
 
 def cell_graph(arch: Arch, *, drop_none: bool = False) -> Any:
@@ -32,6 +32,7 @@ def cell_graph(arch: Arch, *, drop_none: bool = False) -> Any:
         raise InvalidArchError(
             f"cell_graph needs an Arch, got {type(arch).__name__}; pass space.resolve(x)"
         )
+    drop_none = check_flag("drop_none", drop_none)  # "no" dropped the none edges
     g = nx.DiGraph(arch=arch.to_str())
     g.add_nodes_from(range(arch.space.n_nodes))
     for (i, j), op in zip(arch.space.edges, arch.ops, strict=True):
@@ -63,6 +64,8 @@ def space_graph(
     >>> g.number_of_nodes(), g.number_of_edges()
     (15625, 187500)
     """
+    space = check_space(space)  # a str met an AttributeError on .neighbours
+    labels = check_flag("labels", labels)  # "no" added the arch strings
     v = None if values is None else arch_vector(values, space.size)
     nb = space.neighbours(1, no_none=no_none, connected_only=connected_only)
     g: Any = nx.DiGraph() if no_none else nx.Graph()

@@ -27,7 +27,14 @@ from nb201_flat.errors import ArgumentError, check_flag, shown
 
 # no import cycle: space.py imports this module only lazily (in Space.neighbours, and under
 # TYPE_CHECKING), so the index rule is imported from space.py at the top, not redefined here
-from nb201_flat.space import BoolArray, IntArray, Space, check_arch_index, in_index_order
+from nb201_flat.space import (
+    BoolArray,
+    IntArray,
+    Space,
+    check_arch_index,
+    check_space,
+    in_index_order,
+)
 
 if TYPE_CHECKING:
     from nb201_flat.landscape.stand_ins import StandIns
@@ -198,6 +205,7 @@ def neighbour_arrays(
 
     The result is cached on the space (``space.clear_cache()`` frees it).
     """
+    space = check_space(space)  # a str met an AttributeError on .check_radius
     radius = space.check_radius(radius)
     # no_none="no" would filter, and be cached under "no"
     exact, no_none = check_flag("exact", exact), check_flag("no_none", no_none)

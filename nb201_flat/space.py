@@ -345,7 +345,8 @@ class Arch:
     @property
     def is_connected(self) -> bool:
         """True when the input reaches the output through edges whose op is not ``none``."""
-        return bool(self.space.connected[self.index])
+        # from its own codes: the whole space's array needed 881 GB on a 6-node space
+        return bool(self.space.connected_codes([self.codes])[0])
 
     def to_str(self) -> str:
         """The NAS-Bench-201 string, e.g. ``|nor_conv_3x3~0|+|none~0|none~1|+|...|``."""
@@ -375,6 +376,17 @@ class Arch:
     def isomorphism_key(self, *, merge_disconnected: bool = True) -> str:
         """See :meth:`Space.isomorphism_key`."""
         return self.space.isomorphism_key(self.codes, merge_disconnected=merge_disconnected)
+
+
+def _code_rows(codes: npt.ArrayLike, n_edges: int) -> npt.NDArray[Any]:
+    """``codes`` as an array, or :class:`InvalidArchError` for rows of unequal length (numpy's
+    own ValueError spoke of an inhomogeneous shape)."""
+    try:
+        return np.asarray(codes)
+    except ValueError:
+        raise InvalidArchError(
+            f"expected an (n, {n_edges}) array of op codes, got rows of unequal length"
+        ) from None
 
 
 class Space:
@@ -600,7 +612,7 @@ class Space:
 
     def indices_of_codes(self, codes: npt.ArrayLike) -> IntArray:
         """Vectorised :meth:`index_of_codes` for an ``(n, n_edges)`` array."""
-        raw = np.asarray(codes)
+        raw = _code_rows(codes, self.n_edges)
         if raw.size and raw.dtype.kind not in "iu":  # a float code would be truncated
             raise InvalidArchError(f"op codes must be integers, got an array of {raw.dtype}")
         c = raw.astype(np.int64)
@@ -608,7 +620,10 @@ class Space:
             raise InvalidArchError(f"expected an (n, {self.n_edges}) array of op codes")
         if c.size and c.max() >= self.n_ops:
             raise InvalidArchError(f"op codes must lie in 0..{self.n_ops - 1}")
-        out: IntArray = self._index_of_lex[c @ self._weights]
+        lex = c @ self._weights
+        if self.index_order == "lexicographic":  # identity: no whole-space array (227 GiB)
+            return lex
+        out: IntArray = self._index_of_lex[lex]
         return out
 
     def check_index(self, index: int) -> int:
@@ -747,7 +762,7 @@ class Space:
 
     def connected_codes(self, codes: npt.ArrayLike) -> BoolArray:
         """Connectivity of an ``(n, n_edges)`` array of op codes."""
-        c = np.atleast_2d(np.asarray(codes))
+        c = np.atleast_2d(_code_rows(codes, self.n_edges))
         if c.ndim != 2 or c.shape[1] != self.n_edges or (c.size and c.dtype.kind not in "iu"):
             raise InvalidArchError(
                 f"expected an (n, {self.n_edges}) array of integer op codes, got shape "
@@ -828,6 +843,12 @@ class Space:
         6,466 classes: 6,461 for connected cells plus 5 strings for the 341 disconnected ones,
         which all compute zero. With ``merge_disconnected=True`` (default) every disconnected
         cell gets the key ``"#"``, giving 6,462 classes.
+
+        As NATS-Bench's, the key can split cells that compute the same function: a node whose
+        inputs all come through ``none`` is ``#+#``, not ``#``, so a term fed by it is kept
+        (``|none~0|+|none~0|none~1|+|nor_conv_3x3~0|none~1|none~2|`` and the same with
+        ``skip_connect~2`` both compute conv(x) but get two keys). Equal keys always mean the
+        same function; the class counts above are NATS-Bench's.
         """
         c = self._checked_codes(codes)
         merge = check_flag("merge_disconnected", merge_disconnected)

@@ -571,3 +571,38 @@ def test_a_number_that_is_no_index_is_said_to_be_one(text: str) -> None:
         f"{text.strip()!r} is no architecture index (an index is written in digits, 0..15624) "
         "and no cell string either; give one of them"
     )
+
+
+def test_one_cell_of_a_huge_lexicographic_space_needs_no_whole_space_array() -> None:
+    # Space(NB201 ops, 6 nodes) has 5**15 cells: is_connected built the whole connectivity
+    # array (881 GB, refused) and indices_of_codes its index map (numpy's MemoryError)
+    from nb201_flat.space import NB201_OPS
+
+    big = Space(NB201_OPS, 6)
+    a = big.arch(12345)
+    assert big.index_order == "lexicographic" and a.index == 12345
+    assert a.is_connected == bool(big.connected_codes([a.codes])[0])
+    assert big.indices_of_codes([a.codes, big.arch(7).codes]).tolist() == [12345, 7]
+    assert (
+        NB201.arch(11472).is_connected
+        and not NB201.parse("|none~0|+|none~0|none~1|+|none~0|none~1|none~2|").is_connected
+    )
+
+
+def test_rows_of_unequal_length_are_an_invalid_arch() -> None:
+    # numpy's ValueError ("inhomogeneous shape") came through
+    for call in (NB201.indices_of_codes, NB201.connected_codes):
+        with pytest.raises(InvalidArchError, match=r"\(n, 6\) array of op codes, got rows of une"):
+            call([[0] * 6, [0] * 5])
+
+
+def test_graph_flags_are_bools_and_the_space_is_a_space() -> None:
+    from nb201_flat.neighbours import neighbour_arrays
+
+    with pytest.raises(ArgumentError, match="drop_none must be True or False"):
+        cell_graph(NB201.arch(11472), drop_none="no")  # type: ignore[arg-type]
+    with pytest.raises(ArgumentError, match="labels must be True or False"):
+        space_graph(Space(("none", "c"), 3), labels="no")  # type: ignore[arg-type]
+    for call in (lambda: space_graph("nb201"), lambda: neighbour_arrays("nb201", 1)):  # type: ignore[arg-type]
+        with pytest.raises(ArgumentError, match="space must be a Space"):
+            call()
