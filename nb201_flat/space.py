@@ -835,7 +835,7 @@ class Space:
 
     # -- isomorphism ----------------------------------------------------------------------
     def isomorphism_key(self, codes: Iterable[int], *, merge_disconnected: bool = True) -> str:
-        """A string equal for cells that compute the same function up to op-symmetric wiring.
+        """A string naming the function a cell computes, up to op-symmetric wiring (NATS-Bench's).
 
         This is NATS-Bench's key (``to_unique_str(consider_zero=True)``): each node is the
         sorted sum of its inputs, ``skip_connect`` passes its input through, ``none`` (or a
@@ -847,8 +847,8 @@ class Space:
         As NATS-Bench's, the key can split cells that compute the same function: a node whose
         inputs all come through ``none`` is ``#+#``, not ``#``, so a term fed by it is kept
         (``|none~0|+|none~0|none~1|+|nor_conv_3x3~0|none~1|none~2|`` and the same with
-        ``skip_connect~2`` both compute conv(x) but get two keys). Equal keys always mean the
-        same function; the class counts above are NATS-Bench's.
+        ``skip_connect~2`` both compute conv(x) but get two keys); the class counts above are
+        NATS-Bench's.
         """
         c = self._checked_codes(codes)
         merge = check_flag("merge_disconnected", merge_disconnected)
