@@ -121,6 +121,11 @@ class FidelityData:
         if self.epoch_costs is not None and self.epoch_costs.shape != self.values.shape[1:]:
             raise SearchBudgetError(f"epoch costs must have shape {self.values.shape[1:]}")
         check_finite_values(self.key, self.values)
+        if self.key.metric != "accuracy":  # the searches keep the highest: a loss's worst cell
+            raise SearchBudgetError(
+                f"fidelity searches keep the highest value, so they search accuracy, not "
+                f"{self.key.metric!r} (a loss's best is its lowest); pass metric='accuracy'"
+            )
         object.__setattr__(self, "resume", check_flag("resume", self.resume))  # "no": yes
         # a NaN or infinite budget never ran out: Hyperband looped for ever
         bs, bq = check_budgets(self.budget_seconds, self.budget_queries)
@@ -228,11 +233,6 @@ def fidelity_data(
     if policy is None:
         policy = "random"
     measured_only = check_flag("measured_only", measured_only)  # "no" limited the sampling
-    if metric != "accuracy":  # every search keeps the highest value: a loss's worst cell
-        raise SearchBudgetError(
-            f"fidelity searches keep the highest value, so they search accuracy, not "
-            f"{metric!r} (a loss's best is its lowest); pass metric='accuracy'"
-        )
     curves = require_curves(table)
     key = curves.key(dataset, split, epochs, metric)
     # an int seed the curves lack: UnknownKeyError naming the mean as the way out
