@@ -243,6 +243,8 @@ def _read_snapshot(p: Path, space: str | None, fill_isomorphic: bool) -> Table:
             df = pd.concat([df, copies.drop(columns="copied_from")], ignore_index=True)
     cells = space_from_key(space)
     _check_archs(df, cells, p, space)
+    if stand_ins:
+        _check_isomorphic(stand_ins, cells, p, space)
     # per-seed values stay under their seed ids: positions (ranks of the ids the database
     # holds) moved when seeds were added, and read seed 777 for --seed-policy 2 when 1, 2, 777
     # were trained; tables saved before are renumbered by id on load (storage._seeds_by_id)
@@ -341,6 +343,27 @@ def _check_archs(df: pd.DataFrame, space: Space, path: Path, key: str) -> None:
                 path, run(row), f"has arch_index {index[row]}, but its arch is cell {located[row]}"
             )
         )
+
+
+def _check_isomorphic(
+    stand_ins: list[dict[str, object]], space: Space, path: Path, key: str
+) -> None:
+    """Refuse a run recorded as standing in for a cell of another function (a hand-edited
+    ``run_isomorphic`` row, or one a caller recorded wrongly): its numbers would be served as
+    the cell's."""
+    from nb201_flat.train.results_db import damaged_parts
+
+    for row in stand_ins:
+        cell, rep = space.arch(int(row["index"])), space.arch(int(row["copied_from"]))  # type: ignore[call-overload]
+        if cell.isomorphism_key() != rep.isomorphism_key():
+            run = (key, str(cell), row["dataset"], row["epochs"], row["seed"])
+            raise FormatError(
+                *damaged_parts(
+                    path,
+                    run,
+                    f"is recorded isomorphic to cell {rep.index}, which computes another function",
+                )
+            )
 
 
 def _isomorphic_copies(final: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:

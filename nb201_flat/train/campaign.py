@@ -265,11 +265,33 @@ def record_isomorphic(job: Any, representative: Any) -> bool:
     RunLockedError
         Another live process holds the run's lock (trains the cell).
     """
+    _check_stands_in(job, representative)
     with _recording(job) as db:
         return db.mark_run(
             job.key, job.index, ISOMORPHIC_STATUS, isomorphic_to=representative.arch,
             keep_done=True,
         )  # fmt: skip
+
+
+def _check_stands_in(job: Any, representative: Any) -> None:
+    """Refuse a ``representative`` that is no isomorphic cell of ``job``'s run under the same
+    key: an imported table would serve its numbers as the job's cell's."""
+    from nb201_flat.train.jobs import TrainJob, cell_of
+
+    for name, value in (("job", job), ("representative", representative)):
+        if not isinstance(value, TrainJob):
+            raise ArgumentError(f"{name} must be a TrainJob, got {shown(value)}")
+    ours, theirs = job.key, representative.key
+    if ours._replace(arch="") != theirs._replace(arch=""):
+        raise ArgumentError(
+            f"representative {tuple(theirs)} is not of the job's run {tuple(ours)} but for "
+            "the arch; record a run of the same space, dataset, schedule and seed"
+        )
+    if cell_of(job).isomorphism_key() != cell_of(representative).isomorphism_key():
+        raise ArgumentError(
+            f"representative {representative.arch} is not isomorphic to {job.arch} (their "
+            "cells compute other functions); record the cell trained for its class"
+        )
 
 
 @contextmanager

@@ -50,6 +50,7 @@ from nb201_flat.errors import (
     Nb201FlatError,
     Param,
     RunLockedError,
+    check_flag,
     for_log,
     for_log_parts,
     log_spelling_table,
@@ -467,10 +468,15 @@ class LocalExecutor:
     def map(self, jobs: Sequence[TrainJob]) -> list[JobResult]:
         """See :class:`Executor`."""
         check_unit_sizes(self.group_seeds, self.concurrent)
+        processes = check_flag("processes", self.processes)
+        if not processes and self.jobs_per_device != 1:  # one job after another: ignored
+            raise ArgumentError(
+                "jobs_per_device applies only to worker processes; drop it, or pass processes=True"
+            )
         results, todo = split_done(jobs)
         if todo:
             units = plan_units(jobs, todo, group_seeds=self.group_seeds, concurrent=self.concurrent)
-            run = self._run_inline if not self.processes else self._run_pool
+            run = self._run_inline if not processes else self._run_pool
             results.update(run(jobs, units))
         return [results[p] for p in range(len(jobs))]
 
@@ -494,6 +500,10 @@ class LocalExecutor:
         out: dict[int, JobResult] = {}
         for unit in units:
             jobs = [_with_device(all_jobs[p], device) for p in unit]
+            if self.threads is not None:  # as a worker's (_run_in_worker): the runs set them
+                jobs = [
+                    j if j.threads is not None else replace(j, threads=self.threads) for j in jobs
+                ]
             for attempt in range(1, self.retries + 2):
                 try:
                     # the unit's own GPU current for whatever runs it (_run_unit: a custom
@@ -832,7 +842,15 @@ def executor_from_spec(
             devices=devices, jobs_per_device=jobs_per_device, retries=retries, **units
         )
     if spec == "inline":
+        if jobs_per_device != 1:  # one run after another: it was ignored
+            raise ArgumentError(
+                Param("jobs_per_device"), " applies only to the local executor; drop it"
+            )
         return LocalExecutor(devices=devices, retries=retries, processes=False, **units)
+    if jobs_per_device != 1:  # the cluster places its tasks: it was ignored
+        raise ArgumentError(
+            Param("jobs_per_device"), f" applies only to the local executor, not {spec!r}; drop it"
+        )
     if spec.startswith("dask://"):
         # checked here, in the spelling typed: dask's own parse names tcp://, which is ours
         host, _, port = spec.removeprefix("dask://").rpartition(":")

@@ -15,6 +15,7 @@ Examples
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
@@ -29,6 +30,7 @@ from nb201_flat.errors import (
     DatasetNotFoundError,
     Param,
     Part,
+    check_flag,
     check_int_range,
     check_path,
     for_log_parts,
@@ -40,7 +42,12 @@ from nb201_flat.landscape._common import as_sequence
 from nb201_flat.space import NB201, Arch, Space, check_space
 from nb201_flat.table import INT64_MAX
 from nb201_flat.train.costs import check_network, check_ops
-from nb201_flat.train.data import DataIdentity, dataset_identity, dataset_info
+from nb201_flat.train.data import (
+    DataIdentity,
+    check_split_dir_applies,
+    dataset_identity,
+    dataset_info,
+)
 from nb201_flat.train.modes import TrainMode, default_eval_every, effective_mode, keyed_space
 from nb201_flat.train.recipe import Recipe, recipe_for, recipe_tag
 
@@ -266,13 +273,32 @@ class TrainJob:
     retrain_damaged: bool = False
 
     def __post_init__(self) -> None:
-        check_ops(self.ops, self.n_nodes)
+        # a tuple: a list met "unhashable" where runs are grouped
+        object.__setattr__(self, "ops", check_ops(self.ops, self.n_nodes))
         # as the command's --C/--N: at least one cell per stage, or the cell is never used
         c, n = check_network(self.c, self.n, min_n=1)
         object.__setattr__(self, "c", c)
         object.__setattr__(self, "n", n)
+        self._check_cell()
+        if not isinstance(self.recipe, Recipe):  # its epochs met a bare AttributeError
+            raise ArgumentError(
+                Param("recipe"),
+                f" must be a Recipe, got {shown(self.recipe)}; e.g. recipe_for(200)",
+            )
         dataset_info(self.dataset)
+        check_split_dir_applies(self.dataset, self.split_dir)  # else ignored (cifar10)
         check_device(self.device)
+        if self.ckpt_dir is not None and not str(self.ckpt_dir).strip():  # read as the default
+            raise ArgumentError(
+                Param("ckpt_dir"), " is empty; give a folder, or leave it out for <db_path>.ckpt"
+            )
+        # read by truthiness, "no" trained in bf16 or deleted a damaged run's rows
+        for name in ("compile", "channels_last", "amp"):
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, check_flag(Param(name), getattr(self, name)))
+        object.__setattr__(
+            self, "retrain_damaged", check_flag(Param("retrain_damaged"), self.retrain_damaged)
+        )
         # the seed of torch's generators: text or -1 failed there, with the data loaded
         seed = check_int_range(Param("seed"), self.seed, 0, INT64_MAX, fix="NB201 uses 777")
         object.__setattr__(self, "seed", seed)
@@ -280,6 +306,32 @@ class TrainJob:
         check_eval_every(self.eval_every, self.recipe.epochs)  # as the command's --eval-every
         # stored as checked: 2.0 threads would reach torch as a float
         object.__setattr__(self, "threads", check_thread_count(self.threads))
+
+    def _check_cell(self) -> None:
+        """Refuse a job whose arch, index or space key disagree with its ops, nodes and
+        network size: it trained the cell of its ops and stored it as the other (a job edited
+        with ``dataclasses.replace``), and the real run of that cell was then skipped."""
+        from nb201_flat.errors import FormatError
+
+        try:
+            space = _space_of_key(self.space)
+        except FormatError:
+            raise ArgumentError(
+                Param("space"), f" {self.space!r} is no space key; build jobs with make_jobs"
+            ) from None
+        if space.n_nodes != self.n_nodes or space_key(space, c=self.c, n=self.n) != self.space:
+            raise ArgumentError(
+                Param("space"),
+                f" {self.space!r} is not the space of {self.n_nodes}-node cells at c={self.c}, "
+                f"n={self.n}; build jobs with make_jobs, or replace space, c and n together",
+            )
+        arch = space.from_ops(self.ops)  # an op the space lacks: InvalidArchError
+        if (str(arch), arch.index) != (self.arch, self.index):
+            raise ArgumentError(
+                f"arch {self.arch!r:.120} (index {self.index!r}) is not the cell of the job's ops, "
+                f"{arch} (index {arch.index}); build jobs with make_jobs, or replace arch, "
+                "index and ops together"
+            )
 
     @property
     def evaluate_every(self) -> int:
@@ -338,6 +390,19 @@ class TrainJob:
         if self.data_identity is not None:
             return self.data_identity
         return dataset_identity(self.dataset, self.data_root, self.split_dir).digest
+
+
+def cell_of(job: TrainJob) -> Arch:
+    """The cell ``job`` trains, in the space its key names."""
+    return _space_of_key(job.space).from_ops(job.ops)
+
+
+@functools.lru_cache(maxsize=32)
+def _space_of_key(key: str) -> Space:
+    """The space a job's :attr:`~TrainJob.space` key names (built once per key)."""
+    from nb201_flat.importers.results_db import space_from_key
+
+    return space_from_key(key)
 
 
 def check_data_read(job: TrainJob, identity: DataIdentity | None) -> None:
@@ -471,7 +536,8 @@ def make_jobs(
 
     ``archs`` and ``seeds`` are lists (a single cell or seed is refused, naming ``[...]``);
     the seeds as :func:`check_seeds` takes them. ``recipe`` defaults to NB201's with
-    ``epochs`` epochs; the other keywords are the :class:`TrainJob` fields of the same name.
+    ``epochs`` epochs; one given must have ``epochs`` epochs. The other keywords are the
+    :class:`TrainJob` fields of the same name.
     """
     if recipe is not None and not isinstance(recipe, Recipe):  # no with_epochs: AttributeError
         raise ArgumentError(
@@ -479,7 +545,15 @@ def make_jobs(
         )
     rec = recipe_for(epochs)
     if recipe is not None:
-        rec = recipe.with_epochs(rec.epochs)
+        if recipe.epochs != rec.epochs:  # one of the two was dropped without a word
+            raise ArgumentError(
+                Param("recipe"),
+                f" has {recipe.epochs} epochs, ",
+                Param("epochs"),
+                f" {rec.epochs}; pass the same schedule to both (e.g. recipe.with_epochs("
+                f"{rec.epochs}))",
+            )
+        rec = recipe
     skey = space_key(space, c=c, n=n)
     seed_list = check_seeds(seeds)
     paths = {

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from nb201_flat.errors import InvalidArchError, require
+from nb201_flat.errors import ArgumentError, InvalidArchError, check_flag, require
 
 require("torch", "train")
 
@@ -80,9 +80,17 @@ OP_BUILDERS: dict[str, OpBuilder] = {
 }
 """Builders of the known cell ops, keyed by the names used in architecture strings."""
 
+BUILT_IN_OPS = frozenset(OP_BUILDERS)
+"""The ops this package builds itself, which :func:`register_op` never replaces."""
 
-def register_op(name: str, build: OpBuilder, cost: costs.OpCost) -> None:
+
+def register_op(name: str, build: OpBuilder, cost: costs.OpCost, *, replace: bool = False) -> None:
     """Add a cell op: a builder for the network and a cost formula for params/FLOPs.
+
+    A run's results key names its ops by name only, so another module under a name in use
+    would store its runs beside (and be skipped as) the old module's: a built-in op is never
+    replaced, and an op registered before only with ``replace=True`` (for a database that
+    holds no run of the old one). Registering the same builder and cost again changes nothing.
 
     Parameters
     ----------
@@ -92,9 +100,25 @@ def register_op(name: str, build: OpBuilder, cost: costs.OpCost) -> None:
         ``build(c)`` returns a module mapping ``c`` to ``c`` channels at stride 1.
     cost
         Its parameter and FLOP formulas (checked against the module by the tests you write).
+    replace
+        Replace an op registered before under ``name`` (never a built-in one).
     """
-    if not name or any(ch in name for ch in "|~+ "):
+    if not isinstance(name, str) or not name or any(ch in name for ch in "|~+ "):
         raise InvalidArchError(f"op name {name!r} may not be empty or contain '|~+ '")
+    replace = check_flag("replace", replace)
+    same = OP_BUILDERS.get(name) is build and costs.OP_COSTS.get(name) is cost
+    if name in BUILT_IN_OPS and not same:
+        raise ArgumentError(
+            f"op {name!r} is built in; register yours under a name of its own (e.g. "
+            f"{name + '_v2'!r}): runs are keyed by op names, so it would share the built-in "
+            "op's results"
+        )
+    if name in OP_BUILDERS and not (same or replace):
+        raise ArgumentError(
+            f"op {name!r} is registered already; register this one under a name of its own, "
+            "or pass replace=True where no results database holds runs of the old one (runs "
+            "are keyed by op names)"
+        )
     OP_BUILDERS[name] = build
     costs.OP_COSTS[name] = cost
 

@@ -99,11 +99,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import pandas as pd
 
 from nb201_flat.errors import (
+    ArgumentError,
     CheckpointMismatchError,
     FormatError,
     Param,
     Part,
     ResultsDBError,
+    check_path,
+    shown,
     spelled,
 )
 
@@ -569,10 +572,11 @@ class ResultsDB:
     def status(self, key: Sequence[object]) -> str | None:
         """The run's status, or ``None`` when it never started; its rows of the side tables
         are checked with it (a damaged one is refused, as :meth:`done_keys` refuses it)."""
+        key = checked_key(key)
         conn = self._connect()
         with _read_transaction(conn):
             for table in _SIDE_TABLES:
-                verified_rows(conn, self.path, table, _KEY_AT_T, tuple(key), collect=False)
+                verified_rows(conn, self.path, table, _KEY_AT_T, key, collect=False)
             status = self._verified_value("runs", "status", key)
         return None if status is None else str(status)
 
@@ -729,15 +733,23 @@ class ResultsDB:
     def _verified_value(self, table: str, column: str, key: Sequence[object]) -> object:
         """``column`` of the run ``key``'s row in ``table``, checked against the row's
         checksum (:func:`verified_rows`); ``None`` without a row."""
-        rows = verified_rows(self._connect(), self.path, table, _KEY_AT_T, tuple(key))
+        rows = verified_rows(self._connect(), self.path, table, _KEY_AT_T, checked_key(key))
         at = list(_COLUMN_KINDS[table]).index(column)
         return rows[0][at] if rows else None
 
     def final_metrics(self, key: Sequence[object]) -> tuple[dict[str, dict[str, float]], float]:
-        """``({split: {"loss", "accuracy"}}, train_time_s)`` at the schedule's last epoch."""
+        """``({split: {"loss", "accuracy"}}, train_time_s)`` at the schedule's last epoch;
+        :class:`~nb201_flat.errors.ResultsDBError` where the run has no last epoch stored
+        (never trained, or not finished: it was ``({}, nan)``)."""
+        key = checked_key(key)
         conn = self._connect()
         where = " AND ".join(f"e.{c} = ?" for c in _RUN_KEY.split(", "))
-        rows = verified_epochs(conn, self.path, f"{where} AND e.epoch = e.schedule", tuple(key))
+        rows = verified_epochs(conn, self.path, f"{where} AND e.epoch = e.schedule", key)
+        if not rows:
+            raise ResultsDBError(
+                f"{_shown(self.path)} holds no final epoch of run {key} (never trained, or "
+                "not finished); train it first, or ask is_done(key)"
+            )
         metrics = {str(r[4]): {"loss": float(r[8]), "accuracy": float(r[9])} for r in rows}
         train_time = next((float(r[10]) for r in rows if r[4] == "train"), float("nan"))
         return metrics, train_time
@@ -1192,7 +1204,22 @@ def _select_space(wide: pd.DataFrame, space: str | None, path: Path) -> pd.DataF
                 f"{path} holds results of several spaces ({', '.join(spaces)}); pass space="
             )
         return wide
+    if spaces and space not in spaces:  # a misspelt key read as a space without results
+        raise FormatError(
+            f"{path} holds no results of space {space!r}; it holds {', '.join(spaces)}"
+        )
     return wide[wide["space"] == space]
+
+
+def checked_key(key: object) -> tuple[object, ...]:
+    """A run key as its five values (:data:`Key`: space, arch, dataset, schedule, seed), else
+    :class:`~nb201_flat.errors.ArgumentError` (sqlite3 named a count of bindings)."""
+    if isinstance(key, str | bytes) or not isinstance(key, Sequence) or len(key) != 5:
+        raise ArgumentError(
+            "key must be a run's five values (space, arch, dataset, epochs, seed), e.g. a "
+            f"job's key; got {shown(key)}"
+        )
+    return tuple(key)
 
 
 def _open_existing(path: str | os.PathLike[str]) -> ResultsDB:
@@ -1466,6 +1493,9 @@ def _checked_frame(
     epochs only with ``final_only``) passed :func:`_check_damage` and their checksums (and,
     every epoch being served, :func:`_holed_run`), all in one read transaction: a live
     writer's later rows are not read unchecked."""
+    check_path("path", path)  # None met Path's bare TypeError
+    if space is not None and not isinstance(space, str):  # sqlite3's binding error
+        raise ArgumentError(f"space must be a space key such as 'nb201', got {shown(space)}")
     db = _open_existing(path)
     try:
         conn = db._connect()

@@ -330,9 +330,9 @@ def test_grouped_and_concurrent_runs_record_their_data(tmp_path: Path) -> None:
     root = write_tiny_cifar10(tmp_path / "data")
     ident = dataset_identity("cifar10", root)
     grouped = make_jobs([ARCH], dataset="cifar10", epochs=2, seeds=[1, 2], data_root=root,
-                        db_path=tmp_path / "g.sqlite", recipe=RECIPE, c=2, n=1, device="cpu")  # fmt: skip
+                        db_path=tmp_path / "g.sqlite", recipe=RECIPE.with_epochs(2), c=2, n=1, device="cpu")  # fmt: skip
     together = make_jobs([ARCH, 11472], dataset="cifar10", epochs=2, seeds=[1], data_root=root,
-                         db_path=tmp_path / "c.sqlite", recipe=RECIPE, c=2, n=1, device="cpu")  # fmt: skip
+                         db_path=tmp_path / "c.sqlite", recipe=RECIPE.with_epochs(2), c=2, n=1, device="cpu")  # fmt: skip
     # unfinished: every epoch row stored records its run's data (a concurrent unit's crash
     # comes after its first member's epoch 1, a group's after all of its members')
     with pytest.raises(Crash):
@@ -459,7 +459,7 @@ def test_an_executor_answers_a_stored_run_of_other_data_per_job(tmp_path: Path) 
 
     root = write_tiny_cifar10(tmp_path / "data")
     stored, other = make_jobs([ARCH, 11472], dataset="cifar10", epochs=1, seeds=[777],
-                              data_root=root, db_path=tmp_path / "r.sqlite", recipe=RECIPE,
+                              data_root=root, db_path=tmp_path / "r.sqlite", recipe=RECIPE.with_epochs(1),
                               c=2, n=1, device="cpu")  # fmt: skip
     assert train(stored).status == "done"
     _rewrite_one_label(root / "cifar-10-batches-py", "test_batch", "labels")

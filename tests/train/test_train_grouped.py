@@ -10,6 +10,7 @@ import pytest
 from train_helpers import write_tiny_cifar10
 
 from nb201_flat.errors import ArgumentError
+from nb201_flat.space import NB201
 from nb201_flat.train.modes import FAITHFUL
 from nb201_flat.train.recipe import Recipe
 
@@ -264,7 +265,8 @@ def test_group_checks() -> None:
     jobs = group_jobs(Path("data"), Path("r.sqlite")) + group_jobs(
         Path("data"), Path("r.sqlite"), mode="fast"
     )
-    other_cell = dataclasses.replace(jobs[0], seed=5, index=0, arch="x")
+    cell = NB201.arch(0)  # another cell: its arch, index and ops replaced together
+    other_cell = dataclasses.replace(jobs[0], seed=5, index=0, arch=str(cell), ops=cell.ops)
     assert group_positions([*jobs[:2], other_cell], range(3), 4) == [[0, 1], [2]]
     assert group_positions(jobs[:2], [0, 1], 1) == [[0], [1]]
     assert group_positions(jobs[:2] * 2, range(4), 3) == [[0, 1, 2], [3]]

@@ -192,7 +192,8 @@ def test_a_copy_that_cannot_be_written_is_not_blamed_on_the_database(
 
 # -- runs and the side tables -----------------------------------------------------------------
 
-STAND_IN = ("nb201", str(NB201.resolve(7)), "cifar10", 1, 777)  # recorded as isomorphic
+ISO = 2528  # a cell of 11472's isomorphism class (the import refuses another)
+STAND_IN = ("nb201", str(NB201.resolve(ISO)), "cifar10", 1, 777)  # recorded as isomorphic
 OTHER = ("nb201", str(NB201.resolve(8)), "cifar10", 1, 777)  # trained, with other numbers
 DEVICE = "cpu | torch 0.0.test-device"
 DIGEST = "5eed" * 16
@@ -206,7 +207,7 @@ def _campaign_db(path: Path) -> Path:
         db.write_epoch(key, index, 1, {"train": (2.3, 12.5, 1.5), "ori-test": (2.3, acc, 0.2)})
         db.mark_run(key, index, "done", params_mb=0.5, flops_m=7, train_time_s=1.5,
                     trained_as="single", trained_on=device, data=data)  # type: ignore[arg-type]  # fmt: skip
-    db.mark_run(STAND_IN, 7, "isomorphic", isomorphic_to=ARCH)
+    db.mark_run(STAND_IN, ISO, "isomorphic", isomorphic_to=ARCH)
     db.close()
     return path
 
@@ -239,7 +240,7 @@ def test_the_campaign_imports_with_its_stand_in(tmp_path: Path) -> None:
     # what the damage cases below start from: the stand-in copies KEY's cell
     table = read_results_db(_campaign_db(tmp_path / "r.sqlite"))
     acc = table.vector("cifar10", "ori-test", 1, seed_policy=777)
-    assert (acc[7], acc[11472], acc[8]) == (56.78125, 56.78125, 12.5)
+    assert (acc[ISO], acc[11472], acc[8]) == (56.78125, 56.78125, 12.5)
     assert table.meta["data"]["cifar10"]["digest"] == DIGEST
 
 
@@ -252,7 +253,7 @@ def test_the_campaign_imports_with_its_stand_in(tmp_path: Path) -> None:
         ("run_isomorphic", "UPDATE run_isomorphic SET seed = 778", (*STAND_IN[:4], 778)),
         # a finished run read as unfinished: left out of the table, in silence
         ("runs", f"UPDATE runs SET status = 'running' WHERE arch = '{ARCH}'", KEY),
-        ("runs", "UPDATE runs SET status = 'done' WHERE arch_index = 7", STAND_IN),
+        ("runs", f"UPDATE runs SET status = 'done' WHERE arch_index = {ISO}", STAND_IN),
         ("runs", f"UPDATE runs SET train_time_s = 15.0 WHERE arch = '{ARCH}'", KEY),
         ("run_data", f"UPDATE run_data SET data_digest = 'x' WHERE arch = '{ARCH}'", KEY),
         ("run_data", f"UPDATE run_data SET data_official = 0 WHERE arch = '{ARCH}'", KEY),
@@ -421,7 +422,7 @@ _SCHEMA_2_EARLY = (
 CREATE TABLE run_isomorphic (space TEXT NOT NULL, arch TEXT NOT NULL, dataset TEXT NOT NULL,
     schedule INTEGER NOT NULL, seed INTEGER NOT NULL, isomorphic_to TEXT NOT NULL,
     PRIMARY KEY (space, arch, dataset, schedule, seed));
-INSERT INTO runs VALUES ('nb201', '{b}', 7, 'cifar10', 1, 777, 'isomorphic', NULL, NULL, NULL,
+INSERT INTO runs VALUES ('nb201', '{b}', 2528, 'cifar10', 1, 777, 'isomorphic', NULL, NULL, NULL,
     'h', 0);
 INSERT INTO run_isomorphic VALUES ('nb201', '{b}', 'cifar10', 1, 777, '{a}');
 """
@@ -433,7 +434,7 @@ def test_a_schema_2_file_without_run_checksums_is_read_and_migrated(
 ) -> None:
     monkeypatch.setattr(rdb, "_LEGACY_WARNED", set())
     path = tmp_path / "early.sqlite"
-    b = str(NB201.resolve(7))
+    b = str(NB201.resolve(ISO))
     con = sqlite3.connect(path)
     con.executescript(_SCHEMA_2_EARLY.format(a=ARCH, b=b))
     row = ("nb201", ARCH, 11472, "cifar10", "train", 1, 777, 1, 2.0, 10.0, 3.0)
@@ -444,20 +445,21 @@ def test_a_schema_2_file_without_run_checksums_is_read_and_migrated(
     with caplog.at_level(logging.WARNING):
         table = read_results_db(path)
         ResultsDB(path, readonly=True).runs_frame()
-    assert table.meta["isomorphic_to"][0]["index"] == 7  # the stand-in's record, read
+    assert table.meta["isomorphic_to"][0]["index"] == ISO  # the stand-in's record, read
     legacy = [r.getMessage() for r in caplog.records if "have no checksum" in r.getMessage()]
     assert len(legacy) == 1 and legacy[0].startswith(f"{path}: 2 rows of table runs have no ")
     assert path.read_bytes() == before
     # a writer adds the columns (the file stays schema 2); its rows carry checksums
+    third = ("nb201", str(NB201.resolve(8649)), "cifar10", 1, 777)  # 11472's class too
     db = ResultsDB(path)
-    db.mark_run(OTHER, 8, "isomorphic", isomorphic_to=ARCH)
+    db.mark_run(third, 8649, "isomorphic", isomorphic_to=ARCH)
     db.close()
     con = sqlite3.connect(path)
     assert con.execute("SELECT value FROM meta").fetchone() == ("2",)
     sums = dict(con.execute("SELECT arch, checksum FROM run_isomorphic").fetchall())
     con.close()
-    assert sums[b] is None and len(sums[OTHER[1]]) == 16
+    assert sums[b] is None and len(sums[third[1]]) == 16
     assert len(read_results_db(path).meta["isomorphic_to"]) == 2
-    _edit(path, "UPDATE run_isomorphic SET isomorphic_to = ? WHERE arch = ?", b, OTHER[1])
+    _edit(path, "UPDATE run_isomorphic SET isomorphic_to = ? WHERE arch = ?", b, third[1])
     with pytest.raises(ResultsDBError, match=r"table run_isomorphic that does not match"):
         read_results_db(path)
