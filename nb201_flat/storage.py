@@ -31,6 +31,7 @@ import os
 import shlex
 import stat
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -44,6 +45,7 @@ from nb201_flat.errors import (
     Param,
     TableFileError,
     check_flag,
+    shown,
 )
 from nb201_flat.space import Space
 from nb201_flat.table import MetricKey, Table
@@ -175,6 +177,7 @@ def save_table(table: Table, path: str | os.PathLike[str], *, overwrite: bool = 
             "the table holds no vector, so it could not be loaded back; add one first "
             "(Table.with_vector)"
         )
+    _checked_meta_keys(table.meta)  # before anything is written
     items = sorted(
         table.data.items(), key=lambda kv: (kv[0][0], -1 if kv[0][1] is None else kv[0][1])
     )
@@ -224,6 +227,24 @@ def save_table(table: Table, path: str | os.PathLike[str], *, overwrite: bool = 
         atomic.write_bytes(tmp / MANIFEST, json.dumps(manifest, indent=1).encode())
     log.info("wrote table %s (%d vectors)", target, len(items))
     return target
+
+
+def _checked_meta_keys(meta: Any, where: str = "meta") -> Any:
+    """``meta`` if every key of every mapping in it is text, else :class:`ArgumentError`:
+    JSON writes a key 3 as '3', which loads back as text (and {1: a, '1': b} as one entry),
+    and a numpy key not at all."""
+    if isinstance(meta, Mapping):
+        for key, value in meta.items():
+            if not isinstance(key, str):
+                raise ArgumentError(
+                    f"{where} has the key {shown(key)}, which is no text: a table's meta is "
+                    f"saved as JSON, which would read it back as {str(key)!r:.40}; use text keys"
+                )
+            _checked_meta_keys(value, f"{where}[{key!r:.40}]")
+    elif isinstance(meta, list | tuple):
+        for i, value in enumerate(meta):
+            _checked_meta_keys(value, f"{where}[{i}]")
+    return meta
 
 
 def _json_value(value: Any) -> Any:

@@ -323,6 +323,21 @@ def num(v: float, spec: str) -> str:
     return "-" if math.isnan(v) else format(v, spec)
 
 
+def value_text(v: float) -> str:
+    """A served value as text: 4 decimals (accuracies, losses, seconds), or 6 significant
+    digits where 4 decimals would show a measured value as 0.0000 (a zero-cost proxy of
+    3.2e-06) or a large one as a long row of digits; ``-`` for NaN, as :func:`num`.
+
+    >>> value_text(93.7612345), value_text(3.2e-06), value_text(0.0), value_text(2.5e12)
+    ('93.7612', '3.2e-06', '0.0000', '2.5e+12')
+    """
+    if math.isnan(v):
+        return "-"
+    if v != 0 and (abs(v) < 0.01 or abs(v) >= 1e7):
+        return format(v, ".6g")
+    return format(v, ".4f")
+
+
 def jsonable(obj: Any) -> Any:
     """Convert numpy scalars/arrays, NaN and infinities for strict JSON.
 

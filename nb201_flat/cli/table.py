@@ -16,10 +16,10 @@ from nb201_flat.cli.common import (
     add_key_args,
     add_table_arg,
     emit_json,
-    num,
     one_line,
     open_table,
     parse_seed,
+    value_text,
 )
 from nb201_flat.errors import ArgumentError, Param
 
@@ -158,7 +158,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     if args.space is not None:  # one word: the stored command is split back into flags
         flags = (*flags, f"--space={args.space}")
     table.meta["import_command"] = import_command(src, out, args.format, flags)
-    save_table(table, out)
+    save_table(table, out, overwrite=args.force)  # a table written there meanwhile is kept
     took = time.perf_counter() - t0
     summary = {
         "out": str(out),
@@ -318,7 +318,7 @@ def cmd_query(args: argparse.Namespace) -> int:
         )
         print(
             f"{arch.index}  {arch}  {args.dataset}/{args.split}@{args.epochs} "
-            f"{args.metric} [{policy}{drawn_words}] = {value:.4f}{note}"
+            f"{args.metric} [{policy}{drawn_words}] = {value_text(value)}{note}"
         )
     return 0
 
@@ -356,6 +356,9 @@ def cmd_record(args: argparse.Namespace) -> int:
         if math.isnan(mean) and not seeds:
             not_measured.append(str(key))
             continue
+        # a mean computed over fewer seeds than the key stores says so, as query's does
+        stored = table.seeds(key)
+        short = (key, None) not in table.data and seeds and len(seeds) < len(stored)
         entries.append(  # a mean of nan beside stored seeds: shown as - (null in JSON)
             {
                 "dataset": key.dataset,
@@ -364,6 +367,7 @@ def cmd_record(args: argparse.Namespace) -> int:
                 "metric": key.metric,
                 "mean": mean,
                 "seeds": seeds,
+                "seeds_unmeasured": [s for s in stored if s not in seeds] if short else None,
             }
         )
     constant, copies = stand_ins(table) or (set(), {})
@@ -403,9 +407,12 @@ def cmd_record(args: argparse.Namespace) -> int:
     print(f"  {'dataset':<15} {'split':<9} {'epochs':>6} {'metric':<16} {'mean':>12}  seeds")
     for e in entries:
         per_seed = " ".join(f"{s}:{v:.4g}" for s, v in e["seeds"].items())
+        if e["seeds_unmeasured"]:
+            missed = e["seeds_unmeasured"]
+            per_seed += f"  [mean of these only; not measured at {', '.join(map(str, missed))}]"
         print(
             f"  {e['dataset']:<15} {e['split']:<9} {e['epochs']:>6} {e['metric']:<16} "
-            f"{num(e['mean'], '.4f'):>12}  {per_seed or '-'}"
+            f"{value_text(e['mean']):>12}  {per_seed or '-'}"
         )
     if not_measured:
         print(f"  not measured for this cell: {', '.join(not_measured)}")

@@ -56,7 +56,15 @@ class CurveCollector:
 
         ``runs`` are ``ResultsCount`` state dicts already validated by the final-value reader.
         """
-        per_seed = [_run_curves(run, splits) for run in runs]
+        per_seed = []
+        for pos, run in enumerate(runs):
+            try:
+                per_seed.append(_run_curves(run, splits))
+            except (TypeError, ValueError, OverflowError) as exc:  # a value of no number
+                raise FormatError(
+                    f"{self.source}: architecture {index} {dataset} ({epochs} epochs) seed "
+                    f"position {pos}: a learning curve holds {exc}; is this the official file?"
+                ) from None
         for pos, curves in enumerate(per_seed):
             for (split, metric), series in curves.items():
                 where = (
@@ -117,7 +125,10 @@ def _run_curves(run: Mapping[str, Any], splits: Sequence[str]) -> dict[tuple[str
     losses = run.get("eval_losses") or {}
     for split in splits:
         for metric, store in (("accuracy", accs), ("loss", losses)):
-            values = np.array([float(store.get(f"{split}@{e}", np.nan)) for e in range(n)])
+            values = np.full(n, np.nan)
+            for e in range(n):
+                if (v := store.get(f"{split}@{e}")) is not None:
+                    values[e] = stored_number(v, f"{split} {metric} at epoch {e}")
             if not np.isnan(values).all():
                 out[split, metric] = values
     return out
@@ -131,7 +142,23 @@ def _series(store: Any, n: int) -> FloatArray:
         if get is not None:
             v = get(e)
             if v is not None:
-                out[e] = float(v)
+                out[e] = stored_number(v, f"epoch {e}")
         elif e < len(store):
-            out[e] = float(store[e])
+            out[e] = stored_number(store[e], f"epoch {e}")
     return out
+
+
+def stored_number(value: object, what: str = "a value") -> float:
+    """A number stored in an official result record as a float, else ValueError naming
+    ``what``: a bool, text or None is no stored number (float() read True as 1.0 and
+    "93.25" as 93.25), nor an int beyond a float (OverflowError)."""
+    if isinstance(value, bool | str | bytes) or value is None:
+        raise ValueError(f"{what}: {type(value).__name__} {str(value)[:30]!r}, not a number")
+    try:
+        return float(value)  # type: ignore[arg-type]  # numpy/torch scalars convert too
+    except OverflowError:
+        raise ValueError(f"{what}: {str(value)[:30]}..., beyond a float") from None
+    except (TypeError, ValueError):  # a list, a dict...
+        raise ValueError(
+            f"{what}: {type(value).__name__} {str(value)[:30]!r}, not a number"
+        ) from None

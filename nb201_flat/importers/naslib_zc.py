@@ -311,6 +311,10 @@ def read_naslib_zc(path: str | os.PathLike[str], *, space: Space = NB201) -> pd.
 def merge_tables(base: Table, extra: Table) -> Table:
     """``base`` with every vector of ``extra`` added (same space; a key in both is an error).
 
+    ``meta["merged_meta"]`` keeps ``extra``'s file, checksum and space key; its curves are
+    kept where ``base`` has none. An ``extra`` that records stand-ins is refused (pass it as
+    the base): its copies would be served as measurements without their note.
+
     Examples
     --------
     >>> import numpy as np
@@ -328,12 +332,31 @@ def merge_tables(base: Table, extra: Table) -> Table:
         raise FormatError(
             f"both tables hold {', '.join(map(str, both[:3]))}; drop one before merging"
         )
+    from nb201_flat.table import records_stand_ins
+
+    if records_stand_ins(extra):  # its cells' copies would read as measurements, unnoted
+        raise FormatError(
+            f"{extra.source} records stand-ins (copies of isomorphic cells, or constant-output "
+            "cells) that the merged table would not carry; pass it as the base, the other "
+            "table as extra"
+        )
+    if extra.curves is not None and base.curves is not None:  # one table holds one set
+        raise FormatError(
+            "both tables hold learning curves, which one table cannot both carry; merge a copy "
+            "of one without them (Table(t.space, t.data, source=t.source, meta=t.meta))"
+        )
     data = dict(base.data)
     data.update(extra.data)
+    # extra's file and checksum stay with its vectors (its space key too, a retraining table's)
+    kept = ("file", SOURCE_SHA256, "space_key")
     return Table(
         base.space,
         data,
         source=f"{base.source} + {extra.source}",
-        meta={**base.meta, "merged": extra.source},
-        curves=base.curves,
+        meta={
+            **base.meta,
+            "merged": extra.source,
+            "merged_meta": {k: extra.meta[k] for k in kept if k in extra.meta},
+        },
+        curves=base.curves if base.curves is not None else extra.curves,
     )

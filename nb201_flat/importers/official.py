@@ -68,7 +68,7 @@ from nb201_flat.errors import (
     shown,
     whole_number,
 )
-from nb201_flat.importers.curves import CurveCollector
+from nb201_flat.importers.curves import CurveCollector, stored_number
 from nb201_flat.importers.safe_pickle import ReadableBinary, safe_load
 from nb201_flat.importers.tidy import check_finite_rows, check_value_ranges
 from nb201_flat.space import NB201, check_arch_index
@@ -310,28 +310,28 @@ def _run_values(
     try:
         last = epochs - 1
         out: dict[tuple[str, str], float] = {
-            ("train", "accuracy"): _number(run["train_acc1es"][last]),
-            ("train", "loss"): _number(run["train_losses"][last]),
+            ("train", "accuracy"): stored_number(run["train_acc1es"][last]),
+            ("train", "loss"): stored_number(run["train_losses"][last]),
         }
         times = run.get("train_times")
         if times is not None:
             # get_train's all_time: the sum over epochs 0..last, not per-epoch x epochs (the
             # same number for the pseudo times of v1_1/NATS, not for measured ones).
-            out["train", "time_s"] = sum(_number(times[i]) for i in range(last + 1))
+            out["train", "time_s"] = sum(stored_number(times[i]) for i in range(last + 1))
         accs = _mapping(run.get("eval_acc1es", {}), f"{where} eval_acc1es", source)
         losses = _mapping(run.get("eval_losses", {}), f"{where} eval_losses", source)
         for split in EVAL_SPLITS[dataset]:
             name = f"{split}@{last}"
             if name in accs:
-                out[split, "accuracy"] = _number(accs[name])
+                out[split, "accuracy"] = stored_number(accs[name])
             if name in losses:
-                out[split, "loss"] = _number(losses[name])
+                out[split, "loss"] = stored_number(losses[name])
         for attr, metric in (("params", "params_mb"), ("flop", "flops_m")):
             if run.get(attr) is not None:
-                out["model", metric] = _number(run[attr])
+                out["model", metric] = stored_number(run[attr])
         latency = run.get("latency")
         if latency:  # ResultsCount.get_latency: the mean of the stored list; <= 0: not measured
-            value = sum(_number(x) for x in latency) / len(latency)
+            value = sum(stored_number(x) for x in latency) / len(latency)
             if value > 0:
                 out[LATENCY] = value
     except Nb201FlatError:
@@ -344,12 +344,6 @@ def _run_values(
     # every value is a row of the frame (per seed position, and in the mean), whose
     # check_value_ranges refuses one outside its metric's range by architecture and key
     return out
-
-
-def _number(value: object) -> float:
-    if isinstance(value, bool | str | bytes) or value is None:
-        raise TypeError(f"expected a number, got {type(value).__name__}")
-    return float(value)  # type: ignore[arg-type]  # numpy/torch scalars convert too
 
 
 def _mapping(obj: object, what: str, source: str) -> Mapping[Any, Any]:

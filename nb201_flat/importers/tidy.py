@@ -439,6 +439,10 @@ def read_tidy_frame(path: str | os.PathLike[str]) -> pd.DataFrame:
         elif col == "constant_output":
             out[col] = _strict_flags(p, table, col, csv)
         elif col in _STRINGS:
+            arrow_type = table.column(col).type
+            if pa.types.is_nested(arrow_type):  # lists met "unhashable" in every check below
+                first = table.column(col)[0].as_py()
+                raise _line_bad(p, col, csv)(0, str(first)[:60], f"is not text ({arrow_type})")
             out[col] = table.column(col).to_pandas()
             # arch and space are named by their own checks (an empty space key with the fix
             # for a column of one's own); the keys by check_tidy_frame's rule, by their line

@@ -153,8 +153,8 @@ def test_network_size_survives_a_tidy_round_trip(
 
 
 def write_stand_in_db(path: Path) -> Path:
-    """Cell 7 trained with seeds 1 and 777; cell 5 not trained, copying 7 for both (an
-    isomorphic stand-in); disconnected cell 10 recorded at chance for seed 777 (constant)."""
+    """Cell 7 trained with seeds 1 and 777; cell 79 not trained, copying 7 for both (an
+    isomorphic stand-in: the import refuses a cell of another class); disconnected cell 10 recorded at chance for seed 777 (constant)."""
     import math
 
     from nb201_flat.train.results_db import ResultsDB
@@ -162,8 +162,8 @@ def write_stand_in_db(path: Path) -> Path:
     write_db(path, [(SMALL, 7, 777), (SMALL, 7, 1)])
     db = ResultsDB(path)
     for seed in (1, 777):
-        key = (SMALL, NB201.arch(5).to_str(), "cifar10", 2, seed)
-        db.mark_run(key, 5, "isomorphic", isomorphic_to=NB201.arch(7).to_str())
+        key = (SMALL, NB201.arch(79).to_str(), "cifar10", 2, seed)
+        db.mark_run(key, 79, "isomorphic", isomorphic_to=NB201.arch(7).to_str())
     assert not NB201.connected[10]
     chance = {s: (math.nan, 10.0, math.nan) for s in ("train", "ori-test")}
     key = (SMALL, NB201.arch(10).to_str(), "cifar10", 2, 777)
@@ -213,7 +213,7 @@ def test_stand_in_cells_survive_a_tidy_round_trip(
     back = load_table(out)
     same_table(back, table)
     key = ["--dataset", "cifar10", "--split", "ori-test", "--epochs", "2", "--table", str(out)]
-    code, out_text, _ = run(capsys, "query", "5", "--seed-policy", "777", *key)
+    code, out_text, _ = run(capsys, "query", "79", "--seed-policy", "777", *key)
     assert code == 0 and "isomorphic copy, not trained: numbers of cell 7" in out_text
 
 
