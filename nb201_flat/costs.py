@@ -45,7 +45,7 @@ from nb201_flat.errors import (
     check_int_range,
     shown,
 )
-from nb201_flat.space import Space
+from nb201_flat.space import Space, check_space
 from nb201_flat.table import MetricKey, Table, check_table
 from nb201_flat.train.costs import (
     MAX_CLASSES,
@@ -134,6 +134,7 @@ def analytic_costs(
     InvalidArchError
         An op of the space has no cost formula.
     """
+    check_space(space)  # a name ("nb201") met a bare AttributeError
     if not isinstance(dataset, str):  # a list: unhashable, a bare TypeError
         raise ArgumentError(Param("dataset"), f" must be a dataset name, got {shown(dataset)}")
     if not isinstance(shapes, Mapping):
@@ -231,7 +232,7 @@ def stored_vs_analytic(table: Table, dataset: str, *, epochs: int = 200) -> pd.D
     Columns ``stored``, ``analytic`` and ``match_in_class`` (another cell of the same
     isomorphism class has exactly the stored count), one row per disagreeing architecture.
     """
-    stored = table.vector(dataset, "model", epochs, "params_mb")
+    stored = check_table(table).vector(dataset, "model", epochs, "params_mb")
     c, n = network_size(table)
     analytic = analytic_costs(table.space, dataset, c=c, n=n)["params_mb"].to_numpy()
     # stored values carry 6 decimals (MB = 1e6 parameters): compare at that precision

@@ -270,7 +270,7 @@ def own_left_out(space: Space, nb: NeighbourArrays, stand_ins: StandIns) -> Neig
     if hit is not None:
         return hit
     stand_ins.check_covers(space.size)
-    own = stand_ins.own(nb.indices, np.arange(len(nb.counts))[:, None])
+    own = stand_ins._own(nb.indices, np.arange(len(nb.counts))[:, None])
     idx, counts = _kept(nb.indices.copy(), nb.mask & ~own)
     out = NeighbourArrays(idx, counts, nb.radius, nb.exact, nb.no_none, nb.connected_only)
     space._cache[key] = out

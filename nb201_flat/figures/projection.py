@@ -159,6 +159,12 @@ def pick_architectures(
     means = flat["mean"].to_numpy(dtype=np.float64)
 
     def make(label: str, index: int) -> Pick:
+        if np.isnan(means[index]):  # its panel was titled "sharpness +nan"
+            raise MissingValueError(
+                f"the {label}, cell {index}, has no measured radius-1 neighbour under {key}, so "
+                "no neighbourhood mean or sharpness to show; pass a table that measures its "
+                "neighbours"
+            )
         return Pick(label, int(index), float(values[index]), float(means[index]))
 
     if pick == "value":
@@ -213,6 +219,12 @@ def pick_architectures(
                 ("to search for the RS and NA-RS picks; or use ", Param("pick", "value")),
             )
         protocol = fallback[0]
+    elif "queries" in given:  # the per-dataset budget is in seconds: it was read by nothing
+        raise ArgumentError(
+            f"queries applies only where the table lacks the training times of "
+            f"{protocol.name} and the fixed-n protocol stands in; this table has them "
+            "(its budget is in seconds): drop queries"
+        )
     algorithms: dict[str, SearchAlgorithm] = {
         "rs": RandomSearch(),
         "na-rs": NARandomSearch(NeighbourObjective(NA_PAPER)),
@@ -307,6 +319,13 @@ def plot_projection(
         )
     if grid.duplicated(["lambda0", "lambda1"]).any():  # pivot would fail deep in pandas
         raise ArgumentError("grid holds a (lambda0, lambda1) point twice; pass one grid")
+    for col in cols:  # matplotlib's bare ValueError (a NaN coordinate, a text value)
+        kind = grid[col].dtype.kind
+        if kind not in "iuf" or (col != "value" and not np.isfinite(grid[col]).all()):
+            raise ArgumentError(
+                f"grid column {col!r} must hold {'numbers' if col == 'value' else 'finite numbers'}"
+                f" (dtype {grid[col].dtype}); pass the frame projection_grid returns"
+            )
     colours = mpl.colormaps[cmap].with_extremes(under=under)
     with figure_style():
         table = grid.pivot(index="lambda1", columns="lambda0", values="value")

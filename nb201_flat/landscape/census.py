@@ -661,12 +661,11 @@ def barrier_census(
     """
     import pandas as pd  # on first use: `nb201-flat barrier` does not need it
 
-    from nb201_flat.landscape.statistics import a2m_bands
+    from nb201_flat.landscape.statistics import check_bands
 
     n_pairs = check_int_range("n_pairs", n_pairs, 0)
     top_k = check_int_range("top_k", top_k, 0)
-    band_map = a2m_bands(bands) if isinstance(bands, str) else dict(bands)
-    band_map = {name: check_band(name, band) for name, band in band_map.items()}
+    band_map = check_bands(bands)
     if top_k == 0 and not (n_pairs and band_map):
         none = (
             (Param("n_pairs"), " and ", Param("top_k"), " are both 0")
@@ -961,13 +960,20 @@ def census_cost(
     >>> census_cost(Space(("a", "b"), 3), np.arange(8.0), {"all": (0, 7)}, 100, 3, None)
     (31, 25184)
     """
+    from nb201_flat.landscape.statistics import check_bands
+
     v = as_values(space, values)
     mask = as_members(space, members)
+    # as barrier_census checks them: -100 pairs gave a negative count, 2.5 a float one, and a
+    # reversed band was read as empty
+    n_pairs = check_int_range("n_pairs", n_pairs, 0)
+    top_k = check_int_range("top_k", top_k, 0)
+    band_map = check_bands(bands)
     if distance is not None and n_pairs:  # the band pairs' distance: none drawn, none checked
         distance = check_int_range("distance", distance, 1, space.n_edges, fix="or None for any")
     pairs = 0
     draw = 0  # the largest band's list of candidate pairs, built one band at a time
-    for lo, hi in bands.values() if n_pairs else ():
+    for lo, hi in band_map.values() if n_pairs else ():
         inside = _inside(v, lo, hi, mask)
         m = int(np.count_nonzero(inside))
         if distance is None:

@@ -669,7 +669,7 @@ def _stand_in_members(
     flags = found.stand_in[safe] & ~pad
     if omit == "none":
         return pad, flags
-    own = found.own(idx, np.arange(rows.start, rows.stop)[:, None])
+    own = found._own(idx, np.arange(rows.start, rows.stop)[:, None])
     if omit == "all":
         own |= flags
     return pad | own, flags & ~own

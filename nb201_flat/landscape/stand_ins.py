@@ -23,7 +23,7 @@ from nb201_flat.errors import (
     shown,
     whole_number,
 )
-from nb201_flat.space import MAX_SPACE_SIZE
+from nb201_flat.space import MAX_SPACE_SIZE, check_arch_indices
 from nb201_flat.types import BoolArray
 
 if TYPE_CHECKING:
@@ -136,6 +136,10 @@ class StandIns:
         source: dict[int, int] = {}
         for c, src in pairs:
             i, j = cell(c), cell(src)
+            if i == j:  # its own measurement would be left out as a stand-in
+                raise LandscapeArgumentError(
+                    Param("copies"), f" names cell {i} a copy of itself; leave that pair out"
+                )
             first = source.setdefault(i, j)
             if one_source and first != j:
                 raise LandscapeArgumentError(
@@ -145,6 +149,19 @@ class StandIns:
                 )
             a, b = root(i), root(j)
             parent[max(a, b)] = min(a, b)
+        if one_source:  # a chain of copies must end at a trained cell
+            for start in source:
+                seen, i = {start}, source[start]
+                while i in source:
+                    if i in seen:
+                        raise LandscapeArgumentError(
+                            Param("copies"),
+                            f" holds cells {', '.join(map(str, sorted(seen)))} copied from each other in a cycle, "
+                            "so none of them holds a measurement; name the trained cell as "
+                            "each one's source",
+                        )
+                    seen.add(i)
+                    i = source[i]
         copied = set(source)
         const = {cell(i) for i in constant}
         stand[list(copied | const)] = True
@@ -217,7 +234,19 @@ class StandIns:
         >>> s = StandIns.build(6, copies=[(4, 3), (5, 3)])
         >>> s.own([[4, 5, 1], [3, 0, -1]], [[3], [4]]).tolist()
         [[True, True, False], [True, False, False]]
+
+        Members are cells of the space or -1 (padding), centres cells (a centre -1 was read
+        as the last cell, 9 or 4.0 met numpy's IndexError); the library's own calls, on rows
+        it built, skip the check (:meth:`_own`).
         """
+        size = len(self.group)
+        return self._own(
+            check_arch_indices(members, size, name="members", no_arch_ok=True),
+            check_arch_indices(centres, size, name="centres"),
+        )
+
+    def _own(self, members: npt.ArrayLike, centres: npt.ArrayLike) -> BoolArray:
+        """:meth:`own` of rows the library built (neighbour rows padded with -1)."""
         m = np.asarray(members)
         real = m >= 0
         same: BoolArray = self.group[np.where(real, m, 0)] == self.group[np.asarray(centres)]

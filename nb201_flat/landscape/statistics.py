@@ -215,6 +215,11 @@ def _references(
     higher_is_better = check_flag("higher_is_better", higher_is_better)
     if optimum is None:
         return global_optima(space, v, higher_is_better=higher_is_better)
+    if not higher_is_better:  # it picks the optima; given ones, it changed nothing
+        raise LandscapeArgumentError(
+            Param("higher_is_better", False),
+            " picks the optima (the lowest values), but optimum names them; drop one",
+        )
     if isinstance(optimum, np.ndarray):  # any shape, np.array(5) too: the index-array rule
         refs = sorted(set(check_arch_indices(optimum, space.size, name="optimum").ravel().tolist()))
     elif isinstance(optimum, str | int | np.integer) or not isinstance(optimum, Iterable):
@@ -687,6 +692,19 @@ def a2m_bands(dataset: str) -> dict[str, tuple[float, float]]:
     return dict(A2M_BANDS[key])
 
 
+def check_bands(bands: object) -> dict[str, tuple[float, float]]:
+    """``bands`` (a dataset name, for A²M's, or a mapping of band name -> (lo, hi)) as checked
+    bands (:func:`~nb201_flat.landscape._common.check_band`), else :class:`ArgumentError`
+    (``dict(3)`` was a bare TypeError; a reversed or NaN band read as empty)."""
+    if not isinstance(bands, str | Mapping):
+        raise LandscapeArgumentError(
+            Param("bands"),
+            f" must be a dataset name or a mapping of band name -> (lo, hi), got {shown(bands)}",
+        )
+    chosen = a2m_bands(bands) if isinstance(bands, str) else dict(bands)
+    return {name: check_band(name, band) for name, band in chosen.items()}
+
+
 def neighbour_distributions(
     space: Space,
     values: npt.ArrayLike,
@@ -761,13 +779,7 @@ def neighbour_distributions(
     nb201_flat.errors.ArgumentError: band 'above' (30 to 40) has no distribution: no value lies in it; pass bands that values lie in, or allow_empty=True to keep it without rows
     """
     v = as_values(space, values)
-    if not isinstance(bands, str | Mapping):  # dict(3): a bare TypeError
-        raise LandscapeArgumentError(
-            Param("bands"),
-            f" must be a dataset name or a mapping of band name -> (lo, hi), got {shown(bands)}",
-        )
-    chosen = a2m_bands(bands) if isinstance(bands, str) else dict(bands)
-    chosen = {name: check_band(name, band) for name, band in chosen.items()}
+    chosen = check_bands(bands)
     # radii=2 (a notebook may pass one number all the same): a raw TypeError; check_radius,
     # not int(): 1.5 would be radius 1
     radii = [space.check_radius(r) for r in as_sequence("radii", radii, "radii")]

@@ -358,7 +358,7 @@ class _OwnLeftOutRows:
 
     def of(self, index: int) -> npt.NDArray[np.int32]:
         nbrs = self.rows.of(index)
-        kept: npt.NDArray[np.int32] = nbrs[~self.stand_ins.own(nbrs, index)]
+        kept: npt.NDArray[np.int32] = nbrs[~self.stand_ins._own(nbrs, index)]
         return kept
 
 
