@@ -629,8 +629,12 @@ def mutate(
         src = int(rng.integers(node))
         # edges are ordered by target node, then source: (0,1),(0,2),(1,2),(0,3),...
         e = node * (node - 1) // 2 + src
-    else:
+    elif mutation == "uniform-edge":
         e = int(rng.integers(len(codes)))
+    else:  # a typo or None mutated as uniform-edge, without a word
+        raise AlgorithmError(
+            f"mutation must be 'node-then-edge' or 'uniform-edge', got {shown(mutation)}"
+        )
     r = int(rng.integers(n_ops - 1))
     codes[e] = r if r < codes[e] else r + 1
     return tuple(codes)
@@ -702,9 +706,14 @@ class RegularizedEvolution:
     @property
     def label(self) -> str:
         base = _na_label("rea", self.objective)
-        if (self.population, self.sample_size) != (10, 3):
-            base += f"(p{self.population},s{self.sample_size})"
-        return base
+        parts = (
+            []
+            if (self.population, self.sample_size) == (10, 3)
+            else [f"p{self.population}", f"s{self.sample_size}"]
+        )
+        if self.mutation != "node-then-edge":  # NB201's: its runs were labelled "rea" too
+            parts.append(self.mutation)
+        return f"{base}({','.join(parts)})" if parts else base
 
     def search(self, oracle: Oracle, rng: np.random.Generator, incumbent: Incumbent) -> None:
         space = oracle.space

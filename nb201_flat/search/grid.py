@@ -47,9 +47,11 @@ import pandas as pd
 
 from nb201_flat.conventions import budget_ratio, budget_rule_note, budget_scale_for
 from nb201_flat.errors import (
+    ArgumentError,
     Call,
     Param,
     Part,
+    check_flag,
     check_float_range,
     check_int_range,
     joined,
@@ -96,7 +98,7 @@ from nb201_flat.search.statistics import (
     two_stage_overlap,
 )
 from nb201_flat.space import Space
-from nb201_flat.table import MetricKey, SeedPolicy, Table
+from nb201_flat.table import MetricKey, SeedPolicy, Table, check_table
 
 log = logging.getLogger(__name__)
 
@@ -239,6 +241,30 @@ class ReproduceConfig:
             lo_open=True,
             fix="pass the multiplier of the time budgets at 200 epochs, e.g. 200/12",
         )
+        # "no" was read as yes: a smoke test's verdicts, the relatives and controls still run
+        for name in ("relatives", "accounting", "smoke"):
+            object.__setattr__(self, name, check_flag(Param(name), getattr(self, name)))
+        if not isinstance(self.base, NeighbourObjective):  # a bare TypeError in the grid
+            raise ArgumentError(
+                Param("base"),
+                f" must be a NeighbourObjective, got {shown(self.base)}; e.g. "
+                "NeighbourObjective(NA_PAPER)",
+            )
+        # options no protocol of the grid reads were kept without a word
+        if fixed_n != 100 and "fixed-n" not in self.protocols:
+            raise ProtocolError(
+                (Param("fixed_n"), f" {fixed_n} applies only to the fixed-n protocol"),
+                "add 'fixed-n' to protocols, or drop fixed_n",
+            )
+        timed = {"nb201", "per-dataset"} & set(self.protocols)
+        if self.budget_scale_200 != budget_scale_for(200) and not (timed and 200 in self.epochs):
+            raise ProtocolError(
+                (
+                    Param("budget_scale_200"),
+                    " applies only to time-budgeted searches at 200 epochs",
+                ),
+                "search 200 epochs (search_epochs) with nb201 or per-dataset, or drop it",
+            )
 
     @classmethod
     def quick(cls, **changes: object) -> ReproduceConfig:
@@ -554,8 +580,13 @@ def reproduce(
     at all). A grid with such a row is refused whole, as ``search`` refuses a mean of nothing:
     a report is its rows side by side, and a hole in it reads as a result.
     """
+    if config is not None and not isinstance(config, ReproduceConfig):  # {} ran the full grid
+        raise ArgumentError(
+            Param("config"),
+            f" must be a ReproduceConfig, got {shown(config)}; e.g. ReproduceConfig.quick()",
+        )
     cfg = config or ReproduceConfig()
-    cfg.check_space(table.space)
+    cfg.check_space(check_table(table).space)
     families = cfg.protocol_families(table)
     protocols = tuple(p for ps in families.values() for p in ps)
     algorithms = cfg.algorithms()

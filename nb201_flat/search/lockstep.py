@@ -60,7 +60,7 @@ from nb201_flat.search.algorithms import (
     SearchAlgorithm,
 )
 from nb201_flat.search.oracle import IntArray, OracleData, stall_limit
-from nb201_flat.search.runner import RunRecord, run_one
+from nb201_flat.search.runner import RunRecord, check_batch, run_one
 from nb201_flat.space import Space
 
 log = logging.getLogger(__name__)
@@ -428,6 +428,7 @@ def run_lockstep(
 
     Raises ``ValueError`` for a combination :func:`lockstep_ok` refuses.
     """
+    seed = check_batch(seed, runs)
     if not lockstep_ok(data, algorithm):
         raise ValueError(f"{algorithm.label} has no lock-step form under this protocol")
     assert isinstance(algorithm, RegularizedEvolution | LocalSearch)

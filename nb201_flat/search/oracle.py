@@ -182,6 +182,7 @@ class OracleData:
             raise SearchBudgetError(f"oracle values must have shape (rows, {size})")
         if self.costs is not None and self.costs.shape != (size,):
             raise SearchBudgetError(f"oracle costs must have shape ({size},)")
+        _check_seed_rows(self.values, self.order, self.counts)
         check_finite_values(self.key, self.values)
         bs, bq = check_budgets(self.budget_seconds, self.budget_queries)
         object.__setattr__(self, "budget_seconds", bs)
@@ -891,6 +892,37 @@ class Oracle(BudgetedRun):
         n = int(d.counts[i])
         k = int(self._rng.integers(n)) if n > 1 else 0
         return float(d.values[d.order[k, i], i])
+
+
+def _check_seed_rows(values: FloatArray, order: IntArray | None, counts: IntArray | None) -> None:
+    """Refuse ``order``/``counts`` that do not index ``values``' rows (:func:`seed_rows`' form;
+    a counted seed may hold NaN, a run stored without a number): a count past the rows read
+    another cell's value in the batched runs, and rows without them were read as the first."""
+    rows, size = values.shape
+    if order is None or counts is None:
+        if order is not None or counts is not None:
+            raise SearchBudgetError("oracle order and counts come together: pass both, or neither")
+        if rows != 1:
+            raise SearchBudgetError(
+                f"oracle values hold {rows} rows, but no order and counts to read them by; "
+                "pass one row, or seed_rows(values) for the random policy"
+            )
+        return
+    if (
+        order.shape != (rows, size)
+        or counts.shape != (size,)
+        or order.dtype.kind not in "iu"
+        or counts.dtype.kind not in "iu"
+    ):
+        raise SearchBudgetError(
+            f"oracle order must be integers of shape ({rows}, {size}) and counts of shape "
+            f"({size},), got {order.dtype} {order.shape} and {counts.dtype} {counts.shape}; "
+            "pass seed_rows(values)"
+        )
+    if counts.size and (counts.min() < 0 or counts.max() > rows):
+        raise SearchBudgetError(f"oracle counts must lie in 0..{rows}; pass seed_rows(values)")
+    if order.size and (order.min() < 0 or order.max() >= rows):
+        raise SearchBudgetError(f"oracle order must lie in 0..{rows - 1}; pass seed_rows(values)")
 
 
 def seed_rows(stack: FloatArray) -> tuple[IntArray, IntArray]:

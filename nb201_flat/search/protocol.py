@@ -402,13 +402,28 @@ class Protocol:
             raise ProtocolError((f"protocol {self.name!r}: ", *parts_of(exc))) from None
 
     def _check_fixed_seed(self, table: Table, seeds: tuple[int, ...]) -> None:
-        """Refuse a fixed stored seed that some architecture measured under the mean lacks:
-        each query of one would be charged and return NaN (a search silently of fewer cells).
+        """Refuse a fixed stored seed that some architecture measured under the mean lacks, or
+        under ``random`` an architecture with no stored seed at all: each query of one would
+        be charged and return NaN (a search silently of fewer cells).
         Checked on every cell, not only the sampled ones: REA's mutants and NA and LS
         neighbours of a connected cell may be disconnected."""
-        if self.seed_policy in ("mean", "random") or not seeds:
+        if self.seed_policy == "mean" or not seeds:
             return
         measured = ~np.isnan(table.vector_for(self.search))
+        if self.seed_policy == "random":  # a draw among no stored seed: charged, and NaN
+            stored = np.zeros_like(measured)
+            for seed in seeds:
+                stored |= ~np.isnan(table.vector_for(self.search, seed_policy=seed))
+            lacking = measured & ~stored
+            if lacking.any():
+                raise ProtocolError(
+                    f"protocol {self.name!r}: {int(lacking.sum()):,} of the "
+                    f"{int(measured.sum()):,} architectures measured under the mean have no "
+                    f"stored seed for {self.search} (e.g. cell {int(np.flatnonzero(lacking)[0])}), "
+                    "so each query of one would draw among none, be charged and return NaN",
+                    ("use ", Param("seed_policy", "mean")),
+                )
+            return
         lacking = measured & np.isnan(table.vector_for(self.search, seed_policy=seeds[0]))
         if lacking.any():
             raise ProtocolError(

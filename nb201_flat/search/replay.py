@@ -44,7 +44,7 @@ from nb201_flat.search.algorithms import (
     SearchAlgorithm,
 )
 from nb201_flat.search.oracle import IDLE_REVISIT, OracleData, stall_limit
-from nb201_flat.search.runner import RunRecord, run_one
+from nb201_flat.search.runner import RunRecord, check_batch, run_one
 from nb201_flat.search.vectorised import _aggregate_rows
 
 
@@ -75,6 +75,7 @@ def run_replay(
     data: OracleData, algorithm: SearchAlgorithm, seed: int, runs: range | list[int]
 ) -> list[RunRecord]:
     """The runs of an NA-RS form :func:`replay_ok` accepts, as :func:`run_one` gives them."""
+    seed = check_batch(seed, runs)
     if not replay_ok(data, algorithm):
         raise ValueError(f"{algorithm.label} has no replayed form under this protocol")
     assert isinstance(algorithm, NARandomSearch | NABestEvaluatedSearch)
@@ -281,6 +282,7 @@ def run_seeded(
     """The runs of an algorithm :func:`seeded_ok` accepts, as :func:`run_one` gives them:
     with free neighbours all at once, by :func:`~nb201_flat.search.vectorised.run_free_na`;
     charged, run by run (the oracle stream then holds only the paid queries' seed draws)."""
+    seed = check_batch(seed, runs)
     if not seeded_ok(data, algorithm):
         raise ValueError(f"{algorithm.label} has no seeded replay under this protocol")
     from nb201_flat.search.vectorised import free_na_kind, run_free_na

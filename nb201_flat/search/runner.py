@@ -136,6 +136,14 @@ class RunRecord(StallRecord):
         return self.queries + self.free_queries
 
 
+def check_batch(seed: object, runs: Iterable[object]) -> int:
+    """The master ``seed`` of the batched runners, checked as :func:`run_one` checks it (None
+    drew OS entropy: runs no one can repeat), and each of ``runs`` a run number >= 0."""
+    for r in runs:
+        check_int_range("runs", r, 0, fix="runs count from 0")
+    return check_seed(seed)
+
+
 def run_one(data: OracleData, algorithm: SearchAlgorithm, seed: int, run: int) -> RunRecord:
     """One seeded run of ``algorithm`` against a fresh oracle on ``data``.
 

@@ -66,7 +66,7 @@ from nb201_flat.search.oracle import (
     OracleData,
     stall_limit,
 )
-from nb201_flat.search.runner import RunRecord, run_one
+from nb201_flat.search.runner import RunRecord, check_batch, run_one
 from nb201_flat.types import BoolArray as BoolArray
 
 U64Array = npt.NDArray[np.uint64]
@@ -649,6 +649,7 @@ def run_vectorised(
 
     Raises ``ValueError`` for a combination :func:`vectorisable` refuses.
     """
+    seed = check_batch(seed, runs)
     if not vectorisable(data, algorithm):
         raise ValueError(f"{algorithm.label} has no vectorised form under this protocol")
     if isinstance(algorithm, NARandomSearch):
@@ -695,6 +696,7 @@ def run_batched(
     from nb201_flat.search.lockstep import run_lockstep
     from nb201_flat.search.replay import replay_ok, run_replay, run_seeded, seeded_ok
 
+    seed = check_batch(seed, runs)
     if vectorisable(data, algorithm):
         return run_vectorised(data, algorithm, seed, runs)
     if replay_ok(data, algorithm):

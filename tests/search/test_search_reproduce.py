@@ -528,7 +528,7 @@ def test_fixed_n_is_checked_when_the_config_is_built(value: object) -> None:
     # was kept as given, met (if ever) once fixed-n's protocols were built
     with pytest.raises(ArgumentError, match="^fixed_n must be >= 1"):
         ReproduceConfig.quick(fixed_n=value)
-    assert ReproduceConfig.quick(fixed_n=np.int64(7)).fixed_n == 7
+    assert ReproduceConfig.quick(protocols=("fixed-n",), fixed_n=np.int64(7)).fixed_n == 7
 
 
 def test_empty_anchors_and_routes_have_their_columns(
