@@ -18,7 +18,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from nb201_flat.errors import ArgumentError
+from nb201_flat.errors import ArgumentError, MissingValueError, spelled
 from nb201_flat.figures._common import (
     TEST_KEYS,
     FigureSkipped,
@@ -49,6 +49,18 @@ def plot_barrier_census(census: pd.DataFrame, ax: Axes | None = None) -> Axes:
     check_frame(census, "census", "barrier_census(space, values, bands, ...)")
     if census.empty:  # boxplot fails deep in matplotlib
         raise ArgumentError("census holds no pair; pass barrier_census(...) with n_pairs or top_k")
+    columns = ["group", *(f"{name}_above_worse" for name in _SHOWN)]
+    missing = [c for c in columns if c not in census.columns]
+    if missing:  # a bare KeyError
+        raise ArgumentError(
+            f"census lacks column(s) {', '.join(missing)}; pass barrier_census(...)'s frame"
+        )
+    holes = census[columns[1:]].isna().any(axis=1)
+    if holes.any():  # a box of NaN was not drawn while its tick still counted the pairs
+        raise MissingValueError(
+            f"census holds {int(holes.sum())} pair(s) without a barrier; pass a census made "
+            "with nan_policy='omit', which leaves them out and counts them"
+        )
     with figure_style():
         groups = list(dict.fromkeys(census["group"].tolist()))
         width = 0.8 / len(_SHOWN)
@@ -118,6 +130,8 @@ def make_barrier_census(
             add_note(fig, f"{dataset_label(ds)}, band {g}: {describe_left_out(c)}")
         for g, c in census.attrs["omitted"].items():
             add_note(fig, f"{dataset_label(ds)}, {g}: {describe_left_out(c)}")
+        for g, why in census.attrs["empty"].items():  # its ticks were gone without a word
+            add_note(fig, f"{dataset_label(ds)}, band {g} has no pair: {spelled(why)}")
         ax = axes[0, k]
         plot_barrier_census(census, ax)
         none = int(census["no_barrier"].sum())
@@ -134,7 +148,8 @@ def make_barrier_census(
             fig,
             table,
             # validated by barrier_census above: whole floats 5.0 are captioned 5
-            f"Pairs: {int(n_pairs)} drawn per A²M accuracy band (A, B, C) at Hamming distance {_PAIR_DISTANCE}, "
+            f"Pairs: up to {int(n_pairs)} drawn per A²M accuracy band (A, B, C; each tick "
+            f"gives its count) at Hamming distance {_PAIR_DISTANCE}, "
             f"seed {seed} + panel, and every pair of the top {int(top_k)}. Barrier beyond the worse "
             "endpoint = barrier − half the gap between the endpoints (0: the worse endpoint is "
             "the bottleneck). Lowest: exact maximin path over the whole space; best / worst "

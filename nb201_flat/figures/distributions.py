@@ -96,6 +96,17 @@ def plot_neighbour_distributions(
     check_choice("kind", kind, ("hist", "kde"))
     legend = check_flag("legend", legend)
     check_frame(dist, "dist", "neighbour_distributions(space, values, bands)")
+    from_fn = "; pass the frame neighbour_distributions(space, values, bands) returns"
+    missing = [c for c in ("band", "radius", "value") if c not in dist.columns]
+    if missing:  # a bare KeyError
+        raise ArgumentError(f"dist lacks column(s) {', '.join(missing)}{from_fn}")
+    if not isinstance(dist["band"].dtype, pd.CategoricalDtype):  # .cat's bare AttributeError
+        raise ArgumentError(f"dist's band column is no categorical column{from_fn}")
+    unknown = [
+        str(b) for b in dist["band"].cat.categories if str(b) not in dist.attrs.get("bands", {})
+    ]
+    if unknown:  # the legend read "band A: nan–nan %" (attrs are lost in a file's round trip)
+        raise ArgumentError(f"dist's attrs give no range for band(s) {', '.join(unknown)}{from_fn}")
     asked = _drawable_radii(dist)
     radius = check_int_range("radius", radius, 1, fix=f"dist holds radii {asked}")
     if radius not in asked:

@@ -337,14 +337,18 @@ def plot_binned(
     return ax
 
 
-def _seed_caption(seeds: dict[str, tuple[int, tuple[int, ...]]], derived: bool) -> str:
-    """Which stored seeds sharpness and the measures against it were read from."""
+def _seed_caption(
+    seeds: dict[str, tuple[int, tuple[int, ...]]],
+    derived: bool,
+    measures: str = "gap and source rank",
+) -> str:
+    """Which stored seeds sharpness and the ``measures`` drawn against it were read from."""
     groups: dict[tuple[int, tuple[int, ...]], list[str]] = {}
     for ds, split in seeds.items():
         groups.setdefault(split, []).append(dataset_label(ds))
     parts = [
-        f"{' and '.join(names) + ': ' if len(groups) > 1 else ''}seed {first}, gap and source "
-        f"rank from the mean of seed{'s' if len(others) > 1 else ''} {', '.join(map(str, others))}"
+        f"{' and '.join(names) + ': ' if len(groups) > 1 else ''}seed {first}, {measures} "
+        f"from the mean of seed{'s' if len(others) > 1 else ''} {', '.join(map(str, others))}"
         for (first, others), names in groups.items()
     ]
     return (
@@ -397,7 +401,9 @@ def make_flat_vs_sharp(table: Table, *, top: float = 0.2, radius: int = 1) -> Fi
         )
     panels = [p for p, ok in (("gap", gaps), ("transfer", targets)) if ok]
     fig, axes = new_figure(1, len(panels), figsize=(3.8 * len(panels) + 0.4, 3.4), sharex=False)
-    share = f"top {top:.0%} of connected cells by validation accuracy"
+    # :g, not .0%: top=0.001 read "top 0%" beside 16 plotted cells
+    share = f"top {100 * top:g} % of connected cells by validation accuracy"
+    measures = " and ".join(m for m, drawn in (("gap", gaps), ("source rank", targets)) if drawn)
     for k, (ax, panel) in enumerate(zip(axes[0], panels, strict=True)):
         letter = "ab"[k]
         if panel == "gap":
@@ -429,7 +435,7 @@ def make_flat_vs_sharp(table: Table, *, top: float = 0.2, radius: int = 1) -> Fi
             fig,
             table,
             f"Architectures: {share}. Sharpness: validation accuracy − mean of the radius-{radius} "
-            f"neighbours'. {_seed_caption(seeds, derived)} Lines: mean in 10 equal-count bins of "
+            f"neighbours'. {_seed_caption(seeds, derived, measures)} Lines: mean in 10 equal-count bins of "
             "sharpness; bands: 95 % t confidence interval of the mean; ρ: Spearman over all "
             "points.",
         )
@@ -438,6 +444,8 @@ def make_flat_vs_sharp(table: Table, *, top: float = 0.2, radius: int = 1) -> Fi
         add_note(fig, f"gap panel without {', '.join(missing)} (not in the table)")
     for why in one_seed:
         add_note(fig, f"left out: {why}")
-    if len(panels) == 1:
-        add_note(fig, f"only the {panels[0]} panel: the table lacks the other's keys")
+    if len(panels) == 1:  # the keys may be there with one seed (noted above)
+        lacks = not (keyed_targets if panels[0] == "gap" else keyed)
+        why = "the table lacks the other's keys" if lacks else "the other's series are left out"
+        add_note(fig, f"only the {panels[0]} panel: {why}")
     return fig

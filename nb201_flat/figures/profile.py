@@ -117,7 +117,7 @@ def make_distance_profile(table: Table) -> Figure:
     if not keys:
         raise FigureSkipped(NAME, list(TEST_KEYS.values()), any_of=True)
     fig, axes = new_figure(1, len(keys), figsize=(3.3 * len(keys) + 0.3, 3.4))
-    clipped = 0
+    clipped: list[int] = []  # per panel: their sum counted a cell once per dataset
     for k, (ds, key) in enumerate(keys.items()):
         values = table.vector_for(key)
         prof = distance_profile(table.space, values)
@@ -134,7 +134,7 @@ def make_distance_profile(table: Table) -> Figure:
             # one value over every connected cell: a margin of its own size, not an empty range
             pad = 0.02 * (hi - lo) or 0.02 * max(abs(hi), 1.0)
             ax.set_ylim(lo - pad, hi + pad)
-        clipped += below
+        clipped.append(below)
         optima = _optima_text(prof.attrs.get("optima", []))
         with figure_style():
             ax.set_title(f"({'abc'[k % 3]}) {dataset_label(ds)}: optimum {optima}", fontsize=9)
@@ -146,8 +146,10 @@ def make_distance_profile(table: Table) -> Figure:
             "Violins: test accuracy of all architectures at each distance from the best one "
             "(nearest, when tied), their number under each distance; line: mean; FDC: Pearson "
             "correlation of accuracy and distance. y axes span the connected cells' range; "
-            f"{clipped} cells below it (disconnected, at chance accuracy) are counted in the "
-            "violins and means but not shown.",
+            f"{' / '.join(map(str, clipped))} cells below it"
+            + (" (panel by panel)" if len(clipped) > 1 else "")
+            + " (disconnected, at chance accuracy) are counted in the violins and means but "
+            "not shown.",
         )
     note_missing(fig, TEST_KEYS, keys)
     return fig

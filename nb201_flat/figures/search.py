@@ -276,6 +276,17 @@ def plot_anytime(
     complete_only = check_flag("complete_only", complete_only)
     legend = check_flag("legend", legend)
     _check_curves(curves, _PLOT_COLUMNS)
+    from nb201_flat.search.runner import KEY_COLUMNS
+
+    # one line per algorithm: several protocols or keys were drawn as one zigzag line
+    ids = [c for c in ("protocol", *KEY_COLUMNS, "x_unit") if c in curves.columns]
+    parts = curves[ids].drop_duplicates()
+    if len(parts) > 1:
+        raise ArgumentError(
+            f"curves hold {len(parts)} protocols or reported keys ({', '.join(ids)}), which one "
+            "line per algorithm would join; pass one of them (e.g. curves[curves['protocol'] "
+            "== name]), or draw a panel each with make_search_curves"
+        )
     held = list(dict.fromkeys(curves["algorithm"]))
     if order is not None:
         given: object = order  # typed as a sequence; a notebook may pass one name all the same
@@ -455,8 +466,9 @@ def make_search_curves(
     if not groups:
         raise FigureSkipped(NAME, ["non-empty search curves"])
     datasets = [str(key[1]) for key, _ in groups]
+    protocols = {str(key[0]) for key, _ in groups}  # named where panels of two would match
     fig, axes = new_figure(1, len(groups), figsize=(max(6.0, 3.2 * len(groups) + 0.4), 3.6))
-    for k, ((_protocol, ds, *rest), g) in enumerate(groups):
+    for k, ((panel_protocol, ds, *rest), g) in enumerate(groups):
         ax = axes[0, k]
         g = squeeze_controls(g)
         order = None
@@ -474,9 +486,11 @@ def make_search_curves(
             if not (np.isnan(low).all() or np.isnan(high).all()):  # given curves of one run
                 lo, hi = float(np.nanmin(low)), float(np.nanmax(high))  # have no std: unzoomed
                 ax.set_ylim(lo, hi + 0.05 * (hi - lo))
+            letter = chr(ord("a") + k) if k < 26 else str(k + 1)  # 'abcdef'[k % 6] repeated
             ax.set_title(
-                f"({'abcdef'[k % 6]}) {dataset_label(str(ds))}"
-                + (_key_detail(rest) if datasets.count(str(ds)) > 1 else ""),
+                f"({letter}) {dataset_label(str(ds))}"
+                + (_key_detail(rest) if datasets.count(str(ds)) > 1 else "")
+                + (f"\n{panel_protocol}" if len(protocols) > 1 else ""),
                 fontsize=9,
             )
             ax.set_ylabel("incumbent test accuracy (%)")

@@ -670,7 +670,7 @@ def test_whole_float_run_counts_are_captioned_as_ints(figure_table: Table) -> No
     ("name", "options", "shown"),
     [
         ("barrier_tree", {"n_optima": 5.0}, "(at most 5)"),
-        ("barrier_census", {"n_pairs": 5.0, "top_k": 3.0}, "Pairs: 5 drawn"),
+        ("barrier_census", {"n_pairs": 5.0, "top_k": 3.0}, "Pairs: up to 5 drawn"),
         ("flat_vs_sharp", {"radius": 2.0}, "mean of the radius-2 neighbours"),
         ("flatness_by_epoch", {"radius": 2.0}, "radius-2 spread"),
     ],
