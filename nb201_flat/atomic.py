@@ -420,6 +420,10 @@ def _move_files(stage: Path, folder: Path) -> None:
     a failed rename (or an interrupt) puts back what the earlier ones replaced.
     """
     files = sorted(p for p in stage.rglob("*") if p.is_symlink() or not p.is_dir())
+    for src in files:  # before any rename: the file stdout goes to was replaced, its lines lost
+        dst = through_link(folder / src.relative_to(stage))
+        if (why := _not_replaceable(dst)) is not None:
+            raise TableFileError(f"could not write {dst}: it {why}; nothing was changed")
     for src in files:
         _fsync_file(src)
     aside = Path(tempfile.mkdtemp(prefix=".previous-", dir=stage))

@@ -94,7 +94,8 @@ def check_level(value: object, name: str | Param = "quantile") -> float:
     ...
     nb201_flat.errors.ArgumentError: quantile must lie in [0, 1], got 1.5
     """
-    return check_float_range(name, value, 0.0, 1.0)
+    # + 0.0: -0.0 is 0.0 (it was labelled q-0, a variant of its own beside q0)
+    return check_float_range(name, value, 0.0, 1.0) + 0.0
 
 
 def level_position(q: float, n: int) -> tuple[int, int, float]:
@@ -165,9 +166,8 @@ class Neighbourhood:
         # parameters, which a command names by its flags (errors.Param)
         check_int_range(Param("radius"), self.radius, 1, fix="pass a Hamming radius such as 1 or 2")
         check_choice(Param("agg"), self.agg, AGGREGATES)
-        check_level(self.quantile, Param("quantile"))
+        object.__setattr__(self, "quantile", check_level(self.quantile, Param("quantile")))
         object.__setattr__(self, "radius", int(self.radius))
-        object.__setattr__(self, "quantile", float(self.quantile))
         for name in ("exact", "include_self", "no_none", "connected_only"):
             object.__setattr__(self, name, check_flag(Param(name), getattr(self, name)))
 

@@ -188,8 +188,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.WARNING - 10 * min(args.verbose, 2),
         format="%(levelname)s %(name)s: %(message)s",
     )
-    if not getattr(args, "func", None):
-        parser.print_help()
+    if not getattr(args, "func", None):  # one line on the error output, as argparse's own
+        print(f"error: {parser.prog} needs a command; see {parser.prog} --help", file=sys.stderr)
         return 2
     if sys.stdout is None:  # started with its stdout closed: every print was lost unseen
         print(
@@ -198,7 +198,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    budget.set_progress(not getattr(args, "json", False))  # bars only beside human output
+    if sys.stderr is None and getattr(args, "progress", False):  # tqdm met None: exit 1
+        print(  # to the output: the error output is closed
+            "error: --progress draws its bars on the error output, which is closed; drop "
+            "--progress, or run it with one (2> FILE)"
+        )
+        return 2
+    # bars only beside human output, and where an error output is open
+    budget.set_progress(not getattr(args, "json", False) and sys.stderr is not None)
     try:
         budget.preload_blas(args.command)  # under ulimit -v only: a late load would hang
         with _stop_signals():
@@ -226,6 +233,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             print(
                 f"error: {shown(exc.filename)}: {exc.strerror}; choose another path",
+                file=sys.stderr,
+            )
+            return 2
+        if exc.errno == errno.EBADF and exc.filename is None:  # stdout opened read-only
+            _drop_stdout()
+            print(
+                "error: could not write the output (its file is not open for writing); run it "
+                "with an output (> FILE)",
                 file=sys.stderr,
             )
             return 2

@@ -129,12 +129,11 @@ def _workers(args: argparse.Namespace, names: list[str], size: int) -> int:
     if len(names) <= 1:
         return 1
     if args.jobs is not None:
-        if args.jobs > 1:
-            need = _parallel_bytes(names, size, args.jobs)
-            budget.check_memory(
-                need, f"{args.jobs} figures at once", "--jobs 1 draws one at a time"
-            )
-        return int(args.jobs)
+        jobs = min(int(args.jobs), len(names))  # no more workers than figures are started
+        if jobs > 1:
+            need = _parallel_bytes(names, size, jobs)
+            budget.check_memory(need, f"{jobs} figures at once", "--jobs 1 draws one at a time")
+        return jobs
     workers = min(2, budget.usable_cores(), len(names))
     while workers > 1 and not budget.fits(_parallel_bytes(names, size, workers)):
         workers -= 1
@@ -165,7 +164,11 @@ def cmd_figures(args: argparse.Namespace) -> int:
 
     if args.jobs is not None:
         check_int_range("--jobs", args.jobs, 1, fix="pass --jobs 1 to draw in this process")
-    names = list(dict.fromkeys(args.only)) if args.only else list(FIGURE_NAMES)
+    for flag, items in (("--only", args.only or []), ("--formats", args.formats)):
+        twice = sorted({i for i in items if items.count(i) > 1})
+        if twice:  # dropped without a word; reproduce --protocols refuses it so
+            raise ArgumentError(f"{flag} names {', '.join(twice)} twice; give each item once")
+    names = list(args.only) if args.only else list(FIGURE_NAMES)
     if args.jobs is not None and args.jobs > 1 and names != ["search_curves"] and len(names) == 1:
         # one figure is drawn here, and only search_curves has work to share out
         raise ArgumentError(

@@ -21,11 +21,11 @@ from nb201_flat.cli.common import (
     natural_direction,
     neighbourhood_from_args,
     neighbourhood_words,
-    num,
     open_table,
     seed_fields,
     seed_words,
     spell,
+    value_text,
 )
 from nb201_flat.errors import LandscapeArgumentError, MissingValueError, check_seed
 
@@ -396,11 +396,11 @@ def cmd_flatness(args: argparse.Namespace) -> int:
     print(sharp_legend("mean", loss=natural_direction(args.metric) is False))
     for r in rows:
         print(
-            f"{r['index']:>6} {num(r['value'], '.4f'):>9} {r['n']:>5} {num(r['mean'], '.4f'):>9} "
-            f"{num(r['min'], '.4f'):>9} {num(r['std'], '.4f'):>8} "
-            f"{num(r['sharpness'], '.4f'):>8}"
+            f"{r['index']:>6} {value_text(r['value']):>9} {r['n']:>5} {value_text(r['mean']):>9} "
+            f"{value_text(r['min']):>9} {value_text(r['std']):>8} "
+            f"{value_text(r['sharpness']):>8}"
             + (f" {r[STAND_IN_COLUMN]:>5}" if stand is not None else "")
-            + (f" {num(r['score'], '.4f'):>9}" if score else "")
+            + (f" {value_text(r['score']):>9}" if score else "")
             + f"  {r['arch']}"
         )
     member = "member" if spec.include_self else "neighbour"
@@ -630,17 +630,17 @@ def cmd_barrier(args: argparse.Namespace) -> int:
         emit_json(payload)
         return 0
     print(
-        f"barriers from {a.index} ({payload['value_a']:.4f}) to {b.index} "
-        f"({payload['value_b']:.4f}), distance {payload['distance']}; "
+        f"barriers from {a.index} ({value_text(payload['value_a'])}) to {b.index} "
+        f"({value_text(payload['value_b'])}), distance {payload['distance']}; "
         f"{args.dataset}/{args.split}@{args.epochs} {args.metric}, "
         f"{'higher' if hib else 'lower'} is better; {seed_words(table, mkey)}"
     )
     print(f"  {'':<30} {'barrier':>9} {'beyond worse endpoint':>22}")
     for entry in barriers.values():
         above = entry.get("above_worse_endpoint")
-        extra = f"{above:>22.4f}" if above is not None else f"{'-':>22}"
+        extra = f"{value_text(above):>22}" if above is not None else f"{'-':>22}"
         steps = f"  ({entry['length']} steps)" if "length" in entry else ""
-        print(f"  {entry['name']:<30} {entry['barrier']:>9.4f} {extra}{steps}")
+        print(f"  {entry['name']:<30} {value_text(entry['barrier']):>9} {extra}{steps}")
     if "a2m_code_54ce096" in barriers:
         print(
             "  (A²M code: this pair taken alone; its current code carries its minimum across a "
@@ -651,13 +651,13 @@ def cmd_barrier(args: argparse.Namespace) -> int:
     for name, why in unavailable.items():
         print(f"  {BARRIER_NAMES[name]:<30} unavailable: {why}")
     print(
-        f"path: {shown_name}, barrier {path.barrier:.4f} over {path.length} steps "
-        f"(worst value {path.bottleneck:.4f})"
+        f"path: {shown_name}, barrier {value_text(path.barrier)} over {path.length} steps "
+        f"(worst value {value_text(path.bottleneck)})"
     )
     for idx, s, v in zip(path.path, path.strings(), path.values.tolist(), strict=True):
-        print(f"{idx:>6} {v:>9.4f}  {s}")
+        print(f"{idx:>6} {value_text(v):>9}  {s}")
     if "level_mean" in barriers.get("mean_path", {}):
-        means = " ".join(f"{x:.4f}" for x in barriers["mean_path"]["level_mean"])
+        means = " ".join(value_text(x) for x in barriers["mean_path"]["level_mean"])
         print(f"mean path over {barriers['mean_path']['n_paths']} shortest paths: levels {means}")
     if stand is not None:
         print(f"note: {stand['note']}")
@@ -804,6 +804,11 @@ def cmd_census(args: argparse.Namespace) -> int:
     # 0: any distance; with --pairs 0 no pair is drawn, so no distance applies (None)
     distance = ((3 if args.distance is None else args.distance) or None) if args.pairs else None
     n_edges = table.space.n_edges
+    if args.pairs and distance is not None and distance < 0:  # "no two lie farther apart"
+        raise LandscapeArgumentError(
+            f"--distance {distance} is negative; pass --distance 1..{n_edges}, 0 for any, or "
+            f"{top_alone}"
+        )
     if args.pairs and distance is not None and not 1 <= distance <= n_edges:
         raise LandscapeArgumentError(
             f"band pairs at distance {distance} (--distance, default 3): this space's cells have "
@@ -930,11 +935,11 @@ def cmd_census(args: argparse.Namespace) -> int:
         for g in res["groups"]:
             print(
                 f"{g['group']:<7} {g['pairs']:>5} {g['no_barrier']:>10.1%} "
-                f"{g['lowest_is_shortest']:>8.1%} {g['median_lowest']:>8.4f} "
-                f"{g['median_best_shortest']:>8.4f} {g['median_mean_path']:>8.4f} "
-                f"{g['median_worst_shortest']:>8.4f} | {'':>13} "
-                f"{g['median_mean_path_above_worse']:>7.4f} "
-                f"{g['median_worst_shortest_above_worse']:>8.4f}"
+                f"{g['lowest_is_shortest']:>8.1%} {value_text(g['median_lowest']):>8} "
+                f"{value_text(g['median_best_shortest']):>8} {value_text(g['median_mean_path']):>8} "
+                f"{value_text(g['median_worst_shortest']):>8} | {'':>13} "
+                f"{value_text(g['median_mean_path_above_worse']):>7} "
+                f"{value_text(g['median_worst_shortest_above_worse']):>8}"
             )
         for note in res["notes"]:
             print(f"note: {note}")
