@@ -34,11 +34,12 @@ CALLS: dict[str, Callable[[object], object]] = {
     "connected_only": lambda f: ls.barrier_tree(SPACE, VALUES, connected_only=f),  # type: ignore[arg-type]
     "shortest": lambda f: ls.barrier_tree(SPACE, VALUES).path(0, SPACE.size - 1, shortest=f),  # type: ignore[arg-type]
     "dropna (profile)": lambda f: ls.distance_profile(SPACE, VALUES, dropna=f),  # type: ignore[arg-type]
-    # read only to find the optimum: "no" was accepted where one is given
+    # checked where an optimum is given too: "no" was accepted there (False with one given is
+    # refused as changing nothing, so a false flag is read without one)
     "higher_is_better (optimum given)": lambda f: ls.distance_profile(
         SPACE,
         VALUES,
-        optimum=0,
+        optimum=0 if f else None,
         higher_is_better=f,  # type: ignore[arg-type]
     ),
     "dropna (distributions)": lambda f: ls.neighbour_distributions(

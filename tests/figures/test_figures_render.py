@@ -318,13 +318,15 @@ def test_cli_formats_once_each_and_the_table_path_used(
     from nb201_flat.cli import main
     from nb201_flat.storage import save_table
 
-    # a repeated format drew and listed its file twice; a table from $NB201_FLAT_TABLE was
-    # reported as "table_path": null
+    # a repeated format drew and listed its file twice (then was dropped without a word: it
+    # is refused); a table from $NB201_FLAT_TABLE was reported as "table_path": null
     path = save_table(cifar10_only_table, tmp_path / "c10.nb201")
     monkeypatch.setenv("NB201_FLAT_TABLE", str(path))
     out = tmp_path / "figs"
     argv = ["figures", "--out", str(out), "--only", "distance_profile", "--json"]
-    assert main([*argv, "--formats", "svg", "png", "svg"]) == 0
+    assert main([*argv, "--formats", "svg", "png", "svg"]) == 2
+    assert "--formats names svg twice" in capsys.readouterr().err
+    assert main([*argv, "--formats", "svg", "png"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["table_path"] == str(path)
     assert doc["figures"][0]["files"] == [
