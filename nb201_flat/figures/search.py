@@ -466,9 +466,15 @@ def make_search_curves(
     if not groups:
         raise FigureSkipped(NAME, ["non-empty search curves"])
     datasets = [str(key[1]) for key, _ in groups]
-    protocols = {str(key[0]) for key, _ in groups}  # named where panels of two would match
+    # a panel's title, and the protocol beside it where two panels' would read the same
+    # (per-dataset's one protocol per dataset needs none)
+    titles = [
+        dataset_label(str(key[1]))
+        + (_key_detail(key[2:]) if datasets.count(str(key[1])) > 1 else "")
+        for key, _ in groups
+    ]
     fig, axes = new_figure(1, len(groups), figsize=(max(6.0, 3.2 * len(groups) + 0.4), 3.6))
-    for k, ((panel_protocol, ds, *rest), g) in enumerate(groups):
+    for k, ((panel_protocol, *_), g) in enumerate(groups):
         ax = axes[0, k]
         g = squeeze_controls(g)
         order = None
@@ -487,12 +493,10 @@ def make_search_curves(
                 lo, hi = float(np.nanmin(low)), float(np.nanmax(high))  # have no std: unzoomed
                 ax.set_ylim(lo, hi + 0.05 * (hi - lo))
             letter = chr(ord("a") + k) if k < 26 else str(k + 1)  # 'abcdef'[k % 6] repeated
-            ax.set_title(
-                f"({letter}) {dataset_label(str(ds))}"
-                + (_key_detail(rest) if datasets.count(str(ds)) > 1 else "")
-                + (f"\n{panel_protocol}" if len(protocols) > 1 else ""),
-                fontsize=9,
-            )
+            title = titles[k]
+            if titles.count(title) > 1:
+                title += f"\n{panel_protocol}"
+            ax.set_title(f"({letter}) {title}", fontsize=9)
             ax.set_ylabel("incumbent test accuracy (%)")
     optimistic = any("OPTIMISTIC" in n for n in notes)
     with figure_style():
