@@ -421,9 +421,12 @@ def _move_files(stage: Path, folder: Path) -> None:
     """
     files = sorted(p for p in stage.rglob("*") if p.is_symlink() or not p.is_dir())
     for src in files:  # before any rename: the file stdout goes to was replaced, its lines lost
-        dst = through_link(folder / src.relative_to(stage))
-        if (why := _not_replaceable(dst)) is not None:
-            raise TableFileError(f"could not write {dst}: it {why}; nothing was changed")
+        dst = folder / src.relative_to(stage)  # the path renamed over (a link: the link itself)
+        if not dst.is_symlink() and (why := _not_replaceable(dst)) is not None:
+            raise TableFileError(
+                f"could not write {dst}: it {why}; nothing was changed; send the output "
+                "elsewhere, or write into another folder"
+            )
     for src in files:
         _fsync_file(src)
     aside = Path(tempfile.mkdtemp(prefix=".previous-", dir=stage))

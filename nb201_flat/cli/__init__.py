@@ -236,7 +236,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 file=sys.stderr,
             )
             return 2
-        if exc.errno == errno.EBADF and exc.filename is None:  # stdout opened read-only
+        if exc.errno == errno.EBADF and exc.filename is None and _stdout_read_only():
             _drop_stdout()
             print(
                 "error: could not write the output (its file is not open for writing); run it "
@@ -257,6 +257,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {said}", file=sys.stderr)
         return 2
     return code
+
+
+def _stdout_read_only() -> bool:
+    """Whether this process's output was opened for reading only (``1< FILE``): a write to
+    it fails with EBADF, which other descriptors (a pool's pipes) can fail with too."""
+    try:
+        import fcntl
+
+        mode = fcntl.fcntl(sys.stdout.fileno(), fcntl.F_GETFL) & os.O_ACCMODE
+    except (ImportError, OSError, ValueError, AttributeError):
+        return False
+    return mode == os.O_RDONLY
 
 
 @contextlib.contextmanager

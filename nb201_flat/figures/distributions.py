@@ -9,7 +9,8 @@ neighbourhood: the landscape around them is flatter.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -65,6 +66,13 @@ def _drawable_radii(dist: pd.DataFrame) -> list[int]:
     return sorted(held | {int(r) for r in dist.attrs.get("empty_radii", []) if r in asked})
 
 
+def _band_range(attrs: Mapping[Any, Any], name: object) -> tuple[float, float] | None:
+    """Band ``name``'s (lo, hi) from a distributions frame's attrs: under its own key (which
+    may be no text, e.g. 1) or its text, else None."""
+    bands = attrs.get("bands", {})
+    return bands.get(name, bands.get(str(name)))  # type: ignore[no-any-return]
+
+
 def plot_neighbour_distributions(
     dist: pd.DataFrame,
     whole: npt.ArrayLike,
@@ -102,9 +110,7 @@ def plot_neighbour_distributions(
         raise ArgumentError(f"dist lacks column(s) {', '.join(missing)}{from_fn}")
     if not isinstance(dist["band"].dtype, pd.CategoricalDtype):  # .cat's bare AttributeError
         raise ArgumentError(f"dist's band column is no categorical column{from_fn}")
-    unknown = [
-        str(b) for b in dist["band"].cat.categories if str(b) not in dist.attrs.get("bands", {})
-    ]
+    unknown = [str(b) for b in dist["band"].cat.categories if _band_range(dist.attrs, b) is None]
     if unknown:  # the legend read "band A: nan–nan %" (attrs are lost in a file's round trip)
         raise ArgumentError(f"dist's attrs give no range for band(s) {', '.join(unknown)}{from_fn}")
     asked = _drawable_radii(dist)
@@ -141,7 +147,6 @@ def plot_neighbour_distributions(
     ax = axes_or_new(ax)
     w = w[np.isfinite(w)]
     edges = _bins(w) if bins is None else edges
-    bands: dict[str, tuple[float, float]] = dist.attrs.get("bands", {})
     # computed without a row (allow_empty=True): undefined, said so in the legend; a band
     # filtered out of the frame by the caller is simply not drawn
     empty = {str(b) for b, r in dist.attrs.get("empty_bands", []) if r == radius}
@@ -153,7 +158,7 @@ def plot_neighbour_distributions(
         for k, name in enumerate(dist["band"].cat.categories):
             in_band = sub["band"] == name
             vals = sub.loc[in_band, "value"].to_numpy(dtype=np.float64)
-            lo, hi = bands.get(str(name), (np.nan, np.nan))
+            lo, hi = _band_range(dist.attrs, name) or (np.nan, np.nan)
             colour = BAND_COLOURS[k % len(BAND_COLOURS)]
             if not vals.size:
                 if str(name) in empty:

@@ -127,8 +127,12 @@ def _run_curves(run: Mapping[str, Any], splits: Sequence[str]) -> dict[tuple[str
         for metric, store in (("accuracy", accs), ("loss", losses)):
             values = np.full(n, np.nan)
             for e in range(n):
-                if (v := store.get(f"{split}@{e}")) is not None:
-                    values[e] = stored_number(v, f"{split} {metric} at epoch {e}")
+                if (v := store.get(f"{split}@{e}")) is None:
+                    continue
+                # a float, the files' own: no check and no name to build
+                values[e] = (
+                    v if type(v) is float else stored_number(v, f"{split} {metric} at epoch {e}")
+                )
             if not np.isnan(values).all():
                 out[split, metric] = values
     return out
@@ -141,10 +145,11 @@ def _series(store: Any, n: int) -> FloatArray:
     for e in range(n):
         if get is not None:
             v = get(e)
-            if v is not None:
-                out[e] = stored_number(v, f"epoch {e}")
+            if v is not None:  # a float, the files' own: no check and no name to build
+                out[e] = v if type(v) is float else stored_number(v, f"epoch {e}")
         elif e < len(store):
-            out[e] = stored_number(store[e], f"epoch {e}")
+            v = store[e]
+            out[e] = v if type(v) is float else stored_number(v, f"epoch {e}")
     return out
 
 

@@ -351,17 +351,30 @@ def _check_isomorphic(
     """Refuse a run recorded as standing in for a cell of another function (a hand-edited
     ``run_isomorphic`` row, or one a caller recorded wrongly): its numbers would be served as
     the cell's."""
+    import functools
+
     from nb201_flat.train.results_db import damaged_parts
 
-    for row in stand_ins:
-        cell, rep = space.arch(int(row["index"])), space.arch(int(row["copied_from"]))  # type: ignore[call-overload]
-        if cell.isomorphism_key() != rep.isomorphism_key():
-            run = (key, str(cell), row["dataset"], row["epochs"], row["seed"])
+    if space.size <= 200_000:  # the whole space's classes at once (NB201: 0.1 s, cached)
+        classes = space.isomorphism_classes()
+
+        def cls(i: int) -> object:
+            return int(classes[i])
+    else:  # a large space: the keys of the cells named only, each once
+
+        @functools.cache
+        def cls(i: int) -> object:
+            return space.arch(i).isomorphism_key()
+
+    pairs = {(int(r["index"]), int(r["copied_from"])): r for r in stand_ins}  # type: ignore[call-overload]
+    for (cell, rep), row in pairs.items():  # one check per pair, not per dataset and seed
+        if cls(cell) != cls(rep):
+            run = (key, str(space.arch(cell)), row["dataset"], row["epochs"], row["seed"])
             raise FormatError(
                 *damaged_parts(
                     path,
                     run,
-                    f"is recorded isomorphic to cell {rep.index}, which computes another function",
+                    f"is recorded isomorphic to cell {rep}, which computes another function",
                 )
             )
 

@@ -151,16 +151,17 @@ class StandIns:
             parent[max(a, b)] = min(a, b)
         if one_source:  # a chain of copies must end at a trained cell
             for start in source:
-                seen, i = {start}, source[start]
+                seen, i = [start], source[start]
                 while i in source:
                     if i in seen:
+                        seen = seen[seen.index(i) :]  # the cycle, not the chain into it
                         raise LandscapeArgumentError(
                             Param("copies"),
                             f" holds cells {', '.join(map(str, sorted(seen)))} copied from each other in a cycle, "
                             "so none of them holds a measurement; name the trained cell as "
                             "each one's source",
                         )
-                    seen.add(i)
+                    seen.append(i)
                     i = source[i]
         copied = set(source)
         const = {cell(i) for i in constant}
@@ -227,7 +228,7 @@ class StandIns:
         """Which of ``members`` hold their centre's own measurement: a copy of the centre, or
         the cell it copies (the same :attr:`group`). ``centres`` broadcasts against
         ``members``, e.g. a column of row cells against their padded neighbour rows; a
-        negative member is padding, never one. The one rule of the members a neighbourhood
+        member -1 is padding, never one. The one rule of the members a neighbourhood
         leaves out as no neighbour measurement (flatness's ``omit_stand_ins="self"``, the NA
         search objective).
 

@@ -97,7 +97,7 @@ def distance_profile(
     values: npt.ArrayLike,
     optimum: ArchLike | Sequence[ArchLike] | None = None,
     *,
-    higher_is_better: bool = True,
+    higher_is_better: bool | None = None,
     dropna: bool = True,
 ) -> pd.DataFrame:
     """Value against Hamming distance from the optimum, one row per architecture (tidy).
@@ -107,6 +107,9 @@ def distance_profile(
     optimum
         The reference architecture(s); default: every global optimum (ties included). The
         distance of an architecture is to its nearest reference.
+    higher_is_better
+        Which way the global optima lie (default True); it picks them, so it is refused beside
+        a given ``optimum``.
     dropna
         Drop architectures whose value is NaN.
 
@@ -149,7 +152,7 @@ def fitness_distance_correlation(
     values: npt.ArrayLike,
     optimum: ArchLike | Sequence[ArchLike] | None = None,
     *,
-    higher_is_better: bool = True,
+    higher_is_better: bool | None = None,
     method: Literal["pearson", "spearman"] = "pearson",
     undefined: Undefined = "raise",
 ) -> float:
@@ -209,16 +212,17 @@ def _references(
     space: Space,
     v: FloatArray,
     optimum: ArchLike | Sequence[ArchLike] | None,
-    higher_is_better: bool,
+    higher_is_better: bool | None,
 ) -> IntArray:
-    # checked where a given optimum leaves it unread too: "no" was accepted there
-    higher_is_better = check_flag("higher_is_better", higher_is_better)
+    # None: not given (True where it picks the optima)
+    if higher_is_better is not None:
+        higher_is_better = check_flag("higher_is_better", higher_is_better)  # "no" was read
     if optimum is None:
-        return global_optima(space, v, higher_is_better=higher_is_better)
-    if not higher_is_better:  # it picks the optima; given ones, it changed nothing
+        return global_optima(space, v, higher_is_better=higher_is_better is not False)
+    if higher_is_better is not None:  # it picks the optima; given ones, it changed nothing
         raise LandscapeArgumentError(
-            Param("higher_is_better", False),
-            " picks the optima (the lowest values), but optimum names them; drop one",
+            Param("higher_is_better"),
+            " picks the optima, but optimum names them; drop one",
         )
     if isinstance(optimum, np.ndarray):  # any shape, np.array(5) too: the index-array rule
         refs = sorted(set(check_arch_indices(optimum, space.size, name="optimum").ravel().tolist()))

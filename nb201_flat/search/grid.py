@@ -257,7 +257,7 @@ class ReproduceConfig:
                 "add 'fixed-n' to protocols, or drop fixed_n",
             )
         timed = {"nb201", "per-dataset"} & set(self.protocols)
-        if self.budget_scale_200 != budget_scale_for(200) and not (timed and 200 in self.epochs):
+        if self._scale_on_rule(200) != 1 and not (timed and 200 in self.epochs):
             raise ProtocolError(
                 (
                     Param("budget_scale_200"),

@@ -262,6 +262,8 @@ def record_isomorphic(job: Any, representative: Any) -> bool:
 
     Raises
     ------
+    ArgumentError
+        ``representative`` is no isomorphic cell of ``job``'s run under the same key.
     RunLockedError
         Another live process holds the run's lock (trains the cell).
     """
@@ -284,8 +286,8 @@ def _check_stands_in(job: Any, representative: Any) -> None:
     ours, theirs = job.key, representative.key
     if ours._replace(arch="") != theirs._replace(arch=""):
         raise ArgumentError(
-            f"representative {tuple(theirs)} is not of the job's run {tuple(ours)} but for "
-            "the arch; record a run of the same space, dataset, schedule and seed"
+            f"representative {tuple(theirs)} differs from the job's run {tuple(ours)} in more "
+            "than the arch; record a run of the same space, dataset, schedule and seed"
         )
     if cell_of(job).isomorphism_key() != cell_of(representative).isomorphism_key():
         raise ArgumentError(

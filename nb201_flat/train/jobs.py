@@ -311,26 +311,12 @@ class TrainJob:
         """Refuse a job whose arch, index or space key disagree with its ops, nodes and
         network size: it trained the cell of its ops and stored it as the other (a job edited
         with ``dataclasses.replace``), and the real run of that cell was then skipped."""
-        from nb201_flat.errors import FormatError
-
-        try:
-            space = _space_of_key(self.space)
-        except FormatError:
-            raise ArgumentError(
-                Param("space"), f" {self.space!r} is no space key; build jobs with make_jobs"
-            ) from None
-        if space.n_nodes != self.n_nodes or space_key(space, c=self.c, n=self.n) != self.space:
-            raise ArgumentError(
-                Param("space"),
-                f" {self.space!r} is not the space of {self.n_nodes}-node cells at c={self.c}, "
-                f"n={self.n}; build jobs with make_jobs, or replace space, c and n together",
-            )
-        arch = space.from_ops(self.ops)  # an op the space lacks: InvalidArchError
-        if (str(arch), arch.index) != (self.arch, self.index):
+        arch, index = _cell_text(self.space, self.n_nodes, self.c, self.n, self.ops)
+        if (arch, index) != (self.arch, self.index):
             raise ArgumentError(
                 f"arch {self.arch!r:.120} (index {self.index!r}) is not the cell of the job's ops, "
-                f"{arch} (index {arch.index}); build jobs with make_jobs, or replace arch, "
-                "index and ops together"
+                f"{arch} (index {index}); build jobs with make_jobs, or replace arch, index and "
+                "ops together"
             )
 
     @property
@@ -395,6 +381,29 @@ class TrainJob:
 def cell_of(job: TrainJob) -> Arch:
     """The cell ``job`` trains, in the space its key names."""
     return _space_of_key(job.space).from_ops(job.ops)
+
+
+@functools.lru_cache(maxsize=4096)
+def _cell_text(key: str, n_nodes: int, c: int, n: int, ops: tuple[str, ...]) -> tuple[str, int]:
+    """The string and index of the cell of ``ops`` in the space ``key`` names, once ``key``
+    is checked to be that of ``n_nodes``-node cells at ``c``, ``n`` (a job is built again by
+    every ``dataclasses.replace``: looked up once; a refusal is not cached)."""
+    from nb201_flat.errors import FormatError
+
+    try:
+        space = _space_of_key(key)
+    except FormatError:
+        raise ArgumentError(
+            Param("space"), f" {key!r} is no space key (as space_key writes it)"
+        ) from None
+    if space.n_nodes != n_nodes or space_key(space, c=c, n=n) != key:
+        raise ArgumentError(
+            Param("space"),
+            f" {key!r} is not the space of {n_nodes}-node cells at c={c}, n={n}; build jobs "
+            "with make_jobs, or replace space, c and n together",
+        )
+    arch = space.from_ops(ops)  # an op the space lacks: InvalidArchError
+    return str(arch), arch.index
 
 
 @functools.lru_cache(maxsize=32)

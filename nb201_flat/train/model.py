@@ -95,7 +95,8 @@ def register_op(name: str, build: OpBuilder, cost: costs.OpCost, *, replace: boo
     Parameters
     ----------
     name
-        Name used in architecture strings; must not contain ``| ~ +`` or spaces.
+        Name used in architecture strings and results keys; must not contain ``| ~ + : , @ #``
+        or spaces (a key of its space could not be read back).
     build
         ``build(c)`` returns a module mapping ``c`` to ``c`` channels at stride 1.
     cost
@@ -103,8 +104,8 @@ def register_op(name: str, build: OpBuilder, cost: costs.OpCost, *, replace: boo
     replace
         Replace an op registered before under ``name`` (never a built-in one).
     """
-    if not isinstance(name, str) or not name or any(ch in name for ch in "|~+ "):
-        raise InvalidArchError(f"op name {name!r} may not be empty or contain '|~+ '")
+    if not isinstance(name, str) or not name or any(ch in name for ch in "|~+ :,@#"):
+        raise InvalidArchError(f"op name {name!r} may not be empty or contain any of '|~+ :,@#'")
     replace = check_flag("replace", replace)
     same = OP_BUILDERS.get(name) is build and costs.OP_COSTS.get(name) is cost
     if name in BUILT_IN_OPS and not same:

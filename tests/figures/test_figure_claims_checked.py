@@ -123,3 +123,14 @@ def test_plot_neighbour_distributions_refuses_bands_it_cannot_name(figure_table:
         plot_neighbour_distributions(text, v, 1)
     with pytest.raises(ArgumentError, match=r"^dist lacks column\(s\) value"):
         plot_neighbour_distributions(d.drop(columns="value"), v, 1)
+
+
+def test_bands_named_by_numbers_are_drawn(figure_table: Table) -> None:
+    from nb201_flat.figures.distributions import plot_neighbour_distributions
+    from nb201_flat.landscape import neighbour_distributions
+
+    v = figure_table.vector("cifar100", "x-test", 200)
+    d = neighbour_distributions(figure_table.space, v, {1: (0.0, 50.0), 2: (50.0, 100.0)}, (1,))
+    ax = plot_neighbour_distributions(d, v, 1)  # the frame it returns, refused by its names
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "band 1: 0–50 %" in labels and "band 2: 50–100 %" in labels

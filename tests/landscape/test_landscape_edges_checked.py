@@ -56,6 +56,8 @@ def test_stand_ins_refuse_a_self_copy_and_a_cycle() -> None:
     # both marked copies, neither the trained source
     with pytest.raises(ArgumentError, match="^copies holds cells 3, 4 copied from each other"):
         StandIns.build(6, copies=[(4, 3), (3, 4)])
+    with pytest.raises(ArgumentError, match="^copies holds cells 3, 4 copied"):  # not 5's
+        StandIns.build(6, copies=[(5, 4), (4, 3), (3, 4)])
     chain = StandIns.build(6, copies=[(5, 4), (4, 3)])  # ends at a trained cell: kept
     assert chain.n_copies == 2 and chain.own([5, 4, 3], [3, 3, 3]).tolist() == [True] * 3
 
@@ -81,8 +83,11 @@ def test_an_optimum_given_with_lower_is_better_is_refused() -> None:
     space = Space(("none", "a", "b"), 3)
     # the same -0.0787 either way: the flag picks the optima, which were given
     for call in (fitness_distance_correlation, distance_profile):
-        with pytest.raises(ArgumentError, match="^higher_is_better=False picks the optima"):
-            call(space, v, optimum=3, higher_is_better=False)
+        for flag in (False, True):
+            with pytest.raises(ArgumentError, match="^higher_is_better picks the optima, but"):
+                call(space, v, optimum=3, higher_is_better=flag)
+        with pytest.raises(ArgumentError, match="^higher_is_better must be True or False"):
+            call(space, v, optimum=3, higher_is_better="no")  # type: ignore[arg-type]
     low = fitness_distance_correlation(space, v, higher_is_better=False)
     assert low == fitness_distance_correlation(space, v, optimum=int(np.argmin(v)))
 

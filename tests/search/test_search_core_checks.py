@@ -139,3 +139,12 @@ def test_reproduce_refuses_a_config_of_another_kind(config: object) -> None:
         reproduce(synthetic_table(), config)  # type: ignore[arg-type]
     with pytest.raises(ArgumentError, match="^table must be a Table"):
         reproduce(None, ReproduceConfig.quick())  # type: ignore[arg-type]
+
+
+def test_the_rules_own_scale_is_no_change() -> None:
+    from fractions import Fraction
+
+    # 200/12 exactly is the rule: it was refused beside the float default
+    assert ReproduceConfig.quick(budget_scale_200=Fraction(200, 12)).budget_scale_200 == Fraction(
+        200, 12
+    )

@@ -151,7 +151,7 @@ def test_a_run_stands_in_only_for_an_isomorphic_cell_of_its_run(tmp_path: Path) 
     with pytest.raises(ArgumentError, match=r"^representative .* is not isomorphic to"):
         record_isomorphic(job, rep)
     seed = _job(tmp_path, seeds=[2])
-    with pytest.raises(ArgumentError, match=r"is not of the job's run .* but for the arch"):
+    with pytest.raises(ArgumentError, match=r"differs from the job's run .* in more than the arch"):
         record_isomorphic(seed, job)
     with pytest.raises(ArgumentError, match="^representative must be a TrainJob"):
         record_isomorphic(job, str(NB201.arch(0)))
@@ -225,3 +225,14 @@ def test_the_inline_executor_trains_with_its_threads(tmp_path: Path) -> None:
         executor_from_spec("inline", jobs_per_device=4)
     with pytest.raises(ArgumentError, match="^jobs_per_device applies only to the local executor"):
         executor_from_spec("dask://localhost:8786", jobs_per_device=4)
+
+
+def test_an_op_name_a_results_key_cannot_hold_is_refused() -> None:
+    import torch
+
+    from nb201_flat.errors import InvalidArchError
+
+    cost = costs.OpCost(params=lambda c: 0, flops=lambda c, hw: 0)
+    for name in ("a:b", "a,b", "a@b", "a#b"):  # its jobs were then refused as "no space key"
+        with pytest.raises(InvalidArchError, match="may not be empty or contain any of"):
+            register_op(name, lambda c: torch.nn.Identity(), cost)
