@@ -196,7 +196,7 @@ def save_table(table: Table, path: str | os.PathLike[str], *, overwrite: bool = 
             "split": key.split,
             "epochs": key.epochs,
             "metric": key.metric,
-            "seed": seed,
+            "seed": None if seed is None else int(seed),  # a numpy key set after construction
         }
         for n, ((key, seed), _) in zip(names, items, strict=True)
     ]

@@ -363,7 +363,7 @@ class Table:
                     )
                 except ArgumentError as exc:  # a file's or an importer's vector: its format
                     raise FormatError(*parts_of(exc)) from None
-            elif vec.flags.writeable:  # validate() freezes it: the caller's array, not a copy
+            elif not _frozen_through(vec):  # validate() freezes it: the caller's, not a copy
                 converted[item] = vec.copy()
         if converted:  # a new dict: the caller's stays as it was
             self.data = {**self.data, **converted}
@@ -1034,6 +1034,18 @@ def _mean_outside_seeds(
         f"outside its seed rows ({float(low[at])!r}..{float(high[at])!r}, seeds "
         f"{', '.join(map(str, have))})"
     )
+
+
+def _frozen_through(vec: np.ndarray) -> bool:
+    """Whether no one can write ``vec``'s numbers: neither it nor any array it views is
+    writeable (a read-only view of a writeable array, as pandas 3's ``to_numpy()`` gives,
+    changed when its frame did; a file's or arrow's buffer beneath is immutable)."""
+    base: object = vec
+    while isinstance(base, np.ndarray):
+        if base.flags.writeable:
+            return False
+        base = base.base
+    return True
 
 
 def stand_ins(table: Table) -> tuple[set[int], dict[int, list[dict[str, Any]]]] | None:

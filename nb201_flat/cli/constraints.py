@@ -22,6 +22,7 @@ from nb201_flat.cli.common import (
     open_table,
     seed_fields,
     seed_words,
+    value_text,
 )
 
 
@@ -137,8 +138,10 @@ def cmd_constrained(args: argparse.Namespace) -> int:
         f"{seed_words(table, mkey)}):"
     )
     for row in rows:  # best_under and pareto_front never return unmeasured archs
+        value: Any = row["value"]
         print(
-            f"{row['index']:>6}  {row['value']:>9.4f}  {args.cost}={row['cost']:.6g}  {row['arch']}"
+            f"{row['index']:>6}  {value_text(float(value)):>9}  {args.cost}={row['cost']:.6g}  "
+            f"{row['arch']}"
         )
     for note in notes:
         print(f"note: {note}")

@@ -78,7 +78,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"benchmark: {out['benchmark']}")
     print(f"({out['archs']} archs, loaded in {load_s:.2f} s)")
     print(f"metric: {out['metric']} in %  ({out['measured']} archs measured)\n")
-    print(f"best {len(out['best'])} by value (%), with their radius-1 neighbourhood (24 cells):")
+    size = table.space.neighbourhood_size(1, exact=True)  # NB201's 24; another space's own
+    print(
+        f"best {len(out['best'])} by value (%), with their radius-1 neighbourhood ({size} cells):"
+    )
     if len(out["best"]) < args.top:
         print(f"  (only {out['measured']} architectures are measured; --top {args.top} asked)")
     print(f"  {'index':>6} {'value':>7} {'nb mean':>8} {'nb min':>7} {'sharp':>6}  arch")

@@ -292,10 +292,11 @@ def _plan_of(space: Any, args: argparse.Namespace) -> Any:
     try:
         return plan_campaign(
             space,
-            archs=[int(a) if a.isdigit() else a for a in args.archs],
+            # ASCII digits: '²' met int()'s traceback, '５' was read as cell 5
+            archs=[int(a) if a.isascii() and a.isdigit() else a for a in args.archs],
             neighbours_of=(
                 int(args.neighbours_of)
-                if (args.neighbours_of or "").isdigit()
+                if (args.neighbours_of or "").isascii() and (args.neighbours_of or "").isdigit()
                 else args.neighbours_of
             ),
             radius=args.radius,
@@ -481,6 +482,18 @@ def _check_streams(device: str, executor: str, k: int) -> None:
             f"--concurrent {k} trains runs on CUDA streams, but the device is {where}, where "
             "they could only train in turn; drop --concurrent or train on a GPU"
         )
+
+
+def paths_for_workers(settings: dict[str, Any], executor: str) -> dict[str, Any]:
+    """``settings`` with its paths absolute where the runs train on a cluster: a dask or
+    Slurm worker resolved a relative ``--db`` in its own folder, and its results landed there
+    (local and inline runs keep the paths as typed)."""
+    if executor in ("local", "inline"):
+        return settings
+    paths = ("data_root", "db_path", "ckpt_dir", "split_dir")
+    return {
+        k: os.path.abspath(v) if k in paths and v is not None else v for k, v in settings.items()
+    }
 
 
 def _check_threads_apply(threads: int | None, device: str, executor: str) -> None:
@@ -752,6 +765,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         "threads": args.threads,
         "retrain_damaged": args.retrain_damaged,
     }
+    settings = paths_for_workers(settings, args.executor)
     jobs = make_jobs(plan.cells, **settings)
     if jobs:
         _check_host_memory(jobs, args)

@@ -222,7 +222,11 @@ def _read_batch(
         keys = sorted(obj) if isinstance(obj, dict) else type(obj).__name__
         raise FormatError(f"{path}: expected a dict with 'data' and {label_key!r}, got {keys}")
     data = np.asarray(obj["data"])
-    labels = np.asarray(obj[label_key], dtype=np.int64).reshape(-1)
+    labels = np.asarray(obj[label_key])
+    # NaN or text met a bare ValueError; 3.7 was read as 3 (no label: [] reads as float64)
+    if labels.size and labels.dtype.kind not in "iu":
+        raise FormatError(f"{path}: {label_key!r} must hold integer labels, got {labels.dtype}")
+    labels = labels.astype(np.int64).reshape(-1)
     n_values = 3 * side * side
     if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != n_values:
         raise FormatError(

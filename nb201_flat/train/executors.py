@@ -854,7 +854,7 @@ def executor_from_spec(
     if spec.startswith("dask://"):
         # checked here, in the spelling typed: dask's own parse names tcp://, which is ours
         host, _, port = spec.removeprefix("dask://").rpartition(":")
-        if not host or not port.isdigit():
+        if not host or not (port.isascii() and port.isdigit()):
             raise ExecutorSpecError(
                 f"executor {spec!r} names no scheduler host and port number; use "
                 "dask://HOST:PORT, such as dask://localhost:8786"
