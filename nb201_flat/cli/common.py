@@ -323,6 +323,16 @@ def num(v: float, spec: str) -> str:
     return "-" if math.isnan(v) else format(v, spec)
 
 
+def check_each_once(flag: str, items: Sequence[str]) -> None:
+    """Refuse a list option naming an item twice: it was dropped without a word, and an item
+    given twice is a typo, not a request."""
+    from nb201_flat.errors import ArgumentError
+
+    twice = sorted({i for i in items if items.count(i) > 1})
+    if twice:
+        raise ArgumentError(f"{flag} names {', '.join(twice)} twice; give each item once")
+
+
 def value_text(v: float) -> str:
     """A served value as text: 4 decimals (accuracies, losses, seconds), or 6 significant
     digits where 4 decimals would show a measured value as 0.0000 (a zero-cost proxy of

@@ -21,6 +21,7 @@ from nb201_flat.atomic import check_writable_folder, replace_files
 from nb201_flat.cli.common import (
     add_json_arg,
     add_table_arg,
+    check_each_once,
     check_outside_table,
     emit_json,
     open_table,
@@ -164,10 +165,8 @@ def cmd_figures(args: argparse.Namespace) -> int:
 
     if args.jobs is not None:
         check_int_range("--jobs", args.jobs, 1, fix="pass --jobs 1 to draw in this process")
-    for flag, items in (("--only", args.only or []), ("--formats", args.formats)):
-        twice = sorted({i for i in items if items.count(i) > 1})
-        if twice:  # dropped without a word; reproduce --protocols refuses it so
-            raise ArgumentError(f"{flag} names {', '.join(twice)} twice; give each item once")
+    check_each_once("--only", args.only or [])
+    check_each_once("--formats", args.formats)
     names = list(args.only) if args.only else list(FIGURE_NAMES)
     if args.jobs is not None and args.jobs > 1 and names != ["search_curves"] and len(names) == 1:
         # one figure is drawn here, and only search_curves has work to share out

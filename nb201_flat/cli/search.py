@@ -13,6 +13,7 @@ from nb201_flat.cli.common import (
     add_json_arg,
     add_neighbourhood_args,
     add_table_arg,
+    check_each_once,
     check_outside_table,
     emit_json,
     neighbourhood_fields,
@@ -412,9 +413,7 @@ def _comma_list(flag: str, text: str, choices: tuple[str, ...]) -> tuple[str, ..
         raise ArgumentError(f"{flag} is empty; name one or more of {', '.join(choices)}")
     for item in items:
         check_choice(flag, item, choices)
-    twice = sorted({i for i in items if items.count(i) > 1})
-    if twice:  # it was dropped without a word: an item given twice is a typo, not a request
-        raise ArgumentError(f"{flag} names {', '.join(twice)} twice; give each item once")
+    check_each_once(flag, items)
     return items
 
 

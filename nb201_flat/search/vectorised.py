@@ -696,7 +696,7 @@ def run_batched(
     from nb201_flat.search.lockstep import run_lockstep
     from nb201_flat.search.replay import replay_ok, run_replay, run_seeded, seeded_ok
 
-    seed = check_batch(seed, runs)
+    # each runner below checks seed and runs (check_batch) itself
     if vectorisable(data, algorithm):
         return run_vectorised(data, algorithm, seed, runs)
     if replay_ok(data, algorithm):
