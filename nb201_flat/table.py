@@ -952,12 +952,15 @@ class Table:
             raise ArgumentError(why)
         data = dict(self.data)
         data[(key, seed)] = vec
-        if (key, None) in data:  # a stored mean a new seed vector leaves outside its seeds
-            mean = data[(key, None)]
-            found = _mean_outside_seeds(data, key, np.flatnonzero(~np.isnan(mean)))
-            if found is not None:  # stale: served by seed_policy="mean" as it was
+        if (key, None) in data:  # a stored mean this vector leaves stale
+            cells = np.flatnonzero(~np.isnan(data[(key, None)]))
+            found = _mean_outside_seeds(data, key, cells)
+            why = found[1] if found is not None else None
+            if why is None and seed is not None:  # within the range, but no longer their mean
+                why = _mean_left_behind(self.data, data, key, cells)
+            if why is not None:  # stale: served by seed_policy="mean" as it was
                 raise ArgumentError(
-                    f"with this vector, {found[1]}: the stored mean would be stale; build the "
+                    f"with this vector, {why}: the stored mean would be stale; build the "
                     "table with its new mean too (Table(space, {**table.data, (key, seed): "
                     "values, (key, None): mean})), or without the mean row"
                 )
@@ -1033,6 +1036,47 @@ def _mean_outside_seeds(
         f"the mean over seeds of index {int(cells[at])} at {key} is {float(mean[at])!r}, "
         f"outside its seed rows ({float(low[at])!r}..{float(high[at])!r}, seeds "
         f"{', '.join(map(str, have))})"
+    )
+
+
+def _seed_means(
+    data: Mapping[tuple[MetricKey, int | None], FloatArray],
+    key: MetricKey,
+    cells: npt.NDArray[np.int64],
+) -> FloatArray:
+    """The mean over the stored seeds of ``key`` at ``cells`` (NaN where none is measured)."""
+    seeds = [s for (k, s) in data if k == key and s is not None]
+    if not seeds:
+        return np.full(len(cells), np.nan)
+    stack = np.stack([data[(key, s)][cells] for s in seeds])
+    count = (~np.isnan(stack)).sum(axis=0)
+    total = np.where(np.isnan(stack), 0.0, stack).sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+
+
+def _mean_left_behind(
+    old: Mapping[tuple[MetricKey, int | None], FloatArray],
+    new: Mapping[tuple[MetricKey, int | None], FloatArray],
+    key: MetricKey,
+    cells: npt.NDArray[np.int64],
+) -> str | None:
+    """Words naming the first of ``cells`` whose stored mean of ``key`` was the mean of its
+    stored seeds (within rounding slack) and is not once a seed vector is added or replaced
+    (the range check alone let a replaced seed leave a mean within range but stale); None
+    where there is no such cell. A mean that was not its seeds' mean (over seeds the table
+    lacks) is left to the range check."""
+    mean = new[(key, None)][cells]
+    slack = _MEAN_SLACK_ABS + _MEAN_SLACK_REL * np.abs(mean)
+    before, after = _seed_means(old, key, cells), _seed_means(new, key, cells)
+    left = (np.abs(mean - before) <= slack) & ~(np.abs(mean - after) <= slack)
+    if not left.any():
+        return None
+    at = int(np.flatnonzero(left)[0])
+    return (
+        f"the mean over seeds of index {int(cells[at])} at {key} is {float(mean[at])!r}, "
+        f"the mean of its seed rows before ({float(before[at])!r}), not after "
+        f"({float(after[at])!r})"
     )
 
 

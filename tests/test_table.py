@@ -296,12 +296,9 @@ def test_with_vector_checks_what_it_stores(
     # a str key broke keys() later; seed True / -1 and inf values were stored as given
     with pytest.raises(ArgumentError, match=fragment):
         seeded_table().with_vector(key, values, seed=seed)  # type: ignore[arg-type]
-    assert seeded_table().with_vector(KEY, np.zeros(NB201.size), seed=np.int64(4)).seeds(KEY) == [
-        0,
-        1,
-        2,
-        4,
-    ]
+    t = seeded_table()
+    same_mean = t.vector_for(KEY)  # a seed of the mean's own values leaves it their mean
+    assert t.with_vector(KEY, same_mean, seed=np.int64(4)).seeds(KEY) == [0, 1, 2, 4]
 
 
 def test_the_constructor_checks_its_keys_and_makes_float_vectors() -> None:
@@ -641,9 +638,15 @@ def test_a_seed_vector_that_leaves_the_stored_mean_outside_its_seeds_is_refused(
     seeded = Table(NB201, {}).with_vector(KEY, f + 0.5, seed=0).with_vector(KEY, f - 0.5, seed=1)
     both = seeded.with_vector(KEY, f)
     np.testing.assert_array_equal(both.vector_for(KEY), f)
-    assert both.with_vector(KEY, f + 1.0, seed=0).seeds(KEY) == [0, 1]
-    # a seed or a mean that leaves the mean outside the seeds: refused, naming the fix
-    for seed, values in ((0, f - 2.0), (None, np.full(n, -5.0))):
+    # a seed replaced so that the mean still is the seeds' mean (within rounding), or where
+    # none is stored
+    assert both.with_vector(KEY, f + 0.52, seed=0).seeds(KEY) == [0, 1]
+    nan_mean = both.with_vector(KEY, np.where(f == 0, np.nan, f))
+    assert nan_mean.with_vector(KEY, np.where(f == 0, 7.0, f), seed=2).seeds(KEY) == [0, 1, 2]
+    # a seed, a new seed or a mean that leaves the mean outside the seeds, or within their
+    # range but no longer their mean (f + 0.25 at index 0 was served as f): refused, naming
+    # the fix
+    for seed, values in ((0, f - 2.0), (None, np.full(n, -5.0)), (0, f + 1.0), (2, f + 0.4)):
         with pytest.raises(ArgumentError, match="the stored mean would be stale; build") as exc:
             both.with_vector(KEY, values, seed=seed)
         assert "\n" not in str(exc.value)

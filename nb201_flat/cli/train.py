@@ -484,18 +484,6 @@ def _check_streams(device: str, executor: str, k: int) -> None:
         )
 
 
-def paths_for_workers(settings: dict[str, Any], executor: str) -> dict[str, Any]:
-    """``settings`` with its paths absolute where the runs train on a cluster: a dask or
-    Slurm worker resolved a relative ``--db`` in its own folder, and its results landed there
-    (local and inline runs keep the paths as typed)."""
-    if executor in ("local", "inline"):
-        return settings
-    paths = ("data_root", "db_path", "ckpt_dir", "split_dir")
-    return {
-        k: os.path.abspath(v) if k in paths and v is not None else v for k, v in settings.items()
-    }
-
-
 def _check_threads_apply(threads: int | None, device: str, executor: str) -> None:
     """Refuse a bad ``--threads``, or one where the runs are known to train on CUDA (the
     count sets a CPU's training threads)."""
@@ -765,7 +753,6 @@ def cmd_train(args: argparse.Namespace) -> int:
         "threads": args.threads,
         "retrain_damaged": args.retrain_damaged,
     }
-    settings = paths_for_workers(settings, args.executor)
     jobs = make_jobs(plan.cells, **settings)
     if jobs:
         _check_host_memory(jobs, args)

@@ -345,6 +345,11 @@ def _check_archs(df: pd.DataFrame, space: Space, path: Path, key: str) -> None:
         )
 
 
+#: the largest space whose isomorphism classes :func:`_check_isomorphic` reads whole; a
+#: larger one has the key of each cell named found, once each
+WHOLE_SPACE_CLASSES = 200_000
+
+
 def _check_isomorphic(
     stand_ins: list[dict[str, object]], space: Space, path: Path, key: str
 ) -> None:
@@ -355,7 +360,7 @@ def _check_isomorphic(
 
     from nb201_flat.train.results_db import damaged_parts
 
-    if space.size <= 200_000:  # the whole space's classes at once (NB201: 0.1 s, cached)
+    if space.size <= WHOLE_SPACE_CLASSES:  # all classes at once (NB201: 0.1 s, cached)
         classes = space.isomorphism_classes()
 
         def cls(i: int) -> object:

@@ -38,7 +38,9 @@ import multiprocessing as mp
 import os
 import shutil
 import traceback
+import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -68,6 +70,7 @@ from nb201_flat.train.jobs import (
     check_stored_data,
     clear_stray_rows,
     concurrency_key,
+    with_absolute_paths,
 )
 from nb201_flat.train.results_db import ResultsDB
 from nb201_flat.train.runlock import die_with_parent
@@ -349,7 +352,11 @@ def _init_worker(
     threads: int | None,
     parent_pid: int | None = None,
     spelling: dict[str, str] | None = None,
+    started: Any = None,
 ) -> None:
+    # a shared byte per unit of the round: set when a unit starts here, so that the pool
+    # can tell which units were in flight when a worker died (LocalExecutor._run_pool)
+    _SLOT["started"] = started
     if parent_pid is not None:  # a worker outliving a killed train would finish its runs
         die_with_parent(parent_pid)
     # the warnings a run logs here (a repair under retrain_damaged) in the command's words
@@ -377,9 +384,13 @@ def _init_worker(
         _SLOT["threads"] = threads
 
 
-def _run_in_worker(jobs: Sequence[TrainJob], run: RunFn, run_group: GroupRunFn) -> list[JobResult]:
+def _run_in_worker(
+    jobs: Sequence[TrainJob], run: RunFn, run_group: GroupRunFn, unit: int | None = None
+) -> list[JobResult]:
     from dataclasses import replace
 
+    if unit is not None and _SLOT.get("started") is not None:
+        _SLOT["started"][unit] = 1  # shared memory: it stays set if this process dies
     placed = []
     for job in jobs:
         job = _with_device(job, _SLOT["device"])
@@ -537,47 +548,92 @@ class LocalExecutor:
         attempts = dict.fromkeys(range(len(units)), 0)
         pending = {u: [all_jobs[p] for p in unit] for u, unit in enumerate(units)}
         out: dict[int, JobResult] = {}
+        suspects: list[int] = []
         while pending:  # one pool per round; a round retries what failed in the previous one
-            queue = ctx.Queue()
-            for s in slots:
-                queue.put(s)
-            with stopped_on_interrupt(  # Ctrl-C: stop the runs, do not wait for them
-                cf.ProcessPoolExecutor(
-                    max_workers=len(slots),
-                    mp_context=ctx,
-                    initializer=_init_worker,
-                    initargs=(queue, threads, os.getpid(), spelling),
-                )
-            ) as pool:
-                futures = {
-                    pool.submit(_run_in_worker, jobs, self.run, self._multi): u
-                    for u, jobs in pending.items()
-                }
-                for fut in cf.as_completed(futures):
-                    u = futures[fut]
-                    attempts[u] += 1
-                    try:
-                        res = fut.result()
-                    except Exception as exc:  # BrokenProcessPool too: the next round rebuilds it
-                        err: BaseException = exc
-                    else:
-                        res = [_with_attempts(r, attempts[u]) for r in res]
-                        _say_failed(res)
-                        out.update(zip(units[u], res, strict=True))
-                        del pending[u]
-                        continue
-                    log.warning(
-                        "%s attempt %d failed: %s", pending[u][0].name, attempts[u], for_log(err)
-                    )
-                    if attempts[u] > self.retries:
-                        failed = pending.pop(u)
-                        out.update(
-                            {
-                                p: _failed(j, err, attempts[u])
-                                for p, j in zip(units[u], failed, strict=True)
-                            }
-                        )
+            # A worker that dies (os._exit, a segfault, the OOM killer) breaks the pool, and
+            # every unit left in it fails with BrokenProcessPool, the innocent ones too: the
+            # units in flight then run alone, a pool each, so that only the one that kills its
+            # worker is charged; those that had not started are not charged at all.
+            rounds = [[u] for u in suspects] if suspects else [list(pending)]
+            suspects = []
+            for batch in rounds:
+                suspects += self._pool_round(
+                    ctx, batch, pending, units, slots if len(batch) > 1 else slots[:1],
+                    threads, spelling, attempts, out,
+                )  # fmt: skip
         return out
+
+    def _pool_round(
+        self,
+        ctx: Any,
+        batch: list[int],
+        pending: dict[int, list[TrainJob]],
+        units: list[list[int]],
+        slots: list[str],
+        threads: int | None,
+        spelling: dict[str, str] | None,
+        attempts: dict[int, int],
+        out: dict[int, JobResult],
+    ) -> list[int]:
+        """Run the units ``batch`` in one pool: their results into ``out``, each failure
+        charged an attempt (a unit out of attempts leaves ``pending`` as failed). Returns the
+        units to run alone next: those in flight when a worker died, uncharged."""
+        queue = ctx.Queue()
+        for s in slots:
+            queue.put(s)
+        started = ctx.Array("b", len(units), lock=False)
+        broken: dict[int, BaseException] = {}
+        with stopped_on_interrupt(  # Ctrl-C: stop the runs, do not wait for them
+            cf.ProcessPoolExecutor(
+                max_workers=len(slots),
+                mp_context=ctx,
+                initializer=_init_worker,
+                initargs=(queue, threads, os.getpid(), spelling, started),
+            )
+        ) as pool:
+            futures = {
+                pool.submit(_run_in_worker, pending[u], self.run, self._multi, u): u for u in batch
+            }
+            for fut in cf.as_completed(futures):
+                u = futures[fut]
+                try:
+                    res = fut.result()
+                except BrokenProcessPool as exc:  # charged once the round is over
+                    broken[u] = exc
+                except Exception as exc:
+                    self._charge(u, exc, pending, units, attempts, out)
+                else:
+                    attempts[u] += 1
+                    res = [_with_attempts(r, attempts[u]) for r in res]
+                    _say_failed(res)
+                    out.update(zip(units[u], res, strict=True))
+                    del pending[u]
+        in_flight = sorted(u for u in broken if started[u])
+        if len(batch) > 1 and in_flight:  # which of them killed its worker: each alone next
+            names = ", ".join(pending[u][0].name for u in in_flight)
+            log.warning("a worker died while %s ran; each runs alone next, to find which", names)
+            return in_flight
+        for u, died in broken.items():  # alone, or died before any unit started: charged
+            self._charge(u, died, pending, units, attempts, out)
+        return []
+
+    def _charge(
+        self,
+        u: int,
+        err: BaseException,
+        pending: dict[int, list[TrainJob]],
+        units: list[list[int]],
+        attempts: dict[int, int],
+        out: dict[int, JobResult],
+    ) -> None:
+        """One failed attempt of unit ``u``; out of attempts, its jobs fail."""
+        attempts[u] += 1
+        log.warning("%s attempt %d failed: %s", pending[u][0].name, attempts[u], for_log(err))
+        if attempts[u] > self.retries:
+            failed = pending.pop(u)
+            out.update(
+                {p: _failed(j, err, attempts[u]) for p, j in zip(units[u], failed, strict=True)}
+            )
 
 
 # -- dask -------------------------------------------------------------------------------------
@@ -648,6 +704,7 @@ class DaskExecutor:
         # however map ends: nothing left to run, a refusal, or the runs done
         try:
             check_unit_sizes(self.group_seeds, self.concurrent)
+            jobs = [with_absolute_paths(job) for job in jobs]  # a worker's folder is its own
             results, todo = split_done(jobs)
             if not todo:  # all settled since connect (another campaign finished them)
                 return [results[p] for p in range(len(jobs))]
@@ -657,6 +714,9 @@ class DaskExecutor:
             spelling = log_spelling_table(WORKER_LOGGED_PARAMS)
             self.connect()
             client = self._client if own else self.address
+            # a key of this map's own: dask answers a key it still holds with that task's
+            # outcome (a failed map's, on the same client, without running the unit again)
+            token = uuid.uuid4().hex[:12]
             futures = {
                 client.submit(
                     _run_unit,
@@ -664,7 +724,7 @@ class DaskExecutor:
                     self.run,
                     multi,
                     spelling,
-                    key=f"nb201-train-{jobs[unit[0]].name}-x{len(unit)}-{unit[0]}",
+                    key=f"nb201-train-{jobs[unit[0]].name}-x{len(unit)}-{unit[0]}-{token}",
                     retries=self.retries,
                     pure=False,
                     resources=self.resources,
@@ -754,6 +814,7 @@ class SlurmExecutor:
     def map(self, jobs: Sequence[TrainJob]) -> list[JobResult]:
         """See :class:`Executor`."""
         check_unit_sizes(self.group_seeds, self.concurrent)
+        jobs = [with_absolute_paths(job) for job in jobs]  # a Slurm job's folder is its own
         results, todo = split_done(jobs)
         if not todo:
             return [results[p] for p in range(len(jobs))]

@@ -20,7 +20,7 @@ import logging
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, NamedTuple
 
@@ -376,6 +376,21 @@ class TrainJob:
         if self.data_identity is not None:
             return self.data_identity
         return dataset_identity(self.dataset, self.data_root, self.split_dir).digest
+
+
+_PATH_FIELDS = ("data_root", "db_path", "ckpt_dir", "split_dir")
+
+
+def with_absolute_paths(job: TrainJob) -> TrainJob:
+    """``job`` with its files and folders named absolutely, resolved in this process's working
+    folder (where its caller named them): a dask or Slurm worker resolves a relative path in a
+    folder of its own, and a relative ``db_path`` wrote the results there, reported done."""
+    moved = {
+        name: os.path.abspath(path)
+        for name in _PATH_FIELDS
+        if (path := getattr(job, name)) is not None and not os.path.isabs(path)
+    }
+    return replace(job, **moved) if moved else job
 
 
 def cell_of(job: TrainJob) -> Arch:

@@ -1,6 +1,6 @@
 """The train command reads what it is given as given (a sixth audit's findings, each
-reproduced first): cells in ASCII digits only, labels that are integers, and absolute paths
-for a cluster's workers."""
+reproduced first): cells in ASCII digits only, and labels that are integers (a cluster
+worker's absolute paths: test_train_executors.py)."""
 
 from __future__ import annotations
 
@@ -51,19 +51,3 @@ def test_labels_that_are_no_integers_are_refused(tmp_path: Path) -> None:
             load_dataset("cifar10", root)
     write_batch(batch, obj["data"], obj["labels"], "labels")
     assert len(load_dataset("cifar10", root).train_y) > 0
-
-
-def test_a_cluster_gets_absolute_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from nb201_flat.cli.train import paths_for_workers
-
-    monkeypatch.chdir(tmp_path)
-    given = {"data_root": "data", "db_path": "r.sqlite", "ckpt_dir": None, "seeds": [1]}
-    # a dask worker resolved them in its own folder: its results landed there
-    for executor in ("dask://host:8786", "slurm"):
-        out = paths_for_workers(given, executor)
-        assert out == {
-            **given,
-            "data_root": str(tmp_path / "data"),
-            "db_path": str(tmp_path / "r.sqlite"),
-        }
-    assert paths_for_workers(given, "local") == given == paths_for_workers(given, "inline")

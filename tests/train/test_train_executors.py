@@ -6,7 +6,15 @@ import dataclasses
 from pathlib import Path
 
 import pytest
-from train_helpers import always_fail, dask_client, fail_saying_a_param, fake_srun, flaky_run
+from train_helpers import (
+    always_fail,
+    dask_client,
+    die_on_seed_1,
+    fail_naming_paths,
+    fail_saying_a_param,
+    fake_srun,
+    flaky_run,
+)
 
 from nb201_flat.errors import ArgumentError, spelling_logs
 from nb201_flat.train.executors import (
@@ -73,14 +81,42 @@ def test_process_pool(cifar10_root: Path, tmp_path: Path) -> None:
     assert [r.metrics for r in res] == [r.metrics for r in ref]  # same numbers in a worker
 
 
+def test_a_worker_that_dies_fails_its_own_unit_only(cifar10_root: Path, tmp_path: Path) -> None:
+    # a dead worker broke the pool: every unit left in it failed with BrokenProcessPool and
+    # was charged, and the campaign's other runs were never trained
+    jobs = jobs_for(cifar10_root, tmp_path, [1, 2, 3, 4])
+    res = LocalExecutor(devices=["cpu"], jobs_per_device=2, retries=1, run=die_on_seed_1).map(jobs)
+    assert [(r.status, r.attempts) for r in res] == [("failed", 2)] + [("done", 1)] * 3, res
+    assert "BrokenProcessPool" in (res[0].error or "")
+
+
 def test_dask_local_cluster(cifar10_root: Path, tmp_path: Path) -> None:
     jobs = jobs_for(cifar10_root, tmp_path, [1, 2, 3])
     with dask_client(2) as client:
         res = DaskExecutor(client, retries=1, run=flaky_run).map(jobs)
         assert [r.status for r in res] == ["done", "done", "done"]
-        res2 = DaskExecutor(client, retries=0, run=always_fail).map(
-            [*jobs, *jobs_for(cifar10_root, tmp_path, [4])]
-        )
+        # the same unit mapped again on the client is a task of its own: under one key,
+        # dask answered it with the failed map's outcome while it still held that task (until
+        # the client's release reached the scheduler), the run never called
+        keys: list[str] = []
+        submit = client.submit
+
+        def recording(*args: object, **kw: object) -> object:
+            keys.append(str(kw["key"]))
+            return submit(*args, **kw)
+
+        client.submit = recording
+        try:
+            res2 = DaskExecutor(client, retries=0, run=always_fail).map(
+                [*jobs, *jobs_for(cifar10_root, tmp_path, [4])]
+            )
+            res3 = DaskExecutor(client, retries=0, run=die_on_seed_1).map(
+                [*jobs, *jobs_for(cifar10_root, tmp_path, [4])]
+            )
+        finally:
+            client.submit = submit
+        assert len(keys) == 2 and keys[0] != keys[1], keys
+        assert [r.status for r in res3] == ["skipped"] * 3 + ["done"], res3
     assert [r.status for r in res2] == ["skipped"] * 3 + ["failed"]
     assert "always fails" in (res2[3].error or "")
     assert load_results(tmp_path / "r.sqlite")["seed"].nunique() == 3
@@ -98,6 +134,29 @@ def test_a_dask_worker_spells_the_logged_params_as_the_command_does(
     ):
         res = DaskExecutor(client, retries=0, run=fail_saying_a_param).map(jobs)
     assert res[0].status == "failed" and "said --retrain-damaged" in (res[0].error or ""), res
+
+
+def test_a_cluster_worker_gets_absolute_paths(
+    cifar10_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a worker resolved a relative db_path in its own folder: its results landed there and
+    # the run was reported done
+    pytest.importorskip("submitit")
+    monkeypatch.chdir(cifar10_root.parent)
+    root = Path(cifar10_root.name)
+    jobs = jobs_for(root, Path("out"), [1])
+    assert jobs[0].db_path == str(Path("out/r.sqlite"))  # as typed, relative
+    expected = f"paths {cifar10_root.parent / 'out' / 'r.sqlite'} {cifar10_root}"
+    with dask_client() as client:
+        dask = DaskExecutor(client, retries=0, run=fail_naming_paths).map(jobs)
+    slurm = SlurmExecutor(
+        folder=tmp_path / "logs", cluster="debug", retries=0, run=fail_naming_paths
+    ).map(jobs)
+    for res in (dask[0], slurm[0]):
+        assert res.status == "failed" and expected in (res.error or ""), res.error
+    # a local run keeps the paths as typed: its folder is the caller's
+    local = LocalExecutor(processes=False, retries=0, run=fail_naming_paths).map(jobs)
+    assert f"paths out/r.sqlite {root}" in (local[0].error or ""), local[0].error
 
 
 def test_submitit_debug_executor(cifar10_root: Path, tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from nb201_flat.errors import ArgumentError, FormatError, ResultsDBError
@@ -148,10 +149,30 @@ def test_a_run_stands_in_only_for_an_isomorphic_cell_of_its_run(tmp_path: Path) 
     )
 
 
-def test_an_import_refuses_a_stand_in_of_another_function(tmp_path: Path) -> None:
+@pytest.mark.parametrize("whole_space", [True, False], ids=["classes", "keys-of-a-large-space"])
+def test_an_import_refuses_a_stand_in_of_another_function(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, whole_space: bool
+) -> None:
+    from nb201_flat.importers import results_db as importer
     from nb201_flat.importers.results_db import read_results_db
     from nb201_flat.train.campaign import ISOMORPHIC_STATUS
     from nb201_flat.train.results_db import ResultsDB
+
+    if not whole_space:  # a space past the limit: each named cell's key, not all classes
+        monkeypatch.setattr(importer, "WHOLE_SPACE_CLASSES", 0)
+    classes = NB201.isomorphism_classes()
+    member, other = np.flatnonzero(classes == classes[RESNET])[:2]  # one function, two cells
+    assert member != other
+    good, good_rep = (
+        _job(tmp_path / "good", arch=int(other)),
+        _job(tmp_path / "good", arch=int(member)),
+    )
+    _done(good_rep, 60.0)
+    db = ResultsDB(good.db_path)
+    db.mark_run(good.key, good.index, ISOMORPHIC_STATUS, isomorphic_to=good_rep.arch)
+    db.close()
+    served = read_results_db(good.db_path)  # a stand-in of the same function: read
+    assert served.meta["isomorphic_to"] != []
 
     job, rep = _job(tmp_path), _job(tmp_path, arch=0)
     _done(rep, 50.0)

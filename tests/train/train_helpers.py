@@ -159,6 +159,27 @@ def fail_saying_a_param(job: object) -> object:
     raise RuntimeError(for_log(ArgumentError("said ", Param("retrain_damaged"))))
 
 
+def fail_naming_paths(job: object) -> object:
+    """A failed result naming the job's database and data folders as the worker received
+    them (returned, not raised: submitit's debug cluster opens a debugger on an error)."""
+    from nb201_flat.train.jobs import JobResult
+
+    said = f"paths {job.db_path} {job.data_root}"  # type: ignore[attr-defined]
+    return JobResult(job, "failed", error=said)  # type: ignore[arg-type]
+
+
+def die_on_seed_1(job: object) -> object:
+    """Kills its worker process for seed 1 (as a segfault or the OOM killer would); any other
+    seed is done at once, untrained."""
+    import os
+
+    from nb201_flat.train.jobs import JobResult
+
+    if job.seed == 1:  # type: ignore[attr-defined]
+        os._exit(3)
+    return JobResult(job, "done", {"train": {"loss": 0.0, "accuracy": 0.0}}, 0.0)  # type: ignore[arg-type]
+
+
 class Crash(RuntimeError):
     """Raised by :func:`crash_after`'s callback: a training killed after an epoch is stored."""
 
