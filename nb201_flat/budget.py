@@ -88,17 +88,37 @@ def _meminfo_available() -> int | None:
     return None
 
 
-def _cgroup_left() -> int | None:
-    for limit_file, usage_file in (
-        ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
-        (
-            "/sys/fs/cgroup/memory/memory.limit_in_bytes",
-            "/sys/fs/cgroup/memory/memory.usage_in_bytes",
-        ),
-    ):
-        limit, usage = _read_int(limit_file), _read_int(usage_file)
+_CGROUP_V2 = ("memory.max", "memory.current", "memory.stat", "inactive_file")
+_CGROUP_V1 = (
+    "memory/memory.limit_in_bytes",
+    "memory/memory.usage_in_bytes",
+    "memory/memory.stat",
+    "total_inactive_file",
+)
+
+
+def _cgroup_left(root: str = "/sys/fs/cgroup") -> int | None:
+    """The cgroup's limit less its working set: its usage counts the page cache, and the
+    inactive part of that is given back on demand (a cgroup whose cache filled it read 0
+    left, which refused all work), so it is left out, as the kubelet leaves it out."""
+    for limit_file, usage_file, stat_file, cache_key in (_CGROUP_V2, _CGROUP_V1):
+        limit = _read_int(f"{root}/{limit_file}")
+        usage = _read_int(f"{root}/{usage_file}")
         if limit is not None and usage is not None and limit < 2**60:
-            return max(limit - usage, 0)
+            cache = _stat_value(f"{root}/{stat_file}", cache_key) or 0
+            return max(limit - max(usage - cache, 0), 0)
+    return None
+
+
+def _stat_value(path: str, key: str) -> int | None:
+    """The value of ``key`` in a cgroup ``memory.stat`` file (``None``: unreadable)."""
+    try:
+        for line in Path(path).read_text().splitlines():
+            name, _, value = line.partition(" ")
+            if name == key and value.strip().isdigit():
+                return int(value)
+    except OSError:
+        return None
     return None
 
 
@@ -133,11 +153,14 @@ def thread_count(cap: int) -> int:
     env = os.environ.get("NB201_FLAT_THREADS", "").strip()
     if env:
         try:
-            return max(1, int(env))
+            threads = int(env)
         except ValueError:
+            threads = 0
+        if threads < 1:  # 0 and -4 ran on one thread, as if asked for
             raise ArgumentError(
-                f"NB201_FLAT_THREADS must be a whole number of threads, got {env!r}"
-            ) from None
+                f"NB201_FLAT_THREADS must be a whole number of threads, 1 or more, got {env!r}"
+            )
+        return threads
     return max(1, min(cap, usable_cores()))
 
 
@@ -148,7 +171,9 @@ def available_bytes() -> int | None:
     >>> n is None or n >= 0
     True
     """
-    found = [x for x in (_meminfo_available(), _cgroup_left(), _address_space_left()) if x]
+    # a reading of 0 is nothing left, not nothing said (a full address space passed any check)
+    readings = (_meminfo_available(), _cgroup_left(), _address_space_left())
+    found = [x for x in readings if x is not None]
     cap = os.environ.get(ENV_MAX_MEMORY)
     if cap:
         found.append(_parse_bytes(cap))
@@ -230,8 +255,11 @@ def check_neighbourhood_memory(
     def need(r: int, gathered: bool) -> int:
         if space is None:  # precomputed arrays: already in memory, only the chunk is new
             width = int(getattr(nb, "width", 0)) + include_self
+            # NeighbourArrays has no size: its rows are its cells (read as 0 cells, it passed)
+            size = getattr(nb, "size", None)
+            size = len(nb.counts) if size is None else size  # type: ignore[attr-defined]
             return neighbourhood_bytes(
-                int(getattr(nb, "size", 0)), width, n_columns, gather=gathered, cached=False,
+                int(size), width, n_columns, gather=gathered, cached=False,
                 chunk_entries=chunk,
             )  # fmt: skip
         from nb201_flat.landscape.aggregates import CACHE_ENTRIES_LIMIT

@@ -215,6 +215,7 @@ def neighbour_arrays(
     if key in space._cache:
         cached: NeighbourArrays = space._cache[key]
         return cached
+    _check_arrays_memory(space, radius, exact, no_none, connected_only)
     radii = [radius] if exact else list(range(1, radius + 1))
     blocks = [_exact_neighbours(space, r, none) for r in radii]
     idx = blocks[0][0] if len(blocks) == 1 else np.concatenate([b[0] for b in blocks], axis=1)
@@ -228,6 +229,34 @@ def neighbour_arrays(
     nb = NeighbourArrays(idx, counts, radius, exact, no_none, connected_only)
     space._cache[key] = nb
     return nb
+
+
+def _arrays_bytes(space: Space, radius: int, exact: bool, filtered: bool, no_none: bool) -> int:
+    """Peak bytes of :func:`neighbour_arrays`: per entry, the int32 blocks (and their
+    concatenation over radii), the keep mask and the ``none`` marks, and where entries are
+    filtered the stable sort's int64 order and the int32 rows it gathers."""
+    per = 4 + (4 if not exact and radius > 1 else 0) + 1 + 2 * no_none + 12 * filtered
+    return space.size * space.neighbourhood_size(radius, exact=exact) * per
+
+
+def _check_arrays_memory(
+    space: Space, radius: int, exact: bool, no_none: bool, connected_only: bool
+) -> None:
+    """Refuse neighbour arrays that cannot fit, naming the largest radius that does (a
+    custom space at radius 2 could outgrow the machine, and met numpy's bare MemoryError)."""
+    from nb201_flat.budget import check_memory, fits
+
+    filtered = no_none or connected_only
+    need = _arrays_bytes(space, radius, exact, filtered, no_none)
+    if fits(need):
+        return
+    smaller = [r for r in range(radius - 1, 0, -1) if fits(_arrays_bytes(space, r, exact, filtered, no_none))]  # fmt: skip
+    check_memory(
+        need,
+        f"the neighbour arrays of all {space.size:,} cells at radius {radius}"
+        + ("" if exact else " or less"),
+        f"radius {smaller[0]} or less fits" if smaller else "no radius fits; a smaller space does",
+    )
 
 
 def _kept(

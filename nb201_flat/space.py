@@ -534,8 +534,8 @@ class Space:
 
             # the first whole-space array: the lexicographic numbers, their inverse, the codes;
             # the space by its size (its repr was three lines of a command's one)
-            check_memory(
-                self.size * (16 + self.n_edges),
+            check_memory(  # the codes are built a column at a time: two int64 vectors
+                self.size * (32 + self.n_edges),
                 f"the index over all {self.size:,} cells of a space ({self.n_ops} ops on "
                 f"{self.n_edges} edges)",
                 "a smaller space needs less, and single cells (Space.arch, Space.parse) none",
@@ -567,14 +567,14 @@ class Space:
         """Op codes of every architecture, shape ``(size, n_edges)``, row = index (read-only)."""
         key = "codes"
         if key not in self._cache:
-            arr = self._digits(self._lex_of_index).astype(np.uint8)
+            lex = self._lex_of_index
+            arr = np.empty((self.size, self.n_edges), dtype=np.uint8)
+            for e, weight in enumerate(self._weights.tolist()):  # no (size, edges) int64 copies
+                arr[:, e] = lex // weight % self.n_ops
             arr.setflags(write=False)
             self._cache[key] = arr
         out: npt.NDArray[np.uint8] = self._cache[key]
         return out
-
-    def _digits(self, lex: IntArray) -> IntArray:
-        return (lex[:, None] // self._weights[None, :]) % self.n_ops
 
     def _checked_codes(self, codes: Iterable[int]) -> tuple[int, ...]:
         """One cell's op codes as Python ints, one per edge, each in ``0..n_ops-1``."""

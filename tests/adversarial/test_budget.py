@@ -494,3 +494,67 @@ def test_a_space_too_large_for_memory_is_named_by_its_size(monkeypatch: pytest.M
     said = str(info.value)
     assert said.startswith("the index over all 729 cells of a space (3 ops on 6 edges) needs ")
     assert "Space(" not in said
+
+
+def test_nothing_left_is_nothing_left(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a reading of 0 was dropped as "nothing said": a full address space (or cgroup) let any
+    # request pass the check and meet numpy's bare MemoryError
+    for reader in ("_meminfo_available", "_cgroup_left"):
+        monkeypatch.setattr(budget, reader, lambda: None)
+    monkeypatch.setattr(budget, "_address_space_left", lambda: 0)
+    monkeypatch.delenv(budget.ENV_MAX_MEMORY, raising=False)
+    assert budget.available_bytes() == 0 and not budget.fits(2**20)
+
+
+@pytest.mark.parametrize("v1", [False, True], ids=["cgroup-v2", "cgroup-v1"])
+def test_a_cgroup_full_of_page_cache_has_that_cache_left(tmp_path: Path, v1: bool) -> None:
+    # usage counts the page cache, which the kernel gives back on demand: its inactive part
+    # is memory left (a cgroup filled by reading files would refuse all work)
+    mib = 2**20
+    limit, usage, inactive = (
+        ("memory/memory.limit_in_bytes", "memory/memory.usage_in_bytes", "memory/memory.stat")
+        if v1
+        else ("memory.max", "memory.current", "memory.stat")
+    )
+    (tmp_path / "memory").mkdir()
+    (tmp_path / limit).write_text(f"{100 * mib}\n")
+    (tmp_path / usage).write_text(f"{100 * mib}\n")
+    key = "total_inactive_file" if v1 else "inactive_file"
+    (tmp_path / inactive).write_text(f"anon {30 * mib}\n{key} {60 * mib}\nactive_file 10\n")
+    assert budget._cgroup_left(str(tmp_path)) == 60 * mib
+    (tmp_path / inactive).write_text(f"anon {100 * mib}\n")  # no cache: full
+    assert budget._cgroup_left(str(tmp_path)) == 0
+
+
+def test_neighbour_arrays_are_sized_before_they_are_built(
+    monkeypatch: pytest.MonkeyPatch, cap_alone: None
+) -> None:
+    # built unchecked: 2 GB at radius 6 under a 300 MB cap (numpy's bare MemoryError where
+    # the memory was short); a fresh space, so no cached arrays answer
+    space = Space(NB201.ops, 4)
+    monkeypatch.setenv(budget.ENV_MAX_MEMORY, "300M")
+    with pytest.raises(
+        ResourceLimitError, match=r"radius 6 or less needs about .*radius 3 or less fits"
+    ):
+        space.neighbours(6, exact=False)
+    assert space.neighbours(3, exact=False).indices.shape == (space.size, 1544)
+    # and a check of precomputed arrays counts their cells (it read them as none)
+    monkeypatch.setenv(budget.ENV_MAX_MEMORY, "1M")
+    with pytest.raises(ResourceLimitError):
+        budget.check_neighbourhood_memory(NB201.neighbours(1), 11, gather=True)
+
+
+def test_the_whole_space_index_fits_its_estimate(cap_alone: None) -> None:
+    # the codes were two (size, edges) int64 temporaries: a 168 MB peak against 26 MB said
+    import tracemalloc
+
+    space = Space(("a", "b", "c", "d"), 5)  # 4**10 cells
+    tracemalloc.start()
+    try:
+        codes = space.codes
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert codes.shape == (4**10, 10) and peak <= space.size * (32 + space.n_edges), peak
+    lex = space._lex_of_index
+    assert all(np.array_equal(codes[:, e], lex // w % 4) for e, w in enumerate(space._weights))

@@ -347,9 +347,10 @@ def test_threads_and_single_row_give_the_same_bits(
     for c in range(3):
         alone = ag.hamming_sums(x[c], 5, 5, 4, none_code, cumulative=True)
         np.testing.assert_allclose(results[0][:, c], alone, rtol=1e-12, atol=1e-12)
-    monkeypatch.setenv("NB201_FLAT_THREADS", "two")
-    with pytest.raises(LandscapeArgumentError, match="NB201_FLAT_THREADS"):
-        ag._workers()
+    for bad in ("two", "0", "-4"):  # 0 and -4 ran on one thread, as if asked for
+        monkeypatch.setenv("NB201_FLAT_THREADS", bad)
+        with pytest.raises(LandscapeArgumentError, match="NB201_FLAT_THREADS"):
+            ag._workers()
 
 
 def test_radius_profile_computes_only_what_is_asked() -> None:
