@@ -696,6 +696,28 @@ def check_confidence(confidence: object) -> float:
     )
 
 
+def check_resamples(n_boot: object, confidence: float, default: int) -> int:
+    """The bootstrap's resample count for a percentile interval at ``confidence`` (checked):
+    a whole number with at least one resample beyond each bound, ``n_boot * (1 - c) / 2 >=
+    1`` (40 at 95 %), else :class:`ArgumentError`. One resample gave a '95 % CI' of a single
+    point, beside the mean it did not contain, and verdicts were read from it.
+
+    >>> check_resamples(10, 0.95, 2000)
+    Traceback (most recent call last):
+    ...
+    nb201_flat.errors.ArgumentError: n_boot must be at least 40 for a 95 % percentile interval (at least one resample beyond each bound), got 10; the default is 2000
+    """
+    n = check_int_range("n_boot", n_boot, 1, fix=f"the default is {default}")
+    least = math.ceil(round(2 / (1 - confidence), 9))  # 2/(1-0.95) is 40.00000000000004
+    if n < least:
+        raise ArgumentError(
+            Param("n_boot"),
+            f" must be at least {least} for a {confidence * 100:g} % percentile interval (at "
+            f"least one resample beyond each bound), got {n}; the default is {default}",
+        )
+    return n
+
+
 def check_path(name: str, path: object) -> Path:
     """``path`` as a :class:`~pathlib.Path` when it is a str or path-like, else
     :class:`ArgumentError` naming ``name`` (None or a number met pathlib's bare TypeError)."""

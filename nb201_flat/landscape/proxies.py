@@ -16,7 +16,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from nb201_flat.budget import check_memory
-from nb201_flat.errors import Param, Part, check_confidence, check_int_range
+from nb201_flat.errors import Param, Part, check_confidence, check_int_range, check_resamples
 from nb201_flat.landscape._common import (
     LandscapeArgumentError,
     Undefined,
@@ -109,7 +109,7 @@ def proxy_correlations(
             f"flatness_stat must be a flatness column other than value/n, got {flatness_stat!r}"
         )
     confidence = check_confidence(confidence)
-    n_boot = check_int_range("n_boot", n_boot, 1)
+    n_boot = check_resamples(n_boot, confidence, 1000)
     min_n = check_int_range("min_n", min_n, 2, fix="a correlation needs two points")
     undefined = check_undefined(undefined)
     flat = flatness(space, a, radius, stand_ins=stand_ins)[flatness_stat].to_numpy(dtype=np.float64)

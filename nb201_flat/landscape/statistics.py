@@ -381,10 +381,13 @@ def autocorrelation(
 ) -> pd.DataFrame:
     """Random-walk autocorrelation r(k) of the values, k = 1..max_lag (Weinberger).
 
-    ``r(k) = mean[(f_t - m)(f_{t+k} - m)] / var`` with the mean ``m`` and variance of the walk's
-    values; pairs with a NaN end are left out. ``n_walks`` independent walks are pooled.
-    Where few pairs are measured (a sparse table) the estimate can leave [-1, 1], since the
-    pairs' spread need not match the variance over every visit: read it with its ``pairs``.
+    ``r(k) = sum[a_t b_t] / sqrt(sum[a_t^2] sum[b_t^2])`` over the pairs ``k`` steps apart,
+    with ``a_t = f_t - m``, ``b_t = f_{t+k} - m`` and ``m`` the mean of the walk's values;
+    pairs with a NaN end are left out. ``n_walks`` independent walks are pooled. On a long
+    walk this is Weinberger's ``mean[a b] / var``; unlike that ratio it stays within [-1, 1]
+    on a short walk or a sparse table (there the pairs' spread need not match the variance
+    over every visit: r(6) = -1.04 on a 10-step walk of a whole table). Read it with its
+    ``pairs``.
 
     Parameters
     ----------
@@ -441,15 +444,21 @@ def autocorrelation(
     for k in range(1, max_lag + 1):
         a, b = series[:, :-k] - m, series[:, k:] - m
         keep = ~(np.isnan(a) | np.isnan(b))
-        p = (a * b)[keep]
-        if len(p) and varies:
-            r = float(p.mean() / var)
+        a, b = a[keep], b[keep]
+        scale = np.sqrt(float(a @ a) * float(b @ b))
+        if len(a) and varies and scale > 0:
+            r = float(np.clip(float(a @ b) / scale, -1.0, 1.0))  # clip: rounding only
         else:
-            why = f"no two measured values lie {k} step{'s' if k > 1 else ''} apart on the walks"
+            why = (
+                f"no two measured values lie {k} step{'s' if k > 1 else ''} apart on the walks"
+                if not len(a)
+                else f"the values {k} step{'s' if k > 1 else ''} apart do not vary about the "
+                "walks' mean"
+            )
             r = undefined_value(
                 undefined, f"r({k})", why, [*_WALK_FURTHER, ", or a smaller ", Param("max_lag")]
             )
-        rows.append({"lag": k, "autocorrelation": r, "pairs": len(p)})
+        rows.append({"lag": k, "autocorrelation": r, "pairs": len(a)})
     return pd.DataFrame(rows, columns=["lag", "autocorrelation", "pairs"])
 
 

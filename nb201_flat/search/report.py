@@ -22,6 +22,16 @@ log = logging.getLogger(__name__)
 
 
 # -- writing ---------------------------------------------------------------------------------
+def ci_level(confidence: float) -> str:
+    """An interval's level as a percentage, as given: 0.999 is '99.9%' (it printed '100%',
+    and 0.975 '98%').
+
+    >>> ci_level(0.95), ci_level(0.999), ci_level(0.975)
+    ('95%', '99.9%', '97.5%')
+    """
+    return f"{confidence * 100:g}%"
+
+
 def _atomic_write(path: Path, data: bytes) -> None:
     atomic.write_bytes(path, data)
 
@@ -160,7 +170,7 @@ def _accounting_section(result: ReproduceResult) -> list[str]:
     out.append(
         "A neighbourhood-aware search with free neighbour look-ups evaluates many more cells "
         "than its budget charges. Each comparison below is paired by seed and shown with its "
-        f"{result.config.confidence:.0%} bootstrap CI; *budget-matched* RS is RS given the "
+        f"{ci_level(result.config.confidence)} bootstrap CI; *budget-matched* RS is RS given the "
         "simulated time NA-RS actually used (charged queries plus what its free look-ups would "
         "have cost); *best-evaluated NA-RS* evaluates exactly NA-RS's cells but returns the best "
         "validation cell among all of them. `evals` are mean evaluations per run (charged "
@@ -294,7 +304,7 @@ def render_markdown(result: ReproduceResult, *, seconds: float | None = None) ->
     out.append(
         f"{cfg.runs} runs per cell, master seed {cfg.seed}, seed policy {cfg.seed_policy!r}, "
         f"design {cfg.design}; paired differences NA − base over runs sharing their seed, "
-        f"{cfg.confidence:.0%} percentile bootstrap ({cfg.n_boot} resamples)."
+        f"{ci_level(cfg.confidence)} percentile bootstrap ({cfg.n_boot} resamples)."
         + (f" Took {seconds:.1f} s." if seconds is not None else "")
     )
     out += ["", "## Verdict rule", ""]
@@ -312,7 +322,12 @@ def render_markdown(result: ReproduceResult, *, seconds: float | None = None) ->
         "because no source readable here confirms them."
     )
     out.append("")
-    if not result.anchors.empty:
+    if result.anchors.empty:  # the heading and its sentence were followed by nothing
+        out.append(
+            "None here: no protocol of this grid reports an anchored quantity (nb201 RS on "
+            "CIFAR-10 or ImageNet16-120, NA-RS − RS on CIFAR-100 or ImageNet16-120)."
+        )
+    else:
         a = _shown_keys(result.anchors)
         a["published"] = [
             _pm(v, s) if s is not None and np.isfinite(s) else f"{v:+.2f}"
@@ -364,6 +379,7 @@ def render_markdown(result: ReproduceResult, *, seconds: float | None = None) ->
                         "dataset",
                         "algorithm",
                         "base",
+                        "n",  # pairs: a mean over fewer than the runs reads as theirs
                         "na_mean",
                         "base_mean",
                         "diff [CI]",

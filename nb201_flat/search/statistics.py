@@ -28,6 +28,7 @@ from nb201_flat.errors import (
     check_confidence,
     check_float_range,
     check_int_range,
+    check_resamples,
     check_seed,
 )
 from nb201_flat.search.accounting import CONTROL_MARK, is_control
@@ -96,13 +97,11 @@ def check_margin(margin: Any) -> float:
 
 
 def check_ci_args(n_boot: Any, confidence: Any, seed: Any) -> tuple[int, float, int]:
-    """``(n_boot, confidence, seed)`` checked: n_boot >= 1, confidence in (0, 1), seed a
-    non-negative int (numpy's own errors were bare tracebacks; confidence 0 a point CI)."""
-    return (
-        check_int_range("n_boot", n_boot, 1, fix="the default is 2000"),
-        check_confidence(confidence),
-        check_seed(seed),
-    )
+    """``(n_boot, confidence, seed)`` checked: confidence in (0, 1), n_boot enough for it
+    (:func:`~nb201_flat.errors.check_resamples`), seed a non-negative int (numpy's own errors
+    were bare tracebacks; confidence 0 a point CI)."""
+    confidence = check_confidence(confidence)
+    return check_resamples(n_boot, confidence, 2000), confidence, check_seed(seed)
 
 
 @functools.lru_cache(maxsize=2)  # 8 MB each at 2000 x 500
@@ -219,6 +218,11 @@ def paired_differences(
     (both sides have a test value), so ``na_mean − base_mean`` is ``diff``; where a run's pick
     has no reported value, it and its partner are left out of all three. Each search's mean
     over all its runs is :meth:`SearchResults.summary`'s."""
+    if not isinstance(results, SearchResults):  # its .runs met a bare AttributeError
+        raise ArgumentError(
+            f"results must be the SearchResults of run_search or reproduce, got "
+            f"{type(results).__name__}; pass the results themselves, not their .runs"
+        )
     runs = results.runs
     prots = {p.name: p for p in results.protocols}
     rows: list[dict[str, object]] = []
@@ -677,10 +681,13 @@ def compare(
             "groups must be group_runs(runs) with its default keys (protocol, algorithm, "
             f"dataset, {', '.join(columns) or 'and no other key column'}); pass groups=None"
         )
+    if epochs is not None:  # 'twelve' met float()'s bare ValueError
+        epochs = check_int_range("epochs", epochs, 1)
     chosen = {"split": split, "epochs": epochs, "metric": metric}
     for name, value in chosen.items():
         if value is not None and name not in columns:
             raise ArgumentError(f"{name}= given, but these runs have no {name} column")
+    _check_compared(groups, {"a": a, "b": b}, dataset)
 
     def same(name: str, got: str) -> bool:
         want = chosen[name]
@@ -708,12 +715,49 @@ def compare(
             f"{dataset!r} is reported under {len(keys)} keys in these runs ({shown}): "
             f"pass {', '.join(f'{n}=' for n in given)} to compare one"
         )
+    if not keys and any(v is not None for v in chosen.values()):  # a misspelt split: None
+        held = sorted(
+            {k[3:] for k in groups if k[:2] in (tuple(a), tuple(b)) and k[2] == str(dataset)}
+        )
+        if held:
+            wanted = ", ".join(f"{n}={v!r}" for n, v in chosen.items() if v is not None)
+            raise ArgumentError(
+                f"no runs of {dataset!r} at {wanted}; these runs report it at "
+                + "; ".join(", ".join(map(str, k)) for k in held)
+                + f" ({', '.join(columns)})"
+            )
     key = next(iter(keys), ())
     got = _pair(groups.get((*a, dataset, *key)), groups.get((*b, dataset, *key)))
     if got is None:
         return None
     _fill_cis([got], n_boot, confidence, seed)
     return got[0]
+
+
+def _check_compared(groups: RunGroups, sides: dict[str, object], dataset: object) -> None:
+    """Refuse a side that is no ``(protocol, label)`` pair of these runs, or a dataset they do
+    not report: a misspelt label or dataset returned None, as a side without runs does."""
+    held = sorted({k[:2] for k in groups})
+    for name, side in sides.items():
+        if not (
+            isinstance(side, (tuple, list))
+            and len(side) == 2
+            and all(isinstance(x, str) for x in side)
+        ):  # 'rs' was read as ('r', 's')
+            raise ArgumentError(
+                f"{name} must be a (protocol, label) pair, got {side!r}; e.g. ('nb201', 'rs')"
+            )
+        if tuple(side) not in held:
+            raise ArgumentError(
+                f"{name}={tuple(side)!r} names no runs here; these runs hold "
+                + ", ".join(map(repr, held))
+            )
+    datasets = sorted({str(k[2]) for k in groups})
+    if str(dataset) not in datasets:
+        raise ArgumentError(
+            f"dataset {dataset!r} is not reported by these runs; they report "
+            + ", ".join(map(repr, datasets))
+        )
 
 
 _SHOWN = {"rs": "RS", "rea": "REA", "ls": "LS"}

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from scipy.stats import kendalltau, spearmanr
 
+from nb201_flat.errors import ArgumentError
 from nb201_flat.landscape._common import LandscapeArgumentError
 from nb201_flat.landscape.neighbourhood import flatness
 from nb201_flat.landscape.proxies import proxy_correlations
@@ -24,7 +25,7 @@ def test_estimates_equal_scipy_on_the_measured_subset() -> None:
     rng = np.random.default_rng(1)
     proxy = acc + rng.normal(0, 5, SPACE.size)
     proxy[::3] = np.nan  # a proxy file covers a subset
-    df = proxy_correlations(SPACE, proxy, acc, n_boot=200, seed=4)
+    df = proxy_correlations(SPACE, proxy, acc, n_boot=400, seed=4)
     ok = ~np.isnan(proxy)
     sharp = flatness(SPACE, acc, 1)["sharpness"].to_numpy()
     expect = {
@@ -39,7 +40,7 @@ def test_estimates_equal_scipy_on_the_measured_subset() -> None:
         assert got[k].estimate == pytest.approx(v)
         assert got[k].ci_lo <= got[k].estimate <= got[k].ci_hi
         assert got[k].n == int(ok.sum())
-    again = proxy_correlations(SPACE, proxy, acc, n_boot=200, seed=4)
+    again = proxy_correlations(SPACE, proxy, acc, n_boot=400, seed=4)
     assert again.equals(df)  # a function of its seed
 
 
@@ -108,35 +109,52 @@ def test_a_correlation_with_a_constant_side_is_an_error_unless_asked_for() -> No
         r"equals 3 on all 64 jointly measured architectures; pass values that vary, or pass "
         r"undefined='nan' for NaN$",
     ):
-        proxy_correlations(SPACE, flat_proxy, acc, n_boot=20)
+        proxy_correlations(SPACE, flat_proxy, acc, n_boot=40)
     with pytest.raises(
         LandscapeArgumentError, match=r"with accuracy is undefined: accuracy equals 50"
     ):
-        proxy_correlations(SPACE, acc, np.full(SPACE.size, 50.0), n_boot=20)
-    df = proxy_correlations(SPACE, flat_proxy, acc, n_boot=20, undefined="nan")
+        proxy_correlations(SPACE, acc, np.full(SPACE.size, 50.0), n_boot=40)
+    df = proxy_correlations(SPACE, flat_proxy, acc, n_boot=40, undefined="nan")
     assert df[["estimate", "ci_lo", "ci_hi"]].isna().all().all() and (df["n"] == 64).all()
 
 
 def test_an_interval_no_resample_defines_is_an_error() -> None:
-    # two measured cells: a resample drawing one of them twice is constant; with one resample
-    # some seeds draw only such, and the interval was NaN
+    # two measured cells: a resample drawing one of them twice is constant; with the fewest
+    # resamples a 1 % interval takes (3), some seeds draw only such, and the interval was NaN
     acc = _acc()
     two = np.full(SPACE.size, np.nan)
     two[[0, 63]] = [1.0, 2.0]
+    few = {"n_boot": 3, "confidence": 0.01, "min_n": 2}
     undefined = 0
-    for seed in range(10):
-        nan = proxy_correlations(SPACE, two, acc, n_boot=1, min_n=2, seed=seed, undefined="nan")
+    for seed in range(40):
+        nan = proxy_correlations(SPACE, two, acc, seed=seed, undefined="nan", **few)
         assert nan["estimate"].notna().all()
         if nan["ci_lo"].isna().any():
-            assert nan[["ci_lo", "ci_hi"]].isna().all().all()  # one resample: all or none
+            assert nan[["ci_lo", "ci_hi"]].isna().all().all()  # as one: all or none
             with pytest.raises(
                 LandscapeArgumentError,
                 match=r"^the interval of the kendall correlation of the proxy with accuracy is "
-                r"undefined: none of the 1 bootstrap resamples of 2 architectures varies",
+                r"undefined: none of the 3 bootstrap resamples of 2 architectures varies",
             ):
-                proxy_correlations(SPACE, two, acc, n_boot=1, min_n=2, seed=seed)
+                proxy_correlations(SPACE, two, acc, seed=seed, **few)
             undefined += 1
         else:
-            df = proxy_correlations(SPACE, two, acc, n_boot=1, min_n=2, seed=seed)
+            df = proxy_correlations(SPACE, two, acc, seed=seed, **few)
             assert df.equals(nan)
-    assert 0 < undefined < 10  # each seed's one resample is constant half of the time
+    assert 0 < undefined < 40  # all three resamples constant: an eighth of the seeds
+
+
+def test_too_few_resamples_for_the_interval_are_refused() -> None:
+    # one resample was a '95 % CI' of one point, beside a mean it did not contain, and the
+    # reproduction grid read verdicts from it
+    from nb201_flat.search.statistics import bootstrap_ci
+
+    acc = _acc()
+    for call in (
+        lambda: proxy_correlations(SPACE, acc, acc, n_boot=39),
+        lambda: bootstrap_ci(np.array([1.0, 2.0, 3.0, -10.0]), n_boot=1),
+    ):
+        with pytest.raises(ArgumentError, match=r"^n_boot must be at least 40 for a 95 % perc"):
+            call()
+    assert bootstrap_ci(np.array([1.0, 2.0, 3.0, -10.0]), n_boot=40) is not None
+    assert len(proxy_correlations(SPACE, acc, acc, n_boot=3, confidence=0.01)) > 0

@@ -130,8 +130,8 @@ def test_a_shuffled_series_gives_the_numpy_vectors_results_byte_for_byte() -> No
         )
         p = pd.Series(proxy).sample(frac=1, random_state=1)
         pd.testing.assert_frame_equal(
-            proxy_correlations(MID, p, given, n_boot=20, seed=0),
-            proxy_correlations(MID, proxy, v, n_boot=20, seed=0),
+            proxy_correlations(MID, p, given, n_boot=40, seed=0),
+            proxy_correlations(MID, proxy, v, n_boot=40, seed=0),
             check_exact=True,
         )
 

@@ -206,10 +206,36 @@ def test_many_walks_step_together_yet_walk_as_one_at_a_time(
     assert together.flags.c_contiguous
     ac = autocorrelation(space, f, seed=11, length=40, max_lag=3, n_walks=64, **opts)
     ok = ~np.isnan(loop)
-    m, var = loop[ok].mean(), loop[ok].var()
+    m = loop[ok].mean()
     for k in (1, 2, 3):
-        p = (loop[:, :-k] - m) * (loop[:, k:] - m)
-        assert ac["autocorrelation"].iloc[k - 1] == p[~np.isnan(p)].mean() / var  # exactly
+        a, b = loop[:, :-k] - m, loop[:, k:] - m
+        keep = ~(np.isnan(a) | np.isnan(b))
+        a, b = a[keep], b[keep]
+        expected = float(a @ b) / np.sqrt(float(a @ a) * float(b @ b))
+        assert ac["autocorrelation"].iloc[k - 1] == pytest.approx(expected, rel=1e-12)
+
+
+def test_autocorrelation_stays_a_correlation_on_a_short_walk() -> None:
+    # mean[a b] / var over 5 pairs of a 10-step walk gave r(6) = -1.036 on a whole table (88
+    # of 200 seeds left [-1, 1]); each r(k) is a correlation of its pairs now, and a long
+    # walk's still mean[a b] / var
+    f = np.random.default_rng(0).normal(size=NB201.size)
+    outside = 0
+    for seed in range(60):
+        ac = autocorrelation(NB201, f, seed=seed, length=10, max_lag=8, undefined="nan")
+        r = ac["autocorrelation"].dropna()
+        outside += int((r.abs() > 1).any())
+    assert outside == 0
+    long = conv_count(NB201, 3)
+    walk = autocorrelation(NB201, long, seed=3, length=20_000, max_lag=2)
+    from nb201_flat.landscape.statistics import _walk_values
+
+    series = _walk_values(
+        NB201, NB201.neighbours(1), long, 20_000, 1, np.random.default_rng(3), False
+    )
+    m, var = series.mean(), series.var()
+    weinberger = ((series[:, :-1] - m) * (series[:, 1:] - m)).mean() / var
+    assert walk["autocorrelation"].iloc[0] == pytest.approx(weinberger, abs=2e-3)
 
 
 def test_neighbour_distributions() -> None:

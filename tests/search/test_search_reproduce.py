@@ -568,3 +568,20 @@ def test_a_grid_without_accounting_keeps_its_frames_columns(nb201_like: Table) -
         pd.testing.assert_series_equal(empty.dtypes, rows.dtypes, obj=name)
         assert list(rows.columns) == list(dtypes), name
         assert rows["n" if name == "accounting" else "budget"].dtype != object, name
+
+
+def test_the_report_says_what_each_number_is_over(fixed_n_on_cifar10: ReproduceResult) -> None:
+    # a 99.9 % interval was labelled 100 %, 97.5 % 98 %; the paired table had no pair count
+    # (a mean over 9 pairs beside the 20 runs per cell said); no anchored quantity left the
+    # anchors heading over nothing
+    from dataclasses import replace
+
+    from nb201_flat.search.report import render_markdown
+
+    res = fixed_n_on_cifar10
+    md = render_markdown(replace(res, config=replace(res.config, confidence=0.975, n_boot=2000)))
+    assert "97.5% percentile bootstrap (2000 resamples)" in md and "98%" not in md
+    assert "| protocol | dataset | algorithm | base | n | na_mean |" in md
+    n = res.paired["n"].iloc[0]
+    assert n > 0 and f"| {n} |" in md
+    assert res.anchors.empty and "None here: no protocol of this grid reports" in md

@@ -165,6 +165,36 @@ def test_the_pairing_functions_name_a_frame_that_is_not_a_runs_frame(nb201_like:
     for closest in (0, -1):  # no row at all; every row but the last of each kind
         with pytest.raises(ArgumentError, match="closest"):
             claim_routes(res.runs, res.protocols, closest=closest)
+    # and the reverse: paired_differences of the runs frame (a bare AttributeError)
+    with pytest.raises(ArgumentError, match="not their .runs"):
+        paired_differences(res.runs, algos, n_boot=50)  # type: ignore[arg-type]
+
+
+def test_compare_refuses_what_names_no_runs(nb201_like: Table) -> None:
+    # a misspelt label, dataset or split returned None, as a side without runs does; a plain
+    # label was read as the pair ('r', 's'); epochs='twelve' met float()'s bare ValueError
+    prot = nb201_protocol()
+    algos = {"rs": make_algorithm("rs"), "na-rs": make_algorithm("na-rs")}
+    res = run_search(nb201_like, prot, algos, runs=2, seed=0, jobs=1)
+    ds, na = prot.report[0].dataset, (prot.name, "na-rs")
+    for args, kw, said in (
+        (
+            (na, (prot.name, "rz"), ds),
+            {},
+            r"^b=\('nb201', 'rz'\) names no runs here; these runs hold",
+        ),
+        ((na, "rs", ds), {}, r"^b must be a \(protocol, label\) pair, got 'rs'"),
+        ((na, (prot.name, "rs"), "cifar-100"), {}, r"^dataset 'cifar-100' is not reported by"),
+        (
+            (na, (prot.name, "rs"), ds),
+            {"split": "x-tset"},
+            r"^no runs of .* at split='x-tset'; these",
+        ),
+        ((na, (prot.name, "rs"), ds), {"epochs": "twelve"}, r"^epochs must be"),
+    ):
+        with pytest.raises(ArgumentError, match=said):
+            compare(res.runs, *args, n_boot=50, **kw)  # type: ignore[arg-type]
+    assert compare(res.runs, na, [prot.name, "rs"], ds, n_boot=50) is not None  # type: ignore[arg-type]
 
 
 def test_an_na_form_whose_base_is_missing_is_named_not_left_out(nb201_like: Table) -> None:
