@@ -53,6 +53,7 @@ from nb201_flat.errors import (
     Param,
     RunLockedError,
     check_flag,
+    check_int_range,
     for_log,
     for_log_parts,
     log_spelling_table,
@@ -67,7 +68,9 @@ from nb201_flat.train.jobs import (
     WORKER_LOGGED_PARAMS,
     JobResult,
     TrainJob,
+    check_device,
     check_stored_data,
+    check_thread_count,
     clear_stray_rows,
     concurrency_key,
     with_absolute_paths,
@@ -300,6 +303,38 @@ def split_done(jobs: Sequence[TrainJob]) -> tuple[dict[int, JobResult], list[int
     return done, sorted(todo)
 
 
+def distinct_runs(jobs: Sequence[TrainJob], todo: list[int]) -> tuple[list[int], dict[int, int]]:
+    """``todo`` with each run once (its first position), and each repeat's first position.
+
+    A run is its key in its database: jobs of two overlapping neighbourhoods joined name it
+    twice, and a unit then refused it ('repeats a seed'), or two workers raced for its lock.
+    Two jobs of one run with other settings (device, evaluation) are refused: which to train?
+    """
+    first: dict[tuple[str, object], int] = {}
+    kept: list[int] = []
+    twins: dict[int, int] = {}
+    for p in todo:
+        q = first.setdefault((os.path.abspath(jobs[p].db_path), jobs[p].key), p)
+        if q == p:
+            kept.append(p)
+        elif jobs[q] != jobs[p]:
+            raise ArgumentError(
+                f"jobs {q} and {p} are one run ({jobs[p].name} in {jobs[p].db_path}) with other "
+                "settings; pass that run once"
+            )
+        else:
+            twins[p] = q
+    return kept, twins
+
+
+def answer_twins(
+    results: dict[int, JobResult], jobs: Sequence[TrainJob], twins: Mapping[int, int]
+) -> None:
+    """Each repeated job's result: its first position's (:func:`distinct_runs`)."""
+    for p, q in twins.items():
+        results[p] = replace(results[q], job=jobs[p])
+
+
 def _failed(job: TrainJob, exc: BaseException, attempts: int, *, say: bool = True) -> JobResult:
     """A failed result; logged unless ``say`` is False (a worker's: :func:`_say_failed`)."""
     # the parts keep the parameters the error names, for a command to respell
@@ -413,6 +448,11 @@ def _run_in_worker(
             log.warning("could not release compiled graphs after a unit: %s", exc)
 
 
+def check_retries(retries: object) -> int:
+    """Extra attempts as a whole number >= 0 (-1 met a bare KeyError, '2' a TypeError)."""
+    return check_int_range(Param("retries"), retries, 0, fix="0 for no retry")
+
+
 def _detect_devices() -> list[str]:
     try:
         import torch
@@ -476,6 +516,24 @@ class LocalExecutor:
     concurrent: int = 1
     run_concurrent: GroupRunFn = field(default=_default_run_concurrent)
 
+    def __post_init__(self) -> None:
+        self.retries = check_retries(self.retries)
+        # 0 divided the cores by zero, -3 ran as 1
+        self.jobs_per_device = check_int_range(Param("jobs_per_device"), self.jobs_per_device, 1)
+        self.threads = check_thread_count(self.threads)  # 0 failed every job, each retried
+        if self.devices is not None:
+            if isinstance(self.devices, str) or not isinstance(self.devices, Sequence):
+                raise ArgumentError(  # 'cpu' was read as the devices 'c', 'p', 'u'
+                    Param("devices"),
+                    f" must be a list of devices, got {self.devices!r}; e.g. ['cpu'] or "
+                    "['cuda:0', 'cuda:1']",
+                )
+            if not self.devices:
+                raise ArgumentError(
+                    Param("devices"), " is empty; name a device, or leave it out for all"
+                )
+            self.devices = [check_device(d) for d in self.devices]
+
     def map(self, jobs: Sequence[TrainJob]) -> list[JobResult]:
         """See :class:`Executor`."""
         check_unit_sizes(self.group_seeds, self.concurrent)
@@ -485,10 +543,12 @@ class LocalExecutor:
                 "jobs_per_device applies only to worker processes; drop it, or pass processes=True"
             )
         results, todo = split_done(jobs)
+        todo, twins = distinct_runs(jobs, todo)
         if todo:
             units = plan_units(jobs, todo, group_seeds=self.group_seeds, concurrent=self.concurrent)
             run = self._run_inline if not processes else self._run_pool
             results.update(run(jobs, units))
+        answer_twins(results, jobs, twins)
         return [results[p] for p in range(len(jobs))]
 
     @property
@@ -664,6 +724,10 @@ class DaskExecutor:
     run_concurrent: GroupRunFn = field(default=_default_run_concurrent)
     _client: Any = field(default=None, init=False, repr=False)
 
+    def __post_init__(self) -> None:
+        # -1 reported a run that did run as 'refused before any attempt'
+        self.retries = check_retries(self.retries)
+
     def connect(self) -> None:
         """Connect to the scheduler at ``address`` now, not in :meth:`map`: a caller with
         work to do first (reading the data, warning about it) learns of an unreachable
@@ -706,6 +770,7 @@ class DaskExecutor:
             check_unit_sizes(self.group_seeds, self.concurrent)
             jobs = [with_absolute_paths(job) for job in jobs]  # a worker's folder is its own
             results, todo = split_done(jobs)
+            todo, twins = distinct_runs(jobs, todo)
             if not todo:  # all settled since connect (another campaign finished them)
                 return [results[p] for p in range(len(jobs))]
             units = plan_units(jobs, todo, group_seeds=self.group_seeds, concurrent=self.concurrent)
@@ -741,6 +806,7 @@ class DaskExecutor:
                     exc = fut.exception()
                     for p in unit:
                         results[p] = _failed(jobs[p], exc, self.retries + 1)
+            answer_twins(results, jobs, twins)
         finally:
             self.close()
         return [results[p] for p in range(len(jobs))]
@@ -765,6 +831,9 @@ def check_cluster(cluster: str | None, instead: Param = _LOCAL_CLUSTER) -> None:
             "Slurm login node, or use ",
             instead,
         )
+
+
+_SUBMITIT_CLUSTERS = ("slurm", "local", "debug", None)
 
 
 @dataclass
@@ -800,6 +869,19 @@ class SlurmExecutor:
     concurrent: int = 1
     run_concurrent: GroupRunFn = field(default=_default_run_concurrent)
 
+    def __post_init__(self) -> None:
+        self.retries = check_retries(self.retries)
+        if self.cluster not in _SUBMITIT_CLUSTERS:  # submitit's bare ValueError at build
+            raise ExecutorSpecError(
+                f"cluster {self.cluster!r} is none of submitit's; use 'slurm', 'local', "
+                "'debug' or None (Slurm where there is one, else local)"
+            )
+        if not isinstance(self.slurm, Mapping):
+            raise ExecutorSpecError(
+                f"slurm must be a dict of submitit's options, got {self.slurm!r}; e.g. "
+                "{'slurm_partition': 'gpu', 'timeout_min': 600}"
+            )
+
     def build(self) -> Any:
         """The configured ``submitit.AutoExecutor`` (imported here, not at module import)."""
         check_cluster(self.cluster)
@@ -808,7 +890,14 @@ class SlurmExecutor:
         ex = submitit.AutoExecutor(folder=os.fspath(self.folder), cluster=self.cluster)
         params = dict(self.slurm)
         params.setdefault("name", "nb201-train")
-        ex.update_parameters(**params)
+        try:
+            ex.update_parameters(**params)
+        except (NameError, ValueError, TypeError) as exc:  # an unknown option: submitit's own
+            said = " ".join(str(exc).split())[:300]
+            raise ExecutorSpecError(
+                f"submitit refused the slurm options ({said}); correct them, e.g. "
+                "{'slurm_partition': 'gpu', 'timeout_min': 600}"
+            ) from None
         return ex
 
     def map(self, jobs: Sequence[TrainJob]) -> list[JobResult]:
@@ -816,6 +905,7 @@ class SlurmExecutor:
         check_unit_sizes(self.group_seeds, self.concurrent)
         jobs = [with_absolute_paths(job) for job in jobs]  # a Slurm job's folder is its own
         results, todo = split_done(jobs)
+        todo, twins = distinct_runs(jobs, todo)
         if not todo:
             return [results[p] for p in range(len(jobs))]
         units = plan_units(jobs, todo, group_seeds=self.group_seeds, concurrent=self.concurrent)
@@ -846,6 +936,7 @@ class SlurmExecutor:
                     res = [_with_attempts(r, attempts[u]) for r in res]
                     _say_failed(res)
                     results.update(zip(unit, res, strict=True))
+        answer_twins(results, jobs, twins)
         return [results[p] for p in range(len(jobs))]
 
     def _submit(

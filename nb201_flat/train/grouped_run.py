@@ -28,6 +28,8 @@ datasets forms groups per dataset.
 After a kill between members' checkpoint writes the members stand at different epochs; the
 group resumes from the newest epoch every member has a checkpoint of (checkpoints keep two
 epochs), the members ahead repeat that epoch and overwrite their rows with the same numbers.
+Members further apart (one trained alone first) resume in groups of their own stands
+(:func:`_resume_clusters`), so no member is thrown back.
 """
 
 from __future__ import annotations
@@ -130,9 +132,33 @@ def train_group(
     """
     jobs = list(jobs)
     check_groupable(jobs)
-    return train_unit(
-        jobs, lambda todo, db: _train(todo, db, progress=progress, on_epoch_end=on_epoch_end)
-    )
+    out: dict[int, JobResult] = {}
+    for cluster in _resume_clusters(jobs):
+        members = [jobs[p] for p in cluster]
+        done = train_unit(
+            members,
+            lambda todo, db: _train(todo, db, progress=progress, on_epoch_end=on_epoch_end),
+        )
+        out.update(zip(cluster, done, strict=True))
+    return [out[p] for p in range(len(jobs))]
+
+
+def _resume_clusters(jobs: Sequence[TrainJob]) -> list[list[int]]:
+    """Positions of ``jobs`` that resume as one group: those whose newest checkpoints lie at
+    most one epoch apart (a group killed between its members' writes; checkpoints keep two
+    epochs, so they share one). A member further ahead (trained alone first) trains in a group
+    of its own stand: in one group it was thrown back to the common epoch, 0 where none was
+    shared, its checkpoints and rows deleted."""
+    stands = [
+        max((e for e, _ in Checkpointer(j.checkpoint_folder).files()), default=0) for j in jobs
+    ]
+    clusters: list[list[int]] = []
+    for p in sorted(range(len(jobs)), key=lambda p: -stands[p]):
+        if clusters and stands[clusters[-1][0]] - stands[p] <= 1:
+            clusters[-1].append(p)
+        else:
+            clusters.append([p])
+    return [sorted(c) for c in clusters]
 
 
 def run_group(jobs: Sequence[TrainJob]) -> list[JobResult]:

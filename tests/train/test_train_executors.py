@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import Any
 
 import pytest
 from train_helpers import (
@@ -88,6 +89,23 @@ def test_a_worker_that_dies_fails_its_own_unit_only(cifar10_root: Path, tmp_path
     res = LocalExecutor(devices=["cpu"], jobs_per_device=2, retries=1, run=die_on_seed_1).map(jobs)
     assert [(r.status, r.attempts) for r in res] == [("failed", 2)] + [("done", 1)] * 3, res
     assert "BrokenProcessPool" in (res[0].error or "")
+
+
+def test_a_run_named_twice_trains_once(cifar10_root: Path, tmp_path: Path) -> None:
+    # two overlapping neighbourhoods joined name a run twice: a group refused it ('repeats a
+    # seed', both failed), two pool workers raced for its lock
+    (a,) = jobs_for(cifar10_root, tmp_path, [2])
+    for options in ({"group_seeds": 2}, {"concurrent": 2}):
+        res = LocalExecutor(processes=False, retries=0, **options).map([a, a])  # type: ignore[arg-type]
+        assert [r.status for r in res] == [res[0].status] * 2 and res[0].status in (
+            "done",
+            "skipped",
+        )
+        assert res[1].job is a and res[1].metrics == res[0].metrics
+    assert len(load_results(tmp_path / "r.sqlite").drop_duplicates(["seed"])) == 1
+    other = dataclasses.replace(a, seed=3)
+    with pytest.raises(ArgumentError, match="^jobs 0 and 2 are one run .* with other settings"):
+        LocalExecutor(processes=False).map([other, a, dataclasses.replace(other, eval_every=1)])
 
 
 def test_dask_local_cluster(cifar10_root: Path, tmp_path: Path) -> None:
@@ -246,3 +264,33 @@ def test_a_pool_worker_releases_what_each_unit_compiled(
     with pytest.raises(RuntimeError, match="boom"):
         executors._run_in_worker([job], fail, fail)  # type: ignore[arg-type]
     assert released == ["during", "after", "after"]
+
+
+@pytest.mark.parametrize(
+    ("make", "said"),
+    [
+        (lambda: LocalExecutor(retries=-1), "^retries must be >= 0, got -1"),  # a bare KeyError
+        (lambda: LocalExecutor(retries="2"), "^retries must be >= 0 .an int, not a str"),
+        (lambda: LocalExecutor(jobs_per_device=0), "^jobs_per_device must be >= 1"),  # / by 0
+        (lambda: LocalExecutor(jobs_per_device=-3), "^jobs_per_device must be >= 1"),  # ran as 1
+        (lambda: LocalExecutor(devices="cpu"), r"^devices must be a list of devices, got 'cpu'"),
+        (lambda: LocalExecutor(devices=[]), "^devices is empty"),
+        (lambda: LocalExecutor(devices=["gpu"]), "gpu"),
+        (lambda: LocalExecutor(threads=0), "^threads must lie in 1.."),  # each job failed
+        (lambda: DaskExecutor("tcp://h:1", retries=-1), "^retries must be >= 0"),
+        (lambda: SlurmExecutor(cluster="slrum"), "^cluster 'slrum' is none of submitit's"),
+        (lambda: SlurmExecutor(slurm="gpus_per_node=1"), "^slurm must be a dict"),  # type: ignore[arg-type]
+    ],
+)
+def test_an_executor_checks_its_options_when_built(make: Any, said: str) -> None:
+    with pytest.raises(ArgumentError, match=said):
+        make()
+
+
+def test_submitits_refusal_of_an_option_is_one_line(tmp_path: Path) -> None:
+    pytest.importorskip("submitit")
+    ex = SlurmExecutor(folder=tmp_path / "logs", cluster="debug", slurm={"timeout_mn": 5})
+    with pytest.raises(
+        ExecutorSpecError, match=r"^submitit refused the slurm options \(.*timeout_mn"
+    ):
+        ex.build()  # a bare NameError

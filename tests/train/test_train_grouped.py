@@ -426,3 +426,25 @@ def test_a_run_begun_in_a_group_and_finished_alone_records_both_forms(tmp_path: 
     from nb201_flat.importers.results_db import read_results_db
 
     assert read_results_db(tmp_path / "c.sqlite").meta["trained_on"] == {f"unrecorded | {here}": 1}
+
+
+def test_a_member_trained_alone_ahead_keeps_its_epochs_in_a_group(tmp_path: Path) -> None:
+    # seed 1 trained alone to epoch 2 of 3, then grouped with seed 2: no epoch was shared, so
+    # the group restarted at 0 and deleted seed 1's checkpoints and rows (logged at INFO)
+    from train_helpers import Crash, crash_after
+
+    from nb201_flat.train.grouped_run import train_group
+    from nb201_flat.train.jobs import make_jobs
+    from nb201_flat.train.trainer import train
+
+    root = write_tiny_cifar10(tmp_path / "data")
+    jobs = make_jobs([11472], dataset="cifar10", epochs=3, seeds=[1, 2], data_root=root,
+                     db_path=tmp_path / "r.sqlite", recipe=Recipe(epochs=3, batch_size=32), c=2,
+                     n=1, device="cpu", threads=1)  # fmt: skip
+    with pytest.raises(Crash):
+        train(jobs[0], on_epoch_end=crash_after(2))
+    seen: list[tuple[int, int]] = []
+    res = train_group(jobs, on_epoch_end=lambda epoch, rows: seen.append((epoch, len(rows))))
+    assert [r.status for r in res] == ["done", "done"]
+    # seed 1 trains its last epoch alone, seed 2 all three: nobody repeats seed 1's epochs
+    assert sorted(seen) == [(1, 1), (2, 1), (3, 1), (3, 1)], seen
