@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from nb201_flat.errors import ArgumentError, Param, check_flag, shown, whole_number
+from nb201_flat.errors import ArgumentError, Param, check_flag, check_int_range, shown, whole_number
 from nb201_flat.landscape._common import as_sequence
 from nb201_flat.space import Arch, Space, check_space
 
@@ -73,8 +73,9 @@ class CampaignPlan:
         >>> CampaignPlan((), (7,)).chance_rows(10)
         [{'index': 7, 'accuracy': 10.0, 'constant_output': True}]
         """
+        classes = check_int_range("num_classes", num_classes, 1)  # 0: a ZeroDivisionError
         return [
-            {"index": i, "accuracy": 100.0 / num_classes, "constant_output": True}
+            {"index": i, "accuracy": 100.0 / classes, "constant_output": True}
             for i in self.constant_output
         ]
 
@@ -227,7 +228,10 @@ def record_constant_output(job: Any) -> bool:
     """
     from nb201_flat.space import Space
     from nb201_flat.train.data import dataset_info
+    from nb201_flat.train.jobs import TrainJob
 
+    if not isinstance(job, TrainJob):  # a cell's index or string met a bare AttributeError
+        raise ArgumentError(f"job must be a TrainJob, got {shown(job)}; e.g. make_jobs([...])[0]")
     probe = Space(("none", "skip_connect"), job.n_nodes)
     codes = [0 if op == "none" else 1 for op in job.ops]
     if bool(probe.connected_codes([codes])[0]):
@@ -284,6 +288,10 @@ def _check_stands_in(job: Any, representative: Any) -> None:
         if not isinstance(value, TrainJob):
             raise ArgumentError(f"{name} must be a TrainJob, got {shown(value)}")
     ours, theirs = job.key, representative.key
+    if ours == theirs:  # a cell recorded as standing in for itself: its run never trained
+        raise ArgumentError(
+            f"representative is the job's own run {tuple(ours)}; record another cell of its class"
+        )
     if ours._replace(arch="") != theirs._replace(arch=""):
         raise ArgumentError(
             f"representative {tuple(theirs)} differs from the job's run {tuple(ours)} in more "

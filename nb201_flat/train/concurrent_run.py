@@ -42,7 +42,13 @@ import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 
-from nb201_flat.errors import ArgumentError, require
+from nb201_flat.errors import (
+    ArgumentError,
+    CheckpointMismatchError,
+    Nb201FlatError,
+    parts_of,
+    require,
+)
 
 require("torch", "train")
 
@@ -178,12 +184,18 @@ def _train(
     train_time = [0.0] * len(jobs)
     form, on = f"concurrent:{len(jobs)}", device_label(device)
     records = [RunRecord.resumed(None, form, on, identity) for _ in jobs]
+    failed: dict[int, Nb201FlatError] = {}
     for m, (job, ckpt, sess) in enumerate(zip(jobs, ckpts, unit.sessions, strict=True)):
         loaded = ckpt.load_latest()
         if loaded is None:
             continue
         start, state = loaded
-        check_owner(state, job, ckpt.folder, identity, device)
+        try:
+            check_owner(state, job, ckpt.folder, identity, device)
+        except CheckpointMismatchError as exc:  # this member's: the others train on
+            failed[m] = exc
+            starts[m] = recipe.epochs
+            continue
         sess.load_state(state)
         starts[m], train_time[m] = start, float(state["train_time_s"])
         training = start < recipe.epochs
@@ -191,11 +203,11 @@ def _train(
             state, form if training else None, on if training else None, identity
         )
         log.info("%s: resuming after epoch %d", job.name, start)
-    for job, start in zip(jobs, starts, strict=True):
-        db.discard_epochs_after(job.key, start)
+    for m, (job, start) in enumerate(zip(jobs, starts, strict=True)):
+        if m not in failed:  # a refused member's rows stay as they are
+            db.discard_epochs_after(job.key, start)
 
     rows: list[dict[str, tuple[float, float, float]]] = [{} for _ in jobs]
-    failed: dict[int, str] = {}
     every = job0.evaluate_every
     first = min(starts)
     bar = epoch_bar(first, recipe.epochs, desc=f"{job0.name} +{len(jobs) - 1}", show=progress)
@@ -212,7 +224,9 @@ def _train(
             for m, (loss, acc, _) in zip(active, stats, strict=True):
                 train_time[m] += elapsed
                 if not math.isfinite(loss):
-                    failed[m] = f"{jobs[m].name}: training loss became {loss} at epoch {done}"
+                    failed[m] = Nb201FlatError(
+                        f"{jobs[m].name}: training loss became {loss} at epoch {done}"
+                    )
                     log.error("%s", failed[m])
                     continue
                 rows[m] = {"train": (loss, acc, train_time[m])}
@@ -236,7 +250,13 @@ def _train(
     out = []
     for m, (job, sess, ckpt) in enumerate(zip(jobs, unit.sessions, ckpts, strict=True)):
         if m in failed:
-            out.append(JobResult(job, "failed", error=f"Nb201FlatError: {failed[m]}"))
+            said = f"{type(failed[m]).__name__}: "
+            out.append(
+                JobResult(
+                    job, "failed", error=f"{said}{failed[m]}",
+                    error_parts=(said, *parts_of(failed[m])),
+                )
+            )  # fmt: skip
             continue
         if starts[m] >= recipe.epochs:  # everything was stored before a crash that hit mark_run
             metrics, t = db.final_metrics(job.key)

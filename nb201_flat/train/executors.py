@@ -482,10 +482,12 @@ class LocalExecutor:
     ----------
     devices
         Devices to use (``["cuda:0", "cuda:1"]``, ``["cpu"]``); default: every GPU, else the CPU.
+        They place the jobs made with ``device="auto"``; a job naming its own device keeps it.
     jobs_per_device
         Concurrent jobs per device (several small networks share a GPU well).
     threads
-        torch CPU threads per worker; default for CPU devices: :func:`local_cpu_threads`.
+        torch CPU threads per worker; default for CPU devices: :func:`local_cpu_threads`. A job
+        naming its own ``threads`` keeps them.
     retries
         Extra attempts for a failed job.
     processes

@@ -48,14 +48,29 @@ def lock_path(folder: str | os.PathLike[str]) -> Path:
     return p.with_name(p.name + ".lock")
 
 
-def _try_lock(fd: int) -> bool:
+def _try_lock(fd: int, *, shared: bool = False) -> bool:
     import fcntl
 
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
     except BlockingIOError:
         return False
     return True
+
+
+#: how long :func:`run_lock` tries before it refuses: a probe (:func:`holder`) holds the lock
+#: for microseconds, and a run starting meanwhile was refused as 'being trained' by the pid
+#: of whoever wrote the file last
+_LOCK_TRIES = (0.0, 0.01, 0.02, 0.05, 0.1, 0.2)
+
+
+def _lock_soon(fd: int) -> bool:
+    """Take the exclusive lock, trying again over :data:`_LOCK_TRIES` (a probe passing)."""
+    for wait in _LOCK_TRIES:
+        time.sleep(wait)
+        if _try_lock(fd):
+            return True
+    return False
 
 
 def holder(folder: str | os.PathLike[str]) -> str | None:
@@ -68,7 +83,7 @@ def holder(folder: str | os.PathLike[str]) -> str | None:
     except OSError:
         return None
     try:
-        if _try_lock(fd):
+        if _try_lock(fd, shared=True):  # shared: two probes never refuse each other
             return None  # released when fd closes
         return os.read(fd, 200).decode("utf-8", "replace").strip() or "another process"
     finally:
@@ -106,7 +121,7 @@ def run_lock(folder: str | os.PathLike[str], name: str) -> Iterator[None]:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
     try:
-        if not _try_lock(fd):
+        if not _lock_soon(fd):
             who = os.read(fd, 200).decode("utf-8", "replace").strip() or "another process"
             raise _locked(name, who, path)
         os.ftruncate(fd, 0)

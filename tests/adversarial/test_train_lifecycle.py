@@ -205,3 +205,40 @@ def test_locked_run_is_not_trained_nor_retried(data_root: Path, tmp_path: Path) 
     assert "RunLockedError" in (res.error or "")
     assert not (tmp_path / "r.sqlite").exists() or _progress(tmp_path / "r.sqlite")[0] == 0
     assert train(job).status == "done"  # released with the with block
+
+
+def test_a_probe_of_the_lock_never_refuses_a_run(tmp_path: Path) -> None:
+    # holder() took the lock for a moment: a run starting then was refused as 'being trained'
+    # (665 of 20,000 starts beside a probing loop), and RunLockedError is not retried
+    import threading
+
+    folder = tmp_path / "run"
+    stop = threading.Event()
+
+    def probe() -> None:
+        while not stop.is_set():
+            holder(folder)
+
+    with run_lock(folder, "run"):  # the file exists for the probes
+        pass
+    prober = threading.Thread(target=probe)
+    prober.start()
+    try:
+        refused = 0
+        for _ in range(500):
+            try:
+                with run_lock(folder, "run"):
+                    pass
+            except RunLockedError:
+                refused += 1
+    finally:
+        stop.set()
+        prober.join()
+    assert refused == 0
+    with run_lock(folder, "run"):  # a real holder is still found, and refused
+        assert holder(folder) is not None
+        with (
+            pytest.raises(RunLockedError, match="is being trained by pid"),
+            run_lock(folder, "run"),
+        ):
+            pass

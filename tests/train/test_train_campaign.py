@@ -261,16 +261,20 @@ def _constant_job(tmp_path: Path, **kw: object) -> object:
 
 def test_a_record_without_training_takes_the_runs_lock(tmp_path: Path) -> None:
     # as training holds it: no process trains the run while it is deleted and recorded
+    from dataclasses import replace
+
     from nb201_flat.errors import RunLockedError
     from nb201_flat.train.campaign import record_constant_output, record_isomorphic
     from nb201_flat.train.runlock import run_lock
 
     job = _constant_job(tmp_path)
+    other = NB201.from_ops(["none"] * 5 + ["skip_connect"])  # disconnected too: one class
+    twin = replace(job, arch=str(other), index=other.index, ops=other.ops)  # type: ignore[type-var]
     with run_lock(job.checkpoint_folder, job.name):  # type: ignore[attr-defined]
         with pytest.raises(RunLockedError, match="is being trained by pid"):
             record_constant_output(job)
         with pytest.raises(RunLockedError, match="is being trained by pid"):
-            record_isomorphic(job, job)
+            record_isomorphic(job, twin)
     assert not (tmp_path / "r.sqlite").exists() or not _statuses(tmp_path / "r.sqlite")
     assert record_constant_output(job)  # the lock released: recorded
     assert _statuses(tmp_path / "r.sqlite") == ["constant"]

@@ -294,3 +294,22 @@ def test_submitits_refusal_of_an_option_is_one_line(tmp_path: Path) -> None:
         ExecutorSpecError, match=r"^submitit refused the slurm options \(.*timeout_mn"
     ):
         ex.build()  # a bare NameError
+
+
+def test_a_member_refused_on_resume_leaves_its_concurrent_unit_training(
+    cifar10_root: Path, tmp_path: Path
+) -> None:
+    # cell 11472 begun on 1 thread, resumed on 2: its checkpoint is refused, and the whole
+    # concurrent unit failed with its error, the other cell never trained
+    from train_helpers import Crash, crash_after
+
+    from nb201_flat.train.trainer import train
+
+    a, b = jobs_for(cifar10_root, tmp_path, [1], archs=[11472, 0])
+    with pytest.raises(Crash):
+        train(a, on_epoch_end=crash_after(1))
+    more = [dataclasses.replace(j, threads=2) for j in (a, b)]
+    res = LocalExecutor(processes=False, retries=0, concurrent=2).map(more)
+    assert [r.status for r in res] == ["failed", "done"], res
+    assert (res[0].error or "").startswith("CheckpointMismatchError: ")
+    assert res[0].error_parts[0] == "CheckpointMismatchError: "

@@ -245,3 +245,19 @@ def test_an_op_name_a_results_key_cannot_hold_is_refused() -> None:
     for name in ("a:b", "a,b", "a@b", "a#b"):  # its jobs were then refused as "no space key"
         with pytest.raises(InvalidArchError, match="may not be empty or contain any of"):
             register_op(name, lambda c: torch.nn.Identity(), cost)
+
+
+def test_recording_without_training_checks_what_it_records(tmp_path: Path) -> None:
+    # a cell's index met a bare AttributeError; 0 classes a ZeroDivisionError; a cell recorded
+    # as standing in for itself left its run untrained for good
+    from nb201_flat.train.campaign import CampaignPlan, record_constant_output, record_isomorphic
+
+    for given in (5, str(NB201.arch(0))):
+        with pytest.raises(ArgumentError, match="^job must be a TrainJob, got"):
+            record_constant_output(given)
+    for classes in (0, "10"):
+        with pytest.raises(ArgumentError, match="^num_classes must be >= 1"):
+            CampaignPlan((), (7,)).chance_rows(classes)  # type: ignore[arg-type]
+    job = _job(tmp_path)
+    with pytest.raises(ArgumentError, match="^representative is the job's own run"):
+        record_isomorphic(job, job)
