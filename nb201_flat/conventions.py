@@ -22,10 +22,11 @@ Examples
 
 from __future__ import annotations
 
+import numbers
 from fractions import Fraction
 from typing import TYPE_CHECKING, Final
 
-from nb201_flat.errors import UnknownKeyError
+from nb201_flat.errors import ArgumentError, UnknownKeyError, check_float_range
 from nb201_flat.table import MetricKey
 
 if TYPE_CHECKING:
@@ -116,7 +117,7 @@ SEARCH_EPOCHS: Final = (12, 200)
 BUDGET_EPOCHS: Final = 12
 
 
-def budget_ratio(epochs: int) -> Fraction:
+def budget_ratio(epochs: object) -> Fraction:
     """The epochs rule, exactly: a protocol's time budget is multiplied by ``epochs / 12`` when
     a search reads the ``epochs`` schedule.
 
@@ -130,9 +131,12 @@ def budget_ratio(epochs: int) -> Fraction:
     >>> budget_ratio(200)
     Fraction(50, 3)
     """
+    # an int: 200.0 passed 'in' and met Fraction's bare TypeError, True passed as 1
+    if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral):
+        raise UnknownKeyError(f"search epochs must be 12 or 200 (an int), got {epochs!r}")
     if epochs not in SEARCH_EPOCHS:
         raise UnknownKeyError(f"search epochs must be 12 or 200, got {epochs!r}")
-    return Fraction(epochs, BUDGET_EPOCHS)
+    return Fraction(int(epochs), BUDGET_EPOCHS)
 
 
 def budget_scale_for(epochs: int) -> float:
@@ -154,7 +158,14 @@ def scaled_time_budget(budget: float, epochs: int, scale: float | Fraction = 1) 
     >>> scaled_time_budget(120_000.0, 200), scaled_time_budget(20_000.0, 200)
     (2000000.0, 333333.3333333333)
     """
-    return float(Fraction(budget) * Fraction(scale) * budget_ratio(epochs))
+    ratio = budget_ratio(epochs)
+    # numbers > 0: Fraction read the text '2' as 2, True as 1, and NaN met its bare ValueError
+    exact = [
+        value if isinstance(value, Fraction) and value > 0
+        else Fraction(check_float_range(name, value, 0.0, lo_open=True))
+        for name, value in (("budget", budget), ("scale", scale))
+    ]  # fmt: skip
+    return float(exact[0] * exact[1] * ratio)
 
 
 def budget_rule_note(
@@ -186,12 +197,19 @@ def report_dataset(dataset: str) -> str:
 
 def search_key(dataset: str, epochs: int = 200, metric: str = "accuracy") -> MetricKey:
     """What a search may see for ``dataset``: its validation split (``cifar10`` -> cifar10-valid)."""
-    return MetricKey(search_dataset(dataset), "x-valid", epochs, metric)
+    return MetricKey(search_dataset(_dataset_name(dataset)), "x-valid", epochs, metric)
+
+
+def _dataset_name(dataset: object) -> str:
+    """``dataset`` if it is a name (a list met a bare 'unhashable')."""
+    if not isinstance(dataset, str):
+        raise UnknownKeyError(f"a dataset is named by a str, got {dataset!r}; e.g. 'cifar100'")
+    return dataset
 
 
 def report_key(dataset: str, epochs: int = 200, metric: str = "accuracy") -> MetricKey:
     """What is reported for ``dataset``: its test split (``cifar10-valid`` -> cifar10 ori-test)."""
-    ds = report_dataset(dataset)
+    ds = report_dataset(_dataset_name(dataset))
     if ds not in TEST_SPLIT:
         raise UnknownKeyError(
             f"NB201 reports {', '.join(REPORT_DATASETS)}, not {dataset!r}; use one of those"
@@ -215,6 +233,11 @@ def shares_data(search: MetricKey, report: MetricKey) -> bool:
     >>> shares_data(search_key("cifar10"), report_key("cifar10"))
     False
     """
+    for name, key in (("search", search), ("report", report)):
+        if not isinstance(key, MetricKey):  # a str met a bare AttributeError
+            raise ArgumentError(
+                f"{name} must be a MetricKey, got {key!r}; e.g. search_key('cifar100')"
+            )
     if search.dataset != report.dataset:
         return False
     if search.split == report.split:
@@ -232,6 +255,9 @@ def default_metric(table: Table) -> MetricKey:
     >>> str(default_metric(synthetic_table()))
     'cifar10/ori-test@200ep:accuracy'
     """
+    from nb201_flat.table import check_table
+
+    table = check_table(table)  # a str met a bare TypeError
     for ds in REPORT_DATASETS:
         if report_key(ds) in table:
             return report_key(ds)

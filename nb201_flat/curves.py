@@ -48,6 +48,7 @@ from nb201_flat.errors import (
     FormatError,
     TableFileError,
     UnknownKeyError,
+    check_flag,
     check_int_range,
     parts_of,
     shown,
@@ -158,6 +159,7 @@ class Curves:
         copy: bool = True,
     ) -> None:
         self._n = check_int_range("n_archs", n_archs, 1)  # int(1.5) would be 1 row
+        copy = check_flag("copy", copy)  # 0 took the caller's array and made it read-only
         self._data: dict[tuple[MetricKey, CurveSeed], FloatArray] = {}
         self._lazy = dict(lazy or {})
         for item in [*(data or {}), *self._lazy]:

@@ -13,7 +13,7 @@ from typing import Any
 import networkx as nx
 import numpy as np
 
-from nb201_flat.errors import InvalidArchError, check_flag
+from nb201_flat.errors import ArgumentError, InvalidArchError, check_flag
 from nb201_flat.neighbours import arch_vector
 from nb201_flat.space import Arch, Space, check_space
 
@@ -33,6 +33,10 @@ def cell_graph(arch: Arch, *, drop_none: bool = False) -> Any:
             f"cell_graph needs an Arch, got {type(arch).__name__}; pass space.resolve(x)"
         )
     drop_none = check_flag("drop_none", drop_none)  # "no" dropped the none edges
+    if drop_none and "none" not in arch.space.ops:  # it dropped nothing, without a word
+        raise ArgumentError(
+            "drop_none=True needs an op named 'none' in the space; drop drop_none for this space"
+        )
     g = nx.DiGraph(arch=arch.to_str())
     g.add_nodes_from(range(arch.space.n_nodes))
     for (i, j), op in zip(arch.space.edges, arch.ops, strict=True):

@@ -423,6 +423,10 @@ class Space:
         for op in self.ops:
             if not op or any(ch in op for ch in "|~+ "):
                 raise InvalidArchError(f"op name {op!r} may not be empty or contain '|~+ '")
+            if not (op.isascii() and op.isprintable()):  # its cells' strings would not parse
+                raise InvalidArchError(
+                    f"op name {op!r} must be printable ASCII (cell strings are), e.g. 'conv_3x3'"
+                )
         if _as_int(n_nodes, "n_nodes") < 2:
             raise InvalidArchError(f"a cell needs at least 2 nodes, got n_nodes={n_nodes}")
         self.n_nodes = int(n_nodes)
@@ -516,9 +520,11 @@ class Space:
     def edge_position(self, edge: int | tuple[int, int]) -> int:
         """Position of an edge given as a position or an ``(i, j)`` node pair."""
         if isinstance(edge, tuple):
-            if edge not in self._edge_pos:
+            # each end a whole number: a list met a bare 'unhashable', (False, True) was (0, 1)
+            pair = tuple(_as_int(x, "an edge's node") for x in edge) if len(edge) == 2 else ()
+            if pair not in self._edge_pos:
                 raise InvalidArchError(f"no edge {edge}; edges are {list(self.edges)}")
-            return self._edge_pos[edge]
+            return self._edge_pos[pair]
         e = _as_int(edge, "edge (a position or an (i, j) pair)")
         if not 0 <= e < self.n_edges:
             raise InvalidArchError(f"edge position {edge} out of range 0..{self.n_edges - 1}")
@@ -667,7 +673,7 @@ class Space:
         # white space around it is no part of it (a line read with its newline, as an index
         # read so is); inside, a control character is refused
         s = text.strip()
-        _check_arch_text(s)
+        _check_arch_text(s, self._longest_text)
         hint = f"expected {self.n_nodes - 1} node groups like '|op~0|+|op~0|op~1|' separated by '+'"
         groups = s.split("+")
         if len(groups) != self.n_nodes - 1:
@@ -792,6 +798,15 @@ class Space:
         return self.resolve(a).hamming(self.resolve(b))
 
     # -- neighbourhoods -----------------------------------------------------------------
+    @property
+    def _longest_text(self) -> int:
+        """The length of this space's longest cell string: a space of 9 nodes has cells of
+        555 characters, which a fixed limit of 500 refused to parse."""
+        op = max(len(o) for o in self.ops)
+        # node i: '|' + i * (op + '~' + digits of its inputs + '|'), nodes joined by '+'
+        nodes = range(1, self.n_nodes)
+        return sum(1 + i * (op + 2 + len(str(i - 1))) for i in nodes) + len(nodes) - 1
+
     def neighbourhood_size(self, radius: int, *, exact: bool = True) -> int:
         """Unfiltered neighbourhood size: ``C(E, r) (k-1)^r`` (summed over 1..r if not exact)."""
         radius = self.check_radius(radius)
@@ -908,9 +923,10 @@ def _is_index_text(text: str) -> bool:
     return body.isascii() and body.isdecimal()
 
 
-def _check_arch_text(text: str) -> None:
-    """Refuse text no message should echo whole or show as a normal-looking name."""
-    if len(text) > 500:
+def _check_arch_text(text: str, longest: int) -> None:
+    """Refuse text no message should echo whole or show as a normal-looking name: longer
+    than ``longest`` (the space's longest cell string, or 500) or not printable ASCII."""
+    if len(text) > max(500, longest):
         raise InvalidArchError(
             f"architecture text of {len(text):,} characters (starts {text[:40]!r}); an NB201 "
             "string is about 90 characters, e.g. '|nor_conv_3x3~0|+|none~0|none~1|+|...|'"
