@@ -663,7 +663,9 @@ def compare(
 
     Runs sharing a run number share their random streams (see
     :mod:`~nb201_flat.search.runner`), also across protocols. Returns None when either side has
-    no runs; the evaluations of both sides come with the difference, and every mean of the row
+    no runs on ``dataset``; a side or a dataset the runs do not hold at all, or a key none of
+    them reports, is refused (a misspelt name read as a side without runs). The evaluations
+    of both sides come with the difference, and every mean of the row
     (``a_mean``, ``b_mean``, the evaluations, ``diff``) is over the same ``n`` paired runs,
     those where both sides have a test value. ``groups``: the
     :func:`group_runs` of ``runs`` (its default keys), for callers that compare many pairs of

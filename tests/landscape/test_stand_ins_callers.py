@@ -80,7 +80,7 @@ def test_flatness_by_epoch_leaves_copies_out() -> None:
 def test_proxy_correlations_take_stand_ins() -> None:
     v = _values()
     proxy = v + np.random.default_rng(2).normal(0.0, 3.0, SPACE.size)
-    args: dict[str, Any] = {"n_boot": 20, "flatness_stat": "mean", "min_n": 5}
+    args: dict[str, Any] = {"n_boot": 40, "flatness_stat": "mean", "min_n": 5}
     got = proxy_correlations(SPACE, proxy, v, stand_ins=STAND, **args)
     plain = proxy_correlations(SPACE, proxy, v, **args)
     flat = got["against"] == "flatness:mean"

@@ -224,6 +224,7 @@ def test_search_figure_draws_controls_on_the_protocol_axis() -> None:
 def test_compare_reads_the_frame_it_is_given_even_after_an_in_place_edit() -> None:
     import pandas as pd
 
+    from nb201_flat.errors import ArgumentError
     from nb201_flat.search.statistics import compare
 
     runs = pd.DataFrame(
@@ -242,6 +243,9 @@ def test_compare_reads_the_frame_it_is_given_even_after_an_in_place_edit() -> No
     again = compare(runs, ("p", "a"), ("p", "b"), "d", n_boot=50)
     assert again is not None and again["a_mean"] == 6.0
     runs.loc[[0, 1], "algorithm"] = "c"  # a has no runs (not drop(inplace=): deprecated)
+    with pytest.raises(ArgumentError, match=r"^a=\('p', 'a'\) names no runs here"):
+        compare(runs, ("p", "a"), ("p", "b"), "d", n_boot=50)
+    runs.loc[[0, 1], ["algorithm", "dataset"]] = ["a", "e"]  # a's runs on another dataset
     assert compare(runs, ("p", "a"), ("p", "b"), "d", n_boot=50) is None
 
 
@@ -320,7 +324,8 @@ def test_compare_refuses_a_dataset_under_two_keys_and_pairs_within_the_one_chose
     for epochs, diff in ((12, 2.0), (200, 1.0)):
         row = compare(runs, ("p", "a"), ("p", "b"), "d", n_boot=50, epochs=epochs)
         assert row is not None and row["n"] == 2 and row["diff"] == diff
-    assert compare(runs, ("p", "a"), ("p", "b"), "d", epochs=7) is None  # no such key
+    with pytest.raises(ArgumentError, match=r"^no runs of 'd' at epochs=7; these runs report"):
+        compare(runs, ("p", "a"), ("p", "b"), "d", epochs=7)  # no such key
     # groups of other keys would pair across keys whatever was chosen: refused
     three = group_runs(runs, ("protocol", "algorithm", "dataset"))
     with pytest.raises(ArgumentError, match="groups must be group_runs"):
