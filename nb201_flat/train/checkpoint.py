@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from nb201_flat import atomic
-from nb201_flat.errors import require
+from nb201_flat.errors import Nb201FlatError, require
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +59,16 @@ def write_checkpoint(path: str | os.PathLike[str], state: dict[str, Any]) -> Pat
     line = f"{hashlib.sha256(data).hexdigest()}  {target.name}\n"
     atomic.write_bytes(sidecar(target), line.encode("ascii"))
     return atomic.write_bytes(target, data)
+
+
+def _unread(path: Path, exc: BaseException) -> Nb201FlatError:
+    """The error of a checkpoint that could not be read for a reason outside it (an I/O error,
+    no memory): it was set aside as corrupt, and the run restarted, its stored rows deleted."""
+    why = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
+    return Nb201FlatError(
+        f"checkpoint {path} cannot be read now ({why}); it and the run's stored epochs are "
+        "left as they are: check the disk (or free memory) and run again"
+    )
 
 
 def read_epoch_checkpoint(path: Path, epoch: int) -> dict[str, Any]:
@@ -91,7 +101,7 @@ def read_checkpoint(path: Path) -> dict[str, Any]:
             path,
             _SUM,
         )
-    except (OSError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
         raise ValueError(f"its checksum file {side.name} is unreadable ({exc})") from None
     else:
         fields = recorded.split()
@@ -188,6 +198,8 @@ class Checkpointer:
         for pos, (epoch, path) in enumerate(files):
             try:
                 state = read_epoch_checkpoint(path, epoch)
+            except (OSError, MemoryError) as exc:  # the disk's or the machine's, not the file's
+                raise _unread(path, exc) from None
             except Exception as exc:  # any unreadable file: torch, zip and pickle errors differ
                 nxt = files[pos + 1][1].name if pos + 1 < len(files) else "a fresh start"
                 bad = _set_aside(path)
@@ -211,6 +223,8 @@ class Checkpointer:
             return None
         try:
             state = read_epoch_checkpoint(path, epoch)
+        except (OSError, MemoryError) as exc:  # the disk's or the machine's, not the file's
+            raise _unread(path, exc) from None
         except Exception as exc:  # any unreadable file: torch, zip and pickle errors differ
             bad = _set_aside(path)
             log.warning(

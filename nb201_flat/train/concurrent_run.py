@@ -71,6 +71,7 @@ from nb201_flat.train.trainer import (  # noqa: E402
     check_owner,
     checkpoint_meta,
     device_label,
+    diverged,
     load_device_data,
     resolve_device,
 )
@@ -234,6 +235,10 @@ def _train(
             if is_eval_epoch(done, every, recipe.epochs):
                 for m, ev in zip(trained, unit.evaluate(active=trained), strict=True):
                     rows[m].update(ev)
+                    if (why := diverged(jobs[m].name, done, rows[m])) is not None:
+                        failed[m] = Nb201FlatError(why)  # its epoch is not stored
+                        log.error("%s", why)
+                trained = [m for m in trained if m not in failed]
             for m in trained:
                 job, sess = jobs[m], unit.sessions[m]
                 meta = checkpoint_meta(job, done, train_time[m], identity, records[m], device)

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import http.client
 import io
 import logging
 import os
@@ -333,7 +334,16 @@ def read_split_file(path: str | os.PathLike[str], keys: tuple[str, str]) -> tupl
     """
     from nb201_flat.train.splits import parse_split
 
-    return parse_split(Path(path).read_text(), keys, str(path))
+    try:  # a non-UTF-8 byte met a bare UnicodeDecodeError, a folder an IsADirectoryError
+        text = Path(path).read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise FormatError(
+            f"{path} is no NB201 split file: byte {exc.start} is not UTF-8 text; replace it "
+            "with the file from AutoDL-Projects' configs/nas-benchmark/"
+        ) from None
+    except OSError as exc:
+        raise FormatError(f"{path} cannot be read ({exc.strerror or exc}); check it") from None
+    return parse_split(text, keys, str(path))
 
 
 def fallback_split(n: int) -> tuple[I64, I64]:
@@ -515,6 +525,8 @@ def dataset_identity(
     folder = _data_files_present(root, info.source)
     train_files, test_files = DATA_FILES[info.source]
     md5s = {fname: file_md5(folder / fname) for fname in (*train_files, *test_files)}
+    if split_dir is not None and name in SPLIT_FILES:  # the identity of the split it names
+        explicit_split_file(name, split_dir)
     split_root = root if split_dir is None else Path(split_dir)
     split_file = None
     if name in SPLIT_FILES:
@@ -650,6 +662,8 @@ def load_dataset(
         raise DatasetNotFoundError(
             f"data root {root} does not exist; pass ", Param("data_root", placeholder="DIR")
         )
+    if split_dir is not None and name in SPLIT_FILES:
+        explicit_split_file(name, split_dir)
     split_dir = root if split_dir is None else Path(split_dir)
     md5s: dict[str, str] = {}
     readers: dict[str, Callable[[Path], tuple[U8, I64, U8, I64]]] = {
@@ -754,7 +768,16 @@ def check_dataset_files(
     _data_files_present(root, info.source)
     if split_dir is None:
         return
-    fname, k1, k2 = SPLIT_FILES[name]
+    _, k1, k2 = SPLIT_FILES[name]
+    read_split_file(explicit_split_file(name, split_dir), (k1, k2))
+
+
+def explicit_split_file(name: str, split_dir: str | os.PathLike[str]) -> Path:
+    """The split file of ``name`` in a ``split_dir`` given explicitly, else
+    :class:`~nb201_flat.errors.DatasetNotFoundError`: a folder named for it that lacks it is
+    a mistake, where the library fell back to another split with a log line (none with
+    ``warn=False``) and stored the run as done."""
+    fname = SPLIT_FILES[name][0]
     path = Path(split_dir) / fname
     if not path.is_file():
         raise DatasetNotFoundError(
@@ -764,7 +787,7 @@ def check_dataset_files(
             " (then the file in the data root, else the copy shipped with the package, which "
             "fits NB201's full dataset only)",
         )
-    read_split_file(path, (k1, k2))
+    return path
 
 
 # -- download -------------------------------------------------------------------------------
@@ -835,15 +858,24 @@ def download(
         return target
     url = url or CIFAR_ARCHIVES[source][0]
     md5 = md5 or CIFAR_ARCHIVES[source][1]
-    root.mkdir(parents=True, exist_ok=True)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # a file of that name: a bare FileExistsError
+        raise DownloadError(
+            f"cannot make the data root {root} ({exc.strerror or exc}); name a folder"
+        ) from None
     open_url = opener or (lambda u: urllib.request.urlopen(u, timeout=60))
     with tempfile.TemporaryDirectory(dir=root, prefix=".download-") as tmp:
         archive = Path(tmp) / "archive.tar.gz"
         try:
             with open_url(url) as src, archive.open("wb") as dst:
                 got = _copy_with_md5(src, dst)
-        except OSError as exc:
-            raise DownloadError(f"downloading {url} failed: {exc}") from exc
+        # an address without a scheme is urllib's ValueError, a body cut short http's own
+        except (OSError, ValueError, http.client.HTTPException) as exc:
+            raise DownloadError(
+                f"downloading {url} failed: {type(exc).__name__}: {exc}; check the address "
+                "and the connection, and run again"
+            ) from None
         if got != md5:
             raise DownloadError(
                 f"checksum mismatch for {url}: md5 {got}, expected {md5}; nothing was kept"

@@ -61,6 +61,7 @@ from nb201_flat.train.trainer import (  # noqa: E402
     check_owner,
     checkpoint_meta,
     device_label,
+    diverged,
     load_device_data,
     resolve_device,
 )
@@ -251,8 +252,10 @@ def _train(
                     raise Nb201FlatError(f"{job.name}: training loss became {loss} at epoch {done}")
             rows = [{"train": (lo, acc, train_time)} for lo, acc in zip(losses, accs, strict=True)]
             if is_eval_epoch(done, every, recipe.epochs):
-                for r, ev in zip(rows, sess.evaluate(), strict=True):
+                for job, r, ev in zip(jobs, rows, sess.evaluate(), strict=True):
                     r.update(ev)
+                    if (why := diverged(job.name, done, r)) is not None:
+                        raise Nb201FlatError(why)
             meta = [
                 checkpoint_meta(j, done, train_time, identity, rec, device)
                 for j, rec in zip(jobs, records, strict=True)

@@ -34,6 +34,7 @@ from nb201_flat.errors import (
     check_int_range,
     check_path,
     for_log_parts,
+    joined,
     shown,
     spelled,
     whole_number,
@@ -285,7 +286,14 @@ class TrainJob:
                 Param("recipe"),
                 f" must be a Recipe, got {shown(self.recipe)}; e.g. recipe_for(200)",
             )
-        dataset_info(self.dataset)
+        info = dataset_info(self.dataset)
+        pad = self.recipe.crop_pad
+        if pad is not None and pad >= info.image_size:  # 10**6 met a bare allocation error
+            raise ArgumentError(
+                f"recipe crop_pad={pad} pads {info.image_size}-pixel images by their own side "
+                f"or more (a crop would be mostly padding); NB201 pads {info.pad}: leave "
+                "crop_pad out for that"
+            )
         check_split_dir_applies(self.dataset, self.split_dir)  # else ignored (cifar10)
         check_device(self.device)
         if self.ckpt_dir is not None and not str(self.ckpt_dir).strip():  # read as the default
@@ -296,6 +304,17 @@ class TrainJob:
         for name in ("compile", "channels_last", "amp"):
             if getattr(self, name) is not None:
                 object.__setattr__(self, name, check_flag(Param(name), getattr(self, name)))
+        # fast mode compiles and lays out channels-last on CUDA only: on the CPU either was
+        # ignored, and split the results key of the same numbers (as the command refuses it)
+        off_cuda = [Param(k, getattr(self, k)) for k in ("compile", "channels_last")]
+        given = [p for p in off_cuda if p.value is not None]
+        if given and device_parts(self.device)[0] in ("cpu", "mps"):
+            raise ArgumentError(
+                *joined(given),
+                f" applies only on CUDA (fast mode does neither elsewhere), but the device is "
+                f"{self.device}; drop ",
+                *joined(given),
+            )
         object.__setattr__(
             self, "retrain_damaged", check_flag(Param("retrain_damaged"), self.retrain_damaged)
         )

@@ -36,7 +36,7 @@ import numpy.typing as npt
 
 from nb201_flat.conventions import CIFAR10_VALID
 from nb201_flat.errors import DatasetSizeError as DatasetSizeError
-from nb201_flat.errors import FormatError, Param, too_many_digits
+from nb201_flat.errors import FormatError, Param, shown, too_many_digits
 
 I64 = npt.NDArray[np.int64]
 
@@ -57,6 +57,27 @@ NB201_COUNTS: dict[str, tuple[int, int]] = {
     "ImageNet16-120": (151_700, 6_000),
 }
 """(train, test) images of the full datasets NB201 trained on (before its train/valid cut)."""
+
+
+def _indices(values: object, what: str) -> I64:
+    """``values`` as image indices: whole numbers >= 0, as ints or decimal text (floats were
+    truncated, ``true`` read as 1, a dict read by its keys and a string digit by digit)."""
+    if not isinstance(values, list | tuple):
+        raise FormatError(f"{what} is not a list of image indices, got {shown(values, 60)}")
+    out = []
+    for i in values:
+        ok = (isinstance(i, int) and not isinstance(i, bool) and i >= 0) or (
+            isinstance(i, str) and i.isascii() and i.isdecimal()
+        )
+        if not ok:
+            raise FormatError(
+                f"{what} holds {shown(i, 40)}, not an image index (a whole number >= 0)"
+            )
+        out.append(int(i))
+    try:
+        return np.asarray(out, dtype=np.int64)
+    except OverflowError:  # past int64: no dataset has that many images
+        raise FormatError(f"{what} holds an index past any dataset's size") from None
 
 
 def packaged_split_bytes(fname: str) -> bytes:
@@ -114,12 +135,11 @@ def parse_split(text: str, keys: tuple[str, str], where: str) -> tuple[I64, I64]
     out = []
     for k in keys:
         v = obj[k]
-        if isinstance(v, list | tuple) and len(v) == 2 and isinstance(v[0], str):
-            v = v[1]  # NB201's load_config form: [type name, value]
-        try:
-            out.append(np.asarray([int(i) for i in v], dtype=np.int64))
-        except (TypeError, ValueError) as exc:
-            raise FormatError(f"{where}: {k!r} is not a list of integers") from exc
+        # NB201's load_config form: ["int", [indices]] (a plain list of two indices, "10" and
+        # "23", was read as that form: its second item's digits, [2, 3], as the split)
+        if isinstance(v, list | tuple) and len(v) == 2 and v[0] == "int":
+            v = v[1]
+        out.append(_indices(v, f"{where}: {k!r}"))
         if out[-1].size == 0:  # a split of no images: NaN accuracies, stored as done
             raise FormatError(
                 f"{where}: {k!r} lists no images; each split needs at least one (NB201's "

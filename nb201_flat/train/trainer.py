@@ -732,6 +732,8 @@ def _train(
             rows = {"train": (train_loss, train_acc, train_time)}
             if is_eval_epoch(done, every, recipe.epochs):
                 rows.update(sess.evaluate())
+                if (why := diverged(job.name, done, rows)) is not None:
+                    raise Nb201FlatError(why)
             meta = checkpoint_meta(job, done, train_time, identity, record, device)
             snap = {**meta, **sess.snapshot()}
             writer.submit(
@@ -750,6 +752,17 @@ def _train(
     )  # fmt: skip
     ckpt.prune_to_last()
     return JobResult(job, "done", metrics, train_time)
+
+
+def diverged(name: str, epoch: int, rows: Mapping[str, tuple[float, ...]]) -> str | None:
+    """Words naming the first split of ``rows`` (one epoch's ``{split: (loss, accuracy,
+    ...)}``) whose loss is not finite, or None: the last update of an epoch can leave the
+    weights non-finite while the training loss, measured before each update, stayed finite;
+    the evaluation's NaN losses were stored and the run marked done."""
+    for split, (loss, *_) in rows.items():
+        if not math.isfinite(loss):
+            return f"{name}: {split} loss became {loss} at epoch {epoch}"
+    return None
 
 
 def _store_epoch(
