@@ -133,6 +133,17 @@ def _check_flags(**flags: bool) -> tuple[bool, ...]:
     return tuple(check_flag(name, flag) for name, flag in flags.items())
 
 
+def _wanted_names(wanted: Iterable[str]) -> tuple[str, ...]:
+    """``wanted`` as statistic names; one name as a str is refused (it was read letter by
+    letter: 'not m, e, a')."""
+    if isinstance(wanted, str):
+        raise LandscapeArgumentError(
+            f"wanted must be a tuple of statistic names, got the one str {wanted!r}; pass "
+            f"({wanted!r},)"
+        )
+    return tuple(wanted)
+
+
 # -- sums by exact distance ------------------------------------------------------------------
 def hamming_sums(
     x: FloatArray,
@@ -169,14 +180,23 @@ def hamming_sums(
     >>> hamming_sums(np.arange(4.0), 2, 2, 2).tolist()   # the square 00, 01, 10, 11
     [[0.0, 1.0, 2.0, 3.0], [3.0, 3.0, 3.0, 3.0], [3.0, 2.0, 1.0, 0.0]]
     """
-    k, radius = int(n_ops), int(radius)
-    if k < 2 or x.shape != (k**n_edges,):
+    # whole numbers, not int() of them (radius 1.5 summed distance 1 alone, n_ops 2.5 as 2)
+    k = check_int_range("n_ops", n_ops, 2)
+    n_edges = check_int_range("n_edges", n_edges, 1)
+    radius = check_int_range("radius", radius, 0)
+    if none_code is not None:  # 7 of 2 ops met a bare IndexError
+        none_code = check_int_range("none_code", none_code, 0, k - 1)
+    x = np.asarray(x, dtype=np.float64)  # a list met a bare AttributeError
+    if x.shape != (k**n_edges,):
         raise LandscapeArgumentError(
-            f"x must have n_ops ** n_edges entries with n_ops >= 2, got shape {x.shape} for "
-            f"{n_ops} ops on {n_edges} edges"
+            f"x must have n_ops ** n_edges entries, got shape {x.shape} for {k} ops on "
+            f"{n_edges} edges"
         )
-    if radius < 0:
-        raise LandscapeArgumentError(f"radius must be >= 0, got {radius}")
+    if not np.isfinite(x).all():  # one NaN made every sum at distance 2 NaN
+        raise LandscapeArgumentError(
+            "x holds NaN or infinite values, and a sum over a neighbourhood of one is not a "
+            "number; fill them first, or use the gathered statistics (flatness), which skip them"
+        )
     acc = np.empty((radius + 1, 1, x.size))
     acc[0, 0] = x
     top = min(radius, n_edges)
@@ -952,7 +972,7 @@ def ball_stats(
     >>> int(st["n"][0]), float(st["mean"][0]), float(st["max"][0])
     (18, 0.8333333333333334, 2.0)
     """
-    names = tuple(wanted)
+    names = _wanted_names(wanted)
     exact, include_self, connected_only, propagate = _check_flags(
         exact=exact, include_self=include_self, connected_only=connected_only, propagate=propagate
     )
@@ -1045,7 +1065,7 @@ def radius_profile(
     >>> prof["n"][:, 0].tolist()
     [24.0, 264.0, 1544.0, 5384.0, 11528.0, 15624.0]
     """
-    names = tuple(wanted)
+    names = _wanted_names(wanted)
     exact, include_self, connected_only = _check_flags(
         exact=exact, include_self=include_self, connected_only=connected_only
     )

@@ -658,3 +658,29 @@ def test_neighbour_rows_refuses_what_is_not_a_cell(rows: list[float], said: str)
         ag.neighbour_rows(CUBE_NONE, [26.0], 1).tolist()
         == ag.neighbour_rows(CUBE_NONE, [26], 1).tolist()
     )
+
+
+def test_hamming_sums_read_their_arguments_as_given() -> None:
+    # radius 1.5 summed distance 1 alone, n_ops 2.5 ran as 2, a list met a bare
+    # AttributeError, none_code 7 an IndexError, one NaN spread to every distance-2 sum, and
+    # wanted='mean' was read letter by letter
+    from nb201_flat.errors import ArgumentError
+
+    x = np.arange(4.0)
+    for call, said in (
+        (lambda: ag.hamming_sums(x, 2, 2, 1.5), "^radius must be >= 0 .an int, not a float"),
+        (lambda: ag.hamming_sums(x, 2.5, 2, 2), "^n_ops must be >= 2 .an int, not a float"),
+        (lambda: ag.hamming_sums(x, 2, 2, 2, none_code=7), "^none_code must lie in 0..1"),
+        (lambda: ag.hamming_sums(np.array([np.nan, 1, 2, 3]), 2, 2, 2), "^x holds NaN"),
+        (lambda: ag.ball_stats(NB201, np.ones(NB201.size), 1, wanted="mean"), r"pass \('mean',\)"),
+        (
+            lambda: ag.radius_profile(NB201, np.ones(NB201.size), 2, wanted="std"),
+            r"pass \('std',\)",
+        ),
+    ):
+        with pytest.raises(ArgumentError, match=said):
+            call()
+    assert (
+        ag.hamming_sums([0.0, 1.0, 2.0, 3.0], 2, 2, 2).tolist()
+        == ag.hamming_sums(x, 2, 2, 2).tolist()
+    )
