@@ -678,7 +678,8 @@ def _a2m_code_note(distance: int, metric: str) -> str | None:
     if not is_accuracy(metric):
         return (
             f"its minimum starts at 100, an accuracy in percent; for {metric} the number is "
-            "what its code would compute, not a barrier"
+            "its code's construction mirrored for a lower-is-better metric, not the code's own "
+            "number on these values, and not a barrier"
         )
     return None
 

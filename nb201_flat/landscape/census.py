@@ -111,12 +111,12 @@ LOWEST_CONNECTED: Final[str] = "lowest through connected cells"
 TREE_PATH: Final[str] = "spanning-tree path"
 """A path of the maximin spanning tree: its barrier is the lowest, its length not the fewest."""
 
+CENSUS_GROUPS: Final[tuple[str, ...]] = ("top-k", "all")
+"""The census's own group names (the top-k pairs; the summary's row over every pair)."""
+
 PATH_BARRIERS: Final[tuple[str, ...]] = ("best_shortest", "worst_shortest", "mean_path", "lowest")
 """The barriers that are the paper's definition on some path (the A²M code versions are not:
 they average the start with the first level, not with the end)."""
-
-TIE: Final[float] = 1e-9
-"""A lowest barrier within this of half the endpoint gap counts as none beyond the worse one."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -645,7 +645,10 @@ def barrier_census(
         One row per pair, columns :data:`CENSUS_COLUMNS`: the barriers of
         :func:`pair_barriers` (the A²M code versions left out), each path barrier also
         relative to the worse endpoint (``*_above_worse``), and ``no_barrier``: the lowest
-        barrier has nothing beyond the worse endpoint (within :data:`TIE`).
+        barrier has nothing beyond the worse endpoint (``lowest_above_worse`` is exactly 0:
+        :func:`~nb201_flat.landscape.paths.beyond_worse` is 0 where the worse endpoint is the
+        bottleneck, so no tolerance is needed, and none of a fixed size could serve every
+        metric's units).
         ``attrs["seed"]`` keeps the seed when it is an int, ``attrs["top_k"]`` the ``top_k``
         asked for, ``attrs["connected_only"]`` the flag, ``attrs["nan_policy"]`` the policy.
 
@@ -665,7 +668,14 @@ def barrier_census(
 
     n_pairs = check_int_range("n_pairs", n_pairs, 0)
     top_k = check_int_range("top_k", top_k, 0)
-    band_map = check_bands(bands)
+    band_map = check_bands(bands, reserved=CENSUS_GROUPS)
+    if isinstance(bands, str) and n_pairs and higher_is_better is False:
+        # A²M's bands are accuracies: read as a loss, the top-k were the 10 % cells
+        raise LandscapeArgumentError(
+            f"A²M's bands of {bands!r} are accuracy bands (higher is better), not for ",
+            Param("higher_is_better", False),
+            "; drop it, or give bands of your own",
+        )
     if top_k == 0 and not (n_pairs and band_map):
         none = (
             (Param("n_pairs"), " and ", Param("top_k"), " are both 0")
@@ -790,7 +800,11 @@ def barrier_census(
         why = [part for g, parts in empty.items() for part in ("; ", f"{g}: ", *parts)][1:]
         fix = ("draw band pairs at any distance (", Param("distance", None), ") or ")
         raise MissingValueError(
-            "no pair to compute: ", *why, "; ", *(fix if crowded else ()), "choose another key"
+            "no pair to compute: ",
+            *why,
+            "; ",
+            *(fix if crowded else ()),
+            "move or widen the bands, or choose other values",
         )
     try:
         columns = _census_columns(tree, groups, total)
@@ -887,7 +901,7 @@ def _census_columns(
         out[name] = np.concatenate([c[name] for c in cols])
     # as PairBarriers.to_dict computes it, pair by pair
     out["half_gap"] = np.abs(out["value_a"] - out["value_b"]) / 2
-    out["no_barrier"] = out["lowest_above_worse"] <= TIE
+    out["no_barrier"] = out["lowest_above_worse"] == 0  # exact: see beyond_worse
     return out
 
 

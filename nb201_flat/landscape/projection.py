@@ -118,6 +118,12 @@ def projection_grid(
                 f"towards= needs exactly two architectures, e.g. (a, b); got {towards!r:.80}"
             )
         d = np.stack([relaxed(space, t) - alpha for t in towards])
+        for target, step in zip(towards, d, strict=True):
+            if not step.any():  # the grid collapsed onto the centre along that axis
+                raise LandscapeArgumentError(
+                    f"towards= names {target!r}, the centre itself: that direction is zero; "
+                    "name two other architectures"
+                )
     elif directions is not None:
         d = _floats("directions", directions)
         if d.shape != (2, space.n_edges, space.n_ops):
@@ -126,6 +132,8 @@ def projection_grid(
             )
         if not np.isfinite(d).all():  # argmax would read NaN as the largest entry
             raise LandscapeArgumentError("directions must be finite numbers")
+        if not (d[0].any() and d[1].any()):  # every point of that axis was the centre
+            raise LandscapeArgumentError("directions must not be all zeros; give two non-zero ones")
     else:
         if seed is None:
             raise LandscapeArgumentError(
@@ -164,9 +172,13 @@ def projection_grid(
 
 
 def _floats(name: str, values: object) -> FloatArray:
-    """``values`` as a float array; text or objects raise an error naming ``name``."""
+    """``values`` as a float array; text, objects, bools or complex numbers (whose imaginary
+    part the cast dropped, with a warning only) raise an error naming ``name``."""
     try:
-        out: FloatArray = np.asarray(values, dtype=np.float64)
+        raw = np.asarray(values)
+        if raw.dtype.kind not in "iuf":
+            raise TypeError(raw.dtype)
+        out: FloatArray = raw.astype(np.float64)
     except (TypeError, ValueError):
-        raise LandscapeArgumentError(f"{name} must be numbers, got {values!r:.80}") from None
+        raise LandscapeArgumentError(f"{name} must be real numbers, got {values!r:.80}") from None
     return out

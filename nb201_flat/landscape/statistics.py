@@ -705,16 +705,32 @@ def a2m_bands(dataset: str) -> dict[str, tuple[float, float]]:
     return dict(A2M_BANDS[key])
 
 
-def check_bands(bands: object) -> dict[str, tuple[float, float]]:
+def check_bands(bands: object, reserved: tuple[str, ...] = ()) -> dict[str, tuple[float, float]]:
     """``bands`` (a dataset name, for A²M's, or a mapping of band name -> (lo, hi)) as checked
     bands (:func:`~nb201_flat.landscape._common.check_band`), else :class:`ArgumentError`
-    (``dict(3)`` was a bare TypeError; a reversed or NaN band read as empty)."""
+    (``dict(3)`` was a bare TypeError; a reversed or NaN band read as empty). Two names that
+    print alike (``1`` and ``"1"``) are refused, as is a name in ``reserved`` (a caller's own
+    group names: a census band named ``"top-k"`` was merged with the top-k group)."""
     if not isinstance(bands, str | Mapping):
         raise LandscapeArgumentError(
             Param("bands"),
             f" must be a dataset name or a mapping of band name -> (lo, hi), got {shown(bands)}",
         )
     chosen = a2m_bands(bands) if isinstance(bands, str) else dict(bands)
+    seen: dict[str, object] = {}
+    for name in chosen:
+        text = str(name)
+        if text in reserved:
+            raise LandscapeArgumentError(
+                f"band name {name!r} is the name of a group of its own here "
+                f"({', '.join(map(repr, reserved))}); rename the band"
+            )
+        if text in seen:
+            raise LandscapeArgumentError(
+                f"band names {seen[text]!r} and {name!r} print alike, so their rows would "
+                "read as one band; rename one"
+            )
+        seen[text] = name
     return {name: check_band(name, band) for name, band in chosen.items()}
 
 

@@ -217,7 +217,7 @@ def test_barrier_says_where_the_current_a2m_code_gives_no_barrier(
     args = ("barrier", "0", *KEY, "--table", str(table_path))
     for other, metric, said in (
         (near, [], "at distance 1 no cell lies between the pair"),
-        ("100", ["--metric", "loss"], "for loss the number is what its code would compute"),
+        ("100", ["--metric", "loss"], "for loss the number is its code's construction mirrored"),
         ("100", [], None),
     ):
         code, out, _ = run(capsys, *args[:2], str(other), *args[2:], *metric, "--json")

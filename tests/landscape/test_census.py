@@ -96,7 +96,7 @@ def test_above_worse_is_exactly_zero_where_the_worse_endpoint_is_the_bottleneck(
     assert lowest_barrier_path(CUBE, f, 0, 7, higher_is_better=hib).above_worse == 0.0
     # the census's columns, computed for many pairs at once
     census = barrier_census(
-        CUBE, f, {"all": (-100, 100)}, n_pairs=4, top_k=0, seed=0, higher_is_better=hib
+        CUBE, f, {"every": (-100, 100)}, n_pairs=4, top_k=0, seed=0, higher_is_better=hib
     )
     row = census.set_index(["a", "b"]).loc[(0, 7)]
     for name in PATH_BARRIERS:
@@ -439,7 +439,7 @@ def test_census_cost_charges_no_draw_without_band_pairs() -> None:
     from nb201_flat.landscape.census import census_cost
 
     v = np.arange(float(TINY.size))
-    bands = {"all": (0.0, 26.0)}
+    bands = {"every": (0.0, 26.0)}
     # --pairs 0: no band is drawn, so no band's candidates are charged
     assert census_cost(TINY, v, bands, 0, 5, None) == census_cost(TINY, v, {}, 0, 5, None)
     assert census_cost(TINY, v, bands, 1, 5, None)[1] > census_cost(TINY, v, {}, 0, 5, None)[1]
@@ -957,12 +957,12 @@ def test_census_refuses_band_pairs_beyond_the_enumerable_distance_before_drawing
     for d in (MAX_SHORTEST_D + 1, WIDE.n_edges):
         # it used to draw pairs, then fail on one: "architectures 3 and 1020 differ on 10 ..."
         with pytest.raises(LandscapeArgumentError) as e:
-            barrier_census(WIDE, f, {"all": (0, 2000)}, n_pairs=5, top_k=0, distance=d, seed=rng)
+            barrier_census(WIDE, f, {"every": (0, 2000)}, n_pairs=5, top_k=0, distance=d, seed=rng)
         assert str(e.value).startswith(f"band pairs at distance {d} have {d}! shortest paths")
         assert f"pass distance=1..{MAX_SHORTEST_D}, or {LOWEST_BARRIER}" in str(e.value)
         assert "--" not in str(e.value).replace("--method", "")  # no flag of the CLI's own
     assert rng.bit_generator.state == state  # refused before any draw
-    ok = barrier_census(WIDE, f, {"all": (0, 2000)}, n_pairs=5, top_k=0, distance=8, seed=0)
+    ok = barrier_census(WIDE, f, {"every": (0, 2000)}, n_pairs=5, top_k=0, distance=8, seed=0)
     assert (ok["distance"] == 8).all() and len(ok) == 5
 
 
@@ -1074,7 +1074,7 @@ def test_census_parameter_values_are_spelled_as_the_command_spells_them() -> Non
     with pytest.raises(MissingValueError) as e:
         barrier_census(CUBE, np.arange(8.0), {"hi": (6, 7)}, n_pairs=2, top_k=0, seed=0)
     assert "draw band pairs at any distance (distance=None)" in str(e.value)
-    assert "at any distance (--distance 0) or choose" in error_line(e.value, census, args)
+    assert "at any distance (--distance 0) or move or widen the bands" in error_line(e.value, census, args)
     with pytest.raises(LandscapeArgumentError) as d:
         barrier_census(WIDE, np.zeros(WIDE.size), {"X": (0, 1)}, n_pairs=2, distance=9, seed=0)
     assert f"pass --distance 1..{MAX_SHORTEST_D}, or " in error_line(d.value, census, args)

@@ -87,7 +87,7 @@ def test_options_and_grids_that_cannot_be_served_are_refused() -> None:
 
 def test_text_for_numbers_is_named() -> None:
     f = np.arange(TINY.size, dtype=float)
-    with pytest.raises(LandscapeArgumentError, match="lambdas must be numbers"):
+    with pytest.raises(LandscapeArgumentError, match="lambdas must be real numbers"):
         projection_grid(TINY, f, 0, seed=0, lambdas=["a", "b"])
-    with pytest.raises(LandscapeArgumentError, match="directions must be numbers"):
+    with pytest.raises(LandscapeArgumentError, match="directions must be real numbers"):
         projection_grid(TINY, f, 0, directions=[["x"]])
