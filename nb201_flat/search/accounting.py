@@ -129,6 +129,43 @@ def _check_paired(frame: pd.DataFrame, runs: int, seed: int) -> None:
         )
 
 
+def _check_pairs(results: object, pairs: object) -> None:
+    """Refuse ``pairs`` that would not give each NA form its own base's control: one base
+    label naming two algorithms (one control served both: REA was never run, its row showed
+    RS's), a base that looks up neighbours for free (its control spent 8,813 evaluations of
+    a budget of 496), or arguments of the wrong kind (bare AttributeErrors)."""
+    from nb201_flat.search.algorithms import NeighbourObjective
+
+    if not isinstance(results, SearchResults):
+        raise AlgorithmError(
+            f"results must be the SearchResults of the NA searches, got {type(results).__name__}"
+        )
+    if not isinstance(pairs, Mapping):
+        raise AlgorithmError(
+            "pairs must map each NA label to (base label, base algorithm), e.g. "
+            "{'na-rs[r1,mean,self,free]': ('rs', RandomSearch())}"
+        )
+    bases: dict[str, SearchAlgorithm] = {}
+    for na, pair in pairs.items():
+        if not (
+            isinstance(pair, tuple) and len(pair) == 2 and isinstance(pair[1], SearchAlgorithm)
+        ):
+            raise AlgorithmError(
+                f"pairs[{na!r}] must be (base label, base algorithm), got {pair!r:.80}"
+            )
+        base, algo = pair
+        if isinstance(getattr(algo, "objective", None), NeighbourObjective):
+            raise AlgorithmError(
+                f"pairs[{na!r}] names {algo.label!r} as its base, which looks up neighbours "
+                "for free: a budget-matched control is a plain search (rs, rea, ls)"
+            )
+        if bases.setdefault(str(base), algo) is not algo and bases[str(base)].label != algo.label:
+            raise AlgorithmError(
+                f"base label {base!r} names two algorithms ({bases[str(base)].label!r} and "
+                f"{algo.label!r}); give each its own label"
+            )
+
+
 def budget_matched(
     table: Table,
     results: SearchResults,
@@ -160,6 +197,7 @@ def budget_matched(
         When an NA label has no runs in ``results``, or ``runs``/``seed`` differ from those
         of ``results``.
     """
+    _check_pairs(results, pairs)
     frame = results.runs
     _check_paired(frame, runs, seed)
     # one pass over the (large) runs frame, not two string comparisons per (protocol, NA)

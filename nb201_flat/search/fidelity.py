@@ -593,7 +593,7 @@ def run_fidelity(data: FidelityData, algorithm: Hyperband, seed: int) -> Fidelit
     return FidelityRecord(
         incumbent.index,
         incumbent.epochs,
-        incumbent.score,
+        incumbent.score if incumbent.index >= 0 else math.nan,  # found nothing: no score
         oracle.queries,
         oracle.seconds,
         stall_kinds=oracle.stall_kinds,

@@ -234,6 +234,15 @@ class Protocol:
                     f"protocol {self.name!r}: its {what} key must be a MetricKey, got {shown(k)}; "
                     "e.g. MetricKey('cifar100', 'x-valid', 12)"
                 )
+        from nb201_flat.conventions import is_loss
+
+        if is_loss(self.search.metric):  # searches keep the highest: a loss's worst cells
+            raise ProtocolError(
+                f"protocol {self.name!r} searches {self.search}, a loss, but searches keep the "
+                "highest value (they would pick the worst cells); search an accuracy, e.g. "
+                f"MetricKey({self.search.dataset!r}, {self.search.split!r}, "
+                f"{self.search.epochs}, 'accuracy')"
+            )
         if not self.report:
             raise ProtocolError(f"protocol {self.name!r} reports nothing: give report keys")
         if len(set(self.report)) != len(self.report):

@@ -956,7 +956,10 @@ def _runs_frame(blocks: Sequence[_Block]) -> pd.DataFrame:
         tests = evaluator.values(best)
         per_run: dict[str, npt.NDArray[Any]] = {
             "run": np.fromiter((r.run for r in recs), dtype=np.int64, count=n),
-            "score": np.fromiter((r.score for r in recs), dtype=np.float64, count=n),
+            # a run that found nothing has no score (its incumbent's -inf was written as one)
+            "score": np.where(
+                best >= 0, np.fromiter((r.score for r in recs), dtype=np.float64, count=n), np.nan
+            ),
             "queries": np.fromiter((r.queries for r in recs), dtype=np.int64, count=n),
             "seconds": np.fromiter((r.seconds for r in recs), dtype=np.float64, count=n),
             "free_queries": np.fromiter((r.free_queries for r in recs), dtype=np.int64, count=n),
