@@ -43,6 +43,7 @@ import numpy.typing as npt
 from nb201_flat.conventions import CIFAR10_VALID
 from nb201_flat.curves import require_curves
 from nb201_flat.errors import (
+    ArgumentError,
     Param,
     SearchBudgetError,
     check_flag,
@@ -59,6 +60,7 @@ from nb201_flat.search.oracle import (
     SearchEnded,
     StallGuard,
     StallRecord,
+    _check_generator,
     cheapest_paid,
     check_budgets,
     check_finite_values,
@@ -71,7 +73,7 @@ from nb201_flat.search.oracle import (
     spends,
 )
 from nb201_flat.search.protocol import MAX_QUERIES_PER_CELL
-from nb201_flat.space import Space, check_arch_index
+from nb201_flat.space import Space, check_arch_index, check_space
 from nb201_flat.table import MetricKey, Table, policy_seeds, renamed_seed
 from nb201_flat.types import BoolArray, SeedPolicy
 from nb201_flat.types import FloatArray as FloatArray
@@ -114,6 +116,18 @@ class FidelityData:
     domain_size: int = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
+        # the kinds first: a list of values met a bare AttributeError ('ndim'), a str key one
+        # on 'metric'
+        check_space(self.space)
+        if not isinstance(self.key, MetricKey):
+            raise SearchBudgetError(
+                f"key must be a MetricKey, got {self.key!r:.60}; e.g. MetricKey('cifar10-valid', "
+                "'x-valid', 200)"
+            )
+        for name in ("values", "epoch_costs"):
+            given = getattr(self, name)
+            if given is not None and not isinstance(given, np.ndarray):
+                object.__setattr__(self, name, np.asarray(given, dtype=np.float64))
         if self.values.ndim != 3 or self.values.shape[1] != self.space.size:
             raise SearchBudgetError(
                 f"fidelity values must have shape (rows, {self.space.size}, epochs)"
@@ -336,6 +350,9 @@ class FidelityOracle(BudgetedRun):
     def __init__(
         self, data: FidelityData, rng: np.random.Generator, *, outside: bool = True
     ) -> None:
+        if not isinstance(data, FidelityData):
+            raise ArgumentError(Param("data"), f" must be a FidelityData, got {shown(data)}")
+        _check_generator(rng)  # an int failed at the first query ('choice')
         self._data = data
         self._outside = check_flag("outside", outside)  # as Oracle's: "no" read as yes
         self._rng = rng
@@ -581,6 +598,10 @@ def run_fidelity(data: FidelityData, algorithm: Hyperband, seed: int) -> Fidelit
     ``seed`` is a non-negative int (None drew OS entropy: a run that cannot be reproduced).
     """
     seed = check_seed(seed)
+    if not isinstance(algorithm, Hyperband):  # 'hyperband' met a bare AttributeError
+        raise ArgumentError(
+            Param("algorithm"), f" must be a Hyperband search, got {shown(algorithm)}"
+        )
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(0,)))
     oracle = FidelityOracle(
         data,

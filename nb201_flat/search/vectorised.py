@@ -665,7 +665,11 @@ def run_vectorised(
         if block > _MAX_DRAWS:
             done.update({r: run_one(data, algorithm, seed, r) for r in todo})
             break
-        done.update(_batch(data, seed, todo, block))
+        # runs in chunks: each holds its block of draws (and words), so all at once grew with
+        # runs x budget (500 runs at budget_scale 4000: 4.4 GB); a run's draws are its own
+        per = max(1, _BATCH_BYTES // (_BYTES_PER_DRAW * block))
+        for i in range(0, len(todo), per):
+            done.update(_batch(data, seed, todo[i : i + per], block))
         todo = [r for r in todo if r not in done]
         block *= 4
     return [done[int(r)] for r in runs]
@@ -704,6 +708,12 @@ def run_batched(
     if seeded_ok(data, algorithm):
         return run_seeded(data, algorithm, seed, runs)
     return run_lockstep(data, algorithm, seed, runs)
+
+
+#: the draws of one kernel call of random search, in bytes (a draw: its cell, its words and
+#: the walk's per-draw state, about 17 bytes as measured, rounded up)
+_BATCH_BYTES = 1 << 28
+_BYTES_PER_DRAW = 24
 
 
 def _first_block(data: OracleData) -> int:

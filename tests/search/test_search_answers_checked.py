@@ -75,3 +75,47 @@ def test_budget_matched_controls_are_each_na_forms_own_base(nb201_like: Table) -
             budget_matched(nb201_like, results, pairs, runs=2)  # type: ignore[arg-type]
     ok = budget_matched(nb201_like, res, {"na": ("rs", RandomSearch())}, runs=2)
     assert set(ok.matched["algorithm"]) == {"na"}
+
+
+def test_random_search_in_chunks_of_runs_gives_the_same_runs(
+    nb201_like: Table, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # all runs held their draws at once (500 runs at budget_scale 4000: 4.4 GB); in chunks,
+    # each run's draws are still its own
+    from nb201_flat.search import protocols_by_name, vectorised
+
+    (prot,) = protocols_by_name("nb201", nb201_like)[:1]
+    data = prot.oracle_data(nb201_like)
+    whole = vectorised.run_vectorised(data, RandomSearch(), 3, range(7))
+    monkeypatch.setattr(vectorised, "_BATCH_BYTES", 1)  # one run a call
+    chunked = vectorised.run_vectorised(data, RandomSearch(), 3, range(7))
+    assert [(r.best, r.queries, r.seconds, r.changes) for r in chunked] == [
+        (r.best, r.queries, r.seconds, r.changes) for r in whole
+    ]
+
+
+def test_the_fidelity_layer_checks_its_arguments() -> None:
+    # bare AttributeErrors ('ndim', 'metric', 'search', 'space'); an int rng failed only at
+    # the first query
+    from nb201_flat.errors import ArgumentError
+    from nb201_flat.search.fidelity import FidelityData, FidelityOracle, Hyperband, run_fidelity
+    from nb201_flat.space import Space
+
+    space = Space(("a", "b", "c"), 3)
+    curves = np.full((1, 27, 4), 50.0)
+    key = MetricKey("toy", "x-valid", 4)
+    listed = FidelityData(space, key, curves.tolist(), None, None, 3)  # type: ignore[arg-type]
+    assert listed.values.shape == curves.shape
+    from nb201_flat.errors import SearchBudgetError
+
+    with pytest.raises(SearchBudgetError, match="^key must be a MetricKey"):
+        FidelityData(space, "toy", curves, None, None, 3)  # type: ignore[arg-type]
+    data = FidelityData(space, key, curves, None, None, 3)
+    for call, said in (
+        (lambda: run_fidelity(data, "hyperband", 0), "^algorithm must be a Hyperband"),
+        (lambda: run_fidelity(None, Hyperband(), 0), "^data must be a FidelityData"),
+        (lambda: FidelityOracle(data, 0), "^rng must be a numpy Generator"),
+    ):
+        with pytest.raises(ArgumentError, match=said):
+            call()  # type: ignore[no-untyped-call]
+    assert run_fidelity(data, Hyperband(), 0).best >= 0
