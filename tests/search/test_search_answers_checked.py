@@ -112,7 +112,10 @@ def test_the_fidelity_layer_checks_its_arguments() -> None:
         FidelityData(space, "toy", curves, None, None, 3)  # type: ignore[arg-type]
     data = FidelityData(space, key, curves, None, None, 3)
     for call, said in (
-        (lambda: run_fidelity(data, "hyperband", 0), "^algorithm must be a Hyperband"),
+        (
+            lambda: run_fidelity(data, "hyperband", 0),
+            "^algorithm must be a search such as Hyperband",
+        ),
         (lambda: run_fidelity(None, Hyperband(), 0), "^data must be a FidelityData"),
         (lambda: FidelityOracle(data, 0), "^rng must be a numpy Generator"),
     ):
