@@ -241,7 +241,7 @@ def test_census_cost_counts_the_pairs_it_computes() -> None:
 
     space = Space(("a", "b", "c"), 3)
     v = np.arange(space.size, dtype=float)
-    bands = {"low": (0.0, 10.0), "all": (0.0, 30.0)}
+    bands = {"low": (0.0, 10.0), "every": (0.0, 30.0)}
     for n_pairs, top_k, distance in ((5, 4, 2), (100, 0, None), (3, 6, 1)):
         pairs, _ = census_cost(space, v, bands, n_pairs, top_k, distance)
         df = barrier_census(
