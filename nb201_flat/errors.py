@@ -705,15 +705,19 @@ def check_resamples(n_boot: object, confidence: float, default: int) -> int:
     >>> check_resamples(10, 0.95, 2000)
     Traceback (most recent call last):
     ...
-    nb201_flat.errors.ArgumentError: n_boot must be at least 40 for a 95 % percentile interval (at least one resample beyond each bound), got 10; the default is 2000
+    nb201_flat.errors.ArgumentError: n_boot must be at least 40 for a 95 % percentile interval (at least one resample beyond each bound), got 10; pass the default, 2000
     """
     n = check_int_range("n_boot", n_boot, 1, fix=f"the default is {default}")
-    least = math.ceil(round(2 / (1 - confidence), 9))  # 2/(1-0.95) is 40.00000000000004
+    # exactly, in decimal: 2/(1-0.95) is 40.00000000000004 in floats, 2/(1-0.9999) 20000.0000000022
+    from fractions import Fraction
+
+    least = math.ceil(2 / (1 - Fraction(repr(float(confidence)))))
     if n < least:
         raise ArgumentError(
             Param("n_boot"),
             f" must be at least {least} for a {confidence * 100:g} % percentile interval (at "
-            f"least one resample beyond each bound), got {n}; the default is {default}",
+            f"least one resample beyond each bound), got {n}; pass "
+            + (f"the default, {default}" if default >= least else f"{least} or more"),
         )
     return n
 

@@ -480,8 +480,9 @@ def correlation_length(
     undefined
         What a length the walks do not define gives (r(1) undefined, see
         :func:`autocorrelation`; r(1) <= 0: no positive correlation one step apart, whose
-        logarithm does not exist; r(1) >= 1: the measured steps never lose correlation, an
-        infinite or negative -1/ln r(1)): ``"raise"`` an error, ``"nan"`` NaN.
+        logarithm does not exist; r(1) = 1: the measured steps never lose correlation, from
+        steps that keep their value or from one or a few measured pairs (a single pair gives
+        +-1), an infinite -1/ln r(1)): ``"raise"`` an error, ``"nan"`` NaN.
 
     Raises
     ------
@@ -516,9 +517,9 @@ def correlation_length(
             undefined, "the correlation length", why, ["read autocorrelation(...) itself"]
         )
     if r1 >= 1:
-        # 1 exactly: every measured step kept its value (a landscape constant along the walks);
-        # above 1: an estimate from few measured pairs whose products outweigh the variance
-        # over every visit. Neither is a length to print: inf, or a negative one
+        # 1 exactly (r(k) is a correlation, within [-1, 1]): the measured steps kept their
+        # correlation whole, as steps that keep their value do, or one or a few measured pairs
+        # (a single pair gives +-1). No length to print: -1/ln 1 is inf
         n = int(ac["pairs"].iloc[0])
         why = (
             f"r(1) = {r1:.3g} >= 1 over {n:,} measured pair{'' if n == 1 else 's'} one step "

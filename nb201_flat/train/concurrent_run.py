@@ -45,6 +45,7 @@ from collections.abc import Callable, Mapping, Sequence
 from nb201_flat.errors import (
     ArgumentError,
     CheckpointMismatchError,
+    DataMismatchError,
     Nb201FlatError,
     parts_of,
     require,
@@ -193,7 +194,7 @@ def _train(
         start, state = loaded
         try:
             check_owner(state, job, ckpt.folder, identity, device)
-        except CheckpointMismatchError as exc:  # this member's: the others train on
+        except (CheckpointMismatchError, DataMismatchError) as exc:  # this member's alone
             failed[m] = exc
             starts[m] = recipe.epochs
             continue

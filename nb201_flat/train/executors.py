@@ -317,7 +317,7 @@ def distinct_runs(jobs: Sequence[TrainJob], todo: list[int]) -> tuple[list[int],
         q = first.setdefault((os.path.abspath(jobs[p].db_path), jobs[p].key), p)
         if q == p:
             kept.append(p)
-        elif jobs[q] != jobs[p]:
+        elif with_absolute_paths(jobs[q]) != with_absolute_paths(jobs[p]):
             raise ArgumentError(
                 f"jobs {q} and {p} are one run ({jobs[p].name} in {jobs[p].db_path}) with other "
                 "settings; pass that run once"

@@ -155,7 +155,9 @@ def _resume_clusters(jobs: Sequence[TrainJob]) -> list[list[int]]:
     ]
     clusters: list[list[int]] = []
     for p in sorted(range(len(jobs)), key=lambda p: -stands[p]):
-        if clusters and stands[clusters[-1][0]] - stands[p] <= 1:
+        top = stands[clusters[-1][0]] if clusters else 0
+        # a member with no checkpoint shares no epoch with one at epoch 1: apart
+        if clusters and top - stands[p] <= 1 and (stands[p] > 0 or top == 0):
             clusters[-1].append(p)
         else:
             clusters.append([p])

@@ -304,17 +304,6 @@ class TrainJob:
         for name in ("compile", "channels_last", "amp"):
             if getattr(self, name) is not None:
                 object.__setattr__(self, name, check_flag(Param(name), getattr(self, name)))
-        # fast mode compiles and lays out channels-last on CUDA only: on the CPU either was
-        # ignored, and split the results key of the same numbers (as the command refuses it)
-        off_cuda = [Param(k, getattr(self, k)) for k in ("compile", "channels_last")]
-        given = [p for p in off_cuda if p.value is not None]
-        if given and device_parts(self.device)[0] in ("cpu", "mps"):
-            raise ArgumentError(
-                *joined(given),
-                f" applies only on CUDA (fast mode does neither elsewhere), but the device is "
-                f"{self.device}; drop ",
-                *joined(given),
-            )
         object.__setattr__(
             self, "retrain_damaged", check_flag(Param("retrain_damaged"), self.retrain_damaged)
         )
@@ -551,6 +540,22 @@ WORKER_LOGGED_PARAMS = ("retrain_damaged",)
 given the running command's spelling of them (:func:`~nb201_flat.errors.log_spelling_table`)."""
 
 
+def _check_cuda_options(device: str, compile: bool | None, channels_last: bool | None) -> None:
+    """Refuse ``compile``/``channels_last`` for jobs made for the CPU (or MPS): fast mode
+    compiles and lays out channels-last on CUDA only, so either was ignored there and split
+    the results key of the same numbers (as the command refuses it). Checked where the jobs
+    are made, not when an executor places an ``auto`` job on its device."""
+    given = [Param(k, v) for k, v in (("compile", compile), ("channels_last", channels_last))]
+    given = [p for p in given if p.value is not None]
+    if given and device_parts(device)[0] in ("cpu", "mps"):
+        raise ArgumentError(
+            *joined(given),
+            f" applies only on CUDA (fast mode does neither elsewhere), but the device is "
+            f"{device}; drop ",
+            *joined(given),
+        )
+
+
 def make_jobs(
     archs: Iterable[Arch | str | int],
     *,
@@ -608,6 +613,12 @@ def make_jobs(
     for name, path in paths.items():
         if path is not None or name in ("data_root", "db_path"):  # os.fspath's bare TypeError
             check_path(name, path)
+    try:
+        device_parts(device)
+    except ArgumentError:
+        pass  # a bad device: the job's own one line
+    else:
+        _check_cuda_options(device, compile, channels_last)
     jobs = []
     for arch in _distinct_cells(space, archs):
         for seed in seed_list:

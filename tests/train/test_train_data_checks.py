@@ -172,3 +172,31 @@ def test_options_that_cannot_apply_to_a_cpu_job_are_refused(tmp_path: Path) -> N
     with pytest.raises(ArgumentError, match=r"^recipe crop_pad=32 pads 32-pixel images"):
         _jobs(tmp_path, tmp_path, recipe=Recipe(epochs=1, crop_pad=32))
     assert _jobs(tmp_path, tmp_path, recipe=Recipe(epochs=1, crop_pad=31))
+
+
+def test_an_auto_job_placed_on_the_cpu_is_not_refused_there(tmp_path: Path) -> None:
+    # the CPU check ran again when an executor placed an 'auto' job: map() itself raised
+    from nb201_flat.train.executors import LocalExecutor, distinct_runs
+    from nb201_flat.train.jobs import JobResult
+
+    (job,) = _jobs(tmp_path, tmp_path, device="auto", mode="fast", compile=True)
+
+    def done(j: TrainJob) -> JobResult:
+        return JobResult(j, "done", {}, 0.0)
+
+    res = LocalExecutor(devices=["cpu"], processes=False, run=done).map([job])
+    assert res[0].status == "done" and res[0].job.device == "cpu"
+    # one run written with a relative and an absolute database path is one run, not two
+    import dataclasses
+    import os
+
+    twin = dataclasses.replace(job, db_path=os.path.abspath(job.db_path))
+    assert distinct_runs([job, twin], [0, 1]) == ([0], {1: 0})
+
+
+def test_the_fewest_resamples_are_exact_at_any_level() -> None:
+    from nb201_flat.errors import check_resamples
+
+    assert check_resamples(20_000, 0.9999, 2000) == 20_000  # 2/(1-c) read 20000.0000000022
+    with pytest.raises(ArgumentError, match=r"at least 20000 .*got 19999; pass 20000 or more"):
+        check_resamples(19_999, 0.9999, 2000)
