@@ -670,6 +670,11 @@ def _a2m_code_note(distance: int, metric: str) -> str | None:
     lower it (:func:`~nb201_flat.landscape.a2m.a2m_barrier`)."""
     from nb201_flat.conventions import is_accuracy
 
+    if distance == 0:
+        return (
+            "a pair of one cell has no cell between, so its minimum keeps its start value 100 "
+            "and the number is A - 100, not a barrier"
+        )
     if distance == 1:
         return (
             "at distance 1 no cell lies between the pair, so its minimum keeps its start value "

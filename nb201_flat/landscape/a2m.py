@@ -189,8 +189,10 @@ def a2m_barrier(
         - ``"947bc3e"`` (2025-01-30): ``m`` is the minimum of ``L``, endpoints included, per
           pair. For d = 1 it agrees with the paper's definition up to rounding.
 
-        A pair of one architecture (d = 0) has barrier 0 in every mode (code 54ce096's
-        minimum stays at its start: the pair has no intermediate architecture).
+        A pair of one architecture (d = 0) has barrier 0, except with code 54ce096: its
+        ``search_tree`` returns the single path ``[a]``, so no level lowers the minimum
+        from its start and ``compute_barrier([f(a), f(a)], m)`` is ``round(f(a) - m, 2)``
+        (``f(a) - 100`` alone): what is returned, as for d = 1.
     nan_policy
         ``"propagate"`` (a level with a NaN member has a NaN mean, and an unmeasured endpoint
         a NaN barrier in every mode, though code 54ce096 reads ``f(b)`` only for d = 1),
@@ -252,9 +254,13 @@ def _a2m(
     w = oriented(mean, higher_is_better)
     if d == 0:
         # 54ce096's running minimum is over intermediate architectures: a pair without any
-        # leaves it where it was (taking w[0] raised a carried minimum)
+        # leaves it where it was (taking w[0] raised a carried minimum), and its
+        # compute_barrier([f(a), f(a)], acc_min) is round(f(a) - acc_min, 2), as for d = 1
         worst = float(start) if code == "54ce096" else float(w[0])
-        barrier = 0.0 if not np.isnan(w[0]) else float("nan")
+        if code == "54ce096":
+            barrier = float(np.round(w[0] - worst, 2))
+        else:
+            barrier = 0.0 if not np.isnan(w[0]) else float("nan")
     elif code is None:
         worst = float(w.min())
         barrier = float(0.5 * (w[0] + w[-1]) - worst)
@@ -335,7 +341,8 @@ def a2m_barriers(
     ``carry_min=True`` lets the minimum of the level means run on across pairs instead.
     A carried minimum that meets a NaN (``nan_policy="propagate"``) is NaN from there on:
     every later pair's barrier is then NaN, as the minimum it would subtract is unknown (a
-    pair of one architecture keeps its barrier 0).
+    pair of one architecture keeps its barrier 0, except with code 54ce096, whose value for
+    it subtracts the minimum too: see :func:`a2m_barrier`).
 
     Returns
     -------

@@ -217,6 +217,7 @@ def test_barrier_says_where_the_current_a2m_code_gives_no_barrier(
     args = ("barrier", "0", *KEY, "--table", str(table_path))
     for other, metric, said in (
         (near, [], "at distance 1 no cell lies between the pair"),
+        ("0", [], "a pair of one cell has no cell between"),  # A - 100 since the code's d = 0
         ("100", ["--metric", "loss"], "for loss the number is its code's construction mirrored"),
         ("100", [], None),
     ):

@@ -82,7 +82,11 @@ def test_a2m_code_versions_hand_computed() -> None:
     # d = 1: no intermediate level, so nothing lowers the current code's start of 100
     assert a2m_barrier(CUBE, f, 0, 1, published=True).barrier == round(0.5 * (90 + 70) - 100, 2)
     assert a2m_barrier(CUBE, f, 0, 1, published="947bc3e").barrier == 10.0
-    assert a2m_barrier(CUBE, f, 0, 0, published=True).barrier == 0.0
+    # d = 0: search_tree gives the single path [a], so the code computes
+    # compute_barrier([f(a), f(a)], 100): f(a) - 100, where the other versions give 0
+    assert a2m_barrier(CUBE, f, 0, 0, published=True).barrier == 90.0 - 100
+    assert a2m_barrier(CUBE, f, 0, 0, published="947bc3e").barrier == 0.0
+    assert a2m_barrier(CUBE, f, 0, 0).barrier == 0.0
     with pytest.raises(LandscapeArgumentError, match="published must be"):
         a2m_barrier(CUBE, f, 0, 7, published="5a303f9")  # type: ignore[arg-type]
 
@@ -192,14 +196,15 @@ def test_a_pair_of_one_architecture_leaves_the_carried_minimum_as_it_was() -> No
     f = np.array([9.0, 5, 6, 7, 4, 7, 7, 8])
     with_it = a2m_barriers(CUBE, f, [(0, 7), (7, 7), (3, 7)], published=True)
     without = a2m_barriers(CUBE, f, [(0, 7), (3, 7)], published=True)
-    assert with_it["barrier"].tolist() == [3.0, 0.0, 3.5]
+    # (7, 7) itself is compute_barrier([8, 8], 4) = 8 - 4, with the carried minimum
+    assert with_it["barrier"].tolist() == [3.0, 4.0, 3.5]
     assert with_it["path_min"].tolist() == [4.0, 4.0, 4.0]
     assert with_it.drop(index=1)["barrier"].tolist() == without["barrier"].tolist()
-    # alone, the pair's minimum is the code's start (nothing lowers it), its barrier 0
+    # alone, the pair's minimum is the code's start (nothing lowers it): f(7) - 100
     alone = a2m_barrier(CUBE, f, 7, 7, published=True)
-    assert (alone.barrier, alone.path_min) == (0.0, 100.0)
+    assert (alone.barrier, alone.path_min) == (8.0 - 100, 100.0)
     loss = a2m_barrier(CUBE, f, 7, 7, published=True, higher_is_better=False)
-    assert (loss.barrier, loss.path_min) == (0.0, -100.0)  # the mirror image, as for d = 1
+    assert (loss.barrier, loss.path_min) == (-8.0 - 100, -100.0)  # the mirror image, as d = 1
 
 
 @pytest.mark.parametrize("published", [False, "947bc3e", True])
