@@ -117,7 +117,16 @@ def _resamples(seed: int, n_boot: int, size: int) -> npt.NDArray[np.int64]:
 def bootstrap_ci(
     diffs: np.ndarray, *, n_boot: int = 2000, confidence: float = 0.95, seed: int = 0
 ) -> tuple[float, float]:
-    """Percentile bootstrap CI of the mean of paired differences (NaN pairs dropped)."""
+    """Percentile bootstrap CI of the mean of paired differences (NaN pairs dropped).
+
+    Fewer than two pairs left is an :class:`ArgumentError`: they have no interval (the
+    report frames of :func:`bootstrap_cis` show NaN beside their ``n`` instead)."""
+    n = int(np.count_nonzero(~np.isnan(np.asarray(diffs, dtype=np.float64))))
+    if n < 2:
+        raise ArgumentError(
+            f"a bootstrap CI needs at least 2 paired differences, got {n} (NaN pairs dropped); "
+            "pass more runs"
+        )
     return bootstrap_cis([diffs], n_boot=n_boot, confidence=confidence, seed=seed)[0]
 
 

@@ -54,7 +54,10 @@ def test_bootstrap_ci_is_seeded_and_covers_the_mean() -> None:
     assert (lo, hi) == bootstrap_ci(d, seed=3)
     assert lo < d.mean() < hi
     assert hi - lo == pytest.approx(2 * 1.96 * 2.0 / 20, rel=0.25)
-    assert np.isnan(bootstrap_ci(np.array([1.0]))[0])
+    # fewer than two pairs have no interval: refused, where it was a NaN pair of bounds
+    for short in (np.array([1.0]), np.array([np.nan, 2.0]), np.array([])):
+        with pytest.raises(ArgumentError, match="at least 2 paired differences"):
+            bootstrap_ci(short)
 
 
 @pytest.mark.parametrize(
