@@ -48,6 +48,7 @@ import os
 import re
 import struct
 import zipfile
+import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -72,7 +73,7 @@ from nb201_flat.importers.curves import CurveCollector, stored_number
 from nb201_flat.importers.safe_pickle import ReadableBinary, safe_load
 from nb201_flat.importers.tidy import check_finite_rows, check_value_ranges
 from nb201_flat.space import NB201, check_arch_index
-from nb201_flat.storage import SOURCE_SHA256, open_file_sha256
+from nb201_flat.storage import SOURCE_SHA256
 from nb201_flat.table import TIDY_COLUMNS
 
 if TYPE_CHECKING:
@@ -502,19 +503,55 @@ def _zip_data_member(zf: zipfile.ZipFile) -> zipfile.ZipInfo | None:
 def _zip_member(f: BinaryIO, zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> Iterator[BinaryIO]:
     """The member's data, read from the zip's open file ``f``: torch stores data.pkl
     uncompressed, and the unpickler's many small reads are several times faster on a plain
-    file (``f`` itself, positioned at the data; left open) than on ZipExtFile.
+    file (``f`` itself, positioned at the data; left open) than on ZipExtFile. That read
+    skips the member's CRC-32, which :func:`_sha256_checking_member` checks after the parse.
     """
     if info.compress_type != zipfile.ZIP_STORED:
-        with zf.open(info) as member:
+        with zf.open(info) as member:  # ZipExtFile checks the CRC-32 itself
             yield member  # type: ignore[misc]  # a readable binary stream too
         return
+    f.seek(_stored_data_offset(f, info))
+    yield f
+
+
+def _stored_data_offset(f: BinaryIO, info: zipfile.ZipInfo) -> int:
+    """Where a stored member's bytes start in the zip's open file ``f`` (after its local
+    header, whose name and extra field may differ in length from the central directory's)."""
     f.seek(info.header_offset)
     header = f.read(30)
     if len(header) < 30 or not header.startswith(_ZIP_MAGIC):
         raise zipfile.BadZipFile("bad local file header")
     name_len, extra_len = struct.unpack("<HH", header[26:30])
-    f.seek(info.header_offset + 30 + name_len + extra_len)
-    yield f
+    return info.header_offset + 30 + name_len + extra_len
+
+
+def _sha256_checking_member(file: BinaryIO, source: str) -> str:
+    """sha256 of the open torch file ``file``, and, in the same pass, the CRC-32 of a zip's
+    stored ``data.pkl`` against the zip's record of it: a damaged byte of a number parses as
+    another number, so a mismatch is a :class:`TableFileError`."""
+    import hashlib
+
+    span: tuple[int, int, int] | None = None
+    if _pth_container(file) == "zip":
+        with zipfile.ZipFile(file) as zf:  # parsed already: its directory is sound
+            info = _zip_data_member(zf)
+            if info is not None and info.compress_type == zipfile.ZIP_STORED:
+                start = _stored_data_offset(file, info)
+                span = (start, start + info.compress_size, info.CRC)
+    h = hashlib.sha256()
+    crc, at = 0, 0
+    file.seek(0)
+    for chunk in iter(lambda: file.read(1 << 20), b""):
+        h.update(chunk)
+        if span is not None and at < span[1] and at + len(chunk) > span[0]:
+            crc = zlib.crc32(chunk[max(span[0] - at, 0) : span[1] - at], crc)
+        at += len(chunk)
+    if span is not None and crc != span[2]:
+        raise TableFileError(
+            f"{source} is corrupt (its data.pkl fails the zip's CRC-32 check: a byte changed "
+            "since it was written); re-download it and compare its checksum"
+        )
+    return h.hexdigest()
 
 
 def looks_like_nb201_pth(path: str | os.PathLike[str]) -> bool:
@@ -541,7 +578,7 @@ def looks_like_nb201_pth(path: str | os.PathLike[str]) -> bool:
                 head = f.read(_SNIFF_BYTES)
         else:
             return False
-    except (OSError, zipfile.BadZipFile, EOFError, RuntimeError):
+    except (OSError, zipfile.BadZipFile, EOFError, RuntimeError, zlib.error):
         return False
     return b"meta_archs" in head
 
@@ -683,8 +720,10 @@ def read_nb201_pth(
         else:
             data = _load_pth_safely(p, file, progress)
         try:
-            sha256 = open_file_sha256(file)
-        except OSError as exc:
+            sha256 = _sha256_checking_member(file, str(p))
+        except TableFileError:
+            raise
+        except (OSError, zipfile.BadZipFile) as exc:
             raise TableFileError(f"cannot read {p}: {exc.strerror or exc}") from None
     df = frame_from_benchmark(
         data,

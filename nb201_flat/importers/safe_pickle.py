@@ -49,6 +49,7 @@ import io
 import math
 import pickle
 import re
+import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Final, Protocol
@@ -137,6 +138,7 @@ _STREAM_ERRORS: Final = (
     AttributeError,
     OverflowError,
     OSError,
+    zlib.error,  # a damaged deflated zip member under the unpickler
 )
 
 # dtype kinds whose items are plain bytes: bool, ints, floats, complex, bytes, text, datetimes.

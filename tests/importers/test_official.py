@@ -149,6 +149,58 @@ def test_truncated_file(files: dict[str, Path], tmp_path: Path, name: str) -> No
     assert "truncated or corrupt" in _one_line(exc)
 
 
+def test_a_changed_byte_of_a_stored_number_fails_the_zip_crc(
+    files: dict[str, Path], tmp_path: Path
+) -> None:
+    # data.pkl is read straight from the file (fast), which skips the zip's CRC-32: a bit
+    # flipped inside one stored float imported as another number (85.36 read as 81.36)
+    import struct
+    import zipfile
+
+    src = files["pth_zip"]
+    raw = bytearray(src.read_bytes())
+    with zipfile.ZipFile(src) as zf:
+        info = next(i for i in zf.infolist() if i.filename.endswith("/data.pkl"))
+    assert info.compress_type == zipfile.ZIP_STORED
+    name_len, extra_len = struct.unpack(
+        "<HH", raw[info.header_offset + 26 : info.header_offset + 30]
+    )
+    start = info.header_offset + 30 + name_len + extra_len
+    frame = read_nb201_pth(src)
+    value = float(frame["value"][frame["seed"].notna() & (frame["metric"] == "accuracy")].iloc[0])
+    at = bytes(raw[start : start + info.file_size]).find(b"G" + struct.pack(">d", value))
+    assert at >= 0, "the value is stored as a pickled float"
+    raw[start + at + 2] ^= 1  # a low bit of the exponent's neighbour: still a finite number
+    flipped = tmp_path / "flipped.pth"
+    flipped.write_bytes(bytes(raw))
+    with pytest.raises(TableFileError) as exc:
+        read_nb201_pth(flipped)
+    assert "CRC-32" in _one_line(exc) and "re-download" in str(exc.value)
+
+
+def test_a_damaged_deflated_member_is_one_line(files: dict[str, Path], tmp_path: Path) -> None:
+    # a zip whose data.pkl is deflated: damage under the unpickler was a bare zlib.error
+    import zipfile
+
+    deflated = tmp_path / "deflated.pth"
+    with zipfile.ZipFile(files["pth_zip"]) as src, zipfile.ZipFile(deflated, "w") as out:
+        for info in src.infolist():
+            kind = (
+                zipfile.ZIP_DEFLATED if info.filename.endswith("/data.pkl") else info.compress_type
+            )
+            out.writestr(info.filename, src.read(info.filename), compress_type=kind)
+    assert looks_like_nb201_pth(deflated)
+    raw = bytearray(deflated.read_bytes())
+    at = raw.find(b"data.pkl") + 8 + 200
+    raw[at : at + 50] = bytes(b ^ 0x5A for b in raw[at : at + 50])
+    damaged = tmp_path / "damaged.pth"
+    damaged.write_bytes(bytes(raw))
+    assert not looks_like_nb201_pth(damaged)
+    with pytest.raises(TableFileError) as exc:
+        read_nb201_pth(damaged)
+    assert "truncated or corrupt" in _one_line(exc)
+
+
 def test_garbage_and_wrong_formats(files: dict[str, Path], tmp_path: Path) -> None:
     import torch
 
