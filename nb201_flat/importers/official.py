@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import io
 import logging
+import math
 import os
 import re
 import struct
@@ -220,7 +221,12 @@ class TidyRows:
                 # the APIs' latency mean skips runs without one (get_compute_costs)
                 if len(present) == len(column) or (key == LATENCY and present):
                     mean = self._mean(present, seeds, key[0] == "model" and key != LATENCY)
-                    self._append(index, arch, dataset, key, epochs, None, mean)
+                else:
+                    # the APIs serve no mean where a run lacks the value. A NaN row says so:
+                    # a key without any mean row would be averaged over the seeds present
+                    # (Table.vector's reading of a file that stores no means)
+                    mean = math.nan
+                self._append(index, arch, dataset, key, epochs, None, mean)
                 for pos, value in enumerate(column):
                     if value is not None:
                         self._append(index, arch, dataset, key, epochs, pos, value)

@@ -166,9 +166,15 @@ class Harmless:
 
 
 def write_nb201_pth(
-    path: Path, *, legacy: bool = False, weights: bool = False, extra: Any = None
+    path: Path,
+    *,
+    legacy: bool = False,
+    weights: bool = False,
+    extra: Any = None,
+    edit: Callable[[dict[str, Any]], None] | None = None,
 ) -> Path:
-    """A .pth in the official layout, saved with torch.save (zip or pre-1.6 legacy format)."""
+    """A .pth in the official layout, saved with torch.save (zip or pre-1.6 legacy format);
+    ``edit`` changes the object in place before it is saved."""
     import nas_201_api.api_utils as api
     import torch
 
@@ -180,6 +186,8 @@ def write_nb201_pth(
     }
     if extra is not None:
         data["extra"] = extra
+    if edit is not None:
+        edit(data)
     torch.save(data, path, _use_new_zipfile_serialization=not legacy)
     return path
 

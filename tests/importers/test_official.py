@@ -7,13 +7,16 @@ import os
 import pickle
 import sys
 from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from nb201_flat.errors import FormatError, MissingDependencyError, TableFileError
+from nb201_flat.importers import import_table
 from nb201_flat.importers.official import (
     EVAL_SPLITS,
     TIDY_COLUMNS,
@@ -23,7 +26,7 @@ from nb201_flat.importers.official import (
 )
 from nb201_flat.importers.safe_pickle import Discarded, safe_load
 
-from .conftest import ARCHS, LAYOUT, assert_matches_api, frame_numbers
+from .conftest import ARCHS, LAYOUT, assert_matches_api, frame_numbers, write_nb201_pth
 
 NB201_HP = {"200": 200, "12": 12}
 PTH_FILES = ["pth_zip", "pth_legacy", "pth_weights", "pth_weights_legacy"]
@@ -130,6 +133,33 @@ def test_detection(files: dict[str, Path], tmp_path: Path) -> None:
         tmp_path / "missing.pth",
     ):
         assert not looks_like_nb201_pth(path), path
+
+
+def test_a_mean_the_api_does_not_serve_stays_unmeasured_whatever_other_cells_hold(
+    tmp_path: Path,
+) -> None:
+    # a run without its training time has no mean, as in the API. When every cell of the key
+    # lacked one, the key stored no mean rows, and its mean was read as the mean of the seeds
+    # present: arch 0's mean then depended on other cells (NaN with one of them, 3806.2 with
+    # three)
+    def drop_times(cells: tuple[int, ...]) -> Callable[[dict[str, Any]], None]:
+        def edit(data: dict[str, Any]) -> None:
+            for cell in cells:
+                state = data["arch2infos"][cell]["full"]
+                first = sorted(state["dataset_seed"]["cifar10-valid"])[0]
+                state["all_results"][("cifar10-valid", first)]["train_times"] = None
+
+        return edit
+
+    cells = [i for i, schedules in LAYOUT.items() if "cifar10-valid" in schedules["full"].seeds]
+    means = []
+    for name, dropped in (("one", (0,)), ("all", tuple(cells))):
+        path = write_nb201_pth(tmp_path / f"{name}.pth", edit=drop_times(dropped))
+        table = import_table(path, curves=False)
+        mean = table.vector("cifar10-valid", "train", 200, "time_s")
+        assert np.isnan(mean[list(dropped)]).all(), (name, mean[list(dropped)])
+        means.append(mean[0])
+    assert np.isnan(means).all()
 
 
 # -- errors ------------------------------------------------------------------------------------
