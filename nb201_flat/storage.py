@@ -33,7 +33,7 @@ import stat
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Final
 
 import numpy as np
 
@@ -178,6 +178,12 @@ def save_table(table: Table, path: str | os.PathLike[str], *, overwrite: bool = 
             "(Table.with_vector)"
         )
     _checked_meta_keys(table.meta)  # before anything is written
+    if _OLD_SEED_IDS in table.meta:  # a load would read it as an old table's and renumber
+        raise ArgumentError(
+            f"meta[{_OLD_SEED_IDS!r}] is how tables written before seed ids were kept "
+            "numbered their seeds; a load would renumber this table's seeds by it; rename "
+            "that meta key"
+        )
     items = sorted(
         table.data.items(), key=lambda kv: (kv[0][0], -1 if kv[0][1] is None else kv[0][1])
     )
@@ -586,6 +592,10 @@ def _load_once(folder: Path, verify: bool) -> Table:
         raise TableFileError(f"{folder}: {exc}; {_reimport_hint(folder, manifest)}") from None
 
 
+#: the meta key of the seed ids of a results database imported before tables kept them
+_OLD_SEED_IDS: Final = "seed_ids"
+
+
 def _seeds_by_id(
     data: dict[tuple[MetricKey, int | None], np.ndarray],
     meta: dict[str, Any],
@@ -595,7 +605,7 @@ def _seeds_by_id(
     """A results database imported before tables kept its seed ids numbered its seeds by
     position (``meta["seed_ids"]`` the ids in order): its seeds renumbered by id, so that
     ``seed_policy=888`` means training seed 888 in every retraining table, old or new."""
-    ids = meta.pop("seed_ids", None)
+    ids = meta.pop(_OLD_SEED_IDS, None)
     if ids is None:
         return data
     seeds = {s for _, s in data if s is not None}

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from nb201_flat import storage
-from nb201_flat.errors import FormatError, TableFileError
+from nb201_flat.errors import ArgumentError, FormatError, TableFileError
 from nb201_flat.space import NB201, Space
 from nb201_flat.storage import load_saved_table, load_table, save_table
 from nb201_flat.table import MetricKey, Table
@@ -275,18 +275,34 @@ def test_a_table_changed_after_it_was_built_is_checked_before_it_is_written(
 def test_a_table_saved_with_seed_positions_is_read_by_seed_id(tmp_path: Path) -> None:
     # results databases imported before seed ids were kept stored seeds 1, 2, 777 as 0, 1, 2
     # (meta["seed_ids"]); read so, --seed-policy 2 served seed 777's value
+    import hashlib
+    import json
+
+    from nb201_flat.storage import MANIFEST, MANIFEST_HASH, _canonical
+
+    def written_before_seed_ids(ids: list[int], name: str) -> Path:
+        # such a table is no longer written: its manifest is made here, with its checksum
+        folder = save_table(Table(NB201, data), tmp_path / name)
+        manifest = json.loads((folder / MANIFEST).read_text())
+        manifest["meta"]["seed_ids"] = ids
+        manifest[MANIFEST_HASH] = hashlib.sha256(_canonical(manifest)).hexdigest()
+        (folder / MANIFEST).write_text(json.dumps(manifest))
+        return folder
+
     key = MetricKey("cifar10", "ori-test", 2)
     data = {(key, s): np.full(NB201.size, 90.0 + s) for s in (0, 1, 2)}
-    old = save_table(Table(NB201, data, meta={"seed_ids": [1, 2, 777]}), tmp_path / "old")
-    table = load_saved_table(old)
+    table = load_saved_table(written_before_seed_ids([1, 2, 777], "old"))
     assert table.seeds(key) == [1, 2, 777] and "seed_ids" not in table.meta
     assert table.value(7, "cifar10", "ori-test", 2, seed_policy=777) == 92.0
     assert table.value(7, "cifar10", "ori-test", 2, seed_policy=1) == 90.0
-    bad = save_table(Table(NB201, data, meta={"seed_ids": [1, 2]}), tmp_path / "bad")
     with pytest.raises(
         TableFileError, match=r"seed ids \[1, 2\] do not name its seeds \[0, 1, 2\]"
     ):
-        load_saved_table(bad)
+        load_saved_table(written_before_seed_ids([1, 2], "bad"))
+    # a table of today holding that meta key: a load renumbered its seeds by it, and dropped it
+    with pytest.raises(ArgumentError, match=r"meta\['seed_ids'\] is how tables written before"):
+        save_table(Table(NB201, data, meta={"seed_ids": [999, 888, 777]}), tmp_path / "new")
+    assert not (tmp_path / "new").exists()
 
 
 def test_numpy_seeds_and_set_meta_are_saved_as_what_they_read_back_as(tmp_path: Path) -> None:

@@ -228,6 +228,7 @@ def read_analognas(path: str | os.PathLike[str] | None = None) -> Table:
     for d in _DRIFTS.values():
         names += [f"drift_{d}", f"drift_{d}_std", f"hwt_drift_{d}", f"hwt_drift_{d}_std"]
     vectors = {n: np.full(NB201.size, np.nan) for n in names}
+    keys_of: dict[int, object] = {}
     for key, rec in records.items():
         try:
             i = from_naslib(key).index
@@ -235,6 +236,12 @@ def read_analognas(path: str | os.PathLike[str] | None = None) -> Table:
             raise FormatError(
                 f"{file}: record key {shown(key, 60)} is no NASLib cell ({exc})"
             ) from None
+        if i in keys_of:  # two spellings of one cell (a tuple and bytes): the later one won
+            raise FormatError(
+                f"{file}: record keys {shown(keys_of[i], 40)} and {shown(key, 40)} name one "
+                f"cell (index {i}); {fix}"
+            )
+        keys_of[i] = key
         for attr, metric in _SCALARS.items():
             vectors[metric][i] = _number(rec, attr, key, file, fix)
         for seconds, label in _DRIFTS.items():

@@ -157,7 +157,12 @@ def stored_number(value: object, what: str = "a value") -> float:
     """A number stored in an official result record as a float, else ValueError naming
     ``what``: a bool, text or None is no stored number (float() read True as 1.0 and
     "93.25" as 93.25), nor an int beyond a float (OverflowError)."""
-    if isinstance(value, bool | str | bytes) or value is None:
+    # numpy's bools (np.True_, a bool array) are no bool: float() read them as 1.0 too
+    if (
+        isinstance(value, bool | str | bytes)
+        or value is None
+        or getattr(getattr(value, "dtype", None), "kind", None) == "b"
+    ):
         raise ValueError(f"{what}: {type(value).__name__} {str(value)[:30]!r}, not a number")
     try:
         return float(value)  # type: ignore[arg-type]  # numpy/torch scalars convert too

@@ -368,6 +368,11 @@ def check_meta_archs(obj: object, source: str) -> list[str]:
         raise FormatError(f"{source}: 'meta_archs' is not a non-empty list of strings")
     archs = list(obj)
     official = NB201.strings()
+    if len(archs) > len(official):  # the cells past the space were refused as a frame's rows
+        raise FormatError(
+            f"{source}: 'meta_archs' lists {len(archs):,} cells, more than NAS-Bench-201's "
+            f"{len(official):,}; fix or re-download the file"
+        )
     for i, arch in enumerate(archs):
         if not isinstance(arch, str) or _ARCH_RE.fullmatch(arch) is None:
             raise FormatError(
@@ -376,7 +381,7 @@ def check_meta_archs(obj: object, source: str) -> list[str]:
             )
         # a position is the official index: two swapped entries gave each cell the other's
         # numbers, refused later as a frame's row ("fix the frame") naming no place in the file
-        if i < len(official) and arch != official[i]:
+        if arch != official[i]:
             try:
                 cell = NB201.parse(arch).index
             except InvalidArchError as exc:  # an op NB201 lacks: by its place in the file

@@ -377,6 +377,13 @@ def _read_arrow(p: Path, name: str, raw: bytes) -> tuple[Any, bool]:
             raw = lzma.decompress(raw)
         except lzma.LZMAError as exc:
             raise FormatError(f"{p}: not a readable .xz file ({exc})") from None
+    if codec is None and raw and not raw.endswith((b"\n", b"\r")):
+        # a file cut inside its last value parses as a shorter number (93.5 read as 93); a
+        # compressed one cut short is refused by its decompressor
+        raise FormatError(
+            f"{p} does not end with a line end: is it cut short? Re-download or re-export it "
+            "(a whole file without one: end its last line with a line break)"
+        )
     table = pv.read_csv(
         pa.input_stream(pa.BufferReader(raw), compression=codec),
         parse_options=pv.ParseOptions(delimiter="\t" if name.endswith(".tsv") else ","),

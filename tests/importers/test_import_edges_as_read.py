@@ -45,6 +45,7 @@ def _pth(path: Path, mutate: Any) -> Path:
         # float() read True as 1.0 and the text as 93.25: a curve of made-up numbers
         (lambda run: run["train_acc1es"].__setitem__(5, True), "epoch 5: bool"),
         (lambda run: run["train_acc1es"].__setitem__(6, "93.25"), "epoch 6: str '93.25'"),
+        (lambda run: run["train_acc1es"].__setitem__(4, np.True_), "epoch 4: bool"),  # numpy's
         # bare ValueError / TypeError / OverflowError tracebacks
         (lambda run: run["train_acc1es"].__setitem__(3, "abc"), "epoch 3: str 'abc'"),
         (
@@ -67,6 +68,15 @@ def test_a_curve_value_of_no_number_is_named(
     assert main(["import", str(path), "--out", str(tmp_path / "t")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Traceback" not in err and what in err
+
+
+def test_a_stored_cost_of_numpy_bool_is_no_number(tmp_path: Path) -> None:
+    from nb201_flat.importers import import_table
+
+    # np.True_ is no bool to isinstance: its params were imported as 1.0
+    path = _pth(tmp_path / "NAS-Bench-201-v1_1-096897.pth", lambda run: run.__setitem__("params", np.True_))  # fmt: skip
+    with pytest.raises(FormatError, match="bool"):
+        import_table(path, curves=False)
 
 
 def test_a_final_value_beyond_a_float_is_named(tmp_path: Path) -> None:

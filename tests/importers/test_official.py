@@ -270,6 +270,16 @@ def test_garbage_and_wrong_formats(files: dict[str, Path], tmp_path: Path) -> No
     said = _one_line(exc)
     assert said.startswith(f"{swapped}: meta_archs[1] = {other_op!r} is no NAS-Bench-201 cell (")
     assert "'foo'" in said and said.endswith("; fix or re-download the file"), said
+    # a cell past the space: it was refused as row 783 of a frame the user never saw
+    from nb201_flat.space import NB201
+
+    torch.save({"meta_archs": [*NB201.strings(), ARCHS[0]], "arch2infos": {}}, swapped)
+    with pytest.raises(FormatError) as exc:
+        read_nb201_pth(swapped)
+    assert _one_line(exc) == (
+        f"{swapped}: 'meta_archs' lists 15,626 cells, more than NAS-Bench-201's 15,625; fix or "
+        "re-download the file"
+    )
 
 
 def test_refused_global_names_the_opt_in(files: dict[str, Path], frame: pd.DataFrame) -> None:

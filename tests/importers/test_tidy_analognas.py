@@ -76,6 +76,21 @@ def test_truncated_tidy_csv(tmp_path: Path) -> None:
         read_tidy(path)
 
 
+@pytest.mark.parametrize("suffix", [".csv", ".tsv", ".csv.xz"])
+def test_a_plain_csv_cut_inside_its_last_value_is_refused(tmp_path: Path, suffix: str) -> None:
+    # cut inside the last value, the file parsed: 93.5 imported as 93
+    import lzma
+
+    whole = tidy_frame().to_csv(index=False, sep="\t" if suffix == ".tsv" else ",").encode()
+    path = tmp_path / f"t{suffix}"
+    cut = whole[:-3]
+    path.write_bytes(lzma.compress(cut) if suffix.endswith(".xz") else cut)
+    with pytest.raises(FormatError, match="does not end with a line end: is it cut short"):
+        read_tidy(path)
+    path.write_bytes(lzma.compress(whole) if suffix.endswith(".xz") else whole)
+    assert read_tidy(path).value(11472, "cifar100", "x-valid", 200, seed_policy=1) == 13.472
+
+
 def test_detect_unknown_and_missing(tmp_path: Path) -> None:
     junk = tmp_path / "junk.bin"
     junk.write_bytes(b"\x00\x01hello")
@@ -224,6 +239,11 @@ def test_analognas_damaged_records_are_a_format_error(
         read_analognas(path)
     with pytest.raises(TableFileError, match="no such file"):  # was FileNotFoundError
         read_analognas(tmp_path / "missing.anb")
+    # one cell keyed twice (a tuple and its bytes): the later record's values were kept
+    twice = {key: _analognas_record(), bytes(key): _analognas_record(60.0)}
+    path = _analognas_file(tmp_path / "bad.anb", monkeypatch, twice)
+    with pytest.raises(FormatError, match=r"record keys .* name one cell \(index"):
+        read_analognas(path)
 
 
 def test_the_embedded_default_is_read_only_from_the_published_bytes(
