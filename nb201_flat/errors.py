@@ -40,6 +40,7 @@ import reprlib
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -696,6 +697,17 @@ def check_confidence(confidence: object) -> float:
     )
 
 
+def fewest_resamples(confidence: float) -> int:
+    """The fewest bootstrap resamples of a percentile interval at ``confidence`` with at least
+    one resample beyond each bound: ``ceil(2 / (1 - c))``, computed exactly (in floats
+    2/(1-0.95) is 40.00000000000004, and 2/(1-0.9999) 20000.0000000022).
+
+    >>> fewest_resamples(0.95), fewest_resamples(0.9999)
+    (40, 20000)
+    """
+    return math.ceil(2 / (1 - Fraction(repr(float(confidence)))))
+
+
 def check_resamples(n_boot: object, confidence: float, default: int) -> int:
     """The bootstrap's resample count for a percentile interval at ``confidence`` (checked):
     a whole number with at least one resample beyond each bound, ``n_boot * (1 - c) / 2 >=
@@ -708,10 +720,7 @@ def check_resamples(n_boot: object, confidence: float, default: int) -> int:
     nb201_flat.errors.ArgumentError: n_boot must be at least 40 for a 95 % percentile interval (at least one resample beyond each bound), got 10; pass the default, 2000
     """
     n = check_int_range("n_boot", n_boot, 1, fix=f"the default is {default}")
-    # exactly, in decimal: 2/(1-0.95) is 40.00000000000004 in floats, 2/(1-0.9999) 20000.0000000022
-    from fractions import Fraction
-
-    least = math.ceil(2 / (1 - Fraction(repr(float(confidence)))))
+    least = fewest_resamples(confidence)
     if n < least:
         raise ArgumentError(
             Param("n_boot"),

@@ -769,7 +769,9 @@ def barrier_matrix(
     pandas.DataFrame
         ``k x k``, index and columns the architecture indices; 0 on the diagonal, ``inf``
         where no path exists, NaN for unmeasured archs (``"shortest"``: also where an
-        unmeasured arch lies on the shortest paths, so the best of them is unknown).
+        unmeasured arch lies on the shortest paths, so the best of them is unknown). With
+        ``"a2m_published"`` every entry, the diagonal too, is what A²M's code computes for
+        the pair (for a pair of one cell ``f - 100``, :func:`~nb201_flat.landscape.a2m.a2m_barrier`).
 
     Examples
     --------
@@ -805,7 +807,7 @@ def barrier_matrix(
     out = np.zeros((k, k))
     w = oriented(v, higher_is_better)
     for i, j in itertools.product(range(k), range(k)):
-        if i == j:
+        if i == j and method != "a2m_published":
             out[i, j] = 0.0 if not np.isnan(w[idx[i]]) else np.nan
         elif method == "shortest":
             if j < i:

@@ -16,7 +16,14 @@ import numpy.typing as npt
 import pandas as pd
 
 from nb201_flat.budget import check_memory
-from nb201_flat.errors import Param, Part, check_confidence, check_int_range, check_resamples
+from nb201_flat.errors import (
+    Param,
+    Part,
+    check_confidence,
+    check_int_range,
+    check_resamples,
+    fewest_resamples,
+)
 from nb201_flat.landscape._common import (
     LandscapeArgumentError,
     Undefined,
@@ -125,6 +132,7 @@ def proxy_correlations(
     check_memory(8 * n_boot * n, f"{n_boot:,} bootstrap draws of {n:,}", "pass a smaller n_boot")
     draws = gen.integers(0, n, size=(n_boot, n))
     alpha = (1 - confidence) / 2
+    least = fewest_resamples(confidence)  # of the resamples that define a correlation
     rows = []
     for against, y in targets.items():
         for method in ("kendall", "spearman"):
@@ -138,10 +146,16 @@ def proxy_correlations(
                 continue
             boot = np.array([_corr(method, x[d], y[d]) for d in draws])
             boot = boot[np.isfinite(boot)]
-            if boot.size:
+            if boot.size >= least:
                 ci = (float(np.quantile(boot, alpha)), float(np.quantile(boot, 1 - alpha)))
-            else:  # a few architectures, one of them apart: every resample missed it
-                why = f"none of the {n_boot} bootstrap resamples of {n} architectures varies"
+            else:
+                # a few architectures, one of them apart: the resamples that missed it have
+                # no correlation, and the interval of those left had no resample beyond a
+                # bound (an estimate of -0.52 outside its "CI" [-0.81, -0.52])
+                why = (
+                    f"only {boot.size} of the {n_boot} bootstrap resamples of {n} "
+                    f"architectures vary, and a {confidence * 100:g} % interval needs {least}"
+                )
                 fix: list[Part] = ["measure more architectures, or a larger ", Param("n_boot")]
                 lo_hi = undefined_value(undefined, f"the interval of {what}", why, fix)
                 ci = (lo_hi, lo_hi)

@@ -230,7 +230,11 @@ def test_an_unmeasured_end_gives_a_nan_barrier_in_every_code_version() -> None:
         assert np.isnan(a2m_barrier(CUBE, h, 0, 7, published=published).barrier), published
         assert np.isnan(a2m_barrier(CUBE, h, 7, 0, published=published).barrier), published
     m = barrier_matrix(CUBE, h, [0, 7], method="a2m_published")
-    assert m.to_numpy()[0, 0] == 0.0 and np.isnan(m.to_numpy()[[0, 1, 1], [1, 0, 1]]).all()
+    # the diagonal too is the code's value: a pair of one cell is f - 100 (h[0] = 9)
+    assert m.to_numpy()[0, 0] == 9.0 - 100 and np.isnan(m.to_numpy()[[0, 1, 1], [1, 0, 1]]).all()
+    # one pair, one value: a cell named twice met 0.0 on the diagonal and -91.0 beside it
+    twice = barrier_matrix(CUBE, h, [0, 0], method="a2m_published").to_numpy()
+    assert (twice == 9.0 - 100).all()
     # its intermediate architectures still set the carried minimum: the next pair is served
     df = a2m_barriers(CUBE, h, [(0, 7), (0, 3)], published=True)
     assert np.isnan(df["barrier"].iloc[0]) and df["path_min"].tolist() == [4.0, 4.0]
