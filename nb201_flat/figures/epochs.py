@@ -12,7 +12,14 @@ from matplotlib.figure import Figure
 from nb201_flat.conventions import CIFAR10_VALID
 from nb201_flat.curves import NoCurvesError, require_curves
 from nb201_flat.errors import check_int_range
-from nb201_flat.figures._common import FigureSkipped, axis_label, new_figure, panel_letter
+from nb201_flat.figures._common import (
+    FigureSkipped,
+    add_caption,
+    axis_label,
+    dataset_label,
+    new_figure,
+    panel_letter,
+)
 from nb201_flat.figures.style import figure_style
 from nb201_flat.landscape.epochs import flatness_by_epoch
 from nb201_flat.table import MetricKey, Table
@@ -73,4 +80,21 @@ def make_flatness_by_epoch(table: Table, *, radius: int = 1, step: int = 1) -> F
             )
         panel_letter(b, "b")
         fig.suptitle(axis_label(key), fontsize=9)
+        # the reader of the figure alone must know which curve, seeds and radius it shows
+        every = "every epoch" if step == 1 else f"every {step} epochs and the last"
+        r = int(radius)
+        schedules = " then ".join(map(str, dict.fromkeys(k.epochs for k in CURVE_KEYS)))
+        names = ", ".join(dict.fromkeys(dataset_label(k.dataset) for k in CURVE_KEYS))
+        tried = f"{schedules} epochs, each over {names}"
+        add_caption(
+            fig,
+            table,
+            f"Curve {key}: the first validation curve the table holds, tried at {tried}. "
+            "Its value at each epoch is "
+            "the mean over the stored seeds (the official API's, is_random=False). (a) Mean "
+            f"over architectures of |sharpness| (value minus the mean of its radius-{r} "
+            f"neighbours) and of the radius-{r} neighbourhood's standard deviation; (b) "
+            "Spearman ρ between the ranking after each epoch and after the last of the "
+            f"curve's {n} epochs. Points: {every}.",
+        )
     return fig

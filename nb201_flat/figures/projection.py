@@ -351,6 +351,26 @@ def plot_projection(
     return ax
 
 
+def _grey_caption(
+    values: np.ndarray, connected: np.ndarray, vmin: float | None, key: MetricKey
+) -> str:
+    """What the grey grid points are: how many lie below ``vmin``, and disconnected cells
+    named only when some are grey (on NB201 the poorest connected cells alone can be the
+    grey ones, and "disconnected cells" would then mislead)."""
+    below = values < vmin if vmin is not None else np.zeros(values.shape, dtype=bool)
+    n_grey = int(below.sum())  # NaN compares False: unmeasured points are not grey
+    if n_grey == 0:
+        return "No grid point lies below the colour scale. "
+    unit = " %" if key.metric.endswith("accuracy") else ""
+    n_off = int((below & ~connected).sum())
+    off = f", {n_off} of them on disconnected cells" if n_off else ", all on connected cells"
+    return (
+        f"Grey: {n_grey} of the {values.size} grid points lie below the colour scale, which "
+        "starts at the 2nd percentile of the values at the two planes' grid points on "
+        f"connected cells ({vmin:.2f}{unit}){off}. "
+    )
+
+
 def make_na_projection(
     table: Table,
     *,
@@ -405,7 +425,7 @@ def make_na_projection(
             axes[0, 1].collections[0], ax=list(axes[0]), extend="min", shrink=0.85, pad=0.02
         )
         cbar.set_label(axis_label(picks.key))
-        caption = f"Grey: below the colour scale (e.g. disconnected cells). Picks: {picks.how}."
+        caption = _grey_caption(both, connected, vmin, picks.key) + f"Picks: {picks.how}."
         if picks.optimistic:
             caption += " OPTIMISTIC: searched on the metric shown."
         add_caption(fig, table, caption)

@@ -14,7 +14,7 @@ from the 200-epoch training time, budgets 20,000 / 40,000 / 120,000 s, reported 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Literal
 
 import numpy as np
@@ -54,6 +54,8 @@ ALGORITHM_LABELS: dict[str, str] = {
     "rs": "RS",
     "na-rs": "NA-RS",
     "na-rs2": "NA-RS two-stage",
+    # the reproduction's control for NA-RS's extra evaluations (explained in the caption)
+    "na-rs-best": "NA-RS best-evaluated",
     "rea": "REA",
     "na-rea": "NA-REA",
     "ls": "LS",
@@ -207,6 +209,25 @@ def _caption(protocol: str, runs: int, seed: int) -> str:
         "fixed-n": "protocol fixed-n: a fixed number of queries",
     }.get(protocol, f"protocol {protocol}")
     return f"{what[0].upper()}{what[1:]}; {runs} runs per algorithm, master seed {seed}."
+
+
+def _variant_text(algorithms: Iterable[object]) -> str:
+    """Caption sentences for the NA-RS variants among ``algorithms`` (none for the default
+    set), so a legend entry such as "NA-RS best-evaluated" is never left unexplained."""
+    names = {str(a).partition("[")[0] for a in algorithms}
+    text = ""
+    if "na-rs2" in names:
+        text += (
+            " NA-RS two-stage: random search by validation, its top cells (topK in the label) "
+            "re-ranked by the NA score."
+        )
+    if "na-rs-best" in names:
+        text += (
+            " NA-RS best-evaluated: the best validation cell among everything NA-RS evaluated "
+            "(centres and neighbours), i.e. NA-RS's evaluations without its neighbourhood "
+            "selection."
+        )
+    return text
 
 
 def squeeze_controls(curves: pd.DataFrame) -> pd.DataFrame:
@@ -511,6 +532,7 @@ def make_search_curves(
             "simulated time its NA form used, free look-ups included (budget-matched), drawn "
             "on the same axis by its share of that budget. " + (caption or "")
         )
+        text += _variant_text(curves["algorithm"])
         if optimistic:
             text += " OPTIMISTIC: searched on the reported metric."
         add_caption(fig, table, text)
