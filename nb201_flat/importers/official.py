@@ -533,7 +533,7 @@ def _stored_data_offset(f: BinaryIO, info: zipfile.ZipInfo) -> int:
     if len(header) < 30 or not header.startswith(_ZIP_MAGIC):
         raise zipfile.BadZipFile("bad local file header")
     name_len, extra_len = struct.unpack("<HH", header[26:30])
-    return info.header_offset + 30 + name_len + extra_len
+    return int(info.header_offset + 30 + name_len + extra_len)
 
 
 def _sha256_checking_member(file: BinaryIO, source: str) -> str:
@@ -735,7 +735,8 @@ def read_nb201_pth(
         except TableFileError:
             raise
         except (OSError, zipfile.BadZipFile) as exc:
-            raise TableFileError(f"cannot read {p}: {exc.strerror or exc}") from None
+            why = getattr(exc, "strerror", None) or exc
+            raise TableFileError(f"cannot read {p}: {why}") from None
     df = frame_from_benchmark(
         data,
         hp_epochs=NB201_HP_EPOCHS,

@@ -37,6 +37,7 @@ import logging
 import multiprocessing as mp
 import os
 import shutil
+import threading
 import traceback
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -233,8 +234,14 @@ def _run_unit(
     them (:func:`_say_failed`), where the running command's spelling is known. The warnings
     a run logs itself (a repair) are spelt by ``spelling`` (:func:`log_spelling_table` of the
     command that submitted it), in a dask or Slurm worker too."""
-    with logs_spelled_by(spelling):
+    with logs_spelled_by(spelling), _UNIT_LOCK:
         return _run_unit_here(jobs, run, run_group)
+
+
+_UNIT_LOCK = threading.RLock()
+"""Held by every unit a process runs (:func:`_run_unit`): torch's CPU thread count and its
+backend flags (TF32, cuDNN determinism) are process-wide, and a dask worker runs tasks in
+several threads, where a fast unit's flags had replaced a faithful unit's mid-training."""
 
 
 def _run_unit_here(jobs: Sequence[TrainJob], run: RunFn, run_group: GroupRunFn) -> list[JobResult]:

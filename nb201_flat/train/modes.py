@@ -380,8 +380,11 @@ def is_eval_epoch(epoch: int, every: int, epochs: int) -> bool:
 def apply_backend_flags(mode: TrainMode, device_type: str) -> None:
     """Set torch's process-wide backend flags for ``mode`` (TF32, cuDNN determinism/benchmark).
 
-    The flags are global to the process, so one process runs one mode at a time; executors
-    start a worker per job, which keeps modes apart.
+    The flags are global to the process, so one process runs one unit at a time (the
+    executors' units take a process-wide lock, :func:`~nb201_flat.train.executors._run_unit`).
+    A mode without TF32 is refused where torch's newer precision settings
+    (``torch.backends.fp32_precision``, ``torch.backends.cudnn.fp32_precision``) turn it on:
+    the legacy ``cudnn.allow_tf32 = False`` set here leaves the convolutions to inherit them.
     """
     if device_type != "cuda":
         return
@@ -393,6 +396,35 @@ def apply_backend_flags(mode: TrainMode, device_type: str) -> None:
             "cudnn_benchmark": mode.cudnn_benchmark and not mode.deterministic,
         }
     )
+    if not mode.tf32 and (setting := inherited_conv_tf32()) is not None:
+        raise ArgumentError(
+            f"{setting} is 'tf32', so the convolutions of a {mode.name} run would compute in "
+            f"TF32 (the {mode.name} mode trains in full fp32); set it to 'ieee' (or leave it "
+            "'none') before training, or train in fast mode"
+        )
+
+
+def inherited_conv_tf32() -> str | None:
+    """The name of the setting that makes cuDNN convolutions inherit TF32 through torch's
+    newer precision API, or None (also where this torch has no such API).
+
+    Only the new attributes are read: reading a legacy one after a mix of both APIs raises.
+    The convolutions' own setting is read first; "none" defers to its parents in turn."""
+    import torch
+
+    backends = torch.backends
+    chain = (
+        ("torch.backends.cudnn.conv.fp32_precision", getattr(backends.cudnn, "conv", None)),
+        ("torch.backends.cudnn.fp32_precision", backends.cudnn),
+        ("torch.backends.fp32_precision", backends),
+    )
+    for name, holder in chain:
+        value = getattr(holder, "fp32_precision", None) if holder is not None else None
+        if value is None:  # a torch without the new API
+            return None
+        if value != "none":
+            return name if value == "tf32" else None
+    return None
 
 
 def set_backend_flags(flags: dict[str, bool]) -> None:

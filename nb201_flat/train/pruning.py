@@ -5,7 +5,11 @@ that is not the output) is computed and thrown away; so is every edge into it, r
 Removing those edges from the forward pass leaves every logit and every gradient of the
 remaining weights bit-for-bit unchanged: the dead edges' weights are not in the loss graph, so
 their gradients are ``None`` and SGD never touches them, pruned or not. Only the running
-statistics of their BatchNorm layers, which no output reads, stop being updated. Pruning
+statistics of their BatchNorm layers, which no output reads, stop being updated. (xautodl's
+``Zero`` op multiplies by 0 inside the graph instead: there such weights get zero gradients,
+and SGD's weight decay and momentum still shrink them. No output reads them, so every number
+stored is the same, but a checkpoint of such a cell differs from xautodl's in those weights
+and their BatchNorm statistics.) Pruning
 happens after the network is built, so weight initialisation consumes the same random numbers
 and a pruned run starts from the same weights as an unpruned one.
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from train_helpers import (
     fail_saying_a_param,
     fake_srun,
     flaky_run,
+    timed_run,
 )
 
 from nb201_flat.errors import ArgumentError, spelling_logs
@@ -106,6 +108,23 @@ def test_a_run_named_twice_trains_once(cifar10_root: Path, tmp_path: Path) -> No
     other = dataclasses.replace(a, seed=3)
     with pytest.raises(ArgumentError, match="^jobs 0 and 2 are one run .* with other settings"):
         LocalExecutor(processes=False).map([other, a, dataclasses.replace(other, eval_every=1)])
+
+
+def test_units_of_one_dask_worker_process_run_one_at_a_time(
+    cifar10_root: Path, tmp_path: Path
+) -> None:
+    # torch's thread count and backend flags are process-wide: two tasks in one worker's
+    # threads trained at once, a fast unit's TF32 on under a faithful one
+    jobs = jobs_for(cifar10_root, tmp_path, [1, 2, 3])
+    with dask_client(3) as client:
+        res = DaskExecutor(client, retries=0, run=timed_run).map(jobs)
+    assert [r.status for r in res] == ["done", "done", "done"], res
+    spans = sorted(
+        tuple(map(float, line.split()))
+        for line in (tmp_path / "spans.txt").read_text().splitlines()
+    )
+    assert len(spans) == 3
+    assert all(end <= start for (_, end), (start, _) in itertools.pairwise(spans)), spans
 
 
 def test_dask_local_cluster(cifar10_root: Path, tmp_path: Path) -> None:

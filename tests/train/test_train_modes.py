@@ -168,6 +168,40 @@ def test_backend_flags_follow_the_mode() -> None:
         torch.backends.cudnn.benchmark = before["cudnn_benchmark"]
 
 
+def test_faithful_refuses_tf32_turned_on_through_the_new_precision_api() -> None:
+    # the legacy cudnn.allow_tf32 = False left the convolutions inheriting a process-wide
+    # torch.backends.fp32_precision = 'tf32': a faithful run computed in TF32, stored as
+    # faithful. In a process of its own: a mix of torch's two APIs cannot be undone here
+    import subprocess
+    import sys
+
+    if not hasattr(torch.backends, "fp32_precision"):
+        pytest.skip("this torch has no fp32_precision API")
+    script = """
+import torch
+from nb201_flat.errors import ArgumentError
+from nb201_flat.train.modes import FAITHFUL, FAST, apply_backend_flags
+apply_backend_flags(FAITHFUL, "cuda")  # torch's defaults: nothing inherits TF32
+for where in ("torch.backends", "torch.backends.cudnn"):
+    eval(where).fp32_precision = "tf32"
+    try:
+        apply_backend_flags(FAITHFUL, "cuda")
+    except ArgumentError as exc:
+        assert "would compute in TF32" in str(exc), exc
+    else:
+        raise SystemExit(f"{where}.fp32_precision = 'tf32' was not refused")
+    apply_backend_flags(FAST, "cuda")  # TF32 is what fast mode asks for
+    eval(where).fp32_precision = "none"
+torch.backends.cudnn.conv.fp32_precision = "ieee"
+apply_backend_flags(FAITHFUL, "cuda")
+print("checked")
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0 and done.stdout.strip() == "checked", done.stderr[-2000:]
+
+
 def jobs_for(root: Path, out: Path, mode: str) -> list:  # type: ignore[type-arg]
     return make_jobs(
         [ARCH],

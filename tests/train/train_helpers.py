@@ -147,6 +147,23 @@ def flaky_run(job: object) -> object:
     return run_job(job)  # type: ignore[arg-type]
 
 
+def timed_run(job: object) -> object:
+    """Trains the job, writing when its run started and ended (one line each, beside its
+    database): runs of one process (dask threads) must not overlap."""
+    import time
+
+    from nb201_flat.train.trainer import run_job
+
+    log = Path(job.db_path).parent / "spans.txt"  # type: ignore[attr-defined]
+    start = time.monotonic()
+    time.sleep(0.2)  # long enough for a second thread to start meanwhile
+    try:
+        return run_job(job)  # type: ignore[arg-type]
+    finally:
+        with log.open("a") as f:
+            f.write(f"{start} {time.monotonic()}\n")
+
+
 def always_fail(job: object) -> object:
     raise RuntimeError("this job always fails")
 
