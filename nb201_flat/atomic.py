@@ -41,13 +41,14 @@ import shutil
 import stat
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, Final
 
 from nb201_flat.errors import ArgumentError, Nb201FlatError, Param, TableFileError
 
 __all__ = [
+    "check_replaceable_files",
     "check_writable_folder",
     "check_writable_target",
     "file_mode",
@@ -313,12 +314,14 @@ def replace_folder(
     path = check_writable_target(target, what=what)
     if path.exists() and not overwrite:
         raise TableFileError(f"{path} exists; pass ", _OVERWRITE, " to replace it")
+    created: list[Path] = []
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        created = _make_folders(path.parent)
         recover(path)
         tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-{os.getpid()}-", dir=path.parent))
         os.chmod(tmp, folder_mode())
     except OSError as exc:
+        _remove_folders(created)
         raise _write_error(path, exc) from None
     try:
         yield tmp
@@ -327,6 +330,7 @@ def replace_folder(
         _swap_in(tmp, path, overwrite=overwrite)
     except BaseException as exc:
         _remove(tmp)
+        _remove_folders(created)
         if isinstance(exc, OSError) and not isinstance(exc, Nb201FlatError):
             raise _write_error(path, exc) from None
         raise
@@ -345,7 +349,8 @@ def replace_files(folder: str | os.PathLike[str], *, what: str | Param = _OUT) -
     A file ``stage/a.csv`` (or ``stage/sub/a.csv``) becomes ``folder/a.csv``, replacing the
     previous version in one rename; every other file of ``folder`` is left alone, also one
     another process creates or replaces while this write runs. ``folder`` is created if
-    missing (and removed again if the write fails and it is still empty).
+    missing, with any missing folders above it (each removed again if the write fails and it
+    is still empty).
 
     When the write fails or is interrupted:
 
@@ -389,24 +394,80 @@ def check_writable_folder(folder: str | os.PathLike[str], *, what: str | Param =
     return path
 
 
+def check_replaceable_files(
+    folder: str | os.PathLike[str], names: Iterable[str], *, what: str | Param = _OUT
+) -> Path:
+    """:func:`check_writable_folder`, and that each of ``names`` (the files a run will write
+    into ``folder``) can be renamed over what is there now (:func:`_refusal`); return the folder.
+
+    A command knows its files' names before its work: a folder or pipe where one goes was
+    otherwise refused only at the end, by :func:`replace_files`, after the whole run.
+    """
+    path = check_writable_folder(folder, what=what)
+    for name in names:
+        if (why := _refusal(path / name)) is not None:
+            fix = "send the output elsewhere" if "output goes to" in why else "move it away"
+            raise ArgumentError(
+                what, f" {os.fspath(folder)}: {path / name} {why}; {fix}, or choose another folder"
+            )
+    return path
+
+
+def _refusal(dst: Path) -> str | None:
+    """Why a file of :func:`replace_files` cannot be renamed over ``dst``, or None. A
+    symbolic link there is replaced itself (the file it names is left alone), so it may stay."""
+    return None if dst.is_symlink() else _not_replaceable(dst)
+
+
+def _make_folders(folder: Path) -> list[Path]:
+    """Create ``folder`` with every missing folder above it; return those created, outermost
+    first, for :func:`_remove_folders` (``mkdir(parents=True)`` says nothing of them)."""
+    missing = []
+    for up in [folder, *folder.parents]:
+        if up.is_dir():
+            break
+        missing.append(up)
+    created: list[Path] = []
+    try:
+        for new in reversed(missing):
+            try:
+                new.mkdir()
+            except FileExistsError:
+                if not new.is_dir():
+                    raise
+                continue  # made meanwhile by another process: not ours to remove
+            created.append(new)
+    except BaseException:
+        _remove_folders(created)
+        raise
+    return created
+
+
+def _remove_folders(created: list[Path]) -> None:
+    """Remove the folders :func:`_make_folders` created, innermost first, each only while it
+    is empty: never a file another process put there meanwhile."""
+    for folder in reversed(created):
+        with contextlib.suppress(OSError):
+            folder.rmdir()
+
+
 @contextlib.contextmanager
 def staged_files(folder: Path) -> Iterator[Path]:
     """:func:`replace_files` without the checks of ``folder`` (its callers made them)."""
-    created = not folder.is_dir()
+    created: list[Path] = []
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        created = _make_folders(folder)
         recover(folder / _STAGE)  # a killed writer's staging folder
         stage = Path(tempfile.mkdtemp(prefix=f".{_STAGE}.tmp-{os.getpid()}-", dir=folder))
     except OSError as exc:
+        _remove_folders(created)
         raise _write_error(folder, exc) from None
     try:
         yield stage
         _move_files(stage, folder)
     except BaseException as exc:
         _remove(stage)
-        if created:
-            with contextlib.suppress(OSError):
-                folder.rmdir()  # only while empty: never another process's file
+        _remove_folders(created)  # every folder made for the run (a/b/c: a and a/b too)
         if isinstance(exc, OSError) and not isinstance(exc, Nb201FlatError):
             raise _write_error(folder, exc) from None
         raise
@@ -422,7 +483,7 @@ def _move_files(stage: Path, folder: Path) -> None:
     files = sorted(p for p in stage.rglob("*") if p.is_symlink() or not p.is_dir())
     for src in files:  # before any rename: the file stdout goes to was replaced, its lines lost
         dst = folder / src.relative_to(stage)  # the path renamed over (a link: the link itself)
-        if not dst.is_symlink() and (why := _not_replaceable(dst)) is not None:
+        if (why := _refusal(dst)) is not None:  # the rule check_replaceable_files applies
             raise TableFileError(
                 f"could not write {dst}: it {why}; nothing was changed; send the output "
                 "elsewhere, or write into another folder"
@@ -516,10 +577,12 @@ def write_file(path: str | os.PathLike[str], write: Callable[[IO[bytes]], object
     target = through_link(Path(path))
     if (why := _not_replaceable(target)) is not None:  # the callers' own checks said it first
         raise TableFileError(f"could not write {target}: it {why}; nothing was changed")
+    created: list[Path] = []
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
+        created = _make_folders(target.parent)
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     except OSError as exc:
+        _remove_folders(created)
         raise _write_error(target, exc) from None
     try:
         with os.fdopen(fd, "wb") as f:
@@ -530,6 +593,7 @@ def write_file(path: str | os.PathLike[str], write: Callable[[IO[bytes]], object
         os.replace(tmp, target)
     except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        _remove_folders(created)
         if isinstance(exc, OSError) and not isinstance(exc, Nb201FlatError):
             raise _write_error(target, exc) from None
         raise

@@ -221,7 +221,7 @@ def run_demo(table: Table, *, top: int = 5, runs: int = 200, seed: int = 0) -> D
     )
     from nb201_flat.search.protocol import fixed_n_epochs
     from nb201_flat.search.runner import check_runs
-    from nb201_flat.search.statistics import bootstrap_ci
+    from nb201_flat.search.statistics import bootstrap_cis
 
     # the one runs rule, before any work: the demo reports a confidence interval
     runs = check_runs(runs, ci=True)
@@ -312,7 +312,8 @@ def run_demo(table: Table, *, top: int = 5, runs: int = 200, seed: int = 0) -> D
         if not {"RS", "NA-RS"} <= set(wide.columns):
             continue
         d = (wide["NA-RS"] - wide["RS"]).to_numpy(dtype=np.float64)
-        lo, hi = bootstrap_ci(d, seed=seed)
+        # fewer than two pairs: NaN bounds, which the printout leaves out (bootstrap_ci refuses)
+        lo, hi = bootstrap_cis([d], seed=seed)[0]
         split = str(g["split"].iloc[0]) if "split" in g else ""
         paired.append(
             PairedDifference(

@@ -234,3 +234,48 @@ def test_files_into_a_dangling_link_land_in_the_folder_it_names(tmp_path: Path) 
     with atomic.replace_files(link) as stage:
         (stage / "a.csv").write_text("x\n")
     assert link.is_symlink() and (tmp_path / "made" / "here" / "a.csv").read_text() == "x\n"
+
+
+@pytest.mark.parametrize("blocker", ["folder", "pipe"])
+def test_files_that_cannot_be_replaced_are_refused_up_front(tmp_path: Path, blocker: str) -> None:
+    # reproduce/figures know their files' names: a folder or pipe where one goes was refused
+    # by replace_files only after the whole run
+    out = tmp_path / "out"
+    out.mkdir()
+    if blocker == "folder":
+        (out / "b.csv").mkdir()
+    else:
+        if not hasattr(os, "mkfifo"):
+            pytest.skip("no named pipes here")
+        os.mkfifo(out / "b.csv")
+    (out / "link.csv").symlink_to(out / "b.csv")  # a link is replaced itself: allowed
+    assert atomic.check_replaceable_files(out, ["a.csv", "link.csv"]) == out
+    with pytest.raises(ArgumentError, match=r"out/b.csv exists and is no regular file"):
+        atomic.check_replaceable_files(out, ["a.csv", "b.csv"], what="--out")
+    # the same rule at the renames, for a caller that checked nothing
+    with pytest.raises(TableFileError, match=r"out/b.csv: it exists and is no regular file"):
+        write_run(out, lambda stage: (stage / "b.csv").write_bytes(b"x"))
+    assert sorted(p.name for p in out.iterdir()) == ["b.csv", "link.csv"]
+
+
+def fail(*args: object) -> None:
+    raise RuntimeError("stop")
+
+
+def failed_write(writer: str, target: Path) -> None:
+    """A write by ``writer`` (a function of atomic) into ``target`` that fails midway."""
+    if writer == "write_file":
+        atomic.write_file(target, fail)
+        return
+    with getattr(atomic, writer)(target):
+        fail()
+
+
+@pytest.mark.parametrize("writer", ["replace_files", "replace_folder", "write_file"])
+def test_a_failed_write_removes_every_folder_it_made(tmp_path: Path, writer: str) -> None:
+    # figures --out leftover/a/b that failed left leftover/ and leftover/a/ behind
+    (tmp_path / "theirs").mkdir()
+    target = tmp_path / "theirs" / "a" / "b" / "c"
+    with pytest.raises(RuntimeError):
+        failed_write(writer, target)
+    assert tree(tmp_path) == {"theirs": None}  # the folder that was there stays

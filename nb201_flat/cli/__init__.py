@@ -9,9 +9,11 @@ line on stderr and exit code 2; anything else is a bug and keeps its traceback.
 from __future__ import annotations
 
 import argparse
+import codecs
 import contextlib
 import errno
 import importlib
+import io
 import logging
 import os
 import signal
@@ -19,10 +21,13 @@ import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from types import FrameType
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from nb201_flat import __version__, budget
 from nb201_flat.errors import Nb201FlatError
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsWrite
 
 _COMMAND_MODULES = (
     "nb201_flat.cli.table",
@@ -141,6 +146,29 @@ class _Parser(argparse.ArgumentParser):
         vars(parsed).pop(_GIVEN, None)  # bookkeeping of _given_once, no option
         return parsed, extra
 
+    def _print_message(self, message: str, file: SupportsWrite[str] | None = None) -> None:
+        """argparse's printer of help, ``--version`` and errors, which drops a failed write
+        unsaid (``--help > /dev/full`` exited 0 with nothing written): a failed write to the
+        output is one line and exit 2, as a command's is. A write to the error output that
+        fails has nowhere to be said, and is dropped as before."""
+        out = file or sys.stderr
+        if not message or out is None:
+            return
+        if out is sys.stderr:
+            super()._print_message(message, out)
+            return
+        try:
+            out.write(message)
+            flush = getattr(out, "flush", None)
+            if flush is not None:
+                flush()  # the write is buffered: the refusal comes with the flush
+        except BrokenPipeError:  # `nb201-flat --help | head`, as a command's (exit 0)
+            _drop_stdout()
+        except OSError as exc:
+            said = _output_error(exc)  # before the output is dropped: it reads its mode
+            _drop_stdout()
+            self.exit(2, f"error: {said}\n")
+
     def error(self, message: str) -> NoReturn:
         from nb201_flat.cli.common import one_line  # an unrecognized word may hold a newline
 
@@ -175,6 +203,7 @@ def _command_of(argv: Sequence[str]) -> str | None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    _escape_unencodable()  # before the parser: its --help says ² and — too
     words = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser(_command_of(words))
     args, extra = parser.parse_known_args(words)
@@ -237,26 +266,64 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             return 2
         if exc.errno == errno.EBADF and exc.filename is None and _stdout_read_only():
+            said = _output_error(exc)  # before the output is dropped: it reads its mode
             _drop_stdout()
-            print(
-                "error: could not write the output (its file is not open for writing); run it "
-                "with an output (> FILE)",
-                file=sys.stderr,
-            )
+            print(f"error: {said}", file=sys.stderr)
             return 2
         if exc.errno not in _FULL:
             raise
         # a full disk: OSError's traceback, exit 1. A write to stdout names no file (> /dev/full);
         # the library's own files are written by atomic, which says which (_write_error)
         if exc.filename is None:
+            said = _output_error(exc)
             _drop_stdout()
-            said = f"could not write the output ({exc.strerror}); free some space or send it "
-            said += "elsewhere"
         else:
             said = f"{exc.strerror} ({exc.filename}); free some space and run it again"
         print(f"error: {said}", file=sys.stderr)
         return 2
     return code
+
+
+def _output_error(exc: OSError) -> str:
+    """What to say of a write to this process's output that failed with ``exc``."""
+    if exc.errno == errno.EBADF and _stdout_read_only():
+        return (
+            "could not write the output (its file is not open for writing); run it with an "
+            "output (> FILE)"
+        )
+    if exc.errno in _FULL:
+        return f"could not write the output ({exc.strerror}); free some space or send it elsewhere"
+    return f"could not write the output ({exc.strerror or exc}); send it elsewhere"
+
+
+def _escape_unencodable() -> None:
+    """Print what the output's encoding cannot hold as a backslash escape, as the error output
+    does: under an ASCII or C locale (``PYTHONIOENCODING=ascii``, ``LC_ALL=C``) the first
+    ``±``, ``²`` or ``—`` of a command or its help raised UnicodeEncodeError midway through
+    its output. Under the C locale's ``surrogateescape`` a path's undecodable bytes are still
+    written back as they were (:func:`_surrogates_or_backslash`)."""
+    out = sys.stdout
+    if not isinstance(out, io.TextIOWrapper):
+        return
+    escape = {"strict": "backslashreplace", "surrogateescape": _ESCAPE}.get(out.errors or "")
+    if escape is not None:
+        with contextlib.suppress(OSError, ValueError):  # closed, or a stream that cannot
+            out.reconfigure(errors=escape)
+
+
+_ESCAPE = "nb201_flat.surrogateescape-else-backslash"
+
+
+def _surrogates_or_backslash(exc: UnicodeError) -> tuple[str | bytes, int]:
+    """The codec error handler of :data:`_ESCAPE`: ``surrogateescape``'s bytes where the text
+    holds them, else backslash escapes."""
+    try:
+        return codecs.lookup_error("surrogateescape")(exc)
+    except UnicodeError:
+        return codecs.backslashreplace_errors(exc)
+
+
+codecs.register_error(_ESCAPE, _surrogates_or_backslash)
 
 
 def _stdout_read_only() -> bool:

@@ -38,7 +38,7 @@ def add_key_args(parser: argparse.ArgumentParser, *, required: bool = True) -> N
         "--dataset", required=required, help="e.g. cifar10, cifar100, ImageNet16-120"
     )
     parser.add_argument("--split", required=required, help="e.g. x-valid, x-test, ori-test")
-    parser.add_argument("--epochs", type=int, required=required, help="schedule: 200 or 12")
+    parser.add_argument("--epochs", type=parse_int, required=required, help="schedule: 200 or 12")
     parser.add_argument("--metric", default="accuracy", help="default: accuracy")
 
 
@@ -189,7 +189,7 @@ def add_neighbourhood_args(
     )
     g = parser.add_argument_group(title, f"default: {neighbourhood_words(default)}{paper}")
     g.add_argument(
-        "--radius", type=int, metavar="R", help=f"Hamming radius (default {default.radius})"
+        "--radius", type=parse_int, metavar="R", help=f"Hamming radius (default {default.radius})"
     )
     dist = g.add_mutually_exclusive_group()
     dist.add_argument(
@@ -296,16 +296,41 @@ def neighbourhood_from_args(
     return spec
 
 
+def _plain_int(text: str) -> int | None:
+    """``text`` as an integer where it is the digits 0-9 after an optional minus sign, else
+    None. ``int()`` reads more, which ARCH refuses: ``1_0`` as 10, ``١`` (an Arabic-Indic
+    digit) as 1, padding spaces, a plus sign.
+
+    >>> [_plain_int(t) for t in ("12", "-3", "007", "1_0", "\u0661", " 5", "+5", "-", "")]
+    [12, -3, 7, None, None, None, None, None, None]
+    """
+    digits = text[1:] if text.startswith("-") else text
+    return int(text) if digits.isascii() and digits.isdigit() else None
+
+
+def parse_int(text: str) -> int:
+    """The type of every integer option (``type=parse_int``): the digits 0-9, a minus sign
+    before a negative number (a range check, such as ``--top``'s, refuses one where it makes
+    no sense, saying so). argparse names the option in the error."""
+    value = _plain_int(text)
+    if value is None:
+        raise argparse.ArgumentTypeError(
+            f"invalid int value: {text!r}; give a whole number in the digits 0-9"
+        )
+    return value
+
+
 def parse_seed(text: str) -> str | int:
-    """``mean``, ``random`` or a stored seed's number (its id or position: :mod:`nb201_flat.table`)."""
+    """``mean``, ``random`` or a stored seed's number (its id or position: :mod:`nb201_flat.table`),
+    in the digits of :func:`parse_int`."""
     if text in ("mean", "random"):
         return text
-    try:
-        return int(text)
-    except ValueError:
+    value = _plain_int(text)
+    if value is None:
         raise argparse.ArgumentTypeError(
-            f"seed must be 'mean', 'random' or an integer, got {text!r}"
-        ) from None
+            f"seed must be 'mean', 'random' or a seed number in the digits 0-9, got {text!r}"
+        )
+    return value
 
 
 def open_table(args: argparse.Namespace) -> Table:
@@ -331,6 +356,27 @@ def check_each_once(flag: str, items: Sequence[str]) -> None:
     twice = sorted({i for i in items if items.count(i) > 1})
     if twice:
         raise ArgumentError(f"{flag} names {', '.join(twice)} twice; give each item once")
+
+
+def check_cells_once(flag: str, given: Sequence[str], indices: Sequence[int]) -> None:
+    """Refuse a cell named twice in a list option (``given``, resolved to ``indices``): as
+    :func:`check_each_once`, but by the cell, which an index and a string both name.
+
+    >>> check_cells_once("--arch", ["5", "7"], [5, 7])
+    >>> check_cells_once("--arch", ["5", "|a~0|"], [5, 5])
+    Traceback (most recent call last):
+    ...
+    nb201_flat.errors.ArgumentError: --arch names cell 5 twice ('5', '|a~0|'); give each cell once
+    """
+    from nb201_flat.errors import ArgumentError
+
+    seen: dict[int, str] = {}
+    for text, index in zip(given, indices, strict=True):
+        if index in seen:
+            raise ArgumentError(
+                f"{flag} names cell {index} twice ({seen[index]!r}, {text!r}); give each cell once"
+            )
+        seen[index] = text
 
 
 def value_text(v: float) -> str:

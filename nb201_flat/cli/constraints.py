@@ -20,6 +20,7 @@ from nb201_flat.cli.common import (
     emit_json,
     higher_is_better,
     open_table,
+    parse_int,
     seed_fields,
     seed_words,
     value_text,
@@ -37,7 +38,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("--dataset", required=True, help="e.g. cifar10-valid, cifar100")
     p.add_argument("--split", required=True, help="e.g. x-valid, x-test, ori-test")
-    p.add_argument("--epochs", type=int, required=True, help="schedule: 200 or 12")
+    p.add_argument("--epochs", type=parse_int, required=True, help="schedule: 200 or 12")
     p.add_argument("--metric", default="accuracy", help="default: accuracy")
     p.add_argument(
         "--cost",
@@ -47,7 +48,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     what = p.add_mutually_exclusive_group(required=True)
     what.add_argument("--max-cost", type=float, help="keep archs with cost <= this")
     what.add_argument("--pareto", action="store_true", help="print the Pareto front instead")
-    p.add_argument("--top", type=int, default=None, help="how many (with --max-cost; default 1)")
+    p.add_argument(
+        "--top", type=parse_int, default=None, help="how many (with --max-cost; default 1)"
+    )
     add_direction_arg(p)
     add_table_arg(p)
     add_json_arg(p)

@@ -13,16 +13,18 @@ import math
 import time
 from typing import Any
 
-from nb201_flat.cli.common import add_json_arg, add_table_arg, emit_json, num, open_table
+from nb201_flat.cli.common import add_json_arg, add_table_arg, emit_json, num, open_table, parse_int
 from nb201_flat.table import MetricKey, Table
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("demo", help="a short landscape summary of a table")
     add_table_arg(p)
-    p.add_argument("--top", type=int, default=5, help="architectures to list (default 5)")
-    p.add_argument("--runs", type=int, default=200, help="search runs per algorithm (default 200)")
-    p.add_argument("--seed", type=int, default=0, help="master seed of the searches")
+    p.add_argument("--top", type=parse_int, default=5, help="architectures to list (default 5)")
+    p.add_argument(
+        "--runs", type=parse_int, default=200, help="search runs per algorithm (default 200)"
+    )
+    p.add_argument("--seed", type=parse_int, default=0, help="master seed of the searches")
     add_json_arg(p)
     # the demo runs searches it takes no budget for: the fix is a search of one's own
     p.set_defaults(

@@ -17,7 +17,7 @@ import time
 from typing import Any
 
 from nb201_flat import budget
-from nb201_flat.atomic import check_writable_folder, replace_files
+from nb201_flat.atomic import check_replaceable_files, replace_files
 from nb201_flat.cli.common import (
     add_json_arg,
     add_table_arg,
@@ -25,6 +25,7 @@ from nb201_flat.cli.common import (
     check_outside_table,
     emit_json,
     open_table,
+    parse_int,
     spell,
 )
 from nb201_flat.errors import ArgumentError, check_int_range
@@ -66,7 +67,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument(
         "--jobs",
-        type=int,
+        type=parse_int,
         default=None,
         metavar="N",
         help="worker processes: figures are drawn N at a time, each in its own process "
@@ -175,7 +176,10 @@ def cmd_figures(args: argparse.Namespace) -> int:
             "drawn in this process (only search_curves spreads its searches over --jobs); "
             "drop --jobs, or name more figures in --only"
         )
-    out = check_writable_folder(args.out)  # '.' too: files are renamed in, one by one
+    # '.' too: files are renamed in, one by one; each file's target is checked before any
+    # figure is drawn (a figure that turns out skipped is checked too: its name is known)
+    targets = [f"{name}.{fmt}" for name in names for fmt in args.formats]
+    out = check_replaceable_files(args.out, targets)
     table = open_table(args)
     check_outside_table(args.out, table, "--out")
     workers = _workers(args, names, table.space.size)

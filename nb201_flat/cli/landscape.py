@@ -14,6 +14,7 @@ from nb201_flat.cli.common import (
     add_key_args,
     add_neighbourhood_args,
     add_table_arg,
+    check_cells_once,
     check_outside_table,
     direction_words,
     emit_json,
@@ -22,6 +23,7 @@ from nb201_flat.cli.common import (
     neighbourhood_from_args,
     neighbourhood_words,
     open_table,
+    parse_int,
     seed_fields,
     seed_words,
     spell,
@@ -53,7 +55,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="official strings or indices (repeats accumulate)",
     )
     p.add_argument(
-        "--top", type=int, default=None, metavar="K", help="without --arch: best K (default 10)"
+        "--top",
+        type=parse_int,
+        default=None,
+        metavar="K",
+        help="without --arch: best K (default 10)",
     )
     p.add_argument(
         "--sort-by",
@@ -68,7 +74,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "a listing with none is refused. Default: by value, or as given with --arch",
     )
     p.add_argument(
-        "--limit", type=int, default=None, metavar="N", help="print only the first N rows"
+        "--limit", type=parse_int, default=None, metavar="N", help="print only the first N rows"
     )
     p.add_argument(
         "--omit-stand-ins",
@@ -141,7 +147,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_key_args(p, required=False)
     p.add_argument(
         "--pairs",
-        type=int,
+        type=parse_int,
         default=100,
         metavar="N",
         help="pairs per band (default 100; 0 for none: the top K alone, as on any key but the "
@@ -149,21 +155,21 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument(
         "--top",
-        type=int,
+        type=parse_int,
         default=10,
         metavar="K",
         help="every pair of the top K (default 10; 0 for none: the bands alone)",
     )
     p.add_argument(
         "--distance",
-        type=int,
+        type=parse_int,
         default=None,
         metavar="D",
         help="Hamming distance of the band pairs (default 3; 0 for any)",
     )
     p.add_argument(
         "--seed",
-        type=int,
+        type=parse_int,
         default=None,
         help="seed of the band pair draw (default 0; the k-th dataset draws with seed + k); "
         "not with --pairs 0, which draws nothing",
@@ -245,6 +251,9 @@ def cmd_flatness(args: argparse.Namespace) -> int:
     space = table.space
     if args.radius is not None:  # against this space, in one wording for 0 and 7 alike
         space.check_radius(args.radius, name="--radius")
+    # resolved before any work: the same cell as an index and as a string is one cell
+    given = [space.resolve(a).index for a in args.arch or []]
+    check_cells_once("--arch", args.arch or [], given)
     mkey = table.key(args.dataset, args.split, args.epochs, args.metric)
     values = table.vector_for(mkey)
     hib = higher_is_better(args) if ranked else None  # a key the table has first
@@ -268,7 +277,7 @@ def cmd_flatness(args: argparse.Namespace) -> int:
     if args.arch:
         # a cell never measured still has its neighbourhood: its own value and sharpness
         # print as - (null in --json), as a neighbourhood with no measured member does
-        chosen = [space.resolve(a).index for a in args.arch]
+        chosen = given
     else:
         measured = np.flatnonzero(~np.isnan(values))
         if measured.size == 0:

@@ -20,6 +20,7 @@ from nb201_flat.cli.common import (
     neighbourhood_from_args,
     num,
     open_table,
+    parse_int,
     parse_seed,
     spell,
 )
@@ -62,7 +63,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     _add_run_args(p, runs=100)
     p.add_argument(
         "--epochs",
-        type=int,
+        type=parse_int,
         choices=(12, 200),
         default=None,
         help="schedule searched (default 12; fixed-n on a table without a validation split "
@@ -86,7 +87,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument(
         "--n",
-        type=int,
+        type=parse_int,
         default=None,
         help="queries per run, fixed-n only (default 100; at most 100 x the space's cells, "
         "and with --repeats cache fewer than the cells it samples: a run that has queried "
@@ -114,7 +115,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     na.add_argument(
         "--rerank-top-k",
-        type=int,
+        type=parse_int,
         help="na-rs two-stage: random search, then re-rank the top K by NA score",
     )
     na.add_argument(
@@ -123,8 +124,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="two-stage with charged neighbours: budget share of stage 1 (0.5)",
     )
     ev = p.add_argument_group("evolution / local search options")
-    ev.add_argument("--population", type=int, help="REA population (default 10)")
-    ev.add_argument("--sample-size", type=int, help="REA tournament sample (default 3)")
+    ev.add_argument("--population", type=parse_int, help="REA population (default 10)")
+    ev.add_argument("--sample-size", type=parse_int, help="REA tournament sample (default 3)")
     ev.add_argument(
         "--mutation",
         choices=("node-then-edge", "uniform-edge"),
@@ -213,14 +214,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def _add_run_args(p: argparse.ArgumentParser, *, runs: int | None) -> None:
     p.add_argument(
         "--runs",
-        type=int,
+        type=parse_int,
         default=runs,
         help=f"runs per cell (default {runs if runs else '500; 20 with --quick'})",
     )
-    p.add_argument("--seed", type=int, default=0, help="master seed (default 0)")
+    p.add_argument("--seed", type=parse_int, default=0, help="master seed (default 0)")
     p.add_argument(
         "--jobs",
-        type=int,
+        type=parse_int,
         default=None,
         help="worker processes (default: one per CPU, as many as fit in memory)",
     )
@@ -468,13 +469,28 @@ def _reproduce_config(args: argparse.Namespace) -> ReproduceConfig:
     return cfg
 
 
+# the files search.report.write_report writes into --out, refused up front where one cannot
+# be replaced (tests/cli checks this list against the files a run writes)
+REPORT_FILES = (
+    "summary.csv",
+    "paired.csv",
+    "anchors.csv",
+    "accounting.csv",
+    "matched.csv",
+    "routes.csv",
+    "curves.csv",
+    "runs.csv.gz",
+    "report.md",
+)
+
+
 def cmd_reproduce(args: argparse.Namespace) -> int:
-    from nb201_flat.atomic import check_writable_folder
+    from nb201_flat.atomic import check_replaceable_files
     from nb201_flat.search.grid import reproduce
     from nb201_flat.search.report import write_report
     from nb201_flat.search.statistics import claim_rows
 
-    check_writable_folder(args.out)  # before the long run, not after it
+    check_replaceable_files(args.out, REPORT_FILES)  # before the long run, not after it
     cfg = _reproduce_config(args)
     # a refusal names the families or epochs to keep as a tuple (Python): the flags take a
     # comma-separated list

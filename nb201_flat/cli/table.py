@@ -18,10 +18,11 @@ from nb201_flat.cli.common import (
     emit_json,
     one_line,
     open_table,
+    parse_int,
     parse_seed,
     value_text,
 )
-from nb201_flat.errors import ArgumentError, Param
+from nb201_flat.errors import ArgumentError, MissingValueError, Param
 
 if TYPE_CHECKING:
     from nb201_flat.table import SeedPolicy
@@ -106,7 +107,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--seed", type=parse_seed, default=None, help="deprecated spelling of --seed-policy"
     )
     p.add_argument(
-        "--rng-seed", type=int, default=None, help="generator seed for --seed-policy random"
+        "--rng-seed", type=parse_int, default=None, help="generator seed for --seed-policy random"
     )
     add_table_arg(p)
     add_json_arg(p)
@@ -370,6 +371,12 @@ def cmd_record(args: argparse.Namespace) -> int:
                 "seeds_unmeasured": [s for s in stored if s not in seeds] if short else None,
             }
         )
+    if not entries:  # a record of nothing: an error, as query's of one such value
+        raise MissingValueError(
+            f"architecture {arch.index} was never measured: no key of this table has a "
+            "value for it; record a cell the table measures (`nb201-flat info` shows how many "
+            "cells each key measures)"
+        )
     constant, copies = stand_ins(table) or (set(), {})
     copied = [  # the runs this cell's numbers were copied from (seed: the database's seed id)
         {
@@ -406,7 +413,8 @@ def cmd_record(args: argparse.Namespace) -> int:
         )
     print(f"  {'dataset':<15} {'split':<9} {'epochs':>6} {'metric':<16} {'mean':>12}  seeds")
     for e in entries:
-        per_seed = " ".join(f"{s}:{v:.4g}" for s, v in e["seeds"].items())
+        # as the mean is shown: 4 significant digits printed 12345.678 and 12351.2 alike
+        per_seed = " ".join(f"{s}:{value_text(v)}" for s, v in e["seeds"].items())
         if e["seeds_unmeasured"]:
             missed = e["seeds_unmeasured"]
             per_seed += f"  [mean of these only; not measured at {', '.join(map(str, missed))}]"

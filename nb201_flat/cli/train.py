@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from nb201_flat.cli.common import add_json_arg, emit_json
+from nb201_flat.cli.common import add_json_arg, emit_json, parse_int
 from nb201_flat.conventions import DATASETS
 from nb201_flat.errors import (
     ArgumentError,
@@ -56,9 +56,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     g = p.add_argument_group("cell sets (united; see nb201_flat.train.campaign)")
     g.add_argument("--neighbours-of", metavar="ARCH", help="train the Hamming ball around ARCH")
-    g.add_argument("--radius", type=int, help="radius of --neighbours-of (1)")
-    g.add_argument("--sample", type=int, metavar="N", help="N cells drawn uniformly")
-    g.add_argument("--seed", type=int, metavar="S", help="seed of --sample (required with it)")
+    g.add_argument("--radius", type=parse_int, help="radius of --neighbours-of (1)")
+    g.add_argument("--sample", type=parse_int, metavar="N", help="N cells drawn uniformly")
+    g.add_argument(
+        "--seed", type=parse_int, metavar="S", help="seed of --sample (required with it)"
+    )
     g.add_argument(
         "--unique-isomorphism",
         action="store_true",
@@ -71,12 +73,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="also train disconnected cells (default: not trained, chance accuracy reported)",
     )
     g.add_argument("--ops", nargs="+", metavar="OP", help="op set of the space (default NB201's)")
-    g.add_argument("--nodes", type=int, help="nodes per cell, input and output included (4)")
+    g.add_argument("--nodes", type=parse_int, help="nodes per cell, input and output included (4)")
     p.add_argument("--dataset", required=True, choices=_DATASETS)
     p.add_argument(
-        "--epochs", type=int, default=200, help="schedule length: 200 (default), 12 or any N"
+        "--epochs", type=parse_int, default=200, help="schedule length: 200 (default), 12 or any N"
     )
-    p.add_argument("--seeds", type=int, nargs="+", default=[777], help="default: 777")
+    p.add_argument("--seeds", type=parse_int, nargs="+", default=[777], help="default: 777")
     p.add_argument("--data-root", required=True, help="folder holding the dataset folders")
     p.add_argument(
         "--split-dir",
@@ -108,11 +110,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="local (worker processes, default), inline (this process), dask://HOST:PORT, slurm",
     )
     p.add_argument(
-        "--jobs-per-device", type=int, help="concurrent jobs per device (1; --executor local)"
+        "--jobs-per-device", type=parse_int, help="concurrent jobs per device (1; --executor local)"
     )
     p.add_argument(
         "--threads",
-        type=int,
+        type=parse_int,
         metavar="N",
         help="torch CPU threads of each run on the CPU (1..4096). A CPU's numbers depend on the count: it "
         "is recorded with the device, and a resume under another count is refused. Default: "
@@ -120,7 +122,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--jobs-per-device with --executor local",
     )
     p.add_argument(
-        "--retries", type=int, default=1, help="extra attempts per failed job (default 1)"
+        "--retries", type=parse_int, default=1, help="extra attempts per failed job (default 1)"
     )
     p.add_argument(
         "--mode",
@@ -132,7 +134,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument(
         "--group-seeds",
-        type=int,
+        type=parse_int,
         default=1,
         metavar="K",
         help="train up to K seeds of one cell as one grouped network (either mode; each "
@@ -140,7 +142,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument(
         "--concurrent",
-        type=int,
+        type=parse_int,
         default=1,
         metavar="K",
         help="train up to K runs of different cells at once in one process, one CUDA stream "
@@ -150,14 +152,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument(
         "--eval-every",
-        type=int,
+        type=parse_int,
         metavar="K",
         help="evaluate every K epochs (the last epoch always); default: every epoch in "
         "faithful mode, every 5 in fast mode. Does not change training or the final numbers",
     )
     p.add_argument(
         "--eval-batch-size",
-        type=int,
+        type=parse_int,
         default=EVAL_BATCH_SIZE,
         metavar="B",
         help=f"evaluation batch size, separate from the training batch ({EVAL_BATCH_SIZE})",
@@ -194,9 +196,11 @@ def _add_network_args(p: argparse.ArgumentParser) -> None:
     from nb201_flat.train.costs import MAX_C, MAX_N  # numpy only, no torch
 
     p.add_argument(
-        "--C", dest="c", type=int, default=16, help=f"first-stage channels, 1..{MAX_C} (16)"
+        "--C", dest="c", type=parse_int, default=16, help=f"first-stage channels, 1..{MAX_C} (16)"
     )
-    p.add_argument("--N", dest="n", type=int, default=5, help=f"cells per stage, 1..{MAX_N} (5)")
+    p.add_argument(
+        "--N", dest="n", type=parse_int, default=5, help=f"cells per stage, 1..{MAX_N} (5)"
+    )
 
 
 def _check_network(args: argparse.Namespace) -> None:
