@@ -96,8 +96,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--repeats",
         choices=("charge", "cache"),
-        default="charge",
-        help="a repeated query re-trains and pays (charge, NB201) or is cached",
+        default=None,
+        help="a repeated query re-trains and pays (charge, NB201; the default) or is cached; "
+        "rs and rea only (the NA forms and ls keep every cell they paid for)",
     )
     add_neighbourhood_args(
         p,
@@ -263,6 +264,19 @@ def _check_search_options(args: argparse.Namespace) -> None:
         )
 
 
+def _check_repeats(args: argparse.Namespace, algo: SearchAlgorithm) -> None:
+    """``--repeats`` for an algorithm that keeps the cells it paid for is an error: a revisit
+    is free there, and charge and cache gave the same runs."""
+    from nb201_flat.errors import ArgumentError
+    from nb201_flat.search.algorithms import keeps_paid_cells
+
+    if args.repeats is not None and keeps_paid_cells(algo):
+        raise ArgumentError(
+            f"--repeats does not apply to {algo.label}: it keeps every cell it paid for in a "
+            "run, so a revisit is never charged; drop --repeats (it applies to rs and rea)"
+        )
+
+
 def _search_algorithm(args: argparse.Namespace) -> SearchAlgorithm:
     """The algorithm ``--algo`` and its options name: :func:`make_algorithm`'s defaults
     where an option is not given (the neighbourhood's: ``NeighbourObjective()``'s, which the
@@ -296,6 +310,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     check_seed(args.seed, "--seed")
     jobs = _jobs(args)
     algo = _search_algorithm(args)  # refuses a tournament larger than the population too
+    _check_repeats(args, algo)
     # the flags together, before any work; after the algorithm's own refusal of a flag it
     # takes none of (--quantile with --algo rs asked for --agg, which rs refuses)
     neighbourhood_from_args(args)
@@ -309,7 +324,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         seed_policy=args.seed_policy,
         n=None if timed else args.n,
         budget_scale=given_scale if timed else None,  # the builders apply the epochs rule
-        repeats=args.repeats,
+        repeats=args.repeats or "charge",
     )
     t0 = time.perf_counter()
     res = run_search(

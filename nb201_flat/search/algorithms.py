@@ -662,6 +662,15 @@ def check_tournament(population: int, sample_size: int) -> None:
         )
 
 
+def keeps_paid_cells(algo: object) -> bool:
+    """Whether ``algo`` keeps every cell it paid for in a run (NA forms, local search): a
+    revisit is free, so a protocol's ``repeats`` never applies to it. RS and plain REA ask
+    the oracle again, which charges a repeat under ``repeats="charge"`` (NB201's rule)."""
+    if isinstance(algo, RegularizedEvolution):
+        return algo.objective is not None
+    return isinstance(algo, NARandomSearch | NABestEvaluatedSearch | LocalSearch)
+
+
 @dataclass(frozen=True, slots=True)
 class RegularizedEvolution:
     """NB201's regularised evolution (aging tournament), or its NA form with ``objective``.

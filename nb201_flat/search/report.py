@@ -212,6 +212,13 @@ def _accounting_section(result: ReproduceResult) -> list[str]:
     ]
     if not rel.empty:
         out += ["", "### NA-REA and NA-LS (neighbours free)", ""]
+        out.append(
+            "NA-REA and NA-LS keep every cell they paid for in a run: a cell proposed again "
+            "is free. REA, under NB201's rule that a repeated query re-trains and pays, pays it "
+            "again (its budget-matched control too), so part of an NA-REA − REA difference may "
+            "be repeats not paid for rather than the neighbourhood."
+        )
+        out.append("")
         t = _shown_keys(rel)
         t["diff [CI]"] = [
             _diff_ci(d, lo, hi) for d, lo, hi in zip(t["diff"], t["ci_lo"], t["ci_hi"], strict=True)

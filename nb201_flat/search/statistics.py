@@ -55,6 +55,38 @@ SMOKE_VERDICT = "none (smoke test)"
 NA_CLAIMS: dict[str, float] = {"cifar100": 1.48, "ImageNet16-120": 1.58}
 """The NA paper's abstract: NA-RS − RS on NB201, in accuracy points."""
 
+NO_DIRECTION_VERDICT = "none (no better direction)"
+"""The verdict of a reported metric that is neither an accuracy nor the loss: which sign of
+NA − base is better is not known (a time, a proxy score)."""
+
+
+def na_claim(dataset: object, metric: str, claimed: bool) -> float | None:
+    """The NA paper's claim for a comparison of ``claimed`` algorithms on ``dataset`` and
+    ``metric``: its accuracy points, so none for any other metric (a loss's CI was held
+    against +1.48)."""
+    return NA_CLAIMS.get(str(dataset)) if claimed and metric == "accuracy" else None
+
+
+def verdict_for(metric: str, lo: float, hi: float, claim: float | None, margin: float = 0.5) -> str:
+    """:func:`verdict` of a CI of NA − base on ``metric``, read in its better direction: a
+    loss's CI mirrored (a higher loss of NA-RS was called 'reproduced'), and no verdict
+    (:data:`NO_DIRECTION_VERDICT`) for a metric of unknown direction.
+
+    >>> verdict_for("loss", 0.05, 0.07, None), verdict_for("loss", -0.07, -0.05, None)
+    ('contradicted', 'reproduced')
+    >>> verdict_for("time_s", -9.0, -5.0, None)
+    'none (no better direction)'
+    """
+    from nb201_flat.conventions import is_accuracy, is_loss
+
+    if is_loss(metric):
+        return verdict(-hi, -lo, claim, margin)
+    if not is_accuracy(metric):
+        check_margin(margin)
+        return NO_DIRECTION_VERDICT
+    return verdict(lo, hi, claim, margin)
+
+
 ANCHORS: tuple[tuple[str, str, str, str, float, float | None], ...] = (
     # (source, quantity, protocol, dataset, value, std)
     ("NB201 paper, Table 5", "RS test accuracy", "nb201", "cifar10", 93.70, 0.36),
@@ -271,7 +303,7 @@ def paired_differences(
             tb = a.aligned(cells.get((base, *key[1:])), "test")
             d = a.test - tb
             both = np.isfinite(d)  # the paired runs: every mean of the row is over them
-            claim = NA_CLAIMS.get(str(ds)) if isinstance(algo, NARandomSearch) else None
+            claim = na_claim(ds, str(metric), isinstance(algo, NARandomSearch))
             p = prots[str(pname)]
             rows.append(
                 {
@@ -301,7 +333,7 @@ def paired_differences(
     for row, (lo, hi) in zip(rows, cis, strict=True):
         claim_value = row["claim"]
         row["ci_lo"], row["ci_hi"] = lo, hi
-        row["verdict"] = verdict(lo, hi, claim_value, margin)  # type: ignore[arg-type]
+        row["verdict"] = verdict_for(str(row["metric"]), lo, hi, claim_value, margin)  # type: ignore[arg-type]
     return _typed(pd.DataFrame(rows))
 
 
@@ -847,7 +879,7 @@ def accounting_rows(
                     "a": a_lab,
                     "b": b_lab,
                     **got[0],
-                    "claim": NA_CLAIMS.get(str(ds)) if claimed else None,
+                    "claim": na_claim(ds, str(metric), claimed),
                 }
                 rows.append(row)
                 found.append((row, got[1]))
@@ -885,7 +917,7 @@ def claim_routes(
         # its keys and their (protocol, algorithm) cells, in first appearance as in the frame
         cells: dict[tuple[str, ...], list[tuple[str, str]]] = {}
         for p, a, *reported in groups:
-            if reported[0] == ds:
+            if reported[0] == ds and reported[3] == "accuracy":  # the claim is in accuracy
                 cells.setdefault(tuple(reported), []).append((p, a))
         for key, cands in cells.items():
             rs_prots = [p for p, a in cands if a == "rs"]

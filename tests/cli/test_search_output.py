@@ -63,3 +63,24 @@ def test_search_rows_name_the_whole_reported_key(
     for r in rows:
         key = f"{r['dataset']}/{r['split']}@{r['epochs']}ep:{r['metric']}"
         assert f" {key} " in text, text
+
+
+@pytest.mark.parametrize("algo", ["na-rs", "na-rea", "ls", "na-ls"])
+def test_repeats_is_refused_where_a_revisit_is_never_charged(
+    capsys: pytest.CaptureFixture[str], synth_path: str, algo: str
+) -> None:
+    # these keep every cell they paid for: --repeats cache and charge gave the same runs
+    argv = ["search", "--algo", algo, "--runs", "3", "--jobs", "1", "--table", synth_path]
+    assert main([*argv, "--repeats", "cache"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--repeats does not apply to" in err, err
+
+
+def test_repeats_changes_what_rea_pays(capsys: pytest.CaptureFixture[str], synth_path: str) -> None:
+    # where it applies it is taken, and the default is NB201's charge
+    runs = {
+        r: json.loads(_search(capsys, "rea", synth_path, "--json", *r))["results"][0]
+        for r in ((), ("--repeats", "charge"), ("--repeats", "cache"))
+    }
+    assert runs[()] == runs[("--repeats", "charge")]
+    assert runs[("--repeats", "cache")] != runs[()]

@@ -208,3 +208,32 @@ def test_an_na_form_whose_base_is_missing_is_named_not_left_out(nb201_like: Tabl
     kept = {k: v for k, v in algos.items() if k != na_rea}
     na_rs = make_algorithm("na-rs").label
     assert set(paired_differences(res, kept, n_boot=50)["algorithm"]) == {na_rs}
+
+
+def test_a_verdict_reads_each_reported_metric_in_its_better_direction(nb201_like: Table) -> None:
+    # NA − base was held against "higher is better" on every reported key: NA-RS's higher
+    # loss was "reproduced" beside its lower accuracy "contradicted", and the accuracy claim
+    # (+1.48 on cifar100) was applied to the loss
+    from nb201_flat.search.statistics import NO_DIRECTION_VERDICT, verdict
+    from nb201_flat.table import MetricKey
+
+    acc = report_key("cifar100")
+    data = dict(nb201_like.data)
+    loss = MetricKey(acc.dataset, acc.split, acc.epochs, "loss")
+    score = MetricKey(acc.dataset, acc.split, acc.epochs, "jacov")
+    data[(loss, None)] = (100.0 - nb201_like.vector_for(acc)) / 10
+    data[(score, None)] = nb201_like.vector_for(acc) - 50
+    table = Table(nb201_like.space, data, source="with a loss")
+    (prot,) = per_dataset_protocols(datasets=("cifar100",))
+    prot = prot.replace(report=(acc, loss, score))
+    pair = (make_algorithm("rs"), make_algorithm("na-rs", include_self=True, exact=False))
+    algos = {a.label: a for a in pair}
+    res = run_search(table, (prot,), algos, runs=40, seed=0, jobs=1)
+    rows = paired_differences(res, algos, n_boot=200).set_index("metric")
+    a, lo_ss = rows.loc["accuracy"], rows.loc["loss"]
+    assert lo_ss["diff"] == pytest.approx(-a["diff"] / 10)
+    assert np.isnan(lo_ss["claim"]) and a["claim"] == 1.48
+    assert lo_ss["verdict"] == verdict(-lo_ss["ci_hi"], -lo_ss["ci_lo"], None)
+    # the loss's mirror is the accuracy's own reading without the claim
+    assert lo_ss["verdict"] == verdict(a["ci_lo"], a["ci_hi"], None)
+    assert rows.loc["jacov", "verdict"] == NO_DIRECTION_VERDICT
