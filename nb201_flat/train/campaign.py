@@ -33,6 +33,7 @@ import logging
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -320,5 +321,18 @@ def _recording(job: Any) -> Iterator[ResultsDB]:
         try:
             discard_if_damaged(job, db, then="recorded again without training")
             yield db
+            recorded = db.status(job.key) in (CONSTANT_STATUS, ISOMORPHIC_STATUS)
         finally:
             db.close()
+        # what an earlier, interrupted training of the run left: no resume may start from it
+        # (its epoch rows go with the record, ResultsDB.mark_run)
+        if recorded:
+            _discard_checkpoints(job)
+
+
+def _discard_checkpoints(job: Any) -> None:
+    if not Path(job.checkpoint_folder).is_dir():
+        return
+    from nb201_flat.train.checkpoint import Checkpointer
+
+    Checkpointer(job.checkpoint_folder).discard_after(0)

@@ -75,6 +75,7 @@ from nb201_flat.train.trainer import (  # noqa: E402
     diverged,
     load_device_data,
     resolve_device,
+    warn_rows_without_checkpoints,
 )
 from nb201_flat.train.unit import train_unit  # noqa: E402
 from nb201_flat.train.writer import BackgroundWriter  # noqa: E402
@@ -190,6 +191,7 @@ def _train(
     for m, (job, ckpt, sess) in enumerate(zip(jobs, ckpts, unit.sessions, strict=True)):
         loaded = ckpt.load_latest()
         if loaded is None:
+            warn_rows_without_checkpoints(job, db, ckpt)
             continue
         start, state = loaded
         try:

@@ -64,6 +64,7 @@ from nb201_flat.train.trainer import (  # noqa: E402
     diverged,
     load_device_data,
     resolve_device,
+    warn_rows_without_checkpoints,
 )
 from nb201_flat.train.unit import train_unit  # noqa: E402
 from nb201_flat.train.writer import BackgroundWriter  # noqa: E402
@@ -211,6 +212,8 @@ def _train(
     data, identity = load_device_data(jobs, device)
     sess = grouped_session(jobs, data)
     ckpts = [Checkpointer(j.checkpoint_folder) for j in jobs]
+    for job, c in zip(jobs, ckpts, strict=True):
+        warn_rows_without_checkpoints(job, db, c)
     start, states = _resume_point(ckpts, jobs, identity, device)
     resumed = states if start else [None] * len(jobs)
     training = start < recipe.epochs

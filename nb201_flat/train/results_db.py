@@ -548,6 +548,10 @@ class ResultsDB:
                 old = _kept_row(conn, self.path, "runs", key)
                 if old is not None and old[6] == "done":
                     return False
+            if status != "done":
+                # a run answered without training: the rows of an earlier, interrupted
+                # training of it are no part of it (load_curves served them beside chance)
+                conn.execute(f"DELETE FROM epochs WHERE {_KEY_WHERE}", tuple(key))
             if final_rows is not None:
                 _insert_epochs(conn, key, index, int(schedule), final_rows)  # type: ignore[call-overload]
             sizes = (params_mb, flops_m, train_time_s)

@@ -391,6 +391,23 @@ def check_resume_threads(jobs: Sequence[TrainJob], threads: int) -> None:
             break  # the newest readable one is where the run resumes
 
 
+def warn_rows_without_checkpoints(job: TrainJob, db: ResultsDB, ckpt: Checkpointer) -> None:
+    """Say so where ``job``'s run has epochs stored but no checkpoint in its folder, before
+    they are trained again from the first epoch: its checkpoints were most likely written
+    elsewhere (a ``--ckpt-dir`` not given again), and that restart was logged at INFO only.
+    One epoch is what a stop between an epoch's rows and its checkpoint leaves: not said."""
+    if ckpt.files():
+        return
+    whole = db.whole_train_epochs(job.key)
+    if whole >= 2:
+        log.warning(
+            "%s: run %s has epochs 1-%d stored in %s but no checkpoint in %s: it trains again "
+            "from its first epoch, its stored epochs replaced (were its checkpoints written "
+            "elsewhere? resume with the checkpoint folder it was trained with, --ckpt-dir)",
+            job.name, tuple(job.key), whole, job.db_path, ckpt.folder,
+        )  # fmt: skip
+
+
 def check_resume_rows(jobs: Sequence[TrainJob], db_path: str | os.PathLike[str]) -> None:
     """The refusals a resume of each of ``jobs`` would meet over its rows in the results
     database at ``db_path``, before any run starts (one line, not one failed run each): a
@@ -696,6 +713,8 @@ def _train(
         sess.load_state(state)
         train_time = float(state["train_time_s"])
         log.info("%s: resuming after epoch %d", job.name, start)
+    if loaded is None:
+        warn_rows_without_checkpoints(job, db, ckpt)
     state0 = None if loaded is None else loaded[1]
     training = start < recipe.epochs
     record = RunRecord.resumed(

@@ -359,3 +359,39 @@ def test_campaign_sets_refuse_wrong_arguments_by_name(call: object, match: str) 
 def test_campaign_sets_take_numpy_counts() -> None:
     assert ball(TINY, 0, np.int64(1)) == ball(TINY, 0, 1)
     assert sample(TINY, np.int64(3), np.int64(1)) == sample(TINY, 3, 1)
+
+
+@pytest.mark.parametrize("record", ["constant", "isomorphic"])
+def test_a_record_without_training_drops_what_an_interrupted_training_left(
+    tmp_path: Path, record: str
+) -> None:
+    # an interrupted --train-disconnected run, then recorded at chance: its epochs 1-2 stayed
+    # beside the chance row in load_curves, and its checkpoints for a later resume
+    pytest.importorskip("torch")
+    from dataclasses import replace
+
+    from nb201_flat.train.campaign import record_constant_output, record_isomorphic
+    from nb201_flat.train.checkpoint import Checkpointer
+    from nb201_flat.train.jobs import make_jobs
+    from nb201_flat.train.results_db import ResultsDB, load_curves
+
+    zero = NB201.from_ops(["none"] * 6)
+    (job,) = make_jobs([zero.index], dataset="cifar10", epochs=3, seeds=[1],
+                       data_root=tmp_path, db_path=tmp_path / "r.sqlite")  # fmt: skip
+    db = ResultsDB(job.db_path)
+    for epoch in (1, 2):
+        db.write_epoch(job.key, job.index, epoch, {"train": (2.0, 20.0 + epoch, 1.0)})
+    db.close()
+    ckpt = Checkpointer(job.checkpoint_folder)
+    ckpt.save(2, {"epoch": 2})
+    assert ckpt.files()
+    if record == "constant":
+        assert record_constant_output(job)
+    else:
+        other = NB201.from_ops(["none"] * 5 + ["skip_connect"])  # disconnected too: one class
+        twin = replace(job, arch=str(other), index=other.index, ops=other.ops)
+        assert record_isomorphic(job, twin)
+    curves = load_curves(job.db_path)
+    mine = curves[curves["index"] == zero.index]
+    assert set(mine["epoch"]) <= {3}, mine  # the record's own final epoch at most
+    assert not Checkpointer(job.checkpoint_folder).files()

@@ -332,3 +332,26 @@ def test_a_member_refused_on_resume_leaves_its_concurrent_unit_training(
     assert [r.status for r in res] == ["failed", "done"], res
     assert (res[0].error or "").startswith("CheckpointMismatchError: ")
     assert res[0].error_parts[0] == "CheckpointMismatchError: "
+
+
+@pytest.mark.parametrize("group", [False, True])
+def test_stored_epochs_without_a_checkpoint_are_said_before_training_again(
+    cifar10_root: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture, group: bool
+) -> None:
+    # a run resumed without the --ckpt-dir it was trained with found no checkpoint, and
+    # trained its stored epochs again with a line at INFO only
+    import logging
+
+    from nb201_flat.train.results_db import ResultsDB
+
+    jobs = jobs_for(cifar10_root, tmp_path, [1, 2] if group else [1])
+    db = ResultsDB(jobs[0].db_path)
+    for epoch in (1, 2):
+        db.write_epoch(jobs[0].key, jobs[0].index, epoch, {"train": (2.0, 20.0, 1.0)})
+    db.close()
+    ex = LocalExecutor(processes=False, retries=0, group_seeds=2 if group else 1)
+    with caplog.at_level(logging.WARNING):
+        res = ex.map(jobs)
+    assert all(r.status == "done" for r in res), res
+    said = [r.getMessage() for r in caplog.records if "but no checkpoint in" in r.getMessage()]
+    assert len(said) == 1 and "has epochs 1-2 stored in" in said[0], caplog.text
