@@ -843,7 +843,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             for seed in untrained(cell):
                 print(
                     f"{cell:>6} seed {seed:<5} not trained: disconnected, chance accuracy "
-                    f"{row['accuracy']}%"
+                    f"{row['accuracy']:.2f}%"
                 )
         for k, v in representative.items():
             for seed in untrained(k):
