@@ -67,12 +67,13 @@ if TYPE_CHECKING:
 TIDY_COLUMNS = ("index", "arch", "dataset", "split", "epochs", "seed", "metric", "value")
 STAND_IN_COLUMNS = ("constant_output", "copied_from")
 """The tidy columns of a retraining table's stand-in cells (:func:`stand_ins`), one value per
-row: ``constant_output`` True on every row of a disconnected cell recorded at chance (the same
-on all of a cell's rows), ``copied_from`` the index of the trained cell whose numbers a row
-copies, empty on a row of the cell's own run (the same on all rows of one dataset, schedule,
-seed and cell). :meth:`Table.to_tidy` writes them and :meth:`Table.from_tidy` reads them back
-into ``meta["constant_output"]`` and ``meta["isomorphic_to"]``; a table recording no stand-ins
-has neither."""
+row: ``constant_output`` True on the rows of a run (dataset, schedule, seed) in which a
+disconnected cell was recorded at chance without training (the same on all rows of one run
+and cell; another run of the cell may be trained), ``copied_from`` the index of the trained
+cell whose numbers a row copies, empty on a row of the cell's own run (the same on all rows of
+one dataset, schedule, seed and cell). :meth:`Table.to_tidy` writes them and
+:meth:`Table.from_tidy` reads them back into ``meta["constant_output"]`` and
+``meta["isomorphic_to"]``, one record per run; a table recording no stand-ins has neither."""
 TIDY_OPTIONAL_COLUMNS = ("space", *STAND_IN_COLUMNS)
 """The columns a tidy table may add to :data:`TIDY_COLUMNS` (:meth:`Table.to_tidy` writes them
 for a retraining table: its space key and its stand-in cells). Any other column is refused
@@ -755,8 +756,9 @@ class Table:
         Raises
         ------
         FormatError
-            ``meta["isomorphic_to"]`` names a run (dataset, schedule, seed) of which the table
-            stores no vector, or two cells copied into one run: no row could carry it.
+            ``meta["isomorphic_to"]`` or ``meta["constant_output"]`` names a run (dataset,
+            schedule, seed) of which the table stores no vector, or two cells copied into one
+            run: no row could carry it.
         """
         import pandas as pd
 
@@ -778,12 +780,15 @@ class Table:
             columns: dict[str, Any] = {}
             if stand is not None:
                 constant, copies = stand
+                run = (key.dataset, key.epochs, s)
                 copied = np.full(self.space.size, -1, dtype=np.int64)
-                for cell, source in copies.get((key.dataset, key.epochs, s), {}).items():
+                for cell, source in copies.get(run, {}).items():
                     copied[cell] = source
                 copied_from = pd.array(copied[idx], dtype="Int64")
                 copied_from[copied[idx] < 0] = pd.NA
-                columns = {"constant_output": np.isin(idx, constant), "copied_from": copied_from}
+                # per run: a cell at chance on one seed may be trained on another
+                flags = np.isin(idx, np.array(sorted(constant[run]), dtype=np.int64))
+                columns = {"constant_output": flags, "copied_from": copied_from}
             parts.append(
                 pd.DataFrame(
                     {
@@ -1095,10 +1100,11 @@ def _frozen_through(vec: np.ndarray) -> bool:
 def stand_ins(table: Table) -> tuple[set[int], dict[int, list[dict[str, Any]]]] | None:
     """Cells of a retraining table whose numbers are not their own measurements.
 
-    ``(constant, copies)``: the disconnected cells recorded at chance without training
-    (``meta["constant_output"]``), and per cell not trained because an isomorphic one was, the
-    ``meta["isomorphic_to"]`` records naming that cell (``copied_from``). ``None`` for a table
-    that records neither (a benchmark's own numbers).
+    ``(constant, copies)``: the disconnected cells recorded at chance without training on
+    some run (``meta["constant_output"]``; :func:`constant_runs` says on which), and per cell
+    not trained because an isomorphic one was, the ``meta["isomorphic_to"]`` records naming
+    that cell (``copied_from``). ``None`` for a table that records neither (a benchmark's own
+    numbers).
     """
     if not records_stand_ins(table):
         return None
@@ -1115,15 +1121,62 @@ def records_stand_ins(table: Table) -> bool:
     return "constant_output" in table.meta or "isomorphic_to" in table.meta
 
 
-def constant_cells(table: Table) -> set[int]:
-    """The cells ``meta["constant_output"]`` records at chance, or :class:`FormatError`."""
+def constant_runs(table: Table) -> tuple[set[int], dict[_Run, set[int]]]:
+    """``(every_run, by_run)``: the constant-output cells ``meta["constant_output"]`` records.
+
+    A run (dataset, schedule, seed) is recorded at chance for a cell only where it was not
+    trained: the same cell may be trained on another seed or schedule (``train
+    --train-disconnected``). ``meta["constant_output"]`` holds one record per such run,
+    ``{"dataset", "epochs", "seed", "index"}`` (``by_run``); a bare cell index, as tables
+    saved before the records were hold, means every run of that cell (``every_run``), as it
+    did then. Anything else is a :class:`FormatError`.
+    """
+    return read_constant_output(table.meta.get("constant_output"))
+
+
+def read_constant_output(given: object) -> tuple[set[int], dict[_Run, set[int]]]:
+    """:func:`constant_runs` of a ``meta["constant_output"]`` value ``given``."""
+    every: set[int] = set()
+    by_run: dict[_Run, set[int]] = {}
     try:
-        return {int(i) for i in table.meta.get("constant_output") or ()}
-    except (TypeError, ValueError):
+        if isinstance(given, (str, bytes, Mapping)):  # one record, not a list of them
+            raise TypeError(given)
+        for rec in cast(Iterable[Any], given or ()):
+            if isinstance(rec, Mapping):
+                run = (str(rec["dataset"]), int(rec["epochs"]), _seed_or_none(rec["seed"]))
+                by_run.setdefault(run, set()).add(int(rec["index"]))
+            elif isinstance(rec, (str, bytes)):  # int("3") read a string as a cell
+                raise ValueError(rec)
+            else:
+                every.add(int(rec))
+    except (KeyError, TypeError, ValueError):
         raise FormatError(
-            f"meta['constant_output'] holds {shown(table.meta['constant_output'], 100)}, not "
-            "cell indices; fix or drop it"
+            f"meta['constant_output'] holds {shown(given, 100)}, not cell indices or "
+            "records of dataset, epochs, seed and index; fix or drop it"
         ) from None
+    return every, by_run
+
+
+def constant_cells(table: Table) -> set[int]:
+    """The cells ``meta["constant_output"]`` records at chance on some run (any dataset,
+    schedule and seed; :func:`constant_runs` per run), or :class:`FormatError`."""
+    every, by_run = constant_runs(table)
+    return every.union(*by_run.values())
+
+
+def constant_at(
+    table: Table, dataset: str, epochs: int, seeds: Iterable[int | None] | None = None
+) -> set[int]:
+    """The cells recorded at chance on a run of ``dataset`` at ``epochs`` of one of ``seeds``
+    (None: of any seed, as a value averaged over them all reads it), and the cells of the old
+    flat list (every run)."""
+    every, by_run = constant_runs(table)
+    wanted = None if seeds is None else set(seeds)
+    out = set(every)
+    for (ds, ep, seed), cells in by_run.items():
+        if (ds, ep) == (dataset, epochs) and (wanted is None or seed in wanted):
+            out |= cells
+    return out
 
 
 _Run = tuple[str, int, int | None]
@@ -1156,36 +1209,43 @@ def copies_by_run(table: Table) -> dict[_Run, dict[int, int]]:
 
 def _stand_in_rows(
     table: Table, rows: dict[tuple[MetricKey, int | None], npt.NDArray[np.intp]]
-) -> tuple[npt.NDArray[np.int64], dict[_Run, dict[int, int]]] | None:
-    """The stand-in cells of ``table`` as :meth:`Table.to_tidy` writes them: the constant-output
-    cells, and per run the cells copied into it with the cell each copies; None for a table
-    recording none.
+) -> tuple[dict[_Run, set[int]], dict[_Run, dict[int, int]]] | None:
+    """The stand-in cells of ``table`` as :meth:`Table.to_tidy` writes them, per run of its
+    vectors (dataset, schedule, seed): the constant-output cells, and the cells copied into
+    it with the cell each copies; None for a table recording none.
 
     ``rows`` (the cells written per vector) gains a row for a stand-in that has none, so that
-    its flag is read back: a constant-output cell in the first vector, a copy (and the cell
-    it copies) in the first vector of its run.
+    its flag is read back: in the first vector of its run, a constant-output cell (one of the
+    old flat list: in every run's) and a copy (and the cell it copies).
     """
     if not records_stand_ins(table):
         return None
     copies = copies_by_run(table)
-    constant = np.array(sorted(constant_cells(table)), dtype=np.int64)
+    every, by_run = constant_runs(table)
     items = list(rows)
-    if items:  # an empty table writes no row to flag
-        shown_cells = np.unique(np.concatenate([rows[item] for item in items]))
-        lost = np.setdiff1d(constant, shown_cells)
-        rows[items[0]] = np.union1d(rows[items[0]], lost)
+    runs: dict[_Run, list[tuple[MetricKey, int | None]]] = {}
+    for item in items:
+        runs.setdefault((item[0].dataset, item[0].epochs, item[1]), []).append(item)
+    for run, cells in by_run.items():
+        if run not in runs:
+            raise FormatError(
+                f"meta['constant_output'] records cell {min(cells)} at chance at "
+                f"{_run_text(run)}, a run this table stores no vector of; drop those records"
+            )
+    constant = {run: every | by_run.get(run, set()) for run in runs}
     for run, copied in copies.items():
-        of_run = [item for item in items if (item[0].dataset, item[0].epochs, item[1]) == run]
-        if not of_run:
+        if run not in runs:
             cell, source = next(iter(copied.items()))
             raise FormatError(
                 f"meta['isomorphic_to'] copies cell {source} into cell {cell} at "
                 f"{_run_text(run)}, a run this table stores no vector of; drop those records"
             )
-        shown_cells = np.unique(np.concatenate([rows[item] for item in of_run]))
+    for run, of_run in runs.items():
+        copied = copies.get(run, {})
         # the cells each copies too: reading a copy back needs its source's rows in the run
         # (a source unmeasured there, a diverged run's NaN loss, had none)
-        needed = np.array(sorted({*copied, *copied.values()}), dtype=np.int64)
+        needed = np.array(sorted({*constant[run], *copied, *copied.values()}), dtype=np.int64)
+        shown_cells = np.unique(np.concatenate([rows[item] for item in of_run]))
         lost = np.setdiff1d(needed, shown_cells)
         rows[of_run[0]] = np.union1d(rows[of_run[0]], lost)
     return constant, copies

@@ -179,13 +179,28 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
-def _stand_in_note(table: Any, index: int, dataset: str, epochs: int) -> str | None:
-    """Why cell ``index``'s numbers on ``dataset`` at ``epochs`` are not its own (``query``)."""
-    from nb201_flat.table import stand_ins
+def _stand_in_note(
+    table: Any, index: int, dataset: str, epochs: int, seeds: list[int] | None
+) -> str | None:
+    """Why cell ``index``'s number on ``dataset`` at ``epochs`` is not its own (``query``):
+    ``seeds`` are the runs it comes from (None: a stored mean, of every seed)."""
+    from nb201_flat.table import constant_at, stand_ins
 
-    constant, copies = stand_ins(table) or (set(), {})
-    if index in constant:
-        return "constant output: disconnected cell, not trained"
+    _, copies = stand_ins(table) or (set(), {})
+    if seeds is None:  # a stored mean: of every seed, at chance where any is
+        if index in constant_at(table, dataset, epochs):
+            return "constant output: disconnected cell, not trained"
+    else:  # per run: the cell may be at chance on one seed and trained on another
+        at_chance = [s for s in seeds if index in constant_at(table, dataset, epochs, [s])]
+        if at_chance == seeds:
+            return "constant output: disconnected cell, not trained"
+        if at_chance:  # a mean of chance and trained seeds is flagged, as one holding a copy is
+            trained = [s for s in seeds if s not in at_chance]
+            return (
+                f"constant output: disconnected cell, not trained at seed "
+                f"{', '.join(map(str, at_chance))} of the mean (trained at seed "
+                f"{', '.join(map(str, trained))})"
+            )
     sources = sorted(
         {
             int(r["copied_from"])
@@ -202,19 +217,25 @@ def _cell_counts(table: Any) -> dict[str, int] | None:
     """How many cells with numbers were trained, and how many hold stand-ins (``info``)."""
     import numpy as np
 
-    from nb201_flat.table import stand_ins
+    from nb201_flat.table import constant_at, stand_ins
 
     found = stand_ins(table)
     if found is None:
         return None
     constant, copies = found
-    measured = np.zeros(table.space.size, dtype=bool)
-    for arr in table.data.values():
-        measured |= ~np.isnan(arr)
+    trained: set[int] = set()
+    for (key, seed), arr in table.data.items():
+        # a cell is trained where a run of its own measured it: at chance on seed 1 and
+        # trained on seed 2 is trained (a stored mean, of every seed, is at chance if any is)
+        at_chance = constant_at(table, key.dataset, key.epochs, None if seed is None else [seed])
+        trained |= set(np.flatnonzero(~np.isnan(arr)).tolist()) - at_chance
+    trained -= set(copies)
     return {
-        "trained": len(set(np.flatnonzero(measured).tolist()) - constant - set(copies)),
+        "trained": len(trained),
         "constant_output": len(constant),
         "isomorphic_copies": len(copies),
+        # counted in both: trained on some runs, recorded at chance on others
+        "trained_and_constant_output": len(trained & constant),
     }
 
 
@@ -247,6 +268,12 @@ def cmd_info(args: argparse.Namespace) -> int:
             f"cells   {cells['trained']} trained; stand-ins (not trained): "
             f"{cells['constant_output']} constant-output (disconnected, chance accuracy), "
             f"{cells['isomorphic_copies']} isomorphic copies (a trained cell's numbers)"
+            + (
+                f"; {both} cell{'s' if both > 1 else ''} counted in both, trained on some "
+                "runs and constant-output on others"
+                if (both := cells["trained_and_constant_output"])
+                else ""
+            )
         )
     cells = [list(INFO_COLUMNS)] + [[str(r[c]) for c in INFO_COLUMNS] for r in records]
     widths = [max(len(row[i]) for row in cells) for i in range(len(INFO_COLUMNS))]
@@ -298,7 +325,13 @@ def cmd_query(args: argparse.Namespace) -> int:
         "seed_drawn": drawn,
         "value": value,
         # a stand-in's value is served, but never passed off as the cell's own measurement
-        "stand_in": _stand_in_note(table, arch.index, args.dataset, args.epochs),
+        "stand_in": _stand_in_note(
+            table,
+            arch.index,
+            args.dataset,
+            args.epochs,
+            _seeds_served(table, args, arch.index, policy, drawn),
+        ),
         "source": table.source,
     }
     # a "mean" over fewer seeds than the key stores says so (null: over all, or no mean)
@@ -324,6 +357,23 @@ def cmd_query(args: argparse.Namespace) -> int:
     return 0
 
 
+def _seeds_served(
+    table: Any, args: argparse.Namespace, index: int, policy: object, drawn: int | None
+) -> list[int] | None:
+    """The stored seeds cell ``index``'s served value comes from: the one drawn or named, or
+    those a mean averages (its measured ones); None for a stored mean row (every seed)."""
+    import numpy as np
+
+    if drawn is not None:
+        return [drawn]
+    if policy != "mean":
+        return [cast(int, policy)]
+    key = table.key(args.dataset, args.split, args.epochs, args.metric)
+    if (key, None) in table.data:
+        return None
+    return [s for s in table.seeds(key) if not np.isnan(table.data[(key, s)][index])]
+
+
 def _seeds_short(
     table: Any, args: argparse.Namespace, index: int
 ) -> tuple[list[int], list[int]] | None:
@@ -343,7 +393,7 @@ def _seeds_short(
 
 
 def cmd_record(args: argparse.Namespace) -> int:
-    from nb201_flat.table import stand_ins
+    from nb201_flat.table import constant_runs, stand_ins
 
     table = open_table(args)
     arch = table.space.resolve(args.arch)
@@ -378,6 +428,14 @@ def cmd_record(args: argparse.Namespace) -> int:
             "cells each key measures)"
         )
     constant, copies = stand_ins(table) or (set(), {})
+    every, by_run = constant_runs(table) if arch.index in constant else (set(), {})
+    # the runs this cell was recorded at chance in (an old table's flat list: every run)
+    runs = {(k.dataset, k.epochs, s) for k, s in table.data} if arch.index in every else set()
+    runs |= {run for run, cells in by_run.items() if arch.index in cells}
+    at_chance = [
+        {"dataset": d, "epochs": e, "seed": sd}
+        for d, e, sd in sorted(runs, key=lambda r: (r[0], r[1], -1 if r[2] is None else r[2]))
+    ]
     copied = [  # the runs this cell's numbers were copied from (seed: the database's seed id)
         {
             "dataset": r["dataset"],
@@ -394,6 +452,7 @@ def cmd_record(args: argparse.Namespace) -> int:
                 "arch": arch.to_str(),
                 "source": table.source,
                 "constant_output": arch.index in constant,
+                "constant_output_runs": at_chance,
                 "copied_from": copied,
                 "entries": entries,
                 "not_measured": not_measured,
@@ -401,10 +460,11 @@ def cmd_record(args: argparse.Namespace) -> int:
         )
         return 0
     print(f"{arch.index}  {arch}  ({table.source})")
-    if arch.index in constant:
+    for r in at_chance:
+        seed = "mean" if r["seed"] is None else f"id {r['seed']}"
         print(
-            "  stand-in: constant output (disconnected cell, not trained): accuracy is chance, "
-            "loss and time not measured"
+            f"  stand-in: constant output (disconnected cell, not trained): {r['dataset']}@"
+            f"{r['epochs']}ep seed {seed} is at chance accuracy, loss and time not measured"
         )
     for c in copied:
         print(

@@ -168,6 +168,15 @@ def import_table(
             f" applies only to {' and '.join(PICKLED_FORMATS)} files; {fmt} is always read "
             "without it, so drop it",
         )
+    if collector is None and fmt == "results-db":
+        # the database holds every epoch's rows, but its import never carries them
+        raise ArgumentError(
+            Param("curves", False),
+            f" applies only to {' and '.join(CURVE_FORMATS)} files; the import of a "
+            "results-db carries its final epochs only (its per-epoch rows stay in the "
+            "database: read them in Python with nb201_flat.train.results_db.load_curves), so "
+            "drop it",
+        )
     if collector is None and fmt not in CURVE_FORMATS:
         raise ArgumentError(
             Param("curves", False),

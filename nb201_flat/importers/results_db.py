@@ -70,7 +70,10 @@ def read_results_db(
     Cells a campaign did not train because an isomorphic cell was (``train
     --unique-isomorphism``) take that cell's final numbers, per seed, where its run is done;
     ``table.meta["isomorphic_to"]`` lists each such cell with the cell it copies.
-    ``fill_isomorphic=False`` leaves them missing.
+    ``fill_isomorphic=False`` leaves them missing. Runs of disconnected cells recorded at
+    chance without training are listed in ``table.meta["constant_output"]``, one record
+    (dataset, epochs, seed, index) per run, and have no ``time_s``: the same cell trained on
+    another run (``train --train-disconnected``) keeps its own numbers there.
     """
     fill_isomorphic = check_flag("fill_isomorphic", fill_isomorphic)
     source = Path(path)
@@ -217,10 +220,21 @@ def _read_snapshot(p: Path, space: str | None, fill_isomorphic: bool) -> Table:
         runs = db.runs_frame(space)  # another space's runs are not read, nor refused
     finally:
         db.close()
-    constant = sorted(int(i) for i in runs.loc[runs["status"] == "constant", "arch_index"].unique())
+    # per run: a cell recorded at chance on one seed or schedule may be trained on another
+    # (train --train-disconnected), whose numbers and time are its own
+    run_cols = ["dataset", "schedule", "seed", "arch_index"]
+    at_chance = runs.loc[runs["status"] == "constant", run_cols].drop_duplicates()
+    constant = [
+        {"dataset": str(d), "epochs": int(e), "seed": int(sd), "index": int(i)}
+        for d, e, sd, i in at_chance.sort_values(run_cols).itertuples(index=False)
+    ]
     # databases written before the time was stored as NULL hold time_s=0 for these untrained
-    # cells: free to a time-budgeted search; drop it, as the NULL of newer ones is
-    df = df[~(df["index"].isin(constant) & (df["metric"] == "time_s"))].reset_index(drop=True)
+    # runs: free to a time-budgeted search; drop it, as the NULL of newer ones is
+    cols = ["dataset", "epochs", "seed", "index"]
+    untrained = pd.DataFrame(constant, columns=cols).assign(untrained=True)
+    flagged = df[cols].astype(object).merge(untrained.astype(object), on=cols, how="left")
+    drop = flagged["untrained"].notna().to_numpy() & (df["metric"] == "time_s").to_numpy()
+    df = df[~drop].reset_index(drop=True)
     done = runs[runs["status"] == "done"]
     forms = done["trained_as"].map(str).value_counts().sort_index()
     devices = done["trained_on"].map(str).value_counts().sort_index()
@@ -261,7 +275,8 @@ def _read_snapshot(p: Path, space: str | None, fill_isomorphic: bool) -> Table:
             # what the training recipe changes from NB201's (None: NB201's own recipe, or a
             # run stored before recipes were keyed)
             "recipe": recipe_of_key(space),
-            # disconnected cells recorded at chance accuracy without training (flagged)
+            # disconnected cells recorded at chance accuracy without training (flagged): one
+            # record per dataset, schedule, seed and cell; the cell's other runs may be trained
             "constant_output": constant,
             # cells not trained, holding the final numbers of the isomorphic cell trained in
             # their place: one record per dataset, schedule, seed and cell ("copied_from":

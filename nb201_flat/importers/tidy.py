@@ -12,7 +12,7 @@ import math
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import pandas as pd
 
@@ -27,6 +27,7 @@ from nb201_flat.table import (
     Table,
     check_arch_column,
     check_tidy_columns,
+    read_constant_output,
 )
 
 log = logging.getLogger(__name__)
@@ -998,26 +999,18 @@ def tidy_stand_ins(
     ``meta["constant_output"]`` and ``meta["isomorphic_to"]``, as
     :func:`~nb201_flat.importers.results_db.read_results_db` records them.
 
-    A frame without them (a benchmark's, or one written before they were) keeps ``meta`` as
-    it is. A cell flagged on some of its rows only, a run whose rows name several cells
-    copied (or none on some rows), or a column disagreeing with ``meta`` is refused in one
-    line.
+    Both are per run (dataset, schedule, seed): a cell may be at chance on one seed's rows and
+    trained on another's. A frame without them (a benchmark's, or one written before they
+    were) keeps ``meta`` as it is. A cell flagged on some rows of one run only, a run whose
+    rows name several cells copied (or none on some rows), or a column disagreeing with
+    ``meta`` is refused in one line.
     """
     import numpy as np
 
     out = dict(meta)
     index = np.asarray(index, dtype=np.int64)
     if "constant_output" in df:
-        flags = np.asarray(df["constant_output"], dtype=bool)
-        flagged = np.unique(index[flags])
-        split = np.intersect1d(flagged, index[~flags])
-        if len(split):
-            raise FormatError(
-                f"{source}: column 'constant_output' is True on some rows of cell "
-                f"{int(split[0])} and False on others; a cell is a constant-output stand-in "
-                "on all its rows or none: fix the column"
-            )
-        _agree(out, "constant_output", [int(i) for i in flagged], "constant_output", source)
+        _constant_runs(df, index, out, source)
     if "copied_from" in df:
         runs = pd.DataFrame(
             {
@@ -1081,6 +1074,72 @@ def tidy_stand_ins(
         ]
         _agree(out, "isomorphic_to", records, "copied_from", source)
     return out
+
+
+def _constant_runs(df: pd.DataFrame, index: Any, out: dict[str, Any], source: str) -> None:
+    """Set ``out["constant_output"]`` to the runs whose rows the ``constant_output`` column of
+    ``df`` flags, one record per run and cell, refusing a run flagged on some rows only and a
+    ``meta`` naming other runs (its old flat list of cells: every run of the frame)."""
+    import numpy as np
+
+    runs = pd.DataFrame(
+        {
+            "dataset": df["dataset"].astype(str).to_numpy(),
+            "epochs": np.asarray(df["epochs"], dtype=np.int64),
+            "seed": (
+                df["seed"].to_numpy(dtype=np.float64, na_value=np.nan) if "seed" in df else np.nan
+            ),
+            "index": np.asarray(index, dtype=np.int64),
+            "flag": np.asarray(df["constant_output"], dtype=bool),
+        }
+    )
+    cols = ["dataset", "epochs", "seed", "index"]
+    flags = runs.groupby(cols, dropna=False, sort=True)["flag"]
+    split = flags.nunique() > 1
+    if split.any():
+        d, e, sd, i = split.index[split.to_numpy()][0]
+        raise FormatError(
+            f"{source}: column 'constant_output' is True on some rows of cell {int(i)} at "
+            f"{d}@{int(e)}ep seed {'mean' if np.isnan(sd) else int(sd)} and False on others; "
+            "a cell is a constant-output stand-in on all rows of a run or none: fix the column"
+        )
+
+    def run_of(d: object, e: object, sd: float) -> tuple[str, int, int | None]:
+        return str(d), int(cast(int, e)), None if np.isnan(sd) else int(sd)  # NaN != NaN
+
+    flagged = runs[runs["flag"]].drop_duplicates(cols).sort_values(cols)
+    records = [
+        {"dataset": d, "epochs": e, "seed": sd, "index": int(i)}
+        for *run, i in flagged[cols].itertuples(index=False, name=None)
+        for d, e, sd in (run_of(*run),)
+    ]
+    if "constant_output" in out:
+        # meta given too: it must name the same runs (an old flat list: each of the frame's)
+        frame_runs = {run_of(*r) for r in runs[cols[:3]].drop_duplicates().itertuples(index=False)}
+        every, by_run = read_constant_output(out["constant_output"])
+        given = {(*run, i) for run in frame_runs for i in every} | {
+            (*run, i) for run, cells in by_run.items() for i in cells
+        }
+        read = {(r["dataset"], r["epochs"], r["seed"], r["index"]) for r in records}
+        if given != read:
+            d, e, sd, i = min(
+                (read - given) or (given - read),
+                key=lambda r: (r[0], r[1], -1 if r[2] is None else r[2], r[3]),
+            )
+            one, other = (
+                ("column 'constant_output'", "meta")
+                if read - given
+                else (
+                    "meta['constant_output']",
+                    "column 'constant_output'",
+                )
+            )
+            raise FormatError(
+                f"{source}: {one} flags cell {i} at {d}@{e}ep seed "
+                f"{'mean' if sd is None else sd} as constant output, but {other} does not; "
+                "pass one of them"
+            )
+    out["constant_output"] = records
 
 
 def _agree(out: dict[str, Any], name: str, value: list[Any], column: str, source: str) -> None:

@@ -45,8 +45,8 @@ class StandIns:
         another, on any seed of the vector's dataset and schedule, shares its label (the
         smallest index of the group); every other cell is its own label.
     stand_in
-        Per cell, whether its numbers are not its own measurement: an isomorphic copy on some
-        seed of the vector's dataset and schedule, or a constant-output cell.
+        Per cell, whether its numbers are not its own measurement: an isomorphic copy, or a
+        constant-output cell, on some seed of the vector's dataset and schedule.
     n_copies, n_constant
         How many cells are copies, and how many are constant-output.
 
@@ -178,8 +178,11 @@ class StandIns:
 
         A run copies one cell, but a cell may copy different ones on different seeds (each
         campaign trains the smallest index of a class among its own cells): its values over
-        the seeds hold both measurements, so its group holds the cell and every source."""
-        from nb201_flat.table import check_table, constant_cells, copies_by_run, records_stand_ins
+        the seeds hold both measurements, so its group holds the cell and every source. A
+        constant-output cell likewise: one recorded at chance on some seed of ``dataset`` at
+        ``epochs`` (its values over the seeds hold that chance value), not one recorded so on
+        another dataset or schedule only."""
+        from nb201_flat.table import check_table, constant_at, copies_by_run, records_stand_ins
 
         # checked even for a table of none: int(1.5) read epoch 1, a list matched no record
         check_table(table)
@@ -189,7 +192,9 @@ class StandIns:
         if not records_stand_ins(table):
             return None
         runs = copies_by_run(table)  # the records read once, checked as stand_ins() checks them
-        constant = constant_cells(table)
+        # the cells at chance on a run of this vector: one trained here but recorded at chance
+        # on another schedule was flagged, its measurement read as a stand-in
+        constant = constant_at(table, dataset, epochs)
         # 'CIFAR10' or another schedule matched no copy record: the copies were silently
         # counted as neighbour measurements
         known = {(k.dataset, k.epochs) for k in table} | {(d, e) for d, e, _ in runs}

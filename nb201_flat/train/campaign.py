@@ -213,8 +213,8 @@ def record_constant_output(job: Any) -> bool:
     cell 1651: x-valid 9.712, train 10.288 where 10 is stored here). The loss depends on the
     same bias, so it is stored as missing (NULL); so is the training time (nothing was trained:
     a time of 0 would make the cell free to a time-budgeted search). The run gets status ``"constant"`` (the flag),
-    the final epoch's rows are written, and the imported table lists these cells in
-    ``table.meta["constant_output"]``. A run of the cell already trained (with
+    the final epoch's rows are written, and the imported table lists these runs (dataset,
+    schedule, seed and cell) in ``table.meta["constant_output"]``. A run of the cell already trained (with
     ``--train-disconnected``) is kept as it is, and nothing is recorded (returns ``False``).
 
     Parameters

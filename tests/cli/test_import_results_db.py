@@ -200,7 +200,8 @@ def test_stand_in_cells_survive_a_tidy_round_trip(
     from nb201_flat.storage import load_table
 
     table = read_results_db(write_stand_in_db(tmp_path / "r.sqlite"))
-    assert table.meta["constant_output"] == [10] and len(table.meta["isomorphic_to"]) == 2
+    at_chance = [{"dataset": "cifar10", "epochs": 2, "seed": 777, "index": 10}]
+    assert table.meta["constant_output"] == at_chance and len(table.meta["isomorphic_to"]) == 2
     assert table.seeds(table.keys()[0]) == [1, 777]  # seed ids, not positions
     df = table.to_tidy(dropna=dropna)
     same_table(Table.from_tidy(df), table)  # in memory
@@ -218,8 +219,8 @@ def test_stand_in_cells_survive_a_tidy_round_trip(
 
 
 def _stand_in_table() -> Table:
-    """A table whose stand-ins have no value (all NaN): constant cell 10, cell 5 copying 7
-    at seed 777; cell 7 measured at seeds 1 and 777, and its loss at 777."""
+    """A table whose stand-ins have no value (all NaN): cell 10 at chance at seed 1, cell 5
+    copying 7 at seed 777; cell 7 measured at seeds 1 and 777, and its loss at 777."""
     import numpy as np
 
     key = MetricKey("cifar10", "ori-test", 2)
@@ -232,7 +233,8 @@ def _stand_in_table() -> Table:
     loss[7] = 0.5
     data[(MetricKey("cifar10", "ori-test", 2, "loss"), 777)] = loss
     copy = {"dataset": "cifar10", "epochs": 2, "seed": 777, "index": 5, "copied_from": 7}
-    meta = {"space_key": SMALL, "constant_output": [10], "isomorphic_to": [copy]}
+    at_chance = {"dataset": "cifar10", "epochs": 2, "seed": 1, "index": 10}
+    meta = {"space_key": SMALL, "constant_output": [at_chance], "isomorphic_to": [copy]}
     return Table(NB201, data, meta=meta)
 
 
@@ -306,11 +308,11 @@ def test_stand_ins_a_tidy_frame_cannot_carry_are_refused() -> None:
 @pytest.mark.parametrize(
     ("change", "why"),
     [
-        (
-            {"constant_output": [True, True, False, False, False]},
-            "tidy table 'f.csv': column 'constant_output' is True on some rows of cell 7 and "
-            "False on others; a cell is a constant-output stand-in on all its rows or none: "
-            "fix the column",
+        (  # cell 7's accuracy and loss rows of seed 777: one run
+            {"constant_output": [False, True, False, True, False]},
+            "tidy table 'f.csv': column 'constant_output' is True on some rows of cell 7 at "
+            "cifar10@2ep seed 777 and False on others; a cell is a constant-output stand-in on "
+            "all rows of a run or none: fix the column",
         ),
         (
             {"copied_from": pd.array([pd.NA, pd.NA, 7, 3, pd.NA], dtype="Int64")},
@@ -359,11 +361,16 @@ def test_a_stand_in_column_other_than_the_meta_given_is_refused() -> None:
     from nb201_flat.errors import FormatError
 
     table = _stand_in_table()
-    with pytest.raises(FormatError, match=r"column 'constant_output' gives constant_output \[10\], but meta gives \[3\]; pass one of them"):  # fmt: skip
+    with pytest.raises(FormatError, match=r"^tidy table 'f.csv': column 'constant_output' flags cell 10 at cifar10@2ep seed 1 as constant output, but meta does not; pass one of them$"):  # fmt: skip
         Table.from_tidy(table.to_tidy(), meta={"constant_output": [3]}, source="f.csv")
-    assert Table.from_tidy(table.to_tidy(), meta={"constant_output": [10]}).meta[
-        "constant_output"
-    ] == [10]
+    # an old flat list means every run: cell 10 on seed 777 too, which the column does not flag
+    with pytest.raises(FormatError, match=r"^tidy table 'f.csv': meta\['constant_output'\] flags cell 10 at cifar10@2ep seed 777 as constant output, but column 'constant_output' does not; pass one of them$"):  # fmt: skip
+        Table.from_tidy(table.to_tidy(), meta={"constant_output": [10]}, source="f.csv")
+    given = table.meta["constant_output"]
+    assert (
+        Table.from_tidy(table.to_tidy(), meta={"constant_output": given}).meta["constant_output"]
+        == given
+    )
 
 
 def test_a_constant_output_cell_of_a_file_that_is_not_true_or_false_is_refused(

@@ -439,7 +439,12 @@ def test_info_and_record_flag_stand_in_cells(
     table = Table(NB201, {(MetricKey("cifar10", "ori-test", 1), 0): acc}, meta=meta)
     path = str(save_table(table, tmp_path / "t.nb201"))
     code, out, _ = run(capsys, "info", "--json", "--table", path)
-    counts = {"trained": 3, "constant_output": 1, "isomorphic_copies": 1}
+    counts = {
+        "trained": 3,
+        "constant_output": 1,
+        "isomorphic_copies": 1,
+        "trained_and_constant_output": 0,
+    }
     assert code == 0 and json.loads(out)["cells"] == counts
     code, out, _ = run(capsys, "info", "--table", path)
     assert "cells   3 trained; stand-ins (not trained): 1 constant-output" in out

@@ -211,7 +211,8 @@ def test_an_old_constant_runs_zero_time_is_imported_as_missing(tmp_path: Path) -
     db.mark_run(key, disconnected, "constant", train_time_s=0.0, final_rows=rows)
     db.close()
     table = read_results_db(path)
-    assert table.meta["constant_output"] == [disconnected]
+    at_chance = {"dataset": "cifar10", "epochs": 2, "seed": 777, "index": disconnected}
+    assert table.meta["constant_output"] == [at_chance]
     time_s = table.vector("cifar10", "train", 2, "time_s")
     assert math.isnan(time_s[disconnected])
     assert time_s[11472] == 50.0

@@ -163,7 +163,9 @@ def test_disconnected_cells_recorded_at_chance_with_a_flag(
     assert [r["index"] for r in out["runs"]] == [11472]  # the disconnected cell is not trained
     assert out["constant_output"] == [{"index": zero, "accuracy": 10.0, "constant_output": True}]
     table = read_results_db(db)
-    assert table.meta["constant_output"] == [zero]
+    assert table.meta["constant_output"] == [
+        {"dataset": "cifar10", "epochs": 1, "seed": 777, "index": zero}
+    ]
     assert table.vector("cifar10", "ori-test", 1)[zero] == 10.0
     assert np.isnan(table.vector("cifar10", "ori-test", 1, "loss")[zero])  # not computed
     # not trained: no training time either (0 s would make the cell free to a time budget)
