@@ -74,6 +74,23 @@ def is_drift_accuracy(metric: str) -> bool:
     return metric.startswith(("drift_", "hwt_drift_")) and not metric.endswith("_std")
 
 
+def natural_direction(metric: str) -> bool | None:
+    """Whether ``metric`` ranks high values first by its name: True for an accuracy (``accuracy``,
+    ``*_accuracy``, AnalogNAS-Bench's ``drift_*`` / ``hwt_drift_*`` accuracies after drift),
+    False for the loss (:func:`is_loss`), None for a metric with no
+    fitness direction (a cost: ``time_s``, ``params_mb``, ...; a spread: ``*_std``; any other
+    name, a user's own ``*_loss`` too: its direction is the user's to say).
+
+    >>> [natural_direction(m) for m in ("accuracy", "hwt_drift_1d", "loss", "drift_1d_std", "time_s")]
+    [True, True, False, None, None]
+    """
+    if is_loss(metric):
+        return False
+    if is_accuracy(metric) or is_drift_accuracy(metric):
+        return True
+    return None  # a cost, a spread (an uncertainty: neither end of it is "better"), unknown
+
+
 #: The dataset a search reads for CIFAR-10 (its validation split lives there only).
 CIFAR10_VALID: Final = "cifar10-valid"
 

@@ -317,10 +317,16 @@ _ESCAPE = "nb201_flat.surrogateescape-else-backslash"
 def _surrogates_or_backslash(exc: UnicodeError) -> tuple[str | bytes, int]:
     """The codec error handler of :data:`_ESCAPE`: ``surrogateescape``'s bytes where the text
     holds them, else backslash escapes."""
-    try:
-        return codecs.lookup_error("surrogateescape")(exc)
-    except UnicodeError:
-        return codecs.backslashreplace_errors(exc)
+    if not isinstance(exc, UnicodeEncodeError):
+        raise exc
+    out = bytearray()
+    for ch in exc.object[exc.start : exc.end]:  # a run may mix both kinds: each on its own
+        code = ord(ch)
+        if 0xDC80 <= code <= 0xDCFF:  # surrogateescape's stand-in for an undecodable byte
+            out.append(code - 0xDC00)
+        else:
+            out += ch.encode("ascii", "backslashreplace")
+    return bytes(out), exc.end
 
 
 codecs.register_error(_ESCAPE, _surrogates_or_backslash)

@@ -64,25 +64,6 @@ def add_direction_arg(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def natural_direction(metric: str) -> bool | None:
-    """Whether ``metric`` ranks high values first by its name: True for an accuracy (``accuracy``,
-    ``*_accuracy``, AnalogNAS-Bench's ``drift_*`` / ``hwt_drift_*`` accuracies after drift),
-    False for the loss (:func:`~nb201_flat.conventions.is_loss`), None for a metric with no
-    fitness direction (a cost: ``time_s``, ``params_mb``, ...; a spread: ``*_std``; any other
-    name, a user's own ``*_loss`` too: its direction is the user's to say).
-
-    >>> [natural_direction(m) for m in ("accuracy", "hwt_drift_1d", "loss", "drift_1d_std", "time_s")]
-    [True, True, False, None, None]
-    """
-    from nb201_flat.conventions import is_accuracy, is_drift_accuracy, is_loss
-
-    if is_loss(metric):
-        return False
-    if is_accuracy(metric) or is_drift_accuracy(metric):
-        return True
-    return None  # a cost, a spread (an uncertainty: neither end of it is "better"), unknown
-
-
 def higher_is_better(args: argparse.Namespace) -> bool:
     """Whether ``args.metric`` ranks high values first: ``--higher-is-better`` /
     ``--lower-is-better`` where given, else the metric's :func:`natural_direction`; a metric
@@ -90,6 +71,8 @@ def higher_is_better(args: argparse.Namespace) -> bool:
     given = getattr(args, "lower_is_better", None)
     if given is not None:
         return not given
+    from nb201_flat.conventions import natural_direction
+
     natural = natural_direction(str(args.metric))
     if natural is None:
         from nb201_flat.errors import ArgumentError
@@ -116,6 +99,8 @@ def direction_words(args: argparse.Namespace) -> str | None:
     True
     """
     hib = higher_is_better(args)
+    from nb201_flat.conventions import natural_direction
+
     natural = natural_direction(str(args.metric))
     if natural is hib:
         return None

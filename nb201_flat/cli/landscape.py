@@ -19,7 +19,6 @@ from nb201_flat.cli.common import (
     direction_words,
     emit_json,
     higher_is_better,
-    natural_direction,
     neighbourhood_from_args,
     neighbourhood_words,
     open_table,
@@ -402,6 +401,8 @@ def cmd_flatness(args: argparse.Namespace) -> int:
         + (f" {'score':>9}" if score else "")
         + "  arch"
     )
+    from nb201_flat.conventions import natural_direction
+
     print(sharp_legend("mean", loss=natural_direction(args.metric) is False))
     for r in rows:
         print(

@@ -378,15 +378,19 @@ def _read_arrow(p: Path, name: str, raw: bytes) -> tuple[Any, bool]:
             raw = lzma.decompress(raw)
         except lzma.LZMAError as exc:
             raise FormatError(f"{p}: not a readable .xz file ({exc})") from None
-    if codec is None and raw and not raw.endswith((b"\n", b"\r")):
-        # a file cut inside its last value parses as a shorter number (93.5 read as 93); a
-        # compressed one cut short is refused by its decompressor
-        raise FormatError(
-            f"{p} does not end with a line end: is it cut short? Re-download or re-export it "
-            "(a whole file without one: end its last line with a line break)"
+    elif codec is not None:  # decompressed here: the text's end is checked below
+        raw = pa.input_stream(pa.BufferReader(raw), compression=codec).read()
+    if raw and not raw.endswith((b"\n", b"\r")):
+        # a file cut inside its last value parses as a shorter number (93.5 read as 93), and
+        # cannot be told from a whole file written without a last line end: said, not refused
+        log.warning(
+            "%s does not end with a line end: if it was cut short, its last value may be cut "
+            "too (93.5 read as 93); re-download or re-export it (a whole file: end its last "
+            "line with a line break to silence this)",
+            p,
         )
     table = pv.read_csv(
-        pa.input_stream(pa.BufferReader(raw), compression=codec),
+        pa.input_stream(pa.BufferReader(raw)),
         parse_options=pv.ParseOptions(delimiter="\t" if name.endswith(".tsv") else ","),
         convert_options=convert,
     )

@@ -16,6 +16,7 @@ import pandas as pd
 from nb201_flat import atomic
 from nb201_flat.search.grid import ReproduceResult
 from nb201_flat.search.runner import KEY_COLUMNS
+from nb201_flat.search.statistics import NO_DIRECTION_VERDICT
 from nb201_flat.table import MetricKey
 
 log = logging.getLogger(__name__)
@@ -320,7 +321,9 @@ def render_markdown(result: ReproduceResult, *, seconds: float | None = None) ->
         f"**reproduced** if CI lower end > 0 and upper end ≥ {cfg.margin:g}·c; "
         f"**contradicted** if the upper end < {cfg.margin:g}·c (incl. CI below 0); "
         "**inconclusive** otherwise. Rows without a claimed size (CIFAR-10, REA/LS relatives) "
-        "test the sign only (reproduced: CI > 0; contradicted: CI < 0)."
+        "test the sign only (reproduced: CI > 0; contradicted: CI < 0). The claims are in "
+        "accuracy; a reported loss is read mirrored (base − NA: lower is better), and a metric "
+        f"with no better direction (a time, a spread) gets the verdict {NO_DIRECTION_VERDICT!r}."
     )
     out += ["", "## Published anchors beside ours", ""]
     out.append(

@@ -3,7 +3,8 @@
 Verdict rule (:func:`verdict`), for a claim ``c`` (in the claim's direction) and CI
 ``[lo, hi]`` with ``margin`` m (default 0.5): reproduced if ``lo > 0`` and ``hi >= m * c``;
 contradicted if ``hi < m * c``; inconclusive otherwise. Rows without a claimed size test the
-sign only.
+sign only. The claims are in accuracy; a reported metric is read in its better direction
+(:func:`verdict_for`: a loss mirrored), and one with none gets :data:`NO_DIRECTION_VERDICT`.
 """
 
 from __future__ import annotations
@@ -68,23 +69,23 @@ def na_claim(dataset: object, metric: str, claimed: bool) -> float | None:
 
 
 def verdict_for(metric: str, lo: float, hi: float, claim: float | None, margin: float = 0.5) -> str:
-    """:func:`verdict` of a CI of NA − base on ``metric``, read in its better direction: a
-    loss's CI mirrored (a higher loss of NA-RS was called 'reproduced'), and no verdict
-    (:data:`NO_DIRECTION_VERDICT`) for a metric of unknown direction.
+    """:func:`verdict` of a CI of NA − base on ``metric``, read in its better direction
+    (:func:`~nb201_flat.conventions.natural_direction`): a loss's CI mirrored (a higher loss
+    of NA-RS was called 'reproduced'), and no verdict (:data:`NO_DIRECTION_VERDICT`) for a
+    metric of no direction (a time, a spread, a proxy score).
 
     >>> verdict_for("loss", 0.05, 0.07, None), verdict_for("loss", -0.07, -0.05, None)
     ('contradicted', 'reproduced')
-    >>> verdict_for("time_s", -9.0, -5.0, None)
-    'none (no better direction)'
+    >>> verdict_for("time_s", -9.0, -5.0, None), verdict_for("drift_1h", 0.5, 1.0, None)
+    ('none (no better direction)', 'reproduced')
     """
-    from nb201_flat.conventions import is_accuracy, is_loss
+    from nb201_flat.conventions import natural_direction
 
-    if is_loss(metric):
-        return verdict(-hi, -lo, claim, margin)
-    if not is_accuracy(metric):
+    direction = natural_direction(metric)
+    if direction is None:
         check_margin(margin)
         return NO_DIRECTION_VERDICT
-    return verdict(lo, hi, claim, margin)
+    return verdict(lo, hi, claim, margin) if direction else verdict(-hi, -lo, claim, margin)
 
 
 ANCHORS: tuple[tuple[str, str, str, str, float, float | None], ...] = (

@@ -388,6 +388,10 @@ def apply_backend_flags(mode: TrainMode, device_type: str) -> None:
     """
     if device_type != "cuda":
         return
+    try:
+        before: dict[str, bool] | None = backend_flags()
+    except RuntimeError:  # torch refuses to read its legacy flags after a mix of both APIs
+        before = None
     set_backend_flags(
         {
             "matmul_tf32": mode.tf32,
@@ -397,33 +401,36 @@ def apply_backend_flags(mode: TrainMode, device_type: str) -> None:
         }
     )
     if not mode.tf32 and (setting := inherited_conv_tf32()) is not None:
+        if before is not None:  # refused: the process's flags as they were
+            set_backend_flags(before)
         raise ArgumentError(
             f"{setting} is 'tf32', so the convolutions of a {mode.name} run would compute in "
-            f"TF32 (the {mode.name} mode trains in full fp32); set it to 'ieee' (or leave it "
-            "'none') before training, or train in fast mode"
+            f"TF32 (the {mode.name} mode trains in full fp32); set it to 'ieee' before "
+            "training, or train in fast mode"
         )
 
 
 def inherited_conv_tf32() -> str | None:
-    """The name of the setting that makes cuDNN convolutions inherit TF32 through torch's
-    newer precision API, or None (also where this torch has no such API).
+    """The outermost of torch's newer precision settings that turns TF32 on for cuDNN
+    convolutions (``torch.backends``, then ``.cudnn``, then ``.cudnn.conv``), or None (also
+    where this torch has no such API).
 
-    Only the new attributes are read: reading a legacy one after a mix of both APIs raises.
-    The convolutions' own setting is read first; "none" defers to its parents in turn."""
+    Each reads what it inherits, so the outermost reading 'tf32' is the one to change. Only
+    the new attributes are read: reading a legacy one after a mix of both APIs raises."""
     import torch
 
     backends = torch.backends
     chain = (
-        ("torch.backends.cudnn.conv.fp32_precision", getattr(backends.cudnn, "conv", None)),
-        ("torch.backends.cudnn.fp32_precision", backends.cudnn),
         ("torch.backends.fp32_precision", backends),
+        ("torch.backends.cudnn.fp32_precision", backends.cudnn),
+        ("torch.backends.cudnn.conv.fp32_precision", getattr(backends.cudnn, "conv", None)),
     )
     for name, holder in chain:
         value = getattr(holder, "fp32_precision", None) if holder is not None else None
         if value is None:  # a torch without the new API
             return None
-        if value != "none":
-            return name if value == "tf32" else None
+        if value == "tf32":
+            return name
     return None
 
 

@@ -92,3 +92,12 @@ def test_help_to_a_read_only_output_is_one_line(tmp_path: Path) -> None:
         "error: could not write the output (its file is not open for writing); run it with an "
         "output (> FILE)\n"
     )
+
+
+def test_a_path_s_undecodable_bytes_stay_beside_an_escaped_character() -> None:
+    # one run of unencodable characters mixing both kinds was escaped whole: the path's
+    # bytes came out as \udcff text instead of the bytes they were
+    from nb201_flat.cli import _ESCAPE
+
+    assert "path/\udcff\udcfe±x".encode("ascii", _ESCAPE) == b"path/\xff\xfe\\xb1x"
+    assert "a±b".encode("ascii", _ESCAPE) == b"a\\xb1b"

@@ -182,12 +182,15 @@ import torch
 from nb201_flat.errors import ArgumentError
 from nb201_flat.train.modes import FAITHFUL, FAST, apply_backend_flags
 apply_backend_flags(FAITHFUL, "cuda")  # torch's defaults: nothing inherits TF32
+apply_backend_flags(FAST, "cuda")  # not deterministic: a refused faithful mode leaves it so
 for where in ("torch.backends", "torch.backends.cudnn"):
     eval(where).fp32_precision = "tf32"
     try:
         apply_backend_flags(FAITHFUL, "cuda")
     except ArgumentError as exc:
-        assert "would compute in TF32" in str(exc), exc
+        # the setting that turned it on is named, and the refused mode's flags are not left
+        assert f"{where}.fp32_precision is 'tf32'" in str(exc), exc
+        assert not torch.backends.cudnn.deterministic, "the refused mode's flags stayed"
     else:
         raise SystemExit(f"{where}.fp32_precision = 'tf32' was not refused")
     apply_backend_flags(FAST, "cuda")  # TF32 is what fast mode asks for
