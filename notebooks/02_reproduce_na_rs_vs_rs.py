@@ -21,8 +21,8 @@
 # choices as a grid and reports paired differences (runs sharing their seed) with bootstrap
 # confidence intervals and a verdict per cell. Here: a quick grid (few runs, one NA
 # objective: radius 1, mean, including the cell, free neighbour look-ups); the full grid is
-# `nb201-flat reproduce` (its committed run, `results/reproduce_nb201/report.md`, took 14.5 s
-# on two cores shared with other work, numba's kernels cached, as that report and
+# `nb201-flat reproduce` (its committed run, `results/reproduce_nb201/report.md`, took 5.8 s
+# on two cores, numba's kernels cached, as that report and
 # `results/README.md` state).
 
 # %%
