@@ -35,6 +35,9 @@
   images/s of both and their ratio;
 * evaluation images/s (11472, faithful) at evaluation batch 256 (the training batch) and 1024
   (the default ``--eval-batch-size``), on 10,000 images;
+* ``processes``: aggregate images/s of K = 1, 4, 16, 32 worker processes training at once, as
+  ``--jobs-per-device K`` runs them (each its own copy of the data; the cells of
+  ``concurrent``; no MPS started), with the ratio to K = 1 and the peaks summed over them;
 * ``peak_gpu_mem_mb`` and ``peak_gpu_reserved_mb``: the largest of the measurements' peaks.
 
 Targets (the issue's): fast mode at least 10x NB201's recorded time per cell; aggregate
@@ -50,7 +53,9 @@ A hard limit (``--limit-s``, default 470 s) stops a measurement still running th
 compilation begun just inside the budget): the file keeps what was measured, marked
 ``"stopped"``, and the exit status is 3, so ``make bench-gpu`` ends within 8 minutes.
 
-Without CUDA it prints one line and exits with status 2, writing nothing.
+Without CUDA it prints one line and exits with status 2, writing nothing. At its end, and for
+any ``gpu.json`` with ``--summary FILE``, it prints the results as markdown with each target's
+verdict (``benchmarks/results/gpu.md`` is that of ``gpu.json``).
 ``--rehearse-on-cpu --out FILE`` runs every measurement on the CPU at toy sizes, to check the
 script before GPU time is spent on it; ``benchmarks/device_gpu.sh`` is the prepared command
 for a lent GPU machine.
@@ -63,6 +68,7 @@ import gc
 import json
 import math
 import os
+import queue
 import sys
 import threading
 import time
@@ -371,6 +377,161 @@ def measure_concurrent(
     }
 
 
+def _process_worker(
+    rank: int,
+    parent_pid: int,
+    cell: int,
+    ks: Sequence[int],
+    device_type: str,
+    size: dict[str, int],
+    n_train: int,
+    barriers: dict[str, Any],
+    results: Any,
+) -> None:
+    """One worker process of :func:`measure_processes`: its own copy of the data and, for each
+    K that counts it (``rank < K``), one faithful session of ``cell`` built as ``run_job``
+    builds it, timed between two barriers shared with the K's other workers."""
+    import threading as _threading
+
+    from nb201_flat.train.runlock import die_with_parent
+
+    die_with_parent(parent_pid)  # a benchmark stopped at its hard limit leaves no worker
+    every = [b for group in barriers.values() for b in group.values()]
+    try:
+        import torch
+
+        from nb201_flat.train.modes import apply_backend_flags
+        from nb201_flat.train.trainer import Session
+
+        if device_type == "cpu":
+            torch.set_num_threads(1)  # a rehearsal: the workers share the host's few cores
+        device = torch.device(device_type)
+        data = synthetic_data(n_train, device)  # --jobs-per-device: a copy in each process
+        (job,) = bench_jobs([cell], [0], "faithful", c=size["c"], n=size["n"], batch=size["batch"])
+        apply_backend_flags(job.train_mode, device.type)
+        barriers["started"]["all"].wait(_BARRIER_S)  # nobody starts up beside a timed window
+        for k in ks:
+            if rank >= k:
+                continue
+            barriers["start"][k].wait(_BARRIER_S)  # the previous K's runs are over
+            sess = Session(data, job.ops, job.n_nodes, c=job.c, n=job.n, seed=job.seed,
+                           recipe=job.recipe, mode=job.train_mode)  # fmt: skip
+            _peak_reset(device)
+            if size["warmup"]:
+                sess.train_epoch(max_steps=size["warmup"])
+            barriers["go"][k].wait(_BARRIER_S)
+            t0 = time.clock_gettime(time.CLOCK_MONOTONIC)  # one clock for every process
+            _, _, seen = sess.train_epoch(max_steps=size["steps"])  # synchronises the device
+            t1 = time.clock_gettime(time.CLOCK_MONOTONIC)
+            results.put(("run", k, rank, t0, t1, seen, _peaks(device)))
+            del sess
+    except _threading.BrokenBarrierError:
+        return  # another worker failed and said so
+    except BaseException as exc:  # said to the parent, and every other worker let go
+        results.put(("error", rank, f"{type(exc).__name__}: {exc}"))
+        for b in every:
+            b.abort()
+
+
+_BARRIER_S = 300.0
+"""How long a worker waits for the others at one barrier (their start-up, the previous K)."""
+
+
+def measure_processes(
+    ks: Sequence[int],
+    *,
+    device_type: str,
+    c: int,
+    n: int,
+    batch: int,
+    steps: int,
+    warmup: int,
+    n_train: int,
+    timeout_s: float,
+) -> list[dict[str, Any]]:
+    """Aggregate images/s of K worker processes training at once on one device, as
+    ``--jobs-per-device K`` runs them (each its own process and copy of the data, a faithful
+    network of a different cell: :func:`concurrent_cells`), for every K in ``ks``; without
+    MPS, their kernels take turns on the GPU. All ``max(ks)`` workers start once; for each K
+    the first K build their sessions, warm up, and are timed together between two barriers:
+    images / (last end - first start). A worker's error, or ``timeout_s`` passing, is
+    recorded as the ``error`` of every K it left unmeasured, never as a number."""
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")  # CUDA cannot be used in a forked child
+    n_workers = max(ks)
+    cell_list = concurrent_cells(n_workers)
+    barriers = {
+        "started": {"all": ctx.Barrier(n_workers)},
+        "start": {k: ctx.Barrier(k) for k in ks},
+        "go": {k: ctx.Barrier(k) for k in ks},
+    }
+    results = ctx.Queue()
+    size = {"c": c, "n": n, "batch": batch, "steps": steps, "warmup": warmup}
+
+    def worker(r: int) -> Any:
+        args = (r, os.getpid(), cell_list[r], list(ks), device_type, size, n_train, barriers)
+        return ctx.Process(target=_process_worker, args=(*args, results), daemon=True)
+
+    procs = [worker(r) for r in range(n_workers)]
+    for proc in procs:
+        proc.start()
+    runs: dict[int, list[tuple[float, float, int, dict[str, Any]]]] = {k: [] for k in ks}
+    errors: list[str] = []
+    deadline = time.perf_counter() + timeout_s
+    expected = sum(ks)
+    got = 0
+    try:
+        while got < expected and not errors:
+            left = deadline - time.perf_counter()
+            if left <= 0:
+                errors.append(f"timed out after {timeout_s:.0f} s")
+                break
+            try:
+                msg = results.get(timeout=min(left, 1.0))
+            except queue.Empty:  # look at the workers again
+                if not any(p.is_alive() for p in procs):
+                    errors.append("the worker processes ended without reporting every run")
+                continue
+            if msg[0] == "error":
+                errors.append(f"worker {msg[1]}: {msg[2]}")
+            else:
+                _, k, _rank, t0, t1, seen, peaks = msg
+                runs[k].append((t0, t1, seen, peaks))
+                got += 1
+    finally:
+        for proc in procs:
+            proc.join(timeout=5.0 if not errors else 0.5)
+            if proc.is_alive():
+                proc.terminate()
+                proc.join(timeout=5.0)
+    out: list[dict[str, Any]] = []
+    for k in ks:
+        if len(runs[k]) < k:
+            out.append({"k": k, "error": errors[0] if errors else "a worker reported nothing"})
+            continue
+        t0 = min(r[0] for r in runs[k])
+        t1 = max(r[1] for r in runs[k])
+        summed = {
+            key: None
+            if any(r[3][key] is None for r in runs[k])
+            else sum(r[3][key] for r in runs[k])
+            for key in ("peak_mem_mb", "peak_reserved_mb")
+        }
+        out.append({
+            "k": k,
+            "cells": cell_list[:k],
+            "mode_tag": "faithful",
+            "aggregate_images_per_s": sum(r[2] for r in runs[k]) / (t1 - t0),
+            **summed,  # summed over the K processes, which hold them at once
+        })  # fmt: skip
+    base = out[0].get("aggregate_images_per_s") if ks and ks[0] == 1 else None
+    for r in out:
+        ips = r.get("aggregate_images_per_s")
+        r["ratio_to_k1"] = None if base is None or ips is None else ips / base
+    return out
+
+
 def sweep(
     measure: Any,
     ks: Sequence[int],
@@ -488,6 +649,8 @@ def run(
     warmup: int = 3,
     n_train: int = N_TRAIN,
     ks: Sequence[int] = KS,
+    process_ks: Sequence[int] | None = None,
+    process_timeout_s: float = 240.0,
     budget_s: float = 420.0,
     times: dict[int, float] | None = None,
     eval_batches: Sequence[int] = (256, 1024),
@@ -586,6 +749,16 @@ def run(
     k_sweep("concurrent", {"option": "--concurrent K"}, concurrent, "faithful")
     once("streams", measure_streams, data, list(cells().values()), **size)
     once("eval", measure_eval, data, 11472, eval_batches, c=c, n=n, n_eval=n_eval)
+    # --jobs-per-device K: K processes with a copy of the data each (no MPS started here)
+    pks = ks if process_ks is None else process_ks
+    out["processes"] = {"option": "--jobs-per-device K", "mode": "faithful", "mps": False}
+    if over_budget():
+        out["processes"]["runs"] = [dict(skipped, k=k) for k in pks]
+    else:
+        out["processes"]["runs"] = measure_processes(
+            pks, device_type=device.type, n_train=n_train, timeout_s=process_timeout_s, **size
+        )
+    update()
     # compiled last: compilation is the longest and least certain part of the budget
     per_cell("fast")
     # the largest K only: each K is a static shape, compiled cold on its own (a grouped K = 1
@@ -601,7 +774,9 @@ def run(
     update()
 
     results = [v for rec in out["cells"].values() for v in rec.values() if isinstance(v, dict)] + [
-        r for key in ("grouped", "grouped_fast", "concurrent") for r in out[key]["runs"]
+        r
+        for key in ("grouped", "grouped_fast", "concurrent", "processes")
+        for r in out[key]["runs"]
     ]
     results.append(out["streams"])
     for key, summary in (
@@ -613,6 +788,182 @@ def run(
     out["complete"] = True
     update()
     return out
+
+
+FAST_TARGET = 10.0
+"""Fast mode's target: at least this many times NB201's recorded time per cell (the issue's)."""
+MANY_TARGET = 4.0
+"""Many networks' target: at least this many times one network's aggregate images/s."""
+MANY_WAYS = (
+    # (key in gpu.json, what it trains, the ratio against one plain network)
+    ("grouped", "--group-seeds K (faithful)", "ratio_to_single"),
+    ("grouped_fast", "--group-seeds K (fast)", "ratio_to_single_fast"),
+    ("concurrent", "--concurrent K (faithful)", "ratio_to_k1"),
+    ("processes", "--jobs-per-device K (faithful)", "ratio_to_k1"),
+)
+
+
+def _num(v: Any, fmt: str) -> str:
+    return "–" if v is None else format(v, fmt)
+
+
+def _verdict(value: float | None, target: float) -> str:
+    if value is None:
+        return "not measured"
+    return "met" if value >= target else "not met"
+
+
+def _why_absent(r: Any) -> str | None:
+    """A skipped or failed measurement's reason, ``None`` for one that was measured."""
+    if not isinstance(r, dict):
+        return "absent from this file"
+    if "skipped" in r:
+        return f"skipped: {r['skipped']}"
+    if "error" in r:
+        return f"error: {r['error']}"
+    return None
+
+
+def _measurements(node: Any) -> Any:
+    """Every measured dict in ``node`` (one holding a peak), depth first."""
+    if isinstance(node, dict):
+        if "peak_mem_mb" in node:
+            yield node
+        for v in node.values():
+            yield from _measurements(v)
+    elif isinstance(node, list):
+        for v in node:
+            yield from _measurements(v)
+
+
+def summary(res: dict[str, Any]) -> str:
+    """``gpu.json`` as a markdown report: every measurement, each target with its verdict
+    (``met``, ``not met``, ``not measured``), read from the file alone; skipped and failed
+    measurements are named, never filled in."""
+    st = res.get("settings", {})
+    state = "complete" if res.get("complete") else "incomplete"
+    if res.get("stopped"):
+        state += f" ({res['stopped']})"
+    lines = [
+        f"# bench-gpu on {res.get('gpu')}",
+        "",
+        f"torch {res.get('torch')}, CUDA {res.get('cuda')}, cuDNN {res.get('cudnn')}; "
+        f"commit {res.get('machine', {}).get('git_commit')}; {state}; "
+        f"{res.get('elapsed_s', 0):.0f} s of measurements.",
+        f"Network C={st.get('c')}, N={st.get('n')}, batch {st.get('batch')}, "
+        f"{st.get('timed_steps')} timed steps after {st.get('warmup_steps')} warm-up steps; "
+        f"s/epoch is {N_TRAIN:,} images (cifar10-valid's training set), evaluation excluded. "
+        f"NB201's time: {st.get('nb201_time_source')}.",
+    ]
+    if st.get("device") is not None and not str(st["device"]).startswith("cuda"):
+        lines += ["", f"**A rehearsal on {st['device']} at toy sizes: no number here is a GPU "
+                  "measurement, and no verdict below means anything.**"]  # fmt: skip
+    lines += [
+        "",
+        "## One network per cell",
+        "",
+        "| cell | index | mode | images/s | s/epoch | NB201 s/epoch | x NB201 "
+        "| peak MB (allocated / reserved) | warm-up s |",
+        "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    fast: list[tuple[str, float | None]] = []
+    for name, rec in res.get("cells", {}).items():
+        t = rec.get("nb201_time_s")
+        nb = None if t is None else t / NB201_EPOCHS
+        for mode in MODES:
+            r = rec.get(mode)
+            why = _why_absent(r)
+            if why is not None:
+                lines.append(f"| {name} | {rec['index']} | {mode} | {why} | | | | | |")
+                if mode == "fast":
+                    fast.append((f"{name} ({rec['index']})", None))
+                continue
+            lines.append(
+                f"| {name} | {rec['index']} | {mode} | {r['images_per_s']:,.0f} "
+                f"| {r['s_per_epoch']:.3f} | {_num(nb, '.2f')} | {_num(r.get('ratio_to_nb201'), '.2f')} "
+                f"| {_num(r.get('peak_mem_mb'), ',.0f')} / {_num(r.get('peak_reserved_mb'), ',.0f')} "
+                f"| {r.get('warmup_s', 0):.1f} |"
+            )
+            if mode == "fast":
+                fast.append((f"{name} ({rec['index']})", r.get("ratio_to_nb201")))
+    lines += ["", f"**Target: fast mode >= {FAST_TARGET:g}x NB201's recorded time per cell**", ""]
+    for label, v in fast:
+        lines.append(f"- {label}: {_num(v, '.2f')}x, {_verdict(v, FAST_TARGET)}")
+    lines += [
+        "",
+        "## Many networks on one GPU",
+        "",
+        "| way | K | aggregate images/s | x K = 1 | x one network | peak MB (allocated / reserved) |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    many: list[str] = []
+    for key, label, against in MANY_WAYS:
+        runs = res.get(key, {}).get("runs") if isinstance(res.get(key), dict) else None
+        if not runs:
+            lines.append(f"| {label} | | absent from this file | | | |")
+            many.append(f"- {label}: not measured")
+            continue
+        best: tuple[float, int] | None = None
+        for r in runs:
+            why = _why_absent(r)
+            if why is not None:
+                lines.append(f"| {label} | {r.get('k')} | {why} | | | |")
+                continue
+            v = r.get(against)
+            if v is not None and (best is None or v > best[0]):
+                best = (v, r["k"])
+            lines.append(
+                f"| {label} | {r['k']} | {r['aggregate_images_per_s']:,.0f} "
+                f"| {_num(r.get('ratio_to_k1'), '.2f')} | {_num(v, '.2f')} "
+                f"| {_num(r.get('peak_mem_mb'), ',.0f')} / {_num(r.get('peak_reserved_mb'), ',.0f')} |"
+            )
+        if best is None:
+            many.append(f"- {label}: not measured")
+        else:
+            many.append(f"- {label}: {best[0]:.2f}x at K = {best[1]}, "
+                        f"{_verdict(best[0], MANY_TARGET)}")  # fmt: skip
+    lines += [
+        "",
+        f"**Target: K networks >= {MANY_TARGET:g}x one network's images/s** "
+        "(one network: a plain session of the same cell, or K = 1 where that is one)",
+        "",
+    ]
+    lines += many
+    stream = res.get("streams")
+    lines += ["", "## Streams and evaluation", ""]
+    why = _why_absent(stream)
+    if why is None:
+        lines.append(
+            f"- cells {stream['cells']} on one CUDA stream each: "
+            f"{stream['streams_images_per_s']:,.0f} images/s, in turn "
+            f"{stream['in_turn_images_per_s']:,.0f}; ratio {stream['ratio_streams_to_in_turn']:.2f}"
+        )
+    else:
+        lines.append(f"- streams: {why}")
+    ev = res.get("eval")
+    why = _why_absent(ev)
+    if why is None:
+        for r in ev["runs"]:
+            lines.append(f"- evaluation of {ev['index']} (faithful), batch {r['eval_batch']}: "
+                         f"{r['images_per_s']:,.0f} images/s")  # fmt: skip
+    else:
+        lines.append(f"- evaluation: {why}")
+    peaks = {key: res.get(key) for key in ("peak_gpu_mem_mb", "peak_gpu_reserved_mb")}
+    if not res.get("complete"):  # the run's own maximum is written at its end: take it here
+        found = list(_measurements(res))
+        for key, one in (
+            ("peak_gpu_mem_mb", "peak_mem_mb"),
+            ("peak_gpu_reserved_mb", "peak_reserved_mb"),
+        ):
+            values = [m[one] for m in found if m.get(one) is not None]
+            peaks[key] = max(values) if values else None
+    lines += [
+        "",
+        f"Largest peak of GPU memory: {_num(peaks['peak_gpu_mem_mb'], ',.0f')} MB allocated, "
+        f"{_num(peaks['peak_gpu_reserved_mb'], ',.0f')} MB reserved (a --jobs-per-device "
+        "figure sums its K processes).",
+    ]
+    return "\n".join(lines) + "\n"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -634,7 +985,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="run every measurement on the CPU at toy sizes, to check this script before GPU "
         "time is spent on it (needs --out other than the default: never a GPU result)",
     )
+    ap.add_argument(
+        "--summary",
+        type=Path,
+        metavar="GPU_JSON",
+        help="print a gpu.json written earlier as markdown, with each target's verdict, and "
+        "measure nothing",
+    )
     args = ap.parse_args(argv)
+    if args.summary is not None:
+        return print_summary(args.summary)
     if not 0 <= args.budget_s < args.limit_s:
         print(f"bench-gpu: need 0 <= --budget-s < --limit-s, got --budget-s {args.budget_s:g} "
               f"--limit-s {args.limit_s:g}; the defaults are 420 and {LIMIT_S:.0f}",
@@ -704,6 +1064,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         timer.cancel()
     print(f"bench-gpu: wrote {args.out}")
+    print(summary(written[0]))
+    return 0
+
+
+def print_summary(path: Path) -> int:
+    """``--summary``: the report of a ``gpu.json``; exit 2 with one line for a file that is
+    not one."""
+    try:
+        res = json.loads(path.read_text())
+        if not isinstance(res, dict) or "cells" not in res:
+            raise ValueError("it holds no 'cells'")
+        text = summary(res)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        print(f"bench-gpu: cannot read {path} as a gpu.json ({exc}); give the file "
+              "`make bench-gpu` wrote", file=sys.stderr)  # fmt: skip
+        return 2
+    sys.stdout.write(text)
+    print(f"\nWritten from {path} by `python -m benchmarks.bench_gpu --summary {path}`.")
     return 0
 
 

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -83,9 +84,9 @@ def test_tiny_cpu_pass_exercises_every_measurement(monkeypatch: pytest.MonkeyPat
     assert r["faithful"]["mode_tag"] == "faithful" and r["fast"]["mode_tag"] == "fast-bf16"
     assert r["fast_nocompile"]["mode_tag"] == "fast-bf16-tf32-nocompile"
     # written after every measurement: 3 cells x 3 modes, 2 Ks x 2 sweeps, streams, eval,
-    # grouped's ratios to one network, grouped fast at the largest K, end
-    assert len(snapshots) == 9 + 4 + 1 + 2 + 1 + 1
-    assert [s["complete"] for s in snapshots] == [False] * 17 + [True]
+    # the processes sweep, grouped's ratios to one network, grouped fast at the largest K, end
+    assert len(snapshots) == 9 + 4 + 1 + 2 + 1 + 1 + 1
+    assert [s["complete"] for s in snapshots] == [False] * 18 + [True]
     assert len(released) == 16
     first = snapshots[0]["cells"]
     assert "faithful" in first["resnet_like"] and "faithful" not in first["best_cifar10"]
@@ -126,6 +127,15 @@ def test_tiny_cpu_pass_exercises_every_measurement(monkeypatch: pytest.MonkeyPat
     assert [g["k"] for g in conc] == [1, 2] and res["concurrent"]["option"] == "--concurrent K"
     assert [g["cells"] for g in conc] == [B.concurrent_cells(1), B.concurrent_cells(2)]
     assert conc[0]["ratio_to_k1"] == 1.0 and all(g["aggregate_images_per_s"] > 0 for g in conc)
+    # --jobs-per-device K: K worker processes, the same cells as --concurrent K
+    procs = res["processes"]
+    assert procs["option"] == "--jobs-per-device K" and procs["mps"] is False
+    assert [g["k"] for g in procs["runs"]] == [1, 2]
+    assert [g["cells"] for g in procs["runs"]] == [g["cells"] for g in conc]
+    ratio = procs["runs"][1]["aggregate_images_per_s"] / procs["runs"][0]["aggregate_images_per_s"]
+    assert procs["runs"][0]["ratio_to_k1"] == 1.0
+    assert procs["runs"][1]["ratio_to_k1"] == pytest.approx(ratio)
+    assert procs["runs"][0]["peak_mem_mb"] is None  # CPU
     # a spent budget skips measurements and says so
     res = B.run(torch.device("cpu"), c=2, n=1, batch=8, steps=1, warmup=0, n_train=8,
                 ks=(1,), budget_s=0.0, times={})  # fmt: skip
@@ -134,6 +144,7 @@ def test_tiny_cpu_pass_exercises_every_measurement(monkeypatch: pytest.MonkeyPat
     assert "skipped" in res["grouped"]["runs"][0]
     assert "skipped" in res["streams"] and "skipped" in res["eval"]
     assert "skipped" in res["grouped_fast"]["runs"][0] and "skipped" in res["concurrent"]["runs"][0]
+    assert "skipped" in res["processes"]["runs"][0]
     assert res["grouped_fast"]["runs"][0]["ratio_to_single_fast"] is None
     assert res["grouped"]["runs"][0]["ratio_to_single"] is None
     assert len(released) == 16  # nothing measured, nothing released
@@ -174,6 +185,92 @@ def test_bench_builds_what_the_cli_trains_and_records_failures(
     assert runs[0]["ratio_to_k1"] == 1.0 and runs[2]["ratio_to_k1"] == 3.0
     assert runs[1] == {"error": "RuntimeError: oom", "k": 4, "ratio_to_k1": None}
     assert len(released) == 3  # a failed measurement's compiled graphs are released too
+
+
+def test_a_workers_failure_is_every_unmeasured_ks_error_not_a_number() -> None:
+    """A worker process that cannot train (here: CUDA asked of a machine without it, or a
+    device torch does not know) fails every K it was part of; the others are let go."""
+    torch = pytest.importorskip("torch")
+    bad = "meta" if torch.cuda.is_available() else "cuda"
+    runs = B.measure_processes((1, 2), device_type=bad, c=2, n=1, batch=4, steps=1, warmup=0,
+                               n_train=8, timeout_s=60)  # fmt: skip
+    assert [r["k"] for r in runs] == [1, 2]
+    for r in runs:
+        assert r["error"].startswith("worker ") and r["ratio_to_k1"] is None, r
+        assert "aggregate_images_per_s" not in r
+
+
+def _result(**over: Any) -> dict[str, Any]:
+    """A gpu.json as a complete run writes it, with round numbers."""
+    one = {"images_per_s": 25_000.0, "s_per_epoch": 1.0, "warmup_s": 2.0, "peak_mem_mb": 10.0,
+           "peak_reserved_mb": 20.0}  # fmt: skip
+    res: dict[str, Any] = {
+        "complete": True, "gpu": "G", "torch": "T", "cuda": "C", "cudnn": 1, "elapsed_s": 9.0,
+        "machine": {"git_commit": "abc"},
+        "settings": {"c": 16, "n": 5, "batch": 256, "timed_steps": 20, "warmup_steps": 3,
+                     "nb201_time_source": "src"},
+        "cells": {
+            "resnet_like": {"index": 11472, "nb201_time_s": 2400.0,
+                            **{m: dict(one, ratio_to_nb201=12.0) for m in B.MODES}},
+            "best_cifar10": {"index": 6111, "nb201_time_s": 1600.0,
+                             **{m: dict(one, ratio_to_nb201=8.0) for m in B.MODES}},
+            "median_cost": {"index": 1, "nb201_time_s": None, "faithful": dict(one),
+                            "fast_nocompile": {"skipped": "time budget of 9 s spent"},
+                            "fast": {"error": "RuntimeError: no compiler"}},
+        },
+        "grouped": {"runs": [{"k": 1, "aggregate_images_per_s": 1.0, "ratio_to_k1": 1.0,
+                              "ratio_to_single": 0.5},
+                             {"k": 4, "aggregate_images_per_s": 9.0, "ratio_to_k1": 9.0,
+                              "ratio_to_single": 4.5}]},
+        "concurrent": {"runs": [{"k": 1, "aggregate_images_per_s": 1.0, "ratio_to_k1": 1.0},
+                                {"k": 4, "skipped": "time budget of 9 s spent"}]},
+        "streams": {"skipped": "time budget of 9 s spent"},
+        "eval": {"index": 11472, "runs": [{"eval_batch": 256, "images_per_s": 5.0}]},
+        "peak_gpu_mem_mb": 10.0, "peak_gpu_reserved_mb": 20.0,
+    }  # fmt: skip
+    res.update(over)
+    return res
+
+
+def test_the_summary_gives_each_target_its_verdict_from_the_file_alone() -> None:
+    text = B.summary(_result())
+    assert "| resnet_like | 11472 | fast | 25,000 | 1.000 | 12.00 | 12.00 | 10 / 20 | 2.0 |" in text
+    assert "- resnet_like (11472): 12.00x, met" in text
+    assert "- best_cifar10 (6111): 8.00x, not met" in text
+    # a failed or skipped measurement is named, never a number, and its target not measured
+    assert "- median_cost (1): –x, not measured" in text
+    assert "| median_cost | 1 | fast | error: RuntimeError: no compiler |" in text
+    assert "| median_cost | 1 | fast_nocompile | skipped: time budget of 9 s spent |" in text
+    # many networks: against one plain network where K = 1 is not one
+    assert "- --group-seeds K (faithful): 4.50x at K = 4, met" in text
+    assert "- --concurrent K (faithful): 1.00x at K = 1, not met" in text
+    assert "- --jobs-per-device K (faithful): not measured" in text
+    assert "| --jobs-per-device K (faithful) | | absent from this file |" in text
+    assert "- streams: skipped: time budget of 9 s spent" in text
+    assert "; complete;" in text and "Largest peak of GPU memory: 10 MB allocated, 20 MB" in text
+    # a run stopped at its hard limit: said, and its peaks taken from what it measured
+    stopped = B.summary(_result(complete=False, stopped="hard limit", peak_gpu_mem_mb=None))
+    assert "; incomplete (hard limit);" in stopped and "10 MB allocated" in stopped
+    assert "rehearsal" not in text
+    cpu = B.summary(_result(settings={"device": "cpu"}))
+    assert "A rehearsal on cpu at toy sizes: no number here is a GPU measurement" in cpu
+
+
+def test_summary_of_a_file_that_is_no_gpu_json_is_one_line_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good = tmp_path / "gpu.json"
+    good.write_text(json.dumps(_result()))
+    assert B.main(["--summary", str(good)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(B.summary(_result()))
+    assert out.endswith(f"by `python -m benchmarks.bench_gpu --summary {good}`.\n")
+    for name, text in [("bad.json", "{"), ("list.json", "[1]"), ("cells.json", '{"cells": 3}')]:
+        (tmp_path / name).write_text(text)
+        assert B.main(["--summary", str(tmp_path / name)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "cannot read" in err and "gpu.json" in err
+    assert B.main(["--summary", str(tmp_path / "missing.json")]) == 2
 
 
 def test_a_cpu_rehearsal_never_takes_the_gpu_results_place(
@@ -271,6 +368,29 @@ def test_the_device_script_fits_its_call_and_stops_pytest_so_it_reports(tmp_path
     assert (tmp_path / "out" / "gpu.json").stat().st_mode & 0o044 == 0o044
     rc, err, calls = _device_script(tmp_path / "late", carry=True, DEVICE_S="5")
     assert rc != 0 and not any("-m pytest" in c for c in calls)
+
+
+def test_the_device_script_splits_into_two_calls(tmp_path: Path) -> None:
+    """STAGE=bench: the benchmark alone with most of the call; STAGE=tests: the tests alone
+    with all of it (they needed ~320 s on an H200, the benchmark more than 360 s)."""
+    rc, err, calls = _device_script(tmp_path / "bench", carry=True, STAGE="bench")
+    assert rc == 0, err
+    assert not any("-m pytest" in c for c in calls)
+    (run,) = [c.split() for c in calls if c.startswith("python3 -m benchmarks.bench_gpu")]
+    budget = float(run[run.index("--budget-s") + 1])
+    limit = float(run[run.index("--limit-s") + 1])
+    (stage,) = [c.split() for c in calls if c.startswith("timeout -k 5")]
+    stop = int(stage[3])
+    assert budget == 440 and limit == 530 and stop == 580 - 15
+    assert limit + 15 < stop  # torch's import first; the hard limit ends it before the kill
+    rc, err, calls = _device_script(tmp_path / "tests", carry=False, STAGE="tests", DEVICE_S="300")
+    assert rc == 0, err  # the tests need no table
+    assert not any("bench_gpu" in c for c in calls)
+    (tests,) = [c.split() for c in calls if c.startswith("timeout") and "-m pytest" in c]
+    assert tests[:6] == ["timeout", "-s", "INT", "-k", "10", str(300 - 10)]
+    assert "--log-level" in tests and tests[tests.index("--log-level") + 1] == "INFO"
+    rc, err, calls = _device_script(tmp_path / "bad", carry=True, STAGE="both")
+    assert rc == 2 and err.count("\n") == 1 and "STAGE" in err and calls == []
 
 
 def test_the_hard_limit_stops_a_measurement_and_keeps_what_was_written(tmp_path: Path) -> None:
