@@ -18,16 +18,20 @@
 # measurements, starts none after; its hard limit, 360 s after torch is up (~15 s in), stops a
 # measurement still running and marks gpu.json "stopped"), the tests get what is left
 # (~150 s), each with room to be killed.
-# That is too little for both on an H200 (measured at 26c2504, torch 2.11: the benchmark needs
+# That is too little for both on an H200 (measured at 26c2504, torch 2.11: the benchmark needed
 # ~270 s before its compiled grouped network, whose compilation was still running 90 s later;
-# the GPU tests ~320 s, 300 of them compiling fast mode). So STAGE splits them into two calls
-# made one right after the other (the machine stays warm; a session has 900 s of device time):
+# the GPU tests ~320 s, 300 of them compiling fast mode). STAGE splits them into calls made one
+# right after the other (the machine stays warm; its first start took ~30 s):
 #   run(command="STAGE=bench NB201_FLAT_GIT_COMMIT=<sha> bash benchmarks/device_gpu.sh",
-#       carry=[".device-carry"], timeout_s=595): the benchmark alone (budget 440 s, hard
-#       limit 530 s, stopped at DEVICE_S - 15);
+#       carry=[".device-carry"], timeout_s=595): the benchmark alone, with what is left of
+#       DEVICE_S (hard limit 35 s inside it, budget 90 s inside the limit);
 #   run(command="STAGE=tests DEVICE_S=<T - 15> bash benchmarks/device_gpu.sh", timeout_s=T),
-#       T what the session has left: the GPU tests alone, the cheapest first.
-# Without STAGE both run in one call, as above.
+#       T what the session has left: the GPU tests alone, the cheapest first;
+#   or, instead of the tests where no training code changed since they last passed on a GPU,
+#   STAGE=profile: where a step's time goes (benchmarks/profile_gpu.py, $OUT/profile.json).
+# A session's 900 s of device time hold the first call and ~270 s of a second: not all of the
+# tests (the last, compiled ones are stopped; what ran is in the log).
+# Without STAGE the benchmark and the tests run in one call, as above.
 # Rehearse it here first, on the CPU, with .venv's python (nothing is measured; both steps
 # only run):  REHEARSE=1 OUT=/tmp/rehearsal bash benchmarks/device_gpu.sh
 set -u
@@ -43,14 +47,13 @@ OUT=${OUT:?set OUT to the folder that receives gpu.json and gpu_tests.log}
 DEVICE_S=${DEVICE_S:-580}
 STAGE=${STAGE:-all}
 case $STAGE in
-    all) bench_s=390 budget=${BUDGET_S:-320} limit=360 ;;
-    bench) bench_s=$((DEVICE_S - 15)) budget=${BUDGET_S:-440} limit=530 ;;
-    tests) ;;
-    *) echo "device_gpu: STAGE is bench, tests or unset (both), not '$STAGE'" >&2; exit 2 ;;
+    all | bench | tests | profile) ;;
+    *) echo "device_gpu: STAGE is bench, tests, profile or unset (bench and tests), not '$STAGE'" >&2
+       exit 2 ;;
 esac
 if [ -f "$CARRY/nb201_tidy.csv.gz" ]; then
     export NB201_FLAT_SHARED_DATA=$PWD/$CARRY
-elif [ -z "${REHEARSE:-}" ] && [ "$STAGE" != tests ] &&
+elif [ -z "${REHEARSE:-}" ] && { [ "$STAGE" = all ] || [ "$STAGE" = bench ]; } &&
     [ ! -f "${NB201_FLAT_SHARED_DATA:-$CARRY}/nb201_tidy.csv.gz" ]; then
     # refused, not run with null ratios: the ratios to NB201's time are the issue's first
     # target, and stopping here costs the lent machine seconds, not the one full run
@@ -63,49 +66,68 @@ if [ -n "${REHEARSE:-}" ] && [ -x .venv/bin/python ] && [ -z "${PY:-}" ]; then
     PY=.venv/bin/python  # a rehearsal here: the project's own environment
 fi
 PY=${PY:-python3}
-if [ -n "${REHEARSE:-}" ]; then
-    args="--rehearse-on-cpu --out $OUT/gpu.json"
-else
+if [ -z "${REHEARSE:-}" ]; then
     timeout -k 2 10 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader ||
         true
-    args="--out $OUT/gpu.json --budget-s ${budget:-} --limit-s ${limit:-}"
 fi
 $PY -c 'import sys, torch, numpy; print("python", sys.version.split()[0], "torch", torch.__version__, "numpy", numpy.__version__)'
 # 1. the benchmark: its own budget stops new measurements; the timeout stops a straggler
-#    (gpu.json is rewritten after every measurement: what was measured stays)
-if [ "$STAGE" = tests ]; then
-    bench=0
-elif command -v make >/dev/null; then
-    timeout -k 5 "$bench_s" make --no-print-directory bench-gpu PY="$PY" BENCH_GPU_ARGS="$args" 2>&1 |
-        tee "$OUT/bench.log"
+#    (gpu.json is rewritten after every measurement: what was measured stays). Alone in its
+#    call, it has what is left of DEVICE_S: the hard limit 35 s inside that (torch's import
+#    and the data first), the budget 90 s inside the limit (a cold compilation after it).
+bench=0
+if [ "$STAGE" = all ] || [ "$STAGE" = bench ]; then
+    if [ "$STAGE" = all ]; then
+        bench_s=390 limit=360 budget=${BUDGET_S:-320}
+    else
+        bench_s=$((DEVICE_S - 15 - SECONDS))
+        limit=$((bench_s - 35))
+        budget=${BUDGET_S:-$((limit - 90))}
+    fi
+    args="--out $OUT/gpu.json --budget-s $budget --limit-s $limit"
+    [ -n "${REHEARSE:-}" ] && args="--rehearse-on-cpu --out $OUT/gpu.json"
+    if command -v make >/dev/null; then
+        timeout -k 5 "$bench_s" make --no-print-directory bench-gpu PY="$PY" BENCH_GPU_ARGS="$args" 2>&1 |
+            tee "$OUT/bench.log"
+    else
+        # shellcheck disable=SC2086  # $args is a list of words
+        timeout -k 5 "$bench_s" $PY -m benchmarks.bench_gpu $args 2>&1 | tee "$OUT/bench.log"
+    fi
     bench=${PIPESTATUS[0]}
-else
-    timeout -k 5 "$bench_s" $PY -m benchmarks.bench_gpu $args 2>&1 | tee "$OUT/bench.log"
+fi
+# a second call's alternative to the tests: where a step's time goes (benchmarks/profile_gpu.py)
+if [ "$STAGE" = profile ]; then
+    what="--out $OUT/profile.json"
+    [ -n "${REHEARSE:-}" ] && what="$what --rehearse-on-cpu"
+    # shellcheck disable=SC2086  # $what is a list of words
+    timeout -k 5 $((DEVICE_S - 10 - SECONDS)) $PY -m benchmarks.profile_gpu $what 2>&1 |
+        tee "$OUT/profile.log"
     bench=${PIPESTATUS[0]}
 fi
 # 2. the GPU-only tests (skipped without CUDA), each named with its time as it ends; with
 #    pytest-timeout at hand (the GPU image has it), a test stuck in compilation is stopped alone.
 #    The cheap streams test first: pytest runs a folder's files in its own order, so the files
 #    holding a gpu mark are named. SIGINT at the limit: pytest still reports what failed.
-per_test=""
-$PY -c 'import pytest_timeout' 2>/dev/null && per_test="--timeout 120"
-first=tests/train/test_train_streams.py
-files="$first $(grep -rlE --include='test_*.py' 'mark\.gpu' tests | grep -vxF "$first" | sort)"
-left=$((DEVICE_S - SECONDS - 10))
-if [ "$STAGE" = bench ]; then
-    tests=0
-elif [ "$left" -gt 0 ]; then
-    # shellcheck disable=SC2086  # $files and $per_test are lists of words
-    # --log-level INFO: the DEBUG records of torch's compiler, captured and printed for every
-    # passed test by -rA, had filled the log
-    timeout -s INT -k 10 "$left" $PY -m pytest -v -rA --durations=0 -p no:cacheprovider \
-        --log-level INFO $per_test -m gpu $files 2>&1 | tee "$OUT/gpu_tests.log"
-    tests=${PIPESTATUS[0]}
-else
-    echo "device_gpu: no time left for the gpu tests" | tee "$OUT/gpu_tests.log"
-    tests=124
+#    --log-level INFO: the DEBUG records of torch's compiler, captured and printed for every
+#    passed test by -rA, had filled the log.
+tests=0
+if [ "$STAGE" = all ] || [ "$STAGE" = tests ]; then
+    per_test=""
+    $PY -c 'import pytest_timeout' 2>/dev/null && per_test="--timeout 120"
+    first=tests/train/test_train_streams.py
+    files="$first $(grep -rlE --include='test_*.py' 'mark\.gpu' tests | grep -vxF "$first" | sort)"
+    left=$((DEVICE_S - SECONDS - 10))
+    if [ "$left" -gt 0 ]; then
+        # shellcheck disable=SC2086  # $files and $per_test are lists of words
+        timeout -s INT -k 10 "$left" $PY -m pytest -v -rA --durations=0 -p no:cacheprovider \
+            --log-level INFO $per_test -m gpu $files 2>&1 | tee "$OUT/gpu_tests.log"
+        tests=${PIPESTATUS[0]}
+    else
+        echo "device_gpu: no time left for the gpu tests" | tee "$OUT/gpu_tests.log"
+        tests=124
+    fi
 fi
 # readable wherever the files are copied back to, whatever this machine's umask
 chmod a+r "$OUT"/* 2>/dev/null || true
-echo "device_gpu: stage $STAGE: bench-gpu exit $bench, gpu tests exit $tests ($SECONDS s)"
+echo "device_gpu: stage $STAGE: bench-gpu or profile exit $bench, gpu tests exit $tests ($SECONDS s)"
 [ "$bench" = 0 ] && [ "$tests" = 0 ]

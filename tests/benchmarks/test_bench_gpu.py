@@ -83,11 +83,12 @@ def test_tiny_cpu_pass_exercises_every_measurement(monkeypatch: pytest.MonkeyPat
         assert r[mode]["cudagraph_skips"] == 0
     assert r["faithful"]["mode_tag"] == "faithful" and r["fast"]["mode_tag"] == "fast-bf16"
     assert r["fast_nocompile"]["mode_tag"] == "fast-bf16-tf32-nocompile"
-    # written after every measurement: 3 cells x 3 modes, 2 Ks x 2 sweeps, streams, eval,
-    # the processes sweep, grouped's ratios to one network, grouped fast at the largest K, end
-    assert len(snapshots) == 9 + 4 + 1 + 2 + 1 + 1 + 1
-    assert [s["complete"] for s in snapshots] == [False] * 18 + [True]
-    assert len(released) == 16
+    # written after every measurement: 3 cells x 3 modes, 2 Ks x 3 sweeps (grouped,
+    # concurrent, processes), grouped's and concurrent's ratios to one network, streams, eval,
+    # grouped fast at the largest K, end
+    assert len(snapshots) == 9 + 6 + 2 + 2 + 1 + 1
+    assert [s["complete"] for s in snapshots] == [False] * 20 + [True]
+    assert len(released) == 17  # what each in-process measurement compiled
     first = snapshots[0]["cells"]
     assert "faithful" in first["resnet_like"] and "faithful" not in first["best_cifar10"]
     assert snapshots[-1] == json.loads(json.dumps(res))
@@ -127,6 +128,16 @@ def test_tiny_cpu_pass_exercises_every_measurement(monkeypatch: pytest.MonkeyPat
     assert [g["k"] for g in conc] == [1, 2] and res["concurrent"]["option"] == "--concurrent K"
     assert [g["cells"] for g in conc] == [B.concurrent_cells(1), B.concurrent_cells(2)]
     assert conc[0]["ratio_to_k1"] == 1.0 and all(g["aggregate_images_per_s"] > 0 for g in conc)
+    # against one plain session of the first cell, not a concurrent K = 1
+    plain = res["concurrent"]["single"]
+    assert plain["index"] == B.concurrent_cells(1)[0] and plain["mode_tag"] == "faithful"
+    for g in conc:
+        assert g["ratio_to_single"] == pytest.approx(
+            g["aggregate_images_per_s"] / plain["images_per_s"]
+        )
+    # the processes come after the compiled cells (the issue's first target)
+    first_proc = next(i for i, s in enumerate(snapshots) if s.get("processes", {}).get("runs"))
+    assert all("fast" in c for c in snapshots[first_proc]["cells"].values())
     # --jobs-per-device K: K worker processes, the same cells as --concurrent K
     procs = res["processes"]
     assert procs["option"] == "--jobs-per-device K" and procs["mps"] is False
@@ -144,10 +155,11 @@ def test_tiny_cpu_pass_exercises_every_measurement(monkeypatch: pytest.MonkeyPat
     assert "skipped" in res["grouped"]["runs"][0]
     assert "skipped" in res["streams"] and "skipped" in res["eval"]
     assert "skipped" in res["grouped_fast"]["runs"][0] and "skipped" in res["concurrent"]["runs"][0]
-    assert "skipped" in res["processes"]["runs"][0]
+    assert res["processes"]["runs"][0]["skipped"] == "time budget of 0 s spent"
+    assert "skipped" in res["concurrent"]["single"]
     assert res["grouped_fast"]["runs"][0]["ratio_to_single_fast"] is None
     assert res["grouped"]["runs"][0]["ratio_to_single"] is None
-    assert len(released) == 16  # nothing measured, nothing released
+    assert len(released) == 17  # nothing measured, nothing released
 
 
 def test_bench_builds_what_the_cli_trains_and_records_failures(
@@ -200,6 +212,51 @@ def test_a_workers_failure_is_every_unmeasured_ks_error_not_a_number() -> None:
         assert "aggregate_images_per_s" not in r
 
 
+def test_a_worker_killed_fails_its_ks_at_once_not_at_the_timeout() -> None:
+    """A worker that dies without a word (killed, out of memory) is seen by its exit code."""
+    import multiprocessing as mp
+    import signal
+    import threading
+    import time
+
+    pytest.importorskip("torch")
+
+    def kill_one() -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            kids = mp.active_children()
+            if kids:
+                os.kill(kids[0].pid, signal.SIGKILL)
+                return
+            time.sleep(0.05)
+
+    killer = threading.Thread(target=kill_one)
+    killer.start()
+    t0 = time.monotonic()
+    runs = B.measure_processes((1, 2), device_type="cpu", c=2, n=1, batch=4, steps=1, warmup=0,
+                               n_train=8, timeout_s=120)  # fmt: skip
+    killer.join()
+    assert time.monotonic() - t0 < 60
+    assert [r["k"] for r in runs] == [1, 2]
+    for r in runs:
+        assert "exited with code -9" in r["error"] and "aggregate_images_per_s" not in r
+    assert not mp.active_children()  # the others let go and ended
+
+
+def test_the_processes_sweep_checks_the_budget_before_each_k() -> None:
+    pytest.importorskip("torch")
+    seen: list[list[dict[str, Any]]] = []
+    spent = iter([False, True])
+    runs = B.measure_processes(
+        (1, 2), device_type="cpu", c=2, n=1, batch=4, steps=1, warmup=0, n_train=8,
+        timeout_s=120, over_budget=lambda: next(spent), skipped="budget gone",
+        on_run=lambda r: seen.append([dict(x) for x in r]),
+    )  # fmt: skip
+    assert runs[0]["aggregate_images_per_s"] > 0 and runs[0]["ratio_to_k1"] == 1.0
+    assert runs[1] == {"k": 2, "skipped": "budget gone", "ratio_to_k1": None}
+    assert [len(r) for r in seen] == [1, 2]  # reported after each K
+
+
 def _result(**over: Any) -> dict[str, Any]:
     """A gpu.json as a complete run writes it, with round numbers."""
     one = {"images_per_s": 25_000.0, "s_per_epoch": 1.0, "warmup_s": 2.0, "peak_mem_mb": 10.0,
@@ -222,7 +279,8 @@ def _result(**over: Any) -> dict[str, Any]:
                               "ratio_to_single": 0.5},
                              {"k": 4, "aggregate_images_per_s": 9.0, "ratio_to_k1": 9.0,
                               "ratio_to_single": 4.5}]},
-        "concurrent": {"runs": [{"k": 1, "aggregate_images_per_s": 1.0, "ratio_to_k1": 1.0},
+        "concurrent": {"runs": [{"k": 1, "aggregate_images_per_s": 1.0, "ratio_to_k1": 1.0,
+                                 "ratio_to_single": 0.5},
                                 {"k": 4, "skipped": "time budget of 9 s spent"}]},
         "streams": {"skipped": "time budget of 9 s spent"},
         "eval": {"index": 11472, "runs": [{"eval_batch": 256, "images_per_s": 5.0}]},
@@ -238,12 +296,12 @@ def test_the_summary_gives_each_target_its_verdict_from_the_file_alone() -> None
     assert "- resnet_like (11472): 12.00x, met" in text
     assert "- best_cifar10 (6111): 8.00x, not met" in text
     # a failed or skipped measurement is named, never a number, and its target not measured
-    assert "- median_cost (1): –x, not measured" in text
+    assert "- median_cost (1): not measured" in text
     assert "| median_cost | 1 | fast | error: RuntimeError: no compiler |" in text
     assert "| median_cost | 1 | fast_nocompile | skipped: time budget of 9 s spent |" in text
     # many networks: against one plain network where K = 1 is not one
     assert "- --group-seeds K (faithful): 4.50x at K = 4, met" in text
-    assert "- --concurrent K (faithful): 1.00x at K = 1, not met" in text
+    assert "- --concurrent K (faithful): 0.50x at K = 1, not met" in text
     assert "- --jobs-per-device K (faithful): not measured" in text
     assert "| --jobs-per-device K (faithful) | | absent from this file |" in text
     assert "- streams: skipped: time budget of 9 s spent" in text
@@ -252,6 +310,24 @@ def test_the_summary_gives_each_target_its_verdict_from_the_file_alone() -> None
     stopped = B.summary(_result(complete=False, stopped="hard limit", peak_gpu_mem_mb=None))
     assert "; incomplete (hard limit);" in stopped and "10 MB allocated" in stopped
     assert "rehearsal" not in text
+    # a file whose run measured no plain network for --concurrent (26c2504's): no verdict
+    old = _result()
+    del old["concurrent"]["runs"][0]["ratio_to_single"]
+    assert ("- --concurrent K (faithful): no plain network measured to hold it against, no "
+            "verdict (1.00x its own K = 1 at K = 1)") in B.summary(old)  # fmt: skip
+    # fast mode measured without NB201's table: measured, and no verdict
+    bare = _result()
+    bare["cells"]["resnet_like"]["fast"]["ratio_to_nb201"] = None
+    assert "- resnet_like (11472): measured; no NB201 time to compare with" in B.summary(bare)
+    # a compiler's error spans lines and may hold a |: one table cell all the same
+    bad = _result()
+    bad["cells"]["resnet_like"]["fast"] = {"error": "Failed: raised:\nRuntimeError: a | b\n\nSet X"}
+    rows = [
+        ln for ln in B.summary(bad).splitlines() if ln.startswith("| resnet_like | 11472 | fast |")
+    ]
+    assert rows == [
+        r"| resnet_like | 11472 | fast | error: Failed: raised: RuntimeError: a \| b Set X | | | | | |"
+    ]
     cpu = B.summary(_result(settings={"device": "cpu"}))
     assert "A rehearsal on cpu at toy sizes: no number here is a GPU measurement" in cpu
 
@@ -381,8 +457,13 @@ def test_the_device_script_splits_into_two_calls(tmp_path: Path) -> None:
     limit = float(run[run.index("--limit-s") + 1])
     (stage,) = [c.split() for c in calls if c.startswith("timeout -k 5")]
     stop = int(stage[3])
-    assert budget == 440 and limit == 530 and stop == 580 - 15
-    assert limit + 15 < stop  # torch's import first; the hard limit ends it before the kill
+    assert 580 - 15 - 5 <= stop <= 580 - 15  # what is left of DEVICE_S (no time passes here)
+    assert limit == stop - 35 and budget == limit - 90
+    # the budget and limit follow DEVICE_S: a shorter call still stops itself, marked
+    rc, err, calls = _device_script(tmp_path / "short", carry=True, STAGE="bench", DEVICE_S="400")
+    (run,) = [c.split() for c in calls if c.startswith("python3 -m benchmarks.bench_gpu")]
+    (stage,) = [c.split() for c in calls if c.startswith("timeout -k 5")]
+    assert int(stage[3]) <= 400 - 15 and float(run[run.index("--limit-s") + 1]) < int(stage[3])
     rc, err, calls = _device_script(tmp_path / "tests", carry=False, STAGE="tests", DEVICE_S="300")
     assert rc == 0, err  # the tests need no table
     assert not any("bench_gpu" in c for c in calls)
@@ -391,6 +472,13 @@ def test_the_device_script_splits_into_two_calls(tmp_path: Path) -> None:
     assert "--log-level" in tests and tests[tests.index("--log-level") + 1] == "INFO"
     rc, err, calls = _device_script(tmp_path / "bad", carry=True, STAGE="both")
     assert rc == 2 and err.count("\n") == 1 and "STAGE" in err and calls == []
+    # a second call's alternative to the tests: the profile, bounded by the call
+    rc, err, calls = _device_script(tmp_path / "profile", carry=False, STAGE="profile",
+                                    DEVICE_S="300")  # fmt: skip
+    assert rc == 0, err
+    (prof,) = [c.split() for c in calls if c.startswith("timeout") and "profile_gpu" in c]
+    assert prof[:3] == ["timeout", "-k", "5"] and int(prof[3]) <= 300 - 10
+    assert not any("bench_gpu" in c or "-m pytest" in c for c in calls)
 
 
 def test_the_hard_limit_stops_a_measurement_and_keeps_what_was_written(tmp_path: Path) -> None:
