@@ -881,7 +881,7 @@ class Table:
                 return frame_bad(label, frame, row, "arch", value, why)
 
             index = check_arch_column(df["arch"], space, bad, index=index)
-        meta = tidy_stand_ins(df, index, meta, label)  # to_tidy's STAND_IN_COLUMNS
+        meta = tidy_stand_ins(df, index, meta, label, space)  # to_tidy's STAND_IN_COLUMNS
         seed_col = (
             pd.to_numeric(df["seed"], errors="coerce").astype("Int64")
             if "seed" in df
@@ -1103,15 +1103,16 @@ def stand_ins(table: Table) -> tuple[set[int], dict[int, list[dict[str, Any]]]] 
     ``(constant, copies)``: the disconnected cells recorded at chance without training on
     some run (``meta["constant_output"]``; :func:`constant_runs` says on which), and per cell
     not trained because an isomorphic one was, the ``meta["isomorphic_to"]`` records naming
-    that cell (``copied_from``). ``None`` for a table that records neither (a benchmark's own
-    numbers).
+    that cell (``copied_from``), as :func:`read_isomorphic_to` reads them. ``None`` for a
+    table that records neither (a benchmark's own numbers).
     """
     if not records_stand_ins(table):
         return None
-    copies_by_run(table)  # a malformed record is refused in one line, not a bare KeyError
+    copies_by_run(table)  # two sources of a cell in one run are refused, as everywhere
     copies: dict[int, list[dict[str, Any]]] = {}
-    for rec in table.meta.get("isomorphic_to") or []:
-        copies.setdefault(int(rec["index"]), []).append(rec)
+    # the records as read, not as stored: "200" for 200 was a copy to flatness, none to query
+    for rec in read_isomorphic_to(table.meta.get("isomorphic_to"), table.space.size):
+        copies.setdefault(rec["index"], []).append(rec)
     return constant_cells(table), copies
 
 
@@ -1131,24 +1132,22 @@ def constant_runs(table: Table) -> tuple[set[int], dict[_Run, set[int]]]:
     saved before the records were hold, means every run of that cell (``every_run``), as it
     did then. Anything else is a :class:`FormatError`.
     """
-    return read_constant_output(table.meta.get("constant_output"))
+    return read_constant_output(table.meta.get("constant_output"), table.space.size)
 
 
-def read_constant_output(given: object) -> tuple[set[int], dict[_Run, set[int]]]:
-    """:func:`constant_runs` of a ``meta["constant_output"]`` value ``given``."""
+def read_constant_output(
+    given: object, size: int | None = None
+) -> tuple[set[int], dict[_Run, set[int]]]:
+    """:func:`constant_runs` of a ``meta["constant_output"]`` value ``given``, its cells
+    those of a space of ``size`` cells (None: any cell index)."""
     every: set[int] = set()
     by_run: dict[_Run, set[int]] = {}
     try:
-        if isinstance(given, (str, bytes, Mapping)):  # one record, not a list of them
-            raise TypeError(given)
-        for rec in cast(Iterable[Any], given or ()):
+        for rec in _records(given):
             if isinstance(rec, Mapping):
-                run = (str(rec["dataset"]), int(rec["epochs"]), _seed_or_none(rec["seed"]))
-                by_run.setdefault(run, set()).add(int(rec["index"]))
-            elif isinstance(rec, (str, bytes)):  # int("3") read a string as a cell
-                raise ValueError(rec)
-            else:
-                every.add(int(rec))
+                by_run.setdefault(_record_run(rec), set()).add(_record_cell(rec["index"], size))
+            else:  # int() read "3" as a cell, and 1.9 as cell 1
+                every.add(_record_cell(rec, size))
     except (KeyError, TypeError, ValueError):
         raise FormatError(
             f"meta['constant_output'] holds {shown(given, 100)}, not cell indices or "
@@ -1185,26 +1184,90 @@ _Run = tuple[str, int, int | None]
 
 def copies_by_run(table: Table) -> dict[_Run, dict[int, int]]:
     """Per retraining run (dataset, schedule, seed), the cells ``meta["isomorphic_to"]``
-    copies into it, each with the one cell it copies. The one reading of those records:
-    refuses one that is no record, and a cell given two sources in one run (a run holds one
-    cell's values; on other seeds a cell may copy others)."""
+    copies into it, each with the one cell it copies. Refuses what :func:`read_isomorphic_to`
+    refuses, and a cell given two sources in one run (a run holds one cell's values; on
+    other seeds a cell may copy others)."""
     copies: dict[_Run, dict[int, int]] = {}
-    for rec in table.meta.get("isomorphic_to") or []:
-        try:
-            cell = int(rec["index"])
-            run = (str(rec["dataset"]), int(rec["epochs"]), _seed_or_none(rec["seed"]))
-            source = int(rec["copied_from"])
-        except (KeyError, TypeError, ValueError):
-            raise FormatError(
-                f"meta['isomorphic_to'] holds {shown(rec, 100)}, not a record of dataset, "
-                "epochs, seed, index and copied_from; fix or drop it"
-            ) from None
+    for rec in read_isomorphic_to(table.meta.get("isomorphic_to"), table.space.size):
+        run = (rec["dataset"], rec["epochs"], rec["seed"])
+        cell, source = rec["index"], rec["copied_from"]
         if copies.setdefault(run, {}).setdefault(cell, source) != source:
             raise FormatError(
                 f"meta['isomorphic_to'] copies both cell {copies[run][cell]} and cell "
                 f"{source} into cell {cell} at {_run_text(run)}; keep one record"
             )
     return copies
+
+
+def read_isomorphic_to(given: object, size: int | None = None) -> list[dict[str, Any]]:
+    """The records of a ``meta["isomorphic_to"]`` value ``given`` (a list of them), each as
+    ``{"dataset": str, "epochs": int, "seed": int or None (a stored mean's run), "index":
+    int, "copied_from": int}``, the cells those of a space of ``size`` cells (None: any): the
+    one reading of those records. Anything else is a :class:`FormatError` in one line: a
+    value that is no list (``5`` met a bare TypeError), a record lacking a field, text or a
+    fraction where a number is meant (``"200"`` matched no schedule, ``4.7`` read cell 4)."""
+    out: list[dict[str, Any]] = []
+    try:
+        records = _records(given)
+    except TypeError:
+        raise FormatError(
+            f"meta['isomorphic_to'] holds {shown(given, 100)}, not a list of records of "
+            "dataset, epochs, seed, index and copied_from; fix or drop it"
+        ) from None
+    for rec in records:
+        try:
+            if not isinstance(rec, Mapping):
+                raise TypeError(rec)
+            dataset, epochs, seed = _record_run(rec)
+            out.append(
+                {
+                    "dataset": dataset,
+                    "epochs": epochs,
+                    "seed": seed,
+                    "index": _record_cell(rec["index"], size),
+                    "copied_from": _record_cell(rec["copied_from"], size),
+                }
+            )
+        except (KeyError, TypeError, ValueError):
+            raise FormatError(
+                f"meta['isomorphic_to'] holds {shown(rec, 100)}, not a record of dataset, "
+                "epochs, seed, index and copied_from; fix or drop it"
+            ) from None
+    return out
+
+
+def _records(given: object) -> list[Any]:
+    """The items of a stand-in list of ``meta`` (None or absent: none), or TypeError: one
+    record, text or a number is no list of them."""
+    if given is None:
+        return []
+    if isinstance(given, (str, bytes, Mapping)) or not isinstance(given, Iterable):
+        raise TypeError(given)
+    return list(given)
+
+
+def _record_run(rec: Mapping[str, Any]) -> _Run:
+    """The run (dataset, schedule, seed) a stand-in record names, or ValueError: a dataset
+    that is no text, an epoch count or seed (None: a stored mean's) that is no whole
+    number."""
+    dataset, seed = rec["dataset"], rec["seed"]
+    epochs = whole_number(rec["epochs"])
+    if seed is not None:
+        seed = whole_number(seed)
+        if seed is None or not 0 <= seed <= INT64_MAX:
+            raise ValueError(rec)
+    if not isinstance(dataset, str) or epochs is None or epochs < 0:
+        raise ValueError(rec)
+    return dataset, epochs, seed
+
+
+def _record_cell(value: object, size: int | None) -> int:
+    """A cell a stand-in record names, or ValueError: no whole number, or no cell of a space
+    of ``size`` cells (-1 indexed the last)."""
+    cell = whole_number(value)
+    if cell is None or cell < 0 or (size is not None and cell >= size):
+        raise ValueError(value)
+    return cell
 
 
 def _stand_in_rows(
@@ -1249,10 +1312,6 @@ def _stand_in_rows(
         lost = np.setdiff1d(needed, shown_cells)
         rows[of_run[0]] = np.union1d(rows[of_run[0]], lost)
     return constant, copies
-
-
-def _seed_or_none(seed: object) -> int | None:
-    return None if seed is None else int(cast(int, seed))
 
 
 def _run_text(run: _Run) -> str:

@@ -180,62 +180,98 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def _stand_in_note(
-    table: Any, index: int, dataset: str, epochs: int, seeds: list[int] | None
+    table: Any, index: int, dataset: str, epochs: int, seeds: list[int], mean_row: bool
 ) -> str | None:
     """Why cell ``index``'s number on ``dataset`` at ``epochs`` is not its own (``query``):
-    ``seeds`` are the runs it comes from (None: a stored mean, of every seed)."""
-    from nb201_flat.table import constant_at, stand_ins
+    ``seeds`` are the runs it comes from (its measured seeds of a mean), ``mean_row`` whether
+    it is a stored mean (of every seed: a stand-in where any is). Each run is at chance, a copy
+    of one cell, or trained; a mean of several says which of its seeds are which."""
+    from nb201_flat.table import constant_runs, copies_by_run, records_stand_ins
 
-    _, copies = stand_ins(table) or (set(), {})
-    if seeds is None:  # a stored mean: of every seed, at chance where any is
-        if index in constant_at(table, dataset, epochs):
+    if not records_stand_ins(table):
+        return None
+    every, at_chance = constant_runs(table)
+    # the runs of this schedule recording the cell at chance, and those copying it (the cell
+    # each copies); an old flat list's cell is at chance on every run
+    chance_runs = {
+        seed
+        for (ds, ep, seed), cells in at_chance.items()
+        if (ds, ep) == (dataset, epochs) and index in cells
+    }
+    copied = {
+        seed: of_run[index]
+        for (ds, ep, seed), of_run in copies_by_run(table).items()
+        if (ds, ep) == (dataset, epochs) and index in of_run
+    }
+    runs: list[int | None] = list(seeds)
+    if mean_row:  # of every seed: those stored and those recorded; a record of the row itself
+        recorded = chance_runs | set(copied)  # (seed None) says what the whole row is
+        behind = recorded | set(seeds)
+        whole = None in recorded or index in every or not behind
+        runs = [None] if whole else sorted(behind, key=lambda s: cast(int, s))  # no None
+    chance = [s for s in runs if index in every or s in chance_runs]
+    copies = {s: copied[s] for s in runs if s in copied and s not in chance}
+    trained = [s for s in runs if s not in chance and s not in copies]
+    if not chance and not copies:
+        return None
+    if not trained and not (chance and copies):  # one kind on every run: said once
+        if chance:
             return "constant output: disconnected cell, not trained"
-    else:  # per run: the cell may be at chance on one seed and trained on another
-        at_chance = [s for s in seeds if index in constant_at(table, dataset, epochs, [s])]
-        if at_chance == seeds:
-            return "constant output: disconnected cell, not trained"
-        if at_chance:  # a mean of chance and trained seeds is flagged, as one holding a copy is
-            trained = [s for s in seeds if s not in at_chance]
-            return (
-                f"constant output: disconnected cell, not trained at seed "
-                f"{', '.join(map(str, at_chance))} of the mean (trained at seed "
-                f"{', '.join(map(str, trained))})"
-            )
-    sources = sorted(
-        {
-            int(r["copied_from"])
-            for r in copies.get(index, [])
-            if (r["dataset"], r["epochs"]) == (dataset, epochs)
-        }
-    )
-    if sources:
-        return f"isomorphic copy, not trained: numbers of cell {', '.join(map(str, sources))}"
-    return None
+        cells = ", ".join(map(str, sorted(set(copies.values()))))
+        return f"isomorphic copy, not trained: numbers of cell {cells}"
+    # a mean of runs of several kinds (--train-disconnected, other campaigns' copies): each
+    # seed as what it is, as a mean holding one copied or chance seed is never passed off
+    parts = []
+    if chance:
+        parts.append(
+            f"constant output: disconnected cell, not trained at seed {_seed_list(chance)} of "
+            "the mean"
+        )
+    for source in sorted(set(copies.values())):
+        of = [s for s, c in copies.items() if c == source]
+        parts.append(
+            f"isomorphic copy, not trained at seed {_seed_list(of)} of the mean: numbers of "
+            f"cell {source}"
+        )
+    note = "; ".join(parts)
+    return f"{note} (trained at seed {_seed_list(trained)})" if trained else note
+
+
+def _seed_list(seeds: list[int | None]) -> str:
+    return ", ".join(map(str, seeds))  # of a mean's several runs: never a stored mean's (None)
 
 
 def _cell_counts(table: Any) -> dict[str, int] | None:
     """How many cells with numbers were trained, and how many hold stand-ins (``info``)."""
     import numpy as np
 
-    from nb201_flat.table import constant_at, stand_ins
+    from nb201_flat.table import constant_at, copies_by_run, stand_ins
 
     found = stand_ins(table)
     if found is None:
         return None
     constant, copies = found
+    by_run = copies_by_run(table)
     trained: set[int] = set()
     for (key, seed), arr in table.data.items():
         # a cell is trained where a run of its own measured it: at chance on seed 1 and
-        # trained on seed 2 is trained (a stored mean, of every seed, is at chance if any is)
+        # trained on seed 2 is trained, so is one copied on seed 1 and trained on seed 2 (a
+        # stored mean, of every seed, is at chance or a copy if any is)
         at_chance = constant_at(table, key.dataset, key.epochs, None if seed is None else [seed])
-        trained |= set(np.flatnonzero(~np.isnan(arr)).tolist()) - at_chance
-    trained -= set(copies)
+        copied = {
+            cell
+            for (ds, ep, sd), of_run in by_run.items()
+            if (ds, ep) == (key.dataset, key.epochs) and (seed is None or sd == seed)
+            for cell in of_run
+        }
+        trained |= set(np.flatnonzero(~np.isnan(arr)).tolist()) - at_chance - copied
     return {
         "trained": len(trained),
         "constant_output": len(constant),
         "isomorphic_copies": len(copies),
-        # counted in both: trained on some runs, recorded at chance on others
+        # counted in both: trained on some runs, recorded at chance (or copied) on others
         "trained_and_constant_output": len(trained & constant),
+        "trained_and_isomorphic_copy": len(trained & set(copies)),
     }
 
 
@@ -268,11 +304,14 @@ def cmd_info(args: argparse.Namespace) -> int:
             f"cells   {cells['trained']} trained; stand-ins (not trained): "
             f"{cells['constant_output']} constant-output (disconnected, chance accuracy), "
             f"{cells['isomorphic_copies']} isomorphic copies (a trained cell's numbers)"
-            + (
+            + "".join(
                 f"; {both} cell{'s' if both > 1 else ''} counted in both, trained on some "
-                "runs and constant-output on others"
-                if (both := cells["trained_and_constant_output"])
-                else ""
+                f"runs and {what} on others"
+                for both, what in (
+                    (cells["trained_and_constant_output"], "constant-output"),
+                    (cells["trained_and_isomorphic_copy"], "an isomorphic copy"),
+                )
+                if both
             )
         )
     cells = [list(INFO_COLUMNS)] + [[str(r[c]) for c in INFO_COLUMNS] for r in records]
@@ -330,7 +369,7 @@ def cmd_query(args: argparse.Namespace) -> int:
             arch.index,
             args.dataset,
             args.epochs,
-            _seeds_served(table, args, arch.index, policy, drawn),
+            *_seeds_served(table, args, arch.index, policy, drawn),
         ),
         "source": table.source,
     }
@@ -359,19 +398,19 @@ def cmd_query(args: argparse.Namespace) -> int:
 
 def _seeds_served(
     table: Any, args: argparse.Namespace, index: int, policy: object, drawn: int | None
-) -> list[int] | None:
-    """The stored seeds cell ``index``'s served value comes from: the one drawn or named, or
-    those a mean averages (its measured ones); None for a stored mean row (every seed)."""
+) -> tuple[list[int], bool]:
+    """``(seeds, mean_row)``: the stored seeds cell ``index``'s served value comes from (the
+    one drawn or named, or those a mean averages: its measured ones), and whether that value
+    is a stored mean row (of every seed, those stored among them)."""
     import numpy as np
 
     if drawn is not None:
-        return [drawn]
+        return [drawn], False
     if policy != "mean":
-        return [cast(int, policy)]
+        return [cast(int, policy)], False
     key = table.key(args.dataset, args.split, args.epochs, args.metric)
-    if (key, None) in table.data:
-        return None
-    return [s for s in table.seeds(key) if not np.isnan(table.data[(key, s)][index])]
+    measured = [s for s in table.seeds(key) if not np.isnan(table.data[(key, s)][index])]
+    return measured, (key, None) in table.data
 
 
 def _seeds_short(
@@ -460,16 +499,20 @@ def cmd_record(args: argparse.Namespace) -> int:
         )
         return 0
     print(f"{arch.index}  {arch}  ({table.source})")
+
+    def seed_words(seed: object) -> str:  # a stored mean's run, else the seed's id
+        return "mean" if seed is None else f"id {seed}"
+
     for r in at_chance:
-        seed = "mean" if r["seed"] is None else f"id {r['seed']}"
         print(
             f"  stand-in: constant output (disconnected cell, not trained): {r['dataset']}@"
-            f"{r['epochs']}ep seed {seed} is at chance accuracy, loss and time not measured"
+            f"{r['epochs']}ep seed {seed_words(r['seed'])} is at chance accuracy, loss and "
+            "time not measured"
         )
     for c in copied:
         print(
-            f"  stand-in: isomorphic copy, not trained: {c['dataset']}@{c['epochs']}ep seed id "
-            f"{c['seed']} holds the numbers of cell {c['from']}"
+            f"  stand-in: isomorphic copy, not trained: {c['dataset']}@{c['epochs']}ep seed "
+            f"{seed_words(c['seed'])} holds the numbers of cell {c['from']}"
         )
     print(f"  {'dataset':<15} {'split':<9} {'epochs':>6} {'metric':<16} {'mean':>12}  seeds")
     for e in entries:

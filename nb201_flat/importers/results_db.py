@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -360,7 +360,7 @@ def _check_archs(df: pd.DataFrame, space: Space, path: Path, key: str) -> None:
         )
 
 
-#: the largest space whose isomorphism classes :func:`_check_isomorphic` reads whole; a
+#: the largest space whose isomorphism classes :func:`not_isomorphic` reads whole; a
 #: larger one has the key of each cell named found, once each
 WHOLE_SPACE_CLASSES = 200_000
 
@@ -371,9 +371,25 @@ def _check_isomorphic(
     """Refuse a run recorded as standing in for a cell of another function (a hand-edited
     ``run_isomorphic`` row, or one a caller recorded wrongly): its numbers would be served as
     the cell's."""
-    import functools
-
     from nb201_flat.train.results_db import damaged_parts
+
+    pairs = {(int(r["index"]), int(r["copied_from"])): r for r in stand_ins}  # type: ignore[call-overload]
+    if (bad := not_isomorphic(pairs, space)) is not None:
+        cell, rep = bad
+        row = pairs[bad]
+        run = (key, str(space.arch(cell)), row["dataset"], row["epochs"], row["seed"])
+        raise FormatError(
+            *damaged_parts(
+                path, run, f"is recorded isomorphic to cell {rep}, which computes another function"
+            )
+        )
+
+
+def not_isomorphic(pairs: Iterable[tuple[int, int]], space: Space) -> tuple[int, int] | None:
+    """The first ``(cell, copied_from)`` of ``pairs`` whose two cells of ``space`` compute
+    different functions, else None: the one check of a stand-in's source, which every importer
+    of stand-ins runs (a results database's runs, a tidy file's ``copied_from`` column)."""
+    import functools
 
     if space.size <= WHOLE_SPACE_CLASSES:  # all classes at once (NB201: 0.1 s, cached)
         classes = space.isomorphism_classes()
@@ -386,17 +402,10 @@ def _check_isomorphic(
         def cls(i: int) -> object:
             return space.arch(i).isomorphism_key()
 
-    pairs = {(int(r["index"]), int(r["copied_from"])): r for r in stand_ins}  # type: ignore[call-overload]
-    for (cell, rep), row in pairs.items():  # one check per pair, not per dataset and seed
+    for cell, rep in pairs:  # one check per pair, not per dataset and seed
         if cls(cell) != cls(rep):
-            run = (key, str(space.arch(cell)), row["dataset"], row["epochs"], row["seed"])
-            raise FormatError(
-                *damaged_parts(
-                    path,
-                    run,
-                    f"is recorded isomorphic to cell {rep}, which computes another function",
-                )
-            )
+            return cell, rep
+    return None
 
 
 def _isomorphic_copies(final: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:

@@ -995,10 +995,10 @@ def tidy_space(
 
 
 def tidy_stand_ins(
-    df: pd.DataFrame, index: Any, meta: Mapping[str, Any], source: str
+    df: pd.DataFrame, index: Any, meta: Mapping[str, Any], source: str, space: Space
 ) -> dict[str, Any]:
     """``meta`` with the stand-in cells of a checked tidy frame (:func:`check_tidy_frame`)
-    from ``source``, whose rows locate cells ``index``: its :data:`~nb201_flat.table.STAND_IN_COLUMNS`
+    from ``source``, whose rows locate cells ``index`` of ``space``: its :data:`~nb201_flat.table.STAND_IN_COLUMNS`
     (:meth:`Table.to_tidy` writes a retraining table's) read back into
     ``meta["constant_output"]`` and ``meta["isomorphic_to"]``, as
     :func:`~nb201_flat.importers.results_db.read_results_db` records them.
@@ -1006,15 +1006,15 @@ def tidy_stand_ins(
     Both are per run (dataset, schedule, seed): a cell may be at chance on one seed's rows and
     trained on another's. A frame without them (a benchmark's, or one written before they
     were) keeps ``meta`` as it is. A cell flagged on some rows of one run only, a run whose
-    rows name several cells copied (or none on some rows), or a column disagreeing with
-    ``meta`` is refused in one line.
+    rows name several cells copied (or none on some rows), a copy of a cell of another
+    function (not isomorphic), or a column disagreeing with ``meta`` is refused in one line.
     """
     import numpy as np
 
     out = dict(meta)
     index = np.asarray(index, dtype=np.int64)
     if "constant_output" in df:
-        _constant_runs(df, index, out, source)
+        _constant_runs(df, index, out, source, space.size)
     if "copied_from" in df:
         runs = pd.DataFrame(
             {
@@ -1066,6 +1066,24 @@ def tidy_stand_ins(
                     f"{seed_words} {why}; a stand-in copies another cell trained in the same "
                     "run: fix the column"
                 )
+        from nb201_flat.importers.results_db import not_isomorphic
+
+        # as a results database's import refuses it: the copy's numbers would be served as
+        # those of a cell computing another function, and grouped with it by flatness
+        pairs = which[["index", "copied_from"]].astype(np.int64).itertuples(index=False)
+        if (bad := not_isomorphic({(int(i), int(c)) for i, c in pairs}, space)) is not None:
+            pos = int(
+                np.flatnonzero((runs["index"] == bad[0]) & (runs["copied_from"] == bad[1]))[0]
+            )
+            raise frame_bad(
+                source,
+                df,
+                pos,
+                "copied_from",
+                bad[1],
+                f"is a cell not isomorphic to cell {bad[0]} (it computes another function)",
+                "a stand-in copies a cell of its own isomorphism class: fix the column",
+            )
         records = [
             {
                 "dataset": str(d),
@@ -1080,7 +1098,9 @@ def tidy_stand_ins(
     return out
 
 
-def _constant_runs(df: pd.DataFrame, index: Any, out: dict[str, Any], source: str) -> None:
+def _constant_runs(
+    df: pd.DataFrame, index: Any, out: dict[str, Any], source: str, size: int
+) -> None:
     """Set ``out["constant_output"]`` to the runs whose rows the ``constant_output`` column of
     ``df`` flags, one record per run and cell, refusing a run flagged on some rows only and a
     ``meta`` naming other runs (its old flat list of cells: every run of the frame)."""
@@ -1120,7 +1140,7 @@ def _constant_runs(df: pd.DataFrame, index: Any, out: dict[str, Any], source: st
     if "constant_output" in out:
         # meta given too: it must name the same runs (an old flat list: each of the frame's)
         frame_runs = {run_of(*r) for r in runs[cols[:3]].drop_duplicates().itertuples(index=False)}
-        every, by_run = read_constant_output(out["constant_output"])
+        every, by_run = read_constant_output(out["constant_output"], size)
         given = {(*run, i) for run in frame_runs for i in every} | {
             (*run, i) for run, cells in by_run.items() for i in cells
         }

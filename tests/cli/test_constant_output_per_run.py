@@ -118,6 +118,7 @@ def test_info_and_record_count_a_cell_trained_on_some_runs(
         "constant_output": 2,
         "isomorphic_copies": 0,
         "trained_and_constant_output": 2,
+        "trained_and_isomorphic_copy": 0,
     }
     code, out, _ = run(capsys, "info", "--table", str(imported))
     assert (

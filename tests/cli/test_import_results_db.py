@@ -219,8 +219,9 @@ def test_stand_in_cells_survive_a_tidy_round_trip(
 
 
 def _stand_in_table() -> Table:
-    """A table whose stand-ins have no value (all NaN): cell 10 at chance at seed 1, cell 5
-    copying 7 at seed 777; cell 7 measured at seeds 1 and 777, and its loss at 777."""
+    """A table whose stand-ins have no value (all NaN): cell 10 at chance at seed 1, cell 79
+    copying 7 (isomorphic) at seed 777; cell 7 measured at seeds 1 and 777, and its loss at
+    777."""
     import numpy as np
 
     key = MetricKey("cifar10", "ori-test", 2)
@@ -232,7 +233,7 @@ def _stand_in_table() -> Table:
     loss = np.full(NB201.size, np.nan)
     loss[7] = 0.5
     data[(MetricKey("cifar10", "ori-test", 2, "loss"), 777)] = loss
-    copy = {"dataset": "cifar10", "epochs": 2, "seed": 777, "index": 5, "copied_from": 7}
+    copy = {"dataset": "cifar10", "epochs": 2, "seed": 777, "index": 79, "copied_from": 7}
     at_chance = {"dataset": "cifar10", "epochs": 2, "seed": 1, "index": 10}
     meta = {"space_key": SMALL, "constant_output": [at_chance], "isomorphic_to": [copy]}
     return Table(NB201, data, meta=meta)
@@ -245,7 +246,7 @@ def test_stand_ins_without_a_value_keep_a_row_of_nan(tmp_path: Path, suffix: str
 
     table = _stand_in_table()
     df = table.to_tidy()
-    assert sorted(df["index"]) == [5, 7, 7, 7, 10]  # a NaN row for 5 and for 10
+    assert sorted(df["index"]) == [7, 7, 7, 10, 79]  # a NaN row for 79 and for 10
     same_table(Table.from_tidy(df), table)
     path = tmp_path / f"t{suffix}"
     df.to_csv(path, index=False, na_rep="nan") if suffix == ".csv" else df.to_parquet(path)
@@ -272,11 +273,11 @@ def test_a_copy_whose_source_is_unmeasured_in_its_run_reads_back() -> None:
     key = MetricKey("cifar10", "ori-test", 2)
     seed1, seed777 = np.full(NB201.size, np.nan), np.full(NB201.size, np.nan)
     seed1[7] = 91.0
-    copy = {"dataset": "cifar10", "epochs": 2, "seed": 777, "index": 5, "copied_from": 7}
+    copy = {"dataset": "cifar10", "epochs": 2, "seed": 777, "index": 79, "copied_from": 7}
     meta = {"space_key": SMALL, "constant_output": [], "isomorphic_to": [copy]}
     table = Table(NB201, {(key, 1): seed1, (key, 777): seed777}, meta=meta)
     df = table.to_tidy()
-    assert sorted(df.loc[df["seed"] == 777, "index"]) == [5, 7]  # a NaN row for each
+    assert sorted(df.loc[df["seed"] == 777, "index"]) == [7, 79]  # a NaN row for each
     same_table(Table.from_tidy(df), table)
 
 
@@ -284,16 +285,16 @@ def test_stand_ins_a_tidy_frame_cannot_carry_are_refused() -> None:
     from nb201_flat.errors import FormatError
 
     table = _stand_in_table()
-    elsewhere = {"dataset": "cifar100", "epochs": 2, "seed": 777, "index": 5, "copied_from": 7}
+    elsewhere = {"dataset": "cifar100", "epochs": 2, "seed": 777, "index": 79, "copied_from": 7}
     table.meta["isomorphic_to"].append(elsewhere)
     with pytest.raises(FormatError) as exc:
         table.to_tidy()
     assert str(exc.value) == (
-        "meta['isomorphic_to'] copies cell 7 into cell 5 at cifar100@2ep seed 777, a run this "
+        "meta['isomorphic_to'] copies cell 7 into cell 79 at cifar100@2ep seed 777, a run this "
         "table stores no vector of; drop those records"
     )
     table.meta["isomorphic_to"][1] = {**elsewhere, "dataset": "cifar10", "copied_from": 8}
-    with pytest.raises(FormatError, match=r"copies both cell 7 and cell 8 into cell 5 at"):
+    with pytest.raises(FormatError, match=r"copies both cell 7 and cell 8 into cell 79 at"):
         table.to_tidy()
     # a record by hand without its cell: a KeyError's traceback
     table.meta["isomorphic_to"][1] = {"dataset": "cifar10", "epochs": 2, "seed": 777}
@@ -309,26 +310,26 @@ def test_stand_ins_a_tidy_frame_cannot_carry_are_refused() -> None:
     ("change", "why"),
     [
         (  # cell 7's accuracy and loss rows of seed 777: one run
-            {"constant_output": [False, True, False, True, False]},
+            {"constant_output": [False, True, True, False, False]},
             "tidy table 'f.csv': column 'constant_output' is True on some rows of cell 7 at "
             "cifar10@2ep seed 777 and False on others; a cell is a constant-output stand-in on "
             "all rows of a run or none: fix the column",
         ),
         (
-            {"copied_from": pd.array([pd.NA, pd.NA, 7, 3, pd.NA], dtype="Int64")},
+            {"copied_from": pd.array([pd.NA, pd.NA, 3, 7, pd.NA], dtype="Int64")},
             "tidy table 'f.csv': column 'copied_from' holds 3 and empty on the rows of cell 7 "
             "at cifar10@2ep seed 777; a run's rows name one cell copied, or none: fix the "
             "column",
         ),
         (  # a stand-in copying itself, or a cell not trained in its run, was imported
-            {"copied_from": pd.array([pd.NA, pd.NA, 5, pd.NA, pd.NA], dtype="Int64")},
-            "tidy table 'f.csv': column 'copied_from' of cell 5 at cifar10@2ep seed 777 names "
+            {"copied_from": pd.array([pd.NA, pd.NA, pd.NA, 79, pd.NA], dtype="Int64")},
+            "tidy table 'f.csv': column 'copied_from' of cell 79 at cifar10@2ep seed 777 names "
             "the cell itself; a stand-in copies another cell trained in the same run: fix the "
             "column",
         ),
         (
-            {"copied_from": pd.array([pd.NA, pd.NA, 10, pd.NA, pd.NA], dtype="Int64")},
-            "tidy table 'f.csv': column 'copied_from' of cell 5 at cifar10@2ep seed 777 names "
+            {"copied_from": pd.array([pd.NA, pd.NA, pd.NA, 10, pd.NA], dtype="Int64")},
+            "tidy table 'f.csv': column 'copied_from' of cell 79 at cifar10@2ep seed 777 names "
             "cell 10, which has no rows of that run in the file; a stand-in copies another "
             "cell trained in the same run: fix the column",
         ),
@@ -350,8 +351,8 @@ def test_stand_in_columns_that_contradict_themselves_are_refused(
     from nb201_flat.errors import FormatError
 
     table = _stand_in_table()
-    df = table.to_tidy()  # accuracy 7 and 10 (NaN) seed 1, 5 (NaN) and 7 seed 777; loss 7
-    assert df["index"].tolist() == [7, 10, 5, 7, 7]
+    df = table.to_tidy()  # accuracy 7 and 10 (NaN) seed 1, 7 and 79 (NaN) seed 777; loss 7
+    assert df["index"].tolist() == [7, 10, 7, 79, 7]
     with pytest.raises(FormatError) as exc:
         Table.from_tidy(df.assign(**change), source="f.csv")  # type: ignore[arg-type]
     assert str(exc.value) == why

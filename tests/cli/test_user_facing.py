@@ -436,7 +436,8 @@ def test_info_and_record_flag_stand_in_cells(
             {"dataset": "cifar10", "epochs": 1, "seed": 777, "index": 5, "copied_from": 3}
         ],
     }
-    table = Table(NB201, {(MetricKey("cifar10", "ori-test", 1), 0): acc}, meta=meta)
+    # stored at the seed the copy record names: a copy is read per run
+    table = Table(NB201, {(MetricKey("cifar10", "ori-test", 1), 777): acc}, meta=meta)
     path = str(save_table(table, tmp_path / "t.nb201"))
     code, out, _ = run(capsys, "info", "--json", "--table", path)
     counts = {
@@ -444,6 +445,7 @@ def test_info_and_record_flag_stand_in_cells(
         "constant_output": 1,
         "isomorphic_copies": 1,
         "trained_and_constant_output": 0,
+        "trained_and_isomorphic_copy": 0,
     }
     assert code == 0 and json.loads(out)["cells"] == counts
     code, out, _ = run(capsys, "info", "--table", path)
