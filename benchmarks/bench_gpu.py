@@ -684,7 +684,7 @@ def run(
     n_train: int = N_TRAIN,
     ks: Sequence[int] = KS,
     process_ks: Sequence[int] | None = None,
-    process_timeout_s: float = 240.0,
+    process_timeout_s: float = 150.0,
     budget_s: float = 420.0,
     times: dict[int, float] | None = None,
     eval_batches: Sequence[int] = (256, 1024),

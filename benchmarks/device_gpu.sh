@@ -82,7 +82,11 @@ if [ "$STAGE" = all ] || [ "$STAGE" = bench ]; then
     else
         bench_s=$((DEVICE_S - 15 - SECONDS))
         limit=$((bench_s - 35))
-        budget=${BUDGET_S:-$((limit - 90))}
+        budget=${BUDGET_S:-$((limit > 90 ? limit - 90 : 0))}  # 0: one measurement, then stop
+        if [ "$limit" -le 0 ]; then
+            echo "device_gpu: DEVICE_S=$DEVICE_S leaves the benchmark no time; give it 200 or more" >&2
+            exit 2
+        fi
     fi
     args="--out $OUT/gpu.json --budget-s $budget --limit-s $limit"
     [ -n "${REHEARSE:-}" ] && args="--rehearse-on-cpu --out $OUT/gpu.json"

@@ -65,7 +65,13 @@ def step_profile(prof: Any, steps: int, wall_s: float) -> dict[str, Any]:
     """Per-step figures from a finished ``torch.profiler.profile`` of ``steps`` steps."""
     from torch.autograd import DeviceType
 
-    device_events = [e for e in prof.events() if e.device_type == DeviceType.CUDA]
+    # a record_function region (the optimiser's step, a compiled graph's call) is reported on
+    # the GPU too, spanning its first kernel to its last, launch gaps included: no work
+    device_events = [
+        e
+        for e in prof.events()
+        if e.device_type == DeviceType.CUDA and not getattr(e, "is_user_annotation", False)
+    ]
     out: dict[str, Any] = {"steps": steps, "wall_ms": 1e3 * wall_s / steps}
     # the host's share: ops called from Python (not those they call in turn)
     out["host_ops"] = (

@@ -1199,6 +1199,17 @@ def copies_by_run(table: Table) -> dict[_Run, dict[int, int]]:
     return copies
 
 
+def copies_at(table: Table, dataset: str, epochs: int) -> dict[int | None, dict[int, int]]:
+    """Per seed of the runs of ``dataset`` at ``epochs`` (None: a stored mean's run), the cells
+    ``meta["isomorphic_to"]`` copies into it, each with the cell it copies
+    (:func:`copies_by_run` of one schedule)."""
+    return {
+        seed: of_run
+        for (ds, ep, seed), of_run in copies_by_run(table).items()
+        if (ds, ep) == (dataset, epochs)
+    }
+
+
 def read_isomorphic_to(given: object, size: int | None = None) -> list[dict[str, Any]]:
     """The records of a ``meta["isomorphic_to"]`` value ``given`` (a list of them), each as
     ``{"dataset": str, "epochs": int, "seed": int or None (a stored mean's run), "index":

@@ -186,7 +186,7 @@ def _stand_in_note(
     ``seeds`` are the runs it comes from (its measured seeds of a mean), ``mean_row`` whether
     it is a stored mean (of every seed: a stand-in where any is). Each run is at chance, a copy
     of one cell, or trained; a mean of several says which of its seeds are which."""
-    from nb201_flat.table import constant_runs, copies_by_run, records_stand_ins
+    from nb201_flat.table import constant_runs, copies_at, records_stand_ins
 
     if not records_stand_ins(table):
         return None
@@ -200,8 +200,8 @@ def _stand_in_note(
     }
     copied = {
         seed: of_run[index]
-        for (ds, ep, seed), of_run in copies_by_run(table).items()
-        if (ds, ep) == (dataset, epochs) and index in of_run
+        for seed, of_run in copies_at(table, dataset, epochs).items()
+        if index in of_run
     }
     runs: list[int | None] = list(seeds)
     if mean_row:  # of every seed: those stored and those recorded; a record of the row itself
@@ -245,13 +245,12 @@ def _cell_counts(table: Any) -> dict[str, int] | None:
     """How many cells with numbers were trained, and how many hold stand-ins (``info``)."""
     import numpy as np
 
-    from nb201_flat.table import constant_at, copies_by_run, stand_ins
+    from nb201_flat.table import constant_at, copies_at, stand_ins
 
     found = stand_ins(table)
     if found is None:
         return None
     constant, copies = found
-    by_run = copies_by_run(table)
     trained: set[int] = set()
     for (key, seed), arr in table.data.items():
         # a cell is trained where a run of its own measured it: at chance on seed 1 and
@@ -260,8 +259,8 @@ def _cell_counts(table: Any) -> dict[str, int] | None:
         at_chance = constant_at(table, key.dataset, key.epochs, None if seed is None else [seed])
         copied = {
             cell
-            for (ds, ep, sd), of_run in by_run.items()
-            if (ds, ep) == (key.dataset, key.epochs) and (seed is None or sd == seed)
+            for sd, of_run in copies_at(table, key.dataset, key.epochs).items()
+            if seed is None or sd == seed
             for cell in of_run
         }
         trained |= set(np.flatnonzero(~np.isnan(arr)).tolist()) - at_chance - copied

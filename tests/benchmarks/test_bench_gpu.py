@@ -464,6 +464,13 @@ def test_the_device_script_splits_into_two_calls(tmp_path: Path) -> None:
     (run,) = [c.split() for c in calls if c.startswith("python3 -m benchmarks.bench_gpu")]
     (stage,) = [c.split() for c in calls if c.startswith("timeout -k 5")]
     assert int(stage[3]) <= 400 - 15 and float(run[run.index("--limit-s") + 1]) < int(stage[3])
+    # too short for any budget: no negative one (refused by the benchmark), one measurement
+    rc, err, calls = _device_script(tmp_path / "shorter", carry=True, STAGE="bench", DEVICE_S="120")
+    (run,) = [c.split() for c in calls if c.startswith("python3 -m benchmarks.bench_gpu")]
+    assert float(run[run.index("--budget-s") + 1]) == 0 < float(run[run.index("--limit-s") + 1])
+    rc, err, calls = _device_script(tmp_path / "none", carry=True, STAGE="bench", DEVICE_S="40")
+    assert rc == 2 and "DEVICE_S=40 leaves the benchmark no time" in err
+    assert not any("bench_gpu" in c for c in calls)
     rc, err, calls = _device_script(tmp_path / "tests", carry=False, STAGE="tests", DEVICE_S="300")
     assert rc == 0, err  # the tests need no table
     assert not any("bench_gpu" in c for c in calls)

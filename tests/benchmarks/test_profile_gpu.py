@@ -14,13 +14,20 @@ from benchmarks import profile_gpu as P  # noqa: E402
 
 
 def _event(
-    name: str, start: float, end: float, *, cuda: bool = True, parent: object = None
+    name: str,
+    start: float,
+    end: float,
+    *,
+    cuda: bool = True,
+    parent: object = None,
+    annotation: bool = False,
 ) -> object:
     from torch.autograd import DeviceType
 
     span = SimpleNamespace(start=start, end=end, elapsed_us=lambda: end - start)
     kind = DeviceType.CUDA if cuda else DeviceType.CPU
-    return SimpleNamespace(name=name, device_type=kind, time_range=span, cpu_parent=parent)
+    return SimpleNamespace(name=name, device_type=kind, time_range=span, cpu_parent=parent,
+                           is_user_annotation=annotation)  # fmt: skip
 
 
 def test_step_figures_from_device_events() -> None:
@@ -35,6 +42,8 @@ def test_step_figures_from_device_events() -> None:
         _event("conv_kernel", 200, 500),  # overlaps the first (another stream): once
         _event("relu_kernel", 600, 700),
         _event("Memcpy HtoD", 800, 1000),
+        # a record_function region on the GPU: from its first kernel to its last, gaps and all
+        _event("## Call CompiledFxGraph ##", 0, 1000, annotation=True),
     ]
     prof = SimpleNamespace(events=lambda: events)
     r = P.step_profile(prof, steps=2, wall_s=0.004)
