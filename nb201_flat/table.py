@@ -862,6 +862,7 @@ class Table:
         from nb201_flat.importers.tidy import (
             check_tidy_frame,
             frame_bad,
+            tidy_seeds,
             tidy_space,
             tidy_stand_ins,
         )
@@ -882,11 +883,7 @@ class Table:
 
             index = check_arch_column(df["arch"], space, bad, index=index)
         meta = tidy_stand_ins(df, index, meta, label, space)  # to_tidy's STAND_IN_COLUMNS
-        seed_col = (
-            pd.to_numeric(df["seed"], errors="coerce").astype("Int64")
-            if "seed" in df
-            else pd.Series(pd.NA, index=df.index, dtype="Int64")
-        )
+        seed_ids = tidy_seeds(df)  # -1: the mean; never through a float (2**53 + 1 as 2**53)
         try:
             epochs = pd.to_numeric(df["epochs"], errors="raise").astype(np.int64)
             values = pd.to_numeric(df["value"], errors="raise").astype(np.float64)
@@ -899,7 +896,7 @@ class Table:
                 "split": df["split"].astype(str).to_numpy(),
                 "epochs": epochs.to_numpy(),
                 "metric": df["metric"].astype(str).to_numpy(),
-                "seed": seed_col.fillna(-1).to_numpy(dtype=np.int64),
+                "seed": seed_ids,
                 "value": values.to_numpy(),
             }
         )

@@ -36,8 +36,15 @@ log = logging.getLogger(__name__)
 _STRINGS = ("arch", "dataset", "split", "metric", "space")
 # "copied_from": a stand-in's trained cell (table.STAND_IN_COLUMNS), empty on a cell's own rows
 _INTEGERS = ("index", "epochs", "seed", "copied_from")
-# int64 holds 18 digits for sure; longer is no index, epoch count or seed of this benchmark
-_INT_PATTERN = r"^[+-]?[0-9]{1,18}$"
+# int64's 19 digits at most (past its top: refused as out of range); longer is no index,
+# epoch count or seed of this benchmark
+_INT_PATTERN = r"^[+-]?[0-9]{1,19}$"
+# a float column past 2**53 holds no exact integer id: seeds 2**53 and 2**53 + 1 read as one
+_FLOAT_PAST_2_53 = (
+    "is a float past 2**53, where floats skip integers (2**53 + 1 reads as 2**53)",
+    "store the column as integers (int64)",
+)
+_PAST_INT64 = "is out of range (an int64 holds -2**63..2**63-1)"
 
 
 # an infinite value in a table of measurements is no measurement: query printed inf where
@@ -243,6 +250,26 @@ def _int_range_why(name: str, low: int, high: int | None) -> str:
     return f"is out of range (outside {low}..{high})"
 
 
+def _float_int_fault(x: float) -> tuple[str, str] | None:
+    """(why, fix) a float cell is no exact integer, or None: a fraction, an infinity, or past
+    2**53 (:data:`_FLOAT_PAST_2_53`). NaN is the caller's (an empty cell or no number)."""
+    if not (math.isfinite(x) and x.is_integer()):
+        return "is not an integer", ""
+    if abs(x) >= 2**63:
+        return _PAST_INT64, ""
+    return None if abs(x) < 2**53 else _FLOAT_PAST_2_53
+
+
+def _int64_array(values: Any, nulls: Any) -> Any:
+    """int64 ``values`` with empty cells ``nulls`` as a pandas Int64 array: exact, where a
+    float64 NaN for an empty seed merged seeds past 2**53."""
+    import numpy as np
+
+    return pd.arrays.IntegerArray(
+        np.asarray(values, dtype=np.int64), np.asarray(nulls, dtype=bool).copy()
+    )
+
+
 def _first_outside(values: Any, nulls: Any, low: int, high: int | None) -> int | None:
     """Position of the first integer (not null) outside ``low..high``, or None."""
     out = ~nulls & (values < low)
@@ -254,8 +281,10 @@ def _first_outside(values: Any, nulls: Any, low: int, high: int | None) -> int |
 def _strict_int(
     p: Path, table: Any, name: str, *, nullable: bool, minimum: int | None, csv: bool
 ) -> Any:
-    """Column ``name`` as int64 numpy (float NaN for an allowed empty seed), never coerced;
-    refused below ``minimum`` (None: its range is checked later, with the space's size)."""
+    """Column ``name`` as (int64 numpy, null mask), never coerced and never read through a
+    float (seeds 2**53 and 2**53 + 1 were one); an empty cell (0 in the values) is refused
+    unless ``nullable`` (a seed's mean), an integer below ``minimum`` always (None: its range
+    is checked later, with the space's size)."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -277,8 +306,13 @@ def _strict_int(
             raise _bad(p, i, name, col[i].as_py(), "is not an integer", csv)
         # arrow's cast refuses the sign the pattern allows ('+0': a traceback); a trim, not a
         # regex replace (18x slower: 0.27 s a column of 3M cells)
-        text = pc.utf8_ltrim(text, characters="+")
-        ints = pc.cast(pc.if_else(pa.array(nulls), "0", text), pa.int64())
+        text = pc.if_else(pa.array(nulls), "0", pc.utf8_ltrim(text, characters="+"))
+        try:
+            ints = pc.cast(text, pa.int64())
+        except pa.ArrowInvalid:  # 19 digits past int64 (a traceback): named by its row
+            long = np.flatnonzero(pc.greater_equal(pc.utf8_length(text), 19).to_numpy())
+            i = next(int(j) for j in long if not -(2**63) <= int(text[int(j)].as_py()) < 2**63)
+            raise _bad(p, i, name, col[i].as_py(), _PAST_INT64, csv) from None
         values = np.asarray(ints.to_numpy(), dtype=np.int64)
     elif pa.types.is_integer(col.type):
         raw_ints = col.fill_null(0).to_numpy()
@@ -293,7 +327,8 @@ def _strict_int(
         bad = ~nulls & ~(np.isfinite(raw) & (raw == np.round(raw)) & (np.abs(raw) < 2**53))
         if bad.any():
             i = _first(bad)
-            raise _bad(p, i, name, col[i].as_py(), "is not an integer", csv)
+            why, fix = cast(tuple[str, str], _float_int_fault(float(raw[i])))
+            raise _bad(p, i, name, col[i].as_py(), why, csv, fix=fix or "fix the file")
         values = raw.astype(np.int64)
     else:
         raise FormatError(f"{p}: column {name!r} has type {col.type}, not integers; fix the file")
@@ -304,8 +339,6 @@ def _strict_int(
     # checks both its ends then, in the words a frame's check uses
     if minimum is not None and (out := _first_outside(values, nulls, minimum, None)) is not None:
         raise _bad(p, out, name, int(values[out]), _int_range_why(name, minimum, None), csv)
-    if nullable:
-        return np.where(nulls, np.nan, values.astype(np.float64)), nulls
     return values, nulls
 
 
@@ -445,9 +478,8 @@ def read_tidy_frame(path: str | os.PathLike[str]) -> pd.DataFrame:
         if col in ("index", "epochs"):
             out[col], _ = _strict_int(p, table, col, nullable=False, minimum=low, csv=csv)
         elif col in ("seed", "copied_from"):  # empty: the mean over seeds; the cell's own run
-            seeds, nulls = _strict_int(p, table, col, nullable=True, minimum=low, csv=csv)
-            out[col] = pd.array(np.where(nulls, 0, seeds).astype(np.int64), dtype="Int64")
-            out[col][nulls] = pd.NA
+            ints, nulls = _strict_int(p, table, col, nullable=True, minimum=low, csv=csv)
+            out[col] = _int64_array(ints, nulls)
         elif col == "constant_output":
             out[col] = _strict_flags(p, table, col, csv)
         elif col in _STRINGS:
@@ -692,11 +724,8 @@ def _as_int(x: object) -> int | str | None:
         f = float(x)
         if math.isnan(f):
             return None
-        return (
-            int(f)
-            if math.isfinite(f) and f.is_integer() and abs(f) < 2**53
-            else ("is not an integer")
-        )
+        fault = _float_int_fault(f)
+        return int(f) if fault is None else fault[0]
     if isinstance(x, str):
         text = x.strip()
         if not text:
@@ -732,7 +761,8 @@ def _frame_int(
         bad = ~nulls & ~np.where(np.isfinite(raw), fine, False)
         if bad.any():
             i = _first(bad)
-            raise frame_bad(source, df, i, name, col.iloc[i], "is not an integer")
+            why, fix = cast(tuple[str, str], _float_int_fault(float(raw[i])))
+            raise frame_bad(source, df, i, name, col.iloc[i], why, fix or "fix the frame")
         values = np.where(nulls, 0.0, raw).astype(np.int64)
     else:
         values = np.zeros(len(col), dtype=np.int64)
@@ -873,15 +903,13 @@ def check_tidy_frame(df: pd.DataFrame, *, size: int, source: str) -> pd.DataFram
         out["index"], _ = _frame_int(source, df, "index", nullable=False, low=0, high=size - 1)
     out["epochs"], _ = _frame_int(source, df, "epochs", nullable=False, low=0, high=_INT64_MAX)
     if "seed" in df:
-        seeds, nulls = _frame_int(source, df, "seed", nullable=True, low=0, high=_INT64_MAX)
-        seed_col = pd.array(seeds, dtype="Int64")
-        seed_col[nulls] = pd.NA
-        out["seed"] = seed_col
+        out["seed"] = _int64_array(
+            *_frame_int(source, df, "seed", nullable=True, low=0, high=_INT64_MAX)
+        )
     if "copied_from" in df:  # a stand-in's trained cell; empty on a cell's own rows
-        cells, nulls = _frame_int(source, df, "copied_from", nullable=True, low=0, high=size - 1)
-        copied_from = pd.array(cells, dtype="Int64")
-        copied_from[nulls] = pd.NA
-        out["copied_from"] = copied_from
+        out["copied_from"] = _int64_array(
+            *_frame_int(source, df, "copied_from", nullable=True, low=0, high=size - 1)
+        )
     if "constant_output" in df:
         out["constant_output"] = _frame_flags(source, df, "constant_output")
     for name in ("dataset", "split", "metric"):
@@ -1013,18 +1041,15 @@ def tidy_stand_ins(
 
     out = dict(meta)
     index = np.asarray(index, dtype=np.int64)
+    seeds = tidy_seeds(df)
     if "constant_output" in df:
-        _constant_runs(df, index, out, source, space.size)
+        _constant_runs(df, index, seeds, out, source, space.size)
     if "copied_from" in df:
         runs = pd.DataFrame(
             {
                 "dataset": df["dataset"].astype(str).to_numpy(),
                 "epochs": np.asarray(df["epochs"], dtype=np.int64),
-                "seed": (
-                    df["seed"].to_numpy(dtype=np.float64, na_value=np.nan)
-                    if "seed" in df
-                    else np.nan
-                ),
+                "seed": seeds,
                 "index": index,
                 "copied_from": df["copied_from"].to_numpy(dtype=np.float64, na_value=np.nan),
             }
@@ -1041,20 +1066,18 @@ def tidy_stand_ins(
             )
             raise FormatError(
                 f"{source}: column 'copied_from' holds {' and '.join(named)} on the rows of "
-                f"cell {i} at {d}@{e}ep seed "
-                f"{'mean' if np.isnan(sd) else int(sd)}; a run's rows name one cell copied, or "
-                "none: fix the column"
+                f"cell {i} at {d}@{e}ep seed {_seed_words(sd)}; a run's rows name one cell "
+                "copied, or none: fix the column"
             )
         which = copies.dropna(subset=["copied_from"]).drop_duplicates(cols)
 
         # the cell copied must be another, trained in the same run: its own rows are there
-        def run_of(d: str, e: int, sd: float, i: float) -> tuple[str, int, int | None, int]:
-            return str(d), int(e), None if np.isnan(sd) else int(sd), int(i)  # NaN != NaN
+        def run_of(d: str, e: int, sd: int, i: float) -> tuple[str, int, int | None, int]:
+            return str(d), int(e), _run_seed(sd), int(i)
 
         own = runs[runs["copied_from"].isna()].drop_duplicates(cols)
         trained = {run_of(*row) for row in own[cols].itertuples(index=False, name=None)}
         for d, e, sd, i, c in which.itertuples(index=False):
-            seed_words = "mean" if np.isnan(sd) else int(sd)
             if c == i or run_of(d, e, sd, c) not in trained:
                 why = (
                     "names the cell itself"
@@ -1063,7 +1086,7 @@ def tidy_stand_ins(
                 )
                 raise FormatError(
                     f"{source}: column 'copied_from' of cell {i} at {d}@{e}ep seed "
-                    f"{seed_words} {why}; a stand-in copies another cell trained in the same "
+                    f"{_seed_words(sd)} {why}; a stand-in copies another cell trained in the same "
                     "run: fix the column"
                 )
         from nb201_flat.importers.results_db import not_isomorphic
@@ -1088,7 +1111,7 @@ def tidy_stand_ins(
             {
                 "dataset": str(d),
                 "epochs": int(e),
-                "seed": None if np.isnan(sd) else int(sd),
+                "seed": _run_seed(sd),
                 "index": int(i),
                 "copied_from": int(c),
             }
@@ -1098,21 +1121,40 @@ def tidy_stand_ins(
     return out
 
 
+def tidy_seeds(df: pd.DataFrame) -> Any:
+    """The seed of each row of a tidy frame :func:`check_tidy_frame` checked, as int64, -1 for
+    the mean over seeds (a stored seed is >= 0): exact, where float64 with NaN for the mean
+    read seed 2**53 + 1 as 2**53 (a stand-in record named a run the table does not hold)."""
+    import numpy as np
+
+    if "seed" not in df:
+        return np.full(len(df), -1, dtype=np.int64)
+    return df["seed"].to_numpy(dtype=np.int64, na_value=-1)
+
+
+def _run_seed(sd: int) -> int | None:
+    """A run's seed from :func:`tidy_seeds`: a Python int, None for the mean over seeds."""
+    return None if sd < 0 else int(sd)
+
+
+def _seed_words(sd: int) -> str:
+    return "mean" if sd < 0 else str(int(sd))
+
+
 def _constant_runs(
-    df: pd.DataFrame, index: Any, out: dict[str, Any], source: str, size: int
+    df: pd.DataFrame, index: Any, seeds: Any, out: dict[str, Any], source: str, size: int
 ) -> None:
     """Set ``out["constant_output"]`` to the runs whose rows the ``constant_output`` column of
-    ``df`` flags, one record per run and cell, refusing a run flagged on some rows only and a
-    ``meta`` naming other runs (its old flat list of cells: every run of the frame)."""
+    ``df`` flags (``seeds``: its rows' :func:`tidy_seeds`), one record per run and cell,
+    refusing a run flagged on some rows only and a ``meta`` naming other runs (its old flat
+    list of cells: every run of the frame)."""
     import numpy as np
 
     runs = pd.DataFrame(
         {
             "dataset": df["dataset"].astype(str).to_numpy(),
             "epochs": np.asarray(df["epochs"], dtype=np.int64),
-            "seed": (
-                df["seed"].to_numpy(dtype=np.float64, na_value=np.nan) if "seed" in df else np.nan
-            ),
+            "seed": seeds,
             "index": np.asarray(index, dtype=np.int64),
             "flag": np.asarray(df["constant_output"], dtype=bool),
         }
@@ -1124,12 +1166,12 @@ def _constant_runs(
         d, e, sd, i = split.index[split.to_numpy()][0]
         raise FormatError(
             f"{source}: column 'constant_output' is True on some rows of cell {int(i)} at "
-            f"{d}@{int(e)}ep seed {'mean' if np.isnan(sd) else int(sd)} and False on others; "
+            f"{d}@{int(e)}ep seed {_seed_words(sd)} and False on others; "
             "a cell is a constant-output stand-in on all rows of a run or none: fix the column"
         )
 
-    def run_of(d: object, e: object, sd: float) -> tuple[str, int, int | None]:
-        return str(d), int(cast(int, e)), None if np.isnan(sd) else int(sd)  # NaN != NaN
+    def run_of(d: object, e: object, sd: int) -> tuple[str, int, int | None]:
+        return str(d), int(cast(int, e)), _run_seed(sd)
 
     flagged = runs[runs["flag"]].drop_duplicates(cols).sort_values(cols)
     records = [
