@@ -12,7 +12,10 @@ rows: ``seed_policy="mean"`` averages the stored seeds.
 A database being trained into changes while it is read (its ``-wal`` file holds the newest
 pages), so it is read from one consistent copy (SQLite's backup, in a temporary folder), and
 the table's ``meta["file_sha256"]`` is the sha256 of that copy: of the bytes parsed, which a
-sha256 of the main file alone is not while a ``-wal`` file holds pages.
+sha256 of the main file alone is not while a ``-wal`` file holds pages. That copy passes
+SQLite's integrity check before anything is read from it (a damaged page, or an index that
+disagrees with its rows, is refused in one line), and SQLite's errors on damage met later are
+that one line too (:func:`~nb201_flat.train.results_db.damage_refused`).
 """
 
 from __future__ import annotations
@@ -79,11 +82,12 @@ def read_results_db(
     source = Path(path)
     if not source.exists():  # sqlite would create it and report a file without tables
         raise TableFileError(f"no such file: {source}")
-    from nb201_flat.train.results_db import reading_for
+    from nb201_flat.train.results_db import damage_refused, reading_for
 
     with _snapshot(source) as (snap, digest), reading_for(snap, source):
         try:
-            table = _read_snapshot(snap, space, fill_isomorphic)
+            with damage_refused(snap):
+                table = _read_snapshot(snap, space, fill_isomorphic)
         except ParamMessage as exc:
             raise _naming(exc, snap, source) from None
     table.meta["file"] = str(source)
@@ -169,17 +173,20 @@ def _read_snapshot(p: Path, space: str | None, fill_isomorphic: bool) -> Table:
     from nb201_flat.train.results_db import (
         DAMAGED_FIX_PARTS,
         ResultsDB,
+        check_integrity,
         connect_readonly,
         load_results,
     )
 
     con = connect_readonly(p)
     try:
+        # every read below, and its checks, see the rows and indexes agree (a private copy)
+        check_integrity(con, p)
         keys = [r[0] for r in con.execute("SELECT DISTINCT space FROM epochs")]
         con.execute("SELECT 1 FROM runs LIMIT 1")  # here, in the import's words (load_results')
     except sqlite3.OperationalError as exc:
         if "no such table" not in str(exc):
-            raise ResultsDBError(f"cannot read results database {p} ({exc})") from None
+            raise  # damage_refused says it
         raise FormatError(
             f"{p} is not a results database ({exc}); import a file that train wrote"
         ) from None

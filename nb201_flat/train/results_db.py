@@ -58,11 +58,20 @@ the row from its checksum. Those columns are schema 2: a writer opening a schema
 its version rather than failing at its first positional insert (a schema-2 file written before
 ``runs`` and the side tables had theirs gets them the same way). The rows already there keep a NULL
 checksum: they are read, unverified, with one warning per file (a cell of another type than its
-column's, which no writer here stores, is refused as damage). Every row written since carries one
-(no older writer can add rows to a schema-2 file), and no checksum can be recovered for the old
-rows; refusing them would leave every database trained before this change unreadable. A writer that
-rewrites a run's row (:meth:`ResultsDB.write_epoch` keeps its sizes) checks it first, and writes a
-row that fails anew rather than checksumming its damaged values.
+column's, which no writer here stores, is refused as damage). No checksum can be recovered for the
+old rows; refusing them would leave every database trained before this change unreadable. Every row
+written since carries one, so a NULL is legacy only up to the table's last legacy rowid (recorded
+in ``meta`` by the migration; :func:`_legacy_upto`): a NULL past it is a checksum removed, refused
+as damage; and a schema-2 file whose table lacks the column (one flipped schema byte renames it)
+is refused, unless as the first schema-2 files were (:func:`_check_checksum_columns`). A writer
+that rewrites a run's row (:meth:`ResultsDB.write_epoch` keeps its sizes) checks it first, and
+writes a row that fails anew rather than checksumming its damaged values.
+
+The rows :func:`load_results`, :func:`load_curves` and :meth:`ResultsDB.runs_frame` serve are the
+rows they checked, read once from the tables themselves (never from an index, whose copy of a
+damaged key can be the intact one). SQLite's own errors on a damaged file are one line
+(:func:`damage_refused`); the importer also runs SQLite's integrity check on its private copy
+(:func:`check_integrity`).
 
 Examples
 --------
@@ -90,7 +99,7 @@ import sqlite3
 import time
 import urllib.parse
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 from enum import Enum
 from pathlib import Path
@@ -247,18 +256,71 @@ def connect_readonly(
             else "check that the file is readable"
         )
         raise ResultsDBError(f"cannot read results database {p} ({exc}); {hint}") from exc
-    except sqlite3.DatabaseError as exc:
+    except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
+        # UnicodeDecodeError: SQLite's message quotes a damaged schema's bytes, no UTF-8
         with p.open("rb") as f:
             sqlite = f.read(16) == b"SQLite format 3\x00"
         if sqlite:  # a SQLite file cut short (a copy interrupted) or damaged: not another file
-            raise ResultsDBError(
-                f"{p} is a truncated or damaged SQLite file ({exc}); copy the results database "
-                "again from where it was trained (with its -wal file, if it has one)"
-            ) from exc
+            raise damaged_file(p, exc) from exc
         raise ResultsDBError(
             f"{p} is not a results database ({exc}); pass the SQLite file written by train"
         ) from exc
     return conn
+
+
+def damaged_file(path: str | os.PathLike[str], why: object) -> ResultsDBError:
+    """The one-line refusal of a results database whose file is damaged (``why``: SQLite's
+    error, or what is wrong): no run's retraining mends it, so it is copied again."""
+    return ResultsDBError(
+        f"{_shown(path)} is a truncated or damaged SQLite file ({why}); copy the results "
+        "database again from where it was trained (with its -wal file, if it has one)"
+    )
+
+
+_NOT_DAMAGE = (
+    "SQLITE_BUSY",
+    "SQLITE_LOCKED",
+    "SQLITE_IOERR",
+    "SQLITE_CANTOPEN",
+    "SQLITE_NOMEM",
+    "SQLITE_FULL",
+    "SQLITE_INTERRUPT",
+    "SQLITE_READONLY",
+    "SQLITE_PERM",
+)
+"""SQLite's names of the errors of a read that say how the file was reached, not that it is
+damaged (:func:`damage_refused`)."""
+
+
+@contextmanager
+def damage_refused(path: str | os.PathLike[str]) -> Iterator[None]:
+    """Reads of the database at ``path`` in which SQLite meets damage (a page that does not
+    parse, text that is not UTF-8, a column its schema lost) refused in one line
+    (:func:`damaged_file`) rather than as SQLite's traceback; an error of reaching the file
+    (locked, I/O) in one line too. A programming error (sqlite3.ProgrammingError) stays one."""
+    try:
+        yield
+    except sqlite3.ProgrammingError:
+        raise
+    except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
+        if (getattr(exc, "sqlite_errorname", None) or "").startswith(_NOT_DAMAGE):
+            raise ResultsDBError(
+                f"cannot read results database {_shown(path)} ({exc}); check that the file is "
+                "readable"
+            ) from exc
+        raise damaged_file(path, exc) from exc
+
+
+def check_integrity(conn: sqlite3.Connection, path: str | os.PathLike[str]) -> None:
+    """Refuse the database open on ``conn`` when SQLite's ``PRAGMA integrity_check`` finds
+    damage: a damaged page, or an index whose entry disagrees with its row (a flipped key
+    byte in a row, its index's copy intact: a query answered from the index and one from the
+    table read two keys, and a checksum checked against the one passed the other). Every
+    page is read; the importer runs it on its private copy, once, before any other read."""
+    (found,) = conn.execute("PRAGMA integrity_check(1)").fetchone()
+    if found != "ok":  # its first finding, on one line
+        said = str(found).replace("*** in database main ***", "").split()
+        raise damaged_file(path, f"integrity_check: {' '.join(said)}")
 
 
 class _Kept(Enum):
@@ -354,6 +416,9 @@ class ResultsDB:
         conn.execute(f"PRAGMA busy_timeout = {int(self.timeout_s * 1000)}")
         self._retry(lambda: conn.execute("PRAGMA journal_mode = WAL").fetchone())
         conn.execute("PRAGMA synchronous = NORMAL")  # WAL + NORMAL is durable across app crashes
+        # before the script creates the side tables a file lacks (with the column): the
+        # layout checked is the file's own; a column a damaged schema lost is never re-added
+        _check_checksum_columns(conn, self.path)
         self._retry(lambda: conn.executescript(_SCHEMA))
         self._retry(
             lambda: conn.execute(
@@ -366,14 +431,25 @@ class ResultsDB:
     def _migrate(self, conn: sqlite3.Connection) -> None:
         """Schema 1 to 2: add the ``checksum`` column to every table that lacks it (its rows
         keep NULL: module docstring); also to a schema-2 file written before ``runs`` and
-        the side tables had one (their checksums joined schema 2 in its development)."""
-        if not _unchecked_tables(conn):  # the usual case: no write lock taken
+        the side tables had one (their checksums joined schema 2 in its development). Each
+        table's last legacy rowid is recorded in ``meta`` (:func:`_legacy_upto`): its highest
+        rowid when the column is added here, else (a new file, or one an earlier version
+        created or migrated) as a reader derives it."""
+        if not _unchecked_tables(conn) and _legacy_recorded(conn):  # no write lock taken
             return
         self._retry(lambda: conn.execute("BEGIN IMMEDIATE"))  # on conn: not yet self._conn
         try:
             missing = _unchecked_tables(conn)  # not added meanwhile by another writer
-            for table in missing:
-                conn.execute(f"ALTER TABLE {table} ADD COLUMN checksum TEXT")
+            for table in _CHECKED:
+                if table in missing:
+                    (last,) = conn.execute(f"SELECT max(rowid) FROM {table}").fetchone()
+                    conn.execute(f"ALTER TABLE {table} ADD COLUMN checksum TEXT")
+                    upto = last or 0
+                else:
+                    upto = _derived_upto(conn, table)
+                conn.execute(
+                    "INSERT OR IGNORE INTO meta VALUES (?, ?)", (_LEGACY_KEY + table, str(upto))
+                )
             conn.execute(
                 "UPDATE meta SET value = ? WHERE key = 'schema_version' AND value = '1'",
                 (str(SCHEMA_VERSION),),
@@ -702,6 +778,7 @@ class ResultsDB:
         are checksummed."""
         cleared: list[str] = []
         with self._write() as conn:
+            legacy = _Legacy(conn, self.path)
             for table in _CHECKED.keys() - {"runs"}:
                 match = " AND ".join(f"r.{c} = t.{c}" for c in _RUN_KEY.split(", "))
                 cols = ", ".join(f"t.{c}" for c in _CHECKED[table].split(", "))
@@ -710,7 +787,7 @@ class ResultsDB:
                     f"WHERE NOT EXISTS (SELECT 1 FROM runs r WHERE {match})"
                 ).fetchall()
                 for *row, recorded, rowid in strays:
-                    why = _row_damage(table, row, recorded, rowid)
+                    why = _row_damage(table, row, recorded, rowid, legacy)
                     if why is None:
                         continue
                     said = f"run {tuple(_run_of(table, row))} {why}, a stray row"
@@ -759,7 +836,8 @@ class ResultsDB:
         return metrics, train_time
 
     def epochs_frame(self) -> pd.DataFrame:
-        """All epoch rows joined with their run status, as a wide DataFrame."""
+        """All epoch rows joined with their run status, as a wide DataFrame, unchecked:
+        :func:`load_results` and :func:`load_curves` serve checked rows."""
         conn = self._connect()
         cols = ", ".join(f"e.{c}" for c in _EPOCH_COLUMNS.split(", "))  # not the checksum
         return pd.read_sql_query(
@@ -775,22 +853,23 @@ class ResultsDB:
         written before they were, read as it is); the runs of ``space`` only, when given
         (only their rows are read, so only theirs are checked)."""
         conn = self._connect()
-        tables = _tables(conn)
-        # read-only files from before a side table get its columns as None
-        cols, joins = [f"r.{c}" for c in _COLUMN_KINDS["runs"]], []
-        for table, names in _SIDE_TABLES.items():
-            if table in tables:
-                cols += [f"{table}.{c}" for c in names]
-                joins.append(f"LEFT JOIN {table} USING ({_RUN_KEY})")
-            else:
-                cols += [f"NULL AS {c}" for c in names]
         where, args = ("1", ()) if space is None else ("t.space = ?", (space,))
-        with _read_transaction(conn):  # the rows checked are the rows read
-            for table in _COLUMN_KINDS:  # every row, a side row whose key changed too
-                verified_rows(conn, self.path, table, where, args, collect=False)
-            sql = f"SELECT {', '.join(cols)} FROM runs r {' '.join(joins)}"
-            sql += "" if space is None else " WHERE r.space = ?"
-            frame = pd.read_sql_query(sql, conn, params=args)
+        with _read_transaction(conn):  # the rows checked are the rows served, read once
+            # every row, a side row whose key changed too ([]: a read-only file from before
+            # a side table, whose columns are then None)
+            rows = {
+                table: verified_rows(conn, self.path, table, where, args, table_scan=True)
+                for table in _COLUMN_KINDS
+            }
+        side = {table: {tuple(r[:5]): tuple(r[5:]) for r in rows[table]} for table in _SIDE_TABLES}
+        none = {table: (None,) * len(names) for table, names in _SIDE_TABLES.items()}
+        frame = pd.DataFrame.from_records(
+            [
+                (*r, *(v for t in _SIDE_TABLES for v in side[t].get(_run_of("runs", r), none[t])))
+                for r in rows["runs"]
+            ],
+            columns=[*_COLUMN_KINDS["runs"], *(c for n in _SIDE_TABLES.values() for c in n)],
+        )
         for names in _SIDE_TABLES.values():
             for c in names:
                 col = frame[c].astype(object)
@@ -854,6 +933,95 @@ def _unchecked_tables(conn: sqlite3.Connection) -> list[str]:
     return [table for table in _CHECKED if not _has_checksums(conn, table)]
 
 
+def _check_checksum_columns(conn: sqlite3.Connection, path: Path) -> None:
+    """Refuse a file of schema 2 with a table that lacks the ``checksum`` column, unless as
+    the first schema-2 files were: ``epochs`` with it, no other table (``runs`` and the side
+    tables got theirs later, from their first writer). Another is a damaged schema (one flipped
+    byte of ``sqlite_schema`` renames the column): its rows were read unverified, every one."""
+    tables = _tables(conn)
+    if "meta" not in tables:  # a new file
+        return
+    version = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    if version is None or str(version[0]) != str(SCHEMA_VERSION):  # 1, or refused as later
+        return
+    lacking = [t for t in _CHECKED if t in tables and not _has_checksums(conn, t)]
+    first = "epochs" not in lacking and set(lacking) == (tables & _CHECKED.keys()) - {"epochs"}
+    if lacking and not first:
+        raise damaged_file(
+            path,
+            f"its table {lacking[0]} has no checksum column, which its schema {version[0]} "
+            "gives it: its schema is damaged",
+        )
+
+
+_LEGACY_KEY = "legacy_upto:"
+"""The prefix of the ``meta`` keys that record, per table, its last legacy rowid
+(:func:`_legacy_upto`)."""
+
+
+def _legacy_recorded(conn: sqlite3.Connection) -> bool:
+    """Whether ``meta`` records every table's last legacy rowid."""
+    keys = [_LEGACY_KEY + table for table in _CHECKED]
+    (n,) = conn.execute(
+        f"SELECT count(*) FROM meta WHERE key IN ({', '.join('?' * len(keys))})", keys
+    ).fetchone()
+    return int(n) == len(keys)
+
+
+def _derived_upto(conn: sqlite3.Connection, table: str) -> int:
+    """``table``'s last legacy rowid as its rows show it: the rowid before its first row with
+    a checksum (a row written since the column was added took a rowid past every row there,
+    SQLite's max + 1), or its last rowid when none has one (0: empty)."""
+    first = conn.execute(
+        f"SELECT rowid FROM {table} WHERE checksum IS NOT NULL ORDER BY rowid LIMIT 1"
+    ).fetchone()
+    if first is not None:
+        return int(first[0]) - 1
+    (last,) = conn.execute(f"SELECT max(rowid) FROM {table}").fetchone()
+    return int(last or 0)
+
+
+def _legacy_upto(conn: sqlite3.Connection, path: Path, table: str) -> float:
+    """The highest rowid of ``table`` whose row may lack a checksum: a legacy row, written
+    before the table had the column (schema 1). A row past it without one had its checksum
+    removed (a hand edit, damage), and is refused: a NULL must not read as "legacy,
+    unverified" in a file every row of which was written with one. Recorded in ``meta`` by
+    this version's first writer (:meth:`ResultsDB._migrate`), else derived
+    (:func:`_derived_upto`); ``inf`` for a table without the column (schema 1, or the first
+    schema-2 files: :func:`_check_checksum_columns`)."""
+    if not _has_checksums(conn, table):
+        return math.inf
+    row = conn.execute("SELECT value FROM meta WHERE key = ?", (_LEGACY_KEY + table,)).fetchone()
+    if row is None:
+        return _derived_upto(conn, table)
+    try:
+        return int(row[0])
+    except (TypeError, ValueError):
+        raise damaged_file(path, f"meta's {_LEGACY_KEY}{table} is {row[0]!r:.40}") from None
+
+
+class _Legacy:
+    """:func:`_legacy_upto` per table, read once, when a row without a checksum is met."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+        self.conn, self.path, self.upto = conn, path, dict[str, float]()
+
+    def __call__(self, table: str) -> float:
+        if table not in self.upto:
+            self.upto[table] = _legacy_upto(self.conn, self.path, table)
+        return self.upto[table]
+
+
+def _checksum_sql(conn: sqlite3.Connection, path: Path, table: str, alias: str) -> str:
+    """How a read of ``table`` (aliased ``alias``) selects its checksum: the column, or NULL
+    in a file without it (schema 1: its rows are read unverified, once
+    :func:`_check_checksum_columns` passed)."""
+    if _has_checksums(conn, table):
+        return f"{alias}.checksum"
+    _check_checksum_columns(conn, path)
+    return "NULL"
+
+
 def _canonical(value: object) -> object:
     """A stored cell as hashed: a float as ``float.hex`` of what SQLite keeps (NaN is stored
     as NULL, -0.0 as 0.0), an int as it is, NULL as ``None``."""
@@ -913,12 +1081,16 @@ def verified_epochs(
     args: Sequence[object],
     *,
     collect: bool = True,
+    table_scan: bool = False,
 ) -> list[tuple[Any, ...]]:
     """The ``epochs`` rows (aliased ``e``) matching ``where``, each checked against its
     checksum: a mismatch is a :class:`ResultsDBError` naming the run (:func:`damaged_run`);
-    rows without one are read unverified, with one warning per file (module docstring).
-    ``collect=False`` checks them and returns none (a whole campaign's rows, only checked)."""
-    return verified_rows(conn, path, "epochs", where, args, collect=collect, alias="e")
+    legacy rows without one are read unverified, with one warning per file (module
+    docstring). ``collect=False`` checks them and returns none (a whole campaign's rows, only
+    checked); ``table_scan``: as :func:`verified_rows` takes it."""
+    return verified_rows(
+        conn, path, "epochs", where, args, collect=collect, alias="e", table_scan=table_scan
+    )
 
 
 _KEY_AT = {"epochs": (0, 1, 3, 5, 6), "runs": (0, 1, 3, 4, 5)}
@@ -935,24 +1107,33 @@ def verified_rows(
     collect: bool = True,
     alias: str = "t",
     damaged: Damaged | None = None,
+    table_scan: bool = False,
 ) -> list[tuple[Any, ...]]:
     """The rows of ``table`` (aliased ``alias``; its :data:`_CHECKED` columns, in order)
     matching ``where``, checked as :func:`verified_epochs` checks epochs; ``[]`` for a table
     the file does not have (a read-only file of an earlier version). A row without a
-    checksum is checked for what no writer here stores, a wrongly typed cell (text in a REAL
-    column). With ``damaged`` (a dict), a damaged row's run is added to it with why, and the
-    row left out, rather than refused."""
+    checksum is refused past its table's legacy rows (:func:`_legacy_upto`), and checked for
+    what no writer here stores, a wrongly typed cell (text in a REAL column). With
+    ``damaged`` (a dict), a damaged row's run is added to it with why, and the row left out,
+    rather than refused.
+
+    ``table_scan``: read the table's rows, never an index (``NOT INDEXED``), for a read that
+    serves its rows beyond this query (:func:`_checked_frame`, :meth:`ResultsDB.runs_frame`):
+    SQLite takes an indexed column from the index, whose copy of a damaged key can be the
+    intact one, so the rows checked and the rows served are the same rows only so."""
     path = _shown(path)
     if table != "epochs" and table not in _tables(conn):
         return []
     cols = ", ".join(f"{alias}.{c}" for c in _CHECKED[table].split(", "))
-    stored = f"{alias}.checksum" if _has_checksums(conn, table) else "NULL"  # NULL: read-only
-    sql = f"SELECT {cols}, {stored}, {alias}.rowid FROM {table} {alias}"
+    stored = _checksum_sql(conn, path, table, alias)
+    scan = " NOT INDEXED" if table_scan else ""
+    sql = f"SELECT {cols}, {stored}, {alias}.rowid FROM {table} {alias}{scan}"
     legacy = 0
+    upto = _Legacy(conn, path)
     out = []
     for *row, recorded, rowid in conn.execute(f"{sql} WHERE {where}", tuple(args)):
         legacy += recorded is None
-        why = _row_damage(table, row, recorded, rowid)
+        why = _row_damage(table, row, recorded, rowid, upto)
         if why is not None:
             run = _run_of(table, row)
             if damaged is None:
@@ -1074,12 +1255,26 @@ def _taken(
     return conn.execute(f"SELECT 1 FROM {table} WHERE {where}", args).fetchone() is not None
 
 
-def _row_damage(table: str, row: Sequence[object], recorded: object, rowid: int) -> str | None:
+def _row_damage(
+    table: str,
+    row: Sequence[object],
+    recorded: object,
+    rowid: int,
+    legacy: Callable[[str], float],
+) -> str | None:
     """Why a row of ``table`` (its :data:`_CHECKED` columns, its checksum as ``recorded``) is
     damaged, ending with where it is (table, rowid: a row can be named, or deleted, alone);
-    ``None`` when it is intact. A row without a checksum is checked for a wrongly typed cell."""
+    ``None`` when it is intact. A row without a checksum is a legacy row only up to its
+    table's last legacy rowid (``legacy``: :class:`_Legacy`), and checked for a wrongly typed
+    cell."""
     if recorded is None:
-        why = _wrong_cell(table, row)
+        upto = legacy(table)
+        why = (
+            _wrong_cell(table, row)
+            if rowid <= upto
+            else f"has no checksum, yet every row of its table past rowid {int(upto)} is "
+            "written with one (it was removed: a hand edit, or damage)"
+        )
     else:
         why = None if recorded == row_checksum(row, table) else _mismatch(table, row)
     return None if why is None else f"{why} (table {table}, rowid {rowid})"
@@ -1107,7 +1302,7 @@ def _kept_row(
     if row is None:
         return None
     *values, recorded, rowid = row
-    why = _row_damage(table, values, recorded, rowid)
+    why = _row_damage(table, values, recorded, rowid, _Legacy(conn, path))
     if why is not None and recorded is None:  # an old row no writer here wrote: refused
         raise ResultsDBError(*damaged_parts(path, _run_of(table, values), why))
     if why is not None:
@@ -1135,8 +1330,11 @@ def _read_transaction(conn: sqlite3.Connection) -> Iterator[None]:
     conn.execute("BEGIN")
     try:
         yield
-    finally:
-        conn.execute("COMMIT")
+    except BaseException:
+        with suppress(sqlite3.Error):  # a damaged file's COMMIT fails too: the first error
+            conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
 
 
 def _tables(conn: sqlite3.Connection) -> set[str]:
@@ -1208,11 +1406,17 @@ def _select_space(wide: pd.DataFrame, space: str | None, path: Path) -> pd.DataF
                 f"{path} holds results of several spaces ({', '.join(spaces)}); pass space="
             )
         return wide
-    if spaces and space not in spaces:  # a misspelt key read as a space without results
+    _check_space(space, spaces, path)
+    return wide[wide["space"] == space]
+
+
+def _check_space(space: str, spaces: list[str], path: Path) -> None:
+    """Refuse a space key the file holds no rows of, where it holds others (a misspelt key
+    read as a space without results)."""
+    if spaces and space not in spaces:
         raise FormatError(
             f"{path} holds no results of space {space!r}; it holds {', '.join(spaces)}"
         )
-    return wide[wide["space"] == space]
 
 
 def checked_key(key: object) -> tuple[object, ...]:
@@ -1280,8 +1484,8 @@ def _check_damage(conn: sqlite3.Connection, path: Path, space: str | None) -> No
             checks.append(f"typeof({col}) NOT IN ({', '.join('?' * len(types))})")
             params.extend(types)
         cells = ", ".join(f"{col}, typeof({col})" for col in columns)
-        row = conn.execute(
-            f"SELECT rowid, {_RUN_KEY}, {cells} FROM {table} "
+        row = conn.execute(  # the rows themselves, not an index's copy of their keys
+            f"SELECT rowid, {_RUN_KEY}, {cells} FROM {table} NOT INDEXED "
             f"WHERE ({' OR '.join(checks)}){where} LIMIT 1",
             (*params, *args),
         ).fetchone()
@@ -1302,23 +1506,30 @@ def _check_damage(conn: sqlite3.Connection, path: Path, space: str | None) -> No
                     )
                 )
     match = " AND ".join(f"r.{c} = e.{c}" for c in _RUN_KEY.split(", "))
-    stored = "checksum" if _has_checksums(conn) else "NULL"
+    stored = _checksum_sql(conn, path, "epochs", "e")
+    legacy = _Legacy(conn, path)
     first = None
     for *row, recorded, rowid in conn.execute(
-        f"SELECT {_EPOCH_COLUMNS}, {stored}, rowid FROM epochs e WHERE NOT EXISTS "
+        f"SELECT {_EPOCH_COLUMNS}, {stored}, rowid FROM epochs e NOT INDEXED WHERE NOT EXISTS "
         f"(SELECT 1 FROM runs r WHERE {match}){where}",
         args,
     ):  # a damaged one is a stray row (its key changed): refused as such, by its rowid
-        why = _row_damage("epochs", row, recorded, rowid)
+        why = _row_damage("epochs", row, recorded, rowid, legacy)
         if why is not None:
             raise ResultsDBError(*_refusal(conn, path, "epochs", row, recorded, why))
         first = first or _run_of("epochs", row)
     if first is not None:
-        raise ResultsDBError(
-            f"{path} is damaged: the epochs of run {first} have no row in table runs "
-            "(a key changed in one table only); ",
-            *DAMAGED_FIX_PARTS,
-        )
+        raise _without_run(path, first)
+
+
+def _without_run(path: Path, run: Sequence[object]) -> ResultsDBError:
+    """The refusal of intact epochs of ``run`` that has no row in ``runs``: a join would drop
+    them in silence."""
+    return ResultsDBError(
+        f"{_shown(path)} is damaged: the epochs of run {tuple(run)} have no row in table runs "
+        "(a key changed in one table only); ",
+        *DAMAGED_FIX_PARTS,
+    )
 
 
 def check_finished_runs(
@@ -1328,9 +1539,10 @@ def check_finished_runs(
     the database says the run is done), in one line naming the run (:func:`damaged_run`).
 
     Training writes a finished (``done`` or ``constant``) run's final epoch, with an
-    accuracy for each split, before marking it, and numbers epochs 1..schedule; a run of
-    another status, or a finished one without that epoch or accuracy, is a damaged (or
-    hand-edited) database. ``runs_verified``: the caller checked the ``runs`` rows of
+    accuracy for each split (every split it evaluated at any epoch), before marking it, and
+    numbers epochs 1..schedule; a run of another status, or a finished one without that
+    epoch, one of those splits there, or an accuracy, is a damaged (or hand-edited)
+    database. ``runs_verified``: the caller checked the ``runs`` rows of
     ``space`` against their checksums in this file as it is now (a private copy that
     nothing writes), so they are not checked again.
     """
@@ -1383,6 +1595,19 @@ def _unservable_run(
             "e.epoch = r.schedule) LIMIT 1",
             finished,
             lambda row: f"is marked {row[5]} but has no row for its final epoch {row[3]}",
+        ),
+        (  # training evaluates every split at the final epoch (and every eval_every before)
+            f"SELECT {', '.join('s.' + c for c in columns)}, r.status, s.split FROM (SELECT "
+            f"DISTINCT {_RUN_KEY}, split FROM epochs WHERE {where('')}) s JOIN runs r ON "
+            f"{' AND '.join(f's.{c} = r.{c}' for c in columns)} WHERE r.status IN ({marks}) "
+            f"AND NOT EXISTS (SELECT 1 FROM epochs e WHERE "
+            f"{' AND '.join(f'e.{c} = s.{c}' for c in columns)} AND e.split = s.split AND "
+            "e.epoch = s.schedule) LIMIT 1",
+            finished,
+            lambda row: (
+                f"is marked {row[5]} but has no row for split {row[6]!r} at its final epoch "
+                f"{row[3]}, which its other epochs hold (a row deleted)"
+            ),
         ),
         (
             f"SELECT {', '.join('e.' + c for c in columns)}, e.split FROM epochs e "
@@ -1502,27 +1727,38 @@ def _checked_frame(
         raise ArgumentError(f"space must be a space key such as 'nb201', got {shown(space)}")
     db = _open_existing(path)
     try:
-        conn = db._connect()
-        conn.execute("BEGIN")
-        try:
-            _check_damage(conn, Path(path), space)
-            if not final_only:  # every epoch is served: a hole in a curve is refused
-                one = (lambda a: "1") if space is None else (lambda a: f"{a}space = ?")
-                found = _holed_run(conn, one, () if space is None else (space,))
-                if found is not None:
-                    raise ResultsDBError(*damaged_parts(path, *found))
-            where = ["e.epoch = e.schedule"] if final_only else []
-            where += [] if space is None else ["e.space = ?"]
-            args = () if space is None else (space,)
-            verified_epochs(conn, Path(path), " AND ".join(where) or "1", args, collect=False)
-            # the frame's run status decides which runs are finished
-            runs = "1" if space is None else "t.space = ?"
-            verified_rows(conn, Path(path), "runs", runs, args, collect=False)
-            return db.epochs_frame()
-        finally:
-            conn.execute("COMMIT")
+        with damage_refused(path):
+            conn = db._connect()
+            with _read_transaction(conn):
+                _check_damage(conn, Path(path), space)
+                if not final_only:  # every epoch is served: a hole in a curve is refused
+                    one = (lambda a: "1") if space is None else (lambda a: f"{a}space = ?")
+                    found = _holed_run(conn, one, () if space is None else (space,))
+                    if found is not None:
+                        raise ResultsDBError(*damaged_parts(path, *found))
+                where = ["e.epoch = e.schedule"] if final_only else []
+                where += [] if space is None else ["e.space = ?"]
+                args = () if space is None else (space,)
+                # the rows served are the rows checked, read once each from the table itself
+                epochs = verified_epochs(
+                    conn, Path(path), " AND ".join(where) or "1", args, table_scan=True
+                )
+                # the frame's run status decides which runs are finished
+                runs = "1" if space is None else "t.space = ?"
+                runs_rows = verified_rows(conn, Path(path), "runs", runs, args, table_scan=True)
+                if space is not None and not epochs:  # a misspelt key, or a space without rows
+                    held = [r[0] for r in conn.execute("SELECT DISTINCT space FROM epochs")]
+                    _check_space(space, sorted(held), Path(path))
     finally:
         db.close()
+    status = {_run_of("runs", r): r[6] for r in runs_rows}
+    wide = []
+    for row in epochs:
+        run = _run_of("epochs", row)
+        if run not in status:  # _check_damage asked an index; the table has the last word
+            raise _without_run(Path(path), run)
+        wide.append((*row, status[run]))
+    return pd.DataFrame.from_records(wide, columns=[*_EPOCH_COLUMNS.split(", "), "status"])
 
 
 def load_results(path: str | os.PathLike[str], *, space: str | None = None) -> pd.DataFrame:

@@ -268,8 +268,13 @@ def test_a_database_whose_only_run_is_unfinished_says_finish_it(tmp_path: Path) 
 @pytest.mark.parametrize(("column", "value"), [("time_s", -50.0), ("loss", -1.0)])
 def test_a_negative_time_or_loss_is_refused(db_path: Path, column: str, value: float) -> None:
     # R1 #7: a negative training time imported (a time budget summed it); time_s is imported
-    # for the train split (the schedule's training time)
-    _edit_as_a_writer(db_path, f"UPDATE epochs SET split='train', {column}={value} WHERE epoch = 2")
+    # for the train split (the schedule's training time); the split of every epoch relabelled
+    # (a final epoch without a split its other epochs hold is refused first)
+    _edit_as_a_writer(
+        db_path,
+        "UPDATE epochs SET split='train'",
+        f"UPDATE epochs SET {column}={value} WHERE epoch = 2",
+    )
     with pytest.raises(
         FormatError,
         match=rf"architecture 11472, cifar10/train@2ep:{column} seed 777: {value} is "

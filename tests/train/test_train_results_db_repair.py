@@ -17,7 +17,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from train_helpers import TOY_OPS, one_isomorphic_class, write_tiny_cifar10
+from train_helpers import TOY_OPS, as_legacy, one_isomorphic_class, write_tiny_cifar10
 
 from nb201_flat.cli import main
 from nb201_flat.errors import ResultsDBError
@@ -154,6 +154,7 @@ def test_an_old_row_with_text_in_a_real_column_is_a_damaged_run(tmp_path: Path) 
     db.write_epoch(KEY, 11472, 1, {"train": (2.3, 12.5, 1.5)})
     db.close()
     _edit(path, "UPDATE runs SET params_mb = 'abc', checksum = NULL")
+    as_legacy(path, "runs")  # an old row: a NULL checksum past them is damage of its own
     db = ResultsDB(path)
     why = (
         r"run \('nb201', .*\) has params_mb 'abc' in table runs \(text, not real\) "
@@ -382,6 +383,7 @@ def test_a_run_to_retrain_damaged_before_its_final_epoch_is_not_done(
     path = tmp_path / "r.sqlite"
     key = _two_epochs(path)
     _edit(path, change)
+    as_legacy(path, "epochs")  # the row added is an old one (no checksum)
     db = ResultsDB(path)
     # the skip of a campaign without retrain_damaged reads final epochs only (one pass)
     assert db.finished_runs() == ({key}, {key: DIGEST})
@@ -689,6 +691,7 @@ def test_clear_stray_rows_puts_a_moved_row_back_and_deletes_only_damaged_strays(
     # intact rows whose run has no row in runs (an old file's orphans): never touched
     _edit(path, "INSERT INTO run_data SELECT space, arch, dataset, schedule, 9, data_digest, "
                 "data_official, NULL FROM run_data WHERE arch = ?", ARCH)  # fmt: skip
+    as_legacy(path, "run_data")
     orphan = _rows(path)["run_data"]
     db = ResultsDB(path)
     said = db.clear_stray_rows()

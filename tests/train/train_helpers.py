@@ -238,3 +238,20 @@ def one_isomorphic_class() -> tuple[Space, CampaignPlan, int, int, int]:
     plan = plan_campaign(space, neighbours_of=centre, radius=1, unique_isomorphism=True)
     ((member, rep),) = plan.representative.items()
     return space, plan, centre, member, rep
+
+
+def as_legacy(path: Path, table: str) -> None:
+    """Record the rows of ``table`` so far as legacy rows (written before their table had
+    checksums), as the writer that migrates a schema-1 file records them: how a test makes an
+    old row without a checksum in a file this version wrote (a NULL past them is damage)."""
+    import sqlite3
+
+    from nb201_flat.train.results_db import _LEGACY_KEY
+
+    con = sqlite3.connect(path)
+    with con:
+        con.execute(
+            f"UPDATE meta SET value = (SELECT max(rowid) FROM {table}) WHERE key = ?",
+            (_LEGACY_KEY + table,),
+        )
+    con.close()
