@@ -12,8 +12,8 @@ one whole (a table) is written beside the target and then swapped in (:func:`rep
 - a first write uses ``renameat2(RENAME_NOREPLACE)``, so of two concurrent writers exactly one
   creates the target and the other is told it exists;
 - elsewhere (or on a filesystem without these flags) the old folder is renamed aside and the new
-  one renamed in; a crash between the two leaves the old one as ``.NAME.old-PID-*``, and
-  :func:`recover` (run before every write) puts it back or removes it.
+  one renamed in; a crash between the two leaves the old one as ``.NAME.old-PID-XXXXXXXX``,
+  and :func:`recover` (run before every write) puts it back or removes it.
 
 Everything written gets the modes the umask gives (0666/0777 minus the umask), not the private
 0600/0700 of :mod:`tempfile`.
@@ -37,6 +37,7 @@ import ctypes
 import errno
 import logging
 import os
+import re
 import shutil
 import stat
 import sys
@@ -134,36 +135,58 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _leftover_pid(name: str, prefix: str) -> int | None:
-    rest = name[len(prefix) :]
-    head = rest.split("-", 1)[0]
-    return int(head) if head.isdecimal() and head.isascii() else None
+# The names a writer gives the folders it makes beside ``NAME``: ``.NAME.tmp-PID-XXXXXXXX``
+# (tempfile.mkdtemp's 8 random characters after the prefix _writer_prefix gives) and
+# ``.NAME.old-PID-XXXXXXXX`` (the same 8, _swap_in). Only these are a writer's; anything else
+# beside NAME (a user's ``.NAME.old-backup``, ``.NAME.tmp-notes``) is never touched.
+_RANDOM: Final = "[a-z0-9_]{8}"  # tempfile._RandomNameSequence's alphabet and length
+_PID_MAX: Final = 2**31 - 1  # a pid_t; a larger number is no process (os.kill overflows)
+
+
+def _writer_prefix(name: str, kind: str) -> str:
+    """The start of the name of a folder this process makes beside ``name``: ``kind`` is
+    ``tmp`` (the new folder, written) or ``old`` (the previous one, moved aside)."""
+    return f".{name}.{kind}-{os.getpid()}-"
+
+
+def _leftover(entry: Path, name: str) -> tuple[str, int] | None:
+    """``(kind, pid)`` of a folder a writer of ``name`` made, else None: a name merely alike,
+    or an entry that is no folder (the writer makes folders only), is left alone."""
+    m = re.fullmatch(rf"\.{re.escape(name)}\.(old|tmp)-([1-9][0-9]*)-{_RANDOM}", entry.name)
+    if m is None or int(m[2]) > _PID_MAX or entry.is_symlink() or not entry.is_dir():
+        return None
+    return m[1], int(m[2])
 
 
 def recover(target: str | os.PathLike[str]) -> None:
     """Put back or remove what a killed writer of ``target`` left beside it.
 
-    A ``.NAME.old-PID-*`` folder of a dead writer is renamed back when ``target`` is missing
-    (the kill fell between the two renames), else removed; a ``.NAME.tmp-PID-*`` of a dead
-    writer is removed. Leftovers of a live process are left alone.
+    A ``.NAME.old-PID-XXXXXXXX`` folder of a dead writer is renamed back when ``target`` is
+    missing (the kill fell between the two renames), else removed; a
+    ``.NAME.tmp-PID-XXXXXXXX`` folder of a dead writer is removed. Leftovers of a live
+    process, and everything not named exactly so (a user's ``.NAME.old-backup``), are left
+    alone.
     """
     path = Path(target)
     parent = path.parent
     if not parent.is_dir():
         return
-    old_prefix, tmp_prefix = f".{path.name}.old-", f".{path.name}.tmp-"
+    alike = (f".{path.name}.old-", f".{path.name}.tmp-")
     for entry in sorted(parent.iterdir(), key=lambda p: p.name):
-        for prefix in (old_prefix, tmp_prefix):
-            if not entry.name.startswith(prefix):
-                continue
-            pid = _leftover_pid(entry.name, prefix)
-            if pid is not None and (pid == os.getpid() or _alive(pid)):
-                continue  # a live writer's (another thread of ours included)
-            if prefix == old_prefix and not path.exists() and not path.is_symlink():
-                os.replace(entry, path)
-                log.warning("restored %s from an interrupted replacement", path)
-            else:
-                _remove(entry)
+        if not entry.name.startswith(alike):
+            continue
+        found = _leftover(entry, path.name)
+        if found is None:
+            log.debug("left %s alone: not a folder an nb201_flat writer makes", entry)
+            continue
+        kind, pid = found
+        if pid == os.getpid() or _alive(pid):
+            continue  # a live writer's (another thread of ours included)
+        if kind == "old" and not path.exists() and not path.is_symlink():
+            os.replace(entry, path)
+            log.warning("restored %s from an interrupted replacement", path)
+        else:
+            _remove(entry)
 
 
 def _remove(path: Path) -> None:
@@ -318,7 +341,7 @@ def replace_folder(
     try:
         created = _make_folders(path.parent)
         recover(path)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-{os.getpid()}-", dir=path.parent))
+        tmp = Path(tempfile.mkdtemp(prefix=_writer_prefix(path.name, "tmp"), dir=path.parent))
         os.chmod(tmp, folder_mode())
     except OSError as exc:
         _remove_folders(created)
@@ -363,7 +386,7 @@ def replace_files(folder: str | os.PathLike[str], *, what: str | Param = _OUT) -
 
     No file is ever seen half written. Only a kill (``kill -9``, power loss) in the middle
     of the renames leaves some files new and the rest old; a staging folder it leaves behind
-    (``.nb201_flat-staged.tmp-PID-*``) is removed by the next write into ``folder``.
+    (``.nb201_flat-staged.tmp-PID-XXXXXXXX``) is removed by the next write into ``folder``.
 
     Raises
     ------
@@ -458,7 +481,7 @@ def staged_files(folder: Path) -> Iterator[Path]:
     try:
         created = _make_folders(folder)
         recover(folder / _STAGE)  # a killed writer's staging folder
-        stage = Path(tempfile.mkdtemp(prefix=f".{_STAGE}.tmp-{os.getpid()}-", dir=folder))
+        stage = Path(tempfile.mkdtemp(prefix=_writer_prefix(_STAGE, "tmp"), dir=folder))
     except OSError as exc:
         _remove_folders(created)
         raise _write_error(folder, exc) from None
@@ -547,7 +570,7 @@ def _swap_in(new: Path, target: Path, *, overwrite: bool) -> None:
             raise TableFileError(f"{target} exists; pass ", _OVERWRITE, " to replace it")
     elif not overwrite:
         raise TableFileError(f"{target} exists; pass ", _OVERWRITE, " to replace it")
-    old = Path(f"{new.parent / ('.' + target.name)}.old-{os.getpid()}-{new.name[-8:]}")
+    old = target.parent / (_writer_prefix(target.name, "old") + new.name[-8:])  # its random part
     if _rename2(new, target, _RENAME_EXCHANGE):
         _remove(new)  # now holds the previous folder
         return

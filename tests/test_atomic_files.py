@@ -152,7 +152,7 @@ def test_a_killed_writers_staging_folder_is_removed_by_the_next_write(out: Path)
         text=True,
     )
     dead = int(child.stdout)
-    left = out / f".nb201_flat-staged.tmp-{dead}-abc"
+    left = out / f".nb201_flat-staged.tmp-{dead}-abc_1234"
     left.mkdir()
     (left / "a.csv").write_bytes(b"half")
     with atomic.replace_files(out) as stage:

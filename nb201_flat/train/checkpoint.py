@@ -15,9 +15,14 @@ read it unchanged). The sidecar is written (atomically) before the payload is re
 place, and removed after it, so a complete payload never lacks its sidecar; a kill between the
 two leaves a sidecar without a payload (removed on the next load) or, when an epoch is written
 again, the old payload beside the new digest (a mismatch: it falls back, never resumes wrong
-weights). A checkpoint without a sidecar was written before checksums were recorded; it is
-accepted as a legacy file with a warning saying it is unverified (refusing it would throw away
-runs in progress at the upgrade), and the run's next checkpoints carry a sidecar.
+weights). A checkpoint without a sidecar is unreadable (as a mismatch is: set aside, the previous
+one tried) when its state holds the key ``nb201_flat_sha256_sidecar`` (written with a sidecar,
+which was lost: its bytes cannot be trusted), or when an older checkpoint of the folder has a
+sidecar (the run wrote them already; this covers checkpoints from before the key). Any other
+checkpoint without a sidecar was written before checksums were recorded: it is accepted as a
+legacy file with a warning saying it is unverified (refusing it would throw away runs in
+progress at the upgrade), and the run's next checkpoints carry a sidecar. The key is removed
+from the state read back (a plain torch.load shows it).
 """
 
 from __future__ import annotations
@@ -38,6 +43,8 @@ log = logging.getLogger(__name__)
 _NAME = re.compile(r"^epoch-(\d{4,})\.pt$")
 _SUM = ".sha256"  # the sidecar's suffix, after the checkpoint's own name
 _HEX = re.compile(r"^[0-9a-f]{64}$")
+# in every state written with a sidecar: such a payload found without one is not trusted
+_MARK = "nb201_flat_sha256_sidecar"
 
 
 def sidecar(path: Path) -> Path:
@@ -54,7 +61,7 @@ def write_checkpoint(path: str | os.PathLike[str], state: dict[str, Any]) -> Pat
 
     target = Path(path)
     buf = io.BytesIO()
-    torch.save(state, buf)
+    torch.save({**state, _MARK: True}, buf)
     data = buf.getvalue()
     line = f"{hashlib.sha256(data).hexdigest()}  {target.name}\n"
     atomic.write_bytes(sidecar(target), line.encode("ascii"))
@@ -84,25 +91,26 @@ def read_epoch_checkpoint(path: Path, epoch: int) -> dict[str, Any]:
 def read_checkpoint(path: Path) -> dict[str, Any]:
     """The state in checkpoint ``path``, its bytes checked against the sidecar first.
 
-    Raises ``ValueError`` when they differ, the sidecar is malformed, or the file holds no
-    dict; torch's, zip's and pickle's errors for an unreadable file pass through. A file
-    without a sidecar (a legacy checkpoint) is read unverified, with a warning.
+    Raises ``ValueError`` when they differ, the sidecar is malformed, or missing where the
+    checkpoint had one (module docstring), or the file holds no dict; torch's, zip's and
+    pickle's errors for an unreadable file pass through. A legacy file without a sidecar is
+    read unverified, with a warning.
     """
     import torch
 
     data = path.read_bytes()
     side = sidecar(path)
     try:
-        recorded = side.read_text("ascii")
+        recorded: str | None = side.read_text("ascii")
     except FileNotFoundError:
-        log.warning(
-            "checkpoint %s has no %s checksum (written before checkpoints were checksummed); "
-            "resuming from it unverified",
-            path,
-            _SUM,
-        )
+        recorded = None
     except UnicodeDecodeError as exc:
         raise ValueError(f"its checksum file {side.name} is unreadable ({exc})") from None
+    if recorded is None:
+        if (older := _older_with_sidecar(path)) is not None:
+            raise ValueError(
+                f"its checksum file {side.name} is missing (the older {older.name} has one)"
+            )
     else:
         fields = recorded.split()
         if len(fields) != 2 or not _HEX.match(fields[0]) or fields[1] != path.name:
@@ -112,7 +120,30 @@ def read_checkpoint(path: Path) -> dict[str, Any]:
     state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     if not isinstance(state, dict):
         raise ValueError("not a checkpoint of this trainer")
+    marked = state.pop(_MARK, None) is not None
+    if recorded is None:
+        if marked:
+            raise ValueError(f"its checksum file {side.name} is missing (it was written with one)")
+        log.warning(
+            "checkpoint %s has no %s checksum (written before checkpoints were checksummed); "
+            "resuming from it unverified",
+            path,
+            _SUM,
+        )
     return state
+
+
+def _older_with_sidecar(path: Path) -> Path | None:
+    """A checkpoint older than ``path`` in its folder that has a sidecar, or None (a sidecar
+    without its checkpoint is a killed writer's, as :meth:`Checkpointer.load_latest` says)."""
+    m = _NAME.match(path.name)
+    if m is None:
+        return None
+    for side in sorted(path.parent.glob(f"epoch-*.pt{_SUM}")):
+        other = _NAME.match(side.name[: -len(_SUM)])
+        if other is not None and int(other[1]) < int(m[1]) and side.with_suffix("").exists():
+            return side.with_suffix("")
+    return None
 
 
 def _remove(path: Path) -> None:
