@@ -9,7 +9,8 @@ table lacks them). It is read from split ``model`` of the dataset the accuracy b
   limit (``find_best``-like: the official API's ``find_best(dataset, metric_on_set, FLOP_max,
   Param_max)``, for any cost and any seed policy).
 - :func:`pareto_front` -- the architectures no other one beats on both the metric (higher,
-  or lower for a loss with ``higher_is_better=False``) and the cost (lower).
+  or lower for the ``loss``: ``higher_is_better`` defaults to the metric's natural direction)
+  and the cost (lower).
 - :func:`cost_band` / :func:`flatness_in_band` -- a boolean mask of archs within a cost band,
   and flatness measured inside it (neighbours outside the band do not count).
 
@@ -51,7 +52,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from nb201_flat.conventions import COST_METRICS
+from nb201_flat.conventions import COST_METRICS, natural_direction
 from nb201_flat.errors import (
     ArgumentError,
     Param,
@@ -187,6 +188,24 @@ def _frame(
     return out
 
 
+def _direction(metric: str, higher_is_better: bool | None) -> bool:
+    """Whether ``metric`` ranks high values first: ``higher_is_better`` where given, else the
+    metric's :func:`~nb201_flat.conventions.natural_direction` (the CLI's rule). A default of
+    True ranked a loss highest first: chance-level cells as the best."""
+    if higher_is_better is not None:
+        return check_flag("higher_is_better", higher_is_better)
+    natural = natural_direction(metric)
+    if natural is None:  # a cost, a spread, a proxy, a metric of one's own: either way a guess
+        raise ArgumentError(
+            f"metric {metric!r} has no natural ranking direction (accuracies rank high "
+            "first, the benchmark's 'loss' low first); state it: pass ",
+            Param("higher_is_better", True),
+            " or ",
+            Param("higher_is_better", False),
+        )
+    return natural
+
+
 def best_under(
     table: Table,
     dataset: str,
@@ -200,14 +219,16 @@ def best_under(
     rng: Seed | None = None,
     seed: SeedPolicy | None = None,
     top: int = 1,
-    higher_is_better: bool = True,
+    higher_is_better: bool | None = None,
 ) -> pd.DataFrame:
     """The ``top`` architectures by ``metric`` among those with ``cost <= max_cost``.
 
     Returns a frame with columns ``index, arch, value, cost``, best first (ties: lower cost,
-    then lower index). Best is the highest value, or the lowest with
-    ``higher_is_better=False`` (a loss). ``attrs["value"]`` names the metric key of
-    ``value`` (``str(MetricKey)``), ``attrs["cost"]`` the cost metric of ``cost``, and
+    then lower index). Best is the highest value with ``higher_is_better=True``, the lowest
+    with ``False``; None (the default) takes the metric's natural direction (an accuracy
+    high, the ``loss`` low, :func:`~nb201_flat.conventions.natural_direction`), and a metric
+    without one (a cost, a ``*_std``, a proxy) must state it. ``attrs["value"]`` names the
+    metric key of ``value`` (``str(MetricKey)``), ``attrs["cost"]`` the cost metric of ``cost``, and
     ``attrs["unpriced"]`` counts the cells with a measured ``metric`` but no ``cost``, which
     never qualify.
 
@@ -216,15 +237,16 @@ def best_under(
     ConstraintError
         No measured architecture meets the limit (the message gives the smallest cost).
     ArgumentError
-        An argument of the wrong kind or range (``top`` below 1, ``max_cost`` NaN, ...).
+        An argument of the wrong kind or range (``top`` below 1, ``max_cost`` NaN, a metric
+        of no natural direction without ``higher_is_better``, ...).
     """
     top = check_int_range(Param("top"), top, 1)  # top=True kept one row, 1.5 raised TypeError
-    higher_is_better = check_flag("higher_is_better", higher_is_better)
     # NaN would meet nothing and inf everything: neither is a limit
     max_cost = check_float_range("max_cost", max_cost, fix="give a cost limit such as 0.5")
     v = check_table(table).vector(
         dataset, split, epochs, metric, seed_policy=seed_policy_of(seed_policy, seed), rng=rng
     )
+    higher_is_better = _direction(metric, higher_is_better)  # after the key: a typo named first
     c = cost_vector(table, dataset, cost, epochs=epochs)
     unpriced = _unpriced(v, c, metric, cost)
     ok = ~np.isnan(v) & ~np.isnan(c)
@@ -260,19 +282,20 @@ def pareto_front(
     seed_policy: SeedPolicy | None = None,
     rng: Seed | None = None,
     seed: SeedPolicy | None = None,
-    higher_is_better: bool = True,
+    higher_is_better: bool | None = None,
 ) -> pd.DataFrame:
-    """The non-dominated architectures (higher ``metric``, lower ``cost``), by rising cost.
+    """The non-dominated architectures (better ``metric``, lower ``cost``), by rising cost.
 
-    Of several archs with the same cost and value, the lowest index stands for them. With
-    ``higher_is_better=False`` (a loss) a lower ``metric`` is better. The frame's columns
+    Of several archs with the same cost and value, the lowest index stands for them.
+    ``higher_is_better`` is :func:`best_under`'s (default: the metric's natural direction, a
+    ``loss`` low; a metric without one must state it). The frame's columns
     and ``attrs`` are :func:`best_under`'s (``attrs["unpriced"]``: the cells with a measured
     ``metric`` but no ``cost``, left off the front).
     """
-    higher_is_better = check_flag("higher_is_better", higher_is_better)  # "no" was True
     v = check_table(table).vector(
         dataset, split, epochs, metric, seed_policy=seed_policy_of(seed_policy, seed), rng=rng
     )
+    higher_is_better = _direction(metric, higher_is_better)  # after the key: a typo named first
     c = cost_vector(table, dataset, cost, epochs=epochs)
     unpriced = _unpriced(v, c, metric, cost)
     idx = np.flatnonzero(~np.isnan(v) & ~np.isnan(c))

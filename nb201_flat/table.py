@@ -376,7 +376,9 @@ class Table:
 
     def validate(self) -> None:
         """Raise :class:`~nb201_flat.errors.FormatError` unless every vector is a float vector
-        over the space holding finite numbers (NaN where unmeasured), and make each read-only.
+        over the space holding finite numbers (NaN where unmeasured) and every stored mean lies
+        within the range of its seeds (:func:`_mean_outside_seeds`, as :meth:`from_tidy`
+        refuses), and make each vector read-only.
 
         The constructor's own check; :func:`~nb201_flat.storage.save_table` runs it again,
         since ``data`` is a plain dict a caller may still change (a table written with an
@@ -396,6 +398,17 @@ class Table:
             if (why := infinite_values(key, seed, vec)) is not None:
                 raise FormatError(why)
             vec.setflags(write=False)
+        # from_tidy's rule for every construction: a mean outside its seeds' range was served,
+        # saved and loaded, while the same table's to_tidy() could never be read back
+        plain = dict(_stored_items(self.data))  # no read a wrapper (wrapping_data) notes
+        seeded = {k for k, s in plain if s is not None}
+        for key in sorted({k for k, s in plain if s is None} & seeded):
+            cells = np.flatnonzero(~np.isnan(plain[(key, None)]))
+            if (found := _mean_outside_seeds(plain, key, cells)) is not None:
+                raise FormatError(
+                    f"{found[1]}; store the mean over its seeds, or leave out the mean "
+                    f"(key, None) of {key} to have it computed over its seeds"
+                )
 
     # -- what is present ----------------------------------------------------------------
     def keys(self) -> list[MetricKey]:
@@ -485,9 +498,16 @@ class Table:
             options = sorted({getattr(k, name) for k in candidates}, key=str)
             if value not in options:
                 where = f" for {', '.join(chosen)}" if chosen else ""
-                if name == "split" and dataset == "cifar10" and value in ("x-valid", "valid"):
-                    from nb201_flat.conventions import CIFAR10_VALID  # imports this module
+                from nb201_flat.conventions import CIFAR10_VALID  # imports this module
 
+                # the hint only where this table can follow it (AnalogNAS's has no cifar10-valid):
+                # else the splits it has, below
+                if (
+                    name == "split"
+                    and dataset == "cifar10"
+                    and value in ("x-valid", "valid")
+                    and any(k.dataset == CIFAR10_VALID and k.split == "x-valid" for k in present)
+                ):
                     raise UnknownKeyError(
                         "dataset 'cifar10' (trained on all 50k images) has no validation split; "
                         f"search on dataset {CIFAR10_VALID!r} split 'x-valid' and report "

@@ -112,13 +112,15 @@ def test_tables_of_earlier_versions_load_through_pyarrow(tmp_path: Path) -> None
     space = Space(("none", "a", "b"), 3)
     key = MetricKey("cifar10", "ori-test", 200)
     vec = np.arange(27.0)
-    folder = save_table(Table(space, {(key, None): vec, (key, 0): vec * 2}), tmp_path / "t")
+    # one seed: the mean is its value (a mean outside its seeds is refused); the null put in
+    # c0 below tells the two columns apart
+    folder = save_table(Table(space, {(key, None): vec, (key, 0): vec}), tmp_path / "t")
     raw = (folder / storage.PARQUET).read_bytes()
     assert read_columns(raw, ["c0", "c1"])[0] == 27  # what save_table writes is plain
     with_null = pa.array([None, *vec[1:].tolist()], type=pa.float64())
-    _rewrite_as_before(folder, pa.table({"c0": with_null, "c1": pa.array(vec * 2)}))
+    _rewrite_as_before(folder, pa.table({"c0": with_null, "c1": pa.array(vec)}))
     loaded = load_saved_table(folder)
     expected = vec.copy()
     expected[0] = np.nan  # a null comes back as NaN
     np.testing.assert_array_equal(loaded.data[(key, None)], expected)
-    np.testing.assert_array_equal(loaded.data[(key, 0)], vec * 2)
+    np.testing.assert_array_equal(loaded.data[(key, 0)], vec)

@@ -22,7 +22,9 @@ KEY = MetricKey("cifar10", "ori-test", 200)
 def small_table(offset: float = 0.0) -> Table:
     v = np.arange(NB201.size, dtype=float) + offset
     v[5] = np.nan
-    return Table(NB201, {(KEY, None): v, (KEY, 0): v * 2}, source="unit", meta={"k": 1})
+    # two seeds of their own numbers around the mean (a mean outside its seeds is refused)
+    data = {(KEY, None): v, (KEY, 0): v - 1, (KEY, 1): v + 1}
+    return Table(NB201, data, source="unit", meta={"k": 1})
 
 
 def test_round_trip(tmp_path: Path) -> None:
@@ -32,7 +34,7 @@ def test_round_trip(tmp_path: Path) -> None:
     np.testing.assert_array_equal(
         t.vector("cifar10", "ori-test", 200), small_table().data[(KEY, None)]
     )
-    assert t.seeds(KEY) == [0]
+    assert t.seeds(KEY) == [0, 1]
     assert len(t.meta["sha256"]) == 64
 
 

@@ -197,6 +197,17 @@ def resolve_index(space: Space, arch: ArchLike) -> int:
     return space.resolve(arch).index
 
 
+#: the items of an op list (:func:`nb201_flat.train.costs.check_ops` asks for them by this
+#: name): an architecture given there wants its ops, not a list of it
+OP_NAMES = "op names"
+
+
+def _looks_like_arch(text: str) -> bool:
+    """Whether ``text`` is written as an architecture (``|op~0|+|op~0|op~1|...``), not an op."""
+    s = text.strip()
+    return s.startswith("|") and "~" in s
+
+
 def as_sequence(name: str | Param, value: object, items: str) -> list[object]:
     """``value`` as a list of its items; one item alone (a number, a string, an :class:`Arch`,
     a 0-d array: iterating it is a raw TypeError, or its characters) is refused naming the
@@ -209,9 +220,14 @@ def as_sequence(name: str | Param, value: object, items: str) -> list[object]:
     ):
         # array(5), np.int64(5): shown as 5
         one = value.tolist() if isinstance(value, np.ndarray | np.generic) else value
+        fix = f"pass a list, e.g. [{shown(one)}]"
+        if items == OP_NAMES and isinstance(value, Arch):
+            # [arch] is one op where a cell has six: its ops are what was meant
+            fix = "pass its op on each edge, arch.ops (the space's op names: arch.space.ops)"
+        elif items == OP_NAMES and isinstance(value, str) and _looks_like_arch(value):
+            fix = "pass its op on each edge, NB201.parse(s).ops (the space's op names: NB201.ops)"
         raise LandscapeArgumentError(
-            name,
-            f" must be a sequence of {items}, got {shown(one)}; pass a list, e.g. [{shown(one)}]",
+            name, f" must be a sequence of {items}, got {shown(one)}; {fix}"
         )
     pd = sys.modules.get("pandas")  # a DataFrame is only ever built with pandas loaded
     if pd is not None and isinstance(value, pd.DataFrame):

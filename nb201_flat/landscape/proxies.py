@@ -32,7 +32,8 @@ from nb201_flat.landscape._common import (
     spearman,
     undefined_value,
 )
-from nb201_flat.landscape.neighbourhood import FLATNESS_COLUMNS, StandIns, flatness
+from nb201_flat.landscape.neighbourhood import FLATNESS_COLUMNS, StandIns, _spec, flatness
+from nb201_flat.neighbourhood import Neighbourhood
 from nb201_flat.space import Space
 from nb201_flat.types import as_rng
 
@@ -51,7 +52,7 @@ def proxy_correlations(
     proxy: npt.ArrayLike,
     accuracy: npt.ArrayLike,
     *,
-    radius: int = 1,
+    radius: int | Neighbourhood | None = 1,
     flatness_stat: str = "sharpness",
     n_boot: int = 1000,
     confidence: float = 0.95,
@@ -73,8 +74,11 @@ def proxy_correlations(
         The accuracy over every architecture; flatness is computed from it over the whole
         space (neighbours need not have a proxy value).
     radius, flatness_stat
-        The neighbourhood and the :func:`~nb201_flat.landscape.neighbourhood.flatness` column
-        used as "flatness" (``sharpness``: value minus neighbourhood mean; ``std``; ...).
+        The neighbourhood (a radius, or a whole
+        :class:`~nb201_flat.neighbourhood.Neighbourhood` such as ``NA_PAPER``, as
+        :func:`~nb201_flat.landscape.neighbourhood.flatness` takes it; None: the default one)
+        and the ``flatness`` column used as "flatness" (``sharpness``: value minus
+        neighbourhood mean; ``std``; ...).
     n_boot, confidence, seed
         Bootstrap resamples, interval level, and the generator seed.
     min_n
@@ -92,7 +96,10 @@ def proxy_correlations(
     -------
     pandas.DataFrame
         Four rows (``against`` in ``accuracy``, ``flatness:<stat>``; ``method`` in
-        ``kendall``, ``spearman``): ``estimate``, ``ci_lo``, ``ci_hi``, ``n``.
+        ``kendall``, ``spearman``): ``estimate``, ``ci_lo``, ``ci_hi``, ``n``. ``attrs``
+        records the neighbourhood as ``flatness`` does (``radius``, ``exact``,
+        ``include_self``, ``no_none``, ``connected_only``), ``flatness_stat``, ``n_boot`` and
+        ``confidence``.
 
     Raises
     ------
@@ -109,6 +116,9 @@ def proxy_correlations(
     >>> df.loc[df["against"] == "accuracy", "estimate"].round(12).tolist()
     [1.0, 1.0]
     """
+    # the neighbourhood resolved first, as flatness resolves it: a Neighbourhood or None failed
+    # at int(radius) after the bootstrap had run
+    spec = _spec(space, radius)
     p = as_values(space, proxy)
     a = as_values(space, accuracy)
     if flatness_stat not in FLATNESS_COLUMNS or flatness_stat in ("value", "n"):
@@ -119,7 +129,8 @@ def proxy_correlations(
     n_boot = check_resamples(n_boot, confidence, 1000)
     min_n = check_int_range("min_n", min_n, 2, fix="a correlation needs two points")
     undefined = check_undefined(undefined)
-    flat = flatness(space, a, radius, stand_ins=stand_ins)[flatness_stat].to_numpy(dtype=np.float64)
+    flat_df = flatness(space, a, spec, stand_ins=stand_ins)
+    flat = flat_df[flatness_stat].to_numpy(dtype=np.float64)
     ok = np.isfinite(p) & np.isfinite(a) & np.isfinite(flat)
     n = int(ok.sum())
     if n < min_n:
@@ -161,10 +172,14 @@ def proxy_correlations(
                 ci = (lo_hi, lo_hi)
             rows.append(_row(against, method, est, ci, n))
     out = pd.DataFrame(rows, columns=list(CORRELATION_COLUMNS))
-    out.attrs.update(
-        radius=int(radius), flatness_stat=flatness_stat, n_boot=n_boot, confidence=confidence
-    )
+    # the neighbourhood as flatness records it: a radius alone would hide NA_PAPER's fields
+    out.attrs.update({k: flat_df.attrs[k] for k in _NEIGHBOURHOOD_ATTRS})
+    out.attrs.update(flatness_stat=flatness_stat, n_boot=n_boot, confidence=confidence)
     return out
+
+
+#: the attrs of :func:`flatness` that say which neighbourhood it read
+_NEIGHBOURHOOD_ATTRS = ("radius", "exact", "include_self", "no_none", "connected_only")
 
 
 def _row(

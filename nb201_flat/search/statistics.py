@@ -31,6 +31,7 @@ from nb201_flat.errors import (
     check_int_range,
     check_resamples,
     check_seed,
+    shown,
 )
 from nb201_flat.search.accounting import CONTROL_MARK, is_control
 from nb201_flat.search.algorithms import (
@@ -152,15 +153,56 @@ def bootstrap_ci(
 ) -> tuple[float, float]:
     """Percentile bootstrap CI of the mean of paired differences (NaN pairs dropped).
 
-    Fewer than two pairs left is an :class:`ArgumentError`: they have no interval (the
-    report frames of :func:`bootstrap_cis` show NaN beside their ``n`` instead)."""
-    n = int(np.count_nonzero(~np.isnan(np.asarray(diffs, dtype=np.float64))))
+    ``diffs`` is one 1-D vector of numbers, NaN for a missing pair, never infinite (else an
+    :class:`ArgumentError`, as in :func:`bootstrap_cis`). Fewer than two pairs left is an
+    :class:`ArgumentError`: they have no interval (the report frames of :func:`bootstrap_cis`
+    show NaN beside their ``n`` instead)."""
+    n = int(np.count_nonzero(~np.isnan(_differences(diffs, "diffs"))))
     if n < 2:
         raise ArgumentError(
             f"a bootstrap CI needs at least 2 paired differences, got {n} (NaN pairs dropped); "
             "pass more runs"
         )
     return bootstrap_cis([diffs], n_boot=n_boot, confidence=confidence, seed=seed)[0]
+
+
+def _differences(x: object, name: str) -> FloatArray:
+    """``x`` as the 1-D float vector of paired differences a bootstrap CI reads, NaN kept
+    (a missing pair); else :class:`ArgumentError` naming ``name``: a 2-D array was pooled
+    into one CI, an inf gave (finite, nan) with numpy's RuntimeWarning, text a bare
+    ValueError.
+
+    >>> _differences([[1.0, 2.0], [3.0, 4.0]], "diffs")
+    Traceback (most recent call last):
+    ...
+    nb201_flat.errors.ArgumentError: diffs must be one 1-D vector of paired differences, got an array of shape (2, 2); pass each vector on its own (bootstrap_cis takes a list of them)
+    """
+    d = None
+    try:  # a pandas Series by its own dtype (a nullable Float64's NA reads as NaN)
+        kind = getattr(getattr(x, "dtype", None), "kind", None) or np.asarray(x).dtype.kind
+        # text ("1.5" parses as a number), bools and complex numbers are no differences
+        if kind in ("f", "i", "u", "O"):
+            d = np.asarray(x, dtype=np.float64)
+    except (TypeError, ValueError):  # 'abc', a ragged list, None in a list of lists
+        pass
+    if d is None:
+        raise ArgumentError(
+            f"{name} must be a vector of numbers (paired differences, NaN for a missing "
+            f"pair), got {shown(x)}; pass a numpy array of floats"
+        )
+    if d.ndim != 1:
+        got = shown(x) if d.ndim == 0 else f"an array of shape {d.shape}"
+        raise ArgumentError(
+            f"{name} must be one 1-D vector of paired differences, got {got}; pass each "
+            "vector on its own (bootstrap_cis takes a list of them)"
+        )
+    if np.isinf(d).any():
+        at = int(np.flatnonzero(np.isinf(d))[0])
+        raise ArgumentError(
+            f"{name} holds {d[at]:g} at position {at}: an infinite difference has no mean; "
+            "pass finite differences (NaN for a missing pair)"
+        )
+    return d
 
 
 _CI_CACHE: collections.OrderedDict[tuple[bytes, int, float, int], tuple[float, float]] = (
@@ -177,7 +219,8 @@ def bootstrap_cis(
     A report asks for the CI of the same differences several times (NA-RS − RS is a paired
     row, an accounting row and a route), so answers are kept (keyed by the differences'
     bytes, at most ``_CI_CACHE_SIZE`` of them); the new ones are computed in threads, as
-    numpy's gather and mean release the GIL.
+    numpy's gather and mean release the GIL. Each vector is checked as :func:`bootstrap_ci`
+    checks its one (a 2-D array, an inf or text is an :class:`ArgumentError`).
 
     >>> d = np.array([0.5, 1.0, 1.5, np.nan])
     >>> bootstrap_cis([d, d[:3]], n_boot=200) == [bootstrap_ci(d, n_boot=200)] * 2
@@ -185,8 +228,8 @@ def bootstrap_cis(
     """
     n_boot, confidence, seed = check_ci_args(n_boot, confidence, seed)
     clean = []
-    for x in diffs:
-        d = np.asarray(x, dtype=np.float64)
+    for i, x in enumerate(diffs):
+        d = _differences(x, f"diffs[{i}]")
         clean.append(np.ascontiguousarray(d[~np.isnan(d)]))
     keys = [(d.tobytes(), int(n_boot), float(confidence), int(seed)) for d in clean]
     todo = {k: d for k, d in zip(keys, clean, strict=True) if k not in _CI_CACHE}

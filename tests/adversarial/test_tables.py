@@ -35,7 +35,10 @@ def small(offset: float = 0.0) -> Table:
     data = {
         (KEYS[0], None): np.arange(27.0) + offset,
         (KEYS[1], None): np.arange(27.0) * 2 + offset,
-        (KEYS[0], 777): np.arange(27.0) * 3 + offset,
+        # two seeds whose mean is the stored one (a mean outside its seeds is refused), each
+        # with numbers of its own
+        (KEYS[0], 777): np.arange(27.0) * 0.5 + offset,
+        (KEYS[0], 778): np.arange(27.0) * 1.5 + offset,
     }
     return Table(SPACE, data, source="unit", meta={"import_command": CMD})
 
@@ -229,8 +232,8 @@ def test_kill_between_the_two_renames_is_recovered(tmp_path: Path) -> None:
     """The reported state: target gone, old as .t.old-*, new as .t.tmp-*, from a dead writer."""
     folder = save_table(small(0.0), tmp_path / "t")
     new = save_table(small(5.0), tmp_path / "staged")
-    os.rename(folder, tmp_path / ".t.old-999999999-abcd")  # no such process
-    os.rename(new, tmp_path / ".t.tmp-999999999-efgh")
+    os.rename(folder, tmp_path / ".t.old-999999999-abcd1234")  # no such process
+    os.rename(new, tmp_path / ".t.tmp-999999999-efgh5678")
     # readers keep working: the old table is put back
     assert load_saved_table(folder).value(1, "cifar100", "x-test", 200) == 1.0
     save_table(small(7.0), folder)

@@ -17,5 +17,5 @@ def test_curves_benchmark_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
         "load + first read of one curve",
     ]
     assert rows[0].same_result is True and rows[0].ratio is not None
-    assert (tmp_path / "curves-12" / "curves.nb201" / "curves.parquet").is_file()
-    assert not (tmp_path / "curves-12" / "plain.nb201" / "curves.parquet").exists()
+    assert (tmp_path / "curves-v2-12" / "curves.nb201" / "curves.parquet").is_file()
+    assert not (tmp_path / "curves-v2-12" / "plain.nb201" / "curves.parquet").exists()

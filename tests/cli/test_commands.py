@@ -26,7 +26,9 @@ def table_path(tmp_path: Path) -> Path:
         NB201,
         {
             (MetricKey("cifar100", "x-valid", 200), None): v,
+            # seeds around the mean (a mean outside its seeds is refused)
             (MetricKey("cifar100", "x-valid", 200), 0): v + 1,
+            (MetricKey("cifar100", "x-valid", 200), 1): v - 1,
         },
         source="cli-test",
     )
@@ -98,7 +100,7 @@ def test_info_json(capsys: pytest.CaptureFixture[str], table_path: Path) -> None
     code, out, _ = run(capsys, "info", "--table", str(table_path), "--json")
     payload = json.loads(out)
     assert code == 0 and payload["source"] == "cli-test" and payload["archs"] == 15625
-    assert payload["keys"][0]["seeds"] == "0" and len(payload["sha256"]) == 64
+    assert payload["keys"][0]["seeds"] == "0,1" and len(payload["sha256"]) == 64
 
 
 @pytest.mark.parametrize(

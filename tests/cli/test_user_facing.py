@@ -131,7 +131,7 @@ def test_a_fixed_seed_is_checked_beyond_the_sampled_cells(synth: Table) -> None:
     holed = seed0.copy()
     holed[np.flatnonzero(~NB201.connected)[0]] = np.nan
     data = {
-        (key, None): synth.vector_for(key),
+        (key, None): seed0,  # the mean of its seeds (one outside them is refused)
         (key, 0): holed,
         (key, 1): seed0,
         (report, None): synth.vector_for(report),

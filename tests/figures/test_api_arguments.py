@@ -240,10 +240,10 @@ def test_save_figure_failing_on_one_format_keeps_the_previous_pair(
 def _thinned(table: Table, share: float) -> Table:
     """``table`` with each value kept with probability ``share`` (seeded), NaN elsewhere."""
     rng = np.random.default_rng(0)
-    kept = {  # each seed too: flat_vs_sharp reads them
-        ks: np.where(rng.random(table.space.size) < share, v, np.nan)
-        for ks, v in table.data.items()
-    }
+    # one draw per key, for its mean and each seed (flat_vs_sharp reads them): a mean kept
+    # beside only some of its seeds may lie outside their range, which a Table refuses
+    keep = {k: rng.random(table.space.size) < share for k in table}
+    kept = {(k, s): np.where(keep[k], v, np.nan) for (k, s), v in table.data.items()}
     return Table(table.space, kept, source=f"{share:.0%} of {table.source}")
 
 
@@ -715,7 +715,9 @@ def _tiny(figure_table: Table, ops: tuple[str, ...], n_nodes: int) -> Table:
 
     space = Space(ops, n_nodes)
     rng = np.random.default_rng(0)
-    data = {k: rng.permutation(v[: space.size]) for k, v in figure_table.data.items()}
+    # one permutation per key, for its mean and each seed: a mean must stay with its seeds
+    order = {k: rng.permutation(space.size) for k in figure_table}
+    data = {(k, s): v[: space.size][order[k]] for (k, s), v in figure_table.data.items()}
     return Table(space, data, source=f"{n_nodes}-node")
 
 
