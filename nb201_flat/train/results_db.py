@@ -1398,25 +1398,15 @@ def _tidy(wide: pd.DataFrame, *, keep_epoch: bool) -> pd.DataFrame:
     return long[cols].sort_values(sort, kind="stable").reset_index(drop=True)
 
 
-def _select_space(wide: pd.DataFrame, space: str | None, path: Path) -> pd.DataFrame:
+def _one_space(wide: pd.DataFrame, space: str | None, path: Path) -> pd.DataFrame:
+    """``wide`` of one space: a named one was selected (and a misspelt one refused) by the
+    read, :func:`_checked_frame`; without a name the file must hold only one."""
     spaces = sorted(wide["space"].unique())
-    if space is None:
-        if len(spaces) > 1:
-            raise FormatError(
-                f"{path} holds results of several spaces ({', '.join(spaces)}); pass space="
-            )
-        return wide
-    _check_space(space, spaces, path)
-    return wide[wide["space"] == space]
-
-
-def _check_space(space: str, spaces: list[str], path: Path) -> None:
-    """Refuse a space key the file holds no rows of, where it holds others (a misspelt key
-    read as a space without results)."""
-    if spaces and space not in spaces:
+    if space is None and len(spaces) > 1:
         raise FormatError(
-            f"{path} holds no results of space {space!r}; it holds {', '.join(spaces)}"
+            f"{path} holds results of several spaces ({', '.join(spaces)}); pass space="
         )
+    return wide
 
 
 def checked_key(key: object) -> tuple[object, ...]:
@@ -1746,9 +1736,13 @@ def _checked_frame(
                 # the frame's run status decides which runs are finished
                 runs = "1" if space is None else "t.space = ?"
                 runs_rows = verified_rows(conn, Path(path), "runs", runs, args, table_scan=True)
-                if space is not None and not epochs:  # a misspelt key, or a space without rows
-                    held = [r[0] for r in conn.execute("SELECT DISTINCT space FROM epochs")]
-                    _check_space(space, sorted(held), Path(path))
+                if space is not None and not epochs:  # a misspelt key read as a space without
+                    held = sorted(r[0] for r in conn.execute("SELECT DISTINCT space FROM epochs"))
+                    if held and space not in held:  # results, where the file holds others
+                        raise FormatError(
+                            f"{path} holds no results of space {space!r}; it holds "
+                            f"{', '.join(held)}"
+                        )
     finally:
         db.close()
     status = {_run_of("runs", r): r[6] for r in runs_rows}
@@ -1776,7 +1770,7 @@ def load_results(path: str | os.PathLike[str], *, space: str | None = None) -> p
         Space key (``"nb201"``...); needed only when the file holds several.
     """
     wide = _checked_frame(path, space, final_only=True)
-    wide = _select_space(wide, space, Path(path))
+    wide = _one_space(wide, space, Path(path))
     # "constant": a disconnected cell recorded at chance without training (train.campaign)
     done = wide["status"].isin(["done", "constant"])
     wide = wide[done & (wide["epoch"] == wide["schedule"])]
@@ -1789,4 +1783,4 @@ def load_curves(path: str | os.PathLike[str], *, space: str | None = None) -> pd
     A trained run whose train split lacks an epoch up to its last (the schedule's, once done)
     is refused as damaged, naming the epochs: its curve has a hole (:func:`_holed_run`)."""
     wide = _checked_frame(path, space, final_only=False)
-    return _tidy(_select_space(wide, space, Path(path)), keep_epoch=True)
+    return _tidy(_one_space(wide, space, Path(path)), keep_epoch=True)
