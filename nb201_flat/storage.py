@@ -45,6 +45,7 @@ from nb201_flat.errors import (
     Param,
     TableFileError,
     check_flag,
+    parts_of,
     shown,
 )
 from nb201_flat.space import Space
@@ -700,7 +701,10 @@ def load_table(path: str | os.PathLike[str] | None = None, *, verify: bool = Tru
             ", or unset it for the embedded default",
         )
     if env:
-        return load_saved_table(env, verify=verify)
+        try:
+            return load_saved_table(env, verify=verify)
+        except TableFileError as exc:  # the user named no path: say where this one came from
+            raise TableFileError(f"${TABLE_ENV}={env}: ", *parts_of(exc)) from exc
     cache = cache_dir()
     if cache.exists() and not cache.is_dir():
         raise TableFileError(

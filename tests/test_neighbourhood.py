@@ -192,7 +192,7 @@ def test_result_objects_have_one_line_reprs() -> None:
     test = MetricKey("toy", "x-test", 200)
     table = Table(TINY, {(KEY, None): values, (test, None): values}, source="toy")
     res = run_search(table, Protocol("p", KEY, (test,), budget_queries=5), RandomSearch(), runs=3)
-    assert repr(res).startswith("SearchResults(1 protocols, 1 algorithms, 3 runs, ")
+    assert repr(res).startswith("SearchResults(1 protocol, 1 algorithm, 3 runs, ")
     assert len(repr(res)) < 120
 
 

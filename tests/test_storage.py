@@ -195,9 +195,12 @@ def test_load_table_resolution(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("NB201_FLAT_TABLE", str(b))
     assert load_table().value(0, "cifar10", "ori-test", 200) == 100.0
     assert load_table(a).value(0, "cifar10", "ori-test", 200) == 0.0
-    monkeypatch.setenv("NB201_FLAT_TABLE", str(tmp_path / "missing"))
-    with pytest.raises(TableFileError, match="no table at"):
+    missing = tmp_path / "missing"
+    monkeypatch.setenv("NB201_FLAT_TABLE", str(missing))
+    # the user named no path: the message says the variable named it
+    with pytest.raises(TableFileError) as info:
         load_table()
+    assert str(info.value).startswith(f"$NB201_FLAT_TABLE={missing}: no table at {missing}")
 
 
 def test_embedded_default_imported_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

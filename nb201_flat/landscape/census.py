@@ -77,6 +77,7 @@ from nb201_flat.landscape._common import (
     check_nan_policy,
     oriented,
     resolve_index,
+    shown_value,
 )
 from nb201_flat.landscape.a2m import A2MCode, _a2m
 from nb201_flat.landscape.maximin import BarrierTree, as_tree, barrier_tree
@@ -153,6 +154,14 @@ lowest_above_worse
     worst_shortest_above_worse: float
     mean_path_above_worse: float
     lowest_above_worse: float
+
+    def __repr__(self) -> str:  # rounded for display; to_dict() holds the exact values
+        named = ", ".join(f"{n}={shown_value(getattr(self, n))}" for n in BARRIER_NAMES)
+        return (
+            f"PairBarriers({self.a} -> {self.b}, distance={self.distance}, "
+            f"values=({shown_value(self.value_a)}, {shown_value(self.value_b)}), {named}, "
+            f"lowest_length={self.lowest_length}, n_shortest={self.n_shortest})"
+        )
 
     @property
     def half_gap(self) -> float:

@@ -255,10 +255,14 @@ class SearchResults:
     def __repr__(self) -> str:
         algos = self.runs["algorithm"].nunique() if "algorithm" in self.runs else 0
         runs = len(self.runs.drop_duplicates(["protocol", "algorithm", "run"])) if algos else 0
-        return (
-            f"SearchResults({len(self.protocols)} protocols, {algos} algorithms, {runs} runs, "
-            f"{len(self.curves)} curve points, {len(self.notes)} notes)"
+        counts = (
+            (len(self.protocols), "protocol"),
+            (algos, "algorithm"),
+            (runs, "run"),
+            (len(self.curves), "curve point"),
+            (len(self.notes), "note"),
         )
+        return f"SearchResults({', '.join(f'{n} {w}' + 's' * (n != 1) for n, w in counts)})"
 
 
 def summarise(runs: pd.DataFrame) -> pd.DataFrame:

@@ -75,6 +75,17 @@ def test_pair_barriers_hand_computed() -> None:
     assert s.mean_path == pytest.approx(1.0)  # level means 5, 7.67, 6, 7
 
 
+def test_pair_barriers_repr_is_rounded_and_names_every_barrier() -> None:
+    # float noise (0.1 + 0.2) is shown as the number it is; the attributes keep it exactly
+    f = F + np.array([0.1, 0, 0.2, 0, 0, 0, 0, 0.2])
+    r = pair_barriers(CUBE, f, 0, 7)
+    text = repr(r)
+    assert text.startswith("PairBarriers(0 -> 7, distance=3, values=(9.1, 8.2), ")
+    assert all(f"{name}=" in text for name in BARRIER_NAMES)
+    assert "best_shortest=2.45," in text and r.best_shortest != 2.45  # 8.65 - 6.2 in floats
+    assert "0000000" not in text and "9999999" not in text
+
+
 # two endpoints whose barrier minus half their gap is -7.1e-15, not 0, in floats
 WORSE_IS_BOTTLENECK = (90.9424, 89.0995)
 
