@@ -772,6 +772,9 @@ class Table:
         A table that records stand-in cells (:func:`stand_ins`) writes them in the
         :data:`STAND_IN_COLUMNS`; a stand-in whose rows ``dropna`` would drop (its values are
         missing) keeps one row of value NaN, so that :meth:`from_tidy` reads every one back.
+        ``dropna`` keeps a stored mean's NaN where a seed of its key holds a value too (the
+        official APIs serve no mean where a run lacks the value): without the row, the mean
+        read back would be that of the seeds present.
 
         Raises
         ------
@@ -789,10 +792,20 @@ class Table:
         items = sorted(
             self.data.items(), key=lambda kv: (kv[0][0], -1 if kv[0][1] is None else kv[0][1])
         )
-        rows = {
-            item: np.nonzero(~np.isnan(vec))[0] if dropna else np.arange(self.space.size)
-            for item, vec in items
-        }
+        measured: dict[MetricKey, npt.NDArray[np.bool_]] = {}  # cells any seed of a key holds
+        for (key, s), vec in items:
+            if s is not None:
+                held = ~np.isnan(vec)
+                measured[key] = held if key not in measured else measured[key] | held
+        rows: dict[tuple[MetricKey, int | None], npt.NDArray[np.intp]] = {}
+        for (key, s), vec in items:
+            if not dropna:
+                rows[key, s] = np.arange(self.space.size)
+                continue
+            kept = ~np.isnan(vec)
+            if s is None and key in measured:  # a mean the table refuses where seeds hold values
+                kept |= measured[key]
+            rows[key, s] = np.nonzero(kept)[0]
         stand = _stand_in_rows(self, rows)
         parts = []
         for (key, s), vec in items:

@@ -15,6 +15,7 @@ format             source
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -55,6 +56,29 @@ _BY_SUFFIX = (
 )
 
 
+def check_source_file(path: Path, *, folder: bool = False, missing: str = "no such file") -> None:
+    """Refuse ``path`` unless it is a regular file (or, with ``folder``, a folder): missing
+    (``missing``: the reader's words for that), or a FIFO, device or socket, whose read
+    waited forever for a writer or which a reader called missing. The rule the table
+    folder's own reads keep (:func:`nb201_flat.storage._read_regular`): an importer reads a
+    file whole, to parse it and to record its sha256.
+    """
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise TableFileError(f"{missing}: {path}") from None
+    except OSError as exc:
+        raise TableFileError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if stat.S_ISREG(mode) or (folder and stat.S_ISDIR(mode)):
+        return
+    if stat.S_ISDIR(mode):
+        raise TableFileError(f"{path} is a folder, not a file; pass the file to import")
+    raise TableFileError(
+        f"{path} is not a regular file (a FIFO, device or socket), which an import cannot "
+        "read whole; write its content to a file and import that"
+    )
+
+
 def _is_sqlite(path: Path) -> bool:
     if not path.is_file():
         return False
@@ -93,6 +117,7 @@ def detect_format(source: str | os.PathLike[str]) -> str:
         raise TableFileError(
             f"no such file or folder: {path} (the word `analognas` imports the embedded default)"
         )
+    check_source_file(path, folder=True)  # a NATS-tss folder; a FIFO's format was not told
     from nb201_flat.importers.naslib_zc import looks_like_naslib_zc
     from nb201_flat.importers.tidy import looks_like_tidy
 
@@ -199,8 +224,7 @@ def import_table(
             # the published sha256 (a path given is the user's to vouch for)
             return read_analognas()
         return read_analognas(path)
-    if fmt != "analognas" and not path.exists():
-        raise TableFileError(f"no such file or folder: {path}")
+    check_source_file(path, folder=True, missing="no such file or folder")  # a NATS-tss folder
     if fmt == "tidy":
         from nb201_flat.importers.tidy import read_tidy
 

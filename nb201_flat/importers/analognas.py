@@ -46,9 +46,9 @@ from nb201_flat.errors import (
     MissingDependencyError,
     Nb201FlatError,
     Param,
-    TableFileError,
     shown,
 )
+from nb201_flat.importers import check_source_file
 from nb201_flat.importers.naslib import from_naslib
 from nb201_flat.importers.safe_pickle import ReadableBinary, RestrictedUnpickler, safe_load
 from nb201_flat.space import NB201
@@ -190,8 +190,7 @@ def read_analognas(path: str | os.PathLike[str] | None = None) -> Table:
         A ``data.anb`` file; default: the one inside the installed ``analog-nasbench``.
     """
     file = Path(path) if path is not None else data_file()
-    if not file.is_file():
-        raise TableFileError(f"no such file: {file}")
+    check_source_file(file)  # a FIFO was called missing
     raw = file.read_bytes()
     if path is not None and not raw.startswith(_PICKLE):  # a CSV, a gzip: no damage to repair
         raise FormatError(

@@ -57,8 +57,14 @@ from nb201_flat.errors import (
     shown,
     too_many_digits,
 )
+from nb201_flat.importers import check_source_file
 from nb201_flat.importers.naslib import from_naslib
-from nb201_flat.importers.tidy import key_name_fault, outside_range, outside_range_why
+from nb201_flat.importers.tidy import (
+    key_name_fault,
+    outside_range,
+    outside_range_why,
+    warn_if_fractions,
+)
 from nb201_flat.space import NB201, Space
 from nb201_flat.storage import SOURCE_SHA256
 from nb201_flat.table import TIDY_COLUMNS, Table
@@ -194,6 +200,7 @@ def read_naslib_zc(path: str | os.PathLike[str], *, space: Space = NB201) -> pd.
     """
     p = Path(path)
     source = str(p)
+    check_source_file(p)  # a FIFO's read_bytes waited forever
     try:
         raw = p.read_bytes()  # hashed below: the bytes parsed, read once
         data = json.loads(raw, object_pairs_hook=_no_duplicates)
@@ -304,6 +311,7 @@ def read_naslib_zc(path: str | os.PathLike[str], *, space: Space = NB201) -> pd.
         },
         columns=list(TIDY_COLUMNS),
     )
+    warn_if_fractions(source, df)  # val_accuracy is in percent, as the tidy files' are
     df.attrs[SOURCE_SHA256] = hashlib.sha256(raw).hexdigest()
     return df
 

@@ -50,6 +50,7 @@ from nb201_flat.errors import (
     TableFileError,
     check_flag,
 )
+from nb201_flat.importers import check_source_file
 from nb201_flat.importers.curves import CurveCollector
 from nb201_flat.importers.official import (
     TidyRows,
@@ -307,8 +308,7 @@ def read_nats_tss(
         return _read_folder(
             p, allow_unsafe_pickle=allow_unsafe_pickle, progress=progress, curves=curves
         )
-    if not p.is_file():
-        raise TableFileError(f"no such file or folder: {p}")
+    check_source_file(p, missing="no such file or folder")  # a FIFO was called missing
     data, sha256 = _load(p, allow_unsafe_pickle=allow_unsafe_pickle, progress=progress)
     if isinstance(data, Mapping) and (
         ("meta_archs" not in data and set(data) <= set(NATS_HP_EPOCHS))

@@ -70,6 +70,7 @@ from nb201_flat.errors import (
     shown,
     whole_number,
 )
+from nb201_flat.importers import check_source_file
 from nb201_flat.importers.curves import CurveCollector, stored_number
 from nb201_flat.importers.safe_pickle import ReadableBinary, safe_load
 from nb201_flat.importers.tidy import check_finite_rows, check_value_ranges
@@ -539,11 +540,13 @@ def _stored_data_offset(f: BinaryIO, info: zipfile.ZipInfo) -> int:
 def _sha256_checking_member(file: BinaryIO, source: str) -> str:
     """sha256 of the open torch file ``file``, and, in the same pass, the CRC-32 of a zip's
     stored ``data.pkl`` against the zip's record of it: a damaged byte of a number parses as
-    another number, so a mismatch is a :class:`TableFileError`."""
+    another number, so a mismatch is a :class:`TableFileError`. A file in torch's legacy
+    format holds no checksum to check: a warning says so, with the sha256 to compare."""
     import hashlib
 
     span: tuple[int, int, int] | None = None
-    if _pth_container(file) == "zip":
+    container = _pth_container(file)
+    if container == "zip":
         with zipfile.ZipFile(file) as zf:  # parsed already: its directory is sound
             info = _zip_data_member(zf)
             if info is not None and info.compress_type == zipfile.ZIP_STORED:
@@ -561,6 +564,16 @@ def _sha256_checking_member(file: BinaryIO, source: str) -> str:
         raise TableFileError(
             f"{source} is corrupt (its data.pkl fails the zip's CRC-32 check: a byte changed "
             "since it was written); re-download it and compare its checksum"
+        )
+    if container == "legacy":
+        # the official 2020 files are in this format, and no sha256 of them is published: the
+        # user's copy is the one reference there is (a flipped bit imported 89.40 for 93.40)
+        logger.warning(
+            "%s is in torch's legacy (pre-1.6) format, which holds no checksum of its own, so "
+            "a damaged byte (a changed number) cannot be detected; its sha256 is %s (the "
+            "table's meta records it as file_sha256): compare it with that of your download",
+            source,
+            h.hexdigest(),
         )
     return h.hexdigest()
 
@@ -717,8 +730,7 @@ def read_nb201_pth(
     allow_unsafe_pickle = check_flag("allow_unsafe_pickle", allow_unsafe_pickle)
     progress = check_flag("progress", progress)
     p = Path(path)
-    if not p.is_file():
-        raise TableFileError(f"no such file: {p}")
+    check_source_file(p)  # a FIFO was called missing
     # opened once: parsed and hashed from this one file, whatever replaces the path meanwhile
     # (hashed after the parse, not held in memory: the official files are several GB)
     try:

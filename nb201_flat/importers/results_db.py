@@ -32,9 +32,9 @@ from nb201_flat.errors import (
     Param,
     ParamMessage,
     ResultsDBError,
-    TableFileError,
     check_flag,
 )
+from nb201_flat.importers import check_source_file
 from nb201_flat.space import NB201, Space
 from nb201_flat.storage import SOURCE_SHA256, file_sha256
 from nb201_flat.table import Table
@@ -80,8 +80,9 @@ def read_results_db(
     """
     fill_isomorphic = check_flag("fill_isomorphic", fill_isomorphic)
     source = Path(path)
-    if not source.exists():  # sqlite would create it and report a file without tables
-        raise TableFileError(f"no such file: {source}")
+    # missing: sqlite would create it and report a file without tables; a FIFO: "disk I/O
+    # error". A folder is left to sqlite, whose refusal names the database
+    check_source_file(source, folder=True)
     from nb201_flat.train.results_db import damage_refused, reading_for
 
     with _snapshot(source) as (snap, digest), reading_for(snap, source):
