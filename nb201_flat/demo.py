@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from nb201_flat.conventions import default_metric
+from nb201_flat.errors import ProtocolError
 from nb201_flat.table import Table
 
 #: what the demo calls "flattest", stated once and printed with the result (its space's count)
@@ -128,13 +129,18 @@ class DemoResult:
     #: a retraining table's stand-ins of the metric (:meth:`StandIns.report`), which the FDC,
     #: local optima and barrier count as measurements; None where it has none
     stand_ins: dict[str, Any] | None = None
+    #: why no search ran: no protocol this table serves (a table measuring a neighbourhood,
+    #: not the space: each query of an unmeasured cell would be charged and read NaN); the
+    #: search fields are then empty
+    search_skipped: ProtocolError | None = None
 
     def __repr__(self) -> str:
         p = self.paired[0] if self.paired else None
         diff = f", NA-RS-RS {p.mean:+.2f} pp [{p.ci_low:+.2f}, {p.ci_high:+.2f}]" if p else ""
+        search = "search skipped" if self.search_skipped else f"{self.protocol} x{self.runs}"
         return (
             f"DemoResult({self.table!r}, {self.metric}, best {self.best[0].value:.2f} %, "
-            f"{self.protocol} x{self.runs}{diff})"
+            f"{search}{diff})"
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -161,7 +167,9 @@ class DemoResult:
             "local_optima": self.local_optima,
             "barrier_best_two": self.barrier_best_two,
             **({} if self.stand_ins is None else {"stand_ins": self.stand_ins}),
-            "search": {
+            "search": {"skipped": str(self.search_skipped), "notes": list(self.notes)}
+            if self.search_skipped
+            else {
                 "protocol": self.protocol,
                 "runs": self.runs,
                 "seconds": self.search_seconds,
@@ -197,7 +205,9 @@ def run_demo(table: Table, *, top: int = 5, runs: int = 200, seed: int = 0) -> D
     """Compute the demo on ``table``: best cells, landscape facts, RS vs NA-RS paired runs.
 
     The search uses the NB201 paper's protocol where the table supports it, else ``fixed-n``
-    (100 queries, optimistic: search metric = report metric; said once, in the notes).
+    (100 queries, optimistic: search metric = report metric; said once, in the notes); where
+    the table serves neither (it measures a neighbourhood, not the space) the landscape part
+    stands alone and :attr:`DemoResult.search_skipped` says why.
     A table that measures none of the metric (:func:`~nb201_flat.conventions.default_metric`)
     is a :class:`~nb201_flat.errors.MissingValueError` naming it.
     """
@@ -213,7 +223,6 @@ def run_demo(table: Table, *, top: int = 5, runs: int = 200, seed: int = 0) -> D
     from nb201_flat.search import (
         NARandomSearch,
         NeighbourObjective,
-        ProtocolError,
         RandomSearch,
         SearchAlgorithm,
         protocols_by_name,
@@ -285,6 +294,23 @@ def run_demo(table: Table, *, top: int = 5, runs: int = 200, seed: int = 0) -> D
         else None
     )
 
+    landscape: dict[str, Any] = {
+        "table": table.source,
+        "benchmark": benchmark_statement(table.source),
+        "metric": str(key),
+        "archs": space.size,
+        "measured": int((~np.isnan(values)).sum()),
+        "best": tuple(arch(int(i)) for i in order),
+        "flattest": None if flattest is None else arch(flattest),
+        "flattest_meaning": FLATTEST_MEANING.format(n=space.neighbourhood_size(1, exact=True)),
+        "median_sharpness": float(sharp.median()),  # NaN (shown as -) where none is defined
+        "fitness_distance_correlation": float(fdc),
+        "local_optima": int(optima.sum()),
+        "barrier_best_two": None
+        if path is None
+        else {"barrier": path.barrier, "length": path.length, "bottleneck": path.bottleneck},
+        "stand_ins": landscape_stand_ins,
+    }
     t0 = time.perf_counter()
     algorithms: dict[str, SearchAlgorithm] = {
         "RS": RandomSearch(),
@@ -298,9 +324,21 @@ def run_demo(table: Table, *, top: int = 5, runs: int = 200, seed: int = 0) -> D
         # none: its own fallback, which refuses epochs given
         valid = fixed_n_epochs(table)
         epochs = None if 12 in valid or not valid else max(valid)
-        with _no_fixed_n_warning():
-            protocols = protocols_by_name("fixed-n", table, n=100, epochs=epochs)
-        res = run_search(table, protocols, algorithms, runs=runs, seed=seed)
+        try:
+            with _no_fixed_n_warning():
+                protocols = protocols_by_name("fixed-n", table, n=100, epochs=epochs)
+            res = run_search(table, protocols, algorithms, runs=runs, seed=seed)
+        except ProtocolError as exc:  # a neighbourhood's table: the landscape part stands
+            return DemoResult(
+                **landscape,
+                protocol="",
+                runs=0,
+                search_seconds=0.0,
+                rows=(),
+                paired=(),
+                notes=barrier_notes,
+                search_skipped=exc,
+            )
     search_s = time.perf_counter() - t0
     res.require_reported()
     summary = res.summary()
@@ -328,20 +366,7 @@ def run_demo(table: Table, *, top: int = 5, runs: int = 200, seed: int = 0) -> D
         )
 
     return DemoResult(
-        table=table.source,
-        benchmark=benchmark_statement(table.source),
-        metric=str(key),
-        archs=space.size,
-        measured=int((~np.isnan(values)).sum()),
-        best=tuple(arch(int(i)) for i in order),
-        flattest=None if flattest is None else arch(flattest),
-        flattest_meaning=FLATTEST_MEANING.format(n=space.neighbourhood_size(1, exact=True)),
-        median_sharpness=float(sharp.median()),  # NaN (shown as -) where none is defined
-        fitness_distance_correlation=float(fdc),
-        local_optima=int(optima.sum()),
-        barrier_best_two=None
-        if path is None
-        else {"barrier": path.barrier, "length": path.length, "bottleneck": path.bottleneck},
+        **landscape,
         protocol=protocols[0].name,
         runs=runs,
         search_seconds=round(search_s, 2),
@@ -353,5 +378,4 @@ def run_demo(table: Table, *, top: int = 5, runs: int = 200, seed: int = 0) -> D
         ),
         paired=tuple(paired),
         notes=tuple(res.notes) + barrier_notes,
-        stand_ins=landscape_stand_ins,
     )

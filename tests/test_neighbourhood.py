@@ -190,7 +190,8 @@ def test_result_objects_have_one_line_reprs() -> None:
     assert "\n" not in repr(tree) and repr(tree).startswith("BarrierTree(")
     assert f"{int((~np.isnan(values)).sum())} of 729 archs" in repr(tree)
     test = MetricKey("toy", "x-test", 200)
-    table = Table(TINY, {(KEY, None): values, (test, None): values}, source="toy")
+    dense = np.nan_to_num(values, nan=1.0)  # a search key needs every cell measured
+    table = Table(TINY, {(KEY, None): dense, (test, None): values}, source="toy")
     res = run_search(table, Protocol("p", KEY, (test,), budget_queries=5), RandomSearch(), runs=3)
     assert repr(res).startswith("SearchResults(1 protocol, 1 algorithm, 3 runs, ")
     assert len(repr(res)) < 120

@@ -13,7 +13,15 @@ import math
 import time
 from typing import Any
 
-from nb201_flat.cli.common import add_json_arg, add_table_arg, emit_json, num, open_table, parse_int
+from nb201_flat.cli.common import (
+    add_json_arg,
+    add_table_arg,
+    emit_json,
+    error_line,
+    num,
+    open_table,
+    parse_int,
+)
 from nb201_flat.table import MetricKey, Table
 
 
@@ -36,13 +44,25 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
 
 
-def demo_summary(table: Table, *, top: int = 5, runs: int = 200, seed: int = 0) -> dict[str, Any]:
+def demo_summary(
+    table: Table,
+    *,
+    top: int = 5,
+    runs: int = 200,
+    seed: int = 0,
+    parser: argparse.ArgumentParser | None = None,
+    args: argparse.Namespace | None = None,
+) -> dict[str, Any]:
     """Everything the demo prints, as a JSON-able dict (:func:`nb201_flat.demo.run_demo`)."""
     from nb201_flat.demo import benchmark_statement, run_demo
 
-    out = run_demo(table, top=top, runs=runs, seed=seed).as_dict()
+    res = run_demo(table, top=top, runs=runs, seed=seed)
+    out = res.as_dict()
     # the command's own way to an imported table (the library's names load_table)
     out["benchmark"] = benchmark_statement(table.source, "--table PATH or $NB201_FLAT_TABLE")
+    if res.search_skipped is not None and parser is not None and args is not None:
+        # why no search ran, its fix spelled as the command's flags (--table, not table)
+        out["search"]["skipped"] = error_line(res.search_skipped, parser, args)
     return out
 
 
@@ -72,7 +92,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     table = open_table(args)
     load_s = time.perf_counter() - t0
-    out = demo_summary(table, top=args.top, runs=args.runs, seed=args.seed)
+    out = demo_summary(
+        table, top=args.top, runs=args.runs, seed=args.seed, parser=args.parser, args=args
+    )
     out["load_seconds"] = round(load_s, 3)
     if args.json:
         emit_json(out)
@@ -116,6 +138,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if "stand_ins" in out:
         print(f"  note: {out['stand_ins']['note']}")
     s = out["search"]
+    if "skipped" in s:
+        print(f"\nRS vs NA-RS: not run: {s['skipped']}")
+        for note in s["notes"]:
+            print(f"  note: {note}")
+        return 0
     print(
         f"\nRS vs NA-RS, protocol {s['protocol']}, {s['runs']} paired runs ({s['seconds']} s), "
         "final test value in %:"

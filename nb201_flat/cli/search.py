@@ -187,6 +187,19 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="comma-separated schedules searched (default 12,200; 12 with --quick); fixed-n "
         "on a table without a validation split searches its 200-epoch key, and refuses others",
     )
+    p.add_argument(
+        "--fixed-n",
+        type=parse_int,
+        default=None,
+        help="queries per run of the fixed-n protocols (default 100; needs fixed-n in --protocols)",
+    )
+    p.add_argument(
+        "--rerank-top-k",
+        default=None,
+        metavar="K",
+        help="comma-separated top-k sizes of the grid's two-stage NA-RS variants (default 10; "
+        "0: no two-stage variant)",
+    )
     _add_run_args(p, runs=None)
     add_neighbourhood_args(
         p,
@@ -200,14 +213,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_json_arg(p)
     # the protocol builders' parameters, as reproduce's own options spell them; its grid
     # sets the budgets, radius and two-stage variants itself (Protocol.budget_by names the
-    # grid's fields, as its stage-1 refusal does rerank_top_k); a fixed-n protocol's n, which
-    # the grid sets, is left out of a list of flags
+    # grid's fields, as its stage-1 refusal does rerank_top_k); a fixed-n protocol's n is the
+    # grid's fixed_n; the grid's fields without a flag are named where they are set
     p.set_defaults(
         func=cmd_reproduce,
-        param_dests={"protocol": "protocols", "epochs": "search_epochs"},
+        param_dests={"protocol": "protocols", "epochs": "search_epochs", "n": "fixed_n"},
+        # the grid without two-stage variants: its refusals' way to leave them out
+        param_values={"rerank_top_k": {(): "0"}},
         param_elsewhere={
             name: f"ReproduceConfig({name}=...) in Python"
-            for name in ("budget_scale_200", "fixed_n", "radii", "rerank_top_k")
+            for name in ("budget_scale_200", "radii", "relatives")
         },
     )
 
@@ -337,8 +352,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         progress=args.progress or budget.progress_enabled(),
     )
     took = time.perf_counter() - t0
-    res.require_reported()
-    summary = res.summary()
+    summary = res.summary()  # refuses a cell whose runs have no reported value (n = 0)
     notes = list(res.spelled_notes(spell(args)))
     if timed and args.epochs not in (None, 12):
         notes.insert(0, budget_rule_note(args.epochs, given_scale, "--budget-scale"))
@@ -439,7 +453,7 @@ def _reproduce_config(args: argparse.Namespace) -> ReproduceConfig:
     that base's values), the others are checked here, before any work."""
     from dataclasses import replace
 
-    from nb201_flat.errors import check_seed
+    from nb201_flat.errors import ArgumentError, check_seed
     from nb201_flat.neighbourhood import Neighbourhood
     from nb201_flat.search.grid import ReproduceConfig, check_quantile_applies
     from nb201_flat.search.protocol import PROTOCOL_NAMES
@@ -458,6 +472,16 @@ def _reproduce_config(args: argparse.Namespace) -> ReproduceConfig:
         changes["search_epochs"] = tuple(
             int(s) for s in _comma_list("--search-epochs", args.search_epochs, ("12", "200"))
         )
+    if args.fixed_n is not None:
+        # given, it must apply (the config refuses only a value other than its default)
+        if "fixed-n" not in changes.get("protocols", cfg.protocols):
+            raise ArgumentError(
+                "--fixed-n applies only to the fixed-n protocol; add fixed-n to --protocols, "
+                "or drop --fixed-n"
+            )
+        changes["fixed_n"] = args.fixed_n  # the config checks its range
+    if args.rerank_top_k is not None:
+        changes["rerank_top_k"] = _top_k_sizes(args.rerank_top_k)
     fields = neighbourhood_fields(args)
     if any(v is not None for v in fields.values()):
         spec = neighbourhood_from_args(args, cfg.base.neighbourhood, quantile_needs_agg=False)
@@ -473,8 +497,6 @@ def _reproduce_config(args: argparse.Namespace) -> ReproduceConfig:
     if args.design is not None:
         other = replace(cfg, design="full" if cfg.design == "one-at-a-time" else "one-at-a-time")
         if set(cfg.algorithms()) == set(other.algorithms()):
-            from nb201_flat.errors import ArgumentError
-
             # e.g. --quick: one level per NA choice, the same grid either way
             raise ArgumentError(
                 f"--design {args.design} changes nothing here: every NA choice of this grid "
@@ -482,6 +504,32 @@ def _reproduce_config(args: argparse.Namespace) -> ReproduceConfig:
                 "same algorithms; drop --design, or drop --quick for the full grid"
             )
     return cfg
+
+
+def _top_k_sizes(text: str) -> tuple[int, ...]:
+    """``--rerank-top-k``: comma-separated sizes, each a whole number >= 1 given once, or
+    ``0`` alone for no two-stage variant (the grid's ``rerank_top_k=()``)."""
+    from nb201_flat.errors import ArgumentError
+
+    items = [s.strip() for s in text.split(",") if s.strip()]
+    if items == ["0"]:
+        return ()
+    sizes = []
+    for item in items:
+        try:
+            k = parse_int(item)
+        except argparse.ArgumentTypeError:
+            k = 0
+        if k < 1:
+            raise ArgumentError(
+                f"--rerank-top-k holds {item!r}; give comma-separated sizes >= 1 (e.g. 10 or "
+                "5,10), or 0 alone for no two-stage variant"
+            )
+        sizes.append(k)
+    if not sizes:
+        raise ArgumentError("--rerank-top-k is empty; give sizes such as 10 or 5,10, or 0")
+    check_each_once("--rerank-top-k", [str(k) for k in sizes])
+    return tuple(sizes)
 
 
 # the files search.report.write_report writes into --out, refused up front where one cannot
@@ -510,6 +558,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     # a refusal names the families or epochs to keep as a tuple (Python): the flags take a
     # comma-separated list
     args.param_values = {
+        **args.param_values,
         "protocols": {
             keep: ",".join(keep)
             for k in range(1, len(cfg.protocols))

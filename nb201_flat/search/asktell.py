@@ -136,6 +136,8 @@ class Session:
     seed: Seed = 0
     _oracle: Oracle = field(init=False, repr=False)
     _finished: bool = field(init=False, default=False, repr=False)
+    # a choice finish() refused (its cell has no reported value): nothing was read
+    _unreported: int | None = field(init=False, default=None, repr=False)
 
     def __post_init__(self) -> None:
         check_protocol(self.protocol)
@@ -196,8 +198,17 @@ class Session:
         """End the search with ``index`` as its choice; return its reported (test) values.
 
         Called once: afterwards the session answers nothing more. A reported value the table
-        lacks at ``index`` raises :class:`~nb201_flat.errors.MissingValueError` (never NaN).
+        lacks at ``index`` raises :class:`~nb201_flat.errors.MissingValueError` (never NaN);
+        the choice stays declared (another pick, made knowing which cells the test table
+        measures, would not be the search's), and a later call says so.
         """
+        if self._unreported is not None:
+            # it said the test values had been read once, though none had been
+            raise SearchBudgetError(
+                f"finish() was already called with cell {self._unreported}, which has no "
+                "reported value (nothing was read); the choice is final: start a new Session "
+                "to search again"
+            )
         if self._finished:
             raise SearchBudgetError("finish() was already called; the test values were read once")
         # checked before the session ends: -1 read NaN test values, the size an IndexError
@@ -208,6 +219,7 @@ class Session:
         # the runner's rule: an unmeasured test value is no result, never a NaN to average
         lacks = [str(k) for k, v in zip(ev.keys, values, strict=True) if np.isnan(v)]
         if lacks:
+            self._unreported = i
             raise MissingValueError(
                 f"cell {i} has no {', '.join(lacks)} value (it was never measured there), so "
                 "there is no result to report; use a denser table or report key (see ",

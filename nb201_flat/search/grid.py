@@ -83,6 +83,7 @@ from nb201_flat.search.runner import (
     KEY_COLUMNS,
     MIN_RUNS_CI,
     check_runs,
+    check_selection_reached,
     check_stage1_ends,
     run_search,
     summarise,
@@ -234,6 +235,18 @@ class ReproduceConfig:
             Param("fixed_n"), self.fixed_n, 1, fix="pass fixed-n's queries per run, e.g. 100"
         )
         object.__setattr__(self, "fixed_n", fixed_n)
+        # whole sizes, each once: 0 met NARandomSearch's refusal only once the grid started,
+        # and a size given twice ran once (the variants are keyed by label)
+        top_k = tuple(
+            check_int_range(Param("rerank_top_k"), k, 1, fix="re-rank e.g. the top 10")
+            for k in self.rerank_top_k
+        )
+        if len(set(top_k)) < len(top_k):
+            raise ArgumentError(
+                Param("rerank_top_k"),
+                f" holds a size twice, got {top_k}; give each size once",
+            )
+        object.__setattr__(self, "rerank_top_k", top_k)
         check_float_range(
             Param("budget_scale_200"),
             self.budget_scale_200,
@@ -254,7 +267,7 @@ class ReproduceConfig:
         if fixed_n != 100 and "fixed-n" not in self.protocols:
             raise ProtocolError(
                 (Param("fixed_n"), f" {fixed_n} applies only to the fixed-n protocol"),
-                "add 'fixed-n' to protocols, or drop fixed_n",
+                ("add fixed-n to ", Param("protocols"), ", or drop ", Param("fixed_n")),
             )
         timed = {"nb201", "per-dataset"} & set(self.protocols)
         if self._scale_on_rule(200) != 1 and not (timed and 200 in self.epochs):
@@ -544,23 +557,34 @@ def _require_intervals(short: list[_Short], families: dict[str, tuple[Protocol, 
     )
 
 
-def _check_stage1_ends(
+def _check_selections(
     table: Table, protocols: tuple[Protocol, ...], algorithms: dict[str, SearchAlgorithm]
 ) -> None:
-    """The runner's refusal of a two-stage NA-RS whose stage 1 cannot end
-    (:func:`~nb201_flat.search.runner.check_stage1_ends`), before any run, naming what the grid
-    offers: it sets no stage 1 share (``stage1_fraction``), so its budget field (where one
-    sets the protocol's budget) or its two-stage variants' field (``rerank_top_k``)."""
-    two_stage = {
+    """The runner's refusals of a two-stage NA-RS whose stage 1 cannot end
+    (:func:`~nb201_flat.search.runner.check_stage1_ends`) and of a selection no run gets past
+    (REA's population, a top-k: :func:`~nb201_flat.search.runner.check_selection_reached`),
+    before any run, naming what the grid offers: it sets no stage 1 share
+    (``stage1_fraction``), population or top-k of its own, so its budget field (where one sets
+    the protocol's budget) or the field that leaves the search out (``rerank_top_k``,
+    ``relatives``)."""
+    checked = {
         label: a
         for label, a in algorithms.items()
-        if isinstance(a, NARandomSearch) and a.stage1_share < 1.0
+        if isinstance(a, RegularizedEvolution)
+        or (isinstance(a, NARandomSearch) and a.rerank_top_k is not None)
     }
-    for p in protocols if two_stage else ():
+    for p in protocols if checked else ():
         p.check(table)  # what the table lacks first, as the runner says it
         data = p.oracle_data(table)
-        for label, a in two_stage.items():
-            check_stage1_ends(p, data, a, label, share_by=None, leave_out=Param("rerank_top_k", ()))
+        for label, a in checked.items():
+            rea = isinstance(a, RegularizedEvolution)
+            leave_out = Param("relatives", False) if rea else Param("rerank_top_k", ())
+            if not rea:
+                check_stage1_ends(p, data, a, label, share_by=None, leave_out=leave_out)
+            size_by = None if rea else Param("rerank_top_k")
+            check_selection_reached(
+                p, data, a, label, own=False, size_by=size_by, leave_out=leave_out
+            )
 
 
 def reproduce(
@@ -590,7 +614,7 @@ def reproduce(
     families = cfg.protocol_families(table)
     protocols = tuple(p for ps in families.values() for p in ps)
     algorithms = cfg.algorithms()
-    _check_stage1_ends(table, protocols, algorithms)
+    _check_selections(table, protocols, algorithms)
     log.info(
         "reproduce: %d protocols x %d algorithms x %d runs",
         len(protocols),

@@ -55,10 +55,14 @@ import numpy as np
 
 from nb201_flat.conventions import (
     BUDGET_EPOCHS,
+    COST_METRICS,
     NB201_TIME_BUDGET,
     REPORT_DATASETS,
     TIME_BUDGETS,
+    cannot_be_negative,
     cost_key,
+    is_loss,
+    natural_direction,
     report_key,
     scaled_time_budget,
     search_key,
@@ -135,7 +139,9 @@ class Protocol:
     name
         A label for reports (e.g. ``"nb201"``, ``"per-dataset:cifar100"``).
     search
-        The validation metric the oracle answers.
+        The validation metric the oracle answers, measured on every cell under the seed
+        policy (:meth:`check`); searches keep its highest values: an accuracy, or a score of
+        no known direction (a zero-cost proxy's), never a loss, a time, a cost or a spread.
     report
         Test metrics read after the search (mean over seeds).
     seed_policy
@@ -147,8 +153,9 @@ class Protocol:
     budget_queries
         Budget in charged queries, or None. At least one budget is set.
     cost
-        The time key charged (``train`` ``time_s`` at 200 epochs); scaled by
-        :attr:`cost_scale`. Required with ``budget_seconds``; optional otherwise.
+        The time key charged (``train`` ``time_s`` at 200 epochs; a time, never an accuracy
+        or a size); scaled by :attr:`cost_scale`. Required with ``budget_seconds``; optional
+        otherwise.
     repeats
         ``"charge"`` (NB201: a repeated query re-trains and pays) or ``"cache"``.
     sampling
@@ -234,14 +241,34 @@ class Protocol:
                     f"protocol {self.name!r}: its {what} key must be a MetricKey, got {shown(k)}; "
                     "e.g. MetricKey('cifar100', 'x-valid', 12)"
                 )
-        from nb201_flat.conventions import is_loss
-
-        if is_loss(self.search.metric):  # searches keep the highest: a loss's worst cells
+        # searches keep the highest value: a loss's are its worst cells, and a time's, a
+        # size's or a spread's "best" is no fitness at all (it was maximised without a word).
+        # A name of no known direction (a zero-cost proxy's score) is searched as given
+        direction = natural_direction(self.search.metric)
+        if direction is False or _no_fitness(self.search.metric):
+            what = (
+                "a loss, but searches keep the highest value (they would pick the worst cells)"
+                if direction is False
+                else "a metric with no better direction (a time, a cost or a spread), but "
+                "searches keep the highest value"
+            )
             raise ProtocolError(
-                f"protocol {self.name!r} searches {self.search}, a loss, but searches keep the "
-                "highest value (they would pick the worst cells); search an accuracy, e.g. "
-                f"MetricKey({self.search.dataset!r}, {self.search.split!r}, "
+                f"protocol {self.name!r} searches {self.search}, {what}; search an accuracy, "
+                f"e.g. MetricKey({self.search.dataset!r}, {self.search.split!r}, "
                 f"{self.search.epochs}, 'accuracy')"
+            )
+        if self.cost is not None and not _is_time(self.cost.metric):
+            # the oracle charges the cost as seconds of training: an accuracy's 93.5 "s"
+            raise ProtocolError(
+                f"protocol {self.name!r} charges {self.cost} as seconds of training, but "
+                f"{self.cost.metric!r} is no time",
+                (
+                    "give a training time as ",
+                    Param("cost"),
+                    f" (e.g. {cost_key(self.search.dataset)!r})",
+                    # a query budget counts no time: no cost at all will do there
+                    *(() if self.budget_seconds is not None else (", or ", Param("cost", None))),
+                ),
             )
         if not self.report:
             raise ProtocolError(f"protocol {self.name!r} reports nothing: give report keys")
@@ -356,7 +383,7 @@ class Protocol:
             )
         # an int seed the key lacks was refused only by oracle_data, after check() had passed
         seeds = self._seeds(table)
-        self._check_fixed_seed(table, seeds)
+        self._check_served(table, seeds)
         if self.seed_policy == "random" and not seeds:
             if not self.seed_fallback:  # asked for, not defaulted: as `query` refuses it
                 raise ProtocolError(
@@ -410,15 +437,45 @@ class Protocol:
         except UnknownKeyError as exc:
             raise ProtocolError((f"protocol {self.name!r}: ", *parts_of(exc))) from None
 
-    def _check_fixed_seed(self, table: Table, seeds: tuple[int, ...]) -> None:
-        """Refuse a fixed stored seed that some architecture measured under the mean lacks, or
-        under ``random`` an architecture with no stored seed at all: each query of one would
-        be charged and return NaN (a search silently of fewer cells).
-        Checked on every cell, not only the sampled ones: REA's mutants and NA and LS
-        neighbours of a connected cell may be disconnected."""
+    def _check_served(self, table: Table, seeds: tuple[int, ...]) -> None:
+        """Refuse a search key that some architecture has no value for under the seed policy:
+        each query of one would be charged and return NaN (a search silently of fewer cells).
+        One rule for every policy: a cell unmeasured under the mean has no value under any of
+        them; under a fixed seed, a measured cell the seed lacks; under ``random``, a measured
+        cell with no stored seed to draw among. Checked on every cell, not only the sampled
+        ones: REA's mutants and NA and LS neighbours of a connected cell may be disconnected."""
+        measured = ~np.isnan(table.vector_for(self.search))
+        if not measured.all():
+            unmeasured = ~measured
+            # the same key at another schedule, where every cell has a value (a builder's
+            # epochs; not where the search reads a reported key: fixed-n's fallback has its own)
+            whole = sorted(
+                k.epochs
+                for k in table
+                if not self.optimistic
+                and dataclasses.replace(k, epochs=self.search.epochs) == self.search
+                and k != self.search
+                and not np.isnan(table.vector_for(k)).any()
+            )
+            other: tuple[Part, ...] = (
+                (", e.g. at another schedule (", Param("epochs", whole[0]), ")") if whole else ()
+            )
+            raise ProtocolError(
+                f"protocol {self.name!r}: {int(unmeasured.sum()):,} of the {measured.size:,} "
+                f"architectures have no {self.search} value (e.g. cell "
+                f"{int(np.flatnonzero(unmeasured)[0])}), so each query of one would be charged "
+                "and return NaN",
+                (
+                    "search a key measured on every architecture (",
+                    Call("Table.info"),
+                    " lists each key's archs)",
+                    *other,
+                    ", or use another ",
+                    Param("table"),
+                ),
+            )
         if self.seed_policy == "mean" or not seeds:
             return
-        measured = ~np.isnan(table.vector_for(self.search))
         if self.seed_policy == "random":  # a draw among no stored seed: charged, and NaN
             stored = np.zeros_like(measured)
             for seed in seeds:
@@ -630,6 +687,30 @@ def _key_list(table: Table, limit: int = 8) -> str:
     keys = [str(k) for k in table]
     more = f", ... ({len(keys) - limit} more)" if len(keys) > limit else ""
     return ", ".join(keys[:limit]) + more
+
+
+def _no_fitness(metric: str) -> bool:
+    """True for a metric that no search should maximise: a time, a cost (:data:`COST_METRICS`)
+    or a spread (``*_std``). A zero-cost proxy's score may be searched (a training-free
+    search): its name says no direction, and the highest is the one it ranks first.
+
+    >>> [m for m in ("time_s", "params_mb", "drift_1d_std", "synflow", "accuracy") if _no_fitness(m)]
+    ['time_s', 'params_mb', 'drift_1d_std']
+    """
+    return natural_direction(metric) is None and (
+        cannot_be_negative(metric) or metric.endswith("_std")
+    )
+
+
+def _is_time(metric: str) -> bool:
+    """True for a time in seconds (``time_s``, ``epoch_time_s``), what a protocol may charge:
+    the times of :func:`~nb201_flat.conventions.cannot_be_negative`, neither the loss nor a
+    cost metric (a size, compute, an inference latency).
+
+    >>> [m for m in ("time_s", "accuracy", "params_mb", "latency_s", "loss") if _is_time(m)]
+    ['time_s']
+    """
+    return cannot_be_negative(metric) and not is_loss(metric) and metric not in COST_METRICS
 
 
 def _overlap(search: MetricKey, report: MetricKey) -> bool:

@@ -315,6 +315,12 @@ def render_markdown(result: ReproduceResult, *, seconds: float | None = None) ->
         f"{ci_level(cfg.confidence)} percentile bootstrap ({cfg.n_boot} resamples)."
         + (f" Took {seconds:.1f} s." if seconds is not None else "")
     )
+    # the grid's budgets and sizes that no label states (a label says top-k only where run)
+    families = ", ".join(
+        p + (f" ({cfg.fixed_n} queries per run)" if p == "fixed-n" else "") for p in cfg.protocols
+    )
+    top_k = ", ".join(map(str, cfg.rerank_top_k)) or "none"
+    out += ["", f"Protocols: {families}; two-stage NA-RS top-k: {top_k}."]
     out += ["", "## Verdict rule", ""]
     out.append(
         f"Claim c (NA paper: +1.48 CIFAR-100, +1.58 ImageNet16-120 for NA-RS − RS): "

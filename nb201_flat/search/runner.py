@@ -89,6 +89,7 @@ from nb201_flat.search.oracle import (
     OracleData,
     SearchEnded,
     StallRecord,
+    sampled_costs,
     stall_fixes,
     used_fraction,
 )
@@ -219,13 +220,15 @@ class SearchResults:
 
     def summary(self) -> pd.DataFrame:
         """Mean, std (ddof=1) and n of the final test value per protocol, algorithm and
-        reported key (:data:`KEY_COLUMNS`)."""
+        reported key (:data:`KEY_COLUMNS`). Refused where a cell has no run with a test value
+        (:meth:`require_reported`): its mean would be NaN over n = 0."""
+        self.require_reported()
         return summarise(self.runs)
 
     def require_reported(self) -> None:
         """Refuse (:class:`ProtocolError`) a cell and reported key where no run has a test
-        value: its summary would be a mean of nothing (n = 0). What prints a summary calls it;
-        the results themselves keep such a cell (its runs' records are still the runs')."""
+        value: its summary would be a mean of nothing (n = 0). :meth:`summary` calls it; the
+        results themselves keep such a cell (its runs' records are still the runs')."""
         keys = ["protocol", "algorithm", *KEY_COLUMNS]
         counts = self.runs.groupby(keys, sort=False)["test"].agg(["count", "size"]).reset_index()
         for prot, algo, *key, _, runs in counts[counts["count"] == 0].itertuples(
@@ -651,8 +654,9 @@ def run_cells_and_stalls(
     progress: bool = False,
     curve_points: int = 51,
 ) -> tuple[SearchResults, list[str]]:
-    """:func:`run_cells`, and the stall notes among its notes (:func:`stalled_notes`), for
-    a caller that passes on those alone (the budget-matched controls)."""
+    """:func:`run_cells`, and the notes among its notes that speak of its runs (stalled:
+    :func:`stalled_notes`; never past their selection: :func:`_unselected_notes`), for a
+    caller that passes on those alone (the budget-matched controls)."""
     cells = check_cells(cells)
     if not cells:
         raise ProtocolError("no protocol given")
@@ -697,6 +701,7 @@ def run_cells_and_stalls(
     for (di, ai), (_, lab, _) in zip(pairs, cells, strict=True):  # before any run
         check_scores_affordable(prots[di], datas[di], algos[ai], lab)
         check_stage1_ends(prots[di], datas[di], algos[ai], lab)
+        check_selection_reached(prots[di], datas[di], algos[ai], lab)
     evaluators = [p.evaluator(table) for p in prots]
     # RS, NA-RS, REA, LS where covered: all runs at once with the loop's streams, same
     # records (nb201_flat.search.vectorised, .lockstep and .replay); the loop for the rest
@@ -718,6 +723,7 @@ def run_cells_and_stalls(
     runs_df["seed"] = seed
     notes += _unreported_notes(runs_df, runs)
     stalls = stalled_notes(((b[0].name, b[1], b[3]) for b in blocks), runs)
+    stalls += _unselected_notes(blocks, runs)
     results = SearchResults(
         runs=runs_df,
         curves=_curves_frame(blocks, curve_points),
@@ -841,6 +847,188 @@ def check_stage1_ends(
         "anything",
         fix,
     )
+
+
+def most_charged(data: OracleData, share: float = 1.0) -> tuple[float, float, str]:
+    """The most charged queries a run of ``data`` can make of the cells it samples while it has
+    used less than ``share`` of its budget (1: all of it), every one at the cheapest of them:
+    an upper bound, with that cheapest cost (0: a query budget sets the bound) and how the
+    bound arises, for a message. inf where a cell a run may sample costs nothing under a time
+    budget alone (no number of them spends it)."""
+    most, cheapest, why = math.inf, 0.0, ""
+    of = "" if share >= 1 else f"{share:g} of "
+    b = data.budget_queries
+    if b is not None:
+        most, why = float(_share_queries(b, share)), f"{of}a budget of {b} queries"
+    if data.budget_seconds is not None and data.costs is not None:
+        c = float(sampled_costs(data.costs, data.candidates).min())
+        if c > 0:
+            # a little slack: the oracle sums the costs in another order
+            have = data.budget_seconds * (1 + 1e-9)
+            n = math.floor(have / c)
+            if share < 1:  # its last query starts below the share and may end past it
+                n = min(n, math.floor(share * have / c) + 1)
+            if n < most:
+                most, cheapest = float(n), c
+                why = f"{of}{data.budget_seconds:g} s, the cheapest query {c:.4g} s"
+    return most, cheapest, why
+
+
+def _share_queries(budget: int, share: float) -> int:
+    """The queries a run makes under a query ``budget`` until it has used ``share`` of it
+    (stage 1 goes on while it has used less, as the oracle's floats say): all of them at 1."""
+    if share >= 1:
+        return budget
+    n = math.ceil(share * budget)
+    while n > 0 and (n - 1) / budget >= share:
+        n -= 1
+    while n / budget < share:
+        n += 1
+    return n
+
+
+def _selects(algorithm: SearchAlgorithm) -> tuple[int, float] | None:
+    """What a search must get past before it selects anything, and in what share of the
+    budget: REA's population (its first draws, before any mutation) or two-stage NA-RS's
+    top-k (of stage 1's cells, which it re-ranks); None for the other searches."""
+    if isinstance(algorithm, RegularizedEvolution):
+        return algorithm.population, 1.0
+    if isinstance(algorithm, NARandomSearch) and algorithm.rerank_top_k is not None:
+        return algorithm.rerank_top_k, algorithm.stage1_share
+    return None
+
+
+def check_selection_reached(
+    protocol: Protocol,
+    data: OracleData,
+    algorithm: SearchAlgorithm,
+    label: str,
+    *,
+    own: bool = True,
+    size_by: Param | None = None,
+    leave_out: Param | None = None,
+) -> None:
+    """Refuse, before any run, a selection that no run could get past (:func:`most_charged`).
+
+    REA pays each of its ``population`` first draws: where they take every query a run can
+    make, no run mutates a cell, and it is random search under REA's label (mutation and
+    sample size change nothing). Certain only for plain REA under ``repeats="charge"``: a
+    memory (NA-REA) or a cache fills a population with free revisits as well, and
+    :func:`_unselected_notes` counts such runs of plain REA after the fact. Two-stage NA-RS
+    re-ranks its ``rerank_top_k`` best stage-1 cells: where stage 1 can pay for no more
+    (each cell once; no more than the cells it samples), every run re-ranks all it paid for,
+    with free neighbours one-stage NA-RS's very runs.
+
+    The refusal names the algorithm's own field with a size that would do (``own``; the
+    reproduce grid sets none), else ``size_by``, the caller's parameter that sets the size
+    (the grid's ``rerank_top_k``), the protocol's budget (:meth:`Protocol.budget_param`) where
+    more of it would do, and ``leave_out``, a parameter (with its value) that leaves the search
+    out, where the caller has one."""
+    selects = _selects(algorithm)
+    if selects is None:
+        return
+    size, share = selects
+    rea = isinstance(algorithm, RegularizedEvolution)
+    if isinstance(algorithm, RegularizedEvolution) and (
+        algorithm.objective is not None or data.repeats != "charge"
+    ):
+        return  # revisits are free there: a run may fill its population without paying
+    most, cheapest, why = most_charged(data, share)
+    reached = most if rea else min(most, float(data.domain_size))
+    if size < reached:
+        return
+    obj = getattr(algorithm, "objective", None)
+    free = isinstance(obj, NeighbourObjective) and not obj.charge
+    if rea:
+        problem = (
+            f"{label} under {protocol.name}: a run makes at most {most:,.0f} charged queries "
+            f"({why}), and its population of {size} takes {size} of them before the first "
+            "mutation, so no run would ever mutate a cell: it is random search under REA's "
+            "label (its mutation and sample size change nothing)"
+        )
+    else:
+        domain = f"; it samples {data.domain_size:,} cells" if reached < most else ""
+        problem = (
+            f"{label} under {protocol.name}: stage 1 pays for at most {reached:,.0f} cells "
+            f"({why}{domain}), no more than its top {size}, so every run re-ranks all the cells "
+            "it paid for"
+            + (": one-stage NA-RS's very runs" if free else ": the validation ranking selects none")
+        )
+    fix: list[Part] = []
+    field = "population" if rea else "rerank_top_k"
+    what = "population" if rea else "top-k"
+    if own and reached > 1:
+        fix += [f"lower the {what} (", Param(field, int(reached) - 1), ")"]
+    elif size_by is not None and reached > 1:
+        fix += [f"lower the {what} below {reached:.0f} (", size_by, ")"]
+    seconds = data.budget_seconds if cheapest > 0 else None  # the time budget binds
+    param = protocol.budget_param(seconds=seconds is not None)
+    # more budget where it binds, not the cells a run samples (a top-k of them all or more)
+    if param is not None and reached == most and (rea or size < data.domain_size):
+        if seconds is not None:
+            # size + 1 queries at the cheapest, the last one begun within the share
+            need = (size + 1) * cheapest if share >= 1 else max(size / share, size + 1) * cheapest
+            fold = math.ceil(need / seconds * 100) / 100  # rounded up: less would fall short
+            more: list[Part] = [f"raise the budget at least {fold:g}-fold (", param, ")"]
+        else:
+            queries = math.floor(size / share) if share < 1 else size
+            while _share_queries(queries, share) <= size:
+                queries += 1
+            more = ["raise the budget (", Param(param.name, queries), ")"]
+        fix += [" or " if fix else "", *more]
+    if own:
+        other = (
+            ("run random search (", Param("name", "rs"), ")") if rea else ("drop ", Param(field))
+        )
+        fix += [" or " if fix else "", *other]
+    if leave_out is not None:
+        fix += [" or " if fix else "", "leave the search out (", leave_out, ")"]
+    raise ProtocolError(problem, fix)
+
+
+def _unselected_notes(blocks: Sequence[_Block], runs: int) -> list[tuple[Part, ...]]:
+    """A note per cell where some runs never got past their selection
+    (:func:`check_selection_reached` refuses a cell where none could): plain REA's runs that
+    spent their budget before their population was full (never mutated a cell: random
+    search's runs), free two-stage NA-RS's runs whose stage 1 paid for no more cells than its
+    top-k (re-ranked all: one-stage NA-RS's runs). Counted from the records: each of plain
+    REA's draws is a charged query or a cache hit, and free two-stage NA-RS charges stage 1's
+    cells alone, each once. NA-REA's revisits and charged stage 1's cells are not recorded."""
+    notes: list[tuple[Part, ...]] = []
+    for protocol, label, algo, recs, _ in blocks:
+        selects = _selects(algo)
+        obj = getattr(algo, "objective", None)
+        if selects is None or (isinstance(algo, RegularizedEvolution) and obj is not None):
+            continue
+        size = selects[0]
+        if isinstance(algo, RegularizedEvolution):
+            short = sum(r.queries + r.cache_hits <= size for r in recs)
+            what = (
+                f"spent their budget before their population of {size} was full, so they "
+                "never mutated a cell (random search's runs)"
+            )
+            field = Param("population")
+        elif isinstance(obj, NeighbourObjective) and not obj.charge:
+            short = sum(r.queries <= size for r in recs)
+            what = (
+                f"paid for no more than {size} cells in stage 1 and re-ranked them all "
+                "(one-stage NA-RS's runs)"
+            )
+            field = Param("rerank_top_k")
+        else:
+            continue
+        if short:
+            param = protocol.budget_param(seconds=protocol.budget_seconds is not None)
+            budget: tuple[Part, ...] = (" or raise the budget (", param, ")") if param else ()
+            notes.append(
+                (
+                    f"{protocol.name} {label}: {short} of {runs} runs {what}; the mean "
+                    "includes them; lower ",
+                    field,
+                    *budget,
+                )
+            )
+    return notes
 
 
 def _copies_notes(

@@ -168,6 +168,30 @@ def test_demo_on_a_table_whose_two_best_no_path_joins(
     v[[0, far]] = [60.0, 50.0]
     data = {(MetricKey("cifar10", "ori-test", 200), None): v}
     path = save_table(Table(NB201, data, source="sparse"), tmp_path / "t.nb201")
+    # its search (fixed-n on that key itself) would charge the unmeasured cells and read NaN:
+    # not run, and said why (its fix spelled as flags), after the landscape part it serves
+    assert main(["demo", "--runs", "3", "--top", "2", "--table", str(path)]) == 0
+    out, err = capsys.readouterr()
+    assert not err
+    skipped = [line for line in out.splitlines() if line.startswith("RS vs NA-RS")]
+    assert len(skipped) == 1 and skipped[0].startswith("RS vs NA-RS: not run: protocol"), out
+    assert "12,500 of the 15,625 architectures have no" in skipped[0]
+    assert skipped[0].endswith("or use another --table"), skipped
+    assert f"no lowest barrier between the two best: no path joins 0 and {far}" in out
+    assert "nan" not in out.replace(skipped[0], "").lower() and "paired by run" not in out
+    assert main(["demo", "--runs", "3", "--top", "2", "--table", str(path), "--json"]) == 0
+    search = json.loads(capsys.readouterr().out)["search"]
+    assert set(search) == {"skipped", "notes"} and "--table" in search["skipped"]
+    from nb201_flat.demo import run_demo
+    from nb201_flat.storage import load_saved_table
+
+    res = run_demo(load_saved_table(path), top=2, runs=3)
+    assert res.search_skipped is not None and "search skipped" in repr(res)
+    assert (res.runs, res.rows, res.paired) == (0, (), ())
+    dense = np.linspace(10, 90, NB201.size)
+    data[(MetricKey("cifar100", "x-valid", 12), None)] = dense
+    data[(MetricKey("cifar100", "x-test", 200), None)] = dense
+    path = save_table(Table(NB201, data, source="sparse"), tmp_path / "t2.nb201")
     assert main(["demo", "--runs", "3", "--top", "2", "--table", str(path)]) == 0
     out = capsys.readouterr().out
     assert f"no lowest barrier between the two best: no path joins 0 and {far}" in out

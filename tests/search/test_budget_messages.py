@@ -52,14 +52,14 @@ def one_edge() -> Table:
 
 
 # -- the way out of a budget no time would end: fixed-n, with n where the caller sets it -------
-def test_reproduce_names_fixed_n_by_its_flag_without_a_query_count_it_cannot_set(
+def test_reproduce_names_fixed_n_and_its_query_count_by_its_flags(
     capsys: pytest.CaptureFixture[str], free_path: str, tmp_path: Path
 ) -> None:
-    # it printed `(--protocols fixed-n n=N)`: reproduce has no flag for n (its grid sets it)
+    # it printed `(--protocols fixed-n n=N)`; the grid's n is --fixed-n
     line = _line(capsys, "reproduce", "--quick", "--out", str(tmp_path / "o"), "--table", free_path)
     assert line.endswith(
         "never runs out), more than 100 x the space's 27 cells (2,700); use a "
-        "query budget instead (--protocols fixed-n)"
+        "query budget instead (--fixed-n N --protocols fixed-n)"
     ), line
     # search sets both, by its flags
     line = _line(capsys, "search", "--algo", "rs", "--runs", "1", "--table", free_path)

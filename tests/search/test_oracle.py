@@ -32,6 +32,7 @@ from nb201_flat.table import MetricKey, Table
 
 TINY = Space(("none", "skip_connect", "conv"), 3)
 KEY = MetricKey("toy", "x-valid", 12)
+TIME = MetricKey("toy", "train", 12, "time_s")  # a protocol's cost is a time
 
 
 def _data(costs: np.ndarray, budget_s: float | None, budget_q: int | None = None, **kw: object):
@@ -236,7 +237,7 @@ def test_protocol_refuses_a_time_budget_that_is_not_a_number(bad: object) -> Non
 
     # the string quoted: "got 100" read as a number
     with pytest.raises(ProtocolError, match=f"time budget.*got {bad!r};"):
-        Protocol("p", KEY, (KEY,), budget_seconds=bad, cost=KEY)  # type: ignore[arg-type]
+        Protocol("p", KEY, (KEY,), budget_seconds=bad, cost=TIME)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -263,7 +264,7 @@ def test_protocol_and_oracle_share_one_budget_rule(seconds: object, queries: obj
     from nb201_flat.search import ProtocolError
 
     costs = np.full(27, 10.0) if seconds is not None else None
-    kw = {"budget_seconds": seconds, "budget_queries": queries, "cost": KEY}
+    kw = {"budget_seconds": seconds, "budget_queries": queries, "cost": TIME}
     try:
         data = _data(costs, seconds, queries)  # type: ignore[arg-type]
     except SearchBudgetError as exc:
@@ -281,7 +282,7 @@ def test_protocol_and_oracle_share_one_budget_rule(seconds: object, queries: obj
 def test_protocol_budgets_are_plain_numbers() -> None:
     p = Protocol("p", KEY, (KEY,), budget_queries=np.int64(3))
     assert type(p.budget_queries) is int and p.budget_queries == 3
-    q = Protocol("p", KEY, (KEY,), budget_seconds=np.float32(500.0), cost=KEY)
+    q = Protocol("p", KEY, (KEY,), budget_seconds=np.float32(500.0), cost=TIME)
     assert type(q.budget_seconds) is float and q.budget_seconds == 500.0
 
 

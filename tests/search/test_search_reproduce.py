@@ -518,12 +518,14 @@ def test_reproduce_names_the_protocol_builders_parameters_by_its_own_flags() -> 
     exc = ProtocolError("no budget", ("raise it (", Param("budget_scale_200"), ")"))
     line = error_line(exc, commands.choices["reproduce"], args)
     assert line.endswith("(ReproduceConfig(budget_scale_200=...) in Python)"), line
-    # the grid's stage-1 refusal: its two-stage variants' field, which no flag changes
+    # the grid's stage-1 refusal: its two-stage variants' field, none of them as --rerank-top-k
+    # sets it (it named ReproduceConfig(rerank_top_k=...) in Python), and its fixed-n budget
     exc = ProtocolError(
-        "stalls", ("leave out the two-stage search (", Param("rerank_top_k", ()), ")")
+        "stalls",
+        ("fewer (", Param("fixed_n", 54), ") or leave out (", Param("rerank_top_k", ()), ")"),
     )
     line = error_line(exc, commands.choices["reproduce"], args)
-    assert line.endswith("(ReproduceConfig(rerank_top_k=...) in Python)"), line
+    assert line.endswith("fewer (--fixed-n 54) or leave out (--rerank-top-k 0)"), line
 
 
 @pytest.mark.parametrize("value", ["abc", float("nan"), 0, 2.5, None])
