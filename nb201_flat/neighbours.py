@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Final
 import numpy as np
 import numpy.typing as npt
 
-from nb201_flat.errors import ArgumentError, check_flag, shown
+from nb201_flat.errors import ArgumentError, Param, check_flag, shown
 
 # no import cycle: space.py imports this module only lazily (in Space.neighbours, and under
 # TYPE_CHECKING), so the index rule is imported from space.py at the top, not redefined here
@@ -146,9 +146,37 @@ def none_code(space: Space, no_none: bool) -> int | None:
         return None
     if "none" not in space.ops:
         raise ArgumentError(
-            "no_none=True needs an op named 'none' in the space; drop no_none for this space"
+            Param("no_none", True),
+            " needs an op named 'none' in the space; drop ",
+            Param("no_none"),
+            " for this space",
         )
     return space.ops.index("none")
+
+
+def check_connected_only(space: Space, connected_only: bool) -> bool:
+    """``connected_only`` as a bool; :class:`ArgumentError` for ``connected_only=True`` on a
+    space without an op named ``none``: every cell of it is connected
+    (:attr:`Space.connected <nb201_flat.space.Space.connected>`), so the filter would
+    silently drop nothing, as :func:`none_code` refuses ``no_none``. The one rule of every
+    ``connected_only`` option.
+
+    >>> check_connected_only(Space(("a", "b"), 3), True)
+    Traceback (most recent call last):
+    ...
+    nb201_flat.errors.ArgumentError: connected_only=True leaves out disconnected cells, and a space without an op named 'none' has none; drop connected_only for this space
+    """
+    if not check_flag("connected_only", connected_only):
+        return False
+    if "none" not in space.ops:
+        raise ArgumentError(
+            Param("connected_only", True),
+            " leaves out disconnected cells, and a space without an op named 'none' has none; "
+            "drop ",
+            Param("connected_only"),
+            " for this space",
+        )
+    return True
 
 
 def _not_numbers(values: object) -> ArgumentError:
@@ -209,7 +237,7 @@ def neighbour_arrays(
     radius = space.check_radius(radius)
     # no_none="no" would filter, and be cached under "no"
     exact, no_none = check_flag("exact", exact), check_flag("no_none", no_none)
-    connected_only = check_flag("connected_only", connected_only)
+    connected_only = check_connected_only(space, connected_only)
     none = none_code(space, no_none)
     key = ("nbhd", radius, exact, no_none, connected_only)
     if key in space._cache:

@@ -170,8 +170,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--seed",
         type=parse_int,
         default=None,
-        help="seed of the band pair draw (default 0; the k-th dataset draws with seed + k); "
-        "not with --pairs 0, which draws nothing",
+        help="seed of the band pair draw (default 0; cifar10, cifar100 and ImageNet16-120 draw "
+        "with seed + 0, 1 and 2, whichever of them are drawn); not with --pairs 0, which draws "
+        "nothing",
     )
     p.add_argument(
         "--connected-only",
@@ -540,7 +541,7 @@ def cmd_barrier(args: argparse.Namespace) -> int:
         PATH_BARRIERS,
         TREE_PATH,
     )
-    from nb201_flat.landscape.paths import make_path
+    from nb201_flat.landscape.paths import MAX_SHORTEST_D, make_path
     from nb201_flat.landscape.stand_ins import StandIns
 
     if args.tree_path and args.method != "lowest":
@@ -578,10 +579,11 @@ def cmd_barrier(args: argparse.Namespace) -> int:
     fewest = tree.path(a, b, shortest=True) if args.tree_path else low
     try:
         named = tree.pair_barriers(a, b)
-    except MissingValueError as exc:
-        # the shortest paths cross unmeasured cells: every shortest-path barrier is unknown,
-        # the path asked for too; the lowest barrier stays
-        if shown != "lowest":
+    except (MissingValueError, LandscapeArgumentError) as exc:
+        # the shortest paths cross unmeasured cells, or are too many to enumerate: every
+        # shortest-path barrier is unknown, the path asked for too; the lowest barrier stays
+        too_many = isinstance(exc, LandscapeArgumentError) and a.hamming(b) > MAX_SHORTEST_D
+        if shown != "lowest" or not (isinstance(exc, MissingValueError) or too_many):
             raise
         why = exc.spelled(spell(args))  # as error_line would
         for name in BARRIER_NAMES:
@@ -602,7 +604,7 @@ def cmd_barrier(args: argparse.Namespace) -> int:
         barriers["best_shortest"]["length"] = named.distance
         barriers["worst_shortest"]["length"] = named.distance
         barriers["lowest"]["length"] = named.lowest_length
-        if (note := _a2m_code_note(named.distance, args.metric)) is not None:
+        if (note := _a2m_code_note(named.distance, args.metric, hib)) is not None:
             barriers["a2m_code_54ce096"]["note"] = note
         text = a2m_barrier(space, values, a, b, higher_is_better=hib)
         barriers["mean_path"].update(
@@ -674,27 +676,37 @@ def cmd_barrier(args: argparse.Namespace) -> int:
     return 0
 
 
-def _a2m_code_note(distance: int, metric: str) -> str | None:
+def _a2m_code_note(distance: int, metric: str, hib: bool) -> str | None:
     """Why the current A²M code's number for a pair is no barrier, where it is not: its
     running minimum starts at 100 (an accuracy in percent) and only cells between the pair
-    lower it (:func:`~nb201_flat.landscape.a2m.a2m_barrier`)."""
-    from nb201_flat.conventions import is_accuracy
+    lower it (:func:`~nb201_flat.landscape.a2m.a2m_barrier`). Decided by the direction used
+    (``hib``), not by the metric's name: read lower-is-better, the construction runs on the
+    values negated, whatever the metric is called."""
+    from nb201_flat.conventions import is_accuracy, is_drift_accuracy
 
+    # lower-is-better: the start 100 is subtracted from the negated values (-A, not A)
+    said = "" if hib else " (mirrored for lower-is-better: on the negated values)"
+    sign = "" if hib else "-"
     if distance == 0:
         return (
             "a pair of one cell has no cell between, so its minimum keeps its start value 100 "
-            "and the number is A - 100, not a barrier"
+            f"and the number{said} is {sign}A - 100, not a barrier"
         )
     if distance == 1:
         return (
             "at distance 1 no cell lies between the pair, so its minimum keeps its start value "
-            "100 and the number is (A + B)/2 - 100, not a barrier"
+            f"100 and the number{said} is {sign}(A + B)/2 - 100, not a barrier"
         )
-    if not is_accuracy(metric):
+    if not hib:
         return (
             f"its minimum starts at 100, an accuracy in percent; for {metric} the number is "
-            "its code's construction mirrored for a lower-is-better metric, not the code's own "
-            "number on these values, and not a barrier"
+            "its code's construction mirrored for lower-is-better (on the negated values), not "
+            "the code's own number on these values, and not a barrier"
+        )
+    if not (is_accuracy(metric) or is_drift_accuracy(metric)):
+        return (
+            f"its minimum starts at 100, an accuracy in percent, and {metric} is no accuracy: "
+            "the number is what its code computes on these values, not a barrier"
         )
     return None
 
@@ -729,7 +741,12 @@ def cmd_census(args: argparse.Namespace) -> int:
     from nb201_flat.atomic import check_writable_file
     from nb201_flat.conventions import report_dataset
     from nb201_flat.errors import spelled
-    from nb201_flat.landscape.census import barrier_census, census_summary, describe_left_out
+    from nb201_flat.landscape.census import (
+        band_seed,
+        barrier_census,
+        census_summary,
+        describe_left_out,
+    )
     from nb201_flat.landscape.neighbourhood import StandIns
     from nb201_flat.landscape.statistics import A2M_BAND_KEYS
     from nb201_flat.table import MetricKey
@@ -833,8 +850,10 @@ def cmd_census(args: argparse.Namespace) -> int:
         )
     frames = []
     results = []
-    for k, key in enumerate(keys):
+    for key in keys:
         values = table.vector(key.dataset, key.split, key.epochs, key.metric)
+        # by the dataset, not by its place among the keys drawn: naming it draws the same
+        drawn_with = band_seed(seed, key.dataset)
         census = barrier_census(
             table.space,
             values,
@@ -842,7 +861,7 @@ def cmd_census(args: argparse.Namespace) -> int:
             n_pairs=args.pairs,
             top_k=args.top,
             distance=distance,
-            seed=seed + k,
+            seed=drawn_with,
             higher_is_better=hib,
             connected_only=args.connected_only,
             nan_policy=args.nan_policy,
@@ -887,7 +906,7 @@ def cmd_census(args: argparse.Namespace) -> int:
                 "epochs": key.epochs,
                 "metric": key.metric,
                 **seed_fields(table, key),
-                "seed": seed + k if args.pairs else None,  # the band draw's; none drawn
+                "seed": drawn_with if args.pairs else None,  # the band draw's; none drawn
                 "groups": summary.to_dict(orient="records"),
                 # nan_policy "omit": candidates left out of the band draws, pairs dropped
                 "excluded": census.attrs["excluded"],

@@ -33,7 +33,12 @@ from nb201_flat.figures._common import (
     present,
 )
 from nb201_flat.figures.style import figure_style
-from nb201_flat.landscape.census import BARRIER_NAMES, barrier_census, describe_left_out
+from nb201_flat.landscape.census import (
+    BARRIER_NAMES,
+    band_seed,
+    barrier_census,
+    describe_left_out,
+)
 from nb201_flat.table import Table
 
 NAME = "barrier_census"
@@ -117,13 +122,15 @@ def make_barrier_census(
             f"the band pairs lie at Hamming distance {_PAIR_DISTANCE}; this space's cells have "
             f"{table.space.n_edges}",
         )
+    # each dataset's draw as `nb201-flat census` draws it, whichever others the table has
+    seeds = [band_seed(seed, ds) for ds in keys]
     fig, axes = new_figure(1, len(keys), figsize=(3.6 * len(keys) + 0.3, 3.6))
     for k, (ds, key) in enumerate(keys.items()):
         values = table.vector_for(key)
         # a partly measured table: the pairs it can serve, the others counted in the notes
         # (a fully measured one draws the same pairs as nan_policy="raise")
         census = barrier_census(
-            table.space, values, ds, n_pairs=n_pairs, top_k=top_k, seed=seed + k, nan_policy="omit"
+            table.space, values, ds, n_pairs=n_pairs, top_k=top_k, seed=seeds[k], nan_policy="omit"
         )
         note_stand_ins(fig, table, key, "the census")
         for g, c in census.attrs["excluded"].items():
@@ -150,10 +157,19 @@ def make_barrier_census(
             # validated by barrier_census above: whole floats 5.0 are captioned 5
             f"Pairs: up to {int(n_pairs)} drawn per A²M accuracy band (A, B, C; each tick "
             f"gives its count) at Hamming distance {_PAIR_DISTANCE}, "
-            f"seed {seed} + panel, and every pair of the top {int(top_k)}. Barrier beyond the worse "
+            f"{_seed_words(seed, seeds)}, and every pair of the top {int(top_k)}. Barrier beyond the worse "
             "endpoint = barrier − half the gap between the endpoints (0: the worse endpoint is "
             "the bottleneck). Lowest: exact maximin path over the whole space; best / worst "
             "shortest: of the d! fewest-step paths; mean path: A²M's level means.",
         )
     note_missing(fig, TEST_KEYS, keys)
     return fig
+
+
+def _seed_words(seed: int, seeds: list[int]) -> str:
+    """The caption's words for the panels' pair-draw seeds (:func:`band_seed`): "seed 0 +
+    panel" where the panels are A²M's datasets from the first, else each seed named."""
+    if seeds == [seed + k for k in range(len(seeds))]:
+        return f"seed {seed} + panel"
+    named = ", ".join(map(str, seeds))
+    return f"seed{'s' * (len(seeds) > 1)} {named} (seed {seed} + the dataset's place among A²M's)"

@@ -167,13 +167,19 @@ def plot_disconnectivity(
     return ax
 
 
-def make_barrier_tree(table: Table, *, n_optima: int = 20, connected_only: bool = True) -> Figure:
+def make_barrier_tree(
+    table: Table, *, n_optima: int = 20, connected_only: bool | None = None
+) -> Figure:
     """Barrier trees of the ``n_optima`` best local optima, one panel per dataset the table
-    has (test accuracy at 200 epochs)."""
+    has (test accuracy at 200 epochs). ``connected_only`` (default: where the space has
+    disconnected cells, which a space without an op ``none`` has not): the trees through
+    connected cells only."""
     keys = present(table, TEST_KEYS)
     if not keys:
         # any accuracy will do for a single tree
         raise FigureSkipped(NAME, list(TEST_KEYS.values()), any_of=True)
+    if connected_only is None:  # True on such a space is refused: it would drop nothing
+        connected_only = not bool(table.space.connected.all())
     graphs, colours = [], []
     for key in keys.values():
         values = table.vector_for(key)

@@ -12,9 +12,10 @@ published code computes where it differs from its text (see :func:`a2m_barrier`)
 - ``"947bc3e"``: the file at commit 947bc3e (2025-01-30): the minimum over the *level means*,
   endpoints included, per pair.
 
-Missing values: in the A²M construction a level with a NaN member gets a NaN mean under
-``nan_policy="propagate"`` (default); ``"omit"`` averages the measured members; ``"raise"``
-raises.
+Missing values: an unmeasured architecture on the shortest paths leaves the barrier undefined,
+a :class:`~nb201_flat.errors.MissingValueError` under ``nan_policy="raise"`` (default), as
+:func:`~nb201_flat.landscape.census.pair_barriers` raises; ``"omit"`` averages the measured
+members; ``"propagate"`` (opt-in) gives a level with a NaN member a NaN mean, and a NaN barrier.
 
 Examples
 --------
@@ -37,7 +38,7 @@ from typing import TYPE_CHECKING, Final, Literal, TypeAlias
 import numpy as np
 import numpy.typing as npt
 
-from nb201_flat.errors import MissingValueError, check_flag, shown
+from nb201_flat.errors import MissingValueError, Param, check_flag, shown
 from nb201_flat.landscape._common import (
     ArchLike,
     FloatArray,
@@ -50,7 +51,6 @@ from nb201_flat.landscape._common import (
     check_squarable,
     is_pair,
     oriented,
-    raise_on_nan,
     shown_value,
 )
 from nb201_flat.landscape.paths import (
@@ -159,7 +159,7 @@ def a2m_barrier(
     *,
     higher_is_better: bool = True,
     published: bool | A2MCode = False,
-    nan_policy: NanPolicy = "propagate",
+    nan_policy: NanPolicy = "raise",
 ) -> A2MBarrier:
     """A²M's barrier between ``a`` and ``b`` over all d! shortest Hamming paths.
 
@@ -194,10 +194,12 @@ def a2m_barrier(
         from its start and ``compute_barrier([f(a), f(a)], m)`` is ``round(f(a) - m, 2)``
         (``f(a) - 100`` alone): what is returned, as for d = 1.
     nan_policy
-        ``"propagate"`` (a level with a NaN member has a NaN mean, and an unmeasured endpoint
-        a NaN barrier in every mode, though code 54ce096 reads ``f(b)`` only for d = 1),
+        ``"raise"`` (default: an unmeasured architecture on the shortest paths is a
+        :class:`~nb201_flat.errors.MissingValueError`, the barrier being undefined),
         ``"omit"`` (average the measured members; an unmeasured endpoint, or a level with
-        none, is a :class:`~nb201_flat.errors.MissingValueError`) or ``"raise"``.
+        none, is a :class:`~nb201_flat.errors.MissingValueError`) or ``"propagate"`` (a
+        level with a NaN member has a NaN mean, and an unmeasured endpoint a NaN barrier in
+        every mode, though code 54ce096 reads ``f(b)`` only for d = 1).
 
     Examples
     --------
@@ -239,7 +241,7 @@ def _a2m(
     if code is not None:
         level_vals = np.round(level_vals, 3)  # get_info_from_arch: np.round(test_acc, 3)
     if nan_policy == "raise":
-        raise_on_nan(level_vals, "values on the shortest paths")
+        _check_measured(level_vals, paths)
     if nan_policy == "omit":
         _check_omittable(level_vals, paths)
     check_squarable(level_vals, "the level std of the A²M barrier")
@@ -297,6 +299,22 @@ def _a2m(
     )
 
 
+def _check_measured(level_vals: FloatArray, paths: IntArray) -> None:
+    """``nan_policy="raise"``: a :class:`MissingValueError` naming how many architectures of
+    the shortest ``paths`` have no value (each counted once, not per path through it)."""
+    missing = np.unique(paths[np.isnan(level_vals)])
+    if missing.size:
+        a, b = int(paths[0, 0]), int(paths[0, -1])
+        raise MissingValueError(
+            f"{missing.size} architecture(s) on the shortest paths from {a} to {b} have no "
+            f"value (first: {int(missing[0])}), so the A²M barrier is undefined; pass ",
+            Param("nan_policy", "omit"),
+            " to average the measured ones, or ",
+            Param("nan_policy", "propagate"),
+            " for a NaN barrier",
+        )
+
+
 def _check_omittable(level_vals: FloatArray, paths: IntArray) -> None:
     """Refuse a pair ``nan_policy="omit"`` cannot serve: an unmeasured endpoint, or a level
     of which no member is measured (its mean, and so the barrier, was NaN)."""
@@ -325,7 +343,7 @@ def a2m_barriers(
     higher_is_better: bool = True,
     published: bool | A2MCode = False,
     carry_min: bool | None = None,
-    nan_policy: NanPolicy = "propagate",
+    nan_policy: NanPolicy = "raise",
 ) -> pd.DataFrame:
     """A²M barriers of a dataset's ordered pairs (its Models A, B, C), one row per pair.
 
@@ -339,7 +357,8 @@ def a2m_barriers(
     With the paper's definition or code 947bc3e nothing is carried (947bc3e's
     ``compute_barrier(path_accs)`` takes the minimum of one pair's level means);
     ``carry_min=True`` lets the minimum of the level means run on across pairs instead.
-    A carried minimum that meets a NaN (``nan_policy="propagate"``) is NaN from there on:
+    ``nan_policy`` as :func:`a2m_barrier` takes it (default ``"raise"``). A carried minimum
+    that meets a NaN (``nan_policy="propagate"``) is NaN from there on:
     every later pair's barrier is then NaN, as the minimum it would subtract is unknown (a
     pair of one architecture keeps its barrier 0, except with code 54ce096, whose value for
     it subtracts the minimum too: see :func:`a2m_barrier`).

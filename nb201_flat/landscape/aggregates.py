@@ -67,7 +67,7 @@ import numpy.typing as npt
 
 from nb201_flat.errors import check_flag, check_int_range
 from nb201_flat.landscape._common import FloatArray, IntArray, LandscapeArgumentError, as_values
-from nb201_flat.neighbours import NeighbourArrays, none_code
+from nb201_flat.neighbours import NeighbourArrays, check_connected_only, none_code
 from nb201_flat.space import Space, check_arch_indices
 
 FAST_STATS: tuple[str, ...] = ("n", "mean", "std", "min", "max")
@@ -570,7 +570,7 @@ def sphere_min(
     [3.0, 2.0, 1.0, 0.0, 1.0, 0.0, 0.0, 1.0]
     """
     r = _check_radius(space, radius)
-    keep = space.connected if check_flag("connected_only", connected_only) else None
+    keep = space.connected if check_connected_only(space, connected_only) else None
     lx = _lex_for_min(space, _check_values(space, values), keep)
     out = _sphere_min_lex(lx, space.n_ops, space.n_edges, r, none_code(space, no_none))
     return _from_lex(space, out)
@@ -973,9 +973,10 @@ def ball_stats(
     (18, 0.8333333333333334, 2.0)
     """
     names = _wanted_names(wanted)
-    exact, include_self, connected_only, propagate = _check_flags(
-        exact=exact, include_self=include_self, connected_only=connected_only, propagate=propagate
+    exact, include_self, propagate = _check_flags(
+        exact=exact, include_self=include_self, propagate=propagate
     )
+    connected_only = check_connected_only(space, connected_only)
     bad = [w for w in names if w not in FAST_STATS]
     if bad:
         raise LandscapeArgumentError(
@@ -1066,9 +1067,8 @@ def radius_profile(
     [24.0, 264.0, 1544.0, 5384.0, 11528.0, 15624.0]
     """
     names = _wanted_names(wanted)
-    exact, include_self, connected_only = _check_flags(
-        exact=exact, include_self=include_self, connected_only=connected_only
-    )
+    exact, include_self = _check_flags(exact=exact, include_self=include_self)
+    connected_only = check_connected_only(space, connected_only)
     bad = [w for w in names if w not in ("n", "mean", "std")]
     if bad:
         raise LandscapeArgumentError(
@@ -1159,7 +1159,8 @@ def neighbour_rows(
     True
     """
     r = _check_radius(space, radius)
-    exact, connected_only = _check_flags(exact=exact, connected_only=connected_only)
+    (exact,) = _check_flags(exact=exact)
+    connected_only = check_connected_only(space, connected_only)
     # -1 read the last row and 2.5 row 2; past the end, a lexicographic space wrapped round
     idx_rows = check_arch_indices(rows, space.size, name="rows").ravel()
     return _rows_of(space, idx_rows, r, exact, no_none, connected_only)
@@ -1238,8 +1239,11 @@ class NeighbourRows:
     connected_only: bool = False
 
     def __post_init__(self) -> None:
-        # the same check and error as Space.neighbours
+        # the same checks and errors as Space.neighbours, before any row is read
         object.__setattr__(self, "radius", self.space.check_radius(self.radius))
+        none_code(self.space, self.no_none)
+        only = check_connected_only(self.space, self.connected_only)
+        object.__setattr__(self, "connected_only", only)
 
     @property
     def size(self) -> int:
@@ -1274,9 +1278,8 @@ class NeighbourRows:
             return self.width
         if self.cached:
             return int(self._arrays().counts.min())
-        none = self.space.ops.index("none") if "none" in self.space.ops else None
-        if none is None:  # nothing is cut: every cell is connected, every row complete
-            return self.width
+        # a filter implies an op `none` (__post_init__ refuses either filter without one)
+        none = self.space.ops.index("none")
         n_edges = self.space.n_edges
         if (1 << n_edges) * self.width > CACHE_ENTRIES_LIMIT:
             return None

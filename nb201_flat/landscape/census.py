@@ -55,7 +55,6 @@ from nb201_flat.errors import (
     Param,
     Part,
     Spelling,
-    check_flag,
     check_int_range,
     check_seed,
     parts_of,
@@ -90,6 +89,7 @@ from nb201_flat.landscape.paths import (
     check_shortest_paths_measured,
     shortest_paths,
 )
+from nb201_flat.neighbours import check_connected_only
 from nb201_flat.space import Space, in_index_order
 from nb201_flat.types import as_rng
 
@@ -559,6 +559,23 @@ def _rows_at_distance(space: Space, members: IntArray, distance: int) -> IntArra
     return np.concatenate(blocks, axis=1)
 
 
+def band_seed(seed: int, dataset: str) -> int:
+    """The seed of the band pair draw on ``dataset`` when one seed serves several datasets
+    (the ``census`` command, the census figure): ``seed`` plus the dataset's place among
+    A²M's (:data:`~nb201_flat.landscape.statistics.A2M_BANDS`: cifar10 0, cifar100 1,
+    ImageNet16-120 2; 0 for any other), so that a dataset draws the same pairs whichever
+    others are drawn beside it.
+
+    >>> band_seed(0, "cifar100"), band_seed(5, "ImageNet16-120"), band_seed(3, "toy")
+    (1, 7, 3)
+    """
+    from nb201_flat.conventions import report_dataset
+    from nb201_flat.landscape.statistics import A2M_BANDS
+
+    places = {name: k for k, name in enumerate(A2M_BANDS)}
+    return seed + places.get(report_dataset(dataset), 0)
+
+
 def top_pairs(
     space: Space,
     values: npt.ArrayLike,
@@ -673,11 +690,9 @@ def barrier_census(
     """
     import pandas as pd  # on first use: `nb201-flat barrier` does not need it
 
-    from nb201_flat.landscape.statistics import check_bands
-
     n_pairs = check_int_range("n_pairs", n_pairs, 0)
     top_k = check_int_range("top_k", top_k, 0)
-    band_map = check_bands(bands, reserved=CENSUS_GROUPS)
+    band_map = _bands_of(bands, n_pairs, reserved=CENSUS_GROUPS)
     if isinstance(bands, str) and n_pairs and higher_is_better is False:
         # A²M's bands are accuracies: read as a loss, the top-k were the 10 % cells
         raise LandscapeArgumentError(
@@ -728,7 +743,8 @@ def barrier_census(
         )
     omit = nan_policy == "omit"
     v = as_values(space, values)
-    connected_only = check_flag("connected_only", connected_only)  # "no" would cut cells
+    # "no" would cut cells; on a space without 'none' every cell is connected: refused
+    connected_only = check_connected_only(space, connected_only)
     # a disconnected endpoint has no lowest barrier through connected cells: not drawn
     members = space.connected if connected_only else None
     total = _check_census_memory(space, v, band_map, n_pairs, top_k, distance, members)
@@ -958,7 +974,7 @@ _COUNT_BYTES = 80
 def census_cost(
     space: Space,
     values: npt.ArrayLike,
-    bands: Mapping[str, tuple[float, float]],
+    bands: Mapping[str, tuple[float, float]] | str,
     n_pairs: int,
     top_k: int,
     distance: int | None,
@@ -983,15 +999,13 @@ def census_cost(
     >>> census_cost(Space(("a", "b"), 3), np.arange(8.0), {"all": (0, 7)}, 100, 3, None)
     (31, 25184)
     """
-    from nb201_flat.landscape.statistics import check_bands
-
     v = as_values(space, values)
     mask = as_members(space, members)
     # as barrier_census checks them: -100 pairs gave a negative count, 2.5 a float one, and a
     # reversed band was read as empty
     n_pairs = check_int_range("n_pairs", n_pairs, 0)
     top_k = check_int_range("top_k", top_k, 0)
-    band_map = check_bands(bands)
+    band_map = _bands_of(bands, n_pairs)
     if distance is not None and n_pairs:  # the band pairs' distance: none drawn, none checked
         distance = check_int_range("distance", distance, 1, space.n_edges, fix="or None for any")
     pairs = 0
@@ -1086,6 +1100,20 @@ def _check_census_memory(
         else "nothing smaller fits either",
     )
     return pairs
+
+
+def _bands_of(
+    bands: object, n_pairs: int, reserved: tuple[str, ...] = ()
+) -> dict[str, tuple[float, float]]:
+    """The checked bands a census draws its pairs in
+    (:func:`~nb201_flat.landscape.statistics.check_bands`). With ``n_pairs=0`` no band is
+    drawn, so a dataset's name is not looked up: one A²M gives no bands (a dataset of one's
+    own) serves its top k alone; bands given as a mapping are checked all the same."""
+    from nb201_flat.landscape.statistics import check_bands
+
+    if isinstance(bands, str) and not n_pairs:
+        return {}
+    return check_bands(bands, reserved=reserved)
 
 
 def census_summary(census: pd.DataFrame) -> pd.DataFrame:

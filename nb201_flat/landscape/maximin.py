@@ -57,6 +57,7 @@ from nb201_flat.landscape.paths import (
     check_endpoints,
     make_path,
 )
+from nb201_flat.neighbours import check_connected_only
 from nb201_flat.space import Space, masked_as_nan
 
 if TYPE_CHECKING:
@@ -304,7 +305,8 @@ def barrier_tree(
     """
     v = as_values(space, values)
     w = oriented(v, higher_is_better).copy()
-    connected_only = check_flag("connected_only", connected_only)  # "no" would cut cells
+    # "no" would cut cells; on a space without 'none' every cell is connected: refused
+    connected_only = check_connected_only(space, connected_only)
     usable = ~np.isnan(w)
     if connected_only:
         usable &= space.connected
@@ -768,8 +770,8 @@ def barrier_matrix(
     -------
     pandas.DataFrame
         ``k x k``, index and columns the architecture indices; 0 on the diagonal, ``inf``
-        where no path exists, NaN for unmeasured archs (``"shortest"``: also where an
-        unmeasured arch lies on the shortest paths, so the best of them is unknown). With
+        where no path exists, NaN for unmeasured archs (the shortest-path methods: also
+        where an unmeasured arch lies on the shortest paths, so their barrier is unknown). With
         ``"a2m_published"`` every entry, the diagonal too, is what A²M's code computes for
         the pair (for a pair of one cell ``f - 100``, :func:`~nb201_flat.landscape.a2m.a2m_barrier`).
 
@@ -827,5 +829,6 @@ def barrier_matrix(
                 idx[j],
                 higher_is_better=higher_is_better,
                 published=method == "a2m_published",
+                nan_policy="propagate",  # a pair with an unmeasured cell: NaN, as documented
             ).barrier
     return _labelled(idx, out)

@@ -59,6 +59,7 @@ from nb201_flat.landscape._common import (
     resolve_index,
     undefined_value,
 )
+from nb201_flat.neighbours import check_connected_only
 from nb201_flat.space import Space, check_arch_indices, check_space
 from nb201_flat.table import MetricKey
 from nb201_flat.types import as_rng
@@ -825,7 +826,7 @@ def neighbour_distributions(
     dropna = check_flag("dropna", dropna)
     # the weighted form branches on them itself: exact="no" would read as exact
     exact, no_none = check_flag("exact", exact), check_flag("no_none", no_none)
-    connected_only = check_flag("connected_only", connected_only)
+    connected_only = check_connected_only(space, connected_only)
     allow_empty = check_flag("allow_empty", allow_empty)
     if check_flag("weighted", weighted):
         df = _weighted_distributions(

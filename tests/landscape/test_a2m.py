@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import numpy as np
 import pytest
@@ -121,7 +122,8 @@ def test_a2m_current_code_carries_its_minimum_across_pairs() -> None:
 
 def test_a2m_nan_policies() -> None:
     f = np.array([9.0, np.nan, 6, 7, 4, 7, 7, 8])
-    assert np.isnan(a2m_barrier(CUBE, f, 0, 7).barrier)
+    # the default raises (as pair_barriers does); a NaN barrier is an opt-in
+    assert np.isnan(a2m_barrier(CUBE, f, 0, 7, nan_policy="propagate").barrier)
     omit = a2m_barrier(CUBE, f, 0, 7, nan_policy="omit")
     assert omit.level_mean[1] == 5.0 and omit.barrier == 0.5 * (9 + 8) - 5
     with pytest.raises(MissingValueError):
@@ -137,7 +139,8 @@ def test_a2m_nan_policies() -> None:
             a2m_barrier(CUBE, g, a, b, nan_policy="omit")
         with pytest.raises(MissingValueError, match="nan_policy='propagate'"):
             a2m_barriers(CUBE, g, [(a, b)], nan_policy="omit", published=True)
-        assert np.isnan(a2m_barrier(CUBE, g, a, b).barrier)  # propagate: NaN, as asked
+        # propagate: NaN, as asked
+        assert np.isnan(a2m_barrier(CUBE, g, a, b, nan_policy="propagate").barrier)
 
 
 def test_a2m_barriers_and_carry_min() -> None:
@@ -212,13 +215,14 @@ def test_a_carried_minimum_that_meets_a_nan_is_nan_from_there_on(published: bool
     # level 1 of (0, 7) holds a NaN: that pair's minimum is unknown, and so is every later
     # pair's carried one. min() kept inf (a -inf barrier) or an earlier pair's finite minimum
     g = np.array([9.0, np.nan, 6, 7, 4, 7, 7, 8])
-    first = a2m_barriers(CUBE, g, [(0, 7), (3, 7)], published=published, carry_min=True)
+    nan: dict[str, Any] = {"nan_policy": "propagate"}  # NaN barriers: an opt-in (default: raise)
+    first = a2m_barriers(CUBE, g, [(0, 7), (3, 7)], published=published, carry_min=True, **nan)
     assert first["barrier"].isna().all() and first["path_min"].isna().all(), first
-    last = a2m_barriers(CUBE, g, [(3, 7), (0, 7)], published=published, carry_min=True)
+    last = a2m_barriers(CUBE, g, [(3, 7), (0, 7)], published=published, carry_min=True, **nan)
     assert np.isfinite(last["barrier"].iloc[0]) and last["barrier"].isna().iloc[1], last
     assert np.isnan(last["path_min"].iloc[1])
     # without carrying, the measured pair keeps its value whatever comes before it
-    apart = a2m_barriers(CUBE, g, [(0, 7), (3, 7)], published=published, carry_min=False)
+    apart = a2m_barriers(CUBE, g, [(0, 7), (3, 7)], published=published, carry_min=False, **nan)
     assert np.isnan(apart["barrier"].iloc[0]) and np.isfinite(apart["barrier"].iloc[1])
 
 
@@ -226,9 +230,12 @@ def test_an_unmeasured_end_gives_a_nan_barrier_in_every_code_version() -> None:
     # code 54ce096 reads f(b) only for d = 1: at d = 3 it returned 3.0 with f(7) unmeasured,
     # where omit refuses the pair and the barrier matrix promises NaN for unmeasured archs
     h = np.array([9.0, 5, 6, 7, 4, 7, 7, np.nan])
+    nan: dict[str, Any] = {"nan_policy": "propagate"}  # NaN barriers: an opt-in (default: raise)
     for published in (False, True, "947bc3e"):
-        assert np.isnan(a2m_barrier(CUBE, h, 0, 7, published=published).barrier), published
-        assert np.isnan(a2m_barrier(CUBE, h, 7, 0, published=published).barrier), published
+        assert np.isnan(a2m_barrier(CUBE, h, 0, 7, published=published, **nan).barrier)
+        assert np.isnan(a2m_barrier(CUBE, h, 7, 0, published=published, **nan).barrier)
+        with pytest.raises(MissingValueError, match="no value .first: 7."):
+            a2m_barrier(CUBE, h, 0, 7, published=published)
     m = barrier_matrix(CUBE, h, [0, 7], method="a2m_published")
     # the diagonal too is the code's value: a pair of one cell is f - 100 (h[0] = 9)
     assert m.to_numpy()[0, 0] == 9.0 - 100 and np.isnan(m.to_numpy()[[0, 1, 1], [1, 0, 1]]).all()
@@ -236,7 +243,7 @@ def test_an_unmeasured_end_gives_a_nan_barrier_in_every_code_version() -> None:
     twice = barrier_matrix(CUBE, h, [0, 0], method="a2m_published").to_numpy()
     assert (twice == 9.0 - 100).all()
     # its intermediate architectures still set the carried minimum: the next pair is served
-    df = a2m_barriers(CUBE, h, [(0, 7), (0, 3)], published=True)
+    df = a2m_barriers(CUBE, h, [(0, 7), (0, 3)], published=True, **nan)
     assert np.isnan(df["barrier"].iloc[0]) and df["path_min"].tolist() == [4.0, 4.0]
     assert df["barrier"].iloc[1] == round(0.5 * (9 + (5 + 6) / 2) - 4, 2)  # level 1: {1, 2}
 

@@ -227,9 +227,11 @@ def test_fewest_neighbours_without_the_matrix_equal_its_smallest_row(
             assert rows.fewest == (rows.width if rows.full else None)
         assert rows.fewest == smallest  # cached: the matrix's own counts
         space.clear_cache()
-    # no `none` op: nothing is cut, every row is complete
-    plain = ag.NeighbourRows(Space(("a", "b", "c"), 3), 2, connected_only=True)
-    assert plain.fewest == plain.width == 3 * 2**2
+    # no `none` op: every cell is connected, so connected_only would cut nothing: refused,
+    # as no_none is
+    for flag in ("connected_only", "no_none"):
+        with pytest.raises(ArgumentError, match=f"^{flag}=True .*; drop {flag} for this space$"):
+            ag.NeighbourRows(Space(("a", "b", "c"), 3), 2, **{flag: True})
 
 
 def test_lazy_rows_give_the_same_quantiles(monkeypatch: pytest.MonkeyPatch) -> None:
