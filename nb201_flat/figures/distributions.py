@@ -36,6 +36,7 @@ from nb201_flat.figures._common import (
     new_figure,
     note_missing,
     note_stand_ins,
+    note_unmeasured,
     present,
 )
 from nb201_flat.figures.style import figure_style
@@ -230,8 +231,12 @@ def make_a2m_distributions(
         len(keys), len(radii), figsize=(2.4 * len(radii) + 0.6, 2.2 * len(keys) + 0.6)
     )
     connected = table.space.connected
+    unmeasured = 0
     for row, (ds, key) in enumerate(keys.items()):
         values = np.asarray(table.vector_for(key), dtype=np.float64)
+        unmeasured += note_unmeasured(
+            fig, key, values, "the bands, the neighbours' densities and the grey background"
+        )
         edges = _bins(values[np.isfinite(values)])  # first: it names a table with no value
         if np.isnan(values[connected]).all():  # the axis starts there: a NaN limit, deep in mpl
             raise MissingValueError(
@@ -263,10 +268,11 @@ def make_a2m_distributions(
         add_caption(
             fig,
             table,
-            "Grey: all architectures. Shaded: the bands. Lines: test accuracy of every neighbour at exactly the "
-            "given Hamming distance of the architectures in A²M's bands A, B, C. x axes start "
-            "at the 1st percentile of connected cells; disconnected cells (chance accuracy) "
-            "lie further left.",
+            f"Grey: {'the measured' if unmeasured else 'all'} architectures. Shaded: the "
+            f"bands. Lines: test accuracy of every {'measured ' if unmeasured else ''}neighbour "
+            "at exactly the given Hamming distance of the architectures in A²M's bands A, B, "
+            "C. x axes start at the 1st percentile of connected cells; disconnected cells "
+            "(chance accuracy) lie further left.",
             y=-0.005,
         )
     note_missing(fig, TEST_KEYS, keys)

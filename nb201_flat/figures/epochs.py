@@ -22,7 +22,7 @@ from nb201_flat.figures._common import (
 )
 from nb201_flat.figures.style import figure_style
 from nb201_flat.landscape.epochs import flatness_by_epoch
-from nb201_flat.table import MetricKey, Table
+from nb201_flat.table import MetricKey, Table, check_table
 
 NAME = "flatness_by_epoch"
 
@@ -37,6 +37,8 @@ CURVE_KEYS: tuple[MetricKey, ...] = tuple(
 def make_flatness_by_epoch(table: Table, *, radius: int = 1, step: int = 1) -> Figure:
     """Sharpness and rank agreement after every ``step``-th epoch of a validation curve."""
     step = check_int_range("step", step, 1, fix="e.g. step=1 for every epoch")
+    # the options first: radius=9 was reported as a skip ("needs per-epoch learning curves")
+    radius = check_table(table).space.check_radius(radius)
     try:
         curves = require_curves(table)
     except NoCurvesError as exc:
@@ -57,8 +59,7 @@ def make_flatness_by_epoch(table: Table, *, radius: int = 1, step: int = 1) -> F
         a.plot(x, df["mean_abs_sharpness"], "-o", ms=3, label="mean |sharpness|")
         a.plot(x, df["mean_std"], "-s", ms=3, label="mean neighbourhood std")
         a.set_xlabel("epochs trained")
-        # validated by flatness_by_epoch above: a whole float 2.0 is labelled 2
-        a.set_ylabel(f"radius-{int(radius)} spread of accuracy (%)")
+        a.set_ylabel(f"radius-{radius} spread of accuracy (%)")
         a.legend(loc="best")
         panel_letter(a, "a")
         b.plot(x, df["spearman_final"], "-o", ms=3, color="black")
@@ -82,7 +83,6 @@ def make_flatness_by_epoch(table: Table, *, radius: int = 1, step: int = 1) -> F
         fig.suptitle(axis_label(key), fontsize=9)
         # the reader of the figure alone must know which curve, seeds and radius it shows
         every = "every epoch" if step == 1 else f"every {step} epochs and the last"
-        r = int(radius)
         schedules = " then ".join(map(str, dict.fromkeys(k.epochs for k in CURVE_KEYS)))
         names = ", ".join(dict.fromkeys(dataset_label(k.dataset) for k in CURVE_KEYS))
         tried = f"{schedules} epochs, each over {names}"
@@ -92,8 +92,8 @@ def make_flatness_by_epoch(table: Table, *, radius: int = 1, step: int = 1) -> F
             f"Curve {key}: the first validation curve the table holds, tried at {tried}. "
             "Its value at each epoch is "
             "the mean over the stored seeds (the official API's, is_random=False). (a) Mean "
-            f"over architectures of |sharpness| (value minus the mean of its radius-{r} "
-            f"neighbours) and of the radius-{r} neighbourhood's standard deviation; (b) "
+            f"over architectures of |sharpness| (value minus the mean of its radius-{radius} "
+            f"neighbours) and of the radius-{radius} neighbourhood's standard deviation; (b) "
             "Spearman ρ between the ranking after each epoch and after the last of the "
             f"curve's {n} epochs. Points: {every}.",
         )

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import math
 import numbers
-import warnings
 from dataclasses import dataclass
 from typing import Literal, cast
 
@@ -60,6 +59,7 @@ from nb201_flat.figures._common import (
     binned_means,
     dataset_label,
     new_figure,
+    note_unmeasured,
     signed,
 )
 from nb201_flat.figures.style import figure_style
@@ -113,10 +113,19 @@ def _seed(table: Table, key: MetricKey, seed: int) -> np.ndarray:
     return np.asarray(table.vector_for(key, seed_policy=seed), dtype=np.float64)
 
 
-def _mean_of_seeds(table: Table, key: MetricKey, seeds: tuple[int, ...]) -> np.ndarray:
-    with warnings.catch_warnings():  # a cell no seed measured stays NaN
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return np.asarray(np.nanmean([_seed(table, key, s) for s in seeds], axis=0))
+def _mean_of_seeds(
+    table: Table, keys: tuple[MetricKey, ...], seeds: tuple[int, ...]
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """Per cell, each key's mean over the seeds of ``seeds`` that measure every key there,
+    and how many those are (0: NaN means). Averaged key by key, a seed measuring one key of a
+    cell only set one seed's x-valid beside two seeds' ori-test: a gap of -5 where every
+    seed's gap was 0."""
+    stacked = [np.array([_seed(table, k, s) for s in seeds]) for k in keys]
+    both = np.logical_and.reduce([np.isfinite(v) for v in stacked])
+    n = both.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):  # no such seed: NaN
+        means = [np.where(both, v, 0.0).sum(axis=0) / n for v in stacked]
+    return means, n
 
 
 def _ori_key(dataset: str) -> MetricKey:
@@ -179,11 +188,13 @@ def _sharpness(table: Table, key: MetricKey, values: np.ndarray, radius: int) ->
 
 
 def gap_data(table: Table, dataset: str, *, top: float = 0.2, radius: int = 1) -> pd.DataFrame:
-    """Per good architecture: ``index, sharpness, valid, test, gap`` (accuracy points).
+    """Per good architecture: ``index, sharpness, valid, test, gap`` (accuracy points) and
+    ``seeds``.
 
     Sharpness, and the choice of good cells, read the dataset's 200-epoch validation accuracy
     of one seed; ``valid``, ``test`` and ``gap = valid - test`` are the mean over the other
-    seeds (:func:`gap_seeds`), so the two share no evaluation noise. Where the test split has
+    seeds (:func:`gap_seeds`), so the two share no evaluation noise: at each cell over those
+    of them that measure both splits there, ``seeds`` of them. Where the test split has
     no per-seed values (NB201), a seed's test accuracy is ``2 * ori-test - x-valid``:
     ``x-valid`` and ``x-test`` are equal halves of ``ori-test`` (CIFAR-100 5,000 + 5,000
     images, ImageNet16-120 3,000 + 3,000), so the whole set's accuracy is their mean.
@@ -195,9 +206,8 @@ def gap_data(table: Table, dataset: str, *, top: float = 0.2, radius: int = 1) -
     vkey, tkey = VALID_KEYS[dataset], _gap_test_key(table, dataset)
     sharp_on = _seed(table, vkey, first)
     sharp = _sharpness(table, vkey, sharp_on, radius)
-    valid = _mean_of_seeds(table, vkey, others)
-    test = _mean_of_seeds(table, tkey, others)
-    if tkey != TEST_KEYS[dataset]:
+    (valid, test), seeds = _mean_of_seeds(table, (vkey, tkey), others)
+    if tkey != TEST_KEYS[dataset]:  # linear: the mean of each seed's 2 * ori-test - x-valid
         test = 2.0 * test - valid
     idx = _top_connected(table, sharp_on, top)
     return pd.DataFrame(
@@ -207,24 +217,26 @@ def gap_data(table: Table, dataset: str, *, top: float = 0.2, radius: int = 1) -
             "valid": valid[idx],
             "test": test[idx],
             "gap": valid[idx] - test[idx],
+            "seeds": seeds[idx],
         }
     )
 
 
 def transfer_data(table: Table, target: str, *, top: float = 0.2, radius: int = 1) -> pd.DataFrame:
-    """Per good CIFAR-10 architecture: ``index, sharpness, source_pct, target_pct, transfer``.
+    """Per good CIFAR-10 architecture: ``index, sharpness, source_pct, target_pct, transfer``
+    and ``seeds``.
 
     Percentiles are over all connected architectures; ``transfer = target_pct - source_pct``.
     Sharpness and the choice of good cells read one seed of the source's validation accuracy,
-    ``source_pct`` the mean of the other seeds (:func:`transfer_seeds`); the target's test
-    accuracy (other networks) is its mean over seeds.
+    ``source_pct`` the mean of the other seeds (:func:`transfer_seeds`) that measure the cell,
+    ``seeds`` of them; the target's test accuracy (other networks) is its mean over seeds.
     """
     check_choice("target", target, TRANSFER_TARGETS)
     top = _check_top(top)
     skey, tkey = VALID_KEYS[TRANSFER_SOURCE], TEST_KEYS[target]
     first, others = transfer_seeds(table)
     sharp_on = _seed(table, skey, first)
-    source = _mean_of_seeds(table, skey, others)
+    (source,), seeds = _mean_of_seeds(table, (skey,), others)
     dest = np.asarray(table.vector_for(tkey), dtype=np.float64)
     sharp = _sharpness(table, skey, sharp_on, radius)
     conn = np.nonzero(table.space.connected & np.isfinite(source) & np.isfinite(dest))[0]
@@ -240,6 +252,7 @@ def transfer_data(table: Table, target: str, *, top: float = 0.2, radius: int = 
             "source_pct": spct[idx],
             "target_pct": tpct[idx],
             "transfer": tpct[idx] - spct[idx],
+            "seeds": seeds[idx],
         }
     )
 
@@ -358,6 +371,69 @@ def _seed_caption(
     )
 
 
+def _drawn(frame: pd.DataFrame, y: str) -> np.ndarray:
+    """Which rows of a series ``frame`` are points (as :func:`plot_binned` counts them)."""
+    x_ok = np.isfinite(frame["sharpness"].to_numpy(np.float64))
+    return np.asarray(x_ok & np.isfinite(frame[y].to_numpy(np.float64)), dtype=bool)
+
+
+def _fewer_seeds_caption(drawn: list[tuple[str, pd.DataFrame, str, tuple[int, ...]]]) -> str:
+    """How many points of each series average fewer seeds than the caption names (a cell a
+    seed does not measure: NB201 lacks seed 2 at 7,456 cells); empty where none does."""
+    parts = []
+    for label, frame, y, others in drawn:
+        points = _drawn(frame, y)
+        fewer = int((points & (frame["seeds"].to_numpy() < len(others))).sum())
+        if fewer:
+            parts.append(f"{label} {fewer:,} of the {int(points.sum()):,} cells drawn")
+    if not parts:
+        return ""
+    return (
+        " Where some of those seeds do not measure a cell, its mean is over the others: "
+        + ", ".join(parts)
+        + "."
+    )
+
+
+def _note_left_out(
+    fig: Figure,
+    table: Table,
+    seeds: dict[str, tuple[int, tuple[int, ...]]],
+    gaps: list[str],
+    targets: list[str],
+    drawn: list[tuple[str, pd.DataFrame, str, tuple[int, ...]]],
+) -> None:
+    """Notes counting the unmeasured cells a partly measured table leaves out: of the choice
+    of cells (the sharpness seed), of the percentile ranks, and chosen cells not drawn."""
+    connected = table.space.connected
+    choice = "the choice of cells and of their neighbours' sharpness"
+    for ds in gaps:
+        key = VALID_KEYS[ds]
+        first = seeds[ds][0]
+        values = _seed(table, key, first)[connected]
+        note_unmeasured(fig, key, values, choice, seed=first, among="connected cells")
+    if targets:
+        key = VALID_KEYS[TRANSFER_SOURCE]
+        first, others = seeds[TRANSFER_SOURCE]
+        values = _seed(table, key, first)[connected]
+        note_unmeasured(fig, key, values, choice, seed=first, among="connected cells")
+        (source,), _ = _mean_of_seeds(table, (key,), others)
+        ranks = "the percentile ranks"
+        note_unmeasured(fig, key, source[connected], ranks, seed=others, among="connected cells")
+        for ds in targets:
+            dest = np.asarray(table.vector_for(TEST_KEYS[ds]), dtype=np.float64)[connected]
+            note_unmeasured(fig, TEST_KEYS[ds], dest, ranks, among="connected cells")
+    for label, frame, y, others in drawn:
+        lost = len(frame) - int(_drawn(frame, y).sum())
+        if lost:
+            add_note(
+                fig,
+                f"{label}: {lost:,} of the {len(frame):,} chosen cells are not drawn: no "
+                f"measured neighbour, or no {y} at seed{'s' if len(others) > 1 else ''} "
+                f"{', '.join(map(str, others))}",
+            )
+
+
 def make_flat_vs_sharp(table: Table, *, top: float = 0.2, radius: int = 1) -> Figure:
     """Sharpness against the validation-test gap (a) and cross-dataset transfer (b).
 
@@ -404,12 +480,17 @@ def make_flat_vs_sharp(table: Table, *, top: float = 0.2, radius: int = 1) -> Fi
     # :g, not .0%: top=0.001 read "top 0%" beside 16 plotted cells
     share = f"top {100 * top:g} % of connected cells by validation accuracy"
     measures = " and ".join(m for m, drawn in (("gap", gaps), ("source rank", targets)) if drawn)
+    drawn: list[tuple[str, pd.DataFrame, str, tuple[int, ...]]] = []  # what the caption counts
     for k, (ax, panel) in enumerate(zip(axes[0], panels, strict=True)):
         letter = "ab"[k]
         if panel == "gap":
             series = [
                 Series(dataset_label(ds), gap_data(table, ds, top=top, radius=radius))
                 for ds in gaps
+            ]
+            drawn += [
+                (f"{s.label} gap", s.frame, "gap", seeds[ds][1])
+                for s, ds in zip(series, gaps, strict=True)
             ]
             plot_binned(series, ax, y="gap", legend_loc="upper left")
             with figure_style():
@@ -423,6 +504,8 @@ def make_flat_vs_sharp(table: Table, *, top: float = 0.2, radius: int = 1) -> Fi
                 )
                 for ds in targets
             ]
+            others = seeds[TRANSFER_SOURCE][1]
+            drawn += [(f"transfer {s.label}", s.frame, "transfer", others) for s in series]
             plot_binned(series, ax, y="transfer", legend_loc="lower left")
             with figure_style():
                 ax.set_ylabel("target − source rank (percentile points)")
@@ -435,13 +518,27 @@ def make_flat_vs_sharp(table: Table, *, top: float = 0.2, radius: int = 1) -> Fi
             fig,
             table,
             f"Architectures: {share}. Sharpness: validation accuracy − mean of the radius-{radius} "
-            f"neighbours'. {_seed_caption(seeds, derived, measures)} Lines: mean in 10 equal-count bins of "
+            f"neighbours'. {_seed_caption(seeds, derived, measures)}"
+            f"{_fewer_seeds_caption(drawn)} Lines: mean in 10 equal-count bins of "
             "sharpness; bands: 95 % t confidence interval of the mean; ρ: Spearman over all "
             "points.",
         )
-    missing = [str(VALID_KEYS[ds]) for ds in GAP_DATASETS if ds not in keyed]
-    if missing:
-        add_note(fig, f"gap panel without {', '.join(missing)} (not in the table)")
+    _note_left_out(fig, table, seeds, gaps, targets, drawn)
+    # each dataset a panel lacks, by the keys it lacks (the gap's note named x-valid where
+    # x-test was missing; a transfer target dropped without a word)
+    wanted = {
+        "gap": {ds: (VALID_KEYS[ds], TEST_KEYS[ds]) for ds in GAP_DATASETS},
+        "transfer": {ds: (VALID_KEYS[TRANSFER_SOURCE], TEST_KEYS[ds]) for ds in TRANSFER_TARGETS},
+    }
+    for panel, by_dataset in wanted.items():
+        for ds, pair in by_dataset.items():
+            lacking = [str(k) for k in pair if k not in table]
+            if lacking:
+                add_note(
+                    fig,
+                    f"{panel} panel without {dataset_label(ds)}: the table lacks "
+                    f"{', '.join(lacking)}",
+                )
     for why in one_seed:
         add_note(fig, f"left out: {why}")
     if len(panels) == 1:  # the keys may be there with one seed (noted above)

@@ -5,7 +5,11 @@ the package: it is looked for in ``$NB201_FLAT_SHARED_DATA``, else in ``../share
 beside the repository (from an installed wheel: beside the working directory, see
 :func:`shared_data_dir`); ``$NB201_FLAT_TABLE``, when set, wins as in the CLI. When found it is imported once into the cache folder (keyed by the
 file's checksum, so a changed file is re-imported) and loaded from there in milliseconds;
-otherwise the embedded default table (:func:`nb201_flat.storage.load_table`) is used.
+otherwise the embedded default table (:func:`nb201_flat.storage.load_table`) is used, and
+the sentence saying which table it is names where the data was looked for (pointing
+``$NB201_FLAT_SHARED_DATA`` at a folder without it is how a notebook runs on the default where
+the data is present). An empty ``$NB201_FLAT_SHARED_DATA`` names no folder: refused, as an
+empty ``$NB201_FLAT_TABLE`` is.
 """
 
 from __future__ import annotations
@@ -46,7 +50,14 @@ def shared_data_dir() -> Path:
     has it, defaulting to ``../shared/data/nb201`` from the working directory.
     """
     env = os.environ.get(SHARED_ENV)
-    if env:
+    if env is not None:
+        if not env.strip():  # set but empty: no folder named (it looked beside the repository)
+            from nb201_flat.errors import TableFileError
+
+            raise TableFileError(
+                f"${SHARED_ENV} is set but empty ({env!r}); point it at the folder holding "
+                f"{TIDY_NAME}, or unset it for the default place, ../shared/data/nb201"
+            )
         return Path(env).expanduser().resolve()
     here = Path(__file__).resolve()
     installed = any(part in ("site-packages", "dist-packages") for part in here.parts)
@@ -61,13 +72,24 @@ def shared_data_dir() -> Path:
     return (cwd.parent / "shared" / "data" / "nb201").resolve()
 
 
+def _tidy_file(src: Path) -> Path:
+    """The tidy file in folder ``src``, or ``src`` itself where it names that file (which
+    was looked for inside itself: None without a word)."""
+    return src if src.name == TIDY_NAME and src.is_file() else src / TIDY_NAME
+
+
 def real_table(folder: str | os.PathLike[str] | None = None) -> Table | None:
-    """The real NB201 table imported from ``folder/nb201_tidy.csv.gz`` (cached), or None."""
-    from nb201_flat.errors import TableFileError
+    """The real NB201 table imported from ``folder/nb201_tidy.csv.gz`` (or ``folder`` naming
+    that file itself; cached), or None where it is not there.
+
+    ``folder=None`` looks in :func:`shared_data_dir`.
+    """
+    from nb201_flat.errors import TableFileError, check_path
     from nb201_flat.storage import cache_dir, file_sha256, load_saved_table, save_table
 
-    src = Path(folder) if folder is not None else shared_data_dir()
-    tidy = src / TIDY_NAME
+    # 3 met pathlib's bare TypeError
+    src = check_path("folder", folder) if folder is not None else shared_data_dir()
+    tidy = _tidy_file(src)
     if not tidy.is_file():
         return None
     cached = cache_dir() / f"nb201-tidy-{file_sha256(tidy)[:16]}.nb201"
@@ -102,11 +124,14 @@ def notebook_table(*, prefer_real: bool = True) -> tuple[Table, str]:
     if prefer_real:
         table = real_table()
         if table is not None:
-            return table, f"real NB201 data imported from {shared_data_dir() / TIDY_NAME}"
+            return table, f"real NB201 data imported from {_tidy_file(shared_data_dir())}"
     table = load_table()
+    where = _tidy_file(shared_data_dir())
+    # named by the variable: say so (it advised setting the variable it had set)
+    how = f"${SHARED_ENV} names {where}" if os.environ.get(SHARED_ENV) else f"set ${SHARED_ENV}"
     return table, (
         f"the embedded default table ({table.source}); the real NB201 data was not found at "
-        f"{shared_data_dir() / TIDY_NAME} (set ${SHARED_ENV})"
+        f"{where} ({how})"
     )
 
 

@@ -29,6 +29,7 @@ from nb201_flat.figures._common import (
     new_figure,
     note_missing,
     note_stand_ins,
+    note_unmeasured,
     present,
     signed,
 )
@@ -118,8 +119,10 @@ def make_distance_profile(table: Table) -> Figure:
         raise FigureSkipped(NAME, list(TEST_KEYS.values()), any_of=True)
     fig, axes = new_figure(1, len(keys), figsize=(3.3 * len(keys) + 0.3, 3.4))
     clipped: list[int] = []  # per panel: their sum counted a cell once per dataset
+    unmeasured = 0
     for k, (ds, key) in enumerate(keys.items()):
         values = table.vector_for(key)
+        unmeasured += note_unmeasured(fig, key, values, "the violins, means, counts and FDC")
         prof = distance_profile(table.space, values)
         # a constant column (or one measured cell) has no FDC: the legend says "undefined"
         fdc = fitness_distance_correlation(table.space, values, undefined="nan")
@@ -143,7 +146,8 @@ def make_distance_profile(table: Table) -> Figure:
         add_caption(
             fig,
             table,
-            "Violins: test accuracy of all architectures at each distance from the best one "
+            f"Violins: test accuracy of {'the measured' if unmeasured else 'all'} "
+            "architectures at each distance from the best one "
             "(nearest, when tied), their number under each distance; line: mean; FDC: Pearson "
             "correlation of accuracy and distance. y axes span the connected cells' range; "
             f"{' / '.join(map(str, clipped))} cells below it"

@@ -270,8 +270,19 @@ def pick_architectures(
         if protocol.budget_seconds is not None
         else f"{protocol.budget_queries} queries"
     )
+    # where no run's picks differ, saying "the first run whose picks differ" was untrue
+    tried = (
+        f"{max_runs} runs"
+        if len(picked) == max_runs
+        else f"{len(picked)} runs with picks ({max_runs} tried)"
+    )
+    which = (
+        "the first run whose picks differ"
+        if differ.size
+        else f"no run's picks differ: RS and NA-RS picked the same cell in each of the {tried}"
+    )
     how = (
-        f"run {run} (master seed {seed}; the first run whose picks differ) of RS and NA-RS "
+        f"run {run} (master seed {seed}; {which}) of RS and NA-RS "
         "(r=1, mean, incl. self, free neighbours); "
         f"protocol {protocol.name}: search {protocol.search}, budget {budget}"
     )
@@ -426,13 +437,20 @@ def make_na_projection(
         )
         cbar.set_label(axis_label(picks.key))
         caption = _grey_caption(both, connected, vmin, picks.key) + f"Picks: {picks.how}."
+        # pick='value' searches nothing: its picks are chosen by the metric shown
+        chosen = "searched on" if pick == "search" else "chosen on"
         if picks.optimistic:
-            caption += " OPTIMISTIC: searched on the metric shown."
+            caption += f" OPTIMISTIC: {chosen} the metric shown."
         add_caption(fig, table, caption)
     if picks.sharp.index == picks.flat.index:
-        add_note(fig, f"RS and NA-RS picked the same architecture ({picks.sharp.index})")
+        both_picks = (
+            "RS and NA-RS picked"
+            if pick == "search"
+            else "the best by value and the best by neighbourhood mean are"
+        )
+        add_note(fig, f"{both_picks} the same architecture ({picks.sharp.index})")
     add_note(fig, f"{dataset_label(picks.key.dataset)}; {picks.how}")
     note_stand_ins(fig, table, picks.key, "the projected surface")
     if picks.optimistic:
-        add_note(fig, "optimistic: the picks were searched on the metric shown")
+        add_note(fig, f"optimistic: the picks were {chosen} the metric shown")
     return fig

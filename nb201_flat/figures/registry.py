@@ -370,6 +370,12 @@ def render_many(
         raise ArgumentError(f"names must be a sequence of figure names; pass [{given!r}]")
     for name in names:
         check_choice("figure", name, FIGURE_NAMES)
+    # a name given twice drew its figure twice and listed its files twice; refused, as the
+    # command's --only refuses it
+    listed = list(names)
+    twice = sorted({n for n in listed if listed.count(n) > 1})
+    if twice:
+        raise ArgumentError(f"names holds {', '.join(twice)} twice; give each figure once")
     formats = check_formats(formats)
     workers = check_int_range("workers", workers, 1, fix="workers=1 draws in this process")
     if options is not None and not isinstance(options, Mapping):

@@ -14,8 +14,9 @@ from the 200-epoch training time, budgets 20,000 / 40,000 / 120,000 s, reported 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import Literal
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
@@ -26,6 +27,7 @@ from matplotlib.ticker import FuncFormatter
 from nb201_flat.conventions import cost_key, search_key
 from nb201_flat.errors import (
     ArgumentError,
+    Nb201FlatError,
     Part,
     check_choice,
     check_confidence,
@@ -45,6 +47,9 @@ from nb201_flat.figures._common import (
 from nb201_flat.figures.style import figure_style
 from nb201_flat.landscape._common import as_sequence
 from nb201_flat.table import Table
+
+if TYPE_CHECKING:
+    from nb201_flat.search import SearchAlgorithm
 
 NAME = "search_curves"
 ProtocolName = Literal["per-dataset", "nb201", "fixed-n"]
@@ -103,6 +108,15 @@ def _style_of(algo: str) -> tuple[str, str, float]:
     return colour, "--", 1.2
 
 
+def _algorithm(name: str) -> SearchAlgorithm:
+    """The algorithm :func:`run_curves` runs as ``name`` (its label in the curves): the NA
+    forms with the NA paper's neighbourhood, free look-ups."""
+    from nb201_flat.neighbourhood import NA_PAPER
+    from nb201_flat.search import make_algorithm
+
+    return make_algorithm(name, neighbourhood=NA_PAPER if name.startswith("na-") else None)
+
+
 def run_curves(
     table: Table,
     *,
@@ -123,7 +137,6 @@ def run_curves(
     base is among ``algorithms`` also gets its budget-matched control (the base given the
     time the NA form used, free look-ups included; :mod:`nb201_flat.search.accounting`).
     """
-    from nb201_flat.neighbourhood import NA_PAPER
     from nb201_flat.search import ALGORITHM_NAMES, make_algorithm, protocols_by_name, run_search
     from nb201_flat.search.accounting import budget_matched
 
@@ -135,10 +148,7 @@ def run_curves(
         for name in as_sequence("algorithms", algorithms, "algorithm names")
     ]
     prots = protocols_by_name(protocol, table, n=queries if protocol == "fixed-n" else None)
-    algos = {
-        name: make_algorithm(name, neighbourhood=NA_PAPER if name.startswith("na-") else None)
-        for name in chosen
-    }
+    algos = {name: _algorithm(name) for name in chosen}
     res = run_search(
         table, prots, algos, runs=runs, seed=seed, jobs=jobs, curve_points=curve_points
     )
@@ -211,21 +221,171 @@ def _caption(protocol: str, runs: int, seed: int) -> str:
     return f"{what[0].upper()}{what[1:]}; {runs} runs per algorithm, master seed {seed}."
 
 
-def _variant_text(algorithms: Iterable[object]) -> str:
+# a built-in protocol's name: its family, its dataset, its search epochs where not 12
+_PROTOCOL_NAME = re.compile(r"(nb201|per-dataset|fixed-n)(?::[^@]+)?(?:@(\d+)ep)?")
+
+
+def _searched_reported(table: Table, curves: pd.DataFrame) -> dict[str, bool | None]:
+    """Whether each protocol of ``curves`` searched the metric it reports (optimistic).
+
+    The curves do not record what was searched: it is read from the built-in protocol of that
+    name on ``table`` (fixed-n searches the reported metric where the table has no validation
+    split) that reports the curves' keys; None where there is none.
+    """
+    from nb201_flat.search import protocols_by_name
+    from nb201_flat.search.runner import KEY_COLUMNS
+
+    columns = [c for c in KEY_COLUMNS if c in curves.columns]
+    flags: dict[str, bool | None] = {}
+    for name, group in curves.groupby("protocol", sort=False):
+        flags[str(name)] = None
+        match = _PROTOCOL_NAME.fullmatch(str(name))
+        if match is None:
+            continue
+        epochs = None if match.group(2) is None else int(match.group(2))
+        try:
+            built = protocols_by_name(match.group(1), table, epochs=epochs)
+        except Nb201FlatError:  # a family this table cannot serve: not one of its protocols
+            continue
+        reported = {tuple(map(str, row)) for row in group[columns].drop_duplicates().to_numpy()}
+        for p in built:
+            keys = {tuple(str(getattr(k, c)) for c in columns) for k in p.report}
+            if p.name == name and reported <= keys:
+                flags[str(name)] = p.optimistic
+    return flags
+
+
+def _incumbent_text(flags: dict[str, bool | None]) -> str:
+    """What the incumbent is the best by, per protocol (:func:`_searched_reported`)."""
+    by = {
+        "by validation": [n for n, f in flags.items() if f is False],
+        "by the reported metric itself": [n for n, f in flags.items() if f],
+        "by what its protocol searched (not recorded in the curves)": [
+            n for n, f in flags.items() if f is None
+        ],
+    }
+    used = {what: names for what, names in by.items() if names}
+    if len(used) == 1:
+        return f"best {next(iter(used))} so far"
+    return "best so far " + "; ".join(f"{what} under {', '.join(n)}" for what, n in used.items())
+
+
+# the words of a neighbourhood label's parts (nb201_flat.neighbourhood.Neighbourhood.label,
+# then the objective's look-ups): r1,mean,self,free
+_NA_PARTS = {
+    "self": "incl. the cell",
+    "noself": "excl. the cell",
+    "nonone": "no substitutions to none",
+    "conn": "connected cells only",
+    "free": "neighbours looked up free",
+    "charged": "neighbour queries charged",
+}
+
+
+def _na_words(tag: str) -> str | None:
+    """An NA label's neighbourhood in words; None where the tag is not one it can read.
+
+    >>> _na_words("r1,mean,self,free"), _na_words("r2=,q0.1,noself,conn,charged")
+    ('radius-1 mean incl. the cell, neighbours looked up free', 'distance-2 (exactly) 0.1-quantile excl. the cell, connected cells only, neighbour queries charged')
+    """
+    from nb201_flat.neighbourhood import AGGREGATES
+
+    radius, agg, *rest = [*tag.split(","), ""]
+    match = re.fullmatch(r"r(\d+)(=?)", radius)
+    rest = [p for p in rest if p]
+    known = agg in AGGREGATES or re.fullmatch(r"q[\d.]+", agg) is not None
+    if (
+        match is None
+        or not known
+        or len(rest) < 2
+        or rest[0] not in ("self", "noself")
+        or rest[-1] not in ("free", "charged")
+        or any(p not in _NA_PARTS for p in rest)
+    ):
+        return None
+    r = int(match.group(1))
+    if r == 1:  # exactly 1 and up to 1 are one neighbourhood
+        where = "radius-1"
+    elif match.group(2):
+        where = f"distance-{r} (exactly)"
+    else:
+        where = f"radius-{r} (distance 1 to {r})"
+    agg = f"{agg[1:]}-quantile" if agg.startswith("q") else agg
+    self_part, *filters, lookups = rest
+    words = f"{where} {agg} {_NA_PARTS[self_part]}"
+    return ", ".join([words, *(_NA_PARTS[p] for p in filters), _NA_PARTS[lookups]])
+
+
+def _na_text(drawn: Sequence[str], known: Mapping[str, str]) -> tuple[str, ...]:
+    """The caption's sentence on the NA forms' neighbourhoods drawn (none without one);
+    ``known``: the full label of a curve label that names no neighbourhood (``na-rs`` run
+    here)."""
+    forms: dict[str, str | None] = {}  # tag (or a bare label) -> its words
+    for algo in drawn:
+        parts = _control_parts(algo)
+        na = parts[1] if parts else algo
+        na = known.get(na, na)
+        name, bracket, tag = na.partition("[")
+        if name.startswith("na-"):
+            # two-stage's top-k is no neighbourhood setting (_variant_text explains it)
+            tag = ",".join(p for p in tag.rstrip("]").split(",") if not p.startswith("top"))
+            forms[tag if bracket else name] = _na_words(tag) if bracket else None
+    if not forms:
+        return ()
+    if len(forms) == 1 and None not in forms.values():
+        return (f"NA forms: {next(iter(forms.values()))}.",)
+    said = [
+        f"[{tag}] {words}" if words else f"{tag}: neighbourhood not in the label"
+        for tag, words in forms.items()
+    ]
+    return (f"NA forms: {'; '.join(said)}.",)
+
+
+def _matched_text(curves: pd.DataFrame, drawn: Sequence[str]) -> tuple[str, ...]:
+    """The caption's sentence on the budget-matched controls drawn, by their budget's kind."""
+    controls = [a for a in drawn if _control_parts(a)]
+    if not controls:
+        return ()
+    units = set(curves.loc[curves["algorithm"].isin(controls), "x_unit"].astype(str))
+    given = {
+        frozenset({"seconds"}): "the simulated time its NA form used",
+        frozenset({"queries"}): "as many evaluations as its NA form made",
+    }.get(
+        frozenset(units),
+        "what its NA form used (simulated time under a time budget, evaluations under a "
+        "query budget)",
+    )
+    return (
+        f"Dotted: the base search given {given}, free look-ups included (budget-matched), "
+        "drawn on the same axis by its share of that budget.",
+    )
+
+
+def _curves_caption(curves: pd.DataFrame, drawn: Sequence[str]) -> str:
+    """Given curves' protocols and runs per algorithm (the most with an incumbent at once)."""
+    names = list(dict.fromkeys(map(str, curves["protocol"])))
+    rows = curves[curves["algorithm"].isin(drawn)]
+    runs = sorted(set(rows.groupby("algorithm", sort=False)["n"].max().astype(int)))
+    count = str(runs[0]) if len(runs) == 1 else f"{runs[0]}–{runs[-1]}"
+    return f"Protocol{'s' * (len(names) > 1)} {', '.join(names)}; {count} runs per algorithm."
+
+
+def _variant_text(algorithms: Iterable[object], searched: str = "validation") -> str:
     """Caption sentences for the NA-RS variants among ``algorithms`` (none for the default
-    set), so a legend entry such as "NA-RS best-evaluated" is never left unexplained."""
+    set), so a legend entry such as "NA-RS best-evaluated" is never left unexplained;
+    ``searched``: what their searches ranked by."""
     names = {str(a).partition("[")[0] for a in algorithms}
     text = ""
     if "na-rs2" in names:
         text += (
-            " NA-RS two-stage: random search by validation, its top cells (topK in the label) "
+            f" NA-RS two-stage: random search by {searched}, its top cells (topK in the label) "
             "re-ranked by the NA score."
         )
     if "na-rs-best" in names:
         text += (
-            " NA-RS best-evaluated: the best validation cell among everything NA-RS evaluated "
-            "(centres and neighbours), i.e. NA-RS's evaluations without its neighbourhood "
-            "selection."
+            f" NA-RS best-evaluated: the best cell by {searched} among everything NA-RS "
+            "evaluated (centres and neighbours), i.e. NA-RS's evaluations without its "
+            "neighbourhood selection."
         )
     return text
 
@@ -435,6 +595,7 @@ def make_search_curves(
         if text is not None and not isinstance(text, str):  # 5 failed deep in matplotlib
             raise ArgumentError(f"{name} must be text, got {shown(text)}; pass a str or None")
     notes: tuple[str, ...] = ()
+    ran = curves is None
     if curves is None:
         from nb201_flat.search.runner import check_runs
 
@@ -519,22 +680,42 @@ def make_search_curves(
                 title += f"\n{panel_protocol}"
             ax.set_title(f"({letter}) {title}", fontsize=9)
             ax.set_ylabel("incumbent test accuracy (%)")
-    optimistic = any("OPTIMISTIC" in n for n in notes)
+    # what the caption says is read from the curves drawn: settings written into it were
+    # wrong for curves of other protocols, neighbourhoods or algorithms
+    algos_held = list(dict.fromkeys(map(str, curves["algorithm"])))
+    drawn_algos = (
+        algos_held
+        if algorithms is None
+        else [a for a in algos_held if a in algorithms or _control_parts(a)]
+    )
+    flags = _searched_reported(table, curves)
+    known: dict[str, str] = {}  # the searches run here label the NA forms by name alone
+    if ran:
+        known = {a: _algorithm(a).label for a in algos_held if a.startswith("na-")}
+    if caption is None:  # given curves: their protocols and runs
+        caption = _curves_caption(curves, drawn_algos)
     with figure_style():
         # one legend above the panels: the same algorithms in every panel
         handles, labels = axes[0, 0].get_legend_handles_labels()
         fig.legend(handles, labels, loc="outside upper center", ncols=min(len(labels), 4))
-        text = (
-            "Mean over runs of the test accuracy of the incumbent (best by validation so far); "
-            "bands: 95 % t confidence interval of the mean; curves start once every run has an "
-            "incumbent; y axes zoomed on the last 90 % of the budget. NA forms: radius-1 mean "
-            "incl. the cell, neighbours looked up free. Dotted: the base search given the "
-            "simulated time its NA form used, free look-ups included (budget-matched), drawn "
-            "on the same axis by its share of that budget. " + (caption or "")
+        text = " ".join(
+            (
+                f"Mean over runs of the test accuracy of the incumbent ({_incumbent_text(flags)}); "
+                "bands: 95 % t confidence interval of the mean; curves start once every run has "
+                "an incumbent; y axes zoomed on the last 90 % of the budget.",
+                *_na_text(drawn_algos, known),
+                *_matched_text(curves, drawn_algos),
+                caption,
+            )
         )
-        text += _variant_text(curves["algorithm"])
+        searched = (
+            "validation" if all(f is False for f in flags.values()) else "the metric searched"
+        )
+        text += _variant_text(drawn_algos, searched)
+        optimistic = [name for name, flag in flags.items() if flag]
         if optimistic:
-            text += " OPTIMISTIC: searched on the reported metric."
+            under = "" if len(optimistic) == len(flags) else f" ({', '.join(optimistic)})"
+            text += f" OPTIMISTIC{under}: searched on the reported metric."
         add_caption(fig, table, text)
     if description:
         add_note(fig, description)

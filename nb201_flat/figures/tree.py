@@ -30,6 +30,7 @@ from nb201_flat.figures._common import (
     new_figure,
     note_missing,
     note_stand_ins,
+    note_unmeasured,
     present,
 )
 from nb201_flat.figures.style import figure_style
@@ -191,6 +192,12 @@ def make_barrier_tree(
         colours.append(flat["mean"].to_numpy(dtype=np.float64))
     fig, axes = new_figure(1, len(keys), figsize=(3.4 * len(keys) + 0.6, 3.6))
     for key in keys.values():  # the colours leave a cell's copies out; the tree cannot
+        note_unmeasured(
+            fig,
+            key,
+            table.vector_for(key),
+            "the tree (no path passes through them) and the neighbour means",
+        )
         note_stand_ins(fig, table, key, "the barrier tree")
     for k, ((ds, key), g, c) in enumerate(zip(keys.items(), graphs, colours, strict=True)):
         ax = axes[0, k]

@@ -207,9 +207,7 @@ def test_search_curves_name_and_explain_best_evaluated_na_rs(default_table: Tabl
     labels = [t.get_text() for t in fig.legends[0].get_texts()]
     assert labels == ["RS", "NA-RS best-evaluated [r1,mean,self,free]"]
     (caption,) = [_unwrapped(t.get_text()) for t in fig.texts]
-    assert "NA-RS best-evaluated: the best validation cell among everything NA-RS evaluated" in (
-        caption
-    )
+    assert "NA-RS best-evaluated: the best cell by validation among everything NA-RS " in caption
     # the default algorithms draw no such line, and their caption does not explain one
     fig = FIGURES["search_curves"].make(default_table, curves=curves[curves["algorithm"] == "rs"])
     assert "best-evaluated" not in " ".join(t.get_text() for t in fig.texts)
