@@ -115,7 +115,8 @@ def require_curves(table: Table) -> Curves:
             f"table {table.source!r} has no learning curves (final values only); import the "
             "official NAS-Bench-201 .pth or NATS-Bench tss files with ",
             Call("nb201_flat.importers.import_table"),
-            " to get per-epoch curves",
+            " to get per-epoch curves, or a results database with its curves (curves=True; "
+            "import --curves on the command line)",
         )
     assert isinstance(curves, Curves)
     return curves

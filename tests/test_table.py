@@ -641,15 +641,17 @@ def test_a_seed_vector_that_leaves_the_stored_mean_outside_its_seeds_is_refused(
     seeded = Table(NB201, {}).with_vector(KEY, f + 0.5, seed=0).with_vector(KEY, f - 0.5, seed=1)
     both = seeded.with_vector(KEY, f)
     np.testing.assert_array_equal(both.vector_for(KEY), f)
-    # a seed replaced so that the mean still is the seeds' mean (within rounding), or where
-    # none is stored
-    assert both.with_vector(KEY, f + 0.52, seed=0).seeds(KEY) == [0, 1]
+    # a seed replaced so that the mean still is the seeds' mean (as exactly as before: f + 0.52
+    # was let through by the rounding slack, an exact mean served stale), or where none is stored
+    assert both.with_vector(KEY, f + 0.5, seed=0).seeds(KEY) == [0, 1]
     nan_mean = both.with_vector(KEY, np.where(f == 0, np.nan, f))
     assert nan_mean.with_vector(KEY, np.where(f == 0, 7.0, f), seed=2).seeds(KEY) == [0, 1, 2]
     # a seed, a new seed or a mean that leaves the mean outside the seeds, or within their
     # range but no longer their mean (f + 0.25 at index 0 was served as f): refused, naming
     # the fix
-    for seed, values in ((0, f - 2.0), (None, np.full(n, -5.0)), (0, f + 1.0), (2, f + 0.4)):
+    for seed, values in ((0, f - 2.0), (0, f + 1.0), (2, f + 0.4), (0, f + 0.52)):
         with pytest.raises(ArgumentError, match="the stored mean would be stale; build") as exc:
             both.with_vector(KEY, values, seed=seed)
         assert "\n" not in str(exc.value)
+    with pytest.raises(ArgumentError, match="a stored mean is the mean of the seeds stored"):
+        both.with_vector(KEY, np.full(n, -5.0))  # a new mean row, outside them

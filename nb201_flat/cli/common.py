@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import sys
 from collections.abc import Callable, Sequence
 from shlex import quote
@@ -124,7 +125,7 @@ def seed_words(table: Table, key: MetricKey) -> str:
     if (key, None) in table.data:
         if not seeds:
             return "value: the table's one stored value per cell (no per-seed values)"
-        return f"value: the table's one stored value per cell, not its per-seed values ({_seed_list(seeds)})"
+        return f"value: the table's one stored value per cell, not its per-seed values ({seed_list(seeds)})"
     n = len(seeds)
     return f"value: mean over the {n} stored seed{'s' if n != 1 else ''}"
 
@@ -140,7 +141,7 @@ def seed_fields(table: Table, key: MetricKey) -> dict[str, Any]:
     }
 
 
-def _seed_list(seeds: Sequence[int]) -> str:
+def seed_list(seeds: Sequence[int]) -> str:
     """Stored seeds for a line of text: their numbers, or a count when there are many."""
     if len(seeds) > 5:
         return f"{len(seeds)} seeds"
@@ -225,7 +226,7 @@ def add_neighbourhood_args(
     )
     g.add_argument(
         "--quantile",
-        type=float,
+        type=parse_float,
         metavar="Q",
         help=f"level of --agg quantile (default {default.quantile:g})",
     )
@@ -303,6 +304,32 @@ def parse_int(text: str) -> int:
             f"invalid int value: {text!r}; give a whole number in the digits 0-9"
         )
     return value
+
+
+# a decimal number as float() reads it, in the digits 0-9 (inf and nan too: a range check
+# names them); float() also reads "0_5" as 5.0, "\u0661" as 1.0, padding spaces, a plus sign
+_PLAIN_FLOAT = re.compile(
+    r"-?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?|inf|infinity|nan)", re.IGNORECASE
+)
+
+
+def parse_float(text: str) -> float:
+    """The type of every decimal option (``type=parse_float``): :func:`parse_int`'s rule for
+    a number with a fraction or an exponent (``0.5``, ``.5``, ``1e-3``). argparse names the
+    option in the error; the command's range check refuses a value out of range.
+
+    >>> [parse_float(t) for t in ("0.5", "-2", ".5", "1e-3", "5.")]
+    [0.5, -2.0, 0.5, 0.001, 5.0]
+    >>> parse_float("0_5")
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: invalid float value: '0_5'; give a number in the digits 0-9, such as 0.5 or 1e-3
+    """
+    if _PLAIN_FLOAT.fullmatch(text) is None:
+        raise argparse.ArgumentTypeError(
+            f"invalid float value: {text!r}; give a number in the digits 0-9, such as 0.5 or 1e-3"
+        )
+    return float(text)
 
 
 def parse_seed(text: str) -> str | int:

@@ -17,9 +17,11 @@ from nb201_flat.cli.common import (
     add_direction_arg,
     add_json_arg,
     add_table_arg,
+    direction_words,
     emit_json,
     higher_is_better,
     open_table,
+    parse_float,
     parse_int,
     seed_fields,
     seed_words,
@@ -46,7 +48,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help=f"cost metric: {', '.join(COST_METRICS)} (analytic ones need no stored column)",
     )
     what = p.add_mutually_exclusive_group(required=True)
-    what.add_argument("--max-cost", type=float, help="keep archs with cost <= this")
+    what.add_argument("--max-cost", type=parse_float, help="keep archs with cost <= this")
     what.add_argument("--pareto", action="store_true", help="print the Pareto front instead")
     p.add_argument(
         "--top", type=parse_int, default=None, help="how many (with --max-cost; default 1)"
@@ -136,9 +138,12 @@ def cmd_constrained(args: argparse.Namespace) -> int:
         )
         return 0
     head = "Pareto front" if args.pareto else f"best with {args.cost} <= {args.max_cost:g}"
+    # the direction, where not the metric's own (as flatness says it): "best" under
+    # --lower-is-better on an accuracy is its lowest
+    way = direction_words(args)
     print(
         f"{head} ({args.dataset}/{args.split}@{args.epochs} {args.metric}; "
-        f"{seed_words(table, mkey)}):"
+        f"{seed_words(table, mkey)}{f'; {way}' if way else ''}):"
     )
     for row in rows:  # best_under and pareto_front never return unmeasured archs
         value: Any = row["value"]

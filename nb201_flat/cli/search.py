@@ -20,6 +20,7 @@ from nb201_flat.cli.common import (
     neighbourhood_from_args,
     num,
     open_table,
+    parse_float,
     parse_int,
     parse_seed,
     spell,
@@ -79,7 +80,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument(
         "--budget-scale",
-        type=float,
+        type=parse_float,
         default=None,
         help="multiply the protocol's time budget (default 1; nb201 and per-dataset only), on "
         "top of the epochs rule: at --epochs 200 time budgets are x 200/12; a budget that "
@@ -121,7 +122,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     na.add_argument(
         "--stage1-fraction",
-        type=float,
+        type=parse_float,
         help="two-stage with charged neighbours: budget share of stage 1 (0.5)",
     )
     ev = p.add_argument_group("evolution / local search options")

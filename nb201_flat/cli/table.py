@@ -20,6 +20,8 @@ from nb201_flat.cli.common import (
     open_table,
     parse_int,
     parse_seed,
+    seed_fields,
+    seed_list,
     value_text,
 )
 from nb201_flat.errors import ArgumentError, MissingValueError, Param
@@ -62,17 +64,20 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--force", action="store_true", help="replace an existing table at --out")
     p.add_argument("--progress", action="store_true", help="show a progress bar")
     p.add_argument(
-        "--no-curves",
-        action="store_true",
-        help="skip the per-epoch learning curves of an official NB201 .pth or NATS-tss file "
-        "(final values only: less memory and a smaller table)",
+        "--curves",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="carry (--curves) or skip (--no-curves: final values only, less memory and a "
+        "smaller table) the per-epoch learning curves; carried by default from an official "
+        "NB201 .pth or NATS-tss file, skipped by default from a results database (reading and "
+        "checking every epoch's rows takes about 5x its final epochs' time)",
     )
     add_json_arg(p)
     # save_table's path and overwrite are --out and --force; a damaged results database's
     # fix (retrain_damaged) is the train command's
     p.set_defaults(
         func=cmd_import,
-        param_dests={"curves": "no_curves", "path": "out", "overwrite": "force"},
+        param_dests={"path": "out", "overwrite": "force"},
         param_elsewhere={"retrain_damaged": "`nb201-flat train ... --retrain-damaged`"},
     )
 
@@ -141,7 +146,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         format=fmt,
         allow_unsafe_pickle=args.allow_unsafe_pickle,
         progress=args.progress or budget.progress_enabled(),
-        curves=not args.no_curves,
+        curves=args.curves,
         space=args.space,
     )
     src = args.source if args.source == "analognas" else real(args.source)
@@ -151,7 +156,8 @@ def cmd_import(args: argparse.Namespace) -> int:
         flag
         for flag, typed in (
             ("--force", args.force),
-            ("--no-curves", args.no_curves),
+            ("--curves", args.curves is True),
+            ("--no-curves", args.curves is False),
             ("--allow-unsafe-pickle", args.allow_unsafe_pickle),
         )
         if typed
@@ -372,25 +378,33 @@ def cmd_query(args: argparse.Namespace) -> int:
         ),
         "source": table.source,
     }
-    # a "mean" over fewer seeds than the key stores says so (null: over all, or no mean)
-    short = _seeds_short(table, args, arch.index) if policy == "mean" else None
-    payload["seeds_averaged"], payload["seeds_unmeasured"] = short or (None, None)
+    # the seeds measured at this cell, in either layout: a stored value (which cannot say
+    # what it averaged) as much as a mean computed over them (its seeds_averaged: null where
+    # it is over every stored seed, or where the value is stored)
+    mkey = table.key(args.dataset, args.split, args.epochs, args.metric)
+    measured, unmeasured = _cell_seeds(table, mkey, arch.index)
+    read = seed_fields(table, mkey)["values_read"] if policy == "mean" else "stored seed"
+    computed = read == "mean over stored seeds"
+    payload["value_read"] = read
+    payload["seeds_measured"] = measured
+    payload["seeds_averaged"] = measured if computed and unmeasured else None
+    payload["seeds_unmeasured"] = unmeasured or None
     if args.json:
         emit_json(payload)
     else:
         note = f"  [stand-in: {payload['stand_in']}]" if payload["stand_in"] else ""
-        if short is not None:
-            took, missed = (
-                f"seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}"
-                for seeds in short
-            )
-            note += f"  [mean of {took} only; not measured at {missed}]"
+        missed = f" only; not measured at {seed_list(unmeasured)}" if unmeasured else ""
+        if policy == "mean" and computed and unmeasured:
+            note += f"  [mean of {seed_list(measured)}{missed}]"
+        elif policy == "mean" and not computed and measured:  # the seeds beside it, unread
+            note += f"  [measured here at {seed_list(measured)}{missed}]"
+        label = "stored value" if policy == "mean" and not computed else str(policy)
         drawn_words = (
             f", --rng-seed {args.rng_seed}: seed {drawn}" if args.rng_seed is not None else ""
         )
         print(
             f"{arch.index}  {arch}  {args.dataset}/{args.split}@{args.epochs} "
-            f"{args.metric} [{policy}{drawn_words}] = {value_text(value)}{note}"
+            f"{args.metric} [{label}{drawn_words}] = {value_text(value)}{note}"
         )
     return 0
 
@@ -401,32 +415,22 @@ def _seeds_served(
     """``(seeds, mean_row)``: the stored seeds cell ``index``'s served value comes from (the
     one drawn or named, or those a mean averages: its measured ones), and whether that value
     is a stored mean row (of every seed, those stored among them)."""
-    import numpy as np
-
     if drawn is not None:
         return [drawn], False
     if policy != "mean":
         return [cast(int, policy)], False
     key = table.key(args.dataset, args.split, args.epochs, args.metric)
-    measured = [s for s in table.seeds(key) if not np.isnan(table.data[(key, s)][index])]
-    return measured, (key, None) in table.data
+    return _cell_seeds(table, key, index)[0], (key, None) in table.data
 
 
-def _seeds_short(
-    table: Any, args: argparse.Namespace, index: int
-) -> tuple[list[int], list[int]] | None:
-    """``(seeds averaged, seeds unmeasured)`` where the mean over seeds of cell ``index`` at
-    the queried key is taken over fewer seeds than the key stores (no stored mean row: the
-    mean of the measured ones), else None."""
+def _cell_seeds(table: Any, key: Any, index: int) -> tuple[list[int], list[int]]:
+    """``(measured, unmeasured)``: the stored seeds of ``key`` with a value for cell
+    ``index``, and those without (``query`` and ``record`` say both, whether the key stores
+    a mean row or not)."""
     import numpy as np
 
-    key = table.key(args.dataset, args.split, args.epochs, args.metric)
     seeds = table.seeds(key)
-    if (key, None) in table.data or not seeds:
-        return None
     measured = [s for s in seeds if not np.isnan(table.data[(key, s)][index])]
-    if not measured or len(measured) == len(seeds):  # none: the value is NaN, refused
-        return None
     return measured, [s for s in seeds if s not in measured]
 
 
@@ -439,24 +443,23 @@ def cmd_record(args: argparse.Namespace) -> int:
     # keys this cell was never measured on are listed, never shown as a nan value
     not_measured: list[str] = []
     for key in table:
-        mean = float(table.vector_for(key)[arch.index])
-        seeds = {s: float(table.data[(key, s)][arch.index]) for s in table.seeds(key)}
-        seeds = {s: v for s, v in seeds.items() if not math.isnan(v)}
-        if math.isnan(mean) and not seeds:
+        value = float(table.vector_for(key)[arch.index])
+        measured, unmeasured = _cell_seeds(table, key, arch.index)
+        if math.isnan(value) and not measured:
             not_measured.append(str(key))
             continue
-        # a mean computed over fewer seeds than the key stores says so, as query's does
-        stored = table.seeds(key)
-        short = (key, None) not in table.data and seeds and len(seeds) < len(stored)
-        entries.append(  # a mean of nan beside stored seeds: shown as - (null in JSON)
+        # what the value is, as query says it: a stored value (not called a mean) or the
+        # mean of the seeds shown; the seeds not measured here, in either layout
+        entries.append(  # a stored value of nan beside stored seeds: shown as - (null in JSON)
             {
                 "dataset": key.dataset,
                 "split": key.split,
                 "epochs": key.epochs,
                 "metric": key.metric,
-                "mean": mean,
-                "seeds": seeds,
-                "seeds_unmeasured": [s for s in stored if s not in seeds] if short else None,
+                "value": value,
+                "value_read": seed_fields(table, key)["values_read"],
+                "seeds": {s: float(table.data[(key, s)][arch.index]) for s in measured},
+                "seeds_unmeasured": unmeasured or None,
             }
         )
     if not entries:  # a record of nothing: an error, as query's of one such value
@@ -513,16 +516,22 @@ def cmd_record(args: argparse.Namespace) -> int:
             f"  stand-in: isomorphic copy, not trained: {c['dataset']}@{c['epochs']}ep seed "
             f"{seed_words(c['seed'])} holds the numbers of cell {c['from']}"
         )
-    print(f"  {'dataset':<15} {'split':<9} {'epochs':>6} {'metric':<16} {'mean':>12}  seeds")
+    # each value tagged as what it is: "stored" (the key's stored value) or "mean" (of the
+    # seeds shown beside it)
+    print(
+        f"  {'dataset':<15} {'split':<9} {'epochs':>6} {'metric':<16} {'value':>12} {'':<6}  seeds"
+    )
     for e in entries:
-        # as the mean is shown: 4 significant digits printed 12345.678 and 12351.2 alike
+        # as the value is shown: 4 significant digits printed 12345.678 and 12351.2 alike
         per_seed = " ".join(f"{s}:{value_text(v)}" for s, v in e["seeds"].items())
+        computed = e["value_read"] == "mean over stored seeds"
         if e["seeds_unmeasured"]:
-            missed = e["seeds_unmeasured"]
-            per_seed += f"  [mean of these only; not measured at {', '.join(map(str, missed))}]"
+            missed = f"not measured at {', '.join(map(str, e['seeds_unmeasured']))}"
+            per_seed += f"  [{'mean of these only; ' if computed else ''}{missed}]"
         print(
             f"  {e['dataset']:<15} {e['split']:<9} {e['epochs']:>6} {e['metric']:<16} "
-            f"{value_text(e['mean']):>12}  {per_seed or '-'}"
+            f"{value_text(e['value']):>12} {'mean' if computed else 'stored':<6}  "
+            f"{per_seed or '-'}"
         )
     if not_measured:
         print(f"  not measured for this cell: {', '.join(not_measured)}")

@@ -38,8 +38,11 @@ if TYPE_CHECKING:
 FORMATS = ("tidy", "nb201-pth", "nats-tss", "analognas", "results-db", "naslib-zc")
 #: the formats whose importers take ``allow_unsafe_pickle`` (a full unpickle of a trusted file)
 PICKLED_FORMATS = ("nb201-pth", "nats-tss")
-#: the formats whose importers collect per-epoch curves (``curves=False`` drops them)
-CURVE_FORMATS = ("nb201-pth", "nats-tss")
+#: the formats whose importers carry per-epoch curves (``curves=False`` drops them)
+CURVE_FORMATS = ("nb201-pth", "nats-tss", "results-db")
+#: the curve formats whose curves are carried by default: read in the same pass as the final
+#: values (a results database's take reading and checking every epoch's rows: ``curves=True``)
+CURVES_BY_DEFAULT = ("nb201-pth", "nats-tss")
 
 
 #: The names a tidy table's file ends with (lower case): its readers, sniffer and detector.
@@ -165,14 +168,17 @@ def import_table(
     format: str | None = None,
     allow_unsafe_pickle: bool = False,
     progress: bool = False,
-    curves: bool = True,
+    curves: bool | None = None,
     space: str | None = None,
 ) -> Table:
     """Read any supported source into a table (format auto-detected unless given).
 
-    ``curves``: keep the per-epoch learning curves of the official NB201 / NATS-tss files
-    (``table.curves``); other formats store none. ``space``: results databases only, the
-    space key to import from one that holds several (``import --space``).
+    ``curves``: carry the per-epoch learning curves (``table.curves``) of the official NB201 /
+    NATS-tss files (True) or not (False); None, the default, carries them, read in the same
+    pass as the final values. A results database's are carried with True only (every epoch's
+    rows are read and checked: about 5x the time of its final epochs, see
+    :mod:`nb201_flat.importers.results_db`); other formats store none. ``space``: results
+    databases only, the space key to import from one that holds several (``import --space``).
     """
     from nb201_flat.importers.curves import CurveCollector
 
@@ -180,7 +186,8 @@ def import_table(
     # bool("no") is True: allow_unsafe_pickle="no" would unpickle in full
     allow_unsafe_pickle = check_flag("allow_unsafe_pickle", allow_unsafe_pickle)
     progress = check_flag("progress", progress)
-    collector = CurveCollector(str(source)) if check_flag("curves", curves) else None
+    if curves is not None:  # None: the format's default, decided once the format is known
+        curves = check_flag("curves", curves)
     # None alone detects it: format=False or "" was read as "detect", an array raised ValueError
     fmt = detect_format(source) if format is None else format
     if not isinstance(fmt, str) or fmt not in FORMATS:
@@ -193,21 +200,14 @@ def import_table(
             f" applies only to {' and '.join(PICKLED_FORMATS)} files; {fmt} is always read "
             "without it, so drop it",
         )
-    if collector is None and fmt == "results-db":
-        # the database holds every epoch's rows, but its import never carries them
+    if curves is not None and fmt not in CURVE_FORMATS:  # it would change nothing
         raise ArgumentError(
-            Param("curves", False),
-            f" applies only to {' and '.join(CURVE_FORMATS)} files; the import of a "
-            "results-db carries its final epochs only (its per-epoch rows stay in the "
-            "database: read them in Python with nb201_flat.train.results_db.load_curves), so "
-            "drop it",
+            Param("curves", curves),
+            f" applies only to {' and '.join(CURVES_BY_DEFAULT)} files and to results "
+            f"databases (results-db), and {fmt} stores no curves; drop it",
         )
-    if collector is None and fmt not in CURVE_FORMATS:
-        raise ArgumentError(
-            Param("curves", False),
-            f" applies only to {' and '.join(CURVE_FORMATS)} files, and {fmt} stores no "
-            "curves; drop it",
-        )
+    keep = fmt in CURVES_BY_DEFAULT if curves is None else curves
+    collector = CurveCollector(str(source)) if keep else None
     if space is not None and fmt != "results-db":
         raise ArgumentError(
             Param("space"),
@@ -256,7 +256,8 @@ def import_table(
         )
     from nb201_flat.importers.results_db import read_results_db
 
-    return read_results_db(path, space=space)  # with the sha256 of the bytes it read
+    # with the sha256 of the bytes it read (the curves' own goes into the saved manifest)
+    return read_results_db(path, space=space, curves=keep)
 
 
 def _provenance(path: Path, df: pd.DataFrame) -> dict[str, str]:

@@ -16,6 +16,10 @@ nats_bench 1.8):
   ``train_times`` have none;
 - the mean curve (``is_random=False``) is the plain mean over the stored seeds, at the epochs
   where every seed has the value (the API fails elsewhere).
+
+Every importer of curves refuses the values :func:`refused_value` names; a results
+database's curves (:mod:`nb201_flat.importers.results_db`) take their mean from
+:func:`mean_curve`, the same rule over the seeds its table's mean is over.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from nb201_flat.errors import FormatError
 from nb201_flat.importers.tidy import outside_range, outside_range_why
 from nb201_flat.table import MetricKey
 
-__all__ = ["CurveCollector"]
+__all__ = ["CurveCollector", "mean_curve", "refused_value"]
 
 
 class CurveCollector:
@@ -67,23 +71,22 @@ class CurveCollector:
                 ) from None
         for pos, curves in enumerate(per_seed):
             for (split, metric), series in curves.items():
+                if (found := refused_value(metric, series[None, :])) is None:
+                    continue
+                _, e, why = found
                 where = (
                     f"{self.source}: architecture {index} {dataset} ({epochs} epochs) seed "
                     f"position {pos}: {split} {metric}"
                 )
-                if (cell := first_infinite_cell(series[None, :])) is not None:
+                if np.isinf(series[e]):
                     raise FormatError(
-                        f"{where} is infinite at epoch {cell[1]} (0-based); a learning curve "
+                        f"{where} is infinite at epoch {e} (0-based); a learning curve "
                         "holds finite numbers: is this the official file?"
                     )
-                # the final values' range rule holds at every epoch (NaN, not evaluated, passes)
-                bad = outside_range(metric, series)
-                if np.any(bad):
-                    e = int(np.flatnonzero(bad)[0])
-                    raise FormatError(
-                        f"{where} at epoch {e} (0-based): {series[e]} "
-                        f"{outside_range_why(metric)}; the file is damaged, re-download it"
-                    )
+                raise FormatError(
+                    f"{where} at epoch {e} (0-based): {series[e]} {why}; the file is "
+                    "damaged, re-download it"
+                )
         names: dict[tuple[str, str], None] = {}
         for curves in per_seed:
             names.update(dict.fromkeys(curves))
@@ -111,6 +114,52 @@ class CurveCollector:
                 arr[index, : len(values)] = values
             data[item] = arr
         return Curves(n_archs, data, copy=False)  # arrays of its own: no copies
+
+
+def refused_value(metric: str, arr: FloatArray) -> tuple[int, int, str] | None:
+    """``(row, epoch, why)`` of the first value of a curve array (rows x epochs of ``metric``,
+    0-based) that no learning curve holds, else None: the one rule of every importer of
+    curves. An infinity is refused (an inf flowed into every mean and rank read from it), and
+    the final values' range rule holds at every epoch; NaN, not stored, passes.
+
+    >>> refused_value("accuracy", np.array([[50.0, np.nan], [60.0, 250.0]]))
+    (1, 1, 'is not an accuracy in percent (0..100)')
+    """
+    if (cell := first_infinite_cell(arr)) is not None:
+        return (*cell, "is not a finite number")
+    bad = outside_range(metric, arr)
+    if not np.any(bad):
+        return None
+    row, epoch = np.argwhere(bad)[0]
+    return int(row), int(epoch), outside_range_why(metric)
+
+
+def mean_curve(curves: Sequence[FloatArray]) -> FloatArray:
+    """The mean over seeds of one key's curves (each ``(n_archs, n_epochs)``, in the order of
+    the table's seeds) for a table whose mean is that of the seeds holding a final value (a
+    results database's: no stored mean, ``seed_policy="mean"`` a ``nanmean``).
+
+    Per architecture, the mean is over the seeds whose curve holds its last epoch, at the
+    epochs where every one of them holds the value (the official API's rule over those
+    seeds), NaN elsewhere: its last column is the table's mean, summed in the same order
+    (a seed without the final value, e.g. a loss recorded at chance, left out of both).
+
+    >>> a = np.array([[1.0, 2.0, 3.0]]); b = np.array([[np.nan, 4.0, 5.0]])
+    >>> mean_curve([a, b]).tolist(), mean_curve([a, np.full((1, 3), np.nan)]).tolist()
+    ([[nan, 3.0, 4.0]], [[1.0, 2.0, 3.0]])
+    """
+    shape = curves[0].shape
+    total, count = np.zeros(shape), np.zeros(shape[0], dtype=np.int64)
+    gap = np.zeros(shape, dtype=bool)  # an epoch some counted seed lacks
+    for arr in curves:  # sequential, seed by seed: numpy's nanmean sums a stack so
+        counted = ~np.isnan(arr[:, -1])
+        total = total + np.where(counted[:, None], arr, 0.0)
+        gap |= counted[:, None] & np.isnan(arr)
+        count += counted
+    with np.errstate(invalid="ignore"):  # 0 / 0: no seed holds a final value
+        mean = total / count[:, None]
+    mean[gap | (count == 0)[:, None]] = np.nan
+    return mean
 
 
 def _run_curves(run: Mapping[str, Any], splits: Sequence[str]) -> dict[tuple[str, str], FloatArray]:

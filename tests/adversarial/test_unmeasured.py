@@ -205,7 +205,7 @@ def test_cli_record_shows_a_seed_value_where_the_mean_is_missing(
     assert main(["record", str(SEEDS_ONLY), "--json", "--table", str(table_path)]) == 0
     doc = json.loads(capsys.readouterr().out)
     (entry,) = [e for e in doc["entries"] if e["split"] == "ori-test"]
-    assert entry["mean"] is None and entry["seeds"] == {"1": 42.0}
+    assert entry["value"] is None and entry["seeds"] == {"1": 42.0}
     assert str(KEY) not in doc["not_measured"]
 
 
@@ -219,7 +219,9 @@ def test_random_seeds_of_a_key_without_seeds_name_the_policy_it_serves(
             "--table", str(table_path), "--seed-policy", "random", "--rng-seed", "0"]  # fmt: skip
     assert main(argv) == 2
     err = capsys.readouterr().err
-    assert err.endswith("it serves the mean only: pass --seed-policy mean\n"), err
+    assert err.endswith(
+        "it serves its one stored value per cell only: pass --seed-policy mean\n"
+    ), err
     with pytest.raises(UnknownKeyError, match=r"pass seed_policy='mean'$"):
         _table().value(1, "cifar100", "x-test", 200, seed_policy="random", rng=0)
     with pytest.raises(UnknownKeyError, match=r"pass seed_policy='mean'$"):

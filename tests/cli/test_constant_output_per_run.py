@@ -220,14 +220,15 @@ def test_an_old_flat_list_means_every_run_of_its_cells(
 def test_no_curves_on_a_results_database_says_where_its_epochs_are(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    # "results-db stores no curves": the database holds every epoch's rows
+    # "results-db stores no curves": the database holds every epoch's rows. --no-curves was
+    # refused; the import carries them with --curves now, and --no-curves is its default
     from nb201_flat.train.results_db import load_curves
 
     src = write_db(tmp_path / "r.sqlite")
     assert len(load_curves(src)) > 0
-    code, out, err = run(capsys, "import", str(src), "--out", str(tmp_path / "o"), "--no-curves")
-    assert code == 2 and out == "" and err.count("\n") == 1, err
-    assert "stores no curves" not in err
-    assert "--no-curves applies only to nb201-pth and nats-tss files; the import of a " in err
-    assert "read them in Python with nb201_flat.train.results_db.load_curves" in err
-    assert not (tmp_path / "o").exists()
+    code, _, err = run(capsys, "import", str(src), "--out", str(tmp_path / "o"), "--no-curves")
+    assert code == 0 and "stores no curves" not in err, err
+    assert not (tmp_path / "o" / "curves.parquet").exists()
+    code, _, err = run(capsys, "import", str(src), "--out", str(tmp_path / "c"), "--curves")
+    assert code == 0, err
+    assert (tmp_path / "c" / "curves.parquet").exists()

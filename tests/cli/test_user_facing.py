@@ -391,7 +391,7 @@ def test_record_command_prints_the_whole_entry(
     assert payload["not_measured"] == [str(k) for k in synth if k not in measured]
     for e in payload["entries"]:
         key = synth.key(e["dataset"], e["split"], e["epochs"], e["metric"])
-        assert e["mean"] == pytest.approx(synth.vector_for(key)[11472])
+        assert e["value"] == pytest.approx(synth.vector_for(key)[11472])
         stored = [s for s in synth.seeds(key) if not np.isnan(synth.data[(key, s)][11472])]
         assert [int(s) for s in e["seeds"]] == stored
         for s in stored:

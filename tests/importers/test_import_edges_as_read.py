@@ -227,7 +227,7 @@ def test_record_says_a_mean_over_some_seeds_only(
     assert main(["record", "100", "--table", path, "--json"]) == 0
     entries = json.loads(capsys.readouterr().out)["entries"]
     (e,) = [e for e in entries if e["split"] == "ori-test"]
-    assert e["seeds_unmeasured"] == [888] and e["mean"] == 80.0
+    assert e["seeds_unmeasured"] == [888] and e["value"] == 80.0
     assert main(["record", "0", "--table", path, "--json"]) == 0
     entries = json.loads(capsys.readouterr().out)["entries"]
     assert {e["split"]: e["seeds_unmeasured"] for e in entries} == {"zc": None, "ori-test": None}
