@@ -129,9 +129,9 @@ class DemoResult:
     #: a retraining table's stand-ins of the metric (:meth:`StandIns.report`), which the FDC,
     #: local optima and barrier count as measurements; None where it has none
     stand_ins: dict[str, Any] | None = None
-    #: why no search ran: no protocol this table serves (a table measuring a neighbourhood,
-    #: not the space: each query of an unmeasured cell would be charged and read NaN); the
-    #: search fields are then empty
+    #: why no search ran: no protocol this table serves (no search key measured on every
+    #: cell, as in a table of a neighbourhood: each query of an unmeasured cell would be
+    #: charged and read NaN); the search fields are then empty
     search_skipped: ProtocolError | None = None
 
     def __repr__(self) -> str:
@@ -199,6 +199,16 @@ def _arch_dict(b: BestArch) -> dict[str, Any]:
         "nbhd_min": b.nbhd_min,
         "sharpness": b.sharpness,
     }
+
+
+def _measured_everywhere(table: Table, epochs: int) -> bool:
+    """Whether every validation accuracy of ``table`` at ``epochs`` has a value at every
+    cell (what a fixed-n search of them needs)."""
+    return all(
+        not np.isnan(table.vector_for(k)).any()
+        for k in table
+        if k.split == "x-valid" and k.metric == "accuracy" and k.epochs == epochs
+    )
 
 
 def run_demo(table: Table, *, top: int = 5, runs: int = 200, seed: int = 0) -> DemoResult:
@@ -320,10 +330,12 @@ def run_demo(table: Table, *, top: int = 5, runs: int = 200, seed: int = 0) -> D
         protocols = protocols_by_name("nb201", table)
         res = run_search(table, protocols, algorithms, runs=runs, seed=seed)
     except ProtocolError:  # e.g. the embedded default: no validation split, no time
-        # searched on the validation split at 12 epochs, else at the most the table has;
-        # none: its own fallback, which refuses epochs given
+        # searched on the validation split at 12 epochs, else at the most the table has,
+        # among the schedules measured on every cell (a search refuses a key some cell
+        # lacks); none: its own fallback, which refuses epochs given
         valid = fixed_n_epochs(table)
-        epochs = None if 12 in valid or not valid else max(valid)
+        whole = [e for e in valid if _measured_everywhere(table, e)] or valid
+        epochs = None if 12 in whole or not whole else max(whole)
         try:
             with _no_fixed_n_warning():
                 protocols = protocols_by_name("fixed-n", table, n=100, epochs=epochs)
@@ -340,7 +352,6 @@ def run_demo(table: Table, *, top: int = 5, runs: int = 200, seed: int = 0) -> D
                 search_skipped=exc,
             )
     search_s = time.perf_counter() - t0
-    res.require_reported()
     summary = res.summary()
 
     paired = []

@@ -55,6 +55,9 @@ def test_a_seed_rewritten_as_its_own_numbers_or_a_new_seed_of_the_mean_is_kept()
     same = t.with_vector(KEY, moved(t, 1, 0.0), seed=1)
     assert same.value(CELL, "cifar100", "x-valid", 200) == 73.493333
     assert t.with_vector(KEY, t.vector_for(KEY), seed=3).seeds(KEY) == [0, 1, 2, 3]
+    # rewritten through float32 (a writer's dtype): its mean moves by float rounding alone
+    f32 = np.asarray(t.vector_for(KEY, seed_policy=0), dtype=np.float32).astype(np.float64)
+    assert t.with_vector(KEY, f32, seed=0).value(CELL, "cifar100", "x-valid", 200) == 73.493333
 
 
 def test_a_rounded_mean_may_stay_within_its_rounding_not_beyond() -> None:

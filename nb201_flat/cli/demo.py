@@ -40,6 +40,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         param_elsewhere={
             "n": "`nb201-flat search --n`",
             "budget_scale": "`nb201-flat search --budget-scale`",
+            "epochs": "`nb201-flat search --epochs`",
         },
     )
 

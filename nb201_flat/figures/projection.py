@@ -247,7 +247,8 @@ def pick_architectures(
         ) from exc
     runs = res.runs.drop_duplicates(["algorithm", "run"])
     picked = runs.pivot(index="run", columns="algorithm", values="best").sort_index()
-    # a run that never met a measured cell has no pick (a sparse table): the others are drawn
+    # a run that never met a measured cell has no pick: the others are drawn (a protocol
+    # refuses a search key some cell lacks, so this guards a table the check let through)
     picked = picked.dropna()
     if picked.empty:
         raise FigureSkipped(

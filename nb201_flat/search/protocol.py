@@ -340,7 +340,8 @@ class Protocol:
     # -- against a table -----------------------------------------------------------------
     def check(self, table: Table) -> list[str]:
         """Raise :class:`ProtocolError` naming every key the table lacks (or holds unmeasured
-        everywhere), the search seed it does not store or a cost it cannot charge; return notes.
+        everywhere), a search key some cell has no value for under the seed policy, the search
+        seed it does not store or a cost it cannot charge; return notes.
         A budget no run could spend is the caller's to change: :meth:`oracle_data` refuses it."""
         return self._checked(table)[0]
 
@@ -440,48 +441,21 @@ class Protocol:
     def _check_served(self, table: Table, seeds: tuple[int, ...]) -> None:
         """Refuse a search key that some architecture has no value for under the seed policy:
         each query of one would be charged and return NaN (a search silently of fewer cells).
-        One rule for every policy: a cell unmeasured under the mean has no value under any of
-        them; under a fixed seed, a measured cell the seed lacks; under ``random``, a measured
-        cell with no stored seed to draw among. Checked on every cell, not only the sampled
-        ones: REA's mutants and NA and LS neighbours of a connected cell may be disconnected."""
+        What the policy serves decides: the mean's value (``mean``, and ``random`` on a key of
+        one stored value, its fallback), the seed's (a fixed seed), any stored seed's
+        (``random``: a draw among those measuring the cell). The mean may be NaN where a seed
+        has a value (an official file's cell that one run lacks): a seed policy serves it.
+        Checked on every cell, not only the sampled ones: REA's mutants and NA and LS
+        neighbours of a connected cell may be disconnected."""
         measured = ~np.isnan(table.vector_for(self.search))
-        if not measured.all():
-            unmeasured = ~measured
-            # the same key at another schedule, where every cell has a value (a builder's
-            # epochs; not where the search reads a reported key: fixed-n's fallback has its own)
-            whole = sorted(
-                k.epochs
-                for k in table
-                if not self.optimistic
-                and dataclasses.replace(k, epochs=self.search.epochs) == self.search
-                and k != self.search
-                and not np.isnan(table.vector_for(k)).any()
-            )
-            other: tuple[Part, ...] = (
-                (", e.g. at another schedule (", Param("epochs", whole[0]), ")") if whole else ()
-            )
-            raise ProtocolError(
-                f"protocol {self.name!r}: {int(unmeasured.sum()):,} of the {measured.size:,} "
-                f"architectures have no {self.search} value (e.g. cell "
-                f"{int(np.flatnonzero(unmeasured)[0])}), so each query of one would be charged "
-                "and return NaN",
-                (
-                    "search a key measured on every architecture (",
-                    Call("Table.info"),
-                    " lists each key's archs)",
-                    *other,
-                    ", or use another ",
-                    Param("table"),
-                ),
-            )
         if self.seed_policy == "mean" or not seeds:
-            return
-        if self.seed_policy == "random":  # a draw among no stored seed: charged, and NaN
-            stored = np.zeros_like(measured)
+            served = measured
+        elif self.seed_policy == "random":  # a draw among the seeds measuring the cell
+            served = np.zeros_like(measured)
             for seed in seeds:
-                stored |= ~np.isnan(table.vector_for(self.search, seed_policy=seed))
-            lacking = measured & ~stored
-            if lacking.any():
+                served |= ~np.isnan(table.vector_for(self.search, seed_policy=seed))
+            lacking = measured & ~served
+            if lacking.any():  # measured under the mean, by no stored seed
                 raise ProtocolError(
                     f"protocol {self.name!r}: {int(lacking.sum()):,} of the "
                     f"{int(measured.sum()):,} architectures measured under the mean have no "
@@ -489,20 +463,57 @@ class Protocol:
                     "so each query of one would draw among none, be charged and return NaN",
                     ("use ", Param("seed_policy", "mean")),
                 )
+        else:
+            served = ~np.isnan(table.vector_for(self.search, seed_policy=seeds[0]))
+            lacking = measured & ~served
+            if lacking.any():
+                raise ProtocolError(
+                    f"protocol {self.name!r}: seed {seeds[0]} is not measured for {self.search} "
+                    f"on {int(lacking.sum()):,} of the {int(measured.sum()):,} architectures "
+                    "measured under the mean, so each query of one would be charged and return "
+                    "NaN",
+                    (
+                        "use ",
+                        Param("seed_policy", "random"),
+                        " (each query draws among its architecture's stored seeds) or ",
+                        Param("seed_policy", "mean"),
+                    ),
+                )
+        if served.all():
             return
-        lacking = measured & np.isnan(table.vector_for(self.search, seed_policy=seeds[0]))
-        if lacking.any():
-            raise ProtocolError(
-                f"protocol {self.name!r}: seed {seeds[0]} is not measured for {self.search} "
-                f"on {int(lacking.sum()):,} of the {int(measured.sum()):,} architectures "
-                "measured under the mean, so each query of one would be charged and return NaN",
-                (
-                    "use ",
-                    Param("seed_policy", "random"),
-                    " (each query draws among its architecture's stored seeds) or ",
-                    Param("seed_policy", "mean"),
-                ),
-            )
+        unserved = ~served
+        # the same key at another schedule, where every cell has a value (a builder's
+        # epochs; not where the search reads a reported key: fixed-n's fallback has its own)
+        whole = sorted(
+            k.epochs
+            for k in table
+            if not self.optimistic
+            and dataclasses.replace(k, epochs=self.search.epochs) == self.search
+            and k != self.search
+            and not np.isnan(table.vector_for(k)).any()
+        )
+        other: tuple[Part, ...] = (
+            (", e.g. at another schedule (", Param("epochs", whole[0]), ")") if whole else ()
+        )
+        policy = (
+            ""
+            if self.seed_policy == "mean" or not seeds
+            else f" (seed policy {self.seed_policy!r})"
+        )
+        raise ProtocolError(
+            f"protocol {self.name!r}: {int(unserved.sum()):,} of the {served.size:,} "
+            f"architectures have no {self.search} value{policy} (e.g. cell "
+            f"{int(np.flatnonzero(unserved)[0])}), so each query of one would be charged "
+            "and return NaN",
+            (
+                "search a key measured on every architecture (",
+                Call("Table.info"),
+                " lists each key's archs)",
+                *other,
+                ", or use another ",
+                Param("table"),
+            ),
+        )
 
     def oracle_data(self, table: Table) -> OracleData:
         """The arrays of this protocol's oracle (no test vector among them)."""

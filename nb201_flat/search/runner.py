@@ -766,7 +766,12 @@ def check_scores_affordable(
     raise_it: tuple[Part, ...] = ()
     if param is not None and in_seconds:
         fold = math.ceil(need / have * 100) / 100  # rounded up: 1.0 would read as enough
-        raise_it = (f"raise the budget at least {fold:g}-fold (", param, ") or ")
+        # over the budget it has ("1.09-fold" read as --budget-scale 1.09 lowered a 3)
+        raise_it = (
+            f"raise the budget at least {fold:g}-fold, over its {have:,.0f} s (",
+            param,
+            ") or ",
+        )
     elif param is not None:
         raise_it = ("raise the budget (", Param(param.name, int(need)), ") or ")
     raise ProtocolError(
@@ -969,7 +974,11 @@ def check_selection_reached(
             # size + 1 queries at the cheapest, the last one begun within the share
             need = (size + 1) * cheapest if share >= 1 else max(size / share, size + 1) * cheapest
             fold = math.ceil(need / seconds * 100) / 100  # rounded up: less would fall short
-            more: list[Part] = [f"raise the budget at least {fold:g}-fold (", param, ")"]
+            more: list[Part] = [
+                f"raise the budget at least {fold:g}-fold, over its {seconds:,.0f} s (",
+                param,
+                ")",
+            ]
         else:
             queries = math.floor(size / share) if share < 1 else size
             while _share_queries(queries, share) <= size:

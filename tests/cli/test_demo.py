@@ -200,6 +200,27 @@ def test_demo_on_a_table_whose_two_best_no_path_joins(
     assert "nan" not in out.lower()
 
 
+def test_demo_searches_a_schedule_measured_on_every_cell(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # x-valid at 12 epochs lacks 100 cells, at 200 it has them all: the demo's fallback took 12
+    # epochs whenever the key existed, and then said the search could not run
+    dense = np.linspace(10, 90, NB201.size)
+    holes = dense.copy()
+    holes[:100] = np.nan
+    data = {
+        (MetricKey("cifar100", "x-valid", 12), None): holes,
+        (MetricKey("cifar100", "x-valid", 200), None): dense,
+        (MetricKey("cifar100", "x-test", 200), None): dense,
+        (MetricKey("cifar10", "ori-test", 200), None): dense,
+    }
+    path = str(save_table(Table(NB201, data, source="holes at 12"), tmp_path / "t.nb201"))
+    assert main(["demo", "--runs", "3", "--json", "--table", path]) == 0
+    search = json.loads(capsys.readouterr().out)["search"]
+    assert "skipped" not in search and search["protocol"].startswith("fixed-n"), search
+    assert {r["epochs"] for r in search["rows"]} == {200}
+
+
 def test_demo_lists_measured_cells_only(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     # 3 measured cells under the demo's metric, default --top 5: rows 4-5 read "2  nan - - -"
     sparse = np.full(NB201.size, np.nan)

@@ -90,7 +90,8 @@ def test_a_charged_budget_that_scores_no_cell_is_refused_before_the_runs(iid: Ta
         run_search(iid, PROTOCOL, {"na-c": NARandomSearch(CHARGED)}, runs=20, seed=3)
     # the protocol's budget is its own budget_seconds: no budget_scale set it
     assert str(info.value).endswith(
-        "raise the budget at least 1.25-fold (budget_seconds) or look the neighbours up free "
+        "raise the budget at least 1.25-fold, over its 200 s (budget_seconds) or look the "
+        "neighbours up free "
         "(drop charge=True)"
     )
 

@@ -196,6 +196,33 @@ def test_unmeasured_search_cells_are_refused_under_every_policy(like: Table) -> 
     run_search(like, nb201_protocol(seed_policy="mean"), RandomSearch(), runs=2)
 
 
+def test_a_seed_policy_serves_cells_whose_mean_is_unmeasured() -> None:
+    # an official file stores a NaN mean where one run lacks a value: a seed measuring the
+    # cell serves it, so seed 0 and 'random' were refused for a key they could serve
+    v = np.arange(27.0) + 10
+    mean, lacks2 = v.copy(), v.copy()
+    mean[5] = lacks2[5] = np.nan
+    table = Table(
+        TINY,
+        {(VAL, None): mean, (VAL, 0): v, (VAL, 1): v, (VAL, 2): lacks2, (TEST, None): v},
+    )
+    for policy in (0, 1, "random"):
+        res = run_search(
+            table,
+            Protocol("toy", VAL, (TEST,), budget_queries=5, seed_policy=policy),
+            RandomSearch(),
+            runs=2,
+        )
+        assert len(res.runs) == 2
+    with pytest.raises(
+        ProtocolError,
+        match=r"^protocol 'toy': 1 of the 27 architectures have no toy/x-valid@12ep:accuracy value \(e\.g\. cell 5\)",
+    ):
+        Protocol("toy", VAL, (TEST,), budget_queries=5, seed_policy="mean").check(table)
+    with pytest.raises(ProtocolError, match=r"value \(seed policy 2\) \(e\.g\. cell 5\)"):
+        Protocol("toy", VAL, (TEST,), budget_queries=5, seed_policy=2).check(table)
+
+
 def test_the_command_line_refuses_them_in_one_line(
     like: Table, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
