@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from cli_helpers import one_line_exit_2
 
-from nb201_flat.cli import main
 from nb201_flat.errors import MissingValueError, TableFileError
 from nb201_flat.importers import FORMATS, import_table
 from nb201_flat.importers.naslib import to_naslib
@@ -34,15 +34,6 @@ NO_CHECKSUM = "legacy (pre-1.6) format, which holds no checksum of its own"
 
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def _one_line_exit_2(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
-    code = main(list(argv))
-    err = capsys.readouterr().err
-    assert code == 2, err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), err
-    return lines[0]
 
 
 # -- 1. a legacy .pth holds no checksum: said, with the sha256 to compare ----------------------
@@ -299,7 +290,7 @@ def test_a_parquet_page_failing_its_checksum_is_refused(
         return
     with pytest.raises(TableFileError, match="fails its CRC checksum"):
         read_tidy(path)
-    line = _one_line_exit_2(capsys, "import", str(path), "--out", str(tmp_path / "o"))
+    line = one_line_exit_2(capsys, "import", str(path), "--out", str(tmp_path / "o"))
     assert line == (
         f"error: {path} is corrupt (a page fails its CRC checksum: a byte changed since it was "
         "written); re-download or re-export it"
@@ -349,7 +340,7 @@ def test_a_fifo_is_one_line_on_the_command_line(
 ) -> None:
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)
-    line = _one_line_exit_2(
+    line = one_line_exit_2(
         capsys, "import", str(fifo), "--format", fmt, "--out", str(tmp_path / "o")
     )
     assert line.startswith(f"error: {fifo} is not a regular file (a FIFO"), (
