@@ -2,7 +2,8 @@
 
 A :class:`Curves` maps a :class:`~nb201_flat.table.MetricKey` ``(dataset, split, epochs,
 metric)`` -- ``epochs`` naming the *schedule* (200 or 12), as in a table -- and a seed (``None``
-for the mean over seeds, else the 0-based position of a stored seed, as in a table) to a
+for the mean over seeds, else a stored seed as a table names it: the position 0, 1, 2 in
+NB201's files, which do not say their seeds; a results database's training seed id) to a
 read-only array of shape ``(n_archs, n_epochs)``: row ``i`` is architecture ``i``, column ``e``
 the value after epoch ``e`` (0-based, the official API's ``iepoch``), NaN where not stored.
 
@@ -223,7 +224,7 @@ class Curves:
         return sorted({k for k, _ in self.items()})
 
     def seeds(self, key: MetricKey) -> list[int]:
-        """Stored seed positions of ``key`` (empty when only the mean is stored); a key
+        """Stored seeds of ``key`` (empty when only the mean is stored); a key
         without a curve is an :class:`UnknownKeyError`, as :meth:`Table.seeds` raises (``[]``
         read "only the mean is stored")."""
         check_metric_key(key, "curves")  # anything else matched no key: [] as if seedless
@@ -278,7 +279,7 @@ class Curves:
         seed: SeedPolicy | None = None,
     ) -> FloatArray:
         """Read-only ``(n_archs, n_epochs)`` array of ``key`` for ``seed_policy``: ``"mean"``
-        (default) or a stored seed position (``seed=`` is its deprecated old name).
+        (default) or a stored seed (``seed=`` is its deprecated old name).
 
         The mean is the official API's (``is_random=False``): present at an epoch only where
         every stored seed of that architecture has the value.
@@ -295,7 +296,7 @@ class Curves:
             item = (key, int(seed))
         else:  # one curve a call: a "random" draw per architecture would mix runs
             raise UnknownKeyError(
-                f"a curve's seed_policy must be 'mean' or a stored seed position, got {seed!r}"
+                f"a curve's seed_policy must be 'mean' or a stored seed, got {seed!r}"
             )
         if item in self._data:
             return self._data[item]

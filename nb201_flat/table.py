@@ -731,7 +731,8 @@ class Table:
         return self.value(*args, **kwargs)
 
     def record(self, arch: Arch | str | int) -> dict[str, Any]:
-        """Every mean value of one architecture as a flat record (like ``get_more_info``).
+        """Every value of one architecture that seed policy ``"mean"`` serves (a stored mean,
+        or a key's one stored value) as a flat record (like ``get_more_info``).
 
         Keys the architecture was never measured on are left out (no NaN stands for a value).
         """

@@ -72,7 +72,7 @@ def flatness_by_epoch(
     dataset, split, epochs, metric
         The curve: ``epochs`` names the schedule (200 or 12), as in the table.
     seed_policy
-        ``"mean"`` (default: the official mean over seeds) or a stored seed position
+        ``"mean"`` (default: the official mean over seeds) or a stored seed
         (``seed=`` is its deprecated old name).
     iepochs
         Epochs to evaluate (0-based); all stored epochs by default.

@@ -241,7 +241,7 @@ def fidelity_data(
     (:func:`~nb201_flat.search.oracle.invalid_costs`: not NaN, infinite or negative), under
     any budget (for partial tables and for the v1_0 runs stored without ``train_times``).
     ``seed_policy``: ``"random"`` (default: each run follows one stored seed's curves),
-    ``"mean"`` or a stored seed position (``seed=`` is its deprecated old name).
+    ``"mean"`` or a stored seed (``seed=`` is its deprecated old name).
     """
     policy = renamed_seed(seed_policy, seed)
     if policy is None:
