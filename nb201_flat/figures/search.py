@@ -27,7 +27,6 @@ from matplotlib.ticker import FuncFormatter
 from nb201_flat.conventions import cost_key, search_key
 from nb201_flat.errors import (
     ArgumentError,
-    Nb201FlatError,
     Part,
     check_choice,
     check_confidence,
@@ -221,37 +220,14 @@ def _caption(protocol: str, runs: int, seed: int) -> str:
     return f"{what[0].upper()}{what[1:]}; {runs} runs per algorithm, master seed {seed}."
 
 
-# a built-in protocol's name: its family, its dataset, its search epochs where not 12
-_PROTOCOL_NAME = re.compile(r"(nb201|per-dataset|fixed-n)(?::[^@]+)?(?:@(\d+)ep)?")
-
-
-def _searched_reported(table: Table, curves: pd.DataFrame) -> dict[str, bool | None]:
-    """Whether each protocol of ``curves`` searched the metric it reports (optimistic).
-
-    The curves do not record what was searched: it is read from the built-in protocol of that
-    name on ``table`` (fixed-n searches the reported metric where the table has no validation
-    split) that reports the curves' keys; None where there is none.
-    """
-    from nb201_flat.search import protocols_by_name
-    from nb201_flat.search.runner import KEY_COLUMNS
-
-    columns = [c for c in KEY_COLUMNS if c in curves.columns]
+def _searched_reported(curves: pd.DataFrame) -> dict[str, bool | None]:
+    """Whether each protocol of ``curves`` searched the metric it reports (optimistic), as
+    the curves record it (their ``optimistic`` column); None for curves without it (a frame
+    written before the runner recorded it)."""
     flags: dict[str, bool | None] = {}
     for name, group in curves.groupby("protocol", sort=False):
-        flags[str(name)] = None
-        match = _PROTOCOL_NAME.fullmatch(str(name))
-        if match is None:
-            continue
-        epochs = None if match.group(2) is None else int(match.group(2))
-        try:
-            built = protocols_by_name(match.group(1), table, epochs=epochs)
-        except Nb201FlatError:  # a family this table cannot serve: not one of its protocols
-            continue
-        reported = {tuple(map(str, row)) for row in group[columns].drop_duplicates().to_numpy()}
-        for p in built:
-            keys = {tuple(str(getattr(k, c)) for c in columns) for k in p.report}
-            if p.name == name and reported <= keys:
-                flags[str(name)] = p.optimistic
+        held = set(group["optimistic"]) if "optimistic" in group else set()
+        flags[str(name)] = bool(held.pop()) if len(held) == 1 else None
     return flags
 
 
@@ -688,7 +664,7 @@ def make_search_curves(
         if algorithms is None
         else [a for a in algos_held if a in algorithms or _control_parts(a)]
     )
-    flags = _searched_reported(table, curves)
+    flags = _searched_reported(curves)
     known: dict[str, str] = {}  # the searches run here label the NA forms by name alone
     if ran:
         known = {a: _algorithm(a).label for a in algos_held if a.startswith("na-")}

@@ -194,7 +194,8 @@ class SearchResults:
     curves
         Anytime curves: mean/std/n over runs of the incumbent's test value at each point
         ``x`` of a grid over the budget (``x_unit`` seconds or queries), per reported key
-        (:data:`KEY_COLUMNS`).
+        (:data:`KEY_COLUMNS`); ``optimistic``: whether the protocol searched the metric it
+        reports (the incumbent is then the best by that metric itself, not by validation).
     note_parts
         What a reader must know (cost derivation, seed fallback, optimistic protocols,
         stalled runs), each note as message parts: :attr:`notes` words them as Python names
@@ -1221,7 +1222,18 @@ def _incumbents(recs: list[RunRecord], col: int, grid: FloatArray) -> IntArray:
 def _curves_frame(blocks: Sequence[_Block], points: int) -> pd.DataFrame:
     """Anytime curves of every block: mean/std/n over runs at each grid point, per dataset."""
     cols: dict[str, list[Any]] = {
-        k: [] for k in ("protocol", "algorithm", *KEY_COLUMNS, "x_unit", "x", "mean", "std", "n")
+        k: []
+        for k in (
+            "protocol",
+            "optimistic",
+            "algorithm",
+            *KEY_COLUMNS,
+            "x_unit",
+            "x",
+            "mean",
+            "std",
+            "n",
+        )
     }
     for protocol, label, _, recs, evaluator in blocks:
         if protocol.budget_seconds is not None:
@@ -1241,6 +1253,7 @@ def _curves_frame(blocks: Sequence[_Block], points: int) -> pd.DataFrame:
                 std = np.where(n > 1, np.sqrt((dev**2).sum(axis=0) / np.maximum(n - 1, 1)), np.nan)
             size = grid.size
             cols["protocol"].append(_repeat(protocol.name, size))
+            cols["optimistic"].append(np.full(size, protocol.optimistic))
             cols["algorithm"].append(_repeat(label, size))
             for name in KEY_COLUMNS:
                 cols[name].append(_repeat(getattr(key, name), size))

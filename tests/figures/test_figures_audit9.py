@@ -25,11 +25,15 @@ def _caption(fig: Figure) -> str:
 
 
 # -- search_curves: the caption is read from the curves --------------------------------------
-def _curves(protocol: str, key: MetricKey, unit: str, labels: list[str]) -> pd.DataFrame:
-    """Anytime curves of ``labels`` at three points, in the runner's columns."""
+def _curves(
+    protocol: str, key: MetricKey, unit: str, labels: list[str], optimistic: bool | None
+) -> pd.DataFrame:
+    """Anytime curves of ``labels`` at three points, in the runner's columns (``optimistic``
+    None: a frame without that column, as written before the runner recorded it)."""
     rows = [
         {
             "protocol": protocol,
+            **({} if optimistic is None else {"optimistic": optimistic}),
             "algorithm": label,
             "dataset": key.dataset,
             "split": key.split,
@@ -56,7 +60,7 @@ def test_only() -> Table:
 def test_optimistic_curves_are_captioned_as_such(test_only: Table) -> None:
     na = "na-rs[r2,median,self,free]"
     curves = _curves(
-        "fixed-n:cifar10", report_key("cifar10"), "queries", ["rs", na, f"rs(budget of {na})"]
+        "fixed-n:cifar10", report_key("cifar10"), "queries", ["rs", na, f"rs(budget of {na})"], True
     )
     text = _caption(make_search_curves(test_only, curves=curves))
     # it said "best by validation so far", without OPTIMISTIC, of curves searched on test
@@ -72,17 +76,17 @@ def test_optimistic_curves_are_captioned_as_such(test_only: Table) -> None:
 
 def test_what_is_not_drawn_is_not_described(figure_table: Table) -> None:
     key = report_key("cifar100")
-    curves = _curves("per-dataset:cifar100", key, "seconds", ["rs", "rea"])
+    curves = _curves("per-dataset:cifar100", key, "seconds", ["rs", "rea"], False)
     text = _caption(make_search_curves(figure_table, curves=curves))
     assert "best by validation so far" in text and "OPTIMISTIC" not in text
     assert "NA forms" not in text and "Dotted" not in text
     # a bare NA label (a dict key of run_search) names no neighbourhood: none is invented
-    curves = _curves("per-dataset:cifar100", key, "seconds", ["rs", "na-rs"])
+    curves = _curves("per-dataset:cifar100", key, "seconds", ["rs", "na-rs"], False)
     text = _caption(make_search_curves(figure_table, curves=curves))
     assert "NA forms: na-rs: neighbourhood not in the label." in text
     assert "radius-1" not in text
-    # a protocol of no built-in name: what it searched is not known, and not claimed
-    curves = _curves("mine", key, "seconds", ["rs"])
+    # curves that do not record what their protocol searched: not known, and not claimed
+    curves = _curves("mine", key, "seconds", ["rs"], None)
     text = _caption(make_search_curves(figure_table, curves=curves))
     assert "best by what its protocol searched (not recorded in the curves) so far" in text
 

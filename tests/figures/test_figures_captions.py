@@ -190,6 +190,7 @@ def test_search_curves_name_and_explain_best_evaluated_na_rs(default_table: Tabl
             pd.DataFrame(
                 {
                     "protocol": "nb201",
+                    "optimistic": False,  # as the runner records it: searched on validation
                     "dataset": "cifar10",
                     "split": "ori-test",
                     "algorithm": algo,
