@@ -28,7 +28,13 @@ from nb201_flat.cli.common import (
     spell,
     value_text,
 )
-from nb201_flat.errors import LandscapeArgumentError, MissingValueError, check_seed
+from nb201_flat.errors import (
+    LandscapeArgumentError,
+    MissingValueError,
+    check_seed,
+    parts_of,
+    spelled,
+)
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -541,7 +547,7 @@ def cmd_barrier(args: argparse.Namespace) -> int:
         PATH_BARRIERS,
         TREE_PATH,
     )
-    from nb201_flat.landscape.paths import MAX_SHORTEST_D, make_path
+    from nb201_flat.landscape.paths import MAX_SHORTEST_D, make_path, without_lowest_hint
     from nb201_flat.landscape.stand_ins import StandIns
 
     if args.tree_path and args.method != "lowest":
@@ -585,7 +591,8 @@ def cmd_barrier(args: argparse.Namespace) -> int:
         too_many = isinstance(exc, LandscapeArgumentError) and a.hamming(b) > MAX_SHORTEST_D
         if shown != "lowest" or not (isinstance(exc, MissingValueError) or too_many):
             raise
-        why = exc.spelled(spell(args))  # as error_line would
+        # the lowest barrier is served below: no hint at it
+        why = spelled(without_lowest_hint(parts_of(exc)), spell(args))
         for name in BARRIER_NAMES:
             if name != "lowest":
                 unavailable[name] = why
@@ -660,8 +667,10 @@ def cmd_barrier(args: argparse.Namespace) -> int:
         )
         if "note" in barriers["a2m_code_54ce096"]:
             print(f"  (A²M code, current: {barriers['a2m_code_54ce096']['note']})")
-    for name, why in unavailable.items():
-        print(f"  {BARRIER_NAMES[name]:<30} unavailable: {why}")
+    for name in unavailable:
+        print(f"  {BARRIER_NAMES[name]:<30} {'unavailable':>9}")
+    if unavailable:  # one reason serves them all
+        print(f"  (unavailable: {next(iter(unavailable.values()))})")
     print(
         f"path: {shown_name}, barrier {value_text(path.barrier)} over {path.length} steps "
         f"(worst value {value_text(path.bottleneck)})"
@@ -740,7 +749,6 @@ def _check_replaces_a_pairs_csv(path: Path) -> None:
 def cmd_census(args: argparse.Namespace) -> int:
     from nb201_flat.atomic import check_writable_file
     from nb201_flat.conventions import report_dataset
-    from nb201_flat.errors import spelled
     from nb201_flat.landscape.census import (
         band_seed,
         barrier_census,

@@ -82,12 +82,12 @@ from nb201_flat.landscape.a2m import A2MCode, _a2m
 from nb201_flat.landscape.maximin import BarrierTree, as_tree, barrier_tree
 from nb201_flat.landscape.pair_batch import pair_columns, shortest_paths_measured
 from nb201_flat.landscape.paths import (
-    DETOUR_PARTS,
     LOWEST_BARRIER,
     MAX_SHORTEST_D,
     beyond_worse,
     check_shortest_paths_measured,
     shortest_paths,
+    without_lowest_hint,
 )
 from nb201_flat.neighbours import check_connected_only
 from nb201_flat.space import Space, in_index_order
@@ -836,7 +836,7 @@ def barrier_census(
     except (NoPathError, MissingValueError) as exc:  # "raise": the first pair it cannot serve
         # the census serves no detour: its one fix is to leave the pair out
         raise type(exc)(
-            *_without_detour(parts_of(exc)),
+            *without_lowest_hint(parts_of(exc)),
             "; to leave such pairs out of the census and count them, pass ",
             Param("nan_policy", "omit"),
         ) from None
@@ -851,16 +851,6 @@ def barrier_census(
     df.attrs["excluded"] = excluded
     df.attrs["omitted"] = omitted
     return df
-
-
-def _without_detour(parts: Sequence[Part]) -> tuple[Part, ...]:
-    """An error's message ``parts`` without their closing detour hint
-    (:data:`~nb201_flat.landscape.paths.DETOUR_PARTS`, after "; "), where they end with it."""
-    n = len(DETOUR_PARTS)
-    head, last = tuple(parts[: -n - 1]), parts[-n - 1] if len(parts) > n else None
-    if not isinstance(last, str) or tuple(parts[-n:]) != DETOUR_PARTS:
-        return tuple(parts)
-    return (*head, last.removesuffix("; "))
 
 
 def describe_causes(*counts: Mapping[str, int] | None) -> tuple[Part, ...]:

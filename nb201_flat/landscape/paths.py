@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -172,8 +173,7 @@ def shortest_paths(space: Space, a: ArchLike, b: ArchLike) -> IntArray:
             f"architectures {ia} and {ib} differ on {d} edges: their {d}! = "
             f"{math.factorial(d):,} shortest paths are too many to enumerate (at most "
             f"{MAX_SHORTEST_D} differing edges); ",
-            LOWEST_BARRIER,
-            " gives the lowest barrier over any path",
+            *ANY_PATH_PARTS,
         )
     if d == 0:
         return np.array([[ia]], dtype=np.int64)
@@ -198,6 +198,19 @@ DETOUR_PARTS: tuple[Part, ...] = (
     " finds the lowest barrier over any path, through a detour of measured architectures if "
     "one exists",
 )
+# the close of a refusal of a pair too far apart for its shortest paths to be enumerated
+ANY_PATH_PARTS: tuple[Part, ...] = (LOWEST_BARRIER, " gives the lowest barrier over any path")
+
+
+def without_lowest_hint(parts: Sequence[Part]) -> tuple[Part, ...]:
+    """A refusal's message ``parts`` without their closing hint at the lowest barrier
+    (:data:`DETOUR_PARTS` or :data:`ANY_PATH_PARTS`, after "; "), where they end with one: for
+    a caller that serves that barrier itself, or serves no detour."""
+    for hint in (DETOUR_PARTS, ANY_PATH_PARTS):
+        n = len(hint)
+        if len(parts) > n and tuple(parts[-n:]) == hint and isinstance(parts[-n - 1], str):
+            return (*parts[: -n - 1], str(parts[-n - 1]).removesuffix("; "))
+    return tuple(parts)
 
 
 def check_shortest_paths_measured(w: FloatArray, paths: IntArray) -> None:

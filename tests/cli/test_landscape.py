@@ -305,7 +305,9 @@ def test_barrier_method_on_an_unmeasured_shortest_path_is_refused(
     code, out, _ = run(capsys, *args)  # the lowest barrier stays, the others named unavailable
     assert code == 0 and "path: lowest over the whole space" in out
     assert "best shortest path             unavailable" in out
-    assert "--method lowest finds" in out and "lowest_barrier_path" not in out
+    # the lowest barrier is printed above its reason, which so points at no other command
+    assert "(unavailable: 1 architecture(s) on the shortest paths" in out
+    assert "--method lowest" not in out and "lowest_barrier_path" not in out
 
 
 def test_barrier_connected_only_names_its_flag(

@@ -47,11 +47,30 @@ def test_barrier_of_a_pair_beyond_the_shortest_path_limit_prints_the_lowest(
         assert "differ on 10 edges" in why and "too many to enumerate" in why
     code, out, err = run(capsys, *args)
     assert code == 0 and err == ""
-    assert out.count("unavailable: architectures 0 and 1023 differ on 10 edges") == 5
+    # one reason for the five, with no hint at the lowest barrier printed above it
+    assert out.count("(unavailable: architectures 0 and 1023 differ on 10 edges") == 1
+    assert out.count(" unavailable\n") == 5 and "--method lowest" not in out
+    assert all("--method lowest" not in why for why in doc["unavailable"].values())
     assert f"path: lowest over the whole space, barrier {low.barrier:.4f}" in out
     # the shortest paths themselves, asked for, stay a one-line refusal
     line = one_line_exit_2(capsys, *args, "--method", "best-shortest")
     assert "too many to enumerate" in line and "--method lowest" in line
+
+
+def test_barrier_across_an_unmeasured_cell_prints_the_lowest_without_pointing_at_it(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    v = np.random.default_rng(0).normal(80, 5, WIDE.size)
+    v[1] = np.nan  # on a shortest path from 0 to 3 (a detour exists)
+    table = _save(WIDE, {MetricKey("cifar10", "ori-test", 200): v}, tmp_path / "t")
+    code, out, err = run(capsys, "barrier", "0", "3", *KEY10, "--table", table)
+    assert code == 0 and err == "", err
+    assert out.count("(unavailable: 1 architecture(s) on the shortest paths from 0 to 3") == 1
+    assert "--method lowest" not in out and out.count(" unavailable\n") == 5
+    # asked for a shortest-path barrier, the refusal still names the way to the lowest
+    line = one_line_exit_2(capsys, "barrier", "0", "3", *KEY10, "--table", table,
+                           "--method", "best-shortest")  # fmt: skip
+    assert "have no value" in line and "--method lowest finds the lowest barrier" in line
 
 
 # -- barrier: the A²M code's note follows the direction used, not the metric's name -------------
