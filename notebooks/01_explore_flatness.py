@@ -20,8 +20,10 @@
 # fall with the distance from the optimum? Everything here is a pure function of one metric
 # vector over the 15,625 cells (`nb201_flat.landscape`), drawn with the package figures.
 #
-# The notebook uses the real NB201 data when it is at hand (`$NB201_FLAT_SHARED_DATA`, else
-# `../shared/data/nb201` beside the repository), and the embedded default table otherwise.
+# The notebook uses the table named by `$NB201_FLAT_TABLE` when that is set (as the CLI does;
+# it needs NB201's keys, CIFAR-10's test split at 200 epochs), else the real NB201 data when it
+# is at hand (`$NB201_FLAT_SHARED_DATA`, else `../shared/data/nb201` beside the repository),
+# and the embedded default table otherwise.
 
 # %%
 # %matplotlib inline

@@ -18,6 +18,9 @@ a2m_paths           :mod:`.paths`                         200-epoch test accurac
 search_curves       :mod:`.search`                        validation split and training times
 barrier_tree        :mod:`.tree`                          200-epoch test accuracy per dataset
 distance_profile    :mod:`.profile`                       200-epoch test accuracy per dataset
+barrier_census      :mod:`.census`                        200-epoch test accuracy per dataset
+flatness_by_epoch   :mod:`.epochs`                        learning curves (a results database
+                                                          imported with ``--curves``)
 ==================  ====================================  =========================================
 
 Makers raise :class:`FigureSkipped` naming the keys a table lacks. Importing this package does
@@ -68,6 +71,9 @@ _LAZY: dict[str, str] = {
     "plot_disconnectivity": "tree",
     "make_distance_profile": "profile",
     "plot_distance_profile": "profile",
+    "make_barrier_census": "census",
+    "plot_barrier_census": "census",
+    "make_flatness_by_epoch": "epochs",
 }
 
 

@@ -826,10 +826,10 @@ _LOCAL_CLUSTER = Param("cluster", "local")
 
 
 def check_cluster(cluster: str | None, instead: Param = _LOCAL_CLUSTER) -> None:
-    """Refuse a submitit ``cluster`` this machine cannot submit to: Slurm without ``srun``
-    (submitit says so only at the first submission), or submitit missing. ``instead`` is the
-    caller's parameter that runs without Slurm (:class:`SlurmExecutor`'s ``cluster='local'``,
-    :func:`executor_from_spec`'s ``spec='local'``)."""
+    """Refuse a submitit ``cluster`` this machine cannot submit to: Slurm without ``srun`` or
+    ``sbatch`` (submitit says so only at the first submission), or submitit missing.
+    ``instead`` is the caller's parameter that runs without Slurm (:class:`SlurmExecutor`'s
+    ``cluster='local'``, :func:`executor_from_spec`'s ``spec='local'``)."""
     require("submitit", "cluster")
     if cluster != "slurm":
         return

@@ -512,3 +512,14 @@ def test_no_format_is_refused_not_a_figure_saved_nowhere(
     with pytest.raises(ArgumentError, match=r"^formats is empty"):
         render("distance_profile", figure_table, tmp_path, formats=[])
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("name", FIGURE_NAMES)
+def test_every_figure_maker_is_reachable_from_the_package(name: str) -> None:
+    # the docs present each figure as nb201_flat.figures.make_<name>; two makers (and a
+    # plot function) of the registry were reachable only through their modules
+    import nb201_flat.figures as figures
+
+    spec = FIGURES[name]
+    assert spec.function in figures.__all__ and spec.function in dir(figures)
+    assert getattr(figures, spec.function) is spec.make
