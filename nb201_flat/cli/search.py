@@ -153,9 +153,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "reproduce",
         help="reproduce the NA paper's NA-RS vs RS claim over a grid of protocols",
+        # statistics.MIN_RUNS_VERDICT, not read from it here (that import costs every
+        # command's start-up pandas): tests/cli/test_search_audit10.py holds them equal
         description="Run RS, NA-RS (and relatives) over the grid of protocol choices, write "
         "summary/paired/anchors/curves CSVs and report.md to --out (atomically), with a "
-        "verdict per row: reproduced, contradicted or inconclusive. A grid where some row "
+        "verdict per row: reproduced, contradicted or inconclusive; none for a row of fewer "
+        "than 20 paired runs (its CI is still given). A grid where some row "
         "would have fewer than two runs with a reported value (no confidence interval) is "
         "refused, naming the rows, and nothing is written.",
     )
@@ -403,6 +406,10 @@ def cmd_search(args: argparse.Namespace) -> int:
         f"seed policy {policies}, {took:.1f} s ({table.source}); test value at each run's "
         "pick, mean ± std over runs"
     )
+    # what each protocol searched and its budget, as --json's protocols: a scaled budget was
+    # said only at 200 epochs, and the key searched nowhere
+    for p in protocols:
+        print(f"protocol {p.describe()}")
     # the whole key: a 12-epoch value must not read as a 200-epoch one
     reported_keys = [
         str(MetricKey(r["dataset"], r["split"], r["epochs"], r["metric"])) for r in rows
@@ -597,7 +604,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         key = MetricKey(r["dataset"], r["split"], r["epochs"], r["metric"])
         print(
             f"  {r['protocol']:<34} {key!s:<36} {r['algorithm']:<40} "
-            f"{r['diff']:+.2f} [{r['ci_lo']:+.2f}, {r['ci_hi']:+.2f}] vs "
+            f"{r['diff']:+.2f} [{r['ci_lo']:+.2f}, {r['ci_hi']:+.2f}] (n={r['n']}) vs "
             f"{r['claim']:+.2f}: {r['verdict']}{flag}"
         )
     # stalled runs ended with budget unspent and are averaged in: said only when there are any

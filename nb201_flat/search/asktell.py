@@ -29,6 +29,7 @@ Examples
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
@@ -43,6 +44,8 @@ from nb201_flat.search.protocol import check_protocol
 from nb201_flat.space import Space, check_arch_index
 from nb201_flat.table import Table
 from nb201_flat.types import Seed, as_rng
+
+log = logging.getLogger(__name__)
 
 
 @runtime_checkable
@@ -112,6 +115,15 @@ class Session:
         Seeds the oracle's per-query seed draws: an int or a numpy ``Generator`` (used as
         it is, not copied).
 
+    Attributes
+    ----------
+    notes
+        What a reader of the session's values must know, as
+        :attr:`~nb201_flat.search.runner.SearchResults.notes` says it for a search: the
+        protocol's notes on this table (how a query's cost is derived; a seed policy
+        ``'random'`` that falls back to the one value a key stores per cell). Logged (info)
+        once, when the session starts, and counted in its repr.
+
     Examples
     --------
     >>> import numpy as np
@@ -129,11 +141,16 @@ class Session:
     (True, True)
     >>> run.finish(9)
     {'toy/x-test@12ep:accuracy': 10.0}
+    >>> run.notes  # the toy protocol's seed policy and cost need no note
+    ()
     """
 
     table: Table
     protocol: SearchProtocol
     seed: Seed = 0
+    # protocol.check's notes: dropped, a seed policy 'random' that returns one stored value
+    # per cell read as a noisy oracle without a word (the runner's results keep them)
+    notes: tuple[str, ...] = field(init=False, default=())
     _oracle: Oracle = field(init=False, repr=False)
     _finished: bool = field(init=False, default=False, repr=False)
     # a choice finish() refused (its cell has no reported value): nothing was read
@@ -141,7 +158,11 @@ class Session:
 
     def __post_init__(self) -> None:
         check_protocol(self.protocol)
-        self.protocol.check(self.table)
+        self.notes = tuple(self.protocol.check(self.table))
+        # info, as the protocols' own notes elsewhere (protocol.fixed_n_protocols): the
+        # session keeps them, as a search's results do
+        for note in self.notes:
+            log.info("Session: %s", note)
         data = self.protocol.oracle_data(self.table)
         # as_rng: a Generator as documented; None (unreproducible), a bool, a float or a
         # negative int is refused rather than passed to numpy
@@ -156,9 +177,11 @@ class Session:
             if self.done
             else "running"
         )
+        # as SearchResults counts its notes: the words are in .notes
+        noted = f", {len(self.notes)} note{'s' * (len(self.notes) != 1)}" if self.notes else ""
         return (
             f"Session({self.protocol.name!r} on {self.table.source!r}, seed={shown(self.seed)}: "
-            f"{self._oracle!r}, {state})"
+            f"{self._oracle!r}, {state}{noted})"
         )
 
     @property

@@ -327,7 +327,8 @@ class Protocol:
         """One line for reports."""
         budget = []
         if self.budget_seconds is not None:
-            budget.append(f"{self.budget_seconds:g} s")
+            s = self.budget_seconds  # in full, grouped: ':g' wrote 2,000,000 s as 2e+06
+            budget.append(f"{s:,.0f} s" if s == round(s) else f"{s:,.1f} s")
         if self.budget_queries is not None:
             budget.append(f"{self.budget_queries} queries")
         report = ", ".join(str(k) for k in self.report)

@@ -16,7 +16,11 @@ import pandas as pd
 from nb201_flat import atomic
 from nb201_flat.search.grid import ReproduceResult
 from nb201_flat.search.runner import KEY_COLUMNS
-from nb201_flat.search.statistics import NO_DIRECTION_VERDICT
+from nb201_flat.search.statistics import (
+    FEW_RUNS_VERDICT,
+    MIN_RUNS_VERDICT,
+    NO_DIRECTION_VERDICT,
+)
 from nb201_flat.table import MetricKey
 
 log = logging.getLogger(__name__)
@@ -329,7 +333,10 @@ def render_markdown(result: ReproduceResult, *, seconds: float | None = None) ->
         "**inconclusive** otherwise. Rows without a claimed size (CIFAR-10, REA/LS relatives) "
         "test the sign only (reproduced: CI > 0; contradicted: CI < 0). The claims are in "
         "accuracy; a reported loss is read mirrored (base − NA: lower is better), and a metric "
-        f"with no better direction (a time, a spread) gets the verdict {NO_DIRECTION_VERDICT!r}."
+        f"with no better direction (a time, a spread) gets the verdict {NO_DIRECTION_VERDICT!r}. "
+        f"A row of fewer than {MIN_RUNS_VERDICT} paired runs (`n`) gets the verdict "
+        f"{FEW_RUNS_VERDICT!r}: its CI is shown, but a percentile bootstrap CI of so few pairs "
+        "holds the mean far less often than its level says."
     )
     out += ["", "## Published anchors beside ours", ""]
     out.append(

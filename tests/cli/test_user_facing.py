@@ -158,7 +158,7 @@ def test_search_at_200_epochs_scales_the_time_budget_and_says_so(
     assert code == 0
     payload = json.loads(out)
     assert budget_rule_note(200) in payload["notes"]
-    assert f"budget {12_000 * budget_scale_for(200):g} s" in payload["protocols"][0]
+    assert f"budget {12_000 * budget_scale_for(200):,.0f} s" in payload["protocols"][0]
     # unscaled, no run could afford more than 12000 s / the cheapest cell's time
     cheapest = float(np.nanmin(synth.vector_for(cost_key("cifar10"))))
     assert min(r["queries"] for r in payload["results"]) > 12_000 / cheapest
@@ -193,7 +193,7 @@ def test_python_builders_at_200_epochs_have_the_cli_budget(
         return [p.describe() for p in protocols]  # type: ignore[attr-defined]
 
     nb201, per_dataset = cli("nb201"), cli("per-dataset")
-    assert "budget 200000 s" in nb201[0]
+    assert "budget 200,000 s" in nb201[0]
     assert described([nb201_protocol(epochs=200)]) == nb201
     assert described(protocols_by_name("nb201", synth, epochs=200)) == nb201
     assert described(per_dataset_protocols(epochs=200)) == per_dataset

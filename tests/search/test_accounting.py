@@ -201,7 +201,8 @@ def test_quick_grid_is_a_smoke_test_with_the_accounting(nb201_like: Table) -> No
 
 
 def test_a_full_grid_gives_verdicts(nb201_like: Table, tmp_path: Path) -> None:
-    res = reproduce(nb201_like, ReproduceConfig.quick(runs=6, n_boot=100, smoke=False))
+    # 20 runs: the fewest that give a verdict (statistics.MIN_RUNS_VERDICT)
+    res = reproduce(nb201_like, ReproduceConfig.quick(runs=20, n_boot=100, smoke=False))
     assert set(res.paired["verdict"]) <= {"reproduced", "contradicted", "inconclusive"}
     assert "SMOKE TEST" not in render_markdown(res)
 

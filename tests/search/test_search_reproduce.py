@@ -164,7 +164,8 @@ def test_csv_bytes_are_pandas_to_csv_bytes() -> None:
 
 def test_quick_grid_on_an_nb201_shaped_table(nb201_like: Table, tmp_path: Path) -> None:
     # quick() is a smoke test (no verdicts); this test checks the verdicts, so it asks for them
-    cfg = ReproduceConfig.quick(runs=8, n_boot=200, smoke=False)
+    # (and for the fewest runs that give any: statistics.MIN_RUNS_VERDICT)
+    cfg = ReproduceConfig.quick(runs=20, n_boot=200, smoke=False)
     res = reproduce(nb201_like, cfg)
     assert set(res.summary["algorithm"]) >= {"rs", "na-rs[r1,mean,self,free]", "rea", "ls"}
     assert set(res.paired["verdict"]) <= {"reproduced", "contradicted", "inconclusive"}
