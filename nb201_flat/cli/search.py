@@ -226,7 +226,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         param_values={"rerank_top_k": {(): "0"}},
         param_elsewhere={
             name: f"ReproduceConfig({name}=...) in Python"
-            for name in ("budget_scale_200", "radii", "relatives")
+            for name in ("budget_scale_200", "charge", "radii", "relatives")
         },
     )
 

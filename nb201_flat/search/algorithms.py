@@ -99,9 +99,14 @@ class Incumbent:
 
     ``changes`` holds ``(seconds, queries, index)`` at each change (oracle counters then), from
     which the runner draws anytime curves. Scores that are NaN never win; ties keep the first.
+
+    How far the search got past its selection, which the runner's notes count (a run that never
+    got past it was the base search's run under another label): ``children``, the mutated
+    children :class:`RegularizedEvolution` scored; ``ranked``, the distinct cells two-stage
+    :class:`NARandomSearch`'s stage 1 handed to stage 2 (0 where the run ended in stage 1).
     """
 
-    __slots__ = ("changes", "index", "oracle", "score")
+    __slots__ = ("changes", "children", "index", "oracle", "ranked", "score")
 
     def __init__(self, oracle: Oracle) -> None:
         given: object = oracle  # anything else met a bare AttributeError at the first offer
@@ -113,6 +118,8 @@ class Incumbent:
         self.index = -1
         self.score = -np.inf
         self.changes: list[tuple[float, int, int]] = []
+        self.children = 0
+        self.ranked = 0
 
     def __repr__(self) -> str:
         return f"Incumbent(index={self.index}, score={self.score:g}, changes={len(self.changes)})"
@@ -555,6 +562,7 @@ class NARandomSearch:
             # a stalled stage 1 (its memory revisited known cells) still re-ranks: the guard
             # counts again from 0, and the run stays recorded as stalled
             mem.restart_stall()
+        incumbent.ranked = len(seen)
 
         # stage 2: re-rank the top-k by validation (ranks_before: NaN last, below -inf;
         # stable: ties keep sampling order)
@@ -750,6 +758,7 @@ class RegularizedEvolution:
                 mutate(codes, space.n_nodes, space.n_ops, best_i, rng, self.mutation)
             )
             f = fitness(child)
+            incumbent.children += 1
             pop.append((child, f))
             pop.popleft()
             incumbent.offer(child, f)

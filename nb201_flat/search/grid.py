@@ -20,7 +20,10 @@ Verdict rule (:func:`verdict`), for a claim ``c`` (in the claim's direction) and
 - **inconclusive**: otherwise (the CI contains 0 and reaches m times the claim).
 
 Rows without a claimed size (CIFAR-10; REA and LS relatives) test the sign only: reproduced if
-``lo > 0``, contradicted if ``hi < 0``, inconclusive otherwise.
+``lo > 0``, contradicted if ``hi < 0``, inconclusive otherwise. A row of fewer than
+:data:`~nb201_flat.search.statistics.MIN_RUNS_VERDICT` paired runs gets no verdict (its CI is
+still given): a percentile interval of so few pairs holds the mean far less often than its
+level says.
 
 Accounting (issue 17): a free-neighbour NA search evaluates about 25 times more cells than its
 budget charges. The grid also runs best-evaluated NA-RS (NA-RS's evaluations, returning the
@@ -71,6 +74,7 @@ from nb201_flat.search.algorithms import (
     RandomSearch,
     RegularizedEvolution,
     SearchAlgorithm,
+    with_stand_ins,
 )
 from nb201_flat.search.protocol import (
     Protocol,
@@ -83,6 +87,7 @@ from nb201_flat.search.runner import (
     KEY_COLUMNS,
     MIN_RUNS_CI,
     check_runs,
+    check_scores_affordable,
     check_selection_reached,
     check_stage1_ends,
     run_search,
@@ -485,16 +490,30 @@ class _Short:
     what: str  # the search and reported key, or the comparison
     have: int  # runs with a value (a comparison: paired runs, both sides with one)
     runs: int | None  # runs of the search (None: a comparison)
+    found: int | None = None  # runs that picked a cell (None: a comparison)
+    algorithm: str | None = None  # the search's label (None: a comparison)
+
+    @property
+    def found_nothing(self) -> bool:
+        """Some of its runs picked no cell (a search's row)."""
+        return self.found is not None and self.runs is not None and self.found < self.runs
+
+    @property
+    def unmeasured(self) -> bool:
+        """Some of its runs' picks have no value on the reported key (a sparse table; a
+        comparison: its sides' values lie in different runs)."""
+        return self.found is None or self.found > self.have
 
 
 def _short_of_values(runs: pd.DataFrame) -> list[_Short]:
     """Each search and reported key of ``runs`` with fewer than :data:`MIN_RUNS_CI` runs that
     have a value: every row it is part of would have no CI."""
     keys = ["protocol", "algorithm", *KEY_COLUMNS]
-    counts = runs.groupby(keys, sort=False)["test"].agg(["count", "size"]).reset_index()
+    g = runs.groupby(keys, sort=False)
+    counts = g["test"].agg(["count", "size"]).join(g["best"].count().rename("found"))
     return [
-        _Short(str(prot), f"{algo} on {MetricKey(*key)}", int(k), int(n))
-        for prot, algo, *key, k, n in counts.itertuples(index=False, name=None)
+        _Short(str(prot), f"{algo} on {MetricKey(*key)}", int(k), int(n), int(f), str(algo))
+        for prot, algo, *key, k, n, f in counts.reset_index().itertuples(index=False, name=None)
         if k < MIN_RUNS_CI
     ]
 
@@ -520,9 +539,18 @@ def _short_of_pairs(
     return list(out.values())
 
 
-def _require_intervals(short: list[_Short], families: dict[str, tuple[Protocol, ...]]) -> None:
+def _require_intervals(
+    short: list[_Short],
+    families: dict[str, tuple[Protocol, ...]],
+    config: ReproduceConfig | None = None,
+    algorithms: dict[str, SearchAlgorithm] | None = None,
+) -> None:
     """Refuse (:class:`ProtocolError`) a grid where some row would have no confidence
-    interval (``short``), naming the rows and the protocol families that serve every row."""
+    interval (``short``), naming the rows and what the grid ``config`` offers that could
+    serve them: a denser table where picks went unmeasured (or a search found nothing on a
+    sparse search vector), a larger budget, more runs (not for a charged search of
+    ``algorithms`` of which no run found anything), a smaller radius and free neighbours
+    where such a search found nothing, the families that serve every row."""
     if not short:
         return
     by_name = {p.name: p for ps in families.values() for p in ps}
@@ -542,42 +570,108 @@ def _require_intervals(short: list[_Short], families: dict[str, tuple[Protocol, 
             budgets.append(param)
     bad = [f for f, ps in families.items() if any(p.name in names for p in ps)]
     keep = tuple(f for f in families if f not in bad)
-    fix: list[Part] = ["use a denser table or report key (see ", Call("Table.info"), "), "]
-    fix += ["give the searches "]
-    fix += ["a larger budget (", *joined(budgets), ") or "] if budgets else []
-    fix += ["more runs (", Param("runs"), ")"]
+    charged = {s.algorithm for s in short if _charged((algorithms or {}).get(s.algorithm or ""))}
+    # a charged search of which no run found anything: its budget scores no cell, or nearly
+    # (stage 2 of two-stage NA-RS left less than a neighbourhood costs), so more runs of it
+    # are no fix; the others' runs found cells, or a sparse search vector hid them
+    scoreless = [s for s in short if s.found == 0 and s.algorithm in charged]
+    fixes: list[list[Part]] = []
+    if any(s.unmeasured or (s.found_nothing and s.algorithm not in charged) for s in short):
+        fixes.append(["use a denser table or report key (see ", Call("Table.info"), ")"])
+    give: list[Part] = ["a larger budget (", *joined(budgets), ")"] if budgets else []
+    if len(scoreless) < len(short):
+        give += [" or " if give else "", "more runs (", Param("runs"), ")"]
+    if give:
+        fixes.append(["give the searches ", *give])
+    if scoreless and config is not None:
+        fixes += _charged_fixes(config)
     if keep:
-        fix += [f", or leave out {', '.join(bad)} (", Param("protocols", keep), ")"]
+        fixes.append([f"leave out {', '.join(bad)} (", Param("protocols", keep), ")"])
+    if not fixes:  # no run with a value, none offered above: what the table holds
+        fixes.append(["use a denser table or report key (see ", Call("Table.info"), ")"])
+    causes = []
+    if any(s.unmeasured for s in short):
+        causes.append("their picks were never measured there")
+    if any(s.found_nothing for s in short):
+        causes.append("they found nothing")
+    fix: list[Part] = []
+    for k, part in enumerate(fixes):
+        fix += [", or " if k and k == len(fixes) - 1 else ", " if k else "", *part]
     raise ProtocolError(
         f"the grid cannot serve {', '.join(names)}: a row's confidence interval needs at "
         f"least {MIN_RUNS_CI} runs with a reported value, and these have fewer: "
-        f"{', '.join(shown_rows)}{more} (their picks were never measured there, or they "
-        "found nothing)",
+        f"{', '.join(shown_rows)}{more} ({', or '.join(causes)})",
         fix,
     )
 
 
+def _charged(algorithm: SearchAlgorithm | None) -> bool:
+    """Whether ``algorithm`` is an NA search with charged neighbours."""
+    obj = getattr(algorithm, "objective", None)
+    return isinstance(obj, NeighbourObjective) and obj.charge
+
+
+def _charged_out(config: ReproduceConfig) -> Param | None:
+    """The grid's field that leaves its charged searches out: ``charge``, where every charged
+    search is one of its charge variants (a base with free neighbours); None otherwise."""
+    return None if config.base.charge else Param("charge", (False,))
+
+
+def _radius_by(config: ReproduceConfig) -> Param | None:
+    """The grid's parameter that sets every charged search's radius: the base's ``radius``,
+    one choice at a time from a base with free neighbours (its charge variants, two-stage and
+    best-evaluated searches are the base's, charged); None where the grid's radii set some
+    (every combination, or a charged base)."""
+    return Param("radius") if config.design == "one-at-a-time" and not config.base.charge else None
+
+
+def _charged_fixes(config: ReproduceConfig) -> list[list[Part]]:
+    """What the grid ``config`` offers where a charged search found nothing in any run: a
+    smaller radius (its neighbourhoods cost less), its charged searches left out."""
+    out: list[list[Part]] = []
+    radius_by = _radius_by(config)
+    if radius_by is not None and config.base.radius > 1:
+        out.append(["lower the radius (", Param(radius_by.name, config.base.radius - 1), ")"])
+    leave_out = _charged_out(config)
+    if leave_out is not None:
+        out.append(["leave out the charged searches (", leave_out, ")"])
+    return out
+
+
 def _check_selections(
-    table: Table, protocols: tuple[Protocol, ...], algorithms: dict[str, SearchAlgorithm]
+    table: Table,
+    config: ReproduceConfig,
+    protocols: tuple[Protocol, ...],
+    algorithms: dict[str, SearchAlgorithm],
 ) -> None:
-    """The runner's refusals of a two-stage NA-RS whose stage 1 cannot end
+    """The runner's refusals, before any run, of an NA search with charged neighbours whose
+    budget scores no cell (:func:`~nb201_flat.search.runner.check_scores_affordable`), of a
+    two-stage NA-RS whose stage 1 cannot end
     (:func:`~nb201_flat.search.runner.check_stage1_ends`) and of a selection no run gets past
     (REA's population, a top-k: :func:`~nb201_flat.search.runner.check_selection_reached`),
-    before any run, naming what the grid offers: it sets no stage 1 share
-    (``stage1_fraction``), population or top-k of its own, so its budget field (where one sets
-    the protocol's budget) or the field that leaves the search out (``rerank_top_k``,
-    ``relatives``)."""
+    naming what the grid offers: it sets no stage 1 share (``stage1_fraction``), population or
+    top-k of its own, so its budget field (where one sets the protocol's budget), the base's
+    radius (:func:`_radius_by`) or the field that leaves the search out (``charge``,
+    ``rerank_top_k``, ``relatives``). Checked as the runner checks them: with the table's
+    stand-ins (:func:`~nb201_flat.search.algorithms.with_stand_ins`)."""
     checked = {
         label: a
         for label, a in algorithms.items()
         if isinstance(a, RegularizedEvolution)
         or (isinstance(a, NARandomSearch) and a.rerank_top_k is not None)
+        or _charged(a)
     }
     for p in protocols if checked else ():
         p.check(table)  # what the table lacks first, as the runner says it
         data = p.oracle_data(table)
-        for label, a in checked.items():
+        for _, label, a in with_stand_ins(table, [(p, lab, a) for lab, a in checked.items()]):
+            check_scores_affordable(
+                p, data, a, label, radius_by=_radius_by(config), leave_out=_charged_out(config)
+            )
             rea = isinstance(a, RegularizedEvolution)
+            two_stage = isinstance(a, NARandomSearch) and a.rerank_top_k is not None
+            if not (rea or two_stage):
+                continue
             leave_out = Param("relatives", False) if rea else Param("rerank_top_k", ())
             if not rea:
                 check_stage1_ends(p, data, a, label, share_by=None, leave_out=leave_out)
@@ -614,7 +708,7 @@ def reproduce(
     families = cfg.protocol_families(table)
     protocols = tuple(p for ps in families.values() for p in ps)
     algorithms = cfg.algorithms()
-    _check_selections(table, protocols, algorithms)
+    _check_selections(table, cfg, protocols, algorithms)
     log.info(
         "reproduce: %d protocols x %d algorithms x %d runs",
         len(protocols),
@@ -627,14 +721,14 @@ def reproduce(
     )
     t1 = time.perf_counter()
     # before the controls and the statistics: a row without a CI is refused, never a NaN
-    _require_intervals(_short_of_values(res.runs), families)
+    _require_intervals(_short_of_values(res.runs), families, cfg, algorithms)
     runs, curves = res.runs, res.curves
     notes = [*res.notes]
     matched = matched_frame()  # no controls: its columns and dtypes all the same
     pairs = cfg.matched_pairs()
     if pairs:
         ctrl = budget_matched(table, res, pairs, runs=cfg.runs, seed=cfg.seed, jobs=jobs)
-        _require_intervals(_short_of_values(ctrl.runs), families)
+        _require_intervals(_short_of_values(ctrl.runs), families, cfg, algorithms)
         runs = pd.concat([runs, ctrl.runs], ignore_index=True)
         curves = pd.concat([curves, ctrl.curves], ignore_index=True)
         matched = ctrl.matched
@@ -657,7 +751,7 @@ def reproduce(
         runs, res.protocols, n_boot=cfg.n_boot, confidence=cfg.confidence, seed=cfg.seed
     )
     # each side has its runs with a value, but the pairs may not (values lost in other runs)
-    _require_intervals(_short_of_pairs(paired, accounting, routes), families)
+    _require_intervals(_short_of_pairs(paired, accounting, routes), families, cfg, algorithms)
     log.info(
         "reproduce: searches %.1f s, budget-matched controls %.1f s, statistics %.1f s",
         t1 - t0,

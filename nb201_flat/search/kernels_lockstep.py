@@ -66,6 +66,8 @@ P_NODE_EDGE, P_NODES, P_OPS, P_EDGES, P_FIRST, P_HAS_OBJ, P_SELF, P_AGG = range(
 P_FIXED, P_MEMORY, P_STALL, P_START, P_HAS_CAND, P_DOM_SIZE, P_LEN = 17, 18, 19, 20, 21, 22, 23
 F_BS, F_Q, F_LEN = 0, 1, 2
 KIND_REA, KIND_LS = 0, 1
+#: the integers :func:`run_searches` writes per run (its ``out_i`` columns)
+OUT_INTS = 7
 AGG_MEAN, AGG_MIN, AGG_QUANTILE = 0, 1, 2
 
 
@@ -213,7 +215,8 @@ def run_searches(
     ``algo_st``/``orc_st``: each run's PCG64 ``(state hi, state lo, inc hi, inc lo)`` of its
     algorithm and oracle streams; ``dom`` the sampling domain as a mask
     (:attr:`~nb201_flat.search.oracle.OracleData.domain`). Per run ``k``: ``out_i[k]`` =
-    (best, queries, free look-ups, cache hits, changes, the ``IDLE_*`` bits of its stall), ``out_f[k]`` = (score, seconds, free seconds); the
+    (best, queries, free look-ups, cache hits, changes, the ``IDLE_*`` bits of its stall, REA's
+    children scored), ``out_f[k]`` = (score, seconds, free seconds); the
     changes ``(seconds, queries, cell)`` go to ``ch_*`` run after run. Returns the first run
     not done (its changes did not fit: call again from there with larger buffers), or the
     number of runs.
@@ -290,6 +293,7 @@ def run_searches(
         tag = k
         filled = 0  # REA: members so far, then the oldest's slot
         head = 0
+        children = 0  # REA: mutated children scored
         x = -1  # LS: the current cell, its score, and the block of its shuffled neighbours
         fx = 0.0
         in_block = False
@@ -423,6 +427,7 @@ def run_searches(
                     pop_c[head] = cell
                     pop_f[head] = f
                     head = (head + 1) % pop
+                    children += 1
                 continue
             move = False
             if not in_block:
@@ -458,6 +463,7 @@ def run_searches(
         out_i[k, 3] = hits
         out_i[k, 4] = chp - start
         out_i[k, 5] = stalled
+        out_i[k, 6] = children
         out_f[k, 0] = inc_score
         out_f[k, 1] = seconds
         out_f[k, 2] = free_s
@@ -535,7 +541,7 @@ def warm_up() -> None:
             np.zeros(size),
             states,
             states,
-            np.zeros((1, 6), dtype=np.int64),
+            np.zeros((1, OUT_INTS), dtype=np.int64),
             np.zeros((1, 3)),
             np.zeros(4),
             np.zeros(4, dtype=np.int64),

@@ -139,7 +139,9 @@ def run_block(
     budget: F64,
     bq: int,
     limit: int,
-) -> tuple[I64, I64, F64, I64, F64, I64, F64, I64, I64, I64, F64, I64, I64, I64, F64, I64, F64]:
+) -> tuple[
+    I64, I64, F64, I64, F64, I64, F64, I64, I64, I64, F64, I64, I64, I64, F64, I64, F64, I64
+]:
     """Every run of a block, from its streams' words (one row of ``a_words``/``o_words`` per
     run, the first ``a_avail``/``o_avail`` usable).
 
@@ -152,8 +154,9 @@ def run_block(
     NA-RS's ``rerank_top_k`` and ``stage1_share`` (used only when ``charge``).
 
     Returns per run (status, queries, seconds, free look-ups, their seconds, incumbent, its
-    score, change offsets), the changes (seconds, queries, cell), and per run the offsets of
-    its scored rows, then the rows (cell, seconds, queries, member values, members).
+    score, change offsets), the changes (seconds, queries, cell), per run the offsets of its
+    scored rows, then the rows (cell, seconds, queries, member values, members), and per run
+    the distinct cells stage 1 handed to stage 2 (two stages; else 0).
     """
     n_runs = a_words.shape[0]
     size = nb_cnt.size
@@ -170,6 +173,7 @@ def run_block(
     c_q = np.empty(16 * n_runs, dtype=np.int64)
     c_i = np.empty(16 * n_runs, dtype=np.int64)
     row_at = np.zeros(n_runs + 1, dtype=np.int64)
+    n_ranked = np.zeros(n_runs, dtype=np.int64)
     cap_rows = 16 if mode == BEST else 16 * n_runs
     r_cell = np.empty(cap_rows, dtype=np.int64)
     r_s = np.empty(cap_rows)
@@ -294,6 +298,7 @@ def run_block(
             if code == 2:
                 stalled = True
                 st[_STALL] = 0
+            n_ranked[r] = n_seen
             n_top = 0
             for a in range(n_seen):
                 cell = seen[a]
@@ -388,6 +393,7 @@ def run_block(
         r_s,
         r_n,
         r_g,
+        n_ranked,
     )
 
 

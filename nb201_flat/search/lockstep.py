@@ -470,7 +470,7 @@ def _run_kernel(
 
     ip, fp, vt, cnt, costs, cand, dom, mut, nb1, nb1c, nbi, nbc, fixed = _arguments(data, algorithm)
     n = len(runs)
-    out_i = np.zeros((n, 6), dtype=np.int64)
+    out_i = np.zeros((n, kl.OUT_INTS), dtype=np.int64)
     out_f = np.zeros((n, 3))
     cap = _CHANGES_PER_RUN * n + _CHANGES_MIN
     parts: list[tuple[npt.NDArray[np.float64], IntArray, IntArray]] = []
@@ -516,7 +516,7 @@ def _run_kernel(
     recs = []
     lo = 0
     for k, run in enumerate(runs):
-        best, queries, free, hits, _, stall_kinds = ints[k]
+        best, queries, free, hits, _, stall_kinds, children = ints[k]
         score, seconds, free_s = floats[k]
         recs.append(
             RunRecord(
@@ -530,6 +530,7 @@ def _run_kernel(
                 changes=tuple(changes[lo : ends[k]]),
                 free_seconds=free_s,
                 stall_kinds=stall_kinds,
+                children=children,
             )
         )
         lo = ends[k]

@@ -6,9 +6,12 @@ step by a compiled kernel (:mod:`~nb201_flat.search.kernels_replay`) from the ra
 of its two streams, decoded as numpy's ``Generator`` draws them: the algorithm's centre draws,
 and on an oracle that draws stored seeds (the 200-epoch protocols) the oracle's, in the loop's
 order (the seed of each paid cell, then, two-stage and free, a double per look-up of stage 2).
-The NA aggregates of the scored neighbourhoods are numpy's, over all runs at once, then offered
-in turn. A run that uses up its words is run again with more. Where numpy draws otherwise than
-the kernels assume (:func:`~nb201_flat.search.lockstep.replay_matches_numpy`), the loop runs.
+The NA aggregates of the scored neighbourhoods are numpy's, over a chunk of runs at once, then
+offered in turn: a chunk holds as many runs as their words and the scored rows they can make
+fit in, one at least (a run whose rows alone cannot fit is refused,
+:func:`~nb201_flat.search.vectorised.check_rows_memory`). A run that uses up its words is run
+again with more. Where numpy draws otherwise than the kernels assume
+(:func:`~nb201_flat.search.lockstep.replay_matches_numpy`), the loop runs.
 Free one-stage and free best-evaluated NA-RS run all runs at once instead
 (:func:`~nb201_flat.search.vectorised.run_free_na`). Results equal the loop's, record for
 record; :mod:`~nb201_flat.search.vectorised` dispatches here.
@@ -45,7 +48,7 @@ from nb201_flat.search.algorithms import (
 )
 from nb201_flat.search.oracle import IDLE_REVISIT, OracleData, stall_limit
 from nb201_flat.search.runner import RunRecord, check_batch, run_one
-from nb201_flat.search.vectorised import _aggregate_rows
+from nb201_flat.search.vectorised import _CHUNK_ENTRIES, _aggregate_rows, check_rows_memory
 
 
 # -- NA-RS forms the vectorised module does not cover, on a single-row oracle ----------------
@@ -118,6 +121,7 @@ def _replay_runs(
     stage1 = algorithm.stage1_share if isinstance(algorithm, NARandomSearch) else 1.0
     seeded = data.order is not None and data.counts is not None
     size = data.space.size
+    limit = stall_limit(size)
     cand = np.zeros(0, dtype=np.int64) if data.candidates is None else data.candidates
     # fresh writable copies of the fixed dtypes: the oracle's arrays are read-only, which
     # numba would compile as another signature
@@ -133,7 +137,7 @@ def _replay_runs(
         np.zeros(size) if data.costs is None else np.array(data.costs, dtype=np.float64),
         np.array([float(data.budget_seconds is not None), data.budget_seconds or 0.0]),
         -1 if data.budget_queries is None else int(data.budget_queries),
-        stall_limit(size),
+        limit,
     )
     paid = _first_block(data)  # charged queries likely to outlast the budget
     draws = paid if mode == kr.TWO_STAGE else paid // (1 + nb.width)
@@ -149,6 +153,13 @@ def _replay_runs(
             break
         more_a = more_o = False
         step = max(1, _CHUNK_WORDS // max(n_a, n_o, 1))  # runs whose words fit in memory
+        # and whose scored rows do (a neighbourhood's values each, 241 at radius 2): a chunk's
+        # are held until aggregated, and a run's may outgrow its words many times
+        rows = _most_rows(kr, mode, n_a, n_dom, int(top or 0), limit)
+        entries = rows * (1 + nb.width)
+        if entries > _CHUNK_ENTRIES:  # one run alone: the least a chunk holds
+            check_rows_memory(algorithm, rows, 1 + nb.width)
+        step = min(step, max(1, _CHUNK_ENTRIES // max(entries, 1)))
         for lo in range(0, len(todo), step):
             chunk = todo[lo : lo + step]
             a_words = _words(seed, chunk, 0, n_a)
@@ -171,6 +182,18 @@ _MAX_WORDS = 1 << 22
 _CHUNK_WORDS = 1 << 22
 # words drawn beyond the first guess of what a run needs (more are drawn if it needs them)
 _SLACK = 16
+
+
+def _most_rows(kr: ModuleType, mode: int, n_a: int, n_dom: int, top: int, limit: int) -> int:
+    """The most rows a run of :func:`kernels_replay.run_block` can score with ``n_a`` words
+    of its algorithm stream: one-stage, one a centre draw, each draw at least a 32-bit half of
+    a word (a domain of one cell draws nothing: its revisits stall the run within ``limit``
+    steps); two stages, its top-k; best-evaluated NA-RS scores no rows."""
+    if mode == kr.BEST:
+        return 0
+    if mode == kr.TWO_STAGE:
+        return top
+    return 2 * n_a if n_dom > 1 else limit + 2
 
 
 def _words(seed: int, runs: list[int], stream: int, n: int) -> npt.NDArray[np.uint64]:
@@ -211,7 +234,7 @@ def _records(
     """The records of the runs :func:`kernels_replay.run_block` finished: its scored rows
     aggregated by numpy (the loop's floats), then offered in turn."""
     status, queries, seconds, free_q, free_s, inc_i, inc_s, chg_at, c_q, c_i, c_s = out[:11]
-    row_at, r_cell, r_q, r_s, r_n, r_g = out[11:]
+    row_at, r_cell, r_q, r_s, r_n, r_g, ranked = out[11:]
     n_rows = int(row_at[-1])
     f = np.zeros(0)
     if n_rows:
@@ -226,7 +249,7 @@ def _records(
     q_l, i_l, s_l = q[:n_chg].tolist(), idx[:n_chg].tolist(), secs[:n_chg].tolist()
     at_l = at.tolist()
     rec = {}
-    for k, (run, st, b, sc, nq, ns, fq, fs) in enumerate(
+    for k, (run, st, b, sc, nq, ns, fq, fs, nr) in enumerate(
         zip(
             runs,
             status.tolist(),
@@ -236,6 +259,7 @@ def _records(
             seconds.tolist(),
             free_q.tolist(),
             free_s.tolist(),
+            ranked.tolist(),
             strict=True,
         )
     ):
@@ -254,6 +278,7 @@ def _records(
             free_seconds=fs,
             # the NA memory's guard (of revisits): the oracle's never ends a run under one
             stall_kinds=IDLE_REVISIT if st == kr.STALLED else 0,
+            ranked=nr,
         )
     return rec
 

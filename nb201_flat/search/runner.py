@@ -40,7 +40,7 @@ import multiprocessing as mp
 import operator
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -130,6 +130,11 @@ class RunRecord(StallRecord):
     #: the :data:`~nb201_flat.search.oracle.IDLE_FREE`... bits of the idle steps its stall
     #: guards ended it on (:class:`~nb201_flat.search.oracle.StallGuard`); 0: it did not stall
     stall_kinds: int = 0
+    #: REA (plain or NA): the mutated children it scored (0: it never got past its population)
+    children: int = 0
+    #: two-stage NA-RS: the distinct cells stage 1 handed to stage 2, of which it re-ranks its
+    #: top-k (0 where the run ended in stage 1)
+    ranked: int = 0
 
     @property
     def evaluations(self) -> int:
@@ -177,6 +182,8 @@ def run_one(data: OracleData, algorithm: SearchAlgorithm, seed: int, run: int) -
         changes=tuple(incumbent.changes),
         free_seconds=oracle.free_seconds,
         stall_kinds=oracle.stall_kinds,
+        children=incumbent.children,
+        ranked=incumbent.ranked,
     )
 
 
@@ -739,48 +746,85 @@ def run_cells_and_stalls(
 _SCORED = (NARandomSearch, RegularizedEvolution, LocalSearch)
 
 
+#: what sets an NA objective's radius (:class:`NeighbourObjective`'s own field)
+_RADIUS = Param("radius")
+
+
 def check_scores_affordable(
-    protocol: Protocol, data: OracleData, algorithm: SearchAlgorithm, label: str
+    protocol: Protocol,
+    data: OracleData,
+    algorithm: SearchAlgorithm,
+    label: str,
+    *,
+    radius_by: Param | None = _RADIUS,
+    leave_out: Param | None = None,
 ) -> None:
     """Refuse, before any run, an NA search with charged neighbours whose budget cannot pay
     for one cell and all its members (:meth:`NeighbourObjective.least_to_score`): no run could
     score a cell, so every run would find nothing, and the refusal that came after them all
-    named the table."""
+    named the table.
+
+    The refusal names the fixes the caller can apply: a larger budget where the protocol's
+    parameter sets it (:meth:`Protocol.budget_param`); ``radius_by``, the parameter that sets
+    the search's radius, with the largest smaller radius the budget affords (None: the caller
+    sets none of its own, as the reproduce grid's every combination); ``leave_out``, a
+    parameter (with its value) that leaves the charged search out, else free neighbours."""
     obj = getattr(algorithm, "objective", None)
     if not (isinstance(algorithm, _SCORED) and isinstance(obj, NeighbourObjective) and obj.charge):
         return
-    timed = data.budget_seconds is not None
-    least = obj.least_to_score(data.space, data.costs if timed else None)
-    if least is None:
+    short = _unaffordable_score(obj, data)
+    if short is None:
         return
-    queries, seconds = least
-    if data.budget_queries is not None and queries > data.budget_queries:
-        need, have, in_seconds = float(queries), float(data.budget_queries), False
-        what = f"{queries} queries"
-    # a little slack: the oracle sums the costs in another order
-    elif data.budget_seconds is not None and seconds > data.budget_seconds * (1 + 1e-9):
-        need, have, in_seconds = seconds, data.budget_seconds, True
-        what = f"{seconds:,.0f} s of simulated training"
-    else:
-        return
+    need, have, in_seconds, what = short
     param = protocol.budget_param(seconds=in_seconds)
-    raise_it: tuple[Part, ...] = ()
+    fix: list[Part] = []
     if param is not None and in_seconds:
         fold = math.ceil(need / have * 100) / 100  # rounded up: 1.0 would read as enough
         # over the budget it has ("1.09-fold" read as --budget-scale 1.09 lowered a 3)
-        raise_it = (
-            f"raise the budget at least {fold:g}-fold, over its {have:,.0f} s (",
-            param,
-            ") or ",
-        )
+        fix += [f"raise the budget at least {fold:g}-fold, over its {have:,.0f} s (", param, ")"]
     elif param is not None:
-        raise_it = ("raise the budget (", Param(param.name, int(need)), ") or ")
+        fix += ["raise the budget (", Param(param.name, int(need)), ")"]
+    if radius_by is not None:
+        fits = next(
+            (
+                r
+                for r in range(obj.radius - 1, 0, -1)
+                if _unaffordable_score(replace(obj, radius=r), data) is None  # type: ignore[call-arg]
+            ),
+            None,
+        )
+        if fits is not None:
+            fix += [" or " if fix else "", "lower the radius (", Param(radius_by.name, fits), ")"]
+    fix += [" or " if fix else ""]
+    if leave_out is not None:
+        fix += ["leave the search out (", leave_out, ")"]
+    else:
+        fix += ["look the neighbours up free (drop ", Param("charge", True), ")"]
     raise ProtocolError(
         f"{label} under {protocol.name}: with charged neighbours a run pays for a cell and "
         f"all its neighbours before it can score it, at least {what}, more than the budget "
         f"({have:,g}{' s' if in_seconds else ' queries'}), so no run could find anything",
-        (*raise_it, "look the neighbours up free (drop ", Param("charge", True), ")"),
+        fix,
     )
+
+
+def _unaffordable_score(
+    objective: NeighbourObjective, data: OracleData
+) -> tuple[float, float, bool, str] | None:
+    """What a run of ``data`` must pay before it scores any cell with ``objective``'s charged
+    neighbours, where its budget cannot: that need, the budget, whether both are seconds, and
+    the need in words; None where the budget affords it (or no bound is known)."""
+    timed = data.budget_seconds is not None
+    least = objective.least_to_score(data.space, data.costs if timed else None)
+    if least is None:
+        return None
+    queries, seconds = least
+    if data.budget_queries is not None and queries > data.budget_queries:
+        return float(queries), float(data.budget_queries), False, f"{queries} queries"
+    # a little slack: the oracle sums the costs in another order
+    if data.budget_seconds is not None and seconds > data.budget_seconds * (1 + 1e-9):
+        return seconds, data.budget_seconds, True, f"{seconds:,.0f} s of simulated training"
+    return None
 
 
 #: what sets two-stage NA-RS's stage 1 share (:class:`NARandomSearch`'s own field)
@@ -920,10 +964,10 @@ def check_selection_reached(
     make, no run mutates a cell, and it is random search under REA's label (mutation and
     sample size change nothing). Certain only for plain REA under ``repeats="charge"``: a
     memory (NA-REA) or a cache fills a population with free revisits as well, and
-    :func:`_unselected_notes` counts such runs of plain REA after the fact. Two-stage NA-RS
-    re-ranks its ``rerank_top_k`` best stage-1 cells: where stage 1 can pay for no more
-    (each cell once; no more than the cells it samples), every run re-ranks all it paid for,
-    with free neighbours one-stage NA-RS's very runs.
+    :func:`_unselected_notes` counts the runs of any REA that never scored a child after the
+    fact. Two-stage NA-RS re-ranks its ``rerank_top_k`` best stage-1 cells: where stage 1 can
+    pay for no more (each cell once; no more than the cells it samples), every run re-ranks
+    all it paid for, with free neighbours one-stage NA-RS's very runs.
 
     The refusal names the algorithm's own field with a size that would do (``own``; the
     reproduce grid sets none), else ``size_by``, the caller's parameter that sets the size
@@ -998,35 +1042,39 @@ def check_selection_reached(
 
 def _unselected_notes(blocks: Sequence[_Block], runs: int) -> list[tuple[Part, ...]]:
     """A note per cell where some runs never got past their selection
-    (:func:`check_selection_reached` refuses a cell where none could): plain REA's runs that
-    spent their budget before their population was full (never mutated a cell: random
-    search's runs), free two-stage NA-RS's runs whose stage 1 paid for no more cells than its
-    top-k (re-ranked all: one-stage NA-RS's runs). Counted from the records: each of plain
-    REA's draws is a charged query or a cache hit, and free two-stage NA-RS charges stage 1's
-    cells alone, each once. NA-REA's revisits and charged stage 1's cells are not recorded."""
+    (:func:`check_selection_reached` refuses a cell where none could), counted from the records
+    (:attr:`RunRecord.children`, :attr:`RunRecord.ranked`): REA's runs (plain or NA, charged
+    or cached repeats) that spent their budget before they scored a mutated child (the base
+    search's runs); two-stage NA-RS's runs whose stage 1 handed stage 2 no more cells than its
+    top-k (stage 2 re-ranked them all: with free neighbours one-stage NA-RS's runs)."""
     notes: list[tuple[Part, ...]] = []
     for protocol, label, algo, recs, _ in blocks:
         selects = _selects(algo)
-        obj = getattr(algo, "objective", None)
-        if selects is None or (isinstance(algo, RegularizedEvolution) and obj is not None):
+        if selects is None:
             continue
         size = selects[0]
+        obj = getattr(algo, "objective", None)
         if isinstance(algo, RegularizedEvolution):
-            short = sum(r.queries + r.cache_hits <= size for r in recs)
+            short = sum(r.children == 0 for r in recs)
+            base = "random search" if obj is None else "NA-RS"
             what = (
-                f"spent their budget before their population of {size} was full, so they "
-                "never mutated a cell (random search's runs)"
+                f"spent their budget before they scored a child of their population of {size}, "
+                f"so they never mutated a cell ({base}'s runs)"
             )
             field = Param("population")
-        elif isinstance(obj, NeighbourObjective) and not obj.charge:
-            short = sum(r.queries <= size for r in recs)
-            what = (
-                f"paid for no more than {size} cells in stage 1 and re-ranked them all "
-                "(one-stage NA-RS's runs)"
-            )
-            field = Param("rerank_top_k")
         else:
-            continue
+            short = sum(r.ranked <= size for r in recs)
+            if isinstance(obj, NeighbourObjective) and obj.charge:
+                what = (
+                    f"handed stage 2 no more than {size} cells from stage 1, so their "
+                    "validation ranking left none out (stage 2 re-ranked all it was handed)"
+                )
+            else:
+                what = (
+                    f"paid for no more than {size} cells in stage 1 and re-ranked them all "
+                    "(one-stage NA-RS's runs)"
+                )
+            field = Param("rerank_top_k")
         if short:
             param = protocol.budget_param(seconds=protocol.budget_seconds is not None)
             budget: tuple[Part, ...] = (" or raise the budget (", param, ")") if param else ()

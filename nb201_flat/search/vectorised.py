@@ -50,6 +50,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from nb201_flat.errors import Param, Part
 from nb201_flat.neighbours import NeighbourArrays
 from nb201_flat.search.algorithms import (
     NABestEvaluatedSearch,
@@ -197,6 +198,32 @@ def _aggregate_rows(g: FloatArray, valid: BoolArray, objective: NeighbourObjecti
 # -- free one-stage NA-RS and best-evaluated NA-RS, all runs at once -------------------------
 # values of one block of NA rows (rows x members) handed to numpy's aggregation at once
 _CHUNK_ENTRIES = 1 << 19
+# the bytes a value of an NA row takes until it is aggregated (the rows, grown by doubling in
+# the replay, their mask, the aggregation's copies of a block): up to 25 as measured (a median
+# or quantile), rounded up
+_BYTES_PER_ENTRY = 32
+
+
+def check_rows_memory(
+    algorithm: NARandomSearch | NABestEvaluatedSearch, rows: int, width: int
+) -> None:
+    """Refuse (:func:`~nb201_flat.budget.check_memory`) a run whose NA rows (up to ``rows`` of
+    ``width`` values), which a batched search holds until they are aggregated, cannot fit: a
+    chunk of runs holds one run at least."""
+    from nb201_flat.budget import check_memory
+
+    fix: list[Part] = []
+    if algorithm.objective.radius > 1:
+        fix += ["a smaller radius (", Param("radius", algorithm.objective.radius - 1), ") or "]
+    if isinstance(algorithm, NARandomSearch) and algorithm.rerank_top_k is not None:
+        fix += ["a smaller top-k (", Param("rerank_top_k"), ") or "]
+    check_memory(
+        rows * width * _BYTES_PER_ENTRY,
+        f"{algorithm.label}: holding a run's scored neighbourhoods (up to {rows:,} of {width} "
+        "values each)",
+        [*fix, "a smaller budget"],
+    )
+
 
 # a few neighbourhoods' CSR arrays, by the (cached, so lasting) NeighbourArrays they came from
 _CSR: dict[int, tuple[NeighbourArrays, IntArray, IntArray]] = {}
@@ -547,7 +574,10 @@ class _FreeNAWalk:
         need = _spare_words(block + min(self.oracle.data.space.size, block * self.nb.width))
         step = _CHUNK_WORDS // need
         if self.mode == self.kn.ROWS:
-            step = min(step, _CHUNK_ENTRIES // (block * (self.nb.width + 1)))
+            entries = block * (self.nb.width + 1)  # a row a centre draw at most
+            if entries > _CHUNK_ENTRIES:  # one run alone: the least a chunk holds
+                check_rows_memory(self.algo, block, self.nb.width + 1)
+            step = min(step, _CHUNK_ENTRIES // entries)
         step = max(1, step)
         # one buffer of rows and one of words for every chunk (fresh ones would be paged in
         # each time)

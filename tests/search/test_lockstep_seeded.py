@@ -182,6 +182,8 @@ def _loop_from(
         cache_hits=oracle.cache_hits,
         changes=tuple(inc.changes),
         free_seconds=oracle.free_seconds,
+        children=inc.children,
+        ranked=inc.ranked,
     )
 
 

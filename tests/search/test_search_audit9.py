@@ -105,8 +105,8 @@ def test_a_time_budget_notes_the_runs_that_never_got_past_their_population(like:
     assert (runs["best"]["rea"][short] == runs["best"]["rs"][short]).all()
     note = next(n for n in res.notes if n.startswith("nb201 rea: "))
     assert note.startswith(
-        f"nb201 rea: {short.sum()} of 40 runs spent their budget before their "
-        "population of 54 was full, so they never mutated a cell"
+        f"nb201 rea: {short.sum()} of 40 runs spent their budget before they scored a child "
+        "of their population of 54, so they never mutated a cell"
     ), note
     assert note.endswith("lower population or raise the budget (budget_seconds)")
 
