@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import shlex
 from dataclasses import dataclass
 from typing import Any
 
@@ -252,7 +253,7 @@ def _space_of(args: argparse.Namespace) -> Any:
     """The space of ``--ops`` / ``--nodes``, checked before it is built (a huge ``--nodes``
     would build a huge edge list; ops a network cannot build must not reach the database)."""
     from nb201_flat.space import NB201, NB201_OPS, Space
-    from nb201_flat.train.costs import OP_COSTS, check_ops
+    from nb201_flat.train.costs import OP_COSTS, check_op_names
 
     if args.ops is None and args.nodes is None:
         return NB201
@@ -266,12 +267,13 @@ def _space_of(args: argparse.Namespace) -> Any:
         )
     cells = [op for op in ops if op not in OP_COSTS and (op.isdigit() or op.startswith("|"))]
     if cells:  # argparse gives --ops every word after it, an ARCH too
+        # quoted as a shell reads it: a cell string's '|' pasted bare is a pipe
+        rest = " ".join(shlex.quote(o) for o in ops if o not in cells)
         raise ArgumentError(
             f"--ops read the ARCH {cells[0]} as an op; put ARCH before --ops, or end the "
-            f"command with --ops {' '.join(o for o in ops if o not in cells)} -- {cells[0]}"
+            f"command with --ops {rest} -- {shlex.quote(cells[0])}"
         )
-    for op in ops:
-        check_ops((op,), 2)  # a 2-node cell has one edge: checks the name alone
+    check_op_names(ops)  # every unknown op in one line (one at a time named the first only)
     nodes = 4 if args.nodes is None else args.nodes
 
     def fits(n: int) -> bool:
@@ -329,10 +331,26 @@ def _check_device(device: str, executor: str) -> None:
         raise ArgumentError(f"--device {device}: {problem}; use --device {fix}")
 
 
+def _check_dangling_link(option: str, path: str) -> None:
+    """Refuse a link ``path`` whose target is missing where it cannot be made through the link:
+    SQLite creates a database through one into an existing folder, but not the folder, and no
+    folder is made through one (every run failed, and left ``<db>.ckpt`` beside the link)."""
+    target = os.path.realpath(path)
+    if os.path.islink(target):  # realpath stops where links loop
+        raise ArgumentError(f"{option} {path} is a link that loops; choose another path")
+    missing = target if option == "--ckpt-dir" else os.path.dirname(target)
+    if option == "--ckpt-dir" or not os.path.isdir(missing):
+        raise ArgumentError(
+            f"{option} {path} is a link to {target}, and {missing} does not exist; create "
+            "that folder or choose another path"
+        )
+
+
 def _check_writable(db: str, ckpt_dir: str | None) -> None:
     """Create the folders results and checkpoints go to, so an unwritable path is one line
-    now rather than every run failing after its training started."""
-    folders = [("--db", os.path.dirname(os.path.abspath(db)))]
+    now rather than every run failing after its training started. The database's folder is
+    its target's when ``db`` is a link (SQLite writes there)."""
+    folders = [("--db", os.path.dirname(os.path.realpath(db)))]
     folders.append(("--ckpt-dir", ckpt_dir) if ckpt_dir else ("--db", f"{db}.ckpt"))
     for option, folder in folders:
         try:
@@ -351,13 +369,8 @@ def _check_host_memory(jobs: list[Any], args: argparse.Namespace) -> None:
     started. A lower bound (weights, gradients, momentum: 12 bytes a parameter, for as many
     networks as the workers hold at once: each trains one unit, a group or a concurrent unit
     holding all its members)."""
-    if args.executor not in ("local", "inline") or args.device not in ("cpu", "auto"):
+    if not _on_this_cpu(args.device, args.executor):
         return
-    if args.device == "auto":
-        import torch
-
-        if torch.cuda.is_available():
-            return
     from nb201_flat import budget
     from nb201_flat.train.costs import count_params
     from nb201_flat.train.data import dataset_info
@@ -504,11 +517,23 @@ def _check_threads_apply(threads: int | None, device: str, executor: str) -> Non
         )
 
 
+def _on_this_cpu(device: str, executor: str) -> bool:
+    """Whether the runs train on this machine's CPU: the executor runs them here, and the
+    device is the CPU (``cpu`` or ``cpu:0``, :func:`~nb201_flat.train.jobs.is_cpu`) or
+    ``auto`` without CUDA (the trainer's ``auto`` never picks MPS)."""
+    from nb201_flat.train.jobs import is_cpu
+
+    if executor not in ("local", "inline"):
+        return False
+    if device == "auto":
+        return _off_cuda(device, executor) is not None
+    return is_cpu(device)
+
+
 def _run_threads(args: argparse.Namespace) -> int | None:
     """The CPU thread count the runs will train with, where they train on this machine's
     CPU; else ``None`` (not on a CPU, or not known here)."""
-    where = _off_cuda(args.device, args.executor)
-    if args.executor not in ("local", "inline") or where is None or not where.startswith("cpu"):
+    if not _on_this_cpu(args.device, args.executor):
         return None
     if args.threads is not None:
         return int(args.threads)
@@ -701,10 +726,12 @@ def cmd_train(args: argparse.Namespace) -> int:
             raise ArgumentError(f"{option} is empty; give a path such as {example}")
         # a device such as /dev/null exists and is no folder, and SQLite cannot use it either
         is_kind = os.path.isdir if name == "ckpt_dir" else os.path.isfile
+        option = "--" + name.replace("_", "-")
         if value and os.path.exists(value) and not is_kind(value):
-            option = "--" + name.replace("_", "-")
             kind = "a folder" if name == "ckpt_dir" else "a regular file"
             raise ArgumentError(f"{option} {value} exists but is not {kind}; choose another path")
+        if value and os.path.islink(value) and not os.path.exists(value):
+            _check_dangling_link(option, value)
     _check_results_db(args.db)
     # everything that needs no data is checked before the data is looked for, so a bad
     # option is the first error, not a missing dataset folder

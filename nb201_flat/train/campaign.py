@@ -16,7 +16,8 @@ uniform sample. Two reductions avoid work that cannot change an answer:
   numbers, listed in ``meta["isomorphic_to"]``.
 
 Neighbourhoods are enumerated edge by edge, never through the whole space's code array, so a
-5-node space of millions of cells costs only the ball's size.
+5-node space of millions of cells costs only the ball's size. A ball or a sample is sized
+before it is drawn: one of more than :data:`MAX_CAMPAIGN_CELLS` cells is refused.
 
 Examples
 --------
@@ -30,6 +31,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import math
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -81,8 +83,29 @@ class CampaignPlan:
         ]
 
 
+MAX_CAMPAIGN_CELLS = 100_000
+"""Most cells one set of a campaign (a Hamming ball, a sample) may hold: six times NB201's
+whole space (15,625 cells). Planning costs each cell a job per seed, checked against the
+database and its checkpoints: the train command takes about half a minute for this many
+before its first run, and a larger set only longer (a radius-21 ball of 5**21 cells grew
+for ever). A set's size is known before it is drawn, so a larger one is refused at once."""
+
+
+def ball_size(space: Space, radius: int) -> int:
+    """How many cells lie within Hamming distance ``radius`` of any cell of ``space``: on
+    ``k`` of its edges a neighbour has one of the other ops, so ``sum_k C(E, k) (ops-1)**k``.
+
+    >>> from nb201_flat.space import NB201
+    >>> ball_size(NB201, 2), ball_size(NB201, 6) == NB201.size
+    (265, True)
+    """
+    others = len(space.ops) - 1
+    return sum(math.comb(space.n_edges, k) * others**k for k in range(radius + 1))
+
+
 def ball(space: Space, centre: Arch | str | int, radius: int) -> list[int]:
-    """Indices within Hamming distance ``radius`` of ``centre`` (itself included), ascending.
+    """Indices within Hamming distance ``radius`` of ``centre`` (itself included), ascending;
+    a ball of more than :data:`MAX_CAMPAIGN_CELLS` cells (:func:`ball_size`) is refused.
 
     >>> from nb201_flat.space import NB201
     >>> len(ball(NB201, 0, 2)) == 1 + 6 * 4 + 15 * 16
@@ -98,6 +121,16 @@ def ball(space: Space, centre: Arch | str | int, radius: int) -> list[int]:
             f"{space.n_edges} already covers every cell",
         )
     radius = r
+    size = ball_size(space, radius)
+    if size > MAX_CAMPAIGN_CELLS:  # counted, not enumerated: 5**21 cells ran for ever
+        fits = max(k for k in range(radius) if ball_size(space, k) <= MAX_CAMPAIGN_CELLS)
+        raise ArgumentError(
+            Param("radius"),
+            f" {radius} selects {size:,} cells, more than a campaign plans "
+            f"({MAX_CAMPAIGN_CELLS:,}); give ",
+            Param("radius", fits),
+            " or less",
+        )
     arch = space.resolve(centre)
     base = list(arch.codes)
     n_ops = len(space.ops)
@@ -114,13 +147,21 @@ def ball(space: Space, centre: Arch | str | int, radius: int) -> list[int]:
 
 
 def sample(space: Space, n: int, seed: int, *, names: tuple[str, str] = ("n", "seed")) -> list[int]:
-    """``n`` distinct indices drawn uniformly with ``numpy.random.default_rng(seed)``;
-    ``names``: the parameters a refusal names (a caller's own for ``n`` and ``seed``)."""
+    """``n`` distinct indices drawn uniformly with ``numpy.random.default_rng(seed)`` (at most
+    :data:`MAX_CAMPAIGN_CELLS`); ``names``: the parameters a refusal names (a caller's own for
+    ``n`` and ``seed``)."""
     check_space(space)
     # whole numbers only: None or text met a bare TypeError, 2.5 and True numpy's
     count, start = whole_number(n), whole_number(seed)
-    if count is None or not 0 < count <= space.size:
-        raise ArgumentError(Param(names[0]), f" must be in 1..{space.size}, got {shown(n)}")
+    top = min(space.size, MAX_CAMPAIGN_CELLS)
+    if count is None or not 0 < count <= top:
+        # 10**11 of a huge space met numpy's out-of-memory error, blamed on the network size
+        why = (
+            f" (the most a campaign plans; the space has {space.size:,})"
+            if top < space.size
+            else ""
+        )
+        raise ArgumentError(Param(names[0]), f" must be in 1..{top}{why}, got {shown(n)}")
     if start is None or start < 0:
         raise ArgumentError(
             Param(names[1]),

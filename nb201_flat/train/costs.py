@@ -183,7 +183,7 @@ def check_ops(ops: Sequence[str], n_nodes: int) -> tuple[str, ...]:
         raise InvalidArchError(
             f"a cell with {n_nodes} nodes has {n_edges} edges, but {len(ops)} ops were given"
         )
-    _check_names(ops)
+    check_op_names(ops)
     return ops
 
 
@@ -191,11 +191,12 @@ def _op_list(op_names: object) -> list[str]:
     """``op_names`` (``space.ops``) as a checked list: one name alone was read letter by
     letter, a number met a bare TypeError."""
     names = as_sequence("op_names", op_names, "op names")
-    _check_names(names)  # type: ignore[arg-type]
+    check_op_names(names)  # type: ignore[arg-type]
     return names  # type: ignore[return-value]
 
 
-def _check_names(op_names: Sequence[str]) -> None:
+def check_op_names(op_names: Sequence[str]) -> None:
+    """Refuse, in one line, every name of ``op_names`` that is no known op (all at once)."""
     unknown = sorted({op for op in op_names if op not in OP_COSTS})
     if unknown:
         raise InvalidArchError(

@@ -74,6 +74,7 @@ from nb201_flat.train.jobs import (
     check_thread_count,
     clear_stray_rows,
     concurrency_key,
+    is_cpu,
     with_absolute_paths,
 )
 from nb201_flat.train.results_db import ResultsDB
@@ -610,7 +611,7 @@ class LocalExecutor:
     ) -> dict[int, JobResult]:
         slots = self._slots(len(units))
         threads = self.threads
-        if threads is None and all(s == "cpu" for s in slots):
+        if threads is None and all(is_cpu(s) for s in slots):  # cpu:0 too
             threads = local_cpu_threads(self.jobs_per_device, len(set(slots)))
         ctx = mp.get_context("spawn")  # CUDA and fork do not mix; spawn is safe everywhere
         spelling = log_spelling_table(WORKER_LOGGED_PARAMS)

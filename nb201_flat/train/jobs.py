@@ -159,6 +159,17 @@ def check_device(device: object) -> str:
     return str(device)
 
 
+def is_cpu(device: str) -> bool:
+    """Whether ``device`` (a :func:`check_device` spelling) is the CPU: ``cpu`` and ``cpu:0``
+    are one device, so a rule of its own for the CPU (its default thread count, the memory
+    check) asks here rather than comparing spellings (``cpu:0`` passed as no CPU).
+
+    >>> is_cpu("cpu"), is_cpu("cpu:0"), is_cpu("cuda:0"), is_cpu("auto")
+    (True, True, False, False)
+    """
+    return device_parts(device)[0] == "cpu"
+
+
 def device_shortfall(device: str) -> tuple[str, str] | None:
     """What this machine lacks to train on ``device`` (a :func:`check_device` spelling) and the
     device to use instead, or ``None`` when it has it (``auto`` and a CPU always). The one rule
@@ -443,8 +454,10 @@ def check_data_read(job: TrainJob, identity: DataIdentity | None) -> None:
     if identity is not None and checked is not None and checked != identity.digest:
         raise DataMismatchError(
             f"the dataset files under {job.data_root} changed after this campaign checked them "
-            f"(digest {checked[:12]}, now {identity.short}); restore them, or start the "
-            "campaign again"
+            f"(digest {checked[:12]}, now {identity.short}); restore them to finish the "
+            "campaign, or train the new files into a ",
+            Param("db_path"),
+            " of their own (one database holds one set of files per dataset)",
         )
 
 

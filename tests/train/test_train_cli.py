@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -485,7 +486,8 @@ def test_train_arch_after_ops_gets_a_hint(
         assert main([*argv, arch]) == 2
         err = capsys.readouterr().err
         assert f"--ops read the ARCH {arch} as an op; put ARCH before --ops" in err, err
-        assert f"end the command with --ops none skip_connect -- {arch}" in err, err
+        # quoted as a shell reads it (a bare '|' is a pipe: test_train_cli_audit10.py)
+        assert f"end the command with --ops none skip_connect -- {shlex.quote(arch)}" in err, err
         assert main([*argv, "--", arch]) == 2  # parsed: refused only for the missing data
         assert "is not a folder" in capsys.readouterr().err
 
