@@ -62,7 +62,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "the import without it lists the keys the file holds)",
     )
     p.add_argument("--force", action="store_true", help="replace an existing table at --out")
-    p.add_argument("--progress", action="store_true", help="show a progress bar")
+    p.add_argument(
+        "--progress",
+        action="store_true",
+        help="show a progress bar (nb201-pth and nats-tss files; on a terminal, by default)",
+    )
     p.add_argument(
         "--curves",
         action=argparse.BooleanOptionalAction,
@@ -122,7 +126,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def cmd_import(args: argparse.Namespace) -> int:
     from nb201_flat.atomic import check_writable_target
     from nb201_flat.errors import TableFileError
-    from nb201_flat.importers import detect_format, import_table, source_path
+    from nb201_flat.importers import PROGRESS_FORMATS, detect_format, import_table, source_path
     from nb201_flat.storage import check_replaceable, import_command, save_table
 
     source_path(args.source)  # first: "" is no folder to compare with --out, and no --force fix
@@ -145,7 +149,8 @@ def cmd_import(args: argparse.Namespace) -> int:
         args.source,
         format=fmt,
         allow_unsafe_pickle=args.allow_unsafe_pickle,
-        progress=args.progress or budget.progress_enabled(),
+        # a terminal's bar where the format draws one; --progress typed for another is refused
+        progress=args.progress or (budget.progress_enabled() and fmt in PROGRESS_FORMATS),
         curves=args.curves,
         space=args.space,
     )

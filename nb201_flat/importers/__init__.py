@@ -38,6 +38,8 @@ if TYPE_CHECKING:
 FORMATS = ("tidy", "nb201-pth", "nats-tss", "analognas", "results-db", "naslib-zc")
 #: the formats whose importers take ``allow_unsafe_pickle`` (a full unpickle of a trusted file)
 PICKLED_FORMATS = ("nb201-pth", "nats-tss")
+#: the formats whose importers draw a progress bar (``progress=True``); the others draw none
+PROGRESS_FORMATS = ("nb201-pth", "nats-tss")
 #: the formats whose importers carry per-epoch curves (``curves=False`` drops them)
 CURVE_FORMATS = ("nb201-pth", "nats-tss", "results-db")
 #: the curve formats whose curves are carried by default: read in the same pass as the final
@@ -179,6 +181,7 @@ def import_table(
     rows are read and checked: about 5x the time of its final epochs, see
     :mod:`nb201_flat.importers.results_db`); other formats store none. ``space``: results
     databases only, the space key to import from one that holds several (``import --space``).
+    ``progress``: a progress bar, for the formats that draw one (:data:`PROGRESS_FORMATS`).
     """
     from nb201_flat.importers.curves import CurveCollector
 
@@ -199,6 +202,12 @@ def import_table(
             Param("allow_unsafe_pickle", True),
             f" applies only to {' and '.join(PICKLED_FORMATS)} files; {fmt} is always read "
             "without it, so drop it",
+        )
+    if progress and fmt not in PROGRESS_FORMATS:  # no bar would be drawn
+        raise ArgumentError(
+            Param("progress", True),
+            f" applies only to {' and '.join(PROGRESS_FORMATS)} files, whose reads draw a "
+            f"bar; {fmt} is read without one, so drop it",
         )
     if curves is not None and fmt not in CURVE_FORMATS:  # it would change nothing
         raise ArgumentError(

@@ -54,6 +54,8 @@ from nb201_flat.storage import SOURCE_SHA256, file_sha256
 from nb201_flat.table import Table
 
 if TYPE_CHECKING:
+    import sqlite3
+
     import pandas as pd
 
     from nb201_flat.curves import Curves
@@ -123,12 +125,19 @@ def read_results_db(
 def _snapshot(source: Path) -> Iterator[tuple[Path, str]]:
     """A consistent copy of the database ``source`` (same file name, in a temporary folder) and
     its sha256: every page as one reader sees it at one moment, the committed pages of a
-    ``-wal`` file included, whatever a live training writes meanwhile."""
-    import sqlite3
+    ``-wal`` file included, whatever a live training writes meanwhile.
+
+    A file without a ``-wal`` file is read ``immutable``, without locks
+    (:func:`~nb201_flat.train.results_db.connect_readonly`): a writer that starts meanwhile
+    and checkpoints into it (closing) would leave a copy of pages of two moments, refused as
+    damaged. So the copy is taken again while the file (its inode, size, modification time,
+    and whether a ``-wal`` file is beside it) changed between the open and the copy's end, up
+    to :data:`_SNAPSHOT_TRIES` times."""
     import tempfile
 
     from nb201_flat.train.results_db import connect_readonly
 
+    state = _file_state(source)  # before the open: what was read is what was there then
     src = connect_readonly(source)  # no -wal/-shm left beside a source; read-only media work
     try:
         try:
@@ -137,25 +146,62 @@ def _snapshot(source: Path) -> Iterator[tuple[Path, str]]:
             raise _no_room(source, tempfile.gettempdir(), exc) from None
         with tmp_dir as tmp:
             snap = Path(tmp) / source.name
-            try:
-                dst = sqlite3.connect(snap)
-            except sqlite3.Error as exc:
-                raise _no_room(source, tmp, exc) from None
-            try:
-                src.backup(dst)
-            except sqlite3.DatabaseError as exc:
-                # the copy's side (a full or unwritable temporary folder) is not the source's
-                if getattr(exc, "sqlite_errorname", "") in _SOURCE_ERRORS:
-                    raise ResultsDBError(
-                        f"cannot read results database {source} ({exc}); copy it again from "
-                        "where it was trained (with its -wal file, if it has one)"
-                    ) from None
-                raise _no_room(source, tmp, exc) from None
-            finally:
-                dst.close()
-                src.close()
+            for tries in range(1, _SNAPSHOT_TRIES + 1):
+                if tries > 1:
+                    snap.unlink()
+                    src = connect_readonly(source)
+                _copy(src, snap, source, tmp)  # closes src
+                now = _file_state(source)
+                if now == state:
+                    break
+                state = now
+            else:
+                raise ResultsDBError(
+                    f"results database {source} changed each of the {_SNAPSHOT_TRIES} times "
+                    "it was copied to be read (a training wrote into it meanwhile); "
+                    "import it again, or once the training that writes it has stopped"
+                )
             yield snap, file_sha256(snap)
     finally:
+        src.close()
+
+
+#: how many times :func:`_snapshot` copies a database that changed while it was copied
+_SNAPSHOT_TRIES = 5
+
+
+def _file_state(source: Path) -> tuple[object, ...] | None:
+    """What a writer of the database ``source`` changes: its main file's inode, size and
+    modification time, and whether a ``-wal`` file is beside it (``None``: not readable)."""
+    try:
+        st = source.stat()
+    except OSError:
+        return None
+    return st.st_ino, st.st_size, st.st_mtime_ns, Path(f"{source}-wal").exists()
+
+
+def _copy(src: sqlite3.Connection, snap: Path, source: Path, tmp: str) -> None:
+    """SQLite's backup of ``src`` (the database ``source``, open) into the new file ``snap``
+    (in the temporary folder ``tmp``), in one step; ``src`` is closed."""
+    import sqlite3
+
+    try:
+        dst = sqlite3.connect(snap)
+    except sqlite3.Error as exc:
+        src.close()
+        raise _no_room(source, tmp, exc) from None
+    try:
+        src.backup(dst)
+    except sqlite3.DatabaseError as exc:
+        # the copy's side (a full or unwritable temporary folder) is not the source's
+        if getattr(exc, "sqlite_errorname", "") in _SOURCE_ERRORS:
+            raise ResultsDBError(
+                f"cannot read results database {source} ({exc}); copy it again from "
+                "where it was trained (with its -wal file, if it has one)"
+            ) from None
+        raise _no_room(source, tmp, exc) from None
+    finally:
+        dst.close()
         src.close()
 
 

@@ -12,7 +12,8 @@ plus one row per run (its status and size). Side tables record, per run:
   with torch's version (and CUDA's and cuDNN's), several joined by `` | `` for a run resumed
   elsewhere: faithful mode is bitwise reproducible on one device and software, not across;
 * ``run_data``: what a run was trained on (written with each epoch: an unfinished run's counts
-  too), the
+  too; a digest other than the one the dataset's other runs record is refused there, one set
+  of files per dataset, :meth:`ResultsDB.write_epoch`), the
   :class:`~nb201_flat.train.data.DataIdentity` digest of the dataset files and splits, and
   whether they are the official ones;
 * ``run_isomorphic``: for a cell not trained because an isomorphic cell of its campaign was
@@ -39,8 +40,9 @@ status, a stand-in or a digest decides what is imported or skipped (those two,
 :meth:`~ResultsDB.status`, :meth:`~ResultsDB.done_keys`, :meth:`~ResultsDB.data_digest`,
 :meth:`~ResultsDB.data_digests`). SQLite notices no flipped bit in a stored value, and a flipped
 ``isomorphic_to`` would copy another cell's numbers; a mismatch is refused, naming the run
-(training's reads check a run's side-table rows and final epochs with its ``runs`` row: a
-finished run is skipped only whole). A run the user trained cannot be downloaded again: the
+(training's reads check a run's side-table rows and final epochs with its ``runs`` row, and a
+done run's rows as an import does, :func:`check_finished_runs`: a finished run is skipped only
+whole). A run the user trained cannot be downloaded again: the
 refusal names ``retrain_damaged`` (``train --retrain-damaged``), with which training deletes
 that run's rows from every table in one transaction (:meth:`ResultsDB.discard_damaged`) and
 trains it again (a finished run is then checked at every epoch before it is skipped); its
@@ -58,8 +60,10 @@ the row from its checksum. Those columns are schema 2: a writer opening a schema
 its version rather than failing at its first positional insert (a schema-2 file written before
 ``runs`` and the side tables had theirs gets them the same way). The rows already there keep a NULL
 checksum: they are read, unverified, with one warning per file (a cell of another type than its
-column's, which no writer here stores, is refused as damage). No checksum can be recovered for the
-old rows; refusing them would leave every database trained before this change unreadable. Every row
+column's, which no writer here stores, is refused as damage in any row, before its checksum is
+checked: one flipped bit of a record's header turns a text cell into a blob of the same bytes).
+No checksum can be recovered for the old rows; refusing them would leave every database trained
+before this change unreadable. Every row
 written since carries one, so a NULL is legacy only up to the table's last legacy rowid (recorded
 in ``meta`` by the migration; :func:`_legacy_upto`): a NULL past it is a checksum removed, refused
 as damage; and a schema-2 file whose table lacks the column (one flipped schema byte renames it)
@@ -71,7 +75,9 @@ The rows :func:`load_results`, :func:`load_curves` and :meth:`ResultsDB.runs_fra
 rows they checked, read once from the tables themselves (never from an index, whose copy of a
 damaged key can be the intact one). SQLite's own errors on a damaged file are one line
 (:func:`damage_refused`); the importer also runs SQLite's integrity check on its private copy
-(:func:`check_integrity`).
+(:func:`check_integrity`). A schema record whose name is no text (one flipped bit: SQLite still
+finds the table, its integrity check passes, a query of the name reads bytes) and a table that
+``meta`` records yet the file lacks are refused as a damaged file (:func:`_tables`).
 
 Examples
 --------
@@ -98,7 +104,7 @@ import socket
 import sqlite3
 import time
 import urllib.parse
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Generator, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 from enum import Enum
@@ -110,6 +116,7 @@ import pandas as pd
 from nb201_flat.errors import (
     ArgumentError,
     CheckpointMismatchError,
+    DataMismatchError,
     FormatError,
     Param,
     Part,
@@ -247,7 +254,11 @@ def connect_readonly(
     uri = f"file:{quoted}?mode=ro" if live else f"file:{quoted}?immutable=1"
     try:
         conn = sqlite3.connect(uri, uri=True, timeout=timeout_s, isolation_level=None)
-        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        try:  # the schema parses, and its records are as SQLite writes them
+            _schema_names(conn, p)
+        except BaseException:
+            conn.close()
+            raise
     except sqlite3.OperationalError as exc:
         hint = (
             f"its {p.name}-wal file needs a writable {p.name}-shm beside it; copy the folder to "
@@ -465,7 +476,7 @@ class ResultsDB:
         """Refuse a file whose schema version is ours but whose runs or epochs table is
         missing (cut by hand, or another tool's file): every read of it met a traceback. A
         writer creates what is missing; a reader cannot."""
-        have = {str(r[0]) for r in conn.execute("SELECT name FROM sqlite_master")}
+        have = _tables(conn, self.path)
         missing = [t for t in ("runs", "epochs") if t not in have]
         if missing:
             raise ResultsDBError(
@@ -538,9 +549,20 @@ class ResultsDB:
         counts in the one-set-of-files-per-dataset rule as a finished one's: a campaign on
         other files left it unfinishable). ``None``: not known for every epoch (resumed from
         a checkpoint written before digests were): a digest recorded before is dropped. By
-        default (:data:`KEEP_DATA`) the recorded digest stays, as :meth:`mark_run` keeps it."""
+        default (:data:`KEEP_DATA`) the recorded digest stays, as :meth:`mark_run` keeps it.
+
+        Raises
+        ------
+        DataMismatchError
+            Another run of the dataset in this file records another digest (a campaign on
+            other files, started with this one, wrote it after this one checked the file):
+            checked in the write's transaction, so of two such writers the second is refused,
+            and nothing of this epoch is written.
+        """
         space, arch, dataset, schedule, seed = key
         with self._write() as conn:
+            if data is not None and data is not KEEP_DATA:
+                self._check_one_data(conn, key, data)
             _insert_epochs(conn, key, index, epoch, rows)
             if data is None:
                 conn.execute(f"DELETE FROM run_data WHERE {_KEY_WHERE}", tuple(key))
@@ -554,6 +576,30 @@ class ResultsDB:
                 conn,
                 "runs",
                 (space, arch, index, dataset, schedule, seed, "running", *sizes, *_stamp()),
+            )
+
+    def _check_one_data(
+        self, conn: sqlite3.Connection, key: Sequence[object], data: DataIdentity
+    ) -> None:
+        """Refuse ``data`` for the run ``key`` where an intact ``run_data`` row of another run
+        of its space and dataset (one in ``runs``, as :meth:`data_digests` counts it) records
+        another digest: one file holds one set of files per dataset (the caller's write
+        transaction; only rows of another digest are read and checked, none in a sound file)."""
+        space, arch, dataset, schedule, seed = key
+        other = "t.space = ? AND t.dataset = ? AND t.data_digest != ? AND NOT (t.arch = ? AND "
+        other += "t.schedule = ? AND t.seed = ?) AND EXISTS (SELECT 1 FROM runs r WHERE "
+        other += " AND ".join(f"r.{c} = t.{c}" for c in _RUN_KEY.split(", ")) + ")"
+        args = (space, dataset, data.digest, arch, schedule, seed)
+        damaged: Damaged = {}  # a damaged row is its own run's to retrain, not a digest
+        rows = verified_rows(conn, self.path, "run_data", other, args, damaged=damaged)
+        if rows:  # a campaign on other files, started with this one, wrote them meanwhile
+            into = ("a results database",) if self.named is None else ("a ", Param(self.named))
+            raise DataMismatchError(
+                f"{_shown(self.path)} holds {dataset} runs trained on other data (other files "
+                f"or another split; digest {str(rows[0][5])[:12]}; these files and split: "
+                f"{data.short}); train each set of files and split into ",
+                *into,
+                " of its own",
             )
 
     def discard_epochs_after(self, key: Sequence[object], epoch: int) -> int:
@@ -667,8 +713,9 @@ class ResultsDB:
     def done_keys(self, *, damaged: Damaged | None = None) -> set[Key]:
         """Keys of all finished runs (one query; executors use it to skip work). The rows of
         ``runs``, of the side tables and of the final epochs are checked
-        (:func:`verified_rows`): a damaged run is refused, or with ``damaged`` (a dict) added
-        to it (key: why) and left out."""
+        (:func:`verified_rows`), and a done run's rows as an import checks them
+        (:func:`check_finished_runs`): a damaged run is refused, or with ``damaged`` (a dict)
+        added to it (key: why) and left out."""
         return _done(self._runs(damaged)[0])
 
     def data_digest(self, key: Sequence[object]) -> str | None:
@@ -726,8 +773,10 @@ class ResultsDB:
     def _runs(self, damaged: Damaged | None) -> tuple[dict[Key, tuple[Any, ...]], dict[Key, str]]:
         """Every run's ``runs`` row once it, the run's side-table rows and its final epoch
         rows (the numbers a skipped run reports, :meth:`final_metrics`) passed their checks
-        (``damaged``: see :meth:`done_keys`), by key; and the data digests of those runs
-        (a digest whose run is gone from ``runs`` describes no run). One read of each row."""
+        (``damaged``: see :meth:`done_keys`), and a done run what an import checks of its
+        rows (:func:`check_finished_runs`: a final epoch whole, and numbered within its
+        schedule), by key; and the data digests of those runs (a digest whose run is gone
+        from ``runs`` describes no run). One read of each row."""
         conn = self._connect()
         with _read_transaction(conn):  # the tables as of one moment
             rows = verified_rows(conn, self.path, "runs", damaged=damaged)
@@ -741,6 +790,14 @@ class ResultsDB:
             verified_rows(
                 conn, self.path, "epochs", final, collect=False, alias="e", damaged=damaged
             )
+            # a done run is skipped only whole: one an import refuses by its rows (its final
+            # epoch, or a split there, deleted: check_finished_runs) is damaged here too
+            done = {_run_of("runs", r) for r in rows if r[6] == "done"}
+            for run, why in _unservable_runs(conn, lambda a: "1", ()):
+                if run in done:
+                    if damaged is None:
+                        raise ResultsDBError(*damaged_parts(self.path, run, why))
+                    damaged.setdefault(run, why)
         runs = {_as_key(_run_of("runs", r)): r for r in rows}
         runs = {k: r for k, r in runs.items() if damaged is None or k not in damaged}
         digests = {_as_key(r[:5]): str(r[5]) for r in data if _as_key(r[:5]) in runs}
@@ -748,8 +805,8 @@ class ResultsDB:
 
     def discard_damaged(self, key: Sequence[object]) -> str | None:
         """Delete the run ``key``'s rows from every table when any of them is damaged (fails
-        its checksum, or an old row without one holds a wrongly typed cell), so that the run
-        is trained again; return why it was damaged (``None``: intact, nothing deleted).
+        its checksum, or holds a wrongly typed cell), so that the run is trained again;
+        return why it was damaged (``None``: intact, nothing deleted).
         A run that an import refuses by its rows (:func:`check_finished_runs`: a status
         training never writes, a finished run without its final numbers...) is damaged too,
         and so is one that :func:`load_curves` refuses for a hole in its curve
@@ -821,12 +878,17 @@ class ResultsDB:
     def final_metrics(self, key: Sequence[object]) -> tuple[dict[str, dict[str, float]], float]:
         """``({split: {"loss", "accuracy"}}, train_time_s)`` at the schedule's last epoch;
         :class:`~nb201_flat.errors.ResultsDBError` where the run has no last epoch stored
-        (never trained, or not finished: it was ``({}, nan)``)."""
+        (never trained, or not finished: it was ``({}, nan)``), or is damaged (marked done,
+        its final epoch deleted: :func:`check_finished_runs`, naming ``retrain_damaged``)."""
         key = checked_key(key)
         conn = self._connect()
         where = " AND ".join(f"e.{c} = ?" for c in _RUN_KEY.split(", "))
         rows = verified_epochs(conn, self.path, f"{where} AND e.epoch = e.schedule", key)
         if not rows:
+            one = " AND ".join(f"{{0}}{c} = ?" for c in _RUN_KEY.split(", "))
+            damaged = _unservable_run(conn, one.format, key)
+            if damaged is not None:  # it was trained: "train it first" is no fix
+                raise ResultsDBError(*damaged_parts(self.path, *damaged))
             raise ResultsDBError(
                 f"{_shown(self.path)} holds no final epoch of run {key} (never trained, or "
                 "not finished); train it first, or ask is_done(key)"
@@ -938,7 +1000,7 @@ def _check_checksum_columns(conn: sqlite3.Connection, path: Path) -> None:
     the first schema-2 files were: ``epochs`` with it, no other table (``runs`` and the side
     tables got theirs later, from their first writer). Another is a damaged schema (one flipped
     byte of ``sqlite_schema`` renames the column): its rows were read unverified, every one."""
-    tables = _tables(conn)
+    tables = _tables(conn, path)
     if "meta" not in tables:  # a new file
         return
     version = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
@@ -1024,9 +1086,13 @@ def _checksum_sql(conn: sqlite3.Connection, path: Path, table: str, alias: str) 
 
 def _canonical(value: object) -> object:
     """A stored cell as hashed: a float as ``float.hex`` of what SQLite keeps (NaN is stored
-    as NULL, -0.0 as 0.0), an int as it is, NULL as ``None``."""
+    as NULL, -0.0 as 0.0), an int as it is, NULL as ``None``; a blob, which no writer here
+    stores (one flipped bit of a record's header turns a text cell into a blob of the same
+    bytes), tagged as one, so that it fails the checksum of the text it was."""
     if isinstance(value, float):
         return None if math.isnan(value) else (value + 0.0).hex()
+    if isinstance(value, bytes):
+        return {"blob": value.hex()}
     return value
 
 
@@ -1111,9 +1177,9 @@ def verified_rows(
 ) -> list[tuple[Any, ...]]:
     """The rows of ``table`` (aliased ``alias``; its :data:`_CHECKED` columns, in order)
     matching ``where``, checked as :func:`verified_epochs` checks epochs; ``[]`` for a table
-    the file does not have (a read-only file of an earlier version). A row without a
-    checksum is refused past its table's legacy rows (:func:`_legacy_upto`), and checked for
-    what no writer here stores, a wrongly typed cell (text in a REAL column). With
+    the file does not have (a read-only file of an earlier version). Every row is checked
+    for what no writer here stores, a wrongly typed cell (text in a REAL column, a blob), and
+    a row without a checksum is refused past its table's legacy rows (:func:`_legacy_upto`). With
     ``damaged`` (a dict), a damaged row's run is added to it with why, and the row left out,
     rather than refused.
 
@@ -1122,7 +1188,7 @@ def verified_rows(
     SQLite takes an indexed column from the index, whose copy of a damaged key can be the
     intact one, so the rows checked and the rows served are the same rows only so."""
     path = _shown(path)
-    if table != "epochs" and table not in _tables(conn):
+    if table != "epochs" and table not in _tables(conn, path):
         return []
     cols = ", ".join(f"{alias}.{c}" for c in _CHECKED[table].split(", "))
     stored = _checksum_sql(conn, path, table, alias)
@@ -1169,26 +1235,34 @@ _KEY_AT_T = " AND ".join(f"t.{c} = ?" for c in _RUN_KEY.split(", "))
 """The condition that selects one run's rows of a table aliased ``t`` (:func:`verified_rows`)."""
 
 _PY_TYPES = {"TEXT": (str,), "INTEGER": (int,), "REAL": (float, int)}
+_STORAGE = {str: "text", int: "integer", float: "real", bytes: "blob"}
+"""SQLite's storage class of a value read, by its Python type (NULL reads as ``None``)."""
 _EPOCH_KINDS = dict.fromkeys(["space", "arch", "dataset", "split"], "TEXT") | dict.fromkeys(
     ["arch_index", "schedule", "seed", "epoch"], "INTEGER"
 )
 _EPOCH_KINDS |= dict.fromkeys(["loss", "accuracy", "time_s"], "REAL")
+_CELLS = {
+    table: [
+        (col, kinds[col], _PY_TYPES[kinds[col]])
+        for col in _CHECKED[table].split(", ")
+        for kinds in [_EPOCH_KINDS if table == "epochs" else _COLUMN_KINDS[table]]
+    ]
+    for table in _CHECKED
+}
+"""Per table, its :data:`_CHECKED` columns in order, each with its declared type and the
+Python types a cell of it reads as (:func:`_wrong_cell`, once per row read)."""
 
 
 def _wrong_cell(table: str, row: Sequence[object]) -> str | None:
-    """Why a row of ``table`` without a checksum is damaged: its first cell of another type
-    than its column's (NULL passes: the schema refuses it where it is not allowed); ``None``
-    when there is none. A row with a checksum needs no such check: writers here store each
-    column's type, and the checksum covers the type."""
-    kinds = _EPOCH_KINDS if table == "epochs" else _COLUMN_KINDS[table]
-    cols = _CHECKED[table].split(", ")
-    for col, value in zip(cols, row, strict=True):
-        types = _PY_TYPES[kinds[col]]
-        if value is not None and (isinstance(value, bool) or not isinstance(value, types)):
-            found = {str: "text", int: "integer", float: "real", bytes: "blob"}.get(
-                type(value), type(value).__name__
-            )
-            return f"has {col} {value!r:.40} in table {table} ({found}, not {kinds[col].lower()})"
+    """Why a row of ``table`` is damaged by a cell: its first cell of another type than its
+    column's (NULL passes: the schema refuses it where it is not allowed); ``None`` when
+    there is none. Checked on every row, before its checksum: no writer here stores another
+    type, and one flipped bit of a record's header turns a text cell into a blob of the same
+    bytes (which a row without a checksum would serve as it is)."""
+    for (col, kind, types), value in zip(_CELLS[table], row, strict=True):
+        if value is not None and (type(value) is bool or not isinstance(value, types)):
+            found = _STORAGE.get(type(value), type(value).__name__)
+            return f"has {col} {value!r:.40} in table {table} ({found}, not {kind.lower()})"
     return None
 
 
@@ -1264,19 +1338,19 @@ def _row_damage(
 ) -> str | None:
     """Why a row of ``table`` (its :data:`_CHECKED` columns, its checksum as ``recorded``) is
     damaged, ending with where it is (table, rowid: a row can be named, or deleted, alone);
-    ``None`` when it is intact. A row without a checksum is a legacy row only up to its
-    table's last legacy rowid (``legacy``: :class:`_Legacy`), and checked for a wrongly typed
-    cell."""
-    if recorded is None:
+    ``None`` when it is intact. Every row is checked for a wrongly typed cell
+    (:func:`_wrong_cell`) first; a row without a checksum is a legacy row only up to its
+    table's last legacy rowid (``legacy``: :class:`_Legacy`)."""
+    why = _wrong_cell(table, row)
+    if why is None and recorded is None:
         upto = legacy(table)
-        why = (
-            _wrong_cell(table, row)
-            if rowid <= upto
-            else f"has no checksum, yet every row of its table past rowid {int(upto)} is "
-            "written with one (it was removed: a hand edit, or damage)"
-        )
-    else:
-        why = None if recorded == row_checksum(row, table) else _mismatch(table, row)
+        if rowid > upto:
+            why = (
+                f"has no checksum, yet every row of its table past rowid {int(upto)} is "
+                "written with one (it was removed: a hand edit, or damage)"
+            )
+    elif why is None and recorded != row_checksum(row, table):
+        why = _mismatch(table, row)
     return None if why is None else f"{why} (table {table}, rowid {rowid})"
 
 
@@ -1337,8 +1411,39 @@ def _read_transaction(conn: sqlite3.Connection) -> Iterator[None]:
     conn.execute("COMMIT")
 
 
-def _tables(conn: sqlite3.Connection) -> set[str]:
-    return {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+def _schema_names(conn: sqlite3.Connection, path: str | os.PathLike[str]) -> set[str]:
+    """The names of the file's tables and indexes (``sqlite_master``), each record's type and
+    names checked to be text, as SQLite writes them: one flipped bit of a record's header turns
+    a name into a blob of the same bytes, with which SQLite still finds the table (and its
+    integrity check passes) while a query of its name reads bytes, and a side table read as
+    missing dropped its records in silence. Another is refused: the file is damaged."""
+    rows = conn.execute("SELECT type, name, tbl_name FROM sqlite_master").fetchall()
+    for row in rows:
+        for column, value in zip(("type", "name", "tbl_name"), row, strict=True):
+            if not isinstance(value, str):
+                kind = _STORAGE.get(type(value), "null")
+                raise damaged_file(path, f"its schema's {column} {value!r:.40} is {kind}, not text")
+    return {name for _, name, _ in rows}
+
+
+def _tables(conn: sqlite3.Connection, path: str | os.PathLike[str]) -> set[str]:
+    """:func:`_schema_names`; a table of :data:`_CHECKED` that the file lacks while its
+    ``meta`` records the table's last legacy rowid (:func:`_legacy_upto`: written by a writer
+    of this version, which had created every such table first) is refused as damage too: its
+    name changed (one flipped byte), and a read of it as missing dropped its rows in silence."""
+    names = _schema_names(conn, path)
+    if "meta" in names:
+        keys = [_LEGACY_KEY + table for table in _CHECKED]
+        sql = f"SELECT key FROM meta WHERE key IN ({', '.join('?' * len(keys))})"
+        recorded = {key for (key,) in conn.execute(sql, keys)}
+        for table in _CHECKED:
+            if _LEGACY_KEY + table in recorded and table not in names:
+                raise damaged_file(
+                    path,
+                    f"its table {table} is missing, which its meta records "
+                    f"({_LEGACY_KEY}{table}): its schema is damaged",
+                )
+    return names
 
 
 def checkpoints_past_rows(
@@ -1550,6 +1655,18 @@ def _unservable_run(
     """The first run (of those ``where`` selects: a condition on the columns of a table
     aliased by the prefix it is given, ``args`` bound to it) that :func:`check_finished_runs`
     refuses, with why; ``None`` when there is none."""
+    found = _unservable_runs(conn, where, args)
+    try:
+        return next(found, None)
+    finally:
+        found.close()  # its query's statement with it
+
+
+def _unservable_runs(
+    conn: sqlite3.Connection, where: Callable[[str], str], args: Sequence[object]
+) -> Generator[tuple[tuple[object, ...], str]]:
+    """Each run that :func:`_unservable_run` finds (as stored, with why; a run once per check
+    it fails), read as they are asked for."""
     from nb201_flat.train.campaign import CONSTANT_STATUS, ISOMORPHIC_STATUS
 
     # "running": started, not finished (killed, or training now); the others: see mark_run
@@ -1561,7 +1678,7 @@ def _unservable_run(
     checks: list[tuple[str, tuple[str, ...], Callable[[Sequence[object]], str]]] = [
         (
             f"SELECT {_RUN_KEY}, status FROM runs WHERE {where('')} AND status NOT IN "
-            f"({', '.join('?' * len(known))}) LIMIT 1",
+            f"({', '.join('?' * len(known))})",
             known,
             lambda row: (
                 f"has status {row[5]!r:.40}, which training never writes "
@@ -1569,20 +1686,20 @@ def _unservable_run(
             ),
         ),
         (
-            f"SELECT {_RUN_KEY}, seed FROM runs WHERE {where('')} AND seed < 0 LIMIT 1",
+            f"SELECT {_RUN_KEY}, seed FROM runs WHERE {where('')} AND seed < 0",
             (),
             lambda row: f"has seed {row[5]}, which training never writes (seeds are >= 0)",
         ),
         (
             f"SELECT {_RUN_KEY}, epoch FROM epochs WHERE {where('')} AND (epoch < 1 OR "
-            "epoch > schedule) LIMIT 1",
+            "epoch > schedule)",
             (),
             lambda row: f"has an epoch {row[5]} outside its schedule's 1..{row[3]}",
         ),
         (
             f"SELECT {_RUN_KEY}, status FROM runs r WHERE {where('r.')} AND r.status IN "
             f"({marks}) AND NOT EXISTS (SELECT 1 FROM epochs e WHERE {match} AND "
-            "e.epoch = r.schedule) LIMIT 1",
+            "e.epoch = r.schedule)",
             finished,
             lambda row: f"is marked {row[5]} but has no row for its final epoch {row[3]}",
         ),
@@ -1592,7 +1709,7 @@ def _unservable_run(
             f"{' AND '.join(f's.{c} = r.{c}' for c in columns)} WHERE r.status IN ({marks}) "
             f"AND NOT EXISTS (SELECT 1 FROM epochs e WHERE "
             f"{' AND '.join(f'e.{c} = s.{c}' for c in columns)} AND e.split = s.split AND "
-            "e.epoch = s.schedule) LIMIT 1",
+            "e.epoch = s.schedule)",
             finished,
             lambda row: (
                 f"is marked {row[5]} but has no row for split {row[6]!r} at its final epoch "
@@ -1602,7 +1719,7 @@ def _unservable_run(
         (
             f"SELECT {', '.join('e.' + c for c in columns)}, e.split FROM epochs e "
             f"JOIN runs r ON {match} WHERE {where('e.')} AND r.status IN ({marks}) AND "
-            "e.epoch = e.schedule AND e.accuracy IS NULL LIMIT 1",
+            "e.epoch = e.schedule AND e.accuracy IS NULL",
             finished,
             lambda row: (
                 f"is finished but has no accuracy on split {row[5]!r} at its final epoch {row[3]}"
@@ -1610,10 +1727,8 @@ def _unservable_run(
         ),
     ]
     for sql, extra, why in checks:
-        row = conn.execute(sql, (*args, *extra)).fetchone()
-        if row is not None:
-            return tuple(row[:5]), why(row)
-    return None
+        for row in conn.execute(sql, (*args, *extra)):
+            yield tuple(row[:5]), why(row)
 
 
 def _delete_run(conn: sqlite3.Connection, key: Sequence[object]) -> None:

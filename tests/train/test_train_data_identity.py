@@ -366,9 +366,11 @@ def test_a_database_mixing_two_datas_of_one_dataset_is_not_one_table(tmp_path: P
     db.close()
     with pytest.raises(FormatError, match="trained on different data"):
         read_results_db(path)
-    # files of earlier versions: no run_data table, digests unrecorded, still importable
+    # files of earlier versions: no run_data table, digests unrecorded, still importable (a
+    # file of this version records its tables in meta, and one of them missing is damage)
     con = sqlite3.connect(path)
     con.execute("DROP TABLE run_data")
+    con.execute("DELETE FROM meta WHERE key LIKE 'legacy_upto:%'")
     con.commit()
     con.close()
     meta = read_results_db(path).meta["data"]
@@ -394,6 +396,9 @@ def test_a_group_refuses_a_members_checkpoints_of_other_data(tmp_path: Path) -> 
     pair = [group[0], make_jobs([11472], dataset="cifar10", epochs=3, seeds=[1], data_root=root,
                                 db_path=tmp_path / "r.sqlite", recipe=RECIPE, c=2, n=1,
                                 device="cpu")[0]]  # fmt: skip
+    # its run's digest in the database would refuse the other member's first write too (one
+    # set of files per dataset): the member's checkpoints alone are of other data here
+    ResultsDB(tmp_path / "r.sqlite").delete_run(group[0].key)
     # a concurrent unit: that member fails alone, with its error, and the other trains
     res = train_concurrent(pair)
     assert [r.status for r in res] == ["failed", "done"], res
@@ -459,12 +464,17 @@ def test_a_data_mismatch_is_not_retried(tmp_path: Path) -> None:
 def test_an_executor_answers_a_stored_run_of_other_data_per_job(tmp_path: Path) -> None:
     from nb201_flat.train.executors import LocalExecutor
 
-    root = write_tiny_cifar10(tmp_path / "data")
-    stored, other = make_jobs([ARCH, 11472], dataset="cifar10", epochs=1, seeds=[777],
-                              data_root=root, db_path=tmp_path / "r.sqlite", recipe=RECIPE.with_epochs(1),
-                              c=2, n=1, device="cpu")  # fmt: skip
+    root = write_tiny_cifar100(write_tiny_cifar10(tmp_path / "data"))
+    (stored,) = make_jobs([ARCH], dataset="cifar10", epochs=1, seeds=[777],
+                          data_root=root, db_path=tmp_path / "r.sqlite", recipe=RECIPE.with_epochs(1),
+                          c=2, n=1, device="cpu")  # fmt: skip
     assert train(stored).status == "done"
     _rewrite_one_label(root / "cifar-10-batches-py", "test_batch", "labels")
+    # another job of cifar10 would be refused at its first write (one set of files per dataset
+    # in a database): the other runs are of another dataset
+    (other,) = make_jobs([11472], dataset="cifar100", epochs=1, seeds=[777],
+                         data_root=root, db_path=tmp_path / "r.sqlite", recipe=RECIPE.with_epochs(1),
+                         c=2, n=1, device="cpu")  # fmt: skip
     # a Python-API campaign (the CLI refuses it earlier): that job fails, the others still run
     refused, trained = LocalExecutor(processes=False, retries=3).map([stored, other])
     assert (refused.status, refused.attempts) == ("failed", 0)

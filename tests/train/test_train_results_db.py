@@ -150,7 +150,8 @@ def test_a_digest_whose_run_was_deleted_describes_no_run(tmp_path: Path) -> None
     kept, gone = ("s", "a", "d", 1, 0), ("s", "b", "d", 1, 0)
     for key, digest in ((kept, "aaa"), (gone, "bbb")):
         data = SimpleNamespace(digest=digest, official=False)
-        db.mark_run(key, 0, "done", data=data)  # type: ignore[arg-type]
+        final = {"train": (2.3, 10.0, 1.5)}  # a done run holds its final epoch
+        db.mark_run(key, 0, "done", data=data, final_rows=final)  # type: ignore[arg-type]
     assert db.data_digests() == {kept: "aaa", gone: "bbb"}
     db.close()
     con = sqlite3.connect(tmp_path / "r.sqlite")

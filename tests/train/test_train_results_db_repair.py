@@ -385,8 +385,11 @@ def test_a_run_to_retrain_damaged_before_its_final_epoch_is_not_done(
     _edit(path, change)
     as_legacy(path, "epochs")  # the row added is an old one (no checksum)
     db = ResultsDB(path)
-    # the skip of a campaign without retrain_damaged reads final epochs only (one pass)
-    assert db.finished_runs() == ({key}, {key: DIGEST})
+    if why == "epoch 3 outside":  # what an import refuses by its rows: refused (was skipped)
+        with pytest.raises(ResultsDBError, match=f"{why}.*retrain_damaged=True"):
+            db.finished_runs()
+    else:  # the skip of a campaign without retrain_damaged reads final epochs only
+        assert db.finished_runs() == ({key}, {key: DIGEST})
     # with it, the run is checked whole, as its job's discard_damaged checks it: before,
     # it was skipped while load_curves refused it naming retrain_damaged
     damaged: rdb.Damaged = {}

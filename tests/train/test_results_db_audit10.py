@@ -1,0 +1,280 @@
+"""A results database's damage that training and an import met in silence or with a
+traceback (audit 10): a schema record's name turned blob hid a side table (integrity_check
+passes); a text cell turned blob met json's TypeError; a finished run missing final-epoch rows
+was skipped (or refused with the wrong fix). And two campaigns on other files of one dataset,
+started together on one database, each passed the check made before any run."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from train_helpers import write_tiny_cifar10
+
+from nb201_flat.cli import main
+from nb201_flat.errors import DataMismatchError, ResultsDBError
+from nb201_flat.importers.results_db import read_results_db
+from nb201_flat.space import NB201
+from nb201_flat.train import results_db as rdb
+from nb201_flat.train.results_db import ResultsDB
+
+ARCH = str(NB201.resolve(11472))
+KEY = ("nb201", ARCH, "cifar10", 1, 777)
+OTHER = ("nb201", str(NB201.resolve(8)), "cifar10", 1, 777)
+DIGEST = "5eed" * 16
+DAMAGED_FILE = "is a truncated or damaged SQLite file"
+
+
+def _two_runs(path: Path) -> Path:
+    """KEY and OTHER done, each with every side record but a stand-in."""
+    db = ResultsDB(path)
+    data = SimpleNamespace(digest=DIGEST, official=True)
+    for key, index, acc in ((KEY, 11472, 56.78125), (OTHER, 8, 12.5)):
+        db.write_epoch(key, index, 1, {"train": (2.3, 12.5, 1.5), "ori-test": (2.3, acc, 0.2)})
+        db.mark_run(key, index, "done", params_mb=0.5, flops_m=7, train_time_s=1.5,
+                    trained_as="single", trained_on="cpu", data=data)  # type: ignore[arg-type]  # fmt: skip
+    db.close()
+    return path
+
+
+def _edit(path: Path, sql: str, *args: object) -> None:
+    """A hand edit, committed, no checksum rewritten."""
+    con = sqlite3.connect(path)
+    with con:
+        assert con.execute(sql, args).rowcount >= 1
+    con.close()
+
+
+def _flip_name_type(path: Path, table: str) -> None:
+    """One flipped bit of ``table``'s record in ``sqlite_schema``: its ``name`` cell's serial
+    type, text of n bytes (2n + 13), becomes a blob of the same n bytes (2n + 12). SQLite still
+    finds the table, and its integrity check passes."""
+    raw = bytearray(path.read_bytes())
+    body = b"table" + table.encode() * 2
+    at = raw.find(body)
+    assert at > 0 and raw.find(body, at + 1) < 0
+    text = 2 * len(table) + 13
+    header = raw.rfind(bytes([0x17, text, text]), at - 12, at)  # type 'table', name, tbl_name
+    assert header > 0
+    raw[header + 1] ^= 1
+    path.write_bytes(bytes(raw))
+    con = sqlite3.connect(f"file:{path}?immutable=1", uri=True)
+    assert con.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    assert isinstance(con.execute(f"SELECT name FROM sqlite_master WHERE tbl_name = '{table}'").fetchone()[0], bytes)  # fmt: skip
+    con.close()
+
+
+# -- 1. a schema record's name turned blob hid a side table -----------------------------------
+
+
+@pytest.mark.parametrize("table", ["run_forms", "run_devices", "run_data", "run_isomorphic"])
+def test_a_schema_name_turned_blob_is_a_damaged_file(tmp_path: Path, table: str) -> None:
+    # the side table read as missing: its records dropped, and the import exited 0 (a
+    # database holding two data digests for a dataset imported, stand-ins went uncopied)
+    path = _two_runs(tmp_path / "r.sqlite")
+    _flip_name_type(path, table)
+    said = f"{DAMAGED_FILE} (its schema's name b'{table}' is blob, not text)"
+    with pytest.raises(ResultsDBError, match=rf"^{path}.*{DAMAGED_FILE}") as info:
+        read_results_db(path)
+    assert said in str(info.value)
+    for readonly in (True, False):  # training's reads, and its writer
+        db = ResultsDB(path, readonly=readonly)
+        with pytest.raises(ResultsDBError, match=r"its schema's name b'run_"):
+            db.finished_runs()
+        db.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.sqlite"]
+
+
+def test_a_side_table_its_meta_records_is_missing_is_damage(tmp_path: Path) -> None:
+    # written by this version (meta records each table's last legacy rowid), then the table
+    # dropped: the runs' data digests were imported as unrecorded
+    path = _two_runs(tmp_path / "r.sqlite")
+    old = Path(shutil.copy(path, tmp_path / "old.sqlite"))
+    con = sqlite3.connect(path)
+    con.executescript("DROP TABLE run_data")
+    con.close()
+    with pytest.raises(ResultsDBError, match="its table run_data is missing, which its meta"):
+        read_results_db(path)
+    with pytest.raises(ResultsDBError, match="its table run_data is missing"):
+        ResultsDB(path).finished_runs()  # a writer would have created it again, empty
+    # a file of an earlier version (no such record) without the table reads as before
+    con = sqlite3.connect(old)
+    con.executescript("DROP TABLE run_data; DELETE FROM meta WHERE key LIKE 'legacy_upto:%'")
+    con.close()
+    assert read_results_db(old).meta["data"]["cifar10"]["digest"] is None
+
+
+# -- 2. two campaigns of one dataset on other files, on one database -------------------------
+
+
+def test_a_second_writer_of_other_data_is_refused_in_its_transaction(tmp_path: Path) -> None:
+    # each campaign checked the file before any run (it was empty); both wrote, and no
+    # import or train of the dataset worked again, nothing telling the two apart
+    from nb201_flat.train.executors import _NOT_RETRIED
+
+    path = tmp_path / "r.sqlite"
+    first, second = ResultsDB(path, named="db_path"), ResultsDB(path, named="db_path")
+    mine = SimpleNamespace(digest=DIGEST, official=True, short=DIGEST[:12])
+    other = SimpleNamespace(digest="0ther" * 12, official=False, short="0ther0ther0t")
+    rows = {"train": (2.3, 12.5, 1.5), "ori-test": (2.3, 50.0, 0.2)}
+    first.write_epoch(KEY, 11472, 1, rows, data=mine)  # type: ignore[arg-type]
+    with pytest.raises(DataMismatchError) as info:
+        second.write_epoch(OTHER, 8, 1, rows, data=other)  # type: ignore[arg-type]
+    said = str(info.value)
+    assert f"holds cifar10 runs trained on other data (other files or another split; digest {DIGEST[:12]}; these files and split: 0ther0ther0t)" in said  # fmt: skip
+    assert said.endswith("train each set of files and split into a db_path of its own")
+    assert isinstance(info.value, _NOT_RETRIED)
+    second.write_epoch(OTHER, 8, 1, rows, data=mine)  # type: ignore[arg-type]  # its own data
+    first.mark_run(KEY, 11472, "done", data=mine, final_rows=rows)  # type: ignore[arg-type]
+    second.mark_run(OTHER, 8, "done", data=mine, final_rows=rows)  # type: ignore[arg-type]
+    first.close()
+    second.close()
+    assert set(ResultsDB(path).data_digests().values()) == {DIGEST}
+    assert read_results_db(path).meta["data"]["cifar10"]["runs"] == 2
+
+
+# -- 3. a text cell turned blob ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("table", "column"),
+    [("runs", "host"), ("run_data", "data_digest"), ("run_devices", "trained_on")],
+)
+def test_a_text_cell_turned_blob_is_a_damaged_run(tmp_path: Path, table: str, column: str) -> None:
+    # one flipped bit of a record header: json's TypeError (exit 1) in import, train and
+    # train --retrain-damaged, so nothing could repair it
+    path = _two_runs(tmp_path / "r.sqlite")
+    _edit(path, f"UPDATE {table} SET {column} = CAST({column} AS BLOB) WHERE arch = ?", ARCH)
+    with pytest.raises(ResultsDBError) as info:
+        read_results_db(path)
+    said = str(info.value)
+    assert f"is damaged: run {KEY} has {column} b'" in said and f"(blob, not text) (table {table}, rowid" in said  # fmt: skip
+    assert said.endswith("train it again with retrain_damaged=True (which first deletes that run's rows from every table of the database)")  # fmt: skip
+    db = ResultsDB(path)
+    with pytest.raises(ResultsDBError, match=rf"{column} b'.*retrain_damaged=True"):
+        db.finished_runs()
+    damaged: rdb.Damaged = {}
+    assert db.finished_runs([KEY], damaged=damaged) == ({OTHER}, {OTHER: DIGEST})
+    assert list(damaged) == [KEY] and "(blob, not text)" in damaged[KEY]
+    assert "(blob, not text)" in str(db.discard_damaged(KEY))
+    assert db.finished_runs() == ({OTHER}, {OTHER: DIGEST})
+    db.close()
+
+
+def test_a_stray_row_whose_key_turned_blob_is_put_back(tmp_path: Path) -> None:
+    # its key a blob, no run's: a stray row; its checksum (of the text) names its run
+    path = _two_runs(tmp_path / "r.sqlite")
+    _edit(path, "UPDATE run_forms SET arch = CAST(arch AS BLOB) WHERE arch = ?", ARCH)
+    with pytest.raises(ResultsDBError, match=r"has arch b'.*a stray row.*under run"):
+        read_results_db(path)
+    db = ResultsDB(path)
+    (said,) = db.clear_stray_rows()
+    assert said.endswith(f"put back under run {KEY}, as its checksum says")
+    db.close()
+    assert read_results_db(path).meta["trained_as"] == {"single": 2}
+
+
+# -- 6. a finished run missing final-epoch rows ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("gone", "why"),
+    [
+        ("epoch = 2", "is marked done but has no row for its final epoch 2"),
+        (
+            "epoch = 2 AND split = 'ori-test'",
+            "has no row for split 'ori-test' at its final epoch 2",
+        ),
+    ],
+)
+def test_a_done_run_missing_final_rows_is_damaged_for_training(
+    tmp_path: Path, gone: str, why: str
+) -> None:
+    # skipped as finished with that split silently absent, or refused saying "train it
+    # first, or ask is_done(key)" (it was trained; is_done is Python)
+    path = tmp_path / "r.sqlite"
+    db = ResultsDB(path)
+    data = SimpleNamespace(digest=DIGEST, official=True)
+    mine, other = (*KEY[:3], 2, KEY[4]), (*OTHER[:3], 2, OTHER[4])
+    for key, index in ((mine, 11472), (other, 8)):
+        for epoch in (1, 2):
+            db.write_epoch(key, index, epoch, {"train": (2.3, 12.5, 1.5), "ori-test": (2.3, 50.0, 0.2)})  # fmt: skip
+        db.mark_run(key, index, "done", data=data)  # type: ignore[arg-type]
+    _edit(path, f"DELETE FROM epochs WHERE arch = ? AND {gone}", ARCH)
+    reads = [db.finished_runs, db.done_keys, db.data_digests]
+    if "split" not in gone:  # "holds no final epoch ... train it first, or ask is_done(key)"
+        reads.append(lambda: db.final_metrics(mine))
+    for read in reads:
+        with pytest.raises(ResultsDBError, match=rf"run \({KEY[0]!r}.* {why}.*retrain_damaged=True"):  # fmt: skip
+            read()
+    damaged: rdb.Damaged = {}
+    assert db.finished_runs([mine], damaged=damaged) == ({other}, {other: DIGEST})
+    assert why in damaged[mine] and why in str(db.discard_damaged(mine))
+    db.close()
+
+
+# -- the command line -------------------------------------------------------------------------
+
+CELLS = ("11472", "8")
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A tiny CIFAR-10 and a folder holding a --db (and its checkpoints) of two cells trained
+    for two epochs; each test copies the folder."""
+    pytest.importorskip("torch")
+    root = tmp_path_factory.mktemp("audit10")
+    data = write_tiny_cifar10(root / "data")
+    folder = root / "runs"
+    assert main(_argv(data, folder / "r.sqlite")) == 0
+    return data, folder
+
+
+def _argv(data: Path, db: Path, *extra: str) -> list[str]:
+    return ["train", *CELLS, "--dataset", "cifar10", "--epochs", "2", "--seeds", "1",
+            "--data-root", str(data), "--db", str(db), "--device", "cpu", "--executor",
+            "inline", "--C", "2", "--N", "1", "--threads", "1", "--json", *extra]  # fmt: skip
+
+
+def _copy(trained: tuple[Path, Path], tmp_path: Path) -> tuple[Path, Path]:
+    data, folder = trained
+    shutil.copytree(folder, tmp_path / "runs")
+    return data, tmp_path / "runs" / "r.sqlite"
+
+
+@pytest.mark.parametrize(
+    ("change", "said"),
+    [
+        ("UPDATE runs SET host = CAST(host AS BLOB) WHERE arch = ?", "has host b'"),
+        ("DELETE FROM epochs WHERE arch = ? AND epoch = 2", "has no row for its final epoch 2"),
+        ("DELETE FROM epochs WHERE arch = ? AND epoch = 2 AND split = 'ori-test'",
+         "has no row for split 'ori-test' at its final epoch 2"),
+    ],
+)  # fmt: skip
+def test_train_refuses_such_a_run_naming_the_flag_that_repairs_it(
+    trained: tuple[Path, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    change: str,
+    said: str,
+) -> None:
+    data, db = _copy(trained, tmp_path)
+    _edit(db, change, ARCH)
+    capsys.readouterr()
+    assert main(_argv(data, db)) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and said in err and "Traceback" not in err, err
+    assert err.rstrip().endswith(
+        "train it again with --retrain-damaged (which first deletes that run's rows from every "
+        "table of the database)"
+    ), err
+    assert main(["import", str(db), "--out", str(tmp_path / "T")]) == 2
+    assert said in capsys.readouterr().err
+    assert main(_argv(data, db, "--retrain-damaged")) == 0
+    status = {r["arch"]: r["status"] for r in json.loads(capsys.readouterr().out)["runs"]}
+    assert status == {ARCH: "done", str(NB201.resolve(8)): "skipped"}
+    assert main(["import", str(db), "--out", str(tmp_path / "T")]) == 0
