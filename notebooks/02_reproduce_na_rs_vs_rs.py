@@ -20,8 +20,9 @@
 # NAS-Bench-201, without publishing the exact protocol. `nb201_flat.search.grid.reproduce` runs the
 # choices as a grid and reports paired differences (runs sharing their seed) with bootstrap
 # confidence intervals and a verdict per cell. Here: a quick grid (few runs, one NA
-# objective: radius 1, mean, including the cell, free neighbour look-ups); the full grid is
-# `nb201-flat reproduce` (its committed run, `results/reproduce_nb201/report.md`, took 5.8 s
+# objective: radius 1, mean, including the cell, free neighbour look-ups), a smoke test whose
+# verdict column reads "none (smoke test)"; the full grid, verdicts and all, is
+# `nb201-flat reproduce` (its committed run, `results/reproduce_nb201/report.md`, took 5.6 s
 # on two cores, numba's kernels cached, as that report and
 # `results/README.md` state).
 
