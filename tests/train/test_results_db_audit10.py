@@ -13,7 +13,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from train_helpers import write_tiny_cifar10
+from train_helpers import copy_trained, train_two_cells, two_cells_argv
 
 from nb201_flat.cli import main
 from nb201_flat.errors import DataMismatchError, ResultsDBError
@@ -219,31 +219,11 @@ def test_a_done_run_missing_final_rows_is_damaged_for_training(
 
 # -- the command line -------------------------------------------------------------------------
 
-CELLS = ("11472", "8")
-
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """A tiny CIFAR-10 and a folder holding a --db (and its checkpoints) of two cells trained
-    for two epochs; each test copies the folder."""
     pytest.importorskip("torch")
-    root = tmp_path_factory.mktemp("audit10")
-    data = write_tiny_cifar10(root / "data")
-    folder = root / "runs"
-    assert main(_argv(data, folder / "r.sqlite")) == 0
-    return data, folder
-
-
-def _argv(data: Path, db: Path, *extra: str) -> list[str]:
-    return ["train", *CELLS, "--dataset", "cifar10", "--epochs", "2", "--seeds", "1",
-            "--data-root", str(data), "--db", str(db), "--device", "cpu", "--executor",
-            "inline", "--C", "2", "--N", "1", "--threads", "1", "--json", *extra]  # fmt: skip
-
-
-def _copy(trained: tuple[Path, Path], tmp_path: Path) -> tuple[Path, Path]:
-    data, folder = trained
-    shutil.copytree(folder, tmp_path / "runs")
-    return data, tmp_path / "runs" / "r.sqlite"
+    return train_two_cells(tmp_path_factory.mktemp("audit10"))
 
 
 @pytest.mark.parametrize(
@@ -262,10 +242,10 @@ def test_train_refuses_such_a_run_naming_the_flag_that_repairs_it(
     change: str,
     said: str,
 ) -> None:
-    data, db = _copy(trained, tmp_path)
+    data, db = copy_trained(trained, tmp_path)
     _edit(db, change, ARCH)
     capsys.readouterr()
-    assert main(_argv(data, db)) == 2
+    assert main(two_cells_argv(data, db)) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and said in err and "Traceback" not in err, err
     assert err.rstrip().endswith(
@@ -274,7 +254,7 @@ def test_train_refuses_such_a_run_naming_the_flag_that_repairs_it(
     ), err
     assert main(["import", str(db), "--out", str(tmp_path / "T")]) == 2
     assert said in capsys.readouterr().err
-    assert main(_argv(data, db, "--retrain-damaged")) == 0
+    assert main(two_cells_argv(data, db, "--retrain-damaged")) == 0
     status = {r["arch"]: r["status"] for r in json.loads(capsys.readouterr().out)["runs"]}
     assert status == {ARCH: "done", str(NB201.resolve(8)): "skipped"}
     assert main(["import", str(db), "--out", str(tmp_path / "T")]) == 0

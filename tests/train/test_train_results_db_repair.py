@@ -17,7 +17,16 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from train_helpers import TOY_OPS, as_legacy, one_isomorphic_class, write_tiny_cifar10
+from train_helpers import (
+    TOY_OPS,
+    TWO_CELLS,
+    as_legacy,
+    copy_trained,
+    one_isomorphic_class,
+    train_two_cells,
+    two_cells_argv,
+    write_tiny_cifar10,
+)
 
 from nb201_flat.cli import main
 from nb201_flat.errors import ResultsDBError
@@ -186,31 +195,11 @@ def test_an_import_reads_only_the_runs_of_its_space(tmp_path: Path) -> None:
 
 # -- training ---------------------------------------------------------------------------------
 
-CELLS = ("11472", "8")
-
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """A tiny CIFAR-10 and a folder holding a --db (and its checkpoints) of two cells trained
-    for two epochs; each test copies the folder."""
     pytest.importorskip("torch")
-    root = tmp_path_factory.mktemp("repair")
-    data = write_tiny_cifar10(root / "data")
-    folder = root / "runs"
-    assert main(_argv(data, folder / "r.sqlite")) == 0
-    return data, folder
-
-
-def _argv(data: Path, db: Path, *extra: str) -> list[str]:
-    return ["train", *CELLS, "--dataset", "cifar10", "--epochs", "2", "--seeds", "1",
-            "--data-root", str(data), "--db", str(db), "--device", "cpu", "--executor",
-            "inline", "--C", "2", "--N", "1", "--threads", "1", "--json", *extra]  # fmt: skip
-
-
-def _copy(trained: tuple[Path, Path], tmp_path: Path) -> tuple[Path, Path]:
-    data, folder = trained
-    shutil.copytree(folder, tmp_path / "runs")
-    return data, tmp_path / "runs" / "r.sqlite"
+    return train_two_cells(tmp_path_factory.mktemp("repair"))
 
 
 def _numbers(path: Path, arch: str) -> list[tuple[object, ...]]:
@@ -241,7 +230,7 @@ def _numbers(path: Path, arch: str) -> list[tuple[object, ...]]:
 def test_train_refuses_a_damaged_run_then_retrains_it_with_the_flag(
     trained: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str], change: str
 ) -> None:
-    data, db = _copy(trained, tmp_path)
+    data, db = copy_trained(trained, tmp_path)
     capsys.readouterr()
     other = str(NB201.resolve(8))
     numbers = _numbers(db, ARCH)
@@ -251,7 +240,7 @@ def test_train_refuses_a_damaged_run_then_retrains_it_with_the_flag(
         ckpt = db.parent / "r.sqlite.ckpt" / "nb201@C2N1-11472-cifar10-e2-s1-faithful"
         shutil.rmtree(ckpt)
     kept = _of_run(_rows(db), ARCH, keep=False)
-    assert main(_argv(data, db)) == 2
+    assert main(two_cells_argv(data, db)) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Traceback" not in err, err
     assert "is damaged: run ('nb201@C2N1" in err and ARCH in err
@@ -261,7 +250,7 @@ def test_train_refuses_a_damaged_run_then_retrains_it_with_the_flag(
     ), err
     assert _of_run(_rows(db), ARCH, keep=False) == kept  # a refusal writes nothing
 
-    assert main(_argv(data, db, "--retrain-damaged")) == 0
+    assert main(two_cells_argv(data, db, "--retrain-damaged")) == 0
     out = json.loads(capsys.readouterr().out)
     status = {r["arch"]: r["status"] for r in out["runs"]}
     assert status == {ARCH: "done", other: "skipped"}
@@ -275,7 +264,7 @@ def test_train_refuses_a_damaged_run_then_retrains_it_with_the_flag(
             assert recorded == rdb.row_checksum(row, table), (table, row)
     con.close()
     assert len(read_results_db(db).vector("cifar10", "ori-test", 2, seed_policy=1)) >= 2
-    assert main(_argv(data, db, "--retrain-damaged")) == 0  # nothing damaged: all skipped
+    assert main(two_cells_argv(data, db, "--retrain-damaged")) == 0  # nothing damaged: all skipped
     out = json.loads(capsys.readouterr().out)
     assert {r["status"] for r in out["runs"]} == {"skipped"}
 
@@ -287,7 +276,7 @@ def test_the_python_job_takes_retrain_damaged(
     from nb201_flat.train.jobs import make_jobs, space_key
     from nb201_flat.train.trainer import train
 
-    data, db = _copy(trained, tmp_path)
+    data, db = copy_trained(trained, tmp_path)
     assert space_key(Space(NB201.ops, 4), c=2, n=1).startswith("nb201@C2N1")
     (job,) = make_jobs([11472], dataset="cifar10", epochs=2, seeds=[1], data_root=data,
                        db_path=db, device="cpu", c=2, n=1, threads=1)  # fmt: skip
@@ -307,11 +296,11 @@ def test_a_run_trained_again_is_not_held_to_its_old_checkpoints_thread_count(
     trained: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # its checkpoints go with its rows: the resume check of the thread count is not its
-    data, db = _copy(trained, tmp_path)
+    data, db = copy_trained(trained, tmp_path)
     capsys.readouterr()
     _edit(db, f"UPDATE runs SET train_time_s = 1e9 WHERE arch = '{ARCH}'")
-    argv = [a if a != "1" or i != _argv(data, db).index("--threads") + 1 else "2"
-            for i, a in enumerate(_argv(data, db, "--retrain-damaged"))]  # fmt: skip
+    argv = [a if a != "1" or i != two_cells_argv(data, db).index("--threads") + 1 else "2"
+            for i, a in enumerate(two_cells_argv(data, db, "--retrain-damaged"))]  # fmt: skip
     assert argv[argv.index("--threads") + 1] == "2"
     assert main(argv) == 0, capsys.readouterr().err
     out = json.loads(capsys.readouterr().out)
@@ -476,13 +465,13 @@ def test_train_retrains_a_finished_run_damaged_before_its_final_epoch(
     change: str,
     why: str,
 ) -> None:
-    data, db = _copy(trained, tmp_path)
+    data, db = copy_trained(trained, tmp_path)
     capsys.readouterr()
     numbers = _numbers(db, ARCH)
     _edit(db, change)
     with pytest.raises(ResultsDBError, match=f"{why}.*retrain_damaged=True"):
         rdb.load_curves(db)
-    assert main(_argv(data, db, "--retrain-damaged")) == 0, capsys.readouterr().err
+    assert main(two_cells_argv(data, db, "--retrain-damaged")) == 0, capsys.readouterr().err
     out = json.loads(capsys.readouterr().out)
     # before: skipped (only its final epoch was read), and load_curves still refused it
     assert {r["arch"]: r["status"] for r in out["runs"]} == {
@@ -502,7 +491,7 @@ def test_a_resume_into_a_database_without_the_runs_rows_is_refused_then_retraine
 ) -> None:
     # the database deleted, its checkpoints left beside it: the runs resumed from their final
     # checkpoints and were marked done with no numbers (metrics {}, exit 0), a hole in curves
-    data, db = _copy(trained, tmp_path)
+    data, db = copy_trained(trained, tmp_path)
     numbers = _numbers(db, ARCH)
     for f in db.parent.glob("r.sqlite*"):
         if f.is_file():
@@ -513,7 +502,7 @@ def test_a_resume_into_a_database_without_the_runs_rows_is_refused_then_retraine
     # one line before any run (it was one failed run each, exit 1), in the command's words
     # (the library's said retrain_damaged=True, ckpt_dir); no database is created
     for executor in ("inline", "local"):
-        argv = [a if a != "inline" else executor for a in _argv(data, db)]
+        argv = [a if a != "inline" else executor for a in two_cells_argv(data, db)]
         assert main(argv) == 2
         out, err = capsys.readouterr()
         assert out == "" and err.count("\n") == 1, err
@@ -527,12 +516,12 @@ def test_a_resume_into_a_database_without_the_runs_rows_is_refused_then_retraine
     empty = ResultsDB(db)
     assert empty.done_keys() == set()  # creates the file, with no run
     empty.close()
-    assert main(_argv(data, db)) == 2
+    assert main(two_cells_argv(data, db)) == 2
     err = capsys.readouterr().err
     assert "without a gap only up to epoch 0, but its checkpoints reach epoch 2" in err, err
     assert ResultsDB(db).done_keys() == set()  # nothing marked done without its numbers
     caplog.clear()
-    assert main(_argv(data, db, "--retrain-damaged")) == 0
+    assert main(two_cells_argv(data, db, "--retrain-damaged")) == 0
     runs = json.loads(capsys.readouterr().out)["runs"]
     assert [r["status"] for r in runs] == ["done", "done"]
     # the repair warnings name the flag (they said "(retrain_damaged)"), after a colon
@@ -631,12 +620,12 @@ def test_another_runs_checkpoints_past_a_runs_rows_are_refused_up_front_as_anoth
 ) -> None:
     # seed 1's final checkpoint copied into seed 2's folder, which has no rows: the up-front
     # check names what the run itself would (another run's checkpoints), not missing rows
-    data, db = _copy(trained, tmp_path)
+    data, db = copy_trained(trained, tmp_path)
     ckpt = db.parent / "r.sqlite.ckpt"
-    (one,) = [p for p in ckpt.iterdir() if p.is_dir() and f"-{CELLS[0]}-" in p.name]
+    (one,) = [p for p in ckpt.iterdir() if p.is_dir() and f"-{TWO_CELLS[0]}-" in p.name]
     two = one.with_name(one.name.replace("-s1-", "-s2-"))
     shutil.copytree(one, two)
-    argv = _argv(data, db)
+    argv = two_cells_argv(data, db)
     argv[argv.index("--seeds") + 1] = "2"
     assert main(argv) == 2
     out, err = capsys.readouterr()
@@ -719,20 +708,20 @@ def test_train_with_the_flag_puts_a_stray_row_back_and_says_so(
     capsys: pytest.CaptureFixture[str],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    data, db = _copy(trained, tmp_path)
+    data, db = copy_trained(trained, tmp_path)
     capsys.readouterr()
     before = _rows(db)
     sql = f"SELECT rowid FROM epochs WHERE arch = '{ARCH}' AND epoch = 2 AND split = 'ori-test'"
     rowid = _rowid(db, sql)
     _edit(db, f"UPDATE epochs SET arch = '{_STRAY}' WHERE rowid = {rowid}")
-    assert main(_argv(data, db)) == 2
+    assert main(two_cells_argv(data, db)) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Traceback" not in err, err
     assert f"(table epochs, rowid {rowid}), and has no row in table runs: a stray row" in err
     assert "train with --retrain-damaged, which puts such a row back" in err
     # before: refused again, the run it names being no run of the command's
     with caplog.at_level(logging.WARNING):
-        assert main(_argv(data, db, "--retrain-damaged")) == 0, capsys.readouterr().err
+        assert main(two_cells_argv(data, db, "--retrain-damaged")) == 0, capsys.readouterr().err
     said = [r.getMessage() for r in caplog.records if "stray" in r.getMessage()]
     assert (
         len(said) == 1
@@ -749,7 +738,7 @@ def test_a_campaign_that_retrains_damaged_runs_clears_stray_rows(
     from nb201_flat.train.executors import split_done
     from nb201_flat.train.jobs import make_jobs
 
-    data, db = _copy(trained, tmp_path)
+    data, db = copy_trained(trained, tmp_path)
     before = _rows(db)
     (job,) = make_jobs([11472], dataset="cifar10", epochs=2, seeds=[1], data_root=data,
                        db_path=db, device="cpu", c=2, n=1, threads=1)  # fmt: skip
@@ -768,10 +757,10 @@ def test_train_says_how_deep_it_checked_the_runs_it_skipped(
     # a plain train reads a skipped run's final epochs only (one pass: every epoch row would
     # cost a checksum each); it was silent about it, so a run damaged before its final epoch
     # was skipped without a word and only load_curves refused it later
-    data, db = _copy(trained, tmp_path)
+    data, db = copy_trained(trained, tmp_path)
     capsys.readouterr()
     _edit(db, f"UPDATE epochs SET accuracy = 50.0 WHERE arch = '{ARCH}' AND epoch = 1")
-    text = [a for a in _argv(data, db) if a != "--json"]
+    text = [a for a in two_cells_argv(data, db) if a != "--json"]
     assert main(text) == 0
     out = capsys.readouterr().out
     assert out.count(" skipped ") == 2 and out.count("\n") == 3, out
@@ -780,12 +769,12 @@ def test_train_says_how_deep_it_checked_the_runs_it_skipped(
         "earlier epochs (an import and load_curves check every epoch; --retrain-damaged "
         "checks them here, and trains a damaged run again)"
     ), out
-    assert main(_argv(data, db)) == 0
+    assert main(two_cells_argv(data, db)) == 0
     assert json.loads(capsys.readouterr().out)["skipped_checked"] == "final_epoch"
     assert main([*text, "--retrain-damaged"]) == 0  # the damaged run trained again
     out = capsys.readouterr().out
     assert out.rstrip().endswith("1 run(s) skipped, finished before: every row checked (--retrain-damaged)"), out  # fmt: skip
-    assert main(_argv(data, db, "--retrain-damaged")) == 0
+    assert main(two_cells_argv(data, db, "--retrain-damaged")) == 0
     assert json.loads(capsys.readouterr().out)["skipped_checked"] == "every_epoch"
 
 
@@ -793,11 +782,11 @@ def test_the_repair_warnings_of_worker_processes_name_the_flag(
     trained: tuple[Path, Path], tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
     # a spawned worker does not know the command's spelling: it said "(retrain_damaged)"
-    data, db = _copy(trained, tmp_path)
+    data, db = copy_trained(trained, tmp_path)
     for f in db.parent.glob("r.sqlite*"):
         if f.is_file():
             f.unlink()
-    argv = [a if a != "inline" else "local" for a in _argv(data, db, "--retrain-damaged")]
+    argv = [a if a != "inline" else "local" for a in two_cells_argv(data, db, "--retrain-damaged")]
     assert main(argv) == 0
     err = capfd.readouterr().err
     said = [line for line in err.splitlines() if "checkpoints" in line and "deleted" in line]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -255,3 +256,34 @@ def as_legacy(path: Path, table: str) -> None:
             (_LEGACY_KEY + table,),
         )
     con.close()
+
+
+# -- a --db of two cells trained for two epochs, for the repair tests -----------------------------
+TWO_CELLS = ("11472", "8")
+
+
+def two_cells_argv(data: Path, db: Path, *extra: str) -> list[str]:
+    """``train`` of :data:`TWO_CELLS` for two epochs on the tiny CIFAR-10 at ``data`` into
+    ``db`` (CPU, inline, C=2, N=1, one thread, --json), then ``extra``."""
+    return ["train", *TWO_CELLS, "--dataset", "cifar10", "--epochs", "2", "--seeds", "1",
+            "--data-root", str(data), "--db", str(db), "--device", "cpu", "--executor",
+            "inline", "--C", "2", "--N", "1", "--threads", "1", "--json", *extra]  # fmt: skip
+
+
+def train_two_cells(root: Path) -> tuple[Path, Path]:
+    """A tiny CIFAR-10 under ``root`` and a folder holding a --db (and its checkpoints) of
+    :data:`TWO_CELLS` trained by :func:`two_cells_argv`; each test copies the folder
+    (:func:`copy_trained`)."""
+    from nb201_flat.cli import main
+
+    data = write_tiny_cifar10(root / "data")
+    folder = root / "runs"
+    assert main(two_cells_argv(data, folder / "r.sqlite")) == 0
+    return data, folder
+
+
+def copy_trained(trained: tuple[Path, Path], tmp_path: Path) -> tuple[Path, Path]:
+    """The data and a copy of the --db of :func:`train_two_cells` under ``tmp_path``."""
+    data, folder = trained
+    shutil.copytree(folder, tmp_path / "runs")
+    return data, tmp_path / "runs" / "r.sqlite"
