@@ -51,13 +51,11 @@ import pandas as pd
 from nb201_flat.conventions import budget_ratio, budget_rule_note, budget_scale_for
 from nb201_flat.errors import (
     ArgumentError,
-    Call,
     Param,
     Part,
     check_flag,
     check_float_range,
     check_int_range,
-    joined,
     real_number,
     shown,
 )
@@ -86,12 +84,14 @@ from nb201_flat.search.protocol import (
 from nb201_flat.search.runner import (
     KEY_COLUMNS,
     MIN_RUNS_CI,
+    Shortfall,
     check_runs,
     check_scores_affordable,
     check_selection_reached,
     check_stage1_ends,
     run_search,
     summarise,
+    unreported_fix,
 )
 from nb201_flat.search.statistics import (
     SMOKE_VERDICT,
@@ -482,37 +482,24 @@ class ReproduceResult:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class _Short:
-    """A row of the grid with too few runs holding a value for a confidence interval."""
-
-    protocol: str
-    what: str  # the search and reported key, or the comparison
-    have: int  # runs with a value (a comparison: paired runs, both sides with one)
-    runs: int | None  # runs of the search (None: a comparison)
-    found: int | None = None  # runs that picked a cell (None: a comparison)
-    algorithm: str | None = None  # the search's label (None: a comparison)
-
-    @property
-    def found_nothing(self) -> bool:
-        """Some of its runs picked no cell (a search's row)."""
-        return self.found is not None and self.runs is not None and self.found < self.runs
-
-    @property
-    def unmeasured(self) -> bool:
-        """Some of its runs' picks have no value on the reported key (a sparse table; a
-        comparison: its sides' values lie in different runs)."""
-        return self.found is None or self.found > self.have
-
-
-def _short_of_values(runs: pd.DataFrame) -> list[_Short]:
+def _short_of_values(
+    runs: pd.DataFrame, algorithms: dict[str, SearchAlgorithm] | None = None
+) -> list[Shortfall]:
     """Each search and reported key of ``runs`` with fewer than :data:`MIN_RUNS_CI` runs that
-    have a value: every row it is part of would have no CI."""
+    have a value: every row it is part of would have no CI. ``algorithms``: the searches by
+    label (one not there is not known to be charged)."""
     keys = ["protocol", "algorithm", *KEY_COLUMNS]
     g = runs.groupby(keys, sort=False)
     counts = g["test"].agg(["count", "size"]).join(g["best"].count().rename("found"))
     return [
-        _Short(str(prot), f"{algo} on {MetricKey(*key)}", int(k), int(n), int(f), str(algo))
+        Shortfall(
+            str(prot),
+            f"{algo} on {MetricKey(*key)}",
+            int(k),
+            int(n),
+            int(f),
+            (algorithms or {}).get(str(algo)),
+        )
         for prot, algo, *key, k, n, f in counts.reset_index().itertuples(index=False, name=None)
         if k < MIN_RUNS_CI
     ]
@@ -520,9 +507,9 @@ def _short_of_values(runs: pd.DataFrame) -> list[_Short]:
 
 def _short_of_pairs(
     paired: pd.DataFrame, accounting: pd.DataFrame, routes: pd.DataFrame
-) -> list[_Short]:
+) -> list[Shortfall]:
     """Each comparison of the report with fewer than :data:`MIN_RUNS_CI` paired runs."""
-    out: dict[tuple[str, str], _Short] = {}
+    out: dict[tuple[str, str], Shortfall] = {}
     for frame, prot, a, b in (
         (paired, "protocol", "algorithm", "base"),
         (accounting, "protocol", "a", "b"),
@@ -535,22 +522,21 @@ def _short_of_pairs(
             what = f"{r[a]} − {r[b]} on {key}"
             if prot == "a_protocol" and r["b_protocol"] != r["a_protocol"]:
                 what = f"{r[a]} − {r[b]} under {r['b_protocol']} on {key}"
-            out.setdefault((str(r[prot]), what), _Short(str(r[prot]), what, int(r["n"]), None))
+            out.setdefault((str(r[prot]), what), Shortfall(str(r[prot]), what, int(r["n"]), None))
     return list(out.values())
 
 
 def _require_intervals(
-    short: list[_Short],
+    short: list[Shortfall],
     families: dict[str, tuple[Protocol, ...]],
     config: ReproduceConfig | None = None,
-    algorithms: dict[str, SearchAlgorithm] | None = None,
 ) -> None:
     """Refuse (:class:`ProtocolError`) a grid where some row would have no confidence
-    interval (``short``), naming the rows and what the grid ``config`` offers that could
-    serve them: a denser table where picks went unmeasured (or a search found nothing on a
-    sparse search vector), a larger budget, more runs (not for a charged search of
-    ``algorithms`` of which no run found anything), a smaller radius and free neighbours
-    where such a search found nothing, the families that serve every row."""
+    interval (``short``), naming the rows, why they lack values and what the grid ``config``
+    offers that could serve them (:func:`~nb201_flat.search.runner.unreported_fix`, as
+    ``search`` names its own: a denser table, a larger budget, more runs, a smaller radius
+    and the charged searches left out, where they apply), and the families that serve every
+    row."""
     if not short:
         return
     by_name = {p.name: p for ps in families.values() for p in ps}
@@ -562,45 +548,26 @@ def _require_intervals(
         for s in short[:4]
     ]
     more = f", and {len(short) - 4} more" if len(short) > 4 else ""
-    budgets: list[Param] = []
-    for name in names:
-        p = by_name.get(name)
-        param = None if p is None else p.budget_param(seconds=p.budget_seconds is not None)
-        if param is not None and param not in budgets:
-            budgets.append(param)
     bad = [f for f, ps in families.items() if any(p.name in names for p in ps)]
     keep = tuple(f for f in families if f not in bad)
-    charged = {s.algorithm for s in short if _charged((algorithms or {}).get(s.algorithm or ""))}
-    # a charged search of which no run found anything: its budget scores no cell, or nearly
-    # (stage 2 of two-stage NA-RS left less than a neighbourhood costs), so more runs of it
-    # are no fix; the others' runs found cells, or a sparse search vector hid them
-    scoreless = [s for s in short if s.found == 0 and s.algorithm in charged]
-    fixes: list[list[Part]] = []
-    if any(s.unmeasured or (s.found_nothing and s.algorithm not in charged) for s in short):
-        fixes.append(["use a denser table or report key (see ", Call("Table.info"), ")"])
-    give: list[Part] = ["a larger budget (", *joined(budgets), ")"] if budgets else []
-    if len(scoreless) < len(short):
-        give += [" or " if give else "", "more runs (", Param("runs"), ")"]
-    if give:
-        fixes.append(["give the searches ", *give])
-    if scoreless and config is not None:
-        fixes += _charged_fixes(config)
-    if keep:
-        fixes.append([f"leave out {', '.join(bad)} (", Param("protocols", keep), ")"])
-    if not fixes:  # no run with a value, none offered above: what the table holds
-        fixes.append(["use a denser table or report key (see ", Call("Table.info"), ")"])
-    causes = []
-    if any(s.unmeasured for s in short):
-        causes.append("their picks were never measured there")
-    if any(s.found_nothing for s in short):
-        causes.append("they found nothing")
-    fix: list[Part] = []
-    for k, part in enumerate(fixes):
-        fix += [", or " if k and k == len(fixes) - 1 else ", " if k else "", *part]
+    leave_out = None if config is None else _charged_out(config)
+    charged_out: tuple[Part, ...] = ()
+    if leave_out is not None:
+        charged_out = ("leave out the charged searches (", leave_out, ")")
+    causes, fix = unreported_fix(
+        short,
+        [by_name[n] for n in names if n in by_name],
+        whom="the searches",
+        runs=Param("runs"),
+        radius_by=None if config is None else _radius_by(config),
+        share_by=None,  # the grid sets no stage 1 share of its own
+        charged_out=charged_out,
+        others=[(f"leave out {', '.join(bad)} (", Param("protocols", keep), ")")] if keep else (),
+    )
     raise ProtocolError(
         f"the grid cannot serve {', '.join(names)}: a row's confidence interval needs at "
         f"least {MIN_RUNS_CI} runs with a reported value, and these have fewer: "
-        f"{', '.join(shown_rows)}{more} ({', or '.join(causes)})",
+        f"{', '.join(shown_rows)}{more} ({causes})",
         fix,
     )
 
@@ -623,19 +590,6 @@ def _radius_by(config: ReproduceConfig) -> Param | None:
     best-evaluated searches are the base's, charged); None where the grid's radii set some
     (every combination, or a charged base)."""
     return Param("radius") if config.design == "one-at-a-time" and not config.base.charge else None
-
-
-def _charged_fixes(config: ReproduceConfig) -> list[list[Part]]:
-    """What the grid ``config`` offers where a charged search found nothing in any run: a
-    smaller radius (its neighbourhoods cost less), its charged searches left out."""
-    out: list[list[Part]] = []
-    radius_by = _radius_by(config)
-    if radius_by is not None and config.base.radius > 1:
-        out.append(["lower the radius (", Param(radius_by.name, config.base.radius - 1), ")"])
-    leave_out = _charged_out(config)
-    if leave_out is not None:
-        out.append(["leave out the charged searches (", leave_out, ")"])
-    return out
 
 
 def _check_selections(
@@ -721,14 +675,14 @@ def reproduce(
     )
     t1 = time.perf_counter()
     # before the controls and the statistics: a row without a CI is refused, never a NaN
-    _require_intervals(_short_of_values(res.runs), families, cfg, algorithms)
+    _require_intervals(_short_of_values(res.runs, algorithms), families, cfg)
     runs, curves = res.runs, res.curves
     notes = [*res.notes]
     matched = matched_frame()  # no controls: its columns and dtypes all the same
     pairs = cfg.matched_pairs()
     if pairs:
         ctrl = budget_matched(table, res, pairs, runs=cfg.runs, seed=cfg.seed, jobs=jobs)
-        _require_intervals(_short_of_values(ctrl.runs), families, cfg, algorithms)
+        _require_intervals(_short_of_values(ctrl.runs, algorithms), families, cfg)
         runs = pd.concat([runs, ctrl.runs], ignore_index=True)
         curves = pd.concat([curves, ctrl.curves], ignore_index=True)
         matched = ctrl.matched
@@ -751,7 +705,7 @@ def reproduce(
         runs, res.protocols, n_boot=cfg.n_boot, confidence=cfg.confidence, seed=cfg.seed
     )
     # each side has its runs with a value, but the pairs may not (values lost in other runs)
-    _require_intervals(_short_of_pairs(paired, accounting, routes), families, cfg, algorithms)
+    _require_intervals(_short_of_pairs(paired, accounting, routes), families, cfg)
     log.info(
         "reproduce: searches %.1f s, budget-matched controls %.1f s, statistics %.1f s",
         t1 - t0,

@@ -40,7 +40,7 @@ import multiprocessing as mp
 import operator
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -63,6 +63,7 @@ from nb201_flat.errors import (
     check_flag,
     check_int_range,
     check_seed,
+    joined,
     shown,
     spelled,
     whole_number,
@@ -209,12 +210,16 @@ class SearchResults:
         the parameters they name, :meth:`spelled_notes` as a caller does (a command: its flags).
     protocols
         The protocols, by name.
+    searches
+        The algorithm of each cell, by (protocol name, label): what :meth:`require_reported`
+        names the fixes of.
     """
 
     runs: pd.DataFrame
     curves: pd.DataFrame
     note_parts: tuple[tuple[Part, ...], ...]
     protocols: tuple[Protocol, ...]
+    searches: Mapping[tuple[str, str], SearchAlgorithm] = field(default_factory=dict)
 
     @property
     def notes(self) -> tuple[str, ...]:
@@ -236,31 +241,30 @@ class SearchResults:
     def require_reported(self) -> None:
         """Refuse (:class:`ProtocolError`) a cell and reported key where no run has a test
         value: its summary would be a mean of nothing (n = 0). :meth:`summary` calls it; the
-        results themselves keep such a cell (its runs' records are still the runs')."""
+        results themselves keep such a cell (its runs' records are still the runs'). The
+        causes and fixes are :func:`unreported_fix`'s, as the reproduce grid's."""
         keys = ["protocol", "algorithm", *KEY_COLUMNS]
-        counts = self.runs.groupby(keys, sort=False)["test"].agg(["count", "size"]).reset_index()
-        for prot, algo, *key, _, runs in counts[counts["count"] == 0].itertuples(
+        g = self.runs.groupby(keys, sort=False)
+        counts = g["test"].agg(["count", "size"]).join(g["best"].count().rename("found"))
+        for prot, algo, *key, have, runs, found in counts.reset_index().itertuples(
             index=False, name=None
         ):
+            if have:
+                continue
             protocol = next(p for p in self.protocols if p.name == prot)
-            timed = protocol.budget_seconds is not None
-            # the parameter that set this protocol's budget (None: nothing the caller passes)
-            param = protocol.budget_param(seconds=timed)
-            more: tuple[Part, ...] = (
-                ("a larger budget" if timed else "more queries", " (", param, ")")
-                if param is not None
-                else ()
+            row = Shortfall(
+                prot,
+                f"{algo} on {MetricKey(*key)}",
+                0,
+                runs,
+                found,
+                self.searches.get((prot, algo)),
             )
+            causes, fix = unreported_fix([row], [protocol])
             raise ProtocolError(
-                f"{prot} {algo}: none of the {runs} runs has a {MetricKey(*key)} value (their "
-                "picks were never measured there, or they found nothing), so there is no "
-                "result to report",
-                (
-                    "use a denser table or report key (see ",
-                    Call("Table.info"),
-                    ")",
-                    *((", or give the search ", *more) if more else ()),
-                ),
+                f"{prot} {algo}: none of the {runs} runs has a {MetricKey(*key)} value "
+                f"({causes}), so there is no result to report",
+                fix,
             )
 
     def __repr__(self) -> str:
@@ -737,6 +741,7 @@ def run_cells_and_stalls(
         curves=_curves_frame(blocks, curve_points),
         note_parts=(*((n,) for n in notes), *stalls),
         protocols=tuple(prots),
+        searches={(p.name, lab): a for p, lab, a in given},
     )
     return results, [spelled(n) for n in stalls]
 
@@ -849,7 +854,8 @@ def check_stage1_ends(
     A stage 2 left less budget than a neighbourhood costs is not refused: stage 1's cells may
     include the re-ranked cell's members, which stage 2 reads from memory, so a run may score
     a cell all the same (the pay-for-one-neighbourhood bound is
-    :func:`check_scores_affordable`'s).
+    :func:`check_scores_affordable`'s); where no run did, the refusal after the runs names
+    the stage 1 share (:func:`unreported_fix`).
 
     The refusal names the fixes the caller can apply: ``share_by``, the parameter that sets stage
     1's share (None: the caller sets none, as the reproduce grid); the protocol's budget
@@ -897,6 +903,119 @@ def check_stage1_ends(
         "anything",
         fix,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Shortfall:
+    """A row of results with too few runs holding a reported value (:meth:`SearchResults.
+    require_reported`: none; the reproduce grid: fewer than a confidence interval needs): a
+    search's cell on a reported key, or a comparison of two (``runs`` and ``found`` None)."""
+
+    protocol: str
+    what: str  # the search and reported key, or the comparison
+    have: int  # runs with a value (a comparison: paired runs, both sides with one)
+    runs: int | None  # runs of the search (None: a comparison)
+    found: int | None = None  # runs that picked a cell (None: a comparison)
+    algorithm: SearchAlgorithm | None = None  # the search (None: a comparison, or not known)
+
+    @property
+    def found_nothing(self) -> bool:
+        """Some of its runs picked no cell (a search's row)."""
+        return self.found is not None and self.runs is not None and self.found < self.runs
+
+    @property
+    def unmeasured(self) -> bool:
+        """Some of its runs' picks have no value on the reported key (a sparse table; a
+        comparison: its sides' values lie in different runs)."""
+        return self.found is None or self.found > self.have
+
+    @property
+    def charged(self) -> bool:
+        """Its search is an NA search with charged neighbours."""
+        obj = getattr(self.algorithm, "objective", None)
+        return isinstance(obj, NeighbourObjective) and obj.charge
+
+    @property
+    def scoreless(self) -> bool:
+        """No run of its charged NA search scored a cell: its budget scores none, or nearly
+        (two-stage NA-RS: stage 2's share completed no neighbourhood of the cells it re-ranked,
+        or the runs ended in stage 1), so neither more runs nor a denser table would serve it."""
+        return self.found == 0 and self.charged
+
+
+#: the fix that drops an NA search's charged neighbours (its objective's own field)
+_FREE_NEIGHBOURS: tuple[Part, ...] = (
+    "look the neighbours up free (drop ",
+    Param("charge", True),
+    ")",
+)
+
+
+def unreported_fix(
+    short: Sequence[Shortfall],
+    protocols: Iterable[Protocol],
+    *,
+    whom: str = "the search",
+    runs: Param | None = None,
+    radius_by: Param | None = _RADIUS,
+    share_by: Param | None = _STAGE1_FRACTION,
+    charged_out: Sequence[Part] = _FREE_NEIGHBOURS,
+    others: Sequence[Sequence[Part]] = (),
+) -> tuple[str, list[Part]]:
+    """Why the rows ``short`` have too few runs with a value, in words, and what could serve
+    them, as message parts: the one decision of the search's refusal
+    (:meth:`SearchResults.require_reported`) and the reproduce grid's, each naming its own
+    parameters.
+
+    A pick without a value on the reported key (:attr:`Shortfall.unmeasured`) asks for a
+    denser table or report key, as does a search without charged neighbours that found
+    nothing (a sparse search vector hid the cells); ``whom`` is offered a larger budget where
+    a parameter of ``protocols`` (the rows') sets it, and more runs (``runs``, where the
+    caller has them) unless every row is :attr:`~Shortfall.scoreless`. A scoreless search's
+    neighbourhoods must cost less or its budget be larger: a smaller radius (``radius_by``,
+    the parameter that sets it; None: the caller sets none), for two-stage NA-RS a larger
+    share for stage 2 (``share_by``, the parameter that sets stage 1's), and
+    ``charged_out``, the fix that leaves the charged neighbours out (empty: the caller has
+    none). ``others``: the caller's own fixes, last."""
+    protocols = list(protocols)
+    budgets: list[Param] = []
+    for p in protocols:
+        param = p.budget_param(seconds=p.budget_seconds is not None)
+        if param is not None and param not in budgets:
+            budgets.append(param)
+    scoreless = [s.algorithm for s in short if s.scoreless]
+    fixes: list[Sequence[Part]] = []
+    if any(s.unmeasured or (s.found_nothing and not s.charged) for s in short):
+        fixes.append(("use a denser table or report key (see ", Call("Table.info"), ")"))
+    timed = any(p.budget_seconds is not None for p in protocols)
+    give: list[Part] = []
+    if budgets:
+        give = ["a larger budget" if timed else "more queries", " (", *joined(budgets), ")"]
+    if runs is not None and len(scoreless) < len(short):
+        give += [" or " if give else "", "more runs (", runs, ")"]
+    if give:
+        fixes.append((f"give {whom} ", *give))
+    radius = max((a.objective.radius for a in scoreless), default=1)  # type: ignore[union-attr]
+    if radius_by is not None and radius > 1:
+        fixes.append(("lower the radius (", Param(radius_by.name, radius - 1), ")"))
+    two_stage = any(isinstance(a, NARandomSearch) and a.stage1_share < 1 for a in scoreless)
+    if share_by is not None and two_stage:
+        # its runs ended in stage 1, or stage 2's share completed no neighbourhood
+        fixes.append(("leave stage 2 more of the budget (lower ", share_by, ")"))
+    if scoreless and charged_out:
+        fixes.append(charged_out)
+    fixes += others
+    if not fixes:  # no run with a value, none offered above: what the table holds
+        fixes.append(("use a denser table or report key (see ", Call("Table.info"), ")"))
+    causes = []
+    if any(s.unmeasured for s in short):
+        causes.append("their picks were never measured there")
+    if any(s.found_nothing for s in short):
+        causes.append("they found nothing")
+    fix: list[Part] = []
+    for k, part in enumerate(fixes):
+        fix += [", or " if k and k == len(fixes) - 1 else ", " if k else "", *part]
+    return ", or ".join(causes), fix
 
 
 def most_charged(data: OracleData, share: float = 1.0) -> tuple[float, float, str]:
@@ -1045,8 +1164,10 @@ def _unselected_notes(blocks: Sequence[_Block], runs: int) -> list[tuple[Part, .
     (:func:`check_selection_reached` refuses a cell where none could), counted from the records
     (:attr:`RunRecord.children`, :attr:`RunRecord.ranked`): REA's runs (plain or NA, charged
     or cached repeats) that spent their budget before they scored a mutated child (the base
-    search's runs); two-stage NA-RS's runs whose stage 1 handed stage 2 no more cells than its
-    top-k (stage 2 re-ranked them all: with free neighbours one-stage NA-RS's runs)."""
+    search's runs); two-stage NA-RS's runs that found a cell although stage 1 handed stage 2
+    no more cells than its top-k (stage 2 re-ranked them all: with free neighbours one-stage
+    NA-RS's runs); and, with charged neighbours, its runs that ended in stage 1 (ranked 0:
+    stage 2 never began, so they found nothing, which a smaller top-k cannot change)."""
     notes: list[tuple[Part, ...]] = []
     for protocol, label, algo, recs, _ in blocks:
         selects = _selects(algo)
@@ -1054,6 +1175,8 @@ def _unselected_notes(blocks: Sequence[_Block], runs: int) -> list[tuple[Part, .
             continue
         size = selects[0]
         obj = getattr(algo, "objective", None)
+        param = protocol.budget_param(seconds=protocol.budget_seconds is not None)
+        budget: tuple[Part, ...] = (" or raise the budget (", param, ")") if param else ()
         if isinstance(algo, RegularizedEvolution):
             short = sum(r.children == 0 for r in recs)
             base = "random search" if obj is None else "NA-RS"
@@ -1061,28 +1184,39 @@ def _unselected_notes(blocks: Sequence[_Block], runs: int) -> list[tuple[Part, .
                 f"spent their budget before they scored a child of their population of {size}, "
                 f"so they never mutated a cell ({base}'s runs)"
             )
-            field = Param("population")
+            sized_by = Param("population")
         else:
-            short = sum(r.ranked <= size for r in recs)
+            # in the mean (a cell found); a charged run that ended in stage 1 ranked none
+            short = sum(0 < r.ranked <= size and r.best >= 0 for r in recs)
             if isinstance(obj, NeighbourObjective) and obj.charge:
                 what = (
                     f"handed stage 2 no more than {size} cells from stage 1, so their "
                     "validation ranking left none out (stage 2 re-ranked all it was handed)"
                 )
+                ended = sum(r.ranked == 0 for r in recs)
+                if ended:
+                    notes.append(
+                        (
+                            f"{protocol.name} {label}: {ended} of {runs} runs ended in stage 1 "
+                            "(the budget ran out, or the run stalled, before stage 1 had used "
+                            f"its {selects[1]:g} of it), so stage 2 never began and they found "
+                            "nothing; lower ",
+                            _STAGE1_FRACTION,
+                            *budget,
+                        )
+                    )
             else:
                 what = (
                     f"paid for no more than {size} cells in stage 1 and re-ranked them all "
                     "(one-stage NA-RS's runs)"
                 )
-            field = Param("rerank_top_k")
+            sized_by = Param("rerank_top_k")
         if short:
-            param = protocol.budget_param(seconds=protocol.budget_seconds is not None)
-            budget: tuple[Part, ...] = (" or raise the budget (", param, ")") if param else ()
             notes.append(
                 (
                     f"{protocol.name} {label}: {short} of {runs} runs {what}; the mean "
                     "includes them; lower ",
-                    field,
+                    sized_by,
                     *budget,
                 )
             )

@@ -1,7 +1,10 @@
 """An audit's findings on the search layer, each reproduced first: NA-REA, cached REA and charged
 two-stage NA-RS runs that never got past their selection, reported without a word; the
-replay of charged NA-RS holding every run's scored rows at once, past any memory limit; and
-reproduce's refusals naming the search command's fixes (or more runs, where they are none)."""
+replay of charged NA-RS holding every run's scored rows at once, past any memory limit;
+reproduce's refusals naming the search command's fixes (or more runs, where they are none);
+two-stage runs that ended in stage 1, or paid for no cell, counted as having re-ranked their
+cells; and the search's "no run has a value" naming the table where the grid's named the
+charged search's fixes (one decision for both now)."""
 
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ from nb201_flat.conventions import cost_key
 from nb201_flat.errors import ProtocolError, ResourceLimitError
 from nb201_flat.search import (
     NARandomSearch,
+    RandomSearch,
     RegularizedEvolution,
     protocols_by_name,
     run_search,
@@ -28,8 +32,8 @@ from nb201_flat.search import vectorised as vec
 from nb201_flat.search.algorithms import NeighbourObjective
 from nb201_flat.search.grid import ReproduceConfig, reproduce
 from nb201_flat.search.protocol import nb201_protocol, per_dataset_protocols
-from nb201_flat.search.runner import RunRecord, run_one
-from nb201_flat.storage import save_table
+from nb201_flat.search.runner import RunRecord, Shortfall, run_one, unreported_fix
+from nb201_flat.storage import load_table, save_table
 from nb201_flat.table import Table
 from nb201_flat.testing import synthetic_table
 
@@ -258,12 +262,12 @@ def test_reproduce_offers_no_more_runs_where_no_charged_run_found_anything(
 
 def test_the_grid_still_offers_more_runs_where_picks_went_unmeasured() -> None:
     # a sparse report key: the picks exist, more runs measure more of them
-    from nb201_flat.search.grid import _require_intervals, _Short
+    from nb201_flat.search.grid import _require_intervals
 
     families = {"nb201": (nb201_protocol().replace(budget_by=""),)}
-    short = [_Short("nb201", "rs on x", 1, 3, 3, "rs")]
+    short = [Shortfall("nb201", "rs on x", 1, 3, 3, RandomSearch())]
     with pytest.raises(ProtocolError) as info:
-        _require_intervals(short, families, ReproduceConfig.quick(), {})
+        _require_intervals(short, families, ReproduceConfig.quick())
     assert str(info.value).endswith(
         "(their picks were never measured there); use a denser table or report key (see "
         "Table.info), or give the searches more runs (runs)"
@@ -275,3 +279,112 @@ def test_records_default_their_counts() -> None:
     rec = RunRecord(run=0, best=1, score=0.5, queries=3, seconds=1.0, free_queries=0,
                     cache_hits=0, changes=())  # fmt: skip
     assert (rec.children, rec.ranked) == (0, 0)
+
+
+# -- 4: charged two-stage runs that ended in stage 1 -------------------------------------------
+def test_charged_two_stage_runs_that_ended_in_stage_1_are_noted_apart(nb201_like: Table) -> None:
+    # ranked is 0 where a run ended in stage 1: such runs were counted as having handed stage 2
+    # no more than top-k cells, "lower rerank_top_k", which cannot help a run stage 2 never saw
+    p = nb201_protocol()
+    algo = NARandomSearch(CHARGED, rerank_top_k=5, stage1_fraction=0.99)
+    res = run_search(nb201_like, p, algo, runs=20)
+    data = p.oracle_data(nb201_like)
+    recs = [run_one(data, algo, 0, r) for r in range(20)]
+    ended = sum(r.ranked == 0 for r in recs)
+    assert 0 < ended < 20 and all(r.ranked > 5 or r.ranked == 0 for r in recs)
+    assert all(r.best < 0 for r in recs if r.ranked == 0)  # stage 1 offers nothing
+    notes = [n for n in res.notes if n.startswith(f"nb201 {algo.label}: ")]
+    assert not any("handed stage 2" in n for n in notes), notes
+    assert (
+        f"nb201 {algo.label}: {ended} of 20 runs ended in stage 1 (the budget ran out, or the "
+        "run stalled, before stage 1 had used its 0.99 of it), so stage 2 never began and they "
+        "found nothing; lower stage1_fraction or raise the budget (budget_seconds)"
+    ) in notes, notes
+
+
+def _costly_first_draws() -> Table:
+    """The NB201-shaped table where nb201's budget pays for one cell in six (10 s each, the
+    rest 1e8 s): most runs end at their first query, refused, having paid for no cell."""
+    t = synthetic_table()
+    data = dict(t.data)
+    seconds = np.full(t.space.size, 1e8)
+    seconds[::6] = 10.0
+    data[(cost_key("cifar10"), None)] = seconds
+    return Table(t.space, data, source="costly first draws")
+
+
+def test_free_two_stage_runs_that_paid_for_no_cell_are_not_counted_as_re_ranking() -> None:
+    # free stage 1 pays each cell once: a run whose first query is refused ranks 0 cells and
+    # finds nothing; the note said it "re-ranked them all" and that the mean includes it
+    table = _costly_first_draws()
+    p = nb201_protocol()
+    algo = NARandomSearch(rerank_top_k=5)
+    res = run_search(table, p, algo, runs=20)
+    data = p.oracle_data(table)
+    recs = [run_one(data, algo, 0, r) for r in range(20)]
+    none = [r for r in recs if r.ranked == 0]
+    some = sum(0 < r.ranked <= 5 for r in recs)
+    assert none and some and all(r.best < 0 for r in none)
+    assert all(r.best >= 0 for r in recs if r.ranked)
+    note = next(n for n in res.notes if "re-ranked them all" in n)
+    assert note.startswith(f"nb201 {algo.label}: {some} of 20 runs paid for no more than 5"), note
+    assert any(
+        n.startswith(f"nb201 {algo.label}: {len(none)} of 20 runs have no ") for n in res.notes
+    )
+
+
+# -- 5: no run with a value: one decision of cause and fix, the search's and the grid's -------
+def _search_flags() -> set[str]:
+    parser = build_parser()
+    return {o for a in subparser(parser, "search")._actions for o in a.option_strings}
+
+
+def test_a_charged_two_stage_search_that_found_nothing_names_its_stage_1_share(
+    nb201_like_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # it said "use a denser table or report key" on the full dense table: the runs found
+    # nothing as stage 2's share of the budget completed no neighbourhood
+    argv = ["search", "--algo", "na-rs", "--charge-neighbours", "--rerank-top-k", "5"]
+    argv += ["--stage1-fraction", "0.9", "--runs", "20", "--jobs", "1"]
+    line = _line(capsys, *argv, "--table", str(nb201_like_path))
+    assert line.startswith(
+        "error: nb201 na-rs2[r1,mean,noself,charged,top5,s1=0.9]: none of the 20 runs has a "
+        "cifar10/ori-test@200ep:accuracy value (they found nothing), so there is no result"
+    ), line
+    assert line.endswith(
+        "give the search a larger budget (--budget-scale), leave stage 2 more of the budget "
+        "(lower --stage1-fraction), or look the neighbours up free (drop --charge-neighbours)"
+    ), line
+    assert "denser table" not in line and "--runs" not in line, line
+    assert _flags_named(line) <= _search_flags(), line
+    # the same fixes hold: a smaller stage 1 share finds cells in every run
+    res = run_search(
+        load_table(nb201_like_path),
+        nb201_protocol(),
+        NARandomSearch(CHARGED, rerank_top_k=5, stage1_fraction=0.5),
+        runs=20,
+    )
+    assert res.runs["best"].notna().any()
+
+
+def test_the_search_and_the_grid_decide_alike() -> None:
+    # one decision, each naming its own parameters: a charged search of which no run found
+    # anything asks for no table nor more runs, the others' picks for a denser table
+    from nb201_flat.search.grid import _require_intervals
+
+    two_stage = NARandomSearch(CHARGED, rerank_top_k=5, stage1_fraction=0.9)
+    p = nb201_protocol()
+    scoreless = Shortfall("nb201", "na-rs2 on x", 0, 20, 0, two_stage)
+    causes, fix = unreported_fix([scoreless], [p])
+    text = "".join(map(str, fix))
+    assert causes == "they found nothing"
+    assert "stage1_fraction" in text and "denser table" not in text, text
+    with pytest.raises(ProtocolError) as info:
+        _require_intervals([scoreless], {"nb201": (p,)}, ReproduceConfig.quick())
+    msg = str(info.value)
+    assert "(they found nothing)" in msg and "denser table" not in msg, msg
+    assert "stage1_fraction" not in msg and "more runs" not in msg, msg  # not the grid's
+    unmeasured = Shortfall("nb201", "rs on x", 0, 20, 20, RandomSearch())
+    causes, fix = unreported_fix([unmeasured], [p])
+    assert causes == "their picks were never measured there"
+    assert "".join(map(str, fix)).startswith("use a denser table or report key")
