@@ -432,7 +432,7 @@ class _StoredRuns:
     done: frozenset[Any]
     """Keys of the finished runs: skipped, whatever trained them."""
     digests: frozenset[str]
-    """Data digests of the runs of the command's dataset."""
+    """Data digests of the runs of the command's dataset, in every space key."""
     damaged: frozenset[Any] = frozenset()
     """Keys of the damaged runs that ``--retrain-damaged`` trains again from scratch."""
 
@@ -460,7 +460,10 @@ def _check_db_data(path: str, dataset: str, stored: _StoredRuns, data: Any) -> N
     """Refuse an existing ``--db`` (``stored``, read by :func:`_read_db`) holding ``dataset``
     runs trained on other data than the files at hand (``data``, a
     :class:`~nb201_flat.train.data.DataIdentity`), before any run: one database holds one set
-    of files per dataset name, or its table would mix them."""
+    of files per dataset name, whatever the space key, or its table would mix them (each
+    write checks the same rule in its transaction,
+    :meth:`~nb201_flat.train.results_db.ResultsDB.write_epoch`: a campaign started with this
+    one may write after this check)."""
     from nb201_flat.errors import DataMismatchError
 
     other = sorted(stored.digests - {data.digest})
@@ -679,8 +682,10 @@ _SKIP_CHECKED = {
     "every_epoch": "every row checked (--retrain-damaged)",
 }
 """What ``train`` says it checked of the runs it skipped (``skipped_checked`` in --json): a
-plain command checks a finished run's records and final epochs, one pass; every epoch row
-costs a checksum each (~14 µs: minutes for a whole 200-epoch space)."""
+plain command checks a finished run's records and final epochs (with any row outside its
+schedule), one pass over the final epochs and a few lookups a run
+(:meth:`~nb201_flat.train.results_db.ResultsDB.finished_runs`); every epoch row costs a
+checksum each (~14 µs: minutes for a whole 200-epoch space)."""
 
 
 def cmd_train(args: argparse.Namespace) -> int:

@@ -12,8 +12,8 @@ plus one row per run (its status and size). Side tables record, per run:
   with torch's version (and CUDA's and cuDNN's), several joined by `` | `` for a run resumed
   elsewhere: faithful mode is bitwise reproducible on one device and software, not across;
 * ``run_data``: what a run was trained on (written with each epoch: an unfinished run's counts
-  too; a digest other than the one the dataset's other runs record is refused there, one set
-  of files per dataset, :meth:`ResultsDB.write_epoch`), the
+  too; a digest other than the one the dataset's other runs record, in any space, is refused
+  there: one set of files per dataset, :meth:`ResultsDB.write_epoch`), the
   :class:`~nb201_flat.train.data.DataIdentity` digest of the dataset files and splits, and
   whether they are the official ones;
 * ``run_isomorphic``: for a cell not trained because an isomorphic cell of its campaign was
@@ -41,8 +41,8 @@ status, a stand-in or a digest decides what is imported or skipped (those two,
 :meth:`~ResultsDB.data_digests`). SQLite notices no flipped bit in a stored value, and a flipped
 ``isomorphic_to`` would copy another cell's numbers; a mismatch is refused, naming the run
 (training's reads check a run's side-table rows and final epochs with its ``runs`` row, and a
-done run's rows as an import does, :func:`check_finished_runs`: a finished run is skipped only
-whole). A run the user trained cannot be downloaded again: the
+done run's final epoch as an import does, :func:`check_finished_runs`: a finished run is
+skipped only whole). A run the user trained cannot be downloaded again: the
 refusal names ``retrain_damaged`` (``train --retrain-damaged``), with which training deletes
 that run's rows from every table in one transaction (:meth:`ResultsDB.discard_damaged`) and
 trains it again (a finished run is then checked at every epoch before it is skipped); its
@@ -554,10 +554,10 @@ class ResultsDB:
         Raises
         ------
         DataMismatchError
-            Another run of the dataset in this file records another digest (a campaign on
-            other files, started with this one, wrote it after this one checked the file):
-            checked in the write's transaction, so of two such writers the second is refused,
-            and nothing of this epoch is written.
+            Another run of the dataset in this file, of any space, records another digest (a
+            campaign on other files, started with this one, wrote it after this one checked
+            the file): checked in the write's transaction, so of two such writers the second
+            is refused, and nothing of this epoch is written.
         """
         space, arch, dataset, schedule, seed = key
         with self._write() as conn:
@@ -582,22 +582,26 @@ class ResultsDB:
         self, conn: sqlite3.Connection, key: Sequence[object], data: DataIdentity
     ) -> None:
         """Refuse ``data`` for the run ``key`` where an intact ``run_data`` row of another run
-        of its space and dataset (one in ``runs``, as :meth:`data_digests` counts it) records
-        another digest: one file holds one set of files per dataset (the caller's write
+        of its dataset, in any space (one in ``runs``, as :meth:`data_digests` counts it),
+        records another digest: one file holds one set of files per dataset, whatever the
+        space, the rule the train command checks before any run (the caller's write
         transaction; only rows of another digest are read and checked, none in a sound file)."""
         space, arch, dataset, schedule, seed = key
-        other = "t.space = ? AND t.dataset = ? AND t.data_digest != ? AND NOT (t.arch = ? AND "
+        # every space: two campaigns of other space keys (--C 2, --C 4) on other files of one
+        # dataset both finished, and the command's check refused the file from then on
+        other = "t.dataset = ? AND t.data_digest != ? AND NOT (t.space = ? AND t.arch = ? AND "
         other += "t.schedule = ? AND t.seed = ?) AND EXISTS (SELECT 1 FROM runs r WHERE "
         other += " AND ".join(f"r.{c} = t.{c}" for c in _RUN_KEY.split(", ")) + ")"
-        args = (space, dataset, data.digest, arch, schedule, seed)
+        args = (dataset, data.digest, space, arch, schedule, seed)
         damaged: Damaged = {}  # a damaged row is its own run's to retrain, not a digest
         rows = verified_rows(conn, self.path, "run_data", other, args, damaged=damaged)
         if rows:  # a campaign on other files, started with this one, wrote them meanwhile
             into = ("a results database",) if self.named is None else ("a ", Param(self.named))
             raise DataMismatchError(
                 f"{_shown(self.path)} holds {dataset} runs trained on other data (other files "
-                f"or another split; digest {str(rows[0][5])[:12]}; these files and split: "
-                f"{data.short}); train each set of files and split into ",
+                f"or another split; digest {str(rows[0][5])[:12]}, of its {rows[0][0]} runs; "
+                f"these files and split: {data.short}); it holds one set of files per dataset, "
+                "whatever the space: train each set of files and split into ",
                 *into,
                 " of its own",
             )
@@ -711,11 +715,13 @@ class ResultsDB:
         return self.status(key) == "done"
 
     def done_keys(self, *, damaged: Damaged | None = None) -> set[Key]:
-        """Keys of all finished runs (one query; executors use it to skip work). The rows of
-        ``runs``, of the side tables and of the final epochs are checked
-        (:func:`verified_rows`), and a done run's rows as an import checks them
-        (:func:`check_finished_runs`): a damaged run is refused, or with ``damaged`` (a dict)
-        added to it (key: why) and left out."""
+        """Keys of all finished runs (executors use it to skip work). The rows of ``runs``,
+        of the side tables and of the final epochs (and any outside a schedule) are checked
+        (:func:`verified_rows`), and a done run's final epoch as an import checks it
+        (:func:`check_finished_runs`: a row of every split of its dataset, each with an
+        accuracy): a damaged run is refused, or with ``damaged`` (a dict) added to it (key:
+        why) and left out. One read of those rows, and a few lookups of a done run's final
+        rows by their key: no earlier epoch is read (:meth:`_runs`)."""
         return _done(self._runs(damaged)[0])
 
     def data_digest(self, key: Sequence[object]) -> str | None:
@@ -724,8 +730,8 @@ class ResultsDB:
         return None if digest is None else str(digest)
 
     def data_digests(self, *, damaged: Damaged | None = None) -> dict[Key, str]:
-        """The data digest of every run that recorded one (one query; ``{}`` for a file
-        written before digests were), checked as :meth:`done_keys` checks (``damaged``: as
+        """The data digest of every run that recorded one (``{}`` for a file written before
+        digests were), read and checked as :meth:`done_keys` reads and checks (``damaged``: as
         there). A digest whose run is gone from ``runs`` describes no run and is left out."""
         return self._runs(damaged)[1]
 
@@ -739,9 +745,9 @@ class ResultsDB:
         trains it (``damaged``, a dict: those runs are added to it, with why). A finished
         run in ``retrain`` is checked whole, every epoch as :meth:`discard_damaged` checks
         it (an import refuses a damaged epoch of any): the others, only as
-        :meth:`done_keys` checks them (one pass, final epochs). A damaged run
-        outside ``retrain`` is refused: it is not the campaign's to delete, and a damaged
-        digest cannot say which data the file holds."""
+        :meth:`done_keys` checks them (their final epochs, never their earlier ones). A
+        damaged run outside ``retrain`` is refused: it is not the campaign's to delete, and a
+        damaged digest cannot say which data the file holds."""
         found: Damaged = {}
         collect = found if retrain else None  # without runs to retrain, damage is refused
         wanted = {tuple(k) for k in retrain}
@@ -752,7 +758,7 @@ class ResultsDB:
             # the skip reads only final epochs; a finished run to retrain is checked whole,
             # as its job's discard_damaged checks it (an import refuses damage at any epoch,
             # naming retrain_damaged: such a run must not be skipped). Only those runs: the
-            # skip of a campaign without retrain_damaged stays one pass over final epochs
+            # skip of a campaign without retrain_damaged reads final epochs, not earlier ones
             for key in sorted(keys & wanted):
                 for run, why in _run_damage(conn, self.path, key).items():
                     found.setdefault(run, why)
@@ -774,9 +780,14 @@ class ResultsDB:
         """Every run's ``runs`` row once it, the run's side-table rows and its final epoch
         rows (the numbers a skipped run reports, :meth:`final_metrics`) passed their checks
         (``damaged``: see :meth:`done_keys`), and a done run what an import checks of its
-        rows (:func:`check_finished_runs`: a final epoch whole, and numbered within its
-        schedule), by key; and the data digests of those runs (a digest whose run is gone
-        from ``runs`` describes no run). One read of each row."""
+        final epoch (:func:`check_finished_runs`: a row of every split of its dataset,
+        :func:`_final_epoch_damage`, each with an accuracy) and no row of it outside its
+        schedule, by key; and the data digests of those runs (a digest whose run is gone
+        from ``runs`` describes no run). One read of each of those rows (of ``epochs``, one
+        pass over its index for the final ones and any outside a schedule:
+        :data:`_FINAL_OR_OUTSIDE`), and a few lookups of a done run's final rows by their key:
+        its earlier epochs are not read (but for a run of a dataset this project does not
+        know, whose splits they say: :func:`_final_splits`)."""
         conn = self._connect()
         with _read_transaction(conn):  # the tables as of one moment
             rows = verified_rows(conn, self.path, "runs", damaged=damaged)
@@ -786,14 +797,26 @@ class ResultsDB:
                     conn, self.path, table, collect=table == "run_data", damaged=damaged
                 )
                 data = got if table == "run_data" else data
-            final = "e.epoch = e.schedule"
-            verified_rows(
-                conn, self.path, "epochs", final, collect=False, alias="e", damaged=damaged
+            # a done run is skipped only whole: one an import refuses by its final epoch (no
+            # accuracy there, a row or a split of it deleted: check_finished_runs) or by a row
+            # outside its schedule is damaged here too. Its other epochs are not read
+            unserved = verified_rows(
+                conn,
+                self.path,
+                "epochs",
+                _FINAL_OR_OUTSIDE.format("e."),
+                collect=lambda row: _unserved_epoch(row, finished=True) is not None,
+                alias="e",
+                damaged=damaged,
             )
-            # a done run is skipped only whole: one an import refuses by its rows (its final
-            # epoch, or a split there, deleted: check_finished_runs) is damaged here too
+            found = [
+                (_run_of("epochs", r), why)
+                for r in unserved
+                if (why := _unserved_epoch(r, finished=True)) is not None
+            ]
+            found += _final_epoch_damage(conn, lambda a: f"{a}status = 'done'", ())
             done = {_run_of("runs", r) for r in rows if r[6] == "done"}
-            for run, why in _unservable_runs(conn, lambda a: "1", ()):
+            for run, why in found:
                 if run in done:
                     if damaged is None:
                         raise ResultsDBError(*damaged_parts(self.path, run, why))
@@ -1170,7 +1193,7 @@ def verified_rows(
     where: str = "1",
     args: Sequence[object] = (),
     *,
-    collect: bool = True,
+    collect: bool | Callable[[Sequence[Any]], bool] = True,
     alias: str = "t",
     damaged: Damaged | None = None,
     table_scan: bool = False,
@@ -1181,7 +1204,8 @@ def verified_rows(
     for what no writer here stores, a wrongly typed cell (text in a REAL column, a blob), and
     a row without a checksum is refused past its table's legacy rows (:func:`_legacy_upto`). With
     ``damaged`` (a dict), a damaged row's run is added to it with why, and the row left out,
-    rather than refused.
+    rather than refused. ``collect``: return the rows (``False``: none, only checked; a
+    predicate: the intact rows it keeps).
 
     ``table_scan``: read the table's rows, never an index (``NOT INDEXED``), for a read that
     serves its rows beyond this query (:func:`_checked_frame`, :meth:`ResultsDB.runs_frame`):
@@ -1206,7 +1230,7 @@ def verified_rows(
                 raise ResultsDBError(*_refusal(conn, path, table, row, recorded, why))
             damaged.setdefault(run, why)
             continue
-        if collect:
+        if collect is True or (callable(collect) and collect(row)):
             out.append(tuple(row))
     name = os.path.realpath(path)
     if legacy and name not in _LEGACY_WARNED:
@@ -1634,12 +1658,15 @@ def check_finished_runs(
     the database says the run is done), in one line naming the run (:func:`damaged_run`).
 
     Training writes a finished (``done`` or ``constant``) run's final epoch, with an
-    accuracy for each split (every split it evaluated at any epoch), before marking it, and
-    numbers epochs 1..schedule; a run of another status, or a finished one without that
-    epoch, one of those splits there, or an accuracy, is a damaged (or hand-edited)
-    database. ``runs_verified``: the caller checked the ``runs`` rows of
-    ``space`` against their checksums in this file as it is now (a private copy that
-    nothing writes), so they are not checked again.
+    accuracy for each split of its dataset (``train`` and every split it evaluates, whatever
+    ``eval_every``: :func:`_final_splits`; for a dataset name this project does not know,
+    every split the run holds at any epoch), before marking it, and numbers epochs
+    1..schedule; a run of another status, or a finished one without that epoch, one of those
+    splits there, or an accuracy, is a damaged (or hand-edited) database. ``runs_verified``:
+    the caller checked the ``runs`` rows of ``space`` against their checksums in this file
+    as it is now (a private copy that nothing writes), so they are not checked again. Every
+    epoch row of ``space`` is read; training's skip reads a done run's final epoch (and any
+    row outside its schedule) only, with these checks of those (:meth:`ResultsDB.done_keys`).
     """
     with _read_transaction(conn):  # the statuses checked are the statuses read
         if not runs_verified:
@@ -1672,9 +1699,7 @@ def _unservable_runs(
     # "running": started, not finished (killed, or training now); the others: see mark_run
     finished = ("done", CONSTANT_STATUS)
     known = ("running", *finished, ISOMORPHIC_STATUS)
-    columns = _RUN_KEY.split(", ")
-    match = " AND ".join(f"e.{c} = r.{c}" for c in columns)
-    marks = ", ".join("?" * len(finished))
+    match = " AND ".join(f"e.{c} = r.{c}" for c in _RUN_KEY.split(", "))
     checks: list[tuple[str, tuple[str, ...], Callable[[Sequence[object]], str]]] = [
         (
             f"SELECT {_RUN_KEY}, status FROM runs WHERE {where('')} AND status NOT IN "
@@ -1690,44 +1715,123 @@ def _unservable_runs(
             (),
             lambda row: f"has seed {row[5]}, which training never writes (seeds are >= 0)",
         ),
+    ]
+    for sql, extra, why in checks:
+        for row in conn.execute(sql, (*args, *extra)):
+            yield tuple(row[:5]), why(row)
+    # the rows _unserved_epoch may refuse, whatever their run, read off the index; it decides
+    # (integer epochs only: a cell of another type is damage its type check refuses)
+    cols = ", ".join(f"e.{c}" for c in _EPOCH_COLUMNS.split(", "))
+    rows = conn.execute(
+        f"SELECT {cols}, r.status IN ({', '.join('?' * len(finished))}) FROM epochs e "
+        f"LEFT JOIN runs r ON {match} WHERE {where('e.')} AND typeof(e.epoch) = 'integer' "
+        "AND typeof(e.schedule) = 'integer' AND (e.epoch < 1 OR e.epoch > e.schedule OR "
+        "(e.epoch = e.schedule AND e.accuracy IS NULL))",
+        (*finished, *args),
+    )
+    for *row, ended in rows:
+        said = _unserved_epoch(row, finished=bool(ended))
+        if said is not None:
+            yield _run_of("epochs", row), said
+    yield from _final_epoch_damage(conn, where, args)
+
+
+_FINAL_OR_OUTSIDE = "NOT ({0}epoch BETWEEN 1 AND {0}schedule - 1)"
+"""The ``epochs`` rows (of a table aliased by the prefix it is formatted with) a run is
+served from when finished, its schedule's last epoch, and any row outside 1..schedule: the
+rows of a run's epochs that :func:`_unserved_epoch` checks."""
+
+
+def _unserved_epoch(row: Sequence[Any], *, finished: bool) -> str | None:
+    """Why the ``epochs`` row ``row`` (its :data:`_EPOCH_COLUMNS`, its epoch and schedule
+    integers) leaves its run unservable: an epoch outside its schedule's 1..schedule, which
+    training never writes, or a ``finished`` run's final epoch without an accuracy (training
+    writes one on every split, a constant-output record chance); ``None`` when it does not."""
+    split, schedule, epoch, accuracy = row[4], row[5], row[7], row[9]
+    if not 1 <= epoch <= schedule:
+        return f"has an epoch {epoch} outside its schedule's 1..{schedule}"
+    if finished and epoch == schedule and accuracy is None:
+        return f"is finished but has no accuracy on split {split!r} at its final epoch {schedule}"
+    return None
+
+
+def _final_splits(dataset: object) -> tuple[str, ...] | None:
+    """The splits a finished run of ``dataset`` holds at its schedule's last epoch: ``train``
+    and every split the dataset evaluates (:attr:`~nb201_flat.train.data.DatasetInfo.splits`).
+    Training evaluates them all there, whatever ``eval_every``, in every form (single, grouped,
+    concurrent, resumed), and :func:`~nb201_flat.train.campaign.record_constant_output`
+    writes them all, as every version did; ``None`` for a dataset name this project does not
+    know (another tool's): then the splits its run holds at its other epochs."""
+    from nb201_flat.train.data import DATASETS
+
+    info = DATASETS.get(dataset) if isinstance(dataset, str) else None
+    return None if info is None else ("train", *info.splits)
+
+
+def _final_epoch_damage(
+    conn: sqlite3.Connection, where: Callable[[str], str], args: Sequence[object]
+) -> Iterator[tuple[tuple[object, ...], str]]:
+    """Each finished run (of those ``where`` selects in ``runs``, as :func:`_unservable_run`
+    takes it) whose final epoch lacks a row, with why: the whole epoch, or a split that a
+    finished run of its dataset holds there (:func:`_final_splits`; for a dataset this project
+    does not know, a split the run holds at another epoch: a split missing at every epoch, or
+    evaluated at the last epoch only, goes unseen there).
+
+    The rows of a known dataset are looked up by their whole key, a few a run, never its
+    other epochs: training's skip asks this of every done run of its file."""
+    from nb201_flat.train.campaign import CONSTANT_STATUS
+    from nb201_flat.train.data import DATASETS
+
+    finished = ("done", CONSTANT_STATUS)
+    marks = ", ".join("?" * len(finished))
+    columns = _RUN_KEY.split(", ")
+    key = ", ".join(f"r.{c}" for c in columns)
+
+    def held(split: str | None) -> str:
+        """Whether the run ``r`` has a row at its final epoch (on ``split``, an SQL term)."""
+        on = "" if split is None else f" AND e.split = {split}"
+        match = " AND ".join(f"e.{c} = r.{c}" for c in columns)
+        return f"EXISTS (SELECT 1 FROM epochs e WHERE {match}{on} AND e.epoch = r.schedule)"
+
+    need = [(name, split) for name in DATASETS for split in _final_splits(name) or ()]
+    known = ", ".join("?" * len(DATASETS))
+    train = held("'train'")  # by its whole key; the epoch's other rows only where it is missing
+    # CROSS JOIN: runs first (SQLite keeps its order), each run's rows looked up by its key
+    checks: list[tuple[str, tuple[object, ...], tuple[object, ...], Callable[[Any], str]]] = [
         (
-            f"SELECT {_RUN_KEY}, epoch FROM epochs WHERE {where('')} AND (epoch < 1 OR "
-            "epoch > schedule)",
+            f"SELECT {key}, r.status FROM runs r WHERE {where('r.')} AND r.status IN ({marks}) "
+            f"AND NOT {train} AND NOT {held(None)}",
             (),
-            lambda row: f"has an epoch {row[5]} outside its schedule's 1..{row[3]}",
-        ),
-        (
-            f"SELECT {_RUN_KEY}, status FROM runs r WHERE {where('r.')} AND r.status IN "
-            f"({marks}) AND NOT EXISTS (SELECT 1 FROM epochs e WHERE {match} AND "
-            "e.epoch = r.schedule)",
             finished,
             lambda row: f"is marked {row[5]} but has no row for its final epoch {row[3]}",
         ),
-        (  # training evaluates every split at the final epoch (and every eval_every before)
-            f"SELECT {', '.join('s.' + c for c in columns)}, r.status, s.split FROM (SELECT "
-            f"DISTINCT {_RUN_KEY}, split FROM epochs WHERE {where('')}) s JOIN runs r ON "
-            f"{' AND '.join(f's.{c} = r.{c}' for c in columns)} WHERE r.status IN ({marks}) "
-            f"AND NOT EXISTS (SELECT 1 FROM epochs e WHERE "
-            f"{' AND '.join(f'e.{c} = s.{c}' for c in columns)} AND e.split = s.split AND "
-            "e.epoch = s.schedule)",
+        (
+            f"WITH need(dataset, split) AS (VALUES {', '.join(['(?, ?)'] * len(need))}) "
+            f"SELECT {key}, r.status, n.split FROM runs r CROSS JOIN need n ON "
+            f"n.dataset = r.dataset WHERE {where('r.')} AND r.status IN ({marks}) AND NOT "
+            f"{held('n.split')}",
+            tuple(v for pair in need for v in pair),
             finished,
+            lambda row: (
+                f"is marked {row[5]} but has no row for split {row[6]!r} at its final epoch "
+                f"{row[3]}, which every finished {row[2]} run holds (training evaluates every "
+                "split of its dataset there; a row deleted)"
+            ),
+        ),
+        (  # runs of a dataset not known: their rows off the key's index, every epoch
+            f"SELECT DISTINCT {key}, r.status, s.split FROM runs r CROSS JOIN epochs s ON "
+            f"{' AND '.join(f's.{c} = r.{c}' for c in columns)} WHERE {where('r.')} AND "
+            f"r.status IN ({marks}) AND r.dataset NOT IN ({known}) AND NOT {held('s.split')}",
+            (),
+            (*finished, *DATASETS),
             lambda row: (
                 f"is marked {row[5]} but has no row for split {row[6]!r} at its final epoch "
                 f"{row[3]}, which its other epochs hold (a row deleted)"
             ),
         ),
-        (
-            f"SELECT {', '.join('e.' + c for c in columns)}, e.split FROM epochs e "
-            f"JOIN runs r ON {match} WHERE {where('e.')} AND r.status IN ({marks}) AND "
-            "e.epoch = e.schedule AND e.accuracy IS NULL",
-            finished,
-            lambda row: (
-                f"is finished but has no accuracy on split {row[5]!r} at its final epoch {row[3]}"
-            ),
-        ),
     ]
-    for sql, extra, why in checks:
-        for row in conn.execute(sql, (*args, *extra)):
+    for sql, before, after, why in checks:
+        for row in conn.execute(sql, (*before, *args, *after)):
             yield tuple(row[:5]), why(row)
 
 

@@ -142,8 +142,9 @@ def test_results_db_infinite_final_loss_is_refused_naming_file_architecture_and_
     db = ResultsDB(path)
     for seed, loss in ((777, 0.4), (888, math.inf)):  # a diverged evaluation of seed 888
         key = ("nb201", NB201.arch(11472).to_str(), "cifar10", 2, seed)
-        db.write_epoch(key, 11472, 1, {"ori-test": (0.5, 80.0, 1.0)})
-        db.write_epoch(key, 11472, 2, {"ori-test": (loss, 90.0, 1.0)})
+        train = {"train": (0.3, 95.0, 10.0)}  # a finished run holds its dataset's splits
+        db.write_epoch(key, 11472, 1, {**train, "ori-test": (0.5, 80.0, 1.0)})
+        db.write_epoch(key, 11472, 2, {**train, "ori-test": (loss, 90.0, 1.0)})
         db.mark_run(key, 11472, "done")
     db.close()
     want = (

@@ -36,8 +36,8 @@ def db_path(tmp_path: Path) -> Path:
     path = tmp_path / "results.sqlite"
     db = ResultsDB(path)
     key = ("nb201", NB201.arch(11472).to_str(), "cifar10", 2, 777)
-    for epoch in (1, 2):
-        db.write_epoch(key, 11472, epoch, {"ori-test": (0.4, 90.0, 1.0)})
+    for epoch in (1, 2):  # a finished run holds train and its dataset's splits
+        db.write_epoch(key, 11472, epoch, {"train": (0.3, 95.0, 10.0 * epoch), "ori-test": (0.4, 90.0, 1.0)})  # fmt: skip
     db.mark_run(key, 11472, "done")
     db.close()
     return path
@@ -133,8 +133,9 @@ def seeds_path(tmp_path: Path) -> Path:
     db = ResultsDB(path)
     for index, seed in [(7, 777), (7, 1), (7, 2), (8, 777)]:
         key = ("nb201", NB201.arch(index).to_str(), "cifar10", 2, seed)
-        db.write_epoch(key, index, 1, {"ori-test": (0.4, 90.0 + seed % 10, 1.0)})
-        db.write_epoch(key, index, 2, {"ori-test": (0.4, 80.0 + seed % 10, 1.0)})
+        train = {"train": (0.3, 95.0, 10.0)}
+        db.write_epoch(key, index, 1, {**train, "ori-test": (0.4, 90.0 + seed % 10, 1.0)})
+        db.write_epoch(key, index, 2, {**train, "ori-test": (0.4, 80.0 + seed % 10, 1.0)})
         db.mark_run(key, index, "done")
     db.close()
     return path
@@ -170,7 +171,7 @@ def test_a_seed_keeps_its_values_when_more_seeds_are_trained(tmp_path: Path) -> 
     for seed, acc in [(888, 88.0), (777, 77.0)]:
         db = ResultsDB(path)
         key = ("nb201", NB201.arch(7).to_str(), "cifar10", 2, seed)
-        db.write_epoch(key, 7, 2, {"ori-test": (0.4, acc, 1.0)})
+        db.write_epoch(key, 7, 2, {"train": (0.3, 95.0, 10.0), "ori-test": (0.4, acc, 1.0)})
         db.mark_run(key, 7, "done")
         db.close()
         reads.append(read_results_db(path).value(7, "cifar10", "ori-test", 2, seed_policy=888))
@@ -268,12 +269,9 @@ def test_a_database_whose_only_run_is_unfinished_says_finish_it(tmp_path: Path) 
 @pytest.mark.parametrize(("column", "value"), [("time_s", -50.0), ("loss", -1.0)])
 def test_a_negative_time_or_loss_is_refused(db_path: Path, column: str, value: float) -> None:
     # R1 #7: a negative training time imported (a time budget summed it); time_s is imported
-    # for the train split (the schedule's training time); the split of every epoch relabelled
-    # (a final epoch without a split its other epochs hold is refused first)
+    # for the train split (the schedule's training time)
     _edit_as_a_writer(
-        db_path,
-        "UPDATE epochs SET split='train'",
-        f"UPDATE epochs SET {column}={value} WHERE epoch = 2",
+        db_path, f"UPDATE epochs SET {column}={value} WHERE epoch = 2 AND split='train'"
     )
     with pytest.raises(
         FormatError,

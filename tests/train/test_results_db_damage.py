@@ -284,7 +284,8 @@ def test_a_finished_run_missing_a_split_at_its_final_epoch_is_refused(
     err = _import_refused(path, tmp_path, capsys)
     why = (
         f"run {KEYS[888]} is marked done but has no row for split 'ori-test' at its final "
-        f"epoch 2, which its other epochs hold (a row deleted); train it again with {FIX}"
+        f"epoch 2, which every finished cifar10 run holds (training evaluates every split of "
+        f"its dataset there; a row deleted); train it again with {FIX}"
     )
     assert why in err
     # retrain_damaged's deletion takes it (the run is trained again whole): seed 777 stays

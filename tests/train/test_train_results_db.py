@@ -83,6 +83,7 @@ _BEFORE_FORMS = (
     SCHEMA_1_TABLES
     + """
 INSERT INTO epochs VALUES ('nb201', '{a}', 0, 'cifar10', 'train', 1, 777, 1, 2.0, 10.0, 3.0);
+INSERT INTO epochs VALUES ('nb201', '{a}', 0, 'cifar10', 'ori-test', 1, 777, 1, 2.1, 9.0, 0.5);
 INSERT INTO runs VALUES ('nb201', '{a}', 0, 'cifar10', 1, 777, 'done', 0.1, 1.0, 3.0, 'h', 0.0);
 """
 )
@@ -105,15 +106,16 @@ def test_runs_forms_beside_files_and_writers_of_earlier_versions(tmp_path: Path)
     con.close()
     before = path.read_bytes()
     # read as it is: nothing written, the run's form unknown
-    assert load_results(path)["value"].tolist() == [10.0, 2.0, 3.0]
+    assert load_results(path)["value"].tolist() == [9.0, 2.1, 10.0, 2.0, 3.0]
     assert ResultsDB(path, readonly=True).runs_frame()["trained_as"].tolist() == [None]
     assert read_results_db(path).meta["trained_as"] == {"None": 1}
     assert path.read_bytes() == before
     # a writer of this version records its run's form in a table of its own...
     db = ResultsDB(path)
     # a run is marked done after its final epoch is written (an import refuses one without)
-    db.write_epoch(("nb201", b, "cifar10", 1, 777), 1, 1, {"train": (2.0, 10.0, 3.0)})
-    db.write_epoch(("nb201", c, "cifar10", 1, 777), 2, 1, {"train": (2.0, 10.0, 3.0)})
+    rows = {"train": (2.0, 10.0, 3.0), "ori-test": (2.1, 9.0, 0.5)}  # its dataset's splits
+    db.write_epoch(("nb201", b, "cifar10", 1, 777), 1, 1, rows)
+    db.write_epoch(("nb201", c, "cifar10", 1, 777), 2, 1, rows)
     db.mark_run(("nb201", b, "cifar10", 1, 777), 1, "done", trained_as="grouped:3")
     db.close()
     # ...and a run marked without a checksum since (a writer before run checksums, open on

@@ -122,6 +122,7 @@ _SCHEMA_1 = (
     SCHEMA_1_TABLES
     + """
 INSERT INTO epochs VALUES ('nb201', '{a}', 11472, 'cifar10', 'train', 1, 777, 1, 2.0, 10.0, 3.0);
+INSERT INTO epochs VALUES ('nb201', '{a}', 11472, 'cifar10', 'ori-test', 1, 777, 1, 2.1, 9.0, 0.5);
 INSERT INTO runs VALUES ('nb201', '{a}', 11472, 'cifar10', 1, 777, 'done', 0.1, 1.0, 3.0, 'h', 0);
 """
 )
@@ -137,11 +138,11 @@ def test_a_schema_1_file_is_read_with_one_warning_and_migrated_by_a_writer(
     con.close()
     before = path.read_bytes()
     with caplog.at_level(logging.WARNING):
-        assert load_results(path)["value"].tolist() == [10.0, 2.0, 3.0]
+        assert load_results(path)["value"].tolist() == [9.0, 2.1, 10.0, 2.0, 3.0]
         load_curves(path)
         read_results_db(path)
     legacy = [r for r in caplog.records if "have no checksum" in r.getMessage()]
-    assert len(legacy) == 1 and "1 epoch rows" in legacy[0].getMessage()  # once per file
+    assert len(legacy) == 1 and "2 epoch rows" in legacy[0].getMessage()  # once per file
     # the import reads a copy, yet names the file passed (and warns once for it)
     assert legacy[0].getMessage().startswith(f"{path}: ")
     assert path.read_bytes() == before  # reading changes nothing
@@ -157,7 +158,7 @@ def test_a_schema_1_file_is_read_with_one_warning_and_migrated_by_a_writer(
     con.close()
     assert sums[11472] is None and len(sums[7]) == 16
     assert runs[11472] is None and len(runs[7]) == 16  # runs got its column too
-    assert len(load_curves(path)) == 6
+    assert len(load_curves(path)) == 9
     ResultsDB(path).close()  # opening again migrates nothing more
     # the old row stays readable unverified; a new row is checked
     _execute(path, "UPDATE epochs SET loss = 1.5 WHERE arch_index = 7")
@@ -418,6 +419,7 @@ _SCHEMA_2_EARLY = (
     )
     .replace("'1'", "'2'")
     .replace("2.0, 10.0, 3.0);", "2.0, 10.0, 3.0, NULL);")
+    .replace("2.1, 9.0, 0.5);", "2.1, 9.0, 0.5, NULL);")
     + """
 CREATE TABLE run_isomorphic (space TEXT NOT NULL, arch TEXT NOT NULL, dataset TEXT NOT NULL,
     schedule INTEGER NOT NULL, seed INTEGER NOT NULL, isomorphic_to TEXT NOT NULL,
@@ -437,8 +439,11 @@ def test_a_schema_2_file_without_run_checksums_is_read_and_migrated(
     b = str(NB201.resolve(ISO))
     con = sqlite3.connect(path)
     con.executescript(_SCHEMA_2_EARLY.format(a=ARCH, b=b))
-    row = ("nb201", ARCH, 11472, "cifar10", "train", 1, 777, 1, 2.0, 10.0, 3.0)
-    con.execute("UPDATE epochs SET checksum = ?", (rdb.row_checksum(row),))
+    for split, values in (("train", (2.0, 10.0, 3.0)), ("ori-test", (2.1, 9.0, 0.5))):
+        row = ("nb201", ARCH, 11472, "cifar10", split, 1, 777, 1, *values)
+        con.execute(
+            "UPDATE epochs SET checksum = ? WHERE split = ?", (rdb.row_checksum(row), split)
+        )
     con.commit()
     con.close()
     before = path.read_bytes()
