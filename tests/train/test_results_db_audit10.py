@@ -21,12 +21,18 @@ from types import SimpleNamespace
 
 import pytest
 from train_helpers import (
+    REPAIR_ARCH,
+    REPAIR_DIGEST,
+    REPAIR_KEY,
+    REPAIR_OTHER,
     SCHEMA_1_TABLES,
     Crash,
     copy_trained,
     crash_after,
+    edit_committed,
     train_two_cells,
     two_cells_argv,
+    two_done_runs,
     write_tiny_cifar10,
 )
 
@@ -37,31 +43,8 @@ from nb201_flat.space import NB201
 from nb201_flat.train import results_db as rdb
 from nb201_flat.train.results_db import ResultsDB
 
-ARCH = str(NB201.resolve(11472))
-KEY = ("nb201", ARCH, "cifar10", 1, 777)
-OTHER = ("nb201", str(NB201.resolve(8)), "cifar10", 1, 777)
-DIGEST = "5eed" * 16
+ARCH, KEY, OTHER, DIGEST = REPAIR_ARCH, REPAIR_KEY, REPAIR_OTHER, REPAIR_DIGEST
 DAMAGED_FILE = "is a truncated or damaged SQLite file"
-
-
-def _two_runs(path: Path) -> Path:
-    """KEY and OTHER done, each with every side record but a stand-in."""
-    db = ResultsDB(path)
-    data = SimpleNamespace(digest=DIGEST, official=True)
-    for key, index, acc in ((KEY, 11472, 56.78125), (OTHER, 8, 12.5)):
-        db.write_epoch(key, index, 1, {"train": (2.3, 12.5, 1.5), "ori-test": (2.3, acc, 0.2)})
-        db.mark_run(key, index, "done", params_mb=0.5, flops_m=7, train_time_s=1.5,
-                    trained_as="single", trained_on="cpu", data=data)  # type: ignore[arg-type]  # fmt: skip
-    db.close()
-    return path
-
-
-def _edit(path: Path, sql: str, *args: object) -> None:
-    """A hand edit, committed, no checksum rewritten."""
-    con = sqlite3.connect(path)
-    with con:
-        assert con.execute(sql, args).rowcount >= 1
-    con.close()
 
 
 def _flip_name_type(path: Path, table: str) -> None:
@@ -90,7 +73,7 @@ def _flip_name_type(path: Path, table: str) -> None:
 def test_a_schema_name_turned_blob_is_a_damaged_file(tmp_path: Path, table: str) -> None:
     # the side table read as missing: its records dropped, and the import exited 0 (a
     # database holding two data digests for a dataset imported, stand-ins went uncopied)
-    path = _two_runs(tmp_path / "r.sqlite")
+    path = two_done_runs(tmp_path / "r.sqlite")
     _flip_name_type(path, table)
     said = f"{DAMAGED_FILE} (its schema's name b'{table}' is blob, not text)"
     with pytest.raises(ResultsDBError, match=rf"^{path}.*{DAMAGED_FILE}") as info:
@@ -107,7 +90,7 @@ def test_a_schema_name_turned_blob_is_a_damaged_file(tmp_path: Path, table: str)
 def test_a_side_table_its_meta_records_is_missing_is_damage(tmp_path: Path) -> None:
     # written by this version (meta records each table's last legacy rowid), then the table
     # dropped: the runs' data digests were imported as unrecorded
-    path = _two_runs(tmp_path / "r.sqlite")
+    path = two_done_runs(tmp_path / "r.sqlite")
     old = Path(shutil.copy(path, tmp_path / "old.sqlite"))
     con = sqlite3.connect(path)
     con.executescript("DROP TABLE run_data")
@@ -212,8 +195,10 @@ def test_a_campaign_of_another_space_on_other_files_fails_at_its_first_write(
 def test_a_text_cell_turned_blob_is_a_damaged_run(tmp_path: Path, table: str, column: str) -> None:
     # one flipped bit of a record header: json's TypeError (exit 1) in import, train and
     # train --retrain-damaged, so nothing could repair it
-    path = _two_runs(tmp_path / "r.sqlite")
-    _edit(path, f"UPDATE {table} SET {column} = CAST({column} AS BLOB) WHERE arch = ?", ARCH)
+    path = two_done_runs(tmp_path / "r.sqlite")
+    edit_committed(
+        path, f"UPDATE {table} SET {column} = CAST({column} AS BLOB) WHERE arch = ?", ARCH
+    )
     with pytest.raises(ResultsDBError) as info:
         read_results_db(path)
     said = str(info.value)
@@ -232,8 +217,8 @@ def test_a_text_cell_turned_blob_is_a_damaged_run(tmp_path: Path, table: str, co
 
 def test_a_stray_row_whose_key_turned_blob_is_put_back(tmp_path: Path) -> None:
     # its key a blob, no run's: a stray row; its checksum (of the text) names its run
-    path = _two_runs(tmp_path / "r.sqlite")
-    _edit(path, "UPDATE run_forms SET arch = CAST(arch AS BLOB) WHERE arch = ?", ARCH)
+    path = two_done_runs(tmp_path / "r.sqlite")
+    edit_committed(path, "UPDATE run_forms SET arch = CAST(arch AS BLOB) WHERE arch = ?", ARCH)
     with pytest.raises(ResultsDBError, match=r"has arch b'.*a stray row.*under run"):
         read_results_db(path)
     db = ResultsDB(path)
@@ -269,7 +254,7 @@ def test_a_done_run_missing_final_rows_is_damaged_for_training(
         for epoch in (1, 2):
             db.write_epoch(key, index, epoch, {"train": (2.3, 12.5, 1.5), "ori-test": (2.3, 50.0, 0.2)})  # fmt: skip
         db.mark_run(key, index, "done", data=data)  # type: ignore[arg-type]
-    _edit(path, f"DELETE FROM epochs WHERE arch = ? AND {gone}", ARCH)
+    edit_committed(path, f"DELETE FROM epochs WHERE arch = ? AND {gone}", ARCH)
     reads = [db.finished_runs, db.done_keys, db.data_digests]
     if "split" not in gone:  # "holds no final epoch ... train it first, or ask is_done(key)"
         reads.append(lambda: db.final_metrics(mine))
@@ -314,7 +299,9 @@ def test_a_done_run_missing_a_split_of_its_dataset_is_damaged(
     # said "skipped" and the import served it as NaN, both with exit 0
     path = tmp_path / "r.sqlite"
     mine, other = _finished(path, schedule, every)
-    _edit(path, f"DELETE FROM epochs WHERE arch = ? AND split = 'ori-test' AND {gone}", ARCH)
+    edit_committed(
+        path, f"DELETE FROM epochs WHERE arch = ? AND split = 'ori-test' AND {gone}", ARCH
+    )
     why = (
         f"is marked done but has no row for split 'ori-test' at its final epoch {schedule}, "
         "which every finished cifar10 run holds"
@@ -365,7 +352,9 @@ def test_every_split_a_known_dataset_evaluates_is_needed_and_no_more(tmp_path: P
     assert db.finished_runs()[0] == {*keys.values(), toy}
     gone = {"cifar100": "x-test", "ImageNet16-120": "train", "toy": "valid"}
     for name, split in gone.items():
-        _edit(path, "DELETE FROM epochs WHERE dataset = ? AND split = ? AND epoch = 2", name, split)
+        edit_committed(
+            path, "DELETE FROM epochs WHERE dataset = ? AND split = ? AND epoch = 2", name, split
+        )
     runs = [keys.get(name, toy) for name in gone]
     damaged: rdb.Damaged = {}
     assert db.finished_runs(runs, damaged=damaged)[0] == {keys["cifar10-valid"], keys["cifar10"]}
@@ -397,7 +386,7 @@ def test_a_schema_1_run_holding_its_splits_is_read_and_one_without_is_damaged(
     con.close()
     assert ResultsDB(path, readonly=True).finished_runs() == ({KEY}, {})
     assert read_results_db(path).vector("cifar10", "ori-test", 1)[11472] == 50.0
-    _edit(path, "DELETE FROM epochs WHERE split = 'ori-test'")
+    edit_committed(path, "DELETE FROM epochs WHERE split = 'ori-test'")
     with pytest.raises(ResultsDBError, match=r"has no row for split 'ori-test' at its final"):
         ResultsDB(path, readonly=True).finished_runs()
 
@@ -457,7 +446,7 @@ def test_train_refuses_such_a_run_naming_the_flag_that_repairs_it(
     said: str,
 ) -> None:
     data, db = copy_trained(trained, tmp_path)
-    _edit(db, change, ARCH)
+    edit_committed(db, change, ARCH)
     capsys.readouterr()
     assert main(two_cells_argv(data, db)) == 2
     err = capsys.readouterr().err

@@ -18,13 +18,19 @@ from types import SimpleNamespace
 
 import pytest
 from train_helpers import (
+    REPAIR_ARCH,
+    REPAIR_DIGEST,
+    REPAIR_KEY,
+    REPAIR_OTHER,
     TOY_OPS,
     TWO_CELLS,
     as_legacy,
     copy_trained,
+    edit_committed,
     one_isomorphic_class,
     train_two_cells,
     two_cells_argv,
+    two_done_runs,
     write_tiny_cifar10,
 )
 
@@ -35,30 +41,7 @@ from nb201_flat.space import NB201
 from nb201_flat.train import results_db as rdb
 from nb201_flat.train.results_db import ResultsDB
 
-ARCH = str(NB201.resolve(11472))
-KEY = ("nb201", ARCH, "cifar10", 1, 777)
-OTHER = ("nb201", str(NB201.resolve(8)), "cifar10", 1, 777)
-DIGEST = "5eed" * 16
-
-
-def _two_runs(path: Path) -> Path:
-    """KEY and OTHER done, each with every side record but a stand-in."""
-    db = ResultsDB(path)
-    data = SimpleNamespace(digest=DIGEST, official=True)
-    for key, index, acc in ((KEY, 11472, 56.78125), (OTHER, 8, 12.5)):
-        db.write_epoch(key, index, 1, {"train": (2.3, 12.5, 1.5), "ori-test": (2.3, acc, 0.2)})
-        db.mark_run(key, index, "done", params_mb=0.5, flops_m=7, train_time_s=1.5,
-                    trained_as="single", trained_on="cpu", data=data)  # type: ignore[arg-type]  # fmt: skip
-    db.close()
-    return path
-
-
-def _edit(path: Path, sql: str, *args: object) -> None:
-    """A hand edit, committed, no checksum rewritten."""
-    con = sqlite3.connect(path)
-    with con:
-        assert con.execute(sql, args).rowcount >= 1
-    con.close()
+ARCH, KEY, OTHER, DIGEST = REPAIR_ARCH, REPAIR_KEY, REPAIR_OTHER, REPAIR_DIGEST
 
 
 def _rows(path: Path) -> dict[str, list[tuple[object, ...]]]:
@@ -87,8 +70,8 @@ def _of_run(rows: dict[str, list[tuple[object, ...]]], arch: str, keep: bool) ->
 def test_a_damaged_side_row_of_a_finished_run_is_seen_by_trainings_reads(
     tmp_path: Path, table: str, change: str
 ) -> None:
-    path = _two_runs(tmp_path / "r.sqlite")
-    _edit(path, change)
+    path = two_done_runs(tmp_path / "r.sqlite")
+    edit_committed(path, change)
     db = ResultsDB(path)
     why = re.escape(f"run ('nb201', '{ARCH}'") + f".* has a row in table {table} that does not"
     # before: the run counted as done and was skipped, while the import refused it
@@ -100,8 +83,8 @@ def test_a_damaged_side_row_of_a_finished_run_is_seen_by_trainings_reads(
 
 
 def test_the_refusal_names_the_parameter_that_retrains_the_run(tmp_path: Path) -> None:
-    path = _two_runs(tmp_path / "r.sqlite")
-    _edit(path, f"UPDATE runs SET train_time_s = 9.0 WHERE arch = '{ARCH}'")
+    path = two_done_runs(tmp_path / "r.sqlite")
+    edit_committed(path, f"UPDATE runs SET train_time_s = 9.0 WHERE arch = '{ARCH}'")
     with pytest.raises(ResultsDBError) as info:
         ResultsDB(path).done_keys()
     assert str(info.value).endswith(
@@ -126,12 +109,12 @@ def test_the_refusal_names_the_parameter_that_retrains_the_run(tmp_path: Path) -
 def test_discard_damaged_deletes_that_runs_rows_from_every_table_and_nothing_else(
     tmp_path: Path, change: str
 ) -> None:
-    path = _two_runs(tmp_path / "r.sqlite")
+    path = two_done_runs(tmp_path / "r.sqlite")
     db = ResultsDB(path)
     before = _rows(path)
     assert db.discard_damaged(KEY) is None and db.discard_damaged(OTHER) is None
     assert _rows(path) == before  # intact runs: nothing deleted
-    _edit(path, change)
+    edit_committed(path, change)
     damaged = _rows(path)
     assert db.discard_damaged(OTHER) is None
     assert db.discard_damaged(KEY) is not None
@@ -144,8 +127,8 @@ def test_discard_damaged_deletes_that_runs_rows_from_every_table_and_nothing_els
 
 def test_a_campaign_deletes_only_its_own_damaged_runs(tmp_path: Path) -> None:
     # finished_runs: what the command and the executors read before the runs
-    path = _two_runs(tmp_path / "r.sqlite")
-    _edit(path, f"UPDATE run_data SET data_digest = 'x' WHERE arch = '{ARCH}'")
+    path = two_done_runs(tmp_path / "r.sqlite")
+    edit_committed(path, f"UPDATE run_data SET data_digest = 'x' WHERE arch = '{ARCH}'")
     db = ResultsDB(path)
     with pytest.raises(ResultsDBError, match="table run_data"):
         db.finished_runs()
@@ -162,7 +145,7 @@ def test_an_old_row_with_text_in_a_real_column_is_a_damaged_run(tmp_path: Path) 
     db = ResultsDB(path)
     db.write_epoch(KEY, 11472, 1, {"train": (2.3, 12.5, 1.5)})
     db.close()
-    _edit(path, "UPDATE runs SET params_mb = 'abc', checksum = NULL")
+    edit_committed(path, "UPDATE runs SET params_mb = 'abc', checksum = NULL")
     as_legacy(path, "runs")  # an old row: a NULL checksum past them is damage of its own
     db = ResultsDB(path)
     why = (
@@ -180,13 +163,13 @@ def test_an_old_row_with_text_in_a_real_column_is_a_damaged_run(tmp_path: Path) 
 
 
 def test_an_import_reads_only_the_runs_of_its_space(tmp_path: Path) -> None:
-    path = _two_runs(tmp_path / "r.sqlite")
+    path = two_done_runs(tmp_path / "r.sqlite")
     db = ResultsDB(path)
     fast = ("nb201#fast", *KEY[1:])
     db.write_epoch(fast, 11472, 1, {"train": (2.3, 12.5, 1.5), "ori-test": (2.3, 40.0, 0.2)})
     db.mark_run(fast, 11472, "done", trained_as="single")
     db.close()
-    _edit(path, "UPDATE run_forms SET trained_as = 'x' WHERE space = 'nb201#fast'")
+    edit_committed(path, "UPDATE run_forms SET trained_as = 'x' WHERE space = 'nb201#fast'")
     table = read_results_db(path, space="nb201")  # was refused for the other space's run
     assert table.vector("cifar10", "ori-test", 1, seed_policy=777)[11472] == 56.78125
     with pytest.raises(ResultsDBError, match=r"run \('nb201#fast'.* table run_forms"):
@@ -235,7 +218,7 @@ def test_train_refuses_a_damaged_run_then_retrains_it_with_the_flag(
     other = str(NB201.resolve(8))
     numbers = _numbers(db, ARCH)
     assert [r[1] for r in numbers] == [1, 2, 1, 2]  # ori-test and train, both epochs
-    _edit(db, change)
+    edit_committed(db, change)
     if "'abc'" in change:  # no checkpoint: training would start, and write_epoch read the row
         ckpt = db.parent / "r.sqlite.ckpt" / "nb201@C2N1-11472-cifar10-e2-s1-faithful"
         shutil.rmtree(ckpt)
@@ -282,7 +265,7 @@ def test_the_python_job_takes_retrain_damaged(
                        db_path=db, device="cpu", c=2, n=1, threads=1)  # fmt: skip
     assert not job.retrain_damaged  # the default refuses
     numbers = _numbers(db, ARCH)
-    _edit(db, f"UPDATE run_devices SET trained_on = 'gpu' WHERE arch = '{ARCH}'")
+    edit_committed(db, f"UPDATE run_devices SET trained_on = 'gpu' WHERE arch = '{ARCH}'")
     with pytest.raises(ResultsDBError, match="table run_devices .*retrain_damaged=True"):
         train(job)
     with caplog.at_level(logging.WARNING):
@@ -298,7 +281,7 @@ def test_a_run_trained_again_is_not_held_to_its_old_checkpoints_thread_count(
     # its checkpoints go with its rows: the resume check of the thread count is not its
     data, db = copy_trained(trained, tmp_path)
     capsys.readouterr()
-    _edit(db, f"UPDATE runs SET train_time_s = 1e9 WHERE arch = '{ARCH}'")
+    edit_committed(db, f"UPDATE runs SET train_time_s = 1e9 WHERE arch = '{ARCH}'")
     argv = [a if a != "1" or i != two_cells_argv(data, db).index("--threads") + 1 else "2"
             for i, a in enumerate(two_cells_argv(data, db, "--retrain-damaged"))]  # fmt: skip
     assert argv[argv.index("--threads") + 1] == "2"
@@ -327,7 +310,7 @@ def test_a_damaged_record_of_a_cell_answered_without_training_is_recorded_again(
     before = read_results_db(db).meta["isomorphic_to"]
     assert [r["index"] for r in before] == [member]
     other = next(i for i in plan.cells if i not in (member, rep))
-    _edit(db, "UPDATE run_isomorphic SET isomorphic_to = ?", str(space.arch(other)))
+    edit_committed(db, "UPDATE run_isomorphic SET isomorphic_to = ?", str(space.arch(other)))
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert str(space.arch(member)) in err and "table run_isomorphic" in err
@@ -371,7 +354,7 @@ def test_a_run_to_retrain_damaged_before_its_final_epoch_is_not_done(
 ) -> None:
     path = tmp_path / "r.sqlite"
     key = _two_epochs(path)
-    _edit(path, change)
+    edit_committed(path, change)
     as_legacy(path, "epochs")  # the row added is an old one (no checksum)
     db = ResultsDB(path)
     if why == "epoch 3 outside":  # what an import refuses by its rows: refused (was skipped)
@@ -468,7 +451,7 @@ def test_train_retrains_a_finished_run_damaged_before_its_final_epoch(
     data, db = copy_trained(trained, tmp_path)
     capsys.readouterr()
     numbers = _numbers(db, ARCH)
-    _edit(db, change)
+    edit_committed(db, change)
     with pytest.raises(ResultsDBError, match=f"{why}.*retrain_damaged=True"):
         rdb.load_curves(db)
     assert main(two_cells_argv(data, db, "--retrain-damaged")) == 0, capsys.readouterr().err
@@ -550,7 +533,7 @@ def test_a_resume_past_the_rows_a_database_holds_deletes_nothing(tmp_path: Path)
         t: len(r) - (2 if t == "epochs" else 0) for t, r in before.items()
     }
     # a row past the hole does not fill it (counted, it did)
-    _edit(path, "UPDATE epochs SET epoch = 2 WHERE epoch = 1 AND split = 'train'")
+    edit_committed(path, "UPDATE epochs SET epoch = 2 WHERE epoch = 1 AND split = 'train'")
     db = ResultsDB(path)
     assert db.whole_train_epochs(key) == 0
     with pytest.raises(CheckpointMismatchError, match="only up to epoch 0"):
@@ -589,7 +572,7 @@ def test_retrain_damaged_resumes_from_a_checkpoint_within_the_rows_a_crash_left(
     db = tmp_path / "runs" / "r.sqlite"
     with pytest.raises(OSError, match="machine stopped"):
         train(job(db), on_epoch_end=crash)  # type: ignore[arg-type]
-    _edit(db, "DELETE FROM epochs WHERE epoch = 2")  # the rows the database had not synced
+    edit_committed(db, "DELETE FROM epochs WHERE epoch = 2")  # the rows the database had not synced
     folder = job(db).checkpoint_folder  # type: ignore[attr-defined]
     assert sorted(e for e, _ in Checkpointer(folder).files()) == [1, 2]
     with pytest.raises(CheckpointMismatchError, match="only up to epoch 1, but its checkpoints reach epoch 2"):  # fmt: skip
@@ -649,9 +632,9 @@ def _rowid(path: Path, sql: str) -> int:
 def test_a_stray_row_is_refused_by_its_table_and_rowid_naming_the_run_it_came_from(
     tmp_path: Path,
 ) -> None:
-    path = _two_runs(tmp_path / "r.sqlite")
+    path = two_done_runs(tmp_path / "r.sqlite")
     rowid = _rowid(path, f"SELECT rowid FROM epochs WHERE arch = '{ARCH}' AND split = 'ori-test'")
-    _edit(path, f"UPDATE epochs SET arch = '{_STRAY}' WHERE rowid = {rowid}")
+    edit_committed(path, f"UPDATE epochs SET arch = '{_STRAY}' WHERE rowid = {rowid}")
     stray = re.escape(
         f"run ('nb201', '{_STRAY}', 'cifar10', 1, 777) has numbers at epoch 1 on split 'ori-test' "
         f"that do not match the checksum written with them (table epochs, rowid {rowid}), and "
@@ -672,16 +655,16 @@ def test_a_stray_row_is_refused_by_its_table_and_rowid_naming_the_run_it_came_fr
 def test_clear_stray_rows_puts_a_moved_row_back_and_deletes_only_damaged_strays(
     tmp_path: Path,
 ) -> None:
-    path = _two_runs(tmp_path / "r.sqlite")
+    path = two_done_runs(tmp_path / "r.sqlite")
     intact = _rows(path)
     moved = _rowid(path, f"SELECT rowid FROM epochs WHERE arch = '{ARCH}' AND split = 'train'")
-    _edit(path, f"UPDATE epochs SET arch = '{_STRAY}' WHERE rowid = {moved}")
-    _edit(path, f"UPDATE run_forms SET seed = 5, trained_as = 'x' WHERE arch = '{ARCH}'")
+    edit_committed(path, f"UPDATE epochs SET arch = '{_STRAY}' WHERE rowid = {moved}")
+    edit_committed(path, f"UPDATE run_forms SET seed = 5, trained_as = 'x' WHERE arch = '{ARCH}'")
     # a copy of a row whose run holds it in its place: only its key differs
-    _edit(path, "INSERT INTO run_devices SELECT space, arch, dataset, schedule, 6, trained_on, "
+    edit_committed(path, "INSERT INTO run_devices SELECT space, arch, dataset, schedule, 6, trained_on, "
                 f"checksum FROM run_devices WHERE arch = '{ARCH}'")  # fmt: skip
     # intact rows whose run has no row in runs (an old file's orphans): never touched
-    _edit(path, "INSERT INTO run_data SELECT space, arch, dataset, schedule, 9, data_digest, "
+    edit_committed(path, "INSERT INTO run_data SELECT space, arch, dataset, schedule, 9, data_digest, "
                 "data_official, NULL FROM run_data WHERE arch = ?", ARCH)  # fmt: skip
     as_legacy(path, "run_data")
     orphan = _rows(path)["run_data"]
@@ -713,7 +696,7 @@ def test_train_with_the_flag_puts_a_stray_row_back_and_says_so(
     before = _rows(db)
     sql = f"SELECT rowid FROM epochs WHERE arch = '{ARCH}' AND epoch = 2 AND split = 'ori-test'"
     rowid = _rowid(db, sql)
-    _edit(db, f"UPDATE epochs SET arch = '{_STRAY}' WHERE rowid = {rowid}")
+    edit_committed(db, f"UPDATE epochs SET arch = '{_STRAY}' WHERE rowid = {rowid}")
     assert main(two_cells_argv(data, db)) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Traceback" not in err, err
@@ -742,7 +725,9 @@ def test_a_campaign_that_retrains_damaged_runs_clears_stray_rows(
     before = _rows(db)
     (job,) = make_jobs([11472], dataset="cifar10", epochs=2, seeds=[1], data_root=data,
                        db_path=db, device="cpu", c=2, n=1, threads=1)  # fmt: skip
-    _edit(db, f"UPDATE run_forms SET arch = '{_STRAY}', trained_as = 'x' WHERE arch = '{ARCH}'")
+    edit_committed(
+        db, f"UPDATE run_forms SET arch = '{_STRAY}', trained_as = 'x' WHERE arch = '{ARCH}'"
+    )
     with pytest.raises(ResultsDBError, match="stray row"):
         split_done([job])
     done, todo = split_done([replace(job, retrain_damaged=True)])
@@ -759,7 +744,7 @@ def test_train_says_how_deep_it_checked_the_runs_it_skipped(
     # was skipped without a word and only load_curves refused it later
     data, db = copy_trained(trained, tmp_path)
     capsys.readouterr()
-    _edit(db, f"UPDATE epochs SET accuracy = 50.0 WHERE arch = '{ARCH}' AND epoch = 1")
+    edit_committed(db, f"UPDATE epochs SET accuracy = 50.0 WHERE arch = '{ARCH}' AND epoch = 1")
     text = [a for a in two_cells_argv(data, db) if a != "--json"]
     assert main(text) == 0
     out = capsys.readouterr().out

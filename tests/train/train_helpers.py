@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from nb201_flat.space import Space
+from nb201_flat.space import NB201, Space
 from nb201_flat.train.campaign import CampaignPlan, plan_campaign
 from nb201_flat.train.data import write_batch
 
@@ -287,3 +287,38 @@ def copy_trained(trained: tuple[Path, Path], tmp_path: Path) -> tuple[Path, Path
     data, folder = trained
     shutil.copytree(folder, tmp_path / "runs")
     return data, tmp_path / "runs" / "r.sqlite"
+
+
+# -- two done runs written by hand, and hand edits of a results database --------------------------
+REPAIR_ARCH = str(NB201.resolve(11472))
+REPAIR_KEY = ("nb201", REPAIR_ARCH, "cifar10", 1, 777)
+REPAIR_OTHER = ("nb201", str(NB201.resolve(8)), "cifar10", 1, 777)
+REPAIR_DIGEST = "5eed" * 16
+
+
+def two_done_runs(path: Path) -> Path:
+    """:data:`REPAIR_KEY` (cell 11472) and :data:`REPAIR_OTHER` (cell 8) done at ``path``,
+    one epoch each, with every side record but a stand-in."""
+    from types import SimpleNamespace
+
+    from nb201_flat.train.results_db import ResultsDB
+
+    db = ResultsDB(path)
+    data = SimpleNamespace(digest=REPAIR_DIGEST, official=True)
+    for key, index, acc in ((REPAIR_KEY, 11472, 56.78125), (REPAIR_OTHER, 8, 12.5)):
+        db.write_epoch(key, index, 1, {"train": (2.3, 12.5, 1.5), "ori-test": (2.3, acc, 0.2)})
+        db.mark_run(key, index, "done", params_mb=0.5, flops_m=7, train_time_s=1.5,
+                    trained_as="single", trained_on="cpu", data=data)  # type: ignore[arg-type]  # fmt: skip
+    db.close()
+    return path
+
+
+def edit_committed(path: Path, sql: str, *args: object) -> None:
+    """A hand edit of the database at ``path``, committed, no checksum rewritten (it must
+    change at least one row)."""
+    import sqlite3
+
+    con = sqlite3.connect(path)
+    with con:
+        assert con.execute(sql, args).rowcount >= 1
+    con.close()
