@@ -1576,8 +1576,19 @@ def damaged_parts(
     path: str | os.PathLike[str], run: Sequence[object], why: str
 ) -> tuple[Part, ...]:
     """:func:`damaged_run` as message parts, the fix's parameter a :class:`Param` (a
-    command line spells it as its flag)."""
-    return (f"{_shown(path)} is damaged: run {tuple(run)} {why}; ", *DAMAGED_FIX_PARTS)
+    command line spells it as its flag). A run of a dataset this project cannot train (a
+    database another tool wrote) cannot be trained again: its fix is deleting its rows."""
+    from nb201_flat.train.data import DATASETS
+
+    head = f"{_shown(path)} is damaged: run {tuple(run)} {why}; "
+    if len(run) > 2 and run[2] not in DATASETS:
+        return (
+            head,
+            f"this project trains no {run[2]!r} runs (only {', '.join(DATASETS)}): write it "
+            "again with the tool that trained it, or delete its rows "
+            "(ResultsDB(path).discard_damaged(key))",
+        )
+    return (head, *DAMAGED_FIX_PARTS)
 
 
 def damaged_run(path: str | os.PathLike[str], run: Sequence[object], why: str) -> str:

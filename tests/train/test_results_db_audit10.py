@@ -501,3 +501,24 @@ def test_every_way_training_finishes_a_run_holds_its_splits(
     ]
     acc = table.vector("cifar10", "ori-test", 2, seed_policy=777)
     assert all(0 <= acc[i] <= 100 for i in (11472, zero, 4, 1817, 5)) and acc[zero] == 10.0
+
+
+def test_a_damaged_run_of_a_dataset_train_cannot_train_names_a_fix_that_works(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # another tool's dataset: '--retrain-damaged' was named, and train refuses the dataset
+    key = ("nb201", ARCH, "svhn", 2, 777)
+    db = ResultsDB(tmp_path / "u.sqlite")
+    db.write_epoch(key, 11472, 1, {"train": (1.0, 10.0, 0.1)})
+    db.write_epoch(key, 11472, 2, {"train": (1.0, 12.0, 0.1), "test": (2.0, 11.0, 0.01)})
+    db.mark_run(key, 11472, "done", params_mb=0.1, flops_m=1.0, train_time_s=0.2)
+    db.close()
+    edit_committed(tmp_path / "u.sqlite", "DELETE FROM epochs WHERE split = 'train' AND epoch = 2")
+    assert main(["import", str(tmp_path / "u.sqlite"), "--out", str(tmp_path / "T")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--retrain-damaged" not in err
+    assert "this project trains no 'svhn' runs" in err and "discard_damaged(key)" in err
+    # the fix as named: the run's rows deleted, none of it left
+    db = ResultsDB(tmp_path / "u.sqlite")
+    assert db.discard_damaged(key) is not None and db.done_keys() == set()
+    db.close()
