@@ -111,7 +111,8 @@ class A2MBarrier:
 
     ``level_mean[i]`` / ``level_std[i]`` are over the i-th architecture of all d! shortest
     paths (level 0 = a, level d = b; population std, as A²M's ``np.std``); ``level_n[i]`` is
-    the number of distinct architectures at that level, C(d, i).
+    the number of distinct architectures at that level, C(d, i). With a code version the end
+    levels are the end points' own (rounded) values and std 0, as that code holds them.
     """
 
     a: int
@@ -176,7 +177,11 @@ def a2m_barrier(
         round every value to 3 decimals first (``get_info_from_arch``), take the level means
         over the rounded values, and return ``round(0.5 * (L[0] + L[1]) - m, 2)`` where ``L``
         is the list of level means: the start is averaged with the *first intermediate level*,
-        not with the end point. They differ in ``m``:
+        not with the end point. As in that code, ``L[0]`` and ``L[-1]`` are ``f(a)`` and
+        ``f(b)`` themselves, and each intermediate level is summed path by path in its
+        ``search_tree`` order: the same floats, so the rounding falls as the code's does
+        even on a .xx5 tie (a mean of copies of ``f(a)`` 1 ulp off moved it by 0.01). They
+        differ in ``m``:
 
         - ``True`` or ``"54ce096"`` (the current code, at HEAD 5a303f9): ``m`` is the minimum
           over the individual architectures of the intermediate levels 1..d-1, and the
@@ -251,8 +256,16 @@ def _a2m(
             mean = np.nanmean(level_vals, axis=0)
             std = np.nanstd(level_vals, axis=0)
         else:
+            # axis 0 of a C-ordered array: the paths are added in turn from 0.0, in
+            # search_tree's order, as avg_test_acc sums each level (bit for bit)
             mean = level_vals.mean(axis=0)
             std = level_vals.std(axis=0)
+    if code is not None:
+        # path_accs holds acc1 and acc2 themselves (their error bars 0): the mean of d! copies
+        # of f(a) can be 1 ulp off it, and the 2-decimal rounding then falls the other way
+        fa, fb = level_vals[0, 0], level_vals[0, -1]
+        mean[0], mean[-1] = fa, fb
+        std[0], std[-1] = fa - fa, fb - fb  # 0, or NaN for an unmeasured end (propagate)
     w = oriented(mean, higher_is_better)
     if d == 0:
         # 54ce096's running minimum is over intermediate architectures: a pair without any
