@@ -31,6 +31,7 @@ import hashlib
 import importlib.metadata
 import importlib.util
 import io
+import logging
 import math
 import numbers
 import os
@@ -55,6 +56,8 @@ from nb201_flat.space import NB201
 from nb201_flat.storage import SOURCE_SHA256
 from nb201_flat.table import FloatArray, MetricKey, Table
 
+logger = logging.getLogger(__name__)
+
 PACKAGE = "analog-nasbench"
 _DRIFTS = {"60": "60s", "3600": "1h", "86400": "1d", "2592000": "30d"}
 _SCALARS = {
@@ -73,6 +76,10 @@ _PICKLE = b"\x80"
 #: read only from these bytes (a flipped byte in the installed copy changed one cell's accuracy
 #: silently: the pickle has no checksum of its own)
 PUBLISHED_SHA256 = "85f3435b877aa2d36268d55ce07f6ff6d73643d17a840f1941745da5eb80db32"
+
+#: the source of a table read from those bytes; another file's names that file (a modified
+#: copy's numbers were shown as 0.1.3's)
+PUBLISHED_SOURCE = "AnalogNAS-Bench (analog-nasbench 0.1.3, CIFAR-10)"
 
 
 class _Record:
@@ -134,18 +141,17 @@ def data_file(*, importing: bool = False) -> Path:
     )
 
 
-def _repair(file: Path, path: object) -> str:
-    """The way to repair a damaged ``file``: reinstall the package whose copy it is, or, for
-    a copy the user gave by ``path``, replace it (reinstalling would leave it as it is)."""
+def _package_copy(file: Path, path: object) -> bool:
+    """Whether ``file`` is the installed package's own data.anb: read by default (``path``
+    None), or given by a path that leads to it."""
     if path is None:
-        return _REINSTALL
+        return True
     # no package, or find_spec's ValueError on a module of its name without a spec: the
     # file is not the package's
     with contextlib.suppress(MissingDependencyError, ValueError):
         # realpath: Path.resolve raises RuntimeError on a loop of links
-        if os.path.realpath(data_file()) == os.path.realpath(file):  # the package's own
-            return _REINSTALL
-    return _REPLACE
+        return os.path.realpath(data_file()) == os.path.realpath(file)
+    return False
 
 
 def _number(obj: object, attr: str, key: object, file: Path, fix: str) -> float:
@@ -162,22 +168,24 @@ def _number(obj: object, attr: str, key: object, file: Path, fix: str) -> float:
     )
 
 
-def _check_percent(vectors: dict[str, FloatArray], file: Path, fix: str) -> None:
+def _check_ranges(vectors: dict[str, FloatArray], file: Path, fix: str) -> None:
     """Refuse in one line an accuracy outside 0..100 (the importers' one rule,
     :func:`~nb201_flat.importers.tidy.accuracy_outside_range`): the package stores percentages,
     so 250 or -5 is a damaged file. The drift values are accuracies too (after drift); their
-    ``_std`` spreads are not."""
+    ``_std`` spreads are not, but a spread is never negative: -5 is a damaged file as well."""
     # lazy: the tidy module loads pandas, which reading the default table does not need
-    from nb201_flat.conventions import is_accuracy, is_drift_accuracy
     from nb201_flat.importers.tidy import NOT_PERCENT, accuracy_outside_range
 
     for metric, vec in vectors.items():
-        bad = (is_accuracy(metric) or is_drift_accuracy(metric)) and accuracy_outside_range(vec)
+        if metric.endswith("_std"):  # NaN (a cell without a record) is not negative
+            bad, why = vec < 0, "is negative, which a spread (a standard deviation) cannot be"
+        else:  # the accuracies, after drift too
+            bad, why = accuracy_outside_range(vec), NOT_PERCENT
         if np.any(bad):
             i = int(np.flatnonzero(bad)[0])
             raise FormatError(
                 f"{file}: architecture {i}, {MetricKey('cifar10', 'ori-test', 200, metric)}: "
-                f"{vec[i]} {NOT_PERCENT}; {fix}"
+                f"{vec[i]} {why}; {fix}"
             )
 
 
@@ -200,13 +208,16 @@ def read_analognas(path: str | os.PathLike[str] | None = None) -> Table:
             ", or without one to detect it",
         )
     digest = hashlib.sha256(raw).hexdigest()
-    if path is None and digest != PUBLISHED_SHA256:  # a copy by path is the user's to vouch for
+    published = digest == PUBLISHED_SHA256
+    if path is None and not published:
         raise FormatError(
             f"{file} is not analog-nasbench 0.1.3's data.anb (sha256 {digest[:12]}..., "
             f"published {PUBLISHED_SHA256[:12]}...): the installed package is damaged or of "
             f"another version; {_REINSTALL}"
         )
-    fix = _repair(file, path)
+    own_copy = _package_copy(file, path)
+    # a damaged file's repair: reinstalling the package mends its own copy only
+    fix = _REINSTALL if own_copy else _REPLACE
     try:
         records = safe_load(
             io.BytesIO(raw),
@@ -248,7 +259,7 @@ def read_analognas(path: str | os.PathLike[str] | None = None) -> Table:
                 drift = getattr(rec, f"{prefix}_drift_{seconds}", None)
                 vectors[f"{out}_{label}"][i] = _number(drift, "value", key, file, fix)
                 vectors[f"{out}_{label}_std"][i] = _number(drift, "uncertainty", key, file, fix)
-    _check_percent(vectors, file, fix)
+    _check_ranges(vectors, file, fix)
     data: dict[tuple[MetricKey, int | None], FloatArray] = {
         (MetricKey("cifar10", "ori-test", 200, n), None): v for n, v in vectors.items()
     }
@@ -258,6 +269,18 @@ def read_analognas(path: str | os.PathLike[str] | None = None) -> Table:
         "note": "AnalogNAS-Bench's own CIFAR-10 training of the NB201 cells; not NB201 numbers",
         "archs_in_file": len(records),
     }
-    with contextlib.suppress(importlib.metadata.PackageNotFoundError):
-        meta["package_version"] = importlib.metadata.version(PACKAGE)
-    return Table(NB201, data, source="AnalogNAS-Bench (analog-nasbench 0.1.3, CIFAR-10)", meta=meta)
+    if own_copy:  # the installed package's version says nothing of another file
+        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+            meta["package_version"] = importlib.metadata.version(PACKAGE)
+    source = PUBLISHED_SOURCE
+    if not published:  # a copy by path is the user's to vouch for, not 0.1.3's numbers
+        logger.warning(
+            "%s is not analog-nasbench 0.1.3's published data.anb (sha256 %s..., published "
+            "%s...): its numbers are read as the file holds them, and the table is labelled "
+            "as this file, not as the published data",
+            file,
+            digest[:12],
+            PUBLISHED_SHA256[:12],
+        )
+        source = f"AnalogNAS-Bench-format file {file.name} (not analog-nasbench 0.1.3's data)"
+    return Table(NB201, data, source=source, meta=meta)

@@ -35,7 +35,7 @@ and ``get_eval`` with ``iepoch=None``):
   ``params``/``flops``/``latency``; a run's latency is the mean of its stored list, and the
   mean row averages the runs that have one (the APIs skip the others).
 
-Splits per dataset (as in the data README): ``cifar10-valid``: train, x-valid, ori-test;
+Splits per dataset (as NB201 evaluates them): ``cifar10-valid``: train, x-valid, ori-test;
 ``cifar10``: train, ori-test; ``cifar100`` and ``ImageNet16-120``: train, x-valid, x-test,
 ori-test. In v1_0 the 12-epoch (``less``) results cover ``cifar10-valid`` only.
 """
@@ -76,7 +76,7 @@ from nb201_flat.importers.safe_pickle import ReadableBinary, safe_load
 from nb201_flat.importers.tidy import check_finite_rows, check_value_ranges
 from nb201_flat.space import NB201, check_arch_index
 from nb201_flat.storage import SOURCE_SHA256
-from nb201_flat.table import TIDY_COLUMNS
+from nb201_flat.table import TIDY_COLUMNS, _same_but_spelling
 
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
@@ -157,18 +157,26 @@ class TidyRows:
         self._seed: list[int | None] = []
         self._metric: list[str] = []
         self._value: list[float] = []
-        self._unknown: set[str] = set()
 
     def __len__(self) -> int:
         return len(self._value)
 
     def add_arch(self, index: int, arch: str, hp_map: object, hp_epochs: Mapping[str, int]) -> None:
-        """Add every schedule of one architecture: ``hp_map`` is ``{hp key: ArchResults state}``."""
+        """Add every schedule of one architecture: ``hp_map`` is ``{hp key: ArchResults state}``;
+        a key that is none of ``hp_epochs``'s, or a run on a dataset NB201 lacks, is refused."""
         hp_map = _mapping(hp_map, f"the results of architecture {index}", self.source)
         for key in hp_map:
-            if str(key) not in hp_epochs and str(key) not in self._unknown:
-                self._unknown.add(str(key))
-                logger.warning("%s: skipping unknown schedule key %s", self.source, shown(key))
+            # every release holds only its format's keys (NB201: full, less; NATS tss: 200,
+            # 12): another one's results were dropped, and the cell called never measured
+            if key not in hp_epochs:
+                known = " and ".join(
+                    f"{hp!r} ({epochs} epochs)" for hp, epochs in hp_epochs.items()
+                )
+                raise FormatError(
+                    f"{self.source}: architecture {index} files results under the unknown "
+                    f"schedule key {shown(key)}{_schedule_hint(key, hp_epochs)}; this format's "
+                    f"keys are {known}; {_DAMAGED}"
+                )
         for hp, epochs in hp_epochs.items():
             if hp in hp_map:
                 self._add_results(index, arch, epochs, hp_map[hp])
@@ -185,20 +193,27 @@ class TidyRows:
         dataset_seed = _mapping(state.get("dataset_seed"), f"{where} dataset_seed", self.source)
         all_results = _mapping(state.get("all_results"), f"{where} all_results", self.source)
         for dataset in dataset_seed:
-            if dataset not in EVAL_SPLITS and dataset not in self._unknown:
-                self._unknown.add(str(dataset))
-                logger.warning("%s: skipping unknown dataset %s", self.source, shown(dataset))
+            # every release holds NB201's four (its statistics scripts name them): another
+            # name's runs were dropped, and the cell called never measured there
+            if dataset not in EVAL_SPLITS:
+                spelt = (
+                    _same_but_spelling(dataset, list(DATASETS)) if isinstance(dataset, str) else []
+                )
+                raise FormatError(
+                    f"{self.source}: {where} holds runs on the unknown dataset {shown(dataset)}"
+                    f"{f' (did you mean {spelt[0]!r}?)' if spelt else ''}; NB201's datasets are "
+                    f"{', '.join(DATASETS)}; {_DAMAGED}"
+                )
         for dataset in DATASETS:
             if dataset not in dataset_seed:
                 continue
+            seeds = _seed_list(dataset_seed[dataset], f"{where} on {dataset}", self.source)
             try:
-                seeds = sorted(dataset_seed[dataset])
                 runs = [all_results[(dataset, seed)] for seed in seeds]
-            except (KeyError, TypeError) as exc:
+            except KeyError as exc:
                 raise FormatError(
                     f"{self.source}: {where} lists seeds {shown(dataset_seed[dataset])} on "
-                    f"{dataset} but lacks the results of {shown(exc.args[0] if exc.args else exc)}"
-                    f"; {_DAMAGED}"
+                    f"{dataset} but lacks the results of {shown(exc.args[0])}; {_DAMAGED}"
                 ) from None
             if len(set(seeds)) != len(seeds):  # one run would count twice in the mean
                 raise FormatError(
@@ -289,6 +304,36 @@ class TidyRows:
 _DAMAGED = "the file is damaged, re-download it"
 
 
+def _schedule_hint(key: object, hp_epochs: Mapping[str, int]) -> str:
+    """`` (did you mean 'full'?)`` for a schedule key that names one of ``hp_epochs``'s
+    schedules otherwise: by its epochs (NATS's ``'200'`` for NB201's ``'full'``, an int for
+    the text), by NB201's name (``'full'`` in a NATS file) or in another case; else ``""``."""
+    text = str(key)
+    for hp, epochs in hp_epochs.items():
+        if text == str(epochs) or NB201_HP_EPOCHS.get(text) == epochs:
+            return f" (did you mean {hp!r}, the {epochs}-epoch schedule?)"
+    spelt = _same_but_spelling(text, list(hp_epochs))
+    return f" (did you mean {spelt[0]!r}?)" if spelt else ""
+
+
+def _seed_list(listed: object, where: str, source: str) -> list[int]:
+    """The seeds a ``dataset_seed`` entry lists, in ascending order (the APIs' seed order):
+    integers, as every release stores them. Text among them failed in ``sorted`` and was
+    reported as missing results."""
+    if not isinstance(listed, list | tuple | set | frozenset):
+        raise FormatError(
+            f"{source}: {where} lists seeds {shown(listed, 40)}, not a list of seeds; {_DAMAGED}"
+        )
+    for seed in listed:
+        if whole_number(seed) is None:
+            kind = "text" if isinstance(seed, str) else f"a {type(seed).__name__}"
+            raise FormatError(
+                f"{source}: {where} lists seeds {shown(listed)}: seed {shown(seed, 30)} is "
+                f"{kind}, not an integer; {_DAMAGED}"
+            )
+    return sorted(listed)
+
+
 def _check_run(
     run: Mapping[Any, Any], dataset: str, seed: object, epochs: int, where: str, source: str
 ) -> None:
@@ -303,8 +348,13 @@ def _check_run(
     name = run.get("name", dataset)
     if name != dataset:
         raise FormatError(f"{source}: {where} is a run on {shown(name, 40)}; {_DAMAGED}")
-    own = run.get("seed", seed)  # the official files store it as text ("777")
-    if str(whole_number(own) if whole_number(own) is not None else own) != str(seed):
+    # the official files store it as the text of their checkpoint's name: "0777" for 777
+    own = run.get("seed", seed)
+    if isinstance(own, str):
+        number = int(own) if own.isascii() and own.isdigit() else None
+    else:
+        number = whole_number(own)
+    if number != seed:
         raise FormatError(f"{source}: {where} is the run of seed {shown(own, 30)}; {_DAMAGED}")
 
 
@@ -400,6 +450,11 @@ def check_meta_archs(obj: object, source: str) -> list[str]:
 
 def check_index(key: object, n_archs: int, source: str) -> int:
     """An ``arch2infos`` key as an index into ``meta_archs`` (the space's index rule)."""
+    if isinstance(key, str):  # every release keys by int: the index rule's words are for numbers
+        raise FormatError(
+            f"{source}: arch2infos key {shown(key)} is text, not an integer index into "
+            f"meta_archs (0..{n_archs - 1}); {_DAMAGED}"
+        )
     try:
         return check_arch_index(key, n_archs)
     except InvalidArchError as e:  # a file's fault, not the caller's: a FormatError naming it
@@ -714,7 +769,9 @@ def read_nb201_pth(
     Raises
     ------
     FormatError
-        Not a NAS-Bench-201 ``.pth``, or it holds objects the restricted reader refuses.
+        Not a NAS-Bench-201 ``.pth``, it holds objects the restricted reader refuses, or a
+        record no release holds (results under an unknown schedule key or dataset, a run whose
+        own record disagrees with where it is filed, a value outside its metric's range).
     TableFileError
         Missing, truncated or corrupt file.
     MissingDependencyError

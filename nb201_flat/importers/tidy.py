@@ -1,6 +1,6 @@
 """The tidy long format (``index, arch, dataset, split, epochs, seed, metric, value``).
 
-This is the schema of ``../shared/data/nb201/README.md`` and the interchange form of every
+This is the schema ``nb201-flat import --help`` describes and the interchange form of every
 importer. Reads ``.csv``, ``.csv.gz`` and ``.parquet``.
 """
 

@@ -53,6 +53,19 @@ def test_the_library_s_benchmark_statement_names_no_flag() -> None:
     assert "--" not in said and said.endswith("load_table(PATH) or $NB201_FLAT_TABLE)")
 
 
+def test_a_copy_that_is_not_the_published_data_is_not_called_the_embedded_default() -> None:
+    from nb201_flat.demo import benchmark_statement
+    from nb201_flat.importers.analognas import PUBLISHED_SOURCE
+
+    assert "the embedded default, NB201's 15,625 cells" in benchmark_statement(PUBLISHED_SOURCE)
+    # the label read_analognas gives a file by path whose bytes are not the published ones
+    said = benchmark_statement(
+        "AnalogNAS-Bench-format file d.anb (not analog-nasbench 0.1.3's data)"
+    )
+    assert "the embedded default," not in said
+    assert "not the embedded default" in said and "not NAS-Bench-201's numbers" in said
+
+
 # issue 12 item 6: what the demo says about itself
 
 
