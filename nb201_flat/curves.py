@@ -368,7 +368,10 @@ def write_curves(curves: Curves, folder: Path) -> dict[str, Any]:
                 "n_epochs": int(arr.shape[1]),
             }
         )
-    pq.write_table(pa.table(arrays), folder / CURVES_FILE, compression="zstd")
+    # a file object, not a path: pyarrow encodes a path as UTF-8, which a folder name with a
+    # byte that is not (kept as a surrogate escape) cannot be
+    with open(folder / CURVES_FILE, "wb") as f:
+        pq.write_table(pa.table(arrays), f, compression="zstd")
     return {"file": CURVES_FILE, "n_archs": curves.n_archs, "columns": columns}
 
 

@@ -208,7 +208,10 @@ def save_table(table: Table, path: str | os.PathLike[str], *, overwrite: bool = 
         for n, ((key, seed), _) in zip(names, items, strict=True)
     ]
     with atomic.replace_folder(target, overwrite=overwrite) as tmp:
-        pq.write_table(arrow, tmp / PARQUET, **plain_parquet.WRITE_OPTIONS)
+        # through a Python file: pyarrow encodes a path as UTF-8, which a name holding a
+        # byte that is not (kept by the command line as a surrogate escape) cannot be
+        with open(tmp / PARQUET, "wb") as f:
+            pq.write_table(arrow, f, **plain_parquet.WRITE_OPTIONS)
         os.chmod(tmp / PARQUET, atomic.file_mode())
         sums = {PARQUET: file_sha256(tmp / PARQUET)}
         curves_entry = None
@@ -297,18 +300,45 @@ def _reimport_hint(path: Path, manifest: dict[str, Any] | None = None) -> str:
     original's: the hint names ``path``, the folder actually read, so that the fix cannot replace
     another table, and adds ``--force`` (the damaged folder exists)."""
     meta = (manifest or {}).get("meta")
-    cmd = meta.get("import_command") if isinstance(meta, dict) else None
+    meta = meta if isinstance(meta, dict) else {}
+    cmd = meta.get("import_command")
     words = _import_words(cmd) if isinstance(cmd, str) else None
     if words is None:
-        return (
-            f"rebuild it with `{import_command('SOURCE', path, None, ('--force',))}` "
-            "(see data/README.md)"
+        hint = (
+            f"rebuild it with `{import_command('SOURCE', path, None, ('--force',))}` (SOURCE: "
+            "the file it was imported from, in a format `nb201-flat import --help` lists)"
         )
-    source, fmt, flags = words
-    hint = f"rebuild it with `{import_command(source, path, fmt, flags)}`"
-    if source != "analognas" and not os.path.isabs(source):
-        hint += f" from the folder it was imported in ({source} is a relative path)"
+    else:
+        source, fmt, flags = words
+        hint = f"rebuild it with `{import_command(source, path, fmt, flags)}`"
+        if source != "analognas" and not os.path.isabs(source):
+            hint += f" from the folder it was imported in ({source} is a relative path)"
+    digest = recorded_source(meta)[1]
+    if digest is not None:  # a source edited since reads back as other numbers: say which it was
+        hint += (
+            f"; its source's sha256 began {digest[:12]} at that import, and a rebuild reads "
+            "the file as it is now"
+        )
     return hint
+
+
+def recorded_source(meta: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """The source file a table's ``meta`` records its import read, and that file's sha256
+    (:data:`SOURCE_SHA256`); None for what the import did not record (a table built in memory,
+    one written before imports recorded it), never a guess.
+
+    The file is the stored import command's SOURCE (the command line records it resolved),
+    else ``meta["file"]`` as the importer was given it (the embedded default's: the
+    package's data file).
+    """
+    cmd = meta.get("import_command")
+    words = _import_words(cmd) if isinstance(cmd, str) else None
+    file = words[0] if words is not None and words[0] != "analognas" else meta.get("file")
+    digest = meta.get(SOURCE_SHA256)
+    return (
+        file if isinstance(file, str) and file else None,
+        digest if isinstance(digest, str) and digest else None,
+    )
 
 
 def _import_words(cmd: str) -> tuple[str, str | None, tuple[str, ...]] | None:

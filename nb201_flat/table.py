@@ -79,6 +79,9 @@ TIDY_OPTIONAL_COLUMNS = ("space", *STAND_IN_COLUMNS)
 """The columns a tidy table may add to :data:`TIDY_COLUMNS` (:meth:`Table.to_tidy` writes them
 for a retraining table: its space key and its stand-in cells). Any other column is refused
 (:func:`check_tidy_columns`): a misspelt ``seeds`` would read every row as a mean over seeds."""
+#: where a message about the tidy columns sends a user: a help text every install has (the
+#: repository's data README is not in the package)
+TIDY_HELP: Final = "described by `nb201-flat import --help`"
 INFO_COLUMNS = ("dataset", "split", "epochs", "metric", "archs", "mean", "seeds")
 
 
@@ -156,7 +159,7 @@ def check_tidy_columns(columns: Iterable[object], where: str) -> None:
     ...                    "f.csv")
     Traceback (most recent call last):
     ...
-    nb201_flat.errors.FormatError: f.csv: column 'seeds' is not a tidy column (did you mean 'seed'?); the columns are index, arch, dataset, split, epochs, seed, metric, value, and optionally space, constant_output, copied_from (see data/README.md): rename or drop it
+    nb201_flat.errors.FormatError: f.csv: column 'seeds' is not a tidy column (did you mean 'seed'?); the columns are index, arch, dataset, split, epochs, seed, metric, value, and optionally space, constant_output, copied_from (described by `nb201-flat import --help`): rename or drop it
     """
     import difflib
     from collections import Counter
@@ -177,7 +180,7 @@ def check_tidy_columns(columns: Iterable[object], where: str) -> None:
             raise FormatError(
                 f"{where}: column {name!r:.60} is not a tidy column{hint}; the columns are "
                 f"{', '.join(TIDY_COLUMNS)}, and optionally {', '.join(TIDY_OPTIONAL_COLUMNS)} "
-                "(see data/README.md): rename or drop it"
+                f"({TIDY_HELP}): rename or drop it"
             )
 
 
@@ -775,7 +778,7 @@ class Table:
 
     # -- tidy interchange -------------------------------------------------------------------
     def to_tidy(self, *, dropna: bool = True) -> pd.DataFrame:
-        """The long format of ``../shared/data/nb201/README.md`` (one row per value).
+        """The tidy long format, one row per value (its columns: ``nb201-flat import --help``).
 
         A table that names its space key (``meta["space_key"]``, a retraining database's: the
         network size and training mode) writes it in a ``space`` column, which
@@ -902,7 +905,7 @@ class Table:
         if missing or ("index" not in df and "arch" not in df):
             raise FormatError(
                 f"tidy table lacks column(s) {missing or ['index or arch']}; expected columns "
-                f"{', '.join(TIDY_COLUMNS)} (see data/README.md)"
+                f"{', '.join(TIDY_COLUMNS)} ({TIDY_HELP})"
             )
         from nb201_flat.importers.tidy import (
             check_tidy_frame,

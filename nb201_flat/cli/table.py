@@ -30,14 +30,37 @@ if TYPE_CHECKING:
     from nb201_flat.table import SeedPolicy
 
 
+# the tidy long format, described where every install has it (messages about its columns
+# point here: table.TIDY_HELP); the checks themselves are Table.from_tidy's
+_TIDY_FORMAT = """\
+the tidy format (--format tidy): one value per row of a file ending in
+{suffixes}, with the columns
+  index    the official NB201 index of the cell (or leave it out, give arch)
+  arch     the official NB201 string of the cell, checked against index
+  dataset  e.g. cifar10, cifar100, ImageNet16-120
+  split    e.g. ori-test, x-valid, x-test, train
+  epochs   the training schedule (200 or 12 in NB201)
+  seed     empty for the mean over seeds, else the stored seed (its position
+           0, 1, 2 in NB201's files, its id in a retrained table)
+  metric   e.g. accuracy (a percentage), loss, time_s (the whole schedule's),
+           params_mb
+  value    the number (nan for one not measured)
+and optionally space, constant_output, copied_from (what Table.to_tidy
+writes for a retrained table); any other column is refused."""
+
+
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from nb201_flat.importers import FORMATS
+    from nb201_flat.importers import FORMATS, TIDY_SUFFIXES
 
     p = sub.add_parser(
         "import",
         help="import a benchmark file into a native table",
-        description="Import SOURCE (a file or folder, or the word `analognas` for the embedded "
+        description="Import SOURCE (a file or folder, or the word `analognas` for the embedded\n"
         "default) into the native table folder OUT.",
+        epilog=_TIDY_FORMAT.format(
+            suffixes=f"{', '.join(TIDY_SUFFIXES[:-1])} or {TIDY_SUFFIXES[-1]}"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,  # the epilog's columns
     )
     p.add_argument("source", help="file or folder to import, or `analognas`")
     p.add_argument(
@@ -127,7 +150,13 @@ def cmd_import(args: argparse.Namespace) -> int:
     from nb201_flat.atomic import check_writable_target
     from nb201_flat.errors import TableFileError
     from nb201_flat.importers import PROGRESS_FORMATS, detect_format, import_table, source_path
-    from nb201_flat.storage import check_replaceable, import_command, save_table
+    from nb201_flat.storage import (
+        check_replaceable,
+        import_command,
+        read_manifest,
+        recorded_source,
+        save_table,
+    )
 
     source_path(args.source)  # first: "" is no folder to compare with --out, and no --force fix
     out = check_writable_target(args.out)
@@ -170,7 +199,12 @@ def cmd_import(args: argparse.Namespace) -> int:
     if args.space is not None:  # one word: the stored command is split back into flags
         flags = (*flags, f"--space={args.space}")
     table.meta["import_command"] = import_command(src, out, args.format, flags)
+    try:  # the table replaced, if its manifest still reads (a damaged parquet's rebuild too)
+        before = recorded_source(read_manifest(out).get("meta", {})) if out.exists() else None
+    except TableFileError:
+        before = None
     save_table(table, out, overwrite=args.force)  # a table written there meanwhile is kept
+    _warn_changed_source(out, before, recorded_source(table.meta))
     took = time.perf_counter() - t0
     summary = {
         "out": str(out),
@@ -188,6 +222,31 @@ def cmd_import(args: argparse.Namespace) -> int:
             f"{table.space.size} archs -> {one_line(str(out))} in {took:.2f} s"
         )
     return 0
+
+
+def _warn_changed_source(
+    out: Path, before: tuple[str | None, str | None] | None, now: tuple[str | None, str | None]
+) -> None:
+    """Warn when the table ``out`` held (``before``: its recorded source file and sha256) was
+    imported from the file just imported again (``now``) while that file held other bytes:
+    the rebuild is what was asked for, but numbers that change under the same name and
+    command must not change unsaid. Paths recorded relative to another working folder are
+    not compared: which file they named is unknown."""
+    (old_file, old_sha), (new_file, new_sha) = before or (None, None), now
+    if old_file is None or new_file is None or old_sha is None or new_sha is None:
+        return
+    if not (os.path.isabs(old_file) and os.path.isabs(new_file)) or old_sha == new_sha:
+        return
+    if os.path.realpath(old_file) != os.path.realpath(new_file):  # another file: no change
+        return
+    logging.getLogger(__name__).warning(
+        "%s held the import of %s at sha256 %s, and that file now has sha256 %s: it changed "
+        "since, and the table now holds the changed file's values",
+        one_line(str(out)),
+        one_line(new_file),
+        old_sha[:12],
+        new_sha[:12],
+    )
 
 
 def _stand_in_note(
@@ -286,14 +345,18 @@ def _cell_counts(table: Any) -> dict[str, int] | None:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
+    from nb201_flat.storage import recorded_source
     from nb201_flat.table import INFO_COLUMNS
 
     table = open_table(args)
     records = table.info_records()  # plain records: the command does not load pandas
+    source_file, source_sha256 = recorded_source(table.meta)  # None where none was recorded
     payload: dict[str, Any] = {
         "source": table.source,
+        "source_file": source_file,
+        "source_sha256": source_sha256,
         "path": table.meta.get("path"),
-        "sha256": table.meta.get("sha256"),
+        "sha256": table.meta.get("sha256"),  # the table's own file, table.parquet
         "archs": table.space.size,
         "space": table.space.spec(),
         # per-key "archs" counts stand-ins too: say how many cells were really trained
@@ -303,9 +366,15 @@ def cmd_info(args: argparse.Namespace) -> int:
     if args.json:
         emit_json(payload)
         return 0
-    print(f"table   {one_line(str(payload['path']))}")
-    print(f"source  {table.source}")
-    print(f"sha256  {payload['sha256']}")
+    print(f"table          {one_line(str(payload['path']))}")
+    print(f"source         {one_line(table.source)}")
+    # what the import read (a legacy .pth's warning says to compare file_sha256), apart from
+    # the digest of the table's own parquet file
+    print(f"source file    {one_line(source_file or 'not recorded')}")
+    print(f"source sha256  {source_sha256 or 'not recorded'}")
+    print(f"table sha256   {payload['sha256']}")
+    # what the table holds: these lines keep their labels as they were printed before the
+    # provenance lines above grew (scripts and tests read "cells   ")
     print(
         f"space   {table.space.size} archs, {len(table.space.ops)} ops, {table.space.n_nodes} nodes"
     )

@@ -3,7 +3,7 @@
 =================  ===========================================================================
 format             source
 =================  ===========================================================================
-``tidy``           the long format of ``../shared/data/nb201/README.md`` (.csv, .csv.gz, .parquet)
+``tidy``           the long format of :meth:`Table.from_tidy` (``nb201-flat import --help``)
 ``nb201-pth``      official NAS-Bench-201 ``NAS-Bench-201-v1_0-e61699.pth`` / ``-v1_1-096897.pth``
 ``nats-tss``       NATS-Bench topology ``NATS-tss-v1_0-3ffb9-simple/`` (or its ``.pickle.pbz2``)
 ``analognas``      AnalogNAS-Bench from the installed ``analog-nasbench`` package (or a data.anb)
@@ -196,6 +196,15 @@ def import_table(
     if not isinstance(fmt, str) or fmt not in FORMATS:
         raise FormatError(
             f"unknown format {shown(fmt)}; choose one of {', '.join(FORMATS)} (or None to detect it)"
+        )
+    if str(source) == "analognas" and fmt != "analognas":  # the word is no file to read
+        raise ArgumentError(
+            f"the word `analognas` imports the embedded default, which is no {fmt} file; drop ",
+            Param("format"),
+            " or pass ",
+            Param("format", "analognas"),
+            # a file of that name here is read only as a path
+            " (the file analognas here: pass it as ./analognas)" if path.exists() else "",
         )
     if allow_unsafe_pickle and fmt not in PICKLED_FORMATS:
         raise ArgumentError(
