@@ -21,6 +21,7 @@ from nb201_flat.errors import (
     Param,
     ResultsDBError,
     check_int_range,
+    shown,
 )
 
 log = logging.getLogger(__name__)
@@ -608,13 +609,20 @@ def _prepare_runs(
         DatasetNotFoundError,
         check_dataset_files,
         dataset_identity,
+        dataset_info,
+        download_call,
     )
     from nb201_flat.train.jobs import make_jobs
     from nb201_flat.train.runlock import check_unlocked
 
     if not os.path.isdir(args.data_root):
         # fail before any worker starts: every job would fail the same way
-        raise DatasetNotFoundError(f"--data-root {args.data_root} is not a folder")
+        fix: list[Any] = ["; give the folder holding the dataset folders"]
+        call = download_call(dataset_info(args.dataset).source, args.data_root)
+        if call is not None and not os.path.lexists(args.data_root):  # download makes it
+            fix += [", or download the dataset into it with ", call]
+        shown_root = shown(args.data_root, 400)  # quoted: '' or a trailing space shows
+        raise DatasetNotFoundError(f"--data-root {shown_root} is not a folder", *fix)
     check_dataset_files(args.dataset, args.data_root, args.split_dir)
     # once, before any run: every run refuses other bytes (files changed under the campaign,
     # checkpoints or stored runs of other data), and files that are not the official ones are
@@ -721,6 +729,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     _check_device(args.device, args.executor)
     if args.concurrent > 1:
         _check_streams(args.device, args.executor, args.concurrent)
+    if args.data_root.strip() == "":  # '' was "--data-root  is not a folder", naming nothing
+        raise ArgumentError("--data-root is empty; give the folder holding the dataset folders")
     for name in ("ckpt_dir", "db"):
         value = getattr(args, name)
         if value is not None and value.strip() == "":

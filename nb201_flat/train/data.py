@@ -45,10 +45,12 @@ import io
 import logging
 import os
 import pickle
+import re
+import shutil
 import tarfile
 import tempfile
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -238,13 +240,21 @@ def _read_batch(
     return data.reshape(-1, 3, side, side), labels
 
 
+def download_call(source: str, root: str | os.PathLike[str]) -> Call | None:
+    """The call of :func:`download` that fetches the files of ``source`` (a
+    :attr:`DatasetInfo.source`) into ``root``, for a message to name as its fix (a caller
+    spells it its own way: the CLI, a shell line); ``None`` for one fetched by hand."""
+    if source not in CIFAR_ARCHIVES:
+        return None
+    return Call("nb201_flat.train.data.download", placeholder=f"{source!r}, {str(root)!r}")
+
+
 def _folder(root: Path, source: str) -> Path:
     folder = root / _FOLDERS[source]
     if not folder.is_dir():
-        if source in CIFAR_ARCHIVES:  # a caller spells the call its own way (the CLI: a shell line)
+        if (call := download_call(source, root)) is not None:
             raise DatasetNotFoundError(
-                f"dataset folder {folder} not found; download it with ",
-                Call("nb201_flat.train.data.download", placeholder=f"{source!r}, {str(root)!r}"),
+                f"dataset folder {folder} not found; download it with ", call
             )
         raise DatasetNotFoundError(
             f"dataset folder {folder} not found; get NB201's ImageNet16 (down-sampled "
@@ -824,9 +834,17 @@ def download(
 ) -> Path:
     """Download and unpack CIFAR-10 or CIFAR-100 into ``root``; return the dataset folder.
 
-    The archive is streamed to a temporary file, its MD5 checked, and unpacked into a
-    temporary folder that is renamed into place, so an interrupted or corrupt download leaves
-    nothing behind. An existing folder is kept as is.
+    The archive is streamed to a temporary folder ``.download-<source>-*`` in ``root``, its MD5
+    checked, and unpacked there; the dataset folder is then renamed into place, so a download
+    that fails or is interrupted (an exception, Ctrl-C) leaves nothing behind. An existing
+    folder is kept as is.
+
+    A download killed by a signal (``kill``, ``kill -9``) or a crash cannot remove its folder.
+    Each download holds a lock on its folder, which the kernel drops when the process dies, so
+    the next download of the same dataset into ``root`` removes such a folder once no process
+    holds its lock; one whose lock it cannot test (a file system without locks, a folder of an
+    older version) it names in a warning, to delete by hand once no download into ``root``
+    runs.
 
     Parameters
     ----------
@@ -835,14 +853,18 @@ def download(
     root
         Destination folder (created if needed).
     url, md5
-        Override the official URL and checksum (mirrors, tests with ``file://``).
+        Override the official URL and checksum (mirrors, tests with ``file://``); ``md5`` is
+        32 hexadecimal digits, of either case.
     opener
         ``opener(url)`` returns a binary stream; default :func:`urllib.request.urlopen`.
 
     Raises
     ------
     DownloadError
-        Network failure, checksum mismatch or a bad archive.
+        Network failure, checksum mismatch or a bad archive; or the dataset folder's name in
+        ``root`` is taken by a file or a broken link (refused before anything is fetched).
+    ArgumentError
+        ``md5`` is not an MD5 checksum.
     """
     if source == CIFAR10_VALID:
         source = "cifar10"
@@ -851,22 +873,28 @@ def download(
             f"cannot download {source!r}; downloadable: {', '.join(CIFAR_ARCHIVES)} "
             "(ImageNet16-120 must be fetched by hand, see NB201's instructions)"
         )
+    if md5 is not None and not (isinstance(md5, str) and re.fullmatch("[0-9a-fA-F]{32}", md5)):
+        raise ArgumentError(Param("md5"), f" must be 32 hexadecimal digits, got {shown(md5)}")
     root = Path(root)
     target = root / _FOLDERS[source]
     if target.is_dir():
+        _remove_stale_downloads(root, source)
         log.info("%s already present; not downloading", target)
         return target
+    if os.path.lexists(target):  # the rename at the end would fail, after the whole transfer
+        raise _name_taken(target)
     url = url or CIFAR_ARCHIVES[source][0]
-    md5 = md5 or CIFAR_ARCHIVES[source][1]
+    md5 = (md5 or CIFAR_ARCHIVES[source][1]).lower()  # hexdigest() is lower case
     try:
         root.mkdir(parents=True, exist_ok=True)
     except OSError as exc:  # a file of that name: a bare FileExistsError
         raise DownloadError(
             f"cannot make the data root {root} ({exc.strerror or exc}); name a folder"
         ) from None
+    _remove_stale_downloads(root, source)
     open_url = opener or (lambda u: urllib.request.urlopen(u, timeout=60))
-    with tempfile.TemporaryDirectory(dir=root, prefix=".download-") as tmp:
-        archive = Path(tmp) / "archive.tar.gz"
+    with _download_folder(root, source) as tmp:
+        archive = tmp / "archive.tar.gz"
         try:
             with open_url(url) as src, archive.open("wb") as dst:
                 got = _copy_with_md5(src, dst)
@@ -880,7 +908,7 @@ def download(
             raise DownloadError(
                 f"checksum mismatch for {url}: md5 {got}, expected {md5}; nothing was kept"
             )
-        unpacked = Path(tmp) / "unpacked"
+        unpacked = tmp / "unpacked"
         try:
             with tarfile.open(archive, "r:gz") as tar:
                 tar.extractall(unpacked, filter="data")
@@ -893,9 +921,114 @@ def download(
             os.replace(inner, target)
         except OSError:  # another process won the race; its folder is as good as ours
             if not target.is_dir():
-                raise
+                raise _name_taken(target) from None
     log.info("downloaded %s to %s", source, target)
     return target
+
+
+def _name_taken(target: Path) -> DownloadError:
+    """The refusal of a download whose dataset folder's name is taken by something else."""
+    what = "a link to nothing" if target.is_symlink() and not target.exists() else "not a folder"
+    return DownloadError(
+        f"{target} is {what} and takes the dataset folder's name; move it away, or download "
+        "into another root"
+    )
+
+
+_LOCK = ".lock"
+"""The file in a download's temporary folder that its process holds locked
+(:func:`_download_folder`)."""
+
+
+def _try_flock(fd: int) -> bool | None:
+    """Take an exclusive ``flock`` on ``fd`` without waiting: ``True``, ``False`` when another
+    process holds it, ``None`` when it cannot be tested (no ``fcntl``, a file system without
+    locks)."""
+    try:
+        import fcntl
+    except ImportError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    except OSError:
+        return None
+    return True
+
+
+@contextlib.contextmanager
+def _download_folder(root: Path, source: str) -> Iterator[Path]:
+    """A new temporary folder for one download of ``source`` in ``root``, its :data:`_LOCK`
+    file held locked until the folder is removed (at the end of the ``with`` block)."""
+    while True:
+        try:
+            tmp = Path(tempfile.mkdtemp(dir=root, prefix=f".download-{source}-"))
+            try:
+                fd = os.open(tmp / _LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+            except OSError:
+                shutil.rmtree(tmp, ignore_errors=True)
+                raise
+        except OSError as exc:  # a root this process cannot write in: a bare PermissionError
+            raise DownloadError(
+                f"cannot write in the data root {root} ({exc.strerror or exc}); name a writable "
+                "folder"
+            ) from None
+        locked = _try_flock(fd)
+        # a sweep (:func:`_remove_stale_downloads`) took the lock between mkdtemp and ours,
+        # or took and released it: the folder is gone or going; start another
+        if locked is None or (locked and os.fstat(fd).st_nlink > 0):
+            break
+        os.close(fd)
+    try:
+        yield tmp
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        os.close(fd)  # after: a sweep never meets the folder half removed and unlocked
+
+
+def _remove_stale_downloads(root: Path, source: str) -> None:
+    """Remove the temporary folders of downloads of ``source`` into ``root`` that were killed
+    outright (no process holds their lock); warn of those whose lock cannot be tested, and of
+    folders an older version left (no lock, no dataset in the name)."""
+    try:
+        names = sorted(os.listdir(root))
+    except OSError:
+        return
+    ours = f".download-{source}-"
+    for name in names:
+        folder = root / name
+        if not name.startswith(".download-") or not folder.is_dir() or folder.is_symlink():
+            continue
+        if not name.startswith(ours):
+            if "-" not in name.removeprefix(".download-"):  # an older version's: unlocked
+                _warn_stale(folder, root)
+            continue
+        try:
+            fd = os.open(folder / _LOCK, os.O_RDWR)
+        except FileNotFoundError:  # a download starting (the lock comes next), or none
+            _warn_stale(folder, root)
+            continue
+        except OSError:
+            continue
+        try:
+            locked = _try_flock(fd)
+            if locked is None:
+                _warn_stale(folder, root)
+            elif locked and os.fstat(fd).st_nlink > 0:  # not removed by another sweep
+                log.info("removing %s, left by a download that was killed", folder)
+                shutil.rmtree(folder, ignore_errors=True)
+        finally:
+            os.close(fd)  # after the removal: a download starting meanwhile sees it gone
+
+
+def _warn_stale(folder: Path, root: Path) -> None:
+    log.warning(
+        "%s may be left by a download that was killed (or belong to one running); delete it "
+        "once no download into %s runs",
+        folder,
+        root,
+    )
 
 
 def write_batch(path: str | os.PathLike[str], data: U8, labels: Any, label_key: str) -> None:

@@ -249,7 +249,9 @@ def connect_readonly(
         The file cannot be opened or read; the message says why, not "not a database".
     """
     p = Path(path)
-    quoted = urllib.parse.quote(os.path.realpath(p))  # Path.resolve: RuntimeError on a loop
+    # bytes: a name that is no UTF-8 (kept as surrogate escapes) is quoted byte for byte, where
+    # quoting the text encodes it as strict UTF-8 and fails
+    quoted = urllib.parse.quote(os.fsencode(os.path.realpath(p)))  # resolve(): a loop raises
     live = Path(f"{p}-wal").exists()
     uri = f"file:{quoted}?mode=ro" if live else f"file:{quoted}?immutable=1"
     try:
@@ -260,6 +262,11 @@ def connect_readonly(
             conn.close()
             raise
     except sqlite3.OperationalError as exc:
+        if p.is_dir():  # SQLite says only "unable to open database file"
+            raise ResultsDBError(
+                f"{_shown(p)} is a folder; pass the results database, the SQLite file that "
+                "train wrote"
+            ) from None
         hint = (
             f"its {p.name}-wal file needs a writable {p.name}-shm beside it; copy the folder to "
             "writable storage (or let the training that owns it finish)"
@@ -407,6 +414,10 @@ class ResultsDB:
                 self.path, timeout=self.timeout_s, isolation_level=None, check_same_thread=False
             )
         except (sqlite3.Error, OSError) as exc:
+            if self.path.is_dir():  # SQLite says only "unable to open database file"
+                raise ResultsDBError(
+                    f"{self.path} is a folder, not a file; ", *self._another()
+                ) from None
             raise ResultsDBError(f"cannot open results database {self.path}: {exc}") from exc
         try:
             self._setup(conn)

@@ -87,7 +87,7 @@ def test_unreadable_source_says_why(tmp_path: Path) -> None:
         read_results_db(folder)
     msg = str(info.value)
     assert "not a results database" not in msg and "\n" not in msg
-    assert "cannot read results database" in msg
+    assert msg.endswith(" is a folder; pass the results database, the SQLite file that train wrote")
 
 
 def test_read_only_folder(tmp_path: Path) -> None:
