@@ -249,14 +249,14 @@ def _run_unit_here(jobs: Sequence[TrainJob], run: RunFn, run_group: GroupRunFn) 
     try:
         gpu = _unit_gpu(jobs[0].device)  # a unit's jobs share their device
     except Nb201FlatError as exc:  # resolve_device's one line: no CUDA, or not that many GPUs
-        return [_failed(job, exc, 1, say=False) for job in jobs]
+        return _unit_failed(jobs, exc, 1, say=False)
     try:
         with gpu:
             if len(jobs) == 1:
                 return [run(jobs[0])]
             return list(run_group(jobs))
     except _NOT_RETRIED as exc:
-        return [_failed(job, exc, 1, say=False) for job in jobs]
+        return _unit_failed(jobs, exc, 1, say=False)
 
 
 def _with_attempts(res: JobResult, attempts: int) -> JobResult:
@@ -343,16 +343,53 @@ def answer_twins(
         results[p] = replace(results[q], job=jobs[p])
 
 
-def _failed(job: TrainJob, exc: BaseException, attempts: int, *, say: bool = True) -> JobResult:
-    """A failed result; logged unless ``say`` is False (a worker's: :func:`_say_failed`)."""
+def _failed(
+    job: TrainJob, exc: BaseException, attempts: int, *, say: bool = True, unit: str = ""
+) -> JobResult:
+    """A failed result; logged unless ``say`` is False (a worker's: :func:`_say_failed`).
+    ``unit``: what failed when it was the job's unit (:func:`_unit_failed`), said first."""
     # the parts keep the parameters the error names, for a command to respell
-    parts = (f"{type(exc).__name__}: ", *parts_of(exc))
+    said = f"{unit}: " if unit else ""
+    parts = (f"{said}{type(exc).__name__}: ", *parts_of(exc))
     res = JobResult(
-        job, "failed", error=f"{type(exc).__name__}: {exc}", attempts=attempts, error_parts=parts
+        job,
+        "failed",
+        error=f"{said}{type(exc).__name__}: {exc}",
+        attempts=attempts,
+        error_parts=parts,
     )
     if say:
         _say_failed([res])
     return res
+
+
+def _unit_failed(
+    jobs: Sequence[TrainJob], exc: BaseException, attempts: int, *, say: bool = True
+) -> list[JobResult]:
+    """Each job of a unit that failed as a whole: a unit of several says first that the
+    failure is the unit's (:func:`unit_name`), since the error often names the member it met
+    it in, the first one's run in every other member's record."""
+    unit = unit_name(jobs) if len(jobs) > 1 else ""
+    return [_failed(job, exc, attempts, say=say, unit=unit) for job in jobs]
+
+
+def unit_name(jobs: Sequence[TrainJob]) -> str:
+    """How logs and errors name a unit: a single job's run name; a group of seeds of one
+    cell, or the runs of a concurrent unit.
+
+    >>> from nb201_flat.train.jobs import make_jobs
+    >>> jobs = make_jobs([8, 11472], dataset="cifar10", epochs=2, seeds=[1, 2],
+    ...                  data_root="d", db_path="r.sqlite")
+    >>> unit_name(jobs[:2])
+    'group of seeds 1, 2 of cell 8'
+    >>> unit_name(jobs[1:3])
+    'unit of cell 8 seed 2, cell 11472 seed 1'
+    """
+    if len(jobs) == 1:
+        return jobs[0].name
+    if len({(j.index, j.arch) for j in jobs}) == 1:
+        return f"group of seeds {', '.join(str(j.seed) for j in jobs)} of cell {jobs[0].index}"
+    return "unit of " + ", ".join(f"cell {j.index} seed {j.seed}" for j in jobs)
 
 
 def _say_failed(results: Iterable[JobResult]) -> None:
@@ -597,12 +634,10 @@ class LocalExecutor:
                     out.update(zip(unit, res, strict=True))
                     break
                 except Exception as exc:
-                    log.warning("%s attempt %d failed: %s", jobs[0].name, attempt, for_log(exc))
+                    log.warning("%s attempt %d failed: %s", unit_name(jobs), attempt, for_log(exc))
                     log.debug("%s", traceback.format_exc())
                     if attempt > self.retries:
-                        out.update(
-                            {p: _failed(j, exc, attempt) for p, j in zip(unit, jobs, strict=True)}
-                        )
+                        out.update(zip(unit, _unit_failed(jobs, exc, attempt), strict=True))
                         break
         return out
 
@@ -698,12 +733,10 @@ class LocalExecutor:
     ) -> None:
         """One failed attempt of unit ``u``; out of attempts, its jobs fail."""
         attempts[u] += 1
-        log.warning("%s attempt %d failed: %s", pending[u][0].name, attempts[u], for_log(err))
+        log.warning("%s attempt %d failed: %s", unit_name(pending[u]), attempts[u], for_log(err))
         if attempts[u] > self.retries:
             failed = pending.pop(u)
-            out.update(
-                {p: _failed(j, err, attempts[u]) for p, j in zip(units[u], failed, strict=True)}
-            )
+            out.update(zip(units[u], _unit_failed(failed, err, attempts[u]), strict=True))
 
 
 # -- dask -------------------------------------------------------------------------------------
@@ -813,9 +846,10 @@ class DaskExecutor:
                     _say_failed(res)
                     results.update(zip(unit, res, strict=True))
                 else:
-                    exc = fut.exception()
-                    for p in unit:
-                        results[p] = _failed(jobs[p], exc, self.retries + 1)
+                    failed = _unit_failed(
+                        [jobs[p] for p in unit], fut.exception(), self.retries + 1
+                    )
+                    results.update(zip(unit, failed, strict=True))
             answer_twins(results, jobs, twins)
         finally:
             self.close()
@@ -845,6 +879,30 @@ def check_cluster(cluster: str | None, instead: Param = _LOCAL_CLUSTER) -> None:
 
 _SUBMITIT_CLUSTERS = ("slurm", "local", "debug", None)
 
+SLURM_CPUS = 4
+"""CPUs asked for a Slurm job whose runs name no thread count (on a GPU, or on the CPU at
+torch's default)."""
+
+
+def slurm_request(jobs: Sequence[TrainJob]) -> dict[str, int]:
+    """The Slurm resources a unit of ``jobs`` trains on (a unit's jobs share device and
+    threads): one GPU unless it trains on the CPU (where the GPU would sit idle, and the job
+    wait for one), and its ``threads`` as CPUs (:data:`SLURM_CPUS` where it names none).
+
+    >>> from nb201_flat.train.jobs import make_jobs
+    >>> slurm_request(make_jobs([8], dataset="cifar10", epochs=2, seeds=[1], data_root="d",
+    ...                         db_path="r.sqlite", device="cpu", threads=8))
+    {'cpus_per_task': 8}
+    >>> slurm_request(make_jobs([8], dataset="cifar10", epochs=2, seeds=[1], data_root="d",
+    ...                         db_path="r.sqlite"))
+    {'cpus_per_task': 4, 'gpus_per_node': 1}
+    """
+    job = jobs[0]
+    request = {"cpus_per_task": job.threads or SLURM_CPUS}
+    if not is_cpu(job.device):
+        request["gpus_per_node"] = 1
+    return request
+
 
 @dataclass
 class SlurmExecutor:
@@ -858,7 +916,9 @@ class SlurmExecutor:
         Extra submissions of a failed job; each resumes from its checkpoint.
     slurm
         Options for ``executor.update_parameters`` (``slurm_partition``, ``timeout_min``,
-        ``gpus_per_node``, ``cpus_per_task``, ``mem_gb``...).
+        ``gpus_per_node``, ``cpus_per_task``, ``mem_gb``...). ``gpus_per_node`` and
+        ``cpus_per_task`` not given here are each unit's own (:func:`slurm_request`: no GPU
+        for runs on the CPU, their ``threads`` as CPUs).
     cluster
         submitit cluster: ``"slurm"`` (the default: Slurm, or :func:`check_cluster`'s error
         where there is none), ``"local"`` (local processes), ``"debug"`` (in-process, for
@@ -869,9 +929,7 @@ class SlurmExecutor:
 
     folder: str | os.PathLike[str] = "submitit_logs"
     retries: int = 1
-    slurm: dict[str, Any] = field(
-        default_factory=lambda: {"timeout_min": 24 * 60, "gpus_per_node": 1, "cpus_per_task": 4}
-    )
+    slurm: dict[str, Any] = field(default_factory=lambda: {"timeout_min": 24 * 60})
     cluster: str | None = "slurm"
     run: RunFn = field(default=_default_run)
     group_seeds: int = 1
@@ -892,13 +950,14 @@ class SlurmExecutor:
                 "{'slurm_partition': 'gpu', 'timeout_min': 600}"
             )
 
-    def build(self) -> Any:
-        """The configured ``submitit.AutoExecutor`` (imported here, not at module import)."""
+    def build(self, request: Mapping[str, int] | None = None) -> Any:
+        """The configured ``submitit.AutoExecutor`` (imported here, not at module import),
+        for units needing ``request`` (:func:`slurm_request`) where :attr:`slurm` names none."""
         check_cluster(self.cluster)
         import submitit
 
         ex = submitit.AutoExecutor(folder=os.fspath(self.folder), cluster=self.cluster)
-        params = dict(self.slurm)
+        params = {**(request or {}), **self.slurm}
         params.setdefault("name", "nb201-train")
         try:
             ex.update_parameters(**params)
@@ -920,13 +979,17 @@ class SlurmExecutor:
             return [results[p] for p in range(len(jobs))]
         units = plan_units(jobs, todo, group_seeds=self.group_seeds, concurrent=self.concurrent)
         multi = _multi_runner(self.concurrent, self.run_group, self.run_concurrent)
-        ex = self.build()
+        # one submitit executor per resource request: an update to None changes nothing,
+        # so one executor could not drop a GPU it was once asked for
+        requests = [tuple(slurm_request([jobs[p] for p in unit]).items()) for unit in units]
+        built = {r: self.build(dict(r)) for r in set(requests)}
         attempts = dict.fromkeys(range(len(units)), 0)
         pending = list(range(len(units)))
         while pending:
             spelling = log_spelling_table(WORKER_LOGGED_PARAMS)
             submitted = [
-                (u, self._submit(ex, [jobs[p] for p in units[u]], multi, spelling)) for u in pending
+                (u, self._submit(built[requests[u]], [jobs[p] for p in units[u]], multi, spelling))
+                for u in pending
             ]
             pending = []
             for u, sjob in submitted:
@@ -935,11 +998,13 @@ class SlurmExecutor:
                 try:
                     res = sjob.result()
                 except Exception as exc:  # submitit wraps remote errors in its own types
+                    members = [jobs[p] for p in unit]
                     log.warning(
-                        "%s attempt %d failed: %s", jobs[unit[0]].name, attempts[u], for_log(exc)
+                        "%s attempt %d failed: %s", unit_name(members), attempts[u], for_log(exc)
                     )
                     if attempts[u] > self.retries:
-                        results.update({p: _failed(jobs[p], exc, attempts[u]) for p in unit})
+                        failed = _unit_failed(members, exc, attempts[u])
+                        results.update(zip(unit, failed, strict=True))
                     else:
                         pending.append(u)
                 else:

@@ -27,9 +27,10 @@ datasets forms groups per dataset.
 
 After a kill between members' checkpoint writes the members stand at different epochs; the
 group resumes from the newest epoch every member has a checkpoint of (checkpoints keep two
-epochs), the members ahead repeat that epoch and overwrite their rows with the same numbers.
-Members further apart (one trained alone first) resume in groups of their own stands
-(:func:`_resume_clusters`), so no member is thrown back.
+epochs), or from epoch 0, the seeded start every member shares, where one has none yet (a kill
+in epoch 1's writes); the members ahead repeat that epoch and overwrite their rows with the
+same numbers. Members further apart (one trained alone first) resume in groups of their own
+stands (:func:`_resume_clusters`), so no member is thrown back more than one epoch.
 """
 
 from __future__ import annotations
@@ -147,18 +148,19 @@ def train_group(
 
 def _resume_clusters(jobs: Sequence[TrainJob]) -> list[list[int]]:
     """Positions of ``jobs`` that resume as one group: those whose newest checkpoints lie at
-    most one epoch apart (a group killed between its members' writes; checkpoints keep two
-    epochs, so they share one). A member further ahead (trained alone first) trains in a group
-    of its own stand: in one group it was thrown back to the common epoch, 0 where none was
-    shared, its checkpoints and rows deleted."""
+    most one epoch apart, a member with none standing at epoch 0, the seeded start every member
+    shares. So a group killed between its members' writes resumes whole (checkpoints keep two
+    epochs, so its members share one, epoch 0 in epoch 1's writes): the members ahead repeat
+    one epoch from the shared states, as the uninterrupted group trained it; a member one epoch
+    ahead for another reason (trained alone first) repeats it too. A member further ahead
+    trains in a group of its own stand: in one group it was thrown back to the common epoch, 0
+    where none was shared, its checkpoints and rows deleted."""
     stands = [
         max((e for e, _ in Checkpointer(j.checkpoint_folder).files()), default=0) for j in jobs
     ]
     clusters: list[list[int]] = []
     for p in sorted(range(len(jobs)), key=lambda p: -stands[p]):
-        top = stands[clusters[-1][0]] if clusters else 0
-        # a member with no checkpoint shares no epoch with one at epoch 1: apart
-        if clusters and top - stands[p] <= 1 and (stands[p] > 0 or top == 0):
+        if clusters and stands[clusters[-1][0]] - stands[p] <= 1:
             clusters[-1].append(p)
         else:
             clusters.append([p])

@@ -216,7 +216,10 @@ class TrainJob:
     recipe
         Hyper-parameters; ``recipe.epochs`` is the schedule length. What else in it differs
         from NB201's recipe and changes the numbers (:func:`~.recipe.recipe_tag`) is part of
-        :attr:`key`, of :attr:`name` and so of the checkpoint identity.
+        :attr:`key`, of :attr:`name` and so of the checkpoint identity; not
+        ``eval_batch_size``, which changes no number beyond float rounding (kernels round by
+        the batch's shape: a grouped run's batched ones, and a single run's at some sizes, on
+        a CPU as on a GPU).
     data_root, split_dir
         Dataset folder and NB201 split files folder (default ``data_root``).
     db_path

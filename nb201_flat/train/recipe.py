@@ -53,7 +53,8 @@ class Recipe:
         SGD settings.
     batch_size, eval_batch_size
         Training batch (the last, smaller batch of an epoch is kept, as NB201's loader does)
-        and evaluation batch (does not change results).
+        and evaluation batch (changes no number beyond float rounding: kernels round by the
+        batch's shape).
     crop_pad
         Zero padding of the random crop; ``None`` uses the dataset's (4 CIFAR, 2 ImageNet16).
     flip
@@ -187,7 +188,8 @@ def recipe_for(epochs: int) -> Recipe:
 
 _UNKEYED = frozenset({"epochs", "eval_batch_size"})
 """Fields outside :func:`recipe_tag`: the schedule length has its own column in the results
-key, and the evaluation batch does not change the numbers."""
+key, and the evaluation batch changes none beyond float rounding (kernels round by the
+batch's shape)."""
 
 
 def recipe_tag(recipe: Recipe, pad: int | None = None) -> str:

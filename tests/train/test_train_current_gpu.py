@@ -368,15 +368,20 @@ def test_a_cuda_run_without_cuda_is_refused_in_the_packages_line(tmp_path: Path)
         return JobResult(job, "done")
 
     failed = ("failed", f"Nb201FlatError: {NO_CUDA_LINE}")
-    for i, ex in enumerate(
+    # a group's failure is the group's, in each member's record
+    in_group = ("failed", f"group of seeds 1, 2 of cell 11472: Nb201FlatError: {NO_CUDA_LINE}")
+    for i, (ex, said) in enumerate(
         [
-            LocalExecutor(devices=["cuda:0"], processes=False, retries=0),
-            LocalExecutor(devices=["cuda:0"], processes=False, retries=0, group_seeds=2),
-            LocalExecutor(devices=["cuda:0"], processes=False, retries=0, run=run),
+            (LocalExecutor(devices=["cuda:0"], processes=False, retries=0), failed),
+            (
+                LocalExecutor(devices=["cuda:0"], processes=False, retries=0, group_seeds=2),
+                in_group,
+            ),
+            (LocalExecutor(devices=["cuda:0"], processes=False, retries=0, run=run), failed),
         ]
     ):
         res = ex.map(jobs_on(tmp_path / f"c{i}", "auto", [11472], [1, 2]))
-        assert [(r.status, r.error) for r in res] == [failed, failed]
+        assert [(r.status, r.error) for r in res] == [said, said]
     assert called == []
 
     class Slots:
@@ -407,9 +412,18 @@ def test_a_missing_gpu_is_not_retried(processes: bool, tmp_path: Path) -> None:
     from nb201_flat.train.trainer import run_job
 
     failed = ("failed", 1, f"Nb201FlatError: {NO_CUDA_LINE}")
+
+    def in_group(cell: int) -> tuple[str, int, str]:  # each member's record: the group's failure
+        return ("failed", 1, f"group of seeds 1, 2 of cell {cell}: {failed[2]}")
+
     ex = LocalExecutor(devices=["cpu"], processes=processes, retries=2, group_seeds=2)
     res = ex.map(jobs_on(tmp_path / "a", "cuda:0", [11472, 0], [1, 2, 3]))  # 2 groups, 2 alone
-    assert [(r.status, r.attempts, r.error) for r in res] == [failed] * 6
+    assert [(r.status, r.attempts, r.error) for r in res] == [
+        *[in_group(11472)] * 2,
+        failed,
+        *[in_group(0)] * 2,
+        failed,
+    ]
     (res1,) = _run_unit(jobs_on(tmp_path / "b", "cuda:0", [11472], [1]), run_job, run_group)
     assert (res1.status, res1.attempts, res1.error) == failed
 
