@@ -106,8 +106,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "construction), A²M code (what its profile_nasbench.py computes, current version "
         "54ce096 and the older 947bc3e, this pair taken alone; as in that code these two rows "
         "change when A and B are swapped, the others do not) and lowest over the whole space "
-        "(the exact maximin path, any length); beside each path barrier, the part beyond the "
-        "worse endpoint. --method picks the path printed: lowest (default), best-shortest or "
+        "(the exact maximin path, any length; on a partly measured table the lowest through "
+        "measured cells, an upper bound, named so); beside each path barrier, the part beyond "
+        "the worse endpoint. --method picks the path printed: lowest (default), best-shortest or "
         "worst-shortest.",
     )
     p.add_argument("a", help="official NB201 string or index")
@@ -141,10 +142,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="barrier census: exact lowest barrier vs shortest-path barriers over many pairs",
         description="For pairs drawn at random inside each of A²M's accuracy bands A, B, C "
         "at Hamming distance --distance (3, as A²M's endpoint pairs) and every pair of the "
-        "top K, the exact lowest barrier over the whole space beside the best shortest path, "
-        "mean path and worst shortest path barriers, and the fraction of pairs with no barrier "
-        "beyond the worse endpoint. The bands are ranges of the 200-epoch test accuracy from "
-        "A²M's neighbourhood-distribution figures (e.g. CIFAR-10 A: 92.3-93.7 %); its barrier "
+        "top K, the exact lowest barrier over the whole space (on a partly measured table the "
+        "lowest through measured cells, an upper bound: a note says so) beside the best "
+        "shortest path, mean path and worst shortest path barriers, and the fraction of pairs "
+        "with no barrier beyond the worse endpoint. The bands are ranges of the 200-epoch test "
+        "accuracy from A²M's neighbourhood-distribution figures (e.g. CIFAR-10 A: 92.3-93.7 %); its barrier "
         "figure's endpoint pairs, also named Models A, B, C, may lie outside them (`barrier` "
         "takes such a pair, by index or cell string). Without --dataset: A²M's test keys "
         "(cifar10 ori-test, cifar100 and ImageNet16-120 x-test, 200 epochs) the table has.",
@@ -203,12 +205,17 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_direction_arg(p)
     add_table_arg(p)
     add_json_arg(p)
-    # the census's parameters by their options; its distance None ("any") is --distance 0
+    # the census's parameters by their options; its distance None ("any") is --distance 0, its
+    # values a key's (its bands are A²M's: no option moves them, so a fix naming them is left out)
     p.set_defaults(
         func=cmd_census,
         param_dests={"n_pairs": "pairs", "top_k": "top"},
         param_values={"distance": {None: "0"}},
-        param_elsewhere={"lowest_barrier_path": "nb201-flat barrier A B --method lowest"},
+        param_elsewhere={
+            "lowest_barrier_path": "nb201-flat barrier A B --method lowest",
+            "values": "--dataset --split --epochs --metric, a key measured on more "
+            "architectures (`nb201-flat info` lists each key's count)",
+        },
     )
 
 
@@ -543,9 +550,10 @@ def cmd_barrier(args: argparse.Namespace) -> int:
     )
     from nb201_flat.landscape.census import (
         BARRIER_NAMES,
-        LOWEST_CONNECTED,
         PATH_BARRIERS,
         TREE_PATH,
+        lowest_bound_note,
+        lowest_name,
     )
     from nb201_flat.landscape.paths import MAX_SHORTEST_D, make_path, without_lowest_hint
     from nb201_flat.landscape.stand_ins import StandIns
@@ -578,8 +586,10 @@ def cmd_barrier(args: argparse.Namespace) -> int:
     barriers: dict[str, dict[str, Any]] = {}
     unavailable: dict[str, str] = {}
     names = dict(BARRIER_NAMES)
-    if args.connected_only:  # the search never left the connected cells
-        names["lowest"] = LOWEST_CONNECTED
+    # the search never left the connected cells (--connected-only), nor the measured ones: on
+    # a partly measured table the lowest is an upper bound, named so
+    names["lowest"] = lowest_name(tree.connected_only, tree.unmeasured)
+    bound_note = lowest_bound_note(space, tree.unmeasured, tree.connected_only)
     low = tree.path(a, b, shortest=not args.tree_path)
     # the lowest row's steps are the fewest; a tree path may wander further
     fewest = tree.path(a, b, shortest=True) if args.tree_path else low
@@ -621,6 +631,8 @@ def cmd_barrier(args: argparse.Namespace) -> int:
                 "n_paths": text.n_paths,
             }
         )
+    # whether the lowest is an upper bound (cells it could have crossed are unmeasured)
+    barriers["lowest"].update(upper_bound=bool(tree.unmeasured), unmeasured=tree.unmeasured)
     if shown == "lowest":
         path = low
     elif shown == "best_shortest":
@@ -644,6 +656,8 @@ def cmd_barrier(args: argparse.Namespace) -> int:
     stand = StandIns.report(table, args.dataset, args.epochs, "the barriers")
     if stand is not None:
         payload["stand_ins"] = stand
+    if bound_note is not None:
+        payload["lowest_note"] = bound_note
     payload["source"] = table.source
     if args.json:
         emit_json(payload)
@@ -654,12 +668,14 @@ def cmd_barrier(args: argparse.Namespace) -> int:
         f"{args.dataset}/{args.split}@{args.epochs} {args.metric}, "
         f"{'higher' if hib else 'lower'} is better; {seed_words(table, mkey)}"
     )
-    print(f"  {'':<30} {'barrier':>9} {'beyond worse endpoint':>22}")
+    # the names' column, wider where the lowest is named an upper bound
+    wide = max(30, *(len(entry["name"]) for entry in barriers.values()))
+    print(f"  {'':<{wide}} {'barrier':>9} {'beyond worse endpoint':>22}")
     for entry in barriers.values():
         above = entry.get("above_worse_endpoint")
         extra = f"{value_text(above):>22}" if above is not None else f"{'-':>22}"
         steps = f"  ({entry['length']} steps)" if "length" in entry else ""
-        print(f"  {entry['name']:<30} {value_text(entry['barrier']):>9} {extra}{steps}")
+        print(f"  {entry['name']:<{wide}} {value_text(entry['barrier']):>9} {extra}{steps}")
     if "a2m_code_54ce096" in barriers:
         print(
             "  (A²M code: this pair taken alone; its current code carries its minimum across a "
@@ -668,7 +684,7 @@ def cmd_barrier(args: argparse.Namespace) -> int:
         if "note" in barriers["a2m_code_54ce096"]:
             print(f"  (A²M code, current: {barriers['a2m_code_54ce096']['note']})")
     for name in unavailable:
-        print(f"  {BARRIER_NAMES[name]:<30} {'unavailable':>9}")
+        print(f"  {BARRIER_NAMES[name]:<{wide}} {'unavailable':>9}")
     if unavailable:  # one reason serves them all
         print(f"  (unavailable: {next(iter(unavailable.values()))})")
     print(
@@ -680,6 +696,8 @@ def cmd_barrier(args: argparse.Namespace) -> int:
     if "level_mean" in barriers.get("mean_path", {}):
         means = " ".join(value_text(x) for x in barriers["mean_path"]["level_mean"])
         print(f"mean path over {barriers['mean_path']['n_paths']} shortest paths: levels {means}")
+    if bound_note is not None:
+        print(f"note: {bound_note}")
     if stand is not None:
         print(f"note: {stand['note']}")
     return 0
@@ -747,6 +765,8 @@ def _check_replaces_a_pairs_csv(path: Path) -> None:
 
 
 def cmd_census(args: argparse.Namespace) -> int:
+    from shlex import quote
+
     from nb201_flat.atomic import check_writable_file
     from nb201_flat.conventions import report_dataset
     from nb201_flat.landscape.census import (
@@ -754,6 +774,7 @@ def cmd_census(args: argparse.Namespace) -> int:
         barrier_census,
         census_summary,
         describe_left_out,
+        lowest_bound_note,
     )
     from nb201_flat.landscape.neighbourhood import StandIns
     from nb201_flat.landscape.statistics import A2M_BAND_KEYS
@@ -782,10 +803,6 @@ def cmd_census(args: argparse.Namespace) -> int:
         raise LandscapeArgumentError(
             "give --dataset, --split and --epochs together, or none of them for A²M's test keys"
         )
-    if all(given):
-        keys = [MetricKey(args.dataset, args.split, args.epochs, args.metric)]
-    else:
-        keys = [MetricKey(k.dataset, k.split, k.epochs, args.metric) for k in A2M_BAND_KEYS]
     # the fix that leaves the top K alone: with --top 0 too, --pairs 0 alone was refused next
     top_alone = (
         "--pairs 0 for the top K alone" if args.top else "--pairs 0 --top K for the top K alone"
@@ -800,15 +817,21 @@ def cmd_census(args: argparse.Namespace) -> int:
         check_outside_table(args.pairs_out, table, "--pairs-out")
     # the keys the table has first: a fix for the bands below must not lead to a key it lacks
     if all(given):
-        # an unknown part: UnknownKeyError, listing what exists
-        table.key(args.dataset, args.split, args.epochs, args.metric)
+        # an unknown part (an empty one, epochs -1 too): UnknownKeyError, listing what exists
+        keys = [table.key(args.dataset, args.split, args.epochs, args.metric)]
     else:
-        keys = [k for k in keys if k in table]
+        # A²M's keys with --metric, as the table has them: a MetricKey built of --metric ''
+        # was refused in its own words, naming no option
+        present = {(k.dataset, k.split, k.epochs, k.metric): k for k in table}
+        wanted = [(k.dataset, k.split, k.epochs, args.metric) for k in A2M_BAND_KEYS]
+        keys = [present[w] for w in wanted if w in present]
         if not keys:
-            metric = "" if args.metric == "accuracy" else f" with metric {args.metric}"
+            # quoted as typed: --metric '' was "with metric ; drop --metric , or"
+            given_metric = quote(args.metric)
+            metric = "" if args.metric == "accuracy" else f" with metric {given_metric}"
             # dropping --metric leads somewhere only if the table has A²M's accuracy keys
             fix = (
-                f"drop --metric {args.metric}, or "
+                f"drop --metric {given_metric}, or "
                 if metric and any(k in table for k in A2M_BAND_KEYS)
                 else ""
             )
@@ -891,6 +914,14 @@ def cmd_census(args: argparse.Namespace) -> int:
             f"group {g} has no pair: {spelled(why, spell(args))}"
             for g, why in census.attrs["empty"].items()
         ]
+        # unmeasured cells the search could have crossed: the lowest column is an upper bound
+        unmeasured = census.attrs["unmeasured"]
+        bound_note = lowest_bound_note(table.space, unmeasured, census.attrs["connected_only"])
+        if bound_note is not None:
+            notes.append(
+                f"{bound_note}; the lowest medians are thus upper bounds, and the no-barrier "
+                "fraction a lower bound"
+            )
         # a retraining table's stand-ins are values like any other here: say how many
         stand = StandIns.report(table, key.dataset, key.epochs, "the census")
         if stand is not None:
@@ -916,6 +947,9 @@ def cmd_census(args: argparse.Namespace) -> int:
                 **seed_fields(table, key),
                 "seed": drawn_with if args.pairs else None,  # the band draw's; none drawn
                 "groups": summary.to_dict(orient="records"),
+                # the lowest through measured cells: an upper bound (the notes say why)
+                "lowest_upper_bound": bool(unmeasured),
+                "unmeasured": unmeasured,
                 # nan_policy "omit": candidates left out of the band draws, pairs dropped
                 "excluded": census.attrs["excluded"],
                 "omitted": census.attrs["omitted"],
@@ -929,6 +963,12 @@ def cmd_census(args: argparse.Namespace) -> int:
         from nb201_flat.atomic import write_file
 
         pairs = pd.concat(frames, ignore_index=True)
+        if any(f.attrs["unmeasured"] for f in frames):
+            # each row's key: is its lowest an upper bound, with how many cells unmeasured
+            # (a fully measured table's file keeps its columns)
+            counts = np.concatenate([np.full(len(f), f.attrs["unmeasured"]) for f in frames])
+            pairs["lowest_upper_bound"] = counts > 0
+            pairs["unmeasured"] = counts
         write_file(pairs_out, lambda f: pairs.to_csv(f, index=False))
     if args.json:
         emit_json(

@@ -8,7 +8,9 @@ path, the mean path (A²M's level means) and the worst shortest path
 (:func:`nb201_flat.landscape.census.barrier_census`). The title gives the fraction of pairs with
 no barrier beyond the worse endpoint. On a partly measured table the pairs without a barrier
 (no measured path, or an unmeasured cell on the shortest paths) are left out
-(``nan_policy="omit"``) and counted in the figure's notes.
+(``nan_policy="omit"``) and counted in the figure's notes; the lowest barrier is then the lowest
+through measured cells, an upper bound, named so in the legend and caption (a note gives the
+count of unmeasured cells), and the title's count of pairs without a barrier a lower bound.
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ from nb201_flat.landscape.census import (
     band_seed,
     barrier_census,
     describe_left_out,
+    lowest_bound_note,
+    lowest_name,
 )
 from nb201_flat.table import Table
 
@@ -45,6 +49,8 @@ NAME = "barrier_census"
 
 _SHOWN = ("lowest", "best_shortest", "mean_path", "worst_shortest")
 _COLOURS = ("#009E73", "#0072B2", "#E69F00", "#D55E00")
+# the legend's lowest where panels lack values on different numbers of cells
+_LOWEST_BOUNDS = "lowest through measured cells (an upper bound where cells are unmeasured)"
 
 
 def plot_barrier_census(census: pd.DataFrame, ax: Axes | None = None) -> Axes:
@@ -90,7 +96,8 @@ def plot_barrier_census(census: pd.DataFrame, ax: Axes | None = None) -> Axes:
                 box.set_facecolor(colour)
                 box.set_edgecolor(colour)
                 box.set_alpha(0.6)
-            ax.plot([], [], "s", color=colour, alpha=0.6, label=BARRIER_NAMES[name])
+            label = BARRIER_NAMES[name] if name != "lowest" else _lowest_label(census)
+            ax.plot([], [], "s", color=colour, alpha=0.6, label=label)
         sizes = census.groupby("group", sort=False).size()
         ax.set_xticks(
             np.arange(len(groups)), [f"{g}\n{int(sizes[g])} pairs" for g in groups], fontsize=7
@@ -100,6 +107,13 @@ def plot_barrier_census(census: pd.DataFrame, ax: Axes | None = None) -> Axes:
         ax.set_ylim(bottom=-0.01)
         ax.set_ylabel("barrier beyond the worse endpoint (points)")
     return ax
+
+
+def _lowest_label(census: pd.DataFrame) -> str:
+    """The name of the census's lowest barrier: an upper bound where cells its search could
+    cross are unmeasured (``attrs["unmeasured"]``; a frame without it is named as before)."""
+    attrs = census.attrs
+    return lowest_name(bool(attrs.get("connected_only")), int(attrs.get("unmeasured", 0)))
 
 
 # barrier_census draws its band pairs at A²M's Hamming distance
@@ -125,6 +139,7 @@ def make_barrier_census(
     # each dataset's draw as `nb201-flat census` draws it, whichever others the table has
     seeds = [band_seed(seed, ds) for ds in keys]
     fig, axes = new_figure(1, len(keys), figsize=(3.6 * len(keys) + 0.3, 3.6))
+    unmeasured = []  # per panel: cells the lowest barrier's search could not cross
     for k, (ds, key) in enumerate(keys.items()):
         values = table.vector_for(key)
         # a partly measured table: the pairs it can serve, the others counted in the notes
@@ -139,17 +154,24 @@ def make_barrier_census(
             add_note(fig, f"{dataset_label(ds)}, {g}: {describe_left_out(c)}")
         for g, why in census.attrs["empty"].items():  # its ticks were gone without a word
             add_note(fig, f"{dataset_label(ds)}, band {g} has no pair: {spelled(why)}")
+        unmeasured.append(census.attrs["unmeasured"])
+        if (bound := lowest_bound_note(table.space, unmeasured[-1])) is not None:
+            add_note(fig, f"{dataset_label(ds)}: {bound}")
         ax = axes[0, k]
         plot_barrier_census(census, ax)
         none = int(census["no_barrier"].sum())
+        # an upper bound's pairs without a barrier have none; others may have none too
+        least = "at least " if unmeasured[-1] and none < len(census) else ""
         with figure_style():
             ax.set_title(
                 f"({'abc'[k % 3]}) {dataset_label(ds)}: no barrier beyond the worse\n"
-                f"endpoint for {none} of {len(census)} pairs ({none / len(census):.1%})",
+                f"endpoint for {least}{none} of {len(census)} pairs ({none / len(census):.1%})",
                 fontsize=8.5,
             )
     with figure_style():
         handles, labels = axes[0, 0].get_legend_handles_labels()
+        if len(set(unmeasured)) > 1:  # the first panel's name is not every panel's
+            labels[0] = _LOWEST_BOUNDS
         fig.legend(handles, labels, loc="outside upper center", ncols=4, fontsize=7)
         add_caption(
             fig,
@@ -159,8 +181,14 @@ def make_barrier_census(
             f"gives its count) at Hamming distance {_PAIR_DISTANCE}, "
             f"{_seed_words(seed, seeds)}, and every pair of the top {int(top_k)}. Barrier beyond the worse "
             "endpoint = barrier − half the gap between the endpoints (0: the worse endpoint is "
-            "the bottleneck). Lowest: exact maximin path over the whole space; best / worst "
-            "shortest: of the d! fewest-step paths; mean path: A²M's level means.",
+            "the bottleneck). "
+            + (
+                "Lowest: maximin path through measured cells, an upper bound (a path through "
+                "an unmeasured cell could be lower; exact where 0); "
+                if any(unmeasured)
+                else "Lowest: exact maximin path over the whole space; "
+            )
+            + "best / worst shortest: of the d! fewest-step paths; mean path: A²M's level means.",
         )
     note_missing(fig, TEST_KEYS, keys)
     return fig

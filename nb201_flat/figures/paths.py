@@ -20,6 +20,7 @@ from nb201_flat.figures._common import (
     TEST_KEYS,
     FigureSkipped,
     add_caption,
+    add_note,
     axes_or_new,
     axis_label,
     dataset_label,
@@ -31,6 +32,7 @@ from nb201_flat.figures._common import (
 from nb201_flat.figures.style import figure_style
 from nb201_flat.landscape import A2MBarrier, BarrierPath, a2m_barrier, a2m_barriers, barrier_tree
 from nb201_flat.landscape.a2m import A2M_PAIRS
+from nb201_flat.landscape.census import lowest_bound_note, lowest_name
 from nb201_flat.space import NB201
 from nb201_flat.table import Table
 
@@ -45,8 +47,14 @@ def plot_barrier_paths(
     ax: Axes | None = None,
     *,
     legend: bool = True,
+    unmeasured: int = 0,
 ) -> Axes:
-    """A²M level means ± std (band) and the lowest-barrier path, against the step from a."""
+    """A²M level means ± std (band) and the lowest-barrier path, against the step from a.
+
+    ``unmeasured``: cells of the table the lowest path's search could not cross
+    (:attr:`BarrierTree.unmeasured <nb201_flat.landscape.maximin.BarrierTree.unmeasured>`),
+    which make its barrier an upper bound and its legend say so.
+    """
     if not isinstance(a2m, A2MBarrier) or not isinstance(lowest, BarrierPath):
         raise ArgumentError(
             f"plot_barrier_paths takes (A2MBarrier, BarrierPath), got ({type(a2m).__name__}, "
@@ -77,7 +85,7 @@ def plot_barrier_paths(
             marker="s",
             ms=3,
             ls="--",
-            label="lowest over the whole space (fewest steps)",
+            label=f"{lowest_name(unmeasured=unmeasured)} (fewest steps)",
         )
         ax.set_xlabel("step from a (one op changed per step)")
         ax.xaxis.get_major_locator().set_params(integer=True)  # type: ignore[call-arg]
@@ -102,10 +110,14 @@ def make_a2m_paths(table: Table) -> Figure:
         )
     ncols = max(len(p) for p in A2M_PAIRS.values())
     fig, axes = new_figure(len(keys), ncols, figsize=(3.1 * ncols + 0.5, 2.7 * len(keys) + 0.5))
+    partial = False  # a key with unmeasured cells: its lowest paths avoid them (an upper bound)
     for row, (ds, key) in enumerate(keys.items()):
         values = table.vector_for(key)
         tree = barrier_tree(table.space, values)
         note_stand_ins(fig, table, key, "the barriers")
+        if (bound := lowest_bound_note(table.space, tree.unmeasured)) is not None:
+            add_note(fig, f"{dataset_label(ds)}: {bound}")
+            partial = True
         # first: a pair whose shortest paths cross an unmeasured cell is refused here in the
         # words of every named barrier, before A²M's constructions refuse it in theirs
         pair_named = [tree.pair_barriers(a, b) for a, b in A2M_PAIRS[ds]]
@@ -114,7 +126,7 @@ def make_a2m_paths(table: Table) -> Figure:
             ax = axes[row, col]
             res = a2m_barrier(table.space, values, a, b)
             low = tree.path(a, b, shortest=True)
-            plot_barrier_paths(res, low, ax, legend=False)
+            plot_barrier_paths(res, low, ax, legend=False, unmeasured=tree.unmeasured)
             with figure_style():
                 ax.set_title(
                     f"{dataset_label(ds)}: {a} → {b} (d = {res.distance})\n"
@@ -132,8 +144,9 @@ def make_a2m_paths(table: Table) -> Figure:
             fig,
             table,
             "Solid: mean ± std over the level of all d! shortest Hamming paths (A²M's "
-            "construction; its barrier is the mean path's). Dashed: the path over the whole "
-            "space with the highest worst accuracy (fewest steps among those). Barrier = "
+            "construction; its barrier is the mean path's). Dashed: the path over the "
+            f"{'measured cells' if partial else 'whole space'} with the highest worst accuracy "
+            "(fewest steps among those). Barrier = "
             "endpoints' mean − lowest value on the path; best / worst shortest: the best and "
             "worst of the d! shortest paths; A²M code: its profile_nasbench.py at 54ce096, the "
             "dataset's pairs in order.",

@@ -15,7 +15,9 @@ they tell different stories; :func:`pair_barriers` gives each under its own name
   and the older one (the pair taken alone; see :func:`~nb201_flat.landscape.a2m.a2m_barriers`
   for a dataset's ordered pairs);
 - ``lowest`` -- *lowest over the whole space*: the exact maximin path, of any length
-  (:mod:`~nb201_flat.landscape.maximin`).
+  (:mod:`~nb201_flat.landscape.maximin`). Unmeasured cells (NaN) are impassable, so on a partly
+  measured vector it is the lowest through measured cells, an upper bound, and is named so
+  (:func:`lowest_name`, :func:`lowest_bound_note`).
 
 Every path from a to b passes both endpoints, so no barrier is below half the gap between
 them; the part above it is the barrier *beyond the worse endpoint* (``*_above_worse``). When
@@ -53,6 +55,7 @@ from nb201_flat import budget
 from nb201_flat.errors import (
     ArgumentError,
     Param,
+    ParamList,
     Part,
     Spelling,
     check_int_range,
@@ -118,6 +121,47 @@ CENSUS_GROUPS: Final[tuple[str, ...]] = ("top-k", "all")
 PATH_BARRIERS: Final[tuple[str, ...]] = ("best_shortest", "worst_shortest", "mean_path", "lowest")
 """The barriers that are the paper's definition on some path (the A²M code versions are not:
 they average the start with the first level, not with the end)."""
+
+
+def lowest_name(connected_only: bool = False, unmeasured: int = 0) -> str:
+    """The name of ``lowest`` for a search with ``connected_only`` that found ``unmeasured``
+    cells without a value it could have crossed (:attr:`BarrierTree.unmeasured`): its name in
+    :data:`BARRIER_NAMES` (:data:`LOWEST_CONNECTED`) where there are none, else the lowest
+    through measured cells, named an upper bound (:func:`lowest_bound_note` says why).
+
+    >>> lowest_name(unmeasured=3)
+    'lowest through measured cells (an upper bound: 3 cells unmeasured)'
+    """
+    if not unmeasured:
+        return LOWEST_CONNECTED if connected_only else BARRIER_NAMES["lowest"]
+    cells = "measured connected cells" if connected_only else "measured cells"
+    return f"lowest through {cells} (an upper bound: {_cells(unmeasured)} unmeasured)"
+
+
+def lowest_bound_note(space: Space, unmeasured: int, connected_only: bool = False) -> str | None:
+    """Why the lowest barrier is an upper bound, in words, where ``unmeasured`` cells its search
+    could cross have no value (:func:`lowest_name`; None where there are none): a path through
+    one could be lower; exact where nothing lies beyond the worse endpoint, as every path
+    passes it.
+
+    >>> lowest_bound_note(Space(("a", "b"), 3), 1)[:82]
+    'the lowest barrier goes through measured cells only (unmeasured: 1 of the 8 cells)'
+    """
+    if not unmeasured:
+        return None
+    kind = " connected" if connected_only else ""
+    total = int(np.count_nonzero(space.connected)) if kind else space.size
+    return (
+        f"the lowest barrier goes through measured{kind} cells only (unmeasured: "
+        f"{unmeasured:,} of the {total:,}{kind} cells): a path through an unmeasured cell "
+        "could be lower, so it is an upper bound, exact where nothing lies beyond the worse "
+        "endpoint (no path avoids it, so none has a better bottleneck)"
+    )
+
+
+def _cells(n: int) -> str:
+    """``"1 cell"``, ``"3 cells"``."""
+    return f"{n:,} cell{'' if n == 1 else 's'}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -676,7 +720,11 @@ def barrier_census(
         bottleneck, so no tolerance is needed, and none of a fixed size could serve every
         metric's units).
         ``attrs["seed"]`` keeps the seed when it is an int, ``attrs["top_k"]`` the ``top_k``
-        asked for, ``attrs["connected_only"]`` the flag, ``attrs["nan_policy"]`` the policy.
+        asked for, ``attrs["connected_only"]`` the flag, ``attrs["nan_policy"]`` the policy,
+        ``attrs["unmeasured"]`` the cells without a value the lowest barrier's search could
+        have crossed (:attr:`BarrierTree.unmeasured`): where any are, ``lowest`` is the lowest
+        through measured cells, an upper bound (so its medians are; ``no_barrier`` is exact
+        where True, and its fraction a lower bound), named by :func:`lowest_name`.
 
     Examples
     --------
@@ -823,14 +871,11 @@ def barrier_census(
             empty["top-k"] = (f"fewer than 2{kind} architectures are measured",)
     if all(not pairs for _, pairs in groups):
         why = [part for g, parts in empty.items() for part in ("; ", f"{g}: ", *parts)][1:]
-        fix = ("draw band pairs at any distance (", Param("distance", None), ") or ")
-        raise MissingValueError(
-            "no pair to compute: ",
-            *why,
-            "; ",
-            *(fix if crowded else ()),
-            "move or widen the bands, or choose other values",
+        measured = int(
+            np.count_nonzero(~np.isnan(v) if members is None else ~np.isnan(v) & members)
         )
+        fixes = _no_pair_fixes(crowded, n_pairs, top_k, measured, "top-k" in omitted, left_out)
+        raise MissingValueError("no pair to compute: ", *why, "; ", *fixes)
     try:
         columns = _census_columns(tree, groups, total)
     except (NoPathError, MissingValueError) as exc:  # "raise": the first pair it cannot serve
@@ -850,7 +895,38 @@ def barrier_census(
     df.attrs["nan_policy"] = nan_policy
     df.attrs["excluded"] = excluded
     df.attrs["omitted"] = omitted
+    df.attrs["unmeasured"] = tree.unmeasured
     return df
+
+
+def _no_pair_fixes(
+    crowded: bool,
+    n_pairs: int,
+    top_k: int,
+    measured: int,
+    top_unserved: bool,
+    left_out: Mapping[str, int],
+) -> tuple[Part, ...]:
+    """The fixes of a census that found no pair, as message parts joined by "or": only changes
+    that can give one (any distance where a band's members lie at others; a top K where two or
+    more cells are measured, a larger one where its pairs could not be served and more cells
+    are measured than it holds; dropping ``connected_only`` where it left cells out), and
+    always other ``values``. The bands are named only where band pairs were drawn, in a
+    :class:`~nb201_flat.errors.ParamList`: a caller that cannot move them (the ``census``
+    command, whose bands are A²M's) leaves them out."""
+    fixes: list[tuple[Part, ...]] = []
+    if crowded:  # a band of two or more members: pairs at another distance may exist
+        fixes.append(("draw band pairs at any distance (", Param("distance", None), ")"))
+    if measured >= 2 and top_k == 0:
+        fixes.append(("add a top K of 2 or more (", Param("top_k", placeholder="K"), ")"))
+    elif top_unserved and top_k < measured:  # more cells: pairs that can be served may exist
+        fixes.append(("pass a larger top K (", Param("top_k", placeholder="K"), ")"))
+    if left_out:
+        fixes.append(("drop ", Param("connected_only")))
+    other = (Param("bands"), Param("values")) if n_pairs else (Param("values"),)
+    # a caller with a name for neither says what the library does
+    fixes.append(("choose other ", ParamList(other, " or other ", empty="values")))
+    return tuple(part for fix in fixes for part in (", or ", *fix))[1:]
 
 
 def describe_causes(*counts: Mapping[str, int] | None) -> tuple[Part, ...]:

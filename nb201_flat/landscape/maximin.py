@@ -12,7 +12,11 @@ and disconnectivity graphs read that hierarchy instead of sweeping again.
 
 Missing values: an architecture whose value is NaN is impassable -- it is never on a lowest
 barrier path (as if its accuracy were -inf, or its loss +inf), and a query from or to it
-raises :class:`MissingValueError`.
+raises :class:`MissingValueError`. On a partly measured vector the barrier is then the lowest
+through measured cells: an upper bound on the lowest over the whole space, since a path through
+an unmeasured cell could be lower (:attr:`BarrierTree.unmeasured` counts those cells). It is
+exact where nothing lies beyond the worse endpoint: every path passes both endpoints, so no
+bottleneck is better than the worse of them.
 
 Examples
 --------
@@ -146,6 +150,17 @@ class BarrierTree:
             f"{len(self.edge_level)} edges, higher_is_better={self.higher_is_better}, "
             f"connected_only={self.connected_only})"
         )
+
+    @property
+    def unmeasured(self) -> int:
+        """Cells without a value (NaN) that a path could otherwise cross: every one, or under
+        ``connected_only`` the connected ones (the others are left out whatever their value).
+        Where any are, a lowest barrier is the lowest through measured cells, an upper bound
+        (see the module docstring)."""
+        nan = np.isnan(self.values)
+        if self.connected_only:
+            nan &= self.space.connected
+        return int(np.count_nonzero(nan))
 
     def bottleneck(self, a: ArchLike, b: ArchLike) -> float:
         """The best achievable worst value on a path from ``a`` to ``b`` (metric units)."""
@@ -718,7 +733,9 @@ def lowest_barrier_path(
     """The path from ``a`` to ``b`` whose worst value is best, over the whole space.
 
     Builds a :class:`BarrierTree` and calls :meth:`BarrierTree.path`; for many queries build
-    the tree once with :func:`barrier_tree`.
+    the tree once with :func:`barrier_tree`. Unmeasured (NaN) cells are never crossed: on a
+    partly measured vector the path is the best through measured cells, its barrier an upper
+    bound (:attr:`BarrierTree.unmeasured`; see the module docstring).
 
     Parameters
     ----------

@@ -16,6 +16,8 @@ from nb201_flat.storage import save_table
 from nb201_flat.table import MetricKey, Table
 
 KEY = ("--dataset", "cifar100", "--split", "x-valid", "--epochs", "200")
+# table_path's cell 5 is unmeasured: its lowest barrier is an upper bound, named so
+LOWEST = "lowest through measured cells (an upper bound: 1 cell unmeasured)"
 
 
 @pytest.fixture
@@ -122,8 +124,8 @@ def test_barrier_json(capsys: pytest.CaptureFixture[str], table_path: Path) -> N
     )
     assert code == 0
     full = json.loads(out)
-    p = full["path"]  # the path printed: the lowest over the whole space by default
-    assert p["name"] == "lowest over the whole space"
+    p = full["path"]  # the path printed: the lowest (through measured cells) by default
+    assert p["name"] == LOWEST
     assert p["path"][0] == NB201.arch(a).to_str() and p["path"][-1] == NB201.arch(b).to_str()
     assert len(p["values"]) == len(p["path"])
     assert p["barrier"] == pytest.approx(
@@ -202,7 +204,7 @@ def test_barrier_text_names_every_barrier(
         "mean path (level means)",
         "A²M code, current (54ce096)",
         "A²M code, 947bc3e",
-        "lowest over the whole space",
+        LOWEST,
         "beyond worse endpoint",
     ):
         assert label in out
@@ -303,8 +305,8 @@ def test_barrier_method_on_an_unmeasured_shortest_path_is_refused(
     assert "; --method lowest finds the lowest barrier" in err
     assert "lowest_barrier_path" not in err and "CLI" not in err
     code, out, _ = run(capsys, *args)  # the lowest barrier stays, the others named unavailable
-    assert code == 0 and "path: lowest over the whole space" in out
-    assert "best shortest path             unavailable" in out
+    assert code == 0 and f"path: {LOWEST}" in out
+    assert f"{'best shortest path':<{len(LOWEST)}} unavailable" in out  # the names' column
     # the lowest barrier is printed above its reason, which so points at no other command
     assert "(unavailable: 1 architecture(s) on the shortest paths" in out
     assert "--method lowest" not in out and "lowest_barrier_path" not in out

@@ -599,7 +599,7 @@ def test_argument_errors_are_one_line_with_exit_2(
     [
         (["info", "--table", "/no/such\ntable"], "no table at /no/such\\ntable;"),
         (["import", "no\nsuch", "--out", "t.nb201"], "no such file or folder: no\\nsuch"),
-        (["census", "--pairs", "0", "--top", "2", "--metric", "a\rb"], "metric a\\rb;"),
+        (["census", "--pairs", "0", "--top", "2", "--metric", "a\rb"], "metric 'a\\rb';"),
         (["info", "stray\u2028word"], "unrecognized arguments: stray\\u2028word;"),
     ],
 )
