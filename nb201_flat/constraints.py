@@ -1,9 +1,12 @@
 """Accuracy under a cost constraint: best-under-budget, Pareto fronts, cost bands.
 
 A *cost* is a model-level metric of the table, named by its metric: ``params_mb``,
-``flops_m``, ``latency_s`` (stored by the official files), or ``params_mb_analytic`` /
-``flops_m_analytic`` (computed without torch by :mod:`nb201_flat.costs`, on the fly when the
-table lacks them). It is read from split ``model`` of the dataset the accuracy belongs to.
+``flops_m``, ``latency_s`` (stored by the official files), ``flops_m_naslib`` (NASLib's FLOPs,
+stored by its zero-cost file: pooling, batch norm and ReLU counted, so not ``flops_m``), or
+``params_mb_analytic`` / ``flops_m_analytic`` (computed without torch by
+:mod:`nb201_flat.costs`, on the fly when the table lacks them). It is read from split ``model``
+of the dataset the accuracy belongs to. Costs and limits are printed as Python prints a float
+(:func:`cost_text`), so a printed number given back as a limit selects the same cells.
 
 - :func:`best_under` -- the top architectures by a metric among those whose cost is at most a
   limit (``find_best``-like: the official API's ``find_best(dataset, metric_on_set, FLOP_max,
@@ -73,6 +76,16 @@ from nb201_flat.types import Seed, SeedPolicy
 RESULT_COLUMNS: Final = ("index", "arch", "value", "cost")
 
 
+def cost_text(cost: float) -> str:
+    """A cost or cost limit as text: the shortest that reads back as the same float. Six
+    significant digits printed 86.42625 as 86.4262, which as a limit left that cell out.
+
+    >>> cost_text(86.42625), cost_text(np.float64(7.943872)), cost_text(100)
+    ('86.42625', '7.943872', '100.0')
+    """
+    return repr(float(cost))
+
+
 def cost_vector(table: Table, dataset: str, cost: str, *, epochs: int | None = None) -> FloatArray:
     """The cost ``cost`` of every architecture on ``dataset`` (read-only, NaN where unknown).
 
@@ -102,7 +115,7 @@ def cost_vector(table: Table, dataset: str, cost: str, *, epochs: int | None = N
                 f"no input shape known for dataset {dataset!r} (known: "
                 f"{', '.join(DATASET_SHAPES)}); add its analytic costs first: "
                 f"with_analytic_costs(table, [{dataset!r}], shapes={{{dataset!r}: "
-                "(classes, side)}})"
+                "(classes, side)})"
             )
         costs = analytic_costs(table.space, dataset, c=c, n=n)
         out: FloatArray = costs[column].to_numpy(dtype=np.float64)
@@ -144,7 +157,7 @@ def analytic_for(cost: str) -> str:
     """The analytic cost that stands in for a stored ``cost`` on every cell (the cell's
     network, not a measurement), or both analytic costs where none is the same quantity.
 
-    >>> analytic_for("params_mb"), analytic_for("latency_s")
+    >>> analytic_for("params_mb"), analytic_for("flops_m_naslib")
     ('params_mb_analytic', 'params_mb_analytic or flops_m_analytic')
     """
     same = f"{cost}_analytic"
@@ -260,8 +273,8 @@ def best_under(
     if not within.any():
         least = float(np.min(c[ok]))
         raise ConstraintError(
-            f"no architecture with a measured {metric} has {cost} <= {max_cost:g}; the "
-            f"smallest {cost} is {least:g}: raise ",
+            f"no architecture with a measured {metric} has {cost} <= {cost_text(max_cost)}; "
+            f"the smallest {cost} is {cost_text(least)}: raise ",
             Param("max_cost"),
         )
     idx = np.flatnonzero(within)
@@ -322,7 +335,7 @@ def cost_band(
                 Param(name), f" must be a number (or inf: no limit), got {shown(end)}"
             )
     if not lo <= hi:
-        raise ConstraintError(f"cost band needs lo <= hi, got {lo:g} > {hi:g}")
+        raise ConstraintError(f"cost band needs lo <= hi, got {cost_text(lo)} > {cost_text(hi)}")
     c = cost_vector(table, dataset, cost, epochs=epochs)
     with np.errstate(invalid="ignore"):
         out: BoolArray = (c >= lo) & (c <= hi)
@@ -356,7 +369,7 @@ def flatness_in_band(
     """
     mask = cost_band(table, dataset, cost, lo, hi, epochs=epochs)
     if not mask.any():
-        raise ConstraintError(f"no architecture has {lo:g} <= {cost} <= {hi:g}")
+        raise ConstraintError(f"no architecture has {cost_text(lo)} <= {cost} <= {cost_text(hi)}")
     v = np.array(
         table.vector(
             dataset, split, epochs, metric, seed_policy=seed_policy_of(seed_policy, seed), rng=rng

@@ -36,10 +36,15 @@ COST_METRICS: Final = (
     "params_mb",
     "flops_m",
     "latency_s",
+    "flops_m_naslib",
     "params_mb_analytic",
     "flops_m_analytic",
 )
-"""Metrics that measure what an architecture costs (size, compute, time), not how well it does."""
+"""Metrics that measure what an architecture costs (size, compute, time), not how well it does.
+
+``flops_m`` and ``flops_m_analytic`` are NB201's FLOPs (``get_model_infos``: convolutions and
+the classifier); ``flops_m_naslib`` is NASLib's counter, which counts pooling, batch norm and
+ReLU too (a different quantity, :mod:`nb201_flat.importers.naslib_zc`)."""
 
 
 def is_loss(metric: str) -> bool:

@@ -6,7 +6,10 @@ the network built around every cell of a space (the formulas of
 the classifier size and input resolution of each dataset. :func:`with_analytic_costs` adds
 them to a table as ``(dataset, "model", epochs, "params_mb_analytic" | "flops_m_analytic")``,
 beside whatever the source stored (``params_mb``, ``flops_m``, ``latency_s``), so both stay
-available and comparable.
+available and comparable. NASLib's FLOPs are not: its counter counts pooling, batch norm and
+ReLU too, so its zero-cost file's ``flops`` are imported as ``flops_m_naslib``
+(:mod:`nb201_flat.importers.naslib_zc`), above ``flops_m_analytic`` on every cell of NASLib's
+file (by up to 7.04 M, 68 %); its ``params`` equal the analytic count and are ``params_mb``.
 
 Stored versus computed parameter counts: on the real NB201 data the stored ``params_mb``
 differs from the analytic count for 150 of the 15,625 cells (on each of cifar10-valid,

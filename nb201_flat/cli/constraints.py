@@ -60,7 +60,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def cmd_constrained(args: argparse.Namespace) -> int:
-    from nb201_flat.constraints import ConstraintError, analytic_for, best_under, pareto_front
+    from nb201_flat.constraints import (
+        ConstraintError,
+        analytic_for,
+        best_under,
+        cost_text,
+        pareto_front,
+    )
     from nb201_flat.errors import check_float_range, check_int_range
 
     if args.pareto and args.top is not None:
@@ -137,7 +143,9 @@ def cmd_constrained(args: argparse.Namespace) -> int:
             }
         )
         return 0
-    head = "Pareto front" if args.pareto else f"best with {args.cost} <= {args.max_cost:g}"
+    # costs and the limit as Python prints them: a printed cost given back as --max-cost
+    # keeps its cell (6 digits printed 86.42625 as 86.4262, which left it out)
+    head = "Pareto front" if args.pareto else f"best with {args.cost} <= {cost_text(args.max_cost)}"
     # the direction, where not the metric's own (as flatness says it): "best" under
     # --lower-is-better on an accuracy is its lowest
     way = direction_words(args)
@@ -147,9 +155,10 @@ def cmd_constrained(args: argparse.Namespace) -> int:
     )
     for row in rows:  # best_under and pareto_front never return unmeasured archs
         value: Any = row["value"]
+        cost: Any = row["cost"]
         print(
-            f"{row['index']:>6}  {value_text(float(value)):>9}  {args.cost}={row['cost']:.6g}  "
-            f"{row['arch']}"
+            f"{row['index']:>6}  {value_text(float(value)):>9}  "
+            f"{args.cost}={cost_text(cost)}  {row['arch']}"
         )
     for note in notes:
         print(f"note: {note}")

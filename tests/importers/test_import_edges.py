@@ -181,7 +181,7 @@ def test_naslib_zc_val_accuracy_outside_percent_is_refused(tmp_path: Path, value
     with pytest.raises(FormatError) as exc:
         import_table(path)
     assert str(exc.value) == (
-        f"{path}: cifar100/{_key(7)}/val_accuracy: {value:g} is not an accuracy in percent "
+        f"{path}: cifar100/{_key(7)}/val_accuracy: {value!r} is not an accuracy in percent "
         "(0..100); fix or re-download the file"
     )
 

@@ -39,7 +39,7 @@ def write(tmp_path: Path, data: Any = None, raw: str | None = None) -> Path:
 def test_the_undamaged_file_reads(tmp_path: Path) -> None:
     df = read_naslib_zc(write(tmp_path, BASE))
     assert sorted(set(df["metric"])) == [
-        "accuracy", "flops_m", "params_mb", "synflow", "synflow_time_s",
+        "accuracy", "flops_m_naslib", "params_mb", "synflow", "synflow_time_s",
     ]  # fmt: skip
 
 
@@ -70,7 +70,7 @@ def test_data_beside_the_nasbench201_key_is_refused(tmp_path: Path) -> None:
         read_naslib_zc(path)
 
 
-@pytest.mark.parametrize(("name", "metric"), [("params", "params_mb"), ("flops", "flops_m")])
+@pytest.mark.parametrize(("name", "metric"), [("params", "params_mb"), ("flops", "flops_m_naslib")])
 def test_a_negative_cost_is_refused(tmp_path: Path, name: str, metric: str) -> None:
     data = copy.deepcopy(BASE)
     data["cifar10"][B][name]["score"] = -3.0
@@ -78,7 +78,7 @@ def test_a_negative_cost_is_refused(tmp_path: Path, name: str, metric: str) -> N
     with pytest.raises(FormatError) as info:
         read_naslib_zc(path)
     assert str(info.value) == (
-        f"{path}: cifar10/{B}/{name}: -3 is negative, which a loss, a time or a cost cannot be; "
+        f"{path}: cifar10/{B}/{name}: -3.0 is negative, which a loss, a time or a cost cannot be; "
         "fix or re-download the file"
     )
 
