@@ -85,6 +85,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from nb201_flat.cli.landscape import sharp_legend
     from nb201_flat.errors import check_int_range, check_seed
     from nb201_flat.search.runner import check_runs
+    from nb201_flat.search.statistics import FEW_PAIRS_CAVEAT, MIN_RUNS_VERDICT
 
     check_int_range("--top", args.top, 1)
     # the runner's bound, before any work; the demo prints a confidence interval
@@ -146,12 +147,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return 0
     print(
         f"\nRS vs NA-RS, protocol {s['protocol']}, {s['runs']} paired runs ({s['seconds']} s), "
-        "final test value in %:"
+        "final test value in %, mean ± std over runs:"  # search's words: the spread is no CI
     )
     for r in s["rows"]:
         # the whole reported key, as search prints it
         key = MetricKey(r["dataset"], r["split"], r["epochs"], r["metric"])
-        spread = "" if math.isnan(r["std"]) else f" +- {r['std']:.2f}"  # one run: no std
+        spread = "" if math.isnan(r["std"]) else f" ± {r['std']:.2f}"  # one run: no std
         print(f"  {r['algorithm']:>6}  {key}: {num(r['mean'], '.2f')}{spread} (n={r['n']})")
     for p in s["paired_difference"]:
         lo, hi = p["ci95"]
@@ -159,6 +160,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
             f"  NA-RS - RS, paired by run, {p['dataset']}: {num(p['mean'], '+.2f')} points, "
             f"95 % bootstrap CI [{num(lo, '+.2f')}, {num(hi, '+.2f')}] (n={p['n']})"
         )
+        if p["n"] < MIN_RUNS_VERDICT:  # the caveat report.md gives such a row
+            print(f"    fewer than {MIN_RUNS_VERDICT} pairs: {FEW_PAIRS_CAVEAT}")
     for note in s["notes"]:
         print(f"  note: {note}")
     return 0

@@ -178,7 +178,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         choices=("one-at-a-time", "full"),
         default=None,
         help="vary one NA choice at a time (default) or every combination; refused where "
-        "both run the same grid (--quick: one level per choice)",
+        "both run the same grid (--quick: one level per choice). Every combination holds "
+        "radius 2 with charged neighbours, which nb201's time budget cannot pay for (refused "
+        "before any run) and per-dataset's seldom can (rows of too few runs for a verdict): "
+        "add --charge free",
+    )
+    p.add_argument(
+        "--charge",
+        choices=tuple(_CHARGE_LEVELS),
+        default=None,
+        help="the grid's neighbour-query levels: free, charged to the budget, or both "
+        "(default both; free with --quick); the base NA objective's neighbours are free "
+        "whatever is given",
     )
     p.add_argument(
         "--protocols",
@@ -223,12 +234,23 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         func=cmd_reproduce,
         param_dests={"protocol": "protocols", "epochs": "search_epochs", "n": "fixed_n"},
         # the grid without two-stage variants: its refusals' way to leave them out
-        param_values={"rerank_top_k": {(): "0"}},
+        param_values={
+            "rerank_top_k": {(): "0"},
+            "charge": {levels: name for name, levels in _CHARGE_LEVELS.items()},
+        },
         param_elsewhere={
             name: f"ReproduceConfig({name}=...) in Python"
-            for name in ("budget_scale_200", "charge", "radii", "relatives")
+            for name in ("budget_scale_200", "radii", "relatives")
         },
     )
+
+
+#: reproduce's --charge: the grid's ``charge`` levels (neighbour queries charged or free)
+_CHARGE_LEVELS: dict[str, tuple[bool, ...]] = {
+    "free": (False,),
+    "charged": (True,),
+    "both": (False, True),
+}
 
 
 def _add_run_args(p: argparse.ArgumentParser, *, runs: int | None) -> None:
@@ -490,6 +512,8 @@ def _reproduce_config(args: argparse.Namespace) -> ReproduceConfig:
         changes["fixed_n"] = args.fixed_n  # the config checks its range
     if args.rerank_top_k is not None:
         changes["rerank_top_k"] = _top_k_sizes(args.rerank_top_k)
+    if args.charge is not None:
+        changes["charge"] = _CHARGE_LEVELS[args.charge]
     fields = neighbourhood_fields(args)
     if any(v is not None for v in fields.values()):
         spec = neighbourhood_from_args(args, cfg.base.neighbourhood, quantile_needs_agg=False)
@@ -510,6 +534,17 @@ def _reproduce_config(args: argparse.Namespace) -> ReproduceConfig:
                 f"--design {args.design} changes nothing here: every NA choice of this grid "
                 f"has one level{' (--quick)' if args.quick else ''}, so both designs run the "
                 "same algorithms; drop --design, or drop --quick for the full grid"
+            )
+    if args.charge == "charged":
+        both = replace(cfg, charge=_CHARGE_LEVELS["both"])
+        if set(cfg.algorithms()) == set(both.algorithms()):
+            # one choice at a time departs from the base, whose neighbours are free: its free
+            # variant is the base itself (--quick: every combination is the same grid)
+            full = "" if args.quick else ", or --design full"
+            raise ArgumentError(
+                "--charge charged runs the same grid as --charge both here: one choice at a "
+                "time, every variant departs from the base NA objective, whose neighbours are "
+                f"free, so free neighbours run anyway; give --charge both{full}"
             )
     return cfg
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import logging
-import math
 import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -17,6 +16,7 @@ from nb201_flat import atomic
 from nb201_flat.search.grid import ReproduceResult
 from nb201_flat.search.runner import KEY_COLUMNS
 from nb201_flat.search.statistics import (
+    FEW_PAIRS_CAVEAT,
     FEW_RUNS_VERDICT,
     MIN_RUNS_VERDICT,
     NO_DIRECTION_VERDICT,
@@ -41,23 +41,26 @@ def _atomic_write(path: Path, data: bytes) -> None:
     atomic.write_bytes(path, data)
 
 
-_FLOAT_FORMAT = "%.6g"
+def _pandas_csv(df: pd.DataFrame) -> bytes:
+    return df.to_csv(index=False, lineterminator="\n").encode()
 
 
 def _csv_bytes(df: pd.DataFrame) -> bytes:
-    """``df.to_csv(index=False, float_format="%.6g")``, the same bytes, column by column.
+    """``df.to_csv(index=False)``, the same bytes, column by column.
 
     pandas formats and quotes every cell in Python; here each column's distinct values are
     formatted once (the runs table repeats its strings, incumbents and test values), with
-    pandas' rules: floats by ``%.6g``, missing values empty, strings quoted as the csv module
-    quotes them (QUOTE_MINIMAL). A column of another kind is left to pandas.
+    pandas' rules: floats as the shortest text that reads back as the same float (numpy's
+    ``str``: six significant digits lost numbers ``report.md`` prints), missing values empty,
+    strings quoted as the csv module quotes them (QUOTE_MINIMAL). A column of another kind is
+    left to pandas.
     """
     cols = [_csv_cells(df[c]) for c in df.columns] if len(df.columns) > 1 else [None]
     if any(c is None for c in cols) or not df.columns.is_unique:
-        return df.to_csv(index=False, float_format=_FLOAT_FORMAT, lineterminator="\n").encode()
+        return _pandas_csv(df)
     names = [_quoted(str(c)) for c in df.columns]
     if any(n is None for n in names):
-        return df.to_csv(index=False, float_format=_FLOAT_FORMAT, lineterminator="\n").encode()
+        return _pandas_csv(df)
     lines = [",".join(n for n in names if n is not None)]
     lines += map(",".join, zip(*[c for c in cols if c is not None], strict=True))
     return ("\n".join(lines) + "\n").encode()
@@ -86,10 +89,10 @@ def _csv_cells(col: pd.Series) -> list[str] | None:
     dtype = col.dtype
     if isinstance(dtype, np.dtype) and dtype == np.float64:
         values = col.to_numpy()
-        # distinct bit patterns: -0.0 and 0.0 stay apart ('-0' and '0')
+        # distinct bit patterns: -0.0 and 0.0 stay apart ('-0.0' and '0.0')
         bits, codes = np.unique(values.view(np.int64), return_inverse=True)
-        floats = bits.view(np.float64).tolist()
-        texts: list[str | None] = ["" if math.isnan(v) else _FLOAT_FORMAT % v for v in floats]
+        floats = bits.view(np.float64)
+        texts: list[str | None] = np.where(np.isnan(floats), "", floats.astype(str)).tolist()
         return _by_value(codes, texts)
     if isinstance(dtype, np.dtype) and dtype.kind in "iub":
         uniq, codes = np.unique(col.to_numpy(), return_inverse=True)
@@ -335,8 +338,7 @@ def render_markdown(result: ReproduceResult, *, seconds: float | None = None) ->
         "accuracy; a reported loss is read mirrored (base − NA: lower is better), and a metric "
         f"with no better direction (a time, a spread) gets the verdict {NO_DIRECTION_VERDICT!r}. "
         f"A row of fewer than {MIN_RUNS_VERDICT} paired runs (`n`) gets the verdict "
-        f"{FEW_RUNS_VERDICT!r}: its CI is shown, but a percentile bootstrap CI of so few pairs "
-        "holds the mean far less often than its level says."
+        f"{FEW_RUNS_VERDICT!r}: its CI is shown, but {FEW_PAIRS_CAVEAT}."
     )
     out += ["", "## Published anchors beside ours", ""]
     out.append(
@@ -469,9 +471,9 @@ def write_report(
     (a full disk, an interrupt) leaves every file of the report at its previous version.
     """
     out = Path(out_dir)
-    # the runs table (16 MB of csv) is compressed in a thread while the rest is formatted
-    # (zlib releases the GIL), at level 1: a tenth of level 9's time, for 3.1 MB instead of
-    # 2.3 MB on the default grid (the same csv inside)
+    # the runs table (22 MB of csv) is compressed in a thread while the rest is formatted
+    # (zlib releases the GIL), at level 1: a tenth of level 9's time, for 4.7 MB instead of
+    # 3.9 MB on the default grid (the same csv inside)
     with ThreadPoolExecutor(max_workers=1) as pool:
         runs_gz = pool.submit(gzip.compress, _csv_bytes(result.runs), compresslevel=1, mtime=0)
         files = {

@@ -76,6 +76,12 @@ FEW_RUNS_VERDICT = f"none (fewer than {MIN_RUNS_VERDICT} runs)"
 """The verdict of a row with fewer than :data:`MIN_RUNS_VERDICT` paired runs (its CI is still
 given)."""
 
+FEW_PAIRS_CAVEAT = (
+    "a percentile bootstrap CI of so few pairs holds the mean far less often than its level says"
+)
+"""What a CI of fewer than :data:`MIN_RUNS_VERDICT` pairs is worth, said where such a CI is
+shown (the report, the demo)."""
+
 
 def na_claim(dataset: object, metric: str, claimed: bool) -> float | None:
     """The NA paper's claim for a comparison of ``claimed`` algorithms on ``dataset`` and
