@@ -372,11 +372,15 @@ def cmd_info(args: argparse.Namespace) -> int:
     # the digest of the table's own parquet file
     print(f"source file    {one_line(source_file or 'not recorded')}")
     print(f"source sha256  {source_sha256 or 'not recorded'}")
-    print(f"table sha256   {payload['sha256']}")
+    # table.parquet's digest: the values, not the space (the manifest's), so two tables of one
+    # set of values over other ops share it; the space line below names the ops
+    print(f"values sha256  {payload['sha256']}")
     # what the table holds: these lines keep their labels as they were printed before the
     # provenance lines above grew (scripts and tests read "cells   ")
+    space = table.space
     print(
-        f"space   {table.space.size} archs, {len(table.space.ops)} ops, {table.space.n_nodes} nodes"
+        f"space   {space.size} archs, {len(space.ops)} ops ({', '.join(space.ops)}), "
+        f"{space.n_nodes} nodes"
     )
     if (cells := payload["cells"]) is not None:
         print(
