@@ -314,6 +314,9 @@ def own_left_out(space: Space, nb: NeighbourArrays, stand_ins: StandIns) -> Neig
 
     Cached on the space, by ``nb``'s filters and the stand-ins (which hash by content); the
     stand-ins are checked against the space when first met (:meth:`StandIns.check_covers`).
+    ``nb`` must be the space's own (:meth:`Space.neighbours <nb201_flat.space.Space.neighbours>`),
+    another space's is refused: its rows, even as many (another index order), were filtered and
+    cached as this space's, and a later call with the right arrays read them back.
 
     >>> from nb201_flat.landscape.stand_ins import StandIns
     >>> cube = Space(("a", "b"), 3)  # 8 cells, 3 neighbours each
@@ -322,6 +325,7 @@ def own_left_out(space: Space, nb: NeighbourArrays, stand_ins: StandIns) -> Neig
     >>> less.of(0).tolist() == [j for j in nb.of(0).tolist() if j != 1], less.counts.tolist()
     (True, [2, 2, 3, 3, 3, 3, 3, 3])
     """
+    _check_own_arrays(space, nb)
     key = ("nbhd-own", nb.radius, nb.exact, nb.no_none, nb.connected_only, stand_ins)
     hit: NeighbourArrays | None = space._cache.get(key)
     if hit is not None:
@@ -332,6 +336,43 @@ def own_left_out(space: Space, nb: NeighbourArrays, stand_ins: StandIns) -> Neig
     out = NeighbourArrays(idx, counts, nb.radius, nb.exact, nb.no_none, nb.connected_only)
     space._cache[key] = out
     return out
+
+
+def _check_own_arrays(space: Space, nb: NeighbourArrays) -> None:
+    """:class:`ArgumentError` unless ``nb`` are ``space``'s own neighbour arrays: the ones its
+    cache holds for ``nb``'s radius and filters, or the same rows (built again after
+    ``space.clear_cache()``)."""
+    if not isinstance(nb, NeighbourArrays):
+        raise ArgumentError(
+            f"nb must be a space's NeighbourArrays, got {type(nb).__name__} {shown(nb)}; "
+            "pass space.neighbours(radius) of the same space"
+        )
+    flags = (("exact", nb.exact), ("no_none", nb.no_none), ("connected_only", nb.connected_only))
+    given = "".join(f", {name}={value}" for name, value in flags if value != (name == "exact"))
+    call = f"space.neighbours({nb.radius}{given}) of the same space"
+    rows = len(nb.counts)
+    if rows != space.size:  # another space's: not worth building this one's to compare
+        raise ArgumentError(
+            f"nb holds neighbour arrays of {rows:,} cells, not of this space's {space.size:,}; "
+            f"pass {call}"
+        )
+    try:  # the cached arrays (the common case: the same object), or built again
+        own = space.neighbours(
+            nb.radius, exact=nb.exact, no_none=nb.no_none, connected_only=nb.connected_only
+        )
+    except ArgumentError as err:  # a radius or filters this space has not
+        raise ArgumentError(
+            f"nb holds neighbour arrays of another space, at a radius or filters this one "
+            f"refuses ({err}); pass space.neighbours(radius) of the same space"
+        ) from None
+    if own is nb or (
+        np.array_equal(own.indices, nb.indices) and np.array_equal(own.counts, nb.counts)
+    ):
+        return
+    raise ArgumentError(
+        f"nb holds neighbour arrays of {rows:,} cells but not this space's (another space's "
+        f"rows, e.g. another index order); pass {call}"
+    )
 
 
 # the largest table of deltas (old ops x changes x edges) built for a set of edges: beyond it,

@@ -850,20 +850,36 @@ class Space:
 
     # -- isomorphism ----------------------------------------------------------------------
     def isomorphism_key(self, codes: Iterable[int], *, merge_disconnected: bool = True) -> str:
-        """A string naming the function a cell computes, up to op-symmetric wiring (NATS-Bench's).
+        """NATS-Bench's string for a cell's computation, up to op-symmetric wiring: close to the
+        function the cell computes, not exactly it (it merges some functions, splits others).
 
         This is NATS-Bench's key (``to_unique_str(consider_zero=True)``): each node is the
-        sorted sum of its inputs, ``skip_connect`` passes its input through, ``none`` (or a
-        zero input) gives ``#``, any other op wraps its input as ``(x)@op``. On NB201 it gives
-        6,466 classes: 6,461 for connected cells plus 5 strings for the 341 disconnected ones,
-        which all compute zero. With ``merge_disconnected=True`` (default) every disconnected
-        cell gets the key ``"#"``, giving 6,462 classes.
+        sorted sum of its inputs, ``skip_connect`` passes its input through, ``none`` (or any op
+        on an input ``#``) gives ``#``, any other op wraps its input as ``(x)@op``. On NB201 it
+        gives 6,466 classes: 6,461 for connected cells plus 5 strings for the 341 disconnected
+        ones, whose output does not depend on the input: a constant, zero or the BatchNorm
+        shift of a conv fed zero (cell 13324,
+        ``|none~0|+|none~0|none~1|+|none~0|nor_conv_1x1~1|none~2|``, outputs its conv's
+        shift). With ``merge_disconnected=True`` (default) every disconnected cell gets the key
+        ``"#"``, giving 6,462 classes.
 
-        As NATS-Bench's, the key can split cells that compute the same function: a node whose
-        inputs all come through ``none`` is ``#+#``, not ``#``, so a term fed by it is kept
+        As NATS-Bench's, the key merges cells whose functions differ by such a constant: a conv
+        fed zero gives ``#``, though it outputs its shift. Cell 72
+        (``|none~0|+|none~0|skip_connect~1|+|skip_connect~0|nor_conv_1x1~1|skip_connect~2|``)
+        computes x plus a conv's shift, cell 3
+        (``|avg_pool_3x3~0|+|skip_connect~0|none~1|+|none~0|none~1|skip_connect~2|``) computes
+        x, and both get ``#+#+#+0``. In NB201, 36 of the 6,461 connected classes (1,703 cells)
+        hold cells whose outputs differ by such a constant (one added to a term with a shift of
+        its own, a conv's, is no difference: it adds to that shift).
+
+        And the key can split cells that compute the same function: a node whose inputs all
+        come through ``none`` is ``#+#``, not ``#``, so a term fed by it is kept
         (``|none~0|+|none~0|none~1|+|nor_conv_3x3~0|none~1|none~2|`` and the same with
         ``skip_connect~2`` both compute conv(x) but get two keys); the class counts above are
         NATS-Bench's.
+
+        >>> NB201.arch(72).isomorphism_key(), NB201.arch(3).isomorphism_key()
+        ('#+#+#+0', '#+#+#+0')
         """
         c = self._checked_codes(codes)
         merge = check_flag("merge_disconnected", merge_disconnected)

@@ -295,9 +295,11 @@ def record_isomorphic(job: Any, representative: Any) -> bool:
     """Record that ``job``'s cell was not trained, ``representative``'s run standing for it.
 
     With ``--unique-isomorphism`` a campaign trains one cell per isomorphism class: the others
-    compute the same functions. The run gets status ``"isomorphic"`` and the representative's
-    arch in the results database's ``run_isomorphic`` table; an imported table takes the
-    representative's final numbers for it and lists it in ``table.meta["isomorphic_to"]``.
+    compute the same function up to op-symmetric wiring, or one a constant apart (a conv fed
+    zero outputs its BatchNorm shift: :meth:`~nb201_flat.space.Space.isomorphism_key`). The
+    run gets status ``"isomorphic"`` and the representative's arch in the results database's
+    ``run_isomorphic`` table; an imported table takes the representative's final numbers for
+    it and lists it in ``table.meta["isomorphic_to"]``.
     A run of the cell already done is kept, and nothing is recorded (returns ``False``).
 
     Parameters

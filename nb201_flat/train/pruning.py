@@ -25,15 +25,28 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from nb201_flat.train.costs import cell_edges
+from nb201_flat.train.costs import cell_edges, check_ops
 
 
 def reaches_output(ops: Sequence[str], n_nodes: int) -> tuple[bool, ...]:
     """Per node: does it reach the output node through non-``none`` edges?
 
+    ``ops`` are checked as a cell's (:func:`~nb201_flat.train.costs.check_ops`): another
+    node count's ops were answered silently, one op name read letter by letter.
+
     >>> reaches_output(("skip_connect", "none", "none", "none", "none", "nor_conv_1x1"), 4)
     (False, False, True, True)
+    >>> reaches_output(("skip_connect",) * 10, 4)
+    Traceback (most recent call last):
+    ...
+    nb201_flat.errors.InvalidArchError: a cell with 4 nodes has 6 edges, but 10 ops were given
     """
+    # check_ops takes a whole float (4.0) as a node count; range() needs the int
+    return _reach(check_ops(ops, n_nodes), int(n_nodes))
+
+
+def _reach(ops: tuple[str, ...], n_nodes: int) -> tuple[bool, ...]:
+    """:func:`reaches_output` of checked ops."""
     edges = cell_edges(n_nodes)
     reach = [False] * n_nodes
     reach[-1] = True
@@ -45,8 +58,10 @@ def reaches_output(ops: Sequence[str], n_nodes: int) -> tuple[bool, ...]:
 
 
 def useful_edges(ops: Sequence[str], n_nodes: int) -> tuple[bool, ...]:
-    """Per edge: is it a non-``none`` edge whose target node reaches the output?"""
-    reach = reaches_output(ops, n_nodes)
+    """Per edge: is it a non-``none`` edge whose target node reaches the output? ``ops`` are
+    checked as :func:`reaches_output` checks them."""
+    ops, n_nodes = check_ops(ops, n_nodes), int(n_nodes)
+    reach = _reach(ops, n_nodes)
     return tuple(
         op != "none" and reach[j] for op, (_, j) in zip(ops, cell_edges(n_nodes), strict=True)
     )
