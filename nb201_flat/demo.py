@@ -61,7 +61,7 @@ def benchmark_statement(source: str, load: str = LOAD_IMPORTED) -> str:
             f"{source}: the embedded default, NB201's 15,625 cells trained by AnalogNAS with "
             f"its own recipe {tail}"
         )
-    if "analognas" in source.lower():  # a copy that is not the published data
+    if source.startswith("AnalogNAS-Bench-format file "):  # a copy that is not the published data
         return f"{source}: a file in AnalogNAS-Bench's format, not the embedded default {tail}"
     return f"table {source}"
 
@@ -234,6 +234,7 @@ def run_demo(table: Table, *, top: int = 5, runs: int = 200, seed: int = 0) -> D
         flatness,
         local_optima,
     )
+    from nb201_flat.landscape.census import lowest_bound_note
     from nb201_flat.neighbourhood import NA_PAPER
     from nb201_flat.search import (
         NARandomSearch,
@@ -299,6 +300,11 @@ def run_demo(table: Table, *, top: int = 5, runs: int = 200, seed: int = 0) -> D
     except NoPathError as exc:  # a sparse table: the rest of the demo still stands
         path = None
         barrier_notes = (f"no lowest barrier between the two best: {exc}",)
+    # on a partly measured table the path avoids unmeasured cells: an upper bound, unless it
+    # is at the worse endpoint, which no path avoids (as `barrier` names it)
+    bound = path is not None and bool(tree.unmeasured) and path.above_worse > 0
+    if bound and (why := lowest_bound_note(space, tree.unmeasured)) is not None:
+        barrier_notes += (f"the two best: {why}",)
     # a constant metric (or one measured cell) has none: the demo's other facts still stand,
     # and it prints "undefined" (JSON: null)
     fdc = fitness_distance_correlation(space, values, undefined="nan")
@@ -323,7 +329,13 @@ def run_demo(table: Table, *, top: int = 5, runs: int = 200, seed: int = 0) -> D
         "local_optima": int(optima.sum()),
         "barrier_best_two": None
         if path is None
-        else {"barrier": path.barrier, "length": path.length, "bottleneck": path.bottleneck},
+        else {
+            "barrier": path.barrier,
+            "length": path.length,
+            "bottleneck": path.bottleneck,
+            "upper_bound": bound,
+            "unmeasured": tree.unmeasured,
+        },
         "stand_ins": landscape_stand_ins,
     }
     t0 = time.perf_counter()

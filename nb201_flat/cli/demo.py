@@ -133,9 +133,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
     )
     if out["barrier_best_two"]:
         b = out["barrier_best_two"]
+        # an upper bound where the path had to avoid unmeasured cells (a note says why)
+        n = b["unmeasured"]
+        cells = f"{n:,} cell{'' if n == 1 else 's'}"
+        bound = f" (an upper bound: {cells} unmeasured)" if b["upper_bound"] else ""
         print(
             f"lowest barrier between the two best: {b['barrier']:.3f} points "
-            f"over {b['length']} steps"
+            f"over {b['length']} steps{bound}"
         )
     if "stand_ins" in out:
         print(f"  note: {out['stand_ins']['note']}")

@@ -585,14 +585,16 @@ def cmd_barrier(args: argparse.Namespace) -> int:
     }
     barriers: dict[str, dict[str, Any]] = {}
     unavailable: dict[str, str] = {}
-    names = dict(BARRIER_NAMES)
-    # the search never left the connected cells (--connected-only), nor the measured ones: on
-    # a partly measured table the lowest is an upper bound, named so
-    names["lowest"] = lowest_name(tree.connected_only, tree.unmeasured)
-    bound_note = lowest_bound_note(space, tree.unmeasured, tree.connected_only)
     low = tree.path(a, b, shortest=not args.tree_path)
     # the lowest row's steps are the fewest; a tree path may wander further
     fewest = tree.path(a, b, shortest=True) if args.tree_path else low
+    names = dict(BARRIER_NAMES)
+    # the search never left the connected cells (--connected-only), nor the measured ones: on
+    # a partly measured table the lowest is an upper bound, named so, unless it is at the
+    # worse endpoint, which no path avoids
+    bound = bool(tree.unmeasured) and fewest.above_worse > 0
+    names["lowest"] = lowest_name(tree.connected_only, tree.unmeasured, exact=not bound)
+    bound_note = lowest_bound_note(space, tree.unmeasured, tree.connected_only) if bound else None
     try:
         named = tree.pair_barriers(a, b)
     except (MissingValueError, LandscapeArgumentError) as exc:
@@ -631,8 +633,9 @@ def cmd_barrier(args: argparse.Namespace) -> int:
                 "n_paths": text.n_paths,
             }
         )
-    # whether the lowest is an upper bound (cells it could have crossed are unmeasured)
-    barriers["lowest"].update(upper_bound=bool(tree.unmeasured), unmeasured=tree.unmeasured)
+    # whether the lowest is an upper bound (cells it could have crossed are unmeasured, and
+    # it lies beyond the worse endpoint)
+    barriers["lowest"].update(upper_bound=bound, unmeasured=tree.unmeasured)
     if shown == "lowest":
         path = low
     elif shown == "best_shortest":

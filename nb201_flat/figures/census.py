@@ -37,6 +37,7 @@ from nb201_flat.figures._common import (
 from nb201_flat.figures.style import figure_style
 from nb201_flat.landscape.census import (
     BARRIER_NAMES,
+    LOWEST_SOME_UNMEASURED,
     band_seed,
     barrier_census,
     describe_left_out,
@@ -49,8 +50,6 @@ NAME = "barrier_census"
 
 _SHOWN = ("lowest", "best_shortest", "mean_path", "worst_shortest")
 _COLOURS = ("#009E73", "#0072B2", "#E69F00", "#D55E00")
-# the legend's lowest where panels lack values on different numbers of cells
-_LOWEST_BOUNDS = "lowest through measured cells (an upper bound where cells are unmeasured)"
 
 
 def plot_barrier_census(census: pd.DataFrame, ax: Axes | None = None) -> Axes:
@@ -171,7 +170,7 @@ def make_barrier_census(
     with figure_style():
         handles, labels = axes[0, 0].get_legend_handles_labels()
         if len(set(unmeasured)) > 1:  # the first panel's name is not every panel's
-            labels[0] = _LOWEST_BOUNDS
+            labels[0] = LOWEST_SOME_UNMEASURED
         fig.legend(handles, labels, loc="outside upper center", ncols=4, fontsize=7)
         add_caption(
             fig,

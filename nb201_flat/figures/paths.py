@@ -32,7 +32,7 @@ from nb201_flat.figures._common import (
 from nb201_flat.figures.style import figure_style
 from nb201_flat.landscape import A2MBarrier, BarrierPath, a2m_barrier, a2m_barriers, barrier_tree
 from nb201_flat.landscape.a2m import A2M_PAIRS
-from nb201_flat.landscape.census import lowest_bound_note, lowest_name
+from nb201_flat.landscape.census import LOWEST_SOME_UNMEASURED, lowest_bound_note, lowest_name
 from nb201_flat.space import NB201
 from nb201_flat.table import Table
 
@@ -110,14 +110,14 @@ def make_a2m_paths(table: Table) -> Figure:
         )
     ncols = max(len(p) for p in A2M_PAIRS.values())
     fig, axes = new_figure(len(keys), ncols, figsize=(3.1 * ncols + 0.5, 2.7 * len(keys) + 0.5))
-    partial = False  # a key with unmeasured cells: its lowest paths avoid them (an upper bound)
+    unmeasured = []  # per key: cells its lowest paths avoid (their barriers upper bounds)
     for row, (ds, key) in enumerate(keys.items()):
         values = table.vector_for(key)
         tree = barrier_tree(table.space, values)
         note_stand_ins(fig, table, key, "the barriers")
+        unmeasured.append(tree.unmeasured)
         if (bound := lowest_bound_note(table.space, tree.unmeasured)) is not None:
             add_note(fig, f"{dataset_label(ds)}: {bound}")
-            partial = True
         # first: a pair whose shortest paths cross an unmeasured cell is refused here in the
         # words of every named barrier, before A²M's constructions refuse it in theirs
         pair_named = [tree.pair_barriers(a, b) for a, b in A2M_PAIRS[ds]]
@@ -139,13 +139,16 @@ def make_a2m_paths(table: Table) -> Figure:
                 ax.set_ylabel(axis_label(key))
     with figure_style():
         handles, labels = axes[0, 0].get_legend_handles_labels()
+        if len(set(unmeasured)) > 1:  # the first row's name is not every row's
+            labels[-1] = f"{LOWEST_SOME_UNMEASURED} (fewest steps)"
         fig.legend(handles, labels, loc="outside upper center", ncols=2)
         add_caption(
             fig,
             table,
             "Solid: mean ± std over the level of all d! shortest Hamming paths (A²M's "
             "construction; its barrier is the mean path's). Dashed: the path over the "
-            f"{'measured cells' if partial else 'whole space'} with the highest worst accuracy "
+            f"{'measured cells' if any(unmeasured) else 'whole space'} with the highest worst "
+            "accuracy "
             "(fewest steps among those). Barrier = "
             "endpoints' mean − lowest value on the path; best / worst shortest: the best and "
             "worst of the d! shortest paths; A²M code: its profile_nasbench.py at 54ce096, the "

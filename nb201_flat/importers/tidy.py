@@ -1,7 +1,8 @@
 """The tidy long format (``index, arch, dataset, split, epochs, seed, metric, value``).
 
 This is the schema ``nb201-flat import --help`` describes and the interchange form of every
-importer. Reads ``.csv``, ``.csv.gz`` and ``.parquet``.
+importer. Reads the endings :data:`~nb201_flat.importers.TIDY_SUFFIXES` lists (CSV, plain or
+compressed; TSV; parquet).
 """
 
 from __future__ import annotations

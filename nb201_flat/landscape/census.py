@@ -123,17 +123,31 @@ PATH_BARRIERS: Final[tuple[str, ...]] = ("best_shortest", "worst_shortest", "mea
 they average the start with the first level, not with the end)."""
 
 
-def lowest_name(connected_only: bool = False, unmeasured: int = 0) -> str:
+LOWEST_SOME_UNMEASURED: Final[str] = (
+    "lowest through measured cells (an upper bound where cells are unmeasured)"
+)
+"""The name of ``lowest`` in a legend shared by panels of keys with other counts of unmeasured
+cells (:func:`lowest_name` names one key's)."""
+
+
+def lowest_name(connected_only: bool = False, unmeasured: int = 0, *, exact: bool = False) -> str:
     """The name of ``lowest`` for a search with ``connected_only`` that found ``unmeasured``
     cells without a value it could have crossed (:attr:`BarrierTree.unmeasured`): its name in
     :data:`BARRIER_NAMES` (:data:`LOWEST_CONNECTED`) where there are none, else the lowest
-    through measured cells, named an upper bound (:func:`lowest_bound_note` says why).
+    through measured cells, named an upper bound (:func:`lowest_bound_note` says why), or, for
+    one pair's value with nothing beyond the worse endpoint (``exact``), named exact.
 
     >>> lowest_name(unmeasured=3)
     'lowest through measured cells (an upper bound: 3 cells unmeasured)'
+    >>> lowest_name(unmeasured=3, exact=True)
+    'lowest over the whole space (exact though 3 cells are unmeasured: at the worse endpoint)'
     """
+    name = LOWEST_CONNECTED if connected_only else BARRIER_NAMES["lowest"]
     if not unmeasured:
-        return LOWEST_CONNECTED if connected_only else BARRIER_NAMES["lowest"]
+        return name
+    if exact:  # every path passes the worse endpoint: no path through any cell does better
+        are = "is" if unmeasured == 1 else "are"
+        return f"{name} (exact though {_cells(unmeasured)} {are} unmeasured: at the worse endpoint)"
     cells = "measured connected cells" if connected_only else "measured cells"
     return f"lowest through {cells} (an upper bound: {_cells(unmeasured)} unmeasured)"
 

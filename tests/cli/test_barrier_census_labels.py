@@ -44,7 +44,8 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
 
 
 # the x-valid key's cell 5 is unmeasured: its lowest barrier is an upper bound, named so
-LOWEST = "lowest through measured cells (an upper bound: 1 cell unmeasured)"
+# (its pairs reach the worse endpoint, so it is exact all the same)
+LOWEST = "lowest over the whole space (exact though 1 cell is unmeasured: at the worse endpoint)"
 
 
 def _rows(out: str) -> dict[str, str]:
@@ -77,7 +78,9 @@ def test_connected_only_lowest_is_named_so(
     argv = ("barrier", *VALID, "13291", "9952", "--table", str(table_path), "--connected-only")
     _, out, _ = run(capsys, *argv)
     # cell 5 is connected: its search could have crossed it
-    name = "lowest through measured connected cells (an upper bound: 1 cell unmeasured)"
+    name = (
+        "lowest through connected cells (exact though 1 cell is unmeasured: at the worse endpoint)"
+    )
     assert name in _rows(out)
     assert "whole space" not in out
     assert f"path: {name}, barrier" in out

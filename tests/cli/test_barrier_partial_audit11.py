@@ -106,16 +106,25 @@ def test_connected_only_counts_only_the_cells_its_search_could_cross(
     # without it the disconnected cell could lie on a path: it counts
     doc = json.loads(run(capsys, *args, "--json")[1])
     assert doc["barriers"]["lowest"]["unmeasured"] == 1
-    assert doc["barriers"]["lowest"]["name"] == BOUND
+    # an upper bound, or exact where it reaches the worse endpoint (which no path avoids)
+    beyond = doc["barriers"]["lowest"]["above_worse_endpoint"] > 0
+    exact = "(exact though 1 cell is unmeasured: at the worse endpoint)"
+    assert doc["barriers"]["lowest"]["name"] == (BOUND if beyond else f"{WHOLE} {exact}")
+    assert doc["barriers"]["lowest"]["upper_bound"] is beyond
     on = int(np.flatnonzero(NB201.connected)[5])
     v[on] = np.nan  # a connected cell: --connected-only's search could have crossed it
     table = _save(NB201, v, tmp_path / "c")
     args = ("barrier", str(a), str(b), *KEY10, "--table", table, "--connected-only")
     code, out, _ = run(capsys, *args)
-    name = "lowest through measured connected cells (an upper bound: 1 cell unmeasured)"
+    beyond = json.loads(run(capsys, *args, "--json")[1])["barriers"]["lowest"]["upper_bound"]
+    name = (
+        "lowest through measured connected cells (an upper bound: 1 cell unmeasured)"
+        if beyond
+        else f"lowest through connected cells {exact}"
+    )
     assert code == 0 and name in _rows(out) and f"path: {name}, barrier" in out
     total = int(NB201.connected.sum())
-    assert f"(unmeasured: 1 of the {total:,} connected cells)" in out
+    assert (f"(unmeasured: 1 of the {total:,} connected cells)" in out) is beyond
 
 
 # -- census -------------------------------------------------------------------------------------

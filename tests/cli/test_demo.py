@@ -64,6 +64,8 @@ def test_a_copy_that_is_not_the_published_data_is_not_called_the_embedded_defaul
     )
     assert "the embedded default," not in said
     assert "not the embedded default" in said and "not NAS-Bench-201's numbers" in said
+    # a tidy export of the embedded table is a table like any other
+    assert benchmark_statement("tidy file analognas.csv") == "table tidy file analognas.csv"
 
 
 # issue 12 item 6: what the demo says about itself
@@ -341,3 +343,28 @@ def test_demo_rows_name_the_whole_reported_key(capsys: pytest.CaptureFixture[str
     for r in rows:
         key = MetricKey(r["dataset"], r["split"], r["epochs"], r["metric"])
         assert f"{r['algorithm']:>6}  {key}: " in text, text
+
+
+def test_the_two_bests_barrier_on_a_partly_measured_table_is_named_an_upper_bound(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # the lowest path avoids unmeasured cells: the demo gave its barrier as the lowest, where
+    # barrier names it an upper bound (an eleventh audit's second read)
+    key = MetricKey("cifar10", "ori-test", 200)
+    a, b = 0, int(NB201.neighbours(2, exact=True).of(0)[0])  # the two best, 2 edges apart
+    mids = NB201.neighbours(1).of(a)
+    mid = [int(m) for m in mids if NB201.arch(int(m)).hamming(NB201.arch(b)) == 1]
+    v = np.full(NB201.size, 50.0)
+    v[a], v[b] = 90.0, 89.0
+    v[mid[0]], v[mid[1]] = np.nan, 10.0  # one midpoint unmeasured, the other low
+    save_table(Table(NB201, {(key, None): v}, source="partly measured"), tmp_path / "p")
+    assert main(["demo", "--table", str(tmp_path / "p"), "--runs", "2", "--json"]) == 0
+    got = json.loads(capsys.readouterr().out)["barrier_best_two"]
+    # the detour through cells at 50: beyond the worse endpoint, so a bound
+    assert got["barrier"] == pytest.approx(39.5) and got["upper_bound"] is True
+    assert got["unmeasured"] == 1
+    assert main(["demo", "--table", str(tmp_path / "p"), "--runs", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "lowest barrier between the two best: 39.500 points over" in out
+    assert "(an upper bound: 1 cell unmeasured)" in out
+    assert "the two best: the lowest barrier goes through measured cells only" in out

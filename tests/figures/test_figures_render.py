@@ -560,3 +560,28 @@ def test_a2m_paths_on_a_partly_measured_table_names_the_lowest_an_upper_bound(
         in (full.axes[0].get_legend_handles_labels()[1])
     )
     assert not any("upper bound" in n for n in figure_notes(full))
+
+
+def test_a2m_paths_legend_fits_rows_of_other_unmeasured_counts(figure_table: Table) -> None:
+    # the figure's legend was the first row's: "over the whole space" above a cifar100 row
+    # whose lowest paths avoided unmeasured cells
+    from nb201_flat.figures.paths import A2M_PAIRS
+    from nb201_flat.landscape.census import LOWEST_SOME_UNMEASURED
+    from nb201_flat.landscape.paths import shortest_paths
+
+    space = figure_table.space
+    keep = np.zeros(space.size, dtype=bool)
+    for pairs in A2M_PAIRS.values():
+        for a, b in pairs:
+            keep[np.unique(shortest_paths(space, a, b))] = True
+    data = {}
+    for k in figure_table:
+        v = figure_table.vector_for(k).copy()
+        if k.dataset == "cifar100":
+            v[np.flatnonzero(~keep)[:50]] = np.nan
+        data[(k, None)] = v
+    fig = FIGURES["a2m_paths"].make(Table(space, data, source="cifar100 partly measured"))
+    (legend,) = fig.legends
+    texts = [t.get_text() for t in legend.get_texts()]
+    assert f"{LOWEST_SOME_UNMEASURED} (fewest steps)" in texts
+    assert not any("whole space" in t for t in texts)
