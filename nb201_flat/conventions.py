@@ -58,7 +58,8 @@ def cannot_be_negative(metric: str) -> bool:
     """True for a metric no measurement makes negative: a loss (cross-entropy), a time
     (``time_s``, ``epoch_time_s``, a proxy's ``<name>_time_s``) or a cost (:data:`COST_METRICS`).
     A zero-cost proxy score or an accuracy delta may be negative; accuracies have their own
-    0..100 rule. Importers refuse a value outside either by ``importers.tidy.metric_range``.
+    0..100 rule (:func:`is_percent_accuracy`) and spreads their own (:func:`is_spread`).
+    Importers refuse a value outside any of them by ``importers.tidy.metric_range``.
 
     >>> [m for m in ("loss", "time_s", "synflow_time_s", "params_mb", "jacov") if
     ...  cannot_be_negative(m)]
@@ -68,30 +69,51 @@ def cannot_be_negative(metric: str) -> bool:
 
 
 def is_accuracy(metric: str) -> bool:
-    """True for a metric that is an accuracy in percent: ``accuracy`` and the ``*_accuracy`` of
-    AnalogNAS-Bench (``ptq_accuracy``, ...); the figures label these (%) too."""
+    """True for a metric named as an accuracy: ``accuracy`` and the ``*_accuracy`` of
+    AnalogNAS-Bench (``ptq_accuracy``, ...). Every accuracy in percent, those named otherwise
+    too, is :func:`is_percent_accuracy`'s."""
     return metric == "accuracy" or metric.endswith("_accuracy")
 
 
 def is_drift_accuracy(metric: str) -> bool:
     """True for AnalogNAS-Bench's accuracies after conductance drift (``drift_1h``,
     ``hwt_drift_30d``, ...), not their ``_std`` uncertainties."""
-    return metric.startswith(("drift_", "hwt_drift_")) and not metric.endswith("_std")
+    return metric.startswith(("drift_", "hwt_drift_")) and not is_spread(metric)
+
+
+def is_percent_accuracy(metric: str) -> bool:
+    """True for a metric that is an accuracy in percent (0..100): one named as an accuracy
+    (:func:`is_accuracy`) or AnalogNAS-Bench's accuracies after drift
+    (:func:`is_drift_accuracy`). The one rule of the importers' 0..100 check, the fraction
+    warning, the figures' (%) and the ranking direction.
+
+    >>> [m for m in ("accuracy", "ptq_accuracy", "drift_1h", "drift_1h_std", "synflow") if
+    ...  is_percent_accuracy(m)]
+    ['accuracy', 'ptq_accuracy', 'drift_1h']
+    """
+    return is_accuracy(metric) or is_drift_accuracy(metric)
+
+
+def is_spread(metric: str) -> bool:
+    """True for a spread: a standard deviation, named ``*_std`` (AnalogNAS-Bench's drift
+    uncertainties ``drift_1h_std``, ...). Never negative, and neither end of it is better."""
+    return metric.endswith("_std")
 
 
 def natural_direction(metric: str) -> bool | None:
-    """Whether ``metric`` ranks high values first by its name: True for an accuracy (``accuracy``,
-    ``*_accuracy``, AnalogNAS-Bench's ``drift_*`` / ``hwt_drift_*`` accuracies after drift),
-    False for the loss (:func:`is_loss`), None for a metric with no
-    fitness direction (a cost: ``time_s``, ``params_mb``, ...; a spread: ``*_std``; any other
-    name, a user's own ``*_loss`` too: its direction is the user's to say).
+    """Whether ``metric`` ranks high values first by its name: True for an accuracy in percent
+    (:func:`is_percent_accuracy`: ``accuracy``, ``*_accuracy``, AnalogNAS-Bench's ``drift_*`` /
+    ``hwt_drift_*`` accuracies after drift), False for the loss (:func:`is_loss`), None for a
+    metric with no fitness direction (a cost: ``time_s``, ``params_mb``, ...; a spread:
+    :func:`is_spread`; any other name, a user's own ``*_loss`` too: its direction is the
+    user's to say).
 
     >>> [natural_direction(m) for m in ("accuracy", "hwt_drift_1d", "loss", "drift_1d_std", "time_s")]
     [True, True, False, None, None]
     """
     if is_loss(metric):
         return False
-    if is_accuracy(metric) or is_drift_accuracy(metric):
+    if is_percent_accuracy(metric):
         return True
     return None  # a cost, a spread (an uncertainty: neither end of it is "better"), unknown
 
@@ -131,7 +153,8 @@ TIME_BUDGETS: Final[dict[str, float]] = {
 NB201_TIME_BUDGET: Final = 12_000.0
 
 
-#: The schedules NB201 stores and a search may read.
+#: The schedules a time budget serves: NB201's are set for 12-epoch searches and scaled for 200
+#: (a query budget, ``fixed-n``, reads any stored schedule).
 SEARCH_EPOCHS: Final = (12, 200)
 
 

@@ -7,7 +7,8 @@ percentage points), times in seconds.
 Examples
 --------
 >>> from nb201_flat.demo import benchmark_statement
->>> benchmark_statement("AnalogNAS-Bench (analog-nasbench 0.1.3, CIFAR-10)")[:40]
+>>> from nb201_flat.importers.analognas import PUBLISHED_SOURCE
+>>> benchmark_statement(PUBLISHED_SOURCE)[:40]
 'AnalogNAS-Bench (analog-nasbench 0.1.3, '
 """
 
@@ -24,6 +25,7 @@ import numpy as np
 
 from nb201_flat.conventions import default_metric
 from nb201_flat.errors import ProtocolError
+from nb201_flat.importers.analognas import COPY_SOURCE, is_analognas_source
 from nb201_flat.table import Table
 
 #: what the demo calls "flattest", stated once and printed with the result (its space's count)
@@ -42,11 +44,14 @@ def benchmark_statement(source: str, load: str = LOAD_IMPORTED) -> str:
 
     The embedded default is AnalogNAS-Bench: the NB201 cells, trained by AnalogNAS with its own
     CIFAR-10 recipe, so its numbers are not NAS-Bench-201's; ``load`` says how the caller
-    loads an imported NB201 table instead (a command: its ``--table`` option).
+    loads an imported NB201 table instead (a command: its ``--table`` option). Told by the
+    importer's label (:func:`~nb201_flat.importers.analognas.is_analognas_source`), not by a
+    file's name.
 
     Examples
     --------
-    >>> benchmark_statement("AnalogNAS-Bench (x)").endswith(
+    >>> from nb201_flat.importers.analognas import PUBLISHED_SOURCE
+    >>> benchmark_statement(PUBLISHED_SOURCE).endswith(
     ...     "(not NAS-Bench-201's numbers; an imported NB201 table: load_table(PATH) or "
     ...     "$NB201_FLAT_TABLE)")
     True
@@ -55,15 +60,15 @@ def benchmark_statement(source: str, load: str = LOAD_IMPORTED) -> str:
     >>> benchmark_statement("nb201-v1_1")
     'table nb201-v1_1'
     """
+    if not is_analognas_source(source):
+        return f"table {source}"
     tail = f"(not NAS-Bench-201's numbers; an imported NB201 table: {load})"
-    if source.startswith("AnalogNAS-Bench ("):  # the published data, embedded or by path
-        return (
-            f"{source}: the embedded default, NB201's 15,625 cells trained by AnalogNAS with "
-            f"its own recipe {tail}"
-        )
-    if source.startswith("AnalogNAS-Bench-format file "):  # a copy that is not the published data
+    if source.startswith(COPY_SOURCE):  # a copy that is not the published data
         return f"{source}: a file in AnalogNAS-Bench's format, not the embedded default {tail}"
-    return f"table {source}"
+    return (  # the published data, embedded or by path
+        f"{source}: the embedded default, NB201's 15,625 cells trained by AnalogNAS with "
+        f"its own recipe {tail}"
+    )
 
 
 class _DropFixedNWarning(logging.Filter):

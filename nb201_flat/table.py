@@ -89,6 +89,27 @@ INFO_COLUMNS = ("dataset", "split", "epochs", "metric", "archs", "mean", "seeds"
 INT64_MAX: Final = 2**63 - 1
 
 
+def key_name_fault(name: object, *, empty: str = "is empty") -> str | None:
+    """Why ``name`` cannot be a key's dataset, split or metric, or None: it is not text, is
+    blank (``empty`` says so), has spaces around it (``' cifar10'`` would be a key of its own,
+    which no query for cifar10 finds), or holds a control or invisible character. The one rule
+    of :class:`MetricKey` and the tidy format (a file's line, a frame's row): a name only the
+    tidy format refused could not be read back from :meth:`Table.to_tidy`.
+
+    >>> key_name_fault("cifar10"), key_name_fault("cifar10 ")
+    (None, 'has spaces around it (it would be a key of its own)')
+    """
+    if not isinstance(name, str):
+        return "is not text"
+    if not name.strip():
+        return empty
+    if name != name.strip():
+        return "has spaces around it (it would be a key of its own)"
+    if not name.isprintable():  # a newline or tab breaks every table and message printing it
+        return "has a control or invisible character (a newline, a tab); key names are plain text"
+    return None
+
+
 @dataclass(frozen=True, slots=True, order=True)
 class MetricKey:
     """What was measured: ``dataset`` (NB201 names), ``split``, ``epochs`` (schedule), ``metric``."""
@@ -102,8 +123,14 @@ class MetricKey:
         # epochs "12" would never equal 12, and sorting keys would fail on str < int
         for name in ("dataset", "split", "metric"):
             value = getattr(self, name)
-            if not isinstance(value, str) or not value:
+            # the tidy format's rule: a key it refuses could not be read back from to_tidy
+            if (why := key_name_fault(value)) is None:
+                continue
+            if not isinstance(value, str) or not value.strip():
                 raise ArgumentError(f"MetricKey {name} must be a non-empty str, got {shown(value)}")
+            plain = "".join(c for c in value if c.isprintable()).strip()
+            fix = f"name it {shown(plain)}" if plain else "name it in plain text"
+            raise ArgumentError(f"MetricKey {name} {shown(value)} {why}; {fix}")
         # int64 as the tidy format and the stored files hold it (2**63 was a raw OverflowError)
         epochs = check_int_range("MetricKey epochs", self.epochs, 0)
         epochs = check_int_range("MetricKey epochs", epochs, hi=INT64_MAX)

@@ -712,7 +712,7 @@ def _a2m_code_note(distance: int, metric: str, hib: bool) -> str | None:
     lower it (:func:`~nb201_flat.landscape.a2m.a2m_barrier`). Decided by the direction used
     (``hib``), not by the metric's name: read lower-is-better, the construction runs on the
     values negated, whatever the metric is called."""
-    from nb201_flat.conventions import is_accuracy, is_drift_accuracy
+    from nb201_flat.conventions import is_percent_accuracy
 
     # lower-is-better: the start 100 is subtracted from the negated values (-A, not A)
     said = "" if hib else " (mirrored for lower-is-better: on the negated values)"
@@ -733,7 +733,7 @@ def _a2m_code_note(distance: int, metric: str, hib: bool) -> str | None:
             "its code's construction mirrored for lower-is-better (on the negated values), not "
             "the code's own number on these values, and not a barrier"
         )
-    if not (is_accuracy(metric) or is_drift_accuracy(metric)):
+    if not is_percent_accuracy(metric):
         return (
             f"its minimum starts at 100, an accuracy in percent, and {metric} is no accuracy: "
             "the number is what its code computes on these values, not a barrier"

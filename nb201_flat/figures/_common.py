@@ -14,7 +14,13 @@ from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
 
 from nb201_flat.conventions import DATASET_LABELS as DATASET_LABELS
-from nb201_flat.conventions import REPORT_DATASETS, default_metric, report_key, search_key
+from nb201_flat.conventions import (
+    REPORT_DATASETS,
+    default_metric,
+    is_percent_accuracy,
+    report_key,
+    search_key,
+)
 from nb201_flat.errors import (
     ArgumentError,
     UnknownKeyError,
@@ -25,6 +31,7 @@ from nb201_flat.errors import (
 )
 from nb201_flat.errors import FigureSkipped as FigureSkipped
 from nb201_flat.figures.style import figure_style
+from nb201_flat.importers.analognas import is_analognas_source
 from nb201_flat.table import MetricKey, Table, check_table, float_values
 from nb201_flat.types import FloatArray as FloatArray
 
@@ -119,15 +126,18 @@ def dataset_label(dataset: str) -> str:
 
 
 def axis_label(key: MetricKey) -> str:
-    """Axis label with units, e.g. ``CIFAR-100 test accuracy (%)``.
+    """Axis label with units, e.g. ``CIFAR-100 test accuracy (%)``: (%) for every accuracy in
+    percent (:func:`~nb201_flat.conventions.is_percent_accuracy`, after drift too).
 
     >>> axis_label(MetricKey("cifar10-valid", "x-valid", 12))
     'CIFAR-10 validation accuracy, 12 epochs (%)'
+    >>> axis_label(MetricKey("cifar10", "ori-test", 200, "drift_1h"))
+    'CIFAR-10 test drift 1h (%)'
     """
     # a model-level metric (time, size) belongs to no evaluation split
     split = "" if key.metric in METRIC_LABELS else SPLIT_LABELS.get(key.split, key.split)
     metric, unit = METRIC_LABELS.get(key.metric, (key.metric.replace("_", " "), ""))
-    if key.metric.endswith("accuracy"):
+    if is_percent_accuracy(key.metric):
         unit = " (%)"
     epochs = "" if key.epochs == 200 else f", {key.epochs} epochs"
     words = " ".join(w for w in (dataset_label(key.dataset), split, metric) if w)
@@ -285,17 +295,19 @@ def benchmark_caption(table: Table) -> str:
     """The caption's first sentence: which benchmark the figure was drawn on (its source).
 
     The embedded default is AnalogNAS-Bench, whose numbers are not NAS-Bench-201's; a reader of
-    the figure alone must be able to tell.
+    the figure alone must be able to tell. Told by the importer's label
+    (:func:`~nb201_flat.importers.analognas.is_analognas_source`), not by a file's name.
 
     Examples
     --------
+    >>> from nb201_flat.importers.analognas import PUBLISHED_SOURCE
     >>> from nb201_flat.space import NB201
-    >>> benchmark_caption(Table(NB201, {}, source="AnalogNAS-Bench (analog-nasbench 0.1.3)"))
-    'Benchmark: AnalogNAS-Bench (analog-nasbench 0.1.3), not NAS-Bench-201. '
-    >>> benchmark_caption(Table(NB201, {}, source="nb201 v1_1"))
-    'Benchmark: nb201 v1_1. '
+    >>> benchmark_caption(Table(NB201, {}, source=PUBLISHED_SOURCE))
+    'Benchmark: AnalogNAS-Bench (analog-nasbench 0.1.3, CIFAR-10), not NAS-Bench-201. '
+    >>> benchmark_caption(Table(NB201, {}, source="tidy file nb201_vs_analognas.csv.gz"))
+    'Benchmark: tidy file nb201_vs_analognas.csv.gz. '
     """
-    if "analognas" in table.source.lower():
+    if is_analognas_source(table.source):
         return f"Benchmark: {table.source}, not NAS-Bench-201. "
     return f"Benchmark: {table.source}. "
 

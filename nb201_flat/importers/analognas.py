@@ -36,7 +36,7 @@ import math
 import numbers
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 
@@ -67,6 +67,16 @@ _SCALARS = {
     "noisy_accuracy": "analog_accuracy",
     "analog_accuracy": "hwt_accuracy",
 }
+#: the table's metrics (dataset ``cifar10``, split ``ori-test``, 200 epochs), in its order
+METRICS: Final = (
+    *_SCALARS.values(),
+    *(
+        f"{prefix}_{label}{std}"
+        for label in _DRIFTS.values()
+        for prefix in ("drift", "hwt_drift")
+        for std in ("", "_std")
+    ),
+)
 _REINSTALL = "reinstall with `pip install --force-reinstall analog-nasbench==0.1.3`"
 _REPLACE = "use an unmodified copy of analog-nasbench 0.1.3's data.anb in place of this file"
 # every pickle data.anb could be (protocol 2 and later) opens with the PROTO opcode
@@ -80,6 +90,23 @@ PUBLISHED_SHA256 = "85f3435b877aa2d36268d55ce07f6ff6d73643d17a840f1941745da5eb80
 #: the source of a table read from those bytes; another file's names that file (a modified
 #: copy's numbers were shown as 0.1.3's)
 PUBLISHED_SOURCE = "AnalogNAS-Bench (analog-nasbench 0.1.3, CIFAR-10)"
+
+#: how the source of a table read from another data.anb begins (its file's name follows)
+COPY_SOURCE: Final = "AnalogNAS-Bench-format file "
+
+
+def is_analognas_source(source: str) -> bool:
+    """Whether a table's ``source`` says it holds AnalogNAS-Bench's numbers, not
+    NAS-Bench-201's: it begins as :func:`read_analognas` labels a table,
+    :data:`PUBLISHED_SOURCE` or :data:`COPY_SOURCE` (a table merged onto one keeps that start).
+    Decided by these labels alone: a file's name holding the word says nothing of its numbers
+    (NB201's own tidy file, named nb201_vs_analognas.csv.gz, was captioned 'not
+    NAS-Bench-201').
+
+    >>> is_analognas_source(PUBLISHED_SOURCE), is_analognas_source("tidy file analognas.csv")
+    (True, False)
+    """
+    return source.startswith((PUBLISHED_SOURCE, COPY_SOURCE))
 
 
 class _Record:
@@ -169,23 +196,20 @@ def _number(obj: object, attr: str, key: object, file: Path, fix: str) -> float:
 
 
 def _check_ranges(vectors: dict[str, FloatArray], file: Path, fix: str) -> None:
-    """Refuse in one line an accuracy outside 0..100 (the importers' one rule,
-    :func:`~nb201_flat.importers.tidy.accuracy_outside_range`): the package stores percentages,
-    so 250 or -5 is a damaged file. The drift values are accuracies too (after drift); their
-    ``_std`` spreads are not, but a spread is never negative: -5 is a damaged file as well."""
+    """Refuse in one line a value outside its metric's range (the importers' one rule,
+    :func:`~nb201_flat.importers.tidy.metric_range`): the package stores percentages, so an
+    accuracy (after drift too) of 250 or -5 is a damaged file, and so is a ``_std`` spread of
+    -5 (a spread is never negative)."""
     # lazy: the tidy module loads pandas, which reading the default table does not need
-    from nb201_flat.importers.tidy import NOT_PERCENT, accuracy_outside_range
+    from nb201_flat.importers.tidy import outside_range, outside_range_why
 
     for metric, vec in vectors.items():
-        if metric.endswith("_std"):  # NaN (a cell without a record) is not negative
-            bad, why = vec < 0, "is negative, which a spread (a standard deviation) cannot be"
-        else:  # the accuracies, after drift too
-            bad, why = accuracy_outside_range(vec), NOT_PERCENT
+        bad = outside_range(metric, vec)  # NaN (a cell without a record) is in range
         if np.any(bad):
             i = int(np.flatnonzero(bad)[0])
             raise FormatError(
                 f"{file}: architecture {i}, {MetricKey('cifar10', 'ori-test', 200, metric)}: "
-                f"{vec[i]} {why}; {fix}"
+                f"{vec[i]} {outside_range_why(metric)}; {fix}"
             )
 
 
@@ -234,10 +258,7 @@ def read_analognas(path: str | os.PathLike[str] | None = None) -> Table:
         ) from None
     if not isinstance(records, dict) or not records:
         raise FormatError(f"{file} does not hold AnalogNAS-Bench records")
-    names = list(_SCALARS.values())
-    for d in _DRIFTS.values():
-        names += [f"drift_{d}", f"drift_{d}_std", f"hwt_drift_{d}", f"hwt_drift_{d}_std"]
-    vectors = {n: np.full(NB201.size, np.nan) for n in names}
+    vectors = {n: np.full(NB201.size, np.nan) for n in METRICS}
     keys_of: dict[int, object] = {}
     for key, rec in records.items():
         try:
@@ -282,5 +303,5 @@ def read_analognas(path: str | os.PathLike[str] | None = None) -> Table:
             digest[:12],
             PUBLISHED_SHA256[:12],
         )
-        source = f"AnalogNAS-Bench-format file {file.name} (not analog-nasbench 0.1.3's data)"
+        source = f"{COPY_SOURCE}{file.name} (not analog-nasbench 0.1.3's data)"
     return Table(NB201, data, source=source, meta=meta)

@@ -17,7 +17,14 @@ from typing import Any, Final, cast
 
 import pandas as pd
 
-from nb201_flat.conventions import COST_METRICS, cannot_be_negative, is_accuracy
+from nb201_flat.conventions import (
+    COST_METRICS,
+    cannot_be_negative,
+    is_accuracy,
+    is_drift_accuracy,
+    is_percent_accuracy,
+    is_spread,
+)
 from nb201_flat.errors import FormatError, Part, TableFileError
 from nb201_flat.importers import TIDY_SUFFIXES, check_source_file
 from nb201_flat.space import NB201, Space
@@ -30,6 +37,7 @@ from nb201_flat.table import (
     check_tidy_columns,
     read_constant_output,
 )
+from nb201_flat.table import key_name_fault as table_key_name_fault
 
 log = logging.getLogger(__name__)
 
@@ -53,15 +61,21 @@ _PAST_INT64 = "is out of range (an int64 holds -2**63..2**63-1)"
 # found by one rule (_first_infinite), for files, frames and the importers' frames alike
 _NOT_FINITE = "is not a finite number (use nan for a missing number)"
 
-# an accuracy is a percentage (NB201 stores 0..100): -5 or 1e308 is a damaged or mis-scaled
-# file, never a score; query printed it as one. A time, loss or size is never negative: a
-# search summed a negative time_s into its budget. Importers refuse a value outside its
-# metric's range by one rule (metric_range): a tidy file by its line, an official file or a
-# results database by arch and key (check_value_ranges), a NASLib zc file's measurements
-# (val_accuracy, costs) by their JSON key. Only at import: a table built in memory (a synthetic one) may hold any number.
+# an accuracy is a percentage (NB201 stores 0..100; AnalogNAS-Bench's after drift too): -5 or
+# 1e308 is a damaged or mis-scaled file, never a score; query printed it as one. A time, loss,
+# size or spread is never negative: a search summed a negative time_s into its budget.
+# Importers refuse a value outside its metric's range by one rule (metric_range): a tidy
+# file by its line, an official file or a results database by arch and key
+# (check_value_ranges), a NASLib zc file's measurements (val_accuracy, costs) by their JSON
+# key, AnalogNAS-Bench's data.anb by arch and key. Only at import: a table built in memory
+# (a synthetic one) may hold any number.
 ACCURACY_RANGE: Final = (0.0, 100.0)
 NOT_PERCENT: Final = "is not an accuracy in percent (0..100)"
 NOT_NON_NEGATIVE: Final = "is negative, which a loss, a time or a cost cannot be"
+NOT_A_SPREAD: Final = "is negative, which a spread (a standard deviation) cannot be"
+
+# an empty cell of a column every row fills, and a blank key name (table.key_name_fault's)
+_EMPTY_WHY: Final = "is empty (every row needs one)"
 
 # a cell pyarrow read as missing: empty, or a spelling such as NA or null (its text is gone)
 _MISSING_CELL = object()
@@ -77,16 +91,20 @@ def _first_infinite(values: Any) -> int | None:
 
 def metric_range(metric: str) -> tuple[float, float] | None:
     """The values a measurement of ``metric`` can have (inclusive), or None for a metric of
-    no known range: :data:`ACCURACY_RANGE` for an accuracy (:func:`is_accuracy`), ``0..inf``
-    for a loss, time or cost (:func:`~nb201_flat.conventions.cannot_be_negative`); zero-cost
-    proxies and a user's own metrics have none.
+    no known range: :data:`ACCURACY_RANGE` for an accuracy in percent
+    (:func:`~nb201_flat.conventions.is_percent_accuracy`, after drift too), ``0..inf`` for a
+    loss, time or cost (:func:`~nb201_flat.conventions.cannot_be_negative`) and for a spread
+    (:func:`~nb201_flat.conventions.is_spread`); zero-cost proxies and a user's own metrics
+    have none.
 
-    >>> metric_range("accuracy"), metric_range("time_s"), metric_range("synflow")
-    ((0.0, 100.0), (0.0, inf), None)
+    >>> metric_range("drift_1h"), metric_range("time_s"), metric_range("drift_1h_std")
+    ((0.0, 100.0), (0.0, inf), (0.0, inf))
+    >>> metric_range("synflow") is None
+    True
     """
-    if is_accuracy(metric):
+    if is_percent_accuracy(metric):
         return ACCURACY_RANGE
-    return (0.0, math.inf) if cannot_be_negative(metric) else None
+    return (0.0, math.inf) if cannot_be_negative(metric) or is_spread(metric) else None
 
 
 def outside_range_why(metric: str) -> str:
@@ -96,7 +114,9 @@ def outside_range_why(metric: str) -> str:
     >>> outside_range_why("ptq_accuracy"), outside_range_why("loss")
     ('is not an accuracy in percent (0..100)', 'is negative, which a loss, a time or a cost cannot be')
     """
-    return NOT_PERCENT if is_accuracy(metric) else NOT_NON_NEGATIVE
+    if is_percent_accuracy(metric):
+        return NOT_PERCENT
+    return NOT_A_SPREAD if is_spread(metric) else NOT_NON_NEGATIVE
 
 
 def outside_range(metric: str, values: Any) -> Any:
@@ -113,13 +133,6 @@ def outside_range(metric: str, values: Any) -> Any:
         return False
     low, high = limits
     return (values < low) | (values > high)
-
-
-def accuracy_outside_range(value: Any) -> Any:
-    """True for an accuracy no measurement can have (NaN, a missing number, is not); a value
-    or an array of them. For a percentage named otherwise (AnalogNAS-Bench's drift
-    accuracies); a metric named as one is :func:`outside_range`'s."""
-    return outside_range("accuracy", value)
 
 
 def _outside_ranges(metrics: Any, values: Any) -> Any:
@@ -335,7 +348,7 @@ def _strict_int(
         raise FormatError(f"{p}: column {name!r} has type {col.type}, not integers; fix the file")
     if nulls.any() and not nullable:
         i = _first(nulls)
-        raise _bad(p, i, name, "", "is empty (every row needs one)", csv)
+        raise _bad(p, i, name, "", _EMPTY_WHY, csv)
     # a cell's range (index, copied_from) is known once the space column is read: read_tidy
     # checks both its ends then, in the words a frame's check uses
     if minimum is not None and (out := _first_outside(values, nulls, minimum, None)) is not None:
@@ -566,7 +579,8 @@ _FRACTIONS_FIX: Final = (
 
 
 def warn_if_fractions(source: object, columns: Mapping[str, Any] | pd.DataFrame) -> None:
-    """Warn, one line per accuracy key (dataset, split, epochs, metric) of the tidy
+    """Warn, one line per key (dataset, split, epochs, metric) of an accuracy in percent
+    (:func:`~nb201_flat.conventions.is_percent_accuracy`) of the tidy
     ``columns`` (a frame, or a mapping of its columns) from ``source``, of accuracies that
     look like fractions, which would be read as percent a hundred times too small:
 
@@ -587,7 +601,7 @@ def warn_if_fractions(source: object, columns: Mapping[str, Any] | pd.DataFrame)
     from nb201_flat.costs import DATASET_SHAPES
 
     metric = pd.Series(columns["metric"]).astype("category")
-    accuracies = [i for i, m in enumerate(metric.cat.categories) if is_accuracy(str(m))]
+    accuracies = [i for i, m in enumerate(metric.cat.categories) if is_percent_accuracy(str(m))]
     values = np.asarray(columns["value"], dtype=np.float64)
     rows = np.isin(metric.cat.codes.to_numpy(), accuracies) & ~np.isnan(values)
     if not rows.any():
@@ -711,9 +725,10 @@ def _check_nb201_names(p: Path, datasets: Any, splits: Any, csv: bool) -> None:
             raise _bad(p, int(row), "split", split, why, csv, fix=fix)
 
 
-# the metrics whose names carry a rule (a range, a direction, a cost), by name or by their
-# ending (``*_accuracy``, ``*time_s``): another spelling of one would be a metric of its own
-# that no rule reads ('Accuracy' of 150, 'PTQ_Accuracy' of 150 were imported and served)
+# the metrics whose names carry a rule (a range, a direction, a cost), by name or by a part
+# of it (``*_accuracy``, ``drift_*``, ``*_std``, ``*time_s``): another spelling of one would be
+# a metric of its own that no rule reads ('Accuracy' of 150, 'PTQ_Accuracy' of 150 were
+# imported and served)
 _RULED_METRICS = frozenset(["accuracy", "loss", "time_s", "epoch_time_s", *COST_METRICS])
 
 
@@ -744,14 +759,17 @@ _MISSPELT_METRIC = "is {!r} spelt otherwise (a metric of its own, which no rule 
 
 
 def _misspelt_fix(right: str) -> str:
-    """The fix of a misspelt ruled metric: its spelling; for one ruled by its ending only
-    (``Delta_Accuracy``: no accuracy in percent, perhaps), a name without that ending too."""
+    """The fix of a misspelt ruled metric: its spelling; for one ruled by a part of its name
+    only (``Delta_Accuracy``: no accuracy in percent, perhaps), a name without that part too."""
     if right in _RULED_METRICS:
         return f"write {right!r}"
+    percent = f"write {right!r} (an accuracy in percent, 0..100), or a name not"
     if is_accuracy(right):
-        return (
-            f"write {right!r} (an accuracy in percent, 0..100), or a name not ending in _accuracy"
-        )
+        return f"{percent} ending in _accuracy"
+    if is_drift_accuracy(right):
+        return f"{percent} starting with drift_ or hwt_drift_"
+    if is_spread(right):
+        return f"write {right!r} (a spread, never negative), or a name not ending in _std"
     return f"write {right!r} (never negative), or a name not ending in time_s"
 
 
@@ -849,7 +867,7 @@ def _frame_int(
                 values[i] = got
     if nulls.any() and not nullable:
         i = _first(nulls)
-        raise frame_bad(source, df, i, name, col.iloc[i], "is empty (every row needs one)")
+        raise frame_bad(source, df, i, name, col.iloc[i], _EMPTY_WHY)
     if (out := _first_outside(values, nulls, low, high)) is not None:
         raise frame_bad(source, df, out, name, int(values[out]), _int_range_why(name, low, high))
     return values, nulls
@@ -857,41 +875,32 @@ def _frame_int(
 
 def _key_text_fault(col: pd.Series) -> tuple[int, str] | None:
     """(row, why) of the first bad cell of a key column (dataset, split, metric), or None: an
-    empty cell (``astype(str)`` would make it 'nan'), one that is not text (a parquet's bytes),
-    blank, with spaces around it (``' cifar10'`` would be a key of its own, which no query
-    for cifar10 finds), or with a control or invisible character. The one rule for a file's
-    lines and a frame's rows."""
+    empty cell (``astype(str)`` would make it 'nan'), or a name
+    :func:`~nb201_flat.table.key_name_fault` refuses (not text: a parquet's bytes; blank;
+    spaces around it; a control character), the rule :class:`MetricKey` applies too. The one
+    rule for a file's lines and a frame's rows."""
     import numpy as np
 
     empty = np.asarray(col.isna().to_numpy(), dtype=bool)
     if empty.any():
-        return _first(empty), "is empty (every row needs one)"
+        return _first(empty), _EMPTY_WHY
     if isinstance(col.dtype, pd.CategoricalDtype):  # a few names over many rows
         values, codes = col.cat.categories.to_numpy(dtype=object), col.cat.codes.to_numpy()
     else:
         values, codes = col.to_numpy(dtype=object), None
-    for why, test in (
-        ("is not text", lambda x: not isinstance(x, str)),
-        ("is empty (every row needs one)", lambda x: isinstance(x, str) and not x.strip()),
-        (
-            "has spaces around it (it would be a key of its own)",
-            lambda x: isinstance(x, str) and x != x.strip(),
-        ),
-        (  # a newline or tab in a name breaks every table and message that prints it
-            "has a control or invisible character (a newline, a tab); key names are plain text",
-            lambda x: isinstance(x, str) and not x.isprintable(),
-        ),
-    ):
-        bad = np.fromiter(map(test, values), dtype=bool, count=len(values))
-        if bad.any():  # the first row of any bad value
-            rows = bad if codes is None else np.isin(codes, np.flatnonzero(bad))
-            return _first(rows), why
-    return None
+    faults = [table_key_name_fault(x, empty=_EMPTY_WHY) for x in values]
+    bad = np.fromiter((f is not None for f in faults), dtype=bool, count=len(values))
+    if not bad.any():
+        return None
+    rows = bad if codes is None else np.isin(codes, np.flatnonzero(bad))
+    row = _first(rows)  # the first row of any bad value
+    return row, cast(str, faults[row if codes is None else codes[row]])
 
 
 def key_name_fault(name: object) -> str | None:
-    """Why ``name`` cannot be a dataset, split or metric name (:func:`_key_text_fault`'s
-    rule), or None; for an importer that names the place in its own file."""
+    """Why ``name`` cannot be a dataset, split or metric name
+    (:func:`~nb201_flat.table.key_name_fault`, a blank one in a row's words), or None; for an
+    importer that names the place in its own file."""
     fault = _key_text_fault(pd.Series([name], dtype=object))
     return None if fault is None else fault[1]
 
