@@ -65,10 +65,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--epochs",
         type=parse_int,
-        choices=(12, 200),
         default=None,
-        help="schedule searched (default 12; fixed-n on a table without a validation split "
-        "searches its 200-epoch report key, and refuses --epochs 12)",
+        help="schedule searched (default 12): 12 or 200 with nb201 and per-dataset, whose time "
+        "budgets are set for those; any the table stores with fixed-n (fixed-n on a table "
+        "without a validation split searches its 200-epoch report key, and refuses others)",
     )
     p.add_argument(
         "--seed-policy",
@@ -199,8 +199,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--search-epochs",
         default=None,
-        help="comma-separated schedules searched (default 12,200; 12 with --quick); fixed-n "
-        "on a table without a validation split searches its 200-epoch key, and refuses others",
+        help="comma-separated schedules searched (default 12,200; 12 with --quick): 12 and/or "
+        "200 with nb201 or per-dataset, whose time budgets are set for those; any the table "
+        "stores with fixed-n alone (on a table without a validation split fixed-n searches its "
+        "200-epoch key, and refuses others)",
     )
     p.add_argument(
         "--fixed-n",
@@ -233,10 +235,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(
         func=cmd_reproduce,
         param_dests={"protocol": "protocols", "epochs": "search_epochs", "n": "fixed_n"},
-        # the grid without two-stage variants: its refusals' way to leave them out
+        # the grid without two-stage variants: its refusals' way to leave them out; fixed-n
+        # alone, the grid's way to other search epochs (cmd_reproduce adds the grid's own
+        # families and epochs)
         param_values={
             "rerank_top_k": {(): "0"},
             "charge": {levels: name for name, levels in _CHARGE_LEVELS.items()},
+            "protocols": {("fixed-n",): "fixed-n"},
         },
         param_elsewhere={
             name: f"ReproduceConfig({name}=...) in Python"
@@ -281,7 +286,8 @@ def _jobs(args: argparse.Namespace) -> int | None:
 
 def _check_search_options(args: argparse.Namespace) -> None:
     """Options that do not apply to the chosen protocol or algorithm are errors, not ignored."""
-    from nb201_flat.errors import ArgumentError, check_float_range, check_int_range
+    from nb201_flat.errors import ArgumentError, Param, check_float_range, check_int_range
+    from nb201_flat.search.protocol import check_timed_epochs
 
     if args.budget_scale is not None:  # a finite multiplier > 0 (the work bound is the oracle's)
         check_float_range(
@@ -293,6 +299,15 @@ def _check_search_options(args: argparse.Namespace) -> None:
         )
     if args.n is not None:
         check_int_range("--n", args.n, 1, fix="pass the queries per run, e.g. 100")
+    if args.epochs is not None:
+        check_int_range("--epochs", args.epochs, 1, fix="pass the search epochs, e.g. 12 or 200")
+        # protocols_by_name's own refusal, in this command's flags (its `name` is --algo here)
+        check_timed_epochs(
+            (args.protocol,),
+            (args.epochs,),
+            Param("epochs"),
+            ("use a query budget (", Param("protocol", "fixed-n"), ")"),
+        )
     if args.protocol == "fixed-n":
         if args.budget_scale is not None:
             raise ArgumentError(
@@ -499,8 +514,9 @@ def _reproduce_config(args: argparse.Namespace) -> ReproduceConfig:
     if args.protocols is not None:
         changes["protocols"] = _comma_list("--protocols", args.protocols, PROTOCOL_NAMES)
     if args.search_epochs is not None:
-        changes["search_epochs"] = tuple(
-            int(s) for s in _comma_list("--search-epochs", args.search_epochs, ("12", "200"))
+        # whole numbers >= 1; the grid refuses those its protocols cannot search
+        changes["search_epochs"] = _whole_numbers(
+            "--search-epochs", args.search_epochs, "give comma-separated search epochs, e.g. 12,200"
         )
     if args.fixed_n is not None:
         # given, it must apply (the config refuses only a value other than its default)
@@ -552,27 +568,35 @@ def _reproduce_config(args: argparse.Namespace) -> ReproduceConfig:
 def _top_k_sizes(text: str) -> tuple[int, ...]:
     """``--rerank-top-k``: comma-separated sizes, each a whole number >= 1 given once, or
     ``0`` alone for no two-stage variant (the grid's ``rerank_top_k=()``)."""
+    if [s.strip() for s in text.split(",") if s.strip()] == ["0"]:
+        return ()
+    return _whole_numbers(
+        "--rerank-top-k",
+        text,
+        "give comma-separated sizes >= 1 (e.g. 10 or 5,10), or 0 alone for no two-stage variant",
+        empty="give sizes such as 10 or 5,10, or 0",
+    )
+
+
+def _whole_numbers(flag: str, text: str, fix: str, *, empty: str = "") -> tuple[int, ...]:
+    """A comma-separated option of whole numbers >= 1, each given once; ``fix`` ends the
+    refusal of an item that is none (``empty``, where given, that of an empty list)."""
     from nb201_flat.errors import ArgumentError
 
     items = [s.strip() for s in text.split(",") if s.strip()]
-    if items == ["0"]:
-        return ()
-    sizes = []
+    if not items:
+        raise ArgumentError(f"{flag} is empty; {empty or fix}")
+    numbers = []
     for item in items:
         try:
             k = parse_int(item)
         except argparse.ArgumentTypeError:
             k = 0
         if k < 1:
-            raise ArgumentError(
-                f"--rerank-top-k holds {item!r}; give comma-separated sizes >= 1 (e.g. 10 or "
-                "5,10), or 0 alone for no two-stage variant"
-            )
-        sizes.append(k)
-    if not sizes:
-        raise ArgumentError("--rerank-top-k is empty; give sizes such as 10 or 5,10, or 0")
-    check_each_once("--rerank-top-k", [str(k) for k in sizes])
-    return tuple(sizes)
+            raise ArgumentError(f"{flag} holds {item!r}; {fix}")
+        numbers.append(k)
+    check_each_once(flag, [str(k) for k in numbers])
+    return tuple(numbers)
 
 
 # the files search.report.write_report writes into --out, refused up front where one cannot
@@ -592,6 +616,7 @@ REPORT_FILES = (
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
     from nb201_flat.atomic import check_replaceable_files
+    from nb201_flat.conventions import SEARCH_EPOCHS
     from nb201_flat.search.grid import reproduce
     from nb201_flat.search.report import write_report
     from nb201_flat.search.statistics import claim_rows
@@ -603,11 +628,14 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     args.param_values = {
         **args.param_values,
         "protocols": {
-            keep: ",".join(keep)
-            for k in range(1, len(cfg.protocols))
-            for keep in itertools.combinations(cfg.protocols, k)
+            **args.param_values["protocols"],
+            **{
+                keep: ",".join(keep)
+                for k in range(1, len(cfg.protocols))
+                for keep in itertools.combinations(cfg.protocols, k)
+            },
         },
-        "search_epochs": {(e,): str(e) for e in (12, 200)},
+        "search_epochs": {(e,): str(e) for e in SEARCH_EPOCHS},
     }
     jobs = _jobs(args)  # before the long run
     table = open_table(args)

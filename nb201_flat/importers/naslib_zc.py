@@ -16,8 +16,8 @@ two JSON layouts, both read here:
 
 The key is NASLib's ``op_indices`` tuple: its own op order (skip_connect, none, nor_conv_3x3,
 nor_conv_1x1, avg_pool_3x3) and edge order ((0,1), (0,2), (0,3), (1,2), (1,3), (2,3)),
-converted by name (:func:`nb201_flat.space.from_naslib`). ``idx`` is NASLib's own numbering,
-not the official index, and is ignored.
+converted by name (:func:`nb201_flat.importers.naslib.from_naslib`). ``idx`` is NASLib's own
+numbering, not the official index, and is ignored.
 
 Rows of the tidy frame (datasets keep NASLib's names: ``cifar10``, ``cifar100``,
 ``ImageNet16-120``):

@@ -99,7 +99,7 @@ class FidelityData:
     resume
         Continue earlier training of an architecture instead of re-training it.
     candidates
-        Indices sampling draws from (uniform), or None for the whole space.
+        Indices sampling draws from (uniform; each once), or None for the whole space.
     """
 
     space: Space

@@ -48,7 +48,12 @@ from typing import Literal
 
 import pandas as pd
 
-from nb201_flat.conventions import budget_ratio, budget_rule_note, budget_scale_for
+from nb201_flat.conventions import (
+    SEARCH_EPOCHS,
+    budget_ratio,
+    budget_rule_note,
+    budget_scale_for,
+)
 from nb201_flat.errors import (
     ArgumentError,
     Param,
@@ -75,9 +80,11 @@ from nb201_flat.search.algorithms import (
     with_stand_ins,
 )
 from nb201_flat.search.protocol import (
+    TIMED_PROTOCOLS,
     Protocol,
     ProtocolError,
     check_fixed_n_fallback_epochs,
+    check_timed_epochs,
     fixed_n_fallback,
     protocols_by_name,
 )
@@ -127,8 +134,8 @@ def check_quantile_applies(
 #: the grid's fields that hold several values, and what they hold (for a refusal)
 _TUPLE_FIELDS = {
     "protocols": "protocol names",
-    "search_epochs": "search epochs (12, 200)",
-    "default_epochs": "search epochs (12, 200)",
+    "search_epochs": "search epochs (e.g. 12, 200)",
+    "default_epochs": "search epochs (e.g. 12, 200)",
     "radii": "Hamming radii",
     "aggregators": "aggregator names",
     "include_self": "True/False values",
@@ -148,7 +155,9 @@ class ReproduceConfig:
     protocols
         Built-in protocol families to run (``nb201``, ``per-dataset``, ``fixed-n``).
     search_epochs
-        Schedules searched (12 and/or 200); None (the default): :attr:`default_epochs`.
+        Schedules searched, whole numbers >= 1: 12 and/or 200 (the schedules their time
+        budgets are set for) where ``nb201`` or ``per-dataset`` is run, any with ``fixed-n``
+        alone; None (the default): :attr:`default_epochs`.
         fixed-n on a table without a validation split searches its 200-epoch report key
         instead (:func:`~nb201_flat.search.protocol.fixed_n_fallback`): left out, that key
         once; given, any other epochs are refused there, as ``fixed_n_protocols`` refuses them.
@@ -222,12 +231,32 @@ class ReproduceConfig:
                 object.__setattr__(self, name, tuple(as_sequence(name, value, items)))
         for name in ("search_epochs", "default_epochs"):
             epochs = getattr(self, name)
-            for e in epochs or ():
-                if e not in (12, 200):
-                    raise ProtocolError((Param(name), f" holds {shown(e)}"), "give 12 and/or 200")
-            if epochs is not None and (not epochs or len(set(epochs)) < len(epochs)):
-                # a repeat ran the same protocols twice, under one name
-                raise ProtocolError((Param(name), f" is {epochs}"), "give 12 and/or 200, each once")
+            if epochs is None:
+                continue
+            # whole numbers: 12.0 was kept, and named "12.0 epochs" as no time budget's
+            epochs = tuple(
+                check_int_range(Param(name), e, 1, fix="pass whole search epochs, e.g. 12 or 200")
+                for e in epochs
+            )
+            if not epochs or len(set(epochs)) < len(epochs):
+                # a repeat ran the same protocols twice, under one name; none searched nothing
+                raise ProtocolError(
+                    (Param(name), f" is {epochs}"), "give one or more schedules, each once"
+                )
+            object.__setattr__(self, name, epochs)
+        # the time-budgeted families search the schedules their budgets are set for; fixed-n
+        # (a query budget) any the table stores
+        other = [e for e in self.epochs if e not in SEARCH_EPOCHS]
+        check_timed_epochs(
+            self.protocols,
+            other,
+            Param("default_epochs" if self.search_epochs is None else "search_epochs"),
+            (
+                f"search {' and '.join(map(str, other))} epochs with a query budget alone (",
+                Param("protocols", ("fixed-n",)),
+                ")",
+            ),
+        )
         # before any search: a bad n_boot or margin was met only after the whole grid ran
         check_ci_args(self.n_boot, self.confidence, self.seed)
         check_margin(self.margin)
@@ -274,7 +303,7 @@ class ReproduceConfig:
                 (Param("fixed_n"), f" {fixed_n} applies only to the fixed-n protocol"),
                 ("add fixed-n to ", Param("protocols"), ", or drop ", Param("fixed_n")),
             )
-        timed = {"nb201", "per-dataset"} & set(self.protocols)
+        timed = set(TIMED_PROTOCOLS) & set(self.protocols)
         if self._scale_on_rule(200) != 1 and not (timed and 200 in self.epochs):
             raise ProtocolError(
                 (

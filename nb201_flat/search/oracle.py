@@ -132,7 +132,7 @@ class OracleData:
     repeats
         ``"charge"`` or ``"cache"`` (see the module docstring).
     candidates
-        Indices random sampling draws from (uniform), or None for the whole space.
+        Indices random sampling draws from (uniform; each once), or None for the whole space.
     domain, domain_size
         Derived: the sampling domain as a mask, and how many cells it holds
         (:class:`StallGuard`'s cache rule).
@@ -317,7 +317,13 @@ def invalid_costs(costs: FloatArray) -> BoolArray:
 def sampling_domain(candidates: npt.ArrayLike, size: int) -> IntArray:
     """``candidates`` (the cells a run may sample) as a non-empty 1-d int64 array of cells of a
     space of ``size``, read by the one index rule (:func:`~nb201_flat.space.check_arch_indices`:
-    whole floats too), else :class:`SearchBudgetError`; oracle and fidelity data share it.
+    whole floats too), each cell once, else :class:`SearchBudgetError`; oracle and fidelity
+    data share it.
+
+    >>> sampling_domain([5, 5, 5, 6], 10)
+    Traceback (most recent call last):
+    ...
+    nb201_flat.errors.SearchBudgetError: candidates hold cell 5 more than once (3 times), so sampling would draw it more often than the others; give each cell once (e.g. np.unique(candidates)), or pass None to draw from every cell
     """
     fix = "pass None to draw from every cell"
     try:
@@ -328,6 +334,16 @@ def sampling_domain(candidates: npt.ArrayLike, size: int) -> IntArray:
         raise SearchBudgetError(
             f"candidates must be a non-empty 1-d array of cell indices, got shape {cand.shape}; "
             f"{fix}"
+        )
+    # sampling draws a position: a repeated cell was drawn as often as it is listed, not
+    # uniformly as the domain (and its size) say; refused, since a repeat may mean a weight
+    counts = np.bincount(cand, minlength=size)
+    if counts.max() > 1:
+        first = int(cand[np.flatnonzero(counts[cand] > 1)[0]])  # in the order given
+        raise SearchBudgetError(
+            f"candidates hold cell {first} more than once ({int(counts[first])} times), so "
+            "sampling would draw it more often than the others; give each cell once (e.g. "
+            f"np.unique(candidates)), or {fix}"
         )
     return cand
 
@@ -950,7 +966,8 @@ class Evaluator:
     keys
         What is reported (e.g. ``cifar10/ori-test@200ep:accuracy``).
     vectors
-        One read-only vector per key (mean over seeds).
+        One vector per key (mean over seeds), over the space's cells in index order; a pandas
+        Series is read by its index (:func:`~nb201_flat.space.in_index_order`).
     """
 
     keys: tuple[MetricKey, ...]
@@ -960,14 +977,21 @@ class Evaluator:
         # one key or vector alone (not in a tuple) met a bare TypeError from len()
         object.__setattr__(self, "keys", tuple(as_sequence("keys", self.keys, "MetricKey")))
         vectors = as_sequence("vectors", self.vectors, "metric vectors")
-        # masked entries NaN: an ndarray subclass, its masked numbers were reported as measured
-        arrays = tuple(np.asarray(masked_as_nan(v)) for v in vectors)
         # one vector a key, at least one: with none, values() had no space to check indices by
-        if not self.keys or len(arrays) != len(self.keys):
+        if not self.keys or len(vectors) != len(self.keys):
             raise ArgumentError(
                 f"an Evaluator needs one vector per reported key, at least one; got "
-                f"{len(self.keys)} key(s) and {len(arrays)} vector(s)"
+                f"{len(self.keys)} key(s) and {len(vectors)} vector(s)"
             )
+        # the package's rule for a per-architecture vector: a Series is read by its labels (a
+        # shuffled one was read by position, reporting another cell's value) and masked
+        # entries are NaN (their numbers were reported as measured); an Evaluator is given no
+        # space, so the first vector's length is its size
+        size = int(np.size(masked_as_nan(vectors[0])))
+        arrays = tuple(
+            np.asarray(in_index_order(v, size, f"the vector of {key}"))
+            for key, v in zip(self.keys, vectors, strict=True)
+        )
         # indices are checked against the first: a shorter one met a bare IndexError, a list
         # an AttributeError
         for i, (key, a, given) in enumerate(zip(self.keys, arrays, vectors, strict=True)):

@@ -13,7 +13,9 @@ the cost key and budget, and the test keys read after the search. Three families
     Searched at 200 epochs, either family's time budget is x 200/12 (the epochs rule,
     :func:`~nb201_flat.conventions.budget_scale_for`, applied by the builders).
 ``fixed-n``
-    N charged queries, no time.
+    N charged queries, no time: at any search epochs the table stores (the time-budgeted
+    families search 12 or 200, :data:`~nb201_flat.conventions.SEARCH_EPOCHS`, the schedules
+    their budgets are set for).
 
 A run's work is bounded (:data:`MAX_QUERIES_PER_CELL`): a budget that buys more than 100 x
 the space's size in queries (N, or a time budget over the cheapest query) is refused, and so
@@ -58,10 +60,12 @@ from nb201_flat.conventions import (
     COST_METRICS,
     NB201_TIME_BUDGET,
     REPORT_DATASETS,
+    SEARCH_EPOCHS,
     TIME_BUDGETS,
     cannot_be_negative,
     cost_key,
     is_loss,
+    is_spread,
     natural_direction,
     report_key,
     scaled_time_budget,
@@ -110,6 +114,10 @@ Sampling: TypeAlias = Literal["uniform", "connected"]
 
 PROTOCOL_NAMES: tuple[str, ...] = ("nb201", "per-dataset", "fixed-n")
 
+#: the families whose budget is a time, set for the schedules of
+#: :data:`~nb201_flat.conventions.SEARCH_EPOCHS` only (:func:`check_timed_epochs`)
+TIMED_PROTOCOLS: tuple[str, ...] = ("nb201", "per-dataset")
+
 #: the most charged queries one run may make, as a multiple of the space's size (see
 #: :meth:`Protocol.oracle_data`): a bound on a command's work, far past any meaningful search
 MAX_QUERIES_PER_CELL = 100
@@ -122,7 +130,7 @@ _QUERY_BUDGET: tuple[Part, ...] = (
     ")",
 )
 
-# dataset searched -> (split reported, dataset reported, NATS-Bench time budget in seconds)
+# dataset searched -> (dataset reported, split reported, NATS-Bench time budget in seconds)
 _PER_DATASET: dict[str, tuple[str, str, float]] = {
     ds: (report_key(ds).dataset, report_key(ds).split, budget)
     for ds, budget in TIME_BUDGETS.items()
@@ -709,9 +717,7 @@ def _no_fitness(metric: str) -> bool:
     >>> [m for m in ("time_s", "params_mb", "drift_1d_std", "synflow", "accuracy") if _no_fitness(m)]
     ['time_s', 'params_mb', 'drift_1d_std']
     """
-    return natural_direction(metric) is None and (
-        cannot_be_negative(metric) or metric.endswith("_std")
-    )
+    return natural_direction(metric) is None and (cannot_be_negative(metric) or is_spread(metric))
 
 
 def _is_time(metric: str) -> bool:
@@ -750,24 +756,14 @@ def _scale(budget_scale: object) -> Fraction:
 
 def _time_budget(budget: float, epochs: int, budget_scale: object = 1.0) -> float:
     """A built-in time budget (NB201's or NATS-Bench's, set for the 12-epoch schedule) for a
-    search of ``epochs``, times ``budget_scale``. The epochs rule
-    (:func:`~nb201_flat.conventions.scaled_time_budget`) is applied here, by every builder, and
-    nowhere else: a Python protocol and the CLI's of the same name have the same budget."""
+    search of ``epochs`` (one of :data:`~nb201_flat.conventions.SEARCH_EPOCHS`: the builders
+    refuse others first, :func:`check_timed_epochs`, naming their own ways out), times
+    ``budget_scale``. The epochs rule (:func:`~nb201_flat.conventions.scaled_time_budget`) is
+    applied here, by every builder, and nowhere else: a Python protocol and the CLI's of the
+    same name have the same budget."""
     scale = _scale(budget_scale)
     try:
         return scaled_time_budget(budget, epochs, scale)
-    except UnknownKeyError:
-        raise ProtocolError(
-            f"a built-in time budget is set for 12-epoch searches and scaled for 200; there "
-            f"is none for {epochs} epochs",
-            (
-                "search ",
-                Param("epochs", 12),
-                " or 200, or use a query budget (",
-                Param("protocol", "fixed-n"),
-                ")",
-            ),
-        ) from None
     except OverflowError:  # the seconds exceed a float: far past the work bound
         rule = "" if epochs == BUDGET_EPOCHS else f" x {epochs}/{BUDGET_EPOCHS}"
         product = f"{budget:g} s x {shown(budget_scale)}{rule}"
@@ -797,8 +793,54 @@ def _seeding(seed_policy: SeedPolicy | None, default: str) -> Any:
 
 
 def _check_epochs(epochs: int) -> int:
-    # True was 1 epoch and named the protocol "nb201@Trueep"
-    return check_int_range("epochs", epochs, 1, fix="pass the search epochs, e.g. 12 or 200")
+    # True was 1 epoch and named the protocol "nb201@Trueep"; 12.0 is 12 (the name "nb201",
+    # the time budget's schedule)
+    return check_int_range(Param("epochs"), epochs, 1, fix="pass the search epochs, e.g. 12 or 200")
+
+
+def check_timed_epochs(
+    families: Iterable[str], epochs: Iterable[int], epochs_by: Param, *others: Sequence[Part]
+) -> None:
+    """Refuse search ``epochs`` other than :data:`~nb201_flat.conventions.SEARCH_EPOCHS` for
+    the time-budgeted ``families`` among those given (:data:`TIMED_PROTOCOLS`): their budgets
+    are set for 12-epoch searches and scaled for 200 by the epochs rule, and for no other
+    schedule. ``epochs_by`` is the caller's parameter of the epochs, ``others`` its other ways
+    out (a query budget: the caller's way to fixed-n, which searches any epochs).
+
+    >>> check_timed_epochs(("nb201", "fixed-n"), (12, 50), Param("epochs"))
+    Traceback (most recent call last):
+    ...
+    nb201_flat.errors.ProtocolError: nb201 has a built-in time budget, set for 12-epoch searches and scaled for 200, and none for 50 epochs; search 12 or 200 epochs (epochs)
+    """
+    timed = [f for f in dict.fromkeys(families) if f in TIMED_PROTOCOLS]
+    other = [e for e in epochs if e not in SEARCH_EPOCHS]
+    if not (timed and other):
+        return
+    scaled = " or ".join(str(e) for e in SEARCH_EPOCHS if e != BUDGET_EPOCHS)
+    have = "has a built-in time budget" if len(timed) == 1 else "have built-in time budgets"
+    ways: list[Sequence[Part]] = [
+        (f"search {' or '.join(map(str, SEARCH_EPOCHS))} epochs (", epochs_by, ")"),
+        *others,
+    ]
+    fix: list[Part] = []
+    for i, way in enumerate(ways):
+        if i:
+            fix.append(", or " if i == len(ways) - 1 else ", ")
+        fix += way
+    raise ProtocolError(
+        f"{' and '.join(timed)} {have}, set for {BUDGET_EPOCHS}-epoch searches and scaled "
+        f"for {scaled}, and none for {other[0]} epochs",
+        fix,
+    )
+
+
+def _fixed_n_instead(epochs: int) -> tuple[Part, ...]:
+    """A builder's way out of :func:`check_timed_epochs`: a query budget at ``epochs``."""
+    return (
+        "use a query budget (",
+        Call("fixed_n_protocols", placeholder=f"table, n, epochs={epochs}"),
+        ")",
+    )
 
 
 def nb201_protocol(
@@ -817,6 +859,14 @@ def nb201_protocol(
     seed_policy = renamed_seed(seed_policy, seed)
     epochs = _check_epochs(epochs)
     if budget_seconds is None:
+        # a budget given is used at any epochs: only the built-in one has a schedule
+        check_timed_epochs(
+            ("nb201",),
+            (epochs,),
+            Param("epochs"),
+            ("give the budget (", Param("budget_seconds"), ")"),
+            _fixed_n_instead(epochs),
+        )
         budget_seconds = _time_budget(NB201_TIME_BUDGET, epochs)
     return Protocol(
         name="nb201" if epochs == 12 else f"nb201@{epochs}ep",
@@ -842,6 +892,7 @@ def per_dataset_protocols(
     ``budget_scale``, on top of the epochs rule (x 200/12 at 200 epochs)."""
     seed_policy = renamed_seed(seed_policy, seed)
     epochs = _check_epochs(epochs)
+    check_timed_epochs(("per-dataset",), (epochs,), Param("epochs"), _fixed_n_instead(epochs))
     out = []
     choose = f"choose from {', '.join(_PER_DATASET)}"
     given: object = datasets  # typed as a tuple; a notebook may pass one name all the same
@@ -1007,10 +1058,14 @@ def protocols_by_name(
     ``n`` (default 100) is the query budget of ``fixed-n``; ``budget_scale`` (default 1)
     scales the time budgets of the others, on top of the epochs rule (x 200/12 at 200 epochs,
     as ``--budget-scale`` does). Either one given where it does not apply is refused, not
-    ignored. ``epochs`` (default 12) is the schedule searched; fixed-n's fallback on a table
-    without a validation split refuses any but its own (see :func:`fixed_n_protocols`).
+    ignored. ``epochs`` (default 12) is the schedule searched: 12 or 200 for ``nb201`` and
+    ``per-dataset``, whose time budgets are set for those (:func:`check_timed_epochs`), any
+    whole number >= 1 for ``fixed-n``, whose fallback on a table without a validation split
+    refuses any but its own (see :func:`fixed_n_protocols`).
     """
     seed_policy = renamed_seed(seed_policy, seed)
+    # a whole float is its int: 12.0 met the time budget's refusal of "12.0 epochs"
+    epochs = None if epochs is None else _check_epochs(epochs)
     if not isinstance(name, str):  # an array's == below: numpy's ambiguous-truth ValueError
         raise ProtocolError(
             f"unknown protocol {shown(name)}; choose from {', '.join(PROTOCOL_NAMES)}"
@@ -1020,11 +1075,17 @@ def protocols_by_name(
             (Param("budget_scale"), " scales a time budget; fixed-n has a query budget"),
             ("pass ", Param("n"), " instead"),
         )
-    if name in ("nb201", "per-dataset") and n is not None:
+    if name in TIMED_PROTOCOLS and n is not None:
         raise ProtocolError(
             (Param("n"), f" is fixed-n's query budget; {name} has a time budget"),
             ("pass ", Param("budget_scale"), " instead"),
         )
+    check_timed_epochs(
+        (name,),
+        () if epochs is None else (epochs,),
+        Param("epochs"),
+        ("use a query budget (", Param("name", "fixed-n"), ")"),
+    )
     n = 100 if n is None else n
     budget_scale = 1.0 if budget_scale is None else budget_scale
     if name == "fixed-n":  # None passed on: the fallback tells a default from a choice

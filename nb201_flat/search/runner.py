@@ -295,18 +295,52 @@ def summarise(runs: pd.DataFrame) -> pd.DataFrame:
             f"{', '.join(lacks)}"
         )
     g = runs.groupby(keys, sort=False)
+    # the means and stds from correctly rounded sums, not pandas' own: its running sums
+    # changed between versions (pandas 3.1 gave 44.90083331200001 for a mean whose exact value
+    # rounds to 44.900833312), and the committed reproduction's bytes followed the pandas
+    # installed.
+    # count and the stalled sum are of integers: exact in any version
     out = g.agg(
-        mean=("test", "mean"),
-        std=("test", "std"),
+        mean=("test", _fsum_mean),
+        std=("test", _fsum_std),
         n=("test", "count"),
-        queries=("queries", "mean"),
-        seconds=("seconds", "mean"),
-        free_queries=("free_queries", "mean"),
-        evaluations=("evaluations", "mean"),
-        total_seconds=("total_seconds", "mean"),
+        queries=("queries", _fsum_mean),
+        seconds=("seconds", _fsum_mean),
+        free_queries=("free_queries", _fsum_mean),
+        evaluations=("evaluations", _fsum_mean),
+        total_seconds=("total_seconds", _fsum_mean),
         **({"stalled": ("stalled", "sum")} if "stalled" in runs.columns else {}),
     ).reset_index()
     return out
+
+
+def _measured(values: pd.Series) -> FloatArray:
+    """A column's values as float64 without its NaN (what pandas' mean and std skip)."""
+    x: FloatArray = values.to_numpy(dtype=np.float64, na_value=np.nan)
+    measured: FloatArray = x[~np.isnan(x)]
+    return measured
+
+
+def _fsum_mean(values: pd.Series) -> float:
+    """The mean of the non-NaN ``values`` (NaN for none, as pandas' ``mean``), from their
+    correctly rounded sum (:func:`math.fsum`) over the count: the same float whatever the
+    order of the values or the pandas and numpy versions.
+
+    >>> _fsum_mean(pd.Series([0.1] * 10 + [np.nan])), sum([0.1] * 10) / 10
+    (0.1, 0.09999999999999999)
+    """
+    x = _measured(values)
+    return math.fsum(x) / x.size if x.size else math.nan
+
+
+def _fsum_std(values: pd.Series) -> float:
+    """The sample standard deviation (ddof=1, NaN below two values, as pandas' ``std``) of
+    the non-NaN ``values``: the root of the correctly rounded sum of squared deviations from
+    :func:`_fsum_mean`, over ``n - 1`` (the same float in any version, as the mean)."""
+    x = _measured(values)
+    if x.size < 2:
+        return math.nan
+    return math.sqrt(math.fsum((x - math.fsum(x) / x.size) ** 2) / (x.size - 1))
 
 
 # -- the worker side ---------------------------------------------------------------------------

@@ -12,7 +12,13 @@ syne-tune 0.16.0), without importing syne-tune:
   ``metric_valid_error`` (1 - accuracy / 100 of the chosen split), ``metric_train_error``,
   ``metric_runtime`` (seconds of that epoch; the whole schedule's time for a final-only
   table), ``metric_elapsed_time`` (cumulative), ``metric_latency``, ``metric_flops``,
-  ``metric_params`` -- each only when the table stores it.
+  ``metric_params`` -- each only when the table stores it. The training objectives (train
+  error, runtime, elapsed time) are read at ``epochs`` only, and a warning names those the
+  table stores at another schedule alone (NB201's 12-epoch keys: validation accuracy only;
+  a 12-epoch runtime is not estimated from the 200-epoch one). The model costs (latency,
+  FLOPs, params) are read as :func:`~nb201_flat.constraints.cost_vector` reads them: at
+  ``epochs`` where stored, else from the longest stored schedule (a network's size does not
+  depend on how long it trains).
 
 Differences from syne-tune's converter, on purpose: the validation error is read from the
 split you name (``x-valid`` by default; the converter reads ``ori-test``, a test split), and
@@ -27,15 +33,21 @@ converter, a seed an architecture lacks is filled with the mean of its other see
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from nb201_flat.constraints import cost_vector
 from nb201_flat.conventions import CIFAR10_VALID
-from nb201_flat.errors import MissingDependencyError, UnknownKeyError, check_choice
+from nb201_flat.errors import (
+    ConstraintError,
+    MissingDependencyError,
+    UnknownKeyError,
+    check_choice,
+)
 from nb201_flat.table import MetricKey, Table
 
 if TYPE_CHECKING:
@@ -71,6 +83,9 @@ def blackbox_arrays(
 ) -> BlackboxArrays:
     """The arrays of :func:`to_blackbox_tabular`, syne-tune not needed.
 
+    Warns (``UserWarning``) where a training objective is left out because the table stores
+    it at another schedule only (see the module docstring).
+
     Raises
     ------
     UnknownKeyError
@@ -83,10 +98,11 @@ def blackbox_arrays(
     key = table.key(dataset, split, epochs, "accuracy")
     curves = table.curves
     per_seed: dict[str, npt.NDArray[np.float64]] = {}  # objective -> (archs, seeds, fid)
+    train = MetricKey(dataset, "train", epochs, "accuracy")
     if curves is not None and key in curves:
         fid = np.arange(1, curves.n_epochs(key) + 1, dtype=np.int64)
+        looked_in = curves.keys()
         per_seed["metric_valid_error"] = _error(_stack_curves(curves, key))
-        train = MetricKey(dataset, "train", epochs, "accuracy")
         if train in curves:
             per_seed["metric_train_error"] = _error(_stack_curves(curves, train))
         time = MetricKey(dataset, "train", epochs, "epoch_time_s")
@@ -94,8 +110,8 @@ def blackbox_arrays(
             per_seed["metric_runtime"] = _stack_curves(curves, time)
     else:
         fid = np.array([epochs], dtype=np.int64)
+        looked_in = table.keys()
         per_seed["metric_valid_error"] = _error(_stack_vectors(table, key))
-        train = MetricKey(dataset, "train", epochs, "accuracy")
         if train in table:
             per_seed["metric_train_error"] = _error(_stack_vectors(table, train))
         time = MetricKey(dataset, "train", epochs, "time_s")
@@ -104,13 +120,23 @@ def blackbox_arrays(
     n_seeds = per_seed["metric_valid_error"].shape[1]
     if "metric_runtime" in per_seed:
         per_seed["metric_elapsed_time"] = np.cumsum(per_seed["metric_runtime"], axis=2)
+    left_out = {
+        names: k
+        for name, names, k in (
+            ("metric_train_error", "metric_train_error", train),
+            ("metric_runtime", "metric_runtime and metric_elapsed_time", time),
+        )
+        if name not in per_seed
+    }
+    _warn_other_schedule_only(looked_in, key, left_out)
     for metric, name in (("latency_s", "latency"), ("flops_m", "flops"), ("params_mb", "params")):
-        k = MetricKey(dataset, "model", epochs, metric)
-        if k in table:
-            vec = table.vector_for(k)
-            per_seed[f"metric_{name}"] = np.broadcast_to(
-                vec[:, None, None], (vec.size, n_seeds, fid.size)
-            )
+        try:  # at `epochs`, else the longest stored schedule: the size is the network's
+            vec = cost_vector(table, dataset, metric, epochs=epochs)
+        except ConstraintError:  # stored for no schedule of this dataset
+            continue
+        per_seed[f"metric_{name}"] = np.broadcast_to(
+            vec[:, None, None], (vec.size, n_seeds, fid.size)
+        )
     valid = per_seed["metric_valid_error"]
     rows = np.flatnonzero(~np.isnan(valid).all(axis=(1, 2)))
     names = tuple(per_seed)
@@ -152,6 +178,31 @@ def blackbox_arrays(
         objectives_names=names,
         index=rows.astype(np.int64),
         imputed=imputed,
+    )
+
+
+def _warn_other_schedule_only(
+    looked_in: list[MetricKey], key: MetricKey, left_out: dict[str, MetricKey]
+) -> None:
+    """Warn where an objective left out (its names -> the key it is read from) has its key
+    among ``looked_in`` at another schedule: at 12 epochs NB201 stores no train accuracy or
+    time, and they were dropped without a word. The fix offered is the longest such schedule
+    that also stores ``key`` (the validation accuracy read)."""
+    other: dict[str, list[int]] = {}
+    for names, want in left_out.items():
+        at = sorted({k.epochs for k in looked_in if replace(k, epochs=want.epochs) == want})
+        if at:
+            other[names] = at
+    if not other:
+        return
+    said = "; ".join(
+        f"{names} ({left_out[names]} is not stored; it is at {', '.join(map(str, at))} epochs)"
+        for names, at in other.items()
+    )
+    fits = [e for at in other.values() for e in at if replace(key, epochs=e) in looked_in]
+    fix = f"; pass epochs={max(fits)} to include them" if fits else ""
+    warnings.warn(
+        f"blackbox_arrays at {key.epochs} epochs leaves out {said}{fix}", UserWarning, stacklevel=3
     )
 
 

@@ -293,11 +293,11 @@ def test_rea_caching_near_the_end_of_the_space_spends_its_whole_budget() -> None
 
 
 def test_cache_hits_count_once_the_sampling_domain_is_cached() -> None:
-    # RS and REA over a domain of 3 cells (4 candidates, one twice) with a budget they never
-    # spend: stalled once the 3 are cached (REA's mutants leave the domain, and the cells it
-    # caches there do not count toward it), in the loop and the kernels alike
+    # RS and REA over a domain of 3 cells with a budget they never spend: stalled once the 3
+    # are cached (REA's mutants leave the domain, and the cells it caches there do not count
+    # toward it), in the loop and the kernels alike (candidates that repeat a cell are refused)
     out = _in_subprocess("""
-        cand = np.array([3, 5, 5, 7])
+        cand = np.array([3, 5, 7])
         data = OracleData(S, KEY, VALUES, None, None, np.ones(S.size), 1e6, None,
                           repeats="cache", candidates=cand)
         for algo in (RandomSearch(), RegularizedEvolution()):
