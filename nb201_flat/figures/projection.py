@@ -24,7 +24,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from nb201_flat.conventions import search_dataset
+from nb201_flat.conventions import is_percent_accuracy, search_dataset
 from nb201_flat.errors import (
     ArgumentError,
     MissingValueError,
@@ -47,6 +47,7 @@ from nb201_flat.figures._common import (
     dataset_label,
     new_figure,
     note_stand_ins,
+    note_unmeasured,
     primary_key,
 )
 from nb201_flat.figures.style import figure_style
@@ -70,13 +71,18 @@ class Pick:
     value
         Its value on the figure's metric.
     neighbourhood_mean
-        Mean of its radius-1 neighbours on the figure's metric.
+        Mean of its measured radius-1 neighbours on the figure's metric.
+    measured, neighbours
+        How many of its radius-1 neighbours are measured, of how many (the mean is over
+        ``measured``).
     """
 
     label: str
     index: int
     value: float
     neighbourhood_mean: float
+    measured: int
+    neighbours: int
 
     @property
     def sharpness(self) -> float:
@@ -132,8 +138,9 @@ def pick_architectures(
         Master seed of the searches (default 0); ``pick="value"`` searches nothing and
         refuses it.
     max_runs
-        Runs tried (default 20); the first run whose RS and NA-RS picks differ is used (run 0
-        if none).
+        Runs tried (default 20); the first run whose RS and NA-RS picks differ is used (the
+        first if none), among the runs whose picks have a value and a measured neighbour on
+        the figure's metric (the caption says how many where some have not).
     queries
         Queries per run when the table forces the fixed-n fallback (default 100).
     """
@@ -155,8 +162,12 @@ def pick_architectures(
     values = table.vector_for(key)
     # a retraining table's copies of a cell are no neighbours of it
     stand = StandIns.of(table, key.dataset, key.epochs)
-    flat = flatness(table.space, values, 1, columns=["mean"], stand_ins=stand)
+    flat = flatness(table.space, values, 1, columns=["mean", "n"], stand_ins=stand)
     means = flat["mean"].to_numpy(dtype=np.float64)
+    measured = flat["n"].to_numpy()
+    # the neighbourhood's size, measured or not (a retraining table's copies left out)
+    sizes = flatness(table.space, np.zeros(table.space.size), 1, columns=["n"], stand_ins=stand)
+    members = sizes["n"].to_numpy()
 
     def make(label: str, index: int) -> Pick:
         if np.isnan(means[index]):  # its panel was titled "sharpness +nan"
@@ -165,7 +176,14 @@ def pick_architectures(
                 "no neighbourhood mean or sharpness to show; pass a table that measures its "
                 "neighbours"
             )
-        return Pick(label, int(index), float(values[index]), float(means[index]))
+        return Pick(
+            label,
+            int(index),
+            float(values[index]),
+            float(means[index]),
+            int(measured[index]),
+            int(members[index]),
+        )
 
     if pick == "value":
         rated = np.where(np.isnan(values), np.nan, means)
@@ -231,8 +249,20 @@ def pick_architectures(
     }
     try:  # what the table lacks is a skip; a bad option (queries=) stays the caller's error
         protocol.check(table)
-    except ProtocolError as exc:  # e.g. no cell measured under the search or report key
-        raise FigureSkipped(NAME, [key], f"to search for the picks: {exc}") from exc
+    except ProtocolError as exc:  # e.g. a search key some cell lacks
+        # name the key the search lacks (it named the report key, which the table holds) and
+        # this figure's way round it (the protocol's fix, another search key, is no option here)
+        if np.isnan(values).all():
+            lacking = str(key)
+        elif np.isnan(table.vector_for(protocol.search)).any():
+            lacking = f"{protocol.search} on every architecture"
+        else:  # e.g. its stored seeds
+            lacking = str(protocol.search)
+        raise FigureSkipped(
+            NAME,
+            [lacking],
+            (f"to search for the picks: {exc.problem}; or use ", Param("pick", "value")),
+        ) from exc
     try:
         res = run_search(table, protocol, algorithms, runs=max_runs, seed=seed)
     except ProtocolError as exc:
@@ -260,6 +290,24 @@ def pick_architectures(
                 Param("pick", "value"),
             ),
         )
+    # a pick without a value or a measured neighbour on the metric shown has no number to
+    # title its panel with (it was titled "nan %"): its run is left out as a run without a
+    # pick is, and said to be, as the other figures leave out and count unmeasured cells
+    shown = ~np.isnan(values) & ~np.isnan(means)
+    found = len(picked)
+    picked = picked[
+        shown[picked["rs"].to_numpy(dtype=np.int64)] & shown[picked["na-rs"].to_numpy(np.int64)]
+    ]
+    if picked.empty:
+        raise FigureSkipped(
+            NAME,
+            [f"{key} on the cells the searches pick"],
+            (
+                f"each of the {found} runs with picks picked a cell without a value or without "
+                "a measured radius-1 neighbour; or use ",
+                Param("pick", "value"),
+            ),
+        )
     rs_best = picked["rs"].to_numpy(dtype=np.int64)
     na_best = picked["na-rs"].to_numpy(dtype=np.int64)
     # the first run whose picks differ: two panels of one architecture would show nothing
@@ -271,14 +319,16 @@ def pick_architectures(
         if protocol.budget_seconds is not None
         else f"{protocol.budget_queries} queries"
     )
-    # where no run's picks differ, saying "the first run whose picks differ" was untrue
+    # the runs chosen among, where some were left out (no pick, or an unmeasured one)
     tried = (
         f"{max_runs} runs"
         if len(picked) == max_runs
-        else f"{len(picked)} runs with picks ({max_runs} tried)"
+        else f"{len(picked)} of {max_runs} runs whose picks are measured"
     )
+    # where no run's picks differ, saying "the first run whose picks differ" was untrue
     which = (
         "the first run whose picks differ"
+        + ("" if len(picked) == max_runs else f", of the {tried}")
         if differ.size
         else f"no run's picks differ: RS and NA-RS picked the same cell in each of the {tried}"
     )
@@ -373,11 +423,11 @@ def _grey_caption(
     n_grey = int(below.sum())  # NaN compares False: unmeasured points are not grey
     if n_grey == 0:
         return "No grid point lies below the colour scale. "
-    unit = " %" if key.metric.endswith("accuracy") else ""
+    unit = " %" if is_percent_accuracy(key.metric) else ""
     n_off = int((below & ~connected).sum())
     off = f", {n_off} of them on disconnected cells" if n_off else ", all on connected cells"
     return (
-        f"Grey: {n_grey} of the {values.size} grid points lie below the colour scale, which "
+        f"Grey: {n_grey:,} of the {values.size:,} grid points lie below the colour scale, which "
         "starts at the 2nd percentile of the values at the two planes' grid points on "
         f"connected cells ({vmin:.2f}{unit}){off}. "
     )
@@ -426,11 +476,13 @@ def make_na_projection(
     vmax = float(np.nanmax(both))
     fig, axes = new_figure(1, 2, figsize=(7.0, 3.6))
     for k, (ax, p, g) in enumerate(zip(axes[0], (picks.sharp, picks.flat), grids, strict=True)):
-        # three short lines: two wider ones ran past the right panel into the colour bar
+        # short lines: two wider ones ran past the right panel into the colour bar
         title = (
             f"({'ab'[k]}) {p.label}\narch {p.index}: {p.value:.2f} %, sharpness "
             f"{p.sharpness:+.2f}\nradius-1 neighbours {p.neighbourhood_mean:.2f} %"
         )
+        if p.measured < p.neighbours:  # a partial mean was shown as the whole neighbourhood's
+            title += f"\n(mean of {p.measured}/{p.neighbours} measured)"
         plot_projection(g, ax, vmin=vmin, vmax=vmax, title=title)
     with figure_style():
         cbar = fig.colorbar(
@@ -438,6 +490,9 @@ def make_na_projection(
         )
         cbar.set_label(axis_label(picks.key))
         caption = _grey_caption(both, connected, vmin, picks.key) + f"Picks: {picks.how}."
+        blank = int(np.isnan(both).sum())
+        if blank:  # unmeasured cells are drawn in no colour: white, not a value
+            caption += f" White: {blank:,} of the {both.size:,} grid points have no value."
         # pick='value' searches nothing: its picks are chosen by the metric shown
         chosen = "searched on" if pick == "search" else "chosen on"
         if picks.optimistic:
@@ -452,6 +507,7 @@ def make_na_projection(
         add_note(fig, f"{both_picks} the same architecture ({picks.sharp.index})")
     add_note(fig, f"{dataset_label(picks.key.dataset)}; {picks.how}")
     note_stand_ins(fig, table, picks.key, "the projected surface")
+    note_unmeasured(fig, picks.key, both, "the two panels (drawn white)", among="grid points")
     if picks.optimistic:
         add_note(fig, f"optimistic: the picks were {chosen} the metric shown")
     return fig

@@ -27,6 +27,7 @@ from matplotlib.ticker import FuncFormatter
 from nb201_flat.conventions import cost_key, search_key
 from nb201_flat.errors import (
     ArgumentError,
+    Call,
     Part,
     check_choice,
     check_confidence,
@@ -209,7 +210,9 @@ def _servable_protocol(
     )
 
 
-def _caption(protocol: str, runs: int, seed: int) -> str:
+def _caption(protocol: str, runs: int, seed: int, averaged: str) -> str:
+    """The searches run here: ``averaged``, the runs each curve's points average
+    (:func:`_runs_averaged`), said where some of the ``runs`` found no cell."""
     what = {
         "per-dataset": "protocol per-dataset (NATS-Bench): each dataset searched on its own "
         "12-epoch validation accuracy, budgets 20k / 40k / 120k s",
@@ -217,7 +220,9 @@ def _caption(protocol: str, runs: int, seed: int) -> str:
         "12k s, test accuracy of all three datasets reported",
         "fixed-n": "protocol fixed-n: a fixed number of queries",
     }.get(protocol, f"protocol {protocol}")
-    return f"{what[0].upper()}{what[1:]}; {runs} runs per algorithm, master seed {seed}."
+    # the runs asked for were captioned, not the runs each point averages
+    some = "" if averaged == str(runs) else f" ({averaged} of them found a cell and are averaged)"
+    return f"{what[0].upper()}{what[1:]}; {runs} runs per algorithm{some}, master seed {seed}."
 
 
 def _searched_reported(curves: pd.DataFrame) -> dict[str, bool | None]:
@@ -337,13 +342,78 @@ def _matched_text(curves: pd.DataFrame, drawn: Sequence[str]) -> tuple[str, ...]
     )
 
 
+def _runs_averaged(curves: pd.DataFrame, drawn: Sequence[str]) -> str:
+    """The runs each point of the ``drawn`` algorithms' curves averages, the most with an
+    incumbent at once (``100``, or a range ``95–100`` over algorithms): every drawn point's,
+    as :func:`plot_anytime` starts each curve there and :func:`make_search_curves` draws no
+    curve whose count falls after it."""
+    rows = curves[curves["algorithm"].isin(drawn)]
+    runs = sorted(set(rows.groupby("algorithm", sort=False)["n"].max().astype(int)))
+    return str(runs[0]) if len(runs) == 1 else f"{runs[0]}–{runs[-1]}"
+
+
 def _curves_caption(curves: pd.DataFrame, drawn: Sequence[str]) -> str:
     """Given curves' protocols and runs per algorithm (the most with an incumbent at once)."""
     names = list(dict.fromkeys(map(str, curves["protocol"])))
-    rows = curves[curves["algorithm"].isin(drawn)]
-    runs = sorted(set(rows.groupby("algorithm", sort=False)["n"].max().astype(int)))
-    count = str(runs[0]) if len(runs) == 1 else f"{runs[0]}–{runs[-1]}"
+    count = _runs_averaged(curves, drawn)
     return f"Protocol{'s' * (len(names) > 1)} {', '.join(names)}; {count} runs per algorithm."
+
+
+def _start(n: np.ndarray) -> int:
+    """Where a curve of run counts ``n`` (by ``x``) starts: the first point with the most runs
+    holding an incumbent (every run, where each has one with a value)."""
+    return int(np.argmax(n >= n.max()))
+
+
+def _require_reported(table: Table, protocol: ProtocolName) -> None:
+    """Skip a table where a key ``protocol`` reports lacks a value on some cell: a run whose
+    incumbent is one of them has none there, so the mean at that point would be over other
+    runs than at the next (the curves kept only the points every incumbent was measured at,
+    joined across the rest)."""
+    from nb201_flat.search import protocols_by_name
+
+    keys = dict.fromkeys(k for p in protocols_by_name(protocol, table) for k in p.report)
+    lacking = {k: int(np.isnan(table.vector_for(k)).sum()) for k in keys}
+    lacking = {k: n for k, n in lacking.items() if n}
+    if lacking:
+        size = table.space.size
+        counts = "; ".join(
+            f"{n:,} of the {size:,} architectures have no {k} value" for k, n in lacking.items()
+        )
+        raise FigureSkipped(
+            NAME,
+            [f"{k} on every architecture" for k in lacking],
+            (
+                f"{counts}, so a run whose incumbent is one of them would drop out of the mean "
+                "while it holds it, and each point would average other runs; use a table that "
+                f"measures {'it' if len(lacking) == 1 else 'them'} (",
+                Call("Table.info"),
+                " lists each key's archs)",
+            ),
+        )
+
+
+def _require_whole_runs(
+    groups: Sequence[tuple[tuple[object, ...], pd.DataFrame]], drawn: Sequence[str]
+) -> None:
+    """Skip given curves where a ``drawn`` algorithm's count of runs with a value falls after
+    its curve starts (:func:`_start`): some incumbents have no reported value there, and the
+    mean would be over fewer runs than the caption's."""
+    for (prot, dataset, *rest), g in groups:
+        for algo, c in g.groupby("algorithm", sort=False):
+            if algo not in drawn:
+                continue
+            n = c.sort_values("x")["n"].to_numpy(dtype=np.int64)
+            after = n[_start(n) :]
+            if (after < after[0]).any():
+                raise FigureSkipped(
+                    NAME,
+                    ["search curves whose runs' incumbents all have a reported value"],
+                    f"{display_name(str(algo))} under {prot} on {dataset}"
+                    f"{_key_detail(rest) if rest else ''}: the runs with a value fall from "
+                    f"{after[0]} to {after.min()} after its curve starts; plot_anytime draws "
+                    "such curves, each point the mean over the runs with a value there",
+                )
 
 
 def _variant_text(algorithms: Iterable[object], searched: str = "validation") -> str:
@@ -425,7 +495,10 @@ def plot_anytime(
         Algorithms to draw, in legend order (default: as they appear).
     complete_only
         Start each curve where every run has an incumbent (earlier means average fewer runs
-        and are biased upwards); otherwise from the first point with any.
+        and are biased upwards); otherwise from the first point with any. Later points are
+        all drawn, each the mean over the runs with a value there (``n``): fewer where some
+        incumbents have no reported value (a partly measured key), none (a gap) where no
+        run's has one.
     """
     from scipy import special  # stdtrit: scipy.stats.t.ppf's quantile, a lighter import
 
@@ -465,9 +538,11 @@ def plot_anytime(
             if c.empty:
                 continue
             n = c["n"].to_numpy(dtype=np.float64)
-            keep = n >= (n.max() if complete_only else 1)
-            c = c[keep]
-            n = n[keep]
+            # only the start is trimmed: a later point with fewer runs was dropped and the
+            # line joined across it (a partly measured key kept 1 point of 121)
+            start = _start(n) if complete_only else int(np.argmax(n >= 1))
+            c = c.iloc[start:]
+            n = n[start:]
             x = c["x"].to_numpy(dtype=np.float64)
             mean = c["mean"].to_numpy(dtype=np.float64)
             std = c["std"].to_numpy(dtype=np.float64)
@@ -519,6 +594,10 @@ def make_search_curves(
     allow_optimistic: bool | None = None,
 ) -> Figure:
     """Anytime curves, one panel per reported dataset.
+
+    Each point averages the same runs: a table whose reported key lacks a value on some
+    cell, or given ``curves`` whose runs with a value fall after a curve starts, skip the
+    figure (:class:`FigureSkipped`; :func:`plot_anytime` draws such curves).
 
     Parameters
     ----------
@@ -572,6 +651,7 @@ def make_search_curves(
             raise ArgumentError(f"{name} must be text, got {shown(text)}; pass a str or None")
     notes: tuple[str, ...] = ()
     ran = curves is None
+    settings: tuple[str, int, int] | None = None  # the searches run here: protocol, runs, seed
     if curves is None:
         from nb201_flat.search.runner import check_runs
 
@@ -580,6 +660,7 @@ def make_search_curves(
         runs = check_runs(100 if runs is None else runs, ci=True)
         seed, jobs = (0 if seed is None else seed), (1 if jobs is None else jobs)
         used = _servable_protocol(table, protocol, optimistic_ok)
+        _require_reported(table, used)
         from nb201_flat.search import ProtocolError
 
         try:
@@ -602,8 +683,7 @@ def make_search_curves(
                 f"{exc.problem}; in Python, make_search_curves(table, protocol='fixed-n') "
                 "searches on a query budget, or curves= draws your own searches",
             ) from exc
-        if caption is None:
-            caption = _caption(used, runs, seed)
+        settings = (used, runs, seed)
     else:
         _check_curves(curves, ("protocol", "dataset", "split", *_PLOT_COLUMNS))
         if algorithms is not None:  # a name the curves lack drew nothing, without a word
@@ -623,6 +703,16 @@ def make_search_curves(
     groups = list(curves.groupby(by, sort=False))
     if not groups:
         raise FigureSkipped(NAME, ["non-empty search curves"])
+    # what the caption says is read from the curves drawn: settings written into it were
+    # wrong for curves of other protocols, neighbourhoods or algorithms
+    algos_held = list(dict.fromkeys(map(str, curves["algorithm"])))
+    drawn_algos = (
+        algos_held
+        if algorithms is None
+        else [a for a in algos_held if a in algorithms or _control_parts(a)]
+    )
+    if not ran:  # the searches run here report keys measured on every cell
+        _require_whole_runs(groups, drawn_algos)
     datasets = [str(key[1]) for key, _ in groups]
     # a panel's title, and the protocol beside it where two panels' would read the same
     # (per-dataset's one protocol per dataset needs none)
@@ -656,19 +746,13 @@ def make_search_curves(
                 title += f"\n{panel_protocol}"
             ax.set_title(f"({letter}) {title}", fontsize=9)
             ax.set_ylabel("incumbent test accuracy (%)")
-    # what the caption says is read from the curves drawn: settings written into it were
-    # wrong for curves of other protocols, neighbourhoods or algorithms
-    algos_held = list(dict.fromkeys(map(str, curves["algorithm"])))
-    drawn_algos = (
-        algos_held
-        if algorithms is None
-        else [a for a in algos_held if a in algorithms or _control_parts(a)]
-    )
     flags = _searched_reported(curves)
     known: dict[str, str] = {}  # the searches run here label the NA forms by name alone
     if ran:
         known = {a: _algorithm(a).label for a in algos_held if a.startswith("na-")}
-    if caption is None:  # given curves: their protocols and runs
+    if caption is None and settings is not None:
+        caption = _caption(*settings, _runs_averaged(curves, drawn_algos))
+    elif caption is None:  # given curves: their protocols and runs
         caption = _curves_caption(curves, drawn_algos)
     with figure_style():
         # one legend above the panels: the same algorithms in every panel
