@@ -4,8 +4,10 @@ A file is written under a temporary name in its folder, flushed, fsynced and ren
 target (:func:`write_bytes`, :func:`write_file`). Files written together into a folder that
 holds other files too (a report, a set of figures) are first written whole into a staging
 folder inside it and then renamed into place one by one (:func:`replace_files`): files they do
-not write are never touched, also ones another process writes meanwhile. A folder that is
-one whole (a table) is written beside the target and then swapped in (:func:`replace_folder`):
+not write are never touched, also ones another process writes meanwhile, and the renames hold a
+lock on the folder, so of two runs writing the same files the one that renames last replaces
+them all (not a mix of both). A folder that is one whole (a table) is written beside the
+target and then swapped in (:func:`replace_folder`):
 
 - on Linux the swap is one ``renameat2(RENAME_EXCHANGE)``, so the target path always names a
   complete folder, the old or the new one, and a reader never sees it missing;
@@ -14,6 +16,11 @@ one whole (a table) is written beside the target and then swapped in (:func:`rep
 - elsewhere (or on a filesystem without these flags) the old folder is renamed aside and the new
   one renamed in; a crash between the two leaves the old one as ``.NAME.old-PID-XXXXXXXX``,
   and :func:`recover` (run before every write) puts it back or removes it.
+
+What a writer makes beside ``NAME`` carries its process id (``.NAME.tmp-PID-XXXXXXXX``, a
+file's ``.NAME.PID-XXXXXXXX.tmp``), so :func:`recover` removes a killed writer's leftovers and
+never a live one's; a name too long to carry these additions is shortened in them
+(:func:`_side_stem`).
 
 Everything written gets the modes the umask gives (0666/0777 minus the umask), not the private
 0600/0700 of :mod:`tempfile`.
@@ -35,6 +42,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import errno
+import hashlib
 import logging
 import os
 import re
@@ -46,9 +54,10 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, Final
 
-from nb201_flat.errors import ArgumentError, Nb201FlatError, Param, TableFileError
+from nb201_flat.errors import FULL, ArgumentError, Nb201FlatError, Param, TableFileError
 
 __all__ = [
+    "FULL",
     "check_replaceable_files",
     "check_writable_folder",
     "check_writable_target",
@@ -135,27 +144,69 @@ def _alive(pid: int) -> bool:
     return True
 
 
-# The names a writer gives the folders it makes beside ``NAME``: ``.NAME.tmp-PID-XXXXXXXX``
+# The names a writer gives what it makes beside ``NAME``: the folders ``.NAME.tmp-PID-XXXXXXXX``
 # (tempfile.mkdtemp's 8 random characters after the prefix _writer_prefix gives) and
-# ``.NAME.old-PID-XXXXXXXX`` (the same 8, _swap_in). Only these are a writer's; anything else
-# beside NAME (a user's ``.NAME.old-backup``, ``.NAME.tmp-notes``) is never touched.
+# ``.NAME.old-PID-XXXXXXXX`` (the same 8, _swap_in), and write_file's temporary file
+# ``.NAME.PID-XXXXXXXX.tmp`` (mkstemp's 8). Only these are a writer's; anything else beside NAME
+# (a user's ``.NAME.old-backup``, ``.NAME.tmp-notes``) is never touched. NAME is spelled by
+# _side_stem: itself, unless too long to carry the rest.
 _RANDOM: Final = "[a-z0-9_]{8}"  # tempfile._RandomNameSequence's alphabet and length
 _PID_MAX: Final = 2**31 - 1  # a pid_t; a larger number is no process (os.kill overflows)
+# the bytes a side name adds to NAME at most: ``.`` ``.tmp-`` PID ``-`` and the random part
+# (a file's ``.`` PID ``-`` random ``.tmp`` is as long)
+_SIDE_EXTRA: Final = len(".") + len(".tmp-") + len(str(_PID_MAX)) + len("-") + 8
+_DIGEST: Final = 16  # hex digits of sha256 that stand for the cut part of a long NAME
 
 
-def _writer_prefix(name: str, kind: str) -> str:
-    """The start of the name of a folder this process makes beside ``name``: ``kind`` is
-    ``tmp`` (the new folder, written) or ``old`` (the previous one, moved aside)."""
-    return f".{name}.{kind}-{os.getpid()}-"
+def _name_max(folder: Path) -> int:
+    """The longest name (in bytes) the filesystem of ``folder`` allows; 255 where it cannot say."""
+    try:
+        return os.pathconf(folder, "PC_NAME_MAX")
+    except (OSError, ValueError, AttributeError):  # no such folder, or no pathconf (Windows)
+        return 255
+
+
+def _side_stem(name: str, folder: Path) -> str:
+    """``name`` as the writers' names beside it in ``folder`` spell it: itself, or where these
+    would pass the filesystem's longest name, its start and ``~`` and a digest of the whole
+    (a legal 240-byte name passed every check and failed at the end: File name too long).
+    The writer and :func:`recover` both spell it so, in one folder."""
+    room = _name_max(folder) - _SIDE_EXTRA
+    if len(os.fsencode(name)) <= room:
+        return name
+    digest = "~" + hashlib.sha256(os.fsencode(name)).hexdigest()[:_DIGEST]
+    start = name
+    while start and len(os.fsencode(start + digest)) > room:
+        start = start[:-1]  # by characters: never half of one
+    return start + digest
+
+
+def _writer_prefix(target: Path, kind: str) -> str:
+    """The start of the name of what this process makes beside ``target``: ``kind`` is
+    ``tmp`` (the new folder, written), ``old`` (the previous one, moved aside) or ``file``
+    (write_file's temporary file, which mkstemp ends with ``.tmp``)."""
+    stem = _side_stem(target.name, target.parent)
+    if kind == "file":
+        return f".{stem}.{os.getpid()}-"
+    return f".{stem}.{kind}-{os.getpid()}-"
 
 
 def _leftover(entry: Path, name: str) -> tuple[str, int] | None:
-    """``(kind, pid)`` of a folder a writer of ``name`` made, else None: a name merely alike,
-    or an entry that is no folder (the writer makes folders only), is left alone."""
-    m = re.fullmatch(rf"\.{re.escape(name)}\.(old|tmp)-([1-9][0-9]*)-{_RANDOM}", entry.name)
-    if m is None or int(m[2]) > _PID_MAX or entry.is_symlink() or not entry.is_dir():
+    """``(kind, pid)`` of what a writer of ``name`` made beside it (kind ``old`` or ``tmp``: a
+    folder; ``file``: a regular file), else None: a name merely alike, or an entry of another
+    type than the writer makes, is left alone."""
+    stem = re.escape(_side_stem(name, entry.parent))
+    m = re.fullmatch(
+        rf"\.{stem}\.(?:(old|tmp)-([1-9][0-9]*)-{_RANDOM}|([1-9][0-9]*)-{_RANDOM}\.tmp)",
+        entry.name,
+    )
+    if m is None or entry.is_symlink():
         return None
-    return m[1], int(m[2])
+    kind, pid = (m[1], m[2]) if m[1] else ("file", m[3])
+    made = entry.is_file() if kind == "file" else entry.is_dir()
+    if int(pid) > _PID_MAX or not made:
+        return None
+    return kind, int(pid)
 
 
 def recover(target: str | os.PathLike[str]) -> None:
@@ -163,21 +214,27 @@ def recover(target: str | os.PathLike[str]) -> None:
 
     A ``.NAME.old-PID-XXXXXXXX`` folder of a dead writer is renamed back when ``target`` is
     missing (the kill fell between the two renames), else removed; a
-    ``.NAME.tmp-PID-XXXXXXXX`` folder of a dead writer is removed. Leftovers of a live
-    process, and everything not named exactly so (a user's ``.NAME.old-backup``), are left
-    alone.
+    ``.NAME.tmp-PID-XXXXXXXX`` folder or ``.NAME.PID-XXXXXXXX.tmp`` file of a dead writer is
+    removed. Leftovers of a live process, and everything not named exactly so (a user's
+    ``.NAME.old-backup``), are left alone. What cannot be removed (an immutable file, a
+    read-only folder) is named in one warning.
     """
     path = Path(target)
     parent = path.parent
     if not parent.is_dir():
         return
-    alike = (f".{path.name}.old-", f".{path.name}.tmp-")
-    for entry in sorted(parent.iterdir(), key=lambda p: p.name):
-        if not entry.name.startswith(alike):
+    try:
+        entries = sorted(parent.iterdir(), key=lambda p: p.name)
+    except OSError:  # a folder that may be written but not listed (-wx): nothing to recover
+        return
+    start = f".{_side_stem(path.name, parent)}."
+    stuck: list[str] = []
+    for entry in entries:
+        if not entry.name.startswith(start):
             continue
         found = _leftover(entry, path.name)
         if found is None:
-            log.debug("left %s alone: not a folder an nb201_flat writer makes", entry)
+            log.debug("left %s alone: not what an nb201_flat writer makes", entry)
             continue
         kind, pid = found
         if pid == os.getpid() or _alive(pid):
@@ -185,15 +242,42 @@ def recover(target: str | os.PathLike[str]) -> None:
         if kind == "old" and not path.exists() and not path.is_symlink():
             os.replace(entry, path)
             log.warning("restored %s from an interrupted replacement", path)
-        else:
-            _remove(entry)
+        elif (why := _remove(entry)) is not None:
+            stuck.append(f"{entry} ({why})")
+    if stuck:
+        log.warning(
+            "could not remove what an earlier write of %s left beside it: %s; remove it by hand",
+            path,
+            "; ".join(stuck),
+        )
 
 
-def _remove(path: Path) -> None:
+def _remove(path: Path) -> str | None:
+    """Remove ``path`` (a folder with all it holds); None once it is gone, else why not: the
+    first error met (the rest of it is removed all the same)."""
+    errors: list[str] = []
+
+    def note(where: str, exc: BaseException) -> None:
+        errors.append(f"{where}: {getattr(exc, 'strerror', None) or exc}")
+
     if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path, ignore_errors=True)
+        if sys.version_info >= (3, 12):
+            shutil.rmtree(path, onexc=lambda _fn, p, exc: note(p, exc))
+        else:
+            shutil.rmtree(path, onerror=lambda _fn, p, info: note(p, info[1]))
     else:
-        path.unlink(missing_ok=True)
+        try:
+            path.unlink(missing_ok=True)
+        except OSError as exc:
+            note(str(path), exc)
+    return errors[0] if errors else None
+
+
+def _discard(path: Path, what: str) -> None:
+    """:func:`_remove`, warning where ``path`` stays: a hidden copy beside the output that
+    nothing else would mention (an immutable file in it, a read-only folder)."""
+    if (why := _remove(path)) is not None:
+        log.warning("could not remove %s, %s (%s); remove it by hand", path, what, why)
 
 
 def check_writable_target(target: str | os.PathLike[str], *, what: str | Param = _OUT) -> Path:
@@ -203,9 +287,9 @@ def check_writable_target(target: str | os.PathLike[str], *, what: str | Param =
     replaced), and the link is kept (replacing the link itself by a folder left the folder it
     named unchanged, and every other path to it reading the old table).
 
-    Raises :class:`~nb201_flat.errors.ArgumentError` for ``''``, ``.``, a path that is a file
-    or lies under a file, and a parent folder that cannot be created or written. ``what``
-    names the target: a parameter (a command respells it as its flag), or text.
+    Raises :class:`~nb201_flat.errors.ArgumentError` for ``''``, ``.``, a mount point, a path
+    that is a file or lies under a file, and a parent folder that cannot be created or written.
+    ``what`` names the target: a parameter (a command respells it as its flag), or text.
     """
     raw = os.fspath(target)
     if raw.strip() == "":
@@ -216,6 +300,12 @@ def check_writable_target(target: str | os.PathLike[str], *, what: str | Param =
             what,
             f" {raw!r} names the current or a parent folder, which cannot be replaced; "
             "give a new folder path such as results/out",
+        )
+    if os.path.ismount(path):  # its parent cannot take its place: refused only at the swap
+        raise ArgumentError(
+            what,
+            f" {raw} is a mount point, which cannot be replaced; write into a folder inside it, "
+            f"such as {os.path.join(raw, 'out')}",
         )
     if path.exists() and not path.is_dir():
         raise ArgumentError(what, f" {raw} is a file, not a folder; choose another path")
@@ -341,7 +431,7 @@ def replace_folder(
     try:
         created = _make_folders(path.parent)
         recover(path)
-        tmp = Path(tempfile.mkdtemp(prefix=_writer_prefix(path.name, "tmp"), dir=path.parent))
+        tmp = Path(tempfile.mkdtemp(prefix=_writer_prefix(path, "tmp"), dir=path.parent))
         os.chmod(tmp, folder_mode())
     except OSError as exc:
         _remove_folders(created)
@@ -371,9 +461,10 @@ def replace_files(folder: str | os.PathLike[str], *, what: str | Param = _OUT) -
 
     A file ``stage/a.csv`` (or ``stage/sub/a.csv``) becomes ``folder/a.csv``, replacing the
     previous version in one rename; every other file of ``folder`` is left alone, also one
-    another process creates or replaces while this write runs. ``folder`` is created if
-    missing, with any missing folders above it (each removed again if the write fails and it
-    is still empty).
+    another process creates or replaces while this write runs. The renames hold a lock on
+    ``folder`` (:func:`_renaming_into`): of two runs writing the same files into it at once,
+    the one that renames last replaces them all. ``folder`` is created if missing, with any
+    missing folders above it (each removed again if the write fails and it is still empty).
 
     When the write fails or is interrupted:
 
@@ -481,7 +572,7 @@ def staged_files(folder: Path) -> Iterator[Path]:
     try:
         created = _make_folders(folder)
         recover(folder / _STAGE)  # a killed writer's staging folder
-        stage = Path(tempfile.mkdtemp(prefix=_writer_prefix(_STAGE, "tmp"), dir=folder))
+        stage = Path(tempfile.mkdtemp(prefix=_writer_prefix(folder / _STAGE, "tmp"), dir=folder))
     except OSError as exc:
         _remove_folders(created)
         raise _write_error(folder, exc) from None
@@ -494,14 +585,15 @@ def staged_files(folder: Path) -> Iterator[Path]:
         if isinstance(exc, OSError) and not isinstance(exc, Nb201FlatError):
             raise _write_error(folder, exc) from None
         raise
-    _remove(stage)
+    _discard(stage, f"the staging folder of {folder}")
 
 
 def _move_files(stage: Path, folder: Path) -> None:
     """Rename each file under ``stage`` to the same place under ``folder``: all or none.
 
     Each previous version is hard-linked aside (into ``stage``) before its replacement, so
-    a failed rename (or an interrupt) puts back what the earlier ones replaced.
+    a failed rename (or an interrupt) puts back what the earlier ones replaced. The renames and
+    their undoing hold :func:`_renaming_into`'s lock, so another writer's never fall among them.
     """
     files = sorted(p for p in stage.rglob("*") if p.is_symlink() or not p.is_dir())
     for src in files:  # before any rename: the file stdout goes to was replaced, its lines lost
@@ -515,29 +607,70 @@ def _move_files(stage: Path, folder: Path) -> None:
         _fsync_file(src)
     aside = Path(tempfile.mkdtemp(prefix=".previous-", dir=stage))
     moved: list[tuple[Path, Path | None]] = []  # (target, its previous version or None)
-    try:
-        for src in files:
-            dst = folder / src.relative_to(stage)
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            previous = None
-            if dst.is_symlink() or dst.is_file():
-                previous = aside / str(len(moved))
-                _link_one(dst, previous)
-            try:
-                os.replace(src, dst)
-            except OSError as exc:  # named by the file refused, not by the folder
-                raise _write_error(dst, exc) from None
-            moved.append((dst, previous))
-    except BaseException:
-        for dst, previous in reversed(moved):
-            with contextlib.suppress(OSError):
-                if previous is None:
-                    dst.unlink()
-                else:
-                    os.replace(previous, dst)
-        raise
+    with _renaming_into(folder):
+        try:
+            for src in files:
+                dst = folder / src.relative_to(stage)
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                previous = None
+                if dst.is_symlink() or dst.is_file():
+                    previous = aside / str(len(moved))
+                    _link_one(dst, previous)
+                try:
+                    os.replace(src, dst)
+                except OSError as exc:  # named by the file refused, not by the folder
+                    raise _write_error(dst, exc) from None
+                moved.append((dst, previous))
+        except BaseException:
+            for dst, previous in reversed(moved):
+                with contextlib.suppress(OSError):
+                    if previous is None:
+                        dst.unlink()
+                    else:
+                        os.replace(previous, dst)
+            raise
     for parent in sorted({dst.parent for dst, _ in moved}):
         _fsync_dir(parent)
+
+
+# where a folder cannot be locked itself (opened for reading: NFS, or no read permission):
+# the lock file _renaming_into holds in it instead
+_LOCK: Final = f".{_STAGE}.lock"
+
+
+@contextlib.contextmanager
+def _renaming_into(folder: Path) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``folder`` while files are renamed into it.
+
+    Two runs writing the same files into one folder renamed them in turns, and each exited 0
+    leaving a mix of both; under the lock the one that renames last replaces every file. The
+    lock is on the folder itself, so nothing is added to it; where the filesystem cannot lock a
+    folder, on the file ``.nb201_flat-staged.lock`` in it; without ``fcntl`` (Windows), or
+    where neither can be locked, the renames go unlocked. The kernel drops the lock when its
+    holder dies, so it never outlives a killed writer.
+    """
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        yield
+        return
+    for path, flags in ((folder, os.O_RDONLY), (folder / _LOCK, os.O_RDWR | os.O_CREAT)):
+        try:
+            fd = os.open(path, flags, file_mode())
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError:
+            os.close(fd)
+            continue
+        try:
+            yield
+        finally:
+            os.close(fd)  # and with it the lock
+        return
+    log.debug("renaming into %s unlocked: neither it nor a file in it can be locked", folder)
+    yield
 
 
 def _link_one(src: Path, dst: Path) -> None:
@@ -570,9 +703,9 @@ def _swap_in(new: Path, target: Path, *, overwrite: bool) -> None:
             raise TableFileError(f"{target} exists; pass ", _OVERWRITE, " to replace it")
     elif not overwrite:
         raise TableFileError(f"{target} exists; pass ", _OVERWRITE, " to replace it")
-    old = target.parent / (_writer_prefix(target.name, "old") + new.name[-8:])  # its random part
+    old = target.parent / (_writer_prefix(target, "old") + new.name[-8:])  # its random part
     if _rename2(new, target, _RENAME_EXCHANGE):
-        _remove(new)  # now holds the previous folder
+        _discard(new, f"the previous version of {target}")  # new now holds it
         return
     os.replace(target, old)
     try:
@@ -580,13 +713,16 @@ def _swap_in(new: Path, target: Path, *, overwrite: bool) -> None:
     except BaseException:
         os.replace(old, target)  # put the previous folder back
         raise
-    _remove(old)
+    _discard(old, f"the previous version of {target}")
 
 
 def _write_error(path: Path, exc: OSError) -> TableFileError:
     reason = exc.strerror or str(exc) or exc.__class__.__name__
-    if exc.errno == errno.ENOSPC:
-        fix = "free some space and run it again"
+    if exc.errno in FULL:
+        fix = (
+            "free some space, or raise the disk quota or file-size limit (ulimit -f), and run "
+            "it again"
+        )
     elif exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
         fix = "choose a writable path"
     else:
@@ -596,14 +732,21 @@ def _write_error(path: Path, exc: OSError) -> TableFileError:
 
 def write_file(path: str | os.PathLike[str], write: Callable[[IO[bytes]], object]) -> Path:
     """Write one file atomically: ``write(f)`` fills a temporary file renamed over ``path``
-    (over the file it names, where ``path`` is a symbolic link: :func:`through_link`)."""
+    (over the file it names, where ``path`` is a symbolic link: :func:`through_link`).
+
+    The temporary file is ``.NAME.PID-XXXXXXXX.tmp`` beside it; one a killed writer left is
+    removed by the next write of ``path`` (:func:`recover`).
+    """
     target = through_link(Path(path))
     if (why := _not_replaceable(target)) is not None:  # the callers' own checks said it first
         raise TableFileError(f"could not write {target}: it {why}; nothing was changed")
     created: list[Path] = []
     try:
         created = _make_folders(target.parent)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        recover(target)  # a killed writer's temporary file
+        fd, tmp = tempfile.mkstemp(
+            prefix=_writer_prefix(target, "file"), suffix=".tmp", dir=target.parent
+        )
     except OSError as exc:
         _remove_folders(created)
         raise _write_error(target, exc) from None

@@ -32,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import enum
+import errno
 import math
 import numbers
 import os
@@ -42,9 +43,13 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 _T = TypeVar("_T")
+
+# a write that failed for want of room: on the disk, in the user's quota, or under the
+# file-size limit (``ulimit -f``); the writers and the command line say the same of each
+FULL: Final = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 
 
 class Nb201FlatError(Exception):

@@ -24,7 +24,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from nb201_flat import __version__, budget
-from nb201_flat.errors import Nb201FlatError
+from nb201_flat.errors import FULL, Nb201FlatError
 
 if TYPE_CHECKING:
     from _typeshed import SupportsWrite
@@ -270,7 +270,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             _drop_stdout()
             print(f"error: {said}", file=sys.stderr)
             return 2
-        if exc.errno not in _FULL:
+        if exc.errno not in FULL:
             raise
         # a full disk: OSError's traceback, exit 1. A write to stdout names no file (> /dev/full);
         # the library's own files are written by atomic, which says which (_write_error)
@@ -291,7 +291,7 @@ def _output_error(exc: OSError) -> str:
             "could not write the output (its file is not open for writing); run it with an "
             "output (> FILE)"
         )
-    if exc.errno in _FULL:
+    if exc.errno in FULL:
         return f"could not write the output ({exc.strerror}); free some space or send it elsewhere"
     return f"could not write the output ({exc.strerror or exc}); send it elsewhere"
 
@@ -391,9 +391,6 @@ def _stop_signals() -> Iterator[None]:
             signal.signal(s, ours[s][0])
 
 
-# a write that failed for want of room: on the output a command prints (a file it writes
-# says so itself, atomic._write_error)
-_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 # a path no call can use, wherever the command met it (a table, an --out, a file's parent)
 _UNUSABLE_PATH = (errno.ENAMETOOLONG, errno.ELOOP)
 
