@@ -216,17 +216,27 @@ _PER_ENTRY_ROWS = 32
 
 
 def neighbourhood_bytes(
-    size: int, width: int, n_columns: int, *, gather: bool, cached: bool, chunk_entries: int
+    size: int,
+    width: int,
+    n_columns: int,
+    *,
+    gather: bool,
+    cached: bool,
+    chunk_entries: int,
+    extremes_radius: int = 0,
 ) -> int:
     """Estimated peak memory of neighbourhood statistics over ``size`` cells of ``width``
     neighbours: ``n_columns`` output vectors, and for a gather one chunk of rows (plus the
-    space's neighbour matrix and its build when it is cached).
+    space's neighbour matrix and its build when it is cached). ``extremes_radius``: min or max
+    at that exact radius, whose own programme holds a vector per distance up to it (0: none).
 
     >>> human(neighbourhood_bytes(15625, 4096, 11, gather=True, cached=False,
     ...                           chunk_entries=2**21))
     '163 MB'
     """
     need = 2 * n_columns * size * 8  # the columns, and the frame built from them
+    if extremes_radius:
+        need += (extremes_radius + 1) * size * 8
     if not gather:
         return need + 12 * size * 8  # the structure passes hold a dozen vectors at a time
     entries = max(width + 1, min(chunk_entries, size * (width + 1)))
@@ -239,12 +249,24 @@ def neighbourhood_bytes(
 
 
 def check_neighbourhood_memory(
-    nb: object, n_columns: int, *, gather: bool, include_self: bool = False
+    nb: object,
+    n_columns: int,
+    *,
+    gather: bool,
+    include_self: bool = False,
+    gathered: Sequence[str] = (),
+    extremes: bool = False,
+    stand_ins: bool = False,
 ) -> None:
     """:func:`check_memory` for neighbourhood statistics over ``nb`` (a
     :class:`~nb201_flat.landscape.aggregates.NeighbourRows` or
-    :class:`~nb201_flat.neighbours.NeighbourArrays`); the message names the largest radius that
-    fits, or the statistics that need no gather."""
+    :class:`~nb201_flat.neighbours.NeighbourArrays`); the message names the radii that fit,
+    or the statistics that need no gather.
+
+    ``gathered`` names the statistics asked for that need the gather (the message names
+    them); ``extremes``: min or max at the exact radius, by their own programme (no gather);
+    ``stand_ins``: the members depend on stand-ins, so every statistic is gathered.
+    """
     from nb201_flat.landscape import neighbourhood as _nbh
 
     space = getattr(nb, "space", None)
@@ -252,37 +274,60 @@ def check_neighbourhood_memory(
     exact = bool(getattr(nb, "exact", True))
     chunk = _nbh._CHUNK_ENTRIES
 
-    def need(r: int, gathered: bool) -> int:
+    def need(r: int, gathering: bool, with_extremes: bool) -> int:
         if space is None:  # precomputed arrays: already in memory, only the chunk is new
             width = int(getattr(nb, "width", 0)) + include_self
             # NeighbourArrays has no size: its rows are its cells (read as 0 cells, it passed)
             size = getattr(nb, "size", None)
             size = len(nb.counts) if size is None else size  # type: ignore[attr-defined]
             return neighbourhood_bytes(
-                int(size), width, n_columns, gather=gathered, cached=False,
+                int(size), width, n_columns, gather=gathering, cached=False,
                 chunk_entries=chunk,
             )  # fmt: skip
-        from nb201_flat.landscape.aggregates import CACHE_ENTRIES_LIMIT
+        from nb201_flat.landscape.aggregates import CACHE_ENTRIES_LIMIT, supports
 
         width = space.neighbourhood_size(r, exact=exact) + include_self
+        # where the structure passes serve min and max (radius 1), no programme of their own
+        own = with_extremes and not supports(("min",), r, exact=exact)
         return neighbourhood_bytes(
-            space.size, width, n_columns, gather=gathered,
+            space.size, width, n_columns, gather=gathering,
             cached=space.size * width <= CACHE_ENTRIES_LIMIT, chunk_entries=chunk,
+            extremes_radius=r if own else 0,
         )  # fmt: skip
 
-    estimate = need(radius, gather)
+    estimate = need(radius, gather, extremes)
     if fits(estimate):
         return
-    smaller = [r for r in range(radius - 1, 0, -1) if fits(need(r, gather))]
     options = []
+    smaller = [r for r in range(1, radius) if fits(need(r, gather, extremes))]
     if smaller:
-        options.append(f"radius {smaller[0]} or less fits")
-    if gather and fits(need(radius, False)):
+        options.append(_radii_that_fit(smaller))
+    if gather and not stand_ins and fits(need(radius, False, True)):
         options.append("mean, std, min and max alone need no gather and fit")
-    what = f"neighbourhood statistics at radius {radius}" + (
-        " (median, quantile or share: a gather)" if gather else ""
-    )
+    what = f"neighbourhood statistics at radius {radius}"
+    if stand_ins:
+        what += " (with stand-ins every statistic is a gather)"
+    elif gather:
+        what += f" ({_and_listed(gathered)}: a gather)" if gathered else " (a gather)"
     check_memory(estimate, what, "; ".join(options) or "nothing smaller fits either")
+
+
+def _radii_that_fit(radii: Sequence[int]) -> str:
+    """The radii (ascending) as the fix of a refusal: "or less" only where every smaller one
+    fits too (a cached radius 3 may need more than an uncached 4).
+
+    >>> _radii_that_fit([1, 2]), _radii_that_fit([1, 2, 4]), _radii_that_fit([4])
+    ('radius 2 or less fits', 'radius 1, 2 or 4 fits', 'radius 4 fits')
+    """
+    if list(radii) == list(range(1, radii[-1] + 1)):
+        return f"radius {radii[-1]} or less fits"
+    listed = ", ".join(map(str, radii[:-1]))
+    return f"radius {listed} or {radii[-1]} fits" if listed else f"radius {radii[-1]} fits"
+
+
+def _and_listed(names: Sequence[str]) -> str:
+    """``'a, b and c'``."""
+    return " and ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
 
 
 # -- worker processes --------------------------------------------------------------------------

@@ -489,6 +489,8 @@ def _score(
     stand: _Stand | None = None,
 ) -> FloatArray:
     agg, q = _agg_level(spec)
+    # the median asked for by name (the same numbers), so that a refusal names it
+    agg = "median" if spec.agg == "median" else agg
     stats = _stats(
         nb,
         v,
@@ -527,7 +529,9 @@ def _stats(
         plain[STAND_IN_COLUMN] = np.where(np.isnan(plain["n"]), np.nan, 0.0)
         return plain
     if stand is not None:
-        check_neighbourhood_memory(nb, len(wanted) + 2, gather=True, include_self=include_self)
+        check_neighbourhood_memory(
+            nb, len(wanted) + 2, gather=True, include_self=include_self, stand_ins=True
+        )
         named = ("mean", "median", "min", "max", "std", "quantile", "share")
         return _aggregate(
             nb,
@@ -540,13 +544,19 @@ def _stats(
             stand=stand,
         )
     fast = supports(wanted, nb.radius, exact=nb.exact)
-    slow = tuple(w for w in wanted if w not in fast)
-    check_neighbourhood_memory(nb, len(wanted) + 1, gather=bool(slow), include_self=include_self)
-    out: dict[str, FloatArray] = {}
     # min/max at an exact radius >= 2: by their own (min, +) programme, not the gather
-    extremes = tuple(w for w in slow if w in ("min", "max"))
+    extremes = tuple(w for w in wanted if w not in fast and w in ("min", "max"))
+    slow = tuple(w for w in wanted if w not in fast and w not in extremes)
+    check_neighbourhood_memory(
+        nb,
+        len(wanted) + 1,
+        gather=bool(slow),
+        include_self=include_self,
+        gathered=tuple(_GATHERED_AS.get(w, w) for w in slow),
+        extremes=bool(extremes),
+    )
+    out: dict[str, FloatArray] = {}
     if extremes:
-        slow = tuple(w for w in slow if w not in extremes)
         out.update(_sphere_extremes(nb, v, include_self, propagate, extremes))
     if fast:
         out |= ball_stats(
@@ -566,6 +576,10 @@ def _stats(
         )
         out = {**gathered, **out}
     return out
+
+
+# a gathered statistic as the request names it, where that is another name (a refusal names it)
+_GATHERED_AS = {"share": "share_within_delta"}
 
 
 def _sphere_extremes(
