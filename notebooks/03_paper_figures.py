@@ -20,7 +20,7 @@
 # (and, for the search figures, a protocol). A figure the table cannot support raises
 # `FigureSkipped` naming the keys it lacks; figures drawn per dataset draw the datasets the
 # table has and attach a note. The command line writes the same figures as byte-stable PNG
-# and PDF:
+# and PDF (from the repository root, with the data folder `../shared` beside it):
 #
 # ```
 # nb201-flat import ../shared/data/nb201/nb201_tidy.csv.gz --out /tmp/real.nb201 --force
@@ -97,6 +97,19 @@ figures.get("barrier_tree")
 
 # %%
 figures.get("distance_profile")
+
+# %% [markdown]
+# ## Barrier census: the named barriers of many pairs, by distance
+
+# %%
+figures.get("barrier_census") or skipped.get("barrier_census")
+
+# %% [markdown]
+# ## Flatness by epoch (a table with learning curves)
+# Drawn only from a table imported with its curves; otherwise the reason it was skipped.
+
+# %%
+figures.get("flatness_by_epoch") or skipped.get("flatness_by_epoch")
 
 # %% [markdown]
 # ## Saving
