@@ -192,7 +192,8 @@ def with_analytic_costs(
 ) -> Table:
     """A new table with ``params_mb_analytic`` and ``flops_m_analytic`` columns per dataset.
 
-    ``datasets`` defaults to the table's datasets that have a known shape; the columns sit
+    ``datasets`` defaults to the table's datasets that have a known shape (an empty list adds
+    nothing, and is refused); the columns sit
     under split ``model`` at ``epochs`` (costs do not depend on the schedule). ``c`` and ``n``
     default to the table's own network size (:func:`network_size`).
 
@@ -214,6 +215,12 @@ def with_analytic_costs(
     # MetricKey named itself, not this parameter, for "200" or -1
     epochs = check_int_range(Param("epochs"), epochs, 0, fix="pass e.g. 200")
     chosen = [d for d in table.datasets if d in shapes] if datasets is None else list(datasets)
+    if datasets is not None and not chosen:  # the caller's empty list, not the table's lack
+        raise ArgumentError(
+            Param("datasets"),
+            f" is empty; pass dataset names (the table has {', '.join(table.datasets)}), or "
+            "None for those of its datasets with a known input shape",
+        )
     if not chosen:
         raise UnknownKeyError(
             f"table {table.source!r} has no dataset with a known input shape "

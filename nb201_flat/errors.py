@@ -17,7 +17,8 @@ The tree, by what went wrong:
 - :class:`MissingValueError`, :class:`NoPathError` -- the landscape has no answer.
 - :class:`SearchBudgetError` -- the budgeted oracle: :class:`SearchEnded`
   (:class:`BudgetExhausted`, :class:`SearchStalled`) and :class:`HiddenDataError`.
-- :class:`TableFileError`, :class:`FormatError`, :class:`ResultsDBError`,
+- :class:`TableFileError`, :class:`FormatError`, :class:`ResultsDBError`
+  (:class:`ResultsDBFullError`: no room to write it),
   :class:`DatasetNotFoundError`, :class:`DownloadError`,
   :class:`CheckpointMismatchError`, :class:`RunLockedError` -- files and folders;
   :class:`DatasetSizeError` -- a training dataset of another size than NB201's;
@@ -436,6 +437,13 @@ class CheckpointMismatchError(ParamMessage, ValueError):
 
 class ResultsDBError(ParamMessage, OSError):
     """The results database cannot be opened or written."""
+
+
+class ResultsDBFullError(ResultsDBError):
+    """The results database cannot be written for want of room: its disk is full, or this
+    process's file-size limit is reached. Every run of a campaign would meet it, so executors
+    stop the campaign with it rather than retrying each run; what the file holds is intact
+    (SQLite wrote none of the failed transaction)."""
 
 
 class RunLockedError(Nb201FlatError, RuntimeError):

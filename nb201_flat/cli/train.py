@@ -120,8 +120,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="N",
         help="torch CPU threads of each run on the CPU (1..4096). A CPU's numbers depend on the count: it "
         "is recorded with the device, and a resume under another count is refused. Default: "
-        "torch's (OMP_NUM_THREADS, else the cores) with --executor inline, the CPU count / "
-        "--jobs-per-device with --executor local",
+        "torch's (OMP_NUM_THREADS, else the cores) with --executor inline, the CPUs this "
+        "process may use / --jobs-per-device with --executor local",
     )
     p.add_argument(
         "--retries", type=parse_int, default=1, help="extra attempts per failed job (default 1)"
@@ -397,14 +397,15 @@ def _check_results_db(path: str) -> None:
     """Refuse an existing ``--db`` that is an SQLite database of something else: opening it
     as results would switch it to WAL and add tables to it (or fail on a clashing ``runs``
     table). Read-only through :func:`~nb201_flat.train.results_db.connect_readonly`, which
-    leaves no ``-wal``/``-shm`` file beside it. Empty files and results databases pass."""
-    from nb201_flat.train.results_db import connect_readonly
-
-    if not os.path.isfile(path) or os.path.getsize(path) == 0:
-        return
+    leaves no ``-wal``/``-shm`` file beside it. A file not created yet (empty, or without a
+    table: :func:`~nb201_flat.train.results_db.not_created_yet`) and results databases pass."""
     import sqlite3
 
+    from nb201_flat.train.results_db import connect_readonly, not_created_yet
+
     try:
+        if not_created_yet(path):
+            return
         conn = connect_readonly(path)
     except ResultsDBError as exc:  # a file that is no database: one line naming the flag
         raise ResultsDBError(f"--db: {exc}") from None
@@ -440,12 +441,14 @@ class _StoredRuns:
 
 def _read_db(path: str, dataset: str, retrain: frozenset[Any] = frozenset()) -> _StoredRuns:
     """The finished runs of ``--db`` and the data its ``dataset`` runs were trained on
-    (nothing when it does not exist yet), read before the data is, for every check after.
+    (nothing when it is not created yet: :func:`~nb201_flat.train.results_db.not_created_yet`,
+    another train command's new file too), read before the data is, for every check after.
     A damaged run is refused unless its key is in ``retrain`` (``--retrain-damaged``: the
     campaign's runs), which counts it as not done (its job deletes and trains it)."""
-    if not os.path.isfile(path) or os.path.getsize(path) == 0:
+    from nb201_flat.train.results_db import ResultsDB, not_created_yet
+
+    if not_created_yet(path):
         return _StoredRuns(frozenset(), frozenset())
-    from nb201_flat.train.results_db import ResultsDB
 
     db = ResultsDB(path, readonly=True, named="db_path")
     try:
@@ -747,6 +750,10 @@ def cmd_train(args: argparse.Namespace) -> int:
             raise ArgumentError(f"{option} {value} exists but is not {kind}; choose another path")
         if value and os.path.islink(value) and not os.path.exists(value):
             _check_dangling_link(option, value)
+    from nb201_flat.train.results_db import check_name_room
+
+    # the files SQLite writes beside it fit their folder's longest name: before any is made
+    check_name_room(args.db, "db_path")
     _check_results_db(args.db)
     # everything that needs no data is checked before the data is looked for, so a bad
     # option is the first error, not a missing dataset folder
@@ -807,9 +814,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     retrain = frozenset(
         j.key for j in ([*jobs, *make_jobs(answered, **settings)] if args.retrain_damaged else [])
     )
-    if retrain and os.path.isfile(args.db) and os.path.getsize(args.db):
+    from nb201_flat.train.results_db import ResultsDB, not_created_yet
+
+    if retrain and not not_created_yet(args.db):
         from nb201_flat.train.jobs import clear_stray_rows
-        from nb201_flat.train.results_db import ResultsDB
 
         # stray rows name no run of any command: cleared first
         db = ResultsDB(args.db, named="db_path")

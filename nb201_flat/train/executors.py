@@ -6,8 +6,11 @@ results database are not started again (their stored numbers come back with stat
 ``skipped``), a failing job is retried up to ``retries`` more times, and a job that still fails
 comes back with status ``failed`` and its error, without stopping the others. A failure another
 attempt would meet again (the run held by another process; checkpoints or stored runs of
-another run or data; a GPU the machine lacks) is not retried. Because each epoch is
-checkpointed, a retry (or a re-run after the whole executor died) resumes where the job stopped.
+another run or data; a GPU the machine lacks) is not retried, and one every run would meet (a
+results database its disk or file-size limit leaves no room to write:
+:class:`~nb201_flat.errors.ResultsDBFullError`) stops the map: it is raised, the runs still going
+stopped. Because each epoch is checkpointed, a retry (or a re-run after the whole executor
+died) resumes where the job stopped.
 
 * :class:`LocalExecutor`: worker processes (``spawn``) on this machine, ``jobs_per_device``
   per device, so several small networks can train at once on one GPU; ``processes=False``
@@ -52,6 +55,7 @@ from nb201_flat.errors import (
     DataMismatchError,
     Nb201FlatError,
     Param,
+    ResultsDBFullError,
     RunLockedError,
     check_flag,
     check_int_range,
@@ -77,7 +81,7 @@ from nb201_flat.train.jobs import (
     is_cpu,
     with_absolute_paths,
 )
-from nb201_flat.train.results_db import ResultsDB
+from nb201_flat.train.results_db import ResultsDB, check_name_room
 from nb201_flat.train.runlock import die_with_parent
 
 log = logging.getLogger(__name__)
@@ -225,16 +229,18 @@ def _run_unit(
     run: RunFn,
     run_group: GroupRunFn,
     spelling: Mapping[str, str] | None = None,
-) -> list[JobResult]:
+) -> list[JobResult] | ResultsDBFullError:
     """One task of an executor: a single job through ``run``, a unit of several (a seed group
     or a concurrent unit) through ``run_group``, with the unit's GPU current (:func:`_unit_gpu`)
     for whatever runs it, a custom ``run`` too: every executor's task (inline, a pool worker,
     dask, Slurm) is this function. A failure another attempt would meet again (a GPU this
     machine lacks, :data:`_NOT_RETRIED`) comes back as failed results, so that no executor
     retries it (dask and Slurm retry whatever raises); the executor that receives them logs
-    them (:func:`_say_failed`), where the running command's spelling is known. The warnings
-    a run logs itself (a repair) are spelt by ``spelling`` (:func:`log_spelling_table` of the
-    command that submitted it), in a dask or Slurm worker too."""
+    them (:func:`_say_failed`), where the running command's spelling is known. A results
+    database with no room to write comes back as its error, which the executor raises
+    (:func:`_results_of`): every other run would meet it. The warnings a run logs itself (a
+    repair) are spelt by ``spelling`` (:func:`log_spelling_table` of the command that
+    submitted it), in a dask or Slurm worker too."""
     with logs_spelled_by(spelling), _UNIT_LOCK:
         return _run_unit_here(jobs, run, run_group)
 
@@ -245,7 +251,9 @@ backend flags (TF32, cuDNN determinism) are process-wide, and a dask worker runs
 several threads, where a fast unit's flags had replaced a faithful unit's mid-training."""
 
 
-def _run_unit_here(jobs: Sequence[TrainJob], run: RunFn, run_group: GroupRunFn) -> list[JobResult]:
+def _run_unit_here(
+    jobs: Sequence[TrainJob], run: RunFn, run_group: GroupRunFn
+) -> list[JobResult] | ResultsDBFullError:
     try:
         gpu = _unit_gpu(jobs[0].device)  # a unit's jobs share their device
     except Nb201FlatError as exc:  # resolve_device's one line: no CUDA, or not that many GPUs
@@ -257,6 +265,16 @@ def _run_unit_here(jobs: Sequence[TrainJob], run: RunFn, run_group: GroupRunFn) 
             return list(run_group(jobs))
     except _NOT_RETRIED as exc:
         return _unit_failed(jobs, exc, 1, say=False)
+    except ResultsDBFullError as exc:  # returned, not raised: dask and Slurm retry what raises
+        return exc
+
+
+def _results_of(out: list[JobResult] | ResultsDBFullError) -> list[JobResult]:
+    """A unit's results as :func:`_run_unit` returned them, in the process that runs the
+    executor; a results database with no room to write raised here, which stops the map."""
+    if isinstance(out, ResultsDBFullError):
+        raise out
+    return out
 
 
 def _with_attempts(res: JobResult, attempts: int) -> JobResult:
@@ -284,6 +302,8 @@ def split_done(jobs: Sequence[TrainJob]) -> tuple[dict[int, JobResult], list[int
     by_db: dict[str, list[int]] = {}
     for pos, job in enumerate(jobs):
         by_db.setdefault(job.db_path, []).append(pos)
+    for path in by_db:  # before any file is made: a name SQLite's files cannot follow
+        check_name_room(path, "db_path")
     for path, positions in by_db.items():
         if not Path(path).is_file():
             todo.extend(positions)
@@ -466,7 +486,7 @@ def _init_worker(
 
 def _run_in_worker(
     jobs: Sequence[TrainJob], run: RunFn, run_group: GroupRunFn, unit: int | None = None
-) -> list[JobResult]:
+) -> list[JobResult] | ResultsDBFullError:
     from dataclasses import replace
 
     if unit is not None and _SLOT.get("started") is not None:
@@ -511,12 +531,15 @@ def _detect_devices() -> list[str]:
 
 def local_cpu_threads(jobs_per_device: int, n_devices: int = 1) -> int:
     """torch threads of each :class:`LocalExecutor` worker training on the CPU by default: the
-    cores shared among ``jobs_per_device`` workers per device.
+    cores this process may run on (:func:`~nb201_flat.budget.usable_cores`, its affinity)
+    shared among ``jobs_per_device`` workers per device.
 
     From the option, not from the runs left to train (fewer workers would get more threads):
     a CPU run's numbers depend on its thread count, so a rerun resuming fewer runs must keep
     the count their checkpoints were trained with (:func:`~.trainer.check_owner`)."""
-    return max(1, (os.cpu_count() or 1) // (jobs_per_device * n_devices))
+    from nb201_flat.budget import usable_cores
+
+    return max(1, usable_cores() // (jobs_per_device * n_devices))
 
 
 @dataclass
@@ -627,18 +650,17 @@ class LocalExecutor:
                     # the unit's own GPU current for whatever runs it (_run_unit: a custom
                     # ``run`` too; the package's runs enter it again, which changes nothing); a
                     # GPU this machine lacks fails the unit at once with the package's one line
-                    res = [
-                        _with_attempts(r, attempt) for r in _run_unit(jobs, self.run, self._multi)
-                    ]
-                    _say_failed(res)
-                    out.update(zip(unit, res, strict=True))
-                    break
+                    done = _run_unit(jobs, self.run, self._multi)
                 except Exception as exc:
                     log.warning("%s attempt %d failed: %s", unit_name(jobs), attempt, for_log(exc))
                     log.debug("%s", traceback.format_exc())
                     if attempt > self.retries:
                         out.update(zip(unit, _unit_failed(jobs, exc, attempt), strict=True))
-                        break
+                    continue
+                res = [_with_attempts(r, attempt) for r in _results_of(done)]
+                _say_failed(res)
+                out.update(zip(unit, res, strict=True))
+                break
         return out
 
     def _run_pool(
@@ -709,7 +731,7 @@ class LocalExecutor:
                     self._charge(u, exc, pending, units, attempts, out)
                 else:
                     attempts[u] += 1
-                    res = [_with_attempts(r, attempts[u]) for r in res]
+                    res = [_with_attempts(r, attempts[u]) for r in _results_of(res)]
                     _say_failed(res)
                     out.update(zip(units[u], res, strict=True))
                     del pending[u]
@@ -842,7 +864,7 @@ class DaskExecutor:
             for fut in as_completed(list(futures)):  # type: ignore[no-untyped-call]
                 unit = futures[fut]
                 if fut.status == "finished":
-                    res = fut.result()
+                    res = _results_of(fut.result())
                     _say_failed(res)
                     results.update(zip(unit, res, strict=True))
                 else:
@@ -1008,7 +1030,7 @@ class SlurmExecutor:
                     else:
                         pending.append(u)
                 else:
-                    res = [_with_attempts(r, attempts[u]) for r in res]
+                    res = [_with_attempts(r, attempts[u]) for r in _results_of(res)]
                     _say_failed(res)
                     results.update(zip(unit, res, strict=True))
         answer_twins(results, jobs, twins)

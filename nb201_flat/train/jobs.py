@@ -551,7 +551,7 @@ def _retrain_said() -> str:
     return for_log_parts([Param("retrain_damaged")])
 
 
-WORKER_LOGGED_PARAMS = ("retrain_damaged",)
+WORKER_LOGGED_PARAMS = ("retrain_damaged", "ckpt_dir")
 """The parameters a run's own log lines name (:func:`_retrain_said`): a worker process is
 given the running command's spelling of them (:func:`~nb201_flat.errors.log_spelling_table`)."""
 

@@ -121,6 +121,7 @@ from nb201_flat.errors import (
     Param,
     Part,
     ResultsDBError,
+    ResultsDBFullError,
     check_path,
     shown,
     spelled,
@@ -286,6 +287,148 @@ def connect_readonly(
     return conn
 
 
+def not_created_yet(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` holds no results database yet, which a writer creates as a new one:
+    no file, an empty one, or an SQLite file without a table. A writer switches a new file
+    to WAL before it creates the tables (:meth:`ResultsDB._setup`), so a reader in between,
+    or after a writer killed there, finds that file; it is no other program's database.
+
+    Raises
+    ------
+    ResultsDBError
+        The file cannot be read as a database (:func:`connect_readonly`).
+    """
+    p = Path(path)
+    if not p.is_file() or p.stat().st_size == 0:
+        return True
+    try:
+        with p.open("rb") as f:
+            header: bytes | None = f.read(44)
+    except OSError:  # unreadable: connect_readonly says so, in its one line
+        header = None
+    # a schema cookie other than 0 in the file's own header: tables were created (and are never
+    # dropped), so no connection is opened; 0 where they are in the -wal file only, or none is
+    if header is not None and (header[:16] != b"SQLite format 3\x00" or any(header[40:44])):
+        return False  # created; another file is refused as such by the caller's reader
+    conn = connect_readonly(p)
+    try:
+        (tables,) = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    finally:
+        conn.close()
+    return bool(tables == 0)
+
+
+_SIDE_FILE_SUFFIX = "-journal"
+"""The longest ending SQLite gives the files it writes beside a database (``-wal`` and
+``-shm`` are shorter)."""
+
+
+def check_name_room(path: str | os.PathLike[str], named: str | None = "path") -> None:
+    """Refuse a database ``path`` whose name leaves no room for the files SQLite writes beside
+    it (:data:`_SIDE_FILE_SUFFIX`) under the longest name its folder allows: its first write
+    failed with "unable to open database file", every run's, after an empty file was made.
+    Where ``path`` is a link, SQLite writes beside its target. ``named``: the parameter that
+    gave ``path`` (:attr:`ResultsDB.named`)."""
+    target = Path(os.path.realpath(path))
+    longest = _longest_name(target.parent)
+    room = longest - len(_SIDE_FILE_SUFFIX)
+    size = len(os.fsencode(target.name))
+    if size > room:
+        what: tuple[str | Param, ...] = ("results database",) if named is None else (Param(named),)
+        raise ArgumentError(
+            *what,
+            f" {shown(os.fspath(path), 400)}: its name is {size} bytes, and SQLite writes files "
+            f"beside it named {len(_SIDE_FILE_SUFFIX)} bytes longer ({target.name[:8]}..."
+            f"{_SIDE_FILE_SUFFIX}), past the {longest} bytes a name may have there; pass a "
+            f"name of at most {room} bytes",
+        )
+
+
+def _longest_name(folder: Path) -> int:
+    """The longest file name, in bytes, ``folder`` (or its nearest existing parent, where it is
+    still to be made) allows; 255, the usual limit, where the platform does not say."""
+    for where in (folder, *folder.parents):
+        if where.is_dir():
+            try:
+                return int(os.pathconf(where, "PC_NAME_MAX"))
+            except (OSError, ValueError, AttributeError):  # no pathconf (Windows), or no answer
+                break
+    return 255
+
+
+_ROOM = 64 * 1024
+"""Bytes within which a file near this process's file-size limit, or a disk's free space,
+counts as the want of room a failed write met: SQLite writes a page (4 KiB), a WAL frame or
+its ``-shm`` file's next 32 KiB at a time."""
+
+
+def _out_of_room(
+    path: Path, exc: sqlite3.Error, another: tuple[Part, ...]
+) -> tuple[str, tuple[Part, ...]] | None:
+    """Why writing the database at ``path`` failed with SQLite's ``exc``, and the fix, where it
+    was a want of room, else ``None``: a file of the database at this process's file-size
+    limit (``ulimit -f``: SQLite says "disk I/O error", or "database or disk is full" where
+    the write was cut short), or its disk without free space (SQLite's "database or disk is
+    full"; a full quota, which SQLite calls an I/O error, is told only where the disk is
+    full too). ``another``: how the caller says to pass another database (on another disk)."""
+    name = getattr(exc, "sqlite_errorname", None) or ""
+    if not name.startswith(("SQLITE_FULL", "SQLITE_IOERR")):
+        return None
+    real = Path(os.path.realpath(path))  # SQLite writes beside a link's target
+    limit = _file_size_limit()
+    if limit is not None:
+        sizes = []
+        for suffix in ("", "-wal", "-shm", _SIDE_FILE_SUFFIX):
+            with suppress(OSError):
+                sizes.append(os.path.getsize(f"{real}{suffix}"))
+        if any(size + _ROOM > limit for size in sizes):
+            why = f"its files reached this process's file-size limit of {limit} bytes"
+            return why, ("raise the limit (ulimit -f) and run it again",)
+    on_disk = ("free space on its disk and run it again, or ", *another, " on another disk")
+    try:
+        disk = os.statvfs(real.parent)
+    except (OSError, AttributeError):  # no statvfs (Windows)
+        disk = None
+    if disk is not None and disk.f_bavail * disk.f_frsize < _ROOM:
+        return "its disk is full", on_disk
+    if name.startswith("SQLITE_FULL"):  # room left now: freed since, or the temporary folder's
+        return "its disk, or the temporary folder's, was full", on_disk
+    return None
+
+
+def _create_tables(conn: sqlite3.Connection) -> None:
+    """Create the tables a file lacks and mark a new file with :data:`SCHEMA_VERSION`, in one
+    transaction: a reader finds no table (:func:`not_created_yet`) or every one with the
+    version, never ``meta`` without it (refused as schema none) nor without ``runs`` (refused
+    as damaged). On an error the transaction is rolled back, for the caller to try again."""
+    try:
+        conn.executescript(
+            f"BEGIN IMMEDIATE;{_SCHEMA}INSERT OR IGNORE INTO meta "
+            f"VALUES ('schema_version', '{SCHEMA_VERSION}');COMMIT;"
+        )
+    except BaseException:
+        _roll_back(conn)
+        raise
+
+
+def _roll_back(conn: sqlite3.Connection) -> None:
+    """Roll back ``conn``'s open transaction, if any: SQLite rolls one back itself on some
+    errors (a full disk), and a ROLLBACK without one fails."""
+    if conn.in_transaction:
+        conn.execute("ROLLBACK")
+
+
+def _file_size_limit() -> int | None:
+    """This process's limit on the size of a file it writes (``ulimit -f``), in bytes; ``None``
+    where there is none."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return None
+    soft = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+    return None if soft in (resource.RLIM_INFINITY, -1) else int(soft)
+
+
 def damaged_file(path: str | os.PathLike[str], why: object) -> ResultsDBError:
     """The one-line refusal of a results database whose file is damaged (``why``: SQLite's
     error, or what is wrong): no run's retraining mends it, so it is copied again."""
@@ -408,6 +551,7 @@ class ResultsDB:
                 raise
             self._conn, self._pid = conn, os.getpid()
             return conn
+        check_name_room(self.path, self.named)  # before the file: its side files' names fit
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(
@@ -423,6 +567,8 @@ class ResultsDB:
             self._setup(conn)
         except sqlite3.DatabaseError as exc:
             conn.close()
+            if (full := self._no_room(exc)) is not None:  # the file is sound: no room to write
+                raise full from exc
             raise ResultsDBError(
                 f"{self.path} is not a readable results database ({exc}); ",
                 *self._another(),
@@ -441,12 +587,7 @@ class ResultsDB:
         # before the script creates the side tables a file lacks (with the column): the
         # layout checked is the file's own; a column a damaged schema lost is never re-added
         _check_checksum_columns(conn, self.path)
-        self._retry(lambda: conn.executescript(_SCHEMA))
-        self._retry(
-            lambda: conn.execute(
-                "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
-            )
-        )
+        self._retry(lambda: _create_tables(conn))
         self._check_version(conn)
         self._migrate(conn)  # after the check: a file of another schema is never altered
 
@@ -513,6 +654,19 @@ class ResultsDB:
                 "nb201_flat that wrote it"
             )
 
+    def _no_room(self, exc: sqlite3.Error) -> ResultsDBFullError | None:
+        """The refusal of a write that failed with ``exc`` for want of room
+        (:func:`_out_of_room`), else ``None``."""
+        found = _out_of_room(self.path, exc, self._another())
+        if found is None:
+            return None
+        why, fix = found
+        return ResultsDBFullError(
+            f"results database {_shown(self.path)} could not be written: {why} ({exc}); ",
+            *fix,
+            "; what it holds is intact",
+        )
+
     def close(self) -> None:
         """Close the connection (reopened on next use)."""
         if self._conn is not None and self._pid == os.getpid():
@@ -520,13 +674,16 @@ class ResultsDB:
         self._conn = None
 
     def _retry(self, fn: Callable[[], T]) -> T:
-        """Run ``fn``, retrying on 'database is locked/busy' until ``timeout_s`` has passed."""
+        """Run ``fn``, retrying on 'database is locked/busy' until ``timeout_s`` has passed; a
+        want of room is :class:`ResultsDBFullError` (:meth:`_no_room`)."""
         deadline = time.monotonic() + self.timeout_s
         delay = 0.01
         while True:
             try:
                 return fn()
             except sqlite3.OperationalError as exc:
+                if (full := self._no_room(exc)) is not None:
+                    raise full from exc
                 msg = str(exc).lower()
                 if ("locked" not in msg and "busy" not in msg) or time.monotonic() > deadline:
                     raise ResultsDBError(f"results database {self.path}: {exc}") from exc
@@ -539,11 +696,19 @@ class ResultsDB:
         self._retry(lambda: conn.execute("BEGIN IMMEDIATE"))
         try:
             yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
+        except BaseException as exc:
+            _roll_back(conn)
+            # a statement that spilled to disk
+            full = self._no_room(exc) if isinstance(exc, sqlite3.OperationalError) else None
+            if full is not None:
+                raise full from exc
             raise
         else:
-            self._retry(lambda: conn.execute("COMMIT"))
+            try:
+                self._retry(lambda: conn.execute("COMMIT"))
+            except BaseException:  # a full disk: the transaction may still be open
+                _roll_back(conn)
+                raise
 
     # -- writing --------------------------------------------------------------------------
     def write_epoch(

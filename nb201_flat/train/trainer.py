@@ -38,6 +38,7 @@ from nb201_flat.errors import (
     DataMismatchError,
     Nb201FlatError,
     Param,
+    for_log_parts,
     require,
 )
 
@@ -78,7 +79,12 @@ from nb201_flat.train.modes import (  # noqa: E402
 )
 from nb201_flat.train.pruning import prune_network  # noqa: E402
 from nb201_flat.train.recipe import Recipe  # noqa: E402
-from nb201_flat.train.results_db import ResultsDB, checkpoints_past_rows  # noqa: E402
+from nb201_flat.train.results_db import (  # noqa: E402
+    ResultsDB,
+    check_name_room,
+    checkpoints_past_rows,
+    not_created_yet,
+)
 from nb201_flat.train.runlock import run_lock  # noqa: E402
 from nb201_flat.train.writer import BackgroundWriter, cpu_snapshot  # noqa: E402
 
@@ -394,17 +400,20 @@ def check_resume_threads(jobs: Sequence[TrainJob], threads: int) -> None:
 def warn_rows_without_checkpoints(job: TrainJob, db: ResultsDB, ckpt: Checkpointer) -> None:
     """Say so where ``job``'s run has epochs stored but no checkpoint in its folder, before
     they are trained again from the first epoch: its checkpoints were most likely written
-    elsewhere (a ``--ckpt-dir`` not given again), and that restart was logged at INFO only.
+    elsewhere (a ``ckpt_dir``, train's ``--ckpt-dir``, not given again), and that restart was
+    logged at INFO only; the warning names the parameter as the running command does.
     One epoch is what a stop between an epoch's rows and its checkpoint leaves: not said."""
     if ckpt.files():
         return
     whole = db.whole_train_epochs(job.key)
     if whole >= 2:
+        # the parameter as the running command names it (train's --ckpt-dir), else Python's
+        fix = for_log_parts([Param("ckpt_dir")])
         log.warning(
             "%s: run %s has epochs 1-%d stored in %s but no checkpoint in %s: it trains again "
             "from its first epoch, its stored epochs replaced (were its checkpoints written "
-            "elsewhere? resume with the checkpoint folder it was trained with, --ckpt-dir)",
-            job.name, tuple(job.key), whole, job.db_path, ckpt.folder,
+            "elsewhere? resume with the checkpoint folder it was trained with, %s)",
+            job.name, tuple(job.key), whole, job.db_path, ckpt.folder, fix,
         )  # fmt: skip
 
 
@@ -419,7 +428,7 @@ def check_resume_rows(jobs: Sequence[TrainJob], db_path: str | os.PathLike[str])
     only: one listing per job, and a checkpoint past the rows read and verified as a resume
     reads it (a corrupt one is passed over, as the run falls back past it)."""
     db = None
-    if os.path.isfile(db_path) and os.path.getsize(db_path) > 0:
+    if not not_created_yet(db_path):  # another command's new file too: no rows
         db = ResultsDB(db_path, readonly=True, named="db_path")
     try:
         for job in jobs:
@@ -480,7 +489,11 @@ def train(
     ------
     RunLockedError
         Another live process is training the same run (see :mod:`nb201_flat.train.runlock`).
+    ArgumentError
+        The database's name leaves no room for SQLite's files beside it
+        (:func:`~.results_db.check_name_room`), before any file or folder is made.
     """
+    check_name_room(job.db_path, "db_path")
     # one process per run: a second train of the same run is refused while this one lives
     with run_lock(job.checkpoint_folder, job.name):
         return _train_locked(job, progress=progress, on_epoch_end=on_epoch_end)

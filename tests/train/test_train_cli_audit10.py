@@ -60,6 +60,8 @@ def test_cpu_0_gets_the_cpus_default_threads(monkeypatch: pytest.MonkeyPatch, de
     from nb201_flat.train.executors import LocalExecutor
 
     monkeypatch.setattr(os, "cpu_count", lambda: 4)
+    # the cores this process may run on (budget.usable_cores), which the default counts
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(4)), raising=False)
     seen: list[int | None] = []
 
     def pool_round(self: Any, ctx: Any, batch: list[int], pending: dict[int, Any], *a: Any) -> list[int]:  # fmt: skip
