@@ -479,6 +479,11 @@ CALLS: dict[str, str | Callable[[str], str]] = {
     "nb201_flat.importers.import_table": "`nb201-flat import SOURCE --out TABLE`",
     "nb201_flat.train": "`nb201-flat train ... --db FILE`",
     "Table.info": "`nb201-flat info`",
+    # a query budget at a schedule: search's flags (reproduce names its own, param_values)
+    "fixed_n_protocols": lambda args: (
+        "--protocol fixed-n --n N"
+        + "".join(f" --epochs {e}" for e in re.findall(r"epochs=(\d+)", args))
+    ),
     # no command downloads a dataset: the one shell line that does
     "nb201_flat.train.data.download": lambda args: _python_line(
         f"from nb201_flat.train.data import download; download({args})"

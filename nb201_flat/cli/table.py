@@ -108,7 +108,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         param_elsewhere={"retrain_damaged": "`nb201-flat train ... --retrain-damaged`"},
     )
 
-    p = sub.add_parser("info", help="what a table holds")
+    p = sub.add_parser(
+        "info",
+        help="what a table holds",
+        description="What a table holds: the source it was imported from (the file and its "
+        "sha256, where recorded), the sha256 of its stored table.parquet file (--json: "
+        "sha256), its space, how many cells were trained, and its keys. The table.parquet "
+        "digest is of the file's bytes, which change with the pyarrow version that wrote "
+        "them: two imports of one source can hold the same values under different digests.",
+    )
     add_table_arg(p)
     add_json_arg(p)
     p.set_defaults(func=cmd_info)
@@ -372,9 +380,9 @@ def cmd_info(args: argparse.Namespace) -> int:
     # the digest of the table's own parquet file
     print(f"source file    {one_line(source_file or 'not recorded')}")
     print(f"source sha256  {source_sha256 or 'not recorded'}")
-    # table.parquet's digest: the values, not the space (the manifest's), so two tables of one
-    # set of values over other ops share it; the space line below names the ops
-    print(f"values sha256  {payload['sha256']}")
+    # the stored file's digest, not the values': pyarrow versions write one set of values in
+    # other bytes. Nor the space (the manifest's): the space line below names the ops
+    print(f"table.parquet sha256  {payload['sha256']}")
     # what the table holds: these lines keep their labels as they were printed before the
     # provenance lines above grew (scripts and tests read "cells   ")
     space = table.space

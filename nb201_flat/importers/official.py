@@ -723,8 +723,9 @@ def _load_pth_unsafely(path: Path, file: BinaryIO) -> Any:
         import torch
     except ImportError:
         raise MissingDependencyError(
-            "allow_unsafe_pickle=True reads .pth files with torch, which is not installed; "
-            "install it with `pip install 'nb201-flat[official]'`"
+            Param("allow_unsafe_pickle", True),
+            " reads .pth files with torch, which is not installed; install it with "
+            "`pip install 'nb201-flat[official]'`",
         ) from None
     try:
         return torch.load(file, map_location="cpu", weights_only=False)

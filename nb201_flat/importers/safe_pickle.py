@@ -456,6 +456,10 @@ _LINES: Final = {
 _PUT, _BINPUT, _LONG_BINPUT, _MEMOIZE, _STOP = (ord(c) for c in "pqr\x94.")
 
 
+#: The most opcodes one match of :func:`_plain_run` walks.
+_RUN_OPCODES: Final = 4096
+
+
 def _one_of(codes: Iterable[int]) -> bytes:
     return b"[" + b"".join(re.escape(bytes([c])) for c in sorted(codes)) + b"]"
 
@@ -464,7 +468,8 @@ def _one_of(codes: Iterable[int]) -> bytes:
 def _plain_run(bits: int) -> re.Pattern[bytes]:
     """A regex matching a run of opcodes that need no closer look: those with a fixed-size
     argument, BINPUT (an index below 256) and MEMOIZE, LONG_BINPUT with an index below
-    ``2**bits`` (``bits`` < 8: none), and strings and bytes shorter than 256.
+    ``2**bits`` (``bits`` < 8: none), and strings and bytes shorter than 256; at most
+    ``_RUN_OPCODES`` of them. It ends at an opcode's first byte (or the end of the data).
 
     Python's regex engine walks such a run in C, several times faster than a Python loop
     over the opcodes; whatever it stops at is looked at by :meth:`_OpcodeScan.feed`.
@@ -496,8 +501,12 @@ def _plain_run(bits: int) -> re.Pattern[bytes]:
         sized = b"|".join(re.escape(bytes([k]) + pad) + b".{%d}" % k for k in range(256))
         alternatives.append(_one_of(codes) + b"(?:" + sized + b")")
     alternatives += [fixed[size] for size in sorted(fixed)]
-    # DOTALL: "." is any byte (a plain skip for the engine); possessive: no backtracking
-    return re.compile(b"(?:" + b"|".join(alternatives) + b")*+", re.DOTALL)
+    # DOTALL: "." is any byte (a plain skip for the engine). A greedy repeat, not a possessive
+    # one or an atomic group: early 3.11 releases (3.11.2 among them) end those one byte into
+    # an opcode whose alternative fails after its first byte. Nothing follows the repeat, so
+    # it never backtracks; the bound caps the engine's stack (about 220 bytes a step), and
+    # feed() goes on where a capped run ends.
+    return re.compile(b"(?:" + b"|".join(alternatives) + b"){0,%d}" % _RUN_OPCODES, re.DOTALL)
 
 
 class _OpcodeScan:

@@ -25,9 +25,11 @@ dataset                 trained on              evaluated splits
 
 The halves come from NB201's split files (``cifar-split.txt``, ``cifar100-test-split.txt``,
 ``imagenet-16-120-test-split.txt``; JSON dicts whose values are ``["int", [indices]]``), looked
-up in ``split_dir`` (default: ``root``). Without them a documented deterministic split is used
-(sorted halves of ``numpy.random.default_rng(201).permutation(n)``) and a warning says the
-numbers are then not exactly comparable with NB201's.
+up in ``split_dir`` (default: ``root``), then in the copies shipped with the package
+(:mod:`nb201_flat.train.splits`), which cut NB201's full-size data. Only a dataset of another
+size, without a split file of its own, gets a documented deterministic split (sorted halves of
+``numpy.random.default_rng(201).permutation(n)``), and a warning says the numbers are then not
+exactly comparable with NB201's.
 
 What was read is recorded: :func:`load_dataset` returns with the arrays their
 :class:`DataIdentity` (a digest of every file's MD5 and of the split halves, and whether they

@@ -68,7 +68,7 @@ def test_import_into_a_folder_named_with_a_byte_not_utf8_reads_back(
     assert code == 0, err
     assert os.listdir(os.fsencode(tmp_path)).count(b"t\xff") == 1
     code, out_text, err = run(capsys, "info", "--table", str(out))
-    assert code == 0 and "values sha256" in out_text, err
+    assert code == 0 and "table.parquet sha256" in out_text, err
     assert _value(capsys, out) == "80.0000"
 
 
@@ -236,7 +236,7 @@ def test_info_shows_the_source_file_and_its_sha256_apart_from_the_tables(
     lines = text.splitlines()
     assert f"source file    {os.path.realpath(src)}" in lines
     assert f"source sha256  {_sha(src)}" in lines
-    assert f"values sha256  {_sha(out / PARQUET)}" in lines
+    assert f"table.parquet sha256  {_sha(out / PARQUET)}" in lines
     assert not [line for line in lines if line.startswith("sha256")]  # read as the source's
     code, text, err = run(capsys, "info", "--table", str(out), "--json")
     assert code == 0, err
@@ -278,7 +278,7 @@ def test_info_of_one_set_of_values_over_other_ops_names_the_ops(
         code, text, err = run(capsys, "info", "--table", str(tmp_path / f"{name}.nb201"))
         assert code == 0, err
         texts.append(text.splitlines())
-    (a_sha,), (b_sha,) = ([x for x in t if x.startswith("values sha256")] for t in texts)
+    (a_sha,), (b_sha,) = ([x for x in t if x.startswith("table.parquet sha256")] for t in texts)
     assert a_sha == b_sha  # the same values
     assert "space   27 archs, 3 ops (none, skip_connect, nor_conv_3x3), 3 nodes" in texts[0]
     assert "space   27 archs, 3 ops (foo, none, bar), 3 nodes" in texts[1]
