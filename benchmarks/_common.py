@@ -20,10 +20,11 @@ from typing import Any
 
 from nb201_flat import atomic
 
+# the package's resolver of the real data, so $NB201_FLAT_SHARED_DATA reads as it does there
+from nb201_flat.figures.notebook import SHARED_ENV, TIDY_NAME, shared_data_dir
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CACHE_DIR = REPO_ROOT / "benchmarks" / ".cache"
-SHARED_ENV = "NB201_FLAT_SHARED_DATA"
-TIDY_NAME = "nb201_tidy.csv.gz"
 MB = 1024.0 * 1024.0
 
 
@@ -34,12 +35,6 @@ def ensure_cache_dir(path: Path = CACHE_DIR) -> Path:
     if not ignore.exists():
         ignore.write_text("*\n")
     return path
-
-
-def shared_data_dir() -> Path:
-    """``$NB201_FLAT_SHARED_DATA``, else ``../shared/data/nb201`` beside the checkout."""
-    default = REPO_ROOT / ".." / "shared" / "data" / "nb201"
-    return Path(os.environ.get(SHARED_ENV, default)).resolve()
 
 
 def tidy_path() -> Path | None:

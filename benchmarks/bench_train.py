@@ -13,24 +13,18 @@ Run: ``python benchmarks/bench_train.py [--device cpu|cuda] [--steps 4] [--threa
 from __future__ import annotations
 
 import argparse
-import os
 import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from nb201_flat.figures.notebook import SHARED_ENV, shared_data_dir
 from nb201_flat.space import NB201
 from nb201_flat.train import costs
 from nb201_flat.train.data import DATASETS, DataSplits
 from nb201_flat.train.recipe import recipe_for
 
 N_TRAIN_CIFAR10_VALID = 25_000
-SHARED = Path(
-    os.environ.get(
-        "NB201_FLAT_SHARED_DATA", Path(__file__).resolve().parents[1].parent / "shared/data/nb201"
-    )
-)
 
 
 def _archs() -> dict[str, int]:
@@ -44,7 +38,7 @@ def _archs() -> dict[str, int]:
 
 
 def _table_times() -> dict[int, float]:
-    path = SHARED / "derived" / "nb201_200ep_mean.csv"
+    path = shared_data_dir() / "derived" / "nb201_200ep_mean.csv"
     if not path.is_file():
         return {}
     df = pd.read_csv(path, usecols=["index", "cifar10valid_train_time_s"])
@@ -99,7 +93,7 @@ def main() -> None:
             f"{ref:>10.2f} {s_epoch / ref:>6.1f}"
         )
     if not table:
-        print(f"(NB201 times not shown: {SHARED} not found; set NB201_FLAT_SHARED_DATA)")
+        print(f"(NB201 times not shown: {shared_data_dir()} not found; set {SHARED_ENV})")
 
 
 if __name__ == "__main__":

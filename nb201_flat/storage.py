@@ -43,6 +43,7 @@ from nb201_flat.errors import (
     Call,
     Nb201FlatError,
     Param,
+    Part,
     TableFileError,
     check_flag,
     parts_of,
@@ -62,12 +63,65 @@ CACHE_ENV = "NB201_FLAT_CACHE"
 DEFAULT_TABLE_NAME = "analognas-bench-0.1.3.nb201"
 
 
+def env_path(name: str, *wanted: Part, unset: str) -> Path | None:
+    """The path in the environment variable ``name``, ``~`` expanded, or None where it is unset.
+
+    The one rule for every path-valued variable of the package (``$NB201_FLAT_TABLE``,
+    ``$NB201_FLAT_CACHE``, ``$NB201_FLAT_SHARED_DATA``): ``~`` is expanded (a shell leaves it
+    alone inside quotes, ``NB201_FLAT_TABLE='~/t.nb201'``); set but empty (or blank) is a
+    :class:`TableFileError`, as it names no path (``Path("")`` is the working directory).
+    ``wanted`` says what to point it at, ``unset`` what leaving it unset gives.
+    """
+    value = os.environ.get(name)
+    if value is None:
+        return None
+    if not value.strip():
+        raise TableFileError(
+            f"${name} is set but empty ({value!r}); point it at ",
+            *wanted,
+            f", or unset it for {unset}",
+        )
+    return Path(value).expanduser()
+
+
 def cache_dir() -> Path:
-    """Where the embedded default is imported to: ``$NB201_FLAT_CACHE``, else the XDG cache."""
-    if os.environ.get(CACHE_ENV):
-        return Path(os.environ[CACHE_ENV]).expanduser()
+    """Where the embedded default is imported to: ``$NB201_FLAT_CACHE``, else the XDG cache
+    (``$XDG_CACHE_HOME/nb201_flat``, empty or unset meaning ``~/.cache``, as the XDG spec says)."""
+    named = env_path(
+        CACHE_ENV,
+        "a writable folder",
+        unset="the XDG cache ($XDG_CACHE_HOME/nb201_flat, else ~/.cache/nb201_flat)",
+    )
+    if named is not None:
+        return named
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "nb201_flat"
+
+
+def check_cache_writable(target: Path, what: str) -> None:
+    """Refuse a table ``target`` in :func:`cache_dir` that cannot be written, naming ``what``
+    (the cache) and the ways out: :func:`nb201_flat.atomic.check_writable_target`'s refusal
+    alone names save_table's ``path``, which the command line spells ``--table``, a path the
+    user of the cache never gave."""
+    from nb201_flat import atomic
+
+    try:
+        atomic.check_writable_target(target, what=what)
+    except ArgumentError as exc:
+        # $XDG_CACHE_HOME places the cache only while $NB201_FLAT_CACHE is unset
+        point = (
+            f"point ${CACHE_ENV} at a writable folder"
+            if CACHE_ENV in os.environ
+            else f"set ${CACHE_ENV} (or $XDG_CACHE_HOME) to a writable folder"
+        )
+        raise TableFileError(
+            *parts_of(exc),
+            f"; to choose one, {point}, or pass a table written by ",
+            Call("save_table"),
+            " as ",
+            Call("load_table", placeholder="PATH"),
+            f" (or in ${TABLE_ENV})",
+        ) from None
 
 
 def default_table_path() -> Path:
@@ -708,7 +762,8 @@ def _current(target: Path) -> bool:
 
 def load_table(path: str | os.PathLike[str] | None = None, *, verify: bool = True) -> Table:
     """Open a table: ``path``, else ``$NB201_FLAT_TABLE``, else the embedded default (the
-    variable set but empty is refused, as an empty ``path`` is: it names no table).
+    variable read by :func:`env_path`: ``~`` expanded, set but empty refused, as an empty
+    ``path`` is: it names no table).
 
     The embedded default is AnalogNAS-Bench (all 15,625 NB201 cells, its own CIFAR-10
     training), imported from the installed ``analog-nasbench`` package into the cache folder
@@ -723,18 +778,14 @@ def load_table(path: str | os.PathLike[str] | None = None, *, verify: bool = Tru
     verify = check_flag("verify", verify)  # None would skip the checksums
     if path is not None:
         return load_saved_table(path, verify=verify)
-    env = os.environ.get(TABLE_ENV)
-    if env is not None and not env.strip():  # set but empty: no table named, as path="" is not
-        raise TableFileError(
-            f"${TABLE_ENV} is set but empty ({env!r}); point it at a table folder written by ",
-            Call("save_table"),
-            ", or unset it for the embedded default",
-        )
-    if env:
+    named = env_path(
+        TABLE_ENV, "a table folder written by ", Call("save_table"), unset="the embedded default"
+    )
+    if named is not None:
         try:
-            return load_saved_table(env, verify=verify)
+            return load_saved_table(named, verify=verify)
         except TableFileError as exc:  # the user named no path: say where this one came from
-            raise TableFileError(f"${TABLE_ENV}={env}: ", *parts_of(exc)) from exc
+            raise TableFileError(f"${TABLE_ENV}={os.environ[TABLE_ENV]}: ", *parts_of(exc)) from exc
     cache = cache_dir()
     if cache.exists() and not cache.is_dir():
         raise TableFileError(
@@ -760,6 +811,7 @@ def load_table(path: str | os.PathLike[str] | None = None, *, verify: bool = Tru
                 f"the default there would delete; move them out, or point ${CACHE_ENV} at "
                 "another folder"
             )
+        check_cache_writable(target, "the embedded default's cache")  # before the import
         log.info("importing the embedded default AnalogNAS-Bench table into %s", target)
         table = read_analognas()
         table.meta["import_command"] = import_command("analognas", target)

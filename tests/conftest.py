@@ -9,23 +9,15 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
+from nb201_flat.figures.notebook import SHARED_ENV, TIDY_NAME, shared_data_dir
 from nb201_flat.space import Space
 from nb201_flat.table import Table
 from nb201_flat.testing import table_from
-
-SHARED_ENV = "NB201_FLAT_SHARED_DATA"
-_DEFAULT_SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "nb201"
-
 
 # hypothesis's 200 ms deadline per example is a timed assertion: a loaded CI machine (four
 # workers on two cores) can exceed it on correct code; the tests bound their examples instead
 settings.register_profile("nb201_flat", deadline=None)
 settings.load_profile("nb201_flat")
-
-
-def shared_data_dir() -> Path:
-    """``$NB201_FLAT_SHARED_DATA``, else ``../shared/data/nb201`` beside the checkout."""
-    return Path(os.environ.get(SHARED_ENV, _DEFAULT_SHARED)).resolve()
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -37,11 +29,12 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.fixture(scope="session")
 def shared_dir() -> Path:
+    """The real data's folder, found as the package finds it (an empty variable is an error)."""
     path = shared_data_dir()
-    if not (path / "nb201_tidy.csv.gz").exists():
+    if not (path / TIDY_NAME).exists():
         pytest.skip(
             f"real NB201 data not found at {path} (set {SHARED_ENV} to the folder holding "
-            "nb201_tidy.csv.gz)"
+            f"{TIDY_NAME})"
         )
     return path
 
@@ -53,7 +46,7 @@ def real_table(shared_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Ta
     from nb201_flat.storage import load_saved_table, save_table
 
     out = tmp_path_factory.mktemp("real") / "nb201.nb201"
-    save_table(read_tidy(shared_dir / "nb201_tidy.csv.gz"), out)
+    save_table(read_tidy(shared_dir / TIDY_NAME), out)
     return load_saved_table(out)
 
 

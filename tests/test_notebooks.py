@@ -10,10 +10,11 @@ default; both paths must work.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
+
+from nb201_flat.figures.notebook import SHARED_ENV, TIDY_NAME, shared_data_dir
 
 jupytext = pytest.importorskip("jupytext")
 nbclient = pytest.importorskip("nbclient")
@@ -101,13 +102,9 @@ def test_notebook_runs_from_a_fresh_kernel(
     script: Path, data: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """``shared``: the real data when present (else the default); ``default``: forced."""
-    shared = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "nb201"
-    if data == "default":
-        shared = tmp_path / "no-shared-data"
-    elif "NB201_FLAT_SHARED_DATA" in os.environ:
-        shared = Path(os.environ["NB201_FLAT_SHARED_DATA"])
+    shared = tmp_path / "no-shared-data" if data == "default" else shared_data_dir()
     # the kernel inherits the environment: name the shared folder explicitly
-    monkeypatch.setenv("NB201_FLAT_SHARED_DATA", str(shared))
+    monkeypatch.setenv(SHARED_ENV, str(shared))
     nb = jupytext.read(script)
     nb.cells.insert(0, nbformat.v4.new_code_cell(PROBE))
     nb.cells.append(nbformat.v4.new_code_cell(REPORT))
@@ -133,7 +130,7 @@ def test_notebook_runs_from_a_fresh_kernel(
         for out in cell.get("outputs", [])
         if out.get("output_type") == "stream"
     )
-    real = (shared / "nb201_tidy.csv.gz").is_file()
+    real = (shared / TIDY_NAME).is_file()
     if "Table:" in printed:
         assert ("real NB201 data" if real else "embedded default") in printed
     if "%matplotlib inline" in script.read_text():

@@ -8,8 +8,9 @@ file's checksum, so a changed file is re-imported) and loaded from there in mill
 otherwise the embedded default table (:func:`nb201_flat.storage.load_table`) is used, and
 the sentence saying which table it is names where the data was looked for (pointing
 ``$NB201_FLAT_SHARED_DATA`` at a folder without it is how a notebook runs on the default where
-the data is present). An empty ``$NB201_FLAT_SHARED_DATA`` names no folder: refused, as an
-empty ``$NB201_FLAT_TABLE`` is.
+the data is present). The variables are read as every path-valued one of the package
+(:func:`nb201_flat.storage.env_path`): ``~`` expanded, and an empty one, naming no folder,
+refused.
 """
 
 from __future__ import annotations
@@ -49,16 +50,15 @@ def shared_data_dir() -> Path:
     site-packages) ``shared/data/nb201`` in the nearest parent of the working directory that
     has it, defaulting to ``../shared/data/nb201`` from the working directory.
     """
-    env = os.environ.get(SHARED_ENV)
-    if env is not None:
-        if not env.strip():  # set but empty: no folder named (it looked beside the repository)
-            from nb201_flat.errors import TableFileError
+    from nb201_flat.storage import env_path
 
-            raise TableFileError(
-                f"${SHARED_ENV} is set but empty ({env!r}); point it at the folder holding "
-                f"{TIDY_NAME}, or unset it for the default place, ../shared/data/nb201"
-            )
-        return Path(env).expanduser().resolve()
+    named = env_path(
+        SHARED_ENV,
+        f"the folder holding {TIDY_NAME}",
+        unset="the default place, ../shared/data/nb201",
+    )
+    if named is not None:
+        return named.resolve()
     here = Path(__file__).resolve()
     installed = any(part in ("site-packages", "dist-packages") for part in here.parts)
     if not installed:
@@ -85,7 +85,13 @@ def real_table(folder: str | os.PathLike[str] | None = None) -> Table | None:
     ``folder=None`` looks in :func:`shared_data_dir`.
     """
     from nb201_flat.errors import TableFileError, check_path
-    from nb201_flat.storage import cache_dir, file_sha256, load_saved_table, save_table
+    from nb201_flat.storage import (
+        cache_dir,
+        check_cache_writable,
+        file_sha256,
+        load_saved_table,
+        save_table,
+    )
 
     # 3 met pathlib's bare TypeError
     src = check_path("folder", folder) if folder is not None else shared_data_dir()
@@ -100,6 +106,7 @@ def real_table(folder: str | os.PathLike[str] | None = None) -> Table | None:
             log.info("rebuilding the cached table %s", cached)
     from nb201_flat.importers.tidy import read_tidy
 
+    check_cache_writable(cached, "the real NB201 data's cache")  # before the import
     log.info("importing %s into %s", tidy, cached)
     save_table(read_tidy(tidy), cached, overwrite=True)
     return load_saved_table(cached)

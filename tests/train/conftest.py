@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from train_helpers import write_tiny_cifar10
 
-SHARED_ENV = "NB201_FLAT_SHARED_DATA"
-_DEFAULT_SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "nb201"
+from nb201_flat.figures.notebook import SHARED_ENV, shared_data_dir
+
 DERIVED_MEAN = Path("derived") / "nb201_200ep_mean.csv"
 
 
 @pytest.fixture(scope="session")
 def nb201_mean_csv() -> Path:
     """The real per-arch NB201 CSV with stored parameter counts; skip when absent."""
-    root = Path(os.environ.get(SHARED_ENV, _DEFAULT_SHARED)).resolve()
-    path = root / DERIVED_MEAN
+    path = shared_data_dir() / DERIVED_MEAN  # found as the package finds it
     if not path.is_file():
         pytest.skip(f"real NB201 data not found: {path} (set {SHARED_ENV} to the nb201 folder)")
     return path
