@@ -49,6 +49,8 @@ from nb201_flat.table import Table
 NAME = "barrier_census"
 
 _SHOWN = ("lowest", "best_shortest", "mean_path", "worst_shortest")
+# the y axis: symmetric log, linear below this many points (most barriers are 0 or under 1)
+_LINEAR_BELOW = 0.1
 _COLOURS = ("#009E73", "#0072B2", "#E69F00", "#D55E00")
 
 
@@ -102,9 +104,15 @@ def plot_barrier_census(census: pd.DataFrame, ax: Axes | None = None) -> Axes:
             np.arange(len(groups)), [f"{g}\n{int(sizes[g])} pairs" for g in groups], fontsize=7
         )
         ax.set_xlabel("pairs: A²M accuracy band, or the top k")
-        ax.set_yscale("symlog", linthresh=0.1)
-        ax.set_ylim(bottom=-0.01)
-        ax.set_ylabel("barrier beyond the worse endpoint (points)")
+        ax.set_yscale("symlog", linthresh=_LINEAR_BELOW)
+        # a little room below 0 keeps the boxes at 0 off the spine; a top of at least 1 point
+        # keeps the ticks at 0 and decades (pairs all at 0 were ticked -10^-2, 0, 5.5 x 10^-2:
+        # a negative barrier, which none is)
+        ax.set_ylim(-0.01, max(ax.get_ylim()[1], 1.0))
+        ax.set_ylabel(
+            "barrier beyond the worse endpoint (points)\n"
+            f"symmetric log scale, linear below {_LINEAR_BELOW:g}"
+        )
     return ax
 
 

@@ -29,6 +29,7 @@ from nb201_flat.figures._common import (
     TEST_KEYS,
     FigureSkipped,
     add_caption,
+    add_note,
     axes_or_new,
     axis_label,
     check_frame,
@@ -74,6 +75,37 @@ def _band_range(attrs: Mapping[Any, Any], name: object) -> tuple[float, float] |
     return bands.get(name, bands.get(str(name)))  # type: ignore[no-any-return]
 
 
+def _has_value(whole: npt.NDArray[np.float64], lo: float, hi: float) -> bool:
+    """Whether a value of ``whole`` lies in the band ``[lo, hi]`` (one that none lies in is
+    empty: undefined at every radius, not for want of neighbours)."""
+    return bool(((whole >= lo) & (whole <= hi)).any())
+
+
+def _undefined_text(
+    ax: Axes, lines: list[tuple[str, str]], *, fontsize: float = 6.5, line: float = 0.075
+) -> None:
+    """Write "undefined here:" and each (text, colour) of ``lines`` under it at the top of ``ax``,
+    above the data: the axis is raised so no bar reaches them (a band without rows draws
+    nothing, so only text marks it)."""
+    if not lines:
+        return
+    lines = [("undefined here:", "0.3"), *lines]
+    bottom, top = ax.get_ylim()
+    # the data keep the lower part of the axes; each line takes ``line`` of its height
+    ax.set_ylim(bottom, bottom + (top - bottom) / (1.0 - 0.03 - line * len(lines)))
+    for k, (text, colour) in enumerate(lines):
+        ax.text(
+            0.02,
+            0.98 - line * k,
+            text,
+            transform=ax.transAxes,
+            ha="left",
+            va="top",
+            fontsize=fontsize,
+            color=colour,
+        )
+
+
 def plot_neighbour_distributions(
     dist: pd.DataFrame,
     whole: npt.ArrayLike,
@@ -97,9 +129,14 @@ def plot_neighbour_distributions(
         Which radius of ``dist`` to draw.
     bins
         Histogram bin edges (default: 1-point bins over the whole-space range).
+    legend
+        Draw the legend, outside the axes on their right (inside it covered the densities).
     kind
         ``"hist"`` (step densities over ``bins``) or ``"kde"`` (seaborn kernel density
         estimates, cut at the data range, so bands with few neighbours read smoothly).
+
+    A band ``dist`` was computed without rows at ``radius`` (``attrs["empty_bands"]``) draws
+    nothing: text at the top of the axes names it undefined and says why.
     """
     # a bad option is the caller's error, not a figure the table cannot serve
     check_choice("kind", kind, ("hist", "kde"))
@@ -148,9 +185,10 @@ def plot_neighbour_distributions(
     ax = axes_or_new(ax)
     w = w[np.isfinite(w)]
     edges = _bins(w) if bins is None else edges
-    # computed without a row (allow_empty=True): undefined, said so in the legend; a band
-    # filtered out of the frame by the caller is simply not drawn
+    # computed without a row (allow_empty=True): undefined, said so in the panel (the legend
+    # is the row's, in a figure, so it cannot); a band filtered out by the caller is not drawn
     empty = {str(b) for b, r in dist.attrs.get("empty_bands", []) if r == radius}
+    undefined: list[tuple[str, str]] = []
     with figure_style():
         # one filled step patch, not a rectangle per bin: the same shape, drawn at once
         whole_dens, _ = np.histogram(w, bins=edges, density=True)
@@ -163,22 +201,27 @@ def plot_neighbour_distributions(
             colour = BAND_COLOURS[k % len(BAND_COLOURS)]
             if not vals.size:
                 if str(name) in empty:
-                    why = "empty" if not ((w >= lo) & (w <= hi)).any() else "no neighbour"
-                    ax.plot(
-                        [],
-                        [],
-                        color=colour,
-                        lw=1.2,
-                        ls=":",
-                        label=f"band {name} ({why}): undefined",
-                    )
+                    if _has_value(w, lo, hi):  # the legend gives its range, true at every radius
+                        ax.plot([], [], color=colour, lw=1.2, label=_band_label(name, lo, hi))
+                        why = "no measured neighbour"  # at this radius: the panel's
+                    else:
+                        ax.plot(
+                            [],
+                            [],
+                            color=colour,
+                            lw=1.2,
+                            ls=":",
+                            label=f"band {name} (empty): undefined",
+                        )
+                        why = "no value in it"
+                    undefined.append((f"band {name}: {why}", colour))
                 continue
             # the weighted form (one row per distinct neighbour) gives the same densities
             wts = sub.loc[in_band, "weight"].to_numpy() if "weight" in sub else None
             dens, _ = np.histogram(vals, bins=edges, density=True, weights=wts)
             # the band itself, faintly: where its own members lie
             ax.axvspan(lo, hi, color=colour, alpha=0.12, lw=0)
-            label = f"band {name}: {lo:g}–{hi:g} %"
+            label = _band_label(name, lo, hi)
             if kind == "kde" and np.ptp(vals) > 0:
                 import seaborn as sns  # lazily: only this option draws with it
 
@@ -186,9 +229,33 @@ def plot_neighbour_distributions(
                 continue
             ax.stairs(dens, edges, color=colour, lw=1.2, label=label)
         ax.set_ylabel("density (1/point)")
+        _undefined_text(ax, undefined)
         if legend:
-            ax.legend(loc="upper left")
+            ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
     return ax
+
+
+def _band_label(name: object, lo: float, hi: float) -> str:
+    """A band's legend entry: its name and accuracy range."""
+    return f"band {name}: {lo:g}–{hi:g} %"
+
+
+def _note_undefined(
+    fig: Figure, dataset: str, dist: pd.DataFrame, whole: npt.NDArray[np.float64]
+) -> None:
+    """Record each band ``dist`` has no rows for, per dataset: the panels say it, the notes
+    say it to the command line."""
+    radii: dict[object, list[int]] = {}
+    for name, r in dist.attrs.get("empty_bands", []):
+        radii.setdefault(name, []).append(int(r))
+    for name, rs in radii.items():
+        lo, hi = _band_range(dist.attrs, name) or (np.nan, np.nan)
+        if not _has_value(whole, lo, hi):
+            why = "no value lies in it, so its densities are undefined at every distance"
+        else:
+            at = f"distance{'s' * (len(rs) > 1)} {', '.join(map(str, rs))}"
+            why = f"no measured neighbour at {at}, so its density is undefined there"
+        add_note(fig, f"{dataset_label(dataset)}, band {name} ({lo:g}–{hi:g} %): {why}")
 
 
 def make_a2m_distributions(
@@ -227,8 +294,9 @@ def make_a2m_distributions(
         raise FigureSkipped(
             NAME, list(TEST_KEYS.values()), "A²M's bands are defined for these", any_of=True
         )
+    # each row's legend sits right of its last panel: the panels keep their width
     fig, axes = new_figure(
-        len(keys), len(radii), figsize=(2.4 * len(radii) + 0.6, 2.2 * len(keys) + 0.6)
+        len(keys), len(radii), figsize=(2.4 * len(radii) + 2.0, 2.2 * len(keys) + 0.6)
     )
     connected = table.space.connected
     unmeasured = 0
@@ -248,6 +316,7 @@ def make_a2m_distributions(
             table.space, values, a2m_bands(ds), radii, weighted=True, allow_empty=True
         )
         note_stand_ins(fig, table, key, "the neighbour distributions")
+        _note_undefined(fig, ds, dist, values[np.isfinite(values)])
         # disconnected cells sit at chance level far to the left: start the axis at the 1st
         # percentile of connected cells so the bands' differences are visible (the caption
         # says so; the densities still count every value)
@@ -256,7 +325,7 @@ def make_a2m_distributions(
         for col, r in enumerate(radii):
             ax = axes[row, col]
             plot_neighbour_distributions(
-                dist, values, r, ax, bins=edges, legend=col == 0, kind=kind
+                dist, values, r, ax, bins=edges, legend=col == len(radii) - 1, kind=kind
             )
             with figure_style():
                 ax.set_xlim(left, right)

@@ -59,7 +59,7 @@ def make_flatness_by_epoch(table: Table, *, radius: int = 1, step: int = 1) -> F
         a.plot(x, df["mean_abs_sharpness"], "-o", ms=3, label="mean |sharpness|")
         a.plot(x, df["mean_std"], "-s", ms=3, label="mean neighbourhood std")
         a.set_xlabel("epochs trained")
-        a.set_ylabel(f"radius-{radius} spread of accuracy (%)")
+        a.set_ylabel(f"radius-{radius} spread of accuracy (points)")
         a.legend(loc="best")
         panel_letter(a, "a")
         b.plot(x, df["spearman_final"], "-o", ms=3, color="black")

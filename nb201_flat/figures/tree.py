@@ -94,8 +94,10 @@ def plot_disconnectivity(
         A value per architecture (e.g. neighbourhood mean) colouring the leaves; the leaf
         scatter is ``ax.collections[-1]`` for a colour bar. Plain markers when None.
     vmin, vmax, cmap
-        The colour scale of ``colour_values`` (default: its range, ``"viridis"``); refused
-        without them.
+        The colour scale of ``colour_values`` (default: the range of the leaves' values,
+        ``"viridis"``); refused without them. Ends taken from the values that meet (one leaf,
+        or leaves of one value) are moved 0.5 apart, so a colour bar is centred on that value
+        rather than on matplotlib's ±10 % of it.
     """
     # an array said "graph has no local optimum to draw"
     check_frame(graph, "graph", "barrier_tree(space, values).disconnectivity(20)")
@@ -145,6 +147,7 @@ def plot_disconnectivity(
             cv = np.asarray(colour_values, dtype=np.float64)[
                 leaves["index"].to_numpy(dtype=np.int64)
             ]
+            vmin, vmax = _colour_range(cv, vmin, vmax)
             ax.scatter(
                 lx,
                 leaves["level"],
@@ -166,6 +169,22 @@ def plot_disconnectivity(
         ax.grid(False, axis="x")
         ax.tick_params(axis="x", length=0)
     return ax
+
+
+def _colour_range(
+    values: npt.NDArray[np.float64], vmin: float | None, vmax: float | None
+) -> tuple[float | None, float | None]:
+    """The colour scale's ends: ``vmin`` and ``vmax`` where given, else the measured
+    ``values``' range; ends taken from the values that meet are moved 0.5 apart (matplotlib
+    spread one value 91.84 over 82.65 to 101.02, a bar ticked up to 100 %)."""
+    measured = values[np.isfinite(values)]
+    if not measured.size:  # no leaf has a colour: nothing to take the ends from
+        return vmin, vmax
+    lo = float(measured.min()) if vmin is None else vmin
+    hi = float(measured.max()) if vmax is None else vmax
+    if lo == hi:
+        lo, hi = (lo - 0.5 if vmin is None else lo), (hi + 0.5 if vmax is None else hi)
+    return lo, hi
 
 
 def make_barrier_tree(
@@ -201,14 +220,15 @@ def make_barrier_tree(
         note_stand_ins(fig, table, key, "the barrier tree")
     for k, ((ds, key), g, c) in enumerate(zip(keys.items(), graphs, colours, strict=True)):
         ax = axes[0, k]
-        leaf_c = c[g.loc[g["kind"] == "optimum", "index"].to_numpy(dtype=np.int64)]
-        measured = leaf_c[np.isfinite(leaf_c)]  # a leaf with no measured neighbour: no colour
-        lo, hi = (float(measured.min()), float(measured.max())) if measured.size else (None, None)
-        plot_disconnectivity(g, ax, colour_values=c, vmin=lo, vmax=hi)
+        # the colour scale spans the leaves' measured neighbour means (a leaf with no measured
+        # neighbour has no colour)
+        plot_disconnectivity(g, ax, colour_values=c)
         with figure_style():
             n_leaves = int((g["kind"] == "optimum").sum())
+            optima = "optimum" if n_leaves == 1 else "optima"
             ax.set_title(
-                f"({'abc'[k % 3]}) {dataset_label(ds)}: {n_leaves} best local optima", fontsize=9
+                f"({'abc'[k % 3]}) {dataset_label(ds)}: {n_leaves} best local {optima}",
+                fontsize=9,
             )
             ax.set_ylabel(axis_label(key))
             cbar = fig.colorbar(ax.collections[-1], ax=ax, shrink=0.8, pad=0.01)

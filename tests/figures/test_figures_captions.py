@@ -153,7 +153,8 @@ def test_a_constant_column_draws_its_fdc_and_bands_as_undefined(figure_table: Ta
     fig.canvas.draw()
     assert fig.get_tightbbox().width < 2 * fig.get_figwidth()
     fig = FIGURES["a2m_distributions"].make(flat)
-    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    # the legend sits right of the row's last panel (inside the first it covered the data)
+    labels = [t.get_text() for t in fig.axes[2].get_legend().get_texts()]
     assert labels[1:] == [f"band {b} (empty): undefined" for b in "ABC"]
 
 
@@ -212,3 +213,9 @@ def test_search_curves_name_and_explain_best_evaluated_na_rs(default_table: Tabl
     # the default algorithms draw no such line, and their caption does not explain one
     fig = FIGURES["search_curves"].make(default_table, curves=curves[curves["algorithm"] == "rs"])
     assert "best-evaluated" not in " ".join(t.get_text() for t in fig.texts)
+
+
+def test_flatness_by_epoch_gives_its_spreads_in_points(figure_table: Table) -> None:
+    # a spread of accuracies is in percentage points, not a percentage of anything
+    fig = FIGURES["flatness_by_epoch"].make(figure_table, radius=1, step=2)
+    assert fig.axes[0].get_ylabel() == "radius-1 spread of accuracy (points)"
